@@ -1,7 +1,7 @@
 # medvol - see README.md. Outputs go to build/.
 #   make            tools and examples          make test      the whole suite (every config)
 #   make run        the main job on a phantom   make test-quick  one configuration
-#   make fuzz       libFuzzer targets           make bench     (see bench/)
+#   make fuzz       libFuzzer targets           make bench     medvol vs peer tools (bench/README.md)
 CC      ?= cc
 CXX     ?= c++
 CFLAGS  ?= -O2 -g
@@ -20,7 +20,7 @@ PROFILES := $(BUILD)/profile_load $(BUILD)/profile_gzip $(BUILD)/profile_z_norm 
             $(BUILD)/profile_crop_pad $(BUILD)/profile_flip $(BUILD)/profile_all
 EXAMPLES := $(BUILD)/mvtool $(PROFILES) $(BUILD)/demo
 
-.PHONY: all run bench-gzip test-large test test-quick test-tools test-asan test-nosimd test-nothreads test-cxx test-clang test-neon test-configs \
+.PHONY: all run bench bench-quick bench-check bench-baseline bench-setup bench-gzip test-large test test-quick test-tools test-asan test-nosimd test-nothreads test-cxx test-clang test-neon test-configs \
         test-symbols test-fuzz-replay test-march fuzz clean
 all: $(EXAMPLES)
 
@@ -39,6 +39,27 @@ $(BUILD)/gzip_bench: bench/gzip_bench.c medvol.h examples/profile.h | $(BUILD)
 	$(CC) $(CFLAGS) -std=c99 -Wall -Wextra $(XFLAGS) $(TOOLDEF) -o $@ $< -lz -ldeflate -lisal $(LDLIBS)
 bench-gzip: $(BUILD)/gzip_bench
 	$(BUILD)/gzip_bench 256 5
+
+# medvol side by side with numpy/scipy, nibabel, torch, MONAI, TorchIO, medrs,
+# SimpleITK (bench/README.md). Sets up its own venv (bench/.venv) and Debian
+# packages; never part of make test. BENCH_ARGS passes flags to bench/bench.py
+# (e.g. BENCH_ARGS="--large" or "--only znorm").
+BENCH_PY  := bench/.venv/bin/python
+# the resample shim only once medvol.h has the resample API
+MVB_SRC   := bench/mvbench.c $(shell grep -q 'mv_resample_shape' medvol.h && echo bench/mvbench_resample.c)
+$(BUILD)/libmvbench.so: bench/mvbench.c bench/mvbench_resample.c bench/mvbench.h medvol.h | $(BUILD)
+	$(CC) -O2 -fPIC -shared -std=c99 -Wall -Wextra -Wpedantic -Wmissing-prototypes $(XFLAGS) $(TOOLDEF) \
+	  -o $@ $(MVB_SRC) $(LDLIBS)
+bench-setup:
+	@bench/setup.sh
+bench: bench-setup $(BUILD)/libmvbench.so
+	$(BENCH_PY) bench/bench.py run $(BENCH_ARGS)
+bench-quick: bench-setup $(BUILD)/libmvbench.so
+	$(BENCH_PY) bench/bench.py run --quick --out $(BUILD)/bench-quick.md $(BENCH_ARGS)
+bench-check: bench-setup $(BUILD)/libmvbench.so
+	$(BENCH_PY) bench/bench.py check $(BENCH_ARGS)
+bench-baseline: bench-setup $(BUILD)/libmvbench.so
+	$(BENCH_PY) bench/bench.py baseline $(BENCH_ARGS)
 
 # ---- tests: one suite binary per configuration -------------------------------
 # $(call suite,name,compiler,extra flags)
