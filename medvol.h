@@ -2723,6 +2723,29 @@ static void mv__affine_nz_f32_ref(const float *x, float *y, size_t n, double c, 
         y[i] = v == 0 ? v : (float)(((double)v - c) * s + o);
     }
 }
+/* The same straight from 8/16-bit integers: v = x * slope + inter in
+   float64, then (v - c) * s + o. Used only when v is exact in float32 (see
+   mv__scaling_exact_f32), so it gives the bits of converting to float32
+   first and then mv__affine_f32: one pass instead of two. nonzero: voxels
+   whose v is 0 stay 0. */
+typedef void (*mv__k_affine_int_fn)(const void *x, float *y, size_t n, double slope, double inter, double c,
+                                    double s, double o, int nonzero);
+#define MV__REF_AFFINE_INT(sfx, T)                                                                 \
+    static void mv__affine_##sfx##_ref(const void *x, float *y, size_t n, double slope, double inter, \
+                                       double c, double s, double o, int nonzero)                 \
+    {                                                                                              \
+        const T *p = (const T *)x;                                                                 \
+        size_t i;                                                                                  \
+        for (i = 0; i < n; i++) {                                                                  \
+            double v = (double)p[i] * slope + inter;                                               \
+            y[i] = nonzero && v == 0 ? (float)v : (float)((v - c) * s + o);                        \
+        }                                                                                          \
+    }
+MV__REF_AFFINE_INT(u8, uint8_t)
+MV__REF_AFFINE_INT(i16, int16_t)
+MV__REF_AFFINE_INT(u16, uint16_t)
+#undef MV__REF_AFFINE_INT
+
 /* Clamp to [lo, hi]; NaN stays NaN (as numpy.clip). The comparisons are the
    ones x86 max/min make, so every ISA gives these bits (-0 included). */
 static void mv__clamp_f32_ref(const float *x, float *y, size_t n, float lo, float hi)
@@ -2765,6 +2788,7 @@ typedef struct mv__kernels {
     mv__k_reverse_fn reverse[9];            /* by element size 1, 2, 4, 8 */
     mv__k_copy_fn copy;
     mv__k_stats_nz_fn stats_nz_f32;
+    mv__k_affine_int_fn affine_int[MV_DT_COUNT]; /* u8, i16, u16 */
 } mv__kernels;
 
 static void mv__kt_fill_ref(mv__kernels *kt)
@@ -2806,6 +2830,9 @@ static void mv__kt_fill_ref(mv__kernels *kt)
     kt->reverse[8] = mv__reverse8_ref;
     kt->copy = mv__copy_ref;
     kt->stats_nz_f32 = mv__stats_nz_f32_ref;
+    kt->affine_int[MV_DT_U8] = mv__affine_u8_ref;
+    kt->affine_int[MV_DT_I16] = mv__affine_i16_ref;
+    kt->affine_int[MV_DT_U16] = mv__affine_u16_ref;
 }
 
 /* One pass of the >>pass section per compiled ISA: each defines
@@ -7973,7 +8000,7 @@ MVDEF mv_status mv_phantom_smooth(mv_vol *out, mv_dtype dtype, int64_t nx, int64
    So a chain reads its input once per statistics step plus once to write,
    and writes its output once. */
 
-#define MV__ROW 256          /* elements per row piece: buffers stay in L1 */
+#define MV__ROW 512          /* elements per row piece: buffers stay in L1 */
 #define MV__UNIT 1024        /* elements per statistics unit when converted */
 #define MV__MAX_STAGES 16    /* pads in one chain */
 #define MV__MAX_EOPS 32      /* intensity steps in one chain */
@@ -8020,74 +8047,6 @@ static float mv__eops_one(const mv__eop *e, int n_e, float x)
     return y;
 }
 
-/* ---- the source: a voxel array seen in full-volume coordinates ---- */
-
-typedef struct mv__vsrc {
-    const unsigned char *base;
-    mv_dtype dt;
-    size_t esz;
-    int ndim;
-    int64_t full[MV_MAX_DIMS];   /* dims of the whole volume */
-    int64_t org[MV_MAX_DIMS];    /* the array holds [org, org + dim) of it */
-    int64_t dim[MV_MAX_DIMS];
-    int64_t stride[MV_MAX_DIMS]; /* elements */
-    int scaled;                  /* values: float32(x * slope + inter) */
-    double slope, inter;
-} mv__vsrc;
-
-static void mv__vsrc_from_vol(mv__vsrc *s, const mv_vol *v, int scaled, double slope, double inter)
-{
-    int a;
-    int64_t st = 1;
-    memset(s, 0, sizeof(*s));
-    s->base = (const unsigned char *)v->data;
-    s->dt = v->dtype;
-    s->esz = mv__dt[v->dtype].size;
-    s->ndim = v->ndim;
-    for (a = 0; a < MV_MAX_DIMS; a++) {
-        s->full[a] = s->dim[a] = a < v->ndim ? v->dim[a] : 1;
-        s->stride[a] = st;
-        st *= s->dim[a];
-    }
-    s->scaled = scaled;
-    s->slope = slope;
-    s->inter = inter;
-}
-
-/* element offset of full-volume coordinates c[0..MV_MAX_DIMS) */
-static int64_t mv__vsrc_offset(const mv__vsrc *s, const int64_t *c)
-{
-    int64_t off = 0;
-    int a;
-    for (a = 0; a < MV_MAX_DIMS; a++) off += (c[a] - s->org[a]) * s->stride[a];
-    return off;
-}
-
-/* ---- statistics over a source box: units fixed by the box alone ---- */
-
-enum { MV__WANT_ANY, MV__WANT_F32, MV__WANT_F64 };
-
-/* A reader of the values in a source box: runs of contiguous elements cut
-   into units, each unit delivered as (pointer, dtype, count). Values are
-   float32 after scaling and the steps, or raw when they are equal to that
-   (WANT_ANY), or float64 (WANT_F64: scaling in float64, no steps). With a
-   selection (nonzero or mask) only the selected values come, compacted. */
-typedef struct mv__provider {
-    const mv__vsrc *src;
-    int64_t lo[MV_MAX_DIMS], hi[MV_MAX_DIMS];
-    const mv__eop *eop;
-    int n_eop;
-    const mv_vol *mask; /* dims = the source's first three */
-    int nonzero;
-    int want;
-    /* derived */
-    int lead;           /* axes [0, lead) are whole: a run covers them and part of axis lead */
-    int64_t run_len, n_runs, unit, units_per_run, n_units;
-    int direct;         /* raw values go to the consumer (see mv__provider_setup) */
-    int direct_nz;      /* raw float32 with zeros in: the consumer leaves them out */
-    int direct_scaled;  /* raw integers whose scaling is exact: moments transform after */
-} mv__provider;
-
 /* d = odd * 2^e exactly (d finite, nonzero); 0 for d = 0 */
 static void mv__odd_exp(double d, int64_t *odd, int *e)
 {
@@ -8129,6 +8088,78 @@ static int mv__scaling_exact_f32(mv_dtype dt, double slope, double inter)
     nmax = (double)xmax * fabs((double)S) * ldexp(1.0, a - m) + fabs((double)T) * ldexp(1.0, b - m);
     return nmax < 16777216.0 && m > -140 && m < 100; /* and far from float32's exponent limits */
 }
+
+/* ---- the source: a voxel array seen in full-volume coordinates ---- */
+
+typedef struct mv__vsrc {
+    const unsigned char *base;
+    mv_dtype dt;
+    size_t esz;
+    int ndim;
+    int64_t full[MV_MAX_DIMS];   /* dims of the whole volume */
+    int64_t org[MV_MAX_DIMS];    /* the array holds [org, org + dim) of it */
+    int64_t dim[MV_MAX_DIMS];
+    int64_t stride[MV_MAX_DIMS]; /* elements */
+    int scaled;                  /* values: float32(x * slope + inter) */
+    double slope, inter;
+    int exact;                   /* 8/16-bit integers whose values are exact in float32 */
+} mv__vsrc;
+
+static void mv__vsrc_from_vol(mv__vsrc *s, const mv_vol *v, int scaled, double slope, double inter)
+{
+    int a;
+    int64_t st = 1;
+    memset(s, 0, sizeof(*s));
+    s->base = (const unsigned char *)v->data;
+    s->dt = v->dtype;
+    s->esz = mv__dt[v->dtype].size;
+    s->ndim = v->ndim;
+    for (a = 0; a < MV_MAX_DIMS; a++) {
+        s->full[a] = s->dim[a] = a < v->ndim ? v->dim[a] : 1;
+        s->stride[a] = st;
+        st *= s->dim[a];
+    }
+    s->scaled = scaled;
+    s->slope = slope;
+    s->inter = inter;
+    s->exact = (v->dtype == MV_DT_U8 || v->dtype == MV_DT_I16 || v->dtype == MV_DT_U16) &&
+               (!scaled || mv__scaling_exact_f32(v->dtype, slope, inter));
+}
+
+/* element offset of full-volume coordinates c[0..MV_MAX_DIMS) */
+static int64_t mv__vsrc_offset(const mv__vsrc *s, const int64_t *c)
+{
+    int64_t off = 0;
+    int a;
+    for (a = 0; a < MV_MAX_DIMS; a++) off += (c[a] - s->org[a]) * s->stride[a];
+    return off;
+}
+
+/* ---- statistics over a source box: units fixed by the box alone ---- */
+
+enum { MV__WANT_ANY, MV__WANT_F32, MV__WANT_F64 };
+
+/* A reader of the values in a source box: runs of contiguous elements cut
+   into units, each unit delivered as (pointer, dtype, count). Values are
+   float32 after scaling and the steps, or raw when they are equal to that
+   (WANT_ANY), or float64 (WANT_F64: scaling in float64, no steps). With a
+   selection (nonzero or mask) only the selected values come, compacted. */
+typedef struct mv__provider {
+    const mv__vsrc *src;
+    int64_t lo[MV_MAX_DIMS], hi[MV_MAX_DIMS];
+    const mv__eop *eop;
+    int n_eop;
+    const mv_vol *mask; /* dims = the source's first three */
+    int nonzero;
+    int want;
+    /* derived */
+    int lead;           /* axes [0, lead) are whole: a run covers them and part of axis lead */
+    int64_t run_len, n_runs, unit, units_per_run, n_units;
+    int direct;         /* raw values go to the consumer (see mv__provider_setup) */
+    int direct_nz;      /* raw float32 with zeros in: the consumer leaves them out */
+    int direct_scaled;  /* raw integers whose scaling is exact: moments transform after */
+} mv__provider;
+
 
 static void mv__provider_setup(mv__provider *p)
 {
@@ -9291,6 +9322,9 @@ typedef struct mv__write_job {
     int64_t tq, xt;
     int64_t udim[MV_MAX_DIMS];   /* units per axis (axis 0: 1; axis q: blocks) */
     int rows_down;               /* consecutive rows read at falling addresses */
+    int mrg;                     /* axes [0, mrg) are contiguous in source and output
+                                    and fully copied: one "row" spans them all */
+    int64_t mrg_len;             /* elements of such a row */
 } mv__write_job;
 
 /* n copies of one element of esz bytes */
@@ -9387,6 +9421,19 @@ static void mv__emit(const mv__write_job *j, const unsigned char *raw, unsigned 
     const float *f;
     if (pl->n_eop == 0) { /* casts only: straight from the stored type, exact */
         mv__convert_real_run(raw, s->dt, o, j->odt, k, s->scaled, s->slope, s->inter, pl->rounding);
+        return;
+    }
+    if (s->exact && pl->eop[0].kind == MV__E_AFFINE) {
+        /* integers straight into the first step: one pass, the same bits */
+        const mv__eop *e = &pl->eop[0];
+        float *t = j->odt == MV_DT_F32 && pl->n_eop == 1 ? (float *)(void *)o : fb;
+        j->kt->affine_int[s->dt](raw, t, k, s->scaled ? s->slope : 1.0, s->scaled ? s->inter : 0.0, e->c, e->s, e->o,
+                                 e->nonzero);
+        if (t == fb) {
+            mv__eops_row(j->kt, pl->eop + 1, pl->n_eop - 1, fb, fb, k);
+            if (j->odt == MV_DT_F32) memcpy(o, fb, k * sizeof(float));
+            else mv__convert_real_run(fb, MV_DT_F32, o, j->odt, k, 0, 1.0, 0.0, pl->rounding);
+        }
         return;
     }
     if (s->dt == MV_DT_F32 && !s->scaled) {
@@ -9511,6 +9558,21 @@ static void mv__write_range(void *ctx, int64_t b, int64_t e, int worker)
     int64_t u[MV_MAX_DIMS], o[MV_MAX_DIMS], t = b, r, x0;
     int a;
     (void)worker;
+    if (j->mrg > 1) { /* whole planes (or volumes) per row: no padding, no reordering */
+        int64_t row = b, p;
+        for (; row < e; row++) {
+            int64_t t2 = row, off = 0;
+            p = j->p0;
+            for (a = j->mrg; a < pl->ndim; a++) {
+                int64_t c = t2 % pl->dim[a];
+                t2 /= pl->dim[a];
+                p += c * j->step[a];
+                off += c * j->ostride[a];
+            }
+            mv__write_source(j, p, j->out + (size_t)off * j->oesz, (size_t)j->mrg_len);
+        }
+        return;
+    }
     u[0] = 0;
     for (a = 1; a < MV_MAX_DIMS; a++) { /* axes past ndim have one unit: 0 */
         u[a] = t % j->udim[a];
@@ -9565,6 +9627,23 @@ static void mv__stage_fill_bytes(const mv__plan *pl, const mv__vsrc *s, int k, m
     }
 }
 
+/* One long contiguous run (a whole volume copied in order) in pieces. */
+static void mv__write_piece(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__write_job *j = (const mv__write_job *)ctx;
+    const int64_t piece = (int64_t)1 << 16;
+    int64_t x0 = b * piece, x1 = MV__MIN(e * piece, j->mrg_len);
+    (void)worker;
+    mv__write_source(j, j->p0 + x0, j->out + (size_t)x0 * j->oesz, (size_t)(x1 - x0));
+}
+static void mv__write_split(mv__write_job *j, int threads)
+{
+    const int64_t piece = (int64_t)1 << 16;
+    int64_t n = (j->mrg_len + piece - 1) / piece;
+    uint64_t bytes = (uint64_t)j->mrg_len * (j->oesz + j->s->esz);
+    mv__parallel_for(n, 4, mv__threads_for_bytes(threads, bytes), mv__write_piece, j);
+}
+
 static void mv__write_pass(const mv__plan *pl, const mv__vsrc *s, unsigned char *out, mv_dtype odt, int threads)
 {
     mv__write_job j;
@@ -9609,6 +9688,35 @@ static void mv__write_pass(const mv__plan *pl, const mv__vsrc *s, unsigned char 
         units *= j.udim[a];
     }
     j.rows_down = pl->ndim > 1 && j.step[j.q == 1 ? 2 : 1] < 0;
+    /* leading axes copied whole and in order merge into one long row: small
+       rows would otherwise cost more in bookkeeping than in bytes */
+    j.mrg = 1;
+    j.mrg_len = pl->dim[0];
+    if (pl->n_dom == 1) {
+        int m = 0;
+        while (m < pl->ndim && pl->map.axis[m] == m && pl->map.sign[m] == 1 && pl->map.off[m] == s->org[m] &&
+               pl->dim[m] == s->dim[m])
+            m++;
+        if (m >= 1) { /* axes [0, m) whole: rows span them and axis m */
+            int mm = m < pl->ndim && pl->map.axis[m] == m && pl->map.sign[m] == 1 ? m + 1 : m;
+            j.mrg = mm;
+            j.mrg_len = 1;
+            for (a = 0; a < mm; a++) j.mrg_len *= pl->dim[a];
+        }
+    }
+    if (j.mrg > 1) {
+        int64_t rows = 1, grain;
+        for (a = j.mrg; a < pl->ndim; a++) rows *= pl->dim[a];
+        unit_bytes = j.mrg_len * (int64_t)(j.oesz + s->esz);
+        grain = MV__MAX((int64_t)1, ((int64_t)1 << 20) / MV__MAX(unit_bytes, (int64_t)1));
+        if (rows == 1 && j.mrg_len > (1 << 20)) { /* one long run: split it for the threads */
+            mv__write_split(&j, threads);
+            return;
+        }
+        mv__parallel_for(rows, grain, mv__threads_for_bytes(threads, (uint64_t)rows * (uint64_t)unit_bytes),
+                         mv__write_range, &j);
+        return;
+    }
     unit_bytes = pl->dim[0] * j.tq * (int64_t)(j.oesz + s->esz);
     {
         int64_t grain = MV__MAX((int64_t)1, (64 << 10) / MV__MAX(unit_bytes, (int64_t)1));
@@ -11105,6 +11213,31 @@ MV__FN void MV__SFX(mv__reverse2)(const void *src, void *dst, size_t n)
     mv__reverse2_ref(s, d + i, n - i);
 }
 
+/* integers -> (x * slope + inter - c) * s + o in float64, one pass */
+#define MV__PASS_AFFINE_INT(sfx, T)                                                                \
+    MV__FN void MV__SFX(mv__affine_##sfx)(const void *x, float *y, size_t n, double slope, double inter, \
+                                          double c, double sc, double o, int nonzero)               \
+    {                                                                                              \
+        const T *p = (const T *)x;                                                                 \
+        mv__vd vsl = mv__vd_set1(slope), vin = mv__vd_set1(inter), vc = mv__vd_set1(c);            \
+        mv__vd vs = mv__vd_set1(sc), vo = mv__vd_set1(o);                                          \
+        size_t i = 0;                                                                              \
+        for (; i + MV__VL <= n; i += MV__VL) {                                                     \
+            mv__vi xi = MV__SFX(mv__ld_##sfx)(p + i);                                              \
+            mv__vd lo = mv__vd_add(mv__vd_mul(mv__vd_from_vi_lo(xi), vsl), vin);                   \
+            mv__vd hi = mv__vd_add(mv__vd_mul(mv__vd_from_vi_hi(xi), vsl), vin);                   \
+            mv__vf v = mv__vf_from_vd(lo, hi);                                                     \
+            mv__vf r = mv__vf_from_vd(mv__vd_add(mv__vd_mul(mv__vd_sub(lo, vc), vs), vo),          \
+                                      mv__vd_add(mv__vd_mul(mv__vd_sub(hi, vc), vs), vo));         \
+            mv__vf_storeu(y + i, nonzero ? mv__vf_keep_zero(v, r) : r);                            \
+        }                                                                                          \
+        mv__affine_##sfx##_ref(p + i, y + i, n - i, slope, inter, c, sc, o, nonzero);              \
+    }
+MV__PASS_AFFINE_INT(u8, uint8_t)
+MV__PASS_AFFINE_INT(i16, int16_t)
+MV__PASS_AFFINE_INT(u16, uint16_t)
+#undef MV__PASS_AFFINE_INT
+
 /* nonzero-only block statistics: the lanes of mv__stats_f32 with the zeros
    masked out (and counted in the same lanes) */
 MV__FN void MV__SFX(mv__stats_nz_f32)(const float *s, size_t n, double K, mv__acc *out, double *count)
@@ -11216,6 +11349,9 @@ static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
     kt->reverse[8] = MV__SFX(mv__reverse8);
     kt->copy = MV__SFX(mv__copy);
     kt->stats_nz_f32 = MV__SFX(mv__stats_nz_f32);
+    kt->affine_int[MV_DT_U8] = MV__SFX(mv__affine_u8);
+    kt->affine_int[MV_DT_I16] = MV__SFX(mv__affine_i16);
+    kt->affine_int[MV_DT_U16] = MV__SFX(mv__affine_u16);
 }
 
 /* every pass macro goes, so the next pass starts clean */

@@ -5,8 +5,9 @@
    Every row times one call on a size^3 phantom (mv_phantom_smooth: smooth
    blobs plus noise, float32 or int16) and prints min / median / mean ms,
    MB/s of the input bytes, and the ratio to memcpy of the same bytes in the
-   same run (intensity: the input's bytes; crop, pad and flip: the output's
-   bytes, which is what they move). "warm" rows write into a caller buffer
+   same run, interleaved with the op iteration by iteration (intensity: the
+   input's bytes; crop, pad and flip: the output's bytes, which is what they
+   move). "warm" rows write into a caller buffer
    written once before (no page faults); "fresh" rows let the library
    allocate the result, as a convenience call does. Each profile runs on one
    thread and then on all threads. */
@@ -81,9 +82,14 @@ static mv_vol pops_buffer(const mv_vol *in, const mv_op *ops, int n)
     return b;
 }
 
+/* the op interleaved with memcpy of `bytes`: the ratio comes from the
+   paired runs (base is the profile's first memcpy, printed for reference) */
 static void pops_row(const char *name, pops_ctx *c, int iters, size_t bytes, prof_result base)
 {
-    prof_row(name, prof_run(pops_once, c, iters), bytes, base);
+    prof_result op, paired;
+    (void)base;
+    prof_run_paired(pops_once, c, iters, bytes, &op, &paired);
+    prof_row(name, op, bytes, paired);
 }
 
 static void pops_title(const char *what, int64_t size, int iters, int threads)
