@@ -147,7 +147,7 @@ $(BUILD)/test_large: tests/test_large.c medvol.h | $(BUILD)
 test-large: $(BUILD)/test_large
 	$(BUILD)/test_large
 
-test-tools: $(BUILD)/mvtool
+test-tools: $(EXAMPLES)
 	tests/test_tools.sh
 
 # the whole suite: every configuration the header promises

@@ -2723,6 +2723,29 @@ static void mv__affine_nz_f32_ref(const float *x, float *y, size_t n, double c, 
         y[i] = v == 0 ? v : (float)(((double)v - c) * s + o);
     }
 }
+/* The same straight from 8/16-bit integers: v = x * slope + inter in
+   float64, then (v - c) * s + o. Used only when v is exact in float32 (see
+   mv__scaling_exact_f32), so it gives the bits of converting to float32
+   first and then mv__affine_f32: one pass instead of two. nonzero: voxels
+   whose v is 0 stay 0. */
+typedef void (*mv__k_affine_int_fn)(const void *x, float *y, size_t n, double slope, double inter, double c,
+                                    double s, double o, int nonzero);
+#define MV__REF_AFFINE_INT(sfx, T)                                                                 \
+    static void mv__affine_##sfx##_ref(const void *x, float *y, size_t n, double slope, double inter, \
+                                       double c, double s, double o, int nonzero)                 \
+    {                                                                                              \
+        const T *p = (const T *)x;                                                                 \
+        size_t i;                                                                                  \
+        for (i = 0; i < n; i++) {                                                                  \
+            double v = (double)p[i] * slope + inter;                                               \
+            y[i] = nonzero && v == 0 ? (float)v : (float)((v - c) * s + o);                        \
+        }                                                                                          \
+    }
+MV__REF_AFFINE_INT(u8, uint8_t)
+MV__REF_AFFINE_INT(i16, int16_t)
+MV__REF_AFFINE_INT(u16, uint16_t)
+#undef MV__REF_AFFINE_INT
+
 /* Clamp to [lo, hi]; NaN stays NaN (as numpy.clip). The comparisons are the
    ones x86 max/min make, so every ISA gives these bits (-0 included). */
 static void mv__clamp_f32_ref(const float *x, float *y, size_t n, float lo, float hi)
@@ -2765,6 +2788,7 @@ typedef struct mv__kernels {
     mv__k_reverse_fn reverse[9];            /* by element size 1, 2, 4, 8 */
     mv__k_copy_fn copy;
     mv__k_stats_nz_fn stats_nz_f32;
+    mv__k_affine_int_fn affine_int[MV_DT_COUNT]; /* u8, i16, u16 */
 } mv__kernels;
 
 static void mv__kt_fill_ref(mv__kernels *kt)
@@ -2806,6 +2830,9 @@ static void mv__kt_fill_ref(mv__kernels *kt)
     kt->reverse[8] = mv__reverse8_ref;
     kt->copy = mv__copy_ref;
     kt->stats_nz_f32 = mv__stats_nz_f32_ref;
+    kt->affine_int[MV_DT_U8] = mv__affine_u8_ref;
+    kt->affine_int[MV_DT_I16] = mv__affine_i16_ref;
+    kt->affine_int[MV_DT_U16] = mv__affine_u16_ref;
 }
 
 /* One pass of the >>pass section per compiled ISA: each defines
@@ -7973,7 +8000,7 @@ MVDEF mv_status mv_phantom_smooth(mv_vol *out, mv_dtype dtype, int64_t nx, int64
    So a chain reads its input once per statistics step plus once to write,
    and writes its output once. */
 
-#define MV__ROW 256          /* elements per row piece: buffers stay in L1 */
+#define MV__ROW 512          /* elements per row piece: buffers stay in L1 */
 #define MV__UNIT 1024        /* elements per statistics unit when converted */
 #define MV__MAX_STAGES 16    /* pads in one chain */
 #define MV__MAX_EOPS 32      /* intensity steps in one chain */
@@ -8020,74 +8047,6 @@ static float mv__eops_one(const mv__eop *e, int n_e, float x)
     return y;
 }
 
-/* ---- the source: a voxel array seen in full-volume coordinates ---- */
-
-typedef struct mv__vsrc {
-    const unsigned char *base;
-    mv_dtype dt;
-    size_t esz;
-    int ndim;
-    int64_t full[MV_MAX_DIMS];   /* dims of the whole volume */
-    int64_t org[MV_MAX_DIMS];    /* the array holds [org, org + dim) of it */
-    int64_t dim[MV_MAX_DIMS];
-    int64_t stride[MV_MAX_DIMS]; /* elements */
-    int scaled;                  /* values: float32(x * slope + inter) */
-    double slope, inter;
-} mv__vsrc;
-
-static void mv__vsrc_from_vol(mv__vsrc *s, const mv_vol *v, int scaled, double slope, double inter)
-{
-    int a;
-    int64_t st = 1;
-    memset(s, 0, sizeof(*s));
-    s->base = (const unsigned char *)v->data;
-    s->dt = v->dtype;
-    s->esz = mv__dt[v->dtype].size;
-    s->ndim = v->ndim;
-    for (a = 0; a < MV_MAX_DIMS; a++) {
-        s->full[a] = s->dim[a] = a < v->ndim ? v->dim[a] : 1;
-        s->stride[a] = st;
-        st *= s->dim[a];
-    }
-    s->scaled = scaled;
-    s->slope = slope;
-    s->inter = inter;
-}
-
-/* element offset of full-volume coordinates c[0..MV_MAX_DIMS) */
-static int64_t mv__vsrc_offset(const mv__vsrc *s, const int64_t *c)
-{
-    int64_t off = 0;
-    int a;
-    for (a = 0; a < MV_MAX_DIMS; a++) off += (c[a] - s->org[a]) * s->stride[a];
-    return off;
-}
-
-/* ---- statistics over a source box: units fixed by the box alone ---- */
-
-enum { MV__WANT_ANY, MV__WANT_F32, MV__WANT_F64 };
-
-/* A reader of the values in a source box: runs of contiguous elements cut
-   into units, each unit delivered as (pointer, dtype, count). Values are
-   float32 after scaling and the steps, or raw when they are equal to that
-   (WANT_ANY), or float64 (WANT_F64: scaling in float64, no steps). With a
-   selection (nonzero or mask) only the selected values come, compacted. */
-typedef struct mv__provider {
-    const mv__vsrc *src;
-    int64_t lo[MV_MAX_DIMS], hi[MV_MAX_DIMS];
-    const mv__eop *eop;
-    int n_eop;
-    const mv_vol *mask; /* dims = the source's first three */
-    int nonzero;
-    int want;
-    /* derived */
-    int lead;           /* axes [0, lead) are whole: a run covers them and part of axis lead */
-    int64_t run_len, n_runs, unit, units_per_run, n_units;
-    int direct;         /* raw values go to the consumer (see mv__provider_setup) */
-    int direct_nz;      /* raw float32 with zeros in: the consumer leaves them out */
-    int direct_scaled;  /* raw integers whose scaling is exact: moments transform after */
-} mv__provider;
-
 /* d = odd * 2^e exactly (d finite, nonzero); 0 for d = 0 */
 static void mv__odd_exp(double d, int64_t *odd, int *e)
 {
@@ -8129,6 +8088,78 @@ static int mv__scaling_exact_f32(mv_dtype dt, double slope, double inter)
     nmax = (double)xmax * fabs((double)S) * ldexp(1.0, a - m) + fabs((double)T) * ldexp(1.0, b - m);
     return nmax < 16777216.0 && m > -140 && m < 100; /* and far from float32's exponent limits */
 }
+
+/* ---- the source: a voxel array seen in full-volume coordinates ---- */
+
+typedef struct mv__vsrc {
+    const unsigned char *base;
+    mv_dtype dt;
+    size_t esz;
+    int ndim;
+    int64_t full[MV_MAX_DIMS];   /* dims of the whole volume */
+    int64_t org[MV_MAX_DIMS];    /* the array holds [org, org + dim) of it */
+    int64_t dim[MV_MAX_DIMS];
+    int64_t stride[MV_MAX_DIMS]; /* elements */
+    int scaled;                  /* values: float32(x * slope + inter) */
+    double slope, inter;
+    int exact;                   /* 8/16-bit integers whose values are exact in float32 */
+} mv__vsrc;
+
+static void mv__vsrc_from_vol(mv__vsrc *s, const mv_vol *v, int scaled, double slope, double inter)
+{
+    int a;
+    int64_t st = 1;
+    memset(s, 0, sizeof(*s));
+    s->base = (const unsigned char *)v->data;
+    s->dt = v->dtype;
+    s->esz = mv__dt[v->dtype].size;
+    s->ndim = v->ndim;
+    for (a = 0; a < MV_MAX_DIMS; a++) {
+        s->full[a] = s->dim[a] = a < v->ndim ? v->dim[a] : 1;
+        s->stride[a] = st;
+        st *= s->dim[a];
+    }
+    s->scaled = scaled;
+    s->slope = slope;
+    s->inter = inter;
+    s->exact = (v->dtype == MV_DT_U8 || v->dtype == MV_DT_I16 || v->dtype == MV_DT_U16) &&
+               (!scaled || mv__scaling_exact_f32(v->dtype, slope, inter));
+}
+
+/* element offset of full-volume coordinates c[0..MV_MAX_DIMS) */
+static int64_t mv__vsrc_offset(const mv__vsrc *s, const int64_t *c)
+{
+    int64_t off = 0;
+    int a;
+    for (a = 0; a < MV_MAX_DIMS; a++) off += (c[a] - s->org[a]) * s->stride[a];
+    return off;
+}
+
+/* ---- statistics over a source box: units fixed by the box alone ---- */
+
+enum { MV__WANT_ANY, MV__WANT_F32, MV__WANT_F64 };
+
+/* A reader of the values in a source box: runs of contiguous elements cut
+   into units, each unit delivered as (pointer, dtype, count). Values are
+   float32 after scaling and the steps, or raw when they are equal to that
+   (WANT_ANY), or float64 (WANT_F64: scaling in float64, no steps). With a
+   selection (nonzero or mask) only the selected values come, compacted. */
+typedef struct mv__provider {
+    const mv__vsrc *src;
+    int64_t lo[MV_MAX_DIMS], hi[MV_MAX_DIMS];
+    const mv__eop *eop;
+    int n_eop;
+    const mv_vol *mask; /* dims = the source's first three */
+    int nonzero;
+    int want;
+    /* derived */
+    int lead;           /* axes [0, lead) are whole: a run covers them and part of axis lead */
+    int64_t run_len, n_runs, unit, units_per_run, n_units;
+    int direct;         /* raw values go to the consumer (see mv__provider_setup) */
+    int direct_nz;      /* raw float32 with zeros in: the consumer leaves them out */
+    int direct_scaled;  /* raw integers whose scaling is exact: moments transform after */
+} mv__provider;
+
 
 static void mv__provider_setup(mv__provider *p)
 {
@@ -8447,19 +8478,21 @@ static int mv__ctz64(uint64_t x)
 
 /* -- radix selection (percentiles) --
    Exact order statistics without a copy or a sort. Keys are the values'
-   bits made monotone (negative: all bits flipped; else the sign bit set):
-   32-bit keys of float32 values, 64-bit keys of float64 values taken
-   relative to the smallest key and without the low bits every key shares
-   (an int16 volume as float64 needs only its ~16 significant bits). Each
-   pass counts one 16-bit digit of the keys under the prefixes still
-   wanted; each rank goes down into its digit. float32 values need two
-   passes. Counts are integers: any thread count gives the same answer. */
+   bits made monotone (negative: all bits flipped; else the sign bit set;
+   -0 counts as +0): 32-bit keys of float32 values, 64-bit keys of float64
+   values. A first pass finds the smallest and largest key and the low bits
+   every key shares; keys are then taken relative to the smallest, without
+   those bits, so the 16-bit digits spread over the data's actual range (a
+   float32 volume needs two digit passes, often one). Each digit pass counts
+   the digit under the prefixes still wanted; each rank goes down into its
+   digit. Counts are integers: any thread count gives the same answer. */
 #define MV__RADIX_BITS 16
 #define MV__RADIX_BINS ((size_t)1 << MV__RADIX_BITS)
 
 MV__INLINE uint64_t mv__key64(double x)
 {
     uint64_t b;
+    if (x == 0) x = 0; /* -0 -> +0 */
     memcpy(&b, &x, 8);
     return (b >> 63) ? ~b : b | ((uint64_t)1 << 63);
 }
@@ -8473,6 +8506,7 @@ MV__INLINE double mv__value_of_key64(uint64_t k)
 MV__INLINE uint32_t mv__key32(float x)
 {
     uint32_t b;
+    if (x == 0) x = 0; /* -0 -> +0 */
     memcpy(&b, &x, 4);
     return b ^ ((uint32_t)((int32_t)b >> 31) | 0x80000000u);
 }
@@ -8484,29 +8518,6 @@ MV__INLINE float mv__value_of_key32(uint32_t k)
     return x;
 }
 
-typedef struct mv__scan_ctx { /* float64 keys: smallest, largest, bits that differ */
-    int64_t n[MV__MAX_THREADS];
-    uint64_t kmin[MV__MAX_THREADS], kmax[MV__MAX_THREADS], diff[MV__MAX_THREADS], ref[MV__MAX_THREADS];
-} mv__scan_ctx;
-
-static void mv__consume_scan(void *ctx, int64_t super, const void *vals, mv_dtype dt, size_t n, int w)
-{
-    mv__scan_ctx *c = (mv__scan_ctx *)ctx;
-    const double *v = (const double *)vals;
-    size_t i;
-    (void)super;
-    (void)dt;
-    for (i = 0; i < n; i++) {
-        uint64_t k;
-        if (v[i] != v[i]) continue;
-        k = mv__key64(v[i]);
-        if (c->n[w]++ == 0) c->ref[w] = c->kmin[w] = c->kmax[w] = k;
-        c->kmin[w] = k < c->kmin[w] ? k : c->kmin[w];
-        c->kmax[w] = k > c->kmax[w] ? k : c->kmax[w];
-        c->diff[w] |= k ^ c->ref[w];
-    }
-}
-
 /* Constants that join a selection (padded voxels): cnt copies of v. */
 typedef struct mv__const_vals {
     int n;
@@ -8514,9 +8525,54 @@ typedef struct mv__const_vals {
     int64_t cnt[MV__MAX_STAGES];
 } mv__const_vals;
 
+typedef struct mv__scan_ctx { /* per worker: count, smallest and largest key, bits that differ */
+    int64_t n[MV__MAX_THREADS];
+    uint64_t kmin[MV__MAX_THREADS], kmax[MV__MAX_THREADS], diff[MV__MAX_THREADS], ref[MV__MAX_THREADS];
+} mv__scan_ctx;
+
+static void mv__scan_add(mv__scan_ctx *c, int w, uint64_t k, int64_t times)
+{
+    if (c->n[w] == 0) c->ref[w] = c->kmin[w] = c->kmax[w] = k;
+    c->n[w] += times;
+    c->kmin[w] = k < c->kmin[w] ? k : c->kmin[w];
+    c->kmax[w] = k > c->kmax[w] ? k : c->kmax[w];
+    c->diff[w] |= k ^ c->ref[w];
+}
+
+static void mv__consume_scan(void *ctx, int64_t super, const void *vals, mv_dtype dt, size_t n, int w)
+{
+    mv__scan_ctx *c = (mv__scan_ctx *)ctx;
+    size_t i;
+    (void)super;
+    if (dt == MV_DT_F32) {
+        const float *v = (const float *)vals;
+        uint64_t kmin = UINT64_MAX, kmax = 0, diff = 0, ref = 0;
+        int64_t cnt = 0;
+        for (i = 0; i < n; i++) {
+            uint64_t k = mv__key32(v[i]);
+            if (v[i] != v[i]) continue;
+            if (!cnt++) ref = k;
+            kmin = k < kmin ? k : kmin;
+            kmax = k > kmax ? k : kmax;
+            diff |= k ^ ref;
+        }
+        if (cnt) { /* this unit as one summary */
+            mv__scan_add(c, w, ref, 0);
+            c->n[w] += cnt;
+            c->kmin[w] = kmin < c->kmin[w] ? kmin : c->kmin[w];
+            c->kmax[w] = kmax > c->kmax[w] ? kmax : c->kmax[w];
+            c->diff[w] |= diff | (ref ^ c->ref[w]);
+        }
+    } else {
+        const double *v = (const double *)vals;
+        for (i = 0; i < n; i++)
+            if (v[i] == v[i]) mv__scan_add(c, w, mv__key64(v[i]), 1);
+    }
+}
+
 typedef struct mv__radix_ctx {
-    int f32;             /* 32-bit keys of float32 values (else float64 keys) */
-    uint64_t kmin;       /* float64 keys: (key - kmin) >> low */
+    int f32;             /* 32-bit keys of float32 values (else float64) */
+    uint64_t kmin;       /* keys are (key - kmin) >> low */
     int low;
     int shift;           /* digit = (key >> shift) & dmask */
     uint64_t dmask;
@@ -8528,8 +8584,8 @@ typedef struct mv__radix_ctx {
 
 static uint64_t mv__rkey(const mv__radix_ctx *r, double x)
 {
-    if (r->f32) return mv__key32((float)x);
-    return (mv__key64(x) - r->kmin) >> r->low;
+    uint64_t k = r->f32 ? mv__key32((float)x) : mv__key64(x);
+    return (k - r->kmin) >> r->low;
 }
 
 static void mv__radix_add(const mv__radix_ctx *r, int64_t *cnt, uint64_t key, int64_t times)
@@ -8550,21 +8606,27 @@ static void mv__consume_radix(void *ctx, int64_t super, const void *vals, mv_dty
     int64_t *cnt = r->counts + (size_t)w * (size_t)r->n_pre * MV__RADIX_BINS;
     size_t i;
     (void)super;
-    if (dt == MV_DT_F32 && r->prefix_shift >= 64) { /* first float32 pass: every key counts */
+    if (dt == MV_DT_F32) {
         const float *v = (const float *)vals;
-        for (i = 0; i < n; i++)
-            if (v[i] == v[i]) cnt[mv__key32(v[i]) >> r->shift]++;
-    } else if (dt == MV_DT_F32 && r->n_pre == 1) {
-        const float *v = (const float *)vals;
-        uint64_t pre = r->pre[0];
-        for (i = 0; i < n; i++) {
-            uint32_t k = mv__key32(v[i]);
-            if (v[i] == v[i] && (k >> r->prefix_shift) == pre) cnt[k & r->dmask]++;
+        uint32_t kmin = (uint32_t)r->kmin;
+        int low = r->low, sh = r->shift, ps = r->prefix_shift;
+        uint32_t dm = (uint32_t)r->dmask;
+        if (ps >= 32) { /* the first digit: every key counts */
+            for (i = 0; i < n; i++)
+                if (v[i] == v[i]) cnt[((mv__key32(v[i]) - kmin) >> low >> sh) & dm]++;
+        } else if (r->n_pre <= 2) { /* the usual case: one or two prefixes */
+            uint32_t p0 = (uint32_t)r->pre[0], p1 = (uint32_t)r->pre[r->n_pre - 1];
+            int64_t *c1 = cnt + (size_t)(r->n_pre - 1) * MV__RADIX_BINS;
+            for (i = 0; i < n; i++) {
+                uint32_t k = (mv__key32(v[i]) - kmin) >> low, pre = k >> ps;
+                if (v[i] != v[i]) continue;
+                if (pre == p0) cnt[(k >> sh) & dm]++;
+                else if (pre == p1) c1[(k >> sh) & dm]++;
+            }
+        } else {
+            for (i = 0; i < n; i++)
+                if (v[i] == v[i]) mv__radix_add(r, cnt, ((uint64_t)mv__key32(v[i]) - r->kmin) >> low, 1);
         }
-    } else if (dt == MV_DT_F32) {
-        const float *v = (const float *)vals;
-        for (i = 0; i < n; i++)
-            if (v[i] == v[i]) mv__radix_add(r, cnt, mv__key32(v[i]), 1);
     } else {
         const double *v = (const double *)vals;
         for (i = 0; i < n; i++)
@@ -8593,7 +8655,7 @@ static void mv__radix_prefixes(mv__radix_ctx *rc, const uint64_t *pre_of, int n_
 }
 
 /* One digit pass: counts per wanted prefix, summed over the workers and
-   the constants, into *tot (owned by the caller, freed with mv__free). */
+   the constants, into *tot (the caller frees it with mv__free). */
 static mv_status mv__radix_pass(const mv__provider *p, const mv__const_vals *cv, mv__radix_ctx *rc, int nthr,
                                 void *alloc_ctx, int64_t **tot)
 {
@@ -8611,84 +8673,69 @@ static mv_status mv__radix_pass(const mv__provider *p, const mv__const_vals *cv,
     return MV_OK;
 }
 
-/* Percentiles q[0..nq) (numpy 'linear') of the provider's values plus the
-   constants, NaN left out; *count = how many values there are. Float32
-   values (p->want == MV__WANT_F32) interpolate as numpy does for a float32
-   array. allocates: 512 KiB digit tables per followed prefix per thread. */
-static mv_status mv__percentiles_of(const mv__provider *p, const mv__const_vals *cv, const double *q, int nq, double *out,
-                                    int64_t *count, int threads, void *alloc_ctx)
+/* The first pass: how many values, and where their keys lie. */
+static mv_status mv__radix_scan(const mv__provider *p, const mv__const_vals *cv, mv__radix_ctx *rc, int nthr,
+                                void *alloc_ctx, int64_t *n, int *bits)
+{
+    mv__scan_ctx *sc = (mv__scan_ctx *)mv__alloc_zero(sizeof(mv__scan_ctx), alloc_ctx);
+    uint64_t kmin = UINT64_MAX, kmax = 0, diff = 0, ref = 0;
+    int w, i, have = 0;
+    MV__CHECK(sc != NULL, MV_ERR_OUT_OF_MEMORY, "percentiles: %u bytes", (unsigned)sizeof(mv__scan_ctx));
+    mv__provider_run(p, mv__consume_scan, sc, nthr);
+    for (i = 0; cv && i < cv->n; i++)
+        if (cv->cnt[i] > 0 && cv->v[i] == cv->v[i])
+            mv__scan_add(sc, 0, rc->f32 ? mv__key32((float)cv->v[i]) : mv__key64(cv->v[i]), cv->cnt[i]);
+    *n = 0;
+    for (w = 0; w < MV__MAX_THREADS; w++) {
+        if (!sc->n[w]) continue;
+        if (!have) ref = sc->ref[w];
+        have = 1;
+        *n += sc->n[w];
+        kmin = sc->kmin[w] < kmin ? sc->kmin[w] : kmin;
+        kmax = sc->kmax[w] > kmax ? sc->kmax[w] : kmax;
+        diff |= sc->diff[w] | (sc->ref[w] ^ ref);
+    }
+    mv__free(sc, alloc_ctx);
+    if (!have) kmin = kmax = 0;
+    rc->kmin = kmin;
+    rc->low = diff ? mv__ctz64(diff) : 0;
+    *bits = mv__bitlen((kmax - kmin) >> rc->low);
+    return MV_OK;
+}
+
+/* Percentiles q[0..nq) (numpy 'linear') of the provider's values (float32
+   when p->want is MV__WANT_F32, else float64) plus the constants, NaN left
+   out; *count = how many values there are. f32_diff: interpolate as numpy
+   does for a float32 array (the difference of the two neighbours in
+   float32). allocates: 512 KiB digit tables per followed prefix per thread. */
+static mv_status mv__percentiles_of(const mv__provider *p, const mv__const_vals *cv, const double *q, int nq,
+                                    int f32_diff, double *out, int64_t *count, int threads, void *alloc_ctx)
 {
     mv__radix_ctx rc;
-    int f32 = p->want == MV__WANT_F32, nthr = mv__resolve_threads(threads), i, b, bits, top;
+    int nthr = mv__resolve_threads(threads), i, b, bits, top;
     int64_t n = 0, *tot = NULL;
     memset(&rc, 0, sizeof(rc));
-    rc.f32 = f32;
-    if (f32) {
-        bits = 32;
-    } else { /* float64: where the keys differ, from one scan */
-        mv__scan_ctx *sc = (mv__scan_ctx *)mv__alloc_zero(sizeof(mv__scan_ctx), alloc_ctx);
-        uint64_t kmin = UINT64_MAX, kmax = 0, diff = 0, ref = 0;
-        int w, have = 0;
-        MV__CHECK(sc != NULL, MV_ERR_OUT_OF_MEMORY, "percentiles: %u bytes", (unsigned)sizeof(mv__scan_ctx));
-        mv__provider_run(p, mv__consume_scan, sc, threads);
-        for (w = 0; w < MV__MAX_THREADS; w++) {
-            if (!sc->n[w]) continue;
-            if (!have) ref = sc->ref[w];
-            have = 1;
-            kmin = sc->kmin[w] < kmin ? sc->kmin[w] : kmin;
-            kmax = sc->kmax[w] > kmax ? sc->kmax[w] : kmax;
-            diff |= sc->diff[w] | (sc->ref[w] ^ ref);
-        }
-        mv__free(sc, alloc_ctx);
-        for (i = 0; cv && i < cv->n; i++) {
-            uint64_t k;
-            if (cv->cnt[i] <= 0 || cv->v[i] != cv->v[i]) continue;
-            k = mv__key64(cv->v[i]);
-            if (!have) ref = k;
-            have = 1;
-            kmin = k < kmin ? k : kmin;
-            kmax = k > kmax ? k : kmax;
-            diff |= k ^ ref;
-        }
-        if (!have) kmin = kmax = 0;
-        rc.kmin = kmin;
-        rc.low = diff ? (int)mv__ctz64(diff) : 0;
-        bits = mv__bitlen((kmax - kmin) >> rc.low);
-        if (bits == 0) bits = 1; /* one distinct value: one pass still counts them */
-    }
-    for (b = 0; b < nq || (nq == 0 && b == 0); b += 32) { /* 32 percentiles = 64 ranks per batch */
+    rc.f32 = p->want == MV__WANT_F32;
+    MV__TRY(mv__radix_scan(p, cv, &rc, nthr, alloc_ctx, &n, &bits));
+    *count = n;
+    for (b = 0; b < nq; b += 32) { /* 32 percentiles = 64 ranks per batch */
         int m = MV__MIN(32, nq - b), nr = 2 * m;
         int64_t rk[64];
         uint64_t pre_of[64];
         double g[32];
+        if (n == 0) {
+            for (i = 0; i < m; i++) out[b + i] = (double)NAN;
+            continue;
+        }
+        for (i = 0; i < m; i++) mv__percentile_ranks(q[b + i], n, &rk[2 * i], &rk[2 * i + 1], &g[i]);
         for (i = 0; i < nr; i++) pre_of[i] = 0;
         for (top = bits; top > 0; top -= MV__RADIX_BITS) {
             int dbits = MV__MIN(MV__RADIX_BITS, top);
-            mv_status st;
             rc.shift = top - dbits;
-            rc.prefix_shift = top >= (f32 ? 32 : 64) ? 64 : top;
+            rc.prefix_shift = top == bits ? 64 : top;
             rc.dmask = ((uint64_t)1 << dbits) - 1;
-            if (top == bits) {
-                rc.n_pre = 1;
-                rc.pre[0] = 0;
-            } else {
-                mv__radix_prefixes(&rc, pre_of, nr);
-            }
-            st = mv__radix_pass(p, cv, &rc, nthr, alloc_ctx, &tot);
-            if (st != MV_OK) return st;
-            if (top == bits) { /* the count is known after the first pass: the ranks */
-                size_t d;
-                n = 0;
-                for (d = 0; d <= rc.dmask; d++) n += tot[d];
-                *count = n;
-                if (n == 0 || m <= 0) {
-                    for (i = 0; i < m; i++) out[b + i] = (double)NAN;
-                    mv__free(tot, alloc_ctx);
-                    tot = NULL;
-                    break;
-                }
-                for (i = 0; i < m; i++) mv__percentile_ranks(q[b + i], n, &rk[2 * i], &rk[2 * i + 1], &g[i]);
-            }
+            mv__radix_prefixes(&rc, pre_of, nr);
+            MV__TRY(mv__radix_pass(p, cv, &rc, nthr, alloc_ctx, &tot));
             for (i = 0; i < nr; i++) { /* each rank goes down into its digit */
                 const int64_t *h;
                 int k = 0;
@@ -8699,19 +8746,12 @@ static mv_status mv__percentiles_of(const mv__provider *p, const mv__const_vals 
                 pre_of[i] = (pre_of[i] << dbits) | dgt;
             }
             mv__free(tot, alloc_ctx);
-            tot = NULL;
         }
-        if (n == 0 || m <= 0) continue;
         for (i = 0; i < m; i++) {
-            double lo, hi;
-            if (f32) {
-                lo = mv__value_of_key32((uint32_t)pre_of[2 * i]);
-                hi = mv__value_of_key32((uint32_t)pre_of[2 * i + 1]);
-            } else {
-                lo = mv__value_of_key64(rc.kmin + (pre_of[2 * i] << rc.low));
-                hi = mv__value_of_key64(rc.kmin + (pre_of[2 * i + 1] << rc.low));
-            }
-            out[b + i] = mv__lerp_numpy(lo, hi, g[i], f32);
+            uint64_t k0 = rc.kmin + (pre_of[2 * i] << rc.low), k1 = rc.kmin + (pre_of[2 * i + 1] << rc.low);
+            double lo = rc.f32 ? (double)mv__value_of_key32((uint32_t)k0) : mv__value_of_key64(k0);
+            double hi = rc.f32 ? (double)mv__value_of_key32((uint32_t)k1) : mv__value_of_key64(k1);
+            out[b + i] = mv__lerp_numpy(lo, hi, g[i], f32_diff);
         }
     }
     return MV_OK;
@@ -9172,7 +9212,7 @@ static mv_status mv__plan_range(mv__plan *pl, const mv__vsrc *s, const mv_op *op
             }
         q[0] = op->pct_lo;
         q[1] = op->pct_hi;
-        MV__TRY(mv__percentiles_of(&p, &kept, q, 2, v, &count, ro->threads, ro->alloc_ctx));
+        MV__TRY(mv__percentiles_of(&p, &kept, q, 2, 1, v, &count, ro->threads, ro->alloc_ctx));
         *mn = count ? v[0] : 0;
         *mx = count ? v[1] : 0;
         return MV_OK;
@@ -9282,6 +9322,9 @@ typedef struct mv__write_job {
     int64_t tq, xt;
     int64_t udim[MV_MAX_DIMS];   /* units per axis (axis 0: 1; axis q: blocks) */
     int rows_down;               /* consecutive rows read at falling addresses */
+    int mrg;                     /* axes [0, mrg) are contiguous in source and output
+                                    and fully copied: one "row" spans them all */
+    int64_t mrg_len;             /* elements of such a row */
 } mv__write_job;
 
 /* n copies of one element of esz bytes */
@@ -9378,6 +9421,19 @@ static void mv__emit(const mv__write_job *j, const unsigned char *raw, unsigned 
     const float *f;
     if (pl->n_eop == 0) { /* casts only: straight from the stored type, exact */
         mv__convert_real_run(raw, s->dt, o, j->odt, k, s->scaled, s->slope, s->inter, pl->rounding);
+        return;
+    }
+    if (s->exact && pl->eop[0].kind == MV__E_AFFINE) {
+        /* integers straight into the first step: one pass, the same bits */
+        const mv__eop *e = &pl->eop[0];
+        float *t = j->odt == MV_DT_F32 && pl->n_eop == 1 ? (float *)(void *)o : fb;
+        j->kt->affine_int[s->dt](raw, t, k, s->scaled ? s->slope : 1.0, s->scaled ? s->inter : 0.0, e->c, e->s, e->o,
+                                 e->nonzero);
+        if (t == fb) {
+            mv__eops_row(j->kt, pl->eop + 1, pl->n_eop - 1, fb, fb, k);
+            if (j->odt == MV_DT_F32) memcpy(o, fb, k * sizeof(float));
+            else mv__convert_real_run(fb, MV_DT_F32, o, j->odt, k, 0, 1.0, 0.0, pl->rounding);
+        }
         return;
     }
     if (s->dt == MV_DT_F32 && !s->scaled) {
@@ -9502,6 +9558,21 @@ static void mv__write_range(void *ctx, int64_t b, int64_t e, int worker)
     int64_t u[MV_MAX_DIMS], o[MV_MAX_DIMS], t = b, r, x0;
     int a;
     (void)worker;
+    if (j->mrg > 1) { /* whole planes (or volumes) per row: no padding, no reordering */
+        int64_t row = b, p;
+        for (; row < e; row++) {
+            int64_t t2 = row, off = 0;
+            p = j->p0;
+            for (a = j->mrg; a < pl->ndim; a++) {
+                int64_t c = t2 % pl->dim[a];
+                t2 /= pl->dim[a];
+                p += c * j->step[a];
+                off += c * j->ostride[a];
+            }
+            mv__write_source(j, p, j->out + (size_t)off * j->oesz, (size_t)j->mrg_len);
+        }
+        return;
+    }
     u[0] = 0;
     for (a = 1; a < MV_MAX_DIMS; a++) { /* axes past ndim have one unit: 0 */
         u[a] = t % j->udim[a];
@@ -9556,6 +9627,23 @@ static void mv__stage_fill_bytes(const mv__plan *pl, const mv__vsrc *s, int k, m
     }
 }
 
+/* One long contiguous run (a whole volume copied in order) in pieces. */
+static void mv__write_piece(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__write_job *j = (const mv__write_job *)ctx;
+    const int64_t piece = (int64_t)1 << 16;
+    int64_t x0 = b * piece, x1 = MV__MIN(e * piece, j->mrg_len);
+    (void)worker;
+    mv__write_source(j, j->p0 + x0, j->out + (size_t)x0 * j->oesz, (size_t)(x1 - x0));
+}
+static void mv__write_split(mv__write_job *j, int threads)
+{
+    const int64_t piece = (int64_t)1 << 16;
+    int64_t n = (j->mrg_len + piece - 1) / piece;
+    uint64_t bytes = (uint64_t)j->mrg_len * (j->oesz + j->s->esz);
+    mv__parallel_for(n, 4, mv__threads_for_bytes(threads, bytes), mv__write_piece, j);
+}
+
 static void mv__write_pass(const mv__plan *pl, const mv__vsrc *s, unsigned char *out, mv_dtype odt, int threads)
 {
     mv__write_job j;
@@ -9600,6 +9688,35 @@ static void mv__write_pass(const mv__plan *pl, const mv__vsrc *s, unsigned char 
         units *= j.udim[a];
     }
     j.rows_down = pl->ndim > 1 && j.step[j.q == 1 ? 2 : 1] < 0;
+    /* leading axes copied whole and in order merge into one long row: small
+       rows would otherwise cost more in bookkeeping than in bytes */
+    j.mrg = 1;
+    j.mrg_len = pl->dim[0];
+    if (pl->n_dom == 1) {
+        int m = 0;
+        while (m < pl->ndim && pl->map.axis[m] == m && pl->map.sign[m] == 1 && pl->map.off[m] == s->org[m] &&
+               pl->dim[m] == s->dim[m])
+            m++;
+        if (m >= 1) { /* axes [0, m) whole: rows span them and axis m */
+            int mm = m < pl->ndim && pl->map.axis[m] == m && pl->map.sign[m] == 1 ? m + 1 : m;
+            j.mrg = mm;
+            j.mrg_len = 1;
+            for (a = 0; a < mm; a++) j.mrg_len *= pl->dim[a];
+        }
+    }
+    if (j.mrg > 1) {
+        int64_t rows = 1, grain;
+        for (a = j.mrg; a < pl->ndim; a++) rows *= pl->dim[a];
+        unit_bytes = j.mrg_len * (int64_t)(j.oesz + s->esz);
+        grain = MV__MAX((int64_t)1, ((int64_t)1 << 20) / MV__MAX(unit_bytes, (int64_t)1));
+        if (rows == 1 && j.mrg_len > (1 << 20)) { /* one long run: split it for the threads */
+            mv__write_split(&j, threads);
+            return;
+        }
+        mv__parallel_for(rows, grain, mv__threads_for_bytes(threads, (uint64_t)rows * (uint64_t)unit_bytes),
+                         mv__write_range, &j);
+        return;
+    }
     unit_bytes = pl->dim[0] * j.tq * (int64_t)(j.oesz + s->esz);
     {
         int64_t grain = MV__MAX((int64_t)1, (64 << 10) / MV__MAX(unit_bytes, (int64_t)1));
@@ -9968,10 +10085,15 @@ MVDEF mv_status mv_clamp_into(const mv_vol *in, mv_vol *out, double lo, double h
 
 /* The values numpy would see: float32 for unscaled float32 (and float16 /
    bfloat16) volumes, float64 (get_fdata) for everything else. */
+/* The values numpy would see: a float32 array for unscaled float32 (and
+   float16 / bfloat16) volumes (*np_f32 = 1: numpy bins and interpolates in
+   float32), float64 (get_fdata) for everything else. They are read as
+   float32 whenever that is exact (8- and 16-bit integers, exactly scaled),
+   which is faster, else as float64. */
 static mv_status mv__value_provider(const mv_vol *v, const mv_intensity_opts *o, mv__vsrc *s, mv__provider *p,
-                                    const char *fn)
+                                    int *np_f32, const char *fn)
 {
-    int active = 0, a;
+    int active = 0, a, small;
     double slope = 1, inter = 0;
     MV__CHECK(v && v->data && mv__dtype_ok(v->dtype) && v->ndim >= 1 && v->ndim <= MV_MAX_DIMS, MV_ERR_INVALID_ARG,
               "%s: volume has no data", fn);
@@ -9984,8 +10106,10 @@ static mv_status mv__value_provider(const mv_vol *v, const mv_intensity_opts *o,
     p->src = s;
     p->nonzero = o->nonzero;
     p->mask = o->mask;
-    p->want = !active && (v->dtype == MV_DT_F32 || v->dtype == MV_DT_F16 || v->dtype == MV_DT_BF16) ? MV__WANT_F32
-                                                                                                    : MV__WANT_F64;
+    *np_f32 = !active && (v->dtype == MV_DT_F32 || v->dtype == MV_DT_F16 || v->dtype == MV_DT_BF16);
+    small = v->dtype == MV_DT_U8 || v->dtype == MV_DT_I8 || v->dtype == MV_DT_U16 || v->dtype == MV_DT_I16;
+    p->want = *np_f32 || (small && (!active || mv__scaling_exact_f32(v->dtype, slope, inter))) ? MV__WANT_F32
+                                                                                            : MV__WANT_F64;
     for (a = 0; a < MV_MAX_DIMS; a++) {
         p->lo[a] = 0;
         p->hi[a] = s->dim[a];
@@ -10001,14 +10125,14 @@ MVDEF mv_status mv_histogram(const mv_vol *v, int nbins, double lo, double hi, i
     mv__vsrc s;
     mv__provider p;
     mv__hist_ctx h;
-    int nthr, w, i;
+    int nthr, w, i, np_f32 = 0;
     double step;
     if (opts) o = *opts;
     else memset(&o, 0, sizeof(o));
     MV__CHECK(nbins >= 1 && nbins <= (1 << 24), MV_ERR_INVALID_ARG, "mv_histogram: nbins = %d (1 .. 2^24)", nbins);
     MV__CHECK(counts != NULL, MV_ERR_INVALID_ARG, "mv_histogram: counts is NULL");
     MV__CHECK(isfinite(lo) && isfinite(hi) && lo <= hi, MV_ERR_INVALID_ARG, "mv_histogram: range [%g, %g]", lo, hi);
-    MV__TRY(mv__value_provider(v, &o, &s, &p, "mv_histogram"));
+    MV__TRY(mv__value_provider(v, &o, &s, &p, &np_f32, "mv_histogram"));
     if (lo == 0 && hi == 0) { /* numpy's range=None: the data's min and max */
         mv__moments m;
         mv__provider q = p;
@@ -10043,7 +10167,7 @@ MVDEF mv_status mv_histogram(const mv_vol *v, int nbins, double lo, double hi, i
     step = (hi - lo) / nbins;
     for (i = 0; i <= nbins; i++) {
         double e = i == nbins ? hi : (double)i * step + lo;
-        h.edges[i] = p.want == MV__WANT_F32 ? (double)(float)e : e;
+        h.edges[i] = np_f32 ? (double)(float)e : e;
     }
     mv__provider_run(&p, mv__consume_hist, &h, nthr);
     for (i = 0; i < nbins; i++) {
@@ -10062,15 +10186,15 @@ MVDEF mv_status mv_percentiles(const mv_vol *v, const double *q, int nq, double 
     mv__vsrc s;
     mv__provider p;
     int64_t count;
-    int i;
+    int i, np_f32 = 0;
     if (opts) o = *opts;
     else memset(&o, 0, sizeof(o));
     MV__CHECK(nq >= 0 && (nq == 0 || (q && out)), MV_ERR_INVALID_ARG, "mv_percentiles: NULL q or out");
     for (i = 0; i < nq; i++)
         MV__CHECK(q[i] >= 0 && q[i] <= 100, MV_ERR_INVALID_ARG, "mv_percentiles: q[%d] = %g (0 .. 100)", i, q[i]);
-    MV__TRY(mv__value_provider(v, &o, &s, &p, "mv_percentiles"));
+    MV__TRY(mv__value_provider(v, &o, &s, &p, &np_f32, "mv_percentiles"));
     if (nq == 0) return MV_OK;
-    return mv__percentiles_of(&p, NULL, q, nq, out, &count, o.threads, o.alloc_ctx);
+    return mv__percentiles_of(&p, NULL, q, nq, np_f32, out, &count, o.threads, o.alloc_ctx);
 }
 
 /* ---- spatial operations ---- */
@@ -11089,6 +11213,31 @@ MV__FN void MV__SFX(mv__reverse2)(const void *src, void *dst, size_t n)
     mv__reverse2_ref(s, d + i, n - i);
 }
 
+/* integers -> (x * slope + inter - c) * s + o in float64, one pass */
+#define MV__PASS_AFFINE_INT(sfx, T)                                                                \
+    MV__FN void MV__SFX(mv__affine_##sfx)(const void *x, float *y, size_t n, double slope, double inter, \
+                                          double c, double sc, double o, int nonzero)               \
+    {                                                                                              \
+        const T *p = (const T *)x;                                                                 \
+        mv__vd vsl = mv__vd_set1(slope), vin = mv__vd_set1(inter), vc = mv__vd_set1(c);            \
+        mv__vd vs = mv__vd_set1(sc), vo = mv__vd_set1(o);                                          \
+        size_t i = 0;                                                                              \
+        for (; i + MV__VL <= n; i += MV__VL) {                                                     \
+            mv__vi xi = MV__SFX(mv__ld_##sfx)(p + i);                                              \
+            mv__vd lo = mv__vd_add(mv__vd_mul(mv__vd_from_vi_lo(xi), vsl), vin);                   \
+            mv__vd hi = mv__vd_add(mv__vd_mul(mv__vd_from_vi_hi(xi), vsl), vin);                   \
+            mv__vf v = mv__vf_from_vd(lo, hi);                                                     \
+            mv__vf r = mv__vf_from_vd(mv__vd_add(mv__vd_mul(mv__vd_sub(lo, vc), vs), vo),          \
+                                      mv__vd_add(mv__vd_mul(mv__vd_sub(hi, vc), vs), vo));         \
+            mv__vf_storeu(y + i, nonzero ? mv__vf_keep_zero(v, r) : r);                            \
+        }                                                                                          \
+        mv__affine_##sfx##_ref(p + i, y + i, n - i, slope, inter, c, sc, o, nonzero);              \
+    }
+MV__PASS_AFFINE_INT(u8, uint8_t)
+MV__PASS_AFFINE_INT(i16, int16_t)
+MV__PASS_AFFINE_INT(u16, uint16_t)
+#undef MV__PASS_AFFINE_INT
+
 /* nonzero-only block statistics: the lanes of mv__stats_f32 with the zeros
    masked out (and counted in the same lanes) */
 MV__FN void MV__SFX(mv__stats_nz_f32)(const float *s, size_t n, double K, mv__acc *out, double *count)
@@ -11200,6 +11349,9 @@ static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
     kt->reverse[8] = MV__SFX(mv__reverse8);
     kt->copy = MV__SFX(mv__copy);
     kt->stats_nz_f32 = MV__SFX(mv__stats_nz_f32);
+    kt->affine_int[MV_DT_U8] = MV__SFX(mv__affine_u8);
+    kt->affine_int[MV_DT_I16] = MV__SFX(mv__affine_i16);
+    kt->affine_int[MV_DT_U16] = MV__SFX(mv__affine_u16);
 }
 
 /* every pass macro goes, so the next pass starts clean */

@@ -5,8 +5,9 @@
    Every row times one call on a size^3 phantom (mv_phantom_smooth: smooth
    blobs plus noise, float32 or int16) and prints min / median / mean ms,
    MB/s of the input bytes, and the ratio to memcpy of the same bytes in the
-   same run (intensity: the input's bytes; crop, pad and flip: the output's
-   bytes, which is what they move). "warm" rows write into a caller buffer
+   same run, interleaved with the op iteration by iteration (intensity: the
+   input's bytes; crop, pad and flip: the output's bytes, which is what they
+   move). "warm" rows write into a caller buffer
    written once before (no page faults); "fresh" rows let the library
    allocate the result, as a convenience call does. Each profile runs on one
    thread and then on all threads. */
@@ -14,6 +15,13 @@
 #define MEDVOL_PROFILE_OPS_H
 
 #include <sys/stat.h>
+
+/* each program uses some of these */
+#if defined(__GNUC__) || defined(__clang__)
+#define POPS_FN static __attribute__((unused))
+#else
+#define POPS_FN static
+#endif
 
 static void pops_check(mv_status st, const char *what)
 {
@@ -74,9 +82,14 @@ static mv_vol pops_buffer(const mv_vol *in, const mv_op *ops, int n)
     return b;
 }
 
+/* the op interleaved with memcpy of `bytes`: the ratio comes from the
+   paired runs (base is the profile's first memcpy, printed for reference) */
 static void pops_row(const char *name, pops_ctx *c, int iters, size_t bytes, prof_result base)
 {
-    prof_row(name, prof_run(pops_once, c, iters), bytes, base);
+    prof_result op, paired;
+    (void)base;
+    prof_run_paired(pops_once, c, iters, bytes, &op, &paired);
+    prof_row(name, op, bytes, paired);
 }
 
 static void pops_title(const char *what, int64_t size, int iters, int threads)
@@ -99,7 +112,7 @@ static int pops_thread_runs(void) { return mv_threads() > 1 ? 2 : 1; }
 /* z-normalize: statistics pass + write pass, with known statistics (the
    write pass alone: what a load that computes statistics on the way in
    leaves), nonzero-only, int16 input, fused crop-first load */
-static void profile_z_norm_size(int64_t size, int iters)
+POPS_FN void profile_z_norm_size(int64_t size, int iters)
 {
     mv_vol f32, i16, out, fz;
     size_t n = (size_t)(size * size * size);
@@ -155,7 +168,7 @@ static void profile_z_norm_size(int64_t size, int iters)
 }
 
 /* min-max rescale, percentile rescale, clamp, cast */
-static void profile_rescale_size(int64_t size, int iters)
+POPS_FN void profile_rescale_size(int64_t size, int iters)
 {
     mv_vol f32, i16, out, o16;
     size_t n = (size_t)(size * size * size);
@@ -207,7 +220,7 @@ static void profile_rescale_size(int64_t size, int iters)
 
 /* crop (to 3/4 per axis, centred) and crop_expand (pad to 5/4), like the
    medrs profile; crop-first load of the crop from a file */
-static void profile_crop_pad_size(int64_t size, int iters)
+POPS_FN void profile_crop_pad_size(int64_t size, int iters)
 {
     mv_vol f32, i16, oc, oe, oc16;
     int64_t cs = size * 3 / 4, es = size * 5 / 4;
@@ -263,7 +276,7 @@ static void profile_crop_pad_size(int64_t size, int iters)
 }
 
 /* flips: x (a row reversal), z (slice order), all axes; int16 and float32 */
-static void profile_flip_size(int64_t size, int iters)
+POPS_FN void profile_flip_size(int64_t size, int iters)
 {
     mv_vol f32, i16, o4, o2;
     size_t n = (size_t)(size * size * size);
@@ -307,7 +320,7 @@ static void profile_flip_size(int64_t size, int iters)
 }
 
 /* the usage line of the single-profile programs: [size] [iterations] */
-static int pops_main(int argc, char **argv, const char *prog, void (*fn)(int64_t, int))
+POPS_FN int pops_main(int argc, char **argv, const char *prog, void (*fn)(int64_t, int))
 {
     int64_t size;
     int iters;

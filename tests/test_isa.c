@@ -170,6 +170,18 @@ MV_TEST(isa, kernels_match_reference)
                     EXPECT_MSG(memcmp(a, b, n * 4) == 0, "[%s] clamp_f32 n=%zu case %d", isa, n, k);
                 }
             }
+            /* integers straight into z-normalize / rescale steps */
+            {
+                static const mv_dtype idt[3] = {MV_DT_U8, MV_DT_I16, MV_DT_U16};
+                int k, nz;
+                for (k = 0; k < 3; k++)
+                    for (nz = 0; nz < 2; nz++) {
+                        fill(src + 2, n * mv__dt[idt[k]].size, idt[k], n * 3 + (size_t)k);
+                        ref.affine_int[idt[k]](src + 2, (float *)a, n, 0.5, -20.0, 431.25, 0.0123, nz ? 0 : 1.5, nz);
+                        t[i].k.affine_int[idt[k]](src + 2, (float *)b, n, 0.5, -20.0, 431.25, 0.0123, nz ? 0 : 1.5, nz);
+                        EXPECT_MSG(memcmp(a, b, n * 4) == 0, "[%s] affine_int %s n=%zu nonzero %d", isa, mv__dt[idt[k]].name, n, nz);
+                    }
+            }
             /* nonzero-only block statistics: zeros mixed in, finite values */
             if (n > 0) {
                 mv__acc ra, ta;
