@@ -87,6 +87,21 @@ MV_TEST(alloc, firmware_forms_allocate_nothing)
     }
     EXPECT_EQ_INT(ta_allocs, 0);
     EXPECT(strstr(mv_build_info(), "MEDVOL_NO_STDIO") != NULL);
+    /* an FFT plan, made up front, executed with caller scratch: no allocation */
+    {
+        static float x[2 * 60], y[2 * 60];
+        static unsigned char scratch[1 << 16];
+        int64_t fd[2] = {12, 5};
+        mv_fft_plan *p = NULL;
+        REQUIRE_OK(mv_fft_plan_c2c(&p, 2, fd, 3, 0, NULL));
+        REQUIRE(mv_fft_scratch_size(p) <= sizeof(scratch));
+        ta_allocs = 0;
+        for (i = 0; i < 120; i++) x[i] = (float)i;
+        EXPECT_OK(mv_fft_execute_into(p, x, y, scratch));
+        EXPECT_OK(mv_fft_execute_into(p, y, y, scratch));
+        EXPECT_EQ_INT(ta_allocs, 0);
+        mv_fft_plan_free(p);
+    }
 }
 
 /* fail each allocation in turn: a clean status and nothing left allocated */
@@ -155,6 +170,35 @@ MV_TEST(alloc, failing_allocator_never_leaks)
         EXPECT_MSG(ta_live == live_before, "allocation %ld failing: %ld blocks leaked", k, ta_live - live_before);
     }
     ta_fail_at = -1;
+    /* FFT: plans (tables, Bluestein sub-plans), scratch, the plan cache */
+    {
+        static float x[2 * 3 * 67], y[2 * 3 * 67];
+        int64_t fd[2] = {67, 3}; /* 67: a Bluestein line, so a nested plan */
+        mv_fft_plan *p;
+        ta_allocs = 0;
+        REQUIRE_OK(mv_fft_plan_c2c(&p, 2, fd, 3, 0, NULL));
+        REQUIRE_OK(mv_fft_execute(p, x, y));
+        mv_fft_plan_free(p);
+        needed = ta_allocs;
+        for (k = 0; k < needed; k++) {
+            long live_before = ta_live;
+            ta_fail_at = k;
+            st = mv_fft_plan_c2c(&p, 2, fd, 3, 0, NULL);
+            if (st == MV_OK) {
+                st = mv_fft_execute(p, x, y);
+                mv_fft_plan_free(p);
+            } else {
+                EXPECT(p == NULL);
+            }
+            EXPECT_MSG(st == MV_ERR_OUT_OF_MEMORY, "FFT allocation %ld failing: %s", k, mv_status_str(st));
+            ta_fail_at = k;
+            st = mv_fft_r2c(x, y, 2, fd, 3, NULL);
+            EXPECT_MSG(st == MV_OK || st == MV_ERR_OUT_OF_MEMORY, "mv_fft_r2c: %s", mv_status_str(st));
+            mv_fft_cache_clear();
+            EXPECT_MSG(ta_live == live_before, "FFT allocation %ld failing: %ld blocks leaked", k, ta_live - live_before);
+        }
+        ta_fail_at = -1;
+    }
     free(image);
     mv_free(&v);
     EXPECT_EQ_INT(ta_live, 0);

@@ -86,6 +86,25 @@ else
   echo "  (skip operations vs numpy: no shared data or nibabel)"
 fi
 
+# FFT subcommands against numpy.fft on the same files: a real 3D volume, a
+# scaled int16 4D series (each volume on its own), complex64 3D and 2D
+if "$PY" -c 'import numpy, nibabel' 2>/dev/null && "$PY" tests/py/check_fft_file.py make "$W"; then
+  for f in r3 s4 c3 c2; do
+    for mode in fft ifft fftc ifftc; do
+      $T $mode "$W/$f.nii" "$W/f.nii" && "$PY" tests/py/check_fft_file.py $mode "$W/$f.nii" "$W/f.nii" \
+        && ok || bad "$mode $f.nii vs numpy"
+    done
+  done
+  $T fftc "$W/c3.nii" "$W/k.nii" && $T ifftc "$W/k.nii" "$W/back.nii" \
+    && "$PY" -c 'import sys, numpy as np, nibabel as nib
+a, b = (np.asanyarray(nib.load(p).dataobj) for p in sys.argv[1:3])
+sys.exit(0 if np.sqrt(np.sum(np.abs(a - b) ** 2) / np.sum(np.abs(a) ** 2)) < 1e-6 else 1)' "$W/c3.nii" "$W/back.nii" \
+    && ok || bad "ifftc(fftc(x)) = x"
+  $T fft "$W/r3.nii" 2>/dev/null; [ $? -eq 2 ] && ok || bad "fft: missing OUT exits 2"
+else
+  echo "  (skip FFT subcommands vs numpy: no numpy/nibabel)"
+fi
+
 $T phantom "$W/p.nii" --size 24 && $T info "$W/p.nii" | grep -q "24 x 24 x 24" && ok || bad "phantom"
 $T phantom "$W/q.nii" --size 16 --kind smooth --dtype int16 && $T info "$W/q.nii" | grep -q int16 && ok || bad "smooth phantom"
 $T stats "$W/missing.nii" 2> "$W/err"; [ $? -eq 1 ] && grep -q "MV_ERR_NOT_FOUND" "$W/err" && ok || bad "missing file: exit 1 + status"
