@@ -47,6 +47,8 @@ TABLE OF CONTENTS (search for the anchors)
       >>api-spatial   crop/pad, flip, permute, reorient, rot90
       >>api-pipeline  chains of operations in one pass
       >>api-fft       FFT: c2c / r2c / c2r over any axes, plans, numpy norms
+      >>api-mri       MRI: centred FFT, shifts, coil combination, sensitivities,
+                      SENSE, bounded-memory reconstructions, phantom k-space
       >>api-phantom   synthetic volumes for demos and tests
       >>impl          implementation (MEDVOL_IMPLEMENTATION only)
       >>impl-mem      allocation and checked size arithmetic
@@ -56,6 +58,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>impl-simd     SIMD vocabulary
       >>impl-ref      scalar reference kernels
       >>impl-fft-types  FFT plan types and the scalar reference FFT kernels
+      >>impl-mri-types  MRI kernel table entries and their scalar references
       >>impl-kernels  kernel table: one re-include of >>pass per ISA
       >>impl-dtype    dtypes and conversion
       >>impl-stats    statistics
@@ -63,10 +66,12 @@ TABLE OF CONTENTS (search for the anchors)
       >>impl-nifti    NIfTI reader and writer
       >>impl-phantom  phantoms
       >>impl-fft      FFT planner, executor, plan cache, FFTW backend
+      >>impl-mri      MRI: centred FFT, shifts, coil kernels, SENSE, phantom coils
       >>history       version history
       >>license       licence
       >>pass          ISA-templated kernels (re-included once per ISA)
       >>pass-fft      FFT butterflies and transposes, per ISA
+      >>pass-mri      RSS, coil combination, complex parts, per ISA
 
 CONFIGURATION (define before including; "impl" = matters only where
 MEDVOL_IMPLEMENTATION is defined, "all" = must be the same in every file)
@@ -187,12 +192,30 @@ API TOUR
    mv_fft_c2c / _r2c / _c2r are one-call forms over a small plan cache;
    mv_fft_execute_into takes caller scratch and never allocates.
 
+   MRI. Complex64 volumes laid out as BART's .cfl: dims[0..2] = x, y, z,
+   dims[3] = coils (MV_COIL_AXIS), dims[4..6] = time or any other batch,
+   processed volume by volume. K-space is centred (DC at index n/2).
+   mv_fftc / mv_fftc_execute_into are fftshift(fftn(ifftshift(x))) with
+   ortho scaling (BART fft -u): one FFT plus a sign (even lengths) or
+   phase-ramp (odd) modulation on each side, in place or not, no data moved
+   for the shifts; mv_fftshift does numpy's shifts on any dtype. mv_rss
+   (BART rss 8), mv_coil_combine (sum conj(S) x / sum |S|^2),
+   mv_complex_part, mv_kspace_weight (density compensation) and
+   mv_kspace_resize (zero-fill or crop around DC) are memory-bound kernels
+   with SIMD variants and _into forms. mv_coil_sens_estimate
+   (low-resolution / RSS), mv_kspace_undersample + mv_sense_unfold
+   (Cartesian SENSE along up to three axes, Tikhonov), mv_recon_rss and
+   mv_recon_sense (one coil or one volume at a time: bounded memory).
+   mv_phantom_coil_sens + mv_phantom_kspace make test data with no file.
+
 LICENSE
    MIT, see the end of the file.
 
 RECENT VERSION HISTORY
    next                FFT: mv_fft_* (numpy's fftn/ifftn/rfftn/irfftn, any
                        length, plans, plan cache, MEDVOL_USE_FFTW backend).
+                       MRI: centred FFT, shifts, RSS, coil combination,
+                       sensitivities, SENSE, phantom coils and k-space.
    0.1.0  (2026-11-21) foundation: volume model, dtype conversion, statistics,
                        NIfTI-1/2 + Analyze I/O, worker pool, SIMD kernels.
 */
@@ -948,6 +971,175 @@ MVDEF mv_status mv_fft_c2r(const void *in, float *out, int ndim, const int64_t *
    allocators being torn down, or memory pressure). allocates: no.
    thread-safe: yes. */
 MVDEF void mv_fft_cache_clear(void);
+
+/* >>api-mri ================================================================
+   MRI reconstruction kernels on complex64 (MV_DT_C64) volumes.
+
+   Layout (BART's, so its .cfl dims read as our dims):
+     dims[0..2] = x (readout), y, z: the spatial / k-space axes
+     dims[3]    = coils (MV_COIL_AXIS; 1 for single-coil data)
+     dims[4..6] = any further batch (time, echoes, ...): processed volume by
+                  volume, each one independently.
+   A single-coil NIfTI series (x, y, z, t) therefore needs t moved to dims[4]
+   (or set ndim 5 with dims[3] = 1) before a coil operation; the FFT and
+   shift functions take an axis mask and do not care.
+   K-space is stored centred: the DC sample is at index n/2 of each axis
+   (BART, numpy fftshift), so "the centre of k-space" is the middle.
+
+   Centred transform: fftc = fftshift(fftn(ifftshift(x))) over the axes in a
+   mask (bit k = dims[k]), ortho (unitary) scaling, as BART's fft -u and the
+   numpy one-liner. It costs one FFT plus one modulation pass on each side:
+   for an even length n, ifftshift before and fftshift after a DFT equal
+   multiplying by (-1)^i before and (-1)^k * (-1)^(n/2) after; for odd n the
+   same identity holds with the phase ramps exp(+-2 pi i h i / n) and
+   exp(+-2 pi i (k - h) h / n), h = n / 2. Both are in place, so the
+   transform is in place or out of place at the FFT's cost plus ~2 memcpy.
+
+   Coil combination: RSS = sqrt(sum_c |x_c|^2) (float32 out; BART rss 8);
+   sensitivity-weighted = sum_c conj(S_c) x_c / sum_c |S_c|^2 (0 where the
+   denominator is 0); both accumulate over coils in float32, in coil order,
+   so every ISA and thread count gives the same bytes.
+
+   Sensitivities (mv_coil_sens_estimate): low-resolution coil images from
+   the fully sampled k-space centre (calib voxels per axis, Hann window),
+   divided by their RSS, so sum_c |S_c|^2 = 1 inside the support and S = 0
+   where the low-resolution RSS is below mask_threshold of its maximum.
+
+   SENSE (mv_sense_unfold): Cartesian undersampling by accel[a] along up to
+   three axes, the sampled lines being those with index = n/2 (mod R) (the
+   DC line is sampled; mv_kspace_undersample keeps exactly those). The
+   zero-filled coil images are then (1/R) times the sum of the R shifted
+   copies x(p + r n/R), and each group of R aliased voxels is solved by
+   Tikhonov-regularised least squares (S^H S + lambda' I) x = R S^H a, with
+   lambda' = lambda * trace(S^H S) / R (scale-free). Replicas with S = 0
+   (outside the support) are left out of the solve and set to 0.
+
+   Units: everything is float32 with float64 where small systems are solved
+   (SENSE) or phase ramps computed. _into forms write out->data only (dims
+   and dtype must be as documented; geometry untouched) and allocate nothing
+   except where "allocates" says an FFT plan. Allocating forms copy the
+   input's geometry and metadata (and drop the coil axis where it goes). */
+
+#define MV_COIL_AXIS 3
+#define MV_SENSE_MAX_R 32 /* accel[0] * accel[1] * accel[2] at most */
+
+/* Options of the MRI operations; all-zero = defaults. */
+typedef struct mv_mri_opts {
+    double lambda;          /* SENSE Tikhonov weight, relative (0 = none; 1e-3..1e-1 typical) */
+    int64_t calib[3];       /* sensitivity estimation: centre size per axis (0 = min(24, dim)) */
+    double mask_threshold;  /* sensitivity support: fraction of the max low-res RSS
+                               (0 = default 0.05; < 0 = no mask) */
+    int threads;            /* 0 = library default; 1 = caller's thread only */
+    void *alloc_ctx;
+} mv_mri_opts;
+
+/* What mv_complex_part extracts. */
+typedef enum mv_cpart {
+    MV_CPART_MAG = 0, /* |z| = sqrt(re^2 + im^2) in float32 (finite for |z| < 1.8e19) */
+    MV_CPART_PHASE,   /* atan2(im, re), radians in [-pi, pi] */
+    MV_CPART_REAL,
+    MV_CPART_IMAG
+} mv_cpart;
+
+/* fftshift (inverse 0) or ifftshift (inverse 1) over the axes in the mask,
+   as numpy.fft.fftshift / ifftshift: a roll by n/2 (fftshift) or -(n/2)
+   (ifftshift) along each axis. Any dtype (moves elements). _into: out has
+   in's dims and dtype; in place (out->data == in->data) when every shifted
+   axis has even length (else MV_ERR_INVALID_ARG). allocates: _into no. */
+MVDEF mv_status mv_fftshift(const mv_vol *in, mv_vol *out, unsigned axes, int inverse, const mv_mri_opts *opts);
+MVDEF mv_status mv_fftshift_into(const mv_vol *in, mv_vol *out, unsigned axes, int inverse, const mv_mri_opts *opts);
+
+/* Centred transform with any plan made by mv_fft_plan_c2c (its dims, axes,
+   direction and norm; MV_FFT_ORTHO gives BART's fft -u): forward =
+   fftshift(fftn(ifftshift(x))), inverse = fftshift(ifftn(ifftshift(x))).
+   In place (in == out) or out of place; the input is not modified out of
+   place. scratch: mv_fftc_scratch_size(plan) bytes. allocates: no.
+   thread-safe: yes, one scratch per concurrent call. */
+MVDEF size_t mv_fftc_scratch_size(const mv_fft_plan *plan);
+MVDEF mv_status mv_fftc_execute_into(const mv_fft_plan *plan, const void *in, void *out, void *scratch);
+/* The same on volumes, ortho scaling, c64 in and out (same dims; in place
+   when out->data == in->data). mv_fftc allocates the output.
+   allocates: yes (plan from the FFT cache, scratch). */
+MVDEF mv_status mv_fftc(const mv_vol *in, mv_vol *out, unsigned axes, int inverse, const mv_mri_opts *opts);
+MVDEF mv_status mv_fftc_into(const mv_vol *in, mv_vol *out, unsigned axes, int inverse, const mv_mri_opts *opts);
+
+/* Centred k-space zero-fill / crop of the spatial axes to shape[0..2]
+   (0 = keep): the DC sample (index n/2) stays the DC sample, so output
+   index o takes input index o - out/2 + in/2, zero where that is outside.
+   Coil and batch axes are kept. No rescaling (the unitary image scales by
+   sqrt(N_in / N_out)). Any dtype. _into: out has the new dims.
+   allocates: _into no. */
+MVDEF mv_status mv_kspace_resize(const mv_vol *in, mv_vol *out, const int64_t shape[3], const mv_mri_opts *opts);
+MVDEF mv_status mv_kspace_resize_into(const mv_vol *in, mv_vol *out, const int64_t shape[3],
+                                      const mv_mri_opts *opts);
+
+/* Root-sum-of-squares over the coil axis: in c64 (or f32) with dims
+   (x, y, z, C, ...), out float32 with the coil axis removed (x, y, z, ...;
+   out->dims[3] = 1 is also accepted). allocates: _into no. */
+MVDEF mv_status mv_rss(const mv_vol *in, mv_vol *out, const mv_mri_opts *opts);
+MVDEF mv_status mv_rss_into(const mv_vol *in, mv_vol *out, const mv_mri_opts *opts);
+
+/* Sensitivity-weighted coil combination sum_c conj(S_c) x_c / sum_c |S_c|^2:
+   img c64 (x, y, z, C, ...), sens c64 (x, y, z, C) shared by every volume
+   of the batch, out c64 (x, y, z, ...). allocates: _into no. */
+MVDEF mv_status mv_coil_combine(const mv_vol *img, const mv_vol *sens, mv_vol *out, const mv_mri_opts *opts);
+MVDEF mv_status mv_coil_combine_into(const mv_vol *img, const mv_vol *sens, mv_vol *out, const mv_mri_opts *opts);
+
+/* Density compensation: multiplies every k-space sample (c64, in place) by
+   the float32 weight of its position; weights have the first 1..3 dims of
+   the k-space and are shared by coils and batch. allocates: no. */
+MVDEF mv_status mv_kspace_weight(mv_vol *kspace, const mv_vol *weights, const mv_mri_opts *opts);
+
+/* Magnitude / phase / real / imaginary part of a c64 volume into float32
+   (same dims). allocates: _into no. */
+MVDEF mv_status mv_complex_part(const mv_vol *in, mv_vol *out, mv_cpart part, const mv_mri_opts *opts);
+MVDEF mv_status mv_complex_part_into(const mv_vol *in, mv_vol *out, mv_cpart part, const mv_mri_opts *opts);
+
+/* Coil sensitivities from the fully sampled centre of multi-coil k-space
+   (x, y, z, C; only the first volume of a batch is used): see the text
+   above. sens: c64 (x, y, z, C). allocates: yes (FFT plan, scratch of one
+   float32 volume); _into: sens->data is written, nothing else allocated
+   but the FFT plan and its scratch. */
+MVDEF mv_status mv_coil_sens_estimate(const mv_vol *kspace, mv_vol *sens, const mv_mri_opts *opts);
+MVDEF mv_status mv_coil_sens_estimate_into(const mv_vol *kspace, mv_vol *sens, const mv_mri_opts *opts);
+
+/* Zeroes the k-space lines (c64, in place) not sampled by Cartesian
+   undersampling with accel[0..2] (1 = fully sampled axis): kept are the
+   samples whose index i_a = n_a/2 (mod accel[a]) on every axis. accel[a]
+   must divide dims[a]. allocates: no. */
+MVDEF mv_status mv_kspace_undersample(mv_vol *kspace, const int accel[3], const mv_mri_opts *opts);
+
+/* SENSE unfolding of zero-filled coil images `aliased` (c64 x, y, z, C, ...:
+   the centred inverse FFT of k-space undersampled as mv_kspace_undersample
+   does) with sensitivities sens (c64 x, y, z, C) into out (c64 x, y, z,
+   ...). accel[a] >= 1 must divide dims[a]; product <= MV_SENSE_MAX_R.
+   allocates: _into no. thread-safe: yes. */
+MVDEF mv_status mv_sense_unfold(const mv_vol *aliased, const mv_vol *sens, mv_vol *out, const int accel[3],
+                                const mv_mri_opts *opts);
+MVDEF mv_status mv_sense_unfold_into(const mv_vol *aliased, const mv_vol *sens, mv_vol *out, const int accel[3],
+                                     const mv_mri_opts *opts);
+
+/* Reconstructions with bounded memory. mv_recon_rss: centred inverse FFT
+   over the spatial axes (those with dims > 1 among 0..2) of each coil of
+   each volume, then RSS; works one coil at a time, so it holds one coil
+   volume (plus the FFT's scratch) whatever the coil and time counts.
+   out: float32 (x, y, z, ...). mv_recon_sense: per volume of the batch, the
+   coil images of that volume (C coil volumes), then mv_sense_unfold.
+   allocates: yes (that scratch, the FFT plan). */
+MVDEF mv_status mv_recon_rss(const mv_vol *kspace, mv_vol *out, const mv_mri_opts *opts);
+MVDEF mv_status mv_recon_sense(const mv_vol *kspace, const mv_vol *sens, mv_vol *out, const int accel[3],
+                               const mv_mri_opts *opts);
+
+/* Phantom coil sensitivities: ncoils smooth complex maps (Gaussian
+   magnitude around coils on a ring in the x-y plane, alternating in z for
+   3D, a smooth phase), normalised so sum_c |S_c|^2 = 1 at every voxel: an
+   ideal array whose RSS of S_c * image is |image|. c64 (nx, ny, nz,
+   ncoils), grid [-1, 1]^3 as mv_phantom_shepp_logan. allocates: yes. */
+MVDEF mv_status mv_phantom_coil_sens(mv_vol *out, int64_t nx, int64_t ny, int64_t nz, int ncoils);
+/* Multi-coil centred k-space of an image (f32 or c64, x, y, z) seen by
+   sens (c64 x, y, z, C): fftc(S_c * image), ortho. kspace: c64 (x, y, z, C).
+   allocates: yes. */
+MVDEF mv_status mv_phantom_kspace(const mv_vol *image, const mv_vol *sens, mv_vol *kspace, const mv_mri_opts *opts);
 
 /* >>api-phantom ============================================================ */
 
@@ -3307,6 +3499,82 @@ static const mv__fft_ops mv__fft_ops_ref = {
     {mv__fft_c2c_cols_ref, mv__fft_r2c_cols_ref, mv__fft_c2r_cols_ref},
     {mv__fft_c2c_group_ref, mv__fft_r2c_group_ref, mv__fft_c2r_group_ref}};
 
+/* >>impl-mri-types ========================================================= */
+
+/* Voxels per block of the coil kernels: the block's accumulators (3 x 1 KiB
+   for the combination) stay in L1 while every coil streams through. */
+#define MV__MRI_BLOCK 256
+
+typedef void (*mv__mri_rss_fn)(const float *x, int64_t cstride, int nc, float *out, int64_t n);
+typedef void (*mv__mri_combine_fn)(const float *x, int64_t xstride, const float *s, int64_t sstride, int nc,
+                                   float *out, int64_t n);
+typedef void (*mv__mri_cpart_fn)(const float *x, float *out, int64_t n, int part);
+
+typedef struct mv__mri_ops {
+    mv__mri_rss_fn rss;
+    mv__mri_combine_fn combine;
+    mv__mri_cpart_fn cpart;
+} mv__mri_ops;
+
+/* Scalar references: the oracle of the ISA tests and the MEDVOL_NO_SIMD
+   build. Same blocking and the same operation order as the vector kernels,
+   so their bytes agree. */
+static void mv__rss_c64_ref(const float *x, int64_t cstride, int nc, float *out, int64_t n)
+{
+    float acc[MV__MRI_BLOCK];
+    int64_t b0, i;
+    int c;
+    for (b0 = 0; b0 < n; b0 += MV__MRI_BLOCK) {
+        int64_t bn = MV__MIN((int64_t)MV__MRI_BLOCK, n - b0);
+        for (c = 0; c < nc; c++) {
+            const float *xc = x + (size_t)c * (size_t)cstride + 2 * b0;
+            for (i = 0; i < bn; i++) {
+                float re = xc[2 * i], im = xc[2 * i + 1], s = re * re + im * im;
+                acc[i] = c ? acc[i] + s : s;
+            }
+        }
+        for (i = 0; i < bn; i++) out[b0 + i] = nc ? sqrtf(acc[i]) : 0.0f;
+    }
+}
+
+static void mv__combine_c64_ref(const float *x, int64_t xstride, const float *s, int64_t sstride, int nc, float *out,
+                                int64_t n)
+{
+    float nr[MV__MRI_BLOCK], ni[MV__MRI_BLOCK], den[MV__MRI_BLOCK];
+    int64_t b0, i;
+    int c;
+    for (b0 = 0; b0 < n; b0 += MV__MRI_BLOCK) {
+        int64_t bn = MV__MIN((int64_t)MV__MRI_BLOCK, n - b0);
+        for (i = 0; i < bn; i++) nr[i] = ni[i] = den[i] = 0.0f;
+        for (c = 0; c < nc; c++) {
+            const float *xc = x + (size_t)c * (size_t)xstride + 2 * b0;
+            const float *sc = s + (size_t)c * (size_t)sstride + 2 * b0;
+            for (i = 0; i < bn; i++) {
+                float xr = xc[2 * i], xi = xc[2 * i + 1], sr = sc[2 * i], si = sc[2 * i + 1];
+                nr[i] += sr * xr + si * xi;
+                ni[i] += sr * xi - si * xr;
+                den[i] += sr * sr + si * si;
+            }
+        }
+        for (i = 0; i < bn; i++) {
+            float d = den[i];
+            out[2 * (b0 + i)] = d > 0 ? nr[i] / d : 0.0f;
+            out[2 * (b0 + i) + 1] = d > 0 ? ni[i] / d : 0.0f;
+        }
+    }
+}
+
+static void mv__cpart_c64_ref(const float *x, float *out, int64_t n, int part)
+{
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        float re = x[2 * i], im = x[2 * i + 1];
+        out[i] = part == 0 ? sqrtf(re * re + im * im) : part == 2 ? re : im;
+    }
+}
+
+static const mv__mri_ops mv__mri_ops_ref = {mv__rss_c64_ref, mv__combine_c64_ref, mv__cpart_c64_ref};
+
 /* >>impl-kernels =========================================================== */
 
 typedef struct mv__kernels {
@@ -3324,6 +3592,7 @@ typedef struct mv__kernels {
     mv__k_stats_nz_fn stats_nz_f32;
     mv__k_affine_int_fn affine_int[MV_DT_COUNT]; /* u8, i16, u16 */
     const mv__fft_ops *fft;                 /* FFT codelets and line drivers (>>pass-fft) */
+    const mv__mri_ops *mri;                 /* RSS, coil combination, complex parts (>>pass-mri) */
 } mv__kernels;
 
 static void mv__kt_fill_ref(mv__kernels *kt)
@@ -3369,6 +3638,7 @@ static void mv__kt_fill_ref(mv__kernels *kt)
     kt->affine_int[MV_DT_I16] = mv__affine_i16_ref;
     kt->affine_int[MV_DT_U16] = mv__affine_u16_ref;
     kt->fft = &mv__fft_ops_ref;
+    kt->mri = &mv__mri_ops_ref;
 }
 
 /* One pass of the >>pass section per compiled ISA: each defines
@@ -11966,6 +12236,1410 @@ static mv_status mv__fftw_execute(const mv_fft_plan *pl, const void *in, void *o
 }
 #endif /* MEDVOL_USE_FFTW */
 
+/* >>impl-mri =============================================================== */
+
+/* The kernels of the active ISA (the kernel table; mv_set_isa refills it). */
+static const mv__mri_ops *mv__mri_ops_active(void) { return mv__kernels_get()->mri; }
+
+static const mv_mri_opts *mv__mri_opts_or_default(const mv_mri_opts *opts, mv_mri_opts *tmp)
+{
+    if (opts) return opts;
+    memset(tmp, 0, sizeof(*tmp));
+    return tmp;
+}
+
+/* Shape of an MRI volume: voxels per coil volume (x*y*z), coils (dims[3]),
+   volumes in the batch (dims[4..]). */
+typedef struct mv__mri_shape {
+    int64_t nvox, nc, nbatch;
+} mv__mri_shape;
+
+static mv__mri_shape mv__mri_shape_of(const mv_vol *v)
+{
+    mv__mri_shape s;
+    int a;
+    s.nvox = v->dim[0] * v->dim[1] * v->dim[2];
+    s.nc = v->ndim > MV_COIL_AXIS ? v->dim[MV_COIL_AXIS] : 1;
+    s.nbatch = 1;
+    for (a = MV_COIL_AXIS + 1; a < v->ndim; a++) s.nbatch *= v->dim[a];
+    return s;
+}
+
+/* A volume the kernels may touch: data, sane dims, a product that fits. */
+static mv_status mv__mri_check_vol(const mv_vol *v, const char *fn, const char *what)
+{
+    uint64_t n = 1;
+    int a;
+    MV__CHECK(v != NULL, MV_ERR_INVALID_ARG, "%s: %s is NULL", fn, what);
+    MV__CHECK(v->ndim >= 1 && v->ndim <= MV_MAX_DIMS, MV_ERR_INVALID_ARG, "%s: %s has ndim %d", fn, what, v->ndim);
+    for (a = 0; a < MV_MAX_DIMS; a++) {
+        MV__CHECK(v->dim[a] >= 1 && (a < v->ndim || v->dim[a] == 1), MV_ERR_INVALID_ARG, "%s: %s dims[%d] = %lld",
+                  fn, what, a, (long long)v->dim[a]);
+        MV__CHECK(mv__mul_u64(n, (uint64_t)v->dim[a], &n), MV_ERR_SIZE_OVERFLOW, "%s: %s voxel count overflows",
+                  fn, what);
+    }
+    MV__CHECK(mv_dtype_size(v->dtype) > 0, MV_ERR_INVALID_ARG, "%s: %s has no dtype", fn, what);
+    MV__CHECK(mv__mul_u64(n, mv_dtype_size(v->dtype), &n) && mv__fits_size(n), MV_ERR_SIZE_OVERFLOW,
+              "%s: %s byte count overflows", fn, what);
+    MV__CHECK(v->data != NULL, MV_ERR_INVALID_ARG, "%s: %s has no data", fn, what);
+    return MV_OK;
+}
+
+static mv_status mv__mri_check_c64(const mv_vol *v, const char *fn, const char *what)
+{
+    MV__TRY(mv__mri_check_vol(v, fn, what));
+    MV__CHECK(v->dtype == MV_DT_C64, MV_ERR_UNSUPPORTED, "%s: %s is %s, complex64 needed", fn, what,
+              mv_dtype_name(v->dtype));
+    return MV_OK;
+}
+
+/* out must have in's spatial dims and (count check) one value per voxel of
+   each batch volume: the coil axis dropped or kept at 1. */
+static mv_status mv__mri_check_out(const mv_vol *in, const mv_vol *out, mv_dtype dt, const char *fn)
+{
+    mv__mri_shape s = mv__mri_shape_of(in);
+    int a;
+    MV__TRY(mv__mri_check_vol(out, fn, "out"));
+    MV__CHECK(out->dtype == dt, MV_ERR_INVALID_ARG, "%s: out is %s, %s needed", fn, mv_dtype_name(out->dtype),
+              mv_dtype_name(dt));
+    for (a = 0; a < 3; a++)
+        MV__CHECK(out->dim[a] == in->dim[a], MV_ERR_INVALID_ARG, "%s: out dims[%d] = %lld, input has %lld", fn, a,
+                  (long long)out->dim[a], (long long)in->dim[a]);
+    MV__CHECK(mv_vol_count(out) == s.nvox * s.nbatch, MV_ERR_INVALID_ARG,
+              "%s: out has %lld voxels, %lld needed (x*y*z times the batch dims[4..])", fn,
+              (long long)mv_vol_count(out), (long long)(s.nvox * s.nbatch));
+    return MV_OK;
+}
+
+/* New output volume: in's geometry and metadata, dtype dt, and either the
+   same dims (drop_coil 0) or dims with the coil axis removed. */
+static mv_status mv__mri_alloc_like(const mv_vol *in, mv_dtype dt, int drop_coil, mv_vol *out, void *ctx,
+                                    const char *fn)
+{
+    mv_vol t;
+    int a, nd = in->ndim;
+    size_t bytes;
+    t = *in;
+    t.data = NULL;
+    t.flags = 0;
+    t.mem_base = NULL;
+    t.mem_size = 0;
+    t.alloc_ctx = ctx; /* extensions and data both belong to the call's allocator */
+    MV__TRY(mv__copy_extensions(&t.meta, in->meta.ext, in->meta.n_ext, ctx));
+    t.dtype = dt;
+    if (drop_coil && in->ndim > MV_COIL_AXIS) {
+        for (a = MV_COIL_AXIS; a < MV_MAX_DIMS - 1; a++) {
+            t.dim[a] = t.dim[a + 1];
+            t.spacing[a] = t.spacing[a + 1];
+        }
+        t.dim[MV_MAX_DIMS - 1] = 1;
+        t.spacing[MV_MAX_DIMS - 1] = 1;
+        nd = in->ndim - 1;
+    }
+    t.ndim = nd;
+    bytes = (size_t)mv_vol_count(&t) * mv_dtype_size(dt);
+    t.data = mv__alloc(bytes, ctx);
+    if (!t.data) {
+        mv__free_extensions(&t.meta, ctx);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %zu bytes", fn, bytes);
+    }
+    t.flags = MV_VOL_OWNED;
+    t.mem_base = t.data;
+    t.mem_size = bytes;
+    t.meta.scl_slope = 1;
+    t.meta.scl_inter = 0;
+    *out = t;
+    return MV_OK;
+}
+
+/* ---- fftshift / ifftshift ------------------------------------------------ */
+
+typedef struct mv__shift_job {
+    const unsigned char *in;
+    unsigned char *out;
+    size_t esz;
+    int ndim;
+    int64_t dims[MV_MAX_DIMS];
+    int64_t src_off[MV_MAX_DIMS]; /* source index = (i + src_off) mod n; 0 on unshifted axes */
+    int64_t nlines;
+} mv__shift_job;
+
+/* decodes a line number (over dims[1..]) into indices, shifted per axis, and
+   returns the shifted line's number */
+static int64_t mv__shift_src_line(const mv__shift_job *j, int64_t line)
+{
+    int64_t src = 0, mul = 1;
+    int a;
+    for (a = 1; a < j->ndim; a++) {
+        int64_t n = j->dims[a], i = line % n;
+        line /= n;
+        src += ((i + j->src_off[a]) % n) * mul;
+        mul *= n;
+    }
+    return src;
+}
+
+/* out of place: each output line is one or two segments of a source line */
+static void mv__shift_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__shift_job *j = (const mv__shift_job *)ctx;
+    size_t row = (size_t)j->dims[0] * j->esz, k = (size_t)j->src_off[0] * j->esz;
+    int64_t l;
+    (void)worker;
+    for (l = b; l < e; l++) {
+        const unsigned char *src = j->in + (size_t)mv__shift_src_line(j, l) * row;
+        unsigned char *dst = j->out + (size_t)l * row;
+        memcpy(dst, src + k, row - k);
+        memcpy(dst + (row - k), src, k);
+    }
+}
+
+/* in place, every shifted axis even: the map is an involution, so line l
+   and its partner swap (each pair once, by the lower number); a line that
+   is its own partner (no outer axis shifted) swaps its halves. */
+static void mv__shift_inplace_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__shift_job *j = (const mv__shift_job *)ctx;
+    size_t row = (size_t)j->dims[0] * j->esz, k = (size_t)j->src_off[0] * j->esz, i;
+    int64_t l;
+    unsigned char *o = j->out;
+    (void)worker;
+    for (l = b; l < e; l++) {
+        int64_t p = mv__shift_src_line(j, l);
+        unsigned char *x = o + (size_t)l * row, *y = o + (size_t)p * row;
+        if (p < l) continue;
+        if (p == l) {
+            for (i = 0; i < k; i++) {
+                unsigned char t = x[i];
+                x[i] = x[i + k];
+                x[i + k] = t;
+            }
+            continue;
+        }
+        /* x[i] <-> y[(i + k) mod row]: k = 0 or row/2 */
+        for (i = 0; i < row; i++) {
+            size_t q = i + k < row ? i + k : i + k - row;
+            unsigned char t = x[i];
+            x[i] = y[q];
+            y[q] = t;
+        }
+    }
+}
+
+MVDEF mv_status mv_fftshift_into(const mv_vol *in, mv_vol *out, unsigned axes, int inverse, const mv_mri_opts *opts)
+{
+    static const char *fn = "mv_fftshift_into";
+    mv_mri_opts od;
+    mv__shift_job j;
+    int a, inplace, even = 1;
+    opts = mv__mri_opts_or_default(opts, &od);
+    MV__TRY(mv__mri_check_vol(in, fn, "in"));
+    MV__TRY(mv__mri_check_vol(out, fn, "out"));
+    MV__CHECK(axes != 0 && axes < (1u << in->ndim), MV_ERR_INVALID_ARG, "%s: axes 0x%x for ndim %d", fn, axes,
+              in->ndim);
+    MV__CHECK(out->dtype == in->dtype && out->ndim == in->ndim &&
+                  !memcmp(out->dim, in->dim, sizeof(in->dim)),
+              MV_ERR_INVALID_ARG, "%s: out must have in's dtype and dims", fn);
+    memset(&j, 0, sizeof(j));
+    j.in = (const unsigned char *)in->data;
+    j.out = (unsigned char *)out->data;
+    j.esz = mv_dtype_size(in->dtype);
+    j.ndim = in->ndim;
+    j.nlines = 1;
+    for (a = 0; a < in->ndim; a++) {
+        int64_t n = in->dim[a], h = n / 2;
+        j.dims[a] = n;
+        if (a) j.nlines *= n;
+        if (axes & (1u << a)) {
+            j.src_off[a] = inverse ? h : n - h;
+            if (n % 2) even = 0;
+        }
+    }
+    inplace = in->data == out->data;
+    if (inplace) {
+        MV__CHECK(even, MV_ERR_INVALID_ARG, "%s: in place needs even lengths on the shifted axes", fn);
+        mv__parallel_for(j.nlines, 64, mv__threads_for_bytes(opts->threads, (uint64_t)mv_vol_bytes(in)),
+                         mv__shift_inplace_range, &j);
+    } else {
+        MV__CHECK(!mv__fft_overlap(in->data, mv_vol_bytes(in), out->data, mv_vol_bytes(out)), MV_ERR_INVALID_ARG,
+                  "%s: in and out overlap without being equal", fn);
+        mv__parallel_for(j.nlines, 64, mv__threads_for_bytes(opts->threads, 2 * (uint64_t)mv_vol_bytes(in)),
+                         mv__shift_range, &j);
+    }
+    return MV_OK;
+}
+
+MVDEF mv_status mv_fftshift(const mv_vol *in, mv_vol *out, unsigned axes, int inverse, const mv_mri_opts *opts)
+{
+    mv_mri_opts od;
+    mv_vol t;
+    mv_status st;
+    opts = mv__mri_opts_or_default(opts, &od);
+    MV__TRY(mv__mri_check_vol(in, "mv_fftshift", "in"));
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_fftshift: out is NULL");
+    MV__TRY(mv__mri_alloc_like(in, in->dtype, 0, &t, opts->alloc_ctx, "mv_fftshift"));
+    st = mv_fftshift_into(in, &t, axes, inverse, opts);
+    if (st != MV_OK) {
+        mv_free(&t);
+        return st;
+    }
+    *out = t;
+    return MV_OK;
+}
+
+/* ---- centred transform ---------------------------------------------------- */
+
+/* exp(sign * 2 pi i num / den), exact at multiples of a quarter turn (so even
+   lengths get exact +-1 and 0) */
+static void mv__mri_turn(int64_t num, int64_t den, int sign, float *c, float *s)
+{
+    int64_t q = num % den;
+    if (q < 0) q += den;
+    if ((4 * q) % den == 0) {
+        static const float cs[4][2] = {{1, 0}, {0, 1}, {-1, 0}, {0, -1}};
+        int quarter = (int)(4 * q / den);
+        *c = cs[quarter][0];
+        *s = (float)sign * cs[quarter][1];
+        return;
+    }
+    {
+        double ang = 2.0 * 3.14159265358979323846 * (double)q / (double)den;
+        *c = (float)cos(ang);
+        *s = (float)(sign * sin(ang));
+    }
+}
+
+/* Bytes of the phase tables an fftc needs beyond the FFT's scratch: per
+   transformed axis n complex pre- and post-factors (odd lengths only use
+   them, but the layout is the same). */
+static size_t mv__fftc_table_bytes(const mv_fft_plan *pl)
+{
+    size_t n = 0;
+    int a;
+    for (a = 0; a < pl->ndim; a++)
+        if (pl->axes & (1u << a)) n += 2 * (size_t)pl->dims[a];
+    return n * 2 * sizeof(float) + 64;
+}
+
+MVDEF size_t mv_fftc_scratch_size(const mv_fft_plan *plan)
+{
+    if (!plan) return 0;
+    return mv_fft_scratch_size(plan) + 64 + mv__fftc_table_bytes(plan);
+}
+
+typedef struct mv__mod_job {
+    const float *in;
+    float *out;
+    int ndim;
+    int64_t dims[MV_MAX_DIMS];
+    unsigned axes;
+    int all_even;
+    const float *tab[MV_MAX_DIMS]; /* complex factor of each index on a transformed axis */
+    int64_t nlines;
+} mv__mod_job;
+
+/* out = in * prod_a f_a(i_a), line by line along axis 0 */
+static void mv__mod_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__mod_job *j = (const mv__mod_job *)ctx;
+    int64_t n0 = j->dims[0], l, i;
+    int tr0 = (j->axes & 1u) != 0;
+    (void)worker;
+    for (l = b; l < e; l++) {
+        const float *x = j->in + 2 * (size_t)l * (size_t)n0;
+        float *y = j->out + 2 * (size_t)l * (size_t)n0;
+        double cr = 1, ci = 0;
+        int64_t rest = l;
+        int a;
+        for (a = 1; a < j->ndim; a++) {
+            int64_t n = j->dims[a], idx = rest % n;
+            rest /= n;
+            if (j->axes & (1u << a)) {
+                double tr = j->tab[a][2 * idx], ti = j->tab[a][2 * idx + 1], t = cr * tr - ci * ti;
+                ci = cr * ti + ci * tr;
+                cr = t;
+            }
+        }
+        if (j->all_even) {
+            /* every factor is +-1: the line's sign, alternating along axis 0 */
+            float s = (float)cr, s1 = tr0 ? j->tab[0][2] * s : s;
+            float s0 = tr0 ? j->tab[0][0] * s : s;
+            for (i = 0; i + 1 < n0; i += 2) {
+                y[2 * i] = x[2 * i] * s0;
+                y[2 * i + 1] = x[2 * i + 1] * s0;
+                y[2 * i + 2] = x[2 * i + 2] * s1;
+                y[2 * i + 3] = x[2 * i + 3] * s1;
+            }
+            if (i < n0) {
+                y[2 * i] = x[2 * i] * s0;
+                y[2 * i + 1] = x[2 * i + 1] * s0;
+            }
+        } else {
+            for (i = 0; i < n0; i++) {
+                double fr = cr, fi = ci, xr = x[2 * i], xi = x[2 * i + 1];
+                if (tr0) {
+                    double tr = j->tab[0][2 * i], ti = j->tab[0][2 * i + 1];
+                    fr = cr * tr - ci * ti;
+                    fi = cr * ti + ci * tr;
+                }
+                y[2 * i] = (float)(xr * fr - xi * fi);
+                y[2 * i + 1] = (float)(xr * fi + xi * fr);
+            }
+        }
+    }
+}
+
+MVDEF mv_status mv_fftc_execute_into(const mv_fft_plan *plan, const void *in, void *out, void *scratch)
+{
+    static const char *fn = "mv_fftc_execute_into";
+    mv__mod_job j;
+    float *tabs, *pre[MV_MAX_DIMS], *post[MV_MAX_DIMS];
+    unsigned char *fs;
+    int a, sign, nt;
+    MV__CHECK(plan && in && out && scratch, MV_ERR_INVALID_ARG, "%s: NULL %s", fn,
+              !plan ? "plan" : !in ? "in" : !out ? "out" : "scratch");
+    MV__CHECK(plan->kind == MV__FFT_C2C, MV_ERR_INVALID_ARG, "%s: the plan is not complex-to-complex", fn);
+    MV__CHECK(in == out || !mv__fft_overlap(in, plan->in_bytes, out, plan->out_bytes), MV_ERR_INVALID_ARG,
+              "%s: in and out overlap without being equal", fn);
+    /* tables after the FFT's own scratch, 64-byte aligned */
+    fs = (unsigned char *)scratch;
+    tabs = (float *)(void *)(fs + mv_fft_scratch_size(plan) + 64 - ((uintptr_t)(fs + mv_fft_scratch_size(plan)) & 63));
+    /* forward: pre exp(+2 pi i h n / N), post exp(+2 pi i (k - h) h / N);
+       inverse: the conjugates (derivation in the >>api-mri text) */
+    sign = plan->inverse ? -1 : 1;
+    memset(&j, 0, sizeof(j));
+    j.ndim = plan->ndim;
+    j.axes = plan->axes;
+    j.all_even = 1;
+    j.nlines = 1;
+    for (a = 0; a < plan->ndim; a++) {
+        int64_t n = plan->dims[a], h = n / 2, i;
+        j.dims[a] = n;
+        if (a) j.nlines *= n;
+        pre[a] = post[a] = NULL;
+        if (!(plan->axes & (1u << a))) continue;
+        if (n % 2) j.all_even = 0;
+        pre[a] = tabs;
+        post[a] = tabs + 2 * n;
+        tabs += 4 * n;
+        for (i = 0; i < n; i++) {
+            mv__mri_turn((h % n) * i % n, n, sign, &pre[a][2 * i], &pre[a][2 * i + 1]);
+            mv__mri_turn(((i - h) % n + n) % n * h % n, n, sign, &post[a][2 * i], &post[a][2 * i + 1]);
+        }
+    }
+    nt = mv__threads_for_bytes(plan->threads_req, (uint64_t)plan->in_bytes * 2);
+    /* the pre-factor doubles as the copy into out */
+    j.in = (const float *)in;
+    j.out = (float *)out;
+    for (a = 0; a < plan->ndim; a++) j.tab[a] = pre[a];
+    mv__parallel_for(j.nlines, 16, nt, mv__mod_range, &j);
+    MV__TRY(mv_fft_execute_into(plan, out, out, scratch));
+    j.in = (const float *)out;
+    for (a = 0; a < plan->ndim; a++) j.tab[a] = post[a];
+    mv__parallel_for(j.nlines, 16, nt, mv__mod_range, &j);
+    return MV_OK;
+}
+
+/* Runs fftc over a raw complex array with a cached ortho plan. */
+static mv_status mv__fftc_raw(const void *in, void *out, int ndim, const int64_t *dims, unsigned axes, int inverse,
+                              int threads, void *ctx, const char *fn)
+{
+    mv_fft_opts fo;
+    mv_fft_plan *pl;
+    int cached;
+    void *scratch;
+    mv_status st;
+    memset(&fo, 0, sizeof(fo));
+    fo.norm = MV_FFT_ORTHO;
+    fo.threads = threads;
+    fo.alloc_ctx = ctx;
+    MV__TRY(mv__fft_cache_acquire(&pl, &cached, MV__FFT_C2C, ndim, dims, axes, inverse, &fo));
+    scratch = mv__alloc(mv_fftc_scratch_size(pl), ctx);
+    if (!scratch) {
+        mv__fft_cache_release(pl, cached);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: FFT scratch of %zu bytes", fn, mv_fftc_scratch_size(pl));
+    }
+    st = mv_fftc_execute_into(pl, in, out, scratch);
+    mv__free(scratch, ctx);
+    mv__fft_cache_release(pl, cached);
+    return st;
+}
+
+MVDEF mv_status mv_fftc_into(const mv_vol *in, mv_vol *out, unsigned axes, int inverse, const mv_mri_opts *opts)
+{
+    static const char *fn = "mv_fftc_into";
+    mv_mri_opts od;
+    opts = mv__mri_opts_or_default(opts, &od);
+    MV__TRY(mv__mri_check_c64(in, fn, "in"));
+    MV__TRY(mv__mri_check_c64(out, fn, "out"));
+    MV__CHECK(out->ndim == in->ndim && !memcmp(out->dim, in->dim, sizeof(in->dim)), MV_ERR_INVALID_ARG,
+              "%s: out must have in's dims", fn);
+    MV__CHECK(axes != 0 && axes < (1u << in->ndim), MV_ERR_INVALID_ARG, "%s: axes 0x%x for ndim %d", fn, axes,
+              in->ndim);
+    return mv__fftc_raw(in->data, out->data, in->ndim, in->dim, axes, inverse, opts->threads, opts->alloc_ctx, fn);
+}
+
+MVDEF mv_status mv_fftc(const mv_vol *in, mv_vol *out, unsigned axes, int inverse, const mv_mri_opts *opts)
+{
+    mv_mri_opts od;
+    mv_vol t;
+    mv_status st;
+    opts = mv__mri_opts_or_default(opts, &od);
+    MV__TRY(mv__mri_check_c64(in, "mv_fftc", "in"));
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_fftc: out is NULL");
+    MV__TRY(mv__mri_alloc_like(in, MV_DT_C64, 0, &t, opts->alloc_ctx, "mv_fftc"));
+    st = mv_fftc_into(in, &t, axes, inverse, opts);
+    if (st != MV_OK) {
+        mv_free(&t);
+        return st;
+    }
+    *out = t;
+    return MV_OK;
+}
+
+/* ---- k-space resize ------------------------------------------------------ */
+
+typedef struct mv__resize_job {
+    const unsigned char *in;
+    unsigned char *out;
+    size_t esz;
+    int64_t idim[MV_MAX_DIMS], odim[MV_MAX_DIMS];
+    int64_t off[3]; /* input index = output index + off (per spatial axis) */
+} mv__resize_job;
+
+static void mv__resize_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__resize_job *j = (const mv__resize_job *)ctx;
+    size_t orow = (size_t)j->odim[0] * j->esz;
+    int64_t l, lo0 = MV__MAX(0, -j->off[0]), hi0 = MV__MIN(j->odim[0], j->idim[0] - j->off[0]);
+    (void)worker;
+    for (l = b; l < e; l++) {
+        int64_t y = l % j->odim[1], z = (l / j->odim[1]) % j->odim[2], rest = l / (j->odim[1] * j->odim[2]);
+        int64_t sy = y + j->off[1], sz = z + j->off[2];
+        unsigned char *dst = j->out + (size_t)l * orow;
+        if (sy < 0 || sy >= j->idim[1] || sz < 0 || sz >= j->idim[2] || hi0 <= lo0) {
+            memset(dst, 0, orow);
+            continue;
+        }
+        {
+            const unsigned char *src =
+                j->in + ((size_t)((rest * j->idim[2] + sz) * j->idim[1] + sy) * (size_t)j->idim[0]) * j->esz;
+            memset(dst, 0, (size_t)lo0 * j->esz);
+            memcpy(dst + (size_t)lo0 * j->esz, src + (size_t)(lo0 + j->off[0]) * j->esz, (size_t)(hi0 - lo0) * j->esz);
+            memset(dst + (size_t)hi0 * j->esz, 0, (size_t)(j->odim[0] - hi0) * j->esz);
+        }
+    }
+}
+
+MVDEF mv_status mv_kspace_resize_into(const mv_vol *in, mv_vol *out, const int64_t shape[3], const mv_mri_opts *opts)
+{
+    static const char *fn = "mv_kspace_resize_into";
+    mv_mri_opts od;
+    mv__resize_job j;
+    int a;
+    opts = mv__mri_opts_or_default(opts, &od);
+    MV__TRY(mv__mri_check_vol(in, fn, "in"));
+    MV__TRY(mv__mri_check_vol(out, fn, "out"));
+    MV__CHECK(shape != NULL, MV_ERR_INVALID_ARG, "%s: shape is NULL", fn);
+    MV__CHECK(out->dtype == in->dtype, MV_ERR_INVALID_ARG, "%s: out dtype differs", fn);
+    MV__CHECK(in->data != out->data && !mv__fft_overlap(in->data, mv_vol_bytes(in), out->data, mv_vol_bytes(out)),
+              MV_ERR_INVALID_ARG, "%s: in and out overlap", fn);
+    memset(&j, 0, sizeof(j));
+    for (a = 0; a < MV_MAX_DIMS; a++) {
+        int64_t want = a < 3 && shape[a] > 0 ? shape[a] : in->dim[a];
+        MV__CHECK(a >= 3 || shape[a] >= 0, MV_ERR_INVALID_ARG, "%s: shape[%d] = %lld", fn, a, (long long)shape[a]);
+        MV__CHECK(out->dim[a] == want, MV_ERR_INVALID_ARG, "%s: out dims[%d] = %lld, %lld expected", fn, a,
+                  (long long)out->dim[a], (long long)want);
+        j.idim[a] = in->dim[a];
+        j.odim[a] = want;
+        if (a < 3) j.off[a] = in->dim[a] / 2 - want / 2;
+    }
+    j.in = (const unsigned char *)in->data;
+    j.out = (unsigned char *)out->data;
+    j.esz = mv_dtype_size(in->dtype);
+    mv__parallel_for(mv_vol_count(out) / out->dim[0], 64,
+                     mv__threads_for_bytes(opts->threads, (uint64_t)mv_vol_bytes(out)), mv__resize_range, &j);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_kspace_resize(const mv_vol *in, mv_vol *out, const int64_t shape[3], const mv_mri_opts *opts)
+{
+    mv_mri_opts od;
+    mv_vol t;
+    mv_status st;
+    int a;
+    opts = mv__mri_opts_or_default(opts, &od);
+    MV__TRY(mv__mri_check_vol(in, "mv_kspace_resize", "in"));
+    MV__CHECK(out != NULL && shape != NULL, MV_ERR_INVALID_ARG, "mv_kspace_resize: NULL out or shape");
+    for (a = 0; a < 3; a++)
+        MV__CHECK(shape[a] >= 0 && shape[a] <= ((int64_t)1 << 31), MV_ERR_INVALID_ARG,
+                  "mv_kspace_resize: shape[%d] = %lld", a, (long long)shape[a]);
+    {
+        mv_vol shaped = *in;
+        for (a = 0; a < 3; a++)
+            if (shape[a] > 0) shaped.dim[a] = shape[a];
+        if (shaped.ndim < 3) shaped.ndim = 3;
+        MV__CHECK(mv__mri_check_vol(&shaped, "mv_kspace_resize", "output shape") == MV_OK, MV_ERR_SIZE_OVERFLOW,
+                  "mv_kspace_resize: output too large");
+        MV__TRY(mv__mri_alloc_like(&shaped, in->dtype, 0, &t, opts->alloc_ctx, "mv_kspace_resize"));
+    }
+    st = mv_kspace_resize_into(in, &t, shape, opts);
+    if (st != MV_OK) {
+        mv_free(&t);
+        return st;
+    }
+    *out = t;
+    return MV_OK;
+}
+
+/* ---- coil combination ---------------------------------------------------- */
+
+/* Items of the coil kernels: voxel chunks of every batch volume, so that a
+   chunk never straddles two volumes. */
+#define MV__MRI_CHUNK 4096
+
+typedef struct mv__coil_job {
+    const mv__mri_ops *ops;
+    const float *x, *s;
+    float *out;
+    int64_t nvox, nc, chunks_per_vol;
+    int real_in; /* rss of float32 input */
+    int part;
+} mv__coil_job;
+
+static void mv__rss_f32_range_one(const float *x, int64_t cstride, int64_t nc, float *out, int64_t n)
+{
+    int64_t i, c;
+    for (i = 0; i < n; i++) {
+        float acc = 0;
+        for (c = 0; c < nc; c++) {
+            float v = x[(size_t)c * (size_t)cstride + (size_t)i];
+            acc = c ? acc + v * v : v * v;
+        }
+        out[i] = sqrtf(acc);
+    }
+}
+
+static void mv__rss_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__coil_job *j = (const mv__coil_job *)ctx;
+    int64_t it;
+    (void)worker;
+    for (it = b; it < e; it++) {
+        int64_t t = it / j->chunks_per_vol, v0 = (it % j->chunks_per_vol) * MV__MRI_CHUNK;
+        int64_t n = MV__MIN((int64_t)MV__MRI_CHUNK, j->nvox - v0);
+        float *o = j->out + (size_t)(t * j->nvox + v0);
+        if (j->real_in)
+            mv__rss_f32_range_one(j->x + (size_t)(t * j->nc * j->nvox + v0), j->nvox, j->nc, o, n);
+        else
+            j->ops->rss(j->x + 2 * (size_t)(t * j->nc * j->nvox + v0), 2 * j->nvox, (int)j->nc, o, n);
+    }
+}
+
+MVDEF mv_status mv_rss_into(const mv_vol *in, mv_vol *out, const mv_mri_opts *opts)
+{
+    static const char *fn = "mv_rss_into";
+    mv_mri_opts od;
+    mv__coil_job j;
+    mv__mri_shape s;
+    opts = mv__mri_opts_or_default(opts, &od);
+    MV__TRY(mv__mri_check_vol(in, fn, "in"));
+    MV__CHECK(in->dtype == MV_DT_C64 || in->dtype == MV_DT_F32, MV_ERR_UNSUPPORTED, "%s: in is %s (c64 or f32)", fn,
+              mv_dtype_name(in->dtype));
+    MV__TRY(mv__mri_check_out(in, out, MV_DT_F32, fn));
+    s = mv__mri_shape_of(in);
+    MV__CHECK(s.nc <= INT32_MAX, MV_ERR_INVALID_ARG, "%s: %lld coils", fn, (long long)s.nc);
+    memset(&j, 0, sizeof(j));
+    j.ops = mv__mri_ops_active();
+    j.x = (const float *)in->data;
+    j.out = (float *)out->data;
+    j.nvox = s.nvox;
+    j.nc = s.nc;
+    j.real_in = in->dtype == MV_DT_F32;
+    j.chunks_per_vol = (s.nvox + MV__MRI_CHUNK - 1) / MV__MRI_CHUNK;
+    mv__parallel_for(j.chunks_per_vol * s.nbatch, 1, mv__threads_for_bytes(opts->threads, (uint64_t)mv_vol_bytes(in)),
+                     mv__rss_range, &j);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_rss(const mv_vol *in, mv_vol *out, const mv_mri_opts *opts)
+{
+    mv_mri_opts od;
+    mv_vol t;
+    mv_status st;
+    opts = mv__mri_opts_or_default(opts, &od);
+    MV__TRY(mv__mri_check_vol(in, "mv_rss", "in"));
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_rss: out is NULL");
+    MV__TRY(mv__mri_alloc_like(in, MV_DT_F32, 1, &t, opts->alloc_ctx, "mv_rss"));
+    st = mv_rss_into(in, &t, opts);
+    if (st != MV_OK) {
+        mv_free(&t);
+        return st;
+    }
+    *out = t;
+    return MV_OK;
+}
+
+static void mv__combine_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__coil_job *j = (const mv__coil_job *)ctx;
+    int64_t it;
+    (void)worker;
+    for (it = b; it < e; it++) {
+        int64_t t = it / j->chunks_per_vol, v0 = (it % j->chunks_per_vol) * MV__MRI_CHUNK;
+        int64_t n = MV__MIN((int64_t)MV__MRI_CHUNK, j->nvox - v0);
+        j->ops->combine(j->x + 2 * (size_t)(t * j->nc * j->nvox + v0), 2 * j->nvox, j->s + 2 * (size_t)v0,
+                        2 * j->nvox, (int)j->nc, j->out + 2 * (size_t)(t * j->nvox + v0), n);
+    }
+}
+
+static mv_status mv__check_sens(const mv_vol *img, const mv_vol *sens, const char *fn)
+{
+    mv__mri_shape si, ss;
+    int a;
+    MV__TRY(mv__mri_check_c64(sens, fn, "sens"));
+    si = mv__mri_shape_of(img);
+    ss = mv__mri_shape_of(sens);
+    for (a = 0; a < 3; a++)
+        MV__CHECK(sens->dim[a] == img->dim[a], MV_ERR_INVALID_ARG, "%s: sens dims[%d] = %lld, images have %lld", fn,
+                  a, (long long)sens->dim[a], (long long)img->dim[a]);
+    MV__CHECK(ss.nc == si.nc && ss.nbatch == 1, MV_ERR_INVALID_ARG,
+              "%s: sens must be (x, y, z, %lld coils), got %lld coils and %lld volumes", fn, (long long)si.nc,
+              (long long)ss.nc, (long long)ss.nbatch);
+    MV__CHECK(si.nc <= INT32_MAX, MV_ERR_INVALID_ARG, "%s: %lld coils", fn, (long long)si.nc);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_coil_combine_into(const mv_vol *img, const mv_vol *sens, mv_vol *out, const mv_mri_opts *opts)
+{
+    static const char *fn = "mv_coil_combine_into";
+    mv_mri_opts od;
+    mv__coil_job j;
+    mv__mri_shape s;
+    opts = mv__mri_opts_or_default(opts, &od);
+    MV__TRY(mv__mri_check_c64(img, fn, "img"));
+    MV__TRY(mv__check_sens(img, sens, fn));
+    MV__TRY(mv__mri_check_out(img, out, MV_DT_C64, fn));
+    s = mv__mri_shape_of(img);
+    memset(&j, 0, sizeof(j));
+    j.ops = mv__mri_ops_active();
+    j.x = (const float *)img->data;
+    j.s = (const float *)sens->data;
+    j.out = (float *)out->data;
+    j.nvox = s.nvox;
+    j.nc = s.nc;
+    j.chunks_per_vol = (s.nvox + MV__MRI_CHUNK - 1) / MV__MRI_CHUNK;
+    mv__parallel_for(j.chunks_per_vol * s.nbatch, 1,
+                     mv__threads_for_bytes(opts->threads, (uint64_t)mv_vol_bytes(img) + mv_vol_bytes(sens)),
+                     mv__combine_range, &j);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_coil_combine(const mv_vol *img, const mv_vol *sens, mv_vol *out, const mv_mri_opts *opts)
+{
+    mv_mri_opts od;
+    mv_vol t;
+    mv_status st;
+    opts = mv__mri_opts_or_default(opts, &od);
+    MV__TRY(mv__mri_check_c64(img, "mv_coil_combine", "img"));
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_coil_combine: out is NULL");
+    MV__TRY(mv__mri_alloc_like(img, MV_DT_C64, 1, &t, opts->alloc_ctx, "mv_coil_combine"));
+    st = mv_coil_combine_into(img, sens, &t, opts);
+    if (st != MV_OK) {
+        mv_free(&t);
+        return st;
+    }
+    *out = t;
+    return MV_OK;
+}
+
+/* ---- density compensation, complex parts ----------------------------------- */
+
+typedef struct mv__weight_job {
+    float *k;
+    const float *w;
+    int64_t nw;
+} mv__weight_job;
+
+static void mv__weight_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__weight_job *j = (const mv__weight_job *)ctx;
+    int64_t v, i;
+    (void)worker;
+    for (v = b; v < e; v++) {
+        float *k = j->k + 2 * (size_t)(v * j->nw);
+        for (i = 0; i < j->nw; i++) {
+            k[2 * i] *= j->w[i];
+            k[2 * i + 1] *= j->w[i];
+        }
+    }
+}
+
+MVDEF mv_status mv_kspace_weight(mv_vol *kspace, const mv_vol *weights, const mv_mri_opts *opts)
+{
+    static const char *fn = "mv_kspace_weight";
+    mv_mri_opts od;
+    mv__weight_job j;
+    int a;
+    opts = mv__mri_opts_or_default(opts, &od);
+    MV__TRY(mv__mri_check_c64(kspace, fn, "kspace"));
+    MV__TRY(mv__mri_check_vol(weights, fn, "weights"));
+    MV__CHECK(weights->dtype == MV_DT_F32, MV_ERR_UNSUPPORTED, "%s: weights are %s, float32 needed", fn,
+              mv_dtype_name(weights->dtype));
+    MV__CHECK(weights->ndim <= 3, MV_ERR_INVALID_ARG, "%s: weights have %d dims (1..3)", fn, weights->ndim);
+    for (a = 0; a < weights->ndim; a++)
+        MV__CHECK(weights->dim[a] == kspace->dim[a], MV_ERR_INVALID_ARG, "%s: weights dims[%d] = %lld, k-space has %lld",
+                  fn, a, (long long)weights->dim[a], (long long)kspace->dim[a]);
+    j.k = (float *)kspace->data;
+    j.w = (const float *)weights->data;
+    j.nw = mv_vol_count(weights);
+    mv__parallel_for(mv_vol_count(kspace) / j.nw, 1, mv__threads_for_bytes(opts->threads, (uint64_t)mv_vol_bytes(kspace)),
+                     mv__weight_range, &j);
+    return MV_OK;
+}
+
+static void mv__cpart_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__coil_job *j = (const mv__coil_job *)ctx;
+    int64_t v0 = b * MV__MRI_CHUNK, v1 = MV__MIN(e * MV__MRI_CHUNK, j->nvox), i;
+    (void)worker;
+    if (j->part == MV_CPART_PHASE) {
+        for (i = v0; i < v1; i++) j->out[i] = atan2f(j->x[2 * i + 1], j->x[2 * i]);
+        return;
+    }
+    j->ops->cpart(j->x + 2 * (size_t)v0, j->out + v0, v1 - v0, j->part);
+}
+
+MVDEF mv_status mv_complex_part_into(const mv_vol *in, mv_vol *out, mv_cpart part, const mv_mri_opts *opts)
+{
+    static const char *fn = "mv_complex_part_into";
+    mv_mri_opts od;
+    mv__coil_job j;
+    opts = mv__mri_opts_or_default(opts, &od);
+    MV__TRY(mv__mri_check_c64(in, fn, "in"));
+    MV__TRY(mv__mri_check_vol(out, fn, "out"));
+    MV__CHECK((unsigned)part <= MV_CPART_IMAG, MV_ERR_INVALID_ARG, "%s: part %d", fn, (int)part);
+    MV__CHECK(out->dtype == MV_DT_F32 && mv_vol_count(out) == mv_vol_count(in), MV_ERR_INVALID_ARG,
+              "%s: out must be float32 with in's voxel count", fn);
+    memset(&j, 0, sizeof(j));
+    j.ops = mv__mri_ops_active();
+    j.x = (const float *)in->data;
+    j.out = (float *)out->data;
+    j.nvox = mv_vol_count(in);
+    j.part = (int)part;
+    mv__parallel_for((j.nvox + MV__MRI_CHUNK - 1) / MV__MRI_CHUNK, 1,
+                     mv__threads_for_bytes(opts->threads, (uint64_t)mv_vol_bytes(in)), mv__cpart_range, &j);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_complex_part(const mv_vol *in, mv_vol *out, mv_cpart part, const mv_mri_opts *opts)
+{
+    mv_mri_opts od;
+    mv_vol t;
+    mv_status st;
+    opts = mv__mri_opts_or_default(opts, &od);
+    MV__TRY(mv__mri_check_c64(in, "mv_complex_part", "in"));
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_complex_part: out is NULL");
+    MV__TRY(mv__mri_alloc_like(in, MV_DT_F32, 0, &t, opts->alloc_ctx, "mv_complex_part"));
+    st = mv_complex_part_into(in, &t, part, opts);
+    if (st != MV_OK) {
+        mv_free(&t);
+        return st;
+    }
+    *out = t;
+    return MV_OK;
+}
+
+/* ---- undersampling, sensitivities ------------------------------------------ */
+
+/* spatial axes that are transformed: those longer than 1 (a length-1 axis is
+   its own transform) */
+static unsigned mv__mri_spatial_axes(const mv_vol *v)
+{
+    unsigned m = 0;
+    int a;
+    for (a = 0; a < 3 && a < v->ndim; a++)
+        if (v->dim[a] > 1) m |= 1u << a;
+    return m ? m : 1u;
+}
+
+static mv_status mv__check_accel(const mv_vol *v, const int accel[3], int64_t *rtot, const char *fn)
+{
+    int a;
+    *rtot = 1;
+    MV__CHECK(accel != NULL, MV_ERR_INVALID_ARG, "%s: accel is NULL", fn);
+    for (a = 0; a < 3; a++) {
+        MV__CHECK(accel[a] >= 1 && v->dim[a] % accel[a] == 0, MV_ERR_INVALID_ARG,
+                  "%s: accel[%d] = %d must be >= 1 and divide dims[%d] = %lld", fn, a, accel[a], a,
+                  (long long)v->dim[a]);
+        *rtot *= accel[a];
+    }
+    MV__CHECK(*rtot <= MV_SENSE_MAX_R, MV_ERR_UNSUPPORTED, "%s: total acceleration %lld exceeds %d", fn,
+              (long long)*rtot, MV_SENSE_MAX_R);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_kspace_undersample(mv_vol *kspace, const int accel[3], const mv_mri_opts *opts)
+{
+    static const char *fn = "mv_kspace_undersample";
+    int64_t rtot, l, nl, i, n0;
+    float *k;
+    (void)opts;
+    MV__TRY(mv__mri_check_c64(kspace, fn, "kspace"));
+    MV__TRY(mv__check_accel(kspace, accel, &rtot, fn));
+    n0 = kspace->dim[0];
+    nl = mv_vol_count(kspace) / n0;
+    k = (float *)kspace->data;
+    for (l = 0; l < nl; l++) {
+        int64_t y = l % kspace->dim[1], z = (l / kspace->dim[1]) % kspace->dim[2];
+        float *row = k + 2 * (size_t)(l * n0);
+        if (y % accel[1] != (kspace->dim[1] / 2) % accel[1] || z % accel[2] != (kspace->dim[2] / 2) % accel[2]) {
+            memset(row, 0, 2 * sizeof(float) * (size_t)n0);
+            continue;
+        }
+        if (accel[0] > 1)
+            for (i = 0; i < n0; i++)
+                if (i % accel[0] != (n0 / 2) % accel[0]) row[2 * i] = row[2 * i + 1] = 0.0f;
+    }
+    return MV_OK;
+}
+
+/* Hann taper over a calibration window of cs samples centred on the DC
+   sample: 1 at DC, falling to near 0 at the window's edges. */
+static float mv__calib_taper(int64_t d, int64_t cs)
+{
+    double half = (double)(cs / 2 + 1), c = cos(1.5707963267948966 * (double)d / half);
+    return (float)(c * c);
+}
+
+MVDEF mv_status mv_coil_sens_estimate_into(const mv_vol *kspace, mv_vol *sens, const mv_mri_opts *opts)
+{
+    static const char *fn = "mv_coil_sens_estimate_into";
+    mv_mri_opts od;
+    mv__mri_shape s;
+    int64_t cs[3], lo[3], x, y, z, c, v;
+    int a;
+    float *S, *rss, mx = 0, thr;
+    double frac;
+    mv_vol sv, rv;
+    mv_status st;
+    opts = mv__mri_opts_or_default(opts, &od);
+    MV__TRY(mv__mri_check_c64(kspace, fn, "kspace"));
+    MV__TRY(mv__mri_check_c64(sens, fn, "sens"));
+    s = mv__mri_shape_of(kspace);
+    for (a = 0; a < 3; a++) {
+        MV__CHECK(sens->dim[a] == kspace->dim[a], MV_ERR_INVALID_ARG, "%s: sens dims[%d] differs", fn, a);
+        MV__CHECK(opts->calib[a] >= 0, MV_ERR_INVALID_ARG, "%s: calib[%d] = %lld", fn, a, (long long)opts->calib[a]);
+        cs[a] = MV__MIN(opts->calib[a] ? opts->calib[a] : 24, kspace->dim[a]);
+        lo[a] = kspace->dim[a] / 2 - cs[a] / 2;
+    }
+    MV__CHECK(mv__mri_shape_of(sens).nc == s.nc && mv_vol_count(sens) == s.nvox * s.nc, MV_ERR_INVALID_ARG,
+              "%s: sens must be (x, y, z, %lld coils)", fn, (long long)s.nc);
+    frac = opts->mask_threshold == 0 ? 0.05 : opts->mask_threshold;
+    /* windowed centre of the first volume -> sens, then to image space */
+    S = (float *)sens->data;
+    memset(S, 0, mv_vol_bytes(sens));
+    for (c = 0; c < s.nc; c++)
+        for (z = lo[2]; z < lo[2] + cs[2]; z++)
+            for (y = lo[1]; y < lo[1] + cs[1]; y++)
+                for (x = lo[0]; x < lo[0] + cs[0]; x++) {
+                    size_t i = (size_t)(((c * kspace->dim[2] + z) * kspace->dim[1] + y) * kspace->dim[0] + x);
+                    float w = mv__calib_taper(x - kspace->dim[0] / 2, cs[0]) *
+                              mv__calib_taper(y - kspace->dim[1] / 2, cs[1]) *
+                              mv__calib_taper(z - kspace->dim[2] / 2, cs[2]);
+                    S[2 * i] = ((const float *)kspace->data)[2 * i] * w;
+                    S[2 * i + 1] = ((const float *)kspace->data)[2 * i + 1] * w;
+                }
+    {
+        int64_t d4[4];
+        d4[0] = sens->dim[0];
+        d4[1] = sens->dim[1];
+        d4[2] = sens->dim[2];
+        d4[3] = s.nc;
+        MV__TRY(mv__fftc_raw(S, S, 4, d4, mv__mri_spatial_axes(sens), 1, opts->threads, opts->alloc_ctx, fn));
+    }
+    rss = (float *)mv__alloc((size_t)s.nvox * sizeof(float), opts->alloc_ctx);
+    MV__CHECK(rss != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %lld floats", fn, (long long)s.nvox);
+    {
+        mv_mri_opts o1 = *opts;
+        int64_t dd[4];
+        dd[0] = sens->dim[0];
+        dd[1] = sens->dim[1];
+        dd[2] = sens->dim[2];
+        dd[3] = s.nc;
+        mv_vol_wrap(&sv, S, MV_DT_C64, 4, dd);
+        mv_vol_wrap(&rv, rss, MV_DT_F32, 3, dd);
+        st = mv_rss_into(&sv, &rv, &o1);
+    }
+    if (st != MV_OK) {
+        mv__free(rss, opts->alloc_ctx);
+        return st;
+    }
+    for (v = 0; v < s.nvox; v++) mx = rss[v] > mx ? rss[v] : mx;
+    thr = frac < 0 ? 0.0f : (float)(frac * mx);
+    /* S_c = I_c / RSS inside the support, 0 outside */
+    for (c = 0; c < s.nc; c++) {
+        float *Sc = S + 2 * (size_t)(c * s.nvox);
+        for (v = 0; v < s.nvox; v++) {
+            float r = rss[v];
+            if (r > 0 && r >= thr) {
+                Sc[2 * v] /= r;
+                Sc[2 * v + 1] /= r;
+            } else {
+                Sc[2 * v] = Sc[2 * v + 1] = 0.0f;
+            }
+        }
+    }
+    mv__free(rss, opts->alloc_ctx);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_coil_sens_estimate(const mv_vol *kspace, mv_vol *sens, const mv_mri_opts *opts)
+{
+    mv_mri_opts od;
+    mv_vol t, first;
+    mv_status st;
+    opts = mv__mri_opts_or_default(opts, &od);
+    MV__TRY(mv__mri_check_c64(kspace, "mv_coil_sens_estimate", "kspace"));
+    MV__CHECK(sens != NULL, MV_ERR_INVALID_ARG, "mv_coil_sens_estimate: sens is NULL");
+    first = *kspace; /* the sensitivities have no batch dims */
+    if (first.ndim > MV_COIL_AXIS + 1) {
+        int a;
+        for (a = MV_COIL_AXIS + 1; a < MV_MAX_DIMS; a++) first.dim[a] = 1;
+        first.ndim = MV_COIL_AXIS + 1;
+    }
+    MV__TRY(mv__mri_alloc_like(&first, MV_DT_C64, 0, &t, opts->alloc_ctx, "mv_coil_sens_estimate"));
+    st = mv_coil_sens_estimate_into(kspace, &t, opts);
+    if (st != MV_OK) {
+        mv_free(&t);
+        return st;
+    }
+    *sens = t;
+    return MV_OK;
+}
+
+/* ---- SENSE ------------------------------------------------------------------ */
+
+typedef struct mv__sense_job {
+    const float *a, *s;
+    float *out;
+    int64_t dims[3], m[3], nvox, nc, npos;
+    int accel[3], rtot;
+    double lambda;
+} mv__sense_job;
+
+/* Cholesky solve of the n x n Hermitian positive definite A (row-major,
+   complex double as re/im pairs) with right-hand side b, in place: x in b.
+   Returns 0 when a pivot is not positive (numerically singular). */
+static int mv__chol_solve(double *A, double *b, int n)
+{
+    int i, k, p;
+    for (k = 0; k < n; k++) {
+        double d = A[2 * (k * n + k)];
+        for (p = 0; p < k; p++) d -= A[2 * (k * n + p)] * A[2 * (k * n + p)] + A[2 * (k * n + p) + 1] * A[2 * (k * n + p) + 1];
+        if (!(d > 0)) return 0;
+        d = sqrt(d);
+        A[2 * (k * n + k)] = d;
+        A[2 * (k * n + k) + 1] = 0;
+        for (i = k + 1; i < n; i++) {
+            /* L[i][k] = (A[i][k] - sum_p L[i][p] conj(L[k][p])) / L[k][k] */
+            double re = A[2 * (i * n + k)], im = A[2 * (i * n + k) + 1];
+            for (p = 0; p < k; p++) {
+                double lr = A[2 * (i * n + p)], li = A[2 * (i * n + p) + 1];
+                double kr = A[2 * (k * n + p)], ki = A[2 * (k * n + p) + 1];
+                re -= lr * kr + li * ki;
+                im -= li * kr - lr * ki;
+            }
+            A[2 * (i * n + k)] = re / d;
+            A[2 * (i * n + k) + 1] = im / d;
+        }
+    }
+    /* L y = b */
+    for (i = 0; i < n; i++) {
+        double re = b[2 * i], im = b[2 * i + 1];
+        for (p = 0; p < i; p++) {
+            double lr = A[2 * (i * n + p)], li = A[2 * (i * n + p) + 1];
+            re -= lr * b[2 * p] - li * b[2 * p + 1];
+            im -= lr * b[2 * p + 1] + li * b[2 * p];
+        }
+        b[2 * i] = re / A[2 * (i * n + i)];
+        b[2 * i + 1] = im / A[2 * (i * n + i)];
+    }
+    /* L^H x = y */
+    for (i = n - 1; i >= 0; i--) {
+        double re = b[2 * i], im = b[2 * i + 1];
+        for (p = i + 1; p < n; p++) {
+            double lr = A[2 * (p * n + i)], li = -A[2 * (p * n + i) + 1]; /* conj(L[p][i]) */
+            re -= lr * b[2 * p] - li * b[2 * p + 1];
+            im -= lr * b[2 * p + 1] + li * b[2 * p];
+        }
+        b[2 * i] = re / A[2 * (i * n + i)];
+        b[2 * i + 1] = im / A[2 * (i * n + i)];
+    }
+    return 1;
+}
+
+static void mv__sense_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__sense_job *j = (const mv__sense_job *)ctx;
+    double A[2 * MV_SENSE_MAX_R * MV_SENSE_MAX_R], A0[2 * MV_SENSE_MAX_R * MV_SENSE_MAX_R], rhs[2 * MV_SENSE_MAX_R];
+    int64_t q[MV_SENSE_MAX_R], it; /* output voxels of the replicas in the solve */
+    (void)worker;
+    for (it = b; it < e; it++) {
+        int64_t t = it / j->npos, p = it % j->npos;
+        int64_t p0 = p % j->m[0], p1 = (p / j->m[0]) % j->m[1], p2 = p / (j->m[0] * j->m[1]);
+        int64_t pv = p0 + j->dims[0] * (p1 + j->dims[1] * p2), c;
+        const float *at = j->a + 2 * (size_t)(t * j->nc * j->nvox);
+        float *ot = j->out + 2 * (size_t)(t * j->nvox);
+        double trace = 0, lam;
+        int r, s, n = 0, r0, r1, r2;
+        /* the replicas of this aliased voxel; keep those with coil energy */
+        for (r2 = 0; r2 < j->accel[2]; r2++)
+            for (r1 = 0; r1 < j->accel[1]; r1++)
+                for (r0 = 0; r0 < j->accel[0]; r0++) {
+                    int64_t v = (p0 + r0 * j->m[0]) + j->dims[0] * ((p1 + r1 * j->m[1]) + j->dims[1] * (p2 + r2 * j->m[2]));
+                    double en = 0;
+                    for (c = 0; c < j->nc; c++) {
+                        const float *sc = j->s + 2 * (size_t)(c * j->nvox + v);
+                        en += (double)sc[0] * sc[0] + (double)sc[1] * sc[1];
+                    }
+                    ot[2 * v] = ot[2 * v + 1] = 0.0f;
+                    if (en > 0) {
+                        q[n++] = v;
+                        trace += en;
+                    }
+                }
+        if (n == 0) continue;
+        /* normal equations: A = S^H S, rhs = S^H a */
+        for (r = 0; r < n; r++) {
+            rhs[2 * r] = rhs[2 * r + 1] = 0;
+            for (s = 0; s < n; s++) A0[2 * (r * n + s)] = A0[2 * (r * n + s) + 1] = 0;
+        }
+        for (c = 0; c < j->nc; c++) {
+            const float *sc = j->s + 2 * (size_t)(c * j->nvox);
+            double ar = at[2 * (size_t)(c * j->nvox + pv)], ai = at[2 * (size_t)(c * j->nvox + pv) + 1];
+            for (r = 0; r < n; r++) {
+                double sr = sc[2 * q[r]], si = sc[2 * q[r] + 1];
+                rhs[2 * r] += sr * ar + si * ai;
+                rhs[2 * r + 1] += sr * ai - si * ar;
+                for (s = 0; s <= r; s++) {
+                    double tr = sc[2 * q[s]], ti = sc[2 * q[s] + 1];
+                    /* A[r][s] += conj(S_r) S_s */
+                    A0[2 * (r * n + s)] += sr * tr + si * ti;
+                    A0[2 * (r * n + s) + 1] += sr * ti - si * tr;
+                }
+            }
+        }
+        for (r = 0; r < n; r++)
+            for (s = r + 1; s < n; s++) {
+                A0[2 * (r * n + s)] = A0[2 * (s * n + r)];
+                A0[2 * (r * n + s) + 1] = -A0[2 * (s * n + r) + 1];
+            }
+        lam = j->lambda * trace / n;
+        for (;;) {
+            double x[2 * MV_SENSE_MAX_R];
+            memcpy(A, A0, sizeof(double) * 2 * (size_t)(n * n));
+            for (r = 0; r < n; r++) A[2 * (r * n + r)] += lam;
+            memcpy(x, rhs, sizeof(double) * 2 * (size_t)n);
+            if (mv__chol_solve(A, x, n)) {
+                for (r = 0; r < n; r++) {
+                    ot[2 * q[r]] = (float)(x[2 * r] * j->rtot);
+                    ot[2 * q[r] + 1] = (float)(x[2 * r + 1] * j->rtot);
+                }
+                break;
+            }
+            /* singular without regularisation (coils that cannot tell the
+               replicas apart): the smallest regularisation that solves it */
+            lam = lam > 0 ? lam * 10 : 1e-9 * trace / n;
+        }
+    }
+}
+
+MVDEF mv_status mv_sense_unfold_into(const mv_vol *aliased, const mv_vol *sens, mv_vol *out, const int accel[3],
+                                     const mv_mri_opts *opts)
+{
+    static const char *fn = "mv_sense_unfold_into";
+    mv_mri_opts od;
+    mv__sense_job j;
+    mv__mri_shape s;
+    int64_t rtot;
+    int a;
+    opts = mv__mri_opts_or_default(opts, &od);
+    MV__TRY(mv__mri_check_c64(aliased, fn, "aliased"));
+    MV__TRY(mv__check_sens(aliased, sens, fn));
+    MV__TRY(mv__mri_check_out(aliased, out, MV_DT_C64, fn));
+    MV__TRY(mv__check_accel(aliased, accel, &rtot, fn));
+    MV__CHECK(opts->lambda >= 0 && opts->lambda < 1e30, MV_ERR_INVALID_ARG, "%s: lambda = %g", fn, opts->lambda);
+    MV__CHECK(out->data != aliased->data, MV_ERR_INVALID_ARG, "%s: out cannot be the aliased images", fn);
+    s = mv__mri_shape_of(aliased);
+    memset(&j, 0, sizeof(j));
+    j.a = (const float *)aliased->data;
+    j.s = (const float *)sens->data;
+    j.out = (float *)out->data;
+    for (a = 0; a < 3; a++) {
+        j.dims[a] = aliased->dim[a];
+        j.accel[a] = accel[a];
+        j.m[a] = aliased->dim[a] / accel[a];
+    }
+    j.nvox = s.nvox;
+    j.nc = s.nc;
+    j.npos = s.nvox / rtot;
+    j.rtot = (int)rtot;
+    j.lambda = opts->lambda;
+    mv__parallel_for(j.npos * s.nbatch, 256, mv__threads_for_bytes(opts->threads, (uint64_t)mv_vol_bytes(aliased) * 4),
+                     mv__sense_range, &j);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_sense_unfold(const mv_vol *aliased, const mv_vol *sens, mv_vol *out, const int accel[3],
+                                const mv_mri_opts *opts)
+{
+    mv_mri_opts od;
+    mv_vol t;
+    mv_status st;
+    opts = mv__mri_opts_or_default(opts, &od);
+    MV__TRY(mv__mri_check_c64(aliased, "mv_sense_unfold", "aliased"));
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_sense_unfold: out is NULL");
+    MV__TRY(mv__mri_alloc_like(aliased, MV_DT_C64, 1, &t, opts->alloc_ctx, "mv_sense_unfold"));
+    st = mv_sense_unfold_into(aliased, sens, &t, accel, opts);
+    if (st != MV_OK) {
+        mv_free(&t);
+        return st;
+    }
+    *out = t;
+    return MV_OK;
+}
+
+/* ---- bounded-memory reconstructions ---------------------------------------- */
+
+typedef struct mv__sq_job {
+    const float *x;
+    float *acc;
+    int first, last;
+} mv__sq_job;
+
+/* acc = (first ? 0 : acc) + |x|^2, then sqrt on the last coil: the same
+   operations, in the same order, as mv_rss on all coils at once */
+static void mv__sq_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__sq_job *j = (const mv__sq_job *)ctx;
+    int64_t i;
+    (void)worker;
+    for (i = b; i < e; i++) {
+        float re = j->x[2 * i], im = j->x[2 * i + 1], s = re * re + im * im;
+        float a = j->first ? s : j->acc[i] + s;
+        j->acc[i] = j->last ? sqrtf(a) : a;
+    }
+}
+
+MVDEF mv_status mv_recon_rss(const mv_vol *kspace, mv_vol *out, const mv_mri_opts *opts)
+{
+    static const char *fn = "mv_recon_rss";
+    mv_mri_opts od;
+    mv__mri_shape s;
+    mv_fft_opts fo;
+    mv_fft_plan *pl = NULL;
+    mv_vol t;
+    void *scratch = NULL;
+    float *img = NULL;
+    mv_status st;
+    int64_t b, c;
+    int cached = 0;
+    opts = mv__mri_opts_or_default(opts, &od);
+    MV__TRY(mv__mri_check_c64(kspace, fn, "kspace"));
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    s = mv__mri_shape_of(kspace);
+    memset(&fo, 0, sizeof(fo));
+    fo.norm = MV_FFT_ORTHO;
+    fo.threads = opts->threads;
+    fo.alloc_ctx = opts->alloc_ctx;
+    MV__TRY(mv__fft_cache_acquire(&pl, &cached, MV__FFT_C2C, 3, kspace->dim, mv__mri_spatial_axes(kspace), 1, &fo));
+    st = mv__mri_alloc_like(kspace, MV_DT_F32, 1, &t, opts->alloc_ctx, fn);
+    if (st != MV_OK) {
+        mv__fft_cache_release(pl, cached);
+        return st;
+    }
+    scratch = mv__alloc(mv_fftc_scratch_size(pl), opts->alloc_ctx);
+    img = (float *)mv__alloc((size_t)s.nvox * 8, opts->alloc_ctx);
+    if (!scratch || !img) {
+        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: one coil volume and FFT scratch", fn);
+        goto done;
+    }
+    for (b = 0; b < s.nbatch && st == MV_OK; b++)
+        for (c = 0; c < s.nc && st == MV_OK; c++) {
+            mv__sq_job j;
+            st = mv_fftc_execute_into(pl, (const float *)kspace->data + 2 * (size_t)((b * s.nc + c) * s.nvox), img,
+                                      scratch);
+            j.x = img;
+            j.acc = (float *)t.data + (size_t)(b * s.nvox);
+            j.first = c == 0;
+            j.last = c == s.nc - 1;
+            if (st == MV_OK)
+                mv__parallel_for(s.nvox, 1 << 15, mv__threads_for_bytes(opts->threads, (uint64_t)s.nvox * 12),
+                                 mv__sq_range, &j);
+        }
+done:
+    mv__free(scratch, opts->alloc_ctx);
+    mv__free(img, opts->alloc_ctx);
+    mv__fft_cache_release(pl, cached);
+    if (st != MV_OK) {
+        mv_free(&t);
+        return st;
+    }
+    *out = t;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_recon_sense(const mv_vol *kspace, const mv_vol *sens, mv_vol *out, const int accel[3],
+                               const mv_mri_opts *opts)
+{
+    static const char *fn = "mv_recon_sense";
+    mv_mri_opts od;
+    mv__mri_shape s;
+    mv_fft_opts fo;
+    mv_fft_plan *pl = NULL;
+    mv_vol t, av, ov;
+    void *scratch = NULL;
+    float *img = NULL;
+    mv_status st;
+    int64_t b, d4[4], rtot;
+    int cached = 0;
+    opts = mv__mri_opts_or_default(opts, &od);
+    MV__TRY(mv__mri_check_c64(kspace, fn, "kspace"));
+    MV__TRY(mv__check_sens(kspace, sens, fn));
+    MV__TRY(mv__check_accel(kspace, accel, &rtot, fn));
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    s = mv__mri_shape_of(kspace);
+    d4[0] = kspace->dim[0];
+    d4[1] = kspace->dim[1];
+    d4[2] = kspace->dim[2];
+    d4[3] = s.nc;
+    memset(&fo, 0, sizeof(fo));
+    fo.norm = MV_FFT_ORTHO;
+    fo.threads = opts->threads;
+    fo.alloc_ctx = opts->alloc_ctx;
+    MV__TRY(mv__fft_cache_acquire(&pl, &cached, MV__FFT_C2C, 4, d4, mv__mri_spatial_axes(kspace), 1, &fo));
+    st = mv__mri_alloc_like(kspace, MV_DT_C64, 1, &t, opts->alloc_ctx, fn);
+    if (st != MV_OK) {
+        mv__fft_cache_release(pl, cached);
+        return st;
+    }
+    scratch = mv__alloc(mv_fftc_scratch_size(pl), opts->alloc_ctx);
+    img = (float *)mv__alloc((size_t)(s.nvox * s.nc) * 8, opts->alloc_ctx);
+    if (!scratch || !img) {
+        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: coil images of one volume and FFT scratch", fn);
+        goto done;
+    }
+    mv_vol_wrap(&av, img, MV_DT_C64, 4, d4);
+    mv_vol_wrap(&ov, t.data, MV_DT_C64, 3, d4);
+    for (b = 0; b < s.nbatch && st == MV_OK; b++) {
+        st = mv_fftc_execute_into(pl, (const float *)kspace->data + 2 * (size_t)(b * s.nc * s.nvox), img, scratch);
+        ov.data = (float *)t.data + 2 * (size_t)(b * s.nvox);
+        if (st == MV_OK) st = mv_sense_unfold_into(&av, sens, &ov, accel, opts);
+    }
+done:
+    mv__free(scratch, opts->alloc_ctx);
+    mv__free(img, opts->alloc_ctx);
+    mv__fft_cache_release(pl, cached);
+    if (st != MV_OK) {
+        mv_free(&t);
+        return st;
+    }
+    *out = t;
+    return MV_OK;
+}
+
+/* ---- phantom ------------------------------------------------------------------ */
+
+MVDEF mv_status mv_phantom_coil_sens(mv_vol *out, int64_t nx, int64_t ny, int64_t nz, int ncoils)
+{
+    int64_t dims[4], x, y, z, nvox;
+    int c;
+    float *S;
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_phantom_coil_sens: out is NULL");
+    MV__CHECK(ncoils >= 1 && ncoils <= 1024, MV_ERR_INVALID_ARG, "mv_phantom_coil_sens: %d coils (1..1024)", ncoils);
+    dims[0] = nx;
+    dims[1] = ny;
+    dims[2] = nz;
+    dims[3] = ncoils;
+    MV__TRY(mv_vol_alloc(out, MV_DT_C64, 4, dims, NULL));
+    S = (float *)out->data;
+    nvox = nx * ny * nz;
+    for (z = 0; z < nz; z++)
+        for (y = 0; y < ny; y++)
+            for (x = 0; x < nx; x++) {
+                double px = mv__lin11(x, nx), py = mv__lin11(y, ny), pz = mv__lin11(z, nz), norm = 0;
+                int64_t v = x + nx * (y + ny * z);
+                /* coils on a ring of radius 1.3 around the object (alternating
+                   above and below the centre plane in 3D); Gaussian fall-off,
+                   a smooth phase that turns across the field of view */
+                for (c = 0; c < ncoils; c++) {
+                    double th = 2 * 3.14159265358979323846 * c / ncoils, cx = 1.3 * cos(th), cy = 1.3 * sin(th);
+                    double cz = nz > 1 ? (c % 2 ? 0.6 : -0.6) : 0.0;
+                    double d2 = (px - cx) * (px - cx) + (py - cy) * (py - cy) + (pz - cz) * (pz - cz);
+                    double mag = exp(-d2 / (2 * 0.9 * 0.9)), ph = th + 0.8 * (px * cos(th) + py * sin(th)) + 0.3 * pz;
+                    S[2 * (size_t)(c * nvox + v)] = (float)(mag * cos(ph));
+                    S[2 * (size_t)(c * nvox + v) + 1] = (float)(mag * sin(ph));
+                    norm += mag * mag;
+                }
+                norm = 1.0 / sqrt(norm);
+                for (c = 0; c < ncoils; c++) {
+                    float *p = S + 2 * (size_t)(c * nvox + v);
+                    p[0] = (float)(p[0] * norm);
+                    p[1] = (float)(p[1] * norm);
+                }
+            }
+    mv__centred_affine(out);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_phantom_kspace(const mv_vol *image, const mv_vol *sens, mv_vol *kspace, const mv_mri_opts *opts)
+{
+    static const char *fn = "mv_phantom_kspace";
+    mv_mri_opts od;
+    mv_vol t;
+    mv__mri_shape s;
+    int64_t c, v;
+    int a;
+    mv_status st;
+    float *K;
+    opts = mv__mri_opts_or_default(opts, &od);
+    MV__TRY(mv__mri_check_vol(image, fn, "image"));
+    MV__CHECK(image->dtype == MV_DT_F32 || image->dtype == MV_DT_C64, MV_ERR_UNSUPPORTED, "%s: image is %s", fn,
+              mv_dtype_name(image->dtype));
+    MV__TRY(mv__mri_check_c64(sens, fn, "sens"));
+    MV__CHECK(kspace != NULL, MV_ERR_INVALID_ARG, "%s: kspace is NULL", fn);
+    for (a = 0; a < 3; a++)
+        MV__CHECK(sens->dim[a] == image->dim[a], MV_ERR_INVALID_ARG, "%s: sens dims[%d] differs from the image's", fn,
+                  a);
+    MV__CHECK(mv_vol_count(image) == image->dim[0] * image->dim[1] * image->dim[2], MV_ERR_INVALID_ARG,
+              "%s: image must be 3D", fn);
+    s = mv__mri_shape_of(sens);
+    MV__TRY(mv__mri_alloc_like(sens, MV_DT_C64, 0, &t, opts->alloc_ctx, fn));
+    K = (float *)t.data;
+    for (c = 0; c < s.nc; c++)
+        for (v = 0; v < s.nvox; v++) {
+            const float *sc = (const float *)sens->data + 2 * (size_t)(c * s.nvox + v);
+            float ir, ii;
+            if (image->dtype == MV_DT_F32) {
+                ir = ((const float *)image->data)[v];
+                ii = 0;
+            } else {
+                ir = ((const float *)image->data)[2 * v];
+                ii = ((const float *)image->data)[2 * v + 1];
+            }
+            K[2 * (size_t)(c * s.nvox + v)] = sc[0] * ir - sc[1] * ii;
+            K[2 * (size_t)(c * s.nvox + v) + 1] = sc[0] * ii + sc[1] * ir;
+        }
+    st = mv__fftc_raw(K, K, t.ndim, t.dim, mv__mri_spatial_axes(&t), 0, opts->threads, opts->alloc_ctx, fn);
+    if (st != MV_OK) {
+        mv_free(&t);
+        return st;
+    }
+    *kspace = t;
+    return MV_OK;
+}
+
 #endif /* MEDVOL_IMPLEMENTATION */
 
 /* >>history ================================================================
@@ -11973,7 +13647,12 @@ static mv_status mv__fftw_execute(const mv_fft_plan *pl, const void *in, void *o
                        with numpy's norms, any length (mixed radix + Bluestein),
                        SSE2/AVX2/AVX-512/NEON codelets across independent
                        lines, reusable thread-safe plans, a 16-plan cache,
-                       optional FFTW3 backend (MEDVOL_USE_FFTW).
+                       optional FFTW3 backend (MEDVOL_USE_FFTW). MRI kernels:
+                       fused centred FFT (modulation, no shifts), fftshift,
+                       k-space resize, RSS and sensitivity-weighted coil
+                       combination (SIMD), density weighting, complex parts,
+                       low-res/RSS sensitivities, Cartesian SENSE (1-3 axes,
+                       Tikhonov), bounded-memory recons, phantom coils/k-space.
    0.1.0  (2026-11-21) foundation: stb-style header, mv_vol model with every
                        NIfTI dtype plus f16/bf16, conversions with rounding,
                        saturation and NIfTI scaling, deterministic float64
@@ -13688,6 +15367,232 @@ static const mv__fft_ops MV__SFX(mv__fft_ops) = {
 #undef mv__fh_ld
 #undef mv__fh_st
 
+/* >>pass-mri ===============================================================
+   Memory-bound MRI kernels (RSS, sensitivity-weighted combination,
+   magnitude / real / imaginary), written once against the small
+   deinterleaving vocabulary below and stamped per ISA (MV__PASS_SSE2,
+   _AVX2, _AVX512, _NEON; names through MV__SFX, functions MV__FN).
+
+   A complex array is (re, im) pairs; the kernels load 2 * MV__ML floats and
+   split them into a vector of MV__ML real parts and one of imaginary parts
+   (mv__m_deint). On AVX2 the split leaves the lanes in the order
+   0 1 4 5 2 3 6 7 (in-lane shuffles are 1-cycle, a lane-crossing fix per
+   load is not); per-voxel accumulators keep that order across coils and
+   mv__m_fix puts it right once, when a real result is stored. Complex
+   results are re-interleaved by mv__m_int_st, which on AVX2 undoes the same
+   order for free. Arithmetic is the reference's, operation for operation,
+   with FP contraction off, so the bytes equal the _ref kernels'. */
+
+#if defined(MV__PASS_AVX512)
+#define MV__ML 16
+#define mv__mv __m512
+#define MV__M_INL MV__INLINE MV__TARGET_AVX512
+#define mv__m_ld(p) _mm512_loadu_ps(p)
+#define mv__m_st(p, v) _mm512_storeu_ps((p), (v))
+#define mv__m_zero() _mm512_setzero_ps()
+#define mv__m_add(a, b) _mm512_add_ps((a), (b))
+#define mv__m_sub(a, b) _mm512_sub_ps((a), (b))
+#define mv__m_mul(a, b) _mm512_mul_ps((a), (b))
+#define mv__m_div(a, b) _mm512_div_ps((a), (b))
+#define mv__m_sqrt(a) _mm512_sqrt_ps(a)
+#define mv__m_fix(a) (a)
+/* v where d > 0, else 0 */
+#define mv__m_keep_pos(d, v) _mm512_maskz_mov_ps(_mm512_cmp_ps_mask((d), _mm512_setzero_ps(), _CMP_GT_OQ), (v))
+MV__M_INL void MV__SFX(mv__m_deint)(const float *p, mv__mv *re, mv__mv *im)
+{
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    __m512 a = _mm512_loadu_ps(p), b = _mm512_loadu_ps(p + 16);
+    *re = _mm512_permutex2var_ps(a, ev, b);
+    *im = _mm512_permutex2var_ps(a, od, b);
+}
+MV__M_INL void MV__SFX(mv__m_int_st)(float *p, mv__mv re, mv__mv im)
+{
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    _mm512_storeu_ps(p, _mm512_permutex2var_ps(re, lo, im));
+    _mm512_storeu_ps(p + 16, _mm512_permutex2var_ps(re, hi, im));
+}
+#elif defined(MV__PASS_AVX2)
+#define MV__ML 8
+#define mv__mv __m256
+#define MV__M_INL MV__INLINE MV__TARGET_AVX2
+#define mv__m_ld(p) _mm256_loadu_ps(p)
+#define mv__m_st(p, v) _mm256_storeu_ps((p), (v))
+#define mv__m_zero() _mm256_setzero_ps()
+#define mv__m_add(a, b) _mm256_add_ps((a), (b))
+#define mv__m_sub(a, b) _mm256_sub_ps((a), (b))
+#define mv__m_mul(a, b) _mm256_mul_ps((a), (b))
+#define mv__m_div(a, b) _mm256_div_ps((a), (b))
+#define mv__m_sqrt(a) _mm256_sqrt_ps(a)
+/* lanes 0 1 4 5 2 3 6 7 -> 0..7: swap the middle 64-bit pairs */
+#define mv__m_fix(a) _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(a), 0xD8))
+#define mv__m_keep_pos(d, v) _mm256_and_ps((v), _mm256_cmp_ps((d), _mm256_setzero_ps(), _CMP_GT_OQ))
+MV__M_INL void MV__SFX(mv__m_deint)(const float *p, mv__mv *re, mv__mv *im)
+{
+    __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
+    *re = _mm256_shuffle_ps(a, b, 0x88);
+    *im = _mm256_shuffle_ps(a, b, 0xDD);
+}
+MV__M_INL void MV__SFX(mv__m_int_st)(float *p, mv__mv re, mv__mv im)
+{
+    /* re, im in the 0 1 4 5 2 3 6 7 order: the in-lane unpacks restore it */
+    _mm256_storeu_ps(p, _mm256_unpacklo_ps(re, im));
+    _mm256_storeu_ps(p + 8, _mm256_unpackhi_ps(re, im));
+}
+#elif defined(MV__PASS_SSE2)
+#define MV__ML 4
+#define mv__mv __m128
+#define MV__M_INL MV__INLINE MV__TARGET_SSE2
+#define mv__m_ld(p) _mm_loadu_ps(p)
+#define mv__m_st(p, v) _mm_storeu_ps((p), (v))
+#define mv__m_zero() _mm_setzero_ps()
+#define mv__m_add(a, b) _mm_add_ps((a), (b))
+#define mv__m_sub(a, b) _mm_sub_ps((a), (b))
+#define mv__m_mul(a, b) _mm_mul_ps((a), (b))
+#define mv__m_div(a, b) _mm_div_ps((a), (b))
+#define mv__m_sqrt(a) _mm_sqrt_ps(a)
+#define mv__m_fix(a) (a)
+#define mv__m_keep_pos(d, v) _mm_and_ps((v), _mm_cmpgt_ps((d), _mm_setzero_ps()))
+MV__M_INL void MV__SFX(mv__m_deint)(const float *p, mv__mv *re, mv__mv *im)
+{
+    __m128 a = _mm_loadu_ps(p), b = _mm_loadu_ps(p + 4);
+    *re = _mm_shuffle_ps(a, b, 0x88);
+    *im = _mm_shuffle_ps(a, b, 0xDD);
+}
+MV__M_INL void MV__SFX(mv__m_int_st)(float *p, mv__mv re, mv__mv im)
+{
+    _mm_storeu_ps(p, _mm_unpacklo_ps(re, im));
+    _mm_storeu_ps(p + 4, _mm_unpackhi_ps(re, im));
+}
+#elif defined(MV__PASS_NEON)
+#define MV__ML 4
+#define mv__mv float32x4_t
+#define MV__M_INL MV__INLINE
+#define mv__m_ld(p) vld1q_f32(p)
+#define mv__m_st(p, v) vst1q_f32((p), (v))
+#define mv__m_zero() vdupq_n_f32(0.0f)
+#define mv__m_add(a, b) vaddq_f32((a), (b))
+#define mv__m_sub(a, b) vsubq_f32((a), (b))
+#define mv__m_mul(a, b) vmulq_f32((a), (b))
+#define mv__m_div(a, b) vdivq_f32((a), (b))
+#define mv__m_sqrt(a) vsqrtq_f32(a)
+#define mv__m_fix(a) (a)
+#define mv__m_keep_pos(d, v) \
+    vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(v), vcgtq_f32((d), vdupq_n_f32(0.0f))))
+MV__M_INL void MV__SFX(mv__m_deint)(const float *p, mv__mv *re, mv__mv *im)
+{
+    float32x4x2_t v = vld2q_f32(p);
+    *re = v.val[0];
+    *im = v.val[1];
+}
+MV__M_INL void MV__SFX(mv__m_int_st)(float *p, mv__mv re, mv__mv im)
+{
+    float32x4x2_t v;
+    v.val[0] = re;
+    v.val[1] = im;
+    vst2q_f32(p, v);
+}
+#endif
+
+/* RSS of n voxels: x points at coil 0, coil c at x + c * cstride floats. The
+   block's squares stay in L1 while the coils stream past. */
+MV__FN void MV__SFX(mv__rss_c64)(const float *x, int64_t cstride, int nc, float *out, int64_t n)
+{
+    float acc[MV__MRI_BLOCK];
+    int64_t b0;
+    for (b0 = 0; b0 < n; b0 += MV__MRI_BLOCK) {
+        int64_t bn = MV__MIN((int64_t)MV__MRI_BLOCK, n - b0), nv = bn - bn % MV__ML, i;
+        int c;
+        for (c = 0; c < nc; c++) {
+            const float *xc = x + (size_t)c * (size_t)cstride + 2 * b0;
+            for (i = 0; i < nv; i += MV__ML) {
+                mv__mv re, im, s;
+                MV__SFX(mv__m_deint)(xc + 2 * i, &re, &im);
+                s = mv__m_add(mv__m_mul(re, re), mv__m_mul(im, im));
+                if (c) s = mv__m_add(mv__m_ld(acc + i), s);
+                mv__m_st(acc + i, s);
+            }
+            for (; i < bn; i++) {
+                float re = xc[2 * i], im = xc[2 * i + 1], s = re * re + im * im;
+                acc[i] = c ? acc[i] + s : s;
+            }
+        }
+        for (i = 0; i < nv; i += MV__ML) mv__m_st(out + b0 + i, mv__m_sqrt(mv__m_fix(mv__m_ld(acc + i))));
+        for (; i < bn; i++) out[b0 + i] = nc ? sqrtf(acc[i]) : 0.0f;
+    }
+}
+
+/* sum_c conj(S_c) x_c / sum_c |S_c|^2 over n voxels; complex out. */
+/* Coils innermost, the three sums in registers: 2 * nc input streams, which
+   the prefetchers follow (measured at 128^3 x 8 coils: 15-20 ms against
+   21-32 ms for the block-of-accumulators form the RSS uses). */
+MV__FN void MV__SFX(mv__combine_c64)(const float *x, int64_t xstride, const float *s, int64_t sstride, int nc,
+                                     float *out, int64_t n)
+{
+    int64_t i = 0, nv = n - n % MV__ML;
+    int c;
+    for (; i < nv; i += MV__ML) {
+        mv__mv a = mv__m_zero(), b = mv__m_zero(), d = mv__m_zero(), re, im;
+        for (c = 0; c < nc; c++) {
+            mv__mv xr, xi, sr, si;
+            MV__SFX(mv__m_deint)(x + (size_t)c * (size_t)xstride + 2 * i, &xr, &xi);
+            MV__SFX(mv__m_deint)(s + (size_t)c * (size_t)sstride + 2 * i, &sr, &si);
+            a = mv__m_add(a, mv__m_add(mv__m_mul(sr, xr), mv__m_mul(si, xi)));
+            b = mv__m_add(b, mv__m_sub(mv__m_mul(sr, xi), mv__m_mul(si, xr)));
+            d = mv__m_add(d, mv__m_add(mv__m_mul(sr, sr), mv__m_mul(si, si)));
+        }
+        re = mv__m_keep_pos(d, mv__m_div(a, d));
+        im = mv__m_keep_pos(d, mv__m_div(b, d));
+        MV__SFX(mv__m_int_st)(out + 2 * i, re, im);
+    }
+    for (; i < n; i++) {
+        float nr = 0, ni = 0, den = 0;
+        for (c = 0; c < nc; c++) {
+            const float *xc = x + (size_t)c * (size_t)xstride, *sc = s + (size_t)c * (size_t)sstride;
+            float xr = xc[2 * i], xi = xc[2 * i + 1], sr = sc[2 * i], si = sc[2 * i + 1];
+            nr += sr * xr + si * xi;
+            ni += sr * xi - si * xr;
+            den += sr * sr + si * si;
+        }
+        out[2 * i] = den > 0 ? nr / den : 0.0f;
+        out[2 * i + 1] = den > 0 ? ni / den : 0.0f;
+    }
+}
+
+/* magnitude (part 0), real (2) or imaginary (3) part of n complex values */
+MV__FN void MV__SFX(mv__cpart_c64)(const float *x, float *out, int64_t n, int part)
+{
+    int64_t i = 0, nv = n - n % MV__ML;
+    for (; i < nv; i += MV__ML) {
+        mv__mv re, im, r;
+        MV__SFX(mv__m_deint)(x + 2 * i, &re, &im);
+        r = part == 0 ? mv__m_sqrt(mv__m_add(mv__m_mul(re, re), mv__m_mul(im, im))) : part == 2 ? re : im;
+        mv__m_st(out + i, mv__m_fix(r));
+    }
+    for (; i < n; i++) {
+        float re = x[2 * i], im = x[2 * i + 1];
+        out[i] = part == 0 ? sqrtf(re * re + im * im) : part == 2 ? re : im;
+    }
+}
+
+static const mv__mri_ops MV__SFX(mv__mri_ops) = {MV__SFX(mv__rss_c64), MV__SFX(mv__combine_c64),
+                                                 MV__SFX(mv__cpart_c64)};
+
+#undef MV__ML
+#undef mv__mv
+#undef MV__M_INL
+#undef mv__m_ld
+#undef mv__m_st
+#undef mv__m_zero
+#undef mv__m_add
+#undef mv__m_sub
+#undef mv__m_mul
+#undef mv__m_div
+#undef mv__m_sqrt
+#undef mv__m_fix
+#undef mv__m_keep_pos
+
 static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
 {
     kt->to_f32[MV_DT_U8] = MV__SFX(mv__to_f32_u8);
@@ -13735,6 +15640,7 @@ static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
     kt->affine_int[MV_DT_I16] = MV__SFX(mv__affine_i16);
     kt->affine_int[MV_DT_U16] = MV__SFX(mv__affine_u16);
     kt->fft = &MV__SFX(mv__fft_ops);
+    kt->mri = &MV__SFX(mv__mri_ops);
 }
 
 /* every pass macro goes, so the next pass starts clean */

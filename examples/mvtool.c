@@ -15,6 +15,8 @@
                                                spatial axes (norm backward, no shift)
      mvtool fftc IN OUT / ifftc IN OUT         centred, as MRI code uses:
                                                fftshift(fftn(ifftshift(x), norm=ortho))
+     mvtool rss IN OUT                         root-sum-of-squares over the coil axis
+                                               (dims[3], as BART), float32 out
    Intensity operations write float32; spatial ones keep the input's dtype;
    the FFTs write complex64 (real inputs promoted, scaling applied), each
    volume of a 4D (or higher) file transformed on its own.
@@ -53,6 +55,7 @@ static int usage(void)
             "           rescale[:LO,HI[:P1,P2[:clip]]]  clamp:LO,HI  cast:DTYPE[:trunc]\n"
             "       mvtool fft|ifft IN OUT          numpy fftn / ifftn over x,y,z (complex64 out)\n"
             "       mvtool fftc|ifftc IN OUT        centred (ifftshift, FFT, fftshift), norm ortho\n"
+            "       mvtool rss IN OUT               root-sum-of-squares over dims[3] (coils), float32\n"
             "files: .nii, .hdr/.img pairs (NIfTI-1/2; Analyze 7.5 read), .gz of either\n");
     return 2;
 }
@@ -479,45 +482,10 @@ static int cmd_chain(int argc, char **argv)
 
 /* ---- FFT subcommands ---- */
 
-/* Circular shift of every spatial axis k < n_axes of a complex64 volume by
-   +n/2 (fftshift) or -(n/2) (ifftshift, which differs for odd n), the way
-   numpy.fft.fftshift / ifftshift do; higher axes (time, coils) untouched.
-   Rows move as two memcpy pieces; the rest is index arithmetic. */
-static mv_status shift_spatial(mv_vol *v, int n_axes, int inverse)
-{
-    int64_t n[3] = {1, 1, 1}, s[3], batch = 1, y, z, b, row = 0;
-    size_t bytes = mv_vol_bytes(v), rb;
-    float *src = (float *)v->data, *tmp;
-    int k;
-    for (k = 0; k < n_axes; k++) {
-        n[k] = v->dim[k];
-        s[k] = (inverse ? n[k] - n[k] / 2 : n[k] / 2) % n[k]; /* out[(i + s) % n] = in[i] */
-    }
-    for (; k < 3; k++) s[k] = 0;
-    for (k = 3; k < v->ndim; k++) batch *= v->dim[k];
-    tmp = (float *)malloc(bytes ? bytes : 1);
-    if (!tmp) return MV_ERR_OUT_OF_MEMORY;
-    rb = (size_t)n[0] * 8;
-    for (b = 0; b < batch; b++)
-        for (z = 0; z < n[2]; z++)
-            for (y = 0; y < n[1]; y++, row++) {
-                int64_t zo = (z + s[2]) % n[2], yo = (y + s[1]) % n[1];
-                float *dst = tmp + 2 * ((b * n[2] + zo) * n[1] + yo) * n[0];
-                const float *in = src + 2 * row * n[0];
-                size_t head = (size_t)(n[0] - s[0]) * 8; /* in[0 .. n-s) -> out[s .. n) */
-                memcpy(dst + 2 * s[0], in, head);
-                memcpy(dst, (const char *)in + head, rb - head);
-            }
-    memcpy(src, tmp, bytes);
-    free(tmp);
-    return MV_OK;
-}
-
 /* fft / ifft / fftc / ifftc: load, promote to complex64 (NIfTI scaling
    applied), transform the spatial axes in place (higher axes are a batch:
    each volume on its own), save complex64 with the input's geometry. The
-   centred forms shift around the transform with shift_spatial (a fused
-   centred transform in the library would save the two passes). */
+   centred forms are mv_fftc_into: no data moves for the shifts. */
 static int cmd_fft(int argc, char **argv, int inverse, int centred)
 {
     mv_vol v, c;
@@ -536,11 +504,40 @@ static int cmd_fft(int argc, char **argv, int inverse, int centred)
     memset(&fo, 0, sizeof(fo));
     fo.norm = centred ? MV_FFT_ORTHO : MV_FFT_BACKWARD;
     n_axes = c.ndim < 3 ? c.ndim : 3;
-    if (centred) st = shift_spatial(&c, n_axes, 1);
-    if (st == MV_OK) st = mv_fft_c2c(c.data, c.data, c.ndim, c.dim, (1u << n_axes) - 1, inverse, &fo);
-    if (st == MV_OK && centred) st = shift_spatial(&c, n_axes, 0);
+    if (centred) st = mv_fftc_into(&c, &c, (1u << n_axes) - 1, inverse, NULL);
+    else st = mv_fft_c2c(c.data, c.data, c.ndim, c.dim, (1u << n_axes) - 1, inverse, &fo);
     if (st == MV_OK) st = mv_save(argv[1], &c, NULL);
     mv_free(&c);
+    return st == MV_OK ? 0 : fail(st);
+}
+
+/* rss: root-sum-of-squares over the coil axis (dims[3], BART's coil
+   dimension; dims[4..] stay, one RSS per volume), float32 out. complex64
+   and float32 go straight in; other dtypes, and scaled files, through
+   their scaled values (complex128 as complex64). A file with no coil axis
+   (3D) gives |x|. */
+static int cmd_rss(int argc, char **argv)
+{
+    mv_vol v, c, r;
+    mv_convert_opts co;
+    mv_status st;
+    int scaled;
+    if (argc != 2) return usage();
+    st = mv_load(argv[0], &v, NULL);
+    if (st != MV_OK) return fail(st);
+    scaled = (v.meta.scl_slope != 0 && v.meta.scl_slope != 1) || v.meta.scl_inter != 0;
+    if ((v.dtype != MV_DT_C64 && v.dtype != MV_DT_F32) || scaled) {
+        memset(&co, 0, sizeof(co));
+        co.scaled = 1;
+        st = mv_convert(&v, &c, mv_dtype_is_complex(v.dtype) ? MV_DT_C64 : MV_DT_F32, &co);
+        mv_free(&v);
+        if (st != MV_OK) return fail(st);
+        v = c;
+    }
+    st = mv_rss(&v, &r, NULL);
+    mv_free(&v);
+    if (st == MV_OK) st = mv_save(argv[1], &r, NULL);
+    mv_free(&r);
     return st == MV_OK ? 0 : fail(st);
 }
 
@@ -562,5 +559,6 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "ifft") == 0) return cmd_fft(argc - 2, argv + 2, 1, 0);
     if (strcmp(argv[1], "fftc") == 0) return cmd_fft(argc - 2, argv + 2, 0, 1);
     if (strcmp(argv[1], "ifftc") == 0) return cmd_fft(argc - 2, argv + 2, 1, 1);
+    if (strcmp(argv[1], "rss") == 0) return cmd_rss(argc - 2, argv + 2);
     return usage();
 }

@@ -203,3 +203,51 @@ MV_TEST(alloc, failing_allocator_never_leaks)
     mv_free(&v);
     EXPECT_EQ_INT(ta_live, 0);
 }
+
+/* the MRI _into forms: nothing allocated (the FFT plan is made first, so
+   only the centred transform's execution is counted); an allocation failure
+   in an allocating form is a clean MV_ERR_OUT_OF_MEMORY */
+MV_TEST(alloc, mri_forms_allocate_nothing)
+{
+    static float k[2 * 8 * 6 * 2 * 3], img[2 * 8 * 6 * 2 * 3], sens[2 * 8 * 6 * 2 * 3];
+    static float rss[8 * 6 * 2], comb[2 * 8 * 6 * 2], big[2 * 10 * 8 * 2 * 3], w[8 * 6];
+    static unsigned char scratch[1 << 16];
+    int64_t d4[4] = {8, 6, 2, 3}, d3[3] = {8, 6, 2}, dbig[4] = {10, 8, 2, 3}, d2[2] = {8, 6}, shape[3] = {10, 8, 0};
+    int accel[3] = {1, 2, 1}, i;
+    mv_vol vk, vi, vs, vr, vc, vb, vw, o;
+    mv_fft_plan *pl = NULL;
+    mv_fft_opts fo;
+    for (i = 0; i < (int)(sizeof(k) / sizeof(k[0])); i++) {
+        k[i] = (float)((i * 37) % 11) - 5.0f;
+        sens[i] = (float)((i * 13) % 7) - 3.0f;
+    }
+    for (i = 0; i < 48; i++) w[i] = (float)i / 48;
+    memset(&fo, 0, sizeof(fo));
+    fo.norm = MV_FFT_ORTHO;
+    REQUIRE_OK(mv_fft_plan_c2c(&pl, 4, d4, 7, 1, &fo));
+    REQUIRE(mv_fftc_scratch_size(pl) <= sizeof(scratch));
+    REQUIRE_OK(mv_vol_wrap(&vk, k, MV_DT_C64, 4, d4));
+    REQUIRE_OK(mv_vol_wrap(&vi, img, MV_DT_C64, 4, d4));
+    REQUIRE_OK(mv_vol_wrap(&vs, sens, MV_DT_C64, 4, d4));
+    REQUIRE_OK(mv_vol_wrap(&vr, rss, MV_DT_F32, 3, d3));
+    REQUIRE_OK(mv_vol_wrap(&vc, comb, MV_DT_C64, 3, d3));
+    REQUIRE_OK(mv_vol_wrap(&vb, big, MV_DT_C64, 4, dbig));
+    REQUIRE_OK(mv_vol_wrap(&vw, w, MV_DT_F32, 2, d2));
+    ta_allocs = 0;
+    EXPECT_OK(mv_kspace_weight(&vk, &vw, NULL));
+    EXPECT_OK(mv_fftc_execute_into(pl, k, img, scratch));
+    EXPECT_OK(mv_fftshift_into(&vk, &vi, 3, 0, NULL));
+    EXPECT_OK(mv_fftshift_into(&vi, &vi, 3, 1, NULL));
+    EXPECT_OK(mv_kspace_resize_into(&vk, &vb, shape, NULL));
+    EXPECT_OK(mv_rss_into(&vi, &vr, NULL));
+    EXPECT_OK(mv_coil_combine_into(&vi, &vs, &vc, NULL));
+    EXPECT_OK(mv_complex_part_into(&vc, &vr, MV_CPART_PHASE, NULL));
+    EXPECT_OK(mv_kspace_undersample(&vk, accel, NULL));
+    EXPECT_OK(mv_sense_unfold_into(&vi, &vs, &vc, accel, NULL));
+    EXPECT_EQ_INT(ta_allocs, 0);
+    mv_fft_plan_free(pl);
+    ta_fail_at = 0;
+    EXPECT_STATUS(mv_rss(&vi, &o, NULL), MV_ERR_OUT_OF_MEMORY);
+    ta_fail_at = -1;
+    mv_fft_cache_clear();
+}
