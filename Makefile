@@ -9,26 +9,34 @@ CFLAGS  ?= -O2 -g
 WFLAGS  := -std=c99 -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 XFLAGS  := -ffp-contract=off
 LDLIBS  := -lm -lpthread
+FFTW_LIBS := -lfftw3f_threads -lfftw3f
 BUILD   := build
 # tools and examples pick the best ISA at run time
 TOOLDEF := -DMEDVOL_RUNTIME_DISPATCH
 FUZZ_SECONDS ?= 30
 
 TEST_SRC := tests/test_main.c tests/test_runtime.c tests/test_dtype.c tests/test_volume.c tests/test_stats.c \
-            tests/test_affine.c tests/test_nifti.c tests/test_data.c tests/test_gzip.c tests/test_ops.c tests/test_isa.c tests/test_alloc.c
+            tests/test_affine.c tests/test_nifti.c tests/test_data.c tests/test_gzip.c tests/test_ops.c tests/test_fft.c tests/test_mri.c tests/test_isa.c tests/test_alloc.c
 PROFILES := $(BUILD)/profile_load $(BUILD)/profile_gzip $(BUILD)/profile_z_norm $(BUILD)/profile_rescale \
-            $(BUILD)/profile_crop_pad $(BUILD)/profile_flip $(BUILD)/profile_all
-EXAMPLES := $(BUILD)/mvtool $(PROFILES) $(BUILD)/demo
+            $(BUILD)/profile_crop_pad $(BUILD)/profile_flip $(BUILD)/profile_fft $(BUILD)/profile_all
+EXAMPLES := $(BUILD)/mvtool $(PROFILES) $(BUILD)/mri_recon $(BUILD)/demo
+# the FFT profile beside FFTW_MEASURE, where FFTW's headers are installed (apt-get install libfftw3-dev)
+ifneq ($(wildcard /usr/include/fftw3.h),)
+EXAMPLES += $(BUILD)/profile_fft_vs_fftw
+endif
 
-.PHONY: all run bench bench-quick bench-check bench-baseline bench-setup bench-gzip test-large test test-quick test-tools test-asan test-nosimd test-nothreads test-cxx test-clang test-neon test-configs \
+.PHONY: all run bench bench-quick bench-check bench-baseline bench-setup bench-gzip bench-fft test-large test test-quick test-tools test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
         test-symbols test-fuzz-replay test-march fuzz clean
 all: $(EXAMPLES)
 
 $(BUILD):
 	@mkdir -p $(BUILD)
 
-$(BUILD)/%: examples/%.c medvol.h examples/profile.h examples/profile_ops.h | $(BUILD)
+$(BUILD)/%: examples/%.c medvol.h examples/profile.h examples/profile_ops.h examples/profile_fft.h | $(BUILD)
 	$(CC) $(CFLAGS) $(WFLAGS) $(XFLAGS) $(TOOLDEF) -o $@ $< $(LDLIBS)
+# FFTW is linked into this profile only (a comparison column); the library never needs it
+$(BUILD)/profile_fft_vs_fftw: examples/profile_fft.c medvol.h examples/profile.h examples/profile_fft.h | $(BUILD)
+	$(CC) $(CFLAGS) $(WFLAGS) $(XFLAGS) $(TOOLDEF) -DPROFILE_FFT_WITH_FFTW -o $@ $< $(FFTW_LIBS) $(LDLIBS)
 
 run: $(BUILD)/demo $(BUILD)/mvtool
 	$(BUILD)/demo $(BUILD)/demo-out
@@ -39,6 +47,11 @@ $(BUILD)/gzip_bench: bench/gzip_bench.c medvol.h examples/profile.h | $(BUILD)
 	$(CC) $(CFLAGS) -std=c99 -Wall -Wextra $(XFLAGS) $(TOOLDEF) -o $@ $< -lz -ldeflate -lisal $(LDLIBS)
 bench-gzip: $(BUILD)/gzip_bench
 	$(BUILD)/gzip_bench 256 5
+# apt-get install libfftw3-dev python3-scipy: medvol vs FFTW_MEASURE vs scipy.fft
+$(BUILD)/fft_bench: bench/fft_bench.c medvol.h | $(BUILD)
+	$(CC) $(CFLAGS) $(WFLAGS) $(XFLAGS) $(TOOLDEF) -DBENCH_DIR='"bench"' -o $@ $< $(FFTW_LIBS) $(LDLIBS)
+bench-fft: $(BUILD)/fft_bench
+	$(BUILD)/fft_bench
 
 # medvol side by side with numpy/scipy, nibabel, torch, MONAI, TorchIO, medrs,
 # SimpleITK (bench/README.md). Sets up its own venv (bench/.venv) and Debian
@@ -79,6 +92,12 @@ $(BUILD)/tests-cxx: $(TEST_SRC) tests/medvol_impl.c tests/*.h medvol.h | $(BUILD
 	$(CXX) $(CFLAGS) $(subst -std=c99,-std=c++11,$(filter-out -Wstrict-prototypes -Wmissing-prototypes,$(WFLAGS))) \
 	  -Wno-missing-field-initializers $(XFLAGS) -DMEDVOL_RUNTIME_DISPATCH -x c++ -o $@ $(TEST_SRC) tests/medvol_impl.c $(LDLIBS)
 
+# MEDVOL_USE_FFTW: the FFT tests again with mv_fft_* on fftwf (apt-get install libfftw3-dev);
+# only this suite and profile_fft_vs_fftw link FFTW, the library never needs it
+$(BUILD)/tests-fftw: $(TEST_SRC) tests/medvol_impl.c tests/*.h medvol.h | $(BUILD)
+	$(CC) $(CFLAGS) $(WFLAGS) $(XFLAGS) -DMEDVOL_USE_FFTW -DMEDVOL_RUNTIME_DISPATCH -o $@ $(TEST_SRC) tests/medvol_impl.c \
+	  $(FFTW_LIBS) $(LDLIBS)
+
 test-quick: $(BUILD)/tests-default
 	$(BUILD)/tests-default
 test-asan: $(BUILD)/tests-asan
@@ -91,12 +110,15 @@ test-cxx: $(BUILD)/tests-cxx
 	$(BUILD)/tests-cxx
 test-clang: $(BUILD)/tests-clang
 	$(BUILD)/tests-clang
+test-fftw: $(BUILD)/tests-fftw
+	$(BUILD)/tests-fftw --filter fft.
 
 # every configuration macro compiles warning-free in C and C++; contradictions fail
 CONFIGS := "" "-DMEDVOL_STATIC" "-DMEDVOL_NO_STDIO" "-DMEDVOL_NO_THREADS" "-DMEDVOL_NO_SIMD" \
   "-DMEDVOL_NO_AVX512" "-DMEDVOL_NO_AVX2" "-DMEDVOL_RUNTIME_DISPATCH" "-DMEDVOL_NO_THREAD_LOCAL" \
   "-DMEDVOL_MAX_BYTES=1000000" "-DMEDVOL_NO_STDIO -DMEDVOL_NO_THREADS -DMEDVOL_NO_SIMD" \
-  "-DMEDVOL_CUSTOM_ALLOC" "-DMEDVOL_CUSTOM_ASSERT" "-march=native" "-DMEDVOL_RUNTIME_DISPATCH -DMEDVOL_NO_AVX512"
+  "-DMEDVOL_CUSTOM_ALLOC" "-DMEDVOL_CUSTOM_ASSERT" "-march=native" "-DMEDVOL_RUNTIME_DISPATCH -DMEDVOL_NO_AVX512" \
+  "-DMEDVOL_USE_FFTW" "-DMEDVOL_USE_FFTW -DMEDVOL_NO_THREADS"
 test-configs: | $(BUILD)
 	@for cfg in $(CONFIGS); do \
 	  for cc in "$(CC) -std=c99" "clang -std=c99" "$(CXX) -std=c++11 -x c++"; do \
@@ -151,7 +173,7 @@ test-tools: $(EXAMPLES)
 	tests/test_tools.sh
 
 # the whole suite: every configuration the header promises
-test: test-quick test-tools test-asan test-nosimd test-nothreads test-cxx test-clang test-neon test-configs test-symbols test-fuzz-replay
+test: test-quick test-tools test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs test-symbols test-fuzz-replay
 	@echo "make test: all configurations passed"
 
 clean:

@@ -11,7 +11,15 @@
      mvtool flip IN OUT AXES                   e.g. 0 or 0,2
      mvtool reorient IN OUT CODE               e.g. RAS, LPS
      mvtool chain IN OUT STEP...               several steps in one pass (see usage)
-   Intensity operations write float32; spatial ones keep the input's dtype.
+     mvtool fft IN OUT / ifft IN OUT           numpy.fft.fftn / ifftn over the three
+                                               spatial axes (norm backward, no shift)
+     mvtool fftc IN OUT / ifftc IN OUT         centred, as MRI code uses:
+                                               fftshift(fftn(ifftshift(x), norm=ortho))
+     mvtool rss IN OUT                         root-sum-of-squares over the coil axis
+                                               (dims[3], as BART), float32 out
+   Intensity operations write float32; spatial ones keep the input's dtype;
+   the FFTs write complex64 (real inputs promoted, scaling applied), each
+   volume of a 4D (or higher) file transformed on its own.
    Single-step commands and chains load crop-first: only the part of the
    file the result needs is read (and decompressed).
    Any error prints the status name and its detail to stderr and exits 1. */
@@ -45,6 +53,9 @@ static int usage(void)
             "           crop-or-pad:X,Y,Z[:FILL]  box:X0,Y0,Z0:SX,SY,SZ[:FILL]  flip:AXES\n"
             "           permute:P0,P1,P2  reorient:CODE  rot90:K:A0,A1  znorm[:nonzero]\n"
             "           rescale[:LO,HI[:P1,P2[:clip]]]  clamp:LO,HI  cast:DTYPE[:trunc]\n"
+            "       mvtool fft|ifft IN OUT          numpy fftn / ifftn over x,y,z (complex64 out)\n"
+            "       mvtool fftc|ifftc IN OUT        centred (ifftshift, FFT, fftshift), norm ortho\n"
+            "       mvtool rss IN OUT               root-sum-of-squares over dims[3] (coils), float32\n"
             "files: .nii, .hdr/.img pairs (NIfTI-1/2; Analyze 7.5 read), .gz of either\n");
     return 2;
 }
@@ -469,6 +480,67 @@ static int cmd_chain(int argc, char **argv)
     return run_chain(argv[0], argv[1], ops, argc - 2);
 }
 
+/* ---- FFT subcommands ---- */
+
+/* fft / ifft / fftc / ifftc: load, promote to complex64 (NIfTI scaling
+   applied), transform the spatial axes in place (higher axes are a batch:
+   each volume on its own), save complex64 with the input's geometry. The
+   centred forms are mv_fftc_into: no data moves for the shifts. */
+static int cmd_fft(int argc, char **argv, int inverse, int centred)
+{
+    mv_vol v, c;
+    mv_convert_opts co;
+    mv_fft_opts fo;
+    mv_status st;
+    int n_axes;
+    if (argc != 2) return usage();
+    st = mv_load(argv[0], &v, NULL);
+    if (st != MV_OK) return fail(st);
+    memset(&co, 0, sizeof(co));
+    co.scaled = 1;
+    st = mv_convert(&v, &c, MV_DT_C64, &co);
+    mv_free(&v);
+    if (st != MV_OK) return fail(st);
+    memset(&fo, 0, sizeof(fo));
+    fo.norm = centred ? MV_FFT_ORTHO : MV_FFT_BACKWARD;
+    n_axes = c.ndim < 3 ? c.ndim : 3;
+    if (centred) st = mv_fftc_into(&c, &c, (1u << n_axes) - 1, inverse, NULL);
+    else st = mv_fft_c2c(c.data, c.data, c.ndim, c.dim, (1u << n_axes) - 1, inverse, &fo);
+    if (st == MV_OK) st = mv_save(argv[1], &c, NULL);
+    mv_free(&c);
+    return st == MV_OK ? 0 : fail(st);
+}
+
+/* rss: root-sum-of-squares over the coil axis (dims[3], BART's coil
+   dimension; dims[4..] stay, one RSS per volume), float32 out. complex64
+   and float32 go straight in; other dtypes, and scaled files, through
+   their scaled values (complex128 as complex64). A file with no coil axis
+   (3D) gives |x|. */
+static int cmd_rss(int argc, char **argv)
+{
+    mv_vol v, c, r;
+    mv_convert_opts co;
+    mv_status st;
+    int scaled;
+    if (argc != 2) return usage();
+    st = mv_load(argv[0], &v, NULL);
+    if (st != MV_OK) return fail(st);
+    scaled = (v.meta.scl_slope != 0 && v.meta.scl_slope != 1) || v.meta.scl_inter != 0;
+    if ((v.dtype != MV_DT_C64 && v.dtype != MV_DT_F32) || scaled) {
+        memset(&co, 0, sizeof(co));
+        co.scaled = 1;
+        st = mv_convert(&v, &c, mv_dtype_is_complex(v.dtype) ? MV_DT_C64 : MV_DT_F32, &co);
+        mv_free(&v);
+        if (st != MV_OK) return fail(st);
+        v = c;
+    }
+    st = mv_rss(&v, &r, NULL);
+    mv_free(&v);
+    if (st == MV_OK) st = mv_save(argv[1], &r, NULL);
+    mv_free(&r);
+    return st == MV_OK ? 0 : fail(st);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) return usage();
@@ -483,5 +555,10 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "flip") == 0) return cmd_flip(argc - 2, argv + 2);
     if (strcmp(argv[1], "reorient") == 0) return cmd_reorient(argc - 2, argv + 2);
     if (strcmp(argv[1], "chain") == 0) return cmd_chain(argc - 2, argv + 2);
+    if (strcmp(argv[1], "fft") == 0) return cmd_fft(argc - 2, argv + 2, 0, 0);
+    if (strcmp(argv[1], "ifft") == 0) return cmd_fft(argc - 2, argv + 2, 1, 0);
+    if (strcmp(argv[1], "fftc") == 0) return cmd_fft(argc - 2, argv + 2, 0, 1);
+    if (strcmp(argv[1], "ifftc") == 0) return cmd_fft(argc - 2, argv + 2, 1, 1);
+    if (strcmp(argv[1], "rss") == 0) return cmd_rss(argc - 2, argv + 2);
     return usage();
 }

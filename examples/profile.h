@@ -70,6 +70,9 @@ static void prof_memcpy_once(void *c)
     prof_memcpy_ctx *m = (prof_memcpy_ctx *)c;
     memcpy(m->dst, m->src, m->bytes);
 }
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((unused)) /* profile_fft prints its own rows */
+#endif
 static prof_result prof_memcpy(size_t bytes, int iters)
 {
     prof_memcpy_ctx m;
@@ -124,6 +127,9 @@ static void prof_run_paired(prof_fn fn, void *ctx, int iters, size_t bytes, prof
     *base = prof_summarise(b, iters);
 }
 
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((unused))
+#endif
 static void prof_header(const char *title)
 {
     printf("%s\n", mv_build_info());
@@ -134,6 +140,9 @@ static void prof_header(const char *title)
 /* one row: throughput of `bytes` (the op's input bytes unless the profile
    says otherwise) and the ratio memcpy-median / op-median (base: a memcpy of
    the same bytes, best measured paired with the op: prof_run_paired) */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((unused)) /* profile_fft prints its own rows */
+#endif
 static void prof_row(const char *name, prof_result r, size_t bytes, prof_result base)
 {
     double mbs = r.median > 0 ? (double)bytes / 1e6 / (r.median / 1e3) : 0;

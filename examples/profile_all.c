@@ -1,11 +1,13 @@
 /* profile_all [--large] [--isa NAME] [--threads N]
    Every operation profile at 32^3, 128^3 and 256^3 (and 512^3 with
    --large), one thread and all threads: z-normalize, rescale / clamp / cast,
-   crop / pad, flip, resampling. scripts/run_profiles.sh runs it. */
+   crop / pad, flip, resampling; the FFT (profile_fft.h) up to 256^3.
+   scripts/run_profiles.sh runs it. */
 #define MEDVOL_IMPLEMENTATION
 #include "../medvol.h"
 #include "profile.h"
 #include "profile_ops.h"
+#include "profile_fft.h"
 
 int main(int argc, char **argv)
 {
@@ -29,6 +31,7 @@ int main(int argc, char **argv)
         profile_rescale_size(sizes[i], iters[i]);
         profile_crop_pad_size(sizes[i], iters[i]);
         profile_flip_size(sizes[i], iters[i]);
+        if (sizes[i] <= 256) pfft_size(sizes[i], iters[i]); /* 512^3 complex: 1 GiB per buffer */
     }
     return 0;
 }

@@ -54,7 +54,8 @@ while [ $# -gt 0 ]; do
 done
 make -s all
 mkdir -p "$OUT"
-for p in profile_load profile_gzip profile_z_norm profile_rescale profile_crop_pad profile_flip profile_resample; do
+for p in profile_load profile_gzip profile_z_norm profile_rescale profile_crop_pad profile_flip profile_resample \
+         profile_fft profile_fft_vs_fftw; do
   [ -x "build/$p" ] || continue
   for size in 128 256; do
     echo "== $p $size"

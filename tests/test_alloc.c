@@ -87,6 +87,21 @@ MV_TEST(alloc, firmware_forms_allocate_nothing)
     }
     EXPECT_EQ_INT(ta_allocs, 0);
     EXPECT(strstr(mv_build_info(), "MEDVOL_NO_STDIO") != NULL);
+    /* an FFT plan, made up front, executed with caller scratch: no allocation */
+    {
+        static float x[2 * 60], y[2 * 60];
+        static unsigned char scratch[1 << 16];
+        int64_t fd[2] = {12, 5};
+        mv_fft_plan *p = NULL;
+        REQUIRE_OK(mv_fft_plan_c2c(&p, 2, fd, 3, 0, NULL));
+        REQUIRE(mv_fft_scratch_size(p) <= sizeof(scratch));
+        ta_allocs = 0;
+        for (i = 0; i < 120; i++) x[i] = (float)i;
+        EXPECT_OK(mv_fft_execute_into(p, x, y, scratch));
+        EXPECT_OK(mv_fft_execute_into(p, y, y, scratch));
+        EXPECT_EQ_INT(ta_allocs, 0);
+        mv_fft_plan_free(p);
+    }
 }
 
 /* fail each allocation in turn: a clean status and nothing left allocated */
@@ -155,7 +170,84 @@ MV_TEST(alloc, failing_allocator_never_leaks)
         EXPECT_MSG(ta_live == live_before, "allocation %ld failing: %ld blocks leaked", k, ta_live - live_before);
     }
     ta_fail_at = -1;
+    /* FFT: plans (tables, Bluestein sub-plans), scratch, the plan cache */
+    {
+        static float x[2 * 3 * 67], y[2 * 3 * 67];
+        int64_t fd[2] = {67, 3}; /* 67: a Bluestein line, so a nested plan */
+        mv_fft_plan *p;
+        ta_allocs = 0;
+        REQUIRE_OK(mv_fft_plan_c2c(&p, 2, fd, 3, 0, NULL));
+        REQUIRE_OK(mv_fft_execute(p, x, y));
+        mv_fft_plan_free(p);
+        needed = ta_allocs;
+        for (k = 0; k < needed; k++) {
+            long live_before = ta_live;
+            ta_fail_at = k;
+            st = mv_fft_plan_c2c(&p, 2, fd, 3, 0, NULL);
+            if (st == MV_OK) {
+                st = mv_fft_execute(p, x, y);
+                mv_fft_plan_free(p);
+            } else {
+                EXPECT(p == NULL);
+            }
+            EXPECT_MSG(st == MV_ERR_OUT_OF_MEMORY, "FFT allocation %ld failing: %s", k, mv_status_str(st));
+            ta_fail_at = k;
+            st = mv_fft_r2c(x, y, 2, fd, 3, NULL);
+            EXPECT_MSG(st == MV_OK || st == MV_ERR_OUT_OF_MEMORY, "mv_fft_r2c: %s", mv_status_str(st));
+            mv_fft_cache_clear();
+            EXPECT_MSG(ta_live == live_before, "FFT allocation %ld failing: %ld blocks leaked", k, ta_live - live_before);
+        }
+        ta_fail_at = -1;
+    }
     free(image);
     mv_free(&v);
     EXPECT_EQ_INT(ta_live, 0);
+}
+
+/* the MRI _into forms: nothing allocated (the FFT plan is made first, so
+   only the centred transform's execution is counted); an allocation failure
+   in an allocating form is a clean MV_ERR_OUT_OF_MEMORY */
+MV_TEST(alloc, mri_forms_allocate_nothing)
+{
+    static float k[2 * 8 * 6 * 2 * 3], img[2 * 8 * 6 * 2 * 3], sens[2 * 8 * 6 * 2 * 3];
+    static float rss[8 * 6 * 2], comb[2 * 8 * 6 * 2], big[2 * 10 * 8 * 2 * 3], w[8 * 6];
+    static unsigned char scratch[1 << 16];
+    int64_t d4[4] = {8, 6, 2, 3}, d3[3] = {8, 6, 2}, dbig[4] = {10, 8, 2, 3}, d2[2] = {8, 6}, shape[3] = {10, 8, 0};
+    int accel[3] = {1, 2, 1}, i;
+    mv_vol vk, vi, vs, vr, vc, vb, vw, o;
+    mv_fft_plan *pl = NULL;
+    mv_fft_opts fo;
+    for (i = 0; i < (int)(sizeof(k) / sizeof(k[0])); i++) {
+        k[i] = (float)((i * 37) % 11) - 5.0f;
+        sens[i] = (float)((i * 13) % 7) - 3.0f;
+    }
+    for (i = 0; i < 48; i++) w[i] = (float)i / 48;
+    memset(&fo, 0, sizeof(fo));
+    fo.norm = MV_FFT_ORTHO;
+    REQUIRE_OK(mv_fft_plan_c2c(&pl, 4, d4, 7, 1, &fo));
+    REQUIRE(mv_fftc_scratch_size(pl) <= sizeof(scratch));
+    REQUIRE_OK(mv_vol_wrap(&vk, k, MV_DT_C64, 4, d4));
+    REQUIRE_OK(mv_vol_wrap(&vi, img, MV_DT_C64, 4, d4));
+    REQUIRE_OK(mv_vol_wrap(&vs, sens, MV_DT_C64, 4, d4));
+    REQUIRE_OK(mv_vol_wrap(&vr, rss, MV_DT_F32, 3, d3));
+    REQUIRE_OK(mv_vol_wrap(&vc, comb, MV_DT_C64, 3, d3));
+    REQUIRE_OK(mv_vol_wrap(&vb, big, MV_DT_C64, 4, dbig));
+    REQUIRE_OK(mv_vol_wrap(&vw, w, MV_DT_F32, 2, d2));
+    ta_allocs = 0;
+    EXPECT_OK(mv_kspace_weight(&vk, &vw, NULL));
+    EXPECT_OK(mv_fftc_execute_into(pl, k, img, scratch));
+    EXPECT_OK(mv_fftshift_into(&vk, &vi, 3, 0, NULL));
+    EXPECT_OK(mv_fftshift_into(&vi, &vi, 3, 1, NULL));
+    EXPECT_OK(mv_kspace_resize_into(&vk, &vb, shape, NULL));
+    EXPECT_OK(mv_rss_into(&vi, &vr, NULL));
+    EXPECT_OK(mv_coil_combine_into(&vi, &vs, &vc, NULL));
+    EXPECT_OK(mv_complex_part_into(&vc, &vr, MV_CPART_PHASE, NULL));
+    EXPECT_OK(mv_kspace_undersample(&vk, accel, NULL));
+    EXPECT_OK(mv_sense_unfold_into(&vi, &vs, &vc, accel, NULL));
+    EXPECT_EQ_INT(ta_allocs, 0);
+    mv_fft_plan_free(pl);
+    ta_fail_at = 0;
+    EXPECT_STATUS(mv_rss(&vi, &o, NULL), MV_ERR_OUT_OF_MEMORY);
+    ta_fail_at = -1;
+    mv_fft_cache_clear();
 }

@@ -86,6 +86,53 @@ else
   echo "  (skip operations vs numpy: no shared data or nibabel)"
 fi
 
+# FFT subcommands against numpy.fft on the same files: a real 3D volume, a
+# scaled int16 4D series (each volume on its own), complex64 3D and 2D
+if "$PY" -c 'import numpy, nibabel' 2>/dev/null && "$PY" tests/py/check_fft_file.py make "$W"; then
+  for f in r3 s4 c3 c2; do
+    for mode in fft ifft fftc ifftc; do
+      $T $mode "$W/$f.nii" "$W/f.nii" && "$PY" tests/py/check_fft_file.py $mode "$W/$f.nii" "$W/f.nii" \
+        && ok || bad "$mode $f.nii vs numpy"
+    done
+  done
+  $T fftc "$W/c3.nii" "$W/k.nii" && $T ifftc "$W/k.nii" "$W/back.nii" \
+    && "$PY" -c 'import sys, numpy as np, nibabel as nib
+a, b = (np.asanyarray(nib.load(p).dataobj) for p in sys.argv[1:3])
+sys.exit(0 if np.sqrt(np.sum(np.abs(a - b) ** 2) / np.sum(np.abs(a) ** 2)) < 1e-6 else 1)' "$W/c3.nii" "$W/back.nii" \
+    && ok || bad "ifftc(fftc(x)) = x"
+  $T fft "$W/r3.nii" 2>/dev/null; [ $? -eq 2 ] && ok || bad "fft: missing OUT exits 2"
+else
+  echo "  (skip FFT subcommands vs numpy: no numpy/nibabel)"
+fi
+
+# mvtool rss against numpy: complex64 (x, y, z, coils, t), float32 4D, scaled int16 4D
+if "$PY" -c 'import numpy, nibabel' 2>/dev/null; then
+  "$PY" - "$W" <<'PYEOF' && ok || bad "rss inputs"
+import sys, numpy as np, nibabel as nib
+w = sys.argv[1]; rng = np.random.default_rng(5)
+c = (rng.standard_normal((12, 10, 6, 4, 2)) + 1j * rng.standard_normal((12, 10, 6, 4, 2))).astype(np.complex64)
+nib.save(nib.Nifti1Image(c, np.diag([2, 2, 3, 1])), w + '/rc.nii')
+nib.save(nib.Nifti1Image(rng.standard_normal((9, 8, 7, 3)).astype(np.float32), np.eye(4)), w + '/rf.nii')
+i = nib.Nifti1Image(rng.integers(-300, 300, (9, 8, 7, 3)).astype(np.int16), np.eye(4))
+i.header.set_slope_inter(0.5, 3)
+nib.save(i, w + '/ri.nii')
+PYEOF
+  for f in rc rf ri; do
+    $T rss "$W/$f.nii" "$W/rss_$f.nii" && "$PY" - "$W/$f.nii" "$W/rss_$f.nii" <<'PYEOF' && ok || bad "rss $f.nii vs numpy"
+import sys, numpy as np, nibabel as nib
+a = nib.load(sys.argv[1]); x = np.asarray(a.get_fdata(dtype=np.complex128) if a.get_data_dtype().kind == 'c' else a.get_fdata())
+r = nib.load(sys.argv[2]); y = np.asanyarray(r.dataobj)
+want = np.sqrt((np.abs(x) ** 2).sum(axis=3))
+ok = y.dtype == np.float32 and y.shape == want.shape and np.allclose(r.affine, a.affine) \
+     and np.sqrt(((y - want) ** 2).sum() / (want ** 2).sum()) < 1e-5
+sys.exit(0 if ok else 1)
+PYEOF
+  done
+  $T rss "$W/rc.nii" 2>/dev/null; [ $? -eq 2 ] && ok || bad "rss: missing OUT exits 2"
+else
+  echo "  (skip rss vs numpy: no numpy/nibabel)"
+fi
+
 $T phantom "$W/p.nii" --size 24 && $T info "$W/p.nii" | grep -q "24 x 24 x 24" && ok || bad "phantom"
 $T phantom "$W/q.nii" --size 16 --kind smooth --dtype int16 && $T info "$W/q.nii" | grep -q int16 && ok || bad "smooth phantom"
 $T stats "$W/missing.nii" 2> "$W/err"; [ $? -eq 1 ] && grep -q "MV_ERR_NOT_FOUND" "$W/err" && ok || bad "missing file: exit 1 + status"

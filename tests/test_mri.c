@@ -1,0 +1,715 @@
+/* test_mri.c - MRI kernels against numpy (tests/py/ref_mri.py, run in the
+   test) and BART (the bart command on ../shared/data/kspace), on every ISA
+   and thread count; SENSE against the phantom it reconstructs. */
+#include "testutil.h"
+#include <math.h>
+#include <stdlib.h>
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+/* relative RMS error of n floats a against the reference b */
+static double rel_rms(const float *a, const float *b, size_t n)
+{
+    double num = 0, den = 0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        double d = (double)a[i] - (double)b[i];
+        num += d * d;
+        den += (double)b[i] * b[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+static void fill_random(float *x, size_t n, uint64_t seed)
+{
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+    size_t i;
+    for (i = 0; i < n; i++) x[i] = (float)(tu_rand01(&s) * 2 - 1);
+}
+
+static int alloc_random(mv_vol *v, mv_dtype dt, int nd, const int64_t *dims, uint64_t seed)
+{
+    if (mv_vol_alloc(v, dt, nd, dims, NULL) != MV_OK) return 0;
+    fill_random((float *)v->data, mv_vol_bytes(v) / 4, seed);
+    return 1;
+}
+
+/* One numpy reference run: cases appended to cases.txt in a fresh folder,
+   inputs written beside it, outputs read back after ref_mri.py ran. */
+typedef struct refrun {
+    char dir[512];
+    FILE *list;
+    int n;
+} refrun;
+
+static int ref_begin(refrun *r, const char *name)
+{
+    char path[600];
+    if (!tu_python("numpy")) return 0;
+    snprintf(r->dir, sizeof(r->dir), "%s", tu_path(name));
+    {
+        char cmd[700];
+        snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", r->dir);
+        if (system(cmd) != 0) return 0;
+    }
+    snprintf(path, sizeof(path), "%s/cases.txt", r->dir);
+    r->list = fopen(path, "w");
+    r->n = 0;
+    return r->list != NULL;
+}
+
+/* writes vol (and a second input) and a case line; returns the case id */
+static int ref_case(refrun *r, const char *op, const mv_vol *v, const mv_vol *v2, const char *params)
+{
+    char path[600];
+    int id = r->n++, a;
+    snprintf(path, sizeof(path), "%s/c%d.in", r->dir, id);
+    tu_write_file(path, v->data, mv_vol_bytes(v));
+    if (v2) {
+        snprintf(path, sizeof(path), "%s/c%d.in2", r->dir, id);
+        tu_write_file(path, v2->data, mv_vol_bytes(v2));
+    }
+    fprintf(r->list, "c%d %s %d", id, op, v->ndim);
+    for (a = 0; a < v->ndim; a++) fprintf(r->list, " %lld", (long long)v->dim[a]);
+    fprintf(r->list, " %s\n", params ? params : "");
+    return id;
+}
+
+static int ref_run(refrun *r)
+{
+    fclose(r->list);
+    r->list = NULL;
+    return tu_run_py("ref_mri.py", r->dir, NULL, 0) == 0;
+}
+
+/* numpy's output of case id; NULL (and a failure) if missing or the wrong size */
+static float *ref_out(refrun *r, int id, size_t bytes)
+{
+    char path[600];
+    size_t len = 0;
+    float *p;
+    snprintf(path, sizeof(path), "%s/c%d.out", r->dir, id);
+    p = (float *)tu_read_file(path, &len);
+    if (!p || len != bytes) {
+        MVT_FAIL("numpy output c%d: %zu bytes, %zu expected", id, len, bytes);
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+#define TOL 1e-5
+
+/* ---- shifts and the centred transform ------------------------------------------ */
+
+typedef struct shape_case {
+    int nd;
+    int64_t d[5];
+    unsigned axes;
+} shape_case;
+
+static const shape_case shift_cases[] = {
+    {3, {6, 5, 4, 1, 1}, 7}, {4, {7, 8, 3, 2, 1}, 5}, {1, {9, 1, 1, 1, 1}, 1},
+    {3, {8, 6, 4, 1, 1}, 6}, {5, {5, 4, 3, 2, 2}, 7}, {2, {1, 3, 1, 1, 1}, 3},
+};
+
+MV_TEST(mri, shift_matches_numpy)
+{
+    refrun r;
+    int i, inv, ids[64][2];
+    mv_vol in[16];
+    size_t nc = sizeof(shift_cases) / sizeof(shift_cases[0]);
+    if (!ref_begin(&r, "mri-shift")) SKIP("needs /usr/bin/python3 with numpy");
+    for (i = 0; i < (int)nc; i++) {
+        char p[32];
+        REQUIRE(alloc_random(&in[i], MV_DT_C64, shift_cases[i].nd, shift_cases[i].d, 10 + i));
+        snprintf(p, sizeof(p), "%u", shift_cases[i].axes);
+        ids[i][0] = ref_case(&r, "fftshift", &in[i], NULL, p);
+        ids[i][1] = ref_case(&r, "ifftshift", &in[i], NULL, p);
+    }
+    REQUIRE(ref_run(&r));
+    for (i = 0; i < (int)nc; i++) {
+        for (inv = 0; inv < 2; inv++) {
+            mv_vol out;
+            float *want = ref_out(&r, ids[i][inv], mv_vol_bytes(&in[i]));
+            int even = 1, a;
+            if (!want) continue;
+            EXPECT_OK(mv_fftshift(&in[i], &out, shift_cases[i].axes, inv, NULL));
+            EXPECT_MSG(out.data && memcmp(out.data, want, mv_vol_bytes(&in[i])) == 0, "case %d inverse %d differs", i,
+                       inv);
+            for (a = 0; a < in[i].ndim; a++)
+                if ((shift_cases[i].axes >> a & 1) && in[i].dim[a] % 2) even = 0;
+            if (even) { /* in place: same bytes */
+                mv_vol cp;
+                REQUIRE_OK(mv_vol_copy(&in[i], &cp));
+                EXPECT_OK(mv_fftshift_into(&cp, &cp, shift_cases[i].axes, inv, NULL));
+                EXPECT_MSG(memcmp(cp.data, want, mv_vol_bytes(&in[i])) == 0, "in place case %d inverse %d", i, inv);
+                mv_free(&cp);
+            } else {
+                EXPECT_STATUS(mv_fftshift_into(&in[i], &in[i], shift_cases[i].axes, inv, NULL), MV_ERR_INVALID_ARG);
+            }
+            mv_free(&out);
+            free(want);
+        }
+        mv_free(&in[i]);
+    }
+}
+
+static const shape_case fftc_cases[] = {
+    {3, {16, 12, 8, 1, 1}, 7},  {3, {15, 9, 7, 1, 1}, 7},   {4, {10, 7, 6, 3, 1}, 3}, {4, {32, 32, 1, 4, 1}, 3},
+    {3, {6, 10, 14, 1, 1}, 6},  {5, {8, 5, 4, 2, 2}, 7},    {1, {1, 1, 1, 1, 1}, 1},  {2, {2, 3, 1, 1, 1}, 3},
+    {3, {64, 48, 20, 1, 1}, 7}, {3, {11, 13, 2, 1, 1}, 5},
+};
+
+MV_TEST(mri, fftc_matches_numpy)
+{
+    refrun r;
+    int i, inv, ids[32][2];
+    mv_vol in[32];
+    size_t nc = sizeof(fftc_cases) / sizeof(fftc_cases[0]);
+    if (!ref_begin(&r, "mri-fftc")) SKIP("needs /usr/bin/python3 with numpy");
+    for (i = 0; i < (int)nc; i++) {
+        char p[32];
+        REQUIRE(alloc_random(&in[i], MV_DT_C64, fftc_cases[i].nd, fftc_cases[i].d, 100 + i));
+        snprintf(p, sizeof(p), "%u", fftc_cases[i].axes);
+        ids[i][0] = ref_case(&r, "fftc", &in[i], NULL, p);
+        ids[i][1] = ref_case(&r, "ifftc", &in[i], NULL, p);
+    }
+    REQUIRE(ref_run(&r));
+    for (i = 0; i < (int)nc; i++) {
+        for (inv = 0; inv < 2; inv++) {
+            mv_vol out, cp;
+            size_t n = mv_vol_bytes(&in[i]);
+            float *want = ref_out(&r, ids[i][inv], n);
+            double e;
+            if (!want) continue;
+            EXPECT_OK(mv_fftc(&in[i], &out, fftc_cases[i].axes, inv, NULL));
+            e = out.data ? rel_rms((const float *)out.data, want, n / 4) : 1;
+            EXPECT_MSG(e <= TOL, "fftc case %d inverse %d: rel rms %.3g", i, inv, e);
+            /* in place gives the same bytes as out of place */
+            REQUIRE_OK(mv_vol_copy(&in[i], &cp));
+            EXPECT_OK(mv_fftc_into(&cp, &cp, fftc_cases[i].axes, inv, NULL));
+            EXPECT_MSG(out.data && memcmp(cp.data, out.data, n) == 0, "in place differs, case %d", i);
+            mv_free(&cp);
+            mv_free(&out);
+            free(want);
+        }
+        mv_free(&in[i]);
+    }
+}
+
+/* the plan form with a user's plan (any norm), threads and the round trip */
+MV_TEST(mri, fftc_plan_forms)
+{
+    int64_t d[4] = {48, 40, 12, 4};
+    mv_vol x, y1, y2, back;
+    mv_fft_plan *pl = NULL, *pli = NULL;
+    mv_fft_opts fo;
+    mv_mri_opts mo;
+    void *scratch;
+    REQUIRE(alloc_random(&x, MV_DT_C64, 4, d, 7));
+    memset(&fo, 0, sizeof(fo));
+    fo.norm = MV_FFT_ORTHO;
+    REQUIRE_OK(mv_fft_plan_c2c(&pl, 4, d, 7, 0, &fo));
+    REQUIRE_OK(mv_fft_plan_c2c(&pli, 4, d, 7, 1, &fo));
+    scratch = malloc(mv_fftc_scratch_size(pl) + 3);
+    REQUIRE_OK(mv_vol_copy(&x, &y1));
+    /* odd scratch alignment is fine */
+    EXPECT_OK(mv_fftc_execute_into(pl, x.data, y1.data, (char *)scratch + 3));
+    memset(&mo, 0, sizeof(mo));
+    mo.threads = 1;
+    EXPECT_OK(mv_fftc(&x, &y2, 7, 0, &mo));
+    EXPECT_MSG(memcmp(y1.data, y2.data, mv_vol_bytes(&x)) == 0, "plan form != volume form (1 thread)");
+    mv_free(&y2);
+    mo.threads = 2;
+    EXPECT_OK(mv_fftc(&x, &y2, 7, 0, &mo));
+    EXPECT_MSG(memcmp(y1.data, y2.data, mv_vol_bytes(&x)) == 0, "2 threads differ from 1");
+    REQUIRE_OK(mv_vol_copy(&x, &back));
+    EXPECT_OK(mv_fftc_execute_into(pli, y1.data, back.data, scratch));
+    EXPECT_MSG(rel_rms((const float *)back.data, (const float *)x.data, mv_vol_bytes(&x) / 4) < 1e-6,
+               "inverse(forward(x)) != x");
+    EXPECT_STATUS(mv_fftc_execute_into(pl, x.data, (char *)x.data + 8, scratch), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_fftc_execute_into(NULL, x.data, y1.data, scratch), MV_ERR_INVALID_ARG);
+    EXPECT_EQ_INT(mv_fftc_scratch_size(NULL), 0);
+    free(scratch);
+    mv_fft_plan_free(pl);
+    mv_fft_plan_free(pli);
+    mv_free(&x);
+    mv_free(&y1);
+    mv_free(&y2);
+    mv_free(&back);
+}
+
+MV_TEST(mri, resize_matches_numpy)
+{
+    static const struct {
+        int nd;
+        int64_t d[5], shape[3];
+    } cs[] = {
+        {4, {16, 12, 6, 2, 1}, {20, 9, 0}}, {4, {7, 5, 3, 2, 1}, {10, 8, 2}}, {3, {9, 9, 9, 1, 1}, {4, 13, 9}},
+        {5, {6, 6, 1, 2, 3}, {8, 3, 1}},
+    };
+    refrun r;
+    int i, ids[8];
+    mv_vol in[8];
+    if (!ref_begin(&r, "mri-resize")) SKIP("needs /usr/bin/python3 with numpy");
+    for (i = 0; i < 4; i++) {
+        char p[64];
+        REQUIRE(alloc_random(&in[i], MV_DT_C64, cs[i].nd, cs[i].d, 200 + i));
+        snprintf(p, sizeof(p), "%lld %lld %lld", (long long)cs[i].shape[0], (long long)cs[i].shape[1],
+                 (long long)cs[i].shape[2]);
+        ids[i] = ref_case(&r, "resize", &in[i], NULL, p);
+    }
+    REQUIRE(ref_run(&r));
+    for (i = 0; i < 4; i++) {
+        mv_vol out;
+        float *want;
+        if (mv_kspace_resize(&in[i], &out, cs[i].shape, NULL) != MV_OK) {
+            MVT_FAIL("resize case %d: %s", i, mv_last_error());
+            continue;
+        }
+        want = ref_out(&r, ids[i], mv_vol_bytes(&out));
+        EXPECT_MSG(want && memcmp(out.data, want, mv_vol_bytes(&out)) == 0, "resize case %d differs", i);
+        free(want);
+        mv_free(&out);
+        mv_free(&in[i]);
+    }
+}
+
+/* ---- coil combination, parts, weights -------------------------------------------- */
+
+MV_TEST(mri, coil_ops_match_numpy)
+{
+    int64_t d5[5] = {37, 11, 5, 8, 2}, d4[4] = {37, 11, 5, 8}, d2[2] = {37, 11}, d3[3] = {20, 9, 3};
+    mv_vol x, xf, s, w, parts;
+    refrun r;
+    int id_rss, id_rssf, id_comb, id_part[4], id_w, k;
+    static const char *pn[4] = {"mag", "phase", "real", "imag"};
+    if (!ref_begin(&r, "mri-coil")) SKIP("needs /usr/bin/python3 with numpy");
+    REQUIRE(alloc_random(&x, MV_DT_C64, 5, d5, 1));
+    REQUIRE(alloc_random(&xf, MV_DT_F32, 5, d5, 2));
+    REQUIRE(alloc_random(&s, MV_DT_C64, 4, d4, 3));
+    REQUIRE(alloc_random(&w, MV_DT_F32, 2, d2, 4));
+    REQUIRE(alloc_random(&parts, MV_DT_C64, 3, d3, 5));
+    /* a zero sensitivity column: the combination must give 0 there */
+    for (k = 0; k < 8; k++) {
+        float *p = (float *)s.data + 2 * (size_t)(k * 37 * 11 * 5 + 17);
+        p[0] = p[1] = 0;
+    }
+    id_rss = ref_case(&r, "rss", &x, NULL, NULL);
+    id_rssf = ref_case(&r, "rss_f32", &xf, NULL, NULL);
+    id_comb = ref_case(&r, "combine", &x, &s, NULL);
+    for (k = 0; k < 4; k++) id_part[k] = ref_case(&r, pn[k], &parts, NULL, NULL);
+    id_w = ref_case(&r, "weight", &x, &w, "2");
+    REQUIRE(ref_run(&r));
+    {
+        mv_vol o;
+        float *want;
+        REQUIRE_OK(mv_rss(&x, &o, NULL));
+        EXPECT_EQ_INT(o.ndim, 4);
+        EXPECT_EQ_INT(o.dim[3], 2);
+        want = ref_out(&r, id_rss, mv_vol_bytes(&o));
+        if (want) EXPECT_MSG(rel_rms((float *)o.data, want, (size_t)mv_vol_count(&o)) <= TOL, "rss");
+        free(want);
+        mv_free(&o);
+        REQUIRE_OK(mv_rss(&xf, &o, NULL));
+        want = ref_out(&r, id_rssf, mv_vol_bytes(&o));
+        if (want) EXPECT_MSG(rel_rms((float *)o.data, want, (size_t)mv_vol_count(&o)) <= TOL, "rss of float32");
+        free(want);
+        mv_free(&o);
+        REQUIRE_OK(mv_coil_combine(&x, &s, &o, NULL));
+        want = ref_out(&r, id_comb, mv_vol_bytes(&o));
+        if (want) {
+            EXPECT_MSG(rel_rms((float *)o.data, want, 2 * (size_t)mv_vol_count(&o)) <= TOL, "combine: %g",
+                       rel_rms((float *)o.data, want, 2 * (size_t)mv_vol_count(&o)));
+            EXPECT(((float *)o.data)[34] == 0 && ((float *)o.data)[35] == 0);
+        }
+        free(want);
+        mv_free(&o);
+        for (k = 0; k < 4; k++) {
+            REQUIRE_OK(mv_complex_part(&parts, &o, (mv_cpart)k, NULL));
+            want = ref_out(&r, id_part[k], mv_vol_bytes(&o));
+            if (want) EXPECT_MSG(rel_rms((float *)o.data, want, (size_t)mv_vol_count(&o)) <= TOL, "%s", pn[k]);
+            free(want);
+            mv_free(&o);
+        }
+        REQUIRE_OK(mv_vol_copy(&x, &o));
+        EXPECT_OK(mv_kspace_weight(&o, &w, NULL));
+        want = ref_out(&r, id_w, mv_vol_bytes(&o));
+        if (want) EXPECT_MSG(rel_rms((float *)o.data, want, 2 * (size_t)mv_vol_count(&o)) <= TOL, "weight");
+        free(want);
+        mv_free(&o);
+    }
+    mv_free(&x);
+    mv_free(&xf);
+    mv_free(&s);
+    mv_free(&w);
+    mv_free(&parts);
+}
+
+/* Every ISA gives the reference's bytes, at lengths around the vector
+   widths and blocks, and every thread count the same bytes. */
+MV_TEST(mri, kernels_every_isa)
+{
+    static const int64_t lens[] = {1, 3, 4, 7, 8, 15, 16, 17, 31, 33, 255, 256, 257, 1000, 4099, 70000};
+    unsigned avail = mv_isa_available();
+    mv_isa saved = mv_isa_active();
+    size_t li;
+    int isa, k;
+    for (li = 0; li < sizeof(lens) / sizeof(lens[0]); li++) {
+        int64_t d4[4] = {lens[li], 1, 1, 5};
+        mv_vol x, s, rr, cr, pr[4], o;
+        REQUIRE(alloc_random(&x, MV_DT_C64, 4, d4, 30 + li));
+        REQUIRE(alloc_random(&s, MV_DT_C64, 4, d4, 60 + li));
+        ((float *)s.data)[0] = ((float *)s.data)[1] = 0; /* only coil 0 zero: denominator stays > 0 */
+        REQUIRE_OK(mv_set_isa(MV_ISA_REF));
+        REQUIRE_OK(mv_rss(&x, &rr, NULL));
+        REQUIRE_OK(mv_coil_combine(&x, &s, &cr, NULL));
+        for (k = 0; k < 4; k++) REQUIRE_OK(mv_complex_part(&x, &pr[k], (mv_cpart)k, NULL));
+        for (isa = 1; isa < MV_ISA_COUNT; isa++) {
+            if (!(avail >> isa & 1)) continue;
+            REQUIRE_OK(mv_set_isa((mv_isa)isa));
+            REQUIRE_OK(mv_rss(&x, &o, NULL));
+            EXPECT_MSG(memcmp(o.data, rr.data, mv_vol_bytes(&o)) == 0, "rss %s n=%lld", mv_isa_name((mv_isa)isa),
+                       (long long)lens[li]);
+            mv_free(&o);
+            REQUIRE_OK(mv_coil_combine(&x, &s, &o, NULL));
+            EXPECT_MSG(memcmp(o.data, cr.data, mv_vol_bytes(&o)) == 0, "combine %s n=%lld",
+                       mv_isa_name((mv_isa)isa), (long long)lens[li]);
+            mv_free(&o);
+            for (k = 0; k < 4; k++) {
+                REQUIRE_OK(mv_complex_part(&x, &o, (mv_cpart)k, NULL));
+                EXPECT_MSG(memcmp(o.data, pr[k].data, mv_vol_bytes(&o)) == 0, "part %d %s n=%lld", k,
+                           mv_isa_name((mv_isa)isa), (long long)lens[li]);
+                mv_free(&o);
+            }
+        }
+        mv_set_isa(saved);
+        mv_free(&x);
+        mv_free(&s);
+        mv_free(&rr);
+        mv_free(&cr);
+        for (k = 0; k < 4; k++) mv_free(&pr[k]);
+    }
+    { /* large enough for the pool: 1, 2 and 3 threads, same bytes */
+        int64_t d[5] = {64, 64, 24, 8, 2};
+        mv_vol x, s, a, b;
+        mv_mri_opts mo;
+        int t;
+        memset(&mo, 0, sizeof(mo));
+        REQUIRE(alloc_random(&x, MV_DT_C64, 5, d, 99));
+        REQUIRE(alloc_random(&s, MV_DT_C64, 4, d, 98));
+        mo.threads = 1;
+        REQUIRE_OK(mv_rss(&x, &a, &mo));
+        for (t = 2; t <= 3; t++) {
+            mo.threads = t;
+            REQUIRE_OK(mv_rss(&x, &b, &mo));
+            EXPECT_MSG(memcmp(a.data, b.data, mv_vol_bytes(&a)) == 0, "rss with %d threads", t);
+            mv_free(&b);
+        }
+        mv_free(&a);
+        mo.threads = 1;
+        REQUIRE_OK(mv_coil_combine(&x, &s, &a, &mo));
+        mo.threads = 2;
+        REQUIRE_OK(mv_coil_combine(&x, &s, &b, &mo));
+        EXPECT_MSG(memcmp(a.data, b.data, mv_vol_bytes(&a)) == 0, "combine with 2 threads");
+        mv_free(&a);
+        mv_free(&b);
+        mv_free(&x);
+        mv_free(&s);
+    }
+}
+
+/* ---- sensitivities, phantom, SENSE ---------------------------------------------------- */
+
+MV_TEST(mri, sens_estimate_matches_numpy)
+{
+    mv_vol img, sens, k, est;
+    mv_mri_opts mo;
+    refrun r;
+    int id;
+    float *want;
+    memset(&mo, 0, sizeof(mo));
+    if (!ref_begin(&r, "mri-sens")) SKIP("needs /usr/bin/python3 with numpy");
+    REQUIRE_OK(mv_phantom_shepp_logan(&img, 40, 36, 10));
+    REQUIRE_OK(mv_phantom_coil_sens(&sens, 40, 36, 10, 6));
+    REQUIRE_OK(mv_phantom_kspace(&img, &sens, &k, NULL));
+    id = ref_case(&r, "sens", &k, NULL, "16 12 0 0.05");
+    REQUIRE(ref_run(&r));
+    mo.calib[0] = 16;
+    mo.calib[1] = 12;
+    REQUIRE_OK(mv_coil_sens_estimate(&k, &est, &mo));
+    want = ref_out(&r, id, mv_vol_bytes(&est));
+    if (want) {
+        /* inside the support (where both masks agree; the threshold itself
+           is rounded differently in float32 and float64, so a voxel or two
+           on its edge may differ); outside it both must be exactly 0 */
+        int64_t nvox = 40 * 36 * 10, v, c, differ = 0, inside = 0;
+        double num = 0, den = 0;
+        const float *g = (const float *)est.data;
+        for (v = 0; v < nvox; v++) {
+            int ours = g[2 * v] != 0 || g[2 * v + 1] != 0, theirs = want[2 * v] != 0 || want[2 * v + 1] != 0;
+            if (ours != theirs) {
+                differ++;
+                continue;
+            }
+            inside += ours;
+            for (c = 0; c < 6; c++) {
+                size_t i = 2 * (size_t)(c * nvox + v);
+                num += (g[i] - want[i]) * (g[i] - want[i]) + (g[i + 1] - want[i + 1]) * (g[i + 1] - want[i + 1]);
+                den += want[i] * want[i] + want[i + 1] * want[i + 1];
+            }
+        }
+        EXPECT_MSG(differ <= nvox / 1000, "%lld voxels with a different support", (long long)differ);
+        EXPECT_MSG(inside > nvox / 4, "support of %lld voxels of %lld", (long long)inside, (long long)nvox);
+        EXPECT_MSG(sqrt(num / den) <= TOL, "sens: rel RMS %g", sqrt(num / den));
+    }
+    free(want);
+    mv_free(&img);
+    mv_free(&sens);
+    mv_free(&k);
+    mv_free(&est);
+}
+
+/* |a| against the phantom after the least-squares scale: a reconstruction
+   is known up to a global factor (here it should be ~1) */
+static double image_error(const mv_vol *recon, const mv_vol *phantom)
+{
+    int64_t n = mv_vol_count(phantom), i;
+    const float *p = (const float *)phantom->data, *x = (const float *)recon->data;
+    double xp = 0, xx = 0, pp = 0, e = 0, a;
+    int cplx = recon->dtype == MV_DT_C64;
+    for (i = 0; i < n; i++) {
+        double m = cplx ? sqrt((double)x[2 * i] * x[2 * i] + (double)x[2 * i + 1] * x[2 * i + 1]) : x[i];
+        xp += m * p[i];
+        xx += m * m;
+        pp += (double)p[i] * p[i];
+    }
+    a = xx > 0 ? xp / xx : 0;
+    for (i = 0; i < n; i++) {
+        double m = cplx ? sqrt((double)x[2 * i] * x[2 * i] + (double)x[2 * i + 1] * x[2 * i + 1]) : x[i];
+        e += (a * m - p[i]) * (a * m - p[i]);
+    }
+    return sqrt(e / pp);
+}
+
+MV_TEST(mri, phantom_and_sense)
+{
+    static const struct {
+        int64_t n[3];
+        int accel[3];
+    } cs[] = {{{128, 128, 1}, {1, 2, 1}}, {{64, 64, 32}, {1, 2, 2}}, {{96, 80, 1}, {2, 2, 1}}};
+    int i;
+    for (i = 0; i < 3; i++) {
+        mv_vol img, sens, k, ku, est, zf, s_true, s_est, full;
+        mv_mri_opts mo;
+        double e_full, e_zf, e_true, e_est, sum_err = 0;
+        int64_t v, c, nvox = cs[i].n[0] * cs[i].n[1] * cs[i].n[2];
+        REQUIRE_OK(mv_phantom_shepp_logan(&img, cs[i].n[0], cs[i].n[1], cs[i].n[2]));
+        REQUIRE_OK(mv_phantom_coil_sens(&sens, cs[i].n[0], cs[i].n[1], cs[i].n[2], 8));
+        for (v = 0; v < nvox; v++) { /* the phantom's sensitivities are normalised */
+            double e = 0;
+            for (c = 0; c < 8; c++) {
+                const float *p = (const float *)sens.data + 2 * (c * nvox + v);
+                e += (double)p[0] * p[0] + (double)p[1] * p[1];
+            }
+            sum_err = fabs(e - 1) > sum_err ? fabs(e - 1) : sum_err;
+        }
+        EXPECT_MSG(sum_err < 1e-5, "sum |S|^2 - 1 up to %g", sum_err);
+        REQUIRE_OK(mv_phantom_kspace(&img, &sens, &k, NULL));
+        REQUIRE_OK(mv_recon_rss(&k, &full, NULL));
+        e_full = image_error(&full, &img);
+        REQUIRE_OK(mv_vol_copy(&k, &ku));
+        REQUIRE_OK(mv_kspace_undersample(&ku, cs[i].accel, NULL));
+        REQUIRE_OK(mv_recon_rss(&ku, &zf, NULL));
+        e_zf = image_error(&zf, &img);
+        memset(&mo, 0, sizeof(mo));
+        REQUIRE_OK(mv_recon_sense(&ku, &sens, &s_true, cs[i].accel, &mo));
+        e_true = image_error(&s_true, &img);
+        /* autocalibrated: sensitivities from the centre of a (separate) fully
+           sampled calibration scan, regularised unfolding */
+        REQUIRE_OK(mv_coil_sens_estimate(&k, &est, NULL));
+        mo.lambda = 1e-3;
+        REQUIRE_OK(mv_recon_sense(&ku, &est, &s_est, cs[i].accel, &mo));
+        e_est = image_error(&s_est, &img);
+        printf("    %lldx%lldx%lld R=%dx%dx%d: rel RMS error vs phantom: full RSS %.2e, zero-filled RSS %.4f, "
+               "SENSE (true sens) %.2e, SENSE (estimated sens) %.4f\n",
+               (long long)cs[i].n[0], (long long)cs[i].n[1], (long long)cs[i].n[2], cs[i].accel[0], cs[i].accel[1],
+               cs[i].accel[2], e_full, e_zf, e_true, e_est);
+        EXPECT_MSG(e_full < 1e-5, "full RSS error %g", e_full);
+        EXPECT_MSG(e_true < 1e-4, "SENSE with the true sensitivities: error %g", e_true);
+        EXPECT_MSG(e_est < e_zf, "SENSE %g not better than zero-filled %g", e_est, e_zf);
+        mv_free(&img);
+        mv_free(&sens);
+        mv_free(&k);
+        mv_free(&ku);
+        mv_free(&est);
+        mv_free(&zf);
+        mv_free(&s_true);
+        mv_free(&s_est);
+        mv_free(&full);
+    }
+}
+
+/* the bounded-memory reconstructions equal the kernels run on everything */
+MV_TEST(mri, recon_forms_agree)
+{
+    int64_t d[5] = {24, 20, 6, 4, 3}, d4[4] = {24, 20, 6, 4};
+    int accel[3] = {1, 2, 1};
+    mv_vol k, s, img, r1, r2, u1, u2;
+    REQUIRE(alloc_random(&k, MV_DT_C64, 5, d, 77));
+    REQUIRE(alloc_random(&s, MV_DT_C64, 4, d4, 78));
+    REQUIRE_OK(mv_fftc(&k, &img, 7, 1, NULL));
+    REQUIRE_OK(mv_rss(&img, &r1, NULL));
+    REQUIRE_OK(mv_recon_rss(&k, &r2, NULL));
+    EXPECT_MSG(memcmp(r1.data, r2.data, mv_vol_bytes(&r1)) == 0, "recon_rss != rss(fftc)");
+    EXPECT_EQ_INT(r2.ndim, 4);
+    EXPECT_EQ_INT(r2.dim[3], 3);
+    REQUIRE_OK(mv_sense_unfold(&img, &s, &u1, accel, NULL));
+    REQUIRE_OK(mv_recon_sense(&k, &s, &u2, accel, NULL));
+    EXPECT_MSG(memcmp(u1.data, u2.data, mv_vol_bytes(&u1)) == 0, "recon_sense != unfold(fftc)");
+    mv_free(&k);
+    mv_free(&s);
+    mv_free(&img);
+    mv_free(&r1);
+    mv_free(&r2);
+    mv_free(&u1);
+    mv_free(&u2);
+}
+
+/* ---- BART ----------------------------------------------------------------------------- */
+
+static int read_cfl(const char *base, mv_vol *v)
+{
+    char path[1024], line[512];
+    FILE *f;
+    int64_t dims[16];
+    int n = 0, nd = 4;
+    size_t len;
+    void *data;
+    snprintf(path, sizeof(path), "%s.hdr", base);
+    f = fopen(path, "r");
+    if (!f) return 0;
+    while (fgets(line, sizeof(line), f))
+        if (!strncmp(line, "# Dimensions", 12)) {
+            char *p = fgets(line, sizeof(line), f) ? line : NULL, *e;
+            while (p && n < 16) {
+                long long x = strtoll(p, &e, 10);
+                if (e == p) break;
+                dims[n++] = x;
+                p = e;
+            }
+            break;
+        }
+    fclose(f);
+    if (n < 4) return 0;
+    while (nd < n && nd < MV_MAX_DIMS && dims[nd] > 1) nd++;
+    snprintf(path, sizeof(path), "%s.cfl", base);
+    data = tu_read_file(path, &len);
+    if (!data || mv_vol_alloc(v, MV_DT_C64, nd, dims, NULL) != MV_OK || len != mv_vol_bytes(v)) {
+        free(data);
+        return 0;
+    }
+    memcpy(v->data, data, len);
+    free(data);
+    return 1;
+}
+
+MV_TEST(mri, bart_fft_and_rss)
+{
+    char kdir[600], cmd[4096], img_base[600], rss_base[600];
+    const char *data = tu_data_dir();
+    mv_vol k, img, rss, bimg, brss, mag;
+    double e;
+    if (!data) SKIP("no ../shared/data");
+    if (system("command -v bart >/dev/null 2>&1") != 0) SKIP("needs the bart command (Debian package bart)");
+    snprintf(kdir, sizeof(kdir), "%s/kspace/bart_kspace", data);
+    snprintf(img_base, sizeof(img_base), "%s", tu_path("bart_coilimg"));
+    snprintf(rss_base, sizeof(rss_base), "%s", tu_path("bart_rss8"));
+    snprintf(cmd, sizeof(cmd), "bart fft -u -i 7 %s %s >/dev/null 2>&1 && bart rss 8 %s %s >/dev/null 2>&1", kdir,
+             img_base, img_base, rss_base);
+    REQUIRE(system(cmd) == 0);
+    REQUIRE(read_cfl(kdir, &k));
+    REQUIRE(read_cfl(img_base, &bimg));
+    REQUIRE(read_cfl(rss_base, &brss));
+    EXPECT_EQ_INT(k.dim[3], 8);
+    REQUIRE_OK(mv_fftc(&k, &img, 7, 1, NULL));
+    e = rel_rms((float *)img.data, (float *)bimg.data, mv_vol_bytes(&img) / 4);
+    printf("    centred inverse FFT vs bart fft -u -i 7: rel RMS %.2e\n", e);
+    EXPECT_MSG(e <= TOL, "fftc vs bart: %g", e);
+    REQUIRE_OK(mv_rss(&img, &rss, NULL));
+    /* BART stores the RSS as complex with zero imaginary part */
+    REQUIRE_OK(mv_complex_part(&brss, &mag, MV_CPART_REAL, NULL));
+    e = rel_rms((float *)rss.data, (float *)mag.data, (size_t)mv_vol_count(&rss));
+    printf("    RSS vs bart rss 8: rel RMS %.2e\n", e);
+    EXPECT_MSG(e <= TOL, "rss vs bart: %g", e);
+    mv_free(&rss);
+    REQUIRE_OK(mv_recon_rss(&k, &rss, NULL));
+    e = rel_rms((float *)rss.data, (float *)mag.data, (size_t)mv_vol_count(&rss));
+    EXPECT_MSG(e <= TOL, "recon_rss vs bart: %g", e);
+    mv_free(&k);
+    mv_free(&img);
+    mv_free(&rss);
+    mv_free(&bimg);
+    mv_free(&brss);
+    mv_free(&mag);
+}
+
+/* ---- misuse -------------------------------------------------------------------------------- */
+
+MV_TEST(mri, bad_input)
+{
+    int64_t d4[4] = {8, 6, 4, 2}, d3[3] = {8, 6, 4}, d5[3] = {8, 6, 5};
+    int accel3[3] = {1, 4, 1}, accel0[3] = {0, 1, 1}, big[3] = {8, 6, 4};
+    mv_vol x, f, s3, o;
+    mv_vol_init(&o);
+    REQUIRE(alloc_random(&x, MV_DT_C64, 4, d4, 1));
+    REQUIRE(alloc_random(&f, MV_DT_F32, 3, d3, 2));
+    REQUIRE(alloc_random(&s3, MV_DT_C64, 3, d5, 3));
+    EXPECT_STATUS(mv_rss(NULL, &o, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_rss(&x, NULL, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_fftc(&f, &o, 7, 0, NULL), MV_ERR_UNSUPPORTED);
+    EXPECT_STATUS(mv_fftc(&x, &o, 0, 0, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_fftc(&x, &o, 1u << 5, 0, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_rss_into(&x, &s3, NULL), MV_ERR_INVALID_ARG);        /* wrong dtype out */
+    EXPECT_STATUS(mv_rss_into(&x, &x, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_coil_combine(&x, &s3, &o, NULL), MV_ERR_INVALID_ARG); /* sens dims */
+    EXPECT_STATUS(mv_coil_combine(&x, &f, &o, NULL), MV_ERR_UNSUPPORTED);
+    EXPECT_STATUS(mv_kspace_undersample(&x, accel3, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_kspace_undersample(&x, accel0, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_kspace_undersample(&x, NULL, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_sense_unfold(&x, &x, &o, big, NULL), MV_ERR_UNSUPPORTED); /* R = 192 */
+    {
+        mv_mri_opts mo;
+        int a2[3] = {1, 2, 1};
+        memset(&mo, 0, sizeof(mo));
+        mo.lambda = -1;
+        EXPECT_STATUS(mv_sense_unfold(&x, &x, &o, a2, &mo), MV_ERR_INVALID_ARG);
+        mo.lambda = 0;
+        mo.calib[1] = -4;
+        EXPECT_STATUS(mv_coil_sens_estimate(&x, &o, &mo), MV_ERR_INVALID_ARG);
+    }
+    EXPECT_STATUS(mv_complex_part(&x, &o, (mv_cpart)9, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_kspace_weight(&x, &x, NULL), MV_ERR_UNSUPPORTED);
+    EXPECT_STATUS(mv_phantom_coil_sens(&o, 8, 8, 8, 0), MV_ERR_INVALID_ARG);
+    {
+        int64_t neg[3] = {-1, 0, 0};
+        EXPECT_STATUS(mv_kspace_resize(&x, &o, neg, NULL), MV_ERR_INVALID_ARG);
+    }
+    {
+        mv_vol bad = x;
+        bad.dim[2] = 0;
+        EXPECT_STATUS(mv_rss(&bad, &o, NULL), MV_ERR_INVALID_ARG);
+        bad = x;
+        bad.data = NULL;
+        EXPECT_STATUS(mv_rss(&bad, &o, NULL), MV_ERR_INVALID_ARG);
+        bad = x;
+        bad.dim[0] = (int64_t)1 << 40;
+        bad.dim[1] = (int64_t)1 << 30;
+        EXPECT_STATUS(mv_rss(&bad, &o, NULL), MV_ERR_SIZE_OVERFLOW);
+    }
+    EXPECT(strlen(mv_last_error()) > 0);
+    mv_free(&x);
+    mv_free(&f);
+    mv_free(&s3);
+}
