@@ -58,9 +58,9 @@ bench-fft: $(BUILD)/fft_bench
 # packages; never part of make test. BENCH_ARGS passes flags to bench/bench.py
 # (e.g. BENCH_ARGS="--large" or "--only znorm").
 BENCH_PY  := bench/.venv/bin/python
-# the resample shim only once medvol.h has the resample API
-MVB_SRC   := bench/mvbench.c $(shell grep -q 'mv_resample_shape' medvol.h && echo bench/mvbench_resample.c)
-$(BUILD)/libmvbench.so: bench/mvbench.c bench/mvbench_resample.c bench/mvbench.h medvol.h | $(BUILD)
+# FFT and MRI rows: bench/mvbench_mri.c; the resample shim only once medvol.h has the resample API
+MVB_SRC   := bench/mvbench.c bench/mvbench_mri.c $(shell grep -q 'mv_resample_shape' medvol.h && echo bench/mvbench_resample.c)
+$(BUILD)/libmvbench.so: bench/mvbench.c bench/mvbench_mri.c bench/mvbench_resample.c bench/mvbench.h medvol.h | $(BUILD)
 	$(CC) -O2 -fPIC -shared -std=c99 -Wall -Wextra -Wpedantic -Wmissing-prototypes $(XFLAGS) $(TOOLDEF) \
 	  -o $@ $(MVB_SRC) $(LDLIBS)
 bench-setup:

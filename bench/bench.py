@@ -40,14 +40,15 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-LIB_PATH = os.path.join(ROOT, "build", "libmvbench.so")
+LIB_PATH = os.environ.get("MVBENCH_LIB") or os.path.join(ROOT, "build", "libmvbench.so")
 WORK_DIR = os.path.join(ROOT, "build", "bench-work")
 BASELINE = os.path.join(HERE, "baseline.json")
 
 MEDVOLS = ("medvol", "medvol-1t", "medvol-into")
-PEERS = ["numpy", "torch", "MONAI", "TorchIO", "medrs", "SimpleITK"]
+PEERS = ["numpy", "scipy", "torch", "MONAI", "TorchIO", "medrs", "SimpleITK"]
 PEER_TITLES = {
     "numpy": "nibabel / numpy / scipy",
+    "scipy": "scipy.fft (workers)",
     "torch": "torch",
     "MONAI": "MONAI",
     "TorchIO": "TorchIO",
@@ -134,6 +135,19 @@ class Medvol:
             "mvb_flip_into": (cint, [vp, i64, i64, i64, ctypes.c_uint, vp, cint]),
             "mvb_resample_shape": (cint, [vp, i64, i64, i64, i64, i64, i64, cint, hp]),
             "mvb_resample_spacing": (cint, [vp, i64, i64, i64, dbl, dbl, dbl, cint, hp]),
+            "mvb_resample_shape_interp": (cint, [vp, i64, i64, i64, i64, i64, i64, cint, cint, hp]),
+            "mvb_resample_spacing_interp": (cint, [vp, i64, i64, i64, dbl, dbl, dbl, cint, cint, hp]),
+            "mvb_resample_shape_into": (cint, [vp, i64, i64, i64, i64, i64, i64, cint, vp, cint]),
+            "mvb_dt_c64": (cint, []),
+            "mvb_fft": (cint, [cint, vp, i64, i64, i64, cint, cint, hp]),
+            "mvb_fft_into": (cint, [cint, vp, i64, i64, i64, cint, vp, cint]),
+            "mvb_fftc": (cint, [vp, i64, i64, i64, i64, cint, cint, hp]),
+            "mvb_fftc_into": (cint, [vp, i64, i64, i64, i64, cint, vp, cint]),
+            "mvb_rss": (cint, [vp, i64, i64, i64, i64, cint, hp]),
+            "mvb_rss_into": (cint, [vp, i64, i64, i64, i64, vp, cint]),
+            "mvb_coil_combine": (cint, [vp, vp, i64, i64, i64, i64, cint, hp]),
+            "mvb_coil_combine_into": (cint, [vp, vp, i64, i64, i64, i64, vp, cint]),
+            "mvb_coil_sens": (cint, [i64, i64, i64, cint, vp]),
         }
         self.missing = set()
         for name, (res, args) in sig.items():
@@ -144,6 +158,7 @@ class Medvol:
                 continue
             f.restype, f.argtypes = res, args
         self.DT_F32, self.DT_I16 = L.mvb_dt_f32(), L.mvb_dt_i16()
+        self.DT_C64 = L.mvb_dt_c64() if self.has("mvb_dt_c64") else -1
 
     def has(self, name):
         return name not in self.missing
@@ -192,7 +207,7 @@ class MvResult:
     def array(self):
         np, L = self.mv.np, self.mv.lib
         shape = tuple(L.mvb_dim(self.h, a) for a in range(L.mvb_ndim(self.h)))
-        dtype = np.float32 if L.mvb_dtype(self.h) == self.mv.DT_F32 else np.int16
+        dtype = {self.mv.DT_F32: np.float32, self.mv.DT_C64: np.complex64}.get(L.mvb_dtype(self.h), np.int16)
         n = int(np.prod(shape))
         buf = (ctypes.c_byte * (n * np.dtype(dtype).itemsize)).from_address(L.mvb_data(self.h))
         return np.frombuffer(buf, dtype=dtype).reshape(shape, order="F")
@@ -213,7 +228,7 @@ class Inputs:
 
     def __init__(self, mv, n, peers, threads):
         np = mv.np
-        self.n, self.mv, self.np = n, mv, np
+        self.n, self.mv, self.np, self.threads = n, mv, np, threads
         os.makedirs(WORK_DIR, exist_ok=True)
         self.x = mv.phantom("f32", n)               # float32, Fortran order = medvol's layout
         self.raw16 = mv.phantom("i16", n)           # stored int16; scaled = raw * 0.5 + 10
@@ -231,14 +246,50 @@ class Inputs:
     def path(self, name):
         return os.path.join(WORK_DIR, "%d-%s" % (self.n, name))
 
-    def warm(self, shape):
-        """A float32 output buffer of this shape, written once (no page faults later)."""
+    def warm(self, shape, dtype=None):
+        """An output buffer (float32 unless dtype) of this shape, written once
+        (no page faults later)."""
         shape = tuple(int(s) for s in shape)
+        dtype = self.np.dtype(dtype or self.np.float32)
         if not hasattr(self, "_warm"):
             self._warm = {}
-        if shape not in self._warm:
-            self._warm[shape] = self.np.zeros(shape, dtype=self.np.float32, order="F")
-        return self._warm[shape]
+        if (shape, dtype) not in self._warm:
+            self._warm[(shape, dtype)] = self.np.zeros(shape, dtype=dtype, order="F")
+        return self._warm[(shape, dtype)]
+
+    NCOILS = 8
+
+    @property
+    def z(self):
+        """complex64 (X, Y, Z), Fortran order: the float32 phantom + i * the
+        phantom of seed 2 (made on first use, untimed)."""
+        if not hasattr(self, "_z"):
+            np = self.np
+            z = np.empty(self.x.shape, dtype=np.complex64, order="F")
+            z.real = self.x
+            z.imag = self.mv.phantom("f32", self.n, seed=2)
+            self._z = z
+        return self._z
+
+    @property
+    def coils(self):
+        """Multi-coil data, complex64 (X, Y, Z, C) in Fortran order (medvol's
+        layout; numpy's .T is the C-order (C, Z, Y, X) array a numpy or torch
+        user holds): sens = medvol's phantom coil sensitivities (sum_c |S_c|^2
+        = 1), img = sens * phantom (coil images), k = the centred forward FFT
+        (ortho) of img by scipy.fft in complex128 (the k-space)."""
+        if not hasattr(self, "_coils"):
+            import scipy.fft
+            np, n, C = self.np, self.n, self.NCOILS
+            sens = np.empty((n, n, n, C), dtype=np.complex64, order="F")
+            self.mv.check(self.mv.lib.mvb_coil_sens(n, n, n, C, sens.ctypes.data), "coil sens")
+            img = np.asfortranarray(sens * self.x[..., None])
+            ax = (1, 2, 3)
+            k = scipy.fft.fftshift(scipy.fft.fftn(scipy.fft.ifftshift(img.T.astype(np.complex128), axes=ax),
+                                                  axes=ax, norm="ortho", workers=self.threads), axes=ax)
+            self._coils = {"sens": sens, "img": img, "k": np.asfortranarray(k.T.astype(np.complex64))}
+            del k
+        return self._coils
 
     def peer_inputs(self, peers):
         """The same voxels in each peer's own container (made once, untimed):
@@ -291,10 +342,12 @@ class Op:
     ref: fn(inp) -> float64 (or exact) numpy (X, Y, Z) reference;
     tol: max |result - ref| that counts as agreement; notes: per-tool
     remarks on convention or configuration; sizes: None = every size;
-    mv_needs: libmvbench symbol the medvol callables need."""
+    mv_needs: libmvbench symbol the medvol callables need; rel: the
+    tolerance is relative, max |result - ref| / max |ref| (complex rows)."""
 
-    def __init__(self, key, title, tools, ref, tol, notes=None, sizes=None, mv_needs=None, nbytes=None):
+    def __init__(self, key, title, tools, ref, tol, notes=None, sizes=None, mv_needs=None, nbytes=None, rel=False):
         self.key, self.title, self.tools, self.ref, self.tol = key, title, tools, ref, tol
+        self.rel = rel  # tol bounds max |result - ref| / max |ref| (scale-aware: FFTs)
         self.notes = notes or {}
         self.sizes, self.mv_needs = sizes, mv_needs
         self.nbytes = nbytes
@@ -648,6 +701,7 @@ def build_ops(mv, T):
             t["medvol-1t"] = lambda i: mv.call("mvb_resample_spacing", i.x.ctypes.data, *dims(i), *SP, 1)
         else:
             t = mvx_shape("mvb_resample_shape", target, into=False)
+            t["medvol-into"] = lambda i: mv.into("mvb_resample_shape_into", i, target(i.n), *target(i.n), 0, T)
 
         def scipy_(i):
             from scipy import ndimage
@@ -700,6 +754,51 @@ def build_ops(mv, T):
                                    "centre: another grid (shape and values differ)"),
                   mv_needs="mvb_resample_spacing"))
 
+    # ---- resampling, cubic B-spline (prefiltered), field of view kept ----
+    def cubic_ref(i):
+        from scipy import ndimage
+        shape = rs_target(i.n)
+        return ndimage.zoom(i.x.astype(np.float64), [o / n for o, n in zip(shape, i.x.shape)], order=3,
+                            grid_mode=True, mode="nearest")
+
+    def cubic_tools():
+        tg = rs_target
+
+        def scipy_(i):
+            from scipy import ndimage
+            shape = tg(i.n)
+            return ndimage.zoom(i.x, [o / n for o, n in zip(shape, i.x.shape)], order=3, grid_mode=True,
+                                mode="nearest")
+
+        def sitk_(i):
+            import SimpleITK as sitk
+            shape = tg(i.n)
+            sp = [n / o for n, o in zip(i.x.shape, shape)]
+            f = sitk.ResampleImageFilter()
+            f.SetSize([int(s) for s in shape])
+            f.SetOutputSpacing(sp)
+            f.SetOutputOrigin([(s - 1) / 2 for s in sp])
+            f.SetOutputDirection(i.sitk.GetDirection())
+            f.SetInterpolator(sitk.sitkBSpline)
+            return f.Execute(i.sitk)
+        return {"medvol": lambda i: mv.call("mvb_resample_shape_interp", i.x.ctypes.data, *dims(i), *tg(i.n), 2, T),
+                "medvol-1t": lambda i: mv.call("mvb_resample_shape_interp", i.x.ctypes.data, *dims(i), *tg(i.n), 2,
+                                               1),
+                "medvol-into": lambda i: mv.into("mvb_resample_shape_into", i, tg(i.n), *tg(i.n), 2, T),
+                "numpy": scipy_, "SimpleITK": sitk_}
+
+    ops.append(Op("resample_cubic", "resample f32 to shape (3n/4, 5n/8, n/2+1), cubic B-spline", cubic_tools(),
+                  cubic_ref, 2e-3, mv_needs="mvb_resample_shape_interp", notes={
+                      "numpy": "scipy.ndimage.zoom(order=3, grid_mode=True, mode='nearest'): spline prefilter "
+                               "(float64) + cubic B-spline",
+                      "medvol": "MV_INTERP_CUBIC: float64 prefilter into float32 coefficients, edge continues "
+                                "(fill_outside 0); into: mv_resample_into with zoom's voxel map (allocates the "
+                                "coefficient volume)",
+                      "SimpleITK": "ResampleImageFilter, sitkBSpline: its B-spline mirrors at the edges (it "
+                                   "matched scipy zoom(order=3, grid_mode=True, mode='mirror') within 3e-5 at 128^3), "
+                                   "so it differs from mode='nearest' in the edge voxels and is not timed",
+                      "torch": "no 3D cubic mode in F.interpolate (bicubic is 2D only)"}))
+
     # ---- saving float32 ----
     def save_op(key, title, ext):
         def out(i, tool):
@@ -739,7 +838,191 @@ def build_ops(mv, T):
             "MONAI": "SaveImage writes through nibabel"})
 
     ops += [save_op("save_nii", "save .nii float32", ".nii"), save_op("save_gz", "save .nii.gz float32", ".nii.gz")]
+    ops += fft_ops(mv, T, np)
+    ops += mri_ops(mv, T, np)
     return ops
+
+
+def fft_ops(mv, T, np):
+    """3D FFTs of one volume (>>api-fft): numpy's fftn / rfftn conventions.
+    numpy, scipy and torch see medvol's bytes as the C-order (Z, Y, X) array
+    (.T of the Fortran (X, Y, Z) one, no copy), so rfftn halves numpy's last
+    axis = medvol's dims[0]; their results are handed back as .T views (no
+    copy) for the check. Reference: scipy.fft in complex128 / float64."""
+    import scipy.fft
+
+    def fft_op(key, title, kind):
+        r2c = kind == 2
+        src = (lambda i: i.x) if r2c else (lambda i: i.z)  # noqa: E731
+
+        def out_shape(i):
+            n = i.n
+            return (n // 2 + 1, n, n) if r2c else (n, n, n)
+
+        def mv_into(i):
+            a = src(i)
+            out = i.warm(out_shape(i), np.complex64)
+            mv.check(mv.lib.mvb_fft_into(kind, a.ctypes.data, *a.shape, 0, out.ctypes.data, T), "fft_into")
+            return out
+
+        def tview(i):
+            """torch tensor on the same bytes, (Z, Y, X), made once"""
+            import torch
+            name = "_tx" if r2c else "_tz"
+            if not hasattr(i, name):
+                setattr(i, name, torch.from_numpy(src(i).T))
+            return getattr(i, name)
+
+        def torch_(i):
+            import torch
+            f = torch.fft.rfftn if r2c else torch.fft.fftn
+            return f(tview(i)).permute(2, 1, 0)
+
+        np_f = np.fft.rfftn if r2c else np.fft.fftn
+        sp_f = scipy.fft.rfftn if r2c else scipy.fft.fftn
+        tools = {
+            "medvol": lambda i: mv.call("mvb_fft", kind, src(i).ctypes.data, *src(i).shape, 0, T),
+            "medvol-1t": lambda i: mv.call("mvb_fft", kind, src(i).ctypes.data, *src(i).shape, 0, 1),
+            "medvol-into": mv_into,
+            "numpy": lambda i: np_f(src(i).T).T,
+            "scipy": lambda i: sp_f(src(i).T, workers=T).T,
+            "torch": torch_,
+        }
+
+        def ref(i):
+            a = src(i).T.astype(np.float64 if r2c else np.complex128)
+            return sp_f(a, workers=T).T
+        return Op(key, title, tools, ref, 1e-5, rel=True, notes={
+            "medvol": "mv_fft_%s (one-call form, plan cache) into a fresh uninitialised result (huge pages), "
+                      "norm backward" % ("r2c" if r2c else "c2c"),
+            "numpy": "numpy.fft.%s (complex64 in numpy 2; one thread)" % ("rfftn" if r2c else "fftn"),
+            "scipy": "scipy.fft.%s(workers=%d)" % ("rfftn" if r2c else "fftn", T),
+            "torch": "torch.fft.%s on the same bytes as a (Z, Y, X) tensor" % ("rfftn" if r2c else "fftn")})
+
+    return [fft_op("fft_c2c", "FFT 3D c2c forward, complex64 (phantom + i phantom)", 0),
+            fft_op("fft_r2c", "FFT 3D r2c (rfftn) of the float32 phantom", 2)]
+
+
+def mri_ops(mv, T, np):
+    """Coil operations (>>api-mri) on complex64 (X, Y, Z, C) data, C = 8
+    coils, at 128^3 only (128 MiB a copy; 256^3 x 8 would be 1 GiB a copy and
+    the complex128 reference 2 GiB). numpy and torch hold the same bytes as
+    the C-order (C, Z, Y, X) array (coils first, as sigpy and most torch MRI
+    code do) and reduce over axis 0; results come back as .T views."""
+    import scipy.fft
+    C = Inputs.NCOILS
+    ax = (1, 2, 3)
+
+    def shp(i):
+        return i.coils["img"].shape
+
+    def torch_of(i, key):
+        import torch
+        name = "_t_" + key
+        if not hasattr(i, name):
+            setattr(i, name, torch.from_numpy(i.coils[key].T))
+        return getattr(i, name)
+
+    # ---- centred inverse FFT of every coil: fftshift(ifftn(ifftshift(k)), ortho) over x, y, z ----
+    def ifftc_into(i):
+        k = i.coils["k"]
+        out = i.warm(k.shape, np.complex64)
+        mv.check(mv.lib.mvb_fftc_into(k.ctypes.data, *k.shape, 1, out.ctypes.data, T), "fftc_into")
+        return out
+
+    def ifftc_np(i):
+        f = np.fft
+        return f.fftshift(f.ifftn(f.ifftshift(i.coils["k"].T, axes=ax), axes=ax, norm="ortho"), axes=ax).T
+
+    def ifftc_sp(i):
+        f = scipy.fft
+        return f.fftshift(f.ifftn(f.ifftshift(i.coils["k"].T, axes=ax), axes=ax, norm="ortho", workers=T),
+                          axes=ax).T
+
+    def ifftc_torch(i):
+        import torch
+        f = torch.fft
+        return f.fftshift(f.ifftn(f.ifftshift(torch_of(i, "k"), dim=ax), dim=ax, norm="ortho"),
+                          dim=ax).permute(3, 2, 1, 0)
+
+    def ifftc_ref(i):
+        f = scipy.fft
+        return f.fftshift(f.ifftn(f.ifftshift(i.coils["k"].T.astype(np.complex128), axes=ax), axes=ax,
+                                  norm="ortho", workers=T), axes=ax).T
+
+    ifftc = Op("ifftc_coils", "centred inverse FFT (ortho) of each coil, complex64 %d coils" % C, {
+        "medvol": lambda i: mv.call("mvb_fftc", i.coils["k"].ctypes.data, *shp(i), 1, T),
+        "medvol-1t": lambda i: mv.call("mvb_fftc", i.coils["k"].ctypes.data, *shp(i), 1, 1),
+        "medvol-into": ifftc_into, "numpy": ifftc_np, "scipy": ifftc_sp, "torch": ifftc_torch},
+        ifftc_ref, 1e-5, rel=True, sizes=[128], notes={
+            "medvol": "mv_fftc(axes x, y, z, inverse): one FFT + sign modulations, no data moved for the shifts",
+            "numpy": "fftshift(ifftn(ifftshift(k, axes), axes, norm='ortho'), axes), axes = x, y, z of (C, Z, Y, X)",
+            "scipy": "the same with scipy.fft (workers=%d)" % T,
+            "torch": "the same with torch.fft"})
+
+    # ---- RSS over coils ----
+    def rss_into(i):
+        a = i.coils["img"]
+        out = i.warm(a.shape[:3])
+        mv.check(mv.lib.mvb_rss_into(a.ctypes.data, *a.shape, out.ctypes.data, T), "rss_into")
+        return out
+
+    def rss_torch(i):
+        import torch
+        x = torch_of(i, "img")
+        return torch.sqrt(torch.sum(x.real ** 2 + x.imag ** 2, dim=0)).permute(2, 1, 0)
+
+    rss = Op("rss", "coil RSS sqrt(sum_c |x_c|^2), complex64 %d coils -> float32" % C, {
+        "medvol": lambda i: mv.call("mvb_rss", i.coils["img"].ctypes.data, *shp(i), T),
+        "medvol-1t": lambda i: mv.call("mvb_rss", i.coils["img"].ctypes.data, *shp(i), 1),
+        "medvol-into": rss_into,
+        "numpy": lambda i: np.sqrt(np.sum(np.abs(i.coils["img"].T) ** 2, axis=0)).T,
+        "torch": rss_torch},
+        lambda i: np.sqrt(np.sum(np.abs(i.coils["img"].astype(np.complex128)) ** 2, axis=3)), 1e-6, rel=True,
+        sizes=[128], notes={"medvol": "mv_rss (BART rss 8)",
+                            "numpy": "np.sqrt(np.sum(np.abs(x) ** 2, axis=0)) on (C, Z, Y, X)",
+                            "torch": "torch.sqrt(torch.sum(x.real ** 2 + x.imag ** 2, dim=0)) (the fastest of "
+                                     "that, torch.abs(x) ** 2 and linalg.vector_norm here)"})
+
+    # ---- sensitivity-weighted combination ----
+    def comb_into(i):
+        a, s = i.coils["img"], i.coils["sens"]
+        out = i.warm(a.shape[:3], np.complex64)
+        mv.check(mv.lib.mvb_coil_combine_into(a.ctypes.data, s.ctypes.data, *a.shape, out.ctypes.data, T),
+                 "coil_combine_into")
+        return out
+
+    def comb_np(i):
+        S, x = i.coils["sens"].T, i.coils["img"].T
+        num = np.sum(np.conj(S) * x, axis=0)
+        den = np.sum(np.abs(S) ** 2, axis=0)
+        return np.divide(num, den, out=np.zeros_like(num), where=den != 0).T
+
+    def comb_torch(i):
+        import torch
+        S, x = torch_of(i, "sens"), torch_of(i, "img")
+        num = torch.sum(torch.conj(S) * x, dim=0)
+        den = torch.sum(S.real ** 2 + S.imag ** 2, dim=0)
+        return torch.where(den != 0, num / den, torch.zeros_like(num)).permute(2, 1, 0)
+
+    def comb_ref(i):
+        S, x = i.coils["sens"].astype(np.complex128), i.coils["img"].astype(np.complex128)
+        num = np.sum(np.conj(S) * x, axis=3)
+        den = np.sum(np.abs(S) ** 2, axis=3)
+        return np.divide(num, den, out=np.zeros_like(num), where=den != 0)
+
+    comb = Op("coil_combine", "coil combination sum conj(S) x / sum |S|^2, complex64 %d coils" % C, {
+        "medvol": lambda i: mv.call("mvb_coil_combine", i.coils["img"].ctypes.data, i.coils["sens"].ctypes.data,
+                                    *shp(i), T),
+        "medvol-1t": lambda i: mv.call("mvb_coil_combine", i.coils["img"].ctypes.data,
+                                       i.coils["sens"].ctypes.data, *shp(i), 1),
+        "medvol-into": comb_into, "numpy": comb_np, "torch": comb_torch},
+        comb_ref, 1e-6, rel=True, sizes=[128], notes={
+            "medvol": "mv_coil_combine (sensitivities: medvol's phantom coil maps, sum |S|^2 = 1)",
+            "numpy": "np.sum(np.conj(S) * x, 0) / np.sum(np.abs(S) ** 2, 0), 0 where the denominator is 0",
+            "torch": "the same in torch, |S|^2 as S.real ** 2 + S.imag ** 2 (faster than torch.abs), "
+                     "torch.where for the zero denominator"})
+    return [ifftc, rss, comb]
 
 
 # ---------------------------------------------------------------------------
@@ -752,25 +1035,34 @@ def timed(fn, inp):
     return (t1 - t0) * 1e3, r
 
 
-def max_diff(a, ref, np):
+def max_diff(a, ref, np, rel=False):
+    """max |a - ref| (complex: the modulus of the difference); rel: divided
+    by max |ref|."""
     if a.shape != tuple(ref.shape):
         return float("inf"), "shape %s, expected %s" % (a.shape, tuple(ref.shape))
-    d = np.abs(a.astype(np.float64) - ref)
-    return float(d.max()) if d.size else 0.0, None
+    if np.iscomplexobj(a) != np.iscomplexobj(ref):
+        return float("inf"), "dtype %s, expected %s" % (a.dtype, ref.dtype)
+    d = np.abs(a.astype(ref.dtype) - ref)
+    m = float(d.max()) if d.size else 0.0
+    if rel and d.size:
+        scale = float(np.abs(ref).max())
+        m = m / scale if scale > 0 else m
+    return m, None
 
 
 def run_op(op, inp, tools, reps, np, log, yardstick=None):
     """Warm-up + agreement check of every tool, then interleaved timing.
     yardstick: an extra callable timed once in every round (no check), e.g.
     a memcpy, whose samples land in row["yardstick"]."""
-    ref = np.asarray(op.ref(inp), dtype=np.float64)
-    row = {"op": op.key, "title": op.title, "size": inp.n, "tol": op.tol, "tools": {}}
+    ref = op.ref(inp)
+    ref = np.asarray(ref, dtype=np.complex128 if np.iscomplexobj(ref) else np.float64)
+    row = {"op": op.key, "title": op.title, "size": inp.n, "tol": op.tol, "rel": op.rel, "tools": {}}
     agreeing = []
     for name in tools:
         cell = row["tools"][name] = {}
         try:
             _, r = timed(op.tools[name], inp)
-            d, why = max_diff(as_xyz(r, np), ref, np)
+            d, why = max_diff(as_xyz(r, np), ref, np, op.rel)
             del r
         except Exception as e:  # a peer that fails is reported, not fatal
             cell.update(error="%s: %s" % (type(e).__name__, str(e).splitlines()[0][:160] if str(e) else ""))
@@ -800,6 +1092,7 @@ def run_op(op, inp, tools, reps, np, log, yardstick=None):
     for name in agreeing:
         s = samples[name]
         row["tools"][name].update(samples=s, median=statistics.median(s), min=min(s))
+    del ref
     gc.collect()
     return row
 
@@ -862,10 +1155,11 @@ def versions(mv, peers):
 
 def load_peers(threads, log):
     """Imports the peers, sets their thread counts; returns those available."""
-    ok = ["numpy"]
+    ok = ["numpy", "scipy"]
     import numpy  # noqa: F401
     import nibabel  # noqa: F401
     import scipy  # noqa: F401
+    import scipy.fft  # noqa: F401
     try:
         import torch
         torch.set_num_threads(threads)
@@ -927,12 +1221,14 @@ def render(res):
            "- **Threads**: every tool at **%d** thread%s: medvol `opts.threads = %d` (and the \"medvol 1T\" "
            "column at 1); torch `set_num_threads(%d)`; SimpleITK `ProcessObject.SetGlobalDefaultNumberOfThreads"
            "(%d)`; `OMP_NUM_THREADS`, `MKL_NUM_THREADS`, `OPENBLAS_NUM_THREADS`, `RAYON_NUM_THREADS` (medrs) "
-           "= %d; numpy, scipy.ndimage and nibabel run on one thread by design."
-           % (T, "s" if T > 1 else "", T, T, T, T),
+           "= %d; scipy.fft `workers=%d` (its own column); numpy (numpy.fft included), scipy.ndimage and "
+           "nibabel run on one thread by design."
+           % (T, "s" if T > 1 else "", T, T, T, T, T),
            "- **Versions**: " + "; ".join("%s %s" % (k, val) for k, val in v.items()),
            "- **Method**: one input per size (medvol's smooth phantom: Gaussian blobs + uniform noise in "
            "[0, 1000]; int16 files carry scl_slope 0.5, scl_inter 10). Every tool runs once, its output is "
-           "checked against a float64 numpy/scipy reference (max |diff| <= the row's tolerance, else the cell "
+           "checked against a float64 (complex128) numpy/scipy reference (max |diff| <= the row's tolerance; "
+           "\"rel\" rows, the FFT and coil rows, bound max |diff| / max |ref|, complex differences by modulus; else the cell "
            "says ✗ and the tool is not timed), then the agreeing tools run %d interleaved rounds after a second "
            "warm-up. Cells: **median ms (min ms)**, then medvol's speedup = peer median / medvol median; the last column also "
            "gives the ratio of the minima, steadier on a busy machine. "
@@ -953,7 +1249,7 @@ def render(res):
         mvc = tools.get("medvol")
         mv_med = mvc.get("median") if mvc and mvc.get("agrees") else None
         diffs = [c["max_diff"] for c in tools.values() if c.get("agrees")]
-        dcell = "%.2g / %.2g" % (max(diffs) if diffs else float("nan"), r["tol"])
+        dcell = "%.2g / %.2g%s" % (max(diffs) if diffs else float("nan"), r["tol"], " rel" if r.get("rel") else "")
         if mvc is None:
             mcell = "n/a"
         elif "error" in mvc:
@@ -1035,6 +1331,7 @@ def mode_run(args):
                 log("  (medvol: n/a for %s: this medvol.h has no resample API)" % op.key)
             t0 = time.time()
             row = run_op(op, inp, tools, args.reps, np, log)
+            row["loadavg"] = os.getloadavg()[0]  # 1-minute load average when the row finished
             res["rows"].append(row)
             mvc = row["tools"].get("medvol", {})
             log("%-34s %4d^3 %7.1fs  medvol %s  %s" % (op.key, n, time.time() - t0,
@@ -1054,6 +1351,12 @@ def mode_run(args):
                               "function, this run); " % ctypes_overhead_us(mv) +
                               "medvol's results are its allocating forms (fresh memory, huge pages), as "
                               "the peers' are; inputs are in the page cache for every tool.")
+    la = [r["loadavg"] for r in res["rows"]]
+    if la:
+        res["extra_notes"].append("load average (1 min) on %d usable cores: %s at the start, %.1f to %.1f (median %.1f) "
+                                  "as the rows finished, %.1f at the end" % (
+                                      len(os.sched_getaffinity(0)), res["machine"]["loadavg"], min(la), max(la),
+                                      statistics.median(la), os.getloadavg()[0]))
     res["extra_notes"].append("total run time %.0f s" % (time.time() - t_start))
     with open(args.json, "w") as f:
         json.dump(res, f, indent=1)

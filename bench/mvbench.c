@@ -280,3 +280,24 @@ int mvb_flip_into(const float *in, int64_t nx, int64_t ny, int64_t nz, unsigned 
     mvb_wrap_out_f32(&o, out, a.dim);
     return mv_flip_into(&a, &o, axes, &so);
 }
+
+/* ---- an owned volume with uninitialised data: the allocation medvol's
+   allocating forms make for their results (mv__alloc: 64-byte aligned,
+   transparent huge pages from 2 MiB, no zeroing, unlike mv_vol_alloc), for
+   the cells that pair it with a write-into kernel (mvbench_mri.c's FFT) ---- */
+int mvb_vol_alloc_raw(mv_vol *v, int dtype, int ndim, const int64_t *dims)
+{
+    mv_vol t;
+    size_t bytes;
+    void *p;
+    mv_status st = mv_vol_wrap(&t, (void *)&t, (mv_dtype)dtype, ndim, dims); /* shape check only */
+    if (st != MV_OK) return st;
+    bytes = mv_vol_bytes(&t);
+    p = mv__alloc(bytes, NULL);
+    if (!p) return MV_ERR_OUT_OF_MEMORY;
+    mv_vol_wrap(v, p, (mv_dtype)dtype, ndim, dims);
+    v->flags = MV_VOL_OWNED;
+    v->mem_base = p;
+    v->mem_size = bytes;
+    return MV_OK;
+}

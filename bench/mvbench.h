@@ -55,5 +55,30 @@ int mvb_resample_shape(const float *in, int64_t nx, int64_t ny, int64_t nz, int6
                        int threads, void **h);
 int mvb_resample_spacing(const float *in, int64_t nx, int64_t ny, int64_t nz, double sx, double sy, double sz,
                          int threads, void **h);
+/* interp: 0 = trilinear, 1 = nearest, 2 = cubic B-spline (prefiltered) */
+int mvb_resample_shape_interp(const float *in, int64_t nx, int64_t ny, int64_t nz, int64_t tx, int64_t ty, int64_t tz,
+                              int interp, int threads, void **h);
+int mvb_resample_spacing_interp(const float *in, int64_t nx, int64_t ny, int64_t nz, double sx, double sy, double sz,
+                                int interp, int threads, void **h);
+int mvb_resample_shape_into(const float *in, int64_t nx, int64_t ny, int64_t nz, int64_t tx, int64_t ty, int64_t tz,
+                            int interp, float *out, int threads);
+
+/* an owned volume with uninitialised data, allocated as medvol's allocating
+   forms allocate their results (mvbench.c; internal allocator) */
+int mvb_vol_alloc_raw(mv_vol *v, int dtype, int ndim, const int64_t *dims);
+
+/* FFT and MRI (mvbench_mri.c); kind 0 = fftn, 1 = ifftn, 2 = rfftn */
+int mvb_dt_c64(void);
+int mvb_fft(int kind, const void *in, int64_t nx, int64_t ny, int64_t nz, int norm, int threads, void **h);
+int mvb_fft_into(int kind, const void *in, int64_t nx, int64_t ny, int64_t nz, int norm, void *out, int threads);
+int mvb_fftc(const void *in, int64_t nx, int64_t ny, int64_t nz, int64_t nc, int inverse, int threads, void **h);
+int mvb_fftc_into(const void *in, int64_t nx, int64_t ny, int64_t nz, int64_t nc, int inverse, void *out, int threads);
+int mvb_rss(const void *in, int64_t nx, int64_t ny, int64_t nz, int64_t nc, int threads, void **h);
+int mvb_rss_into(const void *in, int64_t nx, int64_t ny, int64_t nz, int64_t nc, float *out, int threads);
+int mvb_coil_combine(const void *img, const void *sens, int64_t nx, int64_t ny, int64_t nz, int64_t nc, int threads,
+                     void **h);
+int mvb_coil_combine_into(const void *img, const void *sens, int64_t nx, int64_t ny, int64_t nz, int64_t nc, void *out,
+                          int threads);
+int mvb_coil_sens(int64_t nx, int64_t ny, int64_t nz, int nc, void *out);
 
 #endif
