@@ -104,6 +104,9 @@ test-configs: | $(BUILD)
 	    $$cc -O1 -Wall -Wextra -Wpedantic -Werror $$cfg -c tests/compile/config.c -o $(BUILD)/cfg.o || { echo "FAIL: $$cc $$cfg"; exit 1; }; \
 	  done; \
 	done
+	@for cc in "$(CC) -std=c99" "clang -std=c99" "$(CXX) -std=c++11 -x c++"; do \
+	  $$cc -O1 -Wall -Wextra -Wpedantic -Werror -c tests/compile/cuda_header.c -o $(BUILD)/cfg.o || { echo "FAIL: $$cc medvol_cuda.h"; exit 1; }; \
+	done
 	@$(CC) -std=c99 -O1 -Wall -Wextra -Wpedantic -Werror tests/compile/static_a.c tests/compile/static_b.c -o $(BUILD)/cfg-static $(LDLIBS) && $(BUILD)/cfg-static
 	@if $(CC) -std=c99 -DMEDVOL_BAD_PARTIAL_ALLOC -c tests/compile/config.c -o $(BUILD)/cfg.o 2>/dev/null; then echo "FAIL: partial allocator override compiled"; exit 1; fi
 	@if $(CC) -std=c99 -DMEDVOL_RUNTIME_DISPATCH -DMEDVOL_NO_SIMD -c tests/compile/config.c -o $(BUILD)/cfg.o 2>/dev/null; then echo "FAIL: RUNTIME_DISPATCH+NO_SIMD compiled"; exit 1; fi

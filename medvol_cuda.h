@@ -130,6 +130,19 @@ fftshift. The modulation passes of the centred FFT cost two extra passes
 over the data; if the profile shows more than the 10% the issue allows,
 move them into cuFFT LTO callbacks (cufftXtSetJITCallback).
 
+FIRST GPU RUN (what the next session with a device must do, in order)
+   1. make test-cuda: every kernel against the CPU. The likeliest first
+      failures: conversions to f16/bf16 (__double2half / __double2bfloat16
+      against medvol's software rounding), the RGB fill of spatial pads,
+      statistics tolerances on data with huge values.
+   2. compute-sanitizer --tool memcheck build/test_cuda (and racecheck on the
+      tiled transpose and the reductions): must report nothing.
+   3. build/profile_cuda 256 20: fractions of D2D memcpy. Expected short of
+      the issue's targets by design: znorm/rescale read the input twice
+      (statistics, then the write: at most ~0.67 of memcpy's traffic), and
+      the centred FFT adds two memory passes to cuFFT's; the remedies are
+      noted at those kernels.
+
 VERSION HISTORY
    0.1.0  (2026-11-21) first version: compiled, reviewed, not yet run on a GPU.
 */
@@ -1296,6 +1309,12 @@ static mv_status mv__cu_intensity_run(const void *in, mv_dtype dt, int64_t n, fl
     return st;
 }
 
+/* z-normalize and rescale read the input twice (the statistics, then the
+   write): 3 units of traffic where memcpy moves 2, so ~0.67 of memcpy's
+   throughput is their ceiling at sizes beyond L2. Remedies if the profile
+   asks: an L2 persisting access-policy window on the input for volumes
+   that fit (H100: 50 MiB L2), or the statistics taken by whatever wrote the
+   input (mv_intensity_opts.stats). */
 static mv_status mv__cu_intensity(const mv_cuda_vol *in, mv_cuda_vol *out, int into, int op, double lo, double hi,
                                   const mv_intensity_opts *opts, cudaStream_t s, const char *fn)
 {
@@ -2310,14 +2329,16 @@ MVCDEF mv_status mv_cuda_fftc_into(const mv_cuda_vol *in, mv_cuda_vol *out, unsi
                  "mv_cuda_fftc_into: complex64 in and out");
     MV__CU_CHECK(mv__cu_same_dims(&in->vol, &out->vol), MV_ERR_INVALID_ARG, "mv_cuda_fftc_into: dims differ");
     MV__CU_CHECK(axes != 0 && (axes & ~7u) == 0, MV_ERR_UNSUPPORTED, "mv_cuda_fftc_into: axes 0x%x (bits 0..2)", axes);
-    /* axes of length 1 transform to themselves: drop them; the rest must be consecutive */
+    /* axes of length 1 transform to themselves: drop them; the rest must be
+       consecutive in memory (length-1 axes between them do not count) */
     for (a = 0; a < 3; a++)
         if ((axes >> a & 1u) && mv__cu_dim(&in->vol, a) > 1) {
             if (lo < 0) lo = a;
-            MV__CU_CHECK(hi < 0 || hi == a - 1, MV_ERR_UNSUPPORTED,
-                         "mv_cuda_fftc_into: axes 0x%x are not consecutive once length-1 axes are dropped", axes);
             hi = a;
         }
+    for (a = lo < 0 ? 3 : lo; a <= hi; a++)
+        MV__CU_CHECK((axes >> a & 1u) || mv__cu_dim(&in->vol, a) == 1, MV_ERR_UNSUPPORTED,
+                     "mv_cuda_fftc_into: axes 0x%x are not consecutive once length-1 axes are dropped", axes);
     memset(&m, 0, sizeof(m));
     for (a = 0; a < 3; a++) {
         m.n[a] = mv__cu_dim(&in->vol, a);
@@ -2345,9 +2366,16 @@ MVCDEF mv_status mv_cuda_fftc_into(const mv_cuda_vol *in, mv_cuda_vol *out, unsi
        `inner` interleaved transforms (dist 1), or contiguous ones (inner 1)
        batched over the outer axes; interleaved layouts loop over outer */
     per_outer = inner == 1 ? outer : 1;
-    MV__CU_CHECK(inner * N * (inner == 1 ? outer : 1) <= INT32_MAX || inner == 1, MV_ERR_UNSUPPORTED,
-                 "mv_cuda_fftc_into: layout too large for one cuFFT plan");
-    /* 1. input factor (out of place: fused with the copy into out) */
+    /* cufftPlanMany takes int strides, distances and counts */
+    MV__CU_CHECK(N <= INT32_MAX && outer <= INT32_MAX && (inner == 1 || inner * N <= INT32_MAX), MV_ERR_UNSUPPORTED,
+                 "mv_cuda_fftc_into: %lld x %lld x %lld elements: too large for one 32-bit cuFFT plan",
+                 (long long)inner, (long long)N, (long long)outer);
+    /* The two modulations are memory passes of their own (about 2/3 of a
+       cuFFT 3D transform's own traffic). If the profile shows more than the
+       issue's 10% over bare cuFFT, apply them in cuFFT's load and store
+       callbacks instead (cufftXtSetJITCallback with LTO-IR of the two
+       factors, built by nvrtc -dlto), which makes them free.
+       1. input factor (out of place: fused with the copy into out) */
     m.post = 0;
     m.scale = 1.0f;
     MV__CU_STRY(mv__cu_modulate((const float2 *)in->vol.data, (float2 *)out->vol.data, m, stream));
