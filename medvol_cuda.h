@@ -99,13 +99,15 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
      1e-12 relative, std within 1e-9 relative): float64 per-thread shifted
      sums, combined by Chan's formula in a fixed order, so the result is
      deterministic for a given GPU model (it depends on the SM count).
-   - z-normalize, rescale: voxel = float32 of the scaled value, then
-     ((double)v - c) * s + o in float64, rounded once (no FMA), as the CPU.
-     c, s come from the device statistics, so a voxel may differ from the
-     CPU's by 1 ulp of the float32 result when the statistics differ in the
-     last bits. Test tolerance: |gpu - cpu| <= 4 ulp(|cpu|) + 1e-6 (znorm)
-     / 1e-6 * |hi - lo| (rescale). nonzero, mask (a device volume), per_frame
-     and known stats as the CPU; percentiles (pct_lo/pct_hi): unsupported.
+   - z-normalize, rescale: voxel v = float32 of the scaled value, then
+     ((double)v - c) * s + o in float64, rounded once (no FMA), as the CPU;
+     the statistics are float64 sums over those float32 values, as the CPU's.
+     Rescale's min and max are exact, so it should be bit-identical;
+     z-normalize's mean and std may differ from the CPU's in the last bits,
+     which moves a voxel by at most 1 ulp. Test tolerance: |gpu - cpu| <=
+     4 ulp(|cpu|) + 1e-6 (znorm) / 1e-6 * |hi - lo| (rescale). nonzero, mask
+     (a device volume), per_frame and known stats as the CPU; percentiles
+     (pct_lo/pct_hi): unsupported.
    - clamp, crop_or_pad, crop_pad_box, flip, permute, rot90, reorient,
      fftshift: bit-identical (values are moved, not computed); affines and
      spacings come from medvol.h's own mv_pipeline_geometry, so they are the
@@ -291,8 +293,11 @@ MVCDEF mv_status mv_cuda_clamp_into(const mv_cuda_vol *in, mv_cuda_vol *out, dou
 
 /* The spatial operations of medvol.h: output geometry (dims, affine,
    spacing, metadata) from mv_pipeline_geometry, voxels moved by one gather
-   kernel. Any dtype. _into: out->vol.data is written, and its affine and
-   spacing, nothing else; out may not overlap in. */
+   kernel (32 x 32 shared-memory tiles when the output's x comes from another
+   input axis). Any dtype; opts->fill as the CPU stores it (complex and RGB
+   pads are zero, as on the CPU). Flips of axes beyond 2: MV_ERR_UNSUPPORTED.
+   _into: out->vol.data is written, and its affine and spacing, nothing
+   else; out may not overlap in. */
 MVCDEF mv_status mv_cuda_crop_or_pad(const mv_cuda_vol *in, mv_cuda_vol *out, const int64_t shape[3],
                                      const mv_spatial_opts *opts, mv_cuda_stream stream);
 MVCDEF mv_status mv_cuda_crop_or_pad_into(const mv_cuda_vol *in, mv_cuda_vol *out, const int64_t shape[3],
@@ -1101,10 +1106,18 @@ static __device__ __forceinline__ bool mv__cu_selected(const mv__cu_select &sel,
     return true;
 }
 
+/* The value a statistic sees: float64 (mv_compute_stats, nibabel's
+   get_fdata) or the float32 the intensity ops process (f32 = 1), widened. */
+template <typename S>
+static __device__ __forceinline__ double mv__cu_stat_value(S x, int f32, int scaled, double slope, double inter)
+{
+    return f32 ? (double)mv__cu_value_f32(x, scaled, slope, inter) : mv__cu_value_f64(x, scaled, slope, inter);
+}
+
 /* Pass 1: one mv__cu_moments per block into part[blockIdx.x]. */
 template <typename S>
-static __global__ void mv__cu_stats_kernel(const S *in, int64_t n, int scaled, double slope, double inter, mv__cu_select sel,
-                                    int vec, mv__cu_moments *part)
+static __global__ void mv__cu_stats_kernel(const S *in, int64_t n, int f32, int scaled, double slope, double inter,
+                                           mv__cu_select sel, int vec, mv__cu_moments *part)
 {
     __shared__ mv__cu_moments sh[MV__CU_RED_THREADS];
     constexpr int V = mv__cu_pack_len<S>::V;
@@ -1120,14 +1133,14 @@ static __global__ void mv__cu_stats_kernel(const S *in, int64_t n, int scaled, d
             mv__cu_load_pack<S, V>(x, in + p * V);
 #pragma unroll
             for (int k = 0; k < V; k++) {
-                double v = mv__cu_value_f64(x[k], scaled, slope, inter);
+                double v = mv__cu_stat_value(x[k], f32, scaled, slope, inter);
                 if (all || mv__cu_selected(sel, v, p * V + k)) acc.add(v);
             }
         }
         done = npack * V;
     }
     for (int64_t i = done + tid; i < n; i += nth) {
-        double v = mv__cu_value_f64(in[i], scaled, slope, inter);
+        double v = mv__cu_stat_value(in[i], f32, scaled, slope, inter);
         if (all || mv__cu_selected(sel, v, i)) acc.add(v);
     }
     mv__cu_block_reduce(sh, acc.moments());
@@ -1171,9 +1184,9 @@ static __global__ void mv__cu_stats_final(const mv__cu_moments *part, int nparts
 
 /* Statistics of n values at data into *coef (device), stream-ordered.
    scratch: stream-ordered, freed on the stream after the final kernel. */
-static mv_status mv__cu_stats_to(const void *data, mv_dtype dt, int64_t n, int scaled, double slope, double inter,
-                                 const mv__cu_select &sel, int kind, double lo, double hi, mv__cu_coef *coef,
-                                 cudaStream_t s)
+static mv_status mv__cu_stats_to(const void *data, mv_dtype dt, int64_t n, int f32, int scaled, double slope,
+                                 double inter, const mv__cu_select &sel, int kind, double lo, double hi,
+                                 mv__cu_coef *coef, cudaStream_t s)
 {
     const int threads = MV__CU_RED_THREADS;
     int vec = mv__cu_aligned16(data), blocks = mv__cu_blocks(n, threads);
@@ -1181,7 +1194,8 @@ static mv_status mv__cu_stats_to(const void *data, mv_dtype dt, int64_t n, int s
     mv_status st = MV_ERR_UNSUPPORTED;
     MV__CU_TRY(cudaMallocAsync((void **)&part, sizeof(mv__cu_moments) * (size_t)blocks, s));
     MV__CU_CASE_REAL(dt, S, {
-        mv__cu_stats_kernel<S><<<blocks, threads, 0, s>>>((const S *)data, n, scaled, slope, inter, sel, vec, part);
+        mv__cu_stats_kernel<S><<<blocks, threads, 0, s>>>((const S *)data, n, f32, scaled, slope, inter, sel, vec,
+                                                           part);
         st = MV_OK;
     })
     if (st == MV_OK) {
@@ -1213,7 +1227,7 @@ MVCDEF mv_status mv_cuda_compute_stats(const mv_cuda_vol *v, mv_stats *out, cons
     MV__CU_STRY(mv__cu_scaling(&v->vol, opts && opts->raw, &active, &slope, &inter));
     memset(&sel, 0, sizeof(sel));
     MV__CU_TRY(cudaMallocAsync((void **)&coef, sizeof(*coef), stream));
-    st = mv__cu_stats_to(v->vol.data, v->vol.dtype, mv_vol_count(&v->vol), active, slope, inter, sel,
+    st = mv__cu_stats_to(v->vol.data, v->vol.dtype, mv_vol_count(&v->vol), 0, active, slope, inter, sel,
                          MV__CU_COEF_NONE, 0, 0, coef, stream);
     if (st == MV_OK) {
         cudaError_t e = cudaMemcpyAsync(&host, coef, sizeof(host), cudaMemcpyDeviceToHost, stream);
@@ -1286,7 +1300,8 @@ static mv_status mv__cu_intensity_run(const void *in, mv_dtype dt, int64_t n, fl
                 off = lo;
             }
         } else {
-            MV__CU_STRY(mv__cu_stats_to(in, dt, n, scaled, slope, inter, sel, kind, lo, hi, coef, s));
+            /* statistics of the float32 values the op transforms, as the CPU */
+            MV__CU_STRY(mv__cu_stats_to(in, dt, n, 1, scaled, slope, inter, sel, kind, lo, hi, coef, s));
             on_device = 1;
         }
     }
@@ -1623,14 +1638,14 @@ static mv_status mv__cu_gather_from_map(const double M[4][4], const mv_vol *in, 
     return MV_OK;
 }
 
+/* The fill value as one stored element, as the CPU's moves write it:
+   converted like a float64 value (round half to even, saturate) for real
+   dtypes; complex and RGB pads are zero bytes whatever the fill (the CPU's
+   mv__put_f64 writes nothing for them: mirrored, not endorsed). */
 static mv_status mv__cu_fill_bytes(double fill, mv_dtype dt, unsigned char *b)
 {
     memset(b, 0, 16);
-    if (dt == MV_DT_RGB24 || dt == MV_DT_RGBA32) { /* every channel */
-        double v = fill != fill ? 0 : fill < 0 ? 0 : fill > 255 ? 255 : nearbyint(fill);
-        memset(b, (int)v, mv_dtype_size(dt));
-        return MV_OK;
-    }
+    if (mv_dtype_is_complex(dt) || dt == MV_DT_RGB24 || dt == MV_DT_RGBA32) return MV_OK;
     return mv_convert_buffer(&fill, MV_DT_F64, b, dt, 1, NULL);
 }
 
@@ -1901,6 +1916,24 @@ static __global__ void mv__cu_nearest_kernel(const T *__restrict__ in, T *__rest
     }
 }
 
+/* An outside sample of nearest resampling as one stored element, as the
+   CPU's resampler makes it: RGB channels clamped to 0..255 (alpha 255),
+   anything else converted from float64 with the output's rounding. */
+static mv_status mv__cu_rs_fill_bytes(double fill, mv_dtype dt, mv_round rounding, unsigned char *b)
+{
+    mv_convert_opts co;
+    memset(b, 0, 16);
+    if (dt == MV_DT_RGB24 || dt == MV_DT_RGBA32) {
+        double v = fill != fill ? 0 : fill < 0 ? 0 : fill > 255 ? 255 : nearbyint(fill);
+        b[0] = b[1] = b[2] = (unsigned char)v;
+        b[3] = 255; /* beyond an rgb24 element: never copied */
+        return MV_OK;
+    }
+    memset(&co, 0, sizeof(co));
+    co.rounding = rounding;
+    return mv_convert_buffer(&fill, MV_DT_F64, b, dt, 1, &co);
+}
+
 static mv_status mv__cu_resample_run(const mv_cuda_vol *in, mv_cuda_vol *out, mv__cu_rsmap *m,
                                      const mv_cuda_resample_opts *o, cudaStream_t s, const char *fn)
 {
@@ -1933,7 +1966,7 @@ static mv_status mv__cu_resample_run(const mv_cuda_vol *in, mv_cuda_vol *out, mv
     }
     if (!m->linear && odt == idt) { /* stored values, any dtype */
         unsigned char fillb[16];
-        MV__CU_STRY(mv__cu_fill_bytes(o->fill, odt, fillb));
+        MV__CU_STRY(mv__cu_rs_fill_bytes(o->fill, odt, o->rounding, fillb));
         MV__CU_CASE_SIZE(mv_dtype_size(idt), T, {
             T fill;
             memcpy(&fill, fillb, sizeof(T));

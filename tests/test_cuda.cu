@@ -838,6 +838,7 @@ static void test_coils(void)
     /* some voxels where every sensitivity is 0: the combination gives 0 */
     for (c = 0; c < C; c++) memset((float *)sens.data + 2 * (c * V + 17), 0, 8);
     t_host(&w, MV_DT_F32, 2, wd, 1);
+    for (v = 0; v < wd[0] * wd[1]; v++) ((float *)w.data)[v] = (float)t_uniform(); /* weights in [0, 1), no specials */
     REQUIRE_OK(mv_cuda_upload(&img, &di, t_stream));
     REQUIRE_OK(mv_cuda_upload(&sens, &ds, t_stream));
     REQUIRE_OK(mv_cuda_upload(&w, &dw, t_stream));
