@@ -151,7 +151,7 @@ NVCCFLAGS ?= -O3
 # fixed: C++17 (the implementation uses if constexpr), host warnings, and no
 # warning tolerated from nvcc or the host compiler
 NVCC_FIXED := -std=c++17 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra -Werror all-warnings
-CUDA_BINS := $(BUILD)/test_cuda $(BUILD)/profile_cuda
+CUDA_BINS := $(BUILD)/test_cuda $(BUILD)/profile_cuda $(BUILD)/test_cuda_host
 
 # medvol.h's implementation by the host C compiler, as a user's C file
 $(BUILD)/cuda-medvol_impl.o: tests/medvol_impl.c medvol.h | $(BUILD)
@@ -162,6 +162,11 @@ $(BUILD)/medvol_cuda_impl.o: tests/medvol_cuda_impl.cu medvol_cuda.h medvol.h | 
 $(BUILD)/test_cuda: tests/test_cuda.cu $(BUILD)/medvol_cuda_impl.o $(BUILD)/cuda-medvol_impl.o
 	$(NVCC) $(NVCCFLAGS) $(NVCC_FIXED) -o $@ tests/test_cuda.cu $(BUILD)/medvol_cuda_impl.o $(BUILD)/cuda-medvol_impl.o \
 	  -lcufft $(LDLIBS)
+# the host-side arithmetic of the CUDA implementation, checked on the host (no
+# GPU needed): PTX only, no machine code, to keep the compile short
+$(BUILD)/test_cuda_host: tests/test_cuda_host.cu medvol_cuda.h medvol.h $(BUILD)/cuda-medvol_impl.o
+	$(NVCC) $(NVCCFLAGS) $(subst code=sm_,code=compute_,$(NVCC_FIXED)) -o $@ tests/test_cuda_host.cu \
+	  $(BUILD)/cuda-medvol_impl.o -lcufft $(LDLIBS)
 $(BUILD)/profile_cuda: examples/profile_cuda.cu examples/profile.h $(BUILD)/medvol_cuda_impl.o $(BUILD)/cuda-medvol_impl.o
 	$(NVCC) $(NVCCFLAGS) $(NVCC_FIXED) -o $@ examples/profile_cuda.cu $(BUILD)/medvol_cuda_impl.o \
 	  $(BUILD)/cuda-medvol_impl.o -lcufft $(LDLIBS)
@@ -170,9 +175,10 @@ cuda:
 	@if [ -z "$(NVCC)" ]; then echo "SKIPPED cuda: nvcc not found (not on PATH, no /usr/local/cuda/bin/nvcc)"; \
 	else start=$$(date +%s); $(MAKE) --no-print-directory $(CUDA_BINS) || exit 1; \
 	  echo "cuda: compiled and linked with $(NVCC) in $$(( $$(date +%s) - start )) s"; fi
-# the GPU suite (SKIPPED without a device, exit 0)
+# host-side checks (run anywhere), then the GPU suite (SKIPPED without a
+# device, exit 0)
 test-cuda: cuda
-	@if [ -n "$(NVCC)" ]; then $(BUILD)/test_cuda; fi
+	@if [ -n "$(NVCC)" ]; then $(BUILD)/test_cuda_host && $(BUILD)/test_cuda; fi
 # only mv_cuda_ names leave the CUDA implementation's object (DW.ref.__gxx_personality_v0
 # is the C++ runtime's exception personality, emitted for the plan-cache mutex)
 test-cuda-symbols: cuda

@@ -3,8 +3,12 @@
    STATUS: compiled and linked with nvcc 13.0 (sm_90 + compute_90 PTX), NOT YET
    RUN ON A GPU. The sessions that wrote it had no device; every kernel is
    checked against the CPU path by tests/test_cuda.cu, which has not run yet.
-   Treat the numbers and tolerances below as the contract the first GPU run
-   must confirm, not as measured facts.
+   What could be checked without a device was: tests/test_cuda_host.cu runs
+   the implementation's host-side arithmetic (spatial voxel maps, the centred
+   FFT's layout and modulation factors, the resampler's per-voxel functions)
+   against the CPU path and float64 definitions. Treat the kernel-level
+   numbers and tolerances below as the contract the first GPU run must
+   confirm, not as measured facts.
 
    Do this:
       #define MEDVOL_CUDA_IMPLEMENTATION
@@ -526,6 +530,26 @@ static int mv__cu_blocks(int64_t work, int threads)
 
 /* ---- device value rules (the CPU's mv__convert_real_ref, no FMA) ------------ */
 
+/* Products and sums rounded one by one (no FMA contraction) on the device;
+   plain operators on the host, where the same functions serve host-side
+   checks (x86-64 compilers do not contract unless asked to). */
+#ifdef __CUDA_ARCH__
+#define MV__CU_FMUL(a, b) __fmul_rn((a), (b))
+#define MV__CU_FADD(a, b) __fadd_rn((a), (b))
+#define MV__CU_FSUB(a, b) __fsub_rn((a), (b))
+#define MV__CU_DMUL(a, b) __dmul_rn((a), (b))
+#define MV__CU_DADD(a, b) __dadd_rn((a), (b))
+#define MV__CU_DSUB(a, b) __dsub_rn((a), (b))
+#else
+#define MV__CU_FMUL(a, b) ((a) * (b))
+#define MV__CU_FADD(a, b) ((a) + (b))
+#define MV__CU_FSUB(a, b) ((a) - (b))
+#define MV__CU_DMUL(a, b) ((a) * (b))
+#define MV__CU_DADD(a, b) ((a) + (b))
+#define MV__CU_DSUB(a, b) ((a) - (b))
+#endif
+#define MV__CU_HD __host__ __device__ __forceinline__
+
 template <typename T> struct mv__cu_traits;
 #define MV__CU_INT_TRAITS(T, MN, MX)                                                   \
     template <> struct mv__cu_traits<T> {                                              \
@@ -548,26 +572,26 @@ template <> struct mv__cu_traits<float> { static constexpr bool is_int = false; 
 template <> struct mv__cu_traits<double> { static constexpr bool is_int = false; };
 
 /* exact for every type but 64-bit integers past 2^53 (rounded once) */
-template <typename T> static __device__ __forceinline__ double mv__cu_f64(T x) { return (double)x; }
-template <> __device__ __forceinline__ double mv__cu_f64<__half>(__half x) { return (double)__half2float(x); }
-template <> __device__ __forceinline__ double mv__cu_f64<__nv_bfloat16>(__nv_bfloat16 x)
+template <typename T> static MV__CU_HD double mv__cu_f64(T x) { return (double)x; }
+template <> MV__CU_HD double mv__cu_f64<__half>(__half x) { return (double)__half2float(x); }
+template <> MV__CU_HD double mv__cu_f64<__nv_bfloat16>(__nv_bfloat16 x)
 {
     return (double)__bfloat162float(x);
 }
 
 /* the value a float32 pipeline sees: scaled in float64 and rounded once, or
    the stored value rounded once (integers, float64) */
-template <typename T> static __device__ __forceinline__ float mv__cu_value_f32(T x, int scaled, double slope, double inter)
+template <typename T> static MV__CU_HD float mv__cu_value_f32(T x, int scaled, double slope, double inter)
 {
-    if (scaled) return (float)__dadd_rn(__dmul_rn(mv__cu_f64(x), slope), inter);
+    if (scaled) return (float)MV__CU_DADD(MV__CU_DMUL(mv__cu_f64(x), slope), inter);
     if constexpr (mv__cu_traits<T>::is_int) return (float)x; /* cvt.rn: one rounding, 64-bit too */
     else return (float)mv__cu_f64(x);
 }
 /* the value statistics see: float64 */
-template <typename T> static __device__ __forceinline__ double mv__cu_value_f64(T x, int scaled, double slope, double inter)
+template <typename T> static MV__CU_HD double mv__cu_value_f64(T x, int scaled, double slope, double inter)
 {
     double v = mv__cu_f64(x);
-    return scaled ? __dadd_rn(__dmul_rn(v, slope), inter) : v;
+    return scaled ? MV__CU_DADD(MV__CU_DMUL(v, slope), inter) : v;
 }
 
 /* float64 -> D: float types round to nearest; integers: NaN -> 0, round half
@@ -1802,16 +1826,17 @@ struct mv__cu_rsmap {
     int linear, fill;
 };
 
-static __device__ __forceinline__ void mv__cu_rs_coords(const mv__cu_rsmap &m, int64_t x, int64_t y, int64_t z, double c[3])
+static MV__CU_HD void mv__cu_rs_coords(const mv__cu_rsmap &m, int64_t x, int64_t y, int64_t z, double c[3])
 {
     if (m.separable) {
-        c[0] = __dadd_rn(__dmul_rn(__dadd_rn((double)x, m.u[0]), m.s[0]), m.v[0]);
-        c[1] = __dadd_rn(__dmul_rn(__dadd_rn((double)y, m.u[1]), m.s[1]), m.v[1]);
-        c[2] = __dadd_rn(__dmul_rn(__dadd_rn((double)z, m.u[2]), m.s[2]), m.v[2]);
+        c[0] = MV__CU_DADD(MV__CU_DMUL(MV__CU_DADD((double)x, m.u[0]), m.s[0]), m.v[0]);
+        c[1] = MV__CU_DADD(MV__CU_DMUL(MV__CU_DADD((double)y, m.u[1]), m.s[1]), m.v[1]);
+        c[2] = MV__CU_DADD(MV__CU_DMUL(MV__CU_DADD((double)z, m.u[2]), m.s[2]), m.v[2]);
     } else {
         for (int a = 0; a < 3; a++) {
-            double base = __dadd_rn(__dadd_rn(__dmul_rn(m.M[a][1], (double)y), __dmul_rn(m.M[a][2], (double)z)), m.M[a][3]);
-            c[a] = __dadd_rn(__dmul_rn(m.M[a][0], (double)x), base);
+            double base = MV__CU_DADD(MV__CU_DADD(MV__CU_DMUL(m.M[a][1], (double)y), MV__CU_DMUL(m.M[a][2], (double)z)),
+                                      m.M[a][3]);
+            c[a] = MV__CU_DADD(MV__CU_DMUL(m.M[a][0], (double)x), base);
         }
     }
 }
@@ -1819,7 +1844,7 @@ static __device__ __forceinline__ void mv__cu_rs_coords(const mv__cu_rsmap &m, i
 /* The CPU's taps (mv__rs_taps): nearest floor(clamped c + 0.5); linear
    clamps c to [0, n-1], weights (1 - t, t) in float32, the window moved
    left at the last voxel. Returns the first index. */
-static __device__ __forceinline__ int64_t mv__cu_rs_taps(double c, int64_t n, int linear, float w[2])
+static MV__CU_HD int64_t mv__cu_rs_taps(double c, int64_t n, int linear, float w[2])
 {
     double cl = !(c >= 0) ? 0 : c > (double)(n - 1) ? (double)(n - 1) : c; /* NaN -> 0 */
     if (!linear) {
@@ -1845,7 +1870,7 @@ static __device__ __forceinline__ int64_t mv__cu_rs_taps(double c, int64_t n, in
 /* One output voxel in float32: x taps summed first, then y, then z (the
    CPU's mv__rs_sample order), unfused. */
 template <typename S>
-static __device__ float mv__cu_rs_sample(const S *frame, const mv__cu_rsmap &m, const double c[3], int scaled, double slope,
+static MV__CU_HD float mv__cu_rs_sample(const S *frame, const mv__cu_rsmap &m, const double c[3], int scaled, double slope,
                                   double inter)
 {
     float w[3][2];
@@ -1860,16 +1885,16 @@ static __device__ float mv__cu_rs_sample(const S *frame, const mv__cu_rsmap &m, 
         float plane = 0;
         for (int ty = 0; ty < T[1]; ty++) {
             const S *r = frame + ((s0[2] + tz) * m.n[1] + (s0[1] + ty)) * m.n[0] + s0[0];
-            float row = __fmul_rn(w[0][0], mv__cu_value_f32(r[0], scaled, slope, inter));
-            if (T[0] > 1) row = __fadd_rn(row, __fmul_rn(w[0][1], mv__cu_value_f32(r[1], scaled, slope, inter)));
-            plane = ty == 0 ? __fmul_rn(w[1][0], row) : __fadd_rn(plane, __fmul_rn(w[1][ty], row));
+            float row = MV__CU_FMUL(w[0][0], mv__cu_value_f32(r[0], scaled, slope, inter));
+            if (T[0] > 1) row = MV__CU_FADD(row, MV__CU_FMUL(w[0][1], mv__cu_value_f32(r[1], scaled, slope, inter)));
+            plane = ty == 0 ? MV__CU_FMUL(w[1][0], row) : MV__CU_FADD(plane, MV__CU_FMUL(w[1][ty], row));
         }
-        acc = tz == 0 ? __fmul_rn(w[2][0], plane) : __fadd_rn(acc, __fmul_rn(w[2][tz], plane));
+        acc = tz == 0 ? MV__CU_FMUL(w[2][0], plane) : MV__CU_FADD(acc, MV__CU_FMUL(w[2][tz], plane));
     }
     return acc;
 }
 
-static __device__ __forceinline__ bool mv__cu_rs_inside(const mv__cu_rsmap &m, const double c[3])
+static MV__CU_HD bool mv__cu_rs_inside(const mv__cu_rsmap &m, const double c[3])
 {
     return c[0] >= 0 && c[0] <= (double)(m.n[0] - 1) && c[1] >= 0 && c[1] <= (double)(m.n[1] - 1) && c[2] >= 0 &&
            c[2] <= (double)(m.n[2] - 1);
@@ -2271,12 +2296,44 @@ struct mv__cu_mod {
     float scale;    /* ortho 1/sqrt(N) (post only) */
 };
 
-static __device__ __forceinline__ float2 mv__cu_cmul(float2 a, float2 b)
+static MV__CU_HD float2 mv__cu_cmul(float2 a, float2 b)
 {
-    return make_float2(__fsub_rn(__fmul_rn(a.x, b.x), __fmul_rn(a.y, b.y)),
-                       __fadd_rn(__fmul_rn(a.x, b.y), __fmul_rn(a.y, b.x)));
+    return make_float2(MV__CU_FSUB(MV__CU_FMUL(a.x, b.x), MV__CU_FMUL(a.y, b.y)),
+                       MV__CU_FADD(MV__CU_FMUL(a.x, b.y), MV__CU_FMUL(a.y, b.x)));
 }
 
+/* The factor of element idx: all even lengths, +-scale by the parity of the
+   shifted indices (plus h after the transform); otherwise the product of the
+   per-axis phases exp(sg 2 pi i q / n), q = j h (before) or h (k - h)
+   (after) reduced mod n in exact integers, times the scale. */
+static MV__CU_HD float2 mv__cu_mod_factor(const mv__cu_mod &m, const int64_t idx[3])
+{
+    if (m.all_even) {
+        int64_t parity = 0;
+        for (int a = 0; a < 3; a++)
+            if (m.on[a]) parity += idx[a] + (m.post ? m.h[a] : 0);
+        return make_float2((parity & 1) ? -m.scale : m.scale, 0.0f);
+    }
+    float2 w = make_float2(m.scale, 0.0f);
+    for (int a = 0; a < 3; a++) {
+        if (!m.on[a]) continue;
+        int64_t q = m.post ? m.h[a] * (idx[a] - m.h[a]) : idx[a] * m.h[a];
+        double sn, cs, turns;
+        q %= m.n[a];
+        if (q < 0) q += m.n[a];
+        turns = 2.0 * (double)q / (double)m.n[a];
+#ifdef __CUDA_ARCH__
+        sincospi(turns, &sn, &cs);
+#else
+        sn = sin(turns * 3.14159265358979323846);
+        cs = cos(turns * 3.14159265358979323846);
+#endif
+        w = mv__cu_cmul(w, make_float2((float)cs, (float)(m.sg * sn)));
+    }
+    return w;
+}
+
+/* x times the factor of each element, in place */
 static __global__ void mv__cu_modulate_kernel(float2 *x, mv__cu_mod m)
 {
     const int64_t rows = m.n[1] * m.n[2] * m.frames, frame = m.n[0] * m.n[1] * m.n[2];
@@ -2287,27 +2344,13 @@ static __global__ void mv__cu_modulate_kernel(float2 *x, mv__cu_mod m)
         idx[1] = y;
         idx[2] = z;
         for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < m.n[0]; i += (int64_t)gridDim.x * blockDim.x) {
-            float2 v = p[i];
+            float2 v = p[i], w;
             idx[0] = i;
-            if (m.all_even) {
-                int64_t parity = 0;
-                for (int a = 0; a < 3; a++)
-                    if (m.on[a]) parity += idx[a] + (m.post ? m.h[a] : 0);
-                float s = (parity & 1) ? -m.scale : m.scale;
-                v.x = __fmul_rn(v.x, s);
-                v.y = __fmul_rn(v.y, s);
+            w = mv__cu_mod_factor(m, idx);
+            if (m.all_even) { /* a real factor: two products, exact signs */
+                v.x = __fmul_rn(v.x, w.x);
+                v.y = __fmul_rn(v.y, w.x);
             } else {
-                float2 w = make_float2(m.scale, 0.0f);
-                for (int a = 0; a < 3; a++) {
-                    if (!m.on[a]) continue;
-                    /* phase 2 * (q mod n) / n turns, q an exact integer */
-                    int64_t q = m.post ? m.h[a] * (idx[a] - m.h[a]) : idx[a] * m.h[a];
-                    q %= m.n[a];
-                    if (q < 0) q += m.n[a];
-                    double sn, cs;
-                    sincospi(2.0 * (double)q / (double)m.n[a], &sn, &cs);
-                    w = mv__cu_cmul(w, make_float2((float)cs, (float)(m.sg * sn)));
-                }
                 v = mv__cu_cmul(v, w);
             }
             p[i] = v;
@@ -2349,60 +2392,86 @@ static mv_status mv__cu_modulate(const float2 *in, float2 *out, const mv__cu_mod
     return MV_OK;
 }
 
+/* The layout of a centred transform of v over `axes`: the modulation
+   parameters, and for cuFFT the transformed run of axes lo..hi (rank, n[]
+   fastest first), `inner` elements below it and `outer` transforms above;
+   *lo = -1 when nothing is transformed (every selected axis has length 1). */
+struct mv__cu_fftc_layout {
+    mv__cu_mod m;
+    int lo, hi, rank, n[3];
+    int64_t inner, outer, N;
+};
+
+static mv_status mv__cu_fftc_setup(const mv_vol *v, unsigned axes, int inverse, mv__cu_fftc_layout *L)
+{
+    int a;
+    memset(L, 0, sizeof(*L));
+    L->lo = L->hi = -1;
+    L->n[0] = L->n[1] = L->n[2] = 1;
+    L->inner = L->outer = L->N = 1;
+    MV__CU_CHECK(axes != 0 && (axes & ~7u) == 0, MV_ERR_UNSUPPORTED, "mv_cuda_fftc_into: axes 0x%x (bits 0..2)", axes);
+    /* axes of length 1 transform to themselves: drop them; the rest must be
+       consecutive in memory (length-1 axes between them do not count) */
+    for (a = 0; a < 3; a++)
+        if ((axes >> a & 1u) && mv__cu_dim(v, a) > 1) {
+            if (L->lo < 0) L->lo = a;
+            L->hi = a;
+        }
+    for (a = L->lo < 0 ? 3 : L->lo; a <= L->hi; a++)
+        MV__CU_CHECK((axes >> a & 1u) || mv__cu_dim(v, a) == 1, MV_ERR_UNSUPPORTED,
+                     "mv_cuda_fftc_into: axes 0x%x are not consecutive once length-1 axes are dropped", axes);
+    for (a = 0; a < 3; a++) {
+        L->m.n[a] = mv__cu_dim(v, a);
+        L->m.h[a] = L->m.n[a] / 2;
+        L->m.on[a] = (axes >> a & 1u) && L->m.n[a] > 1;
+    }
+    L->m.frames = mv_vol_count(v) / (L->m.n[0] * L->m.n[1] * L->m.n[2]);
+    L->m.sg = inverse ? -1.0f : 1.0f;
+    L->m.all_even = 1;
+    if (L->lo < 0) return MV_OK;
+    for (a = L->lo; a <= L->hi; a++) {
+        MV__CU_CHECK(L->m.n[a] <= INT32_MAX, MV_ERR_UNSUPPORTED, "mv_cuda_fftc_into: axis %d too long for cuFFT", a);
+        L->n[L->rank++] = (int)L->m.n[a];
+        L->N *= L->m.n[a];
+        if (L->m.on[a] && L->m.n[a] % 2) L->m.all_even = 0;
+    }
+    for (a = 0; a < L->lo; a++) L->inner *= L->m.n[a];
+    L->outer = mv_vol_count(v) / (L->inner * L->N);
+    /* cufftPlanMany takes int strides, distances and counts */
+    MV__CU_CHECK(L->N <= INT32_MAX && L->outer <= INT32_MAX && (L->inner == 1 || L->inner * L->N <= INT32_MAX),
+                 MV_ERR_UNSUPPORTED, "mv_cuda_fftc_into: %lld x %lld x %lld elements: too large for one 32-bit cuFFT plan",
+                 (long long)L->inner, (long long)L->N, (long long)L->outer);
+    return MV_OK;
+}
+
 MVCDEF mv_status mv_cuda_fftc_into(const mv_cuda_vol *in, mv_cuda_vol *out, unsigned axes, int inverse,
                                    mv_cuda_stream stream)
 {
+    mv__cu_fftc_layout L;
     mv__cu_mod m;
-    int a, lo = -1, hi = -1, rank = 0, n[3] = {1, 1, 1}, slot = -1;
-    int64_t inner = 1, outer = 1, N = 1, per_outer, o;
+    int slot = -1;
+    int64_t inner, outer, N, per_outer, o;
     mv_status st = MV_OK;
     MV__CU_STRY(mv__cu_check_vol(in, "mv_cuda_fftc_into", "input"));
     MV__CU_STRY(mv__cu_check_vol(out, "mv_cuda_fftc_into", "output"));
     MV__CU_CHECK(in->vol.dtype == MV_DT_C64 && out->vol.dtype == MV_DT_C64, MV_ERR_UNSUPPORTED,
                  "mv_cuda_fftc_into: complex64 in and out");
     MV__CU_CHECK(mv__cu_same_dims(&in->vol, &out->vol), MV_ERR_INVALID_ARG, "mv_cuda_fftc_into: dims differ");
-    MV__CU_CHECK(axes != 0 && (axes & ~7u) == 0, MV_ERR_UNSUPPORTED, "mv_cuda_fftc_into: axes 0x%x (bits 0..2)", axes);
-    /* axes of length 1 transform to themselves: drop them; the rest must be
-       consecutive in memory (length-1 axes between them do not count) */
-    for (a = 0; a < 3; a++)
-        if ((axes >> a & 1u) && mv__cu_dim(&in->vol, a) > 1) {
-            if (lo < 0) lo = a;
-            hi = a;
-        }
-    for (a = lo < 0 ? 3 : lo; a <= hi; a++)
-        MV__CU_CHECK((axes >> a & 1u) || mv__cu_dim(&in->vol, a) == 1, MV_ERR_UNSUPPORTED,
-                     "mv_cuda_fftc_into: axes 0x%x are not consecutive once length-1 axes are dropped", axes);
-    memset(&m, 0, sizeof(m));
-    for (a = 0; a < 3; a++) {
-        m.n[a] = mv__cu_dim(&in->vol, a);
-        m.h[a] = m.n[a] / 2;
-        m.on[a] = (axes >> a & 1u) && m.n[a] > 1;
-    }
-    m.frames = mv_vol_count(&in->vol) / (m.n[0] * m.n[1] * m.n[2]);
-    if (lo < 0) { /* nothing to transform: a copy */
+    MV__CU_STRY(mv__cu_fftc_setup(&in->vol, axes, inverse, &L));
+    if (L.lo < 0) { /* nothing to transform: a copy */
         if (in->vol.data != out->vol.data)
             MV__CU_TRY(cudaMemcpyAsync(out->vol.data, in->vol.data, mv_vol_bytes(&in->vol), cudaMemcpyDeviceToDevice,
                                        stream));
         return MV_OK;
     }
-    m.all_even = 1;
-    for (a = lo; a <= hi; a++) {
-        n[rank++] = (int)m.n[a];
-        N *= m.n[a];
-        if (m.n[a] % 2) m.all_even = 0;
-        MV__CU_CHECK(m.n[a] <= INT32_MAX, MV_ERR_UNSUPPORTED, "mv_cuda_fftc_into: axis %d too long for cuFFT", a);
-    }
-    m.sg = inverse ? -1.0f : 1.0f;
-    for (a = 0; a < lo; a++) inner *= m.n[a];
-    outer = mv_vol_count(&in->vol) / (inner * N);
+    m = L.m;
+    inner = L.inner;
+    outer = L.outer;
+    N = L.N;
     /* one plan: the transformed axes with element stride `inner`, a batch of
        `inner` interleaved transforms (dist 1), or contiguous ones (inner 1)
        batched over the outer axes; interleaved layouts loop over outer */
     per_outer = inner == 1 ? outer : 1;
-    /* cufftPlanMany takes int strides, distances and counts */
-    MV__CU_CHECK(N <= INT32_MAX && outer <= INT32_MAX && (inner == 1 || inner * N <= INT32_MAX), MV_ERR_UNSUPPORTED,
-                 "mv_cuda_fftc_into: %lld x %lld x %lld elements: too large for one 32-bit cuFFT plan",
-                 (long long)inner, (long long)N, (long long)outer);
     /* The two modulations are memory passes of their own (about 2/3 of a
        cuFFT 3D transform's own traffic). If the profile shows more than the
        issue's 10% over bare cuFFT, apply them in cuFFT's load and store
@@ -2413,7 +2482,7 @@ MVCDEF mv_status mv_cuda_fftc_into(const mv_cuda_vol *in, mv_cuda_vol *out, unsi
     m.scale = 1.0f;
     MV__CU_STRY(mv__cu_modulate((const float2 *)in->vol.data, (float2 *)out->vol.data, m, stream));
     /* 2. the transform, in place on out */
-    MV__CU_STRY(mv__cu_plan_get(rank, n, inner, inner == 1 ? N : 1, inner == 1 ? per_outer : inner, stream, &slot));
+    MV__CU_STRY(mv__cu_plan_get(L.rank, L.n, inner, inner == 1 ? N : 1, inner == 1 ? per_outer : inner, stream, &slot));
     {
         cufftHandle plan = mv__cu_plans[slot].plan;
         cufftResult r = cufftSetStream(plan, stream);
