@@ -432,6 +432,22 @@ static void test_intensity(void)
         t_intensity_case(T_ZNORM, MV_DT_F32, 3, d1, &o, 0, MV_DT_F32, "znorm one voxel");
         t_intensity_case(T_RESCALE, MV_DT_F32, 3, d1, &o, 0, MV_DT_F32, "rescale one voxel");
     }
+    {   /* in place: znorm_into with out = in (float32), as the CPU's */
+        mv_vol h, cpu, gpu;
+        mv_cuda_vol d;
+        t_host(&h, MV_DT_F32, 3, d3, 300);
+        REQUIRE_OK(mv_cuda_upload(&h, &d, t_stream));
+        CHECK_OK(mv_znorm(&h, &cpu, NULL));
+        CHECK_OK(mv_cuda_znorm_into(&d, &d, NULL, t_stream));
+        if (mv_cuda_download(&d, &gpu, t_stream) == MV_OK) {
+            t_check_f32((const float *)gpu.data, (const float *)cpu.data, (size_t)mv_vol_count(&h), 4, 1e-6,
+                        "znorm_into in place");
+            mv_free(&gpu);
+        }
+        mv_free(&cpu);
+        mv_cuda_free(&d, t_stream);
+        mv_free(&h);
+    }
     {   /* known statistics; percentiles are refused */
         mv_vol h;
         mv_cuda_vol d, out;
@@ -506,6 +522,25 @@ static void t_spatial_case(int op, mv_dtype dt, const int64_t *dims, int ndim, i
         if (gpu.dtype == cpu.dtype && mv_vol_count(&gpu) == mv_vol_count(&cpu))
             CHECK(memcmp(gpu.data, cpu.data, mv_vol_bytes(&cpu)) == 0, "%s: voxels differ", what);
         mv_free(&gpu);
+    }
+    /* the _into forms write the same bytes into a caller's buffer (and its affine) */
+    if (sc == MV_OK && sg == MV_OK && (op == T_CROP_OR_PAD || op == T_FLIP || op == T_PERMUTE)) {
+        mv_cuda_vol into;
+        mv_status si = mv_cuda_vol_alloc(&into, cpu.dtype, cpu.ndim, cpu.dim, t_stream);
+        if (si == MV_OK) {
+            si = op == T_CROP_OR_PAD ? mv_cuda_crop_or_pad_into(&d, &into, shape, &so, t_stream)
+                 : op == T_FLIP      ? mv_cuda_flip_into(&d, &into, (unsigned)arg, &so, t_stream)
+                                     : mv_cuda_permute_into(&d, &into, perms[arg], &so, t_stream);
+            CHECK(si == MV_OK, "%s (into): %s (%s)", what, mv_status_str(si), mv_last_error());
+            if (si == MV_OK) {
+                mv_vol_alloc(&gpu, cpu.dtype, cpu.ndim, cpu.dim, NULL);
+                CHECK_OK(mv_cuda_download_into(&into, &gpu, t_stream));
+                CHECK(memcmp(gpu.data, cpu.data, mv_vol_bytes(&cpu)) == 0, "%s (into): voxels differ", what);
+                CHECK(memcmp(into.vol.affine, cpu.affine, sizeof(cpu.affine)) == 0, "%s (into): affine differs", what);
+                mv_free(&gpu);
+            }
+            mv_cuda_free(&into, t_stream);
+        }
     }
     if (sc == MV_OK) mv_free(&cpu);
     if (sg == MV_OK) mv_cuda_free(&dout, t_stream);
@@ -596,6 +631,69 @@ static void t_ref_zoom(const float *in, const int64_t n[3], float *out, const in
             }
 }
 
+/* resampling through a general (rotated, non-separable) voxel map: the
+   GPU's mv_cuda_resample_into against the float64 definition */
+static void t_resample_general(int linear, int fill)
+{
+    int64_t n[3] = {23, 19, 11}, m[3] = {17, 21, 9}, o[3];
+    double M[4][4] = {{0.8, 0.35, 0.0, 1.5}, {-0.3, 0.75, 0.1, 2.0}, {0.05, 0.0, 1.1, -0.5}, {0, 0, 0, 1}};
+    mv_vol h, g;
+    mv_cuda_vol d, dout;
+    mv_cuda_resample_opts op;
+    size_t i, bad = 0;
+    float mx = 0;
+    char what[96];
+    t_host(&h, MV_DT_F32, 3, n, 1000);
+    for (i = 0; i < (size_t)mv_vol_count(&h); i++) {
+        float *v = (float *)h.data + i;
+        if (!isfinite(*v) || fabsf(*v) > 1e4f) *v = (float)(i % 97);
+        mx = fmaxf(mx, fabsf(*v));
+    }
+    snprintf(what, sizeof(what), "resample_into general map %s fill %d", linear ? "linear" : "nearest", fill);
+    memset(&op, 0, sizeof(op));
+    op.interp = linear ? MV_CUDA_INTERP_LINEAR : MV_CUDA_INTERP_NEAREST;
+    op.fill_outside = fill;
+    op.fill = 3;
+    if (mv_cuda_upload(&h, &d, t_stream) != MV_OK || mv_cuda_vol_alloc(&dout, MV_DT_F32, 3, m, t_stream) != MV_OK) {
+        CHECK(0, "%s: setup (%s)", what, mv_last_error());
+        mv_free(&h);
+        return;
+    }
+    CHECK_OK(mv_cuda_resample_into(&d, &dout, M, &op, t_stream));
+    if (mv_cuda_download(&dout, &g, t_stream) == MV_OK) {
+        for (o[2] = 0; o[2] < m[2]; o[2]++)
+            for (o[1] = 0; o[1] < m[1]; o[1]++)
+                for (o[0] = 0; o[0] < m[0]; o[0]++) {
+                    double c[3], t[3], acc = 0;
+                    int64_t i0[3];
+                    int a, inside = 1, dz, dy, dx;
+                    float got = ((const float *)g.data)[(o[2] * m[1] + o[1]) * m[0] + o[0]];
+                    for (a = 0; a < 3; a++) {
+                        /* the CPU's order: x term plus (y term + z term + offset) */
+                        c[a] = M[a][0] * (double)o[0] + (M[a][1] * (double)o[1] + M[a][2] * (double)o[2] + M[a][3]);
+                        inside &= c[a] >= 0 && c[a] <= (double)(n[a] - 1);
+                        t_ref_taps(c[a], n[a], linear, &i0[a], &t[a]);
+                    }
+                    if (fill && !inside) {
+                        bad += got != 3.0f;
+                        continue;
+                    }
+                    for (dz = 0; dz < 2; dz++)
+                        for (dy = 0; dy < 2; dy++)
+                            for (dx = 0; dx < 2; dx++) {
+                                double w = (dz ? t[2] : 1 - t[2]) * (dy ? t[1] : 1 - t[1]) * (dx ? t[0] : 1 - t[0]);
+                                if (w != 0) acc += w * ((const float *)h.data)[((i0[2] + dz) * n[1] + (i0[1] + dy)) * n[0] + (i0[0] + dx)];
+                            }
+                    bad += linear ? fabs((double)got - acc) > 8 * 1.2e-7 * mx : (double)got != acc;
+                }
+        CHECK(bad == 0, "%s: %zu voxels differ", what, bad);
+        mv_free(&g);
+    }
+    mv_cuda_free(&dout, t_stream);
+    mv_cuda_free(&d, t_stream);
+    mv_free(&h);
+}
+
 static void test_resample(void)
 {
     const int64_t ins[3][3] = {{37, 29, 13}, {16, 16, 16}, {5, 1, 7}};
@@ -647,6 +745,9 @@ static void test_resample(void)
                     mv_cuda_free(&d, t_stream);
                     mv_free(&h);
                 }
+    t_resample_general(0, 0);
+    t_resample_general(1, 0);
+    t_resample_general(1, 1);
     {   /* cubic is not on the GPU yet */
         mv_vol h;
         mv_cuda_vol d, dout;
