@@ -4,8 +4,9 @@
    RUN ON A GPU. The sessions that wrote it had no device; every kernel is
    checked against the CPU path by tests/test_cuda.cu, which has not run yet.
    What could be checked without a device was: tests/test_cuda_host.cu runs
-   the implementation's host-side arithmetic (spatial voxel maps, the centred
-   FFT's layout and modulation factors, the resampler's per-voxel functions)
+   the implementation's host-side arithmetic (the conversion element
+   function for every dtype pair, spatial voxel maps, the centred FFT's
+   layout and modulation factors, the resampler's per-voxel functions)
    against the CPU path and float64 definitions. Treat the kernel-level
    numbers and tolerances below as the contract the first GPU run must
    confirm, not as measured facts.
@@ -554,8 +555,8 @@ template <typename T> struct mv__cu_traits;
 #define MV__CU_INT_TRAITS(T, MN, MX)                                                   \
     template <> struct mv__cu_traits<T> {                                              \
         static constexpr bool is_int = true;                                           \
-        static __device__ __int128 lo() { return (__int128)(MN); }                     \
-        static __device__ __int128 hi() { return (__int128)(MX); }                     \
+        static MV__CU_HD __int128 lo() { return (__int128)(MN); }                      \
+        static MV__CU_HD __int128 hi() { return (__int128)(MX); }                      \
     };
 MV__CU_INT_TRAITS(uint8_t, 0, UINT8_MAX)
 MV__CU_INT_TRAITS(int8_t, INT8_MIN, INT8_MAX)
@@ -596,7 +597,7 @@ template <typename T> static MV__CU_HD double mv__cu_value_f64(T x, int scaled, 
 
 /* float64 -> D: float types round to nearest; integers: NaN -> 0, round half
    to even (or truncate), saturate */
-template <typename D> static __device__ __forceinline__ D mv__cu_from_f64(double x, int truncate)
+template <typename D> static MV__CU_HD D mv__cu_from_f64(double x, int truncate)
 {
     if constexpr (mv__cu_traits<D>::is_int) {
         if (x != x) return (D)0;
@@ -616,8 +617,8 @@ template <typename D> static __device__ __forceinline__ D mv__cu_from_f64(double
 /* The CPU's conversion of one element (see mv__convert_real_ref): unscaled
    integers stay exact integers (saturating) or round once to a float type;
    everything else goes through float64. */
-template <typename S, typename D> static __device__ __forceinline__ D mv__cu_convert1(S x, int scaled, double slope,
-                                                                               double inter, int truncate)
+template <typename S, typename D>
+static MV__CU_HD D mv__cu_convert1(S x, int scaled, double slope, double inter, int truncate)
 {
     if constexpr (mv__cu_traits<S>::is_int) {
         if (!scaled) {

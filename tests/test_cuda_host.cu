@@ -2,6 +2,9 @@
 
    The parts of the CUDA implementation that are plain arithmetic run here on
    the host, against medvol.h's CPU path or a float64 definition:
+   - dtype conversion: mv__cu_convert1 (the conversion kernel's element
+     function) for all 144 pairs of GPU dtypes, scaled or not, both
+     roundings, against mv_convert_buffer, bit for bit;
    - spatial moves: the voxel map derived from mv_pipeline_geometry and the
      gather parameters (bounds, signed strides, base), applied by the same
      index formula as mv__cu_gather_kernel, against mv_pipeline's bytes and
@@ -238,8 +241,85 @@ static void check_resample(void)
             }
 }
 
+/* ---- conversion ---- */
+
+/* every pair of GPU dtypes through mv__cu_convert1 (the element function of
+   the conversion kernel) against mv_convert_buffer, bit for bit (NaN equals
+   NaN). On the host __double2half / __double2bfloat16 are CUDA's software
+   versions; the device uses the hardware conversion, which test_cuda.cu
+   covers. */
+static const mv_dtype host_real[] = {MV_DT_U8,  MV_DT_I8,  MV_DT_U16, MV_DT_I16,  MV_DT_U32, MV_DT_I32,
+                                     MV_DT_U64, MV_DT_I64, MV_DT_F16, MV_DT_BF16, MV_DT_F32, MV_DT_F64};
+
+template <typename S, typename D>
+static void convert_host(const void *src, void *dst, size_t n, int scaled, double slope, double inter, int trunc)
+{
+    for (size_t i = 0; i < n; i++)
+        ((D *)dst)[i] = mv__cu_convert1<S, D>(((const S *)src)[i], scaled, slope, inter, trunc);
+}
+
+static void check_convert(void)
+{
+    static const double special[] = {0.0, -0.0, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 127.5, 128.0, 255.5, 256.0,
+                                     -128.5, 32767.5, 65535.5, -32768.5, 2147483647.5, 4294967296.0,
+                                     9.2233720368547758e18, 1.8446744073709552e19, -9.3e18, 1e30, -1e30,
+                                     65504.0, 65520.0, 3.4e38, 1e-8, 5.9604644775390625e-08, NAN, INFINITY, -INFINITY};
+    const size_t n = 2000, ns = sizeof(special) / sizeof(special[0]);
+    double *vals = (double *)malloc(n * sizeof(double));
+    unsigned char *src = (unsigned char *)malloc(n * 8), *cpu = (unsigned char *)malloc(n * 8),
+                  *gpu = (unsigned char *)malloc(n * 8);
+    uint64_t r = 12345;
+    for (int si = 0; si < 12; si++) {
+        mv_dtype sdt = host_real[si];
+        double span = sdt == MV_DT_F16 ? 6e4 : sdt == MV_DT_BF16 ? 1e6 : 4e9;
+        for (size_t i = 0; i < n; i++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            vals[i] = i < ns ? special[i] : ((double)(r >> 11) / 9007199254740992.0 * 2 - 1) * span;
+            if (mv_dtype_is_integer(sdt) && vals[i] != vals[i]) vals[i] = 0;
+        }
+        mv_convert_buffer(vals, MV_DT_F64, src, sdt, n, NULL);
+        for (int di = 0; di < 12; di++)
+            for (int scaled = 0; scaled < 2; scaled++)
+                for (int trunc = 0; trunc < 2; trunc++) {
+                    mv_dtype ddt = host_real[di];
+                    mv_convert_opts o;
+                    size_t es = mv_dtype_size(ddt), bad = 0, first = 0;
+                    memset(&o, 0, sizeof(o));
+                    o.scaled = scaled;
+                    o.slope = 0.37;
+                    o.inter = -11.5;
+                    o.rounding = trunc ? MV_ROUND_TRUNCATE : MV_ROUND_NEAREST;
+                    mv_convert_buffer(src, sdt, cpu, ddt, n, &o);
+                    if (!scaled && sdt == ddt) memcpy(gpu, src, n * es); /* the GPU copies, as the CPU */
+                    else MV__CU_CASE_REAL(sdt, S, MV__CU_CASE_REAL(ddt, D, convert_host<S, D>(src, gpu, n, scaled, 0.37, -11.5, trunc)))
+                    for (size_t i = 0; i < n; i++) {
+                        double a, b;
+                        if (memcmp(gpu + i * es, cpu + i * es, es) == 0) continue;
+                        mv_convert_buffer(gpu + i * es, ddt, &a, MV_DT_F64, 1, NULL);
+                        mv_convert_buffer(cpu + i * es, ddt, &b, MV_DT_F64, 1, NULL);
+                        if (a != a && b != b) continue;
+                        if (bad++ == 0) first = i;
+                    }
+                    checks++;
+                    if (bad) {
+                        double a, b;
+                        mv_convert_buffer(gpu + first * es, ddt, &a, MV_DT_F64, 1, NULL);
+                        mv_convert_buffer(cpu + first * es, ddt, &b, MV_DT_F64, 1, NULL);
+                        fails++;
+                        printf("FAIL convert %s -> %s scaled %d trunc %d: %zu differ, first %zu (source %.17g): %.17g vs cpu %.17g\n",
+                               mv_dtype_name(sdt), mv_dtype_name(ddt), scaled, trunc, bad, first, vals[first], a, b);
+                    }
+                }
+    }
+    free(vals);
+    free(src);
+    free(cpu);
+    free(gpu);
+}
+
 int main(void)
 {
+    check_convert();
     check_spatial();
     check_fftc();
     check_resample();
