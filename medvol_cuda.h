@@ -5,7 +5,8 @@
    checked against the CPU path by tests/test_cuda.cu, which has not run yet.
    What could be checked without a device was: tests/test_cuda_host.cu runs
    the implementation's host-side arithmetic (the conversion element
-   function for every dtype pair, spatial voxel maps, the centred FFT's
+   function for every dtype pair, the statistics reduction in the kernels'
+   order, spatial voxel maps, the centred FFT's
    layout and modulation factors, the resampler's per-voxel functions)
    against the CPU path and float64 definitions. Treat the kernel-level
    numbers and tolerances below as the contract the first GPU run must
@@ -391,7 +392,6 @@ MVCDEF mv_status mv_cuda_kspace_weight(mv_cuda_vol *kspace, const mv_cuda_vol *w
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
-#include <math_constants.h>
 #include <mutex>
 #include <type_traits>
 
@@ -1015,15 +1015,15 @@ struct mv__cu_moments {
     long long n, nan, inf;
 };
 
-static __device__ __forceinline__ void mv__cu_moments_zero(mv__cu_moments &m)
+static MV__CU_HD void mv__cu_moments_zero(mv__cu_moments &m)
 {
     m.mean = m.m2 = m.sum = 0;
-    m.mn = CUDART_INF;
-    m.mx = -CUDART_INF;
+    m.mn = HUGE_VAL;
+    m.mx = -HUGE_VAL;
     m.n = m.nan = m.inf = 0;
 }
 
-static __device__ __forceinline__ void mv__cu_moments_merge(mv__cu_moments &a, const mv__cu_moments &b)
+static MV__CU_HD void mv__cu_moments_merge(mv__cu_moments &a, const mv__cu_moments &b)
 {
     long long n = a.n + b.n;
     if (b.n > 0) {
@@ -1045,14 +1045,14 @@ static __device__ __forceinline__ void mv__cu_moments_merge(mv__cu_moments &a, c
 struct mv__cu_accum {
     double K, s, q, sum, mn, mx;
     long long n, nan, inf;
-    __device__ void zero()
+    MV__CU_HD void zero()
     {
         K = s = q = sum = 0;
-        mn = CUDART_INF;
-        mx = -CUDART_INF;
+        mn = HUGE_VAL;
+        mx = -HUGE_VAL;
         n = nan = inf = 0;
     }
-    __device__ __forceinline__ void add(double v)
+    MV__CU_HD void add(double v)
     {
         if (v != v) {
             nan++;
@@ -1071,7 +1071,7 @@ struct mv__cu_accum {
         mx = fmax(mx, v);
         n++;
     }
-    __device__ mv__cu_moments moments() const
+    MV__CU_HD mv__cu_moments moments() const
     {
         mv__cu_moments m;
         m.n = n;

@@ -2,6 +2,8 @@
 
    The parts of the CUDA implementation that are plain arithmetic run here on
    the host, against medvol.h's CPU path or a float64 definition:
+   - statistics: the reduction's accumulate / merge functions in the
+     kernels' partition and combination order, against mv_compute_stats;
    - dtype conversion: mv__cu_convert1 (the conversion kernel's element
      function) for all 144 pairs of GPU dtypes, scaled or not, both
      roundings, against mv_convert_buffer, bit for bit;
@@ -317,8 +319,70 @@ static void check_convert(void)
     free(gpu);
 }
 
+/* ---- statistics ---- */
+
+/* The reduction as the kernels run it, on the host: thread t of T takes
+   elements t, t + T, ... (mv__cu_accum), blocks of 256 combine their
+   threads in a tree (mv__cu_block_reduce's order), the partials are merged
+   256-strided and tree-combined (mv__cu_stats_final's order): against
+   mv_compute_stats. */
+static mv__cu_moments host_tree(mv__cu_moments *sh)
+{
+    for (int w = MV__CU_RED_THREADS / 2; w > 0; w >>= 1)
+        for (int t = 0; t < w; t++) mv__cu_moments_merge(sh[t], sh[t + w]);
+    return sh[0];
+}
+
+static void check_stats(void)
+{
+    const int64_t sizes[3] = {1, 4099, 61 * 47 * 23};
+    const int blocks_list[3] = {1, 7, 40};
+    static mv__cu_moments sh[MV__CU_RED_THREADS], part[64];
+    for (int si = 0; si < 3; si++)
+        for (int bi = 0; bi < 3; bi++) {
+            int64_t n = sizes[si], dims[1] = {sizes[si]};
+            int blocks = blocks_list[bi], nth = blocks * MV__CU_RED_THREADS;
+            mv_vol h;
+            mv_stats c;
+            mv_vol_alloc(&h, MV_DT_F32, 1, dims, NULL);
+            for (int64_t i = 0; i < n; i++) ((float *)h.data)[i] = (float)(500 + 300 * sin(0.01 * (double)i) + (i % 11));
+            if (n > 100) {
+                ((float *)h.data)[17] = NAN;
+                ((float *)h.data)[40] = INFINITY;
+                ((float *)h.data)[41] = 3.0e38f;
+            }
+            mv_compute_stats(&h, &c, NULL);
+            for (int b = 0; b < blocks; b++) {
+                for (int t = 0; t < MV__CU_RED_THREADS; t++) {
+                    mv__cu_accum acc;
+                    acc.zero();
+                    for (int64_t i = (int64_t)b * MV__CU_RED_THREADS + t; i < n; i += nth) acc.add(((float *)h.data)[i]);
+                    sh[t] = acc.moments();
+                }
+                part[b] = host_tree(sh);
+            }
+            for (int t = 0; t < MV__CU_RED_THREADS; t++) {
+                mv__cu_moments_zero(sh[t]);
+                for (int i = t; i < blocks; i += MV__CU_RED_THREADS) mv__cu_moments_merge(sh[t], part[i]);
+            }
+            mv__cu_moments m = host_tree(sh);
+            double mean = m.n ? m.mean : 0, sd = m.n ? sqrt(m.m2 / (double)m.n) : 0;
+            checks++;
+            if (m.n != c.count || m.nan != c.nan_count || m.inf != c.inf_count || (m.n && (m.mn != c.min || m.mx != c.max)) ||
+                !(fabs(m.sum - c.sum) <= 1e-12 * fabs(c.sum)) || !(fabs(mean - c.mean) <= 1e-12 * fabs(c.mean) + 1e-12 * c.std) ||
+                !(fabs(sd - c.std) <= 1e-9 * c.std)) {
+                fails++;
+                printf("FAIL stats n %lld blocks %d: count %lld/%lld nan %lld/%lld inf %lld/%lld sum %.17g/%.17g mean %.17g/%.17g "
+                       "std %.17g/%.17g\n", (long long)n, blocks, m.n, (long long)c.count, m.nan, (long long)c.nan_count,
+                       m.inf, (long long)c.inf_count, m.sum, c.sum, mean, c.mean, sd, c.std);
+            }
+            mv_free(&h);
+        }
+}
+
 int main(void)
 {
+    check_stats();
     check_convert();
     check_spatial();
     check_fftc();
