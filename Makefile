@@ -15,8 +15,9 @@ TOOLDEF := -DMEDVOL_RUNTIME_DISPATCH
 FUZZ_SECONDS ?= 30
 
 TEST_SRC := tests/test_main.c tests/test_runtime.c tests/test_dtype.c tests/test_volume.c tests/test_stats.c \
-            tests/test_affine.c tests/test_nifti.c tests/test_data.c tests/test_gzip.c tests/test_isa.c tests/test_alloc.c
-EXAMPLES := $(BUILD)/mvtool $(BUILD)/profile_load $(BUILD)/profile_gzip $(BUILD)/demo
+            tests/test_affine.c tests/test_nifti.c tests/test_data.c tests/test_gzip.c tests/test_isa.c tests/test_alloc.c \
+            tests/test_resample.c
+EXAMPLES := $(BUILD)/mvtool $(BUILD)/profile_load $(BUILD)/profile_gzip $(BUILD)/demo $(BUILD)/profile_resample
 
 .PHONY: all run bench-gzip test-large test test-quick test-tools test-asan test-nosimd test-nothreads test-cxx test-clang test-neon test-configs \
         test-symbols test-fuzz-replay test-march fuzz clean

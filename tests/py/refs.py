@@ -15,6 +15,7 @@ from fractions import Fraction
 
 import numpy as np
 import nibabel as nib
+import ref_resample
 
 OUT = sys.argv[1]
 os.makedirs(OUT, exist_ok=True)
@@ -409,4 +410,5 @@ if __name__ == '__main__':
     make_nibabel_files()
     make_phantom()
     make_gzip()
+    ref_resample.make(OUT)
     print('ok')
