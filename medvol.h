@@ -168,6 +168,17 @@ API TOUR
    x87 80-bit extended on x86-64: the two disagree on such files; medvol
    follows the format's definition.
 
+   Resampling. mv_resample_shape / mv_resample_spacing are
+   scipy.ndimage.zoom (order 0, 1 or 3) with grid_mode=True by default (the
+   field of view is kept, torch align_corners=False) or grid_mode=False
+   (opts.align_corners), mode='nearest' or a constant fill; the output
+   shape for a spacing is round(n * old / new) half to even, as zoom's.
+   mv_resample_like / mv_resample_affine sample through world coordinates
+   (scipy affine_transform with inv(A_in) * W * A_out). The output affine is
+   the input's times the voxel map, so voxels keep their world positions.
+   mv_resample_into writes a caller buffer without allocating (cubic: with
+   opts.scratch of mv_resample_scratch_size bytes).
+
 LICENSE
    MIT, see the end of the file.
 
@@ -2890,6 +2901,28 @@ static void mv__rs_bspline_ref(double *buf, size_t n, int mirror)
     for (l = 0; l < MV__RS_LANES; l++) mv__rs_bspline_lane(buf, n, mirror, l, &k);
 }
 
+/* rs_rows_in / rs_rows_out: MV__RS_LANES rows of floats (row l at rows +
+   l * stride) to and from the lanes of the prefilter's line buffer:
+   buf[(i + 1) * MV__RS_LANES + l] = rows[l * stride + i] for i < n, and
+   back rows[l * stride + i] = (float)buf[i * MV__RS_LANES + l] (buffer row 0
+   is the coefficient at -1). The x pass's transposition; exact both ways
+   (float -> double exactly, double -> float rounds like the cast). */
+typedef void (*mv__k_rs_rows_in_fn)(double *buf, const float *rows, size_t stride, size_t n);
+typedef void (*mv__k_rs_rows_out_fn)(float *rows, size_t stride, const double *buf, size_t n);
+
+static void mv__rs_rows_in_ref(double *buf, const float *rows, size_t stride, size_t n)
+{
+    size_t i, l;
+    for (l = 0; l < MV__RS_LANES; l++)
+        for (i = 0; i < n; i++) buf[(i + 1) * MV__RS_LANES + l] = (double)rows[l * stride + i];
+}
+static void mv__rs_rows_out_ref(float *rows, size_t stride, const double *buf, size_t n)
+{
+    size_t i, l;
+    for (l = 0; l < MV__RS_LANES; l++)
+        for (i = 0; i < n; i++) rows[l * stride + i] = (float)buf[i * MV__RS_LANES + l];
+}
+
 /* >>impl-kernels =========================================================== */
 
 typedef struct mv__kernels {
@@ -2903,6 +2936,8 @@ typedef struct mv__kernels {
     mv__k_rs_blend_fn rs_blend;             /* resampling */
     mv__k_rs_xinterp_fn rs_xinterp;
     mv__k_rs_bspline_fn rs_bspline;
+    mv__k_rs_rows_in_fn rs_rows_in;
+    mv__k_rs_rows_out_fn rs_rows_out;
 } mv__kernels;
 
 static void mv__kt_fill_ref(mv__kernels *kt)
@@ -2938,6 +2973,8 @@ static void mv__kt_fill_ref(mv__kernels *kt)
     kt->rs_blend = mv__rs_blend_ref;
     kt->rs_xinterp = mv__rs_xinterp_ref;
     kt->rs_bspline = mv__rs_bspline_ref;
+    kt->rs_rows_in = mv__rs_rows_in_ref;
+    kt->rs_rows_out = mv__rs_rows_out_ref;
 }
 
 /* One pass of the >>pass section per compiled ISA: each defines
@@ -8465,12 +8502,25 @@ static void mv__rs_slice_gen(const mv__rs_job *j, int64_t f, int64_t k, mv__rs_b
                 if (fast && cubic && c[0] >= 0 && c[0] < (double)(n[0] - 2) && c[1] >= 0 && c[1] < (double)(n[1] - 2) &&
                     c[2] >= 0 && c[2] < (double)(n[2] - 2)) {
                     /* cubic with every tap on stored coefficients: no folding */
+                    const float *v;
+                    float acc = 0;
+                    int tz, ty;
                     for (a = 0; a < 3; a++) {
                         double fl = (double)(int64_t)c[a]; /* floor: c >= 0 */
                         mv__rs_cubic_w(c[a] - fl, w[a]);
                         s[a] = (int64_t)fl; /* stored index of floor - 1 */
                     }
-                    o[i] = mv__rs_sample(j, frame, s, w, T);
+                    v = vol + ((size_t)s[2] * (size_t)j->sy + (size_t)s[1]) * (size_t)j->sx + (size_t)s[0];
+                    for (tz = 0; tz < 4; tz++) { /* the order of mv__rs_sample, unrolled */
+                        float plane = 0;
+                        for (ty = 0; ty < 4; ty++) {
+                            const float *r = v + ((size_t)tz * (size_t)j->sy + (size_t)ty) * (size_t)j->sx;
+                            float row = ((w[0][0] * r[0] + w[0][1] * r[1]) + w[0][2] * r[2]) + w[0][3] * r[3];
+                            plane = ty == 0 ? w[1][0] * row : plane + w[1][ty] * row;
+                        }
+                        acc = tz == 0 ? w[2][0] * plane : acc + w[2][tz] * plane;
+                    }
+                    o[i] = acc;
                     continue;
                 }
                 for (a = 0; a < 3; a++) s[a] = mv__rs_taps(c[a], n[a], j->interp, j->mirror, w[a]);
@@ -8605,8 +8655,8 @@ typedef struct mv__rs_pf {
     float *coef;
     int64_t nx, ny, nz, SX, SY;
     int mirror;
-    double *lanes;      /* per worker: lane_len doubles */
-    size_t lane_len;    /* (max dim + 2) * MV__RS_LANES */
+    unsigned char *work; /* per worker work_bytes (mv__rs_scratch_bytes) */
+    size_t work_bytes;
 } mv__rs_pf;
 
 /* float32 runs <-> lane columns of the line buffer */
@@ -8633,32 +8683,25 @@ static void mv__rs_pf_xy(void *ctx, int64_t z0, int64_t z1, int worker)
 {
     const mv__rs_pf *p = (const mv__rs_pf *)ctx;
     const int64_t L = MV__RS_LANES, SX = p->SX, SY = p->SY;
-    double *buf = p->lanes + (size_t)worker * p->lane_len;
-    float tmp[MV__RS_LMAX];
-    int64_t z, y0, x0, i, l, y;
+    const int direct = p->dt == MV_DT_F32 && !p->scaled;
+    double *buf = (double *)(void *)(p->work + (size_t)worker * p->work_bytes);
+    float *stage = (float *)(void *)(buf + (MV__MAX(p->nx, MV__MAX(p->ny, p->nz)) + 2) * L); /* L rows of up to max dim + 2 */
+    int64_t z, y0, x0, y;
     for (z = z0; z < z1; z++) {
         float *plane = p->coef + (size_t)(z + 1) * (size_t)(SX * SY);
         for (y0 = 0; y0 < p->ny; y0 += L) {
+            /* the block of rows goes through a staging copy both ways, so
+               memory sees one sequential stream, not 32 interleaved rows */
             int64_t nl = MV__MIN(L, p->ny - y0);
-            if (nl < L) memset(buf, 0, (size_t)((p->nx + 2) * L) * sizeof(double));
-            for (l = 0; l < nl; l++) {
-                const unsigned char *row = p->frame + ((size_t)(z * p->ny + y0 + l) * (size_t)p->nx) * p->es;
-                for (x0 = 0; x0 < p->nx; x0 += MV__RS_LMAX) {
-                    int64_t n = MV__MIN((int64_t)MV__RS_LMAX, p->nx - x0);
-                    const float *v = tmp;
-                    double *d = buf + (x0 + 1) * L + l;
-                    if (p->dt == MV_DT_F32 && !p->scaled) v = (const float *)(const void *)(row + (size_t)x0 * 4);
-                    else mv__convert_real_run(row + (size_t)x0 * p->es, p->dt, tmp, MV_DT_F32, (size_t)n, p->scaled, p->slope,
-                                              p->inter, MV_ROUND_NEAREST);
-                    for (i = 0; i < n; i++) d[i * L] = (double)v[i];
-                }
-            }
+            const unsigned char *rows = p->frame + (size_t)(z * p->ny + y0) * (size_t)p->nx * p->es;
+            if (direct) memcpy(stage, rows, (size_t)(nl * p->nx) * 4);
+            else mv__convert_real_run(rows, p->dt, stage, MV_DT_F32, (size_t)(nl * p->nx), p->scaled, p->slope, p->inter,
+                                      MV_ROUND_NEAREST);
+            if (nl < L) memset(stage + nl * p->nx, 0, (size_t)((L - nl) * p->nx) * 4);
+            p->kt->rs_rows_in(buf, stage, (size_t)p->nx, (size_t)p->nx);
             p->kt->rs_bspline(buf, (size_t)p->nx, p->mirror);
-            for (l = 0; l < nl; l++) {
-                float *d = plane + (size_t)(y0 + l + 1) * (size_t)SX;
-                const double *b = buf + l;
-                for (i = 0; i < SX; i++) d[i] = (float)b[i * L];
-            }
+            p->kt->rs_rows_out(stage, (size_t)SX, buf, (size_t)SX);
+            memcpy(plane + (size_t)(y0 + 1) * (size_t)SX, stage, (size_t)(nl * SX) * 4);
         }
         for (x0 = 0; x0 < SX; x0 += L) {
             int64_t nl = MV__MIN(L, SX - x0);
@@ -8670,30 +8713,38 @@ static void mv__rs_pf_xy(void *ctx, int64_t z0, int64_t z1, int worker)
     }
 }
 
-/* z prefilter of stored rows [y0, y1), MV__RS_LANES columns at a time */
+/* z prefilter of stored rows [y0, y1): a whole row of every plane at a
+   time (read and written as 1 KiB-scale runs, not 128-byte pieces), as
+   strips of MV__RS_LANES columns, one line buffer each */
 static void mv__rs_pf_z(void *ctx, int64_t y0, int64_t y1, int worker)
 {
     const mv__rs_pf *p = (const mv__rs_pf *)ctx;
-    const int64_t L = MV__RS_LANES, SX = p->SX, SY = p->SY, SZ = p->nz + 2;
-    const size_t plane = (size_t)(SX * SY);
-    double *buf = p->lanes + (size_t)worker * p->lane_len;
-    int64_t y, x0, z;
-    for (y = y0; y < y1; y++)
-        for (x0 = 0; x0 < SX; x0 += L) {
-            int64_t nl = MV__MIN(L, SX - x0);
-            float *col = p->coef + (size_t)y * (size_t)SX + (size_t)x0;
-            if (nl < L) memset(buf, 0, (size_t)((p->nz + 2) * L) * sizeof(double));
-            for (z = 0; z < p->nz; z++) mv__rs_lanes_in(buf + (z + 1) * L, col + (size_t)(z + 1) * plane, nl);
-            p->kt->rs_bspline(buf, (size_t)p->nz, p->mirror);
-            for (z = 0; z < SZ; z++) mv__rs_lanes_out(col + (size_t)z * plane, buf + z * L, nl);
-        }
+    const int64_t L = MV__RS_LANES, SX = p->SX, SY = p->SY, SZ = p->nz + 2, strips = (SX + L - 1) / L;
+    const size_t plane = (size_t)(SX * SY), strip_len = (size_t)(SZ * L);
+    double *buf = (double *)(void *)(p->work + (size_t)worker * p->work_bytes);
+    int64_t y, st, z;
+    if (SX % L) memset(buf, 0, (size_t)strips * strip_len * sizeof(double)); /* the last strip's spare lanes */
+    for (y = y0; y < y1; y++) {
+        float *row = p->coef + (size_t)y * (size_t)SX;
+        for (z = 0; z < p->nz; z++)
+            for (st = 0; st < strips; st++)
+                mv__rs_lanes_in(buf + (size_t)st * strip_len + (size_t)(z + 1) * L, row + (size_t)(z + 1) * plane + (size_t)(st * L),
+                                MV__MIN(L, SX - st * L));
+        for (st = 0; st < strips; st++) p->kt->rs_bspline(buf + (size_t)st * strip_len, (size_t)p->nz, p->mirror);
+        for (z = 0; z < SZ; z++)
+            for (st = 0; st < strips; st++)
+                mv__rs_lanes_out(row + (size_t)z * plane + (size_t)(st * L), buf + (size_t)st * strip_len + (size_t)z * L,
+                                 MV__MIN(L, SX - st * L));
+    }
 }
 
 /* Scratch of the cubic path: the coefficient volume, then per worker the
-   line buffers. 0 on overflow. */
-static size_t mv__rs_scratch_bytes(const int64_t n[3], int threads, size_t *coef_bytes, size_t *lane_len)
+   larger of the x/y buffers (a line buffer of the longest axis plus a
+   staging block of rows) and the z buffer (a row's strips). 0 on
+   overflow. */
+static size_t mv__rs_scratch_bytes(const int64_t n[3], int threads, size_t *coef_bytes, size_t *work_bytes)
 {
-    uint64_t c = 4, nmax = 0, lanes;
+    uint64_t c = 4, nmax = 0, xy, zb, w;
     int a;
     for (a = 0; a < 3; a++) {
         if (n[a] < 1 || n[a] > MV__RS_MAX_DIM) return 0;
@@ -8701,10 +8752,14 @@ static size_t mv__rs_scratch_bytes(const int64_t n[3], int threads, size_t *coef
         nmax = (uint64_t)n[a] > nmax ? (uint64_t)n[a] : nmax;
     }
     c = (c + 63) & ~(uint64_t)63;
-    lanes = (nmax + 2) * MV__RS_LANES;
+    xy = (nmax + 2) * MV__RS_LANES * (sizeof(double) + sizeof(float));
+    if (!mv__mul_u64((uint64_t)(n[2] + 2) * sizeof(double), ((uint64_t)(n[0] + 2) + MV__RS_LANES - 1) / MV__RS_LANES * MV__RS_LANES,
+                     &zb))
+        return 0;
+    w = ((xy > zb ? xy : zb) + 63) & ~(uint64_t)63;
     *coef_bytes = (size_t)c;
-    *lane_len = (size_t)lanes;
-    if (!mv__add_u64(c, (uint64_t)threads * lanes * sizeof(double), &c) || !mv__fits_size(c)) return 0;
+    *work_bytes = (size_t)w;
+    if (!mv__mul_u64(w, (uint64_t)threads, &w) || !mv__add_u64(c, w, &c) || !mv__fits_size(c)) return 0;
     return (size_t)c;
 }
 
@@ -8850,11 +8905,11 @@ static mv_status mv__rs_run(const mv_vol *in, mv_vol *out, mv__rs_map *map, cons
     {
         /* cubic: per frame, coefficients into the scratch, then interpolate */
         mv__rs_pf p;
-        size_t coef_bytes = 0, lane_len = 0, need;
+        size_t coef_bytes = 0, per_worker = 0, need;
         int tmax = mv__resolve_threads(o.threads);
         unsigned char *scratch;
         if (threads > tmax) threads = tmax;
-        need = mv__rs_scratch_bytes(n, tmax, &coef_bytes, &lane_len);
+        need = mv__rs_scratch_bytes(n, tmax, &coef_bytes, &per_worker);
         MV__CHECK(need > 0, MV_ERR_SIZE_OVERFLOW, "resample: cubic scratch for %lldx%lldx%lld overflows", (long long)n[0],
                   (long long)n[1], (long long)n[2]);
         if (o.scratch) {
@@ -8881,8 +8936,8 @@ static mv_status mv__rs_run(const mv_vol *in, mv_vol *out, mv__rs_map *map, cons
         p.SX = n[0] + 2;
         p.SY = n[1] + 2;
         p.mirror = j.mirror;
-        p.lanes = (double *)(void *)(scratch + coef_bytes);
-        p.lane_len = lane_len;
+        p.work = scratch + coef_bytes;
+        p.work_bytes = per_worker;
         j.src = scratch;
         j.src_frame = 0;
         j.sdt = MV_DT_F32;
@@ -8973,7 +9028,7 @@ static mv_status mv__rs_check_in(const mv_vol *in, const mv_vol *out, const char
 
 static int64_t mv__rs_in_dim(const mv_vol *v, int a) { return a < v->ndim ? v->dim[a] : 1; }
 
-MVDEF mv_status mv_resample_shape(const mv_vol *in, mv_vol *out, const int64_t shape[3], const mv_resample_opts *opts)
+static mv_status mv__rs_shape(const mv_vol *in, mv_vol *out, const int64_t shape[3], const mv_resample_opts *opts)
 {
     mv__rs_map map;
     double M[4][4], aff[4][4];
@@ -9013,7 +9068,7 @@ static double mv__rs_round_even(double q)
     return r;
 }
 
-MVDEF mv_status mv_resample_spacing(const mv_vol *in, mv_vol *out, const double spacing[3], const mv_resample_opts *opts)
+static mv_status mv__rs_spacing(const mv_vol *in, mv_vol *out, const double spacing[3], const mv_resample_opts *opts)
 {
     int64_t shape[3];
     int a;
@@ -9029,7 +9084,7 @@ MVDEF mv_status mv_resample_spacing(const mv_vol *in, mv_vol *out, const double 
         q = mv__rs_round_even(q);
         shape[a] = q < 1 ? 1 : (int64_t)q;
     }
-    return mv_resample_shape(in, out, shape, opts);
+    return mv__rs_shape(in, out, shape, opts);
 }
 
 /* resample_like / resample_affine: M = inv(in affine) * W * out_aff */
@@ -9058,7 +9113,7 @@ static mv_status mv__rs_world(const mv_vol *in, mv_vol *out, const int64_t oshap
     return mv__rs_alloc_run(in, out, oshape, &map, out_aff, opts);
 }
 
-MVDEF mv_status mv_resample_like(const mv_vol *in, const mv_vol *ref, mv_vol *out, const mv_resample_opts *opts)
+static mv_status mv__rs_like(const mv_vol *in, const mv_vol *ref, mv_vol *out, const mv_resample_opts *opts)
 {
     int64_t oshape[3];
     int a;
@@ -9072,8 +9127,8 @@ MVDEF mv_status mv_resample_like(const mv_vol *in, const mv_vol *ref, mv_vol *ou
     return mv__rs_world(in, out, oshape, (const double(*)[4])ref->affine, NULL, opts, "mv_resample_like");
 }
 
-MVDEF mv_status mv_resample_affine(const mv_vol *in, mv_vol *out, const int64_t shape[3], const double out_affine[4][4],
-                                   const double world_xform[4][4], const mv_resample_opts *opts)
+static mv_status mv__rs_affine(const mv_vol *in, mv_vol *out, const int64_t shape[3], const double out_affine[4][4],
+                               const double world_xform[4][4], const mv_resample_opts *opts)
 {
     int64_t oshape[3];
     int a;
@@ -9085,6 +9140,31 @@ MVDEF mv_status mv_resample_affine(const mv_vol *in, mv_vol *out, const int64_t 
         oshape[a] = shape[a] == 0 ? mv__rs_in_dim(in, a) : shape[a];
     }
     return mv__rs_world(in, out, oshape, out_affine, world_xform, opts, "mv_resample_affine");
+}
+
+/* The allocating forms leave *out empty on failure (unless it is the
+   input itself, which stays as it was). */
+static mv_status mv__rs_done(mv_status st, const mv_vol *in, mv_vol *out)
+{
+    if (st != MV_OK && out && out != in) mv_vol_init(out);
+    return st;
+}
+MVDEF mv_status mv_resample_shape(const mv_vol *in, mv_vol *out, const int64_t shape[3], const mv_resample_opts *opts)
+{
+    return mv__rs_done(mv__rs_shape(in, out, shape, opts), in, out);
+}
+MVDEF mv_status mv_resample_spacing(const mv_vol *in, mv_vol *out, const double spacing[3], const mv_resample_opts *opts)
+{
+    return mv__rs_done(mv__rs_spacing(in, out, spacing, opts), in, out);
+}
+MVDEF mv_status mv_resample_like(const mv_vol *in, const mv_vol *ref, mv_vol *out, const mv_resample_opts *opts)
+{
+    return mv__rs_done(mv__rs_like(in, ref, out, opts), in, out);
+}
+MVDEF mv_status mv_resample_affine(const mv_vol *in, mv_vol *out, const int64_t shape[3], const double out_affine[4][4],
+                                   const double world_xform[4][4], const mv_resample_opts *opts)
+{
+    return mv__rs_done(mv__rs_affine(in, out, shape, out_affine, world_xform, opts), in, out);
 }
 
 MVDEF mv_status mv_resample_into(const mv_vol *in, mv_vol *out, const double vox_map[4][4], const mv_resample_opts *opts)
@@ -9109,12 +9189,12 @@ MVDEF mv_status mv_resample_into(const mv_vol *in, mv_vol *out, const double vox
 MVDEF size_t mv_resample_scratch_size(const mv_vol *in, const mv_resample_opts *opts)
 {
     int64_t n[3];
-    size_t coef = 0, lanes = 0;
+    size_t coef = 0, work = 0;
     int a;
     if (!in || !opts || opts->interp != MV_INTERP_CUBIC || in->ndim < 1 || in->ndim > MV_MAX_DIMS || opts->threads < 0)
         return 0;
     for (a = 0; a < 3; a++) n[a] = mv__rs_in_dim(in, a);
-    return mv__rs_scratch_bytes(n, mv__resolve_threads(opts->threads), &coef, &lanes);
+    return mv__rs_scratch_bytes(n, mv__resolve_threads(opts->threads), &coef, &work);
 }
 
 /* >>impl-phantom =========================================================== */
@@ -9939,6 +10019,13 @@ MV__FN void MV__SFX(mv__inflate_fast)(mv__inflater *s, const unsigned char *in, 
 }
 
 /* resampling kernels */
+/* helpers that pass vectors through pointers must be inlined to stay in
+   registers */
+#if defined(__GNUC__) || defined(__clang__)
+#define MV__RS_FNI MV__FN __inline__ __attribute__((always_inline))
+#else
+#define MV__RS_FNI MV__FN
+#endif
 /* The x step loads each output's taps as one contiguous run (2 or 4 floats)
    and transposes them into one vector per tap: on the CPUs measured this
    beats hardware gathers 2-3x. AVX-512 permutes from a 32-float window when
@@ -9946,14 +10033,14 @@ MV__FN void MV__SFX(mv__inflate_fast)(mv__inflater *s, const unsigned char *in, 
 #if defined(MV__PASS_SSE2) || defined(MV__PASS_AVX2) || defined(MV__PASS_AVX512)
 /* two adjacent floats as a 64-bit lane (__m64 loads are alias-safe) */
 #define MV__RS_PAIR(v, p, hi) (hi ? _mm_loadh_pi((v), (const __m64 *)(const void *)(p)) : _mm_loadl_pi((v), (const __m64 *)(const void *)(p)))
-MV__FN void MV__SFX(mv__rs_ld2x4)(const float *s, const int32_t *idx, __m128 *a, __m128 *b)
+MV__RS_FNI void MV__SFX(mv__rs_ld2x4)(const float *s, const int32_t *idx, __m128 *a, __m128 *b)
 {
     __m128 p01 = MV__RS_PAIR(MV__RS_PAIR(_mm_setzero_ps(), s + idx[0], 0), s + idx[1], 1);
     __m128 p23 = MV__RS_PAIR(MV__RS_PAIR(_mm_setzero_ps(), s + idx[2], 0), s + idx[3], 1);
     *a = _mm_shuffle_ps(p01, p23, 0x88);
     *b = _mm_shuffle_ps(p01, p23, 0xDD);
 }
-MV__FN void MV__SFX(mv__rs_ld4x4)(const float *s, const int32_t *idx, __m128 *t)
+MV__RS_FNI void MV__SFX(mv__rs_ld4x4)(const float *s, const int32_t *idx, __m128 *t)
 {
     __m128 r0 = _mm_loadu_ps(s + idx[0]), r1 = _mm_loadu_ps(s + idx[1]), r2 = _mm_loadu_ps(s + idx[2]),
            r3 = _mm_loadu_ps(s + idx[3]);
@@ -9967,12 +10054,12 @@ MV__FN void MV__SFX(mv__rs_ld4x4)(const float *s, const int32_t *idx, __m128 *t)
 #if defined(MV__PASS_SSE2)
 #define mv__rs_vf_add(a, b) _mm_add_ps((a), (b))
 #define mv__rs_vf_mul(a, b) _mm_mul_ps((a), (b))
-MV__FN void MV__SFX(mv__rs_ld2)(const float *s, size_t len, const int32_t *idx, __m128 *a, __m128 *b)
+MV__RS_FNI void MV__SFX(mv__rs_ld2)(const float *s, size_t len, const int32_t *idx, __m128 *a, __m128 *b)
 {
     (void)len;
     MV__SFX(mv__rs_ld2x4)(s, idx, a, b);
 }
-MV__FN void MV__SFX(mv__rs_ld4)(const float *s, size_t len, const int32_t *idx, __m128 *t)
+MV__RS_FNI void MV__SFX(mv__rs_ld4)(const float *s, size_t len, const int32_t *idx, __m128 *t)
 {
     (void)len;
     MV__SFX(mv__rs_ld4x4)(s, idx, t);
@@ -9981,7 +10068,7 @@ MV__FN void MV__SFX(mv__rs_ld4)(const float *s, size_t len, const int32_t *idx, 
 #define mv__rs_vf_add(a, b) _mm256_add_ps((a), (b))
 #define mv__rs_vf_mul(a, b) _mm256_mul_ps((a), (b))
 #define MV__RS_JOIN(lo, hi) _mm256_insertf128_ps(_mm256_castps128_ps256(lo), (hi), 1)
-MV__FN void MV__SFX(mv__rs_ld2)(const float *s, size_t len, const int32_t *idx, __m256 *a, __m256 *b)
+MV__RS_FNI void MV__SFX(mv__rs_ld2)(const float *s, size_t len, const int32_t *idx, __m256 *a, __m256 *b)
 {
     __m128 a0, b0, a1, b1;
     (void)len;
@@ -9990,7 +10077,7 @@ MV__FN void MV__SFX(mv__rs_ld2)(const float *s, size_t len, const int32_t *idx, 
     *a = MV__RS_JOIN(a0, a1);
     *b = MV__RS_JOIN(b0, b1);
 }
-MV__FN void MV__SFX(mv__rs_ld4)(const float *s, size_t len, const int32_t *idx, __m256 *t)
+MV__RS_FNI void MV__SFX(mv__rs_ld4)(const float *s, size_t len, const int32_t *idx, __m256 *t)
 {
     __m128 lo[4], hi[4];
     int k;
@@ -10004,7 +10091,7 @@ MV__FN void MV__SFX(mv__rs_ld4)(const float *s, size_t len, const int32_t *idx, 
 #define mv__rs_vf_mul(a, b) _mm512_mul_ps((a), (b))
 /* the 16 outputs' taps as positions in a window of 32 floats from *base, or
    0 when they do not fit (or the window would leave the source) */
-MV__FN int MV__SFX(mv__rs_window)(size_t len, const int32_t *idx, int taps, __m512i *pos, int32_t *base)
+MV__RS_FNI int MV__SFX(mv__rs_window)(size_t len, const int32_t *idx, int taps, __m512i *pos, int32_t *base)
 {
     int32_t lo = MV__MIN(idx[0], idx[15]), hi = MV__MAX(idx[0], idx[15]);
     if (hi - lo + taps > 32 || (size_t)lo + 32 > len) return 0;
@@ -10012,7 +10099,7 @@ MV__FN int MV__SFX(mv__rs_window)(size_t len, const int32_t *idx, int taps, __m5
     *pos = _mm512_sub_epi32(_mm512_loadu_si512((const void *)idx), _mm512_set1_epi32(lo));
     return 1;
 }
-MV__FN void MV__SFX(mv__rs_ld2)(const float *s, size_t len, const int32_t *idx, __m512 *a, __m512 *b)
+MV__RS_FNI void MV__SFX(mv__rs_ld2)(const float *s, size_t len, const int32_t *idx, __m512 *a, __m512 *b)
 {
     __m512i pos;
     int32_t base;
@@ -10028,7 +10115,7 @@ MV__FN void MV__SFX(mv__rs_ld2)(const float *s, size_t len, const int32_t *idx, 
         *b = _mm512_insertf32x4(_mm512_insertf32x4(_mm512_insertf32x4(_mm512_castps128_ps512(qb[0]), qb[1], 1), qb[2], 2), qb[3], 3);
     }
 }
-MV__FN void MV__SFX(mv__rs_ld4)(const float *s, size_t len, const int32_t *idx, __m512 *t)
+MV__RS_FNI void MV__SFX(mv__rs_ld4)(const float *s, size_t len, const int32_t *idx, __m512 *t)
 {
     __m512i pos;
     int32_t base;
@@ -10047,7 +10134,7 @@ MV__FN void MV__SFX(mv__rs_ld4)(const float *s, size_t len, const int32_t *idx, 
 #elif defined(MV__PASS_NEON)
 #define mv__rs_vf_add(a, b) vaddq_f32((a), (b))
 #define mv__rs_vf_mul(a, b) vmulq_f32((a), (b))
-MV__FN void MV__SFX(mv__rs_ld2)(const float *s, size_t len, const int32_t *idx, float32x4_t *a, float32x4_t *b)
+MV__RS_FNI void MV__SFX(mv__rs_ld2)(const float *s, size_t len, const int32_t *idx, float32x4_t *a, float32x4_t *b)
 {
     float32x4_t p01 = vcombine_f32(vld1_f32(s + idx[0]), vld1_f32(s + idx[1]));
     float32x4_t p23 = vcombine_f32(vld1_f32(s + idx[2]), vld1_f32(s + idx[3]));
@@ -10055,7 +10142,7 @@ MV__FN void MV__SFX(mv__rs_ld2)(const float *s, size_t len, const int32_t *idx, 
     *a = vuzp1q_f32(p01, p23);
     *b = vuzp2q_f32(p01, p23);
 }
-MV__FN void MV__SFX(mv__rs_ld4)(const float *s, size_t len, const int32_t *idx, float32x4_t *t)
+MV__RS_FNI void MV__SFX(mv__rs_ld4)(const float *s, size_t len, const int32_t *idx, float32x4_t *t)
 {
     float32x4_t r0 = vld1q_f32(s + idx[0]), r1 = vld1q_f32(s + idx[1]), r2 = vld1q_f32(s + idx[2]), r3 = vld1q_f32(s + idx[3]);
     float32x4_t t0 = vtrn1q_f32(r0, r1), t1 = vtrn2q_f32(r0, r1), t2 = vtrn1q_f32(r2, r3), t3 = vtrn2q_f32(r2, r3);
@@ -10067,57 +10154,75 @@ MV__FN void MV__SFX(mv__rs_ld4)(const float *s, size_t len, const int32_t *idx, 
 }
 #endif
 
-/* y/z step: weighted sum of 1, 2 or 4 rows, same order as the reference */
+/* y/z step: weighted sum of 1, 2 or 4 rows, same order as the reference.
+   dst never overlaps a row, so a ragged end recomputes the last full vector
+   (the same values again) instead of going scalar. */
 MV__FN void MV__SFX(mv__rs_blend)(float *dst, const float *const *rows, const float *w, int taps, size_t n)
 {
-    const float *tail[4];
-    size_t i = 0;
-    int t;
+    size_t i, last = n >= MV__VL ? n - MV__VL : 0; /* start of the last full vector */
+    if (n < MV__VL || (taps != 1 && taps != 2 && taps != 4)) {
+        mv__rs_blend_ref(dst, rows, w, taps, n);
+        return;
+    }
     if (taps == 2) {
         mv__vf w0 = mv__vf_set1(w[0]), w1 = mv__vf_set1(w[1]);
         const float *r0 = rows[0], *r1 = rows[1];
-        for (; i + MV__VL <= n; i += MV__VL)
+        for (i = 0;; i += MV__VL) {
+            if (i > last) i = last;
             mv__vf_storeu(dst + i, mv__rs_vf_add(mv__rs_vf_mul(w0, mv__vf_loadu(r0 + i)), mv__rs_vf_mul(w1, mv__vf_loadu(r1 + i))));
+            if (i == last) break;
+        }
     } else if (taps == 4) {
         mv__vf w0 = mv__vf_set1(w[0]), w1 = mv__vf_set1(w[1]), w2 = mv__vf_set1(w[2]), w3 = mv__vf_set1(w[3]);
         const float *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];
-        for (; i + MV__VL <= n; i += MV__VL) {
-            mv__vf acc = mv__rs_vf_add(mv__rs_vf_mul(w0, mv__vf_loadu(r0 + i)), mv__rs_vf_mul(w1, mv__vf_loadu(r1 + i)));
+        for (i = 0;; i += MV__VL) {
+            mv__vf acc;
+            if (i > last) i = last;
+            acc = mv__rs_vf_add(mv__rs_vf_mul(w0, mv__vf_loadu(r0 + i)), mv__rs_vf_mul(w1, mv__vf_loadu(r1 + i)));
             acc = mv__rs_vf_add(acc, mv__rs_vf_mul(w2, mv__vf_loadu(r2 + i)));
             mv__vf_storeu(dst + i, mv__rs_vf_add(acc, mv__rs_vf_mul(w3, mv__vf_loadu(r3 + i))));
+            if (i == last) break;
         }
-    } else if (taps == 1) {
+    } else {
         mv__vf w0 = mv__vf_set1(w[0]);
-        for (; i + MV__VL <= n; i += MV__VL) mv__vf_storeu(dst + i, mv__rs_vf_mul(w0, mv__vf_loadu(rows[0] + i)));
+        for (i = 0;; i += MV__VL) {
+            if (i > last) i = last;
+            mv__vf_storeu(dst + i, mv__rs_vf_mul(w0, mv__vf_loadu(rows[0] + i)));
+            if (i == last) break;
+        }
     }
-    for (t = 0; t < taps; t++) tail[t] = rows[t] + i;
-    mv__rs_blend_ref(dst + i, tail, w, taps, n - i);
 }
 
 /* x step: taps loaded together and transposed, weights from planar arrays;
-   1 tap (a 1-voxel axis) goes to the reference */
+   a ragged end recomputes the last full vector; 1 tap (a 1-voxel axis)
+   goes to the reference */
 MV__FN void MV__SFX(mv__rs_xinterp)(float *dst, const float *src, size_t src_len, const int32_t *idx, const float *w,
                                      size_t wstride, int taps, size_t n)
 {
-    size_t i = 0;
-    if (taps == 2) {
+    size_t i, last = n >= MV__VL ? n - MV__VL : 0;
+    if (n >= MV__VL && taps == 2) {
         const float *w1 = w + wstride;
-        for (; i + MV__VL <= n; i += MV__VL) {
+        for (i = 0;; i += MV__VL) {
             mv__vf a, b;
+            if (i > last) i = last;
             MV__SFX(mv__rs_ld2)(src, src_len, idx + i, &a, &b);
             mv__vf_storeu(dst + i, mv__rs_vf_add(mv__rs_vf_mul(mv__vf_loadu(w + i), a), mv__rs_vf_mul(mv__vf_loadu(w1 + i), b)));
+            if (i == last) break;
         }
-    } else if (taps == 4) {
+    } else if (n >= MV__VL && taps == 4) {
         const float *w1 = w + wstride, *w2 = w + 2 * wstride, *w3 = w + 3 * wstride;
-        for (; i + MV__VL <= n; i += MV__VL) {
+        for (i = 0;; i += MV__VL) {
             mv__vf t[4], acc;
+            if (i > last) i = last;
             MV__SFX(mv__rs_ld4)(src, src_len, idx + i, t);
             acc = mv__rs_vf_add(mv__rs_vf_mul(mv__vf_loadu(w + i), t[0]), mv__rs_vf_mul(mv__vf_loadu(w1 + i), t[1]));
             acc = mv__rs_vf_add(acc, mv__rs_vf_mul(mv__vf_loadu(w2 + i), t[2]));
             mv__vf_storeu(dst + i, mv__rs_vf_add(acc, mv__rs_vf_mul(mv__vf_loadu(w3 + i), t[3])));
+            if (i == last) break;
         }
+    } else {
+        mv__rs_xinterp_ref(dst, src, src_len, idx, w, wstride, taps, n);
     }
-    mv__rs_xinterp_ref(dst + i, src, src_len, idx + i, w + i, wstride, taps, n - i);
 }
 
 /* the prefilter: each time step updates every lane group before the next
@@ -10208,6 +10313,92 @@ MV__FN void MV__SFX(mv__rs_bspline)(double *buf, size_t n, int mirror)
     }
 }
 
+/* the x pass's transposition: MV__VDL x MV__VDL blocks of floats converted
+   to doubles and transposed in registers (see mv__rs_rows_in_ref) */
+#if defined(MV__PASS_SSE2)
+#define MV__RS_LDF(p) _mm_cvtps_pd(_mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(const void *)(p)))
+#define MV__RS_STF(p, v) _mm_storel_pi((__m64 *)(void *)(p), _mm_cvtpd_ps(v))
+MV__RS_FNI void MV__SFX(mv__rs_tr)(__m128d *r)
+{
+    __m128d a = _mm_unpacklo_pd(r[0], r[1]), b = _mm_unpackhi_pd(r[0], r[1]);
+    r[0] = a;
+    r[1] = b;
+}
+#elif defined(MV__PASS_AVX2)
+#define MV__RS_LDF(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
+#define MV__RS_STF(p, v) _mm_storeu_ps((p), _mm256_cvtpd_ps(v))
+MV__RS_FNI void MV__SFX(mv__rs_tr)(__m256d *r)
+{
+    __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
+    __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
+    r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+    r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+    r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+    r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+}
+#elif defined(MV__PASS_AVX512)
+#define MV__RS_LDF(p) _mm512_cvtps_pd(_mm256_loadu_ps(p))
+#define MV__RS_STF(p, v) _mm256_storeu_ps((p), _mm512_cvtpd_ps(v))
+MV__RS_FNI void MV__SFX(mv__rs_tr)(__m512d *r)
+{
+    __m512d t[8], v[8];
+    int k;
+    for (k = 0; k < 4; k++) {
+        t[2 * k] = _mm512_unpacklo_pd(r[2 * k], r[2 * k + 1]);     /* rows 2k, 2k+1 at even columns */
+        t[2 * k + 1] = _mm512_unpackhi_pd(r[2 * k], r[2 * k + 1]); /* ... at odd columns */
+    }
+    for (k = 0; k < 2; k++) {
+        v[4 * k] = _mm512_shuffle_f64x2(t[k], t[k + 2], 0x88);     /* columns (0 4) or (1 5), rows 0-3 */
+        v[4 * k + 1] = _mm512_shuffle_f64x2(t[k], t[k + 2], 0xDD); /* columns (2 6) or (3 7), rows 0-3 */
+        v[4 * k + 2] = _mm512_shuffle_f64x2(t[k + 4], t[k + 6], 0x88);
+        v[4 * k + 3] = _mm512_shuffle_f64x2(t[k + 4], t[k + 6], 0xDD);
+    }
+    for (k = 0; k < 2; k++) {
+        r[k] = _mm512_shuffle_f64x2(v[4 * k], v[4 * k + 2], 0x88);         /* column k */
+        r[k + 4] = _mm512_shuffle_f64x2(v[4 * k], v[4 * k + 2], 0xDD);     /* column k + 4 */
+        r[k + 2] = _mm512_shuffle_f64x2(v[4 * k + 1], v[4 * k + 3], 0x88); /* column k + 2 */
+        r[k + 6] = _mm512_shuffle_f64x2(v[4 * k + 1], v[4 * k + 3], 0xDD); /* column k + 6 */
+    }
+}
+#elif defined(MV__PASS_NEON)
+#define MV__RS_LDF(p) vcvt_f64_f32(vld1_f32(p))
+#define MV__RS_STF(p, v) vst1_f32((p), vcvt_f32_f64(v))
+MV__RS_FNI void MV__SFX(mv__rs_tr)(float64x2_t *r)
+{
+    float64x2_t a = vzip1q_f64(r[0], r[1]), b = vzip2q_f64(r[0], r[1]);
+    r[0] = a;
+    r[1] = b;
+}
+#endif
+MV__FN void MV__SFX(mv__rs_rows_in)(double *buf, const float *rows, size_t stride, size_t n)
+{
+    const size_t L = MV__RS_LANES;
+    size_t i = 0;
+    int g, k;
+    for (; i + MV__VDL <= n; i += MV__VDL)
+        for (g = 0; g < MV__RS_G; g++) {
+            mv__vd r[MV__VDL];
+            for (k = 0; k < MV__VDL; k++) r[k] = MV__RS_LDF(rows + (size_t)(g * MV__VDL + k) * stride + i);
+            MV__SFX(mv__rs_tr)(r);
+            for (k = 0; k < MV__VDL; k++) mv__vd_storeu(buf + (i + 1 + (size_t)k) * L + (size_t)g * MV__VDL, r[k]);
+        }
+    mv__rs_rows_in_ref(buf + i * L, rows + i, stride, n - i);
+}
+MV__FN void MV__SFX(mv__rs_rows_out)(float *rows, size_t stride, const double *buf, size_t n)
+{
+    const size_t L = MV__RS_LANES;
+    size_t i = 0;
+    int g, k;
+    for (; i + MV__VDL <= n; i += MV__VDL)
+        for (g = 0; g < MV__RS_G; g++) {
+            mv__vd r[MV__VDL];
+            for (k = 0; k < MV__VDL; k++) r[k] = mv__vd_loadu(buf + (i + (size_t)k) * L + (size_t)g * MV__VDL);
+            MV__SFX(mv__rs_tr)(r);
+            for (k = 0; k < MV__VDL; k++) MV__RS_STF(rows + (size_t)(g * MV__VDL + k) * stride + i, r[k]);
+        }
+    mv__rs_rows_out_ref(rows + i, stride, buf + i * L, n - i);
+}
+
 static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
 {
     kt->to_f32[MV_DT_U8] = MV__SFX(mv__to_f32_u8);
@@ -10246,6 +10437,8 @@ static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
     kt->rs_blend = MV__SFX(mv__rs_blend);
     kt->rs_xinterp = MV__SFX(mv__rs_xinterp);
     kt->rs_bspline = MV__SFX(mv__rs_bspline);
+    kt->rs_rows_in = MV__SFX(mv__rs_rows_in);
+    kt->rs_rows_out = MV__SFX(mv__rs_rows_out);
 }
 
 /* every pass macro goes, so the next pass starts clean */
@@ -10308,5 +10501,8 @@ static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
 #undef MV__RS_G
 #undef MV__RS_PAIR
 #undef MV__RS_JOIN
+#undef MV__RS_LDF
+#undef MV__RS_STF
+#undef MV__RS_FNI
 
 #endif /* MV__KERNEL_PASS */

@@ -583,10 +583,13 @@ MV_TEST(resample, bad_arguments)
     o.raw = 1;
     EXPECT_OK(mv_resample_into(&in, &out, (const double(*)[4])I, &o));
     EXPECT(mv_resample_scratch_size(NULL, &o) == 0 && mv_resample_scratch_size(&in, NULL) == 0);
-    /* coordinates far away (1e300 voxels) clamp without overflow */
+    /* coordinates far away (1e300 voxels) clamp without overflow; inf - inf
+       (a NaN coordinate) samples voxel 0's edge or gets the fill */
     memcpy(P, I, sizeof(P));
     P[0][3] = 1e300;
     P[1][0] = -1e300;
+    P[2][0] = 1e308;
+    P[2][1] = -1e308;
     o.raw = 0;
     in.meta.scl_inter = 0;
     for (o.interp = MV_INTERP_LINEAR; o.interp <= MV_INTERP_CUBIC; o.interp = (mv_interp)(o.interp + 1)) {
