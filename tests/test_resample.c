@@ -263,6 +263,8 @@ MV_TEST(resample, isa_and_threads_identical)
         {"linear long rows", MV_INTERP_LINEAR, MV_DT_F32, {280, 5, 4}, {601, 7, 5}, 0, 1, 0},
         {"linear int16 scaled", MV_INTERP_LINEAR, MV_DT_I16, {19, 15, 13}, {25, 9, 17}, 0, 0, 0},
         {"linear rotated", MV_INTERP_LINEAR, MV_DT_F32, {21, 18, 11}, {27, 23, 13}, 1, 1, 0},
+        {"linear rotated, edge clamp", MV_INTERP_LINEAR, MV_DT_F32, {19, 23, 9}, {41, 21, 10}, 1, 0, 0},
+        {"linear rotated int16", MV_INTERP_LINEAR, MV_DT_I16, {12, 9, 7}, {13, 11, 5}, 1, 0, 0},
         {"cubic up", MV_INTERP_CUBIC, MV_DT_F32, {13, 11, 9}, {31, 15, 17}, 0, 0, 0},
         {"cubic mirror fill", MV_INTERP_CUBIC, MV_DT_I16, {12, 10, 9}, {9, 17, 11}, 0, 1, 0},
         {"cubic thin axes", MV_INTERP_CUBIC, MV_DT_F32, {2, 3, 1}, {5, 7, 3}, 0, 0, 0},
@@ -275,6 +277,7 @@ MV_TEST(resample, isa_and_threads_identical)
         {"linear x2 (threads)", MV_INTERP_LINEAR, MV_DT_F32, {60, 50, 45}, {120, 100, 90}, 0, 0, 0},
         {"cubic x2 (threads)", MV_INTERP_CUBIC, MV_DT_I16, {60, 50, 45}, {120, 100, 90}, 0, 1, 0},
         {"cubic rotated (threads)", MV_INTERP_CUBIC, MV_DT_F32, {110, 90, 60}, {110, 90, 60}, 1, 0, 0},
+        {"linear rotated fill (threads)", MV_INTERP_LINEAR, MV_DT_F32, {110, 90, 60}, {97, 101, 63}, 1, 1, 0},
     };
     unsigned avail = mv_isa_available();
     mv_isa active = mv_isa_active();
@@ -302,6 +305,72 @@ MV_TEST(resample, isa_and_threads_identical)
         mv_free(&in);
         if (mvt_cur.failures) break;
     }
+    EXPECT_OK(mv_set_isa(active));
+}
+
+/* The general trilinear row kernel (float32, rotated maps) on every ISA
+   against the reference: row lengths around each vector width (1 .. 33 and
+   71), rows that leave the volume (edge clamp and fill), a map whose x step
+   moves all three coordinates, steps of 0 and far outside, and NaN, +-Inf,
+   -0, denormal and huge voxels in the input. */
+MV_TEST(resample, general_linear_rows_identical)
+{
+    static const int64_t widths[] = {1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 71};
+    static const double maps[][3][4] = {
+        {{0.83, -0.31, 0.12, 1.3}, {0.29, 0.77, -0.2, -1.1}, {0.07, 0.21, 0.9, 0.4}},  /* turned, crosses the edges */
+        {{-0.4, 0.2, 0.05, 12.6}, {0.1, 0.5, 0.3, 0.2}, {-0.02, 0.1, 0.6, 0.1}},       /* x runs backwards */
+        {{0.0, 0.3, 0.1, 2.5}, {0.0, 0.6, 0.2, 1.5}, {0.0, 0.05, 0.8, 0.5}},           /* x step 0, general in y/z */
+        {{3e5, 0.5, 0.1, -7e5}, {-2e5, 0.4, 0.3, 9.0}, {1e-9, 0.1, 0.5, 0.25}},        /* far outside, both sides */
+    };
+    unsigned avail = mv_isa_available();
+    mv_isa active = mv_isa_active();
+    mv_vol in, ref, got;
+    float *v;
+    size_t wi, mi;
+    int isa, fill;
+    volume(&in, MV_DT_F32, 11, 9, 7, 5);
+    v = (float *)in.data;
+    v[3] = NAN;
+    v[20] = INFINITY;
+    v[41] = -INFINITY;
+    v[50] = 1e-40f;
+    v[60] = -0.0f;
+    v[70] = 3e38f;
+    v[71] = -3e38f;
+    for (mi = 0; mi < sizeof(maps) / sizeof(maps[0]); mi++)
+        for (wi = 0; wi < sizeof(widths) / sizeof(widths[0]); wi++)
+            for (fill = 0; fill < 2; fill++) {
+                int64_t shape[3];
+                double M[4][4];
+                mv_resample_opts o;
+                int r, c;
+                shape[0] = widths[wi];
+                shape[1] = 6;
+                shape[2] = 5;
+                memset(M, 0, sizeof(M));
+                for (r = 0; r < 3; r++)
+                    for (c = 0; c < 4; c++) M[r][c] = maps[mi][r][c];
+                M[3][3] = 1;
+                memset(&o, 0, sizeof(o));
+                o.interp = MV_INTERP_LINEAR;
+                o.fill_outside = fill;
+                o.fill = -4.5;
+                o.threads = 1;
+                REQUIRE_OK(mv_set_isa(MV_ISA_REF));
+                REQUIRE_OK(mv_vol_alloc(&ref, MV_DT_F32, 3, shape, NULL));
+                REQUIRE_OK(mv_resample_into(&in, &ref, (const double(*)[4])M, &o));
+                for (isa = 0; isa < MV_ISA_COUNT; isa++) {
+                    if (!(avail & (1u << isa)) || isa == MV_ISA_REF) continue;
+                    REQUIRE_OK(mv_set_isa((mv_isa)isa));
+                    REQUIRE_OK(mv_vol_alloc(&got, MV_DT_F32, 3, shape, NULL));
+                    REQUIRE_OK(mv_resample_into(&in, &got, (const double(*)[4])M, &o));
+                    EXPECT_MSG(memcmp(got.data, ref.data, mv_vol_bytes(&ref)) == 0, "map %d, width %d, fill %d: %s differs from ref",
+                               (int)mi, (int)widths[wi], fill, mv_isa_name((mv_isa)isa));
+                    mv_free(&got);
+                }
+                mv_free(&ref);
+            }
+    mv_free(&in);
     EXPECT_OK(mv_set_isa(active));
 }
 
