@@ -1,7 +1,7 @@
 # medvol - see README.md. Outputs go to build/.
 #   make            tools and examples          make test      the whole suite (every config)
 #   make run        the main job on a phantom   make test-quick  one configuration
-#   make fuzz       libFuzzer targets           make bench     (see bench/)
+#   make fuzz       libFuzzer targets           make bench     medvol vs peer tools (bench/README.md)
 CC      ?= cc
 CXX     ?= c++
 CFLAGS  ?= -O2 -g
@@ -15,18 +15,20 @@ TOOLDEF := -DMEDVOL_RUNTIME_DISPATCH
 FUZZ_SECONDS ?= 30
 
 TEST_SRC := tests/test_main.c tests/test_runtime.c tests/test_dtype.c tests/test_volume.c tests/test_stats.c \
-            tests/test_affine.c tests/test_nifti.c tests/test_data.c tests/test_gzip.c tests/test_isa.c tests/test_alloc.c \
+            tests/test_affine.c tests/test_nifti.c tests/test_data.c tests/test_gzip.c tests/test_ops.c tests/test_isa.c tests/test_alloc.c \
             tests/test_resample.c
-EXAMPLES := $(BUILD)/mvtool $(BUILD)/profile_load $(BUILD)/profile_gzip $(BUILD)/demo $(BUILD)/profile_resample
+PROFILES := $(BUILD)/profile_load $(BUILD)/profile_gzip $(BUILD)/profile_z_norm $(BUILD)/profile_rescale \
+            $(BUILD)/profile_crop_pad $(BUILD)/profile_flip $(BUILD)/profile_resample $(BUILD)/profile_all
+EXAMPLES := $(BUILD)/mvtool $(PROFILES) $(BUILD)/demo
 
-.PHONY: all run bench-gzip test-large test test-quick test-tools test-asan test-nosimd test-nothreads test-cxx test-clang test-neon test-configs \
+.PHONY: all run bench bench-quick bench-check bench-baseline bench-setup bench-gzip test-large test test-quick test-tools test-asan test-nosimd test-nothreads test-cxx test-clang test-neon test-configs \
         test-symbols test-fuzz-replay test-march fuzz clean
 all: $(EXAMPLES)
 
 $(BUILD):
 	@mkdir -p $(BUILD)
 
-$(BUILD)/%: examples/%.c medvol.h examples/profile.h | $(BUILD)
+$(BUILD)/%: examples/%.c medvol.h examples/profile.h examples/profile_ops.h | $(BUILD)
 	$(CC) $(CFLAGS) $(WFLAGS) $(XFLAGS) $(TOOLDEF) -o $@ $< $(LDLIBS)
 
 run: $(BUILD)/demo $(BUILD)/mvtool
@@ -38,6 +40,27 @@ $(BUILD)/gzip_bench: bench/gzip_bench.c medvol.h examples/profile.h | $(BUILD)
 	$(CC) $(CFLAGS) -std=c99 -Wall -Wextra $(XFLAGS) $(TOOLDEF) -o $@ $< -lz -ldeflate -lisal $(LDLIBS)
 bench-gzip: $(BUILD)/gzip_bench
 	$(BUILD)/gzip_bench 256 5
+
+# medvol side by side with numpy/scipy, nibabel, torch, MONAI, TorchIO, medrs,
+# SimpleITK (bench/README.md). Sets up its own venv (bench/.venv) and Debian
+# packages; never part of make test. BENCH_ARGS passes flags to bench/bench.py
+# (e.g. BENCH_ARGS="--large" or "--only znorm").
+BENCH_PY  := bench/.venv/bin/python
+# the resample shim only once medvol.h has the resample API
+MVB_SRC   := bench/mvbench.c $(shell grep -q 'mv_resample_shape' medvol.h && echo bench/mvbench_resample.c)
+$(BUILD)/libmvbench.so: bench/mvbench.c bench/mvbench_resample.c bench/mvbench.h medvol.h | $(BUILD)
+	$(CC) -O2 -fPIC -shared -std=c99 -Wall -Wextra -Wpedantic -Wmissing-prototypes $(XFLAGS) $(TOOLDEF) \
+	  -o $@ $(MVB_SRC) $(LDLIBS)
+bench-setup:
+	@bench/setup.sh
+bench: bench-setup $(BUILD)/libmvbench.so
+	$(BENCH_PY) bench/bench.py run $(BENCH_ARGS)
+bench-quick: bench-setup $(BUILD)/libmvbench.so
+	$(BENCH_PY) bench/bench.py run --quick --out $(BUILD)/bench-quick.md $(BENCH_ARGS)
+bench-check: bench-setup $(BUILD)/libmvbench.so
+	$(BENCH_PY) bench/bench.py check $(BENCH_ARGS)
+bench-baseline: bench-setup $(BUILD)/libmvbench.so
+	$(BENCH_PY) bench/bench.py baseline $(BENCH_ARGS)
 
 # ---- tests: one suite binary per configuration -------------------------------
 # $(call suite,name,compiler,extra flags)
@@ -125,7 +148,7 @@ $(BUILD)/test_large: tests/test_large.c medvol.h | $(BUILD)
 test-large: $(BUILD)/test_large
 	$(BUILD)/test_large
 
-test-tools: $(BUILD)/mvtool
+test-tools: $(EXAMPLES)
 	tests/test_tools.sh
 
 # the whole suite: every configuration the header promises

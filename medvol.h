@@ -2299,6 +2299,31 @@ MV__REF_STATS(i32, int32_t)
 MV__REF_STATS(f32, float)
 MV__REF_STATS(f64, double)
 
+/* Block statistics of the float32 values != 0 (nonzero-only statistics):
+   as above with the zeros left out, lanes by position, and their count
+   (summed in the same lanes, exact). */
+typedef void (*mv__k_stats_nz_fn)(const float *src, size_t n, double K, mv__acc *out, double *count);
+static void mv__stats_nz_f32_ref(const float *src, size_t n, double K, mv__acc *out, double *count)
+{
+    double a0[8] = {0, 0, 0, 0, 0, 0, 0, 0}, a1[8] = {0, 0, 0, 0, 0, 0, 0, 0}, a2[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    double mn = (double)INFINITY, mx = -(double)INFINITY;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        double x = (double)src[i], d = x - K;
+        if (x == 0) continue;
+        a0[i & 7] += 1;
+        a1[i & 7] += d;
+        a2[i & 7] += d * d;
+        mn = x < mn ? x : mn;
+        mx = x > mx ? x : mx;
+    }
+    out->s1 = mv__sum8(a1);
+    out->s2 = mv__sum8(a2);
+    out->mn = mn;
+    out->mx = mx;
+    *count = mv__sum8(a0);
+}
+
 /* ---- DEFLATE decoding (RFC 1951) ----
    Huffman codes decode through one table lookup (a root of 11 bits for
    literal/lengths, 8 for distances, 7 for code lengths) plus a subtable for
@@ -2973,6 +2998,86 @@ static void mv__rs_affine_lin_ref(float *dst, const float *vol, const int64_t *d
     }
 }
 
+/* ---- element-wise kernels of the intensity and spatial operations ---- */
+
+typedef void (*mv__k_affine_fn)(const float *x, float *y, size_t n, double c, double s, double o);
+typedef void (*mv__k_clamp_fn)(const float *x, float *y, size_t n, float lo, float hi);
+typedef void (*mv__k_reverse_fn)(const void *src, void *dst, size_t n);
+typedef void (*mv__k_copy_fn)(void *dst, const void *src, size_t bytes);
+
+/* A forward copy of a row (no overlap). The vector versions exist because
+   the C library's memmove picks a backward loop for some address pairs,
+   which reads rows at half the speed. */
+static void mv__copy_ref(void *dst, const void *src, size_t bytes) { memcpy(dst, src, bytes); }
+
+/* y = (x - c) * s + o evaluated in float64 and rounded once: z-normalize
+   (c = mean, s = 1/std), rescale (c = min, s = range ratio, o = lo). x and y
+   may be the same array. */
+static void mv__affine_f32_ref(const float *x, float *y, size_t n, double c, double s, double o)
+{
+    size_t i;
+    for (i = 0; i < n; i++) y[i] = (float)(((double)x[i] - c) * s + o);
+}
+/* The same, but voxels equal to 0 keep their value (nonzero-only
+   normalisation: background stays background). */
+static void mv__affine_nz_f32_ref(const float *x, float *y, size_t n, double c, double s, double o)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        float v = x[i];
+        y[i] = v == 0 ? v : (float)(((double)v - c) * s + o);
+    }
+}
+/* The same straight from 8/16-bit integers: v = x * slope + inter in
+   float64, then (v - c) * s + o. Used only when v is exact in float32 (see
+   mv__scaling_exact_f32), so it gives the bits of converting to float32
+   first and then mv__affine_f32: one pass instead of two. nonzero: voxels
+   whose v is 0 stay 0. */
+typedef void (*mv__k_affine_int_fn)(const void *x, float *y, size_t n, double slope, double inter, double c,
+                                    double s, double o, int nonzero);
+#define MV__REF_AFFINE_INT(sfx, T)                                                                 \
+    static void mv__affine_##sfx##_ref(const void *x, float *y, size_t n, double slope, double inter, \
+                                       double c, double s, double o, int nonzero)                 \
+    {                                                                                              \
+        const T *p = (const T *)x;                                                                 \
+        size_t i;                                                                                  \
+        for (i = 0; i < n; i++) {                                                                  \
+            double v = (double)p[i] * slope + inter;                                               \
+            y[i] = nonzero && v == 0 ? (float)v : (float)((v - c) * s + o);                        \
+        }                                                                                          \
+    }
+MV__REF_AFFINE_INT(u8, uint8_t)
+MV__REF_AFFINE_INT(i16, int16_t)
+MV__REF_AFFINE_INT(u16, uint16_t)
+#undef MV__REF_AFFINE_INT
+
+/* Clamp to [lo, hi]; NaN stays NaN (as numpy.clip). The comparisons are the
+   ones x86 max/min make, so every ISA gives these bits (-0 included). */
+static void mv__clamp_f32_ref(const float *x, float *y, size_t n, float lo, float hi)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        float v = x[i];
+        v = lo > v ? lo : v;
+        v = hi < v ? hi : v;
+        y[i] = v;
+    }
+}
+/* dst[i] = src[n - 1 - i] for elements of 1, 2, 4, 8 bytes (a row flip) */
+#define MV__REVERSE_REF(bytes, T)                                                            \
+    static void mv__reverse##bytes##_ref(const void *src, void *dst, size_t n)               \
+    {                                                                                        \
+        const T *s = (const T *)src;                                                         \
+        T *d = (T *)dst;                                                                     \
+        size_t i;                                                                            \
+        for (i = 0; i < n; i++) d[i] = s[n - 1 - i];                                         \
+    }
+MV__REVERSE_REF(1, uint8_t)
+MV__REVERSE_REF(2, uint16_t)
+MV__REVERSE_REF(4, uint32_t)
+MV__REVERSE_REF(8, uint64_t)
+#undef MV__REVERSE_REF
+
 /* >>impl-kernels =========================================================== */
 
 typedef struct mv__kernels {
@@ -2989,6 +3094,12 @@ typedef struct mv__kernels {
     mv__k_rs_rows_in_fn rs_rows_in;
     mv__k_rs_rows_out_fn rs_rows_out;
     mv__k_rs_affine_lin_fn rs_affine_lin;
+    mv__k_affine_fn affine_f32, affine_nz_f32;
+    mv__k_clamp_fn clamp_f32;
+    mv__k_reverse_fn reverse[9];            /* by element size 1, 2, 4, 8 */
+    mv__k_copy_fn copy;
+    mv__k_stats_nz_fn stats_nz_f32;
+    mv__k_affine_int_fn affine_int[MV_DT_COUNT]; /* u8, i16, u16 */
 } mv__kernels;
 
 static void mv__kt_fill_ref(mv__kernels *kt)
@@ -3027,6 +3138,18 @@ static void mv__kt_fill_ref(mv__kernels *kt)
     kt->rs_rows_in = mv__rs_rows_in_ref;
     kt->rs_rows_out = mv__rs_rows_out_ref;
     kt->rs_affine_lin = mv__rs_affine_lin_ref;
+    kt->affine_f32 = mv__affine_f32_ref;
+    kt->affine_nz_f32 = mv__affine_nz_f32_ref;
+    kt->clamp_f32 = mv__clamp_f32_ref;
+    kt->reverse[1] = mv__reverse1_ref;
+    kt->reverse[2] = mv__reverse2_ref;
+    kt->reverse[4] = mv__reverse4_ref;
+    kt->reverse[8] = mv__reverse8_ref;
+    kt->copy = mv__copy_ref;
+    kt->stats_nz_f32 = mv__stats_nz_f32_ref;
+    kt->affine_int[MV_DT_U8] = mv__affine_u8_ref;
+    kt->affine_int[MV_DT_I16] = mv__affine_i16_ref;
+    kt->affine_int[MV_DT_U16] = mv__affine_u16_ref;
 }
 
 /* One pass of the >>pass section per compiled ISA: each defines
@@ -9408,6 +9531,2459 @@ MVDEF mv_status mv_phantom_smooth(mv_vol *out, mv_dtype dtype, int64_t nx, int64
     return st;
 }
 
+/* >>impl-ops ===============================================================
+   Intensity and spatial operations and their chains share one engine:
+
+   - A plan (mv__plan) holds what the chain does so far: a voxel mapping from
+     the current grid to the source (per output axis: which source axis, which
+     direction, which offset), the boxes where earlier pads created voxels
+     ("stages", each with its fill value), and the per-voxel intensity steps
+     (mv__eop) in order.
+   - Steps that need statistics (z-normalize, rescale) take them when the
+     plan reaches them, by a read pass over the source region the volume has
+     at that point (mv__provider), plus the padded voxels as constants.
+   - The write pass (mv__write_rows) walks output rows: each row splits into
+     fill segments and one source segment; the source segment is fetched
+     (contiguous, reversed or gathered), converted to float32 in L1-sized
+     pieces, sent through the steps and stored in the output dtype.
+   So a chain reads its input once per statistics step plus once to write,
+   and writes its output once. */
+
+#define MV__ROW 512          /* elements per row piece: buffers stay in L1 */
+#define MV__UNIT 1024        /* elements per statistics unit when converted */
+#define MV__MAX_STAGES 16    /* pads in one chain */
+#define MV__MAX_EOPS 32      /* intensity steps in one chain */
+
+typedef enum mv__eop_kind { MV__E_AFFINE, MV__E_CLAMP, MV__E_ROUND } mv__eop_kind;
+
+/* One per-voxel step on float32 values. */
+typedef struct mv__eop {
+    mv__eop_kind kind;
+    double c, s, o;   /* affine: (x - c) * s + o */
+    int nonzero;      /* affine: zeros keep their value */
+    float lo, hi;     /* clamp */
+    mv_dtype dtype;   /* round: through this dtype (a cast in the middle of a chain) */
+    mv_round rounding;
+} mv__eop;
+
+/* x[0..n) through the steps into y (x may be y; n <= MV__ROW). */
+static void mv__eops_row(const mv__kernels *kt, const mv__eop *e, int n_e, const float *x, float *y, size_t n)
+{
+    int i;
+    if (n_e == 0 && x != y) memcpy(y, x, n * sizeof(float));
+    for (i = 0; i < n_e; i++, x = y) {
+        switch (e[i].kind) {
+        case MV__E_AFFINE:
+            (e[i].nonzero ? kt->affine_nz_f32 : kt->affine_f32)(x, y, n, e[i].c, e[i].s, e[i].o);
+            break;
+        case MV__E_CLAMP: kt->clamp_f32(x, y, n, e[i].lo, e[i].hi); break;
+        case MV__E_ROUND: {
+            double tmp[MV__ROW * 2]; /* 16 bytes per element at most */
+            MEDVOL_ASSERT(n <= MV__ROW);
+            mv__convert_real_run(x, MV_DT_F32, tmp, e[i].dtype, n, 0, 1.0, 0.0, e[i].rounding);
+            mv__convert_real_run(tmp, e[i].dtype, y, MV_DT_F32, n, 0, 1.0, 0.0, MV_ROUND_NEAREST);
+            break;
+        }
+        }
+    }
+}
+
+/* One value through the steps, with the same kernels as the rows. */
+static float mv__eops_one(const mv__eop *e, int n_e, float x)
+{
+    float y = x;
+    mv__eops_row(mv__kernels_get(), e, n_e, &y, &y, 1);
+    return y;
+}
+
+/* d = odd * 2^e exactly (d finite, nonzero); 0 for d = 0 */
+static void mv__odd_exp(double d, int64_t *odd, int *e)
+{
+    int ex;
+    double m = frexp(fabs(d), &ex); /* m in [0.5, 1) */
+    int64_t k = (int64_t)ldexp(m, 53);
+    *e = ex - 53;
+    while (k && !(k & 1)) {
+        k >>= 1;
+        (*e)++;
+    }
+    *odd = d < 0 ? -k : k;
+}
+
+/* Whether float32(x * slope + inter) equals x * slope + inter for every
+   value x of an 8- or 16-bit integer dtype (it does for the usual slopes
+   such as 0.5 or 2 with integer intercepts): then statistics of the raw
+   values, transformed, are those of the float32 values. Sufficient test:
+   with slope = S 2^a and inter = T 2^b (S, T odd), every x * slope + inter
+   is N(x) 2^min(a, b) with |N(x)| below 2^24. */
+static int mv__scaling_exact_f32(mv_dtype dt, double slope, double inter)
+{
+    int64_t S, T, xmax;
+    int a, b, m;
+    double nmax;
+    switch (dt) {
+    case MV_DT_U8: xmax = 255; break;
+    case MV_DT_I8: xmax = 128; break;
+    case MV_DT_U16: xmax = 65535; break;
+    case MV_DT_I16: xmax = 32768; break;
+    default: return 0;
+    }
+    if (!isfinite(slope) || !isfinite(inter) || slope == 0) return 0;
+    mv__odd_exp(slope, &S, &a);
+    mv__odd_exp(inter, &T, &b);
+    if (inter == 0) b = a;
+    m = MV__MIN(a, b);
+    if (a - m > 60 || b - m > 60) return 0;
+    nmax = (double)xmax * fabs((double)S) * ldexp(1.0, a - m) + fabs((double)T) * ldexp(1.0, b - m);
+    return nmax < 16777216.0 && m > -140 && m < 100; /* and far from float32's exponent limits */
+}
+
+/* ---- the source: a voxel array seen in full-volume coordinates ---- */
+
+typedef struct mv__vsrc {
+    const unsigned char *base;
+    mv_dtype dt;
+    size_t esz;
+    int ndim;
+    int64_t full[MV_MAX_DIMS];   /* dims of the whole volume */
+    int64_t org[MV_MAX_DIMS];    /* the array holds [org, org + dim) of it */
+    int64_t dim[MV_MAX_DIMS];
+    int64_t stride[MV_MAX_DIMS]; /* elements */
+    int scaled;                  /* values: float32(x * slope + inter) */
+    double slope, inter;
+    int exact;                   /* 8/16-bit integers whose values are exact in float32 */
+} mv__vsrc;
+
+static void mv__vsrc_from_vol(mv__vsrc *s, const mv_vol *v, int scaled, double slope, double inter)
+{
+    int a;
+    int64_t st = 1;
+    memset(s, 0, sizeof(*s));
+    s->base = (const unsigned char *)v->data;
+    s->dt = v->dtype;
+    s->esz = mv__dt[v->dtype].size;
+    s->ndim = v->ndim;
+    for (a = 0; a < MV_MAX_DIMS; a++) {
+        s->full[a] = s->dim[a] = a < v->ndim ? v->dim[a] : 1;
+        s->stride[a] = st;
+        st *= s->dim[a];
+    }
+    s->scaled = scaled;
+    s->slope = slope;
+    s->inter = inter;
+    s->exact = (v->dtype == MV_DT_U8 || v->dtype == MV_DT_I16 || v->dtype == MV_DT_U16) &&
+               (!scaled || mv__scaling_exact_f32(v->dtype, slope, inter));
+}
+
+/* element offset of full-volume coordinates c[0..MV_MAX_DIMS) */
+static int64_t mv__vsrc_offset(const mv__vsrc *s, const int64_t *c)
+{
+    int64_t off = 0;
+    int a;
+    for (a = 0; a < MV_MAX_DIMS; a++) off += (c[a] - s->org[a]) * s->stride[a];
+    return off;
+}
+
+/* ---- statistics over a source box: units fixed by the box alone ---- */
+
+enum { MV__WANT_ANY, MV__WANT_F32, MV__WANT_F64 };
+
+/* A reader of the values in a source box: runs of contiguous elements cut
+   into units, each unit delivered as (pointer, dtype, count). Values are
+   float32 after scaling and the steps, or raw when they are equal to that
+   (WANT_ANY), or float64 (WANT_F64: scaling in float64, no steps). With a
+   selection (nonzero or mask) only the selected values come, compacted. */
+typedef struct mv__provider {
+    const mv__vsrc *src;
+    int64_t lo[MV_MAX_DIMS], hi[MV_MAX_DIMS];
+    const mv__eop *eop;
+    int n_eop;
+    const mv_vol *mask; /* dims = the source's first three */
+    int nonzero;
+    int want;
+    /* derived */
+    int lead;           /* axes [0, lead) are whole: a run covers them and part of axis lead */
+    int64_t run_len, n_runs, unit, units_per_run, n_units;
+    int direct;         /* raw values go to the consumer (see mv__provider_setup) */
+    int direct_nz;      /* raw float32 with zeros in: the consumer leaves them out */
+    int direct_scaled;  /* raw integers whose scaling is exact: moments transform after */
+} mv__provider;
+
+
+static void mv__provider_setup(mv__provider *p)
+{
+    const mv__vsrc *s = p->src;
+    int a;
+    p->lead = 0;
+    while (p->lead < MV_MAX_DIMS && p->lo[p->lead] == s->org[p->lead] && p->hi[p->lead] == s->org[p->lead] + s->dim[p->lead])
+        p->lead++;
+    if (p->mask && p->lead > 2) p->lead = 2; /* a run stays inside one 3D frame */
+    p->run_len = 1;
+    for (a = 0; a < MV_MAX_DIMS && a <= p->lead; a++) p->run_len *= p->hi[a] - p->lo[a];
+    p->n_runs = 1;
+    for (a = p->lead + 1; a < MV_MAX_DIMS; a++) p->n_runs *= p->hi[a] - p->lo[a];
+    for (a = 0; a < MV_MAX_DIMS; a++)
+        if (p->hi[a] <= p->lo[a]) p->n_runs = 0;
+    /* raw values can go straight to the consumer when they are the values:
+       the statistics read them in place, no conversion pass over the data */
+    {
+        int plain = p->n_eop == 0 && !p->mask && (!s->scaled || (s->slope == 1.0 && s->inter == 0.0));
+        int small = s->dt == MV_DT_U8 || s->dt == MV_DT_I8 || s->dt == MV_DT_U16 || s->dt == MV_DT_I16;
+        p->direct_nz = p->want == MV__WANT_ANY && plain && p->nonzero && s->dt == MV_DT_F32;
+        p->direct_scaled = p->want == MV__WANT_ANY && p->n_eop == 0 && !p->mask && !p->nonzero && s->scaled && small &&
+                           !(s->slope == 1.0 && s->inter == 0.0) && mv__scaling_exact_f32(s->dt, s->slope, s->inter);
+        p->direct = p->direct_nz || p->direct_scaled ||
+                    (p->want == MV__WANT_ANY && plain && !p->nonzero && (small || s->dt == MV_DT_F32)) ||
+                    (p->want == MV__WANT_F32 && plain && !p->nonzero && s->dt == MV_DT_F32);
+    }
+    p->unit = p->direct ? MV__BLOCK : MV__UNIT;
+    p->units_per_run = (p->run_len + p->unit - 1) / p->unit;
+    p->n_units = p->n_runs * p->units_per_run;
+}
+
+/* full-volume coordinates of the first element of run r */
+static void mv__provider_run_start(const mv__provider *p, int64_t r, int64_t *c)
+{
+    int a;
+    for (a = 0; a < MV_MAX_DIMS; a++) c[a] = p->lo[a];
+    for (a = p->lead + 1; a < MV_MAX_DIMS; a++) {
+        int64_t ext = p->hi[a] - p->lo[a];
+        c[a] = p->lo[a] + r % ext;
+        r /= ext;
+    }
+}
+
+/* The mask's selection for n elements from in-frame index i0 (the mask has
+   the source's first three dims; a run never leaves its 3D frame). */
+static void mv__mask_flags(const mv_vol *m, int64_t i0, size_t n, unsigned char *sel)
+{
+    size_t i, k, sz = mv__dt[m->dtype].size;
+    const unsigned char *p = (const unsigned char *)m->data + (size_t)i0 * sz;
+    int is_float = mv__dt[m->dtype].kind == MV__K_FLOAT;
+    for (i = 0; i < n; i++, p += sz) {
+        unsigned char any = 0;
+        if (is_float) any = mv__get_f64(m->dtype, p) != 0; /* -0.0 is not selected */
+        else
+            for (k = 0; k < sz; k++) any |= p[k];
+        sel[i] = any != 0;
+    }
+}
+
+typedef void (*mv__consume_fn)(void *ctx, int64_t super, const void *vals, mv_dtype dt, size_t n, int worker);
+
+/* Delivers unit u (elements [e0, e0 + n) of its run) to fn. */
+static void mv__provider_unit(const mv__provider *p, int64_t u, int64_t super, mv__consume_fn fn, void *ctx,
+                              int worker)
+{
+    const mv__vsrc *s = p->src;
+    int64_t r = u / p->units_per_run, e0 = (u % p->units_per_run) * p->unit, c[MV_MAX_DIMS];
+    size_t n = (size_t)MV__MIN(p->unit, p->run_len - e0), done;
+    int64_t mask_i0 = 0;
+    const unsigned char *raw;
+    mv__provider_run_start(p, r, c);
+    raw = s->base + (size_t)(mv__vsrc_offset(s, c) + e0) * s->esz;
+    if (p->direct) {
+        fn(ctx, super, raw, s->dt, n, worker);
+        return;
+    }
+    if (p->mask) mask_i0 = c[0] + s->full[0] * (c[1] + s->full[1] * c[2]) + e0;
+    for (done = 0; done < n;) {
+        size_t k = MV__MIN((size_t)MV__UNIT, n - done), m = 0, i;
+        const unsigned char *q = raw + done * s->esz;
+        unsigned char sel[MV__UNIT];
+        if (p->want == MV__WANT_F64) {
+            double buf[MV__UNIT];
+            mv__convert_real_run(q, s->dt, buf, MV_DT_F64, k, s->scaled, s->slope, s->inter, MV_ROUND_NEAREST);
+            if (p->mask) mv__mask_flags(p->mask, mask_i0 + (int64_t)done, k, sel);
+            for (i = 0; i < k; i++) {
+                buf[m] = buf[i];
+                m += p->mask ? sel[i] : p->nonzero ? buf[i] != 0 : 1;
+            }
+            fn(ctx, super, buf, MV_DT_F64, m, worker);
+        } else {
+            float buf[MV__UNIT];
+            size_t j;
+            mv__convert_real_run(q, s->dt, buf, MV_DT_F32, k, s->scaled, s->slope, s->inter, MV_ROUND_NEAREST);
+            for (j = 0; j < k; j += MV__ROW)
+                mv__eops_row(mv__kernels_get(), p->eop, p->n_eop, buf + j, buf + j, MV__MIN((size_t)MV__ROW, k - j));
+            if (p->mask) mv__mask_flags(p->mask, mask_i0 + (int64_t)done, k, sel);
+            if (p->mask || p->nonzero) {
+                for (i = 0; i < k; i++) {
+                    buf[m] = buf[i];
+                    m += p->mask ? sel[i] : buf[i] != 0;
+                }
+            } else {
+                m = k;
+            }
+            fn(ctx, super, buf, MV_DT_F32, m, worker);
+        }
+        done += k;
+    }
+}
+
+/* Superblocks: a split of the units fixed by their count, at most
+   MV__MAX_SUPER; a thread takes whole superblocks and goes through their
+   units in order, so per-superblock results never depend on threads. */
+typedef struct mv__prov_job {
+    const mv__provider *p;
+    int64_t per_super;
+    mv__consume_fn fn;
+    void *ctx;
+} mv__prov_job;
+
+static void mv__prov_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__prov_job *j = (const mv__prov_job *)ctx;
+    int64_t s, u;
+    for (s = b; s < e; s++) {
+        int64_t u1 = MV__MIN((s + 1) * j->per_super, j->p->n_units);
+        for (u = s * j->per_super; u < u1; u++) mv__provider_unit(j->p, u, s, j->fn, j->ctx, worker);
+    }
+}
+
+static int64_t mv__provider_supers(const mv__provider *p, int64_t *per_super)
+{
+    int64_t per = (p->n_units + MV__MAX_SUPER - 1) / MV__MAX_SUPER;
+    if (per < 1) per = 1;
+    *per_super = per;
+    return (p->n_units + per - 1) / per;
+}
+
+static void mv__provider_run(const mv__provider *p, mv__consume_fn fn, void *ctx, int threads)
+{
+    mv__prov_job j;
+    int64_t n_super = mv__provider_supers(p, &j.per_super);
+    uint64_t bytes = (uint64_t)(p->n_runs * p->run_len) * p->src->esz;
+    j.p = p;
+    j.fn = fn;
+    j.ctx = ctx;
+    mv__parallel_for(n_super, 1, mv__threads_for_bytes(threads, bytes), mv__prov_range, &j);
+}
+
+/* -- moments (z-normalize, min-max) -- */
+typedef struct mv__mom_ctx {
+    mv__moments super[MV__MAX_SUPER];
+    int nz; /* raw float32 blocks with zeros to leave out */
+} mv__mom_ctx;
+
+/* Moments of the float32 values != 0 of a block, NaN and Inf counted apart. */
+static void mv__stats_nz_block(const mv__kernels *kt, const float *v, size_t n, mv__moments *m)
+{
+    mv__acc acc;
+    double cnt = 0, K = 0;
+    size_t i;
+    for (i = 0; i < n; i++) /* shift by the first value that counts */
+        if (v[i] != 0) {
+            K = v[i];
+            break;
+        }
+    kt->stats_nz_f32(v, n, K, &acc, &cnt);
+    if (isfinite(acc.s1) && isfinite(acc.s2)) {
+        if (cnt > 0) mv__moments_from_acc(m, (size_t)cnt, K, &acc);
+        else mv__moments_zero(m);
+        return;
+    }
+    { /* NaN or Inf in the block: compact the values that count, then as usual */
+        float buf[MV__BLOCK];
+        size_t k = 0;
+        MEDVOL_ASSERT(n <= MV__BLOCK);
+        for (i = 0; i < n; i++) {
+            buf[k] = v[i];
+            k += v[i] != 0;
+        }
+        if (k) mv__stats_block(kt, MV_DT_F32, (const unsigned char *)buf, k, m);
+        else mv__moments_zero(m);
+    }
+}
+
+static void mv__consume_moments(void *ctx, int64_t super, const void *vals, mv_dtype dt, size_t n, int worker)
+{
+    mv__mom_ctx *m = (mv__mom_ctx *)ctx;
+    mv__moments bm;
+    (void)worker;
+    if (n == 0) return;
+    if (m->nz) mv__stats_nz_block(mv__kernels_get(), (const float *)vals, n, &bm);
+    else mv__stats_block(mv__kernels_get(), dt, (const unsigned char *)vals, n, &bm);
+    mv__moments_merge(&m->super[super], &bm);
+}
+
+static void mv__provider_moments(const mv__provider *p, int threads, mv__moments *out)
+{
+    mv__mom_ctx m;
+    int64_t per, n_super = mv__provider_supers(p, &per), s;
+    for (s = 0; s < n_super; s++) mv__moments_zero(&m.super[s]);
+    m.nz = p->direct_nz;
+    mv__provider_run(p, mv__consume_moments, &m, threads);
+    mv__moments_zero(out);
+    for (s = 0; s < n_super; s++) mv__moments_merge(out, &m.super[s]);
+    if (p->direct_scaled && out->n > 0) { /* moments of x * slope + inter from those of x */
+        double a = p->src->slope, b = p->src->inter, mn = out->mn, mx = out->mx;
+        out->sum = a * out->sum + b * (double)out->n;
+        out->mean = a * out->mean + b;
+        out->m2 = a * a * out->m2;
+        out->mn = a >= 0 ? a * mn + b : a * mx + b;
+        out->mx = a >= 0 ? a * mx + b : a * mn + b;
+    }
+}
+
+/* cnt copies of the value v (the padded voxels of a stage) */
+static void mv__moments_add_const(mv__moments *m, double v, int64_t cnt)
+{
+    mv__moments c;
+    if (cnt <= 0) return;
+    mv__moments_zero(&c);
+    if (v != v) {
+        c.nan = cnt;
+    } else if (v - v != 0) {
+        c.inf = cnt;
+    } else {
+        c.n = cnt;
+        c.sum = v * (double)cnt;
+        c.mean = v;
+        c.m2 = 0;
+        c.mn = c.mx = v;
+    }
+    mv__moments_merge(m, &c);
+}
+
+/* -- histogram: numpy.histogram's bins -- */
+typedef struct mv__hist_ctx {
+    int nbins;
+    double lo, hi, norm;
+    double *edges;     /* nbins + 1, in the precision numpy compares in */
+    int64_t *counts;   /* per worker: nbins each */
+} mv__hist_ctx;
+
+static void mv__hist_add(const mv__hist_ctx *h, int64_t *cnt, double x)
+{
+    int64_t i;
+    if (!(x >= h->lo && x <= h->hi)) return; /* outside, or NaN */
+    i = (int64_t)((x - h->lo) * h->norm);
+    if (i >= h->nbins) i = h->nbins - 1;
+    if (i < 0) i = 0;
+    /* the edges decide, as numpy's correction step makes them decide */
+    while (i > 0 && x < h->edges[i]) i--;
+    while (i < h->nbins - 1 && x >= h->edges[i + 1]) i++;
+    cnt[i]++;
+}
+
+static void mv__consume_hist(void *ctx, int64_t super, const void *vals, mv_dtype dt, size_t n, int worker)
+{
+    const mv__hist_ctx *h = (const mv__hist_ctx *)ctx;
+    int64_t *cnt = h->counts + (size_t)worker * (size_t)h->nbins;
+    size_t i;
+    (void)super;
+    if (dt == MV_DT_F64) {
+        const double *v = (const double *)vals;
+        for (i = 0; i < n; i++) mv__hist_add(h, cnt, v[i]);
+    } else {
+        const float *v = (const float *)vals;
+        for (i = 0; i < n; i++) mv__hist_add(h, cnt, v[i]);
+    }
+}
+
+/* numpy's 'linear' percentile from the sorted values: virtual index
+   (n - 1) * q / 100, then _lerp; f32 = the values are float32, so numpy takes
+   their difference in float32. */
+static void mv__percentile_ranks(double q, int64_t n, int64_t *below, int64_t *above, double *gamma)
+{
+    double idx = (double)(n - 1) * (q / 100.0);
+    double fl = floor(idx);
+    if (idx >= (double)(n - 1)) {
+        *below = *above = n - 1;
+        *gamma = 0;
+        return;
+    }
+    if (idx < 0) fl = 0;
+    *below = (int64_t)fl;
+    *above = *below + 1;
+    *gamma = idx - fl;
+}
+static double mv__lerp_numpy(double a, double b, double t, int f32)
+{
+    double diff = f32 ? (double)((float)b - (float)a) : b - a;
+    return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
+}
+
+static int mv__bitlen(uint64_t x)
+{
+    int n = 0;
+    while (x) {
+        n++;
+        x >>= 1;
+    }
+    return n;
+}
+static int mv__ctz64(uint64_t x)
+{
+    int n = 0;
+    if (!x) return 64;
+    while (!(x & 1)) {
+        n++;
+        x >>= 1;
+    }
+    return n;
+}
+
+/* -- radix selection (percentiles) --
+   Exact order statistics without a copy or a sort. Keys are the values'
+   bits made monotone (negative: all bits flipped; else the sign bit set;
+   -0 counts as +0): 32-bit keys of float32 values, 64-bit keys of float64
+   values. A first pass finds the smallest and largest key and the low bits
+   every key shares; keys are then taken relative to the smallest, without
+   those bits, so the 16-bit digits spread over the data's actual range (a
+   float32 volume needs two digit passes, often one). Each digit pass counts
+   the digit under the prefixes still wanted; each rank goes down into its
+   digit. Counts are integers: any thread count gives the same answer. */
+#define MV__RADIX_BITS 16
+#define MV__RADIX_BINS ((size_t)1 << MV__RADIX_BITS)
+
+MV__INLINE uint64_t mv__key64(double x)
+{
+    uint64_t b;
+    if (x == 0) x = 0; /* -0 -> +0 */
+    memcpy(&b, &x, 8);
+    return (b >> 63) ? ~b : b | ((uint64_t)1 << 63);
+}
+MV__INLINE double mv__value_of_key64(uint64_t k)
+{
+    uint64_t b = (k >> 63) ? k & ~((uint64_t)1 << 63) : ~k;
+    double x;
+    memcpy(&x, &b, 8);
+    return x;
+}
+MV__INLINE uint32_t mv__key32(float x)
+{
+    uint32_t b;
+    if (x == 0) x = 0; /* -0 -> +0 */
+    memcpy(&b, &x, 4);
+    return b ^ ((uint32_t)((int32_t)b >> 31) | 0x80000000u);
+}
+MV__INLINE float mv__value_of_key32(uint32_t k)
+{
+    uint32_t b = (k >> 31) ? k & 0x7fffffffu : ~k;
+    float x;
+    memcpy(&x, &b, 4);
+    return x;
+}
+
+/* Constants that join a selection (padded voxels): cnt copies of v. */
+typedef struct mv__const_vals {
+    int n;
+    double v[MV__MAX_STAGES];
+    int64_t cnt[MV__MAX_STAGES];
+} mv__const_vals;
+
+typedef struct mv__scan_ctx { /* per worker: count, smallest and largest key, bits that differ */
+    int64_t n[MV__MAX_THREADS];
+    uint64_t kmin[MV__MAX_THREADS], kmax[MV__MAX_THREADS], diff[MV__MAX_THREADS], ref[MV__MAX_THREADS];
+} mv__scan_ctx;
+
+static void mv__scan_add(mv__scan_ctx *c, int w, uint64_t k, int64_t times)
+{
+    if (c->n[w] == 0) c->ref[w] = c->kmin[w] = c->kmax[w] = k;
+    c->n[w] += times;
+    c->kmin[w] = k < c->kmin[w] ? k : c->kmin[w];
+    c->kmax[w] = k > c->kmax[w] ? k : c->kmax[w];
+    c->diff[w] |= k ^ c->ref[w];
+}
+
+static void mv__consume_scan(void *ctx, int64_t super, const void *vals, mv_dtype dt, size_t n, int w)
+{
+    mv__scan_ctx *c = (mv__scan_ctx *)ctx;
+    size_t i;
+    (void)super;
+    if (dt == MV_DT_F32) {
+        const float *v = (const float *)vals;
+        uint64_t kmin = UINT64_MAX, kmax = 0, diff = 0, ref = 0;
+        int64_t cnt = 0;
+        for (i = 0; i < n; i++) {
+            uint64_t k = mv__key32(v[i]);
+            if (v[i] != v[i]) continue;
+            if (!cnt++) ref = k;
+            kmin = k < kmin ? k : kmin;
+            kmax = k > kmax ? k : kmax;
+            diff |= k ^ ref;
+        }
+        if (cnt) { /* this unit as one summary */
+            mv__scan_add(c, w, ref, 0);
+            c->n[w] += cnt;
+            c->kmin[w] = kmin < c->kmin[w] ? kmin : c->kmin[w];
+            c->kmax[w] = kmax > c->kmax[w] ? kmax : c->kmax[w];
+            c->diff[w] |= diff | (ref ^ c->ref[w]);
+        }
+    } else {
+        const double *v = (const double *)vals;
+        for (i = 0; i < n; i++)
+            if (v[i] == v[i]) mv__scan_add(c, w, mv__key64(v[i]), 1);
+    }
+}
+
+typedef struct mv__radix_ctx {
+    int f32;             /* 32-bit keys of float32 values (else float64) */
+    uint64_t kmin;       /* keys are (key - kmin) >> low */
+    int low;
+    int shift;           /* digit = (key >> shift) & dmask */
+    uint64_t dmask;
+    int prefix_shift;    /* prefix = key >> prefix_shift; 64: every key */
+    int n_pre;
+    uint64_t pre[128];   /* sorted prefixes still wanted */
+    int64_t *counts;     /* [worker][n_pre][MV__RADIX_BINS] */
+} mv__radix_ctx;
+
+static uint64_t mv__rkey(const mv__radix_ctx *r, double x)
+{
+    uint64_t k = r->f32 ? mv__key32((float)x) : mv__key64(x);
+    return (k - r->kmin) >> r->low;
+}
+
+static void mv__radix_add(const mv__radix_ctx *r, int64_t *cnt, uint64_t key, int64_t times)
+{
+    uint64_t pre = r->prefix_shift >= 64 ? 0 : key >> r->prefix_shift;
+    int a = 0, b = r->n_pre - 1;
+    while (a < b) { /* binary search among the wanted prefixes */
+        int m = (a + b) / 2;
+        if (r->pre[m] < pre) a = m + 1;
+        else b = m;
+    }
+    if (r->pre[a] == pre) cnt[(size_t)a * MV__RADIX_BINS + ((key >> r->shift) & r->dmask)] += times;
+}
+
+static void mv__consume_radix(void *ctx, int64_t super, const void *vals, mv_dtype dt, size_t n, int w)
+{
+    const mv__radix_ctx *r = (const mv__radix_ctx *)ctx;
+    int64_t *cnt = r->counts + (size_t)w * (size_t)r->n_pre * MV__RADIX_BINS;
+    size_t i;
+    (void)super;
+    if (dt == MV_DT_F32) {
+        const float *v = (const float *)vals;
+        uint32_t kmin = (uint32_t)r->kmin;
+        int low = r->low, sh = r->shift, ps = r->prefix_shift;
+        uint32_t dm = (uint32_t)r->dmask;
+        if (ps >= 32) { /* the first digit: every key counts */
+            for (i = 0; i < n; i++)
+                if (v[i] == v[i]) cnt[((mv__key32(v[i]) - kmin) >> low >> sh) & dm]++;
+        } else if (r->n_pre <= 2) { /* the usual case: one or two prefixes */
+            uint32_t p0 = (uint32_t)r->pre[0], p1 = (uint32_t)r->pre[r->n_pre - 1];
+            int64_t *c1 = cnt + (size_t)(r->n_pre - 1) * MV__RADIX_BINS;
+            for (i = 0; i < n; i++) {
+                uint32_t k = (mv__key32(v[i]) - kmin) >> low, pre = k >> ps;
+                if (v[i] != v[i]) continue;
+                if (pre == p0) cnt[(k >> sh) & dm]++;
+                else if (pre == p1) c1[(k >> sh) & dm]++;
+            }
+        } else {
+            for (i = 0; i < n; i++)
+                if (v[i] == v[i]) mv__radix_add(r, cnt, ((uint64_t)mv__key32(v[i]) - r->kmin) >> low, 1);
+        }
+    } else {
+        const double *v = (const double *)vals;
+        for (i = 0; i < n; i++)
+            if (v[i] == v[i]) mv__radix_add(r, cnt, mv__rkey(r, v[i]), 1);
+    }
+}
+
+static void mv__radix_prefixes(mv__radix_ctx *rc, const uint64_t *pre_of, int n_rank)
+{
+    int i, j, k;
+    rc->n_pre = 0;
+    for (i = 0; i < n_rank; i++) {
+        int dup = 0;
+        for (k = 0; k < rc->n_pre; k++) dup |= rc->pre[k] == pre_of[i];
+        if (!dup) rc->pre[rc->n_pre++] = pre_of[i];
+    }
+    for (i = 1; i < rc->n_pre; i++) { /* insertion sort: a handful */
+        uint64_t v = rc->pre[i];
+        j = i - 1;
+        while (j >= 0 && rc->pre[j] > v) {
+            rc->pre[j + 1] = rc->pre[j];
+            j--;
+        }
+        rc->pre[j + 1] = v;
+    }
+}
+
+/* One digit pass: counts per wanted prefix, summed over the workers and
+   the constants, into *tot (the caller frees it with mv__free). */
+static mv_status mv__radix_pass(const mv__provider *p, const mv__const_vals *cv, mv__radix_ctx *rc, int nthr,
+                                void *alloc_ctx, int64_t **tot)
+{
+    size_t per_worker = (size_t)rc->n_pre * MV__RADIX_BINS, j;
+    int w, i;
+    rc->counts = (int64_t *)mv__alloc_zero((size_t)nthr * per_worker * sizeof(int64_t), alloc_ctx);
+    MV__CHECK(rc->counts != NULL, MV_ERR_OUT_OF_MEMORY, "percentiles: %d digit tables of 512 KiB", rc->n_pre * nthr);
+    mv__provider_run(p, mv__consume_radix, rc, nthr);
+    for (w = 1; w < nthr; w++)
+        for (j = 0; j < per_worker; j++) rc->counts[j] += rc->counts[(size_t)w * per_worker + j];
+    for (i = 0; cv && i < cv->n; i++)
+        if (cv->cnt[i] > 0 && cv->v[i] == cv->v[i]) mv__radix_add(rc, rc->counts, mv__rkey(rc, cv->v[i]), cv->cnt[i]);
+    *tot = rc->counts;
+    rc->counts = NULL;
+    return MV_OK;
+}
+
+/* The first pass: how many values, and where their keys lie. */
+static mv_status mv__radix_scan(const mv__provider *p, const mv__const_vals *cv, mv__radix_ctx *rc, int nthr,
+                                void *alloc_ctx, int64_t *n, int *bits)
+{
+    mv__scan_ctx *sc = (mv__scan_ctx *)mv__alloc_zero(sizeof(mv__scan_ctx), alloc_ctx);
+    uint64_t kmin = UINT64_MAX, kmax = 0, diff = 0, ref = 0;
+    int w, i, have = 0;
+    MV__CHECK(sc != NULL, MV_ERR_OUT_OF_MEMORY, "percentiles: %u bytes", (unsigned)sizeof(mv__scan_ctx));
+    mv__provider_run(p, mv__consume_scan, sc, nthr);
+    for (i = 0; cv && i < cv->n; i++)
+        if (cv->cnt[i] > 0 && cv->v[i] == cv->v[i])
+            mv__scan_add(sc, 0, rc->f32 ? mv__key32((float)cv->v[i]) : mv__key64(cv->v[i]), cv->cnt[i]);
+    *n = 0;
+    for (w = 0; w < MV__MAX_THREADS; w++) {
+        if (!sc->n[w]) continue;
+        if (!have) ref = sc->ref[w];
+        have = 1;
+        *n += sc->n[w];
+        kmin = sc->kmin[w] < kmin ? sc->kmin[w] : kmin;
+        kmax = sc->kmax[w] > kmax ? sc->kmax[w] : kmax;
+        diff |= sc->diff[w] | (sc->ref[w] ^ ref);
+    }
+    mv__free(sc, alloc_ctx);
+    if (!have) kmin = kmax = 0;
+    rc->kmin = kmin;
+    rc->low = diff ? mv__ctz64(diff) : 0;
+    *bits = mv__bitlen((kmax - kmin) >> rc->low);
+    return MV_OK;
+}
+
+/* Percentiles q[0..nq) (numpy 'linear') of the provider's values (float32
+   when p->want is MV__WANT_F32, else float64) plus the constants, NaN left
+   out; *count = how many values there are. f32_diff: interpolate as numpy
+   does for a float32 array (the difference of the two neighbours in
+   float32). allocates: 512 KiB digit tables per followed prefix per thread. */
+static mv_status mv__percentiles_of(const mv__provider *p, const mv__const_vals *cv, const double *q, int nq,
+                                    int f32_diff, double *out, int64_t *count, int threads, void *alloc_ctx)
+{
+    mv__radix_ctx rc;
+    int nthr = mv__resolve_threads(threads), i, b, bits, top;
+    int64_t n = 0, *tot = NULL;
+    memset(&rc, 0, sizeof(rc));
+    rc.f32 = p->want == MV__WANT_F32;
+    MV__TRY(mv__radix_scan(p, cv, &rc, nthr, alloc_ctx, &n, &bits));
+    *count = n;
+    for (b = 0; b < nq; b += 32) { /* 32 percentiles = 64 ranks per batch */
+        int m = MV__MIN(32, nq - b), nr = 2 * m;
+        int64_t rk[64];
+        uint64_t pre_of[64];
+        double g[32];
+        if (n == 0) {
+            for (i = 0; i < m; i++) out[b + i] = (double)NAN;
+            continue;
+        }
+        for (i = 0; i < m; i++) mv__percentile_ranks(q[b + i], n, &rk[2 * i], &rk[2 * i + 1], &g[i]);
+        for (i = 0; i < nr; i++) pre_of[i] = 0;
+        for (top = bits; top > 0; top -= MV__RADIX_BITS) {
+            int dbits = MV__MIN(MV__RADIX_BITS, top);
+            rc.shift = top - dbits;
+            rc.prefix_shift = top == bits ? 64 : top;
+            rc.dmask = ((uint64_t)1 << dbits) - 1;
+            mv__radix_prefixes(&rc, pre_of, nr);
+            MV__TRY(mv__radix_pass(p, cv, &rc, nthr, alloc_ctx, &tot));
+            for (i = 0; i < nr; i++) { /* each rank goes down into its digit */
+                const int64_t *h;
+                int k = 0;
+                uint64_t dgt = 0;
+                while (k < rc.n_pre - 1 && rc.pre[k] != pre_of[i]) k++;
+                h = tot + (size_t)k * MV__RADIX_BINS;
+                while (dgt < rc.dmask && rk[i] >= h[dgt]) rk[i] -= h[dgt++];
+                pre_of[i] = (pre_of[i] << dbits) | dgt;
+            }
+            mv__free(tot, alloc_ctx);
+        }
+        for (i = 0; i < m; i++) {
+            uint64_t k0 = rc.kmin + (pre_of[2 * i] << rc.low), k1 = rc.kmin + (pre_of[2 * i + 1] << rc.low);
+            double lo = rc.f32 ? (double)mv__value_of_key32((uint32_t)k0) : mv__value_of_key64(k0);
+            double hi = rc.f32 ? (double)mv__value_of_key32((uint32_t)k1) : mv__value_of_key64(k1);
+            out[b + i] = mv__lerp_numpy(lo, hi, g[i], f32_diff);
+        }
+    }
+    return MV_OK;
+}
+
+/* ---- the plan ---- */
+
+/* Output voxel -> source voxel, axis by axis: the source coordinate along
+   axis[a] is off[a] + sign[a] * o[a]. */
+typedef struct mv__map {
+    int axis[MV_MAX_DIMS];
+    int sign[MV_MAX_DIMS];
+    int64_t off[MV_MAX_DIMS];
+} mv__map;
+
+/* A box of the first three axes, [lo, hi). */
+typedef struct mv__box3 {
+    int64_t lo[3], hi[3];
+} mv__box3;
+
+typedef struct mv__plan {
+    int ndim;
+    int64_t dim[MV_MAX_DIMS];   /* the grid so far (at the end: the output's) */
+    mv__map map;                /* grid -> source */
+    int n_dom;                  /* dom[0]: the source; dom[k]: what pad k made */
+    mv__box3 dom[MV__MAX_STAGES];
+    double fill[MV__MAX_STAGES];    /* pad value as given (stored units before any intensity step) */
+    float fill_f[MV__MAX_STAGES];   /* as a float32 value where it enters */
+    int fill_eop[MV__MAX_STAGES];   /* the first step it goes through */
+    int fill_units[MV__MAX_STAGES]; /* 0 stored source units, 1 a pending cast's dtype, 2 float32 */
+    int n_eop;
+    mv__eop eop[MV__MAX_EOPS];
+    int values;                 /* intensities change: the float32 path */
+    mv_dtype out_dt;            /* values: float32 or the last cast's */
+    mv_round rounding;
+    mv__box3 used;              /* source region some pass reads (for crop-first loads) */
+    int used_any;
+} mv__plan;
+
+static void mv__plan_init(mv__plan *pl, const mv__vsrc *s)
+{
+    int a;
+    memset(pl, 0, sizeof(*pl));
+    pl->ndim = s->ndim;
+    for (a = 0; a < MV_MAX_DIMS; a++) {
+        pl->dim[a] = s->full[a];
+        pl->map.axis[a] = a;
+        pl->map.sign[a] = 1;
+    }
+    pl->n_dom = 1;
+    for (a = 0; a < 3; a++) pl->dom[0].hi[a] = s->full[a];
+    pl->out_dt = s->dt;
+}
+
+/* A spatial step: new axis a reads current axis ax[a] at of[a] + sg[a] * n. */
+typedef struct mv__step {
+    int64_t dim[MV_MAX_DIMS];
+    int ax[MV_MAX_DIMS], sg[MV_MAX_DIMS];
+    int64_t of[MV_MAX_DIMS];
+} mv__step;
+
+static void mv__step_identity(mv__step *t, const mv__plan *pl)
+{
+    int a;
+    for (a = 0; a < MV_MAX_DIMS; a++) {
+        t->dim[a] = pl->dim[a];
+        t->ax[a] = a;
+        t->sg[a] = 1;
+        t->of[a] = 0;
+    }
+}
+
+static void mv__plan_apply_step(mv__plan *pl, const mv__step *t)
+{
+    mv__map m;
+    int a, k;
+    for (a = 0; a < MV_MAX_DIMS; a++) {
+        int b = t->ax[a];
+        m.axis[a] = pl->map.axis[b];
+        m.sign[a] = pl->map.sign[b] * t->sg[a];
+        m.off[a] = pl->map.off[b] + pl->map.sign[b] * t->of[a];
+    }
+    for (k = 0; k < pl->n_dom; k++) { /* the stage boxes move with the grid */
+        mv__box3 nb;
+        for (a = 0; a < 3; a++) {
+            int b = t->ax[a];
+            int64_t lo = pl->dom[k].lo[b], hi = pl->dom[k].hi[b];
+            MEDVOL_ASSERT(b < 3);
+            if (t->sg[a] > 0) {
+                nb.lo[a] = lo - t->of[a];
+                nb.hi[a] = hi - t->of[a];
+            } else {
+                nb.lo[a] = t->of[a] - hi + 1;
+                nb.hi[a] = t->of[a] - lo + 1;
+            }
+            /* voxels a crop removed are gone, even if a later pad puts
+               new ones where they were: every stage ends at the grid */
+            nb.lo[a] = MV__MAX(nb.lo[a], 0);
+            nb.hi[a] = MV__MAX(MV__MIN(nb.hi[a], t->dim[a]), nb.lo[a]);
+        }
+        pl->dom[k] = nb;
+    }
+    pl->map = m;
+    for (a = 0; a < MV_MAX_DIMS; a++) pl->dim[a] = t->dim[a];
+}
+
+/* The affine of the grid: the source affine times the voxel map, with the
+   translation summed in axis order as numpy's matrix product does. */
+static void mv__plan_affine(const mv__map *m, const double src[4][4], double out[4][4])
+{
+    int r, a;
+    for (r = 0; r < 4; r++) {
+        double t[3] = {0, 0, 0}, acc;
+        for (a = 0; a < 3; a++) {
+            out[r][a] = m->sign[a] * src[r][m->axis[a]];
+            t[m->axis[a]] = (double)m->off[a];
+        }
+        acc = src[r][0] * t[0];
+        acc += src[r][1] * t[1];
+        acc += src[r][2] * t[2];
+        out[r][3] = acc + src[r][3];
+    }
+}
+
+static int64_t mv__box3_count(const mv__box3 *b, const int64_t *dim)
+{
+    int64_t n = 1;
+    int a;
+    for (a = 0; a < 3; a++) {
+        int64_t lo = MV__MAX(b->lo[a], 0), hi = MV__MIN(b->hi[a], dim[a]);
+        if (hi <= lo) return 0;
+        n *= hi - lo;
+    }
+    return n;
+}
+
+/* The source box (full coordinates, every axis) that the grid's voxels
+   inside dom[0] read; returns 0 if there are none. */
+static int mv__plan_source_box(const mv__plan *pl, int64_t *lo, int64_t *hi)
+{
+    int a;
+    for (a = 0; a < MV_MAX_DIMS; a++) {
+        int64_t cl = a < 3 ? MV__MAX(pl->dom[0].lo[a], 0) : 0, ch = a < 3 ? MV__MIN(pl->dom[0].hi[a], pl->dim[a]) : pl->dim[a];
+        int s = pl->map.axis[a];
+        if (ch <= cl) return 0;
+        if (pl->map.sign[a] > 0) {
+            lo[s] = pl->map.off[a] + cl;
+            hi[s] = pl->map.off[a] + ch;
+        } else {
+            lo[s] = pl->map.off[a] - ch + 1;
+            hi[s] = pl->map.off[a] - cl + 1;
+        }
+    }
+    return 1;
+}
+
+static void mv__plan_mark_used(mv__plan *pl)
+{
+    int64_t lo[MV_MAX_DIMS], hi[MV_MAX_DIMS];
+    int a;
+    if (!mv__plan_source_box(pl, lo, hi)) return;
+    for (a = 0; a < 3; a++) {
+        if (!pl->used_any || lo[a] < pl->used.lo[a]) pl->used.lo[a] = lo[a];
+        if (!pl->used_any || hi[a] > pl->used.hi[a]) pl->used.hi[a] = hi[a];
+    }
+    pl->used_any = 1;
+}
+
+/* The padded voxels of the current grid as constants: for each pad stage,
+   how many voxels it made that are still there, and their value now. */
+static void mv__plan_fill_consts(const mv__plan *pl, mv__const_vals *cv)
+{
+    int64_t frames = 1, prev;
+    int k, a;
+    for (a = 3; a < MV_MAX_DIMS; a++) frames *= pl->dim[a];
+    cv->n = 0;
+    prev = mv__box3_count(&pl->dom[0], pl->dim);
+    for (k = 1; k < pl->n_dom; k++) {
+        int64_t now = mv__box3_count(&pl->dom[k], pl->dim);
+        cv->v[cv->n] = mv__eops_one(pl->eop + pl->fill_eop[k], pl->n_eop - pl->fill_eop[k], pl->fill_f[k]);
+        cv->cnt[cv->n] = (now - prev) * frames;
+        cv->n++;
+        prev = now;
+    }
+}
+
+/* What a statistics step sees: a provider over the source part of the
+   current grid, with the steps so far. */
+static int mv__plan_provider(const mv__plan *pl, const mv__vsrc *s, mv__provider *p, int want, int nonzero,
+                             const mv_vol *mask)
+{
+    memset(p, 0, sizeof(*p));
+    p->src = s;
+    p->eop = pl->eop;
+    p->n_eop = pl->n_eop;
+    p->want = want;
+    p->nonzero = nonzero;
+    p->mask = mask;
+    if (!mv__plan_source_box(pl, p->lo, p->hi)) {
+        int a;
+        for (a = 0; a < MV_MAX_DIMS; a++) p->lo[a] = p->hi[a] = 0;
+    }
+    mv__provider_setup(p);
+    return 1;
+}
+
+static mv_status mv__plan_push_eop(mv__plan *pl, const mv__eop *e)
+{
+    MV__CHECK(pl->n_eop < MV__MAX_EOPS, MV_ERR_INVALID_ARG, "a chain takes at most %d intensity steps", MV__MAX_EOPS);
+    pl->eop[pl->n_eop++] = *e;
+    return MV_OK;
+}
+
+/* Starts the float32 path (a value step comes): a pending cast becomes a
+   rounding step. */
+static mv_status mv__plan_begin_values(mv__plan *pl)
+{
+    if (pl->values && pl->out_dt != MV_DT_F32) {
+        mv__eop e;
+        memset(&e, 0, sizeof(e));
+        e.kind = MV__E_ROUND;
+        e.dtype = pl->out_dt;
+        e.rounding = pl->rounding;
+        MV__TRY(mv__plan_push_eop(pl, &e));
+    }
+    pl->values = 1;
+    pl->out_dt = MV_DT_F32;
+    return MV_OK;
+}
+
+/* The fill value as a float32 where it enters the chain, and the units it
+   is given in: stored source units before any intensity step (scaled like
+   every stored voxel), the pending cast's dtype, or float32. */
+static float mv__plan_fill_value(const mv__plan *pl, const mv__vsrc *s, double fill)
+{
+    unsigned char b[32];
+    float f;
+    if (!pl->values) {
+        mv__put_f64(s->dt, b, fill, MV_ROUND_NEAREST);
+        mv__convert_real_run(b, s->dt, &f, MV_DT_F32, 1, s->scaled, s->slope, s->inter, MV_ROUND_NEAREST);
+        return f;
+    }
+    if (pl->out_dt != MV_DT_F32) {
+        mv__put_f64(pl->out_dt, b, fill, pl->rounding);
+        mv__convert_real_run(b, pl->out_dt, &f, MV_DT_F32, 1, 0, 1.0, 0.0, MV_ROUND_NEAREST);
+        return f;
+    }
+    return (float)fill;
+}
+
+/* crop and/or pad to the box [start, start + size) of the current grid */
+static mv_status mv__plan_box(mv__plan *pl, const mv__vsrc *s, const int64_t *start, const int64_t *size, double fill)
+{
+    mv__step t;
+    int a, pads = 0;
+    mv__step_identity(&t, pl);
+    for (a = 0; a < 3; a++) {
+        MV__CHECK(size[a] >= 1 && size[a] <= ((int64_t)1 << 40), MV_ERR_INVALID_ARG, "box size[%d] = %lld", a,
+                  (long long)size[a]);
+        MV__CHECK(start[a] > -((int64_t)1 << 40) && start[a] < ((int64_t)1 << 40), MV_ERR_INVALID_ARG,
+                  "box start[%d] = %lld", a, (long long)start[a]);
+        t.dim[a] = size[a];
+        t.of[a] = start[a];
+        pads |= start[a] < 0 || start[a] + size[a] > pl->dim[a];
+    }
+    if (pads) {
+        MV__CHECK(pl->n_dom < MV__MAX_STAGES, MV_ERR_INVALID_ARG, "a chain takes at most %d pads", MV__MAX_STAGES - 1);
+        /* the padded grid is the new stage: in current coordinates it is the box itself */
+        for (a = 0; a < 3; a++) {
+            pl->dom[pl->n_dom].lo[a] = start[a];
+            pl->dom[pl->n_dom].hi[a] = start[a] + size[a];
+        }
+        pl->fill[pl->n_dom] = fill;
+        pl->fill_f[pl->n_dom] = mv__plan_fill_value(pl, s, fill);
+        pl->fill_eop[pl->n_dom] = pl->n_eop;
+        pl->fill_units[pl->n_dom] = !pl->values ? 0 : pl->out_dt != MV_DT_F32 ? 1 : 2;
+        pl->n_dom++;
+    }
+    mv__plan_apply_step(pl, &t);
+    return MV_OK;
+}
+
+static mv_status mv__plan_flip(mv__plan *pl, unsigned axes)
+{
+    mv__step t;
+    int a;
+    MV__CHECK(axes < (1u << pl->ndim), MV_ERR_INVALID_ARG, "flip axes mask 0x%x names an axis >= ndim %d", axes, pl->ndim);
+    mv__step_identity(&t, pl);
+    for (a = 0; a < pl->ndim; a++)
+        if (axes & (1u << a)) {
+            t.sg[a] = -1;
+            t.of[a] = pl->dim[a] - 1;
+        }
+    mv__plan_apply_step(pl, &t);
+    return MV_OK;
+}
+
+static mv_status mv__plan_permute(mv__plan *pl, const int *perm)
+{
+    mv__step t;
+    int a, seen = 0;
+    mv__step_identity(&t, pl);
+    for (a = 0; a < 3; a++) {
+        MV__CHECK(perm[a] >= 0 && perm[a] < 3 && !(seen & (1 << perm[a])), MV_ERR_INVALID_ARG,
+                  "permutation (%d, %d, %d) is not one of the axes 0, 1, 2", perm[0], perm[1], perm[2]);
+        seen |= 1 << perm[a];
+        t.ax[a] = perm[a];
+        t.dim[a] = pl->dim[perm[a]];
+    }
+    mv__plan_apply_step(pl, &t);
+    return MV_OK;
+}
+
+/* world axis and direction of an orientation letter */
+static int mv__code_axis(char c, int *sign)
+{
+    switch (c) {
+    case 'R': case 'r': *sign = 1; return 0;
+    case 'L': case 'l': *sign = -1; return 0;
+    case 'A': case 'a': *sign = 1; return 1;
+    case 'P': case 'p': *sign = -1; return 1;
+    case 'S': case 's': *sign = 1; return 2;
+    case 'I': case 'i': *sign = -1; return 2;
+    default: *sign = 0; return -1;
+    }
+}
+
+static mv_status mv__plan_reorient(mv__plan *pl, const mv_vol *geom_src, const char *code)
+{
+    mv_vol g;
+    int wa[3], sg[3], want_axis[3], want_sign[3], seen = 0, a, perm[3];
+    unsigned flips = 0;
+    MV__CHECK(code != NULL && strlen(code) == 3, MV_ERR_INVALID_ARG, "orientation code must be 3 letters (\"RAS\")");
+    for (a = 0; a < 3; a++) {
+        want_axis[a] = mv__code_axis(code[a], &want_sign[a]);
+        MV__CHECK(want_axis[a] >= 0 && !(seen & (1 << want_axis[a])), MV_ERR_INVALID_ARG,
+                  "orientation code \"%s\": one of R/L, A/P, S/I each", code);
+        seen |= 1 << want_axis[a];
+    }
+    /* the orientation of the grid as it is now */
+    mv_vol_init(&g);
+    g.ndim = 3;
+    mv__plan_affine(&pl->map, geom_src->affine, g.affine);
+    MV__TRY(mv_io_orientation(&g, wa, sg));
+    for (a = 0; a < 3; a++)
+        MV__CHECK(wa[a] >= 0, MV_ERR_UNSUPPORTED, "reorient: voxel axis %d has no direction (zero affine column)", a);
+    /* output axis j runs along world axis want_axis[j]: the grid axis i with wa[i] == it */
+    for (a = 0; a < 3; a++) {
+        int i;
+        for (i = 0; i < 3 && wa[i] != want_axis[a]; i++) {
+        }
+        perm[a] = i;
+        if (sg[i] != want_sign[a]) flips |= 1u << a;
+    }
+    MV__TRY(mv__plan_permute(pl, perm));
+    return flips ? mv__plan_flip(pl, flips) : MV_OK;
+}
+
+static mv_status mv__plan_rot90(mv__plan *pl, int k, int a0, int a1)
+{
+    int perm[3] = {0, 1, 2};
+    MV__CHECK(a0 >= 0 && a0 < 3 && a1 >= 0 && a1 < 3 && a0 != a1, MV_ERR_INVALID_ARG,
+              "rot90 axes (%d, %d): two different axes of 0, 1, 2", a0, a1);
+    k = ((k % 4) + 4) % 4;
+    perm[a0] = a1;
+    perm[a1] = a0;
+    /* numpy.rot90: k = 1 flips axis1 then swaps; 2 flips both; 3 swaps then flips axis1 */
+    if (k == 1) {
+        MV__TRY(mv__plan_flip(pl, 1u << a1));
+        return mv__plan_permute(pl, perm);
+    }
+    if (k == 2) return mv__plan_flip(pl, (1u << a0) | (1u << a1));
+    if (k == 3) {
+        MV__TRY(mv__plan_permute(pl, perm));
+        return mv__plan_flip(pl, 1u << a1);
+    }
+    return MV_OK;
+}
+
+/* Extra inputs of the one-operation forms (mask, known statistics). */
+typedef struct mv__run_opts {
+    const mv_vol *mask;
+    const mv_stats *stats;
+    int threads;
+    void *alloc_ctx;
+    int geometry_only;      /* compile without statistics passes */
+} mv__run_opts;
+
+/* mean / std of the current grid's values (as the step sees them) */
+static mv_status mv__plan_moments(mv__plan *pl, const mv__vsrc *s, int nonzero, const mv__run_opts *ro, mv__moments *m)
+{
+    mv__provider p;
+    mv__const_vals cv;
+    int k;
+    mv__plan_provider(pl, s, &p, MV__WANT_ANY, nonzero, ro->mask);
+    mv__provider_moments(&p, ro->threads, m);
+    mv__plan_fill_consts(pl, &cv);
+    for (k = 0; k < cv.n; k++)
+        if (!(nonzero && cv.v[k] == 0)) mv__moments_add_const(m, cv.v[k], cv.cnt[k]);
+    return MV_OK;
+}
+
+static mv_status mv__plan_znorm(mv__plan *pl, const mv__vsrc *s, int nonzero, const mv__run_opts *ro)
+{
+    mv__eop e;
+    double mean = 0, sd = 0;
+    MV__TRY(mv__plan_begin_values(pl));
+    mv__plan_mark_used(pl);
+    if (ro->geometry_only) return MV_OK;
+    if (ro->stats && !nonzero && !ro->mask) {
+        mean = ro->stats->mean;
+        sd = ro->stats->std;
+    } else {
+        mv__moments m;
+        MV__TRY(mv__plan_moments(pl, s, nonzero, ro, &m));
+        if (m.n > 0) {
+            mean = m.mean;
+            sd = sqrt(m.m2 / (double)m.n);
+        }
+    }
+    memset(&e, 0, sizeof(e));
+    e.kind = MV__E_AFFINE;
+    e.c = isfinite(mean) ? mean : 0;
+    e.s = sd > 0 && isfinite(sd) ? 1.0 / sd : 0.0; /* std 0 (or no voxel): zeros */
+    e.o = 0;
+    e.nonzero = nonzero;
+    return mv__plan_push_eop(pl, &e);
+}
+
+/* min and max, or two percentiles, of the current grid's values */
+static mv_status mv__plan_range(mv__plan *pl, const mv__vsrc *s, const mv_op *op, const mv__run_opts *ro, double *mn,
+                                double *mx)
+{
+    if (op->pct_lo == 0 && op->pct_hi == 0) {
+        mv__moments m;
+        if (ro->stats && !op->nonzero && !ro->mask) {
+            *mn = ro->stats->min;
+            *mx = ro->stats->max;
+            return MV_OK;
+        }
+        MV__TRY(mv__plan_moments(pl, s, op->nonzero, ro, &m));
+        *mn = m.n ? m.mn : 0;
+        *mx = m.n ? m.mx : 0;
+        return MV_OK;
+    } else {
+        mv__provider p;
+        mv__const_vals cv, kept;
+        double q[2], v[2];
+        int64_t count;
+        int k;
+        mv__plan_provider(pl, s, &p, MV__WANT_F32, op->nonzero, ro->mask);
+        mv__plan_fill_consts(pl, &cv);
+        kept.n = 0;
+        for (k = 0; k < cv.n; k++)
+            if (!(op->nonzero && cv.v[k] == 0)) {
+                kept.v[kept.n] = cv.v[k];
+                kept.cnt[kept.n++] = cv.cnt[k];
+            }
+        q[0] = op->pct_lo;
+        q[1] = op->pct_hi;
+        MV__TRY(mv__percentiles_of(&p, &kept, q, 2, 1, v, &count, ro->threads, ro->alloc_ctx));
+        *mn = count ? v[0] : 0;
+        *mx = count ? v[1] : 0;
+        return MV_OK;
+    }
+}
+
+static mv_status mv__plan_rescale(mv__plan *pl, const mv__vsrc *s, const mv_op *op, const mv__run_opts *ro)
+{
+    mv__eop e;
+    double mn = 0, mx = 0, lo = op->lo, hi = op->hi, span;
+    if (lo == 0 && hi == 0) hi = 1;
+    MV__CHECK(isfinite(lo) && isfinite(hi), MV_ERR_INVALID_ARG, "rescale range [%g, %g] is not finite", lo, hi);
+    MV__CHECK(op->pct_lo >= 0 && op->pct_hi <= 100 && op->pct_lo <= op->pct_hi, MV_ERR_INVALID_ARG,
+              "rescale percentiles %g, %g (0 <= lo <= hi <= 100)", op->pct_lo, op->pct_hi);
+    MV__TRY(mv__plan_begin_values(pl));
+    mv__plan_mark_used(pl);
+    if (!ro->geometry_only) MV__TRY(mv__plan_range(pl, s, op, ro, &mn, &mx));
+    span = mx - mn;
+    memset(&e, 0, sizeof(e));
+    e.kind = MV__E_AFFINE;
+    e.c = isfinite(mn) ? mn : 0;
+    e.s = span > 0 && isfinite(span) ? (hi - lo) / span : 0.0; /* constant input: lo */
+    e.o = lo;
+    e.nonzero = op->nonzero;
+    MV__TRY(mv__plan_push_eop(pl, &e));
+    if (op->clip) {
+        memset(&e, 0, sizeof(e));
+        e.kind = MV__E_CLAMP;
+        e.lo = (float)MV__MIN(lo, hi);
+        e.hi = (float)MV__MAX(lo, hi);
+        MV__TRY(mv__plan_push_eop(pl, &e));
+    }
+    return MV_OK;
+}
+
+static mv_status mv__plan_clamp(mv__plan *pl, double lo, double hi)
+{
+    mv__eop e;
+    MV__CHECK(lo <= hi, MV_ERR_INVALID_ARG, "clamp range [%g, %g]: lo > hi or NaN", lo, hi);
+    MV__TRY(mv__plan_begin_values(pl));
+    memset(&e, 0, sizeof(e));
+    e.kind = MV__E_CLAMP;
+    e.lo = (float)lo;
+    e.hi = (float)hi;
+    return mv__plan_push_eop(pl, &e);
+}
+
+static mv_status mv__plan_cast(mv__plan *pl, mv_dtype dt, mv_round rounding)
+{
+    MV__CHECK(mv__dtype_ok(dt) && mv__dt[dt].kind != MV__K_COMPLEX && mv__dt[dt].kind != MV__K_RGB, MV_ERR_INVALID_ARG,
+              "cast: %d is not a real dtype", (int)dt);
+    MV__CHECK(rounding == MV_ROUND_NEAREST || rounding == MV_ROUND_TRUNCATE, MV_ERR_INVALID_ARG, "cast: rounding %d",
+              (int)rounding);
+    if (pl->values && pl->out_dt != MV_DT_F32) MV__TRY(mv__plan_begin_values(pl)); /* the pending cast happens first */
+    pl->values = 1;
+    pl->out_dt = dt;
+    pl->rounding = rounding;
+    return MV_OK;
+}
+
+static mv_status mv__plan_op(mv__plan *pl, const mv__vsrc *s, const mv_vol *geom, const mv_op *op, const mv__run_opts *ro)
+{
+    int64_t start[3], size[3];
+    int a;
+    switch (op->kind) {
+    case MV_OP_CROP_OR_PAD:
+        for (a = 0; a < 3; a++) {
+            int64_t in = pl->dim[a], out = op->shape[a] ? op->shape[a] : in;
+            MV__CHECK(out >= 1 && out <= ((int64_t)1 << 40), MV_ERR_INVALID_ARG, "crop_or_pad shape[%d] = %lld", a,
+                      (long long)op->shape[a]);
+            start[a] = out <= in ? in / 2 - out / 2 : -((out - in) / 2);
+            size[a] = out;
+        }
+        return mv__plan_box(pl, s, start, size, op->fill);
+    case MV_OP_BOX: return mv__plan_box(pl, s, op->start, op->shape, op->fill);
+    case MV_OP_FLIP: return mv__plan_flip(pl, op->axes);
+    case MV_OP_PERMUTE: return mv__plan_permute(pl, op->perm);
+    case MV_OP_REORIENT: return mv__plan_reorient(pl, geom, op->code);
+    case MV_OP_ROT90: return mv__plan_rot90(pl, op->k, op->perm[0], op->perm[1]);
+    case MV_OP_ZNORM: return mv__plan_znorm(pl, s, op->nonzero, ro);
+    case MV_OP_RESCALE: return mv__plan_rescale(pl, s, op, ro);
+    case MV_OP_CLAMP: return mv__plan_clamp(pl, op->lo, op->hi);
+    case MV_OP_CAST: return mv__plan_cast(pl, op->dtype, op->rounding);
+    default: return mv__fail(MV_ERR_INVALID_ARG, "operation kind %d", (int)op->kind);
+    }
+}
+
+/* ---- the write pass ---- */
+
+typedef struct mv__write_job {
+    const mv__plan *pl;
+    const mv__vsrc *s;
+    const mv__kernels *kt;
+    unsigned char *out;
+    mv_dtype odt;
+    size_t oesz;
+    int64_t ostride[MV_MAX_DIMS];
+    unsigned char fill_bytes[MV__MAX_STAGES][16]; /* each stage's voxels as written */
+    int fill_zero[MV__MAX_STAGES];
+    int64_t sx;                  /* source elements per output x step */
+    int64_t step[MV_MAX_DIMS];   /* source elements per output step, each axis */
+    int64_t p0;                  /* source element of output voxel 0 (may lie outside) */
+    /* work units: tq rows along axis q at once, x in tiles of xt, so a
+       transposing read (x along a far source axis) reuses the source lines
+       of a tile from L1; q = 0 and tq = 1 for row by row */
+    int q;
+    int64_t tq, xt;
+    int64_t udim[MV_MAX_DIMS];   /* units per axis (axis 0: 1; axis q: blocks) */
+    int rows_down;               /* consecutive rows read at falling addresses */
+    int mrg;                     /* axes [0, mrg) are contiguous in source and output
+                                    and fully copied: one "row" spans them all */
+    int64_t mrg_len;             /* elements of such a row */
+} mv__write_job;
+
+/* n copies of one element of esz bytes */
+static void mv__fill_elems(unsigned char *dst, const unsigned char *val, int is_zero, size_t esz, size_t n)
+{
+    size_t done;
+    if (n == 0) return;
+    if (is_zero) {
+        memset(dst, 0, n * esz);
+        return;
+    }
+    if (esz == 4) {
+        uint32_t v, *d = (uint32_t *)(void *)dst;
+        size_t i;
+        memcpy(&v, val, 4);
+        if (((uintptr_t)dst & 3) == 0) {
+            for (i = 0; i < n; i++) d[i] = v;
+            return;
+        }
+    }
+    memcpy(dst, val, esz); /* doubling copies */
+    for (done = 1; done < n;) {
+        size_t k = MV__MIN(done, n - done);
+        memcpy(dst + done * esz, dst, k * esz);
+        done += k;
+    }
+}
+
+/* n source elements starting at element p, step sx, into dst (contiguous).
+   rows_down: the rows around this one are read at falling addresses. */
+static void mv__gather(const mv__kernels *kt, const unsigned char *base, int64_t p, int64_t sx, size_t esz, size_t n,
+                       unsigned char *dst, int rows_down)
+{
+    size_t i;
+    if (sx == 1) {
+        kt->copy(dst, base + (size_t)p * esz, n * esz);
+        return;
+    }
+    if (sx == -1) {
+        const unsigned char *first = base + (size_t)(p - (int64_t)n + 1) * esz;
+        if (esz <= 8 && kt->reverse[esz] && rows_down) {
+            kt->reverse[esz](first, dst, n); /* read downwards, like the rows */
+        } else if (esz <= 8 && kt->reverse[esz]) {
+            /* through an L1 buffer, so the source is read upwards like the
+               rows around it and the destination written upwards: mixed
+               directions within a page defeat the hardware prefetchers
+               (half the speed) */
+            uint64_t buf[512];
+            size_t per = sizeof(buf) / esz, done = 0;
+            while (done < n) {
+                size_t k = MV__MIN(per, n - done);
+                kt->copy(buf, first + (n - done - k) * esz, k * esz);
+                kt->reverse[esz](buf, dst + done * esz, k);
+                done += k;
+            }
+        } else {
+            for (i = 0; i < n; i++) memcpy(dst + i * esz, first + (n - 1 - i) * esz, esz);
+        }
+        return;
+    }
+    switch (esz) { /* a transposing read: one element per source line */
+    case 1: for (i = 0; i < n; i++) dst[i] = base[p + (int64_t)i * sx]; break;
+    case 2: {
+        const uint16_t *b = (const uint16_t *)(const void *)base;
+        uint16_t *d = (uint16_t *)(void *)dst;
+        for (i = 0; i < n; i++) d[i] = b[p + (int64_t)i * sx];
+        break;
+    }
+    case 4: {
+        const uint32_t *b = (const uint32_t *)(const void *)base;
+        uint32_t *d = (uint32_t *)(void *)dst;
+        for (i = 0; i < n; i++) d[i] = b[p + (int64_t)i * sx];
+        break;
+    }
+    case 8: {
+        const uint64_t *b = (const uint64_t *)(const void *)base;
+        uint64_t *d = (uint64_t *)(void *)dst;
+        for (i = 0; i < n; i++) d[i] = b[p + (int64_t)i * sx];
+        break;
+    }
+    default:
+        for (i = 0; i < n; i++) memcpy(dst + i * esz, base + (size_t)(p + (int64_t)i * sx) * esz, esz);
+    }
+}
+
+/* The source segment [x0, x0 + n) of a row, source element p at x0. */
+/* k (<= MV__ROW) contiguous raw source elements into the output: converted,
+   through the steps, stored in the output dtype. */
+static void mv__emit(const mv__write_job *j, const unsigned char *raw, unsigned char *o, size_t k)
+{
+    const mv__plan *pl = j->pl;
+    const mv__vsrc *s = j->s;
+    float fb[MV__ROW];
+    const float *f;
+    if (pl->n_eop == 0) { /* casts only: straight from the stored type, exact */
+        mv__convert_real_run(raw, s->dt, o, j->odt, k, s->scaled, s->slope, s->inter, pl->rounding);
+        return;
+    }
+    if (s->exact && pl->eop[0].kind == MV__E_AFFINE) {
+        /* integers straight into the first step: one pass, the same bits */
+        const mv__eop *e = &pl->eop[0];
+        float *t = j->odt == MV_DT_F32 && pl->n_eop == 1 ? (float *)(void *)o : fb;
+        j->kt->affine_int[s->dt](raw, t, k, s->scaled ? s->slope : 1.0, s->scaled ? s->inter : 0.0, e->c, e->s, e->o,
+                                 e->nonzero);
+        if (t == fb) {
+            mv__eops_row(j->kt, pl->eop + 1, pl->n_eop - 1, fb, fb, k);
+            if (j->odt == MV_DT_F32) memcpy(o, fb, k * sizeof(float));
+            else mv__convert_real_run(fb, MV_DT_F32, o, j->odt, k, 0, 1.0, 0.0, pl->rounding);
+        }
+        return;
+    }
+    if (s->dt == MV_DT_F32 && !s->scaled) {
+        f = (const float *)(const void *)raw;
+    } else {
+        mv__convert_real_run(raw, s->dt, fb, MV_DT_F32, k, s->scaled, s->slope, s->inter, MV_ROUND_NEAREST);
+        f = fb;
+    }
+    if (j->odt == MV_DT_F32) {
+        mv__eops_row(j->kt, pl->eop, pl->n_eop, f, (float *)(void *)o, k);
+    } else {
+        mv__eops_row(j->kt, pl->eop, pl->n_eop, f, fb, k);
+        mv__convert_real_run(fb, MV_DT_F32, o, j->odt, k, 0, 1.0, 0.0, pl->rounding);
+    }
+}
+
+/* n output voxels from source element p on, stepping sx. */
+static void mv__write_source(const mv__write_job *j, int64_t p, unsigned char *dst, size_t n)
+{
+    const mv__vsrc *s = j->s;
+    size_t done;
+    if (!j->pl->values) { /* voxels move, bytes stay */
+        mv__gather(j->kt, s->base, p, j->sx, s->esz, n, dst, j->rows_down);
+        return;
+    }
+    for (done = 0; done < n; done += MV__ROW) {
+        size_t k = MV__MIN((size_t)MV__ROW, n - done);
+        int64_t q = p + (int64_t)done * j->sx;
+        double stage[MV__ROW * 2]; /* raw elements of up to 16 bytes */
+        const unsigned char *raw;
+        if (j->sx == 1) {
+            raw = s->base + (size_t)q * s->esz;
+        } else {
+            mv__gather(j->kt, s->base, q, j->sx, s->esz, k, (unsigned char *)stage, j->rows_down);
+            raw = (const unsigned char *)stage;
+        }
+        mv__emit(j, raw, dst + done * j->oesz, k);
+    }
+}
+
+/* A transposing tile without padding: output x in [x0, x1) reads along a
+   far source axis, output rows q0..q1 along source x. Each source line is
+   read once, whole, into an L1 tile (lines a power-of-two stride apart
+   would fight over the same cache sets if gathered in place), then each
+   output row segment is picked from the tile. */
+#define MV__TILE_X 64  /* output x per tile */
+#define MV__TILE_Q 256 /* source bytes per tile row: four lines */
+static void mv__write_tile(const mv__write_job *j, int64_t *o, int64_t x0, int64_t x1, int64_t q0, int64_t q1)
+{
+    const mv__plan *pl = j->pl;
+    const mv__vsrc *s = j->s;
+    size_t esz = s->esz, nq = (size_t)(q1 - q0), nx = (size_t)(x1 - x0), i, r;
+    int64_t p = j->p0, row = 0, sq = j->step[j->q];
+    unsigned char tile[MV__TILE_X * MV__TILE_Q], stage[MV__TILE_X * 16];
+    int a;
+    o[j->q] = q0;
+    for (a = 1; a < pl->ndim; a++) {
+        p += o[a] * j->step[a];
+        row += o[a] * j->ostride[a];
+    }
+    /* tile[i] = the nq source elements of output x = x0 + i, in q order */
+    for (i = 0; i < nx; i++) {
+        int64_t e = p + (x0 + (int64_t)i) * j->sx;
+        unsigned char *t = tile + i * nq * esz;
+#if defined(__GNUC__) || defined(__clang__)
+        /* the next tile's line: a stride no prefetcher follows */
+        if (x1 + (int64_t)i < pl->dim[0]) __builtin_prefetch(s->base + (size_t)(e + MV__TILE_X * j->sx) * esz);
+#endif
+        if (sq == 1 && nq * esz == MV__TILE_Q) memcpy(t, s->base + (size_t)e * esz, MV__TILE_Q); /* inlined */
+        else if (sq == 1) memcpy(t, s->base + (size_t)e * esz, nq * esz);
+        else mv__gather(j->kt, s->base, e, -1, esz, nq, t, 0);
+    }
+    for (r = 0; r < nq; r++) {
+        unsigned char *out = j->out + (size_t)(row + (int64_t)r * j->ostride[j->q] + x0) * j->oesz;
+        unsigned char *dst = pl->values ? stage : out;
+        switch (esz) { /* column r of the tile */
+        case 1: for (i = 0; i < nx; i++) dst[i] = tile[i * nq + r]; break;
+        case 2: for (i = 0; i < nx; i++) memcpy(dst + 2 * i, tile + (i * nq + r) * 2, 2); break;
+        case 4: for (i = 0; i < nx; i++) memcpy(dst + 4 * i, tile + (i * nq + r) * 4, 4); break;
+        case 8: for (i = 0; i < nx; i++) memcpy(dst + 8 * i, tile + (i * nq + r) * 8, 8); break;
+        default: for (i = 0; i < nx; i++) memcpy(dst + esz * i, tile + (i * nq + r) * esz, esz);
+        }
+        if (pl->values) mv__emit(j, stage, out, nx);
+    }
+}
+
+/* [xa, xb) of one output row: fill segments of the outer stages around the
+   source part. */
+static void mv__write_row(const mv__write_job *j, const int64_t *o, int64_t xa, int64_t xb)
+{
+    const mv__plan *pl = j->pl;
+    int64_t L = xa, R = xb, row = 0, p = j->p0;
+    int k, a;
+    unsigned char *orow;
+    for (a = 1; a < pl->ndim; a++) {
+        row += o[a] * j->ostride[a];
+        p += o[a] * j->step[a];
+    }
+    orow = j->out + (size_t)row * j->oesz;
+    for (k = pl->n_dom - 1; k >= 1; k--) {
+        const mv__box3 *d = &pl->dom[k - 1];
+        int64_t lo = MV__MAX(d->lo[0], L), hi = MV__MIN(d->hi[0], R);
+        int inside = o[1] >= d->lo[1] && o[1] < d->hi[1] && o[2] >= d->lo[2] && o[2] < d->hi[2];
+        if (!inside || hi <= lo) {
+            mv__fill_elems(orow + (size_t)L * j->oesz, j->fill_bytes[k], j->fill_zero[k], j->oesz, (size_t)(R - L));
+            return;
+        }
+        mv__fill_elems(orow + (size_t)L * j->oesz, j->fill_bytes[k], j->fill_zero[k], j->oesz, (size_t)(lo - L));
+        mv__fill_elems(orow + (size_t)hi * j->oesz, j->fill_bytes[k], j->fill_zero[k], j->oesz, (size_t)(R - hi));
+        L = lo;
+        R = hi;
+    }
+    if (L < R) mv__write_source(j, p + L * j->sx, orow + (size_t)L * j->oesz, (size_t)(R - L));
+}
+
+/* Units [b, e): coordinates from the first unit by division, then by
+   counting, so a row costs a few additions. */
+static void mv__write_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__write_job *j = (const mv__write_job *)ctx;
+    const mv__plan *pl = j->pl;
+    int64_t u[MV_MAX_DIMS], o[MV_MAX_DIMS], t = b, r, x0;
+    int a;
+    (void)worker;
+    if (j->mrg > 1) { /* whole planes (or volumes) per row: no padding, no reordering */
+        int64_t row = b, p;
+        for (; row < e; row++) {
+            int64_t t2 = row, off = 0;
+            p = j->p0;
+            for (a = j->mrg; a < pl->ndim; a++) {
+                int64_t c = t2 % pl->dim[a];
+                t2 /= pl->dim[a];
+                p += c * j->step[a];
+                off += c * j->ostride[a];
+            }
+            mv__write_source(j, p, j->out + (size_t)off * j->oesz, (size_t)j->mrg_len);
+        }
+        return;
+    }
+    u[0] = 0;
+    for (a = 1; a < MV_MAX_DIMS; a++) { /* axes past ndim have one unit: 0 */
+        u[a] = t % j->udim[a];
+        t /= j->udim[a];
+    }
+    for (a = 0; a < MV_MAX_DIMS; a++) o[a] = u[a];
+    for (; b < e; b++) {
+        for (a = 1; a < pl->ndim; a++) o[a] = u[a];
+        if (j->q == 0) {
+            mv__write_row(j, o, 0, pl->dim[0]);
+        } else {
+            int64_t q0 = u[j->q] * j->tq, q1 = MV__MIN(q0 + j->tq, pl->dim[j->q]);
+            for (x0 = 0; x0 < pl->dim[0]; x0 += j->xt) {
+                int64_t x1 = MV__MIN(x0 + j->xt, pl->dim[0]);
+                if (pl->n_dom == 1) {
+                    mv__write_tile(j, o, x0, x1, q0, q1);
+                    continue;
+                }
+                for (r = q0; r < q1; r++) { /* with padding: row by row */
+                    o[j->q] = r;
+                    mv__write_row(j, o, x0, x1);
+                }
+            }
+        }
+        for (a = 1; a < pl->ndim; a++) { /* next unit */
+            if (++u[a] < j->udim[a]) break;
+            u[a] = 0;
+        }
+    }
+}
+
+/* The bytes a stage's padded voxels get in the output. */
+static void mv__stage_fill_bytes(const mv__plan *pl, const mv__vsrc *s, int k, mv_dtype odt, unsigned char *b)
+{
+    memset(b, 0, 16);
+    if (!pl->values) {
+        mv__put_f64(s->dt, b, pl->fill[k], MV_ROUND_NEAREST);
+    } else if (pl->n_eop == 0) {
+        /* casts only: a fill given in stored units converts like the data,
+           one given after the cast is in the cast's units */
+        if (pl->fill_units[k] == 0) {
+            unsigned char raw[16];
+            memset(raw, 0, sizeof(raw));
+            mv__put_f64(s->dt, raw, pl->fill[k], MV_ROUND_NEAREST);
+            mv__convert_real_run(raw, s->dt, b, odt, 1, s->scaled, s->slope, s->inter, pl->rounding);
+        } else {
+            mv__put_f64(odt, b, pl->fill[k], pl->rounding);
+        }
+    } else {
+        float v = mv__eops_one(pl->eop + pl->fill_eop[k], pl->n_eop - pl->fill_eop[k], pl->fill_f[k]);
+        mv__convert_real_run(&v, MV_DT_F32, b, odt, 1, 0, 1.0, 0.0, pl->rounding);
+    }
+}
+
+/* One long contiguous run (a whole volume copied in order) in pieces. */
+static void mv__write_piece(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__write_job *j = (const mv__write_job *)ctx;
+    const int64_t piece = (int64_t)1 << 16;
+    int64_t x0 = b * piece, x1 = MV__MIN(e * piece, j->mrg_len);
+    (void)worker;
+    mv__write_source(j, j->p0 + x0, j->out + (size_t)x0 * j->oesz, (size_t)(x1 - x0));
+}
+static void mv__write_split(mv__write_job *j, int threads)
+{
+    const int64_t piece = (int64_t)1 << 16;
+    int64_t n = (j->mrg_len + piece - 1) / piece;
+    uint64_t bytes = (uint64_t)j->mrg_len * (j->oesz + j->s->esz);
+    mv__parallel_for(n, 4, mv__threads_for_bytes(threads, bytes), mv__write_piece, j);
+}
+
+static void mv__write_pass(const mv__plan *pl, const mv__vsrc *s, unsigned char *out, mv_dtype odt, int threads)
+{
+    mv__write_job j;
+    int64_t st = 1, units = 1, unit_bytes;
+    int a, k;
+    memset(&j, 0, sizeof(j));
+    j.pl = pl;
+    j.s = s;
+    j.kt = mv__kernels_get();
+    j.out = out;
+    j.odt = odt;
+    j.oesz = mv__dt[odt].size;
+    for (a = 0; a < MV_MAX_DIMS; a++) {
+        int sa = pl->map.axis[a];
+        j.ostride[a] = st;
+        st *= pl->dim[a];
+        j.step[a] = pl->map.sign[a] * s->stride[sa];
+        j.p0 += (pl->map.off[a] - s->org[sa]) * s->stride[sa];
+    }
+    for (k = 1; k < pl->n_dom; k++) {
+        size_t i;
+        mv__stage_fill_bytes(pl, s, k, odt, j.fill_bytes[k]);
+        j.fill_zero[k] = 1;
+        for (i = 0; i < j.oesz; i++) j.fill_zero[k] &= j.fill_bytes[k][i] == 0;
+    }
+    j.sx = j.step[0];
+    /* transposing: output x runs along a far source axis; the output axis
+       that runs along source x gets blocked with x into tiles of one cache
+       line of source elements each way */
+    j.q = 0;
+    j.tq = 1;
+    j.xt = pl->dim[0];
+    if (pl->map.axis[0] != 0)
+        for (a = 1; a < 3; a++)
+            if (pl->map.axis[a] == 0) {
+                j.q = a;
+                j.tq = MV__MAX((int64_t)1, (int64_t)(MV__TILE_Q / s->esz)); /* a few source lines */
+                j.xt = MV__TILE_X;
+            }
+    for (a = 0; a < MV_MAX_DIMS; a++) {
+        j.udim[a] = a == 0 ? 1 : a == j.q ? (pl->dim[a] + j.tq - 1) / j.tq : pl->dim[a];
+        units *= j.udim[a];
+    }
+    j.rows_down = pl->ndim > 1 && j.step[j.q == 1 ? 2 : 1] < 0;
+    /* leading axes copied whole and in order merge into one long row: small
+       rows would otherwise cost more in bookkeeping than in bytes */
+    j.mrg = 1;
+    j.mrg_len = pl->dim[0];
+    if (pl->n_dom == 1) {
+        int m = 0;
+        while (m < pl->ndim && pl->map.axis[m] == m && pl->map.sign[m] == 1 && pl->map.off[m] == s->org[m] &&
+               pl->dim[m] == s->dim[m])
+            m++;
+        if (m >= 1) { /* axes [0, m) whole: rows span them and axis m */
+            int mm = m < pl->ndim && pl->map.axis[m] == m && pl->map.sign[m] == 1 ? m + 1 : m;
+            j.mrg = mm;
+            j.mrg_len = 1;
+            for (a = 0; a < mm; a++) j.mrg_len *= pl->dim[a];
+        }
+    }
+    if (j.mrg > 1) {
+        int64_t rows = 1, grain;
+        for (a = j.mrg; a < pl->ndim; a++) rows *= pl->dim[a];
+        unit_bytes = j.mrg_len * (int64_t)(j.oesz + s->esz);
+        grain = MV__MAX((int64_t)1, ((int64_t)1 << 20) / MV__MAX(unit_bytes, (int64_t)1));
+        if (rows == 1 && j.mrg_len > (1 << 20)) { /* one long run: split it for the threads */
+            mv__write_split(&j, threads);
+            return;
+        }
+        mv__parallel_for(rows, grain, mv__threads_for_bytes(threads, (uint64_t)rows * (uint64_t)unit_bytes),
+                         mv__write_range, &j);
+        return;
+    }
+    unit_bytes = pl->dim[0] * j.tq * (int64_t)(j.oesz + s->esz);
+    {
+        int64_t grain = MV__MAX((int64_t)1, (64 << 10) / MV__MAX(unit_bytes, (int64_t)1));
+        uint64_t bytes = (uint64_t)units * (uint64_t)unit_bytes;
+        mv__parallel_for(units, grain, mv__threads_for_bytes(threads, bytes), mv__write_range, &j);
+    }
+}
+
+/* ---- running a chain ---- */
+
+static mv_status mv__check_ops(const mv_op *ops, int n_ops)
+{
+    MV__CHECK(n_ops >= 0 && n_ops <= 256, MV_ERR_INVALID_ARG, "n_ops = %d (0..256)", n_ops);
+    MV__CHECK(n_ops == 0 || ops != NULL, MV_ERR_INVALID_ARG, "ops is NULL");
+    return MV_OK;
+}
+
+/* The plan of ops over in (statistics taken unless geometry_only). */
+static mv_status mv__compile(const mv_vol *in, const mv__vsrc *s, const mv_op *ops, int n_ops, const mv__run_opts *ro,
+                             mv__plan *pl)
+{
+    int i;
+    mv__plan_init(pl, s);
+    for (i = 0; i < n_ops; i++) {
+        if (ops[i].kind >= MV_OP_ZNORM && ops[i].kind <= MV_OP_CAST) {
+            int k = mv__dt[s->dt].kind;
+            MV__CHECK(k != MV__K_COMPLEX && k != MV__K_RGB, MV_ERR_UNSUPPORTED,
+                      "step %d changes intensities: %s voxels have none (spatial steps only)", i, mv__dt[s->dt].name);
+        }
+        MV__TRY(mv__plan_op(pl, s, in, &ops[i], ro));
+    }
+    mv__plan_mark_used(pl);
+    return MV_OK;
+}
+
+/* Geometry and metadata of the result: dims, dtype, affine, spacing, and
+   (meta_too) the input's metadata adjusted. */
+static void mv__result_geometry(const mv__plan *pl, const mv_vol *in, mv_vol *out, int meta_too)
+{
+    int a;
+    if (meta_too) {
+        int fields[3], f;
+        out->meta.dim_info = 0;
+        fields[0] = in->meta.dim_info & 3;
+        fields[1] = (in->meta.dim_info >> 2) & 3;
+        fields[2] = (in->meta.dim_info >> 4) & 3;
+        for (f = 0; f < 3; f++) { /* freq / phase / slice follow their axis */
+            int na = 0;
+            for (a = 0; a < 3 && fields[f]; a++)
+                if (pl->map.axis[a] == fields[f] - 1) na = a + 1;
+            out->meta.dim_info |= na << (2 * f);
+        }
+        if (pl->values) {
+            out->meta.scl_slope = 1.0;
+            out->meta.scl_inter = 0.0;
+            out->meta.cal_min = out->meta.cal_max = 0;
+        }
+        out->ndim = pl->ndim;
+        out->dtype = pl->values ? pl->out_dt : in->dtype;
+        for (a = 0; a < MV_MAX_DIMS; a++) out->dim[a] = a < pl->ndim ? pl->dim[a] : 1;
+    }
+    mv__plan_affine(&pl->map, in->affine, out->affine);
+    for (a = 0; a < MV_MAX_DIMS; a++) out->spacing[a] = a < 3 ? in->spacing[pl->map.axis[a]] : in->spacing[a];
+}
+
+static int mv__ranges_overlap(const void *a, size_t na, const void *b, size_t nb)
+{
+    uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+    return x < y + nb && y < x + na;
+}
+
+/* A result volume: the input's metadata (extensions copied with the call's
+   allocator, which then owns all of it) and obytes of uninitialised data. */
+static mv_status mv__result_alloc(const mv_vol *in, size_t obytes, void *alloc_ctx, mv_vol *t, const char *fn)
+{
+    *t = *in;
+    t->data = NULL;
+    t->flags = 0;
+    t->mem_base = NULL;
+    t->mem_size = 0;
+    t->alloc_ctx = alloc_ctx;
+    MV__TRY(mv__copy_extensions(&t->meta, in->meta.ext, in->meta.n_ext, alloc_ctx));
+    t->data = mv__alloc(obytes, alloc_ctx);
+    if (!t->data) {
+        mv__free_extensions(&t->meta, alloc_ctx);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %llu bytes", fn, (unsigned long long)obytes);
+    }
+    t->flags = MV_VOL_OWNED;
+    t->mem_base = t->data;
+    t->mem_size = obytes;
+    return MV_OK;
+}
+
+/* Runs a chain on in (raw: no scaling) into out: allocating (into = 0) or
+   into out->data. */
+static mv_status mv__run(const mv_vol *in, const mv_op *ops, int n_ops, mv_vol *out, int into, int raw,
+                         const mv__run_opts *ro, const char *fn)
+{
+    mv__vsrc s;
+    mv__plan pl;
+    int active = 0, a;
+    double slope = 1, inter = 0;
+    mv_dtype odt;
+    size_t obytes;
+    MV__CHECK(in && out, MV_ERR_INVALID_ARG, "%s: NULL volume", fn);
+    MV__CHECK(in->data && mv__dtype_ok(in->dtype) && in->ndim >= 1 && in->ndim <= MV_MAX_DIMS, MV_ERR_INVALID_ARG,
+              "%s: input volume has no data", fn);
+    for (a = 0; a < in->ndim; a++) MV__CHECK(in->dim[a] >= 1, MV_ERR_INVALID_ARG, "%s: input dim[%d] = %lld", fn, a, (long long)in->dim[a]);
+    MV__TRY(mv__check_ops(ops, n_ops));
+    if (!raw && mv__dt[in->dtype].kind != MV__K_RGB && mv__dt[in->dtype].kind != MV__K_COMPLEX)
+        MV__TRY(mv__scaling(in->meta.scl_slope, in->meta.scl_inter, &active, &slope, &inter));
+    mv__vsrc_from_vol(&s, in, active, slope, inter);
+    MV__TRY(mv__compile(in, &s, ops, n_ops, ro, &pl));
+    if (!pl.values) s.scaled = 0; /* moves keep the stored values and the scaling */
+    odt = pl.values ? pl.out_dt : in->dtype;
+    {
+        uint64_t b;
+        MV__TRY(mv__shape_bytes(odt, pl.ndim, pl.dim, &b));
+        obytes = (size_t)b;
+    }
+    if (into) {
+        MV__CHECK(out->data != NULL, MV_ERR_INVALID_ARG, "%s: output volume has no data", fn);
+        MV__CHECK(out->dtype == odt, MV_ERR_INVALID_ARG, "%s: output dtype %s, the result is %s", fn,
+                  mv__dtype_ok(out->dtype) ? mv__dt[out->dtype].name : "?", mv__dt[odt].name);
+        for (a = 0; a < MV_MAX_DIMS; a++) {
+            int64_t want = a < pl.ndim ? pl.dim[a] : 1, have = a < out->ndim ? out->dim[a] : 1;
+            MV__CHECK(want == have, MV_ERR_INVALID_ARG, "%s: output dim[%d] = %lld, the result has %lld", fn, a,
+                      (long long)have, (long long)want);
+        }
+        if (mv__ranges_overlap(in->data, mv_vol_bytes(in), out->data, obytes)) {
+            int same = 1;
+            for (a = 0; a < MV_MAX_DIMS; a++) same &= pl.map.axis[a] == a && pl.map.sign[a] == 1 && pl.map.off[a] == 0;
+            same &= pl.n_dom == 1 && out->data == in->data && mv__dt[odt].size == s.esz;
+            MV__CHECK(same, MV_ERR_INVALID_ARG,
+                      "%s: input and output overlap (only a same-size, voxel-for-voxel step may run in place)", fn);
+        }
+        mv__write_pass(&pl, &s, (unsigned char *)out->data, odt, ro->threads);
+        mv__result_geometry(&pl, in, out, 0);
+        return MV_OK;
+    } else {
+        mv_vol t;
+        MV__TRY(mv__result_alloc(in, obytes, ro->alloc_ctx, &t, fn));
+        mv__result_geometry(&pl, in, &t, 1);
+        mv__write_pass(&pl, &s, (unsigned char *)t.data, odt, ro->threads);
+        *out = t;
+        return MV_OK;
+    }
+}
+
+/* ---- the steps as values ---- */
+
+static mv_op mv__op_new(mv_op_kind kind)
+{
+    mv_op op;
+    memset(&op, 0, sizeof(op));
+    op.kind = kind;
+    return op;
+}
+MVDEF mv_op mv_op_crop_or_pad(int64_t x, int64_t y, int64_t z, double fill)
+{
+    mv_op op = mv__op_new(MV_OP_CROP_OR_PAD);
+    op.shape[0] = x;
+    op.shape[1] = y;
+    op.shape[2] = z;
+    op.fill = fill;
+    return op;
+}
+MVDEF mv_op mv_op_box(const int64_t start[3], const int64_t size[3], double fill)
+{
+    mv_op op = mv__op_new(MV_OP_BOX);
+    int a;
+    for (a = 0; a < 3; a++) {
+        op.start[a] = start ? start[a] : 0;
+        op.shape[a] = size ? size[a] : 0;
+    }
+    op.fill = fill;
+    return op;
+}
+MVDEF mv_op mv_op_flip(unsigned axes)
+{
+    mv_op op = mv__op_new(MV_OP_FLIP);
+    op.axes = axes;
+    return op;
+}
+MVDEF mv_op mv_op_permute(int p0, int p1, int p2)
+{
+    mv_op op = mv__op_new(MV_OP_PERMUTE);
+    op.perm[0] = p0;
+    op.perm[1] = p1;
+    op.perm[2] = p2;
+    return op;
+}
+MVDEF mv_op mv_op_reorient(const char *code)
+{
+    mv_op op = mv__op_new(MV_OP_REORIENT);
+    size_t i;
+    for (i = 0; code && i < 3 && code[i]; i++) op.code[i] = code[i];
+    if (code && i == 3 && code[3]) op.code[0] = '?'; /* too long: refused when run */
+    return op;
+}
+MVDEF mv_op mv_op_rot90(int k, int axis0, int axis1)
+{
+    mv_op op = mv__op_new(MV_OP_ROT90);
+    op.k = k;
+    op.perm[0] = axis0;
+    op.perm[1] = axis1;
+    return op;
+}
+MVDEF mv_op mv_op_znorm(int nonzero)
+{
+    mv_op op = mv__op_new(MV_OP_ZNORM);
+    op.nonzero = nonzero;
+    return op;
+}
+MVDEF mv_op mv_op_rescale(double lo, double hi)
+{
+    mv_op op = mv__op_new(MV_OP_RESCALE);
+    op.lo = lo;
+    op.hi = hi;
+    return op;
+}
+MVDEF mv_op mv_op_rescale_pct(double lo, double hi, double pct_lo, double pct_hi, int clip)
+{
+    mv_op op = mv_op_rescale(lo, hi);
+    op.pct_lo = pct_lo;
+    op.pct_hi = pct_hi;
+    op.clip = clip;
+    return op;
+}
+MVDEF mv_op mv_op_clamp(double lo, double hi)
+{
+    mv_op op = mv__op_new(MV_OP_CLAMP);
+    op.lo = lo;
+    op.hi = hi;
+    return op;
+}
+MVDEF mv_op mv_op_cast(mv_dtype dtype, mv_round rounding)
+{
+    mv_op op = mv__op_new(MV_OP_CAST);
+    op.dtype = dtype;
+    op.rounding = rounding;
+    return op;
+}
+
+/* ---- intensity operations ---- */
+
+static mv_status mv__check_mask(const mv_vol *in, const mv_vol *mask)
+{
+    int a;
+    MV__CHECK(mask->data && mv__dtype_ok(mask->dtype), MV_ERR_INVALID_ARG, "mask has no data");
+    MV__CHECK(mv__dt[mask->dtype].kind != MV__K_COMPLEX && mv__dt[mask->dtype].kind != MV__K_RGB, MV_ERR_INVALID_ARG,
+              "mask dtype %s: a real dtype", mv__dt[mask->dtype].name);
+    for (a = 0; a < MV_MAX_DIMS; a++) {
+        int64_t want = a < 3 && a < in->ndim ? in->dim[a] : 1, have = a < mask->ndim ? mask->dim[a] : 1;
+        MV__CHECK(want == have, MV_ERR_INVALID_ARG, "mask dim[%d] = %lld, the volume's first three dims need %lld", a,
+                  (long long)have, (long long)want);
+    }
+    return MV_OK;
+}
+
+/* A 3D frame of v as a volume of its own (same dtype and scaling). */
+static mv_vol mv__frame_view(const mv_vol *v, int64_t f)
+{
+    mv_vol t = *v;
+    size_t fbytes = (size_t)(v->dim[0] * v->dim[1] * v->dim[2]) * mv__dt[v->dtype].size;
+    int a;
+    t.data = (unsigned char *)v->data + (size_t)f * fbytes;
+    t.ndim = 3;
+    for (a = 3; a < MV_MAX_DIMS; a++) t.dim[a] = 1;
+    t.meta.ext = NULL;
+    t.meta.n_ext = 0;
+    t.flags = MV_VOL_BORROWED;
+    return t;
+}
+
+static mv_status mv__intensity(const mv_vol *in, mv_vol *out, int into, mv_op op, const mv_intensity_opts *opts,
+                               const char *fn)
+{
+    mv_intensity_opts o;
+    mv__run_opts ro;
+    mv_op ops[2];
+    int n = 1;
+    mv_dtype want;
+    int64_t frames = 1, f;
+    int a;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CHECK(in && out, MV_ERR_INVALID_ARG, "%s: NULL volume", fn);
+    MV__CHECK(in->data && mv__dtype_ok(in->dtype) && in->ndim >= 1 && in->ndim <= MV_MAX_DIMS, MV_ERR_INVALID_ARG,
+              "%s: input volume has no data", fn);
+    want = into ? out->dtype : o.dtype ? o.dtype : MV_DT_F32;
+    if (o.mask) MV__TRY(mv__check_mask(in, o.mask));
+    MV__CHECK(!(o.stats && (o.nonzero || o.mask || o.per_frame || o.pct_lo != 0 || o.pct_hi != 0)), MV_ERR_INVALID_ARG,
+              "%s: known statistics do not go with nonzero, mask, per_frame or percentiles", fn);
+    op.nonzero = o.nonzero;
+    if (op.kind == MV_OP_RESCALE) {
+        op.pct_lo = o.pct_lo;
+        op.pct_hi = o.pct_hi;
+        op.clip = o.clip;
+    }
+    ops[0] = op;
+    if (want != MV_DT_F32) ops[n++] = mv_op_cast(want, o.rounding);
+    memset(&ro, 0, sizeof(ro));
+    ro.mask = o.mask;
+    ro.stats = o.stats;
+    ro.threads = o.threads;
+    ro.alloc_ctx = o.alloc_ctx;
+    for (a = 3; a < in->ndim; a++) frames *= in->dim[a];
+    if (!o.per_frame || frames <= 1) return mv__run(in, ops, n, out, into, o.raw, &ro, fn);
+    /* statistics per 3D frame: each frame is a chain of its own */
+    if (!into) {
+        mv_vol t;
+        uint64_t bytes = 0;
+        MV__TRY(mv__shape_bytes(want, in->ndim, in->dim, &bytes));
+        MV__TRY(mv__result_alloc(in, (size_t)bytes, o.alloc_ctx, &t, fn));
+        t.dtype = want;
+        t.meta.scl_slope = 1.0;
+        t.meta.scl_inter = 0.0;
+        t.meta.cal_min = t.meta.cal_max = 0;
+        for (f = 0; f < frames; f++) {
+            mv_vol vi = mv__frame_view(in, f), vo = mv__frame_view(&t, f);
+            mv_status st = mv__run(&vi, ops, n, &vo, 1, o.raw, &ro, fn);
+            if (st != MV_OK) {
+                mv_free(&t);
+                return st;
+            }
+        }
+        *out = t;
+        return MV_OK;
+    }
+    for (a = 0; a < MV_MAX_DIMS; a++)
+        MV__CHECK((a < in->ndim ? in->dim[a] : 1) == (a < out->ndim ? out->dim[a] : 1), MV_ERR_INVALID_ARG,
+                  "%s: output dims differ from the input's at dim[%d]", fn, a);
+    MV__CHECK(out->data != NULL, MV_ERR_INVALID_ARG, "%s: output volume has no data", fn);
+    for (f = 0; f < frames; f++) {
+        mv_vol vi = mv__frame_view(in, f), vo = mv__frame_view(out, f);
+        MV__TRY(mv__run(&vi, ops, n, &vo, 1, o.raw, &ro, fn));
+    }
+    return MV_OK;
+}
+
+MVDEF mv_status mv_znorm(const mv_vol *in, mv_vol *out, const mv_intensity_opts *opts)
+{
+    return mv__intensity(in, out, 0, mv_op_znorm(0), opts, "mv_znorm");
+}
+MVDEF mv_status mv_znorm_into(const mv_vol *in, mv_vol *out, const mv_intensity_opts *opts)
+{
+    return mv__intensity(in, out, 1, mv_op_znorm(0), opts, "mv_znorm_into");
+}
+MVDEF mv_status mv_rescale(const mv_vol *in, mv_vol *out, double lo, double hi, const mv_intensity_opts *opts)
+{
+    return mv__intensity(in, out, 0, mv_op_rescale(lo, hi), opts, "mv_rescale");
+}
+MVDEF mv_status mv_rescale_into(const mv_vol *in, mv_vol *out, double lo, double hi, const mv_intensity_opts *opts)
+{
+    return mv__intensity(in, out, 1, mv_op_rescale(lo, hi), opts, "mv_rescale_into");
+}
+MVDEF mv_status mv_clamp(const mv_vol *in, mv_vol *out, double lo, double hi, const mv_intensity_opts *opts)
+{
+    return mv__intensity(in, out, 0, mv_op_clamp(lo, hi), opts, "mv_clamp");
+}
+MVDEF mv_status mv_clamp_into(const mv_vol *in, mv_vol *out, double lo, double hi, const mv_intensity_opts *opts)
+{
+    return mv__intensity(in, out, 1, mv_op_clamp(lo, hi), opts, "mv_clamp_into");
+}
+
+/* The values numpy would see: float32 for unscaled float32 (and float16 /
+   bfloat16) volumes, float64 (get_fdata) for everything else. */
+/* The values numpy would see: a float32 array for unscaled float32 (and
+   float16 / bfloat16) volumes (*np_f32 = 1: numpy bins and interpolates in
+   float32), float64 (get_fdata) for everything else. They are read as
+   float32 whenever that is exact (8- and 16-bit integers, exactly scaled),
+   which is faster, else as float64. */
+static mv_status mv__value_provider(const mv_vol *v, const mv_intensity_opts *o, mv__vsrc *s, mv__provider *p,
+                                    int *np_f32, const char *fn)
+{
+    int active = 0, a, small;
+    double slope = 1, inter = 0;
+    MV__CHECK(v && v->data && mv__dtype_ok(v->dtype) && v->ndim >= 1 && v->ndim <= MV_MAX_DIMS, MV_ERR_INVALID_ARG,
+              "%s: volume has no data", fn);
+    MV__CHECK(mv__dt[v->dtype].kind != MV__K_COMPLEX && mv__dt[v->dtype].kind != MV__K_RGB, MV_ERR_UNSUPPORTED,
+              "%s: %s voxels have no order", fn, mv__dt[v->dtype].name);
+    if (o->mask) MV__TRY(mv__check_mask(v, o->mask));
+    if (!o->raw) MV__TRY(mv__scaling(v->meta.scl_slope, v->meta.scl_inter, &active, &slope, &inter));
+    mv__vsrc_from_vol(s, v, active, slope, inter);
+    memset(p, 0, sizeof(*p));
+    p->src = s;
+    p->nonzero = o->nonzero;
+    p->mask = o->mask;
+    *np_f32 = !active && (v->dtype == MV_DT_F32 || v->dtype == MV_DT_F16 || v->dtype == MV_DT_BF16);
+    small = v->dtype == MV_DT_U8 || v->dtype == MV_DT_I8 || v->dtype == MV_DT_U16 || v->dtype == MV_DT_I16;
+    p->want = *np_f32 || (small && (!active || mv__scaling_exact_f32(v->dtype, slope, inter))) ? MV__WANT_F32
+                                                                                            : MV__WANT_F64;
+    for (a = 0; a < MV_MAX_DIMS; a++) {
+        p->lo[a] = 0;
+        p->hi[a] = s->dim[a];
+    }
+    mv__provider_setup(p);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_histogram(const mv_vol *v, int nbins, double lo, double hi, int64_t *counts,
+                             const mv_intensity_opts *opts)
+{
+    mv_intensity_opts o;
+    mv__vsrc s;
+    mv__provider p;
+    mv__hist_ctx h;
+    int nthr, w, i, np_f32 = 0;
+    double step;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CHECK(nbins >= 1 && nbins <= (1 << 24), MV_ERR_INVALID_ARG, "mv_histogram: nbins = %d (1 .. 2^24)", nbins);
+    MV__CHECK(counts != NULL, MV_ERR_INVALID_ARG, "mv_histogram: counts is NULL");
+    MV__CHECK(isfinite(lo) && isfinite(hi) && lo <= hi, MV_ERR_INVALID_ARG, "mv_histogram: range [%g, %g]", lo, hi);
+    MV__TRY(mv__value_provider(v, &o, &s, &p, &np_f32, "mv_histogram"));
+    if (lo == 0 && hi == 0) { /* numpy's range=None: the data's min and max */
+        mv__moments m;
+        mv__provider q = p;
+        q.want = p.want; /* min/max of the same values */
+        mv__provider_moments(&q, o.threads, &m);
+        if (m.n > 0) {
+            lo = m.mn;
+            hi = m.mx;
+        } else {
+            lo = 0;
+            hi = 1;
+        }
+    }
+    if (lo == hi) {
+        lo -= 0.5;
+        hi += 0.5;
+    }
+    nthr = mv__resolve_threads(o.threads);
+    h.nbins = nbins;
+    h.lo = lo;
+    h.hi = hi;
+    h.norm = (double)nbins / (hi - lo);
+    h.edges = (double *)mv__alloc((size_t)(nbins + 1) * sizeof(double), o.alloc_ctx);
+    h.counts = (int64_t *)mv__alloc_zero((size_t)nthr * (size_t)nbins * sizeof(int64_t), o.alloc_ctx);
+    if (!h.edges || !h.counts) {
+        mv__free(h.edges, o.alloc_ctx);
+        mv__free(h.counts, o.alloc_ctx);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_histogram: %d bins x %d threads", nbins, nthr);
+    }
+    /* numpy.linspace(lo, hi, nbins + 1): i * step + lo, the last exactly hi,
+       then in the dtype numpy compares in */
+    step = (hi - lo) / nbins;
+    for (i = 0; i <= nbins; i++) {
+        double e = i == nbins ? hi : (double)i * step + lo;
+        h.edges[i] = np_f32 ? (double)(float)e : e;
+    }
+    mv__provider_run(&p, mv__consume_hist, &h, nthr);
+    for (i = 0; i < nbins; i++) {
+        int64_t c = 0;
+        for (w = 0; w < nthr; w++) c += h.counts[(size_t)w * (size_t)nbins + (size_t)i];
+        counts[i] = c;
+    }
+    mv__free(h.edges, o.alloc_ctx);
+    mv__free(h.counts, o.alloc_ctx);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_percentiles(const mv_vol *v, const double *q, int nq, double *out, const mv_intensity_opts *opts)
+{
+    mv_intensity_opts o;
+    mv__vsrc s;
+    mv__provider p;
+    int64_t count;
+    int i, np_f32 = 0;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CHECK(nq >= 0 && (nq == 0 || (q && out)), MV_ERR_INVALID_ARG, "mv_percentiles: NULL q or out");
+    for (i = 0; i < nq; i++)
+        MV__CHECK(q[i] >= 0 && q[i] <= 100, MV_ERR_INVALID_ARG, "mv_percentiles: q[%d] = %g (0 .. 100)", i, q[i]);
+    MV__TRY(mv__value_provider(v, &o, &s, &p, &np_f32, "mv_percentiles"));
+    if (nq == 0) return MV_OK;
+    return mv__percentiles_of(&p, NULL, q, nq, np_f32, out, &count, o.threads, o.alloc_ctx);
+}
+
+/* ---- spatial operations ---- */
+
+static mv_status mv__spatial(const mv_vol *in, mv_vol *out, int into, mv_op op, const mv_spatial_opts *opts,
+                             const char *fn)
+{
+    mv__run_opts ro;
+    memset(&ro, 0, sizeof(ro));
+    if (opts) {
+        op.fill = opts->fill;
+        ro.threads = opts->threads;
+        ro.alloc_ctx = opts->alloc_ctx;
+    }
+    return mv__run(in, &op, 1, out, into, 1, &ro, fn);
+}
+
+MVDEF mv_status mv_crop_or_pad(const mv_vol *in, mv_vol *out, const int64_t shape[3], const mv_spatial_opts *opts)
+{
+    MV__CHECK(shape != NULL, MV_ERR_INVALID_ARG, "mv_crop_or_pad: shape is NULL");
+    return mv__spatial(in, out, 0, mv_op_crop_or_pad(shape[0], shape[1], shape[2], 0), opts, "mv_crop_or_pad");
+}
+MVDEF mv_status mv_crop_or_pad_into(const mv_vol *in, mv_vol *out, const int64_t shape[3], const mv_spatial_opts *opts)
+{
+    MV__CHECK(shape != NULL, MV_ERR_INVALID_ARG, "mv_crop_or_pad_into: shape is NULL");
+    return mv__spatial(in, out, 1, mv_op_crop_or_pad(shape[0], shape[1], shape[2], 0), opts, "mv_crop_or_pad_into");
+}
+MVDEF mv_status mv_crop_pad_box(const mv_vol *in, mv_vol *out, const int64_t start[3], const int64_t size[3],
+                                const mv_spatial_opts *opts)
+{
+    MV__CHECK(start && size, MV_ERR_INVALID_ARG, "mv_crop_pad_box: start or size is NULL");
+    return mv__spatial(in, out, 0, mv_op_box(start, size, 0), opts, "mv_crop_pad_box");
+}
+MVDEF mv_status mv_flip(const mv_vol *in, mv_vol *out, unsigned axes, const mv_spatial_opts *opts)
+{
+    return mv__spatial(in, out, 0, mv_op_flip(axes), opts, "mv_flip");
+}
+MVDEF mv_status mv_flip_into(const mv_vol *in, mv_vol *out, unsigned axes, const mv_spatial_opts *opts)
+{
+    return mv__spatial(in, out, 1, mv_op_flip(axes), opts, "mv_flip_into");
+}
+MVDEF mv_status mv_permute(const mv_vol *in, mv_vol *out, const int perm[3], const mv_spatial_opts *opts)
+{
+    MV__CHECK(perm != NULL, MV_ERR_INVALID_ARG, "mv_permute: perm is NULL");
+    return mv__spatial(in, out, 0, mv_op_permute(perm[0], perm[1], perm[2]), opts, "mv_permute");
+}
+MVDEF mv_status mv_reorient(const mv_vol *in, mv_vol *out, const char *code, const mv_spatial_opts *opts)
+{
+    MV__CHECK(code != NULL && strlen(code) == 3, MV_ERR_INVALID_ARG, "mv_reorient: code must be 3 letters");
+    return mv__spatial(in, out, 0, mv_op_reorient(code), opts, "mv_reorient");
+}
+MVDEF mv_status mv_rot90(const mv_vol *in, mv_vol *out, int k, int axis0, int axis1, const mv_spatial_opts *opts)
+{
+    return mv__spatial(in, out, 0, mv_op_rot90(k, axis0, axis1), opts, "mv_rot90");
+}
+
+/* ---- chains ---- */
+
+static void mv__pipeline_ro(const mv_pipeline_opts *opts, mv__run_opts *ro, int *raw)
+{
+    memset(ro, 0, sizeof(*ro));
+    *raw = 0;
+    if (opts) {
+        ro->threads = opts->threads;
+        ro->alloc_ctx = opts->alloc_ctx;
+        *raw = opts->raw;
+    }
+}
+
+MVDEF mv_status mv_pipeline_geometry(const mv_vol *in, const mv_op *ops, int n_ops, mv_vol *out)
+{
+    mv__vsrc s;
+    mv__plan pl;
+    mv__run_opts ro;
+    mv_vol t;
+    int active = 0;
+    double slope = 1, inter = 0;
+    MV__CHECK(in && out && mv__dtype_ok(in->dtype) && in->ndim >= 1 && in->ndim <= MV_MAX_DIMS, MV_ERR_INVALID_ARG,
+              "mv_pipeline_geometry: NULL or empty volume");
+    MV__TRY(mv__check_ops(ops, n_ops));
+    if (mv__dt[in->dtype].kind != MV__K_RGB && mv__dt[in->dtype].kind != MV__K_COMPLEX)
+        MV__TRY(mv__scaling(in->meta.scl_slope, in->meta.scl_inter, &active, &slope, &inter));
+    mv__vsrc_from_vol(&s, in, active, slope, inter);
+    memset(&ro, 0, sizeof(ro));
+    ro.geometry_only = 1;
+    MV__TRY(mv__compile(in, &s, ops, n_ops, &ro, &pl));
+    t = *in;
+    t.data = NULL;
+    t.flags = 0;
+    t.mem_base = NULL;
+    t.mem_size = 0;
+    t.meta.ext = NULL;
+    t.meta.n_ext = 0;
+    mv__result_geometry(&pl, in, &t, 1);
+    *out = t;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_pipeline(const mv_vol *in, const mv_op *ops, int n_ops, mv_vol *out, const mv_pipeline_opts *opts)
+{
+    mv__run_opts ro;
+    int raw;
+    mv__pipeline_ro(opts, &ro, &raw);
+    return mv__run(in, ops, n_ops, out, 0, raw, &ro, "mv_pipeline");
+}
+
+MVDEF mv_status mv_pipeline_into(const mv_vol *in, const mv_op *ops, int n_ops, mv_vol *out,
+                                 const mv_pipeline_opts *opts)
+{
+    mv__run_opts ro;
+    int raw;
+    mv__pipeline_ro(opts, &ro, &raw);
+    return mv__run(in, ops, n_ops, out, 1, raw, &ro, "mv_pipeline_into");
+}
+
+/* Crop-first load of a chain: the header, the region the chain reads, then
+   the chain on that region in full-volume coordinates. */
+typedef mv_status (*mv__loader_fn)(const void *ctx, mv_vol *out, const mv_load_opts *opts);
+
+static mv_status mv__pipeline_load_with(mv__loader_fn load, const void *lctx, const mv_op *ops, int n_ops, mv_vol *out,
+                                        const mv_pipeline_opts *opts, const char *fn)
+{
+    mv_vol hdr, sub;
+    mv_load_opts lo;
+    mv__run_opts ro;
+    mv__plan pl;
+    mv__vsrc s;
+    int raw, a, active = 0;
+    double slope = 1, inter = 0;
+    mv_status st;
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    MV__TRY(mv__check_ops(ops, n_ops));
+    mv__pipeline_ro(opts, &ro, &raw);
+    memset(&lo, 0, sizeof(lo));
+    lo.header_only = 1;
+    lo.alloc_ctx = ro.alloc_ctx;
+    MV__TRY(load(lctx, &hdr, &lo));
+    if (!raw && mv__dt[hdr.dtype].kind != MV__K_RGB && mv__dt[hdr.dtype].kind != MV__K_COMPLEX) {
+        st = mv__scaling(hdr.meta.scl_slope, hdr.meta.scl_inter, &active, &slope, &inter);
+        if (st != MV_OK) {
+            mv_free(&hdr);
+            return st;
+        }
+    }
+    /* where the chain reads: compile without statistics */
+    mv__vsrc_from_vol(&s, &hdr, active, slope, inter);
+    ro.geometry_only = 1;
+    st = mv__compile(&hdr, &s, ops, n_ops, &ro, &pl);
+    ro.geometry_only = 0;
+    if (st != MV_OK) {
+        mv_free(&hdr);
+        return st;
+    }
+    lo.header_only = 0;
+    lo.threads = ro.threads;
+    for (a = 0; a < 3; a++) {
+        int64_t l = pl.used_any ? MV__MAX(pl.used.lo[a], 0) : 0, h = pl.used_any ? MV__MIN(pl.used.hi[a], hdr.dim[a]) : 1;
+        if (h <= l) { /* nothing of the source is used (all padding): read one voxel */
+            l = 0;
+            h = 1;
+        }
+        lo.box_start[a] = l;
+        lo.box_size[a] = h - l;
+    }
+    st = load(lctx, &sub, &lo);
+    if (st != MV_OK) {
+        mv_free(&hdr);
+        return st;
+    }
+    /* the loaded box, seen in the whole volume's coordinates */
+    s.base = (const unsigned char *)sub.data;
+    for (a = 0; a < MV_MAX_DIMS; a++) {
+        int64_t st_ = 1;
+        int b;
+        s.org[a] = a < 3 ? lo.box_start[a] : 0;
+        s.dim[a] = a < sub.ndim ? sub.dim[a] : 1;
+        for (b = 0; b < a; b++) st_ *= s.dim[b];
+        s.stride[a] = st_;
+    }
+    st = mv__compile(&hdr, &s, ops, n_ops, &ro, &pl);
+    if (st == MV_OK) {
+        mv_vol t = hdr;
+        size_t obytes;
+        uint64_t b64 = 0;
+        mv_dtype odt = pl.values ? pl.out_dt : hdr.dtype;
+        if (!pl.values) s.scaled = 0;
+        st = mv__shape_bytes(odt, pl.ndim, pl.dim, &b64);
+        obytes = (size_t)b64;
+        if (st == MV_OK) {
+            t.data = mv__alloc(obytes, ro.alloc_ctx);
+            if (!t.data) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %llu bytes", fn, (unsigned long long)obytes);
+        }
+        if (st == MV_OK) {
+            t.flags = MV_VOL_OWNED;
+            t.mem_base = t.data;
+            t.mem_size = obytes;
+            t.alloc_ctx = ro.alloc_ctx;
+            mv__result_geometry(&pl, &hdr, &t, 1);
+            mv__write_pass(&pl, &s, (unsigned char *)t.data, odt, ro.threads);
+            hdr.meta.ext = NULL; /* the result owns them now */
+            hdr.meta.n_ext = 0;
+            *out = t;
+        }
+    }
+    mv_free(&sub);
+    mv_free(&hdr);
+    return st;
+}
+
+typedef struct mv__mem_src {
+    const void *buf;
+    size_t len;
+} mv__mem_src;
+static mv_status mv__load_mem_cb(const void *ctx, mv_vol *out, const mv_load_opts *opts)
+{
+    const mv__mem_src *m = (const mv__mem_src *)ctx;
+    return mv_load_mem_borrow(m->buf, m->len, out, opts);
+}
+MVDEF mv_status mv_pipeline_load_mem(const void *buf, size_t len, const mv_op *ops, int n_ops, mv_vol *out,
+                                     const mv_pipeline_opts *opts)
+{
+    mv__mem_src m;
+    m.buf = buf;
+    m.len = len;
+    return mv__pipeline_load_with(mv__load_mem_cb, &m, ops, n_ops, out, opts, "mv_pipeline_load_mem");
+}
+
+#if !defined(MEDVOL_NO_STDIO)
+static mv_status mv__load_path_cb(const void *ctx, mv_vol *out, const mv_load_opts *opts)
+{
+    return mv_load((const char *)ctx, out, opts);
+}
+MVDEF mv_status mv_pipeline_load(const char *path, const mv_op *ops, int n_ops, mv_vol *out,
+                                 const mv_pipeline_opts *opts)
+{
+    MV__CHECK(path != NULL, MV_ERR_INVALID_ARG, "mv_pipeline_load: path is NULL");
+    return mv__pipeline_load_with(mv__load_path_cb, path, ops, n_ops, out, opts, "mv_pipeline_load");
+}
+#endif
+
 #endif /* MEDVOL_IMPLEMENTATION */
 
 /* >>history ================================================================
@@ -9556,6 +12132,20 @@ MV__FN __m128i MV__SFX(mv__swap16)(__m128i x) { return _mm_shuffle_epi32(MV__SFX
 #define mv__vb __m128i
 #define mv__vb_loadu(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
 #define mv__vb_storeu(p, v) _mm_storeu_si128((__m128i *)(void *)(p), (v))
+#define mv__vf_keep_zero(v, r)                                                               \
+    _mm_or_ps(_mm_and_ps(_mm_cmpeq_ps((v), _mm_setzero_ps()), (v)),                          \
+              _mm_andnot_ps(_mm_cmpeq_ps((v), _mm_setzero_ps()), (r)))
+#define mv__vf_clamp(v, lo, hi) _mm_min_ps((hi), _mm_max_ps((lo), (v)))
+#define mv__vf_reverse(v) _mm_shuffle_ps((v), (v), 0x1B)
+#define mv__vd_reverse(v) _mm_shuffle_pd((v), (v), 1)
+#define mv__vd_nz_select(v, x, other)                                                        \
+    _mm_or_pd(_mm_and_pd(_mm_cmpneq_pd((v), _mm_setzero_pd()), (x)),                         \
+              _mm_andnot_pd(_mm_cmpneq_pd((v), _mm_setzero_pd()), (other)))
+MV__FN __m128i MV__SFX(mv__vb_reverse16)(__m128i x)
+{
+    x = _mm_shufflehi_epi16(_mm_shufflelo_epi16(x, 0x1B), 0x1B);
+    return _mm_shuffle_epi32(x, 0x4E);
+}
 
 #elif defined(MV__PASS_AVX2)
 #define MV__SFX(name) name##_avx2
@@ -9632,6 +12222,17 @@ MV__FN __m256i MV__SFX(mv__swap_by)(__m256i x, int unit)
     return _mm256_shuffle_epi8(x, _mm256_broadcastsi128_si256(m));
 }
 #define MV__HAVE_SWAP_BY 1
+#define mv__vf_keep_zero(v, r) _mm256_blendv_ps((r), (v), _mm256_cmp_ps((v), _mm256_setzero_ps(), _CMP_EQ_OQ))
+#define mv__vf_clamp(v, lo, hi) _mm256_min_ps((hi), _mm256_max_ps((lo), (v)))
+#define mv__vf_reverse(v) _mm256_permutevar8x32_ps((v), _mm256_setr_epi32(7, 6, 5, 4, 3, 2, 1, 0))
+#define mv__vd_reverse(v) _mm256_permute4x64_pd((v), 0x1B)
+#define mv__vd_nz_select(v, x, other) _mm256_blendv_pd((other), (x), _mm256_cmp_pd((v), _mm256_setzero_pd(), _CMP_NEQ_UQ))
+MV__FN __m256i MV__SFX(mv__vb_reverse16)(__m256i x)
+{
+    const __m256i idx = _mm256_setr_epi8(14, 15, 12, 13, 10, 11, 8, 9, 6, 7, 4, 5, 2, 3, 0, 1, 14, 15, 12, 13, 10,
+                                         11, 8, 9, 6, 7, 4, 5, 2, 3, 0, 1);
+    return _mm256_permute4x64_epi64(_mm256_shuffle_epi8(x, idx), 0x4E);
+}
 
 #elif defined(MV__PASS_AVX512)
 #define MV__SFX(name) name##_avx512
@@ -9693,6 +12294,20 @@ MV__FN __m512i MV__SFX(mv__swap_by)(__m512i x, int unit)
     return _mm512_shuffle_epi8(x, _mm512_broadcast_i32x4(m));
 }
 #define MV__HAVE_SWAP_BY 1
+#define mv__vf_keep_zero(v, r) _mm512_mask_mov_ps((r), _mm512_cmp_ps_mask((v), _mm512_setzero_ps(), _CMP_EQ_OQ), (v))
+#define mv__vf_clamp(v, lo, hi) _mm512_min_ps((hi), _mm512_max_ps((lo), (v)))
+#define mv__vf_reverse(v) \
+    _mm512_permutexvar_ps(_mm512_setr_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), (v))
+#define mv__vd_reverse(v) _mm512_permutexvar_pd(_mm512_setr_epi64(7, 6, 5, 4, 3, 2, 1, 0), (v))
+#define mv__vd_nz_select(v, x, other) \
+    _mm512_mask_mov_pd((other), _mm512_cmp_pd_mask((v), _mm512_setzero_pd(), _CMP_NEQ_UQ), (x))
+MV__FN __m512i MV__SFX(mv__vb_reverse16)(__m512i x)
+{
+    const __m512i idx = _mm512_setr_epi64(0x001c001d001e001fLL, 0x00180019001a001bLL, 0x0014001500160017LL,
+                                          0x0010001100120013LL, 0x000c000d000e000fLL, 0x00080009000a000bLL,
+                                          0x0004000500060007LL, 0x0000000100020003LL);
+    return _mm512_permutexvar_epi16(idx, x);
+}
 
 #elif defined(MV__PASS_NEON)
 #define MV__SFX(name) name##_neon
@@ -9769,6 +12384,27 @@ MV__FN uint8x16_t MV__SFX(mv__swap8)(uint8x16_t x) { return vrev64q_u8(x); }
 MV__FN uint8x16_t MV__SFX(mv__swap16)(uint8x16_t x)
 {
     uint8x16_t r = vrev64q_u8(x);
+    return vextq_u8(r, r, 8);
+}
+#define mv__vf_keep_zero(v, r) vbslq_f32(vceqzq_f32(v), (v), (r))
+/* compare and select, not vmaxq/vminq: those order -0 below +0 and x86 does not */
+#define mv__vf_clamp(v, lo, hi) MV__SFX(mv__clamp_sel)((v), (lo), (hi))
+MV__FN float32x4_t MV__SFX(mv__clamp_sel)(float32x4_t v, float32x4_t lo, float32x4_t hi)
+{
+    v = vbslq_f32(vcgtq_f32(lo, v), lo, v);
+    return vbslq_f32(vcltq_f32(hi, v), hi, v);
+}
+MV__FN float32x4_t MV__SFX(mv__vf_reverse_q)(float32x4_t v)
+{
+    float32x4_t r = vrev64q_f32(v);
+    return vextq_f32(r, r, 2);
+}
+#define mv__vf_reverse(v) MV__SFX(mv__vf_reverse_q)(v)
+#define mv__vd_reverse(v) vextq_f64((v), (v), 1)
+#define mv__vd_nz_select(v, x, other) vbslq_f64(vceqzq_f64(v), (other), (x))
+MV__FN uint8x16_t MV__SFX(mv__vb_reverse16)(uint8x16_t x)
+{
+    uint8x16_t r = vreinterpretq_u8_u16(vrev64q_u16(vreinterpretq_u16_u8(x)));
     return vextq_u8(r, r, 8);
 }
 #endif
@@ -10583,6 +13219,163 @@ MV__FN void MV__SFX(mv__rs_affine_lin)(float *dst, const float *vol, const int64
 #undef mv__rs_vd_lanes
 #undef mv__rs_vd_store_i32
 
+/* intensity kernels: float64 arithmetic per voxel, rounded once */
+MV__FN void MV__SFX(mv__affine_f32)(const float *x, float *y, size_t n, double c, double sc, double o)
+{
+    mv__vd vc = mv__vd_set1(c), vs = mv__vd_set1(sc), vo = mv__vd_set1(o);
+    size_t i = 0;
+    for (; i + MV__VL <= n; i += MV__VL) {
+        mv__vf v = mv__vf_loadu(x + i);
+        mv__vd lo = mv__vd_add(mv__vd_mul(mv__vd_sub(mv__vd_from_vf_lo(v), vc), vs), vo);
+        mv__vd hi = mv__vd_add(mv__vd_mul(mv__vd_sub(mv__vd_from_vf_hi(v), vc), vs), vo);
+        mv__vf_storeu(y + i, mv__vf_from_vd(lo, hi));
+    }
+    mv__affine_f32_ref(x + i, y + i, n - i, c, sc, o);
+}
+MV__FN void MV__SFX(mv__affine_nz_f32)(const float *x, float *y, size_t n, double c, double sc, double o)
+{
+    mv__vd vc = mv__vd_set1(c), vs = mv__vd_set1(sc), vo = mv__vd_set1(o);
+    size_t i = 0;
+    for (; i + MV__VL <= n; i += MV__VL) {
+        mv__vf v = mv__vf_loadu(x + i);
+        mv__vd lo = mv__vd_add(mv__vd_mul(mv__vd_sub(mv__vd_from_vf_lo(v), vc), vs), vo);
+        mv__vd hi = mv__vd_add(mv__vd_mul(mv__vd_sub(mv__vd_from_vf_hi(v), vc), vs), vo);
+        mv__vf_storeu(y + i, mv__vf_keep_zero(v, mv__vf_from_vd(lo, hi)));
+    }
+    mv__affine_nz_f32_ref(x + i, y + i, n - i, c, sc, o);
+}
+MV__FN void MV__SFX(mv__clamp_f32)(const float *x, float *y, size_t n, float lo, float hi)
+{
+    mv__vf vlo = mv__vf_set1(lo), vhi = mv__vf_set1(hi);
+    size_t i = 0;
+    for (; i + 2 * MV__VL <= n; i += 2 * MV__VL) {
+        mv__vf a = mv__vf_loadu(x + i), b = mv__vf_loadu(x + i + MV__VL);
+        mv__vf_storeu(y + i, mv__vf_clamp(a, vlo, vhi));
+        mv__vf_storeu(y + i + MV__VL, mv__vf_clamp(b, vlo, vhi));
+    }
+    mv__clamp_f32_ref(x + i, y + i, n - i, lo, hi);
+}
+
+/* row flips: whole vectors from the far end, reversed in registers; the
+   middle that is left (fewer than two vectors) goes to the reference */
+MV__FN void MV__SFX(mv__reverse4)(const void *src, void *dst, size_t n)
+{
+    const float *s = (const float *)src;
+    float *d = (float *)dst;
+    size_t i = 0;
+    for (; i + MV__VL <= n; i += MV__VL) mv__vf_storeu(d + i, mv__vf_reverse(mv__vf_loadu(s + n - i - MV__VL)));
+    mv__reverse4_ref(s, d + i, n - i);
+}
+MV__FN void MV__SFX(mv__reverse8)(const void *src, void *dst, size_t n)
+{
+    const double *s = (const double *)src;
+    double *d = (double *)dst;
+    size_t i = 0;
+    for (; i + MV__VDL <= n; i += MV__VDL) mv__vd_storeu(d + i, mv__vd_reverse(mv__vd_loadu(s + n - i - MV__VDL)));
+    mv__reverse8_ref(s, d + i, n - i);
+}
+MV__FN void MV__SFX(mv__reverse2)(const void *src, void *dst, size_t n)
+{
+    const uint16_t *s = (const uint16_t *)src;
+    uint16_t *d = (uint16_t *)dst;
+    size_t i = 0, per = MV__BSWAP_BYTES / 2;
+    for (; i + per <= n; i += per) mv__vb_storeu(d + i, MV__SFX(mv__vb_reverse16)(mv__vb_loadu(s + n - i - per)));
+    mv__reverse2_ref(s, d + i, n - i);
+}
+
+/* integers -> (x * slope + inter - c) * s + o in float64, one pass */
+#define MV__PASS_AFFINE_INT(sfx, T)                                                                \
+    MV__FN void MV__SFX(mv__affine_##sfx)(const void *x, float *y, size_t n, double slope, double inter, \
+                                          double c, double sc, double o, int nonzero)               \
+    {                                                                                              \
+        const T *p = (const T *)x;                                                                 \
+        mv__vd vsl = mv__vd_set1(slope), vin = mv__vd_set1(inter), vc = mv__vd_set1(c);            \
+        mv__vd vs = mv__vd_set1(sc), vo = mv__vd_set1(o);                                          \
+        size_t i = 0;                                                                              \
+        for (; i + MV__VL <= n; i += MV__VL) {                                                     \
+            mv__vi xi = MV__SFX(mv__ld_##sfx)(p + i);                                              \
+            mv__vd lo = mv__vd_add(mv__vd_mul(mv__vd_from_vi_lo(xi), vsl), vin);                   \
+            mv__vd hi = mv__vd_add(mv__vd_mul(mv__vd_from_vi_hi(xi), vsl), vin);                   \
+            mv__vf v = mv__vf_from_vd(lo, hi);                                                     \
+            mv__vf r = mv__vf_from_vd(mv__vd_add(mv__vd_mul(mv__vd_sub(lo, vc), vs), vo),          \
+                                      mv__vd_add(mv__vd_mul(mv__vd_sub(hi, vc), vs), vo));         \
+            mv__vf_storeu(y + i, nonzero ? mv__vf_keep_zero(v, r) : r);                            \
+        }                                                                                          \
+        mv__affine_##sfx##_ref(p + i, y + i, n - i, slope, inter, c, sc, o, nonzero);              \
+    }
+MV__PASS_AFFINE_INT(u8, uint8_t)
+MV__PASS_AFFINE_INT(i16, int16_t)
+MV__PASS_AFFINE_INT(u16, uint16_t)
+#undef MV__PASS_AFFINE_INT
+
+/* nonzero-only block statistics: the lanes of mv__stats_f32 with the zeros
+   masked out (and counted in the same lanes) */
+MV__FN void MV__SFX(mv__stats_nz_f32)(const float *s, size_t n, double K, mv__acc *out, double *count)
+{
+    mv__vd a0[MV__NACC], a1[MV__NACC], a2[MV__NACC], vk = mv__vd_set1(K), zero = mv__vd_set1(0.0), one = mv__vd_set1(1.0);
+    mv__vd inf = mv__vd_set1((double)INFINITY), ninf = mv__vd_set1(-(double)INFINITY), vmn = inf, vmx = ninf;
+    double l0[8], l1[8], l2[8], lmn[MV__VDL], lmx[MV__VDL], mn, mx;
+    size_t i = 0;
+    int k;
+    for (k = 0; k < MV__NACC; k++) a0[k] = a1[k] = a2[k] = zero;
+    for (; i + 16 <= n; i += 16) {
+        mv__vd v[16 / MV__VDL];
+        MV__LOAD16_F32(s + i, v);
+        for (k = 0; k < 16 / MV__VDL; k++) {
+            mv__vd d = mv__vd_nz_select(v[k], mv__vd_sub(v[k], vk), zero);
+            a0[k % MV__NACC] = mv__vd_add(a0[k % MV__NACC], mv__vd_nz_select(v[k], one, zero));
+            a1[k % MV__NACC] = mv__vd_add(a1[k % MV__NACC], d);
+            a2[k % MV__NACC] = mv__vd_add(a2[k % MV__NACC], mv__vd_mul(d, d));
+            vmn = mv__vd_min(mv__vd_nz_select(v[k], v[k], inf), vmn);
+            vmx = mv__vd_max(mv__vd_nz_select(v[k], v[k], ninf), vmx);
+        }
+    }
+    for (k = 0; k < MV__NACC; k++) {
+        mv__vd_storeu(l0 + k * MV__VDL, a0[k]);
+        mv__vd_storeu(l1 + k * MV__VDL, a1[k]);
+        mv__vd_storeu(l2 + k * MV__VDL, a2[k]);
+    }
+    mv__vd_storeu(lmn, vmn);
+    mv__vd_storeu(lmx, vmx);
+    mn = lmn[0];
+    mx = lmx[0];
+    for (k = 1; k < MV__VDL; k++) {
+        mn = lmn[k] < mn ? lmn[k] : mn;
+        mx = lmx[k] > mx ? lmx[k] : mx;
+    }
+    for (; i < n; i++) {
+        double x = (double)s[i], d = x - K;
+        if (x == 0) continue;
+        l0[i & 7] += 1;
+        l1[i & 7] += d;
+        l2[i & 7] += d * d;
+        mn = x < mn ? x : mn;
+        mx = x > mx ? x : mx;
+    }
+    out->s1 = mv__sum8(l1);
+    out->s2 = mv__sum8(l2);
+    out->mn = mn;
+    out->mx = mx;
+    *count = mv__sum8(l0);
+}
+
+/* forward row copy: four vectors per step, the tail by the library */
+MV__FN void MV__SFX(mv__copy)(void *dst, const void *src, size_t bytes)
+{
+    unsigned char *d = (unsigned char *)dst;
+    const unsigned char *s = (const unsigned char *)src;
+    size_t i = 0, w = MV__BSWAP_BYTES;
+    for (; i + 4 * w <= bytes; i += 4 * w) {
+        mv__vb a = mv__vb_loadu(s + i), b = mv__vb_loadu(s + i + w), c = mv__vb_loadu(s + i + 2 * w),
+               e = mv__vb_loadu(s + i + 3 * w);
+        mv__vb_storeu(d + i, a);
+        mv__vb_storeu(d + i + w, b);
+        mv__vb_storeu(d + i + 2 * w, c);
+        mv__vb_storeu(d + i + 3 * w, e);
+    }
+    if (i < bytes) memcpy(d + i, s + i, bytes - i);
+}
+
 static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
 {
     kt->to_f32[MV_DT_U8] = MV__SFX(mv__to_f32_u8);
@@ -10624,6 +13417,17 @@ static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
     kt->rs_rows_in = MV__SFX(mv__rs_rows_in);
     kt->rs_rows_out = MV__SFX(mv__rs_rows_out);
     kt->rs_affine_lin = MV__SFX(mv__rs_affine_lin);
+    kt->affine_f32 = MV__SFX(mv__affine_f32);
+    kt->affine_nz_f32 = MV__SFX(mv__affine_nz_f32);
+    kt->clamp_f32 = MV__SFX(mv__clamp_f32);
+    kt->reverse[2] = MV__SFX(mv__reverse2);
+    kt->reverse[4] = MV__SFX(mv__reverse4);
+    kt->reverse[8] = MV__SFX(mv__reverse8);
+    kt->copy = MV__SFX(mv__copy);
+    kt->stats_nz_f32 = MV__SFX(mv__stats_nz_f32);
+    kt->affine_int[MV_DT_U8] = MV__SFX(mv__affine_u8);
+    kt->affine_int[MV_DT_I16] = MV__SFX(mv__affine_i16);
+    kt->affine_int[MV_DT_U16] = MV__SFX(mv__affine_u16);
 }
 
 /* every pass macro goes, so the next pass starts clean */
@@ -10668,6 +13472,11 @@ static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
 #undef mv__vi_blend
 #undef mv__vb_loadu
 #undef mv__vb_storeu
+#undef mv__vf_keep_zero
+#undef mv__vf_clamp
+#undef mv__vf_reverse
+#undef mv__vd_reverse
+#undef mv__vd_nz_select
 #undef MV__PASS_TO_F32
 #undef MV__PASS_TO_F32S
 #undef MV__PASS_FROM_F32

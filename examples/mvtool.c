@@ -4,6 +4,16 @@
      mvtool convert IN OUT [--dtype NAME] [--nifti2]
                                                rewrite in another format or dtype
      mvtool phantom OUT [--size N] [--kind shepp|smooth] [--dtype int16|float32]
+     mvtool znorm IN OUT [--nonzero] [--mask MASK] [--per-frame]
+     mvtool rescale IN OUT [LO,HI] [--pct P1,P2] [--clip] [--nonzero]
+     mvtool clamp IN OUT LO,HI
+     mvtool crop-or-pad IN OUT X,Y,Z [--fill V]
+     mvtool flip IN OUT AXES                   e.g. 0 or 0,2
+     mvtool reorient IN OUT CODE               e.g. RAS, LPS
+     mvtool chain IN OUT STEP...               several steps in one pass (see usage)
+   Intensity operations write float32; spatial ones keep the input's dtype.
+   Single-step commands and chains load crop-first: only the part of the
+   file the result needs is read (and decompressed).
    Any error prints the status name and its detail to stderr and exits 1. */
 #define MEDVOL_IMPLEMENTATION
 #include "../medvol.h"
@@ -25,7 +35,17 @@ static int usage(void)
             "       mvtool stats FILE\n"
             "       mvtool convert IN OUT [--dtype NAME] [--nifti2]\n"
             "       mvtool phantom OUT [--size N] [--kind shepp|smooth] [--dtype int16|float32]\n"
-            "files: .nii, .hdr/.img pairs (NIfTI-1/2; Analyze 7.5 read)\n");
+            "       mvtool znorm IN OUT [--nonzero] [--mask MASK] [--per-frame]\n"
+            "       mvtool rescale IN OUT [LO,HI] [--pct P1,P2] [--clip] [--nonzero]   (default 0,1)\n"
+            "       mvtool clamp IN OUT LO,HI\n"
+            "       mvtool crop-or-pad IN OUT X,Y,Z [--fill V]\n"
+            "       mvtool flip IN OUT AXES                  (e.g. 0 or 0,2)\n"
+            "       mvtool reorient IN OUT CODE              (e.g. RAS, LPS)\n"
+            "       mvtool chain IN OUT STEP...  steps, in order, run in one pass:\n"
+            "           crop-or-pad:X,Y,Z[:FILL]  box:X0,Y0,Z0:SX,SY,SZ[:FILL]  flip:AXES\n"
+            "           permute:P0,P1,P2  reorient:CODE  rot90:K:A0,A1  znorm[:nonzero]\n"
+            "           rescale[:LO,HI[:P1,P2[:clip]]]  clamp:LO,HI  cast:DTYPE[:trunc]\n"
+            "files: .nii, .hdr/.img pairs (NIfTI-1/2; Analyze 7.5 read), .gz of either\n");
     return 2;
 }
 
@@ -219,6 +239,236 @@ static int cmd_phantom(int argc, char **argv)
     return st == MV_OK ? 0 : fail(st);
 }
 
+/* "a,b,c" into up to n numbers; returns how many, -1 on junk */
+static int parse_list(const char *s, double *out, int n)
+{
+    int k = 0;
+    char *end;
+    if (!s || !*s) return 0;
+    for (;;) {
+        if (k == n) return -1;
+        out[k++] = strtod(s, &end);
+        if (end == s) return -1;
+        if (*end == 0) return k;
+        if (*end != ',') return -1;
+        s = end + 1;
+    }
+}
+
+static int run_chain(const char *in, const char *out, const mv_op *ops, int n)
+{
+    mv_vol v;
+    mv_status st = mv_pipeline_load(in, ops, n, &v, NULL);
+    if (st != MV_OK) return fail(st);
+    st = mv_save(out, &v, NULL);
+    mv_free(&v);
+    return st == MV_OK ? 0 : fail(st);
+}
+
+static int bad_arg(const char *what, const char *arg)
+{
+    fprintf(stderr, "mvtool: %s: '%s'\n", what, arg ? arg : "");
+    return 2;
+}
+
+static int cmd_znorm(int argc, char **argv)
+{
+    mv_intensity_opts o;
+    const char *mask_path = NULL;
+    mv_vol v, m, out;
+    mv_status st;
+    int i;
+    if (argc < 2) return usage();
+    memset(&o, 0, sizeof(o));
+    for (i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--nonzero") == 0) o.nonzero = 1;
+        else if (strcmp(argv[i], "--per-frame") == 0) o.per_frame = 1;
+        else if (strcmp(argv[i], "--mask") == 0 && i + 1 < argc) mask_path = argv[++i];
+        else return usage();
+    }
+    if (!mask_path && !o.per_frame) {
+        mv_op op = mv_op_znorm(o.nonzero);
+        return run_chain(argv[0], argv[1], &op, 1);
+    }
+    st = mv_load(argv[0], &v, NULL);
+    if (st != MV_OK) return fail(st);
+    mv_vol_init(&m);
+    if (mask_path && (st = mv_load(mask_path, &m, NULL)) != MV_OK) {
+        mv_free(&v);
+        return fail(st);
+    }
+    o.mask = mask_path ? &m : NULL;
+    st = mv_znorm(&v, &out, &o);
+    mv_free(&v);
+    mv_free(&m);
+    if (st != MV_OK) return fail(st);
+    st = mv_save(argv[1], &out, NULL);
+    mv_free(&out);
+    return st == MV_OK ? 0 : fail(st);
+}
+
+static int cmd_rescale(int argc, char **argv)
+{
+    double r[2] = {0, 1}, pct[2] = {0, 0};
+    int i, clip = 0, nonzero = 0;
+    mv_op op;
+    if (argc < 2) return usage();
+    for (i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--pct") == 0 && i + 1 < argc) {
+            if (parse_list(argv[++i], pct, 2) != 2) return bad_arg("--pct wants P1,P2", argv[i]);
+        } else if (strcmp(argv[i], "--clip") == 0) {
+            clip = 1;
+        } else if (strcmp(argv[i], "--nonzero") == 0) {
+            nonzero = 1;
+        } else if (parse_list(argv[i], r, 2) != 2) {
+            return bad_arg("range wants LO,HI", argv[i]);
+        }
+    }
+    op = mv_op_rescale_pct(r[0], r[1], pct[0], pct[1], clip);
+    op.nonzero = nonzero;
+    return run_chain(argv[0], argv[1], &op, 1);
+}
+
+static int cmd_clamp(int argc, char **argv)
+{
+    double r[2];
+    mv_op op;
+    if (argc != 3) return usage();
+    if (parse_list(argv[2], r, 2) != 2) return bad_arg("range wants LO,HI", argv[2]);
+    op = mv_op_clamp(r[0], r[1]);
+    return run_chain(argv[0], argv[1], &op, 1);
+}
+
+static int cmd_crop_or_pad(int argc, char **argv)
+{
+    double sh[3], fill = 0;
+    mv_op op;
+    if (argc != 3 && !(argc == 5 && strcmp(argv[3], "--fill") == 0)) return usage();
+    if (parse_list(argv[2], sh, 3) != 3) return bad_arg("shape wants X,Y,Z", argv[2]);
+    if (argc == 5 && parse_list(argv[4], &fill, 1) != 1) return bad_arg("--fill wants a number", argv[4]);
+    op = mv_op_crop_or_pad((int64_t)sh[0], (int64_t)sh[1], (int64_t)sh[2], fill);
+    return run_chain(argv[0], argv[1], &op, 1);
+}
+
+static int axes_mask(const char *s, unsigned *mask)
+{
+    double ax[7];
+    int n = parse_list(s, ax, 7), i;
+    *mask = 0;
+    if (n <= 0) return 0;
+    for (i = 0; i < n; i++) {
+        if (ax[i] < 0 || ax[i] > 6 || ax[i] != (int)ax[i]) return 0;
+        *mask |= 1u << (int)ax[i];
+    }
+    return 1;
+}
+
+static int cmd_flip(int argc, char **argv)
+{
+    unsigned mask;
+    mv_op op;
+    if (argc != 3) return usage();
+    if (!axes_mask(argv[2], &mask)) return bad_arg("axes wants a list like 0 or 0,2", argv[2]);
+    op = mv_op_flip(mask);
+    return run_chain(argv[0], argv[1], &op, 1);
+}
+
+static int cmd_reorient(int argc, char **argv)
+{
+    mv_op op;
+    if (argc != 3) return usage();
+    op = mv_op_reorient(argv[2]);
+    return run_chain(argv[0], argv[1], &op, 1);
+}
+
+/* one chain step from "name:arg:arg" */
+static int parse_step(const char *text, mv_op *op)
+{
+    char buf[256], *part[5], *p;
+    int n = 0;
+    double a[3], b[3];
+    if (strlen(text) >= sizeof(buf)) return 0;
+    strcpy(buf, text);
+    for (p = buf; n < 5; n++) {
+        part[n] = p;
+        p = strchr(p, ':');
+        if (!p) {
+            n++;
+            break;
+        }
+        *p++ = 0;
+    }
+    if (!strcmp(part[0], "crop-or-pad") && n >= 2 && parse_list(part[1], a, 3) == 3) {
+        double fill = 0;
+        if (n == 3 && parse_list(part[2], &fill, 1) != 1) return 0;
+        *op = mv_op_crop_or_pad((int64_t)a[0], (int64_t)a[1], (int64_t)a[2], fill);
+        return n <= 3;
+    }
+    if (!strcmp(part[0], "box") && n >= 3 && parse_list(part[1], a, 3) == 3 && parse_list(part[2], b, 3) == 3) {
+        int64_t st[3], sz[3];
+        double fill = 0;
+        int i;
+        if (n == 4 && parse_list(part[3], &fill, 1) != 1) return 0;
+        for (i = 0; i < 3; i++) {
+            st[i] = (int64_t)a[i];
+            sz[i] = (int64_t)b[i];
+        }
+        *op = mv_op_box(st, sz, fill);
+        return n <= 4;
+    }
+    if (!strcmp(part[0], "flip") && n == 2) {
+        unsigned mask;
+        if (!axes_mask(part[1], &mask)) return 0;
+        *op = mv_op_flip(mask);
+        return 1;
+    }
+    if (!strcmp(part[0], "permute") && n == 2 && parse_list(part[1], a, 3) == 3) {
+        *op = mv_op_permute((int)a[0], (int)a[1], (int)a[2]);
+        return 1;
+    }
+    if (!strcmp(part[0], "reorient") && n == 2) {
+        *op = mv_op_reorient(part[1]);
+        return 1;
+    }
+    if (!strcmp(part[0], "rot90") && n == 3 && parse_list(part[1], a, 1) == 1 && parse_list(part[2], b, 2) == 2) {
+        *op = mv_op_rot90((int)a[0], (int)b[0], (int)b[1]);
+        return 1;
+    }
+    if (!strcmp(part[0], "znorm") && (n == 1 || (n == 2 && !strcmp(part[1], "nonzero")))) {
+        *op = mv_op_znorm(n == 2);
+        return 1;
+    }
+    if (!strcmp(part[0], "rescale")) {
+        double r[2] = {0, 1}, pct[2] = {0, 0};
+        if (n >= 2 && parse_list(part[1], r, 2) != 2) return 0;
+        if (n >= 3 && parse_list(part[2], pct, 2) != 2) return 0;
+        if (n == 4 && strcmp(part[3], "clip")) return 0;
+        *op = mv_op_rescale_pct(r[0], r[1], pct[0], pct[1], n == 4);
+        return n <= 4;
+    }
+    if (!strcmp(part[0], "clamp") && n == 2 && parse_list(part[1], a, 2) == 2) {
+        *op = mv_op_clamp(a[0], a[1]);
+        return 1;
+    }
+    if (!strcmp(part[0], "cast") && (n == 2 || (n == 3 && !strcmp(part[2], "trunc")))) {
+        mv_dtype dt = mv_dtype_from_name(part[1]);
+        if (dt == MV_DT_UNKNOWN) return 0;
+        *op = mv_op_cast(dt, n == 3 ? MV_ROUND_TRUNCATE : MV_ROUND_NEAREST);
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_chain(int argc, char **argv)
+{
+    mv_op ops[64];
+    int i;
+    if (argc < 3 || argc - 2 > 64) return usage();
+    for (i = 2; i < argc; i++)
+        if (!parse_step(argv[i], &ops[i - 2])) return bad_arg("unknown or malformed step", argv[i]);
+    return run_chain(argv[0], argv[1], ops, argc - 2);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) return usage();
@@ -226,5 +476,12 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "stats") == 0) return cmd_stats(argc - 2, argv + 2);
     if (strcmp(argv[1], "convert") == 0) return cmd_convert(argc - 2, argv + 2);
     if (strcmp(argv[1], "phantom") == 0) return cmd_phantom(argc - 2, argv + 2);
+    if (strcmp(argv[1], "znorm") == 0) return cmd_znorm(argc - 2, argv + 2);
+    if (strcmp(argv[1], "rescale") == 0) return cmd_rescale(argc - 2, argv + 2);
+    if (strcmp(argv[1], "clamp") == 0) return cmd_clamp(argc - 2, argv + 2);
+    if (strcmp(argv[1], "crop-or-pad") == 0) return cmd_crop_or_pad(argc - 2, argv + 2);
+    if (strcmp(argv[1], "flip") == 0) return cmd_flip(argc - 2, argv + 2);
+    if (strcmp(argv[1], "reorient") == 0) return cmd_reorient(argc - 2, argv + 2);
+    if (strcmp(argv[1], "chain") == 0) return cmd_chain(argc - 2, argv + 2);
     return usage();
 }

@@ -87,6 +87,43 @@ static prof_result prof_memcpy(size_t bytes, int iters)
     return r;
 }
 
+/* fn interleaved with a memcpy of `bytes` (the yardstick), iteration by
+   iteration, so both see the same moments of a shared machine's load:
+   *op summarises fn, *base the memcpys. The memcpy buffers are kept between
+   calls (warm). */
+static prof_memcpy_ctx prof_pair_m;
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((unused))
+#endif
+static void prof_run_paired(prof_fn fn, void *ctx, int iters, size_t bytes, prof_result *op, prof_result *base)
+{
+    double a[PROF_MAX_ITERS], b[PROF_MAX_ITERS];
+    int i;
+    if (iters > PROF_MAX_ITERS) iters = PROF_MAX_ITERS;
+    if (iters < 1) iters = 1;
+    if (prof_pair_m.bytes < bytes) {
+        free((void *)prof_pair_m.src);
+        free(prof_pair_m.dst);
+        prof_pair_m.src = malloc(bytes);
+        prof_pair_m.dst = malloc(bytes);
+        memset((void *)prof_pair_m.src, 0x5a, bytes);
+        memset(prof_pair_m.dst, 1, bytes);
+        prof_pair_m.bytes = bytes;
+    }
+    fn(ctx);
+    memcpy(prof_pair_m.dst, prof_pair_m.src, bytes);
+    for (i = 0; i < iters; i++) {
+        double t0 = prof_now_ms();
+        memcpy(prof_pair_m.dst, prof_pair_m.src, bytes);
+        b[i] = prof_now_ms() - t0;
+        t0 = prof_now_ms();
+        fn(ctx);
+        a[i] = prof_now_ms() - t0;
+    }
+    *op = prof_summarise(a, iters);
+    *base = prof_summarise(b, iters);
+}
+
 static void prof_header(const char *title)
 {
     printf("%s\n", mv_build_info());
@@ -95,7 +132,8 @@ static void prof_header(const char *title)
 }
 
 /* one row: throughput of `bytes` (the op's input bytes unless the profile
-   says otherwise) and the ratio memcpy-median / op-median */
+   says otherwise) and the ratio memcpy-median / op-median (base: a memcpy of
+   the same bytes, best measured paired with the op: prof_run_paired) */
 static void prof_row(const char *name, prof_result r, size_t bytes, prof_result base)
 {
     double mbs = r.median > 0 ? (double)bytes / 1e6 / (r.median / 1e3) : 0;

@@ -66,6 +66,25 @@ MV_TEST(alloc, firmware_forms_allocate_nothing)
     REQUIRE_OK(mv_load_mem_borrow(image, len, &b, NULL));
     EXPECT(b.flags == MV_VOL_BORROWED && memcmp(b.data, raw, 128) == 0);
     mv_free(&b);
+    /* intensity, spatial and chained operations into caller buffers */
+    {
+        float g[6 * 6 * 2];
+        int16_t h[6 * 6 * 2];
+        int64_t gd[3] = {6, 6, 2}, shape[3] = {6, 6, 2};
+        mv_vol gv, hv;
+        mv_op ops[3];
+        REQUIRE_OK(mv_znorm_into(&v, &out, NULL));
+        REQUIRE_OK(mv_rescale_into(&out, &out, 0, 1, NULL));
+        REQUIRE_OK(mv_clamp_into(&out, &out, 0.25, 0.75, NULL));
+        REQUIRE_OK(mv_vol_wrap(&gv, g, MV_DT_F32, 3, gd));
+        REQUIRE_OK(mv_crop_or_pad_into(&out, &gv, shape, NULL));
+        EXPECT_STATUS(mv_flip_into(&out, &gv, 0, NULL), MV_ERR_INVALID_ARG); /* dims differ */
+        REQUIRE_OK(mv_vol_wrap(&hv, h, MV_DT_I16, 3, gd));
+        ops[0] = mv_op_crop_or_pad(6, 6, 2, -1);
+        ops[1] = mv_op_znorm(1);
+        ops[2] = mv_op_cast(MV_DT_I16, MV_ROUND_NEAREST);
+        REQUIRE_OK(mv_pipeline_into(&v, ops, 3, &hv, NULL));
+    }
     EXPECT_EQ_INT(ta_allocs, 0);
     EXPECT(strstr(mv_build_info(), "MEDVOL_NO_STDIO") != NULL);
 }
@@ -113,6 +132,27 @@ MV_TEST(alloc, failing_allocator_never_leaks)
         if (st == MV_OK) mv_free(&conv);
         else EXPECT_EQ_INT(st, MV_ERR_OUT_OF_MEMORY);
         EXPECT_EQ_INT(ta_live, live_before);
+    }
+    ta_fail_at = -1;
+    /* allocating operations: the result, its extensions, percentile tables */
+    for (k = 0; k < 6; k++) {
+        long live_before = ta_live;
+        mv_intensity_opts io;
+        mv_op ops[2];
+        memset(&io, 0, sizeof(io));
+        io.pct_lo = 1;
+        io.pct_hi = 99;
+        ops[0] = mv_op_crop_or_pad(9, 9, 9, 0);
+        ops[1] = mv_op_rescale_pct(0, 1, 2, 98, 1);
+        ta_fail_at = k;
+        st = mv_rescale(&v, &conv, 0, 1, &io);
+        if (st == MV_OK) mv_free(&conv);
+        else EXPECT_EQ_INT(st, MV_ERR_OUT_OF_MEMORY);
+        ta_fail_at = k;
+        st = mv_pipeline(&v, ops, 2, &conv, NULL);
+        if (st == MV_OK) mv_free(&conv);
+        else EXPECT_EQ_INT(st, MV_ERR_OUT_OF_MEMORY);
+        EXPECT_MSG(ta_live == live_before, "allocation %ld failing: %ld blocks leaked", k, ta_live - live_before);
     }
     ta_fail_at = -1;
     free(image);

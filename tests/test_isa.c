@@ -153,6 +153,55 @@ MV_TEST(isa, kernels_match_reference)
                                (unsigned)c0);
                 }
             }
+            /* intensity steps on float32 with NaN, Inf, -0, denormals */
+            {
+                static const double cso[][3] = {{1000.5, 0.0123, 0}, {-3.25, 7.5, -1}, {0, 0, 0.5}, {1e30, 1e-30, 2}};
+                int k;
+                for (k = 0; k < 4; k++) {
+                    fill(src + 4, n * 4, MV_DT_F32, n * 13 + (size_t)k);
+                    ref.affine_f32((const float *)(src + 4), (float *)a, n, cso[k][0], cso[k][1], cso[k][2]);
+                    t[i].k.affine_f32((const float *)(src + 4), (float *)b, n, cso[k][0], cso[k][1], cso[k][2]);
+                    EXPECT_MSG(memcmp(a, b, n * 4) == 0, "[%s] affine_f32 n=%zu case %d", isa, n, k);
+                    ref.affine_nz_f32((const float *)(src + 4), (float *)a, n, cso[k][0], cso[k][1], cso[k][2]);
+                    t[i].k.affine_nz_f32((const float *)(src + 4), (float *)b, n, cso[k][0], cso[k][1], cso[k][2]);
+                    EXPECT_MSG(memcmp(a, b, n * 4) == 0, "[%s] affine_nz_f32 n=%zu case %d", isa, n, k);
+                    ref.clamp_f32((const float *)(src + 4), (float *)a, n, k ? -1.5f : 0.0f, k ? 1e9f : 0.0f);
+                    t[i].k.clamp_f32((const float *)(src + 4), (float *)b, n, k ? -1.5f : 0.0f, k ? 1e9f : 0.0f);
+                    EXPECT_MSG(memcmp(a, b, n * 4) == 0, "[%s] clamp_f32 n=%zu case %d", isa, n, k);
+                }
+            }
+            /* integers straight into z-normalize / rescale steps */
+            {
+                static const mv_dtype idt[3] = {MV_DT_U8, MV_DT_I16, MV_DT_U16};
+                int k, nz;
+                for (k = 0; k < 3; k++)
+                    for (nz = 0; nz < 2; nz++) {
+                        fill(src + 2, n * mv__dt[idt[k]].size, idt[k], n * 3 + (size_t)k);
+                        ref.affine_int[idt[k]](src + 2, (float *)a, n, 0.5, -20.0, 431.25, 0.0123, nz ? 0 : 1.5, nz);
+                        t[i].k.affine_int[idt[k]](src + 2, (float *)b, n, 0.5, -20.0, 431.25, 0.0123, nz ? 0 : 1.5, nz);
+                        EXPECT_MSG(memcmp(a, b, n * 4) == 0, "[%s] affine_int %s n=%zu nonzero %d", isa, mv__dt[idt[k]].name, n, nz);
+                    }
+            }
+            /* nonzero-only block statistics: zeros mixed in, finite values */
+            if (n > 0) {
+                mv__acc ra, ta;
+                double rc = 0, tc = 0;
+                size_t k;
+                float *f = (float *)(void *)(src + 4);
+                fill(src + 4, n * 4, MV_DT_F32, n * 29);
+                for (k = 0; k < n; k++)
+                    if (!isfinite(f[k]) || fabsf(f[k]) > 1e30f || k % 3 == 0) f[k] = k % 3 == 0 ? 0.0f : 0.75f * (float)k;
+                ref.stats_nz_f32(f, n, 1.5, &ra, &rc);
+                t[i].k.stats_nz_f32(f, n, 1.5, &ta, &tc);
+                EXPECT_MSG(memcmp(&ra, &ta, sizeof(ra)) == 0 && rc == tc, "[%s] stats_nz_f32 n=%zu", isa, n);
+            }
+            /* row flips, from a source that is only element-aligned */
+            for (d = 1; d <= 8; d *= 2) {
+                fill(src + d, n * (size_t)d, MV_DT_U8, n * 3 + (size_t)d);
+                ref.reverse[d](src + d, a, n);
+                t[i].k.reverse[d](src + d, b, n);
+                EXPECT_MSG(memcmp(a, b, n * (size_t)d) == 0, "[%s] reverse%d n=%zu", isa, d, n);
+            }
             /* byte swaps */
             for (d = 2; d <= 16; d *= 2) {
                 fill(a, n * (size_t)d, MV_DT_U8, n + (size_t)d);

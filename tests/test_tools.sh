@@ -57,6 +57,35 @@ if [ -f "$D/nifti/anatomical.nii" ]; then
         if (d > 1e-14 * m) exit 1 } }' && ok || bad "scaled int16 -> float64 keeps values"
 fi
 
+# the operations, each against numpy / nibabel on the same input file
+if [ -f "$D/nifti/anatomical.nii" ] && "$PY" -c 'import nibabel' 2>/dev/null; then
+  C="$PY tests/py/check_op_file.py"
+  for f in anatomical.nii functional.nii example4d.nii.gz; do
+    I="$D/nifti/$f"
+    $T znorm "$I" "$W/o.nii" && $C znorm "$I" "$W/o.nii" >/dev/null && ok || bad "znorm $f"
+    $T znorm "$I" "$W/o.nii" --nonzero && $C znorm-nonzero "$I" "$W/o.nii" >/dev/null && ok || bad "znorm --nonzero $f"
+    $T rescale "$I" "$W/o.nii" && $C rescale "$I" "$W/o.nii" 0 1 >/dev/null && ok || bad "rescale $f"
+    $T rescale "$I" "$W/o.nii" -1,3 && $C rescale "$I" "$W/o.nii" -1 3 >/dev/null && ok || bad "rescale -1,3 $f"
+    $T clamp "$I" "$W/o.nii" 10.5,400 && $C clamp "$I" "$W/o.nii" 10.5 400 >/dev/null && ok || bad "clamp $f"
+    $T crop-or-pad "$I" "$W/o.nii" 20,50,24 && $C crop-or-pad "$I" "$W/o.nii" 20 50 24 >/dev/null && ok || bad "crop-or-pad $f"
+    $T flip "$I" "$W/o.nii" 0,2 && $C flip "$I" "$W/o.nii" 0 2 >/dev/null && ok || bad "flip $f"
+    for code in RAS LPS PIR; do
+      $T reorient "$I" "$W/o.nii" $code && $C reorient "$I" "$W/o.nii" $code >/dev/null && ok || bad "reorient $code $f"
+    done
+  done
+  # a chain equals its steps one by one (voxel for voxel: the statistics see the same values)
+  A="$D/nifti/anatomical.nii"
+  $T chain "$A" "$W/c.nii" crop-or-pad:30,44,20 flip:1 znorm && $T crop-or-pad "$A" "$W/s1.nii" 30,44,20 \
+    && $T flip "$W/s1.nii" "$W/s2.nii" 1 && $T znorm "$W/s2.nii" "$W/s3.nii" \
+    && [ "$($T stats "$W/c.nii")" = "$($T stats "$W/s3.nii")" ] && ok || bad "chain = steps"
+  $T chain "$A" "$W/c.nii.gz" reorient:RAS rescale:0,255:1,99:clip cast:uint8 && $T info "$W/c.nii.gz" | grep -q uint8 \
+    && ok || bad "chain to uint8 .nii.gz"
+  $T chain "$A" "$W/c.nii" bogus 2>/dev/null; [ $? -eq 2 ] && ok || bad "chain: unknown step exits 2"
+  $T crop-or-pad "$A" "$W/c.nii" 0,-3,2 2> "$W/err"; [ $? -eq 1 ] && grep -q MV_ERR_INVALID_ARG "$W/err" && ok || bad "bad shape"
+else
+  echo "  (skip operations vs numpy: no shared data or nibabel)"
+fi
+
 $T phantom "$W/p.nii" --size 24 && $T info "$W/p.nii" | grep -q "24 x 24 x 24" && ok || bad "phantom"
 $T phantom "$W/q.nii" --size 16 --kind smooth --dtype int16 && $T info "$W/q.nii" | grep -q int16 && ok || bad "smooth phantom"
 $T stats "$W/missing.nii" 2> "$W/err"; [ $? -eq 1 ] && grep -q "MV_ERR_NOT_FOUND" "$W/err" && ok || bad "missing file: exit 1 + status"

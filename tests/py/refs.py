@@ -15,6 +15,7 @@ from fractions import Fraction
 
 import numpy as np
 import nibabel as nib
+import ref_ops
 import ref_resample
 
 OUT = sys.argv[1]
@@ -410,5 +411,6 @@ if __name__ == '__main__':
     make_nibabel_files()
     make_phantom()
     make_gzip()
+    ref_ops.make(OUT)
     ref_resample.make(OUT)
     print('ok')

@@ -1,0 +1,1161 @@
+"""bench.py - medvol side by side with its peers, on identical inputs.
+
+    bench.py run    [--quick] [--large] [--sizes 128,256] [--reps N] [--threads N] [--only REGEX]
+    bench.py check  [--sizes ...] [--reps N]     medvol only, against bench/baseline.json
+    bench.py baseline [--sizes ...] [--reps N]   medvol only, writes bench/baseline.json
+
+`make bench`, `make bench-check` and `make bench-baseline` call it from the
+venv that bench/setup.sh builds (see bench/README.md).
+
+How a row is measured (run):
+  1. One input per size: medvol's smooth phantom (Gaussian blobs + uniform
+     noise, [0, 1000], the same bytes on every machine), as float32 and as
+     int16 with NIfTI scaling (slope 0.5, inter 10), in .nii (written by
+     medvol), .nii.gz (the .nii bytes through Python's gzip module: one zlib
+     member, as gzip(1) and most tools write) and an indexed multi-member
+     .nii.gz written by medvol.
+  2. Every tool that has the operation runs once on that input (warm-up);
+     its output is compared with an independent float64 reference (numpy /
+     scipy); max |difference| must be within the row's tolerance, else the
+     cell is marked and the tool is not timed.
+  3. The agreeing tools are timed in the same process, interleaved (each
+     round runs every tool once, in a rotated order), --reps rounds after a
+     second warm-up call; median and min of the rounds are reported.
+medvol is called through build/libmvbench.so (bench/mvbench.c) with ctypes,
+timed with time.perf_counter around the call (ctypes overhead: ~2 us).
+"""
+import argparse
+import ctypes
+import gc
+import gzip
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+LIB_PATH = os.path.join(ROOT, "build", "libmvbench.so")
+WORK_DIR = os.path.join(ROOT, "build", "bench-work")
+BASELINE = os.path.join(HERE, "baseline.json")
+
+MEDVOLS = ("medvol", "medvol-1t", "medvol-into")
+PEERS = ["numpy", "torch", "MONAI", "TorchIO", "medrs", "SimpleITK"]
+PEER_TITLES = {
+    "numpy": "nibabel / numpy / scipy",
+    "torch": "torch",
+    "MONAI": "MONAI",
+    "TorchIO": "TorchIO",
+    "medrs": "medrs",
+    "SimpleITK": "SimpleITK",
+}
+
+
+# ---------------------------------------------------------------------------
+# options and threads (before numpy, torch, medrs or SimpleITK are imported)
+# ---------------------------------------------------------------------------
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("mode", nargs="?", default="run", choices=["run", "check", "baseline"])
+    p.add_argument("--quick", action="store_true", help="128^3 only, 5 rounds: a development run")
+    p.add_argument("--large", action="store_true", help="add 512^3")
+    p.add_argument("--sizes", help="comma-separated edge lengths (default 128,256)")
+    p.add_argument("--reps", type=int, help="timed rounds (default 7; check/baseline 15)")
+    p.add_argument("--threads", type=int, default=0, help="threads for every tool (0 = all online cores)")
+    p.add_argument("--only", help="regular expression: run the operations whose key matches")
+    p.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"), help="markdown table (run)")
+    p.add_argument("--json", help="samples as JSON (run; default: --out with .json)")
+    p.add_argument("--baseline", default=BASELINE, help="baseline file (check, baseline)")
+    p.add_argument("--alpha", type=float, default=0.01, help="check: p-value below which a change counts")
+    p.add_argument("--slower", type=float, default=1.10, help="check: median ratio new/base that counts as slower")
+    p.add_argument("--faster", type=float, default=0.91, help="check: median ratio new/base that counts as faster")
+    a = p.parse_args(argv)
+    if a.sizes:
+        a.sizes = [int(s) for s in a.sizes.split(",")]
+    elif a.quick:
+        a.sizes = [128]
+    else:
+        a.sizes = [128, 256] + ([512] if a.large else [])
+    if a.reps is None:
+        a.reps = 5 if a.quick else (15 if a.mode != "run" else 7)
+    a.reps = max(a.reps, 5)
+    if a.threads <= 0:
+        a.threads = len(os.sched_getaffinity(0))
+    if a.json is None:
+        a.json = os.path.splitext(a.out)[0] + ".json"
+    return a
+
+
+def pin_threads(n):
+    """Every tool's thread count, set before the libraries load."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "RAYON_NUM_THREADS",
+                "NUMEXPR_NUM_THREADS", "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"):
+        os.environ[var] = str(n)
+
+
+# ---------------------------------------------------------------------------
+# medvol through ctypes
+# ---------------------------------------------------------------------------
+class Medvol:
+    """build/libmvbench.so: flat functions, numpy buffers, handles to results."""
+
+    def __init__(self, path=LIB_PATH):
+        import numpy as np
+        self.np = np
+        L = self.lib = ctypes.CDLL(path)
+        vp, i64, dbl, cint = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double, ctypes.c_int
+        hp = ctypes.POINTER(ctypes.c_void_p)
+        sig = {
+            "mvb_data": (vp, [vp]), "mvb_dtype": (cint, [vp]), "mvb_ndim": (cint, [vp]),
+            "mvb_dim": (i64, [vp, cint]), "mvb_free": (None, [vp]),
+            "mvb_build_info": (ctypes.c_char_p, []), "mvb_last_error": (ctypes.c_char_p, []),
+            "mvb_status_str": (ctypes.c_char_p, [cint]), "mvb_threads": (cint, []),
+            "mvb_dt_f32": (cint, []), "mvb_dt_i16": (cint, []),
+            "mvb_phantom": (cint, [cint, i64, i64, i64, ctypes.c_uint32, vp]),
+            "mvb_save": (cint, [ctypes.c_char_p, vp, cint, i64, i64, i64, dbl, dbl, cint, cint]),
+            "mvb_save_f32": (cint, [ctypes.c_char_p, vp, i64, i64, i64, cint, cint]),
+            "mvb_load": (cint, [ctypes.c_char_p, cint, cint, hp]),
+            "mvb_load_box": (cint, [ctypes.c_char_p, i64, i64, i64, i64, i64, i64, cint, hp]),
+            "mvb_load_znorm": (cint, [ctypes.c_char_p, cint, hp]),
+            "mvb_znorm": (cint, [vp, i64, i64, i64, cint, hp]),
+            "mvb_rescale": (cint, [vp, i64, i64, i64, dbl, dbl, cint, hp]),
+            "mvb_clamp": (cint, [vp, i64, i64, i64, dbl, dbl, cint, hp]),
+            "mvb_crop_or_pad": (cint, [vp, i64, i64, i64, i64, i64, i64, cint, hp]),
+            "mvb_flip": (cint, [vp, i64, i64, i64, ctypes.c_uint, cint, hp]),
+            "mvb_znorm_into": (cint, [vp, i64, i64, i64, vp, cint]),
+            "mvb_rescale_into": (cint, [vp, i64, i64, i64, dbl, dbl, vp, cint]),
+            "mvb_clamp_into": (cint, [vp, i64, i64, i64, dbl, dbl, vp, cint]),
+            "mvb_crop_or_pad_into": (cint, [vp, i64, i64, i64, i64, i64, i64, vp, cint]),
+            "mvb_flip_into": (cint, [vp, i64, i64, i64, ctypes.c_uint, vp, cint]),
+            "mvb_resample_shape": (cint, [vp, i64, i64, i64, i64, i64, i64, cint, hp]),
+            "mvb_resample_spacing": (cint, [vp, i64, i64, i64, dbl, dbl, dbl, cint, hp]),
+        }
+        self.missing = set()
+        for name, (res, args) in sig.items():
+            try:
+                f = getattr(L, name)
+            except AttributeError:  # e.g. resampling before medvol.h has it
+                self.missing.add(name)
+                continue
+            f.restype, f.argtypes = res, args
+        self.DT_F32, self.DT_I16 = L.mvb_dt_f32(), L.mvb_dt_i16()
+
+    def has(self, name):
+        return name not in self.missing
+
+    def build_info(self):
+        return self.lib.mvb_build_info().decode()
+
+    def check(self, st, what):
+        if st != 0:
+            raise RuntimeError("medvol %s: %s: %s" % (what, self.lib.mvb_status_str(st).decode(),
+                                                       self.lib.mvb_last_error().decode()))
+
+    def call(self, name, *args):
+        """Runs an allocating operation; returns its result (a MvResult)."""
+        h = ctypes.c_void_p()
+        self.check(getattr(self.lib, name)(*args, ctypes.byref(h)), name)
+        return MvResult(self, h.value)
+
+    def into(self, name, inp, shape, *args):
+        """Runs an _into form on inp.x into a warm float32 buffer of shape
+        (reused); args = the operation's parameters, then the thread count."""
+        out = inp.warm(shape)
+        params, threads = args[:-1], args[-1]
+        self.check(getattr(self.lib, name)(inp.x.ctypes.data, *inp.x.shape, *params, out.ctypes.data, threads),
+                   name)
+        return out
+
+    def phantom(self, dtype, n, seed=1):
+        np = self.np
+        a = np.empty((n, n, n), dtype=np.float32 if dtype == "f32" else np.int16, order="F")
+        dt = self.DT_F32 if dtype == "f32" else self.DT_I16
+        self.check(self.lib.mvb_phantom(dt, n, n, n, seed, a.ctypes.data), "phantom")
+        return a
+
+    def save(self, path, a, slope=1.0, inter=0.0, level=0, threads=0):
+        dt = self.DT_F32 if a.dtype == self.np.float32 else self.DT_I16
+        self.check(self.lib.mvb_save(path.encode(), a.ctypes.data, dt, *a.shape, slope, inter, level, threads), "save")
+
+
+class MvResult:
+    """A volume medvol allocated; .array() views it as numpy (Fortran order)."""
+
+    def __init__(self, mv, h):
+        self.mv, self.h = mv, h
+
+    def array(self):
+        np, L = self.mv.np, self.mv.lib
+        shape = tuple(L.mvb_dim(self.h, a) for a in range(L.mvb_ndim(self.h)))
+        dtype = np.float32 if L.mvb_dtype(self.h) == self.mv.DT_F32 else np.int16
+        n = int(np.prod(shape))
+        buf = (ctypes.c_byte * (n * np.dtype(dtype).itemsize)).from_address(L.mvb_data(self.h))
+        return np.frombuffer(buf, dtype=dtype).reshape(shape, order="F")
+
+    def __del__(self):
+        if self.h:
+            self.mv.lib.mvb_free(self.h)
+            self.h = None
+
+
+# ---------------------------------------------------------------------------
+# inputs
+# ---------------------------------------------------------------------------
+class Inputs:
+    """One size's inputs: arrays in each tool's natural container, and files."""
+
+    SLOPE, INTER = 0.5, 10.0
+
+    def __init__(self, mv, n, peers, threads):
+        np = mv.np
+        self.n, self.mv, self.np = n, mv, np
+        os.makedirs(WORK_DIR, exist_ok=True)
+        self.x = mv.phantom("f32", n)               # float32, Fortran order = medvol's layout
+        self.raw16 = mv.phantom("i16", n)           # stored int16; scaled = raw * 0.5 + 10
+        self.x16 = (self.raw16.astype(np.float64) * self.SLOPE + self.INTER).astype(np.float32)
+        self.files = {}
+        for name, arr, slope, inter in (("f32", self.x, 1.0, 0.0), ("i16", self.raw16, self.SLOPE, self.INTER)):
+            nii = self.path("%s.nii" % name)
+            mv.save(nii, arr, slope, inter)
+            with open(nii, "rb") as f, gzip.open(self.path("%s.nii.gz" % name), "wb", compresslevel=6) as g:
+                shutil.copyfileobj(f, g, 1 << 20)
+            mv.save(self.path("%s-mv.nii.gz" % name), arr, slope, inter, level=6, threads=threads)
+            self.files[name] = nii
+        self.peer_inputs(peers)
+
+    def path(self, name):
+        return os.path.join(WORK_DIR, "%d-%s" % (self.n, name))
+
+    def warm(self, shape):
+        """A float32 output buffer of this shape, written once (no page faults later)."""
+        shape = tuple(int(s) for s in shape)
+        if not hasattr(self, "_warm"):
+            self._warm = {}
+        if shape not in self._warm:
+            self._warm[shape] = self.np.zeros(shape, dtype=self.np.float32, order="F")
+        return self._warm[shape]
+
+    def peer_inputs(self, peers):
+        """The same voxels in each peer's own container (made once, untimed):
+        torch/MONAI/TorchIO a C-contiguous (1, X, Y, Z) tensor, SimpleITK an
+        Image (its (Z, Y, X) array is the Fortran (X, Y, Z) one), medrs a
+        NiftiImage of the Fortran array."""
+        np = self.np
+        self.xc = np.ascontiguousarray(self.x)
+        if "torch" in peers:
+            import torch
+            self.t = torch.from_numpy(self.xc)[None]
+        if "TorchIO" in peers:
+            import torchio as tio
+            self.tio = tio.ScalarImage(tensor=self.t, affine=np.eye(4))
+        if "medrs" in peers:
+            import medrs
+            self.medrs = medrs.NiftiImage(self.x)
+        if "SimpleITK" in peers:
+            import SimpleITK as sitk
+            self.sitk = sitk.GetImageFromArray(self.x.T)
+
+
+def as_xyz(obj, np):
+    """Any tool's result as a numpy (X, Y, Z) array (for the agreement check only)."""
+    if isinstance(obj, MvResult):
+        return obj.array()
+    if isinstance(obj, str):  # a saved file: read back by nibabel
+        import nibabel as nib
+        return np.asarray(nib.load(obj).dataobj)
+    mod = type(obj).__module__
+    if mod.startswith("SimpleITK"):
+        import SimpleITK as sitk
+        return sitk.GetArrayFromImage(obj).T
+    if mod.startswith("torchio"):
+        obj = obj.data
+    if hasattr(obj, "to_numpy"):  # medrs.NiftiImage
+        return obj.to_numpy()
+    if hasattr(obj, "detach"):
+        obj = obj.detach().cpu().numpy()
+    a = np.asarray(obj)
+    return a[0] if a.ndim == 4 and a.shape[0] == 1 else a
+
+
+# ---------------------------------------------------------------------------
+# the operations: one table, per-tool callables, a float64 reference
+# ---------------------------------------------------------------------------
+class Op:
+    """key: short id (JSON, --only); title: the table's row name;
+    tools: name -> fn(inp) returning the tool's result (the timed call);
+    ref: fn(inp) -> float64 (or exact) numpy (X, Y, Z) reference;
+    tol: max |result - ref| that counts as agreement; notes: per-tool
+    remarks on convention or configuration; sizes: None = every size;
+    mv_needs: libmvbench symbol the medvol callables need."""
+
+    def __init__(self, key, title, tools, ref, tol, notes=None, sizes=None, mv_needs=None, nbytes=None):
+        self.key, self.title, self.tools, self.ref, self.tol = key, title, tools, ref, tol
+        self.notes = notes or {}
+        self.sizes, self.mv_needs = sizes, mv_needs
+        self.nbytes = nbytes
+
+
+def build_ops(mv, T):
+    """The operation table. T = the thread count every tool uses."""
+    import numpy as np
+
+    def dims(i):
+        return i.x.shape
+
+    def nib_load(path):
+        import nibabel as nib
+        return nib.load(path, mmap=False).get_fdata(dtype=np.float32)
+
+    def sitk_read(path):
+        import SimpleITK as sitk
+        return sitk.ReadImage(path, sitk.sitkFloat32)
+
+    def monai_load(path):
+        from monai.transforms import LoadImage
+        return LoadImage(image_only=True, dtype=np.float32, reader="NibabelReader")(path)
+
+    def tio_load(path):
+        import torchio as tio
+        im = tio.ScalarImage(path)
+        im.load()
+        return im
+
+    def medrs_load(path):
+        import medrs
+        return medrs.load(path).to_numpy()
+
+    # ---- loads: every voxel, scaled, as float32 in process memory ----
+    def load_op(key, title, fname, dtype):
+        def f(i):
+            return i.path(fname)
+
+        tools = {
+            "medvol": lambda i, t=T: mv.call("mvb_load", f(i).encode(), 0, t),
+            "medvol-1t": lambda i: mv.call("mvb_load", f(i).encode(), 0, 1),
+            "numpy": lambda i: nib_load(f(i)),
+            "MONAI": lambda i: monai_load(f(i)),
+            "TorchIO": lambda i: tio_load(f(i)),
+            "medrs": lambda i: medrs_load(f(i)),
+            "SimpleITK": lambda i: sitk_read(f(i)),
+        }
+        ref = (lambda i: i.x) if dtype == "f32" else (lambda i: i.x16)
+        return Op(key, title, tools, ref, 0.0, notes={
+            "numpy": "nibabel load(mmap=False).get_fdata(float32)",
+            "medrs": "load().to_numpy()",
+            "TorchIO": "ScalarImage.load() (reads through SimpleITK)",
+            "MONAI": "LoadImage(NibabelReader, float32)",
+            "medvol": "mv_load(scaled, mmap never): read into fresh memory"})
+
+    ops = [
+        load_op("load_nii_i16", "load .nii int16 (scaled -> f32)", "i16.nii", "i16"),
+        load_op("load_nii_f32", "load .nii float32", "f32.nii", "f32"),
+        load_op("load_gz_i16", "load .nii.gz int16 (gzip -6, 1 member)", "i16.nii.gz", "i16"),
+        load_op("load_gz_f32", "load .nii.gz float32 (gzip -6, 1 member)", "f32.nii.gz", "f32"),
+        load_op("load_mvgz_i16", "load .nii.gz int16 (medvol-written, indexed)", "i16-mv.nii.gz", "i16"),
+    ]
+
+    # ---- crop-first loads: a centred (n/4)^3 box ----
+    def box(i):
+        s = i.n // 4
+        o = (i.n - s) // 2
+        return o, s
+
+    def crop_op(key, title, fname, has_medrs):
+        def f(i):
+            return i.path(fname)
+
+        def nib_crop(i):
+            import nibabel as nib
+            o, s = box(i)
+            return np.asarray(nib.load(f(i), mmap=False).dataobj[o:o + s, o:o + s, o:o + s], dtype=np.float32)
+
+        def sitk_crop(i):
+            import SimpleITK as sitk
+            o, s = box(i)
+            r = sitk.ImageFileReader()
+            r.SetFileName(f(i))
+            r.SetOutputPixelType(sitk.sitkFloat32)
+            r.SetExtractIndex([o] * 3)
+            r.SetExtractSize([s] * 3)
+            return r.Execute()
+
+        def medrs_crop(i):
+            import medrs
+            o, s = box(i)
+            return medrs.load_cropped(f(i), [o] * 3, [s] * 3).to_numpy()
+
+        def mv_crop(i, t):
+            o, s = box(i)
+            return mv.call("mvb_load_box", f(i).encode(), o, o, o, s, s, s, t)
+
+        tools = {"medvol": lambda i: mv_crop(i, T), "medvol-1t": lambda i: mv_crop(i, 1),
+                 "numpy": nib_crop, "SimpleITK": sitk_crop}
+        if has_medrs:
+            tools["medrs"] = medrs_crop
+
+        def ref(i):
+            o, s = box(i)
+            return i.x16[o:o + s, o:o + s, o:o + s]
+        return Op(key, title, tools, ref, 0.0, notes={
+            "numpy": "nibabel dataobj[box] (reads the box's bytes)",
+            "SimpleITK": "ImageFileReader with SetExtractIndex/Size",
+            "medrs": "load_cropped"})
+
+    ops += [crop_op("crop_load_nii", "load crop-first (n/4)^3, .nii int16", "i16.nii", True),
+            crop_op("crop_load_mvgz", "load crop-first (n/4)^3, .nii.gz int16 (medvol-written)", "i16-mv.nii.gz",
+                    False)]
+
+    # ---- load + z-normalize ----
+    def znorm_ref(a):
+        a = a.astype(np.float64)
+        return (a - a.mean()) / a.std()
+
+    def load_znorm_tools():
+        p = lambda i: i.files["i16"]  # noqa: E731
+
+        def np_(i):
+            a = nib_load(p(i))
+            return (a - a.mean()) / a.std()
+
+        def monai_(i):
+            from monai.transforms import NormalizeIntensity
+            return NormalizeIntensity()(monai_load(p(i)))
+
+        def tio_(i):
+            import torchio as tio
+            return tio.ZNormalization()(tio.ScalarImage(p(i)))
+
+        def medrs_(i):
+            import medrs
+            return medrs.load(p(i)).z_normalize()
+
+        def sitk_(i):
+            import SimpleITK as sitk
+            return sitk.Normalize(sitk_read(p(i)))
+        return {"medvol": lambda i: mv.call("mvb_load_znorm", p(i).encode(), T),
+                "medvol-1t": lambda i: mv.call("mvb_load_znorm", p(i).encode(), 1),
+                "numpy": np_, "MONAI": monai_, "TorchIO": tio_, "medrs": medrs_, "SimpleITK": sitk_}
+
+    znorm_notes = {"TorchIO": "std with ddof=1 (1 + 1/(2N) relative: below float32 at these sizes)",
+                   "SimpleITK": "Normalize: std ddof=1, float64 output",
+                   "numpy": "(x - x.mean()) / x.std() in float32"}
+    ops.append(Op("load_znorm", "load .nii int16 + z-normalize", load_znorm_tools(),
+                  lambda i: znorm_ref(i.x16), 1e-5, notes=dict(znorm_notes, medvol="mv_pipeline_load(mv_op_znorm)")))
+
+    # ---- intensity, float32 in memory ----
+    def mvx(name, *extra):
+        return {"medvol": lambda i: mv.call(name, i.x.ctypes.data, *dims(i), *extra, T),
+                "medvol-1t": lambda i: mv.call(name, i.x.ctypes.data, *dims(i), *extra, 1),
+                "medvol-into": lambda i: mv.into(name + "_into", i, i.x.shape, *extra, T)}
+
+    def znorm_tools():
+        t = mvx("mvb_znorm")
+        t["numpy"] = lambda i: (i.x - i.x.mean()) / i.x.std()
+
+        def monai_(i):
+            from monai.transforms import NormalizeIntensity
+            return NormalizeIntensity()(i.t)
+
+        def tio_(i):
+            import torchio as tio
+            return tio.ZNormalization()(i.tio)
+        t.update(MONAI=monai_, TorchIO=tio_, medrs=lambda i: i.medrs.z_normalize())
+
+        def sitk_(i):
+            import SimpleITK as sitk
+            return sitk.Normalize(i.sitk)
+        t["SimpleITK"] = sitk_
+        return t
+
+    ops.append(Op("znorm", "z-normalize f32", znorm_tools(), lambda i: znorm_ref(i.x), 1e-5, notes=znorm_notes))
+
+    def rescale_tools():
+        t = mvx("mvb_rescale", 0.0, 1.0)
+
+        def np_(i):
+            lo, hi = i.x.min(), i.x.max()
+            return (i.x - lo) / (hi - lo)
+
+        def monai_(i):
+            from monai.transforms import ScaleIntensity
+            return ScaleIntensity(minv=0.0, maxv=1.0)(i.t)
+
+        def tio_(i):
+            import torchio as tio
+            return tio.RescaleIntensity(out_min_max=(0, 1))(i.tio)
+
+        def sitk_(i):
+            import SimpleITK as sitk
+            return sitk.RescaleIntensity(i.sitk, 0.0, 1.0)
+        t.update(numpy=np_, MONAI=monai_, TorchIO=tio_, medrs=lambda i: i.medrs.rescale(0.0, 1.0), SimpleITK=sitk_)
+        return t
+
+    def rescale_ref(i):
+        a = i.x.astype(np.float64)
+        return (a - a.min()) / (a.max() - a.min())
+    ops.append(Op("rescale", "rescale f32 to [0, 1]", rescale_tools(), rescale_ref, 1e-6))
+
+    CL, CH = 100.0, 900.0
+
+    def clamp_tools():
+        t = mvx("mvb_clamp", CL, CH)
+
+        def torch_(i):
+            import torch
+            return torch.clamp(i.t, CL, CH)
+
+        def tio_(i):
+            import torchio as tio
+            return tio.Clamp(out_min=CL, out_max=CH)(i.tio)
+
+        def sitk_(i):
+            import SimpleITK as sitk
+            return sitk.Clamp(i.sitk, sitk.sitkFloat32, CL, CH)
+        t.update(numpy=lambda i: np.clip(i.x, CL, CH), torch=torch_, TorchIO=tio_,
+                 medrs=lambda i: i.medrs.clamp(CL, CH), SimpleITK=sitk_)
+        return t
+    ops.append(Op("clamp", "clamp f32 to [100, 900]", clamp_tools(), lambda i: np.clip(i.x, CL, CH), 0.0,
+                  notes={"MONAI": "no plain clamp transform (torch column: torch.clamp)"}))
+
+    # ---- spatial ----
+    def cop_target(n):
+        return (n - n // 4 - 1, n + n // 8 + 1, n)  # crop x, pad y (odd differences), keep z
+
+    def cop_bounds(shape, target):
+        """MONAI ResizeWithPadOrCrop centring: per axis (crop_before, crop_size, pad_before)."""
+        out = []
+        for n, m in zip(shape, target):
+            if m <= n:
+                out.append((n // 2 - m // 2, m, 0))
+            else:
+                out.append((0, n, (m - n) // 2))
+        return out
+
+    def cop_ref(i):
+        tgt = cop_target(i.n)
+        out = np.zeros(tgt, dtype=np.float32, order="F")
+        b = cop_bounds(i.x.shape, tgt)
+        src = tuple(slice(c, c + s) for c, s, _ in b)
+        dst = tuple(slice(p, p + s) for _, s, p in b)
+        out[dst] = i.x[src]
+        return out
+
+    def cop_tools():
+        t = mvx_shape("mvb_crop_or_pad", cop_target)
+
+        def monai_(i):
+            from monai.transforms import ResizeWithPadOrCrop
+            return ResizeWithPadOrCrop(cop_target(i.n))(i.t)
+
+        def tio_(i):
+            import torchio as tio
+            tgt = cop_target(i.n)
+            b = cop_bounds(i.x.shape, tgt)
+            crop, pad = [], []
+            for (c, s, p), n, m in zip(b, i.x.shape, tgt):
+                crop += [c, n - c - s]
+                pad += [p, m - p - s]
+            return tio.Pad(pad)(tio.Crop(crop)(i.tio))
+
+        def sitk_(i):
+            import SimpleITK as sitk
+            tgt = cop_target(i.n)
+            b = cop_bounds(i.x.shape, tgt)
+            lo = [c for c, s, p in b]
+            hi = [n - c - s for (c, s, p), n in zip(b, i.x.shape)]
+            img = sitk.Crop(i.sitk, lo, hi)
+            plo = [p for c, s, p in b]
+            phi = [m - p - s for (c, s, p), m in zip(b, tgt)]
+            return sitk.ConstantPad(img, plo, phi, 0.0)
+        t.update(numpy=cop_ref, MONAI=monai_, TorchIO=tio_,
+                 medrs=lambda i: i.medrs.crop_or_pad(list(cop_target(i.n))), SimpleITK=sitk_)
+        return t
+
+    def mvx_shape(name, target, into=True):
+        t = {"medvol": lambda i: mv.call(name, i.x.ctypes.data, *dims(i), *target(i.n), T),
+             "medvol-1t": lambda i: mv.call(name, i.x.ctypes.data, *dims(i), *target(i.n), 1)}
+        if into:
+            t["medvol-into"] = lambda i: mv.into(name + "_into", i, target(i.n), *target(i.n), T)
+        return t
+
+    ops.append(Op("crop_or_pad", "crop_or_pad f32 (x: crop, y: pad, odd differences)", cop_tools(), cop_ref, 0.0,
+                  notes={"TorchIO": "tio.Crop + tio.Pad with MONAI's bounds (CropOrPad centres odd differences "
+                                    "the other way)",
+                         "SimpleITK": "Crop + ConstantPad with MONAI's bounds",
+                         "numpy": "slicing into np.zeros"}))
+
+    def flip_op(key, title, axes):
+        mask = sum(1 << a for a in axes)
+        t = {"medvol": lambda i: mv.call("mvb_flip", i.x.ctypes.data, *dims(i), mask, T),
+             "medvol-1t": lambda i: mv.call("mvb_flip", i.x.ctypes.data, *dims(i), mask, 1),
+             "medvol-into": lambda i: mv.into("mvb_flip_into", i, i.x.shape, mask, T),
+             "numpy": lambda i: np.flip(i.x, axes).copy(order="F")}
+
+        def torch_(i):
+            import torch
+            return torch.flip(i.t, [a + 1 for a in axes])
+
+        def monai_(i):
+            from monai.transforms import Flip
+            return Flip(spatial_axis=list(axes))(i.t)
+
+        def tio_(i):
+            import torchio as tio
+            return tio.Flip(axes=tuple(axes))(i.tio)
+
+        def sitk_(i):
+            import SimpleITK as sitk
+            return sitk.Flip(i.sitk, [a in axes for a in range(3)])
+        t.update(torch=torch_, MONAI=monai_, TorchIO=tio_, medrs=lambda i: i.medrs.flip(list(axes)), SimpleITK=sitk_)
+        return Op(key, title, t, lambda i: np.flip(i.x, axes), 0.0)
+
+    ops += [flip_op("flip0", "flip f32 axis 0", (0,)), flip_op("flip012", "flip f32 all axes", (0, 1, 2))]
+
+    # ---- resampling, trilinear, field of view kept ----
+    def rs_target(n):
+        return (3 * n // 4, 5 * n // 8, n // 2 + 1)
+
+    SP = (1.5, 1.5, 1.25)
+
+    def sp_target(n):
+        return tuple(int(round(n * 1.0 / s)) for s in SP)  # half to even, as scipy zoom
+
+    def zoom_ref(i, shape):
+        from scipy import ndimage
+        return ndimage.zoom(i.x.astype(np.float64), [o / n for o, n in zip(shape, i.x.shape)], order=1,
+                            grid_mode=True, mode="nearest")
+
+    def sitk_resample(i, shape):
+        import SimpleITK as sitk
+        sp = [n / o for n, o in zip(i.x.shape, shape)]
+        f = sitk.ResampleImageFilter()
+        f.SetSize([int(s) for s in shape])
+        f.SetOutputSpacing(sp)
+        f.SetOutputOrigin([(s - 1) / 2 for s in sp])  # voxel edges align: keeps the field of view
+        f.SetOutputDirection(i.sitk.GetDirection())
+        f.SetInterpolator(sitk.sitkLinear)
+        return f.Execute(i.sitk)
+
+    def rs_tools(target, spacing):
+        t = {}
+        if spacing:
+            t["medvol"] = lambda i: mv.call("mvb_resample_spacing", i.x.ctypes.data, *dims(i), *SP, T)
+            t["medvol-1t"] = lambda i: mv.call("mvb_resample_spacing", i.x.ctypes.data, *dims(i), *SP, 1)
+        else:
+            t = mvx_shape("mvb_resample_shape", target, into=False)
+
+        def scipy_(i):
+            from scipy import ndimage
+            shape = target(i.n)
+            return ndimage.zoom(i.x, [o / n for o, n in zip(shape, i.x.shape)], order=1, grid_mode=True,
+                                mode="nearest")
+
+        def torch_(i):
+            import torch
+            return torch.nn.functional.interpolate(i.t[None], size=target(i.n), mode="trilinear",
+                                                   align_corners=False)[0]
+
+        def monai_(i):
+            if spacing:
+                from monai.data import MetaTensor
+                from monai.transforms import Spacing
+                return Spacing(pixdim=SP, mode="bilinear", align_corners=False)(MetaTensor(i.t, affine=np.eye(4)))
+            from monai.transforms import Resize
+            return Resize(target(i.n), mode="trilinear", align_corners=False)(i.t)
+
+        def tio_(i):
+            import torchio as tio
+            if spacing:
+                fov = tuple(n / o for n, o in zip(i.x.shape, target(i.n)))
+                return tio.Resample(fov, image_interpolation="linear")(i.tio)
+            return tio.Resize(target(i.n), image_interpolation="linear")(i.tio)
+
+        def medrs_(i):
+            if spacing:
+                return i.medrs.resample(list(SP))
+            return i.medrs.resample_to_shape(list(target(i.n)))
+        t.update(numpy=scipy_, torch=torch_, MONAI=monai_, TorchIO=tio_, medrs=medrs_,
+                 SimpleITK=lambda i: sitk_resample(i, target(i.n)))
+        return t
+
+    rs_notes = {"numpy": "scipy.ndimage.zoom(order=1, grid_mode=True, mode='nearest')",
+                "torch": "F.interpolate(trilinear, align_corners=False)",
+                "SimpleITK": "ResampleImageFilter, linear, output spacing in/out and origin (sp-1)/2",
+                "TorchIO": "Resize (SimpleITK underneath)"}
+    ops.append(Op("resample_shape", "resample f32 to shape (3n/4, 5n/8, n/2+1), trilinear",
+                  rs_tools(rs_target, False), lambda i: zoom_ref(i, rs_target(i.n)), 2e-3, notes=rs_notes,
+                  mv_needs="mvb_resample_shape"))
+    ops.append(Op("resample_spacing", "resample f32 1 mm to (1.5, 1.5, 1.25) mm, trilinear",
+                  rs_tools(sp_target, True), lambda i: zoom_ref(i, sp_target(i.n)), 2e-3,
+                  notes=dict(rs_notes,
+                             torch="F.interpolate to the shape round(n / spacing) (no spacing API)",
+                             TorchIO="Resample to the field-of-view-keeping spacing n/round(n/s) "
+                                     "(Resample(s) itself rounds the shape differently and keeps s)",
+                             MONAI="Spacing keeps the requested spacing and aligns the first voxel "
+                                   "centre: another grid (shape and values differ)"),
+                  mv_needs="mvb_resample_spacing"))
+
+    # ---- saving float32 ----
+    def save_op(key, title, ext):
+        def out(i, tool):
+            return i.path("out-%s%s" % (tool, ext))
+
+        def mv_save(i, t, tool):
+            p = out(i, tool)
+            mv.check(mv.lib.mvb_save_f32(p.encode(), i.x.ctypes.data, *dims(i), 0, t), "save")
+            return p
+
+        def nib_(i):
+            import nibabel as nib
+            p = out(i, "nibabel")
+            nib.save(nib.Nifti1Image(i.x, np.eye(4)), p)
+            return p
+
+        def sitk_(i):
+            import SimpleITK as sitk
+            p = out(i, "sitk")
+            sitk.WriteImage(i.sitk, p)
+            return p
+
+        def tio_(i):
+            p = out(i, "tio")
+            i.tio.save(p)
+            return p
+
+        def medrs_(i):
+            p = out(i, "medrs")
+            i.medrs.save(p)
+            return p
+        tools = {"medvol": lambda i: mv_save(i, T, "medvol"), "medvol-1t": lambda i: mv_save(i, 1, "medvol1"),
+                 "numpy": nib_, "TorchIO": tio_, "medrs": medrs_, "SimpleITK": sitk_}
+        return Op(key, title, tools, lambda i: i.x, 0.0, notes={
+            "numpy": "nibabel save (gzip level 1 for .gz)",
+            "medvol": "mv_save (gzip level 6, 1 MiB members compressed in parallel, for .gz)",
+            "MONAI": "SaveImage writes through nibabel"})
+
+    ops += [save_op("save_nii", "save .nii float32", ".nii"), save_op("save_gz", "save .nii.gz float32", ".nii.gz")]
+    return ops
+
+
+# ---------------------------------------------------------------------------
+# measuring
+# ---------------------------------------------------------------------------
+def timed(fn, inp):
+    t0 = time.perf_counter()
+    r = fn(inp)
+    t1 = time.perf_counter()
+    return (t1 - t0) * 1e3, r
+
+
+def max_diff(a, ref, np):
+    if a.shape != tuple(ref.shape):
+        return float("inf"), "shape %s, expected %s" % (a.shape, tuple(ref.shape))
+    d = np.abs(a.astype(np.float64) - ref)
+    return float(d.max()) if d.size else 0.0, None
+
+
+def run_op(op, inp, tools, reps, np, log, yardstick=None):
+    """Warm-up + agreement check of every tool, then interleaved timing.
+    yardstick: an extra callable timed once in every round (no check), e.g.
+    a memcpy, whose samples land in row["yardstick"]."""
+    ref = np.asarray(op.ref(inp), dtype=np.float64)
+    row = {"op": op.key, "title": op.title, "size": inp.n, "tol": op.tol, "tools": {}}
+    agreeing = []
+    for name in tools:
+        cell = row["tools"][name] = {}
+        try:
+            _, r = timed(op.tools[name], inp)
+            d, why = max_diff(as_xyz(r, np), ref, np)
+            del r
+        except Exception as e:  # a peer that fails is reported, not fatal
+            cell.update(error="%s: %s" % (type(e).__name__, str(e).splitlines()[0][:160] if str(e) else ""))
+            log("  %-10s ERROR %s" % (name, cell["error"]))
+            continue
+        cell["max_diff"] = d
+        cell["agrees"] = d <= op.tol
+        if why:
+            cell["why"] = why
+        if cell["agrees"]:
+            agreeing.append(name)
+        else:
+            log("  %-10s DISAGREES: max diff %.3g > tol %.3g %s" % (name, d, op.tol, why or ""))
+    for name in agreeing:  # second warm-up
+        _, r = timed(op.tools[name], inp)
+        del r
+    samples = {name: [] for name in agreeing}
+    row["yardstick"] = []
+    for k in range(reps):
+        order = agreeing[k % len(agreeing):] + agreeing[:k % len(agreeing)] if agreeing else []
+        for name in order:
+            ms, r = timed(op.tools[name], inp)
+            del r
+            samples[name].append(ms)
+        if yardstick:
+            row["yardstick"].append(timed(yardstick, inp)[0])
+    for name in agreeing:
+        s = samples[name]
+        row["tools"][name].update(samples=s, median=statistics.median(s), min=min(s))
+    gc.collect()
+    return row
+
+
+def ctypes_overhead_us(mv, n=5000):
+    """Median time of a ctypes call to a trivial medvol shim function."""
+    f, s = mv.lib.mvb_threads, []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        f()
+        s.append(time.perf_counter() - t0)
+    return statistics.median(s) * 1e6
+
+
+def memcpy_ms(np, n, reps):
+    """memcpy of one n^3 float32 volume into a warm buffer (the bandwidth yardstick)."""
+    a = np.ones(n ** 3, dtype=np.float32)
+    b = np.empty_like(a)
+    b.fill(0)
+    s = []
+    for _ in range(reps + 1):
+        t0 = time.perf_counter()
+        np.copyto(b, a)
+        s.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(s[1:]), min(s[1:])
+
+
+# ---------------------------------------------------------------------------
+# machine and versions
+# ---------------------------------------------------------------------------
+def machine_info():
+    cpu = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)),
+            "os": "%s %s" % (platform.system(), platform.release()), "python": platform.python_version(),
+            "loadavg": "%.1f %.1f %.1f" % os.getloadavg()}
+
+
+def versions(mv, peers):
+    v = {"medvol": mv.build_info()}
+    import numpy
+    v["numpy"] = numpy.__version__
+    for mod, name in (("scipy", "scipy"), ("nibabel", "nibabel"), ("torch", "torch"), ("monai", "MONAI"),
+                      ("torchio", "TorchIO"), ("medrs", "medrs"), ("SimpleITK", "SimpleITK")):
+        if name in ("scipy", "nibabel") or name in peers:
+            try:
+                m = __import__(mod)
+                v[name] = getattr(m, "__version__", None) or m.Version_VersionString()
+            except Exception as e:  # noqa: BLE001
+                v[name] = "unavailable (%s)" % type(e).__name__
+    return v
+
+
+def load_peers(threads, log):
+    """Imports the peers, sets their thread counts; returns those available."""
+    ok = ["numpy"]
+    import numpy  # noqa: F401
+    import nibabel  # noqa: F401
+    import scipy  # noqa: F401
+    try:
+        import torch
+        torch.set_num_threads(threads)
+        ok.append("torch")
+    except ImportError as e:
+        log("torch unavailable: %s" % e)
+    try:
+        import warnings
+        warnings.filterwarnings("ignore")
+        import monai
+        monai.data.set_track_meta(True)
+        ok.append("MONAI")
+    except ImportError as e:
+        log("MONAI unavailable: %s" % e)
+    for mod, name in (("torchio", "TorchIO"), ("medrs", "medrs")):
+        try:
+            __import__(mod)
+            ok.append(name)
+        except ImportError as e:
+            log("%s unavailable: %s" % (name, e))
+    try:
+        import SimpleITK as sitk
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+        ok.append("SimpleITK")
+    except ImportError as e:
+        log("SimpleITK unavailable: %s" % e)
+    return ok
+
+
+# ---------------------------------------------------------------------------
+# output
+# ---------------------------------------------------------------------------
+def fmt_ms(x):
+    return "%.3g" % x if x < 100 else "%.0f" % x
+
+
+def fmt_cell(cell, mv_med):
+    if cell is None:
+        return "—"
+    if "error" in cell:
+        return "error"
+    if not cell.get("agrees"):
+        return "✗ differs (%.2g)" % cell["max_diff"]
+    s = "%s (%s)" % (fmt_ms(cell["median"]), fmt_ms(cell["min"]))
+    if mv_med:
+        s += " **%.1f×**" % (cell["median"] / mv_med)
+    return s
+
+
+def render(res):
+    args, rows = res["args"], res["rows"]
+    m, v = res["machine"], res["versions"]
+    T = args["threads"]
+    out = ["# medvol side by side with its peers", "",
+           "Generated by `make bench` (bench/bench.py) on %s." % res["date"], "",
+           "- **Machine**: %s, %d cores (%d usable), %s, Python %s; a shared machine, so other work "
+           "adds noise (load average %s at the start of this run): read medians and minima together."
+           % (m["cpu"], m["cores"], m["usable_cores"], m["os"], m["python"], m["loadavg"]),
+           "- **Threads**: every tool at **%d** thread%s: medvol `opts.threads = %d` (and the \"medvol 1T\" "
+           "column at 1); torch `set_num_threads(%d)`; SimpleITK `ProcessObject.SetGlobalDefaultNumberOfThreads"
+           "(%d)`; `OMP_NUM_THREADS`, `MKL_NUM_THREADS`, `OPENBLAS_NUM_THREADS`, `RAYON_NUM_THREADS` (medrs) "
+           "= %d; numpy, scipy.ndimage and nibabel run on one thread by design."
+           % (T, "s" if T > 1 else "", T, T, T, T),
+           "- **Versions**: " + "; ".join("%s %s" % (k, val) for k, val in v.items()),
+           "- **Method**: one input per size (medvol's smooth phantom: Gaussian blobs + uniform noise in "
+           "[0, 1000]; int16 files carry scl_slope 0.5, scl_inter 10). Every tool runs once, its output is "
+           "checked against a float64 numpy/scipy reference (max |diff| <= the row's tolerance, else the cell "
+           "says ✗ and the tool is not timed), then the agreeing tools run %d interleaved rounds after a second "
+           "warm-up. Cells: **median ms (min ms)**, then medvol's speedup = peer median / medvol median; the last column also "
+           "gives the ratio of the minima, steadier on a busy machine. "
+           "\"—\" = the tool has no such operation. medvol's main column is its allocating form (a fresh "
+           "result each call, as every peer returns); \"medvol into warm buffer\" is the `_into` form writing "
+           "a caller buffer written before (no page faults), the kernel's own cost." % args["reps"],
+           "- **memcpy** of one float32 volume into a warm buffer (numpy copyto, same run): %s."
+           % "; ".join("%s^3: %s ms" % (n, fmt_ms(ms)) for n, ms in sorted(res["memcpy"].items(),
+                                                                        key=lambda kv: int(kv[0]))),
+           ""]
+    peers = [p for p in PEERS if p in res["peers"]]
+    head = ["operation", "size", "max diff / tol", "medvol (%dT)" % T, "medvol 1T", "medvol into warm buffer"] + \
+           [PEER_TITLES[p] for p in peers] + ["fastest peer (median ms)", "medvol vs fastest: median (min)"]
+    out.append("| " + " | ".join(head) + " |")
+    out.append("|" + "---|" * len(head))
+    for r in rows:
+        tools = r["tools"]
+        mvc = tools.get("medvol")
+        mv_med = mvc.get("median") if mvc and mvc.get("agrees") else None
+        diffs = [c["max_diff"] for c in tools.values() if c.get("agrees")]
+        dcell = "%.2g / %.2g" % (max(diffs) if diffs else float("nan"), r["tol"])
+        if mvc is None:
+            mcell = "n/a"
+        elif "error" in mvc:
+            mcell = "error"
+        elif not mvc.get("agrees"):
+            mcell = "✗ DIFFERS (%.2g)" % mvc["max_diff"]
+        else:
+            mcell = "**%s** (%s)" % (fmt_ms(mvc["median"]), fmt_ms(mvc["min"]))
+        def plain(c):
+            if c is None:
+                return "—"
+            return "%s (%s)" % (fmt_ms(c["median"]), fmt_ms(c["min"])) if c.get("agrees") else fmt_cell(c, None)
+        c1s = plain(tools.get("medvol-1t")) if mvc is not None else "n/a"
+        cis = plain(tools.get("medvol-into"))
+        cells = [fmt_cell(tools.get(p), mv_med) for p in peers]
+        timed_peers = [(tools[p]["median"], p) for p in peers if p in tools and tools[p].get("agrees")]
+        if timed_peers:
+            best, bp = min(timed_peers)
+            best_min = min(tools[p]["min"] for p in peers if p in tools and tools[p].get("agrees"))
+            fastest = "%s %s" % (PEER_TITLES[bp].split(" /")[0] if bp != "numpy" else "numpy-stack", fmt_ms(best))
+            vs = "**%.1f×** (min %.1f×)" % (best / mv_med, best_min / mvc["min"]) if mv_med else "n/a"
+        else:
+            fastest, vs = "—", "—"
+        out.append("| " + " | ".join([r["title"], "%d^3" % r["size"], dcell, mcell, c1s, cis] + cells +
+                                     [fastest, vs]) + " |")
+    out += ["", "## How each tool was called (and convention notes)", ""]
+    seen = set()
+    for op in res["notes"]:
+        if op["notes"] and op["key"] not in seen:
+            seen.add(op["key"])
+            out.append("- **%s**: " % op["title"] + "; ".join("%s: %s" % (k, val) for k, val in op["notes"].items()))
+    out += ["", "## Disagreements and errors (not timed)", ""]
+    bad = []
+    for r in rows:
+        for name, c in r["tools"].items():
+            if "error" in c:
+                bad.append("- %s, %d^3, %s: error %s" % (r["title"], r["size"], name, c["error"]))
+            elif not c.get("agrees"):
+                bad.append("- %s, %d^3, %s: max |diff| %.3g > tolerance %.3g %s"
+                           % (r["title"], r["size"], name, c["max_diff"], r["tol"], c.get("why", "")))
+    out += bad or ["none"]
+    if res.get("extra_notes"):
+        out += ["", "## Notes", ""] + ["- " + n for n in res["extra_notes"]]
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# modes
+# ---------------------------------------------------------------------------
+def select_ops(ops, only):
+    return [o for o in ops if not only or re.search(only, o.key)]
+
+
+def mode_run(args):
+    pin_threads(args.threads)
+    import numpy as np
+    log = lambda s: print(s, flush=True)  # noqa: E731
+    mv = Medvol()
+    peers = load_peers(args.threads, log)
+    ops = select_ops(build_ops(mv, args.threads), args.only)
+    log("medvol: %s" % mv.build_info())
+    log("threads: %d for every tool; peers: %s; sizes %s; %d rounds" % (args.threads, ", ".join(peers),
+                                                                         args.sizes, args.reps))
+    res = {"date": time.strftime("%Y-%m-%d %H:%M"), "args": vars(args), "machine": machine_info(),
+           "versions": versions(mv, peers), "peers": peers, "rows": [], "memcpy": {},
+           "notes": [{"key": o.key, "title": o.title, "notes": o.notes} for o in ops], "extra_notes": []}
+    t_start = time.time()
+    for n in args.sizes:
+        log("== %d^3: making inputs" % n)
+        inp = Inputs(mv, n, peers, args.threads)
+        res["memcpy"][str(n)] = memcpy_ms(np, n, 9)[0]
+        for op in ops:
+            if op.sizes and n not in op.sizes:
+                continue
+            tools = [t for t in MEDVOLS + tuple(PEERS) if t in op.tools and
+                     (t.startswith("medvol") or t in peers)]
+            if op.mv_needs and not mv.has(op.mv_needs):
+                tools = [t for t in tools if not t.startswith("medvol")]
+                log("  (medvol: n/a for %s: this medvol.h has no resample API)" % op.key)
+            t0 = time.time()
+            row = run_op(op, inp, tools, args.reps, np, log)
+            res["rows"].append(row)
+            mvc = row["tools"].get("medvol", {})
+            log("%-34s %4d^3 %7.1fs  medvol %s  %s" % (op.key, n, time.time() - t0,
+                                                      fmt_ms(mvc["median"]) if "median" in mvc else "-",
+                                                      " ".join("%s=%s" % (k, fmt_ms(c["median"]))
+                                                               for k, c in row["tools"].items()
+                                                               if "median" in c and not k.startswith("medvol"))))
+        gz_sizes = {t: os.path.getsize(inp.path("out-%s.nii.gz" % t)) for t in ("medvol", "nibabel", "sitk", "tio",
+                                                                               "medrs")
+                    if os.path.exists(inp.path("out-%s.nii.gz" % t))}
+        if gz_sizes:
+            res["extra_notes"].append("save .nii.gz at %d^3: output sizes (MB) %s; raw %.1f MB" % (
+                n, ", ".join("%s %.1f" % (k, s / 1e6) for k, s in gz_sizes.items()), inp.x.nbytes / 1e6))
+        del inp
+        gc.collect()
+    res["extra_notes"].append("ctypes adds %.1f us per medvol call (median of 5000 calls of a trivial shim "
+                              "function, this run); " % ctypes_overhead_us(mv) +
+                              "medvol's results are its allocating forms (fresh memory, huge pages), as "
+                              "the peers' are; inputs are in the page cache for every tool.")
+    res["extra_notes"].append("total run time %.0f s" % (time.time() - t_start))
+    with open(args.json, "w") as f:
+        json.dump(res, f, indent=1)
+    with open(args.out, "w") as f:
+        f.write(render(res))
+    log("wrote %s and %s" % (args.out, args.json))
+    return 0
+
+
+def medvol_samples(args, log):
+    """The regression check's measurement: medvol only (all threads, one
+    thread, into a warm buffer), each round also timing a memcpy of one
+    float32 volume into a warm buffer. Returns {key: [ms]} and {key: [ms /
+    that round's memcpy ms]}: the ratio survives a busy machine (other
+    work takes memory bandwidth and cores from both alike)."""
+    pin_threads(args.threads)
+    import numpy as np
+    mv = Medvol()
+    ops = select_ops(build_ops(mv, args.threads), args.only)
+    out, rel = {}, {}
+    for n in args.sizes:
+        inp = Inputs(mv, n, [], args.threads)
+        src = np.ones(n ** 3, dtype=np.float32)
+        dst = np.zeros_like(src)
+        copy = lambda i: np.copyto(dst, src)  # noqa: E731
+        for op in ops:
+            if (op.sizes and n not in op.sizes) or (op.mv_needs and not mv.has(op.mv_needs)):
+                continue
+            row = run_op(op, inp, [t for t in MEDVOLS if t in op.tools], args.reps, np, log, yardstick=copy)
+            for name, c in row["tools"].items():
+                key = "%s/%d/%s" % (op.key, n, {"medvol": "%dt" % args.threads, "medvol-1t": "1t",
+                                                "medvol-into": "into-%dt" % args.threads}[name])
+                if c.get("agrees"):
+                    out[key] = c["samples"]
+                    rel[key] = [a / b for a, b in zip(c["samples"], row["yardstick"])]
+                    log("%-36s median %8.3f ms  min %8.3f  x memcpy %6.2f" % (key, c["median"], c["min"],
+                                                                           statistics.median(rel[key])))
+                else:
+                    log("%-36s FAILED its agreement check: %s" % (key, c))
+        del inp
+    return mv, out, rel
+
+
+def mode_baseline(args):
+    log = lambda s: print(s, flush=True)  # noqa: E731
+    mv, samples, rel = medvol_samples(args, log)
+    doc = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine_info(), "medvol": mv.build_info(),
+           "threads": args.threads, "reps": args.reps, "samples_ms": samples,
+           "samples_rel_memcpy": rel}
+    with open(args.baseline, "w") as f:
+        json.dump(doc, f, indent=1)
+    log("wrote %s (%d series)" % (args.baseline, len(samples)))
+    return 0
+
+
+def mode_check(args):
+    from scipy.stats import mannwhitneyu
+    log = lambda s: print(s, flush=True)  # noqa: E731
+    with open(args.baseline) as f:
+        base = json.load(f)
+    if base.get("threads") != args.threads:
+        log("note: baseline used %s threads, this run %d" % (base.get("threads"), args.threads))
+    load0 = os.getloadavg()[0]
+    _, new_ms, new = medvol_samples(args, lambda s: None)
+    load1, cores = os.getloadavg()[0], len(os.sched_getaffinity(0))
+    print("load average %.1f at the start, %.1f at the end, %d cores%s" % (
+        load0, load1, cores, ": BUSY MACHINE, verdicts are unreliable; rerun to confirm a change"
+        if max(load0, load1) > cores else ""))
+    print("each series: op time / memcpy time of the same round; ratio = now / baseline")
+    print("%-36s %9s %9s %7s %7s %9s  %s" % ("operation/size/threads", "base", "now", "ratio", "min r.", "p",
+                                              "verdict"))
+    counts = {"faster": 0, "same": 0, "slower": 0}
+    for key in sorted(new):
+        if key not in base["samples_rel_memcpy"]:
+            print("%-36s %9s %9.3f %7s %7s %9s  new (no baseline)" % (key, "-", statistics.median(new[key]), "-", "-",
+                                                                      "-"))
+            continue
+        b, s = base["samples_rel_memcpy"][key], new[key]
+        ratio = statistics.median(s) / statistics.median(b)
+        ratio_min = min(s) / min(b)
+        p = mannwhitneyu(s, b, alternative="two-sided").pvalue
+        # a change must show in the test, in the medians and in the minima:
+        # on a shared machine a busy spell moves medians but rarely minima
+        verdict = "same"
+        if p < args.alpha and ratio >= args.slower and ratio_min >= args.slower:
+            verdict = "slower"
+        elif p < args.alpha and ratio <= args.faster and ratio_min <= args.faster:
+            verdict = "faster"
+        counts[verdict] += 1
+        print("%-36s %9.3f %9.3f %7.3f %7.3f %9.2g  %s" % (key, statistics.median(b), statistics.median(s), ratio,
+                                                           ratio_min, p,
+                                                           verdict.upper() if verdict == "slower" else verdict))
+    print("bench-check: %d faster, %d same, %d slower (Mann-Whitney U two-sided p < %g, and the ratios of "
+          "medians and of minima both >= %.2f: slower, both <= %.2f: faster)" % (counts["faster"], counts["same"], counts["slower"], args.alpha,
+                                                args.slower, args.faster))
+    return 0
+
+
+def main(argv):
+    args = parse_args(argv)
+    return {"run": mode_run, "check": mode_check, "baseline": mode_baseline}[args.mode](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
