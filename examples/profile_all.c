@@ -29,6 +29,7 @@ int main(int argc, char **argv)
         profile_rescale_size(sizes[i], iters[i]);
         profile_crop_pad_size(sizes[i], iters[i]);
         profile_flip_size(sizes[i], iters[i]);
+        profile_resample_size(sizes[i], iters[i]);
     }
     return 0;
 }
