@@ -2948,6 +2948,74 @@ static void mv__rs_rows_out_ref(float *rows, size_t stride, const double *buf, s
         for (i = 0; i < n; i++) rows[l * stride + i] = (float)buf[i * MV__RS_LANES + l];
 }
 
+/* Cubic weights of x in [0, 1) (scipy's formulas, the last one 1 minus the
+   others) for taps floor(c)-1 .. floor(c)+2. */
+MV__INLINE void mv__rs_cubic_w(double x, float *w)
+{
+    double y = 1.0 - x, w0 = y * y * y / 6.0, w1 = (x * x * (x - 2.0) * 3.0 + 4.0) / 6.0,
+           w2 = (y * y * (y - 2.0) * 3.0 + 4.0) / 6.0;
+    w[0] = (float)w0;
+    w[1] = (float)w1;
+    w[2] = (float)w2;
+    w[3] = (float)(((1.0 - w0) - w1) - w2);
+}
+
+/* rs_affine_cub: n voxels of a row of a general (non-separable) cubic
+   B-spline map over float32 coefficients stored with row and plane strides
+   st[0], st[1] (stored index = voxel + 1; fewer than 2^31 stored): voxel i
+   samples c[a] = m0[a] * (double)(x0 + i) + base[a]. Where every c[a] lies
+   in [0, lim[a]) (lim = n - 2: all 4 taps stored, nothing to fold) it writes
+   dst[i] and todo[i] = 0; elsewhere todo[i] = 1 and dst[i] is the caller's
+   (its general path folds the taps). Returns the number of todo voxels.
+   Weights as mv__rs_cubic_w; taps summed along x, then y, then z in
+   float32 (the order of mv__rs_sample). */
+typedef size_t (*mv__k_rs_affine_cub_fn)(float *dst, unsigned char *todo, const float *coef, const int64_t *st,
+                                         const double *lim, const double *m0, const double *base, int64_t x0, size_t n);
+
+/* one cubic sample whose 4 x 4 x 4 taps start at v, weights w[axis][tap] */
+MV__INLINE float mv__rs_cub_taps(const float *v, size_t sx, size_t sy, float (*w)[4])
+{
+    float acc = 0;
+    int tz, ty;
+    for (tz = 0; tz < 4; tz++) {
+        float plane = 0;
+        for (ty = 0; ty < 4; ty++) {
+            const float *r = v + ((size_t)tz * sy + (size_t)ty) * sx;
+            float row = ((w[0][0] * r[0] + w[0][1] * r[1]) + w[0][2] * r[2]) + w[0][3] * r[3];
+            plane = ty == 0 ? w[1][0] * row : plane + w[1][ty] * row;
+        }
+        acc = tz == 0 ? w[2][0] * plane : acc + w[2][tz] * plane;
+    }
+    return acc;
+}
+
+static size_t mv__rs_affine_cub_ref(float *dst, unsigned char *todo, const float *coef, const int64_t *st,
+                                    const double *lim, const double *m0, const double *base, int64_t x0, size_t n)
+{
+    const size_t sx = (size_t)st[0], sy = (size_t)st[1];
+    size_t i, left = 0;
+    for (i = 0; i < n; i++) {
+        float w[3][4];
+        size_t f[3];
+        int a, inside = 1;
+        for (a = 0; a < 3; a++) {
+            double c = m0[a] * (double)(x0 + (int64_t)i) + base[a], fl;
+            inside &= c >= 0 && c < lim[a];
+            if (!inside) break;
+            fl = (double)(int64_t)c; /* floor: c >= 0 */
+            mv__rs_cubic_w(c - fl, w[a]);
+            f[a] = (size_t)fl; /* stored index of floor - 1 */
+        }
+        todo[i] = (unsigned char)!inside;
+        if (!inside) {
+            left++;
+            continue;
+        }
+        dst[i] = mv__rs_cub_taps(coef + (f[2] * sy + f[1]) * sx + f[0], sx, sy, w);
+    }
+    return left;
+}
+
 /* rs_affine_lin: n voxels of a row of a general (non-separable) trilinear
    map from a float32 volume of dims d[0..2] (each >= 2, fewer than 2^31
    voxels): voxel i samples c[a] = m0[a] * (double)(x0 + i) + base[a].
@@ -3094,6 +3162,7 @@ typedef struct mv__kernels {
     mv__k_rs_rows_in_fn rs_rows_in;
     mv__k_rs_rows_out_fn rs_rows_out;
     mv__k_rs_affine_lin_fn rs_affine_lin;
+    mv__k_rs_affine_cub_fn rs_affine_cub;
     mv__k_affine_fn affine_f32, affine_nz_f32;
     mv__k_clamp_fn clamp_f32;
     mv__k_reverse_fn reverse[9];            /* by element size 1, 2, 4, 8 */
@@ -3138,6 +3207,7 @@ static void mv__kt_fill_ref(mv__kernels *kt)
     kt->rs_rows_in = mv__rs_rows_in_ref;
     kt->rs_rows_out = mv__rs_rows_out_ref;
     kt->rs_affine_lin = mv__rs_affine_lin_ref;
+    kt->rs_affine_cub = mv__rs_affine_cub_ref;
     kt->affine_f32 = mv__affine_f32_ref;
     kt->affine_nz_f32 = mv__affine_nz_f32_ref;
     kt->clamp_f32 = mv__clamp_f32_ref;
@@ -8193,18 +8263,6 @@ static int64_t mv__rs_mirror(int64_t k, int64_t n)
     return k;
 }
 
-/* Cubic weights of x in [0, 1) (scipy's formulas, the last one 1 minus the
-   others) for taps floor(c)-1 .. floor(c)+2. */
-MV__INLINE void mv__rs_cubic_w(double x, float *w)
-{
-    double y = 1.0 - x, w0 = y * y * y / 6.0, w1 = (x * x * (x - 2.0) * 3.0 + 4.0) / 6.0,
-           w2 = (y * y * (y - 2.0) * 3.0 + 4.0) / 6.0;
-    w[0] = (float)w0;
-    w[1] = (float)w1;
-    w[2] = (float)w2;
-    w[3] = (float)(((1.0 - w0) - w1) - w2);
-}
-
 /* Taps of coordinate c on an axis of n input voxels: returns the first of
    the `taps` consecutive stored indices (cubic coefficients are stored from
    index -1, so stored = voxel + 1) and their weights.
@@ -8632,7 +8690,10 @@ static void mv__rs_slice_gen(const mv__rs_job *j, int64_t f, int64_t k, mv__rs_b
     const float *vol = (const float *)(const void *)frame;
     int64_t n[3], jj, x0, i;
     double m0[3];
-    int a, T[3], fast = j->direct, row_kernel;
+    int a, T[3], fast = j->direct, row_kernel, cub_kernel;
+    double lim[3];
+    int64_t st[2];
+    unsigned char todo[MV__RS_LMAX];
     for (a = 0; a < 3; a++) {
         n[a] = j->map->ax[a].n;
         T[a] = n[a] == 1 ? 1 : cubic ? 4 : 2;
@@ -8640,7 +8701,15 @@ static void mv__rs_slice_gen(const mv__rs_job *j, int64_t f, int64_t k, mv__rs_b
     }
     /* trilinear rows of a float32 volume under 2^31 voxels: the kernel */
     row_kernel = fast && !cubic && n[0] * n[1] * n[2] < INT64_C(2147483647);
-    for (a = 0; a < 3; a++) m0[a] = M[a][0];
+    /* cubic rows over stored coefficients under 2^31: the kernel does the
+       voxels whose taps are all stored, the loop below the rest */
+    cub_kernel = fast && cubic && j->sx * j->sy * j->sz < INT64_C(2147483647);
+    st[0] = j->sx;
+    st[1] = j->sy;
+    for (a = 0; a < 3; a++) {
+        m0[a] = M[a][0];
+        lim[a] = (double)(n[a] - 2);
+    }
     for (jj = 0; jj < j->oy; jj++) {
         double base[3];
         for (a = 0; a < 3; a++) base[a] = M[a][1] * (double)jj + M[a][2] * (double)k + M[a][3];
@@ -8648,16 +8717,19 @@ static void mv__rs_slice_gen(const mv__rs_job *j, int64_t f, int64_t k, mv__rs_b
             size_t L = (size_t)MV__MIN((int64_t)MV__RS_LMAX, j->ox - x0);
             unsigned char *d = slice + (size_t)(jj * j->ox + x0) * j->oes;
             float *o = j->odt == MV_DT_F32 ? (float *)(void *)d : b->out;
+            size_t left = L;
             if (row_kernel) {
                 j->kt->rs_affine_lin(o, vol, n, m0, base, x0, L, j->fill, j->fillf);
                 if (o == b->out) mv__rs_store(j, d, o, L);
                 continue;
             }
-            for (i = 0; i < (int64_t)L; i++) {
+            if (cub_kernel) left = j->kt->rs_affine_cub(o, todo, vol, st, lim, m0, base, x0, L);
+            for (i = 0; i < (int64_t)L && left > 0; i++) {
                 double c[3];
                 float w[3][4];
                 int64_t s[3];
                 int inside = 1;
+                if (cub_kernel && !todo[i]) continue;
                 for (a = 0; a < 3; a++) {
                     c[a] = M[a][0] * (double)(x0 + i) + base[a];
                     inside &= c[a] >= 0 && c[a] <= (double)(n[a] - 1);
@@ -8666,28 +8738,15 @@ static void mv__rs_slice_gen(const mv__rs_job *j, int64_t f, int64_t k, mv__rs_b
                     o[i] = j->fillf;
                     continue;
                 }
-                if (fast && cubic && c[0] >= 0 && c[0] < (double)(n[0] - 2) && c[1] >= 0 && c[1] < (double)(n[1] - 2) &&
-                    c[2] >= 0 && c[2] < (double)(n[2] - 2)) {
-                    /* cubic with every tap on stored coefficients: no folding */
-                    const float *v;
-                    float acc = 0;
-                    int tz, ty;
+                if (fast && cubic && c[0] >= 0 && c[0] < lim[0] && c[1] >= 0 && c[1] < lim[1] && c[2] >= 0 && c[2] < lim[2]) {
+                    /* cubic with every tap on stored coefficients (only past 2^31 coefficients: else the kernel did it) */
                     for (a = 0; a < 3; a++) {
                         double fl = (double)(int64_t)c[a]; /* floor: c >= 0 */
                         mv__rs_cubic_w(c[a] - fl, w[a]);
                         s[a] = (int64_t)fl; /* stored index of floor - 1 */
                     }
-                    v = vol + ((size_t)s[2] * (size_t)j->sy + (size_t)s[1]) * (size_t)j->sx + (size_t)s[0];
-                    for (tz = 0; tz < 4; tz++) { /* the order of mv__rs_sample, unrolled */
-                        float plane = 0;
-                        for (ty = 0; ty < 4; ty++) {
-                            const float *r = v + ((size_t)tz * (size_t)j->sy + (size_t)ty) * (size_t)j->sx;
-                            float row = ((w[0][0] * r[0] + w[0][1] * r[1]) + w[0][2] * r[2]) + w[0][3] * r[3];
-                            plane = ty == 0 ? w[1][0] * row : plane + w[1][ty] * row;
-                        }
-                        acc = tz == 0 ? w[2][0] * plane : acc + w[2][tz] * plane;
-                    }
-                    o[i] = acc;
+                    o[i] = mv__rs_cub_taps(vol + ((size_t)s[2] * (size_t)j->sy + (size_t)s[1]) * (size_t)j->sx + (size_t)s[0],
+                                           (size_t)j->sx, (size_t)j->sy, w);
                     continue;
                 }
                 for (a = 0; a < 3; a++) s[a] = mv__rs_taps(c[a], n[a], j->interp, j->mirror, w[a]);
@@ -12783,8 +12842,8 @@ MV__RS_FNI int MV__SFX(mv__rs_window)(size_t len, const int32_t *idx, int taps, 
     *pos = _mm512_sub_epi32(_mm512_loadu_si512((const void *)idx), _mm512_set1_epi32(lo));
     return 1;
 }
-/* mv__rs_ld2_any: taps at any offsets; mv__rs_ld2: offsets in order (the
-   window test looks only at the first and last) */
+/* mv__rs_ld2_any / ld4_any: taps at any offsets; mv__rs_ld2 / ld4: offsets
+   in order (the window test looks only at the first and last) */
 MV__RS_FNI void MV__SFX(mv__rs_ld2_any)(const float *s, const int32_t *idx, __m512 *a, __m512 *b)
 {
     __m128 qa[4], qb[4];
@@ -12805,6 +12864,15 @@ MV__RS_FNI void MV__SFX(mv__rs_ld2)(const float *s, size_t len, const int32_t *i
         MV__SFX(mv__rs_ld2_any)(s, idx, a, b);
     }
 }
+MV__RS_FNI void MV__SFX(mv__rs_ld4_any)(const float *s, const int32_t *idx, __m512 *t)
+{
+    __m128 q[4][4];
+    int k;
+    for (k = 0; k < 4; k++) MV__SFX(mv__rs_ld4x4)(s, idx + 4 * k, q[k]);
+    for (k = 0; k < 4; k++)
+        t[k] = _mm512_insertf32x4(_mm512_insertf32x4(_mm512_insertf32x4(_mm512_castps128_ps512(q[0][k]), q[1][k], 1), q[2][k], 2),
+                                  q[3][k], 3);
+}
 MV__RS_FNI void MV__SFX(mv__rs_ld4)(const float *s, size_t len, const int32_t *idx, __m512 *t)
 {
     __m512i pos;
@@ -12814,11 +12882,7 @@ MV__RS_FNI void MV__SFX(mv__rs_ld4)(const float *s, size_t len, const int32_t *i
         __m512 w0 = _mm512_loadu_ps(s + base), w1 = _mm512_loadu_ps(s + base + 16);
         for (k = 0; k < 4; k++) t[k] = _mm512_permutex2var_ps(w0, _mm512_add_epi32(pos, _mm512_set1_epi32(k)), w1);
     } else {
-        __m128 q[4][4];
-        for (k = 0; k < 4; k++) MV__SFX(mv__rs_ld4x4)(s, idx + 4 * k, q[k]);
-        for (k = 0; k < 4; k++)
-            t[k] = _mm512_insertf32x4(_mm512_insertf32x4(_mm512_insertf32x4(_mm512_castps128_ps512(q[0][k]), q[1][k], 1), q[2][k], 2),
-                                      q[3][k], 3);
+        MV__SFX(mv__rs_ld4_any)(s, idx, t);
     }
 }
 #elif defined(MV__PASS_NEON)
@@ -13103,23 +13167,31 @@ MV__FN void MV__SFX(mv__rs_rows_out)(float *rows, size_t stride, const double *b
 #define mv__rs_vd_lanes() _mm512_setr_pd(0, 1, 2, 3, 4, 5, 6, 7)
 #define mv__rs_vd_store_i32(p, a) _mm256_storeu_si256((__m256i *)(void *)(p), _mm512_cvttpd_epi32(a))
 #define MV__RS_LD2_ANY(s, idx, a, b) MV__SFX(mv__rs_ld2_any)((s), (idx), (a), (b))
+#define MV__RS_LD4_ANY(s, idx, t) MV__SFX(mv__rs_ld4_any)((s), (idx), (t))
+#define mv__rs_vd_div(a, b) _mm512_div_pd((a), (b))
 #elif defined(MV__PASS_AVX2)
 #define mv__rs_vd_max0(a) _mm256_max_pd((a), _mm256_setzero_pd())
 #define mv__rs_vd_trunc(a) _mm256_round_pd((a), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)
 #define mv__rs_vd_lanes() _mm256_setr_pd(0, 1, 2, 3)
 #define MV__RS_LD2_ANY(s, idx, a, b) MV__SFX(mv__rs_ld2)((s), 0, (idx), (a), (b)) /* no window: any order */
+#define MV__RS_LD4_ANY(s, idx, t) MV__SFX(mv__rs_ld4)((s), 0, (idx), (t))
+#define mv__rs_vd_div(a, b) _mm256_div_pd((a), (b))
 #define mv__rs_vd_store_i32(p, a) _mm_storeu_si128((__m128i *)(void *)(p), _mm256_cvttpd_epi32(a))
 #elif defined(MV__PASS_SSE2)
 #define mv__rs_vd_max0(a) _mm_max_pd((a), _mm_setzero_pd())
 #define mv__rs_vd_trunc(a) _mm_cvtepi32_pd(_mm_cvttpd_epi32(a)) /* 0 <= a < 2^31 here */
 #define mv__rs_vd_lanes() _mm_setr_pd(0, 1)
 #define MV__RS_LD2_ANY(s, idx, a, b) MV__SFX(mv__rs_ld2)((s), 0, (idx), (a), (b))
+#define MV__RS_LD4_ANY(s, idx, t) MV__SFX(mv__rs_ld4)((s), 0, (idx), (t))
+#define mv__rs_vd_div(a, b) _mm_div_pd((a), (b))
 #define mv__rs_vd_store_i32(p, a) _mm_storel_epi64((__m128i *)(void *)(p), _mm_cvttpd_epi32(a))
 #elif defined(MV__PASS_NEON)
 #define mv__rs_vd_max0(a) vmaxnmq_f64((a), vdupq_n_f64(0)) /* maxNum: the number, so NaN -> 0, and +0 over -0 */
 #define mv__rs_vd_trunc(a) vrndq_f64(a)
 #define mv__rs_vd_lanes() vsetq_lane_f64(1.0, vdupq_n_f64(0.0), 1)
 #define MV__RS_LD2_ANY(s, idx, a, b) MV__SFX(mv__rs_ld2)((s), 0, (idx), (a), (b))
+#define MV__RS_LD4_ANY(s, idx, t) MV__SFX(mv__rs_ld4)((s), 0, (idx), (t))
+#define mv__rs_vd_div(a, b) vdivq_f64((a), (b))
 #define mv__rs_vd_store_i32(p, a) vst1_s32((p), vmovn_s64(vcvtq_s64_f64(a)))
 #endif
 
@@ -13213,7 +13285,91 @@ MV__FN void MV__SFX(mv__rs_affine_lin)(float *dst, const float *vol, const int64
     }
     mv__rs_affine_lin_ref(dst + i, vol, d, m0, base, x0 + (int64_t)i, n - i, fill, fillv);
 }
+
+/* Lanes of c inside [0, lim): a bit per lane, as mv__rs_lin_axis counts them */
+MV__RS_FNI int MV__SFX(mv__rs_in_bits)(mv__vd c, double lim)
+{
+#if defined(MV__PASS_AVX512)
+    return (int)(_mm512_cmp_pd_mask(c, _mm512_setzero_pd(), _CMP_GE_OQ) & _mm512_cmp_pd_mask(c, _mm512_set1_pd(lim), _CMP_LT_OQ));
+#elif defined(MV__PASS_AVX2)
+    return _mm256_movemask_pd(_mm256_and_pd(_mm256_cmp_pd(c, _mm256_setzero_pd(), _CMP_GE_OQ), _mm256_cmp_pd(c, _mm256_set1_pd(lim), _CMP_LT_OQ)));
+#elif defined(MV__PASS_SSE2)
+    return _mm_movemask_pd(_mm_and_pd(_mm_cmpge_pd(c, _mm_setzero_pd()), _mm_cmplt_pd(c, _mm_set1_pd(lim))));
+#elif defined(MV__PASS_NEON)
+    uint64x2_t in = vandq_u64(vcgeq_f64(c, vdupq_n_f64(0)), vcltq_f64(c, vdupq_n_f64(lim)));
+    return (int)(vgetq_lane_u64(in, 0) & 1u) | (int)(vgetq_lane_u64(in, 1) & 2u);
+#endif
+}
+
+/* General cubic rows (mv__rs_affine_cub_ref, bit for bit): vectors whose
+   voxels all have their 64 taps stored take this path: coordinates and the
+   cubic weights in float64 by the reference's formulas (mv__rs_cubic_w),
+   rounded to float32, then the 16 runs of 4 taps through mv__rs_ld4 and the
+   sums in the reference's order. Vectors with a voxel near the edge go to
+   the reference, which marks it for the caller's general path. */
+MV__FN size_t MV__SFX(mv__rs_affine_cub)(float *dst, unsigned char *todo, const float *coef, const int64_t *st,
+                                         const double *lim, const double *m0, const double *base, int64_t x0, size_t n)
+{
+    const size_t sx = (size_t)st[0], sy = (size_t)st[1];
+    const int all_in = (1 << MV__VDL) - 1;
+    const mv__vd one = mv__vd_set1(1.0), two = mv__vd_set1(2.0), three = mv__vd_set1(3.0), four = mv__vd_set1(4.0),
+                 six = mv__vd_set1(6.0), scale_y = mv__vd_set1((double)sx), scale_z = mv__vd_set1((double)(sx * sy));
+    size_t i = 0, left = 0;
+    int a, h, k;
+    for (; i + MV__VL <= n; i += MV__VL) {
+        mv__vd c[2][3];
+        mv__vf w[3][4], acc = mv__vf_set1(0.0f);
+        int32_t idx[MV__VL];
+        int in = all_in, tz, ty;
+        for (h = 0; h < 2; h++) {
+            mv__vd x = mv__vd_add(mv__vd_set1((double)(x0 + (int64_t)i + h * MV__VDL)), mv__rs_vd_lanes());
+            for (a = 0; a < 3; a++) {
+                c[h][a] = mv__vd_add(mv__vd_mul(mv__vd_set1(m0[a]), x), mv__vd_set1(base[a]));
+                in &= MV__SFX(mv__rs_in_bits)(c[h][a], lim[a]);
+            }
+        }
+        if (in != all_in) { /* a voxel near the edge: the reference sorts them */
+            left += mv__rs_affine_cub_ref(dst + i, todo + i, coef, st, lim, m0, base, x0 + (int64_t)i, MV__VL);
+            continue;
+        }
+        for (a = 0; a < 3; a++) {
+            mv__vd wd[4][2];
+            for (h = 0; h < 2; h++) {
+                mv__vd fl = mv__rs_vd_trunc(c[h][a]), t = mv__vd_sub(c[h][a], fl), y = mv__vd_sub(one, t);
+                mv__vd w0 = mv__rs_vd_div(mv__vd_mul(mv__vd_mul(y, y), y), six);
+                mv__vd w1 = mv__rs_vd_div(mv__vd_add(mv__vd_mul(mv__vd_mul(mv__vd_mul(t, t), mv__vd_sub(t, two)), three), four), six);
+                mv__vd w2 = mv__rs_vd_div(mv__vd_add(mv__vd_mul(mv__vd_mul(mv__vd_mul(y, y), mv__vd_sub(y, two)), three), four), six);
+                wd[0][h] = w0;
+                wd[1][h] = w1;
+                wd[2][h] = w2;
+                wd[3][h] = mv__vd_sub(mv__vd_sub(mv__vd_sub(one, w0), w1), w2);
+                /* the window's offset, exact in float64 (below 2^31); built up over the axes */
+                if (a == 0) c[h][0] = fl;
+                else if (a == 1) c[h][0] = mv__vd_add(c[h][0], mv__vd_mul(fl, scale_y));
+                else mv__rs_vd_store_i32(idx + h * MV__VDL, mv__vd_add(c[h][0], mv__vd_mul(fl, scale_z)));
+            }
+            for (k = 0; k < 4; k++) w[a][k] = mv__vf_from_vd(wd[k][0], wd[k][1]);
+        }
+        for (tz = 0; tz < 4; tz++) {
+            mv__vf plane = mv__vf_set1(0.0f);
+            for (ty = 0; ty < 4; ty++) {
+                mv__vf r[4], row;
+                MV__RS_LD4_ANY(coef + ((size_t)tz * sy + (size_t)ty) * sx, idx, r);
+                row = mv__rs_vf_add(mv__rs_vf_add(mv__rs_vf_add(mv__rs_vf_mul(w[0][0], r[0]), mv__rs_vf_mul(w[0][1], r[1])),
+                                                  mv__rs_vf_mul(w[0][2], r[2])),
+                                    mv__rs_vf_mul(w[0][3], r[3]));
+                plane = ty == 0 ? mv__rs_vf_mul(w[1][0], row) : mv__rs_vf_add(plane, mv__rs_vf_mul(w[1][ty], row));
+            }
+            acc = tz == 0 ? mv__rs_vf_mul(w[2][0], plane) : mv__rs_vf_add(acc, mv__rs_vf_mul(w[2][tz], plane));
+        }
+        mv__vf_storeu(dst + i, acc);
+        memset(todo + i, 0, MV__VL);
+    }
+    return left + mv__rs_affine_cub_ref(dst + i, todo + i, coef, st, lim, m0, base, x0 + (int64_t)i, n - i);
+}
 #undef MV__RS_LD2_ANY
+#undef MV__RS_LD4_ANY
+#undef mv__rs_vd_div
 #undef mv__rs_vd_max0
 #undef mv__rs_vd_trunc
 #undef mv__rs_vd_lanes
@@ -13417,6 +13573,7 @@ static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
     kt->rs_rows_in = MV__SFX(mv__rs_rows_in);
     kt->rs_rows_out = MV__SFX(mv__rs_rows_out);
     kt->rs_affine_lin = MV__SFX(mv__rs_affine_lin);
+    kt->rs_affine_cub = MV__SFX(mv__rs_affine_cub);
     kt->affine_f32 = MV__SFX(mv__affine_f32);
     kt->affine_nz_f32 = MV__SFX(mv__affine_nz_f32);
     kt->clamp_f32 = MV__SFX(mv__clamp_f32);
