@@ -13,7 +13,8 @@ output shapes).
 With build/libmvbench.so (make build/libmvbench.so; --lib to name another)
 medvol runs in the same process on the same array through ctypes
 (mvb_resample_shape_interp: the allocating form, fresh output memory as
-scipy's is), on one thread and on all; its output must agree with scipy's
+scipy's is; the C-order array read as medvol's x-fastest volume with the
+axes reversed, no copy), on one thread and on all; its output must agree with scipy's
 (1e-4 of the data range: float32 arithmetic against scipy's float64)
 before any time is printed. ratio = scipy median / medvol median. Without
 the library only scipy's times are printed.
@@ -56,19 +57,24 @@ class Medvol:
         self.info = lib.mvb_build_info().decode()
 
     def resample(self, v, order, shape, threads):
-        """the timed call: returns medvol's result as a handle ..."""
+        """the timed call: returns medvol's result as a handle ...
+        v is C-contiguous, as scipy gets it: medvol reads the same bytes as a
+        volume with the axes reversed (its x, fastest in memory, is numpy's
+        last axis), and a zoom is per axis, so it resamples to the reversed
+        shape and its output's bytes are scipy's result in C order"""
+        assert v.flags['C_CONTIGUOUS']
         h = ctypes.c_void_p()
-        st = self.lib.mvb_resample_shape_interp(v.ctypes.data, *v.shape, *shape, ORDER_TO_INTERP[order], threads,
-                                                ctypes.byref(h))
+        st = self.lib.mvb_resample_shape_interp(v.ctypes.data, *v.shape[::-1], *shape[::-1], ORDER_TO_INTERP[order],
+                                                threads, ctypes.byref(h))
         if st != 0:
             raise RuntimeError('medvol: status %d: %s' % (st, self.lib.mvb_last_error().decode()))
         return h
 
     def array(self, h, shape):
-        """... and its voxels (medvol's layout is numpy's Fortran order)"""
+        """... and its voxels, as a C-order array of the shape scipy gives"""
         n = int(np.prod(shape))
         buf = (ctypes.c_float * n).from_address(self.lib.mvb_data(h))
-        return np.ndarray(tuple(shape), dtype=np.float32, buffer=buf, order='F')
+        return np.ndarray(tuple(shape), dtype=np.float32, buffer=buf, order='C')
 
     def free(self, h):
         self.lib.mvb_free(h)
@@ -159,7 +165,7 @@ def main():
         print('# (no %s: scipy only)' % lib)
         print('%-40s %5s %10s %10s' % ('case', 'size', 'min ms', 'median ms'))
     for n in sizes:
-        v = np.asfortranarray(phantom(n))
+        v = np.ascontiguousarray(phantom(n))   # C order: what scipy is fastest on
         for name, order, shape in cases(n):
             # the slow ones once (x2 takes seconds at 256^3)
             reps = 1 if np.prod(shape) * (1 + (order == 3)) > 2e7 else iters
