@@ -13160,7 +13160,10 @@ MV__FN void MV__SFX(mv__rs_rows_out)(float *rows, size_t stride, const double *b
    x-pairs through mv__rs_ld2 (contiguous pairs transposed beat 8 hardware
    gathers here too: 1.35x on AVX2, equal on AVX-512, at 128^3 rotated);
    the blend in float32 in the reference's order. Small per-ISA pieces:
-   max(c, 0) that maps NaN to 0, truncation, lane masks, int32 stores. */
+   max(c, 0) that maps NaN to 0, truncation, lane masks, int32 stores.
+   MV__RS_ZEROUPPER: gcc 12 left out the vzeroupper before these kernels'
+   reference tails and returns, and the SSE code after them (the caller's
+   general path, libm's pow) ran 2x slower on this CPU; it is explicit. */
 #if defined(MV__PASS_AVX512)
 #define mv__rs_vd_max0(a) _mm512_max_pd((a), _mm512_setzero_pd()) /* NaN -> 0 (second operand) */
 #define mv__rs_vd_trunc(a) _mm512_roundscale_pd((a), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)
@@ -13169,6 +13172,7 @@ MV__FN void MV__SFX(mv__rs_rows_out)(float *rows, size_t stride, const double *b
 #define MV__RS_LD2_ANY(s, idx, a, b) MV__SFX(mv__rs_ld2_any)((s), (idx), (a), (b))
 #define MV__RS_LD4_ANY(s, idx, t) MV__SFX(mv__rs_ld4_any)((s), (idx), (t))
 #define mv__rs_vd_div(a, b) _mm512_div_pd((a), (b))
+#define MV__RS_ZEROUPPER() _mm256_zeroupper()
 #elif defined(MV__PASS_AVX2)
 #define mv__rs_vd_max0(a) _mm256_max_pd((a), _mm256_setzero_pd())
 #define mv__rs_vd_trunc(a) _mm256_round_pd((a), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)
@@ -13176,6 +13180,7 @@ MV__FN void MV__SFX(mv__rs_rows_out)(float *rows, size_t stride, const double *b
 #define MV__RS_LD2_ANY(s, idx, a, b) MV__SFX(mv__rs_ld2)((s), 0, (idx), (a), (b)) /* no window: any order */
 #define MV__RS_LD4_ANY(s, idx, t) MV__SFX(mv__rs_ld4)((s), 0, (idx), (t))
 #define mv__rs_vd_div(a, b) _mm256_div_pd((a), (b))
+#define MV__RS_ZEROUPPER() _mm256_zeroupper()
 #define mv__rs_vd_store_i32(p, a) _mm_storeu_si128((__m128i *)(void *)(p), _mm256_cvttpd_epi32(a))
 #elif defined(MV__PASS_SSE2)
 #define mv__rs_vd_max0(a) _mm_max_pd((a), _mm_setzero_pd())
@@ -13184,6 +13189,7 @@ MV__FN void MV__SFX(mv__rs_rows_out)(float *rows, size_t stride, const double *b
 #define MV__RS_LD2_ANY(s, idx, a, b) MV__SFX(mv__rs_ld2)((s), 0, (idx), (a), (b))
 #define MV__RS_LD4_ANY(s, idx, t) MV__SFX(mv__rs_ld4)((s), 0, (idx), (t))
 #define mv__rs_vd_div(a, b) _mm_div_pd((a), (b))
+#define MV__RS_ZEROUPPER() ((void)0)
 #define mv__rs_vd_store_i32(p, a) _mm_storel_epi64((__m128i *)(void *)(p), _mm_cvttpd_epi32(a))
 #elif defined(MV__PASS_NEON)
 #define mv__rs_vd_max0(a) vmaxnmq_f64((a), vdupq_n_f64(0)) /* maxNum: the number, so NaN -> 0, and +0 over -0 */
@@ -13192,6 +13198,7 @@ MV__FN void MV__SFX(mv__rs_rows_out)(float *rows, size_t stride, const double *b
 #define MV__RS_LD2_ANY(s, idx, a, b) MV__SFX(mv__rs_ld2)((s), 0, (idx), (a), (b))
 #define MV__RS_LD4_ANY(s, idx, t) MV__SFX(mv__rs_ld4)((s), 0, (idx), (t))
 #define mv__rs_vd_div(a, b) vdivq_f64((a), (b))
+#define MV__RS_ZEROUPPER() ((void)0)
 #define mv__rs_vd_store_i32(p, a) vst1_s32((p), vmovn_s64(vcvtq_s64_f64(a)))
 #endif
 
@@ -13283,6 +13290,7 @@ MV__FN void MV__SFX(mv__rs_affine_lin)(float *dst, const float *vol, const int64
                 if (!((inside[k / MV__VDL] >> (k % MV__VDL)) & 1)) dst[i + (size_t)k] = fillv;
         }
     }
+    MV__RS_ZEROUPPER();
     mv__rs_affine_lin_ref(dst + i, vol, d, m0, base, x0 + (int64_t)i, n - i, fill, fillv);
 }
 
@@ -13301,12 +13309,14 @@ MV__RS_FNI int MV__SFX(mv__rs_in_bits)(mv__vd c, double lim)
 #endif
 }
 
-/* General cubic rows (mv__rs_affine_cub_ref, bit for bit): vectors whose
-   voxels all have their 64 taps stored take this path: coordinates and the
-   cubic weights in float64 by the reference's formulas (mv__rs_cubic_w),
-   rounded to float32, then the 16 runs of 4 taps through mv__rs_ld4 and the
-   sums in the reference's order. Vectors with a voxel near the edge go to
-   the reference, which marks it for the caller's general path. */
+/* General cubic rows (mv__rs_affine_cub_ref, bit for bit): coordinates and
+   the cubic weights in float64 by the reference's formulas
+   (mv__rs_cubic_w), rounded to float32, then the 16 runs of 4 taps through
+   mv__rs_ld4 and the sums in the reference's order. A voxel whose taps are
+   not all stored is computed at its coordinate clamped into [0, lim] (taps
+   still inside the stored volume; equal to c for the others) and marked
+   todo, so vectors across the edge stay vectors (sending them to the
+   reference made AVX-512 slower than the reference itself). */
 MV__FN size_t MV__SFX(mv__rs_affine_cub)(float *dst, unsigned char *todo, const float *coef, const int64_t *st,
                                          const double *lim, const double *m0, const double *base, int64_t x0, size_t n)
 {
@@ -13320,17 +13330,14 @@ MV__FN size_t MV__SFX(mv__rs_affine_cub)(float *dst, unsigned char *todo, const 
         mv__vd c[2][3];
         mv__vf w[3][4], acc = mv__vf_set1(0.0f);
         int32_t idx[MV__VL];
-        int in = all_in, tz, ty;
+        int in[2] = {all_in, all_in}, tz, ty;
         for (h = 0; h < 2; h++) {
             mv__vd x = mv__vd_add(mv__vd_set1((double)(x0 + (int64_t)i + h * MV__VDL)), mv__rs_vd_lanes());
             for (a = 0; a < 3; a++) {
                 c[h][a] = mv__vd_add(mv__vd_mul(mv__vd_set1(m0[a]), x), mv__vd_set1(base[a]));
-                in &= MV__SFX(mv__rs_in_bits)(c[h][a], lim[a]);
+                in[h] &= MV__SFX(mv__rs_in_bits)(c[h][a], lim[a]);
+                c[h][a] = mv__vd_min(mv__rs_vd_max0(c[h][a]), mv__vd_set1(lim[a])); /* NaN -> 0 */
             }
-        }
-        if (in != all_in) { /* a voxel near the edge: the reference sorts them */
-            left += mv__rs_affine_cub_ref(dst + i, todo + i, coef, st, lim, m0, base, x0 + (int64_t)i, MV__VL);
-            continue;
         }
         for (a = 0; a < 3; a++) {
             mv__vd wd[4][2];
@@ -13363,13 +13370,18 @@ MV__FN size_t MV__SFX(mv__rs_affine_cub)(float *dst, unsigned char *todo, const 
             acc = tz == 0 ? mv__rs_vf_mul(w[2][0], plane) : mv__rs_vf_add(acc, mv__rs_vf_mul(w[2][tz], plane));
         }
         mv__vf_storeu(dst + i, acc);
-        memset(todo + i, 0, MV__VL);
+        for (k = 0; k < MV__VL; k++) {
+            todo[i + (size_t)k] = (unsigned char)!((in[k / MV__VDL] >> (k % MV__VDL)) & 1);
+            left += todo[i + (size_t)k];
+        }
     }
+    MV__RS_ZEROUPPER();
     return left + mv__rs_affine_cub_ref(dst + i, todo + i, coef, st, lim, m0, base, x0 + (int64_t)i, n - i);
 }
 #undef MV__RS_LD2_ANY
 #undef MV__RS_LD4_ANY
 #undef mv__rs_vd_div
+#undef MV__RS_ZEROUPPER
 #undef mv__rs_vd_max0
 #undef mv__rs_vd_trunc
 #undef mv__rs_vd_lanes
