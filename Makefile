@@ -17,9 +17,10 @@ TOOLDEF := -DMEDVOL_RUNTIME_DISPATCH
 FUZZ_SECONDS ?= 30
 
 TEST_SRC := tests/test_main.c tests/test_runtime.c tests/test_dtype.c tests/test_volume.c tests/test_stats.c \
-            tests/test_affine.c tests/test_nifti.c tests/test_data.c tests/test_gzip.c tests/test_ops.c tests/test_fft.c tests/test_mri.c tests/test_isa.c tests/test_alloc.c
+            tests/test_affine.c tests/test_nifti.c tests/test_data.c tests/test_gzip.c tests/test_ops.c tests/test_resample.c \
+            tests/test_fft.c tests/test_mri.c tests/test_isa.c tests/test_alloc.c
 PROFILES := $(BUILD)/profile_load $(BUILD)/profile_gzip $(BUILD)/profile_z_norm $(BUILD)/profile_rescale \
-            $(BUILD)/profile_crop_pad $(BUILD)/profile_flip $(BUILD)/profile_fft $(BUILD)/profile_all
+            $(BUILD)/profile_crop_pad $(BUILD)/profile_flip $(BUILD)/profile_resample $(BUILD)/profile_fft $(BUILD)/profile_all
 EXAMPLES := $(BUILD)/mvtool $(PROFILES) $(BUILD)/mri_recon $(BUILD)/demo
 # the FFT profile beside FFTW_MEASURE, where FFTW's headers are installed (apt-get install libfftw3-dev)
 ifneq ($(wildcard /usr/include/fftw3.h),)

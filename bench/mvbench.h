@@ -55,5 +55,7 @@ int mvb_resample_shape(const float *in, int64_t nx, int64_t ny, int64_t nz, int6
                        int threads, void **h);
 int mvb_resample_spacing(const float *in, int64_t nx, int64_t ny, int64_t nz, double sx, double sy, double sz,
                          int threads, void **h);
+int mvb_resample_shape_interp(const float *in, int64_t nx, int64_t ny, int64_t nz, int64_t tx, int64_t ty, int64_t tz,
+                              int interp, int threads, void **h);
 
 #endif

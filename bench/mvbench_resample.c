@@ -46,3 +46,20 @@ int mvb_resample_spacing(const float *in, int64_t nx, int64_t ny, int64_t nz, do
     mvb_wrap_f32(&a, in, nx, ny, nz);
     return mvb_wrap_result(&v, (int)mv_resample_spacing(&a, &v, sp, &o), h);
 }
+
+/* To shape with any interpolation (0 linear, 1 nearest, 2 cubic: mv_interp's
+   values), float32 out: for bench/resample_vs_scipy.py */
+int mvb_resample_shape_interp(const float *in, int64_t nx, int64_t ny, int64_t nz, int64_t tx, int64_t ty, int64_t tz,
+                              int interp, int threads, void **h)
+{
+    mv_vol a, v;
+    mv_resample_opts o = mvb_ropts(threads);
+    int64_t shape[3];
+    o.interp = (mv_interp)interp;
+    o.dtype = MV_DT_F32;
+    shape[0] = tx;
+    shape[1] = ty;
+    shape[2] = tz;
+    mvb_wrap_f32(&a, in, nx, ny, nz);
+    return mvb_wrap_result(&v, (int)mv_resample_shape(&a, &v, shape, &o), h);
+}
