@@ -2,6 +2,7 @@
 #   make            tools and examples          make test      the whole suite (every config)
 #   make run        the main job on a phantom   make test-quick  one configuration
 #   make fuzz       libFuzzer targets           make bench     medvol vs peer tools (bench/README.md)
+#   make cuda       nvcc build of the CUDA half  make test-cuda  its tests (need a GPU; skip without)
 CC      ?= cc
 CXX     ?= c++
 CFLAGS  ?= -O2 -g
@@ -16,9 +17,10 @@ TOOLDEF := -DMEDVOL_RUNTIME_DISPATCH
 FUZZ_SECONDS ?= 30
 
 TEST_SRC := tests/test_main.c tests/test_runtime.c tests/test_dtype.c tests/test_volume.c tests/test_stats.c \
-            tests/test_affine.c tests/test_nifti.c tests/test_data.c tests/test_gzip.c tests/test_ops.c tests/test_fft.c tests/test_mri.c tests/test_isa.c tests/test_alloc.c
+            tests/test_affine.c tests/test_nifti.c tests/test_data.c tests/test_gzip.c tests/test_ops.c tests/test_resample.c \
+            tests/test_fft.c tests/test_mri.c tests/test_isa.c tests/test_alloc.c
 PROFILES := $(BUILD)/profile_load $(BUILD)/profile_gzip $(BUILD)/profile_z_norm $(BUILD)/profile_rescale \
-            $(BUILD)/profile_crop_pad $(BUILD)/profile_flip $(BUILD)/profile_fft $(BUILD)/profile_all
+            $(BUILD)/profile_crop_pad $(BUILD)/profile_flip $(BUILD)/profile_resample $(BUILD)/profile_fft $(BUILD)/profile_all
 EXAMPLES := $(BUILD)/mvtool $(PROFILES) $(BUILD)/mri_recon $(BUILD)/demo
 # the FFT profile beside FFTW_MEASURE, where FFTW's headers are installed (apt-get install libfftw3-dev)
 ifneq ($(wildcard /usr/include/fftw3.h),)
@@ -26,7 +28,7 @@ EXAMPLES += $(BUILD)/profile_fft_vs_fftw
 endif
 
 .PHONY: all run bench bench-quick bench-check bench-baseline bench-setup bench-gzip bench-fft test-large test test-quick test-tools test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
-        test-symbols test-fuzz-replay test-march fuzz clean
+        test-symbols test-fuzz-replay test-march fuzz clean cuda test-cuda test-cuda-symbols
 all: $(EXAMPLES)
 
 $(BUILD):
@@ -125,6 +127,9 @@ test-configs: | $(BUILD)
 	    $$cc -O1 -Wall -Wextra -Wpedantic -Werror $$cfg -c tests/compile/config.c -o $(BUILD)/cfg.o || { echo "FAIL: $$cc $$cfg"; exit 1; }; \
 	  done; \
 	done
+	@for cc in "$(CC) -std=c99" "clang -std=c99" "$(CXX) -std=c++11 -x c++"; do \
+	  $$cc -O1 -Wall -Wextra -Wpedantic -Werror -c tests/compile/cuda_header.c -o $(BUILD)/cfg.o || { echo "FAIL: $$cc medvol_cuda.h"; exit 1; }; \
+	done
 	@$(CC) -std=c99 -O1 -Wall -Wextra -Wpedantic -Werror tests/compile/static_a.c tests/compile/static_b.c -o $(BUILD)/cfg-static $(LDLIBS) && $(BUILD)/cfg-static
 	@if $(CC) -std=c99 -DMEDVOL_BAD_PARTIAL_ALLOC -c tests/compile/config.c -o $(BUILD)/cfg.o 2>/dev/null; then echo "FAIL: partial allocator override compiled"; exit 1; fi
 	@if $(CC) -std=c99 -DMEDVOL_RUNTIME_DISPATCH -DMEDVOL_NO_SIMD -c tests/compile/config.c -o $(BUILD)/cfg.o 2>/dev/null; then echo "FAIL: RUNTIME_DISPATCH+NO_SIMD compiled"; exit 1; fi
@@ -155,6 +160,56 @@ fuzz: $(addprefix $(BUILD)/fuzz-,$(FUZZERS))
 	    $(BUILD)/fuzz-corpus-$$f tests/fuzz/corpus/$$f || exit 1; \
 	done
 
+# ---- CUDA companion (medvol_cuda.h) ------------------------------------------
+# nvcc from PATH, else /usr/local/cuda/bin (where the CUDA toolkit installs it,
+# often not on PATH). make cuda compiles and links the tests and the profile;
+# make test runs it whenever nvcc is found, so CI compiles the CUDA half every
+# run. Running needs a GPU: test-cuda says "SKIPPED: no CUDA device" and
+# exits 0 without one. sm_90 (H100/H200) machine code plus compute_90 PTX,
+# which the driver compiles for newer GPUs; set CUDA_ARCH for others, e.g.
+#   make cuda CUDA_ARCH="-gencode arch=compute_80,code=sm_80 -gencode arch=compute_80,code=compute_80"
+NVCC      ?= $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
+CUDA_ARCH ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+NVCCFLAGS ?= -O3
+# fixed: C++17 (the implementation uses if constexpr), host warnings, and no
+# warning tolerated from nvcc or the host compiler
+NVCC_FIXED := -std=c++17 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra -Werror all-warnings
+CUDA_BINS := $(BUILD)/test_cuda $(BUILD)/profile_cuda $(BUILD)/test_cuda_host
+
+# medvol.h's implementation by the host C compiler, as a user's C file
+$(BUILD)/cuda-medvol_impl.o: tests/medvol_impl.c medvol.h | $(BUILD)
+	$(CC) $(CFLAGS) $(WFLAGS) $(XFLAGS) -DMEDVOL_RUNTIME_DISPATCH -c -o $@ tests/medvol_impl.c
+# medvol_cuda.h's implementation: the one slow nvcc compile (all kernels)
+$(BUILD)/medvol_cuda_impl.o: tests/medvol_cuda_impl.cu medvol_cuda.h medvol.h | $(BUILD)
+	$(NVCC) $(NVCCFLAGS) $(NVCC_FIXED) -c -o $@ tests/medvol_cuda_impl.cu
+$(BUILD)/test_cuda: tests/test_cuda.cu $(BUILD)/medvol_cuda_impl.o $(BUILD)/cuda-medvol_impl.o
+	$(NVCC) $(NVCCFLAGS) $(NVCC_FIXED) -o $@ tests/test_cuda.cu $(BUILD)/medvol_cuda_impl.o $(BUILD)/cuda-medvol_impl.o \
+	  -lcufft $(LDLIBS)
+# the host-side arithmetic of the CUDA implementation, checked on the host (no
+# GPU needed): PTX only, no machine code, to keep the compile short
+$(BUILD)/test_cuda_host: tests/test_cuda_host.cu medvol_cuda.h medvol.h $(BUILD)/cuda-medvol_impl.o
+	$(NVCC) $(NVCCFLAGS) $(subst code=sm_,code=compute_,$(NVCC_FIXED)) -o $@ tests/test_cuda_host.cu \
+	  $(BUILD)/cuda-medvol_impl.o -lcufft $(LDLIBS)
+$(BUILD)/profile_cuda: examples/profile_cuda.cu examples/profile.h $(BUILD)/medvol_cuda_impl.o $(BUILD)/cuda-medvol_impl.o
+	$(NVCC) $(NVCCFLAGS) $(NVCC_FIXED) -o $@ examples/profile_cuda.cu $(BUILD)/medvol_cuda_impl.o \
+	  $(BUILD)/cuda-medvol_impl.o -lcufft $(LDLIBS)
+
+cuda:
+	@if [ -z "$(NVCC)" ]; then echo "SKIPPED cuda: nvcc not found (not on PATH, no /usr/local/cuda/bin/nvcc)"; \
+	else start=$$(date +%s); $(MAKE) --no-print-directory $(CUDA_BINS) || exit 1; \
+	  echo "cuda: compiled and linked with $(NVCC) in $$(( $$(date +%s) - start )) s"; fi
+# host-side checks (run anywhere), then the GPU suite (SKIPPED without a
+# device, exit 0)
+test-cuda: cuda
+	@if [ -n "$(NVCC)" ]; then $(BUILD)/test_cuda_host && $(BUILD)/test_cuda; fi
+# only mv_cuda_ names leave the CUDA implementation's object (DW.ref.__gxx_personality_v0
+# is the C++ runtime's exception personality, emitted for the plan-cache mutex)
+test-cuda-symbols: cuda
+	@if [ -n "$(NVCC)" ]; then \
+	  bad=$$(nm -g --defined-only $(BUILD)/medvol_cuda_impl.o | awk '{print $$3}' | grep -v '^mv_cuda_' | grep -v '^DW\.ref\.__gxx_personality' || true); \
+	  if [ -n "$$bad" ]; then echo "FAIL: exported symbols outside mv_cuda_: $$bad"; exit 1; fi; \
+	  echo "cuda symbols: ok ($$(nm -g --defined-only $(BUILD)/medvol_cuda_impl.o | wc -l) public)"; fi
+
 # AArch64 NEON: cross-compiled, run under qemu-user (skipped if the tools are missing)
 AARCH64_CC ?= aarch64-linux-gnu-gcc
 test-neon: | $(BUILD)
@@ -173,7 +228,8 @@ test-tools: $(EXAMPLES)
 	tests/test_tools.sh
 
 # the whole suite: every configuration the header promises
-test: test-quick test-tools test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs test-symbols test-fuzz-replay
+test: test-quick test-tools test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs test-symbols test-fuzz-replay \
+      test-cuda test-cuda-symbols
 	@echo "make test: all configurations passed"
 
 clean:

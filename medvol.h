@@ -45,6 +45,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>api-gzip      gzip/DEFLATE compression and decompression
       >>api-intensity z-normalize, rescale, clamp, histogram, percentiles
       >>api-spatial   crop/pad, flip, permute, reorient, rot90
+      >>api-resample  nearest, trilinear, cubic B-spline resampling
       >>api-pipeline  chains of operations in one pass
       >>api-fft       FFT: c2c / r2c / c2r over any axes, plans, numpy norms
       >>api-mri       MRI: centred FFT, shifts, coil combination, sensitivities,
@@ -64,6 +65,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>impl-stats    statistics
       >>impl-affine   affines, quaternions, orientation
       >>impl-nifti    NIfTI reader and writer
+      >>impl-resample resampling: separable and general maps, cubic prefilter
       >>impl-phantom  phantoms
       >>impl-fft      FFT planner, executor, plan cache, FFTW backend
       >>impl-mri      MRI: centred FFT, shifts, coil kernels, SENSE, phantom coils
@@ -182,6 +184,17 @@ API TOUR
    software on every platform. nibabel maps it to numpy.longdouble, which is
    x87 80-bit extended on x86-64: the two disagree on such files; medvol
    follows the format's definition.
+
+   Resampling. mv_resample_shape / mv_resample_spacing are
+   scipy.ndimage.zoom (order 0, 1 or 3) with grid_mode=True by default (the
+   field of view is kept, torch align_corners=False) or grid_mode=False
+   (opts.align_corners), mode='nearest' or a constant fill; the output
+   shape for a spacing is round(n * old / new) half to even, as zoom's.
+   mv_resample_like / mv_resample_affine sample through world coordinates
+   (scipy affine_transform with inv(A_in) * W * A_out). The output affine is
+   the input's times the voxel map, so voxels keep their world positions.
+   mv_resample_into writes a caller buffer without allocating (cubic: with
+   opts.scratch of mv_resample_scratch_size bytes).
 
    FFT. mv_fft_plan_c2c / _r2c / _c2r + mv_fft_execute[_into] are numpy's
    fftn / ifftn / rfftn / irfftn over any subset of axes (bit k = dims[k]),
@@ -776,6 +789,104 @@ MVDEF mv_status mv_reorient(const mv_vol *in, mv_vol *out, const char *code, con
 /* numpy.rot90(a, k, axes=(axis0, axis1)): k quarter turns from axis0
    towards axis1 (any k; axes distinct, < 3). */
 MVDEF mv_status mv_rot90(const mv_vol *in, mv_vol *out, int k, int axis0, int axis1, const mv_spatial_opts *opts);
+
+/* >>api-resample =========================================================== */
+
+/* Resampling onto a new voxel grid. Every output voxel o is sampled at the
+   input voxel coordinate M * o (M: output voxel -> input voxel, 4x4), and
+   the output's affine is the input's affine times M, so each output voxel's
+   world coordinate is where it sampled (spacing = the column norms of that
+   affine, as nibabel voxel_sizes). Values: linear and cubic resample the
+   scaled values (scl_slope/scl_inter applied in float64, rounded to float32,
+   unless opts->raw) in float32 and store them in the output dtype (float32
+   by default; integer dtypes round as opts->rounding and saturate);
+   nearest copies stored values unchanged when the output keeps the input's
+   dtype (any dtype, complex and RGB included; the scaling stays in the
+   metadata), else converts them like linear. The allocating forms copy the
+   input's metadata and set scl_slope/scl_inter to 1/0 when they applied the
+   scaling. 4D and up: each 3D frame alike. NaN voxels spread to every output
+   voxel whose taps include them, as in scipy. Results are identical for
+   every thread count and ISA.
+   Axis-aligned maps (zoom, spacing, diagonal + translation) run separably
+   (per-axis taps, rows interpolated along x, then blended along y and z);
+   other maps sample voxel by voxel. */
+typedef enum mv_interp {
+    MV_INTERP_LINEAR = 0,   /* trilinear (scipy order 1) */
+    MV_INTERP_NEAREST,      /* nearest voxel as scipy order 0: index
+                               floor(c + 0.5), so a tie goes up */
+    MV_INTERP_CUBIC         /* cubic B-spline with prefilter (scipy order 3):
+                               float64 prefilter into float32 coefficients */
+} mv_interp;
+
+typedef struct mv_resample_opts {
+    mv_interp interp;
+    int align_corners;      /* the corner voxel centres stay put (scipy zoom
+                               grid_mode=False, torch align_corners=True);
+                               default: the field of view is kept, voxel edges
+                               align (grid_mode=True, align_corners=False) */
+    int fill_outside;       /* samples outside the input, i.e. a coordinate
+                               outside [0, n-1] on some axis: 0 = the edge
+                               continues (scipy mode='nearest': linear and
+                               nearest take the edge voxel, cubic the spline
+                               of the edge-extended volume); 1 = opts->fill
+                               (scipy mode='constant'; cubic then uses the
+                               mirror boundary inside, as scipy does) */
+    double fill;            /* output value of outside samples (in the output
+                               dtype's units: rounded and saturated for
+                               integers; RGB: every channel) */
+    mv_dtype dtype;         /* output dtype of allocating forms: 0 = float32
+                               (nearest: the input's dtype) */
+    mv_round rounding;      /* float -> integer outputs (default half to even) */
+    int raw;                /* ignore scl_slope/scl_inter */
+    void *scratch;          /* cubic: mv_resample_scratch_size bytes (64-byte
+                               aligned) for the coefficient volume; NULL: the
+                               cubic forms allocate it */
+    size_t scratch_size;    /* bytes at scratch (MV_ERR_BUFFER_TOO_SMALL if
+                               fewer than needed) */
+    int threads;            /* 0 = library default */
+    void *alloc_ctx;
+} mv_resample_opts;
+
+/* To shape[0..2] (0 = keep): scipy.ndimage.zoom with the factors out/in
+   per axis. Output voxel o samples input coordinate (o + 0.5) * in/out - 0.5
+   (computed in float64 exactly like scipy, so nearest picks the same
+   voxels; align_corners: o * (in - 1)/(out - 1), 0 when out is 1).
+   Errors: MV_ERR_INVALID_ARG (NULL, shape < 0, a non-real dtype for linear
+   or cubic: MV_ERR_UNSUPPORTED), MV_ERR_SIZE_OVERFLOW, MV_ERR_OUT_OF_MEMORY.
+   allocates: the output (and the cubic coefficients). thread-safe: yes. */
+MVDEF mv_status mv_resample_shape(const mv_vol *in, mv_vol *out, const int64_t shape[3],
+                                  const mv_resample_opts *opts);
+/* To voxel spacing[0..2] mm (> 0): shape = round(in * (old / new)), half to
+   even and at least 1 (what scipy zoom makes of the factor old / new; old =
+   in->spacing), then as mv_resample_shape. The spacing stored is the one
+   that keeps the field of view (old * in / out: the requested one when it
+   divides the extent). */
+MVDEF mv_status mv_resample_spacing(const mv_vol *in, mv_vol *out, const double spacing[3],
+                                    const mv_resample_opts *opts);
+/* Into the grid of ref (its first three dims and its affine, which the
+   output takes) by world coordinates: out voxel -> world (ref affine) ->
+   input voxel (inverse input affine). A singular input affine gives
+   MV_ERR_INVALID_ARG. */
+MVDEF mv_status mv_resample_like(const mv_vol *in, const mv_vol *ref, mv_vol *out, const mv_resample_opts *opts);
+/* General form: out has dims[0..2] = shape (0 = keep) and out_affine;
+   world_xform (NULL = identity) maps output world points to input world
+   points (a registration result). M = inv(in affine) * world_xform *
+   out_affine. */
+MVDEF mv_status mv_resample_affine(const mv_vol *in, mv_vol *out, const int64_t shape[3],
+                                   const double out_affine[4][4], const double world_xform[4][4],
+                                   const mv_resample_opts *opts);
+/* Caller buffer: writes out->data (out->dtype, out->dim: the first three
+   are the grid, the rest must be the input's) and nothing else; vox_map
+   maps output voxel (i, j, k, 1) to input voxel coordinates (bottom row
+   0 0 0 1, finite). allocates: no; cubic uses opts->scratch or, without
+   it, allocates the coefficients. Linear and nearest use about 24 KiB of
+   stack per thread. */
+MVDEF mv_status mv_resample_into(const mv_vol *in, mv_vol *out, const double vox_map[4][4],
+                                 const mv_resample_opts *opts);
+/* Scratch bytes mv_resample_into needs for in with these options (the
+   thread count is part of it: pass the same opts): 0 unless cubic (and for
+   arguments it cannot use). allocates: no. */
+MVDEF size_t mv_resample_scratch_size(const mv_vol *in, const mv_resample_opts *opts);
 
 /* >>api-pipeline =========================================================== */
 
@@ -3031,6 +3142,268 @@ static void mv__inflate_fast_ref(mv__inflater *s, const unsigned char *in, size_
 typedef void (*mv__k_inflate_fn)(mv__inflater *s, const unsigned char *in, size_t in_len, size_t *ip, unsigned char *out,
                                  size_t out_cap, size_t *op);
 
+/* ---- resampling kernels (used by >>impl-resample) ----
+   rs_blend:   dst[i] = sum over taps t of w[t] * rows[t][i] (taps 1, 2 or 4),
+               summed left to right in float32; the y and z steps of the
+               separable resampler.
+   rs_xinterp: dst[i] = sum over taps t of w[t * wstride + i] * src[idx[i] + t]
+               (weights planar, one array per tap; src_len floats readable at
+               src); the x step.
+   rs_bspline: the cubic B-spline prefilter (scipy spline_filter, order 3) of
+               MV__RS_LANES interleaved lines of n samples in float64: sample
+               i of line l at buf[(i + 1) * MV__RS_LANES + l]; rows 0 and
+               n + 1 receive the coefficients at -1 and n. mirror: scipy's
+               mirror boundary (mode 'constant'); else the volume's edge
+               continues (mode 'nearest', in closed form). Many lines at once
+               keep the recursions' dependency chains from stalling. */
+typedef void (*mv__k_rs_blend_fn)(float *dst, const float *const *rows, const float *w, int taps, size_t n);
+typedef void (*mv__k_rs_xinterp_fn)(float *dst, const float *src, size_t src_len, const int32_t *idx, const float *w,
+                                    size_t wstride, int taps, size_t n);
+typedef void (*mv__k_rs_bspline_fn)(double *buf, size_t n, int mirror);
+
+#define MV__RS_LANES 32                       /* lines per rs_bspline call */
+#define MV__RS_POLE (-0.26794919243112270)    /* sqrt(3) - 2, the cubic B-spline's pole */
+
+static void mv__rs_blend_ref(float *dst, const float *const *rows, const float *w, int taps, size_t n)
+{
+    size_t i;
+    int t;
+    for (i = 0; i < n; i++) {
+        float acc = w[0] * rows[0][i];
+        for (t = 1; t < taps; t++) acc = acc + w[t] * rows[t][i];
+        dst[i] = acc;
+    }
+}
+
+static void mv__rs_xinterp_ref(float *dst, const float *src, size_t src_len, const int32_t *idx, const float *w,
+                               size_t wstride, int taps, size_t n)
+{
+    size_t i;
+    int t;
+    (void)src_len;
+    for (i = 0; i < n; i++) {
+        const float *s = src + idx[i];
+        float acc = w[i] * s[0];
+        for (t = 1; t < taps; t++) acc = acc + w[(size_t)t * wstride + i] * s[t];
+        dst[i] = acc;
+    }
+}
+
+/* The constants of the prefilter, shared by every ISA so all see the same
+   bits: gain (1 - z)(1 - 1/z) = 6; the steady state 1/(1 - z) of the causal
+   pass over a constant; z / (1 - z^2), which closes the anticausal pass
+   over the constant continuation (see mv__rs_bspline_ref). */
+typedef struct mv__rs_bsk {
+    double z, gain, inv_1mz, zq, mirror_end, zn1, mirror_div;
+} mv__rs_bsk;
+
+static mv__rs_bsk mv__rs_bspline_consts(size_t n)
+{
+    mv__rs_bsk k;
+    k.z = MV__RS_POLE;
+    k.gain = (1.0 - k.z) * (1.0 - 1.0 / k.z);
+    k.inv_1mz = 1.0 / (1.0 - k.z);
+    k.zq = k.z / (1.0 - k.z * k.z);
+    k.mirror_end = k.z / (k.z * k.z - 1.0);
+    k.zn1 = n > 1 ? pow(k.z, (double)(n - 1)) : 1.0;
+    k.mirror_div = 1.0 / (1.0 - k.zn1 * k.zn1);
+    return k;
+}
+
+/* One line of the prefilter (lane l of buf, stride 8), the definition the
+   SIMD versions follow operation by operation.
+   Edge-continued line (mode 'nearest'): left of 0 the input is g0 forever,
+   so the causal sum there is its steady state gain*g0/(1 - z); right of
+   n - 1 it is gl forever, and summing the anticausal pass over that tail in
+   closed form gives c[n-1] = gl - (c+[n-1] - gain*gl/(1 - z)) * z/(1 - z^2).
+   Outside, the coefficients approach the edge value geometrically:
+   c[-m] = g0 + z^m (c[0] - g0), c[n-1+m] = gl + z^m (c[n-1] - gl); the rows
+   -1 and n hold m = 1 (mv__rs_taps folds the farther ones onto them).
+   Mirror line (mode 'constant'): scipy's mirror initialisation, pads
+   c[-1] = c[1], c[n] = c[n-2]. */
+static void mv__rs_bspline_lane(double *buf, size_t n, int mirror, size_t l, const mv__rs_bsk *k)
+{
+    double *c = buf + MV__RS_LANES + l; /* c[i * MV__RS_LANES] is sample i */
+    const size_t L = MV__RS_LANES;
+    size_t i;
+    if (n == 1) { /* a constant line: its own coefficients */
+        c[-(ptrdiff_t)L] = c[0];
+        c[L] = c[0];
+        return;
+    }
+    if (!mirror) {
+        double g0 = c[0], gl = c[(n - 1) * L], s;
+        c[0] = (k->gain * g0) * k->inv_1mz;
+        for (i = 1; i < n; i++) c[i * L] = k->gain * c[i * L] + k->z * c[(i - 1) * L];
+        s = (k->gain * gl) * k->inv_1mz;
+        c[(n - 1) * L] = gl - (c[(n - 1) * L] - s) * k->zq;
+        for (i = n - 1; i-- > 0;) c[i * L] = k->z * (c[(i + 1) * L] - c[i * L]);
+        c[-(ptrdiff_t)L] = g0 + k->z * (c[0] - g0);
+        c[n * L] = gl + k->z * (c[(n - 1) * L] - gl);
+    } else {
+        double acc, zi = k->z;
+        for (i = 0; i < n; i++) c[i * L] = k->gain * c[i * L];
+        acc = c[0] + k->zn1 * c[(n - 1) * L];
+        for (i = 1; i + 1 < n; i++) {
+            acc = acc + zi * (c[i * L] + k->zn1 * c[(n - 1 - i) * L]);
+            zi = zi * k->z;
+        }
+        c[0] = acc * k->mirror_div;
+        for (i = 1; i < n; i++) c[i * L] = c[i * L] + k->z * c[(i - 1) * L];
+        c[(n - 1) * L] = (k->z * c[(n - 2) * L] + c[(n - 1) * L]) * k->mirror_end;
+        for (i = n - 1; i-- > 0;) c[i * L] = k->z * (c[(i + 1) * L] - c[i * L]);
+        c[-(ptrdiff_t)L] = c[L];
+        c[n * L] = c[(n - 2) * L];
+    }
+}
+
+static void mv__rs_bspline_ref(double *buf, size_t n, int mirror)
+{
+    mv__rs_bsk k = mv__rs_bspline_consts(n);
+    size_t l;
+    for (l = 0; l < MV__RS_LANES; l++) mv__rs_bspline_lane(buf, n, mirror, l, &k);
+}
+
+/* rs_rows_in / rs_rows_out: MV__RS_LANES rows of floats (row l at rows +
+   l * stride) to and from the lanes of the prefilter's line buffer:
+   buf[(i + 1) * MV__RS_LANES + l] = rows[l * stride + i] for i < n, and
+   back rows[l * stride + i] = (float)buf[i * MV__RS_LANES + l] (buffer row 0
+   is the coefficient at -1). The x pass's transposition; exact both ways
+   (float -> double exactly, double -> float rounds like the cast). */
+typedef void (*mv__k_rs_rows_in_fn)(double *buf, const float *rows, size_t stride, size_t n);
+typedef void (*mv__k_rs_rows_out_fn)(float *rows, size_t stride, const double *buf, size_t n);
+
+static void mv__rs_rows_in_ref(double *buf, const float *rows, size_t stride, size_t n)
+{
+    size_t i, l;
+    for (l = 0; l < MV__RS_LANES; l++)
+        for (i = 0; i < n; i++) buf[(i + 1) * MV__RS_LANES + l] = (double)rows[l * stride + i];
+}
+static void mv__rs_rows_out_ref(float *rows, size_t stride, const double *buf, size_t n)
+{
+    size_t i, l;
+    for (l = 0; l < MV__RS_LANES; l++)
+        for (i = 0; i < n; i++) rows[l * stride + i] = (float)buf[i * MV__RS_LANES + l];
+}
+
+/* Cubic weights of x in [0, 1) (scipy's formulas, the last one 1 minus the
+   others) for taps floor(c)-1 .. floor(c)+2. */
+MV__INLINE void mv__rs_cubic_w(double x, float *w)
+{
+    double y = 1.0 - x, w0 = y * y * y / 6.0, w1 = (x * x * (x - 2.0) * 3.0 + 4.0) / 6.0,
+           w2 = (y * y * (y - 2.0) * 3.0 + 4.0) / 6.0;
+    w[0] = (float)w0;
+    w[1] = (float)w1;
+    w[2] = (float)w2;
+    w[3] = (float)(((1.0 - w0) - w1) - w2);
+}
+
+/* rs_affine_cub: n voxels of a row of a general (non-separable) cubic
+   B-spline map over float32 coefficients stored with row and plane strides
+   st[0], st[1] (stored index = voxel + 1; fewer than 2^31 stored): voxel i
+   samples c[a] = m0[a] * (double)(x0 + i) + base[a]. Where every c[a] lies
+   in [0, lim[a]) (lim = n - 2: all 4 taps stored, nothing to fold) it writes
+   dst[i] and todo[i] = 0; elsewhere todo[i] = 1 and dst[i] is the caller's
+   (its general path folds the taps). Returns the number of todo voxels.
+   Weights as mv__rs_cubic_w; taps summed along x, then y, then z in
+   float32 (the order of mv__rs_sample). */
+typedef size_t (*mv__k_rs_affine_cub_fn)(float *dst, unsigned char *todo, const float *coef, const int64_t *st,
+                                         const double *lim, const double *m0, const double *base, int64_t x0, size_t n);
+
+/* one cubic sample whose 4 x 4 x 4 taps start at v, weights w[axis][tap] */
+MV__INLINE float mv__rs_cub_taps(const float *v, size_t sx, size_t sy, float (*w)[4])
+{
+    float acc = 0;
+    int tz, ty;
+    for (tz = 0; tz < 4; tz++) {
+        float plane = 0;
+        for (ty = 0; ty < 4; ty++) {
+            const float *r = v + ((size_t)tz * sy + (size_t)ty) * sx;
+            float row = ((w[0][0] * r[0] + w[0][1] * r[1]) + w[0][2] * r[2]) + w[0][3] * r[3];
+            plane = ty == 0 ? w[1][0] * row : plane + w[1][ty] * row;
+        }
+        acc = tz == 0 ? w[2][0] * plane : acc + w[2][tz] * plane;
+    }
+    return acc;
+}
+
+static size_t mv__rs_affine_cub_ref(float *dst, unsigned char *todo, const float *coef, const int64_t *st,
+                                    const double *lim, const double *m0, const double *base, int64_t x0, size_t n)
+{
+    const size_t sx = (size_t)st[0], sy = (size_t)st[1];
+    size_t i, left = 0;
+    for (i = 0; i < n; i++) {
+        float w[3][4];
+        size_t f[3];
+        int a, inside = 1;
+        for (a = 0; a < 3; a++) {
+            double c = m0[a] * (double)(x0 + (int64_t)i) + base[a], fl;
+            inside &= c >= 0 && c < lim[a];
+            if (!inside) break;
+            fl = (double)(int64_t)c; /* floor: c >= 0 */
+            mv__rs_cubic_w(c - fl, w[a]);
+            f[a] = (size_t)fl; /* stored index of floor - 1 */
+        }
+        todo[i] = (unsigned char)!inside;
+        if (!inside) {
+            left++;
+            continue;
+        }
+        dst[i] = mv__rs_cub_taps(coef + (f[2] * sy + f[1]) * sx + f[0], sx, sy, w);
+    }
+    return left;
+}
+
+/* rs_affine_lin: n voxels of a row of a general (non-separable) trilinear
+   map from a float32 volume of dims d[0..2] (each >= 2, fewer than 2^31
+   voxels): voxel i samples c[a] = m0[a] * (double)(x0 + i) + base[a].
+   With fill, a sample outside [0, d-1] on any axis gets fillv; otherwise c
+   is clamped to [0, d-1] (NaN -> 0), f = floor(c) (moved to d-2 with
+   t = 1 at the last voxel), t = c - f, and the 8 voxels are blended along
+   x, then y, then z as (1 - t) * a + t * b in float32. */
+typedef void (*mv__k_rs_affine_lin_fn)(float *dst, const float *vol, const int64_t *d, const double *m0, const double *base,
+                                       int64_t x0, size_t n, int fill, float fillv);
+
+static void mv__rs_affine_lin_ref(float *dst, const float *vol, const int64_t *d, const double *m0, const double *base,
+                                  int64_t x0, size_t n, int fill, float fillv)
+{
+    const size_t sy = (size_t)d[0], sz = (size_t)(d[0] * d[1]);
+    size_t i;
+    int a;
+    for (i = 0; i < n; i++) {
+        float t[3], u[3], r0, r1, r2, r3;
+        size_t f[3];
+        int inside = 1;
+        const float *v;
+        for (a = 0; a < 3; a++) {
+            double c = m0[a] * (double)(x0 + (int64_t)i) + base[a], hi = (double)(d[a] - 1), fl;
+            inside &= c >= 0 && c <= hi;
+            c = !(c > 0) ? 0 : c > hi ? hi : c; /* +0 for NaN and -0, as a vector max(c, 0) */
+            fl = (double)(int64_t)c;
+            if (fl >= hi) {
+                fl = hi - 1;
+                t[a] = 1.0f;
+            } else {
+                t[a] = (float)(c - fl);
+            }
+            u[a] = 1.0f - t[a];
+            f[a] = (size_t)fl;
+        }
+        if (fill && !inside) {
+            dst[i] = fillv;
+            continue;
+        }
+        v = vol + (f[2] * (size_t)d[1] + f[1]) * sy + f[0];
+        r0 = u[0] * v[0] + t[0] * v[1];
+        r1 = u[0] * v[sy] + t[0] * v[sy + 1];
+        r2 = u[0] * v[sz] + t[0] * v[sz + 1];
+        r3 = u[0] * v[sz + sy] + t[0] * v[sz + sy + 1];
+        r0 = u[1] * r0 + t[1] * r1;
+        r2 = u[1] * r2 + t[1] * r3;
+        dst[i] = u[2] * r0 + t[2] * r2;
+    }
+}
+
 /* ---- element-wise kernels of the intensity and spatial operations ---- */
 
 typedef void (*mv__k_affine_fn)(const float *x, float *y, size_t n, double c, double s, double o);
@@ -3585,6 +3958,13 @@ typedef struct mv__kernels {
     mv__k_stats_fn stats[MV_DT_COUNT];
     mv__k_crc32_fn crc32;
     mv__k_inflate_fn inflate_fast;
+    mv__k_rs_blend_fn rs_blend;             /* resampling */
+    mv__k_rs_xinterp_fn rs_xinterp;
+    mv__k_rs_bspline_fn rs_bspline;
+    mv__k_rs_rows_in_fn rs_rows_in;
+    mv__k_rs_rows_out_fn rs_rows_out;
+    mv__k_rs_affine_lin_fn rs_affine_lin;
+    mv__k_rs_affine_cub_fn rs_affine_cub;
     mv__k_affine_fn affine_f32, affine_nz_f32;
     mv__k_clamp_fn clamp_f32;
     mv__k_reverse_fn reverse[9];            /* by element size 1, 2, 4, 8 */
@@ -3625,6 +4005,13 @@ static void mv__kt_fill_ref(mv__kernels *kt)
     kt->stats[MV_DT_F64] = mv__stats_f64_ref;
     kt->crc32 = mv__crc32_ref;
     kt->inflate_fast = mv__inflate_fast_ref;
+    kt->rs_blend = mv__rs_blend_ref;
+    kt->rs_xinterp = mv__rs_xinterp_ref;
+    kt->rs_bspline = mv__rs_bspline_ref;
+    kt->rs_rows_in = mv__rs_rows_in_ref;
+    kt->rs_rows_out = mv__rs_rows_out_ref;
+    kt->rs_affine_lin = mv__rs_affine_lin_ref;
+    kt->rs_affine_cub = mv__rs_affine_cub_ref;
     kt->affine_f32 = mv__affine_f32_ref;
     kt->affine_nz_f32 = mv__affine_nz_f32_ref;
     kt->clamp_f32 = mv__clamp_f32_ref;
@@ -8626,6 +9013,1227 @@ MVDEF mv_status mv_save(const char *path, const mv_vol *v, const mv_save_opts *o
     }
 }
 #endif
+
+/* >>impl-resample ========================================================== */
+
+/* How it works. Output voxel o samples input coordinate M * o. When M is
+   diagonal (zoom, spacing, translations) every axis has its own taps, and a
+   slice is made row by row: the input rows under a row's taps are blended
+   along z, interpolated along x into a row of the output's width, and those
+   rows are blended along y (a ring of the last rows is reused while y
+   advances). Strong downsampling in x interpolates x first, then blends z.
+   Rows are cut into chunks of at most MV__RS_LMAX output voxels spanning at
+   most MV__RS_SMAX input voxels, so every buffer is a fixed stack array
+   (about 24 KiB): the linear and nearest forms allocate nothing. Other maps
+   sample voxel by voxel. Cubic first turns each 3D frame into B-spline
+   coefficients (float64 lines, float32 volume with one voxel of padding on
+   every side) and then interpolates those with four taps per axis. Work is
+   split by output slice, and nothing a slice computes depends on another,
+   so any thread count gives the same bits. */
+
+#define MV__RS_LMAX 256             /* output voxels per row chunk */
+#define MV__RS_SMAX 512             /* input voxels a converted or blended chunk may span */
+#define MV__RS_MAX_DIM (INT64_C(2147483647) - 16) /* int32 tap indices, padding included */
+#define MV__RS_FAR 64.0             /* cubic: beyond this many voxels the spline is flat */
+
+/* One axis of a separable map: input coordinate c = ((double)o + u) * s + v
+   (scipy zoom's own arithmetic with u = 0.5, v = -0.5 in grid mode). */
+typedef struct mv__rs_axis {
+    double s, u, v;
+    int64_t n, m;   /* input and output voxels */
+    int taps;       /* 1, 2 or 4 */
+    int64_t lo, hi; /* outputs [lo, hi) sample inside the input; the rest get the fill value */
+} mv__rs_axis;
+
+typedef struct mv__rs_map {
+    double M[3][4];   /* output voxel (i, j, k, 1) -> input voxel */
+    int separable;
+    mv__rs_axis ax[3];
+} mv__rs_map;
+
+MV__INLINE double mv__rs_coord(const mv__rs_axis *a, int64_t o) { return ((double)o + a->u) * a->s + a->v; }
+
+/* floor of |c| < 2^62 without libm (floor() is a call on baseline x86-64) */
+MV__INLINE double mv__rs_floor(double c)
+{
+    int64_t t = (int64_t)c;
+    return (double)(t - ((double)t > c));
+}
+
+/* scipy's mirror of an index into [0, n) (mode 'mirror', whole-sample) */
+static int64_t mv__rs_mirror(int64_t k, int64_t n)
+{
+    int64_t s2 = 2 * n - 2;
+    if (n <= 1) return 0;
+    if (k < 0) {
+        k = s2 * (-k / s2) + k;
+        k = k <= 1 - n ? k + s2 : -k;
+    } else if (k >= n) {
+        k -= s2 * (k / s2);
+        if (k >= n) k = s2 - k;
+    }
+    return k;
+}
+
+/* Taps of coordinate c on an axis of n input voxels: returns the first of
+   the `taps` consecutive stored indices (cubic coefficients are stored from
+   index -1, so stored = voxel + 1) and their weights.
+   Nearest and linear clamp c to [0, n-1] (the edge continues; fill mode
+   asks only about coordinates inside). Nearest takes floor(c + 0.5) as
+   scipy order 0 does. Linear weights 1 - t, t; at c = n-1 the window
+   moves left with weights 0, 1.
+   Cubic: the B-spline weights of floor(c)-1 .. floor(c)+2, moved into a
+   window inside the stored -1 .. n. Mirror mode maps outside taps back as
+   scipy does; edge mode uses c[-m] = g0 + z^m (c[0] - g0) with
+   g0 = (c[-1] - z c[0]) / (1 - z), i.e. tap -1-m weighs
+   ((1 - z^m)/(1 - z) + z^m) on c[-1] and -z (1 - z^m)/(1 - z) on c[0]
+   (likewise on the right), so the padding of one voxel reaches any
+   distance. */
+static int64_t mv__rs_taps(double c, int64_t n, mv_interp interp, int mirror, float *w)
+{
+    if (interp == MV_INTERP_NEAREST) {
+        double cl = !(c >= 0) ? 0 : c > (double)(n - 1) ? (double)(n - 1) : c; /* NaN -> 0 */
+        w[0] = 1.0f;
+        return (int64_t)(cl + 0.5); /* floor: cl + 0.5 > 0 */
+    }
+    if (interp == MV_INTERP_LINEAR) {
+        double cl, f, t;
+        if (n == 1) {
+            w[0] = 1.0f;
+            return 0;
+        }
+        cl = !(c >= 0) ? 0 : c > (double)(n - 1) ? (double)(n - 1) : c;
+        f = (double)(int64_t)cl; /* floor: cl >= 0 */
+        t = cl - f;
+        if (f >= (double)(n - 1)) {
+            f = (double)(n - 2);
+            t = 1.0;
+        }
+        w[0] = (float)(1.0 - t);
+        w[1] = (float)t;
+        return (int64_t)f;
+    }
+    if (n == 1) { /* constant along this axis */
+        w[0] = 1.0f;
+        return 1;
+    }
+    if (c >= 0 && c < (double)(n - 1)) { /* every tap stored: nothing to fold */
+        double f = (double)(int64_t)c;
+        mv__rs_cubic_w(c - f, w);
+        return (int64_t)f; /* stored index of floor(c) - 1 */
+    }
+    {
+        const double z = MV__RS_POLE;
+        double f, x, y, bw[4], acc[4] = {0, 0, 0, 0};
+        int64_t fi, s, k;
+        int a;
+        if (!(c >= -MV__RS_FAR)) c = -MV__RS_FAR; /* NaN too */
+        if (c > (double)(n - 1) + MV__RS_FAR) c = (double)(n - 1) + MV__RS_FAR;
+        f = mv__rs_floor(c);
+        x = c - f;
+        y = 1.0 - x;
+        bw[0] = y * y * y / 6.0;
+        bw[1] = (x * x * (x - 2.0) * 3.0 + 4.0) / 6.0;
+        bw[2] = (y * y * (y - 2.0) * 3.0 + 4.0) / 6.0;
+        bw[3] = ((1.0 - bw[0]) - bw[1]) - bw[2];
+        fi = (int64_t)f;
+        s = fi - 1 < -1 ? -1 : fi - 1 > n - 3 ? n - 3 : fi - 1;
+        for (a = 0; a < 4; a++) {
+            int64_t at[2];
+            double wt[2];
+            int np = 1, q;
+            k = fi - 1 + a;
+            at[0] = k;
+            wt[0] = bw[a];
+            if (k < -1 || k > n) {
+                if (mirror) {
+                    at[0] = mv__rs_mirror(k, n);
+                } else {
+                    int left = k < -1;
+                    double p = pow(z, (double)(left ? -1 - k : k - n));
+                    at[0] = left ? -1 : n;
+                    at[1] = left ? 0 : n - 1;
+                    wt[0] = bw[a] * ((1.0 - p) / (1.0 - z) + p);
+                    wt[1] = -bw[a] * (z * (1.0 - p) / (1.0 - z));
+                    np = 2;
+                }
+            }
+            for (q = 0; q < np; q++) {
+                int64_t slot = at[q] - s;
+                /* only weights of (near) zero can fall outside the window */
+                slot = slot < 0 ? 0 : slot > 3 ? 3 : slot;
+                acc[slot] += wt[q];
+            }
+        }
+        for (a = 0; a < 4; a++) w[a] = (float)acc[a];
+        return s + 1;
+    }
+}
+
+/* Outputs [lo, hi) of an axis whose coordinate lies in [0, n-1]: c is
+   monotone in o, so they form one run. */
+static void mv__rs_inside(mv__rs_axis *a, int fill)
+{
+    int64_t o;
+    a->lo = 0;
+    a->hi = a->m;
+    if (!fill) return;
+    a->lo = a->m;
+    a->hi = 0;
+    for (o = 0; o < a->m; o++) {
+        double c = mv__rs_coord(a, o);
+        if (c >= 0 && c <= (double)(a->n - 1)) {
+            if (a->lo > o) a->lo = o;
+            a->hi = o + 1;
+        }
+    }
+    if (a->lo >= a->hi) a->lo = a->hi = 0;
+}
+
+/* ---- small affine algebra ---- */
+
+static void mv__rs_mul44(const double a[4][4], const double b[4][4], double r[4][4])
+{
+    double t[4][4];
+    int i, j, k;
+    for (i = 0; i < 4; i++)
+        for (j = 0; j < 4; j++) {
+            double s = 0;
+            for (k = 0; k < 4; k++) s += a[i][k] * b[k][j];
+            t[i][j] = s;
+        }
+    memcpy(r, t, sizeof(t));
+}
+
+static int mv__rs_finite44(const double a[4][4])
+{
+    int i, j;
+    for (i = 0; i < 4; i++)
+        for (j = 0; j < 4; j++)
+            if (!isfinite(a[i][j])) return 0;
+    return 1;
+}
+
+static int mv__rs_bottom_ok(const double a[4][4])
+{
+    return a[3][0] == 0 && a[3][1] == 0 && a[3][2] == 0 && a[3][3] == 1;
+}
+
+/* Inverse of an affine (its 3x4 part; bottom row taken as 0 0 0 1).
+   Fails (0) when not finite or singular relative to its column sizes. */
+static int mv__rs_inverse(const double a[4][4], double r[4][4])
+{
+    double m[3][3], inv[3][3], det, scale = 1;
+    int i, j;
+    for (i = 0; i < 3; i++)
+        for (j = 0; j < 4; j++)
+            if (!isfinite(a[i][j])) return 0;
+    for (i = 0; i < 3; i++)
+        for (j = 0; j < 3; j++) m[i][j] = a[i][j];
+    for (j = 0; j < 3; j++) scale *= sqrt(m[0][j] * m[0][j] + m[1][j] * m[1][j] + m[2][j] * m[2][j]);
+    det = mv__det3(m);
+    if (!(scale > 0) || !(fabs(det) > 1e-12 * scale) || !isfinite(det)) return 0;
+    inv[0][0] = (m[1][1] * m[2][2] - m[1][2] * m[2][1]) / det;
+    inv[0][1] = (m[0][2] * m[2][1] - m[0][1] * m[2][2]) / det;
+    inv[0][2] = (m[0][1] * m[1][2] - m[0][2] * m[1][1]) / det;
+    inv[1][0] = (m[1][2] * m[2][0] - m[1][0] * m[2][2]) / det;
+    inv[1][1] = (m[0][0] * m[2][2] - m[0][2] * m[2][0]) / det;
+    inv[1][2] = (m[0][2] * m[1][0] - m[0][0] * m[1][2]) / det;
+    inv[2][0] = (m[1][0] * m[2][1] - m[1][1] * m[2][0]) / det;
+    inv[2][1] = (m[0][1] * m[2][0] - m[0][0] * m[2][1]) / det;
+    inv[2][2] = (m[0][0] * m[1][1] - m[0][1] * m[1][0]) / det;
+    for (i = 0; i < 3; i++) {
+        for (j = 0; j < 3; j++) r[i][j] = inv[i][j];
+        r[i][3] = -(inv[i][0] * a[0][3] + inv[i][1] * a[1][3] + inv[i][2] * a[2][3]);
+    }
+    r[3][0] = r[3][1] = r[3][2] = 0;
+    r[3][3] = 1;
+    return 1;
+}
+
+/* The map of a 4x4 output -> input voxel matrix: separable when every
+   off-diagonal term moves the coordinate by less than 1e-9 voxel across the
+   whole output (rounding left over from composing affines). */
+static void mv__rs_map_from_matrix(const double vm[4][4], const int64_t n[3], const int64_t m[3], mv__rs_map *map)
+{
+    int r, c;
+    map->separable = 1;
+    for (r = 0; r < 3; r++)
+        for (c = 0; c < 4; c++) {
+            map->M[r][c] = vm[r][c];
+            if (c < 3 && r != c && fabs(vm[r][c]) * (double)(m[c] > 1 ? m[c] - 1 : 1) > 1e-9) map->separable = 0;
+        }
+    for (r = 0; r < 3; r++) {
+        map->ax[r].s = vm[r][r];
+        map->ax[r].u = 0;
+        map->ax[r].v = vm[r][3];
+        map->ax[r].n = n[r];
+        map->ax[r].m = m[r];
+    }
+}
+
+/* ---- the job ---- */
+
+typedef struct mv__rs_job {
+    const mv__kernels *kt;
+    const mv__rs_map *map;
+    mv_interp interp;
+    int mirror;             /* cubic with fill: mirror boundary */
+    int fill;               /* fill mode */
+    float fillf;            /* fill value in the float32 pipeline */
+    unsigned char fillb[32];/* fill value as an output voxel */
+    int xfirst;             /* interpolate x before blending z */
+    int need_span;          /* chunks limited to MV__RS_SMAX input voxels */
+    /* source: input frames, or the coefficient volume of one frame */
+    const unsigned char *src;
+    mv_dtype sdt;
+    size_t ses, src_frame;  /* element and frame bytes (0: one frame) */
+    int64_t sx, sy, sz;     /* stored dims */
+    int direct;             /* float32 rows used in place */
+    int scaled;
+    double slope, inter;
+    /* output */
+    unsigned char *dst;
+    mv_dtype odt;
+    size_t oes, dst_frame;
+    int64_t ox, oy, oz, frame0;
+    mv_round rounding;
+} mv__rs_job;
+
+typedef struct mv__rs_bufs {
+    float ring[4][MV__RS_LMAX];      /* x-interpolated rows by stored y */
+    float xw[4 * MV__RS_LMAX];       /* x weights, planar */
+    float out[MV__RS_LMAX];          /* an output chunk before conversion */
+    float work[4 * MV__RS_SMAX + 4 * MV__RS_LMAX]; /* converted rows + z blend or x-first rows */
+    int32_t xi[MV__RS_LMAX], ri[MV__RS_LMAX];      /* x taps: stored, relative to the chunk */
+} mv__rs_bufs;
+
+/* A stored row of the source from x0, as float32: in place, or converted
+   (scaled) into buf. */
+static const float *mv__rs_row(const mv__rs_job *j, const unsigned char *frame, int64_t y, int64_t z, int64_t x0,
+                               int64_t len, float *buf)
+{
+    const unsigned char *p = frame + ((size_t)(z * j->sy + y) * (size_t)j->sx + (size_t)x0) * j->ses;
+    if (j->direct) return (const float *)(const void *)p;
+    mv__convert_real_run(p, j->sdt, buf, MV_DT_F32, (size_t)len, j->scaled, j->slope, j->inter, MV_ROUND_NEAREST);
+    return buf;
+}
+
+/* One source voxel as float32 (the general path). */
+static float mv__rs_voxel(const mv__rs_job *j, const unsigned char *frame, size_t off)
+{
+    const unsigned char *p = frame + off * j->ses;
+    float v;
+    if (j->direct) {
+        memcpy(&v, p, 4);
+        return v;
+    }
+    if (!j->scaled) {
+        switch (j->sdt) {
+        case MV_DT_U8: return (float)*p;
+        case MV_DT_I8: return (float)(int8_t)*p;
+        case MV_DT_U16: { uint16_t x; memcpy(&x, p, 2); return (float)x; }
+        case MV_DT_I16: { int16_t x; memcpy(&x, p, 2); return (float)x; }
+        case MV_DT_F64: { double x; memcpy(&x, p, 8); return (float)x; }
+        default: break;
+        }
+    }
+    mv__convert_real_run(p, j->sdt, &v, MV_DT_F32, 1, j->scaled, j->slope, j->inter, MV_ROUND_NEAREST);
+    return v;
+}
+
+/* n output voxels of the fill value. */
+static void mv__rs_fill_run(const mv__rs_job *j, unsigned char *d, size_t n)
+{
+    size_t i;
+    if (j->oes == 4) {
+        uint32_t v;
+        memcpy(&v, j->fillb, 4);
+        for (i = 0; i < n; i++) memcpy(d + 4 * i, &v, 4);
+        return;
+    }
+    for (i = 0; i < n; i++) memcpy(d + i * j->oes, j->fillb, j->oes);
+}
+
+/* Writes a float32 chunk to the output row (converting unless float32). */
+static void mv__rs_store(const mv__rs_job *j, unsigned char *d, const float *v, size_t n)
+{
+    if (j->odt == MV_DT_F32) {
+        if ((const void *)d != (const void *)v) memcpy(d, v, n * 4);
+        return;
+    }
+    mv__convert_real_run(v, MV_DT_F32, d, j->odt, n, 0, 1.0, 0.0, j->rounding);
+}
+
+/* Taps of the x chunk from x0: up to MV__RS_LMAX outputs whose inputs span
+   at most MV__RS_SMAX stored voxels when they are converted or blended
+   first. Returns the chunk's end; *a = first stored voxel it reads. */
+static int64_t mv__rs_plan_x(const mv__rs_job *j, int64_t x0, mv__rs_bufs *b, int64_t *a, int64_t *span)
+{
+    const mv__rs_axis *ax = &j->map->ax[0];
+    int64_t lo = INT64_MAX, hi = INT64_MIN, x = x0, i;
+    float w[4];
+    int t, T = ax->taps;
+    while (x < ax->m && x - x0 < MV__RS_LMAX) {
+        int64_t s = mv__rs_taps(mv__rs_coord(ax, x), ax->n, j->interp, j->mirror, w);
+        int64_t nlo = s < lo ? s : lo, nhi = s > hi ? s : hi;
+        if (j->need_span && x > x0 && nhi - nlo + T > MV__RS_SMAX) break;
+        lo = nlo;
+        hi = nhi;
+        b->xi[x - x0] = (int32_t)s;
+        for (t = 0; t < T; t++) b->xw[t * MV__RS_LMAX + (x - x0)] = w[t];
+        x++;
+    }
+    for (i = 0; i < x - x0; i++) b->ri[i] = (int32_t)(b->xi[i] - lo);
+    *a = lo;
+    *span = hi - lo + T;
+    return x;
+}
+
+/* The x-interpolated row at stored y for the z taps zs.. with weights wz. */
+static void mv__rs_xrow(const mv__rs_job *j, const unsigned char *frame, int64_t y, int64_t zs, const float *wz, int64_t a,
+                        int64_t span, size_t L, mv__rs_bufs *b, float *dst)
+{
+    const mv__kernels *kt = j->kt;
+    int Tx = j->map->ax[0].taps, Tz = j->map->ax[2].taps, c;
+    const float *r[4];
+    float *seg = b->work + 4 * MV__RS_SMAX;
+    if (Tz == 1) {
+        r[0] = mv__rs_row(j, frame, y, zs, a, span, b->work);
+        kt->rs_xinterp(dst, r[0], (size_t)span, b->ri, b->xw, MV__RS_LMAX, Tx, L);
+        return;
+    }
+    for (c = 0; c < Tz; c++) r[c] = mv__rs_row(j, frame, y, zs + c, a, span, b->work + c * MV__RS_SMAX);
+    if (!j->xfirst) {
+        kt->rs_blend(seg, r, wz, Tz, (size_t)span);
+        kt->rs_xinterp(dst, seg, (size_t)span, b->ri, b->xw, MV__RS_LMAX, Tx, L);
+    } else {
+        const float *xr[4];
+        for (c = 0; c < Tz; c++) {
+            float *t = seg + c * MV__RS_LMAX;
+            kt->rs_xinterp(t, r[c], (size_t)span, b->ri, b->xw, MV__RS_LMAX, Tx, L);
+            xr[c] = t;
+        }
+        kt->rs_blend(dst, xr, wz, Tz, L);
+    }
+}
+
+/* Output slice k of frame f, separable linear or cubic. */
+static void mv__rs_slice_sep(const mv__rs_job *j, int64_t f, int64_t k, mv__rs_bufs *b)
+{
+    const mv__rs_axis *X = &j->map->ax[0], *Y = &j->map->ax[1], *Z = &j->map->ax[2];
+    const unsigned char *frame = j->src + (size_t)f * j->src_frame;
+    unsigned char *slice = j->dst + (size_t)(j->frame0 + f) * j->dst_frame + (size_t)(k * j->oy) * (size_t)j->ox * j->oes;
+    float wz[4], wy[4];
+    int64_t zs, x0, x1, jj;
+    int Ty = Y->taps, t;
+    if (k < Z->lo || k >= Z->hi) {
+        mv__rs_fill_run(j, slice, (size_t)(j->ox * j->oy));
+        return;
+    }
+    zs = mv__rs_taps(mv__rs_coord(Z, k), Z->n, j->interp, j->mirror, wz);
+    for (x0 = 0; x0 < j->ox; x0 = x1) {
+        int64_t a, span, tags[4] = {-1, -1, -1, -1};
+        size_t L;
+        x1 = mv__rs_plan_x(j, x0, b, &a, &span);
+        L = (size_t)(x1 - x0);
+        for (jj = 0; jj < j->oy; jj++) {
+            unsigned char *d = slice + (size_t)(jj * j->ox + x0) * j->oes;
+            float *o = j->odt == MV_DT_F32 ? (float *)(void *)d : b->out;
+            const float *rows[4];
+            int64_t ys, i;
+            if (jj < Y->lo || jj >= Y->hi) {
+                mv__rs_fill_run(j, d, L);
+                continue;
+            }
+            ys = mv__rs_taps(mv__rs_coord(Y, jj), Y->n, j->interp, j->mirror, wy);
+            for (t = 0; t < Ty; t++) {
+                int64_t y = ys + t;
+                int slot = (int)(y % Ty);
+                if (tags[slot] != y) {
+                    mv__rs_xrow(j, frame, y, zs, wz, a, span, L, b, b->ring[slot]);
+                    tags[slot] = y;
+                }
+                rows[t] = b->ring[slot];
+            }
+            j->kt->rs_blend(o, rows, wy, Ty, L);
+            for (i = x0; i < x1 && i < X->lo; i++) o[i - x0] = j->fillf;
+            for (i = x1; i-- > x0 && i >= X->hi;) o[i - x0] = j->fillf;
+            if (o == b->out) mv__rs_store(j, d, o, L);
+        }
+    }
+}
+
+/* One linear or cubic sample at stored window starts s[] with weights w[]:
+   x taps summed first, then y, then z, in float32. */
+static float mv__rs_sample(const mv__rs_job *j, const unsigned char *frame, const int64_t *s, float (*w)[4], const int *T)
+{
+    float acc = 0;
+    int tz, ty, tx;
+    for (tz = 0; tz < T[2]; tz++) {
+        float plane = 0;
+        for (ty = 0; ty < T[1]; ty++) {
+            size_t off = ((size_t)(s[2] + tz) * (size_t)j->sy + (size_t)(s[1] + ty)) * (size_t)j->sx + (size_t)s[0];
+            float row;
+            if (j->direct) {
+                const float *v = (const float *)(const void *)frame + off;
+                row = w[0][0] * v[0];
+                for (tx = 1; tx < T[0]; tx++) row = row + w[0][tx] * v[tx];
+            } else {
+                row = w[0][0] * mv__rs_voxel(j, frame, off);
+                for (tx = 1; tx < T[0]; tx++) row = row + w[0][tx] * mv__rs_voxel(j, frame, off + (size_t)tx);
+            }
+            plane = ty == 0 ? w[1][0] * row : plane + w[1][ty] * row;
+        }
+        acc = tz == 0 ? w[2][0] * plane : acc + w[2][tz] * plane;
+    }
+    return acc;
+}
+
+/* Output slice k of frame f, any map, linear or cubic, voxel by voxel. The
+   common case (float32 source, every axis at least 2 voxels, taps inside)
+   computes taps inline; the rest goes through mv__rs_taps. */
+static void mv__rs_slice_gen(const mv__rs_job *j, int64_t f, int64_t k, mv__rs_bufs *b)
+{
+    const double(*M)[4] = j->map->M;
+    const unsigned char *frame = j->src + (size_t)f * j->src_frame;
+    unsigned char *slice = j->dst + (size_t)(j->frame0 + f) * j->dst_frame + (size_t)(k * j->oy) * (size_t)j->ox * j->oes;
+    const int cubic = j->interp == MV_INTERP_CUBIC;
+    const float *vol = (const float *)(const void *)frame;
+    int64_t n[3], jj, x0, i;
+    double m0[3];
+    int a, T[3], fast = j->direct, row_kernel, cub_kernel;
+    double lim[3];
+    int64_t st[2];
+    unsigned char todo[MV__RS_LMAX];
+    for (a = 0; a < 3; a++) {
+        n[a] = j->map->ax[a].n;
+        T[a] = n[a] == 1 ? 1 : cubic ? 4 : 2;
+        fast &= n[a] >= (cubic ? 3 : 2);
+    }
+    /* trilinear rows of a float32 volume under 2^31 voxels: the kernel */
+    row_kernel = fast && !cubic && n[0] * n[1] * n[2] < INT64_C(2147483647);
+    /* cubic rows over stored coefficients under 2^31: the kernel does the
+       voxels whose taps are all stored, the loop below the rest */
+    cub_kernel = fast && cubic && j->sx * j->sy * j->sz < INT64_C(2147483647);
+    st[0] = j->sx;
+    st[1] = j->sy;
+    for (a = 0; a < 3; a++) {
+        m0[a] = M[a][0];
+        lim[a] = (double)(n[a] - 2);
+    }
+    for (jj = 0; jj < j->oy; jj++) {
+        double base[3];
+        for (a = 0; a < 3; a++) base[a] = M[a][1] * (double)jj + M[a][2] * (double)k + M[a][3];
+        for (x0 = 0; x0 < j->ox; x0 += MV__RS_LMAX) {
+            size_t L = (size_t)MV__MIN((int64_t)MV__RS_LMAX, j->ox - x0);
+            unsigned char *d = slice + (size_t)(jj * j->ox + x0) * j->oes;
+            float *o = j->odt == MV_DT_F32 ? (float *)(void *)d : b->out;
+            size_t left = L;
+            if (row_kernel) {
+                j->kt->rs_affine_lin(o, vol, n, m0, base, x0, L, j->fill, j->fillf);
+                if (o == b->out) mv__rs_store(j, d, o, L);
+                continue;
+            }
+            if (cub_kernel) left = j->kt->rs_affine_cub(o, todo, vol, st, lim, m0, base, x0, L);
+            for (i = 0; i < (int64_t)L && left > 0; i++) {
+                double c[3];
+                float w[3][4];
+                int64_t s[3];
+                int inside = 1;
+                if (cub_kernel && !todo[i]) continue;
+                for (a = 0; a < 3; a++) {
+                    c[a] = M[a][0] * (double)(x0 + i) + base[a];
+                    inside &= c[a] >= 0 && c[a] <= (double)(n[a] - 1);
+                }
+                if (j->fill && !inside) {
+                    o[i] = j->fillf;
+                    continue;
+                }
+                if (fast && cubic && c[0] >= 0 && c[0] < lim[0] && c[1] >= 0 && c[1] < lim[1] && c[2] >= 0 && c[2] < lim[2]) {
+                    /* cubic with every tap on stored coefficients (only past 2^31 coefficients: else the kernel did it) */
+                    for (a = 0; a < 3; a++) {
+                        double fl = (double)(int64_t)c[a]; /* floor: c >= 0 */
+                        mv__rs_cubic_w(c[a] - fl, w[a]);
+                        s[a] = (int64_t)fl; /* stored index of floor - 1 */
+                    }
+                    o[i] = mv__rs_cub_taps(vol + ((size_t)s[2] * (size_t)j->sy + (size_t)s[1]) * (size_t)j->sx + (size_t)s[0],
+                                           (size_t)j->sx, (size_t)j->sy, w);
+                    continue;
+                }
+                for (a = 0; a < 3; a++) s[a] = mv__rs_taps(c[a], n[a], j->interp, j->mirror, w[a]);
+                o[i] = mv__rs_sample(j, frame, s, w, T);
+            }
+            if (o == b->out) mv__rs_store(j, d, o, L);
+        }
+    }
+}
+
+/* Copies n elements of es bytes: d[i] = s[idx[i]]. */
+static void mv__rs_copy_idx(unsigned char *d, const unsigned char *s, const int32_t *idx, size_t n, size_t es)
+{
+    size_t i;
+    switch (es) {
+    case 1:
+        for (i = 0; i < n; i++) d[i] = s[idx[i]];
+        break;
+    case 2:
+        for (i = 0; i < n; i++) memcpy(d + 2 * i, s + 2 * (size_t)idx[i], 2);
+        break;
+    case 4:
+        for (i = 0; i < n; i++) memcpy(d + 4 * i, s + 4 * (size_t)idx[i], 4);
+        break;
+    case 8:
+        for (i = 0; i < n; i++) memcpy(d + 8 * i, s + 8 * (size_t)idx[i], 8);
+        break;
+    default:
+        for (i = 0; i < n; i++) memcpy(d + es * i, s + es * (size_t)idx[i], es);
+        break;
+    }
+}
+
+/* Output slice k of frame f, nearest: stored elements copied (or gathered
+   and converted when the dtype changes). Separable maps take the x indices
+   of a chunk once for all rows. */
+static void mv__rs_slice_nearest(const mv__rs_job *j, int64_t f, int64_t k, mv__rs_bufs *b)
+{
+    const mv__rs_map *map = j->map;
+    const unsigned char *frame = j->src + (size_t)f * j->src_frame;
+    unsigned char *slice = j->dst + (size_t)(j->frame0 + f) * j->dst_frame + (size_t)(k * j->oy) * (size_t)j->ox * j->oes;
+    unsigned char *tmp = (unsigned char *)(void *)b->work; /* MV__RS_LMAX elements of up to 32 bytes */
+    const mv__rs_axis *X = &map->ax[0], *Y = &map->ax[1], *Z = &map->ax[2];
+    int64_t n[3], jj, x0, i, zi = 0;
+    int same = j->sdt == j->odt, a;
+    size_t es = j->ses;
+    float w[4];
+    n[0] = X->n;
+    n[1] = Y->n;
+    n[2] = Z->n;
+    if (map->separable) {
+        if (k < Z->lo || k >= Z->hi) {
+            mv__rs_fill_run(j, slice, (size_t)(j->ox * j->oy));
+            return;
+        }
+        zi = mv__rs_taps(mv__rs_coord(Z, k), n[2], MV_INTERP_NEAREST, 0, w);
+    }
+    for (x0 = 0; x0 < j->ox; x0 += MV__RS_LMAX) {
+        int64_t L = MV__MIN((int64_t)MV__RS_LMAX, j->ox - x0), in0 = 0, in1 = L;
+        if (map->separable) { /* the x indices of the chunk, and its inside part [in0, in1) */
+            in0 = MV__MAX(X->lo - x0, (int64_t)0);
+            in1 = MV__MIN(X->hi - x0, L);
+            if (in1 < in0) in1 = in0;
+            for (i = in0; i < in1; i++) b->xi[i] = (int32_t)mv__rs_taps(mv__rs_coord(X, x0 + i), n[0], MV_INTERP_NEAREST, 0, w);
+        }
+        for (jj = 0; jj < j->oy; jj++) {
+            unsigned char *d = slice + (size_t)(jj * j->ox + x0) * j->oes, *g = same ? d : tmp;
+            int any_fill = 0;
+            if (map->separable) {
+                const unsigned char *row;
+                if (jj < Y->lo || jj >= Y->hi) {
+                    mv__rs_fill_run(j, d, (size_t)L);
+                    continue;
+                }
+                row = frame + (size_t)(zi * n[1] + mv__rs_taps(mv__rs_coord(Y, jj), n[1], MV_INTERP_NEAREST, 0, w)) * (size_t)n[0] * es;
+                mv__rs_copy_idx(g + (size_t)in0 * es, row, b->xi + in0, (size_t)(in1 - in0), es);
+            } else {
+                double base[3];
+                for (a = 0; a < 3; a++) base[a] = map->M[a][1] * (double)jj + map->M[a][2] * (double)k + map->M[a][3];
+                for (i = 0; i < L; i++) {
+                    double c[3];
+                    int inside = 1;
+                    int64_t q[3];
+                    for (a = 0; a < 3; a++) {
+                        c[a] = map->M[a][0] * (double)(x0 + i) + base[a];
+                        inside &= c[a] >= 0 && c[a] <= (double)(n[a] - 1);
+                    }
+                    b->ri[i] = !j->fill || inside;
+                    any_fill |= !b->ri[i];
+                    /* (an outside voxel copies voxel 0, then gets the fill value) */
+                    for (a = 0; a < 3; a++) q[a] = b->ri[i] ? mv__rs_taps(c[a], n[a], MV_INTERP_NEAREST, 0, w) : 0;
+                    memcpy(g + (size_t)i * es, frame + (size_t)((q[2] * n[1] + q[1]) * n[0] + q[0]) * es, es);
+                }
+            }
+            if (!same)
+                mv__convert_run(tmp + (size_t)in0 * es, j->sdt, d + (size_t)in0 * j->oes, j->odt, (size_t)(in1 - in0), j->scaled,
+                                j->slope, j->inter, j->rounding);
+            if (map->separable) {
+                mv__rs_fill_run(j, d, (size_t)in0);
+                mv__rs_fill_run(j, d + (size_t)in1 * j->oes, (size_t)(L - in1));
+            } else if (any_fill) {
+                for (i = 0; i < L; i++)
+                    if (!b->ri[i]) memcpy(d + (size_t)i * j->oes, j->fillb, j->oes);
+            }
+        }
+    }
+}
+
+static void mv__rs_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__rs_job *j = (const mv__rs_job *)ctx;
+    mv__rs_bufs bufs;
+    int64_t it;
+    (void)worker;
+    for (it = b; it < e; it++) {
+        int64_t f = it / j->oz, k = it % j->oz;
+        if (j->interp == MV_INTERP_NEAREST) mv__rs_slice_nearest(j, f, k, &bufs);
+        else if (j->map->separable) mv__rs_slice_sep(j, f, k, &bufs);
+        else mv__rs_slice_gen(j, f, k, &bufs);
+    }
+}
+
+/* ---- cubic prefilter: a frame -> coefficients (stored dims n + 2) ---- */
+
+typedef struct mv__rs_pf {
+    const mv__kernels *kt;
+    const unsigned char *frame; /* input frame */
+    mv_dtype dt;
+    size_t es;
+    int scaled;
+    double slope, inter;
+    float *coef;
+    int64_t nx, ny, nz, SX, SY;
+    int mirror;
+    unsigned char *work; /* per worker work_bytes (mv__rs_scratch_bytes) */
+    size_t work_bytes;
+} mv__rs_pf;
+
+/* float32 runs <-> lane columns of the line buffer */
+MV__INLINE void mv__rs_lanes_in(double *dst, const float *src, int64_t nl)
+{
+    int64_t l;
+    if (nl == MV__RS_LANES)
+        for (l = 0; l < MV__RS_LANES; l++) dst[l] = (double)src[l];
+    else
+        for (l = 0; l < nl; l++) dst[l] = (double)src[l];
+}
+MV__INLINE void mv__rs_lanes_out(float *dst, const double *src, int64_t nl)
+{
+    int64_t l;
+    if (nl == MV__RS_LANES)
+        for (l = 0; l < MV__RS_LANES; l++) dst[l] = (float)src[l];
+    else
+        for (l = 0; l < nl; l++) dst[l] = (float)src[l];
+}
+
+/* x then y prefilter of input slices [z0, z1) into stored planes z + 1:
+   MV__RS_LANES rows (x) or columns (y) per kernel call */
+static void mv__rs_pf_xy(void *ctx, int64_t z0, int64_t z1, int worker)
+{
+    const mv__rs_pf *p = (const mv__rs_pf *)ctx;
+    const int64_t L = MV__RS_LANES, SX = p->SX, SY = p->SY;
+    const int direct = p->dt == MV_DT_F32 && !p->scaled;
+    double *buf = (double *)(void *)(p->work + (size_t)worker * p->work_bytes);
+    float *stage = (float *)(void *)(buf + (MV__MAX(p->nx, MV__MAX(p->ny, p->nz)) + 2) * L); /* L rows of up to max dim + 2 */
+    int64_t z, y0, x0, y;
+    for (z = z0; z < z1; z++) {
+        float *plane = p->coef + (size_t)(z + 1) * (size_t)(SX * SY);
+        for (y0 = 0; y0 < p->ny; y0 += L) {
+            /* the block of rows goes through a staging copy both ways, so
+               memory sees one sequential stream, not 32 interleaved rows */
+            int64_t nl = MV__MIN(L, p->ny - y0);
+            const unsigned char *rows = p->frame + (size_t)(z * p->ny + y0) * (size_t)p->nx * p->es;
+            if (direct) memcpy(stage, rows, (size_t)(nl * p->nx) * 4);
+            else mv__convert_real_run(rows, p->dt, stage, MV_DT_F32, (size_t)(nl * p->nx), p->scaled, p->slope, p->inter,
+                                      MV_ROUND_NEAREST);
+            if (nl < L) memset(stage + nl * p->nx, 0, (size_t)((L - nl) * p->nx) * 4);
+            p->kt->rs_rows_in(buf, stage, (size_t)p->nx, (size_t)p->nx);
+            p->kt->rs_bspline(buf, (size_t)p->nx, p->mirror);
+            p->kt->rs_rows_out(stage, (size_t)SX, buf, (size_t)SX);
+            memcpy(plane + (size_t)(y0 + 1) * (size_t)SX, stage, (size_t)(nl * SX) * 4);
+        }
+        for (x0 = 0; x0 < SX; x0 += L) {
+            int64_t nl = MV__MIN(L, SX - x0);
+            if (nl < L) memset(buf, 0, (size_t)((p->ny + 2) * L) * sizeof(double));
+            for (y = 0; y < p->ny; y++) mv__rs_lanes_in(buf + (y + 1) * L, plane + (size_t)(y + 1) * (size_t)SX + (size_t)x0, nl);
+            p->kt->rs_bspline(buf, (size_t)p->ny, p->mirror);
+            for (y = 0; y < SY; y++) mv__rs_lanes_out(plane + (size_t)y * (size_t)SX + (size_t)x0, buf + y * L, nl);
+        }
+    }
+}
+
+/* z prefilter of stored rows [y0, y1): a whole row of every plane at a
+   time (read and written as 1 KiB-scale runs, not 128-byte pieces), as
+   strips of MV__RS_LANES columns, one line buffer each */
+static void mv__rs_pf_z(void *ctx, int64_t y0, int64_t y1, int worker)
+{
+    const mv__rs_pf *p = (const mv__rs_pf *)ctx;
+    const int64_t L = MV__RS_LANES, SX = p->SX, SY = p->SY, SZ = p->nz + 2, strips = (SX + L - 1) / L;
+    const size_t plane = (size_t)(SX * SY), strip_len = (size_t)(SZ * L);
+    double *buf = (double *)(void *)(p->work + (size_t)worker * p->work_bytes);
+    int64_t y, st, z;
+    if (SX % L) memset(buf, 0, (size_t)strips * strip_len * sizeof(double)); /* the last strip's spare lanes */
+    for (y = y0; y < y1; y++) {
+        float *row = p->coef + (size_t)y * (size_t)SX;
+        for (z = 0; z < p->nz; z++)
+            for (st = 0; st < strips; st++)
+                mv__rs_lanes_in(buf + (size_t)st * strip_len + (size_t)(z + 1) * L, row + (size_t)(z + 1) * plane + (size_t)(st * L),
+                                MV__MIN(L, SX - st * L));
+        for (st = 0; st < strips; st++) p->kt->rs_bspline(buf + (size_t)st * strip_len, (size_t)p->nz, p->mirror);
+        for (z = 0; z < SZ; z++)
+            for (st = 0; st < strips; st++)
+                mv__rs_lanes_out(row + (size_t)z * plane + (size_t)(st * L), buf + (size_t)st * strip_len + (size_t)z * L,
+                                 MV__MIN(L, SX - st * L));
+    }
+}
+
+/* Scratch of the cubic path: the coefficient volume, then per worker the
+   larger of the x/y buffers (a line buffer of the longest axis plus a
+   staging block of rows) and the z buffer (a row's strips). 0 on
+   overflow. */
+static size_t mv__rs_scratch_bytes(const int64_t n[3], int threads, size_t *coef_bytes, size_t *work_bytes)
+{
+    uint64_t c = 4, nmax = 0, xy, zb, w;
+    int a;
+    for (a = 0; a < 3; a++) {
+        if (n[a] < 1 || n[a] > MV__RS_MAX_DIM) return 0;
+        if (!mv__mul_u64(c, (uint64_t)(n[a] + 2), &c)) return 0;
+        nmax = (uint64_t)n[a] > nmax ? (uint64_t)n[a] : nmax;
+    }
+    c = (c + 63) & ~(uint64_t)63;
+    xy = (nmax + 2) * MV__RS_LANES * (sizeof(double) + sizeof(float));
+    if (!mv__mul_u64((uint64_t)(n[2] + 2) * sizeof(double), ((uint64_t)(n[0] + 2) + MV__RS_LANES - 1) / MV__RS_LANES * MV__RS_LANES,
+                     &zb))
+        return 0;
+    w = ((xy > zb ? xy : zb) + 63) & ~(uint64_t)63;
+    *coef_bytes = (size_t)c;
+    *work_bytes = (size_t)w;
+    if (!mv__mul_u64(w, (uint64_t)threads, &w) || !mv__add_u64(c, w, &c) || !mv__fits_size(c)) return 0;
+    return (size_t)c;
+}
+
+/* ---- the common runner ---- */
+
+static int mv__rs_overlap(const mv_vol *a, const mv_vol *b)
+{
+    const unsigned char *pa = (const unsigned char *)a->data, *pb = (const unsigned char *)b->data;
+    size_t na = mv_vol_bytes(a), nb = mv_vol_bytes(b);
+    return pa < pb + nb && pb < pa + na;
+}
+
+/* Checks in, out and opts for a run; on success fills the job's geometry
+   and conversion fields and *frames. */
+static mv_status mv__rs_check(const mv_vol *in, const mv_vol *out, const mv_resample_opts *o, mv__rs_job *j, int64_t *frames)
+{
+    uint64_t bytes;
+    int a, active = 0;
+    double slope = 1, inter = 0;
+    int kind;
+    MV__CHECK(in && out, MV_ERR_INVALID_ARG, "resample: NULL volume");
+    MV__CHECK(in->data && out->data, MV_ERR_INVALID_ARG, "resample: %s has no data", in->data ? "out" : "in");
+    MV__TRY(mv__shape_bytes(in->dtype, in->ndim, in->dim, &bytes));
+    MV__TRY(mv__shape_bytes(out->dtype, out->ndim, out->dim, &bytes));
+    MV__CHECK((unsigned)o->interp <= (unsigned)MV_INTERP_CUBIC, MV_ERR_INVALID_ARG, "resample: interp %d", (int)o->interp);
+    MV__CHECK(o->rounding == MV_ROUND_NEAREST || o->rounding == MV_ROUND_TRUNCATE, MV_ERR_INVALID_ARG,
+              "resample: rounding %d", (int)o->rounding);
+    MV__CHECK(o->threads >= 0, MV_ERR_INVALID_ARG, "resample: threads = %d", o->threads);
+    if (in->ndim > 3) {
+        MV__CHECK(out->ndim == in->ndim, MV_ERR_INVALID_ARG, "resample: out has %d dims, in has %d", out->ndim, in->ndim);
+        for (a = 3; a < in->ndim; a++)
+            MV__CHECK(out->dim[a] == in->dim[a], MV_ERR_INVALID_ARG, "resample: out dim[%d] = %lld, in has %lld", a,
+                      (long long)out->dim[a], (long long)in->dim[a]);
+    } else {
+        MV__CHECK(out->ndim <= 3, MV_ERR_INVALID_ARG, "resample: out has %d dims for a %d-dim input", out->ndim, in->ndim);
+    }
+    for (a = 0; a < 3; a++) {
+        int64_t n = a < in->ndim ? in->dim[a] : 1, m = a < out->ndim ? out->dim[a] : 1;
+        MV__CHECK(n <= MV__RS_MAX_DIM && m <= MV__RS_MAX_DIM, MV_ERR_SIZE_OVERFLOW,
+                  "resample: axis %d has %lld -> %lld voxels (limit 2^31 - 17)", a, (long long)n, (long long)m);
+    }
+    MV__CHECK(mv__aligned(in->data, in->dtype) && mv__aligned(out->data, out->dtype), MV_ERR_INVALID_ARG,
+              "resample: data not aligned for its dtype");
+    MV__CHECK(!mv__rs_overlap(in, out), MV_ERR_INVALID_ARG, "resample: in and out data overlap");
+    kind = mv__dt[in->dtype].kind;
+    if (o->interp != MV_INTERP_NEAREST) {
+        MV__CHECK(kind != MV__K_COMPLEX && kind != MV__K_RGB, MV_ERR_UNSUPPORTED,
+                  "resample: %s input needs nearest (linear and cubic interpolate real values)", mv__dt[in->dtype].name);
+        MV__CHECK(mv__dt[out->dtype].kind != MV__K_COMPLEX && mv__dt[out->dtype].kind != MV__K_RGB, MV_ERR_UNSUPPORTED,
+                  "resample: %s output from a %s interpolation", mv__dt[out->dtype].name,
+                  o->interp == MV_INTERP_LINEAR ? "linear" : "cubic");
+    } else if (in->dtype != out->dtype) {
+        MV__TRY(mv__check_convertible(in->dtype, out->dtype));
+    }
+    /* scaling applies whenever values pass through a conversion */
+    if (!o->raw && kind != MV__K_RGB && !(o->interp == MV_INTERP_NEAREST && in->dtype == out->dtype))
+        MV__TRY(mv__scaling(in->meta.scl_slope, in->meta.scl_inter, &active, &slope, &inter));
+    j->scaled = active;
+    j->slope = slope;
+    j->inter = inter;
+    *frames = 1;
+    for (a = 3; a < in->ndim; a++) *frames *= in->dim[a];
+    return MV_OK;
+}
+
+/* The fill value as an output voxel: through float32 for the interpolating
+   paths (as their rows are), directly for nearest; RGB gets it on every
+   channel (alpha 255). */
+static void mv__rs_fill_bytes(mv__rs_job *j, double fill)
+{
+    memset(j->fillb, 0, sizeof(j->fillb));
+    j->fillf = (float)fill;
+    if (mv__dt[j->odt].kind == MV__K_RGB) {
+        double v = fill != fill ? 0 : fill < 0 ? 0 : fill > 255 ? 255 : nearbyint(fill);
+        j->fillb[0] = j->fillb[1] = j->fillb[2] = (unsigned char)v;
+        j->fillb[3] = 255;
+    } else if (j->interp == MV_INTERP_NEAREST) {
+        mv__convert_run(&fill, MV_DT_F64, j->fillb, j->odt, 1, 0, 1.0, 0.0, j->rounding);
+    } else {
+        mv__convert_run(&j->fillf, MV_DT_F32, j->fillb, j->odt, 1, 0, 1.0, 0.0, j->rounding);
+    }
+}
+
+/* Runs a checked map: in -> out->data. *scaled_out: whether the scaling
+   was applied to the values. */
+static mv_status mv__rs_run(const mv_vol *in, mv_vol *out, mv__rs_map *map, const mv_resample_opts *opts, int *scaled_out)
+{
+    mv_resample_opts o;
+    mv__rs_job j;
+    int64_t frames = 1, n[3], m[3], items, f;
+    int a, threads, taps;
+    uint64_t work_bytes;
+    mv_status st = MV_OK;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    memset(&j, 0, sizeof(j));
+    MV__TRY(mv__rs_check(in, out, &o, &j, &frames));
+    for (a = 0; a < 3; a++) {
+        n[a] = a < in->ndim ? in->dim[a] : 1;
+        m[a] = a < out->ndim ? out->dim[a] : 1;
+        map->ax[a].n = n[a];
+        map->ax[a].m = m[a];
+        for (taps = 0; taps < 4; taps++)
+            MV__CHECK(isfinite(map->M[a][taps]), MV_ERR_INVALID_ARG, "resample: map[%d][%d] is not finite", a, taps);
+    }
+    taps = o.interp == MV_INTERP_NEAREST ? 1 : o.interp == MV_INTERP_LINEAR ? 2 : 4;
+    for (a = 0; a < 3; a++) {
+        map->ax[a].taps = n[a] == 1 ? 1 : taps;
+        mv__rs_inside(&map->ax[a], o.fill_outside);
+    }
+    j.kt = mv__kernels_get();
+    j.map = map;
+    j.interp = o.interp;
+    j.fill = o.fill_outside != 0;
+    j.mirror = j.fill && o.interp == MV_INTERP_CUBIC;
+    j.rounding = o.rounding;
+    j.sdt = in->dtype;
+    j.ses = mv__dt[in->dtype].size;
+    j.odt = out->dtype;
+    j.oes = mv__dt[out->dtype].size;
+    j.ox = m[0];
+    j.oy = m[1];
+    j.oz = m[2];
+    j.dst = (unsigned char *)out->data;
+    j.dst_frame = (size_t)(m[0] * m[1] * m[2]) * j.oes;
+    mv__rs_fill_bytes(&j, o.fill);
+    *scaled_out = j.scaled;
+    work_bytes = (uint64_t)mv_vol_bytes(in) + (uint64_t)mv_vol_bytes(out);
+    threads = mv__threads_for_bytes(o.threads, work_bytes);
+    if (o.interp != MV_INTERP_CUBIC) {
+        j.src = (const unsigned char *)in->data;
+        j.src_frame = (size_t)(n[0] * n[1] * n[2]) * j.ses;
+        j.sx = n[0];
+        j.sy = n[1];
+        j.sz = n[2];
+        j.direct = in->dtype == MV_DT_F32 && !j.scaled;
+        j.xfirst = map->ax[0].taps > 1 && fabs(map->ax[0].s) > 2.0;
+        j.need_span = !j.direct || (map->ax[2].taps > 1 && !j.xfirst);
+        items = frames * m[2];
+        mv__parallel_for(items, MV__MAX(1, 65536 / (m[0] * m[1])), threads, mv__rs_range, &j);
+        return MV_OK;
+    }
+    {
+        /* cubic: per frame, coefficients into the scratch, then interpolate */
+        mv__rs_pf p;
+        size_t coef_bytes = 0, per_worker = 0, need;
+        int tmax = mv__resolve_threads(o.threads);
+        unsigned char *scratch;
+        if (threads > tmax) threads = tmax;
+        need = mv__rs_scratch_bytes(n, tmax, &coef_bytes, &per_worker);
+        MV__CHECK(need > 0, MV_ERR_SIZE_OVERFLOW, "resample: cubic scratch for %lldx%lldx%lld overflows", (long long)n[0],
+                  (long long)n[1], (long long)n[2]);
+        if (o.scratch) {
+            MV__CHECK(((uintptr_t)o.scratch & 63) == 0, MV_ERR_INVALID_ARG, "resample: scratch %p is not 64-byte aligned",
+                      o.scratch);
+            MV__CHECK(o.scratch_size >= need, MV_ERR_BUFFER_TOO_SMALL,
+                      "resample: scratch_size %zu, cubic needs %zu (mv_resample_scratch_size)", o.scratch_size, need);
+            scratch = (unsigned char *)o.scratch;
+        } else {
+            scratch = (unsigned char *)mv__alloc(need, o.alloc_ctx);
+            MV__CHECK(scratch != NULL, MV_ERR_OUT_OF_MEMORY, "resample: %zu bytes of cubic scratch", need);
+        }
+        memset(&p, 0, sizeof(p));
+        p.kt = j.kt;
+        p.dt = in->dtype;
+        p.es = j.ses;
+        p.scaled = j.scaled;
+        p.slope = j.slope;
+        p.inter = j.inter;
+        p.coef = (float *)(void *)scratch;
+        p.nx = n[0];
+        p.ny = n[1];
+        p.nz = n[2];
+        p.SX = n[0] + 2;
+        p.SY = n[1] + 2;
+        p.mirror = j.mirror;
+        p.work = scratch + coef_bytes;
+        p.work_bytes = per_worker;
+        j.src = scratch;
+        j.src_frame = 0;
+        j.sdt = MV_DT_F32;
+        j.ses = 4;
+        j.sx = n[0] + 2;
+        j.sy = n[1] + 2;
+        j.sz = n[2] + 2;
+        j.direct = 1;
+        j.scaled = 0;
+        j.xfirst = map->ax[0].taps > 1 && fabs(map->ax[0].s) > 4.0;
+        j.need_span = map->ax[2].taps > 1 && !j.xfirst;
+        for (f = 0; f < frames; f++) {
+            p.frame = (const unsigned char *)in->data + (size_t)f * (size_t)(n[0] * n[1] * n[2]) * p.es;
+            mv__parallel_for(n[2], 1, threads, mv__rs_pf_xy, &p);
+            mv__parallel_for(n[1] + 2, 1, threads, mv__rs_pf_z, &p);
+            j.frame0 = f;
+            mv__parallel_for(m[2], MV__MAX(1, 65536 / (m[0] * m[1])), threads, mv__rs_range, &j);
+        }
+        if (!o.scratch) mv__free(scratch, o.alloc_ctx);
+    }
+    return st;
+}
+
+/* ---- public forms ---- */
+
+/* Allocates the output of a map (oshape, the input's other dims, opts'
+   dtype), runs it, and sets geometry: affine = out_aff, spacing = its
+   column norms; metadata copied from the input. */
+static mv_status mv__rs_alloc_run(const mv_vol *in, mv_vol *out, const int64_t oshape[3], mv__rs_map *map,
+                                  const double out_aff[4][4], const mv_resample_opts *opts)
+{
+    mv_resample_opts o;
+    mv_vol t, src;
+    mv_dtype odt;
+    int64_t dims[MV_MAX_DIMS];
+    int ndim, a, r, scaled = 0;
+    uint64_t bytes = 0;
+    void *ctx;
+    mv_status st;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    odt = o.dtype != MV_DT_UNKNOWN ? o.dtype : o.interp == MV_INTERP_NEAREST ? in->dtype : MV_DT_F32;
+    ndim = in->ndim;
+    for (a = 0; a < MV_MAX_DIMS; a++) dims[a] = a < 3 ? oshape[a] : in->dim[a];
+    for (a = ndim; a < 3; a++)
+        if (oshape[a] != 1) ndim = 3; /* a 1D/2D input resampled onto a 3D grid */
+    MV__TRY(mv__shape_bytes(odt, ndim, dims, &bytes));
+    ctx = o.alloc_ctx ? o.alloc_ctx : in->alloc_ctx;
+    src = *in;
+    src.alloc_ctx = ctx; /* extensions are copied with the output's allocator */
+    MV__TRY(mv_vol_copy_meta(&src, &t));
+    t.dtype = odt;
+    t.ndim = ndim;
+    for (a = 0; a < MV_MAX_DIMS; a++) t.dim[a] = a < ndim ? dims[a] : 1;
+    t.alloc_ctx = ctx;
+    t.data = mv__alloc((size_t)bytes, ctx);
+    if (!t.data) {
+        mv_free(&t);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "resample: %llu bytes of output", (unsigned long long)bytes);
+    }
+    t.flags = MV_VOL_OWNED;
+    t.mem_base = t.data;
+    t.mem_size = (size_t)bytes;
+    st = mv__rs_run(in, &t, map, &o, &scaled);
+    if (st != MV_OK) {
+        mv_free(&t);
+        return st;
+    }
+    for (r = 0; r < 4; r++)
+        for (a = 0; a < 4; a++) t.affine[r][a] = out_aff[r][a];
+    for (a = 0; a < 3; a++)
+        t.spacing[a] = sqrt(out_aff[0][a] * out_aff[0][a] + out_aff[1][a] * out_aff[1][a] + out_aff[2][a] * out_aff[2][a]);
+    if (scaled) {
+        t.meta.scl_slope = 1.0;
+        t.meta.scl_inter = 0.0;
+    }
+    *out = t;
+    return MV_OK;
+}
+
+static mv_status mv__rs_check_in(const mv_vol *in, const mv_vol *out, const char *fn)
+{
+    MV__CHECK(in && out, MV_ERR_INVALID_ARG, "%s: NULL volume", fn);
+    MV__CHECK(in->ndim >= 1 && in->ndim <= MV_MAX_DIMS, MV_ERR_INVALID_ARG, "%s: input ndim = %d", fn, in->ndim);
+    MV__CHECK(in->data != NULL, MV_ERR_INVALID_ARG, "%s: input has no data", fn);
+    return MV_OK;
+}
+
+static int64_t mv__rs_in_dim(const mv_vol *v, int a) { return a < v->ndim ? v->dim[a] : 1; }
+
+static mv_status mv__rs_shape(const mv_vol *in, mv_vol *out, const int64_t shape[3], const mv_resample_opts *opts)
+{
+    mv__rs_map map;
+    double M[4][4], aff[4][4];
+    int64_t oshape[3];
+    int a, align = opts && opts->align_corners;
+    MV__TRY(mv__rs_check_in(in, out, "mv_resample_shape"));
+    MV__CHECK(shape != NULL, MV_ERR_INVALID_ARG, "mv_resample_shape: shape is NULL");
+    memset(&map, 0, sizeof(map));
+    mv__identity4(M);
+    for (a = 0; a < 3; a++) {
+        int64_t n = mv__rs_in_dim(in, a), m;
+        double s;
+        MV__CHECK(shape[a] >= 0, MV_ERR_INVALID_ARG, "mv_resample_shape: shape[%d] = %lld", a, (long long)shape[a]);
+        m = shape[a] == 0 ? n : shape[a];
+        MV__CHECK(m <= MV__RS_MAX_DIM, MV_ERR_SIZE_OVERFLOW, "mv_resample_shape: shape[%d] = %lld", a, (long long)m);
+        oshape[a] = m;
+        /* scipy zoom: in/out per axis (grid mode), (in-1)/(out-1) else, 1 for one output voxel */
+        s = !align ? (double)n / (double)m : m > 1 ? (double)(n - 1) / (double)(m - 1) : 1.0;
+        map.ax[a].s = s;
+        map.ax[a].u = align ? 0.0 : 0.5;
+        map.ax[a].v = align ? 0.0 : -0.5;
+        M[a][a] = s;
+        M[a][3] = mv__rs_coord(&map.ax[a], 0);
+        map.M[a][a] = M[a][a];
+        map.M[a][3] = M[a][3];
+    }
+    map.separable = 1;
+    mv__rs_mul44((const double(*)[4])in->affine, (const double(*)[4])M, aff);
+    return mv__rs_alloc_run(in, out, oshape, &map, (const double(*)[4])aff, opts);
+}
+
+/* Python's round(): half to even, exactly (q < 2^52) */
+static double mv__rs_round_even(double q)
+{
+    double r = floor(q), d = q - r;
+    if (d > 0.5 || (d == 0.5 && fmod(r, 2.0) != 0)) r += 1;
+    return r;
+}
+
+static mv_status mv__rs_spacing(const mv_vol *in, mv_vol *out, const double spacing[3], const mv_resample_opts *opts)
+{
+    int64_t shape[3];
+    int a;
+    MV__TRY(mv__rs_check_in(in, out, "mv_resample_spacing"));
+    MV__CHECK(spacing != NULL, MV_ERR_INVALID_ARG, "mv_resample_spacing: spacing is NULL");
+    for (a = 0; a < 3; a++) {
+        double old = a < in->ndim ? in->spacing[a] : 1.0, q;
+        MV__CHECK(isfinite(spacing[a]) && spacing[a] > 0, MV_ERR_INVALID_ARG, "mv_resample_spacing: spacing[%d] = %g", a,
+                  spacing[a]);
+        MV__CHECK(isfinite(old) && old > 0, MV_ERR_INVALID_ARG, "mv_resample_spacing: input spacing[%d] = %g", a, old);
+        q = (double)mv__rs_in_dim(in, a) * (old / spacing[a]);
+        MV__CHECK(q < (double)MV__RS_MAX_DIM, MV_ERR_SIZE_OVERFLOW, "mv_resample_spacing: axis %d would have %g voxels", a, q);
+        q = mv__rs_round_even(q);
+        shape[a] = q < 1 ? 1 : (int64_t)q;
+    }
+    return mv__rs_shape(in, out, shape, opts);
+}
+
+/* resample_like / resample_affine: M = inv(in affine) * W * out_aff */
+static mv_status mv__rs_world(const mv_vol *in, mv_vol *out, const int64_t oshape[3], const double out_aff[4][4],
+                              const double W[4][4], const mv_resample_opts *opts, const char *fn)
+{
+    double inv[4][4], M[4][4];
+    int64_t n[3];
+    mv__rs_map map;
+    int a;
+    MV__CHECK(mv__rs_finite44(out_aff) && mv__rs_bottom_ok(out_aff), MV_ERR_INVALID_ARG,
+              "%s: the output affine must be finite with bottom row 0 0 0 1", fn);
+    MV__CHECK(mv__rs_inverse((const double(*)[4])in->affine, inv), MV_ERR_INVALID_ARG,
+              "%s: the input affine is singular or not finite", fn);
+    if (W) {
+        MV__CHECK(mv__rs_finite44(W) && mv__rs_bottom_ok(W), MV_ERR_INVALID_ARG,
+                  "%s: world_xform must be finite with bottom row 0 0 0 1", fn);
+        mv__rs_mul44((const double(*)[4])inv, W, M);
+        mv__rs_mul44((const double(*)[4])M, out_aff, M);
+    } else {
+        mv__rs_mul44((const double(*)[4])inv, out_aff, M);
+    }
+    for (a = 0; a < 3; a++) n[a] = mv__rs_in_dim(in, a);
+    memset(&map, 0, sizeof(map));
+    mv__rs_map_from_matrix((const double(*)[4])M, n, oshape, &map);
+    return mv__rs_alloc_run(in, out, oshape, &map, out_aff, opts);
+}
+
+static mv_status mv__rs_like(const mv_vol *in, const mv_vol *ref, mv_vol *out, const mv_resample_opts *opts)
+{
+    int64_t oshape[3];
+    int a;
+    MV__TRY(mv__rs_check_in(in, out, "mv_resample_like"));
+    MV__CHECK(ref != NULL && ref->ndim >= 1 && ref->ndim <= MV_MAX_DIMS, MV_ERR_INVALID_ARG, "mv_resample_like: bad ref");
+    for (a = 0; a < 3; a++) {
+        oshape[a] = mv__rs_in_dim(ref, a);
+        MV__CHECK(oshape[a] >= 1 && oshape[a] <= MV__RS_MAX_DIM, MV_ERR_INVALID_ARG, "mv_resample_like: ref dim[%d] = %lld", a,
+                  (long long)oshape[a]);
+    }
+    return mv__rs_world(in, out, oshape, (const double(*)[4])ref->affine, NULL, opts, "mv_resample_like");
+}
+
+static mv_status mv__rs_affine(const mv_vol *in, mv_vol *out, const int64_t shape[3], const double out_affine[4][4],
+                               const double world_xform[4][4], const mv_resample_opts *opts)
+{
+    int64_t oshape[3];
+    int a;
+    MV__TRY(mv__rs_check_in(in, out, "mv_resample_affine"));
+    MV__CHECK(shape && out_affine, MV_ERR_INVALID_ARG, "mv_resample_affine: NULL shape or affine");
+    for (a = 0; a < 3; a++) {
+        MV__CHECK(shape[a] >= 0 && shape[a] <= MV__RS_MAX_DIM, shape[a] < 0 ? MV_ERR_INVALID_ARG : MV_ERR_SIZE_OVERFLOW,
+                  "mv_resample_affine: shape[%d] = %lld", a, (long long)shape[a]);
+        oshape[a] = shape[a] == 0 ? mv__rs_in_dim(in, a) : shape[a];
+    }
+    return mv__rs_world(in, out, oshape, out_affine, world_xform, opts, "mv_resample_affine");
+}
+
+/* The allocating forms leave *out empty on failure (unless it is the
+   input itself, which stays as it was). */
+static mv_status mv__rs_done(mv_status st, const mv_vol *in, mv_vol *out)
+{
+    if (st != MV_OK && out && out != in) mv_vol_init(out);
+    return st;
+}
+MVDEF mv_status mv_resample_shape(const mv_vol *in, mv_vol *out, const int64_t shape[3], const mv_resample_opts *opts)
+{
+    return mv__rs_done(mv__rs_shape(in, out, shape, opts), in, out);
+}
+MVDEF mv_status mv_resample_spacing(const mv_vol *in, mv_vol *out, const double spacing[3], const mv_resample_opts *opts)
+{
+    return mv__rs_done(mv__rs_spacing(in, out, spacing, opts), in, out);
+}
+MVDEF mv_status mv_resample_like(const mv_vol *in, const mv_vol *ref, mv_vol *out, const mv_resample_opts *opts)
+{
+    return mv__rs_done(mv__rs_like(in, ref, out, opts), in, out);
+}
+MVDEF mv_status mv_resample_affine(const mv_vol *in, mv_vol *out, const int64_t shape[3], const double out_affine[4][4],
+                                   const double world_xform[4][4], const mv_resample_opts *opts)
+{
+    return mv__rs_done(mv__rs_affine(in, out, shape, out_affine, world_xform, opts), in, out);
+}
+
+MVDEF mv_status mv_resample_into(const mv_vol *in, mv_vol *out, const double vox_map[4][4], const mv_resample_opts *opts)
+{
+    mv__rs_map map;
+    int64_t n[3], m[3];
+    int a, scaled = 0;
+    MV__CHECK(in && out && vox_map, MV_ERR_INVALID_ARG, "mv_resample_into: NULL argument");
+    MV__CHECK(in->ndim >= 1 && in->ndim <= MV_MAX_DIMS && out->ndim >= 1 && out->ndim <= MV_MAX_DIMS, MV_ERR_INVALID_ARG,
+              "mv_resample_into: ndim %d -> %d", in->ndim, out->ndim);
+    MV__CHECK(mv__rs_finite44(vox_map) && mv__rs_bottom_ok(vox_map), MV_ERR_INVALID_ARG,
+              "mv_resample_into: vox_map must be finite with bottom row 0 0 0 1");
+    for (a = 0; a < 3; a++) {
+        n[a] = mv__rs_in_dim(in, a);
+        m[a] = mv__rs_in_dim(out, a);
+    }
+    memset(&map, 0, sizeof(map));
+    mv__rs_map_from_matrix(vox_map, n, m, &map);
+    return mv__rs_run(in, out, &map, opts, &scaled);
+}
+
+MVDEF size_t mv_resample_scratch_size(const mv_vol *in, const mv_resample_opts *opts)
+{
+    int64_t n[3];
+    size_t coef = 0, work = 0;
+    int a;
+    if (!in || !opts || opts->interp != MV_INTERP_CUBIC || in->ndim < 1 || in->ndim > MV_MAX_DIMS || opts->threads < 0)
+        return 0;
+    for (a = 0; a < 3; a++) n[a] = mv__rs_in_dim(in, a);
+    return mv__rs_scratch_bytes(n, mv__resolve_threads(opts->threads), &coef, &work);
+}
 
 /* >>impl-phantom =========================================================== */
 
@@ -14364,6 +15972,636 @@ MV__FN void MV__SFX(mv__inflate_fast)(mv__inflater *s, const unsigned char *in, 
     mv__inflate_fast_body(s, in, in_len, ip, out, out_cap, op);
 }
 
+/* resampling kernels */
+/* helpers that pass vectors through pointers must be inlined to stay in
+   registers */
+#if defined(__GNUC__) || defined(__clang__)
+#define MV__RS_FNI MV__FN __inline__ __attribute__((always_inline))
+#else
+#define MV__RS_FNI MV__FN
+#endif
+/* The x step loads each output's taps as one contiguous run (2 or 4 floats)
+   and transposes them into one vector per tap: on the CPUs measured this
+   beats hardware gathers 2-3x. AVX-512 permutes from a 32-float window when
+   the 16 outputs' taps fit in it. mv__rs_ld2/ld4: taps of MV__VL outputs. */
+#if defined(MV__PASS_SSE2) || defined(MV__PASS_AVX2) || defined(MV__PASS_AVX512)
+/* two adjacent floats as a 64-bit lane (__m64 loads are alias-safe) */
+#define MV__RS_PAIR(v, p, hi) (hi ? _mm_loadh_pi((v), (const __m64 *)(const void *)(p)) : _mm_loadl_pi((v), (const __m64 *)(const void *)(p)))
+MV__RS_FNI void MV__SFX(mv__rs_ld2x4)(const float *s, const int32_t *idx, __m128 *a, __m128 *b)
+{
+    __m128 p01 = MV__RS_PAIR(MV__RS_PAIR(_mm_setzero_ps(), s + idx[0], 0), s + idx[1], 1);
+    __m128 p23 = MV__RS_PAIR(MV__RS_PAIR(_mm_setzero_ps(), s + idx[2], 0), s + idx[3], 1);
+    *a = _mm_shuffle_ps(p01, p23, 0x88);
+    *b = _mm_shuffle_ps(p01, p23, 0xDD);
+}
+MV__RS_FNI void MV__SFX(mv__rs_ld4x4)(const float *s, const int32_t *idx, __m128 *t)
+{
+    __m128 r0 = _mm_loadu_ps(s + idx[0]), r1 = _mm_loadu_ps(s + idx[1]), r2 = _mm_loadu_ps(s + idx[2]),
+           r3 = _mm_loadu_ps(s + idx[3]);
+    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+    t[0] = r0;
+    t[1] = r1;
+    t[2] = r2;
+    t[3] = r3;
+}
+#endif
+#if defined(MV__PASS_SSE2)
+#define mv__rs_vf_add(a, b) _mm_add_ps((a), (b))
+#define mv__rs_vf_mul(a, b) _mm_mul_ps((a), (b))
+#define mv__rs_vf_sub(a, b) _mm_sub_ps((a), (b))
+MV__RS_FNI void MV__SFX(mv__rs_ld2)(const float *s, size_t len, const int32_t *idx, __m128 *a, __m128 *b)
+{
+    (void)len;
+    MV__SFX(mv__rs_ld2x4)(s, idx, a, b);
+}
+MV__RS_FNI void MV__SFX(mv__rs_ld4)(const float *s, size_t len, const int32_t *idx, __m128 *t)
+{
+    (void)len;
+    MV__SFX(mv__rs_ld4x4)(s, idx, t);
+}
+#elif defined(MV__PASS_AVX2)
+#define mv__rs_vf_add(a, b) _mm256_add_ps((a), (b))
+#define mv__rs_vf_mul(a, b) _mm256_mul_ps((a), (b))
+#define mv__rs_vf_sub(a, b) _mm256_sub_ps((a), (b))
+#define MV__RS_JOIN(lo, hi) _mm256_insertf128_ps(_mm256_castps128_ps256(lo), (hi), 1)
+MV__RS_FNI void MV__SFX(mv__rs_ld2)(const float *s, size_t len, const int32_t *idx, __m256 *a, __m256 *b)
+{
+    __m128 a0, b0, a1, b1;
+    (void)len;
+    MV__SFX(mv__rs_ld2x4)(s, idx, &a0, &b0);
+    MV__SFX(mv__rs_ld2x4)(s, idx + 4, &a1, &b1);
+    *a = MV__RS_JOIN(a0, a1);
+    *b = MV__RS_JOIN(b0, b1);
+}
+MV__RS_FNI void MV__SFX(mv__rs_ld4)(const float *s, size_t len, const int32_t *idx, __m256 *t)
+{
+    __m128 lo[4], hi[4];
+    int k;
+    (void)len;
+    MV__SFX(mv__rs_ld4x4)(s, idx, lo);
+    MV__SFX(mv__rs_ld4x4)(s, idx + 4, hi);
+    for (k = 0; k < 4; k++) t[k] = MV__RS_JOIN(lo[k], hi[k]);
+}
+#elif defined(MV__PASS_AVX512)
+#define mv__rs_vf_add(a, b) _mm512_add_ps((a), (b))
+#define mv__rs_vf_mul(a, b) _mm512_mul_ps((a), (b))
+#define mv__rs_vf_sub(a, b) _mm512_sub_ps((a), (b))
+/* the 16 outputs' taps as positions in a window of 32 floats from *base, or
+   0 when they do not fit (or the window would leave the source); idx must
+   be monotonic (separable maps), as only its ends are looked at */
+MV__RS_FNI int MV__SFX(mv__rs_window)(size_t len, const int32_t *idx, int taps, __m512i *pos, int32_t *base)
+{
+    int32_t lo = MV__MIN(idx[0], idx[15]), hi = MV__MAX(idx[0], idx[15]);
+    if (hi - lo + taps > 32 || (size_t)lo + 32 > len) return 0;
+    *base = lo;
+    *pos = _mm512_sub_epi32(_mm512_loadu_si512((const void *)idx), _mm512_set1_epi32(lo));
+    return 1;
+}
+/* mv__rs_ld2_any / ld4_any: taps at any offsets; mv__rs_ld2 / ld4: offsets
+   in order (the window test looks only at the first and last) */
+MV__RS_FNI void MV__SFX(mv__rs_ld2_any)(const float *s, const int32_t *idx, __m512 *a, __m512 *b)
+{
+    __m128 qa[4], qb[4];
+    int k;
+    for (k = 0; k < 4; k++) MV__SFX(mv__rs_ld2x4)(s, idx + 4 * k, &qa[k], &qb[k]);
+    *a = _mm512_insertf32x4(_mm512_insertf32x4(_mm512_insertf32x4(_mm512_castps128_ps512(qa[0]), qa[1], 1), qa[2], 2), qa[3], 3);
+    *b = _mm512_insertf32x4(_mm512_insertf32x4(_mm512_insertf32x4(_mm512_castps128_ps512(qb[0]), qb[1], 1), qb[2], 2), qb[3], 3);
+}
+MV__RS_FNI void MV__SFX(mv__rs_ld2)(const float *s, size_t len, const int32_t *idx, __m512 *a, __m512 *b)
+{
+    __m512i pos;
+    int32_t base;
+    if (MV__SFX(mv__rs_window)(len, idx, 2, &pos, &base)) {
+        __m512 w0 = _mm512_loadu_ps(s + base), w1 = _mm512_loadu_ps(s + base + 16);
+        *a = _mm512_permutex2var_ps(w0, pos, w1);
+        *b = _mm512_permutex2var_ps(w0, _mm512_add_epi32(pos, _mm512_set1_epi32(1)), w1);
+    } else {
+        MV__SFX(mv__rs_ld2_any)(s, idx, a, b);
+    }
+}
+MV__RS_FNI void MV__SFX(mv__rs_ld4_any)(const float *s, const int32_t *idx, __m512 *t)
+{
+    __m128 q[4][4];
+    int k;
+    for (k = 0; k < 4; k++) MV__SFX(mv__rs_ld4x4)(s, idx + 4 * k, q[k]);
+    for (k = 0; k < 4; k++)
+        t[k] = _mm512_insertf32x4(_mm512_insertf32x4(_mm512_insertf32x4(_mm512_castps128_ps512(q[0][k]), q[1][k], 1), q[2][k], 2),
+                                  q[3][k], 3);
+}
+MV__RS_FNI void MV__SFX(mv__rs_ld4)(const float *s, size_t len, const int32_t *idx, __m512 *t)
+{
+    __m512i pos;
+    int32_t base;
+    int k;
+    if (MV__SFX(mv__rs_window)(len, idx, 4, &pos, &base)) {
+        __m512 w0 = _mm512_loadu_ps(s + base), w1 = _mm512_loadu_ps(s + base + 16);
+        for (k = 0; k < 4; k++) t[k] = _mm512_permutex2var_ps(w0, _mm512_add_epi32(pos, _mm512_set1_epi32(k)), w1);
+    } else {
+        MV__SFX(mv__rs_ld4_any)(s, idx, t);
+    }
+}
+#elif defined(MV__PASS_NEON)
+#define mv__rs_vf_add(a, b) vaddq_f32((a), (b))
+#define mv__rs_vf_mul(a, b) vmulq_f32((a), (b))
+#define mv__rs_vf_sub(a, b) vsubq_f32((a), (b))
+MV__RS_FNI void MV__SFX(mv__rs_ld2)(const float *s, size_t len, const int32_t *idx, float32x4_t *a, float32x4_t *b)
+{
+    float32x4_t p01 = vcombine_f32(vld1_f32(s + idx[0]), vld1_f32(s + idx[1]));
+    float32x4_t p23 = vcombine_f32(vld1_f32(s + idx[2]), vld1_f32(s + idx[3]));
+    (void)len;
+    *a = vuzp1q_f32(p01, p23);
+    *b = vuzp2q_f32(p01, p23);
+}
+MV__RS_FNI void MV__SFX(mv__rs_ld4)(const float *s, size_t len, const int32_t *idx, float32x4_t *t)
+{
+    float32x4_t r0 = vld1q_f32(s + idx[0]), r1 = vld1q_f32(s + idx[1]), r2 = vld1q_f32(s + idx[2]), r3 = vld1q_f32(s + idx[3]);
+    float32x4_t t0 = vtrn1q_f32(r0, r1), t1 = vtrn2q_f32(r0, r1), t2 = vtrn1q_f32(r2, r3), t3 = vtrn2q_f32(r2, r3);
+    (void)len;
+    t[0] = vreinterpretq_f32_f64(vtrn1q_f64(vreinterpretq_f64_f32(t0), vreinterpretq_f64_f32(t2)));
+    t[1] = vreinterpretq_f32_f64(vtrn1q_f64(vreinterpretq_f64_f32(t1), vreinterpretq_f64_f32(t3)));
+    t[2] = vreinterpretq_f32_f64(vtrn2q_f64(vreinterpretq_f64_f32(t0), vreinterpretq_f64_f32(t2)));
+    t[3] = vreinterpretq_f32_f64(vtrn2q_f64(vreinterpretq_f64_f32(t1), vreinterpretq_f64_f32(t3)));
+}
+#endif
+
+/* y/z step: weighted sum of 1, 2 or 4 rows, same order as the reference.
+   dst never overlaps a row, so a ragged end recomputes the last full vector
+   (the same values again) instead of going scalar. */
+MV__FN void MV__SFX(mv__rs_blend)(float *dst, const float *const *rows, const float *w, int taps, size_t n)
+{
+    size_t i, last = n >= MV__VL ? n - MV__VL : 0; /* start of the last full vector */
+    if (n < MV__VL || (taps != 1 && taps != 2 && taps != 4)) {
+        mv__rs_blend_ref(dst, rows, w, taps, n);
+        return;
+    }
+    if (taps == 2) {
+        mv__vf w0 = mv__vf_set1(w[0]), w1 = mv__vf_set1(w[1]);
+        const float *r0 = rows[0], *r1 = rows[1];
+        for (i = 0;; i += MV__VL) {
+            if (i > last) i = last;
+            mv__vf_storeu(dst + i, mv__rs_vf_add(mv__rs_vf_mul(w0, mv__vf_loadu(r0 + i)), mv__rs_vf_mul(w1, mv__vf_loadu(r1 + i))));
+            if (i == last) break;
+        }
+    } else if (taps == 4) {
+        mv__vf w0 = mv__vf_set1(w[0]), w1 = mv__vf_set1(w[1]), w2 = mv__vf_set1(w[2]), w3 = mv__vf_set1(w[3]);
+        const float *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];
+        for (i = 0;; i += MV__VL) {
+            mv__vf acc;
+            if (i > last) i = last;
+            acc = mv__rs_vf_add(mv__rs_vf_mul(w0, mv__vf_loadu(r0 + i)), mv__rs_vf_mul(w1, mv__vf_loadu(r1 + i)));
+            acc = mv__rs_vf_add(acc, mv__rs_vf_mul(w2, mv__vf_loadu(r2 + i)));
+            mv__vf_storeu(dst + i, mv__rs_vf_add(acc, mv__rs_vf_mul(w3, mv__vf_loadu(r3 + i))));
+            if (i == last) break;
+        }
+    } else {
+        mv__vf w0 = mv__vf_set1(w[0]);
+        for (i = 0;; i += MV__VL) {
+            if (i > last) i = last;
+            mv__vf_storeu(dst + i, mv__rs_vf_mul(w0, mv__vf_loadu(rows[0] + i)));
+            if (i == last) break;
+        }
+    }
+}
+
+/* x step: taps loaded together and transposed, weights from planar arrays;
+   a ragged end recomputes the last full vector; 1 tap (a 1-voxel axis)
+   goes to the reference */
+MV__FN void MV__SFX(mv__rs_xinterp)(float *dst, const float *src, size_t src_len, const int32_t *idx, const float *w,
+                                     size_t wstride, int taps, size_t n)
+{
+    size_t i, last = n >= MV__VL ? n - MV__VL : 0;
+    if (n >= MV__VL && taps == 2) {
+        const float *w1 = w + wstride;
+        for (i = 0;; i += MV__VL) {
+            mv__vf a, b;
+            if (i > last) i = last;
+            MV__SFX(mv__rs_ld2)(src, src_len, idx + i, &a, &b);
+            mv__vf_storeu(dst + i, mv__rs_vf_add(mv__rs_vf_mul(mv__vf_loadu(w + i), a), mv__rs_vf_mul(mv__vf_loadu(w1 + i), b)));
+            if (i == last) break;
+        }
+    } else if (n >= MV__VL && taps == 4) {
+        const float *w1 = w + wstride, *w2 = w + 2 * wstride, *w3 = w + 3 * wstride;
+        for (i = 0;; i += MV__VL) {
+            mv__vf t[4], acc;
+            if (i > last) i = last;
+            MV__SFX(mv__rs_ld4)(src, src_len, idx + i, t);
+            acc = mv__rs_vf_add(mv__rs_vf_mul(mv__vf_loadu(w + i), t[0]), mv__rs_vf_mul(mv__vf_loadu(w1 + i), t[1]));
+            acc = mv__rs_vf_add(acc, mv__rs_vf_mul(mv__vf_loadu(w2 + i), t[2]));
+            mv__vf_storeu(dst + i, mv__rs_vf_add(acc, mv__rs_vf_mul(mv__vf_loadu(w3 + i), t[3])));
+            if (i == last) break;
+        }
+    } else {
+        mv__rs_xinterp_ref(dst, src, src_len, idx, w, wstride, taps, n);
+    }
+}
+
+/* the prefilter: each time step updates every lane group before the next
+   step, so MV__RS_LANES / MV__VDL independent chains overlap; rows -1 and n
+   hold the edge samples until the pads replace them (see
+   mv__rs_bspline_lane for the arithmetic, followed op by op) */
+#define MV__RS_G (MV__RS_LANES / MV__VDL)
+MV__FN void MV__SFX(mv__rs_bspline)(double *buf, size_t n, int mirror)
+{
+    const size_t L = MV__RS_LANES;
+    mv__rs_bsk k = mv__rs_bspline_consts(n);
+    mv__vd z = mv__vd_set1(k.z), gain = mv__vd_set1(k.gain), prev[MV__RS_G];
+    double *c = buf + L, *lo = buf, *hi = buf + (n + 1) * L, *r;
+    size_t i;
+    int g;
+    if (n < 2) {
+        mv__rs_bspline_ref(buf, n, mirror);
+        return;
+    }
+    if (!mirror) {
+        mv__vd inv = mv__vd_set1(k.inv_1mz), zq = mv__vd_set1(k.zq);
+        for (g = 0; g < MV__RS_G; g++) {
+            mv__vd g0 = mv__vd_loadu(c + g * MV__VDL);
+            mv__vd_storeu(lo + g * MV__VDL, g0);
+            mv__vd_storeu(hi + g * MV__VDL, mv__vd_loadu(c + (n - 1) * L + g * MV__VDL));
+            prev[g] = mv__vd_mul(mv__vd_mul(gain, g0), inv);
+            mv__vd_storeu(c + g * MV__VDL, prev[g]);
+        }
+        for (i = 1; i < n; i++)
+            for (g = 0, r = c + i * L; g < MV__RS_G; g++) {
+                prev[g] = mv__vd_add(mv__vd_mul(gain, mv__vd_loadu(r + g * MV__VDL)), mv__vd_mul(z, prev[g]));
+                mv__vd_storeu(r + g * MV__VDL, prev[g]);
+            }
+        for (g = 0; g < MV__RS_G; g++) {
+            mv__vd gl = mv__vd_loadu(hi + g * MV__VDL), s = mv__vd_mul(mv__vd_mul(gain, gl), inv);
+            prev[g] = mv__vd_sub(gl, mv__vd_mul(mv__vd_sub(prev[g], s), zq));
+            mv__vd_storeu(c + (n - 1) * L + g * MV__VDL, prev[g]);
+            mv__vd_storeu(hi + g * MV__VDL, mv__vd_add(gl, mv__vd_mul(z, mv__vd_sub(prev[g], gl))));
+        }
+        for (i = n - 1; i-- > 0;)
+            for (g = 0, r = c + i * L; g < MV__RS_G; g++) {
+                prev[g] = mv__vd_mul(z, mv__vd_sub(prev[g], mv__vd_loadu(r + g * MV__VDL)));
+                mv__vd_storeu(r + g * MV__VDL, prev[g]);
+            }
+        for (g = 0; g < MV__RS_G; g++) {
+            mv__vd g0 = mv__vd_loadu(lo + g * MV__VDL);
+            mv__vd_storeu(lo + g * MV__VDL, mv__vd_add(g0, mv__vd_mul(z, mv__vd_sub(prev[g], g0))));
+        }
+    } else {
+        mv__vd zn1 = mv__vd_set1(k.zn1);
+        double zi = k.z;
+        for (i = 0; i < n; i++)
+            for (g = 0, r = c + i * L; g < MV__RS_G; g++) mv__vd_storeu(r + g * MV__VDL, mv__vd_mul(gain, mv__vd_loadu(r + g * MV__VDL)));
+        for (g = 0; g < MV__RS_G; g++)
+            prev[g] = mv__vd_add(mv__vd_loadu(c + g * MV__VDL), mv__vd_mul(zn1, mv__vd_loadu(c + (n - 1) * L + g * MV__VDL)));
+        for (i = 1; i + 1 < n; i++) {
+            mv__vd vzi = mv__vd_set1(zi);
+            for (g = 0; g < MV__RS_G; g++) {
+                mv__vd t = mv__vd_add(mv__vd_loadu(c + i * L + g * MV__VDL),
+                                      mv__vd_mul(zn1, mv__vd_loadu(c + (n - 1 - i) * L + g * MV__VDL)));
+                prev[g] = mv__vd_add(prev[g], mv__vd_mul(vzi, t));
+            }
+            zi = zi * k.z;
+        }
+        for (g = 0; g < MV__RS_G; g++) {
+            prev[g] = mv__vd_mul(prev[g], mv__vd_set1(k.mirror_div));
+            mv__vd_storeu(c + g * MV__VDL, prev[g]);
+        }
+        for (i = 1; i < n; i++)
+            for (g = 0, r = c + i * L; g < MV__RS_G; g++) {
+                prev[g] = mv__vd_add(mv__vd_loadu(r + g * MV__VDL), mv__vd_mul(z, prev[g]));
+                mv__vd_storeu(r + g * MV__VDL, prev[g]);
+            }
+        for (g = 0; g < MV__RS_G; g++) {
+            prev[g] = mv__vd_mul(mv__vd_add(mv__vd_mul(z, mv__vd_loadu(c + (n - 2) * L + g * MV__VDL)), prev[g]),
+                                 mv__vd_set1(k.mirror_end));
+            mv__vd_storeu(c + (n - 1) * L + g * MV__VDL, prev[g]);
+        }
+        for (i = n - 1; i-- > 0;)
+            for (g = 0, r = c + i * L; g < MV__RS_G; g++) {
+                prev[g] = mv__vd_mul(z, mv__vd_sub(prev[g], mv__vd_loadu(r + g * MV__VDL)));
+                mv__vd_storeu(r + g * MV__VDL, prev[g]);
+            }
+        for (g = 0; g < MV__RS_G; g++) {
+            mv__vd_storeu(lo + g * MV__VDL, mv__vd_loadu(c + L + g * MV__VDL));
+            mv__vd_storeu(hi + g * MV__VDL, mv__vd_loadu(c + (n - 2) * L + g * MV__VDL));
+        }
+    }
+}
+
+/* the x pass's transposition: MV__VDL x MV__VDL blocks of floats converted
+   to doubles and transposed in registers (see mv__rs_rows_in_ref) */
+#if defined(MV__PASS_SSE2)
+#define MV__RS_LDF(p) _mm_cvtps_pd(_mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(const void *)(p)))
+#define MV__RS_STF(p, v) _mm_storel_pi((__m64 *)(void *)(p), _mm_cvtpd_ps(v))
+MV__RS_FNI void MV__SFX(mv__rs_tr)(__m128d *r)
+{
+    __m128d a = _mm_unpacklo_pd(r[0], r[1]), b = _mm_unpackhi_pd(r[0], r[1]);
+    r[0] = a;
+    r[1] = b;
+}
+#elif defined(MV__PASS_AVX2)
+#define MV__RS_LDF(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
+#define MV__RS_STF(p, v) _mm_storeu_ps((p), _mm256_cvtpd_ps(v))
+MV__RS_FNI void MV__SFX(mv__rs_tr)(__m256d *r)
+{
+    __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
+    __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
+    r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+    r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+    r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+    r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+}
+#elif defined(MV__PASS_AVX512)
+#define MV__RS_LDF(p) _mm512_cvtps_pd(_mm256_loadu_ps(p))
+#define MV__RS_STF(p, v) _mm256_storeu_ps((p), _mm512_cvtpd_ps(v))
+MV__RS_FNI void MV__SFX(mv__rs_tr)(__m512d *r)
+{
+    __m512d t[8], v[8];
+    int k;
+    for (k = 0; k < 4; k++) {
+        t[2 * k] = _mm512_unpacklo_pd(r[2 * k], r[2 * k + 1]);     /* rows 2k, 2k+1 at even columns */
+        t[2 * k + 1] = _mm512_unpackhi_pd(r[2 * k], r[2 * k + 1]); /* ... at odd columns */
+    }
+    for (k = 0; k < 2; k++) {
+        v[4 * k] = _mm512_shuffle_f64x2(t[k], t[k + 2], 0x88);     /* columns (0 4) or (1 5), rows 0-3 */
+        v[4 * k + 1] = _mm512_shuffle_f64x2(t[k], t[k + 2], 0xDD); /* columns (2 6) or (3 7), rows 0-3 */
+        v[4 * k + 2] = _mm512_shuffle_f64x2(t[k + 4], t[k + 6], 0x88);
+        v[4 * k + 3] = _mm512_shuffle_f64x2(t[k + 4], t[k + 6], 0xDD);
+    }
+    for (k = 0; k < 2; k++) {
+        r[k] = _mm512_shuffle_f64x2(v[4 * k], v[4 * k + 2], 0x88);         /* column k */
+        r[k + 4] = _mm512_shuffle_f64x2(v[4 * k], v[4 * k + 2], 0xDD);     /* column k + 4 */
+        r[k + 2] = _mm512_shuffle_f64x2(v[4 * k + 1], v[4 * k + 3], 0x88); /* column k + 2 */
+        r[k + 6] = _mm512_shuffle_f64x2(v[4 * k + 1], v[4 * k + 3], 0xDD); /* column k + 6 */
+    }
+}
+#elif defined(MV__PASS_NEON)
+#define MV__RS_LDF(p) vcvt_f64_f32(vld1_f32(p))
+#define MV__RS_STF(p, v) vst1_f32((p), vcvt_f32_f64(v))
+MV__RS_FNI void MV__SFX(mv__rs_tr)(float64x2_t *r)
+{
+    float64x2_t a = vzip1q_f64(r[0], r[1]), b = vzip2q_f64(r[0], r[1]);
+    r[0] = a;
+    r[1] = b;
+}
+#endif
+MV__FN void MV__SFX(mv__rs_rows_in)(double *buf, const float *rows, size_t stride, size_t n)
+{
+    const size_t L = MV__RS_LANES;
+    size_t i = 0;
+    int g, k;
+    for (; i + MV__VDL <= n; i += MV__VDL)
+        for (g = 0; g < MV__RS_G; g++) {
+            mv__vd r[MV__VDL];
+            for (k = 0; k < MV__VDL; k++) r[k] = MV__RS_LDF(rows + (size_t)(g * MV__VDL + k) * stride + i);
+            MV__SFX(mv__rs_tr)(r);
+            for (k = 0; k < MV__VDL; k++) mv__vd_storeu(buf + (i + 1 + (size_t)k) * L + (size_t)g * MV__VDL, r[k]);
+        }
+    mv__rs_rows_in_ref(buf + i * L, rows + i, stride, n - i);
+}
+MV__FN void MV__SFX(mv__rs_rows_out)(float *rows, size_t stride, const double *buf, size_t n)
+{
+    const size_t L = MV__RS_LANES;
+    size_t i = 0;
+    int g, k;
+    for (; i + MV__VDL <= n; i += MV__VDL)
+        for (g = 0; g < MV__RS_G; g++) {
+            mv__vd r[MV__VDL];
+            for (k = 0; k < MV__VDL; k++) r[k] = mv__vd_loadu(buf + (i + (size_t)k) * L + (size_t)g * MV__VDL);
+            MV__SFX(mv__rs_tr)(r);
+            for (k = 0; k < MV__VDL; k++) MV__RS_STF(rows + (size_t)(g * MV__VDL + k) * stride + i, r[k]);
+        }
+    mv__rs_rows_out_ref(rows + i, stride, buf + i * L, n - i);
+}
+
+/* General trilinear rows (mv__rs_affine_lin_ref, bit for bit): the
+   coordinates in float64 as the reference computes them, MV__VDL lanes at
+   a time (two double vectors make one float vector); the 8 corners as 4
+   x-pairs through mv__rs_ld2 (contiguous pairs transposed beat 8 hardware
+   gathers here too: 1.35x on AVX2, equal on AVX-512, at 128^3 rotated);
+   the blend in float32 in the reference's order. Small per-ISA pieces:
+   max(c, 0) that maps NaN to 0, truncation, lane masks, int32 stores.
+   MV__RS_ZEROUPPER: gcc 12 left out the vzeroupper before these kernels'
+   reference tails and returns, and the SSE code after them (the caller's
+   general path, libm's pow) ran 2x slower on this CPU; it is explicit. */
+#if defined(MV__PASS_AVX512)
+#define mv__rs_vd_max0(a) _mm512_max_pd((a), _mm512_setzero_pd()) /* NaN -> 0 (second operand) */
+#define mv__rs_vd_trunc(a) _mm512_roundscale_pd((a), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)
+#define mv__rs_vd_lanes() _mm512_setr_pd(0, 1, 2, 3, 4, 5, 6, 7)
+#define mv__rs_vd_store_i32(p, a) _mm256_storeu_si256((__m256i *)(void *)(p), _mm512_cvttpd_epi32(a))
+#define MV__RS_LD2_ANY(s, idx, a, b) MV__SFX(mv__rs_ld2_any)((s), (idx), (a), (b))
+#define MV__RS_LD4_ANY(s, idx, t) MV__SFX(mv__rs_ld4_any)((s), (idx), (t))
+#define mv__rs_vd_div(a, b) _mm512_div_pd((a), (b))
+#define MV__RS_ZEROUPPER() _mm256_zeroupper()
+#elif defined(MV__PASS_AVX2)
+#define mv__rs_vd_max0(a) _mm256_max_pd((a), _mm256_setzero_pd())
+#define mv__rs_vd_trunc(a) _mm256_round_pd((a), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)
+#define mv__rs_vd_lanes() _mm256_setr_pd(0, 1, 2, 3)
+#define MV__RS_LD2_ANY(s, idx, a, b) MV__SFX(mv__rs_ld2)((s), 0, (idx), (a), (b)) /* no window: any order */
+#define MV__RS_LD4_ANY(s, idx, t) MV__SFX(mv__rs_ld4)((s), 0, (idx), (t))
+#define mv__rs_vd_div(a, b) _mm256_div_pd((a), (b))
+#define MV__RS_ZEROUPPER() _mm256_zeroupper()
+#define mv__rs_vd_store_i32(p, a) _mm_storeu_si128((__m128i *)(void *)(p), _mm256_cvttpd_epi32(a))
+#elif defined(MV__PASS_SSE2)
+#define mv__rs_vd_max0(a) _mm_max_pd((a), _mm_setzero_pd())
+#define mv__rs_vd_trunc(a) _mm_cvtepi32_pd(_mm_cvttpd_epi32(a)) /* 0 <= a < 2^31 here */
+#define mv__rs_vd_lanes() _mm_setr_pd(0, 1)
+#define MV__RS_LD2_ANY(s, idx, a, b) MV__SFX(mv__rs_ld2)((s), 0, (idx), (a), (b))
+#define MV__RS_LD4_ANY(s, idx, t) MV__SFX(mv__rs_ld4)((s), 0, (idx), (t))
+#define mv__rs_vd_div(a, b) _mm_div_pd((a), (b))
+#define MV__RS_ZEROUPPER() ((void)0)
+#define mv__rs_vd_store_i32(p, a) _mm_storel_epi64((__m128i *)(void *)(p), _mm_cvttpd_epi32(a))
+#elif defined(MV__PASS_NEON)
+#define mv__rs_vd_max0(a) vmaxnmq_f64((a), vdupq_n_f64(0)) /* maxNum: the number, so NaN -> 0, and +0 over -0 */
+#define mv__rs_vd_trunc(a) vrndq_f64(a)
+#define mv__rs_vd_lanes() vsetq_lane_f64(1.0, vdupq_n_f64(0.0), 1)
+#define MV__RS_LD2_ANY(s, idx, a, b) MV__SFX(mv__rs_ld2)((s), 0, (idx), (a), (b))
+#define MV__RS_LD4_ANY(s, idx, t) MV__SFX(mv__rs_ld4)((s), 0, (idx), (t))
+#define mv__rs_vd_div(a, b) vdivq_f64((a), (b))
+#define MV__RS_ZEROUPPER() ((void)0)
+#define mv__rs_vd_store_i32(p, a) vst1_s32((p), vmovn_s64(vcvtq_s64_f64(a)))
+#endif
+
+/* One axis of MV__VDL samples at coordinates c on an axis whose last voxel
+   is hi: weight t, window start f (as doubles), and the lanes inside
+   [0, hi] cleared from *inside_bits where they are not. */
+MV__RS_FNI void MV__SFX(mv__rs_lin_axis)(mv__vd c, double hi, mv__vd *t, mv__vd *f, int *inside_bits)
+{
+    mv__vd vhi = mv__vd_set1(hi), one = mv__vd_set1(1.0), hi1 = mv__vd_set1(hi - 1), cl, fl;
+    cl = mv__vd_min(mv__rs_vd_max0(c), vhi);
+    fl = mv__rs_vd_trunc(cl); /* floor: cl >= 0 */
+#if defined(MV__PASS_AVX512)
+    {
+        __mmask8 in = _mm512_cmp_pd_mask(c, _mm512_setzero_pd(), _CMP_GE_OQ) & _mm512_cmp_pd_mask(c, vhi, _CMP_LE_OQ);
+        __mmask8 last = _mm512_cmp_pd_mask(fl, vhi, _CMP_GE_OQ);
+        *t = _mm512_mask_blend_pd(last, mv__vd_sub(cl, fl), one);
+        *f = _mm512_mask_blend_pd(last, fl, hi1);
+        *inside_bits &= (int)in;
+    }
+#elif defined(MV__PASS_AVX2)
+    {
+        __m256d in = _mm256_and_pd(_mm256_cmp_pd(c, _mm256_setzero_pd(), _CMP_GE_OQ), _mm256_cmp_pd(c, vhi, _CMP_LE_OQ));
+        __m256d last = _mm256_cmp_pd(fl, vhi, _CMP_GE_OQ);
+        *t = _mm256_blendv_pd(mv__vd_sub(cl, fl), one, last);
+        *f = _mm256_blendv_pd(fl, hi1, last);
+        *inside_bits &= _mm256_movemask_pd(in);
+    }
+#elif defined(MV__PASS_SSE2)
+    {
+        __m128d in = _mm_and_pd(_mm_cmpge_pd(c, _mm_setzero_pd()), _mm_cmple_pd(c, vhi)); /* ordered: NaN is outside */
+        __m128d last = _mm_cmpge_pd(fl, vhi);
+        *t = _mm_or_pd(_mm_and_pd(last, one), _mm_andnot_pd(last, mv__vd_sub(cl, fl)));
+        *f = _mm_or_pd(_mm_and_pd(last, hi1), _mm_andnot_pd(last, fl));
+        *inside_bits &= _mm_movemask_pd(in);
+    }
+#elif defined(MV__PASS_NEON)
+    {
+        uint64x2_t in = vandq_u64(vcgeq_f64(c, vdupq_n_f64(0)), vcleq_f64(c, vhi)), last = vcgeq_f64(fl, vhi);
+        *t = vbslq_f64(last, one, mv__vd_sub(cl, fl));
+        *f = vbslq_f64(last, hi1, fl);
+        *inside_bits &= (int)(vgetq_lane_u64(in, 0) & 1u) | (int)(vgetq_lane_u64(in, 1) & 2u);
+    }
+#endif
+}
+
+MV__FN void MV__SFX(mv__rs_affine_lin)(float *dst, const float *vol, const int64_t *d, const double *m0, const double *base,
+                                        int64_t x0, size_t n, int fill, float fillv)
+{
+    const size_t sy = (size_t)d[0], sz = (size_t)(d[0] * d[1]);
+    const int all_in = (1 << MV__VDL) - 1;
+    const mv__vf one = mv__vf_set1(1.0f);
+    mv__vd step[3], scale_y = mv__vd_set1((double)sy), scale_z = mv__vd_set1((double)sz);
+    size_t i = 0;
+    int a, h;
+    for (a = 0; a < 3; a++) step[a] = mv__vd_set1(m0[a]);
+    for (; i + MV__VL <= n; i += MV__VL) {
+        mv__vf t[3], u[3], r0, r1, r2, r3, p0, p1;
+        int32_t idx[MV__VL];
+        int inside[2] = {all_in, all_in};
+        mv__vd tw[3][2];
+        for (h = 0; h < 2; h++) {
+            /* x as the reference forms it: (double)(x0 + i + lane) */
+            mv__vd x = mv__vd_add(mv__vd_set1((double)(x0 + (int64_t)i + h * MV__VDL)), mv__rs_vd_lanes()), f[3];
+            for (a = 0; a < 3; a++) {
+                mv__vd c = mv__vd_add(mv__vd_mul(step[a], x), mv__vd_set1(base[a]));
+                MV__SFX(mv__rs_lin_axis)(c, (double)(d[a] - 1), &tw[a][h], &f[a], &inside[h]);
+            }
+            /* the window's offset, exact in float64 (below 2^31) */
+            mv__rs_vd_store_i32(idx + h * MV__VDL, mv__vd_add(mv__vd_add(mv__vd_mul(f[2], scale_z), mv__vd_mul(f[1], scale_y)), f[0]));
+        }
+        for (a = 0; a < 3; a++) {
+            t[a] = mv__vf_from_vd(tw[a][0], tw[a][1]);
+            u[a] = mv__rs_vf_sub(one, t[a]);
+        }
+        MV__RS_LD2_ANY(vol, idx, &r0, &p0);
+        r0 = mv__rs_vf_add(mv__rs_vf_mul(u[0], r0), mv__rs_vf_mul(t[0], p0));
+        MV__RS_LD2_ANY(vol + sy, idx, &r1, &p0);
+        r1 = mv__rs_vf_add(mv__rs_vf_mul(u[0], r1), mv__rs_vf_mul(t[0], p0));
+        MV__RS_LD2_ANY(vol + sz, idx, &r2, &p0);
+        r2 = mv__rs_vf_add(mv__rs_vf_mul(u[0], r2), mv__rs_vf_mul(t[0], p0));
+        MV__RS_LD2_ANY(vol + sz + sy, idx, &r3, &p0);
+        r3 = mv__rs_vf_add(mv__rs_vf_mul(u[0], r3), mv__rs_vf_mul(t[0], p0));
+        p0 = mv__rs_vf_add(mv__rs_vf_mul(u[1], r0), mv__rs_vf_mul(t[1], r1));
+        p1 = mv__rs_vf_add(mv__rs_vf_mul(u[1], r2), mv__rs_vf_mul(t[1], r3));
+        mv__vf_storeu(dst + i, mv__rs_vf_add(mv__rs_vf_mul(u[2], p0), mv__rs_vf_mul(t[2], p1)));
+        if (fill && (inside[0] & inside[1]) != all_in) { /* rare: rows crossing the edge */
+            int k;
+            for (k = 0; k < MV__VL; k++)
+                if (!((inside[k / MV__VDL] >> (k % MV__VDL)) & 1)) dst[i + (size_t)k] = fillv;
+        }
+    }
+    MV__RS_ZEROUPPER();
+    mv__rs_affine_lin_ref(dst + i, vol, d, m0, base, x0 + (int64_t)i, n - i, fill, fillv);
+}
+
+/* Lanes of c inside [0, lim): a bit per lane, as mv__rs_lin_axis counts them */
+MV__RS_FNI int MV__SFX(mv__rs_in_bits)(mv__vd c, double lim)
+{
+#if defined(MV__PASS_AVX512)
+    return (int)(_mm512_cmp_pd_mask(c, _mm512_setzero_pd(), _CMP_GE_OQ) & _mm512_cmp_pd_mask(c, _mm512_set1_pd(lim), _CMP_LT_OQ));
+#elif defined(MV__PASS_AVX2)
+    return _mm256_movemask_pd(_mm256_and_pd(_mm256_cmp_pd(c, _mm256_setzero_pd(), _CMP_GE_OQ), _mm256_cmp_pd(c, _mm256_set1_pd(lim), _CMP_LT_OQ)));
+#elif defined(MV__PASS_SSE2)
+    return _mm_movemask_pd(_mm_and_pd(_mm_cmpge_pd(c, _mm_setzero_pd()), _mm_cmplt_pd(c, _mm_set1_pd(lim))));
+#elif defined(MV__PASS_NEON)
+    uint64x2_t in = vandq_u64(vcgeq_f64(c, vdupq_n_f64(0)), vcltq_f64(c, vdupq_n_f64(lim)));
+    return (int)(vgetq_lane_u64(in, 0) & 1u) | (int)(vgetq_lane_u64(in, 1) & 2u);
+#endif
+}
+
+/* General cubic rows (mv__rs_affine_cub_ref, bit for bit): coordinates and
+   the cubic weights in float64 by the reference's formulas
+   (mv__rs_cubic_w), rounded to float32, then the 16 runs of 4 taps through
+   mv__rs_ld4 and the sums in the reference's order. A voxel whose taps are
+   not all stored is computed at its coordinate clamped into [0, lim] (taps
+   still inside the stored volume; equal to c for the others) and marked
+   todo, so vectors across the edge stay vectors (sending them to the
+   reference made AVX-512 slower than the reference itself). */
+MV__FN size_t MV__SFX(mv__rs_affine_cub)(float *dst, unsigned char *todo, const float *coef, const int64_t *st,
+                                         const double *lim, const double *m0, const double *base, int64_t x0, size_t n)
+{
+    const size_t sx = (size_t)st[0], sy = (size_t)st[1];
+    const int all_in = (1 << MV__VDL) - 1;
+    const mv__vd one = mv__vd_set1(1.0), two = mv__vd_set1(2.0), three = mv__vd_set1(3.0), four = mv__vd_set1(4.0),
+                 six = mv__vd_set1(6.0), scale_y = mv__vd_set1((double)sx), scale_z = mv__vd_set1((double)(sx * sy));
+    size_t i = 0, left = 0;
+    int a, h, k;
+    for (; i + MV__VL <= n; i += MV__VL) {
+        mv__vd c[2][3];
+        mv__vf w[3][4], acc = mv__vf_set1(0.0f);
+        int32_t idx[MV__VL];
+        int in[2] = {all_in, all_in}, tz, ty;
+        for (h = 0; h < 2; h++) {
+            mv__vd x = mv__vd_add(mv__vd_set1((double)(x0 + (int64_t)i + h * MV__VDL)), mv__rs_vd_lanes());
+            for (a = 0; a < 3; a++) {
+                c[h][a] = mv__vd_add(mv__vd_mul(mv__vd_set1(m0[a]), x), mv__vd_set1(base[a]));
+                in[h] &= MV__SFX(mv__rs_in_bits)(c[h][a], lim[a]);
+                c[h][a] = mv__vd_min(mv__rs_vd_max0(c[h][a]), mv__vd_set1(lim[a])); /* NaN -> 0 */
+            }
+        }
+        for (a = 0; a < 3; a++) {
+            mv__vd wd[4][2];
+            for (h = 0; h < 2; h++) {
+                mv__vd fl = mv__rs_vd_trunc(c[h][a]), t = mv__vd_sub(c[h][a], fl), y = mv__vd_sub(one, t);
+                mv__vd w0 = mv__rs_vd_div(mv__vd_mul(mv__vd_mul(y, y), y), six);
+                mv__vd w1 = mv__rs_vd_div(mv__vd_add(mv__vd_mul(mv__vd_mul(mv__vd_mul(t, t), mv__vd_sub(t, two)), three), four), six);
+                mv__vd w2 = mv__rs_vd_div(mv__vd_add(mv__vd_mul(mv__vd_mul(mv__vd_mul(y, y), mv__vd_sub(y, two)), three), four), six);
+                wd[0][h] = w0;
+                wd[1][h] = w1;
+                wd[2][h] = w2;
+                wd[3][h] = mv__vd_sub(mv__vd_sub(mv__vd_sub(one, w0), w1), w2);
+                /* the window's offset, exact in float64 (below 2^31); built up over the axes */
+                if (a == 0) c[h][0] = fl;
+                else if (a == 1) c[h][0] = mv__vd_add(c[h][0], mv__vd_mul(fl, scale_y));
+                else mv__rs_vd_store_i32(idx + h * MV__VDL, mv__vd_add(c[h][0], mv__vd_mul(fl, scale_z)));
+            }
+            for (k = 0; k < 4; k++) w[a][k] = mv__vf_from_vd(wd[k][0], wd[k][1]);
+        }
+        for (tz = 0; tz < 4; tz++) {
+            mv__vf plane = mv__vf_set1(0.0f);
+            for (ty = 0; ty < 4; ty++) {
+                mv__vf r[4], row;
+                MV__RS_LD4_ANY(coef + ((size_t)tz * sy + (size_t)ty) * sx, idx, r);
+                row = mv__rs_vf_add(mv__rs_vf_add(mv__rs_vf_add(mv__rs_vf_mul(w[0][0], r[0]), mv__rs_vf_mul(w[0][1], r[1])),
+                                                  mv__rs_vf_mul(w[0][2], r[2])),
+                                    mv__rs_vf_mul(w[0][3], r[3]));
+                plane = ty == 0 ? mv__rs_vf_mul(w[1][0], row) : mv__rs_vf_add(plane, mv__rs_vf_mul(w[1][ty], row));
+            }
+            acc = tz == 0 ? mv__rs_vf_mul(w[2][0], plane) : mv__rs_vf_add(acc, mv__rs_vf_mul(w[2][tz], plane));
+        }
+        mv__vf_storeu(dst + i, acc);
+        for (k = 0; k < MV__VL; k++) {
+            todo[i + (size_t)k] = (unsigned char)!((in[k / MV__VDL] >> (k % MV__VDL)) & 1);
+            left += todo[i + (size_t)k];
+        }
+    }
+    MV__RS_ZEROUPPER();
+    return left + mv__rs_affine_cub_ref(dst + i, todo + i, coef, st, lim, m0, base, x0 + (int64_t)i, n - i);
+}
+#undef MV__RS_LD2_ANY
+#undef MV__RS_LD4_ANY
+#undef mv__rs_vd_div
+#undef MV__RS_ZEROUPPER
+#undef mv__rs_vd_max0
+#undef mv__rs_vd_trunc
+#undef mv__rs_vd_lanes
+#undef mv__rs_vd_store_i32
+
 /* intensity kernels: float64 arithmetic per voxel, rounded once */
 MV__FN void MV__SFX(mv__affine_f32)(const float *x, float *y, size_t n, double c, double sc, double o)
 {
@@ -15628,6 +17866,13 @@ static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
     kt->crc32 = MV__SFX(mv__crc32);
 #endif
     kt->inflate_fast = MV__SFX(mv__inflate_fast);
+    kt->rs_blend = MV__SFX(mv__rs_blend);
+    kt->rs_xinterp = MV__SFX(mv__rs_xinterp);
+    kt->rs_bspline = MV__SFX(mv__rs_bspline);
+    kt->rs_rows_in = MV__SFX(mv__rs_rows_in);
+    kt->rs_rows_out = MV__SFX(mv__rs_rows_out);
+    kt->rs_affine_lin = MV__SFX(mv__rs_affine_lin);
+    kt->rs_affine_cub = MV__SFX(mv__rs_affine_cub);
     kt->affine_f32 = MV__SFX(mv__affine_f32);
     kt->affine_nz_f32 = MV__SFX(mv__affine_nz_f32);
     kt->clamp_f32 = MV__SFX(mv__clamp_f32);
@@ -15703,5 +17948,14 @@ static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
 #undef MV__LOAD16_U8
 #undef MV__LOAD16_I8
 #undef MV__LOAD16_I32
+#undef mv__rs_vf_add
+#undef mv__rs_vf_mul
+#undef mv__rs_vf_sub
+#undef MV__RS_G
+#undef MV__RS_PAIR
+#undef MV__RS_JOIN
+#undef MV__RS_LDF
+#undef MV__RS_STF
+#undef MV__RS_FNI
 
 #endif /* MV__KERNEL_PASS */

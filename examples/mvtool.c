@@ -10,6 +10,8 @@
      mvtool crop-or-pad IN OUT X,Y,Z [--fill V]
      mvtool flip IN OUT AXES                   e.g. 0 or 0,2
      mvtool reorient IN OUT CODE               e.g. RAS, LPS
+     mvtool resample IN OUT --shape X,Y,Z | --spacing A,B,C [--interp nearest|linear|cubic] [--align-corners]
+                                               scipy zoom grid (float32 out; 4D: each time point)
      mvtool chain IN OUT STEP...               several steps in one pass (see usage)
      mvtool fft IN OUT / ifft IN OUT           numpy.fft.fftn / ifftn over the three
                                                spatial axes (norm backward, no shift)
@@ -17,9 +19,9 @@
                                                fftshift(fftn(ifftshift(x), norm=ortho))
      mvtool rss IN OUT                         root-sum-of-squares over the coil axis
                                                (dims[3], as BART), float32 out
-   Intensity operations write float32; spatial ones keep the input's dtype;
-   the FFTs write complex64 (real inputs promoted, scaling applied), each
-   volume of a 4D (or higher) file transformed on its own.
+   Intensity operations and resampling write float32; spatial ones keep the
+   input's dtype; the FFTs write complex64 (real inputs promoted, scaling
+   applied), each volume of a 4D (or higher) file transformed on its own.
    Single-step commands and chains load crop-first: only the part of the
    file the result needs is read (and decompressed).
    Any error prints the status name and its detail to stderr and exits 1. */
@@ -49,10 +51,15 @@ static int usage(void)
             "       mvtool crop-or-pad IN OUT X,Y,Z [--fill V]\n"
             "       mvtool flip IN OUT AXES                  (e.g. 0 or 0,2)\n"
             "       mvtool reorient IN OUT CODE              (e.g. RAS, LPS)\n"
+            "       mvtool resample IN OUT --shape X,Y,Z | --spacing A,B,C [--interp nearest|linear|cubic]\n"
+            "                       [--align-corners]        (default linear, field of view kept; float32 out)\n"
             "       mvtool chain IN OUT STEP...  steps, in order, run in one pass:\n"
             "           crop-or-pad:X,Y,Z[:FILL]  box:X0,Y0,Z0:SX,SY,SZ[:FILL]  flip:AXES\n"
             "           permute:P0,P1,P2  reorient:CODE  rot90:K:A0,A1  znorm[:nonzero]\n"
             "           rescale[:LO,HI[:P1,P2[:clip]]]  clamp:LO,HI  cast:DTYPE[:trunc]\n"
+            "           resample:shape:X,Y,Z[:INTERP]  resample:spacing:A,B,C[:INTERP]\n"
+            "           (a resample step splits the chain: the steps before it run in one\n"
+            "            pass, then it resamples, then the steps after it run in one pass)\n"
             "       mvtool fft|ifft IN OUT          numpy fftn / ifftn over x,y,z (complex64 out)\n"
             "       mvtool fftc|ifftc IN OUT        centred (ifftshift, FFT, fftshift), norm ortho\n"
             "       mvtool rss IN OUT               root-sum-of-squares over dims[3] (coils), float32\n"
@@ -392,6 +399,117 @@ static int cmd_reorient(int argc, char **argv)
     return run_chain(argv[0], argv[1], &op, 1);
 }
 
+/* ---- resampling ---- */
+
+typedef struct resample_step {
+    int by_spacing;         /* 0: shape[], 1: spacing[] */
+    int64_t shape[3];
+    double spacing[3];
+    mv_resample_opts o;
+} resample_step;
+
+static int parse_interp(const char *s, mv_interp *interp)
+{
+    if (strcmp(s, "nearest") == 0) *interp = MV_INTERP_NEAREST;
+    else if (strcmp(s, "linear") == 0) *interp = MV_INTERP_LINEAR;
+    else if (strcmp(s, "cubic") == 0) *interp = MV_INTERP_CUBIC;
+    else return 0;
+    return 1;
+}
+
+/* "X,Y,Z" as three whole voxel counts >= 1 */
+static int parse_shape(const char *s, int64_t *shape)
+{
+    double v[3];
+    int a;
+    if (parse_list(s, v, 3) != 3) return 0;
+    for (a = 0; a < 3; a++) {
+        if (!(v[a] >= 1 && v[a] <= 2147483647.0) || v[a] != (double)(int64_t)v[a]) return 0;
+        shape[a] = (int64_t)v[a];
+    }
+    return 1;
+}
+
+/* "A,B,C" as three spacings in mm, finite and > 0 */
+static int parse_spacing(const char *s, double *spacing)
+{
+    int a;
+    if (parse_list(s, spacing, 3) != 3) return 0;
+    for (a = 0; a < 3; a++)
+        if (!(spacing[a] > 0 && spacing[a] < 1e300)) return 0;
+    return 1;
+}
+
+/* float32 output for every interpolation (nearest would keep the dtype) */
+static void resample_step_init(resample_step *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->o.interp = MV_INTERP_LINEAR;
+    r->o.dtype = MV_DT_F32;
+}
+
+static mv_status resample_run(const resample_step *r, const mv_vol *in, mv_vol *out)
+{
+    return r->by_spacing ? mv_resample_spacing(in, out, r->spacing, &r->o) : mv_resample_shape(in, out, r->shape, &r->o);
+}
+
+static int cmd_resample(int argc, char **argv)
+{
+    resample_step r;
+    int i, have_shape = 0, have_spacing = 0;
+    mv_vol v, out;
+    mv_status st;
+    if (argc < 2) return usage();
+    resample_step_init(&r);
+    for (i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--shape") == 0 && i + 1 < argc) {
+            if (!parse_shape(argv[++i], r.shape)) return bad_arg("--shape wants X,Y,Z (whole numbers >= 1)", argv[i]);
+            have_shape = 1;
+        } else if (strcmp(argv[i], "--spacing") == 0 && i + 1 < argc) {
+            if (!parse_spacing(argv[++i], r.spacing)) return bad_arg("--spacing wants A,B,C (mm, > 0)", argv[i]);
+            have_spacing = 1;
+        } else if (strcmp(argv[i], "--interp") == 0 && i + 1 < argc) {
+            if (!parse_interp(argv[++i], &r.o.interp)) return bad_arg("--interp wants nearest, linear or cubic", argv[i]);
+        } else if (strcmp(argv[i], "--align-corners") == 0) {
+            r.o.align_corners = 1;
+        } else {
+            return usage();
+        }
+    }
+    if (have_shape == have_spacing) {
+        fprintf(stderr, "mvtool: resample: give exactly one of --shape X,Y,Z and --spacing A,B,C\n");
+        return 2;
+    }
+    r.by_spacing = have_spacing;
+    st = mv_load(argv[0], &v, NULL);
+    if (st != MV_OK) return fail(st);
+    st = resample_run(&r, &v, &out);
+    mv_free(&v);
+    if (st != MV_OK) return fail(st);
+    st = mv_save(argv[1], &out, NULL);
+    mv_free(&out);
+    return st == MV_OK ? 0 : fail(st);
+}
+
+/* "resample:shape:X,Y,Z[:INTERP]" or "resample:spacing:A,B,C[:INTERP]" */
+static int parse_resample_step(const char *text, resample_step *r)
+{
+    char buf[256], *kind, *list, *interp;
+    if (strncmp(text, "resample:", 9) != 0 || strlen(text) >= sizeof(buf)) return 0;
+    strcpy(buf, text + 9);
+    kind = buf;
+    list = strchr(kind, ':');
+    if (!list) return 0;
+    *list++ = 0;
+    interp = strchr(list, ':');
+    if (interp) *interp++ = 0;
+    resample_step_init(r);
+    if (interp && !parse_interp(interp, &r->o.interp)) return 0;
+    if (strcmp(kind, "shape") == 0) return parse_shape(list, r->shape);
+    r->by_spacing = 1;
+    return strcmp(kind, "spacing") == 0 && parse_spacing(list, r->spacing);
+}
+
 /* one chain step from "name:arg:arg" */
 static int parse_step(const char *text, mv_op *op)
 {
@@ -470,14 +588,65 @@ static int parse_step(const char *text, mv_op *op)
     return 0;
 }
 
+/* Runs ops[0..n) on *v in one pass (mv_pipeline), replacing it. */
+static mv_status chain_segment(mv_vol *v, const mv_op *ops, int n)
+{
+    mv_vol out;
+    mv_status st;
+    if (n == 0) return MV_OK;
+    st = mv_pipeline(v, ops, n, &out, NULL);
+    if (st != MV_OK) return st;
+    mv_free(v);
+    *v = out;
+    return MV_OK;
+}
+
+/* A chain with resample steps: mv_pipeline's one pass moves voxels (its
+   spatial steps compose into one voxel-to-voxel map) and cannot
+   interpolate, so the steps between resample steps run as one pipeline each
+   (the first one loads crop-first), with a resampling between them. */
+static int run_chain_resampled(const char *in, const char *outp, const mv_op *ops, const int *resample_at,
+                               const resample_step *rs, int n)
+{
+    mv_vol v, out;
+    mv_status st;
+    int first = 0, i;
+    while (first < n && resample_at[first] < 0) first++;
+    st = first > 0 ? mv_pipeline_load(in, ops, first, &v, NULL) : mv_load(in, &v, NULL);
+    if (st != MV_OK) return fail(st);
+    for (i = first; i < n && st == MV_OK;) {
+        int end = i + 1;
+        st = resample_run(&rs[resample_at[i]], &v, &out);
+        if (st != MV_OK) break;
+        mv_free(&v);
+        v = out;
+        while (end < n && resample_at[end] < 0) end++;
+        st = chain_segment(&v, ops + i + 1, end - i - 1);
+        i = end;
+    }
+    if (st == MV_OK) st = mv_save(outp, &v, NULL);
+    mv_free(&v);
+    return st == MV_OK ? 0 : fail(st);
+}
+
 static int cmd_chain(int argc, char **argv)
 {
     mv_op ops[64];
-    int i;
-    if (argc < 3 || argc - 2 > 64) return usage();
-    for (i = 2; i < argc; i++)
-        if (!parse_step(argv[i], &ops[i - 2])) return bad_arg("unknown or malformed step", argv[i]);
-    return run_chain(argv[0], argv[1], ops, argc - 2);
+    resample_step rs[64];
+    int resample_at[64], i, n = argc - 2, n_rs = 0;
+    if (argc < 3 || n > 64) return usage();
+    for (i = 0; i < n; i++) {
+        resample_at[i] = -1;
+        memset(&ops[i], 0, sizeof(ops[i]));
+        if (strncmp(argv[i + 2], "resample:", 9) == 0) {
+            if (!parse_resample_step(argv[i + 2], &rs[n_rs])) return bad_arg("malformed resample step", argv[i + 2]);
+            resample_at[i] = n_rs++;
+        } else if (!parse_step(argv[i + 2], &ops[i])) {
+            return bad_arg("unknown or malformed step", argv[i + 2]);
+        }
+    }
+    if (n_rs == 0) return run_chain(argv[0], argv[1], ops, n);
+    return run_chain_resampled(argv[0], argv[1], ops, resample_at, rs, n);
 }
 
 /* ---- FFT subcommands ---- */
@@ -554,6 +723,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "crop-or-pad") == 0) return cmd_crop_or_pad(argc - 2, argv + 2);
     if (strcmp(argv[1], "flip") == 0) return cmd_flip(argc - 2, argv + 2);
     if (strcmp(argv[1], "reorient") == 0) return cmd_reorient(argc - 2, argv + 2);
+    if (strcmp(argv[1], "resample") == 0) return cmd_resample(argc - 2, argv + 2);
     if (strcmp(argv[1], "chain") == 0) return cmd_chain(argc - 2, argv + 2);
     if (strcmp(argv[1], "fft") == 0) return cmd_fft(argc - 2, argv + 2, 0, 0);
     if (strcmp(argv[1], "ifft") == 0) return cmd_fft(argc - 2, argv + 2, 1, 0);

@@ -31,6 +31,7 @@ int main(int argc, char **argv)
         profile_rescale_size(sizes[i], iters[i]);
         profile_crop_pad_size(sizes[i], iters[i]);
         profile_flip_size(sizes[i], iters[i]);
+        profile_resample_size(sizes[i], iters[i]);
         if (sizes[i] <= 256) pfft_size(sizes[i], iters[i]); /* 512^3 complex: 1 GiB per buffer */
     }
     return 0;

@@ -1,6 +1,6 @@
-/* profile_ops.h - the intensity and spatial profiles, shared by
-   profile_z_norm, profile_rescale, profile_crop_pad, profile_flip and
-   profile_all. Include after medvol.h and profile.h.
+/* profile_ops.h - the intensity, spatial and resampling profiles, shared
+   by profile_z_norm, profile_rescale, profile_crop_pad, profile_flip,
+   profile_resample and profile_all. Include after medvol.h and profile.h.
 
    Every row times one call on a size^3 phantom (mv_phantom_smooth: smooth
    blobs plus noise, float32 or int16) and prints min / median / mean ms,
@@ -14,6 +14,8 @@
 #ifndef MEDVOL_PROFILE_OPS_H
 #define MEDVOL_PROFILE_OPS_H
 
+#include <math.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 /* each program uses some of these */
@@ -317,6 +319,163 @@ POPS_FN void profile_flip_size(int64_t size, int iters)
     mv_free(&o2);
     mv_free(&f32);
     mv_free(&i16);
+}
+
+/* ---- resampling ----
+   Rows resample the float32 phantom into a warm caller buffer
+   (mv_resample_into; cubic with a warm scratch) and, last, through the
+   allocating forms (fresh output memory each time). Ratios: memcpy of the
+   OUTPUT bytes, interleaved with the op (a resampling writes the output
+   once and reads the input through caches: the output is what it must
+   move). */
+typedef struct pops_rs_ctx {
+    const mv_vol *in;
+    mv_vol out;             /* warm caller buffer (into) */
+    double map[4][4];
+    mv_resample_opts o;
+    int alloc;              /* 1: mv_resample_shape into fresh memory */
+    int64_t shape[3];
+} pops_rs_ctx;
+
+static void pops_rs_once(void *c)
+{
+    pops_rs_ctx *r = (pops_rs_ctx *)c;
+    if (r->alloc) {
+        mv_vol v;
+        pops_check(mv_resample_shape(r->in, &v, r->shape, &r->o), "resample");
+        mv_free(&v);
+    } else {
+        pops_check(mv_resample_into(r->in, &r->out, (const double(*)[4])r->map, &r->o), "resample");
+    }
+}
+
+/* scipy zoom's grid (grid_mode=True): output o samples (o + 0.5) * in/out - 0.5 */
+static void pops_rs_zoom_map(double m[4][4], const int64_t in[3], const int64_t out[3])
+{
+    int a;
+    memset(m, 0, 16 * sizeof(double));
+    for (a = 0; a < 3; a++) {
+        m[a][a] = (double)in[a] / (double)out[a];
+        m[a][3] = 0.5 * m[a][a] - 0.5;
+    }
+    m[3][3] = 1;
+}
+
+/* a 15 degree turn about z and 5 about x, about the volume's centre: a
+   general (non-separable) map */
+static void pops_rs_rotation_map(double m[4][4], int64_t n)
+{
+    double az = 15 * 3.14159265358979 / 180, ax = 5 * 3.14159265358979 / 180, c = (double)(n - 1) / 2;
+    double R[3][3];
+    int r, k;
+    R[0][0] = cos(az);
+    R[0][1] = -sin(az) * cos(ax);
+    R[0][2] = sin(az) * sin(ax);
+    R[1][0] = sin(az);
+    R[1][1] = cos(az) * cos(ax);
+    R[1][2] = -cos(az) * sin(ax);
+    R[2][0] = 0;
+    R[2][1] = sin(ax);
+    R[2][2] = cos(ax);
+    for (r = 0; r < 3; r++) {
+        m[r][3] = c;
+        for (k = 0; k < 3; k++) {
+            m[r][k] = R[r][k];
+            m[r][3] -= R[r][k] * c;
+        }
+    }
+    m[3][0] = m[3][1] = m[3][2] = 0;
+    m[3][3] = 1;
+}
+
+static void pops_rs_row(const char *name, pops_rs_ctx *r, int iters)
+{
+    const int64_t *d = r->alloc ? r->shape : r->out.dim;
+    size_t out_bytes = (size_t)(d[0] * d[1] * d[2]) * 4;
+    prof_result op, paired;
+    char label[96];
+    prof_run_paired(pops_rs_once, r, iters, out_bytes, &op, &paired);
+    snprintf(label, sizeof(label), "%s -> %lldx%lldx%lld", name, (long long)d[0], (long long)d[1], (long long)d[2]);
+    prof_row(label, op, mv_vol_bytes(r->in), paired);
+}
+
+/* trilinear x0.5, x2 (below 512^3: a 1024^3 float32 output is 4 GiB) and
+   0.8 x 0.8 x 1.5 mm -> 1 mm; nearest; cubic; a rotation (general map);
+   the allocating forms */
+POPS_FN void profile_resample_size(int64_t size, int iters)
+{
+    static const struct {
+        const char *name;
+        mv_interp interp;
+        int target; /* 0 half, 1 twice, 2 aniso, 3 rotated */
+    } ops[] = {
+        {"linear x0.5", MV_INTERP_LINEAR, 0},
+        {"linear x2", MV_INTERP_LINEAR, 1},
+        {"linear 0.8x0.8x1.5mm->1mm", MV_INTERP_LINEAR, 2},
+        {"nearest 0.8x0.8x1.5mm->1mm", MV_INTERP_NEAREST, 2},
+        {"nearest x2", MV_INTERP_NEAREST, 1},
+        {"cubic x0.5", MV_INTERP_CUBIC, 0},
+        {"cubic x2", MV_INTERP_CUBIC, 1},
+        {"cubic 0.8x0.8x1.5mm->1mm", MV_INTERP_CUBIC, 2},
+        {"linear rotated 15deg", MV_INTERP_LINEAR, 3},
+        {"cubic rotated 15deg", MV_INTERP_CUBIC, 3},
+    };
+    static const char *alloc_names[] = {"alloc: linear x2", "alloc: linear 0.8x0.8x1.5mm->1mm",
+                                        "alloc: cubic 0.8x0.8x1.5mm->1mm"};
+    int64_t n3[3], half[3], twice[3], aniso[3];
+    mv_vol in;
+    size_t k;
+    int t, i;
+    pops_check(mv_phantom_smooth(&in, MV_DT_F32, size, size, size, 1), "phantom");
+    for (i = 0; i < 3; i++) {
+        n3[i] = size;
+        half[i] = (size + 1) / 2;
+        twice[i] = 2 * size;
+    }
+    /* what mv_resample_spacing computes for 0.8 x 0.8 x 1.5 mm -> 1 mm (half to even) */
+    aniso[0] = aniso[1] = (int64_t)nearbyint((double)size * 0.8);
+    aniso[2] = (int64_t)nearbyint((double)size * 1.5);
+    for (t = 0; t < pops_thread_runs(); t++) {
+        pops_title("resample float32 (ratios: memcpy of the output bytes; MB/s: input bytes)", size, iters,
+                   pops_threads(t));
+        for (k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
+            pops_rs_ctx r;
+            const int64_t *shape = ops[k].target == 0 ? half : ops[k].target == 1 ? twice : ops[k].target == 2 ? aniso : n3;
+            void *scratch_block = NULL;
+            if (ops[k].target == 1 && size >= 512) continue;
+            memset(&r, 0, sizeof(r));
+            r.in = &in;
+            r.o.interp = ops[k].interp;
+            r.o.threads = pops_threads(t);
+            if (ops[k].target == 3) pops_rs_rotation_map(r.map, size);
+            else pops_rs_zoom_map(r.map, n3, shape);
+            pops_check(mv_vol_alloc(&r.out, MV_DT_F32, 3, shape, NULL), "alloc"); /* zeroed: warm */
+            if (ops[k].interp == MV_INTERP_CUBIC) {
+                size_t need = mv_resample_scratch_size(&in, &r.o);
+                unsigned char *b = (unsigned char *)malloc(need + 64);
+                if (!b) pops_check(MV_ERR_OUT_OF_MEMORY, "scratch");
+                scratch_block = b;
+                r.o.scratch = b + (64 - ((uintptr_t)b & 63));
+                r.o.scratch_size = need;
+                memset(r.o.scratch, 0, need); /* warm */
+            }
+            pops_rs_row(ops[k].name, &r, iters);
+            mv_free(&r.out);
+            free(scratch_block);
+        }
+        for (k = 0; k < 3; k++) {
+            pops_rs_ctx r;
+            if (k == 0 && size >= 512) continue;
+            memset(&r, 0, sizeof(r));
+            r.in = &in;
+            r.alloc = 1;
+            r.o.interp = k == 2 ? MV_INTERP_CUBIC : MV_INTERP_LINEAR;
+            r.o.threads = pops_threads(t);
+            memcpy(r.shape, k == 0 ? twice : aniso, sizeof(r.shape));
+            pops_rs_row(alloc_names[k], &r, iters);
+        }
+    }
+    mv_free(&in);
 }
 
 /* the usage line of the single-profile programs: [size] [iterations] */

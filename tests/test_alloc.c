@@ -251,3 +251,58 @@ MV_TEST(alloc, mri_forms_allocate_nothing)
     ta_fail_at = -1;
     mv_fft_cache_clear();
 }
+
+/* resampling: mv_resample_into allocates nothing (cubic given its scratch);
+   the allocating forms fail cleanly at each allocation */
+MV_TEST(alloc, resample_into_allocates_nothing)
+{
+    static float in_data[9 * 8 * 7], out_data[13 * 5 * 9];
+    static unsigned char scratch_block[200000];
+    unsigned char *scratch = scratch_block + (64 - ((uintptr_t)scratch_block & 63));
+    int64_t din[3] = {9, 8, 7}, dout[3] = {13, 5, 9};
+    double M[4][4] = {{0.6, 0.1, 0, -0.3}, {0, 1.5, 0, 0.2}, {0.05, 0, 0.8, 0.1}, {0, 0, 0, 1}};
+    double Z[4][4] = {{0.7, 0, 0, -0.2}, {0, 1.6, 0, 0.3}, {0, 0, 0.75, -0.1}, {0, 0, 0, 1}};
+    mv_vol in, out, fresh;
+    mv_resample_opts o;
+    int interp, general, k;
+    long needed;
+    size_t i;
+    for (i = 0; i < sizeof(in_data) / sizeof(in_data[0]); i++) in_data[i] = (float)(i % 17) * 3.5f;
+    REQUIRE_OK(mv_vol_wrap(&in, in_data, MV_DT_F32, 3, din));
+    REQUIRE_OK(mv_vol_wrap(&out, out_data, MV_DT_F32, 3, dout));
+    memset(&o, 0, sizeof(o));
+    ta_allocs = 0;
+    for (interp = 0; interp < 3; interp++)
+        for (general = 0; general < 2; general++) {
+            o.interp = (mv_interp)interp;
+            if (interp == MV_INTERP_CUBIC) {
+                o.scratch = scratch;
+                o.scratch_size = sizeof(scratch_block) - 64;
+                REQUIRE(mv_resample_scratch_size(&in, &o) <= o.scratch_size);
+            }
+            EXPECT_OK(mv_resample_into(&in, &out, (const double(*)[4])(general ? M : Z), &o));
+        }
+    EXPECT_EQ_INT(ta_allocs, 0);
+    /* cubic without scratch allocates it, and fails cleanly without memory */
+    o.scratch = NULL;
+    o.scratch_size = 0;
+    ta_live = 0;
+    EXPECT_OK(mv_resample_into(&in, &out, (const double(*)[4])Z, &o));
+    EXPECT(ta_allocs == 1 && ta_live == 0);
+    ta_fail_at = 0;
+    EXPECT_STATUS(mv_resample_into(&in, &out, (const double(*)[4])Z, &o), MV_ERR_OUT_OF_MEMORY);
+    ta_fail_at = -1;
+    /* allocating forms: each allocation failing in turn */
+    ta_allocs = 0;
+    REQUIRE_OK(mv_resample_shape(&in, &fresh, dout, &o));
+    needed = ta_allocs;
+    mv_free(&fresh);
+    EXPECT(needed == 2); /* output and coefficients */
+    for (k = 0; k < needed; k++) {
+        ta_fail_at = k;
+        EXPECT_STATUS(mv_resample_shape(&in, &fresh, dout, &o), MV_ERR_OUT_OF_MEMORY);
+        EXPECT(fresh.data == NULL && fresh.meta.ext == NULL);
+    }
+    ta_fail_at = -1;
+    EXPECT_EQ_INT(ta_live, 0);
+}

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # mvtool end to end: stats of the shared files against manifest.json (via
-# /usr/bin/python3), info, conversions, phantoms, and the error contract
+# /usr/bin/python3), info, conversions, the operations against numpy /
+# nibabel and resampling against scipy (tests/py/check_*_file.py), chains,
+# phantoms, and the error contract
 # (status name + detail on stderr, exit 1). Run from the repo root by make.
 set -u
 T=build/mvtool
@@ -60,6 +62,9 @@ fi
 # the operations, each against numpy / nibabel on the same input file
 if [ -f "$D/nifti/anatomical.nii" ] && "$PY" -c 'import nibabel' 2>/dev/null; then
   C="$PY tests/py/check_op_file.py"
+  R="$PY tests/py/check_resample_file.py"
+  # without scipy the resample outputs are not checked (said once here)
+  "$PY" -c 'import scipy' 2>/dev/null || { echo "  (skip resample vs scipy: no scipy)"; R=true; }
   for f in anatomical.nii functional.nii example4d.nii.gz; do
     I="$D/nifti/$f"
     $T znorm "$I" "$W/o.nii" && $C znorm "$I" "$W/o.nii" >/dev/null && ok || bad "znorm $f"
@@ -72,6 +77,20 @@ if [ -f "$D/nifti/anatomical.nii" ] && "$PY" -c 'import nibabel' 2>/dev/null; th
     for code in RAS LPS PIR; do
       $T reorient "$I" "$W/o.nii" $code && $C reorient "$I" "$W/o.nii" $code >/dev/null && ok || bad "reorient $code $f"
     done
+    # resampling against scipy.ndimage.zoom (each time point of a 4D file) and the grid's world corners (nibabel)
+    while read -r how list interp align; do
+      flag=""; [ "$align" = 1 ] && flag="--align-corners"
+      $T resample "$I" "$W/o.nii" --$how "$list" --interp "$interp" $flag \
+        && $R "$I" "$W/o.nii" "$how" "$list" "$interp" "$align" >/dev/null && ok || bad "resample --$how $list $interp $flag $f"
+    done <<'CASES'
+shape 20,50,17 linear 0
+shape 20,50,17 nearest 0
+shape 45,9,31 cubic 0
+shape 31,9,40 cubic 1
+spacing 2.5,1.5,3 linear 0
+spacing 3,3,1.7 linear 1
+spacing 1.3,2.9,2.2 nearest 0
+CASES
   done
   # a chain equals its steps one by one (voxel for voxel: the statistics see the same values)
   A="$D/nifti/anatomical.nii"
@@ -81,6 +100,20 @@ if [ -f "$D/nifti/anatomical.nii" ] && "$PY" -c 'import nibabel' 2>/dev/null; th
   $T chain "$A" "$W/c.nii.gz" reorient:RAS rescale:0,255:1,99:clip cast:uint8 && $T info "$W/c.nii.gz" | grep -q uint8 \
     && ok || bad "chain to uint8 .nii.gz"
   $T chain "$A" "$W/c.nii" bogus 2>/dev/null; [ $? -eq 2 ] && ok || bad "chain: unknown step exits 2"
+  # a resample step splits the chain; it equals the steps one by one
+  $T chain "$A" "$W/c.nii" crop-or-pad:30,44,20 resample:spacing:2.5,1.5,3:cubic flip:1 znorm \
+    && $T crop-or-pad "$A" "$W/s1.nii" 30,44,20 && $T resample "$W/s1.nii" "$W/s2.nii" --spacing 2.5,1.5,3 --interp cubic \
+    && $T flip "$W/s2.nii" "$W/s3.nii" 1 && $T znorm "$W/s3.nii" "$W/s4.nii" \
+    && [ "$($T stats "$W/c.nii")" = "$($T stats "$W/s4.nii")" ] && ok || bad "chain with resample = steps"
+  $T chain "$A" "$W/c.nii" resample:shape:20,30,12 && $R "$A" "$W/c.nii" shape 20,30,12 linear 0 >/dev/null \
+    && ok || bad "chain of one resample step vs scipy"
+  $T chain "$A" "$W/c.nii" resample:shape:20,0,12 2>/dev/null; [ $? -eq 2 ] && ok || bad "chain: bad resample step exits 2"
+  $T resample "$A" "$W/c.nii" --interp cubic 2>/dev/null; [ $? -eq 2 ] && ok || bad "resample without --shape/--spacing exits 2"
+  $T resample "$A" "$W/c.nii" --shape 5,5,5 --spacing 1,1,1 2>/dev/null; [ $? -eq 2 ] && ok || bad "resample with both exits 2"
+  $T resample "$A" "$W/c.nii" --shape 5,0,5 2> "$W/err"; [ $? -eq 2 ] && grep -q "shape wants" "$W/err" && ok || bad "resample bad shape"
+  $T resample "$A" "$W/c.nii" --shape 5,5,5 --interp bogus 2>/dev/null; [ $? -eq 2 ] && ok || bad "resample bad interp"
+  $T resample "$A" "$W/c.nii" --spacing 1e-7,1,1 2> "$W/err"; [ $? -eq 1 ] && grep -q "MV_ERR_" "$W/err" \
+    && ok || bad "resample to an impossible size: exit 1 + status"
   $T crop-or-pad "$A" "$W/c.nii" 0,-3,2 2> "$W/err"; [ $? -eq 1 ] && grep -q MV_ERR_INVALID_ARG "$W/err" && ok || bad "bad shape"
 else
   echo "  (skip operations vs numpy: no shared data or nibabel)"

@@ -15,8 +15,8 @@ from fractions import Fraction
 
 import numpy as np
 import nibabel as nib
-
 import ref_ops
+import ref_resample
 
 OUT = sys.argv[1]
 os.makedirs(OUT, exist_ok=True)
@@ -412,4 +412,5 @@ if __name__ == '__main__':
     make_phantom()
     make_gzip()
     ref_ops.make(OUT)
+    ref_resample.make(OUT)
     print('ok')

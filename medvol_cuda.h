@@ -1,0 +1,2718 @@
+/* medvol_cuda.h - v0.1.0 - the CUDA companion of medvol.h - MIT licence (see medvol.h)
+
+   STATUS: compiled and linked with nvcc 13.0 (sm_90 + compute_90 PTX), NOT YET
+   RUN ON A GPU. The sessions that wrote it had no device; every kernel is
+   checked against the CPU path by tests/test_cuda.cu, which has not run yet.
+   What could be checked without a device was: tests/test_cuda_host.cu runs
+   the implementation's host-side arithmetic (the conversion element
+   function for every dtype pair, the statistics reduction in the kernels'
+   order, spatial voxel maps, the centred FFT's
+   layout and modulation factors, the resampler's per-voxel functions)
+   against the CPU path and float64 definitions. Treat the kernel-level
+   numbers and tolerances below as the contract the first GPU run must
+   confirm, not as measured facts.
+
+   Do this:
+      #define MEDVOL_CUDA_IMPLEMENTATION
+   before you include this file in *one* .cu file compiled by nvcc (C++17).
+   Every other file (C or C++, any compiler) includes it without the define.
+   medvol.h's own implementation (MEDVOL_IMPLEMENTATION) may live in a
+   different translation unit, compiled by the host C compiler: this file
+   uses only medvol.h's public API.
+
+      // gpu.cu, built with: nvcc -O3 -std=c++17 -arch=sm_90 -c gpu.cu
+      #define MEDVOL_CUDA_IMPLEMENTATION
+      #include "medvol_cuda.h"
+      // link with -lcufft (and medvol.h's implementation, -lm -lpthread)
+
+QUICK START
+
+      mv_vol host;                                  // from mv_load, mv_vol_alloc, ...
+      mv_cuda_vol d, z;
+      cudaStream_t s;  cudaStreamCreate(&s);
+      if (mv_cuda_upload(&host, &d, s) != MV_OK)    // allocates d, copies, waits
+          fprintf(stderr, "%s\n", mv_last_error()); // "cudaMallocAsync: out of memory ..."
+      mv_cuda_znorm(&d, &z, NULL, s);               // stream-ordered, returns at once
+      mv_cuda_download(&z, &host_out, s);           // waits for the stream
+      mv_cuda_free(&d, s);  mv_cuda_free(&z, s);
+
+TABLE OF CONTENTS (search for the anchors)
+
+      >>cuda-api-types      mv_cuda_vol, the stream type, options
+      >>cuda-api-runtime    devices, streams, the plan cache
+      >>cuda-api-volume     device volumes, pinned host volumes, upload/download
+      >>cuda-api-convert    dtype conversion, statistics
+      >>cuda-api-intensity  z-normalize, rescale, clamp
+      >>cuda-api-spatial    crop/pad, box, flip, permute, reorient, rot90
+      >>cuda-api-resample   nearest and trilinear resampling
+      >>cuda-api-fft        fftshift, centred 3D FFT through cuFFT
+      >>cuda-api-mri        RSS, sensitivity-weighted coil combination, density compensation
+      >>cuda-impl           implementation (MEDVOL_CUDA_IMPLEMENTATION only)
+
+CONFIGURATION
+   MEDVOL_CUDA_IMPLEMENTATION  emit the implementation here (nvcc, C++17)
+   MEDVOL_CUDA_DEF             decoration of the public functions (default
+                               extern; static under MEDVOL_STATIC)
+   The implementation also obeys medvol.h's MEDVOL_STATIC for its own
+   functions. Nothing else: no allocator override (device memory comes from
+   cudaMallocAsync, pinned host memory from cudaMallocHost).
+
+NAMES
+   Public names are mv_cuda_* (functions, types) and MV_CUDA_* (macros): the
+   DESIGN's mv_ prefix plus the backend, as sokol names its backends.
+   Each mv_cuda_<op> mirrors mv_<op>: same arguments in the same order, the
+   same options struct, and the stream last. Kernels are static __global__
+   mv__cu_*; no symbol but mv_cuda_* leaves the implementation's object.
+
+STREAMS AND SYNCHRONY
+   Every call takes a stream (mv_cuda_stream: the type cudaStream_t names;
+   NULL = the legacy default stream) and is stream-ordered: it enqueues
+   kernels and returns without waiting, except where its comment says
+   "waits" (synchronous uploads and downloads, mv_cuda_compute_stats, which
+   returns numbers). Statistics needed by z-normalize and rescale are
+   reduced and turned into coefficients on the device, so those ops never
+   wait for the host either. A failure of an enqueued kernel shows up at the
+   next call that checks (or at mv_cuda_sync), as CUDA reports it.
+
+ERRORS
+   mv_status as medvol.h: MV_ERR_INVALID_ARG / MV_ERR_UNSUPPORTED for bad
+   arguments, MV_ERR_CUDA for a failed CUDA or cuFFT call, with the CUDA
+   error text as the detail (mv_last_error(): "cudaMallocAsync: out of
+   memory (cudaErrorMemoryAllocation)").
+
+MEMORY
+   Device volumes are allocated with cudaMallocAsync on the call's stream
+   (the stream-ordered pool: no device-wide synchronisation) and freed with
+   cudaFreeAsync. _into forms allocate no volume; the reductions of
+   z-normalize / rescale / stats take a few KiB of stream-ordered scratch
+   (cudaMallocAsync), and intensity or resample outputs that are not float32
+   a float32 temporary of the output's size. The centred FFT uses cuFFT's
+   work area, held by the cached plan.
+
+THREAD SAFETY AND GLOBAL STATE
+   The only global state is the cuFFT plan cache: up to MV_CUDA_PLAN_CACHE
+   plans keyed by (device, stream, transform shape), behind a mutex. A plan
+   is keyed by its stream because a cuFFT plan's work area may serve one
+   stream at a time. Any thread may call any function on its own volumes.
+
+SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
+   - conversion: the CPU's rules exactly (float -> integer half to even or
+     truncate, then saturate, NaN -> 0; integer -> integer saturates;
+     scaling y = x * slope + inter in float64 without FMA): bit-identical.
+     GPU dtypes: u8 i8 u16 i16 u32 i32 u64 i64 f16 bf16 f32 f64 (not f128,
+     complex or RGB: MV_ERR_UNSUPPORTED).
+   - statistics (count, nan/inf counts, min, max exact; sum and mean within
+     1e-12 relative, std within 1e-9 relative): float64 per-thread shifted
+     sums, combined by Chan's formula in a fixed order, so the result is
+     deterministic for a given GPU model (it depends on the SM count).
+   - z-normalize, rescale: voxel v = float32 of the scaled value, then
+     ((double)v - c) * s + o in float64, rounded once (no FMA), as the CPU;
+     the statistics are float64 sums over those float32 values, as the CPU's.
+     Rescale's min and max are exact, so it should be bit-identical;
+     z-normalize's mean and std may differ from the CPU's in the last bits,
+     which moves a voxel by at most 1 ulp. Test tolerance: |gpu - cpu| <=
+     4 ulp(|cpu|) + 1e-6 (znorm) / 1e-6 * |hi - lo| (rescale). nonzero, mask
+     (a device volume), per_frame and known stats as the CPU; percentiles
+     (pct_lo/pct_hi): unsupported.
+   - clamp, crop_or_pad, crop_pad_box, flip, permute, rot90, reorient,
+     fftshift: bit-identical (values are moved, not computed); affines and
+     spacings come from medvol.h's own mv_pipeline_geometry, so they are the
+     CPU's bits.
+   - resample nearest: identical voxel choice (the same float64 coordinate
+     arithmetic as the CPU: ((o + u) * s + v) per axis for axis-aligned maps,
+     M[a][0] * x + (M[a][1] * y + M[a][2] * z + M[a][3]) otherwise).
+     Trilinear: float32 weights and sums as the CPU, but the CPU's separable
+     path blends the axes in another order: |gpu - cpu| <= 8 ulp of the
+     input's largest magnitude. Cubic: not yet (MV_ERR_UNSUPPORTED).
+   - centred FFT: fftshift(fftn(ifftshift(x))) (inverse: ifftn), ortho,
+     through cuFFT; relative RMS error against a float64 DFT <= 1e-5.
+     Even lengths: the shifts are folded into (-1)^(i+j+k) modulations;
+     odd lengths: into the equivalent phase ramps.
+   - RSS and coil combination accumulate in float32 in coil order without
+     FMA, as the CPU code under review does: <= 2 ulp.
+
+NOT YET (each returns MV_ERR_UNSUPPORTED or is absent, by design of this
+first version): SENSE unfolding, Gaussian smoothing (no CPU version yet),
+cubic resampling, percentile rescale, f128/complex/RGB conversion, in-place
+fftshift. The modulation passes of the centred FFT cost two extra passes
+over the data; if the profile shows more than the 10% the issue allows,
+move them into cuFFT LTO callbacks (cufftXtSetJITCallback).
+
+FIRST GPU RUN (what the next session with a device must do, in order)
+   1. make test-cuda: every kernel against the CPU. The likeliest first
+      failures: conversions to f16/bf16 (__double2half / __double2bfloat16
+      against medvol's software rounding), the RGB fill of spatial pads,
+      statistics tolerances on data with huge values.
+   2. compute-sanitizer --tool memcheck build/test_cuda (and racecheck on the
+      tiled transpose and the reductions): must report nothing.
+   3. build/profile_cuda 256 20: fractions of D2D memcpy. Expected short of
+      the issue's targets by design: znorm/rescale read the input twice
+      (statistics, then the write: at most ~0.67 of memcpy's traffic), and
+      the centred FFT adds two memory passes to cuFFT's; the remedies are
+      noted at those kernels.
+
+VERSION HISTORY
+   0.1.0  (2026-11-21) first version: compiled, reviewed, not yet run on a GPU.
+*/
+
+#ifndef MEDVOL_CUDA_H_INCLUDED
+#define MEDVOL_CUDA_H_INCLUDED
+
+#include "medvol.h"
+
+#if MEDVOL_VERSION_MAJOR != 0
+#error "medvol_cuda.h 0.1 was written for medvol.h 0.x: check the API it mirrors before raising this"
+#endif
+#if defined(MEDVOL_CUDA_IMPLEMENTATION) && !defined(__CUDACC__)
+#error "MEDVOL_CUDA_IMPLEMENTATION needs nvcc (a .cu file): the implementation holds CUDA kernels"
+#endif
+
+#define MEDVOL_CUDA_VERSION_MAJOR 0
+#define MEDVOL_CUDA_VERSION_MINOR 1
+#define MEDVOL_CUDA_VERSION_PATCH 0
+
+#ifndef MEDVOL_CUDA_DEF
+#define MEDVOL_CUDA_DEF MVDEF
+#endif
+#define MVCDEF MEDVOL_CUDA_DEF
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* >>cuda-api-types ========================================================= */
+
+/* The stream of every call: what cudaStream_t names, so a cudaStream_t
+   passes as it is (NULL = the legacy default stream). Plain C: no CUDA
+   header is needed to use this file. */
+typedef struct CUstream_st *mv_cuda_stream;
+
+/* A volume on the device: an mv_vol whose data pointer is DEVICE memory on
+   `device`, with all of mv_vol's metadata (dtype, ndim, dim, spacing,
+   affine, scaling, NIfTI fields). vol.meta has no extensions (n_ext 0).
+   Metadata functions of medvol.h (mv_vol_count, mv_vol_bytes,
+   mv_orientation, mv_pipeline_geometry) may be given &d.vol; functions that
+   touch voxels may not (the pointer is not host memory).
+   vol.flags: MV_VOL_OWNED = freed by mv_cuda_free; MV_VOL_BORROWED =
+   wrapped caller memory. */
+typedef struct mv_cuda_vol {
+    mv_vol vol;
+    int device;
+} mv_cuda_vol;
+
+/* Options of the resampling twins. medvol.h's resampling API (branch
+   resample) is not merged yet; these fields and values are those of its
+   mv_resample_opts / mv_interp, so that the switch to them is a rename. */
+enum { MV_CUDA_INTERP_LINEAR = 0, MV_CUDA_INTERP_NEAREST = 1, MV_CUDA_INTERP_CUBIC = 2 };
+typedef struct mv_cuda_resample_opts {
+    int interp;             /* MV_CUDA_INTERP_LINEAR (default) or _NEAREST */
+    int align_corners;      /* scipy zoom grid_mode=False; default keeps the field of view */
+    int fill_outside;       /* 0: the edge continues (scipy mode='nearest'); 1: fill */
+    double fill;            /* value of outside samples, in the output dtype's units */
+    mv_dtype dtype;         /* allocating forms: 0 = float32 (nearest: the input's dtype) */
+    mv_round rounding;      /* float -> integer outputs */
+    int raw;                /* ignore scl_slope / scl_inter */
+} mv_cuda_resample_opts;
+
+/* >>cuda-api-runtime ======================================================= */
+
+/* Number of CUDA devices: MV_OK with *count = 0 when there is no device or
+   no driver (the detail then says why). allocates: no. */
+MVCDEF mv_status mv_cuda_device_count(int *count);
+/* "NVIDIA H100 80GB HBM3, sm_90, 132 SMs, 79.1 GiB" into buf (cap bytes). */
+MVCDEF mv_status mv_cuda_device_describe(int device, char *buf, size_t cap);
+/* Waits for the stream; returns the first error of its kernels, if any. */
+MVCDEF mv_status mv_cuda_sync(mv_cuda_stream stream);
+/* Destroys the cached cuFFT plans no call is using (before cudaDeviceReset,
+   or under leak checkers). thread-safe: yes. */
+MVCDEF void mv_cuda_plan_cache_clear(void);
+#define MV_CUDA_PLAN_CACHE 16
+
+/* >>cuda-api-volume ======================================================== */
+
+/* Empty device volume (no data, identity affine, as mv_vol_init). */
+MVCDEF void mv_cuda_vol_init(mv_cuda_vol *d);
+/* Allocates a zeroed device volume of the given shape on the current device,
+   stream-ordered (cudaMallocAsync + cudaMemsetAsync on stream). */
+MVCDEF mv_status mv_cuda_vol_alloc(mv_cuda_vol *d, mv_dtype dt, int ndim, const int64_t *dims, mv_cuda_stream stream);
+/* Wraps caller device memory (never freed by medvol). allocates: no. */
+MVCDEF mv_status mv_cuda_vol_wrap(mv_cuda_vol *d, void *device_ptr, mv_dtype dt, int ndim, const int64_t *dims);
+/* Frees owned device memory stream-ordered (cudaFreeAsync on stream) and
+   leaves an empty volume. Safe on an initialised or zeroed volume. */
+MVCDEF void mv_cuda_free(mv_cuda_vol *d, mv_cuda_stream stream);
+
+/* Pinned (page-locked) host volume for the asynchronous copies: as
+   mv_vol_alloc, but the data comes from cudaMallocHost. Free it with
+   mv_cuda_host_free, never mv_free (it is marked borrowed, so mv_free only
+   forgets it). */
+MVCDEF mv_status mv_cuda_host_alloc(mv_vol *h, mv_dtype dt, int ndim, const int64_t *dims);
+MVCDEF void mv_cuda_host_free(mv_vol *h);
+
+/* Host -> device. mv_cuda_upload allocates d with h's metadata (extensions
+   dropped) and copies; _into copies into d (same dtype and dims) and leaves
+   d's metadata alone. Both wait until the copy is done, so h may change
+   right after. _async: h->data must be pinned (mv_cuda_host_alloc or
+   cudaHostRegister; MV_ERR_INVALID_ARG otherwise) and must not change until
+   the stream reaches the copy. */
+MVCDEF mv_status mv_cuda_upload(const mv_vol *h, mv_cuda_vol *d, mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_upload_into(const mv_vol *h, mv_cuda_vol *d, mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_upload_async(const mv_vol *h, mv_cuda_vol *d, mv_cuda_stream stream);
+/* Device -> host: mv_cuda_download allocates h (mv_vol_alloc: free with
+   mv_free) with d's metadata; _into copies into h->data (same dtype and
+   dims). Both wait. _async as for the upload (h->data pinned; read it after
+   the stream is synchronised). */
+MVCDEF mv_status mv_cuda_download(const mv_cuda_vol *d, mv_vol *h, mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_download_into(const mv_cuda_vol *d, mv_vol *h, mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_download_async(const mv_cuda_vol *d, mv_vol *h, mv_cuda_stream stream);
+
+/* >>cuda-api-convert ======================================================= */
+
+/* mv_convert_into / mv_convert on the device: same rules (see the top
+   comment); scaling from src->vol.meta with opts->scaled. */
+MVCDEF mv_status mv_cuda_convert_into(const mv_cuda_vol *src, mv_cuda_vol *dst, const mv_convert_opts *opts,
+                                      mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_convert(const mv_cuda_vol *src, mv_cuda_vol *dst, mv_dtype dtype, const mv_convert_opts *opts,
+                                 mv_cuda_stream stream);
+/* mv_compute_stats on the device. Waits (the result is host numbers). */
+MVCDEF mv_status mv_cuda_compute_stats(const mv_cuda_vol *v, mv_stats *out, const mv_stats_opts *opts,
+                                       mv_cuda_stream stream);
+
+/* >>cuda-api-intensity ===================================================== */
+
+/* mv_znorm / mv_rescale / mv_clamp and their _into forms. opts->mask, when
+   set, must point at a DEVICE volume's metadata (&mask_dev.vol). pct_lo /
+   pct_hi: MV_ERR_UNSUPPORTED. _into: out may be in itself. */
+MVCDEF mv_status mv_cuda_znorm(const mv_cuda_vol *in, mv_cuda_vol *out, const mv_intensity_opts *opts,
+                               mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_znorm_into(const mv_cuda_vol *in, mv_cuda_vol *out, const mv_intensity_opts *opts,
+                                    mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_rescale(const mv_cuda_vol *in, mv_cuda_vol *out, double lo, double hi,
+                                 const mv_intensity_opts *opts, mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_rescale_into(const mv_cuda_vol *in, mv_cuda_vol *out, double lo, double hi,
+                                      const mv_intensity_opts *opts, mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_clamp(const mv_cuda_vol *in, mv_cuda_vol *out, double lo, double hi,
+                               const mv_intensity_opts *opts, mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_clamp_into(const mv_cuda_vol *in, mv_cuda_vol *out, double lo, double hi,
+                                    const mv_intensity_opts *opts, mv_cuda_stream stream);
+
+/* >>cuda-api-spatial ======================================================= */
+
+/* The spatial operations of medvol.h: output geometry (dims, affine,
+   spacing, metadata) from mv_pipeline_geometry, voxels moved by one gather
+   kernel (32 x 32 shared-memory tiles when the output's x comes from another
+   input axis). Any dtype; opts->fill as the CPU stores it (complex and RGB
+   pads are zero, as on the CPU). Flips of axes beyond 2: MV_ERR_UNSUPPORTED.
+   _into: out->vol.data is written, and its affine and spacing, nothing
+   else; out may not overlap in. */
+MVCDEF mv_status mv_cuda_crop_or_pad(const mv_cuda_vol *in, mv_cuda_vol *out, const int64_t shape[3],
+                                     const mv_spatial_opts *opts, mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_crop_or_pad_into(const mv_cuda_vol *in, mv_cuda_vol *out, const int64_t shape[3],
+                                          const mv_spatial_opts *opts, mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_crop_pad_box(const mv_cuda_vol *in, mv_cuda_vol *out, const int64_t start[3],
+                                      const int64_t size[3], const mv_spatial_opts *opts, mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_flip(const mv_cuda_vol *in, mv_cuda_vol *out, unsigned axes, const mv_spatial_opts *opts,
+                              mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_flip_into(const mv_cuda_vol *in, mv_cuda_vol *out, unsigned axes,
+                                   const mv_spatial_opts *opts, mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_permute(const mv_cuda_vol *in, mv_cuda_vol *out, const int perm[3],
+                                 const mv_spatial_opts *opts, mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_permute_into(const mv_cuda_vol *in, mv_cuda_vol *out, const int perm[3],
+                                      const mv_spatial_opts *opts, mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_reorient(const mv_cuda_vol *in, mv_cuda_vol *out, const char *code,
+                                  const mv_spatial_opts *opts, mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_rot90(const mv_cuda_vol *in, mv_cuda_vol *out, int k, int axis0, int axis1,
+                               const mv_spatial_opts *opts, mv_cuda_stream stream);
+
+/* >>cuda-api-resample ====================================================== */
+
+/* scipy.ndimage.zoom to shape[0..2] (0 = keep): output voxel o samples input
+   coordinate (o + 0.5) * in/out - 0.5 (align_corners: o * (in-1)/(out-1)).
+   The output affine is the input's times the voxel map. Linear resamples
+   scaled float32 values into float32 (or opts->dtype); nearest copies
+   stored values when the dtype is kept. */
+MVCDEF mv_status mv_cuda_resample_shape(const mv_cuda_vol *in, mv_cuda_vol *out, const int64_t shape[3],
+                                        const mv_cuda_resample_opts *opts, mv_cuda_stream stream);
+/* Caller buffer: out->vol.data (dims: the grid, then the input's other
+   dims) sampled at input voxel vox_map * (i, j, k, 1). Writes the data only. */
+MVCDEF mv_status mv_cuda_resample_into(const mv_cuda_vol *in, mv_cuda_vol *out, const double vox_map[4][4],
+                                       const mv_cuda_resample_opts *opts, mv_cuda_stream stream);
+
+/* >>cuda-api-fft =========================================================== */
+
+/* numpy.fft.fftshift (inverse 0) / ifftshift (inverse 1) over the axes in
+   the mask (bits 0..2), any dtype, out of place (out: same dtype and dims;
+   in place is MV_ERR_INVALID_ARG). mv_cuda_fftshift allocates out. */
+MVCDEF mv_status mv_cuda_fftshift_into(const mv_cuda_vol *in, mv_cuda_vol *out, unsigned axes, int inverse,
+                                       mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_fftshift(const mv_cuda_vol *in, mv_cuda_vol *out, unsigned axes, int inverse,
+                                  mv_cuda_stream stream);
+/* Centred transform of complex64 volumes over the axes in the mask (a run of
+   consecutive bits among 0..2 once axes of length 1 are dropped, e.g. 7, 3,
+   6, 1): fftshift(fftn(ifftshift(x))) (inverse: ifftn), ortho scaling (BART
+   fft -u), every other axis a batch. In place when out->vol.data ==
+   in->vol.data; out of place the input is not modified. allocates: a cuFFT
+   plan on a cache miss (kept in the plan cache). */
+MVCDEF mv_status mv_cuda_fftc_into(const mv_cuda_vol *in, mv_cuda_vol *out, unsigned axes, int inverse,
+                                   mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_fftc(const mv_cuda_vol *in, mv_cuda_vol *out, unsigned axes, int inverse,
+                              mv_cuda_stream stream);
+
+/* >>cuda-api-mri =========================================================== */
+
+/* Layout as BART: dims[0..2] space, dims[3] coils, dims[4..] batch.
+   RSS sqrt(sum_c |x_c|^2) of c64 (or f32) into float32 with the coil axis
+   removed (out dims (x, y, z, 1, batch...) or (x, y, z, batch...)). */
+MVCDEF mv_status mv_cuda_rss_into(const mv_cuda_vol *in, mv_cuda_vol *out, mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_rss(const mv_cuda_vol *in, mv_cuda_vol *out, mv_cuda_stream stream);
+/* sum_c conj(S_c) x_c / sum_c |S_c|^2 (0 where the denominator is 0):
+   img c64 (x, y, z, C, batch...), sens c64 (x, y, z, C), out c64 (x, y, z,
+   1 or batch...). */
+MVCDEF mv_status mv_cuda_coil_combine_into(const mv_cuda_vol *img, const mv_cuda_vol *sens, mv_cuda_vol *out,
+                                           mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_coil_combine(const mv_cuda_vol *img, const mv_cuda_vol *sens, mv_cuda_vol *out,
+                                      mv_cuda_stream stream);
+/* Density compensation: every c64 k-space sample times the float32 weight
+   of its position (weights: the first 1..3 dims of the k-space, shared by
+   coils and batch), in place. */
+MVCDEF mv_status mv_cuda_kspace_weight(mv_cuda_vol *kspace, const mv_cuda_vol *weights, mv_cuda_stream stream);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MEDVOL_CUDA_H_INCLUDED */
+
+/* >>cuda-impl ============================================================== */
+#if defined(MEDVOL_CUDA_IMPLEMENTATION) && !defined(MV__CUDA_IMPL_DONE)
+#define MV__CUDA_IMPL_DONE
+
+#include <cuda_runtime.h>
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+#include <cufft.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include <mutex>
+#include <type_traits>
+
+/* ---- errors ---------------------------------------------------------------- */
+
+static mv_status mv__cu_fail(cudaError_t e, const char *what)
+{
+    (void)cudaGetLastError(); /* a launch error is not sticky: clear it for the next call */
+    return mv_set_error(MV_ERR_CUDA, "%s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
+}
+#define MV__CU_TRY(call)                                              \
+    do {                                                              \
+        cudaError_t e_ = (call);                                      \
+        if (e_ != cudaSuccess) return mv__cu_fail(e_, #call);         \
+    } while (0)
+#define MV__CU_CHECK(cond, st, ...)                                   \
+    do {                                                              \
+        if (!(cond)) return mv_set_error((st), __VA_ARGS__);          \
+    } while (0)
+#define MV__CU_STRY(expr)                                             \
+    do {                                                              \
+        mv_status s_ = (expr);                                        \
+        if (s_ != MV_OK) return s_;                                   \
+    } while (0)
+
+static const char *mv__cufft_str(cufftResult r)
+{
+    switch (r) {
+    case CUFFT_SUCCESS: return "CUFFT_SUCCESS";
+    case CUFFT_INVALID_PLAN: return "CUFFT_INVALID_PLAN";
+    case CUFFT_ALLOC_FAILED: return "CUFFT_ALLOC_FAILED";
+    case CUFFT_INVALID_VALUE: return "CUFFT_INVALID_VALUE";
+    case CUFFT_INTERNAL_ERROR: return "CUFFT_INTERNAL_ERROR";
+    case CUFFT_EXEC_FAILED: return "CUFFT_EXEC_FAILED";
+    case CUFFT_SETUP_FAILED: return "CUFFT_SETUP_FAILED";
+    case CUFFT_INVALID_SIZE: return "CUFFT_INVALID_SIZE";
+    default: return "cuFFT error";
+    }
+}
+#define MV__CUFFT_TRY(call)                                                                  \
+    do {                                                                                     \
+        cufftResult r_ = (call);                                                             \
+        if (r_ != CUFFT_SUCCESS) return mv_set_error(MV_ERR_CUDA, "%s: %s (%d)", #call, mv__cufft_str(r_), (int)r_); \
+    } while (0)
+
+/* ---- volumes: checks and geometry ----------------------------------------- */
+
+static int64_t mv__cu_dim(const mv_vol *v, int a) { return a < v->ndim ? v->dim[a] : 1; }
+
+static mv_status mv__cu_check_vol(const mv_cuda_vol *d, const char *fn, const char *which)
+{
+    int a;
+    MV__CU_CHECK(d != NULL, MV_ERR_INVALID_ARG, "%s: %s is NULL", fn, which);
+    MV__CU_CHECK(d->vol.data != NULL, MV_ERR_INVALID_ARG, "%s: %s has no data", fn, which);
+    MV__CU_CHECK(mv_dtype_size(d->vol.dtype) > 0, MV_ERR_INVALID_ARG, "%s: %s dtype %d", fn, which, (int)d->vol.dtype);
+    MV__CU_CHECK(d->vol.ndim >= 1 && d->vol.ndim <= MV_MAX_DIMS, MV_ERR_INVALID_ARG, "%s: %s ndim %d", fn, which,
+                 d->vol.ndim);
+    for (a = 0; a < d->vol.ndim; a++)
+        MV__CU_CHECK(d->vol.dim[a] >= 1, MV_ERR_INVALID_ARG, "%s: %s dim[%d] = %lld", fn, which, a,
+                     (long long)d->vol.dim[a]);
+    return MV_OK;
+}
+
+static int mv__cu_same_dims(const mv_vol *a, const mv_vol *b)
+{
+    int k;
+    for (k = 0; k < MV_MAX_DIMS; k++)
+        if (mv__cu_dim(a, k) != mv__cu_dim(b, k)) return 0;
+    return 1;
+}
+
+/* Device memory of dims x dtype for d, with meta's metadata (no extensions,
+   no host ownership fields). */
+static mv_status mv__cu_alloc_like(mv_cuda_vol *d, const mv_vol *meta, mv_dtype dt, int ndim, const int64_t *dims,
+                                   cudaStream_t s)
+{
+    mv_cuda_vol t;
+    size_t bytes;
+    void *p = NULL;
+    int a, dev = 0;
+    t.vol = *meta;
+    t.vol.data = NULL;
+    t.vol.meta.ext = NULL;
+    t.vol.meta.n_ext = 0;
+    t.vol.mem_base = NULL;
+    t.vol.mem_size = 0;
+    t.vol.alloc_ctx = NULL;
+    t.vol.dtype = dt;
+    t.vol.ndim = ndim;
+    for (a = 0; a < MV_MAX_DIMS; a++) t.vol.dim[a] = a < ndim ? dims[a] : 1;
+    bytes = mv_vol_bytes(&t.vol);
+    MV__CU_CHECK(bytes > 0 || mv_vol_count(&t.vol) == 0, MV_ERR_SIZE_OVERFLOW, "device volume: size overflows");
+    MV__CU_TRY(cudaGetDevice(&dev));
+    MV__CU_TRY(cudaMallocAsync(&p, bytes ? bytes : 1, s));
+    t.vol.data = p;
+    t.vol.flags = MV_VOL_OWNED;
+    t.device = dev;
+    *d = t;
+    return MV_OK;
+}
+
+static int mv__cu_is_gpu_real(mv_dtype dt)
+{
+    switch (dt) {
+    case MV_DT_U8: case MV_DT_I8: case MV_DT_U16: case MV_DT_I16: case MV_DT_U32: case MV_DT_I32:
+    case MV_DT_U64: case MV_DT_I64: case MV_DT_F16: case MV_DT_BF16: case MV_DT_F32: case MV_DT_F64: return 1;
+    default: return 0;
+    }
+}
+
+/* NIfTI scaling as medvol applies it (slope 0 or non-finite: none). */
+static mv_status mv__cu_scaling(const mv_vol *v, int raw, int *active, double *slope, double *inter)
+{
+    double s = v->meta.scl_slope, i = v->meta.scl_inter;
+    *active = 0;
+    *slope = 1;
+    *inter = 0;
+    if (raw || s == 0 || !isfinite(s)) return MV_OK;
+    MV__CU_CHECK(isfinite(i), MV_ERR_BAD_HEADER, "scl_slope %g is valid but scl_inter is %g", s, i);
+    *slope = s;
+    *inter = i;
+    *active = !(s == 1.0 && i == 0.0);
+    return MV_OK;
+}
+
+/* Blocks for a grid-stride loop over `work` items: enough to fill the GPU,
+   few enough that per-block partials stay small. */
+static int mv__cu_blocks(int64_t work, int threads)
+{
+    int dev = 0, sms = 132;
+    int64_t b;
+    if (cudaGetDevice(&dev) == cudaSuccess) cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+    b = (work + threads - 1) / threads;
+    if (b > (int64_t)sms * 8) b = (int64_t)sms * 8;
+    return b < 1 ? 1 : (int)b;
+}
+
+/* ---- device value rules (the CPU's mv__convert_real_ref, no FMA) ------------ */
+
+/* Products and sums rounded one by one (no FMA contraction) on the device;
+   plain operators on the host, where the same functions serve host-side
+   checks (x86-64 compilers do not contract unless asked to). */
+#ifdef __CUDA_ARCH__
+#define MV__CU_FMUL(a, b) __fmul_rn((a), (b))
+#define MV__CU_FADD(a, b) __fadd_rn((a), (b))
+#define MV__CU_FSUB(a, b) __fsub_rn((a), (b))
+#define MV__CU_DMUL(a, b) __dmul_rn((a), (b))
+#define MV__CU_DADD(a, b) __dadd_rn((a), (b))
+#define MV__CU_DSUB(a, b) __dsub_rn((a), (b))
+#else
+#define MV__CU_FMUL(a, b) ((a) * (b))
+#define MV__CU_FADD(a, b) ((a) + (b))
+#define MV__CU_FSUB(a, b) ((a) - (b))
+#define MV__CU_DMUL(a, b) ((a) * (b))
+#define MV__CU_DADD(a, b) ((a) + (b))
+#define MV__CU_DSUB(a, b) ((a) - (b))
+#endif
+#define MV__CU_HD __host__ __device__ __forceinline__
+
+template <typename T> struct mv__cu_traits;
+#define MV__CU_INT_TRAITS(T, MN, MX)                                                   \
+    template <> struct mv__cu_traits<T> {                                              \
+        static constexpr bool is_int = true;                                           \
+        static MV__CU_HD __int128 lo() { return (__int128)(MN); }                      \
+        static MV__CU_HD __int128 hi() { return (__int128)(MX); }                      \
+    };
+MV__CU_INT_TRAITS(uint8_t, 0, UINT8_MAX)
+MV__CU_INT_TRAITS(int8_t, INT8_MIN, INT8_MAX)
+MV__CU_INT_TRAITS(uint16_t, 0, UINT16_MAX)
+MV__CU_INT_TRAITS(int16_t, INT16_MIN, INT16_MAX)
+MV__CU_INT_TRAITS(uint32_t, 0, UINT32_MAX)
+MV__CU_INT_TRAITS(int32_t, INT32_MIN, INT32_MAX)
+MV__CU_INT_TRAITS(uint64_t, 0, UINT64_MAX)
+MV__CU_INT_TRAITS(int64_t, INT64_MIN, INT64_MAX)
+#undef MV__CU_INT_TRAITS
+template <> struct mv__cu_traits<__half> { static constexpr bool is_int = false; };
+template <> struct mv__cu_traits<__nv_bfloat16> { static constexpr bool is_int = false; };
+template <> struct mv__cu_traits<float> { static constexpr bool is_int = false; };
+template <> struct mv__cu_traits<double> { static constexpr bool is_int = false; };
+
+/* exact for every type but 64-bit integers past 2^53 (rounded once) */
+template <typename T> static MV__CU_HD double mv__cu_f64(T x) { return (double)x; }
+template <> MV__CU_HD double mv__cu_f64<__half>(__half x) { return (double)__half2float(x); }
+template <> MV__CU_HD double mv__cu_f64<__nv_bfloat16>(__nv_bfloat16 x)
+{
+    return (double)__bfloat162float(x);
+}
+
+/* the value a float32 pipeline sees: scaled in float64 and rounded once, or
+   the stored value rounded once (integers, float64) */
+template <typename T> static MV__CU_HD float mv__cu_value_f32(T x, int scaled, double slope, double inter)
+{
+    if (scaled) return (float)MV__CU_DADD(MV__CU_DMUL(mv__cu_f64(x), slope), inter);
+    if constexpr (mv__cu_traits<T>::is_int) return (float)x; /* cvt.rn: one rounding, 64-bit too */
+    else return (float)mv__cu_f64(x);
+}
+/* the value statistics see: float64 */
+template <typename T> static MV__CU_HD double mv__cu_value_f64(T x, int scaled, double slope, double inter)
+{
+    double v = mv__cu_f64(x);
+    return scaled ? MV__CU_DADD(MV__CU_DMUL(v, slope), inter) : v;
+}
+
+/* float64 -> D: float types round to nearest; integers: NaN -> 0, round half
+   to even (or truncate), saturate */
+template <typename D> static MV__CU_HD D mv__cu_from_f64(double x, int truncate)
+{
+    if constexpr (mv__cu_traits<D>::is_int) {
+        if (x != x) return (D)0;
+        x = truncate ? trunc(x) : rint(x);
+        if (x <= (double)mv__cu_traits<D>::lo()) return (D)mv__cu_traits<D>::lo();
+        if (x >= (double)mv__cu_traits<D>::hi()) return (D)mv__cu_traits<D>::hi();
+        return (D)x;
+    } else if constexpr (std::is_same<D, __half>::value) {
+        return __double2half(x);
+    } else if constexpr (std::is_same<D, __nv_bfloat16>::value) {
+        return __double2bfloat16(x);
+    } else {
+        return (D)x;
+    }
+}
+
+/* The CPU's conversion of one element (see mv__convert_real_ref): unscaled
+   integers stay exact integers (saturating) or round once to a float type;
+   everything else goes through float64. */
+template <typename S, typename D>
+static MV__CU_HD D mv__cu_convert1(S x, int scaled, double slope, double inter, int truncate)
+{
+    if constexpr (mv__cu_traits<S>::is_int) {
+        if (!scaled) {
+            if constexpr (mv__cu_traits<D>::is_int) {
+                __int128 v = (__int128)x;
+                if (v < mv__cu_traits<D>::lo()) v = mv__cu_traits<D>::lo();
+                if (v > mv__cu_traits<D>::hi()) v = mv__cu_traits<D>::hi();
+                return (D)v;
+            } else if constexpr (std::is_same<D, float>::value || std::is_same<D, double>::value) {
+                return (D)x; /* one rounding from the exact integer */
+            } else {
+                return mv__cu_from_f64<D>((double)x, truncate); /* f16/bf16: via double, as the CPU */
+            }
+        }
+    }
+    return mv__cu_from_f64<D>(mv__cu_value_f64(x, scaled, slope, inter), truncate);
+}
+
+/* ---- 16-byte packs: how element-wise kernels read and write ---------------- */
+
+/* A thread handles V = 16 / sizeof(S) consecutive elements read with one
+   16-byte load (when both arrays are 16-byte aligned: checked on the host),
+   and writes them with the widest stores their byte count allows. */
+template <typename S> struct mv__cu_pack_len { static constexpr int V = sizeof(S) >= 16 ? 1 : 16 / (int)sizeof(S); };
+
+template <typename T, int V> static __device__ __forceinline__ void mv__cu_load_pack(T (&x)[V], const T *p)
+{
+    static_assert(sizeof(T) * V == 16, "a pack is 16 bytes");
+    uint4 u = *reinterpret_cast<const uint4 *>(p);
+    memcpy(x, &u, 16);
+}
+template <typename T, int V> static __device__ __forceinline__ void mv__cu_store_pack(T *p, const T (&y)[V])
+{
+    constexpr int B = (int)sizeof(T) * V;
+    if constexpr (B % 16 == 0) {
+        for (int q = 0; q < B / 16; q++) {
+            uint4 u;
+            memcpy(&u, reinterpret_cast<const unsigned char *>(y) + 16 * q, 16);
+            reinterpret_cast<uint4 *>(p)[q] = u;
+        }
+    } else if constexpr (B == 8) {
+        uint2 u;
+        memcpy(&u, y, 8);
+        *reinterpret_cast<uint2 *>(p) = u;
+    } else if constexpr (B == 4) {
+        unsigned u;
+        memcpy(&u, y, 4);
+        *reinterpret_cast<unsigned *>(p) = u;
+    } else {
+        for (int k = 0; k < V; k++) p[k] = y[k];
+    }
+}
+
+static int mv__cu_aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
+
+/* out[i] = f(in[i], i) over n elements: packs of V while vec, the rest (and
+   everything when !vec) one element per thread. out may equal in. */
+template <typename S, typename D, typename F>
+static __global__ void mv__cu_map_kernel(const S *in, D *out, int64_t n, F f, int vec)
+{
+    constexpr int V = mv__cu_pack_len<S>::V;
+    const int64_t tid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x, nth = (int64_t)gridDim.x * blockDim.x;
+    int64_t done = 0;
+    f.begin();
+    if (V > 1 && vec) {
+        const int64_t npack = n / V;
+        for (int64_t p = tid; p < npack; p += nth) {
+            S x[V];
+            D y[V];
+            mv__cu_load_pack<S, V>(x, in + p * V);
+#pragma unroll
+            for (int k = 0; k < V; k++) y[k] = f(x[k], p * V + k);
+            mv__cu_store_pack<D, V>(out + p * V, y);
+        }
+        done = npack * V;
+    }
+    for (int64_t i = done + tid; i < n; i += nth) out[i] = f(in[i], i);
+}
+
+template <typename S, typename D, typename F>
+static mv_status mv__cu_map(const S *in, D *out, int64_t n, const F &f, cudaStream_t s)
+{
+    const int threads = 256;
+    int vec = mv__cu_aligned16(in) && mv__cu_aligned16(out);
+    int64_t work = vec ? n / mv__cu_pack_len<S>::V + 1 : n;
+    if (n == 0) return MV_OK;
+    mv__cu_map_kernel<S, D, F><<<mv__cu_blocks(work, threads), threads, 0, s>>>(in, out, n, f, vec);
+    MV__CU_TRY(cudaGetLastError());
+    return MV_OK;
+}
+
+/* dtype -> C type, for a switch over the GPU's real dtypes */
+#define MV__CU_CASE_REAL(dt, T, ...)                   \
+    switch (dt) {                                      \
+    case MV_DT_U8: { typedef uint8_t T; __VA_ARGS__; } break;        \
+    case MV_DT_I8: { typedef int8_t T; __VA_ARGS__; } break;         \
+    case MV_DT_U16: { typedef uint16_t T; __VA_ARGS__; } break;      \
+    case MV_DT_I16: { typedef int16_t T; __VA_ARGS__; } break;       \
+    case MV_DT_U32: { typedef uint32_t T; __VA_ARGS__; } break;      \
+    case MV_DT_I32: { typedef int32_t T; __VA_ARGS__; } break;       \
+    case MV_DT_U64: { typedef uint64_t T; __VA_ARGS__; } break;      \
+    case MV_DT_I64: { typedef int64_t T; __VA_ARGS__; } break;       \
+    case MV_DT_F16: { typedef __half T; __VA_ARGS__; } break;        \
+    case MV_DT_BF16: { typedef __nv_bfloat16 T; __VA_ARGS__; } break;\
+    case MV_DT_F32: { typedef float T; __VA_ARGS__; } break;         \
+    case MV_DT_F64: { typedef double T; __VA_ARGS__; } break;        \
+    default: break;                                    \
+    }
+
+/* ---- runtime --------------------------------------------------------------- */
+
+MVCDEF mv_status mv_cuda_device_count(int *count)
+{
+    cudaError_t e;
+    MV__CU_CHECK(count != NULL, MV_ERR_INVALID_ARG, "mv_cuda_device_count: count is NULL");
+    *count = 0;
+    e = cudaGetDeviceCount(count);
+    if (e != cudaSuccess) { /* no driver or no device: not an error of the caller's */
+        *count = 0;
+        (void)cudaGetLastError();
+        mv_set_error(MV_OK, "no CUDA device: %s (%s)", cudaGetErrorString(e), cudaGetErrorName(e));
+    }
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_device_describe(int device, char *buf, size_t cap)
+{
+    cudaDeviceProp p;
+    MV__CU_CHECK(buf != NULL && cap > 0, MV_ERR_INVALID_ARG, "mv_cuda_device_describe: no buffer");
+    MV__CU_TRY(cudaGetDeviceProperties(&p, device));
+    snprintf(buf, cap, "%s, sm_%d%d, %d SMs, %.1f GiB, CUDA runtime %d", p.name, p.major, p.minor,
+             p.multiProcessorCount, (double)p.totalGlobalMem / (1024.0 * 1024.0 * 1024.0), CUDART_VERSION);
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_sync(mv_cuda_stream stream)
+{
+    MV__CU_TRY(cudaStreamSynchronize(stream));
+    MV__CU_TRY(cudaGetLastError());
+    return MV_OK;
+}
+
+/* ---- volumes ---------------------------------------------------------------- */
+
+MVCDEF void mv_cuda_vol_init(mv_cuda_vol *d)
+{
+    if (!d) return;
+    mv_vol_init(&d->vol);
+    d->device = 0;
+}
+
+MVCDEF mv_status mv_cuda_vol_alloc(mv_cuda_vol *d, mv_dtype dt, int ndim, const int64_t *dims, mv_cuda_stream stream)
+{
+    mv_vol meta;
+    int a;
+    MV__CU_CHECK(d != NULL && dims != NULL, MV_ERR_INVALID_ARG, "mv_cuda_vol_alloc: NULL argument");
+    MV__CU_CHECK(mv_dtype_size(dt) > 0 && ndim >= 1 && ndim <= MV_MAX_DIMS, MV_ERR_INVALID_ARG,
+                 "mv_cuda_vol_alloc: dtype %d, ndim %d", (int)dt, ndim);
+    for (a = 0; a < ndim; a++)
+        MV__CU_CHECK(dims[a] >= 1, MV_ERR_INVALID_ARG, "mv_cuda_vol_alloc: dims[%d] = %lld", a, (long long)dims[a]);
+    mv_vol_init(&meta);
+    MV__CU_STRY(mv__cu_alloc_like(d, &meta, dt, ndim, dims, stream));
+    MV__CU_TRY(cudaMemsetAsync(d->vol.data, 0, mv_vol_bytes(&d->vol), stream));
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_vol_wrap(mv_cuda_vol *d, void *device_ptr, mv_dtype dt, int ndim, const int64_t *dims)
+{
+    int a, dev = 0;
+    MV__CU_CHECK(d != NULL && dims != NULL && device_ptr != NULL, MV_ERR_INVALID_ARG, "mv_cuda_vol_wrap: NULL argument");
+    MV__CU_CHECK(mv_dtype_size(dt) > 0 && ndim >= 1 && ndim <= MV_MAX_DIMS, MV_ERR_INVALID_ARG,
+                 "mv_cuda_vol_wrap: dtype %d, ndim %d", (int)dt, ndim);
+    for (a = 0; a < ndim; a++)
+        MV__CU_CHECK(dims[a] >= 1, MV_ERR_INVALID_ARG, "mv_cuda_vol_wrap: dims[%d] = %lld", a, (long long)dims[a]);
+    MV__CU_TRY(cudaGetDevice(&dev));
+    mv_vol_init(&d->vol);
+    d->vol.data = device_ptr;
+    d->vol.dtype = dt;
+    d->vol.ndim = ndim;
+    for (a = 0; a < MV_MAX_DIMS; a++) d->vol.dim[a] = a < ndim ? dims[a] : 1;
+    d->vol.flags = MV_VOL_BORROWED;
+    d->device = dev;
+    return MV_OK;
+}
+
+MVCDEF void mv_cuda_free(mv_cuda_vol *d, mv_cuda_stream stream)
+{
+    if (!d) return;
+    if (d->vol.data && (d->vol.flags & MV_VOL_OWNED)) (void)cudaFreeAsync(d->vol.data, stream);
+    mv_cuda_vol_init(d);
+}
+
+MVCDEF mv_status mv_cuda_host_alloc(mv_vol *h, mv_dtype dt, int ndim, const int64_t *dims)
+{
+    void *p = NULL;
+    int a;
+    MV__CU_CHECK(h != NULL && dims != NULL, MV_ERR_INVALID_ARG, "mv_cuda_host_alloc: NULL argument");
+    MV__CU_CHECK(mv_dtype_size(dt) > 0 && ndim >= 1 && ndim <= MV_MAX_DIMS, MV_ERR_INVALID_ARG,
+                 "mv_cuda_host_alloc: dtype %d, ndim %d", (int)dt, ndim);
+    for (a = 0; a < ndim; a++)
+        MV__CU_CHECK(dims[a] >= 1, MV_ERR_INVALID_ARG, "mv_cuda_host_alloc: dims[%d] = %lld", a, (long long)dims[a]);
+    mv_vol_init(h);
+    h->dtype = dt;
+    h->ndim = ndim;
+    for (a = 0; a < MV_MAX_DIMS; a++) h->dim[a] = a < ndim ? dims[a] : 1;
+    MV__CU_TRY(cudaMallocHost(&p, mv_vol_bytes(h) ? mv_vol_bytes(h) : 1));
+    memset(p, 0, mv_vol_bytes(h));
+    h->data = p;
+    h->flags = MV_VOL_BORROWED; /* mv_free must not hand it to free() */
+    return MV_OK;
+}
+
+MVCDEF void mv_cuda_host_free(mv_vol *h)
+{
+    if (!h) return;
+    if (h->data) (void)cudaFreeHost(h->data);
+    h->data = NULL;
+    mv_free(h);
+}
+
+static mv_status mv__cu_check_copy(const mv_vol *h, const mv_cuda_vol *d, const char *fn)
+{
+    MV__CU_CHECK(h != NULL && h->data != NULL, MV_ERR_INVALID_ARG, "%s: host volume has no data", fn);
+    MV__CU_STRY(mv__cu_check_vol(d, fn, "device volume"));
+    MV__CU_CHECK(h->dtype == d->vol.dtype && mv__cu_same_dims(h, &d->vol), MV_ERR_INVALID_ARG,
+                 "%s: host %s %lldx%lldx%lld..., device %s %lldx%lldx%lld...", fn, mv_dtype_name(h->dtype),
+                 (long long)h->dim[0], (long long)mv__cu_dim(h, 1), (long long)mv__cu_dim(h, 2),
+                 mv_dtype_name(d->vol.dtype), (long long)d->vol.dim[0], (long long)mv__cu_dim(&d->vol, 1),
+                 (long long)mv__cu_dim(&d->vol, 2));
+    return MV_OK;
+}
+
+static mv_status mv__cu_check_pinned(const void *p, const char *fn)
+{
+    cudaPointerAttributes at;
+    MV__CU_TRY(cudaPointerGetAttributes(&at, p));
+    MV__CU_CHECK(at.type == cudaMemoryTypeHost, MV_ERR_INVALID_ARG,
+                 "%s: host data is not pinned (mv_cuda_host_alloc or cudaHostRegister it): an async copy from pageable "
+                 "memory would not be asynchronous",
+                 fn);
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_upload_into(const mv_vol *h, mv_cuda_vol *d, mv_cuda_stream stream)
+{
+    MV__CU_STRY(mv__cu_check_copy(h, d, "mv_cuda_upload_into"));
+    MV__CU_TRY(cudaMemcpyAsync(d->vol.data, h->data, mv_vol_bytes(h), cudaMemcpyHostToDevice, stream));
+    MV__CU_TRY(cudaStreamSynchronize(stream));
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_upload_async(const mv_vol *h, mv_cuda_vol *d, mv_cuda_stream stream)
+{
+    MV__CU_STRY(mv__cu_check_copy(h, d, "mv_cuda_upload_async"));
+    MV__CU_STRY(mv__cu_check_pinned(h->data, "mv_cuda_upload_async"));
+    MV__CU_TRY(cudaMemcpyAsync(d->vol.data, h->data, mv_vol_bytes(h), cudaMemcpyHostToDevice, stream));
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_upload(const mv_vol *h, mv_cuda_vol *d, mv_cuda_stream stream)
+{
+    mv_cuda_vol t;
+    mv_status st;
+    MV__CU_CHECK(h != NULL && d != NULL && h->data != NULL, MV_ERR_INVALID_ARG, "mv_cuda_upload: NULL or empty volume");
+    MV__CU_STRY(mv__cu_alloc_like(&t, h, h->dtype, h->ndim, h->dim, stream));
+    st = mv_cuda_upload_into(h, &t, stream);
+    if (st != MV_OK) {
+        mv_cuda_free(&t, stream);
+        return st;
+    }
+    *d = t;
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_download_into(const mv_cuda_vol *d, mv_vol *h, mv_cuda_stream stream)
+{
+    MV__CU_STRY(mv__cu_check_copy(h, d, "mv_cuda_download_into"));
+    MV__CU_TRY(cudaMemcpyAsync(h->data, d->vol.data, mv_vol_bytes(h), cudaMemcpyDeviceToHost, stream));
+    MV__CU_TRY(cudaStreamSynchronize(stream));
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_download_async(const mv_cuda_vol *d, mv_vol *h, mv_cuda_stream stream)
+{
+    MV__CU_STRY(mv__cu_check_copy(h, d, "mv_cuda_download_async"));
+    MV__CU_STRY(mv__cu_check_pinned(h->data, "mv_cuda_download_async"));
+    MV__CU_TRY(cudaMemcpyAsync(h->data, d->vol.data, mv_vol_bytes(h), cudaMemcpyDeviceToHost, stream));
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_download(const mv_cuda_vol *d, mv_vol *h, mv_cuda_stream stream)
+{
+    mv_vol t;
+    mv_status st;
+    MV__CU_STRY(mv__cu_check_vol(d, "mv_cuda_download", "device volume"));
+    MV__CU_CHECK(h != NULL, MV_ERR_INVALID_ARG, "mv_cuda_download: host volume is NULL");
+    MV__CU_STRY(mv_vol_alloc(&t, d->vol.dtype, d->vol.ndim, d->vol.dim, NULL));
+    {   /* geometry and metadata of the device volume, t's own memory */
+        mv_vol keep = t;
+        t = d->vol;
+        t.data = keep.data;
+        t.flags = keep.flags;
+        t.mem_base = keep.mem_base;
+        t.mem_size = keep.mem_size;
+        t.alloc_ctx = keep.alloc_ctx;
+        t.meta.ext = NULL;
+        t.meta.n_ext = 0;
+    }
+    st = mv_cuda_download_into(d, &t, stream);
+    if (st != MV_OK) {
+        mv_free(&t);
+        return st;
+    }
+    *h = t;
+    return MV_OK;
+}
+
+/* ---- conversion ------------------------------------------------------------- */
+
+template <typename S, typename D> struct mv__cu_convert_fn {
+    int scaled, truncate;
+    double slope, inter;
+    __device__ void begin() {}
+    __device__ D operator()(S x, int64_t) const { return mv__cu_convert1<S, D>(x, scaled, slope, inter, truncate); }
+};
+
+/* n elements src (sdt) -> dst (ddt), both GPU real dtypes */
+static mv_status mv__cu_convert_n(const void *src, mv_dtype sdt, void *dst, mv_dtype ddt, int64_t n, int scaled,
+                                  double slope, double inter, mv_round rounding, cudaStream_t s)
+{
+    mv_status st = MV_ERR_UNSUPPORTED;
+    if (!scaled && sdt == ddt) {
+        if (src != dst) MV__CU_TRY(cudaMemcpyAsync(dst, src, (size_t)n * mv_dtype_size(sdt), cudaMemcpyDeviceToDevice, s));
+        return MV_OK;
+    }
+    MV__CU_CASE_REAL(sdt, S, MV__CU_CASE_REAL(ddt, D, {
+        mv__cu_convert_fn<S, D> f;
+        f.scaled = scaled;
+        f.truncate = rounding == MV_ROUND_TRUNCATE;
+        f.slope = slope;
+        f.inter = inter;
+        st = mv__cu_map((const S *)src, (D *)dst, n, f, s);
+    }))
+    return st;
+}
+
+MVCDEF mv_status mv_cuda_convert_into(const mv_cuda_vol *src, mv_cuda_vol *dst, const mv_convert_opts *opts,
+                                      mv_cuda_stream stream)
+{
+    int active = 0;
+    double slope = 1, inter = 0;
+    mv_round rounding = opts ? opts->rounding : MV_ROUND_NEAREST;
+    MV__CU_STRY(mv__cu_check_vol(src, "mv_cuda_convert_into", "src"));
+    MV__CU_STRY(mv__cu_check_vol(dst, "mv_cuda_convert_into", "dst"));
+    MV__CU_CHECK(mv__cu_same_dims(&src->vol, &dst->vol), MV_ERR_INVALID_ARG, "mv_cuda_convert_into: dims differ");
+    MV__CU_CHECK(mv__cu_is_gpu_real(src->vol.dtype) && mv__cu_is_gpu_real(dst->vol.dtype), MV_ERR_UNSUPPORTED,
+                 "mv_cuda_convert_into: %s -> %s (the GPU converts u8..i64, f16, bf16, f32, f64)",
+                 mv_dtype_name(src->vol.dtype), mv_dtype_name(dst->vol.dtype));
+    MV__CU_CHECK(rounding == MV_ROUND_NEAREST || rounding == MV_ROUND_TRUNCATE, MV_ERR_INVALID_ARG,
+                 "mv_cuda_convert_into: rounding %d", (int)rounding);
+    if (opts && opts->scaled) MV__CU_STRY(mv__cu_scaling(&src->vol, 0, &active, &slope, &inter));
+    return mv__cu_convert_n(src->vol.data, src->vol.dtype, dst->vol.data, dst->vol.dtype, mv_vol_count(&src->vol),
+                            active, slope, inter, rounding, stream);
+}
+
+MVCDEF mv_status mv_cuda_convert(const mv_cuda_vol *src, mv_cuda_vol *dst, mv_dtype dtype, const mv_convert_opts *opts,
+                                 mv_cuda_stream stream)
+{
+    mv_cuda_vol t;
+    mv_status st;
+    MV__CU_STRY(mv__cu_check_vol(src, "mv_cuda_convert", "src"));
+    MV__CU_CHECK(dst != NULL, MV_ERR_INVALID_ARG, "mv_cuda_convert: dst is NULL");
+    MV__CU_CHECK(mv__cu_is_gpu_real(dtype), MV_ERR_UNSUPPORTED, "mv_cuda_convert: to %s", mv_dtype_name(dtype));
+    MV__CU_STRY(mv__cu_alloc_like(&t, &src->vol, dtype, src->vol.ndim, src->vol.dim, stream));
+    st = mv_cuda_convert_into(src, &t, opts, stream);
+    if (st != MV_OK) {
+        mv_cuda_free(&t, stream);
+        return st;
+    }
+    if (opts && opts->scaled) {
+        t.vol.meta.scl_slope = 1.0;
+        t.vol.meta.scl_inter = 0.0;
+    }
+    *dst = t;
+    return MV_OK;
+}
+
+/* ---- reductions: statistics in float64 -------------------------------------- */
+
+/* Moments of a set of values: count, mean and sum of squared deviations
+   (combined by Chan et al.'s formula), plain sum, extremes, NaN/Inf counts. */
+struct mv__cu_moments {
+    double mean, m2, sum, mn, mx;
+    long long n, nan, inf;
+};
+
+static MV__CU_HD void mv__cu_moments_zero(mv__cu_moments &m)
+{
+    m.mean = m.m2 = m.sum = 0;
+    m.mn = HUGE_VAL;
+    m.mx = -HUGE_VAL;
+    m.n = m.nan = m.inf = 0;
+}
+
+static MV__CU_HD void mv__cu_moments_merge(mv__cu_moments &a, const mv__cu_moments &b)
+{
+    long long n = a.n + b.n;
+    if (b.n > 0) {
+        double d = b.mean - a.mean, fb = (double)b.n / (double)n;
+        a.mean = a.n ? a.mean + d * fb : b.mean;
+        a.m2 = a.m2 + b.m2 + d * d * (double)a.n * fb;
+        a.sum += b.sum;
+        a.mn = fmin(a.mn, b.mn);
+        a.mx = fmax(a.mx, b.mx);
+        a.n = n;
+    }
+    a.nan += b.nan;
+    a.inf += b.inf;
+}
+
+/* One thread's running moments: sums of deviations from its first value K,
+   which keeps the float64 sums well conditioned without a division per
+   element. */
+struct mv__cu_accum {
+    double K, s, q, sum, mn, mx;
+    long long n, nan, inf;
+    MV__CU_HD void zero()
+    {
+        K = s = q = sum = 0;
+        mn = HUGE_VAL;
+        mx = -HUGE_VAL;
+        n = nan = inf = 0;
+    }
+    MV__CU_HD void add(double v)
+    {
+        if (v != v) {
+            nan++;
+            return;
+        }
+        if (isinf(v)) {
+            inf++;
+            return;
+        }
+        if (n == 0) K = v;
+        double d = v - K;
+        s += d;
+        q += d * d;
+        sum += v;
+        mn = fmin(mn, v);
+        mx = fmax(mx, v);
+        n++;
+    }
+    MV__CU_HD mv__cu_moments moments() const
+    {
+        mv__cu_moments m;
+        m.n = n;
+        m.nan = nan;
+        m.inf = inf;
+        m.sum = sum;
+        m.mn = mn;
+        m.mx = mx;
+        m.mean = n ? K + s / (double)n : 0;
+        m.m2 = n ? fmax(q - s * s / (double)n, 0.0) : 0;
+        return m;
+    }
+};
+
+#define MV__CU_RED_THREADS 256
+
+/* The block's moments, tree-combined in a fixed order (deterministic), left
+   in sh[0]. */
+static __device__ void mv__cu_block_reduce(mv__cu_moments *sh, mv__cu_moments m)
+{
+    int t = threadIdx.x;
+    sh[t] = m;
+    __syncthreads();
+    for (int w = MV__CU_RED_THREADS / 2; w > 0; w >>= 1) {
+        if (t < w) mv__cu_moments_merge(sh[t], sh[t + w]);
+        __syncthreads();
+    }
+}
+
+/* Which voxels the statistics see. */
+struct mv__cu_select {
+    int nonzero;
+    const void *mask;   /* device, any real dtype; NULL = all */
+    mv_dtype mask_dt;
+    int64_t mask_count; /* voxels of one mask frame (the first three dims) */
+};
+
+static __device__ __forceinline__ bool mv__cu_mask_on(const void *m, mv_dtype dt, int64_t i)
+{
+    switch (dt) {
+    case MV_DT_U8: case MV_DT_I8: return ((const uint8_t *)m)[i] != 0;
+    case MV_DT_U16: case MV_DT_I16: return ((const uint16_t *)m)[i] != 0;
+    case MV_DT_U32: case MV_DT_I32: return ((const uint32_t *)m)[i] != 0;
+    case MV_DT_U64: case MV_DT_I64: return ((const uint64_t *)m)[i] != 0;
+    case MV_DT_F16: return __half2float(((const __half *)m)[i]) != 0.0f;
+    case MV_DT_BF16: return __bfloat162float(((const __nv_bfloat16 *)m)[i]) != 0.0f;
+    case MV_DT_F32: return ((const float *)m)[i] != 0.0f;
+    case MV_DT_F64: return ((const double *)m)[i] != 0.0;
+    default: return true;
+    }
+}
+
+static __device__ __forceinline__ bool mv__cu_selected(const mv__cu_select &sel, double v, int64_t i)
+{
+    if (sel.nonzero && v == 0) return false;
+    if (sel.mask && !mv__cu_mask_on(sel.mask, sel.mask_dt, i % sel.mask_count)) return false;
+    return true;
+}
+
+/* The value a statistic sees: float64 (mv_compute_stats, nibabel's
+   get_fdata) or the float32 the intensity ops process (f32 = 1), widened. */
+template <typename S>
+static __device__ __forceinline__ double mv__cu_stat_value(S x, int f32, int scaled, double slope, double inter)
+{
+    return f32 ? (double)mv__cu_value_f32(x, scaled, slope, inter) : mv__cu_value_f64(x, scaled, slope, inter);
+}
+
+/* Pass 1: one mv__cu_moments per block into part[blockIdx.x]. */
+template <typename S>
+static __global__ void mv__cu_stats_kernel(const S *in, int64_t n, int f32, int scaled, double slope, double inter,
+                                           mv__cu_select sel, int vec, mv__cu_moments *part)
+{
+    __shared__ mv__cu_moments sh[MV__CU_RED_THREADS];
+    constexpr int V = mv__cu_pack_len<S>::V;
+    const int64_t tid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x, nth = (int64_t)gridDim.x * blockDim.x;
+    const bool all = !sel.nonzero && !sel.mask;
+    int64_t done = 0;
+    mv__cu_accum acc;
+    acc.zero();
+    if (V > 1 && vec) {
+        const int64_t npack = n / V;
+        for (int64_t p = tid; p < npack; p += nth) {
+            S x[V];
+            mv__cu_load_pack<S, V>(x, in + p * V);
+#pragma unroll
+            for (int k = 0; k < V; k++) {
+                double v = mv__cu_stat_value(x[k], f32, scaled, slope, inter);
+                if (all || mv__cu_selected(sel, v, p * V + k)) acc.add(v);
+            }
+        }
+        done = npack * V;
+    }
+    for (int64_t i = done + tid; i < n; i += nth) {
+        double v = mv__cu_stat_value(in[i], f32, scaled, slope, inter);
+        if (all || mv__cu_selected(sel, v, i)) acc.add(v);
+    }
+    mv__cu_block_reduce(sh, acc.moments());
+    if (threadIdx.x == 0) part[blockIdx.x] = sh[0];
+}
+
+/* What the statistics become: an affine map y = (x - c) * s + o. */
+enum { MV__CU_COEF_NONE = 0, MV__CU_COEF_ZNORM, MV__CU_COEF_RESCALE };
+struct mv__cu_coef {
+    double c, s, o;
+    mv__cu_moments total;
+};
+
+/* Pass 2 (one block): combine the block partials in index order and turn
+   them into the coefficients of the op, exactly as the CPU's plan does. */
+static __global__ void mv__cu_stats_final(const mv__cu_moments *part, int nparts, int kind, double lo, double hi,
+                                   mv__cu_coef *coef)
+{
+    __shared__ mv__cu_moments sh[MV__CU_RED_THREADS];
+    mv__cu_moments m;
+    mv__cu_moments_zero(m);
+    for (int i = threadIdx.x; i < nparts; i += blockDim.x) mv__cu_moments_merge(m, part[i]);
+    mv__cu_block_reduce(sh, m);
+    if (threadIdx.x != 0) return;
+    m = sh[0];
+    coef->total = m;
+    coef->c = 0;
+    coef->s = 0;
+    coef->o = 0;
+    if (kind == MV__CU_COEF_ZNORM) {
+        double sd = m.n > 0 ? sqrt(m.m2 / (double)m.n) : 0, mean = m.n > 0 ? m.mean : 0;
+        coef->c = isfinite(mean) ? mean : 0;
+        coef->s = sd > 0 && isfinite(sd) ? 1.0 / sd : 0.0; /* std 0 (or no voxel): zeros */
+    } else if (kind == MV__CU_COEF_RESCALE) {
+        double mn = m.n ? m.mn : 0, mx = m.n ? m.mx : 0, span = mx - mn;
+        coef->c = isfinite(mn) ? mn : 0;
+        coef->s = span > 0 && isfinite(span) ? (hi - lo) / span : 0.0; /* constant input: lo */
+        coef->o = lo;
+    }
+}
+
+/* Statistics of n values at data into *coef (device), stream-ordered.
+   scratch: stream-ordered, freed on the stream after the final kernel. */
+static mv_status mv__cu_stats_to(const void *data, mv_dtype dt, int64_t n, int f32, int scaled, double slope,
+                                 double inter, const mv__cu_select &sel, int kind, double lo, double hi,
+                                 mv__cu_coef *coef, cudaStream_t s)
+{
+    const int threads = MV__CU_RED_THREADS;
+    int vec = mv__cu_aligned16(data), blocks = mv__cu_blocks(n, threads);
+    mv__cu_moments *part = NULL;
+    mv_status st = MV_ERR_UNSUPPORTED;
+    MV__CU_TRY(cudaMallocAsync((void **)&part, sizeof(mv__cu_moments) * (size_t)blocks, s));
+    MV__CU_CASE_REAL(dt, S, {
+        mv__cu_stats_kernel<S><<<blocks, threads, 0, s>>>((const S *)data, n, f32, scaled, slope, inter, sel, vec,
+                                                           part);
+        st = MV_OK;
+    })
+    if (st == MV_OK) {
+        cudaError_t e = cudaGetLastError();
+        if (e == cudaSuccess) {
+            mv__cu_stats_final<<<1, threads, 0, s>>>(part, blocks, kind, lo, hi, coef);
+            e = cudaGetLastError();
+        }
+        if (e != cudaSuccess) st = mv__cu_fail(e, "statistics kernels");
+    } else {
+        st = mv_set_error(MV_ERR_UNSUPPORTED, "statistics of %s on the GPU", mv_dtype_name(dt));
+    }
+    (void)cudaFreeAsync(part, s);
+    return st;
+}
+
+MVCDEF mv_status mv_cuda_compute_stats(const mv_cuda_vol *v, mv_stats *out, const mv_stats_opts *opts,
+                                       mv_cuda_stream stream)
+{
+    mv__cu_coef *coef = NULL, host;
+    mv__cu_select sel;
+    int active = 0;
+    double slope = 1, inter = 0;
+    mv_status st;
+    MV__CU_STRY(mv__cu_check_vol(v, "mv_cuda_compute_stats", "volume"));
+    MV__CU_CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_cuda_compute_stats: out is NULL");
+    MV__CU_CHECK(mv__cu_is_gpu_real(v->vol.dtype), MV_ERR_UNSUPPORTED, "mv_cuda_compute_stats: %s",
+                 mv_dtype_name(v->vol.dtype));
+    MV__CU_STRY(mv__cu_scaling(&v->vol, opts && opts->raw, &active, &slope, &inter));
+    memset(&sel, 0, sizeof(sel));
+    MV__CU_TRY(cudaMallocAsync((void **)&coef, sizeof(*coef), stream));
+    st = mv__cu_stats_to(v->vol.data, v->vol.dtype, mv_vol_count(&v->vol), 0, active, slope, inter, sel,
+                         MV__CU_COEF_NONE, 0, 0, coef, stream);
+    if (st == MV_OK) {
+        cudaError_t e = cudaMemcpyAsync(&host, coef, sizeof(host), cudaMemcpyDeviceToHost, stream);
+        if (e == cudaSuccess) e = cudaStreamSynchronize(stream);
+        if (e != cudaSuccess) st = mv__cu_fail(e, "mv_cuda_compute_stats");
+    }
+    (void)cudaFreeAsync(coef, stream);
+    if (st != MV_OK) return st;
+    out->count = host.total.n;
+    out->nan_count = host.total.nan;
+    out->inf_count = host.total.inf;
+    out->sum = host.total.sum;
+    out->mean = host.total.n ? host.total.mean : 0;
+    out->std = host.total.n ? sqrt(host.total.m2 / (double)host.total.n) : 0;
+    out->min = host.total.n ? host.total.mn : 0;
+    out->max = host.total.n ? host.total.mx : 0;
+    return MV_OK;
+}
+
+/* ---- intensity -------------------------------------------------------------- */
+
+/* The per-voxel function of z-normalize, rescale and clamp, as the CPU's
+   element ops: v = the float32 value; affine (skipping zeros with nonzero):
+   ((double)v - c) * s + o rounded once; then the clamp, NaN passing. */
+template <typename S> struct mv__cu_intensity_fn {
+    int scaled, affine, nonzero, clamp;
+    double slope, inter, c, s, o;
+    float lo, hi;
+    const mv__cu_coef *coef; /* device coefficients (NULL: c, s, o as given) */
+    __device__ void begin()
+    {
+        if (coef) {
+            c = coef->c;
+            s = coef->s;
+            o = coef->o;
+        }
+    }
+    __device__ float operator()(S x, int64_t) const
+    {
+        float v = mv__cu_value_f32(x, scaled, slope, inter);
+        if (affine && !(nonzero && v == 0)) v = (float)__dadd_rn(__dmul_rn(__dsub_rn((double)v, c), s), o);
+        if (clamp) {
+            v = lo > v ? lo : v;
+            v = hi < v ? hi : v;
+        }
+        return v;
+    }
+};
+
+enum { MV__CU_OP_ZNORM = 1, MV__CU_OP_RESCALE, MV__CU_OP_CLAMP };
+
+/* One 3D frame (or the whole volume) of an intensity op into float32 out. */
+static mv_status mv__cu_intensity_run(const void *in, mv_dtype dt, int64_t n, float *out, int op, double lo, double hi,
+                                      const mv_intensity_opts *o, int scaled, double slope, double inter,
+                                      const mv__cu_select &sel, mv__cu_coef *coef, cudaStream_t s)
+{
+    mv_status st = MV_ERR_UNSUPPORTED;
+    int kind = op == MV__CU_OP_ZNORM ? MV__CU_COEF_ZNORM : MV__CU_COEF_RESCALE;
+    double c = 0, sc = 0, off = 0;
+    int on_device = 0;
+    if (op != MV__CU_OP_CLAMP) {
+        if (o->stats) { /* known statistics: the coefficients on the host, as the CPU */
+            if (op == MV__CU_OP_ZNORM) {
+                c = isfinite(o->stats->mean) ? o->stats->mean : 0;
+                sc = o->stats->std > 0 && isfinite(o->stats->std) ? 1.0 / o->stats->std : 0.0;
+            } else {
+                double span = o->stats->max - o->stats->min;
+                c = isfinite(o->stats->min) ? o->stats->min : 0;
+                sc = span > 0 && isfinite(span) ? (hi - lo) / span : 0.0;
+                off = lo;
+            }
+        } else {
+            /* statistics of the float32 values the op transforms, as the CPU */
+            MV__CU_STRY(mv__cu_stats_to(in, dt, n, 1, scaled, slope, inter, sel, kind, lo, hi, coef, s));
+            on_device = 1;
+        }
+    }
+    MV__CU_CASE_REAL(dt, S, {
+        mv__cu_intensity_fn<S> f;
+        f.scaled = scaled;
+        f.slope = slope;
+        f.inter = inter;
+        f.affine = op != MV__CU_OP_CLAMP;
+        f.nonzero = sel.nonzero;
+        f.c = c;
+        f.s = sc;
+        f.o = off;
+        f.coef = on_device ? coef : NULL;
+        f.clamp = op == MV__CU_OP_CLAMP || (op == MV__CU_OP_RESCALE && o->clip);
+        f.lo = (float)(op == MV__CU_OP_CLAMP ? lo : fmin(lo, hi));
+        f.hi = (float)(op == MV__CU_OP_CLAMP ? hi : fmax(lo, hi));
+        st = mv__cu_map((const S *)in, out, n, f, s);
+    })
+    return st;
+}
+
+/* z-normalize and rescale read the input twice (the statistics, then the
+   write): 3 units of traffic where memcpy moves 2, so ~0.67 of memcpy's
+   throughput is their ceiling at sizes beyond L2. Remedies if the profile
+   asks: an L2 persisting access-policy window on the input for volumes
+   that fit (H100: 50 MiB L2), or the statistics taken by whatever wrote the
+   input (mv_intensity_opts.stats). */
+static mv_status mv__cu_intensity(const mv_cuda_vol *in, mv_cuda_vol *out, int into, int op, double lo, double hi,
+                                  const mv_intensity_opts *opts, cudaStream_t s, const char *fn)
+{
+    mv_intensity_opts o;
+    mv__cu_select sel;
+    mv_cuda_vol res;
+    mv_dtype want;
+    int active = 0, a;
+    double slope = 1, inter = 0;
+    int64_t frame_n, frames = 1, f, n;
+    size_t esz;
+    float *f32 = NULL;
+    mv__cu_coef *coef = NULL;
+    mv_status st = MV_OK;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CU_STRY(mv__cu_check_vol(in, fn, "input"));
+    MV__CU_CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    MV__CU_CHECK(mv__cu_is_gpu_real(in->vol.dtype), MV_ERR_UNSUPPORTED, "%s: %s input on the GPU", fn,
+                 mv_dtype_name(in->vol.dtype));
+    MV__CU_CHECK(o.pct_lo == 0 && o.pct_hi == 0, MV_ERR_UNSUPPORTED, "%s: percentiles are not on the GPU yet", fn);
+    MV__CU_CHECK(!(o.stats && (o.nonzero || o.mask || o.per_frame)), MV_ERR_INVALID_ARG,
+                 "%s: known statistics do not go with nonzero, mask or per_frame", fn);
+    if (op == MV__CU_OP_CLAMP) MV__CU_CHECK(lo <= hi, MV_ERR_INVALID_ARG, "%s: range [%g, %g]", fn, lo, hi);
+    if (op == MV__CU_OP_RESCALE) {
+        if (lo == 0 && hi == 0) hi = 1;
+        MV__CU_CHECK(isfinite(lo) && isfinite(hi), MV_ERR_INVALID_ARG, "%s: range [%g, %g] is not finite", fn, lo, hi);
+    }
+    MV__CU_STRY(mv__cu_scaling(&in->vol, o.raw, &active, &slope, &inter));
+    memset(&sel, 0, sizeof(sel));
+    sel.nonzero = o.nonzero;
+    if (o.mask) {
+        const mv_vol *m = o.mask;
+        MV__CU_CHECK(m->data != NULL && mv__cu_is_gpu_real(m->dtype), MV_ERR_INVALID_ARG,
+                     "%s: mask must be a device volume of a real dtype", fn);
+        for (a = 0; a < MV_MAX_DIMS; a++)
+            MV__CU_CHECK(mv__cu_dim(m, a) == (a < 3 ? mv__cu_dim(&in->vol, a) : 1), MV_ERR_INVALID_ARG,
+                         "%s: mask dim[%d] = %lld, the volume's first three dims need %lld", fn, a,
+                         (long long)mv__cu_dim(m, a), (long long)(a < 3 ? mv__cu_dim(&in->vol, a) : 1));
+        sel.mask = m->data;
+        sel.mask_dt = m->dtype;
+    }
+    sel.mask_count = mv__cu_dim(&in->vol, 0) * mv__cu_dim(&in->vol, 1) * mv__cu_dim(&in->vol, 2);
+    n = mv_vol_count(&in->vol);
+    for (a = 3; a < in->vol.ndim; a++) frames *= in->vol.dim[a];
+    if (!o.per_frame) frames = 1;
+    frame_n = n / frames;
+    esz = mv_dtype_size(in->vol.dtype);
+
+    want = into ? out->vol.dtype : o.dtype ? o.dtype : MV_DT_F32;
+    MV__CU_CHECK(mv__cu_is_gpu_real(want), MV_ERR_UNSUPPORTED, "%s: %s output on the GPU", fn, mv_dtype_name(want));
+    if (into) {
+        MV__CU_STRY(mv__cu_check_vol(out, fn, "output"));
+        MV__CU_CHECK(mv__cu_same_dims(&in->vol, &out->vol), MV_ERR_INVALID_ARG, "%s: output dims differ", fn);
+        res = *out;
+    } else {
+        MV__CU_STRY(mv__cu_alloc_like(&res, &in->vol, want, in->vol.ndim, in->vol.dim, s));
+        res.vol.meta.scl_slope = 1.0;
+        res.vol.meta.scl_inter = 0.0;
+        res.vol.meta.cal_min = res.vol.meta.cal_max = 0;
+    }
+    /* float32 results straight into the output; other dtypes through a
+       float32 temporary and the CPU's float32 -> dtype cast */
+    if (want == MV_DT_F32) {
+        f32 = (float *)res.vol.data;
+    } else {
+        cudaError_t e = cudaMallocAsync((void **)&f32, (size_t)n * sizeof(float), s);
+        if (e != cudaSuccess) st = mv__cu_fail(e, "cudaMallocAsync (float32 temporary)");
+    }
+    if (st == MV_OK && op != MV__CU_OP_CLAMP && !o.stats) {
+        cudaError_t e = cudaMallocAsync((void **)&coef, sizeof(*coef), s);
+        if (e != cudaSuccess) st = mv__cu_fail(e, "cudaMallocAsync (coefficients)");
+    }
+    for (f = 0; st == MV_OK && f < frames; f++) {
+        sel.mask_count = frames > 1 ? frame_n : sel.mask_count;
+        st = mv__cu_intensity_run((const unsigned char *)in->vol.data + (size_t)(f * frame_n) * esz, in->vol.dtype,
+                                  frame_n, f32 + f * frame_n, op, lo, hi, &o, active, slope, inter, sel, coef, s);
+    }
+    if (st == MV_OK && want != MV_DT_F32)
+        st = mv__cu_convert_n(f32, MV_DT_F32, res.vol.data, want, n, 0, 1, 0, o.rounding, s);
+    if (want != MV_DT_F32 && f32) (void)cudaFreeAsync(f32, s);
+    if (coef) (void)cudaFreeAsync(coef, s);
+    if (st != MV_OK) {
+        if (!into) mv_cuda_free(&res, s);
+        return st;
+    }
+    if (!into) *out = res;
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_znorm(const mv_cuda_vol *in, mv_cuda_vol *out, const mv_intensity_opts *opts,
+                               mv_cuda_stream stream)
+{
+    return mv__cu_intensity(in, out, 0, MV__CU_OP_ZNORM, 0, 0, opts, stream, "mv_cuda_znorm");
+}
+MVCDEF mv_status mv_cuda_znorm_into(const mv_cuda_vol *in, mv_cuda_vol *out, const mv_intensity_opts *opts,
+                                    mv_cuda_stream stream)
+{
+    return mv__cu_intensity(in, out, 1, MV__CU_OP_ZNORM, 0, 0, opts, stream, "mv_cuda_znorm_into");
+}
+MVCDEF mv_status mv_cuda_rescale(const mv_cuda_vol *in, mv_cuda_vol *out, double lo, double hi,
+                                 const mv_intensity_opts *opts, mv_cuda_stream stream)
+{
+    return mv__cu_intensity(in, out, 0, MV__CU_OP_RESCALE, lo, hi, opts, stream, "mv_cuda_rescale");
+}
+MVCDEF mv_status mv_cuda_rescale_into(const mv_cuda_vol *in, mv_cuda_vol *out, double lo, double hi,
+                                      const mv_intensity_opts *opts, mv_cuda_stream stream)
+{
+    return mv__cu_intensity(in, out, 1, MV__CU_OP_RESCALE, lo, hi, opts, stream, "mv_cuda_rescale_into");
+}
+MVCDEF mv_status mv_cuda_clamp(const mv_cuda_vol *in, mv_cuda_vol *out, double lo, double hi,
+                               const mv_intensity_opts *opts, mv_cuda_stream stream)
+{
+    return mv__cu_intensity(in, out, 0, MV__CU_OP_CLAMP, lo, hi, opts, stream, "mv_cuda_clamp");
+}
+MVCDEF mv_status mv_cuda_clamp_into(const mv_cuda_vol *in, mv_cuda_vol *out, double lo, double hi,
+                                    const mv_intensity_opts *opts, mv_cuda_stream stream)
+{
+    return mv__cu_intensity(in, out, 1, MV__CU_OP_CLAMP, lo, hi, opts, stream, "mv_cuda_clamp_into");
+}
+
+/* ---- element copies by size (moves never look at values) -------------------- */
+
+struct mv__cu_b3 { unsigned char b[3]; }; /* rgb24 */
+#define MV__CU_CASE_SIZE(esz, T, ...)                                  \
+    switch (esz) {                                                     \
+    case 1: { typedef uint8_t T; __VA_ARGS__; } break;                 \
+    case 2: { typedef uint16_t T; __VA_ARGS__; } break;                \
+    case 3: { typedef mv__cu_b3 T; __VA_ARGS__; } break;               \
+    case 4: { typedef uint32_t T; __VA_ARGS__; } break;                \
+    case 8: { typedef uint64_t T; __VA_ARGS__; } break;                \
+    case 16: { typedef uint4 T; __VA_ARGS__; } break;                  \
+    default: break;                                                    \
+    }
+
+/* ---- spatial: one gather kernel for every move ------------------------------ */
+
+/* Output voxel (o0, o1, o2) of frame f reads input element
+   base + o0*step[0] + o1*step[1] + o2*step[2] + f*in_frame when every
+   o_a lies in [lo[a], hi[a]), else it is the fill value. The steps are signed
+   input strides (a flip is a negative step, a permute a swapped stride). */
+struct mv__cu_gather {
+    int64_t od[3], lo[3], hi[3], step[3], base, in_frame, out_frame, frames;
+};
+
+/* Rows (o1, o2, f) across blockIdx.y, x across threads: writes coalesced;
+   reads coalesced too unless the output's x comes from another input axis. */
+template <typename T>
+static __global__ void mv__cu_gather_kernel(const T *__restrict__ in, T *__restrict__ out, mv__cu_gather g, T fill)
+{
+    const int64_t rows = g.od[1] * g.od[2] * g.frames;
+    for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
+        int64_t o1 = r % g.od[1], t = r / g.od[1], o2 = t % g.od[2], f = t / g.od[2];
+        T *orow = out + f * g.out_frame + (o2 * g.od[1] + o1) * g.od[0];
+        bool row_in = o1 >= g.lo[1] && o1 < g.hi[1] && o2 >= g.lo[2] && o2 < g.hi[2];
+        const T *irow = in + f * g.in_frame + g.base + o1 * g.step[1] + o2 * g.step[2];
+        for (int64_t x = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; x < g.od[0]; x += (int64_t)gridDim.x * blockDim.x)
+            orow[x] = row_in && x >= g.lo[0] && x < g.hi[0] ? irow[x * g.step[0]] : fill;
+    }
+}
+
+/* Transposing moves (the output's x reads along input axis q != 0) go
+   through 32 x 32 shared-memory tiles, so both the reads (along input x,
+   which is output axis `xa`) and the writes (along output x) are coalesced. */
+template <typename T>
+static __global__ void mv__cu_transpose_kernel(const T *__restrict__ in, T *__restrict__ out, mv__cu_gather g, int xa, int za,
+                                        T fill)
+{
+    __shared__ T tile[32][33];
+    const int64_t n0 = g.od[0], na = g.od[xa], nz = g.od[za];
+    const int64_t tiles0 = (n0 + 31) / 32, tilesa = (na + 31) / 32;
+    const int64_t planes = nz * g.frames;
+    for (int64_t b = blockIdx.x; b < tiles0 * tilesa * planes; b += gridDim.x) {
+        int64_t t0 = b % tiles0, rest = b / tiles0, ta = rest % tilesa, plane = rest / tilesa;
+        int64_t oz = plane % nz, f = plane / nz;
+        __syncthreads();
+        /* load: threadIdx.x runs along output axis xa (= input x) */
+        for (int k = threadIdx.y; k < 32; k += blockDim.y) {
+            int64_t o0 = t0 * 32 + k, oa = ta * 32 + threadIdx.x;
+            if (o0 < n0 && oa < na) {
+                int64_t oc[3];
+                oc[0] = o0;
+                oc[xa] = oa;
+                oc[za] = oz;
+                bool inside = true;
+                for (int a = 0; a < 3; a++) inside = inside && oc[a] >= g.lo[a] && oc[a] < g.hi[a];
+                tile[k][threadIdx.x] = inside ? in[f * g.in_frame + g.base + oc[0] * g.step[0] + oc[1] * g.step[1] +
+                                                   oc[2] * g.step[2]]
+                                              : fill;
+            }
+        }
+        __syncthreads();
+        /* store: threadIdx.x runs along output x */
+        for (int k = threadIdx.y; k < 32; k += blockDim.y) {
+            int64_t o0 = t0 * 32 + threadIdx.x, oa = ta * 32 + k;
+            if (o0 < n0 && oa < na) {
+                int64_t oc[3];
+                oc[0] = o0;
+                oc[xa] = oa;
+                oc[za] = oz;
+                out[f * g.out_frame + (oc[2] * g.od[1] + oc[1]) * n0 + o0] = tile[threadIdx.x][k];
+            }
+        }
+    }
+}
+
+/* The voxel map of a spatial op: output voxel o -> input voxel
+   M * o (a signed permutation plus an offset). From medvol's own geometry:
+   a probe volume with the identity affine gets affine M (crop, pad, flip,
+   permute, rot90); reorient depends on the real affine, so there
+   M = inv(A_in) * A_out. */
+static mv_status mv__cu_inverse3(const double a[4][4], double r[4][4])
+{
+    double det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0]) +
+                 a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
+    int i, j;
+    MV__CU_CHECK(det != 0 && isfinite(det), MV_ERR_UNSUPPORTED, "reorient: the affine is singular");
+    r[0][0] = (a[1][1] * a[2][2] - a[1][2] * a[2][1]) / det;
+    r[0][1] = (a[0][2] * a[2][1] - a[0][1] * a[2][2]) / det;
+    r[0][2] = (a[0][1] * a[1][2] - a[0][2] * a[1][1]) / det;
+    r[1][0] = (a[1][2] * a[2][0] - a[1][0] * a[2][2]) / det;
+    r[1][1] = (a[0][0] * a[2][2] - a[0][2] * a[2][0]) / det;
+    r[1][2] = (a[0][2] * a[1][0] - a[0][0] * a[1][2]) / det;
+    r[2][0] = (a[1][0] * a[2][1] - a[1][1] * a[2][0]) / det;
+    r[2][1] = (a[0][1] * a[2][0] - a[0][0] * a[2][1]) / det;
+    r[2][2] = (a[0][0] * a[1][1] - a[0][1] * a[1][0]) / det;
+    for (i = 0; i < 3; i++) {
+        r[i][3] = 0;
+        for (j = 0; j < 3; j++) r[i][3] -= r[i][j] * a[j][3];
+    }
+    r[3][0] = r[3][1] = r[3][2] = 0;
+    r[3][3] = 1;
+    return MV_OK;
+}
+
+static mv_status mv__cu_voxel_map(const mv_vol *in, const mv_op *op, double M[4][4])
+{
+    mv_vol probe, g;
+    int r, c;
+    if (op->kind == MV_OP_REORIENT) {
+        double inv[4][4];
+        MV__CU_STRY(mv_pipeline_geometry(in, op, 1, &g));
+        MV__CU_STRY(mv__cu_inverse3(in->affine, inv));
+        for (r = 0; r < 4; r++)
+            for (c = 0; c < 4; c++)
+                M[r][c] = inv[r][0] * g.affine[0][c] + inv[r][1] * g.affine[1][c] + inv[r][2] * g.affine[2][c] +
+                          inv[r][3] * g.affine[3][c];
+        return MV_OK;
+    }
+    probe = *in;
+    probe.meta.ext = NULL;
+    probe.meta.n_ext = 0;
+    for (r = 0; r < 4; r++)
+        for (c = 0; c < 4; c++) probe.affine[r][c] = r == c ? 1.0 : 0.0;
+    MV__CU_STRY(mv_pipeline_geometry(&probe, op, 1, &g));
+    memcpy(M, g.affine, sizeof(g.affine));
+    return MV_OK;
+}
+
+/* M as a gather: each output axis a reads input axis ax with sign sg and
+   offset off (integers, checked). */
+static mv_status mv__cu_gather_from_map(const double M[4][4], const mv_vol *in, const int64_t od[3], mv__cu_gather *g,
+                                        int in_axis_of[3])
+{
+    int64_t istride[3];
+    int a, r;
+    istride[0] = 1;
+    istride[1] = mv__cu_dim(in, 0);
+    istride[2] = istride[1] * mv__cu_dim(in, 1);
+    g->base = 0;
+    for (a = 0; a < 3; a++) {
+        int ax = -1;
+        double sg = 0, off;
+        for (r = 0; r < 3; r++) {
+            double v = M[r][a];
+            if (fabs(v) > 0.5) {
+                MV__CU_CHECK(ax < 0 && fabs(fabs(v) - 1.0) < 1e-6, MV_ERR_UNSUPPORTED,
+                             "spatial map column %d is not a signed axis (%g)", a, v);
+                ax = r;
+                sg = v > 0 ? 1 : -1;
+            } else {
+                MV__CU_CHECK(fabs(v) < 1e-6, MV_ERR_UNSUPPORTED, "spatial map entry (%d, %d) = %g", r, a, v);
+            }
+        }
+        MV__CU_CHECK(ax >= 0, MV_ERR_UNSUPPORTED, "spatial map: output axis %d reads no input axis", a);
+        off = M[ax][3];
+        MV__CU_CHECK(fabs(off - nearbyint(off)) < 1e-6, MV_ERR_UNSUPPORTED, "spatial map offset %g", off);
+        in_axis_of[a] = ax;
+        {
+            int64_t o = (int64_t)nearbyint(off), n = mv__cu_dim(in, ax), s = (int64_t)sg, lo, hi;
+            /* input coordinate off + s*o must lie in [0, n) */
+            if (s > 0) {
+                lo = -o;
+                hi = n - o;
+            } else {
+                lo = o - n + 1;
+                hi = o + 1;
+            }
+            g->lo[a] = lo < 0 ? 0 : lo > od[a] ? od[a] : lo;
+            g->hi[a] = hi < g->lo[a] ? g->lo[a] : hi > od[a] ? od[a] : hi;
+            g->step[a] = s * istride[ax];
+            g->base += o * istride[ax];
+        }
+        g->od[a] = od[a];
+    }
+    return MV_OK;
+}
+
+/* The fill value as one stored element, as the CPU's moves write it:
+   converted like a float64 value (round half to even, saturate) for real
+   dtypes; complex and RGB pads are zero bytes whatever the fill (the CPU's
+   mv__put_f64 writes nothing for them: mirrored, not endorsed). */
+static mv_status mv__cu_fill_bytes(double fill, mv_dtype dt, unsigned char *b)
+{
+    memset(b, 0, 16);
+    if (mv_dtype_is_complex(dt) || dt == MV_DT_RGB24 || dt == MV_DT_RGBA32) return MV_OK;
+    return mv_convert_buffer(&fill, MV_DT_F64, b, dt, 1, NULL);
+}
+
+static mv_status mv__cu_launch_gather(const void *in, void *out, size_t esz, const mv__cu_gather &g, int xa, int za,
+                                      const unsigned char *fillb, cudaStream_t s)
+{
+    mv_status st = MV_ERR_UNSUPPORTED;
+    int64_t rows = g.od[1] * g.od[2] * g.frames;
+    if (rows == 0 || g.od[0] == 0) return MV_OK;
+    MV__CU_CASE_SIZE(esz, T, {
+        T fill;
+        memcpy(&fill, fillb, sizeof(T));
+        if (xa > 0 && sizeof(T) <= 8) {
+            int64_t tiles = ((g.od[0] + 31) / 32) * ((g.od[xa] + 31) / 32) * g.od[za] * g.frames;
+            int blocks = (int)(tiles < (int64_t)1 << 20 ? tiles : (int64_t)1 << 20);
+            mv__cu_transpose_kernel<T><<<blocks, dim3(32, 8), 0, s>>>((const T *)in, (T *)out, g, xa, za, fill);
+        } else {
+            int bx = (int)((g.od[0] + 255) / 256);
+            dim3 grid(bx > 64 ? 64 : bx, (unsigned)(rows < 65535 ? rows : 65535));
+            mv__cu_gather_kernel<T><<<grid, 256, 0, s>>>((const T *)in, (T *)out, g, fill);
+        }
+        st = MV_OK;
+    })
+    if (st != MV_OK) return mv_set_error(st, "moves of %zu-byte elements", esz);
+    MV__CU_TRY(cudaGetLastError());
+    return MV_OK;
+}
+
+static mv_status mv__cu_spatial(const mv_cuda_vol *in, mv_cuda_vol *out, int into, mv_op op,
+                                const mv_spatial_opts *opts, cudaStream_t s, const char *fn)
+{
+    mv_vol g;
+    double M[4][4];
+    mv__cu_gather gt;
+    mv_cuda_vol res;
+    int in_axis_of[3], a, xa = 0, za = 0;
+    int64_t od[3];
+    unsigned char fillb[16];
+    size_t esz;
+    mv_status st;
+    MV__CU_STRY(mv__cu_check_vol(in, fn, "input"));
+    MV__CU_CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    if (op.kind == MV_OP_CROP_OR_PAD || op.kind == MV_OP_BOX) op.fill = opts ? opts->fill : 0;
+    MV__CU_STRY(mv_pipeline_geometry(&in->vol, &op, 1, &g)); /* checks the op, gives the CPU's geometry */
+    MV__CU_STRY(mv__cu_voxel_map(&in->vol, &op, M));
+    for (a = 0; a < 3; a++) od[a] = mv__cu_dim(&g, a);
+    MV__CU_STRY(mv__cu_gather_from_map(M, &in->vol, od, &gt, in_axis_of));
+    gt.frames = mv_vol_count(&in->vol) / (mv__cu_dim(&in->vol, 0) * mv__cu_dim(&in->vol, 1) * mv__cu_dim(&in->vol, 2));
+    gt.in_frame = mv__cu_dim(&in->vol, 0) * mv__cu_dim(&in->vol, 1) * mv__cu_dim(&in->vol, 2);
+    gt.out_frame = od[0] * od[1] * od[2];
+    esz = mv_dtype_size(in->vol.dtype);
+    MV__CU_STRY(mv__cu_fill_bytes(opts ? opts->fill : 0, in->vol.dtype, fillb));
+    /* the output axis that reads input x: a transposing move when it is not x */
+    for (a = 0; a < 3; a++)
+        if (in_axis_of[a] == 0) xa = a;
+    if (xa > 0 && od[0] > 1 && od[xa] > 1) {
+        za = xa == 1 ? 2 : 1;
+    } else {
+        xa = 0;
+    }
+    if (into) {
+        MV__CU_STRY(mv__cu_check_vol(out, fn, "output"));
+        MV__CU_CHECK(out->vol.dtype == in->vol.dtype && mv__cu_same_dims(&out->vol, &g), MV_ERR_INVALID_ARG,
+                     "%s: output must be %s %lldx%lldx%lld (and the input's other dims)", fn,
+                     mv_dtype_name(in->vol.dtype), (long long)od[0], (long long)od[1], (long long)od[2]);
+        MV__CU_CHECK(out->vol.data != in->vol.data, MV_ERR_INVALID_ARG, "%s: output overlaps the input", fn);
+        res = *out;
+    } else {
+        MV__CU_STRY(mv__cu_alloc_like(&res, &g, in->vol.dtype, g.ndim, g.dim, s));
+    }
+    st = mv__cu_launch_gather(in->vol.data, res.vol.data, esz, gt, xa, za, fillb, s);
+    if (st != MV_OK) {
+        if (!into) mv_cuda_free(&res, s);
+        return st;
+    }
+    memcpy(res.vol.affine, g.affine, sizeof(g.affine));
+    memcpy(res.vol.spacing, g.spacing, sizeof(g.spacing));
+    if (into) {
+        memcpy(out->vol.affine, g.affine, sizeof(g.affine));
+        memcpy(out->vol.spacing, g.spacing, sizeof(g.spacing));
+    } else {
+        *out = res;
+    }
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_crop_or_pad(const mv_cuda_vol *in, mv_cuda_vol *out, const int64_t shape[3],
+                                     const mv_spatial_opts *opts, mv_cuda_stream stream)
+{
+    MV__CU_CHECK(shape != NULL, MV_ERR_INVALID_ARG, "mv_cuda_crop_or_pad: shape is NULL");
+    return mv__cu_spatial(in, out, 0, mv_op_crop_or_pad(shape[0], shape[1], shape[2], 0), opts, stream,
+                          "mv_cuda_crop_or_pad");
+}
+MVCDEF mv_status mv_cuda_crop_or_pad_into(const mv_cuda_vol *in, mv_cuda_vol *out, const int64_t shape[3],
+                                          const mv_spatial_opts *opts, mv_cuda_stream stream)
+{
+    MV__CU_CHECK(shape != NULL, MV_ERR_INVALID_ARG, "mv_cuda_crop_or_pad_into: shape is NULL");
+    return mv__cu_spatial(in, out, 1, mv_op_crop_or_pad(shape[0], shape[1], shape[2], 0), opts, stream,
+                          "mv_cuda_crop_or_pad_into");
+}
+MVCDEF mv_status mv_cuda_crop_pad_box(const mv_cuda_vol *in, mv_cuda_vol *out, const int64_t start[3],
+                                      const int64_t size[3], const mv_spatial_opts *opts, mv_cuda_stream stream)
+{
+    return mv__cu_spatial(in, out, 0, mv_op_box(start, size, 0), opts, stream, "mv_cuda_crop_pad_box");
+}
+MVCDEF mv_status mv_cuda_flip(const mv_cuda_vol *in, mv_cuda_vol *out, unsigned axes, const mv_spatial_opts *opts,
+                              mv_cuda_stream stream)
+{
+    MV__CU_CHECK((axes & ~7u) == 0, MV_ERR_UNSUPPORTED, "mv_cuda_flip: axes 0x%x (the GPU flips axes 0..2)", axes);
+    return mv__cu_spatial(in, out, 0, mv_op_flip(axes), opts, stream, "mv_cuda_flip");
+}
+MVCDEF mv_status mv_cuda_flip_into(const mv_cuda_vol *in, mv_cuda_vol *out, unsigned axes,
+                                   const mv_spatial_opts *opts, mv_cuda_stream stream)
+{
+    MV__CU_CHECK((axes & ~7u) == 0, MV_ERR_UNSUPPORTED, "mv_cuda_flip_into: axes 0x%x (the GPU flips axes 0..2)", axes);
+    return mv__cu_spatial(in, out, 1, mv_op_flip(axes), opts, stream, "mv_cuda_flip_into");
+}
+MVCDEF mv_status mv_cuda_permute(const mv_cuda_vol *in, mv_cuda_vol *out, const int perm[3],
+                                 const mv_spatial_opts *opts, mv_cuda_stream stream)
+{
+    MV__CU_CHECK(perm != NULL, MV_ERR_INVALID_ARG, "mv_cuda_permute: perm is NULL");
+    return mv__cu_spatial(in, out, 0, mv_op_permute(perm[0], perm[1], perm[2]), opts, stream, "mv_cuda_permute");
+}
+MVCDEF mv_status mv_cuda_permute_into(const mv_cuda_vol *in, mv_cuda_vol *out, const int perm[3],
+                                      const mv_spatial_opts *opts, mv_cuda_stream stream)
+{
+    MV__CU_CHECK(perm != NULL, MV_ERR_INVALID_ARG, "mv_cuda_permute_into: perm is NULL");
+    return mv__cu_spatial(in, out, 1, mv_op_permute(perm[0], perm[1], perm[2]), opts, stream,
+                          "mv_cuda_permute_into");
+}
+MVCDEF mv_status mv_cuda_reorient(const mv_cuda_vol *in, mv_cuda_vol *out, const char *code,
+                                  const mv_spatial_opts *opts, mv_cuda_stream stream)
+{
+    MV__CU_CHECK(code != NULL, MV_ERR_INVALID_ARG, "mv_cuda_reorient: code is NULL");
+    return mv__cu_spatial(in, out, 0, mv_op_reorient(code), opts, stream, "mv_cuda_reorient");
+}
+MVCDEF mv_status mv_cuda_rot90(const mv_cuda_vol *in, mv_cuda_vol *out, int k, int axis0, int axis1,
+                               const mv_spatial_opts *opts, mv_cuda_stream stream)
+{
+    return mv__cu_spatial(in, out, 0, mv_op_rot90(k, axis0, axis1), opts, stream, "mv_cuda_rot90");
+}
+
+/* ---- resampling -------------------------------------------------------------- */
+
+/* Output voxel -> input coordinate, per axis ((o + u) * s + v) when the map
+   is axis-aligned (the CPU's separable path), else the matrix rows in the
+   CPU's order: M[a][0] * x + (M[a][1] * y + M[a][2] * z + M[a][3]). */
+struct mv__cu_rsmap {
+    double M[3][4];
+    double u[3], s[3], v[3];
+    int separable;
+    int64_t n[3], m[3];     /* input and output grid */
+    int64_t in_frame, out_frame, frames;
+    int linear, fill;
+};
+
+static MV__CU_HD void mv__cu_rs_coords(const mv__cu_rsmap &m, int64_t x, int64_t y, int64_t z, double c[3])
+{
+    if (m.separable) {
+        c[0] = MV__CU_DADD(MV__CU_DMUL(MV__CU_DADD((double)x, m.u[0]), m.s[0]), m.v[0]);
+        c[1] = MV__CU_DADD(MV__CU_DMUL(MV__CU_DADD((double)y, m.u[1]), m.s[1]), m.v[1]);
+        c[2] = MV__CU_DADD(MV__CU_DMUL(MV__CU_DADD((double)z, m.u[2]), m.s[2]), m.v[2]);
+    } else {
+        for (int a = 0; a < 3; a++) {
+            double base = MV__CU_DADD(MV__CU_DADD(MV__CU_DMUL(m.M[a][1], (double)y), MV__CU_DMUL(m.M[a][2], (double)z)),
+                                      m.M[a][3]);
+            c[a] = MV__CU_DADD(MV__CU_DMUL(m.M[a][0], (double)x), base);
+        }
+    }
+}
+
+/* The CPU's taps (mv__rs_taps): nearest floor(clamped c + 0.5); linear
+   clamps c to [0, n-1], weights (1 - t, t) in float32, the window moved
+   left at the last voxel. Returns the first index. */
+static MV__CU_HD int64_t mv__cu_rs_taps(double c, int64_t n, int linear, float w[2])
+{
+    double cl = !(c >= 0) ? 0 : c > (double)(n - 1) ? (double)(n - 1) : c; /* NaN -> 0 */
+    if (!linear) {
+        w[0] = 1.0f;
+        w[1] = 0.0f;
+        return (int64_t)(cl + 0.5);
+    }
+    if (n == 1) {
+        w[0] = 1.0f;
+        w[1] = 0.0f;
+        return 0;
+    }
+    double f = (double)(int64_t)cl, t = cl - f;
+    if (f >= (double)(n - 1)) {
+        f = (double)(n - 2);
+        t = 1.0;
+    }
+    w[0] = (float)(1.0 - t);
+    w[1] = (float)t;
+    return (int64_t)f;
+}
+
+/* One output voxel in float32: x taps summed first, then y, then z (the
+   CPU's mv__rs_sample order), unfused. */
+template <typename S>
+static MV__CU_HD float mv__cu_rs_sample(const S *frame, const mv__cu_rsmap &m, const double c[3], int scaled, double slope,
+                                  double inter)
+{
+    float w[3][2];
+    int64_t s0[3];
+    int T[3];
+    for (int a = 0; a < 3; a++) {
+        s0[a] = mv__cu_rs_taps(c[a], m.n[a], m.linear, w[a]);
+        T[a] = m.linear && m.n[a] > 1 ? 2 : 1;
+    }
+    float acc = 0;
+    for (int tz = 0; tz < T[2]; tz++) {
+        float plane = 0;
+        for (int ty = 0; ty < T[1]; ty++) {
+            const S *r = frame + ((s0[2] + tz) * m.n[1] + (s0[1] + ty)) * m.n[0] + s0[0];
+            float row = MV__CU_FMUL(w[0][0], mv__cu_value_f32(r[0], scaled, slope, inter));
+            if (T[0] > 1) row = MV__CU_FADD(row, MV__CU_FMUL(w[0][1], mv__cu_value_f32(r[1], scaled, slope, inter)));
+            plane = ty == 0 ? MV__CU_FMUL(w[1][0], row) : MV__CU_FADD(plane, MV__CU_FMUL(w[1][ty], row));
+        }
+        acc = tz == 0 ? MV__CU_FMUL(w[2][0], plane) : MV__CU_FADD(acc, MV__CU_FMUL(w[2][tz], plane));
+    }
+    return acc;
+}
+
+static MV__CU_HD bool mv__cu_rs_inside(const mv__cu_rsmap &m, const double c[3])
+{
+    return c[0] >= 0 && c[0] <= (double)(m.n[0] - 1) && c[1] >= 0 && c[1] <= (double)(m.n[1] - 1) && c[2] >= 0 &&
+           c[2] <= (double)(m.n[2] - 1);
+}
+
+/* Linear (or nearest with conversion) into float32. */
+template <typename S>
+static __global__ void mv__cu_resample_kernel(const S *__restrict__ in, float *__restrict__ out, mv__cu_rsmap m, int scaled,
+                                       double slope, double inter, float fill)
+{
+    const int64_t rows = m.m[1] * m.m[2] * m.frames;
+    for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
+        int64_t y = r % m.m[1], t = r / m.m[1], z = t % m.m[2], f = t / m.m[2];
+        const S *frame = in + f * m.in_frame;
+        float *orow = out + f * m.out_frame + (z * m.m[1] + y) * m.m[0];
+        for (int64_t x = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; x < m.m[0]; x += (int64_t)gridDim.x * blockDim.x) {
+            double c[3];
+            mv__cu_rs_coords(m, x, y, z, c);
+            orow[x] = m.fill && !mv__cu_rs_inside(m, c) ? fill : mv__cu_rs_sample(frame, m, c, scaled, slope, inter);
+        }
+    }
+}
+
+/* Nearest keeping the dtype: stored elements copied. */
+template <typename T>
+static __global__ void mv__cu_nearest_kernel(const T *__restrict__ in, T *__restrict__ out, mv__cu_rsmap m, T fill)
+{
+    const int64_t rows = m.m[1] * m.m[2] * m.frames;
+    for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
+        int64_t y = r % m.m[1], t = r / m.m[1], z = t % m.m[2], f = t / m.m[2];
+        T *orow = out + f * m.out_frame + (z * m.m[1] + y) * m.m[0];
+        for (int64_t x = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; x < m.m[0]; x += (int64_t)gridDim.x * blockDim.x) {
+            double c[3];
+            float w[2];
+            int64_t i[3];
+            mv__cu_rs_coords(m, x, y, z, c);
+            if (m.fill && !mv__cu_rs_inside(m, c)) {
+                orow[x] = fill;
+                continue;
+            }
+            for (int a = 0; a < 3; a++) i[a] = mv__cu_rs_taps(c[a], m.n[a], 0, w);
+            orow[x] = in[f * m.in_frame + (i[2] * m.n[1] + i[1]) * m.n[0] + i[0]];
+        }
+    }
+}
+
+/* An outside sample of nearest resampling as one stored element, as the
+   CPU's resampler makes it: RGB channels clamped to 0..255 (alpha 255),
+   anything else converted from float64 with the output's rounding. */
+static mv_status mv__cu_rs_fill_bytes(double fill, mv_dtype dt, mv_round rounding, unsigned char *b)
+{
+    mv_convert_opts co;
+    memset(b, 0, 16);
+    if (dt == MV_DT_RGB24 || dt == MV_DT_RGBA32) {
+        double v = fill != fill ? 0 : fill < 0 ? 0 : fill > 255 ? 255 : nearbyint(fill);
+        b[0] = b[1] = b[2] = (unsigned char)v;
+        b[3] = 255; /* beyond an rgb24 element: never copied */
+        return MV_OK;
+    }
+    memset(&co, 0, sizeof(co));
+    co.rounding = rounding;
+    return mv_convert_buffer(&fill, MV_DT_F64, b, dt, 1, &co);
+}
+
+static mv_status mv__cu_resample_run(const mv_cuda_vol *in, mv_cuda_vol *out, mv__cu_rsmap *m,
+                                     const mv_cuda_resample_opts *o, cudaStream_t s, const char *fn)
+{
+    int active = 0, a;
+    double slope = 1, inter = 0;
+    mv_dtype odt = out->vol.dtype, idt = in->vol.dtype;
+    int64_t count;
+    mv_status st = MV_ERR_UNSUPPORTED;
+    dim3 grid;
+    MV__CU_CHECK(o->interp == MV_CUDA_INTERP_LINEAR || o->interp == MV_CUDA_INTERP_NEAREST, MV_ERR_UNSUPPORTED,
+                 "%s: interpolation %d (cubic is not on the GPU yet)", fn, o->interp);
+    for (a = 0; a < 3; a++) {
+        m->n[a] = mv__cu_dim(&in->vol, a);
+        m->m[a] = mv__cu_dim(&out->vol, a);
+    }
+    for (a = 3; a < MV_MAX_DIMS; a++)
+        MV__CU_CHECK(mv__cu_dim(&in->vol, a) == mv__cu_dim(&out->vol, a), MV_ERR_INVALID_ARG,
+                     "%s: output dim[%d] must be the input's", fn, a);
+    m->in_frame = m->n[0] * m->n[1] * m->n[2];
+    m->out_frame = m->m[0] * m->m[1] * m->m[2];
+    m->frames = mv_vol_count(&in->vol) / m->in_frame;
+    m->linear = o->interp == MV_CUDA_INTERP_LINEAR;
+    m->fill = o->fill_outside;
+    count = mv_vol_count(&out->vol);
+    if (count == 0) return MV_OK;
+    {
+        int bx = (int)((m->m[0] + 255) / 256);
+        int64_t rows = m->m[1] * m->m[2] * m->frames;
+        grid = dim3(bx > 64 ? 64 : bx, (unsigned)(rows < 65535 ? rows : 65535));
+    }
+    if (!m->linear && odt == idt) { /* stored values, any dtype */
+        unsigned char fillb[16];
+        MV__CU_STRY(mv__cu_rs_fill_bytes(o->fill, odt, o->rounding, fillb));
+        MV__CU_CASE_SIZE(mv_dtype_size(idt), T, {
+            T fill;
+            memcpy(&fill, fillb, sizeof(T));
+            mv__cu_nearest_kernel<T><<<grid, 256, 0, s>>>((const T *)in->vol.data, (T *)out->vol.data, *m, fill);
+            st = MV_OK;
+        })
+        if (st != MV_OK) return mv_set_error(st, "%s: %s voxels", fn, mv_dtype_name(idt));
+        MV__CU_TRY(cudaGetLastError());
+        return MV_OK;
+    }
+    MV__CU_CHECK(mv__cu_is_gpu_real(idt) && mv__cu_is_gpu_real(odt), MV_ERR_UNSUPPORTED, "%s: %s -> %s", fn,
+                 mv_dtype_name(idt), mv_dtype_name(odt));
+    MV__CU_STRY(mv__cu_scaling(&in->vol, o->raw, &active, &slope, &inter));
+    {
+        float *f32 = (float *)out->vol.data;
+        float fillf = (float)o->fill;
+        if (odt != MV_DT_F32) MV__CU_TRY(cudaMallocAsync((void **)&f32, (size_t)count * sizeof(float), s));
+        MV__CU_CASE_REAL(idt, S, {
+            mv__cu_resample_kernel<S><<<grid, 256, 0, s>>>((const S *)in->vol.data, f32, *m, active, slope, inter, fillf);
+            st = MV_OK;
+        })
+        if (st == MV_OK) {
+            cudaError_t e = cudaGetLastError();
+            if (e != cudaSuccess) st = mv__cu_fail(e, fn);
+        }
+        if (st == MV_OK && odt != MV_DT_F32) {
+            /* outside voxels carry (float)fill through the cast, as the CPU's float32 pipeline does */
+            st = mv__cu_convert_n(f32, MV_DT_F32, out->vol.data, odt, count, 0, 1, 0, o->rounding, s);
+        }
+        if (odt != MV_DT_F32) (void)cudaFreeAsync(f32, s);
+    }
+    return st;
+}
+
+MVCDEF mv_status mv_cuda_resample_into(const mv_cuda_vol *in, mv_cuda_vol *out, const double vox_map[4][4],
+                                       const mv_cuda_resample_opts *opts, mv_cuda_stream stream)
+{
+    mv_cuda_resample_opts o;
+    mv__cu_rsmap m;
+    int r, c;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CU_STRY(mv__cu_check_vol(in, "mv_cuda_resample_into", "input"));
+    MV__CU_STRY(mv__cu_check_vol(out, "mv_cuda_resample_into", "output"));
+    MV__CU_CHECK(vox_map != NULL, MV_ERR_INVALID_ARG, "mv_cuda_resample_into: vox_map is NULL");
+    memset(&m, 0, sizeof(m));
+    m.separable = 1;
+    for (r = 0; r < 3; r++)
+        for (c = 0; c < 4; c++) {
+            MV__CU_CHECK(isfinite(vox_map[r][c]), MV_ERR_INVALID_ARG, "mv_cuda_resample_into: vox_map not finite");
+            m.M[r][c] = vox_map[r][c];
+            /* the CPU's test for an axis-aligned map */
+            if (c < 3 && r != c &&
+                fabs(vox_map[r][c]) * (double)(mv__cu_dim(&out->vol, c) > 1 ? mv__cu_dim(&out->vol, c) - 1 : 1) > 1e-9)
+                m.separable = 0;
+        }
+    for (r = 0; r < 3; r++) {
+        m.s[r] = vox_map[r][r];
+        m.u[r] = 0;
+        m.v[r] = vox_map[r][3];
+    }
+    return mv__cu_resample_run(in, out, &m, &o, stream, "mv_cuda_resample_into");
+}
+
+MVCDEF mv_status mv_cuda_resample_shape(const mv_cuda_vol *in, mv_cuda_vol *out, const int64_t shape[3],
+                                        const mv_cuda_resample_opts *opts, mv_cuda_stream stream)
+{
+    mv_cuda_resample_opts o;
+    mv__cu_rsmap m;
+    mv_cuda_vol res;
+    int64_t dims[MV_MAX_DIMS];
+    double M[4][4], aff[4][4];
+    mv_dtype odt;
+    int a, r, c, align;
+    mv_status st;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CU_STRY(mv__cu_check_vol(in, "mv_cuda_resample_shape", "input"));
+    MV__CU_CHECK(out != NULL && shape != NULL, MV_ERR_INVALID_ARG, "mv_cuda_resample_shape: NULL argument");
+    align = o.align_corners;
+    memset(&m, 0, sizeof(m));
+    m.separable = 1;
+    for (r = 0; r < 4; r++)
+        for (c = 0; c < 4; c++) M[r][c] = r == c ? 1.0 : 0.0;
+    for (a = 0; a < MV_MAX_DIMS; a++) dims[a] = mv__cu_dim(&in->vol, a);
+    for (a = 0; a < 3; a++) {
+        int64_t n = dims[a], mm;
+        MV__CU_CHECK(shape[a] >= 0, MV_ERR_INVALID_ARG, "mv_cuda_resample_shape: shape[%d] = %lld", a,
+                     (long long)shape[a]);
+        mm = shape[a] == 0 ? n : shape[a];
+        dims[a] = mm;
+        /* scipy zoom: in/out per axis (grid mode), (in-1)/(out-1) with align corners, 1 for one voxel */
+        m.s[a] = !align ? (double)n / (double)mm : mm > 1 ? (double)(n - 1) / (double)(mm - 1) : 1.0;
+        m.u[a] = align ? 0.0 : 0.5;
+        m.v[a] = align ? 0.0 : -0.5;
+        M[a][a] = m.s[a];
+        M[a][3] = (0.0 + m.u[a]) * m.s[a] + m.v[a];
+        m.M[a][a] = M[a][a];
+        m.M[a][3] = M[a][3];
+    }
+    for (r = 0; r < 4; r++)
+        for (c = 0; c < 4; c++)
+            aff[r][c] = in->vol.affine[r][0] * M[0][c] + in->vol.affine[r][1] * M[1][c] +
+                        in->vol.affine[r][2] * M[2][c] + in->vol.affine[r][3] * M[3][c];
+    odt = o.dtype ? o.dtype : o.interp == MV_CUDA_INTERP_NEAREST ? in->vol.dtype : MV_DT_F32;
+    MV__CU_STRY(mv__cu_alloc_like(&res, &in->vol, odt, in->vol.ndim < 3 ? 3 : in->vol.ndim, dims, stream));
+    memcpy(res.vol.affine, aff, sizeof(aff));
+    for (a = 0; a < 3; a++) /* column norms of the new affine, as nibabel voxel_sizes */
+        res.vol.spacing[a] = sqrt(aff[0][a] * aff[0][a] + aff[1][a] * aff[1][a] + aff[2][a] * aff[2][a]);
+    st = mv__cu_resample_run(in, &res, &m, &o, stream, "mv_cuda_resample_shape");
+    if (st != MV_OK) {
+        mv_cuda_free(&res, stream);
+        return st;
+    }
+    if (!(o.interp == MV_CUDA_INTERP_NEAREST && odt == in->vol.dtype) && !o.raw) {
+        res.vol.meta.scl_slope = 1.0; /* the scaling was applied */
+        res.vol.meta.scl_inter = 0.0;
+    }
+    *out = res;
+    return MV_OK;
+}
+
+/* ---- fftshift ------------------------------------------------------------- */
+
+/* out[o] = in[(o + add) mod n] per shifted axis: fftshift adds n - n/2,
+   ifftshift adds n/2 (numpy's rolls by n/2 and -(n/2)). */
+struct mv__cu_roll {
+    int64_t n[3], add[3], frames;
+};
+
+template <typename T>
+static __global__ void mv__cu_roll_kernel(const T *__restrict__ in, T *__restrict__ out, mv__cu_roll r)
+{
+    const int64_t rows = r.n[1] * r.n[2] * r.frames, frame = r.n[0] * r.n[1] * r.n[2];
+    for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
+        int64_t y = row % r.n[1], t = row / r.n[1], z = t % r.n[2], f = t / r.n[2];
+        int64_t iy = y + r.add[1], iz = z + r.add[2];
+        iy -= iy >= r.n[1] ? r.n[1] : 0;
+        iz -= iz >= r.n[2] ? r.n[2] : 0;
+        const T *irow = in + f * frame + (iz * r.n[1] + iy) * r.n[0];
+        T *orow = out + f * frame + (z * r.n[1] + y) * r.n[0];
+        for (int64_t x = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; x < r.n[0]; x += (int64_t)gridDim.x * blockDim.x) {
+            int64_t ix = x + r.add[0];
+            ix -= ix >= r.n[0] ? r.n[0] : 0;
+            orow[x] = irow[ix];
+        }
+    }
+}
+
+MVCDEF mv_status mv_cuda_fftshift_into(const mv_cuda_vol *in, mv_cuda_vol *out, unsigned axes, int inverse,
+                                       mv_cuda_stream stream)
+{
+    mv__cu_roll r;
+    mv_status st = MV_ERR_UNSUPPORTED;
+    int a;
+    int64_t rows;
+    MV__CU_STRY(mv__cu_check_vol(in, "mv_cuda_fftshift_into", "input"));
+    MV__CU_STRY(mv__cu_check_vol(out, "mv_cuda_fftshift_into", "output"));
+    MV__CU_CHECK((axes & ~7u) == 0, MV_ERR_UNSUPPORTED, "mv_cuda_fftshift_into: axes 0x%x (bits 0..2)", axes);
+    MV__CU_CHECK(out->vol.dtype == in->vol.dtype && mv__cu_same_dims(&in->vol, &out->vol), MV_ERR_INVALID_ARG,
+                 "mv_cuda_fftshift_into: output dtype and dims must be the input's");
+    MV__CU_CHECK(out->vol.data != in->vol.data, MV_ERR_INVALID_ARG, "mv_cuda_fftshift_into: in place is not supported");
+    for (a = 0; a < 3; a++) {
+        int64_t n = mv__cu_dim(&in->vol, a);
+        r.n[a] = n;
+        r.add[a] = !(axes >> a & 1u) ? 0 : inverse ? n / 2 : n - n / 2;
+    }
+    r.frames = mv_vol_count(&in->vol) / (r.n[0] * r.n[1] * r.n[2]);
+    rows = r.n[1] * r.n[2] * r.frames;
+    {
+        int bx = (int)((r.n[0] + 255) / 256);
+        dim3 grid(bx > 64 ? 64 : bx, (unsigned)(rows < 65535 ? rows : 65535));
+        MV__CU_CASE_SIZE(mv_dtype_size(in->vol.dtype), T, {
+            mv__cu_roll_kernel<T><<<grid, 256, 0, stream>>>((const T *)in->vol.data, (T *)out->vol.data, r);
+            st = MV_OK;
+        })
+    }
+    if (st != MV_OK) return mv_set_error(st, "mv_cuda_fftshift_into: %s", mv_dtype_name(in->vol.dtype));
+    MV__CU_TRY(cudaGetLastError());
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_fftshift(const mv_cuda_vol *in, mv_cuda_vol *out, unsigned axes, int inverse,
+                                  mv_cuda_stream stream)
+{
+    mv_cuda_vol t;
+    mv_status st;
+    MV__CU_STRY(mv__cu_check_vol(in, "mv_cuda_fftshift", "input"));
+    MV__CU_CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_cuda_fftshift: out is NULL");
+    MV__CU_STRY(mv__cu_alloc_like(&t, &in->vol, in->vol.dtype, in->vol.ndim, in->vol.dim, stream));
+    st = mv_cuda_fftshift_into(in, &t, axes, inverse, stream);
+    if (st != MV_OK) {
+        mv_cuda_free(&t, stream);
+        return st;
+    }
+    *out = t;
+    return MV_OK;
+}
+
+/* ---- centred FFT through cuFFT ------------------------------------------------ */
+
+/* The plan cache: the library's only global state. A plan is keyed by the
+   device, the stream (a cuFFT plan's work area serves one stream at a time)
+   and the transform's layout; `busy` keeps an entry from being evicted or
+   shared while a call enqueues work on it. */
+struct mv__cu_plan_entry {
+    int used, busy, device;
+    cudaStream_t stream;
+    int rank;
+    int n[3];
+    long long stride, dist, batch;
+    cufftHandle plan;
+    unsigned long long last_use;
+};
+static mv__cu_plan_entry mv__cu_plans[MV_CUDA_PLAN_CACHE];
+static unsigned long long mv__cu_plan_clock;
+static std::mutex mv__cu_plan_mutex;
+
+static mv_status mv__cu_plan_get(int rank, const int n[3], long long stride, long long dist, long long batch,
+                                 cudaStream_t s, int *slot)
+{
+    int dev = 0, i, free_slot = -1, victim = -1;
+    MV__CU_TRY(cudaGetDevice(&dev));
+    std::lock_guard<std::mutex> lock(mv__cu_plan_mutex);
+    for (i = 0; i < MV_CUDA_PLAN_CACHE; i++) {
+        mv__cu_plan_entry *e = &mv__cu_plans[i];
+        if (!e->used) {
+            if (free_slot < 0) free_slot = i;
+            continue;
+        }
+        if (!e->busy && e->device == dev && e->stream == s && e->rank == rank && e->n[0] == n[0] &&
+            (rank < 2 || e->n[1] == n[1]) && (rank < 3 || e->n[2] == n[2]) && e->stride == stride &&
+            e->dist == dist && e->batch == batch) {
+            e->busy = 1;
+            e->last_use = ++mv__cu_plan_clock;
+            *slot = i;
+            return MV_OK;
+        }
+        if (!e->busy && (victim < 0 || e->last_use < mv__cu_plans[victim].last_use)) victim = i;
+    }
+    i = free_slot >= 0 ? free_slot : victim;
+    MV__CU_CHECK(i >= 0, MV_ERR_UNSUPPORTED, "cuFFT plan cache: all %d plans are in use", MV_CUDA_PLAN_CACHE);
+    if (mv__cu_plans[i].used) {
+        cufftDestroy(mv__cu_plans[i].plan);
+        mv__cu_plans[i].used = 0;
+    }
+    {
+        mv__cu_plan_entry e;
+        int nn[3] = {n[0], n[1], n[2]};
+        memset(&e, 0, sizeof(e));
+        /* cuFFT wants the slowest axis first: n[] is fastest first */
+        int rn[3];
+        for (int k = 0; k < rank; k++) rn[k] = nn[rank - 1 - k];
+        MV__CUFFT_TRY(cufftPlanMany(&e.plan, rank, rn, rn, (int)stride, (int)dist, rn, (int)stride, (int)dist, CUFFT_C2C,
+                                    (int)batch));
+        e.used = 1;
+        e.busy = 1;
+        e.device = dev;
+        e.stream = s;
+        e.rank = rank;
+        e.n[0] = n[0];
+        e.n[1] = rank > 1 ? n[1] : 0;
+        e.n[2] = rank > 2 ? n[2] : 0;
+        e.stride = stride;
+        e.dist = dist;
+        e.batch = batch;
+        e.last_use = ++mv__cu_plan_clock;
+        mv__cu_plans[i] = e;
+    }
+    *slot = i;
+    return MV_OK;
+}
+
+static void mv__cu_plan_release(int slot)
+{
+    std::lock_guard<std::mutex> lock(mv__cu_plan_mutex);
+    mv__cu_plans[slot].busy = 0;
+}
+
+MVCDEF void mv_cuda_plan_cache_clear(void)
+{
+    int i;
+    std::lock_guard<std::mutex> lock(mv__cu_plan_mutex);
+    for (i = 0; i < MV_CUDA_PLAN_CACHE; i++)
+        if (mv__cu_plans[i].used && !mv__cu_plans[i].busy) {
+            cufftDestroy(mv__cu_plans[i].plan);
+            mv__cu_plans[i].used = 0;
+        }
+}
+
+/* The shifts of the centred transform as modulations (see the top comment
+   of the MRI section in medvol.h's branch): per shifted axis of length n,
+   h = n / 2, the input is multiplied by exp(sg 2 pi i j h / n) and the
+   output by exp(sg 2 pi i h (k - h) / n) (sg = +1 forward, -1 inverse).
+   For even n these are (-1)^j and (-1)^(k + h): sign flips. */
+struct mv__cu_mod {
+    int64_t n[3], h[3], frames;
+    int on[3];      /* axis shifted */
+    int all_even;   /* every shifted axis even: signs only */
+    int post;       /* 0: input factor, 1: output factor */
+    float sg;       /* +1 forward, -1 inverse */
+    float scale;    /* ortho 1/sqrt(N) (post only) */
+};
+
+static MV__CU_HD float2 mv__cu_cmul(float2 a, float2 b)
+{
+    return make_float2(MV__CU_FSUB(MV__CU_FMUL(a.x, b.x), MV__CU_FMUL(a.y, b.y)),
+                       MV__CU_FADD(MV__CU_FMUL(a.x, b.y), MV__CU_FMUL(a.y, b.x)));
+}
+
+/* The factor of element idx: all even lengths, +-scale by the parity of the
+   shifted indices (plus h after the transform); otherwise the product of the
+   per-axis phases exp(sg 2 pi i q / n), q = j h (before) or h (k - h)
+   (after) reduced mod n in exact integers, times the scale. */
+static MV__CU_HD float2 mv__cu_mod_factor(const mv__cu_mod &m, const int64_t idx[3])
+{
+    if (m.all_even) {
+        int64_t parity = 0;
+        for (int a = 0; a < 3; a++)
+            if (m.on[a]) parity += idx[a] + (m.post ? m.h[a] : 0);
+        return make_float2((parity & 1) ? -m.scale : m.scale, 0.0f);
+    }
+    float2 w = make_float2(m.scale, 0.0f);
+    for (int a = 0; a < 3; a++) {
+        if (!m.on[a]) continue;
+        int64_t q = m.post ? m.h[a] * (idx[a] - m.h[a]) : idx[a] * m.h[a];
+        double sn, cs, turns;
+        q %= m.n[a];
+        if (q < 0) q += m.n[a];
+        turns = 2.0 * (double)q / (double)m.n[a];
+#ifdef __CUDA_ARCH__
+        sincospi(turns, &sn, &cs);
+#else
+        sn = sin(turns * 3.14159265358979323846);
+        cs = cos(turns * 3.14159265358979323846);
+#endif
+        w = mv__cu_cmul(w, make_float2((float)cs, (float)(m.sg * sn)));
+    }
+    return w;
+}
+
+/* x times the factor of each element, in place */
+static __global__ void mv__cu_modulate_kernel(float2 *x, mv__cu_mod m)
+{
+    const int64_t rows = m.n[1] * m.n[2] * m.frames, frame = m.n[0] * m.n[1] * m.n[2];
+    for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
+        int64_t y = row % m.n[1], t = row / m.n[1], z = t % m.n[2], f = t / m.n[2];
+        float2 *p = x + f * frame + (z * m.n[1] + y) * m.n[0];
+        int64_t idx[3];
+        idx[1] = y;
+        idx[2] = z;
+        for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < m.n[0]; i += (int64_t)gridDim.x * blockDim.x) {
+            float2 v = p[i], w;
+            idx[0] = i;
+            w = mv__cu_mod_factor(m, idx);
+            if (m.all_even) { /* a real factor: two products, exact signs */
+                v.x = __fmul_rn(v.x, w.x);
+                v.y = __fmul_rn(v.y, w.x);
+            } else {
+                v = mv__cu_cmul(v, w);
+            }
+            p[i] = v;
+        }
+    }
+}
+
+/* in (may be out) times the input or output factor into out */
+static __global__ void mv__cu_modulate_copy_kernel(const float2 *__restrict__ in, float2 *__restrict__ out, mv__cu_mod m)
+{
+    const int64_t rows = m.n[1] * m.n[2] * m.frames, frame = m.n[0] * m.n[1] * m.n[2];
+    for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
+        int64_t y = row % m.n[1], t = row / m.n[1], z = t % m.n[2], f = t / m.n[2];
+        int64_t off = f * frame + (z * m.n[1] + y) * m.n[0];
+        for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < m.n[0]; i += (int64_t)gridDim.x * blockDim.x) {
+            float2 v = in[off + i];
+            int64_t parity = (m.on[0] ? i : 0) + (m.on[1] ? y : 0) + (m.on[2] ? z : 0);
+            out[off + i] = (parity & 1) ? make_float2(-v.x, -v.y) : v;
+        }
+    }
+}
+
+static mv_status mv__cu_modulate(const float2 *in, float2 *out, const mv__cu_mod &m, cudaStream_t s)
+{
+    int bx = (int)((m.n[0] + 255) / 256);
+    int64_t rows = m.n[1] * m.n[2] * m.frames;
+    dim3 grid(bx > 64 ? 64 : bx, (unsigned)(rows < 65535 ? rows : 65535));
+    if (in != out) { /* only the input side, which is all-even signs or general */
+        if (m.all_even && !m.post && m.scale == 1.0f) {
+            mv__cu_modulate_copy_kernel<<<grid, 256, 0, s>>>(in, out, m);
+            MV__CU_TRY(cudaGetLastError());
+            return MV_OK;
+        }
+        MV__CU_TRY(cudaMemcpyAsync(out, in, (size_t)(m.n[0] * m.n[1] * m.n[2] * m.frames) * sizeof(float2),
+                                   cudaMemcpyDeviceToDevice, s));
+    }
+    mv__cu_modulate_kernel<<<grid, 256, 0, s>>>(out, m);
+    MV__CU_TRY(cudaGetLastError());
+    return MV_OK;
+}
+
+/* The layout of a centred transform of v over `axes`: the modulation
+   parameters, and for cuFFT the transformed run of axes lo..hi (rank, n[]
+   fastest first), `inner` elements below it and `outer` transforms above;
+   *lo = -1 when nothing is transformed (every selected axis has length 1). */
+struct mv__cu_fftc_layout {
+    mv__cu_mod m;
+    int lo, hi, rank, n[3];
+    int64_t inner, outer, N;
+};
+
+static mv_status mv__cu_fftc_setup(const mv_vol *v, unsigned axes, int inverse, mv__cu_fftc_layout *L)
+{
+    int a;
+    memset(L, 0, sizeof(*L));
+    L->lo = L->hi = -1;
+    L->n[0] = L->n[1] = L->n[2] = 1;
+    L->inner = L->outer = L->N = 1;
+    MV__CU_CHECK(axes != 0 && (axes & ~7u) == 0, MV_ERR_UNSUPPORTED, "mv_cuda_fftc_into: axes 0x%x (bits 0..2)", axes);
+    /* axes of length 1 transform to themselves: drop them; the rest must be
+       consecutive in memory (length-1 axes between them do not count) */
+    for (a = 0; a < 3; a++)
+        if ((axes >> a & 1u) && mv__cu_dim(v, a) > 1) {
+            if (L->lo < 0) L->lo = a;
+            L->hi = a;
+        }
+    for (a = L->lo < 0 ? 3 : L->lo; a <= L->hi; a++)
+        MV__CU_CHECK((axes >> a & 1u) || mv__cu_dim(v, a) == 1, MV_ERR_UNSUPPORTED,
+                     "mv_cuda_fftc_into: axes 0x%x are not consecutive once length-1 axes are dropped", axes);
+    for (a = 0; a < 3; a++) {
+        L->m.n[a] = mv__cu_dim(v, a);
+        L->m.h[a] = L->m.n[a] / 2;
+        L->m.on[a] = (axes >> a & 1u) && L->m.n[a] > 1;
+    }
+    L->m.frames = mv_vol_count(v) / (L->m.n[0] * L->m.n[1] * L->m.n[2]);
+    L->m.sg = inverse ? -1.0f : 1.0f;
+    L->m.all_even = 1;
+    if (L->lo < 0) return MV_OK;
+    for (a = L->lo; a <= L->hi; a++) {
+        MV__CU_CHECK(L->m.n[a] <= INT32_MAX, MV_ERR_UNSUPPORTED, "mv_cuda_fftc_into: axis %d too long for cuFFT", a);
+        L->n[L->rank++] = (int)L->m.n[a];
+        L->N *= L->m.n[a];
+        if (L->m.on[a] && L->m.n[a] % 2) L->m.all_even = 0;
+    }
+    for (a = 0; a < L->lo; a++) L->inner *= L->m.n[a];
+    L->outer = mv_vol_count(v) / (L->inner * L->N);
+    /* cufftPlanMany takes int strides, distances and counts */
+    MV__CU_CHECK(L->N <= INT32_MAX && L->outer <= INT32_MAX && (L->inner == 1 || L->inner * L->N <= INT32_MAX),
+                 MV_ERR_UNSUPPORTED, "mv_cuda_fftc_into: %lld x %lld x %lld elements: too large for one 32-bit cuFFT plan",
+                 (long long)L->inner, (long long)L->N, (long long)L->outer);
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_fftc_into(const mv_cuda_vol *in, mv_cuda_vol *out, unsigned axes, int inverse,
+                                   mv_cuda_stream stream)
+{
+    mv__cu_fftc_layout L;
+    mv__cu_mod m;
+    int slot = -1;
+    int64_t inner, outer, N, per_outer, o;
+    mv_status st = MV_OK;
+    MV__CU_STRY(mv__cu_check_vol(in, "mv_cuda_fftc_into", "input"));
+    MV__CU_STRY(mv__cu_check_vol(out, "mv_cuda_fftc_into", "output"));
+    MV__CU_CHECK(in->vol.dtype == MV_DT_C64 && out->vol.dtype == MV_DT_C64, MV_ERR_UNSUPPORTED,
+                 "mv_cuda_fftc_into: complex64 in and out");
+    MV__CU_CHECK(mv__cu_same_dims(&in->vol, &out->vol), MV_ERR_INVALID_ARG, "mv_cuda_fftc_into: dims differ");
+    MV__CU_STRY(mv__cu_fftc_setup(&in->vol, axes, inverse, &L));
+    if (L.lo < 0) { /* nothing to transform: a copy */
+        if (in->vol.data != out->vol.data)
+            MV__CU_TRY(cudaMemcpyAsync(out->vol.data, in->vol.data, mv_vol_bytes(&in->vol), cudaMemcpyDeviceToDevice,
+                                       stream));
+        return MV_OK;
+    }
+    m = L.m;
+    inner = L.inner;
+    outer = L.outer;
+    N = L.N;
+    /* one plan: the transformed axes with element stride `inner`, a batch of
+       `inner` interleaved transforms (dist 1), or contiguous ones (inner 1)
+       batched over the outer axes; interleaved layouts loop over outer */
+    per_outer = inner == 1 ? outer : 1;
+    /* The two modulations are memory passes of their own (about 2/3 of a
+       cuFFT 3D transform's own traffic). If the profile shows more than the
+       issue's 10% over bare cuFFT, apply them in cuFFT's load and store
+       callbacks instead (cufftXtSetJITCallback with LTO-IR of the two
+       factors, built by nvrtc -dlto), which makes them free.
+       1. input factor (out of place: fused with the copy into out) */
+    m.post = 0;
+    m.scale = 1.0f;
+    MV__CU_STRY(mv__cu_modulate((const float2 *)in->vol.data, (float2 *)out->vol.data, m, stream));
+    /* 2. the transform, in place on out */
+    MV__CU_STRY(mv__cu_plan_get(L.rank, L.n, inner, inner == 1 ? N : 1, inner == 1 ? per_outer : inner, stream, &slot));
+    {
+        cufftHandle plan = mv__cu_plans[slot].plan;
+        cufftResult r = cufftSetStream(plan, stream);
+        int dir = inverse ? CUFFT_INVERSE : CUFFT_FORWARD;
+        if (inner == 1) {
+            if (r == CUFFT_SUCCESS)
+                r = cufftExecC2C(plan, (cufftComplex *)out->vol.data, (cufftComplex *)out->vol.data, dir);
+        } else {
+            for (o = 0; o < outer && r == CUFFT_SUCCESS; o++) {
+                cufftComplex *p = (cufftComplex *)out->vol.data + o * inner * N;
+                r = cufftExecC2C(plan, p, p, dir);
+            }
+        }
+        mv__cu_plan_release(slot);
+        if (r != CUFFT_SUCCESS)
+            st = mv_set_error(MV_ERR_CUDA, "mv_cuda_fftc_into: cufftExecC2C: %s (%d)", mv__cufft_str(r), (int)r);
+    }
+    if (st != MV_OK) return st;
+    /* 3. output factor and the ortho scale, in place */
+    m.post = 1;
+    m.scale = (float)(1.0 / sqrt((double)N));
+    return mv__cu_modulate((const float2 *)out->vol.data, (float2 *)out->vol.data, m, stream);
+}
+
+MVCDEF mv_status mv_cuda_fftc(const mv_cuda_vol *in, mv_cuda_vol *out, unsigned axes, int inverse,
+                              mv_cuda_stream stream)
+{
+    mv_cuda_vol t;
+    mv_status st;
+    MV__CU_STRY(mv__cu_check_vol(in, "mv_cuda_fftc", "input"));
+    MV__CU_CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_cuda_fftc: out is NULL");
+    MV__CU_STRY(mv__cu_alloc_like(&t, &in->vol, in->vol.dtype, in->vol.ndim, in->vol.dim, stream));
+    st = mv_cuda_fftc_into(in, &t, axes, inverse, stream);
+    if (st != MV_OK) {
+        mv_cuda_free(&t, stream);
+        return st;
+    }
+    *out = t;
+    return MV_OK;
+}
+
+/* ---- coils ------------------------------------------------------------------ */
+
+/* out[v, b] over voxels v of a 3D frame and batch b; coil c of batch b is
+   at in[v + V * (c + C * b)]. Coils are summed in order, in float32,
+   unfused. */
+static __global__ void mv__cu_rss_c64_kernel(const float2 *__restrict__ in, float *__restrict__ out, int64_t V, int64_t C,
+                                      int64_t B)
+{
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < V * B; i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t v = i % V, b = i / V;
+        const float2 *p = in + b * C * V + v;
+        float acc = 0;
+        for (int64_t c = 0; c < C; c++) {
+            float2 z = p[c * V];
+            acc = __fadd_rn(acc, __fadd_rn(__fmul_rn(z.x, z.x), __fmul_rn(z.y, z.y)));
+        }
+        out[i] = sqrtf(acc);
+    }
+}
+static __global__ void mv__cu_rss_f32_kernel(const float *__restrict__ in, float *__restrict__ out, int64_t V, int64_t C,
+                                      int64_t B)
+{
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < V * B; i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t v = i % V, b = i / V;
+        const float *p = in + b * C * V + v;
+        float acc = 0;
+        for (int64_t c = 0; c < C; c++) acc = __fadd_rn(acc, __fmul_rn(p[c * V], p[c * V]));
+        out[i] = sqrtf(acc);
+    }
+}
+
+/* (x, y, z, batch...) dims of a coil reduction's result */
+static void mv__cu_coil_out_dims(const mv_vol *in, int *ndim, int64_t dims[MV_MAX_DIMS])
+{
+    int a, k = 0;
+    for (a = 0; a < MV_MAX_DIMS; a++) dims[a] = 1;
+    for (a = 0; a < 3; a++) dims[k++] = mv__cu_dim(in, a);
+    for (a = 4; a < in->ndim; a++) dims[k++] = in->dim[a];
+    *ndim = in->ndim <= 4 ? 3 : in->ndim - 1;
+}
+
+/* the output of a coil reduction: (x, y, z, batch...) or (x, y, z, 1, batch...) */
+static int mv__cu_coil_out_ok(const mv_vol *in, const mv_vol *out)
+{
+    int64_t dims[MV_MAX_DIMS];
+    int nd, a, dropped = 1, kept = 1;
+    mv__cu_coil_out_dims(in, &nd, dims);
+    for (a = 0; a < MV_MAX_DIMS; a++) {
+        if (mv__cu_dim(out, a) != dims[a]) dropped = 0;
+        if (mv__cu_dim(out, a) != (a == 3 ? 1 : mv__cu_dim(in, a))) kept = 0;
+    }
+    return dropped || kept;
+}
+
+MVCDEF mv_status mv_cuda_rss_into(const mv_cuda_vol *in, mv_cuda_vol *out, mv_cuda_stream stream)
+{
+    int64_t V, C, B;
+    int threads = 256, blocks;
+    MV__CU_STRY(mv__cu_check_vol(in, "mv_cuda_rss_into", "input"));
+    MV__CU_STRY(mv__cu_check_vol(out, "mv_cuda_rss_into", "output"));
+    MV__CU_CHECK(in->vol.dtype == MV_DT_C64 || in->vol.dtype == MV_DT_F32, MV_ERR_UNSUPPORTED,
+                 "mv_cuda_rss_into: %s input (c64 or f32)", mv_dtype_name(in->vol.dtype));
+    MV__CU_CHECK(out->vol.dtype == MV_DT_F32 && mv__cu_coil_out_ok(&in->vol, &out->vol), MV_ERR_INVALID_ARG,
+                 "mv_cuda_rss_into: output must be float32 (x, y, z[, 1], batch...)");
+    V = mv__cu_dim(&in->vol, 0) * mv__cu_dim(&in->vol, 1) * mv__cu_dim(&in->vol, 2);
+    C = mv__cu_dim(&in->vol, 3);
+    B = mv_vol_count(&in->vol) / (V * C);
+    blocks = mv__cu_blocks(V * B, threads);
+    if (in->vol.dtype == MV_DT_C64)
+        mv__cu_rss_c64_kernel<<<blocks, threads, 0, stream>>>((const float2 *)in->vol.data, (float *)out->vol.data, V, C, B);
+    else
+        mv__cu_rss_f32_kernel<<<blocks, threads, 0, stream>>>((const float *)in->vol.data, (float *)out->vol.data, V, C, B);
+    MV__CU_TRY(cudaGetLastError());
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_rss(const mv_cuda_vol *in, mv_cuda_vol *out, mv_cuda_stream stream)
+{
+    mv_cuda_vol t;
+    int64_t dims[MV_MAX_DIMS];
+    int nd;
+    mv_status st;
+    MV__CU_STRY(mv__cu_check_vol(in, "mv_cuda_rss", "input"));
+    MV__CU_CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_cuda_rss: out is NULL");
+    mv__cu_coil_out_dims(&in->vol, &nd, dims);
+    MV__CU_STRY(mv__cu_alloc_like(&t, &in->vol, MV_DT_F32, nd, dims, stream));
+    st = mv_cuda_rss_into(in, &t, stream);
+    if (st != MV_OK) {
+        mv_cuda_free(&t, stream);
+        return st;
+    }
+    *out = t;
+    return MV_OK;
+}
+
+static __global__ void mv__cu_combine_kernel(const float2 *__restrict__ img, const float2 *__restrict__ sens,
+                                      float2 *__restrict__ out, int64_t V, int64_t C, int64_t B)
+{
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < V * B; i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t v = i % V, b = i / V;
+        const float2 *x = img + b * C * V + v, *S = sens + v;
+        float nr = 0, ni = 0, den = 0;
+        for (int64_t c = 0; c < C; c++) {
+            float2 s = S[c * V], z = x[c * V];
+            /* conj(s) * z */
+            nr = __fadd_rn(nr, __fadd_rn(__fmul_rn(s.x, z.x), __fmul_rn(s.y, z.y)));
+            ni = __fadd_rn(ni, __fsub_rn(__fmul_rn(s.x, z.y), __fmul_rn(s.y, z.x)));
+            den = __fadd_rn(den, __fadd_rn(__fmul_rn(s.x, s.x), __fmul_rn(s.y, s.y)));
+        }
+        out[i] = den != 0 ? make_float2(__fdiv_rn(nr, den), __fdiv_rn(ni, den)) : make_float2(0.0f, 0.0f);
+    }
+}
+
+MVCDEF mv_status mv_cuda_coil_combine_into(const mv_cuda_vol *img, const mv_cuda_vol *sens, mv_cuda_vol *out,
+                                           mv_cuda_stream stream)
+{
+    int64_t V, C, B;
+    int a, threads = 256, blocks;
+    MV__CU_STRY(mv__cu_check_vol(img, "mv_cuda_coil_combine_into", "img"));
+    MV__CU_STRY(mv__cu_check_vol(sens, "mv_cuda_coil_combine_into", "sens"));
+    MV__CU_STRY(mv__cu_check_vol(out, "mv_cuda_coil_combine_into", "output"));
+    MV__CU_CHECK(img->vol.dtype == MV_DT_C64 && sens->vol.dtype == MV_DT_C64 && out->vol.dtype == MV_DT_C64,
+                 MV_ERR_UNSUPPORTED, "mv_cuda_coil_combine_into: complex64 img, sens and out");
+    for (a = 0; a < MV_MAX_DIMS; a++)
+        MV__CU_CHECK(mv__cu_dim(&sens->vol, a) == (a < 4 ? mv__cu_dim(&img->vol, a) : 1), MV_ERR_INVALID_ARG,
+                     "mv_cuda_coil_combine_into: sens dims must be img's (x, y, z, C)");
+    MV__CU_CHECK(mv__cu_coil_out_ok(&img->vol, &out->vol), MV_ERR_INVALID_ARG,
+                 "mv_cuda_coil_combine_into: output must be (x, y, z[, 1], batch...)");
+    V = mv__cu_dim(&img->vol, 0) * mv__cu_dim(&img->vol, 1) * mv__cu_dim(&img->vol, 2);
+    C = mv__cu_dim(&img->vol, 3);
+    B = mv_vol_count(&img->vol) / (V * C);
+    blocks = mv__cu_blocks(V * B, threads);
+    mv__cu_combine_kernel<<<blocks, threads, 0, stream>>>((const float2 *)img->vol.data, (const float2 *)sens->vol.data,
+                                                          (float2 *)out->vol.data, V, C, B);
+    MV__CU_TRY(cudaGetLastError());
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_coil_combine(const mv_cuda_vol *img, const mv_cuda_vol *sens, mv_cuda_vol *out,
+                                      mv_cuda_stream stream)
+{
+    mv_cuda_vol t;
+    int64_t dims[MV_MAX_DIMS];
+    int nd;
+    mv_status st;
+    MV__CU_STRY(mv__cu_check_vol(img, "mv_cuda_coil_combine", "img"));
+    MV__CU_CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_cuda_coil_combine: out is NULL");
+    mv__cu_coil_out_dims(&img->vol, &nd, dims);
+    MV__CU_STRY(mv__cu_alloc_like(&t, &img->vol, MV_DT_C64, nd, dims, stream));
+    st = mv_cuda_coil_combine_into(img, sens, &t, stream);
+    if (st != MV_OK) {
+        mv_cuda_free(&t, stream);
+        return st;
+    }
+    *out = t;
+    return MV_OK;
+}
+
+/* sample i times w[i mod W]: the weights are a prefix of the k-space dims */
+struct mv__cu_weight_fn {
+    const float *w;
+    int64_t W;
+    __device__ void begin() {}
+    __device__ float2 operator()(float2 z, int64_t i) const
+    {
+        float s = w[i % W];
+        return make_float2(__fmul_rn(z.x, s), __fmul_rn(z.y, s));
+    }
+};
+
+MVCDEF mv_status mv_cuda_kspace_weight(mv_cuda_vol *kspace, const mv_cuda_vol *weights, mv_cuda_stream stream)
+{
+    mv__cu_weight_fn f;
+    int a, wd;
+    MV__CU_STRY(mv__cu_check_vol(kspace, "mv_cuda_kspace_weight", "kspace"));
+    MV__CU_STRY(mv__cu_check_vol(weights, "mv_cuda_kspace_weight", "weights"));
+    MV__CU_CHECK(kspace->vol.dtype == MV_DT_C64 && weights->vol.dtype == MV_DT_F32, MV_ERR_UNSUPPORTED,
+                 "mv_cuda_kspace_weight: complex64 k-space, float32 weights");
+    wd = weights->vol.ndim;
+    MV__CU_CHECK(wd <= 3, MV_ERR_INVALID_ARG, "mv_cuda_kspace_weight: weights have %d dims (1..3)", wd);
+    for (a = 0; a < wd; a++)
+        MV__CU_CHECK(weights->vol.dim[a] == mv__cu_dim(&kspace->vol, a), MV_ERR_INVALID_ARG,
+                     "mv_cuda_kspace_weight: weights dim[%d] = %lld, k-space %lld", a, (long long)weights->vol.dim[a],
+                     (long long)mv__cu_dim(&kspace->vol, a));
+    f.w = (const float *)weights->vol.data;
+    f.W = mv_vol_count(&weights->vol);
+    return mv__cu_map((const float2 *)kspace->vol.data, (float2 *)kspace->vol.data, mv_vol_count(&kspace->vol), f,
+                      stream);
+}
+
+#endif /* MEDVOL_CUDA_IMPLEMENTATION */

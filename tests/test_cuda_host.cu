@@ -1,0 +1,393 @@
+/* test_cuda_host.cu - the host-side logic of medvol_cuda.h checked without a GPU.
+
+   The parts of the CUDA implementation that are plain arithmetic run here on
+   the host, against medvol.h's CPU path or a float64 definition:
+   - statistics: the reduction's accumulate / merge functions in the
+     kernels' partition and combination order, against mv_compute_stats;
+   - dtype conversion: mv__cu_convert1 (the conversion kernel's element
+     function) for all 144 pairs of GPU dtypes, scaled or not, both
+     roundings, against mv_convert_buffer, bit for bit;
+   - spatial moves: the voxel map derived from mv_pipeline_geometry and the
+     gather parameters (bounds, signed strides, base), applied by the same
+     index formula as mv__cu_gather_kernel, against mv_pipeline's bytes and
+     affine (crop/pad, box, flip, permute, rot90, reorient; 5 dtypes);
+   - centred FFT: the layout (mv__cu_fftc_setup) and the modulation factors
+     (mv__cu_mod_factor, the very function the kernel calls) around a plain
+     float64 DFT standing in for cuFFT, against fftshift(fft(ifftshift(x)));
+   - resampling: mv__cu_rs_coords / _taps / _sample / _inside (the kernel's
+     own functions) against a float64 scipy-zoom reference.
+   What this cannot check: the kernels' thread indexing, launches, memory,
+   cuFFT itself. tests/test_cuda.cu does that on a GPU.
+   Built by nvcc with MEDVOL_CUDA_IMPLEMENTATION (it calls static functions);
+   runs on any machine, GPU or not. */
+#define MEDVOL_CUDA_IMPLEMENTATION
+#include "../medvol_cuda.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- spatial ---- */
+static int fails = 0, checks = 0;
+static void run(const mv_vol *h, mv_op op, const char *what)
+{
+    mv_vol g, cpu;
+    double M[4][4];
+    mv__cu_gather gt;
+    int in_axis_of[3];
+    int64_t od[3];
+    unsigned char fillb[16];
+    mv_spatial_opts so;
+    memset(&so, 0, sizeof(so));
+    checks++;
+    so.fill = -7.25;
+    if (op.kind == MV_OP_CROP_OR_PAD || op.kind == MV_OP_BOX) op.fill = so.fill;
+    mv_status s1 = mv_pipeline_geometry(h, &op, 1, &g);
+    mv_status s2 = mv__cu_voxel_map(h, &op, M);
+    for (int a = 0; a < 3; a++) od[a] = g.ndim > a ? g.dim[a] : 1;
+    mv_status s3 = mv__cu_gather_from_map(M, h, od, &gt, in_axis_of);
+    mv_status s4 = mv_pipeline(h, &op, 1, &cpu, NULL);
+    if (s1 || s2 || s3 || s4) { printf("FAIL %s: status %d %d %d %d %s\n", what, s1, s2, s3, s4, mv_last_error()); fails++; return; }
+    gt.in_frame = h->dim[0] * (h->ndim > 1 ? h->dim[1] : 1) * (h->ndim > 2 ? h->dim[2] : 1);
+    gt.frames = mv_vol_count(h) / gt.in_frame;
+    gt.out_frame = od[0] * od[1] * od[2];
+    mv__cu_fill_bytes(so.fill, h->dtype, fillb);
+    size_t es = mv_dtype_size(h->dtype);
+    unsigned char *out = (unsigned char *)malloc(mv_vol_bytes(&cpu));
+    for (int64_t f = 0; f < gt.frames; f++)
+        for (int64_t o2 = 0; o2 < od[2]; o2++)
+            for (int64_t o1 = 0; o1 < od[1]; o1++)
+                for (int64_t o0 = 0; o0 < od[0]; o0++) {
+                    unsigned char *d = out + (size_t)(f * gt.out_frame + (o2 * od[1] + o1) * od[0] + o0) * es;
+                    bool inside = o0 >= gt.lo[0] && o0 < gt.hi[0] && o1 >= gt.lo[1] && o1 < gt.hi[1] && o2 >= gt.lo[2] && o2 < gt.hi[2];
+                    if (inside) memcpy(d, (unsigned char *)h->data + (size_t)(f * gt.in_frame + gt.base + o0 * gt.step[0] + o1 * gt.step[1] + o2 * gt.step[2]) * es, es);
+                    else memcpy(d, fillb, es);
+                }
+    int ok = memcmp(out, cpu.data, mv_vol_bytes(&cpu)) == 0 && memcmp(g.affine, cpu.affine, sizeof(g.affine)) == 0;
+    for (int a = 0; a < MV_MAX_DIMS; a++) ok &= g.dim[a] == cpu.dim[a];
+    if (!ok) { printf("FAIL %s\n", what); fails++; }
+    free(out);
+    mv_free(&cpu);
+}
+
+static void check_spatial(void)
+{
+    const mv_dtype dts[] = {MV_DT_U8, MV_DT_I16, MV_DT_F32, MV_DT_C64, MV_DT_RGB24};
+    const int64_t shapes[3][4] = {{37, 29, 13, 1}, {64, 33, 1, 1}, {19, 7, 5, 3}};
+    static const int perms[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+    static const char *codes[4] = {"RAS", "LPS", "PIR", "SLA"};
+    for (int s = 0; s < 3; s++) for (int k = 0; k < 5; k++) {
+        mv_vol h;
+        int nd = shapes[s][3] > 1 ? 4 : 3;
+        mv_vol_alloc(&h, dts[k], nd, shapes[s], NULL);
+        for (size_t i = 0; i < mv_vol_bytes(&h); i++) ((unsigned char *)h.data)[i] = (unsigned char)(i * 131 + 7);
+        if (mv_dtype_is_float(dts[k]) || mv_dtype_is_complex(dts[k])) for (size_t i = 0; i < mv_vol_bytes(&h) / 4; i++) ((float *)h.data)[i] = (float)i;
+        h.affine[0][0] = 0; h.affine[0][1] = -1.25; h.affine[0][3] = 40;
+        h.affine[1][0] = 0.9; h.affine[1][1] = 0; h.affine[1][3] = -12;
+        h.affine[2][2] = 2; h.affine[2][3] = 7;
+        int64_t shape[3] = {shapes[s][0] + 3, shapes[s][1] > 4 ? shapes[s][1] - 3 : shapes[s][1] + 2, 0};
+        int64_t start[3] = {-2, 3, 1}, size[3] = {shapes[s][0] - 1, shapes[s][1] + 5, 4};
+        char w[64];
+        snprintf(w, 64, "crop %d %d", s, k); run(&h, mv_op_crop_or_pad(shape[0], shape[1], shape[2], 0), w);
+        snprintf(w, 64, "box %d %d", s, k); run(&h, mv_op_box(start, size, 0), w);
+        for (int a = 0; a < 8; a++) { snprintf(w, 64, "flip %d %d %d", s, k, a); run(&h, mv_op_flip(a), w); }
+        for (int a = 0; a < 6; a++) { snprintf(w, 64, "perm %d %d %d", s, k, a); run(&h, mv_op_permute(perms[a][0], perms[a][1], perms[a][2]), w); }
+        for (int a = 0; a < 4; a++) {
+            snprintf(w, 64, "rot90 %d %d %d", s, k, a); run(&h, mv_op_rot90(a - 1, a % 3, (a + 1) % 3), w);
+            snprintf(w, 64, "reorient %d %d %s", s, k, codes[a]); run(&h, mv_op_reorient(codes[a]), w);
+        }
+        mv_free(&h);
+    }
+}
+
+/* ---- centred FFT ---- */
+static const double PI = 3.14159265358979323846;
+/* DFT of every line along axis a (sign sg, scale sc), optional shifts around it */
+static void dft_axis(double *x, const int64_t n[3], int64_t frames, int a, double sg, int centred)
+{
+    int64_t len = n[a], stride = a == 0 ? 1 : a == 1 ? n[0] : n[0] * n[1], count = n[0] * n[1] * n[2] * frames / len;
+    double *t = (double *)malloc(len * 16), *X = (double *)malloc(len * 16);
+    for (int64_t line = 0; line < count; line++) {
+        int64_t below = line % stride, above = line / stride, base = below + above * stride * len;
+        for (int64_t i = 0; i < len; i++) {
+            int64_t j = centred ? (i + len / 2) % len : i;
+            t[2 * i] = x[2 * (base + j * stride)]; t[2 * i + 1] = x[2 * (base + j * stride) + 1];
+        }
+        for (int64_t k = 0; k < len; k++) {
+            double re = 0, im = 0;
+            for (int64_t i = 0; i < len; i++) {
+                double ang = sg * 2.0 * PI * (double)((i * k) % len) / (double)len, c = cos(ang), s = sin(ang);
+                re += t[2 * i] * c - t[2 * i + 1] * s; im += t[2 * i] * s + t[2 * i + 1] * c;
+            }
+            double sc = centred ? 1.0 / sqrt((double)len) : 1.0;
+            X[2 * k] = re * sc; X[2 * k + 1] = im * sc;
+        }
+        for (int64_t k = 0; k < len; k++) {
+            int64_t j = centred ? ((k - len / 2) % len + len) % len : k;
+            x[2 * (base + k * stride)] = X[2 * j]; x[2 * (base + k * stride) + 1] = X[2 * j + 1];
+        }
+    }
+    free(t); free(X);
+}
+
+static void check_fftc(void)
+{
+    struct { int64_t d[4]; unsigned axes; } cases[] = {
+        {{8, 6, 4, 1}, 7}, {{7, 5, 3, 1}, 7}, {{6, 5, 4, 3}, 7}, {{16, 12, 1, 2}, 3},
+        {{5, 8, 6, 2}, 6}, {{9, 4, 2, 1}, 1}, {{10, 1, 7, 1}, 5}, {{12, 4, 1, 1}, 7}, {{6, 3, 10, 1}, 4},
+    };
+    for (unsigned c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+        for (int inv = 0; inv < 2; inv++) {
+            mv_vol h;
+            mv_vol_alloc(&h, MV_DT_C64, 4, cases[c].d, NULL);
+            int64_t n = mv_vol_count(&h);
+            double *ref = (double *)malloc(n * 16), *emu = (double *)malloc(n * 16);
+            for (int64_t i = 0; i < 2 * n; i++) ref[i] = emu[i] = (double)(float)sin(0.37 * i + 0.1 * i * i);
+            mv__cu_fftc_layout L;
+            if (mv__cu_fftc_setup(&h, cases[c].axes, inv, &L) != MV_OK) { printf("setup: %s\n", mv_last_error()); fails++; continue; }
+            for (int a = 0; a < 3; a++) if (cases[c].axes >> a & 1u) dft_axis(ref, cases[c].d, cases[c].d[3], a, inv ? 1 : -1, 1);
+            mv__cu_mod m = L.m;
+            int64_t idx[3];
+            for (int pass = 0; pass < 2; pass++) {
+                m.post = pass; m.scale = pass ? (float)(1.0 / sqrt((double)L.N)) : 1.0f;
+                if (pass == 1) /* the transform cuFFT does: plain DFTs over the on-axes */
+                    for (int a = 0; a < 3; a++) if (L.m.on[a]) dft_axis(emu, cases[c].d, cases[c].d[3], a, inv ? 1 : -1, 0);
+                for (int64_t f = 0; f < m.frames; f++)
+                    for (idx[2] = 0; idx[2] < m.n[2]; idx[2]++)
+                        for (idx[1] = 0; idx[1] < m.n[1]; idx[1]++)
+                            for (idx[0] = 0; idx[0] < m.n[0]; idx[0]++) {
+                                int64_t i = ((f * m.n[2] + idx[2]) * m.n[1] + idx[1]) * m.n[0] + idx[0];
+                                float2 w = mv__cu_mod_factor(m, idx);
+                                double re = emu[2 * i], im = emu[2 * i + 1];
+                                emu[2 * i] = re * w.x - im * w.y; emu[2 * i + 1] = re * w.y + im * w.x;
+                            }
+            }
+            double err = 0, nrm = 0;
+            for (int64_t i = 0; i < 2 * n; i++) { err += (emu[i] - ref[i]) * (emu[i] - ref[i]); nrm += ref[i] * ref[i]; }
+            double rel = sqrt(err / nrm);
+            checks++;
+            if (!(rel < 1e-6)) { fails++; printf("FAIL fftc case %u inverse %d: relative RMS error %.3g\n", c, inv, rel); }
+            free(ref); free(emu); mv_free(&h);
+        }
+}
+
+/* ---- resampling ---- */
+
+/* scipy.ndimage.zoom order 0 / 1, mode nearest or constant, in float64 from
+   its definition (as tests/test_cuda.cu's reference) */
+static double ref_zoom_voxel(const float *in, const int64_t n[3], const double c[3], int linear)
+{
+    int64_t i0[3];
+    double t[3], acc = 0;
+    for (int a = 0; a < 3; a++) {
+        double cl = c[a] < 0 ? 0 : c[a] > (double)(n[a] - 1) ? (double)(n[a] - 1) : c[a];
+        if (!linear) {
+            i0[a] = (int64_t)floor(cl + 0.5);
+            t[a] = 0;
+            continue;
+        }
+        i0[a] = (int64_t)floor(cl);
+        if (i0[a] >= n[a] - 1) i0[a] = n[a] > 1 ? n[a] - 2 : 0;
+        t[a] = n[a] > 1 ? cl - (double)i0[a] : 0;
+    }
+    for (int dz = 0; dz < 2; dz++)
+        for (int dy = 0; dy < 2; dy++)
+            for (int dx = 0; dx < 2; dx++) {
+                double w = (dz ? t[2] : 1 - t[2]) * (dy ? t[1] : 1 - t[1]) * (dx ? t[0] : 1 - t[0]);
+                if (w != 0) acc += w * in[((i0[2] + dz) * n[1] + (i0[1] + dy)) * n[0] + (i0[0] + dx)];
+            }
+    return acc;
+}
+
+static void check_resample(void)
+{
+    const int64_t ins[4][3] = {{37, 29, 13}, {16, 16, 16}, {5, 1, 7}, {9, 8, 7}};
+    const int64_t outs[4][3] = {{74, 15, 13}, {23, 9, 31}, {3, 4, 10}, {4, 4, 14}};
+    for (int s = 0; s < 4; s++)
+        for (int linear = 0; linear < 2; linear++)
+            for (int align = 0; align < 2; align++) {
+                int64_t n = ins[s][0] * ins[s][1] * ins[s][2], bad = 0;
+                float *in = (float *)malloc((size_t)n * sizeof(float));
+                mv__cu_rsmap m;
+                for (int64_t i = 0; i < n; i++) in[i] = (float)(1000 * sin(0.1 * (double)i) + (double)(i % 7) * 3.3);
+                memset(&m, 0, sizeof(m));
+                m.separable = 1; /* the map mv_cuda_resample_shape builds */
+                for (int a = 0; a < 3; a++) {
+                    int64_t nn = ins[s][a], mm = outs[s][a];
+                    m.s[a] = !align ? (double)nn / (double)mm : mm > 1 ? (double)(nn - 1) / (double)(mm - 1) : 1.0;
+                    m.u[a] = align ? 0.0 : 0.5;
+                    m.v[a] = align ? 0.0 : -0.5;
+                    m.n[a] = nn;
+                    m.m[a] = mm;
+                }
+                m.linear = linear;
+                for (int64_t z = 0; z < m.m[2]; z++)
+                    for (int64_t y = 0; y < m.m[1]; y++)
+                        for (int64_t x = 0; x < m.m[0]; x++) {
+                            double c[3], r;
+                            float v;
+                            mv__cu_rs_coords(m, x, y, z, c);
+                            v = mv__cu_rs_sample(in, m, c, 0, 1.0, 0.0);
+                            r = ref_zoom_voxel(in, m.n, c, linear);
+                            /* nearest: the same voxel; linear: float32 sums, 8 ulp of the data's 1030 */
+                            if (linear ? fabs((double)v - r) > 8 * 1.2e-7 * 1030 : (double)v != r) bad++;
+                        }
+                checks++;
+                if (bad) {
+                    fails++;
+                    printf("FAIL resample %lldx%lldx%lld -> %lldx%lldx%lld %s align %d: %lld voxels\n", (long long)ins[s][0],
+                           (long long)ins[s][1], (long long)ins[s][2], (long long)outs[s][0], (long long)outs[s][1],
+                           (long long)outs[s][2], linear ? "linear" : "nearest", align, (long long)bad);
+                }
+                free(in);
+            }
+}
+
+/* ---- conversion ---- */
+
+/* every pair of GPU dtypes through mv__cu_convert1 (the element function of
+   the conversion kernel) against mv_convert_buffer, bit for bit (NaN equals
+   NaN). On the host __double2half / __double2bfloat16 are CUDA's software
+   versions; the device uses the hardware conversion, which test_cuda.cu
+   covers. */
+static const mv_dtype host_real[] = {MV_DT_U8,  MV_DT_I8,  MV_DT_U16, MV_DT_I16,  MV_DT_U32, MV_DT_I32,
+                                     MV_DT_U64, MV_DT_I64, MV_DT_F16, MV_DT_BF16, MV_DT_F32, MV_DT_F64};
+
+template <typename S, typename D>
+static void convert_host(const void *src, void *dst, size_t n, int scaled, double slope, double inter, int trunc)
+{
+    for (size_t i = 0; i < n; i++)
+        ((D *)dst)[i] = mv__cu_convert1<S, D>(((const S *)src)[i], scaled, slope, inter, trunc);
+}
+
+static void check_convert(void)
+{
+    static const double special[] = {0.0, -0.0, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 127.5, 128.0, 255.5, 256.0,
+                                     -128.5, 32767.5, 65535.5, -32768.5, 2147483647.5, 4294967296.0,
+                                     9.2233720368547758e18, 1.8446744073709552e19, -9.3e18, 1e30, -1e30,
+                                     65504.0, 65520.0, 3.4e38, 1e-8, 5.9604644775390625e-08, NAN, INFINITY, -INFINITY};
+    const size_t n = 2000, ns = sizeof(special) / sizeof(special[0]);
+    double *vals = (double *)malloc(n * sizeof(double));
+    unsigned char *src = (unsigned char *)malloc(n * 8), *cpu = (unsigned char *)malloc(n * 8),
+                  *gpu = (unsigned char *)malloc(n * 8);
+    uint64_t r = 12345;
+    for (int si = 0; si < 12; si++) {
+        mv_dtype sdt = host_real[si];
+        double span = sdt == MV_DT_F16 ? 6e4 : sdt == MV_DT_BF16 ? 1e6 : 4e9;
+        for (size_t i = 0; i < n; i++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            vals[i] = i < ns ? special[i] : ((double)(r >> 11) / 9007199254740992.0 * 2 - 1) * span;
+            if (mv_dtype_is_integer(sdt) && vals[i] != vals[i]) vals[i] = 0;
+        }
+        mv_convert_buffer(vals, MV_DT_F64, src, sdt, n, NULL);
+        for (int di = 0; di < 12; di++)
+            for (int scaled = 0; scaled < 2; scaled++)
+                for (int trunc = 0; trunc < 2; trunc++) {
+                    mv_dtype ddt = host_real[di];
+                    mv_convert_opts o;
+                    size_t es = mv_dtype_size(ddt), bad = 0, first = 0;
+                    memset(&o, 0, sizeof(o));
+                    o.scaled = scaled;
+                    o.slope = 0.37;
+                    o.inter = -11.5;
+                    o.rounding = trunc ? MV_ROUND_TRUNCATE : MV_ROUND_NEAREST;
+                    mv_convert_buffer(src, sdt, cpu, ddt, n, &o);
+                    if (!scaled && sdt == ddt) memcpy(gpu, src, n * es); /* the GPU copies, as the CPU */
+                    else MV__CU_CASE_REAL(sdt, S, MV__CU_CASE_REAL(ddt, D, convert_host<S, D>(src, gpu, n, scaled, 0.37, -11.5, trunc)))
+                    for (size_t i = 0; i < n; i++) {
+                        double a, b;
+                        if (memcmp(gpu + i * es, cpu + i * es, es) == 0) continue;
+                        mv_convert_buffer(gpu + i * es, ddt, &a, MV_DT_F64, 1, NULL);
+                        mv_convert_buffer(cpu + i * es, ddt, &b, MV_DT_F64, 1, NULL);
+                        if (a != a && b != b) continue;
+                        if (bad++ == 0) first = i;
+                    }
+                    checks++;
+                    if (bad) {
+                        double a, b;
+                        mv_convert_buffer(gpu + first * es, ddt, &a, MV_DT_F64, 1, NULL);
+                        mv_convert_buffer(cpu + first * es, ddt, &b, MV_DT_F64, 1, NULL);
+                        fails++;
+                        printf("FAIL convert %s -> %s scaled %d trunc %d: %zu differ, first %zu (source %.17g): %.17g vs cpu %.17g\n",
+                               mv_dtype_name(sdt), mv_dtype_name(ddt), scaled, trunc, bad, first, vals[first], a, b);
+                    }
+                }
+    }
+    free(vals);
+    free(src);
+    free(cpu);
+    free(gpu);
+}
+
+/* ---- statistics ---- */
+
+/* The reduction as the kernels run it, on the host: thread t of T takes
+   elements t, t + T, ... (mv__cu_accum), blocks of 256 combine their
+   threads in a tree (mv__cu_block_reduce's order), the partials are merged
+   256-strided and tree-combined (mv__cu_stats_final's order): against
+   mv_compute_stats. */
+static mv__cu_moments host_tree(mv__cu_moments *sh)
+{
+    for (int w = MV__CU_RED_THREADS / 2; w > 0; w >>= 1)
+        for (int t = 0; t < w; t++) mv__cu_moments_merge(sh[t], sh[t + w]);
+    return sh[0];
+}
+
+static void check_stats(void)
+{
+    const int64_t sizes[3] = {1, 4099, 61 * 47 * 23};
+    const int blocks_list[3] = {1, 7, 40};
+    static mv__cu_moments sh[MV__CU_RED_THREADS], part[64];
+    for (int si = 0; si < 3; si++)
+        for (int bi = 0; bi < 3; bi++) {
+            int64_t n = sizes[si], dims[1] = {sizes[si]};
+            int blocks = blocks_list[bi], nth = blocks * MV__CU_RED_THREADS;
+            mv_vol h;
+            mv_stats c;
+            mv_vol_alloc(&h, MV_DT_F32, 1, dims, NULL);
+            for (int64_t i = 0; i < n; i++) ((float *)h.data)[i] = (float)(500 + 300 * sin(0.01 * (double)i) + (i % 11));
+            if (n > 100) {
+                ((float *)h.data)[17] = NAN;
+                ((float *)h.data)[40] = INFINITY;
+                ((float *)h.data)[41] = 3.0e38f;
+            }
+            mv_compute_stats(&h, &c, NULL);
+            for (int b = 0; b < blocks; b++) {
+                for (int t = 0; t < MV__CU_RED_THREADS; t++) {
+                    mv__cu_accum acc;
+                    acc.zero();
+                    for (int64_t i = (int64_t)b * MV__CU_RED_THREADS + t; i < n; i += nth) acc.add(((float *)h.data)[i]);
+                    sh[t] = acc.moments();
+                }
+                part[b] = host_tree(sh);
+            }
+            for (int t = 0; t < MV__CU_RED_THREADS; t++) {
+                mv__cu_moments_zero(sh[t]);
+                for (int i = t; i < blocks; i += MV__CU_RED_THREADS) mv__cu_moments_merge(sh[t], part[i]);
+            }
+            mv__cu_moments m = host_tree(sh);
+            double mean = m.n ? m.mean : 0, sd = m.n ? sqrt(m.m2 / (double)m.n) : 0;
+            checks++;
+            if (m.n != c.count || m.nan != c.nan_count || m.inf != c.inf_count || (m.n && (m.mn != c.min || m.mx != c.max)) ||
+                !(fabs(m.sum - c.sum) <= 1e-12 * fabs(c.sum)) || !(fabs(mean - c.mean) <= 1e-12 * fabs(c.mean) + 1e-12 * c.std) ||
+                !(fabs(sd - c.std) <= 1e-9 * c.std)) {
+                fails++;
+                printf("FAIL stats n %lld blocks %d: count %lld/%lld nan %lld/%lld inf %lld/%lld sum %.17g/%.17g mean %.17g/%.17g "
+                       "std %.17g/%.17g\n", (long long)n, blocks, m.n, (long long)c.count, m.nan, (long long)c.nan_count,
+                       m.inf, (long long)c.inf_count, m.sum, c.sum, mean, c.mean, sd, c.std);
+            }
+            mv_free(&h);
+        }
+}
+
+int main(void)
+{
+    check_stats();
+    check_convert();
+    check_spatial();
+    check_fftc();
+    check_resample();
+    printf("cuda host-side checks: %d checked, %d failed (the kernels themselves need a GPU: make test-cuda)\n", checks,
+           fails);
+    return fails != 0;
+}
