@@ -1273,7 +1273,8 @@ def render(res):
             vs = "**%.1f×** (min %.1f×)" % (best / mv_med, best_min / mvc["min"]) if mv_med else "n/a"
         else:
             fastest, vs = "—", "—"
-        out.append("| " + " | ".join([r["title"], "%d^3" % r["size"], dcell, mcell, c1s, cis] + cells +
+        title = r["title"].replace("|", "\\|")  # a title's |x| must not split the markdown row
+        out.append("| " + " | ".join([title, "%d^3" % r["size"], dcell, mcell, c1s, cis] + cells +
                                      [fastest, vs]) + " |")
     out += ["", "## How each tool was called (and convention notes)", ""]
     seen = set()
