@@ -56,22 +56,27 @@ TABLE OF CONTENTS (search for the anchors)
       >>impl-error    error detail
       >>impl-cpu      CPU detection and the ISA table
       >>impl-pool     worker pool and slab splitter
-      >>impl-simd     SIMD vocabulary
+      >>impl-dtype    dtype table (sizes, names, NIfTI codes)
       >>impl-ref      scalar reference kernels
       >>impl-fft-types  FFT plan types and the scalar reference FFT kernels
       >>impl-mri-types  MRI kernel table entries and their scalar references
       >>impl-kernels  kernel table: one re-include of >>pass per ISA
-      >>impl-dtype    dtypes and conversion
+      >>impl-dtype    (conversion) dtype conversion with scaling, rounding, saturation
+      >>impl-volume   mv_vol life cycle, metadata, extensions
       >>impl-stats    statistics
       >>impl-affine   affines, quaternions, orientation
+      >>impl-gzip     CRC-32, DEFLATE decoder and encoder, gzip members and index
       >>impl-nifti    NIfTI reader and writer
       >>impl-resample resampling: separable and general maps, cubic prefilter
       >>impl-phantom  phantoms
+      >>impl-ops      intensity, spatial and chained operations: plan, provider,
+                      statistics, histogram, percentiles, write pass
       >>impl-fft      FFT planner, executor, plan cache, FFTW backend
       >>impl-mri      MRI: centred FFT, shifts, coil kernels, SENSE, phantom coils
       >>history       version history
       >>license       licence
-      >>pass          ISA-templated kernels (re-included once per ISA)
+      >>pass          ISA-templated kernels (re-included once per ISA): the SIMD
+                      vocabulary first, then the kernels written once against it
       >>pass-fft      FFT butterflies and transposes, per ISA
       >>pass-mri      RSS, coil combination, complex parts, per ISA
 
@@ -129,7 +134,7 @@ THREADS
 
 SIMD & ISA
    Every kernel has a plain-C reference (mv__*_ref) and SSE2 / AVX2 / AVX-512 /
-   NEON variants written once against a small vocabulary (>>impl-simd).
+   NEON variants written once against a small vocabulary (at the top of >>pass).
    Element-wise kernels give bit-identical results on every ISA (no FMA
    contraction); reductions use 8 float64 lanes in a fixed order on every ISA,
    so they are bit-identical too. mv_set_isa(MV_ISA_SSE2) forces a lower level
