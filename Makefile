@@ -40,8 +40,9 @@ $(BUILD)/%: examples/%.c medvol.h examples/profile.h examples/profile_ops.h exam
 $(BUILD)/profile_fft_vs_fftw: examples/profile_fft.c medvol.h examples/profile.h examples/profile_fft.h | $(BUILD)
 	$(CC) $(CFLAGS) $(WFLAGS) $(XFLAGS) $(TOOLDEF) -DPROFILE_FFT_WITH_FFTW -o $@ $< $(FFTW_LIBS) $(LDLIBS)
 
-run: $(BUILD)/demo $(BUILD)/mvtool
+run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon
 	$(BUILD)/demo $(BUILD)/demo-out
+	$(BUILD)/mri_recon 64 8 1 --out $(BUILD)/mri-out
 
 # ---- benchmarks against peer tools (their libraries are bench dependencies only) ----
 # apt-get install zlib1g-dev libdeflate-dev libisal-dev

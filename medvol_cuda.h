@@ -200,9 +200,10 @@ typedef struct mv_cuda_vol {
     int device;
 } mv_cuda_vol;
 
-/* Options of the resampling twins. medvol.h's resampling API (branch
-   resample) is not merged yet; these fields and values are those of its
-   mv_resample_opts / mv_interp, so that the switch to them is a rename. */
+/* Options of the resampling twins. Written before medvol.h's resampling
+   API landed: the fields and values are those of its mv_resample_opts /
+   mv_interp, so switching to them is a rename, left for the first session
+   that can run these kernels on a GPU (and test the switch). */
 enum { MV_CUDA_INTERP_LINEAR = 0, MV_CUDA_INTERP_NEAREST = 1, MV_CUDA_INTERP_CUBIC = 2 };
 typedef struct mv_cuda_resample_opts {
     int interp;             /* MV_CUDA_INTERP_LINEAR (default) or _NEAREST */
