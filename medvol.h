@@ -15256,7 +15256,13 @@ MVDEF mv_status mv_phantom_kspace(const mv_vol *image, const mv_vol *sens, mv_vo
 #endif /* MEDVOL_IMPLEMENTATION */
 
 /* >>history ================================================================
-   next                FFT engine: complex and real transforms over any axes
+   next                gzip: DEFLATE/gzip decoder and encoder (levels, parallel
+                       indexed members), .nii.gz I/O, PCLMUL CRC-32.
+                       Operations: z-normalize, rescale, clamp, histogram,
+                       percentiles, crop/pad, flip, permute, reorient, rot90,
+                       one-pass chains with crop-first loads; resampling
+                       (nearest, trilinear, cubic B-spline; scipy zoom grids).
+                       FFT engine: complex and real transforms over any axes
                        with numpy's norms, any length (mixed radix + Bluestein),
                        SSE2/AVX2/AVX-512/NEON codelets across independent
                        lines, reusable thread-safe plans, a 16-plan cache,
