@@ -2677,11 +2677,15 @@ static void mv__stats_nz_f32_ref(const float *src, size_t n, double K, mv__acc *
                 the subtable's index bits)
      bits 12-13 kind: literal, length/distance, end of block, subtable
      bit  14    invalid (an unused code, or symbols 286/287 30/31)
+     bit  15    two symbols in one entry (literal/length root entries of
+                dynamic blocks: two literals, or a length with its
+                distance; see mv__combine_entry)
      bits 16-31 value: literal byte, length or distance base, subtable offset
    so one shift consumes a symbol and its extra bits together, and a valid
    literal is an entry with bits 12-14 clear.
-   The fast loop runs while 32 input and 274 output bytes remain: a 64-bit
-   bit buffer refilled 8 bytes at a time without branches, matches copied 8
+   The fast loop runs while 40 input and 300 output bytes remain: a 64-bit
+   bit buffer refilled 8 bytes at a time without branches, each lookup
+   issued before the previous symbol's bytes are stored, matches copied 8
    bytes at a time. Everything else (block headers, the end of the input or
    output, references into a previous output buffer) goes through a
    bit-exact state machine that can stop at any byte and resume, so input can
@@ -2741,6 +2745,17 @@ static uint32_t mv__sym_entry(int code, unsigned sym)
     return MV__E_INVALID; /* 286, 287: have codes in the fixed table but never occur */
 }
 
+/* c's low l bits in reverse order (DEFLATE sends codewords MSB first; the
+   decoder looks them up LSB first). */
+MV__INLINE unsigned mv__reverse_bits(unsigned c, unsigned l)
+{
+    c = (c & 0x5555u) << 1 | (c >> 1 & 0x5555u);
+    c = (c & 0x3333u) << 2 | (c >> 2 & 0x3333u);
+    c = (c & 0x0f0fu) << 4 | (c >> 4 & 0x0f0fu);
+    c = (c & 0x00ffu) << 8 | (c >> 8 & 0x00ffu);
+    return c >> (16 - l);
+}
+
 /* Builds the decode table of a canonical code from its lengths. Returns NULL
    or a description of what is wrong with the code. An incomplete code is
    refused unless it is a single code of one bit (RFC 1951 allows it for
@@ -2748,9 +2763,9 @@ static uint32_t mv__sym_entry(int code, unsigned sym)
    code (a block of literals only); the code-length code must be complete. */
 static const char *mv__build_table(uint32_t *table, unsigned cap, unsigned root, const uint8_t *lens, unsigned n, int code)
 {
-    unsigned count[16], offs[16], sorted[320], len, i, used = 0, next_free;
+    unsigned count[16], offs[16], sorted[320], len, i, k, size, used = 0, next_free;
     int left;
-    uint32_t code_val[16], codeword;
+    uint32_t codeword;
     memset(count, 0, sizeof(count));
     for (i = 0; i < n; i++) count[lens[i]]++;
     count[0] = 0;
@@ -2764,72 +2779,107 @@ static const char *mv__build_table(uint32_t *table, unsigned cap, unsigned root,
         int one_bit = used == 1 && count[1] == 1;
         if (code == MV__CODE_PRE || !(one_bit || (used == 0 && code == MV__CODE_DIST))) return "incomplete";
     }
-    /* a complete code fills every entry; only an incomplete one leaves holes */
-    if (left > 0)
-        for (i = 0; i < (1u << root); i++) table[i] = MV__E_INVALID;
     /* symbols sorted by (length, value): the canonical order */
     offs[1] = 0;
     for (len = 1; len < 15; len++) offs[len + 1] = offs[len] + count[len];
     for (i = 0; i < n; i++)
         if (lens[i]) sorted[offs[lens[i]]++] = i;
-    /* the first code of each length (RFC 1951 3.2.2) */
+    /* Codes of up to root bits, shortest first (canonical codewords count up
+       within a length and double between lengths, RFC 1951 3.2.2). The table
+       grows with the length: at 2^len entries, a len-bit code at its
+       bit-reversed codeword r belongs at r + k 2^len for every k, which the
+       doublings that follow provide; slots that longer codes will take hold
+       stale values until then. A complete code overwrites every slot, so only
+       an incomplete one needs the two starting slots marked invalid. */
+    size = 2;
+    if (left > 0) table[0] = table[1] = MV__E_INVALID;
     codeword = 0;
-    for (len = 1; len <= 15; len++) {
-        codeword = (codeword + count[len - 1]) << 1;
-        code_val[len] = codeword;
+    k = 0;
+    for (len = 1; len <= root; len++) {
+        unsigned j;
+        if (len > 1) {
+            memcpy(table + size, table, size * sizeof(*table));
+            size *= 2;
+        }
+        for (j = 0; j < count[len]; j++, k++, codeword++)
+            table[mv__reverse_bits(codeword, len)] = MV__E_WITH_LEN(mv__sym_entry(code, sorted[k]), len);
+        codeword <<= 1;
     }
+    /* Longer codes: a subtable per root prefix, as many index bits as the
+       codes sharing that prefix need (they follow in canonical order). */
     next_free = 1u << root;
     {
-        unsigned cur_prefix = ~0u, sub_off = 0, sub_bits = 0, remaining[16], k;
+        unsigned cur_prefix = ~0u, sub_off = 0, sub_bits = 0, remaining[16], b;
         memcpy(remaining, count, sizeof(remaining));
-        for (k = 0; k < used; k++) {
-            unsigned sym = sorted[k], l = lens[sym], c = code_val[l]++, rev = 0, b;
-            uint32_t e = mv__sym_entry(code, sym);
-            for (b = 0; b < l; b++) rev |= ((c >> b) & 1u) << (l - 1 - b); /* DEFLATE sends codes MSB first */
-            remaining[l]--;
-            if (l <= root) {
-                unsigned step;
-                for (step = rev; step < (1u << root); step += 1u << l) table[step] = MV__E_WITH_LEN(e, l);
-                continue;
-            }
-            if ((rev & ((1u << root) - 1)) != cur_prefix) {
-                /* a new subtable: as many index bits as the codes sharing this
-                   prefix need (they follow in canonical order) */
-                int space = 1;
-                cur_prefix = rev & ((1u << root) - 1);
-                sub_bits = l - root;
-                space = (1 << sub_bits) - (int)remaining[l] - 1;
-                while (space > 0 && root + sub_bits < 15) {
-                    sub_bits++;
-                    space = space * 2 - (int)remaining[root + sub_bits];
+        for (; len <= 15; len++, codeword <<= 1) {
+            unsigned j;
+            for (j = 0; j < count[len]; j++, k++, codeword++) {
+                unsigned rev = mv__reverse_bits(codeword, len);
+                uint32_t e = mv__sym_entry(code, sorted[k]);
+                remaining[len]--;
+                if ((rev & ((1u << root) - 1)) != cur_prefix) {
+                    int space;
+                    cur_prefix = rev & ((1u << root) - 1);
+                    sub_bits = len - root;
+                    space = (1 << sub_bits) - (int)remaining[len] - 1;
+                    while (space > 0 && root + sub_bits < 15) {
+                        sub_bits++;
+                        space = space * 2 - (int)remaining[root + sub_bits];
+                    }
+                    sub_off = next_free;
+                    next_free += 1u << sub_bits;
+                    if (next_free > cap) return "needs too large a table";
+                    table[cur_prefix] = (uint32_t)root | (uint32_t)sub_bits << 8 | (uint32_t)MV__E_SUB << 12 | sub_off << 16;
                 }
-                sub_off = next_free;
-                next_free += 1u << sub_bits;
-                if (next_free > cap) return "needs too large a table";
-                if (left > 0)
-                    for (b = 0; b < (1u << sub_bits); b++) table[sub_off + b] = MV__E_INVALID;
-                table[cur_prefix] = (uint32_t)root | (uint32_t)sub_bits << 8 | (uint32_t)MV__E_SUB << 12 | sub_off << 16;
+                for (b = rev >> root; b < (1u << sub_bits); b += 1u << (len - root))
+                    table[sub_off + b] = MV__E_WITH_LEN(e, len - root);
             }
-            for (b = rev >> root; b < (1u << sub_bits); b += 1u << (l - root))
-                table[sub_off + b] = MV__E_WITH_LEN(e, l - root);
-        }
-    }
-    if (code == MV__CODE_LITLEN) {
-        /* Pairs of literals whose codewords fit the root together (in 16-bit
-           images: a predictable high byte beside a noisy low one). Downward,
-           so the second symbol's entry (at i >> la <= i) is still single. */
-        for (i = (1u << root); i-- > 0;) {
-            uint32_t e = table[i], e2, la, lb;
-            if (e & MV__E_NOT_LITERAL) continue;
-            la = MV__E_TOTAL(e);
-            e2 = table[i >> la];
-            if (e2 & MV__E_NOT_LITERAL) continue;
-            lb = MV__E_TOTAL(e2);
-            if (la + lb > root) continue;
-            table[i] = (e + lb) | MV__E_PAIR | (MV__E_VALUE(e2) << 24);
         }
     }
     return NULL;
+}
+
+/* Two symbols in one root entry of a dynamic literal/length table, so that
+   the fast loop does one lookup where it would do two:
+   - a pair of literals: a literal whose codeword is followed by another
+     literal's, both within the root bits (in 16-bit images: a predictable
+     high byte beside a noisy low one). Value: first byte, second byte.
+   - a length fused with its distance code: a length symbol without extra
+     bits (3-10) followed by a distance codeword (one of the distance
+     table's root entries, not a subtable's), both within the root bits
+     (16-bit images are mostly a literal then a short match far back, with
+     2-3 bit length codes). Value: the length in bits 16-23 and the index of
+     the distance's root entry in bits 24-31 (the fast loop reads the base
+     there, off the bit buffer's critical path); consume field: both
+     codewords and the distance's extra bits (at most 23, so that after two
+     literals the 56-bit refill still holds the next root lookup's 11 bits);
+     codeword field: both codewords (the distance's extra bits follow).
+   Both carry MV__E_PAIR. The slow path decodes one symbol at a time: it
+   reads a pair's first byte and splits a fused entry (mv__inf_peek_slow).
+   Downward, so every entry read (at i >> l <= i) is still single. Without
+   branches: which entries combine is data, not a pattern. Scalar reference
+   of the kernel-table entry combine_litlen; the SIMD versions gather. */
+#define MV__FUSE_MAX_LEN 10u   /* length symbols 257-264 have no extra bits */
+#define MV__FUSE_MAX_BITS 23u
+MV__INLINE uint32_t mv__combine_entry(uint32_t e, uint32_t e2, uint32_t d, unsigned i, unsigned root)
+{
+    uint32_t la = MV__E_TOTAL(e), lb = MV__E_TOTAL(e2), ld = MV__E_CODE(d), dtot = MV__E_TOTAL(d);
+    int pair = !((e | e2) & MV__E_NOT_LITERAL) && la + lb <= root;
+    int fuse = (e & (MV__E_NOT_LITERAL | MV__E_INVALID)) == (MV__E_LENDIST << 12) && MV__E_CODE(e) == la &&
+               MV__E_VALUE(e) <= MV__FUSE_MAX_LEN && (d & (MV__E_NOT_LITERAL | MV__E_INVALID)) == (MV__E_LENDIST << 12) &&
+               la + ld <= root && la + dtot <= MV__FUSE_MAX_BITS;
+    uint32_t paired = (e + lb) | MV__E_PAIR | (MV__E_VALUE(e2) << 24);
+    uint32_t fused = (la + dtot) | (la + ld) << 8 | MV__E_LENDIST << 12 | MV__E_PAIR | MV__E_VALUE(e) << 16 |
+                     ((i >> la) & ((1u << MV__DIST_ROOT) - 1)) << 24;
+    return pair ? paired : fuse ? fused : e;
+}
+static void mv__combine_litlen_ref(uint32_t *table, const uint32_t *dist, unsigned root)
+{
+    unsigned i;
+    for (i = (1u << root); i-- > 0;) {
+        uint32_t e = table[i], la = MV__E_TOTAL(e);
+        table[i] = mv__combine_entry(e, table[i >> la], dist[(i >> la) & ((1u << MV__DIST_ROOT) - 1)], i, root);
+    }
 }
 
 /* decoder states */
@@ -3021,9 +3071,6 @@ MV__INLINE void mv__inflate_fast_body(mv__inflater *s, const unsigned char *in, 
                     continue;
                 }
             }
-            /* literals, then a length: top up for the distance (a length
-               straight after a refill leaves enough: 16 + 28 <= 56) */
-            MV__REFILL();
         }
         if (MV__UNLIKELY(e & (MV__E_INVALID | (2u << 12)))) { /* subtable, end of block, invalid */
             if (MV__E_KIND(e) == MV__E_SUB && !(e & MV__E_INVALID)) {
@@ -3048,22 +3095,33 @@ MV__INLINE void mv__inflate_fast_body(mv__inflater *s, const unsigned char *in, 
                 break;
             }
         }
-        /* a length, then its distance */
-        len = MV__E_VALUE(e) + MV__EXTRA_BITS(e);
-        e = dt[bb & dmask];
-        MV__CONSUME(e);
-        if (MV__UNLIKELY(e & (MV__E_INVALID | (2u << 12)))) {
-            if (MV__E_KIND(e) == MV__E_SUB && !(e & MV__E_INVALID)) {
-                e = dt[MV__E_VALUE(e) + (bb & ((1u << MV__E_CODE(e)) - 1))];
-                MV__CONSUME(e);
+        /* a length, then its distance. At least 14 bits are left (56 minus
+           two literals, a length root entry and its subtable entry: 11 + 11
+           + 11 + 9), so the distance's root entry is looked up before the
+           refill rather than after it: the refill only adds bits above. A
+           fused entry has consumed both (at most 23 bits: 11 are left for
+           the next lookup). */
+        if (e & MV__E_PAIR) { /* fused with its distance (mv__combine_entry) */
+            len = (e >> 16) & 0xff;
+            dist = MV__E_VALUE(dt[e >> 24]) + MV__EXTRA_BITS(e);
+        } else {
+            len = MV__E_VALUE(e) + MV__EXTRA_BITS(e);
+            e = dt[bb & dmask];
+            MV__REFILL();
+            MV__CONSUME(e);
+            if (MV__UNLIKELY(e & (MV__E_INVALID | (2u << 12)))) {
+                if (MV__E_KIND(e) == MV__E_SUB && !(e & MV__E_INVALID)) {
+                    e = dt[MV__E_VALUE(e) + (bb & ((1u << MV__E_CODE(e)) - 1))];
+                    MV__CONSUME(e);
+                }
+                if (e & MV__E_INVALID) {
+                    s->state = -1;
+                    s->error = "invalid distance code";
+                    break;
+                }
             }
-            if (e & MV__E_INVALID) {
-                s->state = -1;
-                s->error = "invalid distance code";
-                break;
-            }
+            dist = MV__E_VALUE(e) + MV__EXTRA_BITS(e);
         }
-        dist = MV__E_VALUE(e) + MV__EXTRA_BITS(e);
         e = lt[bb & lmask]; /* the next symbol, while the match copies */
         MV__REFILL();
         if (MV__UNLIKELY(dist > (size_t)(o - out))) { /* reaches before this buffer */
@@ -3078,7 +3136,10 @@ MV__INLINE void mv__inflate_fast_body(mv__inflater *s, const unsigned char *in, 
             uint64_t w;
             if (MV__LIKELY(dist >= 8)) {
                 /* most matches are short: 24 bytes without a branch, then
-                   16 per step (the margin absorbs the overshoot) */
+                   16 per step (the margin absorbs the overshoot). 8-byte
+                   moves measured faster than 16- or 32-byte ones here: a
+                   wide load that spans several recent narrow stores
+                   cannot take its bytes from the store buffer. */
                 memcpy(&w, src, 8);
                 memcpy(o, &w, 8);
                 memcpy(&w, src + 8, 8);
@@ -3144,6 +3205,7 @@ static void mv__inflate_fast_ref(mv__inflater *s, const unsigned char *in, size_
 {
     mv__inflate_fast_body(s, in, in_len, ip, out, out_cap, op);
 }
+typedef void (*mv__k_combine_fn)(uint32_t *litlen, const uint32_t *dist, unsigned root);
 typedef void (*mv__k_inflate_fn)(mv__inflater *s, const unsigned char *in, size_t in_len, size_t *ip, unsigned char *out,
                                  size_t out_cap, size_t *op);
 
@@ -3963,6 +4025,7 @@ typedef struct mv__kernels {
     mv__k_stats_fn stats[MV_DT_COUNT];
     mv__k_crc32_fn crc32;
     mv__k_inflate_fn inflate_fast;
+    mv__k_combine_fn combine_litlen; /* on built literal/length and distance tables */
     mv__k_rs_blend_fn rs_blend;             /* resampling */
     mv__k_rs_xinterp_fn rs_xinterp;
     mv__k_rs_bspline_fn rs_bspline;
@@ -4010,6 +4073,7 @@ static void mv__kt_fill_ref(mv__kernels *kt)
     kt->stats[MV_DT_F64] = mv__stats_f64_ref;
     kt->crc32 = mv__crc32_ref;
     kt->inflate_fast = mv__inflate_fast_ref;
+    kt->combine_litlen = mv__combine_litlen_ref;
     kt->rs_blend = mv__rs_blend_ref;
     kt->rs_xinterp = mv__rs_xinterp_ref;
     kt->rs_bspline = mv__rs_bspline_ref;
@@ -5220,6 +5284,16 @@ MV__INLINE uint32_t mv__inf_take(mv__inflater *s, unsigned n)
     return v;
 }
 
+/* Tops the bit buffer up by whole bytes to at least 56 bits when 8 input
+   bytes remain, keeping the slow path's invariant (no bits above bitcnt). */
+MV__INLINE void mv__inf_refill8(mv__inflater *s, const unsigned char *in, size_t *ip)
+{
+    unsigned add = (63 - s->bitcnt) >> 3;
+    s->bitbuf |= (mv__load_le64(in + *ip) & (((uint64_t)1 << (8 * add)) - 1)) << s->bitcnt;
+    *ip += add;
+    s->bitcnt += 8 * add;
+}
+
 /* Peeks at one Huffman symbol in the slow path: 0 with *e and the codeword
    length *need (nothing consumed yet), or MV__INF_NEED_INPUT. An invalid
    entry is returned as is. */
@@ -5229,6 +5303,11 @@ static int mv__inf_peek_slow(mv__inflater *s, const uint32_t *table, unsigned ro
     uint32_t e;
     mv__inf_pull(s, in, in_len, ip, 15);
     e = table[s->bitbuf & ((1u << root) - 1)];
+    if (table == s->litlen && (e & (MV__E_PAIR | MV__E_NOT_LITERAL | MV__E_INVALID)) == (MV__E_PAIR | MV__E_LENDIST << 12)) {
+        /* a length fused with its distance: the length alone */
+        unsigned ll = MV__E_CODE(e) - MV__E_CODE(s->dist[e >> 24]);
+        e = MV__E_WITH_LEN(MV__E_MAKE(0, MV__E_LENDIST, (e >> 16) & 0xff), ll);
+    }
     if (MV__E_KIND(e) == MV__E_SUB) {
         uint32_t sub = table[MV__E_VALUE(e) + ((s->bitbuf >> root) & ((1u << MV__E_CODE(e)) - 1))];
         *need = root + MV__E_CODE(sub);
@@ -5366,7 +5445,11 @@ static int mv__inflate(mv__inflater *s, const unsigned char *in, size_t in_len, 
             while (s->nlens < s->nlit + s->ndist) {
                 uint32_t e = MV__E_INVALID, sym, rep, extra, val = 0;
                 if (!s->pending_sym) {
-                    if (mv__inf_decode_slow(s, s->pre, MV__PRE_ROOT, in, in_len, ip, &e)) {
+                    if (in_len - *ip >= 8) { /* the usual case: no byte-wise pulls */
+                        mv__inf_refill8(s, in, ip);
+                        e = s->pre[s->bitbuf & ((1u << MV__PRE_ROOT) - 1)];
+                        mv__inf_take(s, MV__E_CODE(e)); /* complete code of <= 7 bits: no subtables */
+                    } else if (mv__inf_decode_slow(s, s->pre, MV__PRE_ROOT, in, in_len, ip, &e)) {
                         r = MV__INF_NEED_INPUT;
                         goto out;
                     }
@@ -5416,6 +5499,7 @@ static int mv__inflate(mv__inflater *s, const unsigned char *in, size_t in_len, 
                 r = mv__inf_fail(s, why[0] == 'o' ? "over-subscribed distance code" : "incomplete distance code", 0);
                 goto out;
             }
+            mv__kernels_get()->combine_litlen(s->litlen, s->dist, MV__LITLEN_ROOT);
             s->fixed_tables = 0;
             s->state = MV__I_HUFF;
             break;
@@ -15976,6 +16060,95 @@ MV__FN uint32_t MV__SFX(mv__crc32)(uint32_t crc, const void *p, size_t n)
 #define MV__HAVE_CRC32 1
 #endif
 
+/* mv__combine_litlen_ref, 16 or 8 entries at a time: the second entries
+   come by gather (from indices below the block, which are still single, or
+   inside it, read before the block is stored). Needs root >= 4. */
+#if defined(MV__PASS_AVX512)
+MV__FN void MV__SFX(mv__combine_litlen)(uint32_t *table, const uint32_t *dist, unsigned root)
+{
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i low8 = _mm512_set1_epi32(0xff), low4 = _mm512_set1_epi32(15), kind = _mm512_set1_epi32(MV__E_NOT_LITERAL | MV__E_INVALID);
+    const __m512i length_kind = _mm512_set1_epi32(MV__E_LENDIST << 12), dist_mask = _mm512_set1_epi32((1 << MV__DIST_ROOT) - 1);
+    const __m512i rootv = _mm512_set1_epi32((int)root), pair_bit = _mm512_set1_epi32((int)MV__E_PAIR);
+    const __m512i max_len = _mm512_set1_epi32(MV__FUSE_MAX_LEN), max_bits = _mm512_set1_epi32(MV__FUSE_MAX_BITS);
+    unsigned i;
+    for (i = 1u << root; i >= 16;) {
+        __m512i e, idx, la, below, e2, lb, d, ld, dtot, paired, fused;
+        __mmask16 pair, fuse;
+        i -= 16;
+        e = _mm512_loadu_si512((const void *)(table + i));
+        idx = _mm512_add_epi32(_mm512_set1_epi32((int)i), lane);
+        la = _mm512_and_si512(e, low8);
+        below = _mm512_srlv_epi32(idx, la);
+        e2 = _mm512_i32gather_epi32(below, (const void *)table, 4);
+        below = _mm512_and_si512(below, dist_mask);
+        d = _mm512_i32gather_epi32(below, (const void *)dist, 4);
+        lb = _mm512_and_si512(e2, low8);
+        ld = _mm512_and_si512(_mm512_srli_epi32(d, 8), low4);
+        dtot = _mm512_and_si512(d, low8);
+        pair = _mm512_testn_epi32_mask(_mm512_or_si512(e, e2), _mm512_set1_epi32(MV__E_NOT_LITERAL)) &
+               _mm512_cmple_epu32_mask(_mm512_add_epi32(la, lb), rootv);
+        fuse = _mm512_cmpeq_epi32_mask(_mm512_and_si512(e, kind), length_kind) &
+               _mm512_cmpeq_epi32_mask(_mm512_and_si512(_mm512_srli_epi32(e, 8), low4), la) &
+               _mm512_cmple_epu32_mask(_mm512_srli_epi32(e, 16), max_len) &
+               _mm512_cmpeq_epi32_mask(_mm512_and_si512(d, kind), length_kind) &
+               _mm512_cmple_epu32_mask(_mm512_add_epi32(la, ld), rootv) &
+               _mm512_cmple_epu32_mask(_mm512_add_epi32(la, dtot), max_bits);
+        paired = _mm512_or_si512(_mm512_or_si512(_mm512_add_epi32(e, lb), pair_bit),
+                                 _mm512_slli_epi32(_mm512_srli_epi32(e2, 16), 24));
+        fused = _mm512_or_si512(_mm512_or_si512(_mm512_add_epi32(la, dtot), _mm512_slli_epi32(_mm512_add_epi32(la, ld), 8)),
+                                _mm512_or_si512(_mm512_or_si512(length_kind, pair_bit),
+                                                _mm512_or_si512(_mm512_slli_epi32(_mm512_srli_epi32(e, 16), 16),
+                                                                _mm512_slli_epi32(below, 24))));
+        e = _mm512_mask_mov_epi32(e, fuse, fused);
+        _mm512_storeu_si512((void *)(table + i), _mm512_mask_mov_epi32(e, pair, paired));
+    }
+}
+#define MV__HAVE_COMBINE_LITLEN 1
+#elif defined(MV__PASS_AVX2)
+MV__FN void MV__SFX(mv__combine_litlen)(uint32_t *table, const uint32_t *dist, unsigned root)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), low8 = _mm256_set1_epi32(0xff), low4 = _mm256_set1_epi32(15);
+    const __m256i not_literal = _mm256_set1_epi32(MV__E_NOT_LITERAL), kind = _mm256_set1_epi32(MV__E_NOT_LITERAL | MV__E_INVALID);
+    const __m256i length_kind = _mm256_set1_epi32(MV__E_LENDIST << 12), dist_mask = _mm256_set1_epi32((1 << MV__DIST_ROOT) - 1);
+    const __m256i rootv = _mm256_set1_epi32((int)root), pair_bit = _mm256_set1_epi32((int)MV__E_PAIR);
+    const __m256i max_len = _mm256_set1_epi32(MV__FUSE_MAX_LEN), max_bits = _mm256_set1_epi32(MV__FUSE_MAX_BITS);
+    const __m256i zero = _mm256_setzero_si256();
+    unsigned i;
+    for (i = 1u << root; i >= 8;) {
+        __m256i e, la, below, e2, lb, d, ld, dtot, pair, fuse, paired, fused;
+        i -= 8;
+        e = _mm256_loadu_si256((const __m256i *)(const void *)(table + i));
+        la = _mm256_and_si256(e, low8);
+        below = _mm256_srlv_epi32(_mm256_add_epi32(_mm256_set1_epi32((int)i), lane), la);
+        e2 = _mm256_i32gather_epi32((const int *)(const void *)table, below, 4);
+        below = _mm256_and_si256(below, dist_mask);
+        d = _mm256_i32gather_epi32((const int *)(const void *)dist, below, 4);
+        lb = _mm256_and_si256(e2, low8);
+        ld = _mm256_and_si256(_mm256_srli_epi32(d, 8), low4);
+        dtot = _mm256_and_si256(d, low8);
+        /* all compared values are small: signed comparisons are exact */
+        pair = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_add_epi32(la, lb), rootv),
+                                   _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_or_si256(e, e2), not_literal), zero));
+        fuse = _mm256_and_si256(_mm256_cmpeq_epi32(_mm256_and_si256(e, kind), length_kind),
+                                _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_srli_epi32(e, 8), low4), la));
+        fuse = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_srli_epi32(e, 16), max_len), fuse);
+        fuse = _mm256_and_si256(fuse, _mm256_cmpeq_epi32(_mm256_and_si256(d, kind), length_kind));
+        fuse = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_add_epi32(la, ld), rootv), fuse);
+        fuse = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_add_epi32(la, dtot), max_bits), fuse);
+        paired = _mm256_or_si256(_mm256_or_si256(_mm256_add_epi32(e, lb), pair_bit),
+                                 _mm256_slli_epi32(_mm256_srli_epi32(e2, 16), 24));
+        fused = _mm256_or_si256(_mm256_or_si256(_mm256_add_epi32(la, dtot), _mm256_slli_epi32(_mm256_add_epi32(la, ld), 8)),
+                                _mm256_or_si256(_mm256_or_si256(length_kind, pair_bit),
+                                                _mm256_or_si256(_mm256_slli_epi32(_mm256_srli_epi32(e, 16), 16),
+                                                                _mm256_slli_epi32(below, 24))));
+        e = _mm256_blendv_epi8(e, fused, fuse);
+        _mm256_storeu_si256((__m256i *)(void *)(table + i), _mm256_blendv_epi8(e, paired, pair));
+    }
+}
+#define MV__HAVE_COMBINE_LITLEN 1
+#endif
+
 /* DEFLATE's fast loop, compiled for this ISA (BMI2 shifts under AVX2+) */
 MV__FN void MV__SFX(mv__inflate_fast)(mv__inflater *s, const unsigned char *in, size_t in_len, size_t *ip,
                                       unsigned char *out, size_t out_cap, size_t *op)
@@ -17877,6 +18050,9 @@ static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
     kt->crc32 = MV__SFX(mv__crc32);
 #endif
     kt->inflate_fast = MV__SFX(mv__inflate_fast);
+#if defined(MV__HAVE_COMBINE_LITLEN)
+    kt->combine_litlen = MV__SFX(mv__combine_litlen);
+#endif
     kt->rs_blend = MV__SFX(mv__rs_blend);
     kt->rs_xinterp = MV__SFX(mv__rs_xinterp);
     kt->rs_bspline = MV__SFX(mv__rs_bspline);
@@ -17908,6 +18084,7 @@ static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
 #undef MV__BSWAP_BYTES
 #undef MV__HAVE_SWAP_BY
 #undef MV__HAVE_CRC32
+#undef MV__HAVE_COMBINE_LITLEN
 #undef mv__vf
 #undef mv__vd
 #undef mv__vi

@@ -547,3 +547,75 @@ MV_TEST(gzip, nii_gz_roundtrip)
     }
     mv_free(&v);
 }
+
+/* Data that takes every path of the fast loop: 16-bit image-like bytes
+   (literal pairs, short matches far back), runs with periods 1-9 (the
+   short-distance copies), long matches, and incompressible stretches. */
+static unsigned char *fast_loop_bytes(size_t n, uint64_t seed)
+{
+    unsigned char *p = sample_bytes(n, seed);
+    size_t i = 0;
+    while (i < n) {
+        size_t run = 16 + tu_rand(&seed) % 2000, k, period = 1 + tu_rand(&seed) % 9;
+        int kind = (int)(tu_rand(&seed) % 4);
+        if (run > n - i) run = n - i;
+        if (kind == 1)
+            for (k = period; k < run; k++) p[i + k] = p[i + k - period]; /* a short period */
+        else if (kind == 2 && i > 40000)
+            memmove(p + i, p + i - 1000 - tu_rand(&seed) % 30000, run); /* a long match (may overlap) */
+        else if (kind == 3)
+            for (k = 0; k < run; k++) p[i + k] = (unsigned char)tu_rand(&seed); /* noise */
+        i += run;
+    }
+    return p;
+}
+
+/* Every ISA's fast loop decodes the same streams to the same bytes, in one
+   call and through the stream in small output pieces (matches that reach
+   into the previous piece). */
+MV_TEST(gzip, every_isa_decodes)
+{
+    const size_t n = (2 << 20) + 5;
+    unsigned char *in = fast_loop_bytes(n, 99), *gz, *back = (unsigned char *)malloc(n + 1);
+    unsigned avail = mv_isa_available();
+    mv_isa active = mv_isa_active();
+    mv_gunzip_stream *st = NULL;
+    int levels[] = {1, 6, 9}, li, isa;
+    REQUIRE_OK(mv_gunzip_stream_new(&st, NULL));
+    for (li = 0; li < 3; li++) {
+        mv_gzip_opts o;
+        size_t cap, len = 0;
+        memset(&o, 0, sizeof(o));
+        o.level = levels[li];
+        o.single_member = 1;
+        cap = mv_gzip_bound(n, &o);
+        gz = (unsigned char *)malloc(cap);
+        REQUIRE_OK(mv_gzip(in, n, gz, cap, &len, &o));
+        for (isa = 0; isa < MV_ISA_COUNT; isa++) {
+            size_t got = 0, ip = 0, op = 0;
+            int at_end = 0;
+            if (!(avail & (1u << isa))) continue;
+            REQUIRE_OK(mv_set_isa((mv_isa)isa));
+            memset(back, 0, n);
+            EXPECT_OK(mv_gunzip(gz, len, back, n + 1, &got, NULL));
+            EXPECT_MSG(got == n && memcmp(back, in, n) == 0, "[%s] level %d one call", mv_isa_name((mv_isa)isa), o.level);
+            memset(back, 0, n);
+            REQUIRE_OK(mv_gunzip_stream_init(st));
+            while (!at_end && op < n) {
+                size_t used = 0, out_len = 0, piece = (size_t)5000 + op % 3001;
+                if (piece > n - op) piece = n - op;
+                mv_status r = mv_gunzip_stream_run(st, gz + ip, len - ip, &used, back + op, piece, &out_len, &at_end);
+                EXPECT_OK(r);
+                if (r != MV_OK || (used == 0 && out_len == 0)) break;
+                ip += used;
+                op += out_len;
+            }
+            EXPECT_MSG(op == n && memcmp(back, in, n) == 0, "[%s] level %d in pieces", mv_isa_name((mv_isa)isa), o.level);
+        }
+        free(gz);
+    }
+    mv_set_isa(active);
+    mv_gunzip_stream_free(st, NULL);
+    free(in);
+    free(back);
+}

@@ -254,3 +254,108 @@ MV_TEST(isa, crc32_check_value)
                    mv_isa_name(t[i].isa));
     }
 }
+
+/* Random complete prefix codes over the 286 literal/length symbols: start
+   from one empty codeword and split random leaves shorter than 15 bits. */
+static void random_complete_code(uint8_t *cl, unsigned n, uint64_t *seed)
+{
+    unsigned leaves = 1, i;
+    cl[0] = 0;
+    while (leaves < n) {
+        unsigned k = (unsigned)(tu_rand(seed) % leaves);
+        /* skewed like image data (a few short codes, many long ones):
+           mostly split what is already long */
+        if (tu_rand(seed) % 8 && cl[k] < 5) continue;
+        if (cl[k] >= 15) continue;
+        cl[k]++;
+        cl[leaves++] = cl[k];
+    }
+    for (i = n - 1; i > 0; i--) { /* shuffle which symbol gets which length */
+        unsigned j = (unsigned)(tu_rand(seed) % (i + 1));
+        uint8_t t = cl[i];
+        cl[i] = cl[j];
+        cl[j] = t;
+    }
+}
+
+/* The symbol whose codeword (canonical, sent MSB first) starts the bit
+   string bits (LSB first), found by brute force; its length in *len. */
+static int brute_decode(const uint8_t *cl, unsigned n, unsigned bits, unsigned *len)
+{
+    unsigned l, s, code = 0;
+    for (l = 1; l <= 15; l++) {
+        for (s = 0; s < n; s++) {
+            unsigned b, rev = 0;
+            if (cl[s] != l) continue;
+            for (b = 0; b < l; b++) rev |= ((code >> b) & 1u) << (l - 1 - b);
+            if ((bits & ((1u << l) - 1)) == rev) {
+                *len = l;
+                return (int)s;
+            }
+            code++;
+        }
+        code <<= 1;
+    }
+    return -1;
+}
+
+/* Combined entries (literal pairs, lengths fused with their distance):
+   the reference agrees with a brute-force decoder of the two codes, and
+   every ISA's kernel gives the reference's table. */
+MV_TEST(isa, combined_litlen_entries)
+{
+    static const uint16_t dist_base[30] = {1,    2,    3,    4,    5,    7,     9,     13,    17,    25,
+                                           33,   49,   65,   97,   129,  193,   257,   385,   513,   769,
+                                           1025, 1537, 2049, 3073, 4097, 6145,  8193,  12289, 16385, 24577};
+    isa_table t[8];
+    mv__kernels ref;
+    static uint32_t built[MV__LITLEN_ENOUGH], want[MV__LITLEN_ENOUGH], got[MV__LITLEN_ENOUGH], dist[MV__DIST_ENOUGH];
+    uint8_t cl[286], dl[30];
+    uint64_t seed = 12345;
+    int nt, round, i;
+    unsigned idx, pairs = 0, fused = 0;
+    mv__kernels_get();
+    mv__kt_fill_ref(&ref);
+    nt = isa_tables(t);
+    for (round = 0; round < 60; round++) {
+        random_complete_code(cl, 286, &seed);
+        random_complete_code(dl, 30, &seed);
+        if (cl[256] == 0) continue;
+        REQUIRE(mv__build_table(built, MV__LITLEN_ENOUGH, MV__LITLEN_ROOT, cl, 286, MV__CODE_LITLEN) == NULL);
+        REQUIRE(mv__build_table(dist, MV__DIST_ENOUGH, MV__DIST_ROOT, dl, 30, MV__CODE_DIST) == NULL);
+        memcpy(want, built, sizeof(built));
+        ref.combine_litlen(want, dist, MV__LITLEN_ROOT);
+        for (idx = 0; idx < (1u << MV__LITLEN_ROOT); idx++) {
+            unsigned la = 0, lb = 0, ld = 0;
+            uint32_t w = want[idx];
+            int a = brute_decode(cl, 286, idx, &la);
+            int b = a >= 0 && a < 256 && la < MV__LITLEN_ROOT ? brute_decode(cl, 286, idx >> la, &lb) : -1;
+            int ds = a >= 257 && a <= 264 && la < MV__LITLEN_ROOT ? brute_decode(dl, 30, idx >> la, &ld) : -1;
+            unsigned dextra = ds >= 4 ? (unsigned)(ds - 2) / 2 : 0;
+            int is_pair = b >= 0 && b < 256 && la + lb <= MV__LITLEN_ROOT;
+            int is_fused = ds >= 0 && ld <= MV__DIST_ROOT && la + ld <= MV__LITLEN_ROOT && la + ld + dextra <= 23;
+            pairs += (unsigned)is_pair;
+            fused += (unsigned)is_fused;
+            EXPECT_MSG(!!(w & MV__E_PAIR) == (is_pair || is_fused), "round %d index %u: pair %d fused %d", round, idx,
+                       is_pair, is_fused);
+            if (is_pair)
+                EXPECT_MSG(MV__E_VALUE(w) == ((unsigned)a | (unsigned)b << 8) && MV__E_TOTAL(w) == la + lb,
+                           "round %d index %u: literals %d %d", round, idx, a, b);
+            else if (is_fused)
+                EXPECT_MSG(MV__E_KIND(w) == MV__E_LENDIST && ((w >> 16) & 0xff) == (unsigned)(a - 254) &&
+                               MV__E_VALUE(dist[w >> 24]) == dist_base[ds] && MV__E_CODE(w) == la + ld &&
+                               MV__E_TOTAL(w) == la + ld + dextra,
+                           "round %d index %u: length symbol %d, distance symbol %d", round, idx, a, ds);
+            else
+                EXPECT_MSG(w == built[idx], "round %d index %u changed", round, idx);
+        }
+        for (i = 0; i < nt; i++) {
+            memcpy(got, built, sizeof(built));
+            t[i].k.combine_litlen(got, dist, MV__LITLEN_ROOT);
+            EXPECT_MSG(memcmp(got, want, sizeof(want)) == 0, "[%s] combine_litlen round %d", mv_isa_name(t[i].isa), round);
+        }
+        if (mvt_cur.failures) break;
+    }
+    EXPECT_MSG(pairs > 1000 && fused > 1000, "only %u pair and %u fused entries: the test would not see a wrong one", pairs,
+               fused);
+}
