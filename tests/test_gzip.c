@@ -219,6 +219,33 @@ MV_TEST(gzip, corrupt_streams)
         expect_bad(gz, wrap_gzip(&w, gz, 0, 0), MV_ERR_BAD_DATA,
                    k == 0 ? "incomplete literal/length code" : "over-subscribed literal/length code");
     }
+    /* code-length repeats that have nothing to repeat or run past the
+       lengths: a code-length code of symbols 16 ('0') and 18 ('1') */
+    for (k = 0; k < 2; k++) {
+        memset(&w, 0, sizeof(w));
+        bw_put(&w, 1, 1);
+        bw_put(&w, 2, 2);
+        bw_put(&w, 0, 5); /* 257 lengths */
+        bw_put(&w, 0, 5); /* 1 distance length: 258 in all */
+        bw_put(&w, 0, 4); /* 4 code-length lengths: symbols 16, 17, 18, 0 */
+        bw_put(&w, 1, 3);
+        bw_put(&w, 0, 3);
+        bw_put(&w, 1, 3);
+        bw_put(&w, 0, 3);
+        if (k == 0) {
+            bw_code(&w, 0, 1); /* 16 first: repeat the previous length */
+            bw_put(&w, 0, 2);
+        } else {
+            for (i = 0; i < 2; i++) { /* 138 zeros twice */
+                bw_code(&w, 1, 1);
+                bw_put(&w, 127, 7);
+            }
+        }
+        bw_put(&w, 0, 32); /* input to spare: the header decodes in the fast loop */
+        bw_flush(&w);
+        expect_bad(gz, wrap_gzip(&w, gz, 0, 0), MV_ERR_BAD_DATA,
+                   k == 0 ? "code-length repeat with no previous length" : "code-length repeat past the end of the lengths");
+    }
     /* a valid stream to damage: fixed Huffman "abcabcabc" */
     memset(&w, 0, sizeof(w));
     bw_put(&w, 1, 1);

@@ -21,6 +21,7 @@ static int isa_tables(isa_table *out)
 {
     unsigned run = mv__detect_cpu().runnable & mv__isa_compiled();
     int n = 0;
+    mv__kernels_get(); /* the fills read the CPU's features beyond its level (mv__cpu_info) */
     (void)run;
     (void)out;
 #if defined(MV__BUILD_SSE2)
@@ -39,7 +40,8 @@ static int isa_tables(isa_table *out)
 }
 
 /* lengths around every vector width, and odd ones */
-static const size_t lens[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 1000, 4095, 4096, 4097};
+static const size_t lens[] = {0,   1,   2,   3,   4,    5,    7,    8,    9,    15,   16,   17,   31,   32,  33,
+                              63,  64,  65,  100, 255,  256,  257,  511,  512,  513,  1000, 2047, 2048, 4095, 4096, 4097};
 #define MAXN 4200
 
 /* random bytes with NaN, Inf, denormals, zeros and extremes mixed in */
@@ -253,6 +255,20 @@ MV_TEST(isa, crc32_check_value)
         EXPECT_MSG(t[i].k.crc32(0, big, sizeof(big)) == ref.crc32(0, big, sizeof(big)), "[%s] crc32 of 1000 bytes",
                    mv_isa_name(t[i].isa));
     }
+#if defined(MV__BUILD_AVX512)
+    /* the table holds one of AVX-512's two versions (VPCLMULQDQ or not):
+       the other one too, on lengths around its 256-byte steps */
+    if (mv__detect_cpu().runnable & (1u << MV_ISA_AVX512)) {
+        static unsigned char data[5000];
+        size_t n;
+        for (n = 0; n < sizeof(data); n++) data[n] = (unsigned char)(n * 7 + n / 13);
+        for (n = 0; n < sizeof(data); n += n < 600 ? 1 : 97) {
+            EXPECT_MSG(mv__crc32_avx512(5, data, n) == ref.crc32(5, data, n), "avx512 crc32 n=%zu", n);
+            if (mv__cpu_info.vpclmul)
+                EXPECT_MSG(mv__crc32_vpclmul_avx512(5, data, n) == ref.crc32(5, data, n), "vpclmul crc32 n=%zu", n);
+        }
+    }
+#endif
 }
 
 /* Random complete prefix codes over the 286 literal/length symbols: start

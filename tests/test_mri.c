@@ -606,7 +606,12 @@ static int read_cfl(const char *base, mv_vol *v)
     while (nd < n && nd < MV_MAX_DIMS && dims[nd] > 1) nd++;
     snprintf(path, sizeof(path), "%s.cfl", base);
     data = tu_read_file(path, &len);
-    if (!data || mv_vol_alloc(v, MV_DT_C64, nd, dims, NULL) != MV_OK || len != mv_vol_bytes(v)) {
+    if (!data || mv_vol_alloc(v, MV_DT_C64, nd, dims, NULL) != MV_OK) {
+        free(data);
+        return 0;
+    }
+    if (len != mv_vol_bytes(v)) { /* the .cfl does not hold what its .hdr says */
+        mv_free(v);
         free(data);
         return 0;
     }
