@@ -5992,7 +5992,10 @@ static size_t mv__gz_scan(const unsigned char *in, size_t in_len, mv__gz_member 
     uint64_t off = 0, out = 0;
     while (off < in_len) {
         uint64_t cs, us;
-        if (!mv__gz_member_index(in + off, in_len - off, &cs, &us) || cs < 20 || cs > in_len - off) {
+        /* DEFLATE produces at most 1032 bytes per input byte (a 258-byte
+           match in two bits): an index that promises more is not trusted
+           (it would size allocations from untrusted numbers) */
+        if (!mv__gz_member_index(in + off, in_len - off, &cs, &us) || cs < 20 || cs > in_len - off || us / 1032 > cs) {
             /* zero padding after the last member is fine, anything else is not ours */
             uint64_t k;
             for (k = off; k < in_len && in[k] == 0; k++) {
@@ -15402,7 +15405,10 @@ MVDEF mv_status mv_phantom_kspace(const mv_vol *image, const mv_vol *sens, mv_vo
 
 /* >>history ================================================================
    next                gzip: DEFLATE/gzip decoder and encoder (levels, parallel
-                       indexed members), .nii.gz I/O, PCLMUL CRC-32.
+                       indexed members), .nii.gz I/O, PCLMUL CRC-32 (VPCLMULQDQ
+                       on 512-bit vectors where present); inflate decodes a
+                       length with its distance code, or two literals, in one
+                       lookup (tables combined per block by gathers).
                        Operations: z-normalize, rescale, clamp, histogram,
                        percentiles, crop/pad, flip, permute, reorient, rot90,
                        one-pass chains with crop-first loads; resampling
@@ -15464,6 +15470,7 @@ SOFTWARE.
 #define MV__SFX(name) name##_sse2
 #define MV__FN static MV__UNUSED MV__TARGET_SSE2
 #define MV__VL 4  /* float / int32 lanes */
+#define MV__ZEROUPPER() ((void)0) /* no 256-bit state in this pass */
 #define MV__VDL 2 /* double lanes */
 #define mv__vf __m128
 #define mv__vd __m128d
@@ -15581,6 +15588,10 @@ MV__FN __m128i MV__SFX(mv__vb_reverse16)(__m128i x)
 #define MV__SFX(name) name##_avx2
 #define MV__FN static MV__UNUSED MV__TARGET_AVX2
 #define MV__VL 8
+/* before a kernel's scalar tail or return: gcc 12 leaves vzeroupper out of
+   some AVX kernels (tail calls into the reference), and SSE code after
+   dirty upper halves runs up to 2x slower on some CPUs */
+#define MV__ZEROUPPER() _mm256_zeroupper()
 #define MV__VDL 4
 #define mv__vf __m256
 #define mv__vd __m256d
@@ -15668,6 +15679,7 @@ MV__FN __m256i MV__SFX(mv__vb_reverse16)(__m256i x)
 #define MV__SFX(name) name##_avx512
 #define MV__FN static MV__UNUSED MV__TARGET_AVX512
 #define MV__VL 16
+#define MV__ZEROUPPER() _mm256_zeroupper()
 #define MV__VDL 8
 #define mv__vf __m512
 #define mv__vd __m512d
@@ -15743,6 +15755,7 @@ MV__FN __m512i MV__SFX(mv__vb_reverse16)(__m512i x)
 #define MV__SFX(name) name##_neon
 #define MV__FN static MV__UNUSED
 #define MV__VL 4
+#define MV__ZEROUPPER() ((void)0)
 #define MV__VDL 2
 #define mv__vf float32x4_t
 #define mv__vd float64x2_t
@@ -15935,6 +15948,7 @@ MV__FN void MV__SFX(mv__to_f32_f64)(const void *src, float *dst, size_t n)
                 MV__SFX(mv__st_##sfx)(d + i, mv__vi_from_vf_rne(x));                         \
             }                                                                                \
         }                                                                                    \
+        MV__ZEROUPPER();                                                                     \
         mv__from_f32_##sfx##_ref(src + i, d + i, n - i, rounding);                           \
     }
 MV__PASS_FROM_F32(u8, uint8_t, 0, 255)
@@ -16673,9 +16687,9 @@ MV__FN void MV__SFX(mv__rs_rows_out)(float *rows, size_t stride, const double *b
    gathers here too: 1.35x on AVX2, equal on AVX-512, at 128^3 rotated);
    the blend in float32 in the reference's order. Small per-ISA pieces:
    max(c, 0) that maps NaN to 0, truncation, lane masks, int32 stores.
-   MV__RS_ZEROUPPER: gcc 12 left out the vzeroupper before these kernels'
-   reference tails and returns, and the SSE code after them (the caller's
-   general path, libm's pow) ran 2x slower on this CPU; it is explicit. */
+   MV__ZEROUPPER (see the pass vocabulary): gcc 12 left out the vzeroupper
+   before these kernels' reference tails and returns, and the SSE code after
+   them (the caller's general path, libm's pow) ran 2x slower on this CPU. */
 #if defined(MV__PASS_AVX512)
 #define mv__rs_vd_max0(a) _mm512_max_pd((a), _mm512_setzero_pd()) /* NaN -> 0 (second operand) */
 #define mv__rs_vd_trunc(a) _mm512_roundscale_pd((a), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)
@@ -16684,7 +16698,6 @@ MV__FN void MV__SFX(mv__rs_rows_out)(float *rows, size_t stride, const double *b
 #define MV__RS_LD2_ANY(s, idx, a, b) MV__SFX(mv__rs_ld2_any)((s), (idx), (a), (b))
 #define MV__RS_LD4_ANY(s, idx, t) MV__SFX(mv__rs_ld4_any)((s), (idx), (t))
 #define mv__rs_vd_div(a, b) _mm512_div_pd((a), (b))
-#define MV__RS_ZEROUPPER() _mm256_zeroupper()
 #elif defined(MV__PASS_AVX2)
 #define mv__rs_vd_max0(a) _mm256_max_pd((a), _mm256_setzero_pd())
 #define mv__rs_vd_trunc(a) _mm256_round_pd((a), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)
@@ -16692,7 +16705,6 @@ MV__FN void MV__SFX(mv__rs_rows_out)(float *rows, size_t stride, const double *b
 #define MV__RS_LD2_ANY(s, idx, a, b) MV__SFX(mv__rs_ld2)((s), 0, (idx), (a), (b)) /* no window: any order */
 #define MV__RS_LD4_ANY(s, idx, t) MV__SFX(mv__rs_ld4)((s), 0, (idx), (t))
 #define mv__rs_vd_div(a, b) _mm256_div_pd((a), (b))
-#define MV__RS_ZEROUPPER() _mm256_zeroupper()
 #define mv__rs_vd_store_i32(p, a) _mm_storeu_si128((__m128i *)(void *)(p), _mm256_cvttpd_epi32(a))
 #elif defined(MV__PASS_SSE2)
 #define mv__rs_vd_max0(a) _mm_max_pd((a), _mm_setzero_pd())
@@ -16701,7 +16713,6 @@ MV__FN void MV__SFX(mv__rs_rows_out)(float *rows, size_t stride, const double *b
 #define MV__RS_LD2_ANY(s, idx, a, b) MV__SFX(mv__rs_ld2)((s), 0, (idx), (a), (b))
 #define MV__RS_LD4_ANY(s, idx, t) MV__SFX(mv__rs_ld4)((s), 0, (idx), (t))
 #define mv__rs_vd_div(a, b) _mm_div_pd((a), (b))
-#define MV__RS_ZEROUPPER() ((void)0)
 #define mv__rs_vd_store_i32(p, a) _mm_storel_epi64((__m128i *)(void *)(p), _mm_cvttpd_epi32(a))
 #elif defined(MV__PASS_NEON)
 #define mv__rs_vd_max0(a) vmaxnmq_f64((a), vdupq_n_f64(0)) /* maxNum: the number, so NaN -> 0, and +0 over -0 */
@@ -16710,7 +16721,6 @@ MV__FN void MV__SFX(mv__rs_rows_out)(float *rows, size_t stride, const double *b
 #define MV__RS_LD2_ANY(s, idx, a, b) MV__SFX(mv__rs_ld2)((s), 0, (idx), (a), (b))
 #define MV__RS_LD4_ANY(s, idx, t) MV__SFX(mv__rs_ld4)((s), 0, (idx), (t))
 #define mv__rs_vd_div(a, b) vdivq_f64((a), (b))
-#define MV__RS_ZEROUPPER() ((void)0)
 #define mv__rs_vd_store_i32(p, a) vst1_s32((p), vmovn_s64(vcvtq_s64_f64(a)))
 #endif
 
@@ -16802,7 +16812,7 @@ MV__FN void MV__SFX(mv__rs_affine_lin)(float *dst, const float *vol, const int64
                 if (!((inside[k / MV__VDL] >> (k % MV__VDL)) & 1)) dst[i + (size_t)k] = fillv;
         }
     }
-    MV__RS_ZEROUPPER();
+    MV__ZEROUPPER();
     mv__rs_affine_lin_ref(dst + i, vol, d, m0, base, x0 + (int64_t)i, n - i, fill, fillv);
 }
 
@@ -16887,13 +16897,12 @@ MV__FN size_t MV__SFX(mv__rs_affine_cub)(float *dst, unsigned char *todo, const 
             left += todo[i + (size_t)k];
         }
     }
-    MV__RS_ZEROUPPER();
+    MV__ZEROUPPER();
     return left + mv__rs_affine_cub_ref(dst + i, todo + i, coef, st, lim, m0, base, x0 + (int64_t)i, n - i);
 }
 #undef MV__RS_LD2_ANY
 #undef MV__RS_LD4_ANY
 #undef mv__rs_vd_div
-#undef MV__RS_ZEROUPPER
 #undef mv__rs_vd_max0
 #undef mv__rs_vd_trunc
 #undef mv__rs_vd_lanes
@@ -18194,6 +18203,7 @@ static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
 #undef MV__SFX
 #undef MV__FN
 #undef MV__VL
+#undef MV__ZEROUPPER
 #undef MV__VDL
 #undef MV__NACC
 #undef MV__BSWAP_BYTES

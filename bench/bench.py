@@ -237,7 +237,9 @@ class Inputs:
         for name, arr, slope, inter in (("f32", self.x, 1.0, 0.0), ("i16", self.raw16, self.SLOPE, self.INTER)):
             nii = self.path("%s.nii" % name)
             mv.save(nii, arr, slope, inter)
-            with open(nii, "rb") as f, gzip.open(self.path("%s.nii.gz" % name), "wb", compresslevel=6) as g:
+            # not "<name>.nii.gz": beside "<name>.nii", nifticlib (SimpleITK/ITK)
+            # silently reads the uncompressed sibling when asked for the .gz
+            with open(nii, "rb") as f, gzip.open(self.path("%s-z6.nii.gz" % name), "wb", compresslevel=6) as g:
                 shutil.copyfileobj(f, g, 1 << 20)
             mv.save(self.path("%s-mv.nii.gz" % name), arr, slope, inter, level=6, threads=threads)
             self.files[name] = nii
@@ -407,8 +409,8 @@ def build_ops(mv, T):
     ops = [
         load_op("load_nii_i16", "load .nii int16 (scaled -> f32)", "i16.nii", "i16"),
         load_op("load_nii_f32", "load .nii float32", "f32.nii", "f32"),
-        load_op("load_gz_i16", "load .nii.gz int16 (gzip -6, 1 member)", "i16.nii.gz", "i16"),
-        load_op("load_gz_f32", "load .nii.gz float32 (gzip -6, 1 member)", "f32.nii.gz", "f32"),
+        load_op("load_gz_i16", "load .nii.gz int16 (gzip -6, 1 member)", "i16-z6.nii.gz", "i16"),
+        load_op("load_gz_f32", "load .nii.gz float32 (gzip -6, 1 member)", "f32-z6.nii.gz", "f32"),
         load_op("load_mvgz_i16", "load .nii.gz int16 (medvol-written, indexed)", "i16-mv.nii.gz", "i16"),
     ]
 
@@ -801,8 +803,8 @@ def build_ops(mv, T):
 
     # ---- saving float32 ----
     def save_op(key, title, ext):
-        def out(i, tool):
-            return i.path("out-%s%s" % (tool, ext))
+        def out(i, tool):  # .nii and .nii.gz under different names (see Inputs: nifticlib)
+            return i.path("out-%s%s%s" % (tool, "-gz" if ext.endswith(".gz") else "", ext))
 
         def mv_save(i, t, tool):
             p = out(i, tool)
@@ -1340,9 +1342,9 @@ def mode_run(args):
                                                       " ".join("%s=%s" % (k, fmt_ms(c["median"]))
                                                                for k, c in row["tools"].items()
                                                                if "median" in c and not k.startswith("medvol"))))
-        gz_sizes = {t: os.path.getsize(inp.path("out-%s.nii.gz" % t)) for t in ("medvol", "nibabel", "sitk", "tio",
+        gz_sizes = {t: os.path.getsize(inp.path("out-%s-gz.nii.gz" % t)) for t in ("medvol", "nibabel", "sitk", "tio",
                                                                                "medrs")
-                    if os.path.exists(inp.path("out-%s.nii.gz" % t))}
+                    if os.path.exists(inp.path("out-%s-gz.nii.gz" % t))}
         if gz_sizes:
             res["extra_notes"].append("save .nii.gz at %d^3: output sizes (MB) %s; raw %.1f MB" % (
                 n, ", ".join("%s %.1f" % (k, s / 1e6) for k, s in gz_sizes.items()), inp.x.nbytes / 1e6))
