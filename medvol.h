@@ -2729,6 +2729,8 @@ static void mv__stats_nz_f32_ref(const float *src, size_t n, double K, mv__acc *
    rejects the code) */
 #define MV__LITLEN_ENOUGH 2400
 #define MV__DIST_ENOUGH 420
+#define MV__LITLEN_TABLE(s) ((s)->tables)
+#define MV__DIST_TABLE(s) ((s)->tables + MV__LITLEN_ENOUGH)
 #define MV__WINDOW 32768
 
 static const uint16_t mv__len_base[29] = {3,  4,  5,  6,  7,  8,  9,  10, 11,  13,  15,  17,  19,  23, 27,
@@ -2890,8 +2892,10 @@ MV__INLINE uint32_t mv__combine_entry(uint32_t e, uint32_t e2, uint32_t d, unsig
                      ((i >> la) & ((1u << MV__DIST_ROOT) - 1)) << 24;
     return pair ? paired : fuse ? fused : e;
 }
-static void mv__combine_litlen_ref(uint32_t *table, const uint32_t *dist, unsigned root)
+static void mv__combine_litlen_ref(uint32_t *tables, unsigned root)
 {
+    uint32_t *table = tables;
+    const uint32_t *dist = tables + MV__LITLEN_ENOUGH;
     unsigned i;
     for (i = (1u << root); i-- > 0;) {
         uint32_t e = table[i], la = MV__E_TOTAL(e);
@@ -2928,8 +2932,9 @@ typedef struct mv__inflater {
     uint32_t hist_len, hist_pos;
     uint64_t total_out; /* bytes produced in this stream */
     uint32_t pre[1u << MV__PRE_ROOT];
-    uint32_t litlen[MV__LITLEN_ENOUGH];
-    uint32_t dist[MV__DIST_ENOUGH];
+    /* the literal/length table, then the distance table (MV__DIST_TABLE):
+       one array, so a gather can read either */
+    uint32_t tables[MV__LITLEN_ENOUGH + MV__DIST_ENOUGH];
     unsigned char hist[MV__WINDOW];
     const char *error; /* what went wrong (static text), with err_arg */
     long long err_arg;
@@ -2981,9 +2986,9 @@ static void mv__build_fixed(mv__inflater *s)
     for (; i < 256; i++) l[i] = 9;
     for (; i < 280; i++) l[i] = 7;
     for (; i < 288; i++) l[i] = 8;
-    mv__build_table(s->litlen, MV__LITLEN_ENOUGH, MV__LITLEN_ROOT, l, 288, MV__CODE_LITLEN);
+    mv__build_table(MV__LITLEN_TABLE(s), MV__LITLEN_ENOUGH, MV__LITLEN_ROOT, l, 288, MV__CODE_LITLEN);
     for (i = 0; i < 32; i++) l[i] = 5;
-    mv__build_table(s->dist, MV__DIST_ENOUGH, MV__DIST_ROOT, l, 32, MV__CODE_DIST);
+    mv__build_table(MV__DIST_TABLE(s), MV__DIST_ENOUGH, MV__DIST_ROOT, l, 32, MV__CODE_DIST);
     s->fixed_tables = 1;
 }
 
@@ -3034,7 +3039,7 @@ MV__INLINE void mv__inflate_fast_body(mv__inflater *s, const unsigned char *in, 
     unsigned char *o, *out_safe;
     uint64_t bb = s->bitbuf, saved;
     uint32_t bc = s->bitcnt, e;
-    const uint32_t *lt = s->litlen, *dt = s->dist;
+    const uint32_t *lt = MV__LITLEN_TABLE(s), *dt = MV__DIST_TABLE(s);
     const uint64_t lmask = (1u << MV__LITLEN_ROOT) - 1, dmask = (1u << MV__DIST_ROOT) - 1;
     if (in_len < 40 || out_cap < 300 || *ip > in_len - 40 || *op > out_cap - 300) return;
     inp = in + *ip;
@@ -3222,7 +3227,7 @@ static void mv__inflate_fast_ref(mv__inflater *s, const unsigned char *in, size_
 {
     mv__inflate_fast_body(s, in, in_len, ip, out, out_cap, op);
 }
-typedef void (*mv__k_combine_fn)(uint32_t *litlen, const uint32_t *dist, unsigned root);
+typedef void (*mv__k_combine_fn)(uint32_t *tables, unsigned root); /* litlen, then dist at MV__LITLEN_ENOUGH */
 typedef void (*mv__k_inflate_fn)(mv__inflater *s, const unsigned char *in, size_t in_len, size_t *ip, unsigned char *out,
                                  size_t out_cap, size_t *op);
 
@@ -5364,9 +5369,9 @@ static int mv__inf_peek_slow(mv__inflater *s, const uint32_t *table, unsigned ro
     uint32_t e;
     mv__inf_pull(s, in, in_len, ip, 15);
     e = table[s->bitbuf & ((1u << root) - 1)];
-    if (table == s->litlen && (e & (MV__E_PAIR | MV__E_NOT_LITERAL | MV__E_INVALID)) == (MV__E_PAIR | MV__E_LENDIST << 12)) {
+    if (table == MV__LITLEN_TABLE(s) && (e & (MV__E_PAIR | MV__E_NOT_LITERAL | MV__E_INVALID)) == (MV__E_PAIR | MV__E_LENDIST << 12)) {
         /* a length fused with its distance: the length alone */
-        unsigned ll = MV__E_CODE(e) - MV__E_CODE(s->dist[e >> 24]);
+        unsigned ll = MV__E_CODE(e) - MV__E_CODE(MV__DIST_TABLE(s)[e >> 24]);
         e = MV__E_WITH_LEN(MV__E_MAKE(0, MV__E_LENDIST, (e >> 16) & 0xff), ll);
     }
     if (MV__E_KIND(e) == MV__E_SUB) {
@@ -5550,17 +5555,17 @@ static int mv__inflate(mv__inflater *s, const unsigned char *in, size_t in_len, 
                 r = mv__inf_fail(s, "no code for the end of the block", 0);
                 goto out;
             }
-            why = mv__build_table(s->litlen, MV__LITLEN_ENOUGH, MV__LITLEN_ROOT, s->lens, s->nlit, MV__CODE_LITLEN);
+            why = mv__build_table(MV__LITLEN_TABLE(s), MV__LITLEN_ENOUGH, MV__LITLEN_ROOT, s->lens, s->nlit, MV__CODE_LITLEN);
             if (why) {
                 r = mv__inf_fail(s, why[0] == 'o' ? "over-subscribed literal/length code" : "incomplete literal/length code", 0);
                 goto out;
             }
-            why = mv__build_table(s->dist, MV__DIST_ENOUGH, MV__DIST_ROOT, s->lens + s->nlit, s->ndist, MV__CODE_DIST);
+            why = mv__build_table(MV__DIST_TABLE(s), MV__DIST_ENOUGH, MV__DIST_ROOT, s->lens + s->nlit, s->ndist, MV__CODE_DIST);
             if (why) {
                 r = mv__inf_fail(s, why[0] == 'o' ? "over-subscribed distance code" : "incomplete distance code", 0);
                 goto out;
             }
-            mv__kernels_get()->combine_litlen(s->litlen, s->dist, MV__LITLEN_ROOT);
+            mv__kernels_get()->combine_litlen(s->tables, MV__LITLEN_ROOT);
             s->fixed_tables = 0;
             s->state = MV__I_HUFF;
             break;
@@ -5576,7 +5581,7 @@ static int mv__inflate(mv__inflater *s, const unsigned char *in, size_t in_len, 
                 }
                 break;
             }
-            if (mv__inf_peek_slow(s, s->litlen, MV__LITLEN_ROOT, in, in_len, ip, &e, &need)) {
+            if (mv__inf_peek_slow(s, MV__LITLEN_TABLE(s), MV__LITLEN_ROOT, in, in_len, ip, &e, &need)) {
                 r = MV__INF_NEED_INPUT;
                 goto out;
             }
@@ -5615,7 +5620,7 @@ static int mv__inflate(mv__inflater *s, const unsigned char *in, size_t in_len, 
             break;
         case MV__I_DIST: {
             uint32_t e = MV__E_INVALID;
-            if (mv__inf_decode_slow(s, s->dist, MV__DIST_ROOT, in, in_len, ip, &e)) {
+            if (mv__inf_decode_slow(s, MV__DIST_TABLE(s), MV__DIST_ROOT, in, in_len, ip, &e)) {
                 r = MV__INF_NEED_INPUT;
                 goto out;
             }
@@ -16191,87 +16196,90 @@ static MV__UNUSED MV__TARGET_AVX512_VPCLMUL uint32_t MV__SFX(mv__crc32_vpclmul)(
    come by gather (from indices below the block, which are still single, or
    inside it, read before the block is stored). Needs root >= 4. */
 #if defined(MV__PASS_AVX512)
-MV__FN void MV__SFX(mv__combine_litlen)(uint32_t *table, const uint32_t *dist, unsigned root)
+MV__FN void MV__SFX(mv__combine_litlen)(uint32_t *tables, unsigned root)
 {
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512i low8 = _mm512_set1_epi32(0xff), low4 = _mm512_set1_epi32(15), kind = _mm512_set1_epi32(MV__E_NOT_LITERAL | MV__E_INVALID);
     const __m512i length_kind = _mm512_set1_epi32(MV__E_LENDIST << 12), dist_mask = _mm512_set1_epi32((1 << MV__DIST_ROOT) - 1);
+    const __m512i dist_at = _mm512_set1_epi32(MV__LITLEN_ENOUGH);
     const __m512i rootv = _mm512_set1_epi32((int)root), pair_bit = _mm512_set1_epi32((int)MV__E_PAIR);
     const __m512i max_len = _mm512_set1_epi32(MV__FUSE_MAX_LEN), max_bits = _mm512_set1_epi32(MV__FUSE_MAX_BITS);
     unsigned i;
     for (i = 1u << root; i >= 16;) {
-        __m512i e, idx, la, below, e2, lb, d, ld, dtot, paired, fused;
-        __mmask16 pair, fuse;
+        __m512i e, la, below, dist_index, g, lg, ld, paired, fused;
+        __mmask16 is_length, pair, fuse;
         i -= 16;
-        e = _mm512_loadu_si512((const void *)(table + i));
-        idx = _mm512_add_epi32(_mm512_set1_epi32((int)i), lane);
+        e = _mm512_loadu_si512((const void *)(tables + i));
         la = _mm512_and_si512(e, low8);
-        below = _mm512_srlv_epi32(idx, la);
-        e2 = _mm512_i32gather_epi32(below, (const void *)table, 4);
-        below = _mm512_and_si512(below, dist_mask);
-        d = _mm512_i32gather_epi32(below, (const void *)dist, 4);
-        lb = _mm512_and_si512(e2, low8);
-        ld = _mm512_and_si512(_mm512_srli_epi32(d, 8), low4);
-        dtot = _mm512_and_si512(d, low8);
-        pair = _mm512_testn_epi32_mask(_mm512_or_si512(e, e2), _mm512_set1_epi32(MV__E_NOT_LITERAL)) &
-               _mm512_cmple_epu32_mask(_mm512_add_epi32(la, lb), rootv);
-        fuse = _mm512_cmpeq_epi32_mask(_mm512_and_si512(e, kind), length_kind) &
-               _mm512_cmpeq_epi32_mask(_mm512_and_si512(_mm512_srli_epi32(e, 8), low4), la) &
+        below = _mm512_srlv_epi32(_mm512_add_epi32(_mm512_set1_epi32((int)i), lane), la);
+        dist_index = _mm512_and_si512(below, dist_mask);
+        /* one gather: the second literal/length entry where e is a literal,
+           the distance entry where e is a length (they exclude each other) */
+        is_length = _mm512_cmpeq_epi32_mask(_mm512_and_si512(e, kind), length_kind);
+        g = _mm512_i32gather_epi32(_mm512_mask_add_epi32(below, is_length, dist_index, dist_at), (const void *)tables, 4);
+        lg = _mm512_and_si512(g, low8);
+        ld = _mm512_and_si512(_mm512_srli_epi32(g, 8), low4);
+        pair = _mm512_testn_epi32_mask(_mm512_or_si512(e, g), _mm512_set1_epi32(MV__E_NOT_LITERAL)) &
+               _mm512_cmple_epu32_mask(_mm512_add_epi32(la, lg), rootv);
+        fuse = is_length & _mm512_cmpeq_epi32_mask(_mm512_and_si512(_mm512_srli_epi32(e, 8), low4), la) &
                _mm512_cmple_epu32_mask(_mm512_srli_epi32(e, 16), max_len) &
-               _mm512_cmpeq_epi32_mask(_mm512_and_si512(d, kind), length_kind) &
+               _mm512_cmpeq_epi32_mask(_mm512_and_si512(g, kind), length_kind) &
                _mm512_cmple_epu32_mask(_mm512_add_epi32(la, ld), rootv) &
-               _mm512_cmple_epu32_mask(_mm512_add_epi32(la, dtot), max_bits);
-        paired = _mm512_or_si512(_mm512_or_si512(_mm512_add_epi32(e, lb), pair_bit),
-                                 _mm512_slli_epi32(_mm512_srli_epi32(e2, 16), 24));
-        fused = _mm512_or_si512(_mm512_or_si512(_mm512_add_epi32(la, dtot), _mm512_slli_epi32(_mm512_add_epi32(la, ld), 8)),
+               _mm512_cmple_epu32_mask(_mm512_add_epi32(la, lg), max_bits);
+        paired = _mm512_or_si512(_mm512_or_si512(_mm512_add_epi32(e, lg), pair_bit),
+                                 _mm512_slli_epi32(_mm512_srli_epi32(g, 16), 24));
+        fused = _mm512_or_si512(_mm512_or_si512(_mm512_add_epi32(la, lg), _mm512_slli_epi32(_mm512_add_epi32(la, ld), 8)),
                                 _mm512_or_si512(_mm512_or_si512(length_kind, pair_bit),
                                                 _mm512_or_si512(_mm512_slli_epi32(_mm512_srli_epi32(e, 16), 16),
-                                                                _mm512_slli_epi32(below, 24))));
+                                                                _mm512_slli_epi32(dist_index, 24))));
         e = _mm512_mask_mov_epi32(e, fuse, fused);
-        _mm512_storeu_si512((void *)(table + i), _mm512_mask_mov_epi32(e, pair, paired));
+        _mm512_storeu_si512((void *)(tables + i), _mm512_mask_mov_epi32(e, pair, paired));
     }
 }
 #define MV__HAVE_COMBINE_LITLEN 1
 #elif defined(MV__PASS_AVX2)
-MV__FN void MV__SFX(mv__combine_litlen)(uint32_t *table, const uint32_t *dist, unsigned root)
+MV__FN void MV__SFX(mv__combine_litlen)(uint32_t *tables, unsigned root)
 {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), low8 = _mm256_set1_epi32(0xff), low4 = _mm256_set1_epi32(15);
     const __m256i not_literal = _mm256_set1_epi32(MV__E_NOT_LITERAL), kind = _mm256_set1_epi32(MV__E_NOT_LITERAL | MV__E_INVALID);
     const __m256i length_kind = _mm256_set1_epi32(MV__E_LENDIST << 12), dist_mask = _mm256_set1_epi32((1 << MV__DIST_ROOT) - 1);
+    const __m256i dist_at = _mm256_set1_epi32(MV__LITLEN_ENOUGH);
     const __m256i rootv = _mm256_set1_epi32((int)root), pair_bit = _mm256_set1_epi32((int)MV__E_PAIR);
     const __m256i max_len = _mm256_set1_epi32(MV__FUSE_MAX_LEN), max_bits = _mm256_set1_epi32(MV__FUSE_MAX_BITS);
     const __m256i zero = _mm256_setzero_si256();
     unsigned i;
     for (i = 1u << root; i >= 8;) {
-        __m256i e, la, below, e2, lb, d, ld, dtot, pair, fuse, paired, fused;
+        __m256i e, la, below, dist_index, is_length, g, lg, ld, pair, fuse, paired, fused;
         i -= 8;
-        e = _mm256_loadu_si256((const __m256i *)(const void *)(table + i));
+        e = _mm256_loadu_si256((const __m256i *)(const void *)(tables + i));
         la = _mm256_and_si256(e, low8);
         below = _mm256_srlv_epi32(_mm256_add_epi32(_mm256_set1_epi32((int)i), lane), la);
-        e2 = _mm256_i32gather_epi32((const int *)(const void *)table, below, 4);
-        below = _mm256_and_si256(below, dist_mask);
-        d = _mm256_i32gather_epi32((const int *)(const void *)dist, below, 4);
-        lb = _mm256_and_si256(e2, low8);
-        ld = _mm256_and_si256(_mm256_srli_epi32(d, 8), low4);
-        dtot = _mm256_and_si256(d, low8);
+        dist_index = _mm256_and_si256(below, dist_mask);
+        /* one gather: the second literal/length entry where e is a literal,
+           the distance entry where e is a length (they exclude each other) */
+        is_length = _mm256_cmpeq_epi32(_mm256_and_si256(e, kind), length_kind);
+        g = _mm256_i32gather_epi32((const int *)(const void *)tables,
+                                   _mm256_blendv_epi8(below, _mm256_add_epi32(dist_index, dist_at), is_length), 4);
+        lg = _mm256_and_si256(g, low8);
+        ld = _mm256_and_si256(_mm256_srli_epi32(g, 8), low4);
         /* all compared values are small: signed comparisons are exact */
-        pair = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_add_epi32(la, lb), rootv),
-                                   _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_or_si256(e, e2), not_literal), zero));
-        fuse = _mm256_and_si256(_mm256_cmpeq_epi32(_mm256_and_si256(e, kind), length_kind),
-                                _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_srli_epi32(e, 8), low4), la));
+        pair = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_add_epi32(la, lg), rootv),
+                                   _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_or_si256(e, g), not_literal), zero));
+        fuse = _mm256_and_si256(is_length, _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_srli_epi32(e, 8), low4), la));
         fuse = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_srli_epi32(e, 16), max_len), fuse);
-        fuse = _mm256_and_si256(fuse, _mm256_cmpeq_epi32(_mm256_and_si256(d, kind), length_kind));
+        fuse = _mm256_and_si256(fuse, _mm256_cmpeq_epi32(_mm256_and_si256(g, kind), length_kind));
         fuse = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_add_epi32(la, ld), rootv), fuse);
-        fuse = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_add_epi32(la, dtot), max_bits), fuse);
-        paired = _mm256_or_si256(_mm256_or_si256(_mm256_add_epi32(e, lb), pair_bit),
-                                 _mm256_slli_epi32(_mm256_srli_epi32(e2, 16), 24));
-        fused = _mm256_or_si256(_mm256_or_si256(_mm256_add_epi32(la, dtot), _mm256_slli_epi32(_mm256_add_epi32(la, ld), 8)),
+        fuse = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_add_epi32(la, lg), max_bits), fuse);
+        paired = _mm256_or_si256(_mm256_or_si256(_mm256_add_epi32(e, lg), pair_bit),
+                                 _mm256_slli_epi32(_mm256_srli_epi32(g, 16), 24));
+        fused = _mm256_or_si256(_mm256_or_si256(_mm256_add_epi32(la, lg), _mm256_slli_epi32(_mm256_add_epi32(la, ld), 8)),
                                 _mm256_or_si256(_mm256_or_si256(length_kind, pair_bit),
                                                 _mm256_or_si256(_mm256_slli_epi32(_mm256_srli_epi32(e, 16), 16),
-                                                                _mm256_slli_epi32(below, 24))));
+                                                                _mm256_slli_epi32(dist_index, 24))));
         e = _mm256_blendv_epi8(e, fused, fuse);
-        _mm256_storeu_si256((__m256i *)(void *)(table + i), _mm256_blendv_epi8(e, paired, pair));
+        _mm256_storeu_si256((__m256i *)(void *)(tables + i), _mm256_blendv_epi8(e, paired, pair));
     }
+    MV__ZEROUPPER();
 }
 #define MV__HAVE_COMBINE_LITLEN 1
 #endif
