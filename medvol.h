@@ -5321,37 +5321,40 @@ static const char *mv__inf_lens_fast(mv__inflater *s, const unsigned char *in, s
     unsigned bc = s->bitcnt, n = s->nlens, total = s->nlit + s->ndist;
     size_t p = *ip;
     const char *why = NULL;
-    while (n < total && in_len - p >= 8) {
-        unsigned add = (63 - bc) >> 3, sym, extra, rep, val = 0;
-        uint32_t e;
+    while (n < total && in_len - p >= 8 && !why) {
+        unsigned add = (63 - bc) >> 3, k;
         bb |= (mv__load_le64(in + p) & (((uint64_t)1 << (8 * add)) - 1)) << bc;
         p += add;
-        bc += 8 * add; /* >= 56: a symbol (7) and its extra bits (7) */
-        e = s->pre[bb & ((1u << MV__PRE_ROOT) - 1)]; /* complete code of <= 7 bits: every entry valid */
-        bb >>= MV__E_CODE(e);
-        bc -= MV__E_CODE(e);
-        sym = MV__E_VALUE(e);
-        if (sym < 16) {
-            s->lens[n++] = (uint8_t)sym;
-            continue;
-        }
-        extra = sym == 16 ? 2 : sym == 17 ? 3 : 7;
-        rep = (unsigned)(bb & ((1u << extra) - 1)) + (sym == 18 ? 11 : 3);
-        bb >>= extra;
-        bc -= extra;
-        if (sym == 16) {
-            if (n == 0) {
-                why = "code-length repeat with no previous length";
+        bc += 8 * add;
+        /* >= 56 bits: four symbols of at most 7 + 7 bits before the next
+           refill, which keeps the refill off most symbols' critical path */
+        for (k = 0; k < 4 && n < total; k++) {
+            uint32_t e = s->pre[bb & ((1u << MV__PRE_ROOT) - 1)]; /* complete code of <= 7 bits: every entry valid */
+            unsigned sym = MV__E_VALUE(e), extra, rep, val = 0;
+            bb >>= MV__E_CODE(e);
+            bc -= MV__E_CODE(e);
+            if (sym < 16) {
+                s->lens[n++] = (uint8_t)sym;
+                continue;
+            }
+            extra = sym == 16 ? 2 : sym == 17 ? 3 : 7;
+            rep = (unsigned)(bb & ((1u << extra) - 1)) + (sym == 18 ? 11 : 3);
+            bb >>= extra;
+            bc -= extra;
+            if (sym == 16) {
+                if (n == 0) {
+                    why = "code-length repeat with no previous length";
+                    break;
+                }
+                val = s->lens[n - 1];
+            }
+            if (n + rep > total) {
+                why = "code-length repeat past the end of the lengths";
                 break;
             }
-            val = s->lens[n - 1];
+            memset(s->lens + n, (int)val, rep);
+            n += rep;
         }
-        if (n + rep > total) {
-            why = "code-length repeat past the end of the lengths";
-            break;
-        }
-        memset(s->lens + n, (int)val, rep);
-        n += rep;
     }
     s->bitbuf = bb;
     s->bitcnt = bc;

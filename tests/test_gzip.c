@@ -241,7 +241,7 @@ MV_TEST(gzip, corrupt_streams)
                 bw_put(&w, 127, 7);
             }
         }
-        bw_put(&w, 0, 32); /* input to spare: the header decodes in the fast loop */
+        bw_put(&w, 0, 32); /* input to spare: the lengths decode in mv__inf_lens_fast */
         bw_flush(&w);
         expect_bad(gz, wrap_gzip(&w, gz, 0, 0), MV_ERR_BAD_DATA,
                    k == 0 ? "code-length repeat with no previous length" : "code-length repeat past the end of the lengths");

@@ -271,8 +271,9 @@ MV_TEST(isa, crc32_check_value)
 #endif
 }
 
-/* Random complete prefix codes over the 286 literal/length symbols: start
-   from one empty codeword and split random leaves shorter than 15 bits. */
+/* Random complete prefix codes over n symbols (286 literal/lengths, 30
+   distances): start from one empty codeword and split random leaves
+   shorter than 15 bits. */
 static void random_complete_code(uint8_t *cl, unsigned n, uint64_t *seed)
 {
     unsigned leaves = 1, i;
