@@ -5309,6 +5309,26 @@ MV__INLINE uint32_t mv__inf_take(mv__inflater *s, unsigned n)
     return v;
 }
 
+/* Code-length symbols 16, 17, 18 (RFC 1951 3.2.7): the extra bits after
+   them and the repeat count those bits add to. */
+#define MV__REPEAT_EXTRA(sym) ((sym) == 16 ? 2u : (sym) == 17 ? 3u : 7u)
+#define MV__REPEAT_BASE(sym) ((sym) == 18 ? 11u : 3u)
+
+/* Appends rep copies of what repeat symbol sym stands for (16: the previous
+   length, 17 and 18: zero) to lens[0..*n) of total. NULL or what is wrong. */
+static const char *mv__inf_repeat_lens(uint8_t *lens, unsigned *n, unsigned total, unsigned sym, unsigned rep)
+{
+    unsigned val = 0;
+    if (sym == 16) {
+        if (*n == 0) return "code-length repeat with no previous length";
+        val = lens[*n - 1];
+    }
+    if (*n + rep > total) return "code-length repeat past the end of the lengths";
+    memset(lens + *n, (int)val, rep);
+    *n += rep;
+    return NULL;
+}
+
 /* The code lengths of a dynamic block header while 8 input bytes remain
    (nearly always all of them), in locals: the state's bit buffer would be
    reloaded after every byte store into lens, which may alias it. Stops
@@ -5330,30 +5350,19 @@ static const char *mv__inf_lens_fast(mv__inflater *s, const unsigned char *in, s
            refill, which keeps the refill off most symbols' critical path */
         for (k = 0; k < 4 && n < total; k++) {
             uint32_t e = s->pre[bb & ((1u << MV__PRE_ROOT) - 1)]; /* complete code of <= 7 bits: every entry valid */
-            unsigned sym = MV__E_VALUE(e), extra, rep, val = 0;
+            unsigned sym = MV__E_VALUE(e), extra, rep;
             bb >>= MV__E_CODE(e);
             bc -= MV__E_CODE(e);
             if (sym < 16) {
                 s->lens[n++] = (uint8_t)sym;
                 continue;
             }
-            extra = sym == 16 ? 2 : sym == 17 ? 3 : 7;
-            rep = (unsigned)(bb & ((1u << extra) - 1)) + (sym == 18 ? 11 : 3);
+            extra = MV__REPEAT_EXTRA(sym);
+            rep = (unsigned)(bb & ((1u << extra) - 1)) + MV__REPEAT_BASE(sym);
             bb >>= extra;
             bc -= extra;
-            if (sym == 16) {
-                if (n == 0) {
-                    why = "code-length repeat with no previous length";
-                    break;
-                }
-                val = s->lens[n - 1];
-            }
-            if (n + rep > total) {
-                why = "code-length repeat past the end of the lengths";
-                break;
-            }
-            memset(s->lens + n, (int)val, rep);
-            n += rep;
+            why = mv__inf_repeat_lens(s->lens, &n, total, sym, rep);
+            if (why) break;
         }
     }
     s->bitbuf = bb;
@@ -5516,7 +5525,7 @@ static int mv__inflate(mv__inflater *s, const unsigned char *in, size_t in_len, 
                 goto out;
             }
             while (s->nlens < s->nlit + s->ndist) {
-                uint32_t e = MV__E_INVALID, sym, rep, extra, val = 0;
+                uint32_t e = MV__E_INVALID, sym, extra;
                 if (!s->pending_sym) {
                     if (mv__inf_decode_slow(s, s->pre, MV__PRE_ROOT, in, in_len, ip, &e)) {
                         r = MV__INF_NEED_INPUT;
@@ -5534,25 +5543,18 @@ static int mv__inflate(mv__inflater *s, const unsigned char *in, size_t in_len, 
                     s->pending_sym = sym; /* its extra bits may come in a later call */
                 }
                 sym = s->pending_sym;
-                extra = sym == 16 ? 2 : sym == 17 ? 3 : 7;
+                extra = MV__REPEAT_EXTRA(sym);
                 if (!mv__inf_pull(s, in, in_len, ip, extra)) {
                     r = MV__INF_NEED_INPUT;
                     goto out;
                 }
                 s->pending_sym = 0;
-                rep = mv__inf_take(s, extra) + (sym == 18 ? 11 : 3);
-                if (sym == 16) {
-                    if (s->nlens == 0) {
-                        r = mv__inf_fail(s, "code-length repeat with no previous length", 0);
-                        goto out;
-                    }
-                    val = s->lens[s->nlens - 1];
-                }
-                if (s->nlens + rep > s->nlit + s->ndist) {
-                    r = mv__inf_fail(s, "code-length repeat past the end of the lengths", (long long)rep);
+                why = mv__inf_repeat_lens(s->lens, &s->nlens, s->nlit + s->ndist, sym,
+                                          mv__inf_take(s, extra) + MV__REPEAT_BASE(sym));
+                if (why) {
+                    r = mv__inf_fail(s, why, 0);
                     goto out;
                 }
-                while (rep--) s->lens[s->nlens++] = (uint8_t)val;
             }
             if (s->lens[256] == 0) {
                 r = mv__inf_fail(s, "no code for the end of the block", 0);
