@@ -17,7 +17,7 @@ TOOLDEF := -DMEDVOL_RUNTIME_DISPATCH
 FUZZ_SECONDS ?= 30
 
 TEST_SRC := tests/test_main.c tests/test_runtime.c tests/test_dtype.c tests/test_volume.c tests/test_stats.c \
-            tests/test_affine.c tests/test_nifti.c tests/test_data.c tests/test_gzip.c tests/test_ops.c tests/test_resample.c \
+            tests/test_affine.c tests/test_nifti.c tests/test_data.c tests/test_gzip.c tests/test_integrity.c tests/test_ops.c tests/test_resample.c \
             tests/test_fft.c tests/test_mri.c tests/test_isa.c tests/test_alloc.c
 PROFILES := $(BUILD)/profile_load $(BUILD)/profile_gzip $(BUILD)/profile_z_norm $(BUILD)/profile_rescale \
             $(BUILD)/profile_crop_pad $(BUILD)/profile_flip $(BUILD)/profile_resample $(BUILD)/profile_fft $(BUILD)/profile_all
@@ -27,7 +27,7 @@ ifneq ($(wildcard /usr/include/fftw3.h),)
 EXAMPLES += $(BUILD)/profile_fft_vs_fftw
 endif
 
-.PHONY: all run bench bench-quick bench-check bench-baseline bench-setup bench-gzip bench-fft test-large test test-quick test-tools test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
+.PHONY: test-tsan all run bench bench-quick bench-check bench-baseline bench-setup bench-gzip bench-fft test-large test test-quick test-tools test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
         test-all test-symbols test-fuzz-replay test-march fuzz clean cuda test-cuda test-cuda-symbols
 all: $(EXAMPLES)
 
@@ -90,6 +90,9 @@ $(eval $(call suite,asan,clang,$(ASAN_FLAGS) -DMEDVOL_RUNTIME_DISPATCH))
 $(eval $(call suite,nosimd,$(CC),-DMEDVOL_NO_SIMD))
 $(eval $(call suite,nothreads,$(CC),-DMEDVOL_NO_THREADS -march=native))
 $(eval $(call suite,clang,clang,-march=native))
+# ThreadSanitizer over the threaded load, gzip and pool paths (the whole suite
+# would take too long under TSan on 2 cores)
+$(eval $(call suite,tsan,clang,-O1 -g -fsanitize=thread -DMEDVOL_RUNTIME_DISPATCH))
 
 $(BUILD)/tests-cxx: $(TEST_SRC) tests/medvol_impl.c tests/*.h medvol.h | $(BUILD)
 	$(CXX) $(CFLAGS) $(subst -std=c99,-std=c++11,$(filter-out -Wstrict-prototypes -Wmissing-prototypes,$(WFLAGS))) \
@@ -111,6 +114,9 @@ test-nothreads: $(BUILD)/tests-nothreads
 	$(BUILD)/tests-nothreads
 test-cxx: $(BUILD)/tests-cxx
 	$(BUILD)/tests-cxx
+test-tsan: $(BUILD)/tests-tsan
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" MEDVOL_TEST_REPS=2 $(BUILD)/tests-tsan \
+	  --filter integrity.parallel --filter integrity.thread --filter dtype.convert_threads --filter gzip.member_index
 test-clang: $(BUILD)/tests-clang
 	$(BUILD)/tests-clang
 test-fftw: $(BUILD)/tests-fftw
@@ -235,7 +241,7 @@ test-tools: $(EXAMPLES)
 TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 test:
 	@$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target test-all
-test-all: test-quick test-tools test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
+test-all: test-quick test-tools test-asan test-tsan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
           test-symbols test-fuzz-replay test-cuda test-cuda-symbols
 	@echo "make test: all configurations passed"
 

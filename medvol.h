@@ -162,7 +162,22 @@ LIMITS & UNTRUSTED INPUT
    (qfac 0 -> 1, negative pixdim -> abs, vox_offset below the header of a .nii
    -> the header end, invalid xform codes -> 0, bitpix disagreeing with the
    datatype, non-finite scl_slope -> no scaling); opts.strict turns each of
-   these into MV_ERR_BAD_HEADER.
+   these into MV_ERR_BAD_HEADER. opts.max_bytes lowers the limit for one
+   load (a service that takes files from outside). A compressed file never
+   makes the reader allocate more than its compressed bytes can hold (DEFLATE
+   gives at most 1032 bytes per byte); the ISIZE of a plain gzip file sizes
+   the voxel array once when it agrees with the header.
+
+INTEGRITY
+   A full load of a .nii.gz (or .hdr/.img.gz) checks the CRC-32 and ISIZE of
+   every gzip member of the file, on every path (one member or medvol's
+   indexed members decoded in parallel, mapped or from memory or a stream,
+   converted or not): a damaged file is MV_ERR_BAD_DATA (or TRUNCATED) with
+   the file name, the member's index (from 0) and its compressed offset,
+   never MV_OK. A partial load (a crop box, one time point, header_only)
+   stops decoding once it has its bytes and so cannot check the members it
+   did not decode; set opts.verify to decode the rest of the file too (its
+   bytes are dropped) and get the same check as a full load.
 
 API TOUR
    Volumes. mv_vol is a voxel array (data, dtype, ndim 1..7, dim[0] fastest as
@@ -473,6 +488,10 @@ typedef struct mv_load_opts {
     int64_t box_size[MV_MAX_DIMS];  /* voxels per axis; 0 = to the end of the axis */
     int threads;
     void *alloc_ctx;
+    int verify;             /* partial loads of compressed files: decode to the end of
+                               the file so every CRC-32 is checked (see INTEGRITY) */
+    uint64_t max_bytes;     /* largest voxel array (and decompressed range) this load
+                               allocates; 0 = MEDVOL_MAX_BYTES (MV_ERR_SIZE_OVERFLOW) */
 } mv_load_opts;
 
 /* gzip options (mv_gzip, mv_gunzip, and how mv_save compresses). */
@@ -1831,6 +1850,30 @@ static mv_status mv__fail(mv_status st, const char *fmt, ...)
         if (mv__st_ != MV_OK) return mv__st_; \
     } while (0)
 
+/* Puts "prefix: " in front of the current detail (once: a detail that
+   already starts with the prefix is left alone) and returns st. Layers that
+   know more than the one that failed (the file name, which gzip member) add
+   it on the way up. */
+static mv_status mv__fail_prefix(mv_status st, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static mv_status mv__fail_prefix(mv_status st, const char *fmt, ...)
+{
+    char prefix[sizeof(mv__err_detail)], old[sizeof(mv__err_detail)];
+    size_t n;
+    va_list ap;
+    va_start(ap, fmt);
+    mv__vformat(prefix, sizeof(prefix), fmt, ap);
+    va_end(ap);
+    n = strlen(prefix);
+    if (strncmp(mv__err_detail, prefix, n) == 0 && mv__err_detail[n] == ':') return st;
+    memcpy(old, mv__err_detail, sizeof(old));
+    mv__format(mv__err_detail, sizeof(mv__err_detail), old[0] ? "%s: %s" : "%s", prefix, old);
+    return st;
+}
+
 MVDEF mv_status mv_set_error(mv_status st, const char *fmt, ...)
 {
     va_list ap;
@@ -2213,6 +2256,73 @@ static void mv__parallel_for(int64_t n, int64_t grain, int threads, mv__range_fn
     (void)threads;
     if (n > 0) fn(ctx, 0, n, 0);
 #endif
+}
+
+/* mv__parallel_for for bodies that can fail. fn returns the status of its
+   range and must handle the items in order, stopping at the first failure.
+   The error that reaches the caller, with its detail copied into the
+   caller's thread-local detail, is the one of the lowest failing range, so
+   it is the first failing item whatever the thread count or timing: chunks
+   are handed out in order, so every chunk below a failed one was taken and
+   runs to its end, and chunks above a known failure are skipped. */
+typedef mv_status (*mv__try_fn)(void *ctx, int64_t begin, int64_t end, int worker);
+
+typedef struct mv__try_job {
+    mv__try_fn fn;
+    void *ctx;
+    int64_t failed_at; /* begin of the lowest failed range, INT64_MAX if none */
+    mv_status st;
+    char detail[sizeof(mv__err_detail)];
+#if defined(MV__HAVE_THREADS)
+    pthread_mutex_t mu;
+#endif
+} mv__try_job;
+
+static void mv__try_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    mv__try_job *j = (mv__try_job *)ctx;
+    mv_status st;
+    int64_t failed_at;
+#if defined(MV__HAVE_THREADS)
+    pthread_mutex_lock(&j->mu);
+#endif
+    failed_at = j->failed_at;
+#if defined(MV__HAVE_THREADS)
+    pthread_mutex_unlock(&j->mu);
+#endif
+    if (b > failed_at) return; /* its error could not be the one reported */
+    st = j->fn(j->ctx, b, e, worker);
+    if (st == MV_OK) return;
+#if defined(MV__HAVE_THREADS)
+    pthread_mutex_lock(&j->mu);
+#endif
+    if (b < j->failed_at) {
+        j->failed_at = b;
+        j->st = st;
+        memcpy(j->detail, mv__err_detail, sizeof(j->detail)); /* this thread's detail */
+    }
+#if defined(MV__HAVE_THREADS)
+    pthread_mutex_unlock(&j->mu);
+#endif
+}
+
+static mv_status mv__parallel_try(int64_t n, int64_t grain, int threads, mv__try_fn fn, void *ctx)
+{
+    mv__try_job j;
+    j.fn = fn;
+    j.ctx = ctx;
+    j.failed_at = INT64_MAX;
+    j.st = MV_OK;
+    j.detail[0] = 0;
+#if defined(MV__HAVE_THREADS)
+    pthread_mutex_init(&j.mu, NULL);
+#endif
+    mv__parallel_for(n, grain, threads, mv__try_range, &j);
+#if defined(MV__HAVE_THREADS)
+    pthread_mutex_destroy(&j.mu);
+#endif
+    if (j.st != MV_OK) memcpy(mv__err_detail, j.detail, sizeof(j.detail));
+    return j.st;
 }
 
 /* Threads worth using for a job that streams `bytes` of memory. */
@@ -5710,9 +5820,11 @@ struct mv_gunzip_stream {
     uint64_t member_out; /* bytes produced by this member */
     uint64_t member_in;  /* bytes consumed by this member */
     uint64_t total_in, total_out;
+    uint64_t member_start; /* compressed offset of the current member's first byte */
     unsigned char trailer[8];
     unsigned tpos;
-    int members;
+    int members;           /* members begun (the current one's index is members - 1) */
+    int in_member;         /* the current member's first byte was seen */
     int has_index;
     uint64_t idx_csize, idx_usize;
     int zero_padding;
@@ -5858,6 +5970,7 @@ static void mv__gz_member_start(mv_gunzip_stream *s)
     s->member_out = 0;
     s->tpos = 0;
     s->has_index = 0;
+    s->in_member = 0;
 }
 
 /* The CRC of produced output, in cache-sized steps by the caller. */
@@ -5882,13 +5995,18 @@ MVDEF mv_status mv_gunzip_stream_run(mv_gunzip_stream *s, const void *in_, size_
         if (s->gz_state == MV__GZ_HEADER) {
             unsigned b;
             int done = 0;
+            if (!s->in_member && (s->inf.bitcnt >= 8 || ip < in_len)) {
+                /* the member begins here (counting the whole bytes the decoder read ahead) */
+                s->member_start = s->total_in + ip - s->inf.bitcnt / 8;
+                s->members++;
+                s->in_member = 1;
+            }
             while (!done && mv__gz_byte(s, in, in_len, &ip, &b)) {
                 st = mv__gz_header_byte(s, b, &done);
                 if (st != MV_OK) goto out;
             }
             if (!done) break; /* more input */
             s->gz_state = MV__GZ_DATA;
-            s->members++;
         }
         if (s->gz_state == MV__GZ_DATA) {
             /* decode in 256 KiB steps so the CRC reads cache-hot bytes */
@@ -5897,8 +6015,8 @@ MVDEF mv_status mv_gunzip_stream_run(mv_gunzip_stream *s, const void *in_, size_
             op = mb + rel;
             mv__gz_account(s, out + op0, op - op0);
             if (r == MV__INF_ERROR) {
-                st = mv__fail(MV_ERR_BAD_DATA, "deflate data of gzip member %d: %s (at compressed byte %llu)", s->members,
-                              s->inf.error, (unsigned long long)(s->total_in + ip));
+                st = mv__fail(MV_ERR_BAD_DATA, "deflate data: %s (at compressed byte %llu)", s->inf.error,
+                              (unsigned long long)(s->total_in + ip));
                 goto out;
             }
             if (r == MV__INF_NEED_INPUT) break;
@@ -5918,17 +6036,17 @@ MVDEF mv_status mv_gunzip_stream_run(mv_gunzip_stream *s, const void *in_, size_
             {
                 uint32_t crc = (uint32_t)mv__le_u64(s->trailer) & 0xffffffffu, isize = (uint32_t)(mv__le_u64(s->trailer) >> 32);
                 if (crc != s->crc) {
-                    st = mv__fail(MV_ERR_BAD_DATA, "gzip member %d: CRC-32 mismatch (stored %08x, computed %08x)", s->members,
-                                  (unsigned)crc, (unsigned)s->crc);
+                    st = mv__fail(MV_ERR_BAD_DATA, "CRC-32 mismatch (stored %08x, computed %08x)", (unsigned)crc,
+                                  (unsigned)s->crc);
                     goto out;
                 }
                 if (isize != (uint32_t)s->member_out) {
-                    st = mv__fail(MV_ERR_BAD_DATA, "gzip member %d: ISIZE %u but %llu bytes came out", s->members,
-                                  (unsigned)isize, (unsigned long long)s->member_out);
+                    st = mv__fail(MV_ERR_BAD_DATA, "ISIZE %u but %llu bytes came out", (unsigned)isize,
+                                  (unsigned long long)s->member_out);
                     goto out;
                 }
                 if (s->has_index && s->idx_usize != s->member_out) {
-                    st = mv__fail(MV_ERR_BAD_DATA, "gzip member %d: its index says %llu bytes, %llu came out", s->members,
+                    st = mv__fail(MV_ERR_BAD_DATA, "its index says %llu bytes, %llu came out",
                                   (unsigned long long)s->idx_usize, (unsigned long long)s->member_out);
                     goto out;
                 }
@@ -5949,13 +6067,16 @@ MVDEF mv_status mv_gunzip_stream_run(mv_gunzip_stream *s, const void *in_, size_
             }
             mv__gz_byte(s, in, in_len, &ip, &b);
             if (b != 0) {
-                st = mv__fail(MV_ERR_BAD_DATA, "trailing garbage after gzip member %d (byte 0x%02x)", s->members, b);
+                st = mv__fail(MV_ERR_BAD_DATA, "trailing garbage after the last member (byte 0x%02x)", b);
                 goto out;
             }
             s->zero_padding = 1;
         }
     }
 out:
+    /* which member: its index (from 0) and where it starts in the compressed data */
+    if (st != MV_OK && s->members > 0)
+        mv__fail_prefix(st, "gzip member %d at compressed byte %llu", s->members - 1, (unsigned long long)s->member_start);
     s->total_in += ip;
     /* the next call writes somewhere else: keep what references may need */
     mv__inflate_keep_history(&s->inf, out, op);
@@ -5969,6 +6090,7 @@ out:
 typedef struct mv__gz_member {
     uint64_t in_off, in_len;   /* compressed bytes of the member */
     uint64_t out_off, out_len; /* where its output goes */
+    uint64_t index;            /* its place in the file, from 0 */
 } mv__gz_member;
 
 /* The index subfield of the member header at p (avail bytes), if any.
@@ -6019,6 +6141,7 @@ static size_t mv__gz_scan(const unsigned char *in, size_t in_len, mv__gz_member 
             list[n].in_len = cs;
             list[n].out_off = out;
             list[n].out_len = us;
+            list[n].index = n;
         }
         if (out + us < out) return 0;
         out += us;
@@ -6034,44 +6157,46 @@ typedef struct mv__gz_job {
     unsigned char *out;
     const mv__gz_member *m;
     mv_gunzip_stream **state; /* one per worker */
-    mv_status *status;        /* one per worker */
 } mv__gz_job;
 
 /* One member of an indexed buffer into its own slice of the output: it must
-   use all of its bytes and produce exactly its size. */
+   use all of its bytes and produce exactly its size. Messages name the
+   member by its index in the file and its compressed offset. */
 static mv_status mv__gz_decode_member(mv_gunzip_stream *s, const unsigned char *in, const mv__gz_member *m, unsigned char *out)
 {
     size_t used = 0, got = 0;
     int end = 0;
     MV__TRY(mv_gunzip_stream_init(s));
+    s->members = (int)m->index; /* count and offsets as in the whole file */
+    s->total_in = m->in_off;
     MV__TRY(mv_gunzip_stream_run(s, in + m->in_off, (size_t)m->in_len, &used, out + m->out_off, (size_t)m->out_len, &got, &end));
     if (!end || used != m->in_len || got != m->out_len) {
         /* more output than the index promised, or less */
-        return mv__fail(MV_ERR_BAD_DATA, "gzip member at byte %llu: index says %llu -> %llu bytes, decoding gives %s",
-                        (unsigned long long)m->in_off, (unsigned long long)m->in_len, (unsigned long long)m->out_len,
-                        !end && got == m->out_len ? "more output" : "another size");
+        return mv__fail(MV_ERR_BAD_DATA, "gzip member %llu at compressed byte %llu: its index says %llu -> %llu bytes, decoding gives %s",
+                        (unsigned long long)m->index, (unsigned long long)m->in_off, (unsigned long long)m->in_len,
+                        (unsigned long long)m->out_len, !end && got == m->out_len ? "more output" : "another size");
     }
     return MV_OK;
 }
 
-static void mv__gz_members_range(void *ctx, int64_t b, int64_t e, int worker)
+static mv_status mv__gz_members_range(void *ctx, int64_t b, int64_t e, int worker)
 {
     const mv__gz_job *j = (const mv__gz_job *)ctx;
-    for (; b < e && j->status[worker] == MV_OK; b++)
-        j->status[worker] = mv__gz_decode_member(j->state[worker], j->in, &j->m[b], j->out);
+    for (; b < e; b++) MV__TRY(mv__gz_decode_member(j->state[worker], j->in, &j->m[b], j->out));
+    return MV_OK;
 }
 
-/* Decodes members [0, n) of list in parallel (out sized for all of them). */
+/* Decodes members [0, n) of list in parallel (out sized for all of them).
+   An error is the first damaged member's, whatever the thread count. */
 static mv_status mv__gz_decode_members(const unsigned char *in, const mv__gz_member *list, size_t n, unsigned char *out,
                                        int threads, void *ctx)
 {
     mv_gunzip_stream *states[MV__MAX_THREADS];
-    mv_status status[MV__MAX_THREADS], st = MV_OK;
+    mv_status st;
     mv__gz_job j;
     int t, nt = (int)MV__MIN((size_t)mv__resolve_threads(threads), n);
     if (nt < 1) nt = 1;
     for (t = 0; t < nt; t++) {
-        status[t] = MV_OK;
         states[t] = (mv_gunzip_stream *)mv__alloc(sizeof(mv_gunzip_stream), ctx);
         if (!states[t]) {
             while (t--) mv__free(states[t], ctx);
@@ -6082,12 +6207,8 @@ static mv_status mv__gz_decode_members(const unsigned char *in, const mv__gz_mem
     j.out = out;
     j.m = list;
     j.state = states;
-    j.status = status;
-    mv__parallel_for((int64_t)n, 1, nt, mv__gz_members_range, &j);
-    for (t = 0; t < nt; t++) {
-        if (st == MV_OK) st = status[t];
-        mv__free(states[t], ctx);
-    }
+    st = mv__parallel_try((int64_t)n, 1, nt, mv__gz_members_range, &j);
+    for (t = 0; t < nt; t++) mv__free(states[t], ctx);
     return st;
 }
 
@@ -6121,6 +6242,7 @@ MVDEF mv_status mv_gunzip(const void *in_, size_t in_len, void *out_, size_t out
         mv_gunzip_stream *s;
         size_t ip = 0, op = 0;
         int end = 0, members;
+        uint64_t member_start;
         MV__TRY(mv_gunzip_stream_new(&s, ctx));
         while (ip < in_len) {
             size_t used, got;
@@ -6134,10 +6256,12 @@ MVDEF mv_status mv_gunzip(const void *in_, size_t in_len, void *out_, size_t out
             if (used == 0 && got == 0) break;
         }
         members = s->members;
+        member_start = s->member_start;
         mv_gunzip_stream_free(s, ctx);
         *out_len = op;
         if (st != MV_OK) return st;
-        MV__CHECK(end, MV_ERR_TRUNCATED, "gzip data ends inside member %d (after %zu input bytes)", members, in_len);
+        MV__CHECK(end, MV_ERR_TRUNCATED, "gzip data ends inside member %d at compressed byte %llu (after %zu input bytes)",
+                  members - 1, (unsigned long long)member_start, in_len);
         if (!out) return MV_OK;
         MV__CHECK(op <= out_cap, MV_ERR_BUFFER_TOO_SMALL, "mv_gunzip: needs %zu bytes, buffer has %zu", op, out_cap);
         return MV_OK;
@@ -7356,7 +7480,6 @@ typedef struct mv__gz_batch {
     mv__gz_task *task;
     void **scratch; /* one per worker */
     int level, indexed;
-    mv_status *status;
 } mv__gz_batch;
 
 /* One member: compress behind the header room, then header and trailer. */
@@ -7372,11 +7495,11 @@ static mv_status mv__gz_compress_member(mv__gz_task *t, int level, int indexed, 
     return MV_OK;
 }
 
-static void mv__gz_batch_range(void *ctx, int64_t b, int64_t e, int worker)
+static mv_status mv__gz_batch_range(void *ctx, int64_t b, int64_t e, int worker)
 {
     const mv__gz_batch *j = (const mv__gz_batch *)ctx;
-    for (; b < e && j->status[worker] == MV_OK; b++)
-        j->status[worker] = mv__gz_compress_member(&j->task[b], j->level, j->indexed, j->scratch[worker]);
+    for (; b < e; b++) MV__TRY(mv__gz_compress_member(&j->task[b], j->level, j->indexed, j->scratch[worker]));
+    return MV_OK;
 }
 
 /* Compresses the pieces into members written in order to sink. */
@@ -7388,7 +7511,7 @@ static mv_status mv__gz_write_pieces(const mv__gz_piece *pieces, int np, const m
     mv__gz_task *task = NULL;
     void *scratch[MV__MAX_THREADS];
     unsigned char *outbuf = NULL;
-    mv_status status[MV__MAX_THREADS], st = MV_OK;
+    mv_status st = MV_OK;
     mv__gz_batch j;
     for (i = 0; i < np; i++) nmem += (pieces[i].n + msize - 1) / msize;
     if (nmem == 0) nmem = 1; /* empty input: one empty member */
@@ -7407,7 +7530,6 @@ static mv_status mv__gz_write_pieces(const mv__gz_piece *pieces, int np, const m
     j.scratch = scratch;
     j.level = level;
     j.indexed = 1;
-    j.status = status;
     /* walk the members in batches: compress a batch in parallel, write it */
     {
         int pi = 0;
@@ -7427,9 +7549,7 @@ static mv_status mv__gz_write_pieces(const mv__gz_piece *pieces, int np, const m
                 nb++;
                 m++;
             }
-            for (i = 0; i < nt; i++) status[i] = MV_OK;
-            mv__parallel_for(nb, 1, nt, mv__gz_batch_range, &j);
-            for (i = 0; i < nt && st == MV_OK; i++) st = status[i];
+            st = mv__parallel_try(nb, 1, nt, mv__gz_batch_range, &j);
             for (k = 0; st == MV_OK && k < (size_t)nb; k++) st = mv__sink_write(sink, task[k].out, task[k].len);
         }
     }
@@ -7617,7 +7737,10 @@ static mv_status mv__src_read(mv__src *s, uint64_t off, void *dst, size_t n)
         return MV_OK;
     }
 #endif
-    if (s->kind == MV__SRC_GZ) return mv__gzsrc_read(s->gz, off, d, n);
+    if (s->kind == MV__SRC_GZ) {
+        mv_status st = mv__gzsrc_read(s->gz, off, d, n);
+        return st == MV_OK ? MV_OK : mv__fail_prefix(st, "%s", s->name);
+    }
     /* stream: first the bytes peeked at to sniff gzip */
     while (n && s->peek_used < s->npeek && off == s->pos) {
         *d++ = s->peek[s->peek_used++];
@@ -7773,7 +7896,12 @@ static MV__UNUSED void mv__src_close(mv__src *s)
    request is served (a crop box near the start reads little). Files with
    medvol's member index are read at random: members inside a request are
    decoded in parallel straight into it, partial ones through a one-member
-   cache. */
+   cache. A reader is used by one thread at a time (the cache and the stream
+   state are its own): the loader never hands it to its workers; the member
+   decoding inside a read is what runs in parallel.
+   Integrity: every member decoded is checked (CRC-32, ISIZE, the index's
+   sizes); mv__gzsrc_finish decodes what a read did not reach, so a full
+   load has checked every byte of the file. */
 #define MV__GZ_SCRATCH ((size_t)64 << 10)
 
 struct mv__gzsrc {
@@ -7788,8 +7916,10 @@ struct mv__gzsrc {
     uint64_t out_pos;
     mv__gz_member *members;     /* the index, when every member has one */
     size_t nmembers;
+    unsigned char *decoded;     /* per member: 1 once decoded (and so checked) */
     unsigned char *cache;       /* the last partly used member */
     size_t cache_cap, cache_member; /* cached member + 1, 0 if none */
+    int stream_end;             /* sequential: the last run ended after a whole member */
     int threads;
     void *ctx;
 };
@@ -7803,8 +7933,40 @@ static void mv__gzsrc_close(mv__gzsrc *g)
     mv__free(g->inbuf, ctx);
     mv__free(g->skip, ctx);
     mv__free(g->members, ctx);
+    mv__free(g->decoded, ctx);
     mv__free(g->cache, ctx);
     mv__free(g, ctx);
+}
+
+/* Sequential: one step of the stream into dst (up to cap bytes), pulling
+   compressed bytes from the underlying stream when needed. *stalled: the
+   step neither used input nor produced output and no input is left. */
+static mv_status mv__gzsrc_step(mv__gzsrc *g, unsigned char *dst, size_t cap, size_t *produced, int *stalled)
+{
+    const unsigned char *in;
+    size_t avail, used = 0;
+    *produced = 0;
+    if (g->in) {
+        in = g->in + g->in_pos;
+        avail = g->in_len - g->in_pos;
+    } else {
+        if (g->inbuf_pos == g->inbuf_len && !g->under_done) { /* pull more from the stream */
+            size_t k = g->under->io->read(g->under->io->user, g->inbuf, MV__GZ_SCRATCH);
+            MV__CHECK(k != (size_t)-1, MV_ERR_IO, "%s: read error", g->under->name);
+            MV__CHECK(k <= MV__GZ_SCRATCH, MV_ERR_IO, "%s: read callback returned more than asked", g->under->name);
+            g->inbuf_len = k;
+            g->inbuf_pos = 0;
+            g->under_done = k == 0;
+        }
+        in = g->inbuf + g->inbuf_pos;
+        avail = g->inbuf_len - g->inbuf_pos;
+    }
+    MV__TRY(mv_gunzip_stream_run(g->st, in, avail, &used, dst, cap, produced, &g->stream_end));
+    if (g->in) g->in_pos += used;
+    else g->inbuf_pos += used;
+    g->out_pos += *produced;
+    *stalled = used == 0 && *produced == 0 && (g->in || g->under_done);
+    return MV_OK;
 }
 
 /* Sequential: n bytes from the stream's current position into dst. */
@@ -7812,30 +7974,11 @@ static mv_status mv__gzsrc_decode(mv__gzsrc *g, unsigned char *dst, size_t n)
 {
     size_t got = 0;
     while (got < n) {
-        const unsigned char *in;
-        size_t avail, used = 0, produced = 0;
-        int end = 0;
-        if (g->in) {
-            in = g->in + g->in_pos;
-            avail = g->in_len - g->in_pos;
-        } else {
-            if (g->inbuf_pos == g->inbuf_len && !g->under_done) { /* pull more from the stream */
-                size_t k = g->under->io->read(g->under->io->user, g->inbuf, MV__GZ_SCRATCH);
-                MV__CHECK(k != (size_t)-1, MV_ERR_IO, "%s: read error", g->under->name);
-                MV__CHECK(k <= MV__GZ_SCRATCH, MV_ERR_IO, "%s: read callback returned more than asked", g->under->name);
-                g->inbuf_len = k;
-                g->inbuf_pos = 0;
-                g->under_done = k == 0;
-            }
-            in = g->inbuf + g->inbuf_pos;
-            avail = g->inbuf_len - g->inbuf_pos;
-        }
-        MV__TRY(mv_gunzip_stream_run(g->st, in, avail, &used, dst + got, n - got, &produced, &end));
-        if (g->in) g->in_pos += used;
-        else g->inbuf_pos += used;
+        size_t produced;
+        int stalled;
+        MV__TRY(mv__gzsrc_step(g, dst + got, n - got, &produced, &stalled));
         got += produced;
-        g->out_pos += produced;
-        if (used == 0 && produced == 0 && (g->in || g->under_done))
+        if (stalled)
             return mv__fail(MV_ERR_TRUNCATED, "gzip data end after %llu decompressed bytes; %llu more were needed",
                             (unsigned long long)g->out_pos, (unsigned long long)(n - got));
     }
@@ -7854,6 +7997,12 @@ static size_t mv__gz_find_member(const mv__gzsrc *g, uint64_t off)
     return lo;
 }
 
+static void mv__gzsrc_mark_decoded(mv__gzsrc *g, const mv__gz_member *list, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) g->decoded[list[i].index] = 1;
+}
+
 static mv_status mv__gzsrc_read_indexed(mv__gzsrc *g, uint64_t off, unsigned char *dst, size_t n)
 {
     uint64_t end = off + n;
@@ -7869,6 +8018,7 @@ static mv_status mv__gzsrc_read_indexed(mv__gzsrc *g, uint64_t off, unsigned cha
             whole[nwhole].out_off = mm->out_off - off;
             if (++nwhole == MV__ARRAY_LEN(whole)) {
                 MV__TRY(mv__gz_decode_members(g->in, whole, nwhole, dst, g->threads, g->ctx));
+                mv__gzsrc_mark_decoded(g, whole, nwhole);
                 nwhole = 0;
             }
             continue;
@@ -7887,12 +8037,56 @@ static mv_status mv__gzsrc_read_indexed(mv__gzsrc *g, uint64_t off, unsigned cha
             }
             g->cache_member = 0;
             MV__TRY(mv__gz_decode_members(g->in, &one, 1, g->cache, 1, g->ctx));
+            mv__gzsrc_mark_decoded(g, &one, 1);
             g->cache_member = m + 1;
         }
         if (b > a) memcpy(dst + (a - off), g->cache + (a - mm->out_off), (size_t)(b - a));
     }
     (void)first_whole;
-    if (nwhole) MV__TRY(mv__gz_decode_members(g->in, whole, nwhole, dst, g->threads, g->ctx));
+    if (nwhole) {
+        MV__TRY(mv__gz_decode_members(g->in, whole, nwhole, dst, g->threads, g->ctx));
+        mv__gzsrc_mark_decoded(g, whole, nwhole);
+    }
+    return MV_OK;
+}
+
+/* Decodes (into scratch) and so checks whatever reads did not reach: the
+   members never decoded, or the rest of a sequential stream up to its end,
+   which must be the end of a whole member with nothing after it but zero
+   padding. After it, every CRC-32 and ISIZE of the file has been checked. */
+static mv_status mv__gzsrc_finish(mv__gzsrc *g)
+{
+    if (g->members) {
+        size_t m;
+        for (m = 0; m < g->nmembers; m++) {
+            mv__gz_member one = g->members[m];
+            if (g->decoded[m] || one.out_len == 0) continue;
+            if (g->cache_cap < one.out_len) {
+                mv__free(g->cache, g->ctx);
+                g->cache_cap = 0;
+                MV__CHECK(mv__fits_size(one.out_len), MV_ERR_SIZE_OVERFLOW, "gzip member of %llu bytes",
+                          (unsigned long long)one.out_len);
+                g->cache = (unsigned char *)mv__alloc((size_t)one.out_len, g->ctx);
+                MV__CHECK(g->cache != NULL, MV_ERR_OUT_OF_MEMORY, "gzip member cache (%llu bytes)",
+                          (unsigned long long)one.out_len);
+                g->cache_cap = (size_t)one.out_len;
+            }
+            g->cache_member = 0;
+            one.out_off = 0;
+            MV__TRY(mv__gz_decode_members(g->in, &one, 1, g->cache, 1, g->ctx));
+            g->decoded[m] = 1;
+            g->cache_member = m + 1;
+        }
+        return MV_OK;
+    }
+    for (;;) {
+        size_t produced;
+        int stalled;
+        MV__TRY(mv__gzsrc_step(g, g->skip, MV__GZ_SCRATCH, &produced, &stalled));
+        if (stalled) break;
+    }
+    MV__CHECK(g->stream_end, MV_ERR_TRUNCATED, "gzip data end inside member %d (at compressed byte %llu)",
+              g->st->members - 1, (unsigned long long)g->st->member_start);
     return MV_OK;
 }
 
@@ -7967,7 +8161,8 @@ static mv_status mv__src_sniff_gz(mv__src *raw, mv__src *wrap, mv__src **use, in
         nm = mv__gz_scan(g->in, g->in_len, NULL, 0, &total);
         if (nm > 0) {
             g->members = (mv__gz_member *)mv__alloc(nm * sizeof(mv__gz_member), ctx);
-            if (!g->members) {
+            g->decoded = (unsigned char *)mv__alloc_zero(nm, ctx);
+            if (!g->members || !g->decoded) {
                 mv__gzsrc_close(g);
                 return mv__fail(MV_ERR_OUT_OF_MEMORY, "gzip member list");
             }
@@ -8383,7 +8578,6 @@ typedef struct mv__ingest {
     mv_round rounding;
     unsigned char *dst;
     unsigned char *bounce; /* MV__BOUNCE_ELEMS source voxels per worker, or NULL */
-    mv_status *status;     /* one per worker */
 } mv__ingest;
 
 /* n voxels at file offset off -> dst, converting as configured. */
@@ -8417,19 +8611,55 @@ static mv_status mv__ingest_piece(const mv__ingest *g, uint64_t off, size_t n, u
 }
 
 /* Output voxels [b, e): pieces of runs. */
-static void mv__ingest_range(void *ctx, int64_t b, int64_t e, int worker)
+static mv_status mv__ingest_range(void *ctx, int64_t b, int64_t e, int worker)
 {
     const mv__ingest *g = (const mv__ingest *)ctx;
     const mv__box *box = g->box;
     size_t ss = mv__dt[g->sdt].size, ds = mv__dt[g->ddt].size;
     unsigned char *bounce = g->bounce ? g->bounce + (size_t)worker * MV__BOUNCE_ELEMS * ss : NULL;
-    while (b < e && g->status[worker] == MV_OK) {
+    while (b < e) {
         int64_t r = b / box->run_len, o = b % box->run_len, n = MV__MIN(box->run_len - o, e - b);
         uint64_t off = g->data_off + (uint64_t)(mv__box_run_start(box, r) + o) * ss;
         MEDVOL_ASSERT(n > 0 && mv__box_run_start(box, r) + o + n <= box->stride[box->ndim - 1] * box->dim[box->ndim - 1]);
-        g->status[worker] = mv__ingest_piece(g, off, (size_t)n, g->dst + (size_t)b * ds, bounce);
+        MV__TRY(mv__ingest_piece(g, off, (size_t)n, g->dst + (size_t)b * ds, bounce));
         b += n;
     }
+    return MV_OK;
+}
+
+/* A gzip source whose decompressed size is unknown (no member index) must
+   be able to hold `need` bytes: DEFLATE gives at most 1032 bytes per
+   compressed byte, so a header that promises more is a truncated file, found
+   before anything is allocated. *sized: a buffer of that size may be taken
+   at once, because the size is known, or because the last member's ISIZE
+   (the size mod 2^32 of a one-member file, as gzip, pigz and nibabel write)
+   agrees; else it grows with the bytes that arrive. */
+static mv_status mv__gz_plausible(const mv__src *s, uint64_t need, int *sized)
+{
+    const mv__gzsrc *g = s->gz;
+    uint64_t bound;
+    uint32_t isize;
+    *sized = 1;
+    if (s->kind != MV__SRC_GZ || s->size != MV__SIZE_UNKNOWN) return MV_OK;
+    *sized = 0;
+    if (!g->in) return MV_OK; /* a stream: grow */
+    bound = g->in_len > UINT64_MAX / 1032 ? UINT64_MAX : (uint64_t)g->in_len * 1032;
+    MV__CHECK(need <= bound, MV_ERR_TRUNCATED,
+              "%s: %zu compressed bytes hold at most %llu bytes, the header needs %llu (truncated or not this file's data)",
+              s->name, g->in_len, (unsigned long long)bound, (unsigned long long)need);
+    if (g->in_len < 18) return MV_OK; /* not even one whole member */
+    isize = (uint32_t)(mv__le_u64(g->in + g->in_len - 8) >> 32); /* the trailer: CRC-32, ISIZE */
+    *sized = need >= ((uint64_t)1 << 32) || isize >= need;
+    return MV_OK;
+}
+
+/* The rest of a compressed source, decoded to check it (see mv__gzsrc_finish). */
+static mv_status mv__src_finish(mv__src *s)
+{
+    mv_status st;
+    if (s->kind != MV__SRC_GZ) return MV_OK;
+    st = mv__gzsrc_finish(s->gz);
+    return st == MV_OK ? MV_OK : mv__fail_prefix(st, "%s", s->name);
 }
 
 /* What the caller wants out of the stored data. */
@@ -8486,9 +8716,9 @@ static mv_status mv__load_sources(mv__src *hsrc, mv__src *isrc, int single, int 
     mv__want w;
     mv_load_opts o;
     mv_vol v;
-    mv__src *dsrc = single ? hsrc : isrc, tmp_src;
+    mv__src *dsrc = single ? hsrc : isrc, *data_src = dsrc, tmp_src;
     size_t hlen;
-    uint64_t ext_end, end = 0, data_off;
+    uint64_t ext_end, end = 0, data_off, limit;
     unsigned char *gz_tmp = NULL;
     mv_status st;
     int zero_copy;
@@ -8530,6 +8760,13 @@ static mv_status mv__load_sources(mv__src *hsrc, mv__src *isrc, int single, int 
         return MV_OK;
     }
     data_off = h.vox_offset;
+    limit = o.max_bytes && o.max_bytes < (uint64_t)MEDVOL_MAX_BYTES ? o.max_bytes : (uint64_t)MEDVOL_MAX_BYTES;
+    if ((uint64_t)box.count * mv__dt[w.ddt].size > limit) {
+        mv_free(&v);
+        return mv__fail(MV_ERR_SIZE_OVERFLOW, "%s: voxel array of %llu bytes exceeds the limit of %llu (%s)", hsrc->name,
+                        (unsigned long long)box.count * mv__dt[w.ddt].size, (unsigned long long)limit,
+                        o.max_bytes ? "opts.max_bytes" : "MEDVOL_MAX_BYTES");
+    }
 
     /* the data must all be there */
     st = mv__add_u64(h.vox_offset, h.data_bytes, &end) ? MV_OK : mv__fail(MV_ERR_SIZE_OVERFLOW, "vox_offset overflows");
@@ -8586,9 +8823,18 @@ static mv_status mv__load_sources(mv__src *hsrc, mv__src *isrc, int single, int 
         int64_t nruns = box.count / box.run_len;
         uint64_t lo = h.vox_offset + (uint64_t)mv__box_run_start(&box, 0) * ss,
                  hi = h.vox_offset + (uint64_t)(mv__box_run_start(&box, nruns - 1) + box.run_len) * ss;
-        gz_tmp = (unsigned char *)mv__alloc((size_t)(hi - lo), o.alloc_ctx);
-        if (!gz_tmp) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "decompressed range of %llu bytes", (unsigned long long)(hi - lo));
-        if (st == MV_OK) st = mv__src_read(dsrc, lo, gz_tmp, (size_t)(hi - lo));
+        int sized = 0;
+        if (hi - lo > limit)
+            st = mv__fail(MV_ERR_SIZE_OVERFLOW, "%s: decompressed range of %llu bytes exceeds the limit of %llu", dsrc->name,
+                          (unsigned long long)(hi - lo), (unsigned long long)limit);
+        if (st == MV_OK) st = mv__gz_plausible(dsrc, hi, &sized);
+        if (st == MV_OK && sized) { /* the size is known or believable: one buffer */
+            gz_tmp = (unsigned char *)mv__alloc((size_t)(hi - lo), o.alloc_ctx);
+            if (!gz_tmp) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "decompressed range of %llu bytes", (unsigned long long)(hi - lo));
+            if (st == MV_OK) st = mv__src_read(dsrc, lo, gz_tmp, (size_t)(hi - lo));
+        } else if (st == MV_OK) { /* grows with the bytes that arrive */
+            st = mv__src_read_new(dsrc, lo, (size_t)(hi - lo), o.alloc_ctx, &gz_tmp);
+        }
         if (st == MV_OK) {
             mv__src_mem(&tmp_src, gz_tmp, (size_t)(hi - lo), dsrc->name);
             dsrc = &tmp_src;
@@ -8596,20 +8842,25 @@ static mv_status mv__load_sources(mv__src *hsrc, mv__src *isrc, int single, int 
         }
     }
 
-    /* copy: parallel when the source can be read from several threads */
+    /* copy: parallel when the source can be read from several threads. A
+       stream, or a gzip file whose size is not known or believed, fills a
+       voxel array that grows as its bytes arrive. A gzip reader is one
+       thread's (its cache and stream state): its reads run on the caller,
+       and decode the members of an indexed file in parallel themselves. */
     if (st == MV_OK) {
         mv__ingest g;
-        mv_status wst[MV__MAX_THREADS];
         size_t out_bytes = (size_t)box.count * mv__dt[w.ddt].size;
-        int stream = dsrc->kind == MV__SRC_IO || (dsrc->kind == MV__SRC_GZ && !dsrc->gz->members), i;
-        int threads = stream ? 1 : mv__threads_for_bytes(o.threads, out_bytes);
+        int sized = 1, stream, threads;
         int need_bounce = !(h.dtype == w.ddt && !w.scaled);
+        if (dsrc->kind == MV__SRC_GZ) st = mv__gz_plausible(dsrc, end, &sized);
+        stream = dsrc->kind == MV__SRC_IO || !sized;
+        threads = stream || dsrc->kind == MV__SRC_GZ ? 1 : mv__threads_for_bytes(o.threads, out_bytes);
         memset(&g, 0, sizeof(g));
         /* a stream's voxel array grows as its bytes arrive (below) */
-        v.data = mv__alloc(stream ? MV__MIN(out_bytes, MV__STREAM_STEP) : out_bytes, o.alloc_ctx);
-        if (!v.data) {
+        if (st == MV_OK) v.data = mv__alloc(stream ? MV__MIN(out_bytes, MV__STREAM_STEP) : out_bytes, o.alloc_ctx);
+        if (st == MV_OK && !v.data) {
             st = mv__fail(MV_ERR_OUT_OF_MEMORY, "voxel array of %zu bytes", out_bytes);
-        } else { /* owned from here on, so mv_free releases it on any failure */
+        } else if (st == MV_OK) { /* owned from here on, so mv_free releases it on any failure */
             v.flags = MV_VOL_OWNED;
             v.mem_base = v.data;
             v.mem_size = stream ? MV__MIN(out_bytes, MV__STREAM_STEP) : out_bytes;
@@ -8630,24 +8881,27 @@ static mv_status mv__load_sources(mv__src *hsrc, mv__src *isrc, int single, int 
             g.inter = w.inter;
             g.rounding = o.rounding;
             g.dst = (unsigned char *)v.data;
-            g.status = wst;
-            for (i = 0; i < threads; i++) wst[i] = MV_OK;
             if (stream) {
                 size_t ds = mv__dt[w.ddt].size, step = MV__MAX(MV__STREAM_STEP / ds, (size_t)1);
                 int64_t b;
-                for (b = 0; b < box.count && st == MV_OK && wst[0] == MV_OK; b += (int64_t)step) {
+                for (b = 0; b < box.count && st == MV_OK; b += (int64_t)step) {
                     int64_t e = MV__MIN(box.count, b + (int64_t)step);
                     unsigned char *p = (unsigned char *)v.data;
                     st = mv__grow(&p, &v.mem_size, (size_t)e * ds, out_bytes, (size_t)b * ds, o.alloc_ctx);
                     v.data = v.mem_base = g.dst = p;
-                    if (st == MV_OK) mv__ingest_range(&g, b, e, 0);
+                    if (st == MV_OK) st = mv__ingest_range(&g, b, e, 0);
                 }
             } else {
-                mv__parallel_for(box.count, (int64_t)1 << 16, threads, mv__ingest_range, &g);
+                st = mv__parallel_try(box.count, (int64_t)1 << 16, threads, mv__ingest_range, &g);
             }
-            for (i = 0; i < threads && st == MV_OK; i++) st = wst[i];
         }
         if (g.bounce) mv__free(g.bounce, o.alloc_ctx);
+    }
+    /* integrity: a full load (or a verified partial one) has checked every
+       gzip member of the file(s) (see INTEGRITY) */
+    if (st == MV_OK && (box.whole || o.verify)) {
+        st = mv__src_finish(hsrc);
+        if (st == MV_OK && data_src != hsrc) st = mv__src_finish(data_src);
     }
     mv__free(gz_tmp, o.alloc_ctx);
     if (st != MV_OK) {

@@ -1,5 +1,5 @@
 /* test_main.c - the runner and the helpers of testutil.h and json.h.
-   Usage: medvol_tests [--filter SUBSTRING] [--list] */
+   Usage: medvol_tests [--filter SUBSTRING]... [--list] */
 #define _POSIX_C_SOURCE 200809L
 #include "testutil.h"
 #include "json.h"
@@ -377,14 +377,14 @@ const char *tj_str(const tj *v, const char *def) { return v && v->type == TJ_STR
 /* ---- the runner ---- */
 int main(int argc, char **argv)
 {
-    const char *filter = NULL;
-    int i, passed = 0, failed = 0, skipped = 0, list = 0;
+    const char *filter[16]; /* a test runs if its name contains any of them */
+    int i, k, nfilter = 0, passed = 0, failed = 0, skipped = 0, list = 0;
     size_t n = sizeof(mvt_tests) / sizeof(mvt_tests[0]);
     for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--filter") == 0 && i + 1 < argc) filter = argv[++i];
+        if (strcmp(argv[i], "--filter") == 0 && i + 1 < argc && nfilter < 16) filter[nfilter++] = argv[++i];
         else if (strcmp(argv[i], "--list") == 0) list = 1;
         else {
-            fprintf(stderr, "usage: %s [--filter SUBSTRING] [--list]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--filter SUBSTRING]... [--list]\n", argv[0]);
             return 2;
         }
     }
@@ -394,7 +394,9 @@ int main(int argc, char **argv)
         char full[256];
         double t0;
         snprintf(full, sizeof(full), "%s.%s", mvt_tests[i].area, mvt_tests[i].name);
-        if (filter && !strstr(full, filter)) continue;
+        for (k = 0; k < nfilter && !strstr(full, filter[k]); k++) {
+        }
+        if (nfilter && k == nfilter) continue;
         if (list) {
             printf("%s\n", full);
             continue;

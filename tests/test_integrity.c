@@ -1,0 +1,343 @@
+/* test_integrity.c - what a reader of medical data must never get wrong:
+   parallel loads of medvol's indexed .nii.gz give nibabel's voxels every
+   time, a damaged .nii.gz is an error (never MV_OK) on every load path,
+   and an error raised on a worker thread reaches the caller with the same
+   detail whatever the thread count. The references are nibabel's voxels
+   (tests/py/nib_raw.py, Debian's /usr/bin/python3) and gzip(1) -t. */
+#include "testutil.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- helpers ---- */
+
+#define IT_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+static char *it_strdup(const char *s)
+{
+    char *d = (char *)malloc(strlen(s) + 1);
+    if (d) strcpy(d, s);
+    return d;
+}
+
+/* A smooth phantom saved by medvol as an indexed .nii.gz (1 MiB members). */
+static int it_write_phantom(const char *path, mv_dtype dt, int64_t nx, int64_t ny, int64_t nz)
+{
+    mv_vol v;
+    mv_status st = mv_phantom_smooth(&v, dt, nx, ny, nz, 7);
+    if (st == MV_OK) st = mv_save(path, &v, NULL);
+    mv_free(&v);
+    return st == MV_OK;
+}
+
+/* nibabel's voxels of each file (path.nib.raw) */
+static int it_nibabel_raw(const char *const *paths, int n)
+{
+    char args[4096] = "", out[64];
+    int i;
+    for (i = 0; i < n; i++) {
+        strcat(args, " ");
+        strcat(args, paths[i]);
+    }
+    return tu_run_py("nib_raw.py", args, out, sizeof(out)) == 0 && strncmp(out, "ok", 2) == 0;
+}
+
+static unsigned char *it_nib_voxels(const char *path, size_t *len)
+{
+    char raw[1024];
+    snprintf(raw, sizeof(raw), "%s.nib.raw", path);
+    return tu_read_file(raw, len);
+}
+
+static int it_gzip_t_fails(const char *path)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd), "gzip -t '%s' 2>/dev/null", path);
+    return system(cmd) != 0;
+}
+
+static int it_have(const char *tool)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", tool);
+    return system(cmd) == 0;
+}
+
+/* The members of an indexed file, from the 'MV' subfield of each member
+   header (layout in medvol.h, >>impl-gzip: 'M' 'V', length, version 1,
+   compressed size, uncompressed size, little-endian). */
+static size_t it_members(const unsigned char *gz, size_t len, size_t *off, size_t cap)
+{
+    size_t n = 0, pos = 0;
+    while (pos + 12 < len && n < cap && gz[pos] == 0x1f && gz[pos + 1] == 0x8b && (gz[pos + 3] & 4)) {
+        size_t xlen = gz[pos + 10] | (size_t)gz[pos + 11] << 8, p = pos + 12, csize = 0;
+        while (p + 4 <= pos + 12 + xlen) {
+            size_t sl = gz[p + 2] | (size_t)gz[p + 3] << 8;
+            if (gz[p] == 'M' && gz[p + 1] == 'V') {
+                int b;
+                for (b = 7; b >= 0; b--) csize = csize << 8 | gz[p + 5 + b];
+            }
+            p += 4 + sl;
+        }
+        if (csize == 0) break;
+        off[n++] = pos;
+        pos += csize;
+    }
+    return n;
+}
+
+/* ---- parallel loads of indexed files ---- */
+
+MV_TEST(integrity, parallel_indexed_loads_match_nibabel)
+{
+    static const struct {
+        const char *name;
+        mv_dtype dt;
+        int64_t nx, ny, nz;
+    } files[] = {
+        {"par-f32-128.nii.gz", MV_DT_F32, 128, 128, 128}, /* 8 MiB: 8 members */
+        {"par-i16-160.nii.gz", MV_DT_I16, 160, 144, 120}, /* 5.3 MiB, members not aligned to voxels rows */
+        {"par-f32-odd.nii.gz", MV_DT_F32, 97, 131, 89},   /* 4.3 MiB */
+    };
+    static const int threads[] = {1, 2, 3, 8};
+    const char *paths[3];
+    size_t f;
+    int reps = getenv("MEDVOL_TEST_REPS") ? atoi(getenv("MEDVOL_TEST_REPS")) : 6;
+    if (!tu_python("numpy nibabel")) {
+        mvt_skip("nibabel (python3-nibabel) not installed");
+        return;
+    }
+    for (f = 0; f < 3; f++) {
+        paths[f] = it_strdup(tu_path(files[f].name));
+        REQUIRE(it_write_phantom(paths[f], files[f].dt, files[f].nx, files[f].ny, files[f].nz));
+    }
+    REQUIRE(it_nibabel_raw(paths, 3));
+    for (f = 0; f < 3; f++) {
+        size_t nlen = 0, glen = 0;
+        unsigned char *want = it_nib_voxels(paths[f], &nlen), *gz = tu_read_file(paths[f], &glen);
+        size_t t;
+        int r, bad = 0;
+        REQUIRE(want && gz);
+        for (t = 0; t < IT_LEN(threads); t++) {
+            for (r = 0; r < reps; r++) {
+                mv_load_opts o;
+                mv_vol v;
+                mv_status st;
+                memset(&o, 0, sizeof(o));
+                o.threads = threads[t];
+                /* from the file, then from memory */
+                st = r % 2 ? mv_load_mem(gz, glen, &v, &o) : mv_load(paths[f], &v, &o);
+                EXPECT_MSG(st == MV_OK, "%s threads %d: %s %s", files[f].name, threads[t], mv_status_str(st), mv_last_error());
+                if (st == MV_OK) {
+                    if (mv_vol_bytes(&v) != nlen || memcmp(v.data, want, nlen) != 0) bad++;
+                    mv_free(&v);
+                }
+                /* scaled float32: the converting path (decoded range, then parallel conversion) */
+                o.scaled = 1;
+                st = mv_load_mem(gz, glen, &v, &o);
+                EXPECT_MSG(st == MV_OK, "%s scaled: %s", files[f].name, mv_last_error());
+                if (st == MV_OK) {
+                    size_t i, n = (size_t)mv_vol_count(&v);
+                    const float *got = (const float *)v.data;
+                    for (i = 0; i < n; i++) {
+                        float w = files[f].dt == MV_DT_I16 ? (float)((const int16_t *)want)[i] : ((const float *)want)[i];
+                        if (memcmp(&w, &got[i], 4) != 0) {
+                            bad++;
+                            break;
+                        }
+                    }
+                    mv_free(&v);
+                }
+            }
+        }
+        EXPECT_MSG(bad == 0, "%s: %d loads differ from nibabel's voxels", files[f].name, bad);
+        free(want);
+        free(gz);
+        free((void *)paths[f]);
+    }
+}
+
+/* ---- damaged files ---- */
+
+static void it_corrupt_one(const char *label, const char *good_path, int flips, int check_member, uint64_t *seed)
+{
+    size_t len = 0, nlen = 0, i;
+    unsigned char *good = tu_read_file(good_path, &len), *want = it_nib_voxels(good_path, &nlen), *bad;
+    char path[1024];
+    int detected = 0;
+    if (!good || !want) {
+        MVT_FAIL("%s: cannot read %s or its nibabel voxels", label, good_path);
+        free(good);
+        free(want);
+        return;
+    }
+    bad = (unsigned char *)malloc(len);
+    snprintf(path, sizeof(path), "%s", tu_path("damaged.nii.gz"));
+    for (i = 0; i < (size_t)flips; i++) {
+        size_t pos = 2 + (size_t)(tu_rand(seed) % (len - 2)); /* the magic left alone: it says "gzip" */
+        mv_vol v;
+        mv_load_opts o;
+        mv_status st_file, st_mem, st_box;
+        char detail_file[256], detail_mem[256];
+        memcpy(bad, good, len);
+        bad[pos] ^= (unsigned char)(1u << (tu_rand(seed) % 8));
+        REQUIRE(tu_write_file(path, bad, len));
+        memset(&o, 0, sizeof(o));
+        st_file = mv_load(path, &v, &o);
+        snprintf(detail_file, sizeof(detail_file), "%s", mv_last_error());
+        if (st_file == MV_OK) {
+            /* gzip -t may pass (a flipped mtime, name, OS byte): then the voxels are the file's */
+            int same = mv_vol_bytes(&v) == nlen && memcmp(v.data, want, nlen) == 0;
+            EXPECT_MSG(same, "%s: bit flip at byte %zu: MV_OK with wrong voxels", label, pos);
+            mv_free(&v);
+        }
+        st_mem = mv_load_mem(bad, len, &v, &o);
+        snprintf(detail_mem, sizeof(detail_mem), "%s", mv_last_error());
+        if (st_mem == MV_OK) {
+            EXPECT_MSG(mv_vol_bytes(&v) == nlen && memcmp(v.data, want, nlen) == 0,
+                       "%s: bit flip at byte %zu: mv_load_mem MV_OK with wrong voxels", label, pos);
+            mv_free(&v);
+        }
+        /* a verified partial load: one corner voxel row of the first frame */
+        o.box_size[0] = 1;
+        o.box_size[1] = 1;
+        o.box_size[2] = 1;
+        o.verify = 1;
+        st_box = mv_load_mem(bad, len, &v, &o);
+        if (st_box == MV_OK) mv_free(&v);
+        if (it_gzip_t_fails(path)) {
+            detected++;
+            EXPECT_MSG(st_file != MV_OK && st_mem != MV_OK && st_box != MV_OK,
+                       "%s: bit flip at byte %zu: gzip -t fails, mv_load %s, mv_load_mem %s, verified box load %s", label,
+                       pos, mv_status_str(st_file), mv_status_str(st_mem), mv_status_str(st_box));
+            EXPECT_MSG(st_file == MV_OK || strstr(detail_file, path) != NULL, "%s: the message names no file: %s", label,
+                       detail_file);
+            if (check_member)
+                EXPECT_MSG(st_mem == MV_OK || strstr(detail_mem, "gzip member") != NULL || strstr(detail_mem, "header") ||
+                               strstr(detail_mem, "NIfTI") || strstr(detail_mem, "vox_offset") || strstr(detail_mem, "dim"),
+                           "%s: bit flip at byte %zu: the message names no member: %s", label, pos, detail_mem);
+        }
+    }
+    /* the test must have hit damage that gzip sees */
+    EXPECT_MSG(detected >= flips / 2, "%s: only %d of %d flips were detected by gzip -t", label, detected, flips);
+    free(good);
+    free(want);
+    free(bad);
+}
+
+MV_TEST(integrity, damaged_gzip_never_loads)
+{
+    uint64_t seed = 0x5eed2026u;
+    char nii[1024], cmd[4096];
+    const char *paths[6];
+    int n = 0, k;
+    const char *data = tu_data_dir();
+    if (!tu_python("numpy nibabel") || !it_have("gzip")) {
+        mvt_skip("needs nibabel and gzip");
+        return;
+    }
+    /* an int16 phantom as gzip -1, gzip -9 and pigz write it, and as medvol does */
+    {
+        mv_vol v;
+        REQUIRE_OK(mv_phantom_smooth(&v, MV_DT_I16, 96, 80, 40, 3));
+        snprintf(nii, sizeof(nii), "%s", tu_path("dmg.nii"));
+        REQUIRE_OK(mv_save(nii, &v, NULL));
+        REQUIRE_OK(mv_save(tu_path("dmg-medvol.nii.gz"), &v, NULL)); /* indexed: 1 MiB members */
+        mv_free(&v);
+    }
+    snprintf(cmd, sizeof(cmd), "gzip -1 -c '%s' > '%s' && gzip -9 -c '%s' > '%s'", nii, tu_path("dmg-gzip1.nii.gz"), nii,
+             tu_path("dmg-gzip9.nii.gz"));
+    REQUIRE(system(cmd) == 0);
+    paths[n++] = it_strdup(tu_path("dmg-gzip1.nii.gz"));
+    paths[n++] = it_strdup(tu_path("dmg-gzip9.nii.gz"));
+    paths[n++] = it_strdup(tu_path("dmg-medvol.nii.gz"));
+    if (it_have("pigz")) {
+        snprintf(cmd, sizeof(cmd), "pigz -p 2 -c '%s' > '%s'", nii, tu_path("dmg-pigz.nii.gz"));
+        REQUIRE(system(cmd) == 0);
+        paths[n++] = it_strdup(tu_path("dmg-pigz.nii.gz"));
+    }
+    if (data) { /* a file nibabel's test data ships (plain gzip, 4D int16), copied beside the others */
+        char p[1024];
+        size_t len = 0;
+        unsigned char *b;
+        snprintf(p, sizeof(p), "%s/nifti/example4d.nii.gz", data);
+        b = tu_read_file(p, &len);
+        if (b && tu_write_file(tu_path("dmg-example4d.nii.gz"), b, len)) paths[n++] = it_strdup(tu_path("dmg-example4d.nii.gz"));
+        free(b);
+    }
+    REQUIRE(it_nibabel_raw(paths, n));
+    for (k = 0; k < n; k++) {
+        it_corrupt_one(strrchr(paths[k], '/') + 1, paths[k], 40, 1, &seed);
+        free((void *)paths[k]);
+    }
+}
+
+/* ---- errors from worker threads ---- */
+
+MV_TEST(integrity, thread_errors_same_detail)
+{
+    static const int threads[] = {1, 2, 3, 8};
+    static const int damaged[][2] = {{0, -1}, {3, -1}, {7, -1}, {3, 6}};
+    const char *path = tu_path("thr.nii.gz");
+    const char *dpath = tu_path("thr-damaged.nii.gz");
+    unsigned char *gz, *bad;
+    size_t len = 0, off[64], nm, d;
+    REQUIRE(it_write_phantom(path, MV_DT_F32, 128, 128, 128));
+    gz = tu_read_file(path, &len);
+    REQUIRE(gz != NULL);
+    nm = it_members(gz, len, off, 64);
+    REQUIRE(nm >= 8 && nm < 64); /* 8 MiB of voxels in 1 MiB members (the header shifts them: 9) */
+    off[nm] = len;
+    bad = (unsigned char *)malloc(len);
+    for (d = 0; d < IT_LEN(damaged); d++) {
+        char first[256] = "", want[128];
+        size_t t;
+        int r, k = damaged[d][0];
+        memcpy(bad, gz, len);
+        /* the middle of the member's deflate data */
+        bad[(off[k] + off[k + 1]) / 2] ^= 0x10;
+        if (damaged[d][1] >= 0) bad[(off[damaged[d][1]] + off[damaged[d][1] + 1]) / 2] ^= 0x10;
+        REQUIRE(tu_write_file(dpath, bad, len));
+        snprintf(want, sizeof(want), "gzip member %d at compressed byte %zu", k, off[k]);
+        for (t = 0; t < IT_LEN(threads); t++) {
+            for (r = 0; r < 8; r++) {
+                mv_load_opts o;
+                mv_vol v;
+                mv_status st;
+                memset(&o, 0, sizeof(o));
+                o.threads = threads[t];
+                st = r % 2 ? mv_load(dpath, &v, &o) : mv_load_mem(bad, len, &v, &o);
+                EXPECT_MSG(st == MV_ERR_BAD_DATA, "member %d damaged, threads %d: %s", k, threads[t], mv_status_str(st));
+                if (st == MV_OK) {
+                    mv_free(&v);
+                    continue;
+                }
+                EXPECT_MSG(strstr(mv_last_error(), want) != NULL, "threads %d: \"%s\" does not name %s", threads[t],
+                           mv_last_error(), want);
+                if (r % 2) {
+                    EXPECT_MSG(strstr(mv_last_error(), dpath) != NULL, "no file name in \"%s\"", mv_last_error());
+                } else if (!first[0]) {
+                    snprintf(first, sizeof(first), "%s", mv_last_error());
+                } else {
+                    EXPECT_MSG(strcmp(first, mv_last_error()) == 0, "threads %d: \"%s\" after \"%s\"", threads[t],
+                               mv_last_error(), first);
+                }
+            }
+        }
+        /* and mv_gunzip on the same bytes says the same */
+        {
+            size_t need = 0;
+            unsigned char *outb = (unsigned char *)malloc((size_t)128 * 128 * 128 * 4 + 4096);
+            mv_gzip_opts go;
+            memset(&go, 0, sizeof(go));
+            for (t = 0; t < IT_LEN(threads); t++) {
+                go.threads = threads[t];
+                EXPECT_STATUS(mv_gunzip(bad, len, outb, (size_t)128 * 128 * 128 * 4 + 4096, &need, &go), MV_ERR_BAD_DATA);
+                EXPECT_MSG(strstr(mv_last_error(), want) != NULL, "mv_gunzip threads %d: \"%s\"", threads[t], mv_last_error());
+            }
+            free(outb);
+        }
+    }
+    free(bad);
+    free(gz);
+}
