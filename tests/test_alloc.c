@@ -4,6 +4,9 @@
    of the implementation (MEDVOL_STATIC), so its configuration is its own. */
 #include <stddef.h>
 static long ta_allocs, ta_frees, ta_live;
+/* bytes: the largest single request, and the most live at once (each block
+   carries its size in a 64-byte header) */
+static size_t ta_largest, ta_live_bytes, ta_peak_bytes;
 static long ta_fail_at = -1; /* fail the n-th allocation from now (-1 never) */
 static void *ta_malloc(size_t n);
 static void ta_free(void *p);
@@ -21,6 +24,7 @@ static void ta_free(void *p);
 #include "../medvol.h"
 #include "testutil.h"
 #include <stdlib.h>
+#include <string.h>
 
 static void *ta_malloc(size_t n)
 {
@@ -31,15 +35,27 @@ static void *ta_malloc(size_t n)
     if (ta_fail_at > 0) ta_fail_at--;
     ta_allocs++;
     ta_live++;
-    return malloc(n);
+    {
+        unsigned char *b = (unsigned char *)malloc(n + 64);
+        if (!b) return NULL;
+        memcpy(b, &n, sizeof(n));
+        if (n > ta_largest) ta_largest = n;
+        ta_live_bytes += n;
+        if (ta_live_bytes > ta_peak_bytes) ta_peak_bytes = ta_live_bytes;
+        return b + 64;
+    }
 }
 static void ta_free(void *p)
 {
     if (p) {
+        unsigned char *b = (unsigned char *)p - 64;
+        size_t n;
+        memcpy(&n, b, sizeof(n));
+        ta_live_bytes -= n;
         ta_frees++;
         ta_live--;
+        free(b);
     }
-    free(p);
 }
 
 MV_TEST(alloc, firmware_forms_allocate_nothing)
@@ -305,4 +321,118 @@ MV_TEST(alloc, resample_into_allocates_nothing)
     }
     ta_fail_at = -1;
     EXPECT_EQ_INT(ta_live, 0);
+}
+
+/* ---- what a compressed file may make the reader allocate ---- */
+
+/* A NIfTI-1 header (+ empty extender) for nx*ny*nz voxels of a dtype, in
+   either byte order, and no data. */
+static size_t ta_header(unsigned char *b, int big_endian, int datatype, int bitpix, int16_t nx, int16_t ny, int16_t nz)
+{
+    int16_t dims[8] = {3, 0, 0, 0, 1, 1, 1, 1};
+    float pixdim[8] = {1, 1, 1, 1, 1, 1, 1, 1}, vox = 352, slope = 0;
+    int32_t sizeof_hdr = 348;
+    int i;
+    dims[1] = nx;
+    dims[2] = ny;
+    dims[3] = nz;
+    memset(b, 0, 352);
+#define TA_PUT(off, v)                                                        \
+    do {                                                                      \
+        unsigned char t_[8];                                                  \
+        size_t k_;                                                            \
+        memcpy(t_, &(v), sizeof(v));                                          \
+        for (k_ = 0; k_ < sizeof(v); k_++)                                    \
+            b[(off) + k_] = big_endian ? t_[sizeof(v) - 1 - k_] : t_[k_];     \
+    } while (0)
+    TA_PUT(0, sizeof_hdr);
+    for (i = 0; i < 8; i++) TA_PUT(40 + 2 * i, dims[i]);
+    {
+        int16_t dt = (int16_t)datatype, bp = (int16_t)bitpix;
+        TA_PUT(70, dt);
+        TA_PUT(72, bp);
+    }
+    for (i = 0; i < 8; i++) TA_PUT(76 + 4 * i, pixdim[i]);
+    TA_PUT(108, vox);
+    TA_PUT(112, slope);
+#undef TA_PUT
+    memcpy(b + 344, "n+1", 4);
+    return 352;
+}
+
+/* A header that promises gigabytes behind a few dozen compressed bytes is a
+   truncated file, found before the reader allocates for it: on every path
+   (straight into the voxels, byte swapped, converted, cropped). */
+MV_TEST(alloc, gzip_promises_cost_nothing)
+{
+    static const struct {
+        int big_endian, scaled, box;
+        const char *what;
+    } cases[] = {{0, 0, 0, "native"}, {1, 0, 0, "byte-swapped"}, {0, 1, 0, "converted"}, {0, 0, 1, "cropped"}, {1, 1, 1, "all"}};
+    size_t c;
+    for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        unsigned char hdr[352], gz[512];
+        size_t hlen = ta_header(hdr, cases[c].big_endian, 16, 32, 2000, 2000, 2000), glen = 0;
+        mv_gzip_opts go;
+        mv_load_opts o;
+        mv_vol v;
+        mv_status st;
+        memset(&go, 0, sizeof(go));
+        go.single_member = 1; /* as gzip(1) writes: no index, the size is not known up front */
+        REQUIRE_OK(mv_gzip(hdr, hlen, gz, sizeof(gz), &glen, &go));
+        memset(&o, 0, sizeof(o));
+        o.scaled = cases[c].scaled;
+        if (cases[c].box) o.box_size[0] = o.box_size[1] = 1000;
+        ta_largest = 0;
+        ta_live = 0;
+        st = mv_load_mem(gz, glen, &v, &o);
+        EXPECT_MSG(st == MV_ERR_TRUNCATED, "%s (%zu bytes): %s %s", cases[c].what, glen, mv_status_str(st), mv_last_error());
+        EXPECT_MSG(ta_largest <= ((size_t)1 << 20), "%s: a %zu-byte file made a %zu-byte allocation", cases[c].what, glen,
+                   ta_largest);
+        EXPECT_EQ_INT(ta_live, 0);
+        if (st == MV_OK) mv_free(&v);
+    }
+}
+
+/* A plain gzip file (one member, as gzip, pigz and nibabel write) is read
+   into a voxel array sized once from its ISIZE: no doubling and copying
+   (which peaked at twice the volume). */
+MV_TEST(alloc, plain_gzip_sized_once)
+{
+    int64_t dims[3] = {96, 96, 96};
+    size_t vox_bytes = (size_t)96 * 96 * 96 * 4, ilen = 0, glen = 0, i;
+    unsigned char *image, *gz;
+    mv_vol v, back;
+    mv_gzip_opts go;
+    mv_load_opts o;
+    REQUIRE_OK(mv_vol_alloc(&v, MV_DT_F32, 3, dims, NULL));
+    for (i = 0; i < vox_bytes / 4; i++) ((float *)v.data)[i] = (float)(i % 1000) * 0.25f;
+    image = (unsigned char *)malloc(vox_bytes + 1024);
+    gz = (unsigned char *)malloc(vox_bytes + 4096);
+    REQUIRE(image && gz);
+    REQUIRE_OK(mv_save_mem(&v, image, vox_bytes + 1024, &ilen, NULL));
+    memset(&go, 0, sizeof(go));
+    go.single_member = 1;
+    go.level = 1;
+    REQUIRE_OK(mv_gzip(image, ilen, gz, vox_bytes + 4096, &glen, &go));
+    ta_peak_bytes = ta_live_bytes = 0;
+    ta_largest = 0;
+    REQUIRE_OK(mv_load_mem(gz, glen, &back, NULL));
+    EXPECT(memcmp(back.data, v.data, vox_bytes) == 0);
+    EXPECT_MSG(ta_peak_bytes <= vox_bytes + ((size_t)1 << 20), "peak %zu bytes for a %zu-byte volume", ta_peak_bytes,
+               vox_bytes);
+    mv_free(&back);
+    /* a run-time limit below the volume: refused before the allocation */
+    memset(&o, 0, sizeof(o));
+    o.max_bytes = vox_bytes - 1;
+    ta_largest = 0;
+    EXPECT_STATUS(mv_load_mem(gz, glen, &back, &o), MV_ERR_SIZE_OVERFLOW);
+    EXPECT(strstr(mv_last_error(), "max_bytes") != NULL);
+    EXPECT(ta_largest < vox_bytes);
+    o.max_bytes = vox_bytes;
+    REQUIRE_OK(mv_load_mem(gz, glen, &back, &o));
+    mv_free(&back);
+    free(image);
+    free(gz);
+    mv_free(&v);
 }
