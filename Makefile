@@ -151,7 +151,7 @@ test-symbols: | $(BUILD)
 	@echo "symbols: ok ($$(nm -g --defined-only $(BUILD)/impl.o | wc -l) public)"
 
 # the fuzz corpora replayed with the plain compiler (no libFuzzer needed)
-FUZZERS := nifti gunzip
+FUZZERS := nifti gunzip loadops
 $(BUILD)/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_main.c medvol.h | $(BUILD)
 	$(CC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all $(WFLAGS) -o $@ $< tests/fuzz/fuzz_main.c $(LDLIBS)
 test-fuzz-replay: $(addprefix $(BUILD)/replay-,$(FUZZERS))
