@@ -145,6 +145,13 @@ ERRORS
    mv_status_str() names it; mv_last_error() gives this thread's detail of the
    last failure ("vox_offset 352 + 2000 data bytes: file is 1200 bytes").
    On failure outputs are left empty (mv_vol zeroed), never half-filled.
+   Work split across threads reports the error of its first failing item
+   (the first damaged gzip member, the first member that did not compress),
+   with that item's detail copied to the calling thread: the status and the
+   detail are the same for any thread count and any timing. (Of the threaded
+   bodies only gzip decoding, gzip encoding and the loader's data copy can
+   fail; the operations, resampling, FFT and MRI kernels check everything
+   before they split the work.)
 
 MEMORY
    Functions marked "allocates: no" never call the allocator. Allocating forms
