@@ -159,6 +159,33 @@ MV_TEST(integrity, parallel_indexed_loads_match_nibabel)
 
 /* ---- damaged files ---- */
 
+typedef struct it_stream {
+    const unsigned char *p;
+    size_t len, pos;
+} it_stream;
+static size_t it_read(void *u, void *buf, size_t n)
+{
+    it_stream *s = (it_stream *)u;
+    size_t k = s->len - s->pos < n ? s->len - s->pos : n;
+    memcpy(buf, s->p + s->pos, k);
+    s->pos += k;
+    return k;
+}
+
+/* a forward-only stream (a pipe, a socket): mv_load_io without seek */
+static mv_status it_load_stream(const unsigned char *p, size_t len, mv_vol *v)
+{
+    it_stream st;
+    mv_io io;
+    st.p = p;
+    st.len = len;
+    st.pos = 0;
+    memset(&io, 0, sizeof(io));
+    io.read = it_read;
+    io.user = &st;
+    return mv_load_io(&io, v, NULL);
+}
+
 static void it_corrupt_one(const char *label, const char *good_path, int flips, int check_member, uint64_t *seed)
 {
     size_t len = 0, nlen = 0, i;
@@ -177,7 +204,7 @@ static void it_corrupt_one(const char *label, const char *good_path, int flips, 
         size_t pos = 2 + (size_t)(tu_rand(seed) % (len - 2)); /* the magic left alone: it says "gzip" */
         mv_vol v;
         mv_load_opts o;
-        mv_status st_file, st_mem, st_box;
+        mv_status st_file, st_mem, st_box, st_io;
         char detail_file[256], detail_mem[256];
         memcpy(bad, good, len);
         bad[pos] ^= (unsigned char)(1u << (tu_rand(seed) % 8));
@@ -198,6 +225,12 @@ static void it_corrupt_one(const char *label, const char *good_path, int flips, 
                        "%s: bit flip at byte %zu: mv_load_mem MV_OK with wrong voxels", label, pos);
             mv_free(&v);
         }
+        st_io = it_load_stream(bad, len, &v);
+        if (st_io == MV_OK) {
+            EXPECT_MSG(mv_vol_bytes(&v) == nlen && memcmp(v.data, want, nlen) == 0,
+                       "%s: bit flip at byte %zu: mv_load_io MV_OK with wrong voxels", label, pos);
+            mv_free(&v);
+        }
         /* a verified partial load: one corner voxel row of the first frame */
         o.box_size[0] = 1;
         o.box_size[1] = 1;
@@ -207,9 +240,9 @@ static void it_corrupt_one(const char *label, const char *good_path, int flips, 
         if (st_box == MV_OK) mv_free(&v);
         if (it_gzip_t_fails(path)) {
             detected++;
-            EXPECT_MSG(st_file != MV_OK && st_mem != MV_OK && st_box != MV_OK,
-                       "%s: bit flip at byte %zu: gzip -t fails, mv_load %s, mv_load_mem %s, verified box load %s", label,
-                       pos, mv_status_str(st_file), mv_status_str(st_mem), mv_status_str(st_box));
+            EXPECT_MSG(st_file != MV_OK && st_mem != MV_OK && st_box != MV_OK && st_io != MV_OK,
+                       "%s: bit flip at byte %zu: gzip -t fails, mv_load %s, mv_load_mem %s, verified box load %s, stream %s",
+                       label, pos, mv_status_str(st_file), mv_status_str(st_mem), mv_status_str(st_box), mv_status_str(st_io));
             EXPECT_MSG(st_file == MV_OK || strstr(detail_file, path) != NULL, "%s: the message names no file: %s", label,
                        detail_file);
             if (check_member)
@@ -269,6 +302,41 @@ MV_TEST(integrity, damaged_gzip_never_loads)
     for (k = 0; k < n; k++) {
         it_corrupt_one(strrchr(paths[k], '/') + 1, paths[k], 40, 1, &seed);
         free((void *)paths[k]);
+    }
+    /* a .hdr.gz/.img.gz pair (gzip -9 of each): damage in the image file */
+    {
+        size_t len = 0;
+        unsigned char *img;
+        mv_vol v;
+        int detected = 0;
+        {
+            mv_vol p;
+            REQUIRE_OK(mv_phantom_smooth(&p, MV_DT_I16, 64, 48, 20, 5));
+            REQUIRE_OK(mv_save(tu_path("pair.hdr"), &p, NULL));
+            mv_free(&p);
+        }
+        snprintf(cmd, sizeof(cmd), "gzip -9 -f '%s' '%s'", tu_path("pair.hdr"), tu_path("pair.img"));
+        REQUIRE(system(cmd) == 0);
+        REQUIRE_OK(mv_load(tu_path("pair.hdr.gz"), &v, NULL));
+        mv_free(&v);
+        img = tu_read_file(tu_path("pair.img.gz"), &len);
+        REQUIRE(img != NULL && len > 40);
+        for (k = 0; k < 20; k++) {
+            size_t pos = 2 + (size_t)(tu_rand(&seed) % (len - 2));
+            mv_status st;
+            img[pos] ^= 0x04;
+            REQUIRE(tu_write_file(tu_path("pair.img.gz"), img, len));
+            st = mv_load(tu_path("pair.hdr.gz"), &v, NULL);
+            if (st == MV_OK) mv_free(&v);
+            if (it_gzip_t_fails(tu_path("pair.img.gz"))) {
+                detected++;
+                EXPECT_MSG(st != MV_OK, "pair.img.gz: bit flip at byte %zu: gzip -t fails, mv_load MV_OK", pos);
+                EXPECT_MSG(st == MV_OK || strstr(mv_last_error(), "pair.img.gz") != NULL, "no file name: %s", mv_last_error());
+            }
+            img[pos] ^= 0x04;
+        }
+        EXPECT(detected >= 10);
+        free(img);
     }
 }
 
