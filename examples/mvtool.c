@@ -533,14 +533,17 @@ static int cmd_phantom(const args *a)
 
 /* ---- time points: frames, split, merge ---- */
 
-/* "T0[,N]": N time points from T0 (default 1); a single one is 3D (squeeze). */
+/* "T0[,N]" or fslroi's "T0 N": N time points from T0 (default 1); a single
+   one is 3D (squeeze). */
 static int cmd_frames(const args *a)
 {
     mv_load_opts o;
     mv_vol v;
     int64_t t[2] = {0, 1};
-    int k = parse_ints(a->pos[2], t, 2, 0, MVT_BIG);
+    int k = parse_ints(a->pos[2], t, a->npos == 4 ? 1 : 2, 0, MVT_BIG);
     if (k < 1 || (k == 2 && t[1] < 1)) return usage_error(a, "frames wants T0 or T0,N (whole numbers, T0 >= 0, N >= 1)", a->pos[2]);
+    if (a->npos == 4 && parse_ints(a->pos[3], t + 1, 1, 1, MVT_BIG) != 1)
+        return usage_error(a, "frames wants N >= 1 (a whole number)", a->pos[3]);
     memset(&o, 0, sizeof(o));
     o.box_start[3] = t[0];
     o.box_size[3] = t[1];
@@ -574,6 +577,7 @@ static int cmd_split(const args *a)
     mv_vol v;
     int64_t t, nt, frame;
     char name[4096];
+    const char *prefix = a->npos > 1 ? a->pos[1] : "vol";
     int i;
     if (load_or_fail(a->pos[0], &v, NULL)) return 1;
     for (i = 4; i < v.ndim; i++)
@@ -588,9 +592,9 @@ static int cmd_split(const args *a)
     for (t = 0; t < nt; t++) {
         mv_vol f = v;
         mv_status st;
-        if (!split_name(a->pos[1], t, name, sizeof(name))) {
+        if (!split_name(prefix, t, name, sizeof(name))) {
             mv_free(&v);
-            return usage_error(a, "PREFIX too long", a->pos[1]);
+            return usage_error(a, "PREFIX too long", prefix);
         }
         f.data = (unsigned char *)v.data + (size_t)(t * frame);
         f.flags = MV_VOL_BORROWED;
@@ -1143,17 +1147,17 @@ static const command commands[] = {
      "   then it resamples, then the steps after it run in one pass)\n",
      "", 3, -1, cmd_chain},
     {"frames", "time points T0.. of a 4D file (like fslroi's time form)",
-     "mvtool frames IN OUT T0[,N]\n"
+     "mvtool frames IN OUT T0[,N]   or   mvtool frames IN OUT T0 N\n"
      "  N time points (dims[3]) from T0 (0-based; N default 1), as fslroi IN OUT T0 N;\n"
      "  a single time point is written as a 3D volume. Only those frames are read.\n",
-     "", 3, 3, cmd_frames},
+     "", 3, 4, cmd_frames},
     {"split", "one 3D file per time point (like fslsplit -t)",
-     "mvtool split IN PREFIX\n"
+     "mvtool split IN [PREFIX]\n"
      "  writes PREFIX0000.nii.gz, PREFIX0001.nii.gz, ... (the time index in 4 digits,\n"
-     "  more if needed), as fslsplit; if PREFIX ends in .nii, .nii.gz, .hdr or\n"
-     "  .hdr.gz the index goes before that extension (out/t.nii -> out/t0000.nii).\n"
-     "  Dtype, scaling and metadata are the input's.\n",
-     "", 2, 2, cmd_split},
+     "  more if needed; PREFIX default vol), as fslsplit; if PREFIX ends in .nii,\n"
+     "  .nii.gz, .hdr or .hdr.gz the index goes before that extension\n"
+     "  (out/t.nii -> out/t0000.nii). Dtype, scaling and metadata are the input's.\n",
+     "", 1, 2, cmd_split},
     {"merge", "concatenate 3D/4D files in time (like fslmerge -t)",
      "mvtool merge OUT IN...\n"
      "  the inputs (3D or 4D) one after the other along dims[3]. All must share the\n"
