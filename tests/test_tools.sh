@@ -255,6 +255,13 @@ sys.exit(0 if ok else 1)'
     $T convert "$W/$1.nii" "$W/mv.nii" --dtype $2 ${3:-} 2> "$W/err" && "$PY" -c "$CMP" "$W/nib_$1_$2.nii" "$W/mv.nii" \
       && ok || bad "convert $1 --dtype $2 ${3:-} vs nib.save"
   done
+  if [ -f "$D/nifti/functional.nii" ]; then # a scaled int16 file written by another tool
+    "$PY" -c 'import sys, numpy as np, nibabel as nib
+img = nib.load(sys.argv[1]); out = nib.Nifti1Image(np.asanyarray(img.dataobj), img.affine)
+out.set_data_dtype(np.uint8); nib.save(out, sys.argv[2])' "$D/nifti/functional.nii" "$W/nib_fu.nii" \
+      && $T convert "$D/nifti/functional.nii" "$W/mv.nii" --dtype uint8 2>/dev/null && "$PY" -c "$CMP" "$W/nib_fu.nii" "$W/mv.nii" \
+      && ok || bad "convert functional.nii (scaled int16) --dtype uint8 vs nib.save"
+  fi
   $T convert "$W/cf.nii" "$W/mv.nii" --dtype uint8 2> "$W/err" && grep -q "scl_slope" "$W/err" && ok || bad "convert says the slope"
   $T convert "$W/cf.nii" "$W/mv.nii" --dtype uint8 --saturate 2> "$W/err" && grep -q "saturate in uint8" "$W/err" \
     && "$PY" -c 'import sys, numpy as np, nibabel as nib
