@@ -43,6 +43,10 @@ $(BUILD)/profile_fft_vs_fftw: examples/profile_fft.c medvol.h examples/profile.h
 run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon
 	$(BUILD)/demo $(BUILD)/demo-out
 	$(BUILD)/mri_recon 64 8 1 --out $(BUILD)/mri-out
+	$(BUILD)/mvtool phantom $(BUILD)/run-p.nii --size 32 --dtype int16 && \
+	  $(BUILD)/mvtool merge $(BUILD)/run-m.nii.gz $(BUILD)/run-p.nii $(BUILD)/run-p.nii && \
+	  $(BUILD)/mvtool frames $(BUILD)/run-m.nii.gz $(BUILD)/run-f.nii 1 && \
+	  $(BUILD)/mvtool stats $(BUILD)/run-p.nii $(BUILD)/run-f.nii
 
 # ---- benchmarks against peer tools (their libraries are bench dependencies only) ----
 # apt-get install zlib1g-dev libdeflate-dev libisal-dev

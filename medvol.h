@@ -493,6 +493,11 @@ typedef struct mv_load_opts {
     int strict;             /* refuse what nibabel silently fixes (see LIMITS) */
     int64_t box_start[MV_MAX_DIMS]; /* crop-first box: first voxel per axis */
     int64_t box_size[MV_MAX_DIMS];  /* voxels per axis; 0 = to the end of the axis */
+    int squeeze;            /* drop trailing axes of length 1 beyond the third
+                               (after the box): one time point of a 4D file,
+                               box_size[3] = 1, loads as a 3D volume (ndim 3),
+                               as nibabel's img.slicer[..., t] does. Axes 0-2
+                               and inner length-1 axes are kept */
     int threads;
     void *alloc_ctx;
     int verify;             /* partial loads of compressed files: decode to the end of
@@ -971,6 +976,9 @@ MVDEF mv_op mv_op_cast(mv_dtype dtype, mv_round rounding);
 typedef struct mv_pipeline_opts {
     int raw;                /* ignore scl_slope/scl_inter */
     mv_stats *stats;        /* if set: statistics of the output (float64) */
+    int squeeze;            /* drop the output's trailing length-1 axes beyond
+                               the third (as mv_load_opts.squeeze); ignored by
+                               mv_pipeline_into (the caller's shape stands) */
     int threads;
     void *alloc_ctx;
 } mv_pipeline_opts;
@@ -8714,6 +8722,17 @@ static void mv__vol_from_header(const mv__nhdr *h, const mv__box *box, mv_dtype 
     }
 }
 
+/* mv_load_opts.squeeze / mv_pipeline_opts.squeeze: trailing length-1 axes
+   beyond the third go (dim and spacing back to 1, as for axes past ndim);
+   the voxel order is unchanged, so only the shape moves. */
+static void mv__vol_squeeze(mv_vol *v)
+{
+    while (v->ndim > 3 && v->dim[v->ndim - 1] == 1) {
+        v->ndim--;
+        v->spacing[v->ndim] = 1.0;
+    }
+}
+
 static mv_status mv__load_sources(mv__src *hsrc, mv__src *isrc, int single, int borrow, const mv_load_opts *opts,
                                   mv_vol *out)
 {
@@ -8756,6 +8775,7 @@ static mv_status mv__load_sources(mv__src *hsrc, mv__src *isrc, int single, int 
             MV__TRY(mv__read_extensions(hsrc, h.hdr_size + 4, ext_end, h.swap, o.strict, &h.meta, o.alloc_ctx));
     }
     mv__vol_from_header(&h, box.whole ? NULL : &box, w.ddt, &v);
+    if (o.squeeze) mv__vol_squeeze(&v);
     v.alloc_ctx = o.alloc_ctx;
     v.meta.pair = !single;
     if (w.scaled || (o.scaled && mv__dt[h.dtype].kind != MV__K_RGB)) {
@@ -13141,8 +13161,11 @@ MVDEF mv_status mv_pipeline(const mv_vol *in, const mv_op *ops, int n_ops, mv_vo
 {
     mv__run_opts ro;
     int raw;
+    mv_status st;
     mv__pipeline_ro(opts, &ro, &raw);
-    return mv__run(in, ops, n_ops, out, 0, raw, &ro, "mv_pipeline");
+    st = mv__run(in, ops, n_ops, out, 0, raw, &ro, "mv_pipeline");
+    if (st == MV_OK && opts && opts->squeeze) mv__vol_squeeze(out);
+    return st;
 }
 
 MVDEF mv_status mv_pipeline_into(const mv_vol *in, const mv_op *ops, int n_ops, mv_vol *out,
@@ -13240,6 +13263,7 @@ static mv_status mv__pipeline_load_with(mv__loader_fn load, const void *lctx, co
             mv__write_pass(&pl, &s, (unsigned char *)t.data, odt, ro.threads);
             hdr.meta.ext = NULL; /* the result owns them now */
             hdr.meta.n_ext = 0;
+            if (opts && opts->squeeze) mv__vol_squeeze(&t);
             *out = t;
         }
     }

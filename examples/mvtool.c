@@ -1,71 +1,194 @@
-/* mvtool - medvol from the command line. One subcommand per operation:
-     mvtool info FILE...                       header summary (like nib-ls / fslhd)
-     mvtool stats FILE                         sum mean std min max of the scaled values
-     mvtool convert IN OUT [--dtype NAME] [--nifti2]
-                                               rewrite in another format or dtype
-     mvtool phantom OUT [--size N] [--kind shepp|smooth] [--dtype int16|float32]
-     mvtool znorm IN OUT [--nonzero] [--mask MASK] [--per-frame]
-     mvtool rescale IN OUT [LO,HI] [--pct P1,P2] [--clip] [--nonzero]
-     mvtool clamp IN OUT LO,HI
-     mvtool crop-or-pad IN OUT X,Y,Z [--fill V]
-     mvtool flip IN OUT AXES                   e.g. 0 or 0,2
-     mvtool reorient IN OUT CODE               e.g. RAS, LPS
-     mvtool resample IN OUT --shape X,Y,Z | --spacing A,B,C [--interp nearest|linear|cubic] [--align-corners]
-                                               scipy zoom grid (float32 out; 4D: each time point)
-     mvtool chain IN OUT STEP...               several steps in one pass (see usage)
-     mvtool fft IN OUT / ifft IN OUT           numpy.fft.fftn / ifftn over the three
-                                               spatial axes (norm backward, no shift)
-     mvtool fftc IN OUT / ifftc IN OUT         centred, as MRI code uses:
-                                               fftshift(fftn(ifftshift(x), norm=ortho))
-     mvtool rss IN OUT                         root-sum-of-squares over the coil axis
-                                               (dims[3], as BART), float32 out
-   Intensity operations and resampling write float32; spatial ones keep the
-   input's dtype; the FFTs write complex64 (real inputs promoted, scaling
-   applied), each volume of a 4D (or higher) file transformed on its own.
-   Single-step commands and chains load crop-first: only the part of the
-   file the result needs is read (and decompressed).
-   Any error prints the status name and its detail to stderr and exits 1. */
+/* mvtool - medvol from the command line: one binary, one subcommand per
+   operation. `mvtool --help` lists them (from the table at the end of this
+   file), `mvtool CMD --help` gives one's usage; the table's usage texts are
+   the reference for arguments and output formats.
+   Conventions: intensity operations and resampling write float32; spatial
+   ones keep the input's dtype; the FFTs write complex64. Single-step
+   commands and chains load crop-first: only the part of the file the result
+   needs is read (and decompressed).
+   Exit status: 0 done; 2 usage error (unknown subcommand, option or value;
+   the message names the word); 1 a file or operation failed (the status
+   name, the file and the library's detail on stderr). */
 #define MEDVOL_IMPLEMENTATION
 #include "../medvol.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(mv_status st)
+/* ---- the command table and the shared argument parser ---- */
+
+struct command;
+
+/* A command line split by the parser: positional words in order, options
+   (checked against the command's list) with their values. */
+typedef struct args {
+    const struct command *cmd;
+    int npos;
+    char **pos;
+    int nopt;
+    const char *opt_name[32];
+    const char *opt_val[32]; /* NULL for flags */
+} args;
+
+typedef struct command {
+    const char *name;
+    const char *summary; /* one line for `mvtool --help` */
+    const char *usage;   /* `mvtool CMD --help`: first line the synopsis */
+    const char *opts;    /* options it takes, space-separated; "--x=" takes a value */
+    int min_pos, max_pos; /* positional words (max -1: any number) */
+    int (*run)(const args *a);
+} command;
+
+static const command *find_command(const char *name);
+
+/* A usage error: names the command and the offending word; exit 2. */
+static int usage_error(const args *a, const char *what, const char *word)
 {
-    fprintf(stderr, "mvtool: %s: %s\n", mv_status_str(st), mv_last_error());
+    const char *name = a && a->cmd ? a->cmd->name : NULL;
+    if (word) fprintf(stderr, "mvtool%s%s: %s: '%s'\n", name ? " " : "", name ? name : "", what, word);
+    else fprintf(stderr, "mvtool%s%s: %s\n", name ? " " : "", name ? name : "", what);
+    fprintf(stderr, "(see 'mvtool %s%s--help')\n", name ? name : "", name ? " " : "");
+    return 2;
+}
+
+/* A library failure: the status name, the file the tool was working on
+   (when the library's detail does not already name it) and the detail. */
+static int fail_at(mv_status st, const char *path)
+{
+    const char *detail = mv_last_error();
+    if (path && !strstr(detail, path)) fprintf(stderr, "mvtool: %s: %s: %s\n", mv_status_str(st), path, detail);
+    else fprintf(stderr, "mvtool: %s: %s\n", mv_status_str(st), detail);
     return 1;
 }
 
-static int usage(void)
+/* Splits argv (after the subcommand) into positionals and options. Words
+   starting with "--" (or "-" and a letter) are options, so negative numbers
+   such as -1,3 stay positional. Returns 0, or the exit status (-1 when
+   --help was answered: exit 0). */
+static int parse_args(const command *c, int argc, char **argv, args *a)
 {
-    fprintf(stderr,
-            "usage: mvtool info FILE...\n"
-            "       mvtool stats FILE\n"
-            "       mvtool convert IN OUT [--dtype NAME] [--nifti2]\n"
-            "       mvtool phantom OUT [--size N] [--kind shepp|smooth] [--dtype int16|float32]\n"
-            "       mvtool znorm IN OUT [--nonzero] [--mask MASK] [--per-frame]\n"
-            "       mvtool rescale IN OUT [LO,HI] [--pct P1,P2] [--clip] [--nonzero]   (default 0,1)\n"
-            "       mvtool clamp IN OUT LO,HI\n"
-            "       mvtool crop-or-pad IN OUT X,Y,Z [--fill V]\n"
-            "       mvtool flip IN OUT AXES                  (e.g. 0 or 0,2)\n"
-            "       mvtool reorient IN OUT CODE              (e.g. RAS, LPS)\n"
-            "       mvtool resample IN OUT --shape X,Y,Z | --spacing A,B,C [--interp nearest|linear|cubic]\n"
-            "                       [--align-corners]        (default linear, field of view kept; float32 out)\n"
-            "       mvtool chain IN OUT STEP...  steps, in order, run in one pass:\n"
-            "           crop-or-pad:X,Y,Z[:FILL]  box:X0,Y0,Z0:SX,SY,SZ[:FILL]  flip:AXES\n"
-            "           permute:P0,P1,P2  reorient:CODE  rot90:K:A0,A1  znorm[:nonzero]\n"
-            "           rescale[:LO,HI[:P1,P2[:clip]]]  clamp:LO,HI  cast:DTYPE[:trunc]\n"
-            "           resample:shape:X,Y,Z[:INTERP]  resample:spacing:A,B,C[:INTERP]\n"
-            "           (a resample step splits the chain: the steps before it run in one\n"
-            "            pass, then it resamples, then the steps after it run in one pass)\n"
-            "       mvtool fft|ifft IN OUT          numpy fftn / ifftn over x,y,z (complex64 out)\n"
-            "       mvtool fftc|ifftc IN OUT        centred (ifftshift, FFT, fftshift), norm ortho\n"
-            "       mvtool rss IN OUT               root-sum-of-squares over dims[3] (coils), float32\n"
-            "files: .nii, .hdr/.img pairs (NIfTI-1/2; Analyze 7.5 read), .gz of either\n");
-    return 2;
+    int i;
+    memset(a, 0, sizeof(*a));
+    a->cmd = c;
+    a->pos = (char **)calloc((size_t)argc + 1, sizeof(char *));
+    if (!a->pos) return usage_error(a, "out of memory", NULL);
+    for (i = 0; i < argc; i++) {
+        const char *w = argv[i], *p;
+        size_t len;
+        int takes = 0, found = 0;
+        if (strcmp(w, "--help") == 0 || strcmp(w, "-h") == 0) {
+            printf("usage: %s", c->usage);
+            return -1;
+        }
+        if (!(w[0] == '-' && (w[1] == '-' || (w[1] >= 'a' && w[1] <= 'z') || (w[1] >= 'A' && w[1] <= 'Z')))) {
+            a->pos[a->npos++] = argv[i];
+            continue;
+        }
+        len = strlen(w);
+        for (p = c->opts; p && *p;) { /* look w up in the option list */
+            size_t n = strcspn(p, " =");
+            if (n == len && strncmp(p, w, n) == 0) {
+                found = 1;
+                takes = p[n] == '=';
+                break;
+            }
+            p += n;
+            while (*p == '=' || *p == ' ') p++;
+        }
+        if (!found) return usage_error(a, "unknown option", w);
+        if (a->nopt == 32) return usage_error(a, "too many options", w);
+        if (takes && i + 1 >= argc) return usage_error(a, "option needs a value", w);
+        a->opt_name[a->nopt] = w;
+        a->opt_val[a->nopt++] = takes ? argv[++i] : NULL;
+    }
+    if (a->npos < c->min_pos) {
+        const char *nl = strchr(c->usage, '\n');
+        fprintf(stderr, "mvtool %s: missing arguments: usage: %.*s\n", c->name,
+                (int)(nl ? nl - c->usage : (long)strlen(c->usage)), c->usage);
+        return 2;
+    }
+    if (c->max_pos >= 0 && a->npos > c->max_pos) return usage_error(a, "unexpected argument", a->pos[c->max_pos]);
+    return 0;
 }
+
+/* The option's value (the last one given), or NULL. */
+static const char *opt_str(const args *a, const char *name)
+{
+    int i;
+    const char *v = NULL;
+    for (i = 0; i < a->nopt; i++)
+        if (strcmp(a->opt_name[i], name) == 0) v = a->opt_val[i];
+    return v;
+}
+static int opt_flag(const args *a, const char *name)
+{
+    int i;
+    for (i = 0; i < a->nopt; i++)
+        if (strcmp(a->opt_name[i], name) == 0) return 1;
+    return 0;
+}
+
+/* "a,b,c" into up to n finite numbers; returns how many, -1 on junk. */
+static int parse_list(const char *s, double *out, int n)
+{
+    int k = 0;
+    char *end;
+    if (!s || !*s) return -1;
+    for (;;) {
+        if (k == n) return -1;
+        errno = 0;
+        out[k] = strtod(s, &end);
+        if (end == s || !isfinite(out[k]) || errno == ERANGE) return -1;
+        k++;
+        if (*end == 0) return k;
+        if (*end != ',') return -1;
+        s = end + 1;
+    }
+}
+
+/* "a,b,c" into up to n whole numbers in [lo, hi] (decimal, no fraction,
+   no overflow: a number that does not fit is junk, never wrapped); returns
+   how many, -1 on junk. */
+static int parse_ints(const char *s, int64_t *out, int n, int64_t lo, int64_t hi)
+{
+    int k = 0;
+    char *end;
+    if (!s || !*s) return -1;
+    for (;;) {
+        long long v;
+        if (k == n) return -1;
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        if (end == s || errno == ERANGE || v < lo || v > hi) return -1;
+        out[k++] = (int64_t)v;
+        if (*end == 0) return k;
+        if (*end != ',') return -1;
+        s = end + 1;
+    }
+}
+
+/* Sizes and positions: well inside int64 so sums of them cannot overflow
+   (the library checks them against the file). */
+#define MVT_BIG ((int64_t)1 << 53)
+
+static int load_or_fail(const char *path, mv_vol *v, const mv_load_opts *o)
+{
+    mv_status st = mv_load(path, v, o);
+    return st == MV_OK ? 0 : fail_at(st, path);
+}
+
+/* Saves and releases v; exit status. */
+static int save_and_free(const char *path, mv_vol *v, const mv_save_opts *so)
+{
+    mv_status st = mv_save(path, v, so);
+    mv_free(v);
+    return st == MV_OK ? 0 : fail_at(st, path);
+}
+
 
 static const char *xform_name(int code)
 {
@@ -95,308 +218,585 @@ static const char *time_unit(int u)
     }
 }
 
-static int cmd_info(int argc, char **argv)
+/* ---- info, stats ---- */
+
+static void print_info(const char *path, const mv_vol *vp)
 {
-    int f;
-    if (argc < 1) return usage();
-    for (f = 0; f < argc; f++) {
-        mv_vol v;
-        mv_load_opts o;
-        mv_status st;
-        char code[4];
-        int i, r;
-        const mv_meta *m = &v.meta;
-        memset(&o, 0, sizeof(o));
-        o.header_only = 1;
-        st = mv_load(argv[f], &v, &o);
-        if (st != MV_OK) return fail(st);
-        mv_orientation(&v, code);
-        if (f) printf("\n");
-        printf("file         %s\n", argv[f]);
-        printf("format       %s%s, %s-endian\n",
-               m->format == MV_FORMAT_NIFTI1 ? "NIfTI-1" : m->format == MV_FORMAT_NIFTI2 ? "NIfTI-2" : "Analyze 7.5",
-               m->pair ? " pair (.hdr/.img)" : " single file", m->big_endian ? "big" : "little");
-        printf("dtype        %s (datatype %d, %d bits)\n", mv_dtype_name(v.dtype), mv_dtype_nifti_code(v.dtype),
-               (int)mv_dtype_size(v.dtype) * 8);
-        printf("dims         ");
-        for (i = 0; i < v.ndim; i++) printf("%s%lld", i ? " x " : "", (long long)v.dim[i]);
-        printf("   (%dD, %lld voxels, %llu bytes)\n", v.ndim, (long long)mv_vol_count(&v),
-               (unsigned long long)mv_vol_count(&v) * mv_dtype_size(v.dtype));
-        printf("spacing      ");
-        for (i = 0; i < v.ndim; i++) printf("%s%g", i ? " x " : "", v.spacing[i]);
-        printf("   (space %s, time %s)\n", space_unit(m->xyzt_units), time_unit(m->xyzt_units));
-        printf("orientation  %s\n", code);
-        for (r = 0; r < 4; r++)
-            printf("%s [ %12.6g %12.6g %12.6g %12.6g ]\n", r ? "            " : "affine      ", v.affine[r][0],
-                   v.affine[r][1], v.affine[r][2], v.affine[r][3]);
-        if (m->format != MV_FORMAT_ANALYZE) {
-            printf("qform        code %d (%s), quatern %g %g %g, offset %g %g %g, qfac %g\n", m->qform_code,
-                   xform_name(m->qform_code), m->quatern[0], m->quatern[1], m->quatern[2], m->qoffset[0], m->qoffset[1],
-                   m->qoffset[2], m->qfac);
-            printf("sform        code %d (%s)\n", m->sform_code, xform_name(m->sform_code));
-            for (r = 0; r < 3; r++)
-                printf("             [ %12.6g %12.6g %12.6g %12.6g ]\n", m->srow[r][0], m->srow[r][1], m->srow[r][2],
-                       m->srow[r][3]);
-        } else {
-            printf("origin       %d %d %d (SPM, 1-based voxel)\n", m->analyze_origin[0], m->analyze_origin[1],
-                   m->analyze_origin[2]);
-        }
-        printf("scaling      slope %.9g, inter %.9g\n", m->scl_slope, m->scl_inter);
-        printf("calibration  cal_min %g, cal_max %g\n", m->cal_min, m->cal_max);
-        printf("intent       %d, p %g %g %g, name \"%s\"\n", m->intent_code, m->intent_p[0], m->intent_p[1],
-               m->intent_p[2], m->intent_name);
-        printf("timing       toffset %g, slice code %d start %lld end %lld duration %g, dim_info %d\n", m->toffset,
-               m->slice_code, (long long)m->slice_start, (long long)m->slice_end, m->slice_duration, m->dim_info);
-        printf("descrip      \"%s\"\n", m->descrip);
-        printf("aux_file     \"%s\"\n", m->aux_file);
-        printf("extensions   %d", m->n_ext);
-        for (i = 0; i < m->n_ext; i++) printf("%s code %d (%u bytes)", i ? "," : ":", m->ext[i].code, (unsigned)m->ext[i].size);
-        printf("\n");
-        mv_free(&v);
+    const mv_vol *v = vp;
+    const mv_meta *m = &v->meta;
+    char code[4];
+    int i, r;
+    mv_orientation(v, code);
+    printf("file         %s\n", path);
+    printf("format       %s%s, %s-endian\n",
+           m->format == MV_FORMAT_NIFTI1 ? "NIfTI-1" : m->format == MV_FORMAT_NIFTI2 ? "NIfTI-2" : "Analyze 7.5",
+           m->pair ? " pair (.hdr/.img)" : " single file", m->big_endian ? "big" : "little");
+    printf("dtype        %s (datatype %d, %d bits)\n", mv_dtype_name(v->dtype), mv_dtype_nifti_code(v->dtype),
+           (int)mv_dtype_size(v->dtype) * 8);
+    printf("dims         ");
+    for (i = 0; i < v->ndim; i++) printf("%s%lld", i ? " x " : "", (long long)v->dim[i]);
+    printf("   (%dD, %lld voxels, %llu bytes)\n", v->ndim, (long long)mv_vol_count(v),
+           (unsigned long long)mv_vol_count(v) * mv_dtype_size(v->dtype));
+    printf("spacing      ");
+    for (i = 0; i < v->ndim; i++) printf("%s%g", i ? " x " : "", v->spacing[i]);
+    printf("   (space %s, time %s)\n", space_unit(m->xyzt_units), time_unit(m->xyzt_units));
+    printf("orientation  %s\n", code);
+    for (r = 0; r < 4; r++)
+        printf("%s [ %12.6g %12.6g %12.6g %12.6g ]\n", r ? "            " : "affine      ", v->affine[r][0],
+               v->affine[r][1], v->affine[r][2], v->affine[r][3]);
+    if (m->format != MV_FORMAT_ANALYZE) {
+        printf("qform        code %d (%s), quatern %g %g %g, offset %g %g %g, qfac %g\n", m->qform_code,
+               xform_name(m->qform_code), m->quatern[0], m->quatern[1], m->quatern[2], m->qoffset[0], m->qoffset[1],
+               m->qoffset[2], m->qfac);
+        printf("sform        code %d (%s)\n", m->sform_code, xform_name(m->sform_code));
+        for (r = 0; r < 3; r++)
+            printf("             [ %12.6g %12.6g %12.6g %12.6g ]\n", m->srow[r][0], m->srow[r][1], m->srow[r][2],
+                   m->srow[r][3]);
+    } else {
+        printf("origin       %d %d %d (SPM, 1-based voxel)\n", m->analyze_origin[0], m->analyze_origin[1],
+               m->analyze_origin[2]);
     }
-    return 0;
+    printf("scaling      slope %.9g, inter %.9g\n", m->scl_slope, m->scl_inter);
+    printf("calibration  cal_min %g, cal_max %g\n", m->cal_min, m->cal_max);
+    printf("intent       %d, p %g %g %g, name \"%s\"\n", m->intent_code, m->intent_p[0], m->intent_p[1], m->intent_p[2],
+           m->intent_name);
+    printf("timing       toffset %g, slice code %d start %lld end %lld duration %g, dim_info %d\n", m->toffset,
+           m->slice_code, (long long)m->slice_start, (long long)m->slice_end, m->slice_duration, m->dim_info);
+    printf("descrip      \"%s\"\n", m->descrip);
+    printf("aux_file     \"%s\"\n", m->aux_file);
+    printf("extensions   %d", m->n_ext);
+    for (i = 0; i < m->n_ext; i++) printf("%s code %d (%u bytes)", i ? "," : ":", m->ext[i].code, (unsigned)m->ext[i].size);
+    printf("\n");
 }
 
-static int cmd_stats(int argc, char **argv)
+/* Every file is reported; one that fails gets its error on stderr and the
+   others still run (exit 1 at the end), as nib-ls does. */
+static int cmd_info(const args *a)
 {
-    mv_vol v;
+    int f, rc = 0, shown = 0;
+    for (f = 0; f < a->npos; f++) {
+        mv_vol v;
+        mv_load_opts o;
+        memset(&o, 0, sizeof(o));
+        o.header_only = 1;
+        if (load_or_fail(a->pos[f], &v, &o)) {
+            rc = 1;
+            continue;
+        }
+        if (shown++) printf("\n");
+        print_info(a->pos[f], &v);
+        mv_free(&v);
+    }
+    return rc;
+}
+
+static int cmd_stats(const args *a)
+{
+    int f, rc = 0;
+    for (f = 0; f < a->npos; f++) {
+        const char *path = a->pos[f];
+        mv_vol v;
+        mv_stats s;
+        mv_status st;
+        if (load_or_fail(path, &v, NULL)) { /* stored values, mapped when possible */
+            rc = 1;
+            continue;
+        }
+        st = mv_compute_stats(&v, &s, NULL); /* scaled, float64 */
+        mv_free(&v);
+        if (st != MV_OK) {
+            rc = fail_at(st, path);
+            continue;
+        }
+        if (a->npos > 1) printf("%s: ", path);
+        printf("sum=%.17g mean=%.17g std=%.17g min=%.17g max=%.17g\n", s.sum, s.mean, s.std, s.min, s.max);
+        if (s.nan_count || s.inf_count)
+            fprintf(stderr, "mvtool: %s: %lld NaN and %lld infinite voxels left out of the statistics\n", path,
+                    (long long)s.nan_count, (long long)s.inf_count);
+    }
+    return rc;
+}
+
+/* ---- conversion to another dtype ---- */
+
+/* The integer type's range, from saturating conversions of +-huge. */
+static void int_range(mv_dtype dt, double *lo, double *hi)
+{
+    double big = 1e300, small = -1e300;
+    unsigned char probe[16];
+    mv_convert_buffer(&big, MV_DT_F64, probe, dt, 1, NULL);
+    mv_convert_buffer(probe, dt, hi, MV_DT_F64, 1, NULL);
+    mv_convert_buffer(&small, MV_DT_F64, probe, dt, 1, NULL);
+    mv_convert_buffer(probe, dt, lo, MV_DT_F64, 1, NULL);
+}
+
+/* nibabel's casting.shared_range(float32, dt): the type's range cut to
+   values a float32 holds (nibabel keeps slope and inter in float32). */
+static void int_range_f32(mv_dtype dt, double *lo, double *hi)
+{
+    double tlo, thi;
+    int bits;
+    int_range(dt, &tlo, &thi);
+    bits = (int)mv_dtype_size(dt) * 8 - (tlo < 0);
+    *lo = tlo < 0 ? -ldexp(1, bits) : 0;
+    *hi = bits > 24 ? ldexp(1, bits) - ldexp(1, bits - 24) : ldexp(1, bits) - 1;
+}
+
+/* nibabel's floor_exact(x, float32): the largest float32 <= x. */
+static double floor_f32(double x)
+{
+    float f = (float)x;
+    if ((double)f > x) f = nextafterf(f, -INFINITY);
+    return f;
+}
+
+/* slope and inter for values mn..mx (finite) written as integer dtype dt,
+   as nibabel's SlopeInterArrayWriter chooses them (nib.save of data into an
+   integer header dtype): unscaled integer input first tries an intercept
+   alone, then (unsigned output) a sign flip; otherwise the range mn..mx is
+   stretched over the type's (float32-representable) range, the slope's
+   sign chosen so the value nearer zero lands on 0 for unsigned types.
+   Both end up float32, as the NIfTI header stores them. */
+static void nibabel_slope_inter(double mn, double mx, int integer_input, mv_dtype dt, double *slope, double *inter)
+{
+    double omin, omax, s, it;
+    int_range_f32(dt, &omin, &omax);
+    if (integer_input) { /* arraywriters: SlopeInterArrayWriter._iu2iu, then SlopeArrayWriter._iu2iu */
+        if (mx - mn <= omax - omin) {
+            it = omin == 0 ? floor_f32(mn - omin) : floor_f32(mn + ceil((mx - mn) / 2.0));
+            if (mn - it >= omin && mx - it <= omax) {
+                *slope = 1;
+                *inter = it;
+                return;
+            }
+        }
+        if (omin == 0 && mx <= 0 && -mn <= omax) {
+            *slope = -1;
+            *inter = 0;
+            return;
+        }
+    }
+    if (mx == mn) { /* SlopeInterArrayWriter._range_scale */
+        *slope = 1;
+        *inter = (float)mn;
+        return;
+    }
+    s = (mx - mn) / (omax - omin);
+    if (omin == 0 && fabs(mx) < fabs(mn)) {
+        it = mx + omin * s;
+        s = -s;
+    } else {
+        it = mn - omin * s;
+    }
+    *slope = (float)s;
+    *inter = (float)it;
+}
+
+enum { CV_SATURATE, CV_SCALE_IF_NEEDED, CV_SCALE_ALWAYS };
+
+/* v's values (NIfTI scaling applied) as dtype dt in *out. Integer targets:
+   CV_SATURATE rounds half to even and saturates (a warning if values fall
+   outside); CV_SCALE_IF_NEEDED picks scl_slope/scl_inter as nibabel does
+   (nibabel_slope_inter) when the values do not fit the type (or the
+   unscaled integer input does not), and says so on stderr;
+   CV_SCALE_ALWAYS does that for any float (or scaled) input too, as
+   nib.save does. NaN becomes the code for 0 and +-Inf the finite extremes
+   (nibabel's nan2zero and thresholds). */
+static mv_status convert_values(const char *path, const mv_vol *v, mv_dtype dt, int mode, mv_vol *out)
+{
+    mv_convert_opts co;
     mv_stats s;
+    double lo, hi, slope = 1, inter = 0, mn, mx, ss = v->meta.scl_slope, si = v->meta.scl_inter;
+    int scaled_in = isfinite(ss) && isfinite(si) && ss != 0 && !(ss == 1 && si == 0);
+    int integer_input = mv_dtype_is_integer(v->dtype) && !scaled_in, fits, need;
+    int64_t n, b;
+    size_t ssz, dsz;
+    double *buf;
     mv_status st;
-    if (argc != 1) return usage();
-    st = mv_load(argv[0], &v, NULL); /* stored values, mapped when possible */
-    if (st != MV_OK) return fail(st);
-    st = mv_compute_stats(&v, &s, NULL); /* scaled, float64 */
-    mv_free(&v);
-    if (st != MV_OK) return fail(st);
-    printf("sum=%.17g mean=%.17g std=%.17g min=%.17g max=%.17g\n", s.sum, s.mean, s.std, s.min, s.max);
-    if (s.nan_count || s.inf_count)
-        fprintf(stderr, "mvtool: %lld NaN and %lld infinite voxels left out of the statistics\n", (long long)s.nan_count,
-                (long long)s.inf_count);
+    memset(&co, 0, sizeof(co));
+    co.scaled = 1;
+    if (!mv_dtype_is_integer(dt) || mv_dtype_is_complex(v->dtype) || v->dtype == MV_DT_RGB24 || v->dtype == MV_DT_RGBA32)
+        return mv_convert(v, out, dt, &co);
+    st = mv_compute_stats(v, &s, NULL);
+    if (st != MV_OK) return st;
+    int_range(dt, &lo, &hi);
+    fits = s.min >= lo && s.max <= hi;
+    need = mode != CV_SATURATE && s.min <= s.max && !(s.min == 0 && s.max == 0) &&
+           (!fits || (mode == CV_SCALE_ALWAYS && !integer_input));
+    if (!need) {
+        if (!fits && s.min <= s.max)
+            fprintf(stderr, "mvtool: %s: values %g..%g saturate in %s (%g..%g)\n", path, s.min, s.max, mv_dtype_name(dt),
+                    lo, hi);
+        return mv_convert(v, out, dt, &co);
+    }
+    mn = s.min;
+    mx = s.max;
+    if (s.nan_count && !integer_input) { /* NaN is written as 0: the range must hold it */
+        mn = mn < 0 ? mn : 0;
+        mx = mx > 0 ? mx : 0;
+    }
+    nibabel_slope_inter(mn, mx, integer_input, dt, &slope, &inter);
+    if (!fits)
+        fprintf(stderr, "mvtool: %s: values %g..%g do not fit %s: stored with scl_slope %.9g, scl_inter %.9g "
+                "(as nibabel; --saturate clips instead)\n", path, s.min, s.max, mv_dtype_name(dt), slope, inter);
+    /* a volume of the right shape and metadata, then the values over it */
+    st = mv_convert(v, out, dt, &co);
+    if (st != MV_OK) return st;
+    n = mv_vol_count(v);
+    ssz = mv_dtype_size(v->dtype);
+    dsz = mv_dtype_size(dt);
+    buf = (double *)malloc(65536 * sizeof(double));
+    if (!buf) {
+        mv_free(out);
+        return mv_set_error(MV_ERR_OUT_OF_MEMORY, "%s: conversion buffer", path);
+    }
+    co.slope = ss;
+    co.inter = si;
+    for (b = 0; b < n && st == MV_OK; b += 65536) {
+        int64_t m = n - b < 65536 ? n - b : 65536, k;
+        st = mv_convert_buffer((const unsigned char *)v->data + (size_t)b * ssz, v->dtype, buf, MV_DT_F64, (size_t)m, &co);
+        for (k = 0; k < m && st == MV_OK; k++) {
+            double x = buf[k];
+            x = x != x ? 0 : x < mn ? mn : x > mx ? mx : x;
+            buf[k] = (x - inter) / slope;
+        }
+        if (st == MV_OK)
+            st = mv_convert_buffer(buf, MV_DT_F64, (unsigned char *)out->data + (size_t)b * dsz, dt, (size_t)m, NULL);
+    }
+    free(buf);
+    if (st != MV_OK) {
+        mv_free(out);
+        return st;
+    }
+    out->meta.scl_slope = slope;
+    out->meta.scl_inter = inter;
+    return MV_OK;
+}
+
+static int parse_dtype(const args *a, const char *word, mv_dtype *dt)
+{
+    *dt = mv_dtype_from_name(word);
+    if (*dt == MV_DT_UNKNOWN) return usage_error(a, "unknown dtype", word);
     return 0;
 }
 
 /* Without --dtype the stored values and all metadata are rewritten as they
-   are. With --dtype, the values (scaling applied, in float64) are converted:
-   rounded half to even and saturated for integer types, with a warning if
-   any fell outside the new type's range. */
-static int cmd_convert(int argc, char **argv)
+   are; with it, the values (scaling applied, in float64) are converted
+   (convert_values). */
+static int cmd_convert(const args *a)
 {
     mv_vol v, out;
     mv_save_opts so;
     mv_dtype dt = MV_DT_UNKNOWN;
+    const char *dname = opt_str(a, "--dtype");
+    int mode = opt_flag(a, "--saturate") ? CV_SATURATE : opt_flag(a, "--scale") ? CV_SCALE_ALWAYS : CV_SCALE_IF_NEEDED;
     mv_status st;
-    int i;
-    if (argc < 2) return usage();
+    int rc;
     memset(&so, 0, sizeof(so));
-    for (i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--dtype") == 0 && i + 1 < argc) {
-            dt = mv_dtype_from_name(argv[++i]);
-            if (dt == MV_DT_UNKNOWN) {
-                fprintf(stderr, "mvtool: unknown dtype '%s'\n", argv[i]);
-                return 2;
-            }
-        } else if (strcmp(argv[i], "--nifti2") == 0) {
-            so.nifti_version = 2;
-        } else {
-            return usage();
-        }
-    }
-    st = mv_load(argv[0], &v, NULL);
-    if (st != MV_OK) return fail(st);
-    if (dt == MV_DT_UNKNOWN || dt == v.dtype) {
-        st = mv_save(argv[1], &v, &so);
-        mv_free(&v);
-        return st == MV_OK ? 0 : fail(st);
-    }
-    {
-        mv_convert_opts co;
-        memset(&co, 0, sizeof(co));
-        co.scaled = mv_dtype_is_complex(v.dtype) || mv_dtype_is_float(v.dtype) || mv_dtype_is_integer(v.dtype);
-        if (mv_dtype_is_integer(dt) && !mv_dtype_is_complex(v.dtype)) {
-            mv_stats s;
-            double lo, hi, big = 1e300, small = -1e300;
-            unsigned char probe[8];
-            /* the new type's range, from saturating conversions of +-huge */
-            mv_convert_buffer(&big, MV_DT_F64, probe, dt, 1, NULL);
-            mv_convert_buffer(probe, dt, &hi, MV_DT_F64, 1, NULL);
-            mv_convert_buffer(&small, MV_DT_F64, probe, dt, 1, NULL);
-            mv_convert_buffer(probe, dt, &lo, MV_DT_F64, 1, NULL);
-            if (mv_compute_stats(&v, &s, NULL) == MV_OK && (s.min < lo || s.max > hi))
-                fprintf(stderr, "mvtool: values %g..%g saturate in %s (%g..%g)\n", s.min, s.max, mv_dtype_name(dt), lo, hi);
-        }
-        st = mv_convert(&v, &out, dt, &co);
-        mv_free(&v);
-        if (st != MV_OK) return fail(st);
-        st = mv_save(argv[1], &out, &so);
-        mv_free(&out);
-        return st == MV_OK ? 0 : fail(st);
-    }
+    if (dname && (rc = parse_dtype(a, dname, &dt)) != 0) return rc;
+    if (opt_flag(a, "--saturate") && opt_flag(a, "--scale")) return usage_error(a, "--saturate and --scale exclude each other", NULL);
+    if (opt_flag(a, "--nifti2")) so.nifti_version = 2;
+    if (load_or_fail(a->pos[0], &v, NULL)) return 1;
+    if (dt == MV_DT_UNKNOWN || dt == v.dtype) return save_and_free(a->pos[1], &v, &so);
+    st = convert_values(a->pos[0], &v, dt, mode, &out);
+    mv_free(&v);
+    if (st != MV_OK) return fail_at(st, a->pos[0]);
+    return save_and_free(a->pos[1], &out, &so);
 }
 
-static int cmd_phantom(int argc, char **argv)
+/* Shepp-Logan is made in float32 and smooth in int16 or float32; another
+   --dtype converts the values, for integer types with scl_slope/scl_inter
+   chosen as nib.save does (Shepp-Logan's 0..1 intensities would round to
+   0 and 1 otherwise). */
+static int cmd_phantom(const args *a)
 {
-    mv_vol v;
+    mv_vol v, out;
     mv_status st;
     int64_t n = 128;
-    const char *kind = "shepp";
+    const char *kind = opt_str(a, "--kind"), *size = opt_str(a, "--size"), *dname = opt_str(a, "--dtype");
     mv_dtype dt = MV_DT_F32;
-    int i;
-    if (argc < 1) return usage();
-    for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--size") == 0 && i + 1 < argc) n = atoll(argv[++i]);
-        else if (strcmp(argv[i], "--kind") == 0 && i + 1 < argc) kind = argv[++i];
-        else if (strcmp(argv[i], "--dtype") == 0 && i + 1 < argc) dt = mv_dtype_from_name(argv[++i]);
-        else return usage();
+    int rc;
+    if (size && parse_ints(size, &n, 1, 1, 65536) != 1) return usage_error(a, "--size wants a whole number 1..65536", size);
+    if (dname && (rc = parse_dtype(a, dname, &dt)) != 0) return rc;
+    if (!kind || strcmp(kind, "shepp") == 0) st = mv_phantom_shepp_logan(&v, n, n, n);
+    else if (strcmp(kind, "smooth") == 0) st = mv_phantom_smooth(&v, dt == MV_DT_I16 ? MV_DT_I16 : MV_DT_F32, n, n, n, 1);
+    else return usage_error(a, "--kind wants shepp or smooth", kind);
+    if (st != MV_OK) return fail_at(st, a->pos[0]);
+    if (v.dtype != dt) {
+        st = convert_values(a->pos[0], &v, dt, CV_SCALE_ALWAYS, &out);
+        mv_free(&v);
+        if (st != MV_OK) return fail_at(st, a->pos[0]);
+        v = out;
     }
-    if (strcmp(kind, "shepp") == 0) st = mv_phantom_shepp_logan(&v, n, n, n);
-    else if (strcmp(kind, "smooth") == 0) st = mv_phantom_smooth(&v, dt, n, n, n, 1);
-    else return usage();
-    if (st != MV_OK) return fail(st);
-    st = mv_save(argv[0], &v, NULL);
-    mv_free(&v);
-    return st == MV_OK ? 0 : fail(st);
+    return save_and_free(a->pos[0], &v, NULL);
 }
 
-/* "a,b,c" into up to n numbers; returns how many, -1 on junk */
-static int parse_list(const char *s, double *out, int n)
+/* ---- time points: frames, split, merge ---- */
+
+/* "T0[,N]" or fslroi's "T0 N": N time points from T0 (default 1); a single
+   one is 3D (squeeze). */
+static int cmd_frames(const args *a)
 {
-    int k = 0;
-    char *end;
-    if (!s || !*s) return 0;
-    for (;;) {
-        if (k == n) return -1;
-        out[k++] = strtod(s, &end);
-        if (end == s) return -1;
-        if (*end == 0) return k;
-        if (*end != ',') return -1;
-        s = end + 1;
-    }
+    mv_load_opts o;
+    mv_vol v;
+    int64_t t[2] = {0, 1};
+    int k = parse_ints(a->pos[2], t, a->npos == 4 ? 1 : 2, 0, MVT_BIG);
+    if (k < 1 || (k == 2 && t[1] < 1)) return usage_error(a, "frames wants T0 or T0,N (whole numbers, T0 >= 0, N >= 1)", a->pos[2]);
+    if (a->npos == 4 && parse_ints(a->pos[3], t + 1, 1, 1, MVT_BIG) != 1)
+        return usage_error(a, "frames wants N >= 1 (a whole number)", a->pos[3]);
+    memset(&o, 0, sizeof(o));
+    o.box_start[3] = t[0];
+    o.box_size[3] = t[1];
+    o.squeeze = t[1] == 1;
+    if (load_or_fail(a->pos[0], &v, &o)) return 1;
+    return save_and_free(a->pos[1], &v, NULL);
 }
+
+/* PREFIX + 4-digit time index + extension: the extension PREFIX ends with
+   (.nii, .nii.gz, .hdr, .hdr.gz, .img, .img.gz), else .nii.gz (fslsplit's). */
+static int split_name(const char *prefix, int64_t t, char *out, size_t cap)
+{
+    static const char *exts[] = {".nii.gz", ".hdr.gz", ".img.gz", ".nii", ".hdr", ".img"};
+    size_t n = strlen(prefix), e;
+    int i, w;
+    for (i = 0; i < 6; i++) {
+        e = strlen(exts[i]);
+        if (n >= e && strcmp(prefix + n - e, exts[i]) == 0) {
+            w = snprintf(out, cap, "%.*s%04lld%s", (int)(n - e), prefix, (long long)t, exts[i]);
+            return w > 0 && (size_t)w < cap;
+        }
+    }
+    w = snprintf(out, cap, "%s%04lld.nii.gz", prefix, (long long)t);
+    return w > 0 && (size_t)w < cap;
+}
+
+/* One 3D file per time point (dims[3]); the volume is read once. Each
+   frame is a view of it saved with the input's metadata. */
+static int cmd_split(const args *a)
+{
+    mv_vol v;
+    int64_t t, nt, frame;
+    char name[4096];
+    const char *prefix = a->npos > 1 ? a->pos[1] : "vol";
+    int i;
+    if (load_or_fail(a->pos[0], &v, NULL)) return 1;
+    for (i = 4; i < v.ndim; i++)
+        if (v.dim[i] != 1) {
+            mv_free(&v);
+            fprintf(stderr, "mvtool split: %s: %dD with dims[%d] = %lld: split takes 3D or 4D files\n", a->pos[0], v.ndim, i,
+                    (long long)v.dim[i]);
+            return 1;
+        }
+    nt = v.ndim > 3 ? v.dim[3] : 1;
+    frame = (int64_t)mv_dtype_size(v.dtype) * v.dim[0] * v.dim[1] * v.dim[2];
+    for (t = 0; t < nt; t++) {
+        mv_vol f = v;
+        mv_status st;
+        if (!split_name(prefix, t, name, sizeof(name))) {
+            mv_free(&v);
+            return usage_error(a, "PREFIX too long", prefix);
+        }
+        f.data = (unsigned char *)v.data + (size_t)(t * frame);
+        f.flags = MV_VOL_BORROWED;
+        f.ndim = v.ndim < 3 ? v.ndim : 3;
+        for (i = 3; i < MV_MAX_DIMS; i++) {
+            f.dim[i] = 1;
+            f.spacing[i] = 1;
+        }
+        st = mv_save(name, &f, NULL);
+        if (st != MV_OK) {
+            mv_free(&v);
+            return fail_at(st, name);
+        }
+    }
+    mv_free(&v);
+    return 0;
+}
+
+/* The inputs, 3D or 4D, one after the other along dims[3] (fslmerge -t).
+   All must share the first file's grid: dims 0-2 and affine (1e-6 mm). The
+   result keeps the first file's metadata; its dtype and scaling too when
+   every file shares them (the stored values are concatenated), else the
+   scaled values go to float32. */
+static int cmd_merge(const args *a)
+{
+    int n = a->npos - 1, f, same = 1, r, c, i;
+    char **in = a->pos + 1;
+    mv_vol first, out, v;
+    int64_t nt = 0, dims[4];
+    size_t off = 0;
+    mv_status st;
+    mv_load_opts ho;
+    memset(&ho, 0, sizeof(ho));
+    ho.header_only = 1;
+    ho.squeeze = 1;
+    if (load_or_fail(in[0], &first, &ho)) return 1;
+    for (f = 0; f < n; f++) { /* the grid check, headers only */
+        if (load_or_fail(in[f], &v, &ho)) {
+            mv_free(&first);
+            return 1;
+        }
+        for (i = 0, st = MV_OK; i < 3; i++)
+            if (v.dim[i] != first.dim[i]) st = MV_ERR_INVALID_ARG;
+        for (r = 0; r < 3; r++)
+            for (c = 0; c < 4; c++)
+                if (fabs(v.affine[r][c] - first.affine[r][c]) > 1e-6) st = MV_ERR_INVALID_ARG;
+        if (v.ndim > 4) st = MV_ERR_UNSUPPORTED;
+        if (st != MV_OK) {
+            fprintf(stderr, "mvtool merge: %s: %s (%lld x %lld x %lld, %dD) than %s (%lld x %lld x %lld): merge needs one 3D grid "
+                    "(dims and affine) and 3D or 4D files\n", in[f], v.ndim > 4 ? "more axes" : "another grid",
+                    (long long)v.dim[0], (long long)v.dim[1], (long long)v.dim[2], v.ndim, in[0], (long long)first.dim[0],
+                    (long long)first.dim[1], (long long)first.dim[2]);
+            mv_free(&v);
+            mv_free(&first);
+            return 1;
+        }
+        same = same && v.dtype == first.dtype && v.meta.scl_slope == first.meta.scl_slope &&
+               v.meta.scl_inter == first.meta.scl_inter;
+        nt += v.ndim > 3 ? v.dim[3] : 1;
+        mv_free(&v);
+    }
+    dims[0] = first.dim[0];
+    dims[1] = first.dim[1];
+    dims[2] = first.dim[2];
+    dims[3] = nt;
+    st = mv_vol_copy_meta(&first, &out);
+    if (st == MV_OK) {
+        mv_vol t;
+        st = mv_vol_alloc(&t, same ? first.dtype : MV_DT_F32, 4, dims, NULL);
+        if (st == MV_OK) {
+            out.data = t.data;
+            out.flags = t.flags;
+            out.mem_base = t.mem_base;
+            out.mem_size = t.mem_size;
+            out.dtype = t.dtype;
+            out.ndim = 4;
+            out.dim[3] = nt;
+            out.spacing[3] = first.ndim > 3 ? first.spacing[3] : 1;
+            if (!same) {
+                out.meta.scl_slope = 1;
+                out.meta.scl_inter = 0;
+            }
+        }
+    }
+    mv_free(&first);
+    if (st != MV_OK) return fail_at(st, a->pos[0]);
+    for (f = 0; f < n && st == MV_OK; f++) {
+        mv_load_opts o;
+        memset(&o, 0, sizeof(o));
+        o.scaled = !same;
+        o.dtype = out.dtype;
+        st = mv_load(in[f], &v, &o);
+        if (st != MV_OK) break;
+        if (off + mv_vol_bytes(&v) > mv_vol_bytes(&out)) { /* changed since its header was read */
+            mv_free(&v);
+            st = mv_set_error(MV_ERR_BAD_DATA, "%s: more voxels than its header said a moment ago", in[f]);
+            break;
+        }
+        memcpy((unsigned char *)out.data + off, v.data, mv_vol_bytes(&v));
+        off += mv_vol_bytes(&v);
+        mv_free(&v);
+    }
+    if (st != MV_OK) {
+        mv_free(&out);
+        return fail_at(st, in[f]);
+    }
+    return save_and_free(a->pos[0], &out, NULL);
+}
+
+/* ---- intensity and spatial operations (one-step chains) ---- */
 
 static int run_chain(const char *in, const char *out, const mv_op *ops, int n)
 {
     mv_vol v;
     mv_status st = mv_pipeline_load(in, ops, n, &v, NULL);
-    if (st != MV_OK) return fail(st);
-    st = mv_save(out, &v, NULL);
-    mv_free(&v);
-    return st == MV_OK ? 0 : fail(st);
+    if (st != MV_OK) return fail_at(st, in);
+    return save_and_free(out, &v, NULL);
 }
 
-static int bad_arg(const char *what, const char *arg)
-{
-    fprintf(stderr, "mvtool: %s: '%s'\n", what, arg ? arg : "");
-    return 2;
-}
-
-static int cmd_znorm(int argc, char **argv)
+static int cmd_znorm(const args *a)
 {
     mv_intensity_opts o;
-    const char *mask_path = NULL;
+    const char *mask_path = opt_str(a, "--mask");
     mv_vol v, m, out;
     mv_status st;
-    int i;
-    if (argc < 2) return usage();
     memset(&o, 0, sizeof(o));
-    for (i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--nonzero") == 0) o.nonzero = 1;
-        else if (strcmp(argv[i], "--per-frame") == 0) o.per_frame = 1;
-        else if (strcmp(argv[i], "--mask") == 0 && i + 1 < argc) mask_path = argv[++i];
-        else return usage();
-    }
+    o.nonzero = opt_flag(a, "--nonzero");
+    o.per_frame = opt_flag(a, "--per-frame");
     if (!mask_path && !o.per_frame) {
         mv_op op = mv_op_znorm(o.nonzero);
-        return run_chain(argv[0], argv[1], &op, 1);
+        return run_chain(a->pos[0], a->pos[1], &op, 1);
     }
-    st = mv_load(argv[0], &v, NULL);
-    if (st != MV_OK) return fail(st);
+    if (load_or_fail(a->pos[0], &v, NULL)) return 1;
     mv_vol_init(&m);
-    if (mask_path && (st = mv_load(mask_path, &m, NULL)) != MV_OK) {
+    if (mask_path && load_or_fail(mask_path, &m, NULL)) {
         mv_free(&v);
-        return fail(st);
+        return 1;
     }
     o.mask = mask_path ? &m : NULL;
     st = mv_znorm(&v, &out, &o);
     mv_free(&v);
     mv_free(&m);
-    if (st != MV_OK) return fail(st);
-    st = mv_save(argv[1], &out, NULL);
-    mv_free(&out);
-    return st == MV_OK ? 0 : fail(st);
+    if (st != MV_OK) return fail_at(st, a->pos[0]);
+    return save_and_free(a->pos[1], &out, NULL);
 }
 
-static int cmd_rescale(int argc, char **argv)
+static int cmd_rescale(const args *a)
 {
     double r[2] = {0, 1}, pct[2] = {0, 0};
-    int i, clip = 0, nonzero = 0;
+    const char *p = opt_str(a, "--pct");
     mv_op op;
-    if (argc < 2) return usage();
-    for (i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--pct") == 0 && i + 1 < argc) {
-            if (parse_list(argv[++i], pct, 2) != 2) return bad_arg("--pct wants P1,P2", argv[i]);
-        } else if (strcmp(argv[i], "--clip") == 0) {
-            clip = 1;
-        } else if (strcmp(argv[i], "--nonzero") == 0) {
-            nonzero = 1;
-        } else if (parse_list(argv[i], r, 2) != 2) {
-            return bad_arg("range wants LO,HI", argv[i]);
-        }
-    }
-    op = mv_op_rescale_pct(r[0], r[1], pct[0], pct[1], clip);
-    op.nonzero = nonzero;
-    return run_chain(argv[0], argv[1], &op, 1);
+    if (p && parse_list(p, pct, 2) != 2) return usage_error(a, "--pct wants P1,P2", p);
+    if (a->npos == 3 && parse_list(a->pos[2], r, 2) != 2) return usage_error(a, "range wants LO,HI", a->pos[2]);
+    op = mv_op_rescale_pct(r[0], r[1], pct[0], pct[1], opt_flag(a, "--clip"));
+    op.nonzero = opt_flag(a, "--nonzero");
+    return run_chain(a->pos[0], a->pos[1], &op, 1);
 }
 
-static int cmd_clamp(int argc, char **argv)
+static int cmd_clamp(const args *a)
 {
     double r[2];
     mv_op op;
-    if (argc != 3) return usage();
-    if (parse_list(argv[2], r, 2) != 2) return bad_arg("range wants LO,HI", argv[2]);
+    if (parse_list(a->pos[2], r, 2) != 2) return usage_error(a, "range wants LO,HI", a->pos[2]);
     op = mv_op_clamp(r[0], r[1]);
-    return run_chain(argv[0], argv[1], &op, 1);
+    return run_chain(a->pos[0], a->pos[1], &op, 1);
 }
 
-static int cmd_crop_or_pad(int argc, char **argv)
+static int cmd_crop_or_pad(const args *a)
 {
-    double sh[3], fill = 0;
+    int64_t sh[3];
+    double fill = 0;
+    const char *f = opt_str(a, "--fill");
     mv_op op;
-    if (argc != 3 && !(argc == 5 && strcmp(argv[3], "--fill") == 0)) return usage();
-    if (parse_list(argv[2], sh, 3) != 3) return bad_arg("shape wants X,Y,Z", argv[2]);
-    if (argc == 5 && parse_list(argv[4], &fill, 1) != 1) return bad_arg("--fill wants a number", argv[4]);
-    op = mv_op_crop_or_pad((int64_t)sh[0], (int64_t)sh[1], (int64_t)sh[2], fill);
-    return run_chain(argv[0], argv[1], &op, 1);
+    if (parse_ints(a->pos[2], sh, 3, -MVT_BIG, MVT_BIG) != 3) return usage_error(a, "shape wants X,Y,Z (whole numbers)", a->pos[2]);
+    if (f && parse_list(f, &fill, 1) != 1) return usage_error(a, "--fill wants a number", f);
+    op = mv_op_crop_or_pad(sh[0], sh[1], sh[2], fill);
+    return run_chain(a->pos[0], a->pos[1], &op, 1);
 }
 
 static int axes_mask(const char *s, unsigned *mask)
 {
-    double ax[7];
-    int n = parse_list(s, ax, 7), i;
+    int64_t ax[7];
+    int n = parse_ints(s, ax, 7, 0, 6), i;
     *mask = 0;
     if (n <= 0) return 0;
-    for (i = 0; i < n; i++) {
-        if (ax[i] < 0 || ax[i] > 6 || ax[i] != (int)ax[i]) return 0;
-        *mask |= 1u << (int)ax[i];
-    }
+    for (i = 0; i < n; i++) *mask |= 1u << (int)ax[i];
     return 1;
 }
 
-static int cmd_flip(int argc, char **argv)
+static int cmd_flip(const args *a)
 {
     unsigned mask;
     mv_op op;
-    if (argc != 3) return usage();
-    if (!axes_mask(argv[2], &mask)) return bad_arg("axes wants a list like 0 or 0,2", argv[2]);
+    if (!axes_mask(a->pos[2], &mask)) return usage_error(a, "axes wants a list like 0 or 0,2 (axes 0..6)", a->pos[2]);
     op = mv_op_flip(mask);
-    return run_chain(argv[0], argv[1], &op, 1);
+    return run_chain(a->pos[0], a->pos[1], &op, 1);
 }
 
-static int cmd_reorient(int argc, char **argv)
+static int cmd_reorient(const args *a)
 {
-    mv_op op;
-    if (argc != 3) return usage();
-    op = mv_op_reorient(argv[2]);
-    return run_chain(argv[0], argv[1], &op, 1);
+    mv_op op = mv_op_reorient(a->pos[2]);
+    return run_chain(a->pos[0], a->pos[1], &op, 1);
 }
 
 /* ---- resampling ---- */
@@ -420,14 +820,7 @@ static int parse_interp(const char *s, mv_interp *interp)
 /* "X,Y,Z" as three whole voxel counts >= 1 */
 static int parse_shape(const char *s, int64_t *shape)
 {
-    double v[3];
-    int a;
-    if (parse_list(s, v, 3) != 3) return 0;
-    for (a = 0; a < 3; a++) {
-        if (!(v[a] >= 1 && v[a] <= 2147483647.0) || v[a] != (double)(int64_t)v[a]) return 0;
-        shape[a] = (int64_t)v[a];
-    }
-    return 1;
+    return parse_ints(s, shape, 3, 1, 2147483647) == 3;
 }
 
 /* "A,B,C" as three spacings in mm, finite and > 0 */
@@ -453,42 +846,24 @@ static mv_status resample_run(const resample_step *r, const mv_vol *in, mv_vol *
     return r->by_spacing ? mv_resample_spacing(in, out, r->spacing, &r->o) : mv_resample_shape(in, out, r->shape, &r->o);
 }
 
-static int cmd_resample(int argc, char **argv)
+static int cmd_resample(const args *a)
 {
     resample_step r;
-    int i, have_shape = 0, have_spacing = 0;
+    const char *shape = opt_str(a, "--shape"), *spacing = opt_str(a, "--spacing"), *interp = opt_str(a, "--interp");
     mv_vol v, out;
     mv_status st;
-    if (argc < 2) return usage();
     resample_step_init(&r);
-    for (i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--shape") == 0 && i + 1 < argc) {
-            if (!parse_shape(argv[++i], r.shape)) return bad_arg("--shape wants X,Y,Z (whole numbers >= 1)", argv[i]);
-            have_shape = 1;
-        } else if (strcmp(argv[i], "--spacing") == 0 && i + 1 < argc) {
-            if (!parse_spacing(argv[++i], r.spacing)) return bad_arg("--spacing wants A,B,C (mm, > 0)", argv[i]);
-            have_spacing = 1;
-        } else if (strcmp(argv[i], "--interp") == 0 && i + 1 < argc) {
-            if (!parse_interp(argv[++i], &r.o.interp)) return bad_arg("--interp wants nearest, linear or cubic", argv[i]);
-        } else if (strcmp(argv[i], "--align-corners") == 0) {
-            r.o.align_corners = 1;
-        } else {
-            return usage();
-        }
-    }
-    if (have_shape == have_spacing) {
-        fprintf(stderr, "mvtool: resample: give exactly one of --shape X,Y,Z and --spacing A,B,C\n");
-        return 2;
-    }
-    r.by_spacing = have_spacing;
-    st = mv_load(argv[0], &v, NULL);
-    if (st != MV_OK) return fail(st);
+    if (shape && !parse_shape(shape, r.shape)) return usage_error(a, "--shape wants X,Y,Z (whole numbers >= 1)", shape);
+    if (spacing && !parse_spacing(spacing, r.spacing)) return usage_error(a, "--spacing wants A,B,C (mm, > 0)", spacing);
+    if (interp && !parse_interp(interp, &r.o.interp)) return usage_error(a, "--interp wants nearest, linear or cubic", interp);
+    r.o.align_corners = opt_flag(a, "--align-corners");
+    if (!shape == !spacing) return usage_error(a, "give exactly one of --shape X,Y,Z and --spacing A,B,C", NULL);
+    r.by_spacing = spacing != NULL;
+    if (load_or_fail(a->pos[0], &v, NULL)) return 1;
     st = resample_run(&r, &v, &out);
     mv_free(&v);
-    if (st != MV_OK) return fail(st);
-    st = mv_save(argv[1], &out, NULL);
-    mv_free(&out);
-    return st == MV_OK ? 0 : fail(st);
+    if (st != MV_OK) return fail_at(st, a->pos[0]);
+    return save_and_free(a->pos[1], &out, NULL);
 }
 
 /* "resample:shape:X,Y,Z[:INTERP]" or "resample:spacing:A,B,C[:INTERP]" */
@@ -515,7 +890,8 @@ static int parse_step(const char *text, mv_op *op)
 {
     char buf[256], *part[5], *p;
     int n = 0;
-    double a[3], b[3];
+    double a[3];
+    int64_t ia[3], ib[3];
     if (strlen(text) >= sizeof(buf)) return 0;
     strcpy(buf, text);
     for (p = buf; n < 5; n++) {
@@ -527,22 +903,17 @@ static int parse_step(const char *text, mv_op *op)
         }
         *p++ = 0;
     }
-    if (!strcmp(part[0], "crop-or-pad") && n >= 2 && parse_list(part[1], a, 3) == 3) {
+    if (!strcmp(part[0], "crop-or-pad") && n >= 2 && parse_ints(part[1], ia, 3, -MVT_BIG, MVT_BIG) == 3) {
         double fill = 0;
         if (n == 3 && parse_list(part[2], &fill, 1) != 1) return 0;
-        *op = mv_op_crop_or_pad((int64_t)a[0], (int64_t)a[1], (int64_t)a[2], fill);
+        *op = mv_op_crop_or_pad(ia[0], ia[1], ia[2], fill);
         return n <= 3;
     }
-    if (!strcmp(part[0], "box") && n >= 3 && parse_list(part[1], a, 3) == 3 && parse_list(part[2], b, 3) == 3) {
-        int64_t st[3], sz[3];
+    if (!strcmp(part[0], "box") && n >= 3 && parse_ints(part[1], ia, 3, -MVT_BIG, MVT_BIG) == 3 &&
+        parse_ints(part[2], ib, 3, -MVT_BIG, MVT_BIG) == 3) {
         double fill = 0;
-        int i;
         if (n == 4 && parse_list(part[3], &fill, 1) != 1) return 0;
-        for (i = 0; i < 3; i++) {
-            st[i] = (int64_t)a[i];
-            sz[i] = (int64_t)b[i];
-        }
-        *op = mv_op_box(st, sz, fill);
+        *op = mv_op_box(ia, ib, fill);
         return n <= 4;
     }
     if (!strcmp(part[0], "flip") && n == 2) {
@@ -551,16 +922,17 @@ static int parse_step(const char *text, mv_op *op)
         *op = mv_op_flip(mask);
         return 1;
     }
-    if (!strcmp(part[0], "permute") && n == 2 && parse_list(part[1], a, 3) == 3) {
-        *op = mv_op_permute((int)a[0], (int)a[1], (int)a[2]);
+    if (!strcmp(part[0], "permute") && n == 2 && parse_ints(part[1], ia, 3, 0, 2) == 3) {
+        *op = mv_op_permute((int)ia[0], (int)ia[1], (int)ia[2]);
         return 1;
     }
     if (!strcmp(part[0], "reorient") && n == 2) {
         *op = mv_op_reorient(part[1]);
         return 1;
     }
-    if (!strcmp(part[0], "rot90") && n == 3 && parse_list(part[1], a, 1) == 1 && parse_list(part[2], b, 2) == 2) {
-        *op = mv_op_rot90((int)a[0], (int)b[0], (int)b[1]);
+    if (!strcmp(part[0], "rot90") && n == 3 && parse_ints(part[1], ia, 1, -1000000, 1000000) == 1 &&
+        parse_ints(part[2], ib, 2, 0, 2) == 2) {
+        *op = mv_op_rot90((int)ia[0], (int)ib[0], (int)ib[1]);
         return 1;
     }
     if (!strcmp(part[0], "znorm") && (n == 1 || (n == 2 && !strcmp(part[1], "nonzero")))) {
@@ -613,7 +985,7 @@ static int run_chain_resampled(const char *in, const char *outp, const mv_op *op
     int first = 0, i;
     while (first < n && resample_at[first] < 0) first++;
     st = first > 0 ? mv_pipeline_load(in, ops, first, &v, NULL) : mv_load(in, &v, NULL);
-    if (st != MV_OK) return fail(st);
+    if (st != MV_OK) return fail_at(st, in);
     for (i = first; i < n && st == MV_OK;) {
         int end = i + 1;
         st = resample_run(&rs[resample_at[i]], &v, &out);
@@ -624,29 +996,32 @@ static int run_chain_resampled(const char *in, const char *outp, const mv_op *op
         st = chain_segment(&v, ops + i + 1, end - i - 1);
         i = end;
     }
-    if (st == MV_OK) st = mv_save(outp, &v, NULL);
-    mv_free(&v);
-    return st == MV_OK ? 0 : fail(st);
+    if (st != MV_OK) {
+        mv_free(&v);
+        return fail_at(st, in);
+    }
+    return save_and_free(outp, &v, NULL);
 }
 
-static int cmd_chain(int argc, char **argv)
+static int cmd_chain(const args *a)
 {
     mv_op ops[64];
     resample_step rs[64];
-    int resample_at[64], i, n = argc - 2, n_rs = 0;
-    if (argc < 3 || n > 64) return usage();
+    int resample_at[64], i, n = a->npos - 2, n_rs = 0;
+    char **steps = a->pos + 2;
+    if (n > 64) return usage_error(a, "at most 64 steps; this one is the 65th", steps[64]);
     for (i = 0; i < n; i++) {
         resample_at[i] = -1;
         memset(&ops[i], 0, sizeof(ops[i]));
-        if (strncmp(argv[i + 2], "resample:", 9) == 0) {
-            if (!parse_resample_step(argv[i + 2], &rs[n_rs])) return bad_arg("malformed resample step", argv[i + 2]);
+        if (strncmp(steps[i], "resample:", 9) == 0) {
+            if (!parse_resample_step(steps[i], &rs[n_rs])) return usage_error(a, "malformed resample step", steps[i]);
             resample_at[i] = n_rs++;
-        } else if (!parse_step(argv[i + 2], &ops[i])) {
-            return bad_arg("unknown or malformed step", argv[i + 2]);
+        } else if (!parse_step(steps[i], &ops[i])) {
+            return usage_error(a, "unknown or malformed step", steps[i]);
         }
     }
-    if (n_rs == 0) return run_chain(argv[0], argv[1], ops, n);
-    return run_chain_resampled(argv[0], argv[1], ops, resample_at, rs, n);
+    if (n_rs == 0) return run_chain(a->pos[0], a->pos[1], ops, n);
+    return run_chain_resampled(a->pos[0], a->pos[1], ops, resample_at, rs, n);
 }
 
 /* ---- FFT subcommands ---- */
@@ -655,80 +1030,200 @@ static int cmd_chain(int argc, char **argv)
    applied), transform the spatial axes in place (higher axes are a batch:
    each volume on its own), save complex64 with the input's geometry. The
    centred forms are mv_fftc_into: no data moves for the shifts. */
-static int cmd_fft(int argc, char **argv, int inverse, int centred)
+static int fft_run(const args *a, int inverse, int centred)
 {
     mv_vol v, c;
     mv_convert_opts co;
     mv_fft_opts fo;
     mv_status st;
     int n_axes;
-    if (argc != 2) return usage();
-    st = mv_load(argv[0], &v, NULL);
-    if (st != MV_OK) return fail(st);
+    if (load_or_fail(a->pos[0], &v, NULL)) return 1;
     memset(&co, 0, sizeof(co));
     co.scaled = 1;
     st = mv_convert(&v, &c, MV_DT_C64, &co);
     mv_free(&v);
-    if (st != MV_OK) return fail(st);
+    if (st != MV_OK) return fail_at(st, a->pos[0]);
     memset(&fo, 0, sizeof(fo));
     fo.norm = centred ? MV_FFT_ORTHO : MV_FFT_BACKWARD;
     n_axes = c.ndim < 3 ? c.ndim : 3;
     if (centred) st = mv_fftc_into(&c, &c, (1u << n_axes) - 1, inverse, NULL);
     else st = mv_fft_c2c(c.data, c.data, c.ndim, c.dim, (1u << n_axes) - 1, inverse, &fo);
-    if (st == MV_OK) st = mv_save(argv[1], &c, NULL);
-    mv_free(&c);
-    return st == MV_OK ? 0 : fail(st);
+    if (st != MV_OK) {
+        mv_free(&c);
+        return fail_at(st, a->pos[0]);
+    }
+    return save_and_free(a->pos[1], &c, NULL);
 }
+static int cmd_fft(const args *a) { return fft_run(a, 0, 0); }
+static int cmd_ifft(const args *a) { return fft_run(a, 1, 0); }
+static int cmd_fftc(const args *a) { return fft_run(a, 0, 1); }
+static int cmd_ifftc(const args *a) { return fft_run(a, 1, 1); }
 
 /* rss: root-sum-of-squares over the coil axis (dims[3], BART's coil
    dimension; dims[4..] stay, one RSS per volume), float32 out. complex64
    and float32 go straight in; other dtypes, and scaled files, through
    their scaled values (complex128 as complex64). A file with no coil axis
    (3D) gives |x|. */
-static int cmd_rss(int argc, char **argv)
+static int cmd_rss(const args *a)
 {
     mv_vol v, c, r;
     mv_convert_opts co;
     mv_status st;
     int scaled;
-    if (argc != 2) return usage();
-    st = mv_load(argv[0], &v, NULL);
-    if (st != MV_OK) return fail(st);
+    if (load_or_fail(a->pos[0], &v, NULL)) return 1;
     scaled = (v.meta.scl_slope != 0 && v.meta.scl_slope != 1) || v.meta.scl_inter != 0;
     if ((v.dtype != MV_DT_C64 && v.dtype != MV_DT_F32) || scaled) {
         memset(&co, 0, sizeof(co));
         co.scaled = 1;
         st = mv_convert(&v, &c, mv_dtype_is_complex(v.dtype) ? MV_DT_C64 : MV_DT_F32, &co);
         mv_free(&v);
-        if (st != MV_OK) return fail(st);
+        if (st != MV_OK) return fail_at(st, a->pos[0]);
         v = c;
     }
     st = mv_rss(&v, &r, NULL);
     mv_free(&v);
-    if (st == MV_OK) st = mv_save(argv[1], &r, NULL);
-    mv_free(&r);
-    return st == MV_OK ? 0 : fail(st);
+    if (st != MV_OK) return fail_at(st, a->pos[0]);
+    return save_and_free(a->pos[1], &r, NULL);
+}
+
+/* ---- the table: one row per subcommand drives --help, the parser and
+   dispatch ---- */
+
+#define FILES_NOTE "files: .nii, .hdr/.img pairs (NIfTI-1/2; Analyze 7.5 read), .gz of either\n"
+
+static const command commands[] = {
+    {"info", "header summary of each file (like nib-ls / fslhd)",
+     "mvtool info FILE...\n"
+     "  format, byte order, dtype, dims, spacing, affine, orientation code, q/s-form,\n"
+     "  scaling, extensions. Every file is reported; one that cannot be read gets\n"
+     "  its error on stderr, the others still print, and the exit status is 1.\n",
+     "", 1, -1, cmd_info},
+    {"stats", "sum mean std min max of the scaled values",
+     "mvtool stats FILE...\n"
+     "  one line per file: sum=S mean=M std=D min=A max=B (float64, %.17g, NIfTI\n"
+     "  scaling applied, NaN/Inf left out and counted on stderr); with several\n"
+     "  files each line starts with the file name and ': '. A file that fails\n"
+     "  is reported on stderr, the others still run (exit 1).\n",
+     "", 1, -1, cmd_stats},
+    {"convert", "rewrite in another format or dtype",
+     "mvtool convert IN OUT [--dtype NAME] [--nifti2] [--saturate | --scale]\n"
+     "  format from OUT's name; without --dtype stored values and metadata are\n"
+     "  kept. --dtype converts the scaled values (float64; integers round half to\n"
+     "  even). To an integer dtype, values outside its range are stored with\n"
+     "  scl_slope/scl_inter chosen as nibabel's nib.save does (said on stderr);\n"
+     "  --saturate clips them instead (with a warning); --scale scales float (or\n"
+     "  scaled) input even when it fits, exactly as nib.save always does.\n"
+     "  NAME: uint8 int8 int16 uint16 int32 uint32 int64 uint64 float32 float64 ...\n",
+     "--dtype= --nifti2 --saturate --scale", 2, 2, cmd_convert},
+    {"phantom", "a 3D Shepp-Logan or smooth+noise phantom",
+     "mvtool phantom OUT [--size N] [--kind shepp|smooth] [--dtype NAME]\n"
+     "  N x N x N (default 128), shepp by default, float32 by default; integer\n"
+     "  dtypes store the values with scl_slope/scl_inter as nib.save chooses.\n",
+     "--size= --kind= --dtype=", 1, 1, cmd_phantom},
+    {"znorm", "z-normalise (float32 out)",
+     "mvtool znorm IN OUT [--nonzero] [--mask MASK] [--per-frame]\n", "--nonzero --mask= --per-frame", 2, 2, cmd_znorm},
+    {"rescale", "min-max (or percentile) rescale, default to 0,1",
+     "mvtool rescale IN OUT [LO,HI] [--pct P1,P2] [--clip] [--nonzero]   (default 0,1; float32)\n",
+     "--pct= --clip --nonzero", 2, 3, cmd_rescale},
+    {"clamp", "clamp to LO,HI (float32 out)", "mvtool clamp IN OUT LO,HI\n", "", 3, 3, cmd_clamp},
+    {"crop-or-pad", "centred crop / pad (dtype kept)", "mvtool crop-or-pad IN OUT X,Y,Z [--fill V]\n", "--fill=", 3, 3,
+     cmd_crop_or_pad},
+    {"flip", "flip axes (dtype kept)", "mvtool flip IN OUT AXES                  (e.g. 0 or 0,2)\n", "", 3, 3, cmd_flip},
+    {"reorient", "reorient to an orientation code (dtype kept)", "mvtool reorient IN OUT CODE              (e.g. RAS, LPS)\n",
+     "", 3, 3, cmd_reorient},
+    {"resample", "resample to a shape or spacing (scipy zoom grid, float32 out)",
+     "mvtool resample IN OUT --shape X,Y,Z | --spacing A,B,C [--interp nearest|linear|cubic]\n"
+     "                [--align-corners]\n"
+     "  default linear, field of view kept (scipy zoom grid); float32 out; 4D: each\n"
+     "  time point.\n",
+     "--shape= --spacing= --interp= --align-corners", 2, 2, cmd_resample},
+    {"chain", "several steps in one pass (crop-first read)",
+     "mvtool chain IN OUT STEP...  steps, in order, run in one pass:\n"
+     "    crop-or-pad:X,Y,Z[:FILL]  box:X0,Y0,Z0:SX,SY,SZ[:FILL]  flip:AXES\n"
+     "    permute:P0,P1,P2  reorient:CODE  rot90:K:A0,A1  znorm[:nonzero]\n"
+     "    rescale[:LO,HI[:P1,P2[:clip]]]  clamp:LO,HI  cast:DTYPE[:trunc]\n"
+     "    resample:shape:X,Y,Z[:INTERP]  resample:spacing:A,B,C[:INTERP]\n"
+     "  (a resample step splits the chain: the steps before it run in one pass,\n"
+     "   then it resamples, then the steps after it run in one pass)\n",
+     "", 3, -1, cmd_chain},
+    {"frames", "time points T0.. of a 4D file (like fslroi's time form)",
+     "mvtool frames IN OUT T0[,N]   or   mvtool frames IN OUT T0 N\n"
+     "  N time points (dims[3]) from T0 (0-based; N default 1), as fslroi IN OUT T0 N;\n"
+     "  a single time point is written as a 3D volume. Only those frames are read.\n",
+     "", 3, 4, cmd_frames},
+    {"split", "one 3D file per time point (like fslsplit -t)",
+     "mvtool split IN [PREFIX]\n"
+     "  writes PREFIX0000.nii.gz, PREFIX0001.nii.gz, ... (the time index in 4 digits,\n"
+     "  more if needed; PREFIX default vol), as fslsplit; if PREFIX ends in .nii,\n"
+     "  .nii.gz, .hdr or .hdr.gz the index goes before that extension\n"
+     "  (out/t.nii -> out/t0000.nii). Dtype, scaling and metadata are the input's.\n",
+     "", 1, 2, cmd_split},
+    {"merge", "concatenate 3D/4D files in time (like fslmerge -t)",
+     "mvtool merge OUT IN...\n"
+     "  the inputs (3D or 4D) one after the other along dims[3]. All must share the\n"
+     "  first input's grid (dims 0-2 and affine); an error names the file that\n"
+     "  differs. Dtype and scaling are kept when all inputs share them, else the\n"
+     "  scaled values are written as float32. Metadata from the first input.\n",
+     "", 2, -1, cmd_merge},
+    {"fft", "numpy fftn over x,y,z (complex64 out)",
+     "mvtool fft IN OUT\n  numpy.fft.fftn over the three spatial axes (norm backward, no shift),\n"
+     "  complex64 out; real inputs promoted (scaling applied); 4D: each volume.\n", "", 2, 2, cmd_fft},
+    {"ifft", "numpy ifftn over x,y,z (complex64 out)", "mvtool ifft IN OUT\n  numpy.fft.ifftn, as fft.\n", "", 2, 2, cmd_ifft},
+    {"fftc", "centred FFT (ifftshift, FFT, fftshift), norm ortho",
+     "mvtool fftc IN OUT\n  fftshift(fftn(ifftshift(x), norm='ortho')) over x,y,z, as MRI code uses.\n", "", 2, 2, cmd_fftc},
+    {"ifftc", "centred inverse FFT, norm ortho",
+     "mvtool ifftc IN OUT\n  fftshift(ifftn(ifftshift(x), norm='ortho')) over x,y,z.\n", "", 2, 2, cmd_ifftc},
+    {"rss", "root-sum-of-squares over the coil axis (dims[3], as BART)",
+     "mvtool rss IN OUT\n  root-sum-of-squares over dims[3] (coils, as BART), float32 out; dims[4..]\n"
+     "  kept (one RSS per volume).\n", "", 2, 2, cmd_rss},
+};
+#define N_COMMANDS ((int)(sizeof(commands) / sizeof(commands[0])))
+
+static const command *find_command(const char *name)
+{
+    int i;
+    for (i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0) return &commands[i];
+    return NULL;
+}
+
+static void print_help(FILE *f)
+{
+    int i;
+    fprintf(f, "usage: mvtool COMMAND ARGS...   (mvtool COMMAND --help for its usage)\n"
+               "       mvtool --help | --version\n\ncommands:\n");
+    for (i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n" FILES_NOTE "exit status: 0 done, 1 a file or operation failed, 2 usage error\n");
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) return usage();
-    if (strcmp(argv[1], "info") == 0) return cmd_info(argc - 2, argv + 2);
-    if (strcmp(argv[1], "stats") == 0) return cmd_stats(argc - 2, argv + 2);
-    if (strcmp(argv[1], "convert") == 0) return cmd_convert(argc - 2, argv + 2);
-    if (strcmp(argv[1], "phantom") == 0) return cmd_phantom(argc - 2, argv + 2);
-    if (strcmp(argv[1], "znorm") == 0) return cmd_znorm(argc - 2, argv + 2);
-    if (strcmp(argv[1], "rescale") == 0) return cmd_rescale(argc - 2, argv + 2);
-    if (strcmp(argv[1], "clamp") == 0) return cmd_clamp(argc - 2, argv + 2);
-    if (strcmp(argv[1], "crop-or-pad") == 0) return cmd_crop_or_pad(argc - 2, argv + 2);
-    if (strcmp(argv[1], "flip") == 0) return cmd_flip(argc - 2, argv + 2);
-    if (strcmp(argv[1], "reorient") == 0) return cmd_reorient(argc - 2, argv + 2);
-    if (strcmp(argv[1], "resample") == 0) return cmd_resample(argc - 2, argv + 2);
-    if (strcmp(argv[1], "chain") == 0) return cmd_chain(argc - 2, argv + 2);
-    if (strcmp(argv[1], "fft") == 0) return cmd_fft(argc - 2, argv + 2, 0, 0);
-    if (strcmp(argv[1], "ifft") == 0) return cmd_fft(argc - 2, argv + 2, 1, 0);
-    if (strcmp(argv[1], "fftc") == 0) return cmd_fft(argc - 2, argv + 2, 0, 1);
-    if (strcmp(argv[1], "ifftc") == 0) return cmd_fft(argc - 2, argv + 2, 1, 1);
-    if (strcmp(argv[1], "rss") == 0) return cmd_rss(argc - 2, argv + 2);
-    return usage();
+    const command *c;
+    args a;
+    int rc;
+    if (argc < 2) {
+        print_help(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        if (argc > 2 && strcmp(argv[1], "help") == 0) {
+            c = find_command(argv[2]);
+            if (!c) return usage_error(NULL, "unknown command", argv[2]);
+            printf("usage: %s", c->usage);
+            return 0;
+        }
+        print_help(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("mvtool (medvol) %s\n", MEDVOL_VERSION_STRING);
+        return 0;
+    }
+    c = find_command(argv[1]);
+    if (!c) return usage_error(NULL, argv[1][0] == '-' ? "unknown option" : "unknown command", argv[1]);
+    rc = parse_args(c, argc - 2, argv + 2, &a);
+    if (rc == 0) rc = c->run(&a);
+    else if (rc < 0) rc = 0;
+    free(a.pos);
+    return rc;
 }

@@ -376,6 +376,82 @@ MV_TEST(nifti, crop_first_every_source)
     mv_free(&v);
 }
 
+/* mv_load_opts.squeeze: one time point of a 4D file loads as 3D (as
+   nibabel's img.slicer[..., t]); inner length-1 axes stay; the pipeline's
+   squeeze does the same to its output */
+MV_TEST(nifti, squeeze_one_time_point)
+{
+    mv_vol v, c, p5, f;
+    int64_t dims[4] = {7, 5, 4, 6}, d5[5] = {7, 5, 4, 1, 3}, start[4] = {0, 0, 0, 2}, size[4] = {7, 5, 4, 1};
+    const char *p = tu_path("squeeze.nii"), *q = tu_path("squeeze5.nii");
+    unsigned char want[7 * 5 * 4 * 2];
+    mv_load_opts o;
+    mv_pipeline_opts po;
+    mv_op op = mv_op_flip(1);
+    int a, r;
+    REQUIRE(make_vol(&v, MV_DT_I16, 4, dims, 21));
+    REQUIRE_OK(mv_save(p, &v, NULL));
+    memset(&o, 0, sizeof(o));
+    o.box_start[3] = 2;
+    o.box_size[3] = 1;
+    o.squeeze = 1;
+    REQUIRE_OK(mv_load(p, &c, &o));
+    crop_reference(&v, start, size, want);
+    EXPECT(c.ndim == 3 && c.dim[0] == 7 && c.dim[1] == 5 && c.dim[2] == 4 && c.dim[3] == 1 && c.spacing[3] == 1);
+    EXPECT(mv_vol_bytes(&c) == sizeof(want) && memcmp(c.data, want, sizeof(want)) == 0);
+    for (r = 0; r < 4; r++)
+        for (a = 0; a < 4; a++) EXPECT(c.affine[r][a] == v.affine[r][a]);
+    mv_free(&c);
+    o.header_only = 1; /* the header says the same */
+    REQUIRE_OK(mv_load(p, &c, &o));
+    EXPECT(c.ndim == 3 && c.data == NULL);
+    mv_free(&c);
+    o.header_only = 0;
+    o.squeeze = 0; /* without it: 4D with one time point, as before */
+    REQUIRE_OK(mv_load(p, &c, &o));
+    EXPECT(c.ndim == 4 && c.dim[3] == 1);
+    mv_free(&c);
+    o.box_size[3] = 2; /* two time points stay 4D */
+    o.squeeze = 1;
+    REQUIRE_OK(mv_load(p, &c, &o));
+    EXPECT(c.ndim == 4 && c.dim[3] == 2);
+    mv_free(&c);
+    /* (x, y, z, 1, 3): the inner length-1 axis is kept; picking one of the 3 gives 3D */
+    REQUIRE(make_vol(&p5, MV_DT_U8, 5, d5, 22));
+    REQUIRE_OK(mv_save(q, &p5, NULL));
+    memset(&o, 0, sizeof(o));
+    o.squeeze = 1;
+    REQUIRE_OK(mv_load(q, &c, &o));
+    EXPECT(c.ndim == 5 && c.dim[3] == 1 && c.dim[4] == 3);
+    mv_free(&c);
+    o.box_start[4] = 1;
+    o.box_size[4] = 1;
+    REQUIRE_OK(mv_load(q, &c, &o));
+    EXPECT(c.ndim == 3 && memcmp(c.data, (unsigned char *)p5.data + 7 * 5 * 4, 7 * 5 * 4) == 0);
+    mv_free(&c);
+    /* the pipeline: a (x, y, z, 1) input flipped, its output squeezed;
+       from memory and crop-first from the file */
+    memset(&po, 0, sizeof(po));
+    po.squeeze = 1;
+    memset(&o, 0, sizeof(o));
+    o.box_start[3] = 2;
+    o.box_size[3] = 1;
+    REQUIRE_OK(mv_load(p, &c, &o));
+    REQUIRE_OK(mv_pipeline(&c, &op, 1, &f, &po));
+    EXPECT(f.ndim == 3 && f.dim[0] == 7 && ((int16_t *)f.data)[0] == ((int16_t *)c.data)[6]);
+    mv_free(&f);
+    REQUIRE_OK(mv_pipeline(&c, &op, 1, &f, NULL));
+    EXPECT(f.ndim == 4);
+    mv_free(&f);
+    REQUIRE_OK(mv_save(q, &c, NULL));
+    REQUIRE_OK(mv_pipeline_load(q, &op, 1, &f, &po));
+    EXPECT(f.ndim == 3 && ((int16_t *)f.data)[0] == ((int16_t *)c.data)[6]);
+    mv_free(&f);
+    mv_free(&c);
+    mv_free(&p5);
+    mv_free(&v);
+}
+
 /* data at an odd vox_offset: every view into it is misaligned for the dtype
    and must go through the bounce buffer (the kernels get aligned arrays) */
 MV_TEST(nifti, odd_vox_offset)

@@ -172,7 +172,136 @@ $T stats "$W/missing.nii" 2> "$W/err"; [ $? -eq 1 ] && grep -q "MV_ERR_NOT_FOUND
 printf 'garbage' > "$W/g.nii"
 $T info "$W/g.nii" 2> "$W/err"; [ $? -eq 1 ] && grep -q "MV_ERR_TRUNCATED" "$W/err" && ok || bad "garbage file"
 $T convert "$W/p.nii" "$W/p.xyz" 2> "$W/err"; [ $? -eq 1 ] && grep -q "MV_ERR_INVALID_ARG" "$W/err" && ok || bad "bad name"
-$T bogus 2>/dev/null; [ $? -eq 2 ] && ok || bad "usage exit 2"
+
+# the command line contract: --help / --version on stdout with exit 0, each
+# subcommand's usage from the table, usage errors name the offending word (exit 2)
+$T --help > "$W/help" 2>/dev/null && grep -q "^usage: mvtool" "$W/help" && grep -q "  merge " "$W/help" && ok || bad "--help on stdout, exit 0"
+$T -h > /dev/null 2>&1 && ok || bad "-h exits 0"
+$T --version | grep -q "^mvtool (medvol) [0-9]" && ok || bad "--version"
+for c in $(awk '/^commands:/ {on = 1; next} on && /^  [a-z]/ {print $1}' "$W/help"); do
+  $T $c --help > "$W/u" 2>/dev/null && grep -q "^usage: mvtool $c " "$W/u" && ok || bad "$c --help"
+done
+$T bogus 2> "$W/err"; [ $? -eq 2 ] && grep -q "'bogus'" "$W/err" && ok || bad "unknown subcommand named"
+$T convert a.nii b.nii --dtyp uint8 2> "$W/err"; [ $? -eq 2 ] && grep -q "unknown option: '--dtyp'" "$W/err" && ok || bad "unknown option named"
+$T convert a.nii b.nii --dtype uint9 2> "$W/err"; [ $? -eq 2 ] && grep -q "'uint9'" "$W/err" && ok || bad "unknown dtype named"
+$T convert a.nii b.nii --dtype 2> "$W/err"; [ $? -eq 2 ] && grep -q "'--dtype'" "$W/err" && ok || bad "option without value named"
+$T clamp a.nii b.nii 1,2 extra 2> "$W/err"; [ $? -eq 2 ] && grep -q "'extra'" "$W/err" && ok || bad "extra argument named"
+# numbers: out of range or not whole is a usage error naming the word, never a wrapped value
+$T phantom "$W/p.nii" --size 1e9 2> "$W/err"; [ $? -eq 2 ] && grep -q "'1e9'" "$W/err" && ok || bad "phantom --size 1e9"
+$T phantom "$W/p.nii" --size 99999999999999999999 2> "$W/err"; [ $? -eq 2 ] && ok || bad "phantom --size overflow"
+$T phantom "$W/p.nii" --kind blob 2> "$W/err"; [ $? -eq 2 ] && grep -q "'blob'" "$W/err" && ok || bad "phantom --kind named"
+$T chain x.nii y.nii box:0,0,0:1e30,1,1 2> "$W/err"; [ $? -eq 2 ] && grep -q "box:0,0,0:1e30,1,1" "$W/err" \
+  && ! grep -q -- "-9223372036854775808" "$W/err" && ok || bad "chain box 1e30 named, not wrapped"
+$T chain x.nii y.nii box:99999999999999999999,0,0:1,1,1 2> "$W/err"; [ $? -eq 2 ] && ok || bad "chain box int64 overflow"
+$T crop-or-pad x.nii y.nii 20,5.5,3 2> "$W/err"; [ $? -eq 2 ] && grep -q "'20,5.5,3'" "$W/err" && ok || bad "crop-or-pad 5.5 named"
+$T flip x.nii y.nii 9 2> "$W/err"; [ $? -eq 2 ] && grep -q "'9'" "$W/err" && ok || bad "flip axis 9 named"
+$T frames x.nii y.nii 0,0 2> "$W/err"; [ $? -eq 2 ] && grep -q "'0,0'" "$W/err" && ok || bad "frames N = 0 named"
+# phantom --dtype applies to Shepp-Logan too: int16 with nibabel's scaling, values within one step of float32
+$T phantom "$W/sf.nii" --size 20 && $T phantom "$W/si.nii" --size 20 --dtype int16 && $T info "$W/si.nii" | grep -q "dtype        int16" \
+  && "$PY" -c 'import sys, numpy as np, nibabel as nib
+a, b = nib.load(sys.argv[1]), nib.load(sys.argv[2])
+s = float(b.dataobj.slope)
+sys.exit(0 if s != 1 and np.abs(a.get_fdata() - b.get_fdata()).max() <= s else 1)' "$W/sf.nii" "$W/si.nii" \
+  && ok || bad "phantom --dtype int16 (shepp)"
+
+# info and stats take several files and go on past one that fails (exit 1), as nib-ls
+if [ -f "$D/nifti/anatomical.nii" ]; then
+  A="$D/nifti/anatomical.nii" F="$D/nifti/functional.nii"
+  $T info "$A" "$W/missing.nii" "$F" > "$W/info3" 2> "$W/err"; rc=$?
+  [ $rc -eq 1 ] && [ "$(grep -c '^file ' "$W/info3")" = 2 ] && grep -q "missing.nii" "$W/err" && ok || bad "info goes on past a failure"
+  $T stats "$A" "$F" > "$W/st2" && [ "$(wc -l < "$W/st2")" = 2 ] \
+    && [ "$(sed -n 1p "$W/st2")" = "$A: $($T stats "$A")" ] && [ "$(sed -n 2p "$W/st2")" = "$F: $($T stats "$F")" ] \
+    && ok || bad "stats of two files, one line each with the name"
+  $T stats "$W/missing.nii" "$A" > "$W/st1" 2>/dev/null; [ $? -eq 1 ] && [ "$(cat "$W/st1")" = "$A: $($T stats "$A")" ] \
+    && ok || bad "stats goes on past a failure"
+fi
+
+# error lines name the file the tool was working on
+printf 'garbage' > "$W/g.nii"
+$T stats "$W/g.nii" 2> "$W/err"; [ $? -eq 1 ] && grep -q "g.nii" "$W/err" && ok || bad "error names the file"
+if [ -f "$D/nifti/anatomical.nii" ]; then # the library's detail here names no file: the tool adds it
+  $T crop-or-pad "$D/nifti/anatomical.nii" "$W/c.nii" 0,-3,2 2> "$W/err"; [ $? -eq 1 ] && grep -q "anatomical.nii: crop_or_pad" "$W/err" \
+    && ok || bad "operation error names the input file"
+fi
+
+# convert to integer dtypes: values that do not fit get scl_slope/scl_inter as
+# nibabel chooses them (compared with nib.save of the same data into that dtype)
+if "$PY" -c 'import numpy, nibabel' 2>/dev/null; then
+  "$PY" - "$W" <<'PYEOF' && ok || bad "convert inputs"
+import sys, numpy as np, nibabel as nib
+w = sys.argv[1]; rng = np.random.default_rng(7)
+f = (rng.standard_normal((13, 11, 7)) * 500 + 100).astype(np.float32)
+f[0, 0, 0] = np.nan; f[1, 0, 0] = np.inf
+nib.save(nib.Nifti1Image(f, np.diag([2, 2, 3, 1])), w + '/cf.nii')
+nib.save(nib.Nifti1Image(rng.integers(-40000, 40000, (9, 8, 7)).astype(np.int32), np.eye(4)), w + '/ci.nii')
+nib.save(nib.Nifti1Image(rng.integers(-250, 0, (9, 8, 7)).astype(np.int16), np.eye(4)), w + '/cn.nii')
+for src in ('cf', 'ci', 'cn'):
+    img = nib.load(w + '/%s.nii' % src)
+    for dt in ('uint8', 'int16'):
+        out = nib.Nifti1Image(np.asanyarray(img.dataobj), img.affine)
+        out.set_data_dtype(np.dtype(dt))
+        nib.save(out, w + '/nib_%s_%s.nii' % (src, dt))
+PYEOF
+  CMP='import sys, numpy as np, nibabel as nib
+a, b = nib.load(sys.argv[1]), nib.load(sys.argv[2])
+sa, sb = (float(a.dataobj.slope), float(a.dataobj.inter)), (float(b.dataobj.slope), float(b.dataobj.inter))
+x, y = a.get_fdata(), b.get_fdata()
+ok = b.get_data_dtype() == a.get_data_dtype() and np.nanmax(np.abs(x - y)) <= abs(sa[0]) and np.allclose(sa, sb, rtol=1e-6)
+if not ok: print("  nibabel", sa, "mvtool", sb, "max diff", np.nanmax(np.abs(x - y)))
+sys.exit(0 if ok else 1)'
+  # (cf -> int16 fits the range: nibabel scales float data anyway; --scale does the same)
+  for c in "cf uint8" "cf int16 --scale" "ci uint8" "ci int16" "cn uint8" "cn int16"; do
+    set -- $c
+    $T convert "$W/$1.nii" "$W/mv.nii" --dtype $2 ${3:-} 2> "$W/err" && "$PY" -c "$CMP" "$W/nib_$1_$2.nii" "$W/mv.nii" \
+      && ok || bad "convert $1 --dtype $2 ${3:-} vs nib.save"
+  done
+  if [ -f "$D/nifti/functional.nii" ]; then # a scaled int16 file written by another tool
+    "$PY" -c 'import sys, numpy as np, nibabel as nib
+img = nib.load(sys.argv[1]); out = nib.Nifti1Image(np.asanyarray(img.dataobj), img.affine)
+out.set_data_dtype(np.uint8); nib.save(out, sys.argv[2])' "$D/nifti/functional.nii" "$W/nib_fu.nii" \
+      && $T convert "$D/nifti/functional.nii" "$W/mv.nii" --dtype uint8 2>/dev/null && "$PY" -c "$CMP" "$W/nib_fu.nii" "$W/mv.nii" \
+      && ok || bad "convert functional.nii (scaled int16) --dtype uint8 vs nib.save"
+  fi
+  $T convert "$W/cf.nii" "$W/mv.nii" --dtype uint8 2> "$W/err" && grep -q "scl_slope" "$W/err" && ok || bad "convert says the slope"
+  $T convert "$W/cf.nii" "$W/mv.nii" --dtype uint8 --saturate 2> "$W/err" && grep -q "saturate in uint8" "$W/err" \
+    && "$PY" -c 'import sys, numpy as np, nibabel as nib
+b = nib.load(sys.argv[1]); y = np.asanyarray(b.dataobj)
+sys.exit(0 if float(b.dataobj.slope) == 1 and y.min() == 0 and y.max() == 255 else 1)' "$W/mv.nii" \
+    && ok || bad "convert --saturate clips"
+else
+  echo "  (skip convert vs nib.save: no numpy/nibabel)"
+fi
+
+# time points against nibabel: frames (fslroi's time form), split (fslsplit), merge (fslmerge -t)
+if [ -f "$D/nifti/example4d.nii.gz" ] && "$PY" -c 'import numpy, nibabel' 2>/dev/null; then
+  E="$D/nifti/example4d.nii.gz" F="$D/nifti/functional.nii"
+  SL='import sys, numpy as np, nibabel as nib
+a, b = nib.load(sys.argv[1]), nib.load(sys.argv[2]); t0, n = int(sys.argv[3]), int(sys.argv[4])
+want = np.asanyarray(a.dataobj)[..., t0:t0 + n]
+if n == 1: want = want[..., 0]
+got = np.asanyarray(b.dataobj)
+sys.exit(0 if got.shape == want.shape and np.array_equal(got, want) and np.allclose(a.affine, b.affine)
+         and b.get_data_dtype() == a.get_data_dtype() else 1)'
+  $T frames "$E" "$W/fr.nii" 1 && "$PY" -c "$SL" "$E" "$W/fr.nii" 1 1 && $T info "$W/fr.nii" | grep -q "(3D" && ok || bad "frames T0 -> 3D"
+  $T frames "$F" "$W/fr.nii" 5,3 && "$PY" -c "$SL" "$F" "$W/fr.nii" 5 3 && ok || bad "frames T0,N of a scaled file"
+  $T frames "$F" "$W/fr.nii" 20 2> "$W/err"; [ $? -eq 1 ] && grep -q "functional.nii" "$W/err" && ok || bad "frames past the end names the file"
+  mkdir -p "$W/sp" && $T split "$F" "$W/sp/t" && [ "$(ls "$W/sp" | wc -l)" = 20 ] && [ -f "$W/sp/t0000.nii.gz" ] && [ -f "$W/sp/t0019.nii.gz" ] \
+    && "$PY" -c "$SL" "$F" "$W/sp/t0007.nii.gz" 7 1 && ok || bad "split"
+  $T split "$F" "$W/sp/u.nii" && [ -f "$W/sp/u0003.nii" ] && ok || bad "split PREFIX.nii names"
+  TA=$(realpath "$T") FA=$(realpath "$F"); (cd "$W/sp" && "$TA" split "$FA" 2>/dev/null); [ -f "$W/sp/vol0019.nii.gz" ] && ok || bad "split's default PREFIX vol"
+  $T frames "$F" "$W/fr2.nii" 5 3 && cmp -s "$W/fr.nii" "$W/fr2.nii" && ok || bad "frames T0 N (fslroi's form) = T0,N"
+  $T frames "$F" "$W/f3.nii" 2,3 && $T merge "$W/m.nii" "$W/sp/t0000.nii.gz" "$W/sp/t0001.nii.gz" "$W/f3.nii" \
+    && "$PY" -c "$SL" "$F" "$W/m.nii" 0 5 && ok || bad "merge 3D + 3D + 4D = the frames (nibabel)"
+  $T merge "$W/m.nii" "$W/sp/t0000.nii.gz" "$W/fr.nii" "$E" 2> "$W/err"; [ $? -eq 1 ] && grep -q "example4d.nii.gz: another grid" "$W/err" \
+    && ok || bad "merge names the file that differs"
+  $T phantom "$W/m1.nii" --size 8 && $T phantom "$W/m2.nii" --size 8 --kind smooth && $T merge "$W/m.nii" "$W/m1.nii" "$W/m2.nii" \
+    && "$PY" -c 'import sys, numpy as np, nibabel as nib
+a, b, m = (nib.load(p) for p in sys.argv[1:4])
+sys.exit(0 if np.array_equal(m.get_fdata(), np.stack([a.get_fdata(), b.get_fdata()], axis=3)) and np.allclose(m.affine, a.affine) else 1)' \
+      "$W/m1.nii" "$W/m2.nii" "$W/m.nii" && ok || bad "merge of two phantoms = np.stack"
+else
+  echo "  (skip frames/split/merge vs nibabel: no example4d or nibabel)"
+fi
 
 rm -rf "$W"
 echo "tools: $pass passed, $fail failed"
