@@ -131,6 +131,15 @@ test-configs: | $(BUILD)
 	@for cc in "$(CC) -std=c99" "clang -std=c99" "$(CXX) -std=c++11 -x c++"; do \
 	  $$cc -O1 -Wall -Wextra -Wpedantic -Werror -c tests/compile/cuda_header.c -o $(BUILD)/cfg.o || { echo "FAIL: $$cc medvol_cuda.h"; exit 1; }; \
 	done
+	@for cc in "$(CC) -std=c99" "clang -std=c99" "$(CXX) -std=c++11 -x c++" "clang++ -std=c++11 -x c++"; do \
+	  $$cc -O1 -Wall -Wextra -Wpedantic -Werror tests/compile/zero_init.c -o $(BUILD)/cfg-zero && $(BUILD)/cfg-zero >/dev/null \
+	    || { echo "FAIL: $$cc tests/compile/zero_init.c"; exit 1; }; \
+	done
+	@# every struct of the public halves must be in zero_init.c
+	@for t in $$(sed -n '/^\/\* >>impl =/q;s/^typedef struct \(mv_[a-z0-9_]*\) *{.*/\1/p' medvol.h; \
+	             sed -n '/^#endif \/\* MEDVOL_CUDA_H_INCLUDED/q;s/^typedef struct \(mv_[a-z0-9_]*\) *{.*/\1/p' medvol_cuda.h); do \
+	  grep -q "^ *$$t [a-z_]* = MV_ZERO_INIT;" tests/compile/zero_init.c || { echo "FAIL: tests/compile/zero_init.c does not zero $$t"; exit 1; }; \
+	done
 	@$(CC) -std=c99 -O1 -Wall -Wextra -Wpedantic -Werror tests/compile/static_a.c tests/compile/static_b.c -o $(BUILD)/cfg-static $(LDLIBS) && $(BUILD)/cfg-static
 	@if $(CC) -std=c99 -DMEDVOL_BAD_PARTIAL_ALLOC -c tests/compile/config.c -o $(BUILD)/cfg.o 2>/dev/null; then echo "FAIL: partial allocator override compiled"; exit 1; fi
 	@if $(CC) -std=c99 -DMEDVOL_RUNTIME_DISPATCH -DMEDVOL_NO_SIMD -c tests/compile/config.c -o $(BUILD)/cfg.o 2>/dev/null; then echo "FAIL: RUNTIME_DISPATCH+NO_SIMD compiled"; exit 1; fi

@@ -15,7 +15,7 @@
 QUICK START
 
       mv_vol vol, f32;
-      mv_load_opts lo = {0};
+      mv_load_opts lo = MV_ZERO_INIT;          // {0} in C, {} in C++: see OPTIONS
       lo.scaled = 1;                            // scl_slope/scl_inter applied, float32 out
       if (mv_load("t1.nii", &vol, &lo) != MV_OK) {
           fprintf(stderr, "%s\n", mv_last_error());   // which field, offset or limit
@@ -145,6 +145,16 @@ ERRORS
    mv_status_str() names it; mv_last_error() gives this thread's detail of the
    last failure ("vox_offset 352 + 2000 data bytes: file is 1200 bytes").
    On failure outputs are left empty (mv_vol zeroed), never half-filled.
+
+OPTIONS
+   Every mv_*_opts struct means "defaults" when all-zero, and a NULL pointer
+   means the same. Zero one with MV_ZERO_INIT, the same line in C and C++
+   (warning-free at -Wall -Wextra -Wpedantic with gcc and clang), then set
+   only the fields you need:
+      mv_resample_opts ro = MV_ZERO_INIT;   // {0} in C, {} in C++
+      ro.interp = MV_INTERP_CUBIC;
+   The same works for mv_vol, mv_stats, mv_io and every other public struct.
+   (Plain {0} is an error in C++ where the first field is an enum.)
 
 MEMORY
    Functions marked "allocates: no" never call the allocator. Allocating forms
@@ -435,6 +445,19 @@ typedef struct mv_io {
     int (*write)(void *user, const void *buf, size_t n);
     void *user;
 } mv_io;
+
+/* An initializer that zeroes any medvol struct (options, mv_vol, mv_stats,
+   mv_io ...) in C and C++ without a warning at -Wall -Wextra -Wpedantic:
+       mv_load_opts lo = MV_ZERO_INIT;
+   C gets {0} (gcc and clang exempt exactly {0} from -Wmissing-field-initializers
+   and -Wmissing-braces; C99 has no empty braces). C++ gets {}: {0} would
+   initialise the first member from int, an error where it is an enum
+   (mv_load_opts.dtype) and a missing-initializer warning elsewhere. */
+#ifdef __cplusplus
+#define MV_ZERO_INIT {}
+#else
+#define MV_ZERO_INIT {0}
+#endif
 
 /* Options: all-zero means defaults; a NULL pointer means all-zero. */
 typedef struct mv_convert_opts {
