@@ -5162,7 +5162,8 @@ static void mv__split_zooms(double aff[4][4], double RS[3][3], double zooms[3])
 static void mv__polar_rotation(double R[3][3], double P[3][3])
 {
     double U[3][3], S[3], V[3][3], smax;
-    int r, c, k, good = 0, idx[3];
+    int r, c, k, good = 0;
+    int idx[3] = {0, 1, 2}; /* set before use; initialised for gcc 12 -O3 -Wmaybe-uninitialized */
     mv__svd3(R, U, S, V);
     smax = MV__MAX(S[0], MV__MAX(S[1], S[2]));
     for (c = 0; c < 3; c++)

@@ -25,7 +25,9 @@
    Single-step commands and chains load crop-first: only the part of the
    file the result needs is read (and decompressed).
    Any error prints the status name and its detail to stderr and exits 1. */
+#ifndef MEDVOL_EXAMPLE_LINKED /* make links build/libmedvol.a instead (README) */
 #define MEDVOL_IMPLEMENTATION
+#endif
 #include "../medvol.h"
 
 #include <stdio.h>
