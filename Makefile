@@ -3,6 +3,7 @@
 #   make run        the main job on a phantom   make test-quick  one configuration
 #   make fuzz       libFuzzer targets           make bench     medvol vs peer tools (bench/README.md)
 #   make cuda       nvcc build of the CUDA half  make test-cuda  its tests (need a GPU; skip without)
+#   make install    headers, pkg-config and CMake files into PREFIX (/usr/local); make uninstall
 CC      ?= cc
 CXX     ?= c++
 CFLAGS  ?= -O2 -g
