@@ -249,7 +249,9 @@ test-neon: | $(BUILD)
 # medvol is header-only, so nothing is compiled: the user's one file with
 # MEDVOL_IMPLEMENTATION compiles it. pkg-config --cflags --libs medvol gives
 # -I and -lm -lpthread; find_package(medvol) gives the INTERFACE target
-# medvol::medvol (include folder, Threads, m). DESTDIR stages for packagers.
+# medvol::medvol (include folder, Threads, m), found relative to its own
+# folder (GNU realpath computes the way; without it the default layout is
+# assumed). DESTDIR stages for packagers.
 PREFIX     ?= /usr/local
 INCLUDEDIR ?= $(PREFIX)/include
 LIBDIR     ?= $(PREFIX)/lib
@@ -260,14 +262,14 @@ install:
 	install -m 644 medvol.h medvol_cuda.h $(DESTDIR)$(INCLUDEDIR)/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|' \
 	    -e 's|@VERSION@|$(MEDVOL_VERSION)|' packaging/medvol.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/medvol.pc
-	sed -e "s|@REL_INCLUDEDIR@|$$(realpath -m --relative-to=$(CMAKEDIR) $(INCLUDEDIR))|" \
+	sed -e "s|@REL_INCLUDEDIR@|$$(realpath -m --relative-to=$(CMAKEDIR) $(INCLUDEDIR) 2>/dev/null || echo ../../../include)|" \
 	    packaging/medvolConfig.cmake.in > $(DESTDIR)$(CMAKEDIR)/medvolConfig.cmake
 	sed -e 's|@VERSION@|$(MEDVOL_VERSION)|' packaging/medvolConfigVersion.cmake.in > $(DESTDIR)$(CMAKEDIR)/medvolConfigVersion.cmake
 	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/medvol.pc $(DESTDIR)$(CMAKEDIR)/medvolConfig*.cmake
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/medvol.h $(DESTDIR)$(INCLUDEDIR)/medvol_cuda.h $(DESTDIR)$(LIBDIR)/pkgconfig/medvol.pc \
 	      $(DESTDIR)$(CMAKEDIR)/medvolConfig.cmake $(DESTDIR)$(CMAKEDIR)/medvolConfigVersion.cmake
-	-rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null
+	rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null || true
 # install into a temporary PREFIX, build tests/install/consumer.c against the
 # installed copy with pkg-config (C and C++) and CMake, run it, uninstall
 test-install:
