@@ -3,6 +3,7 @@
 #   make run        the main job on a phantom   make test-quick  one configuration
 #   make fuzz       libFuzzer targets           make bench     medvol vs peer tools (bench/README.md)
 #   make cuda       nvcc build of the CUDA half  make test-cuda  its tests (need a GPU; skip without)
+#   make install    headers, pkg-config and CMake files into PREFIX (/usr/local); make uninstall
 CC      ?= cc
 CXX     ?= c++
 CFLAGS  ?= -O2 -g
@@ -27,18 +28,29 @@ ifneq ($(wildcard /usr/include/fftw3.h),)
 EXAMPLES += $(BUILD)/profile_fft_vs_fftw
 endif
 
-.PHONY: test-tsan all run bench bench-quick bench-check bench-baseline bench-setup bench-gzip bench-fft test-large test test-quick test-tools test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
+.PHONY: all install uninstall test-install test-tsan run bench bench-quick bench-check bench-baseline bench-setup bench-gzip bench-fft test-large test test-quick test-tools test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
         test-all test-symbols test-fuzz-replay test-march fuzz clean cuda test-cuda test-cuda-symbols
 all: $(EXAMPLES)
 
 $(BUILD):
 	@mkdir -p $(BUILD)
 
-$(BUILD)/%: examples/%.c medvol.h examples/profile.h examples/profile_ops.h examples/profile_fft.h | $(BUILD)
-	$(CC) $(CFLAGS) $(WFLAGS) $(XFLAGS) $(TOOLDEF) -o $@ $< $(LDLIBS)
+# The implementation is compiled once (tests/medvol_impl.c: the one file of a
+# user's project that defines MEDVOL_IMPLEMENTATION) into build/libmedvol.a,
+# and every tool and example links it: MEDVOL_EXAMPLE_LINKED tells an example
+# not to define MEDVOL_IMPLEMENTATION itself. Compiled alone (cc demo.c -lm
+# -lpthread) each example still carries the implementation.
+LIBMEDVOL := $(BUILD)/libmedvol.a
+$(BUILD)/medvol.o: tests/medvol_impl.c medvol.h | $(BUILD)
+	$(CC) $(CFLAGS) $(WFLAGS) $(XFLAGS) $(TOOLDEF) -c -o $@ tests/medvol_impl.c
+$(LIBMEDVOL): $(BUILD)/medvol.o
+	$(AR) rcs $@ $<
+EXFLAGS := $(CFLAGS) $(WFLAGS) $(XFLAGS) -DMEDVOL_EXAMPLE_LINKED
+$(BUILD)/%: examples/%.c medvol.h examples/profile.h examples/profile_ops.h examples/profile_fft.h $(LIBMEDVOL) | $(BUILD)
+	$(CC) $(EXFLAGS) -o $@ $< $(LIBMEDVOL) $(LDLIBS)
 # FFTW is linked into this profile only (a comparison column); the library never needs it
-$(BUILD)/profile_fft_vs_fftw: examples/profile_fft.c medvol.h examples/profile.h examples/profile_fft.h | $(BUILD)
-	$(CC) $(CFLAGS) $(WFLAGS) $(XFLAGS) $(TOOLDEF) -DPROFILE_FFT_WITH_FFTW -o $@ $< $(FFTW_LIBS) $(LDLIBS)
+$(BUILD)/profile_fft_vs_fftw: examples/profile_fft.c medvol.h examples/profile.h examples/profile_fft.h $(LIBMEDVOL) | $(BUILD)
+	$(CC) $(EXFLAGS) -DPROFILE_FFT_WITH_FFTW -o $@ $< $(LIBMEDVOL) $(FFTW_LIBS) $(LDLIBS)
 
 run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon
 	$(BUILD)/demo $(BUILD)/demo-out
@@ -100,7 +112,7 @@ $(eval $(call suite,tsan,clang,-O1 -g -fsanitize=thread -DMEDVOL_RUNTIME_DISPATC
 
 $(BUILD)/tests-cxx: $(TEST_SRC) tests/medvol_impl.c tests/*.h medvol.h | $(BUILD)
 	$(CXX) $(CFLAGS) $(subst -std=c99,-std=c++11,$(filter-out -Wstrict-prototypes -Wmissing-prototypes,$(WFLAGS))) \
-	  -Wno-missing-field-initializers $(XFLAGS) -DMEDVOL_RUNTIME_DISPATCH -x c++ -o $@ $(TEST_SRC) tests/medvol_impl.c $(LDLIBS)
+	  $(XFLAGS) -DMEDVOL_RUNTIME_DISPATCH -x c++ -o $@ $(TEST_SRC) tests/medvol_impl.c $(LDLIBS)
 
 # MEDVOL_USE_FFTW: the FFT tests again with mv_fft_* on fftwf (apt-get install libfftw3-dev);
 # only this suite and profile_fft_vs_fftw link FFTW, the library never needs it
@@ -140,6 +152,20 @@ test-configs: | $(BUILD)
 	done
 	@for cc in "$(CC) -std=c99" "clang -std=c99" "$(CXX) -std=c++11 -x c++"; do \
 	  $$cc -O1 -Wall -Wextra -Wpedantic -Werror -c tests/compile/cuda_header.c -o $(BUILD)/cfg.o || { echo "FAIL: $$cc medvol_cuda.h"; exit 1; }; \
+	done
+	@for cc in "$(CC) -std=c99" "clang -std=c99" "$(CXX) -std=c++11 -x c++" "clang++ -std=c++11 -x c++"; do \
+	  $$cc -O1 -Wall -Wextra -Wpedantic -Werror tests/compile/zero_init.c -o $(BUILD)/cfg-zero && $(BUILD)/cfg-zero >/dev/null \
+	    || { echo "FAIL: $$cc tests/compile/zero_init.c"; exit 1; }; \
+	done
+	@# release builds (-O3, CMake's Release) see warnings -O1 does not (maybe-uninitialized after inlining)
+	@for cc in "$(CC) -std=c99" "clang -std=c99" "$(CXX) -std=c++11 -x c++"; do \
+	  $$cc -O3 -DNDEBUG -Wall -Wextra -Wpedantic -Werror -DMEDVOL_RUNTIME_DISPATCH -c tests/compile/config.c -o $(BUILD)/cfg.o \
+	    || { echo "FAIL: $$cc -O3 -DMEDVOL_RUNTIME_DISPATCH"; exit 1; }; \
+	done
+	@# every struct of the public halves must be in zero_init.c
+	@for t in $$(sed -n '/^\/\* >>impl =/q;s/^typedef struct \(mv_[a-z0-9_]*\) *{.*/\1/p' medvol.h; \
+	             sed -n '/^#endif \/\* MEDVOL_CUDA_H_INCLUDED/q;s/^typedef struct \(mv_[a-z0-9_]*\) *{.*/\1/p' medvol_cuda.h); do \
+	  grep -q "^ *$$t [a-z_]* = MV_ZERO_INIT;" tests/compile/zero_init.c || { echo "FAIL: tests/compile/zero_init.c does not zero $$t"; exit 1; }; \
 	done
 	@$(CC) -std=c99 -O1 -Wall -Wextra -Wpedantic -Werror tests/compile/static_a.c tests/compile/static_b.c -o $(BUILD)/cfg-static $(LDLIBS) && $(BUILD)/cfg-static
 	@if $(CC) -std=c99 -DMEDVOL_BAD_PARTIAL_ALLOC -c tests/compile/config.c -o $(BUILD)/cfg.o 2>/dev/null; then echo "FAIL: partial allocator override compiled"; exit 1; fi
@@ -229,6 +255,36 @@ test-neon: | $(BUILD)
 	  qemu-aarch64 $(BUILD)/tests-neon; \
 	else echo "SKIPPED test-neon: needs $(AARCH64_CC) and qemu-aarch64 (apt-get install gcc-aarch64-linux-gnu qemu-user)"; fi
 
+# ---- install: the headers, a pkg-config file and a CMake package ------------
+# medvol is header-only, so nothing is compiled: the user's one file with
+# MEDVOL_IMPLEMENTATION compiles it. pkg-config --cflags --libs medvol gives
+# -I and -lm -lpthread; find_package(medvol) gives the INTERFACE target
+# medvol::medvol (include folder, Threads, m), found relative to its own
+# folder (GNU realpath computes the way; without it the default layout is
+# assumed). DESTDIR stages for packagers.
+PREFIX     ?= /usr/local
+INCLUDEDIR ?= $(PREFIX)/include
+LIBDIR     ?= $(PREFIX)/lib
+MEDVOL_VERSION := $(shell sed -n 's/^\#define MEDVOL_VERSION_STRING "\(.*\)"/\1/p' medvol.h)
+CMAKEDIR   := $(LIBDIR)/cmake/medvol
+install:
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(CMAKEDIR)
+	install -m 644 medvol.h medvol_cuda.h $(DESTDIR)$(INCLUDEDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|' \
+	    -e 's|@VERSION@|$(MEDVOL_VERSION)|' packaging/medvol.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/medvol.pc
+	sed -e "s|@REL_INCLUDEDIR@|$$(realpath -m --relative-to=$(CMAKEDIR) $(INCLUDEDIR) 2>/dev/null || echo ../../../include)|" \
+	    packaging/medvolConfig.cmake.in > $(DESTDIR)$(CMAKEDIR)/medvolConfig.cmake
+	sed -e 's|@VERSION@|$(MEDVOL_VERSION)|' packaging/medvolConfigVersion.cmake.in > $(DESTDIR)$(CMAKEDIR)/medvolConfigVersion.cmake
+	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/medvol.pc $(DESTDIR)$(CMAKEDIR)/medvolConfig*.cmake
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/medvol.h $(DESTDIR)$(INCLUDEDIR)/medvol_cuda.h $(DESTDIR)$(LIBDIR)/pkgconfig/medvol.pc \
+	      $(DESTDIR)$(CMAKEDIR)/medvolConfig.cmake $(DESTDIR)$(CMAKEDIR)/medvolConfigVersion.cmake
+	rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null || true
+# install into a temporary PREFIX, build tests/install/consumer.c against the
+# installed copy with pkg-config (C and C++) and CMake, run it, uninstall
+test-install:
+	@MAKE="$(MAKE)" CC="$(CC)" CXX="$(CXX)" tests/install/test_install.sh
+
 # a gzip stream whose output passes 4 GiB (ISIZE wraps): slow, not in make test
 $(BUILD)/test_large: tests/test_large.c medvol.h | $(BUILD)
 	$(CC) $(CFLAGS) $(WFLAGS) $(XFLAGS) $(TOOLDEF) -o $@ $< $(LDLIBS)
@@ -246,7 +302,7 @@ TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 test:
 	@$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target test-all
 test-all: test-quick test-tools test-asan test-tsan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
-          test-symbols test-fuzz-replay test-cuda test-cuda-symbols
+          test-install test-symbols test-fuzz-replay test-cuda test-cuda-symbols
 	@echo "make test: all configurations passed"
 
 clean:

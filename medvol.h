@@ -15,7 +15,7 @@
 QUICK START
 
       mv_vol vol, f32;
-      mv_load_opts lo = {0};
+      mv_load_opts lo = MV_ZERO_INIT;          // {0} in C, {} in C++: see OPTIONS
       lo.scaled = 1;                            // scl_slope/scl_inter applied, float32 out
       if (mv_load("t1.nii", &vol, &lo) != MV_OK) {
           fprintf(stderr, "%s\n", mv_last_error());   // which field, offset or limit
@@ -152,6 +152,16 @@ ERRORS
    bodies only gzip decoding, gzip encoding and the loader's data copy can
    fail; the operations, resampling, FFT and MRI kernels check everything
    before they split the work.)
+
+OPTIONS
+   Every mv_*_opts struct means "defaults" when all-zero, and a NULL pointer
+   means the same. Zero one with MV_ZERO_INIT, the same line in C and C++
+   (warning-free at -Wall -Wextra -Wpedantic with gcc and clang), then set
+   only the fields you need:
+      mv_resample_opts ro = MV_ZERO_INIT;   // {0} in C, {} in C++
+      ro.interp = MV_INTERP_CUBIC;
+   The same works for mv_vol, mv_stats, mv_io and every other public struct.
+   (Plain {0} is an error in C++ where the first field is an enum.)
 
 MEMORY
    Functions marked "allocates: no" never call the allocator. Allocating forms
@@ -457,6 +467,19 @@ typedef struct mv_io {
     int (*write)(void *user, const void *buf, size_t n);
     void *user;
 } mv_io;
+
+/* An initializer that zeroes any medvol struct (options, mv_vol, mv_stats,
+   mv_io ...) in C and C++ without a warning at -Wall -Wextra -Wpedantic:
+       mv_load_opts lo = MV_ZERO_INIT;
+   C gets {0} (gcc and clang exempt exactly {0} from -Wmissing-field-initializers
+   and -Wmissing-braces; C99 has no empty braces). C++ gets {}: {0} would
+   initialise the first member from int, an error where it is an enum
+   (mv_load_opts.dtype) and a missing-initializer warning elsewhere. */
+#ifdef __cplusplus
+#define MV_ZERO_INIT {}
+#else
+#define MV_ZERO_INIT {0}
+#endif
 
 /* Options: all-zero means defaults; a NULL pointer means all-zero. */
 typedef struct mv_convert_opts {
@@ -5264,7 +5287,8 @@ static void mv__split_zooms(double aff[4][4], double RS[3][3], double zooms[3])
 static void mv__polar_rotation(double R[3][3], double P[3][3])
 {
     double U[3][3], S[3], V[3][3], smax;
-    int r, c, k, good = 0, idx[3];
+    int r, c, k, good = 0;
+    int idx[3] = {0, 1, 2}; /* set before use; initialised for gcc 12 -O3 -Wmaybe-uninitialized */
     mv__svd3(R, U, S, V);
     smax = MV__MAX(S[0], MV__MAX(S[1], S[2]));
     for (c = 0; c < 3; c++)

@@ -3,7 +3,10 @@
    (single file, pair, NIfTI-2), read back (mapped, copied, crop-first,
    scaled), checked against what was written, and summarised.
    usage: demo [OUTDIR] [size] */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime; before any system header */
+#ifndef MEDVOL_EXAMPLE_LINKED /* make links build/libmedvol.a instead (README) */
 #define MEDVOL_IMPLEMENTATION
+#endif
 #include "../medvol.h"
 
 #include <stdio.h>

@@ -11,7 +11,10 @@
    mean ms over the iterations) and, for the memory-bound coil kernels, the
    ratio to a memcpy of the coil data measured in the same run.
    Defaults: size 128, 8 coils, 5 iterations. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime; before any system header */
+#ifndef MEDVOL_EXAMPLE_LINKED /* make links build/libmedvol.a instead (README) */
 #define MEDVOL_IMPLEMENTATION
+#endif
 #include "../medvol.h"
 #include "profile.h"
 

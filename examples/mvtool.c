@@ -9,7 +9,9 @@
    Exit status: 0 done; 2 usage error (unknown subcommand, option or value;
    the message names the word); 1 a file or operation failed (the status
    name, the file and the library's detail on stderr). */
+#ifndef MEDVOL_EXAMPLE_LINKED /* make links build/libmedvol.a instead (README) */
 #define MEDVOL_IMPLEMENTATION
+#endif
 #include "../medvol.h"
 
 #include <errno.h>

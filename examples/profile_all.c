@@ -3,7 +3,10 @@
    --large), one thread and all threads: z-normalize, rescale / clamp / cast,
    crop / pad, flip, resampling; the FFT (profile_fft.h) up to 256^3.
    scripts/run_profiles.sh runs it. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime; before any system header */
+#ifndef MEDVOL_EXAMPLE_LINKED /* make links build/libmedvol.a instead (README) */
 #define MEDVOL_IMPLEMENTATION
+#endif
 #include "../medvol.h"
 #include "profile.h"
 #include "profile_ops.h"

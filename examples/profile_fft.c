@@ -6,7 +6,10 @@
    Built as build/profile_fft_vs_fftw (PROFILE_FFT_WITH_FFTW, linked with
    fftw3f) it times FFTW_MEASURE plans beside medvol in the same run and
    checks that the outputs agree first. See profile_fft.h. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime; before any system header */
+#ifndef MEDVOL_EXAMPLE_LINKED /* make links build/libmedvol.a instead (README) */
 #define MEDVOL_IMPLEMENTATION
+#endif
 #include "../medvol.h"
 #include "profile.h"
 #include "profile_fft.h"

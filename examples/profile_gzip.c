@@ -4,7 +4,10 @@
    uncompressed bytes and as a ratio to memcpy of the same bytes in the same
    run; on one thread and on all. Decompression covers medvol's own indexed
    multi-member files and a single-member stream like gzip(1) writes. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime; before any system header */
+#ifndef MEDVOL_EXAMPLE_LINKED /* make links build/libmedvol.a instead (README) */
 #define MEDVOL_IMPLEMENTATION
+#endif
 #include "../medvol.h"
 #include "profile.h"
 

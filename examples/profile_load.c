@@ -5,7 +5,10 @@
    into fresh memory), and the fused scaled load; each beside memcpy of the
    same bytes in the same run. Files are read from the page cache (what
    repeated loads see); a cold first read is limited by the disk instead. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime; before any system header */
+#ifndef MEDVOL_EXAMPLE_LINKED /* make links build/libmedvol.a instead (README) */
 #define MEDVOL_IMPLEMENTATION
+#endif
 #include "../medvol.h"
 #include "profile.h"
 

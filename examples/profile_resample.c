@@ -7,7 +7,10 @@
    Ratios are to memcpy of the OUTPUT bytes, interleaved with the op in the
    same run (see profile_ops.h); bench/resample_vs_scipy.py times scipy on
    the same cases. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime; before any system header */
+#ifndef MEDVOL_EXAMPLE_LINKED /* make links build/libmedvol.a instead (README) */
 #define MEDVOL_IMPLEMENTATION
+#endif
 #include "../medvol.h"
 #include "profile.h"
 #include "profile_ops.h"
