@@ -1192,8 +1192,9 @@ static const command *find_command(const char *name)
 static void print_help(FILE *f)
 {
     int i;
-    fprintf(f, "usage: mvtool COMMAND ARGS...   (mvtool COMMAND --help for its usage)\n"
-               "       mvtool --help | --version\n\ncommands:\n");
+    fprintf(f, "usage: mvtool [--threads N] COMMAND ARGS...   (mvtool COMMAND --help for its usage)\n"
+               "       mvtool --help | --version\n"
+               "       --threads N: threads the library uses (0 = all cores, the default; 1 = none)\n\ncommands:\n");
     for (i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n" FILES_NOTE "exit status: 0 done, 1 a file or operation failed, 2 usage error\n");
 }
@@ -1216,6 +1217,23 @@ int main(int argc, char **argv)
         }
         print_help(stdout);
         return 0;
+    }
+    /* a global option before the command: the library's thread count */
+    if (strcmp(argv[1], "--threads") == 0) {
+        char *end = NULL;
+        long n;
+        if (argc < 3) return usage_error(NULL, "--threads needs a value", argv[1]);
+        errno = 0;
+        n = strtol(argv[2], &end, 10);
+        if (errno || !end || *end || end == argv[2] || n < 0 || n > 256)
+            return usage_error(NULL, "--threads takes 0 (all cores) .. 256", argv[2]);
+        mv_set_threads((int)n);
+        argc -= 2;
+        argv += 2;
+        if (argc < 2) {
+            print_help(stderr);
+            return 2;
+        }
     }
     if (strcmp(argv[1], "--version") == 0) {
         printf("mvtool (medvol) %s\n", MEDVOL_VERSION_STRING);
