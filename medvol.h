@@ -144,9 +144,23 @@ ERRORS
    Functions that can fail return mv_status: MV_OK (0) or a positive MV_ERR_*.
    mv_status_str() names it; mv_last_error() gives this thread's detail of the
    last failure ("vox_offset 352 + 2000 data bytes: file is 1200 bytes").
-   On failure outputs are left empty (mv_vol zeroed), never half-filled.
+   On failure outputs are never half-filled: an mv_vol output is left as it
+   was (see MEMORY, OUTPUT VOLUMES).
 
 MEMORY
+   OUTPUT VOLUMES. An mv_vol *out (dst, v, sens, kspace) must be initialised
+   before a call fills it: zeroed, mv_vol_init'ed, a volume medvol filled
+   before, or mv_free'd. What it holds is released (as mv_free) only after
+   the new result is complete, so reusing out across calls never leaks, and
+   out == in is allowed everywhere: the result replaces the input. On
+   failure out is left as it was (a volume it held stays valid; out == in:
+   the input is untouched). Volumes medvol fills carry a private seal, and
+   only a sealed out is released: an uninitialised struct (old code) is
+   taken as empty, as before. So never pass a shallow copy of a live volume
+   as out (mv_vol tmp = *v; mv_op(&tmp, v) would free v's buffer twice),
+   and after moving a result elsewhere by struct copy, mv_vol_init the
+   variable before reusing it (or the next call releases what it moved).
+   _into forms write into out->data and never release anything.
    Functions marked "allocates: no" never call the allocator. Allocating forms
    ask the kernel for transparent huge pages for buffers over 2 MiB (first
    touch of fresh memory costs more than the kernels). Volumes loaded by mmap
@@ -423,6 +437,8 @@ typedef struct mv_vol {
     void *mem_base;
     size_t mem_size;
     void *alloc_ctx;
+    uint64_t seal;                   /* private: set when medvol fills the volume,
+                                        so an output it holds is released (MEMORY) */
 } mv_vol;
 
 /* Streams for mv_load_io / mv_save_io. */
@@ -547,22 +563,34 @@ MVDEF int mv_dtype_is_float(mv_dtype dt);   /* real floating types */
 MVDEF int mv_dtype_is_complex(mv_dtype dt);
 
 /* Empty volume: no data, identity affine, spacing 1, scaling 1/0, units mm+s.
-   allocates: no. */
+   Never releases anything v held (mv_free does). allocates: no. */
 MVDEF void mv_vol_init(mv_vol *v);
-/* mv_vol_init, then allocates a zeroed voxel array of the given shape.
-   dims[0] fastest; ndim 1..7; every dim >= 1. allocates: yes. */
+/* A new volume with a zeroed voxel array of the given shape, empty metadata
+   (as mv_vol_init). dims[0] fastest; ndim 1..7; every dim >= 1. v is an
+   output volume (MEMORY). allocates: yes. */
 MVDEF mv_status mv_vol_alloc(mv_vol *v, mv_dtype dt, int ndim, const int64_t *dims,
                              void *alloc_ctx);
-/* mv_vol_init around caller memory (never freed by medvol). allocates: no. */
+/* A volume around caller memory (never freed by medvol) with empty metadata:
+   identity affine, spacing 1. v is an output volume (MEMORY). allocates: no. */
 MVDEF mv_status mv_vol_wrap(mv_vol *v, void *data, mv_dtype dt, int ndim,
                             const int64_t *dims);
+/* A volume around caller memory with the geometry and metadata of like
+   (dims, spacing, affine, NIfTI fields, scl_slope/scl_inter included) and
+   the dtype dt: the output of an _into call on like, or of mv_pipeline_into
+   on the volume mv_pipeline_geometry gave. Extensions are not shared: v has
+   none (like keeps its own). After an intensity step the values are no
+   longer scaled: set v->meta.scl_slope = 1, scl_inter = 0 yourself (or wrap
+   mv_pipeline_geometry's result, which has them). v is an output volume
+   (MEMORY). allocates: no. */
+MVDEF mv_status mv_vol_wrap_like(mv_vol *v, void *data, mv_dtype dt, const mv_vol *like);
 /* Releases data (owned or mapped) and extensions; leaves an empty volume.
    Safe on an mv_vol_init'ed or zeroed volume. */
 MVDEF void mv_free(mv_vol *v);
-/* Deep copy (data, metadata, extensions). allocates: yes. */
+/* Deep copy (data, metadata, extensions). dst is an output volume (MEMORY).
+   allocates: yes. */
 MVDEF mv_status mv_vol_copy(const mv_vol *src, mv_vol *dst);
 /* Copies geometry and metadata (extensions deep-copied) but not data; dst gets
-   no data. allocates: only for extensions. */
+   no data. dst is an output volume (MEMORY). allocates: only for extensions. */
 MVDEF mv_status mv_vol_copy_meta(const mv_vol *src, mv_vol *dst);
 /* Voxel count (product of dims) and bytes of the voxel array. */
 MVDEF int64_t mv_vol_count(const mv_vol *v);
@@ -592,7 +620,8 @@ MVDEF mv_status mv_convert_buffer(const void *src, mv_dtype src_dtype, void *dst
    geometry and metadata are left as they are. allocates: no. */
 MVDEF mv_status mv_convert_into(const mv_vol *src, mv_vol *dst, const mv_convert_opts *opts);
 /* New volume of dtype with src's geometry and metadata; with opts->scaled the
-   result's scl_slope/scl_inter become 1/0. allocates: yes. */
+   result's scl_slope/scl_inter become 1/0. dst is an output volume (MEMORY).
+   allocates: yes. */
 MVDEF mv_status mv_convert(const mv_vol *src, mv_vol *dst, mv_dtype dtype,
                            const mv_convert_opts *opts);
 
@@ -4669,33 +4698,100 @@ static void mv__vol_set_shape(mv_vol *v, mv_dtype dt, int ndim, const int64_t *d
     for (i = 0; i < MV_MAX_DIMS; i++) v->dim[i] = i < ndim ? dims[i] : 1;
 }
 
+/* ---- output volumes (MEMORY in the top documentation) ----
+   Every volume medvol fills carries a seal derived from what mv_free would
+   release (mem_base, mem_size, flags, the extension list) and from the
+   struct's own address. An output whose seal matches holds something of
+   ours and is released once the new result is complete; one whose seal does
+   not match (zeroed, mv_vol_init'ed, garbage: 2^-64, or a struct copy of a
+   volume at another address) is taken as empty, as before the rule. The
+   address is in it so that a struct copy (mv_vol tmp = *v, a result moved
+   into an array) never releases the buffer its original still holds; what
+   the seal cannot tell is a stale struct at the very address a volume was
+   filled at (an uninitialised local in a helper called twice): hence the
+   rule that out must be initialised. */
+static uint64_t mv__seal_mix(uint64_t h, uint64_t x)
+{
+    h = (h ^ x) * UINT64_C(0x9E3779B97F4A7C15);
+    return h ^ (h >> 29);
+}
+static uint64_t mv__seal_of(const mv_vol *v, const mv_vol *at)
+{
+    uint64_t h = UINT64_C(0x6d6564766f6c2121); /* a constant: an all-zero volume never matches */
+    h = mv__seal_mix(h, (uint64_t)(uintptr_t)at);
+    h = mv__seal_mix(h, (uint64_t)(uintptr_t)v->mem_base);
+    h = mv__seal_mix(h, (uint64_t)v->mem_size);
+    h = mv__seal_mix(h, (uint64_t)v->flags);
+    h = mv__seal_mix(h, (uint64_t)(uintptr_t)v->meta.ext);
+    h = mv__seal_mix(h, (uint64_t)(uint32_t)v->meta.n_ext);
+    return (h ^ UINT64_C(0x5ea1ed0f0175ea1d)) | 1; /* never 0, the unsealed value */
+}
+/* Marks v as filled by medvol (loaders call it on their result too). */
+static MV__UNUSED void mv__vol_seal(mv_vol *v) { v->seal = mv__seal_of(v, v); }
+static int mv__vol_sealed(const mv_vol *v) { return v->seal == mv__seal_of(v, v); }
+
+/* The one exit of every function that fills an mv_vol *out: res is the
+   complete result; what out held (when medvol filled it) is released, then
+   out takes res. out may be the input res was made from (nothing of res
+   points into it). res is left unsealed, so a stale copy of it on the
+   stack can never pass for a live volume. */
+static mv_status mv__out_commit(mv_vol *out, mv_vol *res)
+{
+    if (mv__vol_sealed(out)) mv_free(out);
+    res->seal = mv__seal_of(res, out);
+    *out = *res;
+    *(volatile uint64_t *)&res->seal = 0;
+    return MV_OK;
+}
+
 MVDEF mv_status mv_vol_alloc(mv_vol *v, mv_dtype dt, int ndim, const int64_t *dims, void *alloc_ctx)
 {
     uint64_t bytes = 0;
+    mv_vol t;
     MV__CHECK(v != NULL, MV_ERR_INVALID_ARG, "mv_vol_alloc: v is NULL");
-    mv_vol_init(v);
+    mv_vol_init(&t);
     MV__TRY(mv__shape_bytes(dt, ndim, dims, &bytes));
-    v->data = mv__alloc_zero((size_t)bytes, alloc_ctx);
-    MV__CHECK(v->data != NULL, MV_ERR_OUT_OF_MEMORY, "mv_vol_alloc: %llu bytes", (unsigned long long)bytes);
-    mv__vol_set_shape(v, dt, ndim, dims);
-    v->flags = MV_VOL_OWNED;
-    v->mem_base = v->data;
-    v->mem_size = (size_t)bytes;
-    v->alloc_ctx = alloc_ctx;
-    return MV_OK;
+    t.data = mv__alloc_zero((size_t)bytes, alloc_ctx);
+    MV__CHECK(t.data != NULL, MV_ERR_OUT_OF_MEMORY, "mv_vol_alloc: %llu bytes", (unsigned long long)bytes);
+    mv__vol_set_shape(&t, dt, ndim, dims);
+    t.flags = MV_VOL_OWNED;
+    t.mem_base = t.data;
+    t.mem_size = (size_t)bytes;
+    t.alloc_ctx = alloc_ctx;
+    return mv__out_commit(v, &t);
 }
 
 MVDEF mv_status mv_vol_wrap(mv_vol *v, void *data, mv_dtype dt, int ndim, const int64_t *dims)
 {
     uint64_t bytes = 0;
+    mv_vol t;
     MV__CHECK(v != NULL, MV_ERR_INVALID_ARG, "mv_vol_wrap: v is NULL");
-    mv_vol_init(v);
+    mv_vol_init(&t);
     MV__TRY(mv__shape_bytes(dt, ndim, dims, &bytes));
     MV__CHECK(data != NULL, MV_ERR_INVALID_ARG, "mv_vol_wrap: data is NULL");
-    mv__vol_set_shape(v, dt, ndim, dims);
-    v->data = data;
-    v->flags = MV_VOL_BORROWED;
-    return MV_OK;
+    mv__vol_set_shape(&t, dt, ndim, dims);
+    t.data = data;
+    t.flags = MV_VOL_BORROWED;
+    return mv__out_commit(v, &t);
+}
+
+MVDEF mv_status mv_vol_wrap_like(mv_vol *v, void *data, mv_dtype dt, const mv_vol *like)
+{
+    uint64_t bytes = 0;
+    mv_vol t;
+    MV__CHECK(v != NULL && like != NULL, MV_ERR_INVALID_ARG, "mv_vol_wrap_like: v or like is NULL");
+    MV__TRY(mv__shape_bytes(dt, like->ndim, like->dim, &bytes));
+    MV__CHECK(data != NULL, MV_ERR_INVALID_ARG, "mv_vol_wrap_like: data is NULL");
+    t = *like; /* geometry and metadata */
+    mv__vol_set_shape(&t, dt, like->ndim, like->dim);
+    t.data = data;
+    t.flags = MV_VOL_BORROWED;
+    t.mem_base = NULL;
+    t.mem_size = 0;
+    t.alloc_ctx = NULL;
+    t.meta.ext = NULL; /* extensions stay with like: nothing here is ours to free */
+    t.meta.n_ext = 0;
+    return mv__out_commit(v, &t);
 }
 
 static void mv__free_extensions(mv_meta *m, void *ctx)
@@ -4754,21 +4850,29 @@ MVDEF mv_status mv_vol_set_extensions(mv_vol *v, const mv_extension *ext, int n)
     mv__free_extensions(&v->meta, v->alloc_ctx);
     v->meta.ext = tmp.ext;
     v->meta.n_ext = tmp.n_ext;
+    mv__vol_seal(v); /* it owns extensions now: a later output call releases them */
     return MV_OK;
+}
+
+/* src's geometry and metadata into *t (extensions copied with src's
+   allocator), no data; *t is overwritten, never released. */
+static mv_status mv__copy_meta_to(const mv_vol *src, mv_vol *t)
+{
+    *t = *src;
+    t->data = NULL;
+    t->flags = 0;
+    t->mem_base = NULL;
+    t->mem_size = 0;
+    t->seal = 0;
+    return mv__copy_extensions(&t->meta, src->meta.ext, src->meta.n_ext, src->alloc_ctx);
 }
 
 MVDEF mv_status mv_vol_copy_meta(const mv_vol *src, mv_vol *dst)
 {
     mv_vol t;
     MV__CHECK(src && dst, MV_ERR_INVALID_ARG, "mv_vol_copy_meta: NULL volume");
-    t = *src;
-    t.data = NULL;
-    t.flags = 0;
-    t.mem_base = NULL;
-    t.mem_size = 0;
-    MV__TRY(mv__copy_extensions(&t.meta, src->meta.ext, src->meta.n_ext, src->alloc_ctx));
-    *dst = t;
-    return MV_OK;
+    MV__TRY(mv__copy_meta_to(src, &t));
+    return mv__out_commit(dst, &t);
 }
 
 MVDEF mv_status mv_vol_copy(const mv_vol *src, mv_vol *dst)
@@ -4777,7 +4881,7 @@ MVDEF mv_status mv_vol_copy(const mv_vol *src, mv_vol *dst)
     size_t bytes;
     MV__CHECK(src && dst && (src->data || mv_vol_count(src) == 0), MV_ERR_INVALID_ARG,
               "mv_vol_copy: NULL volume or data");
-    MV__TRY(mv_vol_copy_meta(src, &t));
+    MV__TRY(mv__copy_meta_to(src, &t));
     bytes = mv_vol_bytes(src);
     t.data = mv__alloc(bytes, src->alloc_ctx);
     if (!t.data) {
@@ -4788,8 +4892,7 @@ MVDEF mv_status mv_vol_copy(const mv_vol *src, mv_vol *dst)
     t.mem_base = t.data;
     t.mem_size = bytes;
     memcpy(t.data, src->data, bytes);
-    *dst = t;
-    return MV_OK;
+    return mv__out_commit(dst, &t);
 }
 
 static int mv__same_shape(const mv_vol *a, const mv_vol *b)
@@ -4825,7 +4928,7 @@ MVDEF mv_status mv_convert(const mv_vol *src, mv_vol *dst, mv_dtype dtype, const
     MV__CHECK(src && dst && src->data, MV_ERR_INVALID_ARG, "mv_convert: NULL volume or data");
     MV__TRY(mv__check_convertible(src->dtype, dtype));
     MV__TRY(mv__shape_bytes(dtype, src->ndim, src->dim, &bytes));
-    MV__TRY(mv_vol_copy_meta(src, &t));
+    MV__TRY(mv__copy_meta_to(src, &t));
     t.dtype = dtype;
     t.data = mv__alloc((size_t)bytes, src->alloc_ctx);
     if (!t.data) {
@@ -4844,8 +4947,7 @@ MVDEF mv_status mv_convert(const mv_vol *src, mv_vol *dst, mv_dtype dtype, const
         t.meta.scl_slope = 1.0;
         t.meta.scl_inter = 0.0;
     }
-    *dst = t;
-    return MV_OK;
+    return mv__out_commit(dst, &t);
 }
 
 /* >>impl-stats ============================================================= */
@@ -8672,6 +8774,7 @@ static mv_status mv__load_core(mv__src *hsrc, mv__src *isrc, int single, int bor
     if (st == MV_OK && !single && isrc && isrc->kind != MV__SRC_MEM) st = mv__src_sniff_gz(isrc, &iwrap, &is, threads, ctx);
     else if (st == MV_OK && !single && isrc && isrc->size >= 2) st = mv__src_sniff_gz(isrc, &iwrap, &is, threads, ctx);
     if (st == MV_OK) st = mv__load_sources(hs, is, single, borrow, opts, out);
+    if (st == MV_OK) mv__vol_seal(out); /* a later output call may release it (MEMORY) */
     if (hs == &hwrap) mv__src_close(&hwrap);
     if (is == &iwrap) mv__src_close(&iwrap);
     return st;
@@ -10188,8 +10291,9 @@ static mv_status mv__rs_alloc_run(const mv_vol *in, mv_vol *out, const int64_t o
     MV__TRY(mv__shape_bytes(odt, ndim, dims, &bytes));
     ctx = o.alloc_ctx ? o.alloc_ctx : in->alloc_ctx;
     src = *in;
+    src.seal = 0; /* a view, never an output (MEMORY: stale copies) */
     src.alloc_ctx = ctx; /* extensions are copied with the output's allocator */
-    MV__TRY(mv_vol_copy_meta(&src, &t));
+    MV__TRY(mv__copy_meta_to(&src, &t));
     t.dtype = odt;
     t.ndim = ndim;
     for (a = 0; a < MV_MAX_DIMS; a++) t.dim[a] = a < ndim ? dims[a] : 1;
@@ -10215,8 +10319,7 @@ static mv_status mv__rs_alloc_run(const mv_vol *in, mv_vol *out, const int64_t o
         t.meta.scl_slope = 1.0;
         t.meta.scl_inter = 0.0;
     }
-    *out = t;
-    return MV_OK;
+    return mv__out_commit(out, &t);
 }
 
 static mv_status mv__rs_check_in(const mv_vol *in, const mv_vol *out, const char *fn)
@@ -10343,11 +10446,11 @@ static mv_status mv__rs_affine(const mv_vol *in, mv_vol *out, const int64_t shap
     return mv__rs_world(in, out, oshape, out_affine, world_xform, opts, "mv_resample_affine");
 }
 
-/* The allocating forms leave *out empty on failure (unless it is the
-   input itself, which stays as it was). */
+/* The allocating forms leave *out as it was on failure (MEMORY). */
 static mv_status mv__rs_done(mv_status st, const mv_vol *in, mv_vol *out)
 {
-    if (st != MV_OK && out && out != in) mv_vol_init(out);
+    (void)in;
+    (void)out;
     return st;
 }
 MVDEF mv_status mv_resample_shape(const mv_vol *in, mv_vol *out, const int64_t shape[3], const mv_resample_opts *opts)
@@ -10521,13 +10624,15 @@ MVDEF mv_status mv_phantom_smooth(mv_vol *out, mv_dtype dtype, int64_t nx, int64
     double *tab[3], wsum = 0;
     int b, a;
     mv_status st = MV_OK;
+    mv_vol res;
     MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_phantom_smooth: out is NULL");
     MV__CHECK(dtype == MV_DT_I16 || dtype == MV_DT_F32, MV_ERR_INVALID_ARG, "mv_phantom_smooth: dtype %s (int16 or float32)",
               mv_dtype_name(dtype));
     dims[0] = n[0] = nx;
     dims[1] = n[1] = ny;
     dims[2] = n[2] = nz;
-    MV__TRY(mv_vol_alloc(out, dtype, 3, dims, NULL));
+    mv_vol_init(&res);
+    MV__TRY(mv_vol_alloc(&res, dtype, 3, dims, NULL));
     for (a = 0; a < 3; a++) {
         tab[a] = (double *)mv__alloc((size_t)n[a] * MV__BLOBS * sizeof(double), NULL);
         if (!tab[a]) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "phantom tables");
@@ -10552,17 +10657,20 @@ MVDEF mv_status mv_phantom_smooth(mv_vol *out, mv_dtype dtype, int64_t nx, int64
             wsum += j.weight[b];
         }
         for (b = 0; b < MV__BLOBS; b++) j.weight[b] /= wsum / 2.5; /* peaks overlap: keep it near 1 */
-        j.v = out;
+        j.v = &res;
         j.gx = tab[0];
         j.gy = tab[1];
         j.gz = tab[2];
         j.seed = seed;
-        mv__parallel_for(nz, 1, mv__threads_for_bytes(0, mv_vol_bytes(out)), mv__smooth_range, &j);
-        mv__centred_affine(out);
+        mv__parallel_for(nz, 1, mv__threads_for_bytes(0, mv_vol_bytes(&res)), mv__smooth_range, &j);
+        mv__centred_affine(&res);
     }
     for (a = 0; a < 3; a++) mv__free(tab[a], NULL);
-    if (st != MV_OK) mv_free(out);
-    return st;
+    if (st != MV_OK) {
+        mv_free(&res);
+        return st;
+    }
+    return mv__out_commit(out, &res);
 }
 
 /* >>impl-ops ===============================================================
@@ -12380,6 +12488,7 @@ static mv_status mv__result_alloc(const mv_vol *in, size_t obytes, void *alloc_c
     t->flags = 0;
     t->mem_base = NULL;
     t->mem_size = 0;
+    t->seal = 0;
     t->alloc_ctx = alloc_ctx;
     MV__TRY(mv__copy_extensions(&t->meta, in->meta.ext, in->meta.n_ext, alloc_ctx));
     t->data = mv__alloc(obytes, alloc_ctx);
@@ -12444,8 +12553,7 @@ static mv_status mv__run(const mv_vol *in, const mv_op *ops, int n_ops, mv_vol *
         MV__TRY(mv__result_alloc(in, obytes, ro->alloc_ctx, &t, fn));
         mv__result_geometry(&pl, in, &t, 1);
         mv__write_pass(&pl, &s, (unsigned char *)t.data, odt, ro->threads);
-        *out = t;
-        return MV_OK;
+        return mv__out_commit(out, &t);
     }
 }
 
@@ -12627,8 +12735,7 @@ static mv_status mv__intensity(const mv_vol *in, mv_vol *out, int into, mv_op op
                 return st;
             }
         }
-        *out = t;
-        return MV_OK;
+        return mv__out_commit(out, &t);
     }
     for (a = 0; a < MV_MAX_DIMS; a++)
         MV__CHECK((a < in->ndim ? in->dim[a] : 1) == (a < out->ndim ? out->dim[a] : 1), MV_ERR_INVALID_ARG,
@@ -12872,8 +12979,7 @@ MVDEF mv_status mv_pipeline_geometry(const mv_vol *in, const mv_op *ops, int n_o
     t.meta.ext = NULL;
     t.meta.n_ext = 0;
     mv__result_geometry(&pl, in, &t, 1);
-    *out = t;
-    return MV_OK;
+    return mv__out_commit(out, &t);
 }
 
 MVDEF mv_status mv_pipeline(const mv_vol *in, const mv_op *ops, int n_ops, mv_vol *out, const mv_pipeline_opts *opts)
@@ -12910,6 +13016,8 @@ static mv_status mv__pipeline_load_with(mv__loader_fn load, const void *lctx, co
     mv_status st;
     MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
     MV__TRY(mv__check_ops(ops, n_ops));
+    mv_vol_init(&hdr);
+    mv_vol_init(&sub);
     mv__pipeline_ro(opts, &ro, &raw);
     memset(&lo, 0, sizeof(lo));
     lo.header_only = 1;
@@ -12979,7 +13087,7 @@ static mv_status mv__pipeline_load_with(mv__loader_fn load, const void *lctx, co
             mv__write_pass(&pl, &s, (unsigned char *)t.data, odt, ro.threads);
             hdr.meta.ext = NULL; /* the result owns them now */
             hdr.meta.n_ext = 0;
-            *out = t;
+            mv__out_commit(out, &t);
         }
     }
     mv_free(&sub);
@@ -14119,7 +14227,7 @@ static mv_status mv__mri_alloc_like(const mv_vol *in, mv_dtype dt, int drop_coil
     t.mem_size = bytes;
     t.meta.scl_slope = 1;
     t.meta.scl_inter = 0;
-    *out = t;
+    *out = t; /* the caller commits it (mv__out_commit) once filled */
     return MV_OK;
 }
 
@@ -14254,8 +14362,7 @@ MVDEF mv_status mv_fftshift(const mv_vol *in, mv_vol *out, unsigned axes, int in
         mv_free(&t);
         return st;
     }
-    *out = t;
-    return MV_OK;
+    return mv__out_commit(out, &t);
 }
 
 /* ---- centred transform ---------------------------------------------------- */
@@ -14464,8 +14571,7 @@ MVDEF mv_status mv_fftc(const mv_vol *in, mv_vol *out, unsigned axes, int invers
         mv_free(&t);
         return st;
     }
-    *out = t;
-    return MV_OK;
+    return mv__out_commit(out, &t);
 }
 
 /* ---- k-space resize ------------------------------------------------------ */
@@ -14547,6 +14653,7 @@ MVDEF mv_status mv_kspace_resize(const mv_vol *in, mv_vol *out, const int64_t sh
                   "mv_kspace_resize: shape[%d] = %lld", a, (long long)shape[a]);
     {
         mv_vol shaped = *in;
+        shaped.seal = 0; /* a view, never an output */
         for (a = 0; a < 3; a++)
             if (shape[a] > 0) shaped.dim[a] = shape[a];
         if (shaped.ndim < 3) shaped.ndim = 3;
@@ -14559,8 +14666,7 @@ MVDEF mv_status mv_kspace_resize(const mv_vol *in, mv_vol *out, const int64_t sh
         mv_free(&t);
         return st;
     }
-    *out = t;
-    return MV_OK;
+    return mv__out_commit(out, &t);
 }
 
 /* ---- coil combination ---------------------------------------------------- */
@@ -14647,8 +14753,7 @@ MVDEF mv_status mv_rss(const mv_vol *in, mv_vol *out, const mv_mri_opts *opts)
         mv_free(&t);
         return st;
     }
-    *out = t;
-    return MV_OK;
+    return mv__out_commit(out, &t);
 }
 
 static void mv__combine_range(void *ctx, int64_t b, int64_t e, int worker)
@@ -14720,8 +14825,7 @@ MVDEF mv_status mv_coil_combine(const mv_vol *img, const mv_vol *sens, mv_vol *o
         mv_free(&t);
         return st;
     }
-    *out = t;
-    return MV_OK;
+    return mv__out_commit(out, &t);
 }
 
 /* ---- density compensation, complex parts ----------------------------------- */
@@ -14817,8 +14921,7 @@ MVDEF mv_status mv_complex_part(const mv_vol *in, mv_vol *out, mv_cpart part, co
         mv_free(&t);
         return st;
     }
-    *out = t;
-    return MV_OK;
+    return mv__out_commit(out, &t);
 }
 
 /* ---- undersampling, sensitivities ------------------------------------------ */
@@ -14974,6 +15077,7 @@ MVDEF mv_status mv_coil_sens_estimate(const mv_vol *kspace, mv_vol *sens, const 
     MV__TRY(mv__mri_check_c64(kspace, "mv_coil_sens_estimate", "kspace"));
     MV__CHECK(sens != NULL, MV_ERR_INVALID_ARG, "mv_coil_sens_estimate: sens is NULL");
     first = *kspace; /* the sensitivities have no batch dims */
+    first.seal = 0;  /* a view, never an output */
     if (first.ndim > MV_COIL_AXIS + 1) {
         int a;
         for (a = MV_COIL_AXIS + 1; a < MV_MAX_DIMS; a++) first.dim[a] = 1;
@@ -14985,8 +15089,7 @@ MVDEF mv_status mv_coil_sens_estimate(const mv_vol *kspace, mv_vol *sens, const 
         mv_free(&t);
         return st;
     }
-    *sens = t;
-    return MV_OK;
+    return mv__out_commit(sens, &t);
 }
 
 /* ---- SENSE ------------------------------------------------------------------ */
@@ -15177,8 +15280,7 @@ MVDEF mv_status mv_sense_unfold(const mv_vol *aliased, const mv_vol *sens, mv_vo
         mv_free(&t);
         return st;
     }
-    *out = t;
-    return MV_OK;
+    return mv__out_commit(out, &t);
 }
 
 /* ---- bounded-memory reconstructions ---------------------------------------- */
@@ -15257,8 +15359,7 @@ done:
         mv_free(&t);
         return st;
     }
-    *out = t;
-    return MV_OK;
+    return mv__out_commit(out, &t);
 }
 
 MVDEF mv_status mv_recon_sense(const mv_vol *kspace, const mv_vol *sens, mv_vol *out, const int accel[3],
@@ -15316,8 +15417,7 @@ done:
         mv_free(&t);
         return st;
     }
-    *out = t;
-    return MV_OK;
+    return mv__out_commit(out, &t);
 }
 
 /* ---- phantom ------------------------------------------------------------------ */
@@ -15407,8 +15507,7 @@ MVDEF mv_status mv_phantom_kspace(const mv_vol *image, const mv_vol *sens, mv_vo
         mv_free(&t);
         return st;
     }
-    *kspace = t;
-    return MV_OK;
+    return mv__out_commit(kspace, &t);
 }
 
 #endif /* MEDVOL_IMPLEMENTATION */
