@@ -789,9 +789,19 @@ MVDEF mv_status mv_percentiles(const mv_vol *v, const double *q, int nq, double 
    input's dtype and scaling, and its affine maps every voxel to the world
    point it had (voxels added by padding get the fill value). They act on
    the first three axes and repeat over the others (time, channels).
-   Allocating forms copy the metadata; _into forms write out->data (dims must
-   be what the operation gives: mv_pipeline_geometry tells) and out->affine
-   and out->spacing, nothing else. */
+   Allocating forms copy the metadata (out: MEMORY, OUTPUT VOLUMES); _into
+   forms write out->data (dims must be what the operation gives:
+   mv_pipeline_geometry tells; other dims: MV_ERR_INVALID_ARG naming both)
+   and out->affine and out->spacing, nothing else, allocate nothing, and
+   need out->data apart from in->data.
+   MISSING AXES. A 1D or 2D volume is treated as having size-1 axes up to
+   three (as numpy after np.expand_dims): a shape, box, flip, permutation,
+   orientation or rotation may name axes 1 and 2. The result keeps the
+   input's ndim unless one of those added axes gets a size other than 1;
+   then it is 3D. So crop_or_pad of a 4x3 image to 8,8,4 is 8x8x4, to 8,8,0
+   (or 8,8,1) is 8x8; reorient of a 4x3 image to "SAR" is 1x4x3 (when the
+   affine's third axis is S); flipping axis 2 of a 2D image only negates the
+   affine's third column. Resampling follows the same rule. */
 typedef struct mv_spatial_opts {
     double fill;            /* value of padded voxels (as stored, before scaling) */
     int threads;
@@ -808,21 +818,26 @@ MVDEF mv_status mv_crop_or_pad_into(const mv_vol *in, mv_vol *out, const int64_t
    coordinates: crops where it lies inside, pads where it reaches outside. */
 MVDEF mv_status mv_crop_pad_box(const mv_vol *in, mv_vol *out, const int64_t start[3], const int64_t size[3],
                                 const mv_spatial_opts *opts);
+MVDEF mv_status mv_crop_pad_box_into(const mv_vol *in, mv_vol *out, const int64_t start[3], const int64_t size[3],
+                                     const mv_spatial_opts *opts);
 /* Reverses the axes in the bit mask (bit a = axis a, any axis < ndim). */
 MVDEF mv_status mv_flip(const mv_vol *in, mv_vol *out, unsigned axes, const mv_spatial_opts *opts);
 MVDEF mv_status mv_flip_into(const mv_vol *in, mv_vol *out, unsigned axes, const mv_spatial_opts *opts);
 /* Output axis i is input axis perm[i] (numpy.transpose of the first three
    axes). */
 MVDEF mv_status mv_permute(const mv_vol *in, mv_vol *out, const int perm[3], const mv_spatial_opts *opts);
+MVDEF mv_status mv_permute_into(const mv_vol *in, mv_vol *out, const int perm[3], const mv_spatial_opts *opts);
 /* Permutes and flips the first three axes so the voxel axes run along the
    orientation code ("RAS", "LPS", "PIR", ...; letters R/L, A/P, S/I, one
    of each pair), choosing axes as nibabel io_orientation; "RAS" gives what
    nibabel's as_closest_canonical gives. MV_ERR_UNSUPPORTED if an axis has no
    direction (zero affine column). */
 MVDEF mv_status mv_reorient(const mv_vol *in, mv_vol *out, const char *code, const mv_spatial_opts *opts);
+MVDEF mv_status mv_reorient_into(const mv_vol *in, mv_vol *out, const char *code, const mv_spatial_opts *opts);
 /* numpy.rot90(a, k, axes=(axis0, axis1)): k quarter turns from axis0
    towards axis1 (any k; axes distinct, < 3). */
 MVDEF mv_status mv_rot90(const mv_vol *in, mv_vol *out, int k, int axis0, int axis1, const mv_spatial_opts *opts);
+MVDEF mv_status mv_rot90_into(const mv_vol *in, mv_vol *out, int k, int axis0, int axis1, const mv_spatial_opts *opts);
 
 /* >>api-resample =========================================================== */
 
@@ -9564,6 +9579,8 @@ typedef struct mv__rs_job {
     size_t oes, dst_frame;
     int64_t ox, oy, oz, frame0;
     mv_round rounding;
+    float post;             /* cubic: samples times this (2^k, undoing the
+                               prefilter's scaling of huge values; else 1) */
 } mv__rs_job;
 
 typedef struct mv__rs_bufs {
@@ -9723,6 +9740,8 @@ static void mv__rs_slice_sep(const mv__rs_job *j, int64_t f, int64_t k, mv__rs_b
                 rows[t] = b->ring[slot];
             }
             j->kt->rs_blend(o, rows, wy, Ty, L);
+            if (j->post != 1.0f)
+                for (i = 0; i < (int64_t)L; i++) o[i] *= j->post;
             for (i = x0; i < x1 && i < X->lo; i++) o[i - x0] = j->fillf;
             for (i = x1; i-- > x0 && i >= X->hi;) o[i - x0] = j->fillf;
             if (o == b->out) mv__rs_store(j, d, o, L);
@@ -9801,7 +9820,12 @@ static void mv__rs_slice_gen(const mv__rs_job *j, int64_t f, int64_t k, mv__rs_b
                 if (o == b->out) mv__rs_store(j, d, o, L);
                 continue;
             }
-            if (cub_kernel) left = j->kt->rs_affine_cub(o, todo, vol, st, lim, m0, base, x0, L);
+            if (cub_kernel) {
+                left = j->kt->rs_affine_cub(o, todo, vol, st, lim, m0, base, x0, L);
+                if (j->post != 1.0f)
+                    for (i = 0; i < (int64_t)L; i++)
+                        if (!todo[i]) o[i] *= j->post;
+            }
             for (i = 0; i < (int64_t)L && left > 0; i++) {
                 double c[3];
                 float w[3][4];
@@ -9824,11 +9848,12 @@ static void mv__rs_slice_gen(const mv__rs_job *j, int64_t f, int64_t k, mv__rs_b
                         s[a] = (int64_t)fl; /* stored index of floor - 1 */
                     }
                     o[i] = mv__rs_cub_taps(vol + ((size_t)s[2] * (size_t)j->sy + (size_t)s[1]) * (size_t)j->sx + (size_t)s[0],
-                                           (size_t)j->sx, (size_t)j->sy, w);
+                                           (size_t)j->sx, (size_t)j->sy, w) *
+                           j->post;
                     continue;
                 }
                 for (a = 0; a < 3; a++) s[a] = mv__rs_taps(c[a], n[a], j->interp, j->mirror, w[a]);
-                o[i] = mv__rs_sample(j, frame, s, w, T);
+                o[i] = mv__rs_sample(j, frame, s, w, T) * j->post;
             }
             if (o == b->out) mv__rs_store(j, d, o, L);
         }
@@ -9961,6 +9986,8 @@ typedef struct mv__rs_pf {
     int mirror;
     unsigned char *work; /* per worker work_bytes (mv__rs_scratch_bytes) */
     size_t work_bytes;
+    float pre;           /* input values times this before the prefilter (2^-k or 1) */
+    float *wmax;         /* per worker: largest finite |value| seen (pre = 1) */
 } mv__rs_pf;
 
 /* float32 runs <-> lane columns of the line buffer */
@@ -10001,6 +10028,24 @@ static void mv__rs_pf_xy(void *ctx, int64_t z0, int64_t z1, int worker)
             if (direct) memcpy(stage, rows, (size_t)(nl * p->nx) * 4);
             else mv__convert_real_run(rows, p->dt, stage, MV_DT_F32, (size_t)(nl * p->nx), p->scaled, p->slope, p->inter,
                                       MV_ROUND_NEAREST);
+            {
+                /* values near FLT_MAX: the coefficients (up to 27x the
+                   values) and the float32 sums of the interpolation would
+                   overflow, so the caller scales such a frame by 2^-k
+                   (exact) and the samples back by 2^k; here the largest
+                   finite magnitude, and the scaling when it is set */
+                size_t i, cnt = (size_t)(nl * p->nx);
+                float mx = p->wmax[worker];
+                if (p->pre != 1.0f) {
+                    for (i = 0; i < cnt; i++) stage[i] *= p->pre;
+                } else {
+                    for (i = 0; i < cnt; i++) {
+                        float a = fabsf(stage[i]);
+                        mx = a > mx && a <= FLT_MAX ? a : mx;
+                    }
+                    p->wmax[worker] = mx;
+                }
+            }
             if (nl < L) memset(stage + nl * p->nx, 0, (size_t)((L - nl) * p->nx) * 4);
             p->kt->rs_rows_in(buf, stage, (size_t)p->nx, (size_t)p->nx);
             p->kt->rs_bspline(buf, (size_t)p->nx, p->mirror);
@@ -10160,6 +10205,7 @@ static mv_status mv__rs_run(const mv_vol *in, mv_vol *out, mv__rs_map *map, cons
     if (opts) o = *opts;
     else memset(&o, 0, sizeof(o));
     memset(&j, 0, sizeof(j));
+    j.post = 1.0f;
     MV__TRY(mv__rs_check(in, out, &o, &j, &frames));
     for (a = 0; a < 3; a++) {
         n[a] = a < in->ndim ? in->dim[a] : 1;
@@ -10253,9 +10299,24 @@ static mv_status mv__rs_run(const mv_vol *in, mv_vol *out, mv__rs_map *map, cons
         j.scaled = 0;
         j.xfirst = map->ax[0].taps > 1 && fabs(map->ax[0].s) > 4.0;
         j.need_span = map->ax[2].taps > 1 && !j.xfirst;
+        float wmax[MV__MAX_THREADS];
+        p.wmax = wmax;
         for (f = 0; f < frames; f++) {
+            float mx = 0;
+            int w;
             p.frame = (const unsigned char *)in->data + (size_t)f * (size_t)(n[0] * n[1] * n[2]) * p.es;
+            p.pre = 1.0f;
+            memset(wmax, 0, sizeof(wmax));
             mv__parallel_for(n[2], 1, threads, mv__rs_pf_xy, &p);
+            for (w = 0; w < MV__MAX_THREADS; w++) mx = wmax[w] > mx ? wmax[w] : mx;
+            j.post = 1.0f;
+            if (mx > ldexpf(1.0f, 121)) { /* 2^121 x 27 (prefilter gain) x 3.4 (sums) < FLT_MAX: scale, then again */
+                int e = 0;
+                (void)frexpf(mx, &e); /* mx < 2^e */
+                p.pre = ldexpf(1.0f, 121 - e);
+                j.post = ldexpf(1.0f, e - 121);
+                mv__parallel_for(n[2], 1, threads, mv__rs_pf_xy, &p);
+            }
             mv__parallel_for(n[1] + 2, 1, threads, mv__rs_pf_z, &p);
             j.frame0 = f;
             mv__parallel_for(m[2], MV__MAX(1, 65536 / (m[0] * m[1])), threads, mv__rs_range, &j);
@@ -10815,6 +10876,22 @@ static void mv__vsrc_from_vol(mv__vsrc *s, const mv_vol *v, int scaled, double s
     s->inter = inter;
     s->exact = (v->dtype == MV_DT_U8 || v->dtype == MV_DT_I16 || v->dtype == MV_DT_U16) &&
                (!scaled || mv__scaling_exact_f32(v->dtype, slope, inter));
+}
+
+/* Whether the source's values (scaled) are exactly float32 numbers: then
+   the float32 path is exact; else the first intensity step reads them in
+   float64 (statistics and the per-voxel evaluation), so a value beyond
+   float32's range or precision (int32, float64, scl_slope 1e38) is not
+   rounded or overflowed before it is normalised. */
+static int mv__vsrc_values_f32(const mv__vsrc *s)
+{
+    if (s->exact) return 1;
+    if (s->scaled) return 0;
+    switch (s->dt) {
+    case MV_DT_F32: case MV_DT_F16: case MV_DT_BF16: case MV_DT_U8: case MV_DT_I8: case MV_DT_U16: case MV_DT_I16:
+        return 1;
+    default: return 0;
+    }
 }
 
 /* element offset of full-volume coordinates c[0..MV_MAX_DIMS) */
@@ -11547,6 +11624,10 @@ static void mv__plan_apply_step(mv__plan *pl, const mv__step *t)
     }
     pl->map = m;
     for (a = 0; a < MV_MAX_DIMS; a++) pl->dim[a] = t->dim[a];
+    /* missing axes (>>api-spatial): a 1D/2D grid that gets a size other
+       than 1 on one of the first three axes becomes 3D */
+    for (a = pl->ndim; a < 3; a++)
+        if (pl->dim[a] != 1) pl->ndim = 3;
 }
 
 /* The affine of the grid: the source affine times the voxel map, with the
@@ -11728,10 +11809,11 @@ static mv_status mv__plan_box(mv__plan *pl, const mv__vsrc *s, const int64_t *st
 static mv_status mv__plan_flip(mv__plan *pl, unsigned axes)
 {
     mv__step t;
-    int a;
-    MV__CHECK(axes < (1u << pl->ndim), MV_ERR_INVALID_ARG, "flip axes mask 0x%x names an axis >= ndim %d", axes, pl->ndim);
+    int a, n = MV__MAX(pl->ndim, 3); /* missing axes have size 1: flipping one is allowed */
+    MV__CHECK(axes < (1u << n), MV_ERR_INVALID_ARG, "flip axes mask 0x%x names an axis >= %d (ndim %d)", axes, n,
+              pl->ndim);
     mv__step_identity(&t, pl);
-    for (a = 0; a < pl->ndim; a++)
+    for (a = 0; a < n; a++)
         if (axes & (1u << a)) {
             t.sg[a] = -1;
             t.of[a] = pl->dim[a] - 1;
@@ -11829,6 +11911,7 @@ typedef struct mv__run_opts {
     int threads;
     void *alloc_ctx;
     int geometry_only;      /* compile without statistics passes */
+    int chain;              /* a chain of the caller's (errors name the step) */
 } mv__run_opts;
 
 /* mean / std of the current grid's values (as the step sees them) */
@@ -11837,7 +11920,8 @@ static mv_status mv__plan_moments(mv__plan *pl, const mv__vsrc *s, int nonzero, 
     mv__provider p;
     mv__const_vals cv;
     int k;
-    mv__plan_provider(pl, s, &p, MV__WANT_ANY, nonzero, ro->mask);
+    /* before any step, values float32 cannot hold are taken in float64 */
+    mv__plan_provider(pl, s, &p, pl->n_eop == 0 && !mv__vsrc_values_f32(s) ? MV__WANT_F64 : MV__WANT_ANY, nonzero, ro->mask);
     mv__provider_moments(&p, ro->threads, m);
     mv__plan_fill_consts(pl, &cv);
     for (k = 0; k < cv.n; k++)
@@ -11954,7 +12038,7 @@ static mv_status mv__plan_clamp(mv__plan *pl, double lo, double hi)
 static mv_status mv__plan_cast(mv__plan *pl, mv_dtype dt, mv_round rounding)
 {
     MV__CHECK(mv__dtype_ok(dt) && mv__dt[dt].kind != MV__K_COMPLEX && mv__dt[dt].kind != MV__K_RGB, MV_ERR_INVALID_ARG,
-              "cast: %d is not a real dtype", (int)dt);
+              "output dtype %s is not supported (real dtypes only)", mv__dtype_ok(dt) ? mv__dt[dt].name : "(invalid)");
     MV__CHECK(rounding == MV_ROUND_NEAREST || rounding == MV_ROUND_TRUNCATE, MV_ERR_INVALID_ARG, "cast: rounding %d",
               (int)rounding);
     if (pl->values && pl->out_dt != MV_DT_F32) MV__TRY(mv__plan_begin_values(pl)); /* the pending cast happens first */
@@ -12124,6 +12208,22 @@ static void mv__emit(const mv__write_job *j, const unsigned char *raw, unsigned 
             mv__eops_row(j->kt, pl->eop + 1, pl->n_eop - 1, fb, fb, k);
             if (j->odt == MV_DT_F32) memcpy(o, fb, k * sizeof(float));
             else mv__convert_real_run(fb, MV_DT_F32, o, j->odt, k, 0, 1.0, 0.0, pl->rounding);
+        }
+        return;
+    }
+    if (!mv__vsrc_values_f32(s) && pl->eop[0].kind == MV__E_AFFINE) {
+        /* the first step in float64 from the stored value (see
+           mv__vsrc_values_f32): y = ((x * slope + inter) - c) * s + o */
+        const mv__eop *e = &pl->eop[0];
+        double v64[MV__ROW];
+        size_t i;
+        mv__convert_real_run(raw, s->dt, v64, MV_DT_F64, k, s->scaled, s->slope, s->inter, MV_ROUND_NEAREST);
+        for (i = 0; i < k; i++) fb[i] = e->nonzero && v64[i] == 0 ? (float)v64[i] : (float)((v64[i] - e->c) * e->s + e->o);
+        if (j->odt == MV_DT_F32) {
+            mv__eops_row(j->kt, pl->eop + 1, pl->n_eop - 1, fb, (float *)(void *)o, k);
+        } else {
+            mv__eops_row(j->kt, pl->eop + 1, pl->n_eop - 1, fb, fb, k);
+            mv__convert_real_run(fb, MV_DT_F32, o, j->odt, k, 0, 1.0, 0.0, pl->rounding);
         }
         return;
     }
@@ -12425,19 +12525,38 @@ static mv_status mv__check_ops(const mv_op *ops, int n_ops)
     return MV_OK;
 }
 
-/* The plan of ops over in (statistics taken unless geometry_only). */
+static const char *mv__op_name(mv_op_kind k)
+{
+    static const char *names[] = {"none", "crop_or_pad", "box", "flip", "permute", "reorient",
+                                  "rot90", "znorm", "rescale", "clamp", "cast"};
+    return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "unknown";
+}
+
+/* The plan of ops over in (statistics taken unless geometry_only). A
+   failing step's detail is prefixed with the function (fn) and, for a
+   chain, the step: "mv_znorm: ..." or "mv_pipeline: step 2 (flip): ...". */
 static mv_status mv__compile(const mv_vol *in, const mv__vsrc *s, const mv_op *ops, int n_ops, const mv__run_opts *ro,
-                             mv__plan *pl)
+                             mv__plan *pl, const char *fn, int chain)
 {
     int i;
+    mv_status st = MV_OK;
     mv__plan_init(pl, s);
-    for (i = 0; i < n_ops; i++) {
-        if (ops[i].kind >= MV_OP_ZNORM && ops[i].kind <= MV_OP_CAST) {
-            int k = mv__dt[s->dt].kind;
-            MV__CHECK(k != MV__K_COMPLEX && k != MV__K_RGB, MV_ERR_UNSUPPORTED,
-                      "step %d changes intensities: %s voxels have none (spatial steps only)", i, mv__dt[s->dt].name);
-        }
-        MV__TRY(mv__plan_op(pl, s, in, &ops[i], ro));
+    for (i = 0; i < n_ops && st == MV_OK; i++) {
+        int k = mv__dt[s->dt].kind;
+        if (ops[i].kind >= MV_OP_ZNORM && ops[i].kind <= MV_OP_CAST && (k == MV__K_COMPLEX || k == MV__K_RGB))
+            st = mv__fail(MV_ERR_UNSUPPORTED, "%s input is not supported (real dtypes only; %s volumes take spatial steps only)",
+                          mv__dt[s->dt].name, k == MV__K_COMPLEX ? "complex" : "RGB");
+        else
+            st = mv__plan_op(pl, s, in, &ops[i], ro);
+    }
+    if (st != MV_OK) {
+        char detail[256];
+        size_t n = strlen(mv_last_error());
+        if (n >= sizeof(detail)) n = sizeof(detail) - 1;
+        memcpy(detail, mv_last_error(), n);
+        detail[n] = 0;
+        if (chain) return mv__fail(st, "%s: step %d (%s): %s", fn, i - 1, mv__op_name(ops[i - 1].kind), detail);
+        return mv__fail(st, "%s: %s", fn, detail);
     }
     mv__plan_mark_used(pl);
     return MV_OK;
@@ -12471,6 +12590,23 @@ static void mv__result_geometry(const mv__plan *pl, const mv_vol *in, mv_vol *ou
     }
     mv__plan_affine(&pl->map, in->affine, out->affine);
     for (a = 0; a < MV_MAX_DIMS; a++) out->spacing[a] = a < 3 ? in->spacing[pl->map.axis[a]] : in->spacing[a];
+}
+
+/* "4x3x1" */
+static void mv__dims_str(int ndim, const int64_t *dim, char *buf, size_t cap)
+{
+    size_t k = 0;
+    int a;
+    buf[0] = 0;
+    if (ndim < 1 || ndim > MV_MAX_DIMS) ndim = 1;
+    for (a = 0; a < ndim && k + 24 < cap; a++) {
+        char digits[24];
+        size_t n = mv__fmt_u64(digits, (uint64_t)(dim[a] < 0 ? 0 : dim[a]), 10, 0);
+        if (a) buf[k++] = 'x';
+        memcpy(buf + k, digits, n);
+        k += n;
+        buf[k] = 0;
+    }
 }
 
 static int mv__ranges_overlap(const void *a, size_t na, const void *b, size_t nb)
@@ -12521,7 +12657,7 @@ static mv_status mv__run(const mv_vol *in, const mv_op *ops, int n_ops, mv_vol *
     if (!raw && mv__dt[in->dtype].kind != MV__K_RGB && mv__dt[in->dtype].kind != MV__K_COMPLEX)
         MV__TRY(mv__scaling(in->meta.scl_slope, in->meta.scl_inter, &active, &slope, &inter));
     mv__vsrc_from_vol(&s, in, active, slope, inter);
-    MV__TRY(mv__compile(in, &s, ops, n_ops, ro, &pl));
+    MV__TRY(mv__compile(in, &s, ops, n_ops, ro, &pl, fn, ro->chain));
     if (!pl.values) s.scaled = 0; /* moves keep the stored values and the scaling */
     odt = pl.values ? pl.out_dt : in->dtype;
     {
@@ -12535,8 +12671,12 @@ static mv_status mv__run(const mv_vol *in, const mv_op *ops, int n_ops, mv_vol *
                   mv__dtype_ok(out->dtype) ? mv__dt[out->dtype].name : "?", mv__dt[odt].name);
         for (a = 0; a < MV_MAX_DIMS; a++) {
             int64_t want = a < pl.ndim ? pl.dim[a] : 1, have = a < out->ndim ? out->dim[a] : 1;
-            MV__CHECK(want == have, MV_ERR_INVALID_ARG, "%s: output dim[%d] = %lld, the result has %lld", fn, a,
-                      (long long)have, (long long)want);
+            if (want != have) {
+                char w[160], h[160];
+                mv__dims_str(pl.ndim, pl.dim, w, sizeof(w));
+                mv__dims_str(out->ndim, out->dim, h, sizeof(h));
+                return mv__fail(MV_ERR_INVALID_ARG, "%s: output dims %s, the result is %s (dim[%d] differs)", fn, h, w, a);
+            }
         }
         if (mv__ranges_overlap(in->data, mv_vol_bytes(in), out->data, obytes)) {
             int same = 1;
@@ -12926,19 +13066,39 @@ MVDEF mv_status mv_flip_into(const mv_vol *in, mv_vol *out, unsigned axes, const
 {
     return mv__spatial(in, out, 1, mv_op_flip(axes), opts, "mv_flip_into");
 }
+MVDEF mv_status mv_crop_pad_box_into(const mv_vol *in, mv_vol *out, const int64_t start[3], const int64_t size[3],
+                                     const mv_spatial_opts *opts)
+{
+    MV__CHECK(start && size, MV_ERR_INVALID_ARG, "mv_crop_pad_box_into: start or size is NULL");
+    return mv__spatial(in, out, 1, mv_op_box(start, size, 0), opts, "mv_crop_pad_box_into");
+}
 MVDEF mv_status mv_permute(const mv_vol *in, mv_vol *out, const int perm[3], const mv_spatial_opts *opts)
 {
     MV__CHECK(perm != NULL, MV_ERR_INVALID_ARG, "mv_permute: perm is NULL");
     return mv__spatial(in, out, 0, mv_op_permute(perm[0], perm[1], perm[2]), opts, "mv_permute");
+}
+MVDEF mv_status mv_permute_into(const mv_vol *in, mv_vol *out, const int perm[3], const mv_spatial_opts *opts)
+{
+    MV__CHECK(perm != NULL, MV_ERR_INVALID_ARG, "mv_permute_into: perm is NULL");
+    return mv__spatial(in, out, 1, mv_op_permute(perm[0], perm[1], perm[2]), opts, "mv_permute_into");
 }
 MVDEF mv_status mv_reorient(const mv_vol *in, mv_vol *out, const char *code, const mv_spatial_opts *opts)
 {
     MV__CHECK(code != NULL && strlen(code) == 3, MV_ERR_INVALID_ARG, "mv_reorient: code must be 3 letters");
     return mv__spatial(in, out, 0, mv_op_reorient(code), opts, "mv_reorient");
 }
+MVDEF mv_status mv_reorient_into(const mv_vol *in, mv_vol *out, const char *code, const mv_spatial_opts *opts)
+{
+    MV__CHECK(code != NULL && strlen(code) == 3, MV_ERR_INVALID_ARG, "mv_reorient_into: code must be 3 letters");
+    return mv__spatial(in, out, 1, mv_op_reorient(code), opts, "mv_reorient_into");
+}
 MVDEF mv_status mv_rot90(const mv_vol *in, mv_vol *out, int k, int axis0, int axis1, const mv_spatial_opts *opts)
 {
     return mv__spatial(in, out, 0, mv_op_rot90(k, axis0, axis1), opts, "mv_rot90");
+}
+MVDEF mv_status mv_rot90_into(const mv_vol *in, mv_vol *out, int k, int axis0, int axis1, const mv_spatial_opts *opts)
+{
+    return mv__spatial(in, out, 1, mv_op_rot90(k, axis0, axis1), opts, "mv_rot90_into");
 }
 
 /* ---- chains ---- */
@@ -12946,6 +13106,7 @@ MVDEF mv_status mv_rot90(const mv_vol *in, mv_vol *out, int k, int axis0, int ax
 static void mv__pipeline_ro(const mv_pipeline_opts *opts, mv__run_opts *ro, int *raw)
 {
     memset(ro, 0, sizeof(*ro));
+    ro->chain = 1;
     *raw = 0;
     if (opts) {
         ro->threads = opts->threads;
@@ -12970,7 +13131,7 @@ MVDEF mv_status mv_pipeline_geometry(const mv_vol *in, const mv_op *ops, int n_o
     mv__vsrc_from_vol(&s, in, active, slope, inter);
     memset(&ro, 0, sizeof(ro));
     ro.geometry_only = 1;
-    MV__TRY(mv__compile(in, &s, ops, n_ops, &ro, &pl));
+    MV__TRY(mv__compile(in, &s, ops, n_ops, &ro, &pl, "mv_pipeline_geometry", 1));
     t = *in;
     t.data = NULL;
     t.flags = 0;
@@ -13033,7 +13194,7 @@ static mv_status mv__pipeline_load_with(mv__loader_fn load, const void *lctx, co
     /* where the chain reads: compile without statistics */
     mv__vsrc_from_vol(&s, &hdr, active, slope, inter);
     ro.geometry_only = 1;
-    st = mv__compile(&hdr, &s, ops, n_ops, &ro, &pl);
+    st = mv__compile(&hdr, &s, ops, n_ops, &ro, &pl, fn, 1);
     ro.geometry_only = 0;
     if (st != MV_OK) {
         mv_free(&hdr);
@@ -13065,7 +13226,7 @@ static mv_status mv__pipeline_load_with(mv__loader_fn load, const void *lctx, co
         for (b = 0; b < a; b++) st_ *= s.dim[b];
         s.stride[a] = st_;
     }
-    st = mv__compile(&hdr, &s, ops, n_ops, &ro, &pl);
+    st = mv__compile(&hdr, &s, ops, n_ops, &ro, &pl, fn, 1);
     if (st == MV_OK) {
         mv_vol t = hdr;
         size_t obytes;
