@@ -87,9 +87,10 @@ MEDVOL_IMPLEMENTATION is defined, "all" = must be the same in every file)
    MEDVOL_STATIC            all    every function static (private copy per file)
    MEDVOL_DEF               all    decoration of public functions (DLL export ...);
                                    default extern, or static under MEDVOL_STATIC
-   MEDVOL_MALLOC(sz,ctx)    impl   allocator; define all three or none. ctx is the
-   MEDVOL_REALLOC(p,o,n,ctx)       alloc_ctx of the call's options (NULL if none);
-   MEDVOL_FREE(p,ctx)              o = old size, for allocators without realloc
+   MEDVOL_MALLOC(sz,ctx)    impl   allocator; define both or neither (#error). ctx
+   MEDVOL_FREE(p,ctx)              is the alloc_ctx of the call's options (NULL if
+                                   none). MEDVOL_REALLOC(p,o,n,ctx) is accepted
+                                   and never used: the library does not realloc
    MEDVOL_ASSERT(x)         impl   internal invariants only (default assert()); bad
                                    input always gets a status, never an assert
    MEDVOL_NO_STDIO          all    no files, no mmap, no paths: memory buffers and
@@ -1322,9 +1323,12 @@ MVDEF mv_status mv_phantom_smooth(mv_vol *out, mv_dtype dtype, int64_t nx, int64
 #if defined(MEDVOL_IMPLEMENTATION) && !defined(MV__IMPL_DONE)
 #define MV__IMPL_DONE
 
-#if defined(MEDVOL_MALLOC) || defined(MEDVOL_REALLOC) || defined(MEDVOL_FREE)
-#if !defined(MEDVOL_MALLOC) || !defined(MEDVOL_REALLOC) || !defined(MEDVOL_FREE)
-#error "medvol: define all three of MEDVOL_MALLOC, MEDVOL_REALLOC and MEDVOL_FREE, or none"
+/* The library never reallocates (a growing buffer is a new block plus a
+   copy, which keeps the 64-byte alignment), so MEDVOL_REALLOC is accepted
+   and unused: MALLOC and FREE are the pair that must come together. */
+#if defined(MEDVOL_MALLOC) || defined(MEDVOL_FREE)
+#if !defined(MEDVOL_MALLOC) || !defined(MEDVOL_FREE)
+#error "medvol: define both MEDVOL_MALLOC and MEDVOL_FREE, or neither (MEDVOL_REALLOC is optional and unused)"
 #endif
 #define MV__USER_ALLOC 1
 #endif
