@@ -87,9 +87,10 @@ MEDVOL_IMPLEMENTATION is defined, "all" = must be the same in every file)
    MEDVOL_STATIC            all    every function static (private copy per file)
    MEDVOL_DEF               all    decoration of public functions (DLL export ...);
                                    default extern, or static under MEDVOL_STATIC
-   MEDVOL_MALLOC(sz,ctx)    impl   allocator; define all three or none. ctx is the
-   MEDVOL_REALLOC(p,o,n,ctx)       alloc_ctx of the call's options (NULL if none);
-   MEDVOL_FREE(p,ctx)              o = old size, for allocators without realloc
+   MEDVOL_MALLOC(sz,ctx)    impl   allocator; define both or neither (#error). ctx
+   MEDVOL_FREE(p,ctx)              is the alloc_ctx of the call's options (NULL if
+                                   none). MEDVOL_REALLOC(p,o,n,ctx) is accepted
+                                   and never used: the library does not realloc
    MEDVOL_ASSERT(x)         impl   internal invariants only (default assert()); bad
                                    input always gets a status, never an assert
    MEDVOL_NO_STDIO          all    no files, no mmap, no paths: memory buffers and
@@ -144,7 +145,8 @@ ERRORS
    Functions that can fail return mv_status: MV_OK (0) or a positive MV_ERR_*.
    mv_status_str() names it; mv_last_error() gives this thread's detail of the
    last failure ("vox_offset 352 + 2000 data bytes: file is 1200 bytes").
-   On failure outputs are left empty (mv_vol zeroed), never half-filled.
+   On failure outputs are never half-filled: an mv_vol output is left as it
+   was (see MEMORY, OUTPUT VOLUMES).
    Work split across threads reports the error of its first failing item
    (the first damaged gzip member, the first member that did not compress),
    with that item's detail copied to the calling thread: the status and the
@@ -164,6 +166,19 @@ OPTIONS
    (Plain {0} is an error in C++ where the first field is an enum.)
 
 MEMORY
+   OUTPUT VOLUMES. An mv_vol *out (dst, v, sens, kspace) must be initialised
+   before a call fills it: zeroed, mv_vol_init'ed, a volume medvol filled
+   before, or mv_free'd. What it holds is released (as mv_free) only after
+   the new result is complete, so reusing out across calls never leaks, and
+   out == in is allowed everywhere: the result replaces the input. On
+   failure out is left as it was (a volume it held stays valid; out == in:
+   the input is untouched). Volumes medvol fills carry a private seal, and
+   only a sealed out is released: an uninitialised struct (old code) is
+   taken as empty, as before. So never pass a shallow copy of a live volume
+   as out (mv_vol tmp = *v; mv_op(&tmp, v) would free v's buffer twice),
+   and after moving a result elsewhere by struct copy, mv_vol_init the
+   variable before reusing it (or the next call releases what it moved).
+   _into forms write into out->data and never release anything.
    Functions marked "allocates: no" never call the allocator. Allocating forms
    ask the kernel for transparent huge pages for buffers over 2 MiB (first
    touch of fresh memory costs more than the kernels). Volumes loaded by mmap
@@ -455,6 +470,8 @@ typedef struct mv_vol {
     void *mem_base;
     size_t mem_size;
     void *alloc_ctx;
+    uint64_t seal;                   /* private: set when medvol fills the volume,
+                                        so an output it holds is released (MEMORY) */
 } mv_vol;
 
 /* Streams for mv_load_io / mv_save_io. */
@@ -601,22 +618,34 @@ MVDEF int mv_dtype_is_float(mv_dtype dt);   /* real floating types */
 MVDEF int mv_dtype_is_complex(mv_dtype dt);
 
 /* Empty volume: no data, identity affine, spacing 1, scaling 1/0, units mm+s.
-   allocates: no. */
+   Never releases anything v held (mv_free does). allocates: no. */
 MVDEF void mv_vol_init(mv_vol *v);
-/* mv_vol_init, then allocates a zeroed voxel array of the given shape.
-   dims[0] fastest; ndim 1..7; every dim >= 1. allocates: yes. */
+/* A new volume with a zeroed voxel array of the given shape, empty metadata
+   (as mv_vol_init). dims[0] fastest; ndim 1..7; every dim >= 1. v is an
+   output volume (MEMORY). allocates: yes. */
 MVDEF mv_status mv_vol_alloc(mv_vol *v, mv_dtype dt, int ndim, const int64_t *dims,
                              void *alloc_ctx);
-/* mv_vol_init around caller memory (never freed by medvol). allocates: no. */
+/* A volume around caller memory (never freed by medvol) with empty metadata:
+   identity affine, spacing 1. v is an output volume (MEMORY). allocates: no. */
 MVDEF mv_status mv_vol_wrap(mv_vol *v, void *data, mv_dtype dt, int ndim,
                             const int64_t *dims);
+/* A volume around caller memory with the geometry and metadata of like
+   (dims, spacing, affine, NIfTI fields, scl_slope/scl_inter included) and
+   the dtype dt: the output of an _into call on like, or of mv_pipeline_into
+   on the volume mv_pipeline_geometry gave. Extensions are not shared: v has
+   none (like keeps its own). After an intensity step the values are no
+   longer scaled: set v->meta.scl_slope = 1, scl_inter = 0 yourself (or wrap
+   mv_pipeline_geometry's result, which has them). v is an output volume
+   (MEMORY). allocates: no. */
+MVDEF mv_status mv_vol_wrap_like(mv_vol *v, void *data, mv_dtype dt, const mv_vol *like);
 /* Releases data (owned or mapped) and extensions; leaves an empty volume.
    Safe on an mv_vol_init'ed or zeroed volume. */
 MVDEF void mv_free(mv_vol *v);
-/* Deep copy (data, metadata, extensions). allocates: yes. */
+/* Deep copy (data, metadata, extensions). dst is an output volume (MEMORY).
+   allocates: yes. */
 MVDEF mv_status mv_vol_copy(const mv_vol *src, mv_vol *dst);
 /* Copies geometry and metadata (extensions deep-copied) but not data; dst gets
-   no data. allocates: only for extensions. */
+   no data. dst is an output volume (MEMORY). allocates: only for extensions. */
 MVDEF mv_status mv_vol_copy_meta(const mv_vol *src, mv_vol *dst);
 /* Voxel count (product of dims) and bytes of the voxel array. */
 MVDEF int64_t mv_vol_count(const mv_vol *v);
@@ -646,7 +675,8 @@ MVDEF mv_status mv_convert_buffer(const void *src, mv_dtype src_dtype, void *dst
    geometry and metadata are left as they are. allocates: no. */
 MVDEF mv_status mv_convert_into(const mv_vol *src, mv_vol *dst, const mv_convert_opts *opts);
 /* New volume of dtype with src's geometry and metadata; with opts->scaled the
-   result's scl_slope/scl_inter become 1/0. allocates: yes. */
+   result's scl_slope/scl_inter become 1/0. dst is an output volume (MEMORY).
+   allocates: yes. */
 MVDEF mv_status mv_convert(const mv_vol *src, mv_vol *dst, mv_dtype dtype,
                            const mv_convert_opts *opts);
 
@@ -814,9 +844,19 @@ MVDEF mv_status mv_percentiles(const mv_vol *v, const double *q, int nq, double 
    input's dtype and scaling, and its affine maps every voxel to the world
    point it had (voxels added by padding get the fill value). They act on
    the first three axes and repeat over the others (time, channels).
-   Allocating forms copy the metadata; _into forms write out->data (dims must
-   be what the operation gives: mv_pipeline_geometry tells) and out->affine
-   and out->spacing, nothing else. */
+   Allocating forms copy the metadata (out: MEMORY, OUTPUT VOLUMES); _into
+   forms write out->data (dims must be what the operation gives:
+   mv_pipeline_geometry tells; other dims: MV_ERR_INVALID_ARG naming both)
+   and out->affine and out->spacing, nothing else, allocate nothing, and
+   need out->data apart from in->data.
+   MISSING AXES. A 1D or 2D volume is treated as having size-1 axes up to
+   three (as numpy after np.expand_dims): a shape, box, flip, permutation,
+   orientation or rotation may name axes 1 and 2. The result keeps the
+   input's ndim unless one of those added axes gets a size other than 1;
+   then it is 3D. So crop_or_pad of a 4x3 image to 8,8,4 is 8x8x4, to 8,8,0
+   (or 8,8,1) is 8x8; reorient of a 4x3 image to "SAR" is 1x4x3 (when the
+   affine's third axis is S); flipping axis 2 of a 2D image only negates the
+   affine's third column. Resampling follows the same rule. */
 typedef struct mv_spatial_opts {
     double fill;            /* value of padded voxels (as stored, before scaling) */
     int threads;
@@ -833,21 +873,26 @@ MVDEF mv_status mv_crop_or_pad_into(const mv_vol *in, mv_vol *out, const int64_t
    coordinates: crops where it lies inside, pads where it reaches outside. */
 MVDEF mv_status mv_crop_pad_box(const mv_vol *in, mv_vol *out, const int64_t start[3], const int64_t size[3],
                                 const mv_spatial_opts *opts);
+MVDEF mv_status mv_crop_pad_box_into(const mv_vol *in, mv_vol *out, const int64_t start[3], const int64_t size[3],
+                                     const mv_spatial_opts *opts);
 /* Reverses the axes in the bit mask (bit a = axis a, any axis < ndim). */
 MVDEF mv_status mv_flip(const mv_vol *in, mv_vol *out, unsigned axes, const mv_spatial_opts *opts);
 MVDEF mv_status mv_flip_into(const mv_vol *in, mv_vol *out, unsigned axes, const mv_spatial_opts *opts);
 /* Output axis i is input axis perm[i] (numpy.transpose of the first three
    axes). */
 MVDEF mv_status mv_permute(const mv_vol *in, mv_vol *out, const int perm[3], const mv_spatial_opts *opts);
+MVDEF mv_status mv_permute_into(const mv_vol *in, mv_vol *out, const int perm[3], const mv_spatial_opts *opts);
 /* Permutes and flips the first three axes so the voxel axes run along the
    orientation code ("RAS", "LPS", "PIR", ...; letters R/L, A/P, S/I, one
    of each pair), choosing axes as nibabel io_orientation; "RAS" gives what
    nibabel's as_closest_canonical gives. MV_ERR_UNSUPPORTED if an axis has no
    direction (zero affine column). */
 MVDEF mv_status mv_reorient(const mv_vol *in, mv_vol *out, const char *code, const mv_spatial_opts *opts);
+MVDEF mv_status mv_reorient_into(const mv_vol *in, mv_vol *out, const char *code, const mv_spatial_opts *opts);
 /* numpy.rot90(a, k, axes=(axis0, axis1)): k quarter turns from axis0
    towards axis1 (any k; axes distinct, < 3). */
 MVDEF mv_status mv_rot90(const mv_vol *in, mv_vol *out, int k, int axis0, int axis1, const mv_spatial_opts *opts);
+MVDEF mv_status mv_rot90_into(const mv_vol *in, mv_vol *out, int k, int axis0, int axis1, const mv_spatial_opts *opts);
 
 /* >>api-resample =========================================================== */
 
@@ -1335,9 +1380,12 @@ MVDEF mv_status mv_phantom_smooth(mv_vol *out, mv_dtype dtype, int64_t nx, int64
 #if defined(MEDVOL_IMPLEMENTATION) && !defined(MV__IMPL_DONE)
 #define MV__IMPL_DONE
 
-#if defined(MEDVOL_MALLOC) || defined(MEDVOL_REALLOC) || defined(MEDVOL_FREE)
-#if !defined(MEDVOL_MALLOC) || !defined(MEDVOL_REALLOC) || !defined(MEDVOL_FREE)
-#error "medvol: define all three of MEDVOL_MALLOC, MEDVOL_REALLOC and MEDVOL_FREE, or none"
+/* The library never reallocates (a growing buffer is a new block plus a
+   copy, which keeps the 64-byte alignment), so MEDVOL_REALLOC is accepted
+   and unused: MALLOC and FREE are the pair that must come together. */
+#if defined(MEDVOL_MALLOC) || defined(MEDVOL_FREE)
+#if !defined(MEDVOL_MALLOC) || !defined(MEDVOL_FREE)
+#error "medvol: define both MEDVOL_MALLOC and MEDVOL_FREE, or neither (MEDVOL_REALLOC is optional and unused)"
 #endif
 #define MV__USER_ALLOC 1
 #endif
@@ -4817,33 +4865,100 @@ static void mv__vol_set_shape(mv_vol *v, mv_dtype dt, int ndim, const int64_t *d
     for (i = 0; i < MV_MAX_DIMS; i++) v->dim[i] = i < ndim ? dims[i] : 1;
 }
 
+/* ---- output volumes (MEMORY in the top documentation) ----
+   Every volume medvol fills carries a seal derived from what mv_free would
+   release (mem_base, mem_size, flags, the extension list) and from the
+   struct's own address. An output whose seal matches holds something of
+   ours and is released once the new result is complete; one whose seal does
+   not match (zeroed, mv_vol_init'ed, garbage: 2^-64, or a struct copy of a
+   volume at another address) is taken as empty, as before the rule. The
+   address is in it so that a struct copy (mv_vol tmp = *v, a result moved
+   into an array) never releases the buffer its original still holds; what
+   the seal cannot tell is a stale struct at the very address a volume was
+   filled at (an uninitialised local in a helper called twice): hence the
+   rule that out must be initialised. */
+static uint64_t mv__seal_mix(uint64_t h, uint64_t x)
+{
+    h = (h ^ x) * UINT64_C(0x9E3779B97F4A7C15);
+    return h ^ (h >> 29);
+}
+static uint64_t mv__seal_of(const mv_vol *v, const mv_vol *at)
+{
+    uint64_t h = UINT64_C(0x6d6564766f6c2121); /* a constant: an all-zero volume never matches */
+    h = mv__seal_mix(h, (uint64_t)(uintptr_t)at);
+    h = mv__seal_mix(h, (uint64_t)(uintptr_t)v->mem_base);
+    h = mv__seal_mix(h, (uint64_t)v->mem_size);
+    h = mv__seal_mix(h, (uint64_t)v->flags);
+    h = mv__seal_mix(h, (uint64_t)(uintptr_t)v->meta.ext);
+    h = mv__seal_mix(h, (uint64_t)(uint32_t)v->meta.n_ext);
+    return (h ^ UINT64_C(0x5ea1ed0f0175ea1d)) | 1; /* never 0, the unsealed value */
+}
+/* Marks v as filled by medvol (loaders call it on their result too). */
+static MV__UNUSED void mv__vol_seal(mv_vol *v) { v->seal = mv__seal_of(v, v); }
+static int mv__vol_sealed(const mv_vol *v) { return v->seal == mv__seal_of(v, v); }
+
+/* The one exit of every function that fills an mv_vol *out: res is the
+   complete result; what out held (when medvol filled it) is released, then
+   out takes res. out may be the input res was made from (nothing of res
+   points into it). res is left unsealed, so a stale copy of it on the
+   stack can never pass for a live volume. */
+static mv_status mv__out_commit(mv_vol *out, mv_vol *res)
+{
+    if (mv__vol_sealed(out)) mv_free(out);
+    res->seal = mv__seal_of(res, out);
+    *out = *res;
+    *(volatile uint64_t *)&res->seal = 0;
+    return MV_OK;
+}
+
 MVDEF mv_status mv_vol_alloc(mv_vol *v, mv_dtype dt, int ndim, const int64_t *dims, void *alloc_ctx)
 {
     uint64_t bytes = 0;
+    mv_vol t;
     MV__CHECK(v != NULL, MV_ERR_INVALID_ARG, "mv_vol_alloc: v is NULL");
-    mv_vol_init(v);
+    mv_vol_init(&t);
     MV__TRY(mv__shape_bytes(dt, ndim, dims, &bytes));
-    v->data = mv__alloc_zero((size_t)bytes, alloc_ctx);
-    MV__CHECK(v->data != NULL, MV_ERR_OUT_OF_MEMORY, "mv_vol_alloc: %llu bytes", (unsigned long long)bytes);
-    mv__vol_set_shape(v, dt, ndim, dims);
-    v->flags = MV_VOL_OWNED;
-    v->mem_base = v->data;
-    v->mem_size = (size_t)bytes;
-    v->alloc_ctx = alloc_ctx;
-    return MV_OK;
+    t.data = mv__alloc_zero((size_t)bytes, alloc_ctx);
+    MV__CHECK(t.data != NULL, MV_ERR_OUT_OF_MEMORY, "mv_vol_alloc: %llu bytes", (unsigned long long)bytes);
+    mv__vol_set_shape(&t, dt, ndim, dims);
+    t.flags = MV_VOL_OWNED;
+    t.mem_base = t.data;
+    t.mem_size = (size_t)bytes;
+    t.alloc_ctx = alloc_ctx;
+    return mv__out_commit(v, &t);
 }
 
 MVDEF mv_status mv_vol_wrap(mv_vol *v, void *data, mv_dtype dt, int ndim, const int64_t *dims)
 {
     uint64_t bytes = 0;
+    mv_vol t;
     MV__CHECK(v != NULL, MV_ERR_INVALID_ARG, "mv_vol_wrap: v is NULL");
-    mv_vol_init(v);
+    mv_vol_init(&t);
     MV__TRY(mv__shape_bytes(dt, ndim, dims, &bytes));
     MV__CHECK(data != NULL, MV_ERR_INVALID_ARG, "mv_vol_wrap: data is NULL");
-    mv__vol_set_shape(v, dt, ndim, dims);
-    v->data = data;
-    v->flags = MV_VOL_BORROWED;
-    return MV_OK;
+    mv__vol_set_shape(&t, dt, ndim, dims);
+    t.data = data;
+    t.flags = MV_VOL_BORROWED;
+    return mv__out_commit(v, &t);
+}
+
+MVDEF mv_status mv_vol_wrap_like(mv_vol *v, void *data, mv_dtype dt, const mv_vol *like)
+{
+    uint64_t bytes = 0;
+    mv_vol t;
+    MV__CHECK(v != NULL && like != NULL, MV_ERR_INVALID_ARG, "mv_vol_wrap_like: v or like is NULL");
+    MV__TRY(mv__shape_bytes(dt, like->ndim, like->dim, &bytes));
+    MV__CHECK(data != NULL, MV_ERR_INVALID_ARG, "mv_vol_wrap_like: data is NULL");
+    t = *like; /* geometry and metadata */
+    mv__vol_set_shape(&t, dt, like->ndim, like->dim);
+    t.data = data;
+    t.flags = MV_VOL_BORROWED;
+    t.mem_base = NULL;
+    t.mem_size = 0;
+    t.alloc_ctx = NULL;
+    t.meta.ext = NULL; /* extensions stay with like: nothing here is ours to free */
+    t.meta.n_ext = 0;
+    return mv__out_commit(v, &t);
 }
 
 static void mv__free_extensions(mv_meta *m, void *ctx)
@@ -4902,21 +5017,29 @@ MVDEF mv_status mv_vol_set_extensions(mv_vol *v, const mv_extension *ext, int n)
     mv__free_extensions(&v->meta, v->alloc_ctx);
     v->meta.ext = tmp.ext;
     v->meta.n_ext = tmp.n_ext;
+    mv__vol_seal(v); /* it owns extensions now: a later output call releases them */
     return MV_OK;
+}
+
+/* src's geometry and metadata into *t (extensions copied with src's
+   allocator), no data; *t is overwritten, never released. */
+static mv_status mv__copy_meta_to(const mv_vol *src, mv_vol *t)
+{
+    *t = *src;
+    t->data = NULL;
+    t->flags = 0;
+    t->mem_base = NULL;
+    t->mem_size = 0;
+    t->seal = 0;
+    return mv__copy_extensions(&t->meta, src->meta.ext, src->meta.n_ext, src->alloc_ctx);
 }
 
 MVDEF mv_status mv_vol_copy_meta(const mv_vol *src, mv_vol *dst)
 {
     mv_vol t;
     MV__CHECK(src && dst, MV_ERR_INVALID_ARG, "mv_vol_copy_meta: NULL volume");
-    t = *src;
-    t.data = NULL;
-    t.flags = 0;
-    t.mem_base = NULL;
-    t.mem_size = 0;
-    MV__TRY(mv__copy_extensions(&t.meta, src->meta.ext, src->meta.n_ext, src->alloc_ctx));
-    *dst = t;
-    return MV_OK;
+    MV__TRY(mv__copy_meta_to(src, &t));
+    return mv__out_commit(dst, &t);
 }
 
 MVDEF mv_status mv_vol_copy(const mv_vol *src, mv_vol *dst)
@@ -4925,7 +5048,7 @@ MVDEF mv_status mv_vol_copy(const mv_vol *src, mv_vol *dst)
     size_t bytes;
     MV__CHECK(src && dst && (src->data || mv_vol_count(src) == 0), MV_ERR_INVALID_ARG,
               "mv_vol_copy: NULL volume or data");
-    MV__TRY(mv_vol_copy_meta(src, &t));
+    MV__TRY(mv__copy_meta_to(src, &t));
     bytes = mv_vol_bytes(src);
     t.data = mv__alloc(bytes, src->alloc_ctx);
     if (!t.data) {
@@ -4936,8 +5059,7 @@ MVDEF mv_status mv_vol_copy(const mv_vol *src, mv_vol *dst)
     t.mem_base = t.data;
     t.mem_size = bytes;
     memcpy(t.data, src->data, bytes);
-    *dst = t;
-    return MV_OK;
+    return mv__out_commit(dst, &t);
 }
 
 static int mv__same_shape(const mv_vol *a, const mv_vol *b)
@@ -4973,7 +5095,7 @@ MVDEF mv_status mv_convert(const mv_vol *src, mv_vol *dst, mv_dtype dtype, const
     MV__CHECK(src && dst && src->data, MV_ERR_INVALID_ARG, "mv_convert: NULL volume or data");
     MV__TRY(mv__check_convertible(src->dtype, dtype));
     MV__TRY(mv__shape_bytes(dtype, src->ndim, src->dim, &bytes));
-    MV__TRY(mv_vol_copy_meta(src, &t));
+    MV__TRY(mv__copy_meta_to(src, &t));
     t.dtype = dtype;
     t.data = mv__alloc((size_t)bytes, src->alloc_ctx);
     if (!t.data) {
@@ -4992,8 +5114,7 @@ MVDEF mv_status mv_convert(const mv_vol *src, mv_vol *dst, mv_dtype dtype, const
         t.meta.scl_slope = 1.0;
         t.meta.scl_inter = 0.0;
     }
-    *dst = t;
-    return MV_OK;
+    return mv__out_commit(dst, &t);
 }
 
 /* >>impl-stats ============================================================= */
@@ -8977,6 +9098,7 @@ static mv_status mv__load_core(mv__src *hsrc, mv__src *isrc, int single, int bor
     if (st == MV_OK && !single && isrc && isrc->kind != MV__SRC_MEM) st = mv__src_sniff_gz(isrc, &iwrap, &is, threads, ctx);
     else if (st == MV_OK && !single && isrc && isrc->size >= 2) st = mv__src_sniff_gz(isrc, &iwrap, &is, threads, ctx);
     if (st == MV_OK) st = mv__load_sources(hs, is, single, borrow, opts, out);
+    if (st == MV_OK) mv__vol_seal(out); /* a later output call may release it (MEMORY) */
     if (hs == &hwrap) mv__src_close(&hwrap);
     if (is == &iwrap) mv__src_close(&iwrap);
     return st;
@@ -9766,6 +9888,8 @@ typedef struct mv__rs_job {
     size_t oes, dst_frame;
     int64_t ox, oy, oz, frame0;
     mv_round rounding;
+    float post;             /* cubic: samples times this (2^k, undoing the
+                               prefilter's scaling of huge values; else 1) */
 } mv__rs_job;
 
 typedef struct mv__rs_bufs {
@@ -9925,6 +10049,8 @@ static void mv__rs_slice_sep(const mv__rs_job *j, int64_t f, int64_t k, mv__rs_b
                 rows[t] = b->ring[slot];
             }
             j->kt->rs_blend(o, rows, wy, Ty, L);
+            if (j->post != 1.0f)
+                for (i = 0; i < (int64_t)L; i++) o[i] *= j->post;
             for (i = x0; i < x1 && i < X->lo; i++) o[i - x0] = j->fillf;
             for (i = x1; i-- > x0 && i >= X->hi;) o[i - x0] = j->fillf;
             if (o == b->out) mv__rs_store(j, d, o, L);
@@ -10003,7 +10129,12 @@ static void mv__rs_slice_gen(const mv__rs_job *j, int64_t f, int64_t k, mv__rs_b
                 if (o == b->out) mv__rs_store(j, d, o, L);
                 continue;
             }
-            if (cub_kernel) left = j->kt->rs_affine_cub(o, todo, vol, st, lim, m0, base, x0, L);
+            if (cub_kernel) {
+                left = j->kt->rs_affine_cub(o, todo, vol, st, lim, m0, base, x0, L);
+                if (j->post != 1.0f)
+                    for (i = 0; i < (int64_t)L; i++)
+                        if (!todo[i]) o[i] *= j->post;
+            }
             for (i = 0; i < (int64_t)L && left > 0; i++) {
                 double c[3];
                 float w[3][4];
@@ -10026,11 +10157,12 @@ static void mv__rs_slice_gen(const mv__rs_job *j, int64_t f, int64_t k, mv__rs_b
                         s[a] = (int64_t)fl; /* stored index of floor - 1 */
                     }
                     o[i] = mv__rs_cub_taps(vol + ((size_t)s[2] * (size_t)j->sy + (size_t)s[1]) * (size_t)j->sx + (size_t)s[0],
-                                           (size_t)j->sx, (size_t)j->sy, w);
+                                           (size_t)j->sx, (size_t)j->sy, w) *
+                           j->post;
                     continue;
                 }
                 for (a = 0; a < 3; a++) s[a] = mv__rs_taps(c[a], n[a], j->interp, j->mirror, w[a]);
-                o[i] = mv__rs_sample(j, frame, s, w, T);
+                o[i] = mv__rs_sample(j, frame, s, w, T) * j->post;
             }
             if (o == b->out) mv__rs_store(j, d, o, L);
         }
@@ -10163,6 +10295,8 @@ typedef struct mv__rs_pf {
     int mirror;
     unsigned char *work; /* per worker work_bytes (mv__rs_scratch_bytes) */
     size_t work_bytes;
+    float pre;           /* input values times this before the prefilter (2^-k or 1) */
+    float *wmax;         /* per worker: largest finite |value| seen (pre = 1) */
 } mv__rs_pf;
 
 /* float32 runs <-> lane columns of the line buffer */
@@ -10203,6 +10337,24 @@ static void mv__rs_pf_xy(void *ctx, int64_t z0, int64_t z1, int worker)
             if (direct) memcpy(stage, rows, (size_t)(nl * p->nx) * 4);
             else mv__convert_real_run(rows, p->dt, stage, MV_DT_F32, (size_t)(nl * p->nx), p->scaled, p->slope, p->inter,
                                       MV_ROUND_NEAREST);
+            {
+                /* values near FLT_MAX: the coefficients (up to 27x the
+                   values) and the float32 sums of the interpolation would
+                   overflow, so the caller scales such a frame by 2^-k
+                   (exact) and the samples back by 2^k; here the largest
+                   finite magnitude, and the scaling when it is set */
+                size_t i, cnt = (size_t)(nl * p->nx);
+                float mx = p->wmax[worker];
+                if (p->pre != 1.0f) {
+                    for (i = 0; i < cnt; i++) stage[i] *= p->pre;
+                } else {
+                    for (i = 0; i < cnt; i++) {
+                        float a = fabsf(stage[i]);
+                        mx = a > mx && a <= FLT_MAX ? a : mx;
+                    }
+                    p->wmax[worker] = mx;
+                }
+            }
             if (nl < L) memset(stage + nl * p->nx, 0, (size_t)((L - nl) * p->nx) * 4);
             p->kt->rs_rows_in(buf, stage, (size_t)p->nx, (size_t)p->nx);
             p->kt->rs_bspline(buf, (size_t)p->nx, p->mirror);
@@ -10362,6 +10514,7 @@ static mv_status mv__rs_run(const mv_vol *in, mv_vol *out, mv__rs_map *map, cons
     if (opts) o = *opts;
     else memset(&o, 0, sizeof(o));
     memset(&j, 0, sizeof(j));
+    j.post = 1.0f;
     MV__TRY(mv__rs_check(in, out, &o, &j, &frames));
     for (a = 0; a < 3; a++) {
         n[a] = a < in->ndim ? in->dim[a] : 1;
@@ -10455,9 +10608,24 @@ static mv_status mv__rs_run(const mv_vol *in, mv_vol *out, mv__rs_map *map, cons
         j.scaled = 0;
         j.xfirst = map->ax[0].taps > 1 && fabs(map->ax[0].s) > 4.0;
         j.need_span = map->ax[2].taps > 1 && !j.xfirst;
+        float wmax[MV__MAX_THREADS];
+        p.wmax = wmax;
         for (f = 0; f < frames; f++) {
+            float mx = 0;
+            int w;
             p.frame = (const unsigned char *)in->data + (size_t)f * (size_t)(n[0] * n[1] * n[2]) * p.es;
+            p.pre = 1.0f;
+            memset(wmax, 0, sizeof(wmax));
             mv__parallel_for(n[2], 1, threads, mv__rs_pf_xy, &p);
+            for (w = 0; w < MV__MAX_THREADS; w++) mx = wmax[w] > mx ? wmax[w] : mx;
+            j.post = 1.0f;
+            if (mx > ldexpf(1.0f, 121)) { /* 2^121 x 27 (prefilter gain) x 3.4 (sums) < FLT_MAX: scale, then again */
+                int e = 0;
+                (void)frexpf(mx, &e); /* mx < 2^e */
+                p.pre = ldexpf(1.0f, 121 - e);
+                j.post = ldexpf(1.0f, e - 121);
+                mv__parallel_for(n[2], 1, threads, mv__rs_pf_xy, &p);
+            }
             mv__parallel_for(n[1] + 2, 1, threads, mv__rs_pf_z, &p);
             j.frame0 = f;
             mv__parallel_for(m[2], MV__MAX(1, 65536 / (m[0] * m[1])), threads, mv__rs_range, &j);
@@ -10493,8 +10661,9 @@ static mv_status mv__rs_alloc_run(const mv_vol *in, mv_vol *out, const int64_t o
     MV__TRY(mv__shape_bytes(odt, ndim, dims, &bytes));
     ctx = o.alloc_ctx ? o.alloc_ctx : in->alloc_ctx;
     src = *in;
+    src.seal = 0; /* a view, never an output (MEMORY: stale copies) */
     src.alloc_ctx = ctx; /* extensions are copied with the output's allocator */
-    MV__TRY(mv_vol_copy_meta(&src, &t));
+    MV__TRY(mv__copy_meta_to(&src, &t));
     t.dtype = odt;
     t.ndim = ndim;
     for (a = 0; a < MV_MAX_DIMS; a++) t.dim[a] = a < ndim ? dims[a] : 1;
@@ -10520,8 +10689,7 @@ static mv_status mv__rs_alloc_run(const mv_vol *in, mv_vol *out, const int64_t o
         t.meta.scl_slope = 1.0;
         t.meta.scl_inter = 0.0;
     }
-    *out = t;
-    return MV_OK;
+    return mv__out_commit(out, &t);
 }
 
 static mv_status mv__rs_check_in(const mv_vol *in, const mv_vol *out, const char *fn)
@@ -10648,11 +10816,11 @@ static mv_status mv__rs_affine(const mv_vol *in, mv_vol *out, const int64_t shap
     return mv__rs_world(in, out, oshape, out_affine, world_xform, opts, "mv_resample_affine");
 }
 
-/* The allocating forms leave *out empty on failure (unless it is the
-   input itself, which stays as it was). */
+/* The allocating forms leave *out as it was on failure (MEMORY). */
 static mv_status mv__rs_done(mv_status st, const mv_vol *in, mv_vol *out)
 {
-    if (st != MV_OK && out && out != in) mv_vol_init(out);
+    (void)in;
+    (void)out;
     return st;
 }
 MVDEF mv_status mv_resample_shape(const mv_vol *in, mv_vol *out, const int64_t shape[3], const mv_resample_opts *opts)
@@ -10826,13 +10994,15 @@ MVDEF mv_status mv_phantom_smooth(mv_vol *out, mv_dtype dtype, int64_t nx, int64
     double *tab[3], wsum = 0;
     int b, a;
     mv_status st = MV_OK;
+    mv_vol res;
     MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_phantom_smooth: out is NULL");
     MV__CHECK(dtype == MV_DT_I16 || dtype == MV_DT_F32, MV_ERR_INVALID_ARG, "mv_phantom_smooth: dtype %s (int16 or float32)",
               mv_dtype_name(dtype));
     dims[0] = n[0] = nx;
     dims[1] = n[1] = ny;
     dims[2] = n[2] = nz;
-    MV__TRY(mv_vol_alloc(out, dtype, 3, dims, NULL));
+    mv_vol_init(&res);
+    MV__TRY(mv_vol_alloc(&res, dtype, 3, dims, NULL));
     for (a = 0; a < 3; a++) {
         tab[a] = (double *)mv__alloc((size_t)n[a] * MV__BLOBS * sizeof(double), NULL);
         if (!tab[a]) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "phantom tables");
@@ -10857,17 +11027,20 @@ MVDEF mv_status mv_phantom_smooth(mv_vol *out, mv_dtype dtype, int64_t nx, int64
             wsum += j.weight[b];
         }
         for (b = 0; b < MV__BLOBS; b++) j.weight[b] /= wsum / 2.5; /* peaks overlap: keep it near 1 */
-        j.v = out;
+        j.v = &res;
         j.gx = tab[0];
         j.gy = tab[1];
         j.gz = tab[2];
         j.seed = seed;
-        mv__parallel_for(nz, 1, mv__threads_for_bytes(0, mv_vol_bytes(out)), mv__smooth_range, &j);
-        mv__centred_affine(out);
+        mv__parallel_for(nz, 1, mv__threads_for_bytes(0, mv_vol_bytes(&res)), mv__smooth_range, &j);
+        mv__centred_affine(&res);
     }
     for (a = 0; a < 3; a++) mv__free(tab[a], NULL);
-    if (st != MV_OK) mv_free(out);
-    return st;
+    if (st != MV_OK) {
+        mv_free(&res);
+        return st;
+    }
+    return mv__out_commit(out, &res);
 }
 
 /* >>impl-ops ===============================================================
@@ -11012,6 +11185,22 @@ static void mv__vsrc_from_vol(mv__vsrc *s, const mv_vol *v, int scaled, double s
     s->inter = inter;
     s->exact = (v->dtype == MV_DT_U8 || v->dtype == MV_DT_I16 || v->dtype == MV_DT_U16) &&
                (!scaled || mv__scaling_exact_f32(v->dtype, slope, inter));
+}
+
+/* Whether the source's values (scaled) are exactly float32 numbers: then
+   the float32 path is exact; else the first intensity step reads them in
+   float64 (statistics and the per-voxel evaluation), so a value beyond
+   float32's range or precision (int32, float64, scl_slope 1e38) is not
+   rounded or overflowed before it is normalised. */
+static int mv__vsrc_values_f32(const mv__vsrc *s)
+{
+    if (s->exact) return 1;
+    if (s->scaled) return 0;
+    switch (s->dt) {
+    case MV_DT_F32: case MV_DT_F16: case MV_DT_BF16: case MV_DT_U8: case MV_DT_I8: case MV_DT_U16: case MV_DT_I16:
+        return 1;
+    default: return 0;
+    }
 }
 
 /* element offset of full-volume coordinates c[0..MV_MAX_DIMS) */
@@ -11744,6 +11933,10 @@ static void mv__plan_apply_step(mv__plan *pl, const mv__step *t)
     }
     pl->map = m;
     for (a = 0; a < MV_MAX_DIMS; a++) pl->dim[a] = t->dim[a];
+    /* missing axes (>>api-spatial): a 1D/2D grid that gets a size other
+       than 1 on one of the first three axes becomes 3D */
+    for (a = pl->ndim; a < 3; a++)
+        if (pl->dim[a] != 1) pl->ndim = 3;
 }
 
 /* The affine of the grid: the source affine times the voxel map, with the
@@ -11925,10 +12118,11 @@ static mv_status mv__plan_box(mv__plan *pl, const mv__vsrc *s, const int64_t *st
 static mv_status mv__plan_flip(mv__plan *pl, unsigned axes)
 {
     mv__step t;
-    int a;
-    MV__CHECK(axes < (1u << pl->ndim), MV_ERR_INVALID_ARG, "flip axes mask 0x%x names an axis >= ndim %d", axes, pl->ndim);
+    int a, n = MV__MAX(pl->ndim, 3); /* missing axes have size 1: flipping one is allowed */
+    MV__CHECK(axes < (1u << n), MV_ERR_INVALID_ARG, "flip axes mask 0x%x names an axis >= %d (ndim %d)", axes, n,
+              pl->ndim);
     mv__step_identity(&t, pl);
-    for (a = 0; a < pl->ndim; a++)
+    for (a = 0; a < n; a++)
         if (axes & (1u << a)) {
             t.sg[a] = -1;
             t.of[a] = pl->dim[a] - 1;
@@ -12026,6 +12220,7 @@ typedef struct mv__run_opts {
     int threads;
     void *alloc_ctx;
     int geometry_only;      /* compile without statistics passes */
+    int chain;              /* a chain of the caller's (errors name the step) */
 } mv__run_opts;
 
 /* mean / std of the current grid's values (as the step sees them) */
@@ -12034,7 +12229,8 @@ static mv_status mv__plan_moments(mv__plan *pl, const mv__vsrc *s, int nonzero, 
     mv__provider p;
     mv__const_vals cv;
     int k;
-    mv__plan_provider(pl, s, &p, MV__WANT_ANY, nonzero, ro->mask);
+    /* before any step, values float32 cannot hold are taken in float64 */
+    mv__plan_provider(pl, s, &p, pl->n_eop == 0 && !mv__vsrc_values_f32(s) ? MV__WANT_F64 : MV__WANT_ANY, nonzero, ro->mask);
     mv__provider_moments(&p, ro->threads, m);
     mv__plan_fill_consts(pl, &cv);
     for (k = 0; k < cv.n; k++)
@@ -12151,7 +12347,7 @@ static mv_status mv__plan_clamp(mv__plan *pl, double lo, double hi)
 static mv_status mv__plan_cast(mv__plan *pl, mv_dtype dt, mv_round rounding)
 {
     MV__CHECK(mv__dtype_ok(dt) && mv__dt[dt].kind != MV__K_COMPLEX && mv__dt[dt].kind != MV__K_RGB, MV_ERR_INVALID_ARG,
-              "cast: %d is not a real dtype", (int)dt);
+              "output dtype %s is not supported (real dtypes only)", mv__dtype_ok(dt) ? mv__dt[dt].name : "(invalid)");
     MV__CHECK(rounding == MV_ROUND_NEAREST || rounding == MV_ROUND_TRUNCATE, MV_ERR_INVALID_ARG, "cast: rounding %d",
               (int)rounding);
     if (pl->values && pl->out_dt != MV_DT_F32) MV__TRY(mv__plan_begin_values(pl)); /* the pending cast happens first */
@@ -12321,6 +12517,22 @@ static void mv__emit(const mv__write_job *j, const unsigned char *raw, unsigned 
             mv__eops_row(j->kt, pl->eop + 1, pl->n_eop - 1, fb, fb, k);
             if (j->odt == MV_DT_F32) memcpy(o, fb, k * sizeof(float));
             else mv__convert_real_run(fb, MV_DT_F32, o, j->odt, k, 0, 1.0, 0.0, pl->rounding);
+        }
+        return;
+    }
+    if (!mv__vsrc_values_f32(s) && pl->eop[0].kind == MV__E_AFFINE) {
+        /* the first step in float64 from the stored value (see
+           mv__vsrc_values_f32): y = ((x * slope + inter) - c) * s + o */
+        const mv__eop *e = &pl->eop[0];
+        double v64[MV__ROW];
+        size_t i;
+        mv__convert_real_run(raw, s->dt, v64, MV_DT_F64, k, s->scaled, s->slope, s->inter, MV_ROUND_NEAREST);
+        for (i = 0; i < k; i++) fb[i] = e->nonzero && v64[i] == 0 ? (float)v64[i] : (float)((v64[i] - e->c) * e->s + e->o);
+        if (j->odt == MV_DT_F32) {
+            mv__eops_row(j->kt, pl->eop + 1, pl->n_eop - 1, fb, (float *)(void *)o, k);
+        } else {
+            mv__eops_row(j->kt, pl->eop + 1, pl->n_eop - 1, fb, fb, k);
+            mv__convert_real_run(fb, MV_DT_F32, o, j->odt, k, 0, 1.0, 0.0, pl->rounding);
         }
         return;
     }
@@ -12622,19 +12834,38 @@ static mv_status mv__check_ops(const mv_op *ops, int n_ops)
     return MV_OK;
 }
 
-/* The plan of ops over in (statistics taken unless geometry_only). */
+static const char *mv__op_name(mv_op_kind k)
+{
+    static const char *names[] = {"none", "crop_or_pad", "box", "flip", "permute", "reorient",
+                                  "rot90", "znorm", "rescale", "clamp", "cast"};
+    return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "unknown";
+}
+
+/* The plan of ops over in (statistics taken unless geometry_only). A
+   failing step's detail is prefixed with the function (fn) and, for a
+   chain, the step: "mv_znorm: ..." or "mv_pipeline: step 2 (flip): ...". */
 static mv_status mv__compile(const mv_vol *in, const mv__vsrc *s, const mv_op *ops, int n_ops, const mv__run_opts *ro,
-                             mv__plan *pl)
+                             mv__plan *pl, const char *fn, int chain)
 {
     int i;
+    mv_status st = MV_OK;
     mv__plan_init(pl, s);
-    for (i = 0; i < n_ops; i++) {
-        if (ops[i].kind >= MV_OP_ZNORM && ops[i].kind <= MV_OP_CAST) {
-            int k = mv__dt[s->dt].kind;
-            MV__CHECK(k != MV__K_COMPLEX && k != MV__K_RGB, MV_ERR_UNSUPPORTED,
-                      "step %d changes intensities: %s voxels have none (spatial steps only)", i, mv__dt[s->dt].name);
-        }
-        MV__TRY(mv__plan_op(pl, s, in, &ops[i], ro));
+    for (i = 0; i < n_ops && st == MV_OK; i++) {
+        int k = mv__dt[s->dt].kind;
+        if (ops[i].kind >= MV_OP_ZNORM && ops[i].kind <= MV_OP_CAST && (k == MV__K_COMPLEX || k == MV__K_RGB))
+            st = mv__fail(MV_ERR_UNSUPPORTED, "%s input is not supported (real dtypes only; %s volumes take spatial steps only)",
+                          mv__dt[s->dt].name, k == MV__K_COMPLEX ? "complex" : "RGB");
+        else
+            st = mv__plan_op(pl, s, in, &ops[i], ro);
+    }
+    if (st != MV_OK) {
+        char detail[256];
+        size_t n = strlen(mv_last_error());
+        if (n >= sizeof(detail)) n = sizeof(detail) - 1;
+        memcpy(detail, mv_last_error(), n);
+        detail[n] = 0;
+        if (chain) return mv__fail(st, "%s: step %d (%s): %s", fn, i - 1, mv__op_name(ops[i - 1].kind), detail);
+        return mv__fail(st, "%s: %s", fn, detail);
     }
     mv__plan_mark_used(pl);
     return MV_OK;
@@ -12670,6 +12901,23 @@ static void mv__result_geometry(const mv__plan *pl, const mv_vol *in, mv_vol *ou
     for (a = 0; a < MV_MAX_DIMS; a++) out->spacing[a] = a < 3 ? in->spacing[pl->map.axis[a]] : in->spacing[a];
 }
 
+/* "4x3x1" */
+static void mv__dims_str(int ndim, const int64_t *dim, char *buf, size_t cap)
+{
+    size_t k = 0;
+    int a;
+    buf[0] = 0;
+    if (ndim < 1 || ndim > MV_MAX_DIMS) ndim = 1;
+    for (a = 0; a < ndim && k + 24 < cap; a++) {
+        char digits[24];
+        size_t n = mv__fmt_u64(digits, (uint64_t)(dim[a] < 0 ? 0 : dim[a]), 10, 0);
+        if (a) buf[k++] = 'x';
+        memcpy(buf + k, digits, n);
+        k += n;
+        buf[k] = 0;
+    }
+}
+
 static int mv__ranges_overlap(const void *a, size_t na, const void *b, size_t nb)
 {
     uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
@@ -12685,6 +12933,7 @@ static mv_status mv__result_alloc(const mv_vol *in, size_t obytes, void *alloc_c
     t->flags = 0;
     t->mem_base = NULL;
     t->mem_size = 0;
+    t->seal = 0;
     t->alloc_ctx = alloc_ctx;
     MV__TRY(mv__copy_extensions(&t->meta, in->meta.ext, in->meta.n_ext, alloc_ctx));
     t->data = mv__alloc(obytes, alloc_ctx);
@@ -12717,7 +12966,7 @@ static mv_status mv__run(const mv_vol *in, const mv_op *ops, int n_ops, mv_vol *
     if (!raw && mv__dt[in->dtype].kind != MV__K_RGB && mv__dt[in->dtype].kind != MV__K_COMPLEX)
         MV__TRY(mv__scaling(in->meta.scl_slope, in->meta.scl_inter, &active, &slope, &inter));
     mv__vsrc_from_vol(&s, in, active, slope, inter);
-    MV__TRY(mv__compile(in, &s, ops, n_ops, ro, &pl));
+    MV__TRY(mv__compile(in, &s, ops, n_ops, ro, &pl, fn, ro->chain));
     if (!pl.values) s.scaled = 0; /* moves keep the stored values and the scaling */
     odt = pl.values ? pl.out_dt : in->dtype;
     {
@@ -12731,8 +12980,12 @@ static mv_status mv__run(const mv_vol *in, const mv_op *ops, int n_ops, mv_vol *
                   mv__dtype_ok(out->dtype) ? mv__dt[out->dtype].name : "?", mv__dt[odt].name);
         for (a = 0; a < MV_MAX_DIMS; a++) {
             int64_t want = a < pl.ndim ? pl.dim[a] : 1, have = a < out->ndim ? out->dim[a] : 1;
-            MV__CHECK(want == have, MV_ERR_INVALID_ARG, "%s: output dim[%d] = %lld, the result has %lld", fn, a,
-                      (long long)have, (long long)want);
+            if (want != have) {
+                char w[160], h[160];
+                mv__dims_str(pl.ndim, pl.dim, w, sizeof(w));
+                mv__dims_str(out->ndim, out->dim, h, sizeof(h));
+                return mv__fail(MV_ERR_INVALID_ARG, "%s: output dims %s, the result is %s (dim[%d] differs)", fn, h, w, a);
+            }
         }
         if (mv__ranges_overlap(in->data, mv_vol_bytes(in), out->data, obytes)) {
             int same = 1;
@@ -12749,8 +13002,7 @@ static mv_status mv__run(const mv_vol *in, const mv_op *ops, int n_ops, mv_vol *
         MV__TRY(mv__result_alloc(in, obytes, ro->alloc_ctx, &t, fn));
         mv__result_geometry(&pl, in, &t, 1);
         mv__write_pass(&pl, &s, (unsigned char *)t.data, odt, ro->threads);
-        *out = t;
-        return MV_OK;
+        return mv__out_commit(out, &t);
     }
 }
 
@@ -12932,8 +13184,7 @@ static mv_status mv__intensity(const mv_vol *in, mv_vol *out, int into, mv_op op
                 return st;
             }
         }
-        *out = t;
-        return MV_OK;
+        return mv__out_commit(out, &t);
     }
     for (a = 0; a < MV_MAX_DIMS; a++)
         MV__CHECK((a < in->ndim ? in->dim[a] : 1) == (a < out->ndim ? out->dim[a] : 1), MV_ERR_INVALID_ARG,
@@ -13124,19 +13375,39 @@ MVDEF mv_status mv_flip_into(const mv_vol *in, mv_vol *out, unsigned axes, const
 {
     return mv__spatial(in, out, 1, mv_op_flip(axes), opts, "mv_flip_into");
 }
+MVDEF mv_status mv_crop_pad_box_into(const mv_vol *in, mv_vol *out, const int64_t start[3], const int64_t size[3],
+                                     const mv_spatial_opts *opts)
+{
+    MV__CHECK(start && size, MV_ERR_INVALID_ARG, "mv_crop_pad_box_into: start or size is NULL");
+    return mv__spatial(in, out, 1, mv_op_box(start, size, 0), opts, "mv_crop_pad_box_into");
+}
 MVDEF mv_status mv_permute(const mv_vol *in, mv_vol *out, const int perm[3], const mv_spatial_opts *opts)
 {
     MV__CHECK(perm != NULL, MV_ERR_INVALID_ARG, "mv_permute: perm is NULL");
     return mv__spatial(in, out, 0, mv_op_permute(perm[0], perm[1], perm[2]), opts, "mv_permute");
+}
+MVDEF mv_status mv_permute_into(const mv_vol *in, mv_vol *out, const int perm[3], const mv_spatial_opts *opts)
+{
+    MV__CHECK(perm != NULL, MV_ERR_INVALID_ARG, "mv_permute_into: perm is NULL");
+    return mv__spatial(in, out, 1, mv_op_permute(perm[0], perm[1], perm[2]), opts, "mv_permute_into");
 }
 MVDEF mv_status mv_reorient(const mv_vol *in, mv_vol *out, const char *code, const mv_spatial_opts *opts)
 {
     MV__CHECK(code != NULL && strlen(code) == 3, MV_ERR_INVALID_ARG, "mv_reorient: code must be 3 letters");
     return mv__spatial(in, out, 0, mv_op_reorient(code), opts, "mv_reorient");
 }
+MVDEF mv_status mv_reorient_into(const mv_vol *in, mv_vol *out, const char *code, const mv_spatial_opts *opts)
+{
+    MV__CHECK(code != NULL && strlen(code) == 3, MV_ERR_INVALID_ARG, "mv_reorient_into: code must be 3 letters");
+    return mv__spatial(in, out, 1, mv_op_reorient(code), opts, "mv_reorient_into");
+}
 MVDEF mv_status mv_rot90(const mv_vol *in, mv_vol *out, int k, int axis0, int axis1, const mv_spatial_opts *opts)
 {
     return mv__spatial(in, out, 0, mv_op_rot90(k, axis0, axis1), opts, "mv_rot90");
+}
+MVDEF mv_status mv_rot90_into(const mv_vol *in, mv_vol *out, int k, int axis0, int axis1, const mv_spatial_opts *opts)
+{
+    return mv__spatial(in, out, 1, mv_op_rot90(k, axis0, axis1), opts, "mv_rot90_into");
 }
 
 /* ---- chains ---- */
@@ -13144,6 +13415,7 @@ MVDEF mv_status mv_rot90(const mv_vol *in, mv_vol *out, int k, int axis0, int ax
 static void mv__pipeline_ro(const mv_pipeline_opts *opts, mv__run_opts *ro, int *raw)
 {
     memset(ro, 0, sizeof(*ro));
+    ro->chain = 1;
     *raw = 0;
     if (opts) {
         ro->threads = opts->threads;
@@ -13168,7 +13440,7 @@ MVDEF mv_status mv_pipeline_geometry(const mv_vol *in, const mv_op *ops, int n_o
     mv__vsrc_from_vol(&s, in, active, slope, inter);
     memset(&ro, 0, sizeof(ro));
     ro.geometry_only = 1;
-    MV__TRY(mv__compile(in, &s, ops, n_ops, &ro, &pl));
+    MV__TRY(mv__compile(in, &s, ops, n_ops, &ro, &pl, "mv_pipeline_geometry", 1));
     t = *in;
     t.data = NULL;
     t.flags = 0;
@@ -13177,8 +13449,7 @@ MVDEF mv_status mv_pipeline_geometry(const mv_vol *in, const mv_op *ops, int n_o
     t.meta.ext = NULL;
     t.meta.n_ext = 0;
     mv__result_geometry(&pl, in, &t, 1);
-    *out = t;
-    return MV_OK;
+    return mv__out_commit(out, &t);
 }
 
 MVDEF mv_status mv_pipeline(const mv_vol *in, const mv_op *ops, int n_ops, mv_vol *out, const mv_pipeline_opts *opts)
@@ -13218,6 +13489,8 @@ static mv_status mv__pipeline_load_with(mv__loader_fn load, const void *lctx, co
     mv_status st;
     MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
     MV__TRY(mv__check_ops(ops, n_ops));
+    mv_vol_init(&hdr);
+    mv_vol_init(&sub);
     mv__pipeline_ro(opts, &ro, &raw);
     memset(&lo, 0, sizeof(lo));
     lo.header_only = 1;
@@ -13233,7 +13506,7 @@ static mv_status mv__pipeline_load_with(mv__loader_fn load, const void *lctx, co
     /* where the chain reads: compile without statistics */
     mv__vsrc_from_vol(&s, &hdr, active, slope, inter);
     ro.geometry_only = 1;
-    st = mv__compile(&hdr, &s, ops, n_ops, &ro, &pl);
+    st = mv__compile(&hdr, &s, ops, n_ops, &ro, &pl, fn, 1);
     ro.geometry_only = 0;
     if (st != MV_OK) {
         mv_free(&hdr);
@@ -13265,7 +13538,7 @@ static mv_status mv__pipeline_load_with(mv__loader_fn load, const void *lctx, co
         for (b = 0; b < a; b++) st_ *= s.dim[b];
         s.stride[a] = st_;
     }
-    st = mv__compile(&hdr, &s, ops, n_ops, &ro, &pl);
+    st = mv__compile(&hdr, &s, ops, n_ops, &ro, &pl, fn, 1);
     if (st == MV_OK) {
         mv_vol t = hdr;
         size_t obytes;
@@ -13287,8 +13560,12 @@ static mv_status mv__pipeline_load_with(mv__loader_fn load, const void *lctx, co
             mv__write_pass(&pl, &s, (unsigned char *)t.data, odt, ro.threads);
             hdr.meta.ext = NULL; /* the result owns them now */
             hdr.meta.n_ext = 0;
+<<<<<<< HEAD
             if (opts && opts->squeeze) mv__vol_squeeze(&t);
             *out = t;
+=======
+            mv__out_commit(out, &t);
+>>>>>>> ops
         }
     }
     mv_free(&sub);
@@ -14428,7 +14705,7 @@ static mv_status mv__mri_alloc_like(const mv_vol *in, mv_dtype dt, int drop_coil
     t.mem_size = bytes;
     t.meta.scl_slope = 1;
     t.meta.scl_inter = 0;
-    *out = t;
+    *out = t; /* the caller commits it (mv__out_commit) once filled */
     return MV_OK;
 }
 
@@ -14563,8 +14840,7 @@ MVDEF mv_status mv_fftshift(const mv_vol *in, mv_vol *out, unsigned axes, int in
         mv_free(&t);
         return st;
     }
-    *out = t;
-    return MV_OK;
+    return mv__out_commit(out, &t);
 }
 
 /* ---- centred transform ---------------------------------------------------- */
@@ -14773,8 +15049,7 @@ MVDEF mv_status mv_fftc(const mv_vol *in, mv_vol *out, unsigned axes, int invers
         mv_free(&t);
         return st;
     }
-    *out = t;
-    return MV_OK;
+    return mv__out_commit(out, &t);
 }
 
 /* ---- k-space resize ------------------------------------------------------ */
@@ -14856,6 +15131,7 @@ MVDEF mv_status mv_kspace_resize(const mv_vol *in, mv_vol *out, const int64_t sh
                   "mv_kspace_resize: shape[%d] = %lld", a, (long long)shape[a]);
     {
         mv_vol shaped = *in;
+        shaped.seal = 0; /* a view, never an output */
         for (a = 0; a < 3; a++)
             if (shape[a] > 0) shaped.dim[a] = shape[a];
         if (shaped.ndim < 3) shaped.ndim = 3;
@@ -14868,8 +15144,7 @@ MVDEF mv_status mv_kspace_resize(const mv_vol *in, mv_vol *out, const int64_t sh
         mv_free(&t);
         return st;
     }
-    *out = t;
-    return MV_OK;
+    return mv__out_commit(out, &t);
 }
 
 /* ---- coil combination ---------------------------------------------------- */
@@ -14956,8 +15231,7 @@ MVDEF mv_status mv_rss(const mv_vol *in, mv_vol *out, const mv_mri_opts *opts)
         mv_free(&t);
         return st;
     }
-    *out = t;
-    return MV_OK;
+    return mv__out_commit(out, &t);
 }
 
 static void mv__combine_range(void *ctx, int64_t b, int64_t e, int worker)
@@ -15029,8 +15303,7 @@ MVDEF mv_status mv_coil_combine(const mv_vol *img, const mv_vol *sens, mv_vol *o
         mv_free(&t);
         return st;
     }
-    *out = t;
-    return MV_OK;
+    return mv__out_commit(out, &t);
 }
 
 /* ---- density compensation, complex parts ----------------------------------- */
@@ -15126,8 +15399,7 @@ MVDEF mv_status mv_complex_part(const mv_vol *in, mv_vol *out, mv_cpart part, co
         mv_free(&t);
         return st;
     }
-    *out = t;
-    return MV_OK;
+    return mv__out_commit(out, &t);
 }
 
 /* ---- undersampling, sensitivities ------------------------------------------ */
@@ -15283,6 +15555,7 @@ MVDEF mv_status mv_coil_sens_estimate(const mv_vol *kspace, mv_vol *sens, const 
     MV__TRY(mv__mri_check_c64(kspace, "mv_coil_sens_estimate", "kspace"));
     MV__CHECK(sens != NULL, MV_ERR_INVALID_ARG, "mv_coil_sens_estimate: sens is NULL");
     first = *kspace; /* the sensitivities have no batch dims */
+    first.seal = 0;  /* a view, never an output */
     if (first.ndim > MV_COIL_AXIS + 1) {
         int a;
         for (a = MV_COIL_AXIS + 1; a < MV_MAX_DIMS; a++) first.dim[a] = 1;
@@ -15294,8 +15567,7 @@ MVDEF mv_status mv_coil_sens_estimate(const mv_vol *kspace, mv_vol *sens, const 
         mv_free(&t);
         return st;
     }
-    *sens = t;
-    return MV_OK;
+    return mv__out_commit(sens, &t);
 }
 
 /* ---- SENSE ------------------------------------------------------------------ */
@@ -15486,8 +15758,7 @@ MVDEF mv_status mv_sense_unfold(const mv_vol *aliased, const mv_vol *sens, mv_vo
         mv_free(&t);
         return st;
     }
-    *out = t;
-    return MV_OK;
+    return mv__out_commit(out, &t);
 }
 
 /* ---- bounded-memory reconstructions ---------------------------------------- */
@@ -15566,8 +15837,7 @@ done:
         mv_free(&t);
         return st;
     }
-    *out = t;
-    return MV_OK;
+    return mv__out_commit(out, &t);
 }
 
 MVDEF mv_status mv_recon_sense(const mv_vol *kspace, const mv_vol *sens, mv_vol *out, const int accel[3],
@@ -15625,8 +15895,7 @@ done:
         mv_free(&t);
         return st;
     }
-    *out = t;
-    return MV_OK;
+    return mv__out_commit(out, &t);
 }
 
 /* ---- phantom ------------------------------------------------------------------ */
@@ -15716,8 +15985,7 @@ MVDEF mv_status mv_phantom_kspace(const mv_vol *image, const mv_vol *sens, mv_vo
         mv_free(&t);
         return st;
     }
-    *kspace = t;
-    return MV_OK;
+    return mv__out_commit(kspace, &t);
 }
 
 #endif /* MEDVOL_IMPLEMENTATION */

@@ -38,6 +38,7 @@ static mv_status mvb_wrap_out(mv_vol *tmp, mv_status st, void **h)
         return MV_ERR_OUT_OF_MEMORY;
     }
     *v = *tmp;
+    mv_vol_init(tmp); /* the handle owns it; a stale copy must not pass for an output (medvol.h MEMORY) */
     *h = v;
     return MV_OK;
 }

@@ -968,6 +968,7 @@ static mv_status chain_segment(mv_vol *v, const mv_op *ops, int n)
     mv_vol out;
     mv_status st;
     if (n == 0) return MV_OK;
+    mv_vol_init(&out); /* outputs must be initialised (medvol.h MEMORY) */
     st = mv_pipeline(v, ops, n, &out, NULL);
     if (st != MV_OK) return st;
     mv_free(v);

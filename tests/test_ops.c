@@ -375,6 +375,7 @@ static void big_volume(mv_vol *v, mv_dtype dt)
 {
     mv_vol f;
     int64_t i, n;
+    mv_vol_init(&f); /* an output must be initialised (MEMORY): f's slot held the last call's */
     REQUIRE_OK(mv_phantom_smooth(&f, dt, 150, 120, 70, 7));
     n = mv_vol_count(&f);
     if (dt == MV_DT_F32)

@@ -144,10 +144,16 @@ def make_intensity():
          rescale_ref(x, 0, 1, pct=[2, 95], clip=True), tol='ulp')
     case('rescale_nonzero', 'f32_bg', 'rescale', {'lo': 0, 'hi': 1, 'nonzero': 1},
          rescale_ref(xb, 0, 1, sel=xb != 0), tol='ulp')
-    # a slope float32 cannot hold exactly: the values are float32(raw * 0.1 + 0.3)
+    # a slope float32 cannot hold exactly: z-normalisation reads the values in
+    # float64 (nibabel's get_fdata: raw * 0.1 + 0.3 in float64) and rounds once
     add_input('i16s2', raw, slope=0.1, inter=0.3)
-    v2 = f32_of_stored(raw, 0.1, 0.3)
+    v2 = raw.astype(np.float64) * 0.1 + 0.3
     case('znorm_i16_inexact_scaling', 'i16s2', 'znorm', {}, znorm_ref(v2), tol='ulp')
+    # a slope so large the scaled values exceed float32's range (1e38 * int16):
+    # still finite after normalisation, as numpy computes it in float64
+    raw_h = (smooth((9, 8, 7)) * 60 - 30000).astype(np.int16)
+    add_input('i16huge', raw_h, slope=1e38, inter=0.0)
+    case('znorm_i16_slope_1e38', 'i16huge', 'znorm', {}, znorm_ref(raw_h.astype(np.float64) * 1e38), tol='ulp')
     case('clamp_f32', 'f32_nan', 'clamp', {'lo': 100.5, 'hi': 700.25},
          np.clip(xn, np.float32(100.5), np.float32(700.25)))
     case('clamp_i16_scaled', 'i16s', 'clamp', {'lo': 0, 'hi': 500}, np.clip(v, np.float32(0), np.float32(500)))
