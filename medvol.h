@@ -167,8 +167,11 @@ LIMITS & UNTRUSTED INPUT
    status and detail. By default the reader fixes what nibabel fixes silently
    (qfac 0 -> 1, negative pixdim -> abs, vox_offset below the header of a .nii
    -> the header end, invalid xform codes -> 0, bitpix disagreeing with the
-   datatype, non-finite scl_slope -> no scaling); opts.strict turns each of
-   these into MV_ERR_BAD_HEADER.
+   datatype, non-finite scl_slope -> no scaling, a NIfTI-2 eol_check of all
+   zeros, an extension esize not a multiple of 16); each sets a warning (see
+   ERRORS) and opts.strict turns each into MV_ERR_BAD_HEADER. What nibabel
+   refuses is always refused: a damaged NIfTI-2 eol_check (magic bytes 4..7
+   not 0d 0a 1a 0a: a text-mode transfer), an extension esize below 8.
 
 API TOUR
    Volumes. mv_vol is a voxel array (data, dtype, ndim 1..7, dim[0] fastest as
@@ -505,7 +508,7 @@ typedef struct mv_gzip_opts {
 } mv_gzip_opts;
 
 typedef struct mv_save_opts {
-    int nifti_version;      /* 0: 1 unless a dimension or offset needs 2; 1 or 2 */
+    int nifti_version;      /* 0: 1 unless the volume needs 2 or came from 2 (see mv_save); 1 or 2 */
     int fsync;              /* fsync the file before the rename */
     int compress;           /* gzip (.nii.gz) for mv_save_mem / mv_save_io; mv_save
                                follows the name (a .gz suffix) */
@@ -654,7 +657,25 @@ MVDEF mv_status mv_load_io(const mv_io *io, mv_vol *out, const mv_load_opts *opt
 #if !defined(MEDVOL_NO_STDIO)
 /* Saves a volume; the format comes from the name (.nii single, .hdr/.img
    pair). Writes a temporary file in the same folder and renames it, so the
-   target is the old file or the whole new one. allocates: small buffers. */
+   target is the old file or the whole new one.
+   - Version: opts->nifti_version, else NIfTI-1 unless something needs
+     NIfTI-2: dims over 32767, a volume read from NIfTI-2 (kept), or a
+     float64 field (scl_slope, srow, pixdim, ...) that float32 turns into 0
+     or +-inf. Asking for NIfTI-1 then is MV_ERR_INVALID_ARG naming the field.
+   - Pairs: both files are renamed into place under a lock (flock on their
+     folder) that mv_load takes to open them, so two saves of one pair and a
+     load running beside them never mix one save's .hdr with another's .img
+     (where the folder cannot be locked, e.g. some network file systems, the
+     .img is renamed first and the .hdr last, unguarded). Programs that do
+     not take the lock may still see a mix.
+   - Modes: a new file gets 0666 less the umask (as open(2)); a replaced
+     file keeps its mode. A symlink is written through, as cp does: the file
+     it names is replaced (temporary and rename in that file's folder), the
+     link stays.
+   - Temporaries are TARGET.mvtmp-HOST-PID-RANDOM; a save removes those of
+     its target left by a writer of this host that is gone (killed), never
+     a live process's. It lists the folder once to find them.
+   allocates: small buffers. */
 MVDEF mv_status mv_save(const char *path, const mv_vol *v, const mv_save_opts *opts);
 #endif
 /* Single-file image into caller memory (gzip-compressed with opts->compress).
@@ -8978,8 +8999,7 @@ static mv_status mv__plan_write(const mv_vol *v, int pair, int want_version, con
     const char *misfit;
     memset(p, 0, sizeof(*p));
     MV__CHECK(v != NULL, MV_ERR_INVALID_ARG, "%s: the volume is NULL", name);
-    MV__CHECK(v->data != NULL && v->dtype != MV_DT_UNKNOWN && v->ndim > 0, MV_ERR_INVALID_ARG,
-              "%s: the volume has no data", name);
+    MV__CHECK(v->data != NULL, MV_ERR_INVALID_ARG, "%s: the volume has no data", name);
     if (mv__shape_bytes(v->dtype, v->ndim, v->dim, &bytes) != MV_OK) {
         char d[sizeof(mv__err_detail)];
         memcpy(d, mv__err_detail, sizeof(d));
@@ -9333,12 +9353,16 @@ static mv_status mv__follow_links(const char *path, void *ctx, char **out)
 /* This host's name as it goes into temporary names: [A-Za-z0-9.] only. */
 static void mv__tmp_host(char *h, size_t cap)
 {
+    char full[256];
     size_t i;
-    if (gethostname(h, cap) != 0) h[0] = 0;
-    h[cap - 1] = 0;
-    for (i = 0; h[i]; i++)
-        if (!((h[i] >= 'a' && h[i] <= 'z') || (h[i] >= 'A' && h[i] <= 'Z') || (h[i] >= '0' && h[i] <= '9') || h[i] == '.'))
-            h[i] = '_';
+    if (gethostname(full, sizeof(full)) != 0) full[0] = 0;
+    full[sizeof(full) - 1] = 0;
+    for (i = 0; full[i] && i + 1 < cap; i++) { /* the first cap - 1 characters */
+        char c = full[i];
+        int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.';
+        h[i] = plain ? c : '_';
+    }
+    h[i] = 0;
     if (!h[0]) memcpy(h, "host", 5);
 }
 
@@ -9347,7 +9371,7 @@ static void mv__tmp_host(char *h, size_t cap)
 static void mv__clean_stale_tmps(const char *target)
 {
     const char *slash = strrchr(target, '/'), *base = slash ? slash + 1 : target;
-    char dir[4096], host[33], full[4096 + 256];
+    char dir[4096], host[17], full[4096 + 256];
     size_t dn = slash ? (size_t)(slash - target) : 0, bn = strlen(base), hn;
     DIR *d;
     struct dirent *e;
@@ -9394,7 +9418,7 @@ typedef struct mv__tmpfile {
 static mv_status mv__tmp_create(mv__tmpfile *t, const char *path, void *ctx)
 {
     static MV__TLS unsigned long counter;
-    char host[33];
+    char host[17]; /* short: the temporary's name must stay under NAME_MAX */
     struct stat st;
     size_t n;
     int tries;
@@ -9448,17 +9472,19 @@ static mv_status mv__tmp_close(mv__tmpfile *t, mv_status st, int do_fsync)
     }
     return st;
 }
-static mv_status mv__tmp_rename(mv__tmpfile *t, mv_status st)
+static mv_status mv__tmp_rename(mv__tmpfile *t, mv_status st, void *ctx)
 {
-    if (st == MV_OK && t->tmp && rename(t->tmp, t->target) != 0)
-        st = mv__fail(MV_ERR_IO, "rename to '%s': %s", t->target, strerror(errno));
-    return st;
+    if (st != MV_OK || !t->tmp) return st;
+    if (rename(t->tmp, t->target) != 0) return mv__fail(MV_ERR_IO, "rename to '%s': %s", t->target, strerror(errno));
+    mv__free(t->tmp, ctx); /* the name is the target's now: nothing to remove */
+    t->tmp = NULL;
+    return MV_OK;
 }
 static void mv__tmp_free(mv__tmpfile *t, void *ctx)
 {
     if (t->fd >= 0) close(t->fd);
     t->fd = -1;
-    if (t->tmp) (void)unlink(t->tmp); /* gone already after a rename */
+    if (t->tmp) (void)unlink(t->tmp); /* not renamed: a failed save */
     mv__free(t->tmp, ctx);
     mv__free(t->target, ctx);
     t->tmp = t->target = NULL;
@@ -9496,7 +9522,7 @@ MVDEF mv_status mv_save(const char *path, const mv_vol *v, const mv_save_opts *o
         MV__TRY(mv__tmp_create(&th, path, ctx));
         mv__sink_fd(&hs, th.fd, path);
         st = mv__write_nifti(v, &p, 0, &hs, &hs, gz ? &gzo : NULL);
-        st = mv__tmp_rename(&th, mv__tmp_close(&th, st, do_fsync));
+        st = mv__tmp_rename(&th, mv__tmp_close(&th, st, do_fsync), ctx);
         mv__tmp_free(&th, ctx);
         return st;
     }
@@ -9523,8 +9549,8 @@ MVDEF mv_status mv_save(const char *path, const mv_vol *v, const mv_save_opts *o
                    save) sees the old pair or the new one, never a mix; image
                    first, for readers that do not lock */
                 lock = st == MV_OK ? mv__pair_lock(path, 1) : -1;
-                st = mv__tmp_rename(&ti, st);
-                st = mv__tmp_rename(&th, st);
+                st = mv__tmp_rename(&ti, st, ctx);
+                st = mv__tmp_rename(&th, st, ctx);
                 mv__pair_unlock(lock);
                 mv__tmp_free(&th, ctx);
             }

@@ -1163,13 +1163,17 @@ MV_TEST(nifti, save_through_symlink)
 /* the host part of temporary names, as the library makes it */
 static void tmp_host(char *h, size_t cap)
 {
+    char full[256];
     size_t i;
-    if (gethostname(h, cap) != 0) h[0] = 0;
-    h[cap - 1] = 0;
-    for (i = 0; h[i]; i++)
-        if (!((h[i] >= 'a' && h[i] <= 'z') || (h[i] >= 'A' && h[i] <= 'Z') || (h[i] >= '0' && h[i] <= '9') || h[i] == '.'))
-            h[i] = '_';
-    if (!h[0]) strcpy(h, "host");
+    if (gethostname(full, sizeof(full)) != 0) full[0] = 0;
+    full[sizeof(full) - 1] = 0;
+    for (i = 0; full[i] && i + 1 < cap; i++) { /* the first cap - 1 characters */
+        char c = full[i];
+        int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.';
+        h[i] = plain ? c : '_';
+    }
+    h[i] = 0;
+    if (!h[0]) memcpy(h, "host", 5);
 }
 
 /* temporaries of a killed writer are removed by the next save of the same
@@ -1178,7 +1182,7 @@ MV_TEST(nifti, stale_temps_removed)
 {
     mv_vol v;
     int64_t dims[3] = {3, 3, 3};
-    char host[33], dead_tmp[1200], live_tmp[1200], other_host[1200], other_file[1200];
+    char host[17], dead_tmp[1200], live_tmp[1200], other_host[1200], other_file[1200];
     pid_t dead = fork();
     struct stat st;
     if (dead == 0) _exit(0);
