@@ -8870,7 +8870,7 @@ MVDEF mv_status mv_load_io(const mv_io *io, mv_vol *out, const mv_load_opts *opt
 static int mv__pair_lock(const char *path, int exclusive)
 {
     const char *slash = strrchr(path, '/');
-    char buf[1024], *dir = buf;
+    char buf[4096], *dir = buf;
     size_t n = slash ? (size_t)(slash - path) : 0;
     int fd;
     if (!slash) dir = (char *)".";
