@@ -154,6 +154,12 @@ ERRORS
    bodies only gzip decoding, gzip encoding and the loader's data copy can
    fail; the operations, resampling, FFT and MRI kernels check everything
    before they split the work.)
+   mv_load's details start with the path ("t.nii: header: dim[0] is 0").
+   Warnings: a load that returns MV_OK after correcting a header defect
+   (the lenient fixes under LIMITS) sets bits in vol.meta.warnings
+   (MV_WARN_VOX_OFFSET, ...) and mv_last_warning() gives this thread's text
+   of them for the last load; a clean file leaves both 0 / "". With
+   opts.strict each of those defects is MV_ERR_BAD_HEADER instead.
 
 OPTIONS
    Every mv_*_opts struct means "defaults" when all-zero, and a NULL pointer
@@ -166,18 +172,17 @@ OPTIONS
    (Plain {0} is an error in C++ where the first field is an enum.)
 
 MEMORY
-   OUTPUT VOLUMES. An mv_vol *out (dst, v, sens, kspace) must be initialised
-   before a call fills it: zeroed, mv_vol_init'ed, a volume medvol filled
-   before, or mv_free'd. What it holds is released (as mv_free) only after
-   the new result is complete, so reusing out across calls never leaks, and
-   out == in is allowed everywhere: the result replaces the input. On
-   failure out is left as it was (a volume it held stays valid; out == in:
-   the input is untouched). Volumes medvol fills carry a private seal, and
-   only a sealed out is released: an uninitialised struct (old code) is
-   taken as empty, as before. So never pass a shallow copy of a live volume
-   as out (mv_vol tmp = *v; mv_op(&tmp, v) would free v's buffer twice),
-   and after moving a result elsewhere by struct copy, mv_vol_init the
-   variable before reusing it (or the next call releases what it moved).
+   OUTPUT VOLUMES. One rule for every function that fills an mv_vol *out
+   (dst, v, sens, kspace): out is an output only, written and never read,
+   except when it is one of the call's inputs. Then the result replaces it:
+   the result is built in new memory first, then the input's old data and
+   extensions are released (mv_reorient(&v, &v, "RAS", NULL) followed by
+   mv_znorm(&v, &v, NULL) leaves one buffer, no leak). An out that still
+   holds a volume and is not an input is overwritten like any C output
+   argument: mv_free it first (as with malloc into a pointer that holds
+   memory). medvol never frees a buffer it was not handed as an input,
+   because an uninitialised struct cannot be told from a live one. On
+   failure out is left as it was (loads, which have no input: empty).
    _into forms write into out->data and never release anything.
    Functions marked "allocates: no" never call the allocator. Allocating forms
    ask the kernel for transparent huge pages for buffers over 2 MiB (first
@@ -193,12 +198,16 @@ LIMITS & UNTRUSTED INPUT
    status and detail. By default the reader fixes what nibabel fixes silently
    (qfac 0 -> 1, negative pixdim -> abs, vox_offset below the header of a .nii
    -> the header end, invalid xform codes -> 0, bitpix disagreeing with the
-   datatype, non-finite scl_slope -> no scaling); opts.strict turns each of
-   these into MV_ERR_BAD_HEADER. opts.max_bytes lowers the limit for one
-   load (a service that takes files from outside). A compressed file never
-   makes the reader allocate more than its compressed bytes can hold (DEFLATE
-   gives at most 1032 bytes per byte); the ISIZE of a plain gzip file sizes
-   the voxel array once when it agrees with the header.
+   datatype, non-finite scl_slope -> no scaling, a NIfTI-2 eol_check of all
+   zeros, an extension esize not a multiple of 16); each sets a warning (see
+   ERRORS) and opts.strict turns each into MV_ERR_BAD_HEADER. What nibabel
+   refuses is always refused: a damaged NIfTI-2 eol_check (magic bytes 4..7
+   not 0d 0a 1a 0a: a text-mode transfer), an extension esize below 8.
+   opts.max_bytes lowers the limit for one load (a service that takes files
+   from outside). A compressed file never makes the reader allocate more
+   than its compressed bytes can hold (DEFLATE gives at most 1032 bytes per
+   byte); the ISIZE of a plain gzip file sizes the voxel array once when it
+   agrees with the header.
 
 INTEGRITY
    A full load of a .nii.gz (or .hdr/.img.gz) checks the CRC-32 and ISIZE of
@@ -415,6 +424,19 @@ enum {
 
 #define MV_MAX_DIMS 7
 
+/* mv_meta.warnings: a header defect the loader corrected, as nibabel does,
+   instead of failing (opts.strict fails instead). See ERRORS. */
+enum {
+    MV_WARN_VOX_OFFSET = 1,   /* vox_offset inside the header of a .nii (-> header end) or fractional (-> floor) */
+    MV_WARN_QFAC = 2,         /* pixdim[0] not +-1 (-> 1) */
+    MV_WARN_PIXDIM = 4,       /* pixdim[1..3] zero (-> 1) or negative (-> abs) */
+    MV_WARN_XFORM_CODE = 8,   /* qform_code / sform_code outside 0..5 (-> 0) */
+    MV_WARN_BITPIX = 16,      /* bitpix disagrees with the datatype (ignored) */
+    MV_WARN_SCL_SLOPE = 32,   /* non-finite scl_slope (-> no scaling) */
+    MV_WARN_EXTENSION = 64,   /* esize not a multiple of 16, or a chain cut short by a bad entry (kept up to it) */
+    MV_WARN_EOL_CHECK = 128   /* NIfTI-2 eol_check all zero (-> treated as 0d 0a 1a 0a) */
+};
+
 /* One NIfTI header extension: ecode and its payload (esize - 8 bytes on disk,
    padding included, so a rewrite is byte-identical). */
 typedef struct mv_extension {
@@ -449,6 +471,7 @@ typedef struct mv_meta {
     int analyze_origin[5];  /* Analyze/SPM "originator" (1-based voxel), if any */
     int n_ext;
     mv_extension *ext;      /* owned by the volume: mv_free releases it */
+    unsigned warnings;      /* MV_WARN_* bits: what the loader corrected (see ERRORS) */
 } mv_meta;
 
 /* Ownership of mv_vol.data. */
@@ -470,8 +493,6 @@ typedef struct mv_vol {
     void *mem_base;
     size_t mem_size;
     void *alloc_ctx;
-    uint64_t seal;                   /* private: set when medvol fills the volume,
-                                        so an output it holds is released (MEMORY) */
 } mv_vol;
 
 /* Streams for mv_load_io / mv_save_io. */
@@ -556,7 +577,7 @@ typedef struct mv_gzip_opts {
 } mv_gzip_opts;
 
 typedef struct mv_save_opts {
-    int nifti_version;      /* 0: 1 unless a dimension or offset needs 2; 1 or 2 */
+    int nifti_version;      /* 0: 1 unless the volume needs 2 or came from 2 (see mv_save); 1 or 2 */
     int fsync;              /* fsync the file before the rename */
     int compress;           /* gzip (.nii.gz) for mv_save_mem / mv_save_io; mv_save
                                follows the name (a .gz suffix) */
@@ -586,6 +607,10 @@ MVDEF mv_status mv_set_error(mv_status st, const char *fmt, ...)
 #endif
     ;
 MVDEF void mv_clear_error(void);
+/* What the last load on this thread corrected ("" if nothing), naming the
+   file and each field: "t.nii: vox_offset 0 points into the header (read
+   from 352)". Cleared when a load starts; mv_meta.warnings has the bits. */
+MVDEF const char *mv_last_warning(void);
 
 /* Default thread count of parallel kernels: n >= 1, or 0 = online cores.
    Returns MV_ERR_INVALID_ARG for n < 0. Call before other threads use the
@@ -692,7 +717,8 @@ MVDEF mv_status mv_compute_stats(const mv_vol *v, mv_stats *out, const mv_stats_
    .nii = single file; .hdr or .img = pair (either name); a .gz suffix
    (.nii.gz, .hdr.gz/.img.gz) is decompressed by the built-in gzip, in
    parallel for files medvol wrote (member index), and a crop box decodes
-   only the members it needs. On failure *out is empty.
+   only the members it needs. out is an output (MEMORY); on failure it is
+   empty.
    allocates: yes (or maps). thread-safe: yes. */
 MVDEF mv_status mv_load(const char *path, mv_vol *out, const mv_load_opts *opts);
 #endif
@@ -714,7 +740,25 @@ MVDEF mv_status mv_load_io(const mv_io *io, mv_vol *out, const mv_load_opts *opt
 #if !defined(MEDVOL_NO_STDIO)
 /* Saves a volume; the format comes from the name (.nii single, .hdr/.img
    pair). Writes a temporary file in the same folder and renames it, so the
-   target is the old file or the whole new one. allocates: small buffers. */
+   target is the old file or the whole new one.
+   - Version: opts->nifti_version, else NIfTI-1 unless something needs
+     NIfTI-2: dims over 32767, a volume read from NIfTI-2 (kept), or a
+     float64 field (scl_slope, srow, pixdim, ...) that float32 turns into 0
+     or +-inf. Asking for NIfTI-1 then is MV_ERR_INVALID_ARG naming the field.
+   - Pairs: both files are renamed into place under a lock (flock on their
+     folder) that mv_load takes to open them, so two saves of one pair and a
+     load running beside them never mix one save's .hdr with another's .img
+     (where the folder cannot be locked, e.g. some network file systems, the
+     .img is renamed first and the .hdr last, unguarded). Programs that do
+     not take the lock may still see a mix.
+   - Modes: a new file gets 0666 less the umask (as open(2)); a replaced
+     file keeps its mode. A symlink is written through, as cp does: the file
+     it names is replaced (temporary and rename in that file's folder), the
+     link stays.
+   - Temporaries are TARGET.mvtmp-HOST-PID-RANDOM; a save removes those of
+     its target left by a writer of this host that is gone (killed), never
+     a live process's. It lists the folder once to find them.
+   allocates: small buffers. */
 MVDEF mv_status mv_save(const char *path, const mv_vol *v, const mv_save_opts *opts);
 #endif
 /* Single-file image into caller memory (gzip-compressed with opts->compress).
@@ -1427,6 +1471,9 @@ MVDEF mv_status mv_phantom_smooth(mv_vol *out, mv_dtype dtype, int64_t nx, int64
 #include <sys/types.h>
 #include <sys/stat.h>
 #include <sys/mman.h>
+#include <sys/file.h> /* flock: the .hdr/.img pair lock */
+#include <dirent.h>   /* stale temporaries beside a saved file */
+#include <signal.h>   /* kill(pid, 0): is a temporary's writer alive */
 #define MV__HAVE_FILES 1
 #endif
 #if !defined(MEDVOL_NO_THREADS)
@@ -1602,6 +1649,7 @@ static void *mv__alloc_zero(size_t n, void *ctx)
 /* >>impl-error ============================================================= */
 
 static MV__TLS char mv__err_detail[256];
+static MV__TLS char mv__warn_detail[256]; /* mv_last_warning: the last load's corrections */
 
 /* A small vsnprintf of our own (%s %c %d %i %u %x %ld %lu %lld %llu %lx %llx
    %zu %zd %g %e %f %p %%, with width, '-', '0' and precision), so the error
@@ -1970,6 +2018,7 @@ MVDEF mv_status mv_set_error(mv_status st, const char *fmt, ...)
 }
 MVDEF void mv_clear_error(void) { mv__err_detail[0] = 0; }
 MVDEF const char *mv_last_error(void) { return mv__err_detail; }
+MVDEF const char *mv_last_warning(void) { return mv__warn_detail; }
 
 MVDEF const char *mv_status_str(mv_status st)
 {
@@ -4866,50 +4915,34 @@ static void mv__vol_set_shape(mv_vol *v, mv_dtype dt, int ndim, const int64_t *d
 }
 
 /* ---- output volumes (MEMORY in the top documentation) ----
-   Every volume medvol fills carries a seal derived from what mv_free would
-   release (mem_base, mem_size, flags, the extension list) and from the
-   struct's own address. An output whose seal matches holds something of
-   ours and is released once the new result is complete; one whose seal does
-   not match (zeroed, mv_vol_init'ed, garbage: 2^-64, or a struct copy of a
-   volume at another address) is taken as empty, as before the rule. The
-   address is in it so that a struct copy (mv_vol tmp = *v, a result moved
-   into an array) never releases the buffer its original still holds; what
-   the seal cannot tell is a stale struct at the very address a volume was
-   filled at (an uninitialised local in a helper called twice): hence the
-   rule that out must be initialised. */
-static uint64_t mv__seal_mix(uint64_t h, uint64_t x)
-{
-    h = (h ^ x) * UINT64_C(0x9E3779B97F4A7C15);
-    return h ^ (h >> 29);
-}
-static uint64_t mv__seal_of(const mv_vol *v, const mv_vol *at)
-{
-    uint64_t h = UINT64_C(0x6d6564766f6c2121); /* a constant: an all-zero volume never matches */
-    h = mv__seal_mix(h, (uint64_t)(uintptr_t)at);
-    h = mv__seal_mix(h, (uint64_t)(uintptr_t)v->mem_base);
-    h = mv__seal_mix(h, (uint64_t)v->mem_size);
-    h = mv__seal_mix(h, (uint64_t)v->flags);
-    h = mv__seal_mix(h, (uint64_t)(uintptr_t)v->meta.ext);
-    h = mv__seal_mix(h, (uint64_t)(uint32_t)v->meta.n_ext);
-    return (h ^ UINT64_C(0x5ea1ed0f0175ea1d)) | 1; /* never 0, the unsealed value */
-}
-/* Marks v as filled by medvol (loaders call it on their result too). */
-static MV__UNUSED void mv__vol_seal(mv_vol *v) { v->seal = mv__seal_of(v, v); }
-static int mv__vol_sealed(const mv_vol *v) { return v->seal == mv__seal_of(v, v); }
+   out is written, never read, unless it is one of the call's inputs: then
+   the result (complete, in its own memory) replaces it and the input's old
+   content is released. Reading an out that is not an input to decide what
+   to free is what this rule avoids: an uninitialised struct cannot be told
+   from a live one (a stale copy left in a stack slot after a volume was
+   moved away holds a valid-looking buffer someone else owns), so releasing
+   it could free another volume's memory, and refusing it would reject
+   correct code. A tried hash "seal" made exactly those mistakes in the
+   test suite (stats, resample and gzip tests that reuse stack slots). */
 
-/* The one exit of every function that fills an mv_vol *out: res is the
-   complete result; what out held (when medvol filled it) is released, then
-   out takes res. out may be the input res was made from (nothing of res
-   points into it). res is left unsealed, so a stale copy of it on the
-   stack can never pass for a live volume. */
-static mv_status mv__out_commit(mv_vol *out, mv_vol *res)
+/* The entry of a function that fills out without an input (loads): out is
+   emptied, so a failure leaves it empty. */
+static MV__UNUSED mv_status mv__out_begin(mv_vol *out)
 {
-    if (mv__vol_sealed(out)) mv_free(out);
-    res->seal = mv__seal_of(res, out);
-    *out = *res;
-    *(volatile uint64_t *)&res->seal = 0;
+    mv_vol_init(out);
     return MV_OK;
 }
+
+/* The one exit of every function that fills an mv_vol *out: res is the
+   complete result. out == a or b (an input): the result replaces it and its
+   old content is released; else out is overwritten. */
+static mv_status mv__out_commit_in(mv_vol *out, mv_vol *res, const mv_vol *a, const mv_vol *b)
+{
+    if (out == a || out == b) mv_free(out);
+    *out = *res;
+    return MV_OK;
+}
+#define mv__out_commit(out, res) mv__out_commit_in((out), (res), NULL, NULL)
 
 MVDEF mv_status mv_vol_alloc(mv_vol *v, mv_dtype dt, int ndim, const int64_t *dims, void *alloc_ctx)
 {
@@ -5017,7 +5050,6 @@ MVDEF mv_status mv_vol_set_extensions(mv_vol *v, const mv_extension *ext, int n)
     mv__free_extensions(&v->meta, v->alloc_ctx);
     v->meta.ext = tmp.ext;
     v->meta.n_ext = tmp.n_ext;
-    mv__vol_seal(v); /* it owns extensions now: a later output call releases them */
     return MV_OK;
 }
 
@@ -5030,7 +5062,6 @@ static mv_status mv__copy_meta_to(const mv_vol *src, mv_vol *t)
     t->flags = 0;
     t->mem_base = NULL;
     t->mem_size = 0;
-    t->seal = 0;
     return mv__copy_extensions(&t->meta, src->meta.ext, src->meta.n_ext, src->alloc_ctx);
 }
 
@@ -5039,7 +5070,7 @@ MVDEF mv_status mv_vol_copy_meta(const mv_vol *src, mv_vol *dst)
     mv_vol t;
     MV__CHECK(src && dst, MV_ERR_INVALID_ARG, "mv_vol_copy_meta: NULL volume");
     MV__TRY(mv__copy_meta_to(src, &t));
-    return mv__out_commit(dst, &t);
+    return mv__out_commit_in(dst, &t, src, NULL);
 }
 
 MVDEF mv_status mv_vol_copy(const mv_vol *src, mv_vol *dst)
@@ -5059,7 +5090,7 @@ MVDEF mv_status mv_vol_copy(const mv_vol *src, mv_vol *dst)
     t.mem_base = t.data;
     t.mem_size = bytes;
     memcpy(t.data, src->data, bytes);
-    return mv__out_commit(dst, &t);
+    return mv__out_commit_in(dst, &t, src, NULL);
 }
 
 static int mv__same_shape(const mv_vol *a, const mv_vol *b)
@@ -5114,7 +5145,7 @@ MVDEF mv_status mv_convert(const mv_vol *src, mv_vol *dst, mv_dtype dtype, const
         t.meta.scl_slope = 1.0;
         t.meta.scl_inter = 0.0;
     }
-    return mv__out_commit(dst, &t);
+    return mv__out_commit_in(dst, &t, src, NULL);
 }
 
 /* >>impl-stats ============================================================= */
@@ -8458,6 +8489,28 @@ static void mv__parse_analyze(const unsigned char *b, int sw, mv__nhdr *h)
     m->qfac = 1;
 }
 
+/* A defect the loader corrected: its bit in m->warnings and its text
+   appended to mv_last_warning() (mv__load_core clears it and prefixes the
+   file name). */
+static void mv__warn(mv_meta *m, unsigned bit, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static void mv__warn(mv_meta *m, unsigned bit, const char *fmt, ...)
+{
+    size_t n = strlen(mv__warn_detail);
+    va_list ap;
+    m->warnings |= bit;
+    if (n && n + 2 < sizeof(mv__warn_detail)) {
+        memcpy(mv__warn_detail + n, "; ", 3);
+        n += 2;
+    }
+    va_start(ap, fmt);
+    mv__vformat(mv__warn_detail + n, sizeof(mv__warn_detail) - n, fmt, ap);
+    va_end(ap);
+}
+
 /* Header bytes -> validated mv__nhdr. `single` = the data follows the header
    in the same file (vox_offset then counts from its start and may not point
    into the header). */
@@ -8485,8 +8538,16 @@ static mv_status mv__parse_header(const unsigned char *b, size_t len, int single
     if (sz == MV__N2_SIZE) {
         MV__CHECK((memcmp(b + 4, "n+2", 4) == 0 || memcmp(b + 4, "ni2", 4) == 0), MV_ERR_BAD_HEADER,
                   "header: sizeof_hdr is 540 but the magic is not \"n+2\" or \"ni2\"");
-        MV__CHECK(!strict || memcmp(b + 8, "\r\n\032\n", 4) == 0, MV_ERR_BAD_HEADER,
-                  "header: NIfTI-2 magic bytes 4..7 damaged (file sent through a text-mode transfer?)");
+        /* eol_check (magic bytes 4..7) catches a text-mode transfer that
+           rewrote line ends, which also shifted every byte after it: refused,
+           as nibabel does; all zero is only a careless writer (nibabel fixes it) */
+        if (memcmp(b + 8, "\r\n\032\n", 4) != 0) {
+            MV__CHECK(memcmp(b + 8, "\0\0\0\0", 4) == 0, MV_ERR_BAD_HEADER,
+                      "header: NIfTI-2 magic bytes 4..7 (eol_check) are %02x %02x %02x %02x, not 0d 0a 1a 0a: "
+                      "damaged by a text-mode transfer?", b[8], b[9], b[10], b[11]);
+            MV__CHECK(!strict, MV_ERR_BAD_HEADER, "header: NIfTI-2 magic bytes 4..7 (eol_check) are all 0, not 0d 0a 1a 0a");
+            mv__warn(m, MV_WARN_EOL_CHECK, "NIfTI-2 eol_check (magic bytes 4..7) all 0, not 0d 0a 1a 0a");
+        }
         h->format = MV_FORMAT_NIFTI2;
         mv__parse_n2(b, sw, h);
         MV__CHECK(mv__rd_i64(b, 168, sw) >= 0, MV_ERR_BAD_HEADER, "header: vox_offset is %lld",
@@ -8503,7 +8564,10 @@ static mv_status mv__parse_header(const unsigned char *b, size_t len, int single
         vox = mv__rd_f32(b, 108, sw);
         MV__CHECK(isfinite(vox) && vox >= 0 && vox < 18446744073709551616.0, MV_ERR_BAD_HEADER,
                   "header: vox_offset is %g", vox);
-        MV__CHECK(!strict || vox == floor(vox), MV_ERR_BAD_HEADER, "header: vox_offset %g is not a whole number", vox);
+        if (vox != floor(vox)) {
+            MV__CHECK(!strict, MV_ERR_BAD_HEADER, "header: vox_offset %g is not a whole number", vox);
+            mv__warn(m, MV_WARN_VOX_OFFSET, "vox_offset %g is not a whole number (read from %.0f)", vox, floor(vox));
+        }
         h->vox_offset = (uint64_t)vox;
     }
     m->format = h->format;
@@ -8524,8 +8588,12 @@ static mv_status mv__parse_header(const unsigned char *b, size_t len, int single
         MV__CHECK(h->datatype <= 128, MV_ERR_BAD_HEADER, "header: datatype %d does not exist in Analyze 7.5", h->datatype);
     {
         int bitpix = mv__rd_i16(b, h->format == MV_FORMAT_NIFTI2 ? 14 : 72, sw);
-        MV__CHECK(!strict || bitpix == (int)mv__dt[h->dtype].size * 8, MV_ERR_BAD_HEADER,
-                  "header: bitpix %d disagrees with datatype %d (%s)", bitpix, h->datatype, mv__dt[h->dtype].name);
+        if (bitpix != (int)mv__dt[h->dtype].size * 8) {
+            MV__CHECK(!strict, MV_ERR_BAD_HEADER, "header: bitpix %d disagrees with datatype %d (%s)", bitpix,
+                      h->datatype, mv__dt[h->dtype].name);
+            mv__warn(m, MV_WARN_BITPIX, "bitpix %d disagrees with datatype %d (%s): ignored", bitpix, h->datatype,
+                     mv__dt[h->dtype].name);
+        }
     }
 
     /* size of the voxel array */
@@ -8542,6 +8610,8 @@ static mv_status mv__parse_header(const unsigned char *b, size_t len, int single
     if (single && h->vox_offset < h->hdr_size + 4) {
         MV__CHECK(!strict, MV_ERR_BAD_HEADER, "header: vox_offset %llu points into the header (minimum %zu)",
                   (unsigned long long)h->vox_offset, h->hdr_size + 4);
+        mv__warn(m, MV_WARN_VOX_OFFSET, "vox_offset %llu points into the header (read from %zu)",
+                 (unsigned long long)h->vox_offset, h->hdr_size + 4);
         h->vox_offset = h->hdr_size + 4;
     }
 
@@ -8549,20 +8619,28 @@ static mv_status mv__parse_header(const unsigned char *b, size_t len, int single
     if (h->format != MV_FORMAT_ANALYZE) {
         if (h->pixdim[0] != 1 && h->pixdim[0] != -1) {
             MV__CHECK(!strict, MV_ERR_BAD_HEADER, "header: pixdim[0] (qfac) is %g, not 1 or -1", h->pixdim[0]);
+            mv__warn(m, MV_WARN_QFAC, "pixdim[0] (qfac) is %g, not 1 or -1 (read as 1)", h->pixdim[0]);
             h->pixdim[0] = 1;
         }
         for (i = 0; i < 2; i++) {
             int *code = i ? &m->sform_code : &m->qform_code;
             if (*code < 0 || *code > 5) {
                 MV__CHECK(!strict, MV_ERR_BAD_HEADER, "header: %s_code %d is not 0..5", i ? "sform" : "qform", *code);
+                mv__warn(m, MV_WARN_XFORM_CODE, "%s_code %d is not 0..5 (read as 0)", i ? "sform" : "qform", *code);
                 *code = 0;
             }
         }
-        MV__CHECK(!strict || isfinite(m->scl_slope), MV_ERR_BAD_HEADER, "header: scl_slope is %g", m->scl_slope);
+        if (!isfinite(m->scl_slope)) {
+            MV__CHECK(!strict, MV_ERR_BAD_HEADER, "header: scl_slope is %g", m->scl_slope);
+            mv__warn(m, MV_WARN_SCL_SLOPE, "scl_slope is %g (no scaling)", m->scl_slope);
+        }
     }
     for (i = 1; i <= 3; i++) {
         MV__CHECK(!strict || (isfinite(h->pixdim[i]) && h->pixdim[i] > 0), MV_ERR_BAD_HEADER,
                   "header: pixdim[%d] is %g (must be > 0)", i, h->pixdim[i]);
+        if (!(h->pixdim[i] > 0))
+            mv__warn(m, MV_WARN_PIXDIM, "pixdim[%d] is %g (read as %g)", i, h->pixdim[i],
+                     h->pixdim[i] == 0 ? 1.0 : fabs(h->pixdim[i]));
         if (h->pixdim[i] == 0) h->pixdim[i] = 1;
         if (h->pixdim[i] < 0) h->pixdim[i] = -h->pixdim[i];
     }
@@ -8611,9 +8689,12 @@ MVDEF void mv_meta_affine(const mv_vol *v, double aff[4][4])
     }
 }
 
-/* Extension chain in [start, end) of src: esize, ecode, payload. Lenient
-   mode stops at the first malformed entry and keeps the ones before it (as
-   nifticlib); strict mode reports it. */
+/* Extension chain in [start, end) of src: esize, ecode, payload. An esize
+   below 8 (0 included: the spec wants a positive multiple of 16) is always an
+   error, as in nibabel: the chain cannot go on and the rest would be lost
+   silently. Lenient mode keeps the entries before one that runs past the end
+   and accepts an esize that is not a multiple of 16 (both with a warning, as
+   nibabel warns); strict mode reports both. */
 #define MV__MAX_EXTENSIONS 4096
 static mv_status mv__read_extensions(mv__src *src, uint64_t start, uint64_t end, int swap, int strict, mv_meta *m,
                                      void *ctx)
@@ -8629,11 +8710,28 @@ static mv_status mv__read_extensions(mv__src *src, uint64_t start, uint64_t end,
         if (st != MV_OK) break;
         esize = mv__rd_i32(eh, 0, swap);
         ecode = mv__rd_i32(eh, 4, swap);
-        if (esize < 8 || (uint64_t)esize > end - pos) {
+        if (esize < 8) {
+            st = mv__fail(MV_ERR_BAD_HEADER, "extension %d at offset %llu: esize %d (must be a positive multiple of 16)",
+                          n, (unsigned long long)pos, (int)esize);
+            break;
+        }
+        if ((uint64_t)esize > end - pos) {
             if (strict)
                 st = mv__fail(MV_ERR_BAD_HEADER, "extension %d at offset %llu: esize %d (%llu bytes left before the data)",
                               n, (unsigned long long)pos, (int)esize, (unsigned long long)(end - pos));
+            else
+                mv__warn(m, MV_WARN_EXTENSION, "extension %d at offset %llu: esize %d runs past the %llu bytes left (%d kept)",
+                         n, (unsigned long long)pos, (int)esize, (unsigned long long)(end - pos), n);
             break;
+        }
+        if (esize % 16) {
+            if (strict) {
+                st = mv__fail(MV_ERR_BAD_HEADER, "extension %d at offset %llu: esize %d is not a multiple of 16", n,
+                              (unsigned long long)pos, (int)esize);
+                break;
+            }
+            mv__warn(m, MV_WARN_EXTENSION, "extension %d at offset %llu: esize %d is not a multiple of 16", n,
+                     (unsigned long long)pos, (int)esize);
         }
         if (n == MV__MAX_EXTENSIONS) {
             st = mv__fail(MV_ERR_SIZE_OVERFLOW, "more than %d header extensions", MV__MAX_EXTENSIONS);
@@ -8898,6 +8996,9 @@ static mv_status mv__load_sources(mv__src *hsrc, mv__src *isrc, int single, int 
     mv_vol_init(out);
 
     /* header: 4 bytes say which layout, then the rest */
+    if (hsrc->size != MV__SIZE_UNKNOWN && hsrc->size < 4)
+        return mv__fail(MV_ERR_TRUNCATED, "%s: %s (%llu bytes): no room for sizeof_hdr (a header is 348 or 540 bytes)",
+                        hsrc->name, hsrc->size ? "too short" : "empty file", (unsigned long long)hsrc->size);
     MV__TRY(mv__src_read(hsrc, 0, hb, 4));
     hlen = (mv__rd_u32(hb, 0, 0) == MV__N2_SIZE || mv__rd_u32(hb, 0, 1) == MV__N2_SIZE) ? MV__N2_SIZE : MV__N1_SIZE;
     if (hsrc->size != MV__SIZE_UNKNOWN && hsrc->size < hlen)
@@ -9093,12 +9194,20 @@ static mv_status mv__load_core(mv__src *hsrc, mv__src *isrc, int single, int bor
     int threads = opts ? opts->threads : 0;
     void *ctx = opts ? opts->alloc_ctx : NULL;
     mv_status st;
-    mv_vol_init(out);
+    mv_vol res; /* out is written once the load is complete */
+    mv_vol_init(&res);
+    mv__warn_detail[0] = 0;
     st = mv__src_sniff_gz(hsrc, &hwrap, &hs, threads, ctx);
     if (st == MV_OK && !single && isrc && isrc->kind != MV__SRC_MEM) st = mv__src_sniff_gz(isrc, &iwrap, &is, threads, ctx);
     else if (st == MV_OK && !single && isrc && isrc->size >= 2) st = mv__src_sniff_gz(isrc, &iwrap, &is, threads, ctx);
-    if (st == MV_OK) st = mv__load_sources(hs, is, single, borrow, opts, out);
-    if (st == MV_OK) mv__vol_seal(out); /* a later output call may release it (MEMORY) */
+    if (st == MV_OK) st = mv__load_sources(hs, is, single, borrow, opts, &res);
+    if (st == MV_OK && res.meta.warnings) { /* name the file once, in front */
+        char w[sizeof(mv__warn_detail)];
+        memcpy(w, mv__warn_detail, sizeof(w));
+        mv__format(mv__warn_detail, sizeof(mv__warn_detail), "%s: %s", hsrc->name, w);
+    }
+    if (st != MV_OK) mv__warn_detail[0] = 0;
+    if (st == MV_OK) st = mv__out_commit(out, &res);
     if (hs == &hwrap) mv__src_close(&hwrap);
     if (is == &iwrap) mv__src_close(&iwrap);
     return st;
@@ -9115,7 +9224,7 @@ MVDEF mv_status mv_load_mem(const void *buf, size_t len, mv_vol *out, const mv_l
 {
     mv__src s;
     MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_load_mem: out is NULL");
-    mv_vol_init(out);
+    MV__TRY(mv__out_begin(out));
     MV__CHECK(buf != NULL || len == 0, MV_ERR_INVALID_ARG, "mv_load_mem: buf is NULL");
     mv__src_mem(&s, buf, len, "memory image");
     return mv__load_core(&s, NULL, 1, 0, opts, out);
@@ -9125,7 +9234,7 @@ MVDEF mv_status mv_load_mem_borrow(const void *buf, size_t len, mv_vol *out, con
 {
     mv__src s;
     MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_load_mem_borrow: out is NULL");
-    mv_vol_init(out);
+    MV__TRY(mv__out_begin(out));
     MV__CHECK(buf != NULL || len == 0, MV_ERR_INVALID_ARG, "mv_load_mem_borrow: buf is NULL");
     mv__src_mem(&s, buf, len, "memory image");
     return mv__load_core(&s, NULL, 1, 1, opts, out);
@@ -9136,7 +9245,7 @@ MVDEF mv_status mv_load_mem_pair(const void *hdr, size_t hdr_len, const void *im
 {
     mv__src hs, is;
     MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_load_mem_pair: out is NULL");
-    mv_vol_init(out);
+    MV__TRY(mv__out_begin(out));
     MV__CHECK((hdr || !hdr_len) && (img || !img_len), MV_ERR_INVALID_ARG, "mv_load_mem_pair: NULL buffer");
     mv__src_mem(&hs, hdr, hdr_len, "header buffer");
     mv__src_mem(&is, img, img_len, "image buffer");
@@ -9147,7 +9256,7 @@ MVDEF mv_status mv_load_io(const mv_io *io, mv_vol *out, const mv_load_opts *opt
 {
     mv__src s;
     MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_load_io: out is NULL");
-    mv_vol_init(out);
+    MV__TRY(mv__out_begin(out));
     MV__CHECK(io && io->read, MV_ERR_INVALID_ARG, "mv_load_io: no read callback");
     memset(&s, 0, sizeof(s));
     s.kind = MV__SRC_IO;
@@ -9159,6 +9268,53 @@ MVDEF mv_status mv_load_io(const mv_io *io, mv_vol *out, const mv_load_opts *opt
 }
 
 #if defined(MV__HAVE_FILES)
+/* The pair lock: a .hdr/.img pair changes as one. mv_save renames the new
+   .img and .hdr while holding flock(LOCK_EX) on the folder that holds the
+   names; mv_load opens both under LOCK_SH, so it gets both files of one save
+   (the open descriptors keep them whatever is renamed later). A folder, not
+   a lock file: nothing is left beside the data, and a reader needs no write
+   permission. Held only around renames and opens, so saves of different
+   pairs in one folder hardly wait. Returns the descriptor to close (which
+   unlocks), or -1 where the folder cannot be locked (then unguarded). */
+static int mv__pair_lock(const char *path, int exclusive)
+{
+    const char *slash = strrchr(path, '/');
+    char buf[4096], *dir = buf;
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    int fd;
+    if (!slash) dir = (char *)".";
+    else if (n == 0) dir = (char *)"/";
+    else if (n < sizeof(buf)) {
+        memcpy(buf, path, n);
+        buf[n] = 0;
+    } else {
+        return -1;
+    }
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    while (flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0) {
+        if (errno == EINTR) continue;
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+static void mv__pair_unlock(int fd)
+{
+    if (fd >= 0) close(fd);
+}
+
+/* mv_load's details start with the path (once): lower layers name a
+   "header" or a gzip member, not the file the caller gave. */
+static mv_status mv__name_error(mv_status st, const char *path, const char *other)
+{
+    char d[sizeof(mv__err_detail)];
+    if (st == MV_OK || strstr(mv__err_detail, path) || (other && strstr(mv__err_detail, other))) return st;
+    memcpy(d, mv__err_detail, sizeof(d));
+    mv__format(mv__err_detail, sizeof(mv__err_detail), "%s: %s", path, d);
+    return st;
+}
+
 /* Where the other file of a pair is: "x.hdr" <-> "x.img", with or without
    ".gz" (as the name has it, else the other way), keeping the case. */
 static char *mv__pair_sibling(const char *path, void *ctx)
@@ -9196,34 +9352,37 @@ MVDEF mv_status mv_load(const char *path, mv_vol *out, const mv_load_opts *opts)
     void *ctx = opts ? opts->alloc_ctx : NULL;
     size_t n;
     MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_load: out is NULL");
-    mv_vol_init(out);
+    MV__TRY(mv__out_begin(out));
     MV__CHECK(path != NULL && path[0], MV_ERR_INVALID_ARG, "mv_load: empty path");
     n = strlen(path) - (mv__ends_with(path, ".gz") ? 3 : 0);
     if (n >= 4 && (mv__streq_nocase_n(path + n - 4, ".hdr", 4) || mv__streq_nocase_n(path + n - 4, ".img", 4))) {
         int is_hdr = mv__streq_nocase_n(path + n - 4, ".hdr", 4);
         char *other = mv__pair_sibling(path, ctx);
-        MV__CHECK(other != NULL, MV_ERR_OUT_OF_MEMORY, "file name");
+        int header_only = opts && opts->header_only, lock;
+        MV__CHECK(other != NULL, MV_ERR_OUT_OF_MEMORY, "%s: file name", path);
+        lock = header_only ? -1 : mv__pair_lock(path, 0); /* both files of one save */
         st = mv__src_open(&hs, is_hdr ? path : other);
+        if (st == MV_OK && !header_only) {
+            st = mv__src_open(&is, is_hdr ? other : path);
+            if (st != MV_OK) mv__src_close(&hs);
+        }
+        mv__pair_unlock(lock);
         if (st == MV_OK) {
-            if (opts && opts->header_only) {
-                mv__src_mem(&is, NULL, 0, "no image");
-                st = mv__load_core(&hs, &is, 0, 0, opts, out);
-            } else {
-                st = mv__src_open(&is, is_hdr ? other : path);
-                if (st == MV_OK) {
-                    st = mv__load_core(&hs, &is, 0, 0, opts, out);
-                    mv__src_close(&is);
-                }
-            }
+            if (header_only) mv__src_mem(&is, NULL, 0, "no image");
+            st = mv__load_core(&hs, &is, 0, 0, opts, out);
+            if (!header_only) mv__src_close(&is);
             mv__src_close(&hs);
         }
+        st = mv__name_error(st, path, other);
         mv__free(other, ctx);
         return st;
     }
-    MV__TRY(mv__src_open(&hs, path));
-    st = mv__load_core(&hs, NULL, 1, 0, opts, out);
-    mv__src_close(&hs);
-    return st;
+    st = mv__src_open(&hs, path);
+    if (st == MV_OK) {
+        st = mv__load_core(&hs, NULL, 1, 0, opts, out);
+        mv__src_close(&hs);
+    }
+    return mv__name_error(st, path, NULL);
 }
 #endif
 
@@ -9239,27 +9398,45 @@ typedef struct mv__wplan {
 
 static uint64_t mv__ext_padded(uint32_t size) { return ((uint64_t)size + 8 + 15) / 16 * 16; }
 
-static mv_status mv__plan_write(const mv_vol *v, int pair, int want_version, mv__wplan *p)
+static const char *mv__f32_misfit(const mv_vol *v);
+
+/* name: the file (or "mv_save_mem" ...) for messages. */
+static mv_status mv__plan_write(const mv_vol *v, int pair, int want_version, const char *name, mv__wplan *p)
 {
     int i, need2 = 0;
     uint64_t bytes = 0;
+    const char *misfit;
     memset(p, 0, sizeof(*p));
-    MV__CHECK(v != NULL, MV_ERR_INVALID_ARG, "save: volume is NULL");
-    MV__TRY(mv__shape_bytes(v->dtype, v->ndim, v->dim, &bytes));
-    MV__CHECK(v->data != NULL, MV_ERR_INVALID_ARG, "save: volume has no data");
+    MV__CHECK(v != NULL, MV_ERR_INVALID_ARG, "%s: the volume is NULL", name);
+    MV__CHECK(v->data != NULL, MV_ERR_INVALID_ARG, "%s: the volume has no data", name);
+    if (mv__shape_bytes(v->dtype, v->ndim, v->dim, &bytes) != MV_OK) {
+        char d[sizeof(mv__err_detail)];
+        memcpy(d, mv__err_detail, sizeof(d));
+        return mv__fail(MV_ERR_INVALID_ARG, "%s: %s", name, d);
+    }
     MV__CHECK(mv__dt[v->dtype].nifti != 0, MV_ERR_UNSUPPORTED,
-              "save: %s has no NIfTI datatype (convert to float32 first)", mv__dt[v->dtype].name);
-    MV__CHECK(want_version >= 0 && want_version <= 2, MV_ERR_INVALID_ARG, "save: nifti_version %d", want_version);
-    MV__CHECK(v->meta.n_ext >= 0 && (v->meta.n_ext == 0 || v->meta.ext), MV_ERR_INVALID_ARG, "save: bad extension list");
+              "%s: %s has no NIfTI datatype (convert to float32 first)", name, mv__dt[v->dtype].name);
+    MV__CHECK(want_version >= 0 && want_version <= 2, MV_ERR_INVALID_ARG, "%s: nifti_version %d (0, 1 or 2)", name,
+              want_version);
+    MV__CHECK(v->meta.n_ext >= 0 && (v->meta.n_ext == 0 || v->meta.ext), MV_ERR_INVALID_ARG, "%s: bad extension list",
+              name);
     for (i = 0; i < v->ndim; i++) need2 |= v->dim[i] > 32767;
     need2 |= v->meta.slice_start > 32767 || v->meta.slice_end > 32767 || v->meta.slice_start < -32768 ||
              v->meta.slice_end < -32768;
     p->ext_bytes = 0;
     for (i = 0; i < v->meta.n_ext; i++) p->ext_bytes += mv__ext_padded(v->meta.ext[i].size);
     need2 |= p->ext_bytes > ((uint64_t)1 << 24) - 1024; /* NIfTI-1 vox_offset is a float */
-    p->version = want_version ? want_version : need2 ? 2 : 1;
+    /* NIfTI-1 stores float32: a float64 value that becomes +-inf or 0 there
+       (slope 2.4e-319 -> 0 = "no scaling") changes the image, so such a
+       volume stays NIfTI-2, and so does one read from NIfTI-2 (a rewrite
+       keeps its format, as nibabel keeps the header class) */
+    misfit = mv__f32_misfit(v);
+    p->version = want_version ? want_version : need2 || misfit || v->meta.format == MV_FORMAT_NIFTI2 ? 2 : 1;
     MV__CHECK(!(p->version == 1 && need2), MV_ERR_INVALID_ARG,
-              "save: NIfTI-1 cannot hold this volume (dims over 32767 or large extensions): use NIfTI-2");
+              "%s: NIfTI-1 cannot hold this volume (dims over 32767 or large extensions): use NIfTI-2", name);
+    MV__CHECK(!(p->version == 1 && misfit), MV_ERR_INVALID_ARG,
+              "%s: %s does not fit NIfTI-1's float32 (it would become 0 or infinite): use NIfTI-2", name,
+              misfit ? misfit : "");
     p->hdr_size = p->version == 2 ? MV__N2_SIZE : MV__N1_SIZE;
     p->vox_offset = pair ? 0 : p->hdr_size + 4 + p->ext_bytes;
     p->data_bytes = bytes;
@@ -9280,9 +9457,11 @@ static void mv__xforms_for_write(const mv_vol *v, mv__xforms *x)
     double m[4][4], aff[4][4], scale = 0, diff = 0;
     int r, c;
     mv_meta_affine(v, m);
+    /* the tolerance scales with the rotation/zoom part only: scaled by a
+       translation of 1e7 it would swallow a flip or a permutation */
     for (r = 0; r < 3; r++)
         for (c = 0; c < 4; c++) {
-            scale = MV__MAX(scale, fabs(v->affine[r][c]));
+            if (c < 3) scale = MV__MAX(scale, fabs(v->affine[r][c]));
             diff = MV__MAX(diff, fabs(v->affine[r][c] - m[r][c]));
         }
     x->qform_code = v->meta.qform_code;
@@ -9303,6 +9482,40 @@ static void mv__xforms_for_write(const mv_vol *v, mv__xforms *x)
     mv__affine_to_quatern(aff, x->quatern, x->qoffset, x->pixdim, &x->qfac);
     for (r = 0; r < 3; r++)
         if (x->pixdim[r] == 0) x->pixdim[r] = v->spacing[r];
+}
+
+/* The first float64 header value NIfTI-1's float32 cannot keep (finite ->
+   infinite, non-zero -> 0), named; NULL if all fit. */
+static int mv__f32_fits(double d)
+{
+    float f = (float)d;
+    if (isfinite(d) && !isfinite(f)) return 0;
+    return !(d != 0 && f == 0);
+}
+static const char *mv__f32_misfit(const mv_vol *v)
+{
+    static const char *const srow_name[3] = {"srow_x", "srow_y", "srow_z"};
+    const mv_meta *m = &v->meta;
+    mv__xforms x;
+    int i;
+    if (!mv__f32_fits(m->scl_slope)) return "scl_slope";
+    if (!mv__f32_fits(m->scl_inter)) return "scl_inter";
+    if (!mv__f32_fits(m->cal_min)) return "cal_min";
+    if (!mv__f32_fits(m->cal_max)) return "cal_max";
+    if (!mv__f32_fits(m->slice_duration)) return "slice_duration";
+    if (!mv__f32_fits(m->toffset)) return "toffset";
+    for (i = 0; i < 3; i++)
+        if (!mv__f32_fits(m->intent_p[i])) return "intent_p";
+    for (i = 0; i < v->ndim && i < 7; i++)
+        if (!mv__f32_fits(v->spacing[i])) return "pixdim";
+    mv__xforms_for_write(v, &x);
+    for (i = 0; i < 3; i++)
+        if (!mv__f32_fits(x.quatern[i])) return "quatern";
+    for (i = 0; i < 3; i++)
+        if (!mv__f32_fits(x.qoffset[i])) return "qoffset";
+    for (i = 0; i < 12; i++)
+        if (!mv__f32_fits(x.srow[i / 4][i % 4])) return srow_name[i / 4];
+    return NULL;
 }
 
 static void mv__encode_header(const mv_vol *v, const mv__wplan *p, int pair, unsigned char *b)
@@ -9460,7 +9673,7 @@ MVDEF mv_status mv_save_mem(const mv_vol *v, void *buf, size_t cap, size_t *len,
     mv__sink s;
     uint64_t total;
     MV__CHECK(len != NULL, MV_ERR_INVALID_ARG, "mv_save_mem: len is NULL");
-    MV__TRY(mv__plan_write(v, 0, opts ? opts->nifti_version : 0, &p));
+    MV__TRY(mv__plan_write(v, 0, opts ? opts->nifti_version : 0, "mv_save_mem", &p));
     memset(&s, 0, sizeof(s));
     s.buf = (unsigned char *)buf;
     s.cap = buf ? cap : 0;
@@ -9485,7 +9698,7 @@ MVDEF mv_status mv_save_io(const mv_vol *v, const mv_io *io, const mv_save_opts 
     mv__wplan p;
     mv__sink s;
     MV__CHECK(io && io->write, MV_ERR_INVALID_ARG, "mv_save_io: no write callback");
-    MV__TRY(mv__plan_write(v, 0, opts ? opts->nifti_version : 0, &p));
+    MV__TRY(mv__plan_write(v, 0, opts ? opts->nifti_version : 0, "mv_save_io", &p));
     memset(&s, 0, sizeof(s));
     s.kind = 2;
     s.io = io;
@@ -9494,36 +9707,171 @@ MVDEF mv_status mv_save_io(const mv_vol *v, const mv_io *io, const mv_save_opts 
 }
 
 #if defined(MV__HAVE_FILES)
-/* A temporary file beside the target (same file system, so rename is atomic). */
+/* ---- files: where a save goes ----
+   A save writes a temporary beside the target and renames it over the
+   target (same folder, so the rename is atomic). The temporary is made like
+   any new file (open(2) with 0666, so the umask and a default ACL apply);
+   replacing a file keeps that file's mode. A symlink is written through, as
+   cp does: the file it names is replaced, in that file's folder, and the
+   link stays. Temporaries are named TARGET.mvtmp-HOST-PID-RANDOM: a save
+   removes the ones of its target whose writer (same host, that pid) is gone,
+   left by a writer that was killed; never a live writer's. */
+#define MV__MAX_LINKS 40
+
+/* path with its symlinks followed (each hop relative to the link's folder). */
+static mv_status mv__follow_links(const char *path, void *ctx, char **out)
+{
+    size_t n = strlen(path);
+    char *cur = (char *)mv__alloc(n + 1, ctx);
+    int hops;
+    *out = NULL;
+    MV__CHECK(cur != NULL, MV_ERR_OUT_OF_MEMORY, "%s: file name", path);
+    memcpy(cur, path, n + 1);
+    for (hops = 0; hops <= MV__MAX_LINKS; hops++) {
+        struct stat st;
+        char link[4096], *next, *slash;
+        ssize_t len;
+        size_t keep;
+        if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode)) {
+            *out = cur;
+            return MV_OK;
+        }
+        len = readlink(cur, link, sizeof(link) - 1);
+        if (len <= 0 || (size_t)len >= sizeof(link) - 1) {
+            mv_status e = mv__fail(MV_ERR_IO, "%s: cannot read the symlink '%s'", path, cur);
+            mv__free(cur, ctx);
+            return e;
+        }
+        link[len] = 0;
+        slash = strrchr(cur, '/');
+        keep = link[0] == '/' || !slash ? 0 : (size_t)(slash - cur) + 1; /* the link's folder, '/' included */
+        next = (char *)mv__alloc(keep + (size_t)len + 1, ctx);
+        if (!next) {
+            mv__free(cur, ctx);
+            return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: file name", path);
+        }
+        memcpy(next, cur, keep);
+        memcpy(next + keep, link, (size_t)len + 1);
+        mv__free(cur, ctx);
+        cur = next;
+    }
+    mv__free(cur, ctx);
+    return mv__fail(MV_ERR_IO, "%s: more than %d symlinks", path, MV__MAX_LINKS);
+}
+
+/* This host's name as it goes into temporary names: [A-Za-z0-9.] only. */
+static void mv__tmp_host(char *h, size_t cap)
+{
+    char full[256];
+    size_t i;
+    if (gethostname(full, sizeof(full)) != 0) full[0] = 0;
+    full[sizeof(full) - 1] = 0;
+    for (i = 0; full[i] && i + 1 < cap; i++) { /* the first cap - 1 characters */
+        char c = full[i];
+        int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.';
+        h[i] = plain ? c : '_';
+    }
+    h[i] = 0;
+    if (!h[0]) memcpy(h, "host", 5);
+}
+
+/* Removes TARGET.mvtmp-HOST-PID-XXXXXX files of this host whose process is
+   gone (kill(pid, 0) fails with ESRCH). Our own pid's are another thread's. */
+static void mv__clean_stale_tmps(const char *target)
+{
+    const char *slash = strrchr(target, '/'), *base = slash ? slash + 1 : target;
+    char dir[4096], host[17], full[4096 + 256];
+    size_t dn = slash ? (size_t)(slash - target) : 0, bn = strlen(base), hn;
+    DIR *d;
+    struct dirent *e;
+    if (dn >= sizeof(dir) || bn > 200) return;
+    if (!slash) {
+        memcpy(dir, ".", 2);
+    } else if (dn == 0) {
+        memcpy(dir, "/", 2);
+    } else {
+        memcpy(dir, target, dn);
+        dir[dn] = 0;
+    }
+    mv__tmp_host(host, sizeof(host));
+    hn = strlen(host);
+    d = opendir(dir);
+    if (!d) return;
+    while ((e = readdir(d)) != NULL) {
+        const char *nm = e->d_name, *rest, *p;
+        size_t len = strlen(nm);
+        long pid = 0, scale = 1;
+        if (len < bn + 7 || memcmp(nm, base, bn) != 0 || memcmp(nm + bn, ".mvtmp-", 7) != 0) continue;
+        rest = nm + bn + 7;
+        len = strlen(rest); /* HOST-PID-XXXXXX */
+        if (len < hn + 10 || memcmp(rest, host, hn) != 0 || rest[hn] != '-' || rest[len - 7] != '-') continue;
+        for (p = rest + len - 8; p > rest + hn && *p >= '0' && *p <= '9' && scale < 1000000000L; p--) {
+            pid += (*p - '0') * scale;
+            scale *= 10;
+        }
+        if (p != rest + hn || pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or not ours to judge */
+        mv__format(full, sizeof(full), "%s/%s", dir, nm);
+        (void)unlink(full);
+    }
+    closedir(d);
+}
+
+/* A temporary file beside the target. */
 typedef struct mv__tmpfile {
     char *tmp;
-    const char *target;
+    char *target; /* symlinks followed */
     int fd;
 } mv__tmpfile;
 
-static mv_status mv__tmp_create(mv__tmpfile *t, const char *target, void *ctx)
+static mv_status mv__tmp_create(mv__tmpfile *t, const char *path, void *ctx)
 {
-    size_t n = strlen(target);
+    static MV__TLS unsigned long counter;
+    char host[17]; /* short: the temporary's name must stay under NAME_MAX */
     struct stat st;
-    t->target = target;
+    size_t n;
+    int tries;
     t->fd = -1;
-    t->tmp = (char *)mv__alloc(n + 16, ctx);
-    MV__CHECK(t->tmp != NULL, MV_ERR_OUT_OF_MEMORY, "file name");
-    memcpy(t->tmp, target, n);
-    memcpy(t->tmp + n, ".mvtmp-XXXXXX", 14);
-    t->fd = mkstemp(t->tmp);
-    if (t->fd < 0) {
-        mv_status st2 = mv__fail(MV_ERR_IO, "cannot create a file next to '%s': %s", target, strerror(errno));
-        mv__free(t->tmp, ctx);
-        t->tmp = NULL;
-        return st2;
+    t->tmp = NULL;
+    MV__TRY(mv__follow_links(path, ctx, &t->target));
+    mv__clean_stale_tmps(t->target);
+    mv__tmp_host(host, sizeof(host));
+    n = strlen(t->target);
+    t->tmp = (char *)mv__alloc(n + 7 + sizeof(host) + 48, ctx);
+    if (!t->tmp) {
+        mv__free(t->target, ctx);
+        t->target = NULL;
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: file name", path);
     }
-    /* mkstemp makes 0600; give the file the target's mode, or rw-r--r-- */
-    (void)fchmod(t->fd, stat(target, &st) == 0 ? (st.st_mode & 07777) : 0644);
+    for (tries = 0; tries < 100 && t->fd < 0; tries++) {
+        /* the random part only has to differ from a live writer's: a counter,
+           the clock and a stack address, mixed */
+        uint64_t r = (uint64_t)(uintptr_t)&st ^ ((uint64_t)++counter << 32) ^ ((uint64_t)getpid() << 16) ^ (uint64_t)tries;
+        char rnd[7];
+        int i;
+        r *= 0x9E3779B97F4A7C15ull;
+        r ^= r >> 29;
+        for (i = 0; i < 6; i++) rnd[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[(r >> (6 * i)) % 36];
+        rnd[6] = 0;
+        mv__format(t->tmp, n + 7 + sizeof(host) + 48, "%s.mvtmp-%s-%ld-%s", t->target, host, (long)getpid(), rnd);
+        t->fd = open(t->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (t->fd < 0 && errno != EEXIST) break;
+    }
+    if (t->fd < 0) {
+        mv_status e = mv__fail(MV_ERR_IO, "%s: cannot create a file next to '%s': %s", path, t->target, strerror(errno));
+        mv__free(t->tmp, ctx);
+        mv__free(t->target, ctx);
+        t->tmp = t->target = NULL;
+        return e;
+    }
+    /* replacing a file keeps its mode (a new one has what open gave it) */
+    if (stat(t->target, &st) == 0 && S_ISREG(st.st_mode)) (void)fchmod(t->fd, st.st_mode & 07777);
     return MV_OK;
 }
 
-static mv_status mv__tmp_finish(mv__tmpfile *t, mv_status st, int do_fsync, int do_rename, void *ctx)
+/* Closes (after an fsync if asked); on failure or without do_rename removes
+   the temporary; the rename itself is mv__tmp_rename. */
+static mv_status mv__tmp_close(mv__tmpfile *t, mv_status st, int do_fsync)
 {
     if (t->fd >= 0) {
         if (st == MV_OK && do_fsync && fsync(t->fd) != 0)
@@ -9531,14 +9879,24 @@ static mv_status mv__tmp_finish(mv__tmpfile *t, mv_status st, int do_fsync, int 
         if (close(t->fd) != 0 && st == MV_OK) st = mv__fail(MV_ERR_IO, "close '%s': %s", t->tmp, strerror(errno));
         t->fd = -1;
     }
-    if (t->tmp) {
-        if (st == MV_OK && do_rename && rename(t->tmp, t->target) != 0)
-            st = mv__fail(MV_ERR_IO, "rename to '%s': %s", t->target, strerror(errno));
-        if (st != MV_OK || !do_rename) (void)unlink(t->tmp);
-        mv__free(t->tmp, ctx);
-        t->tmp = NULL;
-    }
     return st;
+}
+static mv_status mv__tmp_rename(mv__tmpfile *t, mv_status st, void *ctx)
+{
+    if (st != MV_OK || !t->tmp) return st;
+    if (rename(t->tmp, t->target) != 0) return mv__fail(MV_ERR_IO, "rename to '%s': %s", t->target, strerror(errno));
+    mv__free(t->tmp, ctx); /* the name is the target's now: nothing to remove */
+    t->tmp = NULL;
+    return MV_OK;
+}
+static void mv__tmp_free(mv__tmpfile *t, void *ctx)
+{
+    if (t->fd >= 0) close(t->fd);
+    t->fd = -1;
+    if (t->tmp) (void)unlink(t->tmp); /* not renamed: a failed save */
+    mv__free(t->tmp, ctx);
+    mv__free(t->target, ctx);
+    t->tmp = t->target = NULL;
 }
 
 static void mv__sink_fd(mv__sink *s, int fd, const char *name)
@@ -9565,7 +9923,7 @@ MVDEF mv_status mv_save(const char *path, const mv_vol *v, const mv_save_opts *o
     pair = n >= 4 && (mv__streq_nocase_n(path + n - 4, ".hdr", 4) || mv__streq_nocase_n(path + n - 4, ".img", 4));
     MV__CHECK(pair || (n >= 4 && mv__streq_nocase_n(path + n - 4, ".nii", 4)), MV_ERR_INVALID_ARG,
               "'%s': cannot tell the format from the name (use .nii, .hdr or .img, each with or without .gz)", path);
-    MV__TRY(mv__plan_write(v, pair, opts ? opts->nifti_version : 0, &p));
+    MV__TRY(mv__plan_write(v, pair, opts ? opts->nifti_version : 0, path, &p));
     if (opts) gzo = opts->gzip;
     else memset(&gzo, 0, sizeof(gzo));
     if (!gzo.alloc_ctx) gzo.alloc_ctx = ctx;
@@ -9573,7 +9931,9 @@ MVDEF mv_status mv_save(const char *path, const mv_vol *v, const mv_save_opts *o
         MV__TRY(mv__tmp_create(&th, path, ctx));
         mv__sink_fd(&hs, th.fd, path);
         st = mv__write_nifti(v, &p, 0, &hs, &hs, gz ? &gzo : NULL);
-        return mv__tmp_finish(&th, st, do_fsync, 1, ctx);
+        st = mv__tmp_rename(&th, mv__tmp_close(&th, st, do_fsync), ctx);
+        mv__tmp_free(&th, ctx);
+        return st;
     }
     {
         int is_hdr = mv__streq_nocase_n(path + n - 4, ".hdr", 4), upper = path[n - 1] >= 'A' && path[n - 1] <= 'Z', i;
@@ -9588,15 +9948,22 @@ MVDEF mv_status mv_save(const char *path, const mv_vol *v, const mv_save_opts *o
         if (st == MV_OK) {
             st = mv__tmp_create(&th, hname, ctx);
             if (st == MV_OK) {
+                int lock;
                 mv__sink_fd(&hs, th.fd, hname);
                 mv__sink_fd(&is, ti.fd, iname);
                 st = mv__write_nifti(v, &p, 1, &hs, &is, gz ? &gzo : NULL);
-                /* image first: a reader never finds a new header beside an old image */
-                st = mv__tmp_finish(&ti, st, do_fsync, 1, ctx);
-                st = mv__tmp_finish(&th, st, do_fsync, 1, ctx);
-            } else {
-                (void)mv__tmp_finish(&ti, st, 0, 0, ctx);
+                st = mv__tmp_close(&ti, st, do_fsync);
+                st = mv__tmp_close(&th, st, do_fsync);
+                /* both renames under the pair lock, so a loader (or another
+                   save) sees the old pair or the new one, never a mix; image
+                   first, for readers that do not lock */
+                lock = st == MV_OK ? mv__pair_lock(path, 1) : -1;
+                st = mv__tmp_rename(&ti, st, ctx);
+                st = mv__tmp_rename(&th, st, ctx);
+                mv__pair_unlock(lock);
+                mv__tmp_free(&th, ctx);
             }
+            mv__tmp_free(&ti, ctx);
         }
         mv__free(other, ctx);
         return st;
@@ -10661,7 +11028,6 @@ static mv_status mv__rs_alloc_run(const mv_vol *in, mv_vol *out, const int64_t o
     MV__TRY(mv__shape_bytes(odt, ndim, dims, &bytes));
     ctx = o.alloc_ctx ? o.alloc_ctx : in->alloc_ctx;
     src = *in;
-    src.seal = 0; /* a view, never an output (MEMORY: stale copies) */
     src.alloc_ctx = ctx; /* extensions are copied with the output's allocator */
     MV__TRY(mv__copy_meta_to(&src, &t));
     t.dtype = odt;
@@ -10689,7 +11055,7 @@ static mv_status mv__rs_alloc_run(const mv_vol *in, mv_vol *out, const int64_t o
         t.meta.scl_slope = 1.0;
         t.meta.scl_inter = 0.0;
     }
-    return mv__out_commit(out, &t);
+    return mv__out_commit_in(out, &t, in, NULL);
 }
 
 static mv_status mv__rs_check_in(const mv_vol *in, const mv_vol *out, const char *fn)
@@ -12933,7 +13299,6 @@ static mv_status mv__result_alloc(const mv_vol *in, size_t obytes, void *alloc_c
     t->flags = 0;
     t->mem_base = NULL;
     t->mem_size = 0;
-    t->seal = 0;
     t->alloc_ctx = alloc_ctx;
     MV__TRY(mv__copy_extensions(&t->meta, in->meta.ext, in->meta.n_ext, alloc_ctx));
     t->data = mv__alloc(obytes, alloc_ctx);
@@ -13002,7 +13367,7 @@ static mv_status mv__run(const mv_vol *in, const mv_op *ops, int n_ops, mv_vol *
         MV__TRY(mv__result_alloc(in, obytes, ro->alloc_ctx, &t, fn));
         mv__result_geometry(&pl, in, &t, 1);
         mv__write_pass(&pl, &s, (unsigned char *)t.data, odt, ro->threads);
-        return mv__out_commit(out, &t);
+        return mv__out_commit_in(out, &t, in, NULL);
     }
 }
 
@@ -13184,7 +13549,7 @@ static mv_status mv__intensity(const mv_vol *in, mv_vol *out, int into, mv_op op
                 return st;
             }
         }
-        return mv__out_commit(out, &t);
+        return mv__out_commit_in(out, &t, in, NULL);
     }
     for (a = 0; a < MV_MAX_DIMS; a++)
         MV__CHECK((a < in->ndim ? in->dim[a] : 1) == (a < out->ndim ? out->dim[a] : 1), MV_ERR_INVALID_ARG,
@@ -13449,7 +13814,7 @@ MVDEF mv_status mv_pipeline_geometry(const mv_vol *in, const mv_op *ops, int n_o
     t.meta.ext = NULL;
     t.meta.n_ext = 0;
     mv__result_geometry(&pl, in, &t, 1);
-    return mv__out_commit(out, &t);
+    return mv__out_commit_in(out, &t, in, NULL);
 }
 
 MVDEF mv_status mv_pipeline(const mv_vol *in, const mv_op *ops, int n_ops, mv_vol *out, const mv_pipeline_opts *opts)
@@ -13560,12 +13925,8 @@ static mv_status mv__pipeline_load_with(mv__loader_fn load, const void *lctx, co
             mv__write_pass(&pl, &s, (unsigned char *)t.data, odt, ro.threads);
             hdr.meta.ext = NULL; /* the result owns them now */
             hdr.meta.n_ext = 0;
-<<<<<<< HEAD
             if (opts && opts->squeeze) mv__vol_squeeze(&t);
-            *out = t;
-=======
-            mv__out_commit(out, &t);
->>>>>>> ops
+            st = mv__out_commit(out, &t);
         }
     }
     mv_free(&sub);
@@ -14840,7 +15201,7 @@ MVDEF mv_status mv_fftshift(const mv_vol *in, mv_vol *out, unsigned axes, int in
         mv_free(&t);
         return st;
     }
-    return mv__out_commit(out, &t);
+    return mv__out_commit_in(out, &t, in, NULL);
 }
 
 /* ---- centred transform ---------------------------------------------------- */
@@ -15049,7 +15410,7 @@ MVDEF mv_status mv_fftc(const mv_vol *in, mv_vol *out, unsigned axes, int invers
         mv_free(&t);
         return st;
     }
-    return mv__out_commit(out, &t);
+    return mv__out_commit_in(out, &t, in, NULL);
 }
 
 /* ---- k-space resize ------------------------------------------------------ */
@@ -15131,7 +15492,6 @@ MVDEF mv_status mv_kspace_resize(const mv_vol *in, mv_vol *out, const int64_t sh
                   "mv_kspace_resize: shape[%d] = %lld", a, (long long)shape[a]);
     {
         mv_vol shaped = *in;
-        shaped.seal = 0; /* a view, never an output */
         for (a = 0; a < 3; a++)
             if (shape[a] > 0) shaped.dim[a] = shape[a];
         if (shaped.ndim < 3) shaped.ndim = 3;
@@ -15144,7 +15504,7 @@ MVDEF mv_status mv_kspace_resize(const mv_vol *in, mv_vol *out, const int64_t sh
         mv_free(&t);
         return st;
     }
-    return mv__out_commit(out, &t);
+    return mv__out_commit_in(out, &t, in, NULL);
 }
 
 /* ---- coil combination ---------------------------------------------------- */
@@ -15231,7 +15591,7 @@ MVDEF mv_status mv_rss(const mv_vol *in, mv_vol *out, const mv_mri_opts *opts)
         mv_free(&t);
         return st;
     }
-    return mv__out_commit(out, &t);
+    return mv__out_commit_in(out, &t, in, NULL);
 }
 
 static void mv__combine_range(void *ctx, int64_t b, int64_t e, int worker)
@@ -15303,7 +15663,7 @@ MVDEF mv_status mv_coil_combine(const mv_vol *img, const mv_vol *sens, mv_vol *o
         mv_free(&t);
         return st;
     }
-    return mv__out_commit(out, &t);
+    return mv__out_commit_in(out, &t, img, sens);
 }
 
 /* ---- density compensation, complex parts ----------------------------------- */
@@ -15399,7 +15759,7 @@ MVDEF mv_status mv_complex_part(const mv_vol *in, mv_vol *out, mv_cpart part, co
         mv_free(&t);
         return st;
     }
-    return mv__out_commit(out, &t);
+    return mv__out_commit_in(out, &t, in, NULL);
 }
 
 /* ---- undersampling, sensitivities ------------------------------------------ */
@@ -15555,7 +15915,6 @@ MVDEF mv_status mv_coil_sens_estimate(const mv_vol *kspace, mv_vol *sens, const 
     MV__TRY(mv__mri_check_c64(kspace, "mv_coil_sens_estimate", "kspace"));
     MV__CHECK(sens != NULL, MV_ERR_INVALID_ARG, "mv_coil_sens_estimate: sens is NULL");
     first = *kspace; /* the sensitivities have no batch dims */
-    first.seal = 0;  /* a view, never an output */
     if (first.ndim > MV_COIL_AXIS + 1) {
         int a;
         for (a = MV_COIL_AXIS + 1; a < MV_MAX_DIMS; a++) first.dim[a] = 1;
@@ -15567,7 +15926,7 @@ MVDEF mv_status mv_coil_sens_estimate(const mv_vol *kspace, mv_vol *sens, const 
         mv_free(&t);
         return st;
     }
-    return mv__out_commit(sens, &t);
+    return mv__out_commit_in(sens, &t, kspace, NULL);
 }
 
 /* ---- SENSE ------------------------------------------------------------------ */
@@ -15758,7 +16117,7 @@ MVDEF mv_status mv_sense_unfold(const mv_vol *aliased, const mv_vol *sens, mv_vo
         mv_free(&t);
         return st;
     }
-    return mv__out_commit(out, &t);
+    return mv__out_commit_in(out, &t, aliased, sens);
 }
 
 /* ---- bounded-memory reconstructions ---------------------------------------- */
@@ -15837,7 +16196,7 @@ done:
         mv_free(&t);
         return st;
     }
-    return mv__out_commit(out, &t);
+    return mv__out_commit_in(out, &t, kspace, NULL);
 }
 
 MVDEF mv_status mv_recon_sense(const mv_vol *kspace, const mv_vol *sens, mv_vol *out, const int accel[3],
@@ -15895,7 +16254,7 @@ done:
         mv_free(&t);
         return st;
     }
-    return mv__out_commit(out, &t);
+    return mv__out_commit_in(out, &t, kspace, sens);
 }
 
 /* ---- phantom ------------------------------------------------------------------ */
@@ -15985,7 +16344,7 @@ MVDEF mv_status mv_phantom_kspace(const mv_vol *image, const mv_vol *sens, mv_vo
         mv_free(&t);
         return st;
     }
-    return mv__out_commit(kspace, &t);
+    return mv__out_commit_in(kspace, &t, image, sens);
 }
 
 #endif /* MEDVOL_IMPLEMENTATION */

@@ -435,6 +435,8 @@ MV_TEST(alloc, plain_gzip_sized_once)
     free(image);
     free(gz);
     mv_free(&v);
+}
+
 /* ---- output volumes (medvol.h MEMORY, OUTPUT VOLUMES) ---- */
 
 enum { RO_COUNT = 27 };
@@ -529,6 +531,8 @@ MV_TEST(alloc, outputs_reused_and_in_place)
         if (st != MV_OK) continue;
         base = ta_live;
         for (rep = 0; rep < 3; rep++) {
+            /* the same out three times, freed between the calls (MEMORY) */
+            if (rep) mv_free(&out);
             st = reuse_op(k, &in, &cx, &out, &name);
             EXPECT_MSG(st == MV_OK, "%s call %d into a reused out: %s", name, rep + 1, mv_last_error());
         }
@@ -562,14 +566,14 @@ MV_TEST(alloc, outputs_reused_and_in_place)
         base = ta_live;
         EXPECT_STATUS(mv_crop_or_pad(&in, &out, bad, NULL), MV_ERR_INVALID_ARG);
         EXPECT_STATUS(mv_znorm(&cx, &out, NULL), MV_ERR_UNSUPPORTED);
-        ta_fail_at = 0; /* and when the allocator fails */
-        EXPECT_STATUS(mv_flip(&in, &out, 1, NULL), MV_ERR_OUT_OF_MEMORY);
+        ta_fail_at = 0; /* and when the allocator fails (in place: the input stays) */
+        EXPECT_STATUS(mv_flip(&out, &out, 1, NULL), MV_ERR_OUT_OF_MEMORY);
         ta_fail_at = -1;
         EXPECT(out.data == data && out.dim[0] == 10 && ta_live == base);
         mv_free(&out);
     }
-    /* mv_vol_init'ed garbage is empty; a struct copy at another address is
-       not released through the copy (its original still owns the buffer) */
+    /* an out that is not an input is overwritten, never released through:
+       here a struct copy whose original still owns the buffer */
     {
         mv_vol copy;
         long base;
@@ -660,4 +664,29 @@ MV_TEST(alloc, spatial_into_forms)
         mv_free(&g);
     }
     mv_free(&in);
+}
+
+/* Loads follow the output rule (MEMORY): out written once the load is
+   complete, reused after mv_free without a leak; a failing load leaves it
+   empty. */
+MV_TEST(alloc, loads_reuse_out)
+{
+    int64_t dims[3] = {6, 5, 4};
+    unsigned char image[352 + 6 * 5 * 4 * 2 + 64];
+    size_t len = 0;
+    mv_vol v, out;
+    long base;
+    int rep;
+    REQUIRE_OK(mv_vol_alloc(&v, MV_DT_I16, 3, dims, NULL));
+    ((int16_t *)v.data)[7] = 1234;
+    REQUIRE_OK(mv_save_mem(&v, image, sizeof(image), &len, NULL));
+    base = ta_live;
+    for (rep = 0; rep < 3; rep++) {
+        REQUIRE_OK(mv_load_mem(image, len, &out, NULL));
+        EXPECT(((int16_t *)out.data)[7] == 1234 && ta_live == base + 1);
+        mv_free(&out);
+    }
+    EXPECT_STATUS(mv_load_mem(image, 100, &out, NULL), MV_ERR_TRUNCATED);
+    EXPECT(out.data == NULL && ta_live == base);
+    mv_free(&v);
 }

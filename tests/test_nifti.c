@@ -1,9 +1,14 @@
 /* test_nifti.c - NIfTI-1/2 and Analyze reading and writing */
+#define _DEFAULT_SOURCE 1 /* symlink, lstat, gethostname, mode_t: the writer tests */
+#define _POSIX_C_SOURCE 200809L
 #include "testutil.h"
 #include "json.h"
 #include <dirent.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <pthread.h>
+#include <unistd.h>
 
 /* ---- helpers ---- */
 static void fill_random(void *p, size_t n, uint64_t seed)
@@ -611,9 +616,9 @@ MV_TEST(nifti, malformed_headers)
     put_le(c, 168, UINT64_MAX - 10, 8);
     EXPECT_STATUS(load_buf(c, l2, 0, 0, &v), MV_ERR_BAD_HEADER);
     memcpy(c, n2, l2);
-    c[9] = 'X'; /* damaged "\r\n\032\n": strict only */
-    EXPECT_STATUS(load_buf(c, l2, 0, 0, &v), MV_OK);
-    mv_free(&v);
+    c[9] = 'X'; /* damaged "\r\n\032\n": refused, as nibabel does */
+    EXPECT_STATUS(load_buf(c, l2, 0, 0, &v), MV_ERR_BAD_HEADER);
+    EXPECT(strstr(mv_last_error(), "eol_check") != NULL);
     EXPECT_STATUS(load_buf(c, l2, 1, 0, &v), MV_ERR_BAD_HEADER);
     /* an Analyze header cannot be a single file */
     RESET(); memset(b + 344, 0, 4); EXPECT_LOAD(MV_ERR_BAD_HEADER, "Analyze");
@@ -686,15 +691,19 @@ MV_TEST(nifti, extension_chain)
     EXPECT(back.meta.n_ext == 2 && back.meta.ext[1].size == 40 && back.meta.ext[1].data[36] == (unsigned char)(36 * 7));
     mv_free(&back);
     memset(&o, 0, sizeof(o));
-    put_le(buf, 352 + 32, 3, 4); /* second esize 3: broken */
-    REQUIRE_OK(mv_load_mem(buf, len, &back, &o));
-    EXPECT_EQ_INT(back.meta.n_ext, 1); /* lenient: keeps the good one, as nifticlib */
-    mv_free(&back);
+    put_le(buf, 352 + 32, 3, 4); /* second esize 3: the chain cannot go on (nibabel refuses too) */
+    EXPECT_STATUS(mv_load_mem(buf, len, &back, &o), MV_ERR_BAD_HEADER);
+    EXPECT(strstr(mv_last_error(), "esize 3") != NULL);
     o.strict = 1;
     EXPECT_STATUS(mv_load_mem(buf, len, &back, &o), MV_ERR_BAD_HEADER);
     EXPECT(strstr(mv_last_error(), "esize 3") != NULL);
     put_le(buf, 352 + 32, 4096, 4); /* runs into the data */
     EXPECT_STATUS(mv_load_mem(buf, len, &back, &o), MV_ERR_BAD_HEADER);
+    o.strict = 0; /* lenient: keeps the good one, as nifticlib, with a warning */
+    REQUIRE_OK(mv_load_mem(buf, len, &back, &o));
+    EXPECT_EQ_INT(back.meta.n_ext, 1);
+    EXPECT(back.meta.warnings == MV_WARN_EXTENSION && strstr(mv_last_warning(), "esize 4096") != NULL);
+    mv_free(&back);
     free(buf);
     mv_free(&v);
 }
@@ -997,4 +1006,441 @@ MV_TEST(nifti, nibabel_reads_our_files)
         for (line = out; (line = strstr(line, "OK ")) != NULL; line += 3) oks++;
         EXPECT_EQ_INT(oks, n);
     }
+}
+
+/* ---- issue 18: header defects, messages, the writer's file handling ---- */
+
+/* runs tests/py/check_nifti_io.py CMD PATH; its stdout into out */
+static int nio_py(const char *cmd, const char *path, char *out, size_t cap)
+{
+    char args[1200];
+    snprintf(args, sizeof(args), "%s '%s' 2>/dev/null", cmd, path); /* nibabel logs its fixes */
+    return tu_run_py("check_nifti_io.py", args, out, cap);
+}
+
+static int has(const char *s, const char *sub) { return strstr(s, sub) != NULL; }
+
+MV_TEST(nifti, header_defects_reported)
+{
+    size_t l1, l2, le = 348 + 4 + 16 + 48;
+    unsigned char *n1 = base_image(&l1, 1), *n2 = base_image(&l2, 2), *e = (unsigned char *)calloc(1, le);
+    const char *p2 = tu_path("eol.nii"), *pz = tu_path("eol0.nii"), *pe = tu_path("esize0.nii"), *pv = tu_path("voxoff.nii");
+    const char *py = tu_python("numpy nibabel");
+    char out[4096];
+    mv_load_opts o;
+    mv_vol v;
+    int strict;
+    REQUIRE(n1 && n2 && e && l1 == 352 + 48 && l2 == 544 + 48);
+    memset(&o, 0, sizeof(o));
+    /* (a) NIfTI-2 eol_check damaged ("\r\n\032\n" -> "\rX\032\n"): nibabel refuses, so do we */
+    n2[9] = 'X';
+    REQUIRE(tu_write_file(p2, n2, l2));
+    for (strict = 0; strict < 2; strict++) {
+        o.strict = strict;
+        EXPECT_STATUS(mv_load(p2, &v, &o), MV_ERR_BAD_HEADER);
+        EXPECT_MSG(has(mv_last_error(), p2) && has(mv_last_error(), "eol_check"), "\"%s\"", mv_last_error());
+        EXPECT(v.data == NULL);
+    }
+    if (py) {
+        EXPECT_EQ_INT(nio_py("refuses", p2, out, sizeof(out)), 0);
+        EXPECT_MSG(has(out, "refused"), "nibabel: %s", out);
+    }
+    /* eol_check all zero: nibabel loads it (a warning); so do we, with a warning; strict refuses */
+    memset(n2 + 8, 0, 4);
+    REQUIRE(tu_write_file(pz, n2, l2));
+    o.strict = 0;
+    REQUIRE_OK(mv_load(pz, &v, &o));
+    EXPECT(v.meta.warnings == MV_WARN_EOL_CHECK);
+    EXPECT_MSG(has(mv_last_warning(), pz) && has(mv_last_warning(), "eol_check"), "\"%s\"", mv_last_warning());
+    mv_free(&v);
+    o.strict = 1;
+    EXPECT_STATUS(mv_load(pz, &v, &o), MV_ERR_BAD_HEADER);
+    if (py) {
+        EXPECT_EQ_INT(nio_py("refuses", pz, out, sizeof(out)), 0);
+        EXPECT_MSG(has(out, "loaded"), "nibabel: %s", out);
+    }
+    /* (b) an extension with esize 0: the chain cannot go on (nibabel refuses) */
+    memcpy(e, n1, 348);
+    e[348] = 1;           /* extender: extensions follow */
+    put_le(e, 352, 0, 4); /* esize 0 */
+    put_le(e, 356, 6, 4); /* ecode: comment */
+    memcpy(e + 368, n1 + 352, 48);
+    put_f32(e, 108, 368.0f);
+    REQUIRE(tu_write_file(pe, e, le));
+    for (strict = 0; strict < 2; strict++) {
+        o.strict = strict;
+        EXPECT_STATUS(mv_load(pe, &v, &o), MV_ERR_BAD_HEADER);
+        EXPECT_MSG(has(mv_last_error(), pe) && has(mv_last_error(), "esize 0"), "\"%s\"", mv_last_error());
+    }
+    if (py) {
+        EXPECT_EQ_INT(nio_py("refuses", pe, out, sizeof(out)), 0);
+        EXPECT_MSG(has(out, "refused"), "nibabel: %s", out);
+    }
+    /* esize 24 (not a multiple of 16) filling the space: kept with a warning, strict refuses */
+    put_le(e, 352, 16, 4);
+    o.strict = 0;
+    REQUIRE_OK(mv_load_mem(e, le, &v, &o));
+    EXPECT(v.meta.n_ext == 1 && v.meta.warnings == 0 && mv_last_warning()[0] == 0);
+    mv_free(&v);
+    {
+        unsigned char *f = (unsigned char *)calloc(1, le + 8);
+        memcpy(f, e, 352);
+        put_le(f, 352, 24, 4);
+        put_le(f, 356, 6, 4);
+        memcpy(f + 376, n1 + 352, 48);
+        put_f32(f, 108, 376.0f);
+        REQUIRE_OK(mv_load_mem(f, le + 8, &v, &o));
+        EXPECT(v.meta.n_ext == 1 && v.meta.ext[0].size == 16 && v.meta.warnings == MV_WARN_EXTENSION);
+        EXPECT_MSG(has(mv_last_warning(), "esize 24"), "\"%s\"", mv_last_warning());
+        mv_free(&v);
+        o.strict = 1;
+        EXPECT_STATUS(mv_load_mem(f, le + 8, &v, &o), MV_ERR_BAD_HEADER);
+        EXPECT(has(mv_last_error(), "multiple of 16"));
+        free(f);
+    }
+    /* (c) vox_offset inside the header of a .nii: read from the header end,
+       as nibabel does, but never silently */
+    put_f32(n1, 108, 0.0f);
+    REQUIRE(tu_write_file(pv, n1, l1));
+    o.strict = 0;
+    REQUIRE_OK(mv_load(pv, &v, &o));
+    EXPECT(((int16_t *)v.data)[1] == -39); /* i * 11 - 50 at i = 1: the data at 352 */
+    EXPECT(v.meta.warnings == MV_WARN_VOX_OFFSET);
+    EXPECT_MSG(has(mv_last_warning(), pv) && has(mv_last_warning(), "vox_offset 0"), "\"%s\"", mv_last_warning());
+    mv_free(&v);
+    o.strict = 1;
+    EXPECT_STATUS(mv_load(pv, &v, &o), MV_ERR_BAD_HEADER);
+    EXPECT_MSG(has(mv_last_error(), pv) && has(mv_last_error(), "vox_offset"), "\"%s\"", mv_last_error());
+    /* a clean file after a warned one: no bits, no text */
+    put_f32(n1, 108, 352.0f);
+    REQUIRE_OK(mv_load_mem(n1, l1, &v, NULL));
+    EXPECT(v.meta.warnings == 0 && mv_last_warning()[0] == 0);
+    mv_free(&v);
+    /* several defects: every bit, every text */
+    put_f32(n1, 76, 0.0f);  /* qfac */
+    put_f32(n1, 84, -3.0f); /* pixdim[2] */
+    put_le(n1, 254, 9, 2);  /* sform_code */
+    REQUIRE_OK(mv_load_mem(n1, l1, &v, NULL));
+    EXPECT(v.meta.warnings == (MV_WARN_QFAC | MV_WARN_PIXDIM | MV_WARN_XFORM_CODE));
+    EXPECT_MSG(has(mv_last_warning(), "qfac") && has(mv_last_warning(), "pixdim[2]") && has(mv_last_warning(), "sform_code 9"),
+               "\"%s\"", mv_last_warning());
+    mv_free(&v);
+    free(n1);
+    free(n2);
+    free(e);
+}
+
+/* mv_load's messages name the file and the field; the writer's the file */
+MV_TEST(nifti, error_messages_name_file)
+{
+    const char *pe = tu_path("empty.nii"), *pt = tu_path("t.nii"), *pg = tu_path("trunc.nii.gz"), *pd = tu_path("dim0.nii");
+    size_t len, l1;
+    unsigned char *gz, *n1 = base_image(&l1, 1);
+    mv_vol v, empty;
+    int64_t dims[3] = {20, 20, 20};
+    REQUIRE(tu_write_file(pe, "", 0));
+    EXPECT_STATUS(mv_load(pe, &v, NULL), MV_ERR_TRUNCATED);
+    EXPECT_MSG(has(mv_last_error(), pe) && has(mv_last_error(), "sizeof_hdr") && has(mv_last_error(), "empty"), "\"%s\"",
+               mv_last_error());
+    REQUIRE(tu_write_file(pe, "\x5c\x01", 2));
+    EXPECT_STATUS(mv_load(pe, &v, NULL), MV_ERR_TRUNCATED);
+    EXPECT_MSG(has(mv_last_error(), pe) && has(mv_last_error(), "sizeof_hdr"), "\"%s\"", mv_last_error());
+    /* a header field through mv_load: the path in front */
+    put_le(n1, 40, 0, 2);
+    REQUIRE(tu_write_file(pd, n1, l1));
+    EXPECT_STATUS(mv_load(pd, &v, NULL), MV_ERR_BAD_HEADER);
+    EXPECT_MSG(has(mv_last_error(), pd) && has(mv_last_error(), "dim[0]"), "\"%s\"", mv_last_error());
+    /* saving an empty volume */
+    mv_vol_init(&empty);
+    EXPECT_STATUS(mv_save(pt, &empty, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_MSG(has(mv_last_error(), pt) && has(mv_last_error(), "the volume has no data"), "\"%s\"", mv_last_error());
+    EXPECT_STATUS(mv_save_mem(&empty, NULL, 0, &len, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_MSG(has(mv_last_error(), "the volume has no data"), "\"%s\"", mv_last_error());
+    /* a truncated .nii.gz */
+    REQUIRE(make_vol(&v, MV_DT_F32, 3, dims, 3));
+    REQUIRE_OK(mv_save(pg, &v, NULL));
+    mv_free(&v);
+    gz = tu_read_file(pg, &len);
+    REQUIRE(gz != NULL && len > 100);
+    REQUIRE(tu_write_file(pg, gz, len / 2));
+    EXPECT(mv_load(pg, &v, NULL) != MV_OK);
+    EXPECT_MSG(has(mv_last_error(), pg), "\"%s\"", mv_last_error());
+    free(gz);
+    free(n1);
+}
+
+/* new files get 0666 less the umask, as open(2) gives; a replaced file keeps its mode */
+MV_TEST(nifti, saved_file_modes)
+{
+    mv_vol v;
+    int64_t dims[3] = {3, 3, 3};
+    struct stat st;
+    mode_t old;
+    const char *a = tu_path("m077.nii"), *b = tu_path("m022.nii"), *c = tu_path("m0640.nii"), *h = tu_path("m077.hdr"),
+               *i = tu_path("m077.img");
+    REQUIRE(make_vol(&v, MV_DT_I16, 3, dims, 5));
+    unlink(a);
+    unlink(b);
+    unlink(h);
+    unlink(i);
+    old = umask(077);
+    EXPECT_OK(mv_save(a, &v, NULL));
+    EXPECT_OK(mv_save(h, &v, NULL));
+    EXPECT(stat(a, &st) == 0 && (st.st_mode & 0777) == 0600);
+    EXPECT(stat(h, &st) == 0 && (st.st_mode & 0777) == 0600);
+    EXPECT(stat(i, &st) == 0 && (st.st_mode & 0777) == 0600);
+    umask(022);
+    EXPECT_OK(mv_save(b, &v, NULL));
+    EXPECT(stat(b, &st) == 0 && (st.st_mode & 0777) == 0644);
+    REQUIRE(tu_write_file(c, "x", 1));
+    REQUIRE(chmod(c, 0640) == 0);
+    EXPECT_OK(mv_save(c, &v, NULL));
+    EXPECT_MSG(stat(c, &st) == 0 && (st.st_mode & 0777) == 0640, "mode %o", (unsigned)(st.st_mode & 0777));
+    umask(old);
+    mv_free(&v);
+}
+
+/* a symlink is written through, as cp does: the link stays, its target changes */
+MV_TEST(nifti, save_through_symlink)
+{
+    mv_vol a, b, back;
+    int64_t dims[3] = {4, 3, 2};
+    char dir[1024], target[1100];
+    const char *link = tu_path("link.nii"), *link2 = tu_path("link2.nii");
+    struct stat st;
+    snprintf(dir, sizeof(dir), "%s", tu_path("linked"));
+    snprintf(target, sizeof(target), "%s/target.nii", dir);
+    mkdir(dir, 0755);
+    REQUIRE(make_vol(&a, MV_DT_F32, 3, dims, 1));
+    REQUIRE(make_vol(&b, MV_DT_F32, 3, dims, 2));
+    REQUIRE_OK(mv_save(target, &a, NULL));
+    unlink(link);
+    unlink(link2);
+    REQUIRE(symlink("linked/target.nii", link) == 0); /* relative: to the link's folder */
+    REQUIRE(symlink("link.nii", link2) == 0);           /* a chain */
+    REQUIRE_OK(mv_save(link2, &b, NULL));
+    EXPECT(lstat(link, &st) == 0 && S_ISLNK(st.st_mode));
+    EXPECT(lstat(link2, &st) == 0 && S_ISLNK(st.st_mode));
+    REQUIRE_OK(mv_load(target, &back, NULL));
+    expect_same_volume(&b, &back, "through the links");
+    mv_free(&back);
+    EXPECT_EQ_INT(count_tmp_files(dir), 0);
+    EXPECT_EQ_INT(count_tmp_files(tu_path("")), 0);
+    /* a dangling link: the file it names is created */
+    unlink(target);
+    REQUIRE_OK(mv_save(link, &a, NULL));
+    EXPECT(lstat(link, &st) == 0 && S_ISLNK(st.st_mode) && stat(target, &st) == 0 && S_ISREG(st.st_mode));
+    unlink(link);
+    unlink(link2);
+    mv_free(&a);
+    mv_free(&b);
+}
+
+/* the host part of temporary names, as the library makes it */
+static void tmp_host(char *h, size_t cap)
+{
+    char full[256];
+    size_t i;
+    if (gethostname(full, sizeof(full)) != 0) full[0] = 0;
+    full[sizeof(full) - 1] = 0;
+    for (i = 0; full[i] && i + 1 < cap; i++) { /* the first cap - 1 characters */
+        char c = full[i];
+        int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.';
+        h[i] = plain ? c : '_';
+    }
+    h[i] = 0;
+    if (!h[0]) memcpy(h, "host", 5);
+}
+
+/* temporaries of a killed writer are removed by the next save of the same
+   file; a live writer's, another host's and another file's are kept */
+MV_TEST(nifti, stale_temps_removed)
+{
+    mv_vol v;
+    int64_t dims[3] = {3, 3, 3};
+    char host[17], dead_tmp[1200], live_tmp[1200], other_host[1200], other_file[1200];
+    pid_t dead = fork();
+    struct stat st;
+    if (dead == 0) _exit(0);
+    REQUIRE(dead > 0 && waitpid(dead, NULL, 0) == dead);
+    tmp_host(host, sizeof(host));
+    snprintf(dead_tmp, sizeof(dead_tmp), "%s.mvtmp-%s-%ld-abcdef", tu_path("stale.nii"), host, (long)dead);
+    snprintf(live_tmp, sizeof(live_tmp), "%s.mvtmp-%s-%ld-ghijkl", tu_path("stale.nii"), host, (long)getppid());
+    snprintf(other_host, sizeof(other_host), "%s.mvtmp-%sx-%ld-mnopqr", tu_path("stale.nii"), host, (long)dead);
+    snprintf(other_file, sizeof(other_file), "%s.mvtmp-%s-%ld-stuvwx", tu_path("stale2.nii"), host, (long)dead);
+    REQUIRE(tu_write_file(dead_tmp, "half", 4) && tu_write_file(live_tmp, "half", 4) &&
+            tu_write_file(other_host, "half", 4) && tu_write_file(other_file, "half", 4));
+    REQUIRE(make_vol(&v, MV_DT_U8, 3, dims, 4));
+    REQUIRE_OK(mv_save(tu_path("stale.nii"), &v, NULL));
+    EXPECT_MSG(stat(dead_tmp, &st) != 0, "%s is still there", dead_tmp);
+    EXPECT_MSG(stat(live_tmp, &st) == 0, "%s (a live pid) was removed", live_tmp);
+    EXPECT(stat(other_host, &st) == 0);
+    EXPECT(stat(other_file, &st) == 0);
+    unlink(live_tmp);
+    unlink(other_host);
+    unlink(other_file);
+    EXPECT_EQ_INT(count_tmp_files(tu_path("")), 0);
+    mv_free(&v);
+}
+
+/* two threads save different volumes to one .hdr/.img pair over and over
+   while this one loads it: every load is one writer's volume, whole */
+typedef struct pair_writer {
+    const char *path;
+    int k, rounds, failures;
+    int *finished;
+    pthread_mutex_t *mu;
+} pair_writer;
+static void *pair_writer_run(void *arg)
+{
+    pair_writer *w = (pair_writer *)arg;
+    mv_vol v;
+    int64_t dims[3] = {16, 16, 8}, i;
+    int r;
+    if (mv_vol_alloc(&v, MV_DT_I16, 3, dims, NULL) == MV_OK) {
+        for (i = 0; i < mv_vol_count(&v); i++) ((int16_t *)v.data)[i] = (int16_t)(1000 * w->k + i % 7);
+        snprintf(v.meta.descrip, sizeof(v.meta.descrip), "writer %d", w->k);
+        v.spacing[0] = 1 + w->k; /* the headers differ too */
+        v.affine[0][0] = 1 + w->k;
+        for (r = 0; r < w->rounds; r++) w->failures += mv_save(w->path, &v, NULL) != MV_OK;
+        mv_free(&v);
+    } else {
+        w->failures++;
+    }
+    if (w->mu) {
+        pthread_mutex_lock(w->mu);
+        (*w->finished)++;
+        pthread_mutex_unlock(w->mu);
+    }
+    return NULL;
+}
+
+MV_TEST(nifti, pair_saves_never_mix)
+{
+    pair_writer w[2];
+    pthread_t t[2];
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    const char *p = tu_path("race.hdr");
+    int loads = 0, mixed = 0, failed = 0, i, finished = 0, running = 1;
+    char first[256] = "";
+    for (i = 0; i < 2; i++) {
+        w[i].path = p;
+        w[i].k = i + 1;
+        w[i].rounds = 1;
+        w[i].failures = 0;
+        w[i].finished = &finished;
+        w[i].mu = NULL;
+    }
+    pair_writer_run(&w[0]); /* the pair exists before the race */
+    for (i = 0; i < 2; i++) {
+        w[i].rounds = 300;
+        w[i].mu = &mu;
+        REQUIRE(pthread_create(&t[i], NULL, pair_writer_run, &w[i]) == 0);
+    }
+    while (running) {
+        mv_vol v;
+        mv_load_opts o;
+        memset(&o, 0, sizeof(o));
+        o.threads = 1;
+        if (mv_load(p, &v, &o) != MV_OK) {
+            if (!first[0]) snprintf(first, sizeof(first), "%s", mv_last_error());
+            failed++;
+        } else {
+            int k = v.meta.descrip[7] - '0', bad = (k != 1 && k != 2) || v.spacing[0] != 1 + k;
+            int64_t j;
+            for (j = 0; j < mv_vol_count(&v) && !bad; j++) bad = ((int16_t *)v.data)[j] != (int16_t)(1000 * k + j % 7);
+            mixed += bad;
+            mv_free(&v);
+        }
+        loads++;
+        pthread_mutex_lock(&mu);
+        running = finished < 2;
+        pthread_mutex_unlock(&mu);
+    }
+    for (i = 0; i < 2; i++) pthread_join(t[i], NULL);
+    EXPECT_EQ_INT(w[0].failures + w[1].failures, 0);
+    EXPECT_MSG(failed == 0, "%d of %d loads failed: %s", failed, loads, first);
+    EXPECT_MSG(mixed == 0, "%d of %d loads saw a mixed pair", mixed, loads);
+    EXPECT_MSG(loads > 50, "%d loads", loads);
+    EXPECT_EQ_INT(count_tmp_files(tu_path("")), 0);
+}
+
+/* a flip of a volume far from the origin: the writer must see the changed
+   affine (its tolerance once scaled with the translation) */
+MV_TEST(nifti, flip_with_huge_translation)
+{
+    mv_vol v, back, f;
+    int64_t dims[3] = {5, 4, 3};
+    mv_save_opts so;
+    const char *p = tu_path("far.nii"), *pf = tu_path("far_flipped.nii"), *pp = tu_path("far_permuted.nii");
+    char out[4096];
+    int r, c, k, perm[3] = {1, 0, 2};
+    if (!tu_python("numpy nibabel")) SKIP("needs /usr/bin/python3 with numpy and nibabel");
+    REQUIRE_OK(mv_vol_alloc(&v, MV_DT_F32, 3, dims, NULL));
+    for (r = 0; r < 3; r++) {
+        v.affine[r][r] = v.spacing[r] = 1.0 / 1024 * (r + 1); /* microscopy: micrometre voxels, in mm */
+        v.affine[r][3] = r == 0 ? 1e7 : -2e7 * r;
+    }
+    v.meta.sform_code = MV_XFORM_ALIGNED;
+    memset(&so, 0, sizeof(so));
+    so.nifti_version = 2; /* float64 fields: nibabel's affine must equal ours exactly */
+    REQUIRE_OK(mv_save(p, &v, &so));
+    REQUIRE_OK(mv_load(p, &back, NULL));
+    for (k = 0; k < 2; k++) {
+        const char *path = k ? pp : pf;
+        const char *line;
+        double got[12];
+        REQUIRE_OK(k ? mv_permute(&back, &f, perm, NULL) : mv_flip(&back, &f, 1, NULL));
+        REQUIRE(k || f.affine[0][0] < 0);
+        REQUIRE_OK(mv_save(path, &f, NULL));
+        EXPECT_EQ_INT(nio_py("header", path, out, sizeof(out)), 0);
+        line = strstr(out, "affine ");
+        REQUIRE(line != NULL);
+        line += 7;
+        for (r = 0; r < 12; r++) got[r] = strtod(line, (char **)&line);
+        for (r = 0; r < 3; r++)
+            for (c = 0; c < 4; c++)
+                EXPECT_MSG(got[r * 4 + c] == f.affine[r][c], "%s: nibabel affine[%d][%d] %.17g, ours %.17g", k ? "permute" : "flip",
+                           r, c, got[r * 4 + c], f.affine[r][c]);
+        mv_free(&f);
+    }
+    mv_free(&back);
+    mv_free(&v);
+}
+
+/* a NIfTI-2 volume whose float64 fields float32 cannot hold stays NIfTI-2;
+   NIfTI-1 asked for is refused, naming the field */
+MV_TEST(nifti, nifti2_not_narrowed)
+{
+    const char *src = tu_path("n2src.nii"), *dst = tu_path("n2dst.nii"), *d1 = tu_path("n2as1.nii");
+    char out[4096];
+    mv_vol v, w;
+    mv_save_opts so;
+    struct stat st;
+    int64_t dims[3] = {2, 2, 2};
+    if (!tu_python("numpy nibabel")) SKIP("needs /usr/bin/python3 with numpy and nibabel");
+    REQUIRE(nio_py("make_n2", src, out, sizeof(out)) == 0 && has(out, "made"));
+    REQUIRE_OK(mv_load(src, &v, NULL));
+    EXPECT(v.meta.format == MV_FORMAT_NIFTI2 && v.meta.scl_slope == 2.4e-319 && v.affine[0][3] == -2e108);
+    REQUIRE_OK(mv_save(dst, &v, NULL));
+    EXPECT_EQ_INT(nio_py("header", dst, out, sizeof(out)), 0);
+    EXPECT_MSG(has(out, "format 2") && has(out, "slope 2.4e-319") && has(out, "affine 2.0 0.0 0.0 -2e+108 "), "nibabel: %s",
+               out);
+    memset(&so, 0, sizeof(so));
+    so.nifti_version = 1;
+    EXPECT_STATUS(mv_save(d1, &v, &so), MV_ERR_INVALID_ARG);
+    EXPECT_MSG(has(mv_last_error(), d1) && has(mv_last_error(), "scl_slope") && has(mv_last_error(), "NIfTI-2"), "\"%s\"",
+               mv_last_error());
+    EXPECT(stat(d1, &st) != 0);
+    mv_free(&v);
+    /* a new volume: NIfTI-1 while everything fits, NIfTI-2 when a field does not */
+    REQUIRE_OK(mv_vol_alloc(&w, MV_DT_U8, 3, dims, NULL));
+    REQUIRE_OK(mv_save(dst, &w, NULL));
+    EXPECT_EQ_INT(nio_py("header", dst, out, sizeof(out)), 0);
+    EXPECT_MSG(has(out, "format 1"), "nibabel: %s", out);
+    w.affine[1][3] = -2e108;
+    REQUIRE_OK(mv_save(dst, &w, NULL));
+    EXPECT_EQ_INT(nio_py("header", dst, out, sizeof(out)), 0);
+    EXPECT_MSG(has(out, "format 2") && has(out, " -2e+108 "), "nibabel: %s", out);
+    mv_free(&w);
 }
