@@ -208,6 +208,10 @@ fuzz: $(addprefix $(BUILD)/fuzz-,$(FUZZERS))
 NVCC      ?= $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
 CUDA_ARCH ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
 NVCCFLAGS ?= -O3
+# cudart is linked statically (nvcc's default, spelled out); cuFFT is linked
+# dynamically unless CUDA_FFT_LIB says otherwise, e.g. on a GPU machine that
+# has the driver and nothing else: make cuda CUDA_FFT_LIB="-lcufft_static -lculibos"
+CUDA_FFT_LIB ?= -lcufft
 # fixed: C++17 (the implementation uses if constexpr), host warnings, and no
 # warning tolerated from nvcc or the host compiler
 NVCC_FIXED := -std=c++17 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra -Werror all-warnings
@@ -221,15 +225,15 @@ $(BUILD)/medvol_cuda_impl.o: tests/medvol_cuda_impl.cu medvol_cuda.h medvol.h | 
 	$(NVCC) $(NVCCFLAGS) $(NVCC_FIXED) -c -o $@ tests/medvol_cuda_impl.cu
 $(BUILD)/test_cuda: tests/test_cuda.cu $(BUILD)/medvol_cuda_impl.o $(BUILD)/cuda-medvol_impl.o
 	$(NVCC) $(NVCCFLAGS) $(NVCC_FIXED) -o $@ tests/test_cuda.cu $(BUILD)/medvol_cuda_impl.o $(BUILD)/cuda-medvol_impl.o \
-	  -lcufft $(LDLIBS)
+	  -cudart static $(CUDA_FFT_LIB) $(LDLIBS)
 # the host-side arithmetic of the CUDA implementation, checked on the host (no
 # GPU needed): PTX only, no machine code, to keep the compile short
 $(BUILD)/test_cuda_host: tests/test_cuda_host.cu medvol_cuda.h medvol.h $(BUILD)/cuda-medvol_impl.o
 	$(NVCC) $(NVCCFLAGS) $(subst code=sm_,code=compute_,$(NVCC_FIXED)) -o $@ tests/test_cuda_host.cu \
-	  $(BUILD)/cuda-medvol_impl.o -lcufft $(LDLIBS)
+	  $(BUILD)/cuda-medvol_impl.o -cudart static $(CUDA_FFT_LIB) $(LDLIBS)
 $(BUILD)/profile_cuda: examples/profile_cuda.cu examples/profile.h $(BUILD)/medvol_cuda_impl.o $(BUILD)/cuda-medvol_impl.o
 	$(NVCC) $(NVCCFLAGS) $(NVCC_FIXED) -o $@ examples/profile_cuda.cu $(BUILD)/medvol_cuda_impl.o \
-	  $(BUILD)/cuda-medvol_impl.o -lcufft $(LDLIBS)
+	  $(BUILD)/cuda-medvol_impl.o -cudart static $(CUDA_FFT_LIB) $(LDLIBS)
 
 cuda:
 	@if [ -z "$(NVCC)" ]; then echo "SKIPPED cuda: nvcc not found (not on PATH, no /usr/local/cuda/bin/nvcc)"; \

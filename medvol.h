@@ -8166,7 +8166,7 @@ static mv_status mv__gzsrc_decode(mv__gzsrc *g, unsigned char *dst, size_t n)
     size_t got = 0;
     while (got < n) {
         size_t produced;
-        int stalled;
+        int stalled = 0;
         MV__TRY(mv__gzsrc_step(g, dst + got, n - got, &produced, &stalled));
         got += produced;
         if (stalled)
@@ -8272,7 +8272,7 @@ static mv_status mv__gzsrc_finish(mv__gzsrc *g)
     }
     for (;;) {
         size_t produced;
-        int stalled;
+        int stalled = 0;
         MV__TRY(mv__gzsrc_step(g, g->skip, MV__GZ_SCRATCH, &produced, &stalled));
         if (stalled) break;
     }

@@ -1,0 +1,63 @@
+#!/bin/bash
+# gpu_check.sh - the GPU session in one command (issue 16): build the CUDA half
+# for sm_90 on the GPU machine (cudart static; cuFFT static where the toolkit
+# has libcufft_static.a), run the host and device tests, compute-sanitizer
+# memcheck and racecheck over the device tests, list the kernels the tests
+# launched (ncu, first launch of each), and profile_cuda.
+#
+#   scripts/gpu_check.sh [steps...]     steps: info build test memcheck racecheck
+#                                       kernels profile (default: all)
+#   OUT=dir  where logs go (the device tool's $OUT; default build-gpu/logs)
+#   PROFILE_ARGS="256 20"   profile_cuda's size and iterations
+#
+# Each step writes OUT/<step>.log and a line "step: rc=N seconds=S" to
+# OUT/summary.txt, which is printed last. A failed step does not stop the rest.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build-gpu}
+OUT=${OUT:-$BUILD/logs}
+mkdir -p "$OUT" "$BUILD"
+STEPS=${*:-info build test memcheck racecheck kernels profile}
+SUMMARY=$OUT/summary.txt
+: >"$SUMMARY"
+export PATH=$PATH:/usr/local/cuda/bin
+SAN=$(command -v compute-sanitizer || ls /usr/local/cuda/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1)
+NCU=$(command -v ncu || ls -d /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+
+step() { # step NAME TIMEOUT COMMAND...
+    local name=$1 limit=$2 t0 rc
+    shift 2
+    t0=$(date +%s)
+    echo "== $name: $*"
+    timeout "$limit" bash -c "$*" >"$OUT/$name.log" 2>&1
+    rc=$?
+    echo "$name: rc=$rc seconds=$(($(date +%s) - t0))" | tee -a "$SUMMARY"
+    tail -n 25 "$OUT/$name.log"
+}
+
+cudalib=$(dirname "$(dirname "$(command -v nvcc)")")/lib64
+if [ -f "$cudalib/libcufft_static.a" ]; then FFTLIB="-lcufft_static -lculibos"; else FFTLIB="-lcufft"; fi
+
+for s in $STEPS; do
+    case $s in
+    info) step info 60 "nvidia-smi; nvcc --version; echo cufft: $FFTLIB; echo sanitizer: $SAN; echo ncu: $NCU; nproc; free -g" ;;
+    build) step build 400 "make -j16 cuda BUILD=$BUILD NVCCFLAGS='-O3 --threads 0' CUDA_FFT_LIB='$FFTLIB' && ldd $BUILD/test_cuda && ls -la $BUILD/test_cuda $BUILD/profile_cuda" ;;
+    test) step test 200 "$BUILD/test_cuda_host && $BUILD/test_cuda" ;;
+    memcheck) step memcheck 300 "$SAN --tool memcheck --leak-check full --error-exitcode 3 $BUILD/test_cuda" ;;
+    racecheck) step racecheck 300 "$SAN --tool racecheck --racecheck-report all --error-exitcode 3 $BUILD/test_cuda" ;;
+    synccheck) step synccheck 300 "$SAN --tool synccheck --error-exitcode 3 $BUILD/test_cuda" ;;
+    initcheck) step initcheck 300 "$SAN --tool initcheck --error-exitcode 3 $BUILD/test_cuda" ;;
+    kernels)
+        # every mv__cu_ kernel instantiation in the binary against the ones
+        # ncu saw launched (ncu profiles each launch of an mv__cu_ kernel with
+        # one cheap metric; names mangled so that instantiations compare)
+        step kernels 300 "cuobjdump -symbols $BUILD/test_cuda | grep -o '_Z[A-Za-z0-9_]*mv__cu_[A-Za-z0-9_]*' | sort -u >$OUT/kernels_all.txt;
+          $NCU --kernel-name-base mangled --kernel-name regex:mv__cu_ --metrics gpu__time_duration.sum --csv $BUILD/test_cuda >$OUT/ncu.csv 2>&1;
+          grep -o '_Z[A-Za-z0-9_]*mv__cu_[A-Za-z0-9_]*' $OUT/ncu.csv | sort -u >$OUT/kernels_run.txt;
+          python3 scripts/gpu_kernels.py $OUT/kernels_all.txt $OUT/kernels_run.txt" ;;
+    profile) step profile 300 "$BUILD/profile_cuda ${PROFILE_ARGS:-256 20}" ;;
+    *) echo "unknown step $s" ;;
+    esac
+done
+echo "==== summary"
+cat "$SUMMARY"
