@@ -12155,7 +12155,7 @@ static mv_status mv__percentiles_of(const mv__provider *p, const mv__const_vals 
                                     int f32_diff, double *out, int64_t *count, int threads, void *alloc_ctx)
 {
     mv__radix_ctx rc;
-    int nthr = mv__resolve_threads(threads), i, b, bits, top;
+    int nthr = mv__resolve_threads(threads), i, b, bits = 0, top;
     int64_t n = 0, *tot = NULL;
     memset(&rc, 0, sizeof(rc));
     rc.f32 = p->want == MV__WANT_F32;
@@ -16020,7 +16020,7 @@ static void mv__sense_range(void *ctx, int64_t b, int64_t e, int worker)
                         trace += en;
                     }
                 }
-        if (n == 0) continue;
+        if (n <= 0 || n > MV_SENSE_MAX_R) continue; /* n <= R <= MAX_R; the bound tells the compiler too */
         /* normal equations: A = S^H S, rhs = S^H a */
         for (r = 0; r < n; r++) {
             rhs[2 * r] = rhs[2 * r + 1] = 0;

@@ -392,6 +392,7 @@ MVCDEF mv_status mv_cuda_kspace_weight(mv_cuda_vol *kspace, const mv_cuda_vol *w
 #include <cufft.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h> /* snprintf: not reached through the CUDA headers with every host compiler */
 #include <string.h>
 #include <mutex>
 #include <type_traits>
