@@ -41,7 +41,7 @@ if [ -f "$cudalib/libcufft_static.a" ]; then FFTLIB="-lcufft_static -lculibos"; 
 for s in $STEPS; do
     case $s in
     info) step info 60 "nvidia-smi; nvcc --version; echo cufft: $FFTLIB; echo sanitizer: $SAN; echo ncu: $NCU; nproc; free -g" ;;
-    build) step build 400 "make -j16 cuda BUILD=$BUILD XFLAGS=-Wno-error NVCCFLAGS='-O3 --threads 0' CUDA_FFT_LIB='$FFTLIB' && ldd $BUILD/test_cuda && ls -la $BUILD/test_cuda $BUILD/profile_cuda" ;;
+    build) step build 400 "make -j16 cuda BUILD=$BUILD XFLAGS=\"-ffp-contract=off -Wno-error\" NVCCFLAGS='-O3 --threads 0' CUDA_FFT_LIB='$FFTLIB' && ldd $BUILD/test_cuda && ls -la $BUILD/test_cuda $BUILD/profile_cuda" ;;
     test) step test 200 "$BUILD/test_cuda_host && $BUILD/test_cuda" ;;
     memcheck) step memcheck 300 "$SAN --tool memcheck --leak-check full --error-exitcode 3 $BUILD/test_cuda" ;;
     racecheck) step racecheck 300 "$SAN --tool racecheck --racecheck-report all --error-exitcode 3 $BUILD/test_cuda" ;;
