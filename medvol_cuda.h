@@ -679,7 +679,7 @@ static int mv__cu_aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
 /* out[i] = f(in[i], i) over n elements: packs of V while vec, the rest (and
    everything when !vec) one element per thread. out may equal in. */
 template <typename S, typename D, typename F>
-static __global__ void mv__cu_map_kernel(const S *in, D *out, int64_t n, F f, int vec)
+static __global__ void mv__cu_map_kernel(const S *in, D *out, int64_t n, F f, int vec, int reverse)
 {
     constexpr int V = mv__cu_pack_len<S>::V;
     const int64_t tid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x, nth = (int64_t)gridDim.x * blockDim.x;
@@ -687,7 +687,8 @@ static __global__ void mv__cu_map_kernel(const S *in, D *out, int64_t n, F f, in
     f.begin();
     if (V > 1 && vec) {
         const int64_t npack = n / V;
-        for (int64_t p = tid; p < npack; p += nth) {
+        for (int64_t q = tid; q < npack; q += nth) {
+            const int64_t p = reverse ? npack - 1 - q : q;
             S x[V];
             D y[V];
             mv__cu_load_pack<S, V>(x, in + p * V);
@@ -700,14 +701,17 @@ static __global__ void mv__cu_map_kernel(const S *in, D *out, int64_t n, F f, in
     for (int64_t i = done + tid; i < n; i += nth) out[i] = f(in[i], i);
 }
 
+/* reverse: walk the packs from the end, for a pass that follows one over
+   the same input from the start (the statistics of z-normalize / rescale):
+   what that pass read last is still in L2 when this one reads it first. */
 template <typename S, typename D, typename F>
-static mv_status mv__cu_map(const S *in, D *out, int64_t n, const F &f, cudaStream_t s)
+static mv_status mv__cu_map(const S *in, D *out, int64_t n, const F &f, cudaStream_t s, int reverse = 0)
 {
     const int threads = 256;
     int vec = mv__cu_aligned16(in) && mv__cu_aligned16(out);
     int64_t work = vec ? n / mv__cu_pack_len<S>::V + 1 : n;
     if (n == 0) return MV_OK;
-    mv__cu_map_kernel<S, D, F><<<mv__cu_blocks(work, threads), threads, 0, s>>>(in, out, n, f, vec);
+    mv__cu_map_kernel<S, D, F><<<mv__cu_blocks(work, threads), threads, 0, s>>>(in, out, n, f, vec, reverse);
     MV__CU_TRY(cudaGetLastError());
     return MV_OK;
 }
@@ -1154,8 +1158,25 @@ static __global__ void mv__cu_stats_kernel(const S *in, int64_t n, int f32, int 
     mv__cu_accum acc;
     acc.zero();
     if (V > 1 && vec) {
+        /* U packs loaded before any is summed: a thread keeps U 16-byte loads
+           in flight instead of waiting on each (one at a time, the float64
+           chain per pack left the reduction at 0.35 of memcpy on an H100) */
+        constexpr int U = 4;
         const int64_t npack = n / V;
-        for (int64_t p = tid; p < npack; p += nth) {
+        int64_t p = tid;
+        for (; p + (U - 1) * nth < npack; p += U * nth) {
+            S x[U][V];
+#pragma unroll
+            for (int u = 0; u < U; u++) mv__cu_load_pack<S, V>(x[u], in + (p + u * nth) * V);
+#pragma unroll
+            for (int u = 0; u < U; u++)
+#pragma unroll
+                for (int k = 0; k < V; k++) {
+                    double v = mv__cu_stat_value(x[u][k], f32, scaled, slope, inter);
+                    if (all || mv__cu_selected(sel, v, (p + u * nth) * V + k)) acc.add(v);
+                }
+        }
+        for (; p < npack; p += nth) {
             S x[V];
             mv__cu_load_pack<S, V>(x, in + p * V);
 #pragma unroll
@@ -1276,11 +1297,70 @@ MVCDEF mv_status mv_cuda_compute_stats(const mv_cuda_vol *v, mv_stats *out, cons
 
 /* ---- intensity -------------------------------------------------------------- */
 
+/* Whether float32(x * slope + inter) equals x * slope + inter for every
+   value x of an 8- or 16-bit integer dtype: medvol.h's rule
+   (mv__scaling_exact_f32), restated here because this file uses only
+   medvol.h's public API. slope = S 2^a, inter = T 2^b with S, T odd: the
+   sum is an integer multiple of 2^min(a,b) below 2^24 of them. */
+static void mv__cu_odd_exp(double d, int64_t *odd, int *e)
+{
+    int ex;
+    double m = frexp(fabs(d), &ex);
+    int64_t k = (int64_t)ldexp(m, 53);
+    *e = ex - 53;
+    while (k && !(k & 1)) {
+        k >>= 1;
+        (*e)++;
+    }
+    *odd = d < 0 ? -k : k;
+}
+static int mv__cu_scaling_exact_f32(mv_dtype dt, double slope, double inter)
+{
+    int64_t S, T, xmax;
+    int a, b, m;
+    double nmax;
+    switch (dt) {
+    case MV_DT_U8: xmax = 255; break;
+    case MV_DT_I8: xmax = 128; break;
+    case MV_DT_U16: xmax = 65535; break;
+    case MV_DT_I16: xmax = 32768; break;
+    default: return 0;
+    }
+    if (!isfinite(slope) || !isfinite(inter) || slope == 0) return 0;
+    mv__cu_odd_exp(slope, &S, &a);
+    mv__cu_odd_exp(inter, &T, &b);
+    if (inter == 0) b = a;
+    m = a < b ? a : b;
+    if (a - m > 60 || b - m > 60) return 0;
+    nmax = (double)xmax * fabs((double)S) * ldexp(1.0, a - m) + fabs((double)T) * ldexp(1.0, b - m);
+    return nmax < 16777216.0 && m > -140 && m < 100;
+}
+
+/* Whether the values an intensity op sees (scaled) are exactly float32
+   numbers, as medvol.h decides (mv__vsrc_values_f32): then the op runs on
+   float32 values; otherwise (int32/64, float64, or a scaling float32
+   cannot hold exactly, such as scl_slope 1e38) its statistics and its
+   per-voxel affine are taken in float64 from the stored value, so nothing
+   is rounded or overflowed before it is normalised. */
+static int mv__cu_values_f32(mv_dtype dt, int scaled, double slope, double inter)
+{
+    if ((dt == MV_DT_U8 || dt == MV_DT_I16 || dt == MV_DT_U16) && (!scaled || mv__cu_scaling_exact_f32(dt, slope, inter)))
+        return 1;
+    if (scaled) return 0;
+    switch (dt) {
+    case MV_DT_F32: case MV_DT_F16: case MV_DT_BF16: case MV_DT_U8: case MV_DT_I8: case MV_DT_U16: case MV_DT_I16:
+        return 1;
+    default: return 0;
+    }
+}
+
 /* The per-voxel function of z-normalize, rescale and clamp, as the CPU's
    element ops: v = the float32 value; affine (skipping zeros with nonzero):
-   ((double)v - c) * s + o rounded once; then the clamp, NaN passing. */
+   ((double)v - c) * s + o rounded once; then the clamp, NaN passing. wide
+   (values float32 cannot hold, see mv__cu_values_f32): the affine starts
+   from the float64 value instead, y = float32((v64 - c) * s + o). */
 template <typename S> struct mv__cu_intensity_fn {
-    int scaled, affine, nonzero, clamp;
+    int scaled, affine, nonzero, clamp, wide;
     double slope, inter, c, s, o;
     float lo, hi;
     const mv__cu_coef *coef; /* device coefficients (NULL: c, s, o as given) */
@@ -1294,8 +1374,14 @@ template <typename S> struct mv__cu_intensity_fn {
     }
     __device__ float operator()(S x, int64_t) const
     {
-        float v = mv__cu_value_f32(x, scaled, slope, inter);
-        if (affine && !(nonzero && v == 0)) v = (float)__dadd_rn(__dmul_rn(__dsub_rn((double)v, c), s), o);
+        float v;
+        if (wide && affine) {
+            double v64 = mv__cu_value_f64(x, scaled, slope, inter);
+            v = nonzero && v64 == 0 ? (float)v64 : (float)__dadd_rn(__dmul_rn(__dsub_rn(v64, c), s), o);
+        } else {
+            v = mv__cu_value_f32(x, scaled, slope, inter);
+            if (affine && !(nonzero && v == 0)) v = (float)__dadd_rn(__dmul_rn(__dsub_rn((double)v, c), s), o);
+        }
         if (clamp) {
             v = lo > v ? lo : v;
             v = hi < v ? hi : v;
@@ -1313,6 +1399,7 @@ static mv_status mv__cu_intensity_run(const void *in, mv_dtype dt, int64_t n, fl
 {
     mv_status st = MV_ERR_UNSUPPORTED;
     int kind = op == MV__CU_OP_ZNORM ? MV__CU_COEF_ZNORM : MV__CU_COEF_RESCALE;
+    int wide = op != MV__CU_OP_CLAMP && !mv__cu_values_f32(dt, scaled, slope, inter);
     double c = 0, sc = 0, off = 0;
     int on_device = 0;
     if (op != MV__CU_OP_CLAMP) {
@@ -1327,8 +1414,9 @@ static mv_status mv__cu_intensity_run(const void *in, mv_dtype dt, int64_t n, fl
                 off = lo;
             }
         } else {
-            /* statistics of the float32 values the op transforms, as the CPU */
-            MV__CU_STRY(mv__cu_stats_to(in, dt, n, 1, scaled, slope, inter, sel, kind, lo, hi, coef, s));
+            /* statistics of the values the op transforms (float32, or
+               float64 when wide), as the CPU */
+            MV__CU_STRY(mv__cu_stats_to(in, dt, n, !wide, scaled, slope, inter, sel, kind, lo, hi, coef, s));
             on_device = 1;
         }
     }
@@ -1338,6 +1426,7 @@ static mv_status mv__cu_intensity_run(const void *in, mv_dtype dt, int64_t n, fl
         f.slope = slope;
         f.inter = inter;
         f.affine = op != MV__CU_OP_CLAMP;
+        f.wide = wide;
         f.nonzero = sel.nonzero;
         f.c = c;
         f.s = sc;
@@ -1346,7 +1435,7 @@ static mv_status mv__cu_intensity_run(const void *in, mv_dtype dt, int64_t n, fl
         f.clamp = op == MV__CU_OP_CLAMP || (op == MV__CU_OP_RESCALE && o->clip);
         f.lo = (float)(op == MV__CU_OP_CLAMP ? lo : fmin(lo, hi));
         f.hi = (float)(op == MV__CU_OP_CLAMP ? hi : fmax(lo, hi));
-        st = mv__cu_map((const S *)in, out, n, f, s);
+        st = mv__cu_map((const S *)in, out, n, f, s, on_device);
     })
     return st;
 }
@@ -1921,6 +2010,71 @@ static __global__ void mv__cu_resample_kernel(const S *__restrict__ in, float *_
     }
 }
 
+/* Axis-aligned maps (the zoom of a resample to new spacing): the y and z
+   coordinates, taps and inside test belong to the row and are computed
+   once per block row into shared memory; each thread computes only its x
+   tap. Same arithmetic as mv__cu_rs_sample (bit-identical to the general
+   kernel); what it saves is the float64 coordinate and tap work of two
+   axes per voxel, which bounded the general kernel at 0.17 of memcpy on an
+   H100. */
+template <typename S>
+static __global__ void mv__cu_resample_sep_kernel(const S *__restrict__ in, float *__restrict__ out, mv__cu_rsmap m,
+                                                  int scaled, double slope, double inter, float fill)
+{
+    __shared__ float w_row[2][2];   /* [y or z][tap] */
+    __shared__ int64_t s_row[2];    /* first tap index of y and z */
+    __shared__ int in_row[2];       /* y / z coordinate inside [0, n-1] */
+    const int64_t rows = m.m[1] * m.m[2] * m.frames;
+    const int T0 = m.linear && m.n[0] > 1 ? 2 : 1, T1 = m.linear && m.n[1] > 1 ? 2 : 1,
+              T2 = m.linear && m.n[2] > 1 ? 2 : 1;
+    for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
+        int64_t y = r % m.m[1], t = r / m.m[1], z = t % m.m[2], f = t / m.m[2];
+        __syncthreads(); /* the previous row is done with the shared taps */
+        if (threadIdx.x < 2) {
+            int a = 1 + (int)threadIdx.x;
+            double c = MV__CU_DADD(MV__CU_DMUL(MV__CU_DADD((double)(a == 1 ? y : z), m.u[a]), m.s[a]), m.v[a]);
+            s_row[threadIdx.x] = mv__cu_rs_taps(c, m.n[a], m.linear, w_row[threadIdx.x]);
+            in_row[threadIdx.x] = c >= 0 && c <= (double)(m.n[a] - 1);
+        }
+        __syncthreads();
+        const S *frame = in + f * m.in_frame;
+        float *orow = out + f * m.out_frame + (z * m.m[1] + y) * m.m[0];
+        const S *base[2][2]; /* [tz][ty]: the input rows the taps read */
+#pragma unroll
+        for (int tz = 0; tz < 2; tz++)
+#pragma unroll
+            for (int ty = 0; ty < 2; ty++)
+                base[tz][ty] = frame + ((s_row[1] + (tz < T2 ? tz : 0)) * m.n[1] + (s_row[0] + (ty < T1 ? ty : 0))) * m.n[0];
+        const float wy0 = w_row[0][0], wy1 = w_row[0][1], wz0 = w_row[1][0], wz1 = w_row[1][1];
+        const bool row_inside = in_row[0] && in_row[1];
+        for (int64_t x = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; x < m.m[0]; x += (int64_t)gridDim.x * blockDim.x) {
+            double cx = MV__CU_DADD(MV__CU_DMUL(MV__CU_DADD((double)x, m.u[0]), m.s[0]), m.v[0]);
+            if (m.fill && !(row_inside && cx >= 0 && cx <= (double)(m.n[0] - 1))) {
+                orow[x] = fill;
+                continue;
+            }
+            float wx[2];
+            int64_t sx = mv__cu_rs_taps(cx, m.n[0], m.linear, wx);
+            float acc = 0;
+#pragma unroll
+            for (int tz = 0; tz < 2; tz++) {
+                if (tz >= T2) break;
+                float plane = 0;
+#pragma unroll
+                for (int ty = 0; ty < 2; ty++) {
+                    if (ty >= T1) break;
+                    const S *rr = base[tz][ty] + sx;
+                    float row = MV__CU_FMUL(wx[0], mv__cu_value_f32(rr[0], scaled, slope, inter));
+                    if (T0 > 1) row = MV__CU_FADD(row, MV__CU_FMUL(wx[1], mv__cu_value_f32(rr[1], scaled, slope, inter)));
+                    plane = ty == 0 ? MV__CU_FMUL(wy0, row) : MV__CU_FADD(plane, MV__CU_FMUL(wy1, row));
+                }
+                acc = tz == 0 ? MV__CU_FMUL(wz0, plane) : MV__CU_FADD(acc, MV__CU_FMUL(wz1, plane));
+            }
+            orow[x] = acc;
+        }
+    }
+}
+
 /* Nearest keeping the dtype: stored elements copied. */
 template <typename T>
 static __global__ void mv__cu_nearest_kernel(const T *__restrict__ in, T *__restrict__ out, mv__cu_rsmap m, T fill)
@@ -2013,7 +2167,12 @@ static mv_status mv__cu_resample_run(const mv_cuda_vol *in, mv_cuda_vol *out, mv
         float fillf = (float)o->fill;
         if (odt != MV_DT_F32) MV__CU_TRY(cudaMallocAsync((void **)&f32, (size_t)count * sizeof(float), s));
         MV__CU_CASE_REAL(idt, S, {
-            mv__cu_resample_kernel<S><<<grid, 256, 0, s>>>((const S *)in->vol.data, f32, *m, active, slope, inter, fillf);
+            if (m->separable)
+                mv__cu_resample_sep_kernel<S><<<grid, 256, 0, s>>>((const S *)in->vol.data, f32, *m, active, slope,
+                                                                   inter, fillf);
+            else
+                mv__cu_resample_kernel<S><<<grid, 256, 0, s>>>((const S *)in->vol.data, f32, *m, active, slope, inter,
+                                                               fillf);
             st = MV_OK;
         })
         if (st == MV_OK) {
@@ -2395,6 +2554,69 @@ static mv_status mv__cu_modulate(const float2 *in, float2 *out, const mv__cu_mod
     return MV_OK;
 }
 
+/* Even lengths: both shifts in one pass before the transform. With M the
+   sign (-1)^k, M F y = F S y (S: the roll by h = n/2), so the centred
+   transform fftshift(F(ifftshift(x))) = (-1)^h M F M x = F z with
+   z[m] = (-1)^(sum of m) x[m + h] (indices mod n on the shifted axes; the
+   inverse alike): one gather with a sign and the ortho scale, then the
+   bare transform, instead of a pass before and a pass after it. In place,
+   m <-> m + h pairs up the elements (an involution for even n): one thread
+   swaps each pair, the one whose lowest shifted axis index is below h. */
+static __device__ __forceinline__ float2 mv__cu_sign_scale(float2 v, int64_t parity, float scale)
+{
+    float sc = (parity & 1) ? -scale : scale;
+    return make_float2(__fmul_rn(v.x, sc), __fmul_rn(v.y, sc));
+}
+
+static __global__ void mv__cu_shift_sign_kernel(const float2 *__restrict__ in, float2 *__restrict__ out, mv__cu_mod m)
+{
+    const int64_t rows = m.n[1] * m.n[2] * m.frames, frame = m.n[0] * m.n[1] * m.n[2];
+    const int64_t h0 = m.on[0] ? m.h[0] : 0, h1 = m.on[1] ? m.h[1] : 0, h2 = m.on[2] ? m.h[2] : 0;
+    for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
+        int64_t y = row % m.n[1], t = row / m.n[1], z = t % m.n[2], f = t / m.n[2];
+        int64_t ys = y + h1 < m.n[1] ? y + h1 : y + h1 - m.n[1], zs = z + h2 < m.n[2] ? z + h2 : z + h2 - m.n[2];
+        const float2 *src = in + f * frame + (zs * m.n[1] + ys) * m.n[0];
+        float2 *dst = out + f * frame + (z * m.n[1] + y) * m.n[0];
+        int64_t prow = (m.on[1] ? y : 0) + (m.on[2] ? z : 0);
+        for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < m.n[0]; i += (int64_t)gridDim.x * blockDim.x) {
+            int64_t is = i + h0 < m.n[0] ? i + h0 : i + h0 - m.n[0];
+            dst[i] = mv__cu_sign_scale(src[is], prow + (m.on[0] ? i : 0), m.scale);
+        }
+    }
+}
+
+static __global__ void mv__cu_shift_sign_inplace_kernel(float2 *x, mv__cu_mod m, int lowest)
+{
+    const int64_t rows = m.n[1] * m.n[2] * m.frames, frame = m.n[0] * m.n[1] * m.n[2];
+    const int64_t h0 = m.on[0] ? m.h[0] : 0, h1 = m.on[1] ? m.h[1] : 0, h2 = m.on[2] ? m.h[2] : 0;
+    for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
+        int64_t y = row % m.n[1], t = row / m.n[1], z = t % m.n[2], f = t / m.n[2];
+        if ((lowest == 1 && y >= h1) || (lowest == 2 && z >= h2)) continue; /* the partner row's thread swaps */
+        int64_t ys = y + h1 < m.n[1] ? y + h1 : y + h1 - m.n[1], zs = z + h2 < m.n[2] ? z + h2 : z + h2 - m.n[2];
+        float2 *a = x + f * frame + (z * m.n[1] + y) * m.n[0];
+        float2 *b = x + f * frame + (zs * m.n[1] + ys) * m.n[0];
+        int64_t pa = (m.on[1] ? y : 0) + (m.on[2] ? z : 0), pb = (m.on[1] ? ys : 0) + (m.on[2] ? zs : 0);
+        int64_t end = lowest == 0 ? h0 : m.n[0];
+        for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < end; i += (int64_t)gridDim.x * blockDim.x) {
+            int64_t is = i + h0 < m.n[0] ? i + h0 : i + h0 - m.n[0];
+            float2 va = a[i], vb = b[is];
+            a[i] = mv__cu_sign_scale(vb, pa + (m.on[0] ? i : 0), m.scale);
+            b[is] = mv__cu_sign_scale(va, pb + (m.on[0] ? is : 0), m.scale);
+        }
+    }
+}
+
+static mv_status mv__cu_shift_sign(const float2 *in, float2 *out, const mv__cu_mod &m, cudaStream_t s)
+{
+    int bx = (int)((m.n[0] + 255) / 256), lowest = m.on[0] ? 0 : m.on[1] ? 1 : 2;
+    int64_t rows = m.n[1] * m.n[2] * m.frames;
+    dim3 grid(bx > 64 ? 64 : bx, (unsigned)(rows < 65535 ? rows : 65535));
+    if (in != out) mv__cu_shift_sign_kernel<<<grid, 256, 0, s>>>(in, out, m);
+    else mv__cu_shift_sign_inplace_kernel<<<grid, 256, 0, s>>>(out, m, lowest);
+    MV__CU_TRY(cudaGetLastError());
+    return MV_OK;
+}
+
 /* The layout of a centred transform of v over `axes`: the modulation
    parameters, and for cuFFT the transformed run of axes lo..hi (rank, n[]
    fastest first), `inner` elements below it and `outer` transforms above;
@@ -2475,15 +2697,22 @@ MVCDEF mv_status mv_cuda_fftc_into(const mv_cuda_vol *in, mv_cuda_vol *out, unsi
        `inner` interleaved transforms (dist 1), or contiguous ones (inner 1)
        batched over the outer axes; interleaved layouts loop over outer */
     per_outer = inner == 1 ? outer : 1;
-    /* The two modulations are memory passes of their own (about 2/3 of a
-       cuFFT 3D transform's own traffic). If the profile shows more than the
-       issue's 10% over bare cuFFT, apply them in cuFFT's load and store
-       callbacks instead (cufftXtSetJITCallback with LTO-IR of the two
-       factors, built by nvrtc -dlto), which makes them free.
+    /* Even lengths: one pass (shift, sign, scale) before the transform, see
+       mv__cu_shift_sign; odd lengths: a modulation before and one after.
+       Either pass is memory traffic of its own (on an H100 at 256^3, one
+       pass is about a third of cuFFT's own time); to make it free, apply it
+       in cuFFT's load callback (cufftXtSetJITCallback with LTO-IR, built by
+       nvrtc -dlto), at the cost of nvrtc and nvJitLink at run time.
        1. input factor (out of place: fused with the copy into out) */
-    m.post = 0;
-    m.scale = 1.0f;
-    MV__CU_STRY(mv__cu_modulate((const float2 *)in->vol.data, (float2 *)out->vol.data, m, stream));
+    if (m.all_even) { /* both shifts and the scale in one pass before the transform */
+        m.post = 0;
+        m.scale = (float)(1.0 / sqrt((double)N));
+        MV__CU_STRY(mv__cu_shift_sign((const float2 *)in->vol.data, (float2 *)out->vol.data, m, stream));
+    } else {
+        m.post = 0;
+        m.scale = 1.0f;
+        MV__CU_STRY(mv__cu_modulate((const float2 *)in->vol.data, (float2 *)out->vol.data, m, stream));
+    }
     /* 2. the transform, in place on out */
     MV__CU_STRY(mv__cu_plan_get(L.rank, L.n, inner, inner == 1 ? N : 1, inner == 1 ? per_outer : inner, stream, &slot));
     {
@@ -2503,7 +2732,7 @@ MVCDEF mv_status mv_cuda_fftc_into(const mv_cuda_vol *in, mv_cuda_vol *out, unsi
         if (r != CUFFT_SUCCESS)
             st = mv_set_error(MV_ERR_CUDA, "mv_cuda_fftc_into: cufftExecC2C: %s (%d)", mv__cufft_str(r), (int)r);
     }
-    if (st != MV_OK) return st;
+    if (st != MV_OK || L.m.all_even) return st;
     /* 3. output factor and the ortho scale, in place */
     m.post = 1;
     m.scale = (float)(1.0 / sqrt((double)N));

@@ -55,6 +55,9 @@ for s in $STEPS; do
           $NCU --kernel-name-base mangled --kernel-name regex:mv__cu_ --metrics gpu__time_duration.sum --csv $BUILD/test_cuda >$OUT/ncu.csv 2>&1;
           grep -o '_Z[A-Za-z0-9_]*mv__cu_[A-Za-z0-9_]*' $OUT/ncu.csv | sort -u >$OUT/kernels_run.txt;
           python3 scripts/gpu_kernels.py $OUT/kernels_all.txt $OUT/kernels_run.txt" ;;
+    sol)
+        # speed of light (memory and compute throughput, % of peak) of the kernels the profile times
+        step sol 200 "$NCU --section SpeedOfLight --section Occupancy -k regex:'mv__cu_(stats_kernel|resample|map_kernel|shift_sign|gather|transpose|nearest)' --launch-count 12 $BUILD/profile_cuda 128 2" ;;
     profile) step profile 300 "$BUILD/profile_cuda ${PROFILE_ARGS:-256 20}" ;;
     *) echo "unknown step $s" ;;
     esac

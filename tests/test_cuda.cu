@@ -395,11 +395,13 @@ static void t_intensity_case(int op, mv_dtype in_dt, int ndim, const int64_t *di
 static void test_intensity(void)
 {
     int64_t d3[3] = {37, 29, 13}, d4[4] = {33, 17, 9, 3}, d1[3] = {1, 1, 1};
-    const mv_dtype ins[] = {MV_DT_F32, MV_DT_I16, MV_DT_U8, MV_DT_F64, MV_DT_U16};
+    /* float32/int16/uint8/uint16 with slope 2: float32 values; int8 (not in
+       medvol.h's exact set), int32 and float64: the float64 first step */
+    const mv_dtype ins[] = {MV_DT_F32, MV_DT_I16, MV_DT_U8, MV_DT_F64, MV_DT_U16, MV_DT_I8, MV_DT_I32};
     int op, k;
     char what[160];
     for (op = 0; op < 3; op++)
-        for (k = 0; k < 5; k++) {
+        for (k = 0; k < (int)(sizeof(ins) / sizeof(ins[0])); k++) {
             mv_intensity_opts o;
             const char *name = op == T_ZNORM ? "znorm" : op == T_RESCALE ? "rescale" : "clamp";
             memset(&o, 0, sizeof(o));
@@ -858,7 +860,7 @@ static void test_fftc(void)
 {
     struct { int64_t d[4]; unsigned axes; } cases[] = {
         {{8, 6, 4, 1}, 7}, {{7, 5, 3, 1}, 7}, {{6, 5, 4, 3}, 7}, {{16, 12, 1, 2}, 3},
-        {{5, 8, 6, 2}, 6}, {{9, 4, 2, 1}, 1}, {{10, 1, 7, 1}, 5},
+        {{5, 8, 6, 2}, 6}, {{9, 4, 2, 1}, 1}, {{10, 1, 7, 1}, 5}, {{4, 6, 10, 2}, 4}, {{3, 6, 2, 1}, 6},
     };
     int c, inv;
     char what[128];
