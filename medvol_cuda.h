@@ -674,6 +674,37 @@ template <typename T, int V> static __device__ __forceinline__ void mv__cu_store
     }
 }
 
+/* Row kernels (gathers, flips, resampling, shifts): a block of 8 warps,
+   one output row (x) per warp, lanes striding along x; blockIdx.x splits
+   only rows long enough to keep every lane busy for 16 elements or more.
+   A row index is split into (y, z, frame) once per warp with 32-bit
+   divisions where the sizes allow: int64 division is a software routine of
+   about 70 instructions, which at one row per 256 threads (the first
+   version) bounded these kernels near 0.3 of memcpy on an H100. */
+#define MV__CU_ROW_BLOCK dim3(32, 8)
+static dim3 mv__cu_row_grid(int64_t n0, int64_t rows)
+{
+    int64_t bx = (n0 + 32 * 16 - 1) / (32 * 16), by = (rows + 7) / 8;
+    return dim3((unsigned)(bx < 1 ? 1 : bx > 64 ? 64 : bx), (unsigned)(by < 1 ? 1 : by > 65535 ? 65535 : by));
+}
+static __device__ __forceinline__ void mv__cu_split_row(int64_t r, int64_t n1, int64_t n2, int64_t &y, int64_t &z,
+                                                        int64_t &f)
+{
+    if (((uint64_t)r | (uint64_t)n1 | (uint64_t)n2) <= 0xFFFFFFFFull) {
+        uint32_t r32 = (uint32_t)r, t = r32 / (uint32_t)n1;
+        y = (int64_t)(r32 - t * (uint32_t)n1);
+        z = (int64_t)(t % (uint32_t)n2);
+        f = (int64_t)(t / (uint32_t)n2);
+    } else {
+        int64_t t = r / n1;
+        y = r - t * n1;
+        z = t % n2;
+        f = t / n2;
+    }
+}
+#define MV__CU_FOR_ROWS(r, rows) \
+    for (int64_t r = (int64_t)blockIdx.y * blockDim.y + threadIdx.y; r < (rows); r += (int64_t)gridDim.y * blockDim.y)
+
 static int mv__cu_aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
 
 /* out[i] = f(in[i], i) over n elements: packs of V while vec, the rest (and
@@ -1597,8 +1628,9 @@ template <typename T>
 static __global__ void mv__cu_gather_kernel(const T *__restrict__ in, T *__restrict__ out, mv__cu_gather g, T fill)
 {
     const int64_t rows = g.od[1] * g.od[2] * g.frames;
-    for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
-        int64_t o1 = r % g.od[1], t = r / g.od[1], o2 = t % g.od[2], f = t / g.od[2];
+    MV__CU_FOR_ROWS(r, rows) {
+        int64_t o1, o2, f;
+        mv__cu_split_row(r, g.od[1], g.od[2], o1, o2, f);
         T *orow = out + f * g.out_frame + (o2 * g.od[1] + o1) * g.od[0];
         bool row_in = o1 >= g.lo[1] && o1 < g.hi[1] && o2 >= g.lo[2] && o2 < g.hi[2];
         const T *irow = in + f * g.in_frame + g.base + o1 * g.step[1] + o2 * g.step[2];
@@ -1615,39 +1647,38 @@ static __global__ void mv__cu_transpose_kernel(const T *__restrict__ in, T *__re
                                         T fill)
 {
     __shared__ T tile[32][33];
-    const int64_t n0 = g.od[0], na = g.od[xa], nz = g.od[za];
+    /* output axes 0, xa and za as scalars: an array indexed by the run-time
+       xa / za would live in local memory, a load and store per element */
+    const int64_t n0 = g.od[0], na = xa == 1 ? g.od[1] : g.od[2], nz = za == 1 ? g.od[1] : g.od[2];
+    const int64_t st0 = g.step[0], sta = xa == 1 ? g.step[1] : g.step[2], stz = za == 1 ? g.step[1] : g.step[2];
+    const int64_t lo0 = g.lo[0], hi0 = g.hi[0], loa = xa == 1 ? g.lo[1] : g.lo[2], hia = xa == 1 ? g.hi[1] : g.hi[2];
+    const int64_t loz = za == 1 ? g.lo[1] : g.lo[2], hiz = za == 1 ? g.hi[1] : g.hi[2];
+    /* output strides of axes xa and za (x is 1) */
+    const int64_t oa_stride = xa == 1 ? n0 : n0 * g.od[1], oz_stride = za == 1 ? n0 : n0 * g.od[1];
     const int64_t tiles0 = (n0 + 31) / 32, tilesa = (na + 31) / 32;
     const int64_t planes = nz * g.frames;
     for (int64_t b = blockIdx.x; b < tiles0 * tilesa * planes; b += gridDim.x) {
-        int64_t t0 = b % tiles0, rest = b / tiles0, ta = rest % tilesa, plane = rest / tilesa;
-        int64_t oz = plane % nz, f = plane / nz;
+        int64_t t0, ta, plane, oz, f, rest;
+        mv__cu_split_row(b, tiles0, tilesa, t0, ta, plane);
+        mv__cu_split_row(plane, nz, 1, oz, rest, f);
+        (void)rest;
+        const bool z_in = oz >= loz && oz < hiz;
+        const T *ibase = in + f * g.in_frame + g.base + oz * stz;
+        T *obase = out + f * g.out_frame + oz * oz_stride;
         __syncthreads();
         /* load: threadIdx.x runs along output axis xa (= input x) */
         for (int k = threadIdx.y; k < 32; k += blockDim.y) {
             int64_t o0 = t0 * 32 + k, oa = ta * 32 + threadIdx.x;
             if (o0 < n0 && oa < na) {
-                int64_t oc[3];
-                oc[0] = o0;
-                oc[xa] = oa;
-                oc[za] = oz;
-                bool inside = true;
-                for (int a = 0; a < 3; a++) inside = inside && oc[a] >= g.lo[a] && oc[a] < g.hi[a];
-                tile[k][threadIdx.x] = inside ? in[f * g.in_frame + g.base + oc[0] * g.step[0] + oc[1] * g.step[1] +
-                                                   oc[2] * g.step[2]]
-                                              : fill;
+                bool inside = z_in && o0 >= lo0 && o0 < hi0 && oa >= loa && oa < hia;
+                tile[k][threadIdx.x] = inside ? ibase[o0 * st0 + oa * sta] : fill;
             }
         }
         __syncthreads();
         /* store: threadIdx.x runs along output x */
         for (int k = threadIdx.y; k < 32; k += blockDim.y) {
             int64_t o0 = t0 * 32 + threadIdx.x, oa = ta * 32 + k;
-            if (o0 < n0 && oa < na) {
-                int64_t oc[3];
-                oc[0] = o0;
-                oc[xa] = oa;
-                oc[za] = oz;
-                out[f * g.out_frame + (oc[2] * g.od[1] + oc[1]) * n0 + o0] = tile[threadIdx.x][k];
-            }
+            if (o0 < n0 && oa < na) obase[oa * oa_stride + o0] = tile[threadIdx.x][k];
         }
     }
 }
@@ -1765,6 +1796,24 @@ static mv_status mv__cu_fill_bytes(double fill, mv_dtype dt, unsigned char *b)
     return mv_convert_buffer(&fill, MV_DT_F64, b, dt, 1, NULL);
 }
 
+/* The tiled transpose of 1- to 8-byte elements; false for 16-byte ones,
+   which the gather moves (a 32 x 33 tile of them would take 17 KiB and the
+   kernel would not be instantiated for a size no test could reach). */
+template <typename T>
+static bool mv__cu_launch_transpose(const void *in, void *out, const mv__cu_gather &g, int xa, int za, T fill,
+                                    cudaStream_t s)
+{
+    if constexpr (sizeof(T) <= 8) {
+        int64_t tiles = ((g.od[0] + 31) / 32) * ((g.od[xa] + 31) / 32) * g.od[za] * g.frames;
+        int blocks = (int)(tiles < (int64_t)1 << 20 ? tiles : (int64_t)1 << 20);
+        mv__cu_transpose_kernel<T><<<blocks, dim3(32, 8), 0, s>>>((const T *)in, (T *)out, g, xa, za, fill);
+        return true;
+    } else {
+        (void)in, (void)out, (void)g, (void)xa, (void)za, (void)fill, (void)s;
+        return false;
+    }
+}
+
 static mv_status mv__cu_launch_gather(const void *in, void *out, size_t esz, const mv__cu_gather &g, int xa, int za,
                                       const unsigned char *fillb, cudaStream_t s)
 {
@@ -1774,14 +1823,9 @@ static mv_status mv__cu_launch_gather(const void *in, void *out, size_t esz, con
     MV__CU_CASE_SIZE(esz, T, {
         T fill;
         memcpy(&fill, fillb, sizeof(T));
-        if (xa > 0 && sizeof(T) <= 8) {
-            int64_t tiles = ((g.od[0] + 31) / 32) * ((g.od[xa] + 31) / 32) * g.od[za] * g.frames;
-            int blocks = (int)(tiles < (int64_t)1 << 20 ? tiles : (int64_t)1 << 20);
-            mv__cu_transpose_kernel<T><<<blocks, dim3(32, 8), 0, s>>>((const T *)in, (T *)out, g, xa, za, fill);
-        } else {
-            int bx = (int)((g.od[0] + 255) / 256);
-            dim3 grid(bx > 64 ? 64 : bx, (unsigned)(rows < 65535 ? rows : 65535));
-            mv__cu_gather_kernel<T><<<grid, 256, 0, s>>>((const T *)in, (T *)out, g, fill);
+        if (!(xa > 0 && mv__cu_launch_transpose<T>(in, out, g, xa, za, fill, s))) {
+            dim3 grid = mv__cu_row_grid(g.od[0], rows);
+            mv__cu_gather_kernel<T><<<grid, MV__CU_ROW_BLOCK, 0, s>>>((const T *)in, (T *)out, g, fill);
         }
         st = MV_OK;
     })
@@ -1998,8 +2042,9 @@ static __global__ void mv__cu_resample_kernel(const S *__restrict__ in, float *_
                                        double slope, double inter, float fill)
 {
     const int64_t rows = m.m[1] * m.m[2] * m.frames;
-    for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
-        int64_t y = r % m.m[1], t = r / m.m[1], z = t % m.m[2], f = t / m.m[2];
+    MV__CU_FOR_ROWS(r, rows) {
+        int64_t y, z, f;
+        mv__cu_split_row(r, m.m[1], m.m[2], y, z, f);
         const S *frame = in + f * m.in_frame;
         float *orow = out + f * m.out_frame + (z * m.m[1] + y) * m.m[0];
         for (int64_t x = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; x < m.m[0]; x += (int64_t)gridDim.x * blockDim.x) {
@@ -2011,32 +2056,27 @@ static __global__ void mv__cu_resample_kernel(const S *__restrict__ in, float *_
 }
 
 /* Axis-aligned maps (the zoom of a resample to new spacing): the y and z
-   coordinates, taps and inside test belong to the row and are computed
-   once per block row into shared memory; each thread computes only its x
-   tap. Same arithmetic as mv__cu_rs_sample (bit-identical to the general
-   kernel); what it saves is the float64 coordinate and tap work of two
-   axes per voxel, which bounded the general kernel at 0.17 of memcpy on an
-   H100. */
+   coordinates, taps and inside test belong to the row (one warp's, so
+   computing them costs the warp once); each lane adds only its x tap.
+   Same arithmetic as mv__cu_rs_sample (bit-identical to the general
+   kernel), without the float64 coordinate and tap work of two axes per
+   voxel. */
 template <typename S>
 static __global__ void mv__cu_resample_sep_kernel(const S *__restrict__ in, float *__restrict__ out, mv__cu_rsmap m,
                                                   int scaled, double slope, double inter, float fill)
 {
-    __shared__ float w_row[2][2];   /* [y or z][tap] */
-    __shared__ int64_t s_row[2];    /* first tap index of y and z */
-    __shared__ int in_row[2];       /* y / z coordinate inside [0, n-1] */
     const int64_t rows = m.m[1] * m.m[2] * m.frames;
     const int T0 = m.linear && m.n[0] > 1 ? 2 : 1, T1 = m.linear && m.n[1] > 1 ? 2 : 1,
               T2 = m.linear && m.n[2] > 1 ? 2 : 1;
-    for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
-        int64_t y = r % m.m[1], t = r / m.m[1], z = t % m.m[2], f = t / m.m[2];
-        __syncthreads(); /* the previous row is done with the shared taps */
-        if (threadIdx.x < 2) {
-            int a = 1 + (int)threadIdx.x;
-            double c = MV__CU_DADD(MV__CU_DMUL(MV__CU_DADD((double)(a == 1 ? y : z), m.u[a]), m.s[a]), m.v[a]);
-            s_row[threadIdx.x] = mv__cu_rs_taps(c, m.n[a], m.linear, w_row[threadIdx.x]);
-            in_row[threadIdx.x] = c >= 0 && c <= (double)(m.n[a] - 1);
-        }
-        __syncthreads();
+    MV__CU_FOR_ROWS(r, rows) {
+        int64_t y, z, f;
+        mv__cu_split_row(r, m.m[1], m.m[2], y, z, f);
+        /* the row's y and z taps: the same for every lane of the warp */
+        double cy = MV__CU_DADD(MV__CU_DMUL(MV__CU_DADD((double)y, m.u[1]), m.s[1]), m.v[1]);
+        double cz = MV__CU_DADD(MV__CU_DMUL(MV__CU_DADD((double)z, m.u[2]), m.s[2]), m.v[2]);
+        float wy[2], wz[2];
+        int64_t sy = mv__cu_rs_taps(cy, m.n[1], m.linear, wy), sz = mv__cu_rs_taps(cz, m.n[2], m.linear, wz);
+        const bool row_inside = cy >= 0 && cy <= (double)(m.n[1] - 1) && cz >= 0 && cz <= (double)(m.n[2] - 1);
         const S *frame = in + f * m.in_frame;
         float *orow = out + f * m.out_frame + (z * m.m[1] + y) * m.m[0];
         const S *base[2][2]; /* [tz][ty]: the input rows the taps read */
@@ -2044,9 +2084,7 @@ static __global__ void mv__cu_resample_sep_kernel(const S *__restrict__ in, floa
         for (int tz = 0; tz < 2; tz++)
 #pragma unroll
             for (int ty = 0; ty < 2; ty++)
-                base[tz][ty] = frame + ((s_row[1] + (tz < T2 ? tz : 0)) * m.n[1] + (s_row[0] + (ty < T1 ? ty : 0))) * m.n[0];
-        const float wy0 = w_row[0][0], wy1 = w_row[0][1], wz0 = w_row[1][0], wz1 = w_row[1][1];
-        const bool row_inside = in_row[0] && in_row[1];
+                base[tz][ty] = frame + ((sz + (tz < T2 ? tz : 0)) * m.n[1] + (sy + (ty < T1 ? ty : 0))) * m.n[0];
         for (int64_t x = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; x < m.m[0]; x += (int64_t)gridDim.x * blockDim.x) {
             double cx = MV__CU_DADD(MV__CU_DMUL(MV__CU_DADD((double)x, m.u[0]), m.s[0]), m.v[0]);
             if (m.fill && !(row_inside && cx >= 0 && cx <= (double)(m.n[0] - 1))) {
@@ -2066,9 +2104,9 @@ static __global__ void mv__cu_resample_sep_kernel(const S *__restrict__ in, floa
                     const S *rr = base[tz][ty] + sx;
                     float row = MV__CU_FMUL(wx[0], mv__cu_value_f32(rr[0], scaled, slope, inter));
                     if (T0 > 1) row = MV__CU_FADD(row, MV__CU_FMUL(wx[1], mv__cu_value_f32(rr[1], scaled, slope, inter)));
-                    plane = ty == 0 ? MV__CU_FMUL(wy0, row) : MV__CU_FADD(plane, MV__CU_FMUL(wy1, row));
+                    plane = ty == 0 ? MV__CU_FMUL(wy[0], row) : MV__CU_FADD(plane, MV__CU_FMUL(wy[1], row));
                 }
-                acc = tz == 0 ? MV__CU_FMUL(wz0, plane) : MV__CU_FADD(acc, MV__CU_FMUL(wz1, plane));
+                acc = tz == 0 ? MV__CU_FMUL(wz[0], plane) : MV__CU_FADD(acc, MV__CU_FMUL(wz[1], plane));
             }
             orow[x] = acc;
         }
@@ -2080,8 +2118,9 @@ template <typename T>
 static __global__ void mv__cu_nearest_kernel(const T *__restrict__ in, T *__restrict__ out, mv__cu_rsmap m, T fill)
 {
     const int64_t rows = m.m[1] * m.m[2] * m.frames;
-    for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
-        int64_t y = r % m.m[1], t = r / m.m[1], z = t % m.m[2], f = t / m.m[2];
+    MV__CU_FOR_ROWS(r, rows) {
+        int64_t y, z, f;
+        mv__cu_split_row(r, m.m[1], m.m[2], y, z, f);
         T *orow = out + f * m.out_frame + (z * m.m[1] + y) * m.m[0];
         for (int64_t x = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; x < m.m[0]; x += (int64_t)gridDim.x * blockDim.x) {
             double c[3];
@@ -2141,18 +2180,14 @@ static mv_status mv__cu_resample_run(const mv_cuda_vol *in, mv_cuda_vol *out, mv
     m->fill = o->fill_outside;
     count = mv_vol_count(&out->vol);
     if (count == 0) return MV_OK;
-    {
-        int bx = (int)((m->m[0] + 255) / 256);
-        int64_t rows = m->m[1] * m->m[2] * m->frames;
-        grid = dim3(bx > 64 ? 64 : bx, (unsigned)(rows < 65535 ? rows : 65535));
-    }
+    grid = mv__cu_row_grid(m->m[0], m->m[1] * m->m[2] * m->frames);
     if (!m->linear && odt == idt) { /* stored values, any dtype */
         unsigned char fillb[16];
         MV__CU_STRY(mv__cu_rs_fill_bytes(o->fill, odt, o->rounding, fillb));
         MV__CU_CASE_SIZE(mv_dtype_size(idt), T, {
             T fill;
             memcpy(&fill, fillb, sizeof(T));
-            mv__cu_nearest_kernel<T><<<grid, 256, 0, s>>>((const T *)in->vol.data, (T *)out->vol.data, *m, fill);
+            mv__cu_nearest_kernel<T><<<grid, MV__CU_ROW_BLOCK, 0, s>>>((const T *)in->vol.data, (T *)out->vol.data, *m, fill);
             st = MV_OK;
         })
         if (st != MV_OK) return mv_set_error(st, "%s: %s voxels", fn, mv_dtype_name(idt));
@@ -2168,10 +2203,10 @@ static mv_status mv__cu_resample_run(const mv_cuda_vol *in, mv_cuda_vol *out, mv
         if (odt != MV_DT_F32) MV__CU_TRY(cudaMallocAsync((void **)&f32, (size_t)count * sizeof(float), s));
         MV__CU_CASE_REAL(idt, S, {
             if (m->separable)
-                mv__cu_resample_sep_kernel<S><<<grid, 256, 0, s>>>((const S *)in->vol.data, f32, *m, active, slope,
+                mv__cu_resample_sep_kernel<S><<<grid, MV__CU_ROW_BLOCK, 0, s>>>((const S *)in->vol.data, f32, *m, active, slope,
                                                                    inter, fillf);
             else
-                mv__cu_resample_kernel<S><<<grid, 256, 0, s>>>((const S *)in->vol.data, f32, *m, active, slope, inter,
+                mv__cu_resample_kernel<S><<<grid, MV__CU_ROW_BLOCK, 0, s>>>((const S *)in->vol.data, f32, *m, active, slope, inter,
                                                                fillf);
             st = MV_OK;
         })
@@ -2288,8 +2323,9 @@ template <typename T>
 static __global__ void mv__cu_roll_kernel(const T *__restrict__ in, T *__restrict__ out, mv__cu_roll r)
 {
     const int64_t rows = r.n[1] * r.n[2] * r.frames, frame = r.n[0] * r.n[1] * r.n[2];
-    for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
-        int64_t y = row % r.n[1], t = row / r.n[1], z = t % r.n[2], f = t / r.n[2];
+    MV__CU_FOR_ROWS(row, rows) {
+        int64_t y, z, f;
+        mv__cu_split_row(row, r.n[1], r.n[2], y, z, f);
         int64_t iy = y + r.add[1], iz = z + r.add[2];
         iy -= iy >= r.n[1] ? r.n[1] : 0;
         iz -= iz >= r.n[2] ? r.n[2] : 0;
@@ -2324,10 +2360,9 @@ MVCDEF mv_status mv_cuda_fftshift_into(const mv_cuda_vol *in, mv_cuda_vol *out, 
     r.frames = mv_vol_count(&in->vol) / (r.n[0] * r.n[1] * r.n[2]);
     rows = r.n[1] * r.n[2] * r.frames;
     {
-        int bx = (int)((r.n[0] + 255) / 256);
-        dim3 grid(bx > 64 ? 64 : bx, (unsigned)(rows < 65535 ? rows : 65535));
+        dim3 grid = mv__cu_row_grid(r.n[0], rows);
         MV__CU_CASE_SIZE(mv_dtype_size(in->vol.dtype), T, {
-            mv__cu_roll_kernel<T><<<grid, 256, 0, stream>>>((const T *)in->vol.data, (T *)out->vol.data, r);
+            mv__cu_roll_kernel<T><<<grid, MV__CU_ROW_BLOCK, 0, stream>>>((const T *)in->vol.data, (T *)out->vol.data, r);
             st = MV_OK;
         })
     }
@@ -2499,8 +2534,9 @@ static MV__CU_HD float2 mv__cu_mod_factor(const mv__cu_mod &m, const int64_t idx
 static __global__ void mv__cu_modulate_kernel(float2 *x, mv__cu_mod m)
 {
     const int64_t rows = m.n[1] * m.n[2] * m.frames, frame = m.n[0] * m.n[1] * m.n[2];
-    for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
-        int64_t y = row % m.n[1], t = row / m.n[1], z = t % m.n[2], f = t / m.n[2];
+    MV__CU_FOR_ROWS(row, rows) {
+        int64_t y, z, f;
+        mv__cu_split_row(row, m.n[1], m.n[2], y, z, f);
         float2 *p = x + f * frame + (z * m.n[1] + y) * m.n[0];
         int64_t idx[3];
         idx[1] = y;
@@ -2520,36 +2556,15 @@ static __global__ void mv__cu_modulate_kernel(float2 *x, mv__cu_mod m)
     }
 }
 
-/* in (may be out) times the input or output factor into out */
-static __global__ void mv__cu_modulate_copy_kernel(const float2 *__restrict__ in, float2 *__restrict__ out, mv__cu_mod m)
-{
-    const int64_t rows = m.n[1] * m.n[2] * m.frames, frame = m.n[0] * m.n[1] * m.n[2];
-    for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
-        int64_t y = row % m.n[1], t = row / m.n[1], z = t % m.n[2], f = t / m.n[2];
-        int64_t off = f * frame + (z * m.n[1] + y) * m.n[0];
-        for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < m.n[0]; i += (int64_t)gridDim.x * blockDim.x) {
-            float2 v = in[off + i];
-            int64_t parity = (m.on[0] ? i : 0) + (m.on[1] ? y : 0) + (m.on[2] ? z : 0);
-            out[off + i] = (parity & 1) ? make_float2(-v.x, -v.y) : v;
-        }
-    }
-}
-
 static mv_status mv__cu_modulate(const float2 *in, float2 *out, const mv__cu_mod &m, cudaStream_t s)
 {
-    int bx = (int)((m.n[0] + 255) / 256);
     int64_t rows = m.n[1] * m.n[2] * m.frames;
-    dim3 grid(bx > 64 ? 64 : bx, (unsigned)(rows < 65535 ? rows : 65535));
-    if (in != out) { /* only the input side, which is all-even signs or general */
-        if (m.all_even && !m.post && m.scale == 1.0f) {
-            mv__cu_modulate_copy_kernel<<<grid, 256, 0, s>>>(in, out, m);
-            MV__CU_TRY(cudaGetLastError());
-            return MV_OK;
-        }
+    dim3 grid = mv__cu_row_grid(m.n[0], rows);
+    if (in != out) { /* only the input side of odd lengths (even ones: mv__cu_shift_sign) */
         MV__CU_TRY(cudaMemcpyAsync(out, in, (size_t)(m.n[0] * m.n[1] * m.n[2] * m.frames) * sizeof(float2),
                                    cudaMemcpyDeviceToDevice, s));
     }
-    mv__cu_modulate_kernel<<<grid, 256, 0, s>>>(out, m);
+    mv__cu_modulate_kernel<<<grid, MV__CU_ROW_BLOCK, 0, s>>>(out, m);
     MV__CU_TRY(cudaGetLastError());
     return MV_OK;
 }
@@ -2572,8 +2587,9 @@ static __global__ void mv__cu_shift_sign_kernel(const float2 *__restrict__ in, f
 {
     const int64_t rows = m.n[1] * m.n[2] * m.frames, frame = m.n[0] * m.n[1] * m.n[2];
     const int64_t h0 = m.on[0] ? m.h[0] : 0, h1 = m.on[1] ? m.h[1] : 0, h2 = m.on[2] ? m.h[2] : 0;
-    for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
-        int64_t y = row % m.n[1], t = row / m.n[1], z = t % m.n[2], f = t / m.n[2];
+    MV__CU_FOR_ROWS(row, rows) {
+        int64_t y, z, f;
+        mv__cu_split_row(row, m.n[1], m.n[2], y, z, f);
         int64_t ys = y + h1 < m.n[1] ? y + h1 : y + h1 - m.n[1], zs = z + h2 < m.n[2] ? z + h2 : z + h2 - m.n[2];
         const float2 *src = in + f * frame + (zs * m.n[1] + ys) * m.n[0];
         float2 *dst = out + f * frame + (z * m.n[1] + y) * m.n[0];
@@ -2589,8 +2605,9 @@ static __global__ void mv__cu_shift_sign_inplace_kernel(float2 *x, mv__cu_mod m,
 {
     const int64_t rows = m.n[1] * m.n[2] * m.frames, frame = m.n[0] * m.n[1] * m.n[2];
     const int64_t h0 = m.on[0] ? m.h[0] : 0, h1 = m.on[1] ? m.h[1] : 0, h2 = m.on[2] ? m.h[2] : 0;
-    for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
-        int64_t y = row % m.n[1], t = row / m.n[1], z = t % m.n[2], f = t / m.n[2];
+    MV__CU_FOR_ROWS(row, rows) {
+        int64_t y, z, f;
+        mv__cu_split_row(row, m.n[1], m.n[2], y, z, f);
         if ((lowest == 1 && y >= h1) || (lowest == 2 && z >= h2)) continue; /* the partner row's thread swaps */
         int64_t ys = y + h1 < m.n[1] ? y + h1 : y + h1 - m.n[1], zs = z + h2 < m.n[2] ? z + h2 : z + h2 - m.n[2];
         float2 *a = x + f * frame + (z * m.n[1] + y) * m.n[0];
@@ -2608,11 +2625,10 @@ static __global__ void mv__cu_shift_sign_inplace_kernel(float2 *x, mv__cu_mod m,
 
 static mv_status mv__cu_shift_sign(const float2 *in, float2 *out, const mv__cu_mod &m, cudaStream_t s)
 {
-    int bx = (int)((m.n[0] + 255) / 256), lowest = m.on[0] ? 0 : m.on[1] ? 1 : 2;
-    int64_t rows = m.n[1] * m.n[2] * m.frames;
-    dim3 grid(bx > 64 ? 64 : bx, (unsigned)(rows < 65535 ? rows : 65535));
-    if (in != out) mv__cu_shift_sign_kernel<<<grid, 256, 0, s>>>(in, out, m);
-    else mv__cu_shift_sign_inplace_kernel<<<grid, 256, 0, s>>>(out, m, lowest);
+    int lowest = m.on[0] ? 0 : m.on[1] ? 1 : 2;
+    dim3 grid = mv__cu_row_grid(m.n[0], m.n[1] * m.n[2] * m.frames);
+    if (in != out) mv__cu_shift_sign_kernel<<<grid, MV__CU_ROW_BLOCK, 0, s>>>(in, out, m);
+    else mv__cu_shift_sign_inplace_kernel<<<grid, MV__CU_ROW_BLOCK, 0, s>>>(out, m, lowest);
     MV__CU_TRY(cudaGetLastError());
     return MV_OK;
 }

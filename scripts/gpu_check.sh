@@ -51,10 +51,9 @@ for s in $STEPS; do
         # every mv__cu_ kernel instantiation in the binary against the ones
         # ncu saw launched (ncu profiles each launch of an mv__cu_ kernel with
         # one cheap metric; names mangled so that instantiations compare)
-        step kernels 300 "cuobjdump -symbols $BUILD/test_cuda | grep -o '_Z[A-Za-z0-9_]*mv__cu_[A-Za-z0-9_]*' | sort -u >$OUT/kernels_all.txt;
-          $NCU --kernel-name-base mangled --kernel-name regex:mv__cu_ --metrics gpu__time_duration.sum --csv $BUILD/test_cuda >$OUT/ncu.csv 2>&1;
-          grep -o '_Z[A-Za-z0-9_]*mv__cu_[A-Za-z0-9_]*' $OUT/ncu.csv | sort -u >$OUT/kernels_run.txt;
-          python3 scripts/gpu_kernels.py $OUT/kernels_all.txt $OUT/kernels_run.txt" ;;
+        step kernels 300 "cuobjdump -symbols $BUILD/test_cuda | grep -o '_Z[A-Za-z0-9_]*mv__cu_[A-Za-z0-9_]*' | sort -u >$BUILD/kernels_all.txt;
+          $NCU --kernel-name-base mangled --kernel-name regex:mv__cu_ --metrics gpu__time_duration.sum --csv $BUILD/test_cuda >$BUILD/ncu.csv 2>&1;
+          python3 scripts/gpu_kernels.py $BUILD/kernels_all.txt $BUILD/ncu.csv" ;;
     sol)
         # speed of light (memory and compute throughput, % of peak) of the kernels the profile times
         step sol 200 "$NCU --section SpeedOfLight --section Occupancy -k regex:'mv__cu_(stats_kernel|resample|map_kernel|shift_sign|gather|transpose|nearest)' --launch-count 12 $BUILD/profile_cuda 128 2" ;;

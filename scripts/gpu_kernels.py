@@ -1,32 +1,43 @@
 #!/usr/bin/env python3
-"""gpu_kernels.py ALL RUN - which mv__cu_ kernels the tests never launched.
+"""gpu_kernels.py ALL NCU_CSV - which mv__cu_ kernels the tests never launched.
 
-ALL: mangled kernel symbols in the binary (cuobjdump -symbols), RUN: the
-mangled names ncu saw launched; one per line. Prints the counts of kernel
-functions and template instantiations, then the ones never launched.
-Runs on any python3 (standard library only)."""
-import re, subprocess, sys
+ALL: the mangled kernel symbols in the binary, one per line (cuobjdump
+-symbols | grep); NCU_CSV: the output of ncu --csv over the test run, one
+row per kernel launch, demangled names in the "Kernel Name" column. Both
+are reduced to "name<template arguments>" without spaces and compared.
+Prints the counts of kernel functions and instantiations, then the ones
+never launched. Any python3 (standard library only); c++filt on PATH."""
+import csv, subprocess, sys
 
-def function_name(sym):
-    # _Z[L]<length><name>...: the length prefix delimits the function name
-    m = re.match(r"_ZL?(\d+)", sym)
-    n = int(m.group(1))
-    return sym[m.end():m.end() + n]
+def key(demangled):
+    s = demangled.strip()
+    if s.startswith("void "): s = s[5:]
+    depth = 0
+    for i, ch in enumerate(s):  # cut at the parameter list (depth 0 of <>)
+        if ch == "<": depth += 1
+        elif ch == ">": depth -= 1
+        elif ch == "(" and depth == 0:
+            s = s[:i]
+            break
+    return s.replace(" ", "")
 
-def demangle(syms):
-    try:
-        return subprocess.run(["c++filt"], input="\n".join(syms), capture_output=True, text=True).stdout.split("\n")
-    except OSError:
-        return syms
+def function(k):
+    return k.split("<", 1)[0]
 
-all_syms = sorted(set(open(sys.argv[1]).read().split()))
-run_syms = set(open(sys.argv[2]).read().split())
-all_fn = sorted({function_name(s) for s in all_syms})
-run_fn = {function_name(s) for s in run_syms}
-missing = [s for s in all_syms if s not in run_syms]
-print(f"kernel functions: {len(all_fn)} in the binary, {len(run_fn & set(all_fn))} launched")
-print(f"instantiations:   {len(all_syms)} in the binary, {len(all_syms) - len(missing)} launched")
+mangled = sorted(set(open(sys.argv[1]).read().split()))
+demangled = subprocess.run(["c++filt"], input="\n".join(mangled), capture_output=True, text=True).stdout.splitlines()
+all_keys = {key(d): d for d in demangled}
+run_keys = set()
+with open(sys.argv[2], newline="") as f:
+    lines = [l for l in f if l.startswith('"')]
+for row in csv.DictReader(lines):
+    if "mv__cu_" in row.get("Kernel Name", ""):
+        run_keys.add(key(row["Kernel Name"]))
+all_fn = sorted({function(k) for k in all_keys})
+run_fn = {function(k) for k in run_keys}
+missing = sorted(k for k in all_keys if k not in run_keys)
+print(f"kernel functions: {len(all_fn)} in the binary, {len(run_fn & set(all_fn))} launched by the tests")
+print(f"instantiations:   {len(all_keys)} in the binary, {len(all_keys) - len(missing)} launched by the tests")
 print("functions never launched:", " ".join(f for f in all_fn if f not in run_fn) or "none")
 print("instantiations never launched:")
-for d in demangle(missing):
-    if d: print("  " + d)
+for k in missing: print("  " + all_keys[k])

@@ -278,10 +278,10 @@ static void test_convert(void)
 
 static void test_stats(void)
 {
-    const mv_dtype dts[] = {MV_DT_F32, MV_DT_I16, MV_DT_U8, MV_DT_F64, MV_DT_I32};
+    const mv_dtype *dts = t_real; /* every real dtype the GPU has */
     int64_t dims[3] = {61, 47, 23};
     int k, raw;
-    for (k = 0; k < 5; k++)
+    for (k = 0; k < T_NREAL; k++)
         for (raw = 0; raw < 2; raw++) {
             mv_vol h;
             mv_cuda_vol d;
@@ -396,8 +396,10 @@ static void test_intensity(void)
 {
     int64_t d3[3] = {37, 29, 13}, d4[4] = {33, 17, 9, 3}, d1[3] = {1, 1, 1};
     /* float32/int16/uint8/uint16 with slope 2: float32 values; int8 (not in
-       medvol.h's exact set), int32 and float64: the float64 first step */
-    const mv_dtype ins[] = {MV_DT_F32, MV_DT_I16, MV_DT_U8, MV_DT_F64, MV_DT_U16, MV_DT_I8, MV_DT_I32};
+       medvol.h's exact set), 32/64-bit integers and float64: the float64
+       first step; float16/bfloat16 (slope 2 inexact for them): float64 too */
+    const mv_dtype ins[] = {MV_DT_F32, MV_DT_I16, MV_DT_U8, MV_DT_F64, MV_DT_U16, MV_DT_I8,
+                            MV_DT_I32, MV_DT_U32, MV_DT_I64, MV_DT_U64, MV_DT_F16, MV_DT_BF16};
     int op, k;
     char what[160];
     for (op = 0; op < 3; op++)
@@ -696,6 +698,104 @@ static void t_resample_general(int linear, int fill)
     mv_free(&h);
 }
 
+/* Every dtype through the resampling kernels. Linear (axis-aligned and
+   rotated maps): the result must equal that of the float32 input holding
+   the same values (medvol's rule: a voxel is the float32 of its scaled
+   value, rounded once), which the tests above check against float64
+   references. Nearest keeping the dtype: a float32 volume of voxel indices
+   (exact below 2^24) resampled the same way names the voxel each output
+   takes, and the stored bytes must be that voxel's. */
+static void t_resample_dtypes(void)
+{
+    const int64_t in_d[3] = {19, 11, 7}, out_d[3] = {27, 8, 12};
+    const mv_dtype keep[] = {MV_DT_U8, MV_DT_U16, MV_DT_F32, MV_DT_F64, MV_DT_RGB24, MV_DT_C128};
+    double M[4][4] = {{0.6, -0.2, 0.05, 1.5}, {0.15, 0.55, 0.1, -0.7}, {-0.05, 0.1, 0.5, 0.9}, {0, 0, 0, 1}};
+    char what[160];
+    int k, mode;
+    for (k = 0; k < T_NREAL; k++)
+        for (mode = 0; mode < 2; mode++) { /* 0: resample_shape (axis-aligned), 1: a rotated map */
+            mv_vol h, hf, g, gf;
+            mv_cuda_vol d, df, dout, doutf;
+            mv_cuda_resample_opts o;
+            size_t i, n;
+            t_host(&h, t_real[k], 3, in_d, 1000);
+            h.meta.scl_slope = 0.5; /* the scaling is part of the value */
+            h.meta.scl_inter = 2;
+            n = (size_t)mv_vol_count(&h);
+            if (mv_vol_alloc(&hf, MV_DT_F32, 3, in_d, NULL) != MV_OK) exit(1);
+            mv_convert_buffer(h.data, h.dtype, hf.data, MV_DT_F32, n, NULL); /* one rounding, unscaled */
+            for (i = 0; i < n; i++) { /* the float32 value medvol sees: float32(x * 0.5 + 2) */
+                double x;
+                mv_convert_buffer((unsigned char *)h.data + i * mv_dtype_size(h.dtype), h.dtype, &x, MV_DT_F64, 1, NULL);
+                ((float *)hf.data)[i] = (float)(x * 0.5 + 2);
+            }
+            memset(&o, 0, sizeof(o));
+            o.interp = MV_CUDA_INTERP_LINEAR;
+            snprintf(what, sizeof(what), "resample linear %s %s", mv_dtype_name(t_real[k]), mode ? "rotated" : "zoom");
+            REQUIRE_OK(mv_cuda_upload(&h, &d, t_stream));
+            REQUIRE_OK(mv_cuda_upload(&hf, &df, t_stream));
+            if (mode == 0) {
+                CHECK_OK(mv_cuda_resample_shape(&d, &dout, out_d, &o, t_stream));
+                CHECK_OK(mv_cuda_resample_shape(&df, &doutf, out_d, &o, t_stream));
+            } else {
+                REQUIRE_OK(mv_cuda_vol_alloc(&dout, MV_DT_F32, 3, out_d, t_stream));
+                REQUIRE_OK(mv_cuda_vol_alloc(&doutf, MV_DT_F32, 3, out_d, t_stream));
+                CHECK_OK(mv_cuda_resample_into(&d, &dout, M, &o, t_stream));
+                CHECK_OK(mv_cuda_resample_into(&df, &doutf, M, &o, t_stream));
+            }
+            if (mv_cuda_download(&dout, &g, t_stream) == MV_OK) {
+                if (mv_cuda_download(&doutf, &gf, t_stream) == MV_OK) {
+                    t_check_bytes(g.data, gf.data, MV_DT_F32, (size_t)mv_vol_count(&g), what);
+                    mv_free(&gf);
+                }
+                mv_free(&g);
+            }
+            mv_cuda_free(&dout, t_stream);
+            mv_cuda_free(&doutf, t_stream);
+            mv_cuda_free(&d, t_stream);
+            mv_cuda_free(&df, t_stream);
+            mv_free(&hf);
+            mv_free(&h);
+        }
+    for (k = 0; k < (int)(sizeof(keep) / sizeof(keep[0])); k++) {
+        mv_vol h, idx, g, gi;
+        mv_cuda_vol d, di, dout, douti;
+        mv_cuda_resample_opts o;
+        size_t i, n, m, es = mv_dtype_size(keep[k]);
+        t_host(&h, keep[k], 3, in_d, 1000);
+        n = (size_t)mv_vol_count(&h);
+        if (mv_vol_alloc(&idx, MV_DT_F32, 3, in_d, NULL) != MV_OK) exit(1);
+        for (i = 0; i < n; i++) ((float *)idx.data)[i] = (float)i;
+        memset(&o, 0, sizeof(o));
+        o.interp = MV_CUDA_INTERP_NEAREST;
+        snprintf(what, sizeof(what), "resample nearest keeps %s", mv_dtype_name(keep[k]));
+        REQUIRE_OK(mv_cuda_upload(&h, &d, t_stream));
+        REQUIRE_OK(mv_cuda_upload(&idx, &di, t_stream));
+        CHECK_OK(mv_cuda_resample_shape(&d, &dout, out_d, &o, t_stream));
+        CHECK_OK(mv_cuda_resample_shape(&di, &douti, out_d, &o, t_stream));
+        if (mv_cuda_download(&dout, &g, t_stream) == MV_OK) {
+            if (mv_cuda_download(&douti, &gi, t_stream) == MV_OK) {
+                size_t bad = 0;
+                m = (size_t)mv_vol_count(&g);
+                CHECK(g.dtype == keep[k], "%s: dtype %s", what, mv_dtype_name(g.dtype));
+                for (i = 0; i < m; i++) {
+                    size_t src = (size_t)((float *)gi.data)[i];
+                    if (src >= n || memcmp((unsigned char *)g.data + i * es, (unsigned char *)h.data + src * es, es)) bad++;
+                }
+                CHECK(bad == 0, "%s: %zu of %zu voxels are not the input voxel nearest picks", what, bad, m);
+                mv_free(&gi);
+            }
+            mv_free(&g);
+        }
+        mv_cuda_free(&dout, t_stream);
+        mv_cuda_free(&douti, t_stream);
+        mv_cuda_free(&d, t_stream);
+        mv_cuda_free(&di, t_stream);
+        mv_free(&idx);
+        mv_free(&h);
+    }
+}
+
 static void test_resample(void)
 {
     const int64_t ins[3][3] = {{37, 29, 13}, {16, 16, 16}, {5, 1, 7}};
@@ -750,6 +850,7 @@ static void test_resample(void)
     t_resample_general(0, 0);
     t_resample_general(1, 0);
     t_resample_general(1, 1);
+    t_resample_dtypes();
     {   /* cubic is not on the GPU yet */
         mv_vol h;
         mv_cuda_vol d, dout;
@@ -788,12 +889,12 @@ static void t_ref_roll(const unsigned char *in, unsigned char *out, const int64_
 static void test_fftshift(void)
 {
     const int64_t shapes[3][4] = {{8, 6, 4, 1}, {7, 5, 3, 2}, {33, 1, 9, 1}};
-    const mv_dtype dts[] = {MV_DT_C64, MV_DT_F32, MV_DT_U8, MV_DT_C128};
+    const mv_dtype dts[] = {MV_DT_C64, MV_DT_F32, MV_DT_U8, MV_DT_C128, MV_DT_I16, MV_DT_RGB24};
     int s, k, inv;
     unsigned axes;
     char what[128];
     for (s = 0; s < 3; s++)
-        for (k = 0; k < 4; k++)
+        for (k = 0; k < (int)(sizeof(dts) / sizeof(dts[0])); k++)
             for (inv = 0; inv < 2; inv++)
                 for (axes = 1; axes < 8; axes++) {
                     mv_vol h, g;
@@ -961,6 +1062,31 @@ static void test_coils(void)
             }
         mv_free(&g);
         mv_cuda_free(&dout, t_stream);
+    }
+    {   /* RSS of real (float32) coil images */
+        mv_vol rf;
+        mv_cuda_vol drf;
+        t_host(&rf, MV_DT_F32, 5, dims, 3);
+        for (v = 0; v < V * C * B; v++) /* finite values: Inf / NaN coils are another test */
+            if (!isfinite(((float *)rf.data)[v]) || fabsf(((float *)rf.data)[v]) > 1e4f) ((float *)rf.data)[v] = (float)(v % 13);
+        REQUIRE_OK(mv_cuda_upload(&rf, &drf, t_stream));
+        CHECK_OK(mv_cuda_rss(&drf, &dout, t_stream));
+        if (mv_cuda_download(&dout, &g, t_stream) == MV_OK) {
+            for (b = 0; b < B; b++)
+                for (v = 0; v < V; v++) {
+                    double acc = 0;
+                    for (c = 0; c < C; c++) {
+                        double z = ((const float *)rf.data)[v + V * (c + C * b)];
+                        acc += z * z;
+                    }
+                    CHECK(fabs(((float *)g.data)[v + V * b] - sqrt(acc)) <= 1e-6 * sqrt(acc) + 1e-30,
+                          "rss float32 at %lld", (long long)(v + V * b));
+                }
+            mv_free(&g);
+            mv_cuda_free(&dout, t_stream);
+        }
+        mv_cuda_free(&drf, t_stream);
+        mv_free(&rf);
     }
     /* sensitivity-weighted combination */
     CHECK_OK(mv_cuda_coil_combine(&di, &ds, &dout, t_stream));
