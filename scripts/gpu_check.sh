@@ -55,8 +55,9 @@ for s in $STEPS; do
           $NCU --kernel-name-base mangled --kernel-name regex:mv__cu_ --metrics gpu__time_duration.sum --csv $BUILD/test_cuda >$BUILD/ncu.csv 2>&1;
           python3 scripts/gpu_kernels.py $BUILD/kernels_all.txt $BUILD/ncu.csv" ;;
     sol)
-        # speed of light (memory and compute throughput, % of peak) of the kernels the profile times
-        step sol 200 "$NCU --section SpeedOfLight --section Occupancy -k regex:'mv__cu_(stats_kernel|resample|map_kernel|shift_sign|gather|transpose|nearest)' --launch-count 12 $BUILD/profile_cuda 128 2" ;;
+        # where the time goes in the kernels named by SOL_KERNELS (a regex):
+        # throughput against peak, memory, warp stalls, occupancy
+        step sol 200 "$NCU --section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats --section Occupancy --section LaunchStats -k regex:'${SOL_KERNELS:-mv__cu_(stats_kernel|resample_sep)}' --launch-count ${SOL_COUNT:-2} $BUILD/profile_cuda 256 2" ;;
     profile) step profile 300 "$BUILD/profile_cuda ${PROFILE_ARGS:-256 20}" ;;
     *) echo "unknown step $s" ;;
     esac
