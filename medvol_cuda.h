@@ -1,16 +1,11 @@
-/* medvol_cuda.h - v0.1.0 - the CUDA companion of medvol.h - MIT licence (see medvol.h)
+/* medvol_cuda.h - v0.2.0 - the CUDA companion of medvol.h - MIT licence (see medvol.h)
 
-   STATUS: compiled and linked with nvcc 13.0 (sm_90 + compute_90 PTX), NOT YET
-   RUN ON A GPU. The sessions that wrote it had no device; every kernel is
-   checked against the CPU path by tests/test_cuda.cu, which has not run yet.
-   What could be checked without a device was: tests/test_cuda_host.cu runs
-   the implementation's host-side arithmetic (the conversion element
-   function for every dtype pair, the statistics reduction in the kernels'
-   order, spatial voxel maps, the centred FFT's
-   layout and modulation factors, the resampler's per-voxel functions)
-   against the CPU path and float64 definitions. Treat the kernel-level
-   numbers and tolerances below as the contract the first GPU run must
-   confirm, not as measured facts.
+   STATUS: run on an NVIDIA H100 (sm_90, CUDA 13.0, 2026-11-22): every kernel
+   against the CPU path (tests/test_cuda.cu: 9 groups pass; every kernel and
+   template instantiation in the binary launched by them), compute-sanitizer
+   memcheck and racecheck clean, profiled (examples/profile_cuda.cu; the
+   numbers and the targets missed are in README.md's CUDA section).
+   scripts/gpu_check.sh repeats the whole session in one command.
 
    Do this:
       #define MEDVOL_CUDA_IMPLEMENTATION
@@ -108,6 +103,10 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
    - z-normalize, rescale: voxel v = float32 of the scaled value, then
      ((double)v - c) * s + o in float64, rounded once (no FMA), as the CPU;
      the statistics are float64 sums over those float32 values, as the CPU's.
+     Where the values are not float32 numbers (int8 or 32/64-bit integers,
+     float64, a scaling float32 cannot hold exactly: medvol.h's
+     mv__vsrc_values_f32 rule, restated as mv__cu_values_f32) the statistics
+     and the affine start from the float64 value instead, as the CPU's.
      Rescale's min and max are exact, so it should be bit-identical;
      z-normalize's mean and std may differ from the CPU's in the last bits,
      which moves a voxel by at most 1 ulp. Test tolerance: |gpu - cpu| <=
@@ -126,32 +125,26 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
      input's largest magnitude. Cubic: not yet (MV_ERR_UNSUPPORTED).
    - centred FFT: fftshift(fftn(ifftshift(x))) (inverse: ifftn), ortho,
      through cuFFT; relative RMS error against a float64 DFT <= 1e-5.
-     Even lengths: the shifts are folded into (-1)^(i+j+k) modulations;
-     odd lengths: into the equivalent phase ramps.
+     Even lengths: one pass before cuFFT, z[m] = (-1)^(sum m) x[m + n/2]
+     times the ortho scale (see mv__cu_shift_sign); odd lengths: phase ramps
+     before and after.
    - RSS and coil combination accumulate in float32 in coil order without
      FMA, as the CPU code under review does: <= 2 ulp.
 
-NOT YET (each returns MV_ERR_UNSUPPORTED or is absent, by design of this
-first version): SENSE unfolding, Gaussian smoothing (no CPU version yet),
-cubic resampling, percentile rescale, f128/complex/RGB conversion, in-place
-fftshift. The modulation passes of the centred FFT cost two extra passes
-over the data; if the profile shows more than the 10% the issue allows,
-move them into cuFFT LTO callbacks (cufftXtSetJITCallback).
-
-FIRST GPU RUN (what the next session with a device must do, in order)
-   1. make test-cuda: every kernel against the CPU. The likeliest first
-      failures: conversions to f16/bf16 (__double2half / __double2bfloat16
-      against medvol's software rounding), the RGB fill of spatial pads,
-      statistics tolerances on data with huge values.
-   2. compute-sanitizer --tool memcheck build/test_cuda (and racecheck on the
-      tiled transpose and the reductions): must report nothing.
-   3. build/profile_cuda 256 20: fractions of D2D memcpy. Expected short of
-      the issue's targets by design: znorm/rescale read the input twice
-      (statistics, then the write: at most ~0.67 of memcpy's traffic), and
-      the centred FFT adds two memory passes to cuFFT's; the remedies are
-      noted at those kernels.
+NOT YET (each returns MV_ERR_UNSUPPORTED or is absent): SENSE unfolding,
+Gaussian smoothing, cubic resampling, percentile rescale, f128/complex/RGB
+conversion, in-place fftshift. Speed targets missed on the H100 (README):
+the statistics reduction (0.38 of memcpy: latency-bound float64 sums),
+z-normalize / rescale (0.46: two reads of the input), trilinear (0.35 of
+the output's memcpy: float64 coordinates), the centred FFT (1.33x bare
+cuFFT: one pass of its own; a cuFFT LTO load callback would hide it, at
+the cost of nvrtc and nvJitLink at run time).
 
 VERSION HISTORY
+   0.2.0  (2026-11-22) first GPU run (H100): float64 first step of the
+          intensity ops where medvol.h has one, warp-per-row kernels with
+          32-bit row splits, the centred FFT in one pass plus cuFFT, a
+          float32 fast path in the statistics; tests over every dtype.
    0.1.0  (2026-11-21) first version: compiled, reviewed, not yet run on a GPU.
 */
 
@@ -161,14 +154,14 @@ VERSION HISTORY
 #include "medvol.h"
 
 #if MEDVOL_VERSION_MAJOR != 0
-#error "medvol_cuda.h 0.1 was written for medvol.h 0.x: check the API it mirrors before raising this"
+#error "medvol_cuda.h 0.2 was written for medvol.h 0.x: check the API it mirrors before raising this"
 #endif
 #if defined(MEDVOL_CUDA_IMPLEMENTATION) && !defined(__CUDACC__)
 #error "MEDVOL_CUDA_IMPLEMENTATION needs nvcc (a .cu file): the implementation holds CUDA kernels"
 #endif
 
 #define MEDVOL_CUDA_VERSION_MAJOR 0
-#define MEDVOL_CUDA_VERSION_MINOR 1
+#define MEDVOL_CUDA_VERSION_MINOR 2
 #define MEDVOL_CUDA_VERSION_PATCH 0
 
 #ifndef MEDVOL_CUDA_DEF

@@ -11,8 +11,7 @@
    data (target: within 10%). Then upload/download bandwidth (pageable and
    pinned) and a GPU-vs-CPU table of the same ops through medvol.h.
 
-   Without a CUDA device it says so and exits 0.
-   NOTE: written without a GPU; it compiles and links, but has not run. */
+   Without a CUDA device it says so and exits 0. */
 #include "../medvol_cuda.h"
 #include "profile.h"
 

@@ -19,7 +19,9 @@ def key(demangled):
         elif ch == "(" and depth == 0:
             s = s[:i]
             break
-    return s.replace(" ", "")
+    s = s.replace(" ", "")
+    # non-type template arguments: c++filt writes true/false, ncu (bool)1/(bool)0
+    return s.replace("(bool)1", "true").replace("(bool)0", "false")
 
 def function(k):
     return k.split("<", 1)[0]

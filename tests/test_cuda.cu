@@ -16,7 +16,7 @@
    (tests/medvol_impl.c, host compiler), medvol_cuda.h's in its own .cu file
    (tests/medvol_cuda_impl.cu, nvcc), and this file including the headers.
 
-   NOTE: written without a GPU; it compiles and links, but has not run. */
+   First run on an H100 on 2026-11-22 (scripts/gpu_check.sh). */
 #include "../medvol_cuda.h"
 #include <cuda_runtime.h>
 
