@@ -29,12 +29,13 @@ def function(k):
 mangled = sorted(set(open(sys.argv[1]).read().split()))
 demangled = subprocess.run(["c++filt"], input="\n".join(mangled), capture_output=True, text=True).stdout.splitlines()
 all_keys = {key(d): d for d in demangled}
-run_keys = set()
+run_keys, run_names = set(), {}
 with open(sys.argv[2], newline="") as f:
     lines = [l for l in f if l.startswith('"')]
 for row in csv.DictReader(lines):
     if "mv__cu_" in row.get("Kernel Name", ""):
         run_keys.add(key(row["Kernel Name"]))
+        run_names[key(row["Kernel Name"])] = row["Kernel Name"]
 all_fn = sorted({function(k) for k in all_keys})
 run_fn = {function(k) for k in run_keys}
 missing = sorted(k for k in all_keys if k not in run_keys)
@@ -43,3 +44,7 @@ print(f"instantiations:   {len(all_keys)} in the binary, {len(all_keys) - len(mi
 print("functions never launched:", " ".join(f for f in all_fn if f not in run_fn) or "none")
 print("instantiations never launched:")
 for k in missing: print("  " + all_keys[k])
+unknown = sorted(k for k in run_keys if k not in all_keys)
+if unknown:
+    print("launched, but named unlike any symbol of the binary (fix key()):")
+    for k in unknown: print("  " + run_names[k])
