@@ -7,7 +7,7 @@ row per kernel launch, demangled names in the "Kernel Name" column. Both
 are reduced to "name<template arguments>" without spaces and compared.
 Prints the counts of kernel functions and instantiations, then the ones
 never launched. Any python3 (standard library only); c++filt on PATH."""
-import csv, subprocess, sys
+import csv, re, subprocess, sys
 
 def key(demangled):
     s = demangled.strip()
@@ -20,8 +20,9 @@ def key(demangled):
             s = s[:i]
             break
     s = s.replace(" ", "")
-    # non-type template arguments: c++filt writes true/false, ncu (bool)1/(bool)0
-    return s.replace("(bool)1", "true").replace("(bool)0", "false")
+    # bool template arguments: c++filt writes true/false, ncu 1/0
+    s = s.replace("(bool)1", "1").replace("(bool)0", "0")
+    return re.sub(r"(?<=[<,])true(?=[,>])", "1", re.sub(r"(?<=[<,])false(?=[,>])", "0", s))
 
 def function(k):
     return k.split("<", 1)[0]
