@@ -866,6 +866,16 @@ MVDEF mv_status mv_rescale_into(const mv_vol *in, mv_vol *out, double lo, double
    mv_znorm; opts->dtype 0 keeps float32. */
 MVDEF mv_status mv_clamp(const mv_vol *in, mv_vol *out, double lo, double hi, const mv_intensity_opts *opts);
 MVDEF mv_status mv_clamp_into(const mv_vol *in, mv_vol *out, double lo, double hi, const mv_intensity_opts *opts);
+/* Whether z-normalize and rescale see v's values (scaled unless raw) as
+   float32 numbers: uint8/uint16/int16 whose scaling float32 holds exactly
+   (slope 2, inter -3: yes; slope 0.1: no), and unscaled float32, float16,
+   bfloat16, uint8, int8, uint16, int16. Otherwise (int32/64, float64, or a
+   scaling such as slope 1e38) their statistics and first step are taken in
+   float64 from the stored value, so nothing is rounded or overflowed before
+   it is normalised. 0 for a volume the ops refuse (NULL, a valid slope with
+   a non-finite intercept). medvol_cuda.h applies the same rule through
+   this function. allocates: no. */
+MVDEF int mv_intensity_values_f32(const mv_vol *v, int raw);
 
 /* Histogram of nbins equal bins over [lo, hi] exactly as numpy.histogram:
    edges numpy.linspace(lo, hi, nbins + 1), bin i holds edge[i] <= x <
@@ -11567,6 +11577,22 @@ static int mv__vsrc_values_f32(const mv__vsrc *s)
         return 1;
     default: return 0;
     }
+}
+
+MVDEF int mv_intensity_values_f32(const mv_vol *v, int raw)
+{
+    mv__vsrc s;
+    int active = 0;
+    double slope = 1.0, inter = 0.0, sl, in;
+    if (!v || !mv__dtype_ok(v->dtype)) return 0;
+    sl = v->meta.scl_slope;
+    in = v->meta.scl_inter;
+    /* a valid slope with a non-finite intercept: the ops refuse the volume
+       (answered here without mv__scaling, which would set mv_last_error) */
+    if (!raw && sl != 0 && isfinite(sl) && !isfinite(in)) return 0;
+    if (!raw) (void)mv__scaling(sl, in, &active, &slope, &inter);
+    mv__vsrc_from_vol(&s, v, active, slope, inter);
+    return mv__vsrc_values_f32(&s);
 }
 
 /* element offset of full-volume coordinates c[0..MV_MAX_DIMS) */

@@ -103,10 +103,10 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
    - z-normalize, rescale: voxel v = float32 of the scaled value, then
      ((double)v - c) * s + o in float64, rounded once (no FMA), as the CPU;
      the statistics are float64 sums over those float32 values, as the CPU's.
-     Where the values are not float32 numbers (int8 or 32/64-bit integers,
-     float64, a scaling float32 cannot hold exactly: medvol.h's
-     mv__vsrc_values_f32 rule, restated as mv__cu_values_f32) the statistics
-     and the affine start from the float64 value instead, as the CPU's.
+     Where the values are not float32 numbers (32/64-bit integers, float64,
+     a scaling float32 cannot hold exactly: mv_intensity_values_f32 of
+     medvol.h decides for both) the statistics and the affine start from
+     the float64 value instead, as the CPU's.
      Rescale's min and max are exact, so it should be bit-identical;
      z-normalize's mean and std may differ from the CPU's in the last bits,
      which moves a voxel by at most 1 ulp. Test tolerance: |gpu - cpu| <=
@@ -1085,6 +1085,16 @@ struct mv__cu_accum {
         mxf = -HUGE_VALF;
         n = nan = inf = 0;
     }
+    /* a finite value into the shifted sums */
+    MV__CU_HD void add_finite(double v)
+    {
+        if (n == 0) K = v;
+        double d = v - K;
+        s += d;
+        q += d * d;
+        sum += v;
+        n++;
+    }
     MV__CU_HD void add(double v)
     {
         if (v != v) {
@@ -1095,14 +1105,9 @@ struct mv__cu_accum {
             inf++;
             return;
         }
-        if (n == 0) K = v;
-        double d = v - K;
-        s += d;
-        q += d * d;
-        sum += v;
+        add_finite(v);
         mn = fmin(mn, v);
         mx = fmax(mx, v);
-        n++;
     }
     /* a float32 value (the values of 8/16-bit integers, halves and float32
        are float32 numbers): the class tests and min/max in float32, only
@@ -1118,15 +1123,9 @@ struct mv__cu_accum {
             inf++;
             return;
         }
-        double v = (double)f;
-        if (n == 0) K = v;
-        double d = v - K;
-        s += d;
-        q += d * d;
-        sum += v;
+        add_finite((double)f);
         mnf = fminf(mnf, f);
         mxf = fmaxf(mxf, f);
-        n++;
     }
     MV__CU_HD mv__cu_moments moments() const
     {
@@ -1302,7 +1301,7 @@ static __global__ void mv__cu_stats_final(const mv__cu_moments *part, int nparts
 /* The float32 fast path for types of float32 values (unscaled, or f32:
    the float32 of the scaled value); float64 otherwise. Types of other
    values never take the fast path (f32 with them does not occur: the
-   intensity ops take their statistics in float64, see mv__cu_values_f32),
+   intensity ops take their statistics in float64, see mv_intensity_values_f32),
    so their fast-path kernels are not instantiated. */
 template <typename S>
 static void mv__cu_launch_stats(int blocks, int threads, cudaStream_t s, const S *data, int64_t n, int f32, int scaled,
@@ -1383,68 +1382,11 @@ MVCDEF mv_status mv_cuda_compute_stats(const mv_cuda_vol *v, mv_stats *out, cons
 
 /* ---- intensity -------------------------------------------------------------- */
 
-/* Whether float32(x * slope + inter) equals x * slope + inter for every
-   value x of an 8- or 16-bit integer dtype: medvol.h's rule
-   (mv__scaling_exact_f32), restated here because this file uses only
-   medvol.h's public API. slope = S 2^a, inter = T 2^b with S, T odd: the
-   sum is an integer multiple of 2^min(a,b) below 2^24 of them. */
-static void mv__cu_odd_exp(double d, int64_t *odd, int *e)
-{
-    int ex;
-    double m = frexp(fabs(d), &ex);
-    int64_t k = (int64_t)ldexp(m, 53);
-    *e = ex - 53;
-    while (k && !(k & 1)) {
-        k >>= 1;
-        (*e)++;
-    }
-    *odd = d < 0 ? -k : k;
-}
-static int mv__cu_scaling_exact_f32(mv_dtype dt, double slope, double inter)
-{
-    int64_t S, T, xmax;
-    int a, b, m;
-    double nmax;
-    switch (dt) {
-    case MV_DT_U8: xmax = 255; break;
-    case MV_DT_I8: xmax = 128; break;
-    case MV_DT_U16: xmax = 65535; break;
-    case MV_DT_I16: xmax = 32768; break;
-    default: return 0;
-    }
-    if (!isfinite(slope) || !isfinite(inter) || slope == 0) return 0;
-    mv__cu_odd_exp(slope, &S, &a);
-    mv__cu_odd_exp(inter, &T, &b);
-    if (inter == 0) b = a;
-    m = a < b ? a : b;
-    if (a - m > 60 || b - m > 60) return 0;
-    nmax = (double)xmax * fabs((double)S) * ldexp(1.0, a - m) + fabs((double)T) * ldexp(1.0, b - m);
-    return nmax < 16777216.0 && m > -140 && m < 100;
-}
-
-/* Whether the values an intensity op sees (scaled) are exactly float32
-   numbers, as medvol.h decides (mv__vsrc_values_f32): then the op runs on
-   float32 values; otherwise (int32/64, float64, or a scaling float32
-   cannot hold exactly, such as scl_slope 1e38) its statistics and its
-   per-voxel affine are taken in float64 from the stored value, so nothing
-   is rounded or overflowed before it is normalised. */
-static int mv__cu_values_f32(mv_dtype dt, int scaled, double slope, double inter)
-{
-    if ((dt == MV_DT_U8 || dt == MV_DT_I16 || dt == MV_DT_U16) && (!scaled || mv__cu_scaling_exact_f32(dt, slope, inter)))
-        return 1;
-    if (scaled) return 0;
-    switch (dt) {
-    case MV_DT_F32: case MV_DT_F16: case MV_DT_BF16: case MV_DT_U8: case MV_DT_I8: case MV_DT_U16: case MV_DT_I16:
-        return 1;
-    default: return 0;
-    }
-}
-
 /* The per-voxel function of z-normalize, rescale and clamp, as the CPU's
    element ops: v = the float32 value; affine (skipping zeros with nonzero):
    ((double)v - c) * s + o rounded once; then the clamp, NaN passing. wide
-   (values float32 cannot hold, see mv__cu_values_f32): the affine starts
-   from the float64 value instead, y = float32((v64 - c) * s + o). */
+   (values float32 cannot hold, see mv_intensity_values_f32): the affine
+   starts from the float64 value instead, y = float32((v64 - c) * s + o). */
 template <typename S> struct mv__cu_intensity_fn {
     int scaled, affine, nonzero, clamp, wide;
     double slope, inter, c, s, o;
@@ -1480,12 +1422,11 @@ enum { MV__CU_OP_ZNORM = 1, MV__CU_OP_RESCALE, MV__CU_OP_CLAMP };
 
 /* One 3D frame (or the whole volume) of an intensity op into float32 out. */
 static mv_status mv__cu_intensity_run(const void *in, mv_dtype dt, int64_t n, float *out, int op, double lo, double hi,
-                                      const mv_intensity_opts *o, int scaled, double slope, double inter,
+                                      const mv_intensity_opts *o, int scaled, double slope, double inter, int wide,
                                       const mv__cu_select &sel, mv__cu_coef *coef, cudaStream_t s)
 {
     mv_status st = MV_ERR_UNSUPPORTED;
     int kind = op == MV__CU_OP_ZNORM ? MV__CU_COEF_ZNORM : MV__CU_COEF_RESCALE;
-    int wide = op != MV__CU_OP_CLAMP && !mv__cu_values_f32(dt, scaled, slope, inter);
     double c = 0, sc = 0, off = 0;
     int on_device = 0;
     if (op != MV__CU_OP_CLAMP) {
@@ -1539,7 +1480,7 @@ static mv_status mv__cu_intensity(const mv_cuda_vol *in, mv_cuda_vol *out, int i
     mv__cu_select sel;
     mv_cuda_vol res;
     mv_dtype want;
-    int active = 0, a;
+    int active = 0, a, wide;
     double slope = 1, inter = 0;
     int64_t frame_n, frames = 1, f, n;
     size_t esz;
@@ -1561,6 +1502,8 @@ static mv_status mv__cu_intensity(const mv_cuda_vol *in, mv_cuda_vol *out, int i
         MV__CU_CHECK(isfinite(lo) && isfinite(hi), MV_ERR_INVALID_ARG, "%s: range [%g, %g] is not finite", fn, lo, hi);
     }
     MV__CU_STRY(mv__cu_scaling(&in->vol, o.raw, &active, &slope, &inter));
+    /* values float32 cannot hold: the op's first step in float64, as the CPU */
+    wide = op != MV__CU_OP_CLAMP && !mv_intensity_values_f32(&in->vol, o.raw);
     memset(&sel, 0, sizeof(sel));
     sel.nonzero = o.nonzero;
     if (o.mask) {
@@ -1608,7 +1551,7 @@ static mv_status mv__cu_intensity(const mv_cuda_vol *in, mv_cuda_vol *out, int i
     for (f = 0; st == MV_OK && f < frames; f++) {
         sel.mask_count = frames > 1 ? frame_n : sel.mask_count;
         st = mv__cu_intensity_run((const unsigned char *)in->vol.data + (size_t)(f * frame_n) * esz, in->vol.dtype,
-                                  frame_n, f32 + f * frame_n, op, lo, hi, &o, active, slope, inter, sel, coef, s);
+                                  frame_n, f32 + f * frame_n, op, lo, hi, &o, active, slope, inter, wide, sel, coef, s);
     }
     if (st == MV_OK && want != MV_DT_F32)
         st = mv__cu_convert_n(f32, MV_DT_F32, res.vol.data, want, n, 0, 1, 0, o.rounding, s);
@@ -2058,24 +2001,19 @@ static MV__CU_HD int64_t mv__cu_rs_taps(double c, int64_t n, int linear, float w
     return (int64_t)f;
 }
 
-/* One output voxel in float32: x taps summed first, then y, then z (the
-   CPU's mv__rs_sample order), unfused. */
+/* The blend of one output voxel from its taps, in float32: x taps summed
+   first, then y, then z (the CPU's mv__rs_sample order), unfused. rows[tz][ty]
+   is the input row of tap (ty, tz); x taps start at column sx; T[a] taps
+   on axis a (1 or 2). */
 template <typename S>
-static MV__CU_HD float mv__cu_rs_sample(const S *frame, const mv__cu_rsmap &m, const double c[3], int scaled, double slope,
-                                  double inter)
+static MV__CU_HD float mv__cu_rs_blend(const S *const rows[2][2], int64_t sx, const float w[3][2], const int T[3],
+                                       int scaled, double slope, double inter)
 {
-    float w[3][2];
-    int64_t s0[3];
-    int T[3];
-    for (int a = 0; a < 3; a++) {
-        s0[a] = mv__cu_rs_taps(c[a], m.n[a], m.linear, w[a]);
-        T[a] = m.linear && m.n[a] > 1 ? 2 : 1;
-    }
     float acc = 0;
     for (int tz = 0; tz < T[2]; tz++) {
         float plane = 0;
         for (int ty = 0; ty < T[1]; ty++) {
-            const S *r = frame + ((s0[2] + tz) * m.n[1] + (s0[1] + ty)) * m.n[0] + s0[0];
+            const S *r = rows[tz][ty] + sx;
             float row = MV__CU_FMUL(w[0][0], mv__cu_value_f32(r[0], scaled, slope, inter));
             if (T[0] > 1) row = MV__CU_FADD(row, MV__CU_FMUL(w[0][1], mv__cu_value_f32(r[1], scaled, slope, inter)));
             plane = ty == 0 ? MV__CU_FMUL(w[1][0], row) : MV__CU_FADD(plane, MV__CU_FMUL(w[1][ty], row));
@@ -2083,6 +2021,33 @@ static MV__CU_HD float mv__cu_rs_sample(const S *frame, const mv__cu_rsmap &m, c
         acc = tz == 0 ? MV__CU_FMUL(w[2][0], plane) : MV__CU_FADD(acc, MV__CU_FMUL(w[2][tz], plane));
     }
     return acc;
+}
+
+/* The input rows of the y and z taps s0[1] + ty, s0[2] + tz of a frame */
+template <typename S>
+static MV__CU_HD void mv__cu_rs_rows(const S *frame, const mv__cu_rsmap &m, int64_t s1, int64_t s2, const int T[3],
+                                     const S *rows[2][2])
+{
+    for (int tz = 0; tz < 2; tz++)
+        for (int ty = 0; ty < 2; ty++)
+            rows[tz][ty] = frame + ((s2 + (tz < T[2] ? tz : 0)) * m.n[1] + (s1 + (ty < T[1] ? ty : 0))) * m.n[0];
+}
+
+/* One output voxel at input coordinates c, in float32. */
+template <typename S>
+static MV__CU_HD float mv__cu_rs_sample(const S *frame, const mv__cu_rsmap &m, const double c[3], int scaled, double slope,
+                                  double inter)
+{
+    float w[3][2];
+    int64_t s0[3];
+    int T[3];
+    const S *rows[2][2];
+    for (int a = 0; a < 3; a++) {
+        s0[a] = mv__cu_rs_taps(c[a], m.n[a], m.linear, w[a]);
+        T[a] = m.linear && m.n[a] > 1 ? 2 : 1;
+    }
+    mv__cu_rs_rows(frame, m, s0[1], s0[2], T, rows);
+    return mv__cu_rs_blend(rows, s0[0], w, T, scaled, slope, inter);
 }
 
 static MV__CU_HD bool mv__cu_rs_inside(const mv__cu_rsmap &m, const double c[3])
@@ -2120,50 +2085,29 @@ template <typename S>
 static __global__ void mv__cu_resample_sep_kernel(const S *__restrict__ in, float *__restrict__ out, mv__cu_rsmap m,
                                                   int scaled, double slope, double inter, float fill)
 {
-    const int64_t rows = m.m[1] * m.m[2] * m.frames;
-    const int T0 = m.linear && m.n[0] > 1 ? 2 : 1, T1 = m.linear && m.n[1] > 1 ? 2 : 1,
-              T2 = m.linear && m.n[2] > 1 ? 2 : 1;
-    MV__CU_FOR_ROWS(r, rows) {
+    const int64_t rows_n = m.m[1] * m.m[2] * m.frames;
+    int T[3];
+    for (int a = 0; a < 3; a++) T[a] = m.linear && m.n[a] > 1 ? 2 : 1;
+    MV__CU_FOR_ROWS(r, rows_n) {
         int64_t y, z, f;
         mv__cu_split_row(r, m.m[1], m.m[2], y, z, f);
         /* the row's y and z taps: the same for every lane of the warp */
         double cy = MV__CU_DADD(MV__CU_DMUL(MV__CU_DADD((double)y, m.u[1]), m.s[1]), m.v[1]);
         double cz = MV__CU_DADD(MV__CU_DMUL(MV__CU_DADD((double)z, m.u[2]), m.s[2]), m.v[2]);
-        float wy[2], wz[2];
-        int64_t sy = mv__cu_rs_taps(cy, m.n[1], m.linear, wy), sz = mv__cu_rs_taps(cz, m.n[2], m.linear, wz);
+        float w[3][2];
+        int64_t sy = mv__cu_rs_taps(cy, m.n[1], m.linear, w[1]), sz = mv__cu_rs_taps(cz, m.n[2], m.linear, w[2]);
         const bool row_inside = cy >= 0 && cy <= (double)(m.n[1] - 1) && cz >= 0 && cz <= (double)(m.n[2] - 1);
-        const S *frame = in + f * m.in_frame;
+        const S *rows[2][2];
+        mv__cu_rs_rows(in + f * m.in_frame, m, sy, sz, T, rows);
         float *orow = out + f * m.out_frame + (z * m.m[1] + y) * m.m[0];
-        const S *base[2][2]; /* [tz][ty]: the input rows the taps read */
-#pragma unroll
-        for (int tz = 0; tz < 2; tz++)
-#pragma unroll
-            for (int ty = 0; ty < 2; ty++)
-                base[tz][ty] = frame + ((sz + (tz < T2 ? tz : 0)) * m.n[1] + (sy + (ty < T1 ? ty : 0))) * m.n[0];
         for (int64_t x = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; x < m.m[0]; x += (int64_t)gridDim.x * blockDim.x) {
             double cx = MV__CU_DADD(MV__CU_DMUL(MV__CU_DADD((double)x, m.u[0]), m.s[0]), m.v[0]);
             if (m.fill && !(row_inside && cx >= 0 && cx <= (double)(m.n[0] - 1))) {
                 orow[x] = fill;
                 continue;
             }
-            float wx[2];
-            int64_t sx = mv__cu_rs_taps(cx, m.n[0], m.linear, wx);
-            float acc = 0;
-#pragma unroll
-            for (int tz = 0; tz < 2; tz++) {
-                if (tz >= T2) break;
-                float plane = 0;
-#pragma unroll
-                for (int ty = 0; ty < 2; ty++) {
-                    if (ty >= T1) break;
-                    const S *rr = base[tz][ty] + sx;
-                    float row = MV__CU_FMUL(wx[0], mv__cu_value_f32(rr[0], scaled, slope, inter));
-                    if (T0 > 1) row = MV__CU_FADD(row, MV__CU_FMUL(wx[1], mv__cu_value_f32(rr[1], scaled, slope, inter)));
-                    plane = ty == 0 ? MV__CU_FMUL(wy[0], row) : MV__CU_FADD(plane, MV__CU_FMUL(wy[1], row));
-                }
-                acc = tz == 0 ? MV__CU_FMUL(wz[0], plane) : MV__CU_FADD(acc, MV__CU_FMUL(wz[1], plane));
-            }
-            orow[x] = acc;
+            int64_t sx = mv__cu_rs_taps(cx, m.n[0], m.linear, w[0]);
+            orow[x] = mv__cu_rs_blend(rows, sx, w, T, scaled, slope, inter);
         }
     }
 }
@@ -2542,7 +2486,7 @@ MVCDEF void mv_cuda_plan_cache_clear(void)
 struct mv__cu_mod {
     int64_t n[3], h[3], frames;
     int on[3];      /* axis shifted */
-    int all_even;   /* every shifted axis even: signs only */
+    int all_even;   /* every shifted axis even: one mv__cu_shift_sign pass */
     int post;       /* 0: input factor, 1: output factor */
     float sg;       /* +1 forward, -1 inverse */
     float scale;    /* ortho 1/sqrt(N) (post only) */
@@ -2554,18 +2498,12 @@ static MV__CU_HD float2 mv__cu_cmul(float2 a, float2 b)
                        MV__CU_FADD(MV__CU_FMUL(a.x, b.y), MV__CU_FMUL(a.y, b.x)));
 }
 
-/* The factor of element idx: all even lengths, +-scale by the parity of the
-   shifted indices (plus h after the transform); otherwise the product of the
-   per-axis phases exp(sg 2 pi i q / n), q = j h (before) or h (k - h)
-   (after) reduced mod n in exact integers, times the scale. */
+/* The factor of element idx (the modulation passes of odd lengths; even
+   ones take mv__cu_shift_sign): the product of the per-axis phases
+   exp(sg 2 pi i q / n), q = j h (before) or h (k - h) (after) reduced mod n
+   in exact integers, times the scale. */
 static MV__CU_HD float2 mv__cu_mod_factor(const mv__cu_mod &m, const int64_t idx[3])
 {
-    if (m.all_even) {
-        int64_t parity = 0;
-        for (int a = 0; a < 3; a++)
-            if (m.on[a]) parity += idx[a] + (m.post ? m.h[a] : 0);
-        return make_float2((parity & 1) ? -m.scale : m.scale, 0.0f);
-    }
     float2 w = make_float2(m.scale, 0.0f);
     for (int a = 0; a < 3; a++) {
         if (!m.on[a]) continue;
@@ -2585,7 +2523,7 @@ static MV__CU_HD float2 mv__cu_mod_factor(const mv__cu_mod &m, const int64_t idx
     return w;
 }
 
-/* x times the factor of each element, in place */
+/* x times the factor of each element, in place (odd lengths) */
 static __global__ void mv__cu_modulate_kernel(float2 *x, mv__cu_mod m)
 {
     const int64_t rows = m.n[1] * m.n[2] * m.frames, frame = m.n[0] * m.n[1] * m.n[2];
@@ -2600,13 +2538,7 @@ static __global__ void mv__cu_modulate_kernel(float2 *x, mv__cu_mod m)
             float2 v = p[i], w;
             idx[0] = i;
             w = mv__cu_mod_factor(m, idx);
-            if (m.all_even) { /* a real factor: two products, exact signs */
-                v.x = __fmul_rn(v.x, w.x);
-                v.y = __fmul_rn(v.y, w.x);
-            } else {
-                v = mv__cu_cmul(v, w);
-            }
-            p[i] = v;
+            p[i] = mv__cu_cmul(v, w);
         }
     }
 }
@@ -2774,16 +2706,11 @@ MVCDEF mv_status mv_cuda_fftc_into(const mv_cuda_vol *in, mv_cuda_vol *out, unsi
        pass is about a third of cuFFT's own time); to make it free, apply it
        in cuFFT's load callback (cufftXtSetJITCallback with LTO-IR, built by
        nvrtc -dlto), at the cost of nvrtc and nvJitLink at run time.
-       1. input factor (out of place: fused with the copy into out) */
-    if (m.all_even) { /* both shifts and the scale in one pass before the transform */
-        m.post = 0;
-        m.scale = (float)(1.0 / sqrt((double)N));
-        MV__CU_STRY(mv__cu_shift_sign((const float2 *)in->vol.data, (float2 *)out->vol.data, m, stream));
-    } else {
-        m.post = 0;
-        m.scale = 1.0f;
-        MV__CU_STRY(mv__cu_modulate((const float2 *)in->vol.data, (float2 *)out->vol.data, m, stream));
-    }
+       1. the pass before the transform, from in into out */
+    m.post = 0;
+    m.scale = m.all_even ? (float)(1.0 / sqrt((double)N)) : 1.0f; /* even: the ortho scale goes first too */
+    MV__CU_STRY(m.all_even ? mv__cu_shift_sign((const float2 *)in->vol.data, (float2 *)out->vol.data, m, stream)
+                           : mv__cu_modulate((const float2 *)in->vol.data, (float2 *)out->vol.data, m, stream));
     /* 2. the transform, in place on out */
     MV__CU_STRY(mv__cu_plan_get(L.rank, L.n, inner, inner == 1 ? N : 1, inner == 1 ? per_outer : inner, stream, &slot));
     {

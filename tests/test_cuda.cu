@@ -276,39 +276,40 @@ static void test_convert(void)
 
 /* ---- statistics and intensity ----------------------------------------------- */
 
+/* statistics of one volume on the GPU against mv_compute_stats */
+static void t_stats_case(mv_dtype dt, int ndim, const int64_t *dims, int raw)
+{
+    mv_vol h;
+    mv_cuda_vol d;
+    mv_stats c, g;
+    mv_stats_opts so;
+    t_host(&h, dt, ndim, dims, 1000);
+    h.meta.scl_slope = 0.5;
+    h.meta.scl_inter = 100;
+    memset(&so, 0, sizeof(so));
+    so.raw = raw;
+    REQUIRE_OK(mv_cuda_upload(&h, &d, t_stream));
+    CHECK_OK(mv_compute_stats(&h, &c, &so));
+    CHECK_OK(mv_cuda_compute_stats(&d, &g, &so, t_stream));
+    CHECK(g.count == c.count && g.nan_count == c.nan_count && g.inf_count == c.inf_count,
+          "%s: counts %lld/%lld/%lld vs %lld/%lld/%lld", mv_dtype_name(dt), (long long)g.count, (long long)g.nan_count,
+          (long long)g.inf_count, (long long)c.count, (long long)c.nan_count, (long long)c.inf_count);
+    CHECK(g.min == c.min && g.max == c.max, "%s: min/max %.17g %.17g vs %.17g %.17g", mv_dtype_name(dt), g.min, g.max,
+          c.min, c.max);
+    CHECK(fabs(g.sum - c.sum) <= 1e-12 * fabs(c.sum) + 1e-9, "%s: sum %.17g vs %.17g", mv_dtype_name(dt), g.sum, c.sum);
+    CHECK(fabs(g.mean - c.mean) <= 1e-12 * fabs(c.mean) + 1e-12 * c.std, "%s: mean %.17g vs %.17g", mv_dtype_name(dt),
+          g.mean, c.mean);
+    CHECK(fabs(g.std - c.std) <= 1e-9 * c.std, "%s: std %.17g vs %.17g", mv_dtype_name(dt), g.std, c.std);
+    mv_cuda_free(&d, t_stream);
+    mv_free(&h);
+}
+
 static void test_stats(void)
 {
-    const mv_dtype *dts = t_real; /* every real dtype the GPU has */
     int64_t dims[3] = {61, 47, 23};
     int k, raw;
-    for (k = 0; k < T_NREAL; k++)
-        for (raw = 0; raw < 2; raw++) {
-            mv_vol h;
-            mv_cuda_vol d;
-            mv_stats c, g;
-            mv_stats_opts so;
-            t_host(&h, dts[k], 3, dims, 1000);
-            h.meta.scl_slope = 0.5;
-            h.meta.scl_inter = 100;
-            memset(&so, 0, sizeof(so));
-            so.raw = raw;
-            REQUIRE_OK(mv_cuda_upload(&h, &d, t_stream));
-            CHECK_OK(mv_compute_stats(&h, &c, &so));
-            CHECK_OK(mv_cuda_compute_stats(&d, &g, &so, t_stream));
-            CHECK(g.count == c.count && g.nan_count == c.nan_count && g.inf_count == c.inf_count,
-                  "%s: counts %lld/%lld/%lld vs %lld/%lld/%lld", mv_dtype_name(dts[k]), (long long)g.count,
-                  (long long)g.nan_count, (long long)g.inf_count, (long long)c.count, (long long)c.nan_count,
-                  (long long)c.inf_count);
-            CHECK(g.min == c.min && g.max == c.max, "%s: min/max %.17g %.17g vs %.17g %.17g", mv_dtype_name(dts[k]),
-                  g.min, g.max, c.min, c.max);
-            CHECK(fabs(g.sum - c.sum) <= 1e-12 * fabs(c.sum) + 1e-9, "%s: sum %.17g vs %.17g", mv_dtype_name(dts[k]),
-                  g.sum, c.sum);
-            CHECK(fabs(g.mean - c.mean) <= 1e-12 * fabs(c.mean) + 1e-12 * c.std, "%s: mean %.17g vs %.17g",
-                  mv_dtype_name(dts[k]), g.mean, c.mean);
-            CHECK(fabs(g.std - c.std) <= 1e-9 * c.std, "%s: std %.17g vs %.17g", mv_dtype_name(dts[k]), g.std, c.std);
-            mv_cuda_free(&d, t_stream);
-            mv_free(&h);
-        }
+    for (k = 0; k < T_NREAL; k++) /* every real dtype the GPU has */
+        for (raw = 0; raw < 2; raw++) t_stats_case(t_real[k], 3, dims, raw);
 }
 
 enum { T_ZNORM, T_RESCALE, T_CLAMP };
@@ -723,7 +724,6 @@ static void t_resample_dtypes(void)
             h.meta.scl_inter = 2;
             n = (size_t)mv_vol_count(&h);
             if (mv_vol_alloc(&hf, MV_DT_F32, 3, in_d, NULL) != MV_OK) exit(1);
-            mv_convert_buffer(h.data, h.dtype, hf.data, MV_DT_F32, n, NULL); /* one rounding, unscaled */
             for (i = 0; i < n; i++) { /* the float32 value medvol sees: float32(x * 0.5 + 2) */
                 double x;
                 mv_convert_buffer((unsigned char *)h.data + i * mv_dtype_size(h.dtype), h.dtype, &x, MV_DT_F64, 1, NULL);
@@ -798,11 +798,13 @@ static void t_resample_dtypes(void)
 
 static void test_resample(void)
 {
-    const int64_t ins[3][3] = {{37, 29, 13}, {16, 16, 16}, {5, 1, 7}};
-    const int64_t outs[3][3] = {{74, 15, 13}, {23, 9, 31}, {3, 4, 10}};
+    /* the last two: rows over 512 (several blocks along x), and more rows
+       than one grid covers */
+    const int64_t ins[5][3] = {{37, 29, 13}, {16, 16, 16}, {5, 1, 7}, {700, 30, 4}, {4, 300, 400}};
+    const int64_t outs[5][3] = {{74, 15, 13}, {23, 9, 31}, {3, 4, 10}, {1030, 40, 6}, {3, 1100, 500}};
     int s, linear, align, fill;
     char what[160];
-    for (s = 0; s < 3; s++)
+    for (s = 0; s < 5; s++)
         for (linear = 0; linear < 2; linear++)
             for (align = 0; align < 2; align++)
                 for (fill = 0; fill < 2; fill++) {
@@ -962,6 +964,7 @@ static void test_fftc(void)
     struct { int64_t d[4]; unsigned axes; } cases[] = {
         {{8, 6, 4, 1}, 7}, {{7, 5, 3, 1}, 7}, {{6, 5, 4, 3}, 7}, {{16, 12, 1, 2}, 3},
         {{5, 8, 6, 2}, 6}, {{9, 4, 2, 1}, 1}, {{10, 1, 7, 1}, 5}, {{4, 6, 10, 2}, 4}, {{3, 6, 2, 1}, 6},
+        {{2, 4, 2, 70000}, 7}, /* 560000 rows: more than one grid of the shift pass covers */
     };
     int c, inv;
     char what[128];
@@ -1139,10 +1142,41 @@ static void test_coils(void)
 /* ---- runner -------------------------------------------------------------------- */
 
 typedef struct { const char *name; void (*fn)(void); } t_case;
+/* Sizes large enough that every kernel's loops run more than once per
+   thread: the statistics' 4-pack unrolled loop (npack >= 4 threads x 4 at
+   1056 x 256 threads), the map kernel's reversed grid-stride walk, row
+   kernels with several blocks along x (rows over 512) and more rows than
+   one grid covers (over 65535 x 8), the even-length FFT shift pass on the
+   same. The other tests' shapes fit in one wave. */
+static void test_large(void)
+{
+    int64_t f32d[3] = {256, 256, 80}, u8d[3] = {256, 256, 272}, long_rows[4] = {1100, 5, 3, 1},
+            many_rows[4] = {4, 1024, 520, 1};
+    mv_intensity_opts o;
+    int raw;
+    for (raw = 0; raw < 2; raw++) { /* raw: the float32 fast path; scaled: float64 */
+        t_stats_case(MV_DT_F32, 3, f32d, raw);
+        t_stats_case(MV_DT_U8, 3, u8d, raw);
+    }
+    t_stats_case(MV_DT_F64, 3, f32d, 0);
+    memset(&o, 0, sizeof(o));
+    t_intensity_case(T_ZNORM, MV_DT_F32, 3, f32d, &o, 0, MV_DT_F32, "znorm float32 256x256x80");
+    memset(&o, 0, sizeof(o));
+    t_intensity_case(T_RESCALE, MV_DT_I16, 3, f32d, &o, 0, MV_DT_F32, "rescale int16 256x256x80");
+    memset(&o, 0, sizeof(o));
+    o.nonzero = 1;
+    t_intensity_case(T_ZNORM, MV_DT_U8, 3, u8d, &o, 0, MV_DT_F32, "znorm uint8 nonzero 256x256x272");
+    t_spatial_case(T_FLIP, MV_DT_F32, long_rows, 3, 7, "flip 1100x5x3");
+    t_spatial_case(T_PERMUTE, MV_DT_U8, long_rows, 3, 5, "permute (2,1,0) 1100x5x3");
+    t_spatial_case(T_FLIP, MV_DT_U8, many_rows, 3, 7, "flip 4x1024x520");
+    t_spatial_case(T_CROP_OR_PAD, MV_DT_I16, many_rows, 3, 0, "crop_or_pad 4x1024x520");
+}
+
 static const t_case t_cases[] = {
     {"upload_download", test_upload_download}, {"convert", test_convert},     {"stats", test_stats},
     {"intensity", test_intensity},             {"spatial", test_spatial},     {"resample", test_resample},
     {"fftshift", test_fftshift},               {"fftc", test_fftc},           {"coils", test_coils},
+    {"large", test_large},
 };
 
 int main(int argc, char **argv)

@@ -325,7 +325,9 @@ static void check_convert(void)
    elements t, t + T, ... (mv__cu_accum), blocks of 256 combine their
    threads in a tree (mv__cu_block_reduce's order), the partials are merged
    256-strided and tree-combined (mv__cu_stats_final's order): against
-   mv_compute_stats. */
+   mv_compute_stats. (The kernels read 16-byte packs, four at a time, so
+   a thread's order of elements differs from this one: the sums' rounding,
+   within the tolerances, not the counts or extremes.) */
 static mv__cu_moments host_tree(mv__cu_moments *sh)
 {
     for (int w = MV__CU_RED_THREADS / 2; w > 0; w >>= 1)
@@ -352,14 +354,31 @@ static void check_stats(void)
                 ((float *)h.data)[41] = 3.0e38f;
             }
             mv_compute_stats(&h, &c, NULL);
+            int fast_differs = 0;
             for (int b = 0; b < blocks; b++) {
                 for (int t = 0; t < MV__CU_RED_THREADS; t++) {
-                    mv__cu_accum acc;
+                    /* add: the float64 reference; add_f32: the fast path of
+                       float32 values, which must give the same moments */
+                    mv__cu_accum acc, acc32;
                     acc.zero();
-                    for (int64_t i = (int64_t)b * MV__CU_RED_THREADS + t; i < n; i += nth) acc.add(((float *)h.data)[i]);
+                    acc32.zero();
+                    for (int64_t i = (int64_t)b * MV__CU_RED_THREADS + t; i < n; i += nth) {
+                        acc.add(((float *)h.data)[i]);
+                        acc32.add_f32(((float *)h.data)[i]);
+                    }
                     sh[t] = acc.moments();
+                    mv__cu_moments f = acc32.moments();
+                    if (f.n != sh[t].n || f.nan != sh[t].nan || f.inf != sh[t].inf || f.sum != sh[t].sum ||
+                        f.mn != sh[t].mn || f.mx != sh[t].mx || f.mean != sh[t].mean || f.m2 != sh[t].m2)
+                        fast_differs++;
                 }
                 part[b] = host_tree(sh);
+            }
+            checks++;
+            if (fast_differs) {
+                fails++;
+                printf("FAIL stats n %lld blocks %d: add_f32 differs from add in %d threads\n", (long long)n, blocks,
+                       fast_differs);
             }
             for (int t = 0; t < MV__CU_RED_THREADS; t++) {
                 mv__cu_moments_zero(sh[t]);

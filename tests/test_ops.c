@@ -540,6 +540,73 @@ MV_TEST(ops, pipeline_load_reads_what_it_needs)
     mv_free(&v);
 }
 
+/* mv_intensity_values_f32 against its definition: whenever it says the
+   scaled values are float32 numbers, every value x of the (8/16-bit) dtype
+   must give float32(x * slope + inter) == x * slope + inter (computed in
+   float64, exact for these slopes); and the documented cases. */
+static int values_exact_f32_brute(mv_dtype dt, double slope, double inter)
+{
+    int64_t lo = dt == MV_DT_I8 ? -128 : dt == MV_DT_I16 ? -32768 : 0,
+            hi = dt == MV_DT_I8 ? 127 : dt == MV_DT_I16 ? 32767 : dt == MV_DT_U8 ? 255 : 65535, x;
+    for (x = lo; x <= hi; x++) {
+        double y = (double)x * slope + inter;
+        if ((double)(float)y != y) return 0;
+    }
+    return 1;
+}
+
+MV_TEST(ops, intensity_values_f32_rule)
+{
+    const mv_dtype small[] = {MV_DT_U8, MV_DT_I8, MV_DT_U16, MV_DT_I16};
+    const double scalings[][2] = {{2, -3}, {0.5, 1024}, {0.1, 0}, {1e38, 0}, {3, 0.25}, {4096, 7}, {1.0 / 3, 0}, {1, 0}};
+    int64_t dims[3] = {2, 2, 2};
+    mv_vol v;
+    int i, k;
+    for (i = 0; i < 4; i++)
+        for (k = 0; k < (int)(sizeof(scalings) / sizeof(scalings[0])); k++) {
+            REQUIRE_OK(mv_vol_alloc(&v, small[i], 3, dims, NULL));
+            v.meta.scl_slope = scalings[k][0];
+            v.meta.scl_inter = scalings[k][1];
+            if (mv_intensity_values_f32(&v, 0))
+                EXPECT_MSG(values_exact_f32_brute(small[i], scalings[k][0], scalings[k][1]),
+                           "%s slope %g inter %g: said float32, but a value is not", mv_dtype_name(small[i]),
+                           scalings[k][0], scalings[k][1]);
+            EXPECT(mv_intensity_values_f32(&v, 1)); /* raw: the stored 8/16-bit integers */
+            mv_free(&v);
+        }
+    REQUIRE_OK(mv_vol_alloc(&v, MV_DT_I16, 3, dims, NULL));
+    v.meta.scl_slope = 2;
+    v.meta.scl_inter = -3;
+    EXPECT(mv_intensity_values_f32(&v, 0));
+    v.meta.scl_slope = 0.1;
+    EXPECT(!mv_intensity_values_f32(&v, 0));
+    v.meta.scl_slope = 1e38;
+    EXPECT(!mv_intensity_values_f32(&v, 0));
+    v.meta.scl_inter = NAN; /* refused by the ops; no error state left behind */
+    mv_set_error(MV_OK, "untouched");
+    EXPECT(!mv_intensity_values_f32(&v, 0));
+    EXPECT_EQ_STR(mv_last_error(), "untouched");
+    mv_free(&v);
+    {
+        const mv_dtype unscaled_f32[] = {MV_DT_F32, MV_DT_F16, MV_DT_BF16}, wide[] = {MV_DT_I32, MV_DT_U32, MV_DT_I64,
+                                                                                      MV_DT_U64, MV_DT_F64};
+        for (i = 0; i < 3; i++) {
+            REQUIRE_OK(mv_vol_alloc(&v, unscaled_f32[i], 3, dims, NULL));
+            EXPECT(mv_intensity_values_f32(&v, 0));
+            v.meta.scl_slope = 2; /* float32 * 2 - 3 can round */
+            v.meta.scl_inter = -3;
+            EXPECT(!mv_intensity_values_f32(&v, 0));
+            mv_free(&v);
+        }
+        for (i = 0; i < 5; i++) {
+            REQUIRE_OK(mv_vol_alloc(&v, wide[i], 3, dims, NULL));
+            EXPECT(!mv_intensity_values_f32(&v, 1));
+            mv_free(&v);
+        }
+    }
+    EXPECT(!mv_intensity_values_f32(NULL, 0));
+}
+
 MV_TEST(ops, bad_arguments)
 {
     mv_vol v, out, mask, cx;
