@@ -1,7 +1,7 @@
 /* medvol_cuda.h - v0.2.0 - the CUDA companion of medvol.h - MIT licence (see medvol.h)
 
    STATUS: run on an NVIDIA H100 (sm_90, CUDA 13.0, 2026-11-22): every kernel
-   against the CPU path (tests/test_cuda.cu: 9 groups pass; every kernel and
+   against the CPU path (tests/test_cuda.cu: 10 groups pass; every kernel and
    template instantiation in the binary launched by them), compute-sanitizer
    memcheck and racecheck clean, profiled (examples/profile_cuda.cu; the
    numbers and the targets missed are in README.md's CUDA section).
