@@ -17,11 +17,12 @@ BUILD   := build
 TOOLDEF := -DMEDVOL_RUNTIME_DISPATCH
 FUZZ_SECONDS ?= 30
 
-TEST_SRC := tests/test_main.c tests/test_runtime.c tests/test_dtype.c tests/test_volume.c tests/test_stats.c \
-            tests/test_affine.c tests/test_nifti.c tests/test_data.c tests/test_gzip.c tests/test_integrity.c tests/test_ops.c tests/test_resample.c \
-            tests/test_fft.c tests/test_mri.c tests/test_isa.c tests/test_alloc.c
-PROFILES := $(BUILD)/profile_load $(BUILD)/profile_gzip $(BUILD)/profile_z_norm $(BUILD)/profile_rescale \
-            $(BUILD)/profile_crop_pad $(BUILD)/profile_flip $(BUILD)/profile_resample $(BUILD)/profile_fft $(BUILD)/profile_all
+# every tests/test_<area>.c is in the suite (test_large.c is its own program,
+# make test-large); every examples/profile_<op>.c is built as a profiler
+TEST_SRC := $(filter-out tests/test_large.c,$(sort $(wildcard tests/test_*.c)))
+PROFILES := $(patsubst examples/%.c,$(BUILD)/%,$(sort $(wildcard examples/profile_*.c)))
+# mvtool: the parser and core commands in mvtool.c, one file per family beside it
+MVTOOL_SRC := $(sort $(wildcard examples/mvtool*.c))
 EXAMPLES := $(BUILD)/mvtool $(PROFILES) $(BUILD)/mri_recon $(BUILD)/demo
 # the FFT profile beside FFTW_MEASURE, where FFTW's headers are installed (apt-get install libfftw3-dev)
 ifneq ($(wildcard /usr/include/fftw3.h),)
@@ -48,6 +49,8 @@ $(LIBMEDVOL): $(BUILD)/medvol.o
 EXFLAGS := $(CFLAGS) $(WFLAGS) $(XFLAGS) -DMEDVOL_EXAMPLE_LINKED
 $(BUILD)/%: examples/%.c medvol.h examples/profile.h examples/profile_ops.h examples/profile_fft.h $(LIBMEDVOL) | $(BUILD)
 	$(CC) $(EXFLAGS) -o $@ $< $(LIBMEDVOL) $(LDLIBS)
+$(BUILD)/mvtool: $(MVTOOL_SRC) examples/mvtool.h medvol.h $(LIBMEDVOL) | $(BUILD)
+	$(CC) $(EXFLAGS) -o $@ $(MVTOOL_SRC) $(LIBMEDVOL) $(LDLIBS)
 # FFTW is linked into this profile only (a comparison column); the library never needs it
 $(BUILD)/profile_fft_vs_fftw: examples/profile_fft.c medvol.h examples/profile.h examples/profile_fft.h $(LIBMEDVOL) | $(BUILD)
 	$(CC) $(EXFLAGS) -DPROFILE_FFT_WITH_FFTW -o $@ $< $(LIBMEDVOL) $(FFTW_LIBS) $(LDLIBS)

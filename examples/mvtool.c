@@ -13,6 +13,7 @@
 #define MEDVOL_IMPLEMENTATION
 #endif
 #include "../medvol.h"
+#include "mvtool.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -21,34 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- the command table and the shared argument parser ---- */
-
-struct command;
-
-/* A command line split by the parser: positional words in order, options
-   (checked against the command's list) with their values. */
-typedef struct args {
-    const struct command *cmd;
-    int npos;
-    char **pos;
-    int nopt;
-    const char *opt_name[32];
-    const char *opt_val[32]; /* NULL for flags */
-} args;
-
-typedef struct command {
-    const char *name;
-    const char *summary; /* one line for `mvtool --help` */
-    const char *usage;   /* `mvtool CMD --help`: first line the synopsis */
-    const char *opts;    /* options it takes, space-separated; "--x=" takes a value */
-    int min_pos, max_pos; /* positional words (max -1: any number) */
-    int (*run)(const args *a);
-} command;
-
-static const command *find_command(const char *name);
+/* ---- the shared argument parser (declared in mvtool.h) ---- */
 
 /* A usage error: names the command and the offending word; exit 2. */
-static int usage_error(const args *a, const char *what, const char *word)
+int usage_error(const args *a, const char *what, const char *word)
 {
     const char *name = a && a->cmd ? a->cmd->name : NULL;
     if (word) fprintf(stderr, "mvtool%s%s: %s: '%s'\n", name ? " " : "", name ? name : "", what, word);
@@ -59,7 +36,7 @@ static int usage_error(const args *a, const char *what, const char *word)
 
 /* A library failure: the status name, the file the tool was working on
    (when the library's detail does not already name it) and the detail. */
-static int fail_at(mv_status st, const char *path)
+int fail_at(mv_status st, const char *path)
 {
     const char *detail = mv_last_error();
     if (path && !strstr(detail, path)) fprintf(stderr, "mvtool: %s: %s: %s\n", mv_status_str(st), path, detail);
@@ -118,7 +95,7 @@ static int parse_args(const command *c, int argc, char **argv, args *a)
 }
 
 /* The option's value (the last one given), or NULL. */
-static const char *opt_str(const args *a, const char *name)
+const char *opt_str(const args *a, const char *name)
 {
     int i;
     const char *v = NULL;
@@ -126,7 +103,7 @@ static const char *opt_str(const args *a, const char *name)
         if (strcmp(a->opt_name[i], name) == 0) v = a->opt_val[i];
     return v;
 }
-static int opt_flag(const args *a, const char *name)
+int opt_flag(const args *a, const char *name)
 {
     int i;
     for (i = 0; i < a->nopt; i++)
@@ -135,7 +112,7 @@ static int opt_flag(const args *a, const char *name)
 }
 
 /* "a,b,c" into up to n finite numbers; returns how many, -1 on junk. */
-static int parse_list(const char *s, double *out, int n)
+int parse_list(const char *s, double *out, int n)
 {
     int k = 0;
     char *end;
@@ -155,7 +132,7 @@ static int parse_list(const char *s, double *out, int n)
 /* "a,b,c" into up to n whole numbers in [lo, hi] (decimal, no fraction,
    no overflow: a number that does not fit is junk, never wrapped); returns
    how many, -1 on junk. */
-static int parse_ints(const char *s, int64_t *out, int n, int64_t lo, int64_t hi)
+int parse_ints(const char *s, int64_t *out, int n, int64_t lo, int64_t hi)
 {
     int k = 0;
     char *end;
@@ -173,18 +150,15 @@ static int parse_ints(const char *s, int64_t *out, int n, int64_t lo, int64_t hi
     }
 }
 
-/* Sizes and positions: well inside int64 so sums of them cannot overflow
-   (the library checks them against the file). */
-#define MVT_BIG ((int64_t)1 << 53)
 
-static int load_or_fail(const char *path, mv_vol *v, const mv_load_opts *o)
+int load_or_fail(const char *path, mv_vol *v, const mv_load_opts *o)
 {
     mv_status st = mv_load(path, v, o);
     return st == MV_OK ? 0 : fail_at(st, path);
 }
 
 /* Saves and releases v; exit status. */
-static int save_and_free(const char *path, mv_vol *v, const mv_save_opts *so)
+int save_and_free(const char *path, mv_vol *v, const mv_save_opts *so)
 {
     mv_status st = mv_save(path, v, so);
     mv_free(v);
@@ -475,7 +449,7 @@ static mv_status convert_values(const char *path, const mv_vol *v, mv_dtype dt, 
     return MV_OK;
 }
 
-static int parse_dtype(const args *a, const char *word, mv_dtype *dt)
+int parse_dtype(const args *a, const char *word, mv_dtype *dt)
 {
     *dt = mv_dtype_from_name(word);
     if (*dt == MV_DT_UNKNOWN) return usage_error(a, "unknown dtype", word);
@@ -810,7 +784,7 @@ typedef struct resample_step {
     mv_resample_opts o;
 } resample_step;
 
-static int parse_interp(const char *s, mv_interp *interp)
+int parse_interp(const char *s, mv_interp *interp)
 {
     if (strcmp(s, "nearest") == 0) *interp = MV_INTERP_NEAREST;
     else if (strcmp(s, "linear") == 0) *interp = MV_INTERP_LINEAR;
@@ -820,13 +794,13 @@ static int parse_interp(const char *s, mv_interp *interp)
 }
 
 /* "X,Y,Z" as three whole voxel counts >= 1 */
-static int parse_shape(const char *s, int64_t *shape)
+int parse_shape(const char *s, int64_t *shape)
 {
     return parse_ints(s, shape, 3, 1, 2147483647) == 3;
 }
 
 /* "A,B,C" as three spacings in mm, finite and > 0 */
-static int parse_spacing(const char *s, double *spacing)
+int parse_spacing(const char *s, double *spacing)
 {
     int a;
     if (parse_list(s, spacing, 3) != 3) return 0;
@@ -1180,23 +1154,36 @@ static const command commands[] = {
      "mvtool rss IN OUT\n  root-sum-of-squares over dims[3] (coils, as BART), float32 out; dims[4..]\n"
      "  kept (one RSS per volume).\n", "", 2, 2, cmd_rss},
 };
-#define N_COMMANDS ((int)(sizeof(commands) / sizeof(commands[0])))
+
+/* Every family's table, in the order --help lists them. */
+typedef struct family {
+    const command *rows;
+    const int *n;
+} family;
+static const int n_core_commands = (int)(sizeof(commands) / sizeof(commands[0]));
+static const family families[] = {
+    {commands, &n_core_commands},
+};
+#define N_FAMILIES ((int)(sizeof(families) / sizeof(families[0])))
 
 static const command *find_command(const char *name)
 {
-    int i;
-    for (i = 0; i < N_COMMANDS; i++)
-        if (strcmp(commands[i].name, name) == 0) return &commands[i];
+    int f, i;
+    for (f = 0; f < N_FAMILIES; f++)
+        for (i = 0; i < *families[f].n; i++)
+            if (strcmp(families[f].rows[i].name, name) == 0) return &families[f].rows[i];
     return NULL;
 }
 
 static void print_help(FILE *f)
 {
-    int i;
+    int i, k;
     fprintf(f, "usage: mvtool [--threads N] COMMAND ARGS...   (mvtool COMMAND --help for its usage)\n"
                "       mvtool --help | --version\n"
                "       --threads N: threads the library uses (0 = all cores, the default; 1 = none)\n\ncommands:\n");
-    for (i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    for (k = 0; k < N_FAMILIES; k++)
+        for (i = 0; i < *families[k].n; i++)
+            fprintf(f, "  %-12s %s\n", families[k].rows[i].name, families[k].rows[i].summary);
     fprintf(f, "\n" FILES_NOTE "exit status: 0 done, 1 a file or operation failed, 2 usage error\n");
 }
 

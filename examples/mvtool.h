@@ -1,0 +1,65 @@
+/* mvtool.h - what the files of mvtool share: the command table's row type,
+   the parsed command line, the argument helpers and the families' tables.
+
+   mvtool is one binary with one table of subcommands per family (STYLE P11):
+   examples/mvtool.c holds the parser, main() and the I/O, intensity, spatial
+   and FFT commands; each examples/mvtool_<family>.c defines
+   mvtool_<family>_commands[] and mvtool_<family>_ncommands, listed once in
+   mvtool.c's `families` (the Makefile builds every examples/mvtool*.c). */
+#ifndef MVTOOL_H
+#define MVTOOL_H
+
+#include "../medvol.h"
+#include <stdint.h>
+
+struct command;
+
+/* A command line split by the parser: positional words in order, options
+   (checked against the command's list) with their values. */
+typedef struct args {
+    const struct command *cmd;
+    int npos;
+    char **pos;
+    int nopt;
+    const char *opt_name[32];
+    const char *opt_val[32]; /* NULL for flags */
+} args;
+
+typedef struct command {
+    const char *name;
+    const char *summary; /* one line for `mvtool --help` */
+    const char *usage;   /* `mvtool CMD --help`: first line the synopsis */
+    const char *opts;    /* options it takes, space-separated; "--x=" takes a value */
+    int min_pos, max_pos; /* positional words (max -1: any number) */
+    int (*run)(const args *a);
+} command;
+
+/* Sizes and positions: well inside int64 so sums of them cannot overflow
+   (the library checks them against the file). */
+#define MVT_BIG ((int64_t)1 << 53)
+
+/* A usage error: names the command and the offending word; returns 2. */
+int usage_error(const args *a, const char *what, const char *word);
+/* A library failure: status name, file, detail on stderr; returns 1. */
+int fail_at(mv_status st, const char *path);
+/* The option's value (the last one given), or NULL; whether a flag is given. */
+const char *opt_str(const args *a, const char *name);
+int opt_flag(const args *a, const char *name);
+/* "a,b,c" into up to n finite numbers; returns how many, -1 on junk. */
+int parse_list(const char *s, double *out, int n);
+/* "a,b,c" into up to n whole numbers in [lo, hi]; how many, -1 on junk. */
+int parse_ints(const char *s, int64_t *out, int n, int64_t lo, int64_t hi);
+/* nearest | linear | cubic; 1 if known */
+int parse_interp(const char *s, mv_interp *interp);
+/* "X,Y,Z" voxel counts >= 1; "A,B,C" spacings in mm > 0: 1 if valid */
+int parse_shape(const char *s, int64_t *shape);
+int parse_spacing(const char *s, double *spacing);
+/* a dtype name; 0, or the usage error's exit status */
+int parse_dtype(const args *a, const char *word, mv_dtype *dt);
+/* mv_load / mv_save with the failure reported; exit status (save frees v) */
+int load_or_fail(const char *path, mv_vol *v, const mv_load_opts *o);
+int save_and_free(const char *path, mv_vol *v, const mv_save_opts *so);
+
+/* The families' tables (one extern pair per examples/mvtool_<family>.c). */
+
+#endif
