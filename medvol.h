@@ -16583,9 +16583,8 @@ static mv_status mv__fd_geo_of(const mv_vol *f, const char *fn, const char *name
               MV_ERR_INVALID_ARG,
               "%s: %s has ndim %d, dims (%lld, %lld, %lld, %lld, %lld): a displacement field is (X, Y, Z, 1, 3) or "
               "2D (X, Y, 1, 1, 2)",
-              fn, name, f->ndim, (long long)(f->ndim > 0 ? f->dim[0] : 0), (long long)(f->ndim > 1 ? f->dim[1] : 0),
-              (long long)(f->ndim > 2 ? f->dim[2] : 0), (long long)(f->ndim > 3 ? f->dim[3] : 0),
-              (long long)(f->ndim > 4 ? f->dim[4] : 0));
+              fn, name, f->ndim, (long long)f->dim[0], (long long)f->dim[1], (long long)f->dim[2], (long long)f->dim[3],
+              (long long)f->dim[4]);
     MV__CHECK(f->meta.intent_code == MV_INTENT_DISPLACEMENT, MV_ERR_INVALID_ARG,
               "%s: %s has intent_code %d, a displacement field has 1007 (NIFTI_INTENT_VECTOR)", fn, name,
               f->meta.intent_code);
