@@ -16577,8 +16577,6 @@ MVDEF mv_status mv_phantom_kspace(const mv_vol *image, const mv_vol *sens, mv_vo
     return mv__out_commit_in(kspace, &t, image, sens);
 }
 
-#endif /* MEDVOL_IMPLEMENTATION */
-
 /* >>impl-filter ============================================================
    Separable filters (Gaussian FIR, recursive Gaussian, derivatives, box),
    gradient and pyramids. One driver runs the three axis passes:
@@ -17448,6 +17446,8 @@ MVDEF mv_status mv_pyramid_level(const mv_vol *in, const mv_pyramid_schedule *s,
     mv_free(&sm);
     return st;
 }
+
+#endif /* MEDVOL_IMPLEMENTATION */
 
 /* >>history ================================================================
    next                gzip: DEFLATE/gzip decoder and encoder (levels, parallel
