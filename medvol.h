@@ -82,6 +82,7 @@ TABLE OF CONTENTS (search for the anchors)
                       vocabulary first, then the kernels written once against it
       >>pass-fft      FFT butterflies and transposes, per ISA
       >>pass-mri      RSS, coil combination, complex parts, per ISA
+      >>pass-filter   Gaussian line and column kernels, per ISA
 
 CONFIGURATION (define before including; "impl" = matters only where
 MEDVOL_IMPLEMENTATION is defined, "all" = must be the same in every file)
@@ -16594,6 +16595,7 @@ MVDEF mv_status mv_phantom_kspace(const mv_vol *image, const mv_vol *sens, mv_vo
    the split, so results do not depend on the thread count. */
 
 #define MV__FL_COLB 256
+#define MV__FL_ZB 512
 enum { MV__FL_NONE = 0, MV__FL_FIR, MV__FL_IIR, MV__FL_BOX };
 
 typedef struct mv__fl_axis {
@@ -16612,7 +16614,7 @@ typedef struct mv__fl_job {
     int scaled;
     double slope, inter;
     float *out;
-    int64_t n[3], nt, plane, vol, nxb;
+    int64_t n[3], nt, plane, vol, nxb, nzb;
     mv__fl_axis ax[3];
     int mode;
     float cval;
@@ -16690,39 +16692,53 @@ static void mv__fl_iir_coefs(double sigma, mv__fl_axis *ax)
     ax->M[8] = k * a3 * (a1 + a3 * a2);
 }
 
-/* The recursive filter in place on len rows of b doubles (len >= 3), both
-   directions, lanes independent. */
-static void mv__fl_iir_cols(double *v, int64_t len, int64_t b, const mv__fl_axis *ax)
+/* The recursive filter in place on len rows of b doubles (len >= 4), both
+   directions, lanes independent (the inner loops run across the lanes, so
+   they vectorise). st: 3 * b doubles of scratch. */
+static void mv__fl_iir_cols(double *v, int64_t len, int64_t b, const mv__fl_axis *ax, double *st)
 {
     const double a1 = ax->a[0], a2 = ax->a[1], a3 = ax->a[2], S = 1.0 - a1 - a2 - a3;
     const double *M = ax->M;
+    double *i0 = st, *yn = st + b, *yn1 = st + 2 * b;
+    double *r0, *r1, *r2, *r3;
     int64_t i, x;
+    /* forward, the signal continued by its first value before the start */
+    r0 = v;
     for (x = 0; x < b; x++) {
-        double xl = v[(len - 1) * b + x], w1, w2, w3, up, vp, u0, u1, u2, y1, y2, y3;
-        w1 = w2 = w3 = v[x] / S;
-        for (i = 0; i < len; i++) {
-            double w = v[i * b + x] + a1 * w1 + a2 * w2 + a3 * w3;
-            v[i * b + x] = w;
-            w3 = w2;
-            w2 = w1;
-            w1 = w;
-        }
-        up = xl / S;
-        vp = up / S;
-        u0 = v[(len - 1) * b + x] - up;
-        u1 = v[(len - 2) * b + x] - up;
-        u2 = v[(len - 3) * b + x] - up;
-        y1 = M[0] * u0 + M[1] * u1 + M[2] * u2 + vp;
-        y2 = M[3] * u0 + M[4] * u1 + M[5] * u2 + vp;
-        y3 = M[6] * u0 + M[7] * u1 + M[8] * u2 + vp;
-        v[(len - 1) * b + x] = y1;
-        for (i = len - 2; i >= 0; i--) {
-            double y = v[i * b + x] + a1 * y1 + a2 * y2 + a3 * y3;
-            v[i * b + x] = y;
-            y3 = y2;
-            y2 = y1;
-            y1 = y;
-        }
+        i0[x] = r0[x] / S;
+        r0[x] = r0[x] + a1 * i0[x] + a2 * i0[x] + a3 * i0[x];
+    }
+    r1 = v + b;
+    for (x = 0; x < b; x++) r1[x] = r1[x] + a1 * r0[x] + a2 * i0[x] + a3 * i0[x];
+    r2 = v + 2 * b;
+    for (x = 0; x < b; x++) r2[x] = r2[x] + a1 * r1[x] + a2 * r0[x] + a3 * i0[x];
+    /* i0 now holds the last input value / S (the forward filter's steady
+       state for the continuation after the end), read before it is filtered */
+    r3 = v + (len - 1) * b;
+    for (x = 0; x < b; x++) i0[x] = r3[x] / S;
+    for (i = 3; i < len; i++) {
+        double *c = v + i * b;
+        const double *p1 = c - b, *p2 = c - 2 * b, *p3 = c - 3 * b;
+        for (x = 0; x < b; x++) c[x] = c[x] + a1 * p1[x] + a2 * p2[x] + a3 * p3[x];
+    }
+    /* backward, Triggs-Sdika: the three values past the end from the last
+       three forward outputs (constant continuation) */
+    r0 = v + (len - 1) * b;
+    r1 = v + (len - 2) * b;
+    r2 = v + (len - 3) * b;
+    for (x = 0; x < b; x++) {
+        double up = i0[x], vp = up / S, u0 = r0[x] - up, u1 = r1[x] - up, u2 = r2[x] - up;
+        double y0 = M[0] * u0 + M[1] * u1 + M[2] * u2 + vp;
+        yn[x] = M[3] * u0 + M[4] * u1 + M[5] * u2 + vp;
+        yn1[x] = M[6] * u0 + M[7] * u1 + M[8] * u2 + vp;
+        r0[x] = y0;
+    }
+    for (x = 0; x < b; x++) r1[x] = r1[x] + a1 * r0[x] + a2 * yn[x] + a3 * yn1[x];
+    for (x = 0; x < b; x++) r2[x] = r2[x] + a1 * r1[x] + a2 * r0[x] + a3 * yn[x];
+    for (i = len - 4; i >= 0; i--) {
+        double *c = v + i * b;
+        const double *p1 = c + b, *p2 = c + 2 * b, *p3 = c + 3 * b;
+        for (x = 0; x < b; x++) c[x] = c[x] + a1 * p1[x] + a2 * p2[x] + a3 * p3[x];
     }
 }
 
@@ -16731,7 +16747,7 @@ static void mv__fl_iir_cols(double *v, int64_t len, int64_t b, const mv__fl_axis
 static void mv__fl_box_cols(const float *p, int64_t ld, float *o, int64_t ostride, int64_t n, int64_t b, int r,
                             double *acc)
 {
-    const double size = (double)(2 * r + 1);
+    const double size = (double)(2 * r + 1), inv = 1.0 / size;
     int64_t j, x;
     int k;
     for (x = 0; x < b; x++) acc[x] = 0.0;
@@ -16745,7 +16761,7 @@ static void mv__fl_box_cols(const float *p, int64_t ld, float *o, int64_t ostrid
         const float *add = p + (j + 2 * r) * ld, *sub = p + (j - 1) * ld;
         float *d = o + j * ostride;
         for (x = 0; x < b; x++) {
-            acc[x] += ((double)add[x] - (double)sub[x]) / size;
+            acc[x] += ((double)add[x] - (double)sub[x]) * inv;
             d[x] = (float)acc[x];
         }
     }
@@ -16768,11 +16784,22 @@ static void mv__fl_line(const mv__fl_job *j, int a, float *p, int64_t n, float *
         j->ops->line(p, o, n, ax->w, ax->r, ax->anti);
     } else if (ax->kind == MV__FL_BOX) {
         mv__fl_box_cols(p, 1, o, 1, n, 1, ax->r, dbl);
-    } else { /* IIR */
-        int64_t len = n + 2 * pad;
-        for (i = 0; i < len; i++) dbl[i] = (double)p[i];
-        mv__fl_iir_cols(dbl, len, 1, ax);
-        for (i = 0; i < n; i++) o[i] = (float)(dbl[pad + i] * ax->gain);
+    } else { /* IIR: rows go through mv__fl_iir_rows, in groups */
+        MEDVOL_ASSERT(0);
+    }
+}
+
+/* the extension of a padded line (p[pad + i] = element i, interior filled) */
+static void mv__fl_extend(const mv__fl_job *j, float *p, int64_t n, int64_t pad)
+{
+    int64_t i;
+    for (i = -pad; i < 0; i++) {
+        int64_t s = mv__fl_ext(i, n, j->mode);
+        p[pad + i] = s < 0 ? j->cval : p[pad + s];
+    }
+    for (i = n; i < n + pad; i++) {
+        int64_t s = mv__fl_ext(i, n, j->mode);
+        p[pad + i] = s < 0 ? j->cval : p[pad + s];
     }
 }
 
@@ -16796,7 +16823,7 @@ static void mv__fl_cols(const mv__fl_job *j, int a, float *base, int64_t stride,
         mv__fl_box_cols(cb, b, base, stride, n, b, ax->r, dbl);
     } else {
         for (q = 0; q < len * b; q++) dbl[q] = (double)cb[q];
-        mv__fl_iir_cols(dbl, len, b, ax);
+        mv__fl_iir_cols(dbl, len, b, ax, dbl + len * b);
         for (q = 0; q < n; q++) {
             const double *sv = dbl + (pad + q) * b;
             float *d = base + q * stride;
@@ -16819,16 +16846,40 @@ static void mv__fl_read_row(const mv__fl_job *j, int64_t row, float *dst)
     mv__convert_real_run(s, j->dt, dst, MV_DT_F32, (size_t)j->n[0], j->scaled, j->slope, j->inter, MV_ROUND_NEAREST);
 }
 
-/* the x pass of one row (row = y + ny * (z + nz * t)) */
-static void mv__fl_do_row(const mv__fl_job *j, int64_t row, int worker)
+/* the x pass of rows [r0, r1) (row = y + ny * (z + nz * t)) */
+#define MV__FL_IIR_ROWS 16
+static void mv__fl_do_rows(const mv__fl_job *j, int64_t r0, int64_t r1, int worker)
 {
-    float *ws = mv__fl_scratch(j, worker), *o = j->out + row * j->n[0];
-    if (j->ax[0].kind == MV__FL_NONE) {
-        mv__fl_read_row(j, row, o);
+    float *ws = mv__fl_scratch(j, worker), *line = ws + j->line_off;
+    double *dbl = (double *)(void *)(ws + j->dbl_off);
+    const mv__fl_axis *ax = &j->ax[0];
+    const int64_t nx = j->n[0], pad = ax->r, len = nx + 2 * pad;
+    int64_t row, g, q, i;
+    if (ax->kind == MV__FL_NONE) {
+        for (row = r0; row < r1; row++) mv__fl_read_row(j, row, j->out + row * nx);
         return;
     }
-    mv__fl_read_row(j, row, ws + j->line_off + j->ax[0].r);
-    mv__fl_line(j, 0, ws + j->line_off, j->n[0], o, (double *)(void *)(ws + j->dbl_off));
+    if (ax->kind != MV__FL_IIR) {
+        for (row = r0; row < r1; row++) {
+            mv__fl_read_row(j, row, line + pad);
+            mv__fl_line(j, 0, line, nx, j->out + row * nx, dbl);
+        }
+        return;
+    }
+    /* recursive: up to MV__FL_IIR_ROWS rows side by side as the lanes */
+    for (row = r0; row < r1; row += g) {
+        g = MV__MIN((int64_t)MV__FL_IIR_ROWS, r1 - row);
+        for (q = 0; q < g; q++) {
+            mv__fl_read_row(j, row + q, line + pad);
+            mv__fl_extend(j, line, nx, pad);
+            for (i = 0; i < len; i++) dbl[i * g + q] = (double)line[i];
+        }
+        mv__fl_iir_cols(dbl, len, g, ax, dbl + len * g);
+        for (q = 0; q < g; q++) {
+            float *o = j->out + (row + q) * nx;
+            for (i = 0; i < nx; i++) o[i] = (float)(dbl[(pad + i) * g + q] * ax->gain);
+        }
+    }
 }
 
 /* the y pass of x block xb of plane pl */
@@ -16843,18 +16894,16 @@ static void mv__fl_do_yblock(const mv__fl_job *j, int64_t pl, int64_t xb, int wo
 static void mv__fl_xy_planes(void *ctx, int64_t b, int64_t e, int worker)
 {
     const mv__fl_job *j = (const mv__fl_job *)ctx;
-    int64_t pl, y, xb;
+    int64_t pl, xb;
     for (pl = b; pl < e; pl++) {
-        for (y = 0; y < j->n[1]; y++) mv__fl_do_row(j, pl * j->n[1] + y, worker);
+        mv__fl_do_rows(j, pl * j->n[1], (pl + 1) * j->n[1], worker);
         if (j->ax[1].kind != MV__FL_NONE)
             for (xb = 0; xb < j->nxb; xb++) mv__fl_do_yblock(j, pl, xb, worker);
     }
 }
 static void mv__fl_x_rows(void *ctx, int64_t b, int64_t e, int worker)
 {
-    const mv__fl_job *j = (const mv__fl_job *)ctx;
-    int64_t r;
-    for (r = b; r < e; r++) mv__fl_do_row(j, r, worker);
+    mv__fl_do_rows((const mv__fl_job *)ctx, b, e, worker);
 }
 static void mv__fl_y_blocks(void *ctx, int64_t b, int64_t e, int worker)
 {
@@ -16862,16 +16911,16 @@ static void mv__fl_y_blocks(void *ctx, int64_t b, int64_t e, int worker)
     int64_t i;
     for (i = b; i < e; i++) mv__fl_do_yblock(j, i / j->nxb, i % j->nxb, worker);
 }
-/* z pass: item = xb + nxb * (y + ny * t) */
+/* z pass: the plane (x and y, contiguous) cut in blocks of MV__FL_ZB
+   floats; item = block + nzb * t */
 static void mv__fl_z_blocks(void *ctx, int64_t b, int64_t e, int worker)
 {
     const mv__fl_job *j = (const mv__fl_job *)ctx;
     float *ws = mv__fl_scratch(j, worker);
     int64_t i;
     for (i = b; i < e; i++) {
-        int64_t xb = i % j->nxb, y = (i / j->nxb) % j->n[1], t = i / (j->nxb * j->n[1]);
-        int64_t x0 = xb * MV__FL_COLB, bw = MV__MIN((int64_t)MV__FL_COLB, j->n[0] - x0);
-        mv__fl_cols(j, 2, j->out + t * j->vol + y * j->n[0] + x0, j->plane, j->n[2], bw, ws + j->cols_off,
+        int64_t blk = i % j->nzb, t = i / j->nzb, x0 = blk * MV__FL_ZB, bw = MV__MIN((int64_t)MV__FL_ZB, j->plane - x0);
+        mv__fl_cols(j, 2, j->out + t * j->vol + x0, j->plane, j->n[2], bw, ws + j->cols_off,
                     (double *)(void *)(ws + j->dbl_off));
     }
 }
@@ -16904,6 +16953,7 @@ static mv_status mv__fl_run(const mv_vol *in, float *out, mv__fl_job *j, const m
     j->plane = j->n[0] * j->n[1];
     j->vol = j->plane * j->n[2];
     j->nxb = (j->n[0] + MV__FL_COLB - 1) / MV__FL_COLB;
+    j->nzb = (j->plane + MV__FL_ZB - 1) / MV__FL_ZB;
     j->ops = mv__kernels_get()->filter;
     if (mv_vol_count(in) == 0) return MV_OK;
     for (a = 0; a < 3; a++) {
@@ -16918,9 +16968,15 @@ static mv_status mv__fl_run(const mv_vol *in, float *out, mv__fl_job *j, const m
     }
     MV__CHECK(maxpad < ((int64_t)1 << 28), MV_ERR_SIZE_OVERFLOW, "%s: kernel radius %lld is too large", fn,
               (long long)maxpad);
-    line_f = (size_t)(j->n[0] + 2 * maxpad + 16);
-    cols_f = (size_t)((maxn + 2 * maxpad) * MV__MIN((int64_t)MV__FL_COLB, j->n[0]) + 16);
-    dbl_d = (size_t)((maxn + 2 * maxpad) * MV__MIN((int64_t)MV__FL_COLB, j->n[0]) + 16);
+    {
+        /* widest block: y blocks of up to MV__FL_COLB, z blocks of up to
+           MV__FL_ZB, recursive x rows MV__FL_IIR_ROWS lanes */
+        int64_t wb = MV__MAX(MV__MAX(MV__MIN((int64_t)MV__FL_COLB, j->n[0]), MV__MIN((int64_t)MV__FL_ZB, j->plane)),
+                             (int64_t)MV__FL_IIR_ROWS);
+        line_f = (size_t)(j->n[0] + 2 * maxpad + 16);
+        cols_f = (size_t)((maxn + 2 * maxpad) * wb + 16);
+        dbl_d = (size_t)((maxn + 2 * maxpad + 3) * wb + 16);
+    }
     j->line_off = 0;
     j->cols_off = (line_f + 15) & ~(size_t)15;
     j->dbl_off = j->cols_off + ((cols_f + 15) & ~(size_t)15);
@@ -16946,7 +17002,7 @@ static mv_status mv__fl_run(const mv_vol *in, float *out, mv__fl_job *j, const m
         j->ax[0].kind = MV__FL_NONE;
         mv__parallel_for(nplanes * j->n[1], 1, threads, mv__fl_x_rows, j);
         j->ax[0] = ax0;
-        if (j->ax[2].kind != MV__FL_NONE) mv__parallel_for(j->nt * j->n[1] * j->nxb, 1, threads, mv__fl_z_blocks, j);
+        if (j->ax[2].kind != MV__FL_NONE) mv__parallel_for(j->nt * j->nzb, 1, threads, mv__fl_z_blocks, j);
         if (mv__fl_progress(o, 1.0 / 3)) goto cancelled;
         if (j->ax[1].kind != MV__FL_NONE) mv__parallel_for(nplanes * j->nxb, 1, threads, mv__fl_y_blocks, j);
         if (mv__fl_progress(o, 2.0 / 3)) goto cancelled;
@@ -16974,7 +17030,7 @@ static mv_status mv__fl_run(const mv_vol *in, float *out, mv__fl_job *j, const m
     }
     if (j->ax[2].kind != MV__FL_NONE) {
         if (mv__fl_progress(o, (double)pass / npass)) goto cancelled;
-        mv__parallel_for(j->nt * j->n[1] * j->nxb, 1, threads, mv__fl_z_blocks, j);
+        mv__parallel_for(j->nt * j->nzb, 1, threads, mv__fl_z_blocks, j);
     }
     mv__free(j->scratch, o->alloc_ctx);
     if (mv__fl_progress(o, 1.0)) return mv__fail(MV_ERR_CANCELLED, "%s: cancelled by the progress callback", fn);
@@ -20216,6 +20272,119 @@ static const mv__mri_ops MV__SFX(mv__mri_ops) = {MV__SFX(mv__rss_c64), MV__SFX(m
 #undef mv__m_fix
 #undef mv__m_keep_pos
 
+/* >>pass-filter ============================================================
+   The Gaussian / derivative line and column kernels of >>impl-filter-types,
+   vectorised: along the line with unaligned loads (line), across x (cols).
+   Same operations in the same order as the references (multiply, then add,
+   k = 1..r), tails through the references: bit-identical results. */
+#if defined(MV__PASS_SSE2)
+#define mv__fl_vf_add(a, b) _mm_add_ps((a), (b))
+#define mv__fl_vf_sub(a, b) _mm_sub_ps((a), (b))
+#define mv__fl_vf_mul(a, b) _mm_mul_ps((a), (b))
+#define mv__fl_vf_zero() _mm_setzero_ps()
+#elif defined(MV__PASS_AVX2)
+#define mv__fl_vf_add(a, b) _mm256_add_ps((a), (b))
+#define mv__fl_vf_sub(a, b) _mm256_sub_ps((a), (b))
+#define mv__fl_vf_mul(a, b) _mm256_mul_ps((a), (b))
+#define mv__fl_vf_zero() _mm256_setzero_ps()
+#elif defined(MV__PASS_AVX512)
+#define mv__fl_vf_add(a, b) _mm512_add_ps((a), (b))
+#define mv__fl_vf_sub(a, b) _mm512_sub_ps((a), (b))
+#define mv__fl_vf_mul(a, b) _mm512_mul_ps((a), (b))
+#define mv__fl_vf_zero() _mm512_setzero_ps()
+#elif defined(MV__PASS_NEON)
+#define mv__fl_vf_add(a, b) vaddq_f32((a), (b))
+#define mv__fl_vf_sub(a, b) vsubq_f32((a), (b))
+#define mv__fl_vf_mul(a, b) vmulq_f32((a), (b))
+#define mv__fl_vf_zero() vdupq_n_f32(0.0f)
+#endif
+
+MV__FN void MV__SFX(mv__fl_line)(const float *p, float *o, int64_t n, const float *w, int r, int anti)
+{
+    int64_t i = 0;
+    int k;
+    if (anti) {
+        for (; i + MV__VL <= n; i += MV__VL) {
+            const float *c = p + i + r;
+            mv__vf acc = mv__fl_vf_zero();
+            for (k = 1; k <= r; k++)
+                acc = mv__fl_vf_add(acc, mv__fl_vf_mul(mv__vf_set1(w[k]), mv__fl_vf_sub(mv__vf_loadu(c - k), mv__vf_loadu(c + k))));
+            mv__vf_storeu(o + i, acc);
+        }
+    } else {
+        for (; i + MV__VL <= n; i += MV__VL) {
+            const float *c = p + i + r;
+            mv__vf acc = mv__fl_vf_mul(mv__vf_set1(w[0]), mv__vf_loadu(c));
+            for (k = 1; k <= r; k++)
+                acc = mv__fl_vf_add(acc, mv__fl_vf_mul(mv__vf_set1(w[k]), mv__fl_vf_add(mv__vf_loadu(c - k), mv__vf_loadu(c + k))));
+            mv__vf_storeu(o + i, acc);
+        }
+    }
+    MV__ZEROUPPER();
+    if (i < n) mv__fl_line_ref(p + i, o + i, n - i, w, r, anti);
+}
+
+MV__FN void MV__SFX(mv__fl_cols)(const float *p, int64_t ld, float *o, int64_t ostride, int64_t n, int64_t b,
+                                 const float *w, int r, int anti)
+{
+    int64_t j, x, bv = b - b % MV__VL;
+    int k;
+    for (j = 0; j < n; j++) {
+        const float *c = p + (j + r) * ld;
+        float *d = o + j * ostride;
+        /* two vectors at a time: independent chains for the adder */
+        for (x = 0; x + 2 * MV__VL <= bv; x += 2 * MV__VL) {
+            mv__vf a0, a1;
+            if (anti) {
+                a0 = mv__fl_vf_zero();
+                a1 = mv__fl_vf_zero();
+                for (k = 1; k <= r; k++) {
+                    mv__vf wk = mv__vf_set1(w[k]);
+                    const float *lo = c + x - k * ld, *hi = c + x + k * ld;
+                    a0 = mv__fl_vf_add(a0, mv__fl_vf_mul(wk, mv__fl_vf_sub(mv__vf_loadu(lo), mv__vf_loadu(hi))));
+                    a1 = mv__fl_vf_add(a1, mv__fl_vf_mul(wk, mv__fl_vf_sub(mv__vf_loadu(lo + MV__VL), mv__vf_loadu(hi + MV__VL))));
+                }
+            } else {
+                mv__vf w0 = mv__vf_set1(w[0]);
+                a0 = mv__fl_vf_mul(w0, mv__vf_loadu(c + x));
+                a1 = mv__fl_vf_mul(w0, mv__vf_loadu(c + x + MV__VL));
+                for (k = 1; k <= r; k++) {
+                    mv__vf wk = mv__vf_set1(w[k]);
+                    const float *lo = c + x - k * ld, *hi = c + x + k * ld;
+                    a0 = mv__fl_vf_add(a0, mv__fl_vf_mul(wk, mv__fl_vf_add(mv__vf_loadu(lo), mv__vf_loadu(hi))));
+                    a1 = mv__fl_vf_add(a1, mv__fl_vf_mul(wk, mv__fl_vf_add(mv__vf_loadu(lo + MV__VL), mv__vf_loadu(hi + MV__VL))));
+                }
+            }
+            mv__vf_storeu(d + x, a0);
+            mv__vf_storeu(d + x + MV__VL, a1);
+        }
+        for (; x < bv; x += MV__VL) {
+            mv__vf a0;
+            if (anti) {
+                a0 = mv__fl_vf_zero();
+                for (k = 1; k <= r; k++)
+                    a0 = mv__fl_vf_add(a0, mv__fl_vf_mul(mv__vf_set1(w[k]), mv__fl_vf_sub(mv__vf_loadu(c + x - k * ld),
+                                                                                         mv__vf_loadu(c + x + k * ld))));
+            } else {
+                a0 = mv__fl_vf_mul(mv__vf_set1(w[0]), mv__vf_loadu(c + x));
+                for (k = 1; k <= r; k++)
+                    a0 = mv__fl_vf_add(a0, mv__fl_vf_mul(mv__vf_set1(w[k]), mv__fl_vf_add(mv__vf_loadu(c + x - k * ld),
+                                                                                         mv__vf_loadu(c + x + k * ld))));
+            }
+            mv__vf_storeu(d + x, a0);
+        }
+    }
+    MV__ZEROUPPER();
+    if (bv < b) mv__fl_cols_ref(p + bv, ld, o + bv, ostride, n, b - bv, w, r, anti);
+}
+
+static const mv__filter_ops MV__SFX(mv__filter_ops) = {MV__SFX(mv__fl_line), MV__SFX(mv__fl_cols)};
+
+#undef mv__fl_vf_add
+#undef mv__fl_vf_sub
+#undef mv__fl_vf_mul
+#undef mv__fl_vf_zero
+
 static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
 {
     kt->to_f32[MV_DT_U8] = MV__SFX(mv__to_f32_u8);
@@ -20276,6 +20445,7 @@ static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
     kt->affine_int[MV_DT_U16] = MV__SFX(mv__affine_u16);
     kt->fft = &MV__SFX(mv__fft_ops);
     kt->mri = &MV__SFX(mv__mri_ops);
+    kt->filter = &MV__SFX(mv__filter_ops);
 }
 
 /* every pass macro goes, so the next pass starts clean */
