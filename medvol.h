@@ -47,12 +47,13 @@ TABLE OF CONTENTS (search for the anchors)
       >>api-spatial   crop/pad, flip, permute, reorient, rot90
       >>api-resample  nearest, trilinear, cubic B-spline resampling
       >>api-pipeline  chains of operations in one pass
+      >>api-filter    Gaussian (FIR / recursive), derivatives, gradient, box, pyramids
       >>api-fft       FFT: c2c / r2c / c2r over any axes, plans, numpy norms
       >>api-mri       MRI: centred FFT, shifts, coil combination, sensitivities,
                       SENSE, bounded-memory reconstructions, phantom k-space
       >>api-phantom   synthetic volumes for demos and tests
       >>api-field     displacement fields (ITK/ANTs files): warp, compose,
-                      invert, exponentiate, Jacobian, folds
+                      invert, exponentiate, Jacobian, folds, smoothing
       >>impl          implementation (MEDVOL_IMPLEMENTATION only)
       >>impl-mem      allocation and checked size arithmetic
       >>impl-error    error detail
@@ -62,6 +63,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>impl-ref      scalar reference kernels
       >>impl-fft-types  FFT plan types and the scalar reference FFT kernels
       >>impl-mri-types  MRI kernel table entries and their scalar references
+      >>impl-filter-types  filter kernel table entries and their scalar references
       >>impl-kernels  kernel table: one re-include of >>pass per ISA
       >>impl-dtype    (conversion) dtype conversion with scaling, rounding, saturation
       >>impl-volume   mv_vol life cycle, metadata, extensions
@@ -75,6 +77,7 @@ TABLE OF CONTENTS (search for the anchors)
                       statistics, histogram, percentiles, write pass
       >>impl-fft      FFT planner, executor, plan cache, FFTW backend
       >>impl-mri      MRI: centred FFT, shifts, coil kernels, SENSE, phantom coils
+      >>impl-filter   Gaussian, derivatives, gradient, box filter, pyramids
       >>impl-field    displacement fields
       >>history       version history
       >>license       licence
@@ -82,6 +85,7 @@ TABLE OF CONTENTS (search for the anchors)
                       vocabulary first, then the kernels written once against it
       >>pass-fft      FFT butterflies and transposes, per ISA
       >>pass-mri      RSS, coil combination, complex parts, per ISA
+      >>pass-filter   Gaussian line and column kernels, per ISA
 
 CONFIGURATION (define before including; "impl" = matters only where
 MEDVOL_IMPLEMENTATION is defined, "all" = must be the same in every file)
@@ -1127,6 +1131,147 @@ MVDEF mv_status mv_pipeline_load(const char *path, const mv_op *ops, int n_ops, 
 MVDEF mv_status mv_pipeline_load_mem(const void *buf, size_t len, const mv_op *ops, int n_ops, mv_vol *out,
                                      const mv_pipeline_opts *opts);
 
+/* >>api-filter =============================================================
+   Filters with scipy.ndimage semantics, and ITK/ANTs-style pyramids.
+
+   Values: every real dtype is read as the library's processing kernels read
+   it: scl_slope/scl_inter applied in float64 (unless opts->raw), rounded to
+   float32. Outputs are float32 volumes of the input's shape, grid, affine
+   and metadata (scl_slope/scl_inter set to 1/0). Axes 0..2 are filtered;
+   4D and up: each 3D frame alike. A 2D volume (dim[2] == 1) is filtered
+   in-plane (any sigma on an axis of length 1 changes nothing for modes
+   reflect/nearest/mirror/wrap, exactly as scipy). Arithmetic is float32
+   with float64 kernel weights rounded once (scipy works in float64: the two
+   agree to ~1e-6 relative); the result is bit-identical for every thread
+   count and every ISA (the SIMD kernels do the scalar reference's
+   operations in its order, no FMA).
+   Boundaries (scipy's names; scipy's rules also when the kernel is longer
+   than the axis): */
+typedef enum mv_boundary {          /* scipy.ndimage modes */
+    MV_BOUNDARY_REFLECT = 0,        /* 'reflect' (d c b a | a b c d | d c b a), scipy's default */
+    MV_BOUNDARY_NEAREST,            /* 'nearest' (a a a a | a b c d | d d d d) */
+    MV_BOUNDARY_CONSTANT,           /* 'constant' (k k k k | a b c d | k k k k), k = opts.cval */
+    MV_BOUNDARY_MIRROR,             /* 'mirror' (d c b | a b c d | c b a) */
+    MV_BOUNDARY_WRAP                /* 'wrap' (a b c d | a b c d | a b c d) */
+} mv_boundary;
+
+/* How the Gaussian is computed (mv_filter_opts.method). */
+enum {
+    MV_FILTER_AUTO = 0,     /* FIR up to MV_FILTER_RECURSIVE_SIGMA voxels, recursive above */
+    MV_FILTER_FIR,          /* exact scipy kernel: radius int(truncate * sigma + 0.5) */
+    MV_FILTER_RECURSIVE     /* Young-van Vliet 3rd-order IIR, Triggs-Sdika boundaries:
+                               cost independent of sigma (see mv_gaussian) */
+};
+/* AUTO uses the recursive filter on an axis whose sigma (in voxels) is
+   above this (and only for order-0 mv_gaussian, not derivatives). */
+#define MV_FILTER_RECURSIVE_SIGMA 8.0
+/* The recursive filter's largest error against scipy's exact Gaussian,
+   relative to the data's largest magnitude (measured for sigma 2..10, every
+   mode; tests/test_filter.c checks it). */
+#define MV_FILTER_RECURSIVE_TOL 0.05
+
+typedef struct mv_filter_opts {
+    mv_boundary mode;     /* default reflect */
+    double cval;          /* constant mode's value */
+    double truncate;      /* kernel half-width in sigmas; 0 = 4.0 (scipy) */
+    int sigma_in_mm;      /* sigma[] in mm (divided by the spacing) instead of voxels */
+    int method;           /* MV_FILTER_AUTO (exact FIR below a sigma threshold, recursive above), MV_FILTER_FIR, MV_FILTER_RECURSIVE */
+    int threads;          /* 0 = library default */
+    int raw;              /* ignore scl_slope/scl_inter */
+    void *alloc_ctx;      /* allocator context for the output and scratch */
+    /* called between passes with the fraction done (0..1); a nonzero return
+       cancels the call (MV_ERR_CANCELLED, out left as it was for allocating
+       forms, partly filtered for _into forms). Runs on the caller's thread. */
+    int (*progress)(void *user, double done);
+    void *progress_user;
+} mv_filter_opts;
+
+/* scipy.ndimage.gaussian_filter(x, sigma (per axis: sigma[0] = x, fastest),
+   mode, cval, truncate) as float32. sigma 0 on an axis leaves that axis
+   untouched (scipy skips sigma <= 1e-15). Kernel: exp(-x^2/2s^2) sampled at
+   the integers |x| <= int(truncate*s + 0.5), normalised to sum 1.
+   Errors: MV_ERR_INVALID_ARG (NULL, no data, sigma negative or not finite,
+   truncate < 0, bad mode, a non-real dtype: complex/RGB), MV_ERR_SIZE_OVERFLOW,
+   MV_ERR_OUT_OF_MEMORY, MV_ERR_CANCELLED. allocates: the output and
+   per-thread line buffers. thread-safe: yes (different outputs). */
+MVDEF mv_status mv_gaussian(const mv_vol *in, mv_vol *out, const double sigma[3], const mv_filter_opts *opts);
+/* The same into the caller's float32 volume out of in's shape (dims must
+   match: else MV_ERR_INVALID_ARG naming both); in == out is allowed for a
+   float32 in (the filter runs in place). Writes out->data only.
+   allocates: per-thread line buffers (a few rows and columns, not a
+   volume). thread-safe: yes. */
+MVDEF mv_status mv_gaussian_into(const mv_vol *in, mv_vol *out, const double sigma[3], const mv_filter_opts *opts);
+/* scipy gaussian_filter(order=(order[2], order[1], order[0])...) in our
+   axis order: order[a] in 0..2 is the derivative order along axis a
+   (per voxel, not per mm), kernel as scipy's _gaussian_kernel1d. An axis
+   with sigma 0 is skipped whatever its order (scipy). Always FIR. Errors as
+   mv_gaussian, plus order outside 0..2. allocates: the output. */
+MVDEF mv_status mv_gaussian_derivative(const mv_vol *in, mv_vol *out, const double sigma[3], const int order[3],
+                                       const mv_filter_opts *opts);
+/* Gradient in WORLD units: numpy.gradient along the voxel axes (central
+   differences (f[i+1] - f[i-1]) / 2, one-sided f[1] - f[0] and
+   f[n-1] - f[n-2] at the border as edge_order=1; 0 along an axis of length
+   1), mapped through the affine (g_world = inv(A)^T g_voxel, A = the 3x3 of
+   in->affine) so component c is d/dx_c in RAS mm for c = x, y, z. out:
+   float32 4D (X, Y, Z, 3), in's affine; in must have ndim <= 3.
+   MV_ERR_INVALID_ARG also for a singular affine. allocates: the output. */
+MVDEF mv_status mv_gradient(const mv_vol *in, mv_vol *out, const mv_filter_opts *opts);
+/* Mean over the (2r+1)^3 box: scipy uniform_filter(size=2*radius+1) with
+   opts->mode / cval on each axis (radius[a] >= 0; 0 leaves the axis).
+   Running sums in float64 like scipy's. allocates: the output. */
+MVDEF mv_status mv_box_filter(const mv_vol *in, mv_vol *out, const int64_t radius[3], const mv_filter_opts *opts);
+
+/* Pyramids, ITK/ANTs notation ("4x2x1" shrink factors, "2x1x0vox" or
+   "2x1x0mm" smoothing sigmas, coarsest level first).
+   A level is made by smoothing with the level's sigma (mv_gaussian, FIR,
+   opts->mode) and then sampling every output voxel at the centre of the
+   block of input voxels it replaces: per axis m = max(floor(n / f), min(n,
+   min_size)) output voxels, output voxel o at input coordinate
+   (o + 0.5) * n/m - 0.5 (linear interpolation of the smoothed volume: exact
+   samples for odd integer factors, the mean of the two middle voxels for
+   even ones). This is scipy zoom(grid_mode=True) of the smoothed volume,
+   so the field of view is kept and the output affine is in->affine times
+   that voxel map: a voxel's world position is the mean position of the
+   input voxels it stands for.
+   Anisotropy (as ANTs): the parsed factor f is the one for the finest
+   axis; an axis with a coarser spacing s_a gets max(1, round(f * s_min /
+   s_a)), and a voxel sigma is scaled by the same ratio (f_a / f), so
+   levels approach isotropic voxels. Set no_spacing_adjust to use the
+   factors as given. */
+#define MV_PYRAMID_MAX_LEVELS 16
+#define MV_PYRAMID_MIN_SIZE 16  /* default min_size (an axis of fewer voxels is not shrunk) */
+typedef struct mv_pyramid_schedule {
+    int nlevels;                              /* coarsest first */
+    double shrink[MV_PYRAMID_MAX_LEVELS][3];  /* per level, per axis shrink factor (>= 1) */
+    double sigma[MV_PYRAMID_MAX_LEVELS][3];   /* smoothing sigma per level and axis */
+    int sigma_in_mm;                          /* sigma in mm ("2x1x0mm") instead of voxels ("vox") */
+    int64_t min_size;                         /* never shrink an axis below this many voxels
+                                                 (0 = MV_PYRAMID_MIN_SIZE) */
+    int no_spacing_adjust;                    /* 1: no anisotropy adjustment (see above) */
+} mv_pyramid_schedule;
+
+/* Parses levels ("4x2x1": shrink factors >= 1, integers or decimals, 1 to
+   MV_PYRAMID_MAX_LEVELS of them) and smooth ("2x1x0vox" / "2x1x0mm", one
+   sigma >= 0 per level, unit suffix required; NULL = the default sigma
+   0.5 * f voxels for f > 1 and 0 for f = 1, ITK's
+   MultiResolutionPyramidImageFilter variance (f/2)^2 without smoothing at
+   full resolution, as ANTs schedules end in 0). Errors: MV_ERR_INVALID_ARG
+   with the offending word quoted. allocates: no. thread-safe: yes. */
+MVDEF mv_status mv_pyramid_schedule_parse(const char *levels /* "4x2x1" */,
+                                          const char *smooth /* "2x1x0vox" | "2x1x0mm" | NULL = default */,
+                                          mv_pyramid_schedule *s);
+/* Level `level` (0 = coarsest) of in under schedule s: a smoothed, shrunk
+   float32 volume (see above) whose affine is true. opts: mode, cval,
+   truncate, threads, raw, alloc_ctx (sigma_in_mm and method are the
+   schedule's). The output geometry alone: mv_pyramid_level_params.
+   allocates: the output and a smoothed float32 copy of in. */
+MVDEF mv_status mv_pyramid_level(const mv_vol *in, const mv_pyramid_schedule *s, int level, mv_vol *out,
+                                 const mv_filter_opts *opts);
+/* Shape, per-axis effective factors and sigmas (in voxels) that
+   mv_pyramid_level uses for this level. allocates: no. */
+MVDEF mv_status mv_pyramid_level_params(const mv_vol *in, const mv_pyramid_schedule *s, int level, int64_t shape[3],
+                                        double sigma_vox[3]);
+
 /* >>api-fft ================================================================
    Fast Fourier transforms of float32 volumes with numpy's conventions.
 
@@ -1578,6 +1723,14 @@ MVDEF mv_status mv_field_jacobian(const mv_vol *field, mv_vol *out, const mv_fie
    or not finite; *min_det (may be NULL) the smallest determinant (NaN if
    one is NaN). allocates: no. */
 MVDEF mv_status mv_field_folds(const mv_vol *field, int64_t *count, double *min_det, const mv_field_opts *opts);
+
+/* Gaussian smoothing of a field, each component alone (the demons'
+   regularisation): mv_gaussian_into on every component, so scipy
+   gaussian_filter semantics per component (sigma[a] along voxel axis a, in
+   voxels or with fopts->sigma_in_mm in mm; fopts->mode the boundary,
+   default 'reflect', i.e. zero flux at the edge). in and out on one grid,
+   out == in allowed. allocates: the filter's line buffers. */
+MVDEF mv_status mv_field_smooth_into(const mv_vol *in, mv_vol *out, const double sigma[3], const mv_filter_opts *fopts);
 
 #if !defined(MEDVOL_NO_STDIO)
 /* Field files: NIfTI (.nii or .nii.gz) as ITK writes them. mv_field_save
@@ -4458,6 +4611,68 @@ static void mv__cpart_c64_ref(const float *x, float *out, int64_t n, int part)
 
 static const mv__mri_ops mv__mri_ops_ref = {mv__rss_c64_ref, mv__combine_c64_ref, mv__cpart_c64_ref};
 
+/* >>impl-filter-types ======================================================
+   Kernel table entries of the filters (>>impl-filter) and their scalar
+   references; the SIMD versions are in >>pass-filter. Every kernel works on
+   float32 with float32 weights; the SIMD ones do the same operations in the
+   same order, so they are bit-identical to these. */
+
+/* One padded line: p[i + r] is element i of the line (i in [-r, n + r)),
+   o[i] = w[0] p[c] + sum_k w[k] (p[c - k] + p[c + k]) (c = i + r; anti:
+   sum_k w[k] (p[c - k] - p[c + k]), for odd kernels), k = 1..r in order. */
+typedef void (*mv__fl_line_fn)(const float *p, float *o, int64_t n, const float *w, int r, int anti);
+/* The same down columns: p holds n + 2r rows of b floats (row stride ld),
+   output row j (from rows j .. j + 2r) goes to o + j * ostride. */
+typedef void (*mv__fl_cols_fn)(const float *p, int64_t ld, float *o, int64_t ostride, int64_t n, int64_t b,
+                               const float *w, int r, int anti);
+
+typedef struct mv__filter_ops {
+    mv__fl_line_fn line;
+    mv__fl_cols_fn cols;
+} mv__filter_ops;
+
+static void mv__fl_line_ref(const float *p, float *o, int64_t n, const float *w, int r, int anti)
+{
+    int64_t i;
+    int k;
+    for (i = 0; i < n; i++) {
+        const float *c = p + i + r;
+        float acc;
+        if (anti) {
+            acc = 0.0f;
+            for (k = 1; k <= r; k++) acc = acc + w[k] * (c[-k] - c[k]);
+        } else {
+            acc = w[0] * c[0];
+            for (k = 1; k <= r; k++) acc = acc + w[k] * (c[-k] + c[k]);
+        }
+        o[i] = acc;
+    }
+}
+
+static void mv__fl_cols_ref(const float *p, int64_t ld, float *o, int64_t ostride, int64_t n, int64_t b,
+                            const float *w, int r, int anti)
+{
+    int64_t j, x;
+    int k;
+    for (j = 0; j < n; j++) {
+        const float *c = p + (j + r) * ld;
+        float *d = o + j * ostride;
+        for (x = 0; x < b; x++) {
+            float acc;
+            if (anti) {
+                acc = 0.0f;
+                for (k = 1; k <= r; k++) acc = acc + w[k] * (c[x - k * ld] - c[x + k * ld]);
+            } else {
+                acc = w[0] * c[x];
+                for (k = 1; k <= r; k++) acc = acc + w[k] * (c[x - k * ld] + c[x + k * ld]);
+            }
+            d[x] = acc;
+        }
+    }
+}
+
+static const mv__filter_ops mv__filter_ops_ref = {mv__fl_line_ref, mv__fl_cols_ref};
+
 /* >>impl-kernels =========================================================== */
 
 typedef struct mv__kernels {
@@ -4484,6 +4699,7 @@ typedef struct mv__kernels {
     mv__k_affine_int_fn affine_int[MV_DT_COUNT]; /* u8, i16, u16 */
     const mv__fft_ops *fft;                 /* FFT codelets and line drivers (>>pass-fft) */
     const mv__mri_ops *mri;                 /* RSS, coil combination, complex parts (>>pass-mri) */
+    const mv__filter_ops *filter;           /* Gaussian / derivative line and column kernels (>>pass-filter) */
 } mv__kernels;
 
 static void mv__kt_fill_ref(mv__kernels *kt)
@@ -4538,6 +4754,7 @@ static void mv__kt_fill_ref(mv__kernels *kt)
     kt->affine_int[MV_DT_U16] = mv__affine_u16_ref;
     kt->fft = &mv__fft_ops_ref;
     kt->mri = &mv__mri_ops_ref;
+    kt->filter = &mv__filter_ops_ref;
 }
 
 /* What this CPU runs (mv__kt_init_once); the passes' fills read the
@@ -16539,6 +16756,957 @@ MVDEF mv_status mv_phantom_kspace(const mv_vol *image, const mv_vol *sens, mv_vo
     return mv__out_commit_in(kspace, &t, image, sens);
 }
 
+/* >>impl-filter ============================================================
+   Separable filters (Gaussian FIR, recursive Gaussian, derivatives, box),
+   gradient and pyramids. One driver runs the three axis passes:
+   - x (and y when the planes are many): per plane, each row is read (and
+     converted to float32) into a padded line buffer, extended by the mode,
+     filtered into the output row; then the plane's columns are filtered in
+     blocks of up to MV__FL_COLB floats while the plane is in cache;
+   - z: blocks of MV__FL_COLB x-adjacent floats, all z, gathered (extended)
+     into a buffer and filtered down the columns, vectorised across x.
+   Every output value is the same expression of the same inputs whatever
+   the split, so results do not depend on the thread count. */
+
+#define MV__FL_COLB 256
+#define MV__FL_ZB 512
+enum { MV__FL_NONE = 0, MV__FL_FIR, MV__FL_IIR, MV__FL_BOX };
+
+typedef struct mv__fl_axis {
+    int kind;
+    int r;              /* FIR: radius; BOX: radius; IIR: padding each side */
+    int anti;           /* FIR: odd kernel */
+    float *w;           /* FIR: w[0..r], w[k] = kernel value at k */
+    double a[3];        /* IIR: y[n] = x[n] + a1 y[n-1] + a2 y[n-2] + a3 y[n-3] */
+    double M[9];        /* IIR: Triggs-Sdika end matrix */
+    double gain;        /* IIR: (1 - a1 - a2 - a3)^2 */
+} mv__fl_axis;
+
+typedef struct mv__fl_job {
+    const unsigned char *src;
+    mv_dtype dt;
+    int scaled;
+    double slope, inter;
+    float *out;
+    int64_t n[3], nt, plane, vol, nxb, nzb;
+    mv__fl_axis ax[3];
+    int mode;
+    float cval;
+    const mv__filter_ops *ops;
+    int zyx;                    /* passes in scipy's order z, y, x (see mv__fl_run) */
+    float *scratch;
+    size_t per_worker;          /* floats per worker */
+    size_t line_off, cols_off, dbl_off; /* in floats */
+} mv__fl_job;
+
+/* Index of the element that position i (any integer) of a line of n
+   stands for under the mode; -1 = the constant. As scipy's extension. */
+static int64_t mv__fl_ext(int64_t i, int64_t n, int mode)
+{
+    int64_t p, m;
+    if (i >= 0 && i < n) return i;
+    switch (mode) {
+    case MV_BOUNDARY_NEAREST: return i < 0 ? 0 : n - 1;
+    case MV_BOUNDARY_CONSTANT: return -1;
+    case MV_BOUNDARY_WRAP:
+        m = i % n;
+        return m < 0 ? m + n : m;
+    case MV_BOUNDARY_MIRROR:
+        if (n == 1) return 0;
+        p = 2 * n - 2;
+        m = i % p;
+        if (m < 0) m += p;
+        return m >= n ? p - m : m;
+    default:
+        p = 2 * n;
+        m = i % p;
+        if (m < 0) m += p;
+        return m >= n ? p - 1 - m : m;
+    }
+}
+
+/* scipy's _gaussian_kernel1d(sigma, order, radius) in float64, kept as
+   w[k] = kernel(k), k = 0..r (kernel(-k) = +-kernel(k)), rounded once. */
+static void mv__fl_gauss_weights(double sigma, int order, int r, float *w)
+{
+    double s2 = sigma * sigma, sum = 0.0;
+    int k;
+    for (k = -r; k <= r; k++) sum += exp(-0.5 / s2 * (double)k * (double)k);
+    for (k = 0; k <= r; k++) {
+        double x = (double)k, phi = exp(-0.5 / s2 * x * x) / sum, q = 1.0;
+        if (order == 1) q = -x / s2;
+        else if (order == 2) q = x * x / (s2 * s2) - 1.0 / s2;
+        w[k] = (float)(q * phi);
+    }
+}
+
+/* Young - van Vliet - van Ginkel (2002) 3rd-order recursive Gaussian with
+   Triggs - Sdika (2006) end conditions for a constant continuation. */
+static void mv__fl_iir_coefs(double sigma, mv__fl_axis *ax)
+{
+    const double m0 = 1.16680, m1 = 1.10783, m2 = 1.40586;
+    double q = sigma < 3.556 ? -0.2568 + 0.5784 * sigma + 0.0561 * sigma * sigma : 2.5091 + 0.9804 * (sigma - 3.556);
+    double qq = q * q, m1s = m1 * m1, m2s = m2 * m2, sc = (m0 + q) * (m1s + m2s + 2 * m1 * q + qq);
+    double b1 = -q * (2 * m0 * m1 + m1s + m2s + (2 * m0 + 4 * m1) * q + 3 * qq) / sc;
+    double b2 = qq * (m0 + 2 * m1 + 3 * q) / sc, b3 = -qq * q / sc;
+    double a1 = -b1, a2 = -b2, a3 = -b3, S = 1.0 - a1 - a2 - a3;
+    double k = 1.0 / ((1.0 + a1 - a2 + a3) * (1.0 - a1 - a2 - a3) * (1.0 + a2 + (a1 - a3) * a3));
+    ax->a[0] = a1;
+    ax->a[1] = a2;
+    ax->a[2] = a3;
+    ax->gain = S * S;
+    ax->M[0] = k * (-a3 * a1 + 1.0 - a3 * a3 - a2);
+    ax->M[1] = k * (a3 + a1) * (a2 + a3 * a1);
+    ax->M[2] = k * a3 * (a1 + a3 * a2);
+    ax->M[3] = k * (a1 + a3 * a2);
+    ax->M[4] = -k * (a2 - 1.0) * (a2 + a3 * a1);
+    ax->M[5] = -k * a3 * (a3 * a1 + a3 * a3 + a2 - 1.0);
+    ax->M[6] = k * (a3 * a1 + a2 + a1 * a1 - a2 * a2);
+    ax->M[7] = k * (a1 * a2 + a3 * a2 * a2 - a1 * a3 * a3 - a3 * a3 * a3 - a3 * a2 + a3);
+    ax->M[8] = k * a3 * (a1 + a3 * a2);
+}
+
+/* The recursive filter in place on len rows of b doubles (len >= 4), both
+   directions, lanes independent (the inner loops run across the lanes, so
+   they vectorise). st: 3 * b doubles of scratch. */
+static void mv__fl_iir_cols(double *v, int64_t len, int64_t b, const mv__fl_axis *ax, double *st)
+{
+    const double a1 = ax->a[0], a2 = ax->a[1], a3 = ax->a[2], S = 1.0 - a1 - a2 - a3;
+    const double *M = ax->M;
+    double *i0 = st, *yn = st + b, *yn1 = st + 2 * b;
+    double *r0, *r1, *r2, *r3;
+    int64_t i, x;
+    /* forward, the signal continued by its first value before the start */
+    r0 = v;
+    for (x = 0; x < b; x++) {
+        i0[x] = r0[x] / S;
+        r0[x] = r0[x] + a1 * i0[x] + a2 * i0[x] + a3 * i0[x];
+    }
+    r1 = v + b;
+    for (x = 0; x < b; x++) r1[x] = r1[x] + a1 * r0[x] + a2 * i0[x] + a3 * i0[x];
+    r2 = v + 2 * b;
+    for (x = 0; x < b; x++) r2[x] = r2[x] + a1 * r1[x] + a2 * r0[x] + a3 * i0[x];
+    /* i0 now holds the last input value / S (the forward filter's steady
+       state for the continuation after the end), read before it is filtered */
+    r3 = v + (len - 1) * b;
+    for (x = 0; x < b; x++) i0[x] = r3[x] / S;
+    for (i = 3; i < len; i++) {
+        double *c = v + i * b;
+        const double *p1 = c - b, *p2 = c - 2 * b, *p3 = c - 3 * b;
+        for (x = 0; x < b; x++) c[x] = c[x] + a1 * p1[x] + a2 * p2[x] + a3 * p3[x];
+    }
+    /* backward, Triggs-Sdika: the three values past the end from the last
+       three forward outputs (constant continuation) */
+    r0 = v + (len - 1) * b;
+    r1 = v + (len - 2) * b;
+    r2 = v + (len - 3) * b;
+    for (x = 0; x < b; x++) {
+        double up = i0[x], vp = up / S, u0 = r0[x] - up, u1 = r1[x] - up, u2 = r2[x] - up;
+        double y0 = M[0] * u0 + M[1] * u1 + M[2] * u2 + vp;
+        yn[x] = M[3] * u0 + M[4] * u1 + M[5] * u2 + vp;
+        yn1[x] = M[6] * u0 + M[7] * u1 + M[8] * u2 + vp;
+        r0[x] = y0;
+    }
+    for (x = 0; x < b; x++) r1[x] = r1[x] + a1 * r0[x] + a2 * yn[x] + a3 * yn1[x];
+    for (x = 0; x < b; x++) r2[x] = r2[x] + a1 * r1[x] + a2 * r0[x] + a3 * yn[x];
+    for (i = len - 4; i >= 0; i--) {
+        double *c = v + i * b;
+        const double *p1 = c + b, *p2 = c + 2 * b, *p3 = c + 3 * b;
+        for (x = 0; x < b; x++) c[x] = c[x] + a1 * p1[x] + a2 * p2[x] + a3 * p3[x];
+    }
+}
+
+/* scipy's uniform_filter1d on a padded line / padded columns: a running
+   float64 sum, each step adding (new - old) / size. */
+static void mv__fl_box_cols(const float *p, int64_t ld, float *o, int64_t ostride, int64_t n, int64_t b, int r,
+                            double *acc)
+{
+    const double size = (double)(2 * r + 1), inv = 1.0 / size;
+    int64_t j, x;
+    int k;
+    for (x = 0; x < b; x++) acc[x] = 0.0;
+    for (k = 0; k <= 2 * r; k++)
+        for (x = 0; x < b; x++) acc[x] += (double)p[k * ld + x];
+    for (x = 0; x < b; x++) {
+        acc[x] /= size;
+        o[x] = (float)acc[x];
+    }
+    for (j = 1; j < n; j++) {
+        const float *add = p + (j + 2 * r) * ld, *sub = p + (j - 1) * ld;
+        float *d = o + j * ostride;
+        for (x = 0; x < b; x++) {
+            acc[x] += ((double)add[x] - (double)sub[x]) * inv;
+            d[x] = (float)acc[x];
+        }
+    }
+}
+
+/* one padded line (p[pad + i] = element i, interior filled) through axis a */
+static void mv__fl_line(const mv__fl_job *j, int a, float *p, int64_t n, float *o, double *dbl)
+{
+    const mv__fl_axis *ax = &j->ax[a];
+    int64_t i, pad = ax->r;
+    for (i = -pad; i < 0; i++) {
+        int64_t s = mv__fl_ext(i, n, j->mode);
+        p[pad + i] = s < 0 ? j->cval : p[pad + s];
+    }
+    for (i = n; i < n + pad; i++) {
+        int64_t s = mv__fl_ext(i, n, j->mode);
+        p[pad + i] = s < 0 ? j->cval : p[pad + s];
+    }
+    if (ax->kind == MV__FL_FIR) {
+        j->ops->line(p, o, n, ax->w, ax->r, ax->anti);
+    } else if (ax->kind == MV__FL_BOX) {
+        mv__fl_box_cols(p, 1, o, 1, n, 1, ax->r, dbl);
+    } else { /* IIR: rows go through mv__fl_iir_rows, in groups */
+        MEDVOL_ASSERT(0);
+    }
+}
+
+/* the extension of a padded line (p[pad + i] = element i, interior filled) */
+static void mv__fl_extend(const mv__fl_job *j, float *p, int64_t n, int64_t pad)
+{
+    int64_t i;
+    for (i = -pad; i < 0; i++) {
+        int64_t s = mv__fl_ext(i, n, j->mode);
+        p[pad + i] = s < 0 ? j->cval : p[pad + s];
+    }
+    for (i = n; i < n + pad; i++) {
+        int64_t s = mv__fl_ext(i, n, j->mode);
+        p[pad + i] = s < 0 ? j->cval : p[pad + s];
+    }
+}
+
+/* columns: n elements at base + k * stride (k < n), b floats each, filtered
+   along axis a in place, through the worker's buffers */
+static void mv__fl_cols(const mv__fl_job *j, int a, float *base, int64_t stride, int64_t n, int64_t b, float *cb,
+                        double *dbl)
+{
+    const mv__fl_axis *ax = &j->ax[a];
+    int64_t q, x, pad = ax->r, len = n + 2 * pad;
+    for (q = 0; q < len; q++) {
+        int64_t s = mv__fl_ext(q - pad, n, j->mode);
+        float *d = cb + q * b;
+        if (s < 0)
+            for (x = 0; x < b; x++) d[x] = j->cval;
+        else memcpy(d, base + s * stride, (size_t)b * sizeof(float));
+    }
+    if (ax->kind == MV__FL_FIR) {
+        j->ops->cols(cb, b, base, stride, n, b, ax->w, ax->r, ax->anti);
+    } else if (ax->kind == MV__FL_BOX) {
+        mv__fl_box_cols(cb, b, base, stride, n, b, ax->r, dbl);
+    } else {
+        for (q = 0; q < len * b; q++) dbl[q] = (double)cb[q];
+        mv__fl_iir_cols(dbl, len, b, ax, dbl + len * b);
+        for (q = 0; q < n; q++) {
+            const double *sv = dbl + (pad + q) * b;
+            float *d = base + q * stride;
+            for (x = 0; x < b; x++) d[x] = (float)(sv[x] * ax->gain);
+        }
+    }
+}
+
+static float *mv__fl_scratch(const mv__fl_job *j, int worker) { return j->scratch + (size_t)worker * j->per_worker; }
+
+/* row (y, z, t) of the input as float32 into dst */
+static void mv__fl_read_row(const mv__fl_job *j, int64_t row, float *dst)
+{
+    size_t es = mv__dt[j->dt].size;
+    const unsigned char *s = j->src + (size_t)row * (size_t)j->n[0] * es;
+    if (j->dt == MV_DT_F32 && !j->scaled) {
+        if ((const void *)s != (const void *)dst) memmove(dst, s, (size_t)j->n[0] * sizeof(float));
+        return;
+    }
+    mv__convert_real_run(s, j->dt, dst, MV_DT_F32, (size_t)j->n[0], j->scaled, j->slope, j->inter, MV_ROUND_NEAREST);
+}
+
+/* the x pass of rows [r0, r1) (row = y + ny * (z + nz * t)) */
+#define MV__FL_IIR_ROWS 16
+static void mv__fl_do_rows(const mv__fl_job *j, int64_t r0, int64_t r1, int worker)
+{
+    float *ws = mv__fl_scratch(j, worker), *line = ws + j->line_off;
+    double *dbl = (double *)(void *)(ws + j->dbl_off);
+    const mv__fl_axis *ax = &j->ax[0];
+    const int64_t nx = j->n[0], pad = ax->r, len = nx + 2 * pad;
+    int64_t row, g, q, i;
+    if (ax->kind == MV__FL_NONE) {
+        for (row = r0; row < r1; row++) mv__fl_read_row(j, row, j->out + row * nx);
+        return;
+    }
+    if (ax->kind != MV__FL_IIR) {
+        for (row = r0; row < r1; row++) {
+            mv__fl_read_row(j, row, line + pad);
+            mv__fl_line(j, 0, line, nx, j->out + row * nx, dbl);
+        }
+        return;
+    }
+    /* recursive: up to MV__FL_IIR_ROWS rows side by side as the lanes */
+    for (row = r0; row < r1; row += g) {
+        g = MV__MIN((int64_t)MV__FL_IIR_ROWS, r1 - row);
+        for (q = 0; q < g; q++) {
+            mv__fl_read_row(j, row + q, line + pad);
+            mv__fl_extend(j, line, nx, pad);
+            for (i = 0; i < len; i++) dbl[i * g + q] = (double)line[i];
+        }
+        mv__fl_iir_cols(dbl, len, g, ax, dbl + len * g);
+        for (q = 0; q < g; q++) {
+            float *o = j->out + (row + q) * nx;
+            for (i = 0; i < nx; i++) o[i] = (float)(dbl[(pad + i) * g + q] * ax->gain);
+        }
+    }
+}
+
+/* the y pass of x block xb of plane pl */
+static void mv__fl_do_yblock(const mv__fl_job *j, int64_t pl, int64_t xb, int worker)
+{
+    float *ws = mv__fl_scratch(j, worker);
+    int64_t x0 = xb * MV__FL_COLB, b = MV__MIN((int64_t)MV__FL_COLB, j->n[0] - x0);
+    mv__fl_cols(j, 1, j->out + pl * j->plane + x0, j->n[0], j->n[1], b, ws + j->cols_off,
+                (double *)(void *)(ws + j->dbl_off));
+}
+
+static void mv__fl_xy_planes(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__fl_job *j = (const mv__fl_job *)ctx;
+    int64_t pl, xb;
+    for (pl = b; pl < e; pl++) {
+        mv__fl_do_rows(j, pl * j->n[1], (pl + 1) * j->n[1], worker);
+        if (j->ax[1].kind != MV__FL_NONE)
+            for (xb = 0; xb < j->nxb; xb++) mv__fl_do_yblock(j, pl, xb, worker);
+    }
+}
+static void mv__fl_x_rows(void *ctx, int64_t b, int64_t e, int worker)
+{
+    mv__fl_do_rows((const mv__fl_job *)ctx, b, e, worker);
+}
+static void mv__fl_y_blocks(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__fl_job *j = (const mv__fl_job *)ctx;
+    int64_t i;
+    for (i = b; i < e; i++) mv__fl_do_yblock(j, i / j->nxb, i % j->nxb, worker);
+}
+/* z pass: the plane (x and y, contiguous) cut in blocks of MV__FL_ZB
+   floats; item = block + nzb * t */
+static void mv__fl_z_blocks(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__fl_job *j = (const mv__fl_job *)ctx;
+    float *ws = mv__fl_scratch(j, worker);
+    int64_t i;
+    for (i = b; i < e; i++) {
+        int64_t blk = i % j->nzb, t = i / j->nzb, x0 = blk * MV__FL_ZB, bw = MV__MIN((int64_t)MV__FL_ZB, j->plane - x0);
+        mv__fl_cols(j, 2, j->out + t * j->vol + x0, j->plane, j->n[2], bw, ws + j->cols_off,
+                    (double *)(void *)(ws + j->dbl_off));
+    }
+}
+
+static int mv__fl_progress(const mv_filter_opts *o, double done)
+{
+    return o->progress && o->progress(o->progress_user, done) != 0;
+}
+
+/* Runs the prepared axes of j (ax[], mode, cval set) from in into out
+   (float32, in's shape; may be in's data). */
+static mv_status mv__fl_run(const mv_vol *in, float *out, mv__fl_job *j, const mv_filter_opts *o, const char *fn)
+{
+    int64_t maxn = 1, maxpad = 0, nplanes, nthreads_items;
+    size_t line_f, cols_f, dbl_d;
+    int a, threads, npass = 0, pass = 0;
+    uint64_t bytes;
+    int active = 0;
+    double slope = 1.0, inter = 0.0;
+    if (!o->raw) MV__TRY(mv__scaling(in->meta.scl_slope, in->meta.scl_inter, &active, &slope, &inter));
+    j->src = (const unsigned char *)in->data;
+    j->dt = in->dtype;
+    j->scaled = active;
+    j->slope = slope;
+    j->inter = inter;
+    j->out = out;
+    for (a = 0; a < 3; a++) j->n[a] = a < in->ndim ? in->dim[a] : 1;
+    j->nt = 1;
+    for (a = 3; a < in->ndim; a++) j->nt *= in->dim[a];
+    j->plane = j->n[0] * j->n[1];
+    j->vol = j->plane * j->n[2];
+    j->nxb = (j->n[0] + MV__FL_COLB - 1) / MV__FL_COLB;
+    j->nzb = (j->plane + MV__FL_ZB - 1) / MV__FL_ZB;
+    j->ops = mv__kernels_get()->filter;
+    if (mv_vol_count(in) == 0) return MV_OK;
+    for (a = 0; a < 3; a++) {
+        /* an axis of length 1 is unchanged except by the constant mode */
+        if (j->n[a] == 1 && j->mode != MV_BOUNDARY_CONSTANT && j->ax[a].kind != MV__FL_NONE &&
+            !(j->ax[a].kind == MV__FL_FIR && j->ax[a].anti))
+            j->ax[a].kind = MV__FL_NONE;
+        if (j->ax[a].kind == MV__FL_NONE) continue;
+        if (a > 0) npass++;
+        maxn = MV__MAX(maxn, j->n[a]);
+        maxpad = MV__MAX(maxpad, (int64_t)j->ax[a].r);
+    }
+    MV__CHECK(maxpad < ((int64_t)1 << 28), MV_ERR_SIZE_OVERFLOW, "%s: kernel radius %lld is too large", fn,
+              (long long)maxpad);
+    {
+        /* widest block: y blocks of up to MV__FL_COLB, z blocks of up to
+           MV__FL_ZB, recursive x rows MV__FL_IIR_ROWS lanes */
+        int64_t wb = MV__MAX(MV__MAX(MV__MIN((int64_t)MV__FL_COLB, j->n[0]), MV__MIN((int64_t)MV__FL_ZB, j->plane)),
+                             (int64_t)MV__FL_IIR_ROWS);
+        line_f = (size_t)(j->n[0] + 2 * maxpad + 16);
+        cols_f = (size_t)((maxn + 2 * maxpad) * wb + 16);
+        dbl_d = (size_t)((maxn + 2 * maxpad + 3) * wb + 16);
+    }
+    j->line_off = 0;
+    j->cols_off = (line_f + 15) & ~(size_t)15;
+    j->dbl_off = j->cols_off + ((cols_f + 15) & ~(size_t)15);
+    j->per_worker = j->dbl_off + 2 * dbl_d;
+    bytes = (uint64_t)mv_vol_count(in) * 4u;
+    threads = mv__threads_for_bytes(o->threads, bytes);
+    {
+        uint64_t sb;
+        MV__CHECK((double)j->per_worker * (double)threads * 4.0 < 1099511627776.0, MV_ERR_SIZE_OVERFLOW,
+                  "%s: line buffers of %llu floats", fn, (unsigned long long)j->per_worker);
+        sb = (uint64_t)j->per_worker * (uint64_t)threads * sizeof(float);
+        j->scratch = (float *)mv__alloc((size_t)sb, o->alloc_ctx);
+        MV__CHECK(j->scratch != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %llu bytes of line buffers", fn, (unsigned long long)sb);
+    }
+    nplanes = j->n[2] * j->nt;
+    nthreads_items = nplanes;
+    npass += 1;
+    if (j->zyx) {
+        /* scipy's order (z, y, x): needed where it changes the result, the
+           constant mode with a kernel that does not keep a constant
+           (derivatives): each pass extends its input with cval */
+        mv__fl_axis ax0 = j->ax[0];
+        j->ax[0].kind = MV__FL_NONE;
+        mv__parallel_for(nplanes * j->n[1], 1, threads, mv__fl_x_rows, j);
+        j->ax[0] = ax0;
+        if (j->ax[2].kind != MV__FL_NONE) mv__parallel_for(j->nt * j->nzb, 1, threads, mv__fl_z_blocks, j);
+        if (mv__fl_progress(o, 1.0 / 3)) goto cancelled;
+        if (j->ax[1].kind != MV__FL_NONE) mv__parallel_for(nplanes * j->nxb, 1, threads, mv__fl_y_blocks, j);
+        if (mv__fl_progress(o, 2.0 / 3)) goto cancelled;
+        if (j->ax[0].kind != MV__FL_NONE) {
+            j->src = (const unsigned char *)out;
+            j->dt = MV_DT_F32;
+            j->scaled = 0;
+            mv__parallel_for(nplanes * j->n[1], 1, threads, mv__fl_x_rows, j);
+        }
+        mv__free(j->scratch, o->alloc_ctx);
+        if (mv__fl_progress(o, 1.0)) return mv__fail(MV_ERR_CANCELLED, "%s: cancelled by the progress callback", fn);
+        return MV_OK;
+    }
+    if (nthreads_items >= 2 * (int64_t)threads || threads == 1) {
+        mv__parallel_for(nplanes, 1, threads, mv__fl_xy_planes, j);
+        pass = j->ax[1].kind != MV__FL_NONE ? 2 : 1;
+    } else {
+        mv__parallel_for(nplanes * j->n[1], 1, threads, mv__fl_x_rows, j);
+        pass = 1;
+        if (j->ax[1].kind != MV__FL_NONE) {
+            if (mv__fl_progress(o, (double)pass / npass)) goto cancelled;
+            mv__parallel_for(nplanes * j->nxb, 1, threads, mv__fl_y_blocks, j);
+            pass = 2;
+        }
+    }
+    if (j->ax[2].kind != MV__FL_NONE) {
+        if (mv__fl_progress(o, (double)pass / npass)) goto cancelled;
+        mv__parallel_for(j->nt * j->nzb, 1, threads, mv__fl_z_blocks, j);
+    }
+    mv__free(j->scratch, o->alloc_ctx);
+    if (mv__fl_progress(o, 1.0)) return mv__fail(MV_ERR_CANCELLED, "%s: cancelled by the progress callback", fn);
+    return MV_OK;
+cancelled:
+    mv__free(j->scratch, o->alloc_ctx);
+    return mv__fail(MV_ERR_CANCELLED, "%s: cancelled by the progress callback", fn);
+}
+
+static void mv__fl_opts(const mv_filter_opts *opts, mv_filter_opts *o)
+{
+    if (opts) *o = *opts;
+    else memset(o, 0, sizeof(*o));
+}
+
+static mv_status mv__fl_check_in(const mv_vol *in, const mv_filter_opts *o, const char *fn)
+{
+    int k;
+    MV__CHECK(in != NULL, MV_ERR_INVALID_ARG, "%s: NULL volume", fn);
+    MV__CHECK(in->ndim >= 1 && in->ndim <= MV_MAX_DIMS, MV_ERR_INVALID_ARG, "%s: input ndim = %d", fn, in->ndim);
+    MV__CHECK(mv__dtype_ok(in->dtype), MV_ERR_INVALID_ARG, "%s: input dtype %d", fn, (int)in->dtype);
+    k = mv__dt[in->dtype].kind;
+    MV__CHECK(k == MV__K_UINT || k == MV__K_SINT || k == MV__K_FLOAT, MV_ERR_INVALID_ARG,
+              "%s: input dtype %s is not real (complex and RGB volumes are not filtered)", fn, mv__dt[in->dtype].name);
+    MV__CHECK(in->data != NULL || mv_vol_count(in) == 0, MV_ERR_INVALID_ARG, "%s: input has no data", fn);
+    MV__CHECK((int)o->mode >= MV_BOUNDARY_REFLECT && (int)o->mode <= MV_BOUNDARY_WRAP, MV_ERR_INVALID_ARG,
+              "%s: opts.mode = %d", fn, (int)o->mode);
+    MV__CHECK(isfinite(o->truncate) && o->truncate >= 0, MV_ERR_INVALID_ARG, "%s: opts.truncate = %g", fn, o->truncate);
+    MV__CHECK(o->method >= MV_FILTER_AUTO && o->method <= MV_FILTER_RECURSIVE, MV_ERR_INVALID_ARG, "%s: opts.method = %d",
+              fn, o->method);
+    MV__CHECK(o->threads >= 0, MV_ERR_INVALID_ARG, "%s: opts.threads = %d", fn, o->threads);
+    MV__CHECK(o->mode != MV_BOUNDARY_CONSTANT || !isnan(o->cval), MV_ERR_INVALID_ARG, "%s: opts.cval is NaN", fn);
+    return MV_OK;
+}
+
+/* sigma[] as voxels per axis (checked) */
+static mv_status mv__fl_sigma_vox(const mv_vol *in, const double sigma[3], int in_mm, double s[3], const char *fn)
+{
+    int a;
+    MV__CHECK(sigma != NULL, MV_ERR_INVALID_ARG, "%s: sigma is NULL", fn);
+    for (a = 0; a < 3; a++) {
+        MV__CHECK(isfinite(sigma[a]) && sigma[a] >= 0, MV_ERR_INVALID_ARG, "%s: sigma[%d] = %g (must be finite and >= 0)",
+                  fn, a, sigma[a]);
+        s[a] = sigma[a];
+        if (in_mm && s[a] > 0) {
+            double sp = a < in->ndim ? in->spacing[a] : 1.0;
+            MV__CHECK(isfinite(sp) && sp > 0, MV_ERR_INVALID_ARG, "%s: sigma in mm needs spacing[%d] > 0 (it is %g)", fn, a,
+                      sp);
+            s[a] /= sp;
+        }
+    }
+    return MV_OK;
+}
+
+/* out: float32 of in's shape */
+static mv_status mv__fl_check_out(const mv_vol *in, const mv_vol *out, const char *fn)
+{
+    int a;
+    MV__CHECK(out != NULL && (out->data != NULL || mv_vol_count(in) == 0), MV_ERR_INVALID_ARG, "%s: NULL output or data",
+              fn);
+    MV__CHECK(out->dtype == MV_DT_F32, MV_ERR_INVALID_ARG, "%s: output dtype %s (must be float32)", fn,
+              mv__dtype_ok(out->dtype) ? mv__dt[out->dtype].name : "unknown");
+    MV__CHECK(mv__same_shape(in, out), MV_ERR_INVALID_ARG, "%s: output shape differs from the input's", fn);
+    (void)a;
+    MV__CHECK(out->data != in->data || in->dtype == MV_DT_F32, MV_ERR_INVALID_ARG,
+              "%s: in place (out->data == in->data) needs a float32 input", fn);
+    return MV_OK;
+}
+
+/* a float32 volume like in (metadata copied, scaling 1/0) */
+static mv_status mv__fl_alloc_like(const mv_vol *in, int ndim, const int64_t *dims, void *ctx_opt, mv_vol *t,
+                                   const char *fn)
+{
+    uint64_t bytes = 0;
+    mv_vol src = *in;
+    void *ctx = ctx_opt ? ctx_opt : in->alloc_ctx;
+    int a;
+    MV__TRY(mv__shape_bytes(MV_DT_F32, ndim, dims, &bytes));
+    src.alloc_ctx = ctx;
+    MV__TRY(mv__copy_meta_to(&src, t));
+    t->dtype = MV_DT_F32;
+    t->ndim = ndim;
+    for (a = 0; a < MV_MAX_DIMS; a++) t->dim[a] = a < ndim ? dims[a] : 1;
+    for (a = in->ndim; a < ndim; a++) t->spacing[a] = 1.0;
+    t->alloc_ctx = ctx;
+    t->data = mv__alloc((size_t)bytes, ctx);
+    if (!t->data) {
+        mv_free(t);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %llu bytes of output", fn, (unsigned long long)bytes);
+    }
+    t->flags = MV_VOL_OWNED;
+    t->mem_base = t->data;
+    t->mem_size = (size_t)bytes;
+    t->meta.scl_slope = 1.0;
+    t->meta.scl_inter = 0.0;
+    return MV_OK;
+}
+
+/* sets up ax[a] for a Gaussian of sigma s (voxels) and order; weights
+   go to w (r + 1 floats, allocated here) */
+static mv_status mv__fl_gauss_axis(mv__fl_axis *ax, double s, int order, double truncate, int method, void *ctx,
+                                   const char *fn)
+{
+    double rr;
+    memset(ax, 0, sizeof(*ax));
+    if (!(s > 1e-15)) return MV_OK; /* scipy skips the axis */
+    if (order == 0 && (method == MV_FILTER_RECURSIVE || (method == MV_FILTER_AUTO && s > MV_FILTER_RECURSIVE_SIGMA))) {
+        ax->kind = MV__FL_IIR;
+        mv__fl_iir_coefs(s < 0.5 ? 0.5 : s, ax);
+        rr = floor(truncate * s + 0.5);
+        MV__CHECK(rr < (double)(1 << 28), MV_ERR_SIZE_OVERFLOW, "%s: sigma %g gives a %g-voxel margin", fn, s, rr);
+        ax->r = (int)rr < 3 ? 3 : (int)rr;
+        return MV_OK;
+    }
+    rr = floor(truncate * s + 0.5);
+    MV__CHECK(rr < (double)(1 << 28), MV_ERR_SIZE_OVERFLOW, "%s: sigma %g gives a kernel radius %g", fn, s, rr);
+    ax->kind = MV__FL_FIR;
+    ax->r = (int)rr;
+    ax->anti = order == 1;
+    ax->w = (float *)mv__alloc(((size_t)ax->r + 1) * sizeof(float), ctx);
+    MV__CHECK(ax->w != NULL, MV_ERR_OUT_OF_MEMORY, "%s: kernel of radius %d", fn, ax->r);
+    mv__fl_gauss_weights(s, order, ax->r, ax->w);
+    return MV_OK;
+}
+
+static void mv__fl_free_axes(mv__fl_job *j, void *ctx)
+{
+    int a;
+    for (a = 0; a < 3; a++) mv__free(j->ax[a].w, ctx), j->ax[a].w = NULL;
+}
+
+/* Gaussian (order NULL: 0) of in into out->data */
+static mv_status mv__fl_gauss_into(const mv_vol *in, float *out, const double sigma[3], const int *order,
+                                   const mv_filter_opts *o, const char *fn)
+{
+    mv__fl_job j;
+    double s[3], trunc = o->truncate > 0 ? o->truncate : 4.0;
+    int a;
+    mv_status st = MV_OK;
+    MV__TRY(mv__fl_sigma_vox(in, sigma, o->sigma_in_mm, s, fn));
+    if (order)
+        for (a = 0; a < 3; a++)
+            MV__CHECK(order[a] >= 0 && order[a] <= 2, MV_ERR_INVALID_ARG, "%s: order[%d] = %d (0, 1 or 2)", fn, a, order[a]);
+    memset(&j, 0, sizeof(j));
+    j.mode = (int)o->mode;
+    j.cval = (float)o->cval;
+    for (a = 0; a < 3 && st == MV_OK; a++) {
+        st = mv__fl_gauss_axis(&j.ax[a], s[a], order ? order[a] : 0, trunc, order ? MV_FILTER_FIR : o->method,
+                               o->alloc_ctx, fn);
+        if (j.ax[a].kind != MV__FL_NONE && order && order[a] > 0 && j.mode == MV_BOUNDARY_CONSTANT) j.zyx = 1;
+    }
+    if (st == MV_OK) st = mv__fl_run(in, out, &j, o, fn);
+    mv__fl_free_axes(&j, o->alloc_ctx);
+    return st;
+}
+
+MVDEF mv_status mv_gaussian_into(const mv_vol *in, mv_vol *out, const double sigma[3], const mv_filter_opts *opts)
+{
+    mv_filter_opts o;
+    mv__fl_opts(opts, &o);
+    MV__TRY(mv__fl_check_in(in, &o, "mv_gaussian_into"));
+    MV__TRY(mv__fl_check_out(in, out, "mv_gaussian_into"));
+    return mv__fl_gauss_into(in, (float *)out->data, sigma, NULL, &o, "mv_gaussian_into");
+}
+
+static mv_status mv__fl_alloc_gauss(const mv_vol *in, mv_vol *out, const double sigma[3], const int *order,
+                                    const mv_filter_opts *opts, const char *fn)
+{
+    mv_filter_opts o;
+    mv_vol t;
+    mv_status st;
+    double s[3];
+    mv__fl_opts(opts, &o);
+    MV__TRY(mv__fl_check_in(in, &o, fn));
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    MV__TRY(mv__fl_sigma_vox(in, sigma, o.sigma_in_mm, s, fn));
+    MV__TRY(mv__fl_alloc_like(in, in->ndim, in->dim, o.alloc_ctx, &t, fn));
+    o.alloc_ctx = t.alloc_ctx;
+    st = mv__fl_gauss_into(in, (float *)t.data, sigma, order, &o, fn);
+    if (st != MV_OK) {
+        mv_free(&t);
+        return st;
+    }
+    return mv__out_commit_in(out, &t, in, NULL);
+}
+
+MVDEF mv_status mv_gaussian(const mv_vol *in, mv_vol *out, const double sigma[3], const mv_filter_opts *opts)
+{
+    return mv__fl_alloc_gauss(in, out, sigma, NULL, opts, "mv_gaussian");
+}
+
+MVDEF mv_status mv_gaussian_derivative(const mv_vol *in, mv_vol *out, const double sigma[3], const int order[3],
+                                       const mv_filter_opts *opts)
+{
+    MV__CHECK(order != NULL, MV_ERR_INVALID_ARG, "mv_gaussian_derivative: order is NULL");
+    return mv__fl_alloc_gauss(in, out, sigma, order, opts, "mv_gaussian_derivative");
+}
+
+MVDEF mv_status mv_box_filter(const mv_vol *in, mv_vol *out, const int64_t radius[3], const mv_filter_opts *opts)
+{
+    const char *fn = "mv_box_filter";
+    mv_filter_opts o;
+    mv_vol t;
+    mv_status st;
+    mv__fl_job j;
+    int a;
+    mv__fl_opts(opts, &o);
+    MV__TRY(mv__fl_check_in(in, &o, fn));
+    MV__CHECK(out != NULL && radius != NULL, MV_ERR_INVALID_ARG, "%s: NULL out or radius", fn);
+    memset(&j, 0, sizeof(j));
+    j.mode = (int)o.mode;
+    j.cval = (float)o.cval;
+    for (a = 0; a < 3; a++) {
+        MV__CHECK(radius[a] >= 0 && radius[a] < ((int64_t)1 << 28), MV_ERR_INVALID_ARG, "%s: radius[%d] = %lld", fn, a,
+                  (long long)radius[a]);
+        if (radius[a] > 0) {
+            j.ax[a].kind = MV__FL_BOX;
+            j.ax[a].r = (int)radius[a];
+        }
+    }
+    MV__TRY(mv__fl_alloc_like(in, in->ndim, in->dim, o.alloc_ctx, &t, fn));
+    o.alloc_ctx = t.alloc_ctx;
+    st = mv__fl_run(in, (float *)t.data, &j, &o, fn);
+    if (st != MV_OK) {
+        mv_free(&t);
+        return st;
+    }
+    return mv__out_commit_in(out, &t, in, NULL);
+}
+
+/* ---- gradient ---- */
+
+typedef struct mv__grad_job {
+    const float *f;
+    float *out;
+    int64_t n[3];
+    double G[3][3]; /* inv(A)^T */
+} mv__grad_job;
+
+static void mv__grad_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__grad_job *j = (const mv__grad_job *)ctx;
+    const int64_t nx = j->n[0], ny = j->n[1], nz = j->n[2], plane = nx * ny, vol = plane * nz;
+    int64_t z, y, x;
+    (void)worker;
+    for (z = b; z < e; z++)
+        for (y = 0; y < ny; y++) {
+            const float *r = j->f + z * plane + y * nx;
+            float *o = j->out + z * plane + y * nx;
+            const float *ym = y > 0 ? r - nx : r, *yp = y < ny - 1 ? r + nx : r;
+            const float *zm = z > 0 ? r - plane : r, *zp = z < nz - 1 ? r + plane : r;
+            double hy = ny == 1 ? 0.0 : (y > 0 && y < ny - 1) ? 0.5 : 1.0;
+            double hz = nz == 1 ? 0.0 : (z > 0 && z < nz - 1) ? 0.5 : 1.0;
+            for (x = 0; x < nx; x++) {
+                double gx, gy, gz;
+                if (nx == 1) gx = 0.0;
+                else if (x == 0) gx = (double)r[1] - (double)r[0];
+                else if (x == nx - 1) gx = (double)r[nx - 1] - (double)r[nx - 2];
+                else gx = 0.5 * ((double)r[x + 1] - (double)r[x - 1]);
+                gy = hy * ((double)yp[x] - (double)ym[x]);
+                gz = hz * ((double)zp[x] - (double)zm[x]);
+                o[x] = (float)(j->G[0][0] * gx + j->G[0][1] * gy + j->G[0][2] * gz);
+                o[x + vol] = (float)(j->G[1][0] * gx + j->G[1][1] * gy + j->G[1][2] * gz);
+                o[x + 2 * vol] = (float)(j->G[2][0] * gx + j->G[2][1] * gy + j->G[2][2] * gz);
+            }
+        }
+}
+
+/* 3x3 inverse; 0 if singular or not finite */
+static int mv__fl_inv3(const double A[3][3], double R[3][3])
+{
+    double det = A[0][0] * (A[1][1] * A[2][2] - A[1][2] * A[2][1]) - A[0][1] * (A[1][0] * A[2][2] - A[1][2] * A[2][0]) +
+                 A[0][2] * (A[1][0] * A[2][1] - A[1][1] * A[2][0]);
+    if (!isfinite(det) || det == 0) return 0;
+    R[0][0] = (A[1][1] * A[2][2] - A[1][2] * A[2][1]) / det;
+    R[0][1] = (A[0][2] * A[2][1] - A[0][1] * A[2][2]) / det;
+    R[0][2] = (A[0][1] * A[1][2] - A[0][2] * A[1][1]) / det;
+    R[1][0] = (A[1][2] * A[2][0] - A[1][0] * A[2][2]) / det;
+    R[1][1] = (A[0][0] * A[2][2] - A[0][2] * A[2][0]) / det;
+    R[1][2] = (A[0][2] * A[1][0] - A[0][0] * A[1][2]) / det;
+    R[2][0] = (A[1][0] * A[2][1] - A[1][1] * A[2][0]) / det;
+    R[2][1] = (A[0][1] * A[2][0] - A[0][0] * A[2][1]) / det;
+    R[2][2] = (A[0][0] * A[1][1] - A[0][1] * A[1][0]) / det;
+    return 1;
+}
+
+MVDEF mv_status mv_gradient(const mv_vol *in, mv_vol *out, const mv_filter_opts *opts)
+{
+    const char *fn = "mv_gradient";
+    mv_filter_opts o;
+    mv_vol t;
+    mv__grad_job j;
+    double A[3][3], I[3][3];
+    int64_t dims[4];
+    float *f = NULL;
+    int a, b;
+    mv_status st;
+    mv__fl_opts(opts, &o);
+    MV__TRY(mv__fl_check_in(in, &o, fn));
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    MV__CHECK(in->ndim <= 3, MV_ERR_INVALID_ARG, "%s: input ndim = %d (a 3D volume; take frames one by one)", fn,
+              in->ndim);
+    for (a = 0; a < 3; a++)
+        for (b = 0; b < 3; b++) A[a][b] = in->affine[a][b];
+    MV__CHECK(mv__fl_inv3((const double(*)[3])A, I), MV_ERR_INVALID_ARG, "%s: the affine's 3x3 part is singular", fn);
+    memset(&j, 0, sizeof(j));
+    for (a = 0; a < 3; a++) {
+        j.n[a] = a < in->ndim ? in->dim[a] : 1;
+        dims[a] = j.n[a];
+        for (b = 0; b < 3; b++) j.G[a][b] = I[b][a];
+    }
+    dims[3] = 3;
+    MV__TRY(mv__fl_alloc_like(in, 4, dims, o.alloc_ctx, &t, fn));
+    t.spacing[3] = 1.0;
+    t.meta.intent_code = 1005; /* NIFTI_INTENT_VECTOR ... written as a vector field */
+    if (in->dtype == MV_DT_F32 && (o.raw || in->meta.scl_slope == 0 || !isfinite(in->meta.scl_slope) ||
+                                   (in->meta.scl_slope == 1.0 && in->meta.scl_inter == 0.0))) {
+        j.f = (const float *)in->data;
+    } else {
+        mv__fl_job cj;
+        memset(&cj, 0, sizeof(cj));
+        f = (float *)mv__alloc((size_t)(j.n[0] * j.n[1] * j.n[2]) * sizeof(float), t.alloc_ctx);
+        if (!f) {
+            mv_free(&t);
+            return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: float32 copy of the input", fn);
+        }
+        st = mv__fl_run(in, f, &cj, &o, fn);
+        if (st != MV_OK) {
+            mv__free(f, t.alloc_ctx);
+            mv_free(&t);
+            return st;
+        }
+        j.f = f;
+    }
+    j.out = (float *)t.data;
+    mv__parallel_for(j.n[2], 1, mv__threads_for_bytes(o.threads, (uint64_t)mv_vol_count(in) * 16u), mv__grad_range, &j);
+    mv__free(f, t.alloc_ctx);
+    return mv__out_commit_in(out, &t, in, NULL);
+}
+
+/* ---- pyramids ---- */
+
+/* one "x"-separated word of s starting at *p: a number, then an optional
+   suffix (returned); 0 on junk */
+static int mv__pyr_word(const char **p, double *v, char *word, size_t cap, int *more)
+{
+    const char *s = *p, *e = s;
+    char *end;
+    size_t n;
+    while (*e && *e != 'x' && *e != 'X') e++;
+    n = (size_t)(e - s);
+    if (n >= cap) n = cap - 1;
+    memcpy(word, s, n);
+    word[n] = 0;
+    *more = *e != 0;
+    *p = *e ? e + 1 : e;
+    if (e == s) return 0;
+    *v = strtod(word, &end);
+    if (end == word || *end) return 0;
+    return 1;
+}
+
+MVDEF mv_status mv_pyramid_schedule_parse(const char *levels, const char *smooth, mv_pyramid_schedule *s)
+{
+    const char *fn = "mv_pyramid_schedule_parse";
+    mv_pyramid_schedule t;
+    const char *p;
+    char word[64], sm[256];
+    int n = 0, m = 0, a;
+    size_t len;
+    MV__CHECK(levels != NULL && s != NULL, MV_ERR_INVALID_ARG, "%s: NULL levels or schedule", fn);
+    memset(&t, 0, sizeof(t));
+    MV__CHECK(*levels, MV_ERR_INVALID_ARG, "%s: levels \"\" is empty (want e.g. \"4x2x1\")", fn);
+    p = levels;
+    for (;;) {
+        double v = 0;
+        int more = 0, ok = mv__pyr_word(&p, &v, word, sizeof(word), &more);
+        MV__CHECK(ok && isfinite(v) && v >= 1.0, MV_ERR_INVALID_ARG,
+                  "%s: levels \"%s\": word \"%s\" is not a shrink factor >= 1", fn, levels, word);
+        MV__CHECK(n < MV_PYRAMID_MAX_LEVELS, MV_ERR_INVALID_ARG, "%s: levels \"%s\": more than %d levels", fn, levels,
+                  MV_PYRAMID_MAX_LEVELS);
+        for (a = 0; a < 3; a++) t.shrink[n][a] = v;
+        n++;
+        if (!more) break;
+    }
+    t.nlevels = n;
+    if (smooth) {
+        len = strlen(smooth);
+        MV__CHECK(len < sizeof(sm), MV_ERR_INVALID_ARG, "%s: smooth string of %zu characters", fn, len);
+        memcpy(sm, smooth, len + 1);
+        if (len >= 2 && strcmp(sm + len - 2, "mm") == 0) {
+            t.sigma_in_mm = 1;
+            sm[len - 2] = 0;
+        } else if (len >= 3 && strcmp(sm + len - 3, "vox") == 0) {
+            sm[len - 3] = 0;
+        } else {
+            return mv__fail(MV_ERR_INVALID_ARG, "%s: smooth \"%s\" must end in \"vox\" or \"mm\" (e.g. \"2x1x0vox\")", fn,
+                            smooth);
+        }
+        MV__CHECK(sm[0], MV_ERR_INVALID_ARG, "%s: smooth \"%s\" has no sigmas", fn, smooth);
+        p = sm;
+        for (;;) {
+            double v = 0;
+            int more = 0, ok = mv__pyr_word(&p, &v, word, sizeof(word), &more);
+            MV__CHECK(ok && isfinite(v) && v >= 0.0, MV_ERR_INVALID_ARG,
+                      "%s: smooth \"%s\": word \"%s\" is not a sigma >= 0", fn, smooth, word);
+            MV__CHECK(m < n, MV_ERR_INVALID_ARG, "%s: smooth \"%s\" has more sigmas than levels \"%s\" has levels", fn,
+                      smooth, levels);
+            for (a = 0; a < 3; a++) t.sigma[m][a] = v;
+            m++;
+            if (!more) break;
+        }
+        MV__CHECK(m == n, MV_ERR_INVALID_ARG, "%s: smooth \"%s\" has %d sigmas for %d levels (\"%s\")", fn, smooth, m, n,
+                  levels);
+    } else {
+        for (m = 0; m < n; m++)
+            for (a = 0; a < 3; a++) t.sigma[m][a] = t.shrink[m][a] > 1.0 ? 0.5 * t.shrink[m][a] : 0.0;
+    }
+    *s = t;
+    return MV_OK;
+}
+
+static mv_status mv__pyr_params(const mv_vol *in, const mv_pyramid_schedule *s, int level, int64_t shape[3],
+                                double sig[3], const char *fn)
+{
+    double smin = 0;
+    int64_t minsz;
+    int a;
+    MV__CHECK(in != NULL && s != NULL, MV_ERR_INVALID_ARG, "%s: NULL volume or schedule", fn);
+    MV__CHECK(in->ndim >= 1 && in->ndim <= MV_MAX_DIMS, MV_ERR_INVALID_ARG, "%s: input ndim = %d", fn, in->ndim);
+    MV__CHECK(s->nlevels >= 1 && s->nlevels <= MV_PYRAMID_MAX_LEVELS, MV_ERR_INVALID_ARG,
+              "%s: schedule nlevels = %d (1..%d)", fn, s->nlevels, MV_PYRAMID_MAX_LEVELS);
+    MV__CHECK(level >= 0 && level < s->nlevels, MV_ERR_INVALID_ARG, "%s: level %d of %d", fn, level, s->nlevels);
+    MV__CHECK(s->min_size >= 0, MV_ERR_INVALID_ARG, "%s: schedule min_size = %lld", fn, (long long)s->min_size);
+    minsz = s->min_size > 0 ? s->min_size : MV_PYRAMID_MIN_SIZE;
+    for (a = 0; a < 3; a++) {
+        double sp = a < in->ndim ? in->spacing[a] : 1.0;
+        MV__CHECK(isfinite(s->shrink[level][a]) && s->shrink[level][a] >= 1.0, MV_ERR_INVALID_ARG,
+                  "%s: shrink[%d][%d] = %g (must be >= 1)", fn, level, a, s->shrink[level][a]);
+        MV__CHECK(isfinite(s->sigma[level][a]) && s->sigma[level][a] >= 0.0, MV_ERR_INVALID_ARG,
+                  "%s: sigma[%d][%d] = %g (must be >= 0)", fn, level, a, s->sigma[level][a]);
+        MV__CHECK(isfinite(sp) && sp > 0, MV_ERR_INVALID_ARG, "%s: spacing[%d] = %g", fn, a, sp);
+        if (a < in->ndim && in->dim[a] > 1 && (smin == 0 || sp < smin)) smin = sp;
+    }
+    for (a = 0; a < 3; a++) {
+        int64_t n = a < in->ndim ? in->dim[a] : 1, m;
+        double sp = a < in->ndim ? in->spacing[a] : 1.0, f = s->shrink[level][a], fa = f, sv;
+        if (!s->no_spacing_adjust && smin > 0 && n > 1) {
+            fa = floor(f * smin / sp + 0.5);
+            if (fa < 1) fa = 1;
+        }
+        m = (int64_t)floor((double)n / fa);
+        if (m < MV__MIN(n, minsz)) m = MV__MIN(n, minsz);
+        if (m < 1) m = 1;
+        shape[a] = m;
+        sv = s->sigma[level][a];
+        if (s->sigma_in_mm) sv /= sp;
+        else if (!s->no_spacing_adjust) sv *= fa / f;
+        sig[a] = n > 1 ? sv : 0.0;
+    }
+    return MV_OK;
+}
+
+MVDEF mv_status mv_pyramid_level_params(const mv_vol *in, const mv_pyramid_schedule *s, int level, int64_t shape[3],
+                                        double sigma_vox[3])
+{
+    MV__CHECK(shape != NULL && sigma_vox != NULL, MV_ERR_INVALID_ARG, "mv_pyramid_level_params: NULL shape or sigma");
+    return mv__pyr_params(in, s, level, shape, sigma_vox, "mv_pyramid_level_params");
+}
+
+MVDEF mv_status mv_pyramid_level(const mv_vol *in, const mv_pyramid_schedule *s, int level, mv_vol *out,
+                                 const mv_filter_opts *opts)
+{
+    const char *fn = "mv_pyramid_level";
+    mv_filter_opts o;
+    mv_resample_opts ro;
+    mv_vol sm;
+    int64_t shape[3];
+    double sig[3];
+    mv_status st;
+    mv__fl_opts(opts, &o);
+    MV__TRY(mv__fl_check_in(in, &o, fn));
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    MV__TRY(mv__pyr_params(in, s, level, shape, sig, fn));
+    o.sigma_in_mm = 0;
+    o.method = MV_FILTER_FIR;
+    mv_vol_init(&sm);
+    MV__TRY(mv__fl_alloc_gauss(in, &sm, sig, NULL, &o, fn));
+    memset(&ro, 0, sizeof(ro));
+    ro.interp = MV_INTERP_LINEAR;
+    ro.threads = o.threads;
+    ro.alloc_ctx = o.alloc_ctx;
+    st = mv_resample_shape(&sm, out == in ? &sm : out, shape, &ro);
+    if (st == MV_OK && out == in) {
+        mv_free(out);
+        *out = sm;
+        return MV_OK;
+    }
+    mv_free(&sm);
+    return st;
+}
+
 /* >>impl-field =============================================================
 
    How it works. Every operation walks the rows of its output grid (row r =
@@ -17695,6 +18863,19 @@ MVDEF mv_status mv_field_warp(const mv_vol *moving, const mv_vol *field, const d
     memcpy(t.affine, field->affine, sizeof(t.affine));
     for (a = 0; a < 3; a++) t.spacing[a] = sqrt(g.A[0][a] * g.A[0][a] + g.A[1][a] * g.A[1][a] + g.A[2][a] * g.A[2][a]);
     return mv__out_commit_in(out, &t, moving, field);
+}
+
+MVDEF mv_status mv_field_smooth_into(const mv_vol *in, mv_vol *out, const double sigma[3], const mv_filter_opts *fopts)
+{
+    static const char *fn = "mv_field_smooth_into";
+    mv__fd_geo gi, go;
+    mv_status st;
+    MV__TRY(mv__fd_geo_of(in, fn, "in", &gi));
+    MV__TRY(mv__fd_geo_of(out, fn, "out", &go));
+    if (!mv__fd_same_grid(&gi, &go) || gi.nc != go.nc) return mv__fd_grid_err(fn, "in", "out", &gi, &go);
+    if (in != out && in->data != out->data) MV__TRY(mv__fd_overlap_check(in, out, fn, "in", "out"));
+    st = mv_gaussian_into(in, out, sigma, fopts);
+    return st == MV_OK ? st : mv__fail_prefix(st, "%s", fn);
 }
 
 /* ---- files ---- */
@@ -20472,6 +21653,119 @@ static const mv__mri_ops MV__SFX(mv__mri_ops) = {MV__SFX(mv__rss_c64), MV__SFX(m
 #undef mv__m_fix
 #undef mv__m_keep_pos
 
+/* >>pass-filter ============================================================
+   The Gaussian / derivative line and column kernels of >>impl-filter-types,
+   vectorised: along the line with unaligned loads (line), across x (cols).
+   Same operations in the same order as the references (multiply, then add,
+   k = 1..r), tails through the references: bit-identical results. */
+#if defined(MV__PASS_SSE2)
+#define mv__fl_vf_add(a, b) _mm_add_ps((a), (b))
+#define mv__fl_vf_sub(a, b) _mm_sub_ps((a), (b))
+#define mv__fl_vf_mul(a, b) _mm_mul_ps((a), (b))
+#define mv__fl_vf_zero() _mm_setzero_ps()
+#elif defined(MV__PASS_AVX2)
+#define mv__fl_vf_add(a, b) _mm256_add_ps((a), (b))
+#define mv__fl_vf_sub(a, b) _mm256_sub_ps((a), (b))
+#define mv__fl_vf_mul(a, b) _mm256_mul_ps((a), (b))
+#define mv__fl_vf_zero() _mm256_setzero_ps()
+#elif defined(MV__PASS_AVX512)
+#define mv__fl_vf_add(a, b) _mm512_add_ps((a), (b))
+#define mv__fl_vf_sub(a, b) _mm512_sub_ps((a), (b))
+#define mv__fl_vf_mul(a, b) _mm512_mul_ps((a), (b))
+#define mv__fl_vf_zero() _mm512_setzero_ps()
+#elif defined(MV__PASS_NEON)
+#define mv__fl_vf_add(a, b) vaddq_f32((a), (b))
+#define mv__fl_vf_sub(a, b) vsubq_f32((a), (b))
+#define mv__fl_vf_mul(a, b) vmulq_f32((a), (b))
+#define mv__fl_vf_zero() vdupq_n_f32(0.0f)
+#endif
+
+MV__FN void MV__SFX(mv__fl_line)(const float *p, float *o, int64_t n, const float *w, int r, int anti)
+{
+    int64_t i = 0;
+    int k;
+    if (anti) {
+        for (; i + MV__VL <= n; i += MV__VL) {
+            const float *c = p + i + r;
+            mv__vf acc = mv__fl_vf_zero();
+            for (k = 1; k <= r; k++)
+                acc = mv__fl_vf_add(acc, mv__fl_vf_mul(mv__vf_set1(w[k]), mv__fl_vf_sub(mv__vf_loadu(c - k), mv__vf_loadu(c + k))));
+            mv__vf_storeu(o + i, acc);
+        }
+    } else {
+        for (; i + MV__VL <= n; i += MV__VL) {
+            const float *c = p + i + r;
+            mv__vf acc = mv__fl_vf_mul(mv__vf_set1(w[0]), mv__vf_loadu(c));
+            for (k = 1; k <= r; k++)
+                acc = mv__fl_vf_add(acc, mv__fl_vf_mul(mv__vf_set1(w[k]), mv__fl_vf_add(mv__vf_loadu(c - k), mv__vf_loadu(c + k))));
+            mv__vf_storeu(o + i, acc);
+        }
+    }
+    MV__ZEROUPPER();
+    if (i < n) mv__fl_line_ref(p + i, o + i, n - i, w, r, anti);
+}
+
+MV__FN void MV__SFX(mv__fl_cols)(const float *p, int64_t ld, float *o, int64_t ostride, int64_t n, int64_t b,
+                                 const float *w, int r, int anti)
+{
+    int64_t j, x, bv = b - b % MV__VL;
+    int k;
+    for (j = 0; j < n; j++) {
+        const float *c = p + (j + r) * ld;
+        float *d = o + j * ostride;
+        /* two vectors at a time: independent chains for the adder */
+        for (x = 0; x + 2 * MV__VL <= bv; x += 2 * MV__VL) {
+            mv__vf a0, a1;
+            if (anti) {
+                a0 = mv__fl_vf_zero();
+                a1 = mv__fl_vf_zero();
+                for (k = 1; k <= r; k++) {
+                    mv__vf wk = mv__vf_set1(w[k]);
+                    const float *lo = c + x - k * ld, *hi = c + x + k * ld;
+                    a0 = mv__fl_vf_add(a0, mv__fl_vf_mul(wk, mv__fl_vf_sub(mv__vf_loadu(lo), mv__vf_loadu(hi))));
+                    a1 = mv__fl_vf_add(a1, mv__fl_vf_mul(wk, mv__fl_vf_sub(mv__vf_loadu(lo + MV__VL), mv__vf_loadu(hi + MV__VL))));
+                }
+            } else {
+                mv__vf w0 = mv__vf_set1(w[0]);
+                a0 = mv__fl_vf_mul(w0, mv__vf_loadu(c + x));
+                a1 = mv__fl_vf_mul(w0, mv__vf_loadu(c + x + MV__VL));
+                for (k = 1; k <= r; k++) {
+                    mv__vf wk = mv__vf_set1(w[k]);
+                    const float *lo = c + x - k * ld, *hi = c + x + k * ld;
+                    a0 = mv__fl_vf_add(a0, mv__fl_vf_mul(wk, mv__fl_vf_add(mv__vf_loadu(lo), mv__vf_loadu(hi))));
+                    a1 = mv__fl_vf_add(a1, mv__fl_vf_mul(wk, mv__fl_vf_add(mv__vf_loadu(lo + MV__VL), mv__vf_loadu(hi + MV__VL))));
+                }
+            }
+            mv__vf_storeu(d + x, a0);
+            mv__vf_storeu(d + x + MV__VL, a1);
+        }
+        for (; x < bv; x += MV__VL) {
+            mv__vf a0;
+            if (anti) {
+                a0 = mv__fl_vf_zero();
+                for (k = 1; k <= r; k++)
+                    a0 = mv__fl_vf_add(a0, mv__fl_vf_mul(mv__vf_set1(w[k]), mv__fl_vf_sub(mv__vf_loadu(c + x - k * ld),
+                                                                                         mv__vf_loadu(c + x + k * ld))));
+            } else {
+                a0 = mv__fl_vf_mul(mv__vf_set1(w[0]), mv__vf_loadu(c + x));
+                for (k = 1; k <= r; k++)
+                    a0 = mv__fl_vf_add(a0, mv__fl_vf_mul(mv__vf_set1(w[k]), mv__fl_vf_add(mv__vf_loadu(c + x - k * ld),
+                                                                                         mv__vf_loadu(c + x + k * ld))));
+            }
+            mv__vf_storeu(d + x, a0);
+        }
+    }
+    MV__ZEROUPPER();
+    if (bv < b) mv__fl_cols_ref(p + bv, ld, o + bv, ostride, n, b - bv, w, r, anti);
+}
+
+static const mv__filter_ops MV__SFX(mv__filter_ops) = {MV__SFX(mv__fl_line), MV__SFX(mv__fl_cols)};
+
+#undef mv__fl_vf_add
+#undef mv__fl_vf_sub
+#undef mv__fl_vf_mul
+#undef mv__fl_vf_zero
+
 static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
 {
     kt->to_f32[MV_DT_U8] = MV__SFX(mv__to_f32_u8);
@@ -20532,6 +21826,7 @@ static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
     kt->affine_int[MV_DT_U16] = MV__SFX(mv__affine_u16);
     kt->fft = &MV__SFX(mv__fft_ops);
     kt->mri = &MV__SFX(mv__mri_ops);
+    kt->filter = &MV__SFX(mv__filter_ops);
 }
 
 /* every pass macro goes, so the next pass starts clean */

@@ -337,6 +337,29 @@ else
   echo "  (skip integrity vs nibabel: no nibabel)"
 fi
 
+# filters: smooth and gradient against scipy.ndimage.gaussian_filter / numpy.gradient
+if [ -f "$D/nifti/anatomical.nii" ] && "$PY" -c 'import scipy, nibabel' 2>/dev/null; then
+  A="$D/nifti/anatomical.nii"
+  F="$PY tests/py/check_filter_file.py"
+  for c in "2 0 reflect" "1.5,0,3vox 0 nearest" "2mm 1 mirror" "1,2,0.5mm 1 wrap" "2.5 0 constant"; do
+    set -- $c
+    sig=${1%mm}; sig=${sig%vox}
+    case $sig in *,*) ;; *) sig="$sig,$sig,$sig" ;; esac
+    $T smooth "$A" "$W/sm.nii" "$1" --mode "$3" --cval 7 && $F "$A" "$W/sm.nii" smooth "$sig" "$2" "$3" 7 >/dev/null \
+      && ok || bad "smooth $1 --mode $3 vs scipy"
+  done
+  $T smooth "$D/nifti/functional.nii" "$W/sm4.nii" 1.5 && $F "$D/nifti/functional.nii" "$W/sm4.nii" smooth 1.5,1.5,1.5 0 reflect 0 \
+    >/dev/null && ok || bad "smooth a 4D file vs scipy"
+  $T gradient "$A" "$W/gr.nii" && $F "$A" "$W/gr.nii" gradient >/dev/null && ok || bad "gradient vs numpy.gradient"
+  $T smooth "$A" "$W/sm.nii" 2,x,1 2> "$W/err"; [ $? -eq 2 ] && grep -q "2,x,1" "$W/err" && ok || bad "smooth: bad SIGMA named"
+  $T smooth "$A" "$W/sm.nii" 2 --mode edge 2> "$W/err"; [ $? -eq 2 ] && grep -q "edge" "$W/err" && ok || bad "smooth: bad --mode named"
+  $T pyramid "$A" "$W/py.nii" 4x2x1 --smooth 2x1x0vox && $T info "$W/py.nii" | grep -q "dims         16 x 16 x 16" \
+    && ok || bad "pyramid level 0 of 4x2x1 (min size 16)"
+  $T pyramid "$A" "$W/py.nii" 4xjunkx1 2> "$W/err"; [ $? -eq 2 ] && grep -q '"junk"' "$W/err" && ok || bad "pyramid: bad word named"
+else
+  echo "  (skip filters vs scipy: no anatomical.nii or no scipy/nibabel)"
+fi
+
 # displacement fields (>>api-field): a smooth field written by nibabel
 # (intent 1007, LPS mm) on anatomical.nii's grid; warp-field against
 # scipy map_coordinates (tests/py/ref_field.py), jacobian against
