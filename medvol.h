@@ -53,7 +53,8 @@ TABLE OF CONTENTS (search for the anchors)
                       SENSE, bounded-memory reconstructions, phantom k-space
       >>api-phantom   synthetic volumes for demos and tests
       >>api-field     displacement fields (ITK/ANTs files): warp, compose,
-                      invert, exponentiate, Jacobian, folds, smoothing
+                      invert, exponentiate, Jacobian, folds, smoothing;
+                      diffeomorphic demons
       >>impl          implementation (MEDVOL_IMPLEMENTATION only)
       >>impl-mem      allocation and checked size arithmetic
       >>impl-error    error detail
@@ -1731,6 +1732,58 @@ MVDEF mv_status mv_field_folds(const mv_vol *field, int64_t *count, double *min_
    default 'reflect', i.e. zero flux at the edge). in and out on one grid,
    out == in allowed. allocates: the filter's line buffers. */
 MVDEF mv_status mv_field_smooth_into(const mv_vol *in, mv_vol *out, const double sigma[3], const mv_filter_opts *fopts);
+
+/* Diffeomorphic demons (Vercauteren, Pennec, Perchant, Ayache 2009,
+   NeuroImage 45: S61-S72), for same-modality pairs: returns the field d on
+   the fixed image's grid such that fixed(p) ~ moving(M(p + d(p))), M =
+   opts->init_matrix (an affine result of the linear registration; all zero
+   = identity), in the convention above (mv_field_warp applies it).
+   Per level (coarse to fine, a factor 2 between levels; the fixed image
+   Gaussian-smoothed with sigma = factor/2 voxels and resampled to 1/factor
+   of its voxels, the moving image smoothed alike in mm and sampled through
+   the world), each iteration: warp the moving image by the current field
+   (linear), the symmetric (ESM) force u = (F - M o s) J / (|J|^2 +
+   alpha^2 (F - M o s)^2) with J = (grad F + grad(M o s)) / 2 in LPS mm
+   (numpy.gradient differences) and alpha = 1 / (2 max_step mm), so
+   |u| <= max_step; fluid regularisation (u smoothed, sigma_fluid voxels);
+   the diffeomorphic update s <- s o exp(u) (mv_field_exp_into,
+   mv_field_compose_into); diffusion regularisation (s smoothed,
+   sigma_diffusion voxels, mv_field_smooth_into). A level stops after its
+   iterations or when the MSE improved by less than tol (relative) over
+   the last 10 iterations. The field moves to the next level by linear
+   resampling of its components (mm vectors need no rescaling). 2D images
+   (dim[2] = 1) give 2D fields. Identical results for every thread count.
+   progress (may be NULL) runs on the caller's thread after each iteration
+   with the level, the iteration and the MSE before its update; a nonzero
+   return cancels (MV_ERR_CANCELLED, field left as it was).
+   allocates: the field and the work volumes (about 12 level-sized
+   volumes). thread-safe: yes. */
+#define MV_DEMONS_MAX_LEVELS 8
+enum { MV_DEMONS_STOP_ITERATIONS = 0, MV_DEMONS_STOP_CONVERGED = 1 };
+typedef struct mv_demons_opts {
+    int levels;             /* 1..8 (0 = 3) */
+    int iterations[MV_DEMONS_MAX_LEVELS]; /* per level, coarsest first, at most 1024
+                               (0 = 100 at the coarsest, then 60, 40, 30, ...) */
+    double sigma_diffusion; /* field smoothing, voxels of the level (0 = 1.5; < 0 none) */
+    double sigma_fluid;     /* update smoothing, voxels (0 = 1.0; < 0 none) */
+    double max_step;        /* largest update, voxels of the level (0 = 2.0) */
+    double tol;             /* relative MSE improvement over 10 iterations that
+                               ends a level (0 = 1e-4; < 0: never) */
+    double init_matrix[4][4]; /* fixed -> moving, RAS mm; all zero = identity */
+    int threads;
+    int (*progress)(void *user, int level, int iteration, double mse);
+    void *progress_user;
+    void *alloc_ctx;
+} mv_demons_opts;
+typedef struct mv_demons_result {
+    int iterations[MV_DEMONS_MAX_LEVELS]; /* iterations run per level */
+    int levels;
+    int stop_reason;        /* of the finest level: MV_DEMONS_STOP_* */
+    double mse_start;       /* fixed vs moving (through init_matrix), finest grid */
+    double mse;             /* fixed vs the final warped moving, finest grid */
+} mv_demons_result;
+MVDEF mv_status mv_register_demons(const mv_vol *fixed, const mv_vol *moving, mv_vol *field, const mv_demons_opts *opts,
+                                   mv_demons_result *result);
 
 #if !defined(MEDVOL_NO_STDIO)
 /* Field files: NIfTI (.nii or .nii.gz) as ITK writes them. mv_field_save
@@ -18876,6 +18929,301 @@ MVDEF mv_status mv_field_smooth_into(const mv_vol *in, mv_vol *out, const double
     if (in != out && in->data != out->data) MV__TRY(mv__fd_overlap_check(in, out, fn, "in", "out"));
     st = mv_gaussian_into(in, out, sigma, fopts);
     return st == MV_OK ? st : mv__fail_prefix(st, "%s", fn);
+}
+
+/* ---- diffeomorphic demons ---- */
+
+typedef struct mv__dm_job {
+    const float *F, *W;     /* fixed level image, warped moving (level grid) */
+    float *u;               /* update field out */
+    const mv__fd_geo *g;
+    double alpha2;          /* alpha^2 */
+    mv__fd_red red;         /* sum of squared differences per block */
+} mv__dm_job;
+
+/* numpy.gradient along voxel axis a at (x, y, z) of a float32 volume */
+MV__INLINE double mv__dm_diff(const float *v, const mv__fd_geo *g, const int64_t p[3], size_t idx, int a)
+{
+    size_t st = a == 0 ? 1 : a == 1 ? (size_t)g->n[0] : (size_t)(g->n[0] * g->n[1]);
+    if (g->n[a] == 1) return 0;
+    if (p[a] == 0) return (double)v[idx + st] - (double)v[idx];
+    if (p[a] == g->n[a] - 1) return (double)v[idx] - (double)v[idx - st];
+    return 0.5 * ((double)v[idx + st] - (double)v[idx - st]);
+}
+
+static void mv__dm_force_blocks(void *ctx, int64_t b0, int64_t b1, int worker)
+{
+    mv__dm_job *j = (mv__dm_job *)ctx;
+    const mv__fd_geo *g = j->g;
+    int64_t b, r, x;
+    int a, c;
+    (void)worker;
+    for (b = b0; b < b1; b++) {
+        double sum = 0;
+        for (r = mv__fd_block_row(&j->red, b); r < mv__fd_block_row(&j->red, b + 1); r++) {
+            int64_t p[3];
+            double rowsum = 0;
+            p[1] = r % g->n[1];
+            p[2] = r / g->n[1];
+            for (x = 0; x < g->n[0]; x++) {
+                size_t idx = (size_t)r * (size_t)g->n[0] + (size_t)x;
+                double diff = (double)j->F[idx] - (double)j->W[idx], gv[3], J[3], n2 = 0, den, u[3];
+                p[0] = x;
+                for (a = 0; a < 3; a++) gv[a] = 0.5 * (mv__dm_diff(j->F, g, p, idx, a) + mv__dm_diff(j->W, g, p, idx, a));
+                for (c = 0; c < 3; c++) { /* voxel gradient -> LPS mm: L2V^T */
+                    J[c] = g->L2V[0][c] * gv[0] + g->L2V[1][c] * gv[1] + g->L2V[2][c] * gv[2];
+                    if (c >= g->nc) J[c] = 0;
+                    n2 += J[c] * J[c];
+                }
+                rowsum += diff * diff;
+                den = n2 + j->alpha2 * diff * diff;
+                /* fixed(p) ~ moving(s(p) + u): u along +J when the fixed is brighter */
+                for (c = 0; c < 3; c++) u[c] = den > 1e-12 && diff == diff ? diff * J[c] / den : 0.0;
+                mv__fd_put(j->u, g, idx, u);
+            }
+            sum += rowsum;
+        }
+        j->red.sum[b] = sum;
+    }
+}
+
+/* The update field of one iteration into u, and the MSE of F vs W. */
+static double mv__dm_force(const mv_vol *F, const mv_vol *W, mv_vol *u, const mv__fd_geo *g, double alpha2, int threads,
+                           mv__dm_job *j)
+{
+    double s = 0;
+    int64_t b;
+    j->F = (const float *)F->data;
+    j->W = (const float *)W->data;
+    j->u = (float *)u->data;
+    j->g = g;
+    j->alpha2 = alpha2;
+    mv__fd_red_init(&j->red, mv__fd_rows(g));
+    mv__parallel_for(j->red.blocks, 1, threads, mv__dm_force_blocks, j);
+    for (b = 0; b < j->red.blocks; b++) s += j->red.sum[b];
+    return s / (double)g->nv;
+}
+
+/* MSE of two float32 volumes of nv voxels (block order, as the force) */
+static double mv__dm_mse(const mv_vol *F, const mv_vol *W, const mv__fd_geo *g, int threads, mv__dm_job *j, mv_vol *scratch_u)
+{
+    return mv__dm_force(F, W, scratch_u, g, 1.0, threads, j);
+}
+
+MVDEF mv_status mv_register_demons(const mv_vol *fixed, const mv_vol *moving, mv_vol *field, const mv_demons_opts *opts,
+                                   mv_demons_result *result)
+{
+    static const char *fn = "mv_register_demons";
+    mv_demons_opts o;
+    mv_demons_result res;
+    mv_convert_opts co;
+    mv_filter_opts fo;
+    mv_resample_opts ro;
+    mv_field_opts fopt;
+    mv_vol F, M, Fl, Ml, W, d, u, e, t, prev;
+    mv__fd_geo g;
+    mv__dm_job *job = NULL;
+    double A[4][4], Ainv[4][4], hist[1024];
+    const double(*mat)[4] = NULL;
+    int L, l, a, threads, has_mat = 0, r, c, nc;
+    mv_status st = MV_OK;
+    int64_t nfix[3];
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    memset(&res, 0, sizeof(res));
+    MV__CHECK(fixed && moving && field, MV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    MV__CHECK(fixed->data && moving->data, MV_ERR_INVALID_ARG, "%s: %s has no data", fn, fixed->data ? "moving" : "fixed");
+    MV__CHECK(fixed->ndim >= 2 && fixed->ndim <= 3 && moving->ndim >= 2 && moving->ndim <= 3, MV_ERR_INVALID_ARG,
+              "%s: fixed and moving must be 2D or 3D images (ndim %d, %d)", fn, fixed->ndim, moving->ndim);
+    L = o.levels ? o.levels : 3;
+    MV__CHECK(L >= 1 && L <= MV_DEMONS_MAX_LEVELS, MV_ERR_INVALID_ARG, "%s: levels = %d (1..8)", fn, o.levels);
+    for (l = 0; l < MV_DEMONS_MAX_LEVELS; l++)
+        MV__CHECK(o.iterations[l] >= 0 && o.iterations[l] <= 1024, MV_ERR_INVALID_ARG, "%s: iterations[%d] = %d (0..1024)", fn, l,
+                  o.iterations[l]);
+    MV__CHECK(isfinite(o.sigma_diffusion) && isfinite(o.sigma_fluid) && isfinite(o.tol) && o.max_step >= 0 &&
+                  isfinite(o.max_step) && o.threads >= 0,
+              MV_ERR_INVALID_ARG, "%s: sigma/tol/max_step/threads not valid", fn);
+    for (r = 0; r < 4; r++)
+        for (c = 0; c < 4; c++) has_mat |= o.init_matrix[r][c] != 0;
+    if (has_mat) {
+        MV__CHECK(mv__rs_finite44((const double(*)[4])o.init_matrix) && mv__rs_bottom_ok((const double(*)[4])o.init_matrix),
+                  MV_ERR_INVALID_ARG, "%s: init_matrix is not finite or its bottom row is not 0 0 0 1", fn);
+        mat = (const double(*)[4])o.init_matrix;
+    }
+    MV__CHECK(mv__rs_inverse(fixed->affine, Ainv) && mv__rs_inverse(moving->affine, A), MV_ERR_INVALID_ARG,
+              "%s: a singular affine", fn);
+    for (a = 0; a < 3; a++) nfix[a] = a < fixed->ndim ? fixed->dim[a] : 1;
+    nc = nfix[2] == 1 ? 2 : 3;
+    threads = mv__resolve_threads(o.threads);
+    memset(&co, 0, sizeof(co));
+    co.scaled = 1;
+    co.threads = o.threads;
+    co.alloc_ctx = o.alloc_ctx;
+    memset(&fo, 0, sizeof(fo));
+    fo.threads = o.threads;
+    fo.alloc_ctx = o.alloc_ctx;
+    memset(&ro, 0, sizeof(ro));
+    ro.threads = o.threads;
+    ro.alloc_ctx = o.alloc_ctx;
+    memset(&fopt, 0, sizeof(fopt));
+    fopt.threads = o.threads;
+    fopt.alloc_ctx = o.alloc_ctx;
+    mv_vol_init(&F);
+    mv_vol_init(&M);
+    mv_vol_init(&Fl);
+    mv_vol_init(&Ml);
+    mv_vol_init(&W);
+    mv_vol_init(&d);
+    mv_vol_init(&u);
+    mv_vol_init(&e);
+    mv_vol_init(&t);
+    mv_vol_init(&prev);
+#define MV__DM_TRY(x)                  \
+    do {                               \
+        st = (x);                      \
+        if (st != MV_OK) goto done;    \
+    } while (0)
+    job = (mv__dm_job *)mv__alloc(sizeof(*job), o.alloc_ctx);
+    if (!job) {
+        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: job", fn);
+        goto done;
+    }
+    MV__DM_TRY(mv_convert(fixed, &F, MV_DT_F32, &co));
+    MV__DM_TRY(mv_convert(moving, &M, MV_DT_F32, &co));
+    if (F.ndim < 3) { /* 2D images as one slice */
+        F.ndim = 3;
+        F.dim[2] = 1;
+    }
+    if (M.ndim < 3) {
+        M.ndim = 3;
+        M.dim[2] = 1;
+    }
+    /* the MSE before registration (through init_matrix), on the fixed grid */
+    MV__DM_TRY(mv_field_alloc(&d, &F, nc, o.alloc_ctx));
+    MV__DM_TRY(mv_field_alloc(&u, &F, nc, o.alloc_ctx));
+    MV__DM_TRY(mv_vol_copy(&F, &W));
+    MV__DM_TRY(mv__fd_geo_of(&d, fn, "field", &g));
+    MV__DM_TRY(mv_field_warp_into(&M, &d, mat, &W, &fopt));
+    res.mse_start = mv__dm_mse(&F, &W, &g, threads, job, &u);
+    for (l = 0; l < L; l++) {
+        int factor = 1 << (L - 1 - l), iters, it, stop = MV_DEMONS_STOP_ITERATIONS;
+        double sig[3], step_mm, alpha2, smin = HUGE_VAL;
+        static const int def_iters[MV_DEMONS_MAX_LEVELS] = {100, 60, 40, 30, 30, 30, 30, 30};
+        /* the level's fixed image and moving image */
+        mv_free(&Fl);
+        mv_free(&Ml);
+        if (factor > 1) {
+            int64_t shape[3];
+            mv_vol sm;
+            mv_vol_init(&sm);
+            for (a = 0; a < 3; a++) {
+                sig[a] = nfix[a] > 1 ? 0.5 * factor : 0;
+                shape[a] = nfix[a] > 1 ? MV__MAX((int64_t)4, (nfix[a] + factor / 2) / factor) : 1;
+            }
+            MV__DM_TRY(mv_gaussian(&F, &sm, sig, &fo));
+            ro.interp = MV_INTERP_LINEAR;
+            st = mv_resample_shape(&sm, &Fl, shape, &ro);
+            mv_free(&sm);
+            if (st != MV_OK) goto done;
+            fo.sigma_in_mm = 1;
+            for (a = 0; a < 3; a++) sig[a] = nfix[a] > 1 ? 0.5 * factor * F.spacing[a] : 0;
+            MV__DM_TRY(mv_gaussian(&M, &Ml, sig, &fo));
+            fo.sigma_in_mm = 0;
+        } else {
+            MV__DM_TRY(mv_vol_copy(&F, &Fl));
+            MV__DM_TRY(mv_vol_copy(&M, &Ml));
+        }
+        /* the field on the level grid: zero, or the previous level's resampled */
+        mv_free(&d);
+        if (l == 0) {
+            MV__DM_TRY(mv_field_alloc(&d, &Fl, nc, o.alloc_ctx));
+        } else {
+            ro.interp = MV_INTERP_LINEAR;
+            MV__DM_TRY(mv_resample_like(&prev, &Fl, &d, &ro));
+            d.meta.intent_code = MV_INTENT_DISPLACEMENT;
+            mv_free(&prev);
+        }
+        mv_free(&u);
+        mv_free(&e);
+        mv_free(&t);
+        mv_free(&W);
+        MV__DM_TRY(mv_field_alloc(&u, &Fl, nc, o.alloc_ctx));
+        MV__DM_TRY(mv_field_alloc(&e, &Fl, nc, o.alloc_ctx));
+        MV__DM_TRY(mv_field_alloc(&t, &Fl, nc, o.alloc_ctx));
+        MV__DM_TRY(mv_vol_copy(&Fl, &W));
+        MV__DM_TRY(mv__fd_geo_of(&d, fn, "field", &g));
+        for (a = 0; a < nc; a++) {
+            double s = sqrt(g.A[0][a] * g.A[0][a] + g.A[1][a] * g.A[1][a] + g.A[2][a] * g.A[2][a]);
+            smin = s < smin ? s : smin;
+        }
+        step_mm = (o.max_step > 0 ? o.max_step : 2.0) * smin;
+        alpha2 = 1.0 / (4.0 * step_mm * step_mm);
+        iters = o.iterations[l] ? o.iterations[l] : def_iters[l];
+        for (it = 0; it < iters; it++) {
+            double mse;
+            MV__DM_TRY(mv_field_warp_into(&Ml, &d, mat, &W, &fopt));
+            mse = mv__dm_force(&Fl, &W, &u, &g, alpha2, threads, job);
+            hist[it] = mse;
+            if (o.progress && o.progress(o.progress_user, l, it, mse)) {
+                st = mv__fail(MV_ERR_CANCELLED, "%s: cancelled at level %d, iteration %d", fn, l, it);
+                goto done;
+            }
+            if (it >= 10 && o.tol >= 0 && hist[it - 10] - mse < (o.tol > 0 ? o.tol : 1e-4) * hist[it - 10]) {
+                stop = MV_DEMONS_STOP_CONVERGED;
+                break;
+            }
+            if (o.sigma_fluid >= 0) {
+                double sf = o.sigma_fluid > 0 ? o.sigma_fluid : 1.0, sv[3];
+                for (a = 0; a < 3; a++) sv[a] = g.n[a] > 1 ? sf : 0;
+                MV__DM_TRY(mv_field_smooth_into(&u, &u, sv, &fo));
+            }
+            MV__DM_TRY(mv_field_exp_into(&u, &e, &fopt, NULL));
+            MV__DM_TRY(mv_field_compose_into(&d, &e, &t, &fopt)); /* s o exp(u) */
+            {
+                mv_vol sw = d;
+                d = t;
+                t = sw;
+            }
+            if (o.sigma_diffusion >= 0) {
+                double sd = o.sigma_diffusion > 0 ? o.sigma_diffusion : 1.5, sv[3];
+                for (a = 0; a < 3; a++) sv[a] = g.n[a] > 1 ? sd : 0;
+                MV__DM_TRY(mv_field_smooth_into(&d, &d, sv, &fo));
+            }
+        }
+        res.iterations[l] = it;
+        res.stop_reason = stop;
+        if (l < L - 1) {
+            prev = d;
+            mv_vol_init(&d);
+        }
+    }
+    res.levels = L;
+    /* final MSE on the finest grid */
+    MV__DM_TRY(mv_field_warp_into(&Ml, &d, mat, &W, &fopt));
+    res.mse = mv__dm_mse(&Fl, &W, &g, threads, job, &u);
+    /* the field gets the fixed image's metadata */
+    {
+        mv_vol out;
+        MV__DM_TRY(mv_field_alloc(&out, fixed, nc, o.alloc_ctx));
+        memcpy(out.data, d.data, mv_vol_bytes(&out));
+        if (result) *result = res;
+        mv__out_commit(field, &out);
+    }
+done:
+#undef MV__DM_TRY
+    if (job) mv__free(job, o.alloc_ctx);
+    mv_free(&F);
+    mv_free(&M);
+    mv_free(&Fl);
+    mv_free(&Ml);
+    mv_free(&W);
+    mv_free(&d);
+    mv_free(&u);
+    mv_free(&e);
+    mv_free(&t);
+    mv_free(&prev);
+    (void)A;
+    return st;
 }
 
 /* ---- files ---- */
