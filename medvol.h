@@ -18266,7 +18266,7 @@ MVDEF mv_status mv_field_invert_into(const mv_vol *d, mv_vol *out, const mv_fiel
     static const char *fn = "mv_field_invert_into";
     mv_field_opts o;
     mv__fd_geo g, go;
-    mv__fd_inv_job *j;
+    mv__fd_inv_job jj, *j = &jj;
     void *scratch;
     float *buf[2];
     int owned, cur = 0, k, threads, a, max_iter;
@@ -18290,11 +18290,6 @@ MVDEF mv_status mv_field_invert_into(const mv_vol *d, mv_vol *out, const mv_fiel
         tol = 1e-4 * smin;
     }
     MV__TRY(mv__fd_scratch(&o, (bytes + 63) & ~(size_t)63, &scratch, &owned, fn));
-    j = (mv__fd_inv_job *)mv__alloc(sizeof(*j), o.alloc_ctx); /* the block sums are 10 KiB: not on the stack */
-    if (!j) {
-        if (owned) mv__free(scratch, o.alloc_ctx);
-        return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: job", fn);
-    }
     buf[0] = (float *)out->data;
     buf[1] = (float *)scratch;
     memset(buf[0], 0, bytes);
@@ -18318,7 +18313,6 @@ MVDEF mv_status mv_field_invert_into(const mv_vol *d, mv_vol *out, const mv_fiel
         cur = 1 - cur;
     }
     if (buf[cur] != buf[0]) memcpy(buf[0], buf[cur], bytes);
-    mv__free(j, o.alloc_ctx);
     if (owned) mv__free(scratch, o.alloc_ctx);
     if (info) {
         info->iterations = k;
@@ -18380,7 +18374,7 @@ MVDEF mv_status mv_field_exp_into(const mv_vol *v, mv_vol *out, const mv_field_o
     static const char *fn = "mv_field_exp_into";
     mv_field_opts o;
     mv__fd_geo g, go;
-    mv__fd_norm_job *nj;
+    mv__fd_norm_job njj, *nj = &njj;
     mv__fd_comp_job cj;
     mv__fd_scale_job sj;
     void *scratch = NULL;
@@ -18397,14 +18391,11 @@ MVDEF mv_status mv_field_exp_into(const mv_vol *v, mv_vol *out, const mv_field_o
     if (v != out && v->data != out->data) MV__TRY(mv__fd_overlap_check(v, out, fn, "v", "out"));
     bytes = g.nv * (size_t)g.nc * 4;
     threads = mv__fd_threads(&o, (uint64_t)bytes * 3);
-    nj = (mv__fd_norm_job *)mv__alloc(sizeof(*nj), o.alloc_ctx);
-    MV__CHECK(nj != NULL, MV_ERR_OUT_OF_MEMORY, "%s: job", fn);
     nj->v = (const float *)v->data;
     nj->g = &g;
     mv__fd_red_init(&nj->red, mv__fd_rows(&g));
     mv__parallel_for(nj->red.blocks, 1, threads, mv__fd_norm_blocks, nj);
     for (b = 0; b < nj->red.blocks; b++) mx2 = nj->red.max[b] > mx2 || nj->red.max[b] != nj->red.max[b] ? nj->red.max[b] : mx2;
-    mv__free(nj, o.alloc_ctx);
     MV__CHECK(mx2 == mx2 && mx2 < HUGE_VAL, MV_ERR_INVALID_ARG, "%s: v has a non-finite displacement", fn);
     if (o.squarings > 0) {
         N = o.squarings;
@@ -18525,7 +18516,7 @@ MVDEF mv_status mv_field_jacobian_into(const mv_vol *field, mv_vol *out, const m
     static const char *fn = "mv_field_jacobian_into";
     mv_field_opts o;
     mv__fd_geo g;
-    mv__fd_jac_job *j;
+    mv__fd_jac_job jj, *j = &jj; /* block sums: ~10 KiB of stack */
     int a;
     MV__TRY(mv__fd_opts(opts, &o, fn));
     MV__TRY(mv__fd_geo_of(field, fn, "field", &g));
@@ -18539,14 +18530,11 @@ MVDEF mv_status mv_field_jacobian_into(const mv_vol *field, mv_vol *out, const m
                   (long long)g.n[a]);
     MV__CHECK(mv__aligned(out->data, MV_DT_F32), MV_ERR_INVALID_ARG, "%s: out data not aligned", fn);
     MV__TRY(mv__fd_overlap_check(field, out, fn, "field", "out"));
-    j = (mv__fd_jac_job *)mv__alloc(sizeof(*j), o.alloc_ctx);
-    MV__CHECK(j != NULL, MV_ERR_OUT_OF_MEMORY, "%s: job", fn);
     j->d = (const float *)field->data;
     j->out = (float *)out->data;
     j->g = &g;
     mv__fd_red_init(&j->red, mv__fd_rows(&g));
     mv__parallel_for(j->red.blocks, 1, mv__fd_threads(&o, (uint64_t)g.nv * (uint64_t)(g.nc + 1) * 4), mv__fd_jac_blocks, j);
-    mv__free(j, o.alloc_ctx);
     return MV_OK;
 }
 
@@ -18555,15 +18543,13 @@ MVDEF mv_status mv_field_folds(const mv_vol *field, int64_t *count, double *min_
     static const char *fn = "mv_field_folds";
     mv_field_opts o;
     mv__fd_geo g;
-    mv__fd_jac_job *j;
+    mv__fd_jac_job jj, *j = &jj;
     int64_t b, cnt = 0;
     double mn = HUGE_VAL;
     int nan = 0;
     MV__TRY(mv__fd_opts(opts, &o, fn));
     MV__TRY(mv__fd_geo_of(field, fn, "field", &g));
     MV__CHECK(count != NULL, MV_ERR_INVALID_ARG, "%s: count is NULL", fn);
-    j = (mv__fd_jac_job *)mv__alloc(sizeof(*j), o.alloc_ctx);
-    MV__CHECK(j != NULL, MV_ERR_OUT_OF_MEMORY, "%s: job", fn);
     j->d = (const float *)field->data;
     j->out = NULL;
     j->g = &g;
@@ -18574,7 +18560,6 @@ MVDEF mv_status mv_field_folds(const mv_vol *field, int64_t *count, double *min_
         mn = j->red.min[b] < mn ? j->red.min[b] : mn;
         nan |= j->red.nan[b];
     }
-    mv__free(j, o.alloc_ctx);
     *count = cnt;
     if (min_det) *min_det = nan ? (double)NAN : mn;
     return MV_OK;
