@@ -1,5 +1,5 @@
 /* mvtool_field.c - displacement-field commands of mvtool (>>api-field):
-   warp-field, jacobian, invert-field, compose-field, exp-field. Fields are
+   warp-field, jacobian, invert-field, compose-field, exp-field, demons. Fields are
    ITK/ANTs displacement files (NIfTI (X,Y,Z,1,3), intent 1007, LPS mm, on
    the fixed grid); matrices are 4x4 RAS mm text (fixed -> moving). */
 #include "mvtool.h"
@@ -175,6 +175,66 @@ static int cmd_exp_field(const args *a)
     return save_field_and_free(a->pos[1], &v);
 }
 
+
+static int progress_line(void *user, int level, int iteration, double mse)
+{
+    (void)user;
+    if (iteration % 10 == 0) fprintf(stderr, "demons: level %d iteration %d MSE %.6g\n", level, iteration, mse);
+    return 0;
+}
+
+static int cmd_demons(const args *a)
+{
+    mv_demons_opts o = MV_ZERO_INIT;
+    mv_demons_result r;
+    mv_vol F, M, d;
+    mv_status st;
+    const char *lv = opt_str(a, "--levels"), *it = opt_str(a, "--iterations"), *im = opt_str(a, "--init-matrix"),
+               *sm = opt_str(a, "--smooth"), *warped = opt_str(a, "--out");
+    if (lv) {
+        int64_t n;
+        if (parse_ints(lv, &n, 1, 1, MV_DEMONS_MAX_LEVELS) != 1) return usage_error(a, "--levels wants 1..8", lv);
+        o.levels = (int)n;
+    }
+    if (it) {
+        int64_t v[MV_DEMONS_MAX_LEVELS];
+        int n = parse_ints(it, v, MV_DEMONS_MAX_LEVELS, 1, 1024), k;
+        if (n < 1) return usage_error(a, "--iterations wants N[,N...] (1..1024 per level, coarsest first)", it);
+        for (k = 0; k < n; k++) o.iterations[k] = (int)v[k];
+    }
+    if (sm && parse_list(sm, &o.sigma_diffusion, 1) != 1) return usage_error(a, "--smooth wants sigma in voxels", sm);
+    if (im && !read_matrix(im, o.init_matrix)) return usage_error(a, "--init-matrix wants a 4x4 (or 3x4) matrix file", im);
+    o.progress = progress_line;
+    if (load_or_fail(a->pos[0], &F, NULL)) return 1;
+    if (load_or_fail(a->pos[1], &M, NULL)) {
+        mv_free(&F);
+        return 1;
+    }
+    mv_vol_init(&d);
+    st = mv_register_demons(&F, &M, &d, &o, &r);
+    if (st != MV_OK) {
+        mv_free(&F);
+        mv_free(&M);
+        return fail_at(st, a->pos[1]);
+    }
+    fprintf(stderr, "demons: MSE %.6g -> %.6g, %s\n", r.mse_start, r.mse,
+            r.stop_reason == MV_DEMONS_STOP_CONVERGED ? "converged" : "iterations done");
+    if (warped) {
+        mv_vol w;
+        mv_vol_init(&w);
+        st = mv_field_warp(&M, &d, im ? (const double(*)[4])o.init_matrix : NULL, &w, NULL);
+        if (st != MV_OK || save_and_free(warped, &w, NULL)) {
+            mv_free(&F);
+            mv_free(&M);
+            mv_free(&d);
+            return st != MV_OK ? fail_at(st, a->pos[1]) : 1;
+        }
+    }
+    mv_free(&F);
+    mv_free(&M);
+    return save_field_and_free(a->pos[2], &d);
+}
+
 const command mvtool_field_commands[] = {
     {"warp-field", "warp an image by a displacement field (and a matrix) onto the field's grid",
      "mvtool warp-field MOVING REFERENCE OUT --field FIELD [--matrix M.txt] [--interp nearest|linear|cubic]\n"
@@ -200,6 +260,14 @@ const command mvtool_field_commands[] = {
      "mvtool compose-field FIELD1 FIELD2 OUT\n"
      "  OUT(p) = d2(p) + d1(p + d2(p)) on FIELD2's grid: p -> T1(T2(p)).\n",
      "", 3, 3, cmd_compose_field},
+    {"demons", "deformable registration by diffeomorphic demons (same modality)",
+     "mvtool demons FIXED MOVING OUT_FIELD [--out WARPED] [--levels N] [--iterations N,N,...]\n"
+     "              [--smooth SIGMA] [--init-matrix M.txt]\n"
+     "  Vercauteren's diffeomorphic demons, symmetric forces, coarse to fine (default 3\n"
+     "  levels, 100,60,40 iterations, field smoothing 1.5 voxels). OUT_FIELD: ITK/ANTs\n"
+     "  displacement field on FIXED's grid (moving point = M(p + d(p))); --out writes\n"
+     "  the warped moving image; progress on stderr.\n",
+     "--out= --levels= --iterations= --smooth= --init-matrix=", 3, 3, cmd_demons},
     {"exp-field", "exponential of a stationary velocity field (scaling and squaring)",
      "mvtool exp-field VELOCITY OUT\n"
      "  squarings chosen from the largest displacement (each step <= 1/4 voxel).\n",

@@ -403,6 +403,14 @@ sys.exit(0 if m <= float(sys.argv[2]) * 1.001 + 1e-5 and float(sys.argv[2]) < 1e
   [ $? -eq 1 ] && grep -q "displacement field" "$W/err" && grep -q "moving.nii" "$W/err" && [ ! -e "$F/x.nii" ] && ok || bad "warp-field by a non-field: $(cat "$W/err")"
   $T warp-field "$F/moving.nii" "$F/moving.nii" "$F/x.nii" 2> /dev/null
   [ $? -eq 2 ] && ok || bad "warp-field without --field is a usage error"
+  # demons undoes a known deformation (measured on this 2 mm noisy image: NCC 0.83 -> 0.92, MSE
+  # halved; the floor is the interpolation of the deformed copy)
+  $T warp-field "$F/moving.nii" "$F/moving.nii" "$F/def.nii" --field "$F/field.nii" 2> "$W/err" && \
+    $T demons "$F/moving.nii" "$F/def.nii" "$F/dm.nii" --out "$F/dmw.nii" 2> "$W/err" && grep -q "MSE" "$W/err" && \
+    "$PY" -c 'import sys, numpy as np, nibabel as nib
+f, m, w = [np.asarray(nib.load(p).dataobj, np.float64).ravel() for p in sys.argv[1:4]]
+ncc = lambda a, b: np.corrcoef(a, b)[0, 1]
+sys.exit(0 if ncc(f, w) > ncc(f, m) + 0.05 and ((f - w) ** 2).mean() < 0.6 * ((f - m) ** 2).mean() else 1)' "$F/moving.nii" "$F/def.nii" "$F/dmw.nii" && ok || bad "demons: $(tail -2 "$W/err")"
 else
   echo "  (skip displacement fields: no anatomical.nii or nibabel/scipy)"
 fi
