@@ -239,6 +239,31 @@ MV_TEST(field, simpleitk_reads_medvol_field)
     mv_free(&fixed);
     mv_free(&moving);
     mv_free(&field);
+    {
+        /* 2D: SimpleITK reads (X, Y, 1, 1, 2) as a 2D field */
+        static const int64_t fd[3] = {41, 37, 1}, md[3] = {45, 33, 1};
+        static const double fsp[3] = {0.8, 0.9, 1}, foff[3] = {-15, 9, 0}, msp[3] = {0.85, 1.0, 1}, moff[3] = {-16, 10, 0};
+        double FA[4][4], MA[4][4], M2[4][4] = {{0.98, 0.06, 0, 1.2}, {-0.05, 1.01, 0, -0.7}, {0, 0, 1, 0}, {0, 0, 0, 1}};
+        fd_affine(FA, 0.12, 0, fsp, foff);
+        fd_affine(MA, -0.05, 0, msp, moff);
+        REQUIRE(fd_image(&fixed, fd, FA, 3) && fd_image(&moving, md, MA, 4));
+        REQUIRE_OK(mv_field_alloc(&field, &fixed, 0, NULL));
+        fd_smooth(&field, 3.0, 0.7);
+        REQUIRE_OK(mv_save(fd_file("moving.nii"), &moving, NULL));
+        REQUIRE_OK(mv_field_save(fd_file("field.nii"), &field, NULL));
+        mv_vol_init(&out);
+        REQUIRE_OK(mv_field_warp(&moving, &field, (const double(*)[4])M2, &out, &o));
+        REQUIRE_OK(mv_save(fd_file("w.nii"), &out, NULL));
+        mv_free(&out);
+        fd_mat_args(margs, sizeof(margs), (const double(*)[4])M2);
+        snprintf(args, sizeof(args), "sitk_warp %s w%s", fd_dir(), margs);
+        REQUIRE(fd_py(args, v, 3, &skip));
+        EXPECT_MSG(v[1] > 500, "2D: only %g voxels compared", v[1]);
+        EXPECT_MSG(v[0] <= 2e-5 * v[2], "2D: SimpleITK differs by %g (range %g)", v[0], v[2]);
+        mv_free(&fixed);
+        mv_free(&moving);
+        mv_free(&field);
+    }
 }
 
 MV_TEST(field, simpleitk_field_loads_in_medvol)

@@ -176,12 +176,12 @@ def cmd_compose(d):
     print('ok %.6g' % float(np.abs(got - ref).max()))
 
 
-def sitk_affine(M):
+def sitk_affine(M, dim=3):
     import SimpleITK as sitk
     Sm = np.diag(S)
-    A = Sm @ M[:3, :3] @ Sm
-    t = Sm @ M[:3, 3]
-    tx = sitk.AffineTransform(3)
+    A = (Sm @ M[:3, :3] @ Sm)[:dim, :dim]
+    t = (Sm @ M[:3, 3])[:dim]
+    tx = sitk.AffineTransform(dim)
     tx.SetMatrix(A.ravel().tolist())
     tx.SetTranslation(t.tolist())
     return tx
@@ -196,8 +196,11 @@ def cmd_sitk_warp(d, name, *margs):
     M = parse_matrix(margs)
     fimg = sitk.ReadImage(d + '/field.nii')
     tx = sitk.DisplacementFieldTransform(sitk.Cast(fimg, sitk.sitkVectorFloat64))
-    comp = sitk.CompositeTransform([sitk_affine(M), tx])  # ITK applies the last added (the field) first
+    dim = fimg.GetDimension()  # a 2D field (X, Y, 1, 1, 2) reads as 2D
+    comp = sitk.CompositeTransform([sitk_affine(M, dim), tx])  # ITK applies the last added (the field) first
     moving = sitk.ReadImage(d + '/moving.nii', sitk.sitkFloat64)
+    if dim == 2 and moving.GetDimension() == 3:
+        moving = moving[:, :, 0]
     ref = sitk.Image(fimg.GetSize(), sitk.sitkFloat64)
     ref.SetOrigin(fimg.GetOrigin())
     ref.SetSpacing(fimg.GetSpacing())
@@ -212,7 +215,8 @@ def cmd_sitk_warp(d, name, *margs):
     c, _ = moving_coords(field, faff, maff, M)
     inside = np.ones(c.shape[1], bool)
     for a in range(3):
-        inside &= (c[a] >= 1) & (c[a] <= mov.shape[a] - 2)
+        if mov.shape[a] > 1:
+            inside &= (c[a] >= 1) & (c[a] <= mov.shape[a] - 2)
     err = np.abs(got - want)[inside]
     print('ok %.6g %d %.6g' % (float(err.max()), int(inside.sum()), float(np.ptp(np.asarray(mov, np.float64)))))
 
