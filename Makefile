@@ -62,6 +62,9 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon
 	  $(BUILD)/mvtool merge $(BUILD)/run-m.nii.gz $(BUILD)/run-p.nii $(BUILD)/run-p.nii && \
 	  $(BUILD)/mvtool frames $(BUILD)/run-m.nii.gz $(BUILD)/run-f.nii 1 && \
 	  $(BUILD)/mvtool stats $(BUILD)/run-p.nii $(BUILD)/run-f.nii
+	$(BUILD)/mvtool smooth $(BUILD)/run-p.nii $(BUILD)/run-s.nii 1.5 && \
+	  $(BUILD)/mvtool gradient $(BUILD)/run-s.nii $(BUILD)/run-g.nii && \
+	  $(BUILD)/mvtool stats $(BUILD)/run-s.nii $(BUILD)/run-g.nii
 
 # ---- benchmarks against peer tools (their libraries are bench dependencies only) ----
 # apt-get install zlib1g-dev libdeflate-dev libisal-dev
