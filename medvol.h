@@ -1163,6 +1163,10 @@ enum {
 /* AUTO uses the recursive filter on an axis whose sigma (in voxels) is
    above this (and only for order-0 mv_gaussian, not derivatives). */
 #define MV_FILTER_RECURSIVE_SIGMA 8.0
+/* The recursive filter's largest error against scipy's exact Gaussian,
+   relative to the data's largest magnitude (measured for sigma 2..10, every
+   mode; tests/test_filter.c checks it). */
+#define MV_FILTER_RECURSIVE_TOL 0.05
 
 typedef struct mv_filter_opts {
     mv_boundary mode;     /* default reflect */
@@ -18577,7 +18581,6 @@ MVDEF mv_status mv_itk_tfm_read(const char *path, double m[4][4])
 }
 #endif
 
-#endif /* MEDVOL_IMPLEMENTATION */
 
 /* >>impl-filter ============================================================
    Separable filters (Gaussian FIR, recursive Gaussian, derivatives, box),
@@ -18615,6 +18618,7 @@ typedef struct mv__fl_job {
     int mode;
     float cval;
     const mv__filter_ops *ops;
+    int zyx;                    /* passes in scipy's order z, y, x (see mv__fl_run) */
     float *scratch;
     size_t per_worker;          /* floats per worker */
     size_t line_off, cols_off, dbl_off; /* in floats */
@@ -18935,6 +18939,28 @@ static mv_status mv__fl_run(const mv_vol *in, float *out, mv__fl_job *j, const m
     nplanes = j->n[2] * j->nt;
     nthreads_items = nplanes;
     npass += 1;
+    if (j->zyx) {
+        /* scipy's order (z, y, x): needed where it changes the result, the
+           constant mode with a kernel that does not keep a constant
+           (derivatives): each pass extends its input with cval */
+        mv__fl_axis ax0 = j->ax[0];
+        j->ax[0].kind = MV__FL_NONE;
+        mv__parallel_for(nplanes * j->n[1], 1, threads, mv__fl_x_rows, j);
+        j->ax[0] = ax0;
+        if (j->ax[2].kind != MV__FL_NONE) mv__parallel_for(j->nt * j->n[1] * j->nxb, 1, threads, mv__fl_z_blocks, j);
+        if (mv__fl_progress(o, 1.0 / 3)) goto cancelled;
+        if (j->ax[1].kind != MV__FL_NONE) mv__parallel_for(nplanes * j->nxb, 1, threads, mv__fl_y_blocks, j);
+        if (mv__fl_progress(o, 2.0 / 3)) goto cancelled;
+        if (j->ax[0].kind != MV__FL_NONE) {
+            j->src = (const unsigned char *)out;
+            j->dt = MV_DT_F32;
+            j->scaled = 0;
+            mv__parallel_for(nplanes * j->n[1], 1, threads, mv__fl_x_rows, j);
+        }
+        mv__free(j->scratch, o->alloc_ctx);
+        if (mv__fl_progress(o, 1.0)) return mv__fail(MV_ERR_CANCELLED, "%s: cancelled by the progress callback", fn);
+        return MV_OK;
+    }
     if (nthreads_items >= 2 * (int64_t)threads || threads == 1) {
         mv__parallel_for(nplanes, 1, threads, mv__fl_xy_planes, j);
         pass = j->ax[1].kind != MV__FL_NONE ? 2 : 1;
@@ -19096,9 +19122,11 @@ static mv_status mv__fl_gauss_into(const mv_vol *in, float *out, const double si
     memset(&j, 0, sizeof(j));
     j.mode = (int)o->mode;
     j.cval = (float)o->cval;
-    for (a = 0; a < 3 && st == MV_OK; a++)
+    for (a = 0; a < 3 && st == MV_OK; a++) {
         st = mv__fl_gauss_axis(&j.ax[a], s[a], order ? order[a] : 0, trunc, order ? MV_FILTER_FIR : o->method,
                                o->alloc_ctx, fn);
+        if (j.ax[a].kind != MV__FL_NONE && order && order[a] > 0 && j.mode == MV_BOUNDARY_CONSTANT) j.zyx = 1;
+    }
     if (st == MV_OK) st = mv__fl_run(in, out, &j, o, fn);
     mv__fl_free_axes(&j, o->alloc_ctx);
     return st;
@@ -19292,7 +19320,7 @@ MVDEF mv_status mv_gradient(const mv_vol *in, mv_vol *out, const mv_filter_opts 
 
 /* one "x"-separated word of s starting at *p: a number, then an optional
    suffix (returned); 0 on junk */
-static int mv__pyr_word(const char **p, double *v, char *word, size_t cap)
+static int mv__pyr_word(const char **p, double *v, char *word, size_t cap, int *more)
 {
     const char *s = *p, *e = s;
     char *end;
@@ -19302,6 +19330,7 @@ static int mv__pyr_word(const char **p, double *v, char *word, size_t cap)
     if (n >= cap) n = cap - 1;
     memcpy(word, s, n);
     word[n] = 0;
+    *more = *e != 0;
     *p = *e ? e + 1 : e;
     if (e == s) return 0;
     *v = strtod(word, &end);
@@ -19321,16 +19350,16 @@ MVDEF mv_status mv_pyramid_schedule_parse(const char *levels, const char *smooth
     memset(&t, 0, sizeof(t));
     MV__CHECK(*levels, MV_ERR_INVALID_ARG, "%s: levels \"\" is empty (want e.g. \"4x2x1\")", fn);
     p = levels;
-    while (*p || (p > levels && (p[-1] == 'x' || p[-1] == 'X'))) {
+    for (;;) {
         double v = 0;
-        int ok = mv__pyr_word(&p, &v, word, sizeof(word));
+        int more = 0, ok = mv__pyr_word(&p, &v, word, sizeof(word), &more);
         MV__CHECK(ok && isfinite(v) && v >= 1.0, MV_ERR_INVALID_ARG,
                   "%s: levels \"%s\": word \"%s\" is not a shrink factor >= 1", fn, levels, word);
         MV__CHECK(n < MV_PYRAMID_MAX_LEVELS, MV_ERR_INVALID_ARG, "%s: levels \"%s\": more than %d levels", fn, levels,
                   MV_PYRAMID_MAX_LEVELS);
         for (a = 0; a < 3; a++) t.shrink[n][a] = v;
         n++;
-        if (!*p) break;
+        if (!more) break;
     }
     t.nlevels = n;
     if (smooth) {
@@ -19348,16 +19377,16 @@ MVDEF mv_status mv_pyramid_schedule_parse(const char *levels, const char *smooth
         }
         MV__CHECK(sm[0], MV_ERR_INVALID_ARG, "%s: smooth \"%s\" has no sigmas", fn, smooth);
         p = sm;
-        while (*p || (p > sm && (p[-1] == 'x' || p[-1] == 'X'))) {
+        for (;;) {
             double v = 0;
-            int ok = mv__pyr_word(&p, &v, word, sizeof(word));
+            int more = 0, ok = mv__pyr_word(&p, &v, word, sizeof(word), &more);
             MV__CHECK(ok && isfinite(v) && v >= 0.0, MV_ERR_INVALID_ARG,
                       "%s: smooth \"%s\": word \"%s\" is not a sigma >= 0", fn, smooth, word);
             MV__CHECK(m < n, MV_ERR_INVALID_ARG, "%s: smooth \"%s\" has more sigmas than levels \"%s\" has levels", fn,
                       smooth, levels);
             for (a = 0; a < 3; a++) t.sigma[m][a] = v;
             m++;
-            if (!*p) break;
+            if (!more) break;
         }
         MV__CHECK(m == n, MV_ERR_INVALID_ARG, "%s: smooth \"%s\" has %d sigmas for %d levels (\"%s\")", fn, smooth, m, n,
                   levels);
@@ -19448,6 +19477,8 @@ MVDEF mv_status mv_pyramid_level(const mv_vol *in, const mv_pyramid_schedule *s,
     mv_free(&sm);
     return st;
 }
+
+#endif /* MEDVOL_IMPLEMENTATION */
 
 /* >>history ================================================================
    next                gzip: DEFLATE/gzip decoder and encoder (levels, parallel
