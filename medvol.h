@@ -1660,7 +1660,15 @@ typedef enum mv_metric_type {
                            with 2 padding bins per side */
     MV_METRIC_MSE,      /* mean of (moving - fixed)^2 */
     MV_METRIC_NCC,      /* -NCC: -sum(f~ m~)/sqrt(sum f~^2 sum m~^2), f~ = f - mean f */
-    MV_METRIC_LNCC      /* reserved: local NCC (MV_ERR_UNSUPPORTED for now) */
+    MV_METRIC_LNCC      /* local NCC (ANTs CC): -mean over fixed voxels c of
+                           A^2 / (B C) in the (2r+1)^3 window around c (cut at
+                           the grid's edge), A = sum f~ m~, B = sum f~^2,
+                           C = sum m~^2 over the window's valid voxels (f~ =
+                           f - window mean); flat windows (B <= 1e-5 n
+                           mean(f^2), or C likewise; n valid voxels in the
+                           window) count 0. Dense: every fixed
+                           voxel (sampling ignored), exact gradient; memory
+                           about 60 bytes per fixed voxel of the level */
 } mv_metric_type;
 
 typedef enum mv_sampling {
@@ -1685,6 +1693,7 @@ typedef struct mv_metric_opts {
                                    nearest voxel of the mapped point */
     int threads;                /* 0 = library default; results never depend on it */
     void *alloc_ctx;
+    int radius;                 /* LNCC: window radius in voxels (0 = 2: 5x5x5) */
 } mv_metric_opts;
 
 /* One evaluation of a metric and its gradient with respect to t's
@@ -1696,7 +1705,7 @@ typedef struct mv_metric_opts {
    blocks added in a fixed order: the same bits for every thread count.
    nsamples (may be NULL): the samples that counted. MV_ERR_INVALID_ARG
    (NULL, ndim, mask shape, fewer than 2 valid samples: the detail says
-   which), MV_ERR_UNSUPPORTED (LNCC, complex/RGB). allocates: yes (samples,
+   which), MV_ERR_UNSUPPORTED (complex/RGB). allocates: yes (samples,
    float32 copies of non-float32 images). thread-safe: yes. */
 MVDEF mv_status mv_metric_evaluate(const mv_vol *fixed, const mv_vol *moving, const mv_transform *t,
                                    const mv_metric_opts *opts, double *value, double *grad, int64_t *nsamples);
@@ -17324,6 +17333,13 @@ typedef struct mv__reg_ctx {
     double V[3][4];              /* fixed level voxel -> moving voxel */
     int pass;                    /* MI: 1 histogram, 2 gradient */
     int want_grad;
+    /* LNCC: the dense fixed level and its work arrays */
+    const float *fix;
+    const unsigned char *fmask;
+    int64_t fdim[3];
+    int radius;
+    double *lb;                  /* 6 x N float64 */
+    float *lm;                   /* 4 x N: m, gradient */
 } mv__reg_ctx;
 
 /* trilinear value and voxel-unit gradient at moving voxel coordinate v;
@@ -17540,6 +17556,110 @@ static mv_status mv__reg_too_few(const mv__reg_ctx *c, double n)
                     (long long)n, (long long)c->ns);
 }
 
+/* LNCC: box sums over the (2r+1)^3 window cut at the grid's edge (a
+   symmetric operator, so the gradient's adjoint is the same box), float64
+   running sums along x, then y, then z, in place, line by line */
+static void mv__reg_box(double *a, const int64_t d[3], int r, double *line)
+{
+    int64_t ax, n, stride, nl, l, i;
+    for (ax = 0; ax < 3; ax++) {
+        n = d[ax];
+        if (n <= 1 || r == 0) continue;
+        stride = ax == 0 ? 1 : ax == 1 ? d[0] : d[0] * d[1];
+        nl = d[0] * d[1] * d[2] / n;
+        for (l = 0; l < nl; l++) {
+            /* the first element of line l */
+            int64_t base = ax == 0 ? l * n : ax == 1 ? (l / d[0]) * d[0] * d[1] + l % d[0] : l;
+            double run = 0;
+            for (i = 0; i < n; i++) line[i] = a[base + i * stride];
+            for (i = 0; i < MV__MIN((int64_t)r, n); i++) run += line[i];
+            for (i = 0; i < n; i++) {
+                if (i + r < n) run += line[i + r];
+                if (i - r - 1 >= 0) run -= line[i - r - 1];
+                a[base + i * stride] = run;
+            }
+        }
+    }
+}
+
+static mv_status mv__reg_eval_lncc(mv__reg_ctx *c, const mv_transform *tf, double *value, double *grad, int64_t *nvalid)
+{
+    const int64_t *d = c->fdim, N = d[0] * d[1] * d[2];
+    double T[4][4], WT[4][4], V4[4][4], *S1 = c->lb, *Sf = S1 + N, *Sm = Sf + N, *Sff = Sm + N, *Smm = Sff + N,
+                                          *Sfm = Smm + N, *line, sum = 0, H[12];
+    float *m = c->lm, *g = c->lm + N;
+    int64_t x, y, z, i, nv = 0, nc = 0;
+    double gff = 0, gmm = 0;
+    int q;
+    mv__tf_matrix(tf, T);
+    mv__m4_mul((const double(*)[4])c->W, (const double(*)[4])T, WT);
+    mv__m4_mul((const double(*)[4])WT, (const double(*)[4])c->fix_aff, V4);
+    line = (double *)mv__alloc((size_t)MV__MAX(d[0], MV__MAX(d[1], d[2])) * sizeof(double), NULL);
+    if (!line) return mv__fail(MV_ERR_OUT_OF_MEMORY, "metric: LNCC line");
+    /* moving on the fixed grid, validity in S1 */
+    for (z = 0, i = 0; z < d[2]; z++)
+        for (y = 0; y < d[1]; y++)
+            for (x = 0; x < d[0]; x++, i++) {
+                double vx = V4[0][0] * x + V4[0][1] * y + V4[0][2] * z + V4[0][3];
+                double vy = V4[1][0] * x + V4[1][1] * y + V4[1][2] * z + V4[1][3];
+                double vz = V4[2][0] * x + V4[2][1] * y + V4[2][2] * z + V4[2][3], mv, gv[3];
+                double f = c->fix[i];
+                int ok = (!c->fmask || c->fmask[i]) && isfinite(f) && mv__reg_interp(c, vx, vy, vz, &mv, gv);
+                if (!ok) mv = 0, gv[0] = gv[1] = gv[2] = 0, f = 0;
+                nv += ok;
+                gff += f * f, gmm += mv * mv;
+                m[i] = (float)mv, g[3 * i] = (float)gv[0], g[3 * i + 1] = (float)gv[1], g[3 * i + 2] = (float)gv[2];
+                S1[i] = ok, Sf[i] = f, Sm[i] = mv, Sff[i] = f * f, Smm[i] = mv * mv, Sfm[i] = f * mv;
+            }
+    if (nvalid) *nvalid = nv;
+    if (nv < 2) {
+        mv__free(line, NULL);
+        return mv__reg_too_few(c, (double)nv);
+    }
+    gff /= (double)nv, gmm /= (double)nv; /* mean squares: the flat-window threshold's scale */
+    for (q = 0; q < 6; q++) mv__reg_box(c->lb + (size_t)q * N, d, c->radius, line);
+    /* per centre: cc, then alpha = A/(BC), alpha fbar, beta = A^2/(BC^2), beta mbar (into S1, Sf, Sm, Sff) */
+    for (i = 0; i < N; i++) {
+        double n = S1[i], A, B, C, al = 0, be = 0, fb = 0, mb = 0;
+        int valid_c = (!c->fmask || c->fmask[i]) && isfinite(c->fix[i]) && n >= 2;
+        if (valid_c) {
+            fb = Sf[i] / n, mb = Sm[i] / n;
+            A = Sfm[i] - Sf[i] * mb, B = Sff[i] - Sf[i] * fb, C = Smm[i] - Sm[i] * mb;
+            if (B > 1e-5 * n * gff && C > 1e-5 * n * gmm) {
+                sum += A * A / (B * C);
+                al = A / (B * C), be = A * A / (B * C * C);
+            }
+            nc++;
+        }
+        S1[i] = al, Sf[i] = al * fb, Sm[i] = be, Sff[i] = be * mb;
+    }
+    *value = nc ? -sum / (double)nc : 0;
+    if (grad && nc) {
+        for (q = 0; q < 4; q++) mv__reg_box(c->lb + (size_t)q * N, d, c->radius, line);
+        for (q = 0; q < 12; q++) H[q] = 0;
+        /* slice partials added in slice order */
+        for (z = 0, i = 0; z < d[2]; z++) {
+            double Hz[12] = {0};
+            for (y = 0; y < d[1]; y++)
+                for (x = 0; x < d[0]; x++, i++) {
+                    double w, gv[3];
+                    float s4[4];
+                    if (g[3 * i] == 0 && g[3 * i + 1] == 0 && g[3 * i + 2] == 0) continue;
+                    w = -2.0 / (double)nc * ((double)c->fix[i] * S1[i] - Sf[i] - (double)m[i] * Sm[i] + Sff[i]);
+                    gv[0] = g[3 * i], gv[1] = g[3 * i + 1], gv[2] = g[3 * i + 2];
+                    s4[0] = (float)x, s4[1] = (float)y, s4[2] = (float)z, s4[3] = 0;
+                    mv__reg_outer(Hz, w, gv, s4);
+                }
+            for (q = 0; q < 12; q++) H[q] += Hz[q];
+        }
+        mv__reg_chain(c, tf, H, 1.0, grad);
+    } else if (grad) {
+        memset(grad, 0, (size_t)tf->nparams * sizeof(double));
+    }
+    mv__free(line, NULL);
+    return MV_OK;
+}
+
 /* value (and gradient) at tf; nvalid: samples that counted */
 static mv_status mv__reg_eval(mv__reg_ctx *c, const mv_transform *tf, double *value, double *grad, int64_t *nvalid)
 {
@@ -17550,6 +17670,7 @@ static mv_status mv__reg_eval(mv__reg_ctx *c, const mv_transform *tf, double *va
     mv__m4_mul((const double(*)[4])WT, (const double(*)[4])c->fix_aff, V4);
     for (r = 0; r < 3; r++)
         for (s = 0; s < 4; s++) c->V[r][s] = V4[r][s];
+    if (c->metric == MV_METRIC_LNCC) return mv__reg_eval_lncc(c, tf, value, grad, nvalid);
     c->want_grad = grad != NULL && c->metric != MV_METRIC_MI;
     c->pass = 1;
     mv__parallel_for(c->nchunks, 1, c->threads, mv__reg_chunks, c);
@@ -17642,7 +17763,9 @@ static void mv__reg_ctx_free(mv__reg_ctx *c, void *actx)
     if (c->samp) mv__free(c->samp, actx);
     if (c->part) mv__free(c->part, actx);
     if (c->lut) mv__free(c->lut, actx);
-    c->samp = NULL, c->part = NULL, c->lut = NULL;
+    if (c->lb) mv__free(c->lb, actx);
+    if (c->lm) mv__free(c->lm, actx);
+    c->samp = NULL, c->part = NULL, c->lut = NULL, c->lb = NULL, c->lm = NULL;
 }
 
 /* Samples of the fixed level image f (dims fd, affine faff) inside fmask
@@ -17680,7 +17803,7 @@ static mv_status mv__reg_ctx_build(mv__reg_ctx *c, const float *f, const int64_t
         }
     if (ncand < 2) return mv__fail(MV_ERR_INVALID_ARG, "metric: %lld finite fixed voxels inside the mask", (long long)ncand);
     if (!(c->mmax >= c->mmin)) return mv__fail(MV_ERR_INVALID_ARG, "metric: no finite moving voxel inside the mask");
-    if (samp == MV_SAMPLING_AUTO)
+    if (samp == MV_SAMPLING_AUTO || c->metric == MV_METRIC_LNCC)
         samp = c->metric == MV_METRIC_MI && ncand > (1 << 18) ? MV_SAMPLING_RANDOM : MV_SAMPLING_FULL;
     if (samp == MV_SAMPLING_RANDOM) {
         frac = o->fraction > 0 ? o->fraction : (double)(1 << 18) / (double)ncand;
@@ -17713,6 +17836,13 @@ static mv_status mv__reg_ctx_build(mv__reg_ctx *c, const float *f, const int64_t
         c->lut = (double *)mv__alloc(((size_t)c->bins * c->bins + 2 * (size_t)c->bins) * sizeof(double), actx);
         if (!c->lut) return mv__fail(MV_ERR_OUT_OF_MEMORY, "metric: MI tables");
     }
+    if (c->metric == MV_METRIC_LNCC) {
+        c->fix = f, c->fmask = fmask, c->radius = o->radius > 0 ? o->radius : 2;
+        memcpy(c->fdim, fd, sizeof(c->fdim));
+        c->lb = (double *)mv__alloc((size_t)nf * 6 * sizeof(double), actx);
+        c->lm = (float *)mv__alloc((size_t)nf * 4 * sizeof(float), actx);
+        if (!c->lb || !c->lm) return mv__fail(MV_ERR_OUT_OF_MEMORY, "metric: LNCC work arrays of %lld voxels", (long long)nf);
+    }
     c->nchunks = (int)MV__MIN((int64_t)MV__REG_MAX_CHUNKS, MV__MAX((int64_t)1, c->ns / 4096));
     c->chunk = (c->ns + c->nchunks - 1) / c->nchunks;
     c->stride = c->metric == MV_METRIC_MI ? 16 + (size_t)c->bins * c->bins : 48;
@@ -17724,7 +17854,7 @@ static mv_status mv__reg_ctx_build(mv__reg_ctx *c, const float *f, const int64_t
 static mv_status mv__reg_metric_opts_check(const mv_metric_opts *o, const char *fn)
 {
     MV__CHECK((int)o->metric >= 0 && o->metric <= MV_METRIC_LNCC, MV_ERR_INVALID_ARG, "%s: metric %d", fn, (int)o->metric);
-    MV__CHECK(o->metric != MV_METRIC_LNCC, MV_ERR_UNSUPPORTED, "%s: metric LNCC is not implemented yet", fn);
+    MV__CHECK(o->radius >= 0 && o->radius <= 64, MV_ERR_INVALID_ARG, "%s: radius %d (0..64)", fn, o->radius);
     MV__CHECK(o->bins == 0 || (o->bins >= 5 && o->bins <= 1024), MV_ERR_INVALID_ARG, "%s: bins %d (5..1024)", fn, o->bins);
     MV__CHECK((int)o->sampling >= 0 && o->sampling <= MV_SAMPLING_RANDOM, MV_ERR_INVALID_ARG, "%s: sampling %d", fn,
               (int)o->sampling);

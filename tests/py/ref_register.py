@@ -1,8 +1,8 @@
 """float64 numpy definitions of medvol's registration metrics, written apart
 from medvol.h.
 
-usage: ref_register.py FIXED.nii MOVING.nii MATRIX.txt [BINS]
-prints one line: "mse V N ncc V N mi V N" (value, samples that counted)
+usage: ref_register.py FIXED.nii MOVING.nii MATRIX.txt [BINS [RADIUS]]
+prints one line: "mse V N ncc V N mi V N lncc V N" (value, samples that counted)
 over every fixed voxel (full sampling, no masks).
 
 Definitions (ITK v4 metrics): a fixed voxel x (world A_f i) counts when the
@@ -14,6 +14,10 @@ moving voxel coordinate v = inv(A_m) T x lies in [0, n-1] on every axis
         max] of each whole image with 2 padding bins per side, fixed value
         into one bin (order 0), moving value spread over 4 bins by the cubic
         B-spline, p = counts / N.
+  lncc = -mean over fixed voxels c (with >= 2 valid voxels in their window)
+        of A^2/(B C) over the (2r+1)^3 window cut at the grid's edge, sums
+        over valid voxels only; 0 where B <= 1e-5 n mean(f^2) or C <= 1e-5 n
+        mean(m^2) (n valid voxels in the window, means over valid voxels).
 """
 import sys
 
@@ -90,7 +94,42 @@ def main():
     nz = P > 0
     outer = np.outer(pf, pm)
     mi = -np.sum(P[nz] * np.log(P[nz] / outer[nz]))
-    print("mse %.17g %d ncc %.17g %d mi %.17g %d" % (mse, N, ncc, N, mi, N))
+    # LNCC on the dense fixed grid
+    rad = int(sys.argv[5]) if len(sys.argv) > 5 else 2
+    valid = np.zeros(F.size, bool)
+    valid[np.flatnonzero(ok)] = True
+    mfull = np.zeros(F.size)
+    mfull[np.flatnonzero(ok)] = m
+    V = valid.reshape(F.shape).astype(np.float64)
+    Fd = np.where(V > 0, F, 0.0)
+    Md = mfull.reshape(F.shape)
+
+    def box(a):
+        for ax in range(3):
+            n = a.shape[ax]
+            if n <= 1:
+                continue
+            c = np.cumsum(a, axis=ax)
+            c = np.concatenate([np.zeros_like(np.take(c, [0], axis=ax)), c], axis=ax)
+            i = np.arange(n)
+            hi = np.minimum(i + rad, n - 1) + 1
+            lo = np.maximum(i - rad, 0)
+            a = np.take(c, hi, axis=ax) - np.take(c, lo, axis=ax)
+        return a
+
+    n_, sf, sm = box(V), box(Fd), box(Md)
+    sff, smm, sfm = box(Fd * Fd), box(Md * Md), box(Fd * Md)
+    cen = n_ >= 2
+    nn = np.where(cen, n_, 1)
+    A = sfm - sf * sm / nn
+    B = sff - sf * sf / nn
+    C = smm - sm * sm / nn
+    gff = np.sum(Fd * Fd) / V.sum()
+    gmm = np.sum(Md * Md) / V.sum()
+    good = cen & (B > 1e-5 * n_ * gff) & (C > 1e-5 * n_ * gmm)
+    cc = np.where(good, A * A / np.where(good, B * C, 1), 0.0)
+    lncc = -cc[cen].sum() / cen.sum()
+    print("mse %.17g %d ncc %.17g %d mi %.17g %d lncc %.17g %d" % (mse, N, ncc, N, mi, N, lncc, N))
 
 
 if __name__ == "__main__":
