@@ -287,6 +287,17 @@ API TOUR
    mv_recon_sense (one coil or one volume at a time: bounded memory).
    mv_phantom_coil_sens + mv_phantom_kspace make test data with no file.
 
+   Registration. mv_register_linear finds the transform T that maps a FIXED
+   world point (RAS mm) to the MOVING world point (ITK, elastix, greedy):
+   translation, rigid (ITK Euler3D order), similarity or affine, 2D or 3D,
+   over a Gaussian pyramid ("4x2x1" / "2x1x0vox"), with Mattes MI (default),
+   NCC, MSE or local NCC, analytic gradients, regular-step gradient descent
+   or L-BFGS in scaled parameters, a progress callback that can cancel, the
+   same bits for every thread count. mv_metric_evaluate exposes one metric
+   evaluation with its gradient; mv_matrix_* / mv_itk_tfm_* read and write
+   the 4x4 RAS text matrix and the ITK .tfm (LPS); mv_warp_affine resamples
+   moving onto the fixed grid.
+
 LICENSE
    MIT, see the end of the file.
 
