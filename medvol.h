@@ -1722,7 +1722,10 @@ MVDEF mv_status mv_metric_evaluate(const mv_vol *fixed, const mv_vol *moving, co
                                    const mv_metric_opts *opts, double *value, double *grad, int64_t *nsamples);
 
 typedef enum mv_optimizer {
-    MV_OPTIMIZER_AUTO = 0,  /* MSE/NCC with FULL (or AUTO) sampling: LBFGS; else REGULAR_STEP */
+    MV_OPTIMIZER_AUTO = 0,  /* LBFGS: the samples are drawn once per level, so every
+                               metric is a deterministic function of the parameters
+                               (regular step stalls once its step has shrunk: affine
+                               MI on a phantom, 0.87 mm TRE against L-BFGS's 0.03) */
     MV_OPTIMIZER_REGULAR_STEP, /* ITK RegularStepGradientDescentOptimizerv4 */
     MV_OPTIMIZER_LBFGS      /* limited-memory BFGS (5 pairs), backtracking Armijo line search */
 } mv_optimizer;
@@ -18450,11 +18453,8 @@ MVDEF mv_status mv_register_linear(const mv_vol *fixed, const mv_vol *moving, co
             s.min_step = o.min_step > 0 ? o.min_step : 1e-3 * vs;
             s.relax = o.relaxation > 0 ? o.relaxation : 0.5;
             s.ptol = o.param_tolerance != 0 ? o.param_tolerance : 1e-4 * vs;
-            if (opt == MV_OPTIMIZER_AUTO)
-                opt = o.metric.metric != MV_METRIC_MI &&
-                              (o.metric.sampling == MV_SAMPLING_AUTO || o.metric.sampling == MV_SAMPLING_FULL)
-                          ? MV_OPTIMIZER_LBFGS
-                          : MV_OPTIMIZER_REGULAR_STEP;
+            if (opt == MV_OPTIMIZER_AUTO) /* the samples are kept: every metric is a deterministic function */
+                opt = MV_OPTIMIZER_LBFGS;
             op.c = &c, op.level = L, op.tf = tf;
             for (k = 0; k < tf.nparams; k++) q[k] = tf.params[k] * op.sq[k];
             st = opt == MV_OPTIMIZER_LBFGS ? mv__reg_lbfgs(&op, q, &s, hist, &iters, &why, &fval)

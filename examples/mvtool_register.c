@@ -183,7 +183,8 @@ const command mvtool_register_commands[] = {
      "                [--threads N] [--seed S] [--quiet]\n"
      "  Finds T (fixed world -> moving world, RAS mm) so that moving(T(x)) matches fixed(x).\n"
      "  Defaults: rigid, Mattes MI (32 bins, 2^18 random samples per level: mono- and\n"
-     "  multi-modal), levels 4x2x1 smoothed 2x1x0 voxels, centres of mass aligned first.\n"
+     "  multi-modal), levels 4x2x1 smoothed 2x1x0 voxels, centres of mass aligned first,\n"
+     "  L-BFGS in scaled parameters (iterations per level default 200x100x50).\n"
      "  One line per level on stderr (--quiet: none). --out-matrix: 4x4 text; --out-tfm:\n"
      "  ITK AffineTransform (LPS) for SimpleITK/ANTs; --out: moving resampled on the fixed\n"
      "  grid (linear, 0 outside). With no output option the matrix goes to stdout.\n",
