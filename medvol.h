@@ -16854,9 +16854,7 @@ MVDEF mv_status mv_phantom_kspace(const mv_vol *image, const mv_vol *sens, mv_vo
    the multi-resolution driver and the transform files. Everything happens
    in float64 world coordinates; images are float32. */
 
-#if defined(MV__POSIX)
-#include <time.h>
-#endif
+#include <time.h> /* clock_gettime (POSIX) or clock */
 
 static double mv__reg_now(void)
 {
@@ -17570,107 +17568,185 @@ static mv_status mv__reg_too_few(const mv__reg_ctx *c, double n)
                     (long long)n, (long long)c->ns);
 }
 
-/* LNCC: box sums over the (2r+1)^3 window cut at the grid's edge (a
-   symmetric operator, so the gradient's adjoint is the same box), float64
-   running sums along x, then y, then z, in place, line by line */
-static void mv__reg_box(double *a, const int64_t d[3], int r, double *line)
+/* LNCC, threaded by rows (y, z) of the fixed level: per-row partial sums
+   added in row order, so every thread count gives the same bits. */
+typedef struct mv__lncc_job {
+    mv__reg_ctx *c;
+    double V[3][4];
+    double *part;      /* per row: nv, gff, gmm | sum, nc | H[12] */
+    double *lines;     /* per worker: one line of the longest axis */
+    int64_t maxn;
+    double *arr;       /* box: the array being summed */
+    int axis;
+    double gff, gmm;   /* mean squares (flat-window threshold) */
+    int64_t nc;
+} mv__lncc_job;
+
+static void mv__lncc_fill(void *vj, int64_t b, int64_t e, int worker)
 {
-    int64_t ax, n, stride, nl, l, i;
-    for (ax = 0; ax < 3; ax++) {
-        n = d[ax];
-        if (n <= 1 || r == 0) continue;
-        stride = ax == 0 ? 1 : ax == 1 ? d[0] : d[0] * d[1];
-        nl = d[0] * d[1] * d[2] / n;
-        for (l = 0; l < nl; l++) {
-            /* the first element of line l */
-            int64_t base = ax == 0 ? l * n : ax == 1 ? (l / d[0]) * d[0] * d[1] + l % d[0] : l;
-            double run = 0;
-            for (i = 0; i < n; i++) line[i] = a[base + i * stride];
-            for (i = 0; i < MV__MIN((int64_t)r, n); i++) run += line[i];
-            for (i = 0; i < n; i++) {
-                if (i + r < n) run += line[i + r];
-                if (i - r - 1 >= 0) run -= line[i - r - 1];
-                a[base + i * stride] = run;
+    mv__lncc_job *j = (mv__lncc_job *)vj;
+    mv__reg_ctx *c = j->c;
+    const int64_t *d = c->fdim, N = d[0] * d[1] * d[2];
+    double *S1 = c->lb, *Sf = S1 + N, *Sm = Sf + N, *Sff = Sm + N, *Smm = Sff + N, *Sfm = Smm + N;
+    float *m = c->lm, *g = c->lm + N;
+    int64_t r, x;
+    (void)worker;
+    for (r = b; r < e; r++) {
+        int64_t y = r % d[1], z = r / d[1], i = r * d[0];
+        double nv = 0, gff = 0, gmm = 0, *p = j->part + 16 * r;
+        for (x = 0; x < d[0]; x++, i++) {
+            double vx = j->V[0][0] * x + j->V[0][1] * y + j->V[0][2] * z + j->V[0][3];
+            double vy = j->V[1][0] * x + j->V[1][1] * y + j->V[1][2] * z + j->V[1][3];
+            double vz = j->V[2][0] * x + j->V[2][1] * y + j->V[2][2] * z + j->V[2][3], mv, gv[3];
+            double f = c->fix[i];
+            int ok = (!c->fmask || c->fmask[i]) && isfinite(f) && mv__reg_interp(c, vx, vy, vz, &mv, gv);
+            if (!ok) mv = 0, gv[0] = gv[1] = gv[2] = 0, f = 0;
+            nv += ok, gff += f * f, gmm += mv * mv;
+            m[i] = (float)mv, g[3 * i] = (float)gv[0], g[3 * i + 1] = (float)gv[1], g[3 * i + 2] = (float)gv[2];
+            S1[i] = ok, Sf[i] = f, Sm[i] = mv, Sff[i] = f * f, Smm[i] = mv * mv, Sfm[i] = f * mv;
+        }
+        p[0] = nv, p[1] = gff, p[2] = gmm;
+    }
+}
+
+/* box sums over the (2r+1) window cut at the grid's edge along one axis (a
+   symmetric operator: the gradient's adjoint is the same box), float64
+   running sums, lines [b, e) of that axis */
+static void mv__lncc_box(void *vj, int64_t b, int64_t e, int worker)
+{
+    mv__lncc_job *j = (mv__lncc_job *)vj;
+    const int64_t *d = j->c->fdim;
+    const int ax = j->axis, rad = j->c->radius;
+    int64_t n = d[ax], stride = ax == 0 ? 1 : ax == 1 ? d[0] : d[0] * d[1], l, i;
+    double *line = j->lines + (size_t)worker * (size_t)j->maxn, *a = j->arr;
+    for (l = b; l < e; l++) {
+        int64_t base = ax == 0 ? l * n : ax == 1 ? (l / d[0]) * d[0] * d[1] + l % d[0] : l;
+        double run = 0;
+        for (i = 0; i < n; i++) line[i] = a[base + i * stride];
+        for (i = 0; i < MV__MIN((int64_t)rad, n); i++) run += line[i];
+        for (i = 0; i < n; i++) {
+            if (i + rad < n) run += line[i + rad];
+            if (i - rad - 1 >= 0) run -= line[i - rad - 1];
+            a[base + i * stride] = run;
+        }
+    }
+}
+
+static void mv__lncc_boxes(mv__lncc_job *j, int narr)
+{
+    mv__reg_ctx *c = j->c;
+    const int64_t *d = c->fdim, N = d[0] * d[1] * d[2];
+    int q, ax;
+    for (q = 0; q < narr; q++)
+        for (ax = 0; ax < 3; ax++) {
+            if (d[ax] <= 1 || c->radius == 0) continue;
+            j->arr = c->lb + (size_t)q * N, j->axis = ax;
+            mv__parallel_for(N / d[ax], 16, c->threads, mv__lncc_box, j);
+        }
+}
+
+/* per centre: cc, then alpha = A/(BC), alpha fbar, beta = A^2/(BC^2), beta mbar (into S1, Sf, Sm, Sff) */
+static void mv__lncc_centres(void *vj, int64_t b, int64_t e, int worker)
+{
+    mv__lncc_job *j = (mv__lncc_job *)vj;
+    mv__reg_ctx *c = j->c;
+    const int64_t *d = c->fdim, N = d[0] * d[1] * d[2];
+    double *S1 = c->lb, *Sf = S1 + N, *Sm = Sf + N, *Sff = Sm + N, *Smm = Sff + N, *Sfm = Smm + N;
+    int64_t r, x;
+    (void)worker;
+    for (r = b; r < e; r++) {
+        int64_t i = r * d[0];
+        double sum = 0, nc = 0, *p = j->part + 16 * r;
+        for (x = 0; x < d[0]; x++, i++) {
+            double n = S1[i], A, B, C, al = 0, be = 0, fb = 0, mb = 0;
+            if ((!c->fmask || c->fmask[i]) && isfinite(c->fix[i]) && n >= 2) {
+                fb = Sf[i] / n, mb = Sm[i] / n;
+                A = Sfm[i] - Sf[i] * mb, B = Sff[i] - Sf[i] * fb, C = Smm[i] - Sm[i] * mb;
+                if (B > 1e-5 * n * j->gff && C > 1e-5 * n * j->gmm) {
+                    sum += A * A / (B * C);
+                    al = A / (B * C), be = A * A / (B * C * C);
+                }
+                nc++;
             }
+            S1[i] = al, Sf[i] = al * fb, Sm[i] = be, Sff[i] = be * mb;
+        }
+        p[3] = sum, p[4] = nc;
+    }
+}
+
+static void mv__lncc_grad(void *vj, int64_t b, int64_t e, int worker)
+{
+    mv__lncc_job *j = (mv__lncc_job *)vj;
+    mv__reg_ctx *c = j->c;
+    const int64_t *d = c->fdim, N = d[0] * d[1] * d[2];
+    const double *S1 = c->lb, *Sf = S1 + N, *Sm = Sf + N, *Sff = Sm + N;
+    const float *m = c->lm, *g = c->lm + N;
+    int64_t r, x;
+    (void)worker;
+    for (r = b; r < e; r++) {
+        int64_t y = r % d[1], z = r / d[1], i = r * d[0];
+        double *H = j->part + 16 * r + 4;
+        int q;
+        for (q = 0; q < 12; q++) H[q] = 0;
+        for (x = 0; x < d[0]; x++, i++) {
+            double w, gv[3];
+            float s4[4];
+            if (g[3 * i] == 0 && g[3 * i + 1] == 0 && g[3 * i + 2] == 0) continue;
+            w = -2.0 / (double)j->nc * ((double)c->fix[i] * S1[i] - Sf[i] - (double)m[i] * Sm[i] + Sff[i]);
+            gv[0] = g[3 * i], gv[1] = g[3 * i + 1], gv[2] = g[3 * i + 2];
+            s4[0] = (float)x, s4[1] = (float)y, s4[2] = (float)z, s4[3] = 0;
+            mv__reg_outer(H, w, gv, s4);
         }
     }
 }
 
 static mv_status mv__reg_eval_lncc(mv__reg_ctx *c, const mv_transform *tf, double *value, double *grad, int64_t *nvalid)
 {
-    const int64_t *d = c->fdim, N = d[0] * d[1] * d[2];
-    double T[4][4], WT[4][4], V4[4][4], *S1 = c->lb, *Sf = S1 + N, *Sm = Sf + N, *Sff = Sm + N, *Smm = Sff + N,
-                                          *Sfm = Smm + N, *line, sum = 0, H[12];
-    float *m = c->lm, *g = c->lm + N;
-    int64_t x, y, z, i, nv = 0, nc = 0;
-    double gff = 0, gmm = 0;
+    const int64_t *d = c->fdim, rows = d[1] * d[2];
+    double T[4][4], WT[4][4], V4[4][4], sum = 0, H[12], nv = 0;
+    mv__lncc_job j;
+    int64_t r;
     int q;
     mv__tf_matrix(tf, T);
     mv__m4_mul((const double(*)[4])c->W, (const double(*)[4])T, WT);
     mv__m4_mul((const double(*)[4])WT, (const double(*)[4])c->fix_aff, V4);
-    line = (double *)mv__alloc((size_t)MV__MAX(d[0], MV__MAX(d[1], d[2])) * sizeof(double), NULL);
-    if (!line) return mv__fail(MV_ERR_OUT_OF_MEMORY, "metric: LNCC line");
-    /* moving on the fixed grid, validity in S1 */
-    for (z = 0, i = 0; z < d[2]; z++)
-        for (y = 0; y < d[1]; y++)
-            for (x = 0; x < d[0]; x++, i++) {
-                double vx = V4[0][0] * x + V4[0][1] * y + V4[0][2] * z + V4[0][3];
-                double vy = V4[1][0] * x + V4[1][1] * y + V4[1][2] * z + V4[1][3];
-                double vz = V4[2][0] * x + V4[2][1] * y + V4[2][2] * z + V4[2][3], mv, gv[3];
-                double f = c->fix[i];
-                int ok = (!c->fmask || c->fmask[i]) && isfinite(f) && mv__reg_interp(c, vx, vy, vz, &mv, gv);
-                if (!ok) mv = 0, gv[0] = gv[1] = gv[2] = 0, f = 0;
-                nv += ok;
-                gff += f * f, gmm += mv * mv;
-                m[i] = (float)mv, g[3 * i] = (float)gv[0], g[3 * i + 1] = (float)gv[1], g[3 * i + 2] = (float)gv[2];
-                S1[i] = ok, Sf[i] = f, Sm[i] = mv, Sff[i] = f * f, Smm[i] = mv * mv, Sfm[i] = f * mv;
-            }
-    if (nvalid) *nvalid = nv;
+    memset(&j, 0, sizeof(j));
+    j.c = c;
+    for (r = 0; r < 3; r++)
+        for (q = 0; q < 4; q++) j.V[r][q] = V4[r][q];
+    j.maxn = MV__MAX(d[0], MV__MAX(d[1], d[2]));
+    j.part = (double *)mv__alloc((size_t)rows * 16 * sizeof(double), NULL);
+    j.lines = (double *)mv__alloc((size_t)c->threads * (size_t)j.maxn * sizeof(double), NULL);
+    if (!j.part || !j.lines) {
+        if (j.part) mv__free(j.part, NULL);
+        if (j.lines) mv__free(j.lines, NULL);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "metric: LNCC partial sums");
+    }
+    mv__parallel_for(rows, 8, c->threads, mv__lncc_fill, &j);
+    for (r = 0; r < rows; r++) nv += j.part[16 * r], j.gff += j.part[16 * r + 1], j.gmm += j.part[16 * r + 2];
+    if (nvalid) *nvalid = (int64_t)nv;
     if (nv < 2) {
-        mv__free(line, NULL);
-        return mv__reg_too_few(c, (double)nv);
+        mv__free(j.part, NULL);
+        mv__free(j.lines, NULL);
+        return mv__reg_too_few(c, nv);
     }
-    gff /= (double)nv, gmm /= (double)nv; /* mean squares: the flat-window threshold's scale */
-    for (q = 0; q < 6; q++) mv__reg_box(c->lb + (size_t)q * N, d, c->radius, line);
-    /* per centre: cc, then alpha = A/(BC), alpha fbar, beta = A^2/(BC^2), beta mbar (into S1, Sf, Sm, Sff) */
-    for (i = 0; i < N; i++) {
-        double n = S1[i], A, B, C, al = 0, be = 0, fb = 0, mb = 0;
-        int valid_c = (!c->fmask || c->fmask[i]) && isfinite(c->fix[i]) && n >= 2;
-        if (valid_c) {
-            fb = Sf[i] / n, mb = Sm[i] / n;
-            A = Sfm[i] - Sf[i] * mb, B = Sff[i] - Sf[i] * fb, C = Smm[i] - Sm[i] * mb;
-            if (B > 1e-5 * n * gff && C > 1e-5 * n * gmm) {
-                sum += A * A / (B * C);
-                al = A / (B * C), be = A * A / (B * C * C);
-            }
-            nc++;
-        }
-        S1[i] = al, Sf[i] = al * fb, Sm[i] = be, Sff[i] = be * mb;
-    }
-    *value = nc ? -sum / (double)nc : 0;
-    if (grad && nc) {
-        for (q = 0; q < 4; q++) mv__reg_box(c->lb + (size_t)q * N, d, c->radius, line);
+    j.gff /= nv, j.gmm /= nv; /* mean squares: the flat-window threshold's scale */
+    mv__lncc_boxes(&j, 6);
+    mv__parallel_for(rows, 8, c->threads, mv__lncc_centres, &j);
+    for (r = 0; r < rows; r++) sum += j.part[16 * r + 3], j.nc += (int64_t)j.part[16 * r + 4];
+    *value = j.nc ? -sum / (double)j.nc : 0;
+    if (grad && j.nc) {
+        mv__lncc_boxes(&j, 4);
+        mv__parallel_for(rows, 8, c->threads, mv__lncc_grad, &j);
         for (q = 0; q < 12; q++) H[q] = 0;
-        /* slice partials added in slice order */
-        for (z = 0, i = 0; z < d[2]; z++) {
-            double Hz[12] = {0};
-            for (y = 0; y < d[1]; y++)
-                for (x = 0; x < d[0]; x++, i++) {
-                    double w, gv[3];
-                    float s4[4];
-                    if (g[3 * i] == 0 && g[3 * i + 1] == 0 && g[3 * i + 2] == 0) continue;
-                    w = -2.0 / (double)nc * ((double)c->fix[i] * S1[i] - Sf[i] - (double)m[i] * Sm[i] + Sff[i]);
-                    gv[0] = g[3 * i], gv[1] = g[3 * i + 1], gv[2] = g[3 * i + 2];
-                    s4[0] = (float)x, s4[1] = (float)y, s4[2] = (float)z, s4[3] = 0;
-                    mv__reg_outer(Hz, w, gv, s4);
-                }
-            for (q = 0; q < 12; q++) H[q] += Hz[q];
-        }
+        for (r = 0; r < rows; r++)
+            for (q = 0; q < 12; q++) H[q] += j.part[16 * r + 4 + q];
         mv__reg_chain(c, tf, H, 1.0, grad);
     } else if (grad) {
         memset(grad, 0, (size_t)tf->nparams * sizeof(double));
     }
-    mv__free(line, NULL);
+    mv__free(j.part, NULL);
+    mv__free(j.lines, NULL);
     return MV_OK;
 }
 
