@@ -489,6 +489,56 @@ MV_TEST(register, simpleitk_applies_the_tfm)
     mv_free(&w);
 }
 
+MV_TEST(register, initialisation_and_stride)
+{
+    /* principal axes: Shepp-Logan (distinct semi-axes) turned by 25 degrees about z */
+    mv_vol fx, mo;
+    mv_transform t;
+    double R[4][4], m[4][4], a = 25 * acos(-1.0) / 180, c[3];
+    mv_resample_opts ro = MV_ZERO_INIT;
+    mv_metric_opts o = MV_ZERO_INIT;
+    double v;
+    int64_t nfull, nstride;
+    int i, j;
+    REQUIRE_OK(mv_phantom_shepp_logan(&fx, 64, 64, 64));
+    for (i = 0; i < 3; i++)
+        c[i] = fx.affine[i][0] * 31.5 + fx.affine[i][1] * 31.5 + fx.affine[i][2] * 31.5 + fx.affine[i][3];
+    memset(R, 0, sizeof(R));
+    R[0][0] = cos(a), R[0][1] = -sin(a), R[1][0] = sin(a), R[1][1] = cos(a), R[2][2] = R[3][3] = 1;
+    for (i = 0; i < 3; i++) R[i][3] = c[i] - (R[i][0] * c[0] + R[i][1] * c[1] + R[i][2] * c[2]);
+    {
+        /* moving(y) = fixed(R^-1 y): warp fixed through R^-1 (a rotation: its transpose) */
+        double Ri[4][4];
+        memset(Ri, 0, sizeof(Ri));
+        for (i = 0; i < 3; i++)
+            for (j = 0; j < 3; j++) Ri[i][j] = R[j][i];
+        for (i = 0; i < 3; i++) Ri[i][3] = -(Ri[i][0] * R[0][3] + Ri[i][1] * R[1][3] + Ri[i][2] * R[2][3]);
+        Ri[3][3] = 1;
+        ro.fill_outside = 1;
+        REQUIRE_OK(mv_warp_affine(&fx, &fx, (const double(*)[4])Ri, &mo, &ro));
+    }
+    REQUIRE_OK(mv_transform_initialize(&fx, &mo, NULL, NULL, MV_INIT_PRINCIPAL_AXES, MV_TRANSFORM_RIGID, &t));
+    REQUIRE_OK(mv_transform_matrix(&t, m));
+    for (i = 0; i < 3; i++)
+        for (j = 0; j < 3; j++) EXPECT_NEAR(m[i][j], R[i][j], 0.03);
+    REQUIRE_OK(mv_transform_initialize(&fx, &mo, NULL, NULL, MV_INIT_MOMENTS, MV_TRANSFORM_AFFINE, &t));
+    REQUIRE_OK(mv_transform_matrix(&t, m));
+    for (i = 0; i < 3; i++) EXPECT_NEAR(m[i][i], 1, 0); /* centres only */
+    /* stride 2: about one voxel in 8 */
+    mv_transform_init(&t, MV_TRANSFORM_RIGID, 3, c);
+    o.metric = MV_METRIC_MSE;
+    o.sampling = MV_SAMPLING_FULL;
+    REQUIRE_OK(mv_metric_evaluate(&fx, &fx, &t, &o, &v, NULL, &nfull));
+    EXPECT_NEAR(v, 0, 1e-12);
+    o.sampling = MV_SAMPLING_STRIDE;
+    o.stride = 2;
+    REQUIRE_OK(mv_metric_evaluate(&fx, &fx, &t, &o, &v, NULL, &nstride));
+    EXPECT_EQ_INT((long long)nfull, 64LL * 64 * 64);
+    EXPECT_EQ_INT((long long)nstride, 32LL * 32 * 32);
+    mv_free(&fx);
+    mv_free(&mo);
+}
+
 MV_TEST(register, bad_arguments)
 {
     mv_vol fx, mo, badmask;
