@@ -17341,6 +17341,7 @@ typedef struct mv__reg_ctx {
     size_t stride;               /* doubles per chunk partial */
     double *part;
     double *lut;                 /* MI: log(p(l,m) / p_m(m)), bins x bins, then the marginals */
+    float *cache;                /* MI: per sample m, gradient from pass 1 (m NaN: outside) */
     /* per evaluation */
     double V[3][4];              /* fixed level voxel -> moving voxel */
     int pass;                    /* MI: 1 histogram, 2 gradient */
@@ -17483,11 +17484,26 @@ static void mv__reg_chunks(void *vctx, int64_t b, int64_t e, int worker)
         memset(acc, 0, c->stride * sizeof(double));
         for (q = s0; q < s1; q++) {
             const float *s = c->samp + 4 * q;
-            double i = s[0], j = s[1], k = s[2], f = s[3], m, g[3];
-            double vx = c->V[0][0] * i + c->V[0][1] * j + c->V[0][2] * k + c->V[0][3];
-            double vy = c->V[1][0] * i + c->V[1][1] * j + c->V[1][2] * k + c->V[1][3];
-            double vz = c->V[2][0] * i + c->V[2][1] * j + c->V[2][2] * k + c->V[2][3];
-            if (!mv__reg_interp(c, vx, vy, vz, &m, grad ? g : NULL)) continue;
+            double f = s[3], m, g[3] = {0, 0, 0};
+            if (c->pass == 2) { /* MI gradient pass: the values of pass 1 */
+                const float *cq = c->cache + 4 * q;
+                if (cq[0] != cq[0]) continue;
+                m = cq[0], g[0] = cq[1], g[1] = cq[2], g[2] = cq[3];
+            } else {
+                double i = s[0], j = s[1], k = s[2];
+                double vx = c->V[0][0] * i + c->V[0][1] * j + c->V[0][2] * k + c->V[0][3];
+                double vy = c->V[1][0] * i + c->V[1][1] * j + c->V[1][2] * k + c->V[1][3];
+                double vz = c->V[2][0] * i + c->V[2][1] * j + c->V[2][2] * k + c->V[2][3];
+                int in = mv__reg_interp(c, vx, vy, vz, &m, grad ? g : NULL);
+                if (c->metric == MV_METRIC_MI && grad) {
+                    float *cq = c->cache + 4 * q;
+                    cq[0] = in ? (float)m : NAN;
+                    if (in) cq[1] = (float)g[0], cq[2] = (float)g[1], cq[3] = (float)g[2];
+                }
+                if (!in) continue;
+                /* pass 2 sees m rounded to float32 (the cache): its bin weights differ from
+                   pass 1's by ~1e-7 relative, the value (pass 1) is exact */
+            }
             n += 1;
             if (c->metric == MV_METRIC_MSE) {
                 double d = m - f;
@@ -17761,7 +17777,7 @@ static mv_status mv__reg_eval(mv__reg_ctx *c, const mv_transform *tf, double *va
     for (r = 0; r < 3; r++)
         for (s = 0; s < 4; s++) c->V[r][s] = V4[r][s];
     if (c->metric == MV_METRIC_LNCC) return mv__reg_eval_lncc(c, tf, value, grad, nvalid);
-    c->want_grad = grad != NULL && c->metric != MV_METRIC_MI;
+    c->want_grad = grad != NULL; /* MI: pass 1 fills the cache pass 2 reads */
     c->pass = 1;
     mv__parallel_for(c->nchunks, 1, c->threads, mv__reg_chunks, c);
     if (c->metric == MV_METRIC_MSE) {
@@ -17830,7 +17846,6 @@ static mv_status mv__reg_eval(mv__reg_ctx *c, const mv_transform *tf, double *va
         if (grad) {
             /* d(-MI) = (1 / (N mbin)) sum_x [sum_bins beta3'(arg) log(p / p_m)] dm(x) */
             c->pass = 2;
-            c->want_grad = 1;
             mv__parallel_for(c->nchunks, 1, c->threads, mv__reg_chunks, c);
             mv__reg_combine(c, tot, 13);
             mv__reg_chain(c, tf, tot + 1, 1.0 / (N * c->mbin), grad);
@@ -17855,7 +17870,8 @@ static void mv__reg_ctx_free(mv__reg_ctx *c, void *actx)
     if (c->lut) mv__free(c->lut, actx);
     if (c->lb) mv__free(c->lb, actx);
     if (c->lm) mv__free(c->lm, actx);
-    c->samp = NULL, c->part = NULL, c->lut = NULL, c->lb = NULL, c->lm = NULL;
+    if (c->cache) mv__free(c->cache, actx);
+    c->samp = NULL, c->part = NULL, c->lut = NULL, c->lb = NULL, c->lm = NULL, c->cache = NULL;
 }
 
 /* Samples of the fixed level image f (dims fd, affine faff) inside fmask
@@ -17924,7 +17940,8 @@ static mv_status mv__reg_ctx_build(mv__reg_ctx *c, const float *f, const int64_t
         c->mbin = mr / (c->bins - 2 * MV__REG_PAD);
         c->mnorm = c->mmin / c->mbin - MV__REG_PAD;
         c->lut = (double *)mv__alloc(((size_t)c->bins * c->bins + 2 * (size_t)c->bins) * sizeof(double), actx);
-        if (!c->lut) return mv__fail(MV_ERR_OUT_OF_MEMORY, "metric: MI tables");
+        c->cache = (float *)mv__alloc((size_t)c->ns * 4 * sizeof(float), actx);
+        if (!c->lut || !c->cache) return mv__fail(MV_ERR_OUT_OF_MEMORY, "metric: MI tables");
     }
     if (c->metric == MV_METRIC_LNCC) {
         c->fix = f, c->fmask = fmask, c->radius = o->radius > 0 ? o->radius : 2;
