@@ -65,6 +65,11 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon
 	$(BUILD)/mvtool smooth $(BUILD)/run-p.nii $(BUILD)/run-s.nii 1.5 && \
 	  $(BUILD)/mvtool gradient $(BUILD)/run-s.nii $(BUILD)/run-g.nii && \
 	  $(BUILD)/mvtool stats $(BUILD)/run-s.nii $(BUILD)/run-g.nii
+	printf '0.9928086 -0.1197122 0 1.5\n0.1197122 0.9928086 0 -1\n0 0 1 0.5\n0 0 0 1\n' > $(BUILD)/run-true.txt && \
+	  $(BUILD)/mvtool phantom $(BUILD)/run-r.nii --size 48 && \
+	  $(BUILD)/mvtool warp $(BUILD)/run-r.nii $(BUILD)/run-r.nii $(BUILD)/run-moved.nii --matrix $(BUILD)/run-true.txt && \
+	  $(BUILD)/mvtool register $(BUILD)/run-moved.nii $(BUILD)/run-r.nii --levels 2x1 --out-matrix $(BUILD)/run-reg.txt && \
+	  cat $(BUILD)/run-reg.txt
 
 # ---- benchmarks against peer tools (their libraries are bench dependencies only) ----
 # apt-get install zlib1g-dev libdeflate-dev libisal-dev

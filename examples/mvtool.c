@@ -1165,6 +1165,7 @@ static const family families[] = {
     {commands, &n_core_commands},
     {mvtool_filter_commands, &mvtool_filter_ncommands},
     {mvtool_field_commands, &mvtool_field_ncommands},
+    {mvtool_register_commands, &mvtool_register_ncommands},
 };
 #define N_FAMILIES ((int)(sizeof(families) / sizeof(families[0])))
 

@@ -65,5 +65,7 @@ extern const command mvtool_filter_commands[];
 extern const int mvtool_filter_ncommands;
 extern const command mvtool_field_commands[];
 extern const int mvtool_field_ncommands;
+extern const command mvtool_register_commands[];
+extern const int mvtool_register_ncommands;
 
 #endif

@@ -415,6 +415,36 @@ else
   echo "  (skip displacement fields: no anatomical.nii or nibabel/scipy)"
 fi
 
+# register / warp (issue 12): ITK's PD slice moved by a known rigid map
+# onto another grid (tests/py/reg_data.py); the matrix against the truth,
+# warp --matrix / --tfm against register --out, one stderr line per level
+if "$PY" tests/py/reg_data.py build/regdata 2>/dev/null | grep -q '^ok.*2d'; then
+  R=build/regdata
+  if $T register $R/slice2d_pd_fixed.nii $R/slice2d_pd_moving.nii --metric mse --levels 4x2x1 \
+       --out-matrix "$W/m.txt" --out-tfm "$W/t.tfm" --out "$W/w.nii" 2> "$W/err"; then
+    [ "$(grep -c '^level' "$W/err")" -eq 3 ] && ok || bad "register: not one line per level: $(cat "$W/err")"
+    "$PY" -c 'import numpy as np, sys; a = np.loadtxt(sys.argv[1]); b = np.loadtxt(sys.argv[2]); sys.exit(0 if np.abs(a - b).max() < 1e-3 else 1)' \
+      "$W/m.txt" $R/slice2d_pd_true.txt && ok || bad "register: matrix $(cat "$W/m.txt") vs truth $(cat $R/slice2d_pd_true.txt)"
+    $T warp $R/slice2d_pd_moving.nii $R/slice2d_pd_fixed.nii "$W/w2.nii" --matrix "$W/m.txt" && cmp -s "$W/w.nii" "$W/w2.nii" && ok \
+      || bad "warp --matrix differs from register --out"
+    $T warp $R/slice2d_pd_moving.nii $R/slice2d_pd_fixed.nii "$W/w3.nii" --tfm "$W/t.tfm" && ok || bad "warp --tfm"
+    "$PY" -c 'import nibabel as nib, numpy as np, sys; a = nib.load(sys.argv[1]).get_fdata(); b = nib.load(sys.argv[2]).get_fdata(); sys.exit(0 if np.abs(a - b).max() <= 1e-3 * np.ptp(a) else 1)' \
+      "$W/w.nii" "$W/w3.nii" && ok || bad "warp --tfm differs from --matrix"
+  else
+    bad "register: $(cat "$W/err")"
+  fi
+  $T register $R/slice2d_pd_fixed.nii $R/slice2d_pd_moving.nii --quiet --iterations 2x2x2 --out-matrix "$W/q.txt" 2> "$W/err" \
+    && [ ! -s "$W/err" ] && ok || bad "register --quiet wrote to stderr: $(cat "$W/err")"
+  $T register $R/slice2d_pd_fixed.nii $R/slice2d_pd_moving.nii --transform bogus 2> "$W/err"
+  [ $? -eq 2 ] && grep -q bogus "$W/err" && ok || bad "register --transform bogus: not a usage error naming it"
+  $T register $R/slice2d_pd_fixed.nii "$W/absent.nii" 2> "$W/err"
+  [ $? -eq 1 ] && grep -q absent.nii "$W/err" && ok || bad "register with a missing moving file: $(cat "$W/err")"
+  $T warp $R/slice2d_pd_moving.nii $R/slice2d_pd_fixed.nii "$W/w4.nii" 2> "$W/err"
+  [ $? -eq 2 ] && [ ! -e "$W/w4.nii" ] && ok || bad "warp without --matrix/--tfm"
+else
+  echo "  (skip register/warp: tests/py/reg_data.py found no data: offline or no numpy/scipy/nibabel)"
+fi
+
 rm -rf "$W"
 echo "tools: $pass passed, $fail failed"
 [ $fail -eq 0 ]
