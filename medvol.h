@@ -50,6 +50,8 @@ TABLE OF CONTENTS (search for the anchors)
       >>api-fft       FFT: c2c / r2c / c2r over any axes, plans, numpy norms
       >>api-mri       MRI: centred FFT, shifts, coil combination, sensitivities,
                       SENSE, bounded-memory reconstructions, phantom k-space
+      >>api-analysis  Pearson rows/matrix/seed maps, chi-squared with contrast and
+                      offset fit, angle selection, the bounded cache mv_cache
       >>api-phantom   synthetic volumes for demos and tests
       >>impl          implementation (MEDVOL_IMPLEMENTATION only)
       >>impl-mem      allocation and checked size arithmetic
@@ -60,6 +62,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>impl-ref      scalar reference kernels
       >>impl-fft-types  FFT plan types and the scalar reference FFT kernels
       >>impl-mri-types  MRI kernel table entries and their scalar references
+      >>impl-analysis-types  analysis kernel table entries and scalar references
       >>impl-kernels  kernel table: one re-include of >>pass per ISA
       >>impl-dtype    (conversion) dtype conversion with scaling, rounding, saturation
       >>impl-volume   mv_vol life cycle, metadata, extensions
@@ -73,12 +76,14 @@ TABLE OF CONTENTS (search for the anchors)
                       statistics, histogram, percentiles, write pass
       >>impl-fft      FFT planner, executor, plan cache, FFTW backend
       >>impl-mri      MRI: centred FFT, shifts, coil kernels, SENSE, phantom coils
+      >>impl-analysis Pearson, seed maps, chi-squared, angles, mv_cache
       >>history       version history
       >>license       licence
       >>pass          ISA-templated kernels (re-included once per ISA): the SIMD
                       vocabulary first, then the kernels written once against it
       >>pass-fft      FFT butterflies and transposes, per ISA
       >>pass-mri      RSS, coil combination, complex parts, per ISA
+      >>pass-analysis Pearson sums, seed-map frames, angle ranges, per ISA
 
 CONFIGURATION (define before including; "impl" = matters only where
 MEDVOL_IMPLEMENTATION is defined, "all" = must be the same in every file)
@@ -1412,6 +1417,133 @@ MVDEF mv_status mv_phantom_coil_sens(mv_vol *out, int64_t nx, int64_t ny, int64_
    sens (c64 x, y, z, C): fftc(S_c * image), ortho. kspace: c64 (x, y, z, C).
    allocates: yes. */
 MVDEF mv_status mv_phantom_kspace(const mv_vol *image, const mv_vol *sens, mv_vol *kspace, const mv_mri_opts *opts);
+
+/* >>api-analysis ===========================================================
+   Analysis kernels for correlation spectroscopy (XPCS) and functional
+   connectivity, and a bounded cache of expensive results.
+
+   Pearson correlation (mv_corr_rows, mv_corr_matrix, mv_corr_seed): r as
+   numpy.corrcoef defines it, accumulated in float64 whatever the input
+   (float32 or float64 rows). Each row is shifted by its first used sample
+   before its sums are taken and the other vector is centred exactly, so
+   rows with a large mean and a small spread keep their precision. A row
+   with zero variance (or fewer than 2 used samples) gives NaN, as numpy;
+   a NaN or Inf sample makes its row's r NaN (no silent omission: mask the
+   sample instead). opts.sample_mask drops samples (columns; time points
+   of a 4D series: scrubbing) from every row alike. opts.fisher_z returns
+   atanh(r) (numpy.arctanh: +-1 gives +-inf). Results are the same bytes for
+   any thread count and ISA: every sum has 8 float64 lanes (sample i in lane
+   i % 8) combined in a fixed order.
+
+   Seed maps (mv_corr_seed): the seed is one voxel's time series, the mean
+   series of a mask's voxels, or a caller's series; the map is r (or z) of
+   every voxel's series against it, float32 with the 3D geometry of the
+   input. medvol's 4D layout has x fastest and time slowest, so the map is
+   built without transposing: blocks of voxels keep float64 sums (shifted
+   by their first frame) while the frames stream past. Voxels with zero
+   variance (background) get 0, as nilearn's zscore standardisation gives
+   (it divides a zero-std signal by 1); voxels outside opts.voxel_mask get
+   0. Integer data is read as stored: r does not change under the NIfTI
+   scaling y = a x + b with a > 0 (a < 0 flips the sign; it is applied).
+
+   Chi-squared (mv_chi2_rows): per row (an angle of XPCS data), with
+   w_i = 1 / sigma_i^2 (1 without sigma), chi2 = sum_i w_i (d_i - m_i)^2,
+   or, with opts.fit, min over (c, o) of sum_i w_i (d_i - (c m_i + o))^2:
+   the weighted least-squares contrast c and offset o in closed form
+   (centred sums), with chi2 summed from the residuals in a second pass
+   over the row (no cancellation). Reduced: chi2 / (n_used - nparams)
+   (nparams default 2 with the fit, 0 without; NaN when that is <= 0).
+   NaN handling: a sample whose data, model or sigma is not finite, or
+   whose sigma is <= 0, is left out ("omit"), and n_used counts the rest.
+   A model constant over the used samples fits c = 0, o = weighted mean
+   (lstsq's minimum-norm answer differs only in that case). No used
+   sample: chi2 = 0 (NaN reduced), c = o = NaN.
+
+   Angle selection (mv_angle_select / mv_angle_mask): angles in degrees,
+   any real value, taken modulo 360 into (-180, 180]; a range (lo, hi) is
+   inclusive at both ends. A range with hi - lo >= 360 holds every angle.
+   Otherwise both ends are taken into (-180, 180] the same way: if then
+   lo <= hi the range is [lo, hi]; if lo > hi it crosses +-180 and holds
+   a >= lo or a <= hi (so (170, 190) and (170, -170) are the same range,
+   and -180 is the angle 180). NaN angles are never selected.
+
+   The cache (mv_cache): see the block above mv_cache_create. */
+
+typedef struct mv_corr_opts {
+    const uint8_t *sample_mask; /* n entries (T for a seed map): nonzero = used; NULL = all */
+    int fisher_z;               /* 1: atanh(r) instead of r */
+    const mv_vol *voxel_mask;   /* seed maps: voxels computed (nonzero, 3D, any dtype); NULL = all */
+    int threads;                /* 0 = library default; 1 = caller's thread only */
+    void *alloc_ctx;
+} mv_corr_opts;
+
+/* r of the vector x (n samples) against each of nrows rows of n samples
+   (row k at rows + k * row_stride elements; row_stride >= n), x and rows
+   of dtype MV_DT_F32 or MV_DT_F64. out: nrows doubles. allocates: a float64
+   copy of x (n * 8 bytes). thread-safe: yes. */
+MVDEF mv_status mv_corr_rows(const void *x, const void *rows, mv_dtype dtype, int64_t nrows, int64_t n,
+                             int64_t row_stride, double *out, const mv_corr_opts *opts);
+/* All pairs: out[i * nrows + j] = r(row i, row j), symmetric, diagonal 1
+   (NaN for a zero-variance row), as numpy.corrcoef(rows). Float64 dot
+   products of the centred, normalised rows (a blocked product).
+   allocates: nrows * n doubles. thread-safe: yes. */
+MVDEF mv_status mv_corr_matrix(const void *rows, mv_dtype dtype, int64_t nrows, int64_t n, int64_t row_stride,
+                               double *out, const mv_corr_opts *opts);
+
+/* What a seed map correlates against. */
+typedef enum mv_seed_kind {
+    MV_SEED_VOXEL = 0, /* the series of voxel (i, j, k) */
+    MV_SEED_MASK,      /* the mean series of the voxels where mask is nonzero */
+    MV_SEED_SERIES     /* a caller's series of T values */
+} mv_seed_kind;
+
+typedef struct mv_seed {
+    mv_seed_kind kind;
+    int64_t voxel[3];     /* MV_SEED_VOXEL */
+    const mv_vol *mask;   /* MV_SEED_MASK: 3D, dims of the series' first three, any real dtype */
+    const double *series; /* MV_SEED_SERIES: T values */
+} mv_seed;
+
+/* The seed's series (T = dim[3] doubles, scaled values when the volume has
+   NIfTI scaling) of a 4D volume (x, y, z, t; real dtype). allocates: no. */
+MVDEF mv_status mv_seed_series(const mv_vol *bold, const mv_seed *seed, double *series);
+/* Seed-based correlation map of a 4D volume (see the text above): out is
+   float32 (x, y, z) with bold's geometry (mv_corr_seed allocates it; the
+   _into form writes out->data, which must be f32 with those dims).
+   allocates: per-thread block sums (~100 KiB each); _into nothing else.
+   thread-safe: yes. */
+MVDEF mv_status mv_corr_seed(const mv_vol *bold, const mv_seed *seed, mv_vol *out, const mv_corr_opts *opts);
+MVDEF mv_status mv_corr_seed_into(const mv_vol *bold, const mv_seed *seed, mv_vol *out, const mv_corr_opts *opts);
+
+typedef struct mv_chi2_opts {
+    int fit;              /* 1: fit contrast and offset per row */
+    int reduced;          /* 1: chi2 / (n_used - nparams) */
+    int nparams;          /* 0 = default: 2 with fit, else 0 */
+    int model_shared;     /* 1: model is one row of n used by every row */
+    int sigma_shared;     /* 1: sigma is one row of n used by every row */
+    int64_t *n_used;      /* optional output: used samples per row (nrows) */
+    int threads;
+    void *alloc_ctx;
+} mv_chi2_opts;
+
+/* Chi-squared of nrows rows of n samples (data, model, sigma contiguous row
+   after row; sigma NULL = unweighted; all of dtype MV_DT_F32 or MV_DT_F64),
+   see the text above. chi2: nrows doubles; contrast and offset: nrows
+   doubles, written with opts.fit (may be NULL). allocates: no.
+   thread-safe: yes. */
+MVDEF mv_status mv_chi2_rows(const void *data, const void *model, const void *sigma, mv_dtype dtype,
+                             int64_t nrows, int64_t n, double *chi2, double *contrast, double *offset,
+                             const mv_chi2_opts *opts);
+
+/* Angle selection (see the text above). ranges: nranges (lo, hi) pairs in
+   degrees. mv_angle_mask writes mask[i] = 1 if angle i is in any range,
+   else 0. mv_angle_select writes the indices of those angles, ascending,
+   into idx (capacity cap) and their count into *count; with idx NULL it
+   only counts; cap too small gives MV_ERR_BUFFER_TOO_SMALL with *count
+   the number needed. allocates: no. thread-safe: yes. */
+MVDEF mv_status mv_angle_mask(const double *angles, int64_t n, const double *ranges, int nranges, uint8_t *mask);
+MVDEF mv_status mv_angle_select(const double *angles, int64_t n, const double *ranges, int nranges, int64_t *idx,
+                                int64_t cap, int64_t *count);
 
 /* >>api-phantom ============================================================ */
 
@@ -4292,6 +4424,119 @@ static void mv__cpart_c64_ref(const float *x, float *out, int64_t n, int part)
 
 static const mv__mri_ops mv__mri_ops_ref = {mv__rss_c64_ref, mv__combine_c64_ref, mv__cpart_c64_ref};
 
+/* >>impl-analysis-types ====================================================
+   Kernel table entries of the analysis kernels and their scalar references
+   (the oracle of the ISA tests and the MEDVOL_NO_SIMD build). Sums use 8
+   float64 lanes, sample i in lane i % 8, combined by mv__sum8, so the
+   vector kernels of >>pass-analysis give the same bytes. */
+
+/* s[0] = sum d, s[1] = sum d^2, s[2] = sum d * c[i] with d = y[i] - K, or
+   d = 0 where w is given and w[i] == 0 (a masked sample, NaN or not). */
+typedef void (*mv__an_dot3_f32_fn)(const float *y, const double *c, const double *w, int64_t n, double K,
+                                   double s[3]);
+typedef void (*mv__an_dot3_f64_fn)(const double *y, const double *c, const double *w, int64_t n, double K,
+                                   double s[3]);
+/* sum a[i] * b[i] */
+typedef double (*mv__an_dot_fn)(const double *a, const double *b, int64_t n);
+/* one frame of a seed map's block: d = y[i] - K[i]; s1 += d, s2 += d * d,
+   s3 += d * c (element-wise: the same bytes on every ISA) */
+typedef void (*mv__an_seed_acc_fn)(const float *y, const double *K, double c, double *s1, double *s2, double *s3,
+                                   int64_t n);
+/* hit[i] = 1 where lo[r] <= wrap(a[i]) <= hi[r] for some r < nr, else 0;
+   wrap takes an angle into (-180, 180] (mv__angle_wrap; NaN, Inf never hit) */
+typedef void (*mv__an_inside_fn)(const double *a, int64_t n, const double *lo, const double *hi, int nr,
+                                 uint8_t *hit);
+
+typedef struct mv__ana_ops {
+    mv__an_dot3_f32_fn dot3_f32;
+    mv__an_dot3_f64_fn dot3_f64;
+    mv__an_dot_fn dot;
+    mv__an_seed_acc_fn seed_acc;
+    mv__an_inside_fn inside;
+} mv__ana_ops;
+
+#define MV__AN_DOT3_REF(sfx, T)                                                                    \
+    static void mv__an_dot3_##sfx##_ref(const T *y, const double *c, const double *w, int64_t n, double K, \
+                                        double s[3])                                               \
+    {                                                                                              \
+        double a1[8] = {0, 0, 0, 0, 0, 0, 0, 0}, a2[8] = {0, 0, 0, 0, 0, 0, 0, 0};                 \
+        double a3[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                   \
+        int64_t i;                                                                                 \
+        for (i = 0; i < n; i++) {                                                                  \
+            double d = (double)y[i] - K;                                                           \
+            if (w && w[i] == 0) d = 0.0;                                                           \
+            a1[i & 7] += d;                                                                        \
+            a2[i & 7] += d * d;                                                                    \
+            a3[i & 7] += d * c[i];                                                                 \
+        }                                                                                          \
+        s[0] = mv__sum8(a1);                                                                       \
+        s[1] = mv__sum8(a2);                                                                       \
+        s[2] = mv__sum8(a3);                                                                       \
+    }
+MV__AN_DOT3_REF(f32, float)
+MV__AN_DOT3_REF(f64, double)
+#undef MV__AN_DOT3_REF
+
+static double mv__an_dot_ref(const double *a, const double *b, int64_t n)
+{
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i;
+    for (i = 0; i < n; i++) acc[i & 7] += a[i] * b[i];
+    return mv__sum8(acc);
+}
+
+static void mv__an_seed_acc_ref(const float *y, const double *K, double c, double *s1, double *s2, double *s3,
+                                int64_t n)
+{
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        double d = (double)y[i] - K[i];
+        s1[i] += d;
+        s2[i] += d * d;
+        s3[i] += d * c;
+    }
+}
+
+/* The float64 seed-map frame (no vector form: float64 4D series are rare) */
+static void mv__an_seed_acc_f64(const double *y, const double *K, double c, double *s1, double *s2, double *s3,
+                                int64_t n)
+{
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        double d = y[i] - K[i];
+        s1[i] += d;
+        s2[i] += d * d;
+        s3[i] += d * c;
+    }
+}
+
+/* a modulo 360 into (-180, 180]: exact (fmod is exact, and so is the
+   one subtraction or addition of 360 that may follow); NaN for NaN, Inf */
+static double mv__angle_wrap(double a)
+{
+    double r;
+    if (a > -180.0 && a <= 180.0) return a;
+    r = fmod(a, 360.0); /* (-360, 360), sign of a */
+    if (r > 180.0) r -= 360.0;
+    else if (r <= -180.0) r += 360.0;
+    return r;
+}
+
+static void mv__an_inside_ref(const double *a, int64_t n, const double *lo, const double *hi, int nr, uint8_t *hit)
+{
+    int64_t i;
+    int r;
+    for (i = 0; i < n; i++) {
+        double x = mv__angle_wrap(a[i]);
+        uint8_t h = 0;
+        for (r = 0; r < nr; r++) h |= (uint8_t)(x >= lo[r] && x <= hi[r]);
+        hit[i] = h;
+    }
+}
+
+static const mv__ana_ops mv__ana_ops_ref = {mv__an_dot3_f32_ref, mv__an_dot3_f64_ref, mv__an_dot_ref,
+                                            mv__an_seed_acc_ref, mv__an_inside_ref};
+
 /* >>impl-kernels =========================================================== */
 
 typedef struct mv__kernels {
@@ -4318,6 +4563,7 @@ typedef struct mv__kernels {
     mv__k_affine_int_fn affine_int[MV_DT_COUNT]; /* u8, i16, u16 */
     const mv__fft_ops *fft;                 /* FFT codelets and line drivers (>>pass-fft) */
     const mv__mri_ops *mri;                 /* RSS, coil combination, complex parts (>>pass-mri) */
+    const mv__ana_ops *ana;                 /* Pearson sums, seed maps, angles (>>pass-analysis) */
 } mv__kernels;
 
 static void mv__kt_fill_ref(mv__kernels *kt)
@@ -4372,6 +4618,7 @@ static void mv__kt_fill_ref(mv__kernels *kt)
     kt->affine_int[MV_DT_U16] = mv__affine_u16_ref;
     kt->fft = &mv__fft_ops_ref;
     kt->mri = &mv__mri_ops_ref;
+    kt->ana = &mv__ana_ops_ref;
 }
 
 /* What this CPU runs (mv__kt_init_once); the passes' fills read the
@@ -16373,6 +16620,702 @@ MVDEF mv_status mv_phantom_kspace(const mv_vol *image, const mv_vol *sens, mv_vo
     return mv__out_commit_in(kspace, &t, image, sens);
 }
 
+/* >>impl-analysis ==========================================================
+   Pearson correlation, seed maps, chi-squared with the contrast/offset fit,
+   angle selection (>>api-analysis gives the conventions); the kernels are
+   in >>impl-analysis-types (references) and >>pass-analysis (per ISA). */
+
+static const mv__ana_ops *mv__ana_ops_active(void) { return mv__kernels_get()->ana; }
+
+/* Element i of a real array as float64 (any real dtype). */
+static double mv__an_get(const void *p, mv_dtype dt, size_t i)
+{
+    switch (dt) {
+    case MV_DT_U8: return (double)((const uint8_t *)p)[i];
+    case MV_DT_I8: return (double)((const int8_t *)p)[i];
+    case MV_DT_U16: return (double)((const uint16_t *)p)[i];
+    case MV_DT_I16: return (double)((const int16_t *)p)[i];
+    case MV_DT_U32: return (double)((const uint32_t *)p)[i];
+    case MV_DT_I32: return (double)((const int32_t *)p)[i];
+    case MV_DT_U64: return (double)((const uint64_t *)p)[i];
+    case MV_DT_I64: return (double)((const int64_t *)p)[i];
+    case MV_DT_F32: return (double)((const float *)p)[i];
+    case MV_DT_F64: return ((const double *)p)[i];
+    default: {
+        double v = 0.0;
+        size_t es = mv_dtype_size(dt);
+        (void)mv_convert_buffer((const unsigned char *)p + i * es, dt, &v, MV_DT_F64, 1, NULL);
+        return v;
+    }
+    }
+}
+
+static int mv__an_real_dtype(mv_dtype dt)
+{
+    return mv__dtype_ok(dt) && !mv_dtype_is_complex(dt) && dt != MV_DT_RGB24 && dt != MV_DT_RGBA32;
+}
+
+MV__INLINE double mv__an_finish_r(double r, int fisher)
+{
+    if (r > 1.0) r = 1.0; /* rounding past +-1, as numpy.corrcoef clips */
+    if (r < -1.0) r = -1.0;
+    return fisher ? atanh(r) : r;
+}
+
+/* x (n samples, f32 or f64) centred over the used samples into xc (0 where
+   masked); w gets 1/0 mask weights when mask is given. Returns sum xc^2
+   and the count of used samples and the first used index. */
+static double mv__an_centre(const void *x, mv_dtype dt, int64_t n, const uint8_t *mask, double *xc, double *w,
+                            int64_t *nu, int64_t *first)
+{
+    double sum = 0, mean, ss;
+    int64_t i, cnt = 0;
+    *first = -1;
+    for (i = 0; i < n; i++) {
+        int use = !mask || mask[i];
+        if (w) w[i] = use ? 1.0 : 0.0;
+        if (!use) continue;
+        if (*first < 0) *first = i;
+        sum += mv__an_get(x, dt, (size_t)i);
+        cnt++;
+    }
+    mean = cnt ? sum / (double)cnt : 0.0;
+    for (i = 0; i < n; i++) xc[i] = (!mask || mask[i]) ? mv__an_get(x, dt, (size_t)i) - mean : 0.0;
+    ss = mv__ana_ops_active()->dot(xc, xc, n);
+    *nu = cnt;
+    return ss;
+}
+
+static mv_status mv__an_check_rows(const void *p, const char *what, mv_dtype dtype, int64_t nrows, int64_t n,
+                                   int64_t stride, const char *fn)
+{
+    uint64_t cnt;
+    MV__CHECK(dtype == MV_DT_F32 || dtype == MV_DT_F64, MV_ERR_UNSUPPORTED, "%s: dtype %s (float32 or float64)", fn,
+              mv_dtype_name(dtype));
+    MV__CHECK(n >= 1, MV_ERR_INVALID_ARG, "%s: n = %lld samples", fn, (long long)n);
+    MV__CHECK(nrows >= 0, MV_ERR_INVALID_ARG, "%s: nrows = %lld", fn, (long long)nrows);
+    MV__CHECK(stride >= n, MV_ERR_INVALID_ARG, "%s: row_stride %lld < n %lld", fn, (long long)stride, (long long)n);
+    MV__CHECK(p != NULL || nrows == 0, MV_ERR_INVALID_ARG, "%s: %s is NULL", fn, what);
+    MV__CHECK(mv__mul_u64((uint64_t)stride, (uint64_t)(nrows ? nrows : 1), &cnt) &&
+                  mv__mul_u64(cnt, 8, &cnt) && mv__fits_size(cnt),
+              MV_ERR_SIZE_OVERFLOW, "%s: %s: %lld rows of stride %lld overflow", fn, what, (long long)nrows,
+              (long long)stride);
+    return MV_OK;
+}
+
+/* ---- Pearson: one vector against rows ---- */
+
+typedef struct mv__corr_rows_job {
+    const void *rows;
+    mv_dtype dtype;
+    int64_t n, stride, first, nu;
+    const double *xc, *w;
+    double sxx;
+    int fisher;
+    double *out;
+    const mv__ana_ops *ops;
+} mv__corr_rows_job;
+
+static void mv__corr_rows_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    mv__corr_rows_job *j = (mv__corr_rows_job *)ctx;
+    int64_t r;
+    (void)worker;
+    for (r = b; r < e; r++) {
+        double s[3], cyy;
+        if (j->dtype == MV_DT_F32) {
+            const float *y = (const float *)j->rows + (size_t)r * (size_t)j->stride;
+            j->ops->dot3_f32(y, j->xc, j->w, j->n, (double)y[j->first], s);
+        } else {
+            const double *y = (const double *)j->rows + (size_t)r * (size_t)j->stride;
+            j->ops->dot3_f64(y, j->xc, j->w, j->n, y[j->first], s);
+        }
+        cyy = s[1] - s[0] * s[0] / (double)j->nu;
+        /* NaN data, zero variance, or a constant x: NaN, as numpy */
+        j->out[r] = cyy > 0 && j->sxx > 0 ? mv__an_finish_r(s[2] / sqrt(cyy * j->sxx), j->fisher) : (double)NAN;
+    }
+}
+
+MVDEF mv_status mv_corr_rows(const void *x, const void *rows, mv_dtype dtype, int64_t nrows, int64_t n,
+                             int64_t row_stride, double *out, const mv_corr_opts *opts)
+{
+    mv_corr_opts def;
+    mv__corr_rows_job j;
+    double *xc, *w = NULL;
+    int64_t r;
+    size_t es;
+    if (!opts) {
+        memset(&def, 0, sizeof(def));
+        opts = &def;
+    }
+    MV__TRY(mv__an_check_rows(rows, "rows", dtype, nrows, n, row_stride, "mv_corr_rows"));
+    MV__CHECK(x != NULL, MV_ERR_INVALID_ARG, "mv_corr_rows: x is NULL");
+    MV__CHECK(out != NULL || nrows == 0, MV_ERR_INVALID_ARG, "mv_corr_rows: out is NULL");
+    if (nrows == 0) return MV_OK;
+    es = (size_t)n * sizeof(double);
+    xc = (double *)mv__alloc(opts->sample_mask ? 2 * es : es, opts->alloc_ctx);
+    MV__CHECK(xc != NULL, MV_ERR_OUT_OF_MEMORY, "mv_corr_rows: %lld bytes for the centred x", (long long)(2 * es));
+    if (opts->sample_mask) w = xc + n;
+    memset(&j, 0, sizeof(j));
+    j.sxx = mv__an_centre(x, dtype, n, opts->sample_mask, xc, w, &j.nu, &j.first);
+    if (j.nu < 2) {
+        for (r = 0; r < nrows; r++) out[r] = (double)NAN;
+        mv__free(xc, opts->alloc_ctx);
+        return MV_OK;
+    }
+    j.rows = rows;
+    j.dtype = dtype;
+    j.n = n;
+    j.stride = row_stride;
+    j.xc = xc;
+    j.w = w;
+    j.fisher = opts->fisher_z;
+    j.out = out;
+    j.ops = mv__ana_ops_active();
+    mv__parallel_for(nrows, MV__MAX(1, ((int64_t)1 << 16) / n),
+                     mv__threads_for_bytes(opts->threads, (uint64_t)nrows * (uint64_t)n * mv_dtype_size(dtype)),
+                     mv__corr_rows_range, &j);
+    mv__free(xc, opts->alloc_ctx);
+    return MV_OK;
+}
+
+/* ---- Pearson: all pairs ---- */
+
+#define MV__AN_TILE 16 /* rows of the matrix product per task: their z rows stay in cache */
+
+typedef struct mv__corr_mat_job {
+    const void *rows;
+    mv_dtype dtype;
+    int64_t nrows, n, stride;
+    const uint8_t *mask;
+    double *z;     /* centred rows scaled to unit norm */
+    uint8_t *ok;   /* row has a positive finite variance */
+    int fisher;
+    double *out;
+    const mv__ana_ops *ops;
+} mv__corr_mat_job;
+
+static void mv__corr_norm_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    mv__corr_mat_job *j = (mv__corr_mat_job *)ctx;
+    int64_t r, i, nu, first;
+    size_t es = mv_dtype_size(j->dtype);
+    (void)worker;
+    for (r = b; r < e; r++) {
+        double *z = j->z + (size_t)r * (size_t)j->n, ss, inv;
+        const void *x = (const unsigned char *)j->rows + (size_t)r * (size_t)j->stride * es;
+        ss = mv__an_centre(x, j->dtype, j->n, j->mask, z, NULL, &nu, &first);
+        j->ok[r] = (uint8_t)(nu >= 2 && ss > 0 && ss < (double)INFINITY);
+        inv = j->ok[r] ? 1.0 / sqrt(ss) : 0.0;
+        for (i = 0; i < j->n; i++) z[i] *= inv;
+    }
+}
+
+static void mv__corr_mat_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    mv__corr_mat_job *j = (mv__corr_mat_job *)ctx;
+    int64_t t, i, k, N = j->nrows;
+    (void)worker;
+    for (t = b; t < e; t++) {
+        int64_t i0 = t * MV__AN_TILE, i1 = MV__MIN(i0 + MV__AN_TILE, N);
+        for (k = i0; k < N; k++) /* column k streams once past the tile's rows */
+            for (i = i0; i < i1 && i <= k; i++) {
+                double r;
+                if (!j->ok[i] || !j->ok[k]) r = (double)NAN;
+                else if (i == k) r = mv__an_finish_r(1.0, j->fisher);
+                else
+                    r = mv__an_finish_r(j->ops->dot(j->z + (size_t)i * (size_t)j->n, j->z + (size_t)k * (size_t)j->n,
+                                                    j->n),
+                                        j->fisher);
+                j->out[(size_t)i * (size_t)N + (size_t)k] = r;
+                j->out[(size_t)k * (size_t)N + (size_t)i] = r;
+            }
+    }
+}
+
+MVDEF mv_status mv_corr_matrix(const void *rows, mv_dtype dtype, int64_t nrows, int64_t n, int64_t row_stride,
+                               double *out, const mv_corr_opts *opts)
+{
+    mv_corr_opts def;
+    mv__corr_mat_job j;
+    uint64_t zb, ob;
+    int threads;
+    if (!opts) {
+        memset(&def, 0, sizeof(def));
+        opts = &def;
+    }
+    MV__TRY(mv__an_check_rows(rows, "rows", dtype, nrows, n, row_stride, "mv_corr_matrix"));
+    MV__CHECK(out != NULL || nrows == 0, MV_ERR_INVALID_ARG, "mv_corr_matrix: out is NULL");
+    if (nrows == 0) return MV_OK;
+    MV__CHECK(mv__mul_u64((uint64_t)nrows, (uint64_t)n, &zb) && mv__mul_u64(zb, 8, &zb) && mv__fits_size(zb) &&
+                  mv__mul_u64((uint64_t)nrows, (uint64_t)nrows, &ob) && mv__mul_u64(ob, 8, &ob) &&
+                  mv__fits_size(ob),
+              MV_ERR_SIZE_OVERFLOW, "mv_corr_matrix: %lld rows of %lld samples overflow", (long long)nrows,
+              (long long)n);
+    memset(&j, 0, sizeof(j));
+    j.z = (double *)mv__alloc((size_t)zb + (size_t)nrows, opts->alloc_ctx);
+    MV__CHECK(j.z != NULL, MV_ERR_OUT_OF_MEMORY, "mv_corr_matrix: %llu bytes for the normalised rows",
+              (unsigned long long)zb);
+    j.ok = (uint8_t *)(j.z + (size_t)nrows * (size_t)n);
+    j.rows = rows;
+    j.dtype = dtype;
+    j.nrows = nrows;
+    j.n = n;
+    j.stride = row_stride;
+    j.mask = opts->sample_mask;
+    j.fisher = opts->fisher_z;
+    j.out = out;
+    j.ops = mv__ana_ops_active();
+    /* the product costs nrows^2 n / 2 multiply-adds: count that as the bytes */
+    threads = mv__threads_for_bytes(opts->threads, (uint64_t)nrows * (uint64_t)n * 8 * (uint64_t)MV__MAX(1, nrows / 16));
+    mv__parallel_for(nrows, MV__MAX(1, ((int64_t)1 << 16) / n), threads, mv__corr_norm_range, &j);
+    mv__parallel_for((nrows + MV__AN_TILE - 1) / MV__AN_TILE, 1, threads, mv__corr_mat_range, &j);
+    mv__free(j.z, opts->alloc_ctx);
+    return MV_OK;
+}
+
+/* ---- seed maps ---- */
+
+#define MV__AN_SEED_BLOCK 2048 /* voxels whose four float64 sums stay in L2 while the frames pass */
+
+static double mv__an_slope(const mv_vol *v)
+{
+    double s = v->meta.scl_slope;
+    return (s != 0 && s - s == 0) ? s : 1.0; /* 0 or non-finite: no scaling, as nibabel */
+}
+
+static mv_status mv__an_check_bold(const mv_vol *bold, const char *fn)
+{
+    int a;
+    MV__TRY(mv__mri_check_vol(bold, fn, "bold"));
+    MV__CHECK(mv__an_real_dtype(bold->dtype), MV_ERR_UNSUPPORTED, "%s: bold is %s (a real dtype is needed)", fn,
+              mv_dtype_name(bold->dtype));
+    for (a = 4; a < MV_MAX_DIMS; a++)
+        MV__CHECK(bold->dim[a] == 1, MV_ERR_INVALID_ARG, "%s: bold dims[%d] = %lld (4D: x, y, z, t)", fn, a,
+                  (long long)bold->dim[a]);
+    MV__CHECK(bold->dim[3] >= 2, MV_ERR_INVALID_ARG, "%s: bold has %lld time points (2 or more needed)", fn,
+              (long long)bold->dim[3]);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_seed_series(const mv_vol *bold, const mv_seed *seed, double *series)
+{
+    int64_t nvox, T, t, v;
+    double slope, inter;
+    MV__TRY(mv__an_check_bold(bold, "mv_seed_series"));
+    MV__CHECK(seed != NULL && series != NULL, MV_ERR_INVALID_ARG, "mv_seed_series: %s is NULL",
+              seed ? "series" : "seed");
+    nvox = bold->dim[0] * bold->dim[1] * bold->dim[2];
+    T = bold->dim[3];
+    slope = mv__an_slope(bold);
+    inter = slope == 1.0 && bold->meta.scl_slope != 1.0 ? 0.0 : bold->meta.scl_inter;
+    if (!(inter - inter == 0)) inter = 0.0;
+    if (seed->kind == MV_SEED_VOXEL) {
+        int a;
+        int64_t idx;
+        for (a = 0; a < 3; a++)
+            MV__CHECK(seed->voxel[a] >= 0 && seed->voxel[a] < bold->dim[a], MV_ERR_INVALID_ARG,
+                      "mv_seed_series: seed voxel[%d] = %lld outside 0..%lld", a, (long long)seed->voxel[a],
+                      (long long)(bold->dim[a] - 1));
+        idx = seed->voxel[0] + bold->dim[0] * (seed->voxel[1] + bold->dim[1] * seed->voxel[2]);
+        for (t = 0; t < T; t++) series[t] = mv__an_get(bold->data, bold->dtype, (size_t)(idx + t * nvox)) * slope + inter;
+        return MV_OK;
+    }
+    if (seed->kind == MV_SEED_MASK) {
+        const mv_vol *m = seed->mask;
+        int64_t cnt = 0;
+        int a;
+        MV__TRY(mv__mri_check_vol(m, "mv_seed_series", "seed mask"));
+        MV__CHECK(mv__an_real_dtype(m->dtype), MV_ERR_UNSUPPORTED, "mv_seed_series: seed mask is %s",
+                  mv_dtype_name(m->dtype));
+        for (a = 0; a < 3; a++)
+            MV__CHECK(m->dim[a] == bold->dim[a], MV_ERR_INVALID_ARG,
+                      "mv_seed_series: seed mask dims[%d] = %lld, bold has %lld", a, (long long)m->dim[a],
+                      (long long)bold->dim[a]);
+        MV__CHECK(mv_vol_count(m) == nvox, MV_ERR_INVALID_ARG, "mv_seed_series: seed mask is not 3D (%lld voxels)",
+                  (long long)mv_vol_count(m));
+        for (t = 0; t < T; t++) series[t] = 0.0;
+        for (v = 0; v < nvox; v++) {
+            if (mv__an_get(m->data, m->dtype, (size_t)v) == 0) continue;
+            cnt++;
+            for (t = 0; t < T; t++) series[t] += mv__an_get(bold->data, bold->dtype, (size_t)(v + t * nvox));
+        }
+        MV__CHECK(cnt > 0, MV_ERR_INVALID_ARG, "mv_seed_series: the seed mask has no nonzero voxel");
+        for (t = 0; t < T; t++) series[t] = series[t] / (double)cnt * slope + inter;
+        return MV_OK;
+    }
+    if (seed->kind == MV_SEED_SERIES) {
+        MV__CHECK(seed->series != NULL, MV_ERR_INVALID_ARG, "mv_seed_series: seed series is NULL");
+        memcpy(series, seed->series, (size_t)T * sizeof(double));
+        return MV_OK;
+    }
+    return mv__fail(MV_ERR_INVALID_ARG, "mv_seed_series: seed kind %d", (int)seed->kind);
+}
+
+typedef struct mv__seed_job {
+    const mv_vol *bold;
+    int64_t nvox, T, first, nu;
+    const uint8_t *tmask;
+    const double *sc; /* centred seed, 0 at unused frames */
+    double sss, sign;
+    int fisher;
+    const mv_vol *vmask;
+    float *out;
+    unsigned char *scratch; /* per worker */
+    size_t scratch_each;
+    const mv__ana_ops *ops;
+    const mv__kernels *kt;
+} mv__seed_job;
+
+static void mv__seed_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    mv__seed_job *j = (mv__seed_job *)ctx;
+    const int64_t B = MV__AN_SEED_BLOCK;
+    double *K = (double *)(void *)(j->scratch + (size_t)worker * j->scratch_each);
+    double *s1 = K + B, *s2 = s1 + B, *s3 = s2 + B;
+    float *f = (float *)(void *)(s3 + B);
+    mv_dtype dt = j->bold->dtype;
+    size_t es = mv_dtype_size(dt);
+    int64_t blk, i, t;
+    for (blk = b; blk < e; blk++) {
+        int64_t v0 = blk * B, bn = MV__MIN(B, j->nvox - v0), any = 1;
+        if (j->vmask) {
+            any = 0;
+            for (i = 0; i < bn && !any; i++) any = mv__an_get(j->vmask->data, j->vmask->dtype, (size_t)(v0 + i)) != 0;
+        }
+        if (!any) {
+            for (i = 0; i < bn; i++) j->out[v0 + i] = 0.0f;
+            continue;
+        }
+        for (i = 0; i < bn; i++) {
+            K[i] = mv__an_get(j->bold->data, dt, (size_t)(v0 + i + j->first * j->nvox));
+            s1[i] = s2[i] = s3[i] = 0.0;
+        }
+        for (t = j->first + 1; t < j->T; t++) {
+            const unsigned char *p = (const unsigned char *)j->bold->data + ((size_t)t * (size_t)j->nvox + (size_t)v0) * es;
+            if (j->tmask && !j->tmask[t]) continue;
+            if (dt == MV_DT_F64) {
+                mv__an_seed_acc_f64((const double *)(const void *)p, K, j->sc[t], s1, s2, s3, bn);
+                continue;
+            }
+            if (dt == MV_DT_F32) f = (float *)(void *)p;
+            else {
+                f = (float *)(void *)(s3 + B);
+                if (j->kt->to_f32[dt]) j->kt->to_f32[dt](p, f, (size_t)bn);
+                else (void)mv_convert_buffer(p, dt, f, MV_DT_F32, (size_t)bn, NULL);
+            }
+            j->ops->seed_acc(f, K, j->sc[t], s1, s2, s3, bn);
+        }
+        for (i = 0; i < bn; i++) {
+            double cyy = s2[i] - s1[i] * s1[i] / (double)j->nu, r;
+            if (j->vmask && mv__an_get(j->vmask->data, j->vmask->dtype, (size_t)(v0 + i)) == 0) r = 0.0;
+            else if (cyy != cyy) r = (double)NAN;                 /* NaN in the series */
+            else if (!(cyy > 0) || !(j->sss > 0)) r = 0.0;        /* constant: nilearn's 0 */
+            else r = mv__an_finish_r(j->sign * s3[i] / sqrt(cyy * j->sss), j->fisher);
+            j->out[v0 + i] = (float)r;
+        }
+    }
+}
+
+MVDEF mv_status mv_corr_seed_into(const mv_vol *bold, const mv_seed *seed, mv_vol *out, const mv_corr_opts *opts)
+{
+    mv_corr_opts def;
+    mv__seed_job j;
+    double *series, mean = 0;
+    int64_t t, nblocks;
+    int threads, a;
+    mv_status st;
+    if (!opts) {
+        memset(&def, 0, sizeof(def));
+        opts = &def;
+    }
+    MV__TRY(mv__an_check_bold(bold, "mv_corr_seed"));
+    MV__TRY(mv__mri_check_vol(out, "mv_corr_seed", "out"));
+    MV__CHECK(out->dtype == MV_DT_F32, MV_ERR_INVALID_ARG, "mv_corr_seed: out is %s, float32 needed",
+              mv_dtype_name(out->dtype));
+    for (a = 0; a < 3; a++)
+        MV__CHECK(out->dim[a] == bold->dim[a], MV_ERR_INVALID_ARG, "mv_corr_seed: out dims[%d] = %lld, bold has %lld",
+                  a, (long long)out->dim[a], (long long)bold->dim[a]);
+    memset(&j, 0, sizeof(j));
+    j.nvox = bold->dim[0] * bold->dim[1] * bold->dim[2];
+    MV__CHECK(mv_vol_count(out) == j.nvox, MV_ERR_INVALID_ARG, "mv_corr_seed: out has %lld voxels, %lld needed",
+              (long long)mv_vol_count(out), (long long)j.nvox);
+    if (opts->voxel_mask) {
+        MV__TRY(mv__mri_check_vol(opts->voxel_mask, "mv_corr_seed", "opts.voxel_mask"));
+        MV__CHECK(mv__an_real_dtype(opts->voxel_mask->dtype) && mv_vol_count(opts->voxel_mask) == j.nvox,
+                  MV_ERR_INVALID_ARG, "mv_corr_seed: opts.voxel_mask must be a real 3D volume of %lld voxels",
+                  (long long)j.nvox);
+    }
+    j.T = bold->dim[3];
+    j.first = -1;
+    for (t = 0; t < j.T; t++)
+        if (!opts->sample_mask || opts->sample_mask[t]) {
+            if (j.first < 0) j.first = t;
+            j.nu++;
+        }
+    MV__CHECK(j.nu >= 2, MV_ERR_INVALID_ARG, "mv_corr_seed: %lld time points used (2 or more needed)",
+              (long long)j.nu);
+    threads = mv__threads_for_bytes(opts->threads, mv_vol_bytes(bold));
+    nblocks = (j.nvox + MV__AN_SEED_BLOCK - 1) / MV__AN_SEED_BLOCK;
+    if (threads > nblocks) threads = (int)MV__MAX(1, nblocks);
+    j.scratch_each = (size_t)MV__AN_SEED_BLOCK * (4 * sizeof(double) + sizeof(float));
+    series = (double *)mv__alloc((size_t)j.T * 2 * sizeof(double) + (size_t)threads * j.scratch_each, opts->alloc_ctx);
+    MV__CHECK(series != NULL, MV_ERR_OUT_OF_MEMORY, "mv_corr_seed: scratch for %d threads", threads);
+    st = mv_seed_series(bold, seed, series);
+    if (st != MV_OK) {
+        mv__free(series, opts->alloc_ctx);
+        return st;
+    }
+    for (t = 0; t < j.T; t++)
+        if (!opts->sample_mask || opts->sample_mask[t]) mean += series[t];
+    mean /= (double)j.nu;
+    {
+        double *sc = series + j.T;
+        for (t = 0; t < j.T; t++) {
+            sc[t] = (!opts->sample_mask || opts->sample_mask[t]) ? series[t] - mean : 0.0;
+            j.sss += sc[t] * sc[t];
+        }
+        j.sc = sc;
+    }
+    j.scratch = (unsigned char *)(series + 2 * j.T);
+    j.bold = bold;
+    j.tmask = opts->sample_mask;
+    j.sign = mv__an_slope(bold) < 0 ? -1.0 : 1.0;
+    j.fisher = opts->fisher_z;
+    j.vmask = opts->voxel_mask;
+    j.out = (float *)out->data;
+    j.ops = mv__ana_ops_active();
+    j.kt = mv__kernels_get();
+    mv__parallel_for(nblocks, 1, threads, mv__seed_range, &j);
+    mv__free(series, opts->alloc_ctx);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_corr_seed(const mv_vol *bold, const mv_seed *seed, mv_vol *out, const mv_corr_opts *opts)
+{
+    mv_vol r;
+    mv_status st;
+    void *ctx = opts ? opts->alloc_ctx : NULL;
+    MV__TRY(mv__an_check_bold(bold, "mv_corr_seed"));
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_corr_seed: out is NULL");
+    MV__TRY(mv__mri_alloc_like(bold, MV_DT_F32, 1, &r, ctx, "mv_corr_seed")); /* (x, y, z): time dropped */
+    r.meta.cal_min = r.meta.cal_max = 0.0;
+    r.meta.intent_code = 0;
+    st = mv_corr_seed_into(bold, seed, &r, opts);
+    if (st != MV_OK) {
+        mv_free(&r);
+        return st;
+    }
+    return mv__out_commit_in(out, &r, bold, NULL);
+}
+
+/* ---- chi-squared ---- */
+
+/* One row: out[0] = chi2, [1] = c, [2] = o, [3] = used samples. Three
+   passes over a row that stays in cache: weighted means, centred sums
+   (c, o), residuals (chi2). */
+#define MV__AN_CHI2_ROW(sfx, T)                                                                    \
+    static void mv__an_chi2_row_##sfx(const T *d, const T *m, const T *s, int64_t n, int fit, double out[4]) \
+    {                                                                                              \
+        double sw = 0, swd = 0, swm = 0, dm, mm, cmm = 0, cmd = 0, c = 0, o = 0, chi = 0;          \
+        int64_t i, nu = 0;                                                                         \
+        for (i = 0; i < n; i++) {                                                                  \
+            double di = (double)d[i], mi = (double)m[i], si = s ? (double)s[i] : 1.0, w;           \
+            if (!(di - di == 0 && mi - mi == 0 && si - si == 0 && si > 0)) continue;               \
+            w = s ? 1.0 / (si * si) : 1.0;                                                         \
+            nu++;                                                                                  \
+            if (!fit) {                                                                            \
+                chi += w * (di - mi) * (di - mi);                                                  \
+                continue;                                                                          \
+            }                                                                                      \
+            sw += w;                                                                               \
+            swd += w * di;                                                                         \
+            swm += w * mi;                                                                         \
+        }                                                                                          \
+        out[3] = (double)nu;                                                                       \
+        if (!fit || nu == 0) {                                                                     \
+            out[0] = chi;                                                                          \
+            out[1] = out[2] = fit ? (double)NAN : 0.0;                                             \
+            return;                                                                                \
+        }                                                                                          \
+        dm = swd / sw;                                                                             \
+        mm = swm / sw;                                                                             \
+        for (i = 0; i < n; i++) {                                                                  \
+            double di = (double)d[i], mi = (double)m[i], si = s ? (double)s[i] : 1.0, w;           \
+            if (!(di - di == 0 && mi - mi == 0 && si - si == 0 && si > 0)) continue;               \
+            w = s ? 1.0 / (si * si) : 1.0;                                                         \
+            cmm += w * (mi - mm) * (mi - mm);                                                      \
+            cmd += w * (mi - mm) * (di - dm);                                                      \
+        }                                                                                          \
+        c = cmm > 0 ? cmd / cmm : 0.0;                                                             \
+        o = dm - c * mm;                                                                           \
+        for (i = 0; i < n; i++) {                                                                  \
+            double di = (double)d[i], mi = (double)m[i], si = s ? (double)s[i] : 1.0, w, r;        \
+            if (!(di - di == 0 && mi - mi == 0 && si - si == 0 && si > 0)) continue;               \
+            w = s ? 1.0 / (si * si) : 1.0;                                                         \
+            r = (di - dm) - c * (mi - mm);                                                         \
+            chi += w * r * r;                                                                      \
+        }                                                                                          \
+        out[0] = chi;                                                                              \
+        out[1] = c;                                                                                \
+        out[2] = o;                                                                                \
+    }
+MV__AN_CHI2_ROW(f32, float)
+MV__AN_CHI2_ROW(f64, double)
+#undef MV__AN_CHI2_ROW
+
+typedef struct mv__chi2_job {
+    const void *data, *model, *sigma;
+    mv_dtype dtype;
+    int64_t n;
+    const mv_chi2_opts *o;
+    int nparams;
+    double *chi2, *contrast, *offset;
+} mv__chi2_job;
+
+static void mv__chi2_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    mv__chi2_job *j = (mv__chi2_job *)ctx;
+    size_t es = mv_dtype_size(j->dtype), rb = (size_t)j->n * es;
+    int64_t r;
+    (void)worker;
+    for (r = b; r < e; r++) {
+        const unsigned char *d = (const unsigned char *)j->data + (size_t)r * rb;
+        const unsigned char *m = (const unsigned char *)j->model + (j->o->model_shared ? 0 : (size_t)r * rb);
+        const unsigned char *s =
+            j->sigma ? (const unsigned char *)j->sigma + (j->o->sigma_shared ? 0 : (size_t)r * rb) : NULL;
+        double res[4];
+        if (j->dtype == MV_DT_F32)
+            mv__an_chi2_row_f32((const float *)(const void *)d, (const float *)(const void *)m,
+                                (const float *)(const void *)s, j->n, j->o->fit, res);
+        else
+            mv__an_chi2_row_f64((const double *)(const void *)d, (const double *)(const void *)m,
+                                (const double *)(const void *)s, j->n, j->o->fit, res);
+        if (j->o->reduced) {
+            double dof = res[3] - (double)j->nparams;
+            res[0] = dof > 0 ? res[0] / dof : (double)NAN;
+        }
+        j->chi2[r] = res[0];
+        if (j->o->fit && j->contrast) j->contrast[r] = res[1];
+        if (j->o->fit && j->offset) j->offset[r] = res[2];
+        if (j->o->n_used) j->o->n_used[r] = (int64_t)res[3];
+    }
+}
+
+MVDEF mv_status mv_chi2_rows(const void *data, const void *model, const void *sigma, mv_dtype dtype,
+                             int64_t nrows, int64_t n, double *chi2, double *contrast, double *offset,
+                             const mv_chi2_opts *opts)
+{
+    mv_chi2_opts def;
+    mv__chi2_job j;
+    if (!opts) {
+        memset(&def, 0, sizeof(def));
+        opts = &def;
+    }
+    MV__TRY(mv__an_check_rows(data, "data", dtype, nrows, n, n, "mv_chi2_rows"));
+    MV__CHECK(model != NULL || nrows == 0, MV_ERR_INVALID_ARG, "mv_chi2_rows: model is NULL");
+    MV__CHECK(chi2 != NULL || nrows == 0, MV_ERR_INVALID_ARG, "mv_chi2_rows: chi2 is NULL");
+    MV__CHECK(opts->nparams >= 0, MV_ERR_INVALID_ARG, "mv_chi2_rows: opts.nparams = %d", opts->nparams);
+    if (nrows == 0) return MV_OK;
+    memset(&j, 0, sizeof(j));
+    j.data = data;
+    j.model = model;
+    j.sigma = sigma;
+    j.dtype = dtype;
+    j.n = n;
+    j.o = opts;
+    j.nparams = opts->nparams ? opts->nparams : opts->fit ? 2 : 0;
+    j.chi2 = chi2;
+    j.contrast = contrast;
+    j.offset = offset;
+    mv__parallel_for(nrows, MV__MAX(1, ((int64_t)1 << 14) / n),
+                     mv__threads_for_bytes(opts->threads, (uint64_t)nrows * (uint64_t)n * mv_dtype_size(dtype) * 3),
+                     mv__chi2_range, &j);
+    return MV_OK;
+}
+
+/* ---- angle selection ---- */
+
+#define MV__AN_MAX_RANGES 256
+
+/* The ranges as plain [lo, hi] intervals of (-180, 180]: a range that
+   crosses +-180 becomes two. Returns the count or -1 (detail set). */
+static int mv__an_ranges(const double *ranges, int nranges, double *lo, double *hi, const char *fn)
+{
+    int r, k = 0;
+    if (nranges < 0 || nranges > MV__AN_MAX_RANGES || (nranges > 0 && !ranges)) {
+        mv__fail(MV_ERR_INVALID_ARG, "%s: nranges = %d (0..%d, ranges non-NULL)", fn, nranges, MV__AN_MAX_RANGES);
+        return -1;
+    }
+    for (r = 0; r < nranges; r++) {
+        double a = ranges[2 * r], b = ranges[2 * r + 1], wa, wb;
+        if (!(a - a == 0 && b - b == 0)) {
+            mv__fail(MV_ERR_INVALID_ARG, "%s: range %d (%g, %g) is not finite", fn, r, a, b);
+            return -1;
+        }
+        if (b - a >= 360.0) {
+            lo[k] = -180.0;
+            hi[k++] = 180.0;
+            continue;
+        }
+        wa = mv__angle_wrap(a);
+        wb = mv__angle_wrap(b);
+        if (wa <= wb) {
+            lo[k] = wa;
+            hi[k++] = wb;
+        } else {
+            lo[k] = wa;
+            hi[k++] = 180.0;
+            lo[k] = -180.0;
+            hi[k++] = wb;
+        }
+    }
+    return k;
+}
+
+MVDEF mv_status mv_angle_mask(const double *angles, int64_t n, const double *ranges, int nranges, uint8_t *mask)
+{
+    double lo[2 * MV__AN_MAX_RANGES], hi[2 * MV__AN_MAX_RANGES];
+    int k;
+    MV__CHECK(n >= 0 && (n == 0 || (angles && mask)), MV_ERR_INVALID_ARG, "mv_angle_mask: n = %lld, %s",
+              (long long)n, angles ? "mask is NULL" : "angles is NULL");
+    k = mv__an_ranges(ranges, nranges, lo, hi, "mv_angle_mask");
+    if (k < 0) return MV_ERR_INVALID_ARG;
+    if (n) mv__ana_ops_active()->inside(angles, n, lo, hi, k, mask);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_angle_select(const double *angles, int64_t n, const double *ranges, int nranges, int64_t *idx,
+                                int64_t cap, int64_t *count)
+{
+    double lo[2 * MV__AN_MAX_RANGES], hi[2 * MV__AN_MAX_RANGES];
+    uint8_t hit[1024];
+    const mv__ana_ops *ops = mv__ana_ops_active();
+    int64_t c0, cnt = 0;
+    int k;
+    MV__CHECK(count != NULL, MV_ERR_INVALID_ARG, "mv_angle_select: count is NULL");
+    MV__CHECK(n >= 0 && (n == 0 || angles), MV_ERR_INVALID_ARG, "mv_angle_select: n = %lld, angles %s",
+              (long long)n, angles ? "given" : "NULL");
+    MV__CHECK(cap >= 0, MV_ERR_INVALID_ARG, "mv_angle_select: cap = %lld", (long long)cap);
+    k = mv__an_ranges(ranges, nranges, lo, hi, "mv_angle_select");
+    if (k < 0) return MV_ERR_INVALID_ARG;
+    for (c0 = 0; c0 < n; c0 += 1024) {
+        int64_t cn = MV__MIN((int64_t)1024, n - c0), i;
+        ops->inside(angles + c0, cn, lo, hi, k, hit);
+        if (idx)
+            for (i = 0; i < cn; i++) {
+                if (hit[i] && cnt < cap) idx[cnt] = c0 + i;
+                cnt += hit[i];
+            }
+        else
+            for (i = 0; i < cn; i++) cnt += hit[i];
+    }
+    *count = cnt;
+    MV__CHECK(!idx || cnt <= cap, MV_ERR_BUFFER_TOO_SMALL, "mv_angle_select: %lld angles selected, cap %lld",
+              (long long)cnt, (long long)cap);
+    return MV_OK;
+}
+
 #endif /* MEDVOL_IMPLEMENTATION */
 
 /* >>history ================================================================
@@ -19112,6 +20055,139 @@ static const mv__mri_ops MV__SFX(mv__mri_ops) = {MV__SFX(mv__rss_c64), MV__SFX(m
 #undef mv__m_fix
 #undef mv__m_keep_pos
 
+/* >>pass-analysis ==========================================================
+   Analysis kernels (>>impl-analysis-types gives their contracts), written
+   once against the double vocabulary of >>pass and stamped per ISA. The
+   reductions keep the reference's 8 lanes: 16 samples per step as
+   16 / MV__VDL double vectors, vector k feeding accumulator k % MV__NACC,
+   so sample e lands in lane e % 8; the tail continues lane by lane in
+   scalar code. The seed-map frame is element-wise. With FP contraction off
+   every kernel gives the bytes of its _ref. */
+
+#define MV__AN_DOT3(sfx, T, LOAD16)                                                                \
+    MV__FN void MV__SFX(mv__an_dot3_##sfx)(const T *y, const double *c, const double *w, int64_t n,  \
+                                           double K, double s[3])                                  \
+    {                                                                                              \
+        mv__vd a1[MV__NACC], a2[MV__NACC], a3[MV__NACC], vk = mv__vd_set1(K), z = mv__vd_set1(0.0); \
+        double l1[8], l2[8], l3[8];                                                                \
+        int64_t i = 0;                                                                             \
+        int k;                                                                                     \
+        for (k = 0; k < MV__NACC; k++) a1[k] = a2[k] = a3[k] = z;                                  \
+        for (; i + 16 <= n; i += 16) {                                                             \
+            mv__vd v[16 / MV__VDL];                                                                \
+            LOAD16(y + i, v);                                                                      \
+            for (k = 0; k < 16 / MV__VDL; k++) {                                                   \
+                mv__vd d = mv__vd_sub(v[k], vk);                                                   \
+                if (w) d = mv__vd_nz_select(mv__vd_loadu(w + i + k * MV__VDL), d, z);              \
+                a1[k % MV__NACC] = mv__vd_add(a1[k % MV__NACC], d);                                \
+                a2[k % MV__NACC] = mv__vd_add(a2[k % MV__NACC], mv__vd_mul(d, d));                 \
+                a3[k % MV__NACC] = mv__vd_add(a3[k % MV__NACC],                                    \
+                                              mv__vd_mul(d, mv__vd_loadu(c + i + k * MV__VDL)));   \
+            }                                                                                      \
+        }                                                                                          \
+        for (k = 0; k < MV__NACC; k++) {                                                           \
+            mv__vd_storeu(l1 + k * MV__VDL, a1[k]);                                                \
+            mv__vd_storeu(l2 + k * MV__VDL, a2[k]);                                                \
+            mv__vd_storeu(l3 + k * MV__VDL, a3[k]);                                                \
+        }                                                                                          \
+        MV__ZEROUPPER();                                                                           \
+        for (; i < n; i++) {                                                                       \
+            double d = (double)y[i] - K;                                                           \
+            if (w && w[i] == 0) d = 0.0;                                                           \
+            l1[i & 7] += d;                                                                        \
+            l2[i & 7] += d * d;                                                                    \
+            l3[i & 7] += d * c[i];                                                                 \
+        }                                                                                          \
+        s[0] = mv__sum8(l1);                                                                       \
+        s[1] = mv__sum8(l2);                                                                       \
+        s[2] = mv__sum8(l3);                                                                       \
+    }
+MV__AN_DOT3(f32, float, MV__LOAD16_F32)
+MV__AN_DOT3(f64, double, MV__LOAD16_F64)
+#undef MV__AN_DOT3
+
+MV__FN double MV__SFX(mv__an_dot)(const double *a, const double *b, int64_t n)
+{
+    mv__vd acc[MV__NACC];
+    double l[8];
+    int64_t i = 0;
+    int k;
+    for (k = 0; k < MV__NACC; k++) acc[k] = mv__vd_set1(0.0);
+    for (; i + 16 <= n; i += 16)
+        for (k = 0; k < 16 / MV__VDL; k++)
+            acc[k % MV__NACC] = mv__vd_add(acc[k % MV__NACC], mv__vd_mul(mv__vd_loadu(a + i + k * MV__VDL),
+                                                                         mv__vd_loadu(b + i + k * MV__VDL)));
+    for (k = 0; k < MV__NACC; k++) mv__vd_storeu(l + k * MV__VDL, acc[k]);
+    MV__ZEROUPPER();
+    for (; i < n; i++) l[i & 7] += a[i] * b[i];
+    return mv__sum8(l);
+}
+
+MV__FN void MV__SFX(mv__an_seed_acc)(const float *y, const double *K, double c, double *s1, double *s2, double *s3,
+                                     int64_t n)
+{
+    mv__vd vc = mv__vd_set1(c);
+    int64_t i = 0;
+    for (; i + MV__VL <= n; i += MV__VL) {
+        mv__vf f = mv__vf_loadu(y + i);
+        mv__vd h[2];
+        int j;
+        h[0] = mv__vd_from_vf_lo(f);
+        h[1] = mv__vd_from_vf_hi(f);
+        for (j = 0; j < 2; j++) {
+            int64_t o = i + j * MV__VDL;
+            mv__vd d = mv__vd_sub(h[j], mv__vd_loadu(K + o));
+            mv__vd_storeu(s1 + o, mv__vd_add(mv__vd_loadu(s1 + o), d));
+            mv__vd_storeu(s2 + o, mv__vd_add(mv__vd_loadu(s2 + o), mv__vd_mul(d, d)));
+            mv__vd_storeu(s3 + o, mv__vd_add(mv__vd_loadu(s3 + o), mv__vd_mul(d, vc)));
+        }
+    }
+    MV__ZEROUPPER();
+    mv__an_seed_acc_ref(y + i, K + i, c, s1 + i, s2 + i, s3 + i, n - i);
+}
+
+/* Chunks of 64 angles: the hits assume every angle is already in
+   (-180, 180]; e = a - clamp(a, -180+, 180) is 0 exactly for those, and a
+   chunk whose sum of e^2 is not 0 (an angle outside, NaN, Inf) is redone
+   by the reference, which wraps each angle. */
+MV__FN void MV__SFX(mv__an_inside)(const double *a, int64_t n, const double *lo, const double *hi, int nr,
+                                   uint8_t *hit)
+{
+    const mv__vd one = mv__vd_set1(1.0), zero = mv__vd_set1(0.0), top = mv__vd_set1(180.0);
+    const mv__vd bot = mv__vd_set1(-179.99999999999997); /* the next double above -180 */
+    int64_t c0 = 0;
+    for (; c0 + 64 <= n; c0 += 64) {
+        double hv[64], bad[MV__VDL];
+        mv__vd eacc = zero;
+        int64_t i;
+        int r, k, ok = 1;
+        for (i = 0; i < 64; i += MV__VDL) {
+            mv__vd v = mv__vd_loadu(a + c0 + i), h = zero;
+            mv__vd e = mv__vd_sub(v, mv__vd_min(top, mv__vd_max(bot, v)));
+            eacc = mv__vd_add(eacc, mv__vd_mul(e, e));
+            for (r = 0; r < nr; r++) {
+                mv__vd x = mv__vd_sub(v, mv__vd_min(mv__vd_set1(hi[r]), mv__vd_max(mv__vd_set1(lo[r]), v)));
+                h = mv__vd_nz_select(x, h, one);
+            }
+            mv__vd_storeu(hv + i, h);
+        }
+        mv__vd_storeu(bad, eacc);
+        for (k = 0; k < MV__VDL; k++) ok &= bad[k] == 0.0;
+        if (ok)
+            for (i = 0; i < 64; i++) hit[c0 + i] = (uint8_t)(hv[i] != 0.0);
+        else {
+            MV__ZEROUPPER();
+            mv__an_inside_ref(a + c0, 64, lo, hi, nr, hit + c0);
+        }
+    }
+    MV__ZEROUPPER();
+    mv__an_inside_ref(a + c0, n - c0, lo, hi, nr, hit + c0);
+}
+
+static const mv__ana_ops MV__SFX(mv__ana_ops) = {MV__SFX(mv__an_dot3_f32), MV__SFX(mv__an_dot3_f64),
+                                                 MV__SFX(mv__an_dot), MV__SFX(mv__an_seed_acc),
+                                                 MV__SFX(mv__an_inside)};
+
 static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
 {
     kt->to_f32[MV_DT_U8] = MV__SFX(mv__to_f32_u8);
@@ -19172,6 +20248,7 @@ static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
     kt->affine_int[MV_DT_U16] = MV__SFX(mv__affine_u16);
     kt->fft = &MV__SFX(mv__fft_ops);
     kt->mri = &MV__SFX(mv__mri_ops);
+    kt->ana = &MV__SFX(mv__ana_ops);
 }
 
 /* every pass macro goes, so the next pass starts clean */
