@@ -1467,7 +1467,7 @@ MVDEF mv_status mv_phantom_kspace(const mv_vol *image, const mv_vol *sens, mv_vo
    a >= lo or a <= hi (so (170, 190) and (170, -170) are the same range,
    and -180 is the angle 180). NaN angles are never selected.
 
-   The cache (mv_cache): see the block above mv_cache_create. */
+   The cache (mv_cache): see the text above mv_cache_create. */
 
 typedef struct mv_corr_opts {
     const uint8_t *sample_mask; /* n entries (T for a seed map): nonzero = used; NULL = all */
@@ -1544,6 +1544,79 @@ MVDEF mv_status mv_chi2_rows(const void *data, const void *model, const void *si
 MVDEF mv_status mv_angle_mask(const double *angles, int64_t n, const double *ranges, int nranges, uint8_t *mask);
 MVDEF mv_status mv_angle_select(const double *angles, int64_t n, const double *ranges, int nranges, int64_t *idx,
                                 int64_t cap, int64_t *count);
+
+/* The bounded cache. mv_cache holds copies of byte buffers or volumes under
+   caller keys (any NUL-terminated string; mv_load_cached keys a file by its
+   path, size, modification time and the load options), within max_bytes
+   (held bytes: each entry's payload, compressed size when compressed, plus
+   its key) and max_entries, evicting the least recently used entry (a get
+   or put makes an entry the most recent). An entry older than ttl seconds
+   (since its put) is a miss and is dropped. With opts.compress entries are
+   held deflate-compressed (medvol's encoder, level 1; kept raw when that
+   does not shrink them) and every get decompresses into the reader's own
+   buffer (CRC-checked). A get returns a reference: the entry stays alive,
+   unchanged, until mv_cache_release, even if it is evicted, replaced or
+   removed meanwhile (it then no longer counts toward the limits: its bytes
+   belong to its readers). Thread-safe: any number of threads may put, get
+   and release at once (one mutex; copies and compression run outside it);
+   under MEDVOL_NO_THREADS there is no lock and one thread at a time. */
+typedef struct mv_cache mv_cache;
+typedef struct mv_cache_ref mv_cache_ref;
+
+typedef struct mv_cache_opts {
+    uint64_t max_bytes;          /* 0 = 1 GiB */
+    int64_t max_entries;         /* 0 = no limit */
+    double ttl;                  /* seconds; 0 = entries never expire */
+    int compress;                /* 1: hold entries compressed (deflate, fast level) */
+    double (*clock)(void *ctx);  /* seconds, monotonic (tests inject one); NULL = CLOCK_MONOTONIC */
+    void *clock_ctx;
+    void *alloc_ctx;
+} mv_cache_opts;
+
+typedef struct mv_cache_stats {
+    uint64_t hits, misses;       /* gets that found / did not find a live entry */
+    uint64_t insertions;         /* puts (and loads) that stored an entry */
+    uint64_t evictions;          /* entries dropped for the byte or entry limit */
+    uint64_t expirations;        /* entries dropped because their ttl passed */
+    uint64_t bytes;              /* held bytes now (<= max_bytes) */
+    uint64_t bytes_raw;          /* their uncompressed payload bytes */
+    int64_t entries;             /* entries now (<= max_entries) */
+} mv_cache_stats;
+
+/* A new, empty cache. allocates: yes. thread-safe: yes. */
+MVDEF mv_status mv_cache_create(mv_cache **cache, const mv_cache_opts *opts);
+/* Frees the cache and its entries; MV_ERR_INVALID_ARG (nothing freed) while
+   a reference is still held. NULL is fine. */
+MVDEF mv_status mv_cache_destroy(mv_cache *cache);
+/* Stores a copy of len bytes (or of a volume: data, metadata, extensions)
+   under key, replacing an entry of that key, evicting LRU entries to make
+   room. MV_ERR_BUFFER_TOO_SMALL (nothing stored) for an entry larger than
+   max_bytes on its own. allocates: yes. */
+MVDEF mv_status mv_cache_put(mv_cache *cache, const char *key, const void *data, size_t len);
+MVDEF mv_status mv_cache_put_vol(mv_cache *cache, const char *key, const mv_vol *vol);
+/* A reference to the entry of key (MV_ERR_NOT_FOUND on a miss, *ref NULL).
+   allocates: the reference (and the decompressed copy when compressing). */
+MVDEF mv_status mv_cache_get(mv_cache *cache, const char *key, mv_cache_ref **ref);
+/* The entry's bytes (a byte entry: the bytes put; a volume entry: its voxel
+   array) and, for a volume entry, the volume (read-only; owned by the
+   reference: never mv_free it; MV_ERR_INVALID_ARG for a byte entry). Valid
+   until the release. allocates: no. */
+MVDEF mv_status mv_cache_ref_bytes(const mv_cache_ref *ref, const void **data, size_t *len);
+MVDEF mv_status mv_cache_ref_vol(const mv_cache_ref *ref, const mv_vol **vol);
+/* Gives a reference back (NULL is fine). */
+MVDEF mv_status mv_cache_release(mv_cache_ref *ref);
+/* Drops the entry of key (MV_ERR_NOT_FOUND if none) / every entry. */
+MVDEF mv_status mv_cache_remove(mv_cache *cache, const char *key);
+MVDEF mv_status mv_cache_clear(mv_cache *cache);
+MVDEF mv_status mv_cache_get_stats(mv_cache *cache, mv_cache_stats *stats);
+#if !defined(MEDVOL_NO_STDIO)
+/* mv_load through the cache: the key is the path, the file's size and
+   modification time (a rewritten file is loaded afresh) and the load
+   options; a miss loads and stores the volume. *ref holds it (see
+   mv_cache_ref_vol); a volume too large for the cache is returned all the
+   same, held by the reference alone. allocates: yes. */
+MVDEF mv_status mv_load_cached(mv_cache *cache, const char *path, const mv_load_opts *opts, mv_cache_ref **ref);
+#endif
 
 /* >>api-phantom ============================================================ */
 
@@ -17315,6 +17388,533 @@ MVDEF mv_status mv_angle_select(const double *angles, int64_t n, const double *r
               (long long)cnt, (long long)cap);
     return MV_OK;
 }
+
+/* ---- the bounded cache ---- */
+
+#if defined(MV__POSIX)
+#include <time.h>
+#endif
+
+typedef struct mv__centry {
+    struct mv__centry *hnext;        /* hash chain */
+    struct mv__centry *prev, *next;  /* LRU list: head = most recent */
+    uint64_t hash;
+    char *key;
+    size_t klen;
+    int is_vol, compressed, linked;
+    mv_vol vol;                      /* volume entries: metadata (+ data unless compressed) */
+    unsigned char *payload;          /* bytes held: raw, or gzip when compressed (vol: NULL if raw) */
+    size_t payload_len, raw_len, cost;
+    double t_put;
+    int64_t refs;
+} mv__centry;
+
+struct mv_cache {
+    mv_cache_opts o;
+    mv__centry **tab;
+    size_t ntab;
+    mv__centry *head, *tail;
+    mv_cache_stats st;
+    int64_t outstanding;             /* references held, on any entry */
+#if defined(MV__HAVE_THREADS)
+    pthread_mutex_t mu;
+#endif
+};
+
+struct mv_cache_ref {
+    mv_cache *cache;
+    mv__centry *e;
+    unsigned char *buf;              /* decompressed copy (compressed entries) */
+    mv_vol vol;                      /* the reader's view of a volume entry */
+};
+
+#if defined(MV__HAVE_THREADS)
+#define MV__CACHE_LOCK(c) pthread_mutex_lock(&(c)->mu)
+#define MV__CACHE_UNLOCK(c) pthread_mutex_unlock(&(c)->mu)
+#else
+#define MV__CACHE_LOCK(c) ((void)(c))
+#define MV__CACHE_UNLOCK(c) ((void)(c))
+#endif
+
+static double mv__cache_now(const mv_cache *c)
+{
+    if (c->o.clock) return c->o.clock(c->o.clock_ctx);
+#if defined(MV__POSIX) && defined(CLOCK_MONOTONIC)
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    }
+#else
+    return 0.0; /* no clock: give opts.clock for a ttl */
+#endif
+}
+
+static uint64_t mv__cache_hash(const char *k, size_t n)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    size_t i;
+    for (i = 0; i < n; i++) h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
+    return h;
+}
+
+static void mv__centry_free(mv_cache *c, mv__centry *e)
+{
+    void *ctx = c->o.alloc_ctx;
+    if (e->is_vol) mv_free(&e->vol);
+    mv__free(e->payload, ctx);
+    mv__free(e->key, ctx);
+    mv__free(e, ctx);
+}
+
+/* Takes e out of the index and the limits (mu held); frees it unless a
+   reader holds it (the last release frees it then). */
+static void mv__cache_unlink(mv_cache *c, mv__centry *e)
+{
+    mv__centry **pp = &c->tab[e->hash & (c->ntab - 1)];
+    while (*pp != e) pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    if (e->prev) e->prev->next = e->next;
+    else c->head = e->next;
+    if (e->next) e->next->prev = e->prev;
+    else c->tail = e->prev;
+    e->prev = e->next = e->hnext = NULL;
+    e->linked = 0;
+    c->st.bytes -= e->cost;
+    c->st.bytes_raw -= e->raw_len;
+    c->st.entries--;
+    if (e->refs == 0) mv__centry_free(c, e);
+}
+
+static mv__centry *mv__cache_find(mv_cache *c, const char *key, size_t klen, uint64_t h)
+{
+    mv__centry *e = c->tab[h & (c->ntab - 1)];
+    for (; e; e = e->hnext)
+        if (e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0) return e;
+    return NULL;
+}
+
+static void mv__cache_to_front(mv_cache *c, mv__centry *e)
+{
+    if (c->head == e) return;
+    if (e->prev) e->prev->next = e->next;
+    if (e->next) e->next->prev = e->prev;
+    else if (c->tail == e) c->tail = e->prev;
+    e->prev = NULL;
+    e->next = c->head;
+    if (c->head) c->head->prev = e;
+    c->head = e;
+    if (!c->tail) c->tail = e;
+}
+
+MVDEF mv_status mv_cache_create(mv_cache **cache, const mv_cache_opts *opts)
+{
+    mv_cache *c;
+    void *ctx = opts ? opts->alloc_ctx : NULL;
+    MV__CHECK(cache != NULL, MV_ERR_INVALID_ARG, "mv_cache_create: cache is NULL");
+    *cache = NULL;
+    MV__CHECK(!opts || (opts->max_entries >= 0 && opts->ttl >= 0 && opts->ttl == opts->ttl), MV_ERR_INVALID_ARG,
+              "mv_cache_create: opts.max_entries %lld, opts.ttl %g (both >= 0)",
+              (long long)(opts ? opts->max_entries : 0), opts ? opts->ttl : 0.0);
+    c = (mv_cache *)mv__alloc_zero(sizeof(*c), ctx);
+    MV__CHECK(c != NULL, MV_ERR_OUT_OF_MEMORY, "mv_cache_create: %zu bytes", sizeof(*c));
+    if (opts) c->o = *opts;
+    if (c->o.max_bytes == 0) c->o.max_bytes = (uint64_t)1 << 30;
+    c->ntab = 256;
+    c->tab = (mv__centry **)mv__alloc_zero(c->ntab * sizeof(*c->tab), ctx);
+    if (!c->tab) {
+        mv__free(c, ctx);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_cache_create: hash table");
+    }
+#if defined(MV__HAVE_THREADS)
+    pthread_mutex_init(&c->mu, NULL);
+#endif
+    *cache = c;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_cache_destroy(mv_cache *c)
+{
+    void *ctx;
+    if (!c) return MV_OK;
+    MV__CACHE_LOCK(c);
+    if (c->outstanding > 0) {
+        int64_t n = c->outstanding;
+        MV__CACHE_UNLOCK(c);
+        return mv__fail(MV_ERR_INVALID_ARG, "mv_cache_destroy: %lld references still held", (long long)n);
+    }
+    while (c->head) mv__cache_unlink(c, c->head);
+    MV__CACHE_UNLOCK(c);
+#if defined(MV__HAVE_THREADS)
+    pthread_mutex_destroy(&c->mu);
+#endif
+    ctx = c->o.alloc_ctx;
+    mv__free(c->tab, ctx);
+    mv__free(c, ctx);
+    return MV_OK;
+}
+
+/* Doubles the hash table when entries outnumber its slots (mu held; on
+   no memory it keeps the longer chains). */
+static void mv__cache_grow(mv_cache *c)
+{
+    size_t n = c->ntab * 2, i;
+    mv__centry **t, *e;
+    if ((size_t)c->st.entries < c->ntab) return;
+    t = (mv__centry **)mv__alloc_zero(n * sizeof(*t), c->o.alloc_ctx);
+    if (!t) return;
+    for (i = 0; i < c->ntab; i++)
+        while ((e = c->tab[i]) != NULL) {
+            c->tab[i] = e->hnext;
+            e->hnext = t[e->hash & (n - 1)];
+            t[e->hash & (n - 1)] = e;
+        }
+    mv__free(c->tab, c->o.alloc_ctx);
+    c->tab = t;
+    c->ntab = n;
+}
+
+/* Links a built entry (key, payload, cost filled), evicting to make room.
+   With hold, the caller also gets a reference count on it. mu not held. */
+static mv_status mv__cache_insert(mv_cache *c, mv__centry *e, int hold)
+{
+    mv__centry *old, *x, *prev;
+    double now = mv__cache_now(c);
+    MV__CACHE_LOCK(c);
+    e->t_put = now;
+    old = mv__cache_find(c, e->key, e->klen, e->hash);
+    if (old) mv__cache_unlink(c, old);
+    if (c->o.ttl > 0)
+        for (x = c->tail; x; x = prev) {
+            prev = x->prev;
+            if (now - x->t_put > c->o.ttl) {
+                c->st.expirations++;
+                mv__cache_unlink(c, x);
+            }
+        }
+    while (c->tail && (c->st.bytes + e->cost > c->o.max_bytes ||
+                       (c->o.max_entries > 0 && c->st.entries + 1 > c->o.max_entries))) {
+        c->st.evictions++;
+        mv__cache_unlink(c, c->tail);
+    }
+    e->linked = 1;
+    e->hnext = c->tab[e->hash & (c->ntab - 1)];
+    c->tab[e->hash & (c->ntab - 1)] = e;
+    e->prev = NULL;
+    e->next = c->head;
+    if (c->head) c->head->prev = e;
+    c->head = e;
+    if (!c->tail) c->tail = e;
+    c->st.bytes += e->cost;
+    c->st.bytes_raw += e->raw_len;
+    c->st.entries++;
+    c->st.insertions++;
+    if (hold) {
+        e->refs++;
+        c->outstanding++;
+    }
+    mv__cache_grow(c);
+    MV__CACHE_UNLOCK(c);
+    return MV_OK;
+}
+
+/* A new entry for key holding a copy (or, with take, the ownership) of the
+   bytes or the volume; compressed per the options. */
+static mv_status mv__cache_build(mv_cache *c, const char *key, const void *data, size_t len, mv_vol *vol, int take,
+                                 mv__centry **out, const char *fn)
+{
+    void *ctx = c->o.alloc_ctx;
+    mv__centry *e;
+    size_t klen;
+    mv_status st = MV_OK;
+    MV__CHECK(key != NULL, MV_ERR_INVALID_ARG, "%s: key is NULL", fn);
+    klen = strlen(key);
+    e = (mv__centry *)mv__alloc_zero(sizeof(*e), ctx);
+    MV__CHECK(e != NULL, MV_ERR_OUT_OF_MEMORY, "%s: entry", fn);
+    e->key = (char *)mv__alloc(klen + 1, ctx);
+    if (!e->key) {
+        mv__free(e, ctx);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: key of %zu bytes", fn, klen);
+    }
+    memcpy(e->key, key, klen + 1);
+    e->klen = klen;
+    e->hash = mv__cache_hash(key, klen);
+    if (vol) {
+        e->is_vol = 1;
+        data = vol->data;
+        len = vol->data ? mv_vol_bytes(vol) : 0;
+    }
+    e->raw_len = len;
+    if (c->o.compress && len > 0) {
+        mv_gzip_opts go = MV_ZERO_INIT;
+        size_t cap, clen = 0;
+        go.level = 1;
+        go.single_member = 1;
+        go.threads = 1;
+        go.alloc_ctx = ctx;
+        cap = mv_gzip_bound(len, &go);
+        e->payload = (unsigned char *)mv__alloc(cap, ctx);
+        if (!e->payload) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %zu bytes to compress into", fn, cap);
+        else st = mv_gzip(data, len, e->payload, cap, &clen, &go);
+        if (st == MV_OK && clen < len) {
+            e->compressed = 1;
+            e->payload_len = clen;
+        } else {
+            mv__free(e->payload, ctx);
+            e->payload = NULL;
+            if (st != MV_OK) {
+                mv__free(e->key, ctx);
+                mv__free(e, ctx);
+                return st;
+            }
+        }
+    }
+    if (vol) {
+        if (e->compressed) { /* metadata only; the voxels live in the payload */
+            st = mv_vol_copy_meta(vol, &e->vol);
+            if (st == MV_OK && take) mv_free(vol);
+        } else if (take) {
+            e->vol = *vol;
+            mv_vol_init(vol);
+        } else
+            st = mv_vol_copy(vol, &e->vol);
+        e->payload_len = e->compressed ? e->payload_len : len;
+    } else if (!e->compressed) {
+        e->payload = (unsigned char *)mv__alloc(len, ctx);
+        if (!e->payload) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %zu bytes", fn, len);
+        else if (len) memcpy(e->payload, data, len);
+        e->payload_len = len;
+    }
+    if (st != MV_OK) {
+        mv__free(e->payload, ctx);
+        mv__free(e->key, ctx);
+        mv__free(e, ctx);
+        return st;
+    }
+    e->cost = e->payload_len + klen;
+    *out = e;
+    return MV_OK;
+}
+
+static mv_status mv__cache_put_any(mv_cache *c, const char *key, const void *data, size_t len, const mv_vol *vol,
+                                   const char *fn)
+{
+    mv__centry *e;
+    MV__CHECK(c != NULL, MV_ERR_INVALID_ARG, "%s: cache is NULL", fn);
+    MV__CHECK(vol || data || len == 0, MV_ERR_INVALID_ARG, "%s: data is NULL", fn);
+    MV__TRY(mv__cache_build(c, key, data, len, (mv_vol *)(uintptr_t)vol, 0, &e, fn));
+    if (e->cost > c->o.max_bytes) {
+        uint64_t cost = e->cost;
+        mv__centry_free(c, e);
+        return mv__fail(MV_ERR_BUFFER_TOO_SMALL, "%s: entry of %llu bytes, max_bytes %llu", fn,
+                        (unsigned long long)cost, (unsigned long long)c->o.max_bytes);
+    }
+    return mv__cache_insert(c, e, 0);
+}
+
+MVDEF mv_status mv_cache_put(mv_cache *cache, const char *key, const void *data, size_t len)
+{
+    return mv__cache_put_any(cache, key, data, len, NULL, "mv_cache_put");
+}
+
+MVDEF mv_status mv_cache_put_vol(mv_cache *cache, const char *key, const mv_vol *vol)
+{
+    MV__CHECK(vol != NULL, MV_ERR_INVALID_ARG, "mv_cache_put_vol: vol is NULL");
+    return mv__cache_put_any(cache, key, NULL, 0, vol, "mv_cache_put_vol");
+}
+
+/* The reader's reference on e, which the caller holds a count on. */
+static mv_status mv__cache_make_ref(mv_cache *c, mv__centry *e, mv_cache_ref **ref, const char *fn)
+{
+    void *ctx = c->o.alloc_ctx;
+    mv_cache_ref *r = (mv_cache_ref *)mv__alloc_zero(sizeof(*r), ctx);
+    mv_status st = MV_OK;
+    if (!r) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: reference", fn);
+    if (st == MV_OK && e->compressed) {
+        size_t got = 0;
+        r->buf = (unsigned char *)mv__alloc(e->raw_len, ctx);
+        if (!r->buf) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %zu bytes to decompress into", fn, e->raw_len);
+        else {
+            mv_gzip_opts go = MV_ZERO_INIT;
+            go.threads = 1;
+            go.alloc_ctx = ctx;
+            st = mv_gunzip(e->payload, e->payload_len, r->buf, e->raw_len, &got, &go);
+            if (st == MV_OK && got != e->raw_len)
+                st = mv__fail(MV_ERR_BAD_DATA, "%s: entry decompressed to %zu bytes, %zu held", fn, got, e->raw_len);
+        }
+    }
+    if (st != MV_OK) {
+        if (r) mv__free(r->buf, ctx);
+        mv__free(r, ctx);
+        MV__CACHE_LOCK(c);
+        e->refs--;
+        c->outstanding--;
+        if (e->refs == 0 && !e->linked) mv__centry_free(c, e);
+        MV__CACHE_UNLOCK(c);
+        return st;
+    }
+    r->cache = c;
+    r->e = e;
+    if (e->is_vol) {
+        r->vol = e->vol; /* a view: the entry owns the metadata and extensions */
+        if (e->compressed) r->vol.data = r->buf;
+        r->vol.flags = MV_VOL_BORROWED;
+        r->vol.mem_base = NULL;
+        r->vol.mem_size = 0;
+    }
+    *ref = r;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_cache_get(mv_cache *c, const char *key, mv_cache_ref **ref)
+{
+    mv__centry *e;
+    size_t klen;
+    uint64_t h;
+    double now;
+    MV__CHECK(ref != NULL, MV_ERR_INVALID_ARG, "mv_cache_get: ref is NULL");
+    *ref = NULL;
+    MV__CHECK(c != NULL && key != NULL, MV_ERR_INVALID_ARG, "mv_cache_get: %s is NULL", c ? "key" : "cache");
+    klen = strlen(key);
+    h = mv__cache_hash(key, klen);
+    now = mv__cache_now(c);
+    MV__CACHE_LOCK(c);
+    e = mv__cache_find(c, key, klen, h);
+    if (e && c->o.ttl > 0 && now - e->t_put > c->o.ttl) {
+        c->st.expirations++;
+        mv__cache_unlink(c, e);
+        e = NULL;
+    }
+    if (!e) {
+        c->st.misses++;
+        MV__CACHE_UNLOCK(c);
+        return mv__fail(MV_ERR_NOT_FOUND, "mv_cache_get: no entry \"%.80s\"", key);
+    }
+    c->st.hits++;
+    mv__cache_to_front(c, e);
+    e->refs++;
+    c->outstanding++;
+    MV__CACHE_UNLOCK(c);
+    return mv__cache_make_ref(c, e, ref, "mv_cache_get");
+}
+
+MVDEF mv_status mv_cache_ref_bytes(const mv_cache_ref *ref, const void **data, size_t *len)
+{
+    MV__CHECK(ref != NULL && data != NULL, MV_ERR_INVALID_ARG, "mv_cache_ref_bytes: %s is NULL",
+              ref ? "data" : "ref");
+    *data = ref->e->compressed ? (const void *)ref->buf : ref->e->is_vol ? ref->e->vol.data : ref->e->payload;
+    if (len) *len = ref->e->raw_len;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_cache_ref_vol(const mv_cache_ref *ref, const mv_vol **vol)
+{
+    MV__CHECK(ref != NULL && vol != NULL, MV_ERR_INVALID_ARG, "mv_cache_ref_vol: %s is NULL", ref ? "vol" : "ref");
+    MV__CHECK(ref->e->is_vol, MV_ERR_INVALID_ARG, "mv_cache_ref_vol: the entry holds bytes, not a volume");
+    *vol = &ref->vol;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_cache_release(mv_cache_ref *ref)
+{
+    mv_cache *c;
+    mv__centry *e;
+    void *ctx;
+    if (!ref) return MV_OK;
+    c = ref->cache;
+    e = ref->e;
+    ctx = c->o.alloc_ctx;
+    mv__free(ref->buf, ctx);
+    mv__free(ref, ctx);
+    MV__CACHE_LOCK(c);
+    e->refs--;
+    c->outstanding--;
+    if (e->refs == 0 && !e->linked) mv__centry_free(c, e);
+    MV__CACHE_UNLOCK(c);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_cache_remove(mv_cache *c, const char *key)
+{
+    mv__centry *e;
+    size_t klen;
+    MV__CHECK(c != NULL && key != NULL, MV_ERR_INVALID_ARG, "mv_cache_remove: %s is NULL", c ? "key" : "cache");
+    klen = strlen(key);
+    MV__CACHE_LOCK(c);
+    e = mv__cache_find(c, key, klen, mv__cache_hash(key, klen));
+    if (e) mv__cache_unlink(c, e);
+    MV__CACHE_UNLOCK(c);
+    MV__CHECK(e != NULL, MV_ERR_NOT_FOUND, "mv_cache_remove: no entry \"%.80s\"", key);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_cache_clear(mv_cache *c)
+{
+    MV__CHECK(c != NULL, MV_ERR_INVALID_ARG, "mv_cache_clear: cache is NULL");
+    MV__CACHE_LOCK(c);
+    while (c->head) mv__cache_unlink(c, c->head);
+    MV__CACHE_UNLOCK(c);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_cache_get_stats(mv_cache *c, mv_cache_stats *stats)
+{
+    MV__CHECK(c != NULL && stats != NULL, MV_ERR_INVALID_ARG, "mv_cache_get_stats: %s is NULL",
+              c ? "stats" : "cache");
+    MV__CACHE_LOCK(c);
+    *stats = c->st;
+    MV__CACHE_UNLOCK(c);
+    return MV_OK;
+}
+
+#if defined(MV__HAVE_FILES)
+MVDEF mv_status mv_load_cached(mv_cache *c, const char *path, const mv_load_opts *opts, mv_cache_ref **ref)
+{
+    struct stat sb;
+    char key[1536];
+    mv_load_opts def;
+    mv_vol v;
+    mv__centry *e;
+    mv_status st;
+    size_t n;
+    int a;
+    MV__CHECK(ref != NULL, MV_ERR_INVALID_ARG, "mv_load_cached: ref is NULL");
+    *ref = NULL;
+    MV__CHECK(c != NULL && path != NULL, MV_ERR_INVALID_ARG, "mv_load_cached: %s is NULL", c ? "path" : "cache");
+    MV__CHECK(strlen(path) < 1024, MV_ERR_INVALID_ARG, "mv_load_cached: path of %zu bytes", strlen(path));
+    if (!opts) {
+        memset(&def, 0, sizeof(def));
+        opts = &def;
+    }
+    if (stat(path, &sb) != 0) return mv__fail(MV_ERR_IO, "%s: %s", path, strerror(errno));
+    /* the path, what makes the file another file, and what changes the result */
+    mv__format(key, sizeof(key), "mv_load\n%s\n%lld %lld.%09ld\n%d %d %d %d %d %d", path,
+                           (long long)sb.st_size, (long long)sb.st_mtim.tv_sec, (long)sb.st_mtim.tv_nsec,
+                           (int)opts->dtype, opts->scaled, (int)opts->rounding, opts->header_only, opts->strict,
+                           opts->squeeze);
+    n = strlen(key);
+    for (a = 0; a < MV_MAX_DIMS && n < sizeof(key) - 48; a++) {
+        mv__format(key + n, sizeof(key) - n, " %lld:%lld", (long long)opts->box_start[a], (long long)opts->box_size[a]);
+        n = strlen(key);
+    }
+    st = mv_cache_get(c, key, ref);
+    if (st != MV_ERR_NOT_FOUND) return st;
+    MV__TRY(mv_load(path, &v, opts));
+    st = mv__cache_build(c, key, NULL, 0, &v, 1, &e, "mv_load_cached");
+    if (st != MV_OK) {
+        mv_free(&v);
+        return st;
+    }
+    if (e->cost > c->o.max_bytes) { /* too large to cache: the reference alone holds it */
+        MV__CACHE_LOCK(c);
+        e->refs = 1;
+        c->outstanding++;
+        MV__CACHE_UNLOCK(c);
+    } else
+        MV__TRY(mv__cache_insert(c, e, 1));
+    return mv__cache_make_ref(c, e, ref, "mv_load_cached");
+}
+#endif
 
 #endif /* MEDVOL_IMPLEMENTATION */
 

@@ -625,3 +625,328 @@ MV_TEST(analysis, bad_arguments)
     EXPECT_EQ_INT(mv_seed_series(&v, &sd, out), MV_ERR_INVALID_ARG);
     mv_free(&v);
 }
+
+/* ---- the cache ---------------------------------------------------------------- */
+
+#include <pthread.h>
+
+typedef struct fake_clock {
+    double t;
+} fake_clock;
+static double fake_now(void *ctx) { return ((fake_clock *)ctx)->t; }
+
+static void pattern(unsigned char *p, size_t n, unsigned seed)
+{
+    size_t i;
+    for (i = 0; i < n; i++) p[i] = (unsigned char)(seed * 31u + (unsigned)(i / 7) * 13u);
+}
+
+/* LRU order and the limits against a model kept here: a list of keys,
+   most recent first */
+MV_TEST(analysis, cache_lru_order_and_limits)
+{
+    mv_cache *c;
+    mv_cache_opts o = MV_ZERO_INIT;
+    mv_cache_stats st;
+    mv_cache_ref *ref;
+    int model[64], nm = 0, step, i, comp;
+    unsigned char buf[300];
+    uint64_t s = 3;
+    for (comp = 0; comp < 2; comp++) {
+        int64_t evicted = 0;
+        o.max_bytes = 1000;
+        o.max_entries = comp ? 6 : 0;
+        o.compress = comp;
+        EXPECT_EQ_INT(mv_cache_create(&c, &o), MV_OK);
+        nm = 0;
+        for (step = 0; step < 400; step++) {
+            int k = (int)(tu_rand01(&s) * 20), found = -1;
+            char key[16];
+            snprintf(key, sizeof(key), "k%02d", k); /* cost = payload + 3 */
+            for (i = 0; i < nm; i++)
+                if (model[i] == k) found = i;
+            if (tu_rand01(&s) < 0.5) { /* get: a hit exactly when the model holds it */
+                mv_status g = mv_cache_get(c, key, &ref);
+                EXPECT_EQ_INT(g, found >= 0 ? MV_OK : MV_ERR_NOT_FOUND);
+                if (g == MV_OK) {
+                    const void *d;
+                    size_t len;
+                    mv_cache_ref_bytes(ref, &d, &len);
+                    pattern(buf, len, (unsigned)k);
+                    EXPECT(len == 97 && memcmp(d, buf, len) == 0);
+                    mv_cache_release(ref);
+                }
+                if (found >= 0) { /* to the front */
+                    memmove(model + 1, model, (size_t)found * sizeof(int));
+                    model[0] = k;
+                }
+            } else { /* put 97 bytes (cost 100; compressed: less) */
+                int cap = comp ? 6 : 10; /* entries that fit: by count, or 10 x 100 bytes */
+                pattern(buf, 97, (unsigned)k);
+                EXPECT_EQ_INT(mv_cache_put(c, key, buf, 97), MV_OK);
+                if (found >= 0) {
+                    memmove(model + found, model + found + 1, (size_t)(nm - found - 1) * sizeof(int));
+                    nm--;
+                }
+                if (nm == cap) {
+                    nm--; /* the least recent goes */
+                    evicted++;
+                }
+                memmove(model + 1, model, (size_t)nm * sizeof(int));
+                model[0] = k;
+                nm++;
+            }
+            EXPECT_EQ_INT(mv_cache_get_stats(c, &st), MV_OK);
+            EXPECT_MSG(st.bytes <= o.max_bytes, "bytes %llu over the limit", (unsigned long long)st.bytes);
+            EXPECT_EQ_INT(st.entries, nm);
+            if (comp && nm) EXPECT(st.bytes < st.bytes_raw + (uint64_t)nm * 3);
+        }
+        EXPECT_EQ_INT((int64_t)st.evictions, evicted);
+        EXPECT(st.hits > 50 && st.misses > 50);
+        { /* larger than the whole cache on its own (random bytes: no compression helps) */
+            static unsigned char big[2000];
+            for (i = 0; i < (int)sizeof(big); i++) big[i] = (unsigned char)(tu_rand01(&s) * 256);
+            EXPECT_EQ_INT(mv_cache_put(c, "big", big, sizeof(big)), MV_ERR_BUFFER_TOO_SMALL);
+        }
+        EXPECT_EQ_INT(mv_cache_clear(c), MV_OK);
+        EXPECT_EQ_INT(mv_cache_get_stats(c, &st), MV_OK);
+        EXPECT_EQ_INT(st.entries, 0);
+        EXPECT_EQ_INT((int64_t)st.bytes, 0);
+        EXPECT_EQ_INT(mv_cache_destroy(c), MV_OK);
+    }
+}
+
+MV_TEST(analysis, cache_ttl_and_references)
+{
+    mv_cache *c;
+    mv_cache_opts o = MV_ZERO_INIT;
+    mv_cache_stats st;
+    mv_cache_ref *r1, *r2;
+    fake_clock fc = {100.0};
+    unsigned char a[64], b[64];
+    const void *d;
+    size_t len;
+    o.ttl = 10;
+    o.clock = fake_now;
+    o.clock_ctx = &fc;
+    o.max_bytes = 200;
+    EXPECT_EQ_INT(mv_cache_create(&c, &o), MV_OK);
+    pattern(a, 64, 1);
+    pattern(b, 64, 2);
+    EXPECT_EQ_INT(mv_cache_put(c, "a", a, 64), MV_OK);
+    fc.t = 105;
+    EXPECT_EQ_INT(mv_cache_put(c, "b", b, 64), MV_OK);
+    fc.t = 109.999;
+    EXPECT_EQ_INT(mv_cache_get(c, "a", &r1), MV_OK); /* age 9.999: alive */
+    fc.t = 110.5;
+    EXPECT_EQ_INT(mv_cache_get(c, "a", &r2), MV_ERR_NOT_FOUND); /* age 10.5: expired */
+    EXPECT(r2 == NULL);
+    EXPECT_EQ_INT(mv_cache_get(c, "b", &r2), MV_OK);               /* age 5.5 */
+    EXPECT_EQ_INT(mv_cache_get_stats(c, &st), MV_OK);
+    EXPECT_EQ_INT((int64_t)st.expirations, 1);
+    EXPECT_EQ_INT((int64_t)st.hits, 2);
+    EXPECT_EQ_INT((int64_t)st.misses, 1);
+    EXPECT_EQ_INT(st.entries, 1);
+    /* r1 still reads "a" though the entry expired and left the cache */
+    EXPECT_EQ_INT(mv_cache_ref_bytes(r1, &d, &len), MV_OK);
+    EXPECT(len == 64 && memcmp(d, a, 64) == 0);
+    /* replacing and evicting "b" under its reader */
+    EXPECT_EQ_INT(mv_cache_put(c, "b", a, 64), MV_OK);
+    EXPECT_EQ_INT(mv_cache_put(c, "c", a, 64), MV_OK);
+    EXPECT_EQ_INT(mv_cache_put(c, "d", a, 64), MV_OK); /* 3 x 65 <= 200 */
+    EXPECT_EQ_INT(mv_cache_put(c, "e", a, 64), MV_OK); /* evicts the new "b" */
+    EXPECT_EQ_INT(mv_cache_ref_bytes(r2, &d, &len), MV_OK);
+    EXPECT(len == 64 && memcmp(d, b, 64) == 0);
+    EXPECT_EQ_INT(mv_cache_destroy(c), MV_ERR_INVALID_ARG); /* references held */
+    EXPECT_EQ_INT(mv_cache_release(r1), MV_OK);
+    EXPECT_EQ_INT(mv_cache_release(r2), MV_OK);
+    {
+        mv_vol v;
+        int64_t dims[3] = {30, 20, 10};
+        EXPECT_EQ_INT(mv_vol_alloc(&v, MV_DT_I16, 3, dims, NULL), MV_OK);
+        EXPECT_EQ_INT(mv_cache_put_vol(c, "vol", &v), MV_ERR_BUFFER_TOO_SMALL); /* 12000 bytes > 200 */
+        mv_free(&v);
+    }
+    EXPECT_EQ_INT(mv_cache_destroy(c), MV_OK);
+}
+
+/* volumes, compressed and not: the reader gets the voxels and the geometry */
+MV_TEST(analysis, cache_volumes_compressed)
+{
+    int comp;
+    for (comp = 0; comp < 2; comp++) {
+        mv_cache *c;
+        mv_cache_opts o = MV_ZERO_INIT;
+        mv_cache_stats st;
+        mv_cache_ref *r;
+        const mv_vol *got;
+        const void *d;
+        size_t len;
+        mv_vol v;
+        int64_t dims[3] = {64, 48, 20}, i;
+        o.compress = comp;
+        o.max_bytes = 1 << 20;
+        EXPECT_EQ_INT(mv_cache_create(&c, &o), MV_OK);
+        EXPECT_EQ_INT(mv_vol_alloc(&v, MV_DT_I16, 3, dims, NULL), MV_OK);
+        for (i = 0; i < 64 * 48 * 20; i++) ((int16_t *)v.data)[i] = (int16_t)((i * 7) % 300 - 100);
+        v.affine[0][3] = 12.5;
+        v.spacing[2] = 2.5;
+        EXPECT_EQ_INT(mv_cache_put_vol(c, "vol", &v), MV_OK);
+        EXPECT_EQ_INT(mv_cache_get(c, "vol", &r), MV_OK);
+        EXPECT_EQ_INT(mv_cache_ref_vol(r, &got), MV_OK);
+        EXPECT(got->dtype == MV_DT_I16 && got->ndim == 3 && got->dim[1] == 48);
+        EXPECT(got->affine[0][3] == 12.5 && got->spacing[2] == 2.5);
+        EXPECT(memcmp(got->data, v.data, mv_vol_bytes(&v)) == 0);
+        EXPECT(got->data != v.data);
+        EXPECT_EQ_INT(mv_cache_ref_bytes(r, &d, &len), MV_OK);
+        EXPECT(d == got->data && len == mv_vol_bytes(&v));
+        EXPECT_EQ_INT(mv_cache_get_stats(c, &st), MV_OK);
+        EXPECT_EQ_INT((int64_t)st.bytes_raw, (int64_t)mv_vol_bytes(&v));
+        if (comp) EXPECT_MSG(st.bytes * 4 < st.bytes_raw, "compressed to %llu of %llu bytes",
+                             (unsigned long long)st.bytes, (unsigned long long)st.bytes_raw);
+        else EXPECT_EQ_INT((int64_t)st.bytes, (int64_t)mv_vol_bytes(&v) + 3);
+        {
+            const mv_vol *g2;
+            EXPECT_EQ_INT(mv_cache_put(c, "bytes", "xyz", 3), MV_OK);
+            mv_cache_release(r);
+            EXPECT_EQ_INT(mv_cache_get(c, "bytes", &r), MV_OK);
+            EXPECT_EQ_INT(mv_cache_ref_vol(r, &g2), MV_ERR_INVALID_ARG);
+            mv_cache_release(r);
+        }
+        mv_free(&v);
+        EXPECT_EQ_INT(mv_cache_destroy(c), MV_OK);
+    }
+}
+
+#if !defined(MEDVOL_NO_STDIO)
+MV_TEST(analysis, load_cached_keys_file_state)
+{
+    mv_cache *c;
+    mv_cache_stats st;
+    mv_cache_ref *r1, *r2, *r3;
+    const mv_vol *v1, *v3;
+    mv_vol a, b;
+    int64_t da[3] = {10, 11, 12}, db[3] = {10, 11, 13};
+    const char *path = tu_path("analysis_cached.nii");
+    EXPECT_EQ_INT(mv_cache_create(&c, NULL), MV_OK);
+    EXPECT_EQ_INT(mv_vol_alloc(&a, MV_DT_F32, 3, da, NULL), MV_OK);
+    EXPECT_EQ_INT(mv_vol_alloc(&b, MV_DT_F32, 3, db, NULL), MV_OK);
+    ((float *)a.data)[5] = 3.0f;
+    ((float *)b.data)[5] = 4.0f;
+    EXPECT_EQ_INT(mv_save(path, &a, NULL), MV_OK);
+    EXPECT_EQ_INT(mv_load_cached(c, path, NULL, &r1), MV_OK);
+    EXPECT_EQ_INT(mv_load_cached(c, path, NULL, &r2), MV_OK);
+    EXPECT_EQ_INT(mv_cache_get_stats(c, &st), MV_OK);
+    EXPECT_EQ_INT((int64_t)st.hits, 1);
+    EXPECT_EQ_INT((int64_t)st.misses, 1);
+    EXPECT_EQ_INT(mv_cache_ref_vol(r1, &v1), MV_OK);
+    EXPECT(((const float *)v1->data)[5] == 3.0f && v1->dim[2] == 12);
+    EXPECT_EQ_INT(mv_save(path, &b, NULL), MV_OK); /* another file under the same name */
+    EXPECT_EQ_INT(mv_load_cached(c, path, NULL, &r3), MV_OK);
+    EXPECT_EQ_INT(mv_cache_ref_vol(r3, &v3), MV_OK);
+    EXPECT(((const float *)v3->data)[5] == 4.0f && v3->dim[2] == 13);
+    EXPECT(((const float *)v1->data)[5] == 3.0f); /* the old reference is untouched */
+    mv_cache_release(r2);
+    EXPECT_EQ_INT(mv_load_cached(c, "/nonexistent/x.nii", NULL, &r2), MV_ERR_IO);
+    EXPECT(r2 == NULL);
+    mv_cache_release(r1);
+    mv_cache_release(r3);
+    EXPECT_EQ_INT(mv_cache_destroy(c), MV_OK);
+    mv_free(&a);
+    mv_free(&b);
+}
+#endif
+
+/* threads putting, getting, reading and releasing at once: every read sees
+   the bytes its key was put with, the limits hold at every look, nothing
+   leaks or is freed under a reader (ASan / TSan builds check the rest) */
+typedef struct stress_arg {
+    mv_cache *c;
+    int id, errors;
+    uint64_t max_bytes;
+    int64_t max_entries;
+} stress_arg;
+
+static void *stress_body(void *p)
+{
+    stress_arg *a = (stress_arg *)p;
+    uint64_t s = 1000 + (uint64_t)a->id;
+    unsigned char buf[4096], want[4096];
+    mv_cache_ref *held[4] = {NULL, NULL, NULL, NULL};
+    int step;
+    for (step = 0; step < 3000; step++) {
+        int k = (int)(tu_rand01(&s) * 40), slot = step & 3;
+        size_t len = 64 + (size_t)k * 97; /* the length is a function of the key */
+        char key[16];
+        double u = tu_rand01(&s);
+        snprintf(key, sizeof(key), "key%d", k);
+        if (u < 0.4) {
+            pattern(buf, len, (unsigned)k);
+            if (mv_cache_put(a->c, key, buf, len) != MV_OK) a->errors++;
+        } else if (u < 0.9) {
+            mv_cache_release(held[slot]);
+            held[slot] = NULL;
+            if (mv_cache_get(a->c, key, &held[slot]) == MV_OK) {
+                const void *d;
+                size_t n;
+                mv_cache_ref_bytes(held[slot], &d, &n);
+                pattern(want, len, (unsigned)k);
+                if (n != len || memcmp(d, want, len) != 0) a->errors++;
+            }
+        } else if (u < 0.95) {
+            (void)mv_cache_remove(a->c, key);
+        } else {
+            mv_cache_stats st;
+            mv_cache_get_stats(a->c, &st);
+            if (st.bytes > a->max_bytes || (a->max_entries && st.entries > a->max_entries)) a->errors++;
+        }
+        /* a held reference still reads its bytes after others evicted it */
+        if (held[(slot + 1) & 3]) {
+            const void *d;
+            size_t n;
+            mv_cache_ref_bytes(held[(slot + 1) & 3], &d, &n);
+            pattern(want, n, (unsigned)((n - 64) / 97));
+            if (memcmp(d, want, n) != 0) a->errors++;
+        }
+    }
+    for (step = 0; step < 4; step++) mv_cache_release(held[step]);
+    return NULL;
+}
+
+MV_TEST(analysis, cache_threads_stress)
+{
+    int comp;
+    if (strstr(mv_build_info(), "MEDVOL_NO_THREADS")) {
+        mvt_skip("MEDVOL_NO_THREADS build: the cache is not thread-safe there");
+        return;
+    }
+    for (comp = 0; comp < 2; comp++) {
+        enum { NT = 4 };
+        pthread_t t[NT];
+        stress_arg a[NT];
+        mv_cache *c;
+        mv_cache_opts o = MV_ZERO_INIT;
+        mv_cache_stats st;
+        int i;
+        o.max_bytes = 20000;
+        o.max_entries = 12;
+        o.compress = comp;
+        EXPECT_EQ_INT(mv_cache_create(&c, &o), MV_OK);
+        for (i = 0; i < NT; i++) {
+            a[i].c = c;
+            a[i].id = i;
+            a[i].errors = 0;
+            a[i].max_bytes = o.max_bytes;
+            a[i].max_entries = o.max_entries;
+            pthread_create(&t[i], NULL, stress_body, &a[i]);
+        }
+        for (i = 0; i < NT; i++) {
+            pthread_join(t[i], NULL);
+            EXPECT_MSG(a[i].errors == 0, "thread %d: %d errors", i, a[i].errors);
+        }
+        EXPECT_EQ_INT(mv_cache_get_stats(c, &st), MV_OK);
+        EXPECT(st.bytes <= o.max_bytes && st.entries <= o.max_entries);
+        EXPECT(st.evictions > 0 && st.hits > 0);
+        EXPECT_EQ_INT(mv_cache_destroy(c), MV_OK);
+    }
+}
