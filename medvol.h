@@ -51,7 +51,8 @@ TABLE OF CONTENTS (search for the anchors)
       >>api-mri       MRI: centred FFT, shifts, coil combination, sensitivities,
                       SENSE, bounded-memory reconstructions, phantom k-space
       >>api-analysis  Pearson rows/matrix/seed maps, chi-squared with contrast and
-                      offset fit, angle selection, the bounded cache mv_cache
+                      offset fit, angle selection, multi-tau g2 and two-time
+                      correlation, the bounded cache mv_cache
       >>api-phantom   synthetic volumes for demos and tests
       >>impl          implementation (MEDVOL_IMPLEMENTATION only)
       >>impl-mem      allocation and checked size arithmetic
@@ -1544,6 +1545,57 @@ MVDEF mv_status mv_chi2_rows(const void *data, const void *model, const void *si
 MVDEF mv_status mv_angle_mask(const double *angles, int64_t n, const double *ranges, int nranges, uint8_t *mask);
 MVDEF mv_status mv_angle_select(const double *angles, int64_t n, const double *ranges, int nranges, int64_t *idx,
                                 int64_t cap, int64_t *count);
+
+/* Correlation over frames (XPCS). Regions of interest are given by a label
+   image of npix int32 labels (1..nroi; 0 or out of range = no region).
+
+   Multi-tau (mv_mtau_*): a streaming correlator with the lag structure and
+   binning of the multipletau package's autocorrelate(a, m): level 0 holds
+   lags 0..m frames; level l >= 1 works on the series binned l times (each
+   value the mean of two consecutive values of level l-1, pairs from the
+   start, an unpaired last value waiting for its partner) and holds lags
+   (m/2+1 .. m) * 2^l frames. For every region and lag it keeps, summed
+   over the region's pixels, sxx = sum_t I(t) I(t+n), shead = sum_t I(t),
+   stail = sum_t I(t+n) over the count = N_l - n products (N_l values of
+   level l so far); multipletau's unnormalised G of one pixel is
+   sxx * N_0 / N_l, its normalize=True G is (sxx - a (shead + stail) +
+   count a^2) / (count a^2) with a = the series mean. The g2 returned is
+   XPCS's symmetric normalisation g2 = <I(t) I(t+n)> / (<I(t)> <I(t+n)>)
+   = sxx * count * P / (shead * stail), P the region's pixel count (NaN
+   while count is 0). Frames are pushed one at a time; memory is
+   levels * (m + 2) float64 values per region pixel. Not thread-safe (one
+   correlator per thread); the sums are the same bytes on every ISA.
+
+   Two-time (mv_twotime): C(t1, t2) = <I(t1) I(t2)>_roi / (<I(t1)>_roi
+   <I(t2)>_roi) over a stack of T frames (frame t at frames + t * npix),
+   averages over the region's pixels, float64 products of the gathered
+   region (a blocked, symmetric matrix product; NaN where a mean is 0). */
+typedef struct mv_mtau mv_mtau;
+
+typedef struct mv_mtau_opts {
+    int m;          /* buffers (lags) per level, even, >= 2; 0 = 16 */
+    int levels;     /* levels including level 0; 0 = 20 (lags to ~ m * 2^19 frames) */
+    void *alloc_ctx;
+} mv_mtau_opts;
+
+/* A correlator for the regions of labels (npix pixels, nroi regions, each
+   with at least one pixel). allocates: yes. */
+MVDEF mv_status mv_mtau_create(mv_mtau **mt, const int32_t *labels, int64_t npix, int nroi, const mv_mtau_opts *opts);
+MVDEF mv_status mv_mtau_destroy(mv_mtau *mt);
+/* Feeds one frame of npix values (dtype any real type). allocates: no. */
+MVDEF mv_status mv_mtau_push(mv_mtau *mt, const void *frame, mv_dtype dtype);
+/* Lag count (m + 1 + (levels - 1) * m / 2) and the lags in frames. */
+MVDEF mv_status mv_mtau_lags(const mv_mtau *mt, double *lags, int *nlags);
+/* g2 per lag of region roi (1..nroi); and the raw sums (any pointer may be
+   NULL), each nlags long. allocates: no. */
+MVDEF mv_status mv_mtau_g2(const mv_mtau *mt, int roi, double *g2);
+MVDEF mv_status mv_mtau_sums(const mv_mtau *mt, int roi, double *sxx, double *shead, double *stail, int64_t *count);
+
+/* Two-time correlation of region roi: C is T x T doubles (row t1).
+   frames: T frames of npix values, dtype float32 or float64 (or any real
+   type). allocates: the gathered region (T * P doubles). thread-safe: yes. */
+MVDEF mv_status mv_twotime(const void *frames, mv_dtype dtype, int64_t T, int64_t npix, const int32_t *labels, int roi,
+                           double *C, const mv_corr_opts *opts);
 
 /* The bounded cache. mv_cache holds copies of byte buffers or volumes under
    caller keys (any NUL-terminated string; mv_load_cached keys a file by its
@@ -17386,6 +17438,289 @@ MVDEF mv_status mv_angle_select(const double *angles, int64_t n, const double *r
     *count = cnt;
     MV__CHECK(!idx || cnt <= cap, MV_ERR_BUFFER_TOO_SMALL, "mv_angle_select: %lld angles selected, cap %lld",
               (long long)cnt, (long long)cap);
+    return MV_OK;
+}
+
+/* ---- multi-tau and two-time correlation ---- */
+
+struct mv_mtau {
+    int m, levels, nroi, nlags;
+    int64_t npix, nsel;
+    int64_t *pix;      /* nsel pixel indices, region by region */
+    int64_t *rstart;   /* nroi + 1 offsets into pix */
+    double *ring;      /* [levels][m + 1][nsel]: the last m + 1 values of each level */
+    double *pend;      /* [levels][nsel]: a value waiting for its pair */
+    double *fsum;      /* [levels][m + 1][nroi]: each ring slot's sum per region */
+    double *cur;       /* [nsel]: the frame being pushed */
+    int *has_pend;     /* [levels] */
+    int64_t *nlev;     /* [levels]: values pushed per level */
+    double *sxx, *shead, *stail; /* [nroi][nlags] */
+    int64_t *cnt;      /* [nlags] */
+    void *alloc_ctx;
+};
+
+MVDEF mv_status mv_mtau_create(mv_mtau **out, const int32_t *labels, int64_t npix, int nroi, const mv_mtau_opts *opts)
+{
+    mv_mtau_opts def;
+    mv_mtau *t;
+    int64_t i, *fill;
+    uint64_t ring_n, total;
+    int m, L, r;
+    void *ctx;
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_mtau_create: mt is NULL");
+    *out = NULL;
+    if (!opts) {
+        memset(&def, 0, sizeof(def));
+        opts = &def;
+    }
+    ctx = opts->alloc_ctx;
+    m = opts->m ? opts->m : 16;
+    L = opts->levels ? opts->levels : 20;
+    MV__CHECK(m >= 2 && m % 2 == 0 && m <= 1024, MV_ERR_INVALID_ARG, "mv_mtau_create: opts.m = %d (even, 2..1024)", m);
+    MV__CHECK(L >= 1 && L <= 40, MV_ERR_INVALID_ARG, "mv_mtau_create: opts.levels = %d (1..40)", L);
+    MV__CHECK(labels != NULL && npix >= 1 && nroi >= 1 && nroi <= (1 << 20), MV_ERR_INVALID_ARG,
+              "mv_mtau_create: labels %s, npix %lld, nroi %d", labels ? "given" : "NULL", (long long)npix, nroi);
+    t = (mv_mtau *)mv__alloc_zero(sizeof(*t), ctx);
+    MV__CHECK(t != NULL, MV_ERR_OUT_OF_MEMORY, "mv_mtau_create: state");
+    t->m = m;
+    t->levels = L;
+    t->nroi = nroi;
+    t->npix = npix;
+    t->nlags = m + 1 + (L - 1) * (m / 2);
+    t->alloc_ctx = ctx;
+    t->rstart = (int64_t *)mv__alloc_zero((size_t)(nroi + 2) * sizeof(int64_t), ctx);
+    if (!t->rstart) goto oom;
+    for (i = 0; i < npix; i++)
+        if (labels[i] >= 1 && labels[i] <= nroi) t->rstart[labels[i] + 1]++;
+    for (r = 1; r <= nroi; r++) {
+        if (t->rstart[r + 1] == 0) {
+            mv_mtau_destroy(t);
+            return mv__fail(MV_ERR_INVALID_ARG, "mv_mtau_create: region %d has no pixel", r);
+        }
+        t->rstart[r + 1] += t->rstart[r];
+    }
+    /* rstart[r] is now the offset of region r (1-based) into pix: shift to 0-based */
+    memmove(t->rstart, t->rstart + 1, (size_t)(nroi + 1) * sizeof(int64_t));
+    t->nsel = t->rstart[nroi];
+    ring_n = (uint64_t)(m + 1) * (uint64_t)t->nsel;
+    MV__CHECK(mv__mul_u64(ring_n, (uint64_t)L, &total) && mv__mul_u64(total, 8, &total) && mv__fits_size(total),
+              MV_ERR_SIZE_OVERFLOW, "mv_mtau_create: %d levels of %llu values overflow", L,
+              (unsigned long long)ring_n);
+    t->pix = (int64_t *)mv__alloc((size_t)t->nsel * sizeof(int64_t), ctx);
+    fill = (int64_t *)mv__alloc((size_t)nroi * sizeof(int64_t), ctx);
+    t->ring = (double *)mv__alloc_zero((size_t)total, ctx);
+    t->pend = (double *)mv__alloc_zero((size_t)L * (size_t)t->nsel * 8, ctx);
+    t->fsum = (double *)mv__alloc_zero((size_t)L * (size_t)(m + 1) * (size_t)nroi * 8, ctx);
+    t->cur = (double *)mv__alloc((size_t)t->nsel * 8, ctx);
+    t->has_pend = (int *)mv__alloc_zero((size_t)L * sizeof(int), ctx);
+    t->nlev = (int64_t *)mv__alloc_zero((size_t)L * 8, ctx);
+    t->sxx = (double *)mv__alloc_zero((size_t)nroi * (size_t)t->nlags * 3 * 8, ctx);
+    t->cnt = (int64_t *)mv__alloc_zero((size_t)t->nlags * 8, ctx);
+    if (!t->pix || !fill || !t->ring || !t->pend || !t->fsum || !t->cur || !t->has_pend || !t->nlev || !t->sxx ||
+        !t->cnt) {
+        mv__free(fill, ctx);
+        goto oom;
+    }
+    t->shead = t->sxx + (size_t)nroi * (size_t)t->nlags;
+    t->stail = t->shead + (size_t)nroi * (size_t)t->nlags;
+    for (r = 0; r < nroi; r++) fill[r] = t->rstart[r];
+    for (i = 0; i < npix; i++)
+        if (labels[i] >= 1 && labels[i] <= nroi) t->pix[fill[labels[i] - 1]++] = i;
+    mv__free(fill, ctx);
+    *out = t;
+    return MV_OK;
+oom:
+    mv_mtau_destroy(t);
+    return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_mtau_create: state for %lld pixels", (long long)npix);
+}
+
+MVDEF mv_status mv_mtau_destroy(mv_mtau *t)
+{
+    void *ctx;
+    if (!t) return MV_OK;
+    ctx = t->alloc_ctx;
+    mv__free(t->pix, ctx);
+    mv__free(t->rstart, ctx);
+    mv__free(t->ring, ctx);
+    mv__free(t->pend, ctx);
+    mv__free(t->fsum, ctx);
+    mv__free(t->cur, ctx);
+    mv__free(t->has_pend, ctx);
+    mv__free(t->nlev, ctx);
+    mv__free(t->sxx, ctx);
+    mv__free(t->cnt, ctx);
+    mv__free(t, ctx);
+    return MV_OK;
+}
+
+/* index of lag n (in level-l samples) in the lag table */
+MV__INLINE int mv__mtau_lag_index(int m, int l, int n) { return l == 0 ? n : m + 1 + (l - 1) * (m / 2) + (n - m / 2 - 1); }
+
+/* v (nsel values) becomes value nlev[l] of level l */
+static void mv__mtau_feed(mv_mtau *t, int l, const double *v)
+{
+    const mv__ana_ops *ops = mv__ana_ops_active();
+    const int R = t->m + 1;
+    int64_t k = t->nlev[l], n, nmax = MV__MIN((int64_t)t->m, k), nmin = l == 0 ? 0 : t->m / 2 + 1;
+    size_t lb = (size_t)R * (size_t)t->nsel;
+    double *slot = t->ring + (size_t)l * lb + (size_t)(k % R) * (size_t)t->nsel;
+    double *fs = t->fsum + ((size_t)l * (size_t)R + (size_t)(k % R)) * (size_t)t->nroi;
+    int r;
+    memcpy(slot, v, (size_t)t->nsel * sizeof(double));
+    for (r = 0; r < t->nroi; r++) {
+        int64_t a = t->rstart[r], p;
+        double s = 0;
+        for (p = a; p < t->rstart[r + 1]; p++) s += slot[p];
+        fs[r] = s;
+    }
+    for (n = nmin; n <= nmax; n++) {
+        int j = mv__mtau_lag_index(t->m, l, (int)n);
+        const double *old = t->ring + (size_t)l * lb + (size_t)((k - n) % R) * (size_t)t->nsel;
+        const double *ofs = t->fsum + ((size_t)l * (size_t)R + (size_t)((k - n) % R)) * (size_t)t->nroi;
+        for (r = 0; r < t->nroi; r++) {
+            int64_t a = t->rstart[r], b = t->rstart[r + 1];
+            size_t o = (size_t)r * (size_t)t->nlags + (size_t)j;
+            t->sxx[o] += ops->dot(slot + a, old + a, b - a);
+            t->shead[o] += ofs[r];
+            t->stail[o] += fs[r];
+        }
+        t->cnt[j]++;
+    }
+    t->nlev[l]++;
+    if (l + 1 >= t->levels) return;
+    if (!t->has_pend[l]) {
+        memcpy(t->pend + (size_t)l * (size_t)t->nsel, v, (size_t)t->nsel * sizeof(double));
+        t->has_pend[l] = 1;
+    } else {
+        double *p = t->pend + (size_t)l * (size_t)t->nsel;
+        int64_t i;
+        for (i = 0; i < t->nsel; i++) p[i] = (p[i] + v[i]) / 2; /* multipletau's (a + b) / 2 */
+        t->has_pend[l] = 0;
+        mv__mtau_feed(t, l + 1, p);
+    }
+}
+
+MVDEF mv_status mv_mtau_push(mv_mtau *t, const void *frame, mv_dtype dtype)
+{
+    int64_t i;
+    MV__CHECK(t != NULL && frame != NULL, MV_ERR_INVALID_ARG, "mv_mtau_push: %s is NULL", t ? "frame" : "mt");
+    MV__CHECK(mv__an_real_dtype(dtype), MV_ERR_UNSUPPORTED, "mv_mtau_push: dtype %s", mv_dtype_name(dtype));
+    if (dtype == MV_DT_F32)
+        for (i = 0; i < t->nsel; i++) t->cur[i] = (double)((const float *)frame)[t->pix[i]];
+    else
+        for (i = 0; i < t->nsel; i++) t->cur[i] = mv__an_get(frame, dtype, (size_t)t->pix[i]);
+    mv__mtau_feed(t, 0, t->cur);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_mtau_lags(const mv_mtau *t, double *lags, int *nlags)
+{
+    int l, n;
+    MV__CHECK(t != NULL && nlags != NULL, MV_ERR_INVALID_ARG, "mv_mtau_lags: %s is NULL", t ? "nlags" : "mt");
+    *nlags = t->nlags;
+    if (!lags) return MV_OK;
+    for (l = 0; l < t->levels; l++)
+        for (n = l == 0 ? 0 : t->m / 2 + 1; n <= t->m; n++)
+            lags[mv__mtau_lag_index(t->m, l, n)] = ldexp((double)n, l);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_mtau_sums(const mv_mtau *t, int roi, double *sxx, double *shead, double *stail, int64_t *count)
+{
+    size_t o;
+    MV__CHECK(t != NULL, MV_ERR_INVALID_ARG, "mv_mtau_sums: mt is NULL");
+    MV__CHECK(roi >= 1 && roi <= t->nroi, MV_ERR_INVALID_ARG, "mv_mtau_sums: roi %d outside 1..%d", roi, t->nroi);
+    o = (size_t)(roi - 1) * (size_t)t->nlags;
+    if (sxx) memcpy(sxx, t->sxx + o, (size_t)t->nlags * 8);
+    if (shead) memcpy(shead, t->shead + o, (size_t)t->nlags * 8);
+    if (stail) memcpy(stail, t->stail + o, (size_t)t->nlags * 8);
+    if (count) memcpy(count, t->cnt, (size_t)t->nlags * 8);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_mtau_g2(const mv_mtau *t, int roi, double *g2)
+{
+    size_t o;
+    int j;
+    double P;
+    MV__CHECK(t != NULL && g2 != NULL, MV_ERR_INVALID_ARG, "mv_mtau_g2: %s is NULL", t ? "g2" : "mt");
+    MV__CHECK(roi >= 1 && roi <= t->nroi, MV_ERR_INVALID_ARG, "mv_mtau_g2: roi %d outside 1..%d", roi, t->nroi);
+    o = (size_t)(roi - 1) * (size_t)t->nlags;
+    P = (double)(t->rstart[roi] - t->rstart[roi - 1]);
+    for (j = 0; j < t->nlags; j++) {
+        double den = t->shead[o + j] * t->stail[o + j];
+        g2[j] = t->cnt[j] > 0 && den != 0 ? t->sxx[o + j] * (double)t->cnt[j] * P / den : (double)NAN;
+    }
+    return MV_OK;
+}
+
+typedef struct mv__twotime_job {
+    const double *X; /* T rows of P gathered values */
+    const double *mean;
+    int64_t T, P;
+    double *C;
+    const mv__ana_ops *ops;
+} mv__twotime_job;
+
+static void mv__twotime_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    mv__twotime_job *j = (mv__twotime_job *)ctx;
+    int64_t t, i, k, T = j->T;
+    (void)worker;
+    for (t = b; t < e; t++) {
+        int64_t i0 = t * MV__AN_TILE, i1 = MV__MIN(i0 + MV__AN_TILE, T);
+        for (k = i0; k < T; k++)
+            for (i = i0; i < i1 && i <= k; i++) {
+                double den = j->mean[i] * j->mean[k], c;
+                c = j->ops->dot(j->X + (size_t)i * (size_t)j->P, j->X + (size_t)k * (size_t)j->P, j->P) / (double)j->P;
+                c = den != 0 ? c / den : (double)NAN;
+                j->C[(size_t)i * (size_t)T + (size_t)k] = c;
+                j->C[(size_t)k * (size_t)T + (size_t)i] = c;
+            }
+    }
+}
+
+MVDEF mv_status mv_twotime(const void *frames, mv_dtype dtype, int64_t T, int64_t npix, const int32_t *labels, int roi,
+                           double *C, const mv_corr_opts *opts)
+{
+    mv__twotime_job j;
+    double *X, *mean;
+    int64_t P = 0, i, t, p;
+    uint64_t bytes;
+    size_t es;
+    void *ctx = opts ? opts->alloc_ctx : NULL;
+    MV__CHECK(frames != NULL && labels != NULL && C != NULL, MV_ERR_INVALID_ARG, "mv_twotime: %s is NULL",
+              !frames ? "frames" : !labels ? "labels" : "C");
+    MV__CHECK(mv__an_real_dtype(dtype), MV_ERR_UNSUPPORTED, "mv_twotime: dtype %s", mv_dtype_name(dtype));
+    MV__CHECK(T >= 1 && npix >= 1, MV_ERR_INVALID_ARG, "mv_twotime: T = %lld, npix = %lld", (long long)T,
+              (long long)npix);
+    for (i = 0; i < npix; i++) P += labels[i] == roi;
+    MV__CHECK(P > 0, MV_ERR_INVALID_ARG, "mv_twotime: region %d has no pixel", roi);
+    MV__CHECK(mv__mul_u64((uint64_t)T, (uint64_t)P + 1, &bytes) && mv__mul_u64(bytes, 8, &bytes) &&
+                  mv__fits_size(bytes),
+              MV_ERR_SIZE_OVERFLOW, "mv_twotime: %lld frames of %lld pixels overflow", (long long)T, (long long)P);
+    X = (double *)mv__alloc((size_t)bytes, ctx);
+    MV__CHECK(X != NULL, MV_ERR_OUT_OF_MEMORY, "mv_twotime: %llu bytes for the region", (unsigned long long)bytes);
+    mean = X + (size_t)T * (size_t)P;
+    es = mv_dtype_size(dtype);
+    for (t = 0; t < T; t++) {
+        const unsigned char *f = (const unsigned char *)frames + (size_t)t * (size_t)npix * es;
+        double *row = X + (size_t)t * (size_t)P, s = 0;
+        for (i = 0, p = 0; i < npix; i++)
+            if (labels[i] == roi) row[p++] = mv__an_get(f, dtype, (size_t)i);
+        for (p = 0; p < P; p++) s += row[p];
+        mean[t] = s / (double)P;
+    }
+    j.X = X;
+    j.mean = mean;
+    j.T = T;
+    j.P = P;
+    j.C = C;
+    j.ops = mv__ana_ops_active();
+    mv__parallel_for((T + MV__AN_TILE - 1) / MV__AN_TILE, 1,
+                     mv__threads_for_bytes(opts ? opts->threads : 0, (uint64_t)T * (uint64_t)P * 8 * (uint64_t)MV__MAX(1, T / 16)),
+                     mv__twotime_range, &j);
+    mv__free(X, ctx);
     return MV_OK;
 }
 

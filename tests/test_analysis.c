@@ -950,3 +950,194 @@ MV_TEST(analysis, cache_threads_stress)
         EXPECT_EQ_INT(mv_cache_destroy(c), MV_OK);
     }
 }
+
+/* ---- multi-tau and two-time ---------------------------------------------------- */
+
+/* one standard normal from the seeded generator (Box-Muller) */
+static double gauss(uint64_t *s)
+{
+    double u1 = tu_rand01(s), u2 = tu_rand01(s);
+    if (u1 < 1e-300) u1 = 1e-300;
+    return sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+/* Speckle with a known g2: each pixel's field is a complex AR(1) process
+   E(t) = rho E(t-1) + sqrt(1 - rho^2) n(t), rho = exp(-Gamma), so
+   I = |E|^2 has g2(tau) = 1 + exp(-2 Gamma tau) (beta = 1). Region 1
+   has Gamma = 0.05 per frame, region 2 Gamma = 0.02. */
+MV_TEST(analysis, mtau_recovers_gamma)
+{
+    enum { P = 600, T = 3000 };
+    static const double gam[2] = {0.05, 0.02};
+    int32_t lab[P];
+    double er[P], ei[P], lags[200], g2[200];
+    float frame[P];
+    mv_mtau *mt;
+    mv_mtau_opts o = MV_ZERO_INIT;
+    uint64_t s = 2024;
+    int p, t, nl, r;
+    o.m = 16;
+    o.levels = 10;
+    for (p = 0; p < P; p++) {
+        lab[p] = p % 3 == 2 ? 0 : 1 + p % 3; /* 200 pixels each, a third unused */
+        er[p] = gauss(&s) / sqrt(2.0);
+        ei[p] = gauss(&s) / sqrt(2.0);
+    }
+    EXPECT_EQ_INT(mv_mtau_create(&mt, lab, P, 2, &o), MV_OK);
+    for (t = 0; t < T; t++) {
+        for (p = 0; p < P; p++) {
+            double rho = exp(-gam[p % 3 == 1]), q = sqrt((1 - rho * rho) / 2);
+            er[p] = rho * er[p] + q * gauss(&s);
+            ei[p] = rho * ei[p] + q * gauss(&s);
+            frame[p] = (float)(er[p] * er[p] + ei[p] * ei[p]);
+        }
+        EXPECT_EQ_INT(mv_mtau_push(mt, frame, MV_DT_F32), MV_OK);
+    }
+    EXPECT_EQ_INT(mv_mtau_lags(mt, lags, &nl), MV_OK);
+    EXPECT_EQ_INT(nl, 17 + 9 * 8);
+    EXPECT(lags[16] == 16 && lags[17] == 18 && lags[25] == 36);
+    for (r = 1; r <= 2; r++) {
+        /* least squares of log(g2 - 1) = log beta - 2 Gamma tau over level 0 */
+        double sx = 0, sy = 0, sxx = 0, sxy = 0, nn = 0, slope, G;
+        int j;
+        EXPECT_EQ_INT(mv_mtau_g2(mt, r, g2), MV_OK);
+        for (j = 1; j <= 16; j++) {
+            double y;
+            if (!(g2[j] - 1 > 0.05)) continue;
+            y = log(g2[j] - 1);
+            sx += lags[j];
+            sy += y;
+            sxx += lags[j] * lags[j];
+            sxy += lags[j] * y;
+            nn++;
+        }
+        slope = (nn * sxy - sx * sy) / (nn * sxx - sx * sx);
+        G = -slope / 2;
+        EXPECT_MSG(fabs(G / gam[r - 1] - 1) < 0.02, "region %d: Gamma %.5f, true %.5f", r, G, gam[r - 1]);
+        EXPECT_MSG(fabs(g2[0] - 2) < 0.05, "region %d: g2(0) = %.4f (1 + beta, beta = 1)", r, g2[0]);
+        EXPECT(isnan(g2[nl - 1])); /* lag 16 * 2^9 > T: no product yet */
+    }
+    EXPECT_EQ_INT(mv_mtau_g2(mt, 3, g2), MV_ERR_INVALID_ARG);
+    mv_mtau_destroy(mt);
+}
+
+MV_TEST(analysis, mtau_matches_multipletau)
+{
+    static const int cases[][2] = {{1000, 16}, {999, 8}, {4097, 4}};
+    aref r;
+    double *lg[3];
+    double *sums[3][4];
+    int nls[3], c, norm;
+    if (!tu_python("numpy multipletau")) {
+        mvt_skip("python3 with numpy and multipletau not found (pip install multipletau)");
+        return;
+    }
+    if (!aref_begin(&r, "analysis_mtau")) return;
+    for (c = 0; c < 3; c++) {
+        int n = cases[c][0], i, k;
+        double *tr = (double *)malloc((size_t)n * 8);
+        int32_t lab = 1;
+        mv_mtau *mt;
+        mv_mtau_opts o = MV_ZERO_INIT;
+        int64_t *cnt;
+        uint64_t s = 40 + (uint64_t)c;
+        o.m = cases[c][1];
+        o.levels = 12;
+        for (i = 0; i < n; i++) tr[i] = 5 + sin(i * 0.05) + tu_rand01(&s);
+        EXPECT_EQ_INT(mv_mtau_create(&mt, &lab, 1, 1, &o), MV_OK);
+        for (i = 0; i < n; i++) EXPECT_EQ_INT(mv_mtau_push(mt, tr + i, MV_DT_F64), MV_OK);
+        mv_mtau_lags(mt, NULL, &nls[c]);
+        lg[c] = (double *)malloc((size_t)nls[c] * 8);
+        mv_mtau_lags(mt, lg[c], &nls[c]);
+        for (k = 0; k < 4; k++) sums[c][k] = (double *)malloc((size_t)nls[c] * 8);
+        cnt = (int64_t *)malloc((size_t)nls[c] * 8);
+        EXPECT_EQ_INT(mv_mtau_sums(mt, 1, sums[c][0], sums[c][1], sums[c][2], cnt), MV_OK);
+        for (i = 0; i < nls[c]; i++) sums[c][3][i] = (double)cnt[i];
+        free(cnt);
+        mv_mtau_destroy(mt);
+        for (norm = 0; norm < 2; norm++) {
+            int id = r.n++;
+            aref_write(&r, id, "t", tr, (size_t)n * 8);
+            fprintf(r.list, "mtau c%d %d %d %d\n", id, n, cases[c][1], norm);
+        }
+        free(tr);
+    }
+    EXPECT(aref_run(&r));
+    for (c = 0; c < 3; c++) {
+        int n = cases[c][0], m = cases[c][1];
+        for (norm = 0; norm < 2; norm++) {
+            char path[700];
+            size_t len = 0;
+            double *G, a = sums[c][1][0] / sums[c][3][0];
+            int rows, i, checked = 0;
+            snprintf(path, sizeof(path), "%s/c%d.out", r.dir, 2 * c + norm);
+            G = (double *)tu_read_file(path, &len);
+            EXPECT(G != NULL);
+            rows = (int)(len / 16);
+            for (i = 0; G && i < rows; i++) {
+                /* multipletau's row i is our lag i (its levels are ours, cut where its data ends) */
+                double cntv = sums[c][3][i], mine;
+                int lvl = 0;
+                double lag = lg[c][i];
+                while (lvl < 30 && ldexp((double)m, lvl) < lag) lvl++;
+                EXPECT_MSG(G[2 * i] == lag, "case %d row %d: lag %g vs multipletau %g", c, i, lag, G[2 * i]);
+                if (!norm) {
+                    double nl = floor((double)n / ldexp(1.0, lvl)); /* values of that level */
+                    /* N_l of multipletau: halvings with the odd value dropped */
+                    int64_t N = n, q;
+                    for (q = 0; q < lvl; q++) N /= 2;
+                    (void)nl;
+                    mine = sums[c][0][i] * (double)n / (double)N;
+                } else
+                    mine = (sums[c][0][i] - a * (sums[c][1][i] + sums[c][2][i]) + cntv * a * a) / (cntv * a * a);
+                EXPECT_MSG(close_rel(mine, G[2 * i + 1], 1e-10), "case %d (n %d, m %d, normalize %d) row %d lag %g: %.17g vs %.17g",
+                           c, n, m, norm, i, lag, mine, G[2 * i + 1]);
+                checked++;
+            }
+            EXPECT(checked > m + 8);
+            free(G);
+        }
+        free(lg[c]);
+        for (norm = 0; norm < 4; norm++) free(sums[c][norm]);
+    }
+}
+
+MV_TEST(analysis, twotime_matches_numpy)
+{
+    enum { T = 70, NP = 53 };
+    double *f = (double *)malloc(T * NP * 8), *C = (double *)malloc(T * T * 8), *C2 = (double *)malloc(T * T * 8);
+    double *ref;
+    int32_t lab[NP];
+    float *f32 = (float *)malloc(T * NP * 4);
+    uint64_t s = 8;
+    aref r;
+    int i;
+    mv_corr_opts o = MV_ZERO_INIT;
+    for (i = 0; i < NP; i++) lab[i] = i % 4;
+    for (i = 0; i < T * NP; i++) {
+        f[i] = (float)(tu_rand01(&s) * 3 + (i / NP) * 0.01);
+        f32[i] = (float)f[i];
+    }
+    EXPECT_EQ_INT(mv_twotime(f, MV_DT_F64, T, NP, lab, 2, C, NULL), MV_OK);
+    o.threads = 1;
+    EXPECT_EQ_INT(mv_twotime(f32, MV_DT_F32, T, NP, lab, 2, C2, &o), MV_OK);
+    EXPECT(memcmp(C, C2, T * T * 8) == 0); /* the same values in float32 */
+    EXPECT_EQ_INT(mv_twotime(f, MV_DT_F64, T, NP, lab, 7, C, NULL), MV_ERR_INVALID_ARG);
+    if (!aref_begin(&r, "analysis_twotime")) {
+        mvt_skip("numpy (python3 with numpy) not found");
+    } else {
+        aref_write(&r, 0, "f", f, T * NP * 8);
+        aref_write(&r, 0, "l", lab, sizeof(lab));
+        fprintf(r.list, "twotime c0 %d %d 2\n", T, NP);
+        r.n = 1;
+        EXPECT(aref_run(&r));
+        ref = (double *)aref_out(&r, 0, T * T * 8);
+        for (i = 0; ref && i < T * T; i++)
+            EXPECT_MSG(close_rel(C2[i], ref[i], 1e-12), "C[%d][%d]: %.17g vs numpy %.17g", i / T, i % T, C2[i], ref[i]);
+        free(ref);
+    }
+    free(f);
+    free(f32);
+    free(C);
+    free(C2);
+}

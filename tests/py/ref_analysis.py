@@ -10,6 +10,9 @@ cases.txt, one case a line (arrays are raw little-endian files DIR/<id>.<name>):
   angles ID N NRANGES                     a f8[N], r f8[2*NRANGES]       -> out u1[N]
   seed ID PATH KIND I J K MASKPATH TMASK  a NIfTI 4D file; KIND voxel|mask; TMASK u1 file or '-'
                                           -> out f8[x*y*z] (x fastest)
+  mtau ID N M NORMALIZE                   t f8[N]: multipletau.autocorrelate(t, m=M, normalize)
+                                          -> out f8[lenG*2] (lag, G) rows
+  twotime ID T NPIX ROI                   f f8[T*NPIX], l i4[NPIX] -> out f8[T*T]
 Everything is float64, from the definitions: numpy.corrcoef, numpy.linalg.lstsq,
 the angle rule written out with math.fmod, a nilearn-style seed map.
 """
@@ -126,6 +129,21 @@ def seed(d, i, path, kind, vi, vj, vk, maskpath, tmask):
     return np.clip(r, -1, 1).ravel(order='F')
 
 
+def mtau(d, i, n, m, normalize):
+    import multipletau
+    t = rd(d, i + '.t', np.float64)
+    return multipletau.autocorrelate(t, m=m, deltat=1, normalize=bool(normalize), dtype=np.float64).ravel()
+
+
+def twotime(d, i, T, npix, roi):
+    f = rd(d, i + '.f', np.float64).reshape(T, npix)
+    lab = rd(d, i + '.l', np.int32)
+    X = f[:, lab == roi]
+    mean = X.mean(axis=1)
+    with np.errstate(all='ignore'):
+        return ((X @ X.T) / X.shape[1] / np.outer(mean, mean)).ravel()
+
+
 def main():
     d = sys.argv[1]
     with open(os.path.join(d, 'cases.txt')) as f:
@@ -144,6 +162,10 @@ def main():
                 out = angles(d, i, int(w[2]), int(w[3]))
             elif op == 'seed':
                 out = seed(d, i, w[2], w[3], int(w[4]), int(w[5]), int(w[6]), w[7], w[8])
+            elif op == 'mtau':
+                out = mtau(d, i, int(w[2]), int(w[3]), int(w[4]))
+            elif op == 'twotime':
+                out = twotime(d, i, int(w[2]), int(w[3]), int(w[4]))
             else:
                 sys.exit('unknown op ' + op)
             np.ascontiguousarray(out).tofile(os.path.join(d, i + '.out'))
