@@ -17427,7 +17427,12 @@ MVDEF mv_status mv_angle_select(const double *angles, int64_t n, const double *r
     for (c0 = 0; c0 < n; c0 += 1024) {
         int64_t cn = MV__MIN((int64_t)1024, n - c0), i;
         ops->inside(angles + c0, cn, lo, hi, k, hit);
-        if (idx)
+        if (idx && cap - cnt >= cn) /* room for the whole chunk: branch-free compaction */
+            for (i = 0; i < cn; i++) {
+                idx[cnt] = c0 + i;
+                cnt += hit[i];
+            }
+        else if (idx)
             for (i = 0; i < cn; i++) {
                 if (hit[i] && cnt < cap) idx[cnt] = c0 + i;
                 cnt += hit[i];
