@@ -288,6 +288,17 @@ API TOUR
    mv_recon_sense (one coil or one volume at a time: bounded memory).
    mv_phantom_coil_sens + mv_phantom_kspace make test data with no file.
 
+   Analysis. mv_corr_rows / mv_corr_matrix are numpy.corrcoef (float64
+   sums, sample masks, Fisher z); mv_corr_seed is a seed-based connectivity
+   map streamed over the 4D layout (nilearn's 0 for constant voxels);
+   mv_chi2_rows gives chi-squared per row, optionally with the weighted
+   least-squares contrast and offset (lstsq); mv_angle_select picks angles in
+   inclusive ranges, (-180, 180] with ranges crossing +-180; mv_mtau_* is a
+   streaming multi-tau correlator (multipletau's lags and binning, XPCS g2)
+   and mv_twotime the two-time correlation; mv_cache is a thread-safe LRU
+   cache with byte/entry limits, TTL and optional compression, and
+   mv_load_cached loads through it (see >>api-analysis).
+
 LICENSE
    MIT, see the end of the file.
 
