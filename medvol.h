@@ -17250,55 +17250,66 @@ MVDEF mv_status mv_corr_seed(const mv_vol *bold, const mv_seed *seed, mv_vol *ou
 /* One row: out[0] = chi2, [1] = c, [2] = o, [3] = used samples. Three
    passes over a row that stays in cache: weighted means, centred sums
    (c, o), residuals (chi2). */
+/* 4 accumulator lanes (sample i in lane i % 4, summed in a fixed order):
+   independent add chains, the same bytes on every machine. */
+#define MV__AN_OK(di, mi, si) (di - di == 0 && mi - mi == 0 && si - si == 0 && si > 0)
+#define MV__AN_SUM4(a) (((a)[0] + (a)[2]) + ((a)[1] + (a)[3]))
 #define MV__AN_CHI2_ROW(sfx, T)                                                                    \
     static void mv__an_chi2_row_##sfx(const T *d, const T *m, const T *s, int64_t n, int fit, double out[4]) \
     {                                                                                              \
-        double sw = 0, swd = 0, swm = 0, dm, mm, cmm = 0, cmd = 0, c = 0, o = 0, chi = 0;          \
+        double sw[4] = {0, 0, 0, 0}, swd[4] = {0, 0, 0, 0}, swm[4] = {0, 0, 0, 0};                 \
+        double cmm[4] = {0, 0, 0, 0}, cmd[4] = {0, 0, 0, 0}, chi[4] = {0, 0, 0, 0};                \
+        double dm, mm, c, o, W, Cmm, Cmd;                                                          \
         int64_t i, nu = 0;                                                                         \
         for (i = 0; i < n; i++) {                                                                  \
             double di = (double)d[i], mi = (double)m[i], si = s ? (double)s[i] : 1.0, w;           \
-            if (!(di - di == 0 && mi - mi == 0 && si - si == 0 && si > 0)) continue;               \
+            if (!MV__AN_OK(di, mi, si)) continue;                                                  \
             w = s ? 1.0 / (si * si) : 1.0;                                                         \
             nu++;                                                                                  \
             if (!fit) {                                                                            \
-                chi += w * (di - mi) * (di - mi);                                                  \
+                chi[i & 3] += w * (di - mi) * (di - mi);                                           \
                 continue;                                                                          \
             }                                                                                      \
-            sw += w;                                                                               \
-            swd += w * di;                                                                         \
-            swm += w * mi;                                                                         \
+            sw[i & 3] += w;                                                                        \
+            swd[i & 3] += w * di;                                                                  \
+            swm[i & 3] += w * mi;                                                                  \
         }                                                                                          \
         out[3] = (double)nu;                                                                       \
         if (!fit || nu == 0) {                                                                     \
-            out[0] = chi;                                                                          \
+            out[0] = MV__AN_SUM4(chi);                                                             \
             out[1] = out[2] = fit ? (double)NAN : 0.0;                                             \
             return;                                                                                \
         }                                                                                          \
-        dm = swd / sw;                                                                             \
-        mm = swm / sw;                                                                             \
+        W = MV__AN_SUM4(sw);                                                                       \
+        dm = MV__AN_SUM4(swd) / W;                                                                 \
+        mm = MV__AN_SUM4(swm) / W;                                                                 \
         for (i = 0; i < n; i++) {                                                                  \
             double di = (double)d[i], mi = (double)m[i], si = s ? (double)s[i] : 1.0, w;           \
-            if (!(di - di == 0 && mi - mi == 0 && si - si == 0 && si > 0)) continue;               \
+            if (!MV__AN_OK(di, mi, si)) continue;                                                  \
             w = s ? 1.0 / (si * si) : 1.0;                                                         \
-            cmm += w * (mi - mm) * (mi - mm);                                                      \
-            cmd += w * (mi - mm) * (di - dm);                                                      \
+            cmm[i & 3] += w * (mi - mm) * (mi - mm);                                               \
+            cmd[i & 3] += w * (mi - mm) * (di - dm);                                               \
         }                                                                                          \
-        c = cmm > 0 ? cmd / cmm : 0.0;                                                             \
+        Cmm = MV__AN_SUM4(cmm);                                                                    \
+        Cmd = MV__AN_SUM4(cmd);                                                                    \
+        c = Cmm > 0 ? Cmd / Cmm : 0.0;                                                             \
         o = dm - c * mm;                                                                           \
         for (i = 0; i < n; i++) {                                                                  \
             double di = (double)d[i], mi = (double)m[i], si = s ? (double)s[i] : 1.0, w, r;        \
-            if (!(di - di == 0 && mi - mi == 0 && si - si == 0 && si > 0)) continue;               \
+            if (!MV__AN_OK(di, mi, si)) continue;                                                  \
             w = s ? 1.0 / (si * si) : 1.0;                                                         \
             r = (di - dm) - c * (mi - mm);                                                         \
-            chi += w * r * r;                                                                      \
+            chi[i & 3] += w * r * r;                                                               \
         }                                                                                          \
-        out[0] = chi;                                                                              \
+        out[0] = MV__AN_SUM4(chi);                                                                 \
         out[1] = c;                                                                                \
         out[2] = o;                                                                                \
     }
 MV__AN_CHI2_ROW(f32, float)
 MV__AN_CHI2_ROW(f64, double)
 #undef MV__AN_CHI2_ROW
+#undef MV__AN_OK
+#undef MV__AN_SUM4
 
 typedef struct mv__chi2_job {
     const void *data, *model, *sigma;
