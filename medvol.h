@@ -51,6 +51,9 @@ TABLE OF CONTENTS (search for the anchors)
       >>api-fft       FFT: c2c / r2c / c2r over any axes, plans, numpy norms
       >>api-mri       MRI: centred FFT, shifts, coil combination, sensitivities,
                       SENSE, bounded-memory reconstructions, phantom k-space
+      >>api-analysis  Pearson rows/matrix/seed maps, chi-squared with contrast and
+                      offset fit, angle selection, multi-tau g2 and two-time
+                      correlation, the bounded cache mv_cache
       >>api-phantom   synthetic volumes for demos and tests
       >>api-field     displacement fields (ITK/ANTs files): warp, compose,
                       invert, exponentiate, Jacobian, folds, smoothing;
@@ -66,6 +69,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>impl-fft-types  FFT plan types and the scalar reference FFT kernels
       >>impl-mri-types  MRI kernel table entries and their scalar references
       >>impl-filter-types  filter kernel table entries and their scalar references
+      >>impl-analysis-types  analysis kernel table entries and scalar references
       >>impl-kernels  kernel table: one re-include of >>pass per ISA
       >>impl-dtype    (conversion) dtype conversion with scaling, rounding, saturation
       >>impl-volume   mv_vol life cycle, metadata, extensions
@@ -82,6 +86,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>impl-filter   Gaussian, derivatives, gradient, box filter, pyramids
       >>impl-field    displacement fields
       >>impl-register transforms, metrics with gradients, optimisers, driver, files
+      >>impl-analysis Pearson, seed maps, chi-squared, angles, mv_cache
       >>history       version history
       >>license       licence
       >>pass          ISA-templated kernels (re-included once per ISA): the SIMD
@@ -89,6 +94,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>pass-fft      FFT butterflies and transposes, per ISA
       >>pass-mri      RSS, coil combination, complex parts, per ISA
       >>pass-filter   Gaussian line and column kernels, per ISA
+      >>pass-analysis Pearson sums, seed-map frames, angle ranges, per ISA
 
 CONFIGURATION (define before including; "impl" = matters only where
 MEDVOL_IMPLEMENTATION is defined, "all" = must be the same in every file)
@@ -302,6 +308,17 @@ API TOUR
    evaluation with its gradient; mv_matrix_* / mv_itk_tfm_* read and write
    the 4x4 RAS text matrix and the ITK .tfm (LPS); mv_warp_affine resamples
    moving onto the fixed grid.
+
+   Analysis. mv_corr_rows / mv_corr_matrix are numpy.corrcoef (float64
+   sums, sample masks, Fisher z); mv_corr_seed is a seed-based connectivity
+   map streamed over the 4D layout (nilearn's 0 for constant voxels);
+   mv_chi2_rows gives chi-squared per row, optionally with the weighted
+   least-squares contrast and offset (lstsq); mv_angle_select picks angles in
+   inclusive ranges, (-180, 180] with ranges crossing +-180; mv_mtau_* is a
+   streaming multi-tau correlator (multipletau's lags and binning, XPCS g2)
+   and mv_twotime the two-time correlation; mv_cache is a thread-safe LRU
+   cache with byte/entry limits, TTL and optional compression, and
+   mv_load_cached loads through it (see >>api-analysis).
 
 LICENSE
    MIT, see the end of the file.
@@ -1594,6 +1611,257 @@ MVDEF mv_status mv_phantom_coil_sens(mv_vol *out, int64_t nx, int64_t ny, int64_
    sens (c64 x, y, z, C): fftc(S_c * image), ortho. kspace: c64 (x, y, z, C).
    allocates: yes. */
 MVDEF mv_status mv_phantom_kspace(const mv_vol *image, const mv_vol *sens, mv_vol *kspace, const mv_mri_opts *opts);
+
+/* >>api-analysis ===========================================================
+   Analysis kernels for correlation spectroscopy (XPCS) and functional
+   connectivity, and a bounded cache of expensive results.
+
+   Pearson correlation (mv_corr_rows, mv_corr_matrix, mv_corr_seed): r as
+   numpy.corrcoef defines it, accumulated in float64 whatever the input
+   (float32 or float64 rows). Each row is shifted by its first used sample
+   before its sums are taken and the other vector is centred exactly, so
+   rows with a large mean and a small spread keep their precision. A row
+   with zero variance (or fewer than 2 used samples) gives NaN, as numpy;
+   a NaN or Inf sample makes its row's r NaN (no silent omission: mask the
+   sample instead). opts.sample_mask drops samples (columns; time points
+   of a 4D series: scrubbing) from every row alike. opts.fisher_z returns
+   atanh(r) (numpy.arctanh: +-1 gives +-inf). Results are the same bytes for
+   any thread count and ISA: every sum has 8 float64 lanes (sample i in lane
+   i % 8) combined in a fixed order.
+
+   Seed maps (mv_corr_seed): the seed is one voxel's time series, the mean
+   series of a mask's voxels, or a caller's series; the map is r (or z) of
+   every voxel's series against it, float32 with the 3D geometry of the
+   input. medvol's 4D layout has x fastest and time slowest, so the map is
+   built without transposing: blocks of voxels keep float64 sums (shifted
+   by their first frame) while the frames stream past. Voxels with zero
+   variance (background) get 0, as nilearn's zscore standardisation gives
+   (it divides a zero-std signal by 1); voxels outside opts.voxel_mask get
+   0. Integer data is read as stored: r does not change under the NIfTI
+   scaling y = a x + b with a > 0 (a < 0 flips the sign; it is applied).
+
+   Chi-squared (mv_chi2_rows): per row (an angle of XPCS data), with
+   w_i = 1 / sigma_i^2 (1 without sigma), chi2 = sum_i w_i (d_i - m_i)^2,
+   or, with opts.fit, min over (c, o) of sum_i w_i (d_i - (c m_i + o))^2:
+   the weighted least-squares contrast c and offset o in closed form
+   (centred sums), with chi2 summed from the residuals in a second pass
+   over the row (no cancellation). Reduced: chi2 / (n_used - nparams)
+   (nparams default 2 with the fit, 0 without; NaN when that is <= 0).
+   NaN handling: a sample whose data, model or sigma is not finite, or
+   whose sigma is <= 0, is left out ("omit"), and n_used counts the rest.
+   A model constant over the used samples fits c = 0, o = weighted mean
+   (lstsq's minimum-norm answer differs only in that case). No used
+   sample: chi2 = 0 (NaN reduced), c = o = NaN.
+
+   Angle selection (mv_angle_select / mv_angle_mask): angles in degrees,
+   any real value, taken modulo 360 into (-180, 180]; a range (lo, hi) is
+   inclusive at both ends. A range with hi - lo >= 360 holds every angle.
+   Otherwise both ends are taken into (-180, 180] the same way: if then
+   lo <= hi the range is [lo, hi]; if lo > hi it crosses +-180 and holds
+   a >= lo or a <= hi (so (170, 190) and (170, -170) are the same range,
+   and -180 is the angle 180). NaN angles are never selected.
+
+   The cache (mv_cache): see the text above mv_cache_create. */
+
+typedef struct mv_corr_opts {
+    const uint8_t *sample_mask; /* n entries (T for a seed map): nonzero = used; NULL = all */
+    int fisher_z;               /* 1: atanh(r) instead of r */
+    const mv_vol *voxel_mask;   /* seed maps: voxels computed (nonzero, 3D, any dtype); NULL = all */
+    int threads;                /* 0 = library default; 1 = caller's thread only */
+    void *alloc_ctx;
+} mv_corr_opts;
+
+/* r of the vector x (n samples) against each of nrows rows of n samples
+   (row k at rows + k * row_stride elements; row_stride >= n), x and rows
+   of dtype MV_DT_F32 or MV_DT_F64. out: nrows doubles. allocates: a float64
+   copy of x (n * 8 bytes). thread-safe: yes. */
+MVDEF mv_status mv_corr_rows(const void *x, const void *rows, mv_dtype dtype, int64_t nrows, int64_t n,
+                             int64_t row_stride, double *out, const mv_corr_opts *opts);
+/* All pairs: out[i * nrows + j] = r(row i, row j), symmetric, diagonal 1
+   (NaN for a zero-variance row), as numpy.corrcoef(rows). Float64 dot
+   products of the centred, normalised rows (a blocked product).
+   allocates: nrows * n doubles. thread-safe: yes. */
+MVDEF mv_status mv_corr_matrix(const void *rows, mv_dtype dtype, int64_t nrows, int64_t n, int64_t row_stride,
+                               double *out, const mv_corr_opts *opts);
+
+/* What a seed map correlates against. */
+typedef enum mv_seed_kind {
+    MV_SEED_VOXEL = 0, /* the series of voxel (i, j, k) */
+    MV_SEED_MASK,      /* the mean series of the voxels where mask is nonzero */
+    MV_SEED_SERIES     /* a caller's series of T values */
+} mv_seed_kind;
+
+typedef struct mv_seed {
+    mv_seed_kind kind;
+    int64_t voxel[3];     /* MV_SEED_VOXEL */
+    const mv_vol *mask;   /* MV_SEED_MASK: 3D, dims of the series' first three, any real dtype */
+    const double *series; /* MV_SEED_SERIES: T values */
+} mv_seed;
+
+/* The seed's series (T = dim[3] doubles, scaled values when the volume has
+   NIfTI scaling) of a 4D volume (x, y, z, t; real dtype). allocates: no. */
+MVDEF mv_status mv_seed_series(const mv_vol *bold, const mv_seed *seed, double *series);
+/* Seed-based correlation map of a 4D volume (see the text above): out is
+   float32 (x, y, z) with bold's geometry (mv_corr_seed allocates it; the
+   _into form writes out->data, which must be f32 with those dims).
+   allocates: per-thread block sums (~100 KiB each); _into nothing else.
+   thread-safe: yes. */
+MVDEF mv_status mv_corr_seed(const mv_vol *bold, const mv_seed *seed, mv_vol *out, const mv_corr_opts *opts);
+MVDEF mv_status mv_corr_seed_into(const mv_vol *bold, const mv_seed *seed, mv_vol *out, const mv_corr_opts *opts);
+
+typedef struct mv_chi2_opts {
+    int fit;              /* 1: fit contrast and offset per row */
+    int reduced;          /* 1: chi2 / (n_used - nparams) */
+    int nparams;          /* 0 = default: 2 with fit, else 0 */
+    int model_shared;     /* 1: model is one row of n used by every row */
+    int sigma_shared;     /* 1: sigma is one row of n used by every row */
+    int64_t *n_used;      /* optional output: used samples per row (nrows) */
+    int threads;
+    void *alloc_ctx;
+} mv_chi2_opts;
+
+/* Chi-squared of nrows rows of n samples (data, model, sigma contiguous row
+   after row; sigma NULL = unweighted; all of dtype MV_DT_F32 or MV_DT_F64),
+   see the text above. chi2: nrows doubles; contrast and offset: nrows
+   doubles, written with opts.fit (may be NULL). allocates: no.
+   thread-safe: yes. */
+MVDEF mv_status mv_chi2_rows(const void *data, const void *model, const void *sigma, mv_dtype dtype,
+                             int64_t nrows, int64_t n, double *chi2, double *contrast, double *offset,
+                             const mv_chi2_opts *opts);
+
+/* Angle selection (see the text above). ranges: nranges (lo, hi) pairs in
+   degrees. mv_angle_mask writes mask[i] = 1 if angle i is in any range,
+   else 0. mv_angle_select writes the indices of those angles, ascending,
+   into idx (capacity cap) and their count into *count; with idx NULL it
+   only counts; cap too small gives MV_ERR_BUFFER_TOO_SMALL with *count
+   the number needed. allocates: no. thread-safe: yes. */
+MVDEF mv_status mv_angle_mask(const double *angles, int64_t n, const double *ranges, int nranges, uint8_t *mask);
+MVDEF mv_status mv_angle_select(const double *angles, int64_t n, const double *ranges, int nranges, int64_t *idx,
+                                int64_t cap, int64_t *count);
+
+/* Correlation over frames (XPCS). Regions of interest are given by a label
+   image of npix int32 labels (1..nroi; 0 or out of range = no region).
+
+   Multi-tau (mv_mtau_*): a streaming correlator with the lag structure and
+   binning of the multipletau package's autocorrelate(a, m): level 0 holds
+   lags 0..m frames; level l >= 1 works on the series binned l times (each
+   value the mean of two consecutive values of level l-1, pairs from the
+   start, an unpaired last value waiting for its partner) and holds lags
+   (m/2+1 .. m) * 2^l frames. For every region and lag it keeps, summed
+   over the region's pixels, sxx = sum_t I(t) I(t+n), shead = sum_t I(t),
+   stail = sum_t I(t+n) over the count = N_l - n products (N_l values of
+   level l so far); multipletau's unnormalised G of one pixel is
+   sxx * N_0 / N_l, its normalize=True G is (sxx - a (shead + stail) +
+   count a^2) / (count a^2) with a = the series mean. The g2 returned is
+   XPCS's symmetric normalisation g2 = <I(t) I(t+n)> / (<I(t)> <I(t+n)>)
+   = sxx * count * P / (shead * stail), P the region's pixel count (NaN
+   while count is 0). Frames are pushed one at a time; memory is
+   levels * (m + 2) float64 values per region pixel. Not thread-safe (one
+   correlator per thread); the sums are the same bytes on every ISA.
+
+   Two-time (mv_twotime): C(t1, t2) = <I(t1) I(t2)>_roi / (<I(t1)>_roi
+   <I(t2)>_roi) over a stack of T frames (frame t at frames + t * npix),
+   averages over the region's pixels, float64 products of the gathered
+   region (a blocked, symmetric matrix product; NaN where a mean is 0). */
+typedef struct mv_mtau mv_mtau;
+
+typedef struct mv_mtau_opts {
+    int m;          /* buffers (lags) per level, even, >= 2; 0 = 16 */
+    int levels;     /* levels including level 0; 0 = 20 (lags to ~ m * 2^19 frames) */
+    void *alloc_ctx;
+} mv_mtau_opts;
+
+/* A correlator for the regions of labels (npix pixels, nroi regions, each
+   with at least one pixel). allocates: yes. */
+MVDEF mv_status mv_mtau_create(mv_mtau **mt, const int32_t *labels, int64_t npix, int nroi, const mv_mtau_opts *opts);
+MVDEF mv_status mv_mtau_destroy(mv_mtau *mt);
+/* Feeds one frame of npix values (dtype any real type). allocates: no. */
+MVDEF mv_status mv_mtau_push(mv_mtau *mt, const void *frame, mv_dtype dtype);
+/* Lag count (m + 1 + (levels - 1) * m / 2) and the lags in frames. */
+MVDEF mv_status mv_mtau_lags(const mv_mtau *mt, double *lags, int *nlags);
+/* g2 per lag of region roi (1..nroi); and the raw sums (any pointer may be
+   NULL), each nlags long. allocates: no. */
+MVDEF mv_status mv_mtau_g2(const mv_mtau *mt, int roi, double *g2);
+MVDEF mv_status mv_mtau_sums(const mv_mtau *mt, int roi, double *sxx, double *shead, double *stail, int64_t *count);
+
+/* Two-time correlation of region roi: C is T x T doubles (row t1).
+   frames: T frames of npix values, dtype float32 or float64 (or any real
+   type). allocates: the gathered region (T * P doubles). thread-safe: yes. */
+MVDEF mv_status mv_twotime(const void *frames, mv_dtype dtype, int64_t T, int64_t npix, const int32_t *labels, int roi,
+                           double *C, const mv_corr_opts *opts);
+
+/* The bounded cache. mv_cache holds copies of byte buffers or volumes under
+   caller keys (any NUL-terminated string; mv_load_cached keys a file by its
+   path, size, modification time and the load options), within max_bytes
+   (held bytes: each entry's payload, compressed size when compressed, plus
+   its key) and max_entries, evicting the least recently used entry (a get
+   or put makes an entry the most recent). An entry older than ttl seconds
+   (since its put) is a miss and is dropped. With opts.compress entries are
+   held deflate-compressed (medvol's encoder, level 1; kept raw when that
+   does not shrink them) and every get decompresses into the reader's own
+   buffer (CRC-checked). A get returns a reference: the entry stays alive,
+   unchanged, until mv_cache_release, even if it is evicted, replaced or
+   removed meanwhile (it then no longer counts toward the limits: its bytes
+   belong to its readers). Thread-safe: any number of threads may put, get
+   and release at once (one mutex; copies and compression run outside it);
+   under MEDVOL_NO_THREADS there is no lock and one thread at a time. */
+typedef struct mv_cache mv_cache;
+typedef struct mv_cache_ref mv_cache_ref;
+
+typedef struct mv_cache_opts {
+    uint64_t max_bytes;          /* 0 = 1 GiB */
+    int64_t max_entries;         /* 0 = no limit */
+    double ttl;                  /* seconds; 0 = entries never expire */
+    int compress;                /* 1: hold entries compressed (deflate, fast level) */
+    double (*clock)(void *ctx);  /* seconds, monotonic (tests inject one); NULL = CLOCK_MONOTONIC */
+    void *clock_ctx;
+    void *alloc_ctx;
+} mv_cache_opts;
+
+typedef struct mv_cache_stats {
+    uint64_t hits, misses;       /* gets that found / did not find a live entry */
+    uint64_t insertions;         /* puts (and loads) that stored an entry */
+    uint64_t evictions;          /* entries dropped for the byte or entry limit */
+    uint64_t expirations;        /* entries dropped because their ttl passed */
+    uint64_t bytes;              /* held bytes now (<= max_bytes) */
+    uint64_t bytes_raw;          /* their uncompressed payload bytes */
+    int64_t entries;             /* entries now (<= max_entries) */
+} mv_cache_stats;
+
+/* A new, empty cache. allocates: yes. thread-safe: yes. */
+MVDEF mv_status mv_cache_create(mv_cache **cache, const mv_cache_opts *opts);
+/* Frees the cache and its entries; MV_ERR_INVALID_ARG (nothing freed) while
+   a reference is still held. NULL is fine. */
+MVDEF mv_status mv_cache_destroy(mv_cache *cache);
+/* Stores a copy of len bytes (or of a volume: data, metadata, extensions)
+   under key, replacing an entry of that key, evicting LRU entries to make
+   room. MV_ERR_BUFFER_TOO_SMALL (nothing stored) for an entry larger than
+   max_bytes on its own. allocates: yes. */
+MVDEF mv_status mv_cache_put(mv_cache *cache, const char *key, const void *data, size_t len);
+MVDEF mv_status mv_cache_put_vol(mv_cache *cache, const char *key, const mv_vol *vol);
+/* A reference to the entry of key (MV_ERR_NOT_FOUND on a miss, *ref NULL).
+   allocates: the reference (and the decompressed copy when compressing). */
+MVDEF mv_status mv_cache_get(mv_cache *cache, const char *key, mv_cache_ref **ref);
+/* The entry's bytes (a byte entry: the bytes put; a volume entry: its voxel
+   array) and, for a volume entry, the volume (read-only; owned by the
+   reference: never mv_free it; MV_ERR_INVALID_ARG for a byte entry). Valid
+   until the release. allocates: no. */
+MVDEF mv_status mv_cache_ref_bytes(const mv_cache_ref *ref, const void **data, size_t *len);
+MVDEF mv_status mv_cache_ref_vol(const mv_cache_ref *ref, const mv_vol **vol);
+/* Gives a reference back (NULL is fine). */
+MVDEF mv_status mv_cache_release(mv_cache_ref *ref);
+/* Drops the entry of key (MV_ERR_NOT_FOUND if none) / every entry. */
+MVDEF mv_status mv_cache_remove(mv_cache *cache, const char *key);
+MVDEF mv_status mv_cache_clear(mv_cache *cache);
+MVDEF mv_status mv_cache_get_stats(mv_cache *cache, mv_cache_stats *stats);
+#if !defined(MEDVOL_NO_STDIO)
+/* mv_load through the cache: the key is the path, the file's size and
+   modification time (a rewritten file is loaded afresh) and the load
+   options; a miss loads and stores the volume. *ref holds it (see
+   mv_cache_ref_vol); a volume too large for the cache is returned all the
+   same, held by the reference alone. allocates: yes. */
+MVDEF mv_status mv_load_cached(mv_cache *cache, const char *path, const mv_load_opts *opts, mv_cache_ref **ref);
+#endif
 
 /* >>api-phantom ============================================================ */
 
@@ -5073,6 +5341,119 @@ static void mv__fl_cols_ref(const float *p, int64_t ld, float *o, int64_t ostrid
 
 static const mv__filter_ops mv__filter_ops_ref = {mv__fl_line_ref, mv__fl_cols_ref};
 
+/* >>impl-analysis-types ====================================================
+   Kernel table entries of the analysis kernels and their scalar references
+   (the oracle of the ISA tests and the MEDVOL_NO_SIMD build). Sums use 8
+   float64 lanes, sample i in lane i % 8, combined by mv__sum8, so the
+   vector kernels of >>pass-analysis give the same bytes. */
+
+/* s[0] = sum d, s[1] = sum d^2, s[2] = sum d * c[i] with d = y[i] - K, or
+   d = 0 where w is given and w[i] == 0 (a masked sample, NaN or not). */
+typedef void (*mv__an_dot3_f32_fn)(const float *y, const double *c, const double *w, int64_t n, double K,
+                                   double s[3]);
+typedef void (*mv__an_dot3_f64_fn)(const double *y, const double *c, const double *w, int64_t n, double K,
+                                   double s[3]);
+/* sum a[i] * b[i] */
+typedef double (*mv__an_dot_fn)(const double *a, const double *b, int64_t n);
+/* one frame of a seed map's block: d = y[i] - K[i]; s1 += d, s2 += d * d,
+   s3 += d * c (element-wise: the same bytes on every ISA) */
+typedef void (*mv__an_seed_acc_fn)(const float *y, const double *K, double c, double *s1, double *s2, double *s3,
+                                   int64_t n);
+/* hit[i] = 1 where lo[r] <= wrap(a[i]) <= hi[r] for some r < nr, else 0;
+   wrap takes an angle into (-180, 180] (mv__angle_wrap; NaN, Inf never hit) */
+typedef void (*mv__an_inside_fn)(const double *a, int64_t n, const double *lo, const double *hi, int nr,
+                                 uint8_t *hit);
+
+typedef struct mv__ana_ops {
+    mv__an_dot3_f32_fn dot3_f32;
+    mv__an_dot3_f64_fn dot3_f64;
+    mv__an_dot_fn dot;
+    mv__an_seed_acc_fn seed_acc;
+    mv__an_inside_fn inside;
+} mv__ana_ops;
+
+#define MV__AN_DOT3_REF(sfx, T)                                                                    \
+    static void mv__an_dot3_##sfx##_ref(const T *y, const double *c, const double *w, int64_t n, double K, \
+                                        double s[3])                                               \
+    {                                                                                              \
+        double a1[8] = {0, 0, 0, 0, 0, 0, 0, 0}, a2[8] = {0, 0, 0, 0, 0, 0, 0, 0};                 \
+        double a3[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                   \
+        int64_t i;                                                                                 \
+        for (i = 0; i < n; i++) {                                                                  \
+            double d = (double)y[i] - K;                                                           \
+            if (w && w[i] == 0) d = 0.0;                                                           \
+            a1[i & 7] += d;                                                                        \
+            a2[i & 7] += d * d;                                                                    \
+            a3[i & 7] += d * c[i];                                                                 \
+        }                                                                                          \
+        s[0] = mv__sum8(a1);                                                                       \
+        s[1] = mv__sum8(a2);                                                                       \
+        s[2] = mv__sum8(a3);                                                                       \
+    }
+MV__AN_DOT3_REF(f32, float)
+MV__AN_DOT3_REF(f64, double)
+#undef MV__AN_DOT3_REF
+
+static double mv__an_dot_ref(const double *a, const double *b, int64_t n)
+{
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i;
+    for (i = 0; i < n; i++) acc[i & 7] += a[i] * b[i];
+    return mv__sum8(acc);
+}
+
+static void mv__an_seed_acc_ref(const float *y, const double *K, double c, double *s1, double *s2, double *s3,
+                                int64_t n)
+{
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        double d = (double)y[i] - K[i];
+        s1[i] += d;
+        s2[i] += d * d;
+        s3[i] += d * c;
+    }
+}
+
+/* The float64 seed-map frame (no vector form: float64 4D series are rare) */
+static void mv__an_seed_acc_f64(const double *y, const double *K, double c, double *s1, double *s2, double *s3,
+                                int64_t n)
+{
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        double d = y[i] - K[i];
+        s1[i] += d;
+        s2[i] += d * d;
+        s3[i] += d * c;
+    }
+}
+
+/* a modulo 360 into (-180, 180]: exact (fmod is exact, and so is the
+   one subtraction or addition of 360 that may follow); NaN for NaN, Inf */
+static double mv__angle_wrap(double a)
+{
+    double r;
+    if (a > -180.0 && a <= 180.0) return a;
+    r = fmod(a, 360.0); /* (-360, 360), sign of a */
+    if (r > 180.0) r -= 360.0;
+    else if (r <= -180.0) r += 360.0;
+    return r;
+}
+
+static void mv__an_inside_ref(const double *a, int64_t n, const double *lo, const double *hi, int nr, uint8_t *hit)
+{
+    int64_t i;
+    int r;
+    for (i = 0; i < n; i++) {
+        double x = mv__angle_wrap(a[i]);
+        uint8_t h = 0;
+        for (r = 0; r < nr; r++) h |= (uint8_t)(x >= lo[r] && x <= hi[r]);
+        hit[i] = h;
+    }
+}
+
+static const mv__ana_ops mv__ana_ops_ref = {mv__an_dot3_f32_ref, mv__an_dot3_f64_ref, mv__an_dot_ref,
+                                            mv__an_seed_acc_ref, mv__an_inside_ref};
+
 /* >>impl-kernels =========================================================== */
 
 typedef struct mv__kernels {
@@ -5105,6 +5486,7 @@ typedef struct mv__kernels {
     const mv__fft_ops *fft;                 /* FFT codelets and line drivers (>>pass-fft) */
     const mv__mri_ops *mri;                 /* RSS, coil combination, complex parts (>>pass-mri) */
     const mv__filter_ops *filter;           /* Gaussian / derivative line and column kernels (>>pass-filter) */
+    const mv__ana_ops *ana;                 /* Pearson sums, seed maps, angles (>>pass-analysis) */
 } mv__kernels;
 
 static void mv__kt_fill_ref(mv__kernels *kt)
@@ -5165,6 +5547,7 @@ static void mv__kt_fill_ref(mv__kernels *kt)
     kt->fft = &mv__fft_ops_ref;
     kt->mri = &mv__mri_ops_ref;
     kt->filter = &mv__filter_ops_ref;
+    kt->ana = &mv__ana_ops_ref;
 }
 
 /* What this CPU runs (mv__kt_init_once); the passes' fills read the
@@ -21640,6 +22023,1528 @@ MVDEF mv_status mv_field_load(const char *path, mv_vol *field, const mv_load_opt
 #endif
 
 
+/* >>impl-analysis ==========================================================
+   Pearson correlation, seed maps, chi-squared with the contrast/offset fit,
+   angle selection (>>api-analysis gives the conventions); the kernels are
+   in >>impl-analysis-types (references) and >>pass-analysis (per ISA). */
+
+static const mv__ana_ops *mv__ana_ops_active(void) { return mv__kernels_get()->ana; }
+
+/* Element i of a real array as float64 (any real dtype). */
+static double mv__an_get(const void *p, mv_dtype dt, size_t i)
+{
+    switch (dt) {
+    case MV_DT_U8: return (double)((const uint8_t *)p)[i];
+    case MV_DT_I8: return (double)((const int8_t *)p)[i];
+    case MV_DT_U16: return (double)((const uint16_t *)p)[i];
+    case MV_DT_I16: return (double)((const int16_t *)p)[i];
+    case MV_DT_U32: return (double)((const uint32_t *)p)[i];
+    case MV_DT_I32: return (double)((const int32_t *)p)[i];
+    case MV_DT_U64: return (double)((const uint64_t *)p)[i];
+    case MV_DT_I64: return (double)((const int64_t *)p)[i];
+    case MV_DT_F32: return (double)((const float *)p)[i];
+    case MV_DT_F64: return ((const double *)p)[i];
+    default: {
+        double v = 0.0;
+        size_t es = mv_dtype_size(dt);
+        (void)mv_convert_buffer((const unsigned char *)p + i * es, dt, &v, MV_DT_F64, 1, NULL);
+        return v;
+    }
+    }
+}
+
+static int mv__an_real_dtype(mv_dtype dt)
+{
+    return mv__dtype_ok(dt) && !mv_dtype_is_complex(dt) && dt != MV_DT_RGB24 && dt != MV_DT_RGBA32;
+}
+
+MV__INLINE double mv__an_finish_r(double r, int fisher)
+{
+    if (r > 1.0) r = 1.0; /* rounding past +-1, as numpy.corrcoef clips */
+    if (r < -1.0) r = -1.0;
+    return fisher ? atanh(r) : r;
+}
+
+/* x (n samples, f32 or f64) centred over the used samples into xc (0 where
+   masked); w gets 1/0 mask weights when mask is given. Returns sum xc^2
+   and the count of used samples and the first used index. */
+static double mv__an_centre(const void *x, mv_dtype dt, int64_t n, const uint8_t *mask, double *xc, double *w,
+                            int64_t *nu, int64_t *first)
+{
+    double sum = 0, mean, ss;
+    int64_t i, cnt = 0;
+    *first = -1;
+    for (i = 0; i < n; i++) {
+        int use = !mask || mask[i];
+        if (w) w[i] = use ? 1.0 : 0.0;
+        if (!use) continue;
+        if (*first < 0) *first = i;
+        sum += mv__an_get(x, dt, (size_t)i);
+        cnt++;
+    }
+    mean = cnt ? sum / (double)cnt : 0.0;
+    for (i = 0; i < n; i++) xc[i] = (!mask || mask[i]) ? mv__an_get(x, dt, (size_t)i) - mean : 0.0;
+    ss = mv__ana_ops_active()->dot(xc, xc, n);
+    *nu = cnt;
+    return ss;
+}
+
+static mv_status mv__an_check_rows(const void *p, const char *what, mv_dtype dtype, int64_t nrows, int64_t n,
+                                   int64_t stride, const char *fn)
+{
+    uint64_t cnt;
+    MV__CHECK(dtype == MV_DT_F32 || dtype == MV_DT_F64, MV_ERR_UNSUPPORTED, "%s: dtype %s (float32 or float64)", fn,
+              mv_dtype_name(dtype));
+    MV__CHECK(n >= 1, MV_ERR_INVALID_ARG, "%s: n = %lld samples", fn, (long long)n);
+    MV__CHECK(nrows >= 0, MV_ERR_INVALID_ARG, "%s: nrows = %lld", fn, (long long)nrows);
+    MV__CHECK(stride >= n, MV_ERR_INVALID_ARG, "%s: row_stride %lld < n %lld", fn, (long long)stride, (long long)n);
+    MV__CHECK(p != NULL || nrows == 0, MV_ERR_INVALID_ARG, "%s: %s is NULL", fn, what);
+    MV__CHECK(mv__mul_u64((uint64_t)stride, (uint64_t)(nrows ? nrows : 1), &cnt) &&
+                  mv__mul_u64(cnt, 8, &cnt) && mv__fits_size(cnt),
+              MV_ERR_SIZE_OVERFLOW, "%s: %s: %lld rows of stride %lld overflow", fn, what, (long long)nrows,
+              (long long)stride);
+    return MV_OK;
+}
+
+/* ---- Pearson: one vector against rows ---- */
+
+typedef struct mv__corr_rows_job {
+    const void *rows;
+    mv_dtype dtype;
+    int64_t n, stride, first, nu;
+    const double *xc, *w;
+    double sxx;
+    int fisher;
+    double *out;
+    const mv__ana_ops *ops;
+} mv__corr_rows_job;
+
+static void mv__corr_rows_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    mv__corr_rows_job *j = (mv__corr_rows_job *)ctx;
+    int64_t r;
+    (void)worker;
+    for (r = b; r < e; r++) {
+        double s[3], cyy;
+        if (j->dtype == MV_DT_F32) {
+            const float *y = (const float *)j->rows + (size_t)r * (size_t)j->stride;
+            j->ops->dot3_f32(y, j->xc, j->w, j->n, (double)y[j->first], s);
+        } else {
+            const double *y = (const double *)j->rows + (size_t)r * (size_t)j->stride;
+            j->ops->dot3_f64(y, j->xc, j->w, j->n, y[j->first], s);
+        }
+        cyy = s[1] - s[0] * s[0] / (double)j->nu;
+        /* NaN data, zero variance, or a constant x: NaN, as numpy */
+        j->out[r] = cyy > 0 && j->sxx > 0 ? mv__an_finish_r(s[2] / sqrt(cyy * j->sxx), j->fisher) : (double)NAN;
+    }
+}
+
+MVDEF mv_status mv_corr_rows(const void *x, const void *rows, mv_dtype dtype, int64_t nrows, int64_t n,
+                             int64_t row_stride, double *out, const mv_corr_opts *opts)
+{
+    mv_corr_opts def;
+    mv__corr_rows_job j;
+    double *xc, *w = NULL;
+    int64_t r;
+    size_t es;
+    if (!opts) {
+        memset(&def, 0, sizeof(def));
+        opts = &def;
+    }
+    MV__TRY(mv__an_check_rows(rows, "rows", dtype, nrows, n, row_stride, "mv_corr_rows"));
+    MV__CHECK(x != NULL, MV_ERR_INVALID_ARG, "mv_corr_rows: x is NULL");
+    MV__CHECK(out != NULL || nrows == 0, MV_ERR_INVALID_ARG, "mv_corr_rows: out is NULL");
+    if (nrows == 0) return MV_OK;
+    es = (size_t)n * sizeof(double);
+    xc = (double *)mv__alloc(opts->sample_mask ? 2 * es : es, opts->alloc_ctx);
+    MV__CHECK(xc != NULL, MV_ERR_OUT_OF_MEMORY, "mv_corr_rows: %lld bytes for the centred x", (long long)(2 * es));
+    if (opts->sample_mask) w = xc + n;
+    memset(&j, 0, sizeof(j));
+    j.sxx = mv__an_centre(x, dtype, n, opts->sample_mask, xc, w, &j.nu, &j.first);
+    if (j.nu < 2) {
+        for (r = 0; r < nrows; r++) out[r] = (double)NAN;
+        mv__free(xc, opts->alloc_ctx);
+        return MV_OK;
+    }
+    j.rows = rows;
+    j.dtype = dtype;
+    j.n = n;
+    j.stride = row_stride;
+    j.xc = xc;
+    j.w = w;
+    j.fisher = opts->fisher_z;
+    j.out = out;
+    j.ops = mv__ana_ops_active();
+    mv__parallel_for(nrows, MV__MAX(1, ((int64_t)1 << 16) / n),
+                     mv__threads_for_bytes(opts->threads, (uint64_t)nrows * (uint64_t)n * mv_dtype_size(dtype)),
+                     mv__corr_rows_range, &j);
+    mv__free(xc, opts->alloc_ctx);
+    return MV_OK;
+}
+
+/* ---- Pearson: all pairs ---- */
+
+#define MV__AN_TILE 16 /* rows of the matrix product per task: their z rows stay in cache */
+
+typedef struct mv__corr_mat_job {
+    const void *rows;
+    mv_dtype dtype;
+    int64_t nrows, n, stride;
+    const uint8_t *mask;
+    double *z;     /* centred rows scaled to unit norm */
+    uint8_t *ok;   /* row has a positive finite variance */
+    int fisher;
+    double *out;
+    const mv__ana_ops *ops;
+} mv__corr_mat_job;
+
+static void mv__corr_norm_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    mv__corr_mat_job *j = (mv__corr_mat_job *)ctx;
+    int64_t r, i, nu, first;
+    size_t es = mv_dtype_size(j->dtype);
+    (void)worker;
+    for (r = b; r < e; r++) {
+        double *z = j->z + (size_t)r * (size_t)j->n, ss, inv;
+        const void *x = (const unsigned char *)j->rows + (size_t)r * (size_t)j->stride * es;
+        ss = mv__an_centre(x, j->dtype, j->n, j->mask, z, NULL, &nu, &first);
+        j->ok[r] = (uint8_t)(nu >= 2 && ss > 0 && ss < (double)INFINITY);
+        inv = j->ok[r] ? 1.0 / sqrt(ss) : 0.0;
+        for (i = 0; i < j->n; i++) z[i] *= inv;
+    }
+}
+
+static void mv__corr_mat_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    mv__corr_mat_job *j = (mv__corr_mat_job *)ctx;
+    int64_t t, i, k, N = j->nrows;
+    (void)worker;
+    for (t = b; t < e; t++) {
+        int64_t i0 = t * MV__AN_TILE, i1 = MV__MIN(i0 + MV__AN_TILE, N);
+        for (k = i0; k < N; k++) /* column k streams once past the tile's rows */
+            for (i = i0; i < i1 && i <= k; i++) {
+                double r;
+                if (!j->ok[i] || !j->ok[k]) r = (double)NAN;
+                else if (i == k) r = mv__an_finish_r(1.0, j->fisher);
+                else
+                    r = mv__an_finish_r(j->ops->dot(j->z + (size_t)i * (size_t)j->n, j->z + (size_t)k * (size_t)j->n,
+                                                    j->n),
+                                        j->fisher);
+                j->out[(size_t)i * (size_t)N + (size_t)k] = r;
+                j->out[(size_t)k * (size_t)N + (size_t)i] = r;
+            }
+    }
+}
+
+MVDEF mv_status mv_corr_matrix(const void *rows, mv_dtype dtype, int64_t nrows, int64_t n, int64_t row_stride,
+                               double *out, const mv_corr_opts *opts)
+{
+    mv_corr_opts def;
+    mv__corr_mat_job j;
+    uint64_t zb, ob;
+    int threads;
+    if (!opts) {
+        memset(&def, 0, sizeof(def));
+        opts = &def;
+    }
+    MV__TRY(mv__an_check_rows(rows, "rows", dtype, nrows, n, row_stride, "mv_corr_matrix"));
+    MV__CHECK(out != NULL || nrows == 0, MV_ERR_INVALID_ARG, "mv_corr_matrix: out is NULL");
+    if (nrows == 0) return MV_OK;
+    MV__CHECK(mv__mul_u64((uint64_t)nrows, (uint64_t)n, &zb) && mv__mul_u64(zb, 8, &zb) && mv__fits_size(zb) &&
+                  mv__mul_u64((uint64_t)nrows, (uint64_t)nrows, &ob) && mv__mul_u64(ob, 8, &ob) &&
+                  mv__fits_size(ob),
+              MV_ERR_SIZE_OVERFLOW, "mv_corr_matrix: %lld rows of %lld samples overflow", (long long)nrows,
+              (long long)n);
+    memset(&j, 0, sizeof(j));
+    j.z = (double *)mv__alloc((size_t)zb + (size_t)nrows, opts->alloc_ctx);
+    MV__CHECK(j.z != NULL, MV_ERR_OUT_OF_MEMORY, "mv_corr_matrix: %llu bytes for the normalised rows",
+              (unsigned long long)zb);
+    j.ok = (uint8_t *)(j.z + (size_t)nrows * (size_t)n);
+    j.rows = rows;
+    j.dtype = dtype;
+    j.nrows = nrows;
+    j.n = n;
+    j.stride = row_stride;
+    j.mask = opts->sample_mask;
+    j.fisher = opts->fisher_z;
+    j.out = out;
+    j.ops = mv__ana_ops_active();
+    /* the product costs nrows^2 n / 2 multiply-adds: count that as the bytes */
+    threads = mv__threads_for_bytes(opts->threads, (uint64_t)nrows * (uint64_t)n * 8 * (uint64_t)MV__MAX(1, nrows / 16));
+    mv__parallel_for(nrows, MV__MAX(1, ((int64_t)1 << 16) / n), threads, mv__corr_norm_range, &j);
+    mv__parallel_for((nrows + MV__AN_TILE - 1) / MV__AN_TILE, 1, threads, mv__corr_mat_range, &j);
+    mv__free(j.z, opts->alloc_ctx);
+    return MV_OK;
+}
+
+/* ---- seed maps ---- */
+
+#define MV__AN_SEED_BLOCK 2048 /* voxels whose four float64 sums stay in L2 while the frames pass */
+
+static double mv__an_slope(const mv_vol *v)
+{
+    double s = v->meta.scl_slope;
+    return (s != 0 && s - s == 0) ? s : 1.0; /* 0 or non-finite: no scaling, as nibabel */
+}
+
+static mv_status mv__an_check_bold(const mv_vol *bold, const char *fn)
+{
+    int a;
+    MV__TRY(mv__mri_check_vol(bold, fn, "bold"));
+    MV__CHECK(mv__an_real_dtype(bold->dtype), MV_ERR_UNSUPPORTED, "%s: bold is %s (a real dtype is needed)", fn,
+              mv_dtype_name(bold->dtype));
+    for (a = 4; a < MV_MAX_DIMS; a++)
+        MV__CHECK(bold->dim[a] == 1, MV_ERR_INVALID_ARG, "%s: bold dims[%d] = %lld (4D: x, y, z, t)", fn, a,
+                  (long long)bold->dim[a]);
+    MV__CHECK(bold->dim[3] >= 2, MV_ERR_INVALID_ARG, "%s: bold has %lld time points (2 or more needed)", fn,
+              (long long)bold->dim[3]);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_seed_series(const mv_vol *bold, const mv_seed *seed, double *series)
+{
+    int64_t nvox, T, t, v;
+    double slope, inter;
+    MV__TRY(mv__an_check_bold(bold, "mv_seed_series"));
+    MV__CHECK(seed != NULL && series != NULL, MV_ERR_INVALID_ARG, "mv_seed_series: %s is NULL",
+              seed ? "series" : "seed");
+    nvox = bold->dim[0] * bold->dim[1] * bold->dim[2];
+    T = bold->dim[3];
+    slope = mv__an_slope(bold);
+    inter = slope == 1.0 && bold->meta.scl_slope != 1.0 ? 0.0 : bold->meta.scl_inter;
+    if (!(inter - inter == 0)) inter = 0.0;
+    if (seed->kind == MV_SEED_VOXEL) {
+        int a;
+        int64_t idx;
+        for (a = 0; a < 3; a++)
+            MV__CHECK(seed->voxel[a] >= 0 && seed->voxel[a] < bold->dim[a], MV_ERR_INVALID_ARG,
+                      "mv_seed_series: seed voxel[%d] = %lld outside 0..%lld", a, (long long)seed->voxel[a],
+                      (long long)(bold->dim[a] - 1));
+        idx = seed->voxel[0] + bold->dim[0] * (seed->voxel[1] + bold->dim[1] * seed->voxel[2]);
+        for (t = 0; t < T; t++) series[t] = mv__an_get(bold->data, bold->dtype, (size_t)(idx + t * nvox)) * slope + inter;
+        return MV_OK;
+    }
+    if (seed->kind == MV_SEED_MASK) {
+        const mv_vol *m = seed->mask;
+        int64_t cnt = 0;
+        int a;
+        MV__TRY(mv__mri_check_vol(m, "mv_seed_series", "seed mask"));
+        MV__CHECK(mv__an_real_dtype(m->dtype), MV_ERR_UNSUPPORTED, "mv_seed_series: seed mask is %s",
+                  mv_dtype_name(m->dtype));
+        for (a = 0; a < 3; a++)
+            MV__CHECK(m->dim[a] == bold->dim[a], MV_ERR_INVALID_ARG,
+                      "mv_seed_series: seed mask dims[%d] = %lld, bold has %lld", a, (long long)m->dim[a],
+                      (long long)bold->dim[a]);
+        MV__CHECK(mv_vol_count(m) == nvox, MV_ERR_INVALID_ARG, "mv_seed_series: seed mask is not 3D (%lld voxels)",
+                  (long long)mv_vol_count(m));
+        for (t = 0; t < T; t++) series[t] = 0.0;
+        for (v = 0; v < nvox; v++) {
+            if (mv__an_get(m->data, m->dtype, (size_t)v) == 0) continue;
+            cnt++;
+            for (t = 0; t < T; t++) series[t] += mv__an_get(bold->data, bold->dtype, (size_t)(v + t * nvox));
+        }
+        MV__CHECK(cnt > 0, MV_ERR_INVALID_ARG, "mv_seed_series: the seed mask has no nonzero voxel");
+        for (t = 0; t < T; t++) series[t] = series[t] / (double)cnt * slope + inter;
+        return MV_OK;
+    }
+    if (seed->kind == MV_SEED_SERIES) {
+        MV__CHECK(seed->series != NULL, MV_ERR_INVALID_ARG, "mv_seed_series: seed series is NULL");
+        memcpy(series, seed->series, (size_t)T * sizeof(double));
+        return MV_OK;
+    }
+    return mv__fail(MV_ERR_INVALID_ARG, "mv_seed_series: seed kind %d", (int)seed->kind);
+}
+
+typedef struct mv__seed_job {
+    const mv_vol *bold;
+    int64_t nvox, T, first, nu;
+    const uint8_t *tmask;
+    const double *sc; /* centred seed, 0 at unused frames */
+    double sss, sign;
+    int fisher;
+    const mv_vol *vmask;
+    float *out;
+    unsigned char *scratch; /* per worker */
+    size_t scratch_each;
+    const mv__ana_ops *ops;
+    const mv__kernels *kt;
+} mv__seed_job;
+
+static void mv__seed_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    mv__seed_job *j = (mv__seed_job *)ctx;
+    const int64_t B = MV__AN_SEED_BLOCK;
+    double *K = (double *)(void *)(j->scratch + (size_t)worker * j->scratch_each);
+    double *s1 = K + B, *s2 = s1 + B, *s3 = s2 + B;
+    float *f = (float *)(void *)(s3 + B);
+    mv_dtype dt = j->bold->dtype;
+    size_t es = mv_dtype_size(dt);
+    int64_t blk, i, t;
+    for (blk = b; blk < e; blk++) {
+        int64_t v0 = blk * B, bn = MV__MIN(B, j->nvox - v0), any = 1;
+        if (j->vmask) {
+            any = 0;
+            for (i = 0; i < bn && !any; i++) any = mv__an_get(j->vmask->data, j->vmask->dtype, (size_t)(v0 + i)) != 0;
+        }
+        if (!any) {
+            for (i = 0; i < bn; i++) j->out[v0 + i] = 0.0f;
+            continue;
+        }
+        for (i = 0; i < bn; i++) {
+            K[i] = mv__an_get(j->bold->data, dt, (size_t)(v0 + i + j->first * j->nvox));
+            s1[i] = s2[i] = s3[i] = 0.0;
+        }
+        for (t = j->first + 1; t < j->T; t++) {
+            const unsigned char *p = (const unsigned char *)j->bold->data + ((size_t)t * (size_t)j->nvox + (size_t)v0) * es;
+            if (j->tmask && !j->tmask[t]) continue;
+            if (dt == MV_DT_F64) {
+                mv__an_seed_acc_f64((const double *)(const void *)p, K, j->sc[t], s1, s2, s3, bn);
+                continue;
+            }
+            if (dt == MV_DT_F32) f = (float *)(void *)p;
+            else {
+                f = (float *)(void *)(s3 + B);
+                if (j->kt->to_f32[dt]) j->kt->to_f32[dt](p, f, (size_t)bn);
+                else (void)mv_convert_buffer(p, dt, f, MV_DT_F32, (size_t)bn, NULL);
+            }
+            j->ops->seed_acc(f, K, j->sc[t], s1, s2, s3, bn);
+        }
+        for (i = 0; i < bn; i++) {
+            double cyy = s2[i] - s1[i] * s1[i] / (double)j->nu, r;
+            if (j->vmask && mv__an_get(j->vmask->data, j->vmask->dtype, (size_t)(v0 + i)) == 0) r = 0.0;
+            else if (cyy != cyy) r = (double)NAN;                 /* NaN in the series */
+            else if (!(cyy > 0) || !(j->sss > 0)) r = 0.0;        /* constant: nilearn's 0 */
+            else r = mv__an_finish_r(j->sign * s3[i] / sqrt(cyy * j->sss), j->fisher);
+            j->out[v0 + i] = (float)r;
+        }
+    }
+}
+
+MVDEF mv_status mv_corr_seed_into(const mv_vol *bold, const mv_seed *seed, mv_vol *out, const mv_corr_opts *opts)
+{
+    mv_corr_opts def;
+    mv__seed_job j;
+    double *series, mean = 0;
+    int64_t t, nblocks;
+    int threads, a;
+    mv_status st;
+    if (!opts) {
+        memset(&def, 0, sizeof(def));
+        opts = &def;
+    }
+    MV__TRY(mv__an_check_bold(bold, "mv_corr_seed"));
+    MV__TRY(mv__mri_check_vol(out, "mv_corr_seed", "out"));
+    MV__CHECK(out->dtype == MV_DT_F32, MV_ERR_INVALID_ARG, "mv_corr_seed: out is %s, float32 needed",
+              mv_dtype_name(out->dtype));
+    for (a = 0; a < 3; a++)
+        MV__CHECK(out->dim[a] == bold->dim[a], MV_ERR_INVALID_ARG, "mv_corr_seed: out dims[%d] = %lld, bold has %lld",
+                  a, (long long)out->dim[a], (long long)bold->dim[a]);
+    memset(&j, 0, sizeof(j));
+    j.nvox = bold->dim[0] * bold->dim[1] * bold->dim[2];
+    MV__CHECK(mv_vol_count(out) == j.nvox, MV_ERR_INVALID_ARG, "mv_corr_seed: out has %lld voxels, %lld needed",
+              (long long)mv_vol_count(out), (long long)j.nvox);
+    if (opts->voxel_mask) {
+        MV__TRY(mv__mri_check_vol(opts->voxel_mask, "mv_corr_seed", "opts.voxel_mask"));
+        MV__CHECK(mv__an_real_dtype(opts->voxel_mask->dtype) && mv_vol_count(opts->voxel_mask) == j.nvox,
+                  MV_ERR_INVALID_ARG, "mv_corr_seed: opts.voxel_mask must be a real 3D volume of %lld voxels",
+                  (long long)j.nvox);
+    }
+    j.T = bold->dim[3];
+    j.first = -1;
+    for (t = 0; t < j.T; t++)
+        if (!opts->sample_mask || opts->sample_mask[t]) {
+            if (j.first < 0) j.first = t;
+            j.nu++;
+        }
+    MV__CHECK(j.nu >= 2, MV_ERR_INVALID_ARG, "mv_corr_seed: %lld time points used (2 or more needed)",
+              (long long)j.nu);
+    threads = mv__threads_for_bytes(opts->threads, mv_vol_bytes(bold));
+    nblocks = (j.nvox + MV__AN_SEED_BLOCK - 1) / MV__AN_SEED_BLOCK;
+    if (threads > nblocks) threads = (int)MV__MAX(1, nblocks);
+    j.scratch_each = (size_t)MV__AN_SEED_BLOCK * (4 * sizeof(double) + sizeof(float));
+    series = (double *)mv__alloc((size_t)j.T * 2 * sizeof(double) + (size_t)threads * j.scratch_each, opts->alloc_ctx);
+    MV__CHECK(series != NULL, MV_ERR_OUT_OF_MEMORY, "mv_corr_seed: scratch for %d threads", threads);
+    st = mv_seed_series(bold, seed, series);
+    if (st != MV_OK) {
+        mv__free(series, opts->alloc_ctx);
+        return st;
+    }
+    for (t = 0; t < j.T; t++)
+        if (!opts->sample_mask || opts->sample_mask[t]) mean += series[t];
+    mean /= (double)j.nu;
+    {
+        double *sc = series + j.T;
+        for (t = 0; t < j.T; t++) {
+            sc[t] = (!opts->sample_mask || opts->sample_mask[t]) ? series[t] - mean : 0.0;
+            j.sss += sc[t] * sc[t];
+        }
+        j.sc = sc;
+    }
+    j.scratch = (unsigned char *)(series + 2 * j.T);
+    j.bold = bold;
+    j.tmask = opts->sample_mask;
+    j.sign = mv__an_slope(bold) < 0 ? -1.0 : 1.0;
+    j.fisher = opts->fisher_z;
+    j.vmask = opts->voxel_mask;
+    j.out = (float *)out->data;
+    j.ops = mv__ana_ops_active();
+    j.kt = mv__kernels_get();
+    mv__parallel_for(nblocks, 1, threads, mv__seed_range, &j);
+    mv__free(series, opts->alloc_ctx);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_corr_seed(const mv_vol *bold, const mv_seed *seed, mv_vol *out, const mv_corr_opts *opts)
+{
+    mv_vol r;
+    mv_status st;
+    void *ctx = opts ? opts->alloc_ctx : NULL;
+    MV__TRY(mv__an_check_bold(bold, "mv_corr_seed"));
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_corr_seed: out is NULL");
+    MV__TRY(mv__mri_alloc_like(bold, MV_DT_F32, 1, &r, ctx, "mv_corr_seed")); /* (x, y, z): time dropped */
+    r.meta.cal_min = r.meta.cal_max = 0.0;
+    r.meta.intent_code = 0;
+    st = mv_corr_seed_into(bold, seed, &r, opts);
+    if (st != MV_OK) {
+        mv_free(&r);
+        return st;
+    }
+    return mv__out_commit_in(out, &r, bold, NULL);
+}
+
+/* ---- chi-squared ---- */
+
+/* One row: out[0] = chi2, [1] = c, [2] = o, [3] = used samples. Three
+   passes over a row that stays in cache: weighted means, centred sums
+   (c, o), residuals (chi2). */
+/* 4 accumulator lanes (sample i in lane i % 4, summed in a fixed order):
+   independent add chains, the same bytes on every machine. */
+#define MV__AN_OK(di, mi, si) (di - di == 0 && mi - mi == 0 && si - si == 0 && si > 0)
+#define MV__AN_SUM4(a) (((a)[0] + (a)[2]) + ((a)[1] + (a)[3]))
+#define MV__AN_CHI2_ROW(sfx, T)                                                                    \
+    static void mv__an_chi2_row_##sfx(const T *d, const T *m, const T *s, int64_t n, int fit, double out[4]) \
+    {                                                                                              \
+        double sw[4] = {0, 0, 0, 0}, swd[4] = {0, 0, 0, 0}, swm[4] = {0, 0, 0, 0};                 \
+        double cmm[4] = {0, 0, 0, 0}, cmd[4] = {0, 0, 0, 0}, chi[4] = {0, 0, 0, 0};                \
+        double dm, mm, c, o, W, Cmm, Cmd;                                                          \
+        int64_t i, nu = 0;                                                                         \
+        for (i = 0; i < n; i++) {                                                                  \
+            double di = (double)d[i], mi = (double)m[i], si = s ? (double)s[i] : 1.0, w;           \
+            if (!MV__AN_OK(di, mi, si)) continue;                                                  \
+            w = s ? 1.0 / (si * si) : 1.0;                                                         \
+            nu++;                                                                                  \
+            if (!fit) {                                                                            \
+                chi[i & 3] += w * (di - mi) * (di - mi);                                           \
+                continue;                                                                          \
+            }                                                                                      \
+            sw[i & 3] += w;                                                                        \
+            swd[i & 3] += w * di;                                                                  \
+            swm[i & 3] += w * mi;                                                                  \
+        }                                                                                          \
+        out[3] = (double)nu;                                                                       \
+        if (!fit || nu == 0) {                                                                     \
+            out[0] = MV__AN_SUM4(chi);                                                             \
+            out[1] = out[2] = fit ? (double)NAN : 0.0;                                             \
+            return;                                                                                \
+        }                                                                                          \
+        W = MV__AN_SUM4(sw);                                                                       \
+        dm = MV__AN_SUM4(swd) / W;                                                                 \
+        mm = MV__AN_SUM4(swm) / W;                                                                 \
+        for (i = 0; i < n; i++) {                                                                  \
+            double di = (double)d[i], mi = (double)m[i], si = s ? (double)s[i] : 1.0, w;           \
+            if (!MV__AN_OK(di, mi, si)) continue;                                                  \
+            w = s ? 1.0 / (si * si) : 1.0;                                                         \
+            cmm[i & 3] += w * (mi - mm) * (mi - mm);                                               \
+            cmd[i & 3] += w * (mi - mm) * (di - dm);                                               \
+        }                                                                                          \
+        Cmm = MV__AN_SUM4(cmm);                                                                    \
+        Cmd = MV__AN_SUM4(cmd);                                                                    \
+        c = Cmm > 0 ? Cmd / Cmm : 0.0;                                                             \
+        o = dm - c * mm;                                                                           \
+        for (i = 0; i < n; i++) {                                                                  \
+            double di = (double)d[i], mi = (double)m[i], si = s ? (double)s[i] : 1.0, w, r;        \
+            if (!MV__AN_OK(di, mi, si)) continue;                                                  \
+            w = s ? 1.0 / (si * si) : 1.0;                                                         \
+            r = (di - dm) - c * (mi - mm);                                                         \
+            chi[i & 3] += w * r * r;                                                               \
+        }                                                                                          \
+        out[0] = MV__AN_SUM4(chi);                                                                 \
+        out[1] = c;                                                                                \
+        out[2] = o;                                                                                \
+    }
+MV__AN_CHI2_ROW(f32, float)
+MV__AN_CHI2_ROW(f64, double)
+#undef MV__AN_CHI2_ROW
+#undef MV__AN_OK
+#undef MV__AN_SUM4
+
+typedef struct mv__chi2_job {
+    const void *data, *model, *sigma;
+    mv_dtype dtype;
+    int64_t n;
+    const mv_chi2_opts *o;
+    int nparams;
+    double *chi2, *contrast, *offset;
+} mv__chi2_job;
+
+static void mv__chi2_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    mv__chi2_job *j = (mv__chi2_job *)ctx;
+    size_t es = mv_dtype_size(j->dtype), rb = (size_t)j->n * es;
+    int64_t r;
+    (void)worker;
+    for (r = b; r < e; r++) {
+        const unsigned char *d = (const unsigned char *)j->data + (size_t)r * rb;
+        const unsigned char *m = (const unsigned char *)j->model + (j->o->model_shared ? 0 : (size_t)r * rb);
+        const unsigned char *s =
+            j->sigma ? (const unsigned char *)j->sigma + (j->o->sigma_shared ? 0 : (size_t)r * rb) : NULL;
+        double res[4];
+        if (j->dtype == MV_DT_F32)
+            mv__an_chi2_row_f32((const float *)(const void *)d, (const float *)(const void *)m,
+                                (const float *)(const void *)s, j->n, j->o->fit, res);
+        else
+            mv__an_chi2_row_f64((const double *)(const void *)d, (const double *)(const void *)m,
+                                (const double *)(const void *)s, j->n, j->o->fit, res);
+        if (j->o->reduced) {
+            double dof = res[3] - (double)j->nparams;
+            res[0] = dof > 0 ? res[0] / dof : (double)NAN;
+        }
+        j->chi2[r] = res[0];
+        if (j->o->fit && j->contrast) j->contrast[r] = res[1];
+        if (j->o->fit && j->offset) j->offset[r] = res[2];
+        if (j->o->n_used) j->o->n_used[r] = (int64_t)res[3];
+    }
+}
+
+MVDEF mv_status mv_chi2_rows(const void *data, const void *model, const void *sigma, mv_dtype dtype,
+                             int64_t nrows, int64_t n, double *chi2, double *contrast, double *offset,
+                             const mv_chi2_opts *opts)
+{
+    mv_chi2_opts def;
+    mv__chi2_job j;
+    if (!opts) {
+        memset(&def, 0, sizeof(def));
+        opts = &def;
+    }
+    MV__TRY(mv__an_check_rows(data, "data", dtype, nrows, n, n, "mv_chi2_rows"));
+    MV__CHECK(model != NULL || nrows == 0, MV_ERR_INVALID_ARG, "mv_chi2_rows: model is NULL");
+    MV__CHECK(chi2 != NULL || nrows == 0, MV_ERR_INVALID_ARG, "mv_chi2_rows: chi2 is NULL");
+    MV__CHECK(opts->nparams >= 0, MV_ERR_INVALID_ARG, "mv_chi2_rows: opts.nparams = %d", opts->nparams);
+    if (nrows == 0) return MV_OK;
+    memset(&j, 0, sizeof(j));
+    j.data = data;
+    j.model = model;
+    j.sigma = sigma;
+    j.dtype = dtype;
+    j.n = n;
+    j.o = opts;
+    j.nparams = opts->nparams ? opts->nparams : opts->fit ? 2 : 0;
+    j.chi2 = chi2;
+    j.contrast = contrast;
+    j.offset = offset;
+    mv__parallel_for(nrows, MV__MAX(1, ((int64_t)1 << 14) / n),
+                     mv__threads_for_bytes(opts->threads, (uint64_t)nrows * (uint64_t)n * mv_dtype_size(dtype) * 3),
+                     mv__chi2_range, &j);
+    return MV_OK;
+}
+
+/* ---- angle selection ---- */
+
+#define MV__AN_MAX_RANGES 256
+
+/* The ranges as plain [lo, hi] intervals of (-180, 180]: a range that
+   crosses +-180 becomes two. Returns the count or -1 (detail set). */
+static int mv__an_ranges(const double *ranges, int nranges, double *lo, double *hi, const char *fn)
+{
+    int r, k = 0;
+    if (nranges < 0 || nranges > MV__AN_MAX_RANGES || (nranges > 0 && !ranges)) {
+        mv__fail(MV_ERR_INVALID_ARG, "%s: nranges = %d (0..%d, ranges non-NULL)", fn, nranges, MV__AN_MAX_RANGES);
+        return -1;
+    }
+    for (r = 0; r < nranges; r++) {
+        double a = ranges[2 * r], b = ranges[2 * r + 1], wa, wb;
+        if (!(a - a == 0 && b - b == 0)) {
+            mv__fail(MV_ERR_INVALID_ARG, "%s: range %d (%g, %g) is not finite", fn, r, a, b);
+            return -1;
+        }
+        if (b - a >= 360.0) {
+            lo[k] = -180.0;
+            hi[k++] = 180.0;
+            continue;
+        }
+        wa = mv__angle_wrap(a);
+        wb = mv__angle_wrap(b);
+        if (wa <= wb) {
+            lo[k] = wa;
+            hi[k++] = wb;
+        } else {
+            lo[k] = wa;
+            hi[k++] = 180.0;
+            lo[k] = -180.0;
+            hi[k++] = wb;
+        }
+    }
+    return k;
+}
+
+MVDEF mv_status mv_angle_mask(const double *angles, int64_t n, const double *ranges, int nranges, uint8_t *mask)
+{
+    double lo[2 * MV__AN_MAX_RANGES], hi[2 * MV__AN_MAX_RANGES];
+    int k;
+    MV__CHECK(n >= 0 && (n == 0 || (angles && mask)), MV_ERR_INVALID_ARG, "mv_angle_mask: n = %lld, %s",
+              (long long)n, angles ? "mask is NULL" : "angles is NULL");
+    k = mv__an_ranges(ranges, nranges, lo, hi, "mv_angle_mask");
+    if (k < 0) return MV_ERR_INVALID_ARG;
+    if (n) mv__ana_ops_active()->inside(angles, n, lo, hi, k, mask);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_angle_select(const double *angles, int64_t n, const double *ranges, int nranges, int64_t *idx,
+                                int64_t cap, int64_t *count)
+{
+    double lo[2 * MV__AN_MAX_RANGES], hi[2 * MV__AN_MAX_RANGES];
+    uint8_t hit[1024];
+    const mv__ana_ops *ops = mv__ana_ops_active();
+    int64_t c0, cnt = 0;
+    int k;
+    MV__CHECK(count != NULL, MV_ERR_INVALID_ARG, "mv_angle_select: count is NULL");
+    MV__CHECK(n >= 0 && (n == 0 || angles), MV_ERR_INVALID_ARG, "mv_angle_select: n = %lld, angles %s",
+              (long long)n, angles ? "given" : "NULL");
+    MV__CHECK(cap >= 0, MV_ERR_INVALID_ARG, "mv_angle_select: cap = %lld", (long long)cap);
+    k = mv__an_ranges(ranges, nranges, lo, hi, "mv_angle_select");
+    if (k < 0) return MV_ERR_INVALID_ARG;
+    for (c0 = 0; c0 < n; c0 += 1024) {
+        int64_t cn = MV__MIN((int64_t)1024, n - c0), i;
+        ops->inside(angles + c0, cn, lo, hi, k, hit);
+        if (idx && cap - cnt >= cn) /* room for the whole chunk: branch-free compaction */
+            for (i = 0; i < cn; i++) {
+                idx[cnt] = c0 + i;
+                cnt += hit[i];
+            }
+        else if (idx)
+            for (i = 0; i < cn; i++) {
+                if (hit[i] && cnt < cap) idx[cnt] = c0 + i;
+                cnt += hit[i];
+            }
+        else
+            for (i = 0; i < cn; i++) cnt += hit[i];
+    }
+    *count = cnt;
+    MV__CHECK(!idx || cnt <= cap, MV_ERR_BUFFER_TOO_SMALL, "mv_angle_select: %lld angles selected, cap %lld",
+              (long long)cnt, (long long)cap);
+    return MV_OK;
+}
+
+/* ---- multi-tau and two-time correlation ---- */
+
+struct mv_mtau {
+    int m, levels, nroi, nlags;
+    int64_t npix, nsel;
+    int64_t *pix;      /* nsel pixel indices, region by region */
+    int64_t *rstart;   /* nroi + 1 offsets into pix */
+    double *ring;      /* [levels][m + 1][nsel]: the last m + 1 values of each level */
+    double *pend;      /* [levels][nsel]: a value waiting for its pair */
+    double *fsum;      /* [levels][m + 1][nroi]: each ring slot's sum per region */
+    double *cur;       /* [nsel]: the frame being pushed */
+    int *has_pend;     /* [levels] */
+    int64_t *nlev;     /* [levels]: values pushed per level */
+    double *sxx, *shead, *stail; /* [nroi][nlags] */
+    int64_t *cnt;      /* [nlags] */
+    void *alloc_ctx;
+};
+
+MVDEF mv_status mv_mtau_create(mv_mtau **out, const int32_t *labels, int64_t npix, int nroi, const mv_mtau_opts *opts)
+{
+    mv_mtau_opts def;
+    mv_mtau *t;
+    int64_t i, *fill;
+    uint64_t ring_n, total;
+    int m, L, r;
+    void *ctx;
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_mtau_create: mt is NULL");
+    *out = NULL;
+    if (!opts) {
+        memset(&def, 0, sizeof(def));
+        opts = &def;
+    }
+    ctx = opts->alloc_ctx;
+    m = opts->m ? opts->m : 16;
+    L = opts->levels ? opts->levels : 20;
+    MV__CHECK(m >= 2 && m % 2 == 0 && m <= 1024, MV_ERR_INVALID_ARG, "mv_mtau_create: opts.m = %d (even, 2..1024)", m);
+    MV__CHECK(L >= 1 && L <= 40, MV_ERR_INVALID_ARG, "mv_mtau_create: opts.levels = %d (1..40)", L);
+    MV__CHECK(labels != NULL && npix >= 1 && nroi >= 1 && nroi <= (1 << 20), MV_ERR_INVALID_ARG,
+              "mv_mtau_create: labels %s, npix %lld, nroi %d", labels ? "given" : "NULL", (long long)npix, nroi);
+    t = (mv_mtau *)mv__alloc_zero(sizeof(*t), ctx);
+    MV__CHECK(t != NULL, MV_ERR_OUT_OF_MEMORY, "mv_mtau_create: state");
+    t->m = m;
+    t->levels = L;
+    t->nroi = nroi;
+    t->npix = npix;
+    t->nlags = m + 1 + (L - 1) * (m / 2);
+    t->alloc_ctx = ctx;
+    t->rstart = (int64_t *)mv__alloc_zero((size_t)(nroi + 2) * sizeof(int64_t), ctx);
+    if (!t->rstart) goto oom;
+    for (i = 0; i < npix; i++)
+        if (labels[i] >= 1 && labels[i] <= nroi) t->rstart[labels[i] + 1]++;
+    for (r = 1; r <= nroi; r++) {
+        if (t->rstart[r + 1] == 0) {
+            mv_mtau_destroy(t);
+            return mv__fail(MV_ERR_INVALID_ARG, "mv_mtau_create: region %d has no pixel", r);
+        }
+        t->rstart[r + 1] += t->rstart[r];
+    }
+    /* rstart[r] is now the offset of region r (1-based) into pix: shift to 0-based */
+    memmove(t->rstart, t->rstart + 1, (size_t)(nroi + 1) * sizeof(int64_t));
+    t->nsel = t->rstart[nroi];
+    ring_n = (uint64_t)(m + 1) * (uint64_t)t->nsel;
+    MV__CHECK(mv__mul_u64(ring_n, (uint64_t)L, &total) && mv__mul_u64(total, 8, &total) && mv__fits_size(total),
+              MV_ERR_SIZE_OVERFLOW, "mv_mtau_create: %d levels of %llu values overflow", L,
+              (unsigned long long)ring_n);
+    t->pix = (int64_t *)mv__alloc((size_t)t->nsel * sizeof(int64_t), ctx);
+    fill = (int64_t *)mv__alloc((size_t)nroi * sizeof(int64_t), ctx);
+    t->ring = (double *)mv__alloc_zero((size_t)total, ctx);
+    t->pend = (double *)mv__alloc_zero((size_t)L * (size_t)t->nsel * 8, ctx);
+    t->fsum = (double *)mv__alloc_zero((size_t)L * (size_t)(m + 1) * (size_t)nroi * 8, ctx);
+    t->cur = (double *)mv__alloc((size_t)t->nsel * 8, ctx);
+    t->has_pend = (int *)mv__alloc_zero((size_t)L * sizeof(int), ctx);
+    t->nlev = (int64_t *)mv__alloc_zero((size_t)L * 8, ctx);
+    t->sxx = (double *)mv__alloc_zero((size_t)nroi * (size_t)t->nlags * 3 * 8, ctx);
+    t->cnt = (int64_t *)mv__alloc_zero((size_t)t->nlags * 8, ctx);
+    if (!t->pix || !fill || !t->ring || !t->pend || !t->fsum || !t->cur || !t->has_pend || !t->nlev || !t->sxx ||
+        !t->cnt) {
+        mv__free(fill, ctx);
+        goto oom;
+    }
+    t->shead = t->sxx + (size_t)nroi * (size_t)t->nlags;
+    t->stail = t->shead + (size_t)nroi * (size_t)t->nlags;
+    for (r = 0; r < nroi; r++) fill[r] = t->rstart[r];
+    for (i = 0; i < npix; i++)
+        if (labels[i] >= 1 && labels[i] <= nroi) t->pix[fill[labels[i] - 1]++] = i;
+    mv__free(fill, ctx);
+    *out = t;
+    return MV_OK;
+oom:
+    mv_mtau_destroy(t);
+    return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_mtau_create: state for %lld pixels", (long long)npix);
+}
+
+MVDEF mv_status mv_mtau_destroy(mv_mtau *t)
+{
+    void *ctx;
+    if (!t) return MV_OK;
+    ctx = t->alloc_ctx;
+    mv__free(t->pix, ctx);
+    mv__free(t->rstart, ctx);
+    mv__free(t->ring, ctx);
+    mv__free(t->pend, ctx);
+    mv__free(t->fsum, ctx);
+    mv__free(t->cur, ctx);
+    mv__free(t->has_pend, ctx);
+    mv__free(t->nlev, ctx);
+    mv__free(t->sxx, ctx);
+    mv__free(t->cnt, ctx);
+    mv__free(t, ctx);
+    return MV_OK;
+}
+
+/* index of lag n (in level-l samples) in the lag table */
+MV__INLINE int mv__mtau_lag_index(int m, int l, int n) { return l == 0 ? n : m + 1 + (l - 1) * (m / 2) + (n - m / 2 - 1); }
+
+/* v (nsel values) becomes value nlev[l] of level l */
+static void mv__mtau_feed(mv_mtau *t, int l, const double *v)
+{
+    const mv__ana_ops *ops = mv__ana_ops_active();
+    const int R = t->m + 1;
+    int64_t k = t->nlev[l], n, nmax = MV__MIN((int64_t)t->m, k), nmin = l == 0 ? 0 : t->m / 2 + 1;
+    size_t lb = (size_t)R * (size_t)t->nsel;
+    double *slot = t->ring + (size_t)l * lb + (size_t)(k % R) * (size_t)t->nsel;
+    double *fs = t->fsum + ((size_t)l * (size_t)R + (size_t)(k % R)) * (size_t)t->nroi;
+    int r;
+    memcpy(slot, v, (size_t)t->nsel * sizeof(double));
+    for (r = 0; r < t->nroi; r++) {
+        int64_t a = t->rstart[r], p;
+        double s = 0;
+        for (p = a; p < t->rstart[r + 1]; p++) s += slot[p];
+        fs[r] = s;
+    }
+    for (n = nmin; n <= nmax; n++) {
+        int j = mv__mtau_lag_index(t->m, l, (int)n);
+        const double *old = t->ring + (size_t)l * lb + (size_t)((k - n) % R) * (size_t)t->nsel;
+        const double *ofs = t->fsum + ((size_t)l * (size_t)R + (size_t)((k - n) % R)) * (size_t)t->nroi;
+        for (r = 0; r < t->nroi; r++) {
+            int64_t a = t->rstart[r], b = t->rstart[r + 1];
+            size_t o = (size_t)r * (size_t)t->nlags + (size_t)j;
+            t->sxx[o] += ops->dot(slot + a, old + a, b - a);
+            t->shead[o] += ofs[r];
+            t->stail[o] += fs[r];
+        }
+        t->cnt[j]++;
+    }
+    t->nlev[l]++;
+    if (l + 1 >= t->levels) return;
+    if (!t->has_pend[l]) {
+        memcpy(t->pend + (size_t)l * (size_t)t->nsel, v, (size_t)t->nsel * sizeof(double));
+        t->has_pend[l] = 1;
+    } else {
+        double *p = t->pend + (size_t)l * (size_t)t->nsel;
+        int64_t i;
+        for (i = 0; i < t->nsel; i++) p[i] = (p[i] + v[i]) / 2; /* multipletau's (a + b) / 2 */
+        t->has_pend[l] = 0;
+        mv__mtau_feed(t, l + 1, p);
+    }
+}
+
+MVDEF mv_status mv_mtau_push(mv_mtau *t, const void *frame, mv_dtype dtype)
+{
+    int64_t i;
+    MV__CHECK(t != NULL && frame != NULL, MV_ERR_INVALID_ARG, "mv_mtau_push: %s is NULL", t ? "frame" : "mt");
+    MV__CHECK(mv__an_real_dtype(dtype), MV_ERR_UNSUPPORTED, "mv_mtau_push: dtype %s", mv_dtype_name(dtype));
+    if (dtype == MV_DT_F32)
+        for (i = 0; i < t->nsel; i++) t->cur[i] = (double)((const float *)frame)[t->pix[i]];
+    else
+        for (i = 0; i < t->nsel; i++) t->cur[i] = mv__an_get(frame, dtype, (size_t)t->pix[i]);
+    mv__mtau_feed(t, 0, t->cur);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_mtau_lags(const mv_mtau *t, double *lags, int *nlags)
+{
+    int l, n;
+    MV__CHECK(t != NULL && nlags != NULL, MV_ERR_INVALID_ARG, "mv_mtau_lags: %s is NULL", t ? "nlags" : "mt");
+    *nlags = t->nlags;
+    if (!lags) return MV_OK;
+    for (l = 0; l < t->levels; l++)
+        for (n = l == 0 ? 0 : t->m / 2 + 1; n <= t->m; n++)
+            lags[mv__mtau_lag_index(t->m, l, n)] = ldexp((double)n, l);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_mtau_sums(const mv_mtau *t, int roi, double *sxx, double *shead, double *stail, int64_t *count)
+{
+    size_t o;
+    MV__CHECK(t != NULL, MV_ERR_INVALID_ARG, "mv_mtau_sums: mt is NULL");
+    MV__CHECK(roi >= 1 && roi <= t->nroi, MV_ERR_INVALID_ARG, "mv_mtau_sums: roi %d outside 1..%d", roi, t->nroi);
+    o = (size_t)(roi - 1) * (size_t)t->nlags;
+    if (sxx) memcpy(sxx, t->sxx + o, (size_t)t->nlags * 8);
+    if (shead) memcpy(shead, t->shead + o, (size_t)t->nlags * 8);
+    if (stail) memcpy(stail, t->stail + o, (size_t)t->nlags * 8);
+    if (count) memcpy(count, t->cnt, (size_t)t->nlags * 8);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_mtau_g2(const mv_mtau *t, int roi, double *g2)
+{
+    size_t o;
+    int j;
+    double P;
+    MV__CHECK(t != NULL && g2 != NULL, MV_ERR_INVALID_ARG, "mv_mtau_g2: %s is NULL", t ? "g2" : "mt");
+    MV__CHECK(roi >= 1 && roi <= t->nroi, MV_ERR_INVALID_ARG, "mv_mtau_g2: roi %d outside 1..%d", roi, t->nroi);
+    o = (size_t)(roi - 1) * (size_t)t->nlags;
+    P = (double)(t->rstart[roi] - t->rstart[roi - 1]);
+    for (j = 0; j < t->nlags; j++) {
+        double den = t->shead[o + j] * t->stail[o + j];
+        g2[j] = t->cnt[j] > 0 && den != 0 ? t->sxx[o + j] * (double)t->cnt[j] * P / den : (double)NAN;
+    }
+    return MV_OK;
+}
+
+typedef struct mv__twotime_job {
+    const double *X; /* T rows of P gathered values */
+    const double *mean;
+    int64_t T, P;
+    double *C;
+    const mv__ana_ops *ops;
+} mv__twotime_job;
+
+static void mv__twotime_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    mv__twotime_job *j = (mv__twotime_job *)ctx;
+    int64_t t, i, k, T = j->T;
+    (void)worker;
+    for (t = b; t < e; t++) {
+        int64_t i0 = t * MV__AN_TILE, i1 = MV__MIN(i0 + MV__AN_TILE, T);
+        for (k = i0; k < T; k++)
+            for (i = i0; i < i1 && i <= k; i++) {
+                double den = j->mean[i] * j->mean[k], c;
+                c = j->ops->dot(j->X + (size_t)i * (size_t)j->P, j->X + (size_t)k * (size_t)j->P, j->P) / (double)j->P;
+                c = den != 0 ? c / den : (double)NAN;
+                j->C[(size_t)i * (size_t)T + (size_t)k] = c;
+                j->C[(size_t)k * (size_t)T + (size_t)i] = c;
+            }
+    }
+}
+
+MVDEF mv_status mv_twotime(const void *frames, mv_dtype dtype, int64_t T, int64_t npix, const int32_t *labels, int roi,
+                           double *C, const mv_corr_opts *opts)
+{
+    mv__twotime_job j;
+    double *X, *mean;
+    int64_t P = 0, i, t, p;
+    uint64_t bytes;
+    size_t es;
+    void *ctx = opts ? opts->alloc_ctx : NULL;
+    MV__CHECK(frames != NULL && labels != NULL && C != NULL, MV_ERR_INVALID_ARG, "mv_twotime: %s is NULL",
+              !frames ? "frames" : !labels ? "labels" : "C");
+    MV__CHECK(mv__an_real_dtype(dtype), MV_ERR_UNSUPPORTED, "mv_twotime: dtype %s", mv_dtype_name(dtype));
+    MV__CHECK(T >= 1 && npix >= 1, MV_ERR_INVALID_ARG, "mv_twotime: T = %lld, npix = %lld", (long long)T,
+              (long long)npix);
+    for (i = 0; i < npix; i++) P += labels[i] == roi;
+    MV__CHECK(P > 0, MV_ERR_INVALID_ARG, "mv_twotime: region %d has no pixel", roi);
+    MV__CHECK(mv__mul_u64((uint64_t)T, (uint64_t)P + 1, &bytes) && mv__mul_u64(bytes, 8, &bytes) &&
+                  mv__fits_size(bytes),
+              MV_ERR_SIZE_OVERFLOW, "mv_twotime: %lld frames of %lld pixels overflow", (long long)T, (long long)P);
+    X = (double *)mv__alloc((size_t)bytes, ctx);
+    MV__CHECK(X != NULL, MV_ERR_OUT_OF_MEMORY, "mv_twotime: %llu bytes for the region", (unsigned long long)bytes);
+    mean = X + (size_t)T * (size_t)P;
+    es = mv_dtype_size(dtype);
+    for (t = 0; t < T; t++) {
+        const unsigned char *f = (const unsigned char *)frames + (size_t)t * (size_t)npix * es;
+        double *row = X + (size_t)t * (size_t)P, s = 0;
+        for (i = 0, p = 0; i < npix; i++)
+            if (labels[i] == roi) row[p++] = mv__an_get(f, dtype, (size_t)i);
+        for (p = 0; p < P; p++) s += row[p];
+        mean[t] = s / (double)P;
+    }
+    j.X = X;
+    j.mean = mean;
+    j.T = T;
+    j.P = P;
+    j.C = C;
+    j.ops = mv__ana_ops_active();
+    mv__parallel_for((T + MV__AN_TILE - 1) / MV__AN_TILE, 1,
+                     mv__threads_for_bytes(opts ? opts->threads : 0, (uint64_t)T * (uint64_t)P * 8 * (uint64_t)MV__MAX(1, T / 16)),
+                     mv__twotime_range, &j);
+    mv__free(X, ctx);
+    return MV_OK;
+}
+
+/* ---- the bounded cache ---- */
+
+#if defined(MV__POSIX)
+#include <time.h>
+#endif
+
+typedef struct mv__centry {
+    struct mv__centry *hnext;        /* hash chain */
+    struct mv__centry *prev, *next;  /* LRU list: head = most recent */
+    uint64_t hash;
+    char *key;
+    size_t klen;
+    int is_vol, compressed, linked;
+    mv_vol vol;                      /* volume entries: metadata (+ data unless compressed) */
+    unsigned char *payload;          /* bytes held: raw, or gzip when compressed (vol: NULL if raw) */
+    size_t payload_len, raw_len, cost;
+    double t_put;
+    int64_t refs;
+} mv__centry;
+
+struct mv_cache {
+    mv_cache_opts o;
+    mv__centry **tab;
+    size_t ntab;
+    mv__centry *head, *tail;
+    mv_cache_stats st;
+    int64_t outstanding;             /* references held, on any entry */
+#if defined(MV__HAVE_THREADS)
+    pthread_mutex_t mu;
+#endif
+};
+
+struct mv_cache_ref {
+    mv_cache *cache;
+    mv__centry *e;
+    unsigned char *buf;              /* decompressed copy (compressed entries) */
+    mv_vol vol;                      /* the reader's view of a volume entry */
+};
+
+#if defined(MV__HAVE_THREADS)
+#define MV__CACHE_LOCK(c) pthread_mutex_lock(&(c)->mu)
+#define MV__CACHE_UNLOCK(c) pthread_mutex_unlock(&(c)->mu)
+#else
+#define MV__CACHE_LOCK(c) ((void)(c))
+#define MV__CACHE_UNLOCK(c) ((void)(c))
+#endif
+
+static double mv__cache_now(const mv_cache *c)
+{
+    if (c->o.clock) return c->o.clock(c->o.clock_ctx);
+#if defined(MV__POSIX) && defined(CLOCK_MONOTONIC)
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    }
+#else
+    return 0.0; /* no clock: give opts.clock for a ttl */
+#endif
+}
+
+static uint64_t mv__cache_hash(const char *k, size_t n)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    size_t i;
+    for (i = 0; i < n; i++) h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
+    return h;
+}
+
+static void mv__centry_free(mv_cache *c, mv__centry *e)
+{
+    void *ctx = c->o.alloc_ctx;
+    if (e->is_vol) mv_free(&e->vol);
+    mv__free(e->payload, ctx);
+    mv__free(e->key, ctx);
+    mv__free(e, ctx);
+}
+
+/* Takes e out of the index and the limits (mu held); frees it unless a
+   reader holds it (the last release frees it then). */
+static void mv__cache_unlink(mv_cache *c, mv__centry *e)
+{
+    mv__centry **pp = &c->tab[e->hash & (c->ntab - 1)];
+    while (*pp != e) pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    if (e->prev) e->prev->next = e->next;
+    else c->head = e->next;
+    if (e->next) e->next->prev = e->prev;
+    else c->tail = e->prev;
+    e->prev = e->next = e->hnext = NULL;
+    e->linked = 0;
+    c->st.bytes -= e->cost;
+    c->st.bytes_raw -= e->raw_len;
+    c->st.entries--;
+    if (e->refs == 0) mv__centry_free(c, e);
+}
+
+static mv__centry *mv__cache_find(mv_cache *c, const char *key, size_t klen, uint64_t h)
+{
+    mv__centry *e = c->tab[h & (c->ntab - 1)];
+    for (; e; e = e->hnext)
+        if (e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0) return e;
+    return NULL;
+}
+
+static void mv__cache_to_front(mv_cache *c, mv__centry *e)
+{
+    if (c->head == e) return;
+    if (e->prev) e->prev->next = e->next;
+    if (e->next) e->next->prev = e->prev;
+    else if (c->tail == e) c->tail = e->prev;
+    e->prev = NULL;
+    e->next = c->head;
+    if (c->head) c->head->prev = e;
+    c->head = e;
+    if (!c->tail) c->tail = e;
+}
+
+MVDEF mv_status mv_cache_create(mv_cache **cache, const mv_cache_opts *opts)
+{
+    mv_cache *c;
+    void *ctx = opts ? opts->alloc_ctx : NULL;
+    MV__CHECK(cache != NULL, MV_ERR_INVALID_ARG, "mv_cache_create: cache is NULL");
+    *cache = NULL;
+    MV__CHECK(!opts || (opts->max_entries >= 0 && opts->ttl >= 0 && opts->ttl == opts->ttl), MV_ERR_INVALID_ARG,
+              "mv_cache_create: opts.max_entries %lld, opts.ttl %g (both >= 0)",
+              (long long)(opts ? opts->max_entries : 0), opts ? opts->ttl : 0.0);
+    c = (mv_cache *)mv__alloc_zero(sizeof(*c), ctx);
+    MV__CHECK(c != NULL, MV_ERR_OUT_OF_MEMORY, "mv_cache_create: %zu bytes", sizeof(*c));
+    if (opts) c->o = *opts;
+    if (c->o.max_bytes == 0) c->o.max_bytes = (uint64_t)1 << 30;
+    c->ntab = 256;
+    c->tab = (mv__centry **)mv__alloc_zero(c->ntab * sizeof(*c->tab), ctx);
+    if (!c->tab) {
+        mv__free(c, ctx);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_cache_create: hash table");
+    }
+#if defined(MV__HAVE_THREADS)
+    pthread_mutex_init(&c->mu, NULL);
+#endif
+    *cache = c;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_cache_destroy(mv_cache *c)
+{
+    void *ctx;
+    if (!c) return MV_OK;
+    MV__CACHE_LOCK(c);
+    if (c->outstanding > 0) {
+        int64_t n = c->outstanding;
+        MV__CACHE_UNLOCK(c);
+        return mv__fail(MV_ERR_INVALID_ARG, "mv_cache_destroy: %lld references still held", (long long)n);
+    }
+    while (c->head) mv__cache_unlink(c, c->head);
+    MV__CACHE_UNLOCK(c);
+#if defined(MV__HAVE_THREADS)
+    pthread_mutex_destroy(&c->mu);
+#endif
+    ctx = c->o.alloc_ctx;
+    mv__free(c->tab, ctx);
+    mv__free(c, ctx);
+    return MV_OK;
+}
+
+/* Doubles the hash table when entries outnumber its slots (mu held; on
+   no memory it keeps the longer chains). */
+static void mv__cache_grow(mv_cache *c)
+{
+    size_t n = c->ntab * 2, i;
+    mv__centry **t, *e;
+    if ((size_t)c->st.entries < c->ntab) return;
+    t = (mv__centry **)mv__alloc_zero(n * sizeof(*t), c->o.alloc_ctx);
+    if (!t) return;
+    for (i = 0; i < c->ntab; i++)
+        while ((e = c->tab[i]) != NULL) {
+            c->tab[i] = e->hnext;
+            e->hnext = t[e->hash & (n - 1)];
+            t[e->hash & (n - 1)] = e;
+        }
+    mv__free(c->tab, c->o.alloc_ctx);
+    c->tab = t;
+    c->ntab = n;
+}
+
+/* Links a built entry (key, payload, cost filled), evicting to make room.
+   With hold, the caller also gets a reference count on it. mu not held. */
+static mv_status mv__cache_insert(mv_cache *c, mv__centry *e, int hold)
+{
+    mv__centry *old, *x, *prev;
+    double now = mv__cache_now(c);
+    MV__CACHE_LOCK(c);
+    e->t_put = now;
+    old = mv__cache_find(c, e->key, e->klen, e->hash);
+    if (old) mv__cache_unlink(c, old);
+    if (c->o.ttl > 0)
+        for (x = c->tail; x; x = prev) {
+            prev = x->prev;
+            if (now - x->t_put > c->o.ttl) {
+                c->st.expirations++;
+                mv__cache_unlink(c, x);
+            }
+        }
+    while (c->tail && (c->st.bytes + e->cost > c->o.max_bytes ||
+                       (c->o.max_entries > 0 && c->st.entries + 1 > c->o.max_entries))) {
+        c->st.evictions++;
+        mv__cache_unlink(c, c->tail);
+    }
+    e->linked = 1;
+    e->hnext = c->tab[e->hash & (c->ntab - 1)];
+    c->tab[e->hash & (c->ntab - 1)] = e;
+    e->prev = NULL;
+    e->next = c->head;
+    if (c->head) c->head->prev = e;
+    c->head = e;
+    if (!c->tail) c->tail = e;
+    c->st.bytes += e->cost;
+    c->st.bytes_raw += e->raw_len;
+    c->st.entries++;
+    c->st.insertions++;
+    if (hold) {
+        e->refs++;
+        c->outstanding++;
+    }
+    mv__cache_grow(c);
+    MV__CACHE_UNLOCK(c);
+    return MV_OK;
+}
+
+/* A new entry for key holding a copy (or, with take, the ownership) of the
+   bytes or the volume; compressed per the options. */
+static mv_status mv__cache_build(mv_cache *c, const char *key, const void *data, size_t len, mv_vol *vol, int take,
+                                 mv__centry **out, const char *fn)
+{
+    void *ctx = c->o.alloc_ctx;
+    mv__centry *e;
+    size_t klen;
+    mv_status st = MV_OK;
+    MV__CHECK(key != NULL, MV_ERR_INVALID_ARG, "%s: key is NULL", fn);
+    klen = strlen(key);
+    e = (mv__centry *)mv__alloc_zero(sizeof(*e), ctx);
+    MV__CHECK(e != NULL, MV_ERR_OUT_OF_MEMORY, "%s: entry", fn);
+    e->key = (char *)mv__alloc(klen + 1, ctx);
+    if (!e->key) {
+        mv__free(e, ctx);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: key of %zu bytes", fn, klen);
+    }
+    memcpy(e->key, key, klen + 1);
+    e->klen = klen;
+    e->hash = mv__cache_hash(key, klen);
+    if (vol) {
+        e->is_vol = 1;
+        data = vol->data;
+        len = vol->data ? mv_vol_bytes(vol) : 0;
+    }
+    e->raw_len = len;
+    if (c->o.compress && len > 0) {
+        mv_gzip_opts go = MV_ZERO_INIT;
+        size_t cap, clen = 0;
+        go.level = 1;
+        go.single_member = 1;
+        go.threads = 1;
+        go.alloc_ctx = ctx;
+        cap = mv_gzip_bound(len, &go);
+        e->payload = (unsigned char *)mv__alloc(cap, ctx);
+        if (!e->payload) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %zu bytes to compress into", fn, cap);
+        else st = mv_gzip(data, len, e->payload, cap, &clen, &go);
+        if (st == MV_OK && clen < len) {
+            e->compressed = 1;
+            e->payload_len = clen;
+        } else {
+            mv__free(e->payload, ctx);
+            e->payload = NULL;
+            if (st != MV_OK) {
+                mv__free(e->key, ctx);
+                mv__free(e, ctx);
+                return st;
+            }
+        }
+    }
+    if (vol) {
+        if (e->compressed) { /* metadata only; the voxels live in the payload */
+            st = mv_vol_copy_meta(vol, &e->vol);
+            if (st == MV_OK && take) mv_free(vol);
+        } else if (take) {
+            e->vol = *vol;
+            mv_vol_init(vol);
+        } else
+            st = mv_vol_copy(vol, &e->vol);
+        e->payload_len = e->compressed ? e->payload_len : len;
+    } else if (!e->compressed) {
+        e->payload = (unsigned char *)mv__alloc(len, ctx);
+        if (!e->payload) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %zu bytes", fn, len);
+        else if (len) memcpy(e->payload, data, len);
+        e->payload_len = len;
+    }
+    if (st != MV_OK) {
+        mv__free(e->payload, ctx);
+        mv__free(e->key, ctx);
+        mv__free(e, ctx);
+        return st;
+    }
+    e->cost = e->payload_len + klen;
+    *out = e;
+    return MV_OK;
+}
+
+static mv_status mv__cache_put_any(mv_cache *c, const char *key, const void *data, size_t len, const mv_vol *vol,
+                                   const char *fn)
+{
+    mv__centry *e;
+    MV__CHECK(c != NULL, MV_ERR_INVALID_ARG, "%s: cache is NULL", fn);
+    MV__CHECK(vol || data || len == 0, MV_ERR_INVALID_ARG, "%s: data is NULL", fn);
+    MV__TRY(mv__cache_build(c, key, data, len, (mv_vol *)(uintptr_t)vol, 0, &e, fn));
+    if (e->cost > c->o.max_bytes) {
+        uint64_t cost = e->cost;
+        mv__centry_free(c, e);
+        return mv__fail(MV_ERR_BUFFER_TOO_SMALL, "%s: entry of %llu bytes, max_bytes %llu", fn,
+                        (unsigned long long)cost, (unsigned long long)c->o.max_bytes);
+    }
+    return mv__cache_insert(c, e, 0);
+}
+
+MVDEF mv_status mv_cache_put(mv_cache *cache, const char *key, const void *data, size_t len)
+{
+    return mv__cache_put_any(cache, key, data, len, NULL, "mv_cache_put");
+}
+
+MVDEF mv_status mv_cache_put_vol(mv_cache *cache, const char *key, const mv_vol *vol)
+{
+    MV__CHECK(vol != NULL, MV_ERR_INVALID_ARG, "mv_cache_put_vol: vol is NULL");
+    return mv__cache_put_any(cache, key, NULL, 0, vol, "mv_cache_put_vol");
+}
+
+/* The reader's reference on e, which the caller holds a count on. */
+static mv_status mv__cache_make_ref(mv_cache *c, mv__centry *e, mv_cache_ref **ref, const char *fn)
+{
+    void *ctx = c->o.alloc_ctx;
+    mv_cache_ref *r = (mv_cache_ref *)mv__alloc_zero(sizeof(*r), ctx);
+    mv_status st = MV_OK;
+    if (!r) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: reference", fn);
+    if (st == MV_OK && e->compressed) {
+        size_t got = 0;
+        r->buf = (unsigned char *)mv__alloc(e->raw_len, ctx);
+        if (!r->buf) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %zu bytes to decompress into", fn, e->raw_len);
+        else {
+            mv_gzip_opts go = MV_ZERO_INIT;
+            go.threads = 1;
+            go.alloc_ctx = ctx;
+            st = mv_gunzip(e->payload, e->payload_len, r->buf, e->raw_len, &got, &go);
+            if (st == MV_OK && got != e->raw_len)
+                st = mv__fail(MV_ERR_BAD_DATA, "%s: entry decompressed to %zu bytes, %zu held", fn, got, e->raw_len);
+        }
+    }
+    if (st != MV_OK) {
+        if (r) mv__free(r->buf, ctx);
+        mv__free(r, ctx);
+        MV__CACHE_LOCK(c);
+        e->refs--;
+        c->outstanding--;
+        if (e->refs == 0 && !e->linked) mv__centry_free(c, e);
+        MV__CACHE_UNLOCK(c);
+        return st;
+    }
+    r->cache = c;
+    r->e = e;
+    if (e->is_vol) {
+        r->vol = e->vol; /* a view: the entry owns the metadata and extensions */
+        if (e->compressed) r->vol.data = r->buf;
+        r->vol.flags = MV_VOL_BORROWED;
+        r->vol.mem_base = NULL;
+        r->vol.mem_size = 0;
+    }
+    *ref = r;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_cache_get(mv_cache *c, const char *key, mv_cache_ref **ref)
+{
+    mv__centry *e;
+    size_t klen;
+    uint64_t h;
+    double now;
+    MV__CHECK(ref != NULL, MV_ERR_INVALID_ARG, "mv_cache_get: ref is NULL");
+    *ref = NULL;
+    MV__CHECK(c != NULL && key != NULL, MV_ERR_INVALID_ARG, "mv_cache_get: %s is NULL", c ? "key" : "cache");
+    klen = strlen(key);
+    h = mv__cache_hash(key, klen);
+    now = mv__cache_now(c);
+    MV__CACHE_LOCK(c);
+    e = mv__cache_find(c, key, klen, h);
+    if (e && c->o.ttl > 0 && now - e->t_put > c->o.ttl) {
+        c->st.expirations++;
+        mv__cache_unlink(c, e);
+        e = NULL;
+    }
+    if (!e) {
+        c->st.misses++;
+        MV__CACHE_UNLOCK(c);
+        return mv__fail(MV_ERR_NOT_FOUND, "mv_cache_get: no entry \"%.80s\"", key);
+    }
+    c->st.hits++;
+    mv__cache_to_front(c, e);
+    e->refs++;
+    c->outstanding++;
+    MV__CACHE_UNLOCK(c);
+    return mv__cache_make_ref(c, e, ref, "mv_cache_get");
+}
+
+MVDEF mv_status mv_cache_ref_bytes(const mv_cache_ref *ref, const void **data, size_t *len)
+{
+    MV__CHECK(ref != NULL && data != NULL, MV_ERR_INVALID_ARG, "mv_cache_ref_bytes: %s is NULL",
+              ref ? "data" : "ref");
+    *data = ref->e->compressed ? (const void *)ref->buf : ref->e->is_vol ? ref->e->vol.data : ref->e->payload;
+    if (len) *len = ref->e->raw_len;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_cache_ref_vol(const mv_cache_ref *ref, const mv_vol **vol)
+{
+    MV__CHECK(ref != NULL && vol != NULL, MV_ERR_INVALID_ARG, "mv_cache_ref_vol: %s is NULL", ref ? "vol" : "ref");
+    MV__CHECK(ref->e->is_vol, MV_ERR_INVALID_ARG, "mv_cache_ref_vol: the entry holds bytes, not a volume");
+    *vol = &ref->vol;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_cache_release(mv_cache_ref *ref)
+{
+    mv_cache *c;
+    mv__centry *e;
+    void *ctx;
+    if (!ref) return MV_OK;
+    c = ref->cache;
+    e = ref->e;
+    ctx = c->o.alloc_ctx;
+    mv__free(ref->buf, ctx);
+    mv__free(ref, ctx);
+    MV__CACHE_LOCK(c);
+    e->refs--;
+    c->outstanding--;
+    if (e->refs == 0 && !e->linked) mv__centry_free(c, e);
+    MV__CACHE_UNLOCK(c);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_cache_remove(mv_cache *c, const char *key)
+{
+    mv__centry *e;
+    size_t klen;
+    MV__CHECK(c != NULL && key != NULL, MV_ERR_INVALID_ARG, "mv_cache_remove: %s is NULL", c ? "key" : "cache");
+    klen = strlen(key);
+    MV__CACHE_LOCK(c);
+    e = mv__cache_find(c, key, klen, mv__cache_hash(key, klen));
+    if (e) mv__cache_unlink(c, e);
+    MV__CACHE_UNLOCK(c);
+    MV__CHECK(e != NULL, MV_ERR_NOT_FOUND, "mv_cache_remove: no entry \"%.80s\"", key);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_cache_clear(mv_cache *c)
+{
+    MV__CHECK(c != NULL, MV_ERR_INVALID_ARG, "mv_cache_clear: cache is NULL");
+    MV__CACHE_LOCK(c);
+    while (c->head) mv__cache_unlink(c, c->head);
+    MV__CACHE_UNLOCK(c);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_cache_get_stats(mv_cache *c, mv_cache_stats *stats)
+{
+    MV__CHECK(c != NULL && stats != NULL, MV_ERR_INVALID_ARG, "mv_cache_get_stats: %s is NULL",
+              c ? "stats" : "cache");
+    MV__CACHE_LOCK(c);
+    *stats = c->st;
+    MV__CACHE_UNLOCK(c);
+    return MV_OK;
+}
+
+#if defined(MV__HAVE_FILES)
+MVDEF mv_status mv_load_cached(mv_cache *c, const char *path, const mv_load_opts *opts, mv_cache_ref **ref)
+{
+    struct stat sb;
+    char key[1536];
+    mv_load_opts def;
+    mv_vol v;
+    mv__centry *e;
+    mv_status st;
+    size_t n;
+    int a;
+    MV__CHECK(ref != NULL, MV_ERR_INVALID_ARG, "mv_load_cached: ref is NULL");
+    *ref = NULL;
+    MV__CHECK(c != NULL && path != NULL, MV_ERR_INVALID_ARG, "mv_load_cached: %s is NULL", c ? "path" : "cache");
+    MV__CHECK(strlen(path) < 1024, MV_ERR_INVALID_ARG, "mv_load_cached: path of %zu bytes", strlen(path));
+    if (!opts) {
+        memset(&def, 0, sizeof(def));
+        opts = &def;
+    }
+    if (stat(path, &sb) != 0) return mv__fail(MV_ERR_IO, "%s: %s", path, strerror(errno));
+    /* the path, what makes the file another file, and what changes the result */
+    mv__format(key, sizeof(key), "mv_load\n%s\n%lld %lld.%09ld\n%d %d %d %d %d %d", path,
+                           (long long)sb.st_size, (long long)sb.st_mtim.tv_sec, (long)sb.st_mtim.tv_nsec,
+                           (int)opts->dtype, opts->scaled, (int)opts->rounding, opts->header_only, opts->strict,
+                           opts->squeeze);
+    n = strlen(key);
+    for (a = 0; a < MV_MAX_DIMS && n < sizeof(key) - 48; a++) {
+        mv__format(key + n, sizeof(key) - n, " %lld:%lld", (long long)opts->box_start[a], (long long)opts->box_size[a]);
+        n = strlen(key);
+    }
+    st = mv_cache_get(c, key, ref);
+    if (st != MV_ERR_NOT_FOUND) return st;
+    MV__TRY(mv_load(path, &v, opts));
+    st = mv__cache_build(c, key, NULL, 0, &v, 1, &e, "mv_load_cached");
+    if (st != MV_OK) {
+        mv_free(&v);
+        return st;
+    }
+    if (e->cost > c->o.max_bytes) { /* too large to cache: the reference alone holds it */
+        MV__CACHE_LOCK(c);
+        e->refs = 1;
+        c->outstanding++;
+        MV__CACHE_UNLOCK(c);
+    } else
+        MV__TRY(mv__cache_insert(c, e, 1));
+    return mv__cache_make_ref(c, e, ref, "mv_load_cached");
+}
+#endif
+
 #endif /* MEDVOL_IMPLEMENTATION */
 
 /* >>history ================================================================
@@ -24737,6 +26642,139 @@ static const mv__filter_ops MV__SFX(mv__filter_ops) = {MV__SFX(mv__fl_line), MV_
 #undef mv__fl_vf_mul
 #undef mv__fl_vf_zero
 
+/* >>pass-analysis ==========================================================
+   Analysis kernels (>>impl-analysis-types gives their contracts), written
+   once against the double vocabulary of >>pass and stamped per ISA. The
+   reductions keep the reference's 8 lanes: 16 samples per step as
+   16 / MV__VDL double vectors, vector k feeding accumulator k % MV__NACC,
+   so sample e lands in lane e % 8; the tail continues lane by lane in
+   scalar code. The seed-map frame is element-wise. With FP contraction off
+   every kernel gives the bytes of its _ref. */
+
+#define MV__AN_DOT3(sfx, T, LOAD16)                                                                \
+    MV__FN void MV__SFX(mv__an_dot3_##sfx)(const T *y, const double *c, const double *w, int64_t n,  \
+                                           double K, double s[3])                                  \
+    {                                                                                              \
+        mv__vd a1[MV__NACC], a2[MV__NACC], a3[MV__NACC], vk = mv__vd_set1(K), z = mv__vd_set1(0.0); \
+        double l1[8], l2[8], l3[8];                                                                \
+        int64_t i = 0;                                                                             \
+        int k;                                                                                     \
+        for (k = 0; k < MV__NACC; k++) a1[k] = a2[k] = a3[k] = z;                                  \
+        for (; i + 16 <= n; i += 16) {                                                             \
+            mv__vd v[16 / MV__VDL];                                                                \
+            LOAD16(y + i, v);                                                                      \
+            for (k = 0; k < 16 / MV__VDL; k++) {                                                   \
+                mv__vd d = mv__vd_sub(v[k], vk);                                                   \
+                if (w) d = mv__vd_nz_select(mv__vd_loadu(w + i + k * MV__VDL), d, z);              \
+                a1[k % MV__NACC] = mv__vd_add(a1[k % MV__NACC], d);                                \
+                a2[k % MV__NACC] = mv__vd_add(a2[k % MV__NACC], mv__vd_mul(d, d));                 \
+                a3[k % MV__NACC] = mv__vd_add(a3[k % MV__NACC],                                    \
+                                              mv__vd_mul(d, mv__vd_loadu(c + i + k * MV__VDL)));   \
+            }                                                                                      \
+        }                                                                                          \
+        for (k = 0; k < MV__NACC; k++) {                                                           \
+            mv__vd_storeu(l1 + k * MV__VDL, a1[k]);                                                \
+            mv__vd_storeu(l2 + k * MV__VDL, a2[k]);                                                \
+            mv__vd_storeu(l3 + k * MV__VDL, a3[k]);                                                \
+        }                                                                                          \
+        MV__ZEROUPPER();                                                                           \
+        for (; i < n; i++) {                                                                       \
+            double d = (double)y[i] - K;                                                           \
+            if (w && w[i] == 0) d = 0.0;                                                           \
+            l1[i & 7] += d;                                                                        \
+            l2[i & 7] += d * d;                                                                    \
+            l3[i & 7] += d * c[i];                                                                 \
+        }                                                                                          \
+        s[0] = mv__sum8(l1);                                                                       \
+        s[1] = mv__sum8(l2);                                                                       \
+        s[2] = mv__sum8(l3);                                                                       \
+    }
+MV__AN_DOT3(f32, float, MV__LOAD16_F32)
+MV__AN_DOT3(f64, double, MV__LOAD16_F64)
+#undef MV__AN_DOT3
+
+MV__FN double MV__SFX(mv__an_dot)(const double *a, const double *b, int64_t n)
+{
+    mv__vd acc[MV__NACC];
+    double l[8];
+    int64_t i = 0;
+    int k;
+    for (k = 0; k < MV__NACC; k++) acc[k] = mv__vd_set1(0.0);
+    for (; i + 16 <= n; i += 16)
+        for (k = 0; k < 16 / MV__VDL; k++)
+            acc[k % MV__NACC] = mv__vd_add(acc[k % MV__NACC], mv__vd_mul(mv__vd_loadu(a + i + k * MV__VDL),
+                                                                         mv__vd_loadu(b + i + k * MV__VDL)));
+    for (k = 0; k < MV__NACC; k++) mv__vd_storeu(l + k * MV__VDL, acc[k]);
+    MV__ZEROUPPER();
+    for (; i < n; i++) l[i & 7] += a[i] * b[i];
+    return mv__sum8(l);
+}
+
+MV__FN void MV__SFX(mv__an_seed_acc)(const float *y, const double *K, double c, double *s1, double *s2, double *s3,
+                                     int64_t n)
+{
+    mv__vd vc = mv__vd_set1(c);
+    int64_t i = 0;
+    for (; i + MV__VL <= n; i += MV__VL) {
+        mv__vf f = mv__vf_loadu(y + i);
+        mv__vd h[2];
+        int j;
+        h[0] = mv__vd_from_vf_lo(f);
+        h[1] = mv__vd_from_vf_hi(f);
+        for (j = 0; j < 2; j++) {
+            int64_t o = i + j * MV__VDL;
+            mv__vd d = mv__vd_sub(h[j], mv__vd_loadu(K + o));
+            mv__vd_storeu(s1 + o, mv__vd_add(mv__vd_loadu(s1 + o), d));
+            mv__vd_storeu(s2 + o, mv__vd_add(mv__vd_loadu(s2 + o), mv__vd_mul(d, d)));
+            mv__vd_storeu(s3 + o, mv__vd_add(mv__vd_loadu(s3 + o), mv__vd_mul(d, vc)));
+        }
+    }
+    MV__ZEROUPPER();
+    mv__an_seed_acc_ref(y + i, K + i, c, s1 + i, s2 + i, s3 + i, n - i);
+}
+
+/* Chunks of 64 angles: the hits assume every angle is already in
+   (-180, 180]; e = a - clamp(a, -180+, 180) is 0 exactly for those, and a
+   chunk whose sum of e^2 is not 0 (an angle outside, NaN, Inf) is redone
+   by the reference, which wraps each angle. */
+MV__FN void MV__SFX(mv__an_inside)(const double *a, int64_t n, const double *lo, const double *hi, int nr,
+                                   uint8_t *hit)
+{
+    const mv__vd one = mv__vd_set1(1.0), zero = mv__vd_set1(0.0), top = mv__vd_set1(180.0);
+    const mv__vd bot = mv__vd_set1(-179.99999999999997); /* the next double above -180 */
+    int64_t c0 = 0;
+    for (; c0 + 64 <= n; c0 += 64) {
+        double hv[64], bad[MV__VDL];
+        mv__vd eacc = zero;
+        int64_t i;
+        int r, k, ok = 1;
+        for (i = 0; i < 64; i += MV__VDL) {
+            mv__vd v = mv__vd_loadu(a + c0 + i), h = zero;
+            mv__vd e = mv__vd_sub(v, mv__vd_min(top, mv__vd_max(bot, v)));
+            eacc = mv__vd_add(eacc, mv__vd_mul(e, e));
+            for (r = 0; r < nr; r++) {
+                mv__vd x = mv__vd_sub(v, mv__vd_min(mv__vd_set1(hi[r]), mv__vd_max(mv__vd_set1(lo[r]), v)));
+                h = mv__vd_nz_select(x, h, one);
+            }
+            mv__vd_storeu(hv + i, h);
+        }
+        mv__vd_storeu(bad, eacc);
+        for (k = 0; k < MV__VDL; k++) ok &= bad[k] == 0.0;
+        if (ok)
+            for (i = 0; i < 64; i++) hit[c0 + i] = (uint8_t)(hv[i] != 0.0);
+        else {
+            MV__ZEROUPPER();
+            mv__an_inside_ref(a + c0, 64, lo, hi, nr, hit + c0);
+        }
+    }
+    MV__ZEROUPPER();
+    mv__an_inside_ref(a + c0, n - c0, lo, hi, nr, hit + c0);
+}
+
+static const mv__ana_ops MV__SFX(mv__ana_ops) = {MV__SFX(mv__an_dot3_f32), MV__SFX(mv__an_dot3_f64),
+                                                 MV__SFX(mv__an_dot), MV__SFX(mv__an_seed_acc),
+                                                 MV__SFX(mv__an_inside)};
+
 static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
 {
     kt->to_f32[MV_DT_U8] = MV__SFX(mv__to_f32_u8);
@@ -24803,6 +26841,7 @@ static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
     kt->fft = &MV__SFX(mv__fft_ops);
     kt->mri = &MV__SFX(mv__mri_ops);
     kt->filter = &MV__SFX(mv__filter_ops);
+    kt->ana = &MV__SFX(mv__ana_ops);
 }
 
 /* every pass macro goes, so the next pass starts clean */

@@ -1166,6 +1166,7 @@ static const family families[] = {
     {mvtool_filter_commands, &mvtool_filter_ncommands},
     {mvtool_field_commands, &mvtool_field_ncommands},
     {mvtool_register_commands, &mvtool_register_ncommands},
+    {mvtool_analysis_commands, &mvtool_analysis_ncommands},
 };
 #define N_FAMILIES ((int)(sizeof(families) / sizeof(families[0])))
 

@@ -67,5 +67,7 @@ extern const command mvtool_field_commands[];
 extern const int mvtool_field_ncommands;
 extern const command mvtool_register_commands[];
 extern const int mvtool_register_ncommands;
+extern const command mvtool_analysis_commands[];
+extern const int mvtool_analysis_ncommands;
 
 #endif

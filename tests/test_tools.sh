@@ -445,6 +445,54 @@ else
   echo "  (skip register/warp: tests/py/reg_data.py found no data: offline or no numpy/scipy/nibabel)"
 fi
 
+# analysis (issue 15): corr-seed against a nilearn-style numpy map of the same
+# file, corr-matrix against numpy.corrcoef of the atlas's region means
+if [ -f "$D/nifti/functional.nii" ] && "$PY" -c 'import nibabel' 2>/dev/null; then
+  F="$D/nifti/functional.nii"
+  "$PY" - "$F" "$W" <<'PYEOF'
+import sys, numpy as np, nibabel as nib
+img = nib.load(sys.argv[1]); sh = img.shape[:3]
+lab = np.zeros(sh, np.int16); lab[:8, :10] = 1; lab[8:, :10] = 3; lab[:, 10:, :2] = 7
+nib.save(nib.Nifti1Image(lab, img.affine), sys.argv[2] + '/atlas.nii')
+m = np.zeros(sh, np.uint8); m[6:9, 8:11, 1] = 1
+nib.save(nib.Nifti1Image(m, img.affine), sys.argv[2] + '/seedmask.nii')
+PYEOF
+  check_seed() { # OUT then the seed in numpy terms
+    "$PY" - "$F" "$1" "$2" <<'PYEOF'
+import sys, numpy as np, nibabel as nib
+d = nib.load(sys.argv[1]).get_fdata(dtype=np.float64)
+got = np.asarray(nib.load(sys.argv[2]).dataobj, dtype=np.float64)
+seed = sys.argv[3]
+if seed.startswith('voxel:'):
+    i, j, k = map(int, seed[6:].split(',')); s = d[i, j, k]
+else:
+    m = np.asarray(nib.load(seed[5:]).dataobj) != 0; s = d[m].mean(axis=0)
+z = lambda a: (a - a.mean(-1, keepdims=True)) / np.where(a.std(-1, keepdims=True) == 0, 1, a.std(-1, keepdims=True))
+want = np.tensordot(z(d), z(s), axes=([3], [0])) / s.size
+err = np.abs(got - want).max()
+sys.exit(0 if got.shape == want.shape and err < 2e-6 else print('max error', err, got.shape) or 1)
+PYEOF
+  }
+  $T corr-seed "$F" "$W/seed.nii" --voxel 8,10,1 && check_seed "$W/seed.nii" voxel:8,10,1 && ok || bad "corr-seed --voxel vs numpy"
+  $T corr-seed "$F" "$W/seedm.nii.gz" --mask "$W/seedmask.nii" && check_seed "$W/seedm.nii.gz" "mask:$W/seedmask.nii" && ok \
+    || bad "corr-seed --mask vs numpy"
+  $T corr-matrix "$F" "$W/cm.csv" --atlas "$W/atlas.nii" && "$PY" - "$F" "$W/atlas.nii" "$W/cm.csv" <<'PYEOF' && ok || bad "corr-matrix vs numpy.corrcoef"
+import sys, numpy as np, nibabel as nib
+d = nib.load(sys.argv[1]).get_fdata(dtype=np.float64); lab = np.asarray(nib.load(sys.argv[2]).dataobj)
+ls = [l for l in np.unique(lab) if l > 0]
+want = np.corrcoef(np.array([d[lab == l].mean(axis=0) for l in ls]))
+rows = [r.split(',') for r in open(sys.argv[3]).read().split()]
+assert rows[0][1:] == [str(l) for l in ls], rows[0]
+got = np.array([[float(x) for x in r[1:]] for r in rows[1:]])
+err = np.abs(got - want).max()
+sys.exit(0 if err < 1e-12 else print('max error', err) or 1)
+PYEOF
+  $T corr-seed "$F" "$W/x.nii" 2>"$W/err"; [ $? -eq 2 ] && grep -q "one of --voxel" "$W/err" && ok || bad "corr-seed without a seed: usage error"
+  $T corr-seed "$F" "$W/x.nii" --voxel 99,0,0 2>"$W/err"; [ $? -eq 1 ] && grep -q "voxel\[0\]" "$W/err" && ok || bad "corr-seed outside the grid: $(cat "$W/err")"
+else
+  echo "  (skip corr-seed/corr-matrix vs numpy: no functional.nii or nibabel)"
+fi
+
 rm -rf "$W"
 echo "tools: $pass passed, $fail failed"
 [ $fail -eq 0 ]
