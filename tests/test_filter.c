@@ -296,7 +296,7 @@ MV_TEST(filter, recursive_within_stated_tolerance)
     memset(&B, 0, sizeof(B));
     for (k = 0; k < 6; k++)
         for (m = 0; m < 5; m++) {
-            fcase c = gcase(70, 64, 3, 1, sig[k], sig[k] * 0.8, 0, m);
+            fcase c = gcase(70, 64, 3, 1, sig[k], sig[k] * 0.8 < 2 ? 2 : sig[k] * 0.8, 0, m);
             c.method = MV_FILTER_RECURSIVE;
             B.c[B.n++] = c;
         }
@@ -406,6 +406,7 @@ MV_TEST(filter, into_and_in_place)
     fo.sigma_in_mm = 1; /* 2.2 mm at 2 mm = 1.1 voxels ... */
     smm[0] = 2.2, smm[1] = 2.0, smm[2] = 2.1;
     REQUIRE_OK(mv_gaussian(&in, &c, smm, &fo));
+    mv_free(&b);
     REQUIRE_OK(mv_gaussian(&in, &b, s, NULL));
     EXPECT(memcmp(b.data, c.data, mv_vol_bytes(&b)) == 0);
     mv_free(&c);
