@@ -16666,7 +16666,9 @@ MVDEF mv_status mv_phantom_kspace(const mv_vol *image, const mv_vol *sens, mv_vo
    the split, so results do not depend on the thread count. */
 
 #define MV__FL_COLB 256
-#define MV__FL_ZB 512
+#ifndef MV__FL_ZB
+#define MV__FL_ZB 512 /* floats per z block (2 KiB rows: the block, all z, stays in L2) */
+#endif
 enum { MV__FL_NONE = 0, MV__FL_FIR, MV__FL_IIR, MV__FL_BOX };
 
 typedef struct mv__fl_axis {
