@@ -16944,6 +16944,47 @@ static void mv__fl_y_blocks(void *ctx, int64_t b, int64_t e, int worker)
     int64_t i;
     for (i = b; i < e; i++) mv__fl_do_yblock(j, i / j->nxb, i % j->nxb, worker);
 }
+/* The z pass of an FIR along a long axis (n >= 4r + 4) without gathering
+   the whole column block: the 2r + 1 input rows the current output row
+   needs sit in a ring (each row stored twice, at slot s and s + 2r + 1, so
+   any window of 2r + 1 consecutive rows is contiguous), each input row is
+   read once just before the outputs that need it, and output row z is
+   written in place once row z is no longer needed as input. Extension rows
+   past the end come from copies of the first r and last r + 1 input rows
+   taken before any output is written. The same kernel computes each output
+   from the same values as the gathering path: identical results. */
+static int mv__fl_zring_ok(const mv__fl_job *j)
+{
+    const mv__fl_axis *ax = &j->ax[2];
+    return ax->kind == MV__FL_FIR && j->n[2] >= 4 * (int64_t)ax->r + 4;
+}
+static void mv__fl_zring(const mv__fl_job *j, float *base, int64_t stride, int64_t n, int64_t b, float *ws)
+{
+    const mv__fl_axis *ax = &j->ax[2];
+    const int64_t r = ax->r, L = 2 * r + 1, H = r, T = r + 1;
+    float *ring = ws, *head = ring + 2 * L * b, *tail = head + H * b, *cv = tail + T * b;
+    int64_t q, z, x;
+    size_t rb = (size_t)b * sizeof(float);
+    for (q = 0; q < H; q++) memcpy(head + q * b, base + q * stride, rb);
+    for (q = 0; q < T; q++) memcpy(tail + q * b, base + (n - T + q) * stride, rb);
+    for (x = 0; x < b; x++) cv[x] = j->cval;
+    for (q = -r; q < n + r; q++) {
+        if (q < n) {
+            int64_t s = mv__fl_ext(q, n, j->mode), slot = (q + r) % L;
+            const float *src = s < 0 ? cv : s >= n - T ? tail + (s - (n - T)) * b : s < H ? head + s * b : base + s * stride;
+            memcpy(ring + slot * b, src, rb);
+            memcpy(ring + (slot + L) * b, src, rb);
+        } else {
+            int64_t s = mv__fl_ext(q, n, j->mode), slot = (q + r) % L;
+            const float *src = s < 0 ? cv : s >= n - T ? tail + (s - (n - T)) * b : head + s * b;
+            memcpy(ring + slot * b, src, rb);
+            memcpy(ring + (slot + L) * b, src, rb);
+        }
+        z = q - r; /* the output row whose window is now complete */
+        if (z >= 0) j->ops->cols(ring + (z % L) * b, b, base + z * stride, stride, 1, b, ax->w, (int)r, ax->anti);
+    }
+}
+
 /* z pass: the plane (x and y, contiguous) cut in blocks of MV__FL_ZB
    floats; item = block + nzb * t */
 static void mv__fl_z_blocks(void *ctx, int64_t b, int64_t e, int worker)
@@ -16953,8 +16994,11 @@ static void mv__fl_z_blocks(void *ctx, int64_t b, int64_t e, int worker)
     int64_t i;
     for (i = b; i < e; i++) {
         int64_t blk = i % j->nzb, t = i / j->nzb, x0 = blk * MV__FL_ZB, bw = MV__MIN((int64_t)MV__FL_ZB, j->plane - x0);
-        mv__fl_cols(j, 2, j->out + t * j->vol + x0, j->plane, j->n[2], bw, ws + j->cols_off,
-                    (double *)(void *)(ws + j->dbl_off));
+        if (mv__fl_zring_ok(j))
+            mv__fl_zring(j, j->out + t * j->vol + x0, j->plane, j->n[2], bw, ws + j->cols_off);
+        else
+            mv__fl_cols(j, 2, j->out + t * j->vol + x0, j->plane, j->n[2], bw, ws + j->cols_off,
+                        (double *)(void *)(ws + j->dbl_off));
     }
 }
 
