@@ -220,6 +220,8 @@ MV_TEST(filter, gaussian_matches_scipy)
         B.c[B.n++] = gcase(9, 8, 7, 2, 1.0, 0.0, 2.5, m);   /* 4D, sigma 0 on y */
         B.c[B.n++] = gcase(33, 4, 5, 1, 0.0, 0.0, 1.2, m);  /* z only */
         B.c[B.n++] = gcase(1, 6, 5, 1, 3.0, 1.0, 1.0, m);   /* an axis of length 1 */
+        B.c[B.n++] = gcase(6, 5, 40, 1, 0.5, 0.7, 1.5, m);  /* long z: the ring path of the z pass */
+        B.c[B.n++] = gcase(3, 70, 2, 1, 0.5, 0.0, 0.0, m); /* sic: z pass absent, long y */
     }
     B.c[B.n] = gcase(20, 17, 6, 1, 1.3, 0.6, 0.9, MV_BOUNDARY_REFLECT);
     B.c[B.n].dt = MV_DT_I16, B.c[B.n].slope = 0.25, B.c[B.n].inter = -12.0, B.n++;
@@ -251,6 +253,11 @@ MV_TEST(filter, derivative_box_gradient_match_scipy)
             c.o[0] = ords[k][0], c.o[1] = ords[k][1], c.o[2] = ords[k][2];
             B.c[B.n++] = c;
         }
+    for (m = 0; m < 5; m++) { /* long z (ring path), odd and even orders */
+        fcase c = gcase(5, 4, 45, 1, 0.9, 1.0, 2.0, m);
+        c.o[2] = 1 + m % 2, c.o[0] = m % 3;
+        B.c[B.n++] = c;
+    }
     { /* order on an axis of sigma 0 is ignored (scipy skips the axis) */
         fcase c = gcase(12, 10, 7, 1, 1.2, 0.0, 0.8, 0);
         c.o[0] = 1, c.o[1] = 2;
@@ -296,7 +303,7 @@ MV_TEST(filter, recursive_within_stated_tolerance)
     memset(&B, 0, sizeof(B));
     for (k = 0; k < 6; k++)
         for (m = 0; m < 5; m++) {
-            fcase c = gcase(70, 64, 3, 1, sig[k], sig[k] * 0.8, 0, m);
+            fcase c = gcase(70, 64, 3, 1, sig[k], sig[k] * 0.8 < 2 ? 2 : sig[k] * 0.8, 0, m);
             c.method = MV_FILTER_RECURSIVE;
             B.c[B.n++] = c;
         }
@@ -406,6 +413,7 @@ MV_TEST(filter, into_and_in_place)
     fo.sigma_in_mm = 1; /* 2.2 mm at 2 mm = 1.1 voxels ... */
     smm[0] = 2.2, smm[1] = 2.0, smm[2] = 2.1;
     REQUIRE_OK(mv_gaussian(&in, &c, smm, &fo));
+    mv_free(&b);
     REQUIRE_OK(mv_gaussian(&in, &b, s, NULL));
     EXPECT(memcmp(b.data, c.data, mv_vol_bytes(&b)) == 0);
     mv_free(&c);
