@@ -1352,6 +1352,16 @@ MVDEF mv_status mv_pyramid_level(const mv_vol *in, const mv_pyramid_schedule *s,
    mv_pyramid_level uses for this level. allocates: no. */
 MVDEF mv_status mv_pyramid_level_params(const mv_vol *in, const mv_pyramid_schedule *s, int level, int64_t shape[3],
                                         double sigma_vox[3]);
+/* The 1D kernel of mv_gaussian / mv_gaussian_derivative (scipy's
+   _gaussian_kernel1d): radius r = int(truncate * sigma + 0.5) (truncate 0 =
+   4.0), w[k] = kernel value at offset k for k = 0..r (the kernel is
+   symmetric for order 0 and 2, antisymmetric for 1), computed in float64
+   and rounded once to float32: the very weights the FIR passes use (the
+   CUDA twin takes them from here). w may be NULL (then only *radius is
+   set); else cap must be >= r + 1. Errors: MV_ERR_INVALID_ARG (sigma not
+   finite or <= 0, order outside 0..2, truncate < 0 or not finite, radius
+   over INT_MAX/2), MV_ERR_BUFFER_TOO_SMALL (cap). allocates: no. */
+MVDEF mv_status mv_gaussian_kernel(double sigma, int order, double truncate, float *w, int cap, int *radius);
 
 /* >>api-fft ================================================================
    Fast Fourier transforms of float32 volumes with numpy's conventions.
@@ -19742,6 +19752,25 @@ static void mv__fl_gauss_weights(double sigma, int order, int r, float *w)
         else if (order == 2) q = x * x / (s2 * s2) - 1.0 / s2;
         w[k] = (float)(q * phi);
     }
+}
+
+MVDEF mv_status mv_gaussian_kernel(double sigma, int order, double truncate, float *w, int cap, int *radius)
+{
+    double t = truncate == 0 ? 4.0 : truncate, rr;
+    int r;
+    MV__CHECK(radius != NULL, MV_ERR_INVALID_ARG, "mv_gaussian_kernel: radius is NULL");
+    MV__CHECK(isfinite(sigma) && sigma > 0, MV_ERR_INVALID_ARG, "mv_gaussian_kernel: sigma %g (must be finite and > 0)",
+              sigma);
+    MV__CHECK(order >= 0 && order <= 2, MV_ERR_INVALID_ARG, "mv_gaussian_kernel: order %d (0, 1 or 2)", order);
+    MV__CHECK(isfinite(t) && t > 0, MV_ERR_INVALID_ARG, "mv_gaussian_kernel: truncate %g", truncate);
+    rr = t * sigma + 0.5;
+    MV__CHECK(rr < (double)(INT_MAX / 2), MV_ERR_INVALID_ARG, "mv_gaussian_kernel: radius %g too large", rr);
+    r = (int)rr;
+    *radius = r;
+    if (!w) return MV_OK;
+    MV__CHECK(cap > r, MV_ERR_BUFFER_TOO_SMALL, "mv_gaussian_kernel: cap %d < radius + 1 = %d", cap, r + 1);
+    mv__fl_gauss_weights(sigma, order, r, w);
+    return MV_OK;
 }
 
 /* Young - van Vliet - van Ginkel (2002) 3rd-order recursive Gaussian with

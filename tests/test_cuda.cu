@@ -1172,11 +1172,74 @@ static void test_large(void)
     t_spatial_case(T_CROP_OR_PAD, MV_DT_I16, many_rows, 3, 0, "crop_or_pad 4x1024x520");
 }
 
+/* ---- Gaussian: the device against the CPU's FIR, bit for bit ---- */
+static void t_gaussian_case(mv_dtype dt, int ndim, const int64_t *dims, const double sigma[3], mv_boundary mode,
+                            int in_place, const char *what)
+{
+    mv_vol h, cpu, back;
+    mv_cuda_vol d, out;
+    mv_filter_opts o;
+    memset(&o, 0, sizeof(o));
+    o.mode = mode;
+    o.cval = -1.5;
+    o.method = MV_FILTER_FIR;
+    t_host(&h, dt, ndim, dims, 300);
+    if (dt == MV_DT_I16) {
+        h.meta.scl_slope = 0.25;
+        h.meta.scl_inter = 10;
+    }
+    CHECK(mv_gaussian(&h, &cpu, sigma, &o) == MV_OK, "%s: cpu %s", what, mv_last_error());
+    CHECK(mv_cuda_upload(&h, &d, t_stream) == MV_OK, "%s: upload %s", what, mv_last_error());
+    if (in_place) {
+        CHECK(mv_cuda_gaussian_into(&d, &d, sigma, &o, t_stream) == MV_OK, "%s: %s", what, mv_last_error());
+        out = d;
+    } else {
+        CHECK(mv_cuda_gaussian(&d, &out, sigma, &o, t_stream) == MV_OK, "%s: %s", what, mv_last_error());
+    }
+    CHECK(mv_cuda_download(&out, &back, t_stream) == MV_OK, "%s: download %s", what, mv_last_error());
+    t_check_f32((const float *)back.data, (const float *)cpu.data, (size_t)mv_vol_count(&h), 0, 0, what);
+    if (!in_place) mv_cuda_free(&out, t_stream);
+    mv_cuda_free(&d, t_stream);
+    mv_free(&back);
+    mv_free(&cpu);
+    mv_free(&h);
+}
+
+static void test_gaussian(void)
+{
+    const int64_t d3[3] = {67, 45, 29}, d4[4] = {33, 20, 9, 3}, d2[3] = {129, 70, 1}, big[3] = {256, 256, 64};
+    const double s1[3] = {1.5, 1.5, 1.5}, s2[3] = {0.7, 3.2, 0}, s3[3] = {9.0, 0, 2.0};
+    char what[128];
+    for (int mode = MV_BOUNDARY_REFLECT; mode <= MV_BOUNDARY_WRAP; mode++) {
+        snprintf(what, sizeof(what), "gaussian float32 67x45x29 mode %d", mode);
+        t_gaussian_case(MV_DT_F32, 3, d3, s1, (mv_boundary)mode, 0, what);
+        snprintf(what, sizeof(what), "gaussian int16 scaled 4D mode %d", mode);
+        t_gaussian_case(MV_DT_I16, 4, d4, s2, (mv_boundary)mode, 0, what);
+        snprintf(what, sizeof(what), "gaussian float32 2D sigma 9 mode %d in place", mode);
+        t_gaussian_case(MV_DT_F32, 3, d2, s3, (mv_boundary)mode, 1, what);
+    }
+    t_gaussian_case(MV_DT_F32, 3, big, s1, MV_BOUNDARY_REFLECT, 0, "gaussian float32 256x256x64");
+    {
+        mv_vol h;
+        mv_cuda_vol d, out;
+        mv_filter_opts o;
+        double bad_sigma[3] = {1, -1, 1};
+        memset(&o, 0, sizeof(o));
+        t_host(&h, MV_DT_F32, 3, d3, 1);
+        CHECK(mv_cuda_upload(&h, &d, t_stream) == MV_OK, "upload");
+        CHECK(mv_cuda_gaussian(&d, &out, bad_sigma, &o, t_stream) == MV_ERR_INVALID_ARG, "negative sigma accepted");
+        o.method = MV_FILTER_RECURSIVE;
+        CHECK(mv_cuda_gaussian(&d, &out, s1, &o, t_stream) == MV_ERR_UNSUPPORTED, "recursive accepted");
+        mv_cuda_free(&d, t_stream);
+        mv_free(&h);
+    }
+}
+
 static const t_case t_cases[] = {
     {"upload_download", test_upload_download}, {"convert", test_convert},     {"stats", test_stats},
     {"intensity", test_intensity},             {"spatial", test_spatial},     {"resample", test_resample},
     {"fftshift", test_fftshift},               {"fftc", test_fftc},           {"coils", test_coils},
-    {"large", test_large},
+    {"large", test_large},                     {"gaussian", test_gaussian},
 };
 
 int main(int argc, char **argv)
