@@ -46,6 +46,8 @@ TABLE OF CONTENTS (search for the anchors)
       >>api-intensity z-normalize, rescale, clamp, histogram, percentiles
       >>api-spatial   crop/pad, flip, permute, reorient, rot90
       >>api-resample  nearest, trilinear, cubic B-spline resampling
+      >>api-math      voxel-wise arithmetic, thresholds, masks, where (fslmaths)
+      >>api-morph     connected components, distance transform, morphology
       >>api-pipeline  chains of operations in one pass
       >>api-fft       FFT: c2c / r2c / c2r over any axes, plans, numpy norms
       >>api-mri       MRI: centred FFT, shifts, coil combination, sensitivities,
@@ -60,6 +62,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>impl-ref      scalar reference kernels
       >>impl-fft-types  FFT plan types and the scalar reference FFT kernels
       >>impl-mri-types  MRI kernel table entries and their scalar references
+      >>impl-math-types  element-wise math kernel table entries and references
       >>impl-kernels  kernel table: one re-include of >>pass per ISA
       >>impl-dtype    (conversion) dtype conversion with scaling, rounding, saturation
       >>impl-volume   mv_vol life cycle, metadata, extensions
@@ -71,6 +74,8 @@ TABLE OF CONTENTS (search for the anchors)
       >>impl-phantom  phantoms
       >>impl-ops      intensity, spatial and chained operations: plan, provider,
                       statistics, histogram, percentiles, write pass
+      >>impl-math     voxel-wise arithmetic: grids, blocks, dispatch
+      >>impl-morph    labelling (union-find over runs), EDT, morphology
       >>impl-fft      FFT planner, executor, plan cache, FFTW backend
       >>impl-mri      MRI: centred FFT, shifts, coil kernels, SENSE, phantom coils
       >>history       version history
@@ -79,6 +84,7 @@ TABLE OF CONTENTS (search for the anchors)
                       vocabulary first, then the kernels written once against it
       >>pass-fft      FFT butterflies and transposes, per ISA
       >>pass-mri      RSS, coil combination, complex parts, per ISA
+      >>pass-math     element-wise arithmetic and comparisons, per ISA
 
 CONFIGURATION (define before including; "impl" = matters only where
 MEDVOL_IMPLEMENTATION is defined, "all" = must be the same in every file)
@@ -1045,6 +1051,176 @@ MVDEF mv_status mv_resample_into(const mv_vol *in, mv_vol *out, const double vox
    thread count is part of it: pass the same opts): 0 unless cubic (and for
    arguments it cannot use). allocates: no. */
 MVDEF size_t mv_resample_scratch_size(const mv_vol *in, const mv_resample_opts *opts);
+
+/* >>api-math =============================================================== */
+
+/* Voxel-wise arithmetic and logic: the fslmaths operations, as numpy computes
+   them on float32 arrays.
+   VALUES. Each input volume is read as numpy gets it from nibabel's
+   img.get_fdata(dtype=np.float32): scl_slope/scl_inter applied in float64
+   (unless opts->raw), rounded once to float32. A scalar operand is rounded
+   to float32 first (numpy 1.x: float32 array op Python float stays float32).
+   + - * / min max abs sqrt sqr recip and the comparisons are IEEE float32
+   operations, bit-identical to numpy's on every ISA and thread count; exp,
+   log and pow are evaluated in float64 and rounded once to float32 (numpy's
+   float64 result cast to float32; numpy's own float32 exp/log may differ by
+   1 ulp).
+   NaN as numpy: it propagates through arithmetic, min and max (np.minimum,
+   not np.fmin); a comparison with NaN is false except !=.
+   DTYPE. The result is float32, always (fslmaths' internal -dt float);
+   convert afterwards (mv_convert) for another dtype.
+   GRIDS. The result has a's geometry and metadata (scl_slope 1, scl_inter
+   0). A volume operand b must have a's first three dims and either a's
+   voxel count (voxel by voxel) or that of one 3D frame (then it applies to
+   every frame of a 4D a: a 3D mask or mean over a time series), and an
+   affine equal to a's within opts->affine_tol mm in every entry; otherwise
+   MV_ERR_INVALID_ARG with both shapes or both affines in the detail. */
+typedef enum mv_math_op {
+    MV_MATH_ADD = 1, /* a + b */
+    MV_MATH_SUB,     /* a - b */
+    MV_MATH_MUL,     /* a * b */
+    MV_MATH_DIV,     /* a / b (IEEE: x/0 = +-inf, 0/0 = NaN) */
+    MV_MATH_MIN,     /* np.minimum(a, b): NaN if either is NaN */
+    MV_MATH_MAX,     /* np.maximum(a, b) */
+    MV_MATH_POW,     /* a ** b */
+    MV_MATH_GT,      /* a > b: 1 or 0 */
+    MV_MATH_GE,      /* a >= b */
+    MV_MATH_LT,      /* a < b */
+    MV_MATH_LE,      /* a <= b */
+    MV_MATH_EQ,      /* a == b */
+    MV_MATH_NE,      /* a != b (1 where either is NaN) */
+    MV_MATH_THR,     /* fslmaths -thr: a < b ? fill : a (b itself is kept: inclusive) */
+    MV_MATH_UTHR,    /* fslmaths -uthr: a > b ? fill : a */
+    MV_MATH_MAS,     /* fslmaths -mas: b > 0 ? a : fill */
+    /* unary: b and the scalar are not used */
+    MV_MATH_ABS,     /* |a| */
+    MV_MATH_SQRT,    /* sqrt(a) (NaN below 0) */
+    MV_MATH_EXP,     /* e ** a */
+    MV_MATH_LOG,     /* natural log (-inf at 0, NaN below) */
+    MV_MATH_SQR,     /* a * a */
+    MV_MATH_RECIP,   /* 1 / a */
+    MV_MATH_BIN,     /* fslmaths -bin: a > 0 ? 1 : 0 (NaN -> 0) */
+    MV_MATH_BINV,    /* fslmaths -binv: a > 0 ? 0 : 1 */
+    MV_MATH_NAN,     /* fslmaths -nan: NaN -> 0, the rest kept */
+    MV_MATH_OP_COUNT
+} mv_math_op;
+
+typedef struct mv_math_opts {
+    double fill;       /* what -thr, -uthr and -mas write where they cut (default 0) */
+    double affine_tol; /* mm; 0 = 1e-4; negative: affines not compared */
+    int raw;           /* read stored values, no scl_slope/scl_inter */
+    int threads;
+    void *alloc_ctx;
+} mv_math_opts;
+
+/* out = a OP b, with b a volume, or the scalar s where b is NULL (unary ops
+   use neither). mv_math allocates out (float32, a's geometry and metadata;
+   out may be a: the result replaces it); mv_math_into writes out->data (a
+   float32 volume with a's voxel count; it may be a's own buffer when a is
+   unscaled float32) and nothing else. MV_ERR_INVALID_ARG: NULL, unknown op,
+   grids that differ (see GRIDS); MV_ERR_UNSUPPORTED: complex or RGB input.
+   allocates: mv_math out only; mv_math_into no. thread-safe: yes. */
+MVDEF mv_status mv_math(const mv_vol *a, mv_math_op op, const mv_vol *b, double s, mv_vol *out,
+                        const mv_math_opts *opts);
+MVDEF mv_status mv_math_into(const mv_vol *a, mv_math_op op, const mv_vol *b, double s, mv_vol *out,
+                             const mv_math_opts *opts);
+/* np.where(cond != 0, A, B) (NaN in cond counts as true, as numpy's bool):
+   A is the volume a or, where a is NULL, the scalar av; B likewise. cond
+   sets the geometry (a and b follow the GRIDS rule against it; a 3D cond
+   over a 4D a is not allowed: the output has cond's shape). Forms, dtype
+   and statuses as mv_math. allocates: mv_where out only. */
+MVDEF mv_status mv_where(const mv_vol *cond, const mv_vol *a, double av, const mv_vol *b, double bv, mv_vol *out,
+                         const mv_math_opts *opts);
+MVDEF mv_status mv_where_into(const mv_vol *cond, const mv_vol *a, double av, const mv_vol *b, double bv,
+                              mv_vol *out, const mv_math_opts *opts);
+/* MV_OK if b lies on a's voxel grid: the same first three dims and an affine
+   within tol mm in every entry (tol 0 = 1e-4, negative: shapes only);
+   MV_ERR_INVALID_ARG naming both shapes or both affines otherwise.
+   allocates: no. */
+MVDEF mv_status mv_same_grid(const mv_vol *a, const mv_vol *b, double tol);
+
+/* >>api-morph ============================================================== */
+
+/* Connected components, distance transforms and morphology on masks, as
+   scipy.ndimage does them. A voxel is foreground where its value, read as
+   in >>api-math VALUES, is nonzero (NaN included, as numpy's bool). The
+   operations act on 3D volumes (ndim <= 3, or trailing dims of 1).
+   AXES. medvol's dim[0] (x) is the fastest axis in memory; nibabel's
+   img.get_fdata() gives the array with shape (X, Y, Z), indexed [x, y, z].
+   Every comparison with scipy in this section is on that array, as a user
+   holding a nibabel image would call scipy.ndimage: spacing/sampling given
+   as (sx, sy, sz), and labels in scipy.ndimage.label's order on it (the
+   raster order with z fastest and x slowest; see mv_label_order). */
+
+/* Order of the labels 1..n of mv_label. */
+typedef enum mv_label_order {
+    MV_LABEL_ORDER_NIBABEL = 0, /* scipy.ndimage.label on img.get_fdata(): by the
+                                   first voxel in the order x slowest, z fastest */
+    MV_LABEL_ORDER_MEMORY,      /* by the first voxel in memory order (x fastest):
+                                   scipy.ndimage.label on the array's transpose
+                                   (the (Z, Y, X) C-ordered view); one pass less */
+    MV_LABEL_ORDER_SIZE         /* largest first, equal sizes in NIBABEL order */
+} mv_label_order;
+
+typedef struct mv_label_opts {
+    int connectivity;       /* 6 (default, scipy's generate_binary_structure(3, 1)),
+                               18 or 26 (3, 3: skimage / MONAI full connectivity) */
+    mv_label_order order;
+    int64_t min_size;       /* drop components of fewer voxels (0: keep all) */
+    int64_t largest;        /* keep only the n largest (0: all); equal sizes: the
+                               first in NIBABEL order wins */
+    int threads;
+    void *alloc_ctx;
+} mv_label_opts;
+
+/* Labels the connected components of the foreground of in: out is int32, 0
+   for background, 1..*nlabels (after min_size and largest, renumbered
+   without gaps in opts->order). Union-find over runs of rows, slabs of z on
+   threads merged at their borders; identical for any thread count.
+   mv_label allocates out (int32, in's geometry and metadata, scl 1/0);
+   mv_label_into writes out->data (int32, in's dims; not in's buffer).
+   MV_ERR_UNSUPPORTED: 4D, complex/RGB, or more than 2^31 - 1 runs.
+   allocates: scratch (4 bytes per two voxels at most, and 16 bytes per
+   component per thread), plus out for mv_label. thread-safe: yes. */
+MVDEF mv_status mv_label(const mv_vol *in, mv_vol *out, int64_t *nlabels, const mv_label_opts *opts);
+MVDEF mv_status mv_label_into(const mv_vol *in, mv_vol *out, int64_t *nlabels, const mv_label_opts *opts);
+/* Voxel counts of the labels of an integer label volume: counts[v] for
+   label v = 0..n-1 (np.bincount(labels.ravel(), minlength=n)[:n]); labels
+   outside 0..n-1 (negative, >= n) are not counted and *outside gets their
+   number (may be NULL). Real integer dtypes; allocates: no. */
+MVDEF mv_status mv_label_sizes(const mv_vol *labels, int64_t *counts, int64_t n, int64_t *outside);
+/* Renumbers the labels of an integer label volume to 1..n in increasing
+   order of value, 0 stays 0 (skimage.segmentation.relabel_sequential):
+   out int32, *n the count of distinct nonzero labels. Labels must be 0 or
+   positive (MV_ERR_INVALID_ARG naming the first negative one).
+   allocates: out and a table of max(label) + 1 entries. */
+MVDEF mv_status mv_relabel_sequential(const mv_vol *labels, mv_vol *out, int64_t *n, const mv_label_opts *opts);
+/* One-hot split: out is uint8 (X, Y, Z, nclasses) with out[..., c] = (label
+   == c) for c = 0..nclasses-1 (MONAI one_hot, channel last as NIfTI's 4th
+   axis); labels outside 0..nclasses-1 give all zeros. allocates: out. */
+MVDEF mv_status mv_one_hot(const mv_vol *labels, int64_t nclasses, mv_vol *out, const mv_label_opts *opts);
+
+typedef struct mv_edt_opts {
+    int sign;            /* 0: scipy's distance_transform_edt; 1: signed, negative
+                            inside: np.where(m, -edt(m), edt(~m)) */
+    int squared;         /* squared distances (no square root) */
+    int voxel_units;     /* spacing 1 on every axis (default: in->spacing, mm) */
+    double spacing[3];   /* if nonzero: the spacing of axes 0..2 (scipy sampling) */
+    int threads;
+    void *alloc_ctx;
+} mv_edt_opts;
+
+/* Exact Euclidean distance transform (Felzenszwalb-Huttenlocher, separable
+   lower envelopes in float64): for each foreground voxel the distance to the
+   nearest background voxel, 0 on background, as scipy.ndimage.
+   distance_transform_edt(m, sampling=spacing) (equal after rounding to
+   float32, to 1 ulp where scipy sums the squares in another order). No
+   background voxel at all: +inf everywhere foreground (scipy's result is
+   undefined there). out float32. mv_edt_into writes out->data (float32,
+   in's dims, may be in's buffer if in is unscaled float32).
+   allocates: 8 bytes per voxel of scratch, plus out for mv_edt. */
+MVDEF mv_status mv_edt(const mv_vol *in, mv_vol *out, const mv_edt_opts *opts);
+MVDEF mv_status mv_edt_into(const mv_vol *in, mv_vol *out, const mv_edt_opts *opts);
 
 /* >>api-pipeline =========================================================== */
 
@@ -4292,6 +4468,69 @@ static void mv__cpart_c64_ref(const float *x, float *out, int64_t n, int part)
 
 static const mv__mri_ops mv__mri_ops_ref = {mv__rss_c64_ref, mv__combine_c64_ref, mv__cpart_c64_ref};
 
+/* >>impl-math-types ======================================================== */
+
+/* Element-wise kernels of >>api-math on float32 blocks: bin computes
+   out[i] = a[i] OP (b ? b[i] : s), sel out[i] = c[i] != 0 ? a[i] : b[i]. The
+   _ref element function is the definition; the vector kernels (>>pass-math)
+   do the same IEEE operations and finish tails with it. */
+typedef void (*mv__math_bin_fn)(int op, const float *a, const float *b, float s, float fill, float *out, size_t n);
+typedef void (*mv__math_sel_fn)(const float *c, const float *a, const float *b, float *out, size_t n);
+
+typedef struct mv__math_ops {
+    mv__math_bin_fn bin;
+    mv__math_sel_fn sel;
+} mv__math_ops;
+
+static float mv__math1(int op, float x, float y, float fill)
+{
+    switch (op) {
+    case MV_MATH_ADD: return x + y;
+    case MV_MATH_SUB: return x - y;
+    case MV_MATH_MUL: return x * y;
+    case MV_MATH_DIV: return x / y;
+    case MV_MATH_MIN: return (x != x || y != y) ? x + y : (x < y ? x : y);
+    case MV_MATH_MAX: return (x != x || y != y) ? x + y : (x > y ? x : y);
+    case MV_MATH_POW: return (float)pow((double)x, (double)y);
+    case MV_MATH_GT: return x > y ? 1.0f : 0.0f;
+    case MV_MATH_GE: return x >= y ? 1.0f : 0.0f;
+    case MV_MATH_LT: return x < y ? 1.0f : 0.0f;
+    case MV_MATH_LE: return x <= y ? 1.0f : 0.0f;
+    case MV_MATH_EQ: return x == y ? 1.0f : 0.0f;
+    case MV_MATH_NE: return x != y ? 1.0f : 0.0f;
+    case MV_MATH_THR: return x < y ? fill : x;
+    case MV_MATH_UTHR: return x > y ? fill : x;
+    case MV_MATH_MAS: return y > 0 ? x : fill;
+    case MV_MATH_ABS: return fabsf(x);
+    case MV_MATH_SQRT: return sqrtf(x);
+    case MV_MATH_EXP: return (float)exp((double)x);
+    case MV_MATH_LOG: return (float)log((double)x);
+    case MV_MATH_SQR: return x * x;
+    case MV_MATH_RECIP: return 1.0f / x;
+    case MV_MATH_BIN: return x > 0 ? 1.0f : 0.0f;
+    case MV_MATH_BINV: return x > 0 ? 0.0f : 1.0f;
+    case MV_MATH_NAN: return x != x ? 0.0f : x;
+    default: return x;
+    }
+}
+
+static void mv__math_bin_ref(int op, const float *a, const float *b, float s, float fill, float *out, size_t n)
+{
+    size_t i;
+    if (b)
+        for (i = 0; i < n; i++) out[i] = mv__math1(op, a[i], b[i], fill);
+    else
+        for (i = 0; i < n; i++) out[i] = mv__math1(op, a[i], s, fill);
+}
+
+static void mv__math_sel_ref(const float *c, const float *a, const float *b, float *out, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) out[i] = c[i] != 0 ? a[i] : b[i];
+}
+
+static const mv__math_ops mv__math_ops_ref = {mv__math_bin_ref, mv__math_sel_ref};
+
 /* >>impl-kernels =========================================================== */
 
 typedef struct mv__kernels {
@@ -4318,6 +4557,7 @@ typedef struct mv__kernels {
     mv__k_affine_int_fn affine_int[MV_DT_COUNT]; /* u8, i16, u16 */
     const mv__fft_ops *fft;                 /* FFT codelets and line drivers (>>pass-fft) */
     const mv__mri_ops *mri;                 /* RSS, coil combination, complex parts (>>pass-mri) */
+    const mv__math_ops *math;               /* element-wise arithmetic (>>pass-math) */
 } mv__kernels;
 
 static void mv__kt_fill_ref(mv__kernels *kt)
@@ -4372,6 +4612,7 @@ static void mv__kt_fill_ref(mv__kernels *kt)
     kt->affine_int[MV_DT_U16] = mv__affine_u16_ref;
     kt->fft = &mv__fft_ops_ref;
     kt->mri = &mv__mri_ops_ref;
+    kt->math = &mv__math_ops_ref;
 }
 
 /* What this CPU runs (mv__kt_init_once); the passes' fills read the
@@ -13991,6 +14232,957 @@ MVDEF mv_status mv_pipeline_load(const char *path, const mv_op *ops, int n_ops, 
 }
 #endif
 
+/* >>impl-math ============================================================== */
+
+#define MV__MATH_BLOCK 2048 /* floats per block: inputs converted into L1-sized buffers */
+
+/* One input of an element-wise job: its bytes, dtype and scaling, and the
+   number of voxels after which it repeats (a 3D operand over a 4D series). */
+typedef struct mv__msrc {
+    const unsigned char *p;
+    mv_dtype dt;
+    int scaled;
+    double slope, inter;
+    int64_t period;
+} mv__msrc;
+
+static mv_status mv__msrc_init(mv__msrc *s, const mv_vol *v, int raw, const char *fn, const char *name)
+{
+    MV__CHECK(v->data && mv__dtype_ok(v->dtype) && v->ndim >= 1 && v->ndim <= MV_MAX_DIMS, MV_ERR_INVALID_ARG,
+              "%s: %s has no data", fn, name);
+    MV__CHECK(mv__dt[v->dtype].kind != MV__K_COMPLEX && mv__dt[v->dtype].kind != MV__K_RGB, MV_ERR_UNSUPPORTED,
+              "%s: %s is %s (real dtypes only)", fn, name, mv__dt[v->dtype].name);
+    s->p = (const unsigned char *)v->data;
+    s->dt = v->dtype;
+    s->scaled = 0;
+    s->slope = 1;
+    s->inter = 0;
+    if (!raw) MV__TRY(mv__scaling(v->meta.scl_slope, v->meta.scl_inter, &s->scaled, &s->slope, &s->inter));
+    s->period = mv_vol_count(v);
+    return MV_OK;
+}
+
+/* n values of s from voxel i (i % period .. without wrapping: the caller
+   keeps blocks inside one period) as float32: a pointer into the volume
+   when it already holds them, else converted into tmp. */
+static const float *mv__msrc_get(const mv__msrc *s, int64_t i, size_t n, float *tmp)
+{
+    int64_t j = i % s->period;
+    if (s->dt == MV_DT_F32 && !s->scaled) return (const float *)(const void *)s->p + j;
+    mv__convert_run(s->p + (size_t)j * mv__dt[s->dt].size, s->dt, tmp, MV_DT_F32, n, s->scaled, s->slope, s->inter,
+                    MV_ROUND_NEAREST);
+    return tmp;
+}
+
+MVDEF mv_status mv_same_grid(const mv_vol *a, const mv_vol *b, double tol)
+{
+    int d, r, c;
+    MV__CHECK(a && b, MV_ERR_INVALID_ARG, "mv_same_grid: NULL volume");
+    for (d = 0; d < 3; d++) {
+        int64_t da = d < a->ndim ? a->dim[d] : 1, db = d < b->ndim ? b->dim[d] : 1;
+        MV__CHECK(da == db, MV_ERR_INVALID_ARG, "grids differ: %lldx%lldx%lld vs %lldx%lldx%lld",
+                  (long long)a->dim[0], (long long)(a->ndim > 1 ? a->dim[1] : 1),
+                  (long long)(a->ndim > 2 ? a->dim[2] : 1), (long long)b->dim[0],
+                  (long long)(b->ndim > 1 ? b->dim[1] : 1), (long long)(b->ndim > 2 ? b->dim[2] : 1));
+    }
+    if (tol < 0) return MV_OK;
+    if (tol == 0) tol = 1e-4;
+    for (r = 0; r < 3; r++)
+        for (c = 0; c < 4; c++)
+            MV__CHECK(fabs(a->affine[r][c] - b->affine[r][c]) <= tol, MV_ERR_INVALID_ARG,
+                      "affines differ by more than %g mm at [%d][%d]: rows (%g %g %g %g) vs (%g %g %g %g)", tol, r,
+                      c, a->affine[r][0], a->affine[r][1], a->affine[r][2], a->affine[r][3], b->affine[r][0],
+                      b->affine[r][1], b->affine[r][2], b->affine[r][3]);
+    return MV_OK;
+}
+
+/* b against the grid of a: the GRIDS rule of >>api-math. */
+static mv_status mv__math_operand(const mv_vol *a, const mv_vol *b, double tol, mv__msrc *s, int raw, const char *fn,
+                                  const char *name)
+{
+    int64_t na = mv_vol_count(a), frame = 1;
+    int d;
+    mv_status st = mv_same_grid(a, b, tol);
+    if (st != MV_OK) {
+        char why[200];
+        mv__format(why, sizeof(why), "%s", mv_last_error());
+        return mv__fail(st, "%s: %s: %s", fn, name, why);
+    }
+    MV__TRY(mv__msrc_init(s, b, raw, fn, name));
+    for (d = 0; d < 3 && d < a->ndim; d++) frame *= a->dim[d];
+    MV__CHECK(s->period == na || s->period == frame, MV_ERR_INVALID_ARG,
+              "%s: %s has %lld voxels: needs the first volume's %lld, or one 3D frame (%lld)", fn, name,
+              (long long)s->period, (long long)na, (long long)frame);
+    return MV_OK;
+}
+
+typedef struct mv__math_job {
+    const mv__math_ops *ops;
+    int op, nsrc; /* nsrc: 1 (a), 2 (a, b), 3 (cond, a, b: a select) */
+    mv__msrc src[3];
+    int has[3];   /* src[k] is a volume, else the constant val[k] */
+    float val[3], fill;
+    float *out;
+} mv__math_job;
+
+static void mv__math_range(void *ctx, int64_t b0, int64_t e0, int worker)
+{
+    const mv__math_job *j = (const mv__math_job *)ctx;
+    float tmp[3][MV__MATH_BLOCK], cst[3][MV__MATH_BLOCK];
+    int64_t i = b0;
+    int k;
+    (void)worker;
+    if (j->nsrc == 3)
+        for (k = 0; k < 3; k++)
+            if (!j->has[k]) {
+                int q;
+                for (q = 0; q < MV__MATH_BLOCK; q++) cst[k][q] = j->val[k];
+            }
+    while (i < e0) {
+        int64_t n = MV__MIN((int64_t)MV__MATH_BLOCK, e0 - i);
+        const float *p[3] = {NULL, NULL, NULL};
+        for (k = 0; k < j->nsrc; k++)
+            if (j->has[k]) n = MV__MIN(n, j->src[k].period - i % j->src[k].period);
+        for (k = 0; k < j->nsrc; k++) p[k] = j->has[k] ? mv__msrc_get(&j->src[k], i, (size_t)n, tmp[k]) : cst[k];
+        if (j->nsrc == 3) j->ops->sel(p[0], p[1], p[2], j->out + i, (size_t)n);
+        else j->ops->bin(j->op, p[0], j->nsrc == 2 && j->has[1] ? p[1] : NULL, j->val[1], j->fill, j->out + i, (size_t)n);
+        i += n;
+    }
+}
+
+/* Allocates the float32 result (geometry and metadata of like) or checks
+   the caller's. */
+static mv_status mv__math_out(const mv_vol *like, mv_vol *out, int into, mv_vol *t, void *alloc_ctx, const char *fn)
+{
+    int64_t n = mv_vol_count(like);
+    if (into) {
+        MV__CHECK(out->data && out->dtype == MV_DT_F32, MV_ERR_INVALID_ARG, "%s: output must be float32 with data",
+                  fn);
+        MV__CHECK(mv_vol_count(out) == n, MV_ERR_INVALID_ARG, "%s: output has %lld voxels, the input %lld", fn,
+                  (long long)mv_vol_count(out), (long long)n);
+        *t = *out;
+        return MV_OK;
+    }
+    {
+        uint64_t bytes = 0;
+        MV__TRY(mv__shape_bytes(MV_DT_F32, like->ndim, like->dim, &bytes));
+        MV__TRY(mv__result_alloc(like, (size_t)bytes, alloc_ctx, t, fn));
+    }
+    t->dtype = MV_DT_F32;
+    t->meta.scl_slope = 1.0;
+    t->meta.scl_inter = 0.0;
+    t->meta.cal_min = t->meta.cal_max = 0;
+    return MV_OK;
+}
+
+static mv_status mv__math_run(mv__math_job *j, const mv_vol *like, mv_vol *out, int into, const mv_math_opts *o,
+                              const mv_vol *in_a, const mv_vol *in_b, const char *fn)
+{
+    mv_vol t;
+    int64_t n = mv_vol_count(like);
+    int k;
+    uint64_t bytes = (uint64_t)n * 8;
+    MV__TRY(mv__math_out(like, out, into, &t, o->alloc_ctx, fn));
+    if (into) /* in place is fine voxel by voxel (a float32 input of the same count); other overlaps are not */
+        for (k = 0; k < j->nsrc; k++) {
+            const mv__msrc *s = &j->src[k];
+            if (!j->has[k]) continue;
+            if ((const void *)s->p == t.data)
+                MV__CHECK(s->dt == MV_DT_F32 && !s->scaled && s->period == n, MV_ERR_INVALID_ARG,
+                          "%s: output is an input that is not unscaled float32 of the output's size", fn);
+            else
+                MV__CHECK(!mv__ranges_overlap(s->p, (size_t)s->period * mv__dt[s->dt].size, t.data, (size_t)n * 4),
+                          MV_ERR_INVALID_ARG, "%s: output overlaps an input without being it", fn);
+        }
+    j->ops = mv__kernels_get()->math;
+    j->out = (float *)t.data;
+    mv__parallel_for(n, 1 << 15, mv__threads_for_bytes(o->threads, bytes), mv__math_range, j);
+    if (into) return MV_OK;
+    return mv__out_commit_in(out, &t, in_a, in_b);
+}
+
+static mv_status mv__math(const mv_vol *a, mv_math_op op, const mv_vol *b, double s, mv_vol *out, int into,
+                          const mv_math_opts *opts, const char *fn)
+{
+    mv_math_opts o;
+    mv__math_job j;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CHECK(a && out, MV_ERR_INVALID_ARG, "%s: NULL volume", fn);
+    MV__CHECK((int)op >= MV_MATH_ADD && (int)op < MV_MATH_OP_COUNT, MV_ERR_INVALID_ARG, "%s: op = %d", fn, (int)op);
+    memset(&j, 0, sizeof(j));
+    j.op = (int)op;
+    j.nsrc = op >= MV_MATH_ABS ? 1 : 2;
+    j.fill = (float)o.fill;
+    MV__TRY(mv__msrc_init(&j.src[0], a, o.raw, fn, "a"));
+    j.has[0] = 1;
+    if (j.nsrc == 2) {
+        if (b) {
+            MV__TRY(mv__math_operand(a, b, o.affine_tol, &j.src[1], o.raw, fn, "b"));
+            j.has[1] = 1;
+        } else
+            j.val[1] = (float)s;
+    }
+    return mv__math_run(&j, a, out, into, &o, a, b, fn);
+}
+
+MVDEF mv_status mv_math(const mv_vol *a, mv_math_op op, const mv_vol *b, double s, mv_vol *out,
+                        const mv_math_opts *opts)
+{
+    return mv__math(a, op, b, s, out, 0, opts, "mv_math");
+}
+MVDEF mv_status mv_math_into(const mv_vol *a, mv_math_op op, const mv_vol *b, double s, mv_vol *out,
+                             const mv_math_opts *opts)
+{
+    return mv__math(a, op, b, s, out, 1, opts, "mv_math_into");
+}
+
+static mv_status mv__where(const mv_vol *cond, const mv_vol *a, double av, const mv_vol *b, double bv, mv_vol *out,
+                           int into, const mv_math_opts *opts, const char *fn)
+{
+    mv_math_opts o;
+    mv__math_job j;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CHECK(cond && out, MV_ERR_INVALID_ARG, "%s: NULL volume", fn);
+    memset(&j, 0, sizeof(j));
+    j.nsrc = 3;
+    MV__TRY(mv__msrc_init(&j.src[0], cond, o.raw, fn, "cond"));
+    j.has[0] = 1;
+    if (a) {
+        MV__TRY(mv__math_operand(cond, a, o.affine_tol, &j.src[1], o.raw, fn, "a"));
+        MV__CHECK(j.src[1].period <= j.src[0].period, MV_ERR_INVALID_ARG, "%s: a has more voxels than cond", fn);
+        j.has[1] = 1;
+    } else j.val[1] = (float)av;
+    if (b) {
+        MV__TRY(mv__math_operand(cond, b, o.affine_tol, &j.src[2], o.raw, fn, "b"));
+        MV__CHECK(j.src[2].period <= j.src[0].period, MV_ERR_INVALID_ARG, "%s: b has more voxels than cond", fn);
+        j.has[2] = 1;
+    } else j.val[2] = (float)bv;
+    return mv__math_run(&j, cond, out, into, &o, cond, NULL, fn);
+}
+
+MVDEF mv_status mv_where(const mv_vol *cond, const mv_vol *a, double av, const mv_vol *b, double bv, mv_vol *out,
+                         const mv_math_opts *opts)
+{
+    return mv__where(cond, a, av, b, bv, out, 0, opts, "mv_where");
+}
+MVDEF mv_status mv_where_into(const mv_vol *cond, const mv_vol *a, double av, const mv_vol *b, double bv,
+                              mv_vol *out, const mv_math_opts *opts)
+{
+    return mv__where(cond, a, av, b, bv, out, 1, opts, "mv_where_into");
+}
+
+/* >>impl-morph ============================================================= */
+
+/* Volume of a 3D operation: dims 0..2 (missing ones 1), nothing beyond. */
+static mv_status mv__morph_dims(const mv_vol *v, int64_t d[3], const char *fn)
+{
+    int a;
+    MV__CHECK(v && v->data, MV_ERR_INVALID_ARG, "%s: input has no data", fn);
+    for (a = 0; a < 3; a++) d[a] = a < v->ndim ? v->dim[a] : 1;
+    for (a = 3; a < v->ndim; a++)
+        MV__CHECK(v->dim[a] == 1, MV_ERR_UNSUPPORTED, "%s: dim[%d] = %lld: 3D volumes only (take a frame)", fn, a,
+                  (long long)v->dim[a]);
+    for (a = 0; a < 3; a++) MV__CHECK(d[a] >= 1, MV_ERR_INVALID_ARG, "%s: dim[%d] = %lld", fn, a, (long long)d[a]);
+    return MV_OK;
+}
+
+/* f[x] = 1 where voxel off + x of s is foreground (nonzero as float32). */
+static void mv__fg_row(const mv__msrc *s, int64_t off, int64_t n, unsigned char *f)
+{
+    float tmp[1024];
+    int64_t x0, i;
+    if (s->dt == MV_DT_U8 && !s->scaled) {
+        const unsigned char *p = s->p + off;
+        for (i = 0; i < n; i++) f[i] = p[i] != 0;
+        return;
+    }
+    for (x0 = 0; x0 < n; x0 += 1024) {
+        int64_t m = MV__MIN((int64_t)1024, n - x0);
+        const float *v = mv__msrc_get(s, off + x0, (size_t)m, tmp);
+        for (i = 0; i < m; i++) f[x0 + i] = v[i] != 0;
+    }
+}
+
+/* ---- connected components ---------------------------------------------- */
+
+/* Union-find over run ids; every parent is <= its child, so the root of a
+   set is its first run in memory order. */
+static int32_t mv__uf_find(int32_t *p, int32_t x)
+{
+    while (p[x] != x) {
+        p[x] = p[p[x]];
+        x = p[x];
+    }
+    return x;
+}
+static void mv__uf_union(int32_t *p, int32_t a, int32_t b)
+{
+    a = mv__uf_find(p, a);
+    b = mv__uf_find(p, b);
+    if (a < b) p[b] = a;
+    else if (b < a) p[a] = b;
+}
+
+/* The rows of the backward half-neighbourhood: (dy, dz, widen in x). */
+typedef struct mv__lab_nb {
+    int dy, dz, w;
+} mv__lab_nb;
+
+typedef struct mv__lab_job {
+    mv__msrc src;
+    int64_t X, Y, Z, rowmax;
+    int nnb;
+    mv__lab_nb nb[4];
+    int32_t *out;           /* run id + 1 during the passes, then labels */
+    int32_t *parent;        /* per run id: parent, then its label */
+    unsigned char *rowbuf;  /* X bytes per worker */
+    const int64_t *slab_z;  /* slab s: z in [slab_z[s], slab_z[s + 1]) */
+    int64_t *count;         /* runs per slab */
+    int64_t nlab;           /* labels (memory order) after the resolve */
+    int64_t *key, *size;    /* per worker, nlab + 1 each: min nibabel key, voxels */
+    const int32_t *map;     /* final relabelling (pass 4) */
+} mv__lab_job;
+
+/* Unions run id with every run of row nrow that touches [xs - w, xe - 1 + w]. */
+static void mv__lab_link(int32_t *parent, const int32_t *nrow, int64_t X, int64_t xs, int64_t xe, int w, int32_t id)
+{
+    int64_t lo = MV__MAX(xs - w, (int64_t)0), hi = MV__MIN(xe - 1 + w, X - 1), q;
+    int32_t prev = 0;
+    for (q = lo; q <= hi; q++) {
+        int32_t v = nrow[q];
+        if (v && v != prev) mv__uf_union(parent, id, v - 1);
+        prev = v;
+    }
+}
+
+static void mv__lab_pass1(void *ctx, int64_t s0, int64_t s1, int worker)
+{
+    mv__lab_job *j = (mv__lab_job *)ctx;
+    int64_t s, X = j->X, Y = j->Y;
+    unsigned char *f = j->rowbuf + (size_t)worker * (size_t)X;
+    for (s = s0; s < s1; s++) {
+        int64_t z0 = j->slab_z[s], z1 = j->slab_z[s + 1], z, y, base = z0 * Y * j->rowmax;
+        int32_t next = (int32_t)base;
+        for (z = z0; z < z1; z++)
+            for (y = 0; y < Y; y++) {
+                int32_t *row = j->out + (size_t)((z * Y + y) * X);
+                int64_t x = 0;
+                mv__fg_row(&j->src, (z * Y + y) * X, X, f);
+                while (x < X) {
+                    int64_t xs, q;
+                    int32_t id;
+                    int k;
+                    if (!f[x]) {
+                        row[x++] = 0;
+                        continue;
+                    }
+                    xs = x;
+                    while (x < X && f[x]) x++;
+                    id = next++;
+                    j->parent[id] = id;
+                    for (q = xs; q < x; q++) row[q] = id + 1;
+                    for (k = 0; k < j->nnb; k++) {
+                        const mv__lab_nb *nb = &j->nb[k];
+                        int64_t yy = y + nb->dy;
+                        if ((nb->dz && z == z0) || yy < 0 || yy >= Y) continue;
+                        mv__lab_link(j->parent, j->out + (size_t)(((z + nb->dz) * Y + yy) * X), X, xs, x, nb->w, id);
+                    }
+                }
+            }
+        j->count[s] = next - (int32_t)base;
+    }
+}
+
+/* Pass 3: run ids -> labels (memory order); per worker, each label's first
+   voxel in nibabel order (key x*Y*Z + y*Z + z, taken at run starts) and
+   its voxel count, when wanted. */
+static void mv__lab_pass3(void *ctx, int64_t s0, int64_t s1, int worker)
+{
+    mv__lab_job *j = (mv__lab_job *)ctx;
+    int64_t s, X = j->X, Y = j->Y, Z = j->Z;
+    int64_t *key = j->key ? j->key + (size_t)worker * (size_t)(j->nlab + 1) : NULL;
+    int64_t *size = j->size ? j->size + (size_t)worker * (size_t)(j->nlab + 1) : NULL;
+    for (s = s0; s < s1; s++) {
+        int64_t z, y, x;
+        for (z = j->slab_z[s]; z < j->slab_z[s + 1]; z++)
+            for (y = 0; y < Y; y++) {
+                int32_t *row = j->out + (size_t)((z * Y + y) * X);
+                for (x = 0; x < X;) {
+                    int32_t r = row[x], l;
+                    int64_t xs = x;
+                    if (!r) {
+                        x++;
+                        continue;
+                    }
+                    l = j->parent[r - 1];
+                    while (x < X && row[x] == r) row[x++] = l;
+                    if (key) {
+                        int64_t k = (xs * Y + y) * Z + z;
+                        if (k < key[l]) key[l] = k;
+                        size[l] += x - xs;
+                    }
+                }
+            }
+    }
+}
+
+static void mv__lab_pass4(void *ctx, int64_t b, int64_t e, int worker)
+{
+    mv__lab_job *j = (mv__lab_job *)ctx;
+    int64_t i;
+    (void)worker;
+    for (i = b; i < e; i++) j->out[i] = j->map[j->out[i]];
+}
+
+typedef struct mv__lab_rank {
+    int64_t key, size;
+    int32_t label;
+} mv__lab_rank;
+
+static int mv__lab_cmp_key(const void *pa, const void *pb)
+{
+    const mv__lab_rank *a = (const mv__lab_rank *)pa, *b = (const mv__lab_rank *)pb;
+    return a->key < b->key ? -1 : a->key > b->key;
+}
+static int mv__lab_cmp_size(const void *pa, const void *pb)
+{
+    const mv__lab_rank *a = (const mv__lab_rank *)pa, *b = (const mv__lab_rank *)pb;
+    if (a->size != b->size) return a->size > b->size ? -1 : 1;
+    return a->key < b->key ? -1 : a->key > b->key;
+}
+
+/* Sorts r[0..n) by key (distinct, < 2^62): LSD radix, 16 bits a pass, as
+   many passes as the largest key needs; tmp holds n entries. */
+static mv_status mv__lab_sort_keys(mv__lab_rank *r, mv__lab_rank *tmp, int64_t n, int64_t maxkey, void *actx)
+{
+    int64_t *cnt = (int64_t *)mv__alloc(sizeof(int64_t) * 65536, actx), i;
+    int shift;
+    MV__CHECK(cnt != NULL, MV_ERR_OUT_OF_MEMORY, "mv_label: radix table");
+    for (shift = 0; shift < 64 && (maxkey >> shift) > 0; shift += 16) {
+        int64_t sum = 0;
+        mv__lab_rank *t;
+        memset(cnt, 0, sizeof(int64_t) * 65536);
+        for (i = 0; i < n; i++) cnt[(r[i].key >> shift) & 0xffff]++;
+        for (i = 0; i < 65536; i++) {
+            int64_t c = cnt[i];
+            cnt[i] = sum;
+            sum += c;
+        }
+        for (i = 0; i < n; i++) tmp[cnt[(r[i].key >> shift) & 0xffff]++] = r[i];
+        t = r; /* swap buffers: copy back to keep r the result */
+        memcpy(t, tmp, sizeof(*r) * (size_t)n);
+    }
+    mv__free(cnt, actx);
+    return MV_OK;
+}
+
+static mv_status mv__label(const mv_vol *in, mv_vol *out, int64_t *nlabels, int into, const mv_label_opts *opts,
+                           const char *fn)
+{
+    mv_label_opts o;
+    mv__lab_job j;
+    int64_t d[3], n, nslabs, s, slab_z[MV__MAX_THREADS + 1], count[MV__MAX_THREADS], L, i;
+    uint64_t ids;
+    int threads, w;
+    mv_vol t;
+    mv_status st = MV_OK;
+    mv__lab_rank *rank = NULL;
+    int32_t *map = NULL;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CHECK(in && out, MV_ERR_INVALID_ARG, "%s: NULL volume", fn);
+    if (nlabels) *nlabels = 0;
+    MV__TRY(mv__morph_dims(in, d, fn));
+    if (o.connectivity == 0) o.connectivity = 6;
+    MV__CHECK(o.connectivity == 6 || o.connectivity == 18 || o.connectivity == 26, MV_ERR_INVALID_ARG,
+              "%s: connectivity %d (6, 18 or 26)", fn, o.connectivity);
+    MV__CHECK((unsigned)o.order <= MV_LABEL_ORDER_SIZE, MV_ERR_INVALID_ARG, "%s: order %d", fn, (int)o.order);
+    MV__CHECK(o.min_size >= 0 && o.largest >= 0, MV_ERR_INVALID_ARG, "%s: min_size %lld, largest %lld", fn,
+              (long long)o.min_size, (long long)o.largest);
+    memset(&j, 0, sizeof(j));
+    MV__TRY(mv__msrc_init(&j.src, in, 0, fn, "input"));
+    j.X = d[0];
+    j.Y = d[1];
+    j.Z = d[2];
+    n = d[0] * d[1] * d[2];
+    j.rowmax = (d[0] + 1) / 2;
+    ids = (uint64_t)d[1] * (uint64_t)d[2] * (uint64_t)j.rowmax;
+    MV__CHECK(ids < (uint64_t)INT32_MAX - 1 && (uint64_t)n < ((uint64_t)1 << 62), MV_ERR_UNSUPPORTED,
+              "%s: %llu possible runs: more than int32 labels hold", fn, (unsigned long long)ids);
+    if (o.connectivity == 6) {
+        mv__lab_nb nb[2] = {{-1, 0, 0}, {0, -1, 0}};
+        j.nnb = 2;
+        memcpy(j.nb, nb, sizeof(nb));
+    } else {
+        int wd = o.connectivity == 26;
+        mv__lab_nb nb[4] = {{-1, 0, 1}, {0, -1, 1}, {-1, -1, 0}, {1, -1, 0}};
+        nb[2].w = nb[3].w = wd;
+        j.nnb = 4;
+        memcpy(j.nb, nb, sizeof(nb));
+    }
+    if (into) {
+        MV__CHECK(out->data && out->dtype == MV_DT_I32 && mv_vol_count(out) == n, MV_ERR_INVALID_ARG,
+                  "%s: output must be int32 with the input's %lld voxels", fn, (long long)n);
+        MV__CHECK(!mv__ranges_overlap(out->data, (size_t)n * 4, in->data, mv_vol_bytes(in)), MV_ERR_INVALID_ARG,
+                  "%s: output overlaps the input", fn);
+        t = *out;
+    } else {
+        MV__TRY(mv__result_alloc(in, (size_t)n * 4, o.alloc_ctx, &t, fn));
+        t.dtype = MV_DT_I32;
+        t.meta.scl_slope = 1.0;
+        t.meta.scl_inter = 0.0;
+        t.meta.cal_min = t.meta.cal_max = 0;
+    }
+    threads = mv__threads_for_bytes(o.threads, (uint64_t)n * 6);
+    nslabs = MV__MIN((int64_t)threads, d[2]);
+    for (s = 0; s <= nslabs; s++) slab_z[s] = d[2] * s / nslabs;
+    j.slab_z = slab_z;
+    j.count = count;
+    j.out = (int32_t *)t.data;
+    j.parent = (int32_t *)mv__alloc((size_t)ids * 4 + 4, o.alloc_ctx);
+    j.rowbuf = (unsigned char *)mv__alloc((size_t)threads * (size_t)d[0], o.alloc_ctx);
+    if (!j.parent || !j.rowbuf) {
+        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %llu bytes of scratch", fn, (unsigned long long)ids * 4);
+        goto done;
+    }
+    mv__parallel_for(nslabs, 1, threads, mv__lab_pass1, &j);
+    /* merge the slabs at their borders, in order */
+    for (s = 1; s < nslabs; s++) {
+        int64_t z = slab_z[s], y, x, k;
+        for (y = 0; y < d[1]; y++) {
+            const int32_t *row = j.out + (size_t)((z * d[1] + y) * d[0]);
+            for (x = 0; x < d[0];) {
+                int32_t r = row[x];
+                int64_t xs = x;
+                if (!r) {
+                    x++;
+                    continue;
+                }
+                while (x < d[0] && row[x] == r) x++;
+                for (k = 0; k < j.nnb; k++) {
+                    const mv__lab_nb *nb = &j.nb[k];
+                    int64_t yy = y + nb->dy;
+                    if (!nb->dz || yy < 0 || yy >= d[1]) continue;
+                    mv__lab_link(j.parent, j.out + (size_t)(((z - 1) * d[1] + yy) * d[0]), d[0], xs, x, nb->w, r - 1);
+                }
+            }
+        }
+    }
+    /* resolve: ids in increasing order, every parent already labelled */
+    L = 0;
+    for (s = 0; s < nslabs; s++) {
+        int32_t base = (int32_t)(slab_z[s] * d[1] * j.rowmax), id;
+        for (id = base; id < base + (int32_t)count[s]; id++) {
+            int32_t p = j.parent[id];
+            j.parent[id] = p == id ? (int32_t)++L : j.parent[p];
+        }
+    }
+    j.nlab = L;
+    {
+        int need_rank = o.order != MV_LABEL_ORDER_MEMORY || o.min_size > 0 || o.largest > 0;
+        if (need_rank) {
+            size_t per = (size_t)(L + 1);
+            j.key = (int64_t *)mv__alloc(sizeof(int64_t) * per * (size_t)threads, o.alloc_ctx);
+            j.size = (int64_t *)mv__alloc(sizeof(int64_t) * per * (size_t)threads, o.alloc_ctx);
+            if (!j.key || !j.size) {
+                st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: per-label tables for %lld labels", fn, (long long)L);
+                goto done;
+            }
+            for (i = 0; i < (int64_t)per * threads; i++) {
+                j.key[i] = INT64_MAX;
+                j.size[i] = 0;
+            }
+        }
+        mv__parallel_for(nslabs, 1, threads, mv__lab_pass3, &j);
+        if (need_rank) {
+            int64_t kept = 0, next = 0;
+            rank = (mv__lab_rank *)mv__alloc(sizeof(mv__lab_rank) * (size_t)(2 * L + 1), o.alloc_ctx);
+            map = (int32_t *)mv__alloc(sizeof(int32_t) * (size_t)(L + 1), o.alloc_ctx);
+            if (!rank || !map) {
+                st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: tables for %lld labels", fn, (long long)L);
+                goto done;
+            }
+            for (i = 1; i <= L; i++) {
+                mv__lab_rank *r = &rank[i - 1];
+                r->key = INT64_MAX;
+                r->size = 0;
+                r->label = (int32_t)i;
+                for (w = 0; w < threads; w++) {
+                    size_t at = (size_t)w * (size_t)(L + 1) + (size_t)i;
+                    if (j.key[at] < r->key) r->key = j.key[at];
+                    r->size += j.size[at];
+                }
+            }
+            for (i = 0; i <= L; i++) map[i] = 0;
+            /* which survive: size filter, then the n largest */
+            if (o.largest > 0 && o.largest < L) {
+                qsort(rank, (size_t)L, sizeof(*rank), mv__lab_cmp_size);
+                for (i = 0; i < L; i++)
+                    if (i < o.largest && rank[i].size >= o.min_size) rank[kept++] = rank[i];
+            } else
+                for (i = 0; i < L; i++)
+                    if (rank[i].size >= o.min_size) rank[kept++] = rank[i];
+            /* their order */
+            if (o.order == MV_LABEL_ORDER_SIZE)
+                qsort(rank, (size_t)kept, sizeof(*rank), mv__lab_cmp_size);
+            else if (o.order == MV_LABEL_ORDER_NIBABEL) {
+                st = mv__lab_sort_keys(rank, rank + L, kept, n, o.alloc_ctx);
+                if (st != MV_OK) goto done;
+            } else { /* memory order: labels are already in it */
+                int64_t a = 0, b2;
+                for (b2 = 0; b2 < kept; b2++) rank[b2].key = rank[b2].label;
+                (void)a;
+                qsort(rank, (size_t)kept, sizeof(*rank), mv__lab_cmp_key);
+            }
+            for (i = 0; i < kept; i++) map[rank[i].label] = (int32_t)++next;
+            j.map = map;
+            L = kept;
+            mv__parallel_for(n, 1 << 16, threads, mv__lab_pass4, &j);
+        }
+    }
+    if (nlabels) *nlabels = L;
+done:
+    mv__free(j.parent, o.alloc_ctx);
+    mv__free(j.rowbuf, o.alloc_ctx);
+    mv__free(j.key, o.alloc_ctx);
+    mv__free(j.size, o.alloc_ctx);
+    mv__free(rank, o.alloc_ctx);
+    mv__free(map, o.alloc_ctx);
+    if (st != MV_OK) {
+        if (!into) mv_free(&t);
+        return st;
+    }
+    if (into) return MV_OK;
+    return mv__out_commit_in(out, &t, in, NULL);
+}
+
+MVDEF mv_status mv_label(const mv_vol *in, mv_vol *out, int64_t *nlabels, const mv_label_opts *opts)
+{
+    return mv__label(in, out, nlabels, 0, opts, "mv_label");
+}
+MVDEF mv_status mv_label_into(const mv_vol *in, mv_vol *out, int64_t *nlabels, const mv_label_opts *opts)
+{
+    return mv__label(in, out, nlabels, 1, opts, "mv_label_into");
+}
+
+/* The integer value of voxel i of an integer volume. */
+static int64_t mv__int_at(const mv_vol *v, int64_t i)
+{
+    const unsigned char *p = (const unsigned char *)v->data + (size_t)i * mv__dt[v->dtype].size;
+    switch (v->dtype) {
+    case MV_DT_U8: return *p;
+    case MV_DT_I8: return *(const int8_t *)(const void *)p;
+    case MV_DT_U16: return *(const uint16_t *)(const void *)p;
+    case MV_DT_I16: return *(const int16_t *)(const void *)p;
+    case MV_DT_U32: return *(const uint32_t *)(const void *)p;
+    case MV_DT_I32: return *(const int32_t *)(const void *)p;
+    case MV_DT_I64: return *(const int64_t *)(const void *)p;
+    case MV_DT_U64: {
+        uint64_t u = *(const uint64_t *)(const void *)p;
+        return u > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)u;
+    }
+    default: return 0;
+    }
+}
+
+static mv_status mv__check_labels(const mv_vol *v, const char *fn)
+{
+    MV__CHECK(v && v->data && mv__dtype_ok(v->dtype), MV_ERR_INVALID_ARG, "%s: label volume has no data", fn);
+    MV__CHECK(mv__dt[v->dtype].kind == MV__K_SINT || mv__dt[v->dtype].kind == MV__K_UINT, MV_ERR_INVALID_ARG,
+              "%s: labels are %s: an integer dtype is needed", fn, mv__dt[v->dtype].name);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_label_sizes(const mv_vol *labels, int64_t *counts, int64_t n, int64_t *outside)
+{
+    int64_t i, nv, out_n = 0;
+    MV__TRY(mv__check_labels(labels, "mv_label_sizes"));
+    MV__CHECK(n >= 0 && (n == 0 || counts), MV_ERR_INVALID_ARG, "mv_label_sizes: n = %lld, counts %p", (long long)n,
+              (void *)counts);
+    for (i = 0; i < n; i++) counts[i] = 0;
+    nv = mv_vol_count(labels);
+    for (i = 0; i < nv; i++) {
+        int64_t l = mv__int_at(labels, i);
+        if (l >= 0 && l < n) counts[l]++;
+        else out_n++;
+    }
+    if (outside) *outside = out_n;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_relabel_sequential(const mv_vol *labels, mv_vol *out, int64_t *nout, const mv_label_opts *opts)
+{
+    mv_label_opts o;
+    int64_t i, nv, mx = 0, next = 0;
+    int32_t *map, *dst;
+    mv_vol t;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__TRY(mv__check_labels(labels, "mv_relabel_sequential"));
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_relabel_sequential: NULL output");
+    nv = mv_vol_count(labels);
+    for (i = 0; i < nv; i++) {
+        int64_t l = mv__int_at(labels, i);
+        MV__CHECK(l >= 0, MV_ERR_INVALID_ARG, "mv_relabel_sequential: label %lld at voxel %lld is negative",
+                  (long long)l, (long long)i);
+        if (l > mx) mx = l;
+    }
+    MV__CHECK(mx < INT32_MAX && (uint64_t)mx < ((uint64_t)1 << 40), MV_ERR_UNSUPPORTED,
+              "mv_relabel_sequential: largest label %lld", (long long)mx);
+    map = (int32_t *)mv__alloc_zero(sizeof(int32_t) * (size_t)(mx + 1), o.alloc_ctx);
+    MV__CHECK(map != NULL, MV_ERR_OUT_OF_MEMORY, "mv_relabel_sequential: table of %lld labels", (long long)mx + 1);
+    for (i = 0; i < nv; i++) map[mv__int_at(labels, i)] = 1;
+    map[0] = 0;
+    for (i = 1; i <= mx; i++)
+        if (map[i]) map[i] = (int32_t)++next;
+    {
+        mv_status st = mv__result_alloc(labels, (size_t)nv * 4, o.alloc_ctx, &t, "mv_relabel_sequential");
+        if (st != MV_OK) {
+            mv__free(map, o.alloc_ctx);
+            return st;
+        }
+    }
+    t.dtype = MV_DT_I32;
+    t.meta.scl_slope = 1.0;
+    t.meta.scl_inter = 0.0;
+    dst = (int32_t *)t.data;
+    for (i = 0; i < nv; i++) dst[i] = map[mv__int_at(labels, i)];
+    mv__free(map, o.alloc_ctx);
+    if (nout) *nout = next;
+    return mv__out_commit_in(out, &t, labels, NULL);
+}
+
+MVDEF mv_status mv_one_hot(const mv_vol *labels, int64_t nclasses, mv_vol *out, const mv_label_opts *opts)
+{
+    mv_label_opts o;
+    int64_t d[3], nv, i, c;
+    uint64_t bytes = 0;
+    mv_vol t, shape;
+    unsigned char *dst;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__TRY(mv__check_labels(labels, "mv_one_hot"));
+    MV__TRY(mv__morph_dims(labels, d, "mv_one_hot"));
+    MV__CHECK(out != NULL && nclasses >= 1, MV_ERR_INVALID_ARG, "mv_one_hot: nclasses = %lld", (long long)nclasses);
+    nv = d[0] * d[1] * d[2];
+    shape = *labels;
+    shape.ndim = 4;
+    shape.dim[0] = d[0];
+    shape.dim[1] = d[1];
+    shape.dim[2] = d[2];
+    shape.dim[3] = nclasses;
+    MV__TRY(mv__shape_bytes(MV_DT_U8, 4, shape.dim, &bytes));
+    MV__TRY(mv__result_alloc(&shape, (size_t)bytes, o.alloc_ctx, &t, "mv_one_hot"));
+    t.dtype = MV_DT_U8;
+    t.meta.scl_slope = 1.0;
+    t.meta.scl_inter = 0.0;
+    if (t.spacing[3] == 0) t.spacing[3] = 1;
+    dst = (unsigned char *)t.data;
+    memset(dst, 0, (size_t)bytes);
+    for (i = 0; i < nv; i++) {
+        c = mv__int_at(labels, i);
+        if (c >= 0 && c < nclasses) dst[(size_t)c * (size_t)nv + (size_t)i] = 1;
+    }
+    return mv__out_commit_in(out, &t, labels, NULL);
+}
+
+/* ---- Euclidean distance transform --------------------------------------- */
+
+typedef struct mv__edt_job {
+    mv__msrc src;
+    int64_t X, Y, Z, nmax;
+    double s[3];
+    int sites_fg;        /* sites (distance 0) are the foreground voxels, else the background */
+    int mode;            /* 0: write every voxel; -1: only D > 0, negated; +1: only D > 0 */
+    int squared;
+    double *D;           /* squared distances */
+    unsigned char *buf;  /* per worker scratch */
+    size_t buf_per;
+    float *out;
+} mv__edt_job;
+
+/* Felzenszwalb-Huttenlocher lower envelope: d[q] = min_v ((q - v) s)^2 + f[v]
+   over the finite f[v]; +inf if none. */
+static void mv__edt_line(const double *f, double *d, int64_t n, double s, int64_t *v, double *z)
+{
+    int64_t k = -1, q;
+    for (q = 0; q < n; q++) {
+        double fq = f[q], qs = (double)q * s, x = 0;
+        if (fq == HUGE_VAL) continue;
+        while (k >= 0) {
+            double vs = (double)v[k] * s;
+            x = ((fq + qs * qs) - (f[v[k]] + vs * vs)) / (2.0 * s * s * (double)(q - v[k]));
+            if (x <= z[k]) k--;
+            else break;
+        }
+        k++;
+        v[k] = q;
+        z[k] = k ? x : -HUGE_VAL;
+        z[k + 1] = HUGE_VAL;
+    }
+    if (k < 0) {
+        for (q = 0; q < n; q++) d[q] = HUGE_VAL;
+        return;
+    }
+    k = 0;
+    for (q = 0; q < n; q++) {
+        double t;
+        while (z[k + 1] < (double)q) k++;
+        t = (double)(q - v[k]) * s;
+        d[q] = f[v[k]] + t * t;
+    }
+}
+
+/* rows along x: distance to the nearest site of the row */
+static void mv__edt_pass_x(void *ctx, int64_t r0, int64_t r1, int worker)
+{
+    mv__edt_job *j = (mv__edt_job *)ctx;
+    unsigned char *f = j->buf + (size_t)worker * j->buf_per;
+    int64_t r, x, X = j->X;
+    for (r = r0; r < r1; r++) {
+        double *D = j->D + (size_t)(r * X);
+        int64_t last = -1;
+        mv__fg_row(&j->src, r * X, X, f);
+        for (x = 0; x < X; x++) {
+            int site = j->sites_fg ? f[x] : !f[x];
+            if (site) last = x;
+            D[x] = last < 0 ? HUGE_VAL : (double)(x - last);
+        }
+        last = -1;
+        for (x = X - 1; x >= 0; x--) {
+            int site = j->sites_fg ? f[x] : !f[x];
+            if (site) last = x;
+            if (last >= 0 && (double)(last - x) < D[x]) D[x] = (double)(last - x);
+        }
+        for (x = 0; x < X; x++)
+            if (D[x] != HUGE_VAL) {
+                double t = D[x] * j->s[0];
+                D[x] = t * t;
+            }
+    }
+}
+
+static void mv__edt_pass_y(void *ctx, int64_t z0, int64_t z1, int worker)
+{
+    mv__edt_job *j = (mv__edt_job *)ctx;
+    double *f = (double *)(void *)(j->buf + (size_t)worker * j->buf_per), *d = f + j->nmax, *zz = d + j->nmax;
+    int64_t *v = (int64_t *)(void *)(zz + j->nmax + 1);
+    int64_t z, x, y, X = j->X, Y = j->Y;
+    for (z = z0; z < z1; z++)
+        for (x = 0; x < X; x++) {
+            double *col = j->D + (size_t)(z * X * Y + x);
+            for (y = 0; y < Y; y++) f[y] = col[y * X];
+            mv__edt_line(f, d, Y, j->s[1], v, zz);
+            for (y = 0; y < Y; y++) col[y * X] = d[y];
+        }
+}
+
+static void mv__edt_pass_z(void *ctx, int64_t y0, int64_t y1, int worker)
+{
+    mv__edt_job *j = (mv__edt_job *)ctx;
+    double *f = (double *)(void *)(j->buf + (size_t)worker * j->buf_per), *d = f + j->nmax, *zz = d + j->nmax;
+    int64_t *v = (int64_t *)(void *)(zz + j->nmax + 1);
+    int64_t z, x, y, X = j->X, Y = j->Y, Z = j->Z, sz = X * Y;
+    for (y = y0; y < y1; y++)
+        for (x = 0; x < X; x++) {
+            size_t at = (size_t)(y * X + x);
+            for (z = 0; z < Z; z++) f[z] = j->D[at + (size_t)(z * sz)];
+            if (Z > 1) mv__edt_line(f, d, Z, j->s[2], v, zz);
+            else d[0] = f[0];
+            for (z = 0; z < Z; z++) {
+                double q = d[z];
+                float r = (float)(j->squared ? q : sqrt(q));
+                size_t o = at + (size_t)(z * sz);
+                if (j->mode == 0) j->out[o] = r;
+                else if (q > 0) j->out[o] = j->mode < 0 ? -r : r;
+            }
+        }
+}
+
+static void mv__edt_run(mv__edt_job *j, int threads)
+{
+    mv__parallel_for(j->Y * j->Z, 64, threads, mv__edt_pass_x, j);
+    if (j->Y > 1) mv__parallel_for(j->Z, 1, threads, mv__edt_pass_y, j);
+    mv__parallel_for(j->Y, 1, threads, mv__edt_pass_z, j);
+}
+
+static mv_status mv__edt(const mv_vol *in, mv_vol *out, int into, const mv_edt_opts *opts, const char *fn)
+{
+    mv_edt_opts o;
+    mv__edt_job j;
+    int64_t d[3], n;
+    int a, threads;
+    mv_vol t;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CHECK(in && out, MV_ERR_INVALID_ARG, "%s: NULL volume", fn);
+    MV__TRY(mv__morph_dims(in, d, fn));
+    memset(&j, 0, sizeof(j));
+    MV__TRY(mv__msrc_init(&j.src, in, 0, fn, "input"));
+    for (a = 0; a < 3; a++) {
+        j.s[a] = o.spacing[a] != 0 ? o.spacing[a] : o.voxel_units ? 1.0 : (a < in->ndim ? in->spacing[a] : 1.0);
+        MV__CHECK(isfinite(j.s[a]) && j.s[a] > 0, MV_ERR_INVALID_ARG, "%s: spacing[%d] = %g", fn, a, j.s[a]);
+    }
+    j.X = d[0];
+    j.Y = d[1];
+    j.Z = d[2];
+    n = d[0] * d[1] * d[2];
+    j.nmax = MV__MAX(d[0], MV__MAX(d[1], d[2]));
+    j.squared = o.squared;
+    if (into) {
+        MV__CHECK(out->data && out->dtype == MV_DT_F32 && mv_vol_count(out) == n, MV_ERR_INVALID_ARG,
+                  "%s: output must be float32 with the input's %lld voxels", fn, (long long)n);
+        MV__CHECK(!o.sign || !mv__ranges_overlap(out->data, (size_t)n * 4, in->data, mv_vol_bytes(in)),
+                  MV_ERR_INVALID_ARG, "%s: the signed transform cannot run in place", fn);
+        t = *out;
+    } else {
+        MV__TRY(mv__result_alloc(in, (size_t)n * 4, o.alloc_ctx, &t, fn));
+        t.dtype = MV_DT_F32;
+        t.meta.scl_slope = 1.0;
+        t.meta.scl_inter = 0.0;
+        t.meta.cal_min = t.meta.cal_max = 0;
+    }
+    threads = mv__threads_for_bytes(o.threads, (uint64_t)n * 12);
+    j.buf_per = (size_t)j.nmax * 32 + 64;
+    j.D = (double *)mv__alloc((size_t)n * 8, o.alloc_ctx);
+    j.buf = (unsigned char *)mv__alloc(j.buf_per * (size_t)threads, o.alloc_ctx);
+    j.out = (float *)t.data;
+    if (!j.D || !j.buf) {
+        mv__free(j.D, o.alloc_ctx);
+        mv__free(j.buf, o.alloc_ctx);
+        if (!into) mv_free(&t);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %llu bytes of scratch", fn, (unsigned long long)n * 8);
+    }
+    if (!o.sign) {
+        j.sites_fg = 0;
+        j.mode = 0;
+        mv__edt_run(&j, threads);
+    } else {
+        memset(t.data, 0, (size_t)n * 4);
+        j.sites_fg = 0; /* foreground: minus the distance to the background */
+        j.mode = -1;
+        mv__edt_run(&j, threads);
+        j.sites_fg = 1; /* background: the distance to the foreground */
+        j.mode = 1;
+        mv__edt_run(&j, threads);
+    }
+    mv__free(j.D, o.alloc_ctx);
+    mv__free(j.buf, o.alloc_ctx);
+    if (into) return MV_OK;
+    return mv__out_commit_in(out, &t, in, NULL);
+}
+
+MVDEF mv_status mv_edt(const mv_vol *in, mv_vol *out, const mv_edt_opts *opts)
+{
+    return mv__edt(in, out, 0, opts, "mv_edt");
+}
+MVDEF mv_status mv_edt_into(const mv_vol *in, mv_vol *out, const mv_edt_opts *opts)
+{
+    return mv__edt(in, out, 1, opts, "mv_edt_into");
+}
+
 /* >>impl-fft ================================================================ */
 
 /* The kernels of the active ISA, from the kernel table (mv_set_isa may
@@ -19112,6 +20304,202 @@ static const mv__mri_ops MV__SFX(mv__mri_ops) = {MV__SFX(mv__rss_c64), MV__SFX(m
 #undef mv__m_fix
 #undef mv__m_keep_pos
 
+/* >>pass-math ==============================================================
+   Element-wise kernels of >>api-math, per ISA, against the small vocabulary
+   below (mv__q_*: load/store, IEEE arithmetic, the comparisons with their
+   NaN rules, a select and a 1.0/0.0 from a mask). Every operation is the
+   one mv__math1 does, so the bytes equal the reference's; pow, exp and log
+   (float64 libm) run the reference. */
+
+#if defined(MV__PASS_AVX512)
+#define MV__QL 16
+#define mv__qv __m512
+#define mv__qm __mmask16
+#define mv__q_ld(p) _mm512_loadu_ps(p)
+#define mv__q_st(p, v) _mm512_storeu_ps((p), (v))
+#define mv__q_set1(x) _mm512_set1_ps(x)
+#define mv__q_add(a, b) _mm512_add_ps((a), (b))
+#define mv__q_sub(a, b) _mm512_sub_ps((a), (b))
+#define mv__q_mul(a, b) _mm512_mul_ps((a), (b))
+#define mv__q_div(a, b) _mm512_div_ps((a), (b))
+#define mv__q_min(a, b) _mm512_min_ps((a), (b)) /* a < b ? a : b */
+#define mv__q_max(a, b) _mm512_max_ps((a), (b)) /* a > b ? a : b */
+#define mv__q_sqrt(a) _mm512_sqrt_ps(a)
+#define mv__q_abs(a) _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(a), _mm512_set1_epi32(0x7fffffff)))
+#define mv__q_lt(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_LT_OQ)
+#define mv__q_le(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_LE_OQ)
+#define mv__q_gt(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_GT_OQ)
+#define mv__q_ge(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_GE_OQ)
+#define mv__q_eq(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_EQ_OQ)
+#define mv__q_ne(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_NEQ_UQ)
+#define mv__q_unord(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_UNORD_Q)
+#define mv__q_sel(m, f, t) _mm512_mask_blend_ps((m), (f), (t)) /* m ? t : f */
+#define mv__q_one(m) _mm512_maskz_mov_ps((m), _mm512_set1_ps(1.0f))
+#elif defined(MV__PASS_AVX2)
+#define MV__QL 8
+#define mv__qv __m256
+#define mv__qm __m256
+#define mv__q_ld(p) _mm256_loadu_ps(p)
+#define mv__q_st(p, v) _mm256_storeu_ps((p), (v))
+#define mv__q_set1(x) _mm256_set1_ps(x)
+#define mv__q_add(a, b) _mm256_add_ps((a), (b))
+#define mv__q_sub(a, b) _mm256_sub_ps((a), (b))
+#define mv__q_mul(a, b) _mm256_mul_ps((a), (b))
+#define mv__q_div(a, b) _mm256_div_ps((a), (b))
+#define mv__q_min(a, b) _mm256_min_ps((a), (b))
+#define mv__q_max(a, b) _mm256_max_ps((a), (b))
+#define mv__q_sqrt(a) _mm256_sqrt_ps(a)
+#define mv__q_abs(a) _mm256_and_ps((a), _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)))
+#define mv__q_lt(a, b) _mm256_cmp_ps((a), (b), _CMP_LT_OQ)
+#define mv__q_le(a, b) _mm256_cmp_ps((a), (b), _CMP_LE_OQ)
+#define mv__q_gt(a, b) _mm256_cmp_ps((a), (b), _CMP_GT_OQ)
+#define mv__q_ge(a, b) _mm256_cmp_ps((a), (b), _CMP_GE_OQ)
+#define mv__q_eq(a, b) _mm256_cmp_ps((a), (b), _CMP_EQ_OQ)
+#define mv__q_ne(a, b) _mm256_cmp_ps((a), (b), _CMP_NEQ_UQ)
+#define mv__q_unord(a, b) _mm256_cmp_ps((a), (b), _CMP_UNORD_Q)
+#define mv__q_sel(m, f, t) _mm256_blendv_ps((f), (t), (m))
+#define mv__q_one(m) _mm256_and_ps((m), _mm256_set1_ps(1.0f))
+#elif defined(MV__PASS_SSE2)
+#define MV__QL 4
+#define mv__qv __m128
+#define mv__qm __m128
+#define mv__q_ld(p) _mm_loadu_ps(p)
+#define mv__q_st(p, v) _mm_storeu_ps((p), (v))
+#define mv__q_set1(x) _mm_set1_ps(x)
+#define mv__q_add(a, b) _mm_add_ps((a), (b))
+#define mv__q_sub(a, b) _mm_sub_ps((a), (b))
+#define mv__q_mul(a, b) _mm_mul_ps((a), (b))
+#define mv__q_div(a, b) _mm_div_ps((a), (b))
+#define mv__q_min(a, b) _mm_min_ps((a), (b))
+#define mv__q_max(a, b) _mm_max_ps((a), (b))
+#define mv__q_sqrt(a) _mm_sqrt_ps(a)
+#define mv__q_abs(a) _mm_and_ps((a), _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff)))
+#define mv__q_lt(a, b) _mm_cmplt_ps((a), (b))
+#define mv__q_le(a, b) _mm_cmple_ps((a), (b))
+#define mv__q_gt(a, b) _mm_cmpgt_ps((a), (b))
+#define mv__q_ge(a, b) _mm_cmpge_ps((a), (b))
+#define mv__q_eq(a, b) _mm_cmpeq_ps((a), (b))
+#define mv__q_ne(a, b) _mm_cmpneq_ps((a), (b))
+#define mv__q_unord(a, b) _mm_cmpunord_ps((a), (b))
+#define mv__q_sel(m, f, t) _mm_or_ps(_mm_and_ps((m), (t)), _mm_andnot_ps((m), (f)))
+#define mv__q_one(m) _mm_and_ps((m), _mm_set1_ps(1.0f))
+#elif defined(MV__PASS_NEON)
+#define MV__QL 4
+#define mv__qv float32x4_t
+#define mv__qm uint32x4_t
+#define mv__q_ld(p) vld1q_f32(p)
+#define mv__q_st(p, v) vst1q_f32((p), (v))
+#define mv__q_set1(x) vdupq_n_f32(x)
+#define mv__q_add(a, b) vaddq_f32((a), (b))
+#define mv__q_sub(a, b) vsubq_f32((a), (b))
+#define mv__q_mul(a, b) vmulq_f32((a), (b))
+#define mv__q_div(a, b) vdivq_f32((a), (b))
+/* vminq/vmaxq order +-0 differently from a < b ? a : b: select instead */
+#define mv__q_min(a, b) vbslq_f32(vcltq_f32((a), (b)), (a), (b))
+#define mv__q_max(a, b) vbslq_f32(vcgtq_f32((a), (b)), (a), (b))
+#define mv__q_sqrt(a) vsqrtq_f32(a)
+#define mv__q_abs(a) vabsq_f32(a)
+#define mv__q_lt(a, b) vcltq_f32((a), (b))
+#define mv__q_le(a, b) vcleq_f32((a), (b))
+#define mv__q_gt(a, b) vcgtq_f32((a), (b))
+#define mv__q_ge(a, b) vcgeq_f32((a), (b))
+#define mv__q_eq(a, b) vceqq_f32((a), (b))
+#define mv__q_ne(a, b) vmvnq_u32(vceqq_f32((a), (b)))
+#define mv__q_unord(a, b) vmvnq_u32(vandq_u32(vceqq_f32((a), (a)), vceqq_f32((b), (b))))
+#define mv__q_sel(m, f, t) vbslq_f32((m), (t), (f))
+#define mv__q_one(m) vreinterpretq_f32_u32(vandq_u32((m), vreinterpretq_u32_f32(vdupq_n_f32(1.0f))))
+#endif
+
+MV__FN void MV__SFX(mv__math_bin)(int op, const float *a, const float *b, float s, float fill, float *out, size_t n)
+{
+    size_t i = 0;
+    const mv__qv vs = mv__q_set1(s), vf = mv__q_set1(fill), one = mv__q_set1(1.0f), zero = mv__q_set1(0.0f);
+    if (op == MV_MATH_POW || op == MV_MATH_EXP || op == MV_MATH_LOG) {
+        mv__math_bin_ref(op, a, b, s, fill, out, n);
+        return;
+    }
+    (void)one;
+/* the loop once with y from b, once with the scalar */
+#define MV__Q_LOOP(EXPR)                                                      \
+    if (b)                                                                    \
+        for (; i + MV__QL <= n; i += MV__QL) {                                \
+            mv__qv x = mv__q_ld(a + i), y = mv__q_ld(b + i);                  \
+            (void)y;                                                          \
+            mv__q_st(out + i, EXPR);                                          \
+        }                                                                     \
+    else                                                                      \
+        for (; i + MV__QL <= n; i += MV__QL) {                                \
+            mv__qv x = mv__q_ld(a + i), y = vs;                               \
+            (void)y;                                                          \
+            mv__q_st(out + i, EXPR);                                          \
+        }                                                                     \
+    break;
+    switch (op) {
+    case MV_MATH_ADD: MV__Q_LOOP(mv__q_add(x, y))
+    case MV_MATH_SUB: MV__Q_LOOP(mv__q_sub(x, y))
+    case MV_MATH_MUL: MV__Q_LOOP(mv__q_mul(x, y))
+    case MV_MATH_DIV: MV__Q_LOOP(mv__q_div(x, y))
+    case MV_MATH_MIN: MV__Q_LOOP(mv__q_sel(mv__q_unord(x, y), mv__q_min(x, y), mv__q_add(x, y)))
+    case MV_MATH_MAX: MV__Q_LOOP(mv__q_sel(mv__q_unord(x, y), mv__q_max(x, y), mv__q_add(x, y)))
+    case MV_MATH_GT: MV__Q_LOOP(mv__q_one(mv__q_gt(x, y)))
+    case MV_MATH_GE: MV__Q_LOOP(mv__q_one(mv__q_ge(x, y)))
+    case MV_MATH_LT: MV__Q_LOOP(mv__q_one(mv__q_lt(x, y)))
+    case MV_MATH_LE: MV__Q_LOOP(mv__q_one(mv__q_le(x, y)))
+    case MV_MATH_EQ: MV__Q_LOOP(mv__q_one(mv__q_eq(x, y)))
+    case MV_MATH_NE: MV__Q_LOOP(mv__q_one(mv__q_ne(x, y)))
+    case MV_MATH_THR: MV__Q_LOOP(mv__q_sel(mv__q_lt(x, y), x, vf))
+    case MV_MATH_UTHR: MV__Q_LOOP(mv__q_sel(mv__q_gt(x, y), x, vf))
+    case MV_MATH_MAS: MV__Q_LOOP(mv__q_sel(mv__q_gt(y, zero), vf, x))
+    case MV_MATH_ABS: MV__Q_LOOP(mv__q_abs(x))
+    case MV_MATH_SQRT: MV__Q_LOOP(mv__q_sqrt(x))
+    case MV_MATH_SQR: MV__Q_LOOP(mv__q_mul(x, x))
+    case MV_MATH_RECIP: MV__Q_LOOP(mv__q_div(one, x))
+    case MV_MATH_BIN: MV__Q_LOOP(mv__q_one(mv__q_gt(x, zero)))
+    case MV_MATH_BINV: MV__Q_LOOP(mv__q_sel(mv__q_gt(x, zero), one, zero))
+    case MV_MATH_NAN: MV__Q_LOOP(mv__q_sel(mv__q_unord(x, x), x, zero))
+    default: break;
+    }
+#undef MV__Q_LOOP
+    MV__ZEROUPPER();
+    if (i < n) mv__math_bin_ref(op, a + i, b ? b + i : NULL, s, fill, out + i, n - i);
+}
+
+MV__FN void MV__SFX(mv__math_sel)(const float *c, const float *a, const float *b, float *out, size_t n)
+{
+    size_t i = 0;
+    const mv__qv zero = mv__q_set1(0.0f);
+    for (; i + MV__QL <= n; i += MV__QL)
+        mv__q_st(out + i, mv__q_sel(mv__q_ne(mv__q_ld(c + i), zero), mv__q_ld(b + i), mv__q_ld(a + i)));
+    MV__ZEROUPPER();
+    if (i < n) mv__math_sel_ref(c + i, a + i, b + i, out + i, n - i);
+}
+
+static const mv__math_ops MV__SFX(mv__math_ops) = {MV__SFX(mv__math_bin), MV__SFX(mv__math_sel)};
+
+#undef MV__QL
+#undef mv__qv
+#undef mv__qm
+#undef mv__q_ld
+#undef mv__q_st
+#undef mv__q_set1
+#undef mv__q_add
+#undef mv__q_sub
+#undef mv__q_mul
+#undef mv__q_div
+#undef mv__q_min
+#undef mv__q_max
+#undef mv__q_sqrt
+#undef mv__q_abs
+#undef mv__q_lt
+#undef mv__q_le
+#undef mv__q_gt
+#undef mv__q_ge
+#undef mv__q_eq
+#undef mv__q_ne
+#undef mv__q_unord
+#undef mv__q_sel
+#undef mv__q_one
+
 static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
 {
     kt->to_f32[MV_DT_U8] = MV__SFX(mv__to_f32_u8);
@@ -19172,6 +20560,7 @@ static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
     kt->affine_int[MV_DT_U16] = MV__SFX(mv__affine_u16);
     kt->fft = &MV__SFX(mv__fft_ops);
     kt->mri = &MV__SFX(mv__mri_ops);
+    kt->math = &MV__SFX(mv__math_ops);
 }
 
 /* every pass macro goes, so the next pass starts clean */
