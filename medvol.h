@@ -1222,6 +1222,62 @@ typedef struct mv_edt_opts {
 MVDEF mv_status mv_edt(const mv_vol *in, mv_vol *out, const mv_edt_opts *opts);
 MVDEF mv_status mv_edt_into(const mv_vol *in, mv_vol *out, const mv_edt_opts *opts);
 
+/* Binary morphology as scipy.ndimage.binary_erosion / binary_dilation /
+   binary_opening / binary_closing with the same structuring element and
+   border_value (outside voxels count as border_value). Opening is dilate(
+   erode(m)), closing erode(dilate(m)), both with opts->border_value, as
+   scipy. */
+typedef enum mv_morph_op {
+    MV_MORPH_ERODE = 1,
+    MV_MORPH_DILATE,
+    MV_MORPH_OPEN,
+    MV_MORPH_CLOSE
+} mv_morph_op;
+
+/* Structuring elements. */
+typedef enum mv_se_shape {
+    MV_SE_BALL = 0, /* offsets d with (d0 s0)^2 + (d1 s1)^2 + (d2 s2)^2 <= r^2 (float64,
+                       that order; s = spacing in mm with opts->mm, else 1): by a
+                       distance transform, any radius at one cost */
+    MV_SE_BOX,      /* |d_a| <= r_a: r_a = floor(r / s_a) voxels (floor(r) without mm);
+                       separable, one pass per axis whatever the radius */
+    MV_SE_CROSS     /* scipy.ndimage.generate_binary_structure(3, c) for opts->
+                       connectivity 6 / 18 / 26 (c = 1 / 2 / 3), applied
+                       opts->iterations times (scipy's iterations) */
+} mv_se_shape;
+
+typedef struct mv_morph_opts {
+    mv_se_shape shape;
+    double radius;       /* ball and box; 0 = 1 */
+    int mm;              /* radius in mm, with the input's spacing (default: voxels) */
+    int connectivity;    /* cross: 6 (default), 18 or 26 */
+    int iterations;      /* cross: 0 = 1 */
+    int border_value;    /* 0 (scipy's default) or 1 */
+    int threads;
+    void *alloc_ctx;
+} mv_morph_opts;
+
+/* out = op(in != 0) as uint8 0/1 (scipy's bool). mv_morph allocates out
+   (uint8, in's geometry); mv_morph_into writes out->data (uint8, in's
+   dims, not in's buffer). 3D only (see AXES). allocates: scratch (up to 8
+   bytes a voxel for the ball), plus out for mv_morph. thread-safe: yes. */
+MVDEF mv_status mv_morph(const mv_vol *in, mv_morph_op op, mv_vol *out, const mv_morph_opts *opts);
+MVDEF mv_status mv_morph_into(const mv_vol *in, mv_morph_op op, mv_vol *out, const mv_morph_opts *opts);
+/* scipy.ndimage.binary_fill_holes(m) (holes: background not 6-connected to
+   the border), uint8 out; axis 0..2: each 2D slice normal to that axis on
+   its own (4-connected, binary_fill_holes of the slice); axis -1: 3D.
+   allocates: out and a queue of 4 bytes a voxel. */
+MVDEF mv_status mv_fill_holes(const mv_vol *in, mv_vol *out, int axis, const mv_morph_opts *opts);
+/* Grey erosion / dilation (op ERODE or DILATE) with a box of size[a] = 2 r_a
+   + 1 voxels (odd), as scipy.ndimage.grey_erosion / grey_dilation(x, size=
+   size) with its default mode 'reflect' (a min / max over the window
+   clipped to the volume): float32 out, values as >>api-math VALUES. van
+   Herk / Gil-Werman, 3 comparisons a voxel and axis whatever the size.
+   NaN: as the comparisons fall (scipy's result is order-dependent too).
+   allocates: out (mv_grey_morph), per-thread line buffers. */
+MVDEF mv_status mv_grey_morph(const mv_vol *in, mv_morph_op op, const int64_t size[3], mv_vol *out,
+                              const mv_morph_opts *opts);
+
 /* >>api-pipeline =========================================================== */
 
 /* A chain of operations run in one read of the input and one write of the
@@ -15181,6 +15237,508 @@ MVDEF mv_status mv_edt(const mv_vol *in, mv_vol *out, const mv_edt_opts *opts)
 MVDEF mv_status mv_edt_into(const mv_vol *in, mv_vol *out, const mv_edt_opts *opts)
 {
     return mv__edt(in, out, 1, opts, "mv_edt_into");
+}
+
+/* ---- binary morphology ---------------------------------------------------- */
+
+/* One 1D erosion or dilation of radius r along a line of a u8 mask:
+   erosion keeps i iff no background (outside = border) lies within r,
+   dilation sets i iff a foreground voxel (outside = border) lies within r. */
+static void mv__line_morph(const unsigned char *in, int64_t is, int64_t n, unsigned char *out, int64_t os,
+                           int64_t r, int erode, int border, int64_t *dist)
+{
+    int64_t i, last;
+    int want = erode ? 0 : 1;            /* the voxels whose distance matters */
+    int outside = border == want;        /* the outside counts as such a voxel */
+    last = outside ? -1 : INT64_MIN / 2;
+    for (i = 0; i < n; i++) {
+        if ((in[i * is] != 0) == want) last = i;
+        dist[i] = i - last;
+    }
+    last = outside ? n : INT64_MAX / 2;
+    for (i = n - 1; i >= 0; i--) {
+        if ((in[i * is] != 0) == want) last = i;
+        if (last - i < dist[i]) dist[i] = last - i;
+    }
+    for (i = 0; i < n; i++) out[i * os] = (unsigned char)(erode ? dist[i] > r : dist[i] <= r);
+}
+
+typedef struct mv__bm_job {
+    int64_t d[3], r;
+    int axis, erode, border;
+    const unsigned char *in;
+    unsigned char *out;
+    int64_t *dist;   /* per worker, max dim */
+    int64_t nmax;
+    /* cross */
+    int noff;
+    int off[26][3];
+} mv__bm_job;
+
+static void mv__bm_axis_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    mv__bm_job *j = (mv__bm_job *)ctx;
+    int64_t *dist = j->dist + (size_t)worker * (size_t)j->nmax, l, X = j->d[0], Y = j->d[1];
+    for (l = b; l < e; l++) {
+        int64_t base, st, n;
+        if (j->axis == 0) {
+            base = l * X;
+            st = 1;
+            n = X;
+        } else if (j->axis == 1) {
+            base = (l / X) * X * Y + l % X;
+            st = X;
+            n = Y;
+        } else {
+            base = l;
+            st = X * Y;
+            n = j->d[2];
+        }
+        mv__line_morph(j->in + base, st, n, j->out + base, st, j->r, j->erode, j->border, dist);
+    }
+}
+
+/* in -> out along one axis (in and out distinct) */
+static void mv__bm_axis(mv__bm_job *j, int axis, int64_t r, int threads)
+{
+    int64_t lines = axis == 0 ? j->d[1] * j->d[2] : axis == 1 ? j->d[0] * j->d[2] : j->d[0] * j->d[1];
+    j->axis = axis;
+    j->r = r;
+    mv__parallel_for(lines, 256, threads, mv__bm_axis_range, j);
+}
+
+static void mv__bm_cross_range(void *ctx, int64_t z0, int64_t z1, int worker)
+{
+    mv__bm_job *j = (mv__bm_job *)ctx;
+    int64_t X = j->d[0], Y = j->d[1], Z = j->d[2], z, y, x;
+    int k;
+    (void)worker;
+    for (z = z0; z < z1; z++)
+        for (y = 0; y < Y; y++)
+            for (x = 0; x < X; x++) {
+                size_t at = (size_t)(x + X * (y + Y * z));
+                int v = j->in[at] != 0;
+                for (k = 0; k < j->noff; k++) {
+                    int64_t xx = x + j->off[k][0], yy = y + j->off[k][1], zz = z + j->off[k][2];
+                    int w = (xx < 0 || yy < 0 || zz < 0 || xx >= X || yy >= Y || zz >= Z)
+                                ? j->border
+                                : j->in[(size_t)(xx + X * (yy + Y * zz))] != 0;
+                    if (j->erode ? !w : w) {
+                        v = !j->erode;
+                        break;
+                    }
+                }
+                j->out[at] = (unsigned char)v;
+            }
+}
+
+/* The ball by a distance transform: D^2 to the nearest site, compared with r^2. */
+typedef struct mv__ball_job {
+    mv__edt_job e;
+    const unsigned char *mask;
+    unsigned char *bout;
+    double r2;
+    int erode, border;
+    unsigned char *near[3];  /* per axis coordinate: the outside lies within r */
+} mv__ball_job;
+
+static void mv__ball_pass_x(void *ctx, int64_t r0, int64_t r1, int worker)
+{
+    mv__ball_job *b = (mv__ball_job *)ctx;
+    mv__edt_job *j = &b->e;
+    int64_t r, x, X = j->X;
+    (void)worker;
+    for (r = r0; r < r1; r++) {
+        const unsigned char *f = b->mask + (size_t)(r * X);
+        double *D = j->D + (size_t)(r * X);
+        int64_t last = -1;
+        for (x = 0; x < X; x++) {
+            if ((f[x] != 0) == (j->sites_fg != 0)) last = x;
+            D[x] = last < 0 ? HUGE_VAL : (double)(x - last);
+        }
+        last = -1;
+        for (x = X - 1; x >= 0; x--) {
+            if ((f[x] != 0) == (j->sites_fg != 0)) last = x;
+            if (last >= 0 && (double)(last - x) < D[x]) D[x] = (double)(last - x);
+        }
+        for (x = 0; x < X; x++)
+            if (D[x] != HUGE_VAL) {
+                double t = D[x] * j->s[0];
+                D[x] = t * t;
+            }
+    }
+}
+
+static void mv__ball_pass_z(void *ctx, int64_t y0, int64_t y1, int worker)
+{
+    mv__ball_job *b = (mv__ball_job *)ctx;
+    mv__edt_job *j = &b->e;
+    double *f = (double *)(void *)(j->buf + (size_t)worker * j->buf_per), *d = f + j->nmax, *zz = d + j->nmax;
+    int64_t *v = (int64_t *)(void *)(zz + j->nmax + 1);
+    int64_t z, x, y, X = j->X, Y = j->Y, Z = j->Z, sz = X * Y;
+    for (y = y0; y < y1; y++)
+        for (x = 0; x < X; x++) {
+            size_t at = (size_t)(y * X + x);
+            for (z = 0; z < Z; z++) f[z] = j->D[at + (size_t)(z * sz)];
+            if (Z > 1) mv__edt_line(f, d, Z, j->s[2], v, zz);
+            else d[0] = f[0];
+            for (z = 0; z < Z; z++) {
+                int nearb = b->near[0][x] || b->near[1][y] || b->near[2][z], o;
+                if (b->erode) /* sites: background; keep when none within r */
+                    o = d[z] > b->r2 && !(b->border == 0 && nearb);
+                else
+                    o = d[z] <= b->r2 || (b->border == 1 && nearb);
+                b->bout[at + (size_t)(z * sz)] = (unsigned char)o;
+            }
+        }
+}
+
+static void mv__ball(mv__ball_job *b, const unsigned char *in, unsigned char *out, int erode, int threads)
+{
+    b->mask = in;
+    b->bout = out;
+    b->erode = erode;
+    b->e.sites_fg = !erode;
+    mv__parallel_for(b->e.Y * b->e.Z, 64, threads, mv__ball_pass_x, b);
+    if (b->e.Y > 1) mv__parallel_for(b->e.Z, 1, threads, mv__edt_pass_y, &b->e);
+    mv__parallel_for(b->e.Y, 1, threads, mv__ball_pass_z, b);
+}
+
+static void mv__fg_range(void *ctx, int64_t r0, int64_t r1, int worker)
+{
+    mv__lab_job *j = (mv__lab_job *)ctx; /* src, X and rowbuf (the mask) only */
+    int64_t r;
+    (void)worker;
+    for (r = r0; r < r1; r++) mv__fg_row(&j->src, r * j->X, j->X, j->rowbuf + (size_t)(r * j->X));
+}
+
+/* the foreground of in as a 0/1 mask */
+static void mv__fg_mask(const mv__msrc *s, const int64_t d[3], unsigned char *m, int threads)
+{
+    mv__lab_job j;
+    memset(&j, 0, sizeof(j));
+    j.src = *s;
+    j.X = d[0];
+    j.rowbuf = m;
+    mv__parallel_for(d[1] * d[2], 64, threads, mv__fg_range, &j);
+}
+
+static mv_status mv__u8_out(const mv_vol *in, mv_vol *out, int into, int64_t n, void *actx, mv_vol *t, const char *fn)
+{
+    if (into) {
+        MV__CHECK(out->data && out->dtype == MV_DT_U8 && mv_vol_count(out) == n, MV_ERR_INVALID_ARG,
+                  "%s: output must be uint8 with the input's %lld voxels", fn, (long long)n);
+        MV__CHECK(!mv__ranges_overlap(out->data, (size_t)n, in->data, mv_vol_bytes(in)), MV_ERR_INVALID_ARG,
+                  "%s: output overlaps the input", fn);
+        *t = *out;
+        return MV_OK;
+    }
+    MV__TRY(mv__result_alloc(in, (size_t)n, actx, t, fn));
+    t->dtype = MV_DT_U8;
+    t->meta.scl_slope = 1.0;
+    t->meta.scl_inter = 0.0;
+    t->meta.cal_min = t->meta.cal_max = 0;
+    return MV_OK;
+}
+
+static mv_status mv__morph(const mv_vol *in, mv_morph_op op, mv_vol *out, int into, const mv_morph_opts *opts,
+                           const char *fn)
+{
+    mv_morph_opts o;
+    mv__msrc src;
+    int64_t d[3], n, nmax;
+    int threads, a, steps[2], nsteps, st_i;
+    unsigned char *m = NULL, *tmp = NULL;
+    mv_vol t;
+    mv_status st = MV_OK;
+    double sp[3];
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CHECK(in && out, MV_ERR_INVALID_ARG, "%s: NULL volume", fn);
+    MV__TRY(mv__morph_dims(in, d, fn));
+    MV__CHECK(op >= MV_MORPH_ERODE && op <= MV_MORPH_CLOSE, MV_ERR_INVALID_ARG, "%s: op %d", fn, (int)op);
+    MV__CHECK((unsigned)o.shape <= MV_SE_CROSS, MV_ERR_INVALID_ARG, "%s: shape %d", fn, (int)o.shape);
+    MV__CHECK(o.border_value == 0 || o.border_value == 1, MV_ERR_INVALID_ARG, "%s: border_value %d", fn,
+              o.border_value);
+    if (o.radius == 0) o.radius = 1;
+    MV__CHECK(isfinite(o.radius) && o.radius > 0 && o.radius < 1e9, MV_ERR_INVALID_ARG, "%s: radius %g", fn, o.radius);
+    if (o.connectivity == 0) o.connectivity = 6;
+    MV__CHECK(o.connectivity == 6 || o.connectivity == 18 || o.connectivity == 26, MV_ERR_INVALID_ARG,
+              "%s: connectivity %d", fn, o.connectivity);
+    if (o.iterations == 0) o.iterations = 1;
+    MV__CHECK(o.iterations >= 1, MV_ERR_INVALID_ARG, "%s: iterations %d", fn, o.iterations);
+    for (a = 0; a < 3; a++) {
+        sp[a] = o.mm ? (a < in->ndim ? in->spacing[a] : 1.0) : 1.0;
+        MV__CHECK(isfinite(sp[a]) && sp[a] > 0, MV_ERR_INVALID_ARG, "%s: spacing[%d] = %g", fn, a, sp[a]);
+    }
+    MV__TRY(mv__msrc_init(&src, in, 0, fn, "input"));
+    n = d[0] * d[1] * d[2];
+    nmax = MV__MAX(d[0], MV__MAX(d[1], d[2]));
+    MV__TRY(mv__u8_out(in, out, into, n, o.alloc_ctx, &t, fn));
+    threads = mv__threads_for_bytes(o.threads, (uint64_t)n * 4);
+    m = (unsigned char *)mv__alloc((size_t)n, o.alloc_ctx);
+    tmp = (unsigned char *)mv__alloc((size_t)n, o.alloc_ctx);
+    if (!m || !tmp) {
+        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %lld bytes of scratch", fn, (long long)n * 2);
+        goto done;
+    }
+    mv__fg_mask(&src, d, m, threads);
+    nsteps = op == MV_MORPH_ERODE || op == MV_MORPH_DILATE ? 1 : 2;
+    steps[0] = op == MV_MORPH_ERODE || op == MV_MORPH_OPEN;
+    steps[1] = op == MV_MORPH_CLOSE;
+    for (st_i = 0; st_i < nsteps; st_i++) {
+        int erode = steps[st_i];
+        if (o.shape == MV_SE_BALL) {
+            mv__ball_job b;
+            memset(&b, 0, sizeof(b));
+            b.e.X = d[0];
+            b.e.Y = d[1];
+            b.e.Z = d[2];
+            b.e.nmax = nmax;
+            for (a = 0; a < 3; a++) b.e.s[a] = sp[a];
+            b.r2 = o.radius * o.radius;
+            b.border = o.border_value;
+            b.e.buf_per = (size_t)nmax * 32 + 64;
+            b.e.D = (double *)mv__alloc((size_t)n * 8, o.alloc_ctx);
+            b.e.buf = (unsigned char *)mv__alloc(b.e.buf_per * (size_t)threads, o.alloc_ctx);
+            for (a = 0; a < 3; a++) b.near[a] = (unsigned char *)mv__alloc((size_t)d[a], o.alloc_ctx);
+            if (b.e.D && b.e.buf && b.near[0] && b.near[1] && b.near[2]) {
+                for (a = 0; a < 3; a++) {
+                    int64_t i;
+                    for (i = 0; i < d[a]; i++) {
+                        double lo = (double)(i + 1) * sp[a], hi = (double)(d[a] - i) * sp[a];
+                        b.near[a][i] = (unsigned char)(lo * lo <= b.r2 || hi * hi <= b.r2);
+                    }
+                }
+                mv__ball(&b, m, tmp, erode, threads);
+            } else
+                st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %lld bytes of scratch", fn, (long long)n * 8);
+            mv__free(b.e.D, o.alloc_ctx);
+            mv__free(b.e.buf, o.alloc_ctx);
+            for (a = 0; a < 3; a++) mv__free(b.near[a], o.alloc_ctx);
+            if (st != MV_OK) goto done;
+            memcpy(m, tmp, (size_t)n);
+        } else {
+            mv__bm_job j;
+            memset(&j, 0, sizeof(j));
+            for (a = 0; a < 3; a++) j.d[a] = d[a];
+            j.erode = erode;
+            j.border = o.border_value;
+            j.nmax = nmax;
+            j.dist = (int64_t *)mv__alloc(sizeof(int64_t) * (size_t)nmax * (size_t)threads, o.alloc_ctx);
+            if (!j.dist) {
+                st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: line buffers", fn);
+                goto done;
+            }
+            if (o.shape == MV_SE_BOX || o.connectivity == 26) {
+                int it, iters = o.shape == MV_SE_BOX ? 1 : o.iterations;
+                for (it = 0; it < iters; it++)
+                    for (a = 0; a < 3; a++) {
+                        int64_t r = o.shape == MV_SE_BOX ? (int64_t)floor(o.radius / sp[a] + 1e-12) : 1;
+                        j.in = m;
+                        j.out = tmp;
+                        mv__bm_axis(&j, a, r, threads);
+                        memcpy(m, tmp, (size_t)n);
+                    }
+            } else {
+                int it, dx, dy, dz;
+                for (dz = -1; dz <= 1; dz++)
+                    for (dy = -1; dy <= 1; dy++)
+                        for (dx = -1; dx <= 1; dx++) {
+                            int nz = (dx != 0) + (dy != 0) + (dz != 0);
+                            if (nz == 0 || (o.connectivity == 6 && nz > 1) || (o.connectivity == 18 && nz > 2))
+                                continue;
+                            j.off[j.noff][0] = dx;
+                            j.off[j.noff][1] = dy;
+                            j.off[j.noff][2] = dz;
+                            j.noff++;
+                        }
+                for (it = 0; it < o.iterations; it++) {
+                    j.in = m;
+                    j.out = tmp;
+                    mv__parallel_for(d[2], 1, threads, mv__bm_cross_range, &j);
+                    memcpy(m, tmp, (size_t)n);
+                }
+            }
+            mv__free(j.dist, o.alloc_ctx);
+        }
+    }
+    memcpy(t.data, m, (size_t)n);
+done:
+    mv__free(m, o.alloc_ctx);
+    mv__free(tmp, o.alloc_ctx);
+    if (st != MV_OK) {
+        if (!into) mv_free(&t);
+        return st;
+    }
+    if (into) return MV_OK;
+    return mv__out_commit_in(out, &t, in, NULL);
+}
+
+MVDEF mv_status mv_morph(const mv_vol *in, mv_morph_op op, mv_vol *out, const mv_morph_opts *opts)
+{
+    return mv__morph(in, op, out, 0, opts, "mv_morph");
+}
+MVDEF mv_status mv_morph_into(const mv_vol *in, mv_morph_op op, mv_vol *out, const mv_morph_opts *opts)
+{
+    return mv__morph(in, op, out, 1, opts, "mv_morph_into");
+}
+
+MVDEF mv_status mv_fill_holes(const mv_vol *in, mv_vol *out, int axis, const mv_morph_opts *opts)
+{
+    mv_morph_opts o;
+    mv__msrc src;
+    int64_t d[3], n, head = 0, tail = 0, i;
+    int32_t *q;
+    unsigned char *m;
+    mv_vol t;
+    static const int off[6][3] = {{-1, 0, 0}, {1, 0, 0}, {0, -1, 0}, {0, 1, 0}, {0, 0, -1}, {0, 0, 1}};
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CHECK(in && out, MV_ERR_INVALID_ARG, "mv_fill_holes: NULL volume");
+    MV__CHECK(axis >= -1 && axis <= 2, MV_ERR_INVALID_ARG, "mv_fill_holes: axis %d (-1 for 3D, 0..2)", axis);
+    MV__TRY(mv__morph_dims(in, d, "mv_fill_holes"));
+    MV__TRY(mv__msrc_init(&src, in, 0, "mv_fill_holes", "input"));
+    n = d[0] * d[1] * d[2];
+    MV__CHECK(n < INT32_MAX, MV_ERR_UNSUPPORTED, "mv_fill_holes: %lld voxels", (long long)n);
+    MV__TRY(mv__u8_out(in, out, 0, n, o.alloc_ctx, &t, "mv_fill_holes"));
+    q = (int32_t *)mv__alloc((size_t)n * 4, o.alloc_ctx);
+    if (!q) {
+        mv_free(&t);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_fill_holes: queue of %lld voxels", (long long)n);
+    }
+    m = (unsigned char *)t.data;
+    mv__fg_mask(&src, d, m, mv__threads_for_bytes(o.threads, (uint64_t)n * 4));
+    /* 2: background reached from the border (in 3D, or within the slice) */
+    for (i = 0; i < n; i++) {
+        int64_t c[3], a, edge = 0;
+        c[0] = i % d[0];
+        c[1] = (i / d[0]) % d[1];
+        c[2] = i / (d[0] * d[1]);
+        for (a = 0; a < 3; a++)
+            if (a != axis && (c[a] == 0 || c[a] == d[a] - 1)) edge = 1;
+        if (edge && !m[i]) {
+            m[i] = 2;
+            q[tail++] = (int32_t)i;
+        }
+    }
+    while (head < tail) {
+        int64_t v = q[head++], c[3], k;
+        c[0] = v % d[0];
+        c[1] = (v / d[0]) % d[1];
+        c[2] = v / (d[0] * d[1]);
+        for (k = 0; k < 6; k++) {
+            int64_t x = c[0] + off[k][0], y = c[1] + off[k][1], z = c[2] + off[k][2], w;
+            if (axis >= 0 && off[k][axis] != 0) continue;
+            if (x < 0 || y < 0 || z < 0 || x >= d[0] || y >= d[1] || z >= d[2]) continue;
+            w = x + d[0] * (y + d[1] * z);
+            if (!m[w]) {
+                m[w] = 2;
+                q[tail++] = (int32_t)w;
+            }
+        }
+    }
+    for (i = 0; i < n; i++) m[i] = m[i] != 2;
+    mv__free(q, o.alloc_ctx);
+    return mv__out_commit_in(out, &t, in, NULL);
+}
+
+/* ---- grey morphology ------------------------------------------------------ */
+
+typedef struct mv__grey_job {
+    int64_t d[3], r;
+    int axis, erode;
+    float *v;        /* in place, one axis at a time */
+    float *buf;      /* per worker: 3 * (nmax + 2 r + w) floats */
+    size_t buf_per;
+} mv__grey_job;
+
+/* van Herk / Gil-Werman on one line padded with +-inf (the clipped window) */
+static void mv__grey_line(float *x, int64_t st, int64_t n, int64_t r, int erode, float *buf)
+{
+    int64_t w = 2 * r + 1, m = n + 2 * r, nb = (m + w - 1) / w, L = nb * w, i;
+    float *p = buf, *g = buf + L, *h = buf + 2 * L, pad = erode ? HUGE_VALF : -HUGE_VALF;
+    for (i = 0; i < L; i++) p[i] = (i >= r && i < r + n) ? x[(i - r) * st] : pad;
+    for (i = 0; i < L; i++) {
+        float a = p[i];
+        if (i % w) {
+            float b = g[i - 1];
+            a = erode ? (b < a ? b : a) : (b > a ? b : a);
+        }
+        g[i] = a;
+    }
+    for (i = L - 1; i >= 0; i--) {
+        float a = p[i];
+        if ((i + 1) % w && i + 1 < L) {
+            float b = h[i + 1];
+            a = erode ? (b < a ? b : a) : (b > a ? b : a);
+        }
+        h[i] = a;
+    }
+    for (i = 0; i < n; i++) { /* window [i, i + 2r] of the padded line */
+        float a = h[i], b = g[i + 2 * r];
+        x[i * st] = erode ? (a < b ? a : b) : (a > b ? a : b);
+    }
+}
+
+static void mv__grey_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    mv__grey_job *j = (mv__grey_job *)ctx;
+    float *buf = j->buf + (size_t)worker * j->buf_per;
+    int64_t l, X = j->d[0], Y = j->d[1];
+    for (l = b; l < e; l++) {
+        if (j->axis == 0) mv__grey_line(j->v + l * X, 1, X, j->r, j->erode, buf);
+        else if (j->axis == 1) mv__grey_line(j->v + (l / X) * X * Y + l % X, X, Y, j->r, j->erode, buf);
+        else mv__grey_line(j->v + l, X * Y, j->d[2], j->r, j->erode, buf);
+    }
+}
+
+MVDEF mv_status mv_grey_morph(const mv_vol *in, mv_morph_op op, const int64_t size[3], mv_vol *out,
+                              const mv_morph_opts *opts)
+{
+    mv_morph_opts o;
+    mv_math_opts mo;
+    mv__grey_job j;
+    int64_t d[3], nmax, rmax = 0;
+    int a, threads;
+    mv_vol t;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CHECK(in && out && size, MV_ERR_INVALID_ARG, "mv_grey_morph: NULL argument");
+    MV__CHECK(op == MV_MORPH_ERODE || op == MV_MORPH_DILATE, MV_ERR_INVALID_ARG, "mv_grey_morph: op %d", (int)op);
+    MV__TRY(mv__morph_dims(in, d, "mv_grey_morph"));
+    for (a = 0; a < 3; a++) {
+        MV__CHECK(size[a] >= 1 && size[a] % 2 == 1 && size[a] < ((int64_t)1 << 30), MV_ERR_INVALID_ARG,
+                  "mv_grey_morph: size[%d] = %lld (odd, >= 1)", a, (long long)size[a]);
+        rmax = MV__MAX(rmax, size[a] / 2);
+    }
+    /* float32 values first (a copy: abs(x) of nothing changes them), then the passes in place */
+    memset(&mo, 0, sizeof(mo));
+    mo.threads = o.threads;
+    mo.alloc_ctx = o.alloc_ctx;
+    mv_vol_init(&t);
+    MV__TRY(mv_math(in, MV_MATH_MAX, NULL, -HUGE_VAL, &t, &mo));
+    nmax = MV__MAX(d[0], MV__MAX(d[1], d[2]));
+    threads = mv__threads_for_bytes(o.threads, (uint64_t)mv_vol_count(&t) * 8);
+    memset(&j, 0, sizeof(j));
+    for (a = 0; a < 3; a++) j.d[a] = d[a];
+    j.erode = op == MV_MORPH_ERODE;
+    j.v = (float *)t.data;
+    j.buf_per = (size_t)3 * (size_t)(nmax + 4 * rmax + 2);
+    j.buf = (float *)mv__alloc(sizeof(float) * j.buf_per * (size_t)threads, o.alloc_ctx);
+    if (!j.buf) {
+        mv_free(&t);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_grey_morph: line buffers");
+    }
+    for (a = 0; a < 3; a++) {
+        int64_t lines = a == 0 ? d[1] * d[2] : a == 1 ? d[0] * d[2] : d[0] * d[1];
+        if (size[a] == 1) continue;
+        j.axis = a;
+        j.r = size[a] / 2;
+        mv__parallel_for(lines, 64, threads, mv__grey_range, &j);
+    }
+    mv__free(j.buf, o.alloc_ctx);
+    return mv__out_commit_in(out, &t, in, NULL);
 }
 
 /* >>impl-fft ================================================================ */

@@ -436,3 +436,154 @@ MV_TEST(morph, bad_arguments)
     EXPECT(((float *)o.data)[17] == 0.0f);
     mv_free(&o);
 }
+
+typedef struct mcase {
+    int64_t d[3];
+    double p;
+    mv_morph_op op;
+    mv_se_shape shape;
+    double r;
+    double s[3]; /* spacing; mm = 1 when not all 1 */
+    int conn, iters, border;
+} mcase;
+
+static const char *morph_name(mv_morph_op op)
+{
+    return op == MV_MORPH_ERODE ? "erode" : op == MV_MORPH_DILATE ? "dilate" : op == MV_MORPH_OPEN ? "open" : "close";
+}
+
+MV_TEST(morph, binary_morphology_matches_scipy)
+{
+    static const mcase cs[] = {
+        {{30, 26, 22}, 0.9, MV_MORPH_ERODE, MV_SE_BALL, 3, {1, 1, 1}, 0, 1, 0},
+        {{30, 26, 22}, 0.1, MV_MORPH_DILATE, MV_SE_BALL, 3, {1, 1, 1}, 0, 1, 0},
+        {{30, 26, 22}, 0.85, MV_MORPH_ERODE, MV_SE_BALL, 2.5, {0.8, 1.1, 1.7}, 0, 1, 1},
+        {{30, 26, 22}, 0.004, MV_MORPH_DILATE, MV_SE_BALL, 2.5, {0.8, 1.1, 2.0}, 0, 1, 1},
+        {{30, 26, 22}, 0.6, MV_MORPH_OPEN, MV_SE_BALL, 2, {1, 1, 1}, 0, 1, 0},
+        {{30, 26, 22}, 0.4, MV_MORPH_CLOSE, MV_SE_BALL, 2, {1, 1, 1}, 0, 1, 0},
+        {{30, 26, 22}, 0.8, MV_MORPH_ERODE, MV_SE_BOX, 2, {1, 1, 1}, 0, 1, 0},
+        {{30, 26, 22}, 0.004, MV_MORPH_DILATE, MV_SE_BOX, 2, {1, 1, 1}, 0, 1, 1},
+        {{30, 26, 22}, 0.8, MV_MORPH_ERODE, MV_SE_CROSS, 1, {1, 1, 1}, 6, 2, 0},
+        {{30, 26, 22}, 0.2, MV_MORPH_DILATE, MV_SE_CROSS, 1, {1, 1, 1}, 18, 1, 0},
+        {{30, 26, 22}, 0.7, MV_MORPH_OPEN, MV_SE_CROSS, 1, {1, 1, 1}, 26, 2, 0},
+        {{30, 26, 22}, 0.3, MV_MORPH_CLOSE, MV_SE_CROSS, 1, {1, 1, 1}, 6, 1, 1},
+        {{96, 80, 100}, 0.93, MV_MORPH_ERODE, MV_SE_BALL, 3, {1, 1, 1}, 0, 1, 0},
+        {{96, 80, 100}, 0.05, MV_MORPH_DILATE, MV_SE_CROSS, 1, {1, 1, 1}, 18, 2, 0}};
+    int nc = (int)(sizeof(cs) / sizeof(cs[0])), c, ids[16];
+    float *m[16];
+    mref r;
+    if (!mref_open(&r, "morph_bin")) return;
+    for (c = 0; c < nc; c++) {
+        char p[200];
+        int64_t n = cs[c].d[0] * cs[c].d[1] * cs[c].d[2];
+        m[c] = (float *)malloc((size_t)n * 4);
+        make_mask(m[c], cs[c].d, cs[c].p, 500 + (uint64_t)c, 1);
+        snprintf(p, sizeof(p), "%s %s %.17g %.17g %.17g %.17g %d %d %d", morph_name(cs[c].op),
+                 cs[c].shape == MV_SE_BALL ? "ball" : cs[c].shape == MV_SE_BOX ? "box" : "cross", cs[c].r, cs[c].s[0],
+                 cs[c].s[1], cs[c].s[2], cs[c].conn, cs[c].iters, cs[c].border);
+        ids[c] = mref_case(&r, "morph", cs[c].d, m[c], p);
+    }
+    if (mref_run(&r))
+        for (c = 0; c < nc; c++) {
+            int64_t n = cs[c].d[0] * cs[c].d[1] * cs[c].d[2], i;
+            unsigned char *ref = (unsigned char *)mref_file(&r, ids[c], "out", (size_t)n);
+            int th;
+            mv_vol v;
+            int64_t ones = 0, changed = 0;
+            if (!ref) continue;
+            for (i = 0; i < n; i++) {
+                ones += ref[i];
+                changed += ref[i] != (m[c][i] != 0);
+            }
+            EXPECT_MSG(ones > 0 && ones < n && changed > 0, "case %d: scipy's result is trivial (%lld ones, %lld changed)",
+                       c, (long long)ones, (long long)changed);
+            mv_vol_wrap(&v, m[c], MV_DT_F32, 3, cs[c].d);
+            for (i = 0; i < 3; i++) v.spacing[i] = cs[c].s[i];
+            for (th = 1; th <= 2; th++) {
+                mv_morph_opts mo = MV_ZERO_INIT;
+                mv_vol o;
+                mo.shape = cs[c].shape;
+                mo.radius = cs[c].r;
+                mo.mm = cs[c].s[0] != 1 || cs[c].s[1] != 1 || cs[c].s[2] != 1;
+                mo.connectivity = cs[c].conn;
+                mo.iterations = cs[c].iters;
+                mo.border_value = cs[c].border;
+                mo.threads = th;
+                mv_vol_init(&o);
+                EXPECT_OK(mv_morph(&v, cs[c].op, &o, &mo));
+                for (i = 0; o.data && i < n; i++)
+                    if (((unsigned char *)o.data)[i] != ref[i]) {
+                        MVT_FAIL("case %d (%s) threads %d: voxel %lld: %d, scipy %d", c, morph_name(cs[c].op), th,
+                                 (long long)i, ((unsigned char *)o.data)[i], ref[i]);
+                        break;
+                    }
+                mv_free(&o);
+            }
+            free(ref);
+        }
+    for (c = 0; c < nc; c++) free(m[c]);
+}
+
+MV_TEST(morph, fill_holes_and_grey_match_scipy)
+{
+    static const int64_t d[3] = {34, 30, 26};
+    int64_t n = 34 * 30 * 26, i;
+    float *m = (float *)malloc((size_t)n * 4), *g = (float *)malloc((size_t)n * 4);
+    uint64_t s = 77;
+    mref r;
+    int idf[4], idg[3], ax;
+    static const int64_t sizes[3][3] = {{3, 3, 3}, {7, 1, 5}, {1, 9, 3}};
+    make_mask(m, d, 0.55, 41, 0);
+    for (i = 0; i < n; i++) g[i] = (float)(tu_rand01(&s) * 1000.0 - 300.0);
+    if (!mref_open(&r, "morph_fill")) goto out;
+    for (ax = -1; ax < 3; ax++) {
+        char p[16];
+        snprintf(p, sizeof(p), "%d", ax);
+        idf[ax + 1] = mref_case(&r, "fill", d, m, p);
+    }
+    for (i = 0; i < 3; i++) {
+        char p[64];
+        snprintf(p, sizeof(p), "%s %lld %lld %lld", i == 1 ? "dilate" : "erode", (long long)sizes[i][0],
+                 (long long)sizes[i][1], (long long)sizes[i][2]);
+        idg[i] = mref_case(&r, "grey", d, g, p);
+    }
+    if (!mref_run(&r)) goto out;
+    {
+        mv_vol v, o;
+        mv_vol_wrap(&v, m, MV_DT_F32, 3, d);
+        for (ax = -1; ax < 3; ax++) {
+            unsigned char *ref = (unsigned char *)mref_file(&r, idf[ax + 1], "out", (size_t)n);
+            int64_t filled = 0;
+            mv_vol_init(&o);
+            EXPECT_OK(mv_fill_holes(&v, &o, ax, NULL));
+            for (i = 0; ref && o.data && i < n; i++) {
+                filled += ((unsigned char *)o.data)[i] && !(m[i] != 0);
+                if (((unsigned char *)o.data)[i] != ref[i]) {
+                    MVT_FAIL("fill holes axis %d: voxel %lld", ax, (long long)i);
+                    break;
+                }
+            }
+            EXPECT_MSG(filled > 0, "axis %d: no hole filled (a test that cannot fail)", ax);
+            mv_free(&o);
+            free(ref);
+        }
+        mv_vol_wrap(&v, g, MV_DT_F32, 3, d);
+        for (i = 0; i < 3; i++) {
+            float *ref = (float *)mref_file(&r, idg[i], "out", (size_t)n * 4);
+            int64_t k;
+            mv_vol_init(&o);
+            EXPECT_OK(mv_grey_morph(&v, i == 1 ? MV_MORPH_DILATE : MV_MORPH_ERODE, sizes[i], &o, NULL));
+            for (k = 0; ref && o.data && k < n; k++)
+                if (((float *)o.data)[k] != ref[k]) {
+                    MVT_FAIL("grey case %lld: voxel %lld: %g vs scipy %g", (long long)i, (long long)k,
+                             ((float *)o.data)[k], ref[k]);
+                    break;
+                }
+            mv_free(&o);
+            free(ref);
+        }
+    }
+out:
+    free(m);
+    free(g);
+}

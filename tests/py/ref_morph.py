@@ -18,6 +18,12 @@ Ops:
   edt SX SY SZ SIGNED       scipy.ndimage.distance_transform_edt(a != 0,
                             sampling=(SX, SY, SZ)); SIGNED 1:
                             np.where(m, -edt(m), edt(~m)); float64 out
+  morph OP SHAPE R S0 S1 S2 CONN ITER BORDER   scipy binary_erosion / _dilation /
+                            _opening / _closing with the ball (offsets with
+                            ((d0 s0)^2 + (d1 s1)^2) + (d2 s2)^2 <= R^2), box or
+                            generate_binary_structure(3, c); uint8 out
+  fill AXIS                 binary_fill_holes (3D, or per slice normal to AXIS)
+  grey erode|dilate A B C   grey_erosion / grey_dilation(a, size=(A, B, C))
   nifti PATH THR CONN       the same label on a real file: (get_fdata(float32)
                             > THR), int32 out; ID.edt the float64 EDT of it
 """
@@ -87,6 +93,27 @@ def edt(m, sampling, signed):
                     ndi.distance_transform_edt(~m, sampling=sampling))
 
 
+def structure(shape, r, s, conn):
+    if shape == 'ball':
+        k = [int(np.floor(r / v + 1e-9)) for v in s]
+        g = np.meshgrid(*[np.arange(-q, q + 1) for q in k], indexing='ij')
+        return ((g[0] * s[0]) ** 2 + (g[1] * s[1]) ** 2) + (g[2] * s[2]) ** 2 <= r * r
+    if shape == 'box':
+        return np.ones(tuple(2 * int(np.floor(r / v + 1e-12)) + 1 for v in s), bool)
+    return ndi.generate_binary_structure(3, {6: 1, 18: 2, 26: 3}[conn])
+
+
+def morph(m, p):
+    # OP SHAPE R S0 S1 S2 CONN ITER BORDER
+    op, shape, r = p[0], p[1], float(p[2])
+    s = tuple(float(v) for v in p[3:6])
+    conn, it, border = int(p[6]), int(p[7]), int(p[8])
+    st = structure(shape, r, s, conn)
+    f = {'erode': ndi.binary_erosion, 'dilate': ndi.binary_dilation,
+         'open': ndi.binary_opening, 'close': ndi.binary_closing}[op]
+    return f(m, structure=st, iterations=it, border_value=border)
+
+
 def main(d):
     for line in open(os.path.join(d, 'cases.txt')):
         w = line.split()
@@ -123,6 +150,19 @@ def main(d):
             save(base + '.out', label(a != 0, int(p[0]), int(p[1])), np.int32)
         elif op == 'edt':
             save(base + '.out', edt(a != 0, tuple(float(v) for v in p[:3]), int(p[3])), np.float64)
+        elif op == 'morph':
+            save(base + '.out', morph(a != 0, p), np.uint8)
+        elif op == 'fill':
+            m, ax = a != 0, int(p[0])
+            if ax < 0:
+                out = ndi.binary_fill_holes(m)
+            else:
+                out = np.stack([ndi.binary_fill_holes(np.take(m, i, axis=ax)) for i in range(m.shape[ax])], axis=ax)
+            save(base + '.out', out, np.uint8)
+        elif op == 'grey':
+            size = tuple(int(v) for v in p[1:4])
+            f = ndi.grey_erosion if p[0] == 'erode' else ndi.grey_dilation
+            save(base + '.out', f(a, size=size), F32)
         else:
             raise SystemExit('unknown case ' + op)
 
