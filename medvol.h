@@ -15423,6 +15423,118 @@ static void mv__fg_mask(const mv__msrc *s, const int64_t d[3], unsigned char *m,
     mv__parallel_for(d[1] * d[2], 64, threads, mv__fg_range, &j);
 }
 
+/* The ball of a small radius by bounded separable minima: per slice,
+   h = ((dx s0)^2 to the nearest site of the row, if within R0), g = min over
+   |dy| <= R1 of h + (dy s1)^2, and D = min over |dz| <= R2 of g + (dz s2)^2
+   from a ring of 2 R2 + 1 slices of g; the sums are scipy's ((d0 s0)^2 +
+   (d1 s1)^2) + (d2 s2)^2, so D^2 <= r^2 decides as the ball's membership
+   test does. Cost (2 R1 + 2 R2 + 3) per voxel, contiguous rows. */
+#define MV__BALL_SMALL 6 /* largest per-axis reach done this way; beyond: the EDT */
+
+typedef struct mv__sball_job {
+    const unsigned char *mask;
+    unsigned char *out;
+    int64_t X, Y, Z, R[3];
+    double s[3], r2;
+    int erode, border;
+    const unsigned char *near[3];
+    double *buf;      /* per worker: (2 R2 + 2) slices */
+    size_t buf_per;
+} mv__sball_job;
+
+/* g slice of plane z into g (X*Y), h scratch (X*Y) */
+static void mv__sball_slice(const mv__sball_job *j, int64_t z, double *g, double *h)
+{
+    int64_t X = j->X, Y = j->Y, x, y, dy;
+    int sites_fg = !j->erode;
+    double big = HUGE_VAL;
+    for (y = 0; y < Y; y++) {
+        const unsigned char *f = j->mask + (size_t)((z * Y + y) * X);
+        double *hr = h + (size_t)(y * X);
+        int64_t last = INT64_MIN / 4;
+        for (x = 0; x < X; x++) {
+            if ((f[x] != 0) == sites_fg) last = x;
+            hr[x] = (double)(x - last);
+        }
+        last = INT64_MAX / 4;
+        for (x = X - 1; x >= 0; x--) {
+            double t;
+            if ((f[x] != 0) == sites_fg) last = x;
+            if ((double)(last - x) < hr[x]) hr[x] = (double)(last - x);
+            t = hr[x] * j->s[0];
+            hr[x] = hr[x] <= (double)j->R[0] ? t * t : big;
+        }
+    }
+    for (y = 0; y < Y; y++) {
+        double *gr = g + (size_t)(y * X);
+        memcpy(gr, h + (size_t)(y * X), sizeof(double) * (size_t)X);
+        for (dy = 1; dy <= j->R[1]; dy++) {
+            double t = (double)dy * j->s[1], t2 = t * t;
+            if (y - dy >= 0) {
+                const double *hr = h + (size_t)((y - dy) * X);
+                for (x = 0; x < X; x++) {
+                    double v = hr[x] + t2;
+                    gr[x] = v < gr[x] ? v : gr[x];
+                }
+            }
+            if (y + dy < Y) {
+                const double *hr = h + (size_t)((y + dy) * X);
+                for (x = 0; x < X; x++) {
+                    double v = hr[x] + t2;
+                    gr[x] = v < gr[x] ? v : gr[x];
+                }
+            }
+        }
+    }
+}
+
+static void mv__sball_range(void *ctx, int64_t z0, int64_t z1, int worker)
+{
+    mv__sball_job *j = (mv__sball_job *)ctx;
+    int64_t X = j->X, Y = j->Y, Z = j->Z, R2 = j->R[2], ring = 2 * R2 + 1, sl = X * Y, z, dz, i;
+    double *base = j->buf + (size_t)worker * j->buf_per, *h = base + (size_t)(ring + 1) * (size_t)sl;
+    double *D = base + (size_t)ring * (size_t)sl;
+    int64_t have_lo = 0, have_hi = -1; /* g slices in the ring: [have_lo, have_hi] */
+    for (z = z0; z < z1; z++) {
+        int64_t lo = MV__MAX(z - R2, (int64_t)0), hi = MV__MIN(z + R2, Z - 1), q;
+        if (have_hi < lo) have_hi = lo - 1;
+        for (q = MV__MAX(have_hi + 1, lo); q <= hi; q++) mv__sball_slice(j, q, base + (size_t)(q % ring) * (size_t)sl, h);
+        have_lo = lo;
+        have_hi = hi;
+        (void)have_lo;
+        memcpy(D, base + (size_t)(z % ring) * (size_t)sl, sizeof(double) * (size_t)sl);
+        for (dz = 1; dz <= R2; dz++) {
+            double t = (double)dz * j->s[2], t2 = t * t;
+            if (z - dz >= 0) {
+                const double *g = base + (size_t)((z - dz) % ring) * (size_t)sl;
+                for (i = 0; i < sl; i++) {
+                    double v = g[i] + t2;
+                    D[i] = v < D[i] ? v : D[i];
+                }
+            }
+            if (z + dz < Z) {
+                const double *g = base + (size_t)((z + dz) % ring) * (size_t)sl;
+                for (i = 0; i < sl; i++) {
+                    double v = g[i] + t2;
+                    D[i] = v < D[i] ? v : D[i];
+                }
+            }
+        }
+        {
+            unsigned char *o = j->out + (size_t)(z * sl);
+            int64_t x, y;
+            for (y = 0; y < Y; y++)
+                for (x = 0; x < X; x++) {
+                    double d2 = D[y * X + x];
+                    int nearb = j->near[0][x] || j->near[1][y] || j->near[2][z], v;
+                    if (j->erode) v = d2 > j->r2 && !(j->border == 0 && nearb);
+                    else v = d2 <= j->r2 || (j->border == 1 && nearb);
+                    o[y * X + x] = (unsigned char)v;
+                }
+        }
+    }
+}
+
 static mv_status mv__u8_out(const mv_vol *in, mv_vol *out, int into, int64_t n, void *actx, mv_vol *t, const char *fn)
 {
     if (into) {
@@ -15488,7 +15600,47 @@ static mv_status mv__morph(const mv_vol *in, mv_morph_op op, mv_vol *out, int in
     steps[1] = op == MV_MORPH_CLOSE;
     for (st_i = 0; st_i < nsteps; st_i++) {
         int erode = steps[st_i];
-        if (o.shape == MV_SE_BALL) {
+        int64_t reach[3];
+        double r2 = o.radius * o.radius;
+        for (a = 0; a < 3; a++) { /* the ball's reach per axis, by its own membership test */
+            double u;
+            reach[a] = (int64_t)floor(o.radius / sp[a]);
+            while (u = (double)(reach[a] + 1) * sp[a], u * u <= r2) reach[a]++;
+            while (reach[a] > 0 && (u = (double)reach[a] * sp[a], u * u > r2)) reach[a]--;
+        }
+        if (o.shape == MV_SE_BALL && MV__MAX(reach[0], MV__MAX(reach[1], reach[2])) <= MV__BALL_SMALL) {
+            mv__sball_job b;
+            int64_t ring = 2 * reach[2] + 1, i2;
+            memset(&b, 0, sizeof(b));
+            b.mask = m;
+            b.out = tmp;
+            b.X = d[0];
+            b.Y = d[1];
+            b.Z = d[2];
+            for (a = 0; a < 3; a++) {
+                b.R[a] = reach[a];
+                b.s[a] = sp[a];
+            }
+            b.r2 = r2;
+            b.erode = erode;
+            b.border = o.border_value;
+            b.buf_per = (size_t)(ring + 2) * (size_t)(d[0] * d[1]);
+            b.buf = (double *)mv__alloc(sizeof(double) * b.buf_per * (size_t)threads, o.alloc_ctx);
+            for (a = 0; a < 3; a++) b.near[a] = (unsigned char *)mv__alloc((size_t)d[a], o.alloc_ctx);
+            if (b.buf && b.near[0] && b.near[1] && b.near[2]) {
+                for (a = 0; a < 3; a++)
+                    for (i2 = 0; i2 < d[a]; i2++) {
+                        double lo = (double)(i2 + 1) * sp[a], hi = (double)(d[a] - i2) * sp[a];
+                        ((unsigned char *)b.near[a])[i2] = (unsigned char)(lo * lo <= r2 || hi * hi <= r2);
+                    }
+                mv__parallel_for(d[2], MV__MAX((int64_t)1, d[2] / threads), threads, mv__sball_range, &b);
+            } else
+                st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: ball scratch", fn);
+            mv__free(b.buf, o.alloc_ctx);
+            for (a = 0; a < 3; a++) mv__free((void *)b.near[a], o.alloc_ctx);
+            if (st != MV_OK) goto done;
+            memcpy(m, tmp, (size_t)n);
+        } else if (o.shape == MV_SE_BALL) {
             mv__ball_job b;
             memset(&b, 0, sizeof(b));
             b.e.X = d[0];

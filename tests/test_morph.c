@@ -468,9 +468,12 @@ MV_TEST(morph, binary_morphology_matches_scipy)
         {{30, 26, 22}, 0.7, MV_MORPH_OPEN, MV_SE_CROSS, 1, {1, 1, 1}, 26, 2, 0},
         {{30, 26, 22}, 0.3, MV_MORPH_CLOSE, MV_SE_CROSS, 1, {1, 1, 1}, 6, 1, 1},
         {{96, 80, 100}, 0.93, MV_MORPH_ERODE, MV_SE_BALL, 3, {1, 1, 1}, 0, 1, 0},
-        {{96, 80, 100}, 0.05, MV_MORPH_DILATE, MV_SE_CROSS, 1, {1, 1, 1}, 18, 2, 0}};
-    int nc = (int)(sizeof(cs) / sizeof(cs[0])), c, ids[16];
-    float *m[16];
+        {{96, 80, 100}, 0.05, MV_MORPH_DILATE, MV_SE_CROSS, 1, {1, 1, 1}, 18, 2, 0},
+        /* reach over 6 voxels: the distance-transform path */
+        {{64, 60, 56}, 0.97, MV_MORPH_ERODE, MV_SE_BALL, 7, {1, 1, 1}, 0, 1, 0},
+        {{40, 36, 34}, 0.002, MV_MORPH_DILATE, MV_SE_BALL, 7.5, {0.9, 1.0, 1.2}, 0, 1, 0}};
+    int nc = (int)(sizeof(cs) / sizeof(cs[0])), c, ids[20];
+    float *m[20];
     mref r;
     if (!mref_open(&r, "morph_bin")) return;
     for (c = 0; c < nc; c++) {
