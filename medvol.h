@@ -1056,9 +1056,11 @@ MVDEF size_t mv_resample_scratch_size(const mv_vol *in, const mv_resample_opts *
 
 /* Voxel-wise arithmetic and logic: the fslmaths operations, as numpy computes
    them on float32 arrays.
-   VALUES. Each input volume is read as numpy gets it from nibabel's
-   img.get_fdata(dtype=np.float32): scl_slope/scl_inter applied in float64
-   (unless opts->raw), rounded once to float32. A scalar operand is rounded
+   VALUES. Each input volume is read as nibabel's img.get_fdata() (float64:
+   scl_slope/scl_inter applied as float64(raw) * slope + inter, unless
+   opts->raw) rounded once to float32, i.e. get_fdata().astype(np.float32)
+   (get_fdata(dtype=np.float32) scales in float32 and can differ in the last
+   bit for scaled files). A scalar operand is rounded
    to float32 first (numpy 1.x: float32 array op Python float stays float32).
    + - * / min max abs sqrt sqr recip and the comparisons are IEEE float32
    operations, bit-identical to numpy's on every ISA and thread count; exp,
@@ -1138,6 +1140,15 @@ MVDEF mv_status mv_where_into(const mv_vol *cond, const mv_vol *a, double av, co
    MV_ERR_INVALID_ARG naming both shapes or both affines otherwise.
    allocates: no. */
 MVDEF mv_status mv_same_grid(const mv_vol *a, const mv_vol *b, double tol);
+
+/* Reductions over the frames of a 4D+ volume (fslmaths -Tmean -Tstd -Tmin
+   -Tmax, numpy x.mean(axis=3) ...): out is 3D float32, voxel by voxel over
+   the frames t = 0..T-1 in order, values as VALUES. MEAN: float64 sum in
+   frame order / T; STD: population (ddof 0), float64 sum of (x - mean)^2
+   / T, then sqrt (np.std of the float64 values); MIN / MAX: NaN if any
+   frame is NaN (np.min). All rounded once to float32. allocates: out. */
+typedef enum mv_reduce_op { MV_REDUCE_MEAN = 1, MV_REDUCE_STD, MV_REDUCE_MIN, MV_REDUCE_MAX } mv_reduce_op;
+MVDEF mv_status mv_reduce_frames(const mv_vol *in, mv_reduce_op op, mv_vol *out, const mv_math_opts *opts);
 
 /* >>api-morph ============================================================== */
 
@@ -14527,6 +14538,91 @@ MVDEF mv_status mv_where_into(const mv_vol *cond, const mv_vol *a, double av, co
                               mv_vol *out, const mv_math_opts *opts)
 {
     return mv__where(cond, a, av, b, bv, out, 1, opts, "mv_where_into");
+}
+
+typedef struct mv__red_job {
+    mv__msrc src;
+    int64_t frame, T;
+    int op;
+    float *out;
+} mv__red_job;
+
+static void mv__red_range(void *ctx, int64_t b0, int64_t e0, int worker)
+{
+    mv__red_job *j = (mv__red_job *)ctx;
+    double acc[MV__MATH_BLOCK], mean[MV__MATH_BLOCK];
+    float tmp[MV__MATH_BLOCK];
+    int64_t i, t, k;
+    (void)worker;
+    for (i = b0; i < e0; i += MV__MATH_BLOCK) {
+        int64_t n = MV__MIN((int64_t)MV__MATH_BLOCK, e0 - i);
+        for (t = 0; t < j->T; t++) {
+            const float *v = mv__msrc_get(&j->src, t * j->frame + i, (size_t)n, tmp);
+            for (k = 0; k < n; k++) {
+                double x = v[k];
+                if (t == 0) acc[k] = x;
+                else if (j->op == MV_REDUCE_MIN) acc[k] = (x != x || acc[k] != acc[k]) ? x + acc[k] : x < acc[k] ? x : acc[k];
+                else if (j->op == MV_REDUCE_MAX) acc[k] = (x != x || acc[k] != acc[k]) ? x + acc[k] : x > acc[k] ? x : acc[k];
+                else acc[k] += x;
+            }
+        }
+        if (j->op == MV_REDUCE_STD) {
+            for (k = 0; k < n; k++) {
+                mean[k] = acc[k] / (double)j->T;
+                acc[k] = 0;
+            }
+            for (t = 0; t < j->T; t++) {
+                const float *v = mv__msrc_get(&j->src, t * j->frame + i, (size_t)n, tmp);
+                for (k = 0; k < n; k++) {
+                    double dlt = (double)v[k] - mean[k];
+                    acc[k] += dlt * dlt;
+                }
+            }
+            for (k = 0; k < n; k++) j->out[i + k] = (float)sqrt(acc[k] / (double)j->T);
+        } else if (j->op == MV_REDUCE_MEAN)
+            for (k = 0; k < n; k++) j->out[i + k] = (float)(acc[k] / (double)j->T);
+        else
+            for (k = 0; k < n; k++) j->out[i + k] = (float)acc[k];
+    }
+}
+
+MVDEF mv_status mv_reduce_frames(const mv_vol *in, mv_reduce_op op, mv_vol *out, const mv_math_opts *opts)
+{
+    mv_math_opts o;
+    mv__red_job j;
+    mv_vol shape, t;
+    int a;
+    uint64_t bytes = 0;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CHECK(in && out, MV_ERR_INVALID_ARG, "mv_reduce_frames: NULL volume");
+    MV__CHECK(op >= MV_REDUCE_MEAN && op <= MV_REDUCE_MAX, MV_ERR_INVALID_ARG, "mv_reduce_frames: op %d", (int)op);
+    memset(&j, 0, sizeof(j));
+    MV__TRY(mv__msrc_init(&j.src, in, o.raw, "mv_reduce_frames", "input"));
+    shape = *in;
+    shape.ndim = 3;
+    j.frame = 1;
+    j.T = 1;
+    for (a = 0; a < MV_MAX_DIMS; a++) {
+        int64_t da = a < in->ndim ? in->dim[a] : 1;
+        if (a < 3) j.frame *= da;
+        else {
+            j.T *= da;
+            shape.dim[a] = 1;
+        }
+    }
+    for (a = 0; a < 3; a++) shape.dim[a] = a < in->ndim ? in->dim[a] : 1;
+    j.op = (int)op;
+    MV__TRY(mv__shape_bytes(MV_DT_F32, 3, shape.dim, &bytes));
+    MV__TRY(mv__result_alloc(&shape, (size_t)bytes, o.alloc_ctx, &t, "mv_reduce_frames"));
+    t.dtype = MV_DT_F32;
+    t.meta.scl_slope = 1.0;
+    t.meta.scl_inter = 0.0;
+    t.meta.cal_min = t.meta.cal_max = 0;
+    j.out = (float *)t.data;
+    mv__parallel_for(j.frame, 1 << 14, mv__threads_for_bytes(o.threads, (uint64_t)j.frame * (uint64_t)j.T * 4),
+                     mv__red_range, &j);
+    return mv__out_commit_in(out, &t, in, NULL);
 }
 
 /* >>impl-morph ============================================================= */

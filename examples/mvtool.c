@@ -1163,6 +1163,7 @@ typedef struct family {
 static const int n_core_commands = (int)(sizeof(commands) / sizeof(commands[0]));
 static const family families[] = {
     {commands, &n_core_commands},
+    {mvtool_math_commands, &mvtool_math_ncommands},
 };
 #define N_FAMILIES ((int)(sizeof(families) / sizeof(families[0])))
 
