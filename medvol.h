@@ -1150,6 +1150,39 @@ MVDEF mv_status mv_same_grid(const mv_vol *a, const mv_vol *b, double tol);
 typedef enum mv_reduce_op { MV_REDUCE_MEAN = 1, MV_REDUCE_STD, MV_REDUCE_MIN, MV_REDUCE_MAX } mv_reduce_op;
 MVDEF mv_status mv_reduce_frames(const mv_vol *in, mv_reduce_op op, mv_vol *out, const mv_math_opts *opts);
 
+/* Statistics of the regions of a label volume (fslstats -k, nilearn region
+   signals, skimage regionprops): one entry per label 0..nlabels-1 (label 0
+   is the background region) and per frame of values. */
+typedef struct mv_region_stats {
+    int64_t count;            /* voxels with the label */
+    double volume_mm3;        /* count * |det| of the affine's 3x3 (fslstats -V) */
+    int64_t n_finite;         /* of them with a finite value (values given) */
+    double sum, mean, std;    /* over the finite values, float64; std population
+                                 (ddof 0, two passes as numpy); NaN if none */
+    double min, max;
+    double centroid[3];       /* world mm: the affine at the mean voxel index */
+    int64_t bbox_min[3], bbox_max[3]; /* inclusive voxel bounds; 0 and -1 if empty */
+} mv_region_stats;
+
+/* Per-region statistics: labels is an integer volume (negative and >=
+   nlabels not counted) or a real-valued mask (nonzero = label 1, else 0),
+   with values' first three dims and grid (GRIDS rule); values may be NULL
+   (geometry only) or have T frames: out[t * nlabels + l] for frame t,
+   label l (T * nlabels entries). Values as VALUES. Serial, deterministic.
+   allocates: no. thread-safe: yes. */
+MVDEF mv_status mv_region_stats_compute(const mv_vol *values, const mv_vol *labels, int64_t nlabels,
+                                        mv_region_stats *out, const mv_math_opts *opts);
+/* The box of the voxels whose value (VALUES) is > 0 in any frame (MONAI's
+   CropForeground select_fn is_positive): start[0..2] and size[0..2],
+   widened by margin voxels on every side and clipped to the volume
+   (MONAI allow_smaller=True). MV_ERR_NOT_FOUND if no voxel is > 0.
+   allocates: no. */
+MVDEF mv_status mv_foreground_box(const mv_vol *in, int64_t margin, int64_t start[3], int64_t size[3]);
+/* Crops in to mv_foreground_box (all frames; dtype, scaling and metadata
+   kept, the affine moved so every voxel keeps its world position).
+   allocates: out. */
+MVDEF mv_status mv_crop_foreground(const mv_vol *in, mv_vol *out, int64_t margin, const mv_spatial_opts *opts);
+
 /* >>api-morph ============================================================== */
 
 /* Connected components, distance transforms and morphology on masks, as
@@ -15138,6 +15171,188 @@ MVDEF mv_status mv_one_hot(const mv_vol *labels, int64_t nclasses, mv_vol *out, 
         if (c >= 0 && c < nclasses) dst[(size_t)c * (size_t)nv + (size_t)i] = 1;
     }
     return mv__out_commit_in(out, &t, labels, NULL);
+}
+
+/* ---- regions, foreground box ------------------------------------------- */
+
+
+MVDEF mv_status mv_region_stats_compute(const mv_vol *values, const mv_vol *labels, int64_t nlabels,
+                                        mv_region_stats *out, const mv_math_opts *opts)
+{
+    mv_math_opts o;
+    mv__msrc lab, val;
+    int64_t d[3], nv, T = 1, t, i, l;
+    int a, is_int;
+    double vol1;
+    float tmp[MV__MATH_BLOCK], ltmp[MV__MATH_BLOCK];
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CHECK(labels && out && nlabels >= 1, MV_ERR_INVALID_ARG, "mv_region_stats_compute: labels %p, out %p, nlabels %lld",
+              (const void *)labels, (void *)out, (long long)nlabels);
+    MV__TRY(mv__morph_dims(labels, d, "mv_region_stats_compute"));
+    MV__TRY(mv__msrc_init(&lab, labels, 0, "mv_region_stats_compute", "labels"));
+    nv = d[0] * d[1] * d[2];
+    is_int = mv__dt[labels->dtype].kind == MV__K_UINT || mv__dt[labels->dtype].kind == MV__K_SINT;
+    if (values) {
+        mv_status st = mv_same_grid(values, labels, o.affine_tol);
+        if (st != MV_OK) return st;
+        MV__TRY(mv__msrc_init(&val, values, o.raw, "mv_region_stats_compute", "values"));
+        T = val.period / nv;
+        MV__CHECK(T * nv == val.period, MV_ERR_INVALID_ARG, "mv_region_stats_compute: values are not frames of the labels' grid");
+    }
+    {
+        double m3[3][3];
+        int r3, c3;
+        for (r3 = 0; r3 < 3; r3++)
+            for (c3 = 0; c3 < 3; c3++) m3[r3][c3] = labels->affine[r3][c3];
+        vol1 = fabs(mv__det3(m3));
+    }
+    for (t = 0; t < T; t++)
+        for (l = 0; l < nlabels; l++) {
+            mv_region_stats *r = &out[t * nlabels + l];
+            memset(r, 0, sizeof(*r));
+            r->sum = 0;
+            r->mean = r->std = r->min = r->max = NAN;
+            for (a = 0; a < 3; a++) {
+                r->bbox_min[a] = INT64_MAX;
+                r->bbox_max[a] = -1;
+            }
+        }
+    /* pass 1: counts, boxes, index sums, value sums, min, max */
+    {
+        double *cs = NULL;
+        for (t = 0; t < T; t++) {
+            for (i = 0; i < nv; i += MV__MATH_BLOCK) {
+                int64_t n = MV__MIN((int64_t)MV__MATH_BLOCK, nv - i), k;
+                const float *v = values ? mv__msrc_get(&val, t * nv + i, (size_t)n, tmp) : NULL;
+                for (k = 0; k < n; k++) {
+                    int64_t idx = i + k, lv;
+                    mv_region_stats *r;
+                    if (is_int) lv = mv__int_at(labels, idx);
+                    else lv = mv__msrc_get(&lab, idx, 1, ltmp)[0] != 0;
+                    if (lv < 0 || lv >= nlabels) continue;
+                    r = &out[t * nlabels + lv];
+                    if (t == 0 || values) {
+                        int64_t c[3];
+                        c[0] = idx % d[0];
+                        c[1] = (idx / d[0]) % d[1];
+                        c[2] = idx / (d[0] * d[1]);
+                        r->count++;
+                        for (a = 0; a < 3; a++) {
+                            if (c[a] < r->bbox_min[a]) r->bbox_min[a] = c[a];
+                            if (c[a] > r->bbox_max[a]) r->bbox_max[a] = c[a];
+                            r->centroid[a] += (double)c[a]; /* index sums for now */
+                        }
+                    }
+                    if (v && isfinite(v[k])) {
+                        double x = v[k];
+                        if (r->n_finite == 0) r->min = r->max = x;
+                        else {
+                            if (x < r->min) r->min = x;
+                            if (x > r->max) r->max = x;
+                        }
+                        r->n_finite++;
+                        r->sum += x;
+                    }
+                }
+            }
+        }
+        (void)cs;
+    }
+    /* pass 2: squared deviations from the mean */
+    for (t = 0; t < T; t++)
+        for (l = 0; l < nlabels; l++) {
+            mv_region_stats *r = &out[t * nlabels + l];
+            if (r->n_finite) {
+                r->mean = r->sum / (double)r->n_finite;
+                r->std = 0;
+            }
+        }
+    if (values)
+        for (t = 0; t < T; t++)
+            for (i = 0; i < nv; i += MV__MATH_BLOCK) {
+                int64_t n = MV__MIN((int64_t)MV__MATH_BLOCK, nv - i), k;
+                const float *v = mv__msrc_get(&val, t * nv + i, (size_t)n, tmp);
+                for (k = 0; k < n; k++) {
+                    int64_t lv = is_int ? mv__int_at(labels, i + k) : mv__msrc_get(&lab, i + k, 1, ltmp)[0] != 0;
+                    mv_region_stats *r;
+                    double dv;
+                    if (lv < 0 || lv >= nlabels || !isfinite(v[k])) continue;
+                    r = &out[t * nlabels + lv];
+                    dv = (double)v[k] - r->mean;
+                    r->std += dv * dv;
+                }
+            }
+    for (t = 0; t < T; t++)
+        for (l = 0; l < nlabels; l++) {
+            mv_region_stats *r = &out[t * nlabels + l];
+            double c[3];
+            if (r->n_finite) r->std = sqrt(r->std / (double)r->n_finite);
+            if (!values) r->sum = NAN;
+            r->volume_mm3 = (double)r->count * vol1;
+            if (!r->count) {
+                for (a = 0; a < 3; a++) {
+                    r->bbox_min[a] = 0;
+                    r->bbox_max[a] = -1;
+                    r->centroid[a] = NAN;
+                }
+                continue;
+            }
+            for (a = 0; a < 3; a++) c[a] = r->centroid[a] / (double)r->count;
+            for (a = 0; a < 3; a++)
+                r->centroid[a] = labels->affine[a][0] * c[0] + labels->affine[a][1] * c[1] + labels->affine[a][2] * c[2] +
+                                 labels->affine[a][3];
+        }
+    return MV_OK;
+}
+
+MVDEF mv_status mv_foreground_box(const mv_vol *in, int64_t margin, int64_t start[3], int64_t size[3])
+{
+    mv__msrc s;
+    int64_t d[3], lo[3], hi[3], nv, T, t, i;
+    float tmp[MV__MATH_BLOCK];
+    int a;
+    MV__CHECK(in && start && size && margin >= 0 && margin < ((int64_t)1 << 40), MV_ERR_INVALID_ARG,
+              "mv_foreground_box: NULL argument or margin %lld", (long long)margin);
+    MV__TRY(mv__msrc_init(&s, in, 0, "mv_foreground_box", "input"));
+    for (a = 0; a < 3; a++) {
+        d[a] = a < in->ndim ? in->dim[a] : 1;
+        lo[a] = INT64_MAX;
+        hi[a] = -1;
+    }
+    nv = d[0] * d[1] * d[2];
+    T = s.period / nv;
+    for (t = 0; t < T; t++)
+        for (i = 0; i < nv; i += MV__MATH_BLOCK) {
+            int64_t n = MV__MIN((int64_t)MV__MATH_BLOCK, nv - i), k;
+            const float *v = mv__msrc_get(&s, t * nv + i, (size_t)n, tmp);
+            for (k = 0; k < n; k++)
+                if (v[k] > 0) {
+                    int64_t idx = i + k, c[3];
+                    c[0] = idx % d[0];
+                    c[1] = (idx / d[0]) % d[1];
+                    c[2] = idx / (d[0] * d[1]);
+                    for (a = 0; a < 3; a++) {
+                        if (c[a] < lo[a]) lo[a] = c[a];
+                        if (c[a] > hi[a]) hi[a] = c[a];
+                    }
+                }
+        }
+    MV__CHECK(hi[0] >= 0, MV_ERR_NOT_FOUND, "mv_foreground_box: no voxel > 0");
+    for (a = 0; a < 3; a++) {
+        int64_t s0 = MV__MAX(lo[a] - margin, (int64_t)0), e0 = MV__MIN(hi[a] + margin, d[a] - 1);
+        start[a] = s0;
+        size[a] = e0 - s0 + 1;
+    }
+    return MV_OK;
+}
+
+MVDEF mv_status mv_crop_foreground(const mv_vol *in, mv_vol *out, int64_t margin, const mv_spatial_opts *opts)
+{
+    int64_t start[3], size[3];
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_crop_foreground: NULL output");
+    MV__TRY(mv_foreground_box(in, margin, start, size));
+    return mv_crop_pad_box(in, out, start, size, opts);
 }
 
 /* ---- Euclidean distance transform --------------------------------------- */

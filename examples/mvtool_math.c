@@ -168,6 +168,80 @@ static int cmd_edt(const args *a)
     return save_and_free(a->pos[1], &out, NULL);
 }
 
+static int cmd_crop_fg(const args *a)
+{
+    mv_vol in, out;
+    mv_load_opts lo = MV_ZERO_INIT;
+    const char *s;
+    int64_t margin = 0, start[3], size[3];
+    int st;
+    mv_status r;
+    if ((s = opt_str(a, "--margin")) && parse_ints(s, &margin, 1, 0, MVT_BIG) != 1)
+        return usage_error(a, "--margin M (voxels >= 0)", s);
+    if ((st = load_or_fail(a->pos[0], &in, &lo)) != 0) return st;
+    mv_vol_init(&out);
+    r = mv_foreground_box(&in, margin, start, size);
+    if (r == MV_OK) r = mv_crop_foreground(&in, &out, margin, NULL);
+    mv_free(&in);
+    if (r != MV_OK) return fail_at(r, a->pos[0]);
+    printf("box %lld,%lld,%lld size %lld,%lld,%lld\n", (long long)start[0], (long long)start[1], (long long)start[2],
+           (long long)size[0], (long long)size[1], (long long)size[2]);
+    return save_and_free(a->pos[1], &out, NULL);
+}
+
+/* per-label statistics (fslstats -k / -V / -M / -S style, one line a label) */
+static int cmd_regions(const args *a)
+{
+    mv_vol v, l;
+    mv_load_opts lo = MV_ZERO_INIT;
+    mv_region_stats *rs;
+    int64_t nl = 0, i, t, T, nv;
+    int st;
+    mv_status r;
+    lo.scaled = 1;
+    if ((st = load_or_fail(a->pos[0], &v, &lo)) != 0) return st;
+    if ((st = load_or_fail(a->pos[1], &l, NULL)) != 0) return st;
+    if (mv_dtype_is_integer(l.dtype)) {
+        int64_t *cnt = NULL, outside = 0, mx = 0;
+        r = mv_label_sizes(&l, NULL, 0, &outside);
+        /* the largest label: from a growing table */
+        for (mx = 255; r == MV_OK; mx = mx * 16 + 15) {
+            free(cnt);
+            cnt = (int64_t *)malloc(sizeof(int64_t) * (size_t)(mx + 1));
+            r = mv_label_sizes(&l, cnt, mx + 1, &outside);
+            if (r != MV_OK || outside == 0 || mx > ((int64_t)1 << 24)) break;
+        }
+        for (nl = mx + 1; nl > 1 && cnt && cnt[nl - 1] == 0; nl--) {
+        }
+        free(cnt);
+    } else
+        nl = 2;
+    nv = mv_vol_count(&l);
+    T = mv_vol_count(&v) / (nv ? nv : 1);
+    rs = (mv_region_stats *)malloc(sizeof(*rs) * (size_t)(nl * T));
+    r = rs ? mv_region_stats_compute(&v, &l, nl, rs, NULL) : MV_ERR_OUT_OF_MEMORY;
+    if (r != MV_OK) {
+        free(rs);
+        mv_free(&v);
+        mv_free(&l);
+        return fail_at(r, a->pos[1]);
+    }
+    printf("%-6s %-5s %10s %12s %14s %14s %14s %14s %14s  %s\n", "frame", "label", "voxels", "mm3", "mean", "std",
+           "min", "max", "sum", "centroid (world mm)");
+    for (t = 0; t < T; t++)
+        for (i = 1; i < nl; i++) {
+            const mv_region_stats *q = &rs[t * nl + i];
+            if (!q->count) continue;
+            printf("%-6lld %-5lld %10lld %12.6g %14.8g %14.8g %14.8g %14.8g %14.8g  %.4f %.4f %.4f\n", (long long)t,
+                   (long long)i, (long long)q->count, q->volume_mm3, q->mean, q->std, q->min, q->max, q->sum,
+                   q->centroid[0], q->centroid[1], q->centroid[2]);
+        }
+    free(rs);
+    mv_free(&v);
+    mv_free(&l);
+    return 0;
+}
+
 const command mvtool_math_commands[] = {
     {"math", "fslmaths-style arithmetic, thresholds, masks, morphology, time reductions",
      "mvtool math IN [OP [ARG]]... OUT\n"
@@ -194,5 +268,15 @@ const command mvtool_math_commands[] = {
      "  --signed: negative inside (minus the distance to the background),\n"
      "  positive outside (the distance to the foreground); --voxels: spacing 1.\n",
      "--signed --voxels", 2, 2, cmd_edt},
+    {"crop-foreground", "crop to the box of the voxels > 0 (MONAI CropForeground)",
+     "mvtool crop-foreground IN OUT [--margin M]\n"
+     "  The box of the voxels > 0 in any frame, widened by M voxels and clipped\n"
+     "  to the volume; dtype and scaling kept, the affine moved with the box.\n",
+     "--margin=", 2, 2, cmd_crop_fg},
+    {"regions", "per-label voxels, mm^3, mean, std, min, max, sum, centroid",
+     "mvtool regions VALUES LABELS\n"
+     "  One line per nonzero label (and frame) of LABELS (integer labels, or a\n"
+     "  mask: nonzero = 1) over the scaled values of VALUES on the same grid.\n",
+     "", 2, 2, cmd_regions},
 };
 const int mvtool_math_ncommands = (int)(sizeof(mvtool_math_commands) / sizeof(mvtool_math_commands[0]));

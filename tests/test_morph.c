@@ -590,3 +590,98 @@ out:
     free(m);
     free(g);
 }
+
+/* region statistics against numpy per label (values with NaN, an oblique
+   affine), the foreground box and crop against the definitions */
+MV_TEST(morph, regions_and_foreground_match_numpy)
+{
+    static const int64_t d[3] = {23, 19, 17};
+    int64_t n = 23 * 19 * 17, i;
+    float *v = (float *)malloc((size_t)n * 4), *lf = (float *)malloc((size_t)n * 4);
+    int32_t *li = (int32_t *)malloc((size_t)n * 4);
+    uint64_t s = 99;
+    mref r;
+    int id, k;
+    char p[600];
+    mv_vol vv, vl;
+    const int nl = 6;
+    double A[3][4] = {{1.5, 0.2, 0, -30}, {-0.1, 2.0, 0.3, 12}, {0, 0.1, 2.5, -7}};
+    for (i = 0; i < n; i++) {
+        v[i] = (float)(tu_rand01(&s) * 500 - 100);
+        if (i % 97 == 0) v[i] = NAN;
+        li[i] = (int32_t)(tu_rand(&s) % 7) - (i % 50 == 0 ? 10 : 0); /* 6 is outside 0..5, some negative */
+        if (li[i] == 3 && i > 50) li[i] = 2;                           /* label 3: one voxel at most */
+        lf[i] = (float)li[i];
+    }
+    if (!mref_open(&r, "morph_regions")) goto out;
+    k = snprintf(p, sizeof(p), "%d", nl);
+    for (i = 0; i < 12; i++) k += snprintf(p + k, sizeof(p) - (size_t)k, " %.17g", A[i / 4][i % 4]);
+    id = r.n;
+    {   /* the case line: values in .a, labels in .b */
+        char path[700];
+        snprintf(path, sizeof(path), "%s/c%d.b", r.dir, id);
+        tu_write_file(path, lf, (size_t)n * 4);
+    }
+    mref_case(&r, "regions", d, v, p);
+    if (!mref_run(&r)) goto out;
+    mv_vol_wrap(&vv, v, MV_DT_F32, 3, d);
+    mv_vol_wrap(&vl, li, MV_DT_I32, 3, d);
+    for (i = 0; i < 12; i++) vv.affine[i / 4][i % 4] = vl.affine[i / 4][i % 4] = A[i / 4][i % 4];
+    {
+        mv_region_stats st[6];
+        double *ref = (double *)mref_file(&r, id, "out", (size_t)nl * 17 * 8);
+        int l;
+        EXPECT_OK(mv_region_stats_compute(&vv, &vl, nl, st, NULL));
+        for (l = 0; ref && l < nl; l++) {
+            const double *w = ref + l * 17;
+            EXPECT_EQ_INT(st[l].count, (int64_t)w[0]);
+            EXPECT_EQ_INT(st[l].n_finite, (int64_t)w[1]);
+            EXPECT_REL(st[l].sum, w[2], 1e-12);
+            if (st[l].n_finite) {
+                EXPECT_REL(st[l].mean, w[3], 1e-12);
+                EXPECT_REL(st[l].std, w[4], 1e-10);
+                EXPECT(st[l].min == w[5] && st[l].max == w[6]);
+            }
+            for (k = 0; k < 3; k++) {
+                EXPECT_NEAR(st[l].centroid[k], w[7 + k], 1e-9);
+                EXPECT_EQ_INT(st[l].bbox_min[k], (int64_t)w[10 + k]);
+                EXPECT_EQ_INT(st[l].bbox_max[k], (int64_t)w[13 + k]);
+            }
+            EXPECT_REL(st[l].volume_mm3, w[16], 1e-12);
+        }
+        free(ref);
+    }
+    {   /* foreground: the box of v > 0 in a cube of zeros, margin clipped */
+        int64_t st3[3], sz3[3];
+        mv_vol c;
+        float *z = (float *)calloc((size_t)n, 4);
+        mv_vol vz;
+        z[5 + 23 * (7 + 19 * 9)] = 2;
+        z[11 + 23 * (4 + 19 * 10)] = 1;
+        z[0] = -5; /* not > 0 */
+        mv_vol_wrap(&vz, z, MV_DT_F32, 3, d);
+        for (i = 0; i < 12; i++) vz.affine[i / 4][i % 4] = A[i / 4][i % 4];
+        EXPECT_OK(mv_foreground_box(&vz, 2, st3, sz3));
+        EXPECT(st3[0] == 3 && sz3[0] == 11 - 3 + 1 + 2 && st3[1] == 2 && sz3[1] == 9 - 2 + 1 && st3[2] == 7 &&
+               sz3[2] == 12 - 7 + 1);
+        EXPECT_OK(mv_foreground_box(&vz, 20, st3, sz3));
+        EXPECT(st3[0] == 0 && sz3[0] == 23 && st3[2] == 0 && sz3[2] == 17);
+        mv_vol_init(&c);
+        EXPECT_OK(mv_crop_foreground(&vz, &c, 1, NULL));
+        EXPECT(c.dim[0] == 9 && c.dim[1] == 6 && c.dim[2] == 4);
+        if (c.data) {
+            EXPECT(((float *)c.data)[1 + 9 * (4 + 6 * 1)] == 2.0f); /* voxel (5,7,9), the box from (4,3,8) */
+            /* the affine keeps world positions: A (start) = A' (0) */
+            for (k = 0; k < 3; k++)
+                EXPECT_NEAR(c.affine[k][3], A[k][0] * 4 + A[k][1] * 3 + A[k][2] * 8 + A[k][3], 1e-9);
+        }
+        mv_free(&c);
+        memset(z, 0, (size_t)n * 4);
+        EXPECT_STATUS(mv_foreground_box(&vz, 0, st3, sz3), MV_ERR_NOT_FOUND);
+        free(z);
+    }
+out:
+    free(v);
+    free(lf);
+    free(li);
+}

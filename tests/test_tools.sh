@@ -390,6 +390,32 @@ y = np.asarray(nib.load(sys.argv[2]).dataobj)
 d = np.abs(y.view(np.int32).astype(np.int64) - want.view(np.int32).astype(np.int64))
 sys.exit(0 if y.dtype == np.float32 and d.max() <= 1 else 1)
 PYEOF
+  $T math "$A" -thr 14000 "$W/hi.nii" && $T crop-foreground "$W/hi.nii" "$W/crop.nii" --margin 1 > /dev/null && \
+    "$PY" - "$W/hi.nii" "$W/crop.nii" <<'PYEOF' && ok || bad "crop-foreground vs numpy (box of x > 0, margin 1, affine kept)"
+import sys, numpy as np, nibabel as nib
+a, c = nib.load(sys.argv[1]), nib.load(sys.argv[2])
+x = a.get_fdata()
+nz = np.argwhere(x > 0)
+lo, hi = np.maximum(nz.min(0) - 1, 0), np.minimum(nz.max(0) + 1, np.array(x.shape) - 1)
+want = x[lo[0]:hi[0] + 1, lo[1]:hi[1] + 1, lo[2]:hi[2] + 1]
+aff = a.affine.copy(); aff[:3, 3] = a.affine[:3, :3] @ lo + a.affine[:3, 3]
+sys.exit(0 if np.array_equal(c.get_fdata(), want) and np.allclose(c.affine, aff) else 1)
+PYEOF
+  $T regions "$A" "$W/lab.nii" > "$W/reg" && "$PY" - "$A" "$W/lab.nii" "$W/reg" <<'PYEOF' && ok || bad "regions vs numpy"
+import sys, numpy as np, nibabel as nib
+x = nib.load(sys.argv[1]).get_fdata().astype(np.float32).astype(np.float64)
+li = nib.load(sys.argv[2]); l = np.asarray(li.dataobj)
+rows = [r.split() for r in open(sys.argv[3]).read().splitlines()[1:]]
+assert len(rows) == l.max()
+for r in rows:
+    k = int(r[1]); v = x[l == k]; ijk = np.argwhere(l == k).mean(0)
+    c = li.affine[:3, :3] @ ijk + li.affine[:3, 3]
+    assert int(r[2]) == v.size and abs(float(r[3]) - v.size * 8.0) < 1e-9
+    for got, want in zip(map(float, r[4:9]), [v.mean(), v.std(), v.min(), v.max(), v.sum()]):
+        assert abs(got - want) <= 1e-7 * max(1.0, abs(want)), (k, got, want)  # printed with 8 digits
+    for got, want in zip(map(float, r[9:12]), c):
+        assert abs(got - want) <= 6e-5, (k, got, want)  # printed with 4 decimals
+PYEOF
   $T math "$A" -add "$F" "$W/bad.nii" 2> "$W/err"; rc=$?
   [ $rc -eq 1 ] && grep -q "33x41x25" "$W/err" && grep -q "17x21x3" "$W/err" && ok || bad "math on two grids: $(cat "$W/err")"
   $T math "$A" -frob 2 "$W/bad.nii" 2> "$W/err"; [ $? -eq 2 ] && grep -q -- "-frob" "$W/err" && ok || bad "math: unknown op named"

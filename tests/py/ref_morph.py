@@ -23,6 +23,9 @@ Ops:
                             ((d0 s0)^2 + (d1 s1)^2) + (d2 s2)^2 <= R^2), box or
                             generate_binary_structure(3, c); uint8 out
   fill AXIS                 binary_fill_holes (3D, or per slice normal to AXIS)
+  regions NL A00..A23       per label 0..NL-1 of np.rint(b): count, finite count,
+                            sum mean std min max of a (float64, finite), centroid
+                            (affine at the mean index), bbox, volume
   grey erode|dilate A B C   grey_erosion / grey_dilation(a, size=(A, B, C))
   nifti PATH THR CONN       the same label on a real file: (get_fdata(float32)
                             > THR), int32 out; ID.edt the float64 EDT of it
@@ -150,6 +153,22 @@ def main(d):
             save(base + '.out', label(a != 0, int(p[0]), int(p[1])), np.int32)
         elif op == 'edt':
             save(base + '.out', edt(a != 0, tuple(float(v) for v in p[:3]), int(p[3])), np.float64)
+        elif op == 'regions':  # NL then the 12 numbers of the affine's top rows
+            nl = int(p[0])
+            A = np.array([float(v) for v in p[1:13]] + [0, 0, 0, 1]).reshape(4, 4)
+            lab = np.rint(load(base + '.b', shape)).astype(np.int64)
+            rows = []
+            idx = np.indices(shape).reshape(3, -1).T  # (i, j, k) in F order below
+            for l in range(nl):
+                sel = lab == l
+                v = a[sel].astype(np.float64)
+                fin = v[np.isfinite(v)]
+                ijk = np.argwhere(sel)
+                c = A[:3, :3] @ ijk.mean(axis=0) + A[:3, 3] if len(ijk) else [np.nan] * 3
+                bb = list(ijk.min(axis=0)) + list(ijk.max(axis=0)) if len(ijk) else [0, 0, 0, -1, -1, -1]
+                stats = [fin.sum(), fin.mean(), fin.std(), fin.min(), fin.max()] if len(fin) else [0] + [np.nan] * 4
+                rows.append([sel.sum(), len(fin)] + stats + list(c) + bb + [sel.sum() * abs(np.linalg.det(A[:3, :3]))])
+            np.array(rows, np.float64).astype('<f8').tofile(base + '.out')
         elif op == 'morph':
             save(base + '.out', morph(a != 0, p), np.uint8)
         elif op == 'fill':
