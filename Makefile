@@ -29,7 +29,7 @@ ifneq ($(wildcard /usr/include/fftw3.h),)
 EXAMPLES += $(BUILD)/profile_fft_vs_fftw
 endif
 
-.PHONY: all install uninstall test-install test-tsan run bench bench-quick bench-check bench-baseline bench-setup bench-gzip bench-fft test-large test test-quick test-tools test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
+.PHONY: bench-register all install uninstall test-install test-tsan run bench bench-quick bench-check bench-baseline bench-setup bench-gzip bench-fft test-large test test-quick test-tools test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
         test-all test-symbols test-fuzz-replay test-march fuzz clean cuda test-cuda test-cuda-symbols
 all: $(EXAMPLES)
 
@@ -62,6 +62,9 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon
 	  $(BUILD)/mvtool merge $(BUILD)/run-m.nii.gz $(BUILD)/run-p.nii $(BUILD)/run-p.nii && \
 	  $(BUILD)/mvtool frames $(BUILD)/run-m.nii.gz $(BUILD)/run-f.nii 1 && \
 	  $(BUILD)/mvtool stats $(BUILD)/run-p.nii $(BUILD)/run-f.nii
+	$(BUILD)/mvtool smooth $(BUILD)/run-p.nii $(BUILD)/run-s.nii 1.5 && \
+	  $(BUILD)/mvtool gradient $(BUILD)/run-s.nii $(BUILD)/run-g.nii && \
+	  $(BUILD)/mvtool stats $(BUILD)/run-s.nii $(BUILD)/run-g.nii
 
 # ---- benchmarks against peer tools (their libraries are bench dependencies only) ----
 # apt-get install zlib1g-dev libdeflate-dev libisal-dev
@@ -85,6 +88,10 @@ MVB_SRC   := bench/mvbench.c bench/mvbench_mri.c $(shell grep -q 'mv_resample_sh
 $(BUILD)/libmvbench.so: bench/mvbench.c bench/mvbench_mri.c bench/mvbench_resample.c bench/mvbench.h medvol.h | $(BUILD)
 	$(CC) -O2 -fPIC -shared -std=c99 -Wall -Wextra -Wpedantic -Wmissing-prototypes $(XFLAGS) $(TOOLDEF) \
 	  -o $@ $(MVB_SRC) $(LDLIBS)
+# linear registration beside elastix, SimpleITK and greedy (bench/register_bench.py; Debian's python3 with
+# SimpleITK and picsl_greedy from PyPI, elastix from Debian): wall time and TRE on a real brain moved by known transforms
+bench-register: $(BUILD)/mvtool
+	/usr/bin/python3 bench/register_bench.py $(BENCH_ARGS)
 bench-setup:
 	@bench/setup.sh
 bench: bench-setup $(BUILD)/libmvbench.so

@@ -418,6 +418,7 @@ POPS_FN void profile_resample_size(int64_t size, int iters)
         {"cubic x2", MV_INTERP_CUBIC, 1},
         {"cubic 0.8x0.8x1.5mm->1mm", MV_INTERP_CUBIC, 2},
         {"linear rotated 15deg", MV_INTERP_LINEAR, 3},
+        {"nearest rotated 15deg", MV_INTERP_NEAREST, 3},
         {"cubic rotated 15deg", MV_INTERP_CUBIC, 3},
     };
     static const char *alloc_names[] = {"alloc: linear x2", "alloc: linear 0.8x0.8x1.5mm->1mm",
