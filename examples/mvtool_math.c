@@ -91,6 +91,18 @@ static int cmd_math(const args *a)
             }
             done = 1;
         }
+        if (!done && strcmp(f, "-s") == 0) {
+            /* Gaussian of sigma mm: scipy gaussian_filter(x, sigma / spacing),
+               mode reflect, truncate 4, exact FIR (>>api-filter) */
+            mv_filter_opts fo = MV_ZERO_INIT;
+            double sg[3], x;
+            if (!as_number(v, &x) || !(x >= 0)) return usage_error(a, "-s SIGMA (mm, >= 0)", v);
+            sg[0] = sg[1] = sg[2] = x;
+            fo.sigma_in_mm = 1;
+            fo.method = MV_FILTER_FIR;
+            s = mv_gaussian(&cur, &cur, sg, &fo);
+            done = 1;
+        }
         if (!done && strcmp(f, "-fillh") == 0) {
             s = mv_fill_holes(&cur, &cur, -1, NULL);
             if (s == MV_OK) s = to_f32(&cur);
@@ -252,9 +264,10 @@ const command mvtool_math_commands[] = {
      "  IMG <= 0), -abs -sqrt -sqr -exp -log -recip -bin (x > 0) -binv -nan,\n"
      "  -ero (zero voxels with a zero in the 3x3x3 box), -dil (max over the box),\n"
      "  -fillh (fill holes of x != 0), -Tmean -Tstd -Tmin -Tmax (over frames).\n"
-     "  -s (Gaussian smoothing) is not here yet. OUT is float32.\n",
+     "  -s SIGMA (Gaussian, sigma in mm: scipy gaussian_filter(x, SIGMA / spacing),\n"
+     "  mode reflect, truncate 4; fslmaths' own boundary may differ). OUT is float32.\n",
      "-add= -sub= -mul= -div= -min= -max= -thr= -uthr= -mas= -abs -sqrt -sqr -exp -log -recip -bin -binv -nan "
-     "-ero -dil -fillh -Tmean -Tstd -Tmin -Tmax",
+     "-ero -dil -fillh -s= -Tmean -Tstd -Tmin -Tmax",
      2, 2, cmd_math},
     {"label", "connected components of the nonzero voxels (scipy.ndimage.label order)",
      "mvtool label IN OUT [--connectivity 6|18|26] [--largest N] [--min-size V] [--order nibabel|memory|size]\n"

@@ -416,6 +416,13 @@ for r in rows:
     for got, want in zip(map(float, r[9:12]), c):
         assert abs(got - want) <= 6e-5, (k, got, want)  # printed with 4 decimals
 PYEOF
+  $T math "$A" -s 3 "$W/sm.nii" && "$PY" - "$A" "$W/sm.nii" <<'PYEOF' && ok || bad "math -s vs scipy gaussian_filter"
+import sys, numpy as np, nibabel as nib, scipy.ndimage as ndi
+a = nib.load(sys.argv[1]); x = a.get_fdata().astype(np.float32).astype(np.float64)
+want = ndi.gaussian_filter(x, 3.0 / np.array(a.header.get_zooms()[:3]))
+y = np.asarray(nib.load(sys.argv[2]).dataobj)
+sys.exit(0 if y.dtype == np.float32 and np.abs(y - want).max() <= 1e-5 * np.abs(x).max() else 1)
+PYEOF
   $T math "$A" -add "$F" "$W/bad.nii" 2> "$W/err"; rc=$?
   [ $rc -eq 1 ] && grep -q "33x41x25" "$W/err" && grep -q "17x21x3" "$W/err" && ok || bad "math on two grids: $(cat "$W/err")"
   $T math "$A" -frob 2 "$W/bad.nii" 2> "$W/err"; [ $? -eq 2 ] && grep -q -- "-frob" "$W/err" && ok || bad "math: unknown op named"
