@@ -46,6 +46,8 @@ TABLE OF CONTENTS (search for the anchors)
       >>api-intensity z-normalize, rescale, clamp, histogram, percentiles
       >>api-spatial   crop/pad, flip, permute, reorient, rot90
       >>api-resample  nearest, trilinear, cubic B-spline resampling
+      >>api-math      voxel-wise arithmetic, thresholds, masks, where (fslmaths)
+      >>api-morph     connected components, distance transform, morphology
       >>api-pipeline  chains of operations in one pass
       >>api-filter    Gaussian (FIR / recursive), derivatives, gradient, box, pyramids
       >>api-fft       FFT: c2c / r2c / c2r over any axes, plans, numpy norms
@@ -68,6 +70,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>impl-ref      scalar reference kernels
       >>impl-fft-types  FFT plan types and the scalar reference FFT kernels
       >>impl-mri-types  MRI kernel table entries and their scalar references
+      >>impl-math-types  element-wise math kernel table entries and references
       >>impl-filter-types  filter kernel table entries and their scalar references
       >>impl-analysis-types  analysis kernel table entries and scalar references
       >>impl-kernels  kernel table: one re-include of >>pass per ISA
@@ -81,6 +84,8 @@ TABLE OF CONTENTS (search for the anchors)
       >>impl-phantom  phantoms
       >>impl-ops      intensity, spatial and chained operations: plan, provider,
                       statistics, histogram, percentiles, write pass
+      >>impl-math     voxel-wise arithmetic: grids, blocks, dispatch
+      >>impl-morph    labelling (union-find over runs), EDT, morphology
       >>impl-fft      FFT planner, executor, plan cache, FFTW backend
       >>impl-mri      MRI: centred FFT, shifts, coil kernels, SENSE, phantom coils
       >>impl-filter   Gaussian, derivatives, gradient, box filter, pyramids
@@ -93,6 +98,7 @@ TABLE OF CONTENTS (search for the anchors)
                       vocabulary first, then the kernels written once against it
       >>pass-fft      FFT butterflies and transposes, per ISA
       >>pass-mri      RSS, coil combination, complex parts, per ISA
+      >>pass-math     element-wise arithmetic and comparisons, per ISA
       >>pass-filter   Gaussian line and column kernels, per ISA
       >>pass-analysis Pearson sums, seed-map frames, angle ranges, per ISA
 
@@ -1113,6 +1119,276 @@ MVDEF mv_status mv_resample_into(const mv_vol *in, mv_vol *out, const double vox
    thread count is part of it: pass the same opts): 0 unless cubic (and for
    arguments it cannot use). allocates: no. */
 MVDEF size_t mv_resample_scratch_size(const mv_vol *in, const mv_resample_opts *opts);
+
+/* >>api-math =============================================================== */
+
+/* Voxel-wise arithmetic and logic: the fslmaths operations, as numpy computes
+   them on float32 arrays.
+   VALUES. Each input volume is read as nibabel's img.get_fdata() (float64:
+   scl_slope/scl_inter applied as float64(raw) * slope + inter, unless
+   opts->raw) rounded once to float32, i.e. get_fdata().astype(np.float32)
+   (get_fdata(dtype=np.float32) scales in float32 and can differ in the last
+   bit for scaled files). A scalar operand is rounded
+   to float32 first (numpy 1.x: float32 array op Python float stays float32).
+   + - * / min max abs sqrt sqr recip and the comparisons are IEEE float32
+   operations, bit-identical to numpy's on every ISA and thread count; exp,
+   log and pow are evaluated in float64 and rounded once to float32 (numpy's
+   float64 result cast to float32; numpy's own float32 exp/log may differ by
+   1 ulp).
+   NaN as numpy: it propagates through arithmetic, min and max (np.minimum,
+   not np.fmin); a comparison with NaN is false except !=.
+   DTYPE. The result is float32, always (fslmaths' internal -dt float);
+   convert afterwards (mv_convert) for another dtype.
+   GRIDS. The result has a's geometry and metadata (scl_slope 1, scl_inter
+   0). A volume operand b must have a's first three dims and either a's
+   voxel count (voxel by voxel) or that of one 3D frame (then it applies to
+   every frame of a 4D a: a 3D mask or mean over a time series), and an
+   affine equal to a's within opts->affine_tol mm in every entry; otherwise
+   MV_ERR_INVALID_ARG with both shapes or both affines in the detail. */
+typedef enum mv_math_op {
+    MV_MATH_ADD = 1, /* a + b */
+    MV_MATH_SUB,     /* a - b */
+    MV_MATH_MUL,     /* a * b */
+    MV_MATH_DIV,     /* a / b (IEEE: x/0 = +-inf, 0/0 = NaN) */
+    MV_MATH_MIN,     /* np.minimum(a, b): NaN if either is NaN */
+    MV_MATH_MAX,     /* np.maximum(a, b) */
+    MV_MATH_POW,     /* a ** b */
+    MV_MATH_GT,      /* a > b: 1 or 0 */
+    MV_MATH_GE,      /* a >= b */
+    MV_MATH_LT,      /* a < b */
+    MV_MATH_LE,      /* a <= b */
+    MV_MATH_EQ,      /* a == b */
+    MV_MATH_NE,      /* a != b (1 where either is NaN) */
+    MV_MATH_THR,     /* fslmaths -thr: a < b ? fill : a (b itself is kept: inclusive) */
+    MV_MATH_UTHR,    /* fslmaths -uthr: a > b ? fill : a */
+    MV_MATH_MAS,     /* fslmaths -mas: b > 0 ? a : fill */
+    /* unary: b and the scalar are not used */
+    MV_MATH_ABS,     /* |a| */
+    MV_MATH_SQRT,    /* sqrt(a) (NaN below 0) */
+    MV_MATH_EXP,     /* e ** a */
+    MV_MATH_LOG,     /* natural log (-inf at 0, NaN below) */
+    MV_MATH_SQR,     /* a * a */
+    MV_MATH_RECIP,   /* 1 / a */
+    MV_MATH_BIN,     /* fslmaths -bin: a > 0 ? 1 : 0 (NaN -> 0) */
+    MV_MATH_BINV,    /* fslmaths -binv: a > 0 ? 0 : 1 */
+    MV_MATH_NAN,     /* fslmaths -nan: NaN -> 0, the rest kept */
+    MV_MATH_OP_COUNT
+} mv_math_op;
+
+typedef struct mv_math_opts {
+    double fill;       /* what -thr, -uthr and -mas write where they cut (default 0) */
+    double affine_tol; /* mm; 0 = 1e-4; negative: affines not compared */
+    int raw;           /* read stored values, no scl_slope/scl_inter */
+    int threads;
+    void *alloc_ctx;
+} mv_math_opts;
+
+/* out = a OP b, with b a volume, or the scalar s where b is NULL (unary ops
+   use neither). mv_math allocates out (float32, a's geometry and metadata;
+   out may be a: the result replaces it); mv_math_into writes out->data (a
+   float32 volume with a's voxel count; it may be a's own buffer when a is
+   unscaled float32) and nothing else. MV_ERR_INVALID_ARG: NULL, unknown op,
+   grids that differ (see GRIDS); MV_ERR_UNSUPPORTED: complex or RGB input.
+   allocates: mv_math out only; mv_math_into no. thread-safe: yes. */
+MVDEF mv_status mv_math(const mv_vol *a, mv_math_op op, const mv_vol *b, double s, mv_vol *out,
+                        const mv_math_opts *opts);
+MVDEF mv_status mv_math_into(const mv_vol *a, mv_math_op op, const mv_vol *b, double s, mv_vol *out,
+                             const mv_math_opts *opts);
+/* np.where(cond != 0, A, B) (NaN in cond counts as true, as numpy's bool):
+   A is the volume a or, where a is NULL, the scalar av; B likewise. cond
+   sets the geometry (a and b follow the GRIDS rule against it; a 3D cond
+   over a 4D a is not allowed: the output has cond's shape). Forms, dtype
+   and statuses as mv_math. allocates: mv_where out only. */
+MVDEF mv_status mv_where(const mv_vol *cond, const mv_vol *a, double av, const mv_vol *b, double bv, mv_vol *out,
+                         const mv_math_opts *opts);
+MVDEF mv_status mv_where_into(const mv_vol *cond, const mv_vol *a, double av, const mv_vol *b, double bv,
+                              mv_vol *out, const mv_math_opts *opts);
+/* MV_OK if b lies on a's voxel grid: the same first three dims and an affine
+   within tol mm in every entry (tol 0 = 1e-4, negative: shapes only);
+   MV_ERR_INVALID_ARG naming both shapes or both affines otherwise.
+   allocates: no. */
+MVDEF mv_status mv_same_grid(const mv_vol *a, const mv_vol *b, double tol);
+
+/* Reductions over the frames of a 4D+ volume (fslmaths -Tmean -Tstd -Tmin
+   -Tmax, numpy x.mean(axis=3) ...): out is 3D float32, voxel by voxel over
+   the frames t = 0..T-1 in order, values as VALUES. MEAN: float64 sum in
+   frame order / T; STD: population (ddof 0), float64 sum of (x - mean)^2
+   / T, then sqrt (np.std of the float64 values); MIN / MAX: NaN if any
+   frame is NaN (np.min). All rounded once to float32. allocates: out. */
+typedef enum mv_reduce_op { MV_REDUCE_MEAN = 1, MV_REDUCE_STD, MV_REDUCE_MIN, MV_REDUCE_MAX } mv_reduce_op;
+MVDEF mv_status mv_reduce_frames(const mv_vol *in, mv_reduce_op op, mv_vol *out, const mv_math_opts *opts);
+
+/* Statistics of the regions of a label volume (fslstats -k, nilearn region
+   signals, skimage regionprops): one entry per label 0..nlabels-1 (label 0
+   is the background region) and per frame of values. */
+typedef struct mv_region_stats {
+    int64_t count;            /* voxels with the label */
+    double volume_mm3;        /* count * |det| of the affine's 3x3 (fslstats -V) */
+    int64_t n_finite;         /* of them with a finite value (values given) */
+    double sum, mean, std;    /* over the finite values, float64; std population
+                                 (ddof 0, two passes as numpy); NaN if none */
+    double min, max;
+    double centroid[3];       /* world mm: the affine at the mean voxel index */
+    int64_t bbox_min[3], bbox_max[3]; /* inclusive voxel bounds; 0 and -1 if empty */
+} mv_region_stats;
+
+/* Per-region statistics: labels is an integer volume (negative and >=
+   nlabels not counted) or a real-valued mask (nonzero = label 1, else 0),
+   with values' first three dims and grid (GRIDS rule); values may be NULL
+   (geometry only) or have T frames: out[t * nlabels + l] for frame t,
+   label l (T * nlabels entries). Values as VALUES. Serial, deterministic.
+   allocates: no. thread-safe: yes. */
+MVDEF mv_status mv_region_stats_compute(const mv_vol *values, const mv_vol *labels, int64_t nlabels,
+                                        mv_region_stats *out, const mv_math_opts *opts);
+/* The box of the voxels whose value (VALUES) is > 0 in any frame (MONAI's
+   CropForeground select_fn is_positive): start[0..2] and size[0..2],
+   widened by margin voxels on every side and clipped to the volume
+   (MONAI allow_smaller=True). MV_ERR_NOT_FOUND if no voxel is > 0.
+   allocates: no. */
+MVDEF mv_status mv_foreground_box(const mv_vol *in, int64_t margin, int64_t start[3], int64_t size[3]);
+/* Crops in to mv_foreground_box (all frames; dtype, scaling and metadata
+   kept, the affine moved so every voxel keeps its world position).
+   allocates: out. */
+MVDEF mv_status mv_crop_foreground(const mv_vol *in, mv_vol *out, int64_t margin, const mv_spatial_opts *opts);
+
+/* >>api-morph ============================================================== */
+
+/* Connected components, distance transforms and morphology on masks, as
+   scipy.ndimage does them. A voxel is foreground where its value, read as
+   in >>api-math VALUES, is nonzero (NaN included, as numpy's bool). The
+   operations act on 3D volumes (ndim <= 3, or trailing dims of 1).
+   AXES. medvol's dim[0] (x) is the fastest axis in memory; nibabel's
+   img.get_fdata() gives the array with shape (X, Y, Z), indexed [x, y, z].
+   Every comparison with scipy in this section is on that array, as a user
+   holding a nibabel image would call scipy.ndimage: spacing/sampling given
+   as (sx, sy, sz), and labels in scipy.ndimage.label's order on it (the
+   raster order with z fastest and x slowest; see mv_label_order). */
+
+/* Order of the labels 1..n of mv_label. */
+typedef enum mv_label_order {
+    MV_LABEL_ORDER_NIBABEL = 0, /* scipy.ndimage.label on img.get_fdata(): by the
+                                   first voxel in the order x slowest, z fastest */
+    MV_LABEL_ORDER_MEMORY,      /* by the first voxel in memory order (x fastest):
+                                   scipy.ndimage.label on the array's transpose
+                                   (the (Z, Y, X) C-ordered view); one pass less */
+    MV_LABEL_ORDER_SIZE         /* largest first, equal sizes in NIBABEL order */
+} mv_label_order;
+
+typedef struct mv_label_opts {
+    int connectivity;       /* 6 (default, scipy's generate_binary_structure(3, 1)),
+                               18 or 26 (3, 3: skimage / MONAI full connectivity) */
+    mv_label_order order;
+    int64_t min_size;       /* drop components of fewer voxels (0: keep all) */
+    int64_t largest;        /* keep only the n largest (0: all); equal sizes: the
+                               first in NIBABEL order wins */
+    int threads;
+    void *alloc_ctx;
+} mv_label_opts;
+
+/* Labels the connected components of the foreground of in: out is int32, 0
+   for background, 1..*nlabels (after min_size and largest, renumbered
+   without gaps in opts->order). Union-find over runs of rows, slabs of z on
+   threads merged at their borders; identical for any thread count.
+   mv_label allocates out (int32, in's geometry and metadata, scl 1/0);
+   mv_label_into writes out->data (int32, in's dims; not in's buffer).
+   MV_ERR_UNSUPPORTED: 4D, complex/RGB, or more than 2^31 - 1 runs.
+   allocates: scratch (4 bytes per two voxels at most, and 16 bytes per
+   component per thread), plus out for mv_label. thread-safe: yes. */
+MVDEF mv_status mv_label(const mv_vol *in, mv_vol *out, int64_t *nlabels, const mv_label_opts *opts);
+MVDEF mv_status mv_label_into(const mv_vol *in, mv_vol *out, int64_t *nlabels, const mv_label_opts *opts);
+/* Voxel counts of the labels of an integer label volume: counts[v] for
+   label v = 0..n-1 (np.bincount(labels.ravel(), minlength=n)[:n]); labels
+   outside 0..n-1 (negative, >= n) are not counted and *outside gets their
+   number (may be NULL). Real integer dtypes; allocates: no. */
+MVDEF mv_status mv_label_sizes(const mv_vol *labels, int64_t *counts, int64_t n, int64_t *outside);
+/* Renumbers the labels of an integer label volume to 1..n in increasing
+   order of value, 0 stays 0 (skimage.segmentation.relabel_sequential):
+   out int32, *n the count of distinct nonzero labels. Labels must be 0 or
+   positive (MV_ERR_INVALID_ARG naming the first negative one).
+   allocates: out and a table of max(label) + 1 entries. */
+MVDEF mv_status mv_relabel_sequential(const mv_vol *labels, mv_vol *out, int64_t *n, const mv_label_opts *opts);
+/* One-hot split: out is uint8 (X, Y, Z, nclasses) with out[..., c] = (label
+   == c) for c = 0..nclasses-1 (MONAI one_hot, channel last as NIfTI's 4th
+   axis); labels outside 0..nclasses-1 give all zeros. allocates: out. */
+MVDEF mv_status mv_one_hot(const mv_vol *labels, int64_t nclasses, mv_vol *out, const mv_label_opts *opts);
+
+typedef struct mv_edt_opts {
+    int sign;            /* 0: scipy's distance_transform_edt; 1: signed, negative
+                            inside: np.where(m, -edt(m), edt(~m)) */
+    int squared;         /* squared distances (no square root) */
+    int voxel_units;     /* spacing 1 on every axis (default: in->spacing, mm) */
+    double spacing[3];   /* if nonzero: the spacing of axes 0..2 (scipy sampling) */
+    int threads;
+    void *alloc_ctx;
+} mv_edt_opts;
+
+/* Exact Euclidean distance transform (Felzenszwalb-Huttenlocher, separable
+   lower envelopes in float64): for each foreground voxel the distance to the
+   nearest background voxel, 0 on background, as scipy.ndimage.
+   distance_transform_edt(m, sampling=spacing) (equal after rounding to
+   float32, to 1 ulp where scipy sums the squares in another order). No
+   background voxel at all: +inf everywhere foreground (scipy's result is
+   undefined there). out float32. mv_edt_into writes out->data (float32,
+   in's dims, may be in's buffer if in is unscaled float32).
+   allocates: 8 bytes per voxel of scratch, plus out for mv_edt. */
+MVDEF mv_status mv_edt(const mv_vol *in, mv_vol *out, const mv_edt_opts *opts);
+MVDEF mv_status mv_edt_into(const mv_vol *in, mv_vol *out, const mv_edt_opts *opts);
+
+/* Binary morphology as scipy.ndimage.binary_erosion / binary_dilation /
+   binary_opening / binary_closing with the same structuring element and
+   border_value (outside voxels count as border_value). Opening is dilate(
+   erode(m)), closing erode(dilate(m)), both with opts->border_value, as
+   scipy. */
+typedef enum mv_morph_op {
+    MV_MORPH_ERODE = 1,
+    MV_MORPH_DILATE,
+    MV_MORPH_OPEN,
+    MV_MORPH_CLOSE
+} mv_morph_op;
+
+/* Structuring elements. */
+typedef enum mv_se_shape {
+    MV_SE_BALL = 0, /* offsets d with (d0 s0)^2 + (d1 s1)^2 + (d2 s2)^2 <= r^2 (float64,
+                       that order; s = spacing in mm with opts->mm, else 1): by a
+                       distance transform, any radius at one cost */
+    MV_SE_BOX,      /* |d_a| <= r_a: r_a = floor(r / s_a) voxels (floor(r) without mm);
+                       separable, one pass per axis whatever the radius */
+    MV_SE_CROSS     /* scipy.ndimage.generate_binary_structure(3, c) for opts->
+                       connectivity 6 / 18 / 26 (c = 1 / 2 / 3), applied
+                       opts->iterations times (scipy's iterations) */
+} mv_se_shape;
+
+typedef struct mv_morph_opts {
+    mv_se_shape shape;
+    double radius;       /* ball and box; 0 = 1 */
+    int mm;              /* radius in mm, with the input's spacing (default: voxels) */
+    int connectivity;    /* cross: 6 (default), 18 or 26 */
+    int iterations;      /* cross: 0 = 1 */
+    int border_value;    /* 0 (scipy's default) or 1 */
+    int threads;
+    void *alloc_ctx;
+} mv_morph_opts;
+
+/* out = op(in != 0) as uint8 0/1 (scipy's bool). mv_morph allocates out
+   (uint8, in's geometry); mv_morph_into writes out->data (uint8, in's
+   dims, not in's buffer). 3D only (see AXES). allocates: scratch (up to 8
+   bytes a voxel for the ball), plus out for mv_morph. thread-safe: yes. */
+MVDEF mv_status mv_morph(const mv_vol *in, mv_morph_op op, mv_vol *out, const mv_morph_opts *opts);
+MVDEF mv_status mv_morph_into(const mv_vol *in, mv_morph_op op, mv_vol *out, const mv_morph_opts *opts);
+/* scipy.ndimage.binary_fill_holes(m) (holes: background not 6-connected to
+   the border), uint8 out; axis 0..2: each 2D slice normal to that axis on
+   its own (4-connected, binary_fill_holes of the slice); axis -1: 3D.
+   allocates: out and a queue of 4 bytes a voxel. */
+MVDEF mv_status mv_fill_holes(const mv_vol *in, mv_vol *out, int axis, const mv_morph_opts *opts);
+/* Grey erosion / dilation (op ERODE or DILATE) with a box of size[a] = 2 r_a
+   + 1 voxels (odd), as scipy.ndimage.grey_erosion / grey_dilation(x, size=
+   size) with its default mode 'reflect' (a min / max over the window
+   clipped to the volume): float32 out, values as >>api-math VALUES. van
+   Herk / Gil-Werman, 3 comparisons a voxel and axis whatever the size.
+   NaN: as the comparisons fall (scipy's result is order-dependent too).
+   allocates: out (mv_grey_morph), per-thread line buffers. */
+MVDEF mv_status mv_grey_morph(const mv_vol *in, mv_morph_op op, const int64_t size[3], mv_vol *out,
+                              const mv_morph_opts *opts);
 
 /* >>api-pipeline =========================================================== */
 
@@ -5319,6 +5595,69 @@ static void mv__cpart_c64_ref(const float *x, float *out, int64_t n, int part)
 
 static const mv__mri_ops mv__mri_ops_ref = {mv__rss_c64_ref, mv__combine_c64_ref, mv__cpart_c64_ref};
 
+/* >>impl-math-types ======================================================== */
+
+/* Element-wise kernels of >>api-math on float32 blocks: bin computes
+   out[i] = a[i] OP (b ? b[i] : s), sel out[i] = c[i] != 0 ? a[i] : b[i]. The
+   _ref element function is the definition; the vector kernels (>>pass-math)
+   do the same IEEE operations and finish tails with it. */
+typedef void (*mv__math_bin_fn)(int op, const float *a, const float *b, float s, float fill, float *out, size_t n);
+typedef void (*mv__math_sel_fn)(const float *c, const float *a, const float *b, float *out, size_t n);
+
+typedef struct mv__math_ops {
+    mv__math_bin_fn bin;
+    mv__math_sel_fn sel;
+} mv__math_ops;
+
+static float mv__math1(int op, float x, float y, float fill)
+{
+    switch (op) {
+    case MV_MATH_ADD: return x + y;
+    case MV_MATH_SUB: return x - y;
+    case MV_MATH_MUL: return x * y;
+    case MV_MATH_DIV: return x / y;
+    case MV_MATH_MIN: return (x != x || y != y) ? x + y : (x < y ? x : y);
+    case MV_MATH_MAX: return (x != x || y != y) ? x + y : (x > y ? x : y);
+    case MV_MATH_POW: return (float)pow((double)x, (double)y);
+    case MV_MATH_GT: return x > y ? 1.0f : 0.0f;
+    case MV_MATH_GE: return x >= y ? 1.0f : 0.0f;
+    case MV_MATH_LT: return x < y ? 1.0f : 0.0f;
+    case MV_MATH_LE: return x <= y ? 1.0f : 0.0f;
+    case MV_MATH_EQ: return x == y ? 1.0f : 0.0f;
+    case MV_MATH_NE: return x != y ? 1.0f : 0.0f;
+    case MV_MATH_THR: return x < y ? fill : x;
+    case MV_MATH_UTHR: return x > y ? fill : x;
+    case MV_MATH_MAS: return y > 0 ? x : fill;
+    case MV_MATH_ABS: return fabsf(x);
+    case MV_MATH_SQRT: return sqrtf(x);
+    case MV_MATH_EXP: return (float)exp((double)x);
+    case MV_MATH_LOG: return (float)log((double)x);
+    case MV_MATH_SQR: return x * x;
+    case MV_MATH_RECIP: return 1.0f / x;
+    case MV_MATH_BIN: return x > 0 ? 1.0f : 0.0f;
+    case MV_MATH_BINV: return x > 0 ? 0.0f : 1.0f;
+    case MV_MATH_NAN: return x != x ? 0.0f : x;
+    default: return x;
+    }
+}
+
+static void mv__math_bin_ref(int op, const float *a, const float *b, float s, float fill, float *out, size_t n)
+{
+    size_t i;
+    if (b)
+        for (i = 0; i < n; i++) out[i] = mv__math1(op, a[i], b[i], fill);
+    else
+        for (i = 0; i < n; i++) out[i] = mv__math1(op, a[i], s, fill);
+}
+
+static void mv__math_sel_ref(const float *c, const float *a, const float *b, float *out, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) out[i] = c[i] != 0 ? a[i] : b[i];
+}
+
+static const mv__math_ops mv__math_ops_ref = {mv__math_bin_ref, mv__math_sel_ref};
+
 /* >>impl-filter-types ======================================================
    Kernel table entries of the filters (>>impl-filter) and their scalar
    references; the SIMD versions are in >>pass-filter. Every kernel works on
@@ -5566,6 +5905,7 @@ typedef struct mv__kernels {
     mv__k_affine_int_fn affine_int[MV_DT_COUNT]; /* u8, i16, u16 */
     const mv__fft_ops *fft;                 /* FFT codelets and line drivers (>>pass-fft) */
     const mv__mri_ops *mri;                 /* RSS, coil combination, complex parts (>>pass-mri) */
+    const mv__math_ops *math;               /* element-wise arithmetic (>>pass-math) */
     const mv__filter_ops *filter;           /* Gaussian / derivative line and column kernels (>>pass-filter) */
     const mv__ana_ops *ana;                 /* Pearson sums, seed maps, angles (>>pass-analysis) */
 } mv__kernels;
@@ -5627,6 +5967,7 @@ static void mv__kt_fill_ref(mv__kernels *kt)
     kt->affine_int[MV_DT_U16] = mv__affine_u16_ref;
     kt->fft = &mv__fft_ops_ref;
     kt->mri = &mv__mri_ops_ref;
+    kt->math = &mv__math_ops_ref;
     kt->filter = &mv__filter_ops_ref;
     kt->ana = &mv__ana_ops_ref;
 }
@@ -15315,6 +15656,1864 @@ MVDEF mv_status mv_pipeline_load(const char *path, const mv_op *ops, int n_ops, 
     return mv__pipeline_load_with(mv__load_path_cb, path, ops, n_ops, out, opts, "mv_pipeline_load");
 }
 #endif
+
+/* >>impl-math ============================================================== */
+
+#define MV__MATH_BLOCK 2048 /* floats per block: inputs converted into L1-sized buffers */
+
+/* One input of an element-wise job: its bytes, dtype and scaling, and the
+   number of voxels after which it repeats (a 3D operand over a 4D series). */
+typedef struct mv__msrc {
+    const unsigned char *p;
+    mv_dtype dt;
+    int scaled;
+    double slope, inter;
+    int64_t period;
+} mv__msrc;
+
+static mv_status mv__msrc_init(mv__msrc *s, const mv_vol *v, int raw, const char *fn, const char *name)
+{
+    MV__CHECK(v->data && mv__dtype_ok(v->dtype) && v->ndim >= 1 && v->ndim <= MV_MAX_DIMS, MV_ERR_INVALID_ARG,
+              "%s: %s has no data", fn, name);
+    MV__CHECK(mv__dt[v->dtype].kind != MV__K_COMPLEX && mv__dt[v->dtype].kind != MV__K_RGB, MV_ERR_UNSUPPORTED,
+              "%s: %s is %s (real dtypes only)", fn, name, mv__dt[v->dtype].name);
+    s->p = (const unsigned char *)v->data;
+    s->dt = v->dtype;
+    s->scaled = 0;
+    s->slope = 1;
+    s->inter = 0;
+    if (!raw) MV__TRY(mv__scaling(v->meta.scl_slope, v->meta.scl_inter, &s->scaled, &s->slope, &s->inter));
+    s->period = mv_vol_count(v);
+    return MV_OK;
+}
+
+/* n values of s from voxel i (i % period .. without wrapping: the caller
+   keeps blocks inside one period) as float32: a pointer into the volume
+   when it already holds them, else converted into tmp. */
+static const float *mv__msrc_get(const mv__msrc *s, int64_t i, size_t n, float *tmp)
+{
+    int64_t j = i % s->period;
+    if (s->dt == MV_DT_F32 && !s->scaled) return (const float *)(const void *)s->p + j;
+    mv__convert_run(s->p + (size_t)j * mv__dt[s->dt].size, s->dt, tmp, MV_DT_F32, n, s->scaled, s->slope, s->inter,
+                    MV_ROUND_NEAREST);
+    return tmp;
+}
+
+MVDEF mv_status mv_same_grid(const mv_vol *a, const mv_vol *b, double tol)
+{
+    int d, r, c;
+    MV__CHECK(a && b, MV_ERR_INVALID_ARG, "mv_same_grid: NULL volume");
+    for (d = 0; d < 3; d++) {
+        int64_t da = d < a->ndim ? a->dim[d] : 1, db = d < b->ndim ? b->dim[d] : 1;
+        MV__CHECK(da == db, MV_ERR_INVALID_ARG, "grids differ: %lldx%lldx%lld vs %lldx%lldx%lld",
+                  (long long)a->dim[0], (long long)(a->ndim > 1 ? a->dim[1] : 1),
+                  (long long)(a->ndim > 2 ? a->dim[2] : 1), (long long)b->dim[0],
+                  (long long)(b->ndim > 1 ? b->dim[1] : 1), (long long)(b->ndim > 2 ? b->dim[2] : 1));
+    }
+    if (tol < 0) return MV_OK;
+    if (tol == 0) tol = 1e-4;
+    for (r = 0; r < 3; r++)
+        for (c = 0; c < 4; c++)
+            MV__CHECK(fabs(a->affine[r][c] - b->affine[r][c]) <= tol, MV_ERR_INVALID_ARG,
+                      "affines differ by more than %g mm at [%d][%d]: rows (%g %g %g %g) vs (%g %g %g %g)", tol, r,
+                      c, a->affine[r][0], a->affine[r][1], a->affine[r][2], a->affine[r][3], b->affine[r][0],
+                      b->affine[r][1], b->affine[r][2], b->affine[r][3]);
+    return MV_OK;
+}
+
+/* b against the grid of a: the GRIDS rule of >>api-math. */
+static mv_status mv__math_operand(const mv_vol *a, const mv_vol *b, double tol, mv__msrc *s, int raw, const char *fn,
+                                  const char *name)
+{
+    int64_t na = mv_vol_count(a), frame = 1;
+    int d;
+    mv_status st = mv_same_grid(a, b, tol);
+    if (st != MV_OK) {
+        char why[200];
+        mv__format(why, sizeof(why), "%s", mv_last_error());
+        return mv__fail(st, "%s: %s: %s", fn, name, why);
+    }
+    MV__TRY(mv__msrc_init(s, b, raw, fn, name));
+    for (d = 0; d < 3 && d < a->ndim; d++) frame *= a->dim[d];
+    MV__CHECK(s->period == na || s->period == frame, MV_ERR_INVALID_ARG,
+              "%s: %s has %lld voxels: needs the first volume's %lld, or one 3D frame (%lld)", fn, name,
+              (long long)s->period, (long long)na, (long long)frame);
+    return MV_OK;
+}
+
+typedef struct mv__math_job {
+    const mv__math_ops *ops;
+    int op, nsrc; /* nsrc: 1 (a), 2 (a, b), 3 (cond, a, b: a select) */
+    mv__msrc src[3];
+    int has[3];   /* src[k] is a volume, else the constant val[k] */
+    float val[3], fill;
+    float *out;
+} mv__math_job;
+
+static void mv__math_range(void *ctx, int64_t b0, int64_t e0, int worker)
+{
+    const mv__math_job *j = (const mv__math_job *)ctx;
+    float tmp[3][MV__MATH_BLOCK], cst[3][MV__MATH_BLOCK];
+    int64_t i = b0;
+    int k;
+    (void)worker;
+    if (j->nsrc == 3)
+        for (k = 0; k < 3; k++)
+            if (!j->has[k]) {
+                int q;
+                for (q = 0; q < MV__MATH_BLOCK; q++) cst[k][q] = j->val[k];
+            }
+    while (i < e0) {
+        int64_t n = MV__MIN((int64_t)MV__MATH_BLOCK, e0 - i);
+        const float *p[3] = {NULL, NULL, NULL};
+        for (k = 0; k < j->nsrc; k++)
+            if (j->has[k]) n = MV__MIN(n, j->src[k].period - i % j->src[k].period);
+        for (k = 0; k < j->nsrc; k++) p[k] = j->has[k] ? mv__msrc_get(&j->src[k], i, (size_t)n, tmp[k]) : cst[k];
+        if (j->nsrc == 3) j->ops->sel(p[0], p[1], p[2], j->out + i, (size_t)n);
+        else j->ops->bin(j->op, p[0], j->nsrc == 2 && j->has[1] ? p[1] : NULL, j->val[1], j->fill, j->out + i, (size_t)n);
+        i += n;
+    }
+}
+
+/* Allocates the float32 result (geometry and metadata of like) or checks
+   the caller's. */
+static mv_status mv__math_out(const mv_vol *like, mv_vol *out, int into, mv_vol *t, void *alloc_ctx, const char *fn)
+{
+    int64_t n = mv_vol_count(like);
+    if (into) {
+        MV__CHECK(out->data && out->dtype == MV_DT_F32, MV_ERR_INVALID_ARG, "%s: output must be float32 with data",
+                  fn);
+        MV__CHECK(mv_vol_count(out) == n, MV_ERR_INVALID_ARG, "%s: output has %lld voxels, the input %lld", fn,
+                  (long long)mv_vol_count(out), (long long)n);
+        *t = *out;
+        return MV_OK;
+    }
+    {
+        uint64_t bytes = 0;
+        MV__TRY(mv__shape_bytes(MV_DT_F32, like->ndim, like->dim, &bytes));
+        MV__TRY(mv__result_alloc(like, (size_t)bytes, alloc_ctx, t, fn));
+    }
+    t->dtype = MV_DT_F32;
+    t->meta.scl_slope = 1.0;
+    t->meta.scl_inter = 0.0;
+    t->meta.cal_min = t->meta.cal_max = 0;
+    return MV_OK;
+}
+
+static mv_status mv__math_run(mv__math_job *j, const mv_vol *like, mv_vol *out, int into, const mv_math_opts *o,
+                              const mv_vol *in_a, const mv_vol *in_b, const char *fn)
+{
+    mv_vol t;
+    int64_t n = mv_vol_count(like);
+    int k;
+    uint64_t bytes = (uint64_t)n * 8;
+    MV__TRY(mv__math_out(like, out, into, &t, o->alloc_ctx, fn));
+    if (into) /* in place is fine voxel by voxel (a float32 input of the same count); other overlaps are not */
+        for (k = 0; k < j->nsrc; k++) {
+            const mv__msrc *s = &j->src[k];
+            if (!j->has[k]) continue;
+            if ((const void *)s->p == t.data)
+                MV__CHECK(s->dt == MV_DT_F32 && !s->scaled && s->period == n, MV_ERR_INVALID_ARG,
+                          "%s: output is an input that is not unscaled float32 of the output's size", fn);
+            else
+                MV__CHECK(!mv__ranges_overlap(s->p, (size_t)s->period * mv__dt[s->dt].size, t.data, (size_t)n * 4),
+                          MV_ERR_INVALID_ARG, "%s: output overlaps an input without being it", fn);
+        }
+    j->ops = mv__kernels_get()->math;
+    j->out = (float *)t.data;
+    mv__parallel_for(n, 1 << 15, mv__threads_for_bytes(o->threads, bytes), mv__math_range, j);
+    if (into) return MV_OK;
+    return mv__out_commit_in(out, &t, in_a, in_b);
+}
+
+static mv_status mv__math(const mv_vol *a, mv_math_op op, const mv_vol *b, double s, mv_vol *out, int into,
+                          const mv_math_opts *opts, const char *fn)
+{
+    mv_math_opts o;
+    mv__math_job j;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CHECK(a && out, MV_ERR_INVALID_ARG, "%s: NULL volume", fn);
+    MV__CHECK((int)op >= MV_MATH_ADD && (int)op < MV_MATH_OP_COUNT, MV_ERR_INVALID_ARG, "%s: op = %d", fn, (int)op);
+    memset(&j, 0, sizeof(j));
+    j.op = (int)op;
+    j.nsrc = op >= MV_MATH_ABS ? 1 : 2;
+    j.fill = (float)o.fill;
+    MV__TRY(mv__msrc_init(&j.src[0], a, o.raw, fn, "a"));
+    j.has[0] = 1;
+    if (j.nsrc == 2) {
+        if (b) {
+            MV__TRY(mv__math_operand(a, b, o.affine_tol, &j.src[1], o.raw, fn, "b"));
+            j.has[1] = 1;
+        } else
+            j.val[1] = (float)s;
+    }
+    return mv__math_run(&j, a, out, into, &o, a, b, fn);
+}
+
+MVDEF mv_status mv_math(const mv_vol *a, mv_math_op op, const mv_vol *b, double s, mv_vol *out,
+                        const mv_math_opts *opts)
+{
+    return mv__math(a, op, b, s, out, 0, opts, "mv_math");
+}
+MVDEF mv_status mv_math_into(const mv_vol *a, mv_math_op op, const mv_vol *b, double s, mv_vol *out,
+                             const mv_math_opts *opts)
+{
+    return mv__math(a, op, b, s, out, 1, opts, "mv_math_into");
+}
+
+static mv_status mv__where(const mv_vol *cond, const mv_vol *a, double av, const mv_vol *b, double bv, mv_vol *out,
+                           int into, const mv_math_opts *opts, const char *fn)
+{
+    mv_math_opts o;
+    mv__math_job j;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CHECK(cond && out, MV_ERR_INVALID_ARG, "%s: NULL volume", fn);
+    memset(&j, 0, sizeof(j));
+    j.nsrc = 3;
+    MV__TRY(mv__msrc_init(&j.src[0], cond, o.raw, fn, "cond"));
+    j.has[0] = 1;
+    if (a) {
+        MV__TRY(mv__math_operand(cond, a, o.affine_tol, &j.src[1], o.raw, fn, "a"));
+        MV__CHECK(j.src[1].period <= j.src[0].period, MV_ERR_INVALID_ARG, "%s: a has more voxels than cond", fn);
+        j.has[1] = 1;
+    } else j.val[1] = (float)av;
+    if (b) {
+        MV__TRY(mv__math_operand(cond, b, o.affine_tol, &j.src[2], o.raw, fn, "b"));
+        MV__CHECK(j.src[2].period <= j.src[0].period, MV_ERR_INVALID_ARG, "%s: b has more voxels than cond", fn);
+        j.has[2] = 1;
+    } else j.val[2] = (float)bv;
+    return mv__math_run(&j, cond, out, into, &o, cond, NULL, fn);
+}
+
+MVDEF mv_status mv_where(const mv_vol *cond, const mv_vol *a, double av, const mv_vol *b, double bv, mv_vol *out,
+                         const mv_math_opts *opts)
+{
+    return mv__where(cond, a, av, b, bv, out, 0, opts, "mv_where");
+}
+MVDEF mv_status mv_where_into(const mv_vol *cond, const mv_vol *a, double av, const mv_vol *b, double bv,
+                              mv_vol *out, const mv_math_opts *opts)
+{
+    return mv__where(cond, a, av, b, bv, out, 1, opts, "mv_where_into");
+}
+
+typedef struct mv__red_job {
+    mv__msrc src;
+    int64_t frame, T;
+    int op;
+    float *out;
+} mv__red_job;
+
+static void mv__red_range(void *ctx, int64_t b0, int64_t e0, int worker)
+{
+    mv__red_job *j = (mv__red_job *)ctx;
+    double acc[MV__MATH_BLOCK], mean[MV__MATH_BLOCK];
+    float tmp[MV__MATH_BLOCK];
+    int64_t i, t, k;
+    (void)worker;
+    for (i = b0; i < e0; i += MV__MATH_BLOCK) {
+        int64_t n = MV__MIN((int64_t)MV__MATH_BLOCK, e0 - i);
+        for (t = 0; t < j->T; t++) {
+            const float *v = mv__msrc_get(&j->src, t * j->frame + i, (size_t)n, tmp);
+            for (k = 0; k < n; k++) {
+                double x = v[k];
+                if (t == 0) acc[k] = x;
+                else if (j->op == MV_REDUCE_MIN) acc[k] = (x != x || acc[k] != acc[k]) ? x + acc[k] : x < acc[k] ? x : acc[k];
+                else if (j->op == MV_REDUCE_MAX) acc[k] = (x != x || acc[k] != acc[k]) ? x + acc[k] : x > acc[k] ? x : acc[k];
+                else acc[k] += x;
+            }
+        }
+        if (j->op == MV_REDUCE_STD) {
+            for (k = 0; k < n; k++) {
+                mean[k] = acc[k] / (double)j->T;
+                acc[k] = 0;
+            }
+            for (t = 0; t < j->T; t++) {
+                const float *v = mv__msrc_get(&j->src, t * j->frame + i, (size_t)n, tmp);
+                for (k = 0; k < n; k++) {
+                    double dlt = (double)v[k] - mean[k];
+                    acc[k] += dlt * dlt;
+                }
+            }
+            for (k = 0; k < n; k++) j->out[i + k] = (float)sqrt(acc[k] / (double)j->T);
+        } else if (j->op == MV_REDUCE_MEAN)
+            for (k = 0; k < n; k++) j->out[i + k] = (float)(acc[k] / (double)j->T);
+        else
+            for (k = 0; k < n; k++) j->out[i + k] = (float)acc[k];
+    }
+}
+
+MVDEF mv_status mv_reduce_frames(const mv_vol *in, mv_reduce_op op, mv_vol *out, const mv_math_opts *opts)
+{
+    mv_math_opts o;
+    mv__red_job j;
+    mv_vol shape, t;
+    int a;
+    uint64_t bytes = 0;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CHECK(in && out, MV_ERR_INVALID_ARG, "mv_reduce_frames: NULL volume");
+    MV__CHECK(op >= MV_REDUCE_MEAN && op <= MV_REDUCE_MAX, MV_ERR_INVALID_ARG, "mv_reduce_frames: op %d", (int)op);
+    memset(&j, 0, sizeof(j));
+    MV__TRY(mv__msrc_init(&j.src, in, o.raw, "mv_reduce_frames", "input"));
+    shape = *in;
+    shape.ndim = 3;
+    j.frame = 1;
+    j.T = 1;
+    for (a = 0; a < MV_MAX_DIMS; a++) {
+        int64_t da = a < in->ndim ? in->dim[a] : 1;
+        if (a < 3) j.frame *= da;
+        else {
+            j.T *= da;
+            shape.dim[a] = 1;
+        }
+    }
+    for (a = 0; a < 3; a++) shape.dim[a] = a < in->ndim ? in->dim[a] : 1;
+    j.op = (int)op;
+    MV__TRY(mv__shape_bytes(MV_DT_F32, 3, shape.dim, &bytes));
+    MV__TRY(mv__result_alloc(&shape, (size_t)bytes, o.alloc_ctx, &t, "mv_reduce_frames"));
+    t.dtype = MV_DT_F32;
+    t.meta.scl_slope = 1.0;
+    t.meta.scl_inter = 0.0;
+    t.meta.cal_min = t.meta.cal_max = 0;
+    j.out = (float *)t.data;
+    mv__parallel_for(j.frame, 1 << 14, mv__threads_for_bytes(o.threads, (uint64_t)j.frame * (uint64_t)j.T * 4),
+                     mv__red_range, &j);
+    return mv__out_commit_in(out, &t, in, NULL);
+}
+
+/* >>impl-morph ============================================================= */
+
+/* Volume of a 3D operation: dims 0..2 (missing ones 1), nothing beyond. */
+static mv_status mv__morph_dims(const mv_vol *v, int64_t d[3], const char *fn)
+{
+    int a;
+    MV__CHECK(v && v->data, MV_ERR_INVALID_ARG, "%s: input has no data", fn);
+    for (a = 0; a < 3; a++) d[a] = a < v->ndim ? v->dim[a] : 1;
+    for (a = 3; a < v->ndim; a++)
+        MV__CHECK(v->dim[a] == 1, MV_ERR_UNSUPPORTED, "%s: dim[%d] = %lld: 3D volumes only (take a frame)", fn, a,
+                  (long long)v->dim[a]);
+    for (a = 0; a < 3; a++) MV__CHECK(d[a] >= 1, MV_ERR_INVALID_ARG, "%s: dim[%d] = %lld", fn, a, (long long)d[a]);
+    return MV_OK;
+}
+
+/* f[x] = 1 where voxel off + x of s is foreground (nonzero as float32). */
+static void mv__fg_row(const mv__msrc *s, int64_t off, int64_t n, unsigned char *f)
+{
+    float tmp[1024];
+    int64_t x0, i;
+    if (s->dt == MV_DT_U8 && !s->scaled) {
+        const unsigned char *p = s->p + off;
+        for (i = 0; i < n; i++) f[i] = p[i] != 0;
+        return;
+    }
+    for (x0 = 0; x0 < n; x0 += 1024) {
+        int64_t m = MV__MIN((int64_t)1024, n - x0);
+        const float *v = mv__msrc_get(s, off + x0, (size_t)m, tmp);
+        for (i = 0; i < m; i++) f[x0 + i] = v[i] != 0;
+    }
+}
+
+/* ---- connected components ---------------------------------------------- */
+
+/* Union-find over run ids; every parent is <= its child, so the root of a
+   set is its first run in memory order. */
+static int32_t mv__uf_find(int32_t *p, int32_t x)
+{
+    while (p[x] != x) {
+        p[x] = p[p[x]];
+        x = p[x];
+    }
+    return x;
+}
+static void mv__uf_union(int32_t *p, int32_t a, int32_t b)
+{
+    a = mv__uf_find(p, a);
+    b = mv__uf_find(p, b);
+    if (a < b) p[b] = a;
+    else if (b < a) p[a] = b;
+}
+
+/* The rows of the backward half-neighbourhood: (dy, dz, widen in x). */
+typedef struct mv__lab_nb {
+    int dy, dz, w;
+} mv__lab_nb;
+
+typedef struct mv__lab_job {
+    mv__msrc src;
+    int64_t X, Y, Z, rowmax;
+    int nnb;
+    mv__lab_nb nb[4];
+    int32_t *out;           /* run id + 1 during the passes, then labels */
+    int32_t *parent;        /* per run id: parent, then its label */
+    unsigned char *rowbuf;  /* X bytes per worker */
+    const int64_t *slab_z;  /* slab s: z in [slab_z[s], slab_z[s + 1]) */
+    int64_t *count;         /* runs per slab */
+    int64_t nlab;           /* labels (memory order) after the resolve */
+    int64_t *key, *size;    /* per worker, nlab + 1 each: min nibabel key, voxels */
+    const int32_t *map;     /* final relabelling (pass 4) */
+} mv__lab_job;
+
+/* Unions run id with every run of row nrow that touches [xs - w, xe - 1 + w]. */
+static void mv__lab_link(int32_t *parent, const int32_t *nrow, int64_t X, int64_t xs, int64_t xe, int w, int32_t id)
+{
+    int64_t lo = MV__MAX(xs - w, (int64_t)0), hi = MV__MIN(xe - 1 + w, X - 1), q;
+    int32_t prev = 0;
+    for (q = lo; q <= hi; q++) {
+        int32_t v = nrow[q];
+        if (v && v != prev) mv__uf_union(parent, id, v - 1);
+        prev = v;
+    }
+}
+
+static void mv__lab_pass1(void *ctx, int64_t s0, int64_t s1, int worker)
+{
+    mv__lab_job *j = (mv__lab_job *)ctx;
+    int64_t s, X = j->X, Y = j->Y;
+    unsigned char *f = j->rowbuf + (size_t)worker * (size_t)X;
+    for (s = s0; s < s1; s++) {
+        int64_t z0 = j->slab_z[s], z1 = j->slab_z[s + 1], z, y, base = z0 * Y * j->rowmax;
+        int32_t next = (int32_t)base;
+        for (z = z0; z < z1; z++)
+            for (y = 0; y < Y; y++) {
+                int32_t *row = j->out + (size_t)((z * Y + y) * X);
+                int64_t x = 0;
+                mv__fg_row(&j->src, (z * Y + y) * X, X, f);
+                while (x < X) {
+                    int64_t xs, q;
+                    int32_t id;
+                    int k;
+                    if (!f[x]) {
+                        row[x++] = 0;
+                        continue;
+                    }
+                    xs = x;
+                    while (x < X && f[x]) x++;
+                    id = next++;
+                    j->parent[id] = id;
+                    for (q = xs; q < x; q++) row[q] = id + 1;
+                    for (k = 0; k < j->nnb; k++) {
+                        const mv__lab_nb *nb = &j->nb[k];
+                        int64_t yy = y + nb->dy;
+                        if ((nb->dz && z == z0) || yy < 0 || yy >= Y) continue;
+                        mv__lab_link(j->parent, j->out + (size_t)(((z + nb->dz) * Y + yy) * X), X, xs, x, nb->w, id);
+                    }
+                }
+            }
+        j->count[s] = next - (int32_t)base;
+    }
+}
+
+/* Pass 3: run ids -> labels (memory order); per worker, each label's first
+   voxel in nibabel order (key x*Y*Z + y*Z + z, taken at run starts) and
+   its voxel count, when wanted. */
+static void mv__lab_pass3(void *ctx, int64_t s0, int64_t s1, int worker)
+{
+    mv__lab_job *j = (mv__lab_job *)ctx;
+    int64_t s, X = j->X, Y = j->Y, Z = j->Z;
+    int64_t *key = j->key ? j->key + (size_t)worker * (size_t)(j->nlab + 1) : NULL;
+    int64_t *size = j->size ? j->size + (size_t)worker * (size_t)(j->nlab + 1) : NULL;
+    for (s = s0; s < s1; s++) {
+        int64_t z, y, x;
+        for (z = j->slab_z[s]; z < j->slab_z[s + 1]; z++)
+            for (y = 0; y < Y; y++) {
+                int32_t *row = j->out + (size_t)((z * Y + y) * X);
+                for (x = 0; x < X;) {
+                    int32_t r = row[x], l;
+                    int64_t xs = x;
+                    if (!r) {
+                        x++;
+                        continue;
+                    }
+                    l = j->parent[r - 1];
+                    while (x < X && row[x] == r) row[x++] = l;
+                    if (key) {
+                        int64_t k = (xs * Y + y) * Z + z;
+                        if (k < key[l]) key[l] = k;
+                        size[l] += x - xs;
+                    }
+                }
+            }
+    }
+}
+
+static void mv__lab_pass4(void *ctx, int64_t b, int64_t e, int worker)
+{
+    mv__lab_job *j = (mv__lab_job *)ctx;
+    int64_t i;
+    (void)worker;
+    for (i = b; i < e; i++) j->out[i] = j->map[j->out[i]];
+}
+
+typedef struct mv__lab_rank {
+    int64_t key, size;
+    int32_t label;
+} mv__lab_rank;
+
+static int mv__lab_cmp_key(const void *pa, const void *pb)
+{
+    const mv__lab_rank *a = (const mv__lab_rank *)pa, *b = (const mv__lab_rank *)pb;
+    return a->key < b->key ? -1 : a->key > b->key;
+}
+static int mv__lab_cmp_size(const void *pa, const void *pb)
+{
+    const mv__lab_rank *a = (const mv__lab_rank *)pa, *b = (const mv__lab_rank *)pb;
+    if (a->size != b->size) return a->size > b->size ? -1 : 1;
+    return a->key < b->key ? -1 : a->key > b->key;
+}
+
+/* Sorts r[0..n) by key (distinct, < 2^62): LSD radix, 16 bits a pass, as
+   many passes as the largest key needs; tmp holds n entries. */
+static mv_status mv__lab_sort_keys(mv__lab_rank *r, mv__lab_rank *tmp, int64_t n, int64_t maxkey, void *actx)
+{
+    int64_t *cnt = (int64_t *)mv__alloc(sizeof(int64_t) * 65536, actx), i;
+    int shift;
+    MV__CHECK(cnt != NULL, MV_ERR_OUT_OF_MEMORY, "mv_label: radix table");
+    for (shift = 0; shift < 64 && (maxkey >> shift) > 0; shift += 16) {
+        int64_t sum = 0;
+        mv__lab_rank *t;
+        memset(cnt, 0, sizeof(int64_t) * 65536);
+        for (i = 0; i < n; i++) cnt[(r[i].key >> shift) & 0xffff]++;
+        for (i = 0; i < 65536; i++) {
+            int64_t c = cnt[i];
+            cnt[i] = sum;
+            sum += c;
+        }
+        for (i = 0; i < n; i++) tmp[cnt[(r[i].key >> shift) & 0xffff]++] = r[i];
+        t = r; /* swap buffers: copy back to keep r the result */
+        memcpy(t, tmp, sizeof(*r) * (size_t)n);
+    }
+    mv__free(cnt, actx);
+    return MV_OK;
+}
+
+static mv_status mv__label(const mv_vol *in, mv_vol *out, int64_t *nlabels, int into, const mv_label_opts *opts,
+                           const char *fn)
+{
+    mv_label_opts o;
+    mv__lab_job j;
+    int64_t d[3], n, nslabs, s, slab_z[MV__MAX_THREADS + 1], count[MV__MAX_THREADS], L, i;
+    uint64_t ids;
+    int threads, w;
+    mv_vol t;
+    mv_status st = MV_OK;
+    mv__lab_rank *rank = NULL;
+    int32_t *map = NULL;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CHECK(in && out, MV_ERR_INVALID_ARG, "%s: NULL volume", fn);
+    if (nlabels) *nlabels = 0;
+    MV__TRY(mv__morph_dims(in, d, fn));
+    if (o.connectivity == 0) o.connectivity = 6;
+    MV__CHECK(o.connectivity == 6 || o.connectivity == 18 || o.connectivity == 26, MV_ERR_INVALID_ARG,
+              "%s: connectivity %d (6, 18 or 26)", fn, o.connectivity);
+    MV__CHECK((unsigned)o.order <= MV_LABEL_ORDER_SIZE, MV_ERR_INVALID_ARG, "%s: order %d", fn, (int)o.order);
+    MV__CHECK(o.min_size >= 0 && o.largest >= 0, MV_ERR_INVALID_ARG, "%s: min_size %lld, largest %lld", fn,
+              (long long)o.min_size, (long long)o.largest);
+    memset(&j, 0, sizeof(j));
+    MV__TRY(mv__msrc_init(&j.src, in, 0, fn, "input"));
+    j.X = d[0];
+    j.Y = d[1];
+    j.Z = d[2];
+    n = d[0] * d[1] * d[2];
+    j.rowmax = (d[0] + 1) / 2;
+    ids = (uint64_t)d[1] * (uint64_t)d[2] * (uint64_t)j.rowmax;
+    MV__CHECK(ids < (uint64_t)INT32_MAX - 1 && (uint64_t)n < ((uint64_t)1 << 62), MV_ERR_UNSUPPORTED,
+              "%s: %llu possible runs: more than int32 labels hold", fn, (unsigned long long)ids);
+    if (o.connectivity == 6) {
+        mv__lab_nb nb[2] = {{-1, 0, 0}, {0, -1, 0}};
+        j.nnb = 2;
+        memcpy(j.nb, nb, sizeof(nb));
+    } else {
+        int wd = o.connectivity == 26;
+        mv__lab_nb nb[4] = {{-1, 0, 1}, {0, -1, 1}, {-1, -1, 0}, {1, -1, 0}};
+        nb[2].w = nb[3].w = wd;
+        j.nnb = 4;
+        memcpy(j.nb, nb, sizeof(nb));
+    }
+    if (into) {
+        MV__CHECK(out->data && out->dtype == MV_DT_I32 && mv_vol_count(out) == n, MV_ERR_INVALID_ARG,
+                  "%s: output must be int32 with the input's %lld voxels", fn, (long long)n);
+        MV__CHECK(!mv__ranges_overlap(out->data, (size_t)n * 4, in->data, mv_vol_bytes(in)), MV_ERR_INVALID_ARG,
+                  "%s: output overlaps the input", fn);
+        t = *out;
+    } else {
+        MV__TRY(mv__result_alloc(in, (size_t)n * 4, o.alloc_ctx, &t, fn));
+        t.dtype = MV_DT_I32;
+        t.meta.scl_slope = 1.0;
+        t.meta.scl_inter = 0.0;
+        t.meta.cal_min = t.meta.cal_max = 0;
+    }
+    threads = mv__threads_for_bytes(o.threads, (uint64_t)n * 6);
+    nslabs = MV__MIN((int64_t)threads, d[2]);
+    for (s = 0; s <= nslabs; s++) slab_z[s] = d[2] * s / nslabs;
+    j.slab_z = slab_z;
+    j.count = count;
+    j.out = (int32_t *)t.data;
+    j.parent = (int32_t *)mv__alloc((size_t)ids * 4 + 4, o.alloc_ctx);
+    j.rowbuf = (unsigned char *)mv__alloc((size_t)threads * (size_t)d[0], o.alloc_ctx);
+    if (!j.parent || !j.rowbuf) {
+        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %llu bytes of scratch", fn, (unsigned long long)ids * 4);
+        goto done;
+    }
+    mv__parallel_for(nslabs, 1, threads, mv__lab_pass1, &j);
+    /* merge the slabs at their borders, in order */
+    for (s = 1; s < nslabs; s++) {
+        int64_t z = slab_z[s], y, x, k;
+        for (y = 0; y < d[1]; y++) {
+            const int32_t *row = j.out + (size_t)((z * d[1] + y) * d[0]);
+            for (x = 0; x < d[0];) {
+                int32_t r = row[x];
+                int64_t xs = x;
+                if (!r) {
+                    x++;
+                    continue;
+                }
+                while (x < d[0] && row[x] == r) x++;
+                for (k = 0; k < j.nnb; k++) {
+                    const mv__lab_nb *nb = &j.nb[k];
+                    int64_t yy = y + nb->dy;
+                    if (!nb->dz || yy < 0 || yy >= d[1]) continue;
+                    mv__lab_link(j.parent, j.out + (size_t)(((z - 1) * d[1] + yy) * d[0]), d[0], xs, x, nb->w, r - 1);
+                }
+            }
+        }
+    }
+    /* resolve: ids in increasing order, every parent already labelled */
+    L = 0;
+    for (s = 0; s < nslabs; s++) {
+        int32_t base = (int32_t)(slab_z[s] * d[1] * j.rowmax), id;
+        for (id = base; id < base + (int32_t)count[s]; id++) {
+            int32_t p = j.parent[id];
+            j.parent[id] = p == id ? (int32_t)++L : j.parent[p];
+        }
+    }
+    j.nlab = L;
+    {
+        int need_rank = o.order != MV_LABEL_ORDER_MEMORY || o.min_size > 0 || o.largest > 0;
+        if (need_rank) {
+            size_t per = (size_t)(L + 1);
+            j.key = (int64_t *)mv__alloc(sizeof(int64_t) * per * (size_t)threads, o.alloc_ctx);
+            j.size = (int64_t *)mv__alloc(sizeof(int64_t) * per * (size_t)threads, o.alloc_ctx);
+            if (!j.key || !j.size) {
+                st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: per-label tables for %lld labels", fn, (long long)L);
+                goto done;
+            }
+            for (i = 0; i < (int64_t)per * threads; i++) {
+                j.key[i] = INT64_MAX;
+                j.size[i] = 0;
+            }
+        }
+        mv__parallel_for(nslabs, 1, threads, mv__lab_pass3, &j);
+        if (need_rank) {
+            int64_t kept = 0, next = 0;
+            rank = (mv__lab_rank *)mv__alloc(sizeof(mv__lab_rank) * (size_t)(2 * L + 1), o.alloc_ctx);
+            map = (int32_t *)mv__alloc(sizeof(int32_t) * (size_t)(L + 1), o.alloc_ctx);
+            if (!rank || !map) {
+                st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: tables for %lld labels", fn, (long long)L);
+                goto done;
+            }
+            for (i = 1; i <= L; i++) {
+                mv__lab_rank *r = &rank[i - 1];
+                r->key = INT64_MAX;
+                r->size = 0;
+                r->label = (int32_t)i;
+                for (w = 0; w < threads; w++) {
+                    size_t at = (size_t)w * (size_t)(L + 1) + (size_t)i;
+                    if (j.key[at] < r->key) r->key = j.key[at];
+                    r->size += j.size[at];
+                }
+            }
+            for (i = 0; i <= L; i++) map[i] = 0;
+            /* which survive: size filter, then the n largest */
+            if (o.largest > 0 && o.largest < L) {
+                qsort(rank, (size_t)L, sizeof(*rank), mv__lab_cmp_size);
+                for (i = 0; i < L; i++)
+                    if (i < o.largest && rank[i].size >= o.min_size) rank[kept++] = rank[i];
+            } else
+                for (i = 0; i < L; i++)
+                    if (rank[i].size >= o.min_size) rank[kept++] = rank[i];
+            /* their order */
+            if (o.order == MV_LABEL_ORDER_SIZE)
+                qsort(rank, (size_t)kept, sizeof(*rank), mv__lab_cmp_size);
+            else if (o.order == MV_LABEL_ORDER_NIBABEL) {
+                st = mv__lab_sort_keys(rank, rank + L, kept, n, o.alloc_ctx);
+                if (st != MV_OK) goto done;
+            } else { /* memory order: labels are already in it */
+                int64_t a = 0, b2;
+                for (b2 = 0; b2 < kept; b2++) rank[b2].key = rank[b2].label;
+                (void)a;
+                qsort(rank, (size_t)kept, sizeof(*rank), mv__lab_cmp_key);
+            }
+            for (i = 0; i < kept; i++) map[rank[i].label] = (int32_t)++next;
+            j.map = map;
+            L = kept;
+            mv__parallel_for(n, 1 << 16, threads, mv__lab_pass4, &j);
+        }
+    }
+    if (nlabels) *nlabels = L;
+done:
+    mv__free(j.parent, o.alloc_ctx);
+    mv__free(j.rowbuf, o.alloc_ctx);
+    mv__free(j.key, o.alloc_ctx);
+    mv__free(j.size, o.alloc_ctx);
+    mv__free(rank, o.alloc_ctx);
+    mv__free(map, o.alloc_ctx);
+    if (st != MV_OK) {
+        if (!into) mv_free(&t);
+        return st;
+    }
+    if (into) return MV_OK;
+    return mv__out_commit_in(out, &t, in, NULL);
+}
+
+MVDEF mv_status mv_label(const mv_vol *in, mv_vol *out, int64_t *nlabels, const mv_label_opts *opts)
+{
+    return mv__label(in, out, nlabels, 0, opts, "mv_label");
+}
+MVDEF mv_status mv_label_into(const mv_vol *in, mv_vol *out, int64_t *nlabels, const mv_label_opts *opts)
+{
+    return mv__label(in, out, nlabels, 1, opts, "mv_label_into");
+}
+
+/* The integer value of voxel i of an integer volume. */
+static int64_t mv__int_at(const mv_vol *v, int64_t i)
+{
+    const unsigned char *p = (const unsigned char *)v->data + (size_t)i * mv__dt[v->dtype].size;
+    switch (v->dtype) {
+    case MV_DT_U8: return *p;
+    case MV_DT_I8: return *(const int8_t *)(const void *)p;
+    case MV_DT_U16: return *(const uint16_t *)(const void *)p;
+    case MV_DT_I16: return *(const int16_t *)(const void *)p;
+    case MV_DT_U32: return *(const uint32_t *)(const void *)p;
+    case MV_DT_I32: return *(const int32_t *)(const void *)p;
+    case MV_DT_I64: return *(const int64_t *)(const void *)p;
+    case MV_DT_U64: {
+        uint64_t u = *(const uint64_t *)(const void *)p;
+        return u > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)u;
+    }
+    default: return 0;
+    }
+}
+
+static mv_status mv__check_labels(const mv_vol *v, const char *fn)
+{
+    MV__CHECK(v && v->data && mv__dtype_ok(v->dtype), MV_ERR_INVALID_ARG, "%s: label volume has no data", fn);
+    MV__CHECK(mv__dt[v->dtype].kind == MV__K_SINT || mv__dt[v->dtype].kind == MV__K_UINT, MV_ERR_INVALID_ARG,
+              "%s: labels are %s: an integer dtype is needed", fn, mv__dt[v->dtype].name);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_label_sizes(const mv_vol *labels, int64_t *counts, int64_t n, int64_t *outside)
+{
+    int64_t i, nv, out_n = 0;
+    MV__TRY(mv__check_labels(labels, "mv_label_sizes"));
+    MV__CHECK(n >= 0 && (n == 0 || counts), MV_ERR_INVALID_ARG, "mv_label_sizes: n = %lld, counts %p", (long long)n,
+              (void *)counts);
+    for (i = 0; i < n; i++) counts[i] = 0;
+    nv = mv_vol_count(labels);
+    for (i = 0; i < nv; i++) {
+        int64_t l = mv__int_at(labels, i);
+        if (l >= 0 && l < n) counts[l]++;
+        else out_n++;
+    }
+    if (outside) *outside = out_n;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_relabel_sequential(const mv_vol *labels, mv_vol *out, int64_t *nout, const mv_label_opts *opts)
+{
+    mv_label_opts o;
+    int64_t i, nv, mx = 0, next = 0;
+    int32_t *map, *dst;
+    mv_vol t;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__TRY(mv__check_labels(labels, "mv_relabel_sequential"));
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_relabel_sequential: NULL output");
+    nv = mv_vol_count(labels);
+    for (i = 0; i < nv; i++) {
+        int64_t l = mv__int_at(labels, i);
+        MV__CHECK(l >= 0, MV_ERR_INVALID_ARG, "mv_relabel_sequential: label %lld at voxel %lld is negative",
+                  (long long)l, (long long)i);
+        if (l > mx) mx = l;
+    }
+    MV__CHECK(mx < INT32_MAX && (uint64_t)mx < ((uint64_t)1 << 40), MV_ERR_UNSUPPORTED,
+              "mv_relabel_sequential: largest label %lld", (long long)mx);
+    map = (int32_t *)mv__alloc_zero(sizeof(int32_t) * (size_t)(mx + 1), o.alloc_ctx);
+    MV__CHECK(map != NULL, MV_ERR_OUT_OF_MEMORY, "mv_relabel_sequential: table of %lld labels", (long long)mx + 1);
+    for (i = 0; i < nv; i++) map[mv__int_at(labels, i)] = 1;
+    map[0] = 0;
+    for (i = 1; i <= mx; i++)
+        if (map[i]) map[i] = (int32_t)++next;
+    {
+        mv_status st = mv__result_alloc(labels, (size_t)nv * 4, o.alloc_ctx, &t, "mv_relabel_sequential");
+        if (st != MV_OK) {
+            mv__free(map, o.alloc_ctx);
+            return st;
+        }
+    }
+    t.dtype = MV_DT_I32;
+    t.meta.scl_slope = 1.0;
+    t.meta.scl_inter = 0.0;
+    dst = (int32_t *)t.data;
+    for (i = 0; i < nv; i++) dst[i] = map[mv__int_at(labels, i)];
+    mv__free(map, o.alloc_ctx);
+    if (nout) *nout = next;
+    return mv__out_commit_in(out, &t, labels, NULL);
+}
+
+MVDEF mv_status mv_one_hot(const mv_vol *labels, int64_t nclasses, mv_vol *out, const mv_label_opts *opts)
+{
+    mv_label_opts o;
+    int64_t d[3], nv, i, c;
+    uint64_t bytes = 0;
+    mv_vol t, shape;
+    unsigned char *dst;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__TRY(mv__check_labels(labels, "mv_one_hot"));
+    MV__TRY(mv__morph_dims(labels, d, "mv_one_hot"));
+    MV__CHECK(out != NULL && nclasses >= 1, MV_ERR_INVALID_ARG, "mv_one_hot: nclasses = %lld", (long long)nclasses);
+    nv = d[0] * d[1] * d[2];
+    shape = *labels;
+    shape.ndim = 4;
+    shape.dim[0] = d[0];
+    shape.dim[1] = d[1];
+    shape.dim[2] = d[2];
+    shape.dim[3] = nclasses;
+    MV__TRY(mv__shape_bytes(MV_DT_U8, 4, shape.dim, &bytes));
+    MV__TRY(mv__result_alloc(&shape, (size_t)bytes, o.alloc_ctx, &t, "mv_one_hot"));
+    t.dtype = MV_DT_U8;
+    t.meta.scl_slope = 1.0;
+    t.meta.scl_inter = 0.0;
+    if (t.spacing[3] == 0) t.spacing[3] = 1;
+    dst = (unsigned char *)t.data;
+    memset(dst, 0, (size_t)bytes);
+    for (i = 0; i < nv; i++) {
+        c = mv__int_at(labels, i);
+        if (c >= 0 && c < nclasses) dst[(size_t)c * (size_t)nv + (size_t)i] = 1;
+    }
+    return mv__out_commit_in(out, &t, labels, NULL);
+}
+
+/* ---- regions, foreground box ------------------------------------------- */
+
+
+MVDEF mv_status mv_region_stats_compute(const mv_vol *values, const mv_vol *labels, int64_t nlabels,
+                                        mv_region_stats *out, const mv_math_opts *opts)
+{
+    mv_math_opts o;
+    mv__msrc lab, val;
+    int64_t d[3], nv, T = 1, t, i, l;
+    int a, is_int;
+    double vol1;
+    float tmp[MV__MATH_BLOCK], ltmp[MV__MATH_BLOCK];
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CHECK(labels && out && nlabels >= 1, MV_ERR_INVALID_ARG, "mv_region_stats_compute: labels %p, out %p, nlabels %lld",
+              (const void *)labels, (void *)out, (long long)nlabels);
+    MV__TRY(mv__morph_dims(labels, d, "mv_region_stats_compute"));
+    MV__TRY(mv__msrc_init(&lab, labels, 0, "mv_region_stats_compute", "labels"));
+    nv = d[0] * d[1] * d[2];
+    is_int = mv__dt[labels->dtype].kind == MV__K_UINT || mv__dt[labels->dtype].kind == MV__K_SINT;
+    if (values) {
+        mv_status st = mv_same_grid(values, labels, o.affine_tol);
+        if (st != MV_OK) return st;
+        MV__TRY(mv__msrc_init(&val, values, o.raw, "mv_region_stats_compute", "values"));
+        T = val.period / nv;
+        MV__CHECK(T * nv == val.period, MV_ERR_INVALID_ARG, "mv_region_stats_compute: values are not frames of the labels' grid");
+    }
+    {
+        double m3[3][3];
+        int r3, c3;
+        for (r3 = 0; r3 < 3; r3++)
+            for (c3 = 0; c3 < 3; c3++) m3[r3][c3] = labels->affine[r3][c3];
+        vol1 = fabs(mv__det3(m3));
+    }
+    for (t = 0; t < T; t++)
+        for (l = 0; l < nlabels; l++) {
+            mv_region_stats *r = &out[t * nlabels + l];
+            memset(r, 0, sizeof(*r));
+            r->sum = 0;
+            r->mean = r->std = r->min = r->max = NAN;
+            for (a = 0; a < 3; a++) {
+                r->bbox_min[a] = INT64_MAX;
+                r->bbox_max[a] = -1;
+            }
+        }
+    /* pass 1: counts, boxes, index sums, value sums, min, max */
+    {
+        double *cs = NULL;
+        for (t = 0; t < T; t++) {
+            for (i = 0; i < nv; i += MV__MATH_BLOCK) {
+                int64_t n = MV__MIN((int64_t)MV__MATH_BLOCK, nv - i), k;
+                const float *v = values ? mv__msrc_get(&val, t * nv + i, (size_t)n, tmp) : NULL;
+                for (k = 0; k < n; k++) {
+                    int64_t idx = i + k, lv;
+                    mv_region_stats *r;
+                    if (is_int) lv = mv__int_at(labels, idx);
+                    else lv = mv__msrc_get(&lab, idx, 1, ltmp)[0] != 0;
+                    if (lv < 0 || lv >= nlabels) continue;
+                    r = &out[t * nlabels + lv];
+                    if (t == 0 || values) {
+                        int64_t c[3];
+                        c[0] = idx % d[0];
+                        c[1] = (idx / d[0]) % d[1];
+                        c[2] = idx / (d[0] * d[1]);
+                        r->count++;
+                        for (a = 0; a < 3; a++) {
+                            if (c[a] < r->bbox_min[a]) r->bbox_min[a] = c[a];
+                            if (c[a] > r->bbox_max[a]) r->bbox_max[a] = c[a];
+                            r->centroid[a] += (double)c[a]; /* index sums for now */
+                        }
+                    }
+                    if (v && isfinite(v[k])) {
+                        double x = v[k];
+                        if (r->n_finite == 0) r->min = r->max = x;
+                        else {
+                            if (x < r->min) r->min = x;
+                            if (x > r->max) r->max = x;
+                        }
+                        r->n_finite++;
+                        r->sum += x;
+                    }
+                }
+            }
+        }
+        (void)cs;
+    }
+    /* pass 2: squared deviations from the mean */
+    for (t = 0; t < T; t++)
+        for (l = 0; l < nlabels; l++) {
+            mv_region_stats *r = &out[t * nlabels + l];
+            if (r->n_finite) {
+                r->mean = r->sum / (double)r->n_finite;
+                r->std = 0;
+            }
+        }
+    if (values)
+        for (t = 0; t < T; t++)
+            for (i = 0; i < nv; i += MV__MATH_BLOCK) {
+                int64_t n = MV__MIN((int64_t)MV__MATH_BLOCK, nv - i), k;
+                const float *v = mv__msrc_get(&val, t * nv + i, (size_t)n, tmp);
+                for (k = 0; k < n; k++) {
+                    int64_t lv = is_int ? mv__int_at(labels, i + k) : mv__msrc_get(&lab, i + k, 1, ltmp)[0] != 0;
+                    mv_region_stats *r;
+                    double dv;
+                    if (lv < 0 || lv >= nlabels || !isfinite(v[k])) continue;
+                    r = &out[t * nlabels + lv];
+                    dv = (double)v[k] - r->mean;
+                    r->std += dv * dv;
+                }
+            }
+    for (t = 0; t < T; t++)
+        for (l = 0; l < nlabels; l++) {
+            mv_region_stats *r = &out[t * nlabels + l];
+            double c[3];
+            if (r->n_finite) r->std = sqrt(r->std / (double)r->n_finite);
+            if (!values) r->sum = NAN;
+            r->volume_mm3 = (double)r->count * vol1;
+            if (!r->count) {
+                for (a = 0; a < 3; a++) {
+                    r->bbox_min[a] = 0;
+                    r->bbox_max[a] = -1;
+                    r->centroid[a] = NAN;
+                }
+                continue;
+            }
+            for (a = 0; a < 3; a++) c[a] = r->centroid[a] / (double)r->count;
+            for (a = 0; a < 3; a++)
+                r->centroid[a] = labels->affine[a][0] * c[0] + labels->affine[a][1] * c[1] + labels->affine[a][2] * c[2] +
+                                 labels->affine[a][3];
+        }
+    return MV_OK;
+}
+
+MVDEF mv_status mv_foreground_box(const mv_vol *in, int64_t margin, int64_t start[3], int64_t size[3])
+{
+    mv__msrc s;
+    int64_t d[3], lo[3], hi[3], nv, T, t, i;
+    float tmp[MV__MATH_BLOCK];
+    int a;
+    MV__CHECK(in && start && size && margin >= 0 && margin < ((int64_t)1 << 40), MV_ERR_INVALID_ARG,
+              "mv_foreground_box: NULL argument or margin %lld", (long long)margin);
+    MV__TRY(mv__msrc_init(&s, in, 0, "mv_foreground_box", "input"));
+    for (a = 0; a < 3; a++) {
+        d[a] = a < in->ndim ? in->dim[a] : 1;
+        lo[a] = INT64_MAX;
+        hi[a] = -1;
+    }
+    nv = d[0] * d[1] * d[2];
+    T = s.period / nv;
+    for (t = 0; t < T; t++)
+        for (i = 0; i < nv; i += MV__MATH_BLOCK) {
+            int64_t n = MV__MIN((int64_t)MV__MATH_BLOCK, nv - i), k;
+            const float *v = mv__msrc_get(&s, t * nv + i, (size_t)n, tmp);
+            for (k = 0; k < n; k++)
+                if (v[k] > 0) {
+                    int64_t idx = i + k, c[3];
+                    c[0] = idx % d[0];
+                    c[1] = (idx / d[0]) % d[1];
+                    c[2] = idx / (d[0] * d[1]);
+                    for (a = 0; a < 3; a++) {
+                        if (c[a] < lo[a]) lo[a] = c[a];
+                        if (c[a] > hi[a]) hi[a] = c[a];
+                    }
+                }
+        }
+    MV__CHECK(hi[0] >= 0, MV_ERR_NOT_FOUND, "mv_foreground_box: no voxel > 0");
+    for (a = 0; a < 3; a++) {
+        int64_t s0 = MV__MAX(lo[a] - margin, (int64_t)0), e0 = MV__MIN(hi[a] + margin, d[a] - 1);
+        start[a] = s0;
+        size[a] = e0 - s0 + 1;
+    }
+    return MV_OK;
+}
+
+MVDEF mv_status mv_crop_foreground(const mv_vol *in, mv_vol *out, int64_t margin, const mv_spatial_opts *opts)
+{
+    int64_t start[3], size[3];
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_crop_foreground: NULL output");
+    MV__TRY(mv_foreground_box(in, margin, start, size));
+    return mv_crop_pad_box(in, out, start, size, opts);
+}
+
+/* ---- Euclidean distance transform --------------------------------------- */
+
+typedef struct mv__edt_job {
+    mv__msrc src;
+    int64_t X, Y, Z, nmax;
+    double s[3];
+    int sites_fg;        /* sites (distance 0) are the foreground voxels, else the background */
+    int mode;            /* 0: write every voxel; -1: only D > 0, negated; +1: only D > 0 */
+    int squared;
+    double *D;           /* squared distances */
+    unsigned char *buf;  /* per worker scratch */
+    size_t buf_per;
+    float *out;
+} mv__edt_job;
+
+/* Felzenszwalb-Huttenlocher lower envelope: d[q] = min_v ((q - v) s)^2 + f[v]
+   over the finite f[v]; +inf if none. */
+static void mv__edt_line(const double *f, double *d, int64_t n, double s, int64_t *v, double *z)
+{
+    int64_t k = -1, q;
+    for (q = 0; q < n; q++) {
+        double fq = f[q], qs = (double)q * s, x = 0;
+        if (fq == HUGE_VAL) continue;
+        while (k >= 0) {
+            double vs = (double)v[k] * s;
+            x = ((fq + qs * qs) - (f[v[k]] + vs * vs)) / (2.0 * s * s * (double)(q - v[k]));
+            if (x <= z[k]) k--;
+            else break;
+        }
+        k++;
+        v[k] = q;
+        z[k] = k ? x : -HUGE_VAL;
+        z[k + 1] = HUGE_VAL;
+    }
+    if (k < 0) {
+        for (q = 0; q < n; q++) d[q] = HUGE_VAL;
+        return;
+    }
+    k = 0;
+    for (q = 0; q < n; q++) {
+        double t;
+        while (z[k + 1] < (double)q) k++;
+        t = (double)(q - v[k]) * s;
+        d[q] = f[v[k]] + t * t;
+    }
+}
+
+/* rows along x: distance to the nearest site of the row */
+static void mv__edt_pass_x(void *ctx, int64_t r0, int64_t r1, int worker)
+{
+    mv__edt_job *j = (mv__edt_job *)ctx;
+    unsigned char *f = j->buf + (size_t)worker * j->buf_per;
+    int64_t r, x, X = j->X;
+    for (r = r0; r < r1; r++) {
+        double *D = j->D + (size_t)(r * X);
+        int64_t last = -1;
+        mv__fg_row(&j->src, r * X, X, f);
+        for (x = 0; x < X; x++) {
+            int site = j->sites_fg ? f[x] : !f[x];
+            if (site) last = x;
+            D[x] = last < 0 ? HUGE_VAL : (double)(x - last);
+        }
+        last = -1;
+        for (x = X - 1; x >= 0; x--) {
+            int site = j->sites_fg ? f[x] : !f[x];
+            if (site) last = x;
+            if (last >= 0 && (double)(last - x) < D[x]) D[x] = (double)(last - x);
+        }
+        for (x = 0; x < X; x++)
+            if (D[x] != HUGE_VAL) {
+                double t = D[x] * j->s[0];
+                D[x] = t * t;
+            }
+    }
+}
+
+static void mv__edt_pass_y(void *ctx, int64_t z0, int64_t z1, int worker)
+{
+    mv__edt_job *j = (mv__edt_job *)ctx;
+    double *f = (double *)(void *)(j->buf + (size_t)worker * j->buf_per), *d = f + j->nmax, *zz = d + j->nmax;
+    int64_t *v = (int64_t *)(void *)(zz + j->nmax + 1);
+    int64_t z, x, y, X = j->X, Y = j->Y;
+    for (z = z0; z < z1; z++)
+        for (x = 0; x < X; x++) {
+            double *col = j->D + (size_t)(z * X * Y + x);
+            for (y = 0; y < Y; y++) f[y] = col[y * X];
+            mv__edt_line(f, d, Y, j->s[1], v, zz);
+            for (y = 0; y < Y; y++) col[y * X] = d[y];
+        }
+}
+
+static void mv__edt_pass_z(void *ctx, int64_t y0, int64_t y1, int worker)
+{
+    mv__edt_job *j = (mv__edt_job *)ctx;
+    double *f = (double *)(void *)(j->buf + (size_t)worker * j->buf_per), *d = f + j->nmax, *zz = d + j->nmax;
+    int64_t *v = (int64_t *)(void *)(zz + j->nmax + 1);
+    int64_t z, x, y, X = j->X, Y = j->Y, Z = j->Z, sz = X * Y;
+    for (y = y0; y < y1; y++)
+        for (x = 0; x < X; x++) {
+            size_t at = (size_t)(y * X + x);
+            for (z = 0; z < Z; z++) f[z] = j->D[at + (size_t)(z * sz)];
+            if (Z > 1) mv__edt_line(f, d, Z, j->s[2], v, zz);
+            else d[0] = f[0];
+            for (z = 0; z < Z; z++) {
+                double q = d[z];
+                float r = (float)(j->squared ? q : sqrt(q));
+                size_t o = at + (size_t)(z * sz);
+                if (j->mode == 0) j->out[o] = r;
+                else if (q > 0) j->out[o] = j->mode < 0 ? -r : r;
+            }
+        }
+}
+
+static void mv__edt_run(mv__edt_job *j, int threads)
+{
+    mv__parallel_for(j->Y * j->Z, 64, threads, mv__edt_pass_x, j);
+    if (j->Y > 1) mv__parallel_for(j->Z, 1, threads, mv__edt_pass_y, j);
+    mv__parallel_for(j->Y, 1, threads, mv__edt_pass_z, j);
+}
+
+static mv_status mv__edt(const mv_vol *in, mv_vol *out, int into, const mv_edt_opts *opts, const char *fn)
+{
+    mv_edt_opts o;
+    mv__edt_job j;
+    int64_t d[3], n;
+    int a, threads;
+    mv_vol t;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CHECK(in && out, MV_ERR_INVALID_ARG, "%s: NULL volume", fn);
+    MV__TRY(mv__morph_dims(in, d, fn));
+    memset(&j, 0, sizeof(j));
+    MV__TRY(mv__msrc_init(&j.src, in, 0, fn, "input"));
+    for (a = 0; a < 3; a++) {
+        j.s[a] = o.spacing[a] != 0 ? o.spacing[a] : o.voxel_units ? 1.0 : (a < in->ndim ? in->spacing[a] : 1.0);
+        MV__CHECK(isfinite(j.s[a]) && j.s[a] > 0, MV_ERR_INVALID_ARG, "%s: spacing[%d] = %g", fn, a, j.s[a]);
+    }
+    j.X = d[0];
+    j.Y = d[1];
+    j.Z = d[2];
+    n = d[0] * d[1] * d[2];
+    j.nmax = MV__MAX(d[0], MV__MAX(d[1], d[2]));
+    j.squared = o.squared;
+    if (into) {
+        MV__CHECK(out->data && out->dtype == MV_DT_F32 && mv_vol_count(out) == n, MV_ERR_INVALID_ARG,
+                  "%s: output must be float32 with the input's %lld voxels", fn, (long long)n);
+        MV__CHECK(!o.sign || !mv__ranges_overlap(out->data, (size_t)n * 4, in->data, mv_vol_bytes(in)),
+                  MV_ERR_INVALID_ARG, "%s: the signed transform cannot run in place", fn);
+        t = *out;
+    } else {
+        MV__TRY(mv__result_alloc(in, (size_t)n * 4, o.alloc_ctx, &t, fn));
+        t.dtype = MV_DT_F32;
+        t.meta.scl_slope = 1.0;
+        t.meta.scl_inter = 0.0;
+        t.meta.cal_min = t.meta.cal_max = 0;
+    }
+    threads = mv__threads_for_bytes(o.threads, (uint64_t)n * 12);
+    j.buf_per = (size_t)j.nmax * 32 + 64;
+    j.D = (double *)mv__alloc((size_t)n * 8, o.alloc_ctx);
+    j.buf = (unsigned char *)mv__alloc(j.buf_per * (size_t)threads, o.alloc_ctx);
+    j.out = (float *)t.data;
+    if (!j.D || !j.buf) {
+        mv__free(j.D, o.alloc_ctx);
+        mv__free(j.buf, o.alloc_ctx);
+        if (!into) mv_free(&t);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %llu bytes of scratch", fn, (unsigned long long)n * 8);
+    }
+    if (!o.sign) {
+        j.sites_fg = 0;
+        j.mode = 0;
+        mv__edt_run(&j, threads);
+    } else {
+        memset(t.data, 0, (size_t)n * 4);
+        j.sites_fg = 0; /* foreground: minus the distance to the background */
+        j.mode = -1;
+        mv__edt_run(&j, threads);
+        j.sites_fg = 1; /* background: the distance to the foreground */
+        j.mode = 1;
+        mv__edt_run(&j, threads);
+    }
+    mv__free(j.D, o.alloc_ctx);
+    mv__free(j.buf, o.alloc_ctx);
+    if (into) return MV_OK;
+    return mv__out_commit_in(out, &t, in, NULL);
+}
+
+MVDEF mv_status mv_edt(const mv_vol *in, mv_vol *out, const mv_edt_opts *opts)
+{
+    return mv__edt(in, out, 0, opts, "mv_edt");
+}
+MVDEF mv_status mv_edt_into(const mv_vol *in, mv_vol *out, const mv_edt_opts *opts)
+{
+    return mv__edt(in, out, 1, opts, "mv_edt_into");
+}
+
+/* ---- binary morphology ---------------------------------------------------- */
+
+/* One 1D erosion or dilation of radius r along a line of a u8 mask:
+   erosion keeps i iff no background (outside = border) lies within r,
+   dilation sets i iff a foreground voxel (outside = border) lies within r. */
+static void mv__line_morph(const unsigned char *in, int64_t is, int64_t n, unsigned char *out, int64_t os,
+                           int64_t r, int erode, int border, int64_t *dist)
+{
+    int64_t i, last;
+    int want = erode ? 0 : 1;            /* the voxels whose distance matters */
+    int outside = border == want;        /* the outside counts as such a voxel */
+    last = outside ? -1 : INT64_MIN / 2;
+    for (i = 0; i < n; i++) {
+        if ((in[i * is] != 0) == want) last = i;
+        dist[i] = i - last;
+    }
+    last = outside ? n : INT64_MAX / 2;
+    for (i = n - 1; i >= 0; i--) {
+        if ((in[i * is] != 0) == want) last = i;
+        if (last - i < dist[i]) dist[i] = last - i;
+    }
+    for (i = 0; i < n; i++) out[i * os] = (unsigned char)(erode ? dist[i] > r : dist[i] <= r);
+}
+
+typedef struct mv__bm_job {
+    int64_t d[3], r;
+    int axis, erode, border;
+    const unsigned char *in;
+    unsigned char *out;
+    int64_t *dist;   /* per worker, max dim */
+    int64_t nmax;
+    /* cross */
+    int noff;
+    int off[26][3];
+} mv__bm_job;
+
+static void mv__bm_axis_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    mv__bm_job *j = (mv__bm_job *)ctx;
+    int64_t *dist = j->dist + (size_t)worker * (size_t)j->nmax, l, X = j->d[0], Y = j->d[1];
+    for (l = b; l < e; l++) {
+        int64_t base, st, n;
+        if (j->axis == 0) {
+            base = l * X;
+            st = 1;
+            n = X;
+        } else if (j->axis == 1) {
+            base = (l / X) * X * Y + l % X;
+            st = X;
+            n = Y;
+        } else {
+            base = l;
+            st = X * Y;
+            n = j->d[2];
+        }
+        mv__line_morph(j->in + base, st, n, j->out + base, st, j->r, j->erode, j->border, dist);
+    }
+}
+
+/* in -> out along one axis (in and out distinct) */
+static void mv__bm_axis(mv__bm_job *j, int axis, int64_t r, int threads)
+{
+    int64_t lines = axis == 0 ? j->d[1] * j->d[2] : axis == 1 ? j->d[0] * j->d[2] : j->d[0] * j->d[1];
+    j->axis = axis;
+    j->r = r;
+    mv__parallel_for(lines, 256, threads, mv__bm_axis_range, j);
+}
+
+static void mv__bm_cross_range(void *ctx, int64_t z0, int64_t z1, int worker)
+{
+    mv__bm_job *j = (mv__bm_job *)ctx;
+    int64_t X = j->d[0], Y = j->d[1], Z = j->d[2], z, y, x;
+    int k;
+    (void)worker;
+    for (z = z0; z < z1; z++)
+        for (y = 0; y < Y; y++)
+            for (x = 0; x < X; x++) {
+                size_t at = (size_t)(x + X * (y + Y * z));
+                int v = j->in[at] != 0;
+                for (k = 0; k < j->noff; k++) {
+                    int64_t xx = x + j->off[k][0], yy = y + j->off[k][1], zz = z + j->off[k][2];
+                    int w = (xx < 0 || yy < 0 || zz < 0 || xx >= X || yy >= Y || zz >= Z)
+                                ? j->border
+                                : j->in[(size_t)(xx + X * (yy + Y * zz))] != 0;
+                    if (j->erode ? !w : w) {
+                        v = !j->erode;
+                        break;
+                    }
+                }
+                j->out[at] = (unsigned char)v;
+            }
+}
+
+/* The ball by a distance transform: D^2 to the nearest site, compared with r^2. */
+typedef struct mv__ball_job {
+    mv__edt_job e;
+    const unsigned char *mask;
+    unsigned char *bout;
+    double r2;
+    int erode, border;
+    unsigned char *near[3];  /* per axis coordinate: the outside lies within r */
+} mv__ball_job;
+
+static void mv__ball_pass_x(void *ctx, int64_t r0, int64_t r1, int worker)
+{
+    mv__ball_job *b = (mv__ball_job *)ctx;
+    mv__edt_job *j = &b->e;
+    int64_t r, x, X = j->X;
+    (void)worker;
+    for (r = r0; r < r1; r++) {
+        const unsigned char *f = b->mask + (size_t)(r * X);
+        double *D = j->D + (size_t)(r * X);
+        int64_t last = -1;
+        for (x = 0; x < X; x++) {
+            if ((f[x] != 0) == (j->sites_fg != 0)) last = x;
+            D[x] = last < 0 ? HUGE_VAL : (double)(x - last);
+        }
+        last = -1;
+        for (x = X - 1; x >= 0; x--) {
+            if ((f[x] != 0) == (j->sites_fg != 0)) last = x;
+            if (last >= 0 && (double)(last - x) < D[x]) D[x] = (double)(last - x);
+        }
+        for (x = 0; x < X; x++)
+            if (D[x] != HUGE_VAL) {
+                double t = D[x] * j->s[0];
+                D[x] = t * t;
+            }
+    }
+}
+
+static void mv__ball_pass_z(void *ctx, int64_t y0, int64_t y1, int worker)
+{
+    mv__ball_job *b = (mv__ball_job *)ctx;
+    mv__edt_job *j = &b->e;
+    double *f = (double *)(void *)(j->buf + (size_t)worker * j->buf_per), *d = f + j->nmax, *zz = d + j->nmax;
+    int64_t *v = (int64_t *)(void *)(zz + j->nmax + 1);
+    int64_t z, x, y, X = j->X, Y = j->Y, Z = j->Z, sz = X * Y;
+    for (y = y0; y < y1; y++)
+        for (x = 0; x < X; x++) {
+            size_t at = (size_t)(y * X + x);
+            for (z = 0; z < Z; z++) f[z] = j->D[at + (size_t)(z * sz)];
+            if (Z > 1) mv__edt_line(f, d, Z, j->s[2], v, zz);
+            else d[0] = f[0];
+            for (z = 0; z < Z; z++) {
+                int nearb = b->near[0][x] || b->near[1][y] || b->near[2][z], o;
+                if (b->erode) /* sites: background; keep when none within r */
+                    o = d[z] > b->r2 && !(b->border == 0 && nearb);
+                else
+                    o = d[z] <= b->r2 || (b->border == 1 && nearb);
+                b->bout[at + (size_t)(z * sz)] = (unsigned char)o;
+            }
+        }
+}
+
+static void mv__ball(mv__ball_job *b, const unsigned char *in, unsigned char *out, int erode, int threads)
+{
+    b->mask = in;
+    b->bout = out;
+    b->erode = erode;
+    b->e.sites_fg = !erode;
+    mv__parallel_for(b->e.Y * b->e.Z, 64, threads, mv__ball_pass_x, b);
+    if (b->e.Y > 1) mv__parallel_for(b->e.Z, 1, threads, mv__edt_pass_y, &b->e);
+    mv__parallel_for(b->e.Y, 1, threads, mv__ball_pass_z, b);
+}
+
+static void mv__fg_range(void *ctx, int64_t r0, int64_t r1, int worker)
+{
+    mv__lab_job *j = (mv__lab_job *)ctx; /* src, X and rowbuf (the mask) only */
+    int64_t r;
+    (void)worker;
+    for (r = r0; r < r1; r++) mv__fg_row(&j->src, r * j->X, j->X, j->rowbuf + (size_t)(r * j->X));
+}
+
+/* the foreground of in as a 0/1 mask */
+static void mv__fg_mask(const mv__msrc *s, const int64_t d[3], unsigned char *m, int threads)
+{
+    mv__lab_job j;
+    memset(&j, 0, sizeof(j));
+    j.src = *s;
+    j.X = d[0];
+    j.rowbuf = m;
+    mv__parallel_for(d[1] * d[2], 64, threads, mv__fg_range, &j);
+}
+
+/* The ball of a small radius by bounded separable minima: per slice,
+   h = ((dx s0)^2 to the nearest site of the row, if within R0), g = min over
+   |dy| <= R1 of h + (dy s1)^2, and D = min over |dz| <= R2 of g + (dz s2)^2
+   from a ring of 2 R2 + 1 slices of g; the sums are scipy's ((d0 s0)^2 +
+   (d1 s1)^2) + (d2 s2)^2, so D^2 <= r^2 decides as the ball's membership
+   test does. Cost (2 R1 + 2 R2 + 3) per voxel, contiguous rows. */
+#define MV__BALL_SMALL 6 /* largest per-axis reach done this way; beyond: the EDT */
+
+typedef struct mv__sball_job {
+    const unsigned char *mask;
+    unsigned char *out;
+    int64_t X, Y, Z, R[3];
+    double s[3], r2;
+    int erode, border;
+    const unsigned char *near[3];
+    double *buf;      /* per worker: (2 R2 + 2) slices */
+    size_t buf_per;
+} mv__sball_job;
+
+/* g slice of plane z into g (X*Y), h scratch (X*Y) */
+/* g[x] = min(g[x], h[x] + t2): the compiler vectorises it (restrict, no branches) */
+static void mv__sball_minadd(double *MV__RESTRICT g, const double *MV__RESTRICT h, double t2, int64_t n)
+{
+    int64_t x;
+    for (x = 0; x < n; x++) {
+        double v = h[x] + t2;
+        g[x] = v < g[x] ? v : g[x];
+    }
+}
+
+static void mv__sball_slice(const mv__sball_job *j, int64_t z, double *g, double *h)
+{
+    int64_t X = j->X, Y = j->Y, x, y, dy;
+    int sites_fg = !j->erode;
+    double big = HUGE_VAL;
+    for (y = 0; y < Y; y++) {
+        const unsigned char *f = j->mask + (size_t)((z * Y + y) * X);
+        double *hr = h + (size_t)(y * X);
+        int64_t last = INT64_MIN / 4;
+        for (x = 0; x < X; x++) {
+            if ((f[x] != 0) == sites_fg) last = x;
+            hr[x] = (double)(x - last);
+        }
+        last = INT64_MAX / 4;
+        for (x = X - 1; x >= 0; x--) {
+            double t;
+            if ((f[x] != 0) == sites_fg) last = x;
+            if ((double)(last - x) < hr[x]) hr[x] = (double)(last - x);
+            t = hr[x] * j->s[0];
+            hr[x] = hr[x] <= (double)j->R[0] ? t * t : big;
+        }
+    }
+    for (y = 0; y < Y; y++) {
+        double *gr = g + (size_t)(y * X);
+        memcpy(gr, h + (size_t)(y * X), sizeof(double) * (size_t)X);
+        for (dy = 1; dy <= j->R[1]; dy++) {
+            double t = (double)dy * j->s[1], t2 = t * t;
+            if (y - dy >= 0) mv__sball_minadd(gr, h + (size_t)((y - dy) * X), t2, X);
+            if (y + dy < Y) mv__sball_minadd(gr, h + (size_t)((y + dy) * X), t2, X);
+        }
+    }
+}
+
+static void mv__sball_range(void *ctx, int64_t z0, int64_t z1, int worker)
+{
+    mv__sball_job *j = (mv__sball_job *)ctx;
+    int64_t X = j->X, Y = j->Y, Z = j->Z, R2 = j->R[2], ring = 2 * R2 + 1, sl = X * Y, z, dz;
+    double *base = j->buf + (size_t)worker * j->buf_per, *h = base + (size_t)(ring + 1) * (size_t)sl;
+    double *D = base + (size_t)ring * (size_t)sl;
+    int64_t have_lo = 0, have_hi = -1; /* g slices in the ring: [have_lo, have_hi] */
+    for (z = z0; z < z1; z++) {
+        int64_t lo = MV__MAX(z - R2, (int64_t)0), hi = MV__MIN(z + R2, Z - 1), q;
+        if (have_hi < lo) have_hi = lo - 1;
+        for (q = MV__MAX(have_hi + 1, lo); q <= hi; q++) mv__sball_slice(j, q, base + (size_t)(q % ring) * (size_t)sl, h);
+        have_lo = lo;
+        have_hi = hi;
+        (void)have_lo;
+        memcpy(D, base + (size_t)(z % ring) * (size_t)sl, sizeof(double) * (size_t)sl);
+        for (dz = 1; dz <= R2; dz++) {
+            double t = (double)dz * j->s[2], t2 = t * t;
+            if (z - dz >= 0) mv__sball_minadd(D, base + (size_t)((z - dz) % ring) * (size_t)sl, t2, sl);
+            if (z + dz < Z) mv__sball_minadd(D, base + (size_t)((z + dz) % ring) * (size_t)sl, t2, sl);
+        }
+        {
+            unsigned char *o = j->out + (size_t)(z * sl);
+            int64_t x, y;
+            for (y = 0; y < Y; y++)
+                for (x = 0; x < X; x++) {
+                    double d2 = D[y * X + x];
+                    int nearb = j->near[0][x] || j->near[1][y] || j->near[2][z], v;
+                    if (j->erode) v = d2 > j->r2 && !(j->border == 0 && nearb);
+                    else v = d2 <= j->r2 || (j->border == 1 && nearb);
+                    o[y * X + x] = (unsigned char)v;
+                }
+        }
+    }
+}
+
+static mv_status mv__u8_out(const mv_vol *in, mv_vol *out, int into, int64_t n, void *actx, mv_vol *t, const char *fn)
+{
+    if (into) {
+        MV__CHECK(out->data && out->dtype == MV_DT_U8 && mv_vol_count(out) == n, MV_ERR_INVALID_ARG,
+                  "%s: output must be uint8 with the input's %lld voxels", fn, (long long)n);
+        MV__CHECK(!mv__ranges_overlap(out->data, (size_t)n, in->data, mv_vol_bytes(in)), MV_ERR_INVALID_ARG,
+                  "%s: output overlaps the input", fn);
+        *t = *out;
+        return MV_OK;
+    }
+    MV__TRY(mv__result_alloc(in, (size_t)n, actx, t, fn));
+    t->dtype = MV_DT_U8;
+    t->meta.scl_slope = 1.0;
+    t->meta.scl_inter = 0.0;
+    t->meta.cal_min = t->meta.cal_max = 0;
+    return MV_OK;
+}
+
+static mv_status mv__morph(const mv_vol *in, mv_morph_op op, mv_vol *out, int into, const mv_morph_opts *opts,
+                           const char *fn)
+{
+    mv_morph_opts o;
+    mv__msrc src;
+    int64_t d[3], n, nmax;
+    int threads, a, steps[2], nsteps, st_i;
+    unsigned char *m = NULL, *tmp = NULL;
+    mv_vol t;
+    mv_status st = MV_OK;
+    double sp[3];
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CHECK(in && out, MV_ERR_INVALID_ARG, "%s: NULL volume", fn);
+    MV__TRY(mv__morph_dims(in, d, fn));
+    MV__CHECK(op >= MV_MORPH_ERODE && op <= MV_MORPH_CLOSE, MV_ERR_INVALID_ARG, "%s: op %d", fn, (int)op);
+    MV__CHECK((unsigned)o.shape <= MV_SE_CROSS, MV_ERR_INVALID_ARG, "%s: shape %d", fn, (int)o.shape);
+    MV__CHECK(o.border_value == 0 || o.border_value == 1, MV_ERR_INVALID_ARG, "%s: border_value %d", fn,
+              o.border_value);
+    if (o.radius == 0) o.radius = 1;
+    MV__CHECK(isfinite(o.radius) && o.radius > 0 && o.radius < 1e9, MV_ERR_INVALID_ARG, "%s: radius %g", fn, o.radius);
+    if (o.connectivity == 0) o.connectivity = 6;
+    MV__CHECK(o.connectivity == 6 || o.connectivity == 18 || o.connectivity == 26, MV_ERR_INVALID_ARG,
+              "%s: connectivity %d", fn, o.connectivity);
+    if (o.iterations == 0) o.iterations = 1;
+    MV__CHECK(o.iterations >= 1, MV_ERR_INVALID_ARG, "%s: iterations %d", fn, o.iterations);
+    for (a = 0; a < 3; a++) {
+        sp[a] = o.mm ? (a < in->ndim ? in->spacing[a] : 1.0) : 1.0;
+        MV__CHECK(isfinite(sp[a]) && sp[a] > 0, MV_ERR_INVALID_ARG, "%s: spacing[%d] = %g", fn, a, sp[a]);
+    }
+    MV__TRY(mv__msrc_init(&src, in, 0, fn, "input"));
+    n = d[0] * d[1] * d[2];
+    nmax = MV__MAX(d[0], MV__MAX(d[1], d[2]));
+    MV__TRY(mv__u8_out(in, out, into, n, o.alloc_ctx, &t, fn));
+    threads = mv__threads_for_bytes(o.threads, (uint64_t)n * 4);
+    m = (unsigned char *)mv__alloc((size_t)n, o.alloc_ctx);
+    tmp = (unsigned char *)mv__alloc((size_t)n, o.alloc_ctx);
+    if (!m || !tmp) {
+        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %lld bytes of scratch", fn, (long long)n * 2);
+        goto done;
+    }
+    mv__fg_mask(&src, d, m, threads);
+    nsteps = op == MV_MORPH_ERODE || op == MV_MORPH_DILATE ? 1 : 2;
+    steps[0] = op == MV_MORPH_ERODE || op == MV_MORPH_OPEN;
+    steps[1] = op == MV_MORPH_CLOSE;
+    for (st_i = 0; st_i < nsteps; st_i++) {
+        int erode = steps[st_i];
+        int64_t reach[3];
+        double r2 = o.radius * o.radius;
+        for (a = 0; a < 3; a++) { /* the ball's reach per axis, by its own membership test */
+            double u;
+            reach[a] = (int64_t)floor(o.radius / sp[a]);
+            while (u = (double)(reach[a] + 1) * sp[a], u * u <= r2) reach[a]++;
+            while (reach[a] > 0 && (u = (double)reach[a] * sp[a], u * u > r2)) reach[a]--;
+        }
+        if (o.shape == MV_SE_BALL && MV__MAX(reach[0], MV__MAX(reach[1], reach[2])) <= MV__BALL_SMALL) {
+            mv__sball_job b;
+            int64_t ring = 2 * reach[2] + 1, i2;
+            memset(&b, 0, sizeof(b));
+            b.mask = m;
+            b.out = tmp;
+            b.X = d[0];
+            b.Y = d[1];
+            b.Z = d[2];
+            for (a = 0; a < 3; a++) {
+                b.R[a] = reach[a];
+                b.s[a] = sp[a];
+            }
+            b.r2 = r2;
+            b.erode = erode;
+            b.border = o.border_value;
+            b.buf_per = (size_t)(ring + 2) * (size_t)(d[0] * d[1]);
+            b.buf = (double *)mv__alloc(sizeof(double) * b.buf_per * (size_t)threads, o.alloc_ctx);
+            for (a = 0; a < 3; a++) b.near[a] = (unsigned char *)mv__alloc((size_t)d[a], o.alloc_ctx);
+            if (b.buf && b.near[0] && b.near[1] && b.near[2]) {
+                for (a = 0; a < 3; a++)
+                    for (i2 = 0; i2 < d[a]; i2++) {
+                        double lo = (double)(i2 + 1) * sp[a], hi = (double)(d[a] - i2) * sp[a];
+                        ((unsigned char *)b.near[a])[i2] = (unsigned char)(lo * lo <= r2 || hi * hi <= r2);
+                    }
+                mv__parallel_for(d[2], MV__MAX((int64_t)1, d[2] / threads), threads, mv__sball_range, &b);
+            } else
+                st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: ball scratch", fn);
+            mv__free(b.buf, o.alloc_ctx);
+            for (a = 0; a < 3; a++) mv__free((void *)b.near[a], o.alloc_ctx);
+            if (st != MV_OK) goto done;
+            memcpy(m, tmp, (size_t)n);
+        } else if (o.shape == MV_SE_BALL) {
+            mv__ball_job b;
+            memset(&b, 0, sizeof(b));
+            b.e.X = d[0];
+            b.e.Y = d[1];
+            b.e.Z = d[2];
+            b.e.nmax = nmax;
+            for (a = 0; a < 3; a++) b.e.s[a] = sp[a];
+            b.r2 = o.radius * o.radius;
+            b.border = o.border_value;
+            b.e.buf_per = (size_t)nmax * 32 + 64;
+            b.e.D = (double *)mv__alloc((size_t)n * 8, o.alloc_ctx);
+            b.e.buf = (unsigned char *)mv__alloc(b.e.buf_per * (size_t)threads, o.alloc_ctx);
+            for (a = 0; a < 3; a++) b.near[a] = (unsigned char *)mv__alloc((size_t)d[a], o.alloc_ctx);
+            if (b.e.D && b.e.buf && b.near[0] && b.near[1] && b.near[2]) {
+                for (a = 0; a < 3; a++) {
+                    int64_t i;
+                    for (i = 0; i < d[a]; i++) {
+                        double lo = (double)(i + 1) * sp[a], hi = (double)(d[a] - i) * sp[a];
+                        b.near[a][i] = (unsigned char)(lo * lo <= b.r2 || hi * hi <= b.r2);
+                    }
+                }
+                mv__ball(&b, m, tmp, erode, threads);
+            } else
+                st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %lld bytes of scratch", fn, (long long)n * 8);
+            mv__free(b.e.D, o.alloc_ctx);
+            mv__free(b.e.buf, o.alloc_ctx);
+            for (a = 0; a < 3; a++) mv__free(b.near[a], o.alloc_ctx);
+            if (st != MV_OK) goto done;
+            memcpy(m, tmp, (size_t)n);
+        } else {
+            mv__bm_job j;
+            memset(&j, 0, sizeof(j));
+            for (a = 0; a < 3; a++) j.d[a] = d[a];
+            j.erode = erode;
+            j.border = o.border_value;
+            j.nmax = nmax;
+            j.dist = (int64_t *)mv__alloc(sizeof(int64_t) * (size_t)nmax * (size_t)threads, o.alloc_ctx);
+            if (!j.dist) {
+                st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: line buffers", fn);
+                goto done;
+            }
+            if (o.shape == MV_SE_BOX || o.connectivity == 26) {
+                int it, iters = o.shape == MV_SE_BOX ? 1 : o.iterations;
+                for (it = 0; it < iters; it++)
+                    for (a = 0; a < 3; a++) {
+                        int64_t r = o.shape == MV_SE_BOX ? (int64_t)floor(o.radius / sp[a] + 1e-12) : 1;
+                        j.in = m;
+                        j.out = tmp;
+                        mv__bm_axis(&j, a, r, threads);
+                        memcpy(m, tmp, (size_t)n);
+                    }
+            } else {
+                int it, dx, dy, dz;
+                for (dz = -1; dz <= 1; dz++)
+                    for (dy = -1; dy <= 1; dy++)
+                        for (dx = -1; dx <= 1; dx++) {
+                            int nz = (dx != 0) + (dy != 0) + (dz != 0);
+                            if (nz == 0 || (o.connectivity == 6 && nz > 1) || (o.connectivity == 18 && nz > 2))
+                                continue;
+                            j.off[j.noff][0] = dx;
+                            j.off[j.noff][1] = dy;
+                            j.off[j.noff][2] = dz;
+                            j.noff++;
+                        }
+                for (it = 0; it < o.iterations; it++) {
+                    j.in = m;
+                    j.out = tmp;
+                    mv__parallel_for(d[2], 1, threads, mv__bm_cross_range, &j);
+                    memcpy(m, tmp, (size_t)n);
+                }
+            }
+            mv__free(j.dist, o.alloc_ctx);
+        }
+    }
+    memcpy(t.data, m, (size_t)n);
+done:
+    mv__free(m, o.alloc_ctx);
+    mv__free(tmp, o.alloc_ctx);
+    if (st != MV_OK) {
+        if (!into) mv_free(&t);
+        return st;
+    }
+    if (into) return MV_OK;
+    return mv__out_commit_in(out, &t, in, NULL);
+}
+
+MVDEF mv_status mv_morph(const mv_vol *in, mv_morph_op op, mv_vol *out, const mv_morph_opts *opts)
+{
+    return mv__morph(in, op, out, 0, opts, "mv_morph");
+}
+MVDEF mv_status mv_morph_into(const mv_vol *in, mv_morph_op op, mv_vol *out, const mv_morph_opts *opts)
+{
+    return mv__morph(in, op, out, 1, opts, "mv_morph_into");
+}
+
+MVDEF mv_status mv_fill_holes(const mv_vol *in, mv_vol *out, int axis, const mv_morph_opts *opts)
+{
+    mv_morph_opts o;
+    mv__msrc src;
+    int64_t d[3], n, head = 0, tail = 0, i;
+    int32_t *q;
+    unsigned char *m;
+    mv_vol t;
+    static const int off[6][3] = {{-1, 0, 0}, {1, 0, 0}, {0, -1, 0}, {0, 1, 0}, {0, 0, -1}, {0, 0, 1}};
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CHECK(in && out, MV_ERR_INVALID_ARG, "mv_fill_holes: NULL volume");
+    MV__CHECK(axis >= -1 && axis <= 2, MV_ERR_INVALID_ARG, "mv_fill_holes: axis %d (-1 for 3D, 0..2)", axis);
+    MV__TRY(mv__morph_dims(in, d, "mv_fill_holes"));
+    MV__TRY(mv__msrc_init(&src, in, 0, "mv_fill_holes", "input"));
+    n = d[0] * d[1] * d[2];
+    MV__CHECK(n < INT32_MAX, MV_ERR_UNSUPPORTED, "mv_fill_holes: %lld voxels", (long long)n);
+    MV__TRY(mv__u8_out(in, out, 0, n, o.alloc_ctx, &t, "mv_fill_holes"));
+    q = (int32_t *)mv__alloc((size_t)n * 4, o.alloc_ctx);
+    if (!q) {
+        mv_free(&t);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_fill_holes: queue of %lld voxels", (long long)n);
+    }
+    m = (unsigned char *)t.data;
+    mv__fg_mask(&src, d, m, mv__threads_for_bytes(o.threads, (uint64_t)n * 4));
+    /* 2: background reached from the border (in 3D, or within the slice) */
+    for (i = 0; i < n; i++) {
+        int64_t c[3], a, edge = 0;
+        c[0] = i % d[0];
+        c[1] = (i / d[0]) % d[1];
+        c[2] = i / (d[0] * d[1]);
+        for (a = 0; a < 3; a++)
+            if (a != axis && (c[a] == 0 || c[a] == d[a] - 1)) edge = 1;
+        if (edge && !m[i]) {
+            m[i] = 2;
+            q[tail++] = (int32_t)i;
+        }
+    }
+    while (head < tail) {
+        int64_t v = q[head++], c[3], k;
+        c[0] = v % d[0];
+        c[1] = (v / d[0]) % d[1];
+        c[2] = v / (d[0] * d[1]);
+        for (k = 0; k < 6; k++) {
+            int64_t x = c[0] + off[k][0], y = c[1] + off[k][1], z = c[2] + off[k][2], w;
+            if (axis >= 0 && off[k][axis] != 0) continue;
+            if (x < 0 || y < 0 || z < 0 || x >= d[0] || y >= d[1] || z >= d[2]) continue;
+            w = x + d[0] * (y + d[1] * z);
+            if (!m[w]) {
+                m[w] = 2;
+                q[tail++] = (int32_t)w;
+            }
+        }
+    }
+    for (i = 0; i < n; i++) m[i] = m[i] != 2;
+    mv__free(q, o.alloc_ctx);
+    return mv__out_commit_in(out, &t, in, NULL);
+}
+
+/* ---- grey morphology ------------------------------------------------------ */
+
+typedef struct mv__grey_job {
+    int64_t d[3], r;
+    int axis, erode;
+    float *v;        /* in place, one axis at a time */
+    float *buf;      /* per worker: 3 * (nmax + 2 r + w) floats */
+    size_t buf_per;
+} mv__grey_job;
+
+/* van Herk / Gil-Werman on one line padded with +-inf (the clipped window) */
+static void mv__grey_line(float *x, int64_t st, int64_t n, int64_t r, int erode, float *buf)
+{
+    int64_t w = 2 * r + 1, m = n + 2 * r, nb = (m + w - 1) / w, L = nb * w, i;
+    float *p = buf, *g = buf + L, *h = buf + 2 * L, pad = erode ? HUGE_VALF : -HUGE_VALF;
+    for (i = 0; i < L; i++) p[i] = (i >= r && i < r + n) ? x[(i - r) * st] : pad;
+    for (i = 0; i < L; i++) {
+        float a = p[i];
+        if (i % w) {
+            float b = g[i - 1];
+            a = erode ? (b < a ? b : a) : (b > a ? b : a);
+        }
+        g[i] = a;
+    }
+    for (i = L - 1; i >= 0; i--) {
+        float a = p[i];
+        if ((i + 1) % w && i + 1 < L) {
+            float b = h[i + 1];
+            a = erode ? (b < a ? b : a) : (b > a ? b : a);
+        }
+        h[i] = a;
+    }
+    for (i = 0; i < n; i++) { /* window [i, i + 2r] of the padded line */
+        float a = h[i], b = g[i + 2 * r];
+        x[i * st] = erode ? (a < b ? a : b) : (a > b ? a : b);
+    }
+}
+
+static void mv__grey_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    mv__grey_job *j = (mv__grey_job *)ctx;
+    float *buf = j->buf + (size_t)worker * j->buf_per;
+    int64_t l, X = j->d[0], Y = j->d[1];
+    for (l = b; l < e; l++) {
+        if (j->axis == 0) mv__grey_line(j->v + l * X, 1, X, j->r, j->erode, buf);
+        else if (j->axis == 1) mv__grey_line(j->v + (l / X) * X * Y + l % X, X, Y, j->r, j->erode, buf);
+        else mv__grey_line(j->v + l, X * Y, j->d[2], j->r, j->erode, buf);
+    }
+}
+
+MVDEF mv_status mv_grey_morph(const mv_vol *in, mv_morph_op op, const int64_t size[3], mv_vol *out,
+                              const mv_morph_opts *opts)
+{
+    mv_morph_opts o;
+    mv_math_opts mo;
+    mv__grey_job j;
+    int64_t d[3], nmax, rmax = 0;
+    int a, threads;
+    mv_vol t;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CHECK(in && out && size, MV_ERR_INVALID_ARG, "mv_grey_morph: NULL argument");
+    MV__CHECK(op == MV_MORPH_ERODE || op == MV_MORPH_DILATE, MV_ERR_INVALID_ARG, "mv_grey_morph: op %d", (int)op);
+    MV__TRY(mv__morph_dims(in, d, "mv_grey_morph"));
+    for (a = 0; a < 3; a++) {
+        MV__CHECK(size[a] >= 1 && size[a] % 2 == 1 && size[a] < ((int64_t)1 << 30), MV_ERR_INVALID_ARG,
+                  "mv_grey_morph: size[%d] = %lld (odd, >= 1)", a, (long long)size[a]);
+        rmax = MV__MAX(rmax, size[a] / 2);
+    }
+    /* float32 values first (a copy: abs(x) of nothing changes them), then the passes in place */
+    memset(&mo, 0, sizeof(mo));
+    mo.threads = o.threads;
+    mo.alloc_ctx = o.alloc_ctx;
+    mv_vol_init(&t);
+    MV__TRY(mv_math(in, MV_MATH_MAX, NULL, -HUGE_VAL, &t, &mo));
+    nmax = MV__MAX(d[0], MV__MAX(d[1], d[2]));
+    threads = mv__threads_for_bytes(o.threads, (uint64_t)mv_vol_count(&t) * 8);
+    memset(&j, 0, sizeof(j));
+    for (a = 0; a < 3; a++) j.d[a] = d[a];
+    j.erode = op == MV_MORPH_ERODE;
+    j.v = (float *)t.data;
+    j.buf_per = (size_t)3 * (size_t)(nmax + 4 * rmax + 2);
+    j.buf = (float *)mv__alloc(sizeof(float) * j.buf_per * (size_t)threads, o.alloc_ctx);
+    if (!j.buf) {
+        mv_free(&t);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_grey_morph: line buffers");
+    }
+    for (a = 0; a < 3; a++) {
+        int64_t lines = a == 0 ? d[1] * d[2] : a == 1 ? d[0] * d[2] : d[0] * d[1];
+        if (size[a] == 1) continue;
+        j.axis = a;
+        j.r = size[a] / 2;
+        mv__parallel_for(lines, 64, threads, mv__grey_range, &j);
+    }
+    mv__free(j.buf, o.alloc_ctx);
+    return mv__out_commit_in(out, &t, in, NULL);
+}
 
 /* >>impl-fft ================================================================ */
 
@@ -26635,6 +28834,202 @@ static const mv__mri_ops MV__SFX(mv__mri_ops) = {MV__SFX(mv__rss_c64), MV__SFX(m
 #undef mv__m_fix
 #undef mv__m_keep_pos
 
+/* >>pass-math ==============================================================
+   Element-wise kernels of >>api-math, per ISA, against the small vocabulary
+   below (mv__q_*: load/store, IEEE arithmetic, the comparisons with their
+   NaN rules, a select and a 1.0/0.0 from a mask). Every operation is the
+   one mv__math1 does, so the bytes equal the reference's; pow, exp and log
+   (float64 libm) run the reference. */
+
+#if defined(MV__PASS_AVX512)
+#define MV__QL 16
+#define mv__qv __m512
+#define mv__qm __mmask16
+#define mv__q_ld(p) _mm512_loadu_ps(p)
+#define mv__q_st(p, v) _mm512_storeu_ps((p), (v))
+#define mv__q_set1(x) _mm512_set1_ps(x)
+#define mv__q_add(a, b) _mm512_add_ps((a), (b))
+#define mv__q_sub(a, b) _mm512_sub_ps((a), (b))
+#define mv__q_mul(a, b) _mm512_mul_ps((a), (b))
+#define mv__q_div(a, b) _mm512_div_ps((a), (b))
+#define mv__q_min(a, b) _mm512_min_ps((a), (b)) /* a < b ? a : b */
+#define mv__q_max(a, b) _mm512_max_ps((a), (b)) /* a > b ? a : b */
+#define mv__q_sqrt(a) _mm512_sqrt_ps(a)
+#define mv__q_abs(a) _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(a), _mm512_set1_epi32(0x7fffffff)))
+#define mv__q_lt(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_LT_OQ)
+#define mv__q_le(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_LE_OQ)
+#define mv__q_gt(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_GT_OQ)
+#define mv__q_ge(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_GE_OQ)
+#define mv__q_eq(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_EQ_OQ)
+#define mv__q_ne(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_NEQ_UQ)
+#define mv__q_unord(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_UNORD_Q)
+#define mv__q_sel(m, f, t) _mm512_mask_blend_ps((m), (f), (t)) /* m ? t : f */
+#define mv__q_one(m) _mm512_maskz_mov_ps((m), _mm512_set1_ps(1.0f))
+#elif defined(MV__PASS_AVX2)
+#define MV__QL 8
+#define mv__qv __m256
+#define mv__qm __m256
+#define mv__q_ld(p) _mm256_loadu_ps(p)
+#define mv__q_st(p, v) _mm256_storeu_ps((p), (v))
+#define mv__q_set1(x) _mm256_set1_ps(x)
+#define mv__q_add(a, b) _mm256_add_ps((a), (b))
+#define mv__q_sub(a, b) _mm256_sub_ps((a), (b))
+#define mv__q_mul(a, b) _mm256_mul_ps((a), (b))
+#define mv__q_div(a, b) _mm256_div_ps((a), (b))
+#define mv__q_min(a, b) _mm256_min_ps((a), (b))
+#define mv__q_max(a, b) _mm256_max_ps((a), (b))
+#define mv__q_sqrt(a) _mm256_sqrt_ps(a)
+#define mv__q_abs(a) _mm256_and_ps((a), _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)))
+#define mv__q_lt(a, b) _mm256_cmp_ps((a), (b), _CMP_LT_OQ)
+#define mv__q_le(a, b) _mm256_cmp_ps((a), (b), _CMP_LE_OQ)
+#define mv__q_gt(a, b) _mm256_cmp_ps((a), (b), _CMP_GT_OQ)
+#define mv__q_ge(a, b) _mm256_cmp_ps((a), (b), _CMP_GE_OQ)
+#define mv__q_eq(a, b) _mm256_cmp_ps((a), (b), _CMP_EQ_OQ)
+#define mv__q_ne(a, b) _mm256_cmp_ps((a), (b), _CMP_NEQ_UQ)
+#define mv__q_unord(a, b) _mm256_cmp_ps((a), (b), _CMP_UNORD_Q)
+#define mv__q_sel(m, f, t) _mm256_blendv_ps((f), (t), (m))
+#define mv__q_one(m) _mm256_and_ps((m), _mm256_set1_ps(1.0f))
+#elif defined(MV__PASS_SSE2)
+#define MV__QL 4
+#define mv__qv __m128
+#define mv__qm __m128
+#define mv__q_ld(p) _mm_loadu_ps(p)
+#define mv__q_st(p, v) _mm_storeu_ps((p), (v))
+#define mv__q_set1(x) _mm_set1_ps(x)
+#define mv__q_add(a, b) _mm_add_ps((a), (b))
+#define mv__q_sub(a, b) _mm_sub_ps((a), (b))
+#define mv__q_mul(a, b) _mm_mul_ps((a), (b))
+#define mv__q_div(a, b) _mm_div_ps((a), (b))
+#define mv__q_min(a, b) _mm_min_ps((a), (b))
+#define mv__q_max(a, b) _mm_max_ps((a), (b))
+#define mv__q_sqrt(a) _mm_sqrt_ps(a)
+#define mv__q_abs(a) _mm_and_ps((a), _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff)))
+#define mv__q_lt(a, b) _mm_cmplt_ps((a), (b))
+#define mv__q_le(a, b) _mm_cmple_ps((a), (b))
+#define mv__q_gt(a, b) _mm_cmpgt_ps((a), (b))
+#define mv__q_ge(a, b) _mm_cmpge_ps((a), (b))
+#define mv__q_eq(a, b) _mm_cmpeq_ps((a), (b))
+#define mv__q_ne(a, b) _mm_cmpneq_ps((a), (b))
+#define mv__q_unord(a, b) _mm_cmpunord_ps((a), (b))
+#define mv__q_sel(m, f, t) _mm_or_ps(_mm_and_ps((m), (t)), _mm_andnot_ps((m), (f)))
+#define mv__q_one(m) _mm_and_ps((m), _mm_set1_ps(1.0f))
+#elif defined(MV__PASS_NEON)
+#define MV__QL 4
+#define mv__qv float32x4_t
+#define mv__qm uint32x4_t
+#define mv__q_ld(p) vld1q_f32(p)
+#define mv__q_st(p, v) vst1q_f32((p), (v))
+#define mv__q_set1(x) vdupq_n_f32(x)
+#define mv__q_add(a, b) vaddq_f32((a), (b))
+#define mv__q_sub(a, b) vsubq_f32((a), (b))
+#define mv__q_mul(a, b) vmulq_f32((a), (b))
+#define mv__q_div(a, b) vdivq_f32((a), (b))
+/* vminq/vmaxq order +-0 differently from a < b ? a : b: select instead */
+#define mv__q_min(a, b) vbslq_f32(vcltq_f32((a), (b)), (a), (b))
+#define mv__q_max(a, b) vbslq_f32(vcgtq_f32((a), (b)), (a), (b))
+#define mv__q_sqrt(a) vsqrtq_f32(a)
+#define mv__q_abs(a) vabsq_f32(a)
+#define mv__q_lt(a, b) vcltq_f32((a), (b))
+#define mv__q_le(a, b) vcleq_f32((a), (b))
+#define mv__q_gt(a, b) vcgtq_f32((a), (b))
+#define mv__q_ge(a, b) vcgeq_f32((a), (b))
+#define mv__q_eq(a, b) vceqq_f32((a), (b))
+#define mv__q_ne(a, b) vmvnq_u32(vceqq_f32((a), (b)))
+#define mv__q_unord(a, b) vmvnq_u32(vandq_u32(vceqq_f32((a), (a)), vceqq_f32((b), (b))))
+#define mv__q_sel(m, f, t) vbslq_f32((m), (t), (f))
+#define mv__q_one(m) vreinterpretq_f32_u32(vandq_u32((m), vreinterpretq_u32_f32(vdupq_n_f32(1.0f))))
+#endif
+
+MV__FN void MV__SFX(mv__math_bin)(int op, const float *a, const float *b, float s, float fill, float *out, size_t n)
+{
+    size_t i = 0;
+    const mv__qv vs = mv__q_set1(s), vf = mv__q_set1(fill), one = mv__q_set1(1.0f), zero = mv__q_set1(0.0f);
+    if (op == MV_MATH_POW || op == MV_MATH_EXP || op == MV_MATH_LOG) {
+        mv__math_bin_ref(op, a, b, s, fill, out, n);
+        return;
+    }
+    (void)one;
+/* the loop once with y from b, once with the scalar */
+#define MV__Q_LOOP(EXPR)                                                      \
+    if (b)                                                                    \
+        for (; i + MV__QL <= n; i += MV__QL) {                                \
+            mv__qv x = mv__q_ld(a + i), y = mv__q_ld(b + i);                  \
+            (void)y;                                                          \
+            mv__q_st(out + i, EXPR);                                          \
+        }                                                                     \
+    else                                                                      \
+        for (; i + MV__QL <= n; i += MV__QL) {                                \
+            mv__qv x = mv__q_ld(a + i), y = vs;                               \
+            (void)y;                                                          \
+            mv__q_st(out + i, EXPR);                                          \
+        }                                                                     \
+    break;
+    switch (op) {
+    case MV_MATH_ADD: MV__Q_LOOP(mv__q_add(x, y))
+    case MV_MATH_SUB: MV__Q_LOOP(mv__q_sub(x, y))
+    case MV_MATH_MUL: MV__Q_LOOP(mv__q_mul(x, y))
+    case MV_MATH_DIV: MV__Q_LOOP(mv__q_div(x, y))
+    case MV_MATH_MIN: MV__Q_LOOP(mv__q_sel(mv__q_unord(x, y), mv__q_min(x, y), mv__q_add(x, y)))
+    case MV_MATH_MAX: MV__Q_LOOP(mv__q_sel(mv__q_unord(x, y), mv__q_max(x, y), mv__q_add(x, y)))
+    case MV_MATH_GT: MV__Q_LOOP(mv__q_one(mv__q_gt(x, y)))
+    case MV_MATH_GE: MV__Q_LOOP(mv__q_one(mv__q_ge(x, y)))
+    case MV_MATH_LT: MV__Q_LOOP(mv__q_one(mv__q_lt(x, y)))
+    case MV_MATH_LE: MV__Q_LOOP(mv__q_one(mv__q_le(x, y)))
+    case MV_MATH_EQ: MV__Q_LOOP(mv__q_one(mv__q_eq(x, y)))
+    case MV_MATH_NE: MV__Q_LOOP(mv__q_one(mv__q_ne(x, y)))
+    case MV_MATH_THR: MV__Q_LOOP(mv__q_sel(mv__q_lt(x, y), x, vf))
+    case MV_MATH_UTHR: MV__Q_LOOP(mv__q_sel(mv__q_gt(x, y), x, vf))
+    case MV_MATH_MAS: MV__Q_LOOP(mv__q_sel(mv__q_gt(y, zero), vf, x))
+    case MV_MATH_ABS: MV__Q_LOOP(mv__q_abs(x))
+    case MV_MATH_SQRT: MV__Q_LOOP(mv__q_sqrt(x))
+    case MV_MATH_SQR: MV__Q_LOOP(mv__q_mul(x, x))
+    case MV_MATH_RECIP: MV__Q_LOOP(mv__q_div(one, x))
+    case MV_MATH_BIN: MV__Q_LOOP(mv__q_one(mv__q_gt(x, zero)))
+    case MV_MATH_BINV: MV__Q_LOOP(mv__q_sel(mv__q_gt(x, zero), one, zero))
+    case MV_MATH_NAN: MV__Q_LOOP(mv__q_sel(mv__q_unord(x, x), x, zero))
+    default: break;
+    }
+#undef MV__Q_LOOP
+    MV__ZEROUPPER();
+    if (i < n) mv__math_bin_ref(op, a + i, b ? b + i : NULL, s, fill, out + i, n - i);
+}
+
+MV__FN void MV__SFX(mv__math_sel)(const float *c, const float *a, const float *b, float *out, size_t n)
+{
+    size_t i = 0;
+    const mv__qv zero = mv__q_set1(0.0f);
+    for (; i + MV__QL <= n; i += MV__QL)
+        mv__q_st(out + i, mv__q_sel(mv__q_ne(mv__q_ld(c + i), zero), mv__q_ld(b + i), mv__q_ld(a + i)));
+    MV__ZEROUPPER();
+    if (i < n) mv__math_sel_ref(c + i, a + i, b + i, out + i, n - i);
+}
+
+static const mv__math_ops MV__SFX(mv__math_ops) = {MV__SFX(mv__math_bin), MV__SFX(mv__math_sel)};
+
+#undef MV__QL
+#undef mv__qv
+#undef mv__qm
+#undef mv__q_ld
+#undef mv__q_st
+#undef mv__q_set1
+#undef mv__q_add
+#undef mv__q_sub
+#undef mv__q_mul
+#undef mv__q_div
+#undef mv__q_min
+#undef mv__q_max
+#undef mv__q_sqrt
+#undef mv__q_abs
+#undef mv__q_lt
+#undef mv__q_le
+#undef mv__q_gt
+#undef mv__q_ge
+#undef mv__q_eq
+#undef mv__q_ne
+#undef mv__q_unord
+#undef mv__q_sel
+#undef mv__q_one
+
 /* >>pass-filter ============================================================
    The Gaussian / derivative line and column kernels of >>impl-filter-types,
    vectorised: along the line with unaligned loads (line), across x (cols).
@@ -27001,6 +29396,7 @@ static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
     kt->affine_int[MV_DT_U16] = MV__SFX(mv__affine_u16);
     kt->fft = &MV__SFX(mv__fft_ops);
     kt->mri = &MV__SFX(mv__mri_ops);
+    kt->math = &MV__SFX(mv__math_ops);
     kt->filter = &MV__SFX(mv__filter_ops);
     kt->ana = &MV__SFX(mv__ana_ops);
 }

@@ -1163,6 +1163,7 @@ typedef struct family {
 static const int n_core_commands = (int)(sizeof(commands) / sizeof(commands[0]));
 static const family families[] = {
     {commands, &n_core_commands},
+    {mvtool_math_commands, &mvtool_math_ncommands},
     {mvtool_filter_commands, &mvtool_filter_ncommands},
     {mvtool_field_commands, &mvtool_field_ncommands},
     {mvtool_register_commands, &mvtool_register_ncommands},

@@ -61,6 +61,8 @@ int load_or_fail(const char *path, mv_vol *v, const mv_load_opts *o);
 int save_and_free(const char *path, mv_vol *v, const mv_save_opts *so);
 
 /* The families' tables (one extern pair per examples/mvtool_<family>.c). */
+extern const command mvtool_math_commands[];
+extern const int mvtool_math_ncommands;
 extern const command mvtool_filter_commands[];
 extern const int mvtool_filter_ncommands;
 extern const command mvtool_field_commands[];

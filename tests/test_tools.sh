@@ -337,6 +337,99 @@ else
   echo "  (skip integrity vs nibabel: no nibabel)"
 fi
 
+# mvtool math / label / edt (>>api-math, >>api-morph) against the numpy /
+# scipy.ndimage expressions on nibabel's float32 values
+if [ -f "$D/nifti/anatomical.nii" ] && "$PY" -c 'import nibabel, scipy.ndimage' 2>/dev/null; then
+  A="$D/nifti/anatomical.nii" F="$D/nifti/functional.nii"
+  mcheck() { # name, python expression of x (and m, f) that the output must equal bit for bit
+    "$PY" - "$A" "$F" "$W/$1.nii" "$2" "$W/mask.nii" <<'PYEOF'
+import sys, numpy as np, nibabel as nib, scipy.ndimage as ndi
+F32 = np.float32
+x = nib.load(sys.argv[1]).get_fdata().astype(F32)  # VALUES of >>api-math
+f = nib.load(sys.argv[2]).get_fdata().astype(F32)
+try:
+    m = nib.load(sys.argv[5]).get_fdata().astype(F32)
+except Exception:
+    m = None
+img = nib.load(sys.argv[3])
+y = np.asarray(img.dataobj)
+with np.errstate(all='ignore'):
+    want = np.asarray(eval(sys.argv[4]))
+same = y.shape == want.shape and y.dtype == want.dtype and np.array_equal(y, want, equal_nan=True)
+ref = nib.load(sys.argv[1]) if y.shape[:3] == x.shape else nib.load(sys.argv[2])
+if not same or not np.allclose(img.affine, ref.affine):
+    print('  %s: %s %s vs %s %s' % (sys.argv[3], y.dtype, y.shape, want.dtype, want.shape))
+    sys.exit(1)
+PYEOF
+  }
+  $T math "$A" -thr 9000 -uthr 20000 -mul 0.5 -add 3 -sqrt "$W/m1.nii" && mcheck m1 \
+    "np.sqrt(np.where(np.where(x < F32(9000), F32(0), x) > F32(20000), F32(0), np.where(x < F32(9000), F32(0), x)) * F32(0.5) + F32(3))" \
+    && ok || bad "math -thr -uthr -mul -add -sqrt"
+  $T math "$A" -thr 10000 -bin "$W/mask.nii" && mcheck mask "(np.where(x < F32(10000), F32(0), x) > 0).astype(F32)" && ok || bad "math -thr -bin"
+  $T math "$A" -mas "$W/mask.nii" -div 7 -max 100 "$W/m2.nii" && mcheck m2 \
+    "np.maximum(np.where(m > 0, x, F32(0)) / F32(7), F32(100))" && ok || bad "math -mas -div -max"
+  $T math "$W/mask.nii" -ero "$W/m3.nii" && mcheck m3 \
+    "np.where(ndi.binary_erosion(m != 0, np.ones((3, 3, 3), bool), border_value=1), m, F32(0)).astype(F32)" \
+    && ok || bad "math -ero"
+  $T math "$W/mask.nii" -dil -fillh "$W/m4.nii" && mcheck m4 \
+    "ndi.binary_fill_holes(ndi.grey_dilation(m, size=(3, 3, 3)) != 0).astype(F32)" && ok || bad "math -dil -fillh"
+  $T math "$F" -Tmean "$W/m5.nii" && mcheck m5 "f.astype(np.float64).mean(axis=3).astype(F32)" && ok || bad "math -Tmean"
+  $T math "$F" -Tstd "$W/m6.nii" && mcheck m6 "f.astype(np.float64).std(axis=3).astype(F32)" && ok || bad "math -Tstd"
+  $T math "$F" -sub "$W/m5.nii" -abs "$W/m7.nii" && mcheck m7 "np.abs(f - f.astype(np.float64).mean(axis=3).astype(F32)[..., None])" \
+    && ok || bad "math: a 3D operand over a 4D series"
+  $T label "$W/mask.nii" "$W/lab.nii" > "$W/out" && grep -q "53 components" "$W/out" && mcheck lab \
+    "ndi.label(m != 0, structure=np.ones((3, 3, 3), bool))[0].astype(np.int32)" && ok || bad "label (26)"
+  $T label "$W/mask.nii" "$W/lab2.nii" --connectivity 6 --largest 3 --order size > /dev/null && mcheck lab2 \
+    "(lambda l: (lambda o: np.select([l == o[0], l == o[1], l == o[2]], [1, 2, 3], 0).astype(np.int32))(sorted(range(1, l.max() + 1), key=lambda k: (-np.sum(l == k), k))))(ndi.label(m != 0)[0])" \
+    && ok || bad "label --connectivity 6 --largest 3 --order size"
+  $T edt "$W/mask.nii" "$W/edt.nii" && "$PY" - "$W/mask.nii" "$W/edt.nii" <<'PYEOF' && ok || bad "edt vs scipy (1 ulp)"
+import sys, numpy as np, nibabel as nib, scipy.ndimage as ndi
+mi = nib.load(sys.argv[1])
+want = ndi.distance_transform_edt(mi.get_fdata() != 0, sampling=mi.header.get_zooms()[:3]).astype(np.float32)
+y = np.asarray(nib.load(sys.argv[2]).dataobj)
+d = np.abs(y.view(np.int32).astype(np.int64) - want.view(np.int32).astype(np.int64))
+sys.exit(0 if y.dtype == np.float32 and d.max() <= 1 else 1)
+PYEOF
+  $T math "$A" -thr 14000 "$W/hi.nii" && $T crop-foreground "$W/hi.nii" "$W/crop.nii" --margin 1 > /dev/null && \
+    "$PY" - "$W/hi.nii" "$W/crop.nii" <<'PYEOF' && ok || bad "crop-foreground vs numpy (box of x > 0, margin 1, affine kept)"
+import sys, numpy as np, nibabel as nib
+a, c = nib.load(sys.argv[1]), nib.load(sys.argv[2])
+x = a.get_fdata()
+nz = np.argwhere(x > 0)
+lo, hi = np.maximum(nz.min(0) - 1, 0), np.minimum(nz.max(0) + 1, np.array(x.shape) - 1)
+want = x[lo[0]:hi[0] + 1, lo[1]:hi[1] + 1, lo[2]:hi[2] + 1]
+aff = a.affine.copy(); aff[:3, 3] = a.affine[:3, :3] @ lo + a.affine[:3, 3]
+sys.exit(0 if np.array_equal(c.get_fdata(), want) and np.allclose(c.affine, aff) else 1)
+PYEOF
+  $T regions "$A" "$W/lab.nii" > "$W/reg" && "$PY" - "$A" "$W/lab.nii" "$W/reg" <<'PYEOF' && ok || bad "regions vs numpy"
+import sys, numpy as np, nibabel as nib
+x = nib.load(sys.argv[1]).get_fdata().astype(np.float32).astype(np.float64)
+li = nib.load(sys.argv[2]); l = np.asarray(li.dataobj)
+rows = [r.split() for r in open(sys.argv[3]).read().splitlines()[1:]]
+assert len(rows) == l.max()
+for r in rows:
+    k = int(r[1]); v = x[l == k]; ijk = np.argwhere(l == k).mean(0)
+    c = li.affine[:3, :3] @ ijk + li.affine[:3, 3]
+    assert int(r[2]) == v.size and abs(float(r[3]) - v.size * 8.0) < 1e-9
+    for got, want in zip(map(float, r[4:9]), [v.mean(), v.std(), v.min(), v.max(), v.sum()]):
+        assert abs(got - want) <= 1e-7 * max(1.0, abs(want)), (k, got, want)  # printed with 8 digits
+    for got, want in zip(map(float, r[9:12]), c):
+        assert abs(got - want) <= 6e-5, (k, got, want)  # printed with 4 decimals
+PYEOF
+  $T math "$A" -s 3 "$W/sm.nii" && "$PY" - "$A" "$W/sm.nii" <<'PYEOF' && ok || bad "math -s vs scipy gaussian_filter"
+import sys, numpy as np, nibabel as nib, scipy.ndimage as ndi
+a = nib.load(sys.argv[1]); x = a.get_fdata().astype(np.float32).astype(np.float64)
+want = ndi.gaussian_filter(x, 3.0 / np.array(a.header.get_zooms()[:3]))
+y = np.asarray(nib.load(sys.argv[2]).dataobj)
+sys.exit(0 if y.dtype == np.float32 and np.abs(y - want).max() <= 1e-5 * np.abs(x).max() else 1)
+PYEOF
+  $T math "$A" -add "$F" "$W/bad.nii" 2> "$W/err"; rc=$?
+  [ $rc -eq 1 ] && grep -q "33x41x25" "$W/err" && grep -q "17x21x3" "$W/err" && ok || bad "math on two grids: $(cat "$W/err")"
+  $T math "$A" -frob 2 "$W/bad.nii" 2> "$W/err"; [ $? -eq 2 ] && grep -q -- "-frob" "$W/err" && ok || bad "math: unknown op named"
+else
+  echo "  (skip math/label/edt: no nibabel/scipy)"
+fi
+
 # filters: smooth and gradient against scipy.ndimage.gaussian_filter / numpy.gradient
 if [ -f "$D/nifti/anatomical.nii" ] && "$PY" -c 'import scipy, nibabel' 2>/dev/null; then
   A="$D/nifti/anatomical.nii"
