@@ -1444,11 +1444,16 @@ MVDEF mv_status mv_phantom_kspace(const mv_vol *image, const mv_vol *sens, mv_vo
      escaped (nothing enters).
 
    Splitting: Lie (default) = energy loss, scattering, streaming, each over
-   the full step; Strang = scatter(s/2) stream(s/2) eloss(s) stream(s/2)
-   scatter(s/2) (half scattering = half the variance). The fused step does
-   the same arithmetic per energy slab while it sits in cache (Lie: one pass
-   over the fluence; Strang: two), so fused and unfused results are the
-   same bytes, for every ISA and thread count.
+   the full step; Strang = eloss(s/2) scatter(s/2) stream(s) scatter(s/2)
+   eloss(s/2) (half scattering = half the variance; streaming keeps the
+   whole step so that whole-cell steps stay exact copies: two bilinear
+   half-cell moves would blur by half a cell^2 per step). With Lie the dose
+   of a step lands where the step began (first order: half a step
+   upstream); Strang deposits at mid-step. The fused step does the same
+   arithmetic per energy slab while it sits in cache (Lie: one pass over
+   the fluence; Strang: two, the energy-loss halves being gathers across
+   bins), so fused and unfused results are the same bytes, for every ISA
+   and thread count.
 
    Geometry: x cell i has centre (i - (nx-1)/2) dx (the beam axis x = 0);
    z row k has centre k dz, row 0 centred on the entrance surface where a
@@ -1564,11 +1569,13 @@ MVDEF mv_status mv_transport_get_grid(const mv_transport *plan, mv_transport_gri
    row 0. MV_ERR_INVALID_ARG if the energy is outside the bins'
    representative energies. allocates: no. */
 MVDEF mv_status mv_transport_source(const mv_transport *plan, float *psi, const mv_transport_beam *beam);
-/* One transport step: psi (overwritten: used as scratch) -> psi_next; the
-   energy deposited is added to dose ([z][x], MeV; NULL to drop it); bal
-   (may be NULL) gets the step's bookkeeping. psi and psi_next must not
-   overlap. allocates: no. */
-MVDEF mv_status mv_transport_step(mv_transport *plan, float *psi, float *psi_next, double *dose,
+/* One transport step on two fluence buffers that must not overlap: *psi
+   holds the fluence, *work is scratch; on return *psi points at the new
+   fluence and *work at the other buffer (the call may exchange the two
+   pointers, as a ping-pong). The energy deposited is added to dose ([z][x],
+   MeV; NULL to drop it); bal (may be NULL) gets the step's bookkeeping.
+   allocates: no. */
+MVDEF mv_status mv_transport_step(mv_transport *plan, float **psi, float **work, double *dose,
                                   mv_transport_balance *bal);
 /* One operator over a full step, in -> out (no overlap), for profiles and
    tests: the same kernels the step uses. dose and bal may be NULL.
@@ -16793,6 +16800,14 @@ typedef struct mv__tr_shift {
     double *wx, *wz;     /* fraction of a source cell's content that stays in the slab, per column / row */
 } mv__tr_shift;
 
+/* energy loss over one step, as gather lists per target bin */
+typedef struct mv__tr_eloss {
+    int *start, *src;       /* ne + 1; entries: source bins, ascending per target */
+    float *w;
+    int *ds_start, *ds_src; /* sources whose dose and totals a target's pass computes */
+    double *dep, *absorb;   /* per source bin: MeV deposited and fraction absorbed per particle */
+} mv__tr_eloss;
+
 typedef struct mv__tr_kernel {
     int *start;          /* ne + 1 */
     int *off;            /* theta offsets (gather from theta - off) */
@@ -16806,11 +16821,7 @@ struct mv_transport {
     mv_material mat;
     double *mat_e, *mat_s;
     double *energy, *edges, *range;
-    /* energy loss over one full step, as gather lists per target bin */
-    int *el_start, *el_src; /* ne + 1; entries */
-    float *el_w;
-    int *ds_start, *ds_src; /* sources whose dose and totals a target's pass computes */
-    double *dep, *absorb;   /* per source bin: MeV deposited and fraction absorbed per particle */
+    mv__tr_eloss el[2];     /* energy loss over a full and a half step */
     mv__tr_kernel sc[2];    /* scattering kernels: full and half variance */
     mv__tr_shift *sh[2];    /* per theta: full and half step */
     double *win;
@@ -16824,6 +16835,7 @@ struct mv_transport {
 MVDEF void mv_transport_free(mv_transport *t)
 {
     void *ctx;
+    int i;
     if (!t) return;
     ctx = t->alloc_ctx;
     mv__free(t->mat_e, ctx);
@@ -16831,13 +16843,15 @@ MVDEF void mv_transport_free(mv_transport *t)
     mv__free(t->energy, ctx);
     mv__free(t->edges, ctx);
     mv__free(t->range, ctx);
-    mv__free(t->el_start, ctx);
-    mv__free(t->el_src, ctx);
-    mv__free(t->el_w, ctx);
-    mv__free(t->ds_start, ctx);
-    mv__free(t->ds_src, ctx);
-    mv__free(t->dep, ctx);
-    mv__free(t->absorb, ctx);
+    for (i = 0; i < 2; i++) {
+        mv__free(t->el[i].start, ctx);
+        mv__free(t->el[i].src, ctx);
+        mv__free(t->el[i].w, ctx);
+        mv__free(t->el[i].ds_start, ctx);
+        mv__free(t->el[i].ds_src, ctx);
+        mv__free(t->el[i].dep, ctx);
+        mv__free(t->el[i].absorb, ctx);
+    }
     mv__free(t->sc[0].start, ctx);
     mv__free(t->sc[0].off, ctx);
     mv__free(t->sc[0].w, ctx);
@@ -16998,24 +17012,25 @@ static void mv__tr_build_shift(mv_transport *t, int half, double *win)
     }
 }
 
-static mv_status mv__tr_build_eloss(mv_transport *t)
+static mv_status mv__tr_build_eloss(mv_transport *t, int half)
 {
-    int ne = t->ne, i, n = 0;
-    double hg = t->step * t->mat.density / 10.0; /* g/cm^2 per step */
+    mv__tr_eloss *L = &t->el[half];
+    int ne = t->ne, i;
+    double hg = (half ? 0.5 : 1.0) * t->step * t->mat.density / 10.0; /* g/cm^2 per step */
     int *tj = (int *)mv__tr_new(t, (uint64_t)ne, 2 * sizeof(int));
     float *tw = (float *)mv__tr_new(t, (uint64_t)ne, 2 * sizeof(float));
     int *fill = (int *)mv__tr_new(t, (uint64_t)ne + 1, sizeof(int));
     int *desig = (int *)mv__tr_new(t, (uint64_t)ne, sizeof(int));
     mv_status st = MV_OK;
-    t->el_start = (int *)mv__tr_new(t, (uint64_t)ne + 1, sizeof(int));
-    t->el_src = (int *)mv__tr_new(t, (uint64_t)ne, 2 * sizeof(int));
-    t->el_w = (float *)mv__tr_new(t, (uint64_t)ne, 2 * sizeof(float));
-    t->ds_start = (int *)mv__tr_new(t, (uint64_t)ne + 1, sizeof(int));
-    t->ds_src = (int *)mv__tr_new(t, (uint64_t)ne, sizeof(int));
-    t->dep = (double *)mv__tr_new(t, (uint64_t)ne, sizeof(double));
-    t->absorb = (double *)mv__tr_new(t, (uint64_t)ne, sizeof(double));
-    if (!tj || !tw || !fill || !desig || !t->el_start || !t->el_src || !t->el_w || !t->ds_start || !t->ds_src ||
-        !t->dep || !t->absorb) {
+    L->start = (int *)mv__tr_new(t, (uint64_t)ne + 1, sizeof(int));
+    L->src = (int *)mv__tr_new(t, (uint64_t)ne, 2 * sizeof(int));
+    L->w = (float *)mv__tr_new(t, (uint64_t)ne, 2 * sizeof(float));
+    L->ds_start = (int *)mv__tr_new(t, (uint64_t)ne + 1, sizeof(int));
+    L->ds_src = (int *)mv__tr_new(t, (uint64_t)ne, sizeof(int));
+    L->dep = (double *)mv__tr_new(t, (uint64_t)ne, sizeof(double));
+    L->absorb = (double *)mv__tr_new(t, (uint64_t)ne, sizeof(double));
+    if (!tj || !tw || !fill || !desig || !L->start || !L->src || !L->w || !L->ds_start || !L->ds_src ||
+        !L->dep || !L->absorb) {
         st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_transport_create: energy-loss map");
         goto done;
     }
@@ -17037,21 +17052,26 @@ static mv_status mv__tr_build_eloss(mv_transport *t)
                 else hi = mid;
             }
             f = (r - t->range[lo]) / (t->range[lo + 1] - t->range[lo]);
+            if (f < 1e-9) f = 0; /* a step of whole bins: one target, an exact copy */
+            if (f > 1 - 1e-9 && lo + 1 < i) {
+                lo++;
+                f = 0;
+            }
             tj[2 * i] = lo;
             tw[2 * i] = (float)(1 - f);
             tj[2 * i + 1] = lo + 1;
             tw[2 * i + 1] = (float)f;
             desig[i] = lo;
         }
-        t->dep[i] = e;
-        t->absorb[i] = 1;
+        L->dep[i] = e;
+        L->absorb[i] = 1;
         if (tj[2 * i] >= 0) {
-            t->dep[i] -= (double)tw[2 * i] * t->energy[tj[2 * i]];
-            t->absorb[i] -= (double)tw[2 * i];
+            L->dep[i] -= (double)tw[2 * i] * t->energy[tj[2 * i]];
+            L->absorb[i] -= (double)tw[2 * i];
         }
         if (tj[2 * i + 1] >= 0) {
-            t->dep[i] -= (double)tw[2 * i + 1] * t->energy[tj[2 * i + 1]];
-            t->absorb[i] -= (double)tw[2 * i + 1];
+            L->dep[i] -= (double)tw[2 * i + 1] * t->energy[tj[2 * i + 1]];
+            L->absorb[i] -= (double)tw[2 * i + 1];
         }
     }
     /* gather lists: per target, its sources in ascending order */
@@ -17061,26 +17081,25 @@ static mv_status mv__tr_build_eloss(mv_transport *t)
             if (tj[2 * i + k] >= 0 && tw[2 * i + k] != 0.0f) fill[tj[2 * i + k] + 1]++;
     }
     for (i = 0; i < ne; i++) fill[i + 1] += fill[i];
-    memcpy(t->el_start, fill, (size_t)(ne + 1) * sizeof(int));
+    memcpy(L->start, fill, (size_t)(ne + 1) * sizeof(int));
     for (i = 0; i < ne; i++) {
         int k;
         for (k = 0; k < 2; k++) {
             int j = tj[2 * i + k];
             if (j < 0 || tw[2 * i + k] == 0.0f) continue;
-            t->el_src[fill[j]] = i;
-            t->el_w[fill[j]++] = tw[2 * i + k];
+            L->src[fill[j]] = i;
+            L->w[fill[j]++] = tw[2 * i + k];
         }
     }
     for (i = 0; i < ne; i++) {
-        int k = t->el_start[i + 1] - t->el_start[i];
+        int k = L->start[i + 1] - L->start[i];
         if (k > t->maxptr) t->maxptr = k;
     }
     memset(fill, 0, (size_t)(ne + 1) * sizeof(int));
     for (i = 0; i < ne; i++) fill[desig[i] + 1]++;
     for (i = 0; i < ne; i++) fill[i + 1] += fill[i];
-    memcpy(t->ds_start, fill, (size_t)(ne + 1) * sizeof(int));
-    for (i = 0; i < ne; i++) t->ds_src[fill[desig[i]]++] = i;
-    (void)n;
+    memcpy(L->ds_start, fill, (size_t)(ne + 1) * sizeof(int));
+    for (i = 0; i < ne; i++) L->ds_src[fill[desig[i]]++] = i;
 done:
     mv__free(tj, t->alloc_ctx);
     mv__free(tw, t->alloc_ctx);
@@ -17185,7 +17204,7 @@ MVDEF mv_status mv_transport_create(const mv_transport_opts *opts, mv_transport 
             return mv__fail(MV_ERR_INVALID_ARG, "mv_transport_create: energy bins not resolvable by the material table");
         }
     }
-    if ((st = mv__tr_build_eloss(t)) != MV_OK || (st = mv__tr_build_kernels(t, 0)) != MV_OK ||
+    if ((st = mv__tr_build_eloss(t, 0)) != MV_OK || (st = mv__tr_build_eloss(t, 1)) != MV_OK || (st = mv__tr_build_kernels(t, 0)) != MV_OK ||
         (st = mv__tr_build_kernels(t, 1)) != MV_OK) {
         mv_transport_free(t);
         return st;
@@ -17248,8 +17267,9 @@ typedef struct mv__tr_pass {
     const mv__transport_ops *ops;
     const float *in;
     float *out;
-    int op[2], nops;
-    int gather, sum_in, sum_out;
+    int op[3], nops;
+    int gather; /* 0: none, 1: energy loss over the step, 2: over half the step */
+    int sum_in, sum_out;
 } mv__tr_pass;
 
 /* theta sum of one bin's plane into row (float, theta ascending); returns
@@ -17355,23 +17375,24 @@ static void mv__tr_pass_range(void *ctx, int64_t b, int64_t e, int worker)
         int nb = 0, o;
         bufs[0] = s0;
         bufs[1] = s1;
-        if (p->sum_in) t->nin[j] = mv__tr_plane_sum(t, ops, cur, row, ptrs);
+        if (p->sum_in && !p->gather) t->nin[j] = mv__tr_plane_sum(t, ops, cur, row, ptrs);
         if (p->gather) {
-            int g0 = t->el_start[j], k = t->el_start[j + 1] - g0, m;
+            const mv__tr_eloss *L = &t->el[p->gather - 1];
+            int g0 = L->start[j], k = L->start[j + 1] - g0, m;
             float *dst = p->nops ? bufs[nb++] : fin;
             /* the dose and totals of the sources this target owns */
-            for (m = t->ds_start[j]; m < t->ds_start[j + 1]; m++) {
-                int i = t->ds_src[m];
-                double dep = t->dep[i], *dp = t->dpart + (size_t)i * (size_t)t->row;
+            for (m = L->ds_start[j]; m < L->ds_start[j + 1]; m++) {
+                int i = L->ds_src[m];
+                double dep = L->dep[i], *dp = t->dpart + (size_t)i * (size_t)t->row;
                 int64_t c;
                 t->ngat[i] = mv__tr_plane_sum(t, ops, p->in + (size_t)i * plane, row, ptrs);
                 for (c = 0; c < t->row; c++) dp[c] = dep * (double)row[c];
             }
-            if (k == 1 && t->el_w[g0] == 1.0f) {
-                memcpy(dst, p->in + (size_t)t->el_src[g0] * plane, plane * sizeof(float));
+            if (k == 1 && L->w[g0] == 1.0f) {
+                memcpy(dst, p->in + (size_t)L->src[g0] * plane, plane * sizeof(float));
             } else {
-                for (m = 0; m < k; m++) ptrs[m] = p->in + (size_t)t->el_src[g0 + m] * plane;
-                ops->wsum(dst, ptrs, t->el_w + g0, k, (int64_t)plane);
+                for (m = 0; m < k; m++) ptrs[m] = p->in + (size_t)L->src[g0 + m] * plane;
+                ops->wsum(dst, ptrs, L->w + g0, k, (int64_t)plane);
             }
             cur = dst;
         }
@@ -17403,11 +17424,12 @@ static void mv__tr_dose_range(void *ctx, int64_t b, int64_t e, int worker)
 }
 
 /* Runs one pass and adds its bookkeeping to bal. */
-static void mv__tr_run_pass(mv_transport *t, const float *in, float *out, int gather, int op0, int op1,
+static void mv__tr_run_pass(mv_transport *t, const float *in, float *out, int gather, int op0, int op1, int op2,
                             int sum_in, int sum_out, double *dose, mv_transport_balance *bal)
 {
     mv__tr_pass p;
     int i, j, threads, stream = 0;
+    const mv__tr_eloss *L = &t->el[gather ? gather - 1 : 0];
     p.t = t;
     p.ops = mv__kernels_get()->transport;
     p.in = in;
@@ -17416,12 +17438,13 @@ static void mv__tr_run_pass(mv_transport *t, const float *in, float *out, int ga
     p.nops = 0;
     if (op0) p.op[p.nops++] = op0;
     if (op1) p.op[p.nops++] = op1;
+    if (op2) p.op[p.nops++] = op2;
     for (i = 0; i < p.nops; i++) stream |= p.op[i] >= MV__TR_STREAM;
     p.sum_in = sum_in;
     p.sum_out = sum_out;
     threads = mv__threads_for_bytes(t->threads, (uint64_t)t->cells * 4);
     mv__parallel_for(t->ne, 1, threads, mv__tr_pass_range, &p);
-    if (sum_in)
+    if (sum_in && !gather)
         for (i = 0; i < t->ne; i++) {
             bal->particles_in += t->nin[i];
             bal->energy_in += t->nin[i] * t->energy[i];
@@ -17434,9 +17457,14 @@ static void mv__tr_run_pass(mv_transport *t, const float *in, float *out, int ga
                 bal->energy_escaped += e * t->energy[i];
             }
     if (gather) {
+        if (sum_in) /* the gather saw the input: its totals are the input's */
+            for (i = 0; i < t->ne; i++) {
+                bal->particles_in += t->ngat[i];
+                bal->energy_in += t->ngat[i] * t->energy[i];
+            }
         for (i = 0; i < t->ne; i++) {
-            bal->particles_absorbed += t->ngat[i] * t->absorb[i];
-            bal->energy_deposited += t->ngat[i] * t->dep[i];
+            bal->particles_absorbed += t->ngat[i] * L->absorb[i];
+            bal->energy_deposited += t->ngat[i] * L->dep[i];
         }
         if (dose) {
             mv__tr_dose_job d;
@@ -17462,38 +17490,37 @@ static mv_status mv__tr_check_buffers(const char *fn, const mv_transport *t, con
     return MV_OK;
 }
 
-MVDEF mv_status mv_transport_step(mv_transport *t, float *psi, float *next, double *dose, mv_transport_balance *bal)
+MVDEF mv_status mv_transport_step(mv_transport *t, float **psi, float **work, double *dose,
+                                  mv_transport_balance *bal)
 {
     mv_transport_balance b;
-    MV__CHECK(t, MV_ERR_INVALID_ARG, "mv_transport_step: plan is NULL");
-    MV__TRY(mv__tr_check_buffers("mv_transport_step", t, psi, next));
+    float *p, *w;
+    enum { S = MV__TR_SCAT, SH = MV__TR_SCAT_HALF, M = MV__TR_STREAM };
+    MV__CHECK(t && psi && work, MV_ERR_INVALID_ARG, "mv_transport_step: %s is NULL", !t ? "plan" : !psi ? "psi" : "work");
+    MV__TRY(mv__tr_check_buffers("mv_transport_step", t, *psi, *work));
+    p = *psi;
+    w = *work;
     memset(&b, 0, sizeof(b));
-    if (t->split == MV_SPLIT_LIE) {
-        if (t->fused) {
-            mv__tr_run_pass(t, psi, next, 1, MV__TR_SCAT, MV__TR_STREAM, 0, 1, dose, &b);
-        } else {
-            mv__tr_run_pass(t, psi, next, 1, 0, 0, 0, 0, dose, &b);
-            mv__tr_run_pass(t, next, psi, 0, MV__TR_SCAT, 0, 0, 0, dose, &b);
-            mv__tr_run_pass(t, psi, next, 0, MV__TR_STREAM, 0, 0, 1, dose, &b);
-        }
-        b.particles_in = b.energy_in = 0;
-        { /* the gather saw the step's input: its totals are the input's */
-            int i;
-            for (i = 0; i < t->ne; i++) {
-                b.particles_in += t->ngat[i];
-                b.energy_in += t->ngat[i] * t->energy[i];
-            }
-        }
-    } else if (t->fused) {
-        mv__tr_run_pass(t, psi, psi, 0, MV__TR_SCAT_HALF, MV__TR_STREAM_HALF, 1, 0, dose, &b);
-        mv__tr_run_pass(t, psi, next, 1, MV__TR_STREAM_HALF, MV__TR_SCAT_HALF, 0, 1, dose, &b);
+    if (t->split == MV_SPLIT_LIE && t->fused) {
+        mv__tr_run_pass(t, p, w, 1, S, M, 0, 1, 1, dose, &b); /* one pass */
+    } else if (t->split == MV_SPLIT_LIE) {
+        mv__tr_run_pass(t, p, w, 1, 0, 0, 0, 1, 0, dose, &b);
+        mv__tr_run_pass(t, w, p, 0, S, 0, 0, 0, 0, dose, &b);
+        mv__tr_run_pass(t, p, w, 0, M, 0, 0, 0, 1, dose, &b);
+    } else if (t->fused) { /* two passes: the result is back in *psi */
+        mv__tr_run_pass(t, p, w, 2, SH, M, SH, 1, 0, dose, &b);
+        mv__tr_run_pass(t, w, p, 2, 0, 0, 0, 0, 1, dose, &b);
+        w = p;
+        p = *work;
     } else {
-        mv__tr_run_pass(t, psi, next, 0, MV__TR_SCAT_HALF, 0, 1, 0, dose, &b);
-        mv__tr_run_pass(t, next, psi, 0, MV__TR_STREAM_HALF, 0, 0, 0, dose, &b);
-        mv__tr_run_pass(t, psi, next, 1, 0, 0, 0, 0, dose, &b);
-        mv__tr_run_pass(t, next, psi, 0, MV__TR_STREAM_HALF, 0, 0, 0, dose, &b);
-        mv__tr_run_pass(t, psi, next, 0, MV__TR_SCAT_HALF, 0, 0, 1, dose, &b);
+        mv__tr_run_pass(t, p, w, 2, 0, 0, 0, 1, 0, dose, &b);
+        mv__tr_run_pass(t, w, p, 0, SH, 0, 0, 0, 0, dose, &b);
+        mv__tr_run_pass(t, p, w, 0, M, 0, 0, 0, 0, dose, &b);
+        mv__tr_run_pass(t, w, p, 0, SH, 0, 0, 0, 0, dose, &b);
+        mv__tr_run_pass(t, p, w, 2, 0, 0, 0, 0, 1, dose, &b);
     }
+    *psi = w; /* the last pass wrote w */
+    *work = p;
     if (bal) *bal = b;
     return MV_OK;
 }
@@ -17508,17 +17535,10 @@ MVDEF mv_status mv_transport_apply(mv_transport *t, mv_transport_op op, const fl
     memset(&b, 0, sizeof(b));
     switch (op) {
     case MV_TRANSPORT_ELOSS:
-        mv__tr_run_pass(t, in, out, 1, 0, 0, 0, sums, dose, &b);
-        {
-            int i;
-            for (i = 0; i < t->ne; i++) {
-                b.particles_in += t->ngat[i];
-                b.energy_in += t->ngat[i] * t->energy[i];
-            }
-        }
+        mv__tr_run_pass(t, in, out, 1, 0, 0, 0, 1, sums, dose, &b);
         break;
-    case MV_TRANSPORT_SCATTER: mv__tr_run_pass(t, in, out, 0, MV__TR_SCAT, 0, sums, sums, dose, &b); break;
-    case MV_TRANSPORT_STREAM: mv__tr_run_pass(t, in, out, 0, MV__TR_STREAM, 0, sums, sums, dose, &b); break;
+    case MV_TRANSPORT_SCATTER: mv__tr_run_pass(t, in, out, 0, MV__TR_SCAT, 0, 0, sums, sums, dose, &b); break;
+    case MV_TRANSPORT_STREAM: mv__tr_run_pass(t, in, out, 0, MV__TR_STREAM, 0, 0, sums, sums, dose, &b); break;
     default: return mv__fail(MV_ERR_INVALID_ARG, "mv_transport_apply: op = %d", (int)op);
     }
     if (bal) *bal = b;
