@@ -4474,16 +4474,12 @@ static const mv__mri_ops mv__mri_ops_ref = {mv__rss_c64_ref, mv__combine_c64_ref
    - wsum: out[t] = (..((w0 s0[t] + w1 s1[t]) + w2 s2[t]) ..) + w_{k-1} s_{k-1}[t],
      the weighted sum of k rows in that fixed order (energy-loss gather over
      source bins, scattering over theta, the theta sums of the bookkeeping);
-   - stream row: out[x] = (w00 a0 + w01 b0) + (w10 a1 + w11 b1) with
-     a = r[x - ix], b = r[x - ix - 1] of two source rows, 0 outside. */
+   the bilinear stream is one wsum of four shifted views of the plane (the
+   edge cells by mv__tr_stream_el, in the same order). */
 
 typedef void (*mv__tr_wsum_fn)(float *out, const float *const *src, const float *w, int k, int64_t n);
-typedef void (*mv__tr_stream_fn)(float *out, const float *r0, const float *r1, const float *w, int64_t ix,
-                                 int64_t nx);
-
 typedef struct mv__transport_ops {
     mv__tr_wsum_fn wsum;
-    mv__tr_stream_fn stream_row;
 } mv__transport_ops;
 
 static void mv__tr_wsum_ref(float *out, const float *const *src, const float *w, int k, int64_t n)
@@ -4498,29 +4494,26 @@ static void mv__tr_wsum_ref(float *out, const float *const *src, const float *w,
     }
 }
 
-/* one output element of the stream row: s = x - ix */
-MV__INLINE float mv__tr_stream_el(const float *r0, const float *r1, const float *w, int64_t s, int64_t nx)
+/* One output cell (z, x) of a bilinear move of the plane sp (nz x nx) by
+   (iz + fz, ix + fx) cells: the sources (z-iz, x-ix), (z-iz, x-ix-1),
+   (z-iz-1, x-ix), (z-iz-1, x-ix-1) with weights w[0..3], 0 outside the
+   plane, summed in wsum's order, so the cells the flat wsum computes and
+   the edge cells computed here agree on every ISA. */
+MV__INLINE float mv__tr_stream_el(const float *sp, int64_t nz, int64_t nx, const float *w, int64_t iz, int64_t ix,
+                                  int64_t z, int64_t x)
 {
-    float a0 = 0.0f, b0 = 0.0f, a1 = 0.0f, b1 = 0.0f;
-    if (s >= 0 && s < nx) {
-        a0 = r0[s];
-        a1 = r1[s];
-    }
-    if (s - 1 >= 0 && s - 1 < nx) {
-        b0 = r0[s - 1];
-        b1 = r1[s - 1];
-    }
-    return (w[0] * a0 + w[1] * b0) + (w[2] * a1 + w[3] * b1);
+    int64_t z0 = z - iz, x0 = x - ix;
+    int z0in = z0 >= 0 && z0 < nz, z1in = z0 - 1 >= 0 && z0 - 1 < nz;
+    int x0in = x0 >= 0 && x0 < nx, x1in = x0 - 1 >= 0 && x0 - 1 < nx;
+    float a0 = z0in && x0in ? sp[z0 * nx + x0] : 0.0f, b0 = z0in && x1in ? sp[z0 * nx + x0 - 1] : 0.0f;
+    float a1 = z1in && x0in ? sp[(z0 - 1) * nx + x0] : 0.0f, b1 = z1in && x1in ? sp[(z0 - 1) * nx + x0 - 1] : 0.0f;
+    float acc = w[0] * a0;
+    acc = acc + w[1] * b0;
+    acc = acc + w[2] * a1;
+    return acc + w[3] * b1;
 }
 
-static void mv__tr_stream_row_ref(float *out, const float *r0, const float *r1, const float *w, int64_t ix,
-                                  int64_t nx)
-{
-    int64_t x;
-    for (x = 0; x < nx; x++) out[x] = mv__tr_stream_el(r0, r1, w, x - ix, nx);
-}
-
-static const mv__transport_ops mv__transport_ops_ref = {mv__tr_wsum_ref, mv__tr_stream_row_ref};
+static const mv__transport_ops mv__transport_ops_ref = {mv__tr_wsum_ref};
 
 /* >>impl-kernels =========================================================== */
 
@@ -16923,10 +16916,16 @@ static int mv__tr_gauss(double sig, int nth, int *off, float *w, double *g)
         else hi = s;
     }
     s = 0.5 * (lo + hi);
+    /* tails below 1e-9 of the centre are dropped (they change the variance
+       by less than 1e-7 of itself) and the rest renormalised */
     sum = 0;
-    for (d = -h; d <= h; d++) sum += g[d + h] = exp(-(double)d * d / (2 * s * s));
     for (d = -h; d <= h; d++) {
-        if ((float)(g[d + h] / sum) == 0.0f) continue;
+        g[d + h] = exp(-(double)d * d / (2 * s * s));
+        if (g[d + h] < 1e-9) g[d + h] = 0;
+        sum += g[d + h];
+    }
+    for (d = -h; d <= h; d++) {
+        if (g[d + h] == 0) continue;
         off[n] = d;
         w[n++] = (float)(g[d + h] / sum);
     }
@@ -17316,19 +17315,47 @@ static void mv__tr_stream_plane(const mv_transport *t, const mv__transport_ops *
         const float *sp = src + (size_t)j * (size_t)t->row;
         float *dp = dst + (size_t)j * (size_t)t->row;
         double e = 0;
-        for (z = 0; z < nz; z++) {
-            int64_t z0 = z - s->iz, z1 = z0 - 1;
-            const float *r0 = z0 >= 0 && z0 < nz ? sp + z0 * nx : t->zero_row;
-            const float *r1 = z1 >= 0 && z1 < nz ? sp + z1 * nx : t->zero_row;
-            float *o = dp + z * nx;
-            if (s->copy) {
-                int64_t lo = MV__MAX(s->ix, (int64_t)0), hi = MV__MIN(nx + s->ix, nx);
-                if (hi < lo) hi = lo = 0;
+        if (s->copy) {
+            for (z = 0; z < nz; z++) {
+                int64_t z0 = z - s->iz, lo = MV__MAX(s->ix, (int64_t)0), hi = MV__MIN(nx + s->ix, nx);
+                float *o = dp + z * nx;
+                if (z0 < 0 || z0 >= nz || hi <= lo) {
+                    memset(o, 0, (size_t)nx * sizeof(float));
+                    continue;
+                }
                 for (x = 0; x < lo; x++) o[x] = 0.0f;
-                if (hi > lo) memcpy(o + lo, r0 + (lo - s->ix), (size_t)(hi - lo) * sizeof(float));
-                for (x = hi > lo ? hi : 0; x < nx; x++) o[x] = 0.0f;
+                memcpy(o + lo, sp + z0 * nx + (lo - s->ix), (size_t)(hi - lo) * sizeof(float));
+                for (x = hi; x < nx; x++) o[x] = 0.0f;
+            }
+        } else {
+            /* the flat plane: every target whose four sources lie inside the
+               plane's memory, as one wsum of four shifted views; then the
+               cells outside that range and the edge columns (whose flat
+               sources wrapped into the neighbouring row) one by one */
+            int64_t P = t->row, D = s->iz * nx + s->ix, p0 = MV__MAX((int64_t)0, D + nx + 1),
+                    p1 = MV__MIN(P, P + D), p;
+            int64_t xl = MV__MIN(MV__MAX(s->ix + 1, (int64_t)0), nx), xh = MV__MAX(MV__MIN(nx + s->ix, nx), xl);
+            if (p1 > p0) {
+                const float *v[4];
+                v[0] = sp + (p0 - D);
+                v[1] = sp + (p0 - D - 1);
+                v[2] = sp + (p0 - D - nx);
+                v[3] = sp + (p0 - D - nx - 1);
+                ops->wsum(dp + p0, v, s->w, 4, p1 - p0);
             } else {
-                ops->stream_row(o, r0, r1, s->w, s->ix, nx);
+                p0 = p1 = P;
+            }
+            for (p = 0; p < p0; p++) dp[p] = mv__tr_stream_el(sp, nz, nx, s->w, s->iz, s->ix, p / nx, p % nx);
+            for (p = p1; p < P; p++) dp[p] = mv__tr_stream_el(sp, nz, nx, s->w, s->iz, s->ix, p / nx, p % nx);
+            for (z = p0 / nx; z <= (p1 - 1) / nx && z < nz; z++) {
+                for (x = 0; x < xl; x++) {
+                    p = z * nx + x;
+                    if (p >= p0 && p < p1) dp[p] = mv__tr_stream_el(sp, nz, nx, s->w, s->iz, s->ix, z, x);
+                }
+                for (x = xh; x < nx; x++) {
+                    p = z * nx + x;
+                    if (p >= p0 && p < p1) dp[p] = mv__tr_stream_el(sp, nz, nx, s->w, s->iz, s->ix, z, x);
+                }
             }
         }
         /* what leaves: each source cell keeps wz * wx of its content */
@@ -17359,6 +17386,14 @@ static void mv__tr_apply_op(const mv_transport *t, const mv__transport_ops *ops,
     }
 }
 
+/* source i's dose: its theta sum times the energy a particle of it deposits */
+static void mv__tr_dose_part(const mv_transport *t, const mv__tr_eloss *L, int i, const float *row)
+{
+    double dep = L->dep[i], *dp = t->dpart + (size_t)i * (size_t)t->row;
+    int64_t c;
+    for (c = 0; c < t->row; c++) dp[c] = dep * (double)row[c];
+}
+
 static void mv__tr_pass_range(void *ctx, int64_t b, int64_t e, int worker)
 {
     mv__tr_pass *p = (mv__tr_pass *)ctx;
@@ -17380,19 +17415,43 @@ static void mv__tr_pass_range(void *ctx, int64_t b, int64_t e, int worker)
             const mv__tr_eloss *L = &t->el[p->gather - 1];
             int g0 = L->start[j], k = L->start[j + 1] - g0, m;
             float *dst = p->nops ? bufs[nb++] : fin;
-            /* the dose and totals of the sources this target owns */
+            int inl = -1; /* an owned source that is also gathered: its theta sum rides along */
+            const float *two[2];
+            static const float one2[2] = {1.0f, 1.0f};
+            if (!(k == 1 && L->w[g0] == 1.0f))
+                for (m = L->ds_start[j]; m < L->ds_start[j + 1] && inl < 0; m++) {
+                    int q;
+                    for (q = 0; q < k; q++)
+                        if (L->src[g0 + q] == L->ds_src[m]) inl = L->ds_src[m];
+                }
+            /* the dose and totals of the other sources this target owns */
             for (m = L->ds_start[j]; m < L->ds_start[j + 1]; m++) {
                 int i = L->ds_src[m];
-                double dep = L->dep[i], *dp = t->dpart + (size_t)i * (size_t)t->row;
-                int64_t c;
+                if (i == inl) continue;
                 t->ngat[i] = mv__tr_plane_sum(t, ops, p->in + (size_t)i * plane, row, ptrs);
-                for (c = 0; c < t->row; c++) dp[c] = dep * (double)row[c];
+                mv__tr_dose_part(t, L, i, row);
             }
             if (k == 1 && L->w[g0] == 1.0f) {
                 memcpy(dst, p->in + (size_t)L->src[g0] * plane, plane * sizeof(float));
             } else {
-                for (m = 0; m < k; m++) ptrs[m] = p->in + (size_t)L->src[g0 + m] * plane;
-                ops->wsum(dst, ptrs, L->w + g0, k, (int64_t)plane);
+                int th;
+                size_t rl = (size_t)t->row;
+                for (th = 0; th < t->nth; th++) { /* row by row: the owned source's row is in L1 for its sum */
+                    for (m = 0; m < k; m++) ptrs[m] = p->in + (size_t)L->src[g0 + m] * plane + (size_t)th * rl;
+                    ops->wsum(dst + (size_t)th * rl, ptrs, L->w + g0, k, t->row);
+                    if (inl < 0) continue;
+                    two[0] = row;
+                    two[1] = p->in + (size_t)inl * plane + (size_t)th * rl;
+                    if (th == 0) ops->wsum(row, two + 1, one2, 1, t->row);
+                    else ops->wsum(row, two, one2, 2, t->row);
+                }
+                if (inl >= 0) {
+                    double sum = 0;
+                    int64_t c;
+                    for (c = 0; c < t->row; c++) sum += row[c];
+                    t->ngat[inl] = sum;
+                    mv__tr_dose_part(t, L, inl, row);
+                }
             }
             cur = dst;
         }
@@ -20348,7 +20407,7 @@ static const mv__mri_ops MV__SFX(mv__mri_ops) = {MV__SFX(mv__rss_c64), MV__SFX(m
 #undef mv__m_keep_pos
 
 /* >>pass-transport =========================================================
-   Proton transport row kernels (>>impl-transport-types has the references),
+   Proton transport row kernel (>>impl-transport-types has the reference),
    stamped per ISA against the small vocabulary below. Operation order is the
    reference's, FP contraction off, tails by the reference element function:
    the bytes equal the _ref kernels'. */
@@ -20429,29 +20488,7 @@ MV__FN void MV__SFX(mv__tr_wsum)(float *out, const float *const *src, const floa
     }
 }
 
-/* One stream row: vectors where all four sources are inside the row
-   (x - ix - 1 >= 0 and x - ix < nx), the reference element elsewhere. */
-MV__FN void MV__SFX(mv__tr_stream_row)(float *out, const float *r0, const float *r1, const float *w, int64_t ix,
-                                       int64_t nx)
-{
-    int64_t lo = MV__MAX(ix + 1, (int64_t)0), hi = MV__MIN(nx + ix, nx), x;
-    if (lo > nx) lo = nx;
-    if (hi < lo) hi = lo;
-    for (x = 0; x < lo; x++) out[x] = mv__tr_stream_el(r0, r1, w, x - ix, nx);
-    {
-        mv__tv w0 = mv__t_set1(w[0]), w1 = mv__t_set1(w[1]), w2 = mv__t_set1(w[2]), w3 = mv__t_set1(w[3]);
-        for (; x + MV__TL <= hi; x += MV__TL) {
-            const float *p0 = r0 + (x - ix), *p1 = r1 + (x - ix);
-            mv__tv u = mv__t_add(mv__t_mul(w0, mv__t_ld(p0)), mv__t_mul(w1, mv__t_ld(p0 - 1)));
-            mv__tv v = mv__t_add(mv__t_mul(w2, mv__t_ld(p1)), mv__t_mul(w3, mv__t_ld(p1 - 1)));
-            mv__t_st(out + x, mv__t_add(u, v));
-        }
-    }
-    MV__ZEROUPPER();
-    for (; x < nx; x++) out[x] = mv__tr_stream_el(r0, r1, w, x - ix, nx);
-}
-
-static const mv__transport_ops MV__SFX(mv__transport_ops) = {MV__SFX(mv__tr_wsum), MV__SFX(mv__tr_stream_row)};
+static const mv__transport_ops MV__SFX(mv__transport_ops) = {MV__SFX(mv__tr_wsum)};
 
 #undef MV__TL
 #undef mv__tv
