@@ -17285,28 +17285,42 @@ static double mv__tr_plane_sum(const mv_transport *t, const mv__transport_ops *o
     return s;
 }
 
+/* acc += one theta row just written (the row is in L1): the running theta
+   sum of an output plane, in the order of mv__tr_plane_sum (same bytes) */
+static void mv__tr_acc_row(const mv__transport_ops *ops, float *acc, const float *r, int first, int64_t n)
+{
+    static const float one2[2] = {1.0f, 1.0f};
+    const float *two[2];
+    two[0] = acc;
+    two[1] = r;
+    if (first) ops->wsum(acc, two + 1, one2, 1, n);
+    else ops->wsum(acc, two, one2, 2, n);
+}
+
 static void mv__tr_scatter_plane(const mv_transport *t, const mv__transport_ops *ops, int half, int bin,
-                                 const float *src, float *dst, const float **ptrs)
+                                 const float *src, float *dst, const float **ptrs, float *acc)
 {
     const mv__tr_kernel *K = &t->sc[half];
     int b = K->start[bin], k = K->start[bin + 1] - b, j, m;
-    if (k == 1 && K->off[b] == 0 && K->w[b] == 1.0f) {
-        memcpy(dst, src, (size_t)t->plane * sizeof(float));
-        return;
-    }
+    int copy = k == 1 && K->off[b] == 0 && K->w[b] == 1.0f;
+    if (copy) memcpy(dst, src, (size_t)t->plane * sizeof(float));
     for (j = 0; j < t->nth; j++) {
-        for (m = 0; m < k; m++) {
-            int s = (j - K->off[b + m]) % t->nth;
-            ptrs[m] = src + (size_t)(s < 0 ? s + t->nth : s) * (size_t)t->row;
+        float *o = dst + (size_t)j * (size_t)t->row;
+        if (!copy) {
+            for (m = 0; m < k; m++) {
+                int s = (j - K->off[b + m]) % t->nth;
+                ptrs[m] = src + (size_t)(s < 0 ? s + t->nth : s) * (size_t)t->row;
+            }
+            ops->wsum(o, ptrs, K->w + b, k, t->row);
         }
-        ops->wsum(dst + (size_t)j * (size_t)t->row, ptrs, K->w + b, k, t->row);
+        if (acc) mv__tr_acc_row(ops, acc, o, j == 0, t->row);
     }
 }
 
 /* streams one bin's plane; returns the particles that left the slab (per
    theta into esc) */
 static void mv__tr_stream_plane(const mv_transport *t, const mv__transport_ops *ops, int half, const float *src,
-                                float *dst, double *esc)
+                                float *dst, double *esc, float *acc)
 {
     int j;
     int64_t nx = t->nx, nz = t->nz, z, x;
@@ -17358,6 +17372,7 @@ static void mv__tr_stream_plane(const mv_transport *t, const mv__transport_ops *
                 }
             }
         }
+        if (acc) mv__tr_acc_row(ops, acc, dp, j == 0, t->row);
         /* what leaves: each source cell keeps wz * wx of its content */
         for (z = 0; z < nz; z++) {
             const float *r = sp + z * nx;
@@ -17373,16 +17388,17 @@ static void mv__tr_stream_plane(const mv_transport *t, const mv__transport_ops *
     }
 }
 
+/* acc: NULL, or where the theta sum of dst goes */
 static void mv__tr_apply_op(const mv_transport *t, const mv__transport_ops *ops, int op, int bin, const float *src,
-                            float *dst, const float **ptrs)
+                            float *dst, const float **ptrs, float *acc)
 {
     switch (op) {
-    case MV__TR_SCAT: mv__tr_scatter_plane(t, ops, 0, bin, src, dst, ptrs); break;
-    case MV__TR_SCAT_HALF: mv__tr_scatter_plane(t, ops, 1, bin, src, dst, ptrs); break;
+    case MV__TR_SCAT: mv__tr_scatter_plane(t, ops, 0, bin, src, dst, ptrs, acc); break;
+    case MV__TR_SCAT_HALF: mv__tr_scatter_plane(t, ops, 1, bin, src, dst, ptrs, acc); break;
     case MV__TR_STREAM:
-        mv__tr_stream_plane(t, ops, 0, src, dst, t->esc + (size_t)bin * (size_t)t->nth);
+        mv__tr_stream_plane(t, ops, 0, src, dst, t->esc + (size_t)bin * (size_t)t->nth, acc);
         break;
-    default: mv__tr_stream_plane(t, ops, 1, src, dst, t->esc + (size_t)bin * (size_t)t->nth); break;
+    default: mv__tr_stream_plane(t, ops, 1, src, dst, t->esc + (size_t)bin * (size_t)t->nth, acc); break;
     }
 }
 
@@ -17456,11 +17472,18 @@ static void mv__tr_pass_range(void *ctx, int64_t b, int64_t e, int worker)
             cur = dst;
         }
         for (o = 0; o < p->nops; o++) {
-            float *dst = o == p->nops - 1 ? fin : bufs[nb++ & 1];
-            mv__tr_apply_op(t, ops, p->op[o], (int)j, cur, dst, ptrs);
+            int last = o == p->nops - 1;
+            float *dst = last ? fin : bufs[nb++ & 1];
+            mv__tr_apply_op(t, ops, p->op[o], (int)j, cur, dst, ptrs, last && p->sum_out ? row : NULL);
             cur = dst;
         }
-        if (p->sum_out) t->nout[j] = mv__tr_plane_sum(t, ops, fin, row, ptrs);
+        if (p->sum_out) { /* the output's theta sum: summed by the last operator as it wrote, else here */
+            double sum = 0;
+            int64_t c;
+            if (!p->nops) mv__tr_plane_sum(t, ops, fin, row, ptrs);
+            for (c = 0; c < t->row; c++) sum += row[c];
+            t->nout[j] = sum;
+        }
     }
 }
 
