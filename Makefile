@@ -23,7 +23,7 @@ TEST_SRC := $(filter-out tests/test_large.c,$(sort $(wildcard tests/test_*.c)))
 PROFILES := $(patsubst examples/%.c,$(BUILD)/%,$(sort $(wildcard examples/profile_*.c)))
 # mvtool: the parser and core commands in mvtool.c, one file per family beside it
 MVTOOL_SRC := $(sort $(wildcard examples/mvtool*.c))
-EXAMPLES := $(BUILD)/mvtool $(PROFILES) $(BUILD)/mri_recon $(BUILD)/demo
+EXAMPLES := $(BUILD)/mvtool $(PROFILES) $(BUILD)/mri_recon $(BUILD)/demo $(BUILD)/proton_pdd
 # the FFT profile beside FFTW_MEASURE, where FFTW's headers are installed (apt-get install libfftw3-dev)
 ifneq ($(wildcard /usr/include/fftw3.h),)
 EXAMPLES += $(BUILD)/profile_fft_vs_fftw
@@ -55,8 +55,9 @@ $(BUILD)/mvtool: $(MVTOOL_SRC) examples/mvtool.h medvol.h $(LIBMEDVOL) | $(BUILD
 $(BUILD)/profile_fft_vs_fftw: examples/profile_fft.c medvol.h examples/profile.h examples/profile_fft.h $(LIBMEDVOL) | $(BUILD)
 	$(CC) $(EXFLAGS) -DPROFILE_FFT_WITH_FFTW -o $@ $< $(LIBMEDVOL) $(FFTW_LIBS) $(LDLIBS)
 
-run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon
+run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	$(BUILD)/demo $(BUILD)/demo-out
+	$(BUILD)/proton_pdd --energy 70 --grid 21,0,36,120 --out $(BUILD)/proton-out
 	$(BUILD)/mri_recon 64 8 1 --out $(BUILD)/mri-out
 	$(BUILD)/mvtool phantom $(BUILD)/run-p.nii --size 32 --dtype int16 && \
 	  $(BUILD)/mvtool merge $(BUILD)/run-m.nii.gz $(BUILD)/run-p.nii $(BUILD)/run-p.nii && \
