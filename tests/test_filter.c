@@ -606,3 +606,50 @@ MV_TEST(filter, pyramid_levels)
     }
     batch_free(&B);
 }
+
+/* mv_gaussian_kernel against scipy's _gaussian_kernel1d written out here in
+   float64 (order 0: exp(-x^2/2s^2)/sum; 1: times -x/s^2; 2: times
+   (x^2/s^4 - 1/s^2)), and the kernel the FIR applies: filtering a unit
+   impulse with mode constant 0 returns the weights themselves. */
+MV_TEST(filter, kernel_weights_match_definition)
+{
+    const double sigmas[] = {0.3, 1.0, 1.5, 2.7, 6.0};
+    float w[64];
+    int s, order, r, k;
+    for (s = 0; s < 5; s++)
+        for (order = 0; order <= 2; order++) {
+            double sg = sigmas[s], sum = 0;
+            REQUIRE_OK(mv_gaussian_kernel(sg, order, 0, w, 64, &r));
+            EXPECT_MSG(r == (int)(4.0 * sg + 0.5), "sigma %g: radius %d", sg, r);
+            for (k = -r; k <= r; k++) sum += exp(-0.5 * k * k / (sg * sg));
+            for (k = 0; k <= r; k++) {
+                double phi = exp(-0.5 * k * k / (sg * sg)) / sum, q = order == 0 ? 1.0
+                                                                   : order == 1 ? -k / (sg * sg)
+                                                                                : k * k / (sg * sg * sg * sg) - 1.0 / (sg * sg);
+                EXPECT_MSG(w[k] == (float)(q * phi), "sigma %g order %d w[%d] = %.9g, expected %.9g", sg, order, k,
+                           (double)w[k], q * phi);
+            }
+        }
+    {
+        int64_t d[3] = {41, 1, 1};
+        double sigma[3] = {2.2, 0, 0};
+        mv_vol imp, out;
+        mv_filter_opts o = MV_ZERO_INIT;
+        o.mode = MV_BOUNDARY_CONSTANT;
+        o.method = MV_FILTER_FIR;
+        REQUIRE_OK(mv_vol_alloc(&imp, MV_DT_F32, 3, d, NULL));
+        memset(imp.data, 0, 41 * sizeof(float));
+        ((float *)imp.data)[20] = 1.0f;
+        REQUIRE_OK(mv_gaussian(&imp, &out, sigma, &o));
+        REQUIRE_OK(mv_gaussian_kernel(2.2, 0, 0, w, 64, &r));
+        for (k = -r; k <= r; k++)
+            EXPECT_MSG(((float *)out.data)[20 + k] == w[k < 0 ? -k : k], "impulse response at %d", k);
+        mv_free(&out);
+        mv_free(&imp);
+    }
+    EXPECT(mv_gaussian_kernel(0, 0, 0, w, 64, &r) == MV_ERR_INVALID_ARG);
+    EXPECT(mv_gaussian_kernel(1, 3, 0, w, 64, &r) == MV_ERR_INVALID_ARG);
+    EXPECT(mv_gaussian_kernel(1, 0, -1, w, 64, &r) == MV_ERR_INVALID_ARG);
+    EXPECT(mv_gaussian_kernel(10, 0, 0, w, 8, &r) == MV_ERR_BUFFER_TOO_SMALL && r == 40);
+    EXPECT(mv_gaussian_kernel(10, 0, 0, NULL, 0, &r) == MV_OK && r == 40);
+}
