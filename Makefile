@@ -71,6 +71,17 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool warp $(BUILD)/run-r.nii $(BUILD)/run-r.nii $(BUILD)/run-moved.nii --matrix $(BUILD)/run-true.txt && \
 	  $(BUILD)/mvtool register $(BUILD)/run-moved.nii $(BUILD)/run-r.nii --levels 2x1 --out-matrix $(BUILD)/run-reg.txt && \
 	  cat $(BUILD)/run-reg.txt
+	$(BUILD)/mvtool demons $(BUILD)/run-r.nii $(BUILD)/run-moved.nii $(BUILD)/run-field.nii.gz --out $(BUILD)/run-dw.nii \
+	    2> $(BUILD)/run-demons.log && tail -1 $(BUILD)/run-demons.log && \
+	  $(BUILD)/mvtool jacobian $(BUILD)/run-field.nii.gz $(BUILD)/run-jac.nii
+	$(BUILD)/mvtool math $(BUILD)/run-s.nii -thr 0.3 -bin $(BUILD)/run-mask.nii && \
+	  $(BUILD)/mvtool label $(BUILD)/run-mask.nii $(BUILD)/run-lab.nii --largest 1 && \
+	  $(BUILD)/mvtool edt $(BUILD)/run-mask.nii $(BUILD)/run-edt.nii && \
+	  $(BUILD)/mvtool stats $(BUILD)/run-mask.nii $(BUILD)/run-lab.nii $(BUILD)/run-edt.nii
+	$(BUILD)/mvtool phantom $(BUILD)/run-q.nii --size 32 --kind smooth && \
+	  $(BUILD)/mvtool merge $(BUILD)/run-bold.nii.gz $(BUILD)/run-p.nii $(BUILD)/run-s.nii $(BUILD)/run-q.nii && \
+	  $(BUILD)/mvtool corr-seed $(BUILD)/run-bold.nii.gz $(BUILD)/run-corr.nii --voxel 16,16,16 && \
+	  $(BUILD)/mvtool stats $(BUILD)/run-corr.nii
 
 # ---- benchmarks against peer tools (their libraries are bench dependencies only) ----
 # apt-get install zlib1g-dev libdeflate-dev libisal-dev

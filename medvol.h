@@ -25890,7 +25890,7 @@ static mv_status mv__cache_build(mv_cache *c, const char *key, const void *data,
 static mv_status mv__cache_put_any(mv_cache *c, const char *key, const void *data, size_t len, const mv_vol *vol,
                                    const char *fn)
 {
-    mv__centry *e;
+    mv__centry *e = NULL; /* set by mv__cache_build on MV_OK (gcc -O1 cannot see it through MV__TRY) */
     MV__CHECK(c != NULL, MV_ERR_INVALID_ARG, "%s: cache is NULL", fn);
     MV__CHECK(vol || data || len == 0, MV_ERR_INVALID_ARG, "%s: data is NULL", fn);
     MV__TRY(mv__cache_build(c, key, data, len, (mv_vol *)(uintptr_t)vol, 0, &e, fn));
