@@ -43,7 +43,7 @@ int main(void)
     mv_pyramid_schedule z_pyramid_schedule = MV_ZERO_INIT;
     mv_corr_opts z_corr_opts = MV_ZERO_INIT;
     mv_seed z_seed = MV_ZERO_INIT;
-    mv_chi2_opts z_chi2_opts = MV_ZERO_INIT;
+    mv_chi2_opts z_chisq_opts = MV_ZERO_INIT;
     mv_mtau_opts z_mtau_opts = MV_ZERO_INIT;
     mv_cache_opts z_cache_opts = MV_ZERO_INIT;
     mv_cache_stats z_cache_stats = MV_ZERO_INIT;
@@ -94,7 +94,7 @@ int main(void)
     (void)z_morph_opts;
     (void)z_corr_opts;
     (void)z_seed;
-    (void)z_chi2_opts;
+    (void)z_chisq_opts;
     (void)z_mtau_opts;
     (void)z_cache_opts;
     (void)z_cache_stats;
