@@ -9,53 +9,12 @@
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-typedef struct aref {
-    char dir[512];
-    FILE *list;
-    int n;
-} aref;
-
-static int aref_begin(aref *r, const char *name)
-{
-    char cmd[700], path[600];
-    if (!tu_python("numpy")) return 0;
-    snprintf(r->dir, sizeof(r->dir), "%s", tu_path(name));
-    snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", r->dir);
-    if (system(cmd) != 0) return 0;
-    snprintf(path, sizeof(path), "%s/cases.txt", r->dir);
-    r->list = fopen(path, "w");
-    r->n = 0;
-    return r->list != NULL;
-}
-
-static void aref_write(aref *r, int id, const char *name, const void *p, size_t bytes)
-{
-    char path[700];
-    snprintf(path, sizeof(path), "%s/c%d.%s", r->dir, id, name);
-    tu_write_file(path, p, bytes);
-}
-
-static int aref_run(aref *r)
-{
-    fclose(r->list);
-    r->list = NULL;
-    return tu_run_py("ref_analysis.py", r->dir, NULL, 0) == 0;
-}
-
-static void *aref_out(aref *r, int id, size_t bytes)
-{
-    char path[700];
-    size_t len = 0;
-    void *p;
-    snprintf(path, sizeof(path), "%s/c%d.out", r->dir, id);
-    p = tu_read_file(path, &len);
-    if (!p || len != bytes) {
-        MVT_FAIL("numpy output c%d: %zu bytes, %zu expected", id, len, bytes);
-        free(p);
-        return NULL;
-    }
-    return p;
-}
+/* the cases of one ref_analysis.py run (tests/testutil.h's batch) */
+typedef tu_batch aref;
+static int aref_begin(aref *r, const char *name) { return tu_python("numpy") && tu_batch_open(r, name); }
+static void aref_write(aref *r, int id, const char *ext, const void *p, size_t bytes) { tu_batch_write(r, id, ext, p, bytes); }
+static int aref_run(aref *r) { return tu_batch_run(r, "ref_analysis.py"); }
+static void *aref_out(aref *r, int id, size_t bytes) { return tu_batch_read(r, id, "out", bytes); }
 
 /* |a - b| <= tol * max(1, |b|), NaN only against NaN */
 static int close_rel(double a, double b, double tol)

@@ -5,6 +5,7 @@
 #include "json.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -194,6 +195,58 @@ const char *tu_refs_dir(void)
         }
     }
     return state == 1 ? dir : NULL;
+}
+
+int tu_batch_open(tu_batch *b, const char *name)
+{
+    char path[600];
+    snprintf(b->dir, sizeof(b->dir), "%s", tu_path(name));
+    b->n = 0;
+    b->list = NULL;
+    if (mkdir(b->dir, 0700) != 0 && errno != EEXIST) return 0;
+    snprintf(path, sizeof(path), "%s/cases.txt", b->dir);
+    b->list = fopen(path, "w");
+    return b->list != NULL;
+}
+
+int tu_batch_case(tu_batch *b)
+{
+    int id = b->n++;
+    fprintf(b->list, "c%d ", id);
+    return id;
+}
+
+void tu_batch_write(const tu_batch *b, int id, const char *ext, const void *data, size_t bytes)
+{
+    char path[700];
+    snprintf(path, sizeof(path), "%s/c%d.%s", b->dir, id, ext);
+    tu_write_file(path, data, bytes);
+}
+
+int tu_batch_run(tu_batch *b, const char *script)
+{
+    fclose(b->list);
+    b->list = NULL;
+    if (tu_run_py(script, b->dir, NULL, 0) != 0) {
+        MVT_FAIL("tests/py/%s failed on %s", script, b->dir);
+        return 0;
+    }
+    return 1;
+}
+
+void *tu_batch_read(const tu_batch *b, int id, const char *ext, size_t bytes)
+{
+    char path[700];
+    size_t len = 0;
+    void *p;
+    snprintf(path, sizeof(path), "%s/c%d.%s", b->dir, id, ext);
+    p = tu_read_file(path, &len);
+    if (!p || len != bytes) {
+        MVT_FAIL("reference %s: %zu bytes, %zu expected", path, p ? len : (size_t)0, bytes);
+        free(p);
+        return NULL;
+    }
+    return p;
 }
 
 /* ---- json.h ---- */

@@ -4,71 +4,33 @@
 #include "testutil.h"
 #include <stdlib.h>
 
-typedef struct mref {
-    char dir[512];
-    FILE *list;
-    int n;
-} mref;
+/* the cases of one ref_morph.py run (tests/testutil.h's batch) */
+typedef tu_batch mref;
 
 static int mref_open(mref *r, const char *name)
 {
-    char cmd[700];
     if (!tu_python("numpy scipy")) {
         mvt_skip("numpy/scipy missing for /usr/bin/python3 (package python3-scipy)");
         return 0;
     }
-    snprintf(r->dir, sizeof(r->dir), "%s", tu_path(name));
-    snprintf(cmd, sizeof(cmd), "mkdir -p %s", r->dir);
-    if (system(cmd) != 0) return 0;
-    snprintf(cmd, sizeof(cmd), "%s/cases.txt", r->dir);
-    r->list = fopen(cmd, "w");
-    r->n = 0;
-    return r->list != NULL;
+    return tu_batch_open(r, name);
 }
 
 /* one case: a (float32 values) and optional b; returns its id */
 static int mref_case(mref *r, const char *op, int nd, const int64_t *dims, const float *a, size_t na, const float *b,
                      size_t nb, const char *params)
 {
-    char path[700];
-    int id = r->n++, k;
-    snprintf(path, sizeof(path), "%s/c%d.a", r->dir, id);
-    tu_write_file(path, a, na * 4);
-    if (b) {
-        snprintf(path, sizeof(path), "%s/c%d.b", r->dir, id);
-        tu_write_file(path, b, nb * 4);
-    }
-    fprintf(r->list, "c%d %s %d", id, op, nd);
+    int id = tu_batch_case(r), k;
+    tu_batch_write(r, id, "a", a, na * 4);
+    if (b) tu_batch_write(r, id, "b", b, nb * 4);
+    fprintf(r->list, "%s %d", op, nd);
     for (k = 0; k < nd; k++) fprintf(r->list, " %lld", (long long)dims[k]);
     fprintf(r->list, " %s\n", params);
     return id;
 }
 
-static int mref_run(mref *r)
-{
-    fclose(r->list);
-    r->list = NULL;
-    if (tu_run_py("ref_morph.py", r->dir, NULL, 0) != 0) {
-        MVT_FAIL("ref_morph.py failed in %s", r->dir);
-        return 0;
-    }
-    return 1;
-}
-
-static void *mref_out(mref *r, int id, size_t bytes)
-{
-    char path[700];
-    size_t len = 0;
-    void *p;
-    snprintf(path, sizeof(path), "%s/c%d.out", r->dir, id);
-    p = tu_read_file(path, &len);
-    if (!p || len != bytes) {
-        MVT_FAIL("reference c%d: %zu bytes, %zu expected", id, len, bytes);
-        free(p);
-        return NULL;
-    }
-    return p;
-}
+static int mref_run(mref *r) { return tu_batch_run(r, "ref_morph.py"); }
+static void *mref_out(mref *r, int id, size_t bytes) { return tu_batch_read(r, id, "out", bytes); }
 
 static int same_f32(float a, float b)
 {

@@ -8,66 +8,28 @@
 
 #define TMIN(a, b) ((a) < (b) ? (a) : (b))
 
-typedef struct mref {
-    char dir[512];
-    FILE *list;
-    int n;
-} mref;
+/* the cases of one ref_morph.py run (tests/testutil.h's batch) */
+typedef tu_batch mref;
 
 static int mref_open(mref *r, const char *name)
 {
-    char cmd[700];
     if (!tu_python("numpy scipy")) {
         mvt_skip("numpy/scipy missing for /usr/bin/python3 (package python3-scipy)");
         return 0;
     }
-    snprintf(r->dir, sizeof(r->dir), "%s", tu_path(name));
-    snprintf(cmd, sizeof(cmd), "mkdir -p %s", r->dir);
-    if (system(cmd) != 0) return 0;
-    snprintf(cmd, sizeof(cmd), "%s/cases.txt", r->dir);
-    r->list = fopen(cmd, "w");
-    r->n = 0;
-    return r->list != NULL;
+    return tu_batch_open(r, name);
 }
 
 static int mref_case(mref *r, const char *op, const int64_t *dims, const float *a, const char *params)
 {
-    char path[700];
-    int id = r->n++;
-    if (a) {
-        snprintf(path, sizeof(path), "%s/c%d.a", r->dir, id);
-        tu_write_file(path, a, (size_t)(dims[0] * dims[1] * dims[2]) * 4);
-    }
-    fprintf(r->list, "c%d %s 3 %lld %lld %lld %s\n", id, op, (long long)dims[0], (long long)dims[1],
-            (long long)dims[2], params);
+    int id = tu_batch_case(r);
+    if (a) tu_batch_write(r, id, "a", a, (size_t)(dims[0] * dims[1] * dims[2]) * 4);
+    fprintf(r->list, "%s 3 %lld %lld %lld %s\n", op, (long long)dims[0], (long long)dims[1], (long long)dims[2], params);
     return id;
 }
 
-static int mref_run(mref *r)
-{
-    fclose(r->list);
-    r->list = NULL;
-    if (tu_run_py("ref_morph.py", r->dir, NULL, 0) != 0) {
-        MVT_FAIL("ref_morph.py failed in %s", r->dir);
-        return 0;
-    }
-    return 1;
-}
-
-static void *mref_file(mref *r, int id, const char *ext, size_t bytes)
-{
-    char path[700];
-    size_t len = 0;
-    void *p;
-    snprintf(path, sizeof(path), "%s/c%d.%s", r->dir, id, ext);
-    p = tu_read_file(path, &len);
-    if (!p || len != bytes) {
-        MVT_FAIL("reference c%d.%s: %zu bytes, %zu expected", id, ext, len, bytes);
-        free(p);
-        return NULL;
-    }
-    return p;
-}
+static int mref_run(mref *r) { return tu_batch_run(r, "ref_morph.py"); }
+static void *mref_file(mref *r, int id, const char *ext, size_t bytes) { return tu_batch_read(r, id, ext, bytes); }
 
 /* a random mask: blobs of density p (smoothed noise), some NaN as foreground */
 static void make_mask(float *m, const int64_t *d, double p, uint64_t seed, int blobs)

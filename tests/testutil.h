@@ -27,4 +27,27 @@ double tu_rand01(uint64_t *state);
 /* the folder of reference files made by tests/py/refs.py (NULL if no numpy) */
 const char *tu_refs_dir(void);
 
+/* A batch of cases for one tests/py script, run once: the folder
+   build/test-tmp-<pid>/<name> holds cases.txt (one line a case, "c<id> ..."
+   as the test writes it) and each case's inputs c<id>.<ext>; the script
+   reads them and writes its outputs c<id>.<ext> beside them. */
+typedef struct tu_batch {
+    char dir[512];
+    FILE *list;
+    int n;
+} tu_batch;
+/* makes the folder and opens cases.txt; 0 if that fails */
+int tu_batch_open(tu_batch *b, const char *name);
+/* a new case: returns its id and starts its line with "c<id> " (the test
+   prints the rest of the line, ending with a newline, to b->list) */
+int tu_batch_case(tu_batch *b);
+/* writes case id's input file c<id>.<ext> */
+void tu_batch_write(const tu_batch *b, int id, const char *ext, const void *data, size_t bytes);
+/* closes the list and runs tests/py/<script> on the folder; 0 (and a test
+   failure naming the script) if the script fails */
+int tu_batch_run(tu_batch *b, const char *script);
+/* the script's output c<id>.<ext> (malloc'ed), or NULL (and a test failure)
+   if it is missing or not `bytes` long */
+void *tu_batch_read(const tu_batch *b, int id, const char *ext, size_t bytes);
+
 #endif
