@@ -363,6 +363,14 @@ RECENT VERSION HISTORY
                        sensitivities, SENSE, phantom coils and k-space.
                        Proton transport: mv_transport_* (PSTAR water,
                        Highland, fused Lie/Strang steps, bookkeeping).
+                       Filters: mv_gaussian (scipy modes, FIR + recursive),
+                       derivatives, box, gradient, pyramids. Registration:
+                       transforms, MI/NCC/MSE/LNCC with gradients,
+                       mv_register_linear, .tfm / matrix files. Fields:
+                       warp, compose, invert, exp, Jacobian, demons. Math
+                       and morphology: mv_math, mv_label, mv_edt, mv_morph.
+                       Analysis: Pearson, chi-squared, seed maps, angles,
+                       multi-tau, two-time, mv_cache.
    0.1.0  (2026-11-21) foundation: volume model, dtype conversion, statistics,
                        NIfTI-1/2 + Analyze I/O, worker pool, SIMD kernels.
 */

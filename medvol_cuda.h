@@ -131,9 +131,14 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
      before and after.
    - RSS and coil combination accumulate in float32 in coil order without
      FMA, as the CPU code under review does: <= 2 ulp.
+   - Gaussian (mv_cuda_gaussian): the CPU FIR's float32 arithmetic in its
+     order, no FMA: the same bits as mv_gaussian with method FIR (checked on
+     the host by tests/test_cuda_host.cu; the GPU group `gaussian` of
+     tests/test_cuda.cu has not run on a GPU yet). No recursive filter.
 
 NOT YET (each returns MV_ERR_UNSUPPORTED or is absent): SENSE unfolding,
-Gaussian smoothing, cubic resampling, percentile rescale, f128/complex/RGB
+the recursive Gaussian, derivatives and box filters, registration metrics,
+displacement fields, morphology, transport, cubic resampling, percentile rescale, f128/complex/RGB
 conversion, in-place fftshift. Speed targets missed on the H100 (README):
 the statistics reduction (0.38 of memcpy: latency-bound float64 sums),
 z-normalize / rescale (0.46: two reads of the input), trilinear (0.35 of
@@ -142,6 +147,8 @@ cuFFT: one pass of its own; a cuFFT LTO load callback would hide it, at
 the cost of nvrtc and nvJitLink at run time).
 
 VERSION HISTORY
+   next   mv_cuda_gaussian[_into] (exact FIR, every scipy mode; host-checked,
+          not yet run on a GPU).
    0.2.0  (2026-11-22) first GPU run (H100): float64 first step of the
           intensity ops where medvol.h has one, warp-per-row kernels with
           32-bit row splits, the centred FFT in one pass plus cuFFT, a
