@@ -161,7 +161,8 @@ test-tsan: $(BUILD)/tests-tsan
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" MEDVOL_TEST_REPS=2 $(BUILD)/tests-tsan \
 	  --filter integrity.parallel --filter integrity.thread --filter dtype.convert_threads --filter gzip.member_index \
 	  --filter analysis.cache --filter analysis.isa_and_threads --filter math.isa_and --filter register.threads \
-	  --filter filter.every_isa --filter field.threads --filter transport.isa_threads --filter warp.large
+	  --filter filter.every_isa --filter field.threads --filter transport.isa_threads --filter warp.large \
+	  --filter morph.label_matches --filter morph.edt_matches --filter morph.binary_morph --filter analysis.seed
 test-clang: $(BUILD)/tests-clang
 	$(BUILD)/tests-clang
 test-fftw: $(BUILD)/tests-fftw
