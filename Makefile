@@ -57,12 +57,14 @@ $(BUILD)/profile_fft_vs_fftw: examples/profile_fft.c medvol.h examples/profile.h
 
 run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	$(BUILD)/demo $(BUILD)/demo-out
-	$(BUILD)/proton_pdd --energy 70 --grid 21,0,36,120 --out $(BUILD)/proton-out
+	$(BUILD)/proton_pdd --energy 70 --grid 21,0,36,120 --lateral 20,35 --out $(BUILD)/proton-out > $(BUILD)/proton-pdd.txt && \
+	  grep -v "^lateral [0-9.]* \+-\?[0-9]" $(BUILD)/proton-pdd.txt
 	$(BUILD)/mri_recon 64 8 1 --out $(BUILD)/mri-out
 	$(BUILD)/mvtool phantom $(BUILD)/run-p.nii --size 32 --dtype int16 && \
 	  $(BUILD)/mvtool merge $(BUILD)/run-m.nii.gz $(BUILD)/run-p.nii $(BUILD)/run-p.nii && \
 	  $(BUILD)/mvtool frames $(BUILD)/run-m.nii.gz $(BUILD)/run-f.nii 1 && \
-	  $(BUILD)/mvtool stats $(BUILD)/run-p.nii $(BUILD)/run-f.nii
+	  $(BUILD)/mvtool stats $(BUILD)/run-p.nii $(BUILD)/run-f.nii && \
+	  $(BUILD)/mvtool stats $(BUILD)/run-p.nii -k $(BUILD)/run-f.nii -P 5,50,95
 	$(BUILD)/mvtool smooth $(BUILD)/run-p.nii $(BUILD)/run-s.nii 1.5 && \
 	  $(BUILD)/mvtool gradient $(BUILD)/run-s.nii $(BUILD)/run-g.nii && \
 	  $(BUILD)/mvtool stats $(BUILD)/run-s.nii $(BUILD)/run-g.nii
@@ -211,7 +213,7 @@ test-symbols: | $(BUILD)
 	@echo "symbols: ok ($$(nm -g --defined-only $(BUILD)/impl.o | wc -l) public)"
 
 # the fuzz corpora replayed with the plain compiler (no libFuzzer needed)
-FUZZERS := nifti gunzip loadops
+FUZZERS := nifti gunzip loadops cfl
 $(BUILD)/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_main.c medvol.h | $(BUILD)
 	$(CC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all $(WFLAGS) -o $@ $< tests/fuzz/fuzz_main.c $(LDLIBS)
 test-fuzz-replay: $(addprefix $(BUILD)/replay-,$(FUZZERS))

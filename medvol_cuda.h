@@ -43,6 +43,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>cuda-api-filter     Gaussian smoothing (the CPU's FIR, bit for bit)
       >>cuda-api-fft        fftshift, centred 3D FFT through cuFFT
       >>cuda-api-mri        RSS, sensitivity-weighted coil combination, density compensation
+      >>cuda-api-field      displacement fields: warp, compose, smooth (the CPU's bits)
       >>cuda-impl           implementation (MEDVOL_CUDA_IMPLEMENTATION only)
 
 CONFIGURATION
@@ -148,7 +149,8 @@ the cost of nvrtc and nvJitLink at run time).
 
 VERSION HISTORY
    next   mv_cuda_gaussian[_into] (exact FIR, every scipy mode; host-checked,
-          not yet run on a GPU).
+          not yet run on a GPU); mv_cuda_field_warp_into / _compose_into /
+          _smooth_into (the CPU's bits; host-checked, not yet run on a GPU).
    0.2.0  (2026-11-22) first GPU run (H100): float64 first step of the
           intensity ops where medvol.h has one, warp-per-row kernels with
           32-bit row splits, the centred FFT in one pass plus cuFFT, a
@@ -401,6 +403,34 @@ MVCDEF mv_status mv_cuda_kspace_weight(mv_cuda_vol *kspace, const mv_cuda_vol *w
 }
 #endif
 #endif /* MEDVOL_CUDA_H_INCLUDED */
+
+/* >>cuda-api-field ========================================================= */
+
+/* Displacement fields on the device, in medvol.h's convention (>>api-field:
+   float32 (X,Y,Z,1,3) or (X,Y,1,1,2), intent 1007, LPS mm, moving point =
+   p + d(p)); fields are checked with mv_field_check (the data pointer is
+   not read on the host). Each computes what its CPU twin computes, with the
+   same float64 coordinate arithmetic in the same order, the CPU's taps and
+   blend order and no FMA, so results equal the CPU's bit for bit
+   (tests/test_cuda_host.cu runs the element functions on the host against
+   mv_field_warp_into / mv_field_compose_into; tests/test_cuda.cu runs the
+   kernels on a GPU).
+   mv_cuda_field_warp_into: mv_field_warp_into (matrix NULL = identity);
+   linear into a float32 out (scaled values), nearest into out of the
+   moving image's dtype (stored values); cubic is MV_ERR_UNSUPPORTED.
+   out: a device volume with the field's first three dims and the moving
+   image's further dims. mv_cuda_field_compose_into: mv_field_compose_into
+   (out(p) = d2(p) + d1(p + d2(p)); out on d2's grid, may be d2, not d1).
+   mv_cuda_field_smooth_into: mv_field_smooth_into, i.e. mv_cuda_gaussian_into
+   on every component (equal to the CPU where the CPU runs its FIR: sigma
+   up to MV_FILTER_RECURSIVE_SIGMA or opts->method MV_FILTER_FIR).
+   Stream-ordered; allocate nothing but the Gaussian's scratch. */
+MVCDEF mv_status mv_cuda_field_warp_into(const mv_cuda_vol *moving, const mv_cuda_vol *field, const double matrix[4][4],
+                                         mv_cuda_vol *out, const mv_field_opts *opts, mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_field_compose_into(const mv_cuda_vol *d1, const mv_cuda_vol *d2, mv_cuda_vol *out,
+                                            const mv_field_opts *opts, mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_field_smooth_into(const mv_cuda_vol *in, mv_cuda_vol *out, const double sigma[3],
+                                           const mv_filter_opts *fopts, mv_cuda_stream stream);
 
 /* >>cuda-impl ============================================================== */
 #if defined(MEDVOL_CUDA_IMPLEMENTATION) && !defined(MV__CUDA_IMPL_DONE)
@@ -3176,6 +3206,324 @@ MVCDEF mv_status mv_cuda_kspace_weight(mv_cuda_vol *kspace, const mv_cuda_vol *w
     f.W = mv_vol_count(&weights->vol);
     return mv__cu_map((const float2 *)kspace->vol.data, (float2 *)kspace->vol.data, mv_vol_count(&kspace->vol), f,
                       stream);
+}
+
+/* ---- displacement fields ------------------------------------------------------ */
+
+/* Output (field) voxel -> moving voxel: c = B (x, y, z, 1) + C d, summed
+   left to right as mv__fd_warp_rows / mv__fd_comp_rows do. */
+struct mv__cu_fdmap {
+    double B[3][4], C[3][3];
+    int64_t g[3];   /* the field's grid (the output's for a warp, d2's for a composition) */
+    int64_t nv;
+    int nc;
+};
+
+static const double mv__cu_fd_S[3] = {-1.0, -1.0, 1.0}; /* LPS <-> RAS */
+
+static MV__CU_HD void mv__cu_fd_coords(const mv__cu_fdmap &w, const float *fld, int64_t x, int64_t y, int64_t z,
+                                       double d[3], double c[3])
+{
+    size_t v = (size_t)((z * w.g[1] + y) * w.g[0] + x);
+    d[0] = fld[v];
+    d[1] = fld[(size_t)w.nv + v];
+    d[2] = w.nc == 3 ? (double)fld[2 * (size_t)w.nv + v] : 0.0;
+    for (int a = 0; a < 3; a++) {
+        double t = MV__CU_DADD(MV__CU_DMUL(w.B[a][0], (double)x), MV__CU_DMUL(w.B[a][1], (double)y));
+        t = MV__CU_DADD(MV__CU_DADD(t, MV__CU_DMUL(w.B[a][2], (double)z)), w.B[a][3]);
+        t = MV__CU_DADD(MV__CU_DADD(t, MV__CU_DMUL(w.C[a][0], d[0])), MV__CU_DMUL(w.C[a][1], d[1]));
+        c[a] = MV__CU_DADD(t, MV__CU_DMUL(w.C[a][2], d[2]));
+    }
+}
+
+/* the warp's inside test: [0, n-1] per axis, |c| <= 0.5 on an axis of one voxel */
+static MV__CU_HD bool mv__cu_fd_inside(const int64_t n[3], const double c[3])
+{
+    for (int a = 0; a < 3; a++) {
+        bool in = n[a] == 1 ? fabs(c[a]) <= 0.5 : c[a] >= 0 && c[a] <= (double)(n[a] - 1);
+        if (!in) return false;
+    }
+    return true;
+}
+
+/* mv__fd_axis: trilinear tap on an axis of n voxels, edge continued */
+static MV__CU_HD int64_t mv__cu_fd_axis(double c, int64_t n, double *t)
+{
+    if (n == 1) {
+        *t = 0;
+        return 0;
+    }
+    double cl = !(c > 0) ? 0 : c > (double)(n - 1) ? (double)(n - 1) : c; /* NaN -> 0 */
+    double f = (double)(int64_t)cl;
+    if (f >= (double)(n - 1)) {
+        *t = 1;
+        return n - 2;
+    }
+    *t = MV__CU_DSUB(cl, f);
+    return (int64_t)f;
+}
+
+/* mv__fd_sample: the field's displacement at voxel coordinate c, trilinear
+   in float64, x then y then z */
+static MV__CU_HD void mv__cu_fd_sample(const float *d, const int64_t n[3], int64_t nv, int nc, const double c[3],
+                                       double out[3])
+{
+    double t[3];
+    int64_t f[3];
+    for (int k = 0; k < 3; k++) f[k] = mv__cu_fd_axis(c[k], n[k], &t[k]);
+    size_t s0 = n[0] > 1 ? 1 : 0, s1 = n[1] > 1 ? (size_t)n[0] : 0, s2 = n[2] > 1 ? (size_t)(n[0] * n[1]) : 0;
+    size_t base = (size_t)f[0] + (size_t)f[1] * (size_t)n[0] + (size_t)f[2] * (size_t)(n[0] * n[1]);
+    out[2] = 0;
+    for (int k = 0; k < nc; k++) {
+        const float *p = d + (size_t)k * (size_t)nv + base;
+        double u0 = MV__CU_DSUB(1.0, t[0]), u1 = MV__CU_DSUB(1.0, t[1]);
+#define MV__CU_LERP(a, b, u, w) MV__CU_DADD(MV__CU_DMUL((u), (double)(a)), MV__CU_DMUL((w), (double)(b)))
+        double r00 = MV__CU_LERP(p[0], p[s0], u0, t[0]), r10 = MV__CU_LERP(p[s1], p[s1 + s0], u0, t[0]);
+        double r01 = MV__CU_LERP(p[s2], p[s2 + s0], u0, t[0]), r11 = MV__CU_LERP(p[s2 + s1], p[s2 + s1 + s0], u0, t[0]);
+        double p0 = MV__CU_LERP(r00, r10, u1, t[1]), p1 = MV__CU_LERP(r01, r11, u1, t[1]);
+        out[k] = MV__CU_LERP(p0, p1, MV__CU_DSUB(1.0, t[2]), t[2]);
+#undef MV__CU_LERP
+    }
+}
+
+/* one voxel of a composition: out(p) = d2(p) + d1(B p + C d2(p)) */
+static MV__CU_HD void mv__cu_fd_compose_at(const mv__cu_fdmap &w, const float *d1, const int64_t n1[3], int64_t nv1,
+                                           const float *d2, float *out, int64_t x, int64_t y, int64_t z)
+{
+    double d[3], c[3], e[3];
+    size_t v = (size_t)((z * w.g[1] + y) * w.g[0] + x);
+    mv__cu_fd_coords(w, d2, x, y, z, d, c);
+    mv__cu_fd_sample(d1, n1, nv1, w.nc, c, e);
+    out[v] = (float)MV__CU_DADD(e[0], d[0]);
+    out[(size_t)w.nv + v] = (float)MV__CU_DADD(e[1], d[1]);
+    if (w.nc == 3) out[2 * (size_t)w.nv + v] = (float)MV__CU_DADD(e[2], d[2]);
+}
+
+/* Linear warp of scaled values into float32: the CPU's taps and blend. */
+template <typename S>
+static __global__ void mv__cu_fd_warp_kernel(const S *__restrict__ in, const float *__restrict__ fld, float *__restrict__ out,
+                                             mv__cu_fdmap w, mv__cu_rsmap m, int scaled, double slope, double inter,
+                                             float fill)
+{
+    const int64_t rows = w.g[1] * w.g[2] * m.frames;
+    MV__CU_FOR_ROWS(r, rows) {
+        int64_t y, z, f;
+        mv__cu_split_row(r, w.g[1], w.g[2], y, z, f);
+        const S *frame = in + f * m.in_frame;
+        float *orow = out + f * w.nv + (z * w.g[1] + y) * w.g[0];
+        for (int64_t x = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; x < w.g[0]; x += (int64_t)gridDim.x * blockDim.x) {
+            double d[3], c[3];
+            mv__cu_fd_coords(w, fld, x, y, z, d, c);
+            orow[x] = m.fill && !mv__cu_fd_inside(m.n, c) ? fill : mv__cu_rs_sample(frame, m, c, scaled, slope, inter);
+        }
+    }
+}
+
+/* Nearest warp of stored elements (any dtype of that size). */
+template <typename T>
+static __global__ void mv__cu_fd_nearest_kernel(const T *__restrict__ in, const float *__restrict__ fld, T *__restrict__ out,
+                                                mv__cu_fdmap w, mv__cu_rsmap m, T fill)
+{
+    const int64_t rows = w.g[1] * w.g[2] * m.frames;
+    MV__CU_FOR_ROWS(r, rows) {
+        int64_t y, z, f;
+        mv__cu_split_row(r, w.g[1], w.g[2], y, z, f);
+        T *orow = out + f * w.nv + (z * w.g[1] + y) * w.g[0];
+        for (int64_t x = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; x < w.g[0]; x += (int64_t)gridDim.x * blockDim.x) {
+            double d[3], c[3];
+            float wt[2];
+            int64_t q[3];
+            mv__cu_fd_coords(w, fld, x, y, z, d, c);
+            if (m.fill && !mv__cu_fd_inside(m.n, c)) {
+                orow[x] = fill;
+                continue;
+            }
+            for (int a = 0; a < 3; a++) q[a] = mv__cu_rs_taps(c[a], m.n[a], 0, wt);
+            orow[x] = in[f * m.in_frame + (q[2] * m.n[1] + q[1]) * m.n[0] + q[0]];
+        }
+    }
+}
+
+static __global__ void mv__cu_fd_compose_kernel(const float *d1, const float *d2, float *out, mv__cu_fdmap w,
+                                                int64_t n10, int64_t n11, int64_t n12, int64_t nv1)
+{
+    const int64_t rows = w.g[1] * w.g[2];
+    const int64_t n1[3] = {n10, n11, n12};
+    MV__CU_FOR_ROWS(r, rows) {
+        int64_t y, z, f;
+        mv__cu_split_row(r, w.g[1], w.g[2], y, z, f);
+        for (int64_t x = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; x < w.g[0]; x += (int64_t)gridDim.x * blockDim.x)
+            mv__cu_fd_compose_at(w, d1, n1, nv1, d2, out, x, y, z);
+    }
+}
+
+/* Host: the map of mv_field_warp_into, by its own arithmetic (mv_affine_*). */
+static mv_status mv__cu_fd_warp_map(const mv_vol *moving, const mv_vol *field, const double matrix[4][4],
+                                    mv__cu_fdmap *w, const char *fn)
+{
+    double Mi[4][4], M[4][4], T1[4][4], T2[4][4];
+    int a, b, k;
+    MV__CU_CHECK(mv_affine_invert(moving->affine, Mi) == MV_OK, MV_ERR_INVALID_ARG,
+                 "%s: the moving image's affine is not finite or singular", fn);
+    memset(M, 0, sizeof(M));
+    for (a = 0; a < 4; a++) M[a][a] = 1;
+    if (matrix) {
+        for (a = 0; a < 4; a++)
+            for (b = 0; b < 4; b++) MV__CU_CHECK(isfinite(matrix[a][b]), MV_ERR_INVALID_ARG, "%s: matrix is not finite", fn);
+        MV__CU_CHECK(matrix[3][0] == 0 && matrix[3][1] == 0 && matrix[3][2] == 0 && matrix[3][3] == 1,
+                     MV_ERR_INVALID_ARG, "%s: matrix's bottom row is not 0 0 0 1", fn);
+        memcpy(M, matrix, sizeof(M));
+    }
+    memset(w, 0, sizeof(*w));
+    for (a = 0; a < 3; a++) w->g[a] = field->dim[a];
+    w->nv = field->dim[0] * field->dim[1] * field->dim[2];
+    w->nc = (int)field->dim[4];
+    mv_affine_multiply((const double(*)[4])M, field->affine, T1);
+    mv_affine_multiply((const double(*)[4])Mi, (const double(*)[4])T1, T2);
+    for (a = 0; a < 3; a++) {
+        for (b = 0; b < 4; b++) w->B[a][b] = T2[a][b];
+        for (b = 0; b < 3; b++) {
+            double s = 0;
+            for (k = 0; k < 3; k++) s += Mi[a][k] * M[k][b];
+            w->C[a][b] = w->nc == 2 && b == 2 ? 0 : s * mv__cu_fd_S[b];
+        }
+    }
+    return MV_OK;
+}
+
+/* Host: the map of mv_field_compose_into (d2 voxel -> d1 voxel). */
+static mv_status mv__cu_fd_compose_map(const mv_vol *d1, const mv_vol *d2, mv__cu_fdmap *w, const char *fn)
+{
+    double Ai[4][4], M[4][4];
+    int a, b;
+    MV__CU_CHECK(mv_affine_invert(d1->affine, Ai) == MV_OK, MV_ERR_INVALID_ARG, "%s: d1's affine is singular", fn);
+    memset(w, 0, sizeof(*w));
+    for (a = 0; a < 3; a++) w->g[a] = d2->dim[a];
+    w->nv = d2->dim[0] * d2->dim[1] * d2->dim[2];
+    w->nc = (int)d2->dim[4];
+    mv_affine_multiply((const double(*)[4])Ai, d2->affine, M);
+    for (a = 0; a < 3; a++) {
+        for (b = 0; b < 4; b++) w->B[a][b] = M[a][b];
+        for (b = 0; b < 3; b++) w->C[a][b] = w->nc == 2 && b == 2 ? 0 : Ai[a][b] * mv__cu_fd_S[b];
+    }
+    return MV_OK;
+}
+
+static mv_status mv__cu_fd_check(const mv_cuda_vol *f, const char *fn, const char *which)
+{
+    MV__CU_STRY(mv__cu_check_vol(f, fn, which));
+    if (mv_field_check(&f->vol, NULL) != MV_OK)
+        return mv_set_error(MV_ERR_INVALID_ARG, "%s: %s: %s", fn, which, mv_last_error());
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_field_warp_into(const mv_cuda_vol *moving, const mv_cuda_vol *field, const double matrix[4][4],
+                                         mv_cuda_vol *out, const mv_field_opts *opts, mv_cuda_stream stream)
+{
+    static const char *fn = "mv_cuda_field_warp_into";
+    mv_field_opts o;
+    mv__cu_fdmap w;
+    mv__cu_rsmap m;
+    mv_dtype idt, odt;
+    int a, active = 0;
+    double slope = 1, inter = 0;
+    mv_status st = MV_ERR_UNSUPPORTED;
+    dim3 grid;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CU_STRY(mv__cu_check_vol(moving, fn, "moving"));
+    MV__CU_STRY(mv__cu_fd_check(field, fn, "field"));
+    MV__CU_STRY(mv__cu_check_vol(out, fn, "out"));
+    MV__CU_CHECK(o.interp == MV_INTERP_LINEAR || o.interp == MV_INTERP_NEAREST, MV_ERR_UNSUPPORTED,
+                 "%s: interpolation %d (cubic is not on the GPU yet)", fn, (int)o.interp);
+    for (a = 0; a < 3; a++)
+        MV__CU_CHECK(mv__cu_dim(&out->vol, a) == field->vol.dim[a], MV_ERR_INVALID_ARG,
+                     "%s: out dim[%d] = %lld, the field's grid has %lld", fn, a, (long long)mv__cu_dim(&out->vol, a),
+                     (long long)field->vol.dim[a]);
+    for (a = 3; a < MV_MAX_DIMS; a++)
+        MV__CU_CHECK(mv__cu_dim(&out->vol, a) == mv__cu_dim(&moving->vol, a), MV_ERR_INVALID_ARG,
+                     "%s: out dim[%d] must be the moving image's", fn, a);
+    MV__CU_CHECK(out->vol.data != moving->vol.data && out->vol.data != field->vol.data, MV_ERR_INVALID_ARG,
+                 "%s: out may not be an input", fn);
+    MV__CU_STRY(mv__cu_fd_warp_map(&moving->vol, &field->vol, matrix, &w, fn));
+    memset(&m, 0, sizeof(m));
+    for (a = 0; a < 3; a++) m.n[a] = mv__cu_dim(&moving->vol, a);
+    for (a = 0; a < 3; a++) m.m[a] = w.g[a];
+    m.in_frame = m.n[0] * m.n[1] * m.n[2];
+    m.out_frame = w.nv;
+    m.frames = mv_vol_count(&moving->vol) / m.in_frame;
+    m.linear = o.interp == MV_INTERP_LINEAR;
+    m.fill = o.fill_outside != 0;
+    idt = moving->vol.dtype;
+    odt = out->vol.dtype;
+    if (mv_vol_count(&out->vol) == 0) return MV_OK;
+    grid = mv__cu_row_grid(w.g[0], w.g[1] * w.g[2] * m.frames);
+    if (!m.linear) {
+        unsigned char fillb[16];
+        MV__CU_CHECK(odt == idt, MV_ERR_UNSUPPORTED, "%s: nearest keeps the moving image's dtype (%s, out %s)", fn,
+                     mv_dtype_name(idt), mv_dtype_name(odt));
+        MV__CU_STRY(mv__cu_rs_fill_bytes(o.fill, odt, o.rounding, fillb));
+        MV__CU_CASE_SIZE(mv_dtype_size(idt), T, {
+            T fill;
+            memcpy(&fill, fillb, sizeof(T));
+            mv__cu_fd_nearest_kernel<T><<<grid, MV__CU_ROW_BLOCK, 0, stream>>>(
+                (const T *)moving->vol.data, (const float *)field->vol.data, (T *)out->vol.data, w, m, fill);
+            st = MV_OK;
+        })
+        if (st != MV_OK) return mv_set_error(st, "%s: %s voxels", fn, mv_dtype_name(idt));
+        MV__CU_TRY(cudaGetLastError());
+        return MV_OK;
+    }
+    MV__CU_CHECK(odt == MV_DT_F32 && mv__cu_is_gpu_real(idt), MV_ERR_UNSUPPORTED,
+                 "%s: linear warps a real image into float32 (%s -> %s)", fn, mv_dtype_name(idt), mv_dtype_name(odt));
+    MV__CU_STRY(mv__cu_scaling(&moving->vol, o.raw, &active, &slope, &inter));
+    MV__CU_CASE_REAL(idt, S, {
+        mv__cu_fd_warp_kernel<S><<<grid, MV__CU_ROW_BLOCK, 0, stream>>>((const S *)moving->vol.data,
+                                                                        (const float *)field->vol.data,
+                                                                        (float *)out->vol.data, w, m, active, slope,
+                                                                        inter, (float)o.fill);
+        st = MV_OK;
+    })
+    if (st != MV_OK) return mv_set_error(st, "%s: %s voxels", fn, mv_dtype_name(idt));
+    MV__CU_TRY(cudaGetLastError());
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_field_compose_into(const mv_cuda_vol *d1, const mv_cuda_vol *d2, mv_cuda_vol *out,
+                                            const mv_field_opts *opts, mv_cuda_stream stream)
+{
+    static const char *fn = "mv_cuda_field_compose_into";
+    mv__cu_fdmap w;
+    int a;
+    (void)opts;
+    MV__CU_STRY(mv__cu_fd_check(d1, fn, "d1"));
+    MV__CU_STRY(mv__cu_fd_check(d2, fn, "d2"));
+    MV__CU_STRY(mv__cu_fd_check(out, fn, "out"));
+    MV__CU_CHECK(d1->vol.dim[4] == d2->vol.dim[4], MV_ERR_INVALID_ARG, "%s: d1 has %lld components, d2 %lld", fn,
+                 (long long)d1->vol.dim[4], (long long)d2->vol.dim[4]);
+    for (a = 0; a < 5; a++)
+        MV__CU_CHECK(out->vol.dim[a] == d2->vol.dim[a], MV_ERR_INVALID_ARG, "%s: out dim[%d] = %lld, d2's %lld", fn, a,
+                     (long long)out->vol.dim[a], (long long)d2->vol.dim[a]);
+    MV__CU_CHECK(out->vol.data != d1->vol.data, MV_ERR_INVALID_ARG, "%s: out may be d2, not d1", fn);
+    MV__CU_STRY(mv__cu_fd_compose_map(&d1->vol, &d2->vol, &w, fn));
+    mv__cu_fd_compose_kernel<<<mv__cu_row_grid(w.g[0], w.g[1] * w.g[2]), MV__CU_ROW_BLOCK, 0, stream>>>(
+        (const float *)d1->vol.data, (const float *)d2->vol.data, (float *)out->vol.data, w, d1->vol.dim[0],
+        d1->vol.dim[1], d1->vol.dim[2], d1->vol.dim[0] * d1->vol.dim[1] * d1->vol.dim[2]);
+    MV__CU_TRY(cudaGetLastError());
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_field_smooth_into(const mv_cuda_vol *in, mv_cuda_vol *out, const double sigma[3],
+                                           const mv_filter_opts *fopts, mv_cuda_stream stream)
+{
+    static const char *fn = "mv_cuda_field_smooth_into";
+    int a;
+    MV__CU_STRY(mv__cu_fd_check(in, fn, "in"));
+    MV__CU_STRY(mv__cu_fd_check(out, fn, "out"));
+    for (a = 0; a < 5; a++)
+        MV__CU_CHECK(out->vol.dim[a] == in->vol.dim[a], MV_ERR_INVALID_ARG, "%s: out dim[%d] = %lld, in's %lld", fn, a,
+                     (long long)out->vol.dim[a], (long long)in->vol.dim[a]);
+    return mv_cuda_gaussian_into(in, out, sigma, fopts, stream);
 }
 
 #endif /* MEDVOL_CUDA_IMPLEMENTATION */

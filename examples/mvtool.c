@@ -266,30 +266,156 @@ static int cmd_info(const args *a)
     return rc;
 }
 
+/* Frame t of a 4D+ volume as a 3D view (same dtype and scaling; not owned). */
+static mv_vol frame_view(const mv_vol *v, int64_t t)
+{
+    mv_vol f = *v;
+    size_t bytes = mv_dtype_size(v->dtype) * (size_t)(v->dim[0] * v->dim[1] * v->dim[2]);
+    int i;
+    for (i = 3; i < MV_MAX_DIMS; i++) f.dim[i] = 1;
+    f.ndim = v->ndim < 3 ? v->ndim : 3;
+    f.data = (char *)v->data + (size_t)t * bytes;
+    f.flags = MV_VOL_BORROWED;
+    f.mem_base = NULL;
+    f.mem_size = 0;
+    return f;
+}
+
+static int64_t frame_count(const mv_vol *v)
+{
+    int64_t n = 1;
+    int i;
+    for (i = 3; i < v->ndim; i++) n *= v->dim[i];
+    return n;
+}
+
+/* " p5=.. p50=.." of the finite voxels (within the mask), numpy 'linear'. */
+static mv_status print_percentiles(const mv_vol *v, const mv_vol *mask, const double *q, int nq)
+{
+    mv_intensity_opts io = MV_ZERO_INIT;
+    double out[32];
+    int i;
+    io.mask = mask;
+    if (nq == 0) return MV_OK;
+    {
+        mv_status st = mv_percentiles(v, q, nq, out, &io);
+        if (st != MV_OK) return st;
+    }
+    for (i = 0; i < nq; i++) printf(" p%g=%.17g", q[i], out[i]);
+    return MV_OK;
+}
+
+/* One line of whole-volume (or whole-frame) statistics. */
+static mv_status stats_plain(const char *path, const char *prefix, const mv_vol *v, const double *q, int nq)
+{
+    mv_stats s;
+    mv_status st = mv_compute_stats(v, &s, NULL); /* scaled, float64 */
+    if (st != MV_OK) return st;
+    printf("%ssum=%.17g mean=%.17g std=%.17g min=%.17g max=%.17g", prefix, s.sum, s.mean, s.std, s.min, s.max);
+    st = print_percentiles(v, NULL, q, nq);
+    printf("\n");
+    if (s.nan_count || s.inf_count)
+        fprintf(stderr, "mvtool: %s: %lld NaN and %lld infinite voxels left out of the statistics\n", path,
+                (long long)s.nan_count, (long long)s.inf_count);
+    return st;
+}
+
+/* Per-region lines: label l (1..nlabels-1, or the mask as label 1) of frame
+   view f; regions without voxels are skipped for label maps. */
+static mv_status stats_regions(const char *prefix, const mv_vol *f, const mv_vol *labels, int64_t nlabels, int is_mask,
+                               const double *q, int nq)
+{
+    mv_region_stats *rs = (mv_region_stats *)calloc((size_t)nlabels, sizeof(*rs));
+    mv_status st;
+    int64_t l;
+    if (!rs) return MV_ERR_OUT_OF_MEMORY;
+    st = mv_region_stats_compute(f, labels, nlabels, rs, NULL);
+    for (l = 1; st == MV_OK && l < nlabels; l++) {
+        const mv_region_stats *r = &rs[l];
+        if (!is_mask && r->count == 0) continue;
+        printf("%s", prefix);
+        if (!is_mask) printf("label=%lld ", (long long)l);
+        printf("voxels=%lld volume=%.17g sum=%.17g mean=%.17g std=%.17g min=%.17g max=%.17g", (long long)r->count,
+               r->volume_mm3, r->sum, r->mean, r->std, r->min, r->max);
+        if (!is_mask)
+            printf(" centroid=%.9g,%.9g,%.9g", r->centroid[0], r->centroid[1], r->centroid[2]);
+        if (is_mask) st = print_percentiles(f, labels, q, nq);
+        printf("\n");
+    }
+    free(rs);
+    return st;
+}
+
+/* The number of label slots a label map needs: its largest value + 1. */
+static int stats_nlabels(const char *path, const mv_vol *labels, int64_t *nlabels)
+{
+    mv_stats s;
+    mv_status st = mv_compute_stats(labels, &s, NULL);
+    if (st != MV_OK) return fail_at(st, path);
+    if (!(s.max >= 0) || s.max > 1e7 || s.max != floor(s.max)) {
+        fprintf(stderr, "mvtool stats: %s: labels must be whole numbers in 0..10000000 (largest is %g)\n", path, s.max);
+        return 1;
+    }
+    *nlabels = (int64_t)s.max + 1;
+    return 0;
+}
+
 static int cmd_stats(const args *a)
 {
-    int f, rc = 0;
+    const char *kpath = opt_str(a, "-k"), *lpath = opt_str(a, "-l"), *plist = opt_str(a, "-P");
+    int per_frame = opt_flag(a, "--per-frame"), f, rc = 0, nq = 0;
+    double q[32];
+    mv_vol region;
+    int64_t nlabels = 2;
+    if (kpath && lpath) return usage_error(a, "-k and -l exclude each other", lpath);
+    if (plist) {
+        nq = parse_list(plist, q, 32);
+        if (nq < 1) return usage_error(a, "-P wants percentiles such as 5,50,95", plist);
+        for (f = 0; f < nq; f++)
+            if (q[f] < 0 || q[f] > 100) return usage_error(a, "-P: percentiles are in 0..100", plist);
+        if (lpath) return usage_error(a, "-P goes with the whole volume or -k, not -l", plist);
+    }
+    mv_vol_init(&region);
+    if (kpath || lpath) {
+        if (load_or_fail(kpath ? kpath : lpath, &region, NULL)) return 1;
+        if (kpath) { /* nonzero = inside, whatever the mask's type (an integer mask would read as labels) */
+            mv_status st = mv_math(&region, MV_MATH_NE, NULL, 0.0, &region, NULL);
+            if (st != MV_OK) {
+                mv_free(&region);
+                return fail_at(st, kpath);
+            }
+        }
+        if (lpath && stats_nlabels(lpath, &region, &nlabels)) {
+            mv_free(&region);
+            return 1;
+        }
+    }
     for (f = 0; f < a->npos; f++) {
         const char *path = a->pos[f];
+        int64_t t, nt;
         mv_vol v;
-        mv_stats s;
-        mv_status st;
+        mv_status st = MV_OK;
         if (load_or_fail(path, &v, NULL)) { /* stored values, mapped when possible */
             rc = 1;
             continue;
         }
-        st = mv_compute_stats(&v, &s, NULL); /* scaled, float64 */
-        mv_free(&v);
-        if (st != MV_OK) {
-            rc = fail_at(st, path);
-            continue;
+        nt = per_frame || kpath || lpath ? frame_count(&v) : 1;
+        for (t = 0; t < nt && st == MV_OK; t++) {
+            mv_vol fv = nt > 1 || kpath || lpath ? frame_view(&v, t) : v;
+            char prefix[1200];
+            prefix[0] = 0;
+            if (a->npos > 1) snprintf(prefix, sizeof(prefix), "%.1000s: ", path);
+            if (nt > 1) snprintf(prefix + strlen(prefix), sizeof(prefix) - strlen(prefix), "frame=%lld ", (long long)t);
+            if (kpath || lpath) st = stats_regions(prefix, &fv, &region, nlabels, kpath != NULL, q, nq);
+            else st = stats_plain(path, prefix, &fv, q, nq);
         }
-        if (a->npos > 1) printf("%s: ", path);
-        printf("sum=%.17g mean=%.17g std=%.17g min=%.17g max=%.17g\n", s.sum, s.mean, s.std, s.min, s.max);
-        if (s.nan_count || s.inf_count)
-            fprintf(stderr, "mvtool: %s: %lld NaN and %lld infinite voxels left out of the statistics\n", path,
-                    (long long)s.nan_count, (long long)s.inf_count);
+        if (nt > 1 && !per_frame)
+            fprintf(stderr, "mvtool stats: %s: %lld frames, one line each (a 3D mask or label map applies per frame)\n",
+                    path, (long long)nt);
+        mv_free(&v);
+        if (st != MV_OK) rc = fail_at(st, path);
     }
+    mv_free(&region);
     return rc;
 }
 
@@ -1075,13 +1201,22 @@ static const command commands[] = {
      "  scaling, extensions. Every file is reported; one that cannot be read gets\n"
      "  its error on stderr, the others still print, and the exit status is 1.\n",
      "", 1, -1, cmd_info},
-    {"stats", "sum mean std min max of the scaled values",
-     "mvtool stats FILE...\n"
+    {"stats", "sum mean std min max (within a mask, per label, per frame), percentiles",
+     "mvtool stats FILE... [-k MASK] [-l LABELS] [-P 5,50,95] [--per-frame]\n"
      "  one line per file: sum=S mean=M std=D min=A max=B (float64, %.17g, NIfTI\n"
      "  scaling applied, NaN/Inf left out and counted on stderr); with several\n"
      "  files each line starts with the file name and ': '. A file that fails\n"
-     "  is reported on stderr, the others still run (exit 1).\n",
-     "", 1, -1, cmd_stats},
+     "  is reported on stderr, the others still run (exit 1).\n"
+     "  -k MASK: over the voxels where MASK (same grid) is nonzero, adding\n"
+     "     voxels=N volume=MM3 (fslstats -k M -V -M -S -R).\n"
+     "  -l LABELS: one line per label > 0 present in the integer label map:\n"
+     "     label=L voxels= volume= sum= mean= std= min= max= centroid=X,Y,Z (world\n"
+     "     mm, RAS), as nilearn region signals and skimage regionprops.\n"
+     "  -P 5,50,95: percentiles p5=.. of the finite voxels (within -k), numpy's\n"
+     "     nanpercentile(method='linear'), exact.\n"
+     "  --per-frame: one line per 3D frame of a 4D file, starting frame=T (-k\n"
+     "     and -l always apply per frame: a 3D mask or label map, each frame).\n",
+     "-k= -l= -P= --per-frame", 1, -1, cmd_stats},
     {"convert", "rewrite in another format or dtype",
      "mvtool convert IN OUT [--dtype NAME] [--nifti2] [--saturate | --scale]\n"
      "  format from OUT's name; without --dtype stored values and metadata are\n"
@@ -1168,6 +1303,8 @@ static const family families[] = {
     {mvtool_field_commands, &mvtool_field_ncommands},
     {mvtool_register_commands, &mvtool_register_ncommands},
     {mvtool_analysis_commands, &mvtool_analysis_ncommands},
+    {mvtool_mri_commands, &mvtool_mri_ncommands},
+    {mvtool_recon_commands, &mvtool_recon_ncommands},
 };
 #define N_FAMILIES ((int)(sizeof(families) / sizeof(families[0])))
 

@@ -71,5 +71,9 @@ extern const command mvtool_register_commands[];
 extern const int mvtool_register_ncommands;
 extern const command mvtool_analysis_commands[];
 extern const int mvtool_analysis_ncommands;
+extern const command mvtool_mri_commands[];
+extern const int mvtool_mri_ncommands;
+extern const command mvtool_recon_commands[];
+extern const int mvtool_recon_ncommands;
 
 #endif

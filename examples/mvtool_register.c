@@ -1,9 +1,12 @@
 /* mvtool_register.c - the registration family of mvtool: register (linear,
-   multi-resolution) and warp (apply a matrix or an ITK .tfm). */
+   multi-resolution; --transform bspline: B-spline FFD; --transform demons|syn:
+   deformable, a displacement field) and warp (apply a matrix or an ITK .tfm). */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "mvtool.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *stop_name(mv_stop_reason s)
 {
@@ -47,6 +50,268 @@ static int parse_x_list(const char *s, int *out, int n)
     return k;
 }
 
+/* register --transform bspline: B-spline FFD (mv_register_bspline); the
+   field file holds the whole transform (an --init-matrix is folded in) */
+static int register_bspline(const args *a)
+{
+    mv_bspline_opts o;
+    mv_bspline_result r;
+    mv_vol fx, mo, mask, fld;
+    mv_field_opts fo;
+    const char *metric = opt_str(a, "--metric"), *its = opt_str(a, "--iterations"), *gs = opt_str(a, "--grid-spacing");
+    const char *reg = opt_str(a, "--regularization"), *fmask = opt_str(a, "--fixed-mask");
+    const char *initm = opt_str(a, "--init-matrix"), *out = opt_str(a, "--out"), *ofield = opt_str(a, "--out-field");
+    const char *thr = opt_str(a, "--threads"), *seed = opt_str(a, "--seed");
+    mv_status st;
+    int rc = 0, k;
+    memset(&o, 0, sizeof(o));
+    memset(&fo, 0, sizeof(fo));
+    if (!metric || !strcmp(metric, "mi")) o.metric.metric = MV_METRIC_MI;
+    else if (!strcmp(metric, "mse")) o.metric.metric = MV_METRIC_MSE;
+    else if (!strcmp(metric, "ncc")) o.metric.metric = MV_METRIC_NCC;
+    else return usage_error(a, "--metric wants mi, ncc or mse with --transform bspline", metric);
+    o.levels = opt_str(a, "--levels");
+    o.smooth = opt_str(a, "--smooth");
+    if (its && parse_x_list(its, o.iterations, MV_BSPLINE_MAX_LEVELS) < 1)
+        return usage_error(a, "--iterations wants counts like 100x100x50", its);
+    if (gs && (k = parse_list(gs, o.grid_spacing, 3)) != 1 && k != 3)
+        return usage_error(a, "--grid-spacing wants MM or MMx,MMy,MMz", gs);
+    if (gs && !(o.grid_spacing[0] > 0)) return usage_error(a, "--grid-spacing must be > 0", gs);
+    o.regularization = 1; /* NCC and MI are O(1): weight 1 keeps the 8 mm grid smooth on brain MRI */
+    if (reg && (parse_list(reg, &o.regularization, 1) != 1 || o.regularization < 0))
+        return usage_error(a, "--regularization wants a weight >= 0", reg);
+    if (thr) {
+        int64_t n;
+        if (parse_ints(thr, &n, 1, 0, 256) != 1) return usage_error(a, "--threads takes 0 (all cores) .. 256", thr);
+        o.metric.threads = (int)n;
+        fo.threads = (int)n;
+    }
+    if (seed) {
+        int64_t n;
+        if (parse_ints(seed, &n, 1, 0, MVT_BIG) != 1) return usage_error(a, "--seed wants a whole number", seed);
+        o.metric.seed = (uint64_t)n;
+    }
+    if (initm && (st = mv_matrix_read(initm, o.init_matrix)) != MV_OK) return fail_at(st, initm);
+    if (!opt_flag(a, "--quiet")) o.progress = progress_line;
+    if (load_or_fail(a->pos[0], &fx, NULL)) return 1;
+    if (load_or_fail(a->pos[1], &mo, NULL)) {
+        mv_free(&fx);
+        return 1;
+    }
+    mv_vol_init(&mask);
+    mv_vol_init(&fld);
+    if (fmask) {
+        if (load_or_fail(fmask, &mask, NULL)) {
+            mv_free(&fx);
+            mv_free(&mo);
+            return 1;
+        }
+        o.metric.fixed_mask = &mask;
+    }
+    st = mv_register_bspline(&fx, &mo, &fld, &o, &r);
+    if (st != MV_OK) {
+        rc = fail_at(st, a->pos[1]);
+        goto done;
+    }
+    if (!opt_flag(a, "--quiet"))
+        fprintf(stderr, "bspline: %lld coefficients, cost %.6g (metric %.6g, bending energy %.4g mm^-2), %.2f s\n",
+                (long long)r.ncoef[r.nlevels - 1], r.cost, r.metric, r.bending_energy, r.elapsed);
+    if (initm && (st = mv_field_add_affine_into(&fld, (const double(*)[4])o.init_matrix, &fld, &fo)) != MV_OK) {
+        rc = fail_at(st, a->pos[1]);
+        goto done;
+    }
+    if (out) {
+        mv_vol w;
+        fo.fill_outside = 1;
+        st = mv_field_warp(&mo, &fld, NULL, &w, &fo);
+        if (st != MV_OK) {
+            rc = fail_at(st, a->pos[1]);
+            goto done;
+        }
+        rc = save_and_free(out, &w, NULL);
+    }
+    if (ofield && rc == 0 && (st = mv_field_save(ofield, &fld, NULL)) != MV_OK) rc = fail_at(st, ofield);
+    if (!out && !ofield) fprintf(stderr, "register: nothing written (give --out and/or --out-field)\n");
+done:
+    mv_free(&fx);
+    mv_free(&mo);
+    mv_free(&mask);
+    mv_free(&fld);
+    return rc;
+}
+
+/* ---- deformable: --transform demons | syn ---- */
+
+typedef struct defo_progress {
+    const char *name;
+    int level, nlevels, iterations;
+    double first, last;
+    struct timespec t0;
+} defo_progress;
+
+static double defo_seconds(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
+}
+
+static void defo_level_line(const defo_progress *p, const char *how)
+{
+    fprintf(stderr, "%s level %d/%d: %d iterations, metric %.6g -> %.6g%s%s, %.2f s\n", p->name, p->level + 1, p->nlevels,
+            p->iterations, p->first, p->last, how ? ", " : "", how ? how : "", defo_seconds(&p->t0));
+}
+
+/* one line per finished level on stderr */
+static int defo_progress_cb(void *user, int level, int iteration, double metric)
+{
+    defo_progress *p = (defo_progress *)user;
+    if (level != p->level) {
+        if (p->level >= 0) defo_level_line(p, NULL);
+        p->level = level;
+        p->first = metric;
+    }
+    p->iterations = iteration + 1;
+    p->last = metric;
+    return 0;
+}
+
+/* "--levels N" (a count) or a halving schedule "4x2x1"; 0 if neither */
+static int defo_levels(const char *s, int *levels)
+{
+    int f[MV_SYN_MAX_LEVELS], n, k;
+    if (!s) return 1;
+    n = parse_x_list(s, f, MV_SYN_MAX_LEVELS);
+    if (n == 1 && f[0] >= 1 && f[0] <= MV_SYN_MAX_LEVELS && !strchr(s, 'x')) {
+        *levels = f[0];
+        return 1;
+    }
+    if (n < 1) return 0;
+    for (k = 0; k < n; k++)
+        if (f[k] != 1 << (n - 1 - k)) return 0;
+    *levels = n;
+    return 1;
+}
+
+static int cmd_register_deformable(const args *a, int syn)
+{
+    const char *metric = opt_str(a, "--metric"), *its = opt_str(a, "--iterations"), *lv = opt_str(a, "--levels");
+    const char *sm = opt_str(a, "--smooth"), *initm = opt_str(a, "--init-matrix"), *out = opt_str(a, "--out");
+    const char *ofield = opt_str(a, "--out-field"), *thr = opt_str(a, "--threads"), *rad = opt_str(a, "--radius");
+    const char *stp = opt_str(a, "--step");
+    mv_syn_opts so;
+    mv_demons_opts dmo;
+    mv_syn_result sr;
+    mv_demons_result dr;
+    defo_progress pg;
+    int levels = 3, iters[MV_SYN_MAX_LEVELS], nit = 0, k, rc = 0, use_mse = 0, radius = 0, threads = 0, has_init = 0;
+    double smooth[2] = {0, 0}, init[4][4], step = 0;
+    int nsmooth = 0;
+    mv_vol fx, mo, d;
+    mv_status st;
+    memset(iters, 0, sizeof(iters));
+    if (!out && !ofield) return usage_error(a, "--transform demons|syn writes --out-field FIELD and/or --out WARPED", NULL);
+    if (metric && !strcmp(metric, "mse")) use_mse = 1;
+    else if (metric && (!syn || (strcmp(metric, "ncc") && strcmp(metric, "lncc"))))
+        return usage_error(a, syn ? "--metric wants ncc (local NCC, the default) or mse" : "demons: --metric wants mse", metric);
+    if (!syn) use_mse = 1;
+    if (!defo_levels(lv, &levels)) return usage_error(a, "--levels wants a count 1..8 or halving factors like 4x2x1", lv);
+    if (its && ((nit = parse_x_list(its, iters, MV_SYN_MAX_LEVELS)) < 1 || nit != levels))
+        return usage_error(a, "--iterations wants one count per level, coarsest first, like 100x70x40", its);
+    for (k = 0; k < nit; k++)
+        if (iters[k] > 1024) return usage_error(a, "--iterations: at most 1024 per level", its);
+    if (sm && ((nsmooth = parse_list(sm, smooth, 2)) < 1 || smooth[0] < 0 || (nsmooth > 1 && smooth[1] < 0)))
+        return usage_error(a, "--smooth wants FLUID[,DIFFUSION] sigmas in voxels (update, field)", sm);
+    if (rad) {
+        int64_t n;
+        if (!syn || parse_ints(rad, &n, 1, 1, 64) != 1) return usage_error(a, "--radius (syn) wants 1..64 voxels", rad);
+        radius = (int)n;
+    }
+    if (stp && (parse_list(stp, &step, 1) != 1 || !(step > 0) || step > 10))
+        return usage_error(a, "--step wants voxels in (0, 10]", stp);
+    if (thr) {
+        int64_t n;
+        if (parse_ints(thr, &n, 1, 0, 256) != 1) return usage_error(a, "--threads takes 0 (all cores) .. 256", thr);
+        threads = (int)n;
+    }
+    if (initm) {
+        st = mv_matrix_read(initm, init);
+        if (st != MV_OK) return fail_at(st, initm);
+        has_init = 1;
+    }
+    if (load_or_fail(a->pos[0], &fx, NULL)) return 1;
+    if (load_or_fail(a->pos[1], &mo, NULL)) {
+        mv_free(&fx);
+        return 1;
+    }
+    memset(&pg, 0, sizeof(pg));
+    pg.name = syn ? "syn" : "demons";
+    pg.level = -1;
+    pg.nlevels = levels;
+    clock_gettime(CLOCK_MONOTONIC, &pg.t0);
+    mv_vol_init(&d);
+    if (syn) {
+        memset(&so, 0, sizeof(so));
+        so.metric = use_mse ? MV_SYN_MSE : MV_SYN_LNCC;
+        so.radius = radius;
+        so.levels = levels;
+        for (k = 0; k < nit; k++) so.iterations[k] = iters[k];
+        if (nsmooth > 0) so.sigma_fluid = smooth[0] > 0 ? smooth[0] : -1;
+        if (nsmooth > 1) so.sigma_diffusion = smooth[1] > 0 ? smooth[1] : -1;
+        so.step = step;
+        so.threads = threads;
+        if (has_init) memcpy(so.init_matrix, init, sizeof(init));
+        if (!opt_flag(a, "--quiet")) so.progress = defo_progress_cb;
+        so.progress_user = &pg;
+        st = mv_register_syn(&fx, &mo, &d, &so, &sr);
+    } else {
+        memset(&dmo, 0, sizeof(dmo));
+        dmo.levels = levels;
+        for (k = 0; k < nit; k++) dmo.iterations[k] = iters[k];
+        if (nsmooth > 0) dmo.sigma_fluid = smooth[0] > 0 ? smooth[0] : -1;
+        if (nsmooth > 1) dmo.sigma_diffusion = smooth[1] > 0 ? smooth[1] : -1;
+        dmo.max_step = step;
+        dmo.threads = threads;
+        if (has_init) memcpy(dmo.init_matrix, init, sizeof(init));
+        if (!opt_flag(a, "--quiet")) dmo.progress = defo_progress_cb;
+        dmo.progress_user = &pg;
+        st = mv_register_demons(&fx, &mo, &d, &dmo, &dr);
+    }
+    if (st != MV_OK) {
+        rc = fail_at(st, a->pos[1]);
+        goto done;
+    }
+    if (!opt_flag(a, "--quiet")) {
+        int conv = syn ? sr.stop_reason == MV_SYN_STOP_CONVERGED : dr.stop_reason == MV_DEMONS_STOP_CONVERGED;
+        if (pg.level >= 0) defo_level_line(&pg, conv ? "converged" : "iterations done");
+        if (syn)
+            fprintf(stderr, "syn: %s %.6g -> %.6g, inverse residual %.3g mm, %.2f s\n", use_mse ? "MSE" : "-LNCC",
+                    sr.metric_start, sr.metric, sr.inverse_residual, defo_seconds(&pg.t0));
+        else
+            fprintf(stderr, "demons: MSE %.6g -> %.6g, %.2f s\n", dr.mse_start, dr.mse, defo_seconds(&pg.t0));
+    }
+    if (out) {
+        mv_vol w;
+        mv_field_opts fo;
+        memset(&fo, 0, sizeof(fo));
+        fo.fill_outside = 1;
+        fo.threads = threads;
+        mv_vol_init(&w);
+        st = mv_field_warp(&mo, &d, has_init ? (const double(*)[4])init : NULL, &w, &fo);
+        if (st != MV_OK) {
+            rc = fail_at(st, a->pos[1]);
+            goto done;
+        }
+        if ((rc = save_and_free(out, &w, NULL)) != 0) goto done;
+    }
+    if (ofield && (st = mv_field_save(ofield, &d, NULL)) != MV_OK) rc = fail_at(st, ofield);
+done:
+    mv_free(&fx);
+    mv_free(&mo);
+    mv_free(&d);
+    return rc;
+}
+
 static int cmd_register(const args *a)
 {
     mv_register_opts o;
@@ -60,11 +325,13 @@ static int cmd_register(const args *a)
     mv_status st;
     int rc = 0, ndim;
     memset(&o, 0, sizeof(o));
+    if (tr && (!strcmp(tr, "demons") || !strcmp(tr, "syn"))) return cmd_register_deformable(a, !strcmp(tr, "syn"));
     if (!tr || !strcmp(tr, "rigid")) o.transform = MV_TRANSFORM_RIGID;
     else if (!strcmp(tr, "affine")) o.transform = MV_TRANSFORM_AFFINE;
     else if (!strcmp(tr, "translation")) o.transform = MV_TRANSFORM_TRANSLATION;
     else if (!strcmp(tr, "similarity")) o.transform = MV_TRANSFORM_SIMILARITY;
-    else return usage_error(a, "--transform wants rigid, affine, translation or similarity", tr);
+    else if (!strcmp(tr, "bspline")) return register_bspline(a);
+    else return usage_error(a, "--transform wants rigid, affine, translation, similarity, bspline, demons or syn", tr);
     if (!metric || !strcmp(metric, "mi")) o.metric.metric = MV_METRIC_MI;
     else if (!strcmp(metric, "mse")) o.metric.metric = MV_METRIC_MSE;
     else if (!strcmp(metric, "ncc")) o.metric.metric = MV_METRIC_NCC;
@@ -181,15 +448,32 @@ const command mvtool_register_commands[] = {
      "                [--levels 4x2x1] [--smooth 2x1x0vox] [--iterations 200x100x50] [--fixed-mask M]\n"
      "                [--init-matrix M.txt] [--out WARPED] [--out-matrix M.txt] [--out-tfm T.tfm]\n"
      "                [--threads N] [--seed S] [--quiet]\n"
+     "                [--transform bspline --grid-spacing MM --regularization W --out-field FIELD]\n"
      "  Finds T (fixed world -> moving world, RAS mm) so that moving(T(x)) matches fixed(x).\n"
-     "  Defaults: rigid, Mattes MI (32 bins, 2^18 random samples per level: mono- and\n"
-     "  multi-modal), levels 4x2x1 smoothed 2x1x0 voxels, centres of mass aligned first,\n"
+     "  Defaults: rigid, Mattes MI (32 bins: mono- and multi-modal), random samples drawn\n"
+     "  once per level (2^16 at coarse levels, 2^18 at the finest; every metric but lncc),\n"
+     "  levels 4x2x1 smoothed 2x1x0 voxels, centres of mass aligned first,\n"
      "  L-BFGS in scaled parameters (iterations per level default 200x100x50).\n"
      "  One line per level on stderr (--quiet: none). --out-matrix: 4x4 text; --out-tfm:\n"
      "  ITK AffineTransform (LPS) for SimpleITK/ANTs; --out: moving resampled on the fixed\n"
-     "  grid (linear, 0 outside). With no output option the matrix goes to stdout.\n",
+     "  grid (linear, 0 outside). With no output option the matrix goes to stdout.\n"
+     "  --transform bspline [--grid-spacing MM] [--regularization W] [--out-field FIELD]:\n"
+     "  cubic B-spline FFD (control spacing MM at the finest level, default 16 voxels,\n"
+     "  halved per level from 2^(L-1) x; bending-energy weight W, default 1, right for\n"
+     "  mi/ncc: with mse scale it by about 2 x the intensity variance; L-BFGS, 100\n"
+     "  iterations per level); --out-field: the displacement field (ITK, LPS mm, an\n"
+     "  --init-matrix folded in), --out: moving warped by it. One line per level.\n"
+     "mvtool register FIXED MOVING --transform demons|syn [--metric ncc|mse] [--levels 3|4x2x1]\n"
+     "                [--iterations 100x70x40] [--smooth FLUID[,DIFFUSION]] [--radius R] [--step S]\n"
+     "                [--init-matrix M.txt] [--out WARPED] [--out-field FIELD] [--threads N] [--quiet]\n"
+     "  Deformable: the displacement field d (ITK/ANTs file: LPS mm on the fixed grid, moving\n"
+     "  point = M(p + d(p)), M the --init-matrix) of diffeomorphic demons (MSE, same\n"
+     "  modality) or greedy SyN (local NCC over (2R+1)^3 voxels, default R 2, or MSE; two\n"
+     "  half-way fields, default step 0.25 voxel per half, smoothing sqrt(3),sqrt(0.5)\n"
+     "  voxels). --smooth: sigmas of the update and of the field (voxels; 0 = none).\n"
+     "  One line per level on stderr. --out: moving warped (linear, 0 outside).\n",
      "--transform= --metric= --levels= --smooth= --iterations= --fixed-mask= --init-matrix= --out= --out-matrix= "
-     "--out-tfm= --threads= --seed= --quiet",
+     "--out-tfm= --threads= --seed= --quiet --grid-spacing= --regularization= --out-field= --radius= --step=",
      2, 2, cmd_register},
     {"warp", "apply a fixed->moving matrix or ITK .tfm: moving onto a reference grid",
      "mvtool warp MOVING REFERENCE OUT --matrix M.txt | --tfm T.tfm [--interp nearest|linear|cubic]\n"

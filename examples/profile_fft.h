@@ -39,6 +39,9 @@ static void pfft_check(mv_status st, const char *what)
     }
 }
 
+/* medvol plans with opts.measure (profile_fft --measure) */
+static int pfft_measure;
+
 static pfft_case pfft_make_case(const char *name, int64_t d0, int64_t d1, int64_t d2, unsigned axes, int r2c)
 {
     pfft_case c;
@@ -184,8 +187,14 @@ static void pfft_case_run(const pfft_case *c, float *in, float *out, float *fw_o
     prof_result mv_r, mv_base;
     memset(&o, 0, sizeof(o));
     o.threads = threads;
+    o.measure = pfft_measure;
     if (c->r2c) pfft_check(mv_fft_plan_r2c(&plan, 3, c->dims, c->axes, &o), "mv_fft_plan_r2c");
     else pfft_check(mv_fft_plan_c2c(&plan, 3, c->dims, c->axes, 0, &o), "mv_fft_plan_c2c");
+    {
+        char desc[640];
+        pfft_check(mv_fft_plan_describe(plan, desc, sizeof(desc)), "mv_fft_plan_describe");
+        printf("# plan: %s\n", desc);
+    }
     memset(&r, 0, sizeof(r));
     r.plan = plan;
     r.in = in;

@@ -1,5 +1,5 @@
 /* proton_pdd [--energy MeV] [--grid Nx,Nz,Ntheta,NE] [--step mm] [--spot-sigma mm]
-              [--out DIR] [--profile] [--lie] [--unfused] [--threads N] [--isa NAME]
+              [--lateral D1,D2,...] [--out DIR] [--profile] [--lie] [--unfused] [--threads N] [--isa NAME]
 
    A proton pencil beam into water, transported to the end of its range by
    medvol's deterministic phase-space transport (>>api-transport): prints
@@ -7,6 +7,10 @@
    depth, R80 and R50 (distal 80% / 50% of the peak dose), the particle and
    energy balance of the whole run, and per-operator ms per step with the
    ratio to a memcpy of the fluence bytes measured in the same run.
+   --lateral D1,D2,... prints the lateral dose profile at each depth (mm,
+   the nearest row): lines "lateral DEPTH X DOSE" (x mm from the beam axis,
+   MeV per mm^2 per proton) and a summary line with the profile's centre and
+   RMS width sigma (the number a Fermi-Eyges calculation predicts).
    --out DIR writes DIR/dose.nii.gz (Gy per proton for a 1 mm thick slab,
    x by z). --profile repeats steps on the baseline grid 40x40x72x200
    (92 MB of float32 fluence) and prints each operator, the unfused step and
@@ -39,7 +43,8 @@ static void die(const char *what, mv_status st)
 static void usage(void)
 {
     fprintf(stderr, "usage: proton_pdd [--energy MeV] [--grid Nx,Nz,Ntheta,NE] [--step mm] [--spot-sigma mm]\n"
-                    "                  [--out DIR] [--profile] [--lie] [--unfused] [--threads N] [--isa NAME]\n");
+                    "                  [--lateral D1,D2,...] [--out DIR] [--profile] [--lie] [--unfused] [--threads N]\n"
+                    "                  [--isa NAME]\n");
     exit(2);
 }
 
@@ -128,11 +133,50 @@ static double distal(const double *y, int n, int i0, double level, double dz)
     return -1;
 }
 
+/* The lateral profiles of --lateral: the dose row nearest each depth, per
+   mm^2 (MeV per cell / cell area), its centre and RMS width. */
+static void print_lateral(const char *list, const double *dose, int nx, int nz, double step)
+{
+    const char *p = list;
+    while (*p) {
+        char *e;
+        double d = strtod(p, &e), sum = 0, m1 = 0, m2 = 0, mean;
+        int k, x;
+        if (e == p || !(d >= 0)) {
+            fprintf(stderr, "proton_pdd: --lateral: '%s' is not a list of depths in mm\n", list);
+            exit(2);
+        }
+        k = (int)floor(d / step + 0.5);
+        if (k >= nz) {
+            fprintf(stderr, "proton_pdd: --lateral: depth %g mm is beyond the grid (%g mm)\n", d, (nz - 1) * step);
+            exit(2);
+        }
+        for (x = 0; x < nx; x++) {
+            double xm = (x - 0.5 * (nx - 1)) * step, v = dose[(size_t)k * nx + x] / (step * step);
+            printf("lateral %.2f %8.3f %.6g\n", k * step, xm, v);
+            sum += v;
+            m1 += v * xm;
+        }
+        mean = sum > 0 ? m1 / sum : 0;
+        for (x = 0; x < nx; x++) {
+            double xm = (x - 0.5 * (nx - 1)) * step - mean;
+            m2 += dose[(size_t)k * nx + x] / (step * step) * xm * xm;
+        }
+        printf("lateral %.2f mm: centre %.4f mm, sigma %.4f mm (RMS width of the dose)\n", k * step, mean,
+               sum > 0 ? sqrt(m2 / sum) : 0.0);
+        p = *e == ',' ? e + 1 : e;
+        if (*e && *e != ',') {
+            fprintf(stderr, "proton_pdd: --lateral: '%s' is not a list of depths in mm\n", list);
+            exit(2);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     double energy = 100, step = 1, sigma = 0, range, r80, r50, t0, ms, esc_n = 0, esc_e = 0, abs_n = 0, dep = 0;
     int nx = 41, nz = 0, nth = 72, ne = 200, profile = 0, lie = 0, unfused = 0, i, k, s, pk = 0, nsteps;
-    const char *out = NULL;
+    const char *out = NULL, *lateral = NULL;
     mv_transport_opts o = MV_ZERO_INIT;
     mv_transport *t;
     mv_transport_grid g;
@@ -146,7 +190,12 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--step") && i + 1 < argc) step = atof(argv[++i]);
         else if (!strcmp(a, "--spot-sigma") && i + 1 < argc) sigma = atof(argv[++i]);
         else if (!strcmp(a, "--out") && i + 1 < argc) out = argv[++i];
-        else if (!strcmp(a, "--grid") && i + 1 < argc) {
+        else if (!strcmp(a, "--lateral") && i + 1 < argc) {
+            char *e;
+            lateral = argv[++i];
+            for (e = (char *)lateral; *e; e += *e == ',') /* depths >= 0, comma-separated */
+                if (!(strtod(e, &e) >= 0) || (*e && *e != ',')) usage();
+        }        else if (!strcmp(a, "--grid") && i + 1 < argc) {
             if (sscanf(argv[++i], "%d,%d,%d,%d", &nx, &nz, &nth, &ne) != 4) usage();
         } else if (!strcmp(a, "--profile")) profile = 1;
         else if (!strcmp(a, "--lie")) lie = 1;
@@ -246,6 +295,7 @@ int main(int argc, char **argv)
         printf("balance: energy %.4f MeV = deposited %.4f + escaped %.4f + in flight %.4f (residual %.2e)\n",
                energy, dep, esc_e, left_e, (energy - dep - esc_e - left_e) / energy);
     }
+    if (lateral) print_lateral(lateral, dose, nx, nz, step);
     if (out) {
         mv_vol v = MV_ZERO_INIT;
         int64_t dims[2];

@@ -147,3 +147,47 @@ MV_TEST(affine, base_affine)
     mv_meta_affine(&v, a);
     EXPECT(a[2][2] == 1 && a[2][3] == 0);
 }
+
+#define C44(m) ((const double(*)[4])(m)) /* C's const rule for 2D arrays */
+
+/* mv_affine_invert / mv_affine_multiply against the analytic inverse of a
+   scaled rotation with a translation: [s R | t]^-1 = [R^T / s | -R^T t / s] */
+MV_TEST(affine, invert_and_multiply_analytic)
+{
+    double a[4][4], r[4][4], p[4][4], want[4][4], R[3][3], s = 1.7, t[3] = {12.5, -3.25, 40};
+    double ca = cos(0.3), sa = sin(0.3), cb = cos(-1.1), sb = sin(-1.1);
+    double bad[4][4];
+    int i, j, k;
+    /* R = Rz(0.3) Rx(-1.1) */
+    double Rz[3][3] = {{ca, -sa, 0}, {sa, ca, 0}, {0, 0, 1}}, Rx[3][3] = {{1, 0, 0}, {0, cb, -sb}, {0, sb, cb}};
+    for (i = 0; i < 3; i++)
+        for (j = 0; j < 3; j++) {
+            R[i][j] = 0;
+            for (k = 0; k < 3; k++) R[i][j] += Rz[i][k] * Rx[k][j];
+        }
+    memset(a, 0, sizeof(a));
+    memset(want, 0, sizeof(want));
+    for (i = 0; i < 3; i++) {
+        for (j = 0; j < 3; j++) {
+            a[i][j] = s * R[i][j];
+            want[i][j] = R[j][i] / s;
+        }
+        a[i][3] = t[i];
+        want[i][3] = -(R[0][i] * t[0] + R[1][i] * t[1] + R[2][i] * t[2]) / s;
+    }
+    a[3][3] = want[3][3] = 1;
+    EXPECT_OK(mv_affine_invert(C44(a), r));
+    for (i = 0; i < 4; i++)
+        for (j = 0; j < 4; j++) EXPECT_NEAR(r[i][j], want[i][j], 1e-13 * (j == 3 ? 50 : 1));
+    mv_affine_multiply(C44(a), C44(r), p);
+    for (i = 0; i < 4; i++)
+        for (j = 0; j < 4; j++) EXPECT_NEAR(p[i][j], i == j ? 1.0 : 0.0, 1e-12);
+    mv_affine_multiply(C44(a), C44(r), a); /* r may alias an input */
+    for (i = 0; i < 4; i++) EXPECT_NEAR(a[i][i], 1.0, 1e-12);
+    memset(bad, 0, sizeof(bad));
+    bad[0][0] = bad[1][1] = 1;
+    bad[3][3] = 1; /* singular: a zero column */
+    EXPECT_STATUS(mv_affine_invert(C44(bad), r), MV_ERR_INVALID_ARG);
+    bad[2][2] = NAN;
+    EXPECT_STATUS(mv_affine_invert(C44(bad), r), MV_ERR_INVALID_ARG);
+}

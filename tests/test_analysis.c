@@ -526,6 +526,15 @@ MV_TEST(analysis, isa_and_threads_identical)
         }
         EXPECT_EQ_INT(mv_angle_mask(ang, NA, rg, 4, gang), MV_OK);
         EXPECT_MSG(memcmp(gang, ref_ang, NA) == 0, "angle mask differs on %s", mv_isa_name((mv_isa)isa));
+        { /* the selection (64 angles a step as bits) lists the reference mask's angles */
+            int64_t sel[NA], cnt = -1, cnt0 = -1, want = 0, bad = 0;
+            EXPECT_EQ_INT(mv_angle_select(ang, NA, rg, 4, sel, NA, &cnt), MV_OK);
+            EXPECT_EQ_INT(mv_angle_select(ang, NA, rg, 4, NULL, 0, &cnt0), MV_OK);
+            for (i = 0; i < NA; i++)
+                if (ref_ang[i]) bad += want >= cnt || sel[want++] != i;
+            EXPECT_MSG(bad == 0 && cnt == want && cnt0 == want, "angle select differs on %s: %lld/%lld/%lld, %lld bad",
+                       mv_isa_name((mv_isa)isa), (long long)cnt, (long long)cnt0, (long long)want, (long long)bad);
+        }
         /* odd lengths through the tails */
         for (i = 0; i < 40; i++) {
             double a1, a2;
@@ -547,6 +556,82 @@ MV_TEST(analysis, isa_and_threads_identical)
     free(rows64);
     free(ang);
     free(mask);
+}
+
+/* The vector chi-squared rows against the reference, byte for byte: f32 and
+   f64, with and without the fit, no sigma / a shared sigma / per-row sigmas,
+   lengths through every tail (1..40, 200, 1027), and rows with a NaN or
+   infinite sample or a sigma <= 0 (redone by the reference's masked passes). */
+MV_TEST(analysis, chi2_isa_identical)
+{
+    enum { NR = 24, NMAX = 1027 };
+    static const int64_t lens[] = {1, 7, 8, 15, 16, 17, 31, 33, 40, 200, 1027};
+    double *d64 = (double *)malloc((size_t)NR * NMAX * 8), *m64 = (double *)malloc((size_t)NR * NMAX * 8);
+    double *s64 = (double *)malloc((size_t)NR * NMAX * 8);
+    float *d32 = (float *)malloc((size_t)NR * NMAX * 4), *m32 = (float *)malloc((size_t)NR * NMAX * 4);
+    float *s32 = (float *)malloc((size_t)NR * NMAX * 4);
+    double ref[4][NR], got[4][NR];
+    int64_t nref[NR], ngot[NR], i;
+    uint64_t st = 5;
+    unsigned avail = mv_isa_available();
+    mv_isa isa0 = mv_isa_active();
+    size_t li;
+    REQUIRE(d64 && m64 && s64 && d32 && m32 && s32);
+    for (i = 0; i < (int64_t)NR * NMAX; i++) {
+        m64[i] = 1.0 + sin((double)(i % NMAX) * 0.05) * 0.3;
+        d64[i] = 2.5 * m64[i] + 0.1 + (tu_rand01(&st) - 0.5) * 0.05;
+        s64[i] = 0.01 + tu_rand01(&st) * 0.02;
+    }
+    d64[3 * NMAX + 5] = NAN; /* rows 3-6: a sample that is not used */
+    m64[4 * NMAX + 0] = INFINITY;
+    s64[5 * NMAX + 9] = 0.0;
+    s64[6 * NMAX + 2] = -1.0;
+    for (i = 0; i < (int64_t)NR * NMAX; i++) {
+        d32[i] = (float)d64[i];
+        m32[i] = (float)m64[i];
+        s32[i] = (float)s64[i];
+    }
+    for (li = 0; li < sizeof(lens) / sizeof(lens[0]); li++) {
+        int64_t n = lens[li];
+        int cfg;
+        for (cfg = 0; cfg < 2 * 2 * 3 * 2; cfg++) {
+            int f64 = cfg & 1, fit = (cfg >> 1) & 1, sg = (cfg >> 2) % 3, shared = cfg / 12, isa, th;
+            mv_chi2_opts o = MV_ZERO_INIT;
+            const void *d = f64 ? (const void *)d64 : (const void *)d32, *m = f64 ? (const void *)m64 : (const void *)m32;
+            const void *sp = sg == 0 ? NULL : f64 ? (const void *)s64 : (const void *)s32;
+            mv_dtype dt = f64 ? MV_DT_F64 : MV_DT_F32;
+            o.fit = fit;
+            o.sigma_shared = sg == 1;
+            o.model_shared = shared;
+            o.n_used = nref;
+            o.threads = 1;
+            /* rows of n samples packed at stride n: the NaN rows move with n, which is fine */
+            memset(ref, 0, sizeof(ref));
+            REQUIRE(mv_set_isa(MV_ISA_REF) == MV_OK);
+            EXPECT_EQ_INT(mv_chi2_rows(d, m, sp, dt, NR, n, ref[0], ref[1], ref[2], &o), MV_OK);
+            for (isa = 0; isa < MV_ISA_COUNT; isa++) {
+                if (!(avail & (1u << isa)) || isa == MV_ISA_REF) continue;
+                REQUIRE(mv_set_isa((mv_isa)isa) == MV_OK);
+                for (th = 1; th <= 3; th += 2) {
+                    memset(got, 0, sizeof(got));
+                    o.threads = th;
+                    o.n_used = ngot;
+                    EXPECT_EQ_INT(mv_chi2_rows(d, m, sp, dt, NR, n, got[0], got[1], got[2], &o), MV_OK);
+                    EXPECT_MSG(memcmp(got, ref, sizeof(got)) == 0 && memcmp(ngot, nref, sizeof(ngot)) == 0,
+                               "chi2 rows differ from the reference on %s (%d threads): n %lld, %s, fit %d, sigma %d, "
+                               "shared model %d", mv_isa_name((mv_isa)isa), th, (long long)n, f64 ? "f64" : "f32", fit,
+                               sg, shared);
+                }
+            }
+        }
+    }
+    mv_set_isa(isa0);
+    free(d64);
+    free(m64);
+    free(s64);
+    free(d32);
+    free(m32);
+    free(s32);
 }
 
 MV_TEST(analysis, bad_arguments)

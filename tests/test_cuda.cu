@@ -1235,11 +1235,99 @@ static void test_gaussian(void)
     }
 }
 
+/* ---- displacement fields: warp, compose, smooth against the CPU, bit for bit ---- */
+
+static void t_field(mv_vol *f, int64_t X, int64_t Y, int64_t Z, int nc, double amp)
+{
+    mv_vol grid;
+    const int64_t d3[3] = {X, Y, Z};
+    t_host(&grid, MV_DT_F32, 3, d3, 1);
+    grid.affine[0][0] = 1.2;
+    grid.affine[0][1] = 0.15;
+    grid.affine[1][1] = 1.1;
+    grid.affine[2][2] = 1.6;
+    grid.affine[0][3] = -3;
+    CHECK(mv_field_alloc(f, &grid, nc, NULL) == MV_OK, "field alloc %s", mv_last_error());
+    int64_t nv = X * Y * Z;
+    for (int64_t v = 0; v < nv; v++)
+        for (int c = 0; c < nc; c++)
+            ((float *)f->data)[c * nv + v] = (float)(amp * sin(0.13 * (double)(v % X) + c) * cos(0.11 * (double)(v / X % Y)));
+    mv_free(&grid);
+}
+
+static void test_field(void)
+{
+    for (int nc = 2; nc <= 3; nc++) {
+        const int64_t md[3] = {71, 53, nc == 2 ? 1 : 37};
+        mv_vol mov, fld, d1, cpu, back;
+        mv_cuda_vol dm, df, dd1, dout;
+        mv_field_opts o;
+        const double M[4][4] = {{0.99, -0.1, 0, 1.5}, {0.1, 0.99, 0, -2}, {0, 0, 1, 0}, {0, 0, 0, 1}};
+        char what[96];
+        t_host(&mov, MV_DT_I16, 3, md, 2000);
+        mov.meta.scl_slope = 0.5;
+        t_field(&fld, 64, 61, nc == 2 ? 1 : 33, nc, 3.0);
+        t_field(&d1, 50, 47, nc == 2 ? 1 : 29, nc, 2.0);
+        CHECK(mv_cuda_upload(&mov, &dm, t_stream) == MV_OK && mv_cuda_upload(&fld, &df, t_stream) == MV_OK &&
+                  mv_cuda_upload(&d1, &dd1, t_stream) == MV_OK,
+              "upload %s", mv_last_error());
+        for (int mode = 0; mode < 3; mode++) { /* linear edge, linear fill, nearest fill */
+            const int64_t od[3] = {fld.dim[0], fld.dim[1], fld.dim[2]};
+            mv_dtype odt = mode == 2 ? MV_DT_I16 : MV_DT_F32;
+            memset(&o, 0, sizeof(o));
+            o.interp = mode == 2 ? MV_INTERP_NEAREST : MV_INTERP_LINEAR;
+            o.fill_outside = mode > 0;
+            o.fill = -9;
+            CHECK(mv_vol_alloc(&cpu, odt, 3, od, NULL) == MV_OK, "alloc");
+            CHECK(mv_field_warp_into(&mov, &fld, M, &cpu, &o) == MV_OK, "cpu warp %s", mv_last_error());
+            CHECK(mv_cuda_vol_alloc(&dout, odt, 3, od, t_stream) == MV_OK, "device alloc");
+            CHECK(mv_cuda_field_warp_into(&dm, &df, M, &dout, &o, t_stream) == MV_OK, "warp %s", mv_last_error());
+            CHECK(mv_cuda_download(&dout, &back, t_stream) == MV_OK, "download");
+            snprintf(what, sizeof(what), "field warp %dD mode %d", nc, mode);
+            t_check_bytes(back.data, cpu.data, odt, (size_t)mv_vol_count(&cpu), what);
+            mv_free(&back);
+            mv_free(&cpu);
+            mv_cuda_free(&dout, t_stream);
+        }
+        /* compose: out on fld's grid, d1 sampled through its own affine; then in place */
+        CHECK(mv_vol_copy(&fld, &cpu) == MV_OK, "copy");
+        CHECK(mv_field_compose_into(&d1, &fld, &cpu, NULL) == MV_OK, "cpu compose %s", mv_last_error());
+        CHECK(mv_cuda_field_compose_into(&dd1, &df, &df, NULL, t_stream) == MV_OK, "compose %s", mv_last_error());
+        CHECK(mv_cuda_download(&df, &back, t_stream) == MV_OK, "download");
+        snprintf(what, sizeof(what), "field compose %dD in place", nc);
+        t_check_bytes(back.data, cpu.data, MV_DT_F32, (size_t)mv_vol_count(&cpu), what);
+        mv_free(&back);
+        /* smooth (the CPU's FIR per component) */
+        {
+            const double sg[3] = {1.5, 2.0, nc == 2 ? 0 : 1.0};
+            mv_filter_opts fo;
+            memset(&fo, 0, sizeof(fo));
+            CHECK(mv_field_smooth_into(&cpu, &cpu, sg, &fo) == MV_OK, "cpu smooth %s", mv_last_error());
+            CHECK(mv_cuda_field_smooth_into(&df, &df, sg, &fo, t_stream) == MV_OK, "smooth %s", mv_last_error());
+            CHECK(mv_cuda_download(&df, &back, t_stream) == MV_OK, "download");
+            snprintf(what, sizeof(what), "field smooth %dD in place", nc);
+            t_check_bytes(back.data, cpu.data, MV_DT_F32, (size_t)mv_vol_count(&cpu), what);
+            mv_free(&back);
+        }
+        memset(&o, 0, sizeof(o));
+        o.interp = MV_INTERP_CUBIC;
+        CHECK(mv_cuda_field_warp_into(&dm, &df, NULL, &dd1, &o, t_stream) != MV_OK, "cubic or a wrong grid accepted");
+        CHECK(mv_cuda_field_compose_into(&dd1, &df, &dd1, NULL, t_stream) == MV_ERR_INVALID_ARG, "out == d1 accepted");
+        mv_free(&cpu);
+        mv_cuda_free(&dm, t_stream);
+        mv_cuda_free(&df, t_stream);
+        mv_cuda_free(&dd1, t_stream);
+        mv_free(&mov);
+        mv_free(&fld);
+        mv_free(&d1);
+    }
+}
+
 static const t_case t_cases[] = {
     {"upload_download", test_upload_download}, {"convert", test_convert},     {"stats", test_stats},
     {"intensity", test_intensity},             {"spatial", test_spatial},     {"resample", test_resample},
     {"fftshift", test_fftshift},               {"fftc", test_fftc},           {"coils", test_coils},
-    {"large", test_large},                     {"gaussian", test_gaussian},
+    {"large", test_large},                     {"gaussian", test_gaussian},   {"field", test_field},
 };
 
 int main(int argc, char **argv)

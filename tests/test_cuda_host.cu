@@ -15,7 +15,12 @@
      (mv__cu_mod_factor, the very function the kernel calls) around a plain
      float64 DFT standing in for cuFFT, against fftshift(fft(ifftshift(x)));
    - resampling: mv__cu_rs_coords / _taps / _sample / _inside (the kernel's
-     own functions) against a float64 scipy-zoom reference.
+     own functions) against a float64 scipy-zoom reference;
+   - displacement fields: the warp's and the composition's maps
+     (mv__cu_fd_warp_map / _compose_map) and element functions
+     (mv__cu_fd_coords, _inside, _sample, _compose_at with mv__cu_rs_sample)
+     over every voxel, against mv_field_warp_into / mv_field_compose_into,
+     bit for bit (linear and nearest, fill or edge, 2D and 3D fields).
    What this cannot check: the kernels' thread indexing, launches, memory,
    cuFFT itself. tests/test_cuda.cu does that on a GPU.
    Built by nvcc with MEDVOL_CUDA_IMPLEMENTATION (it calls static functions);
@@ -500,6 +505,176 @@ static void check_gaussian(void)
     }
 }
 
+/* ---- displacement fields ---- */
+
+/* a field (X,Y,Z,1,nc) with smooth displacements of a few mm and an oblique affine */
+static void make_field(mv_vol *f, int64_t X, int64_t Y, int64_t Z, int nc, double amp, double rot)
+{
+    mv_vol grid;
+    int64_t d3[3] = {X, Y, Z};
+    if (mv_vol_alloc(&grid, MV_DT_F32, 3, d3, NULL) != MV_OK) exit(1);
+    memset(grid.affine, 0, sizeof(grid.affine));
+    grid.affine[0][0] = 1.3 * cos(rot);
+    grid.affine[0][1] = -1.1 * sin(rot);
+    grid.affine[1][0] = 1.3 * sin(rot);
+    grid.affine[1][1] = 1.1 * cos(rot);
+    grid.affine[2][2] = 1.7;
+    grid.affine[0][3] = -4.5;
+    grid.affine[1][3] = 3.25;
+    grid.affine[2][3] = -2;
+    grid.affine[3][3] = 1;
+    if (mv_field_alloc(f, &grid, nc, NULL) != MV_OK) exit(1);
+    int64_t nv = X * Y * Z;
+    float *d = (float *)f->data;
+    for (int64_t v = 0; v < nv; v++)
+        for (int c = 0; c < nc; c++)
+            d[c * nv + v] = (float)(amp * sin(0.21 * (double)(v % X) + 0.7 * c) * cos(0.17 * (double)((v / X) % Y) - 0.3 * c) +
+                                    0.4 * c);
+    mv_free(&grid);
+}
+
+static void warp_case(mv_dtype dt, int nc, int interp, int fill, const char *what)
+{
+    const int64_t md[3] = {14, 12, nc == 2 ? 1 : 9};
+    mv_vol mov, fld, cpu;
+    mv_field_opts o;
+    mv__cu_fdmap w;
+    mv__cu_rsmap m;
+    double M[4][4] = {{0.98, -0.17, 0.02, 1.5}, {0.17, 0.98, 0, -2.25}, {0, 0, 1, 0.5}, {0, 0, 0, 1}};
+    int active = 0;
+    double slope = 1, inter = 0;
+    int64_t bad = 0, first = -1, n;
+    checks++;
+    if (mv_vol_alloc(&mov, dt, 3, md, NULL) != MV_OK) exit(1);
+    n = mv_vol_count(&mov);
+    for (int64_t i = 0; i < n; i++) {
+        double v = 50 * sin(0.31 * (double)i) + (double)((i * 7919) % 41);
+        if (dt == MV_DT_F32) ((float *)mov.data)[i] = (float)v;
+        else ((int16_t *)mov.data)[i] = (int16_t)v;
+    }
+    if (dt == MV_DT_I16) {
+        mov.meta.scl_slope = 0.5;
+        mov.meta.scl_inter = 3;
+    }
+    memset(mov.affine, 0, sizeof(mov.affine));
+    mov.affine[0][0] = 1.2;
+    mov.affine[1][1] = 1.25;
+    mov.affine[2][2] = 1.9;
+    mov.affine[0][3] = -7;
+    mov.affine[1][3] = -6;
+    mov.affine[2][3] = nc == 2 ? 0 : -8;
+    mov.affine[3][3] = 1;
+    make_field(&fld, 11, 13, nc == 2 ? 1 : 7, nc, 2.5, nc == 2 ? 0.2 : 0.35);
+    if (nc == 2) {
+        memset(M[2], 0, sizeof(M[2]));
+        M[2][2] = 1;
+        M[0][2] = M[1][2] = 0;
+    }
+    memset(&o, 0, sizeof(o));
+    o.interp = interp ? MV_INTERP_LINEAR : MV_INTERP_NEAREST;
+    o.fill_outside = fill;
+    o.fill = -3.5;
+    int64_t od[3] = {fld.dim[0], fld.dim[1], fld.dim[2]};
+    mv_dtype odt = interp ? MV_DT_F32 : dt;
+    if (mv_vol_alloc(&cpu, odt, 3, od, NULL) != MV_OK) exit(1);
+    if (mv_field_warp_into(&mov, &fld, (const double(*)[4])M, &cpu, &o) != MV_OK ||
+        mv__cu_fd_warp_map(&mov, &fld, (const double(*)[4])M, &w, "host") != MV_OK ||
+        mv__cu_scaling(&mov, 0, &active, &slope, &inter) != MV_OK) {
+        fails++;
+        printf("FAIL field warp %s: %s\n", what, mv_last_error());
+        return;
+    }
+    memset(&m, 0, sizeof(m));
+    for (int a = 0; a < 3; a++) m.n[a] = md[a];
+    m.linear = interp;
+    m.fill = fill;
+    unsigned char fillb[16];
+    mv__cu_rs_fill_bytes(o.fill, odt, o.rounding, fillb);
+    for (int64_t z = 0; z < w.g[2]; z++)
+        for (int64_t y = 0; y < w.g[1]; y++)
+            for (int64_t x = 0; x < w.g[0]; x++) {
+                double d[3], c[3];
+                int64_t v = (z * w.g[1] + y) * w.g[0] + x;
+                unsigned char got[16];
+                mv__cu_fd_coords(w, (const float *)fld.data, x, y, z, d, c);
+                bool outside = fill && !mv__cu_fd_inside(m.n, c);
+                if (interp) {
+                    float f = outside ? (float)o.fill
+                                      : dt == MV_DT_F32 ? mv__cu_rs_sample((const float *)mov.data, m, c, active, slope, inter)
+                                                        : mv__cu_rs_sample((const int16_t *)mov.data, m, c, active, slope, inter);
+                    memcpy(got, &f, 4);
+                } else if (outside) {
+                    memcpy(got, fillb, mv_dtype_size(dt));
+                } else {
+                    float wt[2];
+                    int64_t q[3];
+                    for (int a = 0; a < 3; a++) q[a] = mv__cu_rs_taps(c[a], m.n[a], 0, wt);
+                    memcpy(got, (const unsigned char *)mov.data + ((q[2] * m.n[1] + q[1]) * m.n[0] + q[0]) * mv_dtype_size(dt),
+                           mv_dtype_size(dt));
+                }
+                if (memcmp(got, (const unsigned char *)cpu.data + v * mv_dtype_size(odt), mv_dtype_size(odt)) != 0 &&
+                    bad++ == 0)
+                    first = v;
+            }
+    if (bad) {
+        fails++;
+        printf("FAIL field warp %s: %lld of %lld voxels differ from mv_field_warp_into (first %lld)\n", what, (long long)bad,
+               (long long)w.nv, (long long)first);
+    }
+    mv_free(&mov);
+    mv_free(&fld);
+    mv_free(&cpu);
+}
+
+static void compose_case(int nc, const char *what)
+{
+    mv_vol d1, d2, cpu, got;
+    mv__cu_fdmap w;
+    int64_t bad = 0;
+    checks++;
+    make_field(&d1, 12, 10, nc == 2 ? 1 : 8, nc, 3.0, 0.1);
+    make_field(&d2, 9, 11, nc == 2 ? 1 : 6, nc, 2.0, -0.25);
+    if (mv_vol_copy(&d2, &cpu) != MV_OK || mv_vol_copy(&d2, &got) != MV_OK) exit(1);
+    if (mv_field_compose_into(&d1, &d2, &cpu, NULL) != MV_OK || mv__cu_fd_compose_map(&d1, &d2, &w, "host") != MV_OK) {
+        fails++;
+        printf("FAIL field compose %s: %s\n", what, mv_last_error());
+        return;
+    }
+    const int64_t n1[3] = {d1.dim[0], d1.dim[1], d1.dim[2]};
+    for (int64_t z = 0; z < w.g[2]; z++)
+        for (int64_t y = 0; y < w.g[1]; y++)
+            for (int64_t x = 0; x < w.g[0]; x++)
+                mv__cu_fd_compose_at(w, (const float *)d1.data, n1, n1[0] * n1[1] * n1[2], (const float *)d2.data,
+                                     (float *)got.data, x, y, z);
+    for (int64_t i = 0; i < mv_vol_count(&cpu); i++) bad += memcmp((float *)cpu.data + i, (float *)got.data + i, 4) != 0;
+    if (bad) {
+        fails++;
+        printf("FAIL field compose %s: %lld of %lld values differ from mv_field_compose_into\n", what, (long long)bad,
+               (long long)mv_vol_count(&cpu));
+    }
+    mv_free(&d1);
+    mv_free(&d2);
+    mv_free(&cpu);
+    mv_free(&got);
+}
+
+static void check_field(void)
+{
+    for (int fill = 0; fill < 2; fill++) {
+        char what[96];
+        snprintf(what, sizeof(what), "float32 3D linear fill %d", fill);
+        warp_case(MV_DT_F32, 3, 1, fill, what);
+        snprintf(what, sizeof(what), "int16 scaled 3D linear fill %d", fill);
+        warp_case(MV_DT_I16, 3, 1, fill, what);
+        snprintf(what, sizeof(what), "int16 3D nearest fill %d", fill);
+        warp_case(MV_DT_I16, 3, 0, fill, what);
+        snprintf(what, sizeof(what), "float32 2D linear fill %d", fill);
+        warp_case(MV_DT_F32, 2, 1, fill, what);
+    }
+    compose_case(3, "3D, d1 on another oblique grid");
+    compose_case(2, "2D");
+}
+
 int main(void)
 {
     check_gaussian();
@@ -508,6 +683,7 @@ int main(void)
     check_spatial();
     check_fftc();
     check_resample();
+    check_field();
     printf("cuda host-side checks: %d checked, %d failed (the kernels themselves need a GPU: make test-cuda)\n", checks,
            fails);
     return fails != 0;

@@ -61,6 +61,18 @@ int main(void)
     mv_register_progress z_register_progress = MV_ZERO_INIT;
     mv_register_opts z_register_opts = MV_ZERO_INIT;
     mv_register_result z_register_result = MV_ZERO_INIT;
+    mv_traj_opts z_traj_opts = MV_ZERO_INIT;
+    mv_nufft_opts z_nufft_opts = MV_ZERO_INIT;
+    mv_dcf_opts z_dcf_opts = MV_ZERO_INIT;
+    mv_grappa_opts z_grappa_opts = MV_ZERO_INIT;
+    mv_ecalib_opts z_ecalib_opts = MV_ZERO_INIT;
+    mv_cg_opts z_cg_opts = MV_ZERO_INIT;
+    mv_lncc_opts z_lncc_opts = MV_ZERO_INIT;
+    mv_syn_opts z_syn_opts = MV_ZERO_INIT;
+    mv_syn_result z_syn_result = MV_ZERO_INIT;
+    mv_bspline_grid z_bspline_grid = MV_ZERO_INIT;
+    mv_bspline_opts z_bspline_opts = MV_ZERO_INIT;
+    mv_bspline_result z_bspline_result = MV_ZERO_INIT;
 
     /* the initializer zeroes, not merely compiles: a field of each kind */
     CHECK(ext.data == NULL && ext.size == 0);
@@ -86,6 +98,11 @@ int main(void)
           z_register_opts.init_matrix == NULL && z_register_opts.progress == NULL);
     CHECK(z_transform.nparams == 0 && z_register_result.matrix[3][3] == 0.0 && z_metric_opts.fixed_mask == NULL);
     CHECK(z_field_opts.scratch == NULL && z_demons_opts.progress == NULL);
+    CHECK(z_traj_opts.golden == 0 && z_nufft_opts.tol == 0.0 && z_dcf_opts.progress == NULL);
+    CHECK(z_grappa_opts.kernel[2] == 0 && z_grappa_opts.lambda == 0.0 && z_ecalib_opts.calib[2] == 0);
+    CHECK(z_cg_opts.lambda == 0.0 && z_lncc_opts.alloc_ctx == NULL && z_syn_opts.iterations[MV_SYN_MAX_LEVELS - 1] == 0);
+    CHECK(z_syn_result.metric == 0.0 && z_bspline_grid.origin[2] == 0.0 && z_bspline_opts.metric.fixed_mask == NULL);
+    CHECK(z_bspline_result.iterations[MV_BSPLINE_MAX_LEVELS - 1] == 0 && z_bspline_result.cost == 0.0);
     /* the rest: declared (the Makefile checks every public struct is here) */
     (void)z_math_opts;
     (void)z_region_stats;

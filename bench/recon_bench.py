@@ -1,0 +1,203 @@
+"""medvol's parallel-imaging commands beside BART 0.8 (ecalib, pics -l2) and
+pygrappa (cgrappa, its C++ GRAPPA) on identical data; outputs are checked
+against each other (or the fully sampled reference) before any time is
+quoted.
+
+    python3 bench/recon_bench.py [--size 256] [--quick]
+
+Run with the python3 that has pygrappa (the pyenv one on PATH; numpy only
+otherwise, GRAPPA rows then skipped). Needs build/mvtool (make build/mvtool)
+and the bart command. Data: 256^2 k-space of BART's phantom with 8 coils
+(bart phantom -k -s 8), and a 32-coil version made here (the phantom image
+times 32 smooth coil maps on a ring, centred unitary FFT), both with
+complex Gaussian noise of 0.2% of the largest sample. Undersampling keeps
+lines y = N/2 (mod R) and 24 centre lines. Times: BART and mvtool are wall
+times of the command (process start and .cfl I/O included) and, for
+mvtool, the library call's time (--time); pygrappa is timed in-process.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import types
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MVTOOL = os.path.join(ROOT, 'build', 'mvtool')
+
+
+def readcfl(name):
+    with open(name + '.hdr') as f:
+        dims = [int(v) for v in f.read().split('\n')[1].split()]
+    return np.fromfile(name + '.cfl', dtype=np.complex64).reshape(dims, order='F')
+
+
+def writecfl(name, a):
+    a = np.asarray(a, dtype=np.complex64)
+    dims = list(a.shape) + [1] * (16 - a.ndim)
+    with open(name + '.hdr', 'w') as f:
+        f.write('# Dimensions\n' + ' '.join(str(d) for d in dims) + '\n')
+    a.flatten(order='F').tofile(name + '.cfl')
+
+
+def fftc(x, axes=(0, 1)):
+    return np.fft.fftshift(np.fft.fftn(np.fft.ifftshift(x, axes=axes), axes=axes, norm='ortho'), axes=axes)
+
+
+def ifftc(x, axes=(0, 1)):
+    return np.fft.fftshift(np.fft.ifftn(np.fft.ifftshift(x, axes=axes), axes=axes, norm='ortho'), axes=axes)
+
+
+def rss(k):
+    return np.sqrt((np.abs(ifftc(k)) ** 2).sum(axis=-1))
+
+
+def run(cmd):
+    t = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    dt = time.perf_counter() - t
+    if r.returncode:
+        sys.exit('failed: %s\n%s%s' % (' '.join(cmd), r.stdout, r.stderr))
+    return dt, r.stdout + r.stderr
+
+
+def undersample(k, R, acs=24):
+    ny = k.shape[1]
+    m = np.zeros(ny, bool)
+    m[(ny // 2) % R::R] = True
+    m[ny // 2 - acs // 2:ny // 2 - acs // 2 + acs] = True
+    u = k.copy()
+    u[:, ~m] = 0
+    return u
+
+
+def aligned_nrmse(m, b):
+    ip = np.sum(m * np.conj(b), axis=-1, keepdims=True)
+    ph = np.where(np.abs(ip) > 0, ip / np.maximum(np.abs(ip), 1e-30), 1)
+    return np.linalg.norm(m * np.conj(ph) - b) / np.linalg.norm(b)
+
+
+def make_data(d, n):
+    rng = np.random.default_rng(1)
+    run(['bart', 'phantom', '-x', str(n), '-k', '-s', '8', d + '/k8'])
+    k8 = readcfl(d + '/k8').reshape(n, n, 8)
+    run(['bart', 'phantom', '-x', str(n), d + '/img'])
+    img = readcfl(d + '/img').reshape(n, n)
+    x, y = np.meshgrid(np.linspace(-1, 1, n), np.linspace(-1, 1, n), indexing='ij')
+    maps = []
+    for c in range(32):
+        a = 2 * np.pi * c / 32
+        cx, cy = 1.3 * np.cos(a), 1.3 * np.sin(a)
+        mag = np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / 1.2)
+        maps.append(mag * np.exp(1j * (0.8 * x * np.cos(a) + 0.8 * y * np.sin(a) + a)))
+    maps = np.stack(maps, -1)
+    maps /= np.sqrt((np.abs(maps) ** 2).sum(-1, keepdims=True))
+    k32 = fftc(img[:, :, None] * maps).astype(np.complex64)
+    out = {}
+    for name, k in (('8', k8), ('32', k32)):
+        mx = np.abs(k).max()
+        noise = 0.002 * mx * (rng.standard_normal(k.shape) + 1j * rng.standard_normal(k.shape))
+        kn = (k + noise).astype(np.complex64)
+        writecfl(d + '/kn' + name, kn.reshape(n, n, 1, -1))
+        out[name] = (k, kn)
+    return out
+
+
+def load_pygrappa():
+    try:
+        import skimage.util  # noqa: F401
+        import skimage.measure  # noqa: F401
+    except ImportError:  # stand-ins for what pygrappa's __init__ imports
+        sk, sku, skm = (types.ModuleType(m) for m in ('skimage', 'skimage.util', 'skimage.measure'))
+
+        def view_as_windows(a, shape, step=1):
+            from numpy.lib.stride_tricks import sliding_window_view
+            return sliding_window_view(a, shape)[(slice(None, None, step),) * a.ndim]
+        sku.view_as_windows = view_as_windows
+        skm.compare_mse = lambda a, b: float(np.mean(np.abs(a - b) ** 2))
+        sk.util, sk.measure, sk.__path__ = sku, skm, []
+        sys.modules.update({'skimage': sk, 'skimage.util': sku, 'skimage.measure': skm})
+    try:
+        from pygrappa import cgrappa
+        return cgrappa
+    except Exception as e:  # noqa: BLE001
+        print('pygrappa unavailable (%s): GRAPPA rows without it' % e)
+        return None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--size', type=int, default=256)
+    ap.add_argument('--quick', action='store_true', help='skip the 32-coil BART ecalib and pygrappa R=4 (the slow ones)')
+    a = ap.parse_args()
+    if not os.path.exists(MVTOOL):
+        sys.exit('build/mvtool missing: make build/mvtool')
+    n = a.size
+    rows = []
+    print('load average: %s; threads: medvol 2 (default), BART (OpenMP default), pygrappa 1' % (os.getloadavg(),))
+    with tempfile.TemporaryDirectory() as d:
+        data = make_data(d, n)
+        # ESPIRiT
+        for nc in ('8', '32'):
+            if nc == '32' and a.quick:
+                continue
+            tb, _ = run(['bart', 'ecalib', '-m1', d + '/kn' + nc, d + '/be' + nc])
+            tm, out = run([MVTOOL, 'ecalib', '-m', '1', '--time', d + '/kn' + nc, d + '/me' + nc])
+            lib = float(re.search(r'ecalib: ([\d.]+) ms', out).group(1))
+            b = readcfl(d + '/be' + nc).reshape(n, n, -1)
+            m = readcfl(d + '/me' + nc).reshape(n, n, -1)
+            e = aligned_nrmse(m, b)
+            rows.append(('ecalib -m1, %s coils' % nc, 'BART %.2f s' % tb, 'medvol %.2f s (library %.0f ms)' % (tm, lib),
+                         '%.1fx' % (tb / tm), 'maps NRMSE %.1e (phase aligned)' % e))
+        # CG-SENSE, R = 4, 8 coils, BART's maps for both
+        k, kn = data['8']
+        writecfl(d + '/u8', undersample(kn, 4).reshape(n, n, 1, 8))
+        tb, _ = run(['bart', 'pics', '-l2', '-r', '0.01', '-i', '30', '-S', d + '/u8', d + '/be8', d + '/bp'])
+        tm, out = run([MVTOOL, 'pics', '-l2', '-r', '0.01', '-i', '30', '-S', '--time', d + '/u8', d + '/be8', d + '/mp'])
+        lib = float(re.search(r'pics: ([\d.]+) ms', out).group(1))
+        b = readcfl(d + '/bp').squeeze()
+        m = readcfl(d + '/mp').squeeze()
+        e = np.linalg.norm(m - b) / np.linalg.norm(b)
+        rows.append(('pics -l2 -r 0.01 -i 30, R=4, 8 coils', 'BART %.2f s' % tb, 'medvol %.2f s (library %.0f ms)' % (tm, lib),
+                     '%.1fx' % (tb / tm), 'image NRMSE %.1e' % e))
+        # GRAPPA, 32 coils
+        cg = load_pygrappa()
+        k, kn = data['32']
+        full = rss(k)
+        for R in (2, 3, 4):
+            u = undersample(kn, R)
+            writecfl(d + '/g_in', u.reshape(n, n, 1, 32))
+            tm, out = run([MVTOOL, 'grappa', '--time', d + '/g_in', d + '/g_out'])
+            mm = re.search(r'calibration ([\d.]+) ms, application ([\d.]+) ms', out)
+            g = readcfl(d + '/g_out').reshape(n, n, 32)
+            em = np.linalg.norm(rss(g) - full) / np.linalg.norm(full)
+            prow = 'pygrappa: not run'
+            tp = None
+            if cg is not None and not (a.quick and R == 4):
+                acq = np.any(u != 0, axis=(0, 2))
+                a0 = a1 = n // 2
+                while a0 > 0 and acq[a0 - 1]:
+                    a0 -= 1
+                while a1 < n and acq[a1]:
+                    a1 += 1
+                t = time.perf_counter()
+                p = cg(u.astype(np.complex128), u[:, a0:a1].astype(np.complex128), kernel_size=(5, 5), coil_axis=-1, lamda=0.01)
+                tp = time.perf_counter() - t
+                ep = np.linalg.norm(rss(p) - full) / np.linalg.norm(full)
+                prow = 'pygrappa %.2f s, RSS NRMSE %.4f' % (tp, ep)
+            rows.append(('grappa R=%d, 24 ACS, 32 coils' % R, prow,
+                         'medvol %.2f s (calibration %s ms, application %s ms), RSS NRMSE %.4f' % (tm, mm.group(1), mm.group(2), em),
+                         '%.0fx' % (tp / tm) if tp else '-', 'zero-filled NRMSE %.4f' % (np.linalg.norm(rss(u) - full) / np.linalg.norm(full))))
+    print('\n| case | peer | medvol | peer / medvol (wall) | check |')
+    print('|---|---|---|---|---|')
+    for r in rows:
+        print('| ' + ' | '.join(r) + ' |')
+    print('\nload average after: %s' % (os.getloadavg(),))
+
+
+if __name__ == '__main__':
+    main()

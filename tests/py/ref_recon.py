@@ -1,0 +1,63 @@
+"""Float64 references for tests/test_recon.c (Debian python3: numpy only).
+
+  ref_recon.py normal P   reads Pk, Ps (BART .cfl pairs: k-space
+      (x, y, 1, C) and sensitivities (x, y, 1, C)) and Plambda.txt, solves
+      (A^H A + lambda I) x = A^H y directly with A = mask * fftc * S (mask:
+      samples nonzero in some coil, unitary centred FFT), writes Px.cfl.
+"""
+import sys
+import numpy as np
+
+
+def readcfl(name):
+    with open(name + '.hdr') as f:
+        lines = f.read().split('\n')
+    dims = [int(v) for v in lines[1].split()]
+    a = np.fromfile(name + '.cfl', dtype=np.complex64)
+    return a.reshape(dims, order='F')
+
+
+def writecfl(name, a):
+    a = np.asarray(a, dtype=np.complex64)
+    dims = list(a.shape) + [1] * (16 - a.ndim)
+    with open(name + '.hdr', 'w') as f:
+        f.write('# Dimensions\n' + ' '.join(str(d) for d in dims) + '\n')
+    a.flatten(order='F').tofile(name + '.cfl')
+
+
+def fftc(x, axes):
+    return np.fft.fftshift(np.fft.fftn(np.fft.ifftshift(x, axes=axes), axes=axes, norm='ortho'), axes=axes)
+
+
+def ifftc(x, axes):
+    return np.fft.fftshift(np.fft.ifftn(np.fft.ifftshift(x, axes=axes), axes=axes, norm='ortho'), axes=axes)
+
+
+def normal(d):
+    k = readcfl(d + 'k').astype(np.complex128)
+    s = readcfl(d + 's').astype(np.complex128)
+    nx, ny, nc = k.shape[0], k.shape[1], k.shape[3]
+    k = k.reshape(nx, ny, nc)
+    s = s.reshape(nx, ny, nc)
+    lam = float(open(d + 'lambda.txt').read())
+    mask = np.any(k != 0, axis=2)
+    n = nx * ny
+    # the matrix of A, column by column (small cases only)
+    cols = []
+    for j in range(n):
+        e = np.zeros(n, complex)
+        e[j] = 1
+        img = e.reshape(nx, ny, order='F')
+        ks = fftc(s * img[:, :, None], (0, 1)) * mask[:, :, None]
+        cols.append(ks.reshape(-1, order='F'))
+    A = np.array(cols).T
+    y = k.reshape(-1, order='F')
+    x = np.linalg.solve(A.conj().T @ A + lam * np.eye(n), A.conj().T @ y)
+    writecfl(d + 'x', x.reshape(nx, ny, order='F'))
+
+
+if __name__ == '__main__':
+    if sys.argv[1] == 'normal':
+        normal(sys.argv[2])
+    else:
+        sys.exit('unknown mode ' + sys.argv[1])

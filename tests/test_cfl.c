@@ -1,0 +1,154 @@
+/* BART .cfl/.hdr files: mv_cfl_load and mv_cfl_save against the bart command
+   itself (files BART wrote load with the values BART computed; files medvol
+   wrote are read, processed and written back by BART), and the refusals of
+   malformed pairs (missing header, no dimension line, zero or too many
+   sizes, a data file shorter or longer than its header says). */
+#include "mvtest.h"
+#include "testutil.h"
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int have_bart(void) { return system("command -v bart >/dev/null 2>&1") == 0; }
+
+static int run_quiet(const char *cmd)
+{
+    char full[4200];
+    snprintf(full, sizeof(full), "%s >/dev/null 2>&1", cmd);
+    return system(full);
+}
+
+MV_TEST(cfl, bart_round_trip)
+{
+    char ph[600], ph2[600], mine[600], back[600], cmd[3000];
+    mv_vol p, p2, q, r;
+    const float *a, *b;
+    size_t i, n, bad = 0;
+    if (!have_bart()) SKIP("needs the bart command (Debian package bart)");
+    snprintf(ph, sizeof(ph), "%s", tu_path("cfl_phantom"));
+    snprintf(ph2, sizeof(ph2), "%s", tu_path("cfl_phantom_x2"));
+    snprintf(mine, sizeof(mine), "%s", tu_path("cfl_medvol"));
+    snprintf(back, sizeof(back), "%s", tu_path("cfl_medvol_x2"));
+    /* 24 x 24 k-space of 3 coils, and BART's own scaling by 2 (exact in float) */
+    snprintf(cmd, sizeof(cmd), "bart phantom -x 24 -k -s 3 %s && bart scale 2 %s %s", ph, ph, ph2);
+    REQUIRE(run_quiet(cmd) == 0);
+    mv_vol_init(&p);
+    mv_vol_init(&p2);
+    mv_vol_init(&q);
+    mv_vol_init(&r);
+    REQUIRE_OK(mv_cfl_load(ph, &p, NULL));
+    EXPECT_EQ_INT(p.dtype, MV_DT_C64);
+    EXPECT_EQ_INT(p.ndim, 4);
+    EXPECT_EQ_INT(p.dim[0], 24);
+    EXPECT_EQ_INT(p.dim[1], 24);
+    EXPECT_EQ_INT(p.dim[2], 1);
+    EXPECT_EQ_INT(p.dim[3], 3);
+    snprintf(cmd, sizeof(cmd), "%s.cfl", ph2); /* the NAME.cfl form */
+    REQUIRE_OK(mv_cfl_load(cmd, &p2, NULL));
+    n = (size_t)mv_vol_count(&p) * 2;
+    a = (const float *)p.data;
+    b = (const float *)p2.data;
+    for (i = 0; i < n; i++) bad += b[i] != 2.0f * a[i];
+    EXPECT_MSG(bad == 0, "%zu samples of bart scale 2 differ from 2x what medvol read", bad);
+    /* medvol writes, BART reads and scales, medvol reads BART's output */
+    REQUIRE_OK(mv_cfl_save(mine, &p, NULL));
+    snprintf(cmd, sizeof(cmd), "bart scale 2 %s %s", mine, back);
+    REQUIRE(run_quiet(cmd) == 0);
+    snprintf(cmd, sizeof(cmd), "%s.hdr", back); /* the NAME.hdr form */
+    REQUIRE_OK(mv_cfl_load(cmd, &q, NULL));
+    EXPECT_EQ_INT(q.ndim, 4);
+    EXPECT_MSG(mv_vol_bytes(&q) == mv_vol_bytes(&p2) && !memcmp(q.data, p2.data, mv_vol_bytes(&q)),
+               "BART's scaling of medvol's file differs from its scaling of its own");
+    /* BART's view of the dimensions medvol wrote */
+    snprintf(cmd, sizeof(cmd), "test \"$(bart show -d 3 %s)\" = 3 && test \"$(bart show -d 0 %s)\" = 24", mine, mine);
+    EXPECT_MSG(system(cmd) == 0, "bart show -d reads other dimensions than medvol wrote");
+    /* a 1D volume keeps its trailing 1s in the header and loads back as 1D */
+    {
+        int64_t d = 5;
+        REQUIRE_OK(mv_vol_alloc(&r, MV_DT_C64, 1, &d, NULL));
+        ((float *)r.data)[3] = 7.5f;
+        REQUIRE_OK(mv_cfl_save(mine, &r, NULL));
+        mv_free(&r);
+        REQUIRE_OK(mv_cfl_load(mine, &r, NULL));
+        EXPECT_EQ_INT(r.ndim, 1);
+        EXPECT_EQ_INT(r.dim[0], 5);
+        EXPECT(((float *)r.data)[3] == 7.5f);
+    }
+    mv_free(&p);
+    mv_free(&p2);
+    mv_free(&q);
+    mv_free(&r);
+}
+
+static void write_text(const char *path, const char *text) { tu_write_file(path, text, strlen(text)); }
+
+static int temporaries_left(const char *dir_of)
+{
+    char dir[600], *slash;
+    DIR *d;
+    struct dirent *e;
+    int n = 0;
+    snprintf(dir, sizeof(dir), "%s", dir_of);
+    slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    d = opendir(slash ? dir : ".");
+    if (!d) return 0;
+    while ((e = readdir(d)) != NULL) n += strstr(e->d_name, "cfl_bad") && strstr(e->d_name, ".mvtmp-");
+    closedir(d);
+    return n;
+}
+
+MV_TEST(cfl, malformed_pairs)
+{
+    char base[600], hdr[700], cfl[700];
+    unsigned char data[8 * 6];
+    mv_vol v, f;
+    int64_t d[2] = {2, 3};
+    snprintf(base, sizeof(base), "%s", tu_path("cfl_bad"));
+    snprintf(hdr, sizeof(hdr), "%s.hdr", base);
+    snprintf(cfl, sizeof(cfl), "%s.cfl", base);
+    memset(data, 0, sizeof(data));
+    mv_vol_init(&v);
+    remove(hdr);
+    remove(cfl);
+    EXPECT_STATUS(mv_cfl_load(base, &v, NULL), MV_ERR_NOT_FOUND);
+    tu_write_file(cfl, data, sizeof(data));
+    write_text(hdr, "# Command\nbart phantom\n");
+    EXPECT_STATUS(mv_cfl_load(base, &v, NULL), MV_ERR_BAD_HEADER);
+    EXPECT_MSG(strstr(mv_last_error(), "cfl_bad.hdr") && strstr(mv_last_error(), "Dimensions"), "%s", mv_last_error());
+    write_text(hdr, "# Dimensions\n2 0 1\n");
+    EXPECT_STATUS(mv_cfl_load(base, &v, NULL), MV_ERR_BAD_HEADER);
+    write_text(hdr, "# Dimensions\n2 x 1\n");
+    EXPECT_STATUS(mv_cfl_load(base, &v, NULL), MV_ERR_BAD_HEADER);
+    write_text(hdr, "# Dimensions\n1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1\n");
+    EXPECT_STATUS(mv_cfl_load(base, &v, NULL), MV_ERR_BAD_HEADER);
+    write_text(hdr, "# Dimensions\n2 1 1 1 1 1 1 1 3 1 1 1 1 1 1 1\n");
+    EXPECT_STATUS(mv_cfl_load(base, &v, NULL), MV_ERR_UNSUPPORTED);
+    EXPECT_MSG(strstr(mv_last_error(), "dimension 9") != NULL, "%s", mv_last_error());
+    write_text(hdr, "# Dimensions\n99999999999 99999999999 99999999999\n");
+    EXPECT_STATUS(mv_cfl_load(base, &v, NULL), MV_ERR_SIZE_OVERFLOW);
+    write_text(hdr, "# Dimensions\n2 4 1 1 \n");
+    EXPECT_STATUS(mv_cfl_load(base, &v, NULL), MV_ERR_TRUNCATED);
+    EXPECT_MSG(strstr(mv_last_error(), "cfl_bad.cfl") && strstr(mv_last_error(), "64"), "%s", mv_last_error());
+    write_text(hdr, "# Dimensions\n2 2 1 1 \n");
+    EXPECT_STATUS(mv_cfl_load(base, &v, NULL), MV_ERR_BAD_DATA);
+    EXPECT(v.data == NULL);
+    /* the good case, CRLF line ends and comments after the sizes */
+    write_text(hdr, "# Dimensions\r\n2 3 1 1 1 1 1 1 1 1 1 1 1 1 1 1 \r\n# Command\r\nbart ones\r\n");
+    REQUIRE_OK(mv_cfl_load(base, &v, NULL));
+    EXPECT_EQ_INT(v.ndim, 2);
+    EXPECT_EQ_INT(v.dim[1], 3);
+    mv_free(&v);
+    /* saving: complex64 only; a failed save leaves no temporary */
+    REQUIRE_OK(mv_vol_alloc(&f, MV_DT_F32, 2, d, NULL));
+    EXPECT_STATUS(mv_cfl_save(base, &f, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_cfl_save("", &f, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_cfl_save(base, NULL, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_cfl_load(NULL, &v, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_cfl_save("/nonexistent-dir-medvol/x", &v, NULL), MV_ERR_INVALID_ARG);
+    mv_free(&f);
+    REQUIRE_OK(mv_vol_alloc(&f, MV_DT_C64, 2, d, NULL));
+    EXPECT(mv_cfl_save("/nonexistent-dir-medvol/x", &f, NULL) == MV_ERR_IO);
+    EXPECT_EQ_INT(temporaries_left(base), 0);
+    mv_free(&f);
+}

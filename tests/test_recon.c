@@ -1,0 +1,731 @@
+/* Parallel-imaging reconstructions (>>api-recon): GRAPPA against the fully
+   sampled reconstruction, against pygrappa (its C++ cgrappa) on the same
+   k-space and against an exactly predictable 2-coil case; ESPIRiT against
+   bart ecalib; CG-SENSE against bart pics -l2 and a direct float64 solve of
+   the normal equations (numpy); the CG hook with an analytic operator;
+   ISA and thread-count invariance; bad arguments and cancellation. */
+#include "mvtest.h"
+#include "testutil.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static int have_bart(void) { return system("command -v bart >/dev/null 2>&1") == 0; }
+
+static int run_quiet(const char *cmd)
+{
+    char full[4200];
+    snprintf(full, sizeof(full), "(%s) >/dev/null 2>&1", cmd);
+    return system(full);
+}
+
+/* BART's phantom k-space (x = y = n, ncoils coils), loaded */
+static mv_status bart_phantom(int n, int ncoils, const char *name, mv_vol *k)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd), "bart phantom -x %d -k -s %d %s", n, ncoils, tu_path(name));
+    if (run_quiet(cmd) != 0) return mv_set_error(MV_ERR_IO, "bart phantom failed");
+    mv_vol_init(k);
+    return mv_cfl_load(tu_path(name), k, NULL);
+}
+
+/* medvol's phantom: Shepp-Logan seen by ncoils ideal coils, k-space (n, n, nz, C) */
+static mv_status medvol_phantom(int64_t n, int64_t nz, int ncoils, mv_vol *k)
+{
+    mv_vol img, sens;
+    mv_status st;
+    mv_vol_init(&img);
+    mv_vol_init(&sens);
+    mv_vol_init(k);
+    st = mv_phantom_shepp_logan(&img, n, n, nz);
+    if (st == MV_OK) st = mv_phantom_coil_sens(&sens, n, n, nz, ncoils);
+    if (st == MV_OK) {
+        mv_mri_opts o = MV_ZERO_INIT;
+        st = mv_phantom_kspace(&img, &sens, k, &o);
+    }
+    mv_free(&img);
+    mv_free(&sens);
+    return st;
+}
+
+/* keeps lines y = ny/2 (mod R) and the acs centre lines (z: likewise with Rz, acsz) */
+static void undersample(mv_vol *k, int R, int acs, int Rz, int acsz)
+{
+    int64_t nx = k->dim[0], ny = k->dim[1], nz = k->dim[2], n = mv_vol_count(k) / (nx * ny * nz), x, y, z, c;
+    float *d = (float *)k->data;
+    for (c = 0; c < n; c++)
+        for (z = 0; z < nz; z++)
+            for (y = 0; y < ny; y++) {
+                int iny = ((y - ny / 2) % R + R) % R == 0, inz = ((z - nz / 2) % Rz + Rz) % Rz == 0;
+                int acsy = y >= ny / 2 - acs / 2 && y < ny / 2 - acs / 2 + acs;
+                int acszz = Rz == 1 || (z >= nz / 2 - acsz / 2 && z < nz / 2 - acsz / 2 + acsz);
+                if ((iny && inz) || (acsy && acszz)) continue;
+                for (x = 0; x < nx; x++) d[2 * (((c * nz + z) * ny + y) * nx + x)] = d[2 * (((c * nz + z) * ny + y) * nx + x) + 1] = 0;
+            }
+}
+
+/* || rss(a) - rss(b) || / || rss(b) || over the coil images of k-space a, b */
+static double rss_nrmse(const mv_vol *a, const mv_vol *b)
+{
+    mv_vol ra, rb;
+    double num = 0, den = 0;
+    int64_t i, n;
+    mv_vol_init(&ra);
+    mv_vol_init(&rb);
+    if (mv_recon_rss(a, &ra, NULL) != MV_OK || mv_recon_rss(b, &rb, NULL) != MV_OK) return 1e9;
+    n = mv_vol_count(&ra);
+    for (i = 0; i < n; i++) {
+        double p = ((float *)ra.data)[i], q = ((float *)rb.data)[i];
+        num += (p - q) * (p - q);
+        den += q * q;
+    }
+    mv_free(&ra);
+    mv_free(&rb);
+    return sqrt(num / den);
+}
+
+static double c64_nrmse(const mv_vol *a, const mv_vol *b)
+{
+    double num = 0, den = 0;
+    int64_t i, n = 2 * mv_vol_count(b);
+    for (i = 0; i < n; i++) {
+        double p = ((float *)a->data)[i], q = ((float *)b->data)[i];
+        num += (p - q) * (p - q);
+        den += q * q;
+    }
+    return sqrt(num / den);
+}
+
+/* the acquired samples of u are unchanged in g */
+static int64_t acquired_changed(const mv_vol *u, const mv_vol *g)
+{
+    int64_t i, n = mv_vol_count(u), bad = 0;
+    const float *p = (const float *)u->data, *q = (const float *)g->data;
+    for (i = 0; i < n; i++)
+        if ((p[2 * i] != 0 || p[2 * i + 1] != 0) && (p[2 * i] != q[2 * i] || p[2 * i + 1] != q[2 * i + 1])) bad++;
+    return bad;
+}
+
+/* pygrappa's output for u (written as NAME_in), or 77 (absent) */
+static int pygrappa_run(const mv_vol *u, const char *name, mv_vol *out)
+{
+    char in[600], res[600], cmd[2000];
+    int rc;
+    snprintf(in, sizeof(in), "%s_in", tu_path(name));
+    snprintf(res, sizeof(res), "%s_out", tu_path(name));
+    if (mv_cfl_save(in, u, NULL) != MV_OK) return 1;
+    /* the pyenv python3 on PATH has pygrappa; Debian's never does */
+    snprintf(cmd, sizeof(cmd), "python3 tests/py/ref_pygrappa.py %s %s >/dev/null 2>&1", in, res);
+    rc = system(cmd);
+    if (rc == -1 || !WIFEXITED(rc)) return 1;
+    rc = WEXITSTATUS(rc);
+    if (rc) return rc;
+    mv_vol_init(out);
+    return mv_cfl_load(res, out, NULL) == MV_OK ? 0 : 1;
+}
+
+/* BART's phantom k-space plus complex Gaussian noise (sigma = 0.2% of the
+   largest sample, a realistic SNR); errors against the noise-free fully
+   sampled RSS. Both tools at their defaults (pygrappa 5x5 window, lamda
+   0.01; medvol 5x4, lambda 0.01 by the same rule). */
+MV_TEST(recon, grappa_bart_phantom_vs_pygrappa)
+{
+    mv_vol k, kn, u, g, p;
+    int R, have_py = 1;
+    double zf, e, ep, mx = 0;
+    int64_t i, n;
+    uint64_t rng = 7;
+    if (!have_bart()) SKIP("needs the bart command (Debian package bart)");
+    REQUIRE_OK(bart_phantom(128, 8, "rc_ph", &k));
+    REQUIRE_OK(mv_vol_copy(&k, &kn));
+    n = mv_vol_count(&k);
+    for (i = 0; i < n; i++) mx = fmax(mx, hypot(((float *)k.data)[2 * i], ((float *)k.data)[2 * i + 1]));
+    for (i = 0; i < 2 * n; i++) { /* Box-Muller */
+        double u1 = tu_rand01(&rng), u2 = tu_rand01(&rng);
+        ((float *)kn.data)[i] += (float)(0.002 * mx * sqrt(-2 * log(u1 + 1e-300)) * cos(6.283185307179586 * u2));
+    }
+    for (R = 2; R <= 4; R++) {
+        mv_grappa_opts o = MV_ZERO_INIT;
+        mv_grappa_calib *cal = NULL;
+        int accel[3], acs[3];
+        REQUIRE_OK(mv_vol_copy(&kn, &u));
+        undersample(&u, R, 24, 1, 1);
+        mv_vol_init(&g);
+        REQUIRE_OK(mv_grappa_calibrate(&u, &cal, &o));
+        EXPECT_OK(mv_grappa_info(cal, accel, NULL, acs, NULL));
+        EXPECT_EQ_INT(accel[1], R);
+        EXPECT_EQ_INT(acs[1], 24);
+        REQUIRE_OK(mv_grappa_apply(cal, &u, &g, &o));
+        mv_grappa_free(cal);
+        zf = rss_nrmse(&u, &k);
+        e = rss_nrmse(&g, &k);
+        EXPECT_EQ_INT(acquired_changed(&u, &g), 0);
+        /* GRAPPA removes most of the aliasing of the zero-filled image */
+        EXPECT_MSG(e < 0.5 * zf && e < (R == 2 ? 0.12 : R == 3 ? 0.14 : 0.2), "R=%d: rss nrmse %.4f (zero-filled %.4f)", R, e,
+                   zf);
+        if (have_py) {
+            int rc = pygrappa_run(&u, "rc_pyg", &p);
+            if (rc == 77) {
+                have_py = 0;
+                printf("    (pygrappa not importable by the python3 on PATH: its comparison skipped)\n");
+            } else {
+                EXPECT_MSG(rc == 0, "ref_pygrappa.py failed (%d)", rc);
+                if (rc == 0) {
+                    ep = rss_nrmse(&p, &k);
+                    /* the target: no worse than pygrappa's */
+                    EXPECT_MSG(e <= ep * 1.02, "R=%d: medvol rss nrmse %.4f, pygrappa %.4f", R, e, ep);
+                    printf("    R=%d rss nrmse: medvol %.4f  pygrappa %.4f  zero-filled %.4f\n", R, e, ep, zf);
+                    mv_free(&p);
+                }
+            }
+        }
+        mv_free(&u);
+        mv_free(&g);
+    }
+    mv_free(&k);
+    mv_free(&kn);
+}
+
+/* Two coils where coil 2 is coil 1 one line up: k2(x, y) = k1(x, y + 1).
+   At R = 2 every missing line is an acquired line of the other coil, so a
+   kernel with those taps predicts it exactly and the calibration must find
+   it (the analytic check of the solve and of the tap/offset conventions). */
+MV_TEST(recon, grappa_calibration_exact_relation)
+{
+    int64_t dims[4] = {32, 64, 1, 2}, x, y, bad = 0;
+    mv_vol k, u, g;
+    mv_grappa_opts o = MV_ZERO_INIT;
+    uint64_t rng = 12345;
+    float *d;
+    double worst = 0, scale = 0;
+    REQUIRE_OK(mv_vol_alloc(&k, MV_DT_C64, 4, dims, NULL));
+    d = (float *)k.data;
+    {
+        /* coil 1 random on 65 lines; coil 2 = coil 1 shifted */
+        float *line = (float *)malloc(sizeof(float) * 2 * 32 * 65);
+        REQUIRE(line != NULL);
+        for (x = 0; x < 2 * 32 * 65; x++) line[x] = (float)(tu_rand01(&rng) * 2 - 1);
+        for (y = 0; y < 64; y++)
+            for (x = 0; x < 32; x++) {
+                d[2 * (y * 32 + x)] = line[2 * (y * 32 + x)];
+                d[2 * (y * 32 + x) + 1] = line[2 * (y * 32 + x) + 1];
+                d[2 * (64 * 32 + y * 32 + x)] = line[2 * ((y + 1) * 32 + x)];
+                d[2 * (64 * 32 + y * 32 + x) + 1] = line[2 * ((y + 1) * 32 + x) + 1];
+            }
+        free(line);
+    }
+    REQUIRE_OK(mv_vol_copy(&k, &u));
+    undersample(&u, 2, 16, 1, 1);
+    o.lambda = 1e-9;
+    mv_vol_init(&g);
+    REQUIRE_OK(mv_grappa(&u, &g, NULL, &o));
+    /* interior lines (the kernel's sources inside k-space) */
+    for (y = 4; y < 60; y++)
+        for (x = 0; x < 32; x++) {
+            int c;
+            for (c = 0; c < 2; c++) {
+                const float *p = (const float *)g.data + 2 * (c * 64 * 32 + y * 32 + x), *q = d + 2 * (c * 64 * 32 + y * 32 + x);
+                double e = hypot(p[0] - q[0], p[1] - q[1]);
+                scale = fmax(scale, hypot(q[0], q[1]));
+                if (e > worst) worst = e;
+            }
+        }
+    bad = worst > 1e-3 * scale;
+    EXPECT_MSG(!bad, "exactly predictable lines off by %.3g (samples up to %.3g)", worst, scale);
+    mv_free(&k);
+    mv_free(&u);
+    mv_free(&g);
+}
+
+/* medvol's phantom, 2D multi-slice with time points reusing one calibration,
+   and 3D kernels undersampled in y and z */
+MV_TEST(recon, grappa_medvol_phantom_slices_and_3d)
+{
+    mv_vol k, u, g, g1, gf, kb, ub, gb;
+    mv_grappa_opts o = MV_ZERO_INIT;
+    mv_grappa_calib *cal = NULL;
+    int64_t i, n;
+    double e, zf;
+    REQUIRE_OK(medvol_phantom(96, 3, 8, &k)); /* 3 slices */
+    /* 2D per slice: one calibration per slice */
+    {
+        /* slices of a 3D k-space are independent 2D k-spaces here: make them so */
+        mv_vol img;
+        mv_vol_init(&img);
+        REQUIRE_OK(mv_fftc(&k, &img, 4u, 1, NULL)); /* z back to image space */
+        mv_free(&k);
+        k = img;
+    }
+    REQUIRE_OK(mv_vol_copy(&k, &u));
+    undersample(&u, 3, 24, 1, 1);
+    REQUIRE_OK(mv_grappa_calibrate(&u, &cal, &o));
+    mv_vol_init(&g);
+    REQUIRE_OK(mv_grappa_apply(cal, &u, &g, &o));
+    e = rss_nrmse(&g, &k);
+    zf = rss_nrmse(&u, &k);
+    EXPECT_MSG(e < 0.25 * zf && e < 0.06, "2D slices R=3: rss nrmse %.4f (zero-filled %.4f)", e, zf);
+    /* a batch of 2 time points (the second = 0.5 x the first): one calibration, same result per point */
+    {
+        int64_t bd[5];
+        for (i = 0; i < 4; i++) bd[i] = u.dim[i];
+        bd[4] = 2;
+        REQUIRE_OK(mv_vol_alloc(&ub, MV_DT_C64, 5, bd, NULL));
+        n = 2 * mv_vol_count(&u);
+        for (i = 0; i < n; i++) {
+            ((float *)ub.data)[i] = ((float *)u.data)[i];
+            ((float *)ub.data)[n + i] = 0.5f * ((float *)u.data)[i];
+        }
+        mv_vol_init(&gb);
+        REQUIRE_OK(mv_grappa_apply(cal, &ub, &gb, &o));
+        {
+            int64_t bad = 0;
+            for (i = 0; i < n; i++) {
+                float a = ((float *)gb.data)[i], b = ((float *)gb.data)[n + i];
+                bad += a != ((float *)g.data)[i];
+                bad += fabsf(b - 0.5f * a) > 1e-5f * (fabsf(a) + 1e-3f);
+            }
+            EXPECT_MSG(bad == 0, "%lld samples of the batch differ from the single-volume result", (long long)bad);
+        }
+        mv_free(&ub);
+        mv_free(&gb);
+    }
+    /* the same bytes on one thread */
+    o.threads = 1;
+    mv_vol_init(&g1);
+    REQUIRE_OK(mv_grappa_apply(cal, &u, &g1, &o));
+    EXPECT_MSG(!memcmp(g1.data, g.data, mv_vol_bytes(&g)), "1 and 2 threads differ");
+    o.threads = 0;
+    /* the g-factor: >= ~1 inside, and larger at R = 3 than the R = 1 value 1 */
+    mv_vol_init(&gf);
+    REQUIRE_OK(mv_grappa_gfactor(cal, NULL, &gf, &o));
+    {
+        double s = 0;
+        int64_t cnt = 0;
+        mv_vol r;
+        mv_vol_init(&r);
+        REQUIRE_OK(mv_recon_rss(&k, &r, NULL));
+        for (i = 0; i < mv_vol_count(&gf); i++)
+            if (((float *)r.data)[i] > 0.2f) {
+                s += ((float *)gf.data)[i];
+                cnt++;
+            }
+        EXPECT_MSG(cnt > 0 && s / cnt > 1.0 && s / cnt < 3.0, "mean g-factor inside %.3f", cnt ? s / cnt : 0);
+        mv_free(&r);
+    }
+    mv_grappa_free(cal);
+    mv_free(&gf);
+    mv_free(&g1);
+    mv_free(&g);
+    mv_free(&u);
+    mv_free(&k);
+    /* 3D: 48^3, 8 coils, Ry = Rz = 2, 16 x 16 ACS, 5x4x4 kernel */
+    REQUIRE_OK(medvol_phantom(48, 48, 8, &kb));
+    REQUIRE_OK(mv_vol_copy(&kb, &ub));
+    undersample(&ub, 2, 16, 2, 16);
+    memset(&o, 0, sizeof(o));
+    o.three_d = 1;
+    mv_vol_init(&gb);
+    REQUIRE_OK(mv_grappa(&ub, &gb, NULL, &o));
+    e = rss_nrmse(&gb, &kb);
+    zf = rss_nrmse(&ub, &kb);
+    EXPECT_MSG(e < 0.25 * zf && e < 0.1, "3D Ry=Rz=2: rss nrmse %.4f (zero-filled %.4f)", e, zf);
+    EXPECT_EQ_INT(acquired_changed(&ub, &gb), 0);
+    mv_free(&kb);
+    mv_free(&ub);
+    mv_free(&gb);
+}
+
+/* per-voxel phase alignment (the maps are defined up to a phase per voxel) */
+static double maps_nrmse_aligned(const mv_vol *m, const mv_vol *b, int64_t map)
+{
+    int64_t nv = m->dim[0] * m->dim[1] * m->dim[2], nc = m->dim[3], v, c;
+    const float *p = (const float *)m->data + 2 * map * nv * nc, *q = (const float *)b->data + 2 * map * nv * nc;
+    double num = 0, den = 0;
+    for (v = 0; v < nv; v++) {
+        double ir = 0, ii = 0, a;
+        for (c = 0; c < nc; c++) { /* <q, p> */
+            const float *x = p + 2 * (c * nv + v), *y = q + 2 * (c * nv + v);
+            ir += y[0] * x[0] + y[1] * x[1];
+            ii += y[0] * x[1] - y[1] * x[0];
+        }
+        a = hypot(ir, ii);
+        if (a > 0) ir /= a, ii /= a;
+        else ir = 1, ii = 0;
+        for (c = 0; c < nc; c++) {
+            const float *x = p + 2 * (c * nv + v), *y = q + 2 * (c * nv + v);
+            double xr = x[0] * ir + x[1] * ii, xi = x[1] * ir - x[0] * ii; /* x * conj(phase) */
+            num += (xr - y[0]) * (xr - y[0]) + (xi - y[1]) * (xi - y[1]);
+            den += (double)y[0] * y[0] + (double)y[1] * y[1];
+        }
+    }
+    return sqrt(num / den);
+}
+
+MV_TEST(recon, ecalib_matches_bart)
+{
+    mv_vol k, m, b, m1;
+    mv_ecalib_opts o = MV_ZERO_INIT;
+    char cmd[1500];
+    double e;
+    if (!have_bart()) SKIP("needs the bart command (Debian package bart)");
+    REQUIRE_OK(bart_phantom(96, 8, "rc_ec", &k));
+    snprintf(cmd, sizeof(cmd), "bart ecalib -m1 %s %s", tu_path("rc_ec"), tu_path("rc_ec_b"));
+    REQUIRE(run_quiet(cmd) == 0);
+    mv_vol_init(&b);
+    REQUIRE_OK(mv_cfl_load(tu_path("rc_ec_b"), &b, NULL));
+    mv_vol_init(&m);
+    REQUIRE_OK(mv_ecalib(&k, &m, NULL, &o));
+    REQUIRE(mv_vol_count(&m) == mv_vol_count(&b));
+    e = maps_nrmse_aligned(&m, &b, 0);
+    EXPECT_MSG(e < 0.02, "ESPIRiT maps vs bart ecalib -m1: NRMSE %.3g", e);
+    printf("    ecalib -m1 NRMSE vs BART (phase aligned): %.2e\n", e);
+    /* one thread: the same bytes */
+    o.threads = 1;
+    mv_vol_init(&m1);
+    REQUIRE_OK(mv_ecalib(&k, &m1, NULL, &o));
+    EXPECT_MSG(!memcmp(m1.data, m.data, mv_vol_bytes(&m)), "ecalib: 1 and 2 threads differ");
+    mv_free(&m1);
+    mv_free(&m);
+    mv_free(&b);
+    /* two maps against bart ecalib -m2 (both maps) */
+    snprintf(cmd, sizeof(cmd), "bart ecalib -m2 %s %s", tu_path("rc_ec"), tu_path("rc_ec_b2"));
+    REQUIRE(run_quiet(cmd) == 0);
+    mv_vol_init(&b);
+    REQUIRE_OK(mv_cfl_load(tu_path("rc_ec_b2"), &b, NULL));
+    o.threads = 0;
+    o.maps = 2;
+    mv_vol_init(&m);
+    REQUIRE_OK(mv_ecalib(&k, &m, NULL, &o));
+    REQUIRE(mv_vol_count(&m) == mv_vol_count(&b));
+    e = maps_nrmse_aligned(&m, &b, 0);
+    EXPECT_MSG(e < 0.02, "ESPIRiT first map (-m2) vs BART: NRMSE %.3g", e);
+    {
+        double e2 = maps_nrmse_aligned(&m, &b, 1);
+        printf("    ecalib -m2 NRMSE vs BART: map 0 %.2e, map 1 %.2e\n", e, e2);
+        EXPECT_MSG(e2 < 0.05, "ESPIRiT second map vs BART: NRMSE %.3g", e2);
+    }
+    mv_free(&m);
+    mv_free(&b);
+    mv_free(&k);
+}
+
+MV_TEST(recon, cgsense_matches_bart_pics)
+{
+    mv_vol k, u, s, b, x, bs;
+    mv_cg_opts o = MV_ZERO_INIT;
+    char cmd[2500];
+    double e, scale = 0;
+    if (!have_bart()) SKIP("needs the bart command (Debian package bart)");
+    REQUIRE_OK(bart_phantom(128, 8, "rc_cg", &k));
+    REQUIRE_OK(mv_vol_copy(&k, &u));
+    undersample(&u, 4, 24, 1, 1);
+    REQUIRE_OK(mv_cfl_save(tu_path("rc_cg_u"), &u, NULL));
+    snprintf(cmd, sizeof(cmd), "bart ecalib -m1 %s %s && bart pics -l2 -r 0.01 -i 30 -S %s %s %s && bart pics -l2 -r 0.01 -i 30 %s %s %s",
+             tu_path("rc_cg"), tu_path("rc_cg_s"), tu_path("rc_cg_u"), tu_path("rc_cg_s"), tu_path("rc_cg_b"),
+             tu_path("rc_cg_u"), tu_path("rc_cg_s"), tu_path("rc_cg_bs"));
+    REQUIRE(run_quiet(cmd) == 0);
+    mv_vol_init(&s);
+    mv_vol_init(&b);
+    mv_vol_init(&bs);
+    REQUIRE_OK(mv_cfl_load(tu_path("rc_cg_s"), &s, NULL));
+    REQUIRE_OK(mv_cfl_load(tu_path("rc_cg_b"), &b, NULL));
+    REQUIRE_OK(mv_cfl_load(tu_path("rc_cg_bs"), &bs, NULL));
+    o.lambda = 0.01;
+    o.iterations = 30;
+    mv_vol_init(&x);
+    REQUIRE_OK(mv_cgsense(&u, &s, &x, &o));
+    EXPECT_EQ_INT(o.iterations_done, 30);
+    REQUIRE(mv_vol_count(&x) == mv_vol_count(&b));
+    e = c64_nrmse(&x, &b);
+    EXPECT_MSG(e < 0.01, "CG-SENSE vs bart pics -l2 -r 0.01 -i 30 -S: NRMSE %.3g", e);
+    printf("    pics -l2 NRMSE vs BART: %.2e\n", e);
+    /* without -S BART divides by its scale estimate */
+    REQUIRE_OK(mv_bart_scale_estimate(&u, &scale, NULL));
+    {
+        int64_t i, n = 2 * mv_vol_count(&x);
+        for (i = 0; i < n; i++) ((float *)x.data)[i] = (float)(((float *)x.data)[i] / scale);
+        e = c64_nrmse(&x, &bs);
+        EXPECT_MSG(e < 0.01, "CG-SENSE / scale (%g) vs bart pics without -S: NRMSE %.3g", scale, e);
+    }
+    mv_free(&x);
+    mv_free(&s);
+    mv_free(&b);
+    mv_free(&bs);
+    mv_free(&u);
+    mv_free(&k);
+}
+
+MV_TEST(recon, cgsense_matches_direct_solve)
+{
+    int64_t kd[4] = {12, 10, 1, 3}, sd[4] = {12, 10, 1, 3}, i;
+    mv_vol k, s, x, r;
+    mv_cg_opts o = MV_ZERO_INIT;
+    uint64_t rng = 99;
+    char args[700];
+    double e;
+    FILE *f;
+    if (!tu_python("numpy")) SKIP("needs numpy in /usr/bin/python3");
+    REQUIRE_OK(mv_vol_alloc(&k, MV_DT_C64, 4, kd, NULL));
+    REQUIRE_OK(mv_vol_alloc(&s, MV_DT_C64, 4, sd, NULL));
+    for (i = 0; i < 2 * 120 * 3; i++) {
+        ((float *)k.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+        ((float *)s.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+    }
+    /* a random 2D mask (not constant along x: the full-FFT path), shared by the coils */
+    for (i = 0; i < 120; i++)
+        if (tu_rand01(&rng) < 0.45) {
+            int c;
+            for (c = 0; c < 3; c++) ((float *)k.data)[2 * (c * 120 + i)] = ((float *)k.data)[2 * (c * 120 + i) + 1] = 0;
+        }
+    REQUIRE_OK(mv_cfl_save(tu_path("rc_ds_k"), &k, NULL));
+    REQUIRE_OK(mv_cfl_save(tu_path("rc_ds_s"), &s, NULL));
+    f = fopen(tu_path("rc_ds_lambda.txt"), "w");
+    REQUIRE(f != NULL);
+    fprintf(f, "0.05\n");
+    fclose(f);
+    {
+        /* the folder of the files */
+        char dir[600];
+        snprintf(dir, sizeof(dir), "%s", tu_path("rc_ds_k"));
+        dir[strlen(dir) - 1] = 0; /* the prefix build/test-tmp-<pid>/rc_ds_ */
+        snprintf(args, sizeof(args), "normal %s", dir);
+    }
+    REQUIRE(tu_run_py("ref_recon.py", args, NULL, 0) == 0);
+    mv_vol_init(&r);
+    REQUIRE_OK(mv_cfl_load(tu_path("rc_ds_x"), &r, NULL));
+    o.lambda = 0.05;
+    o.iterations = 400;
+    o.tolerance = 1e-7;
+    mv_vol_init(&x);
+    REQUIRE_OK(mv_cgsense(&k, &s, &x, &o));
+    EXPECT(o.iterations_done < 400);
+    e = c64_nrmse(&x, &r);
+    EXPECT_MSG(e < 1e-4, "CG-SENSE vs numpy's solve of the normal equations: NRMSE %.3g", e);
+    mv_free(&x);
+    mv_free(&r);
+    mv_free(&k);
+    mv_free(&s);
+}
+
+/* the normal-operator hook: N = diag(d) gives x = b / (d + lambda) */
+static mv_status diag_op(void *user, const float *x, float *y, int64_t n)
+{
+    const float *d = (const float *)user;
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        y[2 * i] = d[i] * x[2 * i];
+        y[2 * i + 1] = d[i] * x[2 * i + 1];
+    }
+    return MV_OK;
+}
+
+static int cancel_after_3(void *user, int it, double res)
+{
+    (void)user;
+    (void)res;
+    return it >= 3;
+}
+
+MV_TEST(recon, cg_solve_hook_analytic)
+{
+    float d[8] = {1, 2, 3, 4, 5, 6, 7, 8}, b[16], x[16];
+    mv_cg_opts o = MV_ZERO_INIT;
+    int i;
+    for (i = 0; i < 16; i++) b[i] = (float)(i % 5) - 1.5f;
+    o.lambda = 0.5;
+    o.iterations = 20;
+    o.tolerance = 1e-7;
+    REQUIRE_OK(mv_cg_solve(diag_op, d, b, x, 8, &o));
+    for (i = 0; i < 16; i++) EXPECT_NEAR(x[i], b[i] / (d[i / 2] + 0.5), 1e-5);
+    EXPECT(o.iterations_done <= 8); /* 8 distinct eigenvalues: CG ends in at most 8 steps */
+    o.progress = cancel_after_3;
+    EXPECT_STATUS(mv_cg_solve(diag_op, d, b, x, 8, &o), MV_ERR_CANCELLED);
+    EXPECT_EQ_INT(o.iterations_done, 3);
+}
+
+/* recon has no SIMD of its own: its FFTs do; every ISA gives the same answer within float rounding */
+MV_TEST(recon, isa_and_threads_invariant)
+{
+    mv_vol k, u, s, x0, x;
+    mv_cg_opts o = MV_ZERO_INIT;
+    mv_ecalib_opts eo = MV_ZERO_INIT;
+    unsigned avail = mv_isa_available();
+    mv_isa best = mv_isa_active();
+    int isa;
+    REQUIRE_OK(medvol_phantom(64, 1, 6, &k));
+    REQUIRE_OK(mv_vol_copy(&k, &u));
+    undersample(&u, 2, 16, 1, 1);
+    mv_vol_init(&s);
+    REQUIRE_OK(mv_ecalib(&k, &s, NULL, &eo));
+    o.lambda = 0.01;
+    o.iterations = 10;
+    mv_vol_init(&x0);
+    REQUIRE_OK(mv_cgsense(&u, &s, &x0, &o));
+    o.threads = 1;
+    mv_vol_init(&x);
+    REQUIRE_OK(mv_cgsense(&u, &s, &x, &o));
+    EXPECT_MSG(!memcmp(x.data, x0.data, mv_vol_bytes(&x)), "cgsense: 1 and 2 threads differ");
+    mv_free(&x);
+    o.threads = 0;
+    for (isa = 0; isa < 16; isa++) {
+        if (!(avail & (1u << isa))) continue;
+        REQUIRE_OK(mv_set_isa((mv_isa)isa));
+        mv_vol_init(&x);
+        REQUIRE_OK(mv_cgsense(&u, &s, &x, &o));
+        EXPECT_MSG(c64_nrmse(&x, &x0) < 1e-5, "cgsense under %s: NRMSE %.3g vs %s", mv_isa_name((mv_isa)isa),
+                   c64_nrmse(&x, &x0), mv_isa_name(best));
+        mv_free(&x);
+    }
+    mv_set_isa(best);
+    /* the GRAPPA calibration's Gram kernel (>>pass-recon): every ISA gives the reference's bytes */
+    {
+        mv_grappa_calib *cr = NULL, *ci = NULL;
+        const float *wr, *wi;
+        int64_t ns, nt;
+        mv_grappa_opts go = MV_ZERO_INIT;
+        REQUIRE_OK(mv_set_isa(MV_ISA_REF));
+        REQUIRE_OK(mv_grappa_calibrate(&u, &cr, &go));
+        REQUIRE_OK(mv_grappa_weights(cr, 0, &wr, &ns, &nt));
+        for (isa = 1; isa < 16; isa++) {
+            if (!(avail & (1u << isa))) continue;
+            REQUIRE_OK(mv_set_isa((mv_isa)isa));
+            REQUIRE_OK(mv_grappa_calibrate(&u, &ci, &go));
+            REQUIRE_OK(mv_grappa_weights(ci, 0, &wi, NULL, NULL));
+            EXPECT_MSG(!memcmp(wi, wr, (size_t)(2 * ns * nt) * sizeof(float)), "GRAPPA weights under %s differ from the reference's",
+                       mv_isa_name((mv_isa)isa));
+            mv_grappa_free(ci);
+            ci = NULL;
+        }
+        mv_set_isa(best);
+        EXPECT_STATUS(mv_grappa_weights(cr, 1, &wi, NULL, NULL), MV_ERR_INVALID_ARG);
+        mv_grappa_free(cr);
+    }
+    mv_free(&x0);
+    mv_free(&s);
+    mv_free(&u);
+    mv_free(&k);
+}
+
+static int cancel_now(void *user, double done)
+{
+    (void)user;
+    (void)done;
+    return 1;
+}
+
+MV_TEST(recon, bad_arguments)
+{
+    mv_vol k, u, out, r, s;
+    mv_grappa_opts go = MV_ZERO_INIT;
+    mv_ecalib_opts eo = MV_ZERO_INIT;
+    mv_cg_opts co = MV_ZERO_INIT;
+    mv_grappa_calib *cal = NULL;
+    int64_t d3[3] = {16, 16, 1};
+    REQUIRE_OK(medvol_phantom(32, 1, 4, &k));
+    REQUIRE_OK(mv_vol_copy(&k, &u));
+    undersample(&u, 2, 12, 1, 1);
+    mv_vol_init(&out);
+    mv_vol_init(&s);
+    /* GRAPPA */
+    EXPECT_STATUS(mv_grappa_calibrate(NULL, &cal, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_grappa_calibrate(&u, NULL, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_grappa(&u, NULL, NULL, NULL), MV_ERR_INVALID_ARG);
+    go.accel[0] = 2;
+    EXPECT_STATUS(mv_grappa_calibrate(&u, &cal, &go), MV_ERR_UNSUPPORTED);
+    go.accel[0] = 0;
+    go.kernel[1] = -1;
+    EXPECT_STATUS(mv_grappa_calibrate(&u, &cal, &go), MV_ERR_INVALID_ARG);
+    go.kernel[1] = 9; /* (9 - 1) * 2 + 2 > 12 ACS lines */
+    EXPECT_STATUS(mv_grappa_calibrate(&u, &cal, &go), MV_ERR_INVALID_ARG);
+    EXPECT(strstr(mv_last_error(), "ACS") != NULL);
+    EXPECT(cal == NULL);
+    go.kernel[1] = 0;
+    EXPECT_STATUS(mv_grappa_calibrate(&k, &cal, &go), MV_ERR_INVALID_ARG); /* fully sampled: no accel */
+    go.three_d = 1;
+    EXPECT_STATUS(mv_grappa_calibrate(&u, &cal, &go), MV_ERR_INVALID_ARG); /* 2D data */
+    go.three_d = 0;
+    REQUIRE_OK(mv_grappa_calibrate(&u, &cal, &go));
+    REQUIRE_OK(mv_vol_alloc(&r, MV_DT_C64, 3, d3, NULL));
+    EXPECT_STATUS(mv_grappa_apply(cal, &r, &out, NULL), MV_ERR_INVALID_ARG); /* other dims */
+    EXPECT_STATUS(mv_grappa_apply(NULL, &u, &out, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_grappa_gfactor(cal, &r, &out, NULL), MV_ERR_INVALID_ARG);
+    mv_free(&r);
+    mv_grappa_free(cal);
+    mv_grappa_free(NULL);
+    /* ESPIRiT */
+    EXPECT_STATUS(mv_ecalib(NULL, &out, NULL, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_ecalib(&k, NULL, NULL, NULL), MV_ERR_INVALID_ARG);
+    eo.maps = 3;
+    EXPECT_STATUS(mv_ecalib(&k, &out, NULL, &eo), MV_ERR_INVALID_ARG);
+    eo.maps = 0;
+    eo.kernel[0] = eo.kernel[1] = 30; /* larger than the 24 calibration box */
+    EXPECT_STATUS(mv_ecalib(&k, &out, NULL, &eo), MV_ERR_INVALID_ARG);
+    eo.kernel[0] = eo.kernel[1] = 0;
+    eo.progress = cancel_now;
+    EXPECT_STATUS(mv_ecalib(&k, &out, NULL, &eo), MV_ERR_CANCELLED);
+    EXPECT(out.data == NULL);
+    eo.progress = NULL;
+    {
+        mv_vol z;
+        mv_vol_init(&z);
+        REQUIRE_OK(mv_vol_copy(&k, &z));
+        memset(z.data, 0, mv_vol_bytes(&z));
+        EXPECT_STATUS(mv_ecalib(&z, &out, NULL, &eo), MV_ERR_BAD_DATA); /* nothing sampled */
+        mv_free(&z);
+    }
+    /* CG */
+    REQUIRE_OK(mv_ecalib(&k, &s, NULL, &eo));
+    EXPECT_STATUS(mv_cgsense(&u, NULL, &out, &co), MV_ERR_INVALID_ARG);
+    co.lambda = -1;
+    EXPECT_STATUS(mv_cgsense(&u, &s, &out, &co), MV_ERR_INVALID_ARG);
+    co.lambda = 0;
+    EXPECT_STATUS(mv_cg_solve(NULL, NULL, NULL, NULL, 1, &co), MV_ERR_INVALID_ARG);
+    mv_free(&s);
+    mv_free(&u);
+    mv_free(&k);
+}
+
+/* SVD coil compression: all coils kept = a unitary coil transform (the RSS
+   image is unchanged); fewer coils keep the leading energy; the vectors are
+   orthonormal */
+MV_TEST(recon, coil_compress_unitary)
+{
+    mv_vol k, c8, c3, m;
+    int64_t i, j, n;
+    double e8, e3, et = 0, ek = 0;
+    REQUIRE_OK(medvol_phantom(48, 1, 8, &k));
+    mv_vol_init(&c8);
+    mv_vol_init(&c3);
+    mv_vol_init(&m);
+    REQUIRE_OK(mv_coil_compress(&k, 8, 0, &c8, &m, NULL));
+    e8 = rss_nrmse(&c8, &k);
+    EXPECT_MSG(e8 < 1e-5, "8 of 8 virtual coils: RSS differs by %.3g", e8);
+    EXPECT_EQ_INT(m.dim[0], 8);
+    EXPECT_EQ_INT(m.dim[1], 8);
+    for (i = 0; i < 8; i++)
+        for (j = 0; j < 8; j++) { /* <u_i, u_j> = delta */
+            double sr = 0, si = 0;
+            int64_t c;
+            const float *a = (const float *)m.data + 16 * i, *b = (const float *)m.data + 16 * j;
+            for (c = 0; c < 8; c++) {
+                sr += a[2 * c] * b[2 * c] + a[2 * c + 1] * b[2 * c + 1];
+                si += a[2 * c] * b[2 * c + 1] - a[2 * c + 1] * b[2 * c];
+            }
+            EXPECT_NEAR(sr, i == j ? 1.0 : 0.0, 1e-5);
+            EXPECT_NEAR(si, 0.0, 1e-5);
+        }
+    REQUIRE_OK(mv_coil_compress(&k, 3, 0, &c3, NULL, NULL));
+    EXPECT_EQ_INT(c3.dim[3], 3);
+    n = 2 * mv_vol_count(&k);
+    for (i = 0; i < n; i++) et += (double)((float *)k.data)[i] * ((float *)k.data)[i];
+    for (i = 0; i < 2 * mv_vol_count(&c3); i++) ek += (double)((float *)c3.data)[i] * ((float *)c3.data)[i];
+    e3 = ek / et;
+    EXPECT_MSG(e3 > 0.8 && e3 <= 1.0 + 1e-6, "3 virtual coils keep %.3f of the energy", e3);
+    EXPECT_STATUS(mv_coil_compress(&k, 9, 0, &c3, NULL, NULL), MV_ERR_INVALID_ARG);
+    mv_free(&k);
+    mv_free(&c8);
+    mv_free(&c3);
+    mv_free(&m);
+}
