@@ -22178,7 +22178,6 @@ MV__INLINE void mv__reg_outer(double *H, double w, const double g[3], const floa
     H[8] += d * i, H[9] += d * j, H[10] += d * k, H[11] += d;
 }
 
-/* MI bins of a fixed value and a moving value (ITK's Mattes indexing) */
 /* the Parzen bin of a value: term = x / width - norm, clamped to
    [PAD, bins - PAD - 1] (ITK's Mattes indexing); shared with the B-spline cost */
 MV__INLINE int mv__mi_bin(double x, double width, double norm, int bins, double *term)
@@ -22189,6 +22188,73 @@ MV__INLINE int mv__mi_bin(double x, double width, double norm, int bins, double 
     if (idx > bins - MV__REG_PAD - 1) idx = bins - MV__REG_PAD - 1;
     *term = t;
     return idx;
+}
+
+/* Bin width and offset of one image's values for Mattes MI: bins - 2 PAD bins
+   span [lo, hi] (a constant image gets width 1) */
+static void mv__mi_bin_setup(double lo, double hi, int bins, double *width, double *norm)
+{
+    double range = hi - lo;
+    if (!(range > 0)) range = 1;
+    *width = range / (bins - 2 * MV__REG_PAD);
+    *norm = lo / *width - MV__REG_PAD;
+}
+
+/* The range of the finite values inside a mask (NULL = every voxel); returns
+   how many there are. Fixed and moving ranges set the MI bins of linear and
+   B-spline registration. */
+static int64_t mv__finite_range(const float *v, int64_t n, const unsigned char *mask, double *lo, double *hi)
+{
+    int64_t i, count = 0;
+    *lo = INFINITY, *hi = -INFINITY;
+    for (i = 0; i < n; i++)
+        if ((!mask || mask[i]) && isfinite(v[i])) {
+            count++;
+            if (v[i] < *lo) *lo = v[i];
+            if (v[i] > *hi) *hi = v[i];
+        }
+    return count;
+}
+
+/* Mattes MI from per-part joint histograms: part k holds at [k * stride] its
+   sample count, then its bins x bins histogram (fixed bin major). The parts
+   are summed in order, so the result is the same for any thread count. On
+   return P (bins x bins, then two marginals of bins) holds log(p / p_m), the
+   weight of the gradient's second pass, and *count the samples; with fewer
+   than 2 samples nothing else is computed and 0 is returned. Shared by linear
+   and B-spline registration. */
+static double mv__mi_from_histograms(const double *part, int nparts, size_t stride, int nb, double *P, double *count)
+{
+    double *pm = P + (size_t)nb * nb, *pf = pm + nb, N = 0, mi = 0;
+    size_t i, len = (size_t)nb * nb;
+    int l, m, k;
+    for (i = 0; i < len; i++) P[i] = 0;
+    for (k = 0; k < nparts; k++) {
+        const double *a = part + (size_t)k * stride;
+        N += a[0];
+        for (i = 0; i < len; i++) P[i] += a[1 + i];
+    }
+    *count = N;
+    if (N < 2) return 0;
+    for (m = 0; m < nb; m++) pm[m] = 0, pf[m] = 0;
+    for (l = 0; l < nb; l++)
+        for (m = 0; m < nb; m++) {
+            double p = P[(size_t)l * nb + m] / N;
+            P[(size_t)l * nb + m] = p;
+            pm[m] += p;
+            pf[l] += p;
+        }
+    for (l = 0; l < nb; l++)
+        for (m = 0; m < nb; m++) {
+            double p = P[(size_t)l * nb + m];
+            if (p > 0) {
+                mi += p * log(p / (pm[m] * pf[l]));
+                P[(size_t)l * nb + m] = log(p / pm[m]);
+            } else {
+                P[(size_t)l * nb + m] = 0;
+            }
+        }
+    return mi;
 }
 MV__INLINE int mv__reg_fbin(const mv__reg_ctx *c, double f)
 {
@@ -22668,37 +22734,9 @@ static mv_status mv__reg_eval(mv__reg_ctx *c, const mv_transform *tf, double *va
             mv__reg_chain(c, tf, Hd, 1.0, grad);
         }
     } else {
-        const int nb = c->bins;
-        double *P = c->lut, *pm = c->lut + (size_t)nb * nb, *pf = pm + nb, N = 0, mi = 0;
-        int l, m, ch;
-        size_t i, len = (size_t)nb * nb;
-        /* joint histogram, chunks in order */
-        for (i = 0; i < len; i++) P[i] = 0;
-        for (ch = 0; ch < c->nchunks; ch++) {
-            const double *a = c->part + (size_t)ch * c->stride;
-            N += a[0];
-            for (i = 0; i < len; i++) P[i] += a[1 + i];
-        }
+        double N, mi = mv__mi_from_histograms(c->part, c->nchunks, c->stride, c->bins, c->lut, &N);
         if (nvalid) *nvalid = (int64_t)N;
         if (N < 2) return mv__reg_too_few(c, N);
-        for (m = 0; m < nb; m++) pm[m] = 0, pf[m] = 0;
-        for (l = 0; l < nb; l++)
-            for (m = 0; m < nb; m++) {
-                double p = P[(size_t)l * nb + m] / N;
-                P[(size_t)l * nb + m] = p;
-                pm[m] += p;
-                pf[l] += p;
-            }
-        for (l = 0; l < nb; l++)
-            for (m = 0; m < nb; m++) {
-                double p = P[(size_t)l * nb + m];
-                if (p > 0) {
-                    mi += p * log(p / (pm[m] * pf[l]));
-                    P[(size_t)l * nb + m] = log(p / pm[m]);
-                } else {
-                    P[(size_t)l * nb + m] = 0;
-                }
-            }
         *value = -mi;
         if (grad) {
             /* d(-MI) = (1 / (N mbin)) sum_x [sum_bins beta3'(arg) log(p / p_m)] dm(x) */
@@ -22757,18 +22795,8 @@ static mv_status mv__reg_ctx_build(mv__reg_ctx *c, const float *f, const int64_t
     memcpy(c->mdim, md, sizeof(c->mdim));
     memcpy(c->W, W, sizeof(c->W));
     memcpy(c->fix_aff, faff, sizeof(c->fix_aff));
-    c->fmin = INFINITY, c->fmax = -INFINITY, c->mmin = INFINITY, c->mmax = -INFINITY;
-    for (i = 0; i < nf; i++)
-        if ((!fmask || fmask[i]) && isfinite(f[i])) {
-            ncand++;
-            if (f[i] < c->fmin) c->fmin = f[i];
-            if (f[i] > c->fmax) c->fmax = f[i];
-        }
-    for (i = 0; i < nm; i++)
-        if ((!mmask || mmask[i]) && isfinite(m[i])) {
-            if (m[i] < c->mmin) c->mmin = m[i];
-            if (m[i] > c->mmax) c->mmax = m[i];
-        }
+    ncand = mv__finite_range(f, nf, fmask, &c->fmin, &c->fmax);
+    mv__finite_range(m, nm, mmask, &c->mmin, &c->mmax);
     if (ncand < 2) return mv__fail(MV_ERR_INVALID_ARG, "metric: %lld finite fixed voxels inside the mask", (long long)ncand);
     if (!(c->mmax >= c->mmin)) return mv__fail(MV_ERR_INVALID_ARG, "metric: no finite moving voxel inside the mask");
     if (samp == MV_SAMPLING_AUTO || c->metric == MV_METRIC_LNCC)
@@ -22794,13 +22822,8 @@ static mv_status mv__reg_ctx_build(mv__reg_ctx *c, const float *f, const int64_t
             }
     if (c->ns < 2) return mv__fail(MV_ERR_INVALID_ARG, "metric: %lld samples drawn", (long long)c->ns);
     if (c->metric == MV_METRIC_MI) {
-        double fr = c->fmax - c->fmin, mr = c->mmax - c->mmin;
-        if (!(fr > 0)) fr = 1;
-        if (!(mr > 0)) mr = 1;
-        c->fbin = fr / (c->bins - 2 * MV__REG_PAD);
-        c->fnorm = c->fmin / c->fbin - MV__REG_PAD;
-        c->mbin = mr / (c->bins - 2 * MV__REG_PAD);
-        c->mnorm = c->mmin / c->mbin - MV__REG_PAD;
+        mv__mi_bin_setup(c->fmin, c->fmax, c->bins, &c->fbin, &c->fnorm);
+        mv__mi_bin_setup(c->mmin, c->mmax, c->bins, &c->mbin, &c->mnorm);
         c->lut = (double *)mv__alloc(((size_t)c->bins * c->bins + 2 * (size_t)c->bins) * sizeof(double), actx);
         c->cache = (float *)mv__alloc((size_t)c->ns * 4 * sizeof(float), actx);
         c->fb = (int32_t *)mv__alloc((size_t)c->ns * sizeof(int32_t), actx);
@@ -30485,18 +30508,8 @@ static mv_status mv__bsp_ctx_build(mv__bsp_ctx *c, const mv_bspline_grid *g, con
         e->J[r][0] = -W[r][0], e->J[r][1] = -W[r][1], e->J[r][2] = W[r][2];
     }
     /* candidates, value ranges, the sampling */
-    c->fmin = INFINITY, c->fmax = -INFINITY, c->mmin = INFINITY, c->mmax = -INFINITY;
-    for (i = 0; i < nf; i++)
-        if ((!fmask || fmask[i]) && isfinite(f[i])) {
-            ncand++;
-            if (f[i] < c->fmin) c->fmin = f[i];
-            if (f[i] > c->fmax) c->fmax = f[i];
-        }
-    for (i = 0; i < nm; i++)
-        if ((!mmask || mmask[i]) && isfinite(m[i])) {
-            if (m[i] < c->mmin) c->mmin = m[i];
-            if (m[i] > c->mmax) c->mmax = m[i];
-        }
+    ncand = mv__finite_range(f, nf, fmask, &c->fmin, &c->fmax);
+    mv__finite_range(m, nm, mmask, &c->mmin, &c->mmax);
     MV__CHECK(ncand >= 2, MV_ERR_INVALID_ARG, "%s: %lld finite fixed voxels inside the mask", fn, (long long)ncand);
     MV__CHECK(c->mmax >= c->mmin, MV_ERR_INVALID_ARG, "%s: no finite moving voxel inside the mask", fn);
     if (samp == MV_SAMPLING_AUTO) samp = e->metric == MV_METRIC_MI && ncand > (1 << 18) ? MV_SAMPLING_RANDOM : MV_SAMPLING_FULL;
@@ -30522,13 +30535,8 @@ static mv_status mv__bsp_ctx_build(mv__bsp_ctx *c, const mv_bspline_grid *g, con
     e->sel = c->sel;
     e->rowcnt = c->rowcnt;
     if (e->metric == MV_METRIC_MI) {
-        double fr = c->fmax - c->fmin, mr = c->mmax - c->mmin;
-        if (!(fr > 0)) fr = 1;
-        if (!(mr > 0)) mr = 1;
-        e->fbin = fr / (e->bins - 2 * MV__REG_PAD);
-        e->fnorm = c->fmin / e->fbin - MV__REG_PAD;
-        e->mbin = mr / (e->bins - 2 * MV__REG_PAD);
-        e->mnorm = c->mmin / e->mbin - MV__REG_PAD;
+        mv__mi_bin_setup(c->fmin, c->fmax, e->bins, &e->fbin, &e->fnorm);
+        mv__mi_bin_setup(c->mmin, c->mmax, e->bins, &e->mbin, &e->mnorm);
         c->lut = (double *)mv__alloc(((size_t)e->bins * e->bins + 2 * (size_t)e->bins) * sizeof(double), actx);
         if (!c->lut) return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: MI tables", fn);
         e->lut = c->lut;
@@ -30705,37 +30713,9 @@ static mv_status mv__bsp_cost(mv__bsp_ctx *c, const double *coef, double *value,
     e->pass = 1;
     mv__parallel_for(e->nblk, 1, c->threads, mv__bsp_metric_blocks, e);
     if (e->metric == MV_METRIC_MI) {
-        const int nb = e->bins;
-        double *P = c->lut, *pm = c->lut + (size_t)nb * nb, *pf = pm + nb, mi = 0;
-        int l, m;
-        size_t len = (size_t)nb * nb;
-        N = 0;
-        for (i = 0; i < len; i++) P[i] = 0;
-        for (blk = 0; blk < e->nblk; blk++) {
-            const double *a = e->part + (size_t)blk * e->stride;
-            N += a[0];
-            for (i = 0; i < len; i++) P[i] += a[1 + i];
-        }
+        double mi = mv__mi_from_histograms(e->part, e->nblk, e->stride, e->bins, c->lut, &N);
         if (nvalid) *nvalid = (int64_t)N;
         if (N < 2) return mv__bsp_too_few(c, N, fn);
-        for (m = 0; m < nb; m++) pm[m] = 0, pf[m] = 0;
-        for (l = 0; l < nb; l++)
-            for (m = 0; m < nb; m++) {
-                double p = P[(size_t)l * nb + m] / N;
-                P[(size_t)l * nb + m] = p;
-                pm[m] += p;
-                pf[l] += p;
-            }
-        for (l = 0; l < nb; l++)
-            for (m = 0; m < nb; m++) {
-                double p = P[(size_t)l * nb + m];
-                if (p > 0) {
-                    mi += p * log(p / (pm[m] * pf[l]));
-                    P[(size_t)l * nb + m] = log(p / pm[m]);
-                } else {
-                    P[(size_t)l * nb + m] = 0;
-                }
-            }
         val = -mi;
         if (grad) {
             double sc = 1.0 / (N * e->mbin);
