@@ -29464,6 +29464,88 @@ static double mv__dm_force(const mv_vol *F, const mv_vol *W, mv_vol *u, const mv
 }
 
 /* MSE of two float32 volumes of nv voxels (block order, as the force) */
+/* ---- shared by mv_register_demons and mv_register_syn ---- */
+
+/* The optional init_matrix (all zero = none): finite, bottom row 0 0 0 1.
+   *mat is left NULL when absent. */
+static mv_status mv__fd_init_matrix(const double m[4][4], const char *fn, const double (**mat)[4])
+{
+    int r, c, any = 0;
+    *mat = NULL;
+    for (r = 0; r < 4; r++)
+        for (c = 0; c < 4; c++) any |= m[r][c] != 0;
+    if (!any) return MV_OK;
+    MV__CHECK(mv__rs_finite44(m) && mv__rs_bottom_ok(m), MV_ERR_INVALID_ARG,
+              "%s: init_matrix is not finite or its bottom row is not 0 0 0 1", fn);
+    *mat = m;
+    return MV_OK;
+}
+
+/* The option blocks of the calls a deformable registration makes, each with
+   the caller's threads and allocator */
+static void mv__fd_child_opts(int threads, void *alloc_ctx, mv_convert_opts *co, mv_filter_opts *fo, mv_resample_opts *ro,
+                              mv_field_opts *fopt)
+{
+    memset(co, 0, sizeof(*co));
+    co->scaled = 1;
+    co->threads = threads;
+    co->alloc_ctx = alloc_ctx;
+    memset(fo, 0, sizeof(*fo));
+    fo->threads = threads;
+    fo->alloc_ctx = alloc_ctx;
+    memset(ro, 0, sizeof(*ro));
+    ro->threads = threads;
+    ro->alloc_ctx = alloc_ctx;
+    memset(fopt, 0, sizeof(*fopt));
+    fopt->threads = threads;
+    fopt->alloc_ctx = alloc_ctx;
+}
+
+/* fixed and moving as float32 (scl applied), a 2D image as one slice */
+static mv_status mv__fd_inputs(const mv_vol *fixed, const mv_vol *moving, const mv_convert_opts *co, mv_vol *F, mv_vol *M)
+{
+    MV__TRY(mv_convert(fixed, F, MV_DT_F32, co));
+    MV__TRY(mv_convert(moving, M, MV_DT_F32, co));
+    if (F->ndim < 3) F->ndim = 3, F->dim[2] = 1;
+    if (M->ndim < 3) M->ndim = 3, M->dim[2] = 1;
+    return MV_OK;
+}
+
+/* One pyramid level's images, factor = 2^(levels above the finest): the fixed
+   image smoothed (sigma 0.5 factor voxels) and resampled to about 1/factor of
+   its size (at least 4 voxels per axis); the moving image smoothed by the
+   same sigma in mm but kept on its own grid, since it is only ever sampled
+   through the field. factor 1: plain copies. */
+static mv_status mv__fd_level_images(const mv_vol *F, const mv_vol *M, const int64_t nfix[3], int factor, mv_filter_opts *fo,
+                                     mv_resample_opts *ro, mv_vol *Fl, mv_vol *Ml)
+{
+    int64_t shape[3];
+    double sig[3];
+    mv_vol sm;
+    mv_status st;
+    int a;
+    if (factor <= 1) {
+        MV__TRY(mv_vol_copy(F, Fl));
+        return mv_vol_copy(M, Ml);
+    }
+    for (a = 0; a < 3; a++) {
+        sig[a] = nfix[a] > 1 ? 0.5 * factor : 0;
+        shape[a] = nfix[a] > 1 ? MV__MAX((int64_t)4, (nfix[a] + factor / 2) / factor) : 1;
+    }
+    mv_vol_init(&sm);
+    fo->sigma_in_mm = 0;
+    MV__TRY(mv_gaussian(F, &sm, sig, fo));
+    ro->interp = MV_INTERP_LINEAR;
+    st = mv_resample_shape(&sm, Fl, shape, ro);
+    mv_free(&sm);
+    if (st != MV_OK) return st;
+    fo->sigma_in_mm = 1;
+    for (a = 0; a < 3; a++) sig[a] = nfix[a] > 1 ? 0.5 * factor * F->spacing[a] : 0;
+    st = mv_gaussian(M, Ml, sig, fo);
+    fo->sigma_in_mm = 0;
+    return st;
+}
+
 static double mv__dm_mse(const mv_vol *F, const mv_vol *W, const mv__fd_geo *g, int threads, mv__dm_job *j, mv_vol *scratch_u)
 {
     return mv__dm_force(F, W, scratch_u, g, 1.0, threads, j);
@@ -29484,7 +29566,7 @@ MVDEF mv_status mv_register_demons(const mv_vol *fixed, const mv_vol *moving, mv
     mv__dm_job *job = NULL;
     double A[4][4], Ainv[4][4], hist[1024];
     const double(*mat)[4] = NULL;
-    int L, l, a, threads, has_mat = 0, r, c, nc;
+    int L, l, a, threads, nc;
     mv_status st = MV_OK;
     int64_t nfix[3];
     if (opts) o = *opts;
@@ -29502,31 +29584,13 @@ MVDEF mv_status mv_register_demons(const mv_vol *fixed, const mv_vol *moving, mv
     MV__CHECK(isfinite(o.sigma_diffusion) && isfinite(o.sigma_fluid) && isfinite(o.tol) && o.max_step >= 0 &&
                   isfinite(o.max_step) && o.threads >= 0,
               MV_ERR_INVALID_ARG, "%s: sigma/tol/max_step/threads not valid", fn);
-    for (r = 0; r < 4; r++)
-        for (c = 0; c < 4; c++) has_mat |= o.init_matrix[r][c] != 0;
-    if (has_mat) {
-        MV__CHECK(mv__rs_finite44((const double(*)[4])o.init_matrix) && mv__rs_bottom_ok((const double(*)[4])o.init_matrix),
-                  MV_ERR_INVALID_ARG, "%s: init_matrix is not finite or its bottom row is not 0 0 0 1", fn);
-        mat = (const double(*)[4])o.init_matrix;
-    }
+    MV__TRY(mv__fd_init_matrix((const double(*)[4])o.init_matrix, fn, &mat));
     MV__CHECK(mv__rs_inverse(fixed->affine, Ainv) && mv__rs_inverse(moving->affine, A), MV_ERR_INVALID_ARG,
               "%s: a singular affine", fn);
     for (a = 0; a < 3; a++) nfix[a] = a < fixed->ndim ? fixed->dim[a] : 1;
     nc = nfix[2] == 1 ? 2 : 3;
     threads = mv__resolve_threads(o.threads);
-    memset(&co, 0, sizeof(co));
-    co.scaled = 1;
-    co.threads = o.threads;
-    co.alloc_ctx = o.alloc_ctx;
-    memset(&fo, 0, sizeof(fo));
-    fo.threads = o.threads;
-    fo.alloc_ctx = o.alloc_ctx;
-    memset(&ro, 0, sizeof(ro));
-    ro.threads = o.threads;
-    ro.alloc_ctx = o.alloc_ctx;
-    memset(&fopt, 0, sizeof(fopt));
-    fopt.threads = o.threads;
-    fopt.alloc_ctx = o.alloc_ctx;
+    mv__fd_child_opts(o.threads, o.alloc_ctx, &co, &fo, &ro, &fopt);
     mv_vol_init(&F);
     mv_vol_init(&M);
     mv_vol_init(&Fl);
@@ -29547,16 +29611,7 @@ MVDEF mv_status mv_register_demons(const mv_vol *fixed, const mv_vol *moving, mv
         st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: job", fn);
         goto done;
     }
-    MV__DM_TRY(mv_convert(fixed, &F, MV_DT_F32, &co));
-    MV__DM_TRY(mv_convert(moving, &M, MV_DT_F32, &co));
-    if (F.ndim < 3) { /* 2D images as one slice */
-        F.ndim = 3;
-        F.dim[2] = 1;
-    }
-    if (M.ndim < 3) {
-        M.ndim = 3;
-        M.dim[2] = 1;
-    }
+    MV__DM_TRY(mv__fd_inputs(fixed, moving, &co, &F, &M));
     /* the MSE before registration (through init_matrix), on the fixed grid */
     MV__DM_TRY(mv_field_alloc(&d, &F, nc, o.alloc_ctx));
     MV__DM_TRY(mv_field_alloc(&u, &F, nc, o.alloc_ctx));
@@ -29566,32 +29621,12 @@ MVDEF mv_status mv_register_demons(const mv_vol *fixed, const mv_vol *moving, mv
     res.mse_start = mv__dm_mse(&F, &W, &g, threads, job, &u);
     for (l = 0; l < L; l++) {
         int factor = 1 << (L - 1 - l), iters, it, stop = MV_DEMONS_STOP_ITERATIONS;
-        double sig[3], step_mm, alpha2, smin = HUGE_VAL;
+        double step_mm, alpha2, smin = HUGE_VAL;
         static const int def_iters[MV_DEMONS_MAX_LEVELS] = {100, 60, 40, 30, 30, 30, 30, 30};
         /* the level's fixed image and moving image */
         mv_free(&Fl);
         mv_free(&Ml);
-        if (factor > 1) {
-            int64_t shape[3];
-            mv_vol sm;
-            mv_vol_init(&sm);
-            for (a = 0; a < 3; a++) {
-                sig[a] = nfix[a] > 1 ? 0.5 * factor : 0;
-                shape[a] = nfix[a] > 1 ? MV__MAX((int64_t)4, (nfix[a] + factor / 2) / factor) : 1;
-            }
-            MV__DM_TRY(mv_gaussian(&F, &sm, sig, &fo));
-            ro.interp = MV_INTERP_LINEAR;
-            st = mv_resample_shape(&sm, &Fl, shape, &ro);
-            mv_free(&sm);
-            if (st != MV_OK) goto done;
-            fo.sigma_in_mm = 1;
-            for (a = 0; a < 3; a++) sig[a] = nfix[a] > 1 ? 0.5 * factor * F.spacing[a] : 0;
-            MV__DM_TRY(mv_gaussian(&M, &Ml, sig, &fo));
-            fo.sigma_in_mm = 0;
-        } else {
-            MV__DM_TRY(mv_vol_copy(&F, &Fl));
-            MV__DM_TRY(mv_vol_copy(&M, &Ml));
-        }
+        MV__DM_TRY(mv__fd_level_images(&F, &M, nfix, factor, &fo, &ro, &Fl, &Ml));
         /* the field on the level grid: zero, or the previous level's resampled */
         mv_free(&d);
         if (l == 0) {
@@ -31782,7 +31817,7 @@ MVDEF mv_status mv_register_syn(const mv_vol *fixed, const mv_vol *moving, mv_vo
     mv__syn_run R;
     double Ainv[4][4], A2[4][4], hist[1024];
     const double(*mat)[4] = NULL;
-    int L, l, a, has_mat = 0, r, c, nc;
+    int L, l, a, nc;
     mv_status st = MV_OK;
     int64_t nfix[3];
     if (opts) o = *opts;
@@ -31805,13 +31840,7 @@ MVDEF mv_status mv_register_syn(const mv_vol *fixed, const mv_vol *moving, mv_vo
                   o.threads >= 0,
               MV_ERR_INVALID_ARG, "%s: sigma_fluid %g / sigma_diffusion %g / step %g / tol %g / threads %d not valid", fn,
               o.sigma_fluid, o.sigma_diffusion, o.step, o.tol, o.threads);
-    for (r = 0; r < 4; r++)
-        for (c = 0; c < 4; c++) has_mat |= o.init_matrix[r][c] != 0;
-    if (has_mat) {
-        MV__CHECK(mv__rs_finite44((const double(*)[4])o.init_matrix) && mv__rs_bottom_ok((const double(*)[4])o.init_matrix),
-                  MV_ERR_INVALID_ARG, "%s: init_matrix is not finite or its bottom row is not 0 0 0 1", fn);
-        mat = (const double(*)[4])o.init_matrix;
-    }
+    MV__TRY(mv__fd_init_matrix((const double(*)[4])o.init_matrix, fn, &mat));
     MV__CHECK(mv__rs_finite44(fixed->affine) && mv__rs_finite44(moving->affine) && mv__rs_inverse(fixed->affine, Ainv) &&
                   mv__rs_inverse(moving->affine, A2),
               MV_ERR_INVALID_ARG, "%s: a non-finite or singular affine", fn);
@@ -31819,19 +31848,7 @@ MVDEF mv_status mv_register_syn(const mv_vol *fixed, const mv_vol *moving, mv_vo
     nc = nfix[2] == 1 ? 2 : 3;
     R.o = &o;
     R.threads = mv__resolve_threads(o.threads);
-    memset(&co, 0, sizeof(co));
-    co.scaled = 1;
-    co.threads = o.threads;
-    co.alloc_ctx = o.alloc_ctx;
-    memset(&fo, 0, sizeof(fo));
-    fo.threads = o.threads;
-    fo.alloc_ctx = o.alloc_ctx;
-    memset(&ro, 0, sizeof(ro));
-    ro.threads = o.threads;
-    ro.alloc_ctx = o.alloc_ctx;
-    memset(&fopt, 0, sizeof(fopt));
-    fopt.threads = o.threads;
-    fopt.alloc_ctx = o.alloc_ctx;
+    mv__fd_child_opts(o.threads, o.alloc_ctx, &co, &fo, &ro, &fopt);
     mv_vol_init(&F);
     mv_vol_init(&M);
     mv_vol_init(&Fl);
@@ -31851,51 +31868,21 @@ MVDEF mv_status mv_register_syn(const mv_vol *fixed, const mv_vol *moving, mv_vo
         st = (x);                      \
         if (st != MV_OK) goto done;    \
     } while (0)
-    MV__SYN_TRY(mv_convert(fixed, &F, MV_DT_F32, &co));
-    MV__SYN_TRY(mv_convert(moving, &M, MV_DT_F32, &co));
-    if (F.ndim < 3) { /* 2D images as one slice */
-        F.ndim = 3;
-        F.dim[2] = 1;
-    }
-    if (M.ndim < 3) {
-        M.ndim = 3;
-        M.dim[2] = 1;
-    }
+    MV__SYN_TRY(mv__fd_inputs(fixed, moving, &co, &F, &M));
     /* the metric before registration (through init_matrix), on the fixed grid */
     MV__SYN_TRY(mv_field_alloc(uM, &F, nc, o.alloc_ctx));
     MV__SYN_TRY(mv_vol_copy(&F, &Wm));
     MV__SYN_TRY(mv__fd_geo_of(uM, fn, "field", &g));
     MV__SYN_TRY(mv__syn_level_ws(&R, &g, fn));
     MV__SYN_TRY(mv_field_warp_into(&M, uM, mat, &Wm, &fopt));
-    res.metric_start = mv__syn_metric(&R, &F, &Wm, &g, NULL, NULL);
-    res.metric_start = o.metric == MV_SYN_LNCC ? -res.metric_start : -res.metric_start;
+    res.metric_start = -mv__syn_metric(&R, &F, &Wm, &g, NULL, NULL); /* LNCC: -S; MSE: the MSE */
     for (l = 0; l < L; l++) {
         int factor = 1 << (L - 1 - l), iters, it, stop = MV_SYN_STOP_ITERATIONS;
-        double sig[3], step;
+        double step;
         static const int def_iters[MV_SYN_MAX_LEVELS] = {100, 70, 40, 30, 30, 30, 30, 30};
         mv_free(&Fl);
         mv_free(&Ml);
-        if (factor > 1) {
-            int64_t shape[3];
-            mv_vol sm;
-            mv_vol_init(&sm);
-            for (a = 0; a < 3; a++) {
-                sig[a] = nfix[a] > 1 ? 0.5 * factor : 0;
-                shape[a] = nfix[a] > 1 ? MV__MAX((int64_t)4, (nfix[a] + factor / 2) / factor) : 1;
-            }
-            MV__SYN_TRY(mv_gaussian(&F, &sm, sig, &fo));
-            ro.interp = MV_INTERP_LINEAR;
-            st = mv_resample_shape(&sm, &Fl, shape, &ro);
-            mv_free(&sm);
-            if (st != MV_OK) goto done;
-            fo.sigma_in_mm = 1;
-            for (a = 0; a < 3; a++) sig[a] = nfix[a] > 1 ? 0.5 * factor * F.spacing[a] : 0;
-            MV__SYN_TRY(mv_gaussian(&M, &Ml, sig, &fo));
-            fo.sigma_in_mm = 0;
-        } else {
-            MV__SYN_TRY(mv_vol_copy(&F, &Fl));
-            MV__SYN_TRY(mv_vol_copy(&M, &Ml));
-        }
+        MV__SYN_TRY(mv__fd_level_images(&F, &M, nfix, factor, &fo, &ro, &Fl, &Ml));
         /* the halves on the level grid: zero, or the previous level's resampled */
         mv_free(uF);
         mv_free(uM);
