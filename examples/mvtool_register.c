@@ -52,6 +52,24 @@ static int parse_x_list(const char *s, int *out, int n)
 
 /* register --transform bspline: B-spline FFD (mv_register_bspline); the
    field file holds the whole transform (an --init-matrix is folded in) */
+/* fixed (pos[0]), moving (pos[1]) and, when named, the fixed mask: all
+   loaded, or none (what was loaded freed, the failure printed, 1 returned) */
+static int load_registration_inputs(const args *a, const char *fmask, mv_vol *fx, mv_vol *mo, mv_vol *mask)
+{
+    mv_vol_init(mask);
+    if (load_or_fail(a->pos[0], fx, NULL)) return 1;
+    if (load_or_fail(a->pos[1], mo, NULL)) {
+        mv_free(fx);
+        return 1;
+    }
+    if (fmask && load_or_fail(fmask, mask, NULL)) {
+        mv_free(fx);
+        mv_free(mo);
+        return 1;
+    }
+    return 0;
+}
+
 static int register_bspline(const args *a)
 {
     mv_bspline_opts o;
@@ -93,21 +111,9 @@ static int register_bspline(const args *a)
     }
     if (initm && (st = mv_matrix_read(initm, o.init_matrix)) != MV_OK) return fail_at(st, initm);
     if (!opt_flag(a, "--quiet")) o.progress = progress_line;
-    if (load_or_fail(a->pos[0], &fx, NULL)) return 1;
-    if (load_or_fail(a->pos[1], &mo, NULL)) {
-        mv_free(&fx);
-        return 1;
-    }
-    mv_vol_init(&mask);
+    if (load_registration_inputs(a, fmask, &fx, &mo, &mask)) return 1;
     mv_vol_init(&fld);
-    if (fmask) {
-        if (load_or_fail(fmask, &mask, NULL)) {
-            mv_free(&fx);
-            mv_free(&mo);
-            return 1;
-        }
-        o.metric.fixed_mask = &mask;
-    }
+    if (fmask) o.metric.fixed_mask = &mask;
     st = mv_register_bspline(&fx, &mo, &fld, &o, &r);
     if (st != MV_OK) {
         rc = fail_at(st, a->pos[1]);
@@ -357,20 +363,8 @@ static int cmd_register(const args *a)
         o.init_matrix = (const double(*)[4])init;
     }
     if (!opt_flag(a, "--quiet")) o.progress = progress_line;
-    if (load_or_fail(a->pos[0], &fx, NULL)) return 1;
-    if (load_or_fail(a->pos[1], &mo, NULL)) {
-        mv_free(&fx);
-        return 1;
-    }
-    mv_vol_init(&mask);
-    if (fmask) {
-        if (load_or_fail(fmask, &mask, NULL)) {
-            mv_free(&fx);
-            mv_free(&mo);
-            return 1;
-        }
-        o.metric.fixed_mask = &mask;
-    }
+    if (load_registration_inputs(a, fmask, &fx, &mo, &mask)) return 1;
+    if (fmask) o.metric.fixed_mask = &mask;
     st = mv_register_linear(&fx, &mo, &o, &r);
     if (st != MV_OK) {
         rc = fail_at(st, a->pos[1]);
