@@ -1,5 +1,7 @@
 /* test_main.c - the runner and the helpers of testutil.h and json.h.
-   Usage: medvol_tests [--filter SUBSTRING]... [--list] */
+   Usage: medvol_tests [--filter SUBSTRING]... [--skip SUBSTRING]... [--list]
+   A test runs if its name contains one of the filters (or there are none)
+   and none of the skips; skipped ones are counted and listed by name. */
 #define _POSIX_C_SOURCE 200809L
 #include "testutil.h"
 #include "json.h"
@@ -430,14 +432,16 @@ const char *tj_str(const tj *v, const char *def) { return v && v->type == TJ_STR
 /* ---- the runner ---- */
 int main(int argc, char **argv)
 {
-    const char *filter[16]; /* a test runs if its name contains any of them */
-    int i, k, nfilter = 0, passed = 0, failed = 0, skipped = 0, list = 0;
+    const char *filter[64]; /* a test runs if its name contains any of them */
+    const char *skip[64];   /* ... and none of these */
+    int i, k, nfilter = 0, nskip = 0, passed = 0, failed = 0, skipped = 0, list = 0;
     size_t n = sizeof(mvt_tests) / sizeof(mvt_tests[0]);
     for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--filter") == 0 && i + 1 < argc && nfilter < 16) filter[nfilter++] = argv[++i];
+        if (strcmp(argv[i], "--filter") == 0 && i + 1 < argc && nfilter < 64) filter[nfilter++] = argv[++i];
+        else if (strcmp(argv[i], "--skip") == 0 && i + 1 < argc && nskip < 64) skip[nskip++] = argv[++i];
         else if (strcmp(argv[i], "--list") == 0) list = 1;
         else {
-            fprintf(stderr, "usage: %s [--filter SUBSTRING]... [--list]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--filter SUBSTRING]... [--skip SUBSTRING]... [--list]\n", argv[0]);
             return 2;
         }
     }
@@ -450,6 +454,13 @@ int main(int argc, char **argv)
         for (k = 0; k < nfilter && !strstr(full, filter[k]); k++) {
         }
         if (nfilter && k == nfilter) continue;
+        for (k = 0; k < nskip && !strstr(full, skip[k]); k++) {
+        }
+        if (k < nskip) {
+            if (!list) printf("SKIP %s: --skip %s\n", full, skip[k]);
+            if (!list) skipped++;
+            continue;
+        }
         if (list) {
             printf("%s\n", full);
             continue;
