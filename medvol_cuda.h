@@ -399,11 +399,6 @@ MVCDEF mv_status mv_cuda_coil_combine(const mv_cuda_vol *img, const mv_cuda_vol 
    coils and batch), in place. */
 MVCDEF mv_status mv_cuda_kspace_weight(mv_cuda_vol *kspace, const mv_cuda_vol *weights, mv_cuda_stream stream);
 
-#ifdef __cplusplus
-}
-#endif
-#endif /* MEDVOL_CUDA_H_INCLUDED */
-
 /* >>cuda-api-field ========================================================= */
 
 /* Displacement fields on the device, in medvol.h's convention (>>api-field:
@@ -431,6 +426,11 @@ MVCDEF mv_status mv_cuda_field_compose_into(const mv_cuda_vol *d1, const mv_cuda
                                             const mv_field_opts *opts, mv_cuda_stream stream);
 MVCDEF mv_status mv_cuda_field_smooth_into(const mv_cuda_vol *in, mv_cuda_vol *out, const double sigma[3],
                                            const mv_filter_opts *fopts, mv_cuda_stream stream);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MEDVOL_CUDA_H_INCLUDED */
 
 /* >>cuda-impl ============================================================== */
 #if defined(MEDVOL_CUDA_IMPLEMENTATION) && !defined(MV__CUDA_IMPL_DONE)
