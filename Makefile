@@ -76,6 +76,10 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	$(BUILD)/mvtool demons $(BUILD)/run-r.nii $(BUILD)/run-moved.nii $(BUILD)/run-field.nii.gz --out $(BUILD)/run-dw.nii \
 	    2> $(BUILD)/run-demons.log && tail -1 $(BUILD)/run-demons.log && \
 	  $(BUILD)/mvtool jacobian $(BUILD)/run-field.nii.gz $(BUILD)/run-jac.nii
+	$(BUILD)/mvtool register $(BUILD)/run-r.nii $(BUILD)/run-moved.nii --transform bspline --out-field $(BUILD)/run-bsp.nii.gz \
+	    --out $(BUILD)/run-bw.nii 2> $(BUILD)/run-bsp.log && tail -1 $(BUILD)/run-bsp.log && \
+	  $(BUILD)/mvtool register $(BUILD)/run-r.nii $(BUILD)/run-moved.nii --transform syn --out-field $(BUILD)/run-syn.nii.gz \
+	    --out $(BUILD)/run-sw.nii 2> $(BUILD)/run-syn.log && tail -1 $(BUILD)/run-syn.log
 	$(BUILD)/mvtool math $(BUILD)/run-s.nii -thr 0.3 -bin $(BUILD)/run-mask.nii && \
 	  $(BUILD)/mvtool label $(BUILD)/run-mask.nii $(BUILD)/run-lab.nii --largest 1 && \
 	  $(BUILD)/mvtool edt $(BUILD)/run-mask.nii $(BUILD)/run-edt.nii && \
@@ -241,12 +245,16 @@ test-symbols: | $(BUILD)
 	 if nm -g --defined-only $(BUILD)/impl.o | awk '{print $$3}' | grep -q '^mv__'; then echo "FAIL: internal mv__ symbol exported"; exit 1; fi
 	@echo "symbols: ok ($$(nm -g --defined-only $(BUILD)/impl.o | wc -l) public)"
 
-# the fuzz corpora replayed with the plain compiler (no libFuzzer needed)
+# the fuzz corpora replayed (each file once) by the libFuzzer binaries that
+# `make fuzz` then reuses: one ASan+UBSan build per target serves both (each
+# build compiles the whole header, ~1 minute). Without libFuzzer, the same
+# replay with any compiler: make $(BUILD)/replay-nifti (tests/fuzz/fuzz_main.c).
 FUZZERS := nifti gunzip loadops cfl
 $(BUILD)/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_main.c medvol.h | $(BUILD)
 	$(CC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all $(WFLAGS) -o $@ $< tests/fuzz/fuzz_main.c $(LDLIBS)
-test-fuzz-replay: $(addprefix $(BUILD)/replay-,$(FUZZERS))
-	@for f in $(FUZZERS); do $(BUILD)/replay-$$f tests/fuzz/corpus/$$f/* || exit 1; done
+test-fuzz-replay: $(addprefix $(BUILD)/fuzz-,$(FUZZERS))
+	@for f in $(FUZZERS); do $(BUILD)/fuzz-$$f tests/fuzz/corpus/$$f/* >$(BUILD)/fuzz-replay-$$f.log 2>&1 \
+	  || { tail -30 $(BUILD)/fuzz-replay-$$f.log; exit 1; }; echo "fuzz replay $$f: $$(ls tests/fuzz/corpus/$$f | wc -l) inputs ok"; done
 
 # libFuzzer (clang), each target for FUZZ_SECONDS
 $(BUILD)/fuzz-%: tests/fuzz/fuzz_%.c medvol.h | $(BUILD)
