@@ -132,7 +132,11 @@ define suite
 $(BUILD)/tests-$(1): $(TEST_SRC) tests/medvol_impl.c tests/*.h medvol.h | $(BUILD)
 	$(2) $(CFLAGS) $(WFLAGS) $(XFLAGS) $(3) -o $$@ $(TEST_SRC) tests/medvol_impl.c $(LDLIBS)
 endef
-$(eval $(call suite,default,$(CC),-DMEDVOL_RUNTIME_DISPATCH))
+# the default suite links build/medvol.o, the implementation object libmedvol.a,
+# the CUDA half and test-symbols also use (same flags: one compile of the
+# header for the four, ~40 s each)
+$(BUILD)/tests-default: $(TEST_SRC) tests/*.h medvol.h $(BUILD)/medvol.o | $(BUILD)
+	$(CC) $(CFLAGS) $(WFLAGS) $(XFLAGS) $(TOOLDEF) -o $@ $(TEST_SRC) $(BUILD)/medvol.o $(LDLIBS)
 # (flags with commas go through a variable: $(call) splits its arguments first)
 ASAN_FLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 $(eval $(call suite,asan,clang,$(ASAN_FLAGS) -DMEDVOL_RUNTIME_DISPATCH))
@@ -149,17 +153,19 @@ $(BUILD)/tests-cxx: $(TEST_SRC) tests/medvol_impl.c tests/*.h medvol.h | $(BUILD
 
 # MEDVOL_USE_FFTW: the FFT tests again with mv_fft_* on fftwf (apt-get install libfftw3-dev);
 # only this suite and profile_fft_vs_fftw link FFTW, the library never needs it
+# (-O1: this suite checks the routing to FFTW, and compiles faster)
 $(BUILD)/tests-fftw: $(TEST_SRC) tests/medvol_impl.c tests/*.h medvol.h | $(BUILD)
-	$(CC) $(CFLAGS) $(WFLAGS) $(XFLAGS) -DMEDVOL_USE_FFTW -DMEDVOL_RUNTIME_DISPATCH -o $@ $(TEST_SRC) tests/medvol_impl.c \
+	$(CC) $(CFLAGS) -O1 $(WFLAGS) $(XFLAGS) -DMEDVOL_USE_FFTW -DMEDVOL_RUNTIME_DISPATCH -o $@ $(TEST_SRC) tests/medvol_impl.c \
 	  $(FFTW_LIBS) $(LDLIBS)
 
 # The algorithm-level tests (registration and reconstruction recovering known
 # answers, transport physics, multi-threaded stress and peer comparisons):
-# seconds each natively, minutes under qemu. They run in the default, ASan and
-# no-SIMD suites; the C++, clang, no-threads and NEON suites, which exist to
-# compile and run every kernel in their configuration, skip them: each of
-# these tests' kernels is also covered there by a faster ISA/thread identity
-# or reference test.
+# seconds each natively, minutes under qemu. They run in the default and
+# ASan+UBSan suites; the no-SIMD, C++, clang, no-threads and NEON suites, which
+# exist to compile and run every kernel in their configuration, skip them:
+# each of these tests' kernels is also covered there by a faster ISA/thread
+# identity or reference test (and the scalar reference the no-SIMD build
+# runs is every ISA test's "ref" row in the default suite).
 SLOW_TESTS := transport.lateral_spread transport.pstar_range transport.conservation_every_step transport.bragg_kleeman \
   warp.large_map fft.threads_identical fft.measured_plans register.recovers register.threads_and_seed \
   field.threads_identical field.demons_recovers gzip.roundtrip_levels integrity.damaged_gzip integrity.parallel_indexed \
@@ -174,7 +180,7 @@ test-quick: $(BUILD)/tests-default
 test-asan: $(BUILD)/tests-asan
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/tests-asan
 test-nosimd: $(BUILD)/tests-nosimd
-	$(BUILD)/tests-nosimd
+	$(BUILD)/tests-nosimd $(SKIP_SLOW)
 test-nothreads: $(BUILD)/tests-nothreads
 	$(BUILD)/tests-nothreads $(SKIP_SLOW)
 test-cxx: $(BUILD)/tests-cxx
@@ -238,12 +244,11 @@ test-configs: | $(BUILD)
 	@echo "configs: ok"
 
 # only mv_ names leave the implementation's object file
-test-symbols: | $(BUILD)
-	@$(CC) -std=c99 -O2 -DMEDVOL_RUNTIME_DISPATCH -c tests/medvol_impl.c -o $(BUILD)/impl.o
-	@bad=$$(nm -g --defined-only $(BUILD)/impl.o | awk '{print $$3}' | grep -v '^mv_[a-z]' || true); \
+test-symbols: $(BUILD)/medvol.o
+	@bad=$$(nm -g --defined-only $(BUILD)/medvol.o | awk '{print $$3}' | grep -v '^mv_[a-z]' || true); \
 	 if [ -n "$$bad" ]; then echo "FAIL: exported symbols outside mv_: $$bad"; exit 1; fi; \
-	 if nm -g --defined-only $(BUILD)/impl.o | awk '{print $$3}' | grep -q '^mv__'; then echo "FAIL: internal mv__ symbol exported"; exit 1; fi
-	@echo "symbols: ok ($$(nm -g --defined-only $(BUILD)/impl.o | wc -l) public)"
+	 if nm -g --defined-only $(BUILD)/medvol.o | awk '{print $$3}' | grep -q '^mv__'; then echo "FAIL: internal mv__ symbol exported"; exit 1; fi
+	@echo "symbols: ok ($$(nm -g --defined-only $(BUILD)/medvol.o | wc -l) public)"
 
 # the fuzz corpora replayed (each file once) by the libFuzzer binaries that
 # `make fuzz` then reuses: one ASan+UBSan build per target serves both (each
@@ -286,9 +291,10 @@ CUDA_FFT_LIB ?= -lcufft
 NVCC_FIXED := -std=c++17 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra -Werror all-warnings
 CUDA_BINS := $(BUILD)/test_cuda $(BUILD)/profile_cuda $(BUILD)/test_cuda_host
 
-# medvol.h's implementation by the host C compiler, as a user's C file
-$(BUILD)/cuda-medvol_impl.o: tests/medvol_impl.c medvol.h | $(BUILD)
-	$(CC) $(CFLAGS) $(WFLAGS) $(XFLAGS) -DMEDVOL_RUNTIME_DISPATCH -c -o $@ tests/medvol_impl.c
+# medvol.h's implementation by the host C compiler, as a user's C file: the
+# object libmedvol.a holds
+$(BUILD)/cuda-medvol_impl.o: $(BUILD)/medvol.o
+	cp $< $@
 # medvol_cuda.h's implementation: the one slow nvcc compile (all kernels)
 $(BUILD)/medvol_cuda_impl.o: tests/medvol_cuda_impl.cu medvol_cuda.h medvol.h | $(BUILD)
 	$(NVCC) $(NVCCFLAGS) $(NVCC_FIXED) -c -o $@ tests/medvol_cuda_impl.cu
@@ -370,7 +376,7 @@ test-tools: $(EXAMPLES)
 # the whole suite: every configuration the header promises. The configurations
 # are independent (own binaries, per-process temp dirs), so they run as
 # parallel jobs, one per core (TEST_JOBS), each job's output kept together:
-# on 2 cores that halves the wall time (~8 instead of ~16 minutes).
+# on 2 cores that halves the wall time (~20 instead of ~40 minutes).
 TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 test:
 	@$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target test-all
