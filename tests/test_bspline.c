@@ -11,25 +11,6 @@
 #include "testutil.h"
 #include <stdlib.h>
 
-static const char *bs_dir(void)
-{
-    static char dir[1024];
-    char cmd[1100];
-    snprintf(dir, sizeof(dir), "%s", tu_path("bspline"));
-    snprintf(cmd, sizeof(cmd), "mkdir -p %s", dir);
-    if (system(cmd) != 0) return NULL;
-    return dir;
-}
-
-static const char *bs_file(const char *name)
-{
-    static char p[4][1200];
-    static int k;
-    k = (k + 1) & 3;
-    snprintf(p[k], sizeof(p[k]), "%s/%s", bs_dir(), name);
-    return p[k];
-}
-
 /* RAS affine: rotation rz about z, spacing, offset */
 static void bs_affine(double A[4][4], double rz, const double sp[3], const double off[3])
 {
@@ -125,16 +106,16 @@ static void bs_scipy_case(const mv_vol *fixed, const double spacing_mm[3], const
     if (!tu_python("numpy scipy nibabel")) {
         printf("    %s: scipy check skipped (python3 with numpy, scipy, nibabel not found)\n", what);
     } else {
-        REQUIRE_OK(mv_field_save(bs_file("field.nii"), &f1, NULL));
-        REQUIRE(tu_write_file(bs_file("coef.bin"), g.coef, (size_t)mv_bspline_grid_ncoef(&g) * sizeof(double)));
+        REQUIRE_OK(mv_field_save(tu_file("bspline", "field.nii"), &f1, NULL));
+        REQUIRE(tu_write_file(tu_file("bspline", "coef.bin"), g.coef, (size_t)mv_bspline_grid_ncoef(&g) * sizeof(double)));
         snprintf(txt, sizeof(txt), "%d %lld %lld %lld %.17g %.17g %.17g %.17g %.17g %.17g %lld %lld %lld\n", g.ndim,
                  (long long)g.n[0], (long long)g.n[1], (long long)g.n[2], g.spacing[0], g.spacing[1], g.spacing[2],
                  g.origin[0], g.origin[1], g.origin[2], (long long)g.fdim[0], (long long)g.fdim[1], (long long)g.fdim[2]);
-        fp = fopen(bs_file("grid.txt"), "w");
+        fp = fopen(tu_file("bspline", "grid.txt"), "w");
         REQUIRE(fp != NULL);
         fputs(txt, fp);
         fclose(fp);
-        snprintf(args, sizeof(args), "field %s", bs_dir());
+        snprintf(args, sizeof(args), "field %s", tu_dir("bspline"));
         REQUIRE(tu_run_py("ref_bspline.py", args, out, sizeof(out)) == 0);
         if (strncmp(out, "skip", 4) == 0) {
             printf("    %s: %s", what, out);

@@ -12,27 +12,6 @@
 
 /* ---- helpers ---- */
 
-static const char *fd_dir(void)
-{
-    static char dir[1024];
-    snprintf(dir, sizeof(dir), "%s", tu_path("field"));
-    {
-        char cmd[1100];
-        snprintf(cmd, sizeof(cmd), "mkdir -p %s", dir);
-        if (system(cmd) != 0) return NULL;
-    }
-    return dir;
-}
-
-static const char *fd_file(const char *name)
-{
-    static char p[4][1200];
-    static int k;
-    k = (k + 1) & 3;
-    snprintf(p[k], sizeof(p[k]), "%s/%s", fd_dir(), name);
-    return p[k];
-}
-
 /* RAS affine: rotations (rad) about z then x, spacing, offset */
 static void fd_affine(double A[4][4], double rz, double rx, const double sp[3], const double off[3])
 {
@@ -142,10 +121,10 @@ static void fd_warp_case(const mv_vol *moving, const mv_vol *field, mv_interp in
     o.fill = -7;
     mv_vol_init(&out);
     REQUIRE_OK(mv_field_warp(moving, field, M, &out, &o));
-    REQUIRE_OK(mv_save(fd_file("w.nii"), &out, NULL));
+    REQUIRE_OK(mv_save(tu_file("field", "w.nii"), &out, NULL));
     mv_free(&out);
     if (M) fd_mat_args(margs, sizeof(margs), M);
-    snprintf(args, sizeof(args), "warp %s w %d %d -7%s", fd_dir(), order[interp], fill, margs);
+    snprintf(args, sizeof(args), "warp %s w %d %d -7%s", tu_dir("field"), order[interp], fill, margs);
     REQUIRE(fd_py(args, v, 3, &skip));
     if (interp == MV_INTERP_NEAREST)
         EXPECT_MSG(v[2] == 0, "%s: %g nearest voxels differ from scipy (max %g)", tag, v[2], v[0]);
@@ -158,8 +137,8 @@ MV_TEST(field, warp_matches_map_coordinates)
     mv_vol fixed, moving, field;
     if (!tu_python("numpy scipy nibabel")) SKIP("needs /usr/bin/python3 with numpy, scipy and nibabel");
     REQUIRE(fd_pair(&fixed, &moving, &field, 2.5));
-    REQUIRE_OK(mv_save(fd_file("moving.nii"), &moving, NULL));
-    REQUIRE_OK(mv_field_save(fd_file("field.nii"), &field, NULL));
+    REQUIRE_OK(mv_save(tu_file("field", "moving.nii"), &moving, NULL));
+    REQUIRE_OK(mv_field_save(tu_file("field", "field.nii"), &field, NULL));
     fd_warp_case(&moving, &field, MV_INTERP_LINEAR, 0, NULL, 2e-6, "linear");
     fd_warp_case(&moving, &field, MV_INTERP_LINEAR, 1, NULL, 2e-6, "linear fill");
     fd_warp_case(&moving, &field, MV_INTERP_NEAREST, 0, NULL, 0, "nearest");
@@ -175,7 +154,7 @@ MV_TEST(field, warp_matches_map_coordinates)
         REQUIRE_OK(mv_convert(&moving, &lab, MV_DT_I16, &co));
         lab.meta.scl_slope = 0.5;
         lab.meta.scl_inter = 3;
-        REQUIRE_OK(mv_save(fd_file("moving.nii"), &lab, NULL));
+        REQUIRE_OK(mv_save(tu_file("field", "moving.nii"), &lab, NULL));
         fd_warp_case(&lab, &field, MV_INTERP_NEAREST, 0, NULL, 0, "int16 nearest");
         fd_warp_case(&lab, &field, MV_INTERP_LINEAR, 0, NULL, 2e-6, "int16 scaled linear");
         mv_free(&lab);
@@ -199,8 +178,8 @@ MV_TEST(field, warp_2d_matches_map_coordinates)
     REQUIRE_OK(mv_field_alloc(&field, &fixed, 0, NULL));
     EXPECT_EQ_INT(field.dim[4], 2);
     fd_smooth(&field, 3.0, 0.7);
-    REQUIRE_OK(mv_save(fd_file("moving.nii"), &moving, NULL));
-    REQUIRE_OK(mv_field_save(fd_file("field.nii"), &field, NULL));
+    REQUIRE_OK(mv_save(tu_file("field", "moving.nii"), &moving, NULL));
+    REQUIRE_OK(mv_field_save(tu_file("field", "field.nii"), &field, NULL));
     fd_warp_case(&moving, &field, MV_INTERP_LINEAR, 0, NULL, 2e-6, "2D linear");
     fd_warp_case(&moving, &field, MV_INTERP_NEAREST, 1, NULL, 0, "2D nearest fill");
     fd_warp_case(&moving, &field, MV_INTERP_CUBIC, 0, (const double(*)[4])M2, 1e-5, "2D cubic + matrix");
@@ -221,16 +200,16 @@ MV_TEST(field, simpleitk_reads_medvol_field)
     if (!tu_python("numpy nibabel")) SKIP("needs /usr/bin/python3 with numpy and nibabel");
     if (!tu_python("SimpleITK")) SKIP("needs SimpleITK in /usr/bin/python3 (pip install SimpleITK)");
     REQUIRE(fd_pair(&fixed, &moving, &field, 2.5));
-    REQUIRE_OK(mv_save(fd_file("moving.nii"), &moving, NULL));
-    REQUIRE_OK(mv_field_save(fd_file("field.nii"), &field, NULL));
+    REQUIRE_OK(mv_save(tu_file("field", "moving.nii"), &moving, NULL));
+    REQUIRE_OK(mv_field_save(tu_file("field", "field.nii"), &field, NULL));
     for (pass = 0; pass < 2; pass++) {
         mv_vol_init(&out);
         REQUIRE_OK(mv_field_warp(&moving, &field, pass ? fd_M : NULL, &out, &o));
-        REQUIRE_OK(mv_save(fd_file("w.nii"), &out, NULL));
+        REQUIRE_OK(mv_save(tu_file("field", "w.nii"), &out, NULL));
         mv_free(&out);
         margs[0] = 0;
         if (pass) fd_mat_args(margs, sizeof(margs), fd_M);
-        snprintf(args, sizeof(args), "sitk_warp %s w%s", fd_dir(), margs);
+        snprintf(args, sizeof(args), "sitk_warp %s w%s", tu_dir("field"), margs);
         REQUIRE(fd_py(args, v, 3, &skip) || skip);
         if (skip) SKIP("SimpleITK not importable");
         EXPECT_MSG(v[1] > 1000, "only %g voxels compared", v[1]);
@@ -249,14 +228,14 @@ MV_TEST(field, simpleitk_reads_medvol_field)
         REQUIRE(fd_image(&fixed, fd, FA, 3) && fd_image(&moving, md, MA, 4));
         REQUIRE_OK(mv_field_alloc(&field, &fixed, 0, NULL));
         fd_smooth(&field, 3.0, 0.7);
-        REQUIRE_OK(mv_save(fd_file("moving.nii"), &moving, NULL));
-        REQUIRE_OK(mv_field_save(fd_file("field.nii"), &field, NULL));
+        REQUIRE_OK(mv_save(tu_file("field", "moving.nii"), &moving, NULL));
+        REQUIRE_OK(mv_field_save(tu_file("field", "field.nii"), &field, NULL));
         mv_vol_init(&out);
         REQUIRE_OK(mv_field_warp(&moving, &field, (const double(*)[4])M2, &out, &o));
-        REQUIRE_OK(mv_save(fd_file("w.nii"), &out, NULL));
+        REQUIRE_OK(mv_save(tu_file("field", "w.nii"), &out, NULL));
         mv_free(&out);
         fd_mat_args(margs, sizeof(margs), (const double(*)[4])M2);
-        snprintf(args, sizeof(args), "sitk_warp %s w%s", fd_dir(), margs);
+        snprintf(args, sizeof(args), "sitk_warp %s w%s", tu_dir("field"), margs);
         REQUIRE(fd_py(args, v, 3, &skip));
         EXPECT_MSG(v[1] > 500, "2D: only %g voxels compared", v[1]);
         EXPECT_MSG(v[0] <= 2e-5 * v[2], "2D: SimpleITK differs by %g (range %g)", v[0], v[2]);
@@ -276,14 +255,14 @@ MV_TEST(field, simpleitk_field_loads_in_medvol)
     if (!tu_python("numpy nibabel")) SKIP("needs /usr/bin/python3 with numpy and nibabel");
     if (!tu_python("SimpleITK")) SKIP("needs SimpleITK in /usr/bin/python3 (pip install SimpleITK)");
     REQUIRE(fd_pair(&fixed, &moving, &mf, 0));
-    REQUIRE_OK(mv_save(fd_file("fixed.nii"), &fixed, NULL));
-    REQUIRE_OK(mv_save(fd_file("moving.nii"), &moving, NULL));
+    REQUIRE_OK(mv_save(tu_file("field", "fixed.nii"), &fixed, NULL));
+    REQUIRE_OK(mv_save(tu_file("field", "moving.nii"), &moving, NULL));
     fd_mat_args(margs, sizeof(margs), fd_M);
-    snprintf(args, sizeof(args), "sitk_field %s%s", fd_dir(), margs);
+    snprintf(args, sizeof(args), "sitk_field %s%s", tu_dir("field"), margs);
     REQUIRE(fd_py(args, v, 1, &skip) || skip);
     if (skip) SKIP("SimpleITK not importable");
     mv_vol_init(&sf);
-    REQUIRE_OK(mv_field_load(fd_file("sitk_field.nii"), &sf, NULL));
+    REQUIRE_OK(mv_field_load(tu_file("field", "sitk_field.nii"), &sf, NULL));
     REQUIRE_OK(mv_field_check(&sf, &fixed));
     /* the same affine as a medvol field: the LPS convention both ways */
     REQUIRE_OK(mv_field_add_affine_into(NULL, fd_M, &mf, NULL));
@@ -295,8 +274,8 @@ MV_TEST(field, simpleitk_field_loads_in_medvol)
     EXPECT_MSG(maxd <= 1e-4, "SimpleITK's affine field differs from mv_field_add_affine_into by %g mm", maxd);
     mv_vol_init(&out);
     REQUIRE_OK(mv_field_warp(&moving, &sf, NULL, &out, NULL));
-    REQUIRE_OK(mv_load(fd_file("sitk_warped.nii"), &want, NULL));
-    REQUIRE_OK(mv_load(fd_file("sitk_mask.nii"), &mask, NULL));
+    REQUIRE_OK(mv_load(tu_file("field", "sitk_warped.nii"), &want, NULL));
+    REQUIRE_OK(mv_load(tu_file("field", "sitk_mask.nii"), &mask, NULL));
     n = (size_t)mv_vol_count(&out);
     REQUIRE(n == (size_t)mv_vol_count(&want) && n == (size_t)mv_vol_count(&mask));
     for (i = 0; i < n; i++) {
@@ -333,12 +312,12 @@ MV_TEST(field, compose_matches_scipy_and_affines)
     fd_smooth(&d1, 1.7, 1.1);
     REQUIRE_OK(mv_field_alloc(&comp, &fixed, 3, NULL));
     REQUIRE_OK(mv_field_compose_into(&d1, &d2, &comp, NULL));
-    REQUIRE_OK(mv_field_save(fd_file("d1.nii"), &d1, NULL));
-    REQUIRE_OK(mv_field_save(fd_file("d2.nii"), &d2, NULL));
-    REQUIRE_OK(mv_field_save(fd_file("comp.nii"), &comp, NULL));
+    REQUIRE_OK(mv_field_save(tu_file("field", "d1.nii"), &d1, NULL));
+    REQUIRE_OK(mv_field_save(tu_file("field", "d2.nii"), &d2, NULL));
+    REQUIRE_OK(mv_field_save(tu_file("field", "comp.nii"), &comp, NULL));
     {
         char args[1100];
-        snprintf(args, sizeof(args), "compose %s", fd_dir());
+        snprintf(args, sizeof(args), "compose %s", tu_dir("field"));
         REQUIRE(fd_py(args, v, 1, &skip));
         EXPECT_MSG(v[0] <= 2e-5, "composition differs from map_coordinates by %g mm", v[0]);
     }
@@ -565,9 +544,9 @@ MV_TEST(field, jacobian_matches_numpy)
     REQUIRE(fd_pair(&fixed, &moving, &f, 1.5));
     mv_vol_init(&jac);
     REQUIRE_OK(mv_field_jacobian(&f, &jac, NULL));
-    REQUIRE_OK(mv_field_save(fd_file("field.nii"), &f, NULL));
-    REQUIRE_OK(mv_save(fd_file("jac.nii"), &jac, NULL));
-    snprintf(args, sizeof(args), "jac %s", fd_dir());
+    REQUIRE_OK(mv_field_save(tu_file("field", "field.nii"), &f, NULL));
+    REQUIRE_OK(mv_save(tu_file("field", "jac.nii"), &jac, NULL));
+    snprintf(args, sizeof(args), "jac %s", tu_dir("field"));
     REQUIRE(fd_py(args, v, 3, &skip));
     EXPECT_MSG(v[0] <= 1e-5, "Jacobian differs from numpy by %g", v[0]);
     REQUIRE_OK(mv_field_folds(&f, &folds, &mn, NULL));
@@ -577,8 +556,8 @@ MV_TEST(field, jacobian_matches_numpy)
     fd_smooth(&f, 6.0, 0.3);
     mv_free(&jac);
     REQUIRE_OK(mv_field_jacobian(&f, &jac, NULL));
-    REQUIRE_OK(mv_field_save(fd_file("field.nii"), &f, NULL));
-    REQUIRE_OK(mv_save(fd_file("jac.nii"), &jac, NULL));
+    REQUIRE_OK(mv_field_save(tu_file("field", "field.nii"), &f, NULL));
+    REQUIRE_OK(mv_save(tu_file("field", "jac.nii"), &jac, NULL));
     REQUIRE(fd_py(args, v, 3, &skip));
     EXPECT_MSG(v[0] <= 1e-4, "Jacobian differs from numpy by %g", v[0]);
     REQUIRE_OK(mv_field_folds(&f, &folds, &mn, NULL));
@@ -623,9 +602,9 @@ MV_TEST(field, jacobian_2d)
     if (tu_python("numpy nibabel")) {
         fd_smooth(&f, 1.0, 0.5);
         REQUIRE_OK(mv_field_jacobian_into(&f, &jac, NULL));
-        REQUIRE_OK(mv_field_save(fd_file("field.nii"), &f, NULL));
-        REQUIRE_OK(mv_save(fd_file("jac.nii"), &jac, NULL));
-        snprintf(args, sizeof(args), "jac %s", fd_dir());
+        REQUIRE_OK(mv_field_save(tu_file("field", "field.nii"), &f, NULL));
+        REQUIRE_OK(mv_save(tu_file("field", "jac.nii"), &jac, NULL));
+        snprintf(args, sizeof(args), "jac %s", tu_dir("field"));
         REQUIRE(fd_py(args, v, 3, &skip));
         EXPECT_MSG(v[0] <= 1e-5, "2D Jacobian differs from numpy by %g", v[0]);
     }
@@ -689,17 +668,17 @@ MV_TEST(field, files_round_trip)
 {
     mv_vol fixed, moving, f, back, img;
     REQUIRE(fd_pair(&fixed, &moving, &f, 2.0));
-    REQUIRE_OK(mv_field_save(fd_file("rt.nii.gz"), &f, NULL));
+    REQUIRE_OK(mv_field_save(tu_file("field", "rt.nii.gz"), &f, NULL));
     mv_vol_init(&back);
-    REQUIRE_OK(mv_field_load(fd_file("rt.nii.gz"), &back, NULL));
+    REQUIRE_OK(mv_field_load(tu_file("field", "rt.nii.gz"), &back, NULL));
     REQUIRE_OK(mv_field_check(&back, &fixed));
     EXPECT(memcmp(back.data, f.data, mv_vol_bytes(&f)) == 0);
     EXPECT_EQ_INT(back.meta.intent_code, 1007);
     EXPECT_EQ_INT(back.ndim, 5);
     /* a plain image is not a field: the detail names the file */
-    REQUIRE_OK(mv_save(fd_file("img.nii"), &fixed, NULL));
+    REQUIRE_OK(mv_save(tu_file("field", "img.nii"), &fixed, NULL));
     mv_vol_init(&img);
-    EXPECT_STATUS(mv_field_load(fd_file("img.nii"), &img, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_field_load(tu_file("field", "img.nii"), &img, NULL), MV_ERR_INVALID_ARG);
     EXPECT(strstr(mv_last_error(), "img.nii") != NULL);
     mv_free(&fixed);
     mv_free(&moving);

@@ -74,6 +74,45 @@ const char *tu_path(const char *name)
     return p;
 }
 
+const char *tu_dir(const char *area)
+{
+    static char dir[4][1024];
+    static int k;
+    k = (k + 1) & 3;
+    snprintf(dir[k], sizeof(dir[k]), "%s", tu_path(area));
+    if (mkdir(dir[k], 0755) != 0 && errno != EEXIST) return NULL;
+    return dir[k];
+}
+
+const char *tu_file(const char *area, const char *name)
+{
+    static char p[4][1200];
+    static int k;
+    k = (k + 1) & 3;
+    snprintf(p[k], sizeof(p[k]), "%s/%s", tu_dir(area), name);
+    return p[k];
+}
+
+const char *tu_regdata(void)
+{
+    static int state = 0;
+    static char why[512];
+    if (state == 0) {
+        char out[512];
+        state = 2;
+        if (!tu_python("numpy scipy nibabel")) {
+            snprintf(why, sizeof(why), "python3 with numpy, scipy and nibabel not found");
+        } else if (tu_run_py("reg_data.py", "build/regdata", out, sizeof(out)) != 0) {
+            snprintf(why, sizeof(why), "tests/py/reg_data.py failed: %.400s", out);
+        } else if (strncmp(out, "ok", 2) != 0) {
+            snprintf(why, sizeof(why), "%.500s", out);
+        } else {
+            state = 1;
+        }
+    }
+    return state == 1 ? NULL : why;
+}
+
 const char *tu_data_dir(void)
 {
     static const char *cands[] = {NULL, "../shared/data", "../../shared/data"};

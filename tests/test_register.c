@@ -268,26 +268,6 @@ MV_TEST(register, threads_and_seed_identical)
 
 /* ---- real images moved by known transforms ---- */
 
-static const char *reg_data(void)
-{
-    static int state = 0;
-    static char why[512];
-    if (state == 0) {
-        char out[512];
-        state = 2;
-        if (!tu_python("numpy scipy nibabel")) {
-            snprintf(why, sizeof(why), "python3 with numpy, scipy and nibabel not found");
-        } else if (tu_run_py("reg_data.py", "build/regdata", out, sizeof(out)) != 0) {
-            snprintf(why, sizeof(why), "tests/py/reg_data.py failed: %.400s", out);
-        } else if (strncmp(out, "ok", 2) != 0) {
-            snprintf(why, sizeof(why), "%.500s", out);
-        } else {
-            state = 1;
-        }
-    }
-    return state == 1 ? NULL : why;
-}
-
 typedef struct reg_case {
     const char *name;
     mv_transform_type type;
@@ -371,7 +351,7 @@ MV_TEST(register, recovers_known_transforms_3d_brain)
         {"brain3d_affine", MV_TRANSFORM_AFFINE, MV_METRIC_NCC, NULL, 0.1, 0.2},
         {"brain3d_mi", MV_TRANSFORM_RIGID, MV_METRIC_MI, NULL, 0.1, 0.2}, /* non-monotonic intensity remap */
     };
-    const char *why = reg_data();
+    const char *why = tu_regdata();
     if (why) SKIP("%s", why);
     run_cases(cs, 3);
 }
@@ -384,7 +364,7 @@ MV_TEST(register, recovers_known_transforms_2d_slices)
         {"slice2d_t1pd", MV_TRANSFORM_RIGID, MV_METRIC_MI, "4x2x1", 0.1, 0.2}, /* T1 onto PD */
         {"slice2d_pd", MV_TRANSFORM_AFFINE, MV_METRIC_LNCC, "4x2x1", 0.1, 0.2},
     };
-    const char *why = reg_data();
+    const char *why = tu_regdata();
     if (why) SKIP("%s", why);
     {
         FILE *f = fopen("build/regdata/slice2d_pd_fixed.nii", "rb");
@@ -469,7 +449,7 @@ MV_TEST(register, simpleitk_applies_the_tfm)
     double T[4][4];
     mv_resample_opts ro = MV_ZERO_INIT;
     char args[2048], out[512];
-    const char *why = reg_data();
+    const char *why = tu_regdata();
     double maxdiff = -1, range = 0;
     if (why) SKIP("%s", why);
     if (!tu_python("SimpleITK numpy nibabel")) SKIP("python3 module SimpleITK not installed");

@@ -13,46 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *sy_dir(void)
-{
-    static char dir[1024];
-    char cmd[1100];
-    snprintf(dir, sizeof(dir), "%s", tu_path("syn"));
-    snprintf(cmd, sizeof(cmd), "mkdir -p %s", dir);
-    if (system(cmd) != 0) return NULL;
-    return dir;
-}
-
-static const char *sy_file(const char *name)
-{
-    static char p[4][1200];
-    static int k;
-    k = (k + 1) & 3;
-    snprintf(p[k], sizeof(p[k]), "%s/%s", sy_dir(), name);
-    return p[k];
-}
-
-/* the registration pairs' folder (tests/py/reg_data.py, cached in build/regdata) */
-static const char *sy_regdata(void)
-{
-    static int state = 0;
-    static char why[512];
-    if (state == 0) {
-        char out[512];
-        state = 2;
-        if (!tu_python("numpy scipy nibabel")) {
-            snprintf(why, sizeof(why), "python3 with numpy, scipy and nibabel not found");
-        } else if (tu_run_py("reg_data.py", "build/regdata", out, sizeof(out)) != 0) {
-            snprintf(why, sizeof(why), "tests/py/reg_data.py failed: %.400s", out);
-        } else if (strncmp(out, "ok", 2) != 0) {
-            snprintf(why, sizeof(why), "%.500s", out);
-        } else {
-            state = 1;
-        }
-    }
-    return state == 1 ? NULL : why;
-}
-
 static int sy_load(const char *name, mv_vol *v)
 {
     mv_load_opts lo = MV_ZERO_INIT;
@@ -119,11 +79,11 @@ static void sy_lncc_case(const mv_vol *f, const mv_vol *m, int radius, const cha
     REQUIRE_OK(mv_vol_copy(f, &dm));
     o.radius = radius;
     REQUIRE_OK(mv_lncc_into(f, m, &S, &df, &dm, &o));
-    REQUIRE_OK(mv_save(sy_file("f.nii"), f, NULL));
-    REQUIRE_OK(mv_save(sy_file("m.nii"), m, NULL));
-    REQUIRE_OK(mv_save(sy_file("df.nii"), &df, NULL));
-    REQUIRE_OK(mv_save(sy_file("dm.nii"), &dm, NULL));
-    snprintf(args, sizeof(args), "lncc %s %d %.17g", sy_dir(), radius, S);
+    REQUIRE_OK(mv_save(tu_file("syn", "f.nii"), f, NULL));
+    REQUIRE_OK(mv_save(tu_file("syn", "m.nii"), m, NULL));
+    REQUIRE_OK(mv_save(tu_file("syn", "df.nii"), &df, NULL));
+    REQUIRE_OK(mv_save(tu_file("syn", "dm.nii"), &dm, NULL));
+    snprintf(args, sizeof(args), "lncc %s %d %.17g", tu_dir("syn"), radius, S);
     REQUIRE(tu_run_py("ref_syn.py", args, out, sizeof(out)) == 0);
     if (strncmp(out, "ok", 2) != 0) fprintf(stderr, "ref_syn.py: %s\n", out);
     REQUIRE(strncmp(out, "ok", 2) == 0);
@@ -387,7 +347,7 @@ MV_TEST(syn, recovers_known_field_3d)
     mv_syn_result r1, r2;
     sy_err e;
     sy_cancel cc = {0, 0, 0};
-    const char *why = sy_regdata();
+    const char *why = tu_regdata();
     if (why) SKIP("%s", why);
     REQUIRE(sy_brain(&F));
     o.progress = sy_progress;
@@ -436,7 +396,7 @@ MV_TEST(syn, recovers_known_field_2d)
     mv_syn_opts o = MV_ZERO_INIT;
     mv_syn_result r;
     sy_err e;
-    const char *why = sy_regdata();
+    const char *why = tu_regdata();
     if (why) SKIP("%s", why);
     REQUIRE(sy_load("slice2d_pd_fixed.nii", &F));
     sy_case(&F, 5.0, 0, &o, &r, &e, NULL, 0);
@@ -468,7 +428,7 @@ MV_TEST(syn, local_intensity_change)
     mv_syn_opts o = MV_ZERO_INIT;
     mv_syn_result r;
     sy_err e, em, ed;
-    const char *why = sy_regdata();
+    const char *why = tu_regdata();
     if (why) SKIP("%s", why);
     REQUIRE(sy_load("slice2d_pd_fixed.nii", &F));
     sy_case(&F, 5.0, 0.4, &o, &r, &e, NULL, 0);
@@ -498,7 +458,7 @@ MV_TEST(syn, init_matrix)
     double err = 0, big = 0;
     size_t v, nv;
     int64_t i, j, X, Y;
-    const char *why = sy_regdata();
+    const char *why = tu_regdata();
     if (why) SKIP("%s", why);
     REQUIRE(sy_load("slice2d_pd_fixed.nii", &F));
     X = F.dim[0], Y = F.dim[1];

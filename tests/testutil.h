@@ -9,6 +9,13 @@
 
 /* build/test-tmp-<pid>/name, created on first use */
 const char *tu_path(const char *name);
+/* build/test-tmp-<pid>/area, made as a folder (NULL if it cannot be), and a
+   file in it (four rotating buffers: up to four paths alive at once) */
+const char *tu_dir(const char *area);
+const char *tu_file(const char *area, const char *name);
+/* NULL when the registration pairs of tests/py/reg_data.py are in
+   build/regdata (made once, cached), else why they are not */
+const char *tu_regdata(void);
 /* the shared data folder (MEDVOL_DATA, else ../shared/data from the repo
    root, else ../../shared/data); NULL if absent */
 const char *tu_data_dir(void);
