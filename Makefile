@@ -172,7 +172,7 @@ SLOW_TESTS := transport.lateral_spread transport.pstar_range transport.conservat
   integrity.thread_errors mri.phantom_and_sense stats.deterministic bspline.recovers bspline.cost_gradient \
   bspline.field_matches syn.recovers syn.local_intensity syn.init_matrix syn.lncc_matches regspeed.auto_sampling \
   regspeed.finest_level recon.cgsense_matches_bart recon.ecalib_matches_bart recon.grappa_bart_phantom \
-  recon.grappa_medvol_phantom
+  recon.grappa_medvol_phantom nufft.threads_identical
 SKIP_SLOW := $(addprefix --skip ,$(SLOW_TESTS))
 
 test-quick: $(BUILD)/tests-default

@@ -230,12 +230,15 @@ MV_TEST(nufft, toeplitz_matches_normal_operator)
 
 MV_TEST(nufft, threads_identical)
 {
-    int64_t N[3] = {64, 64, 1}, m = 40000, nvox = 64 * 64, nc = 3;
+    /* sizes past MV__PAR_MIN_BYTES (4 MiB) in every threaded stage (sort:
+       32 B per point, spread/interp: 64 B per point, the grid: 8 B per cell
+       and coil), so 2 and 3 threads really split the work */
+    int64_t N[3] = {512, 512, 1}, m = 200000, nvox = 512 * 512, nc = 3;
     float *coords = random_coords(N, m, 11), *img = (float *)malloc((size_t)(8 * nvox * nc)),
           *k1 = (float *)malloc((size_t)(8 * m * nc)), *k2 = (float *)malloc((size_t)(8 * m * nc)),
           *i1 = (float *)malloc((size_t)(8 * nvox * nc)), *i2 = (float *)malloc((size_t)(8 * nvox * nc));
     int th[3] = {1, 2, 3}, t;
-    int64_t N3[3] = {20, 18, 16};
+    int64_t N3[3] = {48, 40, 36};
     fill_cplx(img, nvox * nc, 3);
     for (t = 0; t < 3; t++) {
         mv_nufft_opts o = MV_ZERO_INIT;
@@ -253,17 +256,17 @@ MV_TEST(nufft, threads_identical)
     }
     /* 3D: slabs of the z axis */
     free(coords);
-    coords = random_coords(N3, 30000, 12);
+    coords = random_coords(N3, 200000, 12);
     for (t = 0; t < 2; t++) {
         mv_nufft_opts o = MV_ZERO_INIT;
         mv_nufft_plan *p = NULL;
         o.threads = t ? 2 : 1;
-        REQUIRE_OK(mv_nufft_plan_make(&p, N3, coords, 30000, &o));
-        fill_cplx(k1, 30000, 5);
+        REQUIRE_OK(mv_nufft_plan_make(&p, N3, coords, 200000, &o));
+        fill_cplx(k1, 200000, 5);
         EXPECT_OK(mv_nufft_execute(p, 1, k1, t ? i2 : i1, 1));
         mv_nufft_plan_free(p);
     }
-    EXPECT_MSG(memcmp(i1, i2, (size_t)(8 * 20 * 18 * 16)) == 0, "3D adjoint differs between 1 and 2 threads");
+    EXPECT_MSG(memcmp(i1, i2, (size_t)(8 * 48 * 40 * 36)) == 0, "3D adjoint differs between 1 and 2 threads");
     free(coords);
     free(img);
     free(k1);
