@@ -29,7 +29,7 @@ ifneq ($(wildcard /usr/include/fftw3.h),)
 EXAMPLES += $(BUILD)/profile_fft_vs_fftw
 endif
 
-.PHONY: bench-register all install uninstall test-install test-tsan run bench bench-quick bench-check bench-baseline bench-setup bench-gzip bench-fft test-large test test-quick test-tools test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
+.PHONY: bench-register bench-analysis bench-morph all install uninstall test-install test-tsan run bench bench-quick bench-check bench-baseline bench-setup bench-gzip bench-fft test-large test test-quick test-tools test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
         test-all test-symbols test-fuzz-replay test-march fuzz clean cuda test-cuda test-cuda-symbols
 all: $(EXAMPLES)
 
@@ -106,15 +106,26 @@ bench-fft: $(BUILD)/fft_bench
 # packages; never part of make test. BENCH_ARGS passes flags to bench/bench.py
 # (e.g. BENCH_ARGS="--large" or "--only znorm").
 BENCH_PY  := bench/.venv/bin/python
-# FFT and MRI rows: bench/mvbench_mri.c; the resample shim only once medvol.h has the resample API
-MVB_SRC   := bench/mvbench.c bench/mvbench_mri.c $(shell grep -q 'mv_resample_shape' medvol.h && echo bench/mvbench_resample.c)
-$(BUILD)/libmvbench.so: bench/mvbench.c bench/mvbench_mri.c bench/mvbench_resample.c bench/mvbench.h medvol.h | $(BUILD)
+# FFT and MRI rows: bench/mvbench_mri.c; the resample shim only once medvol.h has the resample API;
+# labels, EDT and erosion for bench/morph_vs_peers.py: bench/mvbench_morph.c
+MVB_SRC   := bench/mvbench.c bench/mvbench_mri.c bench/mvbench_morph.c \
+             $(shell grep -q 'mv_resample_shape' medvol.h && echo bench/mvbench_resample.c)
+$(BUILD)/libmvbench.so: bench/mvbench.c bench/mvbench_mri.c bench/mvbench_resample.c bench/mvbench_morph.c bench/mvbench.h \
+                        medvol.h | $(BUILD)
 	$(CC) -O2 -fPIC -shared -std=c99 -Wall -Wextra -Wpedantic -Wmissing-prototypes $(XFLAGS) $(TOOLDEF) \
 	  -o $@ $(MVB_SRC) $(LDLIBS)
 # linear registration beside elastix, SimpleITK and greedy (bench/register_bench.py; Debian's python3 with
 # SimpleITK and picsl_greedy from PyPI, elastix from Debian): wall time and TRE on a real brain moved by known transforms
 bench-register: $(BUILD)/mvtool
 	/usr/bin/python3 bench/register_bench.py $(BENCH_ARGS)
+# the analysis kernels beside numpy and multipletau, outputs checked first (bench/analysis_bench.py;
+# Debian's python3 with numpy and multipletau; ctypes on build/libmedvol_bench.so)
+bench-analysis:
+	/usr/bin/python3 bench/analysis_bench.py $(BENCH_ARGS)
+# labelling, EDT and ball erosion beside scipy.ndimage, scikit-image, cc3d, edt, SimpleITK (and MONAI /
+# TorchIO where importable): Debian's python3 (bench/morph_vs_peers.py says what to pip install)
+bench-morph: $(BUILD)/libmvbench.so
+	/usr/bin/python3 bench/morph_vs_peers.py $(BENCH_ARGS)
 bench-setup:
 	@bench/setup.sh
 bench: bench-setup $(BUILD)/libmvbench.so
@@ -172,7 +183,7 @@ SLOW_TESTS := transport.lateral_spread transport.pstar_range transport.conservat
   integrity.thread_errors mri.phantom_and_sense stats.deterministic bspline.recovers bspline.cost_gradient \
   bspline.field_matches syn.recovers syn.local_intensity syn.init_matrix syn.lncc_matches regspeed.auto_sampling \
   regspeed.finest_level recon.cgsense_matches_bart recon.ecalib_matches_bart recon.grappa_bart_phantom \
-  recon.grappa_medvol_phantom nufft.threads_identical
+  recon.grappa_medvol_phantom recon.cgsense_nc_matches_bart nufft.threads_identical morph.isa_and_threads_identical
 SKIP_SLOW := $(addprefix --skip ,$(SLOW_TESTS))
 
 test-quick: $(BUILD)/tests-default

@@ -346,6 +346,10 @@ API TOUR
    mv_nufft_toeplitz_make / _apply[_into] give A^H W A by FFT convolution on
    the 2N grid (for CG-SENSE); mv_dcf the radial ramp or Pipe-Menon weights
    in k-space area units, applied to every coil by mv_kspace_weight.
+   mv_cgsense_nc is BART's `pics -l2 -t` (CG on the Toeplitz normal
+   operator); mv_cgsense_plan_make + mv_cgsense_run reconstruct a 4D series
+   of slices or time points in chunks through read / write callbacks
+   (>>api-recon).
 
    Registration. mv_register_linear finds the transform T that maps a FIXED
    world point (RAS mm) to the MOVING world point (ITK, elastix, greedy):
@@ -1352,21 +1356,32 @@ typedef struct mv_label_opts {
     int64_t min_size;       /* drop components of fewer voxels (0: keep all) */
     int64_t largest;        /* keep only the n largest (0: all); equal sizes: the
                                first in NIBABEL order wins */
+    void *scratch;          /* mv_label_scratch_size bytes, 64-byte aligned: the
+                               work space of the call (NULL: allocated) */
+    size_t scratch_size;    /* bytes at scratch (MV_ERR_BUFFER_TOO_SMALL if fewer) */
     int threads;
     void *alloc_ctx;
 } mv_label_opts;
 
 /* Labels the connected components of the foreground of in: out is int32, 0
    for background, 1..*nlabels (after min_size and largest, renumbered
-   without gaps in opts->order). Union-find over runs of rows, slabs of z on
-   threads merged at their borders; identical for any thread count.
-   mv_label allocates out (int32, in's geometry and metadata, scl 1/0);
-   mv_label_into writes out->data (int32, in's dims; not in's buffer).
-   MV_ERR_UNSUPPORTED: 4D, complex/RGB, or more than 2^31 - 1 runs.
-   allocates: scratch (4 bytes per two voxels at most, and 16 bytes per
-   component per thread), plus out for mv_label. thread-safe: yes. */
+   without gaps in opts->order). Union-find over the runs of the rows (found
+   64 voxels at a time), slabs of z on threads joined at their borders;
+   identical for any thread count. mv_label allocates out (int32, in's
+   geometry and metadata, scl 1/0); mv_label_into writes out->data (int32,
+   in's dims; not in's buffer). MV_ERR_UNSUPPORTED: 4D, complex/RGB, or more
+   than 2^31 - 1 possible runs (rows x (X + 1) / 2).
+   allocates: out (mv_label) and, unless opts->scratch, the scratch: 4 bytes
+   a possible run (reserved, touched as used) and 8 a run, 16 a row, and with
+   a ranking (order other than MEMORY, or a filter) 28 bytes a component;
+   mv_label_scratch_size gives the worst case (a component per possible
+   run: 38 bytes per two voxels). thread-safe: yes. */
 MVDEF mv_status mv_label(const mv_vol *in, mv_vol *out, int64_t *nlabels, const mv_label_opts *opts);
 MVDEF mv_status mv_label_into(const mv_vol *in, mv_vol *out, int64_t *nlabels, const mv_label_opts *opts);
+/* Scratch bytes mv_label / mv_label_into need for in with these options
+   (the thread count and the ranking are part of it: pass the same opts);
+   0 for arguments they would reject. allocates: no. */
+MVDEF size_t mv_label_scratch_size(const mv_vol *in, const mv_label_opts *opts);
 /* Voxel counts of the labels of an integer label volume: counts[v] for
    label v = 0..n-1 (np.bincount(labels.ravel(), minlength=n)[:n]); labels
    outside 0..n-1 (negative, >= n) are not counted and *outside gets their
@@ -1389,21 +1404,32 @@ typedef struct mv_edt_opts {
     int squared;         /* squared distances (no square root) */
     int voxel_units;     /* spacing 1 on every axis (default: in->spacing, mm) */
     double spacing[3];   /* if nonzero: the spacing of axes 0..2 (scipy sampling) */
+    void *scratch;       /* mv_edt_scratch_size bytes, 64-byte aligned (NULL: allocated) */
+    size_t scratch_size;
     int threads;
     void *alloc_ctx;
 } mv_edt_opts;
 
-/* Exact Euclidean distance transform (Felzenszwalb-Huttenlocher, separable
-   lower envelopes in float64): for each foreground voxel the distance to the
-   nearest background voxel, 0 on background, as scipy.ndimage.
-   distance_transform_edt(m, sampling=spacing) (equal after rounding to
-   float32, to 1 ulp where scipy sums the squares in another order). No
-   background voxel at all: +inf everywhere foreground (scipy's result is
-   undefined there). out float32. mv_edt_into writes out->data (float32,
-   in's dims, may be in's buffer if in is unscaled float32).
-   allocates: 8 bytes per voxel of scratch, plus out for mv_edt. */
+/* Exact Euclidean distance transform: for each foreground voxel the
+   distance to the nearest background voxel, 0 on background, as
+   scipy.ndimage.distance_transform_edt(m, sampling=spacing) after rounding
+   to float32 (equal with isotropic spacing 1; otherwise to 1 ulp where the
+   squares sum in another order or the nearest voxel ties). Separable
+   (Felzenszwalb-Huttenlocher): squared distances along x from the runs of
+   each row, then along y and z by bounded minima over 16 lines at a time
+   (SIMD), with the lower envelope of parabolas for lines far from any
+   site; float32 values in voxel units when the spacing is isotropic, else
+   float64 in mm. No background voxel at all: +inf everywhere foreground
+   (scipy's result is undefined there). out float32. mv_edt_into writes
+   out->data (float32, in's dims, may be in's buffer if in is unscaled
+   float32 and the transform unsigned). allocates: out (mv_edt) and, unless
+   opts->scratch, mv_edt_scratch_size bytes: about 1 KiB x (largest dim) a
+   thread, plus 4 bytes a voxel (signed, isotropic) or 8 (anisotropic). */
 MVDEF mv_status mv_edt(const mv_vol *in, mv_vol *out, const mv_edt_opts *opts);
 MVDEF mv_status mv_edt_into(const mv_vol *in, mv_vol *out, const mv_edt_opts *opts);
+/* Scratch bytes of mv_edt / mv_edt_into for in with these options (pass the
+   same opts: the thread count is part of it); 0 for rejected arguments. */
+MVDEF size_t mv_edt_scratch_size(const mv_vol *in, const mv_edt_opts *opts);
 
 /* Binary morphology as scipy.ndimage.binary_erosion / binary_dilation /
    binary_opening / binary_closing with the same structuring element and
@@ -1420,8 +1446,7 @@ typedef enum mv_morph_op {
 /* Structuring elements. */
 typedef enum mv_se_shape {
     MV_SE_BALL = 0, /* offsets d with (d0 s0)^2 + (d1 s1)^2 + (d2 s2)^2 <= r^2 (float64,
-                       that order; s = spacing in mm with opts->mm, else 1): by a
-                       distance transform, any radius at one cost */
+                       that order; s = spacing in mm with opts->mm, else 1) */
     MV_SE_BOX,      /* |d_a| <= r_a: r_a = floor(r / s_a) voxels (floor(r) without mm);
                        separable, one pass per axis whatever the radius */
     MV_SE_CROSS     /* scipy.ndimage.generate_binary_structure(3, c) for opts->
@@ -1436,20 +1461,33 @@ typedef struct mv_morph_opts {
     int connectivity;    /* cross: 6 (default), 18 or 26 */
     int iterations;      /* cross: 0 = 1 */
     int border_value;    /* 0 (scipy's default) or 1 */
+    void *scratch;       /* mv_morph_scratch_size bytes, 64-byte aligned (NULL: allocated) */
+    size_t scratch_size;
     int threads;
     void *alloc_ctx;
 } mv_morph_opts;
 
-/* out = op(in != 0) as uint8 0/1 (scipy's bool). mv_morph allocates out
-   (uint8, in's geometry); mv_morph_into writes out->data (uint8, in's
-   dims, not in's buffer). 3D only (see AXES). allocates: scratch (up to 8
-   bytes a voxel for the ball), plus out for mv_morph. thread-safe: yes. */
+/* out = op(in != 0) as uint8 0/1 (scipy's bool). On the mask packed 64
+   voxels a word: a ball of reach up to 16 voxels is the AND / OR of its
+   rows' x-eroded / dilated segments, a box three one-axis passes, a cross
+   one pass per iteration; larger balls threshold the distance transform.
+   mv_morph allocates out (uint8, in's geometry); mv_morph_into writes
+   out->data (uint8, in's dims, not in's buffer). 3D only (see AXES).
+   allocates: out (mv_morph) and, unless opts->scratch,
+   mv_morph_scratch_size bytes (two packed masks, a bit per voxel, and
+   rings of 2 r + 1 packed slices per thread; a ball by the EDT: 4 or 8
+   bytes a voxel). thread-safe: yes. */
 MVDEF mv_status mv_morph(const mv_vol *in, mv_morph_op op, mv_vol *out, const mv_morph_opts *opts);
 MVDEF mv_status mv_morph_into(const mv_vol *in, mv_morph_op op, mv_vol *out, const mv_morph_opts *opts);
+/* Scratch bytes of mv_morph / mv_morph_into for in, op and opts (the same
+   opts: the thread count is part of it); 0 for rejected arguments. */
+MVDEF size_t mv_morph_scratch_size(const mv_vol *in, mv_morph_op op, const mv_morph_opts *opts);
 /* scipy.ndimage.binary_fill_holes(m) (holes: background not 6-connected to
    the border), uint8 out; axis 0..2: each 2D slice normal to that axis on
-   its own (4-connected, binary_fill_holes of the slice); axis -1: 3D.
-   allocates: out and a queue of 4 bytes a voxel. */
+   its own (4-connected, binary_fill_holes of the slice); axis -1: 3D. The
+   background's runs along x labelled as mv_label does (threads over slabs);
+   slices normal to x (axis 0) by a breadth-first search. allocates: out and
+   the labelling's scratch (the search: a queue of 4 bytes a voxel). */
 MVDEF mv_status mv_fill_holes(const mv_vol *in, mv_vol *out, int axis, const mv_morph_opts *opts);
 /* Grey erosion / dilation (op ERODE or DILATE) with a box of size[a] = 2 r_a
    + 1 voxels (odd), as scipy.ndimage.grey_erosion / grey_dilation(x, size=
@@ -2036,7 +2074,9 @@ MVDEF mv_status mv_phantom_kspace(const mv_vol *image, const mv_vol *sens, mv_vo
    (MV_ERR_UNSUPPORTED naming the file and dimension); trailing 1s are
    dropped (ndim >= 1), spacing is 1 and the affine the identity. A .cfl
    whose size is not the header's product times 8 is MV_ERR_TRUNCATED (short)
-   or MV_ERR_BAD_DATA (long), naming both numbers. mv_cfl_save takes a c64
+   or MV_ERR_BAD_DATA (long), naming both numbers. opts->header_only: the
+   dims only (data NULL, the .cfl not opened), for readers that stream the
+   samples themselves (mvtool pics --chunk). mv_cfl_save takes a c64
    volume, writes 16 sizes as BART does, and renames both temporaries into
    place (.cfl first, then .hdr) under mv_save's pair lock, so a reader sees
    the old pair or the new one. allocates: yes (load). thread-safe: yes. */
@@ -2208,11 +2248,16 @@ MVDEF mv_status mv_nufft(const mv_vol *traj, const mv_vol *in, mv_vol *out, int 
    = identity): T x = s^2 sum_y x(y) K(x - y) with K(d) = sum_j w_j
    exp(2 pi i k_j . d / N), applied as a circular convolution on the
    2N grid by FFT (K's transform made once by an adjoint NUFFT of the
-   weights at 2N). x and out are images c64 (Nx, Ny, Nz, ncoils); in place
-   allowed. Accuracy: the plan's tol. For CG-SENSE on non-Cartesian data:
-   build once per trajectory, then each iteration costs two FFTs of the 2N
-   grid per coil.
-   mv_nufft_toeplitz_make: weights float32 per point (npoints) or NULL.
+   weights at 2N). Only |d| <= N - 1 enters, and the Hermitian part of the
+   computed K is kept, so T is exactly self-adjoint (what CG assumes) and
+   its transform real. The FFTs are pruned to the zero padding (in 2D 3/4,
+   in 3D 7/12 of two full 2N transforms). x and out are images c64 (Nx, Ny,
+   Nz, ncoils); in place allowed; coils run in parallel (one 2N grid per
+   thread; the same bytes for any thread count). Accuracy: the plan's tol.
+   For CG-SENSE on non-Cartesian data (mv_cgsense_nc): built once per
+   trajectory, then each iteration costs the pruned FFTs per coil.
+   mv_nufft_toeplitz_make: weights float32 per point (npoints) or NULL;
+   opts: threads (0 = the plan's), alloc_ctx; tol and coils are the plan's.
    Statuses: MV_ERR_INVALID_ARG, MV_ERR_OUT_OF_MEMORY. allocates: yes /
    _apply_into no (scratch of mv_nufft_toeplitz_scratch_size(t, ncoils)
    bytes). thread-safe: yes (read-only operator, own scratch). */
@@ -2309,10 +2354,11 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    tridiagonalisation + implicit QL), the kernels with sigma_i^2 / sigma_0^2
    > threshold, their image-space Gram matrices G(p) (C x C per voxel, exact
    trigonometric interpolation of the (2k)^3 grid BART uses), then per voxel
-   the leading eigenvector(s) of G(p) by power (orthogonal) iteration, at
-   most opts.iterations (30, as BART) and stopped once converged, warm-
-   started from the previous voxel of the row; maps whose eigenvalue is
-   below crop are zero. Each map is rotated so that its projection on the
+   the leading eigenvector(s) of G(p) by BART's orthogonal iteration from
+   the unit vectors, opts.iterations (30, as BART) steps, stopped earlier
+   only where the steps left could move the vectors by less than 1e-9 (a
+   geometric bound from the step ratio; unconverged voxels run them all, so
+   they keep BART's result); maps whose eigenvalue is below crop are zero. Each map is rotated so that its projection on the
    first principal component of the calibration data is real positive
    (BART's rotphase). maps: c64 (x, y, z, C, M) (BART's layout, maps in
    dims[4]); eigenvalues (optional) f32 (x, y, z, M).
@@ -2326,15 +2372,25 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    first (and the result therefore by it: mvtool pics does the same). When
    the mask does not depend on x (Cartesian lines), A^H A only transforms
    along y (and z), half the FFT work. 2D (opts.slices: z indexes slices)
-   or 3D transforms; slices and batch volumes stream one at a time through
-   buffers of one slice (C coil images), reusing the maps and FFT plans,
-   threaded across coils (per-coil results summed in coil order: the same
-   bytes for any thread count). mv_cg_solve is the same solver over any
-   normal operator: the hook for non-Cartesian CG-SENSE. A caller computes
-   b = A^H y with its NUFFT adjoint (times conj(S), summed over coils) and
-   passes an mv_normal_op applying sum_c conj(S_c) T(S_c x), T the Toeplitz
-   embedding of the NUFFT's A^H A (>>api-nufft where present); mv_cg_solve
-   adds lambda I and iterates exactly as for Cartesian data. */
+   or 3D transforms. mv_cg_solve is the same solver over any normal
+   operator.
+   Non-Cartesian CG-SENSE (mv_cgsense_nc, BART pics -l2 -t): the same CG
+   with A = NUFFT * S (the unitary NUFFT of >>api-nufft, no density
+   weighting, as BART without -p): b = sum_c conj(S_c) NUFFT^H y_c, and
+   A^H A x = sum_c conj(S_c) T (S_c x), T the Toeplitz operator of the
+   trajectory (two pruned FFTs of the 2N grid per coil and iteration, no
+   gridding inside the loop). BART pics -t without -S divides the data by
+   the rule of mv_bart_scale_rule on |A^H y| (mv_bart_scale_estimate_nc);
+   the l2 solution is linear in the data, so that is the image divided by
+   the scale. Accuracy against BART: both NUFFTs err by ~1e-3, so the two
+   images agree to about that (tests/test_recon.c).
+   Chunked series (mv_cgsense_plan_make / _run): slices and time points
+   (items) stream through a few items' buffers with read / write callbacks,
+   reusing the maps, FFT plans, NUFFT plan and Toeplitz kernel; items run
+   side by side across threads (each on one thread), a lone item across its
+   coils (per-coil results summed in coil order: the same bytes for any
+   thread count and chunk size). mv_cgsense and mv_cgsense_nc are this
+   driver over volumes in memory. */
 
 /* Options of GRAPPA; all-zero = defaults. */
 typedef struct mv_grappa_opts {
@@ -2440,7 +2496,9 @@ typedef struct mv_cg_opts {
     void *alloc_ctx;
     int (*progress)(void *user, int iteration, double residual); /* after each; nonzero cancels */
     void *progress_user;
-    int iterations_done; /* out: iterations run by the last solve */
+    int iterations_done; /* out: iterations run by the last solve (all items: their sum) */
+    double nufft_tol; /* non-Cartesian: NUFFT and Toeplitz accuracy, 1e-6 .. 0.1 (0 = 1e-4) */
+    int64_t chunk;    /* mv_cgsense_run: items held in memory at once (0 = the thread count) */
 } mv_cg_opts;
 
 /* CG on (N + lambda I) x = b, from x = 0 (BART's conjgrad, float32 vectors,
@@ -2456,6 +2514,79 @@ MVDEF mv_status mv_cg_solve(mv_normal_op op, void *user, const float *b, float *
    FFT plans). thread-safe: yes (opts per call). */
 MVDEF mv_status mv_cgsense(const mv_vol *kspace, const mv_vol *sens, mv_vol *out, mv_cg_opts *opts);
 MVDEF mv_status mv_cgsense_into(const mv_vol *kspace, const mv_vol *sens, mv_vol *out, mv_cg_opts *opts);
+
+/* Non-Cartesian CG-SENSE, BART pics -l2 -t TRAJ (see the text above):
+   traj c64 (3, X, Y, 1) shared by every frame, or (3, X, Y, 1, d4..d6) one
+   per frame; kspace c64 (1, X, Y, C, d4..d6) (BART's layout, frames in
+   dims 4..6); sens c64 (Nx, Ny, Nz, C) (one map; its dims are the image's);
+   out c64 (Nx, Ny, Nz, d4, d5, d6). opts.slices: 2D frames, sens (Nx, Ny,
+   S, C) holds S slices, kspace dims[4] = S, frame i uses sens slice i mod
+   S, out (Nx, Ny, S, d5, d6). A shared trajectory makes one NUFFT plan and
+   Toeplitz kernel for all frames (frames run side by side, one per thread);
+   per-frame trajectories make a plan per frame. Statuses: as mv_cgsense,
+   MV_ERR_UNSUPPORTED (a 1D image). allocates: yes. thread-safe: yes. */
+MVDEF mv_status mv_cgsense_nc(const mv_vol *traj, const mv_vol *kspace, const mv_vol *sens, mv_vol *out,
+                              mv_cg_opts *opts);
+MVDEF mv_status mv_cgsense_nc_into(const mv_vol *traj, const mv_vol *kspace, const mv_vol *sens, mv_vol *out,
+                                   mv_cg_opts *opts);
+
+/* Chunked reconstructions (4D series larger than memory). An ITEM is what
+   one solve reconstructs: Cartesian 3D, one volume: k-space (x, y, z, C),
+   image (x, y, z); Cartesian with opts.slices, one slice z of volume b,
+   item b nz + z: k-space (x, y, C), image (x, y); non-Cartesian, one frame:
+   k-space (1, X, Y, C), image (Nx, Ny, Nz) (slices: (Nx, Ny)), each array
+   dense, complex64. read fills one item's k-space, write takes one item's
+   image; both run on the caller's thread, items in increasing order, and
+   return MV_OK or a status that stops the run. */
+typedef struct mv_recon_io {
+    mv_status (*read)(void *user, int64_t item, void *kspace, size_t bytes);
+    mv_status (*write)(void *user, int64_t item, const void *image, size_t bytes);
+    void *user;
+} mv_recon_io;
+
+/* A CG-SENSE plan: the maps and, for non-Cartesian data, the NUFFT plan
+   and Toeplitz kernel of one trajectory (traj c64 (3, X, Y, 1); NULL =
+   Cartesian, whose sampling pattern is taken from each item's nonzero
+   samples), made once and shared by every item. Reads opts.slices,
+   threads, nufft_tol, alloc_ctx. Keeps a pointer to sens (the caller keeps
+   it alive) and none to traj. allocates: yes. thread-safe: yes; a plan is
+   read-only once made. */
+typedef struct mv_cgsense_plan mv_cgsense_plan;
+MVDEF mv_status mv_cgsense_plan_make(mv_cgsense_plan **plan, const mv_vol *sens, const mv_vol *traj,
+                                     const mv_cg_opts *opts);
+/* Complex samples of one item's k-space and image, and the sens slices
+   (items cycle through them with opts.slices; 1 otherwise). allocates: no. */
+MVDEF mv_status mv_cgsense_plan_info(const mv_cgsense_plan *plan, int64_t *kspace_count, int64_t *image_count,
+                                     int64_t *slices);
+MVDEF void mv_cgsense_plan_free(mv_cgsense_plan *plan);
+
+/* Reconstructs nitems items through io: rounds of opts.chunk items (0 =
+   the thread count) are read, solved side by side (one item per thread,
+   each solve on one thread; an item alone uses every thread), then
+   written, so memory holds chunk items' k-space and images plus one set of
+   work buffers per thread (coil images, CG vectors, FFT grids), whatever
+   nitems is. Every item's bytes are the same for any thread count and
+   chunk. progress: after each CG iteration when items run one at a time;
+   once per item (its iterations, its final ||r|| / ||A^H y||) when a round
+   runs side by side; always on the caller's thread; nonzero cancels after
+   the round (MV_ERR_CANCELLED). opts.iterations_done: the sum over items.
+   allocates: yes (the round's buffers). thread-safe: yes (opts per call). */
+MVDEF mv_status mv_cgsense_run(const mv_cgsense_plan *plan, int64_t nitems, const mv_recon_io *io, mv_cg_opts *opts);
+
+/* A^H y of one item (the CG's right-hand side): kspace and image as the
+   item layout above. allocates: yes (work buffers). thread-safe: yes. */
+MVDEF mv_status mv_cgsense_adjoint(const mv_cgsense_plan *plan, int64_t item, const void *kspace, void *image);
+
+/* BART's scale rule (estimate_scaling_norm): mag (n magnitudes) sorted in
+   place; p90 unless max - p90 >= 2 (p90 - median), then max. allocates: no. */
+MVDEF mv_status mv_bart_scale_rule(float *mag, int64_t n, double *scale);
+
+/* BART pics -t's data scale: the rule on |A^H y| over every frame (exact:
+   BART does the same with its own NUFFT, so the two agree to the NUFFT's
+   accuracy). Arguments as mv_cgsense_nc (opts: slices, nufft_tol,
+   threads). allocates: yes. */
+MVDEF mv_status mv_bart_scale_estimate_nc(const mv_vol *traj, const mv_vol *kspace, const mv_vol *sens, double *scale,
+                                          const mv_cg_opts *opts);
 
 /* BART's pics data scale (estimate_scaling): the RSS image of the centred
    fully sampled box (at most 32 per axis, BART's calib_geom with its
@@ -2559,7 +2690,7 @@ MVDEF mv_status mv_seed_series(const mv_vol *bold, const mv_seed *seed, double *
 /* Seed-based correlation map of a 4D volume (see the text above): out is
    float32 (x, y, z) with bold's geometry (mv_corr_seed allocates it; the
    _into form writes out->data, which must be f32 with those dims).
-   allocates: per-thread block sums (~100 KiB each); _into nothing else.
+   allocates: per-thread block sums (~130 KiB each); _into nothing else.
    thread-safe: yes. */
 MVDEF mv_status mv_corr_seed(const mv_vol *bold, const mv_seed *seed, mv_vol *out, const mv_corr_opts *opts);
 MVDEF mv_status mv_corr_seed_into(const mv_vol *bold, const mv_seed *seed, mv_vol *out, const mv_corr_opts *opts);
@@ -2616,8 +2747,14 @@ MVDEF mv_status mv_angle_select(const double *angles, int64_t n, const double *r
 
    Two-time (mv_twotime): C(t1, t2) = <I(t1) I(t2)>_roi / (<I(t1)>_roi
    <I(t2)>_roi) over a stack of T frames (frame t at frames + t * npix),
-   averages over the region's pixels, float64 products of the gathered
-   region (a blocked, symmetric matrix product; NaN where a mean is 0). */
+   averages over the region's pixels (NaN where a mean is 0), by a blocked,
+   symmetric matrix product of the gathered region. Its sums are float64
+   products accumulated as mv_corr_matrix's dot products are (8 lanes), or,
+   when every value of the region is an integer of magnitude <= 1024
+   (photon counts), float32 multiply-adds, which are exact there (products
+   and partial sums kept below 2^24, flushed into float64): the same bytes
+   as the float64 sums, about twice as fast. Same bytes on every ISA and
+   thread count either way. */
 typedef struct mv_mtau mv_mtau;
 
 typedef struct mv_mtau_opts {
@@ -2653,11 +2790,16 @@ MVDEF mv_status mv_twotime(const void *frames, mv_dtype dtype, int64_t T, int64_
    or put makes an entry the most recent). An entry older than ttl seconds
    (since its put) is a miss and is dropped. With opts.compress entries are
    held deflate-compressed (medvol's encoder, level 1; kept raw when that
-   does not shrink them) and every get decompresses into the reader's own
-   buffer (CRC-checked). A get returns a reference: the entry stays alive,
-   unchanged, until mv_cache_release, even if it is evicted, replaced or
-   removed meanwhile (it then no longer counts toward the limits: its bytes
-   belong to its readers). Thread-safe: any number of threads may put, get
+   does not shrink them); a get decompresses the entry (CRC-checked) into
+   one copy that the entry's readers share until the last of them releases
+   it. That copy counts toward max_bytes while the entry is in the cache:
+   making it evicts LRU entries as a put does (an entry whose payload and
+   copy together exceed max_bytes leaves the cache, its readers keep it),
+   so the cache's own memory (payloads, keys, live copies) never exceeds
+   max_bytes. A get returns a reference: the entry stays alive, unchanged,
+   until mv_cache_release, even if it is evicted, replaced or removed
+   meanwhile (it then no longer counts toward the limits, nor does its
+   copy: their bytes belong to its readers). Thread-safe: any number of threads may put, get
    and release at once (one mutex; copies and compression run outside it);
    under MEDVOL_NO_THREADS there is no lock and one thread at a time. */
 typedef struct mv_cache mv_cache;
@@ -2678,9 +2820,10 @@ typedef struct mv_cache_stats {
     uint64_t insertions;         /* puts (and loads) that stored an entry */
     uint64_t evictions;          /* entries dropped for the byte or entry limit */
     uint64_t expirations;        /* entries dropped because their ttl passed */
-    uint64_t bytes;              /* held bytes now (<= max_bytes) */
+    uint64_t bytes;              /* held bytes now (<= max_bytes), decompressed copies included */
     uint64_t bytes_raw;          /* their uncompressed payload bytes */
     int64_t entries;             /* entries now (<= max_entries) */
+    uint64_t bytes_copies;       /* of bytes: the decompressed copies readers share now */
 } mv_cache_stats;
 
 /* A new, empty cache. allocates: yes. thread-safe: yes. */
@@ -2695,7 +2838,8 @@ MVDEF mv_status mv_cache_destroy(mv_cache *cache);
 MVDEF mv_status mv_cache_put(mv_cache *cache, const char *key, const void *data, size_t len);
 MVDEF mv_status mv_cache_put_vol(mv_cache *cache, const char *key, const mv_vol *vol);
 /* A reference to the entry of key (MV_ERR_NOT_FOUND on a miss, *ref NULL).
-   allocates: the reference (and the decompressed copy when compressing). */
+   allocates: the reference (and, when compressing, the decompressed copy
+   if no other reader holds one). */
 MVDEF mv_status mv_cache_get(mv_cache *cache, const char *key, mv_cache_ref **ref);
 /* The entry's bytes (a byte entry: the bytes put; a volume entry: its voxel
    array) and, for a volume entry, the volume (read-only; owned by the
@@ -3771,6 +3915,16 @@ MVDEF mv_status mv_register_bspline(const mv_vol *fixed, const mv_vol *moving, m
 #define MV__RESTRICT __restrict
 #else
 #define MV__RESTRICT restrict
+#endif
+/* Before a loop over the vectors of a block (a constant count): unrolled,
+   its arrays of vectors live in registers (GCC -O2 would keep them in
+   memory and index them). */
+#if defined(__clang__)
+#define MV__UNROLL _Pragma("clang loop unroll(full)")
+#elif defined(__GNUC__) && __GNUC__ >= 8
+#define MV__UNROLL _Pragma("GCC unroll 16")
+#else
+#define MV__UNROLL
 #endif
 #define MV__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define MV__MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -6177,15 +6331,7 @@ MV__REVERSE_REF(8, uint64_t)
 
 enum { MV__FFT_C2C = 0, MV__FFT_R2C = 1, MV__FFT_C2R = 2 };
 
-/* Loops over the lanes of a vector have a constant count; unrolled, their
-   arrays of vectors live in registers (GCC -O2 would keep them in memory). */
-#if defined(__clang__)
-#define MV__FFT_UNROLL _Pragma("clang loop unroll(full)")
-#elif defined(__GNUC__) && __GNUC__ >= 8
-#define MV__FFT_UNROLL _Pragma("GCC unroll 16")
-#else
-#define MV__FFT_UNROLL
-#endif
+#define MV__FFT_UNROLL MV__UNROLL /* loops over the lanes of a vector (see MV__UNROLL) */
 
 /* How a butterfly finishes: plain, times its twiddles, or times the scale
    (the last stage of the one axis that carries the norm). */
@@ -6564,11 +6710,17 @@ typedef void (*mv__mri_rss_fn)(const float *x, int64_t cstride, int nc, float *o
 typedef void (*mv__mri_combine_fn)(const float *x, int64_t xstride, const float *s, int64_t sstride, int nc,
                                    float *out, int64_t n);
 typedef void (*mv__mri_cpart_fn)(const float *x, float *out, int64_t n, int part);
+/* out = s x (conj 0) or conj(s) x (conj 1), n complex; out may be x or s */
+typedef void (*mv__mri_cmul_fn)(const float *x, const float *s, float *out, int64_t n, int conj);
+/* g = k g: n complex g, n real k (in place) */
+typedef void (*mv__mri_rmul_fn)(float *g, const float *k, int64_t n);
 
 typedef struct mv__mri_ops {
     mv__mri_rss_fn rss;
     mv__mri_combine_fn combine;
     mv__mri_cpart_fn cpart;
+    mv__mri_cmul_fn cmul;  /* CG-SENSE: sensitivities in and out */
+    mv__mri_rmul_fn rmul;  /* Toeplitz: the real kernel transform */
 } mv__mri_ops;
 
 /* Scalar references: the oracle of the ISA tests and the MEDVOL_NO_SIMD
@@ -6628,7 +6780,27 @@ static void mv__cpart_c64_ref(const float *x, float *out, int64_t n, int part)
     }
 }
 
-static const mv__mri_ops mv__mri_ops_ref = {mv__rss_c64_ref, mv__combine_c64_ref, mv__cpart_c64_ref};
+static void mv__cmul_c64_ref(const float *x, const float *s, float *out, int64_t n, int conj)
+{
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        float xr = x[2 * i], xi = x[2 * i + 1], sr = s[2 * i], si = s[2 * i + 1];
+        out[2 * i] = conj ? sr * xr + si * xi : sr * xr - si * xi;
+        out[2 * i + 1] = conj ? sr * xi - si * xr : sr * xi + si * xr;
+    }
+}
+
+static void mv__rmul_c64_ref(float *g, const float *k, int64_t n)
+{
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        g[2 * i] = g[2 * i] * k[i];
+        g[2 * i + 1] = g[2 * i + 1] * k[i];
+    }
+}
+
+static const mv__mri_ops mv__mri_ops_ref = {mv__rss_c64_ref, mv__combine_c64_ref, mv__cpart_c64_ref, mv__cmul_c64_ref,
+                                            mv__rmul_c64_ref};
 
 /* >>impl-math-types ======================================================== */
 
@@ -6814,12 +6986,46 @@ typedef double (*mv__an_dot_fn)(const double *a, const double *b, int64_t n);
    s3 += d * c (element-wise: the same bytes on every ISA) */
 typedef void (*mv__an_seed_acc_fn)(const float *y, const double *K, double c, double *s1, double *s2, double *s3,
                                    int64_t n);
-/* hit[i] = 1 where lo[r] <= wrap(a[i]) <= hi[r] for some r < nr, else 0;
-   wrap takes an angle into (-180, 180] (mv__angle_wrap; NaN, Inf never hit) */
-typedef void (*mv__an_inside_fn)(const double *a, int64_t n, const double *lo, const double *hi, int nr,
-                                 uint8_t *hit);
-/* the same for 64 angles as bits: bit i of *bits for angle i */
-typedef void (*mv__an_inside64_fn)(const double *a, const double *lo, const double *hi, int nr, uint64_t *bits);
+/* four frames of a seed map's block at once: frame f of y[f] with seed
+   value c[f], each element updated frame after frame exactly as four calls
+   of the one-frame kernel (the sums stay in registers between frames) */
+typedef void (*mv__an_seed_acc4_fn)(const float *const y[4], const double *K, const double c[4], double *s1,
+                                    double *s2, double *s3, int64_t n);
+
+/* Angle ranges as the kernels test them: n closed intervals [lo, hi] of
+   [-180, 180] and, with wrap, the range across +-180 as one test
+   (a >= wlo or a <= whi), for angles already in (-180, 180]. */
+#define MV__AN_MAX_RANGES 256
+typedef struct mv__an_iv {
+    int n, wrap;
+    double wlo, whi;
+    double lo[2 * MV__AN_MAX_RANGES], hi[2 * MV__AN_MAX_RANGES];
+} mv__an_iv;
+/* w[c] bit i = angle 64 c + i is in a range (after mv__angle_wrap; NaN and
+   Inf never are), for nw words of 64 angles */
+typedef void (*mv__an_bits_fn)(const double *a, int64_t nw, const mv__an_iv *iv, uint64_t *w);
+/* the indices base + (bit positions set in w[0..nw)), ascending, into idx;
+   returns their count. May write up to 8 entries past that count (the
+   caller leaves room). */
+typedef int64_t (*mv__an_compact_fn)(const uint64_t *w, int64_t nw, int64_t base, int64_t *idx);
+
+/* The Gram tile of a blocked X X^T (two-time correlation): rows a[0..2]
+   against rows b[0..1] over n samples (a multiple of 16), continuing the
+   8 lanes of mv__an_dot per pair: lanes[r][c][i & 7] += a[r][i] * b[c][i].
+   Called block after block of samples (blocks that start at multiples of
+   8), the lanes end as mv__an_dot's over the whole rows: mv__sum8 of them
+   is its bytes. */
+typedef void (*mv__an_gram_f64_fn)(const double *const a[3], const double *const b[2], int64_t n,
+                                   double lanes[3][2][8]);
+/* The same on float32 rows holding integers (photon counts) whose products
+   and partial sums stay below 2^24, so float32 arithmetic, fused or not, in
+   any order, is exact: acc (float32 partial sums, in lanes of the kernel's
+   choosing, carried from call to call) takes the n samples' products (n a
+   multiple of 16, zero padded); with flush, its lanes are then added into
+   out[r][c] (float64) and zeroed. The caller flushes before any lane could
+   pass 2^24: every kb samples, kb max|x|^2 <= 2^24. */
+typedef void (*mv__an_gram_i24_fn)(const float *const a[3], const float *const b[4], int64_t n, float acc[3][4][16],
+                                   int flush, double out[3][4]);
 
 /* Chi-squared of one row (mv_chi2_rows): out[0] = chi2, [1] = c, [2] = o,
    [3] = used samples. Three passes over a row that stays in cache:
@@ -6894,10 +7100,13 @@ typedef struct mv__ana_ops {
     mv__an_dot3_f64_fn dot3_f64;
     mv__an_dot_fn dot;
     mv__an_seed_acc_fn seed_acc;
-    mv__an_inside_fn inside;
+    mv__an_seed_acc4_fn seed_acc4;
     mv__an_chi2_f32_fn chi2_f32;
     mv__an_chi2_f64_fn chi2_f64;
-    mv__an_inside64_fn inside64;
+    mv__an_bits_fn angle_bits;
+    mv__an_compact_fn compact;
+    mv__an_gram_f64_fn gram_f64;
+    mv__an_gram_i24_fn gram_i24;
 } mv__ana_ops;
 
 #define MV__AN_DOT3_REF(sfx, T)                                                                    \
@@ -6967,32 +7176,75 @@ static double mv__angle_wrap(double a)
     return r;
 }
 
-static void mv__an_inside_ref(const double *a, int64_t n, const double *lo, const double *hi, int nr, uint8_t *hit)
+static void mv__an_seed_acc4_ref(const float *const y[4], const double *K, const double c[4], double *s1,
+                                 double *s2, double *s3, int64_t n)
 {
-    int64_t i;
-    int r;
-    for (i = 0; i < n; i++) {
-        double x = mv__angle_wrap(a[i]);
-        uint8_t h = 0;
-        for (r = 0; r < nr; r++) h |= (uint8_t)(x >= lo[r] && x <= hi[r]);
-        hit[i] = h;
+    int f;
+    for (f = 0; f < 4; f++) mv__an_seed_acc_ref(y[f], K, c[f], s1, s2, s3, n);
+}
+
+/* bit positions of each nibble value, for the vector index compaction */
+static MV__UNUSED const int64_t mv__an_nibble_pos[16][4] = {
+    {0, 0, 0, 0}, {0, 0, 0, 0}, {1, 0, 0, 0}, {0, 1, 0, 0}, {2, 0, 0, 0}, {0, 2, 0, 0}, {1, 2, 0, 0}, {0, 1, 2, 0},
+    {3, 0, 0, 0}, {0, 3, 0, 0}, {1, 3, 0, 0}, {0, 1, 3, 0}, {2, 3, 0, 0}, {0, 2, 3, 0}, {1, 2, 3, 0}, {0, 1, 2, 3}};
+
+MV__INLINE int mv__an_hit(const mv__an_iv *iv, double x) /* x in (-180, 180] or NaN */
+{
+    int r, h = iv->wrap && (x >= iv->wlo || x <= iv->whi);
+    for (r = 0; r < iv->n; r++) h |= x >= iv->lo[r] && x <= iv->hi[r];
+    return h;
+}
+
+static void mv__an_angle_bits_ref(const double *a, int64_t nw, const mv__an_iv *iv, uint64_t *w)
+{
+    int64_t c;
+    int i;
+    for (c = 0; c < nw; c++) {
+        uint64_t bits = 0;
+        for (i = 0; i < 64; i++) bits |= (uint64_t)mv__an_hit(iv, mv__angle_wrap(a[64 * c + i])) << i;
+        w[c] = bits;
     }
 }
 
-static void mv__an_inside64_ref(const double *a, const double *lo, const double *hi, int nr, uint64_t *bits)
+static int64_t mv__an_compact_ref(const uint64_t *w, int64_t nw, int64_t base, int64_t *idx)
 {
-    uint8_t hit[64];
-    uint64_t w = 0;
+    int64_t c, cnt = 0;
     int i;
-    mv__an_inside_ref(a, 64, lo, hi, nr, hit);
-    for (i = 0; i < 64; i++) w |= (uint64_t)hit[i] << i;
-    *bits = w;
+    for (c = 0; c < nw; c++)
+        for (i = 0; i < 64; i++)
+            if ((w[c] >> i) & 1u) idx[cnt++] = base + 64 * c + i;
+    return cnt;
 }
 
-static const mv__ana_ops mv__ana_ops_ref = {mv__an_dot3_f32_ref, mv__an_dot3_f64_ref, mv__an_dot_ref,
-                                            mv__an_seed_acc_ref, mv__an_inside_ref,
-                                            mv__an_chi2_row_f32_ref, mv__an_chi2_row_f64_ref,
-                                            mv__an_inside64_ref};
+static void mv__an_gram_f64_ref(const double *const a[3], const double *const b[2], int64_t n,
+                                double lanes[3][2][8])
+{
+    int64_t i;
+    int r, c;
+    for (r = 0; r < 3; r++)
+        for (c = 0; c < 2; c++)
+            for (i = 0; i < n; i++) lanes[r][c][i & 7] += a[r][i] * b[c][i];
+}
+
+static void mv__an_gram_i24_ref(const float *const a[3], const float *const b[4], int64_t n, float acc[3][4][16],
+                                int flush, double out[3][4])
+{
+    int64_t i;
+    int r, c;
+    for (r = 0; r < 3; r++)
+        for (c = 0; c < 4; c++) {
+            for (i = 0; i < n; i++) acc[r][c][0] += a[r][i] * b[c][i];
+            if (flush) {
+                out[r][c] += (double)acc[r][c][0];
+                acc[r][c][0] = 0.0f;
+            }
+        }
+}
+
+static const mv__ana_ops mv__ana_ops_ref = {mv__an_dot3_f32_ref,   mv__an_dot3_f64_ref,     mv__an_dot_ref,
+                                            mv__an_seed_acc_ref,   mv__an_seed_acc4_ref,    mv__an_chi2_row_f32_ref,
+                                            mv__an_chi2_row_f64_ref, mv__an_angle_bits_ref, mv__an_compact_ref,
+                                            mv__an_gram_f64_ref,   mv__an_gram_i24_ref};
 
 /* >>impl-transport-types ===================================================
    Proton transport kernel table entries and their scalar references
@@ -7109,6 +7361,149 @@ static void mv__zger_ref(double *gr, double *gi, const double *xr, const double 
 
 static const mv__recon_ops mv__recon_ops_ref = {mv__zger_ref};
 
+/* >>impl-morph-types =======================================================
+   The vector kernel of the distance transform (>>impl-morph): squared
+   distances along a pencil of MV__EDT_PC neighbouring lines held side by
+   side (tile row q = position q of every line). For each q, m = tile[q]
+   lowered by tile[q -+ t] + (t s)^2 for t = 1, 2, ... while (t s)^2 is
+   below max(m) (no farther neighbour can lower any lane) and t <= tcap;
+   lanes still above (t s)^2 at t = tcap + 1 are set in the returned mask
+   (their line needs the exact lower envelope). Only min, max and one add
+   per candidate: the SIMD versions (>>pass-morph) are bit-identical. */
+#define MV__EDT_PC 16
+typedef uint32_t (*mv__k_edt_pencil_f32_fn)(const float *tile, float *res, int64_t n, int tcap);
+typedef uint32_t (*mv__k_edt_pencil_f64_fn)(const double *tile, double *res, int64_t n, double s, int tcap);
+/* v[i] = sqrt(v[i]) in place (IEEE, correctly rounded: the float of the
+   float64 root too, so scipy's distances) */
+typedef void (*mv__k_sqrt_f32_fn)(float *v, int64_t n);
+/* X mask bytes (nonzero = 1) into ceil(X / 64) words, bit i of word k =
+   voxel 64 k + i, the bits past X clear (labelling, EDT rows, morphology) */
+typedef void (*mv__k_pack_row_fn)(const unsigned char *f, int64_t X, uint64_t *w);
+typedef struct mv__morph_ops {
+    mv__k_edt_pencil_f32_fn pencil_f32; /* voxel units: (t s)^2 = t * t */
+    mv__k_edt_pencil_f64_fn pencil_f64;
+    mv__k_sqrt_f32_fn sqrt_f32;
+    mv__k_pack_row_fn pack_row;
+} mv__morph_ops;
+
+static uint32_t mv__edt_pencil_f32_ref(const float *tile, float *res, int64_t n, int tcap)
+{
+    int64_t q, t;
+    uint32_t need = 0;
+    int c;
+    for (q = 0; q < n; q++) {
+        float m[MV__EDT_PC], mx = 0;
+        for (c = 0; c < MV__EDT_PC; c++) {
+            m[c] = tile[q * MV__EDT_PC + c];
+            mx = m[c] > mx ? m[c] : mx;
+        }
+        for (t = 1; q - t >= 0 || q + t < n; t++) {
+            float t2 = (float)t * (float)t;
+            if (!(t2 < mx)) break;
+            if (t > tcap) {
+                for (c = 0; c < MV__EDT_PC; c++)
+                    if (m[c] > t2) need |= (uint32_t)1 << c;
+                break;
+            }
+            if (q - t >= 0) {
+                const float *lo = tile + (q - t) * MV__EDT_PC;
+                for (c = 0; c < MV__EDT_PC; c++) {
+                    float a = lo[c] + t2;
+                    m[c] = a < m[c] ? a : m[c];
+                }
+            }
+            if (q + t < n) {
+                const float *hi = tile + (q + t) * MV__EDT_PC;
+                for (c = 0; c < MV__EDT_PC; c++) {
+                    float a = hi[c] + t2;
+                    m[c] = a < m[c] ? a : m[c];
+                }
+            }
+            mx = 0;
+            for (c = 0; c < MV__EDT_PC; c++) mx = m[c] > mx ? m[c] : mx;
+        }
+        for (c = 0; c < MV__EDT_PC; c++) res[q * MV__EDT_PC + c] = m[c];
+    }
+    return need;
+}
+
+static uint32_t mv__edt_pencil_f64_ref(const double *tile, double *res, int64_t n, double s, int tcap)
+{
+    int64_t q, t;
+    uint32_t need = 0;
+    int c;
+    for (q = 0; q < n; q++) {
+        double m[MV__EDT_PC], mx = 0;
+        for (c = 0; c < MV__EDT_PC; c++) {
+            m[c] = tile[q * MV__EDT_PC + c];
+            mx = m[c] > mx ? m[c] : mx;
+        }
+        for (t = 1; q - t >= 0 || q + t < n; t++) {
+            double u = (double)t * s, t2 = u * u;
+            if (!(t2 < mx)) break;
+            if (t > tcap) {
+                for (c = 0; c < MV__EDT_PC; c++)
+                    if (m[c] > t2) need |= (uint32_t)1 << c;
+                break;
+            }
+            if (q - t >= 0) {
+                const double *lo = tile + (q - t) * MV__EDT_PC;
+                for (c = 0; c < MV__EDT_PC; c++) {
+                    double a = lo[c] + t2;
+                    m[c] = a < m[c] ? a : m[c];
+                }
+            }
+            if (q + t < n) {
+                const double *hi = tile + (q + t) * MV__EDT_PC;
+                for (c = 0; c < MV__EDT_PC; c++) {
+                    double a = hi[c] + t2;
+                    m[c] = a < m[c] ? a : m[c];
+                }
+            }
+            mx = 0;
+            for (c = 0; c < MV__EDT_PC; c++) mx = m[c] > mx ? m[c] : mx;
+        }
+        for (c = 0; c < MV__EDT_PC; c++) res[q * MV__EDT_PC + c] = m[c];
+    }
+    return need;
+}
+
+static void mv__sqrt_f32_ref(float *v, int64_t n)
+{
+    int64_t i;
+    for (i = 0; i < n; i++) v[i] = (float)sqrt((double)v[i]);
+}
+
+/* ---- bit rows: 64 voxels a word along x ------------------------------------ */
+
+/* Bit i = byte i of v is nonzero (v read little-endian by mv__load_le64,
+   so byte i is voxel i whatever the host's byte order). */
+MV__INLINE unsigned mv__pack8(uint64_t v)
+{
+    const uint64_t lo7 = 0x7f7f7f7f7f7f7f7fULL;
+    uint64_t t = ((((v & lo7) + lo7) | v) >> 7) & 0x0101010101010101ULL; /* 1 per nonzero byte */
+    return (unsigned)((t * 0x0102040810204080ULL) >> 56);                /* byte i's bit to bit 56 + i */
+}
+/* X bytes (nonzero = 1) into ceil(X / 64) words, the bits past X clear */
+static void mv__bits_pack_row_ref(const unsigned char *f, int64_t X, uint64_t *w)
+{
+    int64_t x = 0, k = 0, i;
+    for (; x + 64 <= X; x += 64, k++) {
+        uint64_t acc = 0;
+        int b;
+        for (b = 0; b < 8; b++) acc |= (uint64_t)mv__pack8(mv__load_le64(f + x + 8 * b)) << (8 * b);
+        w[k] = acc;
+    }
+    if (x < X) {
+        uint64_t acc = 0;
+        for (i = x; i < X; i++) acc |= (uint64_t)(f[i] != 0) << (i - x);
+        w[k] = acc;
+    }
+}
+
+static const mv__morph_ops mv__morph_ops_ref = {mv__edt_pencil_f32_ref, mv__edt_pencil_f64_ref, mv__sqrt_f32_ref,
+                                                mv__bits_pack_row_ref};
+
 /* >>impl-kernels =========================================================== */
 
 typedef struct mv__kernels {
@@ -7146,6 +7541,7 @@ typedef struct mv__kernels {
     const mv__transport_ops *transport;     /* proton transport rows (>>pass-transport) */
     const mv__nufft_ops *nufft;             /* NUFFT spread / interpolation rows (>>pass-nufft) */
     const mv__recon_ops *recon;             /* GRAPPA calibration Gram rows (>>pass-recon) */
+    const mv__morph_ops *morph;             /* distance transform pencils (>>pass-morph) */
 } mv__kernels;
 
 static void mv__kt_fill_ref(mv__kernels *kt)
@@ -7211,6 +7607,7 @@ static void mv__kt_fill_ref(mv__kernels *kt)
     kt->transport = &mv__transport_ops_ref;
     kt->nufft = &mv__nufft_ops_ref;
     kt->recon = &mv__recon_ops_ref;
+    kt->morph = &mv__morph_ops_ref;
 }
 
 /* What this CPU runs (mv__kt_init_once); the passes' fills read the
@@ -12921,6 +13318,11 @@ static mv_status mv__cfl_load_named(const char *hname, const char *cname, mv_vol
     }
     MV__CHECK(nd <= MV_MAX_DIMS, MV_ERR_UNSUPPORTED, "'%s': dimension %d is %lld; medvol volumes have at most %d axes",
               hname, nd, (long long)dims[nd - 1], MV_MAX_DIMS);
+    if (opts && opts->header_only) { /* dims only: data NULL, no .cfl read */
+        mv_vol_init(&t);
+        mv__vol_set_shape(&t, MV_DT_C64, nd, dims);
+        return mv__out_commit(out, &t);
+    }
     if (opts && opts->max_bytes && opts->max_bytes < limit) limit = opts->max_bytes;
     MV__CHECK(bytes <= limit && mv__fits_size(bytes), MV_ERR_SIZE_OVERFLOW, "'%s': %llu bytes exceed %s (%llu)", hname,
               (unsigned long long)bytes, opts && opts->max_bytes ? "opts.max_bytes" : "MEDVOL_MAX_BYTES",
@@ -17469,24 +17871,158 @@ static void mv__fg_row(const mv__msrc *s, int64_t off, int64_t n, unsigned char 
     }
 }
 
-/* ---- connected components ---------------------------------------------- */
+/* ---- scratch --------------------------------------------------------------- */
 
-/* Union-find over run ids; every parent is <= its child, so the root of a
-   set is its first run in memory order. */
+/* The scratch of one call: carved from the caller's block (opts->scratch,
+   64-byte aligned, opts->scratch_size bytes) or, without one, allocated
+   piece by piece. A sizing arena only adds the pieces up: each operation's
+   _scratch_size runs the same takes with worst-case counts, so a block of
+   that size always suffices, and the allocating path takes no more. */
+#define MV__ARENA_PIECES 24
+typedef struct mv__arena {
+    unsigned char *block; /* the caller's, or NULL */
+    uint64_t cap, used;   /* bytes in block; bytes taken so far (64-byte rounded) */
+    int sizing, overflow;
+    void *piece[MV__ARENA_PIECES];
+    int npieces;
+    void *actx;
+} mv__arena;
+
+static mv_status mv__arena_init(mv__arena *a, void *block, size_t cap, void *actx, const char *fn)
+{
+    memset(a, 0, sizeof(*a));
+    MV__CHECK(((uintptr_t)block & 63) == 0, MV_ERR_INVALID_ARG, "%s: scratch %p is not 64-byte aligned", fn, block);
+    a->block = (unsigned char *)block;
+    a->cap = cap;
+    a->actx = actx;
+    return MV_OK;
+}
+
+/* count * size bytes; NULL while sizing, past the end of the caller's block,
+   or when an allocation fails (mv__arena_fail says which) */
+static void *mv__arena_take(mv__arena *a, uint64_t count, uint64_t size)
+{
+    uint64_t bytes;
+    void *p;
+    if (!mv__mul_u64(count, size, &bytes) || !mv__add_u64(bytes, 63, &bytes) ||
+        !mv__add_u64(a->used, bytes & ~(uint64_t)63, &a->used)) {
+        a->overflow = 1;
+        return NULL;
+    }
+    bytes &= ~(uint64_t)63;
+    if (a->sizing) return NULL;
+    if (a->block) return a->used <= a->cap ? a->block + (size_t)(a->used - bytes) : NULL;
+    if (!mv__fits_size(bytes) || a->npieces == MV__ARENA_PIECES) return NULL;
+    p = mv__alloc((size_t)bytes, a->actx);
+    if (p) a->piece[a->npieces++] = p;
+    return p;
+}
+
+static mv_status mv__arena_fail(const mv__arena *a, const char *fn)
+{
+    if (a->overflow) return mv__fail(MV_ERR_SIZE_OVERFLOW, "%s: the scratch size overflows", fn);
+    if (a->block)
+        return mv__fail(MV_ERR_BUFFER_TOO_SMALL, "%s: scratch_size %llu, this call needs %llu (its _scratch_size)", fn,
+                        (unsigned long long)a->cap, (unsigned long long)a->used);
+    return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %llu bytes of scratch", fn, (unsigned long long)a->used);
+}
+
+static void mv__arena_release(mv__arena *a)
+{
+    while (a->npieces > 0) mv__free(a->piece[--a->npieces], a->actx);
+}
+
+/* the total of a sizing run, 0 if it overflows */
+static size_t mv__arena_total(const mv__arena *a)
+{
+    return a->overflow || !mv__fits_size(a->used) ? 0 : (size_t)a->used;
+}
+
+/* ---- bit rows: 64 voxels a word along x (packing: >>impl-morph-types) ---- */
+
+/* byte i = bit i of b (0 / 1), little-endian */
+MV__INLINE uint64_t mv__unpack8(unsigned b)
+{
+    uint64_t r = ((uint64_t)b * 0x0101010101010101ULL) & 0x8040201008040201ULL; /* byte i: bit i of b, in place */
+    return ((r + 0x00406070787C7E7FULL) >> 7) & 0x0101010101010101ULL;          /* carry bit i up to bit 7 */
+}
+
+static void mv__bits_unpack_row(const uint64_t *w, int64_t X, unsigned char *f)
+{
+    int64_t x = 0, k = 0;
+    for (; x + 64 <= X; x += 64, k++) {
+        uint64_t v = w[k];
+        int b;
+        for (b = 0; b < 8; b++) mv__dfl_store64(f + x + 8 * b, mv__unpack8((unsigned)(v >> (8 * b)) & 0xff));
+    }
+    for (; x < X; x++) f[x] = (unsigned char)((w[k] >> (x & 63)) & 1);
+}
+
+/* The runs of ones of a packed row (bits past X clear) as boundaries:
+   b[2i] = start, b[2i + 1] = end (exclusive) of run i; returns the count.
+   b needs X + 1 entries. */
+static int64_t mv__row_runs(const uint64_t *bits, int64_t X, int32_t *b)
+{
+    int64_t W = (X + 63) >> 6, k = 0, n = 0;
+    uint64_t w;
+    if (X <= 0) return 0;
+    w = bits[0];
+    for (;;) {
+        int64_t s, e;
+        while (!w) {
+            if (++k == W) return n;
+            w = bits[k];
+        }
+        s = (k << 6) + (int64_t)mv__dfl_ctz64(w);
+        w = ~w & (~(uint64_t)0 << (s & 63)); /* zeros from s on */
+        while (!w) {
+            if (++k == W) break;
+            w = ~bits[k];
+        }
+        e = k == W ? X : MV__MIN((k << 6) + (int64_t)mv__dfl_ctz64(w), X);
+        b[2 * n] = (int32_t)s;
+        b[2 * n + 1] = (int32_t)e;
+        n++;
+        if (e >= X) return n;
+        w = bits[k] & (~(uint64_t)0 << (e & 63)); /* ones from e on */
+    }
+}
+
+/* Voxel bytes of row `off` (X voxels) of a source as nonzero = foreground:
+   the source itself when it is unscaled uint8, else converted into buf. */
+static const unsigned char *mv__fg_row_ptr(const mv__msrc *s, int64_t off, int64_t X, unsigned char *buf)
+{
+    if (s->dt == MV_DT_U8 && !s->scaled) return s->p + off;
+    mv__fg_row(s, off, X, buf);
+    return buf;
+}
+
+/* ---- connected components ------------------------------------------------ */
+
+/* Labelling by runs. Pass 1 (threads over slabs of z): each row's runs of
+   foreground along x, found 64 voxels at a time in its bit-packed form,
+   get consecutive ids and are joined (union-find) with the runs of the
+   earlier rows of their neighbourhood that touch them; the slabs are then
+   joined at their borders, the roots numbered in id (= memory) order, and
+   the last pass writes each run's label over its row (the output's only
+   write). Ids are dense per slab from the slab's first possible id (its
+   first row x (X + 1) / 2), and row r keeps its runs' boundaries (start,
+   end, start, ..., then an INT32_MAX pair that ends the merge sweeps) at
+   2 (first id + r) of `store`: dense too, within the worst case. */
+
+/* Union-find over run ids; every parent is <= its child, so a set's root is
+   its first run in memory order and a resolve in id order sees parents
+   first. */
 static int32_t mv__uf_find(int32_t *p, int32_t x)
 {
-    while (p[x] != x) {
-        p[x] = p[p[x]];
-        x = p[x];
+    int32_t q = p[x];
+    if (q == x) return x;
+    while (p[q] != q) { /* path halving */
+        p[x] = p[q];
+        x = p[q];
+        q = p[x];
     }
-    return x;
-}
-static void mv__uf_union(int32_t *p, int32_t a, int32_t b)
-{
-    a = mv__uf_find(p, a);
-    b = mv__uf_find(p, b);
-    if (a < b) p[b] = a;
-    else if (b < a) p[a] = b;
+    return q;
 }
 
 /* The rows of the backward half-neighbourhood: (dy, dz, widen in x). */
@@ -17494,122 +18030,140 @@ typedef struct mv__lab_nb {
     int dy, dz, w;
 } mv__lab_nb;
 
+/* a neighbour row's runs: boundaries, count, first id, x widening */
+typedef struct mv__lab_nrow {
+    const int32_t *b;
+    int64_t n;
+    int32_t first;
+    int w;
+} mv__lab_nrow;
+
+/* Joins each run of a row (boundaries a, na runs, ids ia..) with the runs
+   of the neighbour rows that touch it: one merge-like sweep per row, to
+   the sentinel. */
+static void mv__lab_link(int32_t *parent, const int32_t *a, int64_t na, int32_t ia, const mv__lab_nrow *nr, int nn)
+{
+    int k;
+    for (k = 0; k < nn; k++) {
+        const int32_t *b = nr[k].b, *p = b, *q;
+        int32_t ib = nr[k].first, w = nr[k].w;
+        int64_t i;
+        for (i = 0; i < na; i++) {
+            int32_t lo = a[2 * i] - w, hi = a[2 * i + 1] + w, root;
+            while (p[1] <= lo) p += 2; /* runs ending before this one's reach */
+            if (p[0] >= hi) continue;
+            root = mv__uf_find(parent, ia + (int32_t)i);
+            for (q = p; q[0] < hi; q += 2) {
+                int32_t r = ib + (int32_t)((q - b) >> 1);
+                if (parent[r] == root) continue; /* the common case: joined already */
+                r = mv__uf_find(parent, r);
+                if (r < root) {
+                    parent[root] = r;
+                    root = r;
+                } else if (r > root)
+                    parent[r] = root;
+            }
+        }
+    }
+}
+
 typedef struct mv__lab_job {
     mv__msrc src;
-    int64_t X, Y, Z, rowmax;
+    int64_t X, Y, Z, W, rowmax;
     int nnb;
     mv__lab_nb nb[4];
-    int32_t *out;           /* run id + 1 during the passes, then labels */
-    int32_t *parent;        /* per run id: parent, then its label */
-    unsigned char *rowbuf;  /* X bytes per worker */
+    int32_t *out;           /* the labels */
+    int32_t *parent;        /* per run id: union-find parent, then its label */
+    int32_t *row_first;     /* per row: the id of its first run */
+    int32_t *row_n;         /* per row: its number of runs */
+    int32_t *store;         /* the rows' boundaries (see above) */
+    unsigned char *rowbuf;  /* per worker: X bytes */
+    uint64_t *bits;         /* per worker: W words */
     const int64_t *slab_z;  /* slab s: z in [slab_z[s], slab_z[s + 1]) */
-    int64_t *count;         /* runs per slab */
-    int64_t nlab;           /* labels (memory order) after the resolve */
-    int64_t *key, *size;    /* per worker, nlab + 1 each: min nibabel key, voxels */
-    const int32_t *map;     /* final relabelling (pass 4) */
+    int64_t nslabs;
+    int invert;             /* label the background (fill holes) */
+    const mv__morph_ops *ops;
 } mv__lab_job;
 
-/* Unions run id with every run of row nrow that touches [xs - w, xe - 1 + w]. */
-static void mv__lab_link(int32_t *parent, const int32_t *nrow, int64_t X, int64_t xs, int64_t xe, int w, int32_t id)
+/* the boundaries of row r (after its sentinel is written) */
+static int32_t *mv__lab_row(const mv__lab_job *j, int64_t r)
 {
-    int64_t lo = MV__MAX(xs - w, (int64_t)0), hi = MV__MIN(xe - 1 + w, X - 1), q;
-    int32_t prev = 0;
-    for (q = lo; q <= hi; q++) {
-        int32_t v = nrow[q];
-        if (v && v != prev) mv__uf_union(parent, id, v - 1);
-        prev = v;
+    return j->store + 2 * ((size_t)j->row_first[r] + (size_t)r);
+}
+
+/* links the runs of row r (z, y; boundaries a) with its neighbour rows;
+   dz_ok: the slice below is in this pass (else its rows are skipped) */
+static void mv__lab_link_row(mv__lab_job *j, int64_t z, int64_t y, const int32_t *a, int dz_ok)
+{
+    mv__lab_nrow nr[4];
+    int k, nn = 0;
+    int64_t r = z * j->Y + y;
+    for (k = 0; k < j->nnb; k++) {
+        const mv__lab_nb *nb = &j->nb[k];
+        int64_t yy = y + nb->dy, rr;
+        if ((nb->dz && !dz_ok) || yy < 0 || yy >= j->Y) continue;
+        rr = (z + nb->dz) * j->Y + yy;
+        if (!j->row_n[rr]) continue;
+        nr[nn].b = mv__lab_row(j, rr);
+        nr[nn].n = j->row_n[rr];
+        nr[nn].first = j->row_first[rr];
+        nr[nn].w = nb->w;
+        nn++;
     }
+    if (nn) mv__lab_link(j->parent, a, j->row_n[r], j->row_first[r], nr, nn);
 }
 
 static void mv__lab_pass1(void *ctx, int64_t s0, int64_t s1, int worker)
 {
     mv__lab_job *j = (mv__lab_job *)ctx;
     int64_t s, X = j->X, Y = j->Y;
-    unsigned char *f = j->rowbuf + (size_t)worker * (size_t)X;
+    unsigned char *rowbuf = j->rowbuf + (size_t)worker * (size_t)X;
+    uint64_t *bits = j->bits + (size_t)worker * (size_t)j->W;
     for (s = s0; s < s1; s++) {
-        int64_t z0 = j->slab_z[s], z1 = j->slab_z[s + 1], z, y, base = z0 * Y * j->rowmax;
-        int32_t next = (int32_t)base;
+        int64_t z0 = j->slab_z[s], z1 = j->slab_z[s + 1], z, y, k;
+        int32_t next = (int32_t)(z0 * Y * j->rowmax);
         for (z = z0; z < z1; z++)
             for (y = 0; y < Y; y++) {
-                int32_t *row = j->out + (size_t)((z * Y + y) * X);
-                int64_t x = 0;
-                mv__fg_row(&j->src, (z * Y + y) * X, X, f);
-                while (x < X) {
-                    int64_t xs, q;
-                    int32_t id;
-                    int k;
-                    if (!f[x]) {
-                        row[x++] = 0;
-                        continue;
-                    }
-                    xs = x;
-                    while (x < X && f[x]) x++;
-                    id = next++;
-                    j->parent[id] = id;
-                    for (q = xs; q < x; q++) row[q] = id + 1;
-                    for (k = 0; k < j->nnb; k++) {
-                        const mv__lab_nb *nb = &j->nb[k];
-                        int64_t yy = y + nb->dy;
-                        if ((nb->dz && z == z0) || yy < 0 || yy >= Y) continue;
-                        mv__lab_link(j->parent, j->out + (size_t)(((z + nb->dz) * Y + yy) * X), X, xs, x, nb->w, id);
-                    }
+                int64_t r = z * Y + y, n;
+                int32_t *b;
+                j->row_first[r] = next;
+                b = mv__lab_row(j, r);
+                j->ops->pack_row(mv__fg_row_ptr(&j->src, r * X, X, rowbuf), X, bits);
+                if (j->invert) {
+                    for (k = 0; k < j->W; k++) bits[k] = ~bits[k];
+                    if (X & 63) bits[j->W - 1] &= ~(~(uint64_t)0 << (X & 63));
                 }
-            }
-        j->count[s] = next - (int32_t)base;
-    }
-}
-
-/* Pass 3: run ids -> labels (memory order); per worker, each label's first
-   voxel in nibabel order (key x*Y*Z + y*Z + z, taken at run starts) and
-   its voxel count, when wanted. */
-static void mv__lab_pass3(void *ctx, int64_t s0, int64_t s1, int worker)
-{
-    mv__lab_job *j = (mv__lab_job *)ctx;
-    int64_t s, X = j->X, Y = j->Y, Z = j->Z;
-    int64_t *key = j->key ? j->key + (size_t)worker * (size_t)(j->nlab + 1) : NULL;
-    int64_t *size = j->size ? j->size + (size_t)worker * (size_t)(j->nlab + 1) : NULL;
-    for (s = s0; s < s1; s++) {
-        int64_t z, y, x;
-        for (z = j->slab_z[s]; z < j->slab_z[s + 1]; z++)
-            for (y = 0; y < Y; y++) {
-                int32_t *row = j->out + (size_t)((z * Y + y) * X);
-                for (x = 0; x < X;) {
-                    int32_t r = row[x], l;
-                    int64_t xs = x;
-                    if (!r) {
-                        x++;
-                        continue;
-                    }
-                    l = j->parent[r - 1];
-                    while (x < X && row[x] == r) row[x++] = l;
-                    if (key) {
-                        int64_t k = (xs * Y + y) * Z + z;
-                        if (k < key[l]) key[l] = k;
-                        size[l] += x - xs;
-                    }
-                }
+                n = mv__row_runs(bits, X, b);
+                b[2 * n] = b[2 * n + 1] = INT32_MAX;
+                j->row_n[r] = (int32_t)n;
+                for (k = 0; k < n; k++) j->parent[next + k] = next + (int32_t)k;
+                mv__lab_link_row(j, z, y, b, z > z0);
+                next += (int32_t)n;
             }
     }
 }
 
-static void mv__lab_pass4(void *ctx, int64_t b, int64_t e, int worker)
+/* the last pass: each row's runs get their labels (parent[id]), 0 between */
+static void mv__lab_write(void *ctx, int64_t r0, int64_t r1, int worker)
 {
     mv__lab_job *j = (mv__lab_job *)ctx;
-    int64_t i;
+    int64_t r, X = j->X, i, x;
     (void)worker;
-    for (i = b; i < e; i++) j->out[i] = j->map[j->out[i]];
+    for (r = r0; r < r1; r++) {
+        int32_t *row = j->out + (size_t)(r * X);
+        const int32_t *lab = j->parent + j->row_first[r], *t = mv__lab_row(j, r);
+        int64_t n = j->row_n[r];
+        memset(row, 0, sizeof(int32_t) * (size_t)X);
+        for (i = 0; i < n; i++)
+            for (x = t[2 * i]; x < t[2 * i + 1]; x++) row[x] = lab[i];
+    }
 }
 
 typedef struct mv__lab_rank {
-    int64_t key, size;
+    uint32_t key, size; /* first voxel in nibabel order (x Y + y) Z + z; voxels */
     int32_t label;
 } mv__lab_rank;
 
-static int mv__lab_cmp_key(const void *pa, const void *pb)
-{
-    const mv__lab_rank *a = (const mv__lab_rank *)pa, *b = (const mv__lab_rank *)pb;
-    return a->key < b->key ? -1 : a->key > b->key;
-}
 static int mv__lab_cmp_size(const void *pa, const void *pb)
 {
     const mv__lab_rank *a = (const mv__lab_rank *)pa, *b = (const mv__lab_rank *)pb;
@@ -17617,29 +18171,145 @@ static int mv__lab_cmp_size(const void *pa, const void *pb)
     return a->key < b->key ? -1 : a->key > b->key;
 }
 
-/* Sorts r[0..n) by key (distinct, < 2^62): LSD radix, 16 bits a pass, as
-   many passes as the largest key needs; tmp holds n entries. */
-static mv_status mv__lab_sort_keys(mv__lab_rank *r, mv__lab_rank *tmp, int64_t n, int64_t maxkey, void *actx)
+/* Sorts r[0..n) by key (distinct): LSD radix, 11 bits a pass; tmp holds n
+   entries, cnt 2048. */
+static void mv__lab_sort_keys(mv__lab_rank *r, mv__lab_rank *tmp, int64_t n, int64_t *cnt)
 {
-    int64_t *cnt = (int64_t *)mv__alloc(sizeof(int64_t) * 65536, actx), i;
     int shift;
-    MV__CHECK(cnt != NULL, MV_ERR_OUT_OF_MEMORY, "mv_label: radix table");
-    for (shift = 0; shift < 64 && (maxkey >> shift) > 0; shift += 16) {
+    int64_t i;
+    for (shift = 0; shift < 32; shift += 11) {
         int64_t sum = 0;
-        mv__lab_rank *t;
-        memset(cnt, 0, sizeof(int64_t) * 65536);
-        for (i = 0; i < n; i++) cnt[(r[i].key >> shift) & 0xffff]++;
-        for (i = 0; i < 65536; i++) {
+        memset(cnt, 0, sizeof(int64_t) * 2048);
+        for (i = 0; i < n; i++) cnt[(r[i].key >> shift) & 2047]++;
+        for (i = 0; i < 2048; i++) {
             int64_t c = cnt[i];
             cnt[i] = sum;
             sum += c;
         }
-        for (i = 0; i < n; i++) tmp[cnt[(r[i].key >> shift) & 0xffff]++] = r[i];
-        t = r; /* swap buffers: copy back to keep r the result */
-        memcpy(t, tmp, sizeof(*r) * (size_t)n);
+        for (i = 0; i < n; i++) tmp[cnt[(r[i].key >> shift) & 2047]++] = r[i];
+        memcpy(r, tmp, sizeof(*r) * (size_t)n);
     }
-    mv__free(cnt, actx);
+}
+
+/* The scratch of a labelling, in the order mv__label takes it: with
+   labels < 0 the passes' buffers (and, sizing a ranked call, the tables
+   for the worst case: a label per possible run), else the tables that rank
+   `labels` components. A sizing arena gives mv_label_scratch_size. */
+static void mv__lab_layout(mv__lab_job *j, mv__arena *a, int threads, int64_t labels, int ranked,
+                           mv__lab_rank **rank, int32_t **map, int64_t **cnt)
+{
+    uint64_t ids = (uint64_t)j->Y * (uint64_t)j->Z * (uint64_t)j->rowmax, rows = (uint64_t)j->Y * (uint64_t)j->Z;
+    void *p[3];
+    if (labels < 0) {
+        j->parent = (int32_t *)mv__arena_take(a, ids + 1, 4);
+        j->row_first = (int32_t *)mv__arena_take(a, rows, 4);
+        j->row_n = (int32_t *)mv__arena_take(a, rows, 4);
+        j->store = (int32_t *)mv__arena_take(a, 2 * (ids + rows), 4);
+        j->rowbuf = (unsigned char *)mv__arena_take(a, (uint64_t)threads, (uint64_t)j->X);
+        j->bits = (uint64_t *)mv__arena_take(a, (uint64_t)threads * (uint64_t)j->W, 8);
+        if (!a->sizing || !ranked) return;
+        labels = (int64_t)ids;
+    }
+    p[0] = mv__arena_take(a, 2 * (uint64_t)labels + 1, sizeof(mv__lab_rank));
+    p[1] = mv__arena_take(a, (uint64_t)labels + 1, 4);
+    p[2] = mv__arena_take(a, 2048, 8);
+    if (rank) *rank = (mv__lab_rank *)p[0];
+    if (map) *map = (int32_t *)p[1];
+    if (cnt) *cnt = (int64_t *)p[2];
+}
+
+/* Checks the options and sets the job's geometry and neighbourhood. */
+static mv_status mv__lab_setup(const mv_vol *in, mv_label_opts *o, mv__lab_job *j, const char *fn)
+{
+    int64_t d[3];
+    uint64_t ids;
+    MV__TRY(mv__morph_dims(in, d, fn));
+    if (o->connectivity == 0) o->connectivity = 6;
+    MV__CHECK(o->connectivity == 6 || o->connectivity == 18 || o->connectivity == 26, MV_ERR_INVALID_ARG,
+              "%s: connectivity %d (6, 18 or 26)", fn, o->connectivity);
+    MV__CHECK((unsigned)o->order <= MV_LABEL_ORDER_SIZE, MV_ERR_INVALID_ARG, "%s: order %d", fn, (int)o->order);
+    MV__CHECK(o->min_size >= 0 && o->largest >= 0, MV_ERR_INVALID_ARG, "%s: min_size %lld, largest %lld", fn,
+              (long long)o->min_size, (long long)o->largest);
+    MV__CHECK(o->threads >= 0, MV_ERR_INVALID_ARG, "%s: threads %d", fn, o->threads);
+    memset(j, 0, sizeof(*j));
+    MV__TRY(mv__msrc_init(&j->src, in, 0, fn, "input"));
+    j->X = d[0];
+    j->Y = d[1];
+    j->Z = d[2];
+    j->W = (d[0] + 63) / 64;
+    j->rowmax = (d[0] + 1) / 2;
+    ids = (uint64_t)d[1] * (uint64_t)d[2] * (uint64_t)j->rowmax;
+    MV__CHECK(ids < (uint64_t)INT32_MAX - 1 && d[0] < INT32_MAX - 2, MV_ERR_UNSUPPORTED,
+              "%s: %llu possible runs: more than int32 labels hold", fn, (unsigned long long)ids);
+    if (o->connectivity == 6) {
+        mv__lab_nb nb[2] = {{-1, 0, 0}, {0, -1, 0}};
+        j->nnb = 2;
+        memcpy(j->nb, nb, sizeof(nb));
+    } else {
+        int wd = o->connectivity == 26; /* the diagonal rows below reach x +- 1 only with 26 */
+        mv__lab_nb nb[4] = {{-1, 0, 1}, {0, -1, 1}, {-1, -1, 0}, {1, -1, 0}};
+        nb[2].w = nb[3].w = wd;
+        j->nnb = 4;
+        memcpy(j->nb, nb, sizeof(nb));
+    }
     return MV_OK;
+}
+
+/* Pass 1 on threads over slabs of z, then the slabs joined at their borders,
+   in order: the runs and their union-find (slab_z: MV__MAX_THREADS + 1). */
+static void mv__lab_runs(mv__lab_job *j, int threads, int64_t *slab_z)
+{
+    int64_t s;
+    /* a few slabs a thread: a thread slowed by other work on the machine
+       leaves its next slabs to the others (the joins cost a slice each) */
+    j->nslabs = MV__MIN((int64_t)(threads > 1 ? 4 * threads : 1), j->Z);
+    j->nslabs = MV__MIN(j->nslabs, (int64_t)MV__MAX_THREADS);
+    for (s = 0; s <= j->nslabs; s++) slab_z[s] = j->Z * s / j->nslabs;
+    j->slab_z = slab_z;
+    j->ops = mv__kernels_get()->morph;
+    mv__parallel_for(j->nslabs, 1, threads, mv__lab_pass1, j);
+    for (s = 1; s < j->nslabs; s++) {
+        int64_t y, z = slab_z[s];
+        for (y = 0; y < j->Y; y++) {
+            int64_t rr = z * j->Y + y, k;
+            mv__lab_nrow nr[4];
+            int nn = 0;
+            if (!j->row_n[rr]) continue;
+            for (k = 0; k < j->nnb; k++) {
+                const mv__lab_nb *nb = &j->nb[k];
+                int64_t yy = y + nb->dy, q;
+                if (!nb->dz || yy < 0 || yy >= j->Y) continue;
+                q = (z - 1) * j->Y + yy;
+                if (!j->row_n[q]) continue;
+                nr[nn].b = mv__lab_row(j, q);
+                nr[nn].n = j->row_n[q];
+                nr[nn].first = j->row_first[q];
+                nr[nn].w = nb->w;
+                nn++;
+            }
+            if (nn) mv__lab_link(j->parent, mv__lab_row(j, rr), j->row_n[rr], j->row_first[rr], nr, nn);
+        }
+    }
+}
+
+/* Labels 1, 2, ... to the roots in id (memory) order, every run's label
+   into parent; returns the count. */
+static int64_t mv__lab_resolve(mv__lab_job *j)
+{
+    int64_t r, L = 0;
+    for (r = 0; r < j->Y * j->Z; r++) {
+        int32_t id = j->row_first[r], e = id + j->row_n[r];
+        for (; id < e; id++) {
+            int32_t p = j->parent[id];
+            j->parent[id] = p == id ? (int32_t)++L : j->parent[p];
+        }
+    }
+    return L;
+}
+
+static int mv__lab_ranked(const mv_label_opts *o)
+{
+    return o->order != MV_LABEL_ORDER_MEMORY || o->min_size > 0 || o->largest > 0;
 }
 
 static mv_status mv__label(const mv_vol *in, mv_vol *out, int64_t *nlabels, int into, const mv_label_opts *opts,
@@ -17647,45 +18317,20 @@ static mv_status mv__label(const mv_vol *in, mv_vol *out, int64_t *nlabels, int 
 {
     mv_label_opts o;
     mv__lab_job j;
-    int64_t d[3], n, nslabs, s, slab_z[MV__MAX_THREADS + 1], count[MV__MAX_THREADS], L, i;
-    uint64_t ids;
-    int threads, w;
+    mv__arena ar;
+    int64_t n, nslabs, s, slab_z[MV__MAX_THREADS + 1], L = 0, i, r;
+    int threads;
     mv_vol t;
     mv_status st = MV_OK;
     mv__lab_rank *rank = NULL;
     int32_t *map = NULL;
+    int64_t *cnt = NULL;
     if (opts) o = *opts;
     else memset(&o, 0, sizeof(o));
     MV__CHECK(in && out, MV_ERR_INVALID_ARG, "%s: NULL volume", fn);
     if (nlabels) *nlabels = 0;
-    MV__TRY(mv__morph_dims(in, d, fn));
-    if (o.connectivity == 0) o.connectivity = 6;
-    MV__CHECK(o.connectivity == 6 || o.connectivity == 18 || o.connectivity == 26, MV_ERR_INVALID_ARG,
-              "%s: connectivity %d (6, 18 or 26)", fn, o.connectivity);
-    MV__CHECK((unsigned)o.order <= MV_LABEL_ORDER_SIZE, MV_ERR_INVALID_ARG, "%s: order %d", fn, (int)o.order);
-    MV__CHECK(o.min_size >= 0 && o.largest >= 0, MV_ERR_INVALID_ARG, "%s: min_size %lld, largest %lld", fn,
-              (long long)o.min_size, (long long)o.largest);
-    memset(&j, 0, sizeof(j));
-    MV__TRY(mv__msrc_init(&j.src, in, 0, fn, "input"));
-    j.X = d[0];
-    j.Y = d[1];
-    j.Z = d[2];
-    n = d[0] * d[1] * d[2];
-    j.rowmax = (d[0] + 1) / 2;
-    ids = (uint64_t)d[1] * (uint64_t)d[2] * (uint64_t)j.rowmax;
-    MV__CHECK(ids < (uint64_t)INT32_MAX - 1 && (uint64_t)n < ((uint64_t)1 << 62), MV_ERR_UNSUPPORTED,
-              "%s: %llu possible runs: more than int32 labels hold", fn, (unsigned long long)ids);
-    if (o.connectivity == 6) {
-        mv__lab_nb nb[2] = {{-1, 0, 0}, {0, -1, 0}};
-        j.nnb = 2;
-        memcpy(j.nb, nb, sizeof(nb));
-    } else {
-        int wd = o.connectivity == 26;
-        mv__lab_nb nb[4] = {{-1, 0, 1}, {0, -1, 1}, {-1, -1, 0}, {1, -1, 0}};
-        nb[2].w = nb[3].w = wd;
-        j.nnb = 4;
-        memcpy(j.nb, nb, sizeof(nb));
-    }
+    MV__TRY(mv__lab_setup(in, &o, &j, fn));
+    n = j.X * j.Y * j.Z;
     if (into) {
         MV__CHECK(out->data && out->dtype == MV_DT_I32 && mv_vol_count(out) == n, MV_ERR_INVALID_ARG,
                   "%s: output must be int32 with the input's %lld voxels", fn, (long long)n);
@@ -17699,121 +18344,81 @@ static mv_status mv__label(const mv_vol *in, mv_vol *out, int64_t *nlabels, int 
         t.meta.scl_inter = 0.0;
         t.meta.cal_min = t.meta.cal_max = 0;
     }
-    threads = mv__threads_for_bytes(o.threads, (uint64_t)n * 6);
-    nslabs = MV__MIN((int64_t)threads, d[2]);
-    for (s = 0; s <= nslabs; s++) slab_z[s] = d[2] * s / nslabs;
-    j.slab_z = slab_z;
-    j.count = count;
-    j.out = (int32_t *)t.data;
-    j.parent = (int32_t *)mv__alloc((size_t)ids * 4 + 4, o.alloc_ctx);
-    j.rowbuf = (unsigned char *)mv__alloc((size_t)threads * (size_t)d[0], o.alloc_ctx);
-    if (!j.parent || !j.rowbuf) {
-        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %llu bytes of scratch", fn, (unsigned long long)ids * 4);
+    st = mv__arena_init(&ar, o.scratch, o.scratch_size, o.alloc_ctx, fn);
+    if (st != MV_OK) goto done;
+    /* the scratch is sized by the resolved thread count (as _scratch_size) */
+    threads = mv__resolve_threads(o.threads);
+    mv__lab_layout(&j, &ar, threads, -1, 0, NULL, NULL, NULL);
+    if (!j.parent || !j.row_first || !j.row_n || !j.store || !j.rowbuf || !j.bits) {
+        st = mv__arena_fail(&ar, fn);
         goto done;
     }
-    mv__parallel_for(nslabs, 1, threads, mv__lab_pass1, &j);
-    /* merge the slabs at their borders, in order */
-    for (s = 1; s < nslabs; s++) {
-        int64_t z = slab_z[s], y, x, k;
-        for (y = 0; y < d[1]; y++) {
-            const int32_t *row = j.out + (size_t)((z * d[1] + y) * d[0]);
-            for (x = 0; x < d[0];) {
-                int32_t r = row[x];
-                int64_t xs = x;
-                if (!r) {
-                    x++;
-                    continue;
-                }
-                while (x < d[0] && row[x] == r) x++;
-                for (k = 0; k < j.nnb; k++) {
-                    const mv__lab_nb *nb = &j.nb[k];
-                    int64_t yy = y + nb->dy;
-                    if (!nb->dz || yy < 0 || yy >= d[1]) continue;
-                    mv__lab_link(j.parent, j.out + (size_t)(((z - 1) * d[1] + yy) * d[0]), d[0], xs, x, nb->w, r - 1);
-                }
+    if ((uint64_t)n * 6 < MV__PAR_MIN_BYTES) threads = 1;
+    j.out = (int32_t *)t.data;
+    mv__lab_runs(&j, threads, slab_z);
+    nslabs = j.nslabs;
+    /* resolve in id order (roots get 1, 2, ... in memory order); with a
+       ranking, each label's size and first voxel in nibabel order too */
+    if (!mv__lab_ranked(&o)) L = mv__lab_resolve(&j);
+    else {
+        int64_t kept = 0, next = 0, ncomp = 0;
+        /* count the roots first: the tables are per label */
+        for (r = 0; r < j.Y * j.Z; r++) {
+            int32_t id = j.row_first[r], e = id + j.row_n[r];
+            for (; id < e; id++) ncomp += j.parent[id] == id;
+        }
+        mv__lab_layout(&j, &ar, threads, ncomp, 1, &rank, &map, &cnt);
+        if (!rank || !map || !cnt) {
+            st = mv__arena_fail(&ar, fn);
+            goto done;
+        }
+        for (r = 0; r < j.Y * j.Z; r++) {
+            int32_t id = j.row_first[r], e = id + j.row_n[r];
+            const int32_t *b = mv__lab_row(&j, r);
+            int64_t y = r % j.Y, z = r / j.Y, k = 0;
+            for (; id < e; id++, k++) {
+                int32_t p = j.parent[id], l;
+                uint32_t key = (uint32_t)(((int64_t)b[2 * k] * j.Y + y) * j.Z + z);
+                if (p == id) {
+                    l = (int32_t)++L;
+                    rank[l - 1].key = key;
+                    rank[l - 1].size = 0;
+                    rank[l - 1].label = l;
+                } else
+                    l = j.parent[p];
+                j.parent[id] = l;
+                if (key < rank[l - 1].key) rank[l - 1].key = key;
+                rank[l - 1].size += (uint32_t)(b[2 * k + 1] - b[2 * k]);
             }
         }
+        /* which survive: the size filter, then the n largest */
+        if (o.largest > 0 && o.largest < L) {
+            qsort(rank, (size_t)L, sizeof(*rank), mv__lab_cmp_size);
+            for (i = 0; i < L; i++)
+                if (i < o.largest && (int64_t)rank[i].size >= o.min_size) rank[kept++] = rank[i];
+        } else
+            for (i = 0; i < L; i++)
+                if ((int64_t)rank[i].size >= o.min_size) rank[kept++] = rank[i];
+        /* their order (memory order: the labels are in it already) */
+        if (o.order == MV_LABEL_ORDER_SIZE) qsort(rank, (size_t)kept, sizeof(*rank), mv__lab_cmp_size);
+        else if (o.order == MV_LABEL_ORDER_NIBABEL) mv__lab_sort_keys(rank, rank + L, kept, cnt);
+        else if (o.largest > 0 && o.largest < L) { /* back to label order */
+            for (i = 0; i < kept; i++) rank[i].key = (uint32_t)rank[i].label;
+            mv__lab_sort_keys(rank, rank + L, kept, cnt);
+        }
+        for (i = 0; i <= L; i++) map[i] = 0;
+        for (i = 0; i < kept; i++) map[rank[i].label] = (int32_t)++next;
+        for (s = 0; s < nslabs; s++) { /* the final label of every run */
+            int64_t r0 = slab_z[s] * j.Y, r1 = slab_z[s + 1] * j.Y;
+            int32_t id = j.row_first[r0], e = j.row_first[r1 - 1] + j.row_n[r1 - 1];
+            for (; id < e; id++) j.parent[id] = map[j.parent[id]];
+        }
+        L = kept;
     }
-    /* resolve: ids in increasing order, every parent already labelled */
-    L = 0;
-    for (s = 0; s < nslabs; s++) {
-        int32_t base = (int32_t)(slab_z[s] * d[1] * j.rowmax), id;
-        for (id = base; id < base + (int32_t)count[s]; id++) {
-            int32_t p = j.parent[id];
-            j.parent[id] = p == id ? (int32_t)++L : j.parent[p];
-        }
-    }
-    j.nlab = L;
-    {
-        int need_rank = o.order != MV_LABEL_ORDER_MEMORY || o.min_size > 0 || o.largest > 0;
-        if (need_rank) {
-            size_t per = (size_t)(L + 1);
-            j.key = (int64_t *)mv__alloc(sizeof(int64_t) * per * (size_t)threads, o.alloc_ctx);
-            j.size = (int64_t *)mv__alloc(sizeof(int64_t) * per * (size_t)threads, o.alloc_ctx);
-            if (!j.key || !j.size) {
-                st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: per-label tables for %lld labels", fn, (long long)L);
-                goto done;
-            }
-            for (i = 0; i < (int64_t)per * threads; i++) {
-                j.key[i] = INT64_MAX;
-                j.size[i] = 0;
-            }
-        }
-        mv__parallel_for(nslabs, 1, threads, mv__lab_pass3, &j);
-        if (need_rank) {
-            int64_t kept = 0, next = 0;
-            rank = (mv__lab_rank *)mv__alloc(sizeof(mv__lab_rank) * (size_t)(2 * L + 1), o.alloc_ctx);
-            map = (int32_t *)mv__alloc(sizeof(int32_t) * (size_t)(L + 1), o.alloc_ctx);
-            if (!rank || !map) {
-                st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: tables for %lld labels", fn, (long long)L);
-                goto done;
-            }
-            for (i = 1; i <= L; i++) {
-                mv__lab_rank *r = &rank[i - 1];
-                r->key = INT64_MAX;
-                r->size = 0;
-                r->label = (int32_t)i;
-                for (w = 0; w < threads; w++) {
-                    size_t at = (size_t)w * (size_t)(L + 1) + (size_t)i;
-                    if (j.key[at] < r->key) r->key = j.key[at];
-                    r->size += j.size[at];
-                }
-            }
-            for (i = 0; i <= L; i++) map[i] = 0;
-            /* which survive: size filter, then the n largest */
-            if (o.largest > 0 && o.largest < L) {
-                qsort(rank, (size_t)L, sizeof(*rank), mv__lab_cmp_size);
-                for (i = 0; i < L; i++)
-                    if (i < o.largest && rank[i].size >= o.min_size) rank[kept++] = rank[i];
-            } else
-                for (i = 0; i < L; i++)
-                    if (rank[i].size >= o.min_size) rank[kept++] = rank[i];
-            /* their order */
-            if (o.order == MV_LABEL_ORDER_SIZE)
-                qsort(rank, (size_t)kept, sizeof(*rank), mv__lab_cmp_size);
-            else if (o.order == MV_LABEL_ORDER_NIBABEL) {
-                st = mv__lab_sort_keys(rank, rank + L, kept, n, o.alloc_ctx);
-                if (st != MV_OK) goto done;
-            } else { /* memory order: labels are already in it */
-                int64_t a = 0, b2;
-                for (b2 = 0; b2 < kept; b2++) rank[b2].key = rank[b2].label;
-                (void)a;
-                qsort(rank, (size_t)kept, sizeof(*rank), mv__lab_cmp_key);
-            }
-            for (i = 0; i < kept; i++) map[rank[i].label] = (int32_t)++next;
-            j.map = map;
-            L = kept;
-            mv__parallel_for(n, 1 << 16, threads, mv__lab_pass4, &j);
-        }
-    }
+    mv__parallel_for(j.Y * j.Z, 64, threads, mv__lab_write, &j);
     if (nlabels) *nlabels = L;
 done:
-    mv__free(j.parent, o.alloc_ctx);
-    mv__free(j.rowbuf, o.alloc_ctx);
-    mv__free(j.key, o.alloc_ctx);
-    mv__free(j.size, o.alloc_ctx);
-    mv__free(rank, o.alloc_ctx);
-    mv__free(map, o.alloc_ctx);
+    mv__arena_release(&ar);
     if (st != MV_OK) {
         if (!into) mv_free(&t);
         return st;
@@ -17829,6 +18434,19 @@ MVDEF mv_status mv_label(const mv_vol *in, mv_vol *out, int64_t *nlabels, const 
 MVDEF mv_status mv_label_into(const mv_vol *in, mv_vol *out, int64_t *nlabels, const mv_label_opts *opts)
 {
     return mv__label(in, out, nlabels, 1, opts, "mv_label_into");
+}
+MVDEF size_t mv_label_scratch_size(const mv_vol *in, const mv_label_opts *opts)
+{
+    mv_label_opts o;
+    mv__lab_job j;
+    mv__arena ar;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    if (!in || mv__lab_setup(in, &o, &j, "mv_label_scratch_size") != MV_OK) return 0;
+    memset(&ar, 0, sizeof(ar));
+    ar.sizing = 1;
+    mv__lab_layout(&j, &ar, mv__resolve_threads(o.threads), -1, mv__lab_ranked(&o), NULL, NULL, NULL);
+    return mv__arena_total(&ar);
 }
 
 /* The integer value of voxel i of an integer volume. */
@@ -18134,46 +18752,102 @@ MVDEF mv_status mv_crop_foreground(const mv_vol *in, mv_vol *out, int64_t margin
     return mv_crop_pad_box(in, out, start, size, opts);
 }
 
-/* ---- Euclidean distance transform --------------------------------------- */
+/* ---- Euclidean distance transform ---------------------------------------- */
+
+/* Squared distances are built up one axis at a time (the separable scheme of
+   Felzenszwalb and Huttenlocher): along x from the runs of each row (the
+   distance to the run's ends), then along y and along z over pencils of
+   MV__EDT_PC neighbouring lines gathered side by side, where each position
+   takes min(value, neighbour at distance t + (t s)^2) for t = 1, 2, ...
+   until (t s)^2 passes the largest value of its pencil row: exact, and
+   vectorised across the lines (>>pass-morph). Lines still falling at
+   t = MV__EDT_TCAP, far from every site, are redone by the lower envelope
+   of parabolas. Values are float32 in voxel units when the spacing is
+   isotropic (integers, exact below 2^24; the distance is spacing x
+   sqrt), else float64 in mm, summed in scipy's order ((dx s0)^2 + (dy
+   s1)^2) + (dz s2)^2; the square root is taken in float64 (for float32
+   values sqrtf gives the same float). */
+#define MV__EDT_TCAP 24
 
 typedef struct mv__edt_job {
     mv__msrc src;
-    int64_t X, Y, Z, nmax;
-    double s[3];
+    int64_t X, Y, Z, W, nmax;
+    double s[3];         /* the values' spacing: mm (float64 values) or 1 (float32) */
+    double scale;        /* float32 values: distance = scale * sqrt(value) */
+    int f64;             /* values in float64 */
     int sites_fg;        /* sites (distance 0) are the foreground voxels, else the background */
-    int mode;            /* 0: write every voxel; -1: only D > 0, negated; +1: only D > 0 */
-    int squared;
-    double *D;           /* squared distances */
-    unsigned char *buf;  /* per worker scratch */
-    size_t buf_per;
+    int mode;            /* 0: every voxel; -1 / +1: voxels with a value > 0, negated for -1; 2: the ball */
+    int squared;         /* modes 0, +-1: squared distances */
+    void *val;           /* the squared distances, n float32 or float64 */
     float *out;
+    unsigned char *bout; /* mode 2: 1 where the value is within r2 (dilation) or beyond it (erosion) */
+    double r2;
+    int erode, border;
+    const unsigned char *near[3]; /* mode 2: per axis position, the outside lies within the ball */
+    const mv__morph_ops *ops;
+    unsigned char *wk;   /* per worker scratch of wk_per bytes */
+    size_t wk_per;
 } mv__edt_job;
 
-/* Felzenszwalb-Huttenlocher lower envelope: d[q] = min_v ((q - v) s)^2 + f[v]
-   over the finite f[v]; +inf if none. */
-static void mv__edt_line(const double *f, double *d, int64_t n, double s, int64_t *v, double *z)
+/* A worker's scratch: a row (bytes, bits, run boundaries), a pencil (tile
+   and result, MV__EDT_PC x nmax values) and one line's envelope. */
+typedef struct mv__edt_wk {
+    unsigned char *row;
+    uint64_t *bits;
+    int32_t *runs, *v;
+    void *tile, *res;
+    double *f, *d, *z, *h;
+} mv__edt_wk;
+
+static size_t mv__edt_wk_layout(const mv__edt_job *j, unsigned char *base, mv__edt_wk *w)
+{
+    size_t at = 0, es = j->f64 ? 8 : 4, nm = (size_t)j->nmax, pen = (size_t)MV__EDT_PC * nm * es;
+#define MV__EDT_PIECE(ptr, type, bytes)                                      \
+    do {                                                                     \
+        if (w) (ptr) = (type)(void *)(base + at);                            \
+        at += ((size_t)(bytes) + 63) & ~(size_t)63;                          \
+    } while (0)
+    MV__EDT_PIECE(w->row, unsigned char *, j->X);
+    MV__EDT_PIECE(w->bits, uint64_t *, (size_t)j->W * 8);
+    MV__EDT_PIECE(w->runs, int32_t *, ((size_t)j->X + 2) * 4);
+    MV__EDT_PIECE(w->tile, void *, pen);
+    MV__EDT_PIECE(w->res, void *, pen);
+    MV__EDT_PIECE(w->f, double *, nm * 8);
+    MV__EDT_PIECE(w->d, double *, nm * 8);
+    MV__EDT_PIECE(w->z, double *, (nm + 2) * 8);
+    MV__EDT_PIECE(w->h, double *, (nm + 2) * 8);
+    MV__EDT_PIECE(w->v, int32_t *, (nm + 2) * 4);
+#undef MV__EDT_PIECE
+    return at;
+}
+
+/* Lower envelope of the parabolas f[v] + ((q - v) s)^2 over the finite f[v]:
+   d[q] = its value at q (+inf when every f is). v, z, h: n + 2 entries. */
+static void mv__edt_envelope(const double *f, double *d, int64_t n, double s, int32_t *v, double *z, double *h)
 {
     int64_t k = -1, q;
+    double s2 = 2.0 * s * s;
     for (q = 0; q < n; q++) {
-        double fq = f[q], qs = (double)q * s, x = 0;
-        if (fq == HUGE_VAL) continue;
-        while (k >= 0) {
-            double vs = (double)v[k] * s;
-            x = ((fq + qs * qs) - (f[v[k]] + vs * vs)) / (2.0 * s * s * (double)(q - v[k]));
+        double qs, hq, x = -HUGE_VAL;
+        if (f[q] == HUGE_VAL) continue;
+        qs = (double)q * s;
+        hq = f[q] + qs * qs;
+        while (k >= 0) { /* where the new parabola undercuts the last one */
+            x = (hq - h[k]) / (s2 * (double)(q - v[k]));
             if (x <= z[k]) k--;
             else break;
         }
         k++;
-        v[k] = q;
+        v[k] = (int32_t)q;
+        h[k] = hq;
         z[k] = k ? x : -HUGE_VAL;
-        z[k + 1] = HUGE_VAL;
     }
     if (k < 0) {
         for (q = 0; q < n; q++) d[q] = HUGE_VAL;
         return;
     }
-    k = 0;
-    for (q = 0; q < n; q++) {
+    z[k + 1] = HUGE_VAL;
+    for (k = 0, q = 0; q < n; q++) {
         double t;
         while (z[k + 1] < (double)q) k++;
         t = (double)(q - v[k]) * s;
@@ -18181,107 +18855,237 @@ static void mv__edt_line(const double *f, double *d, int64_t n, double s, int64_
     }
 }
 
-/* rows along x: distance to the nearest site of the row */
-static void mv__edt_pass_x(void *ctx, int64_t r0, int64_t r1, int worker)
+/* Squared distances along the lines of a gathered pencil (n positions):
+   the vector kernel, then the envelope for the lines it flags. */
+static void mv__edt_pencil(const mv__edt_job *j, const mv__edt_wk *w, int64_t n, double s)
+{
+    uint32_t need;
+    int c;
+    int64_t q;
+    if (j->f64) need = j->ops->pencil_f64((const double *)w->tile, (double *)w->res, n, s, MV__EDT_TCAP);
+    else need = j->ops->pencil_f32((const float *)w->tile, (float *)w->res, n, MV__EDT_TCAP);
+    for (c = 0; c < MV__EDT_PC; c++) {
+        if (!(need >> c & 1)) continue;
+        if (j->f64) {
+            const double *t = (const double *)w->tile;
+            for (q = 0; q < n; q++) w->f[q] = t[q * MV__EDT_PC + c];
+        } else {
+            const float *t = (const float *)w->tile;
+            for (q = 0; q < n; q++) w->f[q] = t[q * MV__EDT_PC + c];
+        }
+        mv__edt_envelope(w->f, w->d, n, s, w->v, w->z, w->h);
+        if (j->f64)
+            for (q = 0; q < n; q++) ((double *)w->res)[q * MV__EDT_PC + c] = w->d[q];
+        else /* integers below 2^24 (or +inf): exact in float32 */
+            for (q = 0; q < n; q++) ((float *)w->res)[q * MV__EDT_PC + c] = (float)w->d[q];
+    }
+}
+
+/* Pass 1, rows along x: 0 on sites; elsewhere the squared distance to the
+   nearest site of the row (+inf if none), by the runs of non-sites. */
+static void mv__edt_rows(void *ctx, int64_t r0, int64_t r1, int worker)
 {
     mv__edt_job *j = (mv__edt_job *)ctx;
-    unsigned char *f = j->buf + (size_t)worker * j->buf_per;
-    int64_t r, x, X = j->X;
+    mv__edt_wk w;
+    int64_t X = j->X, r, i, q;
+    mv__edt_wk_layout(j, j->wk + (size_t)worker * j->wk_per, &w);
     for (r = r0; r < r1; r++) {
-        double *D = j->D + (size_t)(r * X);
-        int64_t last = -1;
-        mv__fg_row(&j->src, r * X, X, f);
-        for (x = 0; x < X; x++) {
-            int site = j->sites_fg ? f[x] : !f[x];
-            if (site) last = x;
-            D[x] = last < 0 ? HUGE_VAL : (double)(x - last);
+        int64_t n;
+        j->ops->pack_row(mv__fg_row_ptr(&j->src, r * X, X, w.row), X, w.bits);
+        if (j->sites_fg) { /* the runs wanted are of background */
+            for (i = 0; i < j->W; i++) w.bits[i] = ~w.bits[i];
+            if (X & 63) w.bits[j->W - 1] &= ~(~(uint64_t)0 << (X & 63));
         }
-        last = -1;
-        for (x = X - 1; x >= 0; x--) {
-            int site = j->sites_fg ? f[x] : !f[x];
-            if (site) last = x;
-            if (last >= 0 && (double)(last - x) < D[x]) D[x] = (double)(last - x);
+        n = mv__row_runs(w.bits, X, w.runs);
+        if (j->f64) {
+            double *g = (double *)j->val + (size_t)(r * X);
+            memset(g, 0, sizeof(double) * (size_t)X);
+            for (i = 0; i < n; i++) {
+                int64_t s = w.runs[2 * i], e = w.runs[2 * i + 1];
+                int64_t mid = s == 0 ? -1 : e == X ? e : (s + e - 1) / 2; /* last q nearer the left site */
+                for (q = s; q < e; q++) {
+                    double u;
+                    if (s == 0 && e == X) {
+                        g[q] = HUGE_VAL;
+                        continue;
+                    }
+                    u = (double)(q <= mid ? q - s + 1 : e - q) * j->s[0];
+                    g[q] = u * u;
+                }
+            }
+        } else {
+            float *g = (float *)j->val + (size_t)(r * X);
+            memset(g, 0, sizeof(float) * (size_t)X);
+            for (i = 0; i < n; i++) {
+                int64_t s = w.runs[2 * i], e = w.runs[2 * i + 1];
+                int64_t mid = s == 0 ? -1 : e == X ? e : (s + e - 1) / 2;
+                if (s == 0 && e == X)
+                    for (q = s; q < e; q++) g[q] = HUGE_VALF;
+                else
+                    for (q = s; q < e; q++) {
+                        int64_t u = q <= mid ? q - s + 1 : e - q;
+                        g[q] = (float)(u * u);
+                    }
+            }
         }
-        for (x = 0; x < X; x++)
-            if (D[x] != HUGE_VAL) {
-                double t = D[x] * j->s[0];
-                D[x] = t * t;
+    }
+}
+
+/* copies n positions of a pencil (nt <= MV__EDT_PC lines starting at p,
+   positions `stride` values apart) into the tile, the missing lines as 0 */
+static void mv__edt_gather(const mv__edt_job *j, const mv__edt_wk *w, const unsigned char *p, int64_t n, int64_t nt,
+                           int64_t stride)
+{
+    size_t es = j->f64 ? 8 : 4, row = (size_t)MV__EDT_PC * es;
+    int64_t q;
+    unsigned char *t = (unsigned char *)w->tile;
+    for (q = 0; q < n; q++) {
+        memcpy(t + (size_t)q * row, p + (size_t)(q * stride) * es, (size_t)nt * es);
+        if (nt < MV__EDT_PC) memset(t + (size_t)q * row + (size_t)nt * es, 0, (size_t)(MV__EDT_PC - nt) * es);
+    }
+}
+
+/* Pass 2, along y: pencils (z, x0) of the values in place. */
+static void mv__edt_cols(void *ctx, int64_t p0, int64_t p1, int worker)
+{
+    mv__edt_job *j = (mv__edt_job *)ctx;
+    mv__edt_wk w;
+    int64_t X = j->X, Y = j->Y, np = (X + MV__EDT_PC - 1) / MV__EDT_PC, p, q;
+    size_t es = j->f64 ? 8 : 4;
+    mv__edt_wk_layout(j, j->wk + (size_t)worker * j->wk_per, &w);
+    for (p = p0; p < p1; p++) {
+        int64_t z = p / np, x0 = (p % np) * MV__EDT_PC, nt = MV__MIN((int64_t)MV__EDT_PC, X - x0);
+        unsigned char *base = (unsigned char *)j->val + (size_t)(z * X * Y + x0) * es;
+        mv__edt_gather(j, &w, base, Y, nt, X);
+        mv__edt_pencil(j, &w, Y, j->s[1]);
+        for (q = 0; q < Y; q++)
+            memcpy(base + (size_t)(q * X) * es, (unsigned char *)w.res + (size_t)q * MV__EDT_PC * es, (size_t)nt * es);
+    }
+}
+
+/* The output of value v at voxel i (modes 0, -1, +1, 2; see the job). */
+static void mv__edt_put(const mv__edt_job *j, int64_t i, double v, int64_t x, int64_t y, int64_t z)
+{
+    if (j->mode == 2) {
+        int nearb = j->near[0][x] || j->near[1][y] || j->near[2][z];
+        j->bout[i] = (unsigned char)(j->erode ? v > j->r2 && !(j->border == 0 && nearb)
+                                              : v <= j->r2 || (j->border == 1 && nearb));
+        return;
+    }
+    if (j->mode && !(v > 0)) return;
+    {
+        double sc = j->f64 ? 1.0 : j->scale;
+        float d = (float)(j->squared ? v * sc * sc : sc * sqrt(v));
+        j->out[i] = j->mode < 0 ? -d : d;
+    }
+}
+
+/* Pass 3, along z: pencils (y, x0), results to the output. */
+static void mv__edt_deep(void *ctx, int64_t p0, int64_t p1, int worker)
+{
+    mv__edt_job *j = (mv__edt_job *)ctx;
+    mv__edt_wk w;
+    int64_t X = j->X, Y = j->Y, Z = j->Z, sl = X * Y, np = (X + MV__EDT_PC - 1) / MV__EDT_PC, p, q, c;
+    size_t es = j->f64 ? 8 : 4;
+    mv__edt_wk_layout(j, j->wk + (size_t)worker * j->wk_per, &w);
+    for (p = p0; p < p1; p++) {
+        int64_t y = p / np, x0 = (p % np) * MV__EDT_PC, nt = MV__MIN((int64_t)MV__EDT_PC, X - x0);
+        int64_t at = y * X + x0;
+        mv__edt_gather(j, &w, (unsigned char *)j->val + (size_t)at * es, Z, nt, sl);
+        if (Z > 1) mv__edt_pencil(j, &w, Z, j->s[2]);
+        else memcpy(w.res, w.tile, (size_t)MV__EDT_PC * es);
+        if (j->mode == 0 && !j->f64 && !j->squared && j->scale == 1.0) { /* the common case, vectorised */
+            float *res = (float *)w.res;
+            j->ops->sqrt_f32(res, Z * MV__EDT_PC);
+            for (q = 0; q < Z; q++) memcpy(j->out + (size_t)(at + q * sl), res + q * MV__EDT_PC, (size_t)nt * 4);
+            continue;
+        }
+        for (q = 0; q < Z; q++)
+            for (c = 0; c < nt; c++) {
+                double v = j->f64 ? ((const double *)w.res)[q * MV__EDT_PC + c] : ((const float *)w.res)[q * MV__EDT_PC + c];
+                mv__edt_put(j, at + q * sl + c, v, x0 + c, y, q);
             }
     }
 }
 
-static void mv__edt_pass_y(void *ctx, int64_t z0, int64_t z1, int worker)
-{
-    mv__edt_job *j = (mv__edt_job *)ctx;
-    double *f = (double *)(void *)(j->buf + (size_t)worker * j->buf_per), *d = f + j->nmax, *zz = d + j->nmax;
-    int64_t *v = (int64_t *)(void *)(zz + j->nmax + 1);
-    int64_t z, x, y, X = j->X, Y = j->Y;
-    for (z = z0; z < z1; z++)
-        for (x = 0; x < X; x++) {
-            double *col = j->D + (size_t)(z * X * Y + x);
-            for (y = 0; y < Y; y++) f[y] = col[y * X];
-            mv__edt_line(f, d, Y, j->s[1], v, zz);
-            for (y = 0; y < Y; y++) col[y * X] = d[y];
-        }
-}
-
-static void mv__edt_pass_z(void *ctx, int64_t y0, int64_t y1, int worker)
-{
-    mv__edt_job *j = (mv__edt_job *)ctx;
-    double *f = (double *)(void *)(j->buf + (size_t)worker * j->buf_per), *d = f + j->nmax, *zz = d + j->nmax;
-    int64_t *v = (int64_t *)(void *)(zz + j->nmax + 1);
-    int64_t z, x, y, X = j->X, Y = j->Y, Z = j->Z, sz = X * Y;
-    for (y = y0; y < y1; y++)
-        for (x = 0; x < X; x++) {
-            size_t at = (size_t)(y * X + x);
-            for (z = 0; z < Z; z++) f[z] = j->D[at + (size_t)(z * sz)];
-            if (Z > 1) mv__edt_line(f, d, Z, j->s[2], v, zz);
-            else d[0] = f[0];
-            for (z = 0; z < Z; z++) {
-                double q = d[z];
-                float r = (float)(j->squared ? q : sqrt(q));
-                size_t o = at + (size_t)(z * sz);
-                if (j->mode == 0) j->out[o] = r;
-                else if (q > 0) j->out[o] = j->mode < 0 ? -r : r;
-            }
-        }
-}
-
 static void mv__edt_run(mv__edt_job *j, int threads)
 {
-    mv__parallel_for(j->Y * j->Z, 64, threads, mv__edt_pass_x, j);
-    if (j->Y > 1) mv__parallel_for(j->Z, 1, threads, mv__edt_pass_y, j);
-    mv__parallel_for(j->Y, 1, threads, mv__edt_pass_z, j);
+    int64_t np = (j->X + MV__EDT_PC - 1) / MV__EDT_PC;
+    mv__parallel_for(j->Y * j->Z, 64, threads, mv__edt_rows, j);
+    if (j->Y > 1) mv__parallel_for(j->Z * np, 4, threads, mv__edt_cols, j);
+    mv__parallel_for(j->Y * np, 4, threads, mv__edt_deep, j);
+}
+
+/* Geometry and value type of a transform with spacing s (mm, or 1): float32
+   values in voxel units when isotropic and exact (unit_only: and s = 1, for
+   thresholds that must compare like the ball's test), else float64. */
+static void mv__edt_geometry(mv__edt_job *j, const int64_t d[3], const double s[3], int unit_only)
+{
+    double m2 = (double)(d[0] - 1) * (double)(d[0] - 1) + (double)(d[1] - 1) * (double)(d[1] - 1) +
+                (double)(d[2] - 1) * (double)(d[2] - 1);
+    int a;
+    j->X = d[0];
+    j->Y = d[1];
+    j->Z = d[2];
+    j->W = (d[0] + 63) / 64;
+    j->nmax = MV__MAX(d[0], MV__MAX(d[1], d[2]));
+    j->f64 = !(s[0] == s[1] && s[1] == s[2] && m2 < 16777216.0 && (!unit_only || s[0] == 1.0));
+    j->scale = s[0];
+    for (a = 0; a < 3; a++) j->s[a] = j->f64 ? s[a] : 1.0;
+    j->wk_per = mv__edt_wk_layout(j, NULL, NULL);
+}
+
+/* The EDT's scratch in take order: values (unless they live in the output),
+   per worker scratch. */
+static void mv__edt_layout(mv__edt_job *j, mv__arena *a, int threads, int val_in_out)
+{
+    uint64_t n = (uint64_t)j->X * (uint64_t)j->Y * (uint64_t)j->Z;
+    if (!val_in_out) j->val = mv__arena_take(a, n, j->f64 ? 8 : 4);
+    j->wk = (unsigned char *)mv__arena_take(a, (uint64_t)threads, (uint64_t)j->wk_per);
+}
+
+/* Checks the options; d, spacing, whether the values live in the output. */
+static mv_status mv__edt_setup(const mv_vol *in, const mv_edt_opts *o, mv__edt_job *j, const char *fn)
+{
+    int64_t d[3];
+    double s[3];
+    int a;
+    MV__TRY(mv__morph_dims(in, d, fn));
+    MV__CHECK(o->threads >= 0, MV_ERR_INVALID_ARG, "%s: threads %d", fn, o->threads);
+    for (a = 0; a < 3; a++) {
+        s[a] = o->spacing[a] != 0 ? o->spacing[a] : o->voxel_units ? 1.0 : (a < in->ndim ? in->spacing[a] : 1.0);
+        MV__CHECK(isfinite(s[a]) && s[a] > 0, MV_ERR_INVALID_ARG, "%s: spacing[%d] = %g", fn, a, s[a]);
+    }
+    MV__CHECK(d[0] < INT32_MAX - 2 && d[1] < INT32_MAX - 2 && d[2] < INT32_MAX - 2, MV_ERR_UNSUPPORTED,
+              "%s: %lldx%lldx%lld", fn, (long long)d[0], (long long)d[1], (long long)d[2]);
+    memset(j, 0, sizeof(*j));
+    MV__TRY(mv__msrc_init(&j->src, in, 0, fn, "input"));
+    mv__edt_geometry(j, d, s, 0);
+    return MV_OK;
 }
 
 static mv_status mv__edt(const mv_vol *in, mv_vol *out, int into, const mv_edt_opts *opts, const char *fn)
 {
     mv_edt_opts o;
     mv__edt_job j;
-    int64_t d[3], n;
-    int a, threads;
+    mv__arena ar;
+    int64_t n;
+    int threads, val_in_out;
     mv_vol t;
+    mv_status st;
     if (opts) o = *opts;
     else memset(&o, 0, sizeof(o));
     MV__CHECK(in && out, MV_ERR_INVALID_ARG, "%s: NULL volume", fn);
-    MV__TRY(mv__morph_dims(in, d, fn));
-    memset(&j, 0, sizeof(j));
-    MV__TRY(mv__msrc_init(&j.src, in, 0, fn, "input"));
-    for (a = 0; a < 3; a++) {
-        j.s[a] = o.spacing[a] != 0 ? o.spacing[a] : o.voxel_units ? 1.0 : (a < in->ndim ? in->spacing[a] : 1.0);
-        MV__CHECK(isfinite(j.s[a]) && j.s[a] > 0, MV_ERR_INVALID_ARG, "%s: spacing[%d] = %g", fn, a, j.s[a]);
-    }
-    j.X = d[0];
-    j.Y = d[1];
-    j.Z = d[2];
-    n = d[0] * d[1] * d[2];
-    j.nmax = MV__MAX(d[0], MV__MAX(d[1], d[2]));
-    j.squared = o.squared;
+    MV__TRY(mv__edt_setup(in, &o, &j, fn));
+    n = j.X * j.Y * j.Z;
     if (into) {
         MV__CHECK(out->data && out->dtype == MV_DT_F32 && mv_vol_count(out) == n, MV_ERR_INVALID_ARG,
                   "%s: output must be float32 with the input's %lld voxels", fn, (long long)n);
-        MV__CHECK(!o.sign || !mv__ranges_overlap(out->data, (size_t)n * 4, in->data, mv_vol_bytes(in)),
-                  MV_ERR_INVALID_ARG, "%s: the signed transform cannot run in place", fn);
+        if (mv__ranges_overlap(out->data, (size_t)n * 4, in->data, mv_vol_bytes(in))) {
+            MV__CHECK(!o.sign, MV_ERR_INVALID_ARG, "%s: the signed transform cannot run in place", fn);
+            MV__CHECK(out->data == in->data && j.src.dt == MV_DT_F32 && !j.src.scaled, MV_ERR_INVALID_ARG,
+                      "%s: output overlaps the input without being its unscaled float32 buffer", fn);
+        }
         t = *out;
     } else {
         MV__TRY(mv__result_alloc(in, (size_t)n * 4, o.alloc_ctx, &t, fn));
@@ -18290,32 +19094,33 @@ static mv_status mv__edt(const mv_vol *in, mv_vol *out, int into, const mv_edt_o
         t.meta.scl_inter = 0.0;
         t.meta.cal_min = t.meta.cal_max = 0;
     }
-    threads = mv__threads_for_bytes(o.threads, (uint64_t)n * 12);
-    j.buf_per = (size_t)j.nmax * 32 + 64;
-    j.D = (double *)mv__alloc((size_t)n * 8, o.alloc_ctx);
-    j.buf = (unsigned char *)mv__alloc(j.buf_per * (size_t)threads, o.alloc_ctx);
-    j.out = (float *)t.data;
-    if (!j.D || !j.buf) {
-        mv__free(j.D, o.alloc_ctx);
-        mv__free(j.buf, o.alloc_ctx);
+    st = mv__arena_init(&ar, o.scratch, o.scratch_size, o.alloc_ctx, fn);
+    threads = mv__resolve_threads(o.threads);
+    val_in_out = !j.f64 && !o.sign; /* float32 values of the plain transform live in the output */
+    if (st == MV_OK) {
+        mv__edt_layout(&j, &ar, threads, val_in_out);
+        if (val_in_out) j.val = t.data;
+        if (!j.val || !j.wk) st = mv__arena_fail(&ar, fn);
+    }
+    if (st == MV_OK) {
+        if ((uint64_t)n * 12 < MV__PAR_MIN_BYTES) threads = 1;
+        j.ops = mv__kernels_get()->morph;
+        j.out = (float *)t.data;
+        j.squared = o.squared;
+        j.sites_fg = 0; /* foreground voxels: the distance to the background */
+        j.mode = o.sign ? -1 : 0;
+        mv__edt_run(&j, threads);
+        if (o.sign) { /* background voxels: the distance to the foreground */
+            j.sites_fg = 1;
+            j.mode = 1;
+            mv__edt_run(&j, threads);
+        }
+    }
+    mv__arena_release(&ar);
+    if (st != MV_OK) {
         if (!into) mv_free(&t);
-        return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %llu bytes of scratch", fn, (unsigned long long)n * 8);
+        return st;
     }
-    if (!o.sign) {
-        j.sites_fg = 0;
-        j.mode = 0;
-        mv__edt_run(&j, threads);
-    } else {
-        memset(t.data, 0, (size_t)n * 4);
-        j.sites_fg = 0; /* foreground: minus the distance to the background */
-        j.mode = -1;
-        mv__edt_run(&j, threads);
-        j.sites_fg = 1; /* background: the distance to the foreground */
-        j.mode = 1;
-        mv__edt_run(&j, threads);
-    }
-    mv__free(j.D, o.alloc_ctx);
-    mv__free(j.buf, o.alloc_ctx);
     if (into) return MV_OK;
     return mv__out_commit_in(out, &t, in, NULL);
 }
@@ -18328,287 +19133,349 @@ MVDEF mv_status mv_edt_into(const mv_vol *in, mv_vol *out, const mv_edt_opts *op
 {
     return mv__edt(in, out, 1, opts, "mv_edt_into");
 }
+MVDEF size_t mv_edt_scratch_size(const mv_vol *in, const mv_edt_opts *opts)
+{
+    mv_edt_opts o;
+    mv__edt_job j;
+    mv__arena ar;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    if (!in || mv__edt_setup(in, &o, &j, "mv_edt_scratch_size") != MV_OK) return 0;
+    memset(&ar, 0, sizeof(ar));
+    ar.sizing = 1;
+    mv__edt_layout(&j, &ar, mv__resolve_threads(o.threads), !j.f64 && !o.sign);
+    return mv__arena_total(&ar);
+}
 
 /* ---- binary morphology ---------------------------------------------------- */
 
-/* One 1D erosion or dilation of radius r along a line of a u8 mask:
-   erosion keeps i iff no background (outside = border) lies within r,
-   dilation sets i iff a foreground voxel (outside = border) lies within r. */
-static void mv__line_morph(const unsigned char *in, int64_t is, int64_t n, unsigned char *out, int64_t os,
-                           int64_t r, int erode, int border, int64_t *dist)
-{
-    int64_t i, last;
-    int want = erode ? 0 : 1;            /* the voxels whose distance matters */
-    int outside = border == want;        /* the outside counts as such a voxel */
-    last = outside ? -1 : INT64_MIN / 2;
-    for (i = 0; i < n; i++) {
-        if ((in[i * is] != 0) == want) last = i;
-        dist[i] = i - last;
-    }
-    last = outside ? n : INT64_MAX / 2;
-    for (i = n - 1; i >= 0; i--) {
-        if ((in[i * is] != 0) == want) last = i;
-        if (last - i < dist[i]) dist[i] = last - i;
-    }
-    for (i = 0; i < n; i++) out[i * os] = (unsigned char)(erode ? dist[i] > r : dist[i] <= r);
-}
+/* On bit-packed rows. A structuring element is a list of segments (dy, dz,
+   w): the offsets (dx, dy, dz) with |dx| <= w. Output row (y, z) is the AND
+   (erosion) / OR (dilation) over the segments of row (y + dy, z + dz)
+   eroded / dilated along x by w; each row is shifted by 1..w both ways once
+   per slice and every distinct w kept, in a ring of the 2 Rz + 1 slices
+   around z. Outside the volume every voxel is border_value: shifts bring it
+   in along x, and a segment whose row is outside leaves the row unchanged
+   or sets it whole. A ball is a segment per (dy, dz) inside it (the widest
+   dx its membership test accepts), a box three passes of one axis each,
+   a cross one segment per row of the 3x3 (dy, dz) square it meets. */
+typedef struct mv__bseg {
+    int dy, dz, w;
+} mv__bseg;
+
+#define MV__BM_BALL_MAX 16 /* ball reach (voxels) done by segments; beyond: the distance transform */
 
 typedef struct mv__bm_job {
-    int64_t d[3], r;
-    int axis, erode, border;
-    const unsigned char *in;
-    unsigned char *out;
-    int64_t *dist;   /* per worker, max dim */
-    int64_t nmax;
-    /* cross */
-    int noff;
-    int off[26][3];
+    int64_t X, Y, Z, W;
+    const uint64_t *in;
+    uint64_t *out;
+    const mv__bseg *seg;
+    int nseg, erode, border, Rz, Rx, G, nvar;
+    int *var_of_w;                /* Rx + 1: the ring slot of each w, -1 if unused */
+    uint64_t *ring;               /* per worker: ring_per words */
+    const uint64_t **src;         /* per worker: a row pointer per segment */
+    size_t ring_per;
+    /* packing and unpacking */
+    mv__msrc msrc;
+    unsigned char *rowbuf;        /* per worker: X bytes */
+    unsigned char *u8;
+    const mv__morph_ops *ops;
 } mv__bm_job;
 
-static void mv__bm_axis_range(void *ctx, int64_t b, int64_t e, int worker)
+/* the variants of slice z: for each kept w, every row OP-shifted by 1..w */
+static void mv__bm_slice(const mv__bm_job *j, int64_t z, uint64_t *slot, uint64_t *g)
 {
-    mv__bm_job *j = (mv__bm_job *)ctx;
-    int64_t *dist = j->dist + (size_t)worker * (size_t)j->nmax, l, X = j->d[0], Y = j->d[1];
-    for (l = b; l < e; l++) {
-        int64_t base, st, n;
-        if (j->axis == 0) {
-            base = l * X;
-            st = 1;
-            n = X;
-        } else if (j->axis == 1) {
-            base = (l / X) * X * Y + l % X;
-            st = X;
-            n = Y;
-        } else {
-            base = l;
-            st = X * Y;
-            n = j->d[2];
-        }
-        mv__line_morph(j->in + base, st, n, j->out + base, st, j->r, j->erode, j->border, dist);
-    }
-}
-
-/* in -> out along one axis (in and out distinct) */
-static void mv__bm_axis(mv__bm_job *j, int axis, int64_t r, int threads)
-{
-    int64_t lines = axis == 0 ? j->d[1] * j->d[2] : axis == 1 ? j->d[0] * j->d[2] : j->d[0] * j->d[1];
-    j->axis = axis;
-    j->r = r;
-    mv__parallel_for(lines, 256, threads, mv__bm_axis_range, j);
-}
-
-static void mv__bm_cross_range(void *ctx, int64_t z0, int64_t z1, int worker)
-{
-    mv__bm_job *j = (mv__bm_job *)ctx;
-    int64_t X = j->d[0], Y = j->d[1], Z = j->d[2], z, y, x;
-    int k;
-    (void)worker;
-    for (z = z0; z < z1; z++)
-        for (y = 0; y < Y; y++)
-            for (x = 0; x < X; x++) {
-                size_t at = (size_t)(x + X * (y + Y * z));
-                int v = j->in[at] != 0;
-                for (k = 0; k < j->noff; k++) {
-                    int64_t xx = x + j->off[k][0], yy = y + j->off[k][1], zz = z + j->off[k][2];
-                    int w = (xx < 0 || yy < 0 || zz < 0 || xx >= X || yy >= Y || zz >= Z)
-                                ? j->border
-                                : j->in[(size_t)(xx + X * (yy + Y * zz))] != 0;
-                    if (j->erode ? !w : w) {
-                        v = !j->erode;
-                        break;
-                    }
+    int64_t Y = j->Y, W = j->W, y, k;
+    int G = j->G, w;
+    uint64_t fill = j->border ? ~(uint64_t)0 : 0, pad = (j->X & 63) ? ~(uint64_t)0 << (j->X & 63) : 0;
+    size_t vs = (size_t)(Y * W);
+    for (y = 0; y < Y; y++) {
+        uint64_t *acc = slot + (size_t)(j->nvar - 1) * vs + (size_t)(y * W); /* the largest w is kept last */
+        for (k = 0; k < G; k++) g[k] = g[G + W + k] = fill;
+        memcpy(g + G, j->in + (size_t)((z * Y + y) * W), (size_t)W * 8);
+        g[G + W - 1] = (g[G + W - 1] & ~pad) | (fill & pad); /* bits past X are outside */
+        memcpy(acc, g + G, (size_t)W * 8);
+        for (w = 0; w <= j->Rx; w++) {
+            if (w) {
+                int q = w >> 6, r = w & 63;
+                const uint64_t *a = g + G + q, *b = g + G - q - (r ? 1 : 0); /* voxel x + w, x - w */
+                if (j->erode) {
+                    if (r)
+                        for (k = 0; k < W; k++)
+                            acc[k] &= ((a[k] >> r) | (a[k + 1] << (64 - r))) & ((b[k] >> (64 - r)) | (b[k + 1] << r));
+                    else
+                        for (k = 0; k < W; k++) acc[k] &= a[k] & b[k];
+                } else {
+                    if (r)
+                        for (k = 0; k < W; k++)
+                            acc[k] |= ((a[k] >> r) | (a[k + 1] << (64 - r))) | ((b[k] >> (64 - r)) | (b[k + 1] << r));
+                    else
+                        for (k = 0; k < W; k++) acc[k] |= a[k] | b[k];
                 }
-                j->out[at] = (unsigned char)v;
             }
-}
-
-/* The ball by a distance transform: D^2 to the nearest site, compared with r^2. */
-typedef struct mv__ball_job {
-    mv__edt_job e;
-    const unsigned char *mask;
-    unsigned char *bout;
-    double r2;
-    int erode, border;
-    unsigned char *near[3];  /* per axis coordinate: the outside lies within r */
-} mv__ball_job;
-
-static void mv__ball_pass_x(void *ctx, int64_t r0, int64_t r1, int worker)
-{
-    mv__ball_job *b = (mv__ball_job *)ctx;
-    mv__edt_job *j = &b->e;
-    int64_t r, x, X = j->X;
-    (void)worker;
-    for (r = r0; r < r1; r++) {
-        const unsigned char *f = b->mask + (size_t)(r * X);
-        double *D = j->D + (size_t)(r * X);
-        int64_t last = -1;
-        for (x = 0; x < X; x++) {
-            if ((f[x] != 0) == (j->sites_fg != 0)) last = x;
-            D[x] = last < 0 ? HUGE_VAL : (double)(x - last);
+            if (j->var_of_w[w] >= 0 && j->var_of_w[w] != j->nvar - 1)
+                memcpy(slot + (size_t)j->var_of_w[w] * vs + (size_t)(y * W), acc, (size_t)W * 8);
         }
-        last = -1;
-        for (x = X - 1; x >= 0; x--) {
-            if ((f[x] != 0) == (j->sites_fg != 0)) last = x;
-            if (last >= 0 && (double)(last - x) < D[x]) D[x] = (double)(last - x);
-        }
-        for (x = 0; x < X; x++)
-            if (D[x] != HUGE_VAL) {
-                double t = D[x] * j->s[0];
-                D[x] = t * t;
-            }
     }
 }
 
-static void mv__ball_pass_z(void *ctx, int64_t y0, int64_t y1, int worker)
+static void mv__bm_range(void *ctx, int64_t z0, int64_t z1, int worker)
 {
-    mv__ball_job *b = (mv__ball_job *)ctx;
-    mv__edt_job *j = &b->e;
-    double *f = (double *)(void *)(j->buf + (size_t)worker * j->buf_per), *d = f + j->nmax, *zz = d + j->nmax;
-    int64_t *v = (int64_t *)(void *)(zz + j->nmax + 1);
-    int64_t z, x, y, X = j->X, Y = j->Y, Z = j->Z, sz = X * Y;
-    for (y = y0; y < y1; y++)
-        for (x = 0; x < X; x++) {
-            size_t at = (size_t)(y * X + x);
-            for (z = 0; z < Z; z++) f[z] = j->D[at + (size_t)(z * sz)];
-            if (Z > 1) mv__edt_line(f, d, Z, j->s[2], v, zz);
-            else d[0] = f[0];
-            for (z = 0; z < Z; z++) {
-                int nearb = b->near[0][x] || b->near[1][y] || b->near[2][z], o;
-                if (b->erode) /* sites: background; keep when none within r */
-                    o = d[z] > b->r2 && !(b->border == 0 && nearb);
-                else
-                    o = d[z] <= b->r2 || (b->border == 1 && nearb);
-                b->bout[at + (size_t)(z * sz)] = (unsigned char)o;
-            }
+    const mv__bm_job *j = (const mv__bm_job *)ctx;
+    int64_t Y = j->Y, Z = j->Z, W = j->W, Rz = j->Rz, ring = 2 * Rz + 1, z, y, k, have = -1;
+    size_t vs = (size_t)(Y * W), ss = vs * (size_t)j->nvar;
+    uint64_t *base = j->ring + (size_t)worker * j->ring_per, *g = base + (size_t)ring * ss, *acc = g + W + 2 * j->G;
+    const uint64_t **src = j->src + (size_t)worker * (size_t)j->nseg;
+    uint64_t ident = j->erode ? ~(uint64_t)0 : 0, fill = j->border ? ~(uint64_t)0 : 0;
+    int absorbing = j->border != j->erode; /* an outside row decides the voxel: erosion by 0, dilation by 1 */
+    int s;
+    for (z = z0; z < z1; z++) {
+        int64_t lo = MV__MAX(z - Rz, (int64_t)0), hi = MV__MIN(z + Rz, Z - 1), q;
+        int dead_z = 0;
+        for (q = MV__MAX(have + 1, lo); q <= hi; q++) mv__bm_slice(j, q, base + (size_t)(q % ring) * ss, g);
+        have = hi;
+        for (s = 0; s < j->nseg; s++) { /* each segment's slice and variant for this z */
+            int64_t zz = z + j->seg[s].dz;
+            if (zz < 0 || zz >= Z) {
+                src[s] = NULL;
+                dead_z |= absorbing;
+            } else
+                src[s] = base + (size_t)(zz % ring) * ss + (size_t)j->var_of_w[j->seg[s].w] * vs;
         }
+        for (y = 0; y < Y; y++) {
+            uint64_t *o = j->out + (size_t)((z * Y + y) * W);
+            int dead = dead_z;
+            for (k = 0; k < W; k++) acc[k] = ident;
+            for (s = 0; s < j->nseg && !dead; s++) {
+                int64_t yy = y + j->seg[s].dy;
+                const uint64_t *r;
+                if (!src[s] || yy < 0 || yy >= Y) {
+                    dead = absorbing;
+                    continue;
+                }
+                r = src[s] + (size_t)(yy * W);
+                if (j->erode)
+                    for (k = 0; k < W; k++) acc[k] &= r[k];
+                else
+                    for (k = 0; k < W; k++) acc[k] |= r[k];
+            }
+            if (dead)
+                for (k = 0; k < W; k++) o[k] = fill;
+            else
+                memcpy(o, acc, (size_t)W * 8);
+        }
+    }
 }
 
-static void mv__ball(mv__ball_job *b, const unsigned char *in, unsigned char *out, int erode, int threads)
+static void mv__bm_pack(void *ctx, int64_t r0, int64_t r1, int worker)
 {
-    b->mask = in;
-    b->bout = out;
-    b->erode = erode;
-    b->e.sites_fg = !erode;
-    mv__parallel_for(b->e.Y * b->e.Z, 64, threads, mv__ball_pass_x, b);
-    if (b->e.Y > 1) mv__parallel_for(b->e.Z, 1, threads, mv__edt_pass_y, &b->e);
-    mv__parallel_for(b->e.Y, 1, threads, mv__ball_pass_z, b);
+    mv__bm_job *j = (mv__bm_job *)ctx;
+    int64_t r, X = j->X;
+    unsigned char *buf = j->rowbuf + (size_t)worker * (size_t)X;
+    for (r = r0; r < r1; r++) j->ops->pack_row(mv__fg_row_ptr(&j->msrc, r * X, X, buf), X, j->out + (size_t)(r * j->W));
 }
 
-static void mv__fg_range(void *ctx, int64_t r0, int64_t r1, int worker)
+static void mv__bm_unpack(void *ctx, int64_t r0, int64_t r1, int worker)
 {
-    mv__lab_job *j = (mv__lab_job *)ctx; /* src, X and rowbuf (the mask) only */
+    mv__bm_job *j = (mv__bm_job *)ctx;
     int64_t r;
     (void)worker;
-    for (r = r0; r < r1; r++) mv__fg_row(&j->src, r * j->X, j->X, j->rowbuf + (size_t)(r * j->X));
+    for (r = r0; r < r1; r++) mv__bits_unpack_row(j->in + (size_t)(r * j->W), j->X, j->u8 + (size_t)(r * j->X));
 }
 
-/* the foreground of in as a 0/1 mask */
-static void mv__fg_mask(const mv__msrc *s, const int64_t d[3], unsigned char *m, int threads)
+/* The passes of one erosion or dilation with the structuring element of o
+   (reach: the ball's per axis; box radii clipped to the dims, which keeps
+   the result): up to 3 segment lists into seg (nseg[p] each, at most
+   mv__bm_plan_max), returned as the pass count; 0 for the ball by the
+   distance transform. */
+typedef struct mv__bm_plan {
+    int npass, nseg[3], iters, ball_edt;
+    int64_t reach[3];
+} mv__bm_plan;
+
+static int64_t mv__bm_box_r(const mv_morph_opts *o, const double sp[3], int a, const int64_t d[3])
 {
-    mv__lab_job j;
-    memset(&j, 0, sizeof(j));
-    j.src = *s;
-    j.X = d[0];
-    j.rowbuf = m;
-    mv__parallel_for(d[1] * d[2], 64, threads, mv__fg_range, &j);
+    int64_t r = (int64_t)floor(o->radius / sp[a] + 1e-12);
+    return MV__MIN(r, d[a]);
 }
 
-/* The ball of a small radius by bounded separable minima: per slice,
-   h = ((dx s0)^2 to the nearest site of the row, if within R0), g = min over
-   |dy| <= R1 of h + (dy s1)^2, and D = min over |dz| <= R2 of g + (dz s2)^2
-   from a ring of 2 R2 + 1 slices of g; the sums are scipy's ((d0 s0)^2 +
-   (d1 s1)^2) + (d2 s2)^2, so D^2 <= r^2 decides as the ball's membership
-   test does. Cost (2 R1 + 2 R2 + 3) per voxel, contiguous rows. */
-#define MV__BALL_SMALL 6 /* largest per-axis reach done this way; beyond: the EDT */
-
-typedef struct mv__sball_job {
-    const unsigned char *mask;
-    unsigned char *out;
-    int64_t X, Y, Z, R[3];
-    double s[3], r2;
-    int erode, border;
-    const unsigned char *near[3];
-    double *buf;      /* per worker: (2 R2 + 2) slices */
-    size_t buf_per;
-} mv__sball_job;
-
-/* g slice of plane z into g (X*Y), h scratch (X*Y) */
-/* g[x] = min(g[x], h[x] + t2): the compiler vectorises it (restrict, no branches) */
-static void mv__sball_minadd(double *MV__RESTRICT g, const double *MV__RESTRICT h, double t2, int64_t n)
+static void mv__bm_make_plan(const mv_morph_opts *o, const double sp[3], const int64_t d[3], mv__bm_plan *p)
 {
-    int64_t x;
-    for (x = 0; x < n; x++) {
-        double v = h[x] + t2;
-        g[x] = v < g[x] ? v : g[x];
+    double r2 = o->radius * o->radius;
+    int a;
+    memset(p, 0, sizeof(*p));
+    p->iters = 1;
+    if (o->shape == MV_SE_BALL) {
+        for (a = 0; a < 3; a++) { /* the ball's reach per axis, by its own membership test */
+            double u;
+            int64_t r = (int64_t)floor(o->radius / sp[a]);
+            while (u = (double)(r + 1) * sp[a], u * u <= r2) r++;
+            while (r > 0 && (u = (double)r * sp[a], u * u > r2)) r--;
+            p->reach[a] = r;
+        }
+        if (MV__MAX(p->reach[0], MV__MAX(p->reach[1], p->reach[2])) > MV__BM_BALL_MAX) {
+            p->ball_edt = 1;
+            return;
+        }
+        p->npass = 1;
+        p->nseg[0] = (int)((2 * p->reach[1] + 1) * (2 * p->reach[2] + 1));
+    } else if (o->shape == MV_SE_BOX) {
+        p->npass = 3;
+        p->nseg[0] = 1;
+        p->nseg[1] = (int)(2 * mv__bm_box_r(o, sp, 1, d) + 1);
+        p->nseg[2] = (int)(2 * mv__bm_box_r(o, sp, 2, d) + 1);
+    } else {
+        p->npass = 1;
+        p->nseg[0] = 9;
+        p->iters = o->iterations;
     }
 }
 
-static void mv__sball_slice(const mv__sball_job *j, int64_t z, double *g, double *h)
+/* Segment list of pass `pass` (sizes from the plan); returns the count used. */
+static int mv__bm_segments(const mv_morph_opts *o, const double sp[3], const int64_t d[3], const mv__bm_plan *p,
+                           int pass, mv__bseg *seg)
 {
-    int64_t X = j->X, Y = j->Y, x, y, dy;
-    int sites_fg = !j->erode;
-    double big = HUGE_VAL;
-    for (y = 0; y < Y; y++) {
-        const unsigned char *f = j->mask + (size_t)((z * Y + y) * X);
-        double *hr = h + (size_t)(y * X);
-        int64_t last = INT64_MIN / 4;
-        for (x = 0; x < X; x++) {
-            if ((f[x] != 0) == sites_fg) last = x;
-            hr[x] = (double)(x - last);
-        }
-        last = INT64_MAX / 4;
-        for (x = X - 1; x >= 0; x--) {
-            double t;
-            if ((f[x] != 0) == sites_fg) last = x;
-            if ((double)(last - x) < hr[x]) hr[x] = (double)(last - x);
-            t = hr[x] * j->s[0];
-            hr[x] = hr[x] <= (double)j->R[0] ? t * t : big;
-        }
-    }
-    for (y = 0; y < Y; y++) {
-        double *gr = g + (size_t)(y * X);
-        memcpy(gr, h + (size_t)(y * X), sizeof(double) * (size_t)X);
-        for (dy = 1; dy <= j->R[1]; dy++) {
-            double t = (double)dy * j->s[1], t2 = t * t;
-            if (y - dy >= 0) mv__sball_minadd(gr, h + (size_t)((y - dy) * X), t2, X);
-            if (y + dy < Y) mv__sball_minadd(gr, h + (size_t)((y + dy) * X), t2, X);
-        }
-    }
-}
-
-static void mv__sball_range(void *ctx, int64_t z0, int64_t z1, int worker)
-{
-    mv__sball_job *j = (mv__sball_job *)ctx;
-    int64_t X = j->X, Y = j->Y, Z = j->Z, R2 = j->R[2], ring = 2 * R2 + 1, sl = X * Y, z, dz;
-    double *base = j->buf + (size_t)worker * j->buf_per, *h = base + (size_t)(ring + 1) * (size_t)sl;
-    double *D = base + (size_t)ring * (size_t)sl;
-    int64_t have_lo = 0, have_hi = -1; /* g slices in the ring: [have_lo, have_hi] */
-    for (z = z0; z < z1; z++) {
-        int64_t lo = MV__MAX(z - R2, (int64_t)0), hi = MV__MIN(z + R2, Z - 1), q;
-        if (have_hi < lo) have_hi = lo - 1;
-        for (q = MV__MAX(have_hi + 1, lo); q <= hi; q++) mv__sball_slice(j, q, base + (size_t)(q % ring) * (size_t)sl, h);
-        have_lo = lo;
-        have_hi = hi;
-        (void)have_lo;
-        memcpy(D, base + (size_t)(z % ring) * (size_t)sl, sizeof(double) * (size_t)sl);
-        for (dz = 1; dz <= R2; dz++) {
-            double t = (double)dz * j->s[2], t2 = t * t;
-            if (z - dz >= 0) mv__sball_minadd(D, base + (size_t)((z - dz) % ring) * (size_t)sl, t2, sl);
-            if (z + dz < Z) mv__sball_minadd(D, base + (size_t)((z + dz) % ring) * (size_t)sl, t2, sl);
-        }
-        {
-            unsigned char *o = j->out + (size_t)(z * sl);
-            int64_t x, y;
-            for (y = 0; y < Y; y++)
-                for (x = 0; x < X; x++) {
-                    double d2 = D[y * X + x];
-                    int nearb = j->near[0][x] || j->near[1][y] || j->near[2][z], v;
-                    if (j->erode) v = d2 > j->r2 && !(j->border == 0 && nearb);
-                    else v = d2 <= j->r2 || (j->border == 1 && nearb);
-                    o[y * X + x] = (unsigned char)v;
+    int n = 0;
+    int64_t dy, dz;
+    if (o->shape == MV_SE_BALL) {
+        double r2 = o->radius * o->radius;
+        for (dz = -p->reach[2]; dz <= p->reach[2]; dz++)
+            for (dy = -p->reach[1]; dy <= p->reach[1]; dy++) {
+                int64_t w = -1, dx;
+                for (dx = 0; dx <= p->reach[0]; dx++) { /* scipy's test: ((dx s0)^2 + (dy s1)^2) + (dz s2)^2 <= r^2 */
+                    double a0 = (double)dx * sp[0], a1 = (double)dy * sp[1], a2 = (double)dz * sp[2];
+                    if ((a0 * a0 + a1 * a1) + a2 * a2 <= r2) w = dx;
+                    else break;
                 }
+                if (w < 0) continue;
+                seg[n].dy = (int)dy;
+                seg[n].dz = (int)dz;
+                seg[n].w = (int)w;
+                n++;
+            }
+    } else if (o->shape == MV_SE_BOX) {
+        int64_t r = mv__bm_box_r(o, sp, pass, d), t;
+        if (pass == 0) {
+            seg[0].dy = seg[0].dz = 0;
+            seg[0].w = (int)r;
+            return 1;
         }
+        for (t = -r; t <= r; t++) {
+            seg[n].dy = pass == 1 ? (int)t : 0;
+            seg[n].dz = pass == 2 ? (int)t : 0;
+            seg[n].w = 0;
+            n++;
+        }
+    } else { /* cross: offsets with at most c (1, 2, 3 for 6, 18, 26) nonzero coordinates */
+        int c = o->connectivity == 6 ? 1 : o->connectivity == 18 ? 2 : 3;
+        for (dz = -1; dz <= 1; dz++)
+            for (dy = -1; dy <= 1; dy++) {
+                int nz = (dy != 0) + (dz != 0);
+                if (nz > c) continue;
+                seg[n].dy = (int)dy;
+                seg[n].dz = (int)dz;
+                seg[n].w = nz < c ? 1 : 0;
+                n++;
+            }
     }
+    return n;
+}
+
+/* Rz, Rx and the most variants of pass p of a plan */
+static void mv__bm_pass_shape(const mv_morph_opts *o, const double sp[3], const int64_t d[3], const mv__bm_plan *p,
+                              int pass, int *rz, int *rx, int *nvar)
+{
+    if (o->shape == MV_SE_BALL) {
+        *rz = (int)p->reach[2];
+        *rx = (int)p->reach[0];
+        *nvar = *rx + 1;
+    } else if (o->shape == MV_SE_BOX) {
+        *rz = pass == 2 ? (int)mv__bm_box_r(o, sp, 2, d) : 0;
+        *rx = pass == 0 ? (int)mv__bm_box_r(o, sp, 0, d) : 0;
+        *nvar = 1;
+    } else {
+        *rz = 1;
+        *rx = 1;
+        *nvar = 2;
+    }
+}
+
+/* The scratch of a morphology call, in take order: packed volumes, segment
+   lists and per worker rings (bit passes), or the distance transform's
+   values, per worker scratch and border tables (ball by the EDT). */
+typedef struct mv__mo_scr {
+    uint64_t *pk[2];
+    mv__bseg *seg;
+    int *var_of_w;
+    uint64_t *ring;
+    const uint64_t **src;
+    unsigned char *rowbuf;
+    size_t ring_per;
+    int maxseg;
+    unsigned char *near[3];
+} mv__mo_scr;
+
+static void mv__morph_layout(const mv_morph_opts *o, const double sp[3], const int64_t d[3], const mv__bm_plan *p,
+                             int threads, mv__arena *a, mv__mo_scr *s, mv__edt_job *e)
+{
+    uint64_t rows = (uint64_t)d[1] * (uint64_t)d[2], W = (uint64_t)(d[0] + 63) / 64;
+    int pass, ax;
+    memset(s, 0, sizeof(*s));
+    if (p->npass) {
+        uint64_t ring = 0;
+        int rxmax = 0;
+        for (pass = 0; pass < p->npass; pass++) {
+            int rz, rx, nvar;
+            uint64_t words;
+            mv__bm_pass_shape(o, sp, d, p, pass, &rz, &rx, &nvar);
+            words = (uint64_t)(2 * rz + 1) * (uint64_t)nvar * (uint64_t)d[1] * W + W + 2 * (uint64_t)((rx + 63) / 64) + W;
+            ring = MV__MAX(ring, words);
+            rxmax = MV__MAX(rxmax, rx);
+            s->maxseg = MV__MAX(s->maxseg, p->nseg[pass]);
+        }
+        s->ring_per = (size_t)ring;
+        s->pk[0] = (uint64_t *)mv__arena_take(a, rows, W * 8);
+        s->pk[1] = (uint64_t *)mv__arena_take(a, rows, W * 8);
+        s->seg = (mv__bseg *)mv__arena_take(a, (uint64_t)s->maxseg, sizeof(mv__bseg));
+        s->var_of_w = (int *)mv__arena_take(a, (uint64_t)rxmax + 1, sizeof(int));
+        s->ring = (uint64_t *)mv__arena_take(a, (uint64_t)threads * ring, 8);
+        s->src = (const uint64_t **)mv__arena_take(a, (uint64_t)threads * (uint64_t)s->maxseg, sizeof(uint64_t *));
+        s->rowbuf = (unsigned char *)mv__arena_take(a, (uint64_t)threads, (uint64_t)d[0]);
+    }
+    if (p->ball_edt) {
+        mv__edt_geometry(e, d, sp, 1);
+        mv__edt_layout(e, a, threads, 0);
+        for (ax = 0; ax < 3; ax++) s->near[ax] = (unsigned char *)mv__arena_take(a, (uint64_t)d[ax], 1);
+    }
+}
+
+/* Checks the options; d, the spacing of the structuring element, the plan. */
+static mv_status mv__morph_setup(const mv_vol *in, mv_morph_op op, mv_morph_opts *o, int64_t d[3], double sp[3],
+                                 mv__bm_plan *p, const char *fn)
+{
+    int a;
+    MV__TRY(mv__morph_dims(in, d, fn));
+    MV__CHECK(op >= MV_MORPH_ERODE && op <= MV_MORPH_CLOSE, MV_ERR_INVALID_ARG, "%s: op %d", fn, (int)op);
+    MV__CHECK((unsigned)o->shape <= MV_SE_CROSS, MV_ERR_INVALID_ARG, "%s: shape %d", fn, (int)o->shape);
+    MV__CHECK(o->border_value == 0 || o->border_value == 1, MV_ERR_INVALID_ARG, "%s: border_value %d", fn,
+              o->border_value);
+    if (o->radius == 0) o->radius = 1;
+    MV__CHECK(isfinite(o->radius) && o->radius > 0 && o->radius < 1e9, MV_ERR_INVALID_ARG, "%s: radius %g", fn,
+              o->radius);
+    if (o->connectivity == 0) o->connectivity = 6;
+    MV__CHECK(o->connectivity == 6 || o->connectivity == 18 || o->connectivity == 26, MV_ERR_INVALID_ARG,
+              "%s: connectivity %d", fn, o->connectivity);
+    if (o->iterations == 0) o->iterations = 1;
+    MV__CHECK(o->iterations >= 1, MV_ERR_INVALID_ARG, "%s: iterations %d", fn, o->iterations);
+    MV__CHECK(o->threads >= 0, MV_ERR_INVALID_ARG, "%s: threads %d", fn, o->threads);
+    for (a = 0; a < 3; a++) {
+        sp[a] = o->mm ? (a < in->ndim ? in->spacing[a] : 1.0) : 1.0;
+        MV__CHECK(isfinite(sp[a]) && sp[a] > 0, MV_ERR_INVALID_ARG, "%s: spacing[%d] = %g", fn, a, sp[a]);
+    }
+    MV__CHECK(d[0] < INT32_MAX - 2 && d[1] < INT32_MAX - 2 && d[2] < INT32_MAX - 2, MV_ERR_UNSUPPORTED,
+              "%s: %lldx%lldx%lld", fn, (long long)d[0], (long long)d[1], (long long)d[2]);
+    mv__bm_make_plan(o, sp, d, p);
+    return MV_OK;
 }
 
 static mv_status mv__u8_out(const mv_vol *in, mv_vol *out, int into, int64_t n, void *actx, mv_vol *t, const char *fn)
@@ -18629,172 +19496,127 @@ static mv_status mv__u8_out(const mv_vol *in, mv_vol *out, int into, int64_t n, 
     return MV_OK;
 }
 
+/* a uint8 0/1 mask as a source */
+static void mv__msrc_u8(mv__msrc *s, const unsigned char *p, int64_t n)
+{
+    memset(s, 0, sizeof(*s));
+    s->p = p;
+    s->dt = MV_DT_U8;
+    s->slope = 1;
+    s->period = n;
+}
+
 static mv_status mv__morph(const mv_vol *in, mv_morph_op op, mv_vol *out, int into, const mv_morph_opts *opts,
                            const char *fn)
 {
     mv_morph_opts o;
-    mv__msrc src;
-    int64_t d[3], n, nmax;
-    int threads, a, steps[2], nsteps, st_i;
-    unsigned char *m = NULL, *tmp = NULL;
-    mv_vol t;
-    mv_status st = MV_OK;
+    mv__bm_plan plan;
+    mv__mo_scr s;
+    mv__edt_job e;
+    mv__bm_job b;
+    mv__arena ar;
+    mv__msrc insrc;
+    int64_t d[3], n, i;
     double sp[3];
+    int threads, a, steps[2], nsteps, st_i, cur = 0, where = 0; /* where the mask is: 0 input, 1 pk[cur], 2 t */
+    mv_vol t;
+    mv_status st;
     if (opts) o = *opts;
     else memset(&o, 0, sizeof(o));
     MV__CHECK(in && out, MV_ERR_INVALID_ARG, "%s: NULL volume", fn);
-    MV__TRY(mv__morph_dims(in, d, fn));
-    MV__CHECK(op >= MV_MORPH_ERODE && op <= MV_MORPH_CLOSE, MV_ERR_INVALID_ARG, "%s: op %d", fn, (int)op);
-    MV__CHECK((unsigned)o.shape <= MV_SE_CROSS, MV_ERR_INVALID_ARG, "%s: shape %d", fn, (int)o.shape);
-    MV__CHECK(o.border_value == 0 || o.border_value == 1, MV_ERR_INVALID_ARG, "%s: border_value %d", fn,
-              o.border_value);
-    if (o.radius == 0) o.radius = 1;
-    MV__CHECK(isfinite(o.radius) && o.radius > 0 && o.radius < 1e9, MV_ERR_INVALID_ARG, "%s: radius %g", fn, o.radius);
-    if (o.connectivity == 0) o.connectivity = 6;
-    MV__CHECK(o.connectivity == 6 || o.connectivity == 18 || o.connectivity == 26, MV_ERR_INVALID_ARG,
-              "%s: connectivity %d", fn, o.connectivity);
-    if (o.iterations == 0) o.iterations = 1;
-    MV__CHECK(o.iterations >= 1, MV_ERR_INVALID_ARG, "%s: iterations %d", fn, o.iterations);
-    for (a = 0; a < 3; a++) {
-        sp[a] = o.mm ? (a < in->ndim ? in->spacing[a] : 1.0) : 1.0;
-        MV__CHECK(isfinite(sp[a]) && sp[a] > 0, MV_ERR_INVALID_ARG, "%s: spacing[%d] = %g", fn, a, sp[a]);
-    }
-    MV__TRY(mv__msrc_init(&src, in, 0, fn, "input"));
+    MV__TRY(mv__morph_setup(in, op, &o, d, sp, &plan, fn));
+    MV__TRY(mv__msrc_init(&insrc, in, 0, fn, "input"));
     n = d[0] * d[1] * d[2];
-    nmax = MV__MAX(d[0], MV__MAX(d[1], d[2]));
     MV__TRY(mv__u8_out(in, out, into, n, o.alloc_ctx, &t, fn));
-    threads = mv__threads_for_bytes(o.threads, (uint64_t)n * 4);
-    m = (unsigned char *)mv__alloc((size_t)n, o.alloc_ctx);
-    tmp = (unsigned char *)mv__alloc((size_t)n, o.alloc_ctx);
-    if (!m || !tmp) {
-        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %lld bytes of scratch", fn, (long long)n * 2);
-        goto done;
+    memset(&e, 0, sizeof(e));
+    memset(&b, 0, sizeof(b));
+    st = mv__arena_init(&ar, o.scratch, o.scratch_size, o.alloc_ctx, fn);
+    threads = mv__resolve_threads(o.threads);
+    if (st == MV_OK) {
+        mv__morph_layout(&o, sp, d, &plan, threads, &ar, &s, &e);
+        if (plan.npass && (!s.pk[0] || !s.pk[1] || !s.seg || !s.var_of_w || !s.ring || !s.src || !s.rowbuf))
+            st = mv__arena_fail(&ar, fn);
+        if (plan.ball_edt && (!e.val || !e.wk || !s.near[0] || !s.near[1] || !s.near[2])) st = mv__arena_fail(&ar, fn);
     }
-    mv__fg_mask(&src, d, m, threads);
+    if (st != MV_OK) goto done;
+    if ((uint64_t)n * 4 < MV__PAR_MIN_BYTES) threads = 1;
     nsteps = op == MV_MORPH_ERODE || op == MV_MORPH_DILATE ? 1 : 2;
     steps[0] = op == MV_MORPH_ERODE || op == MV_MORPH_OPEN;
     steps[1] = op == MV_MORPH_CLOSE;
+    b.X = d[0];
+    b.Y = d[1];
+    b.Z = d[2];
+    b.W = (d[0] + 63) / 64;
+    b.border = o.border_value;
+    b.rowbuf = s.rowbuf;
+    b.ring = s.ring;
+    b.src = s.src;
+    b.ring_per = s.ring_per;
+    b.var_of_w = s.var_of_w;
+    b.u8 = (unsigned char *)t.data;
+    b.ops = mv__kernels_get()->morph;
     for (st_i = 0; st_i < nsteps; st_i++) {
         int erode = steps[st_i];
-        int64_t reach[3];
-        double r2 = o.radius * o.radius;
-        for (a = 0; a < 3; a++) { /* the ball's reach per axis, by its own membership test */
-            double u;
-            reach[a] = (int64_t)floor(o.radius / sp[a]);
-            while (u = (double)(reach[a] + 1) * sp[a], u * u <= r2) reach[a]++;
-            while (reach[a] > 0 && (u = (double)reach[a] * sp[a], u * u > r2)) reach[a]--;
+        if (plan.ball_edt) { /* sites: the voxels whose distance decides (background for erosion) */
+            if (where == 1) {
+                b.in = s.pk[cur];
+                mv__parallel_for(d[1] * d[2], 64, threads, mv__bm_unpack, &b);
+            }
+            if (where == 0) e.src = insrc;
+            else mv__msrc_u8(&e.src, (const unsigned char *)t.data, n);
+            for (a = 0; a < 3; a++)
+                for (i = 0; i < d[a]; i++) {
+                    double lo = (double)(i + 1) * sp[a], hi = (double)(d[a] - i) * sp[a];
+                    s.near[a][i] = (unsigned char)(lo * lo <= o.radius * o.radius || hi * hi <= o.radius * o.radius);
+                }
+            for (a = 0; a < 3; a++) e.near[a] = s.near[a];
+            e.ops = mv__kernels_get()->morph;
+            e.sites_fg = !erode;
+            e.mode = 2;
+            e.bout = (unsigned char *)t.data; /* the rows are all read before any output */
+            e.r2 = o.radius * o.radius;
+            e.erode = erode;
+            e.border = o.border_value;
+            mv__edt_run(&e, threads);
+            where = 2;
+            continue;
         }
-        if (o.shape == MV_SE_BALL && MV__MAX(reach[0], MV__MAX(reach[1], reach[2])) <= MV__BALL_SMALL) {
-            mv__sball_job b;
-            int64_t ring = 2 * reach[2] + 1, i2;
-            memset(&b, 0, sizeof(b));
-            b.mask = m;
-            b.out = tmp;
-            b.X = d[0];
-            b.Y = d[1];
-            b.Z = d[2];
-            for (a = 0; a < 3; a++) {
-                b.R[a] = reach[a];
-                b.s[a] = sp[a];
+        if (where == 0) {
+            b.msrc = insrc;
+            b.out = s.pk[0];
+            mv__parallel_for(d[1] * d[2], 64, threads, mv__bm_pack, &b);
+            cur = 0;
+            where = 1;
+        }
+        b.erode = erode;
+        for (i = 0; i < plan.iters; i++) {
+            int pass;
+            for (pass = 0; pass < plan.npass; pass++) {
+                int k, rz, rx, nvar;
+                mv__bm_pass_shape(&o, sp, d, &plan, pass, &rz, &rx, &nvar);
+                b.nseg = mv__bm_segments(&o, sp, d, &plan, pass, s.seg);
+                b.seg = s.seg;
+                b.Rz = rz;
+                b.Rx = rx;
+                b.G = (rx + 63) / 64;
+                for (k = 0; k <= rx; k++) b.var_of_w[k] = -1;
+                for (k = 0; k < b.nseg; k++) b.var_of_w[b.seg[k].w] = 0;
+                for (b.nvar = 0, k = 0; k <= rx; k++)
+                    if (b.var_of_w[k] == 0) b.var_of_w[k] = b.nvar++;
+                if (o.shape == MV_SE_BOX && ((pass == 0 && rx == 0) || (pass > 0 && b.nseg == 1))) continue; /* identity */
+                b.in = s.pk[cur];
+                b.out = s.pk[cur ^ 1];
+                mv__parallel_for(d[2], MV__MAX((int64_t)1, d[2] / threads), threads, mv__bm_range, &b);
+                cur ^= 1;
             }
-            b.r2 = r2;
-            b.erode = erode;
-            b.border = o.border_value;
-            b.buf_per = (size_t)(ring + 2) * (size_t)(d[0] * d[1]);
-            b.buf = (double *)mv__alloc(sizeof(double) * b.buf_per * (size_t)threads, o.alloc_ctx);
-            for (a = 0; a < 3; a++) b.near[a] = (unsigned char *)mv__alloc((size_t)d[a], o.alloc_ctx);
-            if (b.buf && b.near[0] && b.near[1] && b.near[2]) {
-                for (a = 0; a < 3; a++)
-                    for (i2 = 0; i2 < d[a]; i2++) {
-                        double lo = (double)(i2 + 1) * sp[a], hi = (double)(d[a] - i2) * sp[a];
-                        ((unsigned char *)b.near[a])[i2] = (unsigned char)(lo * lo <= r2 || hi * hi <= r2);
-                    }
-                mv__parallel_for(d[2], MV__MAX((int64_t)1, d[2] / threads), threads, mv__sball_range, &b);
-            } else
-                st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: ball scratch", fn);
-            mv__free(b.buf, o.alloc_ctx);
-            for (a = 0; a < 3; a++) mv__free((void *)b.near[a], o.alloc_ctx);
-            if (st != MV_OK) goto done;
-            memcpy(m, tmp, (size_t)n);
-        } else if (o.shape == MV_SE_BALL) {
-            mv__ball_job b;
-            memset(&b, 0, sizeof(b));
-            b.e.X = d[0];
-            b.e.Y = d[1];
-            b.e.Z = d[2];
-            b.e.nmax = nmax;
-            for (a = 0; a < 3; a++) b.e.s[a] = sp[a];
-            b.r2 = o.radius * o.radius;
-            b.border = o.border_value;
-            b.e.buf_per = (size_t)nmax * 32 + 64;
-            b.e.D = (double *)mv__alloc((size_t)n * 8, o.alloc_ctx);
-            b.e.buf = (unsigned char *)mv__alloc(b.e.buf_per * (size_t)threads, o.alloc_ctx);
-            for (a = 0; a < 3; a++) b.near[a] = (unsigned char *)mv__alloc((size_t)d[a], o.alloc_ctx);
-            if (b.e.D && b.e.buf && b.near[0] && b.near[1] && b.near[2]) {
-                for (a = 0; a < 3; a++) {
-                    int64_t i;
-                    for (i = 0; i < d[a]; i++) {
-                        double lo = (double)(i + 1) * sp[a], hi = (double)(d[a] - i) * sp[a];
-                        b.near[a][i] = (unsigned char)(lo * lo <= b.r2 || hi * hi <= b.r2);
-                    }
-                }
-                mv__ball(&b, m, tmp, erode, threads);
-            } else
-                st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %lld bytes of scratch", fn, (long long)n * 8);
-            mv__free(b.e.D, o.alloc_ctx);
-            mv__free(b.e.buf, o.alloc_ctx);
-            for (a = 0; a < 3; a++) mv__free(b.near[a], o.alloc_ctx);
-            if (st != MV_OK) goto done;
-            memcpy(m, tmp, (size_t)n);
-        } else {
-            mv__bm_job j;
-            memset(&j, 0, sizeof(j));
-            for (a = 0; a < 3; a++) j.d[a] = d[a];
-            j.erode = erode;
-            j.border = o.border_value;
-            j.nmax = nmax;
-            j.dist = (int64_t *)mv__alloc(sizeof(int64_t) * (size_t)nmax * (size_t)threads, o.alloc_ctx);
-            if (!j.dist) {
-                st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: line buffers", fn);
-                goto done;
-            }
-            if (o.shape == MV_SE_BOX || o.connectivity == 26) {
-                int it, iters = o.shape == MV_SE_BOX ? 1 : o.iterations;
-                for (it = 0; it < iters; it++)
-                    for (a = 0; a < 3; a++) {
-                        int64_t r = o.shape == MV_SE_BOX ? (int64_t)floor(o.radius / sp[a] + 1e-12) : 1;
-                        j.in = m;
-                        j.out = tmp;
-                        mv__bm_axis(&j, a, r, threads);
-                        memcpy(m, tmp, (size_t)n);
-                    }
-            } else {
-                int it, dx, dy, dz;
-                for (dz = -1; dz <= 1; dz++)
-                    for (dy = -1; dy <= 1; dy++)
-                        for (dx = -1; dx <= 1; dx++) {
-                            int nz = (dx != 0) + (dy != 0) + (dz != 0);
-                            if (nz == 0 || (o.connectivity == 6 && nz > 1) || (o.connectivity == 18 && nz > 2))
-                                continue;
-                            j.off[j.noff][0] = dx;
-                            j.off[j.noff][1] = dy;
-                            j.off[j.noff][2] = dz;
-                            j.noff++;
-                        }
-                for (it = 0; it < o.iterations; it++) {
-                    j.in = m;
-                    j.out = tmp;
-                    mv__parallel_for(d[2], 1, threads, mv__bm_cross_range, &j);
-                    memcpy(m, tmp, (size_t)n);
-                }
-            }
-            mv__free(j.dist, o.alloc_ctx);
         }
     }
-    memcpy(t.data, m, (size_t)n);
+    if (where == 1) {
+        b.in = s.pk[cur];
+        mv__parallel_for(d[1] * d[2], 64, threads, mv__bm_unpack, &b);
+    }
 done:
-    mv__free(m, o.alloc_ctx);
-    mv__free(tmp, o.alloc_ctx);
+    mv__arena_release(&ar);
     if (st != MV_OK) {
         if (!into) mv_free(&t);
         return st;
@@ -18811,6 +19633,121 @@ MVDEF mv_status mv_morph_into(const mv_vol *in, mv_morph_op op, mv_vol *out, con
 {
     return mv__morph(in, op, out, 1, opts, "mv_morph_into");
 }
+MVDEF size_t mv_morph_scratch_size(const mv_vol *in, mv_morph_op op, const mv_morph_opts *opts)
+{
+    mv_morph_opts o;
+    mv__bm_plan plan;
+    mv__mo_scr s;
+    mv__edt_job e;
+    mv__arena ar;
+    int64_t d[3];
+    double sp[3];
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    if (!in || mv__morph_setup(in, op, &o, d, sp, &plan, "mv_morph_scratch_size") != MV_OK) return 0;
+    memset(&ar, 0, sizeof(ar));
+    memset(&e, 0, sizeof(e));
+    ar.sizing = 1;
+    mv__morph_layout(&o, sp, d, &plan, mv__resolve_threads(o.threads), &ar, &s, &e);
+    return mv__arena_total(&ar);
+}
+
+/* the foreground of a source as a 0/1 mask, rows on threads */
+typedef struct mv__fgm_job {
+    const mv__msrc *src;
+    int64_t X;
+    unsigned char *m;
+} mv__fgm_job;
+
+static void mv__fg_range(void *ctx, int64_t r0, int64_t r1, int worker)
+{
+    mv__fgm_job *j = (mv__fgm_job *)ctx;
+    int64_t r;
+    (void)worker;
+    for (r = r0; r < r1; r++) mv__fg_row(j->src, r * j->X, j->X, j->m + (size_t)(r * j->X));
+}
+
+static void mv__fg_mask(const mv__msrc *s, const int64_t d[3], unsigned char *m, int threads)
+{
+    mv__fgm_job j;
+    j.src = s;
+    j.X = d[0];
+    j.m = m;
+    mv__parallel_for(d[1] * d[2], 64, threads, mv__fg_range, &j);
+}
+
+/* fill holes by runs: the background labelled (6-connected, or only within
+   the slices normal to y / z for axis 1 / 2), a component kept background
+   iff one of its runs touches the border of the volume (of its slice) */
+typedef struct mv__fh_job {
+    mv__lab_job *j;
+    const unsigned char *edge; /* per label: touches the border */
+    unsigned char *out;
+} mv__fh_job;
+
+static void mv__fh_write(void *ctx, int64_t r0, int64_t r1, int worker)
+{
+    mv__fh_job *f = (mv__fh_job *)ctx;
+    const mv__lab_job *j = f->j;
+    int64_t r, i;
+    (void)worker;
+    for (r = r0; r < r1; r++) {
+        unsigned char *row = f->out + (size_t)(r * j->X);
+        const int32_t *b = mv__lab_row(j, r), *lab = j->parent + j->row_first[r];
+        memset(row, 1, (size_t)j->X);
+        for (i = 0; i < j->row_n[r]; i++)
+            if (f->edge[lab[i]]) memset(row + b[2 * i], 0, (size_t)(b[2 * i + 1] - b[2 * i]));
+    }
+}
+
+static mv_status mv__fill_by_runs(const mv__msrc *src, const int64_t d[3], int axis, unsigned char *out, int threads,
+                                  void *actx)
+{
+    mv__lab_job j;
+    mv__arena ar;
+    mv__fh_job f;
+    int64_t slab_z[MV__MAX_THREADS + 1], L, r, i;
+    unsigned char *edge;
+    mv_status st = MV_OK;
+    memset(&j, 0, sizeof(j));
+    j.src = *src;
+    j.X = d[0];
+    j.Y = d[1];
+    j.Z = d[2];
+    j.W = (d[0] + 63) / 64;
+    j.rowmax = (d[0] + 1) / 2;
+    j.invert = 1;
+    if (axis != 1) j.nb[j.nnb++].dy = -1; /* (dy, dz, w) = (-1, 0, 0) */
+    if (axis != 2) j.nb[j.nnb++].dz = -1;
+    MV__TRY(mv__arena_init(&ar, NULL, 0, actx, "mv_fill_holes"));
+    mv__lab_layout(&j, &ar, threads, -1, 0, NULL, NULL, NULL);
+    if (!j.parent || !j.row_first || !j.row_n || !j.store || !j.rowbuf || !j.bits) {
+        st = mv__arena_fail(&ar, "mv_fill_holes");
+        goto done;
+    }
+    mv__lab_runs(&j, threads, slab_z);
+    L = mv__lab_resolve(&j);
+    edge = (unsigned char *)mv__arena_take(&ar, (uint64_t)L + 1, 1);
+    if (!edge) {
+        st = mv__arena_fail(&ar, "mv_fill_holes");
+        goto done;
+    }
+    memset(edge, 0, (size_t)L + 1);
+    for (r = 0; r < j.Y * j.Z; r++) {
+        int64_t y = r % j.Y, z = r / j.Y, n = j.row_n[r];
+        const int32_t *b = mv__lab_row(&j, r), *lab = j.parent + j.row_first[r];
+        int rim = (axis != 1 && (y == 0 || y == j.Y - 1)) || (axis != 2 && (z == 0 || z == j.Z - 1));
+        for (i = 0; i < n; i++)
+            if (rim || b[2 * i] == 0 || b[2 * i + 1] == j.X) edge[lab[i]] = 1;
+    }
+    f.j = &j;
+    f.edge = edge;
+    f.out = out;
+    mv__parallel_for(j.Y * j.Z, 64, threads, mv__fh_write, &f);
+done:
+    mv__arena_release(&ar);
+    return st;
+}
 
 MVDEF mv_status mv_fill_holes(const mv_vol *in, mv_vol *out, int axis, const mv_morph_opts *opts)
 {
@@ -18820,24 +19757,38 @@ MVDEF mv_status mv_fill_holes(const mv_vol *in, mv_vol *out, int axis, const mv_
     int32_t *q;
     unsigned char *m;
     mv_vol t;
+    int threads;
+    mv_status st;
     static const int off[6][3] = {{-1, 0, 0}, {1, 0, 0}, {0, -1, 0}, {0, 1, 0}, {0, 0, -1}, {0, 0, 1}};
     if (opts) o = *opts;
     else memset(&o, 0, sizeof(o));
     MV__CHECK(in && out, MV_ERR_INVALID_ARG, "mv_fill_holes: NULL volume");
     MV__CHECK(axis >= -1 && axis <= 2, MV_ERR_INVALID_ARG, "mv_fill_holes: axis %d (-1 for 3D, 0..2)", axis);
+    MV__CHECK(o.threads >= 0, MV_ERR_INVALID_ARG, "mv_fill_holes: threads %d", o.threads);
     MV__TRY(mv__morph_dims(in, d, "mv_fill_holes"));
     MV__TRY(mv__msrc_init(&src, in, 0, "mv_fill_holes", "input"));
     n = d[0] * d[1] * d[2];
-    MV__CHECK(n < INT32_MAX, MV_ERR_UNSUPPORTED, "mv_fill_holes: %lld voxels", (long long)n);
+    MV__CHECK(n < INT32_MAX && (uint64_t)d[1] * (uint64_t)d[2] * (uint64_t)((d[0] + 1) / 2) < (uint64_t)INT32_MAX - 1,
+              MV_ERR_UNSUPPORTED, "mv_fill_holes: %lld voxels", (long long)n);
     MV__TRY(mv__u8_out(in, out, 0, n, o.alloc_ctx, &t, "mv_fill_holes"));
+    threads = mv__threads_for_bytes(o.threads, (uint64_t)n * 6);
+    if (axis != 0) { /* runs along x stay within the component's plane */
+        st = mv__fill_by_runs(&src, d, axis, (unsigned char *)t.data, threads, o.alloc_ctx);
+        if (st != MV_OK) {
+            mv_free(&t);
+            return st;
+        }
+        return mv__out_commit_in(out, &t, in, NULL);
+    }
+    /* slices normal to x: a breadth-first search from their borders */
     q = (int32_t *)mv__alloc((size_t)n * 4, o.alloc_ctx);
     if (!q) {
         mv_free(&t);
         return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_fill_holes: queue of %lld voxels", (long long)n);
     }
     m = (unsigned char *)t.data;
-    mv__fg_mask(&src, d, m, mv__threads_for_bytes(o.threads, (uint64_t)n * 4));
-    /* 2: background reached from the border (in 3D, or within the slice) */
+    mv__fg_mask(&src, d, m, threads);
+    /* 2: background reached from the border (within the slice) */
     for (i = 0; i < n; i++) {
         int64_t c[3], a, edge = 0;
         c[0] = i % d[0];
@@ -18857,7 +19808,7 @@ MVDEF mv_status mv_fill_holes(const mv_vol *in, mv_vol *out, int axis, const mv_
         c[2] = v / (d[0] * d[1]);
         for (k = 0; k < 6; k++) {
             int64_t x = c[0] + off[k][0], y = c[1] + off[k][1], z = c[2] + off[k][2], w;
-            if (axis >= 0 && off[k][axis] != 0) continue;
+            if (off[k][axis] != 0) continue;
             if (x < 0 || y < 0 || z < 0 || x >= d[0] || y >= d[1] || z >= d[2]) continue;
             w = x + d[0] * (y + d[1] * z);
             if (!m[w]) {
@@ -24399,8 +25350,25 @@ typedef struct mv__nu_job {
     const float *img_in;
     float *img_out;
     int64_t cb, c0, nc; /* batch size, first coil, total coils */
-    const float *pw;    /* Pipe-Menon: nothing */
+    int real1;          /* Pipe-Menon: one real value per cell and per point (n = 1), rows inline */
 } mv__nu_job;
+
+/* floats per grid cell and per sample: the batch's complex values, or one real */
+MV__INLINE int64_t mv__nu_nf(const mv__nu_job *j) { return j->real1 ? 1 : 2 * j->cb; }
+
+/* row[t] += (ky kx[t]) v, one real per cell (the reference's statement) */
+MV__INLINE void mv__nu_spread_row1(float *row, const float *kx, float ky, int ntaps, float v)
+{
+    int t;
+    for (t = 0; t < ntaps; t++) row[t] = row[t] + (ky * kx[t]) * v;
+}
+
+MV__INLINE float mv__nu_interp_row1(const float *row, const float *kx, float ky, int ntaps, float a)
+{
+    int t;
+    for (t = 0; t < ntaps; t++) a = a + (ky * kx[t]) * row[t];
+    return a;
+}
 
 /* offset (in complex samples) of point m, coil c of nc in the block layout */
 MV__INLINE int64_t mv__nu_koff(const mv_nufft_plan *p, int64_t m, int64_t c, int64_t nc)
@@ -24455,7 +25423,7 @@ static void mv__nu_scatter_range(void *ctx, int64_t b, int64_t e, int worker)
 static void mv__nu_zero_range(void *ctx, int64_t b, int64_t e, int worker)
 {
     mv__nu_job *j = (mv__nu_job *)ctx;
-    int64_t plane = j->p->ncell / j->p->n2[j->p->d - 1] * 2 * j->cb;
+    int64_t plane = j->p->ncell / j->p->n2[j->p->d - 1] * mv__nu_nf(j);
     (void)worker;
     memset(j->grid + b * plane, 0, (size_t)((e - b) * plane) * sizeof(float));
 }
@@ -24469,7 +25437,7 @@ static void mv__nu_spread_range(void *ctx, int64_t b, int64_t e, int worker)
     const mv_nufft_plan *p = j->p;
     const mv__nufft_ops *ops = j->ops;
     int d = p->d, w = p->w, ds = p->d - 1;
-    int64_t n = 2 * j->cb, ns = p->n2[ds], s;
+    int64_t n = mv__nu_nf(j), ns = p->n2[ds], s;
     (void)worker;
     for (s = b; s < e; s++) {
         int64_t r0 = s * p->B, r1 = MV__MIN(r0 + p->B, ns), done[3];
@@ -24510,6 +25478,11 @@ static void mv__nu_spread_range(void *ctx, int64_t b, int64_t e, int worker)
                             rowcell = (rows[t] * p->n2[1] + yy) * p->n2[0];
                         }
                         n1 = MV__MIN((int64_t)w, p->n2[0] - x0);
+                        if (j->real1) {
+                            mv__nu_spread_row1(j->grid + rowcell + x0, kk[0], ky, (int)n1, v[0]);
+                            if (n1 < w) mv__nu_spread_row1(j->grid + rowcell, kk[0] + n1, ky, (int)(w - n1), v[0]);
+                            continue;
+                        }
                         ops->spread_row(j->grid + n * (rowcell + x0), kk[0], ky, (int)n1, v, n);
                         if (n1 < w) ops->spread_row(j->grid + n * rowcell, kk[0] + n1, ky, (int)(w - n1), v, n);
                     }
@@ -24525,7 +25498,7 @@ static void mv__nu_interp_range(void *ctx, int64_t b, int64_t e, int worker)
     const mv_nufft_plan *p = j->p;
     const mv__nufft_ops *ops = j->ops;
     int d = p->d, w = p->w, ds = d - 1;
-    int64_t n = 2 * j->cb, q, i;
+    int64_t n = mv__nu_nf(j), q, i;
     (void)worker;
     for (q = b; q < e; q++) {
         const int32_t *i0 = p->i0 + q * d;
@@ -24549,6 +25522,11 @@ static void mv__nu_interp_range(void *ctx, int64_t b, int64_t e, int worker)
                     rowcell = (r * p->n2[1] + yy) * p->n2[0];
                 }
                 n1 = MV__MIN((int64_t)w, p->n2[0] - x0);
+                if (j->real1) {
+                    acc[0] = mv__nu_interp_row1(j->grid + rowcell + x0, kv[0], ky, (int)n1, acc[0]);
+                    if (n1 < w) acc[0] = mv__nu_interp_row1(j->grid + rowcell, kv[0] + n1, ky, (int)(w - n1), acc[0]);
+                    continue;
+                }
                 ops->interp_row(j->grid + n * (rowcell + x0), kv[0], ky, (int)n1, acc, n);
                 if (n1 < w) ops->interp_row(j->grid + n * rowcell, kv[0] + n1, ky, (int)(w - n1), acc, n);
             }
@@ -24834,22 +25812,66 @@ MVDEF mv_status mv_nufft(const mv_vol *traj, const mv_vol *in, mv_vol *out, int 
 
 /* ---- Toeplitz ---- */
 
+/* A^H W A x = s^2 (K * x)(restricted to the image), K the kernel of the text
+   in >>api-nufft: a linear convolution of the N-voxel image with K on
+   [-(N-1), N-1], done as a circular one on the 2N grid. Only K's values at
+   |d| <= N - 1 matter, so the row d = -N is set to zero; what is left is
+   Hermitian up to the NUFFT's error, and the Hermitian part is kept (the
+   real part of K's FFT): T is then exactly self-adjoint, as CG wants, and
+   the product with the transformed kernel is real times complex.
+   The FFTs are pruned: forward, axis 0 runs only on the rows whose other
+   coordinates are inside the image (the rest is zero padding), axis 1 on
+   the planes inside the image, axis 2 on everything; the inverse runs in the
+   reverse order and keeps only what the crop reads. In 2D that is 3/4 of
+   the full 2N transforms' work, in 3D 7/12. */
 struct mv_nufft_toeplitz {
-    int64_t N[3], N2[3]; /* image and doubled grid (all three axes) */
+    int64_t N[3], N2[3]; /* image and doubled grid (all three axes; 1 stays 1) */
     int64_t ncell2;
-    float *khat;         /* ncell2 complex, scale folded in */
-    mv_fft_plan *f, *iv; /* unscaled forward / inverse on the 2N grid */
+    float *khat;         /* ncell2 reals: the kernel's transform, scale folded in */
+    mv_fft_plan *fa[3];  /* forward along axis a on its pruned part (NULL: axis not transformed) */
+    mv_fft_plan *ia[3];  /* inverse (unscaled), the same parts */
+    size_t fft_scratch;  /* the largest scratch of those plans */
     int threads;
     void *alloc_ctx;
 };
 
 MVDEF void mv_nufft_toeplitz_free(mv_nufft_toeplitz *t)
 {
+    int a;
     if (!t) return;
     mv__free(t->khat, t->alloc_ctx);
-    mv_fft_plan_free(t->f);
-    mv_fft_plan_free(t->iv);
+    for (a = 0; a < 3; a++) {
+        mv_fft_plan_free(t->fa[a]);
+        mv_fft_plan_free(t->ia[a]);
+    }
     mv__free(t, t->alloc_ctx);
+}
+
+/* The pruned FFT plans. Axis 0 works on one (2 N0, N1) plane prefix per
+   image plane z < N2 (called N2 times), axis 1 on the (2 N0, 2 N1, N2)
+   prefix of the grid, axis 2 on the whole grid. */
+static mv_status mv__toep_plans(mv_nufft_toeplitz *t)
+{
+    mv_fft_opts fo;
+    int64_t d[3];
+    int a, inv;
+    mv_status st = MV_OK;
+    memset(&fo, 0, sizeof(fo));
+    fo.threads = t->threads;
+    fo.alloc_ctx = t->alloc_ctx;
+    for (a = 0; a < 3 && st == MV_OK; a++) {
+        if (t->N2[a] == 1) continue;
+        d[0] = t->N2[0];
+        d[1] = a == 0 ? t->N[1] : t->N2[1];
+        d[2] = a == 2 ? t->N2[2] : t->N[2];
+        for (inv = 0; inv < 2 && st == MV_OK; inv++) {
+            mv_fft_plan **pl = inv ? &t->ia[a] : &t->fa[a];
+            fo.norm = inv ? MV_FFT_FORWARD : MV_FFT_BACKWARD; /* both unscaled */
+            st = mv_fft_plan_c2c(pl, a == 0 ? 2 : 3, d, 1u << a, inv, &fo);
+            if (st == MV_OK) t->fft_scratch = MV__MAX(t->fft_scratch, mv_fft_scratch_size(*pl));
+        }
+    }
+    return st;
 }
 
 MVDEF mv_status mv_nufft_toeplitz_make(mv_nufft_toeplitz **out, const mv_nufft_plan *p, const float *weights,
@@ -24859,10 +25881,10 @@ MVDEF mv_status mv_nufft_toeplitz_make(mv_nufft_toeplitz **out, const mv_nufft_p
     mv_nufft_opts o;
     mv_nufft_toeplitz *t;
     mv_nufft_plan *p2 = NULL;
-    float *coords = NULL, *wk = NULL;
+    mv_fft_plan *full = NULL;
+    float *coords = NULL, *wk = NULL, *kk = NULL;
     int64_t m, dims2[3], q;
     int a, u;
-    double fac;
     mv_status st;
     MV__CHECK(out != NULL && p != NULL, MV_ERR_INVALID_ARG, "%s: NULL %s", fn, out ? "plan" : "out");
     *out = NULL;
@@ -24881,7 +25903,7 @@ MVDEF mv_status mv_nufft_toeplitz_make(mv_nufft_toeplitz **out, const mv_nufft_p
     t = (mv_nufft_toeplitz *)mv__alloc_zero(sizeof(*t), o.alloc_ctx);
     MV__CHECK(t != NULL, MV_ERR_OUT_OF_MEMORY, "%s: operator", fn);
     t->alloc_ctx = o.alloc_ctx;
-    t->threads = p->threads;
+    t->threads = o.threads ? mv__resolve_threads(o.threads) : p->threads;
     t->ncell2 = 1;
     for (a = 0; a < 3; a++) {
         t->N[a] = p->N[a];
@@ -24892,8 +25914,9 @@ MVDEF mv_status mv_nufft_toeplitz_make(mv_nufft_toeplitz **out, const mv_nufft_p
     /* the adjoint at 2N of the points 2k gives s2 K(x - N) */
     coords = (float *)mv__alloc((size_t)p->M * 3 * sizeof(float), o.alloc_ctx);
     wk = (float *)mv__alloc((size_t)(2 * MV__MAX(p->M, t->ncell2)) * sizeof(float), o.alloc_ctx);
-    t->khat = (float *)mv__alloc((size_t)(2 * t->ncell2) * sizeof(float), o.alloc_ctx);
-    if (!coords || !wk || !t->khat) {
+    kk = (float *)mv__alloc((size_t)(2 * t->ncell2) * sizeof(float), o.alloc_ctx);
+    t->khat = (float *)mv__alloc((size_t)t->ncell2 * sizeof(float), o.alloc_ctx);
+    if (!coords || !wk || !kk || !t->khat) {
         st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: buffers", fn);
         goto done;
     }
@@ -24913,9 +25936,10 @@ MVDEF mv_status mv_nufft_toeplitz_make(mv_nufft_toeplitz **out, const mv_nufft_p
         wk[2 * m + 1] = 0;
     }
     st = mv_nufft_plan_make(&p2, dims2, coords, p->M, &o);
-    if (st == MV_OK) st = mv_nufft_execute(p2, 1, wk, t->khat, 1);
+    if (st == MV_OK) st = mv_nufft_execute(p2, 1, wk, kk, 1);
     if (st != MV_OK) goto done;
-    /* K(d) sits at index d + N; move it to d mod 2N (ifftshift), then FFT */
+    /* K(d) sits at index d + N; move it to d mod 2N (ifftshift), with the
+       unused d = -N (index N after the shift) set to zero, then FFT */
     {
         int64_t x, y, z;
         for (z = 0; z < t->N2[2]; z++)
@@ -24924,34 +25948,36 @@ MVDEF mv_status mv_nufft_toeplitz_make(mv_nufft_toeplitz **out, const mv_nufft_p
                     int64_t sx = (x + t->N2[0] / 2) % t->N2[0], sy = (y + t->N2[1] / 2) % t->N2[1],
                             sz = (z + t->N2[2] / 2) % t->N2[2];
                     int64_t di = (z * t->N2[1] + y) * t->N2[0] + x, si = (sz * t->N2[1] + sy) * t->N2[0] + sx;
-                    wk[2 * di] = t->khat[2 * si];
-                    wk[2 * di + 1] = t->khat[2 * si + 1];
+                    int edge = (t->N2[0] > 1 && x == t->N[0]) || (t->N2[1] > 1 && y == t->N[1]) ||
+                               (t->N2[2] > 1 && z == t->N[2]);
+                    wk[2 * di] = edge ? 0.0f : kk[2 * si];
+                    wk[2 * di + 1] = edge ? 0.0f : kk[2 * si + 1];
                 }
     }
     {
         mv_fft_opts fo;
         unsigned axes = 0;
         memset(&fo, 0, sizeof(fo));
-        fo.threads = p->threads;
+        fo.threads = t->threads;
         fo.alloc_ctx = o.alloc_ctx;
         for (a = 0; a < 3; a++)
             if (t->N2[a] > 1) axes |= 1u << a;
-        st = mv_fft_plan_c2c(&t->f, 3, dims2, axes, 0, &fo);
-        fo.norm = MV_FFT_FORWARD;
-        if (st == MV_OK) st = mv_fft_plan_c2c(&t->iv, 3, dims2, axes, 1, &fo);
-        if (st == MV_OK) st = mv_fft_execute(t->f, wk, t->khat);
+        st = mv_fft_plan_c2c(&full, 3, dims2, axes, 0, &fo);
+        if (st == MV_OK) st = mv_fft_execute(full, wk, kk);
+        if (st == MV_OK) st = mv__toep_plans(t);
         if (st != MV_OK) goto done;
     }
-    /* adjoint at 2N = s2 K; T = s^2 IFFT(khat FFT(x)) / ncell2 */
+    /* adjoint at 2N = s2 K; T = s^2 IFFT(khat FFT(x)) / ncell2 (unscaled FFTs) */
     {
-        double s2 = 1.0 / sqrt((double)t->ncell2);
-        fac = p->scale * p->scale / (s2 * (double)t->ncell2);
-        for (m = 0; m < 2 * t->ncell2; m++) t->khat[m] = (float)(t->khat[m] * fac);
+        double s2 = 1.0 / sqrt((double)t->ncell2), fac = p->scale * p->scale / (s2 * (double)t->ncell2);
+        for (m = 0; m < t->ncell2; m++) t->khat[m] = (float)(kk[2 * m] * fac);
     }
 done:
     mv_nufft_plan_free(p2);
+    mv_fft_plan_free(full);
     mv__free(coords, o.alloc_ctx);
     mv__free(wk, o.alloc_ctx);
+    mv__free(kk, o.alloc_ctx);
     if (st != MV_OK) {
         mv_nufft_toeplitz_free(t);
         return st;
@@ -24960,51 +25986,121 @@ done:
     return MV_OK;
 }
 
+/* scratch of one worker: a 2N grid and FFT scratch, both 64-byte aligned */
+static size_t mv__toep_worker_bytes(const mv_nufft_toeplitz *t)
+{
+    return ((size_t)(2 * t->ncell2) * sizeof(float) + 63 + t->fft_scratch + 63 + 63) & ~(size_t)63;
+}
+
+/* threads over coils: a coil's two transforms are worth it from a 64^2 grid */
+static int mv__toep_threads(const mv_nufft_toeplitz *t, int64_t ncoils)
+{
+    int th = mv__threads_for_bytes(t->threads, (uint64_t)ncoils * (uint64_t)t->ncell2 * 64);
+    return (int)MV__MIN((int64_t)th, ncoils);
+}
+
 MVDEF size_t mv_nufft_toeplitz_scratch_size(const mv_nufft_toeplitz *t, int64_t ncoils)
 {
-    (void)ncoils;
-    if (!t) return 0;
-    return 128 + (size_t)(2 * t->ncell2) * sizeof(float) + MV__MAX(mv_fft_scratch_size(t->f), mv_fft_scratch_size(t->iv));
+    if (!t || ncoils < 1) return 0;
+    return 64 + mv__toep_worker_bytes(t) * (size_t)mv__toep_threads(t, ncoils);
+}
+
+/* xo = conj(S) T(S xi) for one coil image (S NULL: T xi), through the grid
+   g with FFT scratch fs. xi and xo may be the same image. */
+static mv_status mv__toep_coil(const mv_nufft_toeplitz *t, const float *xi, const float *sens, float *xo, float *g,
+                               void *fs)
+{
+    const mv__mri_ops *mo = mv__mri_ops_active();
+    const int64_t N0 = t->N[0], N1 = t->N[1], N2 = t->N[2], G0 = t->N2[0], G1 = t->N2[1];
+    const int64_t plane = G0 * G1;
+    int64_t y, z;
+    /* pad: the image in the low corner, zeros wherever a pruned pass reads */
+    for (z = 0; z < N2; z++) {
+        float *gp = g + 2 * z * plane;
+        for (y = 0; y < N1; y++) {
+            float *r = gp + 2 * y * G0;
+            const int64_t o = 2 * ((z * N1 + y) * N0);
+            if (sens)
+                mo->cmul(xi + o, sens + o, r, N0, 0);
+            else
+                memcpy(r, xi + o, (size_t)(2 * N0) * sizeof(float));
+            memset(r + 2 * N0, 0, (size_t)(2 * (G0 - N0)) * sizeof(float));
+        }
+        memset(gp + 2 * N1 * G0, 0, (size_t)(2 * (G1 - N1) * G0) * sizeof(float));
+    }
+    if (t->N2[2] > 1) memset(g + 2 * N2 * plane, 0, (size_t)(2 * (t->N2[2] - N2) * plane) * sizeof(float));
+    if (t->fa[0])
+        for (z = 0; z < N2; z++) MV__TRY(mv_fft_execute_into(t->fa[0], g + 2 * z * plane, g + 2 * z * plane, fs));
+    if (t->fa[1]) MV__TRY(mv_fft_execute_into(t->fa[1], g, g, fs));
+    if (t->fa[2]) MV__TRY(mv_fft_execute_into(t->fa[2], g, g, fs));
+    mo->rmul(g, t->khat, t->ncell2);
+    if (t->ia[2]) MV__TRY(mv_fft_execute_into(t->ia[2], g, g, fs));
+    if (t->ia[1]) MV__TRY(mv_fft_execute_into(t->ia[1], g, g, fs));
+    if (t->ia[0])
+        for (z = 0; z < N2; z++) MV__TRY(mv_fft_execute_into(t->ia[0], g + 2 * z * plane, g + 2 * z * plane, fs));
+    /* crop (times conj(S)) */
+    for (z = 0; z < N2; z++)
+        for (y = 0; y < N1; y++) {
+            const float *r = g + 2 * (z * plane + y * G0);
+            const int64_t o = 2 * ((z * N1 + y) * N0);
+            if (sens)
+                mo->cmul(r, sens + o, xo + o, N0, 1);
+            else
+                memcpy(xo + o, r, (size_t)(2 * N0) * sizeof(float));
+        }
+    return MV_OK;
+}
+
+/* coils [b, e) of a Toeplitz application, each on the worker's grid */
+typedef struct mv__toep_job {
+    const mv_nufft_toeplitz *t;
+    const float *x;     /* coil images (in_stride apart), or one image shared by all coils (in_stride 0) */
+    const float *sens;  /* per coil (sens_stride apart) or NULL */
+    float *out;         /* coil images, nvox apart */
+    int64_t in_stride, sens_stride, nvox;
+    unsigned char *scratch;
+    mv_status status[MV__MAX_THREADS]; /* per worker: the first failure */
+} mv__toep_job;
+
+static void mv__toep_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__toep_job *j = (const mv__toep_job *)ctx;
+    unsigned char *w = j->scratch + (size_t)worker * mv__toep_worker_bytes(j->t);
+    float *g = mv__nu_align(w);
+    void *fs = mv__nu_align(g + 2 * j->t->ncell2);
+    int64_t c;
+    for (c = b; c < e; c++) {
+        mv_status st = mv__toep_coil(j->t, j->x + 2 * c * j->in_stride, j->sens ? j->sens + 2 * c * j->sens_stride : NULL,
+                                     j->out + 2 * c * j->nvox, g, fs);
+        if (st != MV_OK) ((mv__toep_job *)ctx)->status[worker] = st;
+    }
+}
+
+/* Runs the job over ncoils coils with the threads the work is worth. */
+static mv_status mv__toep_run(mv__toep_job *j, int64_t ncoils, void *scratch)
+{
+    int w, th = mv__toep_threads(j->t, ncoils);
+    j->scratch = (unsigned char *)mv__nu_align(scratch);
+    for (w = 0; w < th; w++) j->status[w] = MV_OK;
+    mv__parallel_for(ncoils, 1, th, mv__toep_range, j);
+    for (w = 0; w < th; w++) MV__TRY(j->status[w]);
+    return MV_OK;
 }
 
 MVDEF mv_status mv_nufft_toeplitz_apply_into(const mv_nufft_toeplitz *t, const void *xin, void *out, int64_t ncoils,
                                              void *scratch)
 {
     static const char *fn = "mv_nufft_toeplitz_apply_into";
-    int64_t c, nvox, x, y, z, i;
-    float *g;
-    void *fs;
-    mv_status st = MV_OK;
+    mv__toep_job j;
     MV__CHECK(t && xin && out && scratch, MV_ERR_INVALID_ARG, "%s: NULL %s", fn,
               !t ? "operator" : !xin ? "x" : !out ? "out" : "scratch");
-    MV__CHECK(ncoils >= 1, MV_ERR_INVALID_ARG, "%s: ncoils %lld", fn, (long long)ncoils);
-    g = mv__nu_align(scratch);
-    fs = mv__nu_align(g + 2 * t->ncell2);
-    nvox = t->N[0] * t->N[1] * t->N[2];
-    for (c = 0; c < ncoils && st == MV_OK; c++) {
-        const float *xi = (const float *)xin + 2 * nvox * c;
-        float *xo = (float *)out + 2 * nvox * c;
-        memset(g, 0, (size_t)(2 * t->ncell2) * sizeof(float));
-        for (z = 0; z < t->N[2]; z++)
-            for (y = 0; y < t->N[1]; y++)
-                memcpy(g + 2 * ((z * t->N2[1] + y) * t->N2[0]), xi + 2 * ((z * t->N[1] + y) * t->N[0]),
-                       (size_t)(2 * t->N[0]) * sizeof(float));
-        st = mv_fft_execute_into(t->f, g, g, fs);
-        if (st != MV_OK) break;
-        for (i = 0; i < t->ncell2; i++) {
-            float ar = g[2 * i], ai = g[2 * i + 1], br = t->khat[2 * i], bi = t->khat[2 * i + 1];
-            g[2 * i] = ar * br - ai * bi;
-            g[2 * i + 1] = ar * bi + ai * br;
-        }
-        st = mv_fft_execute_into(t->iv, g, g, fs);
-        if (st != MV_OK) break;
-        for (z = 0; z < t->N[2]; z++)
-            for (y = 0; y < t->N[1]; y++) {
-                const float *s = g + 2 * ((z * t->N2[1] + y) * t->N2[0]);
-                for (x = 0; x < 2 * t->N[0]; x++) xo[2 * ((z * t->N[1] + y) * t->N[0]) + x] = s[x];
-            }
-    }
-    return st;
+    MV__CHECK(ncoils >= 1 && ncoils <= 65536, MV_ERR_INVALID_ARG, "%s: ncoils %lld", fn, (long long)ncoils);
+    memset(&j, 0, sizeof(j));
+    j.t = t;
+    j.x = (const float *)xin;
+    j.out = (float *)out;
+    j.nvox = j.in_stride = t->N[0] * t->N[1] * t->N[2];
+    return mv__toep_run(&j, ncoils, scratch);
 }
 
 MVDEF mv_status mv_nufft_toeplitz_apply(const mv_nufft_toeplitz *t, const void *x, void *out, int64_t ncoils)
@@ -25013,6 +26109,7 @@ MVDEF mv_status mv_nufft_toeplitz_apply(const mv_nufft_toeplitz *t, const void *
     void *s;
     mv_status st;
     MV__CHECK(t != NULL, MV_ERR_INVALID_ARG, "mv_nufft_toeplitz_apply: operator is NULL");
+    MV__CHECK(ncoils >= 1 && ncoils <= 65536, MV_ERR_INVALID_ARG, "mv_nufft_toeplitz_apply: ncoils %lld", (long long)ncoils);
     n = mv_nufft_toeplitz_scratch_size(t, ncoils);
     s = mv__alloc(n, t->alloc_ctx);
     MV__CHECK(s != NULL, MV_ERR_OUT_OF_MEMORY, "mv_nufft_toeplitz_apply: scratch");
@@ -25094,8 +26191,8 @@ static mv_status mv__dcf_pipe_menon(const mv_vol *traj, float *w, const mv_dcf_o
     st = mv_nufft_plan_make(&p, dims, coords, n, &no);
     mv__free(coords, o->alloc_ctx);
     if (st != MV_OK) return st;
-    grid = (float *)mv__alloc((size_t)(2 * p->ncell) * sizeof(float), o->alloc_ctx);
-    vs = (float *)mv__alloc((size_t)(2 * n) * sizeof(float), o->alloc_ctx);
+    grid = (float *)mv__alloc((size_t)p->ncell * sizeof(float), o->alloc_ctx);
+    vs = (float *)mv__alloc((size_t)n * sizeof(float), o->alloc_ctx);
     if (!grid || !vs) {
         st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: Pipe-Menon buffers", fn);
         goto done;
@@ -25105,17 +26202,15 @@ static mv_status mv__dcf_pipe_menon(const mv_vol *traj, float *w, const mv_dcf_o
     j.ops = mv__kernels_get()->nufft;
     j.grid = grid;
     j.cb = 1;
+    j.real1 = 1; /* real weights: one float per cell and point */
     for (q = 0; q < n; q++) w[q] = 1.0f; /* sorted order */
     for (it = 0; it < iters; it++) {
-        for (q = 0; q < n; q++) {
-            vs[2 * q] = w[q];
-            vs[2 * q + 1] = 0;
-        }
+        memcpy(vs, w, (size_t)n * sizeof(float));
         j.vs = vs;
         mv__nu_grid_spread(&j);
         mv__parallel_for(n, 512, mv__threads_for_bytes(p->threads, (uint64_t)n * 64), mv__nu_interp_range, &j);
         for (q = 0; q < n; q++) {
-            float c = vs[2 * q];
+            float c = vs[q];
             w[q] = c > 1e-30f ? w[q] / c : 0.0f;
         }
         if (o->progress && o->progress(o->progress_user, (double)(it + 1) / iters)) {
@@ -25937,7 +27032,7 @@ typedef struct mv__gr_app_job {
     unsigned char *scratch;  /* per worker */
     size_t scratch_bytes;
     float *wx;               /* per worker: (ns / kx) x nt */
-    int64_t wstride;         /* floats per worker in wx */
+    int64_t wstride;         /* floats per worker in wx (holds float64 planes) */
     int64_t nxp, pad;        /* zero-padded readout length, and where the data starts in it */
 } mv__gr_app_job;
 
@@ -25980,26 +27075,31 @@ static void mv__gr_fill_range(void *ctx, int64_t b, int64_t e, int worker)
     const int cx = MV__GR_CX(kx), cy = MV__GR_CX(ky), cz = MV__GR_CX(kz);
     const int64_t nsy = (int64_t)ky * kz * nc; /* sources of one column */
     float *wx = j->wx + (size_t)worker * (size_t)j->wstride;
-    double *acc = (double *)(wx + 2 * nsy * nt); /* nc complex accumulators (float64) */
-    int64_t x, y, z, s, t, ix, jy, jz, c;
+    /* w(x) as float64 real and imaginary planes (the vector kernel's layout),
+       then nc complex float64 accumulators, split the same way */
+    double *wxr = (double *)(void *)mv__nu_align(wx), *wxi = wxr + nsy * nt, *accr = wxi + nsy * nt, *acci = accr + nc;
+    mv__k_zger_fn zger = mv__kernels_get()->recon->zger;
+    float er[64], ei[64]; /* readout taps: opts.kernel[0] <= 64 */
+    int64_t x, y, z, s, ix, jy, jz, c;
     for (x = b; x < e; x++) {
         const float *hx = j->h + 2 * x * ny * nzl * nc;
         float *hxo = (float *)hx;
-        /* w(x) = sum_dx W(dx) e^{-2 pi i dx (x - nx/2) / nx} */
-        for (s = 0; s < 2 * nsy * nt; s++) wx[s] = 0;
+        /* w(x) = sum_dx W(dx) e^{-2 pi i dx (x - nx/2) / nx} (float sums, kept in float64) */
         for (ix = 0; ix < kx; ix++) {
             double ang = -2.0 * 3.14159265358979323846 * (double)(ix - cx) * (double)(x - nx / 2) / (double)nx;
-            float er = (float)cos(ang), ei = (float)sin(ang);
-            for (jz = 0; jz < kz; jz++)
-                for (jy = 0; jy < ky; jy++)
-                    for (c = 0; c < nc; c++) {
-                        const float *ws = j->w + 2 * ((((jz * ky + jy) * kx + ix) * nc + c) * nt);
-                        float *wd = wx + 2 * (((jz * ky + jy) * nc + c) * nt);
-                        for (t = 0; t < nt; t++) {
-                            wd[2 * t] += ws[2 * t] * er - ws[2 * t + 1] * ei;
-                            wd[2 * t + 1] += ws[2 * t] * ei + ws[2 * t + 1] * er;
-                        }
-                    }
+            er[ix] = (float)cos(ang);
+            ei[ix] = (float)sin(ang);
+        }
+        for (s = 0; s < nsy * nt; s++) {
+            const int64_t jc = s / nt, tt = s % nt; /* (jz ky + jy) nc + c, target */
+            float wr = 0, wi = 0;
+            for (ix = 0; ix < kx; ix++) {
+                const float *ws = j->w + 2 * ((((jc / nc) * kx + ix) * nc + jc % nc) * nt + tt);
+                wr += ws[0] * er[ix] - ws[1] * ei[ix];
+                wi += ws[0] * ei[ix] + ws[1] * er[ix];
+            }
+            wxr[s] = wr;
+            wxi[s] = wi;
         }
         for (z = 0; z < nzl; z++)
             for (y = 0; y < ny; y++) {
@@ -26009,7 +27109,7 @@ static void mv__gr_fill_range(void *ctx, int64_t b, int64_t e, int worker)
                 rz = ((z - j->off[1]) % Rz + Rz) % Rz;
                 if (!ry && !rz) continue; /* a lattice line not acquired (partial Fourier): stays 0 */
                 o = rz * Ry + ry - 1;
-                for (c = 0; c < 2 * nc; c++) acc[c] = 0;
+                for (c = 0; c < nc; c++) accr[c] = acci[c] = 0;
                 for (jz = 0; jz < kz; jz++) {
                     int64_t vz = z - rz + (int64_t)Rz * (jz - cz);
                     if (vz < 0 || vz >= nzl) continue;
@@ -26018,20 +27118,17 @@ static void mv__gr_fill_range(void *ctx, int64_t b, int64_t e, int worker)
                         const float *src;
                         if (vy < 0 || vy >= ny) continue;
                         src = hx + 2 * ((vz * ny + vy) * nc);
-                        for (s = 0; s < nc; s++) {
-                            const float *wr = wx + 2 * ((((jz * ky + jy) * nc + s) * nt) + o * nc);
+                        for (s = 0; s < nc; s++) { /* acc += src_s w_s: conj(a) x with a = conj(src_s) */
+                            const int64_t wo = (((jz * ky + jy) * nc + s) * nt) + o * nc;
                             double sr = src[2 * s], si = src[2 * s + 1];
                             if (sr == 0 && si == 0) continue;
-                            for (t = 0; t < nc; t++) {
-                                acc[2 * t] += sr * wr[2 * t] - si * wr[2 * t + 1];
-                                acc[2 * t + 1] += sr * wr[2 * t + 1] + si * wr[2 * t];
-                            }
+                            zger(accr, acci, wxr + wo, wxi + wo, sr, -si, nc);
                         }
                     }
                 }
                 for (c = 0; c < nc; c++) {
-                    hxo[2 * ((z * ny + y) * nc + c)] = (float)acc[2 * c];
-                    hxo[2 * ((z * ny + y) * nc + c) + 1] = (float)acc[2 * c + 1];
+                    hxo[2 * ((z * ny + y) * nc + c)] = (float)accr[c];
+                    hxo[2 * ((z * ny + y) * nc + c) + 1] = (float)acci[c];
                 }
             }
     }
@@ -26120,7 +27217,7 @@ MVDEF mv_status mv_grappa_apply_into(const mv_grappa_calib *cal, const mv_vol *k
         job.scratch_bytes = (sb + 64 + (size_t)(2 * job.nxp) * sizeof(float) + 128 + 63) & ~(size_t)63;
         job.scratch = (unsigned char *)mv__alloc(job.scratch_bytes * (size_t)threads, ctx);
         job.h = (float *)mv__alloc((size_t)(2 * job.nxp * ny * nzl * sh.nc) * sizeof(float), ctx);
-        job.wstride = 2 * nsy * cal->nt + 4 * sh.nc + 16;
+        job.wstride = 4 * nsy * cal->nt + 4 * sh.nc + 32; /* floats: float64 w(x) planes + accumulators + alignment */
         job.wx = (float *)mv__alloc((size_t)threads * (size_t)job.wstride * sizeof(float), ctx);
         acq = (unsigned char *)mv__alloc((size_t)(ny * nzl), ctx);
         if (!job.scratch || !job.h || !job.wx || !acq) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_grappa_apply: scratch");
@@ -26360,7 +27457,7 @@ MVDEF mv_status mv_grappa(const mv_vol *kspace, mv_vol *out, mv_vol *gfactor, co
 
 typedef struct mv__ec_job {
     int64_t d[3], nc, maps, g[3], k[3];
-    const double *cf;        /* Fourier coefficients (g[2] x g[1] x g[0]) x E, interleaved */
+    const double *cfr, *cfi; /* Fourier coefficients (g[2] x g[1] x g[0]) x E, real and imaginary parts */
     const double *ex, *ey, *ez; /* phase tables: [pixel][d index] e^{2 pi i d t} interleaved */
     const double *rot;       /* nc: first principal component (fixphase) */
     float *out, *eig;
@@ -26376,12 +27473,19 @@ static void mv__ec_range(void *ctx, int64_t b, int64_t e, int worker)
     const mv__ec_job *j = (const mv__ec_job *)ctx;
     const int64_t nx = j->d[0], ny = j->d[1], nc = j->nc, E = nc * (nc + 1) / 2, nvox = j->d[0] * j->d[1] * j->d[2];
     const int64_t gx = j->g[0], gy = j->g[1], gz = j->g[2], M = j->maps;
-    double *T = j->scr + (size_t)worker * (size_t)j->sstride; /* gx x E */
-    double *G = T + 2 * gx * E;                                   /* nc x nc */
-    double *V = G + 2 * nc * nc;                                  /* M x nc current */
+    double *T = j->scr + (size_t)worker * (size_t)j->sstride; /* gx x E real parts, then gx x E imaginary */
+    double *Ti = T + gx * E;
+    double *Gr = Ti + gx * E, *Gi = Gr + E;                       /* G's lower triangle, split */
+    double *Gsr = Gi + E, *Gsi = Gsr + nc * nc;                   /* G (nc x nc), real and imaginary planes */
+    double *V = Gsi + nc * nc;                                    /* M x nc current */
     double *W = V + 2 * M * nc;                                   /* M x nc products */
-    double lam[2];
+    double *Yr = W + 2 * M * nc, *Yi = Yr + nc;                   /* conj(G v), split */
+    double lam[2], step_prev;
     int64_t r, x, e2, dx, dy, dz, c, c2, m, m2, it;
+    /* complex axpys over the E entries, vectorised (the GRAPPA Gram row
+       kernel, g += conj(a) x: a is passed conjugated; the same products and
+       sums as the scalar statement, so the bytes do not change) */
+    mv__k_zger_fn zger = mv__kernels_get()->recon->zger;
     for (r = b; r < e; r++) {
         int64_t y = r % ny, z = r / ny;
         /* T[dx] = sum_{dz, dy} Cf e^{2 pi i (dy ty + dz tz)} */
@@ -26391,57 +27495,61 @@ static void mv__ec_range(void *ctx, int64_t b, int64_t e, int worker)
                 const double *pz = j->ez + 2 * (z * gz + dz), *py = j->ey + 2 * (y * gy + dy);
                 double pr = pz[0] * py[0] - pz[1] * py[1], pi = pz[0] * py[1] + pz[1] * py[0];
                 for (dx = 0; dx < gx; dx++) {
-                    const double *cf = j->cf + 2 * (((dz * gy + dy) * gx + dx) * E);
-                    double *t = T + 2 * dx * E;
-                    for (e2 = 0; e2 < E; e2++) {
-                        t[2 * e2] += cf[2 * e2] * pr - cf[2 * e2 + 1] * pi;
-                        t[2 * e2 + 1] += cf[2 * e2] * pi + cf[2 * e2 + 1] * pr;
-                    }
+                    int64_t o = ((dz * gy + dy) * gx + dx) * E;
+                    zger(T + dx * E, Ti + dx * E, j->cfr + o, j->cfi + o, pr, -pi, E);
                 }
             }
         for (x = 0; x < nx; x++) {
             int64_t vox = x + nx * r;
             double tr = 0;
-            /* G = sum_dx T[dx] e^{2 pi i dx tx}: lower triangle, then mirrored */
-            for (c = 0, e2 = 0; c < nc; c++)
-                for (c2 = 0; c2 <= c; c2++, e2++) {
-                    double sr = 0, si = 0;
-                    for (dx = 0; dx < gx; dx++) {
-                        const double *px = j->ex + 2 * (x * gx + dx), *t = T + 2 * (dx * E + e2);
-                        sr += t[0] * px[0] - t[1] * px[1];
-                        si += t[0] * px[1] + t[1] * px[0];
-                    }
-                    G[2 * (c * nc + c2)] = sr;
-                    G[2 * (c * nc + c2) + 1] = si;
-                    G[2 * (c2 * nc + c)] = sr;
-                    G[2 * (c2 * nc + c) + 1] = -si;
+            /* the trace first (the diagonal's real parts): lambda_1 <= trace */
+            for (c = 0; c < nc; c++) {
+                double sr = 0;
+                e2 = c * (c + 1) / 2 + c;
+                for (dx = 0; dx < gx; dx++) {
+                    const double *px = j->ex + 2 * (x * gx + dx);
+                    sr += T[dx * E + e2] * px[0] - Ti[dx * E + e2] * px[1];
                 }
-            for (c = 0; c < nc; c++) tr += G[2 * (c * nc + c)];
+                tr += sr;
+            }
             if (!j->eig && j->crop >= 0 && tr < j->crop) { /* lambda_1 <= trace < crop: cropped */
                 for (m = 0; m < M; m++)
                     for (c = 0; c < nc; c++) j->out[2 * ((m * nc + c) * nvox + vox)] = j->out[2 * ((m * nc + c) * nvox + vox) + 1] = 0;
                 continue;
             }
+            /* G = sum_dx T[dx] e^{2 pi i dx tx}: lower triangle, then mirrored */
+            for (e2 = 0; e2 < 2 * E; e2++) Gr[e2] = 0;
+            for (dx = 0; dx < gx; dx++) {
+                const double *px = j->ex + 2 * (x * gx + dx);
+                zger(Gr, Gi, T + dx * E, Ti + dx * E, px[0], -px[1], E);
+            }
+            for (c = 0, e2 = 0; c < nc; c++)
+                for (c2 = 0; c2 <= c; c2++, e2++) {
+                    Gsr[c * nc + c2] = Gsr[c2 * nc + c] = Gr[e2];
+                    Gsi[c * nc + c2] = c2 == c ? 0.0 : Gi[e2]; /* Hermitian: a real diagonal */
+                    Gsi[c2 * nc + c] = c2 == c ? 0.0 : -Gi[e2];
+                }
             /* BART's orthiter: V starts as the first M unit vectors, exactly
                `iters` multiplications, the last vector (e_{M-1}) is the free
                one (the dominant eigenvector), earlier ones are orthogonalised
                against the later; the eigenvalue is ||G v|| of the last step.
-               No early exit: where the iteration has not converged (two
-               eigenvalues near 1, as at the edge of the field of view) the
-               result is BART's. */
+               It stops early only where the rest of BART's iterations can
+               move V by less than 1e-9: the steps shrink geometrically (by
+               the eigenvalue ratio q), so the distance still to go is below
+               step q / (1 - q). Where the iteration has not converged (two
+               eigenvalues near 1, as at the edge of the field of view) q is
+               near 1, it runs every iteration and the result is BART's. */
             for (m = 0; m < M; m++)
                 for (c = 0; c < nc; c++) V[2 * (m * nc + c)] = (c == m), V[2 * (m * nc + c) + 1] = 0;
-            for (it = 0; it < j->iters; it++) {
-                for (m = 0; m < M; m++) { /* W = G V */
+            for (it = 0, step_prev = 0; it < j->iters; it++) {
+                double step = 0, q;
+                for (m = 0; m < M; m++) { /* W = G V, as conj(W) = sum_c2 conj(v_c2) G[c2][.] (G Hermitian): row axpys */
+                    const double *v = V + 2 * m * nc;
+                    for (c = 0; c < 2 * nc; c++) Yr[c] = 0;
+                    for (c2 = 0; c2 < nc; c2++) zger(Yr, Yi, Gsr + c2 * nc, Gsi + c2 * nc, v[2 * c2], v[2 * c2 + 1], nc);
                     for (c = 0; c < nc; c++) {
-                        double sr = 0, si = 0;
-                        const double *gr = G + 2 * c * nc, *v = V + 2 * m * nc;
-                        for (c2 = 0; c2 < nc; c2++) {
-                            sr += gr[2 * c2] * v[2 * c2] - gr[2 * c2 + 1] * v[2 * c2 + 1];
-                            si += gr[2 * c2] * v[2 * c2 + 1] + gr[2 * c2 + 1] * v[2 * c2];
-                        }
-                        W[2 * (m * nc + c)] = sr;
-                        W[2 * (m * nc + c) + 1] = si;
+                        W[2 * (m * nc + c)] = Yr[c];
+                        W[2 * (m * nc + c) + 1] = -Yi[c];
                     }
                 }
                 for (m = M - 1; m >= 0; m--) { /* last first: orthogonalise against the later, normalise */
@@ -26464,7 +27572,12 @@ static void mv__ec_range(void *ctx, int64_t b, int64_t e, int worker)
                     if (nr > 0)
                         for (c = 0; c < nc; c++) w[2 * c] /= nr, w[2 * c + 1] /= nr;
                 }
+                for (c = 0; c < 2 * M * nc; c++) step += (W[c] - V[c]) * (W[c] - V[c]);
                 memcpy(V, W, (size_t)(2 * M * nc) * sizeof(double));
+                step = sqrt(step);
+                q = step_prev > 0 ? step / step_prev : 1;
+                if (q < 1 && step * q < 1e-9 * (1 - q)) break;
+                step_prev = step;
             }
             for (m = 0; m < M; m++) {
                 double pr = 0, pi = 0, pa, keep = (j->crop < 0 || lam[m] >= j->crop) ? 1 : 0;
@@ -26732,6 +27845,15 @@ MVDEF mv_status mv_ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, const
             }
         }
     }
+    { /* the coefficients split into real and imaginary planes (the vector kernels' layout), into gs (done with) */
+        int64_t q, nq = g[0] * g[1] * g[2] * E;
+        for (q = 0; q < nq; q++) {
+            gs[q] = cf[2 * q];
+            gs[nq + q] = cf[2 * q + 1];
+        }
+        job.cfr = gs;
+        job.cfi = gs + nq;
+    }
     /* phase tables e^{2 pi i d t}, t = (p - n/2) / n */
     ex = (double *)mv__alloc((size_t)(2 * (d[0] * g[0] + d[1] * g[1] + d[2] * g[2])) * sizeof(double), ctx);
     if (!ex) {
@@ -26765,17 +27887,22 @@ MVDEF mv_status mv_ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, const
         }
     }
     M = nmaps;
-    memset(&job, 0, sizeof(job));
+    {
+        const double *cfr = job.cfr, *cfi = job.cfi;
+        memset(&job, 0, sizeof(job));
+        job.cfr = cfr;
+        job.cfi = cfi;
+    }
     job.d[0] = d[0], job.d[1] = d[1], job.d[2] = d[2];
     job.nc = nc, job.maps = M;
     job.g[0] = g[0], job.g[1] = g[1], job.g[2] = g[2];
     job.k[0] = k[0], job.k[1] = k[1], job.k[2] = k[2];
-    job.cf = cf, job.ex = ex, job.ey = ey, job.ez = ez, job.rot = rot;
+    job.ex = ex, job.ey = ey, job.ez = ez, job.rot = rot;
     job.iters = o->iterations ? o->iterations : 30;
     job.crop = crop;
     job.out = (float *)mt.data;
     job.eig = eig ? (float *)et.data : NULL;
-    job.sstride = 2 * g[0] * E + 2 * nc * nc + 4 * M * nc + 16;
+    job.sstride = 2 * g[0] * E + 2 * E + 2 * nc * nc + 4 * M * nc + 2 * nc + 16;
     scr = (double *)mv__alloc((size_t)threads * (size_t)job.sstride * sizeof(double), ctx);
     if (!scr) {
         mv_free(&mt);
@@ -26832,39 +27959,35 @@ static double mv__cdot_re(const float *a, const float *b, int64_t n) /* Re <a, b
     return s0 + s1;
 }
 
-MVDEF mv_status mv_cg_solve(mv_normal_op op, void *user, const float *b, float *x, int64_t n, mv_cg_opts *opts)
+static mv_status mv__cg_check(const mv_cg_opts *o, const char *fn)
 {
-    mv_cg_opts to;
-    mv_cg_opts *o = opts;
-    float *r, *p, *ap;
-    double rsold, rsnew, eps2, lam;
-    int it, maxit;
+    MV__CHECK(o->lambda >= 0 && o->lambda == o->lambda, MV_ERR_INVALID_ARG, "%s: opts.lambda = %g", fn, o->lambda);
+    MV__CHECK(o->iterations >= 0, MV_ERR_INVALID_ARG, "%s: opts.iterations = %d", fn, o->iterations);
+    MV__CHECK(o->tolerance >= 0 && o->tolerance == o->tolerance, MV_ERR_INVALID_ARG, "%s: opts.tolerance = %g", fn,
+              o->tolerance);
+    MV__CHECK(o->nufft_tol == 0 || (o->nufft_tol >= 1e-6 * (1 - 1e-9) && o->nufft_tol <= 0.1), MV_ERR_INVALID_ARG,
+              "%s: opts.nufft_tol = %g (1e-6 .. 0.1, 0 = 1e-4)", fn, o->nufft_tol);
+    MV__CHECK(o->chunk >= 0, MV_ERR_INVALID_ARG, "%s: opts.chunk = %lld", fn, (long long)o->chunk);
+    return MV_OK;
+}
+
+/* CG on (N + lambda) x = b from x = 0 with the caller's 3 n-vectors r;
+   progress only when report (the caller's thread); *iters and *res (the
+   last ||r|| / ||b||) for the caller. */
+static mv_status mv__cg_run(mv_normal_op op, void *user, const float *b, float *x, int64_t n, const mv_cg_opts *o,
+                            float *r, int report, int *iters, double *res)
+{
+    float *p = r + 2 * n, *ap = p + 2 * n;
+    double rsold, rsnew, eps2, bb, lam = o->lambda;
+    int it, maxit = o->iterations ? o->iterations : 30;
     int64_t i;
     mv_status st = MV_OK;
-    void *ctx;
-    if (!o) {
-        memset(&to, 0, sizeof(to));
-        o = &to;
-    }
-    MV__CHECK(op != NULL && b != NULL && x != NULL, MV_ERR_INVALID_ARG, "mv_cg_solve: op, b or x is NULL");
-    MV__CHECK(n >= 1 && (uint64_t)n <= (uint64_t)SIZE_MAX / 8, MV_ERR_INVALID_ARG, "mv_cg_solve: n = %lld", (long long)n);
-    MV__CHECK(o->lambda >= 0 && o->lambda == o->lambda, MV_ERR_INVALID_ARG, "mv_cg_solve: opts.lambda = %g", o->lambda);
-    MV__CHECK(o->iterations >= 0, MV_ERR_INVALID_ARG, "mv_cg_solve: opts.iterations = %d", o->iterations);
-    MV__CHECK(o->tolerance >= 0 && o->tolerance == o->tolerance, MV_ERR_INVALID_ARG, "mv_cg_solve: opts.tolerance = %g",
-              o->tolerance);
-    ctx = o->alloc_ctx;
-    maxit = o->iterations ? o->iterations : 30;
-    lam = o->lambda;
-    o->iterations_done = 0;
-    r = (float *)mv__alloc((size_t)n * 24, ctx);
-    MV__CHECK(r != NULL, MV_ERR_OUT_OF_MEMORY, "mv_cg_solve: 3 vectors of %lld values", (long long)n);
-    p = r + 2 * n;
-    ap = p + 2 * n;
+    *iters = 0;
     for (i = 0; i < 2 * n; i++) x[i] = 0;
     memcpy(r, b, (size_t)n * 8); /* r = b - (N + lambda) 0 */
     memcpy(p, r, (size_t)n * 8);
-    rsold = mv__cdot_re(r, r, n);
-    eps2 = o->tolerance * o->tolerance * mv__cdot_re(b, b, n);
+    rsold = bb = mv__cdot_re(r, r, n);
+    eps2 = o->tolerance * o->tolerance * bb;
     rsnew = rsold;
     for (it = 0; it < maxit && rsold > 0; it++) {
         double pap, alpha, beta;
@@ -26884,8 +28007,8 @@ MVDEF mv_status mv_cg_solve(mv_normal_op op, void *user, const float *b, float *
         rsnew = mv__cdot_re(r, r, n);
         beta = rsnew / rsold;
         rsold = rsnew;
-        o->iterations_done = it + 1;
-        if (o->progress && o->progress(o->progress_user, it + 1, sqrt(rsnew))) {
+        *iters = it + 1;
+        if (report && o->progress && o->progress(o->progress_user, it + 1, sqrt(rsnew))) {
             st = mv__fail(MV_ERR_CANCELLED, "mv_cg_solve: cancelled by the progress callback after %d iterations", it + 1);
             break;
         }
@@ -26893,12 +28016,54 @@ MVDEF mv_status mv_cg_solve(mv_normal_op op, void *user, const float *b, float *
         fb = (float)beta;
         for (i = 0; i < 2 * n; i++) p[i] = fb * p[i] + r[i];
     }
-    mv__free(r, ctx);
+    *res = bb > 0 ? sqrt(rsnew / bb) : 0;
     return st;
 }
 
-/* the Cartesian SENSE normal operator of one slice / volume */
+MVDEF mv_status mv_cg_solve(mv_normal_op op, void *user, const float *b, float *x, int64_t n, mv_cg_opts *opts)
+{
+    mv_cg_opts to;
+    mv_cg_opts *o = opts;
+    float *r;
+    double res;
+    mv_status st;
+    if (!o) {
+        memset(&to, 0, sizeof(to));
+        o = &to;
+    }
+    MV__CHECK(op != NULL && b != NULL && x != NULL, MV_ERR_INVALID_ARG, "mv_cg_solve: op, b or x is NULL");
+    MV__CHECK(n >= 1 && (uint64_t)n <= (uint64_t)SIZE_MAX / 32, MV_ERR_INVALID_ARG, "mv_cg_solve: n = %lld", (long long)n);
+    MV__TRY(mv__cg_check(o, "mv_cg_solve"));
+    o->iterations_done = 0;
+    r = (float *)mv__alloc((size_t)n * 24, o->alloc_ctx);
+    MV__CHECK(r != NULL, MV_ERR_OUT_OF_MEMORY, "mv_cg_solve: 3 vectors of %lld values", (long long)n);
+    st = mv__cg_run(op, user, b, x, n, o, r, 1, &o->iterations_done, &res);
+    mv__free(r, o->alloc_ctx);
+    return st;
+}
+
+/* A CG-SENSE plan: what every item of one geometry shares. */
+struct mv_cgsense_plan {
+    int noncart;             /* 1: NUFFT adjoint + Toeplitz normal operator */
+    int slices;              /* items are 2D slices: item i uses the sens slice i mod nzs */
+    int64_t dims[3];         /* one item's image */
+    int64_t nzs;             /* sens slices (slices mode), else 1 */
+    int64_t nvox, nc;        /* voxels of an item, coils */
+    int64_t nk;              /* k-space samples of an item (all coils) */
+    int64_t sstride;         /* coil stride of sens */
+    const float *sens;       /* the caller's maps (borrowed) */
+    mv_fft_plan *pf, *pi;    /* Cartesian: over the item's axes (ortho, one thread) */
+    mv_fft_plan *pf1, *pi1;  /* Cartesian: y (and z) only, for masks constant along x */
+    size_t fft_scratch;      /* Cartesian: per thread */
+    mv_nufft_plan *nu;       /* non-Cartesian */
+    mv_nufft_toeplitz *toep;
+    int threads;
+    void *alloc_ctx;
+};
+
+/* the normal operator (and adjoint) of one item */
 typedef struct mv__cgs_op {
+    const mv_cgsense_plan *pl;
     int64_t nvox, nc, sstride;     /* voxels of the item, coils, coil stride of sens */
     const float *sens;
     const unsigned char *mask;     /* nvox */
@@ -26911,6 +28076,7 @@ typedef struct mv__cgs_op {
     int threads;
     int normal;                    /* 1: N x; 0: A^H y (x = masked k-space, coil stride kstride) */
     int64_t kstride;
+    mv__toep_job tj;               /* non-Cartesian */
 } mv__cgs_op;
 
 static void mv__cgs_coil_range(void *ctx, int64_t b, int64_t e, int worker)
@@ -26918,15 +28084,12 @@ static void mv__cgs_coil_range(void *ctx, int64_t b, int64_t e, int worker)
     const mv__cgs_op *o = (const mv__cgs_op *)ctx;
     unsigned char *scr = o->scratch + (size_t)worker * o->scratch_bytes;
     int64_t c, i;
+    const mv__mri_ops *mo = mv__mri_ops_active();
     for (c = b; c < e; c++) {
         const float *s = o->sens + 2 * c * o->sstride;
         float *t = o->coil + 2 * c * o->nvox;
         if (o->normal) {
-            for (i = 0; i < o->nvox; i++) {
-                float xr = o->x[2 * i], xi = o->x[2 * i + 1];
-                t[2 * i] = s[2 * i] * xr - s[2 * i + 1] * xi;
-                t[2 * i + 1] = s[2 * i] * xi + s[2 * i + 1] * xr;
-            }
+            mo->cmul(o->x, s, t, o->nvox, 0);
             mv_fftc_execute_into(o->fwd, t, t, scr);
             for (i = 0; i < o->nvox; i++)
                 if (!o->mask[i]) t[2 * i] = t[2 * i + 1] = 0;
@@ -26938,24 +28101,34 @@ static void mv__cgs_coil_range(void *ctx, int64_t b, int64_t e, int worker)
             }
         }
         mv_fftc_execute_into(o->inv, t, t, scr);
-        for (i = 0; i < o->nvox; i++) { /* conj(S) t */
-            float tr = t[2 * i], ti = t[2 * i + 1];
-            t[2 * i] = s[2 * i] * tr + s[2 * i + 1] * ti;
-            t[2 * i + 1] = s[2 * i] * ti - s[2 * i + 1] * tr;
-        }
+        mo->cmul(t, s, t, o->nvox, 1); /* conj(S) t */
     }
 }
 
+/* y = sum of the coil images, in coil order (the same sum for any thread count) */
 static void mv__cgs_sum_range(void *ctx, int64_t b, int64_t e, int worker)
 {
     const mv__cgs_op *o = (const mv__cgs_op *)ctx;
-    int64_t c, i;
+    const mv__math_ops *mo = mv__kernels_get()->math;
+    float *y = o->y + 2 * b;
+    int64_t c;
     (void)worker;
-    for (i = 2 * b; i < 2 * e; i++) o->y[i] = 0;
-    for (c = 0; c < o->nc; c++) { /* coil order: the same sum for any thread count */
-        const float *t = o->coil + 2 * c * o->nvox;
-        for (i = 2 * b; i < 2 * e; i++) o->y[i] += t[i];
+    memcpy(y, o->coil + 2 * b, (size_t)(e - b) * 8);
+    for (c = 1; c < o->nc; c++) mo->bin(MV_MATH_ADD, y, o->coil + 2 * (c * o->nvox + b), 0, 0, y, (size_t)(2 * (e - b)));
+}
+
+/* y = sum_c conj(S_c) coil_c, in coil order: the adjoint's coil combination
+   (the coil images are scratch: multiplied in place) */
+static void mv__cgs_combine_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__cgs_op *o = (const mv__cgs_op *)ctx;
+    const mv__mri_ops *mo = mv__mri_ops_active();
+    int64_t c;
+    for (c = 0; c < o->nc; c++) {
+        float *t = o->coil + 2 * (c * o->nvox + b);
+        mo->cmul(t, o->sens + 2 * (c * o->sstride + b), t, e - b, 1);
     }
+    mv__cgs_sum_range(ctx, b, e, worker);
 }
 
 static mv_status mv__cgs_normal(void *user, const float *x, float *y, int64_t n)
@@ -26970,113 +28143,412 @@ static mv_status mv__cgs_normal(void *user, const float *x, float *y, int64_t n)
     return MV_OK;
 }
 
-MVDEF mv_status mv_cgsense_into(const mv_vol *kspace, const mv_vol *sens, mv_vol *out, mv_cg_opts *opts)
+/* non-Cartesian: y = sum_c conj(S_c) T (S_c x) */
+static mv_status mv__cgs_nc_normal(void *user, const float *x, float *y, int64_t n)
 {
+    mv__cgs_op *o = (mv__cgs_op *)user;
+    (void)n;
+    o->tj.x = x;
+    MV__TRY(mv__toep_run(&o->tj, o->nc, o->scratch));
+    o->y = y;
+    mv__parallel_for(o->nvox, 4096, o->threads, mv__cgs_sum_range, o);
+    return MV_OK;
+}
+
+MVDEF void mv_cgsense_plan_free(mv_cgsense_plan *pl)
+{
+    if (!pl) return;
+    mv_fft_plan_free(pl->pf);
+    mv_fft_plan_free(pl->pi);
+    mv_fft_plan_free(pl->pf1);
+    mv_fft_plan_free(pl->pi1);
+    mv_nufft_toeplitz_free(pl->toep);
+    mv_nufft_plan_free(pl->nu);
+    mv__free(pl, pl->alloc_ctx);
+}
+
+static mv_status mv__cgs_cart_plans(mv_cgsense_plan *pl)
+{
+    mv_fft_opts fo;
+    unsigned full = 0, yz;
+    int a;
+    mv_status st;
+    memset(&fo, 0, sizeof(fo));
+    fo.norm = MV_FFT_ORTHO;
+    fo.threads = 1; /* coils run in parallel, each on one thread */
+    fo.alloc_ctx = pl->alloc_ctx;
+    for (a = 0; a < 3; a++)
+        if (pl->dims[a] > 1) full |= 1u << a;
+    yz = full & 6u;
+    if (!full) full = 1;
+    st = mv_fft_plan_c2c(&pl->pf, 3, pl->dims, full, 0, &fo);
+    if (st == MV_OK) st = mv_fft_plan_c2c(&pl->pi, 3, pl->dims, full, 1, &fo);
+    if (st == MV_OK && yz) st = mv_fft_plan_c2c(&pl->pf1, 3, pl->dims, yz, 0, &fo);
+    if (st == MV_OK && yz) st = mv_fft_plan_c2c(&pl->pi1, 3, pl->dims, yz, 1, &fo);
+    if (st != MV_OK) return st;
+    pl->fft_scratch = MV__MAX(mv_fftc_scratch_size(pl->pf), mv_fftc_scratch_size(pl->pi));
+    if (pl->pf1) pl->fft_scratch = MV__MAX(pl->fft_scratch, MV__MAX(mv_fftc_scratch_size(pl->pf1), mv_fftc_scratch_size(pl->pi1)));
+    pl->fft_scratch = (pl->fft_scratch + 63) & ~(size_t)63;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_cgsense_plan_make(mv_cgsense_plan **plan, const mv_vol *sens, const mv_vol *traj, const mv_cg_opts *opts)
+{
+    static const char *fn = "mv_cgsense_plan_make";
+    mv_cg_opts to;
+    mv_cgsense_plan *pl;
+    mv__mri_shape ss;
+    mv_status st = MV_OK;
+    MV__CHECK(plan != NULL, MV_ERR_INVALID_ARG, "%s: plan is NULL", fn);
+    *plan = NULL;
+    if (!opts) {
+        memset(&to, 0, sizeof(to));
+        opts = &to;
+    }
+    MV__TRY(mv__cg_check(opts, fn));
+    MV__TRY(mv__mri_check_c64(sens, fn, "sens"));
+    ss = mv__mri_shape_of(sens);
+    MV__CHECK(ss.nbatch == 1, MV_ERR_INVALID_ARG, "%s: sens has %lld maps (one map: c64 x, y, z, coils)", fn,
+              (long long)ss.nbatch);
+    pl = (mv_cgsense_plan *)mv__alloc_zero(sizeof(*pl), opts->alloc_ctx);
+    MV__CHECK(pl != NULL, MV_ERR_OUT_OF_MEMORY, "%s: plan", fn);
+    pl->alloc_ctx = opts->alloc_ctx;
+    pl->threads = mv__resolve_threads(opts->threads);
+    if (pl->threads > MV__MAX_THREADS) pl->threads = MV__MAX_THREADS;
+    pl->slices = opts->slices != 0;
+    pl->noncart = traj != NULL;
+    pl->nc = ss.nc;
+    pl->sens = (const float *)sens->data;
+    pl->sstride = ss.nvox;
+    pl->dims[0] = sens->dim[0];
+    pl->dims[1] = sens->dim[1];
+    pl->dims[2] = pl->slices ? 1 : sens->dim[2];
+    pl->nzs = pl->slices ? sens->dim[2] : 1;
+    pl->nvox = pl->dims[0] * pl->dims[1] * pl->dims[2];
+    if (!pl->noncart) {
+        pl->nk = pl->nvox * pl->nc;
+        st = mv__cgs_cart_plans(pl);
+    } else {
+        mv_nufft_opts no;
+        memset(&no, 0, sizeof(no));
+        no.tol = opts->nufft_tol ? opts->nufft_tol : 1e-4; /* setup only: the iterations cost the same */
+        no.coils = pl->nc;
+        no.threads = pl->threads;
+        no.alloc_ctx = pl->alloc_ctx;
+        st = mv__mri_check_c64(traj, fn, "traj");
+        if (st == MV_OK && traj->dim[0] != 3)
+            st = mv__fail(MV_ERR_INVALID_ARG, "%s: traj dims[0] = %lld (3 coordinates)", fn, (long long)traj->dim[0]);
+        if (st == MV_OK && mv_vol_count(traj) != 3 * traj->dim[1] * traj->dim[2])
+            st = mv__fail(MV_ERR_INVALID_ARG, "%s: traj has frames (dims[3..]): one trajectory (3, X, Y) per plan", fn);
+        if (st == MV_OK) st = mv_nufft_plan_traj(&pl->nu, pl->dims, traj, &no);
+        if (st == MV_OK) st = mv_nufft_toeplitz_make(&pl->toep, pl->nu, NULL, &no);
+        if (st == MV_OK) pl->nk = pl->nu->M * pl->nc;
+    }
+    if (st != MV_OK) {
+        mv_cgsense_plan_free(pl);
+        return st;
+    }
+    *plan = pl;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_cgsense_plan_info(const mv_cgsense_plan *plan, int64_t *kspace_count, int64_t *image_count,
+                                     int64_t *slices)
+{
+    MV__CHECK(plan != NULL, MV_ERR_INVALID_ARG, "mv_cgsense_plan_info: plan is NULL");
+    if (kspace_count) *kspace_count = plan->nk;
+    if (image_count) *image_count = plan->nvox;
+    if (slices) *slices = plan->nzs;
+    return MV_OK;
+}
+
+/* Work of one item solved on th threads: coil images, b, CG vectors, the
+   Cartesian mask, and the FFT / NUFFT / Toeplitz scratch. */
+static size_t mv__cgs_work_bytes(const mv_cgsense_plan *pl, int th)
+{
+    size_t v = (size_t)pl->nvox * 8, s;
+    if (pl->noncart)
+        s = MV__MAX(mv_nufft_scratch_size(pl->nu, pl->nc), mv_nufft_toeplitz_scratch_size(pl->toep, pl->nc));
+    else
+        s = pl->fft_scratch * (size_t)th + (size_t)pl->nvox;
+    return 64 * 4 + v * (size_t)pl->nc + v * 4 + s;
+}
+
+typedef struct mv__cgs_work {
+    float *coil, *b, *cg;
+    unsigned char *mask, *scratch;
+} mv__cgs_work;
+
+static void mv__cgs_work_split(const mv_cgsense_plan *pl, int th, unsigned char *w, mv__cgs_work *k)
+{
+    size_t v = (size_t)pl->nvox * 8;
+    unsigned char *p = (unsigned char *)mv__nu_align(w);
+    k->coil = (float *)p;
+    p += (v * (size_t)pl->nc + 63) & ~(size_t)63;
+    k->b = (float *)p;
+    p += (v + 63) & ~(size_t)63;
+    k->cg = (float *)p;
+    p += (3 * v + 63) & ~(size_t)63;
+    k->scratch = p;
+    k->mask = pl->noncart ? NULL : p + pl->fft_scratch * (size_t)th;
+}
+
+/* the operator of item `item` (its sens slice), with the work's buffers */
+static void mv__cgs_op_init(const mv_cgsense_plan *pl, int64_t item, const mv__cgs_work *w, int th, mv__cgs_op *op)
+{
+    memset(op, 0, sizeof(*op));
+    op->pl = pl;
+    op->nvox = pl->nvox;
+    op->nc = pl->nc;
+    op->sstride = pl->sstride;
+    op->sens = pl->sens + 2 * (pl->slices ? (item % pl->nzs) * pl->nvox : 0);
+    op->mask = w->mask;
+    op->coil = w->coil;
+    op->scratch = w->scratch;
+    op->scratch_bytes = pl->fft_scratch;
+    op->threads = th;
+    op->kstride = pl->nvox;
+    op->tj.t = pl->toep;
+    op->tj.sens = op->sens;
+    op->tj.sens_stride = pl->sstride;
+    op->tj.out = w->coil;
+    op->tj.nvox = pl->nvox;
+}
+
+/* b = A^H y of one item (k: its k-space, coil blocks of nk / nc samples);
+   Cartesian: also the sampling mask and which FFTs the normal operator uses */
+static mv_status mv__cgs_adjoint(mv__cgs_op *op, const float *k, float *b)
+{
+    const mv_cgsense_plan *pl = op->pl;
+    int64_t i, c;
+    op->y = b;
+    if (pl->noncart) {
+        MV__TRY(mv_nufft_execute_into(pl->nu, 1, k, op->coil, pl->nc, op->scratch));
+        mv__parallel_for(pl->nvox, 4096, op->threads, mv__cgs_combine_range, op);
+        return MV_OK;
+    }
+    {
+        unsigned char *mask = (unsigned char *)op->mask;
+        int sep = pl->pf1 != NULL;
+        for (i = 0; i < pl->nvox; i++) {
+            int f = 0;
+            for (c = 0; c < pl->nc && !f; c++) f = k[2 * (c * pl->nvox + i)] != 0 || k[2 * (c * pl->nvox + i) + 1] != 0;
+            mask[i] = (unsigned char)f;
+        }
+        for (i = 0; i < pl->nvox && sep; i++) sep = mask[i] == mask[i - i % pl->dims[0]];
+        op->fwd = pl->pf;
+        op->inv = pl->pi;
+        op->x = k;
+        op->normal = 0;
+        mv__parallel_for(pl->nc, 1, op->threads, mv__cgs_coil_range, op);
+        mv__parallel_for(pl->nvox, 4096, op->threads, mv__cgs_sum_range, op);
+        if (sep) { /* A^H A only transforms along y (and z) */
+            op->fwd = pl->pf1;
+            op->inv = pl->pi1;
+        }
+    }
+    return MV_OK;
+}
+
+/* solves one item on th threads; work: mv__cgs_work_bytes(pl, th) bytes */
+static mv_status mv__cgs_item(const mv_cgsense_plan *pl, int64_t item, const float *k, float *x, const mv_cg_opts *o,
+                              unsigned char *work, int th, int report, int *iters, double *res)
+{
+    mv__cgs_work w;
+    mv__cgs_op op;
+    mv__cgs_work_split(pl, th, work, &w);
+    mv__cgs_op_init(pl, item, &w, th, &op);
+    MV__TRY(mv__cgs_adjoint(&op, k, w.b));
+    return mv__cg_run(pl->noncart ? mv__cgs_nc_normal : mv__cgs_normal, &op, w.b, x, pl->nvox, o, w.cg, report, iters,
+                      res);
+}
+
+MVDEF mv_status mv_cgsense_adjoint(const mv_cgsense_plan *plan, int64_t item, const void *kspace, void *image)
+{
+    static const char *fn = "mv_cgsense_adjoint";
+    unsigned char *work;
+    mv__cgs_work w;
+    mv__cgs_op op;
+    mv_status st;
+    MV__CHECK(plan && kspace && image, MV_ERR_INVALID_ARG, "%s: NULL %s", fn, !plan ? "plan" : kspace ? "image" : "kspace");
+    MV__CHECK(item >= 0, MV_ERR_INVALID_ARG, "%s: item %lld", fn, (long long)item);
+    work = (unsigned char *)mv__alloc(mv__cgs_work_bytes(plan, plan->threads), plan->alloc_ctx);
+    MV__CHECK(work != NULL, MV_ERR_OUT_OF_MEMORY, "%s: work buffers", fn);
+    mv__cgs_work_split(plan, plan->threads, work, &w);
+    mv__cgs_op_init(plan, item, &w, plan->threads, &op);
+    st = mv__cgs_adjoint(&op, (const float *)kspace, (float *)image);
+    mv__free(work, plan->alloc_ctx);
+    return st;
+}
+
+/* one round of items solved side by side, one thread each */
+typedef struct mv__cgs_round {
+    const mv_cgsense_plan *pl;
+    const mv_cg_opts *o;
+    int64_t item0;
+    float *k, *x;              /* item j at k + 2 j nk, x + 2 j nvox */
+    unsigned char *work;       /* per worker */
+    size_t work_bytes;
+    mv_status *st;
+    int *iters;
+    double *res;
+} mv__cgs_round;
+
+static void mv__cgs_round_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__cgs_round *r = (const mv__cgs_round *)ctx;
+    const mv_cgsense_plan *pl = r->pl;
+    int64_t j;
+    for (j = b; j < e; j++)
+        r->st[j] = mv__cgs_item(pl, r->item0 + j, r->k + 2 * j * pl->nk, r->x + 2 * j * pl->nvox, r->o,
+                                r->work + (size_t)worker * r->work_bytes, 1, 0, &r->iters[j], &r->res[j]);
+}
+
+MVDEF mv_status mv_cgsense_run(const mv_cgsense_plan *plan, int64_t nitems, const mv_recon_io *io, mv_cg_opts *opts)
+{
+    static const char *fn = "mv_cgsense_run";
     mv_cg_opts to;
     mv_cg_opts *o = opts;
-    mv__mri_shape sh, ss;
-    mv__cgs_op op;
-    mv_fft_plan *pf = NULL, *pi = NULL, *pf1 = NULL, *pi1 = NULL;
-    mv_fft_opts fo;
-    int64_t nx, ny, nz, nzl, nitems, item, nvl, i, c, dims[3];
-    int threads, a, sepx = 1, total_it = 0;
-    unsigned char *mask = NULL;
-    float *b = NULL;
-    void *ctx;
+    mv__cgs_round r;
+    int64_t W, i0, j, n, total = 0;
+    int conc, th;
+    size_t kb, xb, wb;
+    unsigned char *buf = NULL;
     mv_status st = MV_OK;
     if (!o) {
         memset(&to, 0, sizeof(to));
         o = &to;
     }
-    MV__TRY(mv__mri_check_c64(kspace, "mv_cgsense", "kspace"));
-    MV__TRY(mv__mri_check_c64(sens, "mv_cgsense", "sens"));
-    MV__TRY(mv__mri_check_out(kspace, out, MV_DT_C64, "mv_cgsense"));
+    MV__CHECK(plan && io && io->read && io->write, MV_ERR_INVALID_ARG, "%s: NULL %s", fn,
+              !plan ? "plan" : !io ? "io" : !io->read ? "io->read" : "io->write");
+    MV__CHECK(nitems >= 1, MV_ERR_INVALID_ARG, "%s: nitems %lld", fn, (long long)nitems);
+    MV__TRY(mv__cg_check(o, fn));
+    o->iterations_done = 0;
+    th = o->threads ? mv__resolve_threads(o->threads) : plan->threads;
+    if (th > MV__MAX_THREADS) th = MV__MAX_THREADS;
+    W = MV__MIN(o->chunk ? o->chunk : (int64_t)th, nitems);
+    conc = (int)MV__MIN((int64_t)th, W);
+    kb = (size_t)plan->nk * 8;
+    xb = (size_t)plan->nvox * 8;
+    memset(&r, 0, sizeof(r));
+    r.pl = plan;
+    r.o = o;
+    /* workers of a round: one thread each; an item alone: all threads */
+    r.work_bytes = (mv__cgs_work_bytes(plan, 1) + 63) & ~(size_t)63;
+    wb = MV__MAX(r.work_bytes * (size_t)conc, mv__cgs_work_bytes(plan, th));
+    {
+        uint64_t need = 64 * 3 + (uint64_t)W * (kb + xb) + wb + (uint64_t)W * (sizeof(double) + sizeof(mv_status) + sizeof(int));
+        MV__CHECK(need <= (uint64_t)SIZE_MAX / 2, MV_ERR_SIZE_OVERFLOW, "%s: %lld items of %zu bytes", fn, (long long)W, kb);
+        buf = (unsigned char *)mv__alloc((size_t)need, plan->alloc_ctx);
+        MV__CHECK(buf != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %llu bytes for %lld items in flight", fn,
+                  (unsigned long long)need, (long long)W);
+    }
+    r.work = (unsigned char *)mv__nu_align(buf);
+    r.k = mv__nu_align(r.work + wb);
+    r.x = mv__nu_align((unsigned char *)r.k + (size_t)W * kb);
+    r.res = (double *)mv__nu_align((unsigned char *)r.x + (size_t)W * xb);
+    r.st = (mv_status *)(r.res + W);
+    r.iters = (int *)(r.st + W);
+    for (i0 = 0; i0 < nitems && st == MV_OK; i0 += W) {
+        n = MV__MIN(W, nitems - i0);
+        for (j = 0; j < n && st == MV_OK; j++) st = io->read(io->user, i0 + j, r.k + 2 * j * plan->nk, kb);
+        if (st != MV_OK) break;
+        r.item0 = i0;
+        if (conc > 1 && n > 1) {
+            for (j = 0; j < n; j++) r.st[j] = MV_OK;
+            mv__parallel_for(n, 1, conc, mv__cgs_round_range, &r);
+            /* progress on the caller's thread, once per item, in item order */
+            for (j = 0; j < n && st == MV_OK; j++) {
+                st = r.st[j];
+                total += r.iters[j];
+                if (st == MV_OK && o->progress && o->progress(o->progress_user, r.iters[j], r.res[j]))
+                    st = mv__fail(MV_ERR_CANCELLED, "%s: cancelled by the progress callback after item %lld", fn,
+                                  (long long)(i0 + j));
+            }
+        } else {
+            for (j = 0; j < n && st == MV_OK; j++) {
+                st = mv__cgs_item(plan, i0 + j, r.k + 2 * j * plan->nk, r.x + 2 * j * plan->nvox, o, r.work, th, 1,
+                                  &r.iters[j], &r.res[j]);
+                total += r.iters[j];
+            }
+        }
+        for (j = 0; j < n && st == MV_OK; j++) st = io->write(io->user, i0 + j, r.x + 2 * j * plan->nvox, xb);
+    }
+    o->iterations_done = (int)MV__MIN(total, (int64_t)INT32_MAX);
+    mv__free(buf, plan->alloc_ctx);
+    return st;
+}
+
+/* in-memory items: k-space and image volumes (see the text) */
+typedef struct mv__cgs_mem {
+    const float *k;
+    float *x;
+    int64_t nxy, nz, nc, nk, nvox; /* Cartesian slices: plane, slices, coils; item samples and voxels */
+    int cart_slices;
+} mv__cgs_mem;
+
+static mv_status mv__cgs_mem_read(void *user, int64_t item, void *buf, size_t bytes)
+{
+    const mv__cgs_mem *m = (const mv__cgs_mem *)user;
+    if (m->cart_slices) { /* coil c of slice z of volume b sits at ((b C + c) nz + z) nxy */
+        int64_t z = item % m->nz, b = item / m->nz, c;
+        for (c = 0; c < m->nc; c++)
+            memcpy((float *)buf + 2 * c * m->nxy, m->k + 2 * (((b * m->nc + c) * m->nz + z) * m->nxy),
+                   (size_t)m->nxy * 8);
+    } else {
+        memcpy(buf, m->k + 2 * item * m->nk, bytes);
+    }
+    return MV_OK;
+}
+
+static mv_status mv__cgs_mem_write(void *user, int64_t item, const void *buf, size_t bytes)
+{
+    const mv__cgs_mem *m = (const mv__cgs_mem *)user;
+    memcpy(m->x + 2 * item * m->nvox, buf, bytes);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_cgsense_into(const mv_vol *kspace, const mv_vol *sens, mv_vol *out, mv_cg_opts *opts)
+{
+    static const char *fn = "mv_cgsense";
+    mv_cg_opts to;
+    mv_cg_opts *o = opts;
+    mv__mri_shape sh, ss;
+    mv_cgsense_plan *pl = NULL;
+    mv__cgs_mem m;
+    mv_recon_io io;
+    mv_status st;
+    int a;
+    if (!o) {
+        memset(&to, 0, sizeof(to));
+        o = &to;
+    }
+    MV__TRY(mv__mri_check_c64(kspace, fn, "kspace"));
+    MV__TRY(mv__mri_check_c64(sens, fn, "sens"));
+    MV__TRY(mv__mri_check_out(kspace, out, MV_DT_C64, fn));
     sh = mv__mri_shape_of(kspace);
     ss = mv__mri_shape_of(sens);
     for (a = 0; a < 3; a++)
-        MV__CHECK(sens->dim[a] == kspace->dim[a], MV_ERR_INVALID_ARG, "mv_cgsense: sens dims[%d] = %lld, kspace has %lld",
-                  a, (long long)sens->dim[a], (long long)kspace->dim[a]);
+        MV__CHECK(sens->dim[a] == kspace->dim[a], MV_ERR_INVALID_ARG, "%s: sens dims[%d] = %lld, kspace has %lld", fn, a,
+                  (long long)sens->dim[a], (long long)kspace->dim[a]);
     MV__CHECK(ss.nc == sh.nc && ss.nbatch == 1, MV_ERR_INVALID_ARG,
-              "mv_cgsense: sens has %lld coils x %lld maps, kspace %lld coils (one map)", (long long)ss.nc,
+              "%s: sens has %lld coils x %lld maps, kspace %lld coils (one map)", fn, (long long)ss.nc,
               (long long)ss.nbatch, (long long)sh.nc);
-    ctx = o->alloc_ctx;
-    nx = kspace->dim[0], ny = kspace->dim[1], nz = kspace->dim[2];
-    nzl = o->slices ? 1 : nz;
-    nvl = nx * ny * nzl;
-    nitems = (o->slices ? nz : 1) * sh.nbatch;
-    threads = mv__resolve_threads(o->threads);
-    if (threads > MV__MAX_THREADS) threads = MV__MAX_THREADS;
-    memset(&op, 0, sizeof(op));
-    memset(&fo, 0, sizeof(fo));
-    fo.norm = MV_FFT_ORTHO;
-    fo.threads = 1;
-    fo.alloc_ctx = ctx;
-    dims[0] = nx, dims[1] = ny, dims[2] = nzl;
-    {
-        unsigned full = 0, yz = 0;
-        for (a = 0; a < 3; a++)
-            if (dims[a] > 1) full |= 1u << a;
-        yz = full & 6u;
-        if (!full) full = 1;
-        st = mv_fft_plan_c2c(&pf, 3, dims, full, 0, &fo);
-        if (st == MV_OK) st = mv_fft_plan_c2c(&pi, 3, dims, full, 1, &fo);
-        if (st == MV_OK && yz) st = mv_fft_plan_c2c(&pf1, 3, dims, yz, 0, &fo);
-        if (st == MV_OK && yz) st = mv_fft_plan_c2c(&pi1, 3, dims, yz, 1, &fo);
-        if (!yz) sepx = 0;
-    }
-    if (st == MV_OK) {
-        size_t sb = MV__MAX(mv_fftc_scratch_size(pf), mv_fftc_scratch_size(pi));
-        if (pf1) sb = MV__MAX(sb, MV__MAX(mv_fftc_scratch_size(pf1), mv_fftc_scratch_size(pi1)));
-        op.scratch_bytes = (sb + 63) & ~(size_t)63;
-        op.scratch = (unsigned char *)mv__alloc(op.scratch_bytes * (size_t)threads + 64, ctx);
-        op.coil = (float *)mv__alloc((size_t)(2 * nvl * sh.nc) * sizeof(float), ctx);
-        mask = (unsigned char *)mv__alloc((size_t)nvl, ctx);
-        b = (float *)mv__alloc((size_t)(2 * nvl) * sizeof(float), ctx);
-        if (!op.scratch || !op.coil || !mask || !b) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_cgsense: buffers");
-    }
-    op.nvox = nvl;
-    op.nc = sh.nc;
-    op.sstride = sh.nvox;
-    op.mask = mask;
-    op.threads = threads;
-    op.kstride = sh.nvox;
-    for (item = 0; item < nitems && st == MV_OK; item++) {
-        int64_t bi = o->slices ? item / nz : item, zi = o->slices ? item % nz : 0;
-        const float *k = (const float *)kspace->data + 2 * (bi * sh.nvox * sh.nc + zi * nx * ny);
-        float *xo = (float *)out->data + 2 * (bi * sh.nvox + zi * nx * ny);
-        int sep;
-        for (i = 0; i < nvl; i++) {
-            int f = 0;
-            for (c = 0; c < sh.nc && !f; c++) f = k[2 * (c * sh.nvox + i)] != 0 || k[2 * (c * sh.nvox + i) + 1] != 0;
-            mask[i] = (unsigned char)f;
-        }
-        sep = sepx;
-        for (i = 0; i < nvl && sep; i++) sep = mask[i] == mask[i - i % nx];
-        op.sens = (const float *)sens->data + 2 * zi * nx * ny;
-        /* b = A^H y */
-        op.fwd = pf;
-        op.inv = pi;
-        op.x = k;
-        op.y = b;
-        op.normal = 0;
-        mv__parallel_for(sh.nc, 1, threads, mv__cgs_coil_range, &op);
-        mv__parallel_for(nvl, 4096, threads, mv__cgs_sum_range, &op);
-        if (sep) {
-            op.fwd = pf1;
-            op.inv = pi1;
-        }
-        st = mv_cg_solve(mv__cgs_normal, &op, b, xo, nvl, o);
-        total_it += o->iterations_done;
-    }
-    if (nitems > 1 && st == MV_OK) o->iterations_done = total_it;
-    mv__free(op.scratch, ctx);
-    mv__free(op.coil, ctx);
-    mv__free(mask, ctx);
-    mv__free(b, ctx);
-    mv_fft_plan_free(pf);
-    mv_fft_plan_free(pi);
-    mv_fft_plan_free(pf1);
-    mv_fft_plan_free(pi1);
+    MV__TRY(mv_cgsense_plan_make(&pl, sens, NULL, o));
+    memset(&m, 0, sizeof(m));
+    m.k = (const float *)kspace->data;
+    m.x = (float *)out->data;
+    m.nxy = kspace->dim[0] * kspace->dim[1];
+    m.nz = kspace->dim[2];
+    m.nc = sh.nc;
+    m.nk = pl->nk;
+    m.nvox = pl->nvox;
+    m.cart_slices = pl->slices;
+    io.read = mv__cgs_mem_read;
+    io.write = mv__cgs_mem_write;
+    io.user = &m;
+    st = mv_cgsense_run(pl, (pl->slices ? m.nz : 1) * sh.nbatch, &io, o);
+    mv_cgsense_plan_free(pl);
     return st;
 }
 
@@ -27096,12 +28568,223 @@ MVDEF mv_status mv_cgsense(const mv_vol *kspace, const mv_vol *sens, mv_vol *out
     return mv__out_commit_in(out, &t, kspace, sens);
 }
 
+/* The non-Cartesian shapes: items (frames), whether the trajectory is
+   per frame, and the output dims. */
+typedef struct mv__cgs_nc_shape {
+    int64_t items, per_frame, odims[MV_MAX_DIMS];
+    int ondim;
+} mv__cgs_nc_shape;
+
+static mv_status mv__cgs_nc_check(const mv_vol *traj, const mv_vol *kspace, const mv_vol *sens, int slices,
+                                  mv__cgs_nc_shape *s, const char *fn)
+{
+    mv__mri_shape ss;
+    int a, tframes = 0;
+    MV__TRY(mv__mri_check_c64(traj, fn, "traj"));
+    MV__TRY(mv__mri_check_c64(kspace, fn, "kspace"));
+    MV__TRY(mv__mri_check_c64(sens, fn, "sens"));
+    ss = mv__mri_shape_of(sens);
+    MV__CHECK(traj->dim[0] == 3 && traj->dim[3] == 1, MV_ERR_INVALID_ARG,
+              "%s: traj dims (%lld, ., ., %lld): (3, X, Y, 1, frames...) needed", fn, (long long)traj->dim[0],
+              (long long)traj->dim[3]);
+    MV__CHECK(kspace->dim[0] == 1 && kspace->dim[1] == traj->dim[1] && kspace->dim[2] == traj->dim[2],
+              MV_ERR_INVALID_ARG, "%s: kspace dims (%lld, %lld, %lld) do not match the trajectory's (1, %lld, %lld)", fn,
+              (long long)kspace->dim[0], (long long)kspace->dim[1], (long long)kspace->dim[2], (long long)traj->dim[1],
+              (long long)traj->dim[2]);
+    MV__CHECK(ss.nbatch == 1 && kspace->dim[3] == ss.nc, MV_ERR_INVALID_ARG,
+              "%s: sens has %lld coils x %lld maps, kspace %lld coils (one map)", fn, (long long)ss.nc,
+              (long long)ss.nbatch, (long long)kspace->dim[3]);
+    for (a = 4; a < MV_MAX_DIMS; a++)
+        if (traj->dim[a] > 1) tframes = 1;
+    s->items = 1;
+    for (a = 4; a < MV_MAX_DIMS; a++) {
+        MV__CHECK(!tframes || traj->dim[a] == kspace->dim[a], MV_ERR_INVALID_ARG,
+                  "%s: traj dims[%d] = %lld, kspace has %lld (one trajectory, or one per frame)", fn, a,
+                  (long long)traj->dim[a], (long long)kspace->dim[a]);
+        s->items *= kspace->dim[a];
+    }
+    s->per_frame = tframes;
+    for (a = 0; a < MV_MAX_DIMS; a++) s->odims[a] = 1;
+    s->odims[0] = sens->dim[0];
+    s->odims[1] = sens->dim[1];
+    s->odims[2] = sens->dim[2];
+    if (slices) {
+        MV__CHECK(kspace->dim[4] == sens->dim[2], MV_ERR_INVALID_ARG,
+                  "%s: opts.slices: kspace dims[4] = %lld slices, sens has %lld", fn, (long long)kspace->dim[4],
+                  (long long)sens->dim[2]);
+        for (a = 5; a < MV_MAX_DIMS; a++) s->odims[a - 2] = kspace->dim[a];
+    } else {
+        for (a = 4; a < MV_MAX_DIMS; a++) s->odims[a - 1] = kspace->dim[a];
+    }
+    s->ondim = 3;
+    for (a = 3; a < MV_MAX_DIMS; a++)
+        if (s->odims[a] > 1) s->ondim = a + 1;
+    return MV_OK;
+}
+
+/* frame f of a trajectory with frames, as a (3, X, Y) view */
+static void mv__cgs_traj_frame(const mv_vol *traj, int64_t f, mv_vol *v)
+{
+    int a;
+    *v = *traj;
+    v->ndim = 3;
+    for (a = 3; a < MV_MAX_DIMS; a++) v->dim[a] = 1;
+    v->data = (unsigned char *)traj->data + (size_t)f * (size_t)(3 * traj->dim[1] * traj->dim[2]) * 8;
+    v->flags = 0;
+}
+
+MVDEF mv_status mv_cgsense_nc_into(const mv_vol *traj, const mv_vol *kspace, const mv_vol *sens, mv_vol *out,
+                                   mv_cg_opts *opts)
+{
+    static const char *fn = "mv_cgsense_nc";
+    mv_cg_opts to;
+    mv_cg_opts *o = opts;
+    mv__cgs_nc_shape s;
+    mv_cgsense_plan *pl = NULL;
+    mv__cgs_mem m;
+    mv_recon_io io;
+    mv_status st = MV_OK;
+    int64_t f;
+    if (!o) {
+        memset(&to, 0, sizeof(to));
+        o = &to;
+    }
+    MV__TRY(mv__cgs_nc_check(traj, kspace, sens, o->slices, &s, fn));
+    MV__TRY(mv__mri_check_vol(out, fn, "out"));
+    MV__CHECK(out->dtype == MV_DT_C64 && out->dim[0] == s.odims[0] && out->dim[1] == s.odims[1] &&
+                  out->dim[2] == s.odims[2] && mv_vol_count(out) == s.odims[0] * s.odims[1] * s.odims[2] * s.items /
+                                                                   (o->slices ? s.odims[2] : 1),
+              MV_ERR_INVALID_ARG, "%s: out must be c64 (%lld, %lld, %lld) x %lld frames", fn, (long long)s.odims[0],
+              (long long)s.odims[1], (long long)s.odims[2], (long long)(s.items / (o->slices ? s.odims[2] : 1)));
+    memset(&m, 0, sizeof(m));
+    m.k = (const float *)kspace->data;
+    m.x = (float *)out->data;
+    io.read = mv__cgs_mem_read;
+    io.write = mv__cgs_mem_write;
+    io.user = &m;
+    if (!s.per_frame) {
+        MV__TRY(mv_cgsense_plan_make(&pl, sens, traj, o));
+        m.nk = pl->nk;
+        m.nvox = pl->nvox;
+        st = mv_cgsense_run(pl, s.items, &io, o);
+        mv_cgsense_plan_free(pl);
+        return st;
+    }
+    /* one trajectory per frame: a plan per frame, each frame on every thread */
+    {
+        int64_t total = 0;
+        for (f = 0; f < s.items && st == MV_OK; f++) {
+            mv_vol tv;
+            mv__cgs_traj_frame(traj, f, &tv);
+            st = mv_cgsense_plan_make(&pl, sens, &tv, o);
+            if (st != MV_OK) break;
+            m.nk = pl->nk;
+            m.nvox = pl->nvox;
+            m.k = (const float *)kspace->data + 2 * f * pl->nk;
+            m.x = (float *)out->data + 2 * f * pl->nvox;
+            if (o->slices) { /* the frame's sens slice: shift the plan's maps */
+                pl->sens += 2 * (f % pl->nzs) * pl->nvox;
+                pl->nzs = 1;
+            }
+            st = mv_cgsense_run(pl, 1, &io, o);
+            total += o->iterations_done;
+            mv_cgsense_plan_free(pl);
+        }
+        o->iterations_done = (int)MV__MIN(total, (int64_t)INT32_MAX);
+    }
+    return st;
+}
+
+MVDEF mv_status mv_cgsense_nc(const mv_vol *traj, const mv_vol *kspace, const mv_vol *sens, mv_vol *out,
+                              mv_cg_opts *opts)
+{
+    mv__cgs_nc_shape s;
+    mv_vol t;
+    mv_status st;
+    void *ctx = opts ? opts->alloc_ctx : NULL;
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_cgsense_nc: out is NULL");
+    MV__TRY(mv__cgs_nc_check(traj, kspace, sens, opts ? opts->slices : 0, &s, "mv_cgsense_nc"));
+    mv_vol_init(&t);
+    MV__TRY(mv_vol_alloc(&t, MV_DT_C64, s.ondim, s.odims, ctx));
+    st = mv_cgsense_nc_into(traj, kspace, sens, &t, opts);
+    if (st != MV_OK) {
+        mv_free(&t);
+        return st;
+    }
+    if (out == traj || out == kspace || out == sens) mv_free(out);
+    *out = t;
+    return MV_OK;
+}
+
+static int mv__cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+MVDEF mv_status mv_bart_scale_rule(float *mag, int64_t n, double *scale)
+{
+    double med, p90, mx;
+    MV__CHECK(mag != NULL && scale != NULL && n >= 1, MV_ERR_INVALID_ARG, "mv_bart_scale_rule: %s",
+              !mag ? "mag is NULL" : !scale ? "scale is NULL" : "n < 1");
+    qsort(mag, (size_t)n, sizeof(float), mv__cmp_float);
+    med = mag[n / 2];
+    p90 = mag[(int64_t)((double)n * 0.9)];
+    mx = mag[n - 1];
+    *scale = (mx - p90) < 2 * (p90 - med) ? p90 : mx;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_bart_scale_estimate_nc(const mv_vol *traj, const mv_vol *kspace, const mv_vol *sens, double *scale,
+                                          const mv_cg_opts *opts)
+{
+    static const char *fn = "mv_bart_scale_estimate_nc";
+    mv_cg_opts o;
+    mv__cgs_nc_shape s;
+    mv_cgsense_plan *pl = NULL;
+    float *mag = NULL, *img = NULL;
+    int64_t f, i, nvox = 0;
+    mv_status st = MV_OK;
+    if (opts)
+        o = *opts;
+    else
+        memset(&o, 0, sizeof(o));
+    MV__CHECK(scale != NULL, MV_ERR_INVALID_ARG, "%s: scale is NULL", fn);
+    MV__TRY(mv__cgs_nc_check(traj, kspace, sens, o.slices, &s, fn));
+    for (f = 0; f < s.items && st == MV_OK; f++) {
+        if (!pl) {
+            mv_vol tv;
+            if (s.per_frame) mv__cgs_traj_frame(traj, f, &tv);
+            st = mv_cgsense_plan_make(&pl, sens, s.per_frame ? &tv : traj, &o);
+            if (st != MV_OK) break;
+            nvox = pl->nvox;
+            if (!mag) {
+                mag = (float *)mv__alloc((size_t)(nvox * s.items) * sizeof(float), o.alloc_ctx);
+                img = (float *)mv__alloc((size_t)nvox * 8, o.alloc_ctx);
+                if (!mag || !img) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %lld magnitudes", fn, (long long)(nvox * s.items));
+            }
+        }
+        if (st == MV_OK) st = mv_cgsense_adjoint(pl, f, (const float *)kspace->data + 2 * f * pl->nk, img);
+        for (i = 0; i < nvox && st == MV_OK; i++)
+            mag[f * nvox + i] = sqrtf(img[2 * i] * img[2 * i] + img[2 * i + 1] * img[2 * i + 1]);
+        if (s.per_frame) {
+            mv_cgsense_plan_free(pl);
+            pl = NULL;
+        }
+    }
+    if (st == MV_OK) st = mv_bart_scale_rule(mag, nvox * s.items, scale);
+    mv_cgsense_plan_free(pl);
+    mv__free(mag, o.alloc_ctx);
+    mv__free(img, o.alloc_ctx);
+    return st;
+}
+
 MVDEF mv_status mv_bart_scale_estimate(const mv_vol *kspace, double *scale, const mv_mri_opts *opts)
 {
     mv__mri_shape sh;
     int64_t d[3], cs[3], cd[3], cp[3], nv, i, c, a;
     float *box = NULL, *mag = NULL;
-    double rescale = 1, med, p90, mx;
+    double rescale = 1;
     mv_fft_plan *plan = NULL;
     mv_fft_opts fo;
     void *scr = NULL, *ctx = opts ? opts->alloc_ctx : NULL;
@@ -27149,21 +28832,11 @@ MVDEF mv_status mv_bart_scale_estimate(const mv_vol *kspace, double *scale, cons
         for (i = 0; i < nv; i++) mag[i] += bc[2 * i] * bc[2 * i] + bc[2 * i + 1] * bc[2 * i + 1];
     }
     if (st == MV_OK) {
+        double s;
         for (i = 0; i < nv; i++) mag[i] = sqrtf(mag[i]);
-        {
-            int64_t gap, j;
-            for (gap = nv / 2; gap > 0; gap /= 2)
-                for (i = gap; i < nv; i++) {
-                    float t = mag[i];
-                    for (j = i; j >= gap && mag[j - gap] > t; j -= gap) mag[j] = mag[j - gap];
-                    mag[j] = t;
-                }
-        }
         for (a = 0; a < 3; a++) rescale *= sqrt((double)d[a] / (double)cd[a]);
-        med = mag[nv / 2] / rescale;
-        p90 = mag[(int64_t)(nv * 0.9)] / rescale;
-        mx = mag[nv - 1] / rescale;
-        *scale = (mx - p90) < 2 * (p90 - med) ? p90 : mx;
+        st = mv_bart_scale_rule(mag, nv, &s);
+        *scale = s / rescale;
     }
     mv__free(scr, ctx);
     mv_fft_plan_free(plan);
@@ -32329,18 +34002,31 @@ typedef struct mv__seed_job {
     const mv__kernels *kt;
 } mv__seed_job;
 
+/* frame t of block v0 (bn voxels) as float32: the series itself, or its
+   conversion into buf */
+static const float *mv__seed_frame(const mv__seed_job *j, int64_t t, int64_t v0, int64_t bn, float *buf)
+{
+    mv_dtype dt = j->bold->dtype;
+    const unsigned char *p =
+        (const unsigned char *)j->bold->data + ((size_t)t * (size_t)j->nvox + (size_t)v0) * mv_dtype_size(dt);
+    if (dt == MV_DT_F32) return (const float *)(const void *)p;
+    if (j->kt->to_f32[dt]) j->kt->to_f32[dt](p, buf, (size_t)bn);
+    else (void)mv_convert_buffer(p, dt, buf, MV_DT_F32, (size_t)bn, NULL);
+    return buf;
+}
+
 static void mv__seed_range(void *ctx, int64_t b, int64_t e, int worker)
 {
     mv__seed_job *j = (mv__seed_job *)ctx;
     const int64_t B = MV__AN_SEED_BLOCK;
     double *K = (double *)(void *)(j->scratch + (size_t)worker * j->scratch_each);
     double *s1 = K + B, *s2 = s1 + B, *s3 = s2 + B;
-    float *f = (float *)(void *)(s3 + B);
+    float *fbuf = (float *)(void *)(s3 + B); /* 4 frames of B converted values */
     mv_dtype dt = j->bold->dtype;
-    size_t es = mv_dtype_size(dt);
     int64_t blk, i, t;
     for (blk = b; blk < e; blk++) {
-        int64_t v0 = blk * B, bn = MV__MIN(B, j->nvox - v0), any = 1;
+        int64_t v0 = blk * B, bn = MV__MIN(B, j->nvox - v0), any = 1, tt[4];
+        int q = 0, g;
         if (j->vmask) {
             any = 0;
             for (i = 0; i < bn && !any; i++) any = mv__an_get(j->vmask->data, j->vmask->dtype, (size_t)(v0 + i)) != 0;
@@ -32353,20 +34039,28 @@ static void mv__seed_range(void *ctx, int64_t b, int64_t e, int worker)
             K[i] = mv__an_get(j->bold->data, dt, (size_t)(v0 + i + j->first * j->nvox));
             s1[i] = s2[i] = s3[i] = 0.0;
         }
-        for (t = j->first + 1; t < j->T; t++) {
-            const unsigned char *p = (const unsigned char *)j->bold->data + ((size_t)t * (size_t)j->nvox + (size_t)v0) * es;
-            if (j->tmask && !j->tmask[t]) continue;
-            if (dt == MV_DT_F64) {
-                mv__an_seed_acc_f64((const double *)(const void *)p, K, j->sc[t], s1, s2, s3, bn);
-                continue;
-            }
-            if (dt == MV_DT_F32) f = (float *)(void *)p;
-            else {
-                f = (float *)(void *)(s3 + B);
-                if (j->kt->to_f32[dt]) j->kt->to_f32[dt](p, f, (size_t)bn);
-                else (void)mv_convert_buffer(p, dt, f, MV_DT_F32, (size_t)bn, NULL);
-            }
-            j->ops->seed_acc(f, K, j->sc[t], s1, s2, s3, bn);
+        /* the used frames after the first, four at a time (each voxel's sums
+           take them in order either way), the last few one at a time */
+        for (t = j->first + 1; t <= j->T; t++) {
+            if (t < j->T && j->tmask && !j->tmask[t]) continue;
+            if (t < j->T) tt[q++] = t;
+            if (q < 4 && t < j->T) continue;
+            if (dt == MV_DT_F64)
+                for (g = 0; g < q; g++)
+                    mv__an_seed_acc_f64((const double *)j->bold->data + (size_t)tt[g] * (size_t)j->nvox + (size_t)v0,
+                                        K, j->sc[tt[g]], s1, s2, s3, bn);
+            else if (q == 4) {
+                const float *y[4];
+                double c[4];
+                for (g = 0; g < 4; g++) {
+                    y[g] = mv__seed_frame(j, tt[g], v0, bn, fbuf + (size_t)g * (size_t)B);
+                    c[g] = j->sc[tt[g]];
+                }
+                j->ops->seed_acc4(y, K, c, s1, s2, s3, bn);
+            } else
+                for (g = 0; g < q; g++)
+                    j->ops->seed_acc(mv__seed_frame(j, tt[g], v0, bn, fbuf), K, j->sc[tt[g]], s1, s2, s3, bn);
+            q = 0;
         }
         for (i = 0; i < bn; i++) {
             double cyy = s2[i] - s1[i] * s1[i] / (double)j->nu, r;
@@ -32420,7 +34114,7 @@ MVDEF mv_status mv_corr_seed_into(const mv_vol *bold, const mv_seed *seed, mv_vo
     threads = mv__threads_for_bytes(opts->threads, mv_vol_bytes(bold));
     nblocks = (j.nvox + MV__AN_SEED_BLOCK - 1) / MV__AN_SEED_BLOCK;
     if (threads > nblocks) threads = (int)MV__MAX(1, nblocks);
-    j.scratch_each = (size_t)MV__AN_SEED_BLOCK * (4 * sizeof(double) + sizeof(float));
+    j.scratch_each = (size_t)MV__AN_SEED_BLOCK * (4 * sizeof(double) + 4 * sizeof(float));
     series = (double *)mv__alloc((size_t)j.T * 2 * sizeof(double) + (size_t)threads * j.scratch_each, opts->alloc_ctx);
     MV__CHECK(series != NULL, MV_ERR_OUT_OF_MEMORY, "mv_corr_seed: scratch for %d threads", threads);
     st = mv_seed_series(bold, seed, series);
@@ -32559,92 +34253,118 @@ static int64_t mv__popcount64(uint64_t x)
 #endif
 }
 
-#define MV__AN_MAX_RANGES 256
-
-/* The ranges as plain [lo, hi] intervals of (-180, 180]: a range that
-   crosses +-180 becomes two. Returns the count or -1 (detail set). */
-static int mv__an_ranges(const double *ranges, int nranges, double *lo, double *hi, const char *fn)
+static int mv__an_seg_cmp(const void *x, const void *y)
 {
-    int r, k = 0;
-    if (nranges < 0 || nranges > MV__AN_MAX_RANGES || (nranges > 0 && !ranges)) {
-        mv__fail(MV_ERR_INVALID_ARG, "%s: nranges = %d (0..%d, ranges non-NULL)", fn, nranges, MV__AN_MAX_RANGES);
-        return -1;
-    }
+    double a = ((const double *)x)[0], b = ((const double *)y)[0];
+    return a < b ? -1 : a > b;
+}
+
+/* The ranges as the kernels test them: each a closed interval of
+   [-180, 180] (one crossing +-180 gives two), overlapping ones merged (a
+   union of closed intervals, exact), and the two that touch -180 and 180
+   joined into the one wrap test. Returns MV_OK or MV_ERR_INVALID_ARG. */
+static mv_status mv__an_ranges(const double *ranges, int nranges, mv__an_iv *iv, const char *fn)
+{
+    double seg[2 * MV__AN_MAX_RANGES][2];
+    int r, k = 0, m = 0;
+    MV__CHECK(nranges >= 0 && nranges <= MV__AN_MAX_RANGES && (nranges == 0 || ranges), MV_ERR_INVALID_ARG,
+              "%s: nranges = %d (0..%d, ranges non-NULL)", fn, nranges, MV__AN_MAX_RANGES);
     for (r = 0; r < nranges; r++) {
         double a = ranges[2 * r], b = ranges[2 * r + 1], wa, wb;
-        if (!(a - a == 0 && b - b == 0)) {
-            mv__fail(MV_ERR_INVALID_ARG, "%s: range %d (%g, %g) is not finite", fn, r, a, b);
-            return -1;
-        }
+        MV__CHECK(a - a == 0 && b - b == 0, MV_ERR_INVALID_ARG, "%s: range %d (%g, %g) is not finite", fn, r, a, b);
         if (b - a >= 360.0) {
-            lo[k] = -180.0;
-            hi[k++] = 180.0;
+            seg[k][0] = -180.0;
+            seg[k++][1] = 180.0;
             continue;
         }
         wa = mv__angle_wrap(a);
         wb = mv__angle_wrap(b);
         if (wa <= wb) {
-            lo[k] = wa;
-            hi[k++] = wb;
+            seg[k][0] = wa;
+            seg[k++][1] = wb;
         } else {
-            lo[k] = wa;
-            hi[k++] = 180.0;
-            lo[k] = -180.0;
-            hi[k++] = wb;
+            seg[k][0] = wa;
+            seg[k++][1] = 180.0;
+            seg[k][0] = -180.0;
+            seg[k++][1] = wb;
         }
     }
-    return k;
+    qsort(seg, (size_t)k, sizeof(seg[0]), mv__an_seg_cmp);
+    for (r = 0; r < k; r++) {
+        if (m > 0 && seg[r][0] <= seg[m - 1][1]) {
+            if (seg[r][1] > seg[m - 1][1]) seg[m - 1][1] = seg[r][1];
+            continue;
+        }
+        seg[m][0] = seg[r][0];
+        seg[m++][1] = seg[r][1];
+    }
+    memset(iv, 0, sizeof(*iv));
+    k = 0;
+    if (m >= 2 && seg[0][0] == -180.0 && seg[m - 1][1] == 180.0) {
+        iv->wrap = 1;
+        iv->wlo = seg[m - 1][0];
+        iv->whi = seg[0][1];
+        k = 1;
+        m--;
+    }
+    for (; k < m; k++) {
+        iv->lo[iv->n] = seg[k][0];
+        iv->hi[iv->n++] = seg[k][1];
+    }
+    return MV_OK;
 }
+
+#define MV__AN_WORDS 16 /* angles per step of the selection: 16 words of 64 */
 
 MVDEF mv_status mv_angle_mask(const double *angles, int64_t n, const double *ranges, int nranges, uint8_t *mask)
 {
-    double lo[2 * MV__AN_MAX_RANGES], hi[2 * MV__AN_MAX_RANGES];
-    int k;
+    mv__an_iv iv;
+    uint64_t w[MV__AN_WORDS];
+    const mv__ana_ops *ops = mv__ana_ops_active();
+    int64_t c0, nw = n / 64, i;
     MV__CHECK(n >= 0 && (n == 0 || (angles && mask)), MV_ERR_INVALID_ARG, "mv_angle_mask: n = %lld, %s",
               (long long)n, angles ? "mask is NULL" : "angles is NULL");
-    k = mv__an_ranges(ranges, nranges, lo, hi, "mv_angle_mask");
-    if (k < 0) return MV_ERR_INVALID_ARG;
-    if (n) mv__ana_ops_active()->inside(angles, n, lo, hi, k, mask);
+    MV__TRY(mv__an_ranges(ranges, nranges, &iv, "mv_angle_mask"));
+    for (c0 = 0; c0 < nw; c0 += MV__AN_WORDS) {
+        int64_t k = MV__MIN((int64_t)MV__AN_WORDS, nw - c0);
+        ops->angle_bits(angles + 64 * c0, k, &iv, w);
+        for (i = 0; i < 64 * k; i++) mask[64 * c0 + i] = (uint8_t)((w[i >> 6] >> (i & 63)) & 1u);
+    }
+    for (i = 64 * nw; i < n; i++) mask[i] = (uint8_t)mv__an_hit(&iv, mv__angle_wrap(angles[i]));
     return MV_OK;
 }
 
 MVDEF mv_status mv_angle_select(const double *angles, int64_t n, const double *ranges, int nranges, int64_t *idx,
                                 int64_t cap, int64_t *count)
 {
-    double lo[2 * MV__AN_MAX_RANGES], hi[2 * MV__AN_MAX_RANGES];
-    uint8_t hit[1024];
+    mv__an_iv iv;
+    uint64_t w[MV__AN_WORDS];
     const mv__ana_ops *ops = mv__ana_ops_active();
-    int64_t c0, cnt = 0;
-    int k;
+    int64_t c0, nw = n / 64, cnt = 0, i;
     MV__CHECK(count != NULL, MV_ERR_INVALID_ARG, "mv_angle_select: count is NULL");
     MV__CHECK(n >= 0 && (n == 0 || angles), MV_ERR_INVALID_ARG, "mv_angle_select: n = %lld, angles %s",
               (long long)n, angles ? "given" : "NULL");
     MV__CHECK(cap >= 0, MV_ERR_INVALID_ARG, "mv_angle_select: cap = %lld", (long long)cap);
-    k = mv__an_ranges(ranges, nranges, lo, hi, "mv_angle_select");
-    if (k < 0) return MV_ERR_INVALID_ARG;
-    for (c0 = 0; c0 + 64 <= n && (!idx || cap - cnt >= 64); c0 += 64) { /* 64 at a time, as bits */
-        uint64_t w;
-        ops->inside64(angles + c0, lo, hi, k, &w);
-        if (!idx) cnt += mv__popcount64(w);
+    MV__TRY(mv__an_ranges(ranges, nranges, &iv, "mv_angle_select"));
+    for (c0 = 0; c0 < nw; c0 += MV__AN_WORDS) {
+        int64_t k = MV__MIN((int64_t)MV__AN_WORDS, nw - c0), b;
+        ops->angle_bits(angles + 64 * c0, k, &iv, w);
+        if (!idx)
+            for (b = 0; b < k; b++) cnt += mv__popcount64(w[b]);
+        else if (cap - cnt >= 64 * k + 8) /* room for all, and the vector stores' spill */
+            cnt += ops->compact(w, k, 64 * c0, idx + cnt);
         else
-            for (; w; w &= w - 1) idx[cnt++] = c0 + (int64_t)mv__dfl_ctz64(w);
+            for (b = 0; b < 64 * k; b++)
+                if ((w[b >> 6] >> (b & 63)) & 1u) {
+                    if (idx && cnt < cap) idx[cnt] = 64 * c0 + b;
+                    cnt++;
+                }
     }
-    for (; c0 < n; c0 += 1024) { /* the rest, and where idx may fill up */
-        int64_t cn = MV__MIN((int64_t)1024, n - c0), i;
-        ops->inside(angles + c0, cn, lo, hi, k, hit);
-        if (idx && cap - cnt >= cn) /* room for the whole chunk: branch-free compaction */
-            for (i = 0; i < cn; i++) {
-                idx[cnt] = c0 + i;
-                cnt += hit[i];
-            }
-        else if (idx)
-            for (i = 0; i < cn; i++) {
-                if (hit[i] && cnt < cap) idx[cnt] = c0 + i;
-                cnt += hit[i];
-            }
-        else
-            for (i = 0; i < cn; i++) cnt += hit[i];
-    }
+    for (i = 64 * nw; i < n; i++)
+        if (mv__an_hit(&iv, mv__angle_wrap(angles[i]))) {
+            if (idx && cnt < cap) idx[cnt] = i;
+            cnt++;
+        }
     *count = cnt;
     MV__CHECK(!idx || cnt <= cap, MV_ERR_BUFFER_TOO_SMALL, "mv_angle_select: %lld angles selected, cap %lld",
               (long long)cnt, (long long)cap);
@@ -32864,29 +34584,100 @@ MVDEF mv_status mv_mtau_g2(const mv_mtau *t, int roi, double *g2)
     return MV_OK;
 }
 
+/* The two-time product X X^T in blocks: IB rows (8 tiles of 3) against KB
+   columns (tiles of 2 or 4) over PB_BYTES of each row at a time; a column
+   tile (4 rows of 8 KiB) stays in L1 while the block's row tiles (192 KiB,
+   in L2) pass over it. The pair sums of a block wait in per-worker scratch
+   between sample blocks. */
+#ifndef MV__TT_IB /* (overridable only to tune) */
+#define MV__TT_IB 24
+#endif
+#ifndef MV__TT_KB
+#define MV__TT_KB 48
+#endif
+#ifndef MV__TT_PB_BYTES
+#define MV__TT_PB_BYTES 8192 /* per row: 2048 float32 or 1024 float64 samples */
+#endif
+
 typedef struct mv__twotime_job {
-    const double *X; /* T rows of P gathered values */
+    const double *X; /* T rows of P16 gathered values, zero padded (float64 product) */
+    const float *Xf; /* or the same in float32, when they are small integers */
     const double *mean;
-    int64_t T, P;
+    int64_t T, P, P16, kb;
     double *C;
+    unsigned char *scratch; /* per worker: a block's pair sums */
+    size_t scratch_each;
     const mv__ana_ops *ops;
 } mv__twotime_job;
+
+/* c of the pair (i, k) from its dot product, as the reference finishes it */
+MV__INLINE void mv__twotime_put(const mv__twotime_job *j, int64_t i, int64_t k, double dot)
+{
+    double den = j->mean[i] * j->mean[k], c = dot / (double)j->P;
+    c = den != 0 ? c / den : (double)NAN;
+    j->C[(size_t)i * (size_t)j->T + (size_t)k] = c;
+    j->C[(size_t)k * (size_t)j->T + (size_t)i] = c;
+}
+
+/* per tile of the block: float64 lanes (4 x 2 pairs x 8), or float32
+   partial sums and float64 totals (3 x 4 pairs x (16 + 1)) */
+#define MV__TT_F64_TILE 48
+#define MV__TT_I24_TILE (12 * 16 / 2 + 12) /* in doubles */
+
+static void mv__twotime_block(const mv__twotime_job *j, int64_t r0, int64_t c0, double *acc)
+{
+    const int64_t T = j->T, NC = j->Xf ? 4 : 2, nkt = MV__TT_KB / NC, tile = j->Xf ? MV__TT_I24_TILE : MV__TT_F64_TILE;
+    int64_t it, kt, p0, q0, i, k;
+    int r, c;
+    memset(acc, 0, (size_t)(MV__TT_IB / 3) * (size_t)nkt * (size_t)tile * sizeof(double));
+    const int64_t pb = MV__TT_PB_BYTES / (j->Xf ? 4 : 8);
+    for (p0 = 0; p0 < j->P16; p0 += pb) {
+        int64_t np = MV__MIN(pb, j->P16 - p0);
+        for (kt = 0; kt < nkt && c0 + NC * kt < T; kt++) /* a column tile stays in L1 over the rows */
+            for (it = 0; it < MV__TT_IB / 3 && r0 + 3 * it < T; it++) {
+                int64_t i0 = r0 + 3 * it, k0 = c0 + NC * kt;
+                double *ta = acc + (it * nkt + kt) * tile;
+                if (k0 + NC - 1 < i0) continue; /* below the diagonal: its mirror is computed */
+                if (j->Xf) {
+                    const float *a[3], *b[4];
+                    for (q0 = p0; q0 < p0 + np; q0 += MV__MIN(j->kb, np)) {
+                        int64_t nq = MV__MIN(j->kb, p0 + np - q0);
+                        for (r = 0; r < 3; r++) a[r] = j->Xf + (size_t)MV__MIN(i0 + r, T - 1) * (size_t)j->P16 + q0;
+                        for (c = 0; c < 4; c++) b[c] = j->Xf + (size_t)MV__MIN(k0 + c, T - 1) * (size_t)j->P16 + q0;
+                        /* flush every kb samples (kb and PB are powers of two) and at the end */
+                        j->ops->gram_i24(a, b, nq, (float(*)[4][16])(void *)(ta + 12), (q0 + nq) % j->kb == 0 ||
+                                         q0 + nq == j->P16, (double(*)[4])(void *)ta);
+                    }
+                } else {
+                    const double *a[3], *b[2];
+                    for (r = 0; r < 3; r++) a[r] = j->X + (size_t)MV__MIN(i0 + r, T - 1) * (size_t)j->P16 + p0;
+                    for (c = 0; c < 2; c++) b[c] = j->X + (size_t)MV__MIN(k0 + c, T - 1) * (size_t)j->P16 + p0;
+                    j->ops->gram_f64(a, b, np, (double(*)[2][8])(void *)ta);
+                }
+            }
+    }
+    for (it = 0; it < MV__TT_IB / 3; it++)
+        for (kt = 0; kt < nkt; kt++)
+            for (r = 0; r < 3; r++)
+                for (c = 0; c < NC; c++) {
+                    const double *ta = acc + (it * nkt + kt) * tile;
+                    i = r0 + 3 * it + r;
+                    k = c0 + NC * kt + c;
+                    if (i >= T || k >= T || k < i) continue;
+                    mv__twotime_put(j, i, k, j->Xf ? ta[r * 4 + c] : mv__sum8(ta + (r * 2 + c) * 8));
+                }
+}
 
 static void mv__twotime_range(void *ctx, int64_t b, int64_t e, int worker)
 {
     mv__twotime_job *j = (mv__twotime_job *)ctx;
-    int64_t t, i, k, T = j->T;
-    (void)worker;
-    for (t = b; t < e; t++) {
-        int64_t i0 = t * MV__AN_TILE, i1 = MV__MIN(i0 + MV__AN_TILE, T);
-        for (k = i0; k < T; k++)
-            for (i = i0; i < i1 && i <= k; i++) {
-                double den = j->mean[i] * j->mean[k], c;
-                c = j->ops->dot(j->X + (size_t)i * (size_t)j->P, j->X + (size_t)k * (size_t)j->P, j->P) / (double)j->P;
-                c = den != 0 ? c / den : (double)NAN;
-                j->C[(size_t)i * (size_t)T + (size_t)k] = c;
-                j->C[(size_t)k * (size_t)T + (size_t)i] = c;
-            }
+    double *acc = (double *)(void *)(j->scratch + (size_t)worker * j->scratch_each);
+    int64_t nrb = (j->T + MV__TT_IB - 1) / MV__TT_IB, u, c0;
+    for (u = b; u < e; u++) {
+        /* long and short row blocks alternate (block rb has T - 24 rb columns
+           to do) so the chunks the threads take weigh about the same */
+        int64_t rb = (u & 1) ? nrb - 1 - u / 2 : u / 2, r0 = rb * MV__TT_IB;
+        for (c0 = r0; c0 < j->T; c0 += MV__TT_KB) mv__twotime_block(j, r0, c0, acc);
     }
 }
 
@@ -32894,10 +34685,12 @@ MVDEF mv_status mv_twotime(const void *frames, mv_dtype dtype, int64_t T, int64_
                            double *C, const mv_corr_opts *opts)
 {
     mv__twotime_job j;
-    double *X, *mean;
-    int64_t P = 0, i, t, p;
+    double *mean, M = 0;
+    int64_t P = 0, P16, i, t, p, nrb, *pix;
     uint64_t bytes;
-    size_t es;
+    size_t vb;
+    unsigned char *mem;
+    int threads, ints = 1;
     void *ctx = opts ? opts->alloc_ctx : NULL;
     MV__CHECK(frames != NULL && labels != NULL && C != NULL, MV_ERR_INVALID_ARG, "mv_twotime: %s is NULL",
               !frames ? "frames" : !labels ? "labels" : "C");
@@ -32906,31 +34699,107 @@ MVDEF mv_status mv_twotime(const void *frames, mv_dtype dtype, int64_t T, int64_
               (long long)npix);
     for (i = 0; i < npix; i++) P += labels[i] == roi;
     MV__CHECK(P > 0, MV_ERR_INVALID_ARG, "mv_twotime: region %d has no pixel", roi);
-    MV__CHECK(mv__mul_u64((uint64_t)T, (uint64_t)P + 1, &bytes) && mv__mul_u64(bytes, 8, &bytes) &&
+    P16 = (P + 15) / 16 * 16;
+    nrb = (T + MV__TT_IB - 1) / MV__TT_IB;
+    threads = mv__threads_for_bytes(opts ? opts->threads : 0, (uint64_t)T * (uint64_t)P * 8 * (uint64_t)MV__MAX(1, T / 16));
+    if (threads > nrb) threads = (int)nrb;
+    memset(&j, 0, sizeof(j));
+    j.scratch_each = (size_t)(MV__TT_IB / 3) *
+                     MV__MAX((MV__TT_KB / 2) * MV__TT_F64_TILE, (MV__TT_KB / 4) * MV__TT_I24_TILE) * sizeof(double);
+    /* the means, the pixel list, the workers' block sums, then the region
+       (float64, or float32 for small integers: sized for float64) */
+    MV__CHECK(mv__mul_u64((uint64_t)T, (uint64_t)P16, &bytes) && mv__mul_u64(bytes, 8, &bytes) &&
+                  mv__add_u64(bytes, (uint64_t)T * 8 + (uint64_t)P * 8 + (uint64_t)threads * j.scratch_each, &bytes) &&
                   mv__fits_size(bytes),
               MV_ERR_SIZE_OVERFLOW, "mv_twotime: %lld frames of %lld pixels overflow", (long long)T, (long long)P);
-    X = (double *)mv__alloc((size_t)bytes, ctx);
-    MV__CHECK(X != NULL, MV_ERR_OUT_OF_MEMORY, "mv_twotime: %llu bytes for the region", (unsigned long long)bytes);
-    mean = X + (size_t)T * (size_t)P;
-    es = mv_dtype_size(dtype);
-    for (t = 0; t < T; t++) {
-        const unsigned char *f = (const unsigned char *)frames + (size_t)t * (size_t)npix * es;
-        double *row = X + (size_t)t * (size_t)P, s = 0;
-        for (i = 0, p = 0; i < npix; i++)
-            if (labels[i] == roi) row[p++] = mv__an_get(f, dtype, (size_t)i);
-        for (p = 0; p < P; p++) s += row[p];
-        mean[t] = s / (double)P;
+    mean = (double *)mv__alloc((size_t)T * 8 + (size_t)P * 8 + (size_t)threads * j.scratch_each, ctx);
+    MV__CHECK(mean != NULL, MV_ERR_OUT_OF_MEMORY, "mv_twotime: scratch for %d threads", threads);
+    pix = (int64_t *)(void *)(mean + T);
+    j.scratch = (unsigned char *)(pix + P);
+    for (i = 0, p = 0; i < npix; i++)
+        if (labels[i] == roi) pix[p++] = i;
+    if (dtype == MV_DT_F32) { /* one pass: the float32 region (exact), the means, the integer test */
+        float *xf = (float *)mv__alloc((size_t)T * (size_t)P16 * sizeof(float), ctx);
+        float fmax = 0;
+        int frac = 0;
+        if (!xf) {
+            mv__free(mean, ctx);
+            return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_twotime: %lld x %lld float32 values", (long long)T,
+                            (long long)P16);
+        }
+        for (t = 0; t < T; t++) {
+            const float *f = (const float *)frames + (size_t)t * (size_t)npix;
+            float *row = xf + (size_t)t * (size_t)P16;
+            double s = 0;
+            for (p = 0; p < P; p++) {
+                float v = f[pix[p]], av = v < 0 ? -v : v, r = v + 12582912.0f; /* 1.5 * 2^23 */
+                r -= 12582912.0f; /* rint(v) for |v| <= 2^22 (each step rounded to float32) */
+                row[p] = v;
+                s += (double)v;
+                fmax = av > fmax ? av : fmax; /* NaN skipped: its frac is set */
+                frac |= r != v;
+            }
+            for (; p < P16; p++) row[p] = 0.0f;
+            mean[t] = s / (double)P;
+        }
+        ints = !frac && fmax <= 4096.0f;
+        M = fmax;
+        mem = (unsigned char *)xf;
+    } else { /* first pass: the means, and whether every value is a small integer */
+        for (t = 0; t < T; t++) {
+            double s = 0;
+            for (p = 0; p < P; p++) {
+                double v = mv__an_get(frames, dtype, (size_t)t * (size_t)npix + (size_t)pix[p]), av = fabs(v);
+                s += v;
+                if (av <= 4096.0 && v == (double)(int32_t)v) M = av > M ? av : M;
+                else ints = 0;
+            }
+            mean[t] = s / (double)P;
+        }
+        mem = NULL;
     }
-    j.X = X;
+    /* integer data whose float32 products and partial sums stay exact: each
+       float32 sum takes at most kb products of at most M^2 (kb M^2 <= 2^24) */
+    j.kb = (int64_t)1 << 24;
+    while (ints && j.kb >= 16 && (double)j.kb * M * M > 16777216.0) j.kb /= 2;
+    ints = ints && j.kb >= 16;
+    if (!(ints && mem)) { /* second pass: the region as float32 or float64, rows zero padded */
+        unsigned char *f32 = mem;
+        vb = (size_t)T * (size_t)P16 * (ints ? sizeof(float) : sizeof(double));
+        mem = (unsigned char *)mv__alloc(vb, ctx);
+        if (!mem) {
+            mv__free(f32, ctx);
+            mv__free(mean, ctx);
+            return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_twotime: %zu bytes for the region", vb);
+        }
+        for (t = 0; t < T; t++) {
+            if (f32) { /* float32 frames that are not small integers: widen the copy */
+                const float *src = (const float *)(void *)f32 + (size_t)t * (size_t)P16;
+                double *row = (double *)(void *)mem + (size_t)t * (size_t)P16;
+                for (p = 0; p < P16; p++) row[p] = (double)src[p];
+            } else if (ints) {
+                float *row = (float *)(void *)mem + (size_t)t * (size_t)P16;
+                for (p = 0; p < P; p++) row[p] = (float)mv__an_get(frames, dtype, (size_t)t * (size_t)npix + (size_t)pix[p]);
+                for (; p < P16; p++) row[p] = 0.0f;
+            } else {
+                double *row = (double *)(void *)mem + (size_t)t * (size_t)P16;
+                for (p = 0; p < P; p++) row[p] = mv__an_get(frames, dtype, (size_t)t * (size_t)npix + (size_t)pix[p]);
+                for (; p < P16; p++) row[p] = 0.0;
+            }
+        }
+        mv__free(f32, ctx);
+    }
+    if (ints) j.Xf = (const float *)(void *)mem;
+    else j.X = (const double *)(void *)mem;
     j.mean = mean;
     j.T = T;
     j.P = P;
+    j.P16 = P16;
     j.C = C;
     j.ops = mv__ana_ops_active();
-    mv__parallel_for((T + MV__AN_TILE - 1) / MV__AN_TILE, 1,
-                     mv__threads_for_bytes(opts ? opts->threads : 0, (uint64_t)T * (uint64_t)P * 8 * (uint64_t)MV__MAX(1, T / 16)),
-                     mv__twotime_range, &j);
-    mv__free(X, ctx);
+    mv__parallel_for(nrb, 1, threads, mv__twotime_range, &j);
+    mv__free(mem, ctx);
+    mv__free(mean, ctx);
     return MV_OK;
 }
 
@@ -32952,6 +34821,8 @@ typedef struct mv__centry {
     size_t payload_len, raw_len, cost;
     double t_put;
     int64_t refs;
+    unsigned char *plain;            /* compressed entries: the copy readers share (raw_len bytes) */
+    int64_t plain_refs;              /* readers of plain; it is counted in the limits while linked */
 } mv__centry;
 
 struct mv_cache {
@@ -32969,7 +34840,7 @@ struct mv_cache {
 struct mv_cache_ref {
     mv_cache *cache;
     mv__centry *e;
-    unsigned char *buf;              /* decompressed copy (compressed entries) */
+    unsigned char *buf;              /* the entry's shared decompressed copy (compressed entries) */
     mv_vol vol;                      /* the reader's view of a volume entry */
 };
 
@@ -33028,6 +34899,10 @@ static void mv__cache_unlink(mv_cache *c, mv__centry *e)
     c->st.bytes -= e->cost;
     c->st.bytes_raw -= e->raw_len;
     c->st.entries--;
+    if (e->plain) { /* the readers' copy leaves the count with its entry */
+        c->st.bytes -= e->raw_len;
+        c->st.bytes_copies -= e->raw_len;
+    }
     if (e->refs == 0) mv__centry_free(c, e);
 }
 
@@ -33268,6 +35143,80 @@ MVDEF mv_status mv_cache_put_vol(mv_cache *cache, const char *key, const mv_vol 
     return mv__cache_put_any(cache, key, NULL, 0, vol, "mv_cache_put_vol");
 }
 
+/* A new copy of a compressed entry's bytes enters the count (mu held, e
+   linked): LRU entries other than e leave to make room, and e itself when
+   it does not fit even alone (its readers keep it). */
+static void mv__cache_count_copy(mv_cache *c, mv__centry *e)
+{
+    c->st.bytes += e->raw_len;
+    c->st.bytes_copies += e->raw_len;
+    while (c->st.bytes > c->o.max_bytes && c->tail && c->tail != e) {
+        c->st.evictions++;
+        mv__cache_unlink(c, c->tail);
+    }
+    if (c->st.bytes > c->o.max_bytes) {
+        c->st.evictions++;
+        mv__cache_unlink(c, e);
+    }
+}
+
+/* The entry's decompressed copy for one more reader: the one its readers
+   share, or a new one (made outside the lock; of two readers racing to
+   make it, the first to finish wins and the other frees its own). */
+static mv_status mv__cache_copy(mv_cache *c, mv__centry *e, unsigned char **out, const char *fn)
+{
+    void *ctx = c->o.alloc_ctx;
+    mv_gzip_opts go = MV_ZERO_INIT;
+    unsigned char *buf;
+    size_t got = 0;
+    mv_status st;
+    MV__CACHE_LOCK(c);
+    if (e->plain) {
+        e->plain_refs++;
+        *out = e->plain;
+        MV__CACHE_UNLOCK(c);
+        return MV_OK;
+    }
+    MV__CACHE_UNLOCK(c);
+    buf = (unsigned char *)mv__alloc(e->raw_len, ctx);
+    MV__CHECK(buf != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %zu bytes to decompress into", fn, e->raw_len);
+    go.threads = 1;
+    go.alloc_ctx = ctx;
+    st = mv_gunzip(e->payload, e->payload_len, buf, e->raw_len, &got, &go);
+    if (st == MV_OK && got != e->raw_len)
+        st = mv__fail(MV_ERR_BAD_DATA, "%s: entry decompressed to %zu bytes, %zu held", fn, got, e->raw_len);
+    if (st != MV_OK) {
+        mv__free(buf, ctx);
+        return st;
+    }
+    MV__CACHE_LOCK(c);
+    if (e->plain) { /* another reader was first */
+        e->plain_refs++;
+        *out = e->plain;
+        MV__CACHE_UNLOCK(c);
+        mv__free(buf, ctx);
+        return MV_OK;
+    }
+    e->plain = buf;
+    e->plain_refs = 1;
+    if (e->linked) mv__cache_count_copy(c, e);
+    MV__CACHE_UNLOCK(c);
+    *out = buf;
+    return MV_OK;
+}
+
+/* One reader less on e's copy (mu held): the last one frees it. */
+static void mv__cache_drop_copy(mv_cache *c, mv__centry *e)
+{
+    if (--e->plain_refs > 0) return;
+    if (e->linked) {
+        c->st.bytes -= e->raw_len;
+        c->st.bytes_copies -= e->raw_len;
+    }
+    mv__free(e->plain, c->o.alloc_ctx);
+    e->plain = NULL;
+}
+
 /* The reader's reference on e, which the caller holds a count on. */
 static mv_status mv__cache_make_ref(mv_cache *c, mv__centry *e, mv_cache_ref **ref, const char *fn)
 {
@@ -33275,21 +35224,8 @@ static mv_status mv__cache_make_ref(mv_cache *c, mv__centry *e, mv_cache_ref **r
     mv_cache_ref *r = (mv_cache_ref *)mv__alloc_zero(sizeof(*r), ctx);
     mv_status st = MV_OK;
     if (!r) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: reference", fn);
-    if (st == MV_OK && e->compressed) {
-        size_t got = 0;
-        r->buf = (unsigned char *)mv__alloc(e->raw_len, ctx);
-        if (!r->buf) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %zu bytes to decompress into", fn, e->raw_len);
-        else {
-            mv_gzip_opts go = MV_ZERO_INIT;
-            go.threads = 1;
-            go.alloc_ctx = ctx;
-            st = mv_gunzip(e->payload, e->payload_len, r->buf, e->raw_len, &got, &go);
-            if (st == MV_OK && got != e->raw_len)
-                st = mv__fail(MV_ERR_BAD_DATA, "%s: entry decompressed to %zu bytes, %zu held", fn, got, e->raw_len);
-        }
-    }
+    if (st == MV_OK && e->compressed) st = mv__cache_copy(c, e, &r->buf, fn);
     if (st != MV_OK) {
-        if (r) mv__free(r->buf, ctx);
         mv__free(r, ctx);
         MV__CACHE_LOCK(c);
         e->refs--;
@@ -33369,9 +35305,9 @@ MVDEF mv_status mv_cache_release(mv_cache_ref *ref)
     c = ref->cache;
     e = ref->e;
     ctx = c->o.alloc_ctx;
-    mv__free(ref->buf, ctx);
     mv__free(ref, ctx);
     MV__CACHE_LOCK(c);
+    if (e->compressed) mv__cache_drop_copy(c, e);
     e->refs--;
     c->outstanding--;
     if (e->refs == 0 && !e->linked) mv__centry_free(c, e);
@@ -34681,6 +36617,20 @@ SOFTWARE.
 #define mv__vd_div(a, b) _mm_div_pd((a), (b))
 #define mv__vd_inrange_bits(v, lo, hi) ((unsigned)_mm_movemask_pd(_mm_and_pd(_mm_cmpge_pd((v), (lo)), _mm_cmple_pd((v), (hi)))))
 #define mv__vd_min(a, b) _mm_min_pd((a), (b))
+#define mv__vf_add(a, b) _mm_add_ps((a), (b))
+#define mv__vf_mul(a, b) _mm_mul_ps((a), (b))
+#define mv__vf_fma(a, b, c) _mm_add_ps(_mm_mul_ps((a), (b)), (c)) /* no FMA in SSE2 (see the AVX2 note) */
+#define mv__vd_abs(v) _mm_andnot_pd(_mm_set1_pd(-0.0), (v))
+#define mv__vd_load_f32(p) _mm_cvtps_pd(_mm_castpd_ps(_mm_load_sd((const double *)(const void *)(p)))) /* MV__VDL floats */
+#define mv__vdm __m128d /* lane masks of double compares */
+#define mv__vdm_ge(a, b) _mm_cmpge_pd((a), (b))
+#define mv__vdm_le(a, b) _mm_cmple_pd((a), (b))
+#define mv__vdm_gt(a, b) _mm_cmpgt_pd((a), (b))
+#define mv__vdm_keep(m, x) _mm_and_pd((m), (x)) /* x where m, else 0 */
+#define mv__vdm_and(a, b) _mm_and_pd((a), (b))
+#define mv__vdm_or(a, b) _mm_or_pd((a), (b))
+#define mv__vdm_zero() _mm_setzero_pd()
+#define mv__vdm_bits(m) ((unsigned)_mm_movemask_pd(m))
 #define mv__vd_max(a, b) _mm_max_pd((a), (b))
 #define mv__vd_from_vf_lo(v) _mm_cvtps_pd(v)
 #define mv__vd_from_vf_hi(v) _mm_cvtps_pd(_mm_movehl_ps((v), (v)))
@@ -34805,6 +36755,22 @@ MV__FN __m128i MV__SFX(mv__vb_reverse16)(__m128i x)
 #define mv__vd_inrange_bits(v, lo, hi) \
     ((unsigned)_mm256_movemask_pd(_mm256_and_pd(_mm256_cmp_pd((v), (lo), _CMP_GE_OQ), _mm256_cmp_pd((v), (hi), _CMP_LE_OQ))))
 #define mv__vd_min(a, b) _mm256_min_pd((a), (b))
+/* a*b + c fused: kernels use it only where the arithmetic is exact (integer
+   products and sums below 2^24), so fused and unfused give the same bytes */
+#define mv__vf_add(a, b) _mm256_add_ps((a), (b))
+#define mv__vf_mul(a, b) _mm256_mul_ps((a), (b))
+#define mv__vf_fma(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define mv__vd_abs(v) _mm256_andnot_pd(_mm256_set1_pd(-0.0), (v))
+#define mv__vd_load_f32(p) _mm256_cvtps_pd(_mm_loadu_ps(p)) /* MV__VDL floats as doubles */
+#define mv__vdm __m256d
+#define mv__vdm_ge(a, b) _mm256_cmp_pd((a), (b), _CMP_GE_OQ)
+#define mv__vdm_le(a, b) _mm256_cmp_pd((a), (b), _CMP_LE_OQ)
+#define mv__vdm_gt(a, b) _mm256_cmp_pd((a), (b), _CMP_GT_OQ)
+#define mv__vdm_keep(m, x) _mm256_and_pd((m), (x)) /* x where m, else 0 */
+#define mv__vdm_and(a, b) _mm256_and_pd((a), (b))
+#define mv__vdm_or(a, b) _mm256_or_pd((a), (b))
+#define mv__vdm_zero() _mm256_setzero_pd()
+#define mv__vdm_bits(m) ((unsigned)_mm256_movemask_pd(m))
 #define mv__vd_max(a, b) _mm256_max_pd((a), (b))
 #define mv__vd_from_vf_lo(v) _mm256_cvtps_pd(_mm256_castps256_ps128(v))
 #define mv__vd_from_vf_hi(v) _mm256_cvtps_pd(_mm256_extractf128_ps((v), 1))
@@ -34895,6 +36861,20 @@ MV__FN __m256i MV__SFX(mv__vb_reverse16)(__m256i x)
 #define mv__vd_inrange_bits(v, lo, hi) \
     ((unsigned)_mm512_mask_cmp_pd_mask(_mm512_cmp_pd_mask((v), (lo), _CMP_GE_OQ), (v), (hi), _CMP_LE_OQ))
 #define mv__vd_min(a, b) _mm512_min_pd((a), (b))
+#define mv__vf_add(a, b) _mm512_add_ps((a), (b))
+#define mv__vf_mul(a, b) _mm512_mul_ps((a), (b))
+#define mv__vf_fma(a, b, c) _mm512_fmadd_ps((a), (b), (c)) /* exact uses only (see the AVX2 note) */
+#define mv__vd_load_f32(p) _mm512_cvtps_pd(_mm256_loadu_ps(p)) /* MV__VDL floats as doubles */
+#define mv__vd_abs(v) _mm512_castsi512_pd(_mm512_andnot_si512(_mm512_castpd_si512(_mm512_set1_pd(-0.0)), _mm512_castpd_si512(v)))
+#define mv__vdm __mmask8
+#define mv__vdm_ge(a, b) _mm512_cmp_pd_mask((a), (b), _CMP_GE_OQ)
+#define mv__vdm_le(a, b) _mm512_cmp_pd_mask((a), (b), _CMP_LE_OQ)
+#define mv__vdm_gt(a, b) _mm512_cmp_pd_mask((a), (b), _CMP_GT_OQ)
+#define mv__vdm_keep(m, x) _mm512_maskz_mov_pd((m), (x)) /* x where m, else 0 */
+#define mv__vdm_and(a, b) ((__mmask8)((a) & (b)))
+#define mv__vdm_or(a, b) ((__mmask8)((a) | (b)))
+#define mv__vdm_zero() ((__mmask8)0)
+#define mv__vdm_bits(m) ((unsigned)(m))
 #define mv__vd_max(a, b) _mm512_max_pd((a), (b))
 #define mv__vd_from_vf_lo(v) _mm512_cvtps_pd(_mm512_castps512_ps256(v))
 #define mv__vd_from_vf_hi(v) \
@@ -34976,6 +36956,20 @@ MV__FN __m512i MV__SFX(mv__vb_reverse16)(__m512i x)
     ((unsigned)(vgetq_lane_u64(vandq_u64(vcgeq_f64((v), (lo)), vcleq_f64((v), (hi))), 0) & 1u) | \
      ((unsigned)(vgetq_lane_u64(vandq_u64(vcgeq_f64((v), (lo)), vcleq_f64((v), (hi))), 1) & 1u) << 1))
 #define mv__vd_min(a, b) vminq_f64((a), (b))
+#define mv__vf_add(a, b) vaddq_f32((a), (b))
+#define mv__vf_mul(a, b) vmulq_f32((a), (b))
+#define mv__vf_fma(a, b, c) vfmaq_f32((c), (a), (b)) /* exact uses only (see the AVX2 note) */
+#define mv__vd_abs(v) vabsq_f64(v)
+#define mv__vd_load_f32(p) vcvt_f64_f32(vld1_f32(p)) /* MV__VDL floats as doubles */
+#define mv__vdm uint64x2_t
+#define mv__vdm_ge(a, b) vcgeq_f64((a), (b))
+#define mv__vdm_le(a, b) vcleq_f64((a), (b))
+#define mv__vdm_gt(a, b) vcgtq_f64((a), (b))
+#define mv__vdm_keep(m, x) vreinterpretq_f64_u64(vandq_u64((m), vreinterpretq_u64_f64(x))) /* x where m, else 0 */
+#define mv__vdm_and(a, b) vandq_u64((a), (b))
+#define mv__vdm_or(a, b) vorrq_u64((a), (b))
+#define mv__vdm_zero() vdupq_n_u64(0)
+#define mv__vdm_bits(m) ((unsigned)(vgetq_lane_u64((m), 0) & 1u) | ((unsigned)(vgetq_lane_u64((m), 1) & 1u) << 1))
 #define mv__vd_max(a, b) vmaxq_f64((a), (b))
 #define mv__vd_from_vf_lo(v) vcvt_f64_f32(vget_low_f32(v))
 #define mv__vd_from_vf_hi(v) vcvt_high_f64_f32(v)
@@ -35248,6 +37242,7 @@ MV__PASS_BSWAP(16)
 #define MV__LOAD16_F32(p, v)                                                                 \
     do {                                                                                     \
         int j_;                                                                              \
+        MV__UNROLL                                                                           \
         for (j_ = 0; j_ < 16 / MV__VL; j_++) {                                               \
             mv__vf f_ = mv__vf_loadu((p) + j_ * MV__VL);                                     \
             (v)[2 * j_] = mv__vd_from_vf_lo(f_);                                             \
@@ -35257,6 +37252,7 @@ MV__PASS_BSWAP(16)
 #define MV__LOAD16_INT(p, v, sfx)                                                            \
     do {                                                                                     \
         int j_;                                                                              \
+        MV__UNROLL                                                                           \
         for (j_ = 0; j_ < 16 / MV__VL; j_++) {                                               \
             mv__vi x_ = MV__SFX(mv__ld_##sfx)((p) + j_ * MV__VL);                            \
             (v)[2 * j_] = mv__vd_from_vi_lo(x_);                                             \
@@ -35266,6 +37262,7 @@ MV__PASS_BSWAP(16)
 #define MV__LOAD16_F64(p, v)                                                                 \
     do {                                                                                     \
         int j_;                                                                              \
+        MV__UNROLL                                                                           \
         for (j_ = 0; j_ < 16 / MV__VDL; j_++) (v)[j_] = mv__vd_loadu((p) + j_ * MV__VDL);    \
     } while (0)
 #define MV__LOAD16_I16(p, v) MV__LOAD16_INT(p, v, i16)
@@ -37651,8 +39648,42 @@ MV__FN void MV__SFX(mv__cpart_c64)(const float *x, float *out, int64_t n, int pa
     }
 }
 
+/* out = s x or conj(s) x (the reference's operations, lane by lane) */
+MV__FN void MV__SFX(mv__cmul_c64)(const float *x, const float *s, float *out, int64_t n, int conj)
+{
+    int64_t i = 0, nv = n - n % MV__ML;
+    for (; i < nv; i += MV__ML) {
+        mv__mv xr, xi, sr, si, re, im;
+        MV__SFX(mv__m_deint)(x + 2 * i, &xr, &xi);
+        MV__SFX(mv__m_deint)(s + 2 * i, &sr, &si);
+        if (conj) {
+            re = mv__m_add(mv__m_mul(sr, xr), mv__m_mul(si, xi));
+            im = mv__m_sub(mv__m_mul(sr, xi), mv__m_mul(si, xr));
+        } else {
+            re = mv__m_sub(mv__m_mul(sr, xr), mv__m_mul(si, xi));
+            im = mv__m_add(mv__m_mul(sr, xi), mv__m_mul(si, xr));
+        }
+        MV__SFX(mv__m_int_st)(out + 2 * i, re, im);
+    }
+    if (i < n) mv__cmul_c64_ref(x + 2 * i, s + 2 * i, out + 2 * i, n - i, conj);
+}
+
+/* g = k g, k real: k is loaded in the deinterleaved lane order (mv__m_fix
+   is its own inverse) */
+MV__FN void MV__SFX(mv__rmul_c64)(float *g, const float *k, int64_t n)
+{
+    int64_t i = 0, nv = n - n % MV__ML;
+    for (; i < nv; i += MV__ML) {
+        mv__mv re, im, kv = mv__m_fix(mv__m_ld(k + i));
+        MV__SFX(mv__m_deint)(g + 2 * i, &re, &im);
+        MV__SFX(mv__m_int_st)(g + 2 * i, mv__m_mul(re, kv), mv__m_mul(im, kv));
+    }
+    if (i < n) mv__rmul_c64_ref(g + 2 * i, k + i, n - i);
+}
+
 static const mv__mri_ops MV__SFX(mv__mri_ops) = {MV__SFX(mv__rss_c64), MV__SFX(mv__combine_c64),
-                                                 MV__SFX(mv__cpart_c64)};
+                                                 MV__SFX(mv__cpart_c64), MV__SFX(mv__cmul_c64),
+                                                 MV__SFX(mv__rmul_c64)};
 
 #undef MV__ML
 #undef mv__mv
@@ -38053,6 +40084,7 @@ static const mv__filter_ops MV__SFX(mv__filter_ops) = {MV__SFX(mv__fl_line), MV_
         for (; i + 16 <= n; i += 16) {                                                             \
             mv__vd v[16 / MV__VDL];                                                                \
             LOAD16(y + i, v);                                                                      \
+            MV__UNROLL                                                                             \
             for (k = 0; k < 16 / MV__VDL; k++) {                                                   \
                 mv__vd d = mv__vd_sub(v[k], vk);                                                   \
                 if (w) d = mv__vd_nz_select(mv__vd_loadu(w + i + k * MV__VDL), d, z);              \
@@ -38090,10 +40122,12 @@ MV__FN double MV__SFX(mv__an_dot)(const double *a, const double *b, int64_t n)
     int64_t i = 0;
     int k;
     for (k = 0; k < MV__NACC; k++) acc[k] = mv__vd_set1(0.0);
-    for (; i + 16 <= n; i += 16)
+    for (; i + 16 <= n; i += 16) {
+        MV__UNROLL
         for (k = 0; k < 16 / MV__VDL; k++)
             acc[k % MV__NACC] = mv__vd_add(acc[k % MV__NACC], mv__vd_mul(mv__vd_loadu(a + i + k * MV__VDL),
                                                                          mv__vd_loadu(b + i + k * MV__VDL)));
+    }
     for (k = 0; k < MV__NACC; k++) mv__vd_storeu(l + k * MV__VDL, acc[k]);
     MV__ZEROUPPER();
     for (; i < n; i++) l[i & 7] += a[i] * b[i];
@@ -38123,40 +40157,224 @@ MV__FN void MV__SFX(mv__an_seed_acc)(const float *y, const double *K, double c, 
     mv__an_seed_acc_ref(y + i, K + i, c, s1 + i, s2 + i, s3 + i, n - i);
 }
 
-/* 64 angles to 64 bits, by comparisons: the hits assume every angle is
-   already in (-180, 180], which the same comparisons check (bot = the next
-   double above -180); a chunk with an angle outside (or NaN, Inf) is redone
-   by the reference, which wraps each angle. */
-MV__FN void MV__SFX(mv__an_inside64)(const double *a, const double *lo, const double *hi, int nr, uint64_t *bits)
+/* Four frames per pass over the block: each element's three sums are loaded
+   once, take the four frames in order (the reference's additions, in its
+   order) and are stored once, so the block's float64 sums cross the cache a
+   quarter as often. */
+MV__FN void MV__SFX(mv__an_seed_acc4)(const float *const y[4], const double *K, const double c[4], double *s1,
+                                      double *s2, double *s3, int64_t n)
 {
-    const mv__vd top = mv__vd_set1(180.0), bot = mv__vd_set1(-179.99999999999997);
-    const unsigned all = (1u << MV__VDL) - 1u;
-    unsigned ok = all;
-    uint64_t w = 0;
-    int i, r;
-    for (i = 0; i < 64; i += MV__VDL) {
-        mv__vd v = mv__vd_loadu(a + i);
-        unsigned h = 0;
-        ok &= mv__vd_inrange_bits(v, bot, top);
-        for (r = 0; r < nr; r++) h |= mv__vd_inrange_bits(v, mv__vd_set1(lo[r]), mv__vd_set1(hi[r]));
-        w |= (uint64_t)h << i;
+    const mv__vd c0 = mv__vd_set1(c[0]), c1 = mv__vd_set1(c[1]), c2 = mv__vd_set1(c[2]), c3 = mv__vd_set1(c[3]);
+    int64_t i = 0;
+    int f;
+    for (; i + MV__VL <= n; i += MV__VL) {
+        mv__vf yf[4];
+        int j;
+        for (f = 0; f < 4; f++) yf[f] = mv__vf_loadu(y[f] + i);
+        MV__UNROLL
+        for (j = 0; j < 2; j++) {
+            int64_t o = i + j * MV__VDL;
+            mv__vd k = mv__vd_loadu(K + o), a1 = mv__vd_loadu(s1 + o), a2 = mv__vd_loadu(s2 + o);
+            mv__vd a3 = mv__vd_loadu(s3 + o), d;
+#define MV__AN_SEED_FRAME(F, CV)                                                                   \
+    d = mv__vd_sub(j ? mv__vd_from_vf_hi(yf[F]) : mv__vd_from_vf_lo(yf[F]), k);                    \
+    a1 = mv__vd_add(a1, d);                                                                        \
+    a2 = mv__vd_add(a2, mv__vd_mul(d, d));                                                         \
+    a3 = mv__vd_add(a3, mv__vd_mul(d, CV));
+            MV__AN_SEED_FRAME(0, c0)
+            MV__AN_SEED_FRAME(1, c1)
+            MV__AN_SEED_FRAME(2, c2)
+            MV__AN_SEED_FRAME(3, c3)
+#undef MV__AN_SEED_FRAME
+            mv__vd_storeu(s1 + o, a1);
+            mv__vd_storeu(s2 + o, a2);
+            mv__vd_storeu(s3 + o, a3);
+        }
     }
     MV__ZEROUPPER();
-    if (ok == all) *bits = w;
-    else mv__an_inside64_ref(a, lo, hi, nr, bits);
+    for (f = 0; f < 4; f++) mv__an_seed_acc_ref(y[f] + i, K + i, c[f], s1 + i, s2 + i, s3 + i, n - i);
 }
 
-MV__FN void MV__SFX(mv__an_inside)(const double *a, int64_t n, const double *lo, const double *hi, int nr,
-                                   uint8_t *hit)
+/* 64 angles per word by comparisons, 16 a step: an angle is in a range
+   when its lane of any interval test is set. The tests hold for angles in
+   (-180, 180] (the reference tests the wrapped angle the same way). With
+   wrap, each angle first moves by -360 above 180 and +360 at or below
+   -180: for |a| < 540 that is exactly mv__angle_wrap (the sum is exact,
+   Sterbenz, and fmod's result plus its one correction comes to the same
+   value). *amax, the largest |a| (NaN skipped), tells the caller whether
+   the word needed that (>= 180) or is beyond it (>= 540, Inf). NaN fails
+   every ordered comparison: never a hit, as in the reference. */
+MV__FN uint64_t MV__SFX(mv__an_angle_word)(const double *p, const mv__an_iv *iv, int wrap, double *amax)
 {
-    int64_t c0 = 0;
-    for (; c0 + 64 <= n; c0 += 64) {
-        uint64_t w;
-        int i;
-        MV__SFX(mv__an_inside64)(a + c0, lo, hi, nr, &w);
-        for (i = 0; i < 64; i++) hit[c0 + i] = (uint8_t)((w >> i) & 1u);
+    const mv__vd wlo = mv__vd_set1(iv->wlo), whi = mv__vd_set1(iv->whi);
+    const mv__vd top = mv__vd_set1(180.0), bot = mv__vd_set1(-180.0), turn = mv__vd_set1(360.0);
+    mv__vd big = mv__vd_set1(0.0);
+    double lb[MV__VDL];
+    uint64_t bits = 0;
+    int j, k, r;
+    for (j = 0; j < 64; j += 16) {
+        mv__vd v[16 / MV__VDL];
+        mv__vdm h[16 / MV__VDL];
+        MV__UNROLL
+        for (k = 0; k < 16 / MV__VDL; k++) {
+            v[k] = mv__vd_loadu(p + j + k * MV__VDL);
+            big = mv__vd_max(mv__vd_abs(v[k]), big); /* this order: a NaN lane keeps big */
+            if (wrap)
+                v[k] = mv__vd_add(mv__vd_sub(v[k], mv__vdm_keep(mv__vdm_gt(v[k], top), turn)),
+                                  mv__vdm_keep(mv__vdm_le(v[k], bot), turn));
+            h[k] = iv->wrap ? mv__vdm_or(mv__vdm_ge(v[k], wlo), mv__vdm_le(v[k], whi)) : mv__vdm_zero();
+        }
+        for (r = 0; r < iv->n; r++) {
+            const mv__vd lo = mv__vd_set1(iv->lo[r]), hi = mv__vd_set1(iv->hi[r]);
+            MV__UNROLL
+            for (k = 0; k < 16 / MV__VDL; k++)
+                h[k] = mv__vdm_or(h[k], mv__vdm_and(mv__vdm_ge(v[k], lo), mv__vdm_le(v[k], hi)));
+        }
+        MV__UNROLL
+        for (k = 0; k < 16 / MV__VDL; k++) bits |= (uint64_t)mv__vdm_bits(h[k]) << (j + k * MV__VDL);
     }
-    mv__an_inside_ref(a + c0, n - c0, lo, hi, nr, hit + c0);
+    mv__vd_storeu(lb, big);
+    *amax = lb[0];
+    for (k = 1; k < MV__VDL; k++) *amax = lb[k] > *amax || lb[k] != lb[k] ? lb[k] : *amax;
+    return bits;
+}
+
+/* Words without wrapping while the angles are in (-180, 180], with the
+   vector wrap after a word that needed it (angles in [0, 360) need it always),
+   and the reference's wrap one by one for a word reaching +-540 or with Inf. */
+MV__FN void MV__SFX(mv__an_angle_bits)(const double *a, int64_t nw, const mv__an_iv *iv, uint64_t *w)
+{
+    int64_t c;
+    int i, wrap = 0;
+    for (c = 0; c < nw; c++) {
+        double amax, wr[64];
+        const double *p = a + 64 * c;
+        w[c] = MV__SFX(mv__an_angle_word)(p, iv, wrap, &amax);
+        if (!(amax < 540.0)) { /* far out, Inf (or NaN on NEON, whose max keeps it) */
+            for (i = 0; i < 64; i++) wr[i] = mv__angle_wrap(p[i]);
+            w[c] = MV__SFX(mv__an_angle_word)(wr, iv, 0, &amax);
+        } else if (!wrap && amax >= 180.0) /* needed it: again with the wrap */
+            w[c] = MV__SFX(mv__an_angle_word)(p, iv, 1, &amax);
+        wrap = amax >= 180.0; /* the next word likely needs what this one did */
+    }
+    MV__ZEROUPPER();
+}
+
+#if defined(MV__PASS_AVX2)
+/* indices from bits, 4 a step: the positions of a nibble's bits come from a
+   table and are stored as one vector (the lanes past its count are
+   overwritten by the next store or lie in the caller's room) */
+MV__FN int64_t MV__SFX(mv__an_compact)(const uint64_t *w, int64_t nw, int64_t base, int64_t *idx)
+{
+    int64_t c, cnt = 0;
+    int q;
+    for (c = 0; c < nw; c++) {
+        uint64_t x = w[c];
+        __m256i b = _mm256_set1_epi64x(base + 64 * c);
+        const __m256i four = _mm256_set1_epi64x(4);
+        for (q = 0; q < 16; q++, x >>= 4, b = _mm256_add_epi64(b, four)) {
+            unsigned m = (unsigned)(x & 15u);
+            __m256i pos = _mm256_loadu_si256((const __m256i *)(const void *)mv__an_nibble_pos[m]);
+            _mm256_storeu_si256((__m256i *)(void *)(idx + cnt), _mm256_add_epi64(b, pos));
+            cnt += _mm_popcnt_u32(m);
+        }
+    }
+    MV__ZEROUPPER();
+    return cnt;
+}
+#elif defined(MV__PASS_AVX512)
+/* indices from bits, 8 a step: the byte's lanes compressed, stored whole */
+MV__FN int64_t MV__SFX(mv__an_compact)(const uint64_t *w, int64_t nw, int64_t base, int64_t *idx)
+{
+    const __m512i iota = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7), eight = _mm512_set1_epi64(8);
+    int64_t c, cnt = 0;
+    int q;
+    for (c = 0; c < nw; c++) {
+        uint64_t x = w[c];
+        __m512i b = _mm512_add_epi64(_mm512_set1_epi64(base + 64 * c), iota);
+        for (q = 0; q < 8; q++, x >>= 8, b = _mm512_add_epi64(b, eight)) {
+            __mmask8 m = (__mmask8)(x & 255u);
+            _mm512_storeu_si512((void *)(idx + cnt), _mm512_maskz_compress_epi64(m, b));
+            cnt += _mm_popcnt_u32(m);
+        }
+    }
+    MV__ZEROUPPER();
+    return cnt;
+}
+#else
+#define mv__an_compact_sse2 mv__an_compact_ref
+#define mv__an_compact_neon mv__an_compact_ref
+#endif
+
+/* The Gram tile in float64: per pair, the lanes of mv__an_dot (16 samples
+   a step, vector k into accumulator k % MV__NACC: sample e in lane e % 8),
+   each row loaded once per step for every pair it is in. */
+MV__FN void MV__SFX(mv__an_gram_f64)(const double *const a[3], const double *const b[2], int64_t n,
+                                     double lanes[3][2][8])
+{
+    mv__vd acc[3][2][MV__NACC];
+    int64_t i;
+    int r, c, k;
+    for (r = 0; r < 3; r++)
+        for (c = 0; c < 2; c++)
+            for (k = 0; k < MV__NACC; k++) acc[r][c][k] = mv__vd_loadu(lanes[r][c] + k * MV__VDL);
+    for (i = 0; i < n; i += 16) {
+        MV__UNROLL
+        for (k = 0; k < 16 / MV__VDL; k++) {
+            const mv__vd b0 = mv__vd_loadu(b[0] + i + k * MV__VDL), b1 = mv__vd_loadu(b[1] + i + k * MV__VDL);
+            MV__UNROLL
+            for (r = 0; r < 3; r++) {
+                mv__vd x = mv__vd_loadu(a[r] + i + k * MV__VDL);
+                acc[r][0][k % MV__NACC] = mv__vd_add(acc[r][0][k % MV__NACC], mv__vd_mul(x, b0));
+                acc[r][1][k % MV__NACC] = mv__vd_add(acc[r][1][k % MV__NACC], mv__vd_mul(x, b1));
+            }
+        }
+    }
+    for (r = 0; r < 3; r++)
+        for (c = 0; c < 2; c++)
+            for (k = 0; k < MV__NACC; k++) mv__vd_storeu(lanes[r][c] + k * MV__VDL, acc[r][c][k]);
+    MV__ZEROUPPER();
+}
+
+/* The integer Gram tile in float32: 12 vector sums (3 x 4 pairs) in
+   registers over the call, 16 samples a step. The arithmetic is exact (see
+   mv__an_gram_i24_fn), so fused multiply-adds and any lane order give the
+   reference's bytes. */
+MV__FN void MV__SFX(mv__an_gram_i24)(const float *const a[3], const float *const b[4], int64_t n,
+                                     float acc[3][4][16], int flush, double out[3][4])
+{
+    mv__vf s[3][4];
+    int64_t i;
+    int r, c, k;
+    for (r = 0; r < 3; r++)
+        for (c = 0; c < 4; c++) s[r][c] = mv__vf_loadu(acc[r][c]);
+    for (i = 0; i < n; i += 16) {
+        MV__UNROLL
+        for (k = 0; k < 16 / MV__VL; k++) {
+            const mv__vf x0 = mv__vf_loadu(a[0] + i + k * MV__VL), x1 = mv__vf_loadu(a[1] + i + k * MV__VL);
+            const mv__vf x2 = mv__vf_loadu(a[2] + i + k * MV__VL);
+            MV__UNROLL
+            for (c = 0; c < 4; c++) {
+                const mv__vf y = mv__vf_loadu(b[c] + i + k * MV__VL);
+                s[0][c] = mv__vf_fma(x0, y, s[0][c]);
+                s[1][c] = mv__vf_fma(x1, y, s[1][c]);
+                s[2][c] = mv__vf_fma(x2, y, s[2][c]);
+            }
+        }
+    }
+    for (r = 0; r < 3; r++)
+        for (c = 0; c < 4; c++) {
+            mv__vf_storeu(acc[r][c], s[r][c]);
+            if (flush) {
+                double t = 0;
+                for (k = 0; k < MV__VL; k++) {
+                    t += (double)acc[r][c][k];
+                    acc[r][c][k] = 0.0f;
+                }
+                out[r][c] += t;
+            }
+        }
+    MV__ZEROUPPER();
 }
 
 /* Chi-squared of one row, the reference's three passes on vectors, without
@@ -38165,22 +40383,40 @@ MV__FN void MV__SFX(mv__an_inside)(const double *a, int64_t n, const double *lo,
    either says a sample is not used is redone by the reference. A used row
    therefore adds exactly the reference's terms in its lanes (16 samples a
    step, vector k into accumulator k % MV__NACC: sample e in lane e % 8;
-   the tail lane by lane), and w * x with w = 1 (no sigma) is x. */
-#define MV__AN_CHI2_BLOCKS(T, LOAD16, ...)                                                         \
+   then the last partial block's whole vectors, the same way, and the rest
+   lane by lane), and w * x with w = 1 (no sigma) is x. */
+#define MV__AN_CHI2_BLOCKS(T, LOAD16, LOAD1, ...)                                                  \
     for (i = 0; i + 16 <= n; i += 16) {                                                            \
         mv__vd vd[16 / MV__VDL], vm[16 / MV__VDL], vs[16 / MV__VDL];                               \
         LOAD16(d + i, vd);                                                                         \
         LOAD16(m + i, vm);                                                                         \
         if (s) LOAD16(s + i, vs);                                                                  \
+        MV__UNROLL                                                                                 \
         for (k = 0; k < 16 / MV__VDL; k++) {                                                       \
             mv__vd w = s ? mv__vd_div(one, mv__vd_mul(vs[k], vs[k])) : one;                        \
             int a = k % MV__NACC;                                                                  \
             __VA_ARGS__                                                                            \
         }                                                                                          \
+    }                                                                                              \
+    { /* whole vectors of the last partial block (it starts at a multiple of 16: vector k */     \
+      /* still takes lanes k * MV__VDL..), so only fewer than MV__VDL samples stay scalar */      \
+        int64_t i0 = i;                                                                            \
+        MV__UNROLL                                                                                 \
+        for (k = 0; k < 16 / MV__VDL - 1; k++) {                                                   \
+            mv__vd vd[16 / MV__VDL], vm[16 / MV__VDL], vs[16 / MV__VDL], w;                        \
+            int a = k % MV__NACC;                                                                  \
+            if (i0 + (k + 1) * MV__VDL > n) break;                                                 \
+            vd[k] = LOAD1(d + i0 + k * MV__VDL);                                                   \
+            vm[k] = LOAD1(m + i0 + k * MV__VDL);                                                   \
+            vs[k] = s ? LOAD1(s + i0 + k * MV__VDL) : one;                                         \
+            w = s ? mv__vd_div(one, mv__vd_mul(vs[k], vs[k])) : one;                               \
+            __VA_ARGS__                                                                            \
+            i = i0 + (k + 1) * MV__VDL;                                                            \
+        }                                                                                          \
     }
 #define MV__AN_CHI2_STORE(lanes, acc)                                                             \
     for (k = 0; k < MV__NACC; k++) mv__vd_storeu((lanes) + k * MV__VDL, (acc)[k])
-#define MV__AN_CHI2(sfx, T, LOAD16)                                                                \
+#define MV__AN_CHI2(sfx, T, LOAD16, LOAD1)                                                              \
     MV__FN void MV__SFX(mv__an_chi2_row_##sfx)(const T *d, const T *m, const T *s, int64_t n, int fit, \
                                                double out[4])                                      \
     {                                                                                              \
@@ -38190,7 +40426,7 @@ MV__FN void MV__SFX(mv__an_inside)(const double *a, int64_t n, const double *lo,
         int64_t i;                                                                                 \
         int k, ok = 1;                                                                             \
         for (k = 0; k < MV__NACC; k++) a1[k] = a2[k] = a3[k] = zero;                               \
-        MV__AN_CHI2_BLOCKS(T, LOAD16, {                                                            \
+        MV__AN_CHI2_BLOCKS(T, LOAD16, LOAD1, {                                                     \
             bad = mv__vd_add(bad, mv__vd_add(mv__vd_sub(vd[k], vd[k]), mv__vd_sub(vm[k], vm[k]))); \
             if (s) {                                                                               \
                 bad = mv__vd_add(bad, mv__vd_sub(vs[k], vs[k]));                                   \
@@ -38240,7 +40476,7 @@ MV__FN void MV__SFX(mv__an_inside)(const double *a, int64_t n, const double *lo,
         for (k = 0; k < MV__NACC; k++) a1[k] = a2[k] = zero;                                       \
         {                                                                                          \
             const mv__vd vdmv = mv__vd_set1(dm), vmmv = mv__vd_set1(mm);                           \
-            MV__AN_CHI2_BLOCKS(T, LOAD16, {                                                        \
+            MV__AN_CHI2_BLOCKS(T, LOAD16, LOAD1, {                                                 \
                 mv__vd cm = mv__vd_sub(vm[k], vmmv), cd = mv__vd_sub(vd[k], vdmv);                 \
                 mv__vd wc = s ? mv__vd_mul(w, cm) : cm;                                            \
                 a1[a] = mv__vd_add(a1[a], mv__vd_mul(wc, cm));                                     \
@@ -38262,7 +40498,7 @@ MV__FN void MV__SFX(mv__an_inside)(const double *a, int64_t n, const double *lo,
         for (k = 0; k < MV__NACC; k++) a1[k] = zero;                                               \
         {                                                                                          \
             const mv__vd vdmv = mv__vd_set1(dm), vmmv = mv__vd_set1(mm), vc = mv__vd_set1(c);      \
-            MV__AN_CHI2_BLOCKS(T, LOAD16, {                                                        \
+            MV__AN_CHI2_BLOCKS(T, LOAD16, LOAD1, {                                                 \
                 mv__vd r = mv__vd_sub(mv__vd_sub(vd[k], vdmv), mv__vd_mul(vc, mv__vd_sub(vm[k], vmmv))); \
                 a1[a] = mv__vd_add(a1[a], mv__vd_mul(s ? mv__vd_mul(w, r) : r, r));               \
             })                                                                                     \
@@ -38278,16 +40514,19 @@ MV__FN void MV__SFX(mv__an_inside)(const double *a, int64_t n, const double *lo,
         out[1] = c;                                                                                \
         out[2] = dm - c * mm;                                                                      \
     }
-MV__AN_CHI2(f32, float, MV__LOAD16_F32)
-MV__AN_CHI2(f64, double, MV__LOAD16_F64)
+MV__AN_CHI2(f32, float, MV__LOAD16_F32, mv__vd_load_f32)
+MV__AN_CHI2(f64, double, MV__LOAD16_F64, mv__vd_loadu)
 #undef MV__AN_CHI2
 #undef MV__AN_CHI2_BLOCKS
 #undef MV__AN_CHI2_STORE
 
-static const mv__ana_ops MV__SFX(mv__ana_ops) = {MV__SFX(mv__an_dot3_f32), MV__SFX(mv__an_dot3_f64),
-                                                 MV__SFX(mv__an_dot), MV__SFX(mv__an_seed_acc),
-                                                 MV__SFX(mv__an_inside), MV__SFX(mv__an_chi2_row_f32),
-                                                 MV__SFX(mv__an_chi2_row_f64), MV__SFX(mv__an_inside64)};
+static const mv__ana_ops MV__SFX(mv__ana_ops) = {
+    MV__SFX(mv__an_dot3_f32),       MV__SFX(mv__an_dot3_f64),       MV__SFX(mv__an_dot),
+    MV__SFX(mv__an_seed_acc),       MV__SFX(mv__an_seed_acc4),      MV__SFX(mv__an_chi2_row_f32),
+    MV__SFX(mv__an_chi2_row_f64),   MV__SFX(mv__an_angle_bits),     MV__SFX(mv__an_compact),
+    MV__SFX(mv__an_gram_f64),       MV__SFX(mv__an_gram_i24)};
+#undef mv__an_compact_sse2
+#undef mv__an_compact_neon
 
 /* >>pass-transport =========================================================
    Proton transport row kernel (>>impl-transport-types has the reference),
@@ -38497,6 +40736,209 @@ MV__FN void MV__SFX(mv__zger)(double *gr, double *gi, const double *xr, const do
 
 static const mv__recon_ops MV__SFX(mv__recon_ops) = {MV__SFX(mv__zger)};
 
+/* >>pass-morph =============================================================
+   The distance transform's pencil kernels (>>impl-morph-types): a pencil row
+   of MV__EDT_PC lanes as MV__EDT_PC / MV__VL float32 (MV__EDT_PC / MV__VDL
+   float64) vectors, lowered with the reference's adds and minima in its
+   order, the stop test on the same horizontal maximum: bit-identical. */
+#if defined(MV__PASS_AVX512)
+#define mv__mo_fadd(a, b) _mm512_add_ps((a), (b))
+#define mv__mo_fsqrt(a) _mm512_sqrt_ps(a)
+#define mv__mo_dadd(a, b) _mm512_add_pd((a), (b))
+#define mv__mo_fgt(a, b) ((uint32_t)_mm512_cmp_ps_mask((a), (b), _CMP_GT_OQ))
+#define mv__mo_dgt(a, b) ((uint32_t)_mm512_cmp_pd_mask((a), (b), _CMP_GT_OQ))
+MV__FN float MV__SFX(mv__mo_fhmax)(__m512 v)
+{
+    __m256 a = _mm256_max_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    __m128 b = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    b = _mm_max_ps(b, _mm_movehl_ps(b, b));
+    return _mm_cvtss_f32(_mm_max_ss(b, _mm_shuffle_ps(b, b, 1)));
+}
+MV__FN double MV__SFX(mv__mo_dhmax)(__m512d v)
+{
+    __m256d a = _mm256_max_pd(_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd(v, 1));
+    __m128d b = _mm_max_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
+    return _mm_cvtsd_f64(_mm_max_sd(b, _mm_unpackhi_pd(b, b)));
+}
+#elif defined(MV__PASS_AVX2)
+#define mv__mo_fadd(a, b) _mm256_add_ps((a), (b))
+#define mv__mo_fsqrt(a) _mm256_sqrt_ps(a)
+#define mv__mo_dadd(a, b) _mm256_add_pd((a), (b))
+#define mv__mo_fgt(a, b) ((uint32_t)_mm256_movemask_ps(_mm256_cmp_ps((a), (b), _CMP_GT_OQ)))
+#define mv__mo_dgt(a, b) ((uint32_t)_mm256_movemask_pd(_mm256_cmp_pd((a), (b), _CMP_GT_OQ)))
+MV__FN float MV__SFX(mv__mo_fhmax)(__m256 v)
+{
+    __m128 b = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    b = _mm_max_ps(b, _mm_movehl_ps(b, b));
+    return _mm_cvtss_f32(_mm_max_ss(b, _mm_shuffle_ps(b, b, 1)));
+}
+MV__FN double MV__SFX(mv__mo_dhmax)(__m256d v)
+{
+    __m128d b = _mm_max_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_max_sd(b, _mm_unpackhi_pd(b, b)));
+}
+#elif defined(MV__PASS_SSE2)
+#define mv__mo_fadd(a, b) _mm_add_ps((a), (b))
+#define mv__mo_fsqrt(a) _mm_sqrt_ps(a)
+#define mv__mo_dadd(a, b) _mm_add_pd((a), (b))
+#define mv__mo_fgt(a, b) ((uint32_t)_mm_movemask_ps(_mm_cmpgt_ps((a), (b))))
+#define mv__mo_dgt(a, b) ((uint32_t)_mm_movemask_pd(_mm_cmpgt_pd((a), (b))))
+MV__FN float MV__SFX(mv__mo_fhmax)(__m128 b)
+{
+    b = _mm_max_ps(b, _mm_movehl_ps(b, b));
+    return _mm_cvtss_f32(_mm_max_ss(b, _mm_shuffle_ps(b, b, 1)));
+}
+MV__FN double MV__SFX(mv__mo_dhmax)(__m128d b) { return _mm_cvtsd_f64(_mm_max_sd(b, _mm_unpackhi_pd(b, b))); }
+#elif defined(MV__PASS_NEON)
+#define mv__mo_fadd(a, b) vaddq_f32((a), (b))
+#define mv__mo_fsqrt(a) vsqrtq_f32(a)
+#define mv__mo_dadd(a, b) vaddq_f64((a), (b))
+MV__FN uint32_t MV__SFX(mv__mo_fgt)(float32x4_t a, float32x4_t b)
+{
+    const uint32_t w[4] = {1, 2, 4, 8};
+    return vaddvq_u32(vandq_u32(vcgtq_f32(a, b), vld1q_u32(w)));
+}
+MV__FN uint32_t MV__SFX(mv__mo_dgt)(float64x2_t a, float64x2_t b)
+{
+    const uint64_t w[2] = {1, 2};
+    return (uint32_t)vaddvq_u64(vandq_u64(vcgtq_f64(a, b), vld1q_u64(w)));
+}
+#define mv__mo_fgt(a, b) MV__SFX(mv__mo_fgt)((a), (b))
+#define mv__mo_dgt(a, b) MV__SFX(mv__mo_dgt)((a), (b))
+MV__FN float MV__SFX(mv__mo_fhmax)(float32x4_t v) { return vmaxvq_f32(v); }
+MV__FN double MV__SFX(mv__mo_dhmax)(float64x2_t v) { return vmaxvq_f64(v); }
+#endif
+
+#define MV__MO_NF (MV__EDT_PC / MV__VL)
+#define MV__MO_ND (MV__EDT_PC / MV__VDL)
+
+MV__FN uint32_t MV__SFX(mv__edt_pencil_f32)(const float *tile, float *res, int64_t n, int tcap)
+{
+    int64_t q, t;
+    uint32_t need = 0;
+    int k;
+    for (q = 0; q < n; q++) {
+        mv__vf m[MV__MO_NF], mx;
+        float top;
+        for (k = 0; k < MV__MO_NF; k++) m[k] = mv__vf_loadu(tile + q * MV__EDT_PC + k * MV__VL);
+        mx = m[0];
+        for (k = 1; k < MV__MO_NF; k++) mx = mv__vf_max(mx, m[k]);
+        top = MV__SFX(mv__mo_fhmax)(mx);
+        for (t = 1; q - t >= 0 || q + t < n; t++) {
+            float t2 = (float)t * (float)t;
+            mv__vf vt = mv__vf_set1(t2);
+            if (!(t2 < top)) break;
+            if (t > tcap) {
+                for (k = 0; k < MV__MO_NF; k++) need |= mv__mo_fgt(m[k], vt) << (k * MV__VL);
+                break;
+            }
+            if (q - t >= 0) {
+                const float *lo = tile + (q - t) * MV__EDT_PC;
+                for (k = 0; k < MV__MO_NF; k++) m[k] = mv__vf_min(m[k], mv__mo_fadd(mv__vf_loadu(lo + k * MV__VL), vt));
+            }
+            if (q + t < n) {
+                const float *hi = tile + (q + t) * MV__EDT_PC;
+                for (k = 0; k < MV__MO_NF; k++) m[k] = mv__vf_min(m[k], mv__mo_fadd(mv__vf_loadu(hi + k * MV__VL), vt));
+            }
+            mx = m[0];
+            for (k = 1; k < MV__MO_NF; k++) mx = mv__vf_max(mx, m[k]);
+            top = MV__SFX(mv__mo_fhmax)(mx);
+        }
+        for (k = 0; k < MV__MO_NF; k++) mv__vf_storeu(res + q * MV__EDT_PC + k * MV__VL, m[k]);
+    }
+    MV__ZEROUPPER();
+    return need;
+}
+
+MV__FN uint32_t MV__SFX(mv__edt_pencil_f64)(const double *tile, double *res, int64_t n, double s, int tcap)
+{
+    int64_t q, t;
+    uint32_t need = 0;
+    int k;
+    for (q = 0; q < n; q++) {
+        mv__vd m[MV__MO_ND], mx;
+        double top;
+        for (k = 0; k < MV__MO_ND; k++) m[k] = mv__vd_loadu(tile + q * MV__EDT_PC + k * MV__VDL);
+        mx = m[0];
+        for (k = 1; k < MV__MO_ND; k++) mx = mv__vd_max(mx, m[k]);
+        top = MV__SFX(mv__mo_dhmax)(mx);
+        for (t = 1; q - t >= 0 || q + t < n; t++) {
+            double u = (double)t * s, t2 = u * u;
+            mv__vd vt = mv__vd_set1(t2);
+            if (!(t2 < top)) break;
+            if (t > tcap) {
+                for (k = 0; k < MV__MO_ND; k++) need |= mv__mo_dgt(m[k], vt) << (k * MV__VDL);
+                break;
+            }
+            if (q - t >= 0) {
+                const double *lo = tile + (q - t) * MV__EDT_PC;
+                for (k = 0; k < MV__MO_ND; k++) m[k] = mv__vd_min(m[k], mv__mo_dadd(mv__vd_loadu(lo + k * MV__VDL), vt));
+            }
+            if (q + t < n) {
+                const double *hi = tile + (q + t) * MV__EDT_PC;
+                for (k = 0; k < MV__MO_ND; k++) m[k] = mv__vd_min(m[k], mv__mo_dadd(mv__vd_loadu(hi + k * MV__VDL), vt));
+            }
+            mx = m[0];
+            for (k = 1; k < MV__MO_ND; k++) mx = mv__vd_max(mx, m[k]);
+            top = MV__SFX(mv__mo_dhmax)(mx);
+        }
+        for (k = 0; k < MV__MO_ND; k++) mv__vd_storeu(res + q * MV__EDT_PC + k * MV__VDL, m[k]);
+    }
+    MV__ZEROUPPER();
+    return need;
+}
+
+MV__FN void MV__SFX(mv__sqrt_f32)(float *v, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + MV__VL <= n; i += MV__VL) mv__vf_storeu(v + i, mv__mo_fsqrt(mv__vf_loadu(v + i)));
+    MV__ZEROUPPER();
+    if (i < n) mv__sqrt_f32_ref(v + i, n - i);
+}
+
+#if defined(MV__PASS_NEON)
+#define MV__MO_PACK mv__bits_pack_row_ref /* no byte mask move: the portable packing */
+#else
+/* 64 bytes a word: compare with zero, move the byte masks out, invert */
+MV__FN void MV__SFX(mv__bits_pack_row)(const unsigned char *f, int64_t X, uint64_t *w)
+{
+    int64_t x = 0, k = 0;
+    for (; x + 64 <= X; x += 64, k++) {
+#if defined(MV__PASS_AVX512)
+        w[k] = (uint64_t)_mm512_test_epi8_mask(_mm512_loadu_si512((const void *)(f + x)), _mm512_loadu_si512((const void *)(f + x)));
+#elif defined(MV__PASS_AVX2)
+        const __m256i z = _mm256_setzero_si256();
+        uint32_t a = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(const void *)(f + x)), z));
+        uint32_t b = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(const void *)(f + x + 32)), z));
+        w[k] = ~((uint64_t)a | (uint64_t)b << 32);
+#else
+        const __m128i z = _mm_setzero_si128();
+        uint64_t m = 0;
+        int q;
+        for (q = 0; q < 4; q++)
+            m |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(f + x + 16 * q)), z))
+                 << (16 * q);
+        w[k] = ~m;
+#endif
+    }
+    MV__ZEROUPPER();
+    if (x < X) mv__bits_pack_row_ref(f + x, X - x, w + k);
+}
+#define MV__MO_PACK MV__SFX(mv__bits_pack_row)
+#endif
+
+static const mv__morph_ops MV__SFX(mv__morph_ops) = {MV__SFX(mv__edt_pencil_f32), MV__SFX(mv__edt_pencil_f64),
+                                                     MV__SFX(mv__sqrt_f32), MV__MO_PACK};
+#undef MV__MO_PACK
+
+#undef mv__mo_fadd
+#undef mv__mo_fsqrt
+#undef mv__mo_dadd
+#undef mv__mo_fgt
+#undef mv__mo_dgt
+#undef MV__MO_NF
+#undef MV__MO_ND
+
 static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
 {
     kt->to_f32[MV_DT_U8] = MV__SFX(mv__to_f32_u8);
@@ -38568,6 +41010,7 @@ static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
     kt->transport = &MV__SFX(mv__transport_ops);
     kt->nufft = &MV__SFX(mv__nufft_ops);
     kt->recon = &MV__SFX(mv__recon_ops);
+    kt->morph = &MV__SFX(mv__morph_ops);
 }
 
 /* every pass macro goes, so the next pass starts clean */
@@ -38603,6 +41046,20 @@ static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
 #undef mv__vd_inrange_bits
 #undef mv__vd_min
 #undef mv__vd_max
+#undef mv__vf_add
+#undef mv__vf_mul
+#undef mv__vf_fma
+#undef mv__vd_abs
+#undef mv__vd_load_f32
+#undef mv__vdm
+#undef mv__vdm_ge
+#undef mv__vdm_le
+#undef mv__vdm_gt
+#undef mv__vdm_keep
+#undef mv__vdm_and
+#undef mv__vdm_or
+#undef mv__vdm_zero
+#undef mv__vdm_bits
 #undef mv__vd_from_vf_lo
 #undef mv__vd_from_vf_hi
 #undef mv__vf_from_vd

@@ -81,4 +81,17 @@ int mvb_coil_combine_into(const void *img, const void *sens, int64_t nx, int64_t
                           int threads);
 int mvb_coil_sens(int64_t nx, int64_t ny, int64_t nz, int nc, void *out);
 
+/* labels, EDT, erosion (bench/mvbench_morph.c): into caller buffers, caller scratch or NULL */
+size_t mvb_label_scratch(int64_t nx, int64_t ny, int64_t nz, int conn, int threads);
+size_t mvb_edt_scratch(int64_t nx, int64_t ny, int64_t nz, double sx, double sy, double sz, int threads);
+size_t mvb_erode_scratch(int64_t nx, int64_t ny, int64_t nz, double radius, int threads);
+int mvb_label_into(const unsigned char *m, int64_t nx, int64_t ny, int64_t nz, int conn, int32_t *out, int threads,
+                   void *scratch, size_t size, int64_t *nlabels);
+int mvb_label_largest_into(const unsigned char *m, int64_t nx, int64_t ny, int64_t nz, int conn, int32_t *out,
+                           int threads, int64_t *nlabels);
+int mvb_edt_into(const unsigned char *m, int64_t nx, int64_t ny, int64_t nz, double sx, double sy, double sz,
+                 float *out, int threads, void *scratch, size_t size);
+int mvb_erode_into(const unsigned char *m, int64_t nx, int64_t ny, int64_t nz, double radius, unsigned char *out,
+                   int threads, void *scratch, size_t size);
+
 #endif

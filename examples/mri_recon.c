@@ -20,7 +20,11 @@
    fold readout oversampling as `bart traj -x 2N` + `bart scale 0.5`; without
    it the object's corners alias along the spokes), density compensation
    (analytic ramp and 10 Pipe-Menon iterations) and the adjoint NUFFT back
-   to an RSS image, with times and errors.
+   to an RSS image (gridding: not an inverse, so its error stays ~0.2), then
+   non-Cartesian CG-SENSE on the Toeplitz normal operator (30 iterations,
+   the coil sensitivities) from all spokes and from every 4th, with times
+   and errors (at 64^2 the iterative error, 0.18, is near what 300
+   iterations reach, 0.173: the rest is what the spokes do not sample).
    Defaults: size 128, 8 coils, 5 iterations. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime; before any system header */
 #ifndef MEDVOL_EXAMPLE_LINKED /* make links build/libmedvol.a instead (README) */
@@ -408,7 +412,42 @@ int main(int argc, char **argv)
             mv_free(&back);
             mv_free(&r);
         }
-        printf("# wrote %s/{radial_ramp,radial_pipe_menon}.nii\n", dir);
+        /* iterative: non-Cartesian CG-SENSE on the Toeplitz normal operator
+           (BART pics -l2 -t) with the coil sensitivities; all spokes, then
+           every 4th (4x fewer) */
+        {
+            mv_vol maps, x, tsub, ksub;
+            mv_cg_opts co;
+            int sub;
+            TRY("maps", mv_vol_copy(&sens2, &maps)); /* the model's: ESPIRiT's are normalised, the phantom's coils not */
+            for (sub = 1; sub <= 4; sub *= 4) {
+                int64_t ns = (spokes + sub - 1) / sub, j, tdims[3] = {3, 2 * n, ns}, kdims[4] = {1, 2 * n, ns, coils};
+                TRY("sub trajectory", mv_vol_alloc(&tsub, MV_DT_C64, 3, tdims, NULL));
+                TRY("sub k-space", mv_vol_alloc(&ksub, MV_DT_C64, 4, kdims, NULL));
+                for (j = 0; j < ns; j++) { /* spoke j * sub of every coil */
+                    memcpy((float *)tsub.data + 2 * 3 * 2 * n * j, (const float *)traj.data + 2 * 3 * 2 * n * j * sub,
+                           (size_t)(3 * 2 * n) * 8);
+                    for (c = 0; c < coils; c++)
+                        memcpy((float *)ksub.data + 2 * (2 * n * (c * ns + j)),
+                               (const float *)kr.data + 2 * (2 * n * (c * spokes + j * sub)), (size_t)(2 * n) * 8);
+                }
+                memset(&co, 0, sizeof(co));
+                co.lambda = 0.01;
+                co.iterations = 30;
+                t0 = prof_now_ms();
+                TRY("CG-SENSE", mv_cgsense_nc(&tsub, &ksub, &maps, &x, &co));
+                t1 = prof_now_ms();
+                printf("#   CG-SENSE (Toeplitz, %d iterations, lambda 0.01), %lld spokes: %.1f ms; error vs "
+                       "phantom %.4f\n",
+                       co.iterations_done, (long long)ns, t1 - t0, image_error(&x, &img2));
+                save_mag(dir, sub == 1 ? "radial_cgsense.nii" : "radial_cgsense_r4.nii", &x);
+                mv_free(&x);
+                mv_free(&tsub);
+                mv_free(&ksub);
+            }
+            mv_free(&maps);
+        }
+        printf("# wrote %s/{radial_ramp,radial_pipe_menon,radial_cgsense,radial_cgsense_r4}.nii\n", dir);
         mv_free(&img2);
         mv_free(&sens2);
         mv_free(&kf);

@@ -2,7 +2,7 @@
    files (ecalib, pics -l2) and the GRAPPA command BART lacks.
 
      mvtool ecalib [-m 1|2] [-r CAL] [-k KERNEL] [-t THR] [-c CROP] KSPACE MAPS [EIG]
-     mvtool pics -l2 [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] KSPACE MAPS OUT
+     mvtool pics -l2 [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [--chunk N] KSPACE MAPS OUT
      mvtool grappa KSPACE OUT [--acs N] [--kernel 5x4] [--accel R] [--lambda L] [--gfactor G]
 
    BART's flags and argument order; files are BART .cfl/.hdr pairs (NAME,
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 #include <time.h>
 
 static double now_ms(void)
@@ -99,17 +100,179 @@ static int cmd_ecalib(const args *a)
     return 0;
 }
 
+/* ---- pics --chunk: items streamed from KSPACE.cfl to OUT.cfl ---- */
+
+/* the file side of mv_recon_io: item i of the k-space file at i * kbytes,
+   of the output at i * xbytes; the image is divided by the data scale
+   (BART's without -S) before it is written */
+typedef struct pics_stream {
+    FILE *in, *out;
+    const char *in_name, *out_name;
+    size_t kbytes, xbytes;
+    double div;       /* 1: none */
+    float *scaled;    /* xbytes of room for the divided image */
+    float *mag;       /* scale pre-pass: |A^H y| of every item, or NULL */
+    const mv_cgsense_plan *plan;
+} pics_stream;
+
+static mv_status ps_read(void *user, int64_t item, void *buf, size_t bytes)
+{
+    pics_stream *p = (pics_stream *)user;
+    if (fseeko(p->in, (off_t)item * (off_t)p->kbytes, SEEK_SET) != 0 || fread(buf, 1, bytes, p->in) != bytes)
+        return mv_set_error(MV_ERR_IO, "'%s': reading item %lld", p->in_name, (long long)item);
+    return MV_OK;
+}
+
+static mv_status ps_write(void *user, int64_t item, const void *buf, size_t bytes)
+{
+    pics_stream *p = (pics_stream *)user;
+    const float *x = (const float *)buf;
+    size_t i;
+    if (p->div != 1) {
+        for (i = 0; i < bytes / 4; i++) p->scaled[i] = (float)(x[i] / p->div);
+        x = p->scaled;
+    }
+    if (fseeko(p->out, (off_t)item * (off_t)p->xbytes, SEEK_SET) != 0 || fwrite(x, 1, bytes, p->out) != bytes)
+        return mv_set_error(MV_ERR_IO, "'%s': writing item %lld", p->out_name, (long long)item);
+    return MV_OK;
+}
+
+/* BART's header: "# Dimensions" and 16 sizes */
+static int write_cfl_header(const char *name, const int64_t *dims, int nd)
+{
+    char path[4200];
+    FILE *f;
+    int i;
+    snprintf(path, sizeof(path), "%s.hdr", name);
+    f = fopen(path, "w");
+    if (!f) return fail_at(mv_set_error(MV_ERR_IO, "cannot create '%s'", path), path);
+    fprintf(f, "# Dimensions\n");
+    for (i = 0; i < 16; i++) fprintf(f, "%lld ", (long long)(i < nd ? dims[i] : 1)); /* as BART and mv_cfl_save */
+    fprintf(f, "\n");
+    return fclose(f) == 0 ? 0 : fail_at(mv_set_error(MV_ERR_IO, "writing '%s'", path), path);
+}
+
+/* NAME from NAME, NAME.cfl or NAME.hdr */
+static void cfl_base(const char *path, char *out, size_t cap)
+{
+    size_t n = strlen(path);
+    if (n >= 4 && (!strcmp(path + n - 4, ".cfl") || !strcmp(path + n - 4, ".hdr"))) n -= 4;
+    if (n >= cap) n = cap - 1;
+    memcpy(out, path, n);
+    out[n] = 0;
+}
+
+/* pics with --chunk: the k-space is never loaded whole; rounds of CHUNK
+   items go through memory (mv_cgsense_run) and the output is written item
+   by item into a temporary renamed into place at the end */
+static int pics_chunked(const args *a, mv_vol *traj, mv_vol *maps, mv_cg_opts *o, double scale, int want_scale)
+{
+    mv_load_opts ho = MV_ZERO_INIT;
+    mv_vol kh;
+    mv_cgsense_plan *pl = NULL;
+    pics_stream ps;
+    mv_recon_io io;
+    char kin[4200], base[4096], tmp[4200], fin[4200];
+    int64_t nk, nvox, nitems, od[MV_MAX_DIMS], i;
+    int nd, rc = 1, ax;
+    mv_status st;
+    memset(&ps, 0, sizeof(ps));
+    ho.header_only = 1;
+    mv_vol_init(&kh);
+    st = mv_cfl_load(a->pos[0], &kh, &ho);
+    if (st != MV_OK) return fail_at(st, a->pos[0]);
+    st = mv_cgsense_plan_make(&pl, maps, traj, o);
+    if (st != MV_OK) return fail_at(st, a->pos[1]);
+    mv_cgsense_plan_info(pl, &nk, &nvox, NULL);
+    nitems = mv_vol_count(&kh) / nk;
+    if (nitems * nk != mv_vol_count(&kh) || (traj && (kh.dim[1] != traj->dim[1] || kh.dim[2] != traj->dim[2])) ||
+        (!traj && (kh.dim[0] != maps->dim[0] || kh.dim[1] != maps->dim[1] || kh.dim[2] != maps->dim[2]))) {
+        mv_cgsense_plan_free(pl);
+        return usage_error(a, "k-space dims do not match the maps (and trajectory)", a->pos[0]);
+    }
+    /* output: BART's, the image dims, 1 coil, then the k-space's frames */
+    for (ax = 0; ax < MV_MAX_DIMS; ax++) od[ax] = ax < 3 ? maps->dim[ax] : ax == 3 ? 1 : kh.dim[ax];
+    nd = 3;
+    for (ax = 3; ax < MV_MAX_DIMS; ax++)
+        if (od[ax] > 1) nd = ax + 1;
+    cfl_base(a->pos[0], base, sizeof(base));
+    snprintf(kin, sizeof(kin), "%s.cfl", base);
+    cfl_base(a->pos[2], base, sizeof(base));
+    snprintf(tmp, sizeof(tmp), "%s.cfl.tmp", base);
+    snprintf(fin, sizeof(fin), "%s.cfl", base);
+    ps.in = fopen(kin, "rb");
+    ps.out = fopen(tmp, "wb");
+    ps.in_name = kin;
+    ps.out_name = tmp;
+    ps.kbytes = (size_t)nk * 8;
+    ps.xbytes = (size_t)nvox * 8;
+    ps.div = 1;
+    ps.plan = pl;
+    ps.scaled = (float *)malloc(ps.xbytes);
+    if (!ps.in || !ps.out || !ps.scaled) {
+        st = mv_set_error(MV_ERR_IO, "cannot open '%s' or '%s'", kin, tmp);
+        goto done;
+    }
+    if (want_scale) { /* BART's scale: the rule on |A^H y| of every item (non-Cartesian), first volume (Cartesian) */
+        float *k = (float *)malloc(ps.kbytes), *img = (float *)malloc(ps.xbytes),
+              *mag = (float *)malloc((size_t)(nitems * nvox) * sizeof(float));
+        st = k && img && mag ? MV_OK : mv_set_error(MV_ERR_OUT_OF_MEMORY, "scale estimate: %lld magnitudes", (long long)(nitems * nvox));
+        for (i = 0; i < (traj ? nitems : 1) && st == MV_OK; i++) {
+            int64_t v;
+            st = ps_read(&ps, i, k, ps.kbytes);
+            if (st == MV_OK && traj) st = mv_cgsense_adjoint(pl, i, k, img);
+            if (st == MV_OK && traj)
+                for (v = 0; v < nvox; v++) mag[i * nvox + v] = sqrtf(img[2 * v] * img[2 * v] + img[2 * v + 1] * img[2 * v + 1]);
+            if (st == MV_OK && !traj) {
+                mv_vol kv;
+                mv_vol_init(&kv);
+                kv.data = k;
+                kv.dtype = MV_DT_C64;
+                kv.ndim = 4;
+                for (ax = 0; ax < 4; ax++) kv.dim[ax] = kh.dim[ax];
+                st = mv_bart_scale_estimate(&kv, &scale, NULL);
+            }
+        }
+        if (st == MV_OK && traj) st = mv_bart_scale_rule(mag, nitems * nvox, &scale);
+        free(k);
+        free(img);
+        free(mag);
+        if (st != MV_OK) goto done;
+    }
+    if (scale > 0) ps.div = scale;
+    io.read = ps_read;
+    io.write = ps_write;
+    io.user = &ps;
+    {
+        double t0 = now_ms();
+        st = mv_cgsense_run(pl, nitems, &io, o);
+        if (opt_flag(a, "--time"))
+            fprintf(stderr, "pics: %.1f ms, %d iterations, %lld items in rounds of %lld\n", now_ms() - t0,
+                    o->iterations_done, (long long)nitems, (long long)o->chunk);
+    }
+done:
+    if (ps.in) fclose(ps.in);
+    if (ps.out && fclose(ps.out) != 0 && st == MV_OK) st = mv_set_error(MV_ERR_IO, "writing '%s'", tmp);
+    free(ps.scaled);
+    mv_cgsense_plan_free(pl);
+    if (st != MV_OK) {
+        remove(tmp);
+        return fail_at(st, a->pos[0]);
+    }
+    if (rename(tmp, fin) != 0) return fail_at(mv_set_error(MV_ERR_IO, "renaming '%s'", tmp), fin);
+    rc = write_cfl_header(base, od, nd);
+    return rc;
+}
+
 static int cmd_pics(const args *a)
 {
-    mv_vol k, s, out;
+    mv_vol k, s, t, out;
     mv_cg_opts o = MV_ZERO_INIT;
     double d, scale = 0;
     int64_t v;
-    int rc;
+    int rc, nc = opt_str(a, "-t") != NULL;
     mv_status st;
     if (!opt_flag(a, "-l2")) return usage_error(a, "only -l2 (Tikhonov, CG) is implemented", opt_flag(a, "-l1") ? "-l1" : "(no -l2)");
-    if (opt_str(a, "-t"))
-        return usage_error(a, "non-Cartesian pics (-t TRAJ) is not wired yet on this build: use mv_cg_solve with a Toeplitz normal operator", opt_str(a, "-t"));
     if (opt_num(a, "-r", &d) < 0 || (opt_str(a, "-r") && !(d >= 0))) return usage_error(a, "-r takes lambda >= 0", opt_str(a, "-r"));
     if (opt_str(a, "-r")) o.lambda = d;
     if (opt_int(a, "-i", 1, 100000, &v) < 0) return usage_error(a, "-i takes an iteration count", opt_str(a, "-i"));
@@ -118,17 +281,37 @@ static int cmd_pics(const args *a)
     if (opt_str(a, "-w")) scale = d;
     if (opt_num(a, "--tol", &d) < 0 || (opt_str(a, "--tol") && !(d >= 0))) return usage_error(a, "--tol takes a value >= 0", opt_str(a, "--tol"));
     if (opt_str(a, "--tol")) o.tolerance = d;
-    if ((rc = cfl_load_or_fail(a->pos[0], &k))) return rc;
+    if (opt_num(a, "--nufft-tol", &d) < 0 || (opt_str(a, "--nufft-tol") && !(d >= 1e-6 && d <= 0.1)))
+        return usage_error(a, "--nufft-tol takes a value in [1e-6, 0.1]", opt_str(a, "--nufft-tol"));
+    if (opt_str(a, "--nufft-tol")) o.nufft_tol = d;
+    if (opt_int(a, "--chunk", 1, 1 << 20, &v) < 0) return usage_error(a, "--chunk takes an item count >= 1", opt_str(a, "--chunk"));
+    if (opt_str(a, "--chunk")) o.chunk = v;
+    mv_vol_init(&t);
+    if (nc && (rc = cfl_load_or_fail(opt_str(a, "-t"), &t))) return rc;
     if ((rc = cfl_load_or_fail(a->pos[1], &s))) {
-        mv_free(&k);
+        mv_free(&t);
         return rc;
     }
-    /* BART: data / scale (estimated unless -w); -S multiplies the image back */
-    if (scale == 0) {
-        st = mv_bart_scale_estimate(&k, &scale, NULL);
+    /* BART: data / scale (estimated unless -w); -S multiplies the image back,
+       i.e. (the l2 solution being linear in the data) leaves it unscaled */
+    if (o.chunk) {
+        rc = pics_chunked(a, nc ? &t : NULL, &s, &o, opt_flag(a, "-S") ? 0 : scale,
+                          !opt_flag(a, "-S") && scale == 0);
+        mv_free(&t);
+        mv_free(&s);
+        return rc;
+    }
+    if ((rc = cfl_load_or_fail(a->pos[0], &k))) {
+        mv_free(&t);
+        mv_free(&s);
+        return rc;
+    }
+    if (scale == 0 && !opt_flag(a, "-S")) {
+        st = nc ? mv_bart_scale_estimate_nc(&t, &k, &s, &scale, &o) : mv_bart_scale_estimate(&k, &scale, NULL);
         if (st != MV_OK) {
             mv_free(&k);
             mv_free(&s);
+            mv_free(&t);
             return fail_at(st, a->pos[0]);
         }
         if (scale == 0) scale = 1;
@@ -136,16 +319,23 @@ static int cmd_pics(const args *a)
     mv_vol_init(&out);
     {
         double t0 = now_ms();
-        st = mv_cgsense(&k, &s, &out, &o);
+        st = nc ? mv_cgsense_nc(&t, &k, &s, &out, &o) : mv_cgsense(&k, &s, &out, &o);
         if (opt_flag(a, "--time")) fprintf(stderr, "pics: %.1f ms, %d iterations\n", now_ms() - t0, o.iterations_done);
     }
     mv_free(&k);
     mv_free(&s);
+    mv_free(&t);
     if (st != MV_OK) return fail_at(st, a->pos[0]);
     if (!opt_flag(a, "-S")) {
         int64_t i, n = 2 * mv_vol_count(&out);
         float *p = (float *)out.data;
         for (i = 0; i < n; i++) p[i] = (float)(p[i] / scale);
+    }
+    if (out.ndim > 3 && out.ndim < MV_MAX_DIMS) { /* frames: BART keeps a coil axis of 1 before them */
+        int ax;
+        for (ax = out.ndim; ax > 3; ax--) out.dim[ax] = out.dim[ax - 1];
+        out.dim[3] = 1;
+        out.ndim++;
     }
     return cfl_save_or_fail(a->pos[2], &out);
 }
@@ -219,13 +409,18 @@ const command mvtool_recon_commands[] = {
      "  (-c 0: no crop). EIG: the eigenvalue maps. Files are BART .cfl/.hdr.\n"
      "  --time: the library call's time on stderr.\n",
      "-m= -r= -k= -t= -c= --time", 2, 3, cmd_ecalib},
-    {"pics", "CG-SENSE reconstruction (BART pics -l2)",
-     "mvtool pics -l2 [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [--tol T] KSPACE MAPS OUT\n"
+    {"pics", "CG-SENSE reconstruction, Cartesian or non-Cartesian (BART pics -l2 [-t])",
+     "mvtool pics -l2 [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [--tol T] [--chunk N] KSPACE MAPS OUT\n"
      "  Tikhonov-regularised SENSE by conjugate gradients on (A^H A + LAMBDA I) x\n"
-     "  = A^H y, A = pattern * FFT * maps, as BART pics -l2: the data is divided\n"
-     "  by BART's scale estimate (or -w SCALE) and -S scales the image back.\n"
-     "  -t TRAJ (non-Cartesian) is not wired yet on this build.\n",
-     "-l2 -l1 -r= -i= -S -w= -t= --tol= --time", 3, 3, cmd_pics},
+     "  = A^H y, as BART pics -l2: A = pattern * FFT * maps, or with -t TRAJ\n"
+     "  (BART's trajectory, k-space (1, X, Y, C, frames...)) A = NUFFT * maps with\n"
+     "  A^H A by the Toeplitz embedding. The data is divided by BART's scale\n"
+     "  estimate (or -w SCALE) and -S scales the image back. Frames (k-space dims\n"
+     "  after the coils) are reconstructed one by one with the same maps and plans.\n"
+     "  --chunk N: stream the frames from KSPACE.cfl to OUT.cfl, N at a time in\n"
+     "  memory. --tol T: stop at ||r|| <= T ||A^H y||. --nufft-tol T (default\n"
+     "  1e-4). --time: the library call's time on stderr.\n",
+     "-l2 -l1 -r= -i= -S -w= -t= --tol= --nufft-tol= --chunk= --time", 3, 3, cmd_pics},
     {"grappa", "GRAPPA reconstruction of undersampled k-space (+ g-factor)",
      "mvtool grappa KSPACE OUT [--acs N] [--kernel 5x4] [--accel R] [--lambda L] [--3d] [--gfactor G]\n"
      "  Fills the missing phase-encode lines of Cartesian undersampled k-space\n"

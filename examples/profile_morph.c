@@ -18,6 +18,8 @@ typedef struct pm_ctx {
     mv_math_op op;
     double s;
     int use_b;
+    void *scratch; /* NULL: each call allocates its scratch; else a warm block of pm_scratch bytes */
+    size_t pm_scratch;
 } pm_ctx;
 
 static void pm_math(void *c)
@@ -31,18 +33,25 @@ static void pm_label(void *c)
     mv_label_opts lo = MV_ZERO_INIT;
     int64_t nl;
     lo.connectivity = 26;
+    lo.scratch = p->scratch;
+    lo.scratch_size = p->pm_scratch;
     mv_label_into(p->mask, p->lab, &nl, &lo);
 }
 static void pm_edt(void *c)
 {
     pm_ctx *p = (pm_ctx *)c;
-    mv_edt_into(p->mask, p->dist, NULL);
+    mv_edt_opts eo = MV_ZERO_INIT;
+    eo.scratch = p->scratch;
+    eo.scratch_size = p->pm_scratch;
+    mv_edt_into(p->mask, p->dist, &eo);
 }
 static void pm_ero(void *c)
 {
     pm_ctx *p = (pm_ctx *)c;
     mv_morph_opts mo = MV_ZERO_INIT;
     mo.radius = 3;
+    mo.scratch = p->scratch;
+    mo.scratch_size = p->pm_scratch;
     mv_morph_into(p->mask, MV_MORPH_ERODE, p->ero, &mo);
 }
 
@@ -66,7 +75,7 @@ int main(int argc, char **argv)
     pm_ctx c;
     prof_result r, base;
     uint64_t s = 1;
-    char dir[256] = "build/profile_morph.d";
+    char dir[256] = "build/profile_morph.d", path[300];
     double peer[3] = {0, 0, 0};
     for (k = 1; k < argc; k++)
         if (strcmp(argv[k], "--no-scipy") == 0) {
@@ -112,6 +121,8 @@ int main(int argc, char **argv)
     c.lab = &lab;
     c.dist = &dist;
     c.ero = &ero;
+    c.scratch = NULL;
+    c.pm_scratch = 0;
     prof_header("profile_morph: element-wise math (ratio to memcpy of the input bytes, warm output)");
     {
         static const struct {
@@ -132,7 +143,7 @@ int main(int argc, char **argv)
         }
     }
     if (scipy) {
-        char cmd[600], line[256], path[300];
+        char cmd[600], line[256];
         FILE *f, *p;
         snprintf(cmd, sizeof(cmd), "mkdir -p %s", dir);
         if (system(cmd) != 0) scipy = 0;
@@ -154,39 +165,60 @@ int main(int argc, char **argv)
             scipy = 0;
         }
     }
-    printf("# morphology (xscipy = scipy.ndimage median / medvol median, same mask, same run)\n");
-    printf("%-40s %9s %9s %9s %10s %8s\n", "operation", "min ms", "median", "mean", "scipy ms", "xscipy");
+    printf("# morphology (xscipy = scipy.ndimage median / medvol median, same mask, same run; own scratch:\n"
+           "# allocated and freed by each call; caller scratch: the _into form given a warm block of its\n"
+           "# _scratch_size, as a loop or firmware calls it)\n");
+    printf("%-52s %9s %9s %9s %10s %8s\n", "operation", "min ms", "median", "mean", "scipy ms", "xscipy");
     {
         static const char *names[3] = {"label 26-connectivity", "edt (exact, float32)", "erode ball r=3"};
         static const prof_fn fns[3] = {pm_label, pm_edt, pm_ero};
-        for (k = 0; k < 3; k++) {
-            char name[64];
-            r = prof_run(fns[k], &c, iters);
-            snprintf(name, sizeof(name), "%s %lld^3", names[k], (long long)N);
-            if (scipy) {
-                /* outputs must agree before a time is quoted */
-                char path[300];
-                int64_t bad = 0;
-                static const char *ext[3] = {"label.i32", "edt.f64", "erode_ball3.u8"};
-                size_t esz = k == 1 ? 8 : k == 0 ? 4 : 1;
-                void *ref;
-                snprintf(path, sizeof(path), "%s/%s", dir, ext[k]);
-                ref = pm_read(path, (size_t)n * esz);
-                for (i = 0; ref && i < n; i++) {
-                    if (k == 0) bad += ((int32_t *)lab.data)[i] != ((int32_t *)ref)[i];
-                    else if (k == 1) bad += fabs(((float *)dist.data)[i] - ((double *)ref)[i]) > 1e-6 * ((double *)ref)[i] + 1e-30;
-                    else bad += ((unsigned char *)ero.data)[i] != ((unsigned char *)ref)[i];
+        mv_label_opts lo = MV_ZERO_INIT;
+        mv_morph_opts mo = MV_ZERO_INIT;
+        size_t need[3];
+        int warm;
+        lo.connectivity = 26;
+        mo.radius = 3;
+        need[0] = mv_label_scratch_size(&mask, &lo);
+        need[1] = mv_edt_scratch_size(&mask, NULL);
+        need[2] = mv_morph_scratch_size(&mask, MV_MORPH_ERODE, &mo);
+        for (k = 0; k < 3; k++)
+            for (warm = 0; warm < 2; warm++) {
+                char name[80];
+                void *blk = NULL;
+                c.scratch = NULL;
+                c.pm_scratch = 0;
+                if (warm) {
+                    if (posix_memalign(&blk, 64, need[k] ? need[k] : 64) != 0) blk = NULL;
+                    if (blk) memset(blk, 0, need[k]); /* warm: its pages are there */
+                    c.scratch = blk;
+                    c.pm_scratch = need[k];
                 }
-                free(ref);
-                if (!ref || bad) {
-                    printf("%-40s outputs differ from scipy (%lld voxels): no time quoted\n", name, (long long)bad);
-                    continue;
-                }
-                printf("%-40s %9.3f %9.3f %9.3f %10.1f %8.1f\n", name, r.min, r.median, r.mean, peer[k],
-                       peer[k] / r.median);
-            } else
-                printf("%-40s %9.3f %9.3f %9.3f %10s %8s\n", name, r.min, r.median, r.mean, "-", "-");
-        }
+                r = prof_run(fns[k], &c, iters);
+                snprintf(name, sizeof(name), "%s %lld^3 (%s)", names[k], (long long)N, warm ? "caller scratch" : "own scratch");
+                free(blk);
+                if (scipy) {
+                    /* outputs must agree before a time is quoted */
+                    int64_t bad = 0;
+                    static const char *ext[3] = {"label.i32", "edt.f64", "erode_ball3.u8"};
+                    size_t esz = k == 1 ? 8 : k == 0 ? 4 : 1;
+                    void *ref;
+                    snprintf(path, sizeof(path), "%s/%s", dir, ext[k]);
+                    ref = pm_read(path, (size_t)n * esz);
+                    for (i = 0; ref && i < n; i++) {
+                        if (k == 0) bad += ((int32_t *)lab.data)[i] != ((int32_t *)ref)[i];
+                        else if (k == 1) bad += fabs(((float *)dist.data)[i] - ((double *)ref)[i]) > 1e-6 * ((double *)ref)[i] + 1e-30;
+                        else bad += ((unsigned char *)ero.data)[i] != ((unsigned char *)ref)[i];
+                    }
+                    free(ref);
+                    if (!ref || bad) {
+                        printf("%-52s outputs differ from scipy (%lld voxels): no time quoted\n", name, (long long)bad);
+                        continue;
+                    }
+                    printf("%-52s %9.3f %9.3f %9.3f %10.1f %8.1f\n", name, r.min, r.median, r.mean, peer[k],
+                           peer[k] / r.median);
+                } else
+                    printf("%-52s %9.3f %9.3f %9.3f %10s %8s\n", name, r.min, r.median, r.mean, "-", "-");
+            }
     }
     mv_free(&a);
     mv_free(&b);

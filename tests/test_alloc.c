@@ -690,3 +690,133 @@ MV_TEST(alloc, loads_reuse_out)
     EXPECT(out.data == NULL && ta_live == base);
     mv_free(&v);
 }
+
+/* labels, distance transforms and morphology: the _into forms given scratch
+   of their _scratch_size allocate nothing and equal the allocating forms; a
+   block too short is MV_ERR_BUFFER_TOO_SMALL, a misaligned one
+   MV_ERR_INVALID_ARG; the allocating forms fail cleanly at each allocation */
+typedef struct ta_mcase {
+    int kind; /* 0 label, 1 EDT, 2 morphology */
+    int conn, order, sign;
+    double s[3];
+    mv_morph_op op;
+    mv_se_shape shape;
+    double r;
+    int iters;
+} ta_mcase;
+
+static size_t ta_msize(const ta_mcase *c, const mv_vol *in, void *scratch, size_t size, void **o)
+{
+    static mv_label_opts lo;
+    static mv_edt_opts eo;
+    static mv_morph_opts mo;
+    memset(&lo, 0, sizeof(lo));
+    memset(&eo, 0, sizeof(eo));
+    memset(&mo, 0, sizeof(mo));
+    if (c->kind == 0) {
+        lo.connectivity = c->conn;
+        lo.order = (mv_label_order)c->order;
+        lo.largest = c->order == MV_LABEL_ORDER_SIZE ? 3 : 0;
+        lo.scratch = scratch;
+        lo.scratch_size = size;
+        *o = &lo;
+        return mv_label_scratch_size(in, &lo);
+    }
+    if (c->kind == 1) {
+        eo.sign = c->sign;
+        eo.spacing[0] = c->s[0];
+        eo.spacing[1] = c->s[1];
+        eo.spacing[2] = c->s[2];
+        eo.scratch = scratch;
+        eo.scratch_size = size;
+        *o = &eo;
+        return mv_edt_scratch_size(in, &eo);
+    }
+    mo.shape = c->shape;
+    mo.radius = c->r;
+    mo.connectivity = c->conn;
+    mo.iterations = c->iters;
+    mo.scratch = scratch;
+    mo.scratch_size = size;
+    *o = &mo;
+    return mv_morph_scratch_size(in, c->op, &mo);
+}
+
+static mv_status ta_mrun(const ta_mcase *c, const mv_vol *in, mv_vol *out, int into, const void *o)
+{
+    int64_t nl;
+    if (c->kind == 0)
+        return into ? mv_label_into(in, out, &nl, (const mv_label_opts *)o) : mv_label(in, out, &nl, (const mv_label_opts *)o);
+    if (c->kind == 1) return into ? mv_edt_into(in, out, (const mv_edt_opts *)o) : mv_edt(in, out, (const mv_edt_opts *)o);
+    return into ? mv_morph_into(in, c->op, out, (const mv_morph_opts *)o) : mv_morph(in, c->op, out, (const mv_morph_opts *)o);
+}
+
+MV_TEST(alloc, morph_forms_with_scratch_allocate_nothing)
+{
+    static const ta_mcase cs[] = {
+        {0, 26, MV_LABEL_ORDER_NIBABEL, 0, {0, 0, 0}, MV_MORPH_ERODE, MV_SE_BALL, 0, 0},
+        {0, 6, MV_LABEL_ORDER_MEMORY, 0, {0, 0, 0}, MV_MORPH_ERODE, MV_SE_BALL, 0, 0},
+        {0, 18, MV_LABEL_ORDER_SIZE, 0, {0, 0, 0}, MV_MORPH_ERODE, MV_SE_BALL, 0, 0},
+        {1, 0, 0, 0, {0, 0, 0}, MV_MORPH_ERODE, MV_SE_BALL, 0, 0},
+        {1, 0, 0, 1, {0, 0, 0}, MV_MORPH_ERODE, MV_SE_BALL, 0, 0},
+        {1, 0, 0, 0, {0.8, 1.2, 2.5}, MV_MORPH_ERODE, MV_SE_BALL, 0, 0},
+        {2, 0, 0, 0, {0, 0, 0}, MV_MORPH_ERODE, MV_SE_BALL, 2, 1},
+        {2, 0, 0, 0, {0, 0, 0}, MV_MORPH_DILATE, MV_SE_BALL, 17.5, 1},
+        {2, 0, 0, 0, {0, 0, 0}, MV_MORPH_OPEN, MV_SE_BOX, 1, 1},
+        {2, 26, 0, 0, {0, 0, 0}, MV_MORPH_CLOSE, MV_SE_CROSS, 1, 2}};
+    static float m[23 * 19 * 17];
+    static unsigned char block[(1 << 20) + 64];
+    static float outf[2][23 * 19 * 17];
+    unsigned char *scratch = block + (64 - ((uintptr_t)block & 63));
+    int64_t d[3] = {23, 19, 17}, n = 23 * 19 * 17, i;
+    uint64_t s = 5;
+    mv_vol in;
+    size_t c;
+    for (i = 0; i < n; i++) m[i] = tu_rand01(&s) < 0.55 ? 1.0f : 0.0f;
+    for (i = 0; i < 23 * 19 * 4; i++) m[(int64_t)23 * 19 * 6 + i] = 1.0f; /* a solid slab: distances past a few voxels */
+    REQUIRE_OK(mv_vol_wrap(&in, m, MV_DT_F32, 3, d));
+    for (c = 0; c < sizeof(cs) / sizeof(cs[0]); c++) {
+        mv_dtype dt = cs[c].kind == 0 ? MV_DT_I32 : cs[c].kind == 1 ? MV_DT_F32 : MV_DT_U8;
+        mv_vol o1, o2, fresh;
+        void *opts;
+        size_t need = ta_msize(&cs[c], &in, NULL, 0, &opts);
+        long needed, k;
+        mv_status st;
+        EXPECT_MSG(need > 0 && need <= sizeof(block) - 64, "case %d: scratch size %zu", (int)c, need);
+        if (need == 0 || need > sizeof(block) - 64) continue;
+        REQUIRE_OK(mv_vol_wrap(&o1, outf[0], dt, 3, d));
+        REQUIRE_OK(mv_vol_wrap(&o2, outf[1], dt, 3, d));
+        /* caller scratch: no allocation at all */
+        ta_msize(&cs[c], &in, scratch, need, &opts);
+        ta_allocs = 0;
+        EXPECT_OK(ta_mrun(&cs[c], &in, &o1, 1, opts));
+        EXPECT_MSG(ta_allocs == 0, "case %d: %ld allocations with caller scratch", (int)c, ta_allocs);
+        /* the allocating forms give the same bytes */
+        ta_msize(&cs[c], &in, NULL, 0, &opts);
+        EXPECT_OK(ta_mrun(&cs[c], &in, &o2, 1, opts));
+        EXPECT_MSG(memcmp(outf[0], outf[1], (size_t)n * mv_dtype_size(dt)) == 0, "case %d: scratch changes the result",
+                   (int)c);
+        /* short (sizes are worst cases: a block shorter by a few bytes may still do), misaligned */
+        ta_msize(&cs[c], &in, scratch, 100, &opts);
+        EXPECT_STATUS(ta_mrun(&cs[c], &in, &o1, 1, opts), MV_ERR_BUFFER_TOO_SMALL);
+        ta_msize(&cs[c], &in, scratch + 8, need, &opts);
+        EXPECT_STATUS(ta_mrun(&cs[c], &in, &o1, 1, opts), MV_ERR_INVALID_ARG);
+        /* each allocation of the allocating form failing in turn */
+        ta_msize(&cs[c], &in, NULL, 0, &opts);
+        ta_allocs = 0;
+        REQUIRE_OK(ta_mrun(&cs[c], &in, &fresh, 0, opts));
+        needed = ta_allocs;
+        mv_free(&fresh);
+        EXPECT(needed >= 2); /* the output and scratch */
+        for (k = 0; k < needed; k++) {
+            long live_before = ta_live;
+            ta_fail_at = k;
+            st = ta_mrun(&cs[c], &in, &fresh, 0, opts);
+            EXPECT_MSG(st == MV_ERR_OUT_OF_MEMORY, "case %d, allocation %ld failing: %s", (int)c, k, mv_status_str(st));
+            EXPECT(fresh.data == NULL);
+            EXPECT_MSG(ta_live == live_before, "case %d, allocation %ld failing: %ld blocks leaked", (int)c, k,
+                       ta_live - live_before);
+        }
+        ta_fail_at = -1;
+    }
+}

@@ -846,13 +846,29 @@ MV_TEST(analysis, cache_volumes_compressed)
         EXPECT(d == got->data && len == mv_vol_bytes(&v));
         EXPECT_EQ_INT(mv_cache_get_stats(c, &st), MV_OK);
         EXPECT_EQ_INT((int64_t)st.bytes_raw, (int64_t)mv_vol_bytes(&v));
-        if (comp) EXPECT_MSG(st.bytes * 4 < st.bytes_raw, "compressed to %llu of %llu bytes",
-                             (unsigned long long)st.bytes, (unsigned long long)st.bytes_raw);
-        else EXPECT_EQ_INT((int64_t)st.bytes, (int64_t)mv_vol_bytes(&v) + 3);
+        if (comp) {
+            /* the reader's decompressed copy counts while it is held, beside the payload */
+            mv_cache_ref *r2;
+            const mv_vol *got2;
+            EXPECT_EQ_INT((int64_t)st.bytes_copies, (int64_t)mv_vol_bytes(&v));
+            EXPECT_MSG((st.bytes - st.bytes_copies) * 4 < st.bytes_raw, "compressed to %llu of %llu bytes",
+                       (unsigned long long)(st.bytes - st.bytes_copies), (unsigned long long)st.bytes_raw);
+            EXPECT_EQ_INT(mv_cache_get(c, "vol", &r2), MV_OK); /* a second reader shares the copy */
+            EXPECT_EQ_INT(mv_cache_ref_vol(r2, &got2), MV_OK);
+            EXPECT(got2->data == got->data);
+            EXPECT_EQ_INT(mv_cache_get_stats(c, &st), MV_OK);
+            EXPECT_EQ_INT((int64_t)st.bytes_copies, (int64_t)mv_vol_bytes(&v));
+            mv_cache_release(r2);
+        } else {
+            EXPECT_EQ_INT((int64_t)st.bytes, (int64_t)mv_vol_bytes(&v) + 3);
+            EXPECT_EQ_INT((int64_t)st.bytes_copies, 0);
+        }
         {
             const mv_vol *g2;
             EXPECT_EQ_INT(mv_cache_put(c, "bytes", "xyz", 3), MV_OK);
             mv_cache_release(r);
+            EXPECT_EQ_INT(mv_cache_get_stats(c, &st), MV_OK);
+            EXPECT_EQ_INT((int64_t)st.bytes_copies, 0); /* the last reader freed the copy */
             EXPECT_EQ_INT(mv_cache_get(c, "bytes", &r), MV_OK);
             EXPECT_EQ_INT(mv_cache_ref_vol(r, &g2), MV_ERR_INVALID_ARG);
             mv_cache_release(r);
@@ -860,6 +876,65 @@ MV_TEST(analysis, cache_volumes_compressed)
         mv_free(&v);
         EXPECT_EQ_INT(mv_cache_destroy(c), MV_OK);
     }
+}
+
+/* Compressed entries: a reader's decompressed copy counts toward max_bytes
+   while the entry is in the cache, so making it evicts LRU entries, and an
+   entry whose payload and copy do not fit together leaves the cache (its
+   reader keeps the bytes); the limit holds at every step. */
+MV_TEST(analysis, cache_copies_within_limit)
+{
+    mv_cache *c;
+    mv_cache_opts o = MV_ZERO_INIT;
+    mv_cache_stats st;
+    mv_cache_ref *r1, *r2;
+    unsigned char buf[900];
+    const void *d;
+    size_t len;
+    int k;
+    o.compress = 1;
+    o.max_bytes = 1000;
+    EXPECT_EQ_INT(mv_cache_create(&c, &o), MV_OK);
+    for (k = 0; k < 4; k++) { /* 4 entries of 300 bytes, each compressed to a few dozen */
+        char key[8];
+        snprintf(key, sizeof(key), "e%d", k);
+        pattern(buf, 300, (unsigned)k);
+        EXPECT_EQ_INT(mv_cache_put(c, key, buf, 300), MV_OK);
+    }
+    EXPECT_EQ_INT(mv_cache_get_stats(c, &st), MV_OK);
+    EXPECT_EQ_INT(st.entries, 4);
+    EXPECT(st.bytes + 300 <= o.max_bytes); /* room for one copy */
+    EXPECT_EQ_INT(mv_cache_get(c, "e1", &r1), MV_OK); /* its copy (300) fits beside the payloads */
+    EXPECT_EQ_INT(mv_cache_get_stats(c, &st), MV_OK);
+    EXPECT_EQ_INT((int64_t)st.bytes_copies, 300);
+    EXPECT(st.bytes <= o.max_bytes && st.entries == 4);
+    EXPECT_EQ_INT(mv_cache_get(c, "e2", &r2), MV_OK); /* a second copy: the LRU entries make room */
+    EXPECT_EQ_INT(mv_cache_get_stats(c, &st), MV_OK);
+    EXPECT_MSG(st.bytes <= o.max_bytes, "bytes %llu over %llu", (unsigned long long)st.bytes,
+               (unsigned long long)o.max_bytes);
+    EXPECT(st.evictions >= 1 && st.entries < 4);
+    mv_cache_release(r2);
+    mv_cache_release(r1);
+    EXPECT_EQ_INT(mv_cache_get_stats(c, &st), MV_OK);
+    EXPECT_EQ_INT((int64_t)st.bytes_copies, 0);
+    /* an entry whose payload and copy exceed max_bytes together: the get
+       drops it from the cache and its reader still reads it */
+    {
+        uint64_t s = 9;
+        for (k = 0; k < 900; k++) buf[k] = (unsigned char)(k % 4 ? buf[k - 1] : tu_rand01(&s) * 256); /* runs of 4 */
+    }
+    EXPECT_EQ_INT(mv_cache_clear(c), MV_OK);
+    EXPECT_EQ_INT(mv_cache_put(c, "big", buf, 900), MV_OK);
+    EXPECT_EQ_INT(mv_cache_get_stats(c, &st), MV_OK);
+    EXPECT_MSG(st.bytes < 900 && st.bytes + 900 > o.max_bytes, "payload %llu: compressed, too big beside its copy",
+               (unsigned long long)st.bytes);
+    EXPECT_EQ_INT(mv_cache_get(c, "big", &r1), MV_OK);
+    EXPECT_EQ_INT(mv_cache_ref_bytes(r1, &d, &len), MV_OK);
+    EXPECT(len == 900 && memcmp(d, buf, 900) == 0);
+    EXPECT_EQ_INT(mv_cache_get_stats(c, &st), MV_OK);
+    EXPECT(st.bytes == 0 && st.entries == 0 && st.bytes_copies == 0);
+    mv_cache_release(r1);
+    EXPECT_EQ_INT(mv_cache_destroy(c), MV_OK);
 }
 
 #if !defined(MEDVOL_NO_STDIO)
@@ -1184,4 +1259,94 @@ MV_TEST(analysis, twotime_matches_numpy)
     free(f32);
     free(C);
     free(C2);
+}
+
+/* Two-time correlation of photon counts (small integers) takes the exact
+   float32 product, of real values the float64 one, in blocks: both match
+   numpy (1e-12) and give the reference's bytes on every ISA and thread
+   count; the counts times 1024 (too large for the float32 product, the same
+   C exactly: every step scales by a power of two) give the counts' bytes
+   through the float64 product. Two shapes: 160 frames of a 600-pixel region
+   (not a multiple of 16: the zero padding) split into row blocks over
+   threads, and 40 frames of a 2123-pixel region, whose rows span several sample
+   blocks (the sums carried from block to block). */
+static void twotime_case(int T, int NP, int region)
+{
+    float *cnt = (float *)malloc((size_t)T * NP * 4), *real = (float *)malloc((size_t)T * NP * 4);
+    double *big = (double *)malloc((size_t)T * NP * 8), *f64 = (double *)malloc((size_t)T * NP * 8);
+    double *ref[2], *C = (double *)malloc((size_t)T * T * 8), *C2 = (double *)malloc((size_t)T * T * 8);
+    int32_t *lab = (int32_t *)malloc((size_t)NP * sizeof(int32_t));
+    unsigned avail = mv_isa_available();
+    mv_isa isa0 = mv_isa_active();
+    mv_corr_opts o = MV_ZERO_INIT;
+    uint64_t s = 21;
+    aref r;
+    char name[64];
+    int i, d, isa, th;
+    REQUIRE(cnt && real && big && f64 && C && C2 && lab);
+    for (i = 0; i < NP; i++) lab[i] = i % 13 ? region : region + 1;
+    for (i = 0; i < T * NP; i++) {
+        double u = tu_rand01(&s);
+        cnt[i] = (float)(int)(u * u * 7); /* 0..6, mostly small */
+        real[i] = (float)(tu_rand01(&s) * 3 + 0.5);
+        big[i] = (double)cnt[i] * 1024;
+    }
+    o.threads = 1;
+    REQUIRE(mv_set_isa(MV_ISA_REF) == MV_OK);
+    for (d = 0; d < 2; d++) {
+        ref[d] = (double *)malloc((size_t)T * T * 8);
+        EXPECT_EQ_INT(mv_twotime(d ? real : cnt, MV_DT_F32, T, NP, lab, region, ref[d], &o), MV_OK);
+    }
+    for (isa = 0; isa < MV_ISA_COUNT; isa++) {
+        if (!(avail & (1u << isa))) continue;
+        REQUIRE(mv_set_isa((mv_isa)isa) == MV_OK);
+        for (th = 1; th <= 3; th++) {
+            o.threads = th;
+            for (d = 0; d < 2; d++) {
+                EXPECT_EQ_INT(mv_twotime(d ? real : cnt, MV_DT_F32, T, NP, lab, region, C, &o), MV_OK);
+                EXPECT_MSG(memcmp(C, ref[d], (size_t)T * T * 8) == 0, "twotime %dx%d (%s) differs on %s, %d threads",
+                           T, NP, d ? "real" : "counts", mv_isa_name((mv_isa)isa), th);
+            }
+            EXPECT_EQ_INT(mv_twotime(big, MV_DT_F64, T, NP, lab, region, C2, &o), MV_OK);
+            EXPECT_MSG(memcmp(C2, ref[0], (size_t)T * T * 8) == 0,
+                       "twotime %dx%d of counts x 1024 differs on %s, %d threads", T, NP, mv_isa_name((mv_isa)isa), th);
+        }
+    }
+    mv_set_isa(isa0);
+    snprintf(name, sizeof(name), "analysis_twotime_%d", T);
+    if (!aref_begin(&r, name)) {
+        mvt_skip("numpy (python3 with numpy) not found");
+    } else {
+        for (d = 0; d < 2; d++) {
+            for (i = 0; i < T * NP; i++) f64[i] = d ? real[i] : cnt[i];
+            aref_write(&r, d, "f", f64, (size_t)T * NP * 8);
+            aref_write(&r, d, "l", lab, (size_t)NP * sizeof(int32_t));
+            fprintf(r.list, "twotime c%d %d %d %d\n", d, T, NP, region);
+            r.n++;
+        }
+        EXPECT(aref_run(&r));
+        for (d = 0; d < 2; d++) {
+            double *np_ = (double *)aref_out(&r, d, (size_t)T * T * 8);
+            int bad = 0;
+            for (i = 0; np_ && i < T * T; i++)
+                if (!close_rel(ref[d][i], np_[i], 1e-12) && bad++ < 3)
+                    MVT_FAIL("%s C[%d][%d]: %.17g vs numpy %.17g", d ? "real" : "counts", i / T, i % T, ref[d][i],
+                             np_[i]);
+            free(np_);
+        }
+    }
+    for (d = 0; d < 2; d++) free(ref[d]);
+    free(cnt);
+    free(real);
+    free(big);
+    free(f64);
+    free(C);
+    free(C2);
+    free(lab);
+}
+
+MV_TEST(analysis, twotime_paths_identical)
+{
+    twotime_case(160, 650, 1);
+    twotime_case(40, 2300, 1); /* 2123 pixels: 2128 float32 (8512 bytes) or float64 samples a row */
 }

@@ -76,8 +76,8 @@ MV_TEST(isa, kernels_match_reference)
 {
     isa_table *t = (isa_table *)malloc(8 * sizeof(isa_table));
     mv__kernels ref;
-    unsigned char *src = (unsigned char *)malloc(MAXN * 16 + 64), *a = (unsigned char *)malloc(MAXN * 16 + 64),
-                  *b = (unsigned char *)malloc(MAXN * 16 + 64);
+    unsigned char *src = (unsigned char *)malloc(MAXN * 24 + 64), *a = (unsigned char *)malloc(MAXN * 24 + 64),
+                  *b = (unsigned char *)malloc(MAXN * 24 + 64);
     int nt = isa_tables(t), i, d, rounding;
     size_t li;
     mv__kernels_get(); /* the CRC tables */
@@ -203,6 +203,28 @@ MV_TEST(isa, kernels_match_reference)
                 ref.reverse[d](src + d, a, n);
                 t[i].k.reverse[d](src + d, b, n);
                 EXPECT_MSG(memcmp(a, b, n * (size_t)d) == 0, "[%s] reverse%d n=%zu", isa, d, n);
+            }
+            /* MRI complex kernels: times s or conj(s), in place too, and times a real */
+            if (n > 0 && n <= MAXN) {
+                int cj;
+                float *x = (float *)(void *)src, *sv = x + 2 * n + 1, *kr = sv + 2 * n + 1;
+                size_t q;
+                fill(src, (5 * n + 2) * 4, MV_DT_F32, n * 37);
+                for (q = 0; q < 5 * n + 2; q++) /* finite (NaN payloads may take either operand's) */
+                    if (!isfinite(x[q]) || fabsf(x[q]) > 1e18f) x[q] = 0.375f * (float)q - 100.0f;
+                for (cj = 0; cj < 2; cj++) {
+                    ref.mri->cmul(x, sv, (float *)a, (int64_t)n, cj);
+                    t[i].k.mri->cmul(x, sv, (float *)b, (int64_t)n, cj);
+                    EXPECT_MSG(memcmp(a, b, n * 8) == 0, "[%s] cmul conj %d n=%zu", isa, cj, n);
+                    memcpy(b, x, n * 8);
+                    t[i].k.mri->cmul((float *)b, sv, (float *)b, (int64_t)n, cj);
+                    EXPECT_MSG(memcmp(a, b, n * 8) == 0, "[%s] cmul in place conj %d n=%zu", isa, cj, n);
+                }
+                memcpy(a, x, n * 8);
+                memcpy(b, x, n * 8);
+                ref.mri->rmul((float *)a, kr, (int64_t)n);
+                t[i].k.mri->rmul((float *)b, kr, (int64_t)n);
+                EXPECT_MSG(memcmp(a, b, n * 8) == 0, "[%s] rmul n=%zu", isa, n);
             }
             /* byte swaps */
             for (d = 2; d <= 16; d *= 2) {

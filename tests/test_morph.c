@@ -49,6 +49,21 @@ static void make_mask(float *m, const int64_t *d, double p, uint64_t seed, int b
     }
 }
 
+/* a ball of radius r voxels (centred, index distance) as foreground, with
+   background holes of density hole inside (seeded), background outside */
+static void make_sphere(float *m, const int64_t *d, double r, double hole, uint64_t seed)
+{
+    uint64_t s = seed;
+    int64_t x, y, z;
+    for (z = 0; z < d[2]; z++)
+        for (y = 0; y < d[1]; y++)
+            for (x = 0; x < d[0]; x++) {
+                double u = x - (d[0] - 1) / 2.0, v = y - (d[1] - 1) / 2.0, w = z - (d[2] - 1) / 2.0;
+                int in = u * u + v * v + w * w <= r * r && !(tu_rand01(&s) < hole);
+                m[x + d[0] * (y + d[1] * z)] = in ? 1.0f : 0.0f;
+            }
+}
+
 static int64_t first_diff_i32(const int32_t *a, const int32_t *b, int64_t n)
 {
     int64_t i;
@@ -245,24 +260,29 @@ typedef struct ecase {
     double p;
     double s[3];
     int sign;
+    double sphere; /* > 0: a ball of this radius (voxels) with holes of density 1 - p */
 } ecase;
 
 MV_TEST(morph, edt_matches_scipy)
 {
     static const ecase cs[] = {
-        {{33, 29, 21}, 0.97, {1, 1, 1}, 0},       {{33, 29, 21}, 0.9, {0.7, 1.3, 2.1}, 0},
-        {{33, 29, 21}, 0.6, {1.1, 0.9, 3.0}, 1},  {{50, 1, 1}, 0.9, {2, 1, 1}, 0},
-        {{1, 37, 25}, 0.95, {1, 0.5, 0.8}, 1},    {{96, 80, 160}, 0.999, {0.9, 1.2, 1.5}, 0},
-        {{6, 5, 4}, 1.0, {1, 1, 1}, 0},           {{64, 48, 40}, 0.999, {1, 1, 1}, 1}};
-    int nc = (int)(sizeof(cs) / sizeof(cs[0])), c, ids[8];
-    float *m[8];
+        {{33, 29, 21}, 0.97, {1, 1, 1}, 0, 0},       {{33, 29, 21}, 0.9, {0.7, 1.3, 2.1}, 0, 0},
+        {{33, 29, 21}, 0.6, {1.1, 0.9, 3.0}, 1, 0},  {{50, 1, 1}, 0.9, {2, 1, 1}, 0, 0},
+        {{1, 37, 25}, 0.95, {1, 0.5, 0.8}, 1, 0},    {{96, 80, 160}, 0.999, {0.9, 1.2, 1.5}, 0, 0},
+        {{6, 5, 4}, 1.0, {1, 1, 1}, 0, 0},           {{64, 48, 40}, 0.999, {1, 1, 1}, 1, 0},
+        /* distances past the pencils' reach (24 voxels): the parabola envelope, float32 and float64 values */
+        {{70, 64, 62}, 1.0, {1, 1, 1}, 0, 29},    {{70, 64, 62}, 0.9995, {0.9, 1.1, 1.3}, 1, 28},
+        {{70, 64, 62}, 1.0, {2, 2, 2}, 1, 30}};
+    int nc = (int)(sizeof(cs) / sizeof(cs[0])), c, ids[11];
+    float *m[11];
     mref r;
     if (!mref_open(&r, "morph_edt")) return;
     for (c = 0; c < nc; c++) {
         char p[128];
         int64_t n = cs[c].d[0] * cs[c].d[1] * cs[c].d[2];
         m[c] = (float *)malloc((size_t)n * 4);
-        make_mask(m[c], cs[c].d, cs[c].p, 300 + (uint64_t)c, 0);
+        if (cs[c].sphere > 0) make_sphere(m[c], cs[c].d, cs[c].sphere, 1 - cs[c].p, 300 + (uint64_t)c);
+        else make_mask(m[c], cs[c].d, cs[c].p, 300 + (uint64_t)c, 0);
         snprintf(p, sizeof(p), "%.17g %.17g %.17g %d", cs[c].s[0], cs[c].s[1], cs[c].s[2], cs[c].sign);
         ids[c] = mref_case(&r, "edt", cs[c].d, m[c], p);
     }
@@ -287,7 +307,7 @@ MV_TEST(morph, edt_matches_scipy)
                 if (!o.data) continue;
                 for (i = 0; i < n; i++) {
                     int64_t u;
-                    if (cs[c].p == 1.0) { /* no background: scipy is undefined, medvol gives +inf */
+                    if (cs[c].p == 1.0 && cs[c].sphere == 0) { /* no background: scipy is undefined, medvol gives +inf */
                         if (((float *)o.data)[i] != INFINITY) u = 1 << 30;
                         else u = 0;
                     } else
@@ -407,6 +427,7 @@ typedef struct mcase {
     double r;
     double s[3]; /* spacing; mm = 1 when not all 1 */
     int conn, iters, border;
+    double sphere; /* > 0: a ball of this radius (voxels) with holes of density 1 - p */
 } mcase;
 
 static const char *morph_name(mv_morph_op op)
@@ -417,32 +438,40 @@ static const char *morph_name(mv_morph_op op)
 MV_TEST(morph, binary_morphology_matches_scipy)
 {
     static const mcase cs[] = {
-        {{30, 26, 22}, 0.9, MV_MORPH_ERODE, MV_SE_BALL, 3, {1, 1, 1}, 0, 1, 0},
-        {{30, 26, 22}, 0.1, MV_MORPH_DILATE, MV_SE_BALL, 3, {1, 1, 1}, 0, 1, 0},
-        {{30, 26, 22}, 0.85, MV_MORPH_ERODE, MV_SE_BALL, 2.5, {0.8, 1.1, 1.7}, 0, 1, 1},
-        {{30, 26, 22}, 0.004, MV_MORPH_DILATE, MV_SE_BALL, 2.5, {0.8, 1.1, 2.0}, 0, 1, 1},
-        {{30, 26, 22}, 0.6, MV_MORPH_OPEN, MV_SE_BALL, 2, {1, 1, 1}, 0, 1, 0},
-        {{30, 26, 22}, 0.4, MV_MORPH_CLOSE, MV_SE_BALL, 2, {1, 1, 1}, 0, 1, 0},
-        {{30, 26, 22}, 0.8, MV_MORPH_ERODE, MV_SE_BOX, 2, {1, 1, 1}, 0, 1, 0},
-        {{30, 26, 22}, 0.004, MV_MORPH_DILATE, MV_SE_BOX, 2, {1, 1, 1}, 0, 1, 1},
-        {{30, 26, 22}, 0.8, MV_MORPH_ERODE, MV_SE_CROSS, 1, {1, 1, 1}, 6, 2, 0},
-        {{30, 26, 22}, 0.2, MV_MORPH_DILATE, MV_SE_CROSS, 1, {1, 1, 1}, 18, 1, 0},
-        {{30, 26, 22}, 0.7, MV_MORPH_OPEN, MV_SE_CROSS, 1, {1, 1, 1}, 26, 2, 0},
-        {{30, 26, 22}, 0.3, MV_MORPH_CLOSE, MV_SE_CROSS, 1, {1, 1, 1}, 6, 1, 1},
-        {{96, 80, 100}, 0.93, MV_MORPH_ERODE, MV_SE_BALL, 3, {1, 1, 1}, 0, 1, 0},
-        {{96, 80, 100}, 0.05, MV_MORPH_DILATE, MV_SE_CROSS, 1, {1, 1, 1}, 18, 2, 0},
-        /* reach over 6 voxels: the distance-transform path */
-        {{64, 60, 56}, 0.97, MV_MORPH_ERODE, MV_SE_BALL, 7, {1, 1, 1}, 0, 1, 0},
-        {{40, 36, 34}, 0.002, MV_MORPH_DILATE, MV_SE_BALL, 7.5, {0.9, 1.0, 1.2}, 0, 1, 0}};
-    int nc = (int)(sizeof(cs) / sizeof(cs[0])), c, ids[20];
-    float *m[20];
+        {{30, 26, 22}, 0.9, MV_MORPH_ERODE, MV_SE_BALL, 3, {1, 1, 1}, 0, 1, 0, 0},
+        {{30, 26, 22}, 0.1, MV_MORPH_DILATE, MV_SE_BALL, 3, {1, 1, 1}, 0, 1, 0, 0},
+        {{30, 26, 22}, 0.85, MV_MORPH_ERODE, MV_SE_BALL, 2.5, {0.8, 1.1, 1.7}, 0, 1, 1, 0},
+        {{30, 26, 22}, 0.004, MV_MORPH_DILATE, MV_SE_BALL, 2.5, {0.8, 1.1, 2.0}, 0, 1, 1, 0},
+        {{30, 26, 22}, 0.6, MV_MORPH_OPEN, MV_SE_BALL, 2, {1, 1, 1}, 0, 1, 0, 0},
+        {{30, 26, 22}, 0.4, MV_MORPH_CLOSE, MV_SE_BALL, 2, {1, 1, 1}, 0, 1, 0, 0},
+        {{30, 26, 22}, 0.8, MV_MORPH_ERODE, MV_SE_BOX, 2, {1, 1, 1}, 0, 1, 0, 0},
+        {{30, 26, 22}, 0.004, MV_MORPH_DILATE, MV_SE_BOX, 2, {1, 1, 1}, 0, 1, 1, 0},
+        {{30, 26, 22}, 0.8, MV_MORPH_ERODE, MV_SE_CROSS, 1, {1, 1, 1}, 6, 2, 0, 0},
+        {{30, 26, 22}, 0.2, MV_MORPH_DILATE, MV_SE_CROSS, 1, {1, 1, 1}, 18, 1, 0, 0},
+        {{30, 26, 22}, 0.7, MV_MORPH_OPEN, MV_SE_CROSS, 1, {1, 1, 1}, 26, 2, 0, 0},
+        {{30, 26, 22}, 0.3, MV_MORPH_CLOSE, MV_SE_CROSS, 1, {1, 1, 1}, 6, 1, 1, 0},
+        {{96, 80, 100}, 0.93, MV_MORPH_ERODE, MV_SE_BALL, 3, {1, 1, 1}, 0, 1, 0, 0},
+        {{96, 80, 100}, 0.05, MV_MORPH_DILATE, MV_SE_CROSS, 1, {1, 1, 1}, 18, 2, 0, 0},
+        /* wider bit rows (x reach 7, 8), odd widths, border 1 */
+        {{64, 60, 56}, 0.97, MV_MORPH_ERODE, MV_SE_BALL, 7, {1, 1, 1}, 0, 1, 0, 0},
+        {{40, 36, 34}, 0.002, MV_MORPH_DILATE, MV_SE_BALL, 7.5, {0.9, 1.0, 1.2}, 0, 1, 0, 0},
+        {{131, 7, 9}, 0.9, MV_MORPH_ERODE, MV_SE_BOX, 2, {1, 1, 1}, 0, 1, 1, 0},
+        {{67, 20, 18}, 0.1, MV_MORPH_CLOSE, MV_SE_BALL, 3, {1, 1, 1}, 0, 1, 0, 0},
+        /* reach over 16 voxels: thresholds of the distance transform (float32, float64 values), against
+           scipy's feature transform (ref_morph.py ball_by_ft: its binary_erosion takes minutes here) */
+        {{60, 58, 56}, 0.9999, MV_MORPH_OPEN, MV_SE_BALL, 17.5, {1, 1, 1}, 0, 1, 0, 27},
+        {{60, 58, 56}, 1.0, MV_MORPH_ERODE, MV_SE_BALL, 17.5, {0.8, 1.1, 1.0}, 0, 1, 1, 26},
+        {{60, 58, 56}, 1.0, MV_MORPH_DILATE, MV_SE_BALL, 17, {1, 1, 1}, 0, 1, 0, 8}};
+    int nc = (int)(sizeof(cs) / sizeof(cs[0])), c, ids[25];
+    float *m[25];
     mref r;
     if (!mref_open(&r, "morph_bin")) return;
     for (c = 0; c < nc; c++) {
         char p[200];
         int64_t n = cs[c].d[0] * cs[c].d[1] * cs[c].d[2];
         m[c] = (float *)malloc((size_t)n * 4);
-        make_mask(m[c], cs[c].d, cs[c].p, 500 + (uint64_t)c, 1);
+        if (cs[c].sphere > 0) make_sphere(m[c], cs[c].d, cs[c].sphere, 1 - cs[c].p, 500 + (uint64_t)c);
+        else make_mask(m[c], cs[c].d, cs[c].p, 500 + (uint64_t)c, 1);
         snprintf(p, sizeof(p), "%s %s %.17g %.17g %.17g %.17g %d %d %d", morph_name(cs[c].op),
                  cs[c].shape == MV_SE_BALL ? "ball" : cs[c].shape == MV_SE_BOX ? "box" : "cross", cs[c].r, cs[c].s[0],
                  cs[c].s[1], cs[c].s[2], cs[c].conn, cs[c].iters, cs[c].border);
@@ -646,4 +675,105 @@ out:
     free(v);
     free(lf);
     free(li);
+}
+
+/* Every ISA's kernels and 1, 2 and 3 threads give the reference's bytes:
+   the EDT (pencil kernels and envelope lines, float32 and float64 values),
+   labels (slabs joined at their borders), bit-row morphology and the ball
+   by the EDT, on 112x100x96 masks, where every stage splits across
+   threads (4 MiB of work). */
+typedef struct iso_case {
+    int kind; /* 0 EDT, 1 label, 2 morphology */
+    int sphere;
+    double s[3];
+    int sign, conn, order;
+    mv_morph_op op;
+    mv_se_shape shape;
+    double r;
+    int iters, border;
+} iso_case;
+
+static mv_status iso_run(const iso_case *c, const mv_vol *in, mv_vol *out, int threads)
+{
+    mv_vol v = *in;
+    int a;
+    for (a = 0; a < 3; a++) v.spacing[a] = c->s[a];
+    if (c->kind == 0) {
+        mv_edt_opts eo = MV_ZERO_INIT;
+        eo.sign = c->sign;
+        eo.threads = threads;
+        return mv_edt(&v, out, &eo);
+    }
+    if (c->kind == 1) {
+        mv_label_opts lo = MV_ZERO_INIT;
+        int64_t nl;
+        lo.connectivity = c->conn;
+        lo.order = (mv_label_order)c->order;
+        lo.min_size = c->order == MV_LABEL_ORDER_SIZE ? 2 : 0;
+        lo.threads = threads;
+        return mv_label(&v, out, &nl, &lo);
+    }
+    {
+        mv_morph_opts mo = MV_ZERO_INIT;
+        mo.shape = c->shape;
+        mo.radius = c->r;
+        mo.mm = c->s[0] != 1 || c->s[1] != 1 || c->s[2] != 1;
+        mo.connectivity = c->conn;
+        mo.iterations = c->iters;
+        mo.border_value = c->border;
+        mo.threads = threads;
+        return mv_morph(&v, c->op, out, &mo);
+    }
+}
+
+MV_TEST(morph, isa_and_threads_identical)
+{
+    static const int64_t d[3] = {112, 100, 96};
+    static const iso_case cs[] = {
+        {0, 1, {1, 1, 1}, 0, 0, 0, MV_MORPH_ERODE, MV_SE_BALL, 0, 0, 0},
+        {0, 1, {0.9, 1.1, 1.3}, 1, 0, 0, MV_MORPH_ERODE, MV_SE_BALL, 0, 0, 0},
+        {0, 0, {1, 1, 1}, 1, 0, 0, MV_MORPH_ERODE, MV_SE_BALL, 0, 0, 0},
+        {1, 0, {1, 1, 1}, 0, 26, MV_LABEL_ORDER_NIBABEL, MV_MORPH_ERODE, MV_SE_BALL, 0, 0, 0},
+        {1, 0, {1, 1, 1}, 0, 6, MV_LABEL_ORDER_SIZE, MV_MORPH_ERODE, MV_SE_BALL, 0, 0, 0},
+        {2, 0, {1, 1, 1}, 0, 0, 0, MV_MORPH_CLOSE, MV_SE_BALL, 3, 1, 1},
+        {2, 1, {1, 1, 1}, 0, 0, 0, MV_MORPH_ERODE, MV_SE_BALL, 17.5, 1, 0},
+        {2, 0, {1, 1, 1}, 0, 18, 0, MV_MORPH_DILATE, MV_SE_CROSS, 1, 2, 0},
+        {2, 0, {0.7, 1, 1.4}, 0, 0, 0, MV_MORPH_OPEN, MV_SE_BOX, 2.1, 1, 0}};
+    int64_t n = d[0] * d[1] * d[2];
+    float *m[2];
+    mv_vol in[2];
+    mv_isa saved = mv_isa_active();
+    unsigned avail = mv_isa_available();
+    int c, k;
+    m[0] = (float *)malloc((size_t)n * 4);
+    m[1] = (float *)malloc((size_t)n * 4);
+    make_mask(m[0], d, 0.6, 901, 1);
+    make_sphere(m[1], d, 46, 0.0002, 902);
+    for (k = 0; k < 2; k++) REQUIRE_OK(mv_vol_wrap(&in[k], m[k], MV_DT_F32, 3, d));
+    for (c = 0; c < (int)(sizeof(cs) / sizeof(cs[0])); c++) {
+        mv_vol ref;
+        int isa, th;
+        mv_vol_init(&ref);
+        EXPECT_OK(mv_set_isa(MV_ISA_REF));
+        EXPECT_OK(iso_run(&cs[c], &in[cs[c].sphere], &ref, 1));
+        if (!ref.data) continue;
+        for (isa = 0; isa < MV_ISA_COUNT; isa++) {
+            if (!(avail & (1u << isa))) continue;
+            EXPECT_OK(mv_set_isa((mv_isa)isa));
+            for (th = 1; th <= 3; th++) {
+                mv_vol o;
+                if (th > 1 && isa != (int)saved) continue; /* threads: on the active ISA */
+                mv_vol_init(&o);
+                EXPECT_OK(iso_run(&cs[c], &in[cs[c].sphere], &o, th));
+                EXPECT_MSG(o.data && memcmp(o.data, ref.data, mv_vol_bytes(&ref)) == 0,
+                           "case %d (kind %d) on %s, %d threads: differs from the reference", c, cs[c].kind,
+                           mv_isa_name((mv_isa)isa), th);
+                mv_free(&o);
+            }
+        }
+        mv_free(&ref);
+    }
+    mv_set_isa(saved);
+    free(m[0]);
+    free(m[1]);
 }

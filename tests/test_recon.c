@@ -1,8 +1,10 @@
 /* Parallel-imaging reconstructions (>>api-recon): GRAPPA against the fully
    sampled reconstruction, against pygrappa (its C++ cgrappa) on the same
    k-space and against an exactly predictable 2-coil case; ESPIRiT against
-   bart ecalib; CG-SENSE against bart pics -l2 and a direct float64 solve of
-   the normal equations (numpy); the CG hook with an analytic operator;
+   bart ecalib; CG-SENSE (Cartesian and non-Cartesian) against bart pics -l2
+   [-t] and a direct float64 solve of the normal equations (numpy); the
+   chunked series driver against the in-memory forms; the CG hook with an
+   analytic operator;
    ISA and thread-count invariance; bad arguments and cancellation. */
 #include "mvtest.h"
 #include "testutil.h"
@@ -16,7 +18,7 @@ static int have_bart(void) { return system("command -v bart >/dev/null 2>&1") ==
 
 static int run_quiet(const char *cmd)
 {
-    char full[4200];
+    char full[8200];
     snprintf(full, sizeof(full), "(%s) >/dev/null 2>&1", cmd);
     return system(full);
 }
@@ -509,6 +511,293 @@ MV_TEST(recon, cgsense_matches_direct_solve)
     mv_free(&s);
 }
 
+/* ---- non-Cartesian CG-SENSE ---- */
+
+/* BART's radial phantom: traj (bart traj -r -x 2n -y spokes, scaled by
+   1/2: two-fold readout oversampling), k-space (bart phantom -k -s nc -t)
+   and BART's analytic coil sensitivities (bart phantom -S nc -x n) */
+static int bart_radial(int n, int spokes, int nc, const char *name)
+{
+    char cmd[6000], t0[600], t[600], k[600], s[600];
+    snprintf(t0, sizeof(t0), "%s_t0", tu_path(name));
+    snprintf(t, sizeof(t), "%s_t", tu_path(name));
+    snprintf(k, sizeof(k), "%s_k", tu_path(name));
+    snprintf(s, sizeof(s), "%s_s", tu_path(name));
+    snprintf(cmd, sizeof(cmd), "bart traj -r -x %d -y %d %s && bart scale 0.5 %s %s && bart phantom -k -s %d -t %s %s && "
+             "bart phantom -S %d -x %d %s", 2 * n, spokes, t0, t0, t, nc, t, k, nc, n, s);
+    return run_quiet(cmd) == 0;
+}
+
+MV_TEST(recon, cgsense_nc_matches_bart_pics)
+{
+    mv_vol t, k, s, b, bs, x;
+    mv_cg_opts o = MV_ZERO_INIT;
+    char cmd[3000];
+    double e, scale = 0;
+    if (!have_bart()) SKIP("needs the bart command (Debian package bart)");
+    /* 8 coils: well enough conditioned that 20 float32 CG iterations do
+       not amplify rounding (4 coils at 128^2: 1.6% between BART and
+       medvol, both ~3% from a float64 CG with the exact NUDFT) */
+    REQUIRE(bart_radial(128, 64, 8, "rc_nc"));
+    snprintf(cmd, sizeof(cmd), "bart pics -l2 -r 0.01 -i 20 -S -t %s %s %s %s && bart pics -l2 -r 0.01 -i 20 -t %s %s %s %s",
+             tu_path("rc_nc_t"), tu_path("rc_nc_k"), tu_path("rc_nc_s"), tu_path("rc_nc_b"), tu_path("rc_nc_t"),
+             tu_path("rc_nc_k"), tu_path("rc_nc_s"), tu_path("rc_nc_bs"));
+    REQUIRE(run_quiet(cmd) == 0);
+    mv_vol_init(&t);
+    mv_vol_init(&k);
+    mv_vol_init(&s);
+    mv_vol_init(&b);
+    mv_vol_init(&bs);
+    mv_vol_init(&x);
+    REQUIRE_OK(mv_cfl_load(tu_path("rc_nc_t"), &t, NULL));
+    REQUIRE_OK(mv_cfl_load(tu_path("rc_nc_k"), &k, NULL));
+    REQUIRE_OK(mv_cfl_load(tu_path("rc_nc_s"), &s, NULL));
+    REQUIRE_OK(mv_cfl_load(tu_path("rc_nc_b"), &b, NULL));
+    REQUIRE_OK(mv_cfl_load(tu_path("rc_nc_bs"), &bs, NULL));
+    o.lambda = 0.01;
+    o.iterations = 20;
+    REQUIRE_OK(mv_cgsense_nc(&t, &k, &s, &x, &o));
+    EXPECT_EQ_INT(o.iterations_done, 20);
+    REQUIRE(mv_vol_count(&x) == mv_vol_count(&b));
+    e = c64_nrmse(&x, &b);
+    EXPECT_MSG(e < 0.01, "non-Cartesian CG-SENSE vs bart pics -l2 -r 0.01 -i 20 -S -t: NRMSE %.3g", e);
+    printf("    pics -l2 -t NRMSE vs BART: %.2e\n", e);
+    /* without -S BART divides by its scale: the rule on |A^H y| */
+    REQUIRE_OK(mv_bart_scale_estimate_nc(&t, &k, &s, &scale, NULL));
+    {
+        int64_t i, n = 2 * mv_vol_count(&x);
+        for (i = 0; i < n; i++) ((float *)x.data)[i] = (float)(((float *)x.data)[i] / scale);
+        e = c64_nrmse(&x, &bs);
+        EXPECT_MSG(e < 0.01, "CG-SENSE / scale (%g) vs bart pics -t without -S: NRMSE %.3g", scale, e);
+    }
+    mv_free(&t);
+    mv_free(&k);
+    mv_free(&s);
+    mv_free(&b);
+    mv_free(&bs);
+    mv_free(&x);
+}
+
+/* against numpy's solve of the normal equations with the exact NUDFT */
+MV_TEST(recon, cgsense_nc_matches_direct_solve)
+{
+    int64_t td[2] = {3, 300}, kd[4] = {1, 300, 1, 3}, sd[4] = {16, 12, 1, 3}, i;
+    mv_vol t, k, s, x, r;
+    mv_cg_opts o = MV_ZERO_INIT;
+    uint64_t rng = 5;
+    char args[700];
+    FILE *f;
+    double e;
+    if (!tu_python("numpy")) SKIP("needs numpy in /usr/bin/python3");
+    REQUIRE_OK(mv_vol_alloc(&t, MV_DT_C64, 2, td, NULL));
+    REQUIRE_OK(mv_vol_alloc(&k, MV_DT_C64, 4, kd, NULL));
+    REQUIRE_OK(mv_vol_alloc(&s, MV_DT_C64, 4, sd, NULL));
+    for (i = 0; i < 300; i++) { /* anywhere in [-N/2, N/2) per axis; z 0 */
+        ((float *)t.data)[6 * i] = (float)((tu_rand01(&rng) - 0.5) * 16);
+        ((float *)t.data)[6 * i + 2] = (float)((tu_rand01(&rng) - 0.5) * 12);
+    }
+    for (i = 0; i < 2 * 300 * 3; i++) ((float *)k.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+    for (i = 0; i < 2 * 16 * 12 * 3; i++) ((float *)s.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+    REQUIRE_OK(mv_cfl_save(tu_path("rc_nd_t"), &t, NULL));
+    REQUIRE_OK(mv_cfl_save(tu_path("rc_nd_k"), &k, NULL));
+    REQUIRE_OK(mv_cfl_save(tu_path("rc_nd_s"), &s, NULL));
+    f = fopen(tu_path("rc_nd_lambda.txt"), "w");
+    REQUIRE(f != NULL);
+    fprintf(f, "0.05\n");
+    fclose(f);
+    {
+        char dir[600];
+        snprintf(dir, sizeof(dir), "%s", tu_path("rc_nd_t"));
+        dir[strlen(dir) - 1] = 0;
+        snprintf(args, sizeof(args), "nc %s", dir);
+    }
+    REQUIRE(tu_run_py("ref_recon.py", args, NULL, 0) == 0);
+    mv_vol_init(&r);
+    REQUIRE_OK(mv_cfl_load(tu_path("rc_nd_x"), &r, NULL));
+    o.lambda = 0.05;
+    o.iterations = 400;
+    o.tolerance = 1e-7;
+    o.nufft_tol = 1e-6;
+    mv_vol_init(&x);
+    REQUIRE_OK(mv_cgsense_nc(&t, &k, &s, &x, &o));
+    EXPECT(o.iterations_done < 400);
+    e = c64_nrmse(&x, &r);
+    EXPECT_MSG(e < 2e-5, "non-Cartesian CG-SENSE vs numpy's exact solve: NRMSE %.3g", e);
+    mv_free(&x);
+    mv_free(&r);
+    mv_free(&t);
+    mv_free(&k);
+    mv_free(&s);
+}
+
+/* chunked items: reads and writes in order, at most chunk items read ahead */
+typedef struct chunk_io {
+    const float *k;
+    float *x;
+    int64_t nk, nvox, next_read, next_write, max_ahead, fail_at;
+} chunk_io;
+
+static mv_status chunk_read(void *user, int64_t item, void *buf, size_t bytes)
+{
+    chunk_io *c = (chunk_io *)user;
+    if (item != c->next_read || bytes != (size_t)c->nk * 8) return mv_set_error(MV_ERR_BAD_DATA, "read %lld out of order", (long long)item);
+    if (item == c->fail_at) return mv_set_error(MV_ERR_IO, "test read failure at item %lld", (long long)item);
+    memcpy(buf, c->k + 2 * item * c->nk, bytes);
+    c->next_read++;
+    if (c->next_read - c->next_write > c->max_ahead) c->max_ahead = c->next_read - c->next_write;
+    return MV_OK;
+}
+
+static mv_status chunk_write(void *user, int64_t item, const void *buf, size_t bytes)
+{
+    chunk_io *c = (chunk_io *)user;
+    if (item != c->next_write || bytes != (size_t)c->nvox * 8) return mv_set_error(MV_ERR_BAD_DATA, "write %lld out of order", (long long)item);
+    memcpy(c->x + 2 * item * c->nvox, buf, bytes);
+    c->next_write++;
+    return MV_OK;
+}
+
+/* 4D series: the in-memory forms against the chunked driver at several
+   chunk sizes and thread counts (items side by side, and alone across
+   coils), byte for byte; non-Cartesian with a shared trajectory and with
+   one per frame; Cartesian 2D slices x volumes. Sizes where a lone item
+   really splits its coils across threads (64^2 -> 128^2 grids, 6 coils). */
+MV_TEST(recon, cgsense_chunked_series)
+{
+    mv_traj_opts to = MV_ZERO_INIT;
+    mv_vol traj, img, sens, k, ks, x1, x2, tr5;
+    mv_cg_opts o = MV_ZERO_INIT;
+    mv_cgsense_plan *pl = NULL;
+    int64_t nf = 5, nc = 6, n = 64, i, f, nk, nvox;
+    static const int cfg[4][2] = {{2, 0}, {2, 3}, {3, 2}, {1, 4}}; /* threads, chunk */
+    int c;
+    mv_vol_init(&traj);
+    mv_vol_init(&img);
+    mv_vol_init(&sens);
+    mv_vol_init(&k);
+    mv_vol_init(&x1);
+    mv_vol_init(&x2);
+    to.golden = 1;
+    REQUIRE_OK(mv_traj_radial(&traj, 2 * n, 40, &to));
+    for (i = 0; i < mv_vol_count(&traj); i++) ((float *)traj.data)[2 * i] *= 0.5f;
+    REQUIRE_OK(mv_phantom_shepp_logan(&img, n, n, 1));
+    REQUIRE_OK(mv_phantom_coil_sens(&sens, n, n, 1, (int)nc));
+    { /* k-space of 5 frames: the phantom scaled per frame, through the forward NUFFT */
+        int64_t kd[5] = {1, 2 * n, 40, nc, nf}, N[3] = {n, n, 1};
+        mv_nufft_plan *p = NULL;
+        float *ci = (float *)malloc((size_t)(8 * n * n * nc));
+        mv_nufft_opts no = MV_ZERO_INIT;
+        REQUIRE_OK(mv_vol_alloc(&k, MV_DT_C64, 5, kd, NULL));
+        no.coils = nc;
+        REQUIRE_OK(mv_nufft_plan_traj(&p, N, &traj, &no));
+        for (f = 0; f < nf; f++) {
+            for (c = 0; c < nc; c++)
+                for (i = 0; i < n * n; i++) {
+                    float v = ((float *)img.data)[i] * (float)(1 + f), *sc = (float *)sens.data + 2 * (c * n * n + i);
+                    ci[2 * (c * n * n + i)] = v * sc[0];
+                    ci[2 * (c * n * n + i) + 1] = v * sc[1] + 0.01f * (float)f;
+                }
+            EXPECT_OK(mv_nufft_execute(p, 0, ci, (float *)k.data + 2 * f * 2 * n * 40 * nc, nc));
+        }
+        mv_nufft_plan_free(p);
+        free(ci);
+    }
+    o.lambda = 0.02;
+    o.iterations = 8;
+    o.threads = 1;
+    REQUIRE_OK(mv_cgsense_nc(&traj, &k, &sens, &x1, &o));
+    EXPECT_EQ_INT(o.iterations_done, 8 * (int)nf);
+    EXPECT_EQ_INT(x1.dim[0], n);
+    EXPECT_EQ_INT(x1.dim[3], nf);
+    REQUIRE_OK(mv_cgsense_plan_make(&pl, &sens, &traj, &o));
+    REQUIRE_OK(mv_cgsense_plan_info(pl, &nk, &nvox, NULL));
+    EXPECT_EQ_INT(nk, 2 * n * 40 * nc);
+    EXPECT_EQ_INT(nvox, n * n);
+    REQUIRE_OK(mv_vol_copy(&x1, &x2));
+    for (c = 0; c < 4; c++) {
+        chunk_io io = {0};
+        mv_recon_io rio;
+        io.k = (const float *)k.data;
+        io.x = (float *)x2.data;
+        io.nk = nk;
+        io.nvox = nvox;
+        io.fail_at = -1;
+        rio.read = chunk_read;
+        rio.write = chunk_write;
+        rio.user = &io;
+        memset(x2.data, 0, mv_vol_bytes(&x2));
+        o.threads = cfg[c][0];
+        o.chunk = cfg[c][1];
+        REQUIRE_OK(mv_cgsense_run(pl, nf, &rio, &o));
+        EXPECT_MSG(!memcmp(x1.data, x2.data, mv_vol_bytes(&x1)), "chunked (%d threads, chunk %d) differs from 1 thread",
+                   cfg[c][0], cfg[c][1]);
+        EXPECT_EQ_INT(io.next_write, nf);
+        EXPECT_MSG(io.max_ahead <= (cfg[c][1] ? cfg[c][1] : cfg[c][0]), "%lld items read ahead with chunk %d",
+                   (long long)io.max_ahead, cfg[c][1]);
+        EXPECT_EQ_INT(o.iterations_done, 8 * (int)nf);
+        if (c == 1) { /* a failing read stops the run with its status */
+            io.next_read = io.next_write = 0;
+            io.fail_at = 4;
+            EXPECT_STATUS(mv_cgsense_run(pl, nf, &rio, &o), MV_ERR_IO);
+            EXPECT_EQ_INT(io.next_write, 3);
+        }
+    }
+    mv_cgsense_plan_free(pl);
+    /* one trajectory per frame (here the same one repeated): the same images */
+    {
+        int64_t td[5] = {3, 2 * n, 40, 1, nf};
+        REQUIRE_OK(mv_vol_alloc(&tr5, MV_DT_C64, 5, td, NULL));
+        for (f = 0; f < nf; f++) memcpy((char *)tr5.data + f * mv_vol_bytes(&traj), traj.data, mv_vol_bytes(&traj));
+        o.threads = 2;
+        o.chunk = 0;
+        mv_free(&x2);
+        REQUIRE_OK(mv_cgsense_nc(&tr5, &k, &sens, &x2, &o));
+        EXPECT_MSG(!memcmp(x1.data, x2.data, mv_vol_bytes(&x1)), "per-frame trajectories differ from the shared one");
+        mv_free(&tr5);
+    }
+    /* Cartesian 2D slices x 2 volumes: 1 thread against 2 and 3 with chunks */
+    {
+        mv_vol kc;
+        REQUIRE_OK(medvol_phantom(48, 3, 4, &kc));
+        {
+            mv_vol two;
+            int64_t d[5] = {48, 48, 3, 4, 2};
+            REQUIRE_OK(mv_vol_alloc(&two, MV_DT_C64, 5, d, NULL));
+            memcpy(two.data, kc.data, mv_vol_bytes(&kc));
+            memcpy((char *)two.data + mv_vol_bytes(&kc), kc.data, mv_vol_bytes(&kc));
+            ((float *)two.data)[mv_vol_count(&two)] += 1; /* the second volume differs */
+            mv_free(&kc);
+            kc = two;
+        }
+        undersample(&kc, 2, 12, 1, 1);
+        mv_free(&sens);
+        REQUIRE_OK(mv_phantom_coil_sens(&sens, 48, 48, 3, 4));
+        mv_free(&x1);
+        mv_free(&x2);
+        o.slices = 1;
+        o.threads = 1;
+        o.chunk = 0;
+        REQUIRE_OK(mv_cgsense(&kc, &sens, &x1, &o));
+        o.threads = 2;
+        REQUIRE_OK(mv_cgsense(&kc, &sens, &x2, &o));
+        EXPECT_MSG(!memcmp(x1.data, x2.data, mv_vol_bytes(&x1)), "Cartesian slices: 2 threads differ from 1");
+        mv_free(&x2);
+        o.threads = 3;
+        o.chunk = 4;
+        REQUIRE_OK(mv_cgsense(&kc, &sens, &x2, &o));
+        EXPECT_MSG(!memcmp(x1.data, x2.data, mv_vol_bytes(&x1)), "Cartesian slices: 3 threads, chunk 4 differ from 1 thread");
+        EXPECT_EQ_INT(o.iterations_done, 8 * 6);
+        mv_free(&kc);
+    }
+    (void)ks;
+    mv_free(&traj);
+    mv_free(&img);
+    mv_free(&sens);
+    mv_free(&k);
+    mv_free(&x1);
+    mv_free(&x2);
+}
+
 /* the normal-operator hook: N = diag(d) gives x = b / (d + lambda) */
 static mv_status diag_op(void *user, const float *x, float *y, int64_t n)
 {
@@ -682,6 +971,38 @@ MV_TEST(recon, bad_arguments)
     EXPECT_STATUS(mv_cgsense(&u, &s, &out, &co), MV_ERR_INVALID_ARG);
     co.lambda = 0;
     EXPECT_STATUS(mv_cg_solve(NULL, NULL, NULL, NULL, 1, &co), MV_ERR_INVALID_ARG);
+    /* non-Cartesian and the chunked driver */
+    {
+        mv_traj_opts to = MV_ZERO_INIT;
+        mv_vol t, kn;
+        mv_cgsense_plan *pl = NULL;
+        mv_recon_io io = {NULL, NULL, NULL};
+        int64_t kd[4] = {1, 64, 8, 4};
+        REQUIRE_OK(mv_traj_radial(&t, 64, 8, &to));
+        REQUIRE_OK(mv_vol_alloc(&kn, MV_DT_C64, 4, kd, NULL));
+        EXPECT_STATUS(mv_cgsense_nc(&t, &k, &s, &out, &co), MV_ERR_INVALID_ARG); /* Cartesian k-space */
+        EXPECT(strstr(mv_last_error(), "trajectory") != NULL);
+        EXPECT_STATUS(mv_cgsense_nc(&k, &kn, &s, &out, &co), MV_ERR_INVALID_ARG); /* k-space as traj */
+        co.nufft_tol = 1;
+        EXPECT_STATUS(mv_cgsense_nc(&t, &kn, &s, &out, &co), MV_ERR_INVALID_ARG);
+        EXPECT(strstr(mv_last_error(), "nufft_tol") != NULL);
+        co.nufft_tol = 0;
+        co.chunk = -1;
+        EXPECT_STATUS(mv_cgsense_plan_make(&pl, &s, &t, &co), MV_ERR_INVALID_ARG);
+        co.chunk = 0;
+        EXPECT_STATUS(mv_cgsense_plan_make(NULL, &s, &t, &co), MV_ERR_INVALID_ARG);
+        REQUIRE_OK(mv_cgsense_plan_make(&pl, &s, &t, &co));
+        EXPECT_STATUS(mv_cgsense_run(pl, 3, &io, &co), MV_ERR_INVALID_ARG);
+        EXPECT(strstr(mv_last_error(), "io->read") != NULL);
+        EXPECT_STATUS(mv_cgsense_run(pl, 0, &io, &co), MV_ERR_INVALID_ARG);
+        EXPECT_STATUS(mv_cgsense_run(NULL, 1, &io, &co), MV_ERR_INVALID_ARG);
+        EXPECT_STATUS(mv_cgsense_adjoint(pl, 0, NULL, out.data), MV_ERR_INVALID_ARG);
+        mv_cgsense_plan_free(pl);
+        mv_cgsense_plan_free(NULL);
+        EXPECT_STATUS(mv_bart_scale_rule(NULL, 3, NULL), MV_ERR_INVALID_ARG);
+        mv_free(&t);
+        mv_free(&kn);
+    }
     mv_free(&s);
     mv_free(&u);
     mv_free(&k);

@@ -67,6 +67,7 @@ int main(void)
     mv_grappa_opts z_grappa_opts = MV_ZERO_INIT;
     mv_ecalib_opts z_ecalib_opts = MV_ZERO_INIT;
     mv_cg_opts z_cg_opts = MV_ZERO_INIT;
+    mv_recon_io z_recon_io = MV_ZERO_INIT;
     mv_lncc_opts z_lncc_opts = MV_ZERO_INIT;
     mv_syn_opts z_syn_opts = MV_ZERO_INIT;
     mv_syn_result z_syn_result = MV_ZERO_INIT;
@@ -123,6 +124,7 @@ int main(void)
     (void)z_field_info;
     (void)z_demons_result;
     (void)z_register_progress;
+    (void)z_recon_io;
     printf("zero_init: ok\n");
     return 0;
 }

@@ -4,6 +4,11 @@
       (x, y, 1, C) and sensitivities (x, y, 1, C)) and Plambda.txt, solves
       (A^H A + lambda I) x = A^H y directly with A = mask * fftc * S (mask:
       samples nonzero in some coil, unitary centred FFT), writes Px.cfl.
+  ref_recon.py nc P       reads Pt (trajectory (3, M)), Pk (k-space (1, M,
+      1, C)), Ps (sensitivities (nx, ny, 1, C)) and Plambda.txt, solves the
+      same normal equations with A = the exact NUDFT (BART's unitary
+      convention: s sum_x f(x) exp(-2 pi i k.(x - N/2) / N), s = 1 /
+      sqrt(nx ny)) times S, writes Px.cfl.
 """
 import sys
 import numpy as np
@@ -56,8 +61,30 @@ def normal(d):
     writecfl(d + 'x', x.reshape(nx, ny, order='F'))
 
 
+def noncart(d):
+    t = readcfl(d + 't').real.astype(np.float64)
+    k = readcfl(d + 'k').astype(np.complex128)
+    s = readcfl(d + 's').astype(np.complex128)
+    nx, ny, nc = s.shape[0], s.shape[1], s.shape[3]
+    m = t.shape[1]
+    t = t.reshape(3, m)
+    k = k.reshape(m, nc)
+    s = s.reshape(nx, ny, nc)
+    lam = float(open(d + 'lambda.txt').read())
+    xs, ys = np.meshgrid(np.arange(nx) - nx // 2, np.arange(ny) - ny // 2, indexing='ij')
+    xs, ys = xs.reshape(-1, order='F'), ys.reshape(-1, order='F')
+    E = np.exp(-2j * np.pi * (np.outer(t[0], xs) / nx + np.outer(t[1], ys) / ny)) / np.sqrt(nx * ny)
+    A = np.vstack([E * s[:, :, c].reshape(-1, order='F')[None, :] for c in range(nc)])
+    y = k.reshape(-1, order='F')
+    n = nx * ny
+    x = np.linalg.solve(A.conj().T @ A + lam * np.eye(n), A.conj().T @ y)
+    writecfl(d + 'x', x.reshape(nx, ny, order='F'))
+
+
 if __name__ == '__main__':
     if sys.argv[1] == 'normal':
         normal(sys.argv[2])
+    elif sys.argv[1] == 'nc':
+        noncart(sys.argv[2])
     else:
         sys.exit('unknown mode ' + sys.argv[1])
