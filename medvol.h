@@ -28580,6 +28580,7 @@ static mv_status mv__cgs_nc_check(const mv_vol *traj, const mv_vol *kspace, cons
 {
     mv__mri_shape ss;
     int a, tframes = 0;
+    memset(s, 0, sizeof(*s)); /* set on every path (gcc -O3 cannot see that failures leave it unused) */
     MV__TRY(mv__mri_check_c64(traj, fn, "traj"));
     MV__TRY(mv__mri_check_c64(kspace, fn, "kspace"));
     MV__TRY(mv__mri_check_c64(sens, fn, "sens"));

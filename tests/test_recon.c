@@ -715,7 +715,7 @@ MV_TEST(recon, cgsense_chunked_series)
     EXPECT_EQ_INT(nvox, n * n);
     REQUIRE_OK(mv_vol_copy(&x1, &x2));
     for (c = 0; c < 4; c++) {
-        chunk_io io = {0};
+        chunk_io io = MV_ZERO_INIT;
         mv_recon_io rio;
         io.k = (const float *)k.data;
         io.x = (float *)x2.data;
