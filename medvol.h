@@ -23119,6 +23119,41 @@ MV__INLINE double mv__bspline3_d(double u)
     return 0;
 }
 
+/* The four Parzen weights beta3(r - 1 - f), r = 0..3, of a value with
+   term t in bin idx (mv__mi_bin), f = t - idx: for f in [0, 1) (every value
+   whose bin was not clamped) the four cubic pieces of f, no branch and no
+   division (this loop runs once per sample and metric evaluation); the
+   general beta3 for the clamped rest. mv__parzen4_d: the derivatives
+   beta3'(r - 1 - f). */
+MV__INLINE void mv__parzen4(int idx, double t, double w[4])
+{
+    double f = t - (double)idx;
+    if (f >= 0 && f < 1) {
+        double f2 = f * f, f3 = f2 * f, g = 1 - f;
+        w[0] = g * g * g * (1.0 / 6.0);
+        w[1] = (2.0 / 3.0) - f2 + 0.5 * f3;
+        w[2] = (1.0 / 6.0) + 0.5 * (f + f2 - f3);
+        w[3] = f3 * (1.0 / 6.0);
+    } else {
+        int r;
+        for (r = 0; r < 4; r++) w[r] = mv__bspline3((double)(r - 1) - f);
+    }
+}
+MV__INLINE void mv__parzen4_d(int idx, double t, double w[4])
+{
+    double f = t - (double)idx;
+    if (f >= 0 && f < 1) {
+        double g = 1 - f;
+        w[0] = 0.5 * g * g;
+        w[1] = f * (2.0 - 1.5 * f);
+        w[2] = (1.5 * f - 1.0) * f - 0.5;
+        w[3] = -0.5 * f * f;
+    } else {
+        int r;
+        for (r = 0; r < 4; r++) w[r] = mv__bspline3_d((double)(r - 1) - f);
+    }
+}
+
 /* accumulates w * g (x) (i, j, k, 1) into H[12] */
 MV__INLINE void mv__reg_outer(double *H, double w, const double g[3], const float *s)
 {
@@ -23342,8 +23377,8 @@ static void mv__reg_chunk_mi1(const mv__reg_ctx *c, int64_t s0, int64_t s1, doub
     memcpy(V, c->V, sizeof(V));
     mv__reg_ring_fill(c, (const double(*)[4])V, ring, s0, s1);
     for (q = s0; q < s1; q++) {
-        double v[3], m, g[3] = {0, 0, 0}, term, arg, *h;
-        int in, l, idx, r;
+        double v[3], m, g[3] = {0, 0, 0}, term, pw[4], *h;
+        int in, l, idx;
         mv__reg_ring_next(c, (const double(*)[4])V, ring, q, s1, v);
         in = mv__reg_interp(c, v[0], v[1], v[2], &m, grad ? g : NULL);
         if (grad) {
@@ -23357,9 +23392,9 @@ static void mv__reg_chunk_mi1(const mv__reg_ctx *c, int64_t s0, int64_t s1, doub
         n += 1;
         l = c->fb[q];
         idx = mv__reg_mbin(c, m, &term);
-        arg = (double)(idx - 1) - term;
+        mv__parzen4(idx, term, pw);
         h = hist + (size_t)(q % nsub) * len + (size_t)l * nb + (idx - 1);
-        for (r = 0; r < 4; r++, arg += 1) h[r] += mv__bspline3(arg);
+        h[0] += pw[0], h[1] += pw[1], h[2] += pw[2], h[3] += pw[3];
     }
     for (u = 1; u < nsub; u++) /* sub-histograms in order into the first */
         for (i = 0; i < len; i++) hist[i] += hist[(size_t)u * len + i];
@@ -23375,17 +23410,17 @@ static void mv__reg_chunk_mi2(const mv__reg_ctx *c, int64_t s0, int64_t s1, doub
     int e;
     for (q = s0; q < s1; q++) {
         const float *s = c->samp + 4 * q, *cq = c->cache + 4 * q;
-        double m, g[3], term, arg, w = 0;
+        double m, g[3], term, dw[4], w;
         const double *L;
-        int l, idx, r;
+        int l, idx;
         if (cq[0] != cq[0]) continue;
         m = cq[0], g[0] = cq[1], g[1] = cq[2], g[2] = cq[3];
         n += 1;
         l = c->fb[q];
         idx = mv__reg_mbin(c, m, &term);
-        arg = (double)(idx - 1) - term;
+        mv__parzen4_d(idx, term, dw);
         L = c->lut + (size_t)l * nb + (idx - 1);
-        for (r = 0; r < 4; r++, arg += 1) w += mv__bspline3_d(arg) * L[r];
+        w = dw[0] * L[0] + dw[1] * L[1] + dw[2] * L[2] + dw[3] * L[3];
         mv__reg_outer(H, w, g, s);
     }
     acc[0] = n;
@@ -31993,16 +32028,17 @@ static void mv__bsp_metric_blocks(void *vctx, int64_t b, int64_t e_, int worker)
                                 }
                             }
                     } else {
-                        double term, arg;
-                        int l = mv__bsp_fbin(e, f), idx = mv__bsp_mbin(e, m, &term), q;
-                        arg = (double)(idx - 1) - term;
+                        double term, pw[4];
+                        int l = mv__bsp_fbin(e, f), idx = mv__bsp_mbin(e, m, &term);
                         if (e->pass == 1) {
                             double *h = acc + 1 + (size_t)l * e->bins + (idx - 1);
-                            for (q = 0; q < 4; q++, arg += 1) h[q] += mv__bspline3(arg);
+                            mv__parzen4(idx, term, pw);
+                            h[0] += pw[0], h[1] += pw[1], h[2] += pw[2], h[3] += pw[3];
                         } else {
                             const double *L = e->lut + (size_t)l * e->bins + (idx - 1);
-                            double w = 0;
-                            for (q = 0; q < 4; q++, arg += 1) w += mv__bspline3_d(arg) * L[q];
+                            double w;
+                            mv__parzen4_d(idx, term, pw);
+                            w = pw[0] * L[0] + pw[1] * L[1] + pw[2] * L[2] + pw[3] * L[3];
                             for (c = 0; c < nc; c++) {
                                 double qq = w * gd[c], *g = G + (size_t)c * rowlen + bx;
                                 for (t = 0; t < 4; t++) g[t] += wx[t] * qq;
