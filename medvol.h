@@ -3457,8 +3457,10 @@ typedef enum mv_init_mode {
 /* Sets t (type as given, ndim 2 when fixed has dim[2] == 1) to the initial
    transform: centre c = the fixed centre (grid or mass), translation =
    moving centre - fixed centre. Mass = intensity > 0 (scaled values)
-   inside the masks (NULL = all), in world mm, float64 sums in slice order.
-   allocates: float32 copies of non-float32 images. thread-safe: yes. */
+   inside the masks (NULL = all), in world mm, float64 sums per slice
+   added in slice order (slices split across the default thread count,
+   mv_set_threads: the same bits for any count). allocates: float32 copies
+   of non-float32 images, the per-slice sums. thread-safe: yes. */
 MVDEF mv_status mv_transform_initialize(const mv_vol *fixed, const mv_vol *moving, const mv_vol *fixed_mask,
                                         const mv_vol *moving_mask, mv_init_mode mode, mv_transform_type type,
                                         mv_transform *t);
@@ -23189,16 +23191,64 @@ static void mv__mi_bin_setup(double lo, double hi, int bins, double *width, doub
 /* The range of the finite values inside a mask (NULL = every voxel); returns
    how many there are. Fixed and moving ranges set the MI bins of linear and
    B-spline registration. */
-static int64_t mv__finite_range(const float *v, int64_t n, const unsigned char *mask, double *lo, double *hi)
+#define MV__FR_BLOCK (INT64_C(1) << 18) /* voxels per part: fixed, so every thread count splits alike */
+typedef struct mv__fr_job {
+    const float *v;
+    const unsigned char *mask;
+    int64_t n;
+    int64_t *count; /* per part */
+    float *lo, *hi; /* per part */
+} mv__fr_job;
+/* part k: its finite values' count, least and greatest */
+static int64_t mv__fr_part(const mv__fr_job *j, int64_t k, float *lo_out, float *hi_out)
 {
-    int64_t i, count = 0;
-    *lo = INFINITY, *hi = -INFINITY;
-    for (i = 0; i < n; i++)
-        if ((!mask || mask[i]) && isfinite(v[i])) {
+    int64_t i, i0 = k * MV__FR_BLOCK, i1 = MV__MIN(j->n, i0 + MV__FR_BLOCK), count = 0;
+    float lo = INFINITY, hi = -INFINITY;
+    for (i = i0; i < i1; i++) {
+        float x = j->v[i];
+        if ((!j->mask || j->mask[i]) && x - x == 0) { /* finite: inf - inf and NaN - NaN are NaN */
             count++;
-            if (v[i] < *lo) *lo = v[i];
-            if (v[i] > *hi) *hi = v[i];
+            lo = x < lo ? x : lo;
+            hi = x > hi ? x : hi;
         }
+    }
+    *lo_out = lo, *hi_out = hi;
+    return count;
+}
+static void mv__fr_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__fr_job *j = (const mv__fr_job *)ctx;
+    int64_t k;
+    (void)worker;
+    for (k = b; k < e; k++) j->count[k] = mv__fr_part(j, k, &j->lo[k], &j->hi[k]);
+}
+static int64_t mv__finite_range(const float *v, int64_t n, const unsigned char *mask, double *lo, double *hi, int threads,
+                                void *actx)
+{
+    int64_t k, nparts = (n + MV__FR_BLOCK - 1) / MV__FR_BLOCK, count = 0;
+    mv__fr_job j;
+    j.v = v, j.mask = mask, j.n = n;
+    *lo = INFINITY, *hi = -INFINITY;
+    if (nparts <= 1 || threads <= 1) { /* the parts one by one (allocates nothing) */
+        for (k = 0; k < nparts; k++) {
+            float plo, phi;
+            count += mv__fr_part(&j, k, &plo, &phi);
+            if (plo < *lo) *lo = plo;
+            if (phi > *hi) *hi = phi;
+        }
+        return count;
+    }
+    j.count = (int64_t *)mv__alloc((size_t)nparts * (sizeof(int64_t) + 2 * sizeof(float)), actx);
+    if (!j.count) return mv__finite_range(v, n, mask, lo, hi, 1, actx);
+    j.lo = (float *)(void *)(j.count + nparts);
+    j.hi = j.lo + nparts;
+    mv__parallel_for(nparts, 1, threads, mv__fr_range, &j);
+    for (k = 0; k < nparts; k++) {
+        count += j.count[k];
+        if (j.lo[k] < *lo) *lo = j.lo[k];
+        if (j.hi[k] > *hi) *hi = j.hi[k];
+    }
+    mv__free(j.count, actx);
     return count;
 }
 
@@ -23744,6 +23794,97 @@ MV__INLINE uint64_t mv__reg_hash(uint64_t seed, uint64_t i)
     return z ^ (z >> 31);
 }
 
+/* The samples of a level: fixed voxels inside the mask with finite values,
+   kept by the sampling (every voxel, a stride, or the seeded coin of
+   mv__reg_hash), in raster order, as (x, y, z, value). Two passes over the
+   slices, both split across threads: pass 1 marks the kept voxels in a
+   bitmap (the coin is tossed once per voxel) and counts them per slice,
+   pass 2 writes each slice's samples at its place in the prefix sums. The
+   samples are those of one raster scan for any thread count. */
+typedef struct mv__reg_sel_job {
+    const float *f;
+    const unsigned char *fmask;
+    int64_t fd[3];
+    mv_sampling samp;
+    int stride;
+    uint64_t seed, thresh;
+    uint64_t *bits;      /* a bit per voxel; slice z from word z * wps */
+    int64_t wps;         /* words per slice */
+    int64_t *first;      /* per slice: its count (pass 1), then its first sample (pass 2) */
+    float *out;
+} mv__reg_sel_job;
+static void mv__reg_sel_mark(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__reg_sel_job *j = (const mv__reg_sel_job *)ctx;
+    const int64_t nx = j->fd[0], ny = j->fd[1], st = j->stride;
+    int64_t z, y, x;
+    (void)worker;
+    for (z = b; z < e; z++) {
+        uint64_t *w = j->bits + z * j->wps;
+        const float *fz = j->f + z * nx * ny;
+        const unsigned char *mz = j->fmask ? j->fmask + z * nx * ny : NULL;
+        int64_t k = 0, count = 0;
+        memset(w, 0, (size_t)j->wps * sizeof(uint64_t));
+        for (y = 0; y < ny; y++)
+            for (x = 0; x < nx; x++, k++) {
+                if ((mz && !mz[k]) || !isfinite(fz[k])) continue;
+                if (j->samp == MV_SAMPLING_STRIDE && (x % st || y % st || z % st)) continue;
+                if (j->samp == MV_SAMPLING_RANDOM && mv__reg_hash(j->seed, (uint64_t)(z * nx * ny + k)) > j->thresh) continue;
+                w[k >> 6] |= UINT64_C(1) << (k & 63);
+                count++;
+            }
+        j->first[z] = count;
+    }
+}
+static void mv__reg_sel_write(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__reg_sel_job *j = (const mv__reg_sel_job *)ctx;
+    const int64_t nx = j->fd[0], ny = j->fd[1];
+    int64_t z, q;
+    (void)worker;
+    for (z = b; z < e; z++) {
+        const uint64_t *w = j->bits + z * j->wps;
+        const float *fz = j->f + z * nx * ny;
+        float *s = j->out + 4 * j->first[z];
+        for (q = 0; q < j->wps; q++) {
+            uint64_t m = w[q];
+            while (m) {
+                int64_t k = q * 64 + (int64_t)mv__dfl_ctz64(m);
+                m &= m - 1;
+                s[0] = (float)(k % nx), s[1] = (float)(k / nx), s[2] = (float)z, s[3] = fz[k];
+                s += 4;
+            }
+        }
+    }
+}
+static mv_status mv__reg_select(mv__reg_sel_job *j, int threads, float **samp, int64_t *ns, void *actx)
+{
+    const int64_t nz = j->fd[2], slice = j->fd[0] * j->fd[1];
+    int64_t z, total = 0;
+    size_t bytes;
+    j->wps = (slice + 63) / 64;
+    bytes = (size_t)(nz * j->wps) * sizeof(uint64_t) + (size_t)nz * sizeof(int64_t);
+    j->bits = (uint64_t *)mv__alloc(bytes, actx);
+    if (!j->bits) return mv__fail(MV_ERR_OUT_OF_MEMORY, "metric: sample map of %lld voxels", (long long)(nz * slice));
+    j->first = (int64_t *)(void *)(j->bits + nz * j->wps);
+    mv__parallel_for(nz, 1, threads, mv__reg_sel_mark, j);
+    for (z = 0; z < nz; z++) { /* counts -> first sample of each slice */
+        int64_t n = j->first[z];
+        j->first[z] = total;
+        total += n;
+    }
+    *ns = total;
+    *samp = (float *)mv__alloc((size_t)MV__MAX(total, (int64_t)1) * 4 * sizeof(float), actx);
+    if (!*samp) {
+        mv__free(j->bits, actx);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "metric: %lld samples", (long long)total);
+    }
+    j->out = *samp;
+    mv__parallel_for(nz, 1, threads, mv__reg_sel_write, j);
+    mv__free(j->bits, actx);
+    return MV_OK;
+}
+
 static void mv__reg_ctx_free(mv__reg_ctx *c, void *actx)
 {
     if (c->samp) mv__free(c->samp, actx);
@@ -23767,7 +23908,7 @@ static mv_status mv__reg_ctx_build(mv__reg_ctx *c, const float *f, const int64_t
                                    const unsigned char *mmask, const double W[4][4], const mv_metric_opts *o,
                                    int64_t nauto, void *actx)
 {
-    int64_t nf = fd[0] * fd[1] * fd[2], ncand = 0, i, x, y, z, nm = md[0] * md[1] * md[2], cap;
+    int64_t nf = fd[0] * fd[1] * fd[2], ncand = 0, i, nm = md[0] * md[1] * md[2];
     mv_sampling samp = o->sampling;
     double frac = 1;
     uint64_t thresh = 0, seed = o->seed ? o->seed : 0x6d65647666ull;
@@ -23781,8 +23922,8 @@ static mv_status mv__reg_ctx_build(mv__reg_ctx *c, const float *f, const int64_t
     memcpy(c->mdim, md, sizeof(c->mdim));
     memcpy(c->W, W, sizeof(c->W));
     memcpy(c->fix_aff, faff, sizeof(c->fix_aff));
-    ncand = mv__finite_range(f, nf, fmask, &c->fmin, &c->fmax);
-    mv__finite_range(m, nm, mmask, &c->mmin, &c->mmax);
+    ncand = mv__finite_range(f, nf, fmask, &c->fmin, &c->fmax, c->threads, actx);
+    mv__finite_range(m, nm, mmask, &c->mmin, &c->mmax, c->threads, actx);
     if (ncand < 2) return mv__fail(MV_ERR_INVALID_ARG, "metric: %lld finite fixed voxels inside the mask", (long long)ncand);
     if (!(c->mmax >= c->mmin)) return mv__fail(MV_ERR_INVALID_ARG, "metric: no finite moving voxel inside the mask");
     if (samp == MV_SAMPLING_AUTO || c->metric == MV_METRIC_LNCC)
@@ -23792,20 +23933,13 @@ static mv_status mv__reg_ctx_build(mv__reg_ctx *c, const float *f, const int64_t
         if (frac >= 1) samp = MV_SAMPLING_FULL;
         thresh = frac >= 1 ? UINT64_MAX : (uint64_t)(frac * 18446744073709549568.0);
     }
-    cap = samp == MV_SAMPLING_RANDOM ? MV__MIN(ncand, (int64_t)((double)ncand * frac * 1.1) + 4096) : ncand;
-    c->samp = (float *)mv__alloc((size_t)cap * 4 * sizeof(float), actx);
-    if (!c->samp) return mv__fail(MV_ERR_OUT_OF_MEMORY, "metric: samples of %lld voxels", (long long)ncand);
-    for (z = 0, i = 0; z < fd[2]; z++)
-        for (y = 0; y < fd[1]; y++)
-            for (x = 0; x < fd[0]; x++, i++) {
-                float *s;
-                if ((fmask && !fmask[i]) || !isfinite(f[i])) continue;
-                if (samp == MV_SAMPLING_STRIDE && (x % stride || y % stride || z % stride)) continue;
-                if (samp == MV_SAMPLING_RANDOM && mv__reg_hash(seed, (uint64_t)i) > thresh) continue;
-                if (c->ns >= cap) continue; /* 10% over the expected count: practically never */
-                s = c->samp + 4 * c->ns++;
-                s[0] = (float)x, s[1] = (float)y, s[2] = (float)z, s[3] = f[i];
-            }
+    {
+        mv__reg_sel_job sj;
+        memset(&sj, 0, sizeof(sj));
+        sj.f = f, sj.fmask = fmask, sj.samp = samp, sj.stride = stride, sj.seed = seed, sj.thresh = thresh;
+        memcpy(sj.fd, fd, sizeof(sj.fd));
+        MV__TRY(mv__reg_select(&sj, c->threads, &c->samp, &c->ns, actx));
+    }
     if (c->ns < 2) return mv__fail(MV_ERR_INVALID_ARG, "metric: %lld samples drawn", (long long)c->ns);
     if (c->metric == MV_METRIC_MI) {
         mv__mi_bin_setup(c->fmin, c->fmax, c->bins, &c->fbin, &c->fnorm);
@@ -23937,6 +24071,42 @@ static void mv__reg_eig3(const double A[3][3], double w[3], double V[3][3])
             }
 }
 
+/* Per slice z: sums of w, w i, w j, w k, w i^2, w i j, w i k, w j^2, w j k,
+   w k^2 over the voxels with w > 0 (inside the mask), from per-row sums of
+   w, w x, w x^2 in float64, rows in order. */
+#define MV__MOM_SUMS 10
+typedef struct mv__mom_job {
+    const float *f;
+    const double *mk;
+    const int64_t *d;
+    double *part; /* MV__MOM_SUMS per slice */
+} mv__mom_job;
+static void mv__mom_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__mom_job *j = (const mv__mom_job *)ctx;
+    const int64_t *d = j->d;
+    int64_t z, y, x, i;
+    (void)worker;
+    for (z = b; z < e; z++) {
+        double *P = j->part + (size_t)z * MV__MOM_SUMS, zz = (double)z;
+        int k;
+        for (k = 0; k < MV__MOM_SUMS; k++) P[k] = 0;
+        for (y = 0, i = z * d[0] * d[1]; y < d[1]; y++, i += d[0]) {
+            double rw = 0, rx = 0, rxx = 0, yy = (double)y;
+            for (x = 0; x < d[0]; x++) {
+                double w = j->f[i + x], xx = (double)x;
+                if (!(w > 0) || (j->mk && j->mk[i + x] == 0)) continue;
+                rw += w, rx += w * xx, rxx += w * xx * xx;
+            }
+            if (rw == 0) continue;
+            P[0] += rw;
+            P[1] += rx, P[2] += yy * rw, P[3] += zz * rw;
+            P[4] += rxx, P[5] += yy * rx, P[6] += zz * rx;
+            P[7] += yy * yy * rw, P[8] += yy * zz * rw, P[9] += zz * zz * rw;
+        }
+    }
+}
+
 /* centre (grid or mass) and, for mass, the second central moments */
 static mv_status mv__reg_moments(const mv_vol *v, const mv_vol *mask, int mass, double ctr[3], double cov[3][3],
                                  const char *what)
@@ -23975,20 +24145,24 @@ static mv_status mv__reg_moments(const mv_vol *v, const mv_vol *mask, int mass, 
     {
         double si[3] = {0, 0, 0}, sii[3][3] = {{0}}, A[3][3], b[3], As[3], ASA[3][3];
         int a;
-        for (z = 0, i = 0; z < d[2]; z++)
-            for (y = 0; y < d[1]; y++, i += d[0]) {
-                double rw = 0, rx = 0, rxx = 0, yy = (double)y, zz = (double)z;
-                for (x = 0; x < d[0]; x++) {
-                    double w = f[i + x], xx = (double)x;
-                    if (!(w > 0) || (mk && mk[i + x] == 0)) continue;
-                    rw += w, rx += w * xx, rxx += w * xx * xx;
-                }
-                if (rw == 0) continue;
-                sw += rw;
-                si[0] += rx, si[1] += yy * rw, si[2] += zz * rw;
-                sii[0][0] += rxx, sii[0][1] += yy * rx, sii[0][2] += zz * rx;
-                sii[1][1] += yy * yy * rw, sii[1][2] += yy * zz * rw, sii[2][2] += zz * zz * rw;
-            }
+        mv__mom_job mj;
+        mj.f = f, mj.mk = mk, mj.d = d;
+        mj.part = (double *)mv__alloc((size_t)d[2] * MV__MOM_SUMS * sizeof(double), NULL);
+        if (!mj.part) {
+            mv_free(&tmp);
+            mv_free(&mt);
+            return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_transform_initialize: moments of %lld slices", (long long)d[2]);
+        }
+        mv__parallel_for(d[2], 1, mv__threads_for_bytes(0, (uint64_t)(d[0] * d[1] * d[2]) * 4), mv__mom_range, &mj);
+        for (z = 0; z < d[2]; z++) { /* slices in order: the same sums for any thread count */
+            const double *P = mj.part + (size_t)z * MV__MOM_SUMS;
+            sw += P[0];
+            si[0] += P[1], si[1] += P[2], si[2] += P[3];
+            sii[0][0] += P[4], sii[0][1] += P[5], sii[0][2] += P[6];
+            sii[1][1] += P[7], sii[1][2] += P[8], sii[2][2] += P[9];
+        }
+        mv__free(mj.part, NULL);
+        (void)x, (void)y, (void)i;
         sii[1][0] = sii[0][1], sii[2][0] = sii[0][2], sii[2][1] = sii[1][2];
         for (r = 0; r < 3; r++) {
             for (q = 0; q < 3; q++) A[r][q] = v->affine[r][q];
@@ -32253,8 +32427,8 @@ static mv_status mv__bsp_ctx_build(mv__bsp_ctx *c, const mv_bspline_grid *g, con
         e->J[r][0] = -W[r][0], e->J[r][1] = -W[r][1], e->J[r][2] = W[r][2];
     }
     /* candidates, value ranges, the sampling */
-    ncand = mv__finite_range(f, nf, fmask, &c->fmin, &c->fmax);
-    mv__finite_range(m, nm, mmask, &c->mmin, &c->mmax);
+    ncand = mv__finite_range(f, nf, fmask, &c->fmin, &c->fmax, c->threads, actx);
+    mv__finite_range(m, nm, mmask, &c->mmin, &c->mmax, c->threads, actx);
     MV__CHECK(ncand >= 2, MV_ERR_INVALID_ARG, "%s: %lld finite fixed voxels inside the mask", fn, (long long)ncand);
     MV__CHECK(c->mmax >= c->mmin, MV_ERR_INVALID_ARG, "%s: no finite moving voxel inside the mask", fn);
     if (samp == MV_SAMPLING_AUTO) samp = e->metric == MV_METRIC_MI && ncand > (1 << 18) ? MV_SAMPLING_RANDOM : MV_SAMPLING_FULL;

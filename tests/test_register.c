@@ -469,6 +469,54 @@ MV_TEST(register, simpleitk_applies_the_tfm)
     mv_free(&w);
 }
 
+/* The sample selection, the value ranges and the centre-of-mass moments are
+   split across threads by fixed parts (slices, blocks): the same samples and
+   the same bits for 1, 2 and 3 threads; non-finite fixed voxels are never
+   samples (counted here directly). 128^3 float32 (8 MiB): past the size
+   below which the pool is not used. */
+MV_TEST(register, setup_any_threads)
+{
+    mv_vol fx, mo;
+    mv_transform t;
+    mv_metric_opts o = MV_ZERO_INIT;
+    double m1[4][4], m[4][4], v1 = 0, v, g1[16], g[16];
+    int64_t n1 = 0, n, nfinite = 0, i;
+    float *f;
+    int th;
+    REQUIRE_OK(mv_phantom_smooth(&fx, MV_DT_F32, 128, 128, 128, 3));
+    REQUIRE_OK(mv_phantom_smooth(&mo, MV_DT_F32, 120, 128, 124, 4));
+    for (th = 1; th <= 3; th++) {
+        REQUIRE_OK(mv_set_threads(th));
+        REQUIRE_OK(mv_transform_initialize(&fx, &mo, NULL, NULL, MV_INIT_PRINCIPAL_AXES, MV_TRANSFORM_AFFINE, &t));
+        REQUIRE_OK(mv_transform_matrix(&t, th == 1 ? m1 : m));
+        if (th > 1) EXPECT(memcmp(m, m1, sizeof(m)) == 0);
+    }
+    REQUIRE_OK(mv_set_threads(0));
+    f = (float *)fx.data;
+    for (i = 0; i < 128 * 128 * 128; i += 977) f[i] = (i / 977) % 3 == 0 ? NAN : (i / 977) % 3 == 1 ? INFINITY : -INFINITY;
+    for (i = 0; i < 128 * 128 * 128; i++) nfinite += isfinite(f[i]) != 0;
+    for (th = 1; th <= 3; th++) {
+        REQUIRE_OK(mv_transform_from_matrix((const double(*)[4])m1, MV_TRANSFORM_AFFINE, 3, NULL, &t));
+        o.metric = MV_METRIC_MI;
+        o.sampling = MV_SAMPLING_RANDOM;
+        o.fraction = 0.05;
+        o.threads = th;
+        REQUIRE_OK(mv_metric_evaluate(&fx, &mo, &t, &o, th == 1 ? &v1 : &v, th == 1 ? g1 : g, th == 1 ? &n1 : &n));
+        if (th > 1) {
+            EXPECT_EQ_INT((long long)n, (long long)n1);
+            EXPECT(memcmp(&v, &v1, sizeof(v)) == 0);
+            EXPECT(memcmp(g, g1, (size_t)t.nparams * sizeof(double)) == 0);
+        }
+        o.metric = MV_METRIC_MSE;
+        o.sampling = MV_SAMPLING_FULL;
+        mv_transform_init(&t, MV_TRANSFORM_RIGID, 3, NULL);
+        REQUIRE_OK(mv_metric_evaluate(&fx, &fx, &t, &o, &v, NULL, &n));
+        EXPECT_EQ_INT((long long)n, (long long)nfinite);
+    }
+    mv_free(&fx);
+    mv_free(&mo);
+}
+
 MV_TEST(register, initialisation_and_stride)
 {
     /* principal axes: Shepp-Logan (distinct semi-axes) turned by 25 degrees about z */
