@@ -3456,8 +3456,9 @@ typedef enum mv_init_mode {
 
 /* Sets t (type as given, ndim 2 when fixed has dim[2] == 1) to the initial
    transform: centre c = the fixed centre (grid or mass), translation =
-   moving centre - fixed centre. Mass = intensity > 0 (scaled values)
-   inside the masks (NULL = all), in world mm, float64 sums per slice
+   moving centre - fixed centre. Mass = finite intensity > 0 (scaled
+   values; +inf voxels are not mass) inside the masks (NULL = all), in
+   world mm, float64 sums per slice
    added in slice order (slices split across the default thread count,
    mv_set_threads: the same bits for any count). allocates: float32 copies
    of non-float32 images, the per-slice sums. thread-safe: yes. */
@@ -24072,7 +24073,7 @@ static void mv__reg_eig3(const double A[3][3], double w[3], double V[3][3])
 }
 
 /* Per slice z: sums of w, w i, w j, w k, w i^2, w i j, w i k, w j^2, w j k,
-   w k^2 over the voxels with w > 0 (inside the mask), from per-row sums of
+   w k^2 over the voxels with finite w > 0 (inside the mask), from per-row sums of
    w, w x, w x^2 in float64, rows in order. */
 #define MV__MOM_SUMS 10
 typedef struct mv__mom_job {
@@ -24095,7 +24096,7 @@ static void mv__mom_range(void *ctx, int64_t b, int64_t e, int worker)
             double rw = 0, rx = 0, rxx = 0, yy = (double)y;
             for (x = 0; x < d[0]; x++) {
                 double w = j->f[i + x], xx = (double)x;
-                if (!(w > 0) || (j->mk && j->mk[i + x] == 0)) continue;
+                if (!(w > 0 && w < INFINITY) || (j->mk && j->mk[i + x] == 0)) continue; /* finite mass only */
                 rw += w, rx += w * xx, rxx += w * xx * xx;
             }
             if (rw == 0) continue;
@@ -24114,7 +24115,7 @@ static mv_status mv__reg_moments(const mv_vol *v, const mv_vol *mask, int mass, 
     mv_vol tmp, mt;
     const float *f;
     const double *mk = NULL;
-    int64_t d[3], x, y, z, i;
+    int64_t d[3], z;
     double sw = 0, s[3] = {0, 0, 0}, ss[3][3] = {{0}}, idx[3];
     int r, q;
     memset(cov, 0, 9 * sizeof(double));
@@ -24162,7 +24163,6 @@ static mv_status mv__reg_moments(const mv_vol *v, const mv_vol *mask, int mass, 
             sii[1][1] += P[7], sii[1][2] += P[8], sii[2][2] += P[9];
         }
         mv__free(mj.part, NULL);
-        (void)x, (void)y, (void)i;
         sii[1][0] = sii[0][1], sii[2][0] = sii[0][2], sii[2][1] = sii[1][2];
         for (r = 0; r < 3; r++) {
             for (q = 0; q < 3; q++) A[r][q] = v->affine[r][q];
