@@ -23192,64 +23192,22 @@ static void mv__mi_bin_setup(double lo, double hi, int bins, double *width, doub
 /* The range of the finite values inside a mask (NULL = every voxel); returns
    how many there are. Fixed and moving ranges set the MI bins of linear and
    B-spline registration. */
-#define MV__FR_BLOCK (INT64_C(1) << 18) /* voxels per part: fixed, so every thread count splits alike */
-typedef struct mv__fr_job {
-    const float *v;
-    const unsigned char *mask;
-    int64_t n;
-    int64_t *count; /* per part */
-    float *lo, *hi; /* per part */
-} mv__fr_job;
-/* part k: its finite values' count, least and greatest */
-static int64_t mv__fr_part(const mv__fr_job *j, int64_t k, float *lo_out, float *hi_out)
+static int64_t mv__finite_range(const float *v, int64_t n, const unsigned char *mask, double *lo, double *hi, int threads)
 {
-    int64_t i, i0 = k * MV__FR_BLOCK, i1 = MV__MIN(j->n, i0 + MV__FR_BLOCK), count = 0;
-    float lo = INFINITY, hi = -INFINITY;
-    for (i = i0; i < i1; i++) {
-        float x = j->v[i];
-        if ((!j->mask || j->mask[i]) && x - x == 0) { /* finite: inf - inf and NaN - NaN are NaN */
-            count++;
-            lo = x < lo ? x : lo;
-            hi = x > hi ? x : hi;
-        }
+    int64_t i, count = 0;
+    if (!mask) { /* the statistics kernel: SIMD, split across threads, the same result for any count */
+        mv__moments m;
+        mv__moments_compute(v, MV_DT_F32, n, threads, &m);
+        *lo = m.mn, *hi = m.mx;
+        return m.n;
     }
-    *lo_out = lo, *hi_out = hi;
-    return count;
-}
-static void mv__fr_range(void *ctx, int64_t b, int64_t e, int worker)
-{
-    const mv__fr_job *j = (const mv__fr_job *)ctx;
-    int64_t k;
-    (void)worker;
-    for (k = b; k < e; k++) j->count[k] = mv__fr_part(j, k, &j->lo[k], &j->hi[k]);
-}
-static int64_t mv__finite_range(const float *v, int64_t n, const unsigned char *mask, double *lo, double *hi, int threads,
-                                void *actx)
-{
-    int64_t k, nparts = (n + MV__FR_BLOCK - 1) / MV__FR_BLOCK, count = 0;
-    mv__fr_job j;
-    j.v = v, j.mask = mask, j.n = n;
     *lo = INFINITY, *hi = -INFINITY;
-    if (nparts <= 1 || threads <= 1) { /* the parts one by one (allocates nothing) */
-        for (k = 0; k < nparts; k++) {
-            float plo, phi;
-            count += mv__fr_part(&j, k, &plo, &phi);
-            if (plo < *lo) *lo = plo;
-            if (phi > *hi) *hi = phi;
+    for (i = 0; i < n; i++)
+        if (mask[i] && isfinite(v[i])) {
+            count++;
+            if (v[i] < *lo) *lo = v[i];
+            if (v[i] > *hi) *hi = v[i];
         }
-        return count;
-    }
-    j.count = (int64_t *)mv__alloc((size_t)nparts * (sizeof(int64_t) + 2 * sizeof(float)), actx);
-    if (!j.count) return mv__finite_range(v, n, mask, lo, hi, 1, actx);
-    j.lo = (float *)(void *)(j.count + nparts);
-    j.hi = j.lo + nparts;
-    mv__parallel_for(nparts, 1, threads, mv__fr_range, &j);
-    for (k = 0; k < nparts; k++) {
-        count += j.count[k];
-        if (j.lo[k] < *lo) *lo = j.lo[k];
-        if (j.hi[k] > *hi) *hi = j.hi[k];
-    }
-    mv__free(j.count, actx);
     return count;
 }
 
@@ -23923,8 +23881,8 @@ static mv_status mv__reg_ctx_build(mv__reg_ctx *c, const float *f, const int64_t
     memcpy(c->mdim, md, sizeof(c->mdim));
     memcpy(c->W, W, sizeof(c->W));
     memcpy(c->fix_aff, faff, sizeof(c->fix_aff));
-    ncand = mv__finite_range(f, nf, fmask, &c->fmin, &c->fmax, c->threads, actx);
-    mv__finite_range(m, nm, mmask, &c->mmin, &c->mmax, c->threads, actx);
+    ncand = mv__finite_range(f, nf, fmask, &c->fmin, &c->fmax, c->threads);
+    mv__finite_range(m, nm, mmask, &c->mmin, &c->mmax, c->threads);
     if (ncand < 2) return mv__fail(MV_ERR_INVALID_ARG, "metric: %lld finite fixed voxels inside the mask", (long long)ncand);
     if (!(c->mmax >= c->mmin)) return mv__fail(MV_ERR_INVALID_ARG, "metric: no finite moving voxel inside the mask");
     if (samp == MV_SAMPLING_AUTO || c->metric == MV_METRIC_LNCC)
@@ -32427,8 +32385,8 @@ static mv_status mv__bsp_ctx_build(mv__bsp_ctx *c, const mv_bspline_grid *g, con
         e->J[r][0] = -W[r][0], e->J[r][1] = -W[r][1], e->J[r][2] = W[r][2];
     }
     /* candidates, value ranges, the sampling */
-    ncand = mv__finite_range(f, nf, fmask, &c->fmin, &c->fmax, c->threads, actx);
-    mv__finite_range(m, nm, mmask, &c->mmin, &c->mmax, c->threads, actx);
+    ncand = mv__finite_range(f, nf, fmask, &c->fmin, &c->fmax, c->threads);
+    mv__finite_range(m, nm, mmask, &c->mmin, &c->mmax, c->threads);
     MV__CHECK(ncand >= 2, MV_ERR_INVALID_ARG, "%s: %lld finite fixed voxels inside the mask", fn, (long long)ncand);
     MV__CHECK(c->mmax >= c->mmin, MV_ERR_INVALID_ARG, "%s: no finite moving voxel inside the mask", fn);
     if (samp == MV_SAMPLING_AUTO) samp = e->metric == MV_METRIC_MI && ncand > (1 << 18) ? MV_SAMPLING_RANDOM : MV_SAMPLING_FULL;

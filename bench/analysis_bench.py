@@ -30,8 +30,6 @@ opts.threads is set to it.
 import argparse
 import ctypes
 import os
-import subprocess
-import sys
 import time
 
 ap = argparse.ArgumentParser()
@@ -47,20 +45,8 @@ for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[v] = str(args.threads)
 import numpy as np  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SO = os.path.join(ROOT, "build", "libmedvol_bench.so")
+from medvol_so import SO, build_so  # noqa: E402 (bench/medvol_so.py: the shared library, built on first use)
 F32, F64 = 11, 12  # mv_dtype
-
-
-def build_so():
-    hdr = os.path.join(ROOT, "medvol.h")
-    if os.path.exists(SO) and os.path.getmtime(SO) > os.path.getmtime(hdr):
-        return
-    os.makedirs(os.path.dirname(SO), exist_ok=True)
-    cmd = ["cc", "-O2", "-shared", "-fPIC", "-ffp-contract=off", "-DMEDVOL_IMPLEMENTATION",
-           "-DMEDVOL_RUNTIME_DISPATCH", "-x", "c", hdr, "-o", SO, "-lm", "-lpthread"]
-    print("building", SO, "(a few minutes)", file=sys.stderr)
-    subprocess.run(cmd, check=True)
 
 
 class CorrOpts(ctypes.Structure):

@@ -14,22 +14,10 @@ Run with the python that has finufft (pyenv `python3`; numpy 2 is fine):
     python3 bench/nufft_bench.py [--threads 2] [--reps 3] [--no-bart]
 The shared library is built once into build/libmedvol_bench.so.
 """
-import argparse, ctypes, os, subprocess, sys, tempfile, time
+import argparse, ctypes, os, subprocess, tempfile, time
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SO = os.path.join(ROOT, "build", "libmedvol_bench.so")
-
-
-def build_so():
-    hdr = os.path.join(ROOT, "medvol.h")
-    if os.path.exists(SO) and os.path.getmtime(SO) > os.path.getmtime(hdr):
-        return
-    os.makedirs(os.path.dirname(SO), exist_ok=True)
-    cmd = ["cc", "-O2", "-shared", "-fPIC", "-ffp-contract=off", "-DMEDVOL_IMPLEMENTATION",
-           "-DMEDVOL_RUNTIME_DISPATCH", "-x", "c", hdr, "-o", SO, "-lm", "-lpthread"]
-    print("building", SO, file=sys.stderr)
-    subprocess.run(cmd, check=True)
+from medvol_so import SO, build_so  # noqa: E402 (bench/medvol_so.py: the shared library, built on first use)
 
 
 class NufftOpts(ctypes.Structure):
