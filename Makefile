@@ -182,7 +182,7 @@ SLOW_TESTS := transport.lateral_spread transport.pstar_range transport.conservat
   field.threads_identical field.demons_recovers gzip.roundtrip_levels integrity.damaged_gzip integrity.parallel_indexed \
   integrity.thread_errors mri.phantom_and_sense stats.deterministic bspline.recovers bspline.cost_gradient \
   bspline.field_matches syn.recovers syn.local_intensity syn.init_matrix syn.lncc_matches regspeed.auto_sampling \
-  regspeed.finest_level recon.cgsense_matches_bart recon.ecalib_matches_bart recon.grappa_bart_phantom \
+  regspeed.jitter regspeed.finest_level recon.cgsense_matches_bart recon.ecalib_matches_bart recon.grappa_bart_phantom \
   recon.grappa_medvol_phantom recon.cgsense_nc_matches_bart nufft.threads_identical morph.isa_and_threads_identical
 SKIP_SLOW := $(addprefix --skip ,$(SLOW_TESTS))
 
@@ -200,7 +200,7 @@ test-tsan: $(BUILD)/tests-tsan
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" MEDVOL_TEST_REPS=2 $(BUILD)/tests-tsan \
 	  --filter integrity.parallel --filter integrity.thread --filter dtype.convert_threads --filter gzip.member_index \
 	  --filter analysis.cache --filter analysis.isa_and_threads --filter math.isa_and --filter register.threads --filter register.setup \
-	  --filter filter.every_isa --filter field.threads --filter transport.isa_threads --filter warp.large \
+	  --filter filter.every_isa --filter filter.pyramid --filter field.threads --filter transport.isa_threads --filter warp.large \
 	  --filter morph.label_matches --filter morph.edt_matches --filter morph.binary_morph --filter analysis.seed \
 	  --filter fft.threads_identical --filter fft.measured_plans --filter nufft.threads_identical \
 	  --filter recon.isa_and_threads --filter bspline.cost_gradient --filter syn.lncc_threads \

@@ -362,6 +362,7 @@ static int cmd_register(const args *a)
         if (st != MV_OK) return fail_at(st, initm);
         o.init_matrix = (const double(*)[4])init;
     }
+    if (opt_flag(a, "--jitter")) o.metric.jitter = 1;
     if (!opt_flag(a, "--quiet")) o.progress = progress_line;
     if (load_registration_inputs(a, fmask, &fx, &mo, &mask)) return 1;
     if (fmask) o.metric.fixed_mask = &mask;
@@ -441,13 +442,15 @@ const command mvtool_register_commands[] = {
      "mvtool register FIXED MOVING [--transform rigid|affine|translation|similarity] [--metric mi|ncc|mse]\n"
      "                [--levels 4x2x1] [--smooth 2x1x0vox] [--iterations 200x100x50] [--fixed-mask M]\n"
      "                [--init-matrix M.txt] [--out WARPED] [--out-matrix M.txt] [--out-tfm T.tfm]\n"
-     "                [--threads N] [--seed S] [--quiet]\n"
+     "                [--threads N] [--seed S] [--jitter] [--quiet]\n"
      "                [--transform bspline --grid-spacing MM --regularization W --out-field FIELD]\n"
      "  Finds T (fixed world -> moving world, RAS mm) so that moving(T(x)) matches fixed(x).\n"
      "  Defaults: rigid, Mattes MI (32 bins: mono- and multi-modal), random samples drawn\n"
      "  once per level (2^16 at coarse levels, 2^18 at the finest; every metric but lncc),\n"
      "  levels 4x2x1 smoothed 2x1x0 voxels, centres of mass aligned first,\n"
      "  L-BFGS in scaled parameters (iterations per level default 200x100x50).\n"
+     "  --jitter: each random sample at a seeded point of its voxel, its fixed value\n"
+     "  interpolated (as ITK v4 samples; helps affine MI and NCC, costs rigid MI).\n"
      "  One line per level on stderr (--quiet: none). --out-matrix: 4x4 text; --out-tfm:\n"
      "  ITK AffineTransform (LPS) for SimpleITK/ANTs; --out: moving resampled on the fixed\n"
      "  grid (linear, 0 outside). With no output option the matrix goes to stdout.\n"
@@ -467,7 +470,7 @@ const command mvtool_register_commands[] = {
      "  voxels). --smooth: sigmas of the update and of the field (voxels; 0 = none).\n"
      "  One line per level on stderr. --out: moving warped (linear, 0 outside).\n",
      "--transform= --metric= --levels= --smooth= --iterations= --fixed-mask= --init-matrix= --out= --out-matrix= "
-     "--out-tfm= --threads= --seed= --quiet --grid-spacing= --regularization= --out-field= --radius= --step=",
+     "--out-tfm= --threads= --seed= --jitter --quiet --grid-spacing= --regularization= --out-field= --radius= --step=",
      2, 2, cmd_register},
     {"warp", "apply a fixed->moving matrix or ITK .tfm: moving onto a reference grid",
      "mvtool warp MOVING REFERENCE OUT --matrix M.txt | --tfm T.tfm [--interp nearest|linear|cubic]\n"

@@ -517,7 +517,8 @@ MV_TEST(filter, pyramid_levels)
 {
     static fbatch B;
     mv_pyramid_schedule ps;
-    int i, lv;
+    mv_isa saved = mv_isa_active();
+    int i, lv, isa;
     REQUIRE_OK(mv_pyramid_schedule_parse("8x4x2x1", "3x2x1x0vox", &ps));
     EXPECT_EQ_INT(ps.nlevels, 4);
     EXPECT(ps.shrink[1][2] == 4 && ps.sigma[0][1] == 3 && ps.sigma[3][0] == 0 && !ps.sigma_in_mm);
@@ -529,16 +530,23 @@ MV_TEST(filter, pyramid_levels)
     memset(&B, 0, sizeof(B));
     REQUIRE_OK(mv_pyramid_schedule_parse("3x2x1", "1.5x1x0vox", &ps));
     ps.min_size = 4;
-    for (i = 0; i < 3; i++) {
-        fcase c = gcase(i == 2 ? 21 : 24, 18, i == 2 ? 5 : 12, 1, 0, 0, 0, MV_BOUNDARY_REFLECT);
+    for (i = 0; i < 5; i++) {
+        /* 3: int16 with scaling, mode constant; 4: uint8, mode nearest */
+        static const int64_t dims[5][3] = {{24, 18, 12}, {24, 18, 12}, {21, 18, 5}, {23, 19, 11}, {17, 26, 9}};
+        static const int levels[5] = {0, 1, 0, 0, 1};
+        fcase c = gcase(dims[i][0], dims[i][1], dims[i][2], 1, 0, 0, 0,
+                        i == 3 ? MV_BOUNDARY_CONSTANT : i == 4 ? MV_BOUNDARY_NEAREST : MV_BOUNDARY_REFLECT);
         mv_vol probe;
         int64_t shape[3];
         c.kind = "pyr";
+        if (i == 3) c.dt = MV_DT_I16, c.slope = 0.5, c.inter = 10;
+        if (i == 4) c.dt = MV_DT_U8;
+        c.o[0] = levels[i];
         lv = i;
         mv_vol_init(&probe);
         probe.ndim = 3, probe.dim[0] = c.n[0], probe.dim[1] = c.n[1], probe.dim[2] = c.n[2];
         probe.spacing[0] = 1.0, probe.spacing[1] = i == 1 ? 2.0 : 1.0, probe.spacing[2] = i == 1 ? 3.0 : 1.0;
-        REQUIRE_OK(mv_pyramid_level_params(&probe, &ps, lv == 2 ? 0 : lv, shape, c.sig));
+        REQUIRE_OK(mv_pyramid_level_params(&probe, &ps, c.o[0], shape, c.sig));
         c.p[0] = (double)shape[0], c.p[1] = (double)shape[1], c.p[2] = (double)shape[2];
         B.c[B.n++] = c;
     }
@@ -548,18 +556,34 @@ MV_TEST(filter, pyramid_levels)
     }
     for (i = 0; i < B.n; i++) {
         fcase *c = &B.c[i];
-        mv_vol o;
+        mv_vol o, o3;
+        mv_filter_opts fo = MV_ZERO_INIT;
         double *ref;
         int64_t cnt, where = 0, x, y, z;
         double e, maxd = 0;
         int a;
-        lv = i == 2 ? 0 : i;
+        lv = c->o[0];
+        fo.mode = (mv_boundary)c->mode;
+        fo.cval = c->cval;
         B.in[i].spacing[1] = i == 1 ? 2.0 : 1.0, B.in[i].spacing[2] = i == 1 ? 3.0 : 1.0;
         B.in[i].affine[1][1] = B.in[i].spacing[1] * 0.8, B.in[i].affine[2][1] = B.in[i].spacing[1] * 0.6;
         B.in[i].affine[1][2] = -B.in[i].spacing[2] * 0.6, B.in[i].affine[2][2] = B.in[i].spacing[2] * 0.8;
         B.in[i].affine[0][3] = -20, B.in[i].affine[1][3] = 5, B.in[i].affine[2][3] = 7;
-        REQUIRE_OK(mv_pyramid_level(&B.in[i], &ps, lv, &o, NULL));
+        fo.threads = 1;
+        REQUIRE_OK(mv_set_isa(MV_ISA_REF));
+        REQUIRE_OK(mv_pyramid_level(&B.in[i], &ps, lv, &o, &fo));
         cnt = mv_vol_count(&o);
+        /* any ISA and thread count: the same bits */
+        fo.threads = 3;
+        for (isa = 1; isa < MV_ISA_COUNT; isa++) {
+            if (!(mv_isa_available() >> isa & 1)) continue;
+            REQUIRE_OK(mv_set_isa((mv_isa)isa));
+            REQUIRE_OK(mv_pyramid_level(&B.in[i], &ps, lv, &o3, &fo));
+            EXPECT_MSG(mv_vol_count(&o3) == cnt && memcmp(o.data, o3.data, (size_t)cnt * sizeof(float)) == 0,
+                       "pyramid case %d: isa %d at 3 threads differs from the reference at 1", i, isa);
+            mv_free(&o3);
+        }
+        REQUIRE_OK(mv_set_isa(saved));
         EXPECT_MSG(o.dim[0] == (int64_t)c->p[0] && o.dim[1] == (int64_t)c->p[1] && o.dim[2] == (int64_t)c->p[2],
                    "case %d: level shape %lldx%lldx%lld", i, (long long)o.dim[0], (long long)o.dim[1], (long long)o.dim[2]);
         ref = read_ref(&B, i, cnt);

@@ -137,6 +137,39 @@ MV_TEST(regspeed, auto_sampling_any_threads_recovers)
     mv_free(&mo);
 }
 
+/* jittered random samples (opts jitter): the same bits on 1, 2, 3 threads,
+   other samples than the voxel centres (another optimum), and the known
+   transform still found */
+MV_TEST(regspeed, jitter_any_threads_recovers)
+{
+    mv_vol fx, mo;
+    double T[4][4], e;
+    mv_register_opts o = MV_ZERO_INIT;
+    mv_register_result r[3], plain;
+    int th;
+    make_moved(&fx, &mo, T);
+    o.transform = MV_TRANSFORM_RIGID;
+    o.metric.metric = MV_METRIC_MI;
+    o.metric.jitter = 1;
+    for (th = 0; th < 3; th++) {
+        o.metric.threads = th + 1;
+        REQUIRE_OK(mv_register_linear(&fx, &mo, &o, &r[th]));
+    }
+    EXPECT_MSG(memcmp(r[0].matrix, r[1].matrix, sizeof(r[0].matrix)) == 0 &&
+                   memcmp(r[0].matrix, r[2].matrix, sizeof(r[0].matrix)) == 0 && r[0].metric == r[1].metric &&
+                   r[0].metric == r[2].metric,
+               "jitter: 1, 2, 3 threads differ");
+    o.metric.jitter = 0;
+    REQUIRE_OK(mv_register_linear(&fx, &mo, &o, &plain));
+    EXPECT_MSG(r[0].metric != plain.metric, "jitter: the same metric as the voxel centres (%.17g)", plain.metric);
+    e = tre_mean(&fx, (const double(*)[4])r[0].matrix, (const double(*)[4])T);
+    EXPECT_MSG(e < 0.1, "jitter: TRE mean %.4f mm", e);
+    printf("    jittered MI: TRE mean %.4f mm (voxel centres %.4f)\n", e,
+           tre_mean(&fx, (const double(*)[4])plain.matrix, (const double(*)[4])T));
+    mv_free(&fx);
+    mv_free(&mo);
+}
+
 MV_TEST(regspeed, finest_level_in_place_matches_copy)
 {
     mv_vol fx, mo, fx64, mo64;
@@ -207,8 +240,12 @@ MV_TEST(regspeed, metric_loops_threads_identical)
     mv_vol fx, mo;
     double T[4][4], c0[3] = {1.0, -2.0, 3.0};
     mv_transform t;
+    mv_vol ones;
+    mv_isa saved = mv_isa_active();
     int mi, sm;
     make_moved(&fx, &mo, T);
+    REQUIRE_OK(mv_vol_alloc(&ones, MV_DT_U8, 3, mo.dim, NULL));
+    memset(ones.data, 1, mv_vol_bytes(&ones));
     REQUIRE_OK(mv_transform_from_matrix((const double(*)[4])T, MV_TRANSFORM_AFFINE, 3, c0, &t));
     t.params[1] += 0.01, t.params[9] -= 0.4; /* off the optimum: gradients not near 0 */
     for (mi = 0; mi < 3; mi++)
@@ -219,12 +256,28 @@ MV_TEST(regspeed, metric_loops_threads_identical)
             o.metric = (mv_metric_type)mi;
             o.sampling = sm == 0 ? MV_SAMPLING_AUTO : sm == 1 ? MV_SAMPLING_FULL : MV_SAMPLING_STRIDE;
             o.bins = mi == MV_METRIC_MI && sm == 2 ? 100 : 0; /* > 64 bins: one histogram per chunk */
+            int isa;
             o.threads = 1;
+            REQUIRE_OK(mv_set_isa(MV_ISA_REF));
             REQUIRE_OK(mv_metric_evaluate(&fx, &mo, &t, &o, &v1, g1, &n1));
+            /* every ISA (the reg_trilin kernels) and thread count: the same bits */
             o.threads = 3;
+            for (isa = 1; isa < MV_ISA_COUNT; isa++) {
+                if (!(mv_isa_available() >> isa & 1)) continue;
+                REQUIRE_OK(mv_set_isa((mv_isa)isa));
+                REQUIRE_OK(mv_metric_evaluate(&fx, &mo, &t, &o, &v3, g3, &n3));
+                EXPECT_MSG(v1 == v3 && n1 == n3 && memcmp(g1, g3, sizeof(g1)) == 0, "metric %d sampling %d isa %d", mi,
+                           sm, isa);
+            }
+            REQUIRE_OK(mv_set_isa(saved));
+            /* an all-ones moving mask reads sample by sample (mv__trilin_grad),
+               not through the kernel: the same bits */
+            o.moving_mask = &ones;
             REQUIRE_OK(mv_metric_evaluate(&fx, &mo, &t, &o, &v3, g3, &n3));
-            EXPECT_MSG(v1 == v3 && n1 == n3 && memcmp(g1, g3, sizeof(g1)) == 0, "metric %d sampling %d", mi, sm);
+            EXPECT_MSG(v1 == v3 && n1 == n3 && memcmp(g1, g3, sizeof(g1)) == 0, "metric %d sampling %d: masked path", mi,
+                       sm);
         }
+    mv_free(&ones);
     mv_free(&fx);
     mv_free(&mo);
 }
