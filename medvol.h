@@ -40928,21 +40928,23 @@ MV__FN void MV__SFX(mv__an_seed_acc4)(const float *const y[4], const double *K, 
    value). *amax, the largest |a| (NaN skipped), tells the caller whether
    the word needed that (>= 180) or is beyond it (>= 540, Inf). NaN fails
    every ordered comparison: never a hit, as in the reference. */
-MV__FN uint64_t MV__SFX(mv__an_angle_word)(const double *p, const mv__an_iv *iv, int wrap, double *amax)
+MV__FN uint64_t MV__SFX(mv__an_angle_word)(const double *p, const mv__an_iv *iv, int wrap, int *reach)
 {
     const mv__vd wlo = mv__vd_set1(iv->wlo), whi = mv__vd_set1(iv->whi);
     const mv__vd top = mv__vd_set1(180.0), bot = mv__vd_set1(-180.0), turn = mv__vd_set1(360.0);
-    mv__vd big = mv__vd_set1(0.0);
-    double lb[MV__VDL];
+    const mv__vd far = mv__vd_set1(540.0);
+    mv__vd big[16 / MV__VDL];
     uint64_t bits = 0;
     int j, k, r;
+    MV__UNROLL
+    for (k = 0; k < 16 / MV__VDL; k++) big[k] = mv__vd_set1(0.0);
     for (j = 0; j < 64; j += 16) {
         mv__vd v[16 / MV__VDL];
         mv__vdm h[16 / MV__VDL];
         MV__UNROLL
         for (k = 0; k < 16 / MV__VDL; k++) {
             v[k] = mv__vd_loadu(p + j + k * MV__VDL);
-            big = mv__vd_max(mv__vd_abs(v[k]), big); /* this order: a NaN lane keeps big */
+            big[k] = mv__vd_max(mv__vd_abs(v[k]), big[k]); /* this order: a NaN lane keeps big */
             if (wrap)
                 v[k] = mv__vd_add(mv__vd_sub(v[k], mv__vdm_keep(mv__vdm_gt(v[k], top), turn)),
                                   mv__vdm_keep(mv__vdm_le(v[k], bot), turn));
@@ -40957,9 +40959,19 @@ MV__FN uint64_t MV__SFX(mv__an_angle_word)(const double *p, const mv__an_iv *iv,
         MV__UNROLL
         for (k = 0; k < 16 / MV__VDL; k++) bits |= (uint64_t)mv__vdm_bits(h[k]) << (j + k * MV__VDL);
     }
-    mv__vd_storeu(lb, big);
-    *amax = lb[0];
-    for (k = 1; k < MV__VDL; k++) *amax = lb[k] > *amax || lb[k] != lb[k] ? lb[k] : *amax;
+    {
+        /* per lane group its own running max (no chain through one
+           register); the word's reach from two compares: bit 0 some
+           |a| >= 180, bit 1 some |a| not below 540 (Inf; NaN on NEON,
+           whose max keeps it) */
+        unsigned ge = 0, nb = 0;
+        MV__UNROLL
+        for (k = 0; k < 16 / MV__VDL; k++) {
+            ge |= mv__vdm_bits(mv__vdm_ge(big[k], top));
+            nb |= mv__vdm_bits(mv__vdm_ge(big[k], far)) | (mv__vdm_bits(mv__vdm_ge(big[k], big[k])) ^ ((1u << MV__VDL) - 1u));
+        }
+        *reach = (ge != 0) | (nb != 0) << 1;
+    }
     return bits;
 }
 
@@ -40971,15 +40983,16 @@ MV__FN void MV__SFX(mv__an_angle_bits)(const double *a, int64_t nw, const mv__an
     int64_t c;
     int i, wrap = 0;
     for (c = 0; c < nw; c++) {
-        double amax, wr[64];
+        double wr[64];
         const double *p = a + 64 * c;
-        w[c] = MV__SFX(mv__an_angle_word)(p, iv, wrap, &amax);
-        if (!(amax < 540.0)) { /* far out, Inf (or NaN on NEON, whose max keeps it) */
+        int reach, r2;
+        w[c] = MV__SFX(mv__an_angle_word)(p, iv, wrap, &reach);
+        if (reach & 2) { /* far out, Inf (or NaN on NEON, whose max keeps it) */
             for (i = 0; i < 64; i++) wr[i] = mv__angle_wrap(p[i]);
-            w[c] = MV__SFX(mv__an_angle_word)(wr, iv, 0, &amax);
-        } else if (!wrap && amax >= 180.0) /* needed it: again with the wrap */
-            w[c] = MV__SFX(mv__an_angle_word)(p, iv, 1, &amax);
-        wrap = amax >= 180.0; /* the next word likely needs what this one did */
+            w[c] = MV__SFX(mv__an_angle_word)(wr, iv, 0, &r2);
+        } else if (!wrap && (reach & 1)) /* needed it: again with the wrap */
+            w[c] = MV__SFX(mv__an_angle_word)(p, iv, 1, &r2);
+        wrap = reach & 1; /* the next word likely needs what this one did */
     }
     MV__ZEROUPPER();
 }
