@@ -1261,6 +1261,66 @@ MV_TEST(analysis, twotime_matches_numpy)
     free(C2);
 }
 
+/* Two-time correlation of speckle against scikit-beam's two_time_corr (the
+   XPCS reference): frames of a field E(t) = rho E(t-1) + sqrt(1 - rho^2) n(t)
+   per pixel, I = |E|^2 (g2 = 1 + exp(-2 Gamma |t1 - t2|)), three regions
+   and unlabelled pixels; float64 (the float64 product) and photon-count-like
+   integers (the exact float32 product), both to 1e-12. Skips without
+   scikit-beam (pip install scikit-beam --no-deps; Debian python3-skimage). */
+MV_TEST(analysis, twotime_matches_skbeam)
+{
+    enum { T = 48, NP = 150 };
+    double *f = (double *)malloc(T * NP * 8), *C = (double *)malloc(T * T * 8), *ref;
+    double re[NP], im[NP];
+    const double rho = exp(-0.08);
+    int32_t lab[NP];
+    uint64_t s = 21;
+    tu_batch r;
+    int i, t, c;
+    for (i = 0; i < NP; i++) {
+        lab[i] = i % 7 == 0 ? 0 : 1 + i % 3;
+        re[i] = tu_rand01(&s) - 0.5, im[i] = tu_rand01(&s) - 0.5;
+    }
+    for (t = 0; t < T; t++)
+        for (i = 0; i < NP; i++) {
+            re[i] = rho * re[i] + sqrt(1 - rho * rho) * (tu_rand01(&s) - 0.5);
+            im[i] = rho * im[i] + sqrt(1 - rho * rho) * (tu_rand01(&s) - 0.5);
+            f[t * NP + i] = re[i] * re[i] + im[i] * im[i];
+        }
+    if (!tu_python("numpy skbeam") || !tu_batch_open(&r, "analysis_skbeam")) {
+        mvt_skip("python3 with scikit-beam not found (pip install scikit-beam --no-deps)");
+        free(f);
+        free(C);
+        return;
+    }
+    for (c = 0; c < 2; c++) { /* 0: real intensities, 1: counts (integers) */
+        if (c == 1)
+            for (i = 0; i < T * NP; i++) f[i] = floor(f[i] * 40);
+        tu_batch_write(&r, c, "f", f, T * NP * 8);
+        tu_batch_write(&r, c, "l", lab, sizeof(lab));
+        fprintf(r.list, "twotime_skbeam c%d %d %d %d\n", c, T, NP, 2 + c);
+    }
+    r.n = 2;
+    EXPECT(tu_batch_run(&r, "ref_analysis.py"));
+    for (c = 0; c < 2; c++) {
+        for (i = 0; i < T * NP; i++) f[i] = 0; /* the frames again, as written */
+        {
+            double *fw = (double *)tu_batch_read(&r, c, "f", T * NP * 8);
+            if (fw) memcpy(f, fw, T * NP * 8);
+            free(fw);
+        }
+        EXPECT_EQ_INT(mv_twotime(f, MV_DT_F64, T, NP, lab, 2 + c, C, NULL), MV_OK);
+        ref = (double *)tu_batch_read(&r, c, "out", T * T * 8);
+        EXPECT_MSG(ref != NULL, "case %d: no scikit-beam output", c);
+        for (i = 0; ref && i < T * T; i++)
+            EXPECT_MSG(close_rel(C[i], ref[i], 1e-12), "case %d C[%d][%d]: %.17g vs scikit-beam %.17g", c, i / T, i % T,
+                       C[i], ref[i]);
+        free(ref);
+    }
+    free(f);
+    free(C);
+}
+
 /* Two-time correlation of photon counts (small integers) takes the exact
    float32 product, of real values the float64 one, in blocks: both match
    numpy (1e-12) and give the reference's bytes on every ISA and thread

@@ -13,6 +13,8 @@ cases.txt, one case a line (arrays are raw little-endian files DIR/<id>.<name>):
   mtau ID N M NORMALIZE                   t f8[N]: multipletau.autocorrelate(t, m=M, normalize)
                                           -> out f8[lenG*2] (lag, G) rows
   twotime ID T NPIX ROI                   f f8[T*NPIX], l i4[NPIX] -> out f8[T*T]
+  twotime_skbeam ID T NPIX ROI            the same through scikit-beam's two_time_corr
+                                          (skbeam.core.correlation, one level, T buffers)
 Everything is float64, from the definitions: numpy.corrcoef, numpy.linalg.lstsq,
 the angle rule written out with math.fmod, a nilearn-style seed map.
 """
@@ -144,6 +146,16 @@ def twotime(d, i, T, npix, roi):
         return ((X @ X.T) / X.shape[1] / np.outer(mean, mean)).ravel()
 
 
+def twotime_skbeam(d, i, T, npix, roi):
+    from skbeam.core import correlation
+    f = rd(d, i + '.f', np.float64).reshape(T, 1, npix)
+    lab = rd(d, i + '.l', np.int32).reshape(1, npix).astype(np.int64)
+    res = correlation.two_time_corr(lab, f, T, T, 1)
+    g2 = np.asarray(res[0])  # (regions in ascending label order, T, T)
+    rois = sorted(int(v) for v in np.unique(lab) if v > 0)
+    return np.ascontiguousarray(g2[rois.index(roi)], dtype=np.float64).ravel()
+
+
 def main():
     d = sys.argv[1]
     with open(os.path.join(d, 'cases.txt')) as f:
@@ -166,6 +178,8 @@ def main():
                 out = mtau(d, i, int(w[2]), int(w[3]), int(w[4]))
             elif op == 'twotime':
                 out = twotime(d, i, int(w[2]), int(w[3]), int(w[4]))
+            elif op == 'twotime_skbeam':
+                out = twotime_skbeam(d, i, int(w[2]), int(w[3]), int(w[4]))
             else:
                 sys.exit('unknown op ' + op)
             np.ascontiguousarray(out).tofile(os.path.join(d, i + '.out'))
