@@ -7020,11 +7020,23 @@ typedef void (*mv__fl_cols_fn)(const float *p, int64_t ld, float *o, int64_t ost
    that the constant continuation gives (Triggs - Sdika's matrix M). The
    caller multiplies by the gain S^2. c: a1 a2 a3 S M[0..8]. */
 typedef void (*mv__fl_iir_fn)(float *v, int64_t ld, int64_t len, int64_t b, const float *c);
+/* The box (mean) filter down columns: see mv__fl_box_ref. */
+typedef void (*mv__fl_box_fn)(const float *p, int64_t ld, float *o, int64_t ostride, int64_t n, int64_t b, int r,
+                              double *acc);
+/* One row of mv_gradient: r the row, ym / yp and zm / zp its neighbour
+   rows (the row itself at an edge), hy / hz their central-difference
+   factors (0.5, 1 at an edge, 0 for a 1-voxel axis); numpy.gradient along
+   x in float64, then the world components G (3x3, inv(A)^T row-major) into
+   o, o + vol, o + 2 vol as float32. */
+typedef void (*mv__fl_grad_fn)(const float *r, const float *ym, const float *yp, const float *zm, const float *zp,
+                               float *o, int64_t vol, int64_t nx, double hy, double hz, const double *G);
 
 typedef struct mv__filter_ops {
     mv__fl_line_fn line;
     mv__fl_cols_fn cols;
     mv__fl_iir_fn iir;
+    mv__fl_box_fn box;
+    mv__fl_grad_fn grad;
 } mv__filter_ops;
 
 static void mv__fl_line_ref(const float *p, float *o, int64_t n, const float *w, int r, int anti)
@@ -7099,7 +7111,61 @@ static void mv__fl_iir_ref(float *v, int64_t ld, int64_t len, int64_t b, const f
     }
 }
 
-static const mv__filter_ops mv__filter_ops_ref = {mv__fl_line_ref, mv__fl_cols_ref, mv__fl_iir_ref};
+/* scipy's uniform_filter1d down b columns of n + 2r padded rows (row stride
+   ld; output row j to o + j * ostride): per column a running float64 sum,
+   the first window summed in order and divided by size, then each step
+   adding (new - old) / size. acc: b doubles. The x pass runs it on rows
+   transposed into lanes. */
+static void mv__fl_box_ref(const float *p, int64_t ld, float *o, int64_t ostride, int64_t n, int64_t b, int r,
+                            double *acc)
+{
+    const double size = (double)(2 * r + 1), inv = 1.0 / size;
+    int64_t j, x;
+    int k;
+    for (x = 0; x < b; x++) acc[x] = 0.0;
+    for (k = 0; k <= 2 * r; k++)
+        for (x = 0; x < b; x++) acc[x] += (double)p[k * ld + x];
+    for (x = 0; x < b; x++) {
+        acc[x] /= size;
+        o[x] = (float)acc[x];
+    }
+    for (j = 1; j < n; j++) {
+        const float *add = p + (j + 2 * r) * ld, *sub = p + (j - 1) * ld;
+        float *d = o + j * ostride;
+        for (x = 0; x < b; x++) {
+            acc[x] += ((double)add[x] - (double)sub[x]) * inv;
+            d[x] = (float)acc[x];
+        }
+    }
+}
+
+/* gradient components of voxels [x0, x1) of a row (see mv__fl_grad_fn) */
+static void mv__fl_grad_span(const float *r, const float *ym, const float *yp, const float *zm, const float *zp,
+                             float *o, int64_t vol, int64_t nx, double hy, double hz, const double *G, int64_t x0,
+                             int64_t x1)
+{
+    int64_t x;
+    for (x = x0; x < x1; x++) {
+        double gx, gy, gz;
+        if (nx == 1) gx = 0.0;
+        else if (x == 0) gx = (double)r[1] - (double)r[0];
+        else if (x == nx - 1) gx = (double)r[nx - 1] - (double)r[nx - 2];
+        else gx = 0.5 * ((double)r[x + 1] - (double)r[x - 1]);
+        gy = hy * ((double)yp[x] - (double)ym[x]);
+        gz = hz * ((double)zp[x] - (double)zm[x]);
+        o[x] = (float)(G[0] * gx + G[1] * gy + G[2] * gz);
+        o[x + vol] = (float)(G[3] * gx + G[4] * gy + G[5] * gz);
+        o[x + 2 * vol] = (float)(G[6] * gx + G[7] * gy + G[8] * gz);
+    }
+}
+static void mv__fl_grad_ref(const float *r, const float *ym, const float *yp, const float *zm, const float *zp,
+                            float *o, int64_t vol, int64_t nx, double hy, double hz, const double *G)
+{
+    mv__fl_grad_span(r, ym, yp, zm, zp, o, vol, nx, hy, hz, G, 0, nx);
+}
+
+static const mv__filter_ops mv__filter_ops_ref = {mv__fl_line_ref, mv__fl_cols_ref, mv__fl_iir_ref, mv__fl_box_ref,
+                                                  mv__fl_grad_ref};
 
 /* >>impl-analysis-types ====================================================
    Kernel table entries of the analysis kernels and their scalar references
@@ -29437,31 +29503,6 @@ static void mv__fl_iir_coefs(double sigma, mv__fl_axis *ax)
     ax->gainf = (float)ax->gain;
 }
 
-/* scipy's uniform_filter1d on a padded line / padded columns: a running
-   float64 sum, each step adding (new - old) / size. */
-static void mv__fl_box_cols(const float *p, int64_t ld, float *o, int64_t ostride, int64_t n, int64_t b, int r,
-                            double *acc)
-{
-    const double size = (double)(2 * r + 1), inv = 1.0 / size;
-    int64_t j, x;
-    int k;
-    for (x = 0; x < b; x++) acc[x] = 0.0;
-    for (k = 0; k <= 2 * r; k++)
-        for (x = 0; x < b; x++) acc[x] += (double)p[k * ld + x];
-    for (x = 0; x < b; x++) {
-        acc[x] /= size;
-        o[x] = (float)acc[x];
-    }
-    for (j = 1; j < n; j++) {
-        const float *add = p + (j + 2 * r) * ld, *sub = p + (j - 1) * ld;
-        float *d = o + j * ostride;
-        for (x = 0; x < b; x++) {
-            acc[x] += ((double)add[x] - (double)sub[x]) * inv;
-            d[x] = (float)acc[x];
-        }
-    }
-}
-
 /* one padded line (p[pad + i] = element i, interior filled) through axis a */
 static void mv__fl_line(const mv__fl_job *j, int a, float *p, int64_t n, float *o, double *dbl)
 {
@@ -29478,7 +29519,7 @@ static void mv__fl_line(const mv__fl_job *j, int a, float *p, int64_t n, float *
     if (ax->kind == MV__FL_FIR) {
         j->ops->line(p, o, n, ax->w, ax->r, ax->anti);
     } else if (ax->kind == MV__FL_BOX) {
-        mv__fl_box_cols(p, 1, o, 1, n, 1, ax->r, dbl);
+        j->ops->box(p, 1, o, 1, n, 1, ax->r, dbl);
     } else { /* IIR: rows go through mv__fl_iir_rows, in groups */
         MEDVOL_ASSERT(0);
     }
@@ -29515,7 +29556,7 @@ static void mv__fl_cols(const mv__fl_job *j, int a, float *base, int64_t stride,
     if (ax->kind == MV__FL_FIR) {
         j->ops->cols(cb, b, base, stride, n, b, ax->w, ax->r, ax->anti);
     } else if (ax->kind == MV__FL_BOX) {
-        mv__fl_box_cols(cb, b, base, stride, n, b, ax->r, dbl);
+        j->ops->box(cb, b, base, stride, n, b, ax->r, dbl);
     } else {
         j->ops->iir(cb, b, len, b, ax->c);
         for (q = 0; q < n; q++) {
@@ -29553,10 +29594,30 @@ static void mv__fl_do_rows(const mv__fl_job *j, int64_t r0, int64_t r1, int work
         for (row = r0; row < r1; row++) mv__fl_read_row(j, row, j->out + row * nx);
         return;
     }
-    if (ax->kind != MV__FL_IIR) {
+    if (ax->kind == MV__FL_FIR) {
         for (row = r0; row < r1; row++) {
             mv__fl_read_row(j, row, line + pad);
             mv__fl_line(j, 0, line, nx, j->out + row * nx, dbl);
+        }
+        return;
+    }
+    if (ax->kind == MV__FL_BOX) {
+        /* the box's running sums: up to MV__FL_IIR_ROWS rows side by side as
+           the lanes of the column kernel (one row at a time is a chain of
+           dependent float64 adds), its output block after the sums in dbl */
+        float *ob = (float *)(void *)(dbl + MV__FL_IIR_ROWS);
+        for (row = r0; row < r1; row += g) {
+            g = MV__MIN((int64_t)MV__FL_IIR_ROWS, r1 - row);
+            for (q = 0; q < g; q++) {
+                mv__fl_read_row(j, row + q, line + pad);
+                mv__fl_extend(j, line, nx, pad);
+                for (i = 0; i < len; i++) cb[i * g + q] = line[i];
+            }
+            j->ops->box(cb, g, ob, g, nx, g, ax->r, dbl);
+            for (q = 0; q < g; q++) {
+                float *o = j->out + (row + q) * nx;
+                for (i = 0; i < nx; i++) o[i] = ob[i * g + q];
+            }
         }
         return;
     }
@@ -30012,7 +30073,8 @@ static void mv__grad_range(void *ctx, int64_t b, int64_t e, int worker)
 {
     const mv__grad_job *j = (const mv__grad_job *)ctx;
     const int64_t nx = j->n[0], ny = j->n[1], nz = j->n[2], plane = nx * ny, vol = plane * nz;
-    int64_t z, y, x;
+    const mv__filter_ops *ops = mv__kernels_get()->filter;
+    int64_t z, y;
     (void)worker;
     for (z = b; z < e; z++)
         for (y = 0; y < ny; y++) {
@@ -30022,18 +30084,7 @@ static void mv__grad_range(void *ctx, int64_t b, int64_t e, int worker)
             const float *zm = z > 0 ? r - plane : r, *zp = z < nz - 1 ? r + plane : r;
             double hy = ny == 1 ? 0.0 : (y > 0 && y < ny - 1) ? 0.5 : 1.0;
             double hz = nz == 1 ? 0.0 : (z > 0 && z < nz - 1) ? 0.5 : 1.0;
-            for (x = 0; x < nx; x++) {
-                double gx, gy, gz;
-                if (nx == 1) gx = 0.0;
-                else if (x == 0) gx = (double)r[1] - (double)r[0];
-                else if (x == nx - 1) gx = (double)r[nx - 1] - (double)r[nx - 2];
-                else gx = 0.5 * ((double)r[x + 1] - (double)r[x - 1]);
-                gy = hy * ((double)yp[x] - (double)ym[x]);
-                gz = hz * ((double)zp[x] - (double)zm[x]);
-                o[x] = (float)(j->G[0][0] * gx + j->G[0][1] * gy + j->G[0][2] * gz);
-                o[x + vol] = (float)(j->G[1][0] * gx + j->G[1][1] * gy + j->G[1][2] * gz);
-                o[x + 2 * vol] = (float)(j->G[2][0] * gx + j->G[2][1] * gy + j->G[2][2] * gz);
-            }
+            ops->grad(r, ym, yp, zm, zp, o, vol, nx, hy, hz, &j->G[0][0]);
         }
 }
 
@@ -40780,7 +40831,76 @@ MV__FN void MV__SFX(mv__fl_iir)(float *v, int64_t ld, int64_t len, int64_t b, co
 }
 #undef mv__fl_vf_div
 
-static const mv__filter_ops MV__SFX(mv__filter_ops) = {MV__SFX(mv__fl_line), MV__SFX(mv__fl_cols), MV__SFX(mv__fl_iir)};
+/* the box filter down columns, MV__VL columns a step (two float64 vectors
+   of running sums held in registers down the whole column), the rest of
+   the columns through the reference: the reference's operations per
+   column, so its bits */
+MV__FN void MV__SFX(mv__fl_box)(const float *p, int64_t ld, float *o, int64_t ostride, int64_t n, int64_t b, int r,
+                                double *acc)
+{
+    const mv__vd size = mv__vd_set1((double)(2 * r + 1)), inv = mv__vd_set1(1.0 / (double)(2 * r + 1));
+    int64_t x0 = 0, j;
+    int k;
+    for (; x0 + MV__VL <= b; x0 += MV__VL) {
+        mv__vd a0 = mv__vd_set1(0.0), a1 = mv__vd_set1(0.0);
+        for (k = 0; k <= 2 * r; k++) {
+            mv__vf v = mv__vf_loadu(p + k * ld + x0);
+            a0 = mv__vd_add(a0, mv__vd_from_vf_lo(v));
+            a1 = mv__vd_add(a1, mv__vd_from_vf_hi(v));
+        }
+        a0 = mv__vd_div(a0, size);
+        a1 = mv__vd_div(a1, size);
+        mv__vf_storeu(o + x0, mv__vf_from_vd(a0, a1));
+        for (j = 1; j < n; j++) {
+            mv__vf ad = mv__vf_loadu(p + (j + 2 * r) * ld + x0), sb = mv__vf_loadu(p + (j - 1) * ld + x0);
+            a0 = mv__vd_add(a0, mv__vd_mul(mv__vd_sub(mv__vd_from_vf_lo(ad), mv__vd_from_vf_lo(sb)), inv));
+            a1 = mv__vd_add(a1, mv__vd_mul(mv__vd_sub(mv__vd_from_vf_hi(ad), mv__vd_from_vf_hi(sb)), inv));
+            mv__vf_storeu(o + j * ostride + x0, mv__vf_from_vd(a0, a1));
+        }
+    }
+    MV__ZEROUPPER();
+    if (x0 < b) mv__fl_box_ref(p + x0, ld, o + x0, ostride, n, b - x0, r, acc);
+}
+
+/* mv_gradient's row: the interior (x in [1, nx - 1)) MV__VL voxels a step
+   in float64 vectors, the reference's operations in its order; both ends
+   and the last partial step through the reference's span */
+MV__FN void MV__SFX(mv__fl_grad)(const float *r, const float *ym, const float *yp, const float *zm, const float *zp,
+                                 float *o, int64_t vol, int64_t nx, double hy, double hz, const double *G)
+{
+    const mv__vd half = mv__vd_set1(0.5), vhy = mv__vd_set1(hy), vhz = mv__vd_set1(hz);
+    mv__vd g[9];
+    int64_t x = 1;
+    int k;
+    if (nx < 2 + MV__VL) {
+        mv__fl_grad_span(r, ym, yp, zm, zp, o, vol, nx, hy, hz, G, 0, nx);
+        return;
+    }
+    for (k = 0; k < 9; k++) g[k] = mv__vd_set1(G[k]);
+    mv__fl_grad_span(r, ym, yp, zm, zp, o, vol, nx, hy, hz, G, 0, 1);
+    for (; x + MV__VL <= nx - 1; x += MV__VL) {
+        const mv__vf xp = mv__vf_loadu(r + x + 1), xm = mv__vf_loadu(r + x - 1);
+        const mv__vf a = mv__vf_loadu(yp + x), b = mv__vf_loadu(ym + x), c = mv__vf_loadu(zp + x), d = mv__vf_loadu(zm + x);
+        mv__vd gx[2], gy[2], gz[2], v[3][2];
+        int h, q;
+        gx[0] = mv__vd_mul(half, mv__vd_sub(mv__vd_from_vf_lo(xp), mv__vd_from_vf_lo(xm)));
+        gx[1] = mv__vd_mul(half, mv__vd_sub(mv__vd_from_vf_hi(xp), mv__vd_from_vf_hi(xm)));
+        gy[0] = mv__vd_mul(vhy, mv__vd_sub(mv__vd_from_vf_lo(a), mv__vd_from_vf_lo(b)));
+        gy[1] = mv__vd_mul(vhy, mv__vd_sub(mv__vd_from_vf_hi(a), mv__vd_from_vf_hi(b)));
+        gz[0] = mv__vd_mul(vhz, mv__vd_sub(mv__vd_from_vf_lo(c), mv__vd_from_vf_lo(d)));
+        gz[1] = mv__vd_mul(vhz, mv__vd_sub(mv__vd_from_vf_hi(c), mv__vd_from_vf_hi(d)));
+        for (q = 0; q < 3; q++)
+            for (h = 0; h < 2; h++)
+                v[q][h] = mv__vd_add(mv__vd_add(mv__vd_mul(g[3 * q], gx[h]), mv__vd_mul(g[3 * q + 1], gy[h])),
+                                     mv__vd_mul(g[3 * q + 2], gz[h]));
+        for (q = 0; q < 3; q++) mv__vf_storeu(o + x + q * vol, mv__vf_from_vd(v[q][0], v[q][1]));
+    }
+    MV__ZEROUPPER();
+    mv__fl_grad_span(r, ym, yp, zm, zp, o, vol, nx, hy, hz, G, x, nx);
+}
+
+static const mv__filter_ops MV__SFX(mv__filter_ops) = {MV__SFX(mv__fl_line), MV__SFX(mv__fl_cols), MV__SFX(mv__fl_iir),
+                                                       MV__SFX(mv__fl_box), MV__SFX(mv__fl_grad)};
 
 #undef mv__fl_vf_add
 #undef mv__fl_vf_sub

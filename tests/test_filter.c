@@ -347,17 +347,21 @@ MV_TEST(filter, every_isa_and_thread_count_identical)
                 fo.mode = (mv_boundary)m;
                 fo.cval = 3.0;
                 fill_vol(&in, MV_DT_F32, 3, shapes[si], 7 + si);
-                for (k = 0; k < 3; k++) {
+                for (k = 0; k < 4; k++) {
+                    if (k == 3 && (gi > 0 || m > 0)) continue; /* the gradient has no sigma or mode */
+                    if (k == 3) in.affine[0][1] = 0.3, in.affine[2][0] = -0.2; /* oblique: every G term */
                     REQUIRE_OK(mv_set_isa(MV_ISA_REF));
                     if (k == 0) REQUIRE_OK(mv_gaussian(&in, &ref, sigmas[gi], &fo));
                     else if (k == 1) REQUIRE_OK(mv_gaussian_derivative(&in, &ref, sigmas[gi], ords, &fo));
-                    else REQUIRE_OK(mv_box_filter(&in, &ref, rad, &fo));
+                    else if (k == 2) REQUIRE_OK(mv_box_filter(&in, &ref, rad, &fo));
+                    else REQUIRE_OK(mv_gradient(&in, &ref, &fo));
                     for (isa = 1; isa < MV_ISA_COUNT; isa++) {
                         if (!(avail >> isa & 1)) continue;
                         REQUIRE_OK(mv_set_isa((mv_isa)isa));
                         if (k == 0) REQUIRE_OK(mv_gaussian(&in, &o, sigmas[gi], &fo));
                         else if (k == 1) REQUIRE_OK(mv_gaussian_derivative(&in, &o, sigmas[gi], ords, &fo));
-                        else REQUIRE_OK(mv_box_filter(&in, &o, rad, &fo));
+                        else if (k == 2) REQUIRE_OK(mv_box_filter(&in, &o, rad, &fo));
+                        else REQUIRE_OK(mv_gradient(&in, &o, &fo));
                         EXPECT_MSG(memcmp(o.data, ref.data, mv_vol_bytes(&o)) == 0, "kind %d %s %lldx%lldx%lld sigma %zu mode %d",
                                    k, mv_isa_name((mv_isa)isa), (long long)shapes[si][0], (long long)shapes[si][1],
                                    (long long)shapes[si][2], gi, m);
