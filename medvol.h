@@ -23475,14 +23475,8 @@ MV__INLINE int mv__reg_mbin(const mv__reg_ctx *c, double m, double *term)
    on every ISA. */
 #define MV__REG_BLK 64
 
-/* moving voxel coordinate of sample s (the order of mv__reg_chunks') */
-MV__INLINE void mv__reg_map(const double V[3][4], const float *s, double v[3])
-{
-    double i = s[0], j = s[1], k = s[2];
-    v[0] = V[0][0] * i + V[0][1] * j + V[0][2] * k + V[0][3];
-    v[1] = V[1][0] * i + V[1][1] * j + V[1][2] * k + V[1][3];
-    v[2] = V[2][0] * i + V[2][1] * j + V[2][2] * k + V[2][3];
-}
+/* moving voxel coordinate of sample s (reg_trilin's arithmetic) */
+MV__INLINE void mv__reg_map(const double V[3][4], const float *s, double v[3]) { mv__reg_map12(&V[0][0], s, v); }
 
 /* the four cache lines a trilinear read at v touches (nothing outside) */
 MV__INLINE void mv__reg_prefetch(const mv__reg_ctx *c, const double v[3])
@@ -41797,11 +41791,29 @@ static const mv__morph_ops MV__SFX(mv__morph_ops) = {MV__SFX(mv__edt_pencil_f32)
 #undef MV__MO_ND
 
 /* >>pass-register ==========================================================
-   reg_trilin (see >>impl-register-types): the map, the inside test and the
-   interpolation with its gradient on MV__VDL samples at once in float64
-   (the reference's operations in its order); per lane only the inside
-   test, the integer corner and the fractions (mv__reg_corner: the
-   reference's own code) and the eight corner loads. */
+   reg_trilin (see >>impl-register-types), MV__VDL samples per vector in
+   float64, the reference's operations in its order. */
+
+/* the trilinear value and gradient of the corners c[x + 2 y + 4 z] at the
+   fractions FX, FY, FZ into o[0], o[n], o[2n], o[3n] (mv__trilin_grad's
+   arithmetic, operation by operation) */
+MV__RS_FNI void MV__SFX(mv__rg_interp)(const mv__vd *c, mv__vd FX, mv__vd FY, mv__vd FZ, double *o, int n)
+{
+    const mv__vd dx00 = mv__vd_sub(c[1], c[0]), dx10 = mv__vd_sub(c[3], c[2]), dx01 = mv__vd_sub(c[5], c[4]),
+                 dx11 = mv__vd_sub(c[7], c[6]);
+    const mv__vd a00 = mv__vd_add(c[0], mv__vd_mul(FX, dx00)), a10 = mv__vd_add(c[2], mv__vd_mul(FX, dx10));
+    const mv__vd a01 = mv__vd_add(c[4], mv__vd_mul(FX, dx01)), a11 = mv__vd_add(c[6], mv__vd_mul(FX, dx11));
+    const mv__vd ya0 = mv__vd_sub(a10, a00), ya1 = mv__vd_sub(a11, a01);
+    const mv__vd b0 = mv__vd_add(a00, mv__vd_mul(FY, ya0)), b1 = mv__vd_add(a01, mv__vd_mul(FY, ya1));
+    const mv__vd dx0 = mv__vd_add(dx00, mv__vd_mul(FY, mv__vd_sub(dx10, dx00)));
+    const mv__vd dx1 = mv__vd_add(dx01, mv__vd_mul(FY, mv__vd_sub(dx11, dx01)));
+    const mv__vd bz = mv__vd_sub(b1, b0);
+    mv__vd_storeu(o, mv__vd_add(b0, mv__vd_mul(FZ, bz)));
+    mv__vd_storeu(o + n, mv__vd_add(dx0, mv__vd_mul(FZ, mv__vd_sub(dx1, dx0))));
+    mv__vd_storeu(o + 2 * n, mv__vd_add(ya0, mv__vd_mul(FZ, mv__vd_sub(ya1, ya0))));
+    mv__vd_storeu(o + 3 * n, bz);
+}
+
 #if defined(MV__PASS_AVX512) || defined(MV__PASS_AVX2)
 /* AVX2 / AVX-512: everything per vector of MV__VDL samples: the corner in
    int32 lanes (cvtt of the coordinate clamped into the grid, so every lane
@@ -41917,21 +41929,9 @@ MV__FN void MV__SFX(mv__reg_trilin)(const float *samp, int n, int ahead, const d
         p2 = mv__rg_gather2(mov + sz, o);
         p3 = mv__rg_gather2(mov + sy + sz, o);
         {
-            const mv__vd v000 = mv__rg_lo(p0), v100 = mv__rg_hi(p0), v010 = mv__rg_lo(p1), v110 = mv__rg_hi(p1);
-            const mv__vd v001 = mv__rg_lo(p2), v101 = mv__rg_hi(p2), v011 = mv__rg_lo(p3), v111 = mv__rg_hi(p3);
-            const mv__vd dx00 = mv__vd_sub(v100, v000), dx10 = mv__vd_sub(v110, v010), dx01 = mv__vd_sub(v101, v001),
-                         dx11 = mv__vd_sub(v111, v011);
-            const mv__vd a00 = mv__vd_add(v000, mv__vd_mul(FX, dx00)), a10 = mv__vd_add(v010, mv__vd_mul(FX, dx10));
-            const mv__vd a01 = mv__vd_add(v001, mv__vd_mul(FX, dx01)), a11 = mv__vd_add(v011, mv__vd_mul(FX, dx11));
-            const mv__vd ya0 = mv__vd_sub(a10, a00), ya1 = mv__vd_sub(a11, a01);
-            const mv__vd b0 = mv__vd_add(a00, mv__vd_mul(FY, ya0)), b1 = mv__vd_add(a01, mv__vd_mul(FY, ya1));
-            const mv__vd dx0 = mv__vd_add(dx00, mv__vd_mul(FY, mv__vd_sub(dx10, dx00)));
-            const mv__vd dx1 = mv__vd_add(dx01, mv__vd_mul(FY, mv__vd_sub(dx11, dx01)));
-            const mv__vd bz = mv__vd_sub(b1, b0);
-            mv__vd_storeu(out + q, mv__vd_add(b0, mv__vd_mul(FZ, bz)));
-            mv__vd_storeu(out + n + q, mv__vd_add(dx0, mv__vd_mul(FZ, mv__vd_sub(dx1, dx0))));
-            mv__vd_storeu(out + 2 * n + q, mv__vd_add(ya0, mv__vd_mul(FZ, mv__vd_sub(ya1, ya0))));
-            mv__vd_storeu(out + 3 * n + q, bz);
+            const mv__vd c[8] = {mv__rg_lo(p0), mv__rg_hi(p0), mv__rg_lo(p1), mv__rg_hi(p1),
+                                 mv__rg_lo(p2), mv__rg_hi(p2), mv__rg_lo(p3), mv__rg_hi(p3)};
+            MV__SFX(mv__rg_interp)(c, FX, FY, FZ, out + q, n);
         }
         for (l = 0; l < L; l++) {
             in[q + l] = (unsigned char)(bits >> l & 1u);
@@ -41960,6 +41960,9 @@ MV__FN void MV__SFX(mv__reg_trilin)(const float *samp, int n, int ahead, const d
 #undef mv__rg_lo
 #undef mv__rg_hi
 #else
+/* SSE2 / NEON: the map and the interpolation per vector; per lane the
+   inside test, the integer corner and the fractions (mv__reg_corner, the
+   reference's own code) and the eight corner loads */
 MV__FN void MV__SFX(mv__reg_trilin)(const float *samp, int n, int ahead, const double *V, const float *mov,
                                      const int64_t *d, double *out, unsigned char *in)
 {
@@ -42003,23 +42006,9 @@ MV__FN void MV__SFX(mv__reg_trilin)(const float *samp, int n, int ahead, const d
             fx[l] = f[0], fy[l] = f[1], fz[l] = f[2];
         }
         {
-            const mv__vd FX = mv__vd_loadu(fx), FY = mv__vd_loadu(fy), FZ = mv__vd_loadu(fz);
-            const mv__vd v000 = mv__vd_loadu(c[0]), v100 = mv__vd_loadu(c[1]), v010 = mv__vd_loadu(c[2]),
-                         v110 = mv__vd_loadu(c[3]), v001 = mv__vd_loadu(c[4]), v101 = mv__vd_loadu(c[5]),
-                         v011 = mv__vd_loadu(c[6]), v111 = mv__vd_loadu(c[7]);
-            const mv__vd dx00 = mv__vd_sub(v100, v000), dx10 = mv__vd_sub(v110, v010), dx01 = mv__vd_sub(v101, v001),
-                         dx11 = mv__vd_sub(v111, v011);
-            const mv__vd a00 = mv__vd_add(v000, mv__vd_mul(FX, dx00)), a10 = mv__vd_add(v010, mv__vd_mul(FX, dx10));
-            const mv__vd a01 = mv__vd_add(v001, mv__vd_mul(FX, dx01)), a11 = mv__vd_add(v011, mv__vd_mul(FX, dx11));
-            const mv__vd ya0 = mv__vd_sub(a10, a00), ya1 = mv__vd_sub(a11, a01);
-            const mv__vd b0 = mv__vd_add(a00, mv__vd_mul(FY, ya0)), b1 = mv__vd_add(a01, mv__vd_mul(FY, ya1));
-            const mv__vd dx0 = mv__vd_add(dx00, mv__vd_mul(FY, mv__vd_sub(dx10, dx00)));
-            const mv__vd dx1 = mv__vd_add(dx01, mv__vd_mul(FY, mv__vd_sub(dx11, dx01)));
-            const mv__vd bz = mv__vd_sub(b1, b0);
-            mv__vd_storeu(out + q, mv__vd_add(b0, mv__vd_mul(FZ, bz)));
-            mv__vd_storeu(out + n + q, mv__vd_add(dx0, mv__vd_mul(FZ, mv__vd_sub(dx1, dx0))));
-            mv__vd_storeu(out + 2 * n + q, mv__vd_add(ya0, mv__vd_mul(FZ, mv__vd_sub(ya1, ya0))));
-            mv__vd_storeu(out + 3 * n + q, bz);
+            const mv__vd v[8] = {mv__vd_loadu(c[0]), mv__vd_loadu(c[1]), mv__vd_loadu(c[2]), mv__vd_loadu(c[3]),
+                                 mv__vd_loadu(c[4]), mv__vd_loadu(c[5]), mv__vd_loadu(c[6]), mv__vd_loadu(c[7])};
+            MV__SFX(mv__rg_interp)(v, mv__vd_loadu(fx), mv__vd_loadu(fy), mv__vd_loadu(fz), out + q, n);
         }
     }
     MV__ZEROUPPER();
