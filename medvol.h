@@ -29500,19 +29500,31 @@ static void mv__fl_iir_coefs(double sigma, mv__fl_axis *ax)
     ax->gainf = (float)ax->gain;
 }
 
+/* the extension of a padded line (p[pad + i] = element i, interior
+   filled) by the mode: cval where mv__fl_ext says constant; shared by the
+   filters and the pyramid levels */
+static void mv__line_extend(float *p, int64_t n, int64_t pad, int mode, float cval)
+{
+    int64_t i;
+    for (i = -pad; i < 0; i++) {
+        int64_t s = mv__fl_ext(i, n, mode);
+        p[pad + i] = s < 0 ? cval : p[pad + s];
+    }
+    for (i = n; i < n + pad; i++) {
+        int64_t s = mv__fl_ext(i, n, mode);
+        p[pad + i] = s < 0 ? cval : p[pad + s];
+    }
+}
+static void mv__fl_extend(const mv__fl_job *j, float *p, int64_t n, int64_t pad)
+{
+    mv__line_extend(p, n, pad, j->mode, j->cval);
+}
+
 /* one padded line (p[pad + i] = element i, interior filled) through axis a */
 static void mv__fl_line(const mv__fl_job *j, int a, float *p, int64_t n, float *o, double *dbl)
 {
     const mv__fl_axis *ax = &j->ax[a];
-    int64_t i, pad = ax->r;
-    for (i = -pad; i < 0; i++) {
-        int64_t s = mv__fl_ext(i, n, j->mode);
-        p[pad + i] = s < 0 ? j->cval : p[pad + s];
-    }
-    for (i = n; i < n + pad; i++) {
-        int64_t s = mv__fl_ext(i, n, j->mode);
-        p[pad + i] = s < 0 ? j->cval : p[pad + s];
-    }
+    mv__fl_extend(j, p, n, ax->r);
     if (ax->kind == MV__FL_FIR) {
         j->ops->line(p, o, n, ax->w, ax->r, ax->anti);
     } else if (ax->kind == MV__FL_BOX) {
@@ -29522,19 +29534,6 @@ static void mv__fl_line(const mv__fl_job *j, int a, float *p, int64_t n, float *
     }
 }
 
-/* the extension of a padded line (p[pad + i] = element i, interior filled) */
-static void mv__fl_extend(const mv__fl_job *j, float *p, int64_t n, int64_t pad)
-{
-    int64_t i;
-    for (i = -pad; i < 0; i++) {
-        int64_t s = mv__fl_ext(i, n, j->mode);
-        p[pad + i] = s < 0 ? j->cval : p[pad + s];
-    }
-    for (i = n; i < n + pad; i++) {
-        int64_t s = mv__fl_ext(i, n, j->mode);
-        p[pad + i] = s < 0 ? j->cval : p[pad + s];
-    }
-}
 
 /* columns: n elements at base + k * stride (k < n), b floats each, filtered
    along axis a in place, through the worker's buffers */
@@ -30495,21 +30494,6 @@ static int mv__pyr_layout(mv__pyr_job *j)
     return b < ((uint64_t)1 << 40);
 }
 
-/* the extended line of x: ext[pad + i] = row[i], then the mode past the ends */
-static void mv__pyr_extend(const mv__pyr_job *j, const float *row, float *ext)
-{
-    const int64_t n0 = j->ax[0].n, pad = j->xpad;
-    int64_t i;
-    memcpy(ext + pad, row, (size_t)n0 * sizeof(float));
-    for (i = -pad; i < 0; i++) {
-        int64_t e = mv__fl_ext(i, n0, j->mode);
-        ext[pad + i] = e < 0 ? j->cval : row[e];
-    }
-    for (i = n0; i < n0 + pad; i++) {
-        int64_t e = mv__fl_ext(i, n0, j->mode);
-        ext[pad + i] = e < 0 ? j->cval : row[e];
-    }
-}
 
 /* input planes [z0, z1): y then x into mid planes z (m0 x m1) */
 static void mv__pyr_planes(void *ctx, int64_t z0, int64_t z1, int worker)
@@ -30548,7 +30532,8 @@ static void mv__pyr_planes(void *ctx, int64_t z0, int64_t z1, int worker)
                 memcpy(dst, row, (size_t)m0 * sizeof(float));
                 continue;
             }
-            mv__pyr_extend(j, row, ext);
+            memcpy(ext + j->xpad, row, (size_t)n0 * sizeof(float));
+            mv__line_extend(ext, n0, j->xpad, j->mode, j->cval);
             mv__pyr_xline(j->kt, X, ext, ext_len, dst, t0, t1, t2);
         }
     }

@@ -328,6 +328,25 @@ static void fill_vol(mv_vol *v, mv_dtype dt, int ndim, const int64_t *dims, uint
 }
 
 /* Every ISA gives the reference's bytes; 1 and 2 threads the same bytes. */
+/* one filter of the thread-count check on in at `threads`: 0 Gaussian
+   (sigma s), 1 box filter (radii 2, 1, 3), 2 gradient, 3 and 4 the levels
+   0 and 1 of a 4x2x1 pyramid (mode constant) */
+static mv_status threads_kind(int k, const mv_vol *in, const double s[3], int threads, mv_vol *out)
+{
+    mv_filter_opts fo = MV_ZERO_INIT;
+    mv_pyramid_schedule ps;
+    int64_t rad[3] = {2, 1, 3};
+    mv_status st;
+    fo.threads = threads;
+    if (k == 0) return mv_gaussian(in, out, s, &fo);
+    if (k == 1) return mv_box_filter(in, out, rad, &fo);
+    if (k == 2) return mv_gradient(in, out, &fo);
+    if ((st = mv_pyramid_schedule_parse("4x2x1", "2x1x0vox", &ps)) != MV_OK) return st;
+    fo.mode = MV_BOUNDARY_CONSTANT;
+    fo.cval = 7.0;
+    return mv_pyramid_level(in, &ps, k - 3, out, &fo);
+}
+
 MV_TEST(filter, every_isa_and_thread_count_identical)
 {
     static const int64_t shapes[][3] = {{1, 5, 4}, {3, 4, 5}, {7, 9, 2}, {15, 16, 17}, {17, 3, 31}, {33, 20, 8},
@@ -375,23 +394,27 @@ MV_TEST(filter, every_isa_and_thread_count_identical)
     { /* threads: a volume over the 4 MiB parallel threshold, planes and z blocks split */
         int64_t d3[3] = {130, 100, 90}, d4[4] = {96, 70, 2, 80};
         mv_vol in, a, b;
-        mv_filter_opts fo = MV_ZERO_INIT;
         double s[3] = {1.5, 2.5, 12.0};
-        int meth;
+        int meth, kk, th, rep, reps = getenv("MEDVOL_TEST_REPS") ? atoi(getenv("MEDVOL_TEST_REPS")) : 3;
         for (meth = 0; meth < 2; meth++) {
             fill_vol(&in, MV_DT_I16, meth ? 4 : 3, meth ? d4 : d3, 99);
             in.meta.scl_slope = 0.5;
-            fo.threads = 1;
-            REQUIRE_OK(mv_gaussian(&in, &a, s, &fo));
-            fo.threads = 2;
-            REQUIRE_OK(mv_gaussian(&in, &b, s, &fo));
-            EXPECT_MSG(memcmp(a.data, b.data, mv_vol_bytes(&a)) == 0, "1 vs 2 threads differ (%dD)", meth ? 4 : 3);
-            mv_free(&b);
-            fo.threads = 3;
-            REQUIRE_OK(mv_gaussian(&in, &b, s, &fo));
-            EXPECT_MSG(memcmp(a.data, b.data, mv_vol_bytes(&a)) == 0, "1 vs 3 threads differ (%dD)", meth ? 4 : 3);
-            mv_free(&a);
-            mv_free(&b);
+            in.affine[0][1] = 0.3; /* the gradient: an oblique affine */
+            /* the Gaussian (3D and 4D); in 3D also the box filter (its x pass
+               16 rows as lanes), the gradient and two pyramid levels (the
+               planes and the z pass split): 1 thread against 2 and 3, a few
+               times over (MEDVOL_TEST_REPS, 3 by default) */
+            for (kk = 0; kk < (meth ? 1 : 5); kk++) {
+                REQUIRE_OK(threads_kind(kk, &in, s, 1, &a));
+                for (rep = 0; rep < reps; rep++)
+                    for (th = 2; th <= 3; th++) {
+                        REQUIRE_OK(threads_kind(kk, &in, s, th, &b));
+                        EXPECT_MSG(mv_vol_bytes(&a) == mv_vol_bytes(&b) && memcmp(a.data, b.data, mv_vol_bytes(&a)) == 0,
+                                   "kind %d: 1 vs %d threads differ (%dD)", kk, th, meth ? 4 : 3);
+                        mv_free(&b);
+                    }
+                mv_free(&a);
+            }
             mv_free(&in);
         }
     }
