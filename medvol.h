@@ -6214,27 +6214,39 @@ static void mv__rs_affine_lin_ref(float *dst, const float *vol, const int64_t *d
    inside, 0 <= c[a] < d[a] - 1 on every axis (the caller finds that run of
    a row, mv__rs_run_inside): no clamp, no edge case, no test per voxel;
    the bits of mv__rs_affine_lin_ref at those voxels (same coordinates,
-   weights and blend order). The SIMD versions gather the 8 taps. */
+   weights and blend order). ahead: where the same voxel of the next
+   output slice is, as an offset from this one's taps; the SIMD versions
+   prefetch the top plane of those taps (the plane no earlier slice read),
+   a hint only: it changes no result. */
 typedef void (*mv__k_rs_lin_in_fn)(float *dst, const float *vol, const int64_t *d, const double *m0, const double *base,
-                                   int64_t x0, size_t n);
+                                   int64_t x0, size_t n, ptrdiff_t ahead);
 static void mv__rs_lin_in_ref(float *dst, const float *vol, const int64_t *d, const double *m0, const double *base, int64_t x0,
-                              size_t n)
+                              size_t n, ptrdiff_t ahead)
 {
+    (void)ahead;
     mv__rs_affine_lin_ref(dst, vol, d, m0, base, x0, n, 0, 0.0f);
 }
 
-/* rs_near_in: n voxels of a general nearest row of 4-byte elements whose
-   samples all lie inside, 0 <= c[a] <= d[a] - 1: element
-   (int)(c[a] + 0.5) on each axis (scipy order 0, mv__rs_taps), copied. */
+/* rs_near_in: n voxels of a general nearest row of 4-byte elements:
+   element (int)(c[a] + 0.5) on each axis (scipy order 0, mv__rs_taps),
+   copied. Unless clamp, the samples all lie inside, 0 <= c[a] <= d[a] - 1;
+   with clamp, each c[a] is first clamped to [0, d[a] - 1] (NaN to 0), as
+   mv__rs_taps does for the edge mode. ahead: the prefetch hint of
+   rs_lin_in. */
 typedef void (*mv__k_rs_near_in_fn)(uint32_t *dst, const uint32_t *vol, const int64_t *d, const double *m0,
-                                    const double *base, int64_t x0, size_t n);
+                                    const double *base, int64_t x0, size_t n, ptrdiff_t ahead, int clamp);
 static void mv__rs_near_in_ref(uint32_t *dst, const uint32_t *vol, const int64_t *d, const double *m0, const double *base,
-                               int64_t x0, size_t n)
+                               int64_t x0, size_t n, ptrdiff_t ahead, int clamp)
 {
     size_t i, q[3];
     int a;
+    (void)ahead;
     for (i = 0; i < n; i++) {
-        for (a = 0; a < 3; a++) q[a] = (size_t)(int64_t)(m0[a] * (double)(x0 + (int64_t)i) + base[a] + 0.5);
+        for (a = 0; a < 3; a++) {
+            double c = m0[a] * (double)(x0 + (int64_t)i) + base[a], hi = (double)(d[a] - 1);
+            if (clamp) c = !(c >= 0) ? 0 : c > hi ? hi : c;
+            q[a] = (size_t)(int64_t)(c + 0.5);
+        }
         dst[i] = vol[(q[2] * (size_t)d[1] + q[1]) * (size_t)d[0] + q[0]];
     }
 }
@@ -14173,6 +14185,16 @@ static void mv__rs_run_inside(const double *m0, const double *base, int64_t x0, 
     *ib = e;
 }
 
+/* The offset in the input of the same output voxel one slice on (the map's
+   z column in flat units): the row kernels prefetch there, as the taps'
+   top plane is new in every output slice when slices advance along the
+   input's z, and a far-off or absurd offset is only a wasted hint. */
+static ptrdiff_t mv__rs_ahead(const double (*M)[4], const int64_t n[3])
+{
+    double next = M[0][2] + M[1][2] * (double)n[0] + M[2][2] * (double)n[0] * (double)n[1];
+    return next > -1e15 && next < 1e15 ? (ptrdiff_t)next : 0;
+}
+
 /* Output slice k of frame f, any map, linear or cubic, voxel by voxel. The
    common case (float32 source, every axis at least 2 voxels, taps inside)
    computes taps inline; the rest goes through mv__rs_taps. */
@@ -14188,6 +14210,7 @@ static void mv__rs_slice_gen(const mv__rs_job *j, int64_t f, int64_t k, mv__rs_b
     int a, T[3], fast = j->direct, row_kernel, cub_kernel;
     double lim[3], lim1[3];
     int64_t st[2];
+    ptrdiff_t ahead;
     unsigned char todo[MV__RS_LMAX];
     for (a = 0; a < 3; a++) {
         n[a] = j->map->ax[a].n;
@@ -14201,6 +14224,7 @@ static void mv__rs_slice_gen(const mv__rs_job *j, int64_t f, int64_t k, mv__rs_b
     cub_kernel = fast && cubic && j->sx * j->sy * j->sz < INT64_C(2147483647);
     st[0] = j->sx;
     st[1] = j->sy;
+    ahead = mv__rs_ahead(M, n);
     for (a = 0; a < 3; a++) {
         m0[a] = M[a][0];
         lim[a] = (double)(n[a] - 2);
@@ -14227,7 +14251,7 @@ static void mv__rs_slice_gen(const mv__rs_job *j, int64_t f, int64_t k, mv__rs_b
                 mv__rs_run_inside(m0, base, x0, (int64_t)L, lim1, 1, &ia, &ib);
                 if (ib <= ia) ia = ib = fb; /* (inside the fill run: strict is the stronger test) */
                 if (ia > fa) j->kt->rs_affine_lin(o + fa, vol, n, m0, base, x0 + fa, (size_t)(ia - fa), j->fill, j->fillf);
-                if (ib > ia) j->kt->rs_lin_in(o + ia, vol, n, m0, base, x0 + ia, (size_t)(ib - ia));
+                if (ib > ia) j->kt->rs_lin_in(o + ia, vol, n, m0, base, x0 + ia, (size_t)(ib - ia), ahead);
                 if (fb > ib) j->kt->rs_affine_lin(o + ib, vol, n, m0, base, x0 + ib, (size_t)(fb - ib), j->fill, j->fillf);
                 if (o == b->out) mv__rs_store(j, d, o, L);
                 continue;
@@ -14348,23 +14372,28 @@ static void mv__rs_slice_nearest(const mv__rs_job *j, int64_t f, int64_t k, mv__
                 mv__rs_copy_idx(g + (size_t)in0 * es, row, b->xi + in0, (size_t)(in1 - in0), es);
             } else {
                 double base[3];
-                int64_t ia = 0, ib = 0;
                 for (a = 0; a < 3; a++) base[a] = map->M[a][1] * (double)jj + map->M[a][2] * (double)k + map->M[a][3];
-                if (run4) { /* the inside run through the kernel, the rest below */
+                if (run4) {
+                    /* edge mode: the whole row, clamped coordinates; fill:
+                       the inside run (exactly the inside voxels), the rest
+                       the fill value */
+                    const uint32_t *src = (const uint32_t *)(const void *)frame;
+                    ptrdiff_t ahead = mv__rs_ahead(map->M, n);
+                    int64_t ia, ib;
+                    if (!j->fill) {
+                        j->kt->rs_near_in((uint32_t *)(void *)g, src, n, m0, base, x0, (size_t)L, ahead, 1);
+                        continue;
+                    }
                     mv__rs_run_inside(m0, base, x0, L, hi, 0, &ia, &ib);
-                    if (ib > ia)
-                        j->kt->rs_near_in((uint32_t *)(void *)(g + (size_t)ia * 4), (const uint32_t *)(const void *)frame, n, m0, base,
-                                          x0 + ia, (size_t)(ib - ia));
-                    for (i = ia; i < ib; i++) b->ri[i] = 1;
+                    if (ib > ia) j->kt->rs_near_in((uint32_t *)(void *)(g + (size_t)ia * 4), src, n, m0, base, x0 + ia, (size_t)(ib - ia), ahead, 0);
+                    mv__rs_fill_run(j, d, (size_t)ia);
+                    mv__rs_fill_run(j, d + (size_t)ib * 4, (size_t)(L - ib));
+                    continue;
                 }
                 for (i = 0; i < L; i++) {
                     double c[3];
                     int inside = 1;
                     int64_t q[3];
-                    if (i == ia && ib > ia) {
-                        i = ib - 1;
-                        continue;
-                    }
                     for (a = 0; a < 3; a++) {
                         c[a] = map->M[a][0] * (double)(x0 + i) + base[a];
                         inside &= c[a] >= 0 && c[a] <= (double)(n[a] - 1);
@@ -38329,13 +38358,25 @@ MV__RS_FNI int MV__SFX(mv__rs_window)(size_t len, const int32_t *idx, int taps, 
 }
 /* mv__rs_ld2_any / ld4_any: taps at any offsets; mv__rs_ld2 / ld4: offsets
    in order (the window test looks only at the first and last) */
+/* the float pairs at p + off[0..7] as the 8 doubles of a vector (pair
+   loads joined; on the Zen 4 measured, half the time of a 64-bit gather) */
+MV__RS_FNI __m512 MV__SFX(mv__rs_pairs8)(const float *p, const int32_t *off)
+{
+    __m128 q0 = MV__RS_PAIR(MV__RS_PAIR(_mm_setzero_ps(), p + off[0], 0), p + off[1], 1);
+    __m128 q1 = MV__RS_PAIR(MV__RS_PAIR(_mm_setzero_ps(), p + off[2], 0), p + off[3], 1);
+    __m128 q2 = MV__RS_PAIR(MV__RS_PAIR(_mm_setzero_ps(), p + off[4], 0), p + off[5], 1);
+    __m128 q3 = MV__RS_PAIR(MV__RS_PAIR(_mm_setzero_ps(), p + off[6], 0), p + off[7], 1);
+    __m256 lo = _mm256_insertf128_ps(_mm256_castps128_ps256(q0), q1, 1), hi = _mm256_insertf128_ps(_mm256_castps128_ps256(q2), q3, 1);
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(lo)), _mm256_castps_pd(hi), 1));
+}
+/* taps s[idx[l]] -> a[l], s[idx[l] + 1] -> b[l]: 16 pairs, then the even
+   and the odd floats picked out of the two vectors */
 MV__RS_FNI void MV__SFX(mv__rs_ld2_any)(const float *s, const int32_t *idx, __m512 *a, __m512 *b)
 {
-    __m128 qa[4], qb[4];
-    int k;
-    for (k = 0; k < 4; k++) MV__SFX(mv__rs_ld2x4)(s, idx + 4 * k, &qa[k], &qb[k]);
-    *a = _mm512_insertf32x4(_mm512_insertf32x4(_mm512_insertf32x4(_mm512_castps128_ps512(qa[0]), qa[1], 1), qa[2], 2), qa[3], 3);
-    *b = _mm512_insertf32x4(_mm512_insertf32x4(_mm512_insertf32x4(_mm512_castps128_ps512(qb[0]), qb[1], 1), qb[2], 2), qb[3], 3);
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    __m512 q0 = MV__SFX(mv__rs_pairs8)(s, idx), q1 = MV__SFX(mv__rs_pairs8)(s, idx + 8);
+    *a = _mm512_permutex2var_ps(q0, even, q1);
+    *b = _mm512_permutex2var_ps(q0, _mm512_add_epi32(even, _mm512_set1_epi32(1)), q1);
 }
 MV__RS_FNI void MV__SFX(mv__rs_ld2)(const float *s, size_t len, const int32_t *idx, __m512 *a, __m512 *b)
 {
@@ -38840,11 +38881,19 @@ MV__FN void MV__SFX(mv__rs_affine_lin)(float *dst, const float *vol, const int64
     size_t i = 0;
     int a, h;
     for (a = 0; a < 3; a++) step[a] = mv__vd_set1(m0[a]);
-    for (; i + MV__VL <= n; i += MV__VL) {
+    for (; i < n; i += MV__VL) {
         mv__vf t[3], u[3], r0, r1, r2, r3, p0, p1;
         int32_t idx[MV__VL];
+        float tmp[MV__VL], *o = dst + i;
         int inside[2] = {all_in, all_in};
         mv__vd tw[3][2];
+        if (i + MV__VL > n) {
+            /* the last voxels: a vector ending at n when there is one (it
+               repeats some voxels, with the same bits), else all lanes into
+               tmp (lanes past n read clamped taps, in bounds) */
+            if (n >= MV__VL) o = dst + (i = n - MV__VL);
+            else o = tmp;
+        }
         for (h = 0; h < 2; h++) {
             /* x as the reference forms it: (double)(x0 + i + lane) */
             mv__vd x = mv__vd_add(mv__vd_set1((double)(x0 + (int64_t)i + h * MV__VDL)), mv__rs_vd_lanes()), f[3];
@@ -38869,15 +38918,15 @@ MV__FN void MV__SFX(mv__rs_affine_lin)(float *dst, const float *vol, const int64
         r3 = mv__rs_vf_add(mv__rs_vf_mul(u[0], r3), mv__rs_vf_mul(t[0], p0));
         p0 = mv__rs_vf_add(mv__rs_vf_mul(u[1], r0), mv__rs_vf_mul(t[1], r1));
         p1 = mv__rs_vf_add(mv__rs_vf_mul(u[1], r2), mv__rs_vf_mul(t[1], r3));
-        mv__vf_storeu(dst + i, mv__rs_vf_add(mv__rs_vf_mul(u[2], p0), mv__rs_vf_mul(t[2], p1)));
+        mv__vf_storeu(o, mv__rs_vf_add(mv__rs_vf_mul(u[2], p0), mv__rs_vf_mul(t[2], p1)));
         if (fill && (inside[0] & inside[1]) != all_in) { /* rare: rows crossing the edge */
             int k;
             for (k = 0; k < MV__VL; k++)
-                if (!((inside[k / MV__VDL] >> (k % MV__VDL)) & 1)) dst[i + (size_t)k] = fillv;
+                if (!((inside[k / MV__VDL] >> (k % MV__VDL)) & 1)) o[k] = fillv;
         }
+        if (o == tmp) memcpy(dst + i, tmp, (n - i) * sizeof(float));
     }
     MV__ZEROUPPER();
-    mv__rs_affine_lin_ref(dst + i, vol, d, m0, base, x0 + (int64_t)i, n - i, fill, fillv);
 }
 
 /* Lanes of c inside [0, lim): a bit per lane, as mv__rs_lin_axis counts them */
@@ -38967,37 +39016,26 @@ MV__FN size_t MV__SFX(mv__rs_affine_cub)(float *dst, unsigned char *todo, const 
 /* Inside runs of general rows (mv__rs_lin_in_ref, mv__rs_near_in_ref, bit
    for bit): coordinates in float64 as the reference forms them, MV__VDL
    lanes at a time; no clamp and no test, as the caller passes only
-   voxels whose taps are all inside. AVX2 and AVX-512 fetch the taps with
-   hardware gathers from one int32 index vector (the offset of each
-   voxel's window, exact in float64 below 2^31): on the Zen 4 measured
-   these beat the pair loads of mv__rs_affine_lin 2x once no voxel needs
-   a clamp; SSE2 and NEON have no gathers and use the pair loads. */
+   voxels whose taps are all inside (rs_near_in clamps on request). The
+   trilinear taps come as float pairs loaded one by one (MV__RS_LD2_ANY)
+   from the int32 offset of each voxel's window (exact in float64 below
+   2^31): on the Zen 4 measured, the 64-bit gathers used before took 1.3x
+   the time in memory and 3x in cache. Nearest gathers its one tap per
+   voxel. Both prefetch the next output slice's new plane (`ahead`): a
+   rotated 256^3 volume waited on memory for half its time without it.
+   SSE2 and NEON use mv__rs_affine_lin's pair loads. */
 #if defined(MV__PASS_AVX512) || defined(MV__PASS_AVX2)
-/* MV__RS_PAIRS(p, a, b): a[l] = p[idx_l], b[l] = p[idx_l + 1] for the
-   window offsets i0 (lanes 0 .. MV__VDL-1) and i1 (the rest): each pair of
-   floats fetched as one 64-bit element (a gather of MV__VDL doubles), then
-   the even and odd floats separated. Half the elements of gathering the
-   taps one by one: on the Zen 4 measured, 8 pairs cost what 8 floats do. */
+/* a hint: the address is formed as an integer, as it may lie outside the
+   volume (past the last slice) */
+#define MV__RS_PREFETCH(p, o) _mm_prefetch((const char *)((uintptr_t)(p) + (uintptr_t)(o) * (uintptr_t)4), _MM_HINT_T0)
 #if defined(MV__PASS_AVX512)
 #define mv__rs_hi __m256i
+#define mv__rs_hi_store(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), (v))
 #define mv__rs_vd_to_i32(v) _mm512_cvttpd_epi32(v)
-#define MV__RS_PAIRS(p, a, b)                                                                                     \
-    do {                                                                                                         \
-        __m512 q0_ = _mm512_castpd_ps(_mm512_i32gather_pd(i0, (const void *)(p), 4));                            \
-        __m512 q1_ = _mm512_castpd_ps(_mm512_i32gather_pd(i1, (const void *)(p), 4));                            \
-        (a) = _mm512_permutex2var_ps(q0_, even, q1_);                                                            \
-        (b) = _mm512_permutex2var_ps(q0_, odd, q1_);                                                             \
-    } while (0)
 #else
 #define mv__rs_hi __m128i
+#define mv__rs_hi_store(p, v) _mm_storeu_si128((__m128i *)(void *)(p), (v))
 #define mv__rs_vd_to_i32(v) _mm256_cvttpd_epi32(v)
-#define MV__RS_PAIRS(p, a, b)                                                                                     \
-    do {                                                                                                         \
-        __m256 q0_ = _mm256_castpd_ps(_mm256_i32gather_pd((const double *)(const void *)(p), i0, 4));          \
-        __m256 q1_ = _mm256_castpd_ps(_mm256_i32gather_pd((const double *)(const void *)(p), i1, 4));          \
-        (a) = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(q0_, q1_, 0x88)), 0xD8)); \
-        (b) = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(q0_, q1_, 0xDD)), 0xD8)); \
-    } while (0)
 #endif
 #if defined(MV__PASS_AVX512)
 #define mv__rs_vi __m512i /* a macro: each pass has its own */
@@ -39005,103 +39043,144 @@ MV__FN size_t MV__SFX(mv__rs_affine_cub)(float *dst, unsigned char *todo, const 
 #define mv__rs_gather(p, vi) _mm512_i32gather_ps((vi), (const void *)(p), 4)
 #define mv__rs_gather_u32(p, vi) _mm512_i32gather_epi32((vi), (const void *)(p), 4)
 #define mv__rs_vi_storeu(p, v) _mm512_storeu_si512((void *)(p), (v))
+#define mv__rs_vi_first(v) _mm_cvtsi128_si32(_mm512_castsi512_si128(v))
+#define mv__rs_vi_last(v) _mm_extract_epi32(_mm512_extracti32x4_epi32((v), 3), 3)
 #else
 #define mv__rs_vi __m256i
 #define mv__rs_vi_pack(lo, hi) _mm256_inserti128_si256(_mm256_castsi128_si256(_mm256_cvttpd_epi32(lo)), _mm256_cvttpd_epi32(hi), 1)
 #define mv__rs_gather(p, vi) _mm256_i32gather_ps((p), (vi), 4)
 #define mv__rs_gather_u32(p, vi) _mm256_i32gather_epi32((const int *)(const void *)(p), (vi), 4)
 #define mv__rs_vi_storeu(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), (v))
+#define mv__rs_vi_first(v) _mm_cvtsi128_si32(_mm256_castsi256_si128(v))
+#define mv__rs_vi_last(v) _mm_extract_epi32(_mm256_extracti128_si256((v), 1), 3)
 #endif
 MV__FN void MV__SFX(mv__rs_lin_in)(float *dst, const float *vol, const int64_t *d, const double *m0, const double *base,
-                                    int64_t x0, size_t n)
+                                    int64_t x0, size_t n, ptrdiff_t ahead)
 {
     const size_t sy = (size_t)d[0], sz = (size_t)(d[0] * d[1]);
     const float *v01 = vol + sy, *v10 = vol + sz, *v11 = vol + sz + sy;
     const mv__vf one = mv__vf_set1(1.0f);
     const mv__vd scale_y = mv__vd_set1((double)sy), scale_z = mv__vd_set1((double)sz), lanes = mv__rs_vd_lanes(),
                  vl = mv__vd_set1((double)MV__VDL);
-#if defined(MV__PASS_AVX512)
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-#endif
     mv__vd step[3], org[3];
+    int32_t off[MV__VL];
     size_t i = 0;
     int a;
     for (a = 0; a < 3; a++) {
         step[a] = mv__vd_set1(m0[a]);
         org[a] = mv__vd_set1(base[a]);
     }
-    for (; i + MV__VL <= n; i += MV__VL) {
+    for (; i < n; i += MV__VL) {
+        mv__vd x0v, x1v, cx0, cx1, cy0, cy1, cz0, cz1, fx0, fx1, fy0, fy1, fz0, fz1;
+        if (i + MV__VL > n) {
+            /* the last voxels as a vector ending at n (some voxels again,
+               same bits); a run shorter than a vector is the reference's */
+            if (n < MV__VL) break;
+            i = n - MV__VL;
+        }
         /* written out: gcc -O2 keeps arrays of vectors on the stack */
-        mv__vd x0v = mv__vd_add(mv__vd_set1((double)(x0 + (int64_t)i)), lanes), x1v = mv__vd_add(x0v, vl);
-        mv__vd cx0 = mv__vd_add(mv__vd_mul(step[0], x0v), org[0]), cx1 = mv__vd_add(mv__vd_mul(step[0], x1v), org[0]);
-        mv__vd cy0 = mv__vd_add(mv__vd_mul(step[1], x0v), org[1]), cy1 = mv__vd_add(mv__vd_mul(step[1], x1v), org[1]);
-        mv__vd cz0 = mv__vd_add(mv__vd_mul(step[2], x0v), org[2]), cz1 = mv__vd_add(mv__vd_mul(step[2], x1v), org[2]);
-        mv__vd fx0 = mv__rs_vd_trunc(cx0), fx1 = mv__rs_vd_trunc(cx1), fy0 = mv__rs_vd_trunc(cy0), fy1 = mv__rs_vd_trunc(cy1);
-        mv__vd fz0 = mv__rs_vd_trunc(cz0), fz1 = mv__rs_vd_trunc(cz1); /* floor: c >= 0 */
+        x0v = mv__vd_add(mv__vd_set1((double)(x0 + (int64_t)i)), lanes);
+        x1v = mv__vd_add(x0v, vl);
+        cx0 = mv__vd_add(mv__vd_mul(step[0], x0v), org[0]);
+        cx1 = mv__vd_add(mv__vd_mul(step[0], x1v), org[0]);
+        cy0 = mv__vd_add(mv__vd_mul(step[1], x0v), org[1]);
+        cy1 = mv__vd_add(mv__vd_mul(step[1], x1v), org[1]);
+        cz0 = mv__vd_add(mv__vd_mul(step[2], x0v), org[2]);
+        cz1 = mv__vd_add(mv__vd_mul(step[2], x1v), org[2]);
+        fx0 = mv__rs_vd_trunc(cx0); /* floor: c >= 0 */
+        fx1 = mv__rs_vd_trunc(cx1);
+        fy0 = mv__rs_vd_trunc(cy0);
+        fy1 = mv__rs_vd_trunc(cy1);
+        fz0 = mv__rs_vd_trunc(cz0);
+        fz1 = mv__rs_vd_trunc(cz1);
+        {
         mv__rs_hi i0 = mv__rs_vd_to_i32(mv__vd_add(mv__vd_add(mv__vd_mul(fz0, scale_z), mv__vd_mul(fy0, scale_y)), fx0));
         mv__rs_hi i1 = mv__rs_vd_to_i32(mv__vd_add(mv__vd_add(mv__vd_mul(fz1, scale_z), mv__vd_mul(fy1, scale_y)), fx1));
         mv__vf tx = mv__vf_from_vd(mv__vd_sub(cx0, fx0), mv__vd_sub(cx1, fx1));
         mv__vf ty = mv__vf_from_vd(mv__vd_sub(cy0, fy0), mv__vd_sub(cy1, fy1));
         mv__vf tz = mv__vf_from_vd(mv__vd_sub(cz0, fz0), mv__vd_sub(cz1, fz1));
         mv__vf ux = mv__rs_vf_sub(one, tx), uy = mv__rs_vf_sub(one, ty), uz = mv__rs_vf_sub(one, tz), p0, p1, r0, r1, r2, r3, ta, tb;
-        MV__RS_PAIRS(vol, ta, tb);
+        mv__rs_hi_store(off, i0);
+        mv__rs_hi_store(off + MV__VDL, i1);
+        MV__RS_PREFETCH(vol + sz, off[0] + ahead);
+        MV__RS_PREFETCH(v11, off[0] + ahead);
+        MV__RS_PREFETCH(vol + sz, off[MV__VDL] + ahead);
+        MV__RS_PREFETCH(v11, off[MV__VDL] + ahead);
+        MV__RS_LD2_ANY(vol, off, &ta, &tb);
         r0 = mv__rs_vf_add(mv__rs_vf_mul(ux, ta), mv__rs_vf_mul(tx, tb));
-        MV__RS_PAIRS(v01, ta, tb);
+        MV__RS_LD2_ANY(v01, off, &ta, &tb);
         r1 = mv__rs_vf_add(mv__rs_vf_mul(ux, ta), mv__rs_vf_mul(tx, tb));
-        MV__RS_PAIRS(v10, ta, tb);
+        MV__RS_LD2_ANY(v10, off, &ta, &tb);
         r2 = mv__rs_vf_add(mv__rs_vf_mul(ux, ta), mv__rs_vf_mul(tx, tb));
-        MV__RS_PAIRS(v11, ta, tb);
+        MV__RS_LD2_ANY(v11, off, &ta, &tb);
         r3 = mv__rs_vf_add(mv__rs_vf_mul(ux, ta), mv__rs_vf_mul(tx, tb));
         p0 = mv__rs_vf_add(mv__rs_vf_mul(uy, r0), mv__rs_vf_mul(ty, r1));
         p1 = mv__rs_vf_add(mv__rs_vf_mul(uy, r2), mv__rs_vf_mul(ty, r3));
         mv__vf_storeu(dst + i, mv__rs_vf_add(mv__rs_vf_mul(uz, p0), mv__rs_vf_mul(tz, p1)));
+        }
     }
     MV__ZEROUPPER();
-    mv__rs_lin_in_ref(dst + i, vol, d, m0, base, x0 + (int64_t)i, n - i);
+    if (i < n) mv__rs_lin_in_ref(dst + i, vol, d, m0, base, x0 + (int64_t)i, n - i, 0);
 }
 MV__FN void MV__SFX(mv__rs_near_in)(uint32_t *dst, const uint32_t *vol, const int64_t *d, const double *m0, const double *base,
-                                     int64_t x0, size_t n)
+                                     int64_t x0, size_t n, ptrdiff_t ahead, int clamp)
 {
     const mv__vd scale_y = mv__vd_set1((double)d[0]), scale_z = mv__vd_set1((double)(d[0] * d[1])), lanes = mv__rs_vd_lanes(),
                  half = mv__vd_set1(0.5);
-    mv__vd step[3], org[3];
+    mv__vd step[3], org[3], hi[3];
     size_t i = 0;
     int a, h;
     for (a = 0; a < 3; a++) {
         step[a] = mv__vd_set1(m0[a]);
         org[a] = mv__vd_set1(base[a]);
+        hi[a] = mv__vd_set1((double)(d[a] - 1));
     }
-    for (; i + MV__VL <= n; i += MV__VL) {
+    for (; i < n; i += MV__VL) {
         mv__vd off[2];
+        mv__rs_vi vo;
+        if (i + MV__VL > n) { /* the last voxels as a vector ending at n, as in rs_lin_in */
+            if (n < MV__VL) break;
+            i = n - MV__VL;
+        }
         for (h = 0; h < 2; h++) {
             mv__vd x = mv__vd_add(mv__vd_set1((double)(x0 + (int64_t)i + h * MV__VDL)), lanes), q[3];
-            for (a = 0; a < 3; a++) q[a] = mv__rs_vd_trunc(mv__vd_add(mv__vd_add(mv__vd_mul(step[a], x), org[a]), half));
+            for (a = 0; a < 3; a++) {
+                mv__vd c = mv__vd_add(mv__vd_mul(step[a], x), org[a]);
+                if (clamp) c = mv__vd_min(mv__rs_vd_max0(c), hi[a]);
+                q[a] = mv__rs_vd_trunc(mv__vd_add(c, half));
+            }
             off[h] = mv__vd_add(mv__vd_add(mv__vd_mul(q[2], scale_z), mv__vd_mul(q[1], scale_y)), q[0]);
         }
-        mv__rs_vi_storeu(dst + i, mv__rs_gather_u32(vol, mv__rs_vi_pack(off[0], off[1])));
+        vo = mv__rs_vi_pack(off[0], off[1]);
+        mv__rs_vi_storeu(dst + i, mv__rs_gather_u32(vol, vo));
+        MV__RS_PREFETCH(vol, (ptrdiff_t)mv__rs_vi_first(vo) + ahead);
+        MV__RS_PREFETCH(vol, (ptrdiff_t)mv__rs_vi_last(vo) + ahead);
     }
     MV__ZEROUPPER();
-    mv__rs_near_in_ref(dst + i, vol, d, m0, base, x0 + (int64_t)i, n - i);
+    if (i < n) mv__rs_near_in_ref(dst + i, vol, d, m0, base, x0 + (int64_t)i, n - i, 0, clamp);
 }
 #undef mv__rs_vi
 #undef mv__rs_hi
+#undef mv__rs_hi_store
+#undef MV__RS_PREFETCH
 #undef mv__rs_vd_to_i32
-#undef MV__RS_PAIRS
 #undef mv__rs_vi_pack
 #undef mv__rs_gather
 #undef mv__rs_gather_u32
 #undef mv__rs_vi_storeu
+#undef mv__rs_vi_first
+#undef mv__rs_vi_last
 #else
 MV__FN void MV__SFX(mv__rs_lin_in)(float *dst, const float *vol, const int64_t *d, const double *m0, const double *base,
-                                    int64_t x0, size_t n)
+                                    int64_t x0, size_t n, ptrdiff_t ahead)
 {
+    (void)ahead;
     MV__SFX(mv__rs_affine_lin)(dst, vol, d, m0, base, x0, n, 0, 0.0f);
 }
 MV__FN void MV__SFX(mv__rs_near_in)(uint32_t *dst, const uint32_t *vol, const int64_t *d, const double *m0, const double *base,
-                                     int64_t x0, size_t n)
+                                     int64_t x0, size_t n, ptrdiff_t ahead, int clamp)
 {
-    mv__rs_near_in_ref(dst, vol, d, m0, base, x0, n);
+    mv__rs_near_in_ref(dst, vol, d, m0, base, x0, n, ahead, clamp);
 }
 #endif
 #undef MV__RS_LD2_ANY
@@ -41806,8 +41885,9 @@ MV__RS_FNI void MV__SFX(mv__rg_interp)(const mv__vd *c, mv__vd FX, mv__vd FY, mv
 /* AVX2 / AVX-512: everything per vector of MV__VDL samples: the corner in
    int32 lanes (cvtt of the coordinate clamped into the grid, so every lane
    converts exactly; outside lanes read corner 0), the eight corners as four
-   gathers of 64-bit x pairs, the lookahead's corners prefetched from the
-   same vector arithmetic. */
+   vectors of x pairs loaded one by one (64-bit gathers took 1.3-3x as long
+   on the Zen 4 measured), the lookahead's corners prefetched from the same
+   vector arithmetic. */
 #if defined(MV__PASS_AVX512)
 #define mv__rg_vi __m256i
 #define mv__rg_cvtt(x) _mm512_cvttpd_epi32(x)
@@ -41818,7 +41898,8 @@ MV__RS_FNI void MV__SFX(mv__rg_interp)(const mv__vd *c, mv__vd FX, mv__vd FY, mv
 #define mv__rg_vi_to_vd(v) _mm512_cvtepi32_pd(v)
 #define mv__rg_vi_keep(m, v) _mm256_maskz_mov_epi32((__mmask8)(m), (v))
 #define mv__rg_pairs __m512i
-#define mv__rg_gather2(base, o) _mm512_i32gather_epi64((o), (const void *)(base), 4)
+#define mv__rg_vi_store(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), (v))
+#define mv__rg_gather2(base, po) _mm512_castps_si512(MV__SFX(mv__rs_pairs8)((base), (po)))
 #define mv__rg_lo(p) _mm512_cvtps_pd(_mm256_castsi256_ps(_mm512_cvtepi64_epi32(p)))
 #define mv__rg_hi(p) _mm512_cvtps_pd(_mm256_castsi256_ps(_mm512_cvtepi64_epi32(_mm512_srli_epi64((p), 32))))
 #else
@@ -41831,9 +41912,20 @@ MV__RS_FNI void MV__SFX(mv__rg_interp)(const mv__vd *c, mv__vd FX, mv__vd FY, mv
 #define mv__rg_vi_to_vd(v) _mm256_cvtepi32_pd(v)
 #define mv__rg_vi_keep(m, v) _mm_and_si128(_mm256_castsi256_si128(_mm256_permutevar8x32_epi32(_mm256_castpd_si256(m), _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6))), (v))
 #define mv__rg_pairs __m256i
-#define mv__rg_gather2(base, o) _mm256_i32gather_epi64((const long long *)(const void *)(base), (o), 4)
+#define mv__rg_vi_store(p, v) _mm_storeu_si128((__m128i *)(void *)(p), (v))
+#define mv__rg_gather2(base, po) _mm256_castps_si256(MV__SFX(mv__rg_pairs4)((base), (po)))
 #define mv__rg_lo(p) _mm256_cvtps_pd(_mm_castsi128_ps(_mm256_castsi256_si128(_mm256_permutevar8x32_epi32((p), _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)))))
 #define mv__rg_hi(p) _mm256_cvtps_pd(_mm_castsi128_ps(_mm256_castsi256_si128(_mm256_permutevar8x32_epi32((p), _mm256_setr_epi32(1, 3, 5, 7, 1, 3, 5, 7)))))
+#endif
+
+#if defined(MV__PASS_AVX2)
+/* the float pairs at p + off[0..3] as the 4 doubles of a vector */
+MV__RS_FNI __m256 MV__SFX(mv__rg_pairs4)(const float *p, const int32_t *off)
+{
+    __m128 lo = MV__RS_PAIR(MV__RS_PAIR(_mm_setzero_ps(), p + off[0], 0), p + off[1], 1);
+    __m128 hi = MV__RS_PAIR(MV__RS_PAIR(_mm_setzero_ps(), p + off[2], 0), p + off[3], 1);
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1);
+}
 #endif
 
 /* the map of samples s[0 .. MV__VDL) */
@@ -41877,6 +41969,7 @@ MV__FN void MV__SFX(mv__reg_trilin)(const float *samp, int n, int ahead, const d
         mv__vd X, Y, Z, FX, FY, FZ;
         mv__rg_vi ix, iy, iz, o;
         mv__rg_pairs p0, p1, p2, p3;
+        int32_t corner[L];
         unsigned bits;
         if (q + L + MV__REG_AHEAD <= n + ahead) {
             int32_t po[L];
@@ -41884,11 +41977,7 @@ MV__FN void MV__SFX(mv__reg_trilin)(const float *samp, int n, int ahead, const d
             o = mv__rg_vi_add(MV__SFX(mv__rg_floor)(X, d[0]),
                               mv__rg_vi_mul(NX, mv__rg_vi_add(MV__SFX(mv__rg_floor)(Y, d[1]),
                                                               mv__rg_vi_mul(NY, MV__SFX(mv__rg_floor)(Z, d[2])))));
-#if defined(MV__PASS_AVX512)
-            _mm256_storeu_si256((__m256i *)(void *)po, o);
-#else
-            _mm_storeu_si128((__m128i *)(void *)po, o);
-#endif
+            mv__rg_vi_store(po, o);
             for (l = 0; l < L; l++) {
                 const char *pp = (const char *)(mov + po[l]);
                 _mm_prefetch(pp, _MM_HINT_T0);
@@ -41912,10 +42001,11 @@ MV__FN void MV__SFX(mv__reg_trilin)(const float *samp, int n, int ahead, const d
             o = mv__rg_vi_add(ix, mv__rg_vi_mul(NX, mv__rg_vi_add(iy, mv__rg_vi_mul(NY, iz))));
             o = mv__rg_vi_keep(inside, o); /* outside lanes read corner 0 */
         }
-        p0 = mv__rg_gather2(mov, o);
-        p1 = mv__rg_gather2(mov + sy, o);
-        p2 = mv__rg_gather2(mov + sz, o);
-        p3 = mv__rg_gather2(mov + sy + sz, o);
+        mv__rg_vi_store(corner, o);
+        p0 = mv__rg_gather2(mov, corner);
+        p1 = mv__rg_gather2(mov + sy, corner);
+        p2 = mv__rg_gather2(mov + sz, corner);
+        p3 = mv__rg_gather2(mov + sy + sz, corner);
         {
             const mv__vd c[8] = {mv__rg_lo(p0), mv__rg_hi(p0), mv__rg_lo(p1), mv__rg_hi(p1),
                                  mv__rg_lo(p2), mv__rg_hi(p2), mv__rg_lo(p3), mv__rg_hi(p3)};
@@ -41944,6 +42034,7 @@ MV__FN void MV__SFX(mv__reg_trilin)(const float *samp, int n, int ahead, const d
 #undef mv__rg_vi_to_vd
 #undef mv__rg_vi_keep
 #undef mv__rg_pairs
+#undef mv__rg_vi_store
 #undef mv__rg_gather2
 #undef mv__rg_lo
 #undef mv__rg_hi

@@ -308,8 +308,9 @@ MV_TEST(resample, isa_and_threads_identical)
     EXPECT_OK(mv_set_isa(active));
 }
 
-/* The general trilinear and cubic row kernels (float32, rotated maps) on
-   every ISA against the reference: row lengths around each vector width
+/* The general trilinear, cubic and nearest row kernels (float32, rotated
+   maps) on every ISA against the reference: row lengths around each vector
+   width
    (1 .. 33 and 71), rows that leave the volume (edge clamp and fill; cubic:
    vectors with some voxels whose taps need folding), a map whose x step
    moves all three coordinates, steps of 0 and far outside; for trilinear
@@ -330,7 +331,7 @@ MV_TEST(resample, general_rows_identical)
     mv_vol in, big, ref, got;
     float *v;
     size_t wi, mi;
-    int isa, fill, cubic;
+    int isa, fill, kind;
     volume(&in, MV_DT_F32, 11, 9, 7, 5);
     volume(&big, MV_DT_F32, 40, 12, 9, 6);
     v = (float *)in.data;
@@ -341,11 +342,13 @@ MV_TEST(resample, general_rows_identical)
     v[60] = -0.0f;
     v[70] = 3e38f;
     v[71] = -3e38f;
-    for (cubic = 0; cubic < 2; cubic++)
+    for (kind = 0; kind < 3; kind++) /* linear, cubic, nearest */
     for (mi = 0; mi < sizeof(maps) / sizeof(maps[0]); mi++)
         for (wi = 0; wi < sizeof(widths) / sizeof(widths[0]); wi++)
             for (fill = 0; fill < 2; fill++) {
-                const mv_vol *src = cubic ? &big : &in;
+                static const mv_interp interps[3] = {MV_INTERP_LINEAR, MV_INTERP_CUBIC, MV_INTERP_NEAREST};
+                static const char *names[3] = {"linear", "cubic", "nearest"};
+                const mv_vol *src = kind == 1 ? &big : &in;
                 int64_t shape[3];
                 double M[4][4];
                 mv_resample_opts o;
@@ -358,7 +361,7 @@ MV_TEST(resample, general_rows_identical)
                     for (c = 0; c < 4; c++) M[r][c] = maps[mi][r][c];
                 M[3][3] = 1;
                 memset(&o, 0, sizeof(o));
-                o.interp = cubic ? MV_INTERP_CUBIC : MV_INTERP_LINEAR;
+                o.interp = interps[kind];
                 o.fill_outside = fill;
                 o.fill = -4.5;
                 o.threads = 1;
@@ -371,7 +374,7 @@ MV_TEST(resample, general_rows_identical)
                     REQUIRE_OK(mv_vol_alloc(&got, MV_DT_F32, 3, shape, NULL));
                     REQUIRE_OK(mv_resample_into(src, &got, (const double(*)[4])M, &o));
                     EXPECT_MSG(memcmp(got.data, ref.data, mv_vol_bytes(&ref)) == 0, "%s, map %d, width %d, fill %d: %s differs from ref",
-                               cubic ? "cubic" : "linear", (int)mi, (int)widths[wi], fill, mv_isa_name((mv_isa)isa));
+                               names[kind], (int)mi, (int)widths[wi], fill, mv_isa_name((mv_isa)isa));
                     mv_free(&got);
                 }
                 mv_free(&ref);
