@@ -29,7 +29,7 @@ ifneq ($(wildcard /usr/include/fftw3.h),)
 EXAMPLES += $(BUILD)/profile_fft_vs_fftw
 endif
 
-.PHONY: bench-register bench-analysis bench-morph all install uninstall test-install test-tsan run bench bench-quick bench-check bench-baseline bench-setup bench-gzip bench-fft test-large test test-quick test-tools test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
+.PHONY: bench-register bench-large2d bench-analysis bench-morph all install uninstall test-install test-tsan run bench bench-quick bench-check bench-baseline bench-setup bench-gzip bench-fft test-large test test-quick test-tools test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
         test-all test-symbols test-fuzz-replay test-march fuzz clean cuda test-cuda test-cuda-symbols
 all: $(EXAMPLES)
 
@@ -79,7 +79,9 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	$(BUILD)/mvtool register $(BUILD)/run-r.nii $(BUILD)/run-moved.nii --transform bspline --out-field $(BUILD)/run-bsp.nii.gz \
 	    --out $(BUILD)/run-bw.nii 2> $(BUILD)/run-bsp.log && tail -1 $(BUILD)/run-bsp.log && \
 	  $(BUILD)/mvtool register $(BUILD)/run-r.nii $(BUILD)/run-moved.nii --transform syn --out-field $(BUILD)/run-syn.nii.gz \
-	    --out $(BUILD)/run-sw.nii 2> $(BUILD)/run-syn.log && tail -1 $(BUILD)/run-syn.log
+	    --out $(BUILD)/run-sw.nii 2> $(BUILD)/run-syn.log && tail -1 $(BUILD)/run-syn.log && \
+	  $(BUILD)/mvtool register $(BUILD)/run-r.nii $(BUILD)/run-moved.nii --transform bspline --levels 4x2 \
+	    --out $(BUILD)/run-bwl.nii 2> $(BUILD)/run-bspl.log && grep -h 'shrunk\|full-resolution' $(BUILD)/run-bspl.log
 	$(BUILD)/mvtool math $(BUILD)/run-s.nii -thr 0.3 -bin $(BUILD)/run-mask.nii && \
 	  $(BUILD)/mvtool label $(BUILD)/run-mask.nii $(BUILD)/run-lab.nii --largest 1 && \
 	  $(BUILD)/mvtool edt $(BUILD)/run-mask.nii $(BUILD)/run-edt.nii && \
@@ -118,6 +120,10 @@ $(BUILD)/libmvbench.so: bench/mvbench.c bench/mvbench_mri.c bench/mvbench_resamp
 # SimpleITK and picsl_greedy from PyPI, elastix from Debian): wall time and TRE on a real brain moved by known transforms
 bench-register: $(BUILD)/mvtool
 	/usr/bin/python3 bench/register_bench.py $(BENCH_ARGS)
+# a 17320^2 (300 MP) uint8 woven-fabric pair with a known smooth deformation: medvol's large-image B-spline mode
+# (and OpenCV DIS with BENCH_ARGS=--dis); Debian's python3 (numpy, scipy, nibabel; python3-opencv for --dis)
+bench-large2d: $(BUILD)/mvtool
+	/usr/bin/python3 bench/large2d_bench.py $(BENCH_ARGS)
 # the analysis kernels beside numpy and multipletau, outputs checked first (bench/analysis_bench.py;
 # Debian's python3 with numpy and multipletau; ctypes on build/libmedvol_bench.so)
 bench-analysis:

@@ -3740,6 +3740,26 @@ MVDEF mv_status mv_bspline_field_into(const mv_bspline_grid *grid, mv_vol *field
 MVDEF mv_status mv_bspline_field(const mv_bspline_grid *grid, const mv_vol *fixed, mv_vol *field,
                                  const mv_field_opts *opts);
 
+/* The transform of grid (then matrix, fixed -> moving RAS mm as in
+   mv_field_warp; NULL = identity) applied to moving onto out's grid, a row
+   at a time: each output row's displacement is evaluated from the control
+   points (the bits of mv_bspline_field's) and the row warped at once, so
+   no full-size field or coordinate map is made: the warp of a 17320 x
+   17320 scan registered on a shrunk copy (grid over a pyramid level of the
+   fixed image, see mv_pyramid_level) holds a few rows per thread. out's
+   voxel axes must be the grid's fixed axes scaled and shifted (a pyramid
+   level and its full-resolution image are; out's affine may differ from
+   grid->affine by that), dims (X, Y, Z) and moving's frames beyond; on the
+   grid's own fixed grid the result equals mv_field_warp(moving,
+   mv_bspline_field(grid), matrix) bit for bit. opts: interp (linear or
+   nearest), fill_outside, fill, rounding, raw, threads (as mv_field_warp;
+   out's dtype is kept: a uint8 scan stays uint8, read as stored until
+   sampled). allocates: the tap tables (X + Y + Z entries) and per thread
+   a row of control sums and of displacements. thread-safe: yes; identical
+   for every thread count. */
+MVDEF mv_status mv_bspline_warp_into(const mv_bspline_grid *grid, const mv_vol *moving, const double matrix[4][4], mv_vol *out,
+                                     const mv_field_opts *opts);
+
 /* Bending energy (elastix TransformBendingEnergyPenalty, Rueckert 1999):
    the mean over the grid's domain (the m intervals per axis, in mm) of
    sum_c sum_{a,b} (d^2 d_c / du_a du_b)^2, u_a mm along voxel axis a,
@@ -30495,16 +30515,20 @@ typedef struct mv__pyr_job {
     const float *cvrow;       /* max(n0, m0) floats of cval (mode constant) */
     const mv__kernels *kt;
     unsigned char *work;      /* per worker: work_bytes */
-    size_t work_bytes, off_row, off_ext, off_tmp, off_plane, tmp_len;
+    size_t work_bytes, off_row, off_ext, off_tmp, off_ring, off_tags, tmp_len;
     int64_t xpad;             /* extension of an x line: its r + 1 */
+    int64_t ring;             /* converted input rows a worker keeps */
+    int64_t rblk, nblk;       /* output rows per work item, items per plane */
 } mv__pyr_job;
 
 /* Per worker: tap pointers and indices (both passes), one y-blended row,
-   the extended x line, three sums in progress, the converted input plane
-   (converted inputs only). */
+   the extended x line, three sums in progress, and (converted inputs
+   only) K slots of converted input rows with their row numbers and the
+   output row that last used them: a window needs at most K rows, and a
+   slot not used by the current output row is free to take a new one. */
 static int mv__pyr_layout(mv__pyr_job *j)
 {
-    const int64_t n0 = j->ax[0].n, n1 = j->ax[1].n;
+    const int64_t n0 = j->ax[0].n;
     const int kmax = MV__MAX(j->ax[1].K, j->ax[2].K) + 1;
     uint64_t b = (uint64_t)kmax * (sizeof(float *) + sizeof(int64_t));
     b = (b + 63) & ~(uint64_t)63;
@@ -30516,16 +30540,50 @@ static int mv__pyr_layout(mv__pyr_job *j)
     j->tmp_len = (size_t)((MV__MAX(n0, j->ax[0].m) + 15) & ~(int64_t)15);
     j->off_tmp = (size_t)b;
     b += 3 * (uint64_t)j->tmp_len * sizeof(float);
-    j->off_plane = (size_t)b;
-    if (j->convert) b += (uint64_t)n0 * (uint64_t)n1 * sizeof(float);
+    j->ring = j->convert ? (j->ax[1].identity ? 1 : j->ax[1].K) : 0;
+    j->off_ring = (size_t)b;
+    b += (uint64_t)j->ring * (uint64_t)n0 * sizeof(float);
+    b = (b + 63) & ~(uint64_t)63;
+    j->off_tags = (size_t)b;
+    b += 2 * (uint64_t)j->ring * sizeof(int64_t); /* row numbers, then last uses */
     b = (b + 63) & ~(uint64_t)63;
     j->work_bytes = (size_t)b;
     return b < ((uint64_t)1 << 40);
 }
 
+/* Input row e of plane z as float32 for output row now: the input itself,
+   or its converted copy in one of the worker's slots (found by its row
+   number, or converted into the slot used longest ago; the slots are few,
+   so a scan) */
+static const float *mv__pyr_row(const mv__pyr_job *j, unsigned char *w, int64_t z, int64_t e, int64_t now)
+{
+    const int64_t n0 = j->ax[0].n, n1 = j->ax[1].n;
+    const size_t es = mv__dt[j->dt].size;
+    const unsigned char *s = j->src + (size_t)((z * n1 + e) * n0) * es;
+    int64_t *tags = (int64_t *)(void *)(w + j->off_tags), *used = tags + j->ring, k, victim = 0;
+    float *slot;
+    if (!j->convert) return (const float *)(const void *)s;
+    for (k = 0; k < j->ring; k++) {
+        if (tags[k] == e) {
+            used[k] = now;
+            return (const float *)(void *)(w + j->off_ring) + (size_t)(k * n0);
+        }
+        if (used[k] < used[victim]) victim = k;
+    }
+    slot = (float *)(void *)(w + j->off_ring) + (size_t)(victim * n0);
+    mv__convert_real_run(s, j->dt, slot, MV_DT_F32, (size_t)n0, j->scaled, j->slope, j->inter, MV_ROUND_NEAREST);
+    tags[victim] = e;
+    used[victim] = now;
+    return slot;
+}
 
-/* input planes [z0, z1): y then x into mid planes z (m0 x m1) */
-static void mv__pyr_planes(void *ctx, int64_t z0, int64_t z1, int worker)
+
+/* work items [b, e) (input plane z = item / nblk, a block of rblk output
+   rows): y then x into mid plane z (m0 x m1). A large 2D image is one
+   plane: its blocks of rows spread it over the workers, and only a ring of
+   converted rows is ever held (a full-size float32 copy of a 300 MP scan
+   was 1.2 GB of fresh pages). */
+static void mv__pyr_planes(void *ctx, int64_t b, int64_t e_, int worker)
 {
     const mv__pyr_job *j = (const mv__pyr_job *)ctx;
     const mv__pyr_axis *X = &j->ax[0], *Y = &j->ax[1];
@@ -30533,26 +30591,23 @@ static void mv__pyr_planes(void *ctx, int64_t z0, int64_t z1, int worker)
     unsigned char *w = j->work + (size_t)worker * j->work_bytes;
     const float **rows = (const float **)(void *)w;
     float *yrow = (float *)(void *)(w + j->off_row), *ext = (float *)(void *)(w + j->off_ext);
-    float *pbuf = (float *)(void *)(w + j->off_plane), *tmp = (float *)(void *)(w + j->off_tmp);
+    float *tmp = (float *)(void *)(w + j->off_tmp);
     float *t0 = tmp, *t1 = tmp + j->tmp_len, *t2 = tmp + 2 * j->tmp_len;
-    const size_t es = mv__dt[j->dt].size, ext_len = (size_t)(n0 + 2 * j->xpad);
-    int64_t z, jj;
+    const size_t ext_len = (size_t)(n0 + 2 * j->xpad);
+    int64_t it, jj, k;
     int t;
-    for (z = z0; z < z1; z++) {
-        const unsigned char *s = j->src + (size_t)(z * n1 * n0) * es;
-        const float *P = (const float *)(const void *)s;
-        float *dst = j->mid + (size_t)(z * m1 * m0);
-        if (j->convert) {
-            mv__convert_real_run(s, j->dt, pbuf, MV_DT_F32, (size_t)(n0 * n1), j->scaled, j->slope, j->inter,
-                                 MV_ROUND_NEAREST);
-            P = pbuf;
-        }
-        for (jj = 0; jj < m1; jj++, dst += m0) {
-            const float *row = P + jj * n0;
-            if (!Y->identity) {
+    for (it = b; it < e_; it++) {
+        const int64_t z = it / j->nblk, j0 = (it % j->nblk) * j->rblk, j1 = MV__MIN(m1, j0 + j->rblk);
+        float *dst = j->mid + (size_t)((z * m1 + j0) * m0);
+        for (k = 0; k < 2 * j->ring; k++) ((int64_t *)(void *)(w + j->off_tags))[k] = -1; /* no rows, never used */
+        for (jj = j0; jj < j1; jj++, dst += m0) {
+            const float *row;
+            if (Y->identity) {
+                row = mv__pyr_row(j, w, z, jj, jj);
+            } else {
                 for (t = 0; t < Y->K; t++) {
                     int64_t e = mv__fl_ext(Y->start[jj] + t, n1, j->mode);
-                    rows[t] = e < 0 ? j->cvrow : P + e * n0;
+                    rows[t] = e < 0 ? j->cvrow : mv__pyr_row(j, w, z, e, jj);
                 }
                 mv__pyr_blend(j->kt, yrow, rows, Y->w + (size_t)jj * (size_t)Y->K, Y->K, n0, t0, t1);
                 row = yrow;
@@ -30627,6 +30682,9 @@ static mv_status mv__pyr_fused(const mv_vol *in, const int64_t shape[3], const d
     if (st == MV_OK) st = mv__fl_alloc_like(in, in->ndim, dims, o->alloc_ctx, &t, fn);
     threads = mv__threads_for_bytes(o->threads, (uint64_t)mv_vol_count(in) * 4u);
     cvn = MV__MAX(n[0], shape[0]);
+    /* a plane per item when there are planes enough; else blocks of rows */
+    j.rblk = n[2] >= 4 * (int64_t)threads ? shape[1] : MV__MAX((int64_t)8, (shape[1] + 8 * threads - 1) / (8 * threads));
+    j.nblk = (shape[1] + j.rblk - 1) / j.rblk;
     if (st == MV_OK) {
         j.out = (float *)t.data;
         j.mid = j.ax[2].identity ? j.out : (float *)mv__alloc((size_t)(shape[0] * shape[1] * n[2]) * sizeof(float), t.alloc_ctx);
@@ -30638,7 +30696,7 @@ static mv_status mv__pyr_fused(const mv_vol *in, const int64_t shape[3], const d
         int64_t i;
         for (i = 0; i < cvn; i++) cv[i] = j.cval;
         j.cvrow = cv;
-        mv__parallel_for(n[2], 1, threads, mv__pyr_planes, &j);
+        mv__parallel_for(n[2] * j.nblk, 1, threads, mv__pyr_planes, &j);
         if (mv__fl_progress(o, 0.5)) st = mv__fail(MV_ERR_CANCELLED, "%s: cancelled by the progress callback", fn);
     }
     if (st == MV_OK && !j.ax[2].identity) mv__parallel_for(shape[2], 1, threads, mv__pyr_zplanes, &j);
@@ -31534,121 +31592,141 @@ typedef struct mv__fd_warp_job {
     int64_t frame0;         /* first output frame of this pass */
 } mv__fd_warp_job;
 
-static void mv__fd_warp_rows(void *ctx, int64_t r0, int64_t r1, int worker)
+/* A tap of the linear fast path: the stored value as float, as
+   mv__rs_voxel reads it (uint8 without scaling inline: the large 2D
+   scans) */
+MV__INLINE float mv__fd_tap(const mv__rs_job *j, const unsigned char *frame, size_t off)
 {
-    const mv__fd_warp_job *w = (const mv__fd_warp_job *)ctx;
+    if (j->direct) return ((const float *)(const void *)frame)[off];
+    if (j->sdt == MV_DT_U8 && !j->scaled) return (float)frame[off];
+    return mv__rs_voxel(j, frame, off);
+}
+
+/* Output row r (frame r / rows, row r % rows) of a warp, from the row's
+   displacement components d0, d1 and d2 (LPS mm; d2 NULL for two). */
+static void mv__fd_warp_row(const mv__fd_warp_job *w, int64_t r, const float *d0, const float *d1, const float *d2)
+{
     const mv__rs_job *j = &w->j;
     const mv__fd_geo *g = w->g;
     const int64_t rows = mv__fd_rows(g), nx = g->n[0];
     const int nearest = j->interp == MV_INTERP_NEAREST, cubic = j->interp == MV_INTERP_CUBIC;
     const int same = j->sdt == j->odt;
-    int T[3], a, lin_fast;
+    int T[3], a, lin_fast, flat;
     float buf[MV__RS_LMAX];
     unsigned char tmp[MV__RS_LMAX * 32], keep[MV__RS_LMAX];
-    int64_t r;
-    (void)worker;
+    int64_t f = r / rows, row = r % rows, x0, i;
+    double y = (double)(row % g->n[1]), z = (double)(row / g->n[1]);
+    const unsigned char *frame = j->src + (size_t)f * j->src_frame;
+    unsigned char *drow = j->dst + ((size_t)(w->frame0 + f) * g->nv + (size_t)row * (size_t)nx) * j->oes;
     for (a = 0; a < 3; a++) T[a] = w->n[a] == 1 ? 1 : cubic ? 4 : nearest ? 1 : 2;
-    lin_fast = !nearest && !cubic && j->direct && w->n[0] >= 2 && w->n[1] >= 2 && w->n[2] >= 2;
-    for (r = r0; r < r1; r++) {
-        int64_t f = r / rows, row = r % rows, x0, i;
-        double y = (double)(row % g->n[1]), z = (double)(row / g->n[1]);
-        const unsigned char *frame = j->src + (size_t)f * j->src_frame;
-        unsigned char *drow = j->dst + ((size_t)(w->frame0 + f) * g->nv + (size_t)row * (size_t)nx) * j->oes;
-        size_t v0 = (size_t)row * (size_t)nx;
-        for (x0 = 0; x0 < nx; x0 += MV__RS_LMAX) {
-            int64_t L = MV__MIN((int64_t)MV__RS_LMAX, nx - x0);
-            unsigned char *d = drow + (size_t)x0 * j->oes, *gth = same ? d : tmp;
-            float *o = j->odt == MV_DT_F32 ? (float *)(void *)d : buf;
-            int any_fill = 0;
-            for (i = 0; i < L; i++) {
-                double dv[3], c[3];
-                int inside = 1;
-                size_t v = v0 + (size_t)(x0 + i);
-                dv[0] = w->fld[v];
-                dv[1] = w->fld[g->nv + v];
-                dv[2] = g->nc == 3 ? w->fld[2 * g->nv + v] : 0.0;
-                for (a = 0; a < 3; a++) {
-                    c[a] = w->B[a][0] * (double)(x0 + i) + w->B[a][1] * y + w->B[a][2] * z + w->B[a][3] + w->C[a][0] * dv[0] +
-                           w->C[a][1] * dv[1] + w->C[a][2] * dv[2];
-                    inside &= w->n[a] == 1 ? fabs(c[a]) <= 0.5 : c[a] >= 0 && c[a] <= (double)(w->n[a] - 1);
-                }
-                keep[i] = (unsigned char)(!j->fill || inside);
-                any_fill |= !keep[i];
-                if (nearest) {
-                    float wt[4];
-                    int64_t q[3];
-                    for (a = 0; a < 3; a++) q[a] = keep[i] ? mv__rs_taps(c[a], w->n[a], MV_INTERP_NEAREST, 0, wt) : 0;
-                    memcpy(gth + (size_t)i * j->ses, frame + (size_t)((q[2] * w->n[1] + q[1]) * w->n[0] + q[0]) * j->ses, j->ses);
-                    continue;
-                }
-                if (!keep[i]) {
-                    o[i] = j->fillf;
-                    continue;
-                }
-                if (lin_fast && c[0] >= 0 && c[0] < (double)(w->n[0] - 1) && c[1] >= 0 && c[1] < (double)(w->n[1] - 1) &&
-                    c[2] >= 0 && c[2] < (double)(w->n[2] - 1)) {
-                    /* the bits of mv__rs_taps + mv__rs_sample, without the calls */
-                    float wt[3][2];
-                    size_t s[3], sx = (size_t)j->sx, sxy = (size_t)(j->sx * j->sy);
-                    const float *p;
-                    float r0v, r1v, r2v, r3v;
-                    for (a = 0; a < 3; a++) {
-                        double fl = (double)(int64_t)c[a], t = c[a] - fl;
-                        wt[a][0] = (float)(1.0 - t);
-                        wt[a][1] = (float)t;
-                        s[a] = (size_t)fl;
-                    }
-                    p = (const float *)(const void *)frame + s[2] * sxy + s[1] * sx + s[0];
-                    r0v = wt[0][0] * p[0] + wt[0][1] * p[1];
-                    r1v = wt[0][0] * p[sx] + wt[0][1] * p[sx + 1];
-                    r2v = wt[0][0] * p[sxy] + wt[0][1] * p[sxy + 1];
-                    r3v = wt[0][0] * p[sxy + sx] + wt[0][1] * p[sxy + sx + 1];
-                    r0v = wt[1][0] * r0v + wt[1][1] * r1v;
-                    r2v = wt[1][0] * r2v + wt[1][1] * r3v;
-                    o[i] = wt[2][0] * r0v + wt[2][1] * r2v;
-                    continue;
-                }
-                {
-                    float wt[3][4];
-                    int64_t s[3];
-                    for (a = 0; a < 3; a++) s[a] = mv__rs_taps(c[a], w->n[a], j->interp, j->mirror, wt[a]);
-                    o[i] = mv__rs_sample(j, frame, s, wt, T) * j->post;
-                }
+    /* linear with every tap inside, without the generic calls: 3D, or 2D
+       (one z voxel, whose weight 1 leaves the plane's value as it is) */
+    lin_fast = !nearest && !cubic && w->n[0] >= 2 && w->n[1] >= 2;
+    flat = w->n[2] == 1;
+    for (x0 = 0; x0 < nx; x0 += MV__RS_LMAX) {
+        int64_t L = MV__MIN((int64_t)MV__RS_LMAX, nx - x0);
+        unsigned char *d = drow + (size_t)x0 * j->oes, *gth = same ? d : tmp;
+        float *o = j->odt == MV_DT_F32 ? (float *)(void *)d : buf;
+        int any_fill = 0;
+        for (i = 0; i < L; i++) {
+            double dv[3], c[3];
+            int inside = 1;
+            dv[0] = d0[x0 + i];
+            dv[1] = d1[x0 + i];
+            dv[2] = d2 ? d2[x0 + i] : 0.0;
+            for (a = 0; a < 3; a++) {
+                c[a] = w->B[a][0] * (double)(x0 + i) + w->B[a][1] * y + w->B[a][2] * z + w->B[a][3] + w->C[a][0] * dv[0] +
+                       w->C[a][1] * dv[1] + w->C[a][2] * dv[2];
+                inside &= w->n[a] == 1 ? fabs(c[a]) <= 0.5 : c[a] >= 0 && c[a] <= (double)(w->n[a] - 1);
             }
+            keep[i] = (unsigned char)(!j->fill || inside);
+            any_fill |= !keep[i];
             if (nearest) {
-                if (!same) mv__convert_run(tmp, j->sdt, d, j->odt, (size_t)L, j->scaled, j->slope, j->inter, j->rounding);
-                if (any_fill)
-                    for (i = 0; i < L; i++)
-                        if (!keep[i]) memcpy(d + (size_t)i * j->oes, j->fillb, j->oes);
-            } else if (o == buf) {
-                mv__rs_store(j, d, o, (size_t)L);
+                float wt[4];
+                int64_t q[3];
+                for (a = 0; a < 3; a++) q[a] = keep[i] ? mv__rs_taps(c[a], w->n[a], MV_INTERP_NEAREST, 0, wt) : 0;
+                memcpy(gth + (size_t)i * j->ses, frame + (size_t)((q[2] * w->n[1] + q[1]) * w->n[0] + q[0]) * j->ses, j->ses);
+                continue;
             }
+            if (!keep[i]) {
+                o[i] = j->fillf;
+                continue;
+            }
+            if (lin_fast && c[0] >= 0 && c[0] < (double)(w->n[0] - 1) && c[1] >= 0 && c[1] < (double)(w->n[1] - 1) &&
+                (flat || (c[2] >= 0 && c[2] < (double)(w->n[2] - 1)))) {
+                /* the bits of mv__rs_taps + mv__rs_sample, without the calls */
+                float wt[3][2];
+                size_t s[3], sx = (size_t)j->sx, sxy = (size_t)(j->sx * j->sy), p;
+                float r0v, r1v, r2v, r3v;
+                for (a = 0; a < 3; a++) {
+                    double fl = flat && a == 2 ? 0.0 : (double)(int64_t)c[a], t = c[a] - fl;
+                    wt[a][0] = (float)(1.0 - t);
+                    wt[a][1] = (float)t;
+                    s[a] = (size_t)fl;
+                }
+                p = s[2] * sxy + s[1] * sx + s[0];
+                r0v = wt[0][0] * mv__fd_tap(j, frame, p) + wt[0][1] * mv__fd_tap(j, frame, p + 1);
+                r1v = wt[0][0] * mv__fd_tap(j, frame, p + sx) + wt[0][1] * mv__fd_tap(j, frame, p + sx + 1);
+                r0v = wt[1][0] * r0v + wt[1][1] * r1v;
+                if (flat) {
+                    o[i] = r0v;
+                    continue;
+                }
+                r2v = wt[0][0] * mv__fd_tap(j, frame, p + sxy) + wt[0][1] * mv__fd_tap(j, frame, p + sxy + 1);
+                r3v = wt[0][0] * mv__fd_tap(j, frame, p + sxy + sx) + wt[0][1] * mv__fd_tap(j, frame, p + sxy + sx + 1);
+                r2v = wt[1][0] * r2v + wt[1][1] * r3v;
+                o[i] = wt[2][0] * r0v + wt[2][1] * r2v;
+                continue;
+            }
+            {
+                float wt[3][4];
+                int64_t s[3];
+                for (a = 0; a < 3; a++) s[a] = mv__rs_taps(c[a], w->n[a], j->interp, j->mirror, wt[a]);
+                o[i] = mv__rs_sample(j, frame, s, wt, T) * j->post;
+            }
+        }
+        if (nearest) {
+            if (!same) mv__convert_run(tmp, j->sdt, d, j->odt, (size_t)L, j->scaled, j->slope, j->inter, j->rounding);
+            if (any_fill)
+                for (i = 0; i < L; i++)
+                    if (!keep[i]) memcpy(d + (size_t)i * j->oes, j->fillb, j->oes);
+        } else if (o == buf) {
+            mv__rs_store(j, d, o, (size_t)L);
         }
     }
 }
 
-MVDEF mv_status mv_field_warp_into(const mv_vol *moving, const mv_vol *field, const double matrix[4][4], mv_vol *out,
-                                   const mv_field_opts *opts)
+static void mv__fd_warp_rows(void *ctx, int64_t r0, int64_t r1, int worker)
 {
-    static const char *fn = "mv_field_warp_into";
-    mv_field_opts o;
+    const mv__fd_warp_job *w = (const mv__fd_warp_job *)ctx;
+    const mv__fd_geo *g = w->g;
+    const int64_t rows = mv__fd_rows(g);
+    int64_t r;
+    (void)worker;
+    for (r = r0; r < r1; r++) {
+        const float *d0 = w->fld + (size_t)(r % rows) * (size_t)g->n[0];
+        mv__fd_warp_row(w, r, d0, d0 + g->nv, g->nc == 3 ? d0 + 2 * g->nv : NULL);
+    }
+}
+
+/* The job of a warp of moving onto the grid g (out's first three dims;
+   moving's frames): checks, conversion and fill as mv_resample, and the
+   map output voxel -> moving voxel (B) and LPS displacement -> moving
+   voxel step (C). o: the checked options. */
+static mv_status mv__fd_warp_setup(const mv_vol *moving, const mv__fd_geo *g, const double matrix[4][4], mv_vol *out,
+                                   const mv_field_opts *o, mv__fd_warp_job *w, int64_t *frames, const char *fn)
+{
     mv_resample_opts ro;
-    mv__fd_geo g;
-    mv__fd_warp_job w;
-    mv__rs_map map;
     double Mi[4][4], M[4][4], T1[4][4], T2[4][4];
-    int64_t frames = 1, a, b;
-    int threads;
+    int64_t a, b;
     mv_status st;
-    MV__TRY(mv__fd_opts(opts, &o, fn));
-    MV__TRY(mv__fd_geo_of(field, fn, "field", &g));
     MV__CHECK(moving && out, MV_ERR_INVALID_ARG, "%s: NULL volume", fn);
     MV__CHECK(moving->ndim >= 1 && moving->ndim <= MV_MAX_DIMS && out->ndim >= 1 && out->ndim <= MV_MAX_DIMS,
               MV_ERR_INVALID_ARG, "%s: ndim %d (moving), %d (out)", fn, moving->ndim, out->ndim);
     for (a = 0; a < 3; a++)
-        MV__CHECK((a < out->ndim ? out->dim[a] : 1) == g.n[a], MV_ERR_INVALID_ARG,
+        MV__CHECK((a < out->ndim ? out->dim[a] : 1) == g->n[a], MV_ERR_INVALID_ARG,
                   "%s: out dim[%d] = %lld, the field's grid has %lld", fn, (int)a, (long long)(a < out->ndim ? out->dim[a] : 1),
-                  (long long)g.n[a]);
+                  (long long)g->n[a]);
     MV__CHECK(mv__rs_bottom_ok(moving->affine) && mv__rs_inverse(moving->affine, Mi), MV_ERR_INVALID_ARG,
               "%s: the moving image's affine is not finite or singular", fn);
     if (matrix) {
@@ -31659,54 +31737,71 @@ MVDEF mv_status mv_field_warp_into(const mv_vol *moving, const mv_vol *field, co
         memset(M, 0, sizeof(M));
         for (a = 0; a < 4; a++) M[a][a] = 1;
     }
-    MV__CHECK(field->data != out->data && !mv__rs_overlap(field, out), MV_ERR_INVALID_ARG, "%s: field and out overlap", fn);
     memset(&ro, 0, sizeof(ro));
-    ro.interp = o.interp;
-    ro.fill_outside = o.fill_outside;
-    ro.fill = o.fill;
-    ro.rounding = o.rounding;
-    ro.raw = o.raw;
-    ro.threads = o.threads;
-    memset(&w, 0, sizeof(w));
-    w.j.post = 1.0f;
-    st = mv__rs_check(moving, out, &ro, &w.j, &frames);
+    ro.interp = o->interp;
+    ro.fill_outside = o->fill_outside;
+    ro.fill = o->fill;
+    ro.rounding = o->rounding;
+    ro.raw = o->raw;
+    ro.threads = o->threads;
+    memset(w, 0, sizeof(*w));
+    w->j.post = 1.0f;
+    st = mv__rs_check(moving, out, &ro, &w->j, frames);
     if (st != MV_OK) return mv__fail_prefix(st, "%s", fn);
-    memset(&map, 0, sizeof(map));
-    w.j.kt = mv__kernels_get();
-    w.j.map = &map;
-    w.j.interp = o.interp;
-    w.j.fill = o.fill_outside != 0;
-    w.j.mirror = w.j.fill && o.interp == MV_INTERP_CUBIC;
-    w.j.rounding = o.rounding;
-    w.j.sdt = moving->dtype;
-    w.j.ses = mv__dt[moving->dtype].size;
-    w.j.odt = out->dtype;
-    w.j.oes = mv__dt[out->dtype].size;
-    w.j.dst = (unsigned char *)out->data;
-    mv__rs_fill_bytes(&w.j, o.fill);
-    for (a = 0; a < 3; a++) w.n[a] = a < moving->ndim ? moving->dim[a] : 1;
-    w.fld = (const float *)field->data;
-    w.g = &g;
+    w->j.kt = mv__kernels_get();
+    w->j.interp = o->interp;
+    w->j.fill = o->fill_outside != 0;
+    w->j.mirror = w->j.fill && o->interp == MV_INTERP_CUBIC;
+    w->j.rounding = o->rounding;
+    w->j.sdt = moving->dtype;
+    w->j.ses = mv__dt[moving->dtype].size;
+    w->j.odt = out->dtype;
+    w->j.oes = mv__dt[out->dtype].size;
+    w->j.dst = (unsigned char *)out->data;
+    mv__rs_fill_bytes(&w->j, o->fill);
+    for (a = 0; a < 3; a++) w->n[a] = a < moving->ndim ? moving->dim[a] : 1;
+    w->g = g;
     /* voxel o -> RAS F o; + S d; -> M; -> moving voxel */
-    mv__rs_mul44((const double(*)[4])M, (const double(*)[4])g.A, T1);
+    mv__rs_mul44((const double(*)[4])M, (const double(*)[4])g->A, T1);
     mv__rs_mul44((const double(*)[4])Mi, (const double(*)[4])T1, T2);
     for (a = 0; a < 3; a++) {
-        for (b = 0; b < 4; b++) w.B[a][b] = T2[a][b];
+        for (b = 0; b < 4; b++) w->B[a][b] = T2[a][b];
         for (b = 0; b < 3; b++) {
             double s = 0;
             int k;
             for (k = 0; k < 3; k++) s += Mi[a][k] * M[k][b];
-            w.C[a][b] = g.nc == 2 && b == 2 ? 0 : s * mv__fd_S[b];
+            w->C[a][b] = g->nc == 2 && b == 2 ? 0 : s * mv__fd_S[b];
         }
     }
+    /* linear and nearest read the moving image as stored */
+    w->j.src = (const unsigned char *)moving->data;
+    w->j.src_frame = (size_t)(w->n[0] * w->n[1] * w->n[2]) * w->j.ses;
+    w->j.sx = w->n[0];
+    w->j.sy = w->n[1];
+    w->j.sz = w->n[2];
+    w->j.direct = moving->dtype == MV_DT_F32 && !w->j.scaled;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_field_warp_into(const mv_vol *moving, const mv_vol *field, const double matrix[4][4], mv_vol *out,
+                                   const mv_field_opts *opts)
+{
+    static const char *fn = "mv_field_warp_into";
+    mv_field_opts o;
+    mv__fd_geo g;
+    mv__fd_warp_job w;
+    mv__rs_map map;
+    int64_t frames = 1;
+    int threads;
+    MV__TRY(mv__fd_opts(opts, &o, fn));
+    MV__TRY(mv__fd_geo_of(field, fn, "field", &g));
+    MV__CHECK(!out || (field->data != out->data && !mv__rs_overlap(field, out)), MV_ERR_INVALID_ARG, "%s: field and out overlap", fn);
+    MV__TRY(mv__fd_warp_setup(moving, &g, matrix, out, &o, &w, &frames, fn));
+    memset(&map, 0, sizeof(map));
+    w.j.map = &map;
+    w.fld = (const float *)field->data;
     threads = mv__fd_threads(&o, (uint64_t)mv_vol_bytes(moving) + (uint64_t)mv_vol_bytes(out) + (uint64_t)g.nv * 12);
     if (o.interp != MV_INTERP_CUBIC) {
-        w.j.src = (const unsigned char *)moving->data;
-        w.j.src_frame = (size_t)(w.n[0] * w.n[1] * w.n[2]) * w.j.ses;
-        w.j.sx = w.n[0];
-        w.j.sy = w.n[1];
-        w.j.sz = w.n[2];
-        w.j.direct = moving->dtype == MV_DT_F32 && !w.j.scaled;
         mv__parallel_for(frames * mv__fd_rows(&g), mv__fd_grain(&g), threads, mv__fd_warp_rows, &w);
         return MV_OK;
     }
@@ -32662,29 +32757,35 @@ static void mv__bsp_row_ctrl(const mv__bsp_ev *e, int64_t j, int64_t k, double *
     }
 }
 
+/* The displacement of internal row (j, k): component c of voxel i at
+   o[c * cstride + i] (float64 sums, stored float32) */
+static void mv__bsp_row_field(const mv__bsp_ev *e, int64_t j, int64_t k, double *R, float *o, size_t cstride)
+{
+    const int64_t X = e->dim[0], rowlen = e->cn[0] + 4;
+    int64_t i;
+    mv__bsp_row_ctrl(e, j, k, R);
+    for (i = 0; i < X; i++) {
+        const double *w = e->tw[0] + 4 * i;
+        const int32_t bx = e->tb[0][i];
+        int c, t;
+        for (c = 0; c < e->nc; c++) {
+            const double *r = R + (size_t)c * (size_t)rowlen + bx;
+            double s = 0;
+            for (t = 0; t < 4; t++) s += w[t] * r[t]; /* an axis of one tap: weights 1, 0, 0, 0 and zero padding */
+            o[(size_t)c * cstride + (size_t)i] = (float)s;
+        }
+    }
+}
+
 /* field mode: dense displacement of slices [b, e) */
 static void mv__bsp_field_slices(void *vctx, int64_t b, int64_t e_, int worker)
 {
     const mv__bsp_ev *e = (const mv__bsp_ev *)vctx;
     double *R = e->scr + (size_t)worker * e->scr_stride;
-    const int64_t X = e->dim[0], Y = e->dim[1], rowlen = e->cn[0] + 4;
-    int64_t k, j, i;
+    const int64_t X = e->dim[0], Y = e->dim[1];
+    int64_t k, j;
     for (k = b; k < e_; k++)
-        for (j = 0; j < Y; j++) {
-            float *o = e->out + (size_t)((k * Y + j) * X);
-            mv__bsp_row_ctrl(e, j, k, R);
-            for (i = 0; i < X; i++) {
-                const double *w = e->tw[0] + 4 * i;
-                const int32_t bx = e->tb[0][i];
-                int c, t;
-                for (c = 0; c < e->nc; c++) {
-                    const double *r = R + (size_t)c * (size_t)rowlen + bx;
-                    double s = 0;
-                    for (t = 0; t < 4; t++) s += w[t] * r[t]; /* an axis of one tap: weights 1, 0, 0, 0 and zero padding */
-                    o[(size_t)c * e->onv + (size_t)i] = (float)s;
-                }
-            }
-        }
+        for (j = 0; j < Y; j++) mv__bsp_row_field(e, j, k, R, e->out + (size_t)((k * Y + j) * X), e->onv);
 }
 
 MV__INLINE int mv__bsp_fbin(const mv__bsp_ev *c, double f)
@@ -33397,6 +33498,89 @@ MVDEF mv_status mv_bspline_field(const mv_bspline_grid *grid, const mv_vol *fixe
     }
     *field = t;
     return MV_OK;
+}
+
+/* ---- the transform applied a row at a time (large images) ---- */
+
+typedef struct mv__bsp_warp {
+    mv__fd_warp_job w;           /* the output rows' warp (field-free) */
+    const mv__bsp_ev *e;         /* the grid evaluated on out's grid */
+    float *disp;                 /* per worker: nc rows of X floats */
+    int64_t rows;                /* rows per frame */
+} mv__bsp_warp;
+
+static void mv__bsp_warp_rows(void *vctx, int64_t r0, int64_t r1, int worker)
+{
+    const mv__bsp_warp *bw = (const mv__bsp_warp *)vctx;
+    const mv__bsp_ev *e = bw->e;
+    const int64_t X = e->dim[0], Y = bw->w.g->n[1];
+    double *R = e->scr + (size_t)worker * e->scr_stride;
+    float *d = bw->disp + (size_t)worker * (size_t)e->nc * (size_t)X;
+    int64_t r;
+    for (r = r0; r < r1; r++) {
+        int64_t row = r % bw->rows;
+        /* internal (j, k) of the row: 2D grids keep rows along internal z */
+        if (e->is2d) mv__bsp_row_field(e, 0, row, R, d, (size_t)X);
+        else mv__bsp_row_field(e, row % Y, row / Y, R, d, (size_t)X);
+        mv__fd_warp_row(&bw->w, r, d, d + X, e->nc == 3 ? d + 2 * X : NULL);
+    }
+}
+
+MVDEF mv_status mv_bspline_warp_into(const mv_bspline_grid *grid, const mv_vol *moving, const double matrix[4][4], mv_vol *out,
+                                     const mv_field_opts *opts)
+{
+    static const char *fn = "mv_bspline_warp_into";
+    mv_field_opts o;
+    mv__bsp_ctx c;
+    mv__bsp_warp bw;
+    mv__fd_geo g;
+    mv__rs_map map;
+    int64_t frames = 1, od[3];
+    int a;
+    mv_status st;
+    MV__TRY(mv__fd_opts(opts, &o, fn));
+    MV__TRY(mv__bsp_grid_check(grid, fn));
+    MV__CHECK(out != NULL && moving != NULL && out->data != NULL, MV_ERR_INVALID_ARG, "%s: NULL moving or out, or out has no data", fn);
+    MV__CHECK(o.interp == MV_INTERP_LINEAR || o.interp == MV_INTERP_NEAREST, MV_ERR_INVALID_ARG,
+              "%s: interp must be linear or nearest (cubic needs the whole moving image's coefficients: "
+              "mv_bspline_field + mv_field_warp)", fn);
+    MV__CHECK(out->ndim >= 1 && out->ndim <= MV_MAX_DIMS, MV_ERR_INVALID_ARG, "%s: out ndim %d", fn, out->ndim);
+    memset(&g, 0, sizeof(g));
+    MV__CHECK(mv__rs_finite44((const double(*)[4])out->affine) && mv__rs_bottom_ok((const double(*)[4])out->affine) &&
+                  mv__rs_inverse((const double(*)[4])out->affine, g.Ai),
+              MV_ERR_INVALID_ARG, "%s: out's affine is not finite, not affine or singular", fn);
+    MV__CHECK(!mv__rs_overlap(moving, out), MV_ERR_INVALID_ARG, "%s: moving and out overlap", fn);
+    for (a = 0; a < 3; a++) {
+        g.n[a] = od[a] = a < out->ndim ? out->dim[a] : 1;
+        MV__CHECK(g.n[a] >= 1 && g.n[a] <= MV__RS_MAX_DIM, MV_ERR_SIZE_OVERFLOW, "%s: out dim[%d] = %lld", fn, a, (long long)g.n[a]);
+    }
+    MV__CHECK(grid->ndim == 3 || od[2] == 1, MV_ERR_INVALID_ARG, "%s: a 2D grid needs a 2D out (dim[2] = %lld)", fn,
+              (long long)od[2]);
+    g.nv = (size_t)(od[0] * od[1] * od[2]);
+    g.nc = grid->ndim;
+    memcpy(g.A, out->affine, sizeof(g.A));
+    MV__TRY(mv__fd_warp_setup(moving, &g, matrix, out, &o, &bw.w, &frames, fn));
+    memset(&map, 0, sizeof(map));
+    bw.w.j.map = &map;
+    bw.rows = mv__fd_rows(&g);
+    memset(&c, 0, sizeof(c));
+    c.actx = grid->alloc_ctx;
+    c.threads = mv__fd_threads(&o, (uint64_t)mv_vol_bytes(moving) + (uint64_t)mv_vol_bytes(out));
+    st = mv__bsp_tables(&c, grid, od, (const double(*)[4])out->affine, fn);
+    if (st == MV_OK) st = mv__bsp_scratch(&c, 0, fn);
+    bw.disp = NULL;
+    if (st == MV_OK) {
+        bw.disp = (float *)mv__alloc((size_t)c.threads * (size_t)g.nc * (size_t)od[0] * sizeof(float), c.actx);
+        if (!bw.disp) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: displacement rows", fn);
+    }
+    if (st == MV_OK) {
+        c.e.coef = grid->coef;
+        bw.e = &c.e;
+        mv__parallel_for(frames * bw.rows, mv__fd_grain(&g), c.threads, mv__bsp_warp_rows, &bw);
+    }
+    if (bw.disp) mv__free(bw.disp, c.actx);
+    mv__bsp_ctx_free(&c);
+    return st;
 }
 
 /* ---- L-BFGS over the coefficients and the driver ---- */

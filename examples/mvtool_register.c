@@ -70,6 +70,63 @@ static int load_registration_inputs(const args *a, const char *fmask, mv_vol *fx
     return 0;
 }
 
+/* The large-image mode of register_bspline: --levels ending above 1 (say
+   32x16x8) registers copies of both images shrunk by the finest factor
+   (mv_pyramid_level, smoothed 0.5 x factor voxels) with the levels
+   divided by it (4x2x1; --smooth sigmas in voxels divided too), so no
+   step touches the full resolution but the final warp, which
+   mv_bspline_warp_into streams a row at a time. The field file is
+   written on the shrunk grid (a true ITK field: its own affine). */
+typedef struct large_mode {
+    int on;
+    double factor;           /* finest shrink of --levels */
+    char levels[256], smooth[256];
+} large_mode;
+
+static int large_mode_of(const args *a, const char *levels, const char *smooth, large_mode *lm)
+{
+    mv_pyramid_schedule s;
+    mv_status st;
+    int l, n = 0;
+    memset(lm, 0, sizeof(*lm));
+    if (!levels) return 0;
+    if ((st = mv_pyramid_schedule_parse(levels, smooth, &s)) != MV_OK) return usage_error(a, mv_last_error(), levels);
+    lm->factor = s.shrink[s.nlevels - 1][0];
+    if (!(lm->factor > 1)) return 0;
+    lm->on = 1;
+    for (l = 0; l < s.nlevels; l++)
+        n += snprintf(lm->levels + n, sizeof(lm->levels) - (size_t)n, "%s%g", l ? "x" : "", s.shrink[l][0] / lm->factor);
+    if (smooth) {
+        n = 0;
+        for (l = 0; l < s.nlevels; l++)
+            n += snprintf(lm->smooth + n, sizeof(lm->smooth) - (size_t)n, "%s%g", l ? "x" : "",
+                          s.sigma_in_mm ? s.sigma[l][0] : s.sigma[l][0] / lm->factor);
+        snprintf(lm->smooth + n, sizeof(lm->smooth) - (size_t)n, "%s", s.sigma_in_mm ? "mm" : "vox");
+    }
+    return 0;
+}
+
+/* in shrunk by the finest factor of lm (a float32 pyramid level) */
+static mv_status large_shrink(const mv_vol *in, const large_mode *lm, int threads, mv_vol *out)
+{
+    mv_pyramid_schedule s;
+    mv_filter_opts fo;
+    char f[64];
+    mv_status st;
+    snprintf(f, sizeof(f), "%g", lm->factor);
+    if ((st = mv_pyramid_schedule_parse(f, NULL, &s)) != MV_OK) return st;
+    memset(&fo, 0, sizeof(fo));
+    fo.threads = threads;
+    return mv_pyramid_level(in, &s, 0, out, &fo);
+}
+
+static double mono_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 static int register_bspline(const args *a)
 {
     mv_bspline_opts o;
@@ -79,17 +136,24 @@ static int register_bspline(const args *a)
     const char *metric = opt_str(a, "--metric"), *its = opt_str(a, "--iterations"), *gs = opt_str(a, "--grid-spacing");
     const char *reg = opt_str(a, "--regularization"), *fmask = opt_str(a, "--fixed-mask");
     const char *initm = opt_str(a, "--init-matrix"), *out = opt_str(a, "--out"), *ofield = opt_str(a, "--out-field");
-    const char *thr = opt_str(a, "--threads"), *seed = opt_str(a, "--seed");
+    const char *thr = opt_str(a, "--threads"), *seed = opt_str(a, "--seed"), *dname = opt_str(a, "--dtype");
     mv_status st;
-    int rc = 0, k;
+    mv_bspline_grid grid;
+    large_mode lm;
+    mv_dtype odt = MV_DT_F32;
+    int rc = 0, k, quiet = opt_flag(a, "--quiet");
+    double t0 = mono_seconds();
     memset(&o, 0, sizeof(o));
     memset(&fo, 0, sizeof(fo));
+    memset(&grid, 0, sizeof(grid));
     if (!metric || !strcmp(metric, "mi")) o.metric.metric = MV_METRIC_MI;
     else if (!strcmp(metric, "mse")) o.metric.metric = MV_METRIC_MSE;
     else if (!strcmp(metric, "ncc")) o.metric.metric = MV_METRIC_NCC;
     else return usage_error(a, "--metric wants mi, ncc or mse with --transform bspline", metric);
     o.levels = opt_str(a, "--levels");
     o.smooth = opt_str(a, "--smooth");
+    if ((rc = large_mode_of(a, o.levels, o.smooth, &lm)) != 0) return rc;
+    if (dname && (rc = parse_dtype(a, dname, &odt)) != 0) return rc;
     if (its && parse_x_list(its, o.iterations, MV_BSPLINE_MAX_LEVELS) < 1)
         return usage_error(a, "--iterations wants counts like 100x100x50", its);
     if (gs && (k = parse_list(gs, o.grid_spacing, 3)) != 1 && k != 3)
@@ -114,7 +178,39 @@ static int register_bspline(const args *a)
     if (load_registration_inputs(a, fmask, &fx, &mo, &mask)) return 1;
     mv_vol_init(&fld);
     if (fmask) o.metric.fixed_mask = &mask;
-    st = mv_register_bspline(&fx, &mo, &fld, &o, &r);
+    if (lm.on) {
+        /* register shrunk copies; keep the grid for the full-resolution warp */
+        mv_vol fs, ms;
+        mv_vol_init(&fs);
+        mv_vol_init(&ms);
+        if (fmask) {
+            rc = usage_error(a, "--fixed-mask is not supported when --levels ends above 1", fmask);
+            goto done;
+        }
+        if ((st = large_shrink(&fx, &lm, fo.threads, &fs)) != MV_OK || (st = large_shrink(&mo, &lm, fo.threads, &ms)) != MV_OK) {
+            mv_free(&fs);
+            rc = fail_at(st, a->pos[0]);
+            goto done;
+        }
+        if (!quiet)
+        {
+            char dims[96];
+            if (fs.ndim > 2 && fs.dim[2] > 1)
+                snprintf(dims, sizeof(dims), "%lldx%lldx%lld", (long long)fs.dim[0], (long long)fs.dim[1], (long long)fs.dim[2]);
+            else
+                snprintf(dims, sizeof(dims), "%lldx%lld", (long long)fs.dim[0], (long long)fs.dim[1]);
+            fprintf(stderr, "bspline: registering copies shrunk %gx (%s), levels %s; %.2f s\n", lm.factor, dims, lm.levels,
+                    mono_seconds() - t0);
+        }
+        o.levels = lm.levels;
+        o.smooth = o.smooth ? lm.smooth : NULL;
+        o.grid_out = &grid;
+        st = mv_register_bspline(&fs, &ms, &fld, &o, &r);
+        mv_free(&fs);
+        mv_free(&ms);
+    } else {
+        st = mv_register_bspline(&fx, &mo, &fld, &o, &r);
+    }
     if (st != MV_OK) {
         rc = fail_at(st, a->pos[1]);
         goto done;
@@ -122,13 +218,41 @@ static int register_bspline(const args *a)
     if (!opt_flag(a, "--quiet"))
         fprintf(stderr, "bspline: %lld coefficients, cost %.6g (metric %.6g, bending energy %.4g mm^-2), %.2f s\n",
                 (long long)r.ncoef[r.nlevels - 1], r.cost, r.metric, r.bending_energy, r.elapsed);
+    if (out && lm.on) {
+        /* the full-resolution warp, streamed through the grid (the init
+           matrix applied after it, as in the field file) */
+        mv_vol w;
+        double t1 = mono_seconds();
+        fo.fill_outside = 1;
+        fo.rounding = MV_ROUND_NEAREST;
+        mv_vol_init(&w);
+        if ((st = mv_vol_alloc(&w, odt, fx.ndim < 3 ? fx.ndim : 3, fx.dim, NULL)) != MV_OK) {
+            rc = fail_at(st, out);
+            goto done;
+        }
+        memcpy(w.affine, fx.affine, sizeof(w.affine));
+        memcpy(w.spacing, fx.spacing, sizeof(w.spacing));
+        w.meta.xyzt_units = fx.meta.xyzt_units;
+        w.meta.qform_code = fx.meta.qform_code;
+        w.meta.sform_code = fx.meta.sform_code;
+        st = mv_bspline_warp_into(&grid, &mo, initm ? (const double(*)[4])o.init_matrix : NULL, &w, &fo);
+        if (st != MV_OK) {
+            mv_free(&w);
+            rc = fail_at(st, a->pos[1]);
+            goto done;
+        }
+        if (!quiet) fprintf(stderr, "bspline: full-resolution warp %.2f s\n", mono_seconds() - t1);
+        rc = save_and_free(out, &w, NULL);
+    }
     if (initm && (st = mv_field_add_affine_into(&fld, (const double(*)[4])o.init_matrix, &fld, &fo)) != MV_OK) {
         rc = fail_at(st, a->pos[1]);
         goto done;
     }
-    if (out) {
+    if (out && !lm.on) {
         mv_vol w;
         fo.fill_outside = 1;
+        fo.dtype = odt;
+        fo.rounding = MV_ROUND_NEAREST;
         st = mv_field_warp(&mo, &fld, NULL, &w, &fo);
         if (st != MV_OK) {
             rc = fail_at(st, a->pos[1]);
@@ -139,10 +263,12 @@ static int register_bspline(const args *a)
     if (ofield && rc == 0 && (st = mv_field_save(ofield, &fld, NULL)) != MV_OK) rc = fail_at(st, ofield);
     if (!out && !ofield) fprintf(stderr, "register: nothing written (give --out and/or --out-field)\n");
 done:
+    if (!quiet && rc == 0) fprintf(stderr, "bspline: done, %.2f s\n", mono_seconds() - t0);
     mv_free(&fx);
     mv_free(&mo);
     mv_free(&mask);
     mv_free(&fld);
+    mv_bspline_grid_free(&grid);
     return rc;
 }
 
@@ -459,7 +585,12 @@ const command mvtool_register_commands[] = {
      "  halved per level from 2^(L-1) x; bending-energy weight W, default 1, right for\n"
      "  mi/ncc: with mse scale it by about 2 x the intensity variance; L-BFGS, 100\n"
      "  iterations per level); --out-field: the displacement field (ITK, LPS mm, an\n"
-     "  --init-matrix folded in), --out: moving warped by it. One line per level.\n"
+     "  --init-matrix folded in), --out: moving warped by it (--dtype: its dtype, default\n"
+     "  float32; integers rounded). One line per level.\n"
+     "  Large images: --levels ending above 1 (e.g. 32x16x8 for a 17320^2 scan) registers\n"
+     "  copies of both images shrunk by that last factor, never the full resolution; --out\n"
+     "  is still full resolution, warped a row at a time (mv_bspline_warp_into: no full-size\n"
+     "  field or coordinates in memory); --out-field is written on the shrunk grid.\n"
      "mvtool register FIXED MOVING --transform demons|syn [--metric ncc|mse] [--levels 3|4x2x1]\n"
      "                [--iterations 100x70x40] [--smooth FLUID[,DIFFUSION]] [--radius R] [--step S]\n"
      "                [--init-matrix M.txt] [--out WARPED] [--out-field FIELD] [--threads N] [--quiet]\n"
@@ -470,7 +601,7 @@ const command mvtool_register_commands[] = {
      "  voxels). --smooth: sigmas of the update and of the field (voxels; 0 = none).\n"
      "  One line per level on stderr. --out: moving warped (linear, 0 outside).\n",
      "--transform= --metric= --levels= --smooth= --iterations= --fixed-mask= --init-matrix= --out= --out-matrix= "
-     "--out-tfm= --threads= --seed= --jitter --quiet --grid-spacing= --regularization= --out-field= --radius= --step=",
+     "--out-tfm= --threads= --seed= --jitter --quiet --grid-spacing= --regularization= --out-field= --radius= --step= --dtype=",
      2, 2, cmd_register},
     {"warp", "apply a fixed->moving matrix or ITK .tfm: moving onto a reference grid",
      "mvtool warp MOVING REFERENCE OUT --matrix M.txt | --tfm T.tfm [--interp nearest|linear|cubic]\n"

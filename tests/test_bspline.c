@@ -571,6 +571,230 @@ MV_TEST(bspline, recovers_known_field_mni)
 
 /* ---- argument errors ---- */
 
+/* ---- the transform applied a row at a time (mv_bspline_warp_into) ---- */
+
+/* v filled with a smooth pattern plus a ripple (values 5 .. 245) */
+static void bs_fill_pattern(mv_vol *v, uint64_t seed)
+{
+    int64_t X = v->dim[0], Y = v->dim[1], Z = v->ndim > 2 ? v->dim[2] : 1, i, j, k;
+    double ph = tu_rand01(&seed) * 6.28;
+    for (k = 0; k < Z; k++)
+        for (j = 0; j < Y; j++)
+            for (i = 0; i < X; i++) {
+                double val = 125 + 60 * sin(0.31 * (double)i + ph) * cos(0.23 * (double)j - 0.4 * (double)k) +
+                             50 * cos(0.07 * (double)(i + 2 * j) + 0.11 * (double)k) + 10 * tu_rand01(&seed);
+                size_t o = (size_t)((k * Y + j) * X + i);
+                if (v->dtype == MV_DT_U8) ((uint8_t *)v->data)[o] = (uint8_t)(val + 0.5);
+                else if (v->dtype == MV_DT_I16) ((int16_t *)v->data)[o] = (int16_t)(val + 0.5);
+                else ((float *)v->data)[o] = (float)val;
+            }
+}
+
+/* inverse of an affine 4x4 (3x3 block by cofactors); 0 if singular */
+static int bs_inv_affine(const double (*A)[4], double R[4][4])
+{
+    double det = A[0][0] * (A[1][1] * A[2][2] - A[1][2] * A[2][1]) - A[0][1] * (A[1][0] * A[2][2] - A[1][2] * A[2][0]) +
+                 A[0][2] * (A[1][0] * A[2][1] - A[1][1] * A[2][0]);
+    int r, c;
+    if (fabs(det) < 1e-300) return 0;
+    R[0][0] = (A[1][1] * A[2][2] - A[1][2] * A[2][1]) / det;
+    R[0][1] = (A[0][2] * A[2][1] - A[0][1] * A[2][2]) / det;
+    R[0][2] = (A[0][1] * A[1][2] - A[0][2] * A[1][1]) / det;
+    R[1][0] = (A[1][2] * A[2][0] - A[1][0] * A[2][2]) / det;
+    R[1][1] = (A[0][0] * A[2][2] - A[0][2] * A[2][0]) / det;
+    R[1][2] = (A[0][2] * A[1][0] - A[0][0] * A[1][2]) / det;
+    R[2][0] = (A[1][0] * A[2][1] - A[1][1] * A[2][0]) / det;
+    R[2][1] = (A[0][1] * A[2][0] - A[0][0] * A[2][1]) / det;
+    R[2][2] = (A[0][0] * A[1][1] - A[0][1] * A[1][0]) / det;
+    for (r = 0; r < 3; r++) {
+        R[r][3] = 0;
+        for (c = 0; c < 3; c++) R[r][3] -= R[r][c] * A[c][3];
+    }
+    R[3][0] = R[3][1] = R[3][2] = 0;
+    R[3][3] = 1;
+    return 1;
+}
+
+/* mv_bspline_warp_into on the grid's own fixed grid against the dense path
+   (mv_bspline_field + mv_field_warp_into), which the field tests check
+   against scipy: equal bit for bit, and for 1 and 3 threads */
+static void bs_rows_case(const mv_bspline_grid *g, const mv_vol *fixed, const mv_vol *moving, const double (*M)[4],
+                         mv_interp interp, int fill, mv_dtype odt, const char *what)
+{
+    mv_vol fld, ref, got;
+    mv_field_opts o = MV_ZERO_INIT;
+    int th;
+    o.interp = interp;
+    o.fill_outside = fill;
+    o.fill = 3;
+    o.rounding = MV_ROUND_NEAREST;
+    REQUIRE_OK(mv_bspline_field(g, fixed, &fld, NULL));
+    REQUIRE_OK(mv_vol_alloc(&ref, odt, 3, fixed->dim, NULL));
+    memcpy(ref.affine, fixed->affine, sizeof(ref.affine));
+    REQUIRE_OK(mv_field_warp_into(moving, &fld, M, &ref, &o));
+    for (th = 1; th <= 3; th += 2) {
+        o.threads = th;
+        REQUIRE_OK(mv_vol_alloc(&got, odt, 3, fixed->dim, NULL));
+        memcpy(got.affine, fixed->affine, sizeof(got.affine));
+        REQUIRE_OK(mv_bspline_warp_into(g, moving, M, &got, &o));
+        EXPECT_MSG(memcmp(got.data, ref.data, mv_vol_bytes(&ref)) == 0, "%s, %d threads: differs from the dense warp", what, th);
+        mv_free(&got);
+    }
+    mv_free(&ref);
+    mv_free(&fld);
+}
+
+MV_TEST(bspline, warp_rows_match_dense_warp)
+{
+    static const double M[4][4] = {{0.99, -0.05, 0.01, 1.5}, {0.04, 1.02, 0.03, -0.8}, {-0.01, -0.02, 0.98, 0.6}, {0, 0, 0, 1}};
+    static const double M2[4][4] = {{0.98, 0.06, 0, 1.2}, {-0.05, 1.01, 0, -0.7}, {0, 0, 1, 0}, {0, 0, 0, 1}};
+    double sp[3] = {1.2, 1.0, 1.5}, msp[3] = {1, 1.1, 1.2}, gs[3] = {7, 0, 0};
+    mv_vol F, Mv, F2, M8, M16;
+    mv_bspline_grid g, g2;
+    mv_interp in;
+    int fill;
+    /* 3D: float32 moving on another (turned) grid, and int16 with a scaling */
+    bs_blank(&F, 26, 21, 17, 0.3, sp);
+    bs_blank(&Mv, 30, 25, 19, -0.2, msp);
+    bs_fill_pattern(&Mv, 5);
+    REQUIRE_OK(mv_bspline_grid_init(&g, &F, gs, NULL));
+    bs_random_coef(&g, 2.5, 11);
+    for (in = MV_INTERP_NEAREST; in <= MV_INTERP_LINEAR; in = (mv_interp)(in + 1))
+        for (fill = 0; fill < 2; fill++) {
+            bs_rows_case(&g, &F, &Mv, NULL, in, fill, MV_DT_F32, "3D float32");
+            bs_rows_case(&g, &F, &Mv, M, in, fill, MV_DT_F32, "3D float32 + matrix");
+        }
+    {
+        mv_vol I16;
+        int64_t d3[3];
+        d3[0] = Mv.dim[0], d3[1] = Mv.dim[1], d3[2] = Mv.dim[2];
+        REQUIRE_OK(mv_vol_alloc(&I16, MV_DT_I16, 3, d3, NULL));
+        memcpy(I16.affine, Mv.affine, sizeof(I16.affine));
+        bs_fill_pattern(&I16, 6);
+        I16.meta.scl_slope = 0.5;
+        I16.meta.scl_inter = 3;
+        bs_rows_case(&g, &F, &I16, M, MV_INTERP_LINEAR, 0, MV_DT_F32, "3D int16 scaled");
+        bs_rows_case(&g, &F, &I16, M, MV_INTERP_NEAREST, 1, MV_DT_I16, "3D int16 nearest");
+        mv_free(&I16);
+    }
+    /* 2D: uint8 stays uint8 (rounded), and float32 */
+    {
+        int64_t d2[3] = {37, 29, 1}, dm[3] = {41, 33, 1};
+        const double foff[3] = {-12, 7, 0}, moff[3] = {-13, 8, 0};
+        REQUIRE_OK(mv_vol_alloc(&F2, MV_DT_F32, 3, d2, NULL));
+        bs_affine(F2.affine, 0.1, sp, foff);
+        REQUIRE_OK(mv_vol_alloc(&M8, MV_DT_U8, 3, dm, NULL));
+        bs_affine(M8.affine, -0.05, msp, moff);
+        bs_fill_pattern(&M8, 9);
+        REQUIRE_OK(mv_vol_alloc(&M16, MV_DT_F32, 3, dm, NULL));
+        memcpy(M16.affine, M8.affine, sizeof(M16.affine));
+        bs_fill_pattern(&M16, 10);
+        REQUIRE_OK(mv_bspline_grid_init(&g2, &F2, gs, NULL));
+        bs_random_coef(&g2, 3.0, 12);
+        for (fill = 0; fill < 2; fill++) {
+            bs_rows_case(&g2, &F2, &M8, NULL, MV_INTERP_LINEAR, fill, MV_DT_U8, "2D uint8 -> uint8");
+            bs_rows_case(&g2, &F2, &M8, M2, MV_INTERP_LINEAR, fill, MV_DT_F32, "2D uint8 + matrix -> float32");
+            bs_rows_case(&g2, &F2, &M8, NULL, MV_INTERP_NEAREST, fill, MV_DT_U8, "2D uint8 nearest");
+            bs_rows_case(&g2, &F2, &M16, M2, MV_INTERP_LINEAR, fill, MV_DT_F32, "2D float32 + matrix");
+        }
+        mv_bspline_grid_free(&g2);
+        mv_free(&F2);
+        mv_free(&M8);
+        mv_free(&M16);
+    }
+    mv_bspline_grid_free(&g);
+    mv_free(&F);
+    mv_free(&Mv);
+}
+
+/* A grid over a shrunk copy of the fixed image (a pyramid level) applied
+   at full resolution equals the same transform described on the full grid
+   (the grid's control points re-expressed in full-resolution voxels:
+   origin and spacing through the level's voxel map) warped densely, to
+   float32 rounding of the coordinates */
+MV_TEST(bspline, warp_rows_on_a_finer_grid)
+{
+    double sp[3] = {0.9, 0.9, 1}, msp[3] = {1, 1, 1}, gs[3] = {9, 0, 0}, A[4][4], Ai[4][4], P[4][4];
+    const double foff[3] = {-30, 12, 0}, moff[3] = {-32, 10, 0};
+    int64_t d2[3] = {83, 71, 1}, dm[3] = {90, 80, 1};
+    mv_vol F, L, Mv, fld, ref, got;
+    mv_bspline_grid g, gf;
+    mv_pyramid_schedule s;
+    mv_field_opts o = MV_ZERO_INIT;
+    size_t i, n;
+    int a, r, c;
+    double maxd = 0;
+    REQUIRE_OK(mv_vol_alloc(&F, MV_DT_F32, 3, d2, NULL));
+    bs_affine(F.affine, 0.15, sp, foff);
+    bs_fill_pattern(&F, 3);
+    REQUIRE_OK(mv_vol_alloc(&Mv, MV_DT_U8, 3, dm, NULL));
+    bs_affine(Mv.affine, 0.1, msp, moff);
+    bs_fill_pattern(&Mv, 4);
+    REQUIRE_OK(mv_pyramid_schedule_parse("3", NULL, &s));
+    REQUIRE_OK(mv_pyramid_level(&F, &s, 0, &L, NULL));
+    REQUIRE_OK(mv_bspline_grid_init(&g, &L, gs, NULL));
+    bs_random_coef(&g, 2.0, 21);
+    /* the same control points on F's voxel grid: u_F = P^-1 u_L, P = A_L^-1 A_F */
+    gf = g;
+    gf.coef = NULL;
+    REQUIRE(bs_inv_affine((const double(*)[4])L.affine, Ai));
+    for (r = 0; r < 4; r++)
+        for (c = 0; c < 4; c++) {
+            P[r][c] = 0;
+            for (a = 0; a < 4; a++) P[r][c] += Ai[r][a] * F.affine[a][c];
+        }
+    for (a = 0; a < 2; a++) {
+        gf.spacing[a] = g.spacing[a] / P[a][a];
+        gf.origin[a] = (g.origin[a] - P[a][3]) / P[a][a];
+    }
+    memcpy(gf.fdim, F.dim, 3 * sizeof(int64_t));
+    memcpy(gf.affine, F.affine, sizeof(A));
+    n = (size_t)mv_bspline_grid_ncoef(&g);
+    gf.coef = (double *)malloc(n * sizeof(double));
+    REQUIRE(gf.coef != NULL);
+    memcpy(gf.coef, g.coef, n * sizeof(double));
+    o.interp = MV_INTERP_LINEAR;
+    REQUIRE_OK(mv_bspline_field(&gf, &F, &fld, NULL));
+    REQUIRE_OK(mv_vol_alloc(&ref, MV_DT_F32, 3, F.dim, NULL));
+    memcpy(ref.affine, F.affine, sizeof(A));
+    REQUIRE_OK(mv_field_warp_into(&Mv, &fld, NULL, &ref, &o));
+    REQUIRE_OK(mv_vol_alloc(&got, MV_DT_F32, 3, F.dim, NULL));
+    memcpy(got.affine, F.affine, sizeof(A));
+    REQUIRE_OK(mv_bspline_warp_into(&g, &Mv, NULL, &got, &o));
+    for (i = 0; i < (size_t)(d2[0] * d2[1]); i++) {
+        double e = fabs((double)((float *)got.data)[i] - (double)((float *)ref.data)[i]);
+        maxd = e > maxd ? e : maxd;
+    }
+    EXPECT_MSG(maxd <= 1e-3, "finer grid: differs from the dense warp by %g (values 5 .. 245)", maxd);
+    /* out's axes turned against the grid's: refused, naming the axes */
+    bs_affine(got.affine, 0.5, sp, foff);
+    EXPECT_STATUS(mv_bspline_warp_into(&g, &Mv, NULL, &got, &o), MV_ERR_INVALID_ARG);
+    EXPECT(strstr(mv_last_error(), "axes") != NULL);
+    memcpy(got.affine, F.affine, sizeof(A));
+    o.interp = MV_INTERP_CUBIC;
+    EXPECT_STATUS(mv_bspline_warp_into(&g, &Mv, NULL, &got, &o), MV_ERR_INVALID_ARG);
+    EXPECT(strstr(mv_last_error(), "cubic") != NULL);
+    o.interp = MV_INTERP_LINEAR;
+    EXPECT_STATUS(mv_bspline_warp_into(NULL, &Mv, NULL, &got, &o), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_bspline_warp_into(&g, NULL, NULL, &got, &o), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_bspline_warp_into(&g, &Mv, NULL, &Mv, &o), MV_ERR_INVALID_ARG);
+    {
+        mv_vol o3;
+        bs_blank(&o3, 10, 10, 4, 0.15, sp);
+        EXPECT_STATUS(mv_bspline_warp_into(&g, &Mv, NULL, &o3, &o), MV_ERR_INVALID_ARG);
+        EXPECT(strstr(mv_last_error(), "2D") != NULL);
+        mv_free(&o3);
+    }
+    free(gf.coef);
+    mv_bspline_grid_free(&g);
+    mv_free(&F);
+    mv_free(&L);
+    mv_free(&Mv);
+    mv_free(&fld);
+    mv_free(&ref);
+    mv_free(&got);
+}
+
 MV_TEST(bspline, bad_arguments)
 {
     mv_vol v, m, fld;

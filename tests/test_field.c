@@ -183,6 +183,19 @@ MV_TEST(field, warp_2d_matches_map_coordinates)
     fd_warp_case(&moving, &field, MV_INTERP_LINEAR, 0, NULL, 2e-6, "2D linear");
     fd_warp_case(&moving, &field, MV_INTERP_NEAREST, 1, NULL, 0, "2D nearest fill");
     fd_warp_case(&moving, &field, MV_INTERP_CUBIC, 0, (const double(*)[4])M2, 1e-5, "2D cubic + matrix");
+    {
+        /* uint8 (a scanner's 8-bit image): read as stored until sampled */
+        mv_vol u8;
+        size_t q;
+        REQUIRE_OK(mv_vol_alloc(&u8, MV_DT_U8, 3, moving.dim, NULL));
+        memcpy(u8.affine, moving.affine, sizeof(u8.affine));
+        for (q = 0; q < (size_t)(md[0] * md[1]); q++) /* 170 .. 830 -> 7 .. 238 */
+            ((uint8_t *)u8.data)[q] = (uint8_t)(0.35 * ((double)((const float *)moving.data)[q] - 150.0));
+        REQUIRE_OK(mv_save(tu_file("field", "moving.nii"), &u8, NULL));
+        fd_warp_case(&u8, &field, MV_INTERP_LINEAR, 0, (const double(*)[4])M2, 2e-6, "2D uint8 linear + matrix");
+        fd_warp_case(&u8, &field, MV_INTERP_LINEAR, 1, NULL, 2e-6, "2D uint8 linear fill");
+        mv_free(&u8);
+    }
     mv_free(&fixed);
     mv_free(&moving);
     mv_free(&field);

@@ -557,17 +557,20 @@ MV_TEST(filter, pyramid_levels)
     memset(&B, 0, sizeof(B));
     REQUIRE_OK(mv_pyramid_schedule_parse("3x2x1", "1.5x1x0vox", &ps));
     ps.min_size = 4;
-    for (i = 0; i < 5; i++) {
-        /* 3: int16 with scaling, mode constant; 4: uint8, mode nearest */
-        static const int64_t dims[5][3] = {{24, 18, 12}, {24, 18, 12}, {21, 18, 5}, {23, 19, 11}, {17, 26, 9}};
-        static const int levels[5] = {0, 1, 0, 0, 1};
+    for (i = 0; i < 7; i++) {
+        /* 3: int16 with scaling, mode constant; 4: uint8, mode nearest;
+           5, 6: 2D images (one plane: blocks of rows, converted a row at a
+           time into a few slots), uint8 mode wrap (a window's rows are not
+           consecutive at the edges), int16 scaled */
+        static const int64_t dims[7][3] = {{24, 18, 12}, {24, 18, 12}, {21, 18, 5}, {23, 19, 11}, {17, 26, 9}, {61, 87, 1}, {43, 70, 1}};
+        static const int levels[7] = {0, 1, 0, 0, 1, 0, 1};
         fcase c = gcase(dims[i][0], dims[i][1], dims[i][2], 1, 0, 0, 0,
-                        i == 3 ? MV_BOUNDARY_CONSTANT : i == 4 ? MV_BOUNDARY_NEAREST : MV_BOUNDARY_REFLECT);
+                        i == 3 ? MV_BOUNDARY_CONSTANT : i == 4 ? MV_BOUNDARY_NEAREST : i == 5 ? MV_BOUNDARY_WRAP : MV_BOUNDARY_REFLECT);
         mv_vol probe;
         int64_t shape[3];
         c.kind = "pyr";
-        if (i == 3) c.dt = MV_DT_I16, c.slope = 0.5, c.inter = 10;
-        if (i == 4) c.dt = MV_DT_U8;
+        if (i == 3 || i == 6) c.dt = MV_DT_I16, c.slope = 0.5, c.inter = 10;
+        if (i == 4 || i == 5) c.dt = MV_DT_U8;
         c.o[0] = levels[i];
         lv = i;
         mv_vol_init(&probe);
