@@ -571,7 +571,7 @@ const command mvtool_register_commands[] = {
      "                [--threads N] [--seed S] [--jitter] [--quiet]\n"
      "                [--transform bspline --grid-spacing MM --regularization W --out-field FIELD]\n"
      "  Finds T (fixed world -> moving world, RAS mm) so that moving(T(x)) matches fixed(x).\n"
-     "  Defaults: rigid, Mattes MI (32 bins: mono- and multi-modal), random samples drawn\n"
+     "  Defaults: rigid, Mattes MI (24 bins: mono- and multi-modal), random samples drawn\n"
      "  once per level (2^16 at coarse levels, 2^18 at the finest; every metric but lncc),\n"
      "  levels 4x2x1 smoothed 2x1x0 voxels, centres of mass aligned first,\n"
      "  L-BFGS in scaled parameters (iterations per level default 200x100x50).\n"
