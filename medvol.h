@@ -13682,8 +13682,10 @@ MVDEF mv_status mv_cfl_save(const char *path, const mv_vol *v, const mv_save_opt
    Rows are cut into chunks of at most MV__RS_LMAX output voxels spanning at
    most MV__RS_SMAX input voxels, so every buffer is a fixed stack array
    (about 24 KiB): the linear and nearest forms allocate nothing. Other maps
-   sample voxel by voxel, each row split into its inside run (no clamps,
-   gathers) and the ends (mv__rs_run_inside). Cubic first turns each 3D
+   sample voxel by voxel, each row split into its inside run (no clamps;
+   trilinear taps as float pairs, nearest by gathers; the next output
+   slice's taps prefetched) and the ends (mv__rs_run_inside); nearest in
+   edge mode runs whole rows with clamped coordinates. Cubic first turns each 3D
    frame into B-spline coefficients (float64 lines, float32 volume with one
    voxel of padding on every side) and then interpolates those with four
    taps per axis. The prefilter runs per input slice: x along rows (32 rows
