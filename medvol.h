@@ -3120,6 +3120,10 @@ typedef struct mv_field_opts {
     size_t scratch_size;
     int threads;            /* 0 = library default */
     void *alloc_ctx;
+    int (*progress)(void *user, double done); /* mv_bspline_warp_into: after each
+                               64th of the rows, on the caller's thread;
+                               nonzero cancels (MV_ERR_CANCELLED) */
+    void *progress_user;
 } mv_field_opts;
 
 /* What an iterative field operation did (may be NULL where taken). */
@@ -3762,9 +3766,10 @@ MVDEF mv_status mv_bspline_field(const mv_bspline_grid *grid, const mv_vol *fixe
    mv_bspline_field(grid), matrix) bit for bit. opts: interp (linear or
    nearest), fill_outside, fill, rounding, raw, threads (as mv_field_warp;
    out's dtype is kept: a uint8 scan stays uint8, read as stored until
-   sampled). allocates: the tap tables (X + Y + Z entries) and per thread
-   a row of control sums and of displacements. thread-safe: yes; identical
-   for every thread count. */
+   sampled), progress (after each 64th of the rows; nonzero cancels with
+   MV_ERR_CANCELLED, out then holds the rows done). allocates: the tap
+   tables (X + Y + Z entries) and per thread a row of control sums and of
+   displacements. thread-safe: yes; identical for every thread count. */
 MVDEF mv_status mv_bspline_warp_into(const mv_bspline_grid *grid, const mv_vol *moving, const double matrix[4][4], mv_vol *out,
                                      const mv_field_opts *opts);
 
@@ -33518,6 +33523,7 @@ typedef struct mv__bsp_warp {
     const mv__bsp_ev *e;         /* the grid evaluated on out's grid */
     float *disp;                 /* per worker: nc rows of X floats */
     int64_t rows;                /* rows per frame */
+    int64_t row0;                /* first row of this pass */
 } mv__bsp_warp;
 
 static void mv__bsp_warp_rows(void *vctx, int64_t r0, int64_t r1, int worker)
@@ -33528,7 +33534,7 @@ static void mv__bsp_warp_rows(void *vctx, int64_t r0, int64_t r1, int worker)
     double *R = e->scr + (size_t)worker * e->scr_stride;
     float *d = bw->disp + (size_t)worker * (size_t)e->nc * (size_t)X;
     int64_t r;
-    for (r = r0; r < r1; r++) {
+    for (r = r0 + bw->row0; r < r1 + bw->row0; r++) {
         int64_t row = r % bw->rows;
         /* internal (j, k) of the row: 2D grids keep rows along internal z */
         if (e->is2d) mv__bsp_row_field(e, 0, row, R, d, (size_t)X);
@@ -33585,9 +33591,19 @@ MVDEF mv_status mv_bspline_warp_into(const mv_bspline_grid *grid, const mv_vol *
         if (!bw.disp) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: displacement rows", fn);
     }
     if (st == MV_OK) {
+        /* with a progress callback: 64 passes, reported between them */
+        const int64_t total = frames * bw.rows, passes = o.progress ? MV__MIN(total, (int64_t)64) : 1;
+        int64_t k;
         c.e.coef = grid->coef;
         bw.e = &c.e;
-        mv__parallel_for(frames * bw.rows, mv__fd_grain(&g), c.threads, mv__bsp_warp_rows, &bw);
+        for (k = 0; k < passes && st == MV_OK; k++) {
+            const int64_t r1 = total * (k + 1) / passes;
+            bw.row0 = total * k / passes;
+            mv__parallel_for(r1 - bw.row0, mv__fd_grain(&g), c.threads, mv__bsp_warp_rows, &bw);
+            if (o.progress && o.progress(o.progress_user, (double)r1 / (double)total))
+                st = mv__fail(MV_ERR_CANCELLED, "%s: cancelled by the progress callback after %lld of %lld rows", fn,
+                              (long long)r1, (long long)total);
+        }
     }
     if (bw.disp) mv__free(bw.disp, c.actx);
     mv__bsp_ctx_free(&c);

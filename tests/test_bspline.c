@@ -707,6 +707,19 @@ MV_TEST(bspline, warp_rows_match_dense_warp)
     mv_free(&Mv);
 }
 
+/* counts calls; cancels at call `stop` (0 = never) */
+typedef struct bs_prog {
+    int calls, stop;
+    double last;
+} bs_prog;
+static int bs_prog_cb(void *user, double done)
+{
+    bs_prog *p = (bs_prog *)user;
+    p->calls++;
+    p->last = done;
+    return p->stop && p->calls >= p->stop;
+}
+
 /* A grid over a shrunk copy of the fixed image (a pyramid level) applied
    at full resolution equals the same transform described on the full grid
    (the grid's control points re-expressed in full-resolution voxels:
@@ -766,6 +779,27 @@ MV_TEST(bspline, warp_rows_on_a_finer_grid)
         maxd = e > maxd ? e : maxd;
     }
     EXPECT_MSG(maxd <= 1e-3, "finer grid: differs from the dense warp by %g (values 5 .. 245)", maxd);
+    {
+        /* progress: 64 reports ending at 1, the same result; a nonzero return cancels */
+        mv_vol again;
+        bs_prog pr;
+        memset(&pr, 0, sizeof(pr));
+        o.progress = bs_prog_cb;
+        o.progress_user = &pr;
+        o.threads = 2;
+        REQUIRE_OK(mv_vol_alloc(&again, MV_DT_F32, 3, F.dim, NULL));
+        memcpy(again.affine, F.affine, sizeof(A));
+        REQUIRE_OK(mv_bspline_warp_into(&g, &Mv, NULL, &again, &o));
+        EXPECT_MSG(pr.calls == 64 && pr.last == 1.0, "progress: %d calls, last %g", pr.calls, pr.last);
+        EXPECT(memcmp(again.data, got.data, mv_vol_bytes(&got)) == 0);
+        memset(&pr, 0, sizeof(pr));
+        pr.stop = 2;
+        EXPECT_STATUS(mv_bspline_warp_into(&g, &Mv, NULL, &again, &o), MV_ERR_CANCELLED);
+        EXPECT(pr.calls == 2 && strstr(mv_last_error(), "cancelled") != NULL);
+        o.progress = NULL;
+        o.threads = 0;
+        mv_free(&again);
+    }
     /* out's axes turned against the grid's: refused, naming the axes */
     bs_affine(got.affine, 0.5, sp, foff);
     EXPECT_STATUS(mv_bspline_warp_into(&g, &Mv, NULL, &got, &o), MV_ERR_INVALID_ARG);
