@@ -14366,6 +14366,7 @@ static void mv__rs_slice_nearest(const mv__rs_job *j, int64_t f, int64_t k, mv__
     const mv__rs_axis *X = &map->ax[0], *Y = &map->ax[1], *Z = &map->ax[2];
     int64_t n[3], jj, x0, i, zi = 0;
     int same = j->sdt == j->odt, a, run4;
+    ptrdiff_t ahead;
     size_t es = j->ses;
     float w[4];
     double m0[3], hi[3];
@@ -14375,6 +14376,7 @@ static void mv__rs_slice_nearest(const mv__rs_job *j, int64_t f, int64_t k, mv__
     /* general maps of 4-byte elements kept as they are, under 2^31 voxels:
        rows' inside runs through rs_near_in */
     run4 = !map->separable && same && es == 4 && n[0] * n[1] * n[2] < INT64_C(2147483647);
+    ahead = mv__rs_ahead(map->M, n);
     for (a = 0; a < 3; a++) {
         m0[a] = map->M[a][0];
         hi[a] = (double)(n[a] - 1);
@@ -14413,7 +14415,6 @@ static void mv__rs_slice_nearest(const mv__rs_job *j, int64_t f, int64_t k, mv__
                        the inside run (exactly the inside voxels), the rest
                        the fill value */
                     const uint32_t *src = (const uint32_t *)(const void *)frame;
-                    ptrdiff_t ahead = mv__rs_ahead(map->M, n);
                     int64_t ia, ib;
                     if (!j->fill) {
                         j->kt->rs_near_in((uint32_t *)(void *)g, src, n, m0, base, x0, (size_t)L, ahead, 1);

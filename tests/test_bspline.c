@@ -829,6 +829,69 @@ MV_TEST(bspline, warp_rows_on_a_finer_grid)
     mv_free(&got);
 }
 
+/* The threaded paths of the large-image mode at a size the pool splits
+   (inputs and outputs above the 4 MiB threading threshold: the small
+   cases above run on one thread whatever they ask for): a 2D uint8 scan's
+   pyramid level (blocks of rows, rows converted into per-worker slots;
+   modes reflect and wrap) and the streamed warp (per-worker control sums
+   and displacement rows), 2 and 3 threads against 1, MEDVOL_TEST_REPS
+   times (also under TSan) */
+MV_TEST(bspline, large_2d_threads_identical)
+{
+    static const mv_boundary modes[2] = {MV_BOUNDARY_REFLECT, MV_BOUNDARY_WRAP};
+    int64_t dm[3] = {1450, 1330, 1};
+    double sp[3] = {1, 1, 1}, gs[3] = {96, 0, 0};
+    const double moff[3] = {-700, -650, 0};
+    int reps = getenv("MEDVOL_TEST_REPS") ? atoi(getenv("MEDVOL_TEST_REPS")) : 3, rep, th, mi;
+    mv_vol M, L[2], W1, Wt;
+    mv_bspline_grid g;
+    mv_pyramid_schedule ps;
+    mv_filter_opts fo = MV_ZERO_INIT;
+    mv_field_opts o = MV_ZERO_INIT;
+    REQUIRE_OK(mv_vol_alloc(&M, MV_DT_U8, 3, dm, NULL));
+    bs_affine(M.affine, 0.0, sp, moff);
+    bs_fill_pattern(&M, 31);
+    REQUIRE_OK(mv_pyramid_schedule_parse("3", NULL, &ps));
+    for (mi = 0; mi < 2; mi++) {
+        fo.mode = modes[mi];
+        fo.threads = 1;
+        REQUIRE_OK(mv_pyramid_level(&M, &ps, 0, &L[mi], &fo));
+        for (rep = 0; rep < reps; rep++)
+            for (th = 2; th <= 3; th++) {
+                mv_vol t;
+                fo.threads = th;
+                REQUIRE_OK(mv_pyramid_level(&M, &ps, 0, &t, &fo));
+                EXPECT_MSG(memcmp(t.data, L[mi].data, mv_vol_bytes(&t)) == 0, "pyramid level, mode %d, %d threads: differs from 1",
+                           (int)modes[mi], th);
+                mv_free(&t);
+            }
+    }
+    /* a grid over the level, applied at full resolution to the uint8 scan */
+    REQUIRE_OK(mv_bspline_grid_init(&g, &L[0], gs, NULL));
+    bs_random_coef(&g, 6.0, 41);
+    REQUIRE_OK(mv_vol_alloc(&W1, MV_DT_F32, 3, dm, NULL));
+    memcpy(W1.affine, M.affine, sizeof(W1.affine));
+    REQUIRE_OK(mv_vol_alloc(&Wt, MV_DT_F32, 3, dm, NULL));
+    memcpy(Wt.affine, M.affine, sizeof(Wt.affine));
+    o.interp = MV_INTERP_LINEAR;
+    o.fill_outside = 1;
+    o.threads = 1;
+    REQUIRE_OK(mv_bspline_warp_into(&g, &M, NULL, &W1, &o));
+    for (rep = 0; rep < reps; rep++)
+        for (th = 2; th <= 3; th++) {
+            o.threads = th;
+            memset(Wt.data, 0, mv_vol_bytes(&Wt));
+            REQUIRE_OK(mv_bspline_warp_into(&g, &M, NULL, &Wt, &o));
+            EXPECT_MSG(memcmp(Wt.data, W1.data, mv_vol_bytes(&W1)) == 0, "streamed warp, %d threads: differs from 1", th);
+        }
+    mv_bspline_grid_free(&g);
+    mv_free(&M);
+    mv_free(&L[0]);
+    mv_free(&L[1]);
+    mv_free(&W1);
+    mv_free(&Wt);
+}
+
 MV_TEST(bspline, bad_arguments)
 {
     mv_vol v, m, fld;
