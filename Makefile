@@ -29,7 +29,7 @@ ifneq ($(wildcard /usr/include/fftw3.h),)
 EXAMPLES += $(BUILD)/profile_fft_vs_fftw
 endif
 
-.PHONY: bench-register bench-large2d bench-analysis bench-morph all install uninstall test-install test-tsan run bench bench-quick bench-check bench-baseline bench-setup bench-gzip bench-fft test-large test test-quick test-tools test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
+.PHONY: bench-register bench-large2d bench-deformable3d bench-analysis bench-morph all install uninstall test-install test-tsan run bench bench-quick bench-check bench-baseline bench-setup bench-gzip bench-fft test-large test test-quick test-tools test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
         test-all test-symbols test-fuzz-replay test-march fuzz clean cuda test-cuda test-cuda-symbols
 all: $(EXAMPLES)
 
@@ -124,6 +124,10 @@ bench-register: $(BUILD)/mvtool
 # (and OpenCV DIS with BENCH_ARGS=--dis); Debian's python3 (numpy, scipy, nibabel; python3-opencv for --dis)
 bench-large2d: $(BUILD)/mvtool
 	/usr/bin/python3 bench/large2d_bench.py $(BENCH_ARGS)
+# 3D deformable: medvol's B-spline, SyN and demons beside greedy, SimpleITK demons and elastix B-spline on
+# the 1 mm MNI brain moved by a known smooth field (bench/deformable3d_bench.py; Debian's python3)
+bench-deformable3d: $(BUILD)/mvtool
+	/usr/bin/python3 bench/deformable3d_bench.py $(BENCH_ARGS)
 # the analysis kernels beside numpy and multipletau, outputs checked first (bench/analysis_bench.py;
 # Debian's python3 with numpy and multipletau; ctypes on build/libmedvol_bench.so)
 bench-analysis:
@@ -204,7 +208,7 @@ test-cxx: $(BUILD)/tests-cxx
 	$(BUILD)/tests-cxx $(SKIP_SLOW)
 test-tsan: $(BUILD)/tests-tsan
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" MEDVOL_TEST_REPS=2 $(BUILD)/tests-tsan \
-	  --filter integrity.parallel --filter integrity.thread --filter dtype.convert_threads --filter gzip.member_index \
+	  --filter integrity.parallel --filter integrity.thread --filter resample.isa_and_threads --filter dtype.convert_threads --filter gzip.member_index \
 	  --filter analysis.cache --filter analysis.isa_and_threads --filter math.isa_and --filter register.threads --filter register.setup \
 	  --filter filter.every_isa --filter filter.pyramid --filter field.threads --filter transport.isa_threads --filter warp.large \
 	  --filter morph.label_matches --filter morph.edt_matches --filter morph.binary_morph --filter analysis.seed \

@@ -1103,22 +1103,28 @@ MVDEF mv_status mv_rot90_into(const mv_vol *in, mv_vol *out, int k, int axis0, i
    formed in float64 exactly as the scalar reference forms them, the run of
    the row whose taps all lie inside is found exactly (c is monotone in i,
    so bisection on the computed coordinates, no tolerance), and that run
-   goes through a kernel without clamps or tests (AVX2 / AVX-512: the taps
-   fetched by hardware gathers, each x pair as one 64-bit element); the
-   run's ends take the clamping kernel, and with fill_outside the voxels
-   outside are written with the fill value directly. Nearest through a
-   general map does the same for 4-byte dtypes kept as they are (float32,
-   int32, uint32). Work is split by output slice over the threads.
-   Cost (build/profile_resample 256 5: float32 256^3, ratio to memcpy of
-   the output bytes in the same run, a shared 2-core machine at load ~10,
-   one thread before -> after this design): trilinear rotated 15 + 5
-   degrees 0.06 -> 0.05 (2 threads 0.06 -> 0.09), nearest rotated 0.03 ->
-   0.07 (0.03 -> 0.08), cubic x0.5 347 -> 221 ms (trilinear x0.5: 27 ms),
-   cubic rotated 3.6 -> 3.2 s; the inside-run trilinear kernel alone runs
-   2.7 ns per voxel on an L2-resident volume (AVX-512; was 4.7). The
-   rotated walk through a 256^3 input costs as much again as the kernel;
-   cubic is bound by the prefilter's passes over the volume. README
-   ("Resampling") has the table. */
+   goes through a kernel without clamps or tests (AVX2 / AVX-512: each
+   trilinear x pair fetched as one 64-bit load, the next output slice's taps
+   prefetched); the run's ends take the clamping kernel, and with
+   fill_outside the voxels outside are written with the fill value
+   directly. Nearest through a general map does the same for 4-byte dtypes
+   kept as they are (float32, int32, uint32). Work is split by output slice
+   over the threads.
+   Cubic: the B-spline prefilter runs in float64 along each axis and its
+   coefficients are stored in float32. Through an axis-aligned map that
+   does not add output rows (zoom <= 1 in y, any zoom in z), the prefilter
+   and interpolation of each axis are fused per input slice (y, then x on
+   the output's rows only, then z across the slices: no coefficient volume;
+   see >>impl-resample); other maps prefilter the frame into a coefficient
+   volume and interpolate it.
+   Cost (build/profile_resample 256 5: float32 256^3, a quiet 2-core
+   machine, 1 | 2 threads, ratio to memcpy of the output bytes in the same
+   run): trilinear rotated 15 + 5 degrees 32 | 18 ms (0.11 | 0.20), nearest
+   rotated 16 | 8.8 ms (0.21 | 0.39); cubic 0.8x0.8x1.5 mm -> 1 mm 29 | 15.5
+   ms, 2.6x trilinear's 11.2 | 6.0 ms (was 48 | 32 ms, 0.07 of memcpy);
+   cubic x0.5 15.4 | 7.7 ms against trilinear's 2.0 | 1.4 ms (the x
+   prefilter's transpositions over the whole input dominate); cubic rotated
+   0.47 | 0.26 s. README ("Resampling") has the table. */
 typedef enum mv_interp {
     MV_INTERP_LINEAR = 0,   /* trilinear (scipy order 1) */
     MV_INTERP_NEAREST,      /* nearest voxel as scipy order 0: index
@@ -6094,27 +6100,164 @@ static void mv__rs_rows_out_ref(float *rows, size_t stride, const double *buf, s
         for (i = 0; i < n; i++) rows[l * stride + i] = (float)buf[i * MV__RS_LANES + l];
 }
 
-/* rs_strips_in / rs_strips_out: a row of n floats to and from strips of
-   MV__RS_LANES lanes: float i is lane i % MV__RS_LANES of the strip
-   i / MV__RS_LANES, strips strip_len doubles apart
-   (buf[(i / L) * strip_len + i % L]); exact both ways as rs_rows_in/out.
-   The y and z passes of the prefilter, whose lines run across rows.
+/* rs_bspline_rows: the prefilter along n rows of `width` floats (row i at
+   rows + i * stride), in place, rows -1 and n receiving the pads; d holds
+   n + 1 rows of width doubles (the causal sums in float64, and the mirror
+   initialisation's sums in row n). Per column it is the arithmetic of
+   mv__rs_bspline_lane, step for step, so the coefficients are the line
+   form's bits; taking whole rows at each step streams them through memory
+   (the y pass within a slice, the z pass across slices) with no
+   transposition, the columns being independent lanes. The steps below,
+   over columns [j0, j1), are the scalar reference and the SIMD kernels'
+   tails alike.
    rs_absmax: the largest finite |x[i]| and cur (NaN and infinities are
    skipped; max is exact, so every ISA agrees). */
-typedef void (*mv__k_rs_strips_in_fn)(double *buf, size_t strip_len, const float *row, size_t n);
-typedef void (*mv__k_rs_strips_out_fn)(float *row, const double *buf, size_t strip_len, size_t n);
+typedef void (*mv__k_rs_bspline_rows_fn)(float *rows, size_t stride, size_t n, size_t width, double *d, int mirror);
 typedef float (*mv__k_rs_absmax_fn)(const float *x, size_t n, float cur);
 
-static void mv__rs_strips_in_ref(double *buf, size_t strip_len, const float *row, size_t n)
+/* edge mode: the causal sum's start, its steps, the end that closes the
+   anticausal pass (and writes the right pad), its steps, the left pad */
+static void mv__rs_bsr_e_start(double *d, const float *r, size_t j0, size_t j1, const mv__rs_bsk *k)
 {
-    size_t i;
-    for (i = 0; i < n; i++) buf[(i / MV__RS_LANES) * strip_len + i % MV__RS_LANES] = (double)row[i];
+    size_t j;
+    for (j = j0; j < j1; j++) d[j] = (k->gain * (double)r[j]) * k->inv_1mz;
 }
-static void mv__rs_strips_out_ref(float *row, const double *buf, size_t strip_len, size_t n)
+static void mv__rs_bsr_e_causal(double *d, const double *dp, const float *r, size_t j0, size_t j1, const mv__rs_bsk *k)
 {
-    size_t i;
-    for (i = 0; i < n; i++) row[i] = (float)buf[(i / MV__RS_LANES) * strip_len + i % MV__RS_LANES];
+    size_t j;
+    for (j = j0; j < j1; j++) d[j] = k->gain * (double)r[j] + k->z * dp[j];
 }
+static void mv__rs_bsr_e_end(double *d, float *r, float *pad, size_t j0, size_t j1, const mv__rs_bsk *k)
+{
+    size_t j;
+    for (j = j0; j < j1; j++) {
+        double gl = (double)r[j], s = (k->gain * gl) * k->inv_1mz, p = gl - (d[j] - s) * k->zq;
+        d[j] = p;
+        r[j] = (float)p;
+        pad[j] = (float)(gl + k->z * (p - gl));
+    }
+}
+static void mv__rs_bsr_anti(double *d, const double *dn, float *r, size_t j0, size_t j1, double z)
+{
+    size_t j;
+    for (j = j0; j < j1; j++) {
+        double p = z * (dn[j] - d[j]);
+        d[j] = p;
+        r[j] = (float)p;
+    }
+}
+static void mv__rs_bsr_e_first(double *d, const double *dn, float *r, float *pad, size_t j0, size_t j1, double z)
+{
+    size_t j;
+    for (j = j0; j < j1; j++) {
+        double g0 = (double)r[j], p = z * (dn[j] - d[j]);
+        d[j] = p;
+        r[j] = (float)p;
+        pad[j] = (float)(g0 + z * (p - g0));
+    }
+}
+/* mirror mode: the gain, the initial sum (acc = d0 + zn1 dl, then
+   acc + zi (a + zn1 b) per step), its scaling into c+[0], the causal steps,
+   the end; the anticausal steps are mv__rs_bsr_anti */
+static void mv__rs_bsr_m_gain(double *d, const float *r, size_t j0, size_t j1, double gain)
+{
+    size_t j;
+    for (j = j0; j < j1; j++) d[j] = gain * (double)r[j];
+}
+static void mv__rs_bsr_m_sum0(double *acc, const double *d0, const double *dl, size_t j0, size_t j1, double zn1)
+{
+    size_t j;
+    for (j = j0; j < j1; j++) acc[j] = d0[j] + zn1 * dl[j];
+}
+static void mv__rs_bsr_m_sum(double *acc, const double *a, const double *b, size_t j0, size_t j1, double zi, double zn1)
+{
+    size_t j;
+    for (j = j0; j < j1; j++) acc[j] = acc[j] + zi * (a[j] + zn1 * b[j]);
+}
+static void mv__rs_bsr_m_start(double *d, const double *acc, size_t j0, size_t j1, double div)
+{
+    size_t j;
+    for (j = j0; j < j1; j++) d[j] = acc[j] * div;
+}
+static void mv__rs_bsr_m_causal(double *d, const double *dp, size_t j0, size_t j1, double z)
+{
+    size_t j;
+    for (j = j0; j < j1; j++) d[j] = d[j] + z * dp[j];
+}
+static void mv__rs_bsr_m_end(double *d, const double *dp, float *r, size_t j0, size_t j1, double z, double end)
+{
+    size_t j;
+    for (j = j0; j < j1; j++) {
+        double p = (z * dp[j] + d[j]) * end;
+        d[j] = p;
+        r[j] = (float)p;
+    }
+}
+
+/* The steps of one ISA, and their order (the reference's and every SIMD
+   kernel's: each ISA passes its own steps, whose columns past its last
+   whole vector run through the ones above). */
+typedef struct mv__rs_bsr_steps {
+    void (*e_start)(double *d, const float *r, size_t j0, size_t j1, const mv__rs_bsk *k);
+    void (*e_causal)(double *d, const double *dp, const float *r, size_t j0, size_t j1, const mv__rs_bsk *k);
+    void (*e_end)(double *d, float *r, float *pad, size_t j0, size_t j1, const mv__rs_bsk *k);
+    void (*anti)(double *d, const double *dn, float *r, size_t j0, size_t j1, double z);
+    void (*e_first)(double *d, const double *dn, float *r, float *pad, size_t j0, size_t j1, double z);
+    void (*m_gain)(double *d, const float *r, size_t j0, size_t j1, double gain);
+    void (*m_sum0)(double *acc, const double *d0, const double *dl, size_t j0, size_t j1, double zn1);
+    void (*m_sum)(double *acc, const double *a, const double *b, size_t j0, size_t j1, double zi, double zn1);
+    void (*m_start)(double *d, const double *acc, size_t j0, size_t j1, double div);
+    void (*m_causal)(double *d, const double *dp, size_t j0, size_t j1, double z);
+    void (*m_end)(double *d, const double *dp, float *r, size_t j0, size_t j1, double z, double end);
+} mv__rs_bsr_steps;
+
+static void mv__rs_bspline_rows_run(const mv__rs_bsr_steps *s, float *rows, size_t stride, size_t n, size_t width, double *d,
+                                    int mirror)
+{
+    mv__rs_bsk k = mv__rs_bspline_consts(n);
+    float *lo = rows - stride, *hi = rows + n * stride;
+    size_t i, w = width;
+#define MV__RS_R(i) (rows + (size_t)(i) * stride)
+#define MV__RS_D(i) (d + (size_t)(i) * w)
+    if (n == 1) { /* a constant line: its own coefficients */
+        memcpy(lo, rows, width * sizeof(float));
+        memcpy(hi, rows, width * sizeof(float));
+        return;
+    }
+    if (!mirror) {
+        s->e_start(d, rows, 0, w, &k);
+        for (i = 1; i < n; i++) s->e_causal(MV__RS_D(i), MV__RS_D(i - 1), MV__RS_R(i), 0, w, &k);
+        s->e_end(MV__RS_D(n - 1), MV__RS_R(n - 1), hi, 0, w, &k);
+        for (i = n - 1; i-- > 1;) s->anti(MV__RS_D(i), MV__RS_D(i + 1), MV__RS_R(i), 0, w, k.z);
+        s->e_first(d, MV__RS_D(1), rows, lo, 0, w, k.z);
+    } else {
+        double zi = k.z;
+        for (i = 0; i < n; i++) s->m_gain(MV__RS_D(i), MV__RS_R(i), 0, w, k.gain);
+        s->m_sum0(MV__RS_D(n), d, MV__RS_D(n - 1), 0, w, k.zn1);
+        for (i = 1; i + 1 < n; i++) {
+            s->m_sum(MV__RS_D(n), MV__RS_D(i), MV__RS_D(n - 1 - i), 0, w, zi, k.zn1);
+            zi = zi * k.z;
+        }
+        s->m_start(d, MV__RS_D(n), 0, w, k.mirror_div);
+        for (i = 1; i < n; i++) s->m_causal(MV__RS_D(i), MV__RS_D(i - 1), 0, w, k.z);
+        s->m_end(MV__RS_D(n - 1), MV__RS_D(n - 2), MV__RS_R(n - 1), 0, w, k.z, k.mirror_end);
+        for (i = n - 1; i-- > 0;) s->anti(MV__RS_D(i), MV__RS_D(i + 1), MV__RS_R(i), 0, w, k.z);
+        memcpy(lo, MV__RS_R(1), width * sizeof(float));
+        memcpy(hi, MV__RS_R(n - 2), width * sizeof(float));
+    }
+#undef MV__RS_R
+#undef MV__RS_D
+}
+
+static const mv__rs_bsr_steps mv__rs_bsr_ref_steps = {
+    mv__rs_bsr_e_start, mv__rs_bsr_e_causal, mv__rs_bsr_e_end,   mv__rs_bsr_anti,     mv__rs_bsr_e_first, mv__rs_bsr_m_gain,
+    mv__rs_bsr_m_sum0,  mv__rs_bsr_m_sum,    mv__rs_bsr_m_start, mv__rs_bsr_m_causal, mv__rs_bsr_m_end};
+
+static void mv__rs_bspline_rows_ref(float *rows, size_t stride, size_t n, size_t width, double *d, int mirror)
+{
+    mv__rs_bspline_rows_run(&mv__rs_bsr_ref_steps, rows, stride, n, width, d, mirror);
+}
+
 static float mv__rs_absmax_ref(const float *x, size_t n, float cur)
 {
     size_t i;
@@ -7771,8 +7914,7 @@ typedef struct mv__kernels {
     mv__k_rs_affine_cub_fn rs_affine_cub;
     mv__k_rs_lin_in_fn rs_lin_in;           /* general maps: rows' inside runs */
     mv__k_rs_near_in_fn rs_near_in;
-    mv__k_rs_strips_in_fn rs_strips_in;     /* cubic prefilter: y and z lines */
-    mv__k_rs_strips_out_fn rs_strips_out;
+    mv__k_rs_bspline_rows_fn rs_bspline_rows; /* cubic prefilter: y and z lines */
     mv__k_rs_absmax_fn rs_absmax;
     mv__k_affine_fn affine_f32, affine_nz_f32;
     mv__k_clamp_fn clamp_f32;
@@ -7832,8 +7974,7 @@ static void mv__kt_fill_ref(mv__kernels *kt)
     kt->rs_affine_cub = mv__rs_affine_cub_ref;
     kt->rs_lin_in = mv__rs_lin_in_ref;
     kt->rs_near_in = mv__rs_near_in_ref;
-    kt->rs_strips_in = mv__rs_strips_in_ref;
-    kt->rs_strips_out = mv__rs_strips_out_ref;
+    kt->rs_bspline_rows = mv__rs_bspline_rows_ref;
     kt->rs_absmax = mv__rs_absmax_ref;
     kt->affine_f32 = mv__affine_f32_ref;
     kt->affine_nz_f32 = mv__affine_nz_f32_ref;
@@ -14488,8 +14629,8 @@ typedef struct mv__rs_pf {
 } mv__rs_pf;
 
 /* x then y prefilter of input slices [z0, z1) into stored planes z + 1:
-   MV__RS_LANES rows (x) per kernel call, then the plane's columns (y) as
-   strips of MV__RS_LANES lanes, each plane's rows read and written whole */
+   MV__RS_LANES rows (x) per kernel call, then the plane's columns (y), the
+   rows read and written whole in place */
 static void mv__rs_pf_xy(void *ctx, int64_t z0, int64_t z1, int worker)
 {
     const mv__rs_pf *p = (const mv__rs_pf *)ctx;
@@ -14497,7 +14638,7 @@ static void mv__rs_pf_xy(void *ctx, int64_t z0, int64_t z1, int worker)
     const int direct = p->dt == MV_DT_F32 && !p->scaled;
     double *buf = (double *)(void *)(p->work + (size_t)worker * p->work_bytes);
     float *stage = (float *)(void *)(buf + (MV__MAX(p->nx, MV__MAX(p->ny, p->nz)) + 2) * L); /* L rows of up to max dim + 2 */
-    int64_t z, y0, y;
+    int64_t z, y0;
     for (z = z0; z < z1; z++) {
         float *plane = p->coef + (size_t)(z + 1) * (size_t)(SX * SY);
         for (y0 = 0; y0 < p->ny; y0 += L) {
@@ -14529,64 +14670,324 @@ static void mv__rs_pf_xy(void *ctx, int64_t z0, int64_t z1, int worker)
             p->kt->rs_rows_out(stage, (size_t)SX, buf, (size_t)SX);
             memcpy(plane + (size_t)(y0 + 1) * (size_t)SX, stage, (size_t)(nl * SX) * 4);
         }
-        {
-            /* y: every column of the plane at once, as strips of L lanes
-               (rows read and written whole); the last strip's spare lanes
-               zero */
-            const size_t strips = (size_t)((SX + L - 1) / L), slen = (size_t)((p->ny + 2) * L);
-            size_t st;
-            if (SX % L) memset(buf + (strips - 1) * slen, 0, slen * sizeof(double));
-            for (y = 0; y < p->ny; y++)
-                p->kt->rs_strips_in(buf + (size_t)(y + 1) * (size_t)L, slen, plane + (size_t)(y + 1) * (size_t)SX, (size_t)SX);
-            for (st = 0; st < strips; st++) p->kt->rs_bspline(buf + st * slen, (size_t)p->ny, p->mirror);
-            for (y = 0; y < SY; y++) p->kt->rs_strips_out(plane + (size_t)y * (size_t)SX, buf + (size_t)y * (size_t)L, slen, (size_t)SX);
-        }
+        /* y: every column of the plane at once, row by row in place (the
+           causal sums in buf) */
+        p->kt->rs_bspline_rows(plane + SX, (size_t)SX, (size_t)p->ny, (size_t)SX, buf, p->mirror);
     }
 }
 
-/* z prefilter of stored rows [y0, y1): a whole row of every plane at a
-   time (read and written as 1 KiB-scale runs, not 128-byte pieces), as
-   strips of MV__RS_LANES columns, one line buffer each */
+/* z prefilter of stored rows [y0, y1): a whole row of every plane at each
+   step (memory sees runs of a row's bytes, not pieces of a line) */
 static void mv__rs_pf_z(void *ctx, int64_t y0, int64_t y1, int worker)
 {
     const mv__rs_pf *p = (const mv__rs_pf *)ctx;
-    const int64_t L = MV__RS_LANES, SX = p->SX, SY = p->SY, SZ = p->nz + 2, strips = (SX + L - 1) / L;
-    const size_t plane = (size_t)(SX * SY), strip_len = (size_t)(SZ * L);
+    const size_t plane = (size_t)(p->SX * p->SY);
     double *buf = (double *)(void *)(p->work + (size_t)worker * p->work_bytes);
-    int64_t y, st, z;
-    if (SX % L) memset(buf, 0, (size_t)strips * strip_len * sizeof(double)); /* the last strip's spare lanes */
-    for (y = y0; y < y1; y++) {
-        float *row = p->coef + (size_t)y * (size_t)SX;
-        for (z = 0; z < p->nz; z++)
-            p->kt->rs_strips_in(buf + (size_t)(z + 1) * L, strip_len, row + (size_t)(z + 1) * plane, (size_t)SX);
-        for (st = 0; st < strips; st++) p->kt->rs_bspline(buf + (size_t)st * strip_len, (size_t)p->nz, p->mirror);
-        for (z = 0; z < SZ; z++) p->kt->rs_strips_out(row + (size_t)z * plane, buf + (size_t)z * L, strip_len, (size_t)SX);
-    }
+    int64_t y;
+    for (y = y0; y < y1; y++)
+        p->kt->rs_bspline_rows(p->coef + plane + (size_t)y * (size_t)p->SX, plane, (size_t)p->nz, (size_t)p->SX, buf, p->mirror);
 }
 
-/* Scratch of the cubic path: the coefficient volume, then per worker the
-   larger of the x buffers (a line buffer of the longest axis plus a
-   staging block of rows) and the y / z buffers (the strips of a plane's
-   columns, of a row's z lines). 0 on overflow. */
-static size_t mv__rs_scratch_bytes(const int64_t n[3], int threads, size_t *coef_bytes, size_t *work_bytes)
+/* Scratch of the cubic path: the coefficient volume (or, fused, T: never
+   larger), the fused path's tap tables, then per worker the larger of the
+   x buffers (a line buffer of the longest axis plus a staging block of
+   rows), the y / z buffers (the causal sums of a plane's rows, of a stored
+   row's z line across the planes) and the fused path's (mv__rs_fz_work for
+   an output box of at most n + 2 voxels per axis). Independent of the
+   output, so mv_resample_scratch_size needs only the input. 0 on
+   overflow. */
+static size_t mv__rs_fz_work(const int64_t n[3], const int64_t cnt[3], int64_t width);
+
+static size_t mv__rs_scratch_bytes(const int64_t n[3], int threads, size_t *coef_bytes, size_t *tab_bytes,
+                                   size_t *work_bytes)
 {
-    uint64_t c = 4, nmax = 0, xy, zb, w;
+    uint64_t c = 4, nmax = 0, xy, zb, w, fz, tab = 0;
+    int64_t box[3];
     int a;
     for (a = 0; a < 3; a++) {
         if (n[a] < 1 || n[a] > MV__RS_MAX_DIM) return 0;
         if (!mv__mul_u64(c, (uint64_t)(n[a] + 2), &c)) return 0;
         nmax = (uint64_t)n[a] > nmax ? (uint64_t)n[a] : nmax;
+        box[a] = n[a] + 2;
+        tab += (uint64_t)box[a] * 20;
     }
     c = (c + 63) & ~(uint64_t)63;
+    tab = (tab + 63) & ~(uint64_t)63;
     xy = (nmax + 2) * MV__RS_LANES * (sizeof(double) + sizeof(float));
     if (!mv__mul_u64((uint64_t)(MV__MAX(n[1], n[2]) + 2) * sizeof(double),
                      ((uint64_t)(n[0] + 2) + MV__RS_LANES - 1) / MV__RS_LANES * MV__RS_LANES, &zb))
         return 0;
-    w = ((xy > zb ? xy : zb) + 63) & ~(uint64_t)63;
+    if ((double)n[0] * (double)n[1] * (double)n[2] > 1e15) return 0; /* keeps mv__rs_fz_work's products in range */
+    /* the z pass's block: mv__rs_fz_brows rows, never more than T's */
+    fz = mv__rs_fz_work(n, box, MV__MIN(box[0] * box[1], MV__MAX(box[0], INT64_C(65536) / (n[2] + 1))));
+    w = xy > zb ? xy : zb;
+    w = ((w > fz ? w : fz) + 63) & ~(uint64_t)63;
     *coef_bytes = (size_t)c;
+    *tab_bytes = (size_t)tab;
     *work_bytes = (size_t)w;
-    if (!mv__mul_u64(w, (uint64_t)threads, &w) || !mv__add_u64(c, w, &c) || !mv__fits_size(c)) return 0;
+    if (!mv__mul_u64(w, (uint64_t)threads, &w) || !mv__add_u64(c, w, &c) || !mv__add_u64(c, tab, &c) || !mv__fits_size(c))
+        return 0;
     return (size_t)c;
+}
+
+/* ---- cubic through an axis-aligned map, fused ----
+   A separable map's prefilter and interpolation along one axis commute
+   with those along the others (each acts on its own index), so the cubic
+   resampling is (Rz Pz)(Rx Px)(Ry Py) applied to the frame, P the
+   prefilter and R the four-tap interpolation along an axis. Per input
+   slice: the y coefficients (rows in place, rs_bspline_rows) blended at the
+   output's rows, then the x coefficients of those rows (32 at a time
+   transposed into lanes) interpolated at the output's columns, into the
+   slice's plane of T; then per block of T's rows the z coefficients across
+   the slices, blended at the output's slices. No coefficient volume: the
+   frame is read once, T written and read once, and the x pass (a
+   transposition each way, the costliest per voxel) runs on the output's
+   rows only. The sums run in another order than the coefficient path's
+   (y and x before z), so the two differ within float32 rounding (each is
+   within it of scipy); every thread count and ISA gives this path's bits.
+   Only the inside box of the output is computed (fill mode fills the rest). */
+
+typedef struct mv__rs_fz {
+    const mv__kernels *kt;
+    const mv__rs_job *j;         /* output, fill value, post scaling */
+    const unsigned char *frame;  /* input frame */
+    mv_dtype dt;
+    size_t es;
+    int scaled;
+    double slope, inter;
+    int64_t nx, ny, nz;
+    int mirror, taps[3];
+    int64_t lo[3], cnt[3];       /* the output's inside box: first voxel, count */
+    const int32_t *s[3];         /* per output voxel of the box: first stored tap */
+    const float *wx, *wy, *wz;   /* weights: x planar (w[t * cnt + i]), y and z four per voxel */
+    float *T;                    /* (nz + 2) slices of cnt[1] x cnt[0] */
+    unsigned char *work;         /* per worker work_bytes */
+    size_t work_bytes;
+    int64_t brows;               /* T rows per block of the z pass */
+    float pre;                   /* as mv__rs_pf */
+    float *wmax;
+} mv__rs_fz;
+
+#define MV__RS_FZ_CW 64 /* y pass: columns per call (their causal sums stay in L2) */
+
+MV__INLINE size_t mv__rs_round64(size_t b) { return (b + 63) & ~(size_t)63; }
+
+/* per worker: the phase over slices (the converted slice with pad rows, the
+   y causal sums of a column chunk, the blended rows rounded up to 32, the
+   x line buffer and staging rows), the phase over rows (the z causal sums
+   of a block of `width` floats per slice, an output row) */
+static size_t mv__rs_fz_work(const int64_t n[3], const int64_t cnt[3], int64_t width)
+{
+    uint64_t a, b, ty32 = (uint64_t)(cnt[1] + MV__RS_LANES - 1) / MV__RS_LANES * MV__RS_LANES;
+    a = (uint64_t)(n[1] + 2) * (uint64_t)n[0] * 4 + (uint64_t)(n[1] + 1) * MV__RS_FZ_CW * 8 + ty32 * (uint64_t)n[0] * 4 +
+        (uint64_t)(n[0] + 2) * MV__RS_LANES * 12 + 4 * 64; /* + rounding each to 64 bytes */
+    b = (uint64_t)(n[2] + 1) * (uint64_t)width * 8 + (uint64_t)cnt[0] * 4;
+    a = a > b ? a : b;
+    return (size_t)((a + 63) & ~(uint64_t)63);
+}
+
+/* input slices [z0, z1) -> T slices z + 1 */
+static void mv__rs_fz_xy(void *ctx, int64_t z0, int64_t z1, int worker)
+{
+    const mv__rs_fz *p = (const mv__rs_fz *)ctx;
+    const mv__kernels *kt = p->kt;
+    const int64_t nx = p->nx, ny = p->ny, SX = nx + 2, L = MV__RS_LANES, tx = p->cnt[0], ty = p->cnt[1];
+    const int64_t ty32 = (ty + L - 1) / L * L;
+    const int direct = p->dt == MV_DT_F32 && !p->scaled;
+    /* the buffers of mv__rs_fz_work, each at a 64-byte boundary */
+    unsigned char *wk = p->work + (size_t)worker * p->work_bytes;
+    const size_t oy = mv__rs_round64((size_t)((ny + 2) * nx) * 4), oY = oy + mv__rs_round64((size_t)((ny + 1) * MV__RS_FZ_CW) * 8),
+                 ob = oY + mv__rs_round64((size_t)(ty32 * nx) * 4), os = ob + mv__rs_round64((size_t)((nx + 2) * L) * 8);
+    float *P = (float *)(void *)wk; /* rows -1 .. ny */
+    double *dy = (double *)(void *)(wk + oy);
+    float *Y = (float *)(void *)(wk + oY);
+    double *buf = (double *)(void *)(wk + ob);
+    float *stage = (float *)(void *)(wk + os);
+    int64_t z, c0, r, r0;
+    int t;
+    for (z = z0; z < z1; z++) {
+        float *rows = P + nx;
+        const unsigned char *src = p->frame + (size_t)(z * ny) * (size_t)nx * p->es;
+        size_t cnt = (size_t)(ny * nx), i;
+        float *Tz = p->T + (size_t)(z + 1) * (size_t)(tx * ty);
+        if (direct) memcpy(rows, src, cnt * 4);
+        else mv__convert_real_run(src, p->dt, rows, MV_DT_F32, cnt, p->scaled, p->slope, p->inter, MV_ROUND_NEAREST);
+        if (p->pre != 1.0f) { /* values near FLT_MAX: see mv__rs_pf_xy */
+            for (i = 0; i < cnt; i++) rows[i] *= p->pre;
+        } else {
+            p->wmax[worker] = kt->rs_absmax(rows, cnt, p->wmax[worker]);
+        }
+        for (c0 = 0; c0 < nx; c0 += MV__RS_FZ_CW)
+            kt->rs_bspline_rows(rows + c0, (size_t)nx, (size_t)ny, (size_t)MV__MIN(MV__RS_FZ_CW, nx - c0), dy, p->mirror);
+        for (r = 0; r < ty; r++) {
+            const float *taps[4];
+            for (t = 0; t < p->taps[1]; t++) taps[t] = P + (size_t)(p->s[1][r] + t) * (size_t)nx;
+            kt->rs_blend(Y + (size_t)(r * nx), taps, p->wy + 4 * r, p->taps[1], (size_t)nx);
+        }
+        if (ty32 > ty) memset(Y + (size_t)(ty * nx), 0, (size_t)((ty32 - ty) * nx) * 4); /* spare lanes */
+        for (r0 = 0; r0 < ty; r0 += L) {
+            kt->rs_rows_in(buf, Y + (size_t)(r0 * nx), (size_t)nx, (size_t)nx);
+            kt->rs_bspline(buf, (size_t)nx, p->mirror);
+            kt->rs_rows_out(stage, (size_t)SX, buf, (size_t)SX);
+            for (r = r0; r < ty && r < r0 + L; r++)
+                kt->rs_xinterp(Tz + (size_t)(r * tx), stage + (size_t)((r - r0) * SX), (size_t)SX, p->s[0], p->wx,
+                               (size_t)tx, p->taps[0], (size_t)tx);
+        }
+    }
+}
+
+/* blocks [b0, b1) of brows T rows: z coefficients, then the output slices */
+static void mv__rs_fz_z(void *ctx, int64_t b0, int64_t b1, int worker)
+{
+    const mv__rs_fz *p = (const mv__rs_fz *)ctx;
+    const mv__rs_job *j = p->j;
+    const int64_t tx = p->cnt[0], ty = p->cnt[1];
+    const size_t plane = (size_t)(tx * ty);
+    double *dz = (double *)(void *)(p->work + (size_t)worker * p->work_bytes);
+    float *ob = (float *)(void *)(dz + (size_t)((p->nz + 1) * p->brows * tx));
+    unsigned char *dst = j->dst + (size_t)j->frame0 * j->dst_frame;
+    int64_t b, r0, nr, k, r, i;
+    int t;
+    for (b = b0; b < b1; b++) {
+        float *col;
+        r0 = b * p->brows;
+        nr = MV__MIN(p->brows, ty - r0);
+        col = p->T + plane + (size_t)(r0 * tx);
+        p->kt->rs_bspline_rows(col, plane, (size_t)p->nz, (size_t)(nr * tx), dz, p->mirror);
+        for (k = 0; k < p->cnt[2]; k++) {
+            int64_t zo = p->lo[2] + k;
+            for (r = 0; r < nr; r++) {
+                int64_t yo = p->lo[1] + r0 + r;
+                unsigned char *d = dst + ((size_t)(zo * j->oy + yo) * (size_t)j->ox + (size_t)p->lo[0]) * j->oes;
+                float *o = j->odt == MV_DT_F32 ? (float *)(void *)d : ob;
+                const float *taps[4];
+                for (t = 0; t < p->taps[2]; t++)
+                    taps[t] = p->T + (size_t)(p->s[2][k] + t) * plane + (size_t)((r0 + r) * tx);
+                p->kt->rs_blend(o, taps, p->wz + 4 * k, p->taps[2], (size_t)tx);
+                if (j->post != 1.0f)
+                    for (i = 0; i < tx; i++) o[i] *= j->post;
+                if (o == ob) mv__rs_store(j, d, o, (size_t)tx);
+            }
+        }
+    }
+}
+
+/* output slices [k0, k1): the fill value outside the inside box */
+static void mv__rs_fz_fill(void *ctx, int64_t k0, int64_t k1, int worker)
+{
+    const mv__rs_fz *p = (const mv__rs_fz *)ctx;
+    const mv__rs_job *j = p->j;
+    unsigned char *dst = j->dst + (size_t)j->frame0 * j->dst_frame;
+    int64_t k, y;
+    (void)worker;
+    for (k = k0; k < k1; k++) {
+        unsigned char *s = dst + (size_t)(k * j->oy) * (size_t)j->ox * j->oes;
+        int in_z = k >= p->lo[2] && k < p->lo[2] + p->cnt[2];
+        for (y = 0; y < j->oy; y++) {
+            unsigned char *d = s + (size_t)(y * j->ox) * j->oes;
+            if (!in_z || y < p->lo[1] || y >= p->lo[1] + p->cnt[1]) {
+                mv__rs_fill_run(j, d, (size_t)j->ox);
+                continue;
+            }
+            mv__rs_fill_run(j, d, (size_t)p->lo[0]);
+            mv__rs_fill_run(j, d + (size_t)(p->lo[0] + p->cnt[0]) * j->oes, (size_t)(j->ox - p->lo[0] - p->cnt[0]));
+        }
+    }
+}
+
+/* T rows per block of the z pass: their causal sums (nz + 1 rows of
+   doubles) within about 512 KiB, at least one row. The block size changes
+   no bits (columns are independent). */
+static int64_t mv__rs_fz_brows(int64_t nz, int64_t tx) { return MV__MAX(1, INT64_C(65536) / ((nz + 1) * tx)); }
+
+/* Whether the fused path runs a map: separable, an inside box no wider than
+   the input plus its pads and with no more rows than the input (else the x
+   pass would run on more rows than the coefficient path's), a volume
+   rather than an image. Decided from the map alone, so every thread count
+   takes the same path. */
+static int mv__rs_fz_applies(const mv__rs_map *map)
+{
+    int a;
+    if (!map->separable || map->ax[2].n < 2) return 0;
+    for (a = 0; a < 3; a++)
+        if (map->ax[a].hi <= map->ax[a].lo) return 0;
+    return map->ax[0].hi - map->ax[0].lo <= map->ax[0].n + 2 && map->ax[1].hi - map->ax[1].lo <= map->ax[1].n;
+}
+
+/* Runs the fused path on every frame (scratch as mv__rs_fz_bytes laid it
+   out); the job j holds the output and the map. */
+static void mv__rs_fz_run(mv__rs_job *j, const mv_vol *in, unsigned char *scratch, size_t coef_bytes, size_t tab_bytes,
+                          size_t work_bytes, int threads, int64_t frames)
+{
+    const mv__rs_map *map = j->map;
+    mv__rs_fz p;
+    float wmax[MV__MAX_THREADS], *wt[3];
+    int32_t *st[3];
+    unsigned char *tab = scratch + coef_bytes;
+    int64_t f, o, blocks, brows;
+    int a, t;
+    memset(&p, 0, sizeof(p));
+    p.kt = j->kt;
+    p.j = j;
+    p.dt = in->dtype;
+    p.es = mv__dt[in->dtype].size;
+    p.scaled = j->scaled;
+    p.slope = j->slope;
+    p.inter = j->inter;
+    p.nx = map->ax[0].n;
+    p.ny = map->ax[1].n;
+    p.nz = map->ax[2].n;
+    p.mirror = j->mirror;
+    p.T = (float *)(void *)scratch;
+    p.wmax = wmax;
+    for (a = 0; a < 3; a++) {
+        const mv__rs_axis *ax = &map->ax[a];
+        p.lo[a] = ax->lo;
+        p.cnt[a] = ax->hi - ax->lo;
+        p.taps[a] = ax->taps;
+        st[a] = (int32_t *)(void *)tab;
+        wt[a] = (float *)(void *)(tab + (size_t)p.cnt[a] * 4);
+        tab += (size_t)p.cnt[a] * 20;
+        for (o = 0; o < p.cnt[a]; o++) {
+            float w[4] = {0, 0, 0, 0};
+            st[a][o] = (int32_t)mv__rs_taps(mv__rs_coord(ax, ax->lo + o), ax->n, MV_INTERP_CUBIC, j->mirror, w);
+            for (t = 0; t < 4; t++) {
+                if (a == 0) wt[0][(size_t)t * (size_t)p.cnt[0] + (size_t)o] = w[t]; /* planar, as rs_xinterp reads */
+                else wt[a][4 * o + t] = w[t];
+            }
+        }
+        p.s[a] = st[a];
+    }
+    p.wx = wt[0];
+    p.wy = wt[1];
+    p.wz = wt[2];
+    p.work = scratch + coef_bytes + tab_bytes;
+    p.work_bytes = work_bytes;
+    /* blocks of rows for the z pass: at most the size above, and a few per thread */
+    brows = MV__MIN(mv__rs_fz_brows(p.nz, p.cnt[0]), MV__MAX(1, p.cnt[1] / (4 * (int64_t)threads)));
+    p.brows = brows;
+    blocks = (p.cnt[1] + brows - 1) / brows;
+    for (f = 0; f < frames; f++) {
+        float mx = 0;
+        int w;
+        p.frame = (const unsigned char *)in->data + (size_t)f * (size_t)(p.nx * p.ny * p.nz) * p.es;
+        p.pre = 1.0f;
+        memset(wmax, 0, sizeof(wmax));
+        mv__parallel_for(p.nz, 1, threads, mv__rs_fz_xy, &p);
+        for (w = 0; w < MV__MAX_THREADS; w++) mx = wmax[w] > mx ? wmax[w] : mx;
+        j->post = 1.0f;
+        if (mx > ldexpf(1.0f, 121)) { /* as mv__rs_run: scale huge values, then again */
+            int e = 0;
+            (void)frexpf(mx, &e);
+            p.pre = ldexpf(1.0f, 121 - e);
+            j->post = ldexpf(1.0f, e - 121);
+            mv__parallel_for(p.nz, 1, threads, mv__rs_fz_xy, &p);
+        }
+        j->frame0 = f;
+        mv__parallel_for(blocks, 1, threads, mv__rs_fz_z, &p);
+        if (p.cnt[0] < j->ox || p.cnt[1] < j->oy || p.cnt[2] < j->oz)
+            mv__parallel_for(j->oz, MV__MAX(1, 65536 / (j->ox * j->oy)), threads, mv__rs_fz_fill, &p);
+    }
 }
 
 /* ---- the common runner ---- */
@@ -14732,11 +15133,11 @@ static mv_status mv__rs_run(const mv_vol *in, mv_vol *out, mv__rs_map *map, cons
     {
         /* cubic: per frame, coefficients into the scratch, then interpolate */
         mv__rs_pf p;
-        size_t coef_bytes = 0, per_worker = 0, need;
+        size_t coef_bytes = 0, tab_bytes = 0, per_worker = 0, need;
         int tmax = mv__resolve_threads(o.threads);
         unsigned char *scratch;
         if (threads > tmax) threads = tmax;
-        need = mv__rs_scratch_bytes(n, tmax, &coef_bytes, &per_worker);
+        need = mv__rs_scratch_bytes(n, tmax, &coef_bytes, &tab_bytes, &per_worker);
         MV__CHECK(need > 0, MV_ERR_SIZE_OVERFLOW, "resample: cubic scratch for %lldx%lldx%lld overflows", (long long)n[0],
                   (long long)n[1], (long long)n[2]);
         if (o.scratch) {
@@ -14748,6 +15149,11 @@ static mv_status mv__rs_run(const mv_vol *in, mv_vol *out, mv__rs_map *map, cons
         } else {
             scratch = (unsigned char *)mv__alloc(need, o.alloc_ctx);
             MV__CHECK(scratch != NULL, MV_ERR_OUT_OF_MEMORY, "resample: %zu bytes of cubic scratch", need);
+        }
+        if (mv__rs_fz_applies(map)) {
+            mv__rs_fz_run(&j, in, scratch, coef_bytes, tab_bytes, per_worker, threads, frames);
+            if (!o.scratch) mv__free(scratch, o.alloc_ctx);
+            return MV_OK;
         }
         memset(&p, 0, sizeof(p));
         p.kt = j.kt;
@@ -14763,7 +15169,7 @@ static mv_status mv__rs_run(const mv_vol *in, mv_vol *out, mv__rs_map *map, cons
         p.SX = n[0] + 2;
         p.SY = n[1] + 2;
         p.mirror = j.mirror;
-        p.work = scratch + coef_bytes;
+        p.work = scratch + coef_bytes + tab_bytes;
         p.work_bytes = per_worker;
         j.src = scratch;
         j.src_frame = 0;
@@ -15030,12 +15436,12 @@ MVDEF mv_status mv_resample_into(const mv_vol *in, mv_vol *out, const double vox
 MVDEF size_t mv_resample_scratch_size(const mv_vol *in, const mv_resample_opts *opts)
 {
     int64_t n[3];
-    size_t coef = 0, work = 0;
+    size_t coef = 0, tab = 0, work = 0;
     int a;
     if (!in || !opts || opts->interp != MV_INTERP_CUBIC || in->ndim < 1 || in->ndim > MV_MAX_DIMS || opts->threads < 0)
         return 0;
     for (a = 0; a < 3; a++) n[a] = mv__rs_in_dim(in, a);
-    return mv__rs_scratch_bytes(n, mv__resolve_threads(opts->threads), &coef, &work);
+    return mv__rs_scratch_bytes(n, mv__resolve_threads(opts->threads), &coef, &tab, &work);
 }
 
 /* >>impl-phantom =========================================================== */
@@ -31825,13 +32231,13 @@ MVDEF mv_status mv_field_warp_into(const mv_vol *moving, const mv_vol *field, co
     {
         /* cubic: per frame, the resampler's prefilter into coefficients, then sample them */
         mv__rs_pf p;
-        size_t coef_bytes = 0, per_worker = 0, need;
+        size_t coef_bytes = 0, tab_bytes = 0, per_worker = 0, need;
         int tmax = mv__resolve_threads(o.threads), owned = 0;
         unsigned char *scratch;
         float wmax[MV__MAX_THREADS];
         int64_t f;
         if (threads > tmax) threads = tmax;
-        need = mv__rs_scratch_bytes(w.n, tmax, &coef_bytes, &per_worker);
+        need = mv__rs_scratch_bytes(w.n, tmax, &coef_bytes, &tab_bytes, &per_worker);
         MV__CHECK(need > 0, MV_ERR_SIZE_OVERFLOW, "%s: cubic scratch for %lldx%lldx%lld overflows", fn, (long long)w.n[0],
                   (long long)w.n[1], (long long)w.n[2]);
         MV__TRY(mv__fd_scratch(&o, need, (void **)&scratch, &owned, fn));
@@ -31849,7 +32255,7 @@ MVDEF mv_status mv_field_warp_into(const mv_vol *moving, const mv_vol *field, co
         p.SX = w.n[0] + 2;
         p.SY = w.n[1] + 2;
         p.mirror = w.j.mirror;
-        p.work = scratch + coef_bytes;
+        p.work = scratch + coef_bytes + tab_bytes;
         p.work_bytes = per_worker;
         p.wmax = wmax;
         w.j.src = scratch;
@@ -38931,27 +39337,160 @@ MV__FN void MV__SFX(mv__rs_rows_out)(float *rows, size_t stride, const double *b
     mv__rs_rows_out_ref(rows + i, stride, buf + i * L, n - i);
 }
 
-/* strips of the y and z passes: whole strips as vectors of MV__VL floats
-   (MV__RS_LANES is a multiple of MV__VL on every ISA), a partial last strip
-   through the reference */
-MV__FN void MV__SFX(mv__rs_strips_in)(double *buf, size_t strip_len, const float *row, size_t n)
+/* the prefilter's row steps (see mv__rs_bspline_rows_run): whole vectors of
+   MV__VL floats as two halves of doubles, the columns past the last one
+   through the reference step; each vector follows the scalar step op by op */
+#define MV__RS_BSR_LD(r, j, lo, hi)                                                               \
+    mv__vf v_ = mv__vf_loadu((r) + (j));                                                          \
+    mv__vd lo = mv__vd_from_vf_lo(v_), hi = mv__vd_from_vf_hi(v_)
+#define MV__RS_BSR_VL(j, w) for ((j) = 0; (j) + MV__VL <= (w); (j) += MV__VL)
+MV__FN void MV__SFX(mv__rs_bsr_e_start)(double *d, const float *r, size_t j0, size_t j1, const mv__rs_bsk *k)
 {
-    size_t i = 0, k;
-    for (; i + MV__RS_LANES <= n; i += MV__RS_LANES, buf += strip_len)
-        for (k = 0; k < MV__RS_LANES; k += MV__VL) {
-            mv__vf v = mv__vf_loadu(row + i + k);
-            mv__vd_storeu(buf + k, mv__vd_from_vf_lo(v));
-            mv__vd_storeu(buf + k + MV__VDL, mv__vd_from_vf_hi(v));
-        }
-    mv__rs_strips_in_ref(buf, strip_len, row + i, n - i);
+    const mv__vd gain = mv__vd_set1(k->gain), inv = mv__vd_set1(k->inv_1mz);
+    size_t j;
+    (void)j0;
+    MV__RS_BSR_VL(j, j1) {
+        MV__RS_BSR_LD(r, j, a, b);
+        mv__vd_storeu(d + j, mv__vd_mul(mv__vd_mul(gain, a), inv));
+        mv__vd_storeu(d + j + MV__VDL, mv__vd_mul(mv__vd_mul(gain, b), inv));
+    }
+    mv__rs_bsr_e_start(d, r, j, j1, k);
 }
-MV__FN void MV__SFX(mv__rs_strips_out)(float *row, const double *buf, size_t strip_len, size_t n)
+MV__FN void MV__SFX(mv__rs_bsr_e_causal)(double *d, const double *dp, const float *r, size_t j0, size_t j1,
+                                        const mv__rs_bsk *k)
 {
-    size_t i = 0, k;
-    for (; i + MV__RS_LANES <= n; i += MV__RS_LANES, buf += strip_len)
-        for (k = 0; k < MV__RS_LANES; k += MV__VL)
-            mv__vf_storeu(row + i + k, mv__vf_from_vd(mv__vd_loadu(buf + k), mv__vd_loadu(buf + k + MV__VDL)));
-    mv__rs_strips_out_ref(row + i, buf, strip_len, n - i);
+    const mv__vd gain = mv__vd_set1(k->gain), z = mv__vd_set1(k->z);
+    size_t j;
+    (void)j0;
+    MV__RS_BSR_VL(j, j1) {
+        MV__RS_BSR_LD(r, j, a, b);
+        mv__vd_storeu(d + j, mv__vd_add(mv__vd_mul(gain, a), mv__vd_mul(z, mv__vd_loadu(dp + j))));
+        mv__vd_storeu(d + j + MV__VDL, mv__vd_add(mv__vd_mul(gain, b), mv__vd_mul(z, mv__vd_loadu(dp + j + MV__VDL))));
+    }
+    mv__rs_bsr_e_causal(d, dp, r, j, j1, k);
+}
+MV__FN void MV__SFX(mv__rs_bsr_e_end)(double *d, float *r, float *pad, size_t j0, size_t j1, const mv__rs_bsk *k)
+{
+    const mv__vd gain = mv__vd_set1(k->gain), inv = mv__vd_set1(k->inv_1mz), zq = mv__vd_set1(k->zq),
+                 z = mv__vd_set1(k->z);
+    size_t j;
+    (void)j0;
+    MV__RS_BSR_VL(j, j1) {
+        MV__RS_BSR_LD(r, j, ga, gb);
+        mv__vd pa = mv__vd_sub(ga, mv__vd_mul(mv__vd_sub(mv__vd_loadu(d + j), mv__vd_mul(mv__vd_mul(gain, ga), inv)), zq));
+        mv__vd pb = mv__vd_sub(gb, mv__vd_mul(mv__vd_sub(mv__vd_loadu(d + j + MV__VDL), mv__vd_mul(mv__vd_mul(gain, gb), inv)), zq));
+        mv__vd_storeu(d + j, pa);
+        mv__vd_storeu(d + j + MV__VDL, pb);
+        mv__vf_storeu(r + j, mv__vf_from_vd(pa, pb));
+        mv__vf_storeu(pad + j, mv__vf_from_vd(mv__vd_add(ga, mv__vd_mul(z, mv__vd_sub(pa, ga))),
+                                              mv__vd_add(gb, mv__vd_mul(z, mv__vd_sub(pb, gb)))));
+    }
+    mv__rs_bsr_e_end(d, r, pad, j, j1, k);
+}
+MV__FN void MV__SFX(mv__rs_bsr_anti)(double *d, const double *dn, float *r, size_t j0, size_t j1, double zs)
+{
+    const mv__vd z = mv__vd_set1(zs);
+    size_t j;
+    (void)j0;
+    MV__RS_BSR_VL(j, j1) {
+        mv__vd pa = mv__vd_mul(z, mv__vd_sub(mv__vd_loadu(dn + j), mv__vd_loadu(d + j)));
+        mv__vd pb = mv__vd_mul(z, mv__vd_sub(mv__vd_loadu(dn + j + MV__VDL), mv__vd_loadu(d + j + MV__VDL)));
+        mv__vd_storeu(d + j, pa);
+        mv__vd_storeu(d + j + MV__VDL, pb);
+        mv__vf_storeu(r + j, mv__vf_from_vd(pa, pb));
+    }
+    mv__rs_bsr_anti(d, dn, r, j, j1, zs);
+}
+MV__FN void MV__SFX(mv__rs_bsr_e_first)(double *d, const double *dn, float *r, float *pad, size_t j0, size_t j1, double zs)
+{
+    const mv__vd z = mv__vd_set1(zs);
+    size_t j;
+    (void)j0;
+    MV__RS_BSR_VL(j, j1) {
+        MV__RS_BSR_LD(r, j, ga, gb);
+        mv__vd pa = mv__vd_mul(z, mv__vd_sub(mv__vd_loadu(dn + j), mv__vd_loadu(d + j)));
+        mv__vd pb = mv__vd_mul(z, mv__vd_sub(mv__vd_loadu(dn + j + MV__VDL), mv__vd_loadu(d + j + MV__VDL)));
+        mv__vd_storeu(d + j, pa);
+        mv__vd_storeu(d + j + MV__VDL, pb);
+        mv__vf_storeu(r + j, mv__vf_from_vd(pa, pb));
+        mv__vf_storeu(pad + j, mv__vf_from_vd(mv__vd_add(ga, mv__vd_mul(z, mv__vd_sub(pa, ga))),
+                                              mv__vd_add(gb, mv__vd_mul(z, mv__vd_sub(pb, gb)))));
+    }
+    mv__rs_bsr_e_first(d, dn, r, pad, j, j1, zs);
+}
+MV__FN void MV__SFX(mv__rs_bsr_m_gain)(double *d, const float *r, size_t j0, size_t j1, double gs)
+{
+    const mv__vd gain = mv__vd_set1(gs);
+    size_t j;
+    (void)j0;
+    MV__RS_BSR_VL(j, j1) {
+        MV__RS_BSR_LD(r, j, a, b);
+        mv__vd_storeu(d + j, mv__vd_mul(gain, a));
+        mv__vd_storeu(d + j + MV__VDL, mv__vd_mul(gain, b));
+    }
+    mv__rs_bsr_m_gain(d, r, j, j1, gs);
+}
+MV__FN void MV__SFX(mv__rs_bsr_m_sum0)(double *acc, const double *d0, const double *dl, size_t j0, size_t j1, double zs)
+{
+    const mv__vd zn1 = mv__vd_set1(zs);
+    size_t j;
+    (void)j0;
+    for (j = 0; j + MV__VDL <= j1; j += MV__VDL)
+        mv__vd_storeu(acc + j, mv__vd_add(mv__vd_loadu(d0 + j), mv__vd_mul(zn1, mv__vd_loadu(dl + j))));
+    mv__rs_bsr_m_sum0(acc, d0, dl, j, j1, zs);
+}
+MV__FN void MV__SFX(mv__rs_bsr_m_sum)(double *acc, const double *a, const double *b, size_t j0, size_t j1, double zis,
+                                     double zs)
+{
+    const mv__vd zi = mv__vd_set1(zis), zn1 = mv__vd_set1(zs);
+    size_t j;
+    (void)j0;
+    for (j = 0; j + MV__VDL <= j1; j += MV__VDL)
+        mv__vd_storeu(acc + j, mv__vd_add(mv__vd_loadu(acc + j),
+                                          mv__vd_mul(zi, mv__vd_add(mv__vd_loadu(a + j), mv__vd_mul(zn1, mv__vd_loadu(b + j))))));
+    mv__rs_bsr_m_sum(acc, a, b, j, j1, zis, zs);
+}
+MV__FN void MV__SFX(mv__rs_bsr_m_start)(double *d, const double *acc, size_t j0, size_t j1, double divs)
+{
+    const mv__vd dv = mv__vd_set1(divs);
+    size_t j;
+    (void)j0;
+    for (j = 0; j + MV__VDL <= j1; j += MV__VDL) mv__vd_storeu(d + j, mv__vd_mul(mv__vd_loadu(acc + j), dv));
+    mv__rs_bsr_m_start(d, acc, j, j1, divs);
+}
+MV__FN void MV__SFX(mv__rs_bsr_m_causal)(double *d, const double *dp, size_t j0, size_t j1, double zs)
+{
+    const mv__vd z = mv__vd_set1(zs);
+    size_t j;
+    (void)j0;
+    for (j = 0; j + MV__VDL <= j1; j += MV__VDL)
+        mv__vd_storeu(d + j, mv__vd_add(mv__vd_loadu(d + j), mv__vd_mul(z, mv__vd_loadu(dp + j))));
+    mv__rs_bsr_m_causal(d, dp, j, j1, zs);
+}
+MV__FN void MV__SFX(mv__rs_bsr_m_end)(double *d, const double *dp, float *r, size_t j0, size_t j1, double zs, double es)
+{
+    const mv__vd z = mv__vd_set1(zs), e = mv__vd_set1(es);
+    size_t j;
+    (void)j0;
+    MV__RS_BSR_VL(j, j1) {
+        mv__vd pa = mv__vd_mul(mv__vd_add(mv__vd_mul(z, mv__vd_loadu(dp + j)), mv__vd_loadu(d + j)), e);
+        mv__vd pb = mv__vd_mul(mv__vd_add(mv__vd_mul(z, mv__vd_loadu(dp + j + MV__VDL)), mv__vd_loadu(d + j + MV__VDL)), e);
+        mv__vd_storeu(d + j, pa);
+        mv__vd_storeu(d + j + MV__VDL, pb);
+        mv__vf_storeu(r + j, mv__vf_from_vd(pa, pb));
+    }
+    mv__rs_bsr_m_end(d, dp, r, j, j1, zs, es);
+}
+#undef MV__RS_BSR_LD
+#undef MV__RS_BSR_VL
+MV__FN void MV__SFX(mv__rs_bspline_rows)(float *rows, size_t stride, size_t n, size_t width, double *d, int mirror)
+{
+    static const mv__rs_bsr_steps steps = {
+        MV__SFX(mv__rs_bsr_e_start), MV__SFX(mv__rs_bsr_e_causal), MV__SFX(mv__rs_bsr_e_end),
+        MV__SFX(mv__rs_bsr_anti),    MV__SFX(mv__rs_bsr_e_first),  MV__SFX(mv__rs_bsr_m_gain),
+        MV__SFX(mv__rs_bsr_m_sum0),  MV__SFX(mv__rs_bsr_m_sum),    MV__SFX(mv__rs_bsr_m_start),
+        MV__SFX(mv__rs_bsr_m_causal), MV__SFX(mv__rs_bsr_m_end)};
+    mv__rs_bspline_rows_run(&steps, rows, stride, n, width, d, mirror);
 }
 /* |x| <= FLT_MAX is false for NaN and the infinities: those lanes add 0 */
 #if defined(MV__PASS_AVX512)
@@ -42362,8 +42901,7 @@ static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
     kt->rs_affine_cub = MV__SFX(mv__rs_affine_cub);
     kt->rs_lin_in = MV__SFX(mv__rs_lin_in);
     kt->rs_near_in = MV__SFX(mv__rs_near_in);
-    kt->rs_strips_in = MV__SFX(mv__rs_strips_in);
-    kt->rs_strips_out = MV__SFX(mv__rs_strips_out);
+    kt->rs_bspline_rows = MV__SFX(mv__rs_bspline_rows);
     kt->rs_absmax = MV__SFX(mv__rs_absmax);
     kt->reg_trilin = MV__SFX(mv__reg_trilin);
     kt->affine_f32 = MV__SFX(mv__affine_f32);

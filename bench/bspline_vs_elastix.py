@@ -126,4 +126,5 @@ def main():
         print("| %s | %.2f | %.3f | %.3f | %d |" % r)
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -269,6 +269,13 @@ MV_TEST(resample, isa_and_threads_identical)
         {"cubic mirror fill", MV_INTERP_CUBIC, MV_DT_I16, {12, 10, 9}, {9, 17, 11}, 0, 1, 0},
         {"cubic thin axes", MV_INTERP_CUBIC, MV_DT_F32, {2, 3, 1}, {5, 7, 3}, 0, 0, 0},
         {"cubic rotated", MV_INTERP_CUBIC, MV_DT_F32, {14, 12, 9}, {17, 15, 7}, 1, 0, 0},
+        /* the fused path (axis-aligned, no more output rows than input rows):
+           odd widths around the vector lengths, fill (mirror) and edge,
+           scaled int16, two slices, x widened within its pads */
+        {"cubic down (fused)", MV_INTERP_CUBIC, MV_DT_F32, {61, 40, 30}, {37, 29, 19}, 0, 0, 0},
+        {"cubic down fill (fused)", MV_INTERP_CUBIC, MV_DT_I16, {45, 33, 21}, {25, 30, 44}, 0, 1, 0},
+        {"cubic two slices (fused)", MV_INTERP_CUBIC, MV_DT_F32, {23, 17, 2}, {24, 9, 5}, 0, 0, 0},
+        {"cubic narrow rows (fused)", MV_INTERP_CUBIC, MV_DT_F32, {5, 70, 9}, {3, 33, 4}, 0, 1, 0},
         {"nearest", MV_INTERP_NEAREST, MV_DT_I16, {17, 13, 9}, {25, 7, 12}, 0, 1, 0},
         {"nearest rotated", MV_INTERP_NEAREST, MV_DT_F32, {17, 13, 9}, {21, 11, 8}, 1, 1, 0},
     };
@@ -277,6 +284,8 @@ MV_TEST(resample, isa_and_threads_identical)
         {"linear x2 (threads)", MV_INTERP_LINEAR, MV_DT_F32, {60, 50, 45}, {120, 100, 90}, 0, 0, 0},
         {"cubic x2 (threads)", MV_INTERP_CUBIC, MV_DT_I16, {60, 50, 45}, {120, 100, 90}, 0, 1, 0},
         {"cubic rotated (threads)", MV_INTERP_CUBIC, MV_DT_F32, {110, 90, 60}, {110, 90, 60}, 1, 0, 0},
+        {"cubic down (fused, threads)", MV_INTERP_CUBIC, MV_DT_F32, {160, 120, 60}, {101, 90, 41}, 0, 0, 0},
+        {"cubic down fill (fused, threads)", MV_INTERP_CUBIC, MV_DT_I16, {170, 150, 50}, {121, 150, 77}, 0, 1, 0},
         {"linear rotated fill (threads)", MV_INTERP_LINEAR, MV_DT_F32, {110, 90, 60}, {97, 101, 63}, 1, 1, 0},
     };
     unsigned avail = mv_isa_available();
