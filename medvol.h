@@ -42329,10 +42329,84 @@ static const mv__transport_ops MV__SFX(mv__transport_ops) = {MV__SFX(mv__tr_wsum
 #define mv__nu_mul(a, b) vmulq_f32((a), (b))
 #endif
 
+/* One coil (n = 2: a complex value per cell), the case of 3D and of any
+   single-coil call: a row's ntaps cells are 2 ntaps contiguous floats, so
+   the taps themselves are the lanes (the vectors across coils below have
+   one lane pair here). Lane 2t + i holds (ky kx[t]) v[i] and the cell's
+   sum, the reference's operations; interpolation takes the products from
+   the vector and adds them in tap order as the reference does. */
+#if defined(MV__PASS_AVX512)
+#define MV__NU_ONE_COIL 1
+MV__RS_FNI __m512 MV__SFX(mv__nu_k2)(const float *kx, float ky, int ntaps)
+{
+    const __m512i dup = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    __m512 k = _mm512_maskz_loadu_ps((__mmask16)((1u << ntaps) - 1), kx);
+    return _mm512_mul_ps(_mm512_set1_ps(ky), _mm512_permutexvar_ps(dup, k));
+}
+MV__RS_FNI void MV__SFX(mv__nu_spread_one)(float *row, const float *kx, float ky, int ntaps, const float *v)
+{
+    __mmask16 m = (__mmask16)((1u << (2 * ntaps)) - 1);
+    double vv;
+    __m512 g = _mm512_maskz_loadu_ps(m, row), p;
+    memcpy(&vv, v, sizeof(vv));
+    p = _mm512_mul_ps(MV__SFX(mv__nu_k2)(kx, ky, ntaps), _mm512_castpd_ps(_mm512_set1_pd(vv)));
+    _mm512_mask_storeu_ps(row, m, _mm512_add_ps(g, p));
+}
+MV__RS_FNI void MV__SFX(mv__nu_interp_products)(const float *row, const float *kx, float ky, int ntaps, float *prod)
+{
+    __mmask16 m = (__mmask16)((1u << (2 * ntaps)) - 1);
+    _mm512_storeu_ps(prod, _mm512_mul_ps(MV__SFX(mv__nu_k2)(kx, ky, ntaps), _mm512_maskz_loadu_ps(m, row)));
+}
+#elif defined(MV__PASS_AVX2)
+#define MV__NU_ONE_COIL 1
+/* taps 4h .. 4h + 3 (those below ntaps) as lanes 2t + i: the mask of the
+   row's floats and ky kx[t] duplicated */
+MV__RS_FNI __m256i MV__SFX(mv__nu_mask2)(int floats)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(floats), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+MV__RS_FNI __m256 MV__SFX(mv__nu_k2)(const float *kx, float ky, int taps)
+{
+    const __m256i dup = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+    __m128 k = _mm_maskload_ps(kx, _mm_cmpgt_epi32(_mm_set1_epi32(taps), _mm_setr_epi32(0, 1, 2, 3)));
+    return _mm256_mul_ps(_mm256_set1_ps(ky), _mm256_permutevar8x32_ps(_mm256_castps128_ps256(k), dup));
+}
+MV__RS_FNI void MV__SFX(mv__nu_spread_one)(float *row, const float *kx, float ky, int ntaps, const float *v)
+{
+    double vv;
+    __m256 vr;
+    int h;
+    memcpy(&vv, v, sizeof(vv));
+    vr = _mm256_castpd_ps(_mm256_set1_pd(vv));
+    for (h = 0; 4 * h < ntaps; h++) {
+        int taps = MV__MIN(4, ntaps - 4 * h);
+        __m256i m = MV__SFX(mv__nu_mask2)(2 * taps);
+        float *g = row + 8 * h;
+        __m256 p = _mm256_mul_ps(MV__SFX(mv__nu_k2)(kx + 4 * h, ky, taps), vr);
+        _mm256_maskstore_ps(g, m, _mm256_add_ps(_mm256_maskload_ps(g, m), p));
+    }
+}
+MV__RS_FNI void MV__SFX(mv__nu_interp_products)(const float *row, const float *kx, float ky, int ntaps, float *prod)
+{
+    int h;
+    for (h = 0; 4 * h < ntaps; h++) {
+        int taps = MV__MIN(4, ntaps - 4 * h);
+        __m256i m = MV__SFX(mv__nu_mask2)(2 * taps);
+        _mm256_storeu_ps(prod + 8 * h, _mm256_mul_ps(MV__SFX(mv__nu_k2)(kx + 4 * h, ky, taps), _mm256_maskload_ps(row + 8 * h, m)));
+    }
+}
+#endif
+
 MV__FN void MV__SFX(mv__nu_spread_row)(float *row, const float *kx, float ky, int ntaps, const float *v, int64_t n)
 {
     int t;
     int64_t i;
+#if defined(MV__NU_ONE_COIL)
+    if (n == 2 && ntaps <= 8) {
+        MV__SFX(mv__nu_spread_one)(row, kx, ky, ntaps, v);
+        return;
+    }
+#endif
     if (n < MV__NUL) {
         mv__nu_spread_row_ref(row, kx, ky, ntaps, v, n);
         return;
@@ -42355,6 +42429,19 @@ MV__FN void MV__SFX(mv__nu_interp_row)(const float *row, const float *kx, float 
 {
     int t;
     int64_t i;
+#if defined(MV__NU_ONE_COIL)
+    if (n == 2 && ntaps <= 8) {
+        float prod[16], ar = acc[0], ai = acc[1];
+        MV__SFX(mv__nu_interp_products)(row, kx, ky, ntaps, prod);
+        for (t = 0; t < ntaps; t++) {
+            ar = ar + prod[2 * t];
+            ai = ai + prod[2 * t + 1];
+        }
+        acc[0] = ar;
+        acc[1] = ai;
+        return;
+    }
+#endif
     if (n < MV__NUL) {
         mv__nu_interp_row_ref(row, kx, ky, ntaps, acc, n);
         return;
@@ -42377,6 +42464,7 @@ MV__FN void MV__SFX(mv__nu_interp_row)(const float *row, const float *kx, float 
 static const mv__nufft_ops MV__SFX(mv__nufft_ops) = {MV__SFX(mv__nu_spread_row), MV__SFX(mv__nu_interp_row)};
 
 #undef MV__NUL
+#undef MV__NU_ONE_COIL
 #undef mv__nuv
 #undef mv__nu_ld
 #undef mv__nu_st
