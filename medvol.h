@@ -7695,9 +7695,29 @@ static const mv__transport_ops mv__transport_ops_ref = {mv__tr_wsum_ref};
 typedef void (*mv__nu_spread_fn)(float *row, const float *kx, float ky, int ntaps, const float *v, int64_t n);
 typedef void (*mv__nu_interp_fn)(const float *row, const float *kx, float ky, int ntaps, float *acc, int64_t n);
 
+/* spread_pt3 / interp_pt3: one point of a 3D single-coil batch (n = 2) in
+   one call, the rows the driver would visit one by one: z rows zrow[r]
+   (taps ztap[r] of kz, r < nz; the slab's own rows when spreading), then y
+   taps ty (row yy = y0 + ty wrapped at gy), each row's weight kz * ky[ty]
+   and its x cells from x0 wrapped at gx (two row calls where the row
+   wraps). The same operations in the same order as the per-row calls. */
+typedef struct mv__nu_pt3 {
+    float *grid;
+    int64_t gx, gy;        /* grid cells along x and y */
+    int64_t x0, y0;
+    const int64_t *zrow;   /* grid z rows */
+    const int *ztap;       /* their taps */
+    int nz, w;
+    const float *kx, *ky, *kz;
+} mv__nu_pt3;
+typedef void (*mv__nu_spread_pt3_fn)(const mv__nu_pt3 *q, const float *v);
+typedef void (*mv__nu_interp_pt3_fn)(const mv__nu_pt3 *q, float *acc);
+
 typedef struct mv__nufft_ops {
     mv__nu_spread_fn spread_row;
     mv__nu_interp_fn interp_row;
+    mv__nu_spread_pt3_fn spread_pt3;
+    mv__nu_interp_pt3_fn interp_pt3;
 } mv__nufft_ops;
 
 static void mv__nu_spread_row_ref(float *row, const float *kx, float ky, int ntaps, const float *v, int64_t n)
@@ -7723,7 +7743,38 @@ static void mv__nu_interp_row_ref(const float *row, const float *kx, float ky, i
     }
 }
 
-static const mv__nufft_ops mv__nufft_ops_ref = {mv__nu_spread_row_ref, mv__nu_interp_row_ref};
+/* the rows of a point (see mv__nu_pt3), each through row(q, cell, kx, weight, taps, ctx) */
+#define MV__NU_PT3_ROWS(q, ROW)                                                                   \
+    {                                                                                             \
+        int r_, ty_;                                                                              \
+        int64_t n1_ = MV__MIN((int64_t)(q)->w, (q)->gx - (q)->x0);                                \
+        for (r_ = 0; r_ < (q)->nz; r_++) {                                                        \
+            float kslow_ = (q)->kz[(q)->ztap[r_]];                                                \
+            for (ty_ = 0; ty_ < (q)->w; ty_++) {                                                  \
+                int64_t yy_ = (q)->y0 + ty_, rowcell_;                                            \
+                float kyy_ = kslow_ * (q)->ky[ty_];                                               \
+                if (yy_ >= (q)->gy) yy_ -= (q)->gy;                                               \
+                rowcell_ = ((q)->zrow[r_] * (q)->gy + yy_) * (q)->gx;                             \
+                ROW((q)->grid + 2 * (rowcell_ + (q)->x0), (q)->kx, kyy_, (int)n1_);               \
+                if (n1_ < (q)->w) ROW((q)->grid + 2 * rowcell_, (q)->kx + n1_, kyy_, (int)((q)->w - n1_)); \
+            }                                                                                     \
+        }                                                                                         \
+    }
+static void mv__nu_spread_pt3_ref(const mv__nu_pt3 *q, const float *v)
+{
+#define MV__NU_SPREAD_REF(cell, kx, ky, taps) mv__nu_spread_row_ref((cell), (kx), (ky), (taps), v, 2)
+    MV__NU_PT3_ROWS(q, MV__NU_SPREAD_REF)
+#undef MV__NU_SPREAD_REF
+}
+static void mv__nu_interp_pt3_ref(const mv__nu_pt3 *q, float *acc)
+{
+#define MV__NU_INTERP_REF(cell, kx, ky, taps) mv__nu_interp_row_ref((cell), (kx), (ky), (taps), acc, 2)
+    MV__NU_PT3_ROWS(q, MV__NU_INTERP_REF)
+#undef MV__NU_INTERP_REF
+}
+
+static const mv__nufft_ops mv__nufft_ops_ref = {mv__nu_spread_row_ref, mv__nu_interp_row_ref, mv__nu_spread_pt3_ref,
+                                                mv__nu_interp_pt3_ref};
 
 /* >>impl-recon-types =======================================================
    The kernel of the GRAPPA calibration (>>impl-recon): one complex rank-1
@@ -26363,6 +26414,23 @@ static void mv__nu_spread_range(void *ctx, int64_t b, int64_t e, int worker)
                 if (!no) continue;
                 kt = mv__nu_kvals(p, q, kbuf);
                 for (t = 0; t < d; t++) kk[t] = kt ? kt + t * w : kbuf[t];
+                if (d == 3 && n == 2 && !j->real1) { /* one coil in 3D: the point's rows in one call */
+                    mv__nu_pt3 pt;
+                    pt.grid = j->grid;
+                    pt.gx = p->n2[0];
+                    pt.gy = p->n2[1];
+                    pt.x0 = i0[0];
+                    pt.y0 = i0[1];
+                    pt.zrow = rows;
+                    pt.ztap = own;
+                    pt.nz = no;
+                    pt.w = w;
+                    pt.kx = kk[0];
+                    pt.ky = kk[1];
+                    pt.kz = kk[2];
+                    ops->spread_pt3(&pt, v);
+                    continue;
+                }
                 for (t = 0; t < no; t++) {
                     float kslow = kk[ds][own[t]];
                     int nmid = d == 3 ? w : 1;
@@ -26406,6 +26474,29 @@ static void mv__nu_interp_range(void *ctx, int64_t b, int64_t e, int worker)
         for (i = 0; i < n; i++) acc[i] = 0;
         kt = mv__nu_kvals(p, q, kbuf);
         for (ts = 0; ts < d; ts++) kv[ts] = kt ? kt + ts * w : kbuf[ts];
+        if (d == 3 && n == 2 && !j->real1) { /* one coil in 3D: the point's rows in one call */
+            mv__nu_pt3 pt;
+            int64_t zrow[MV__NU_MAXW];
+            int ztap[MV__NU_MAXW];
+            for (ts = 0; ts < w; ts++) {
+                zrow[ts] = i0[ds] + ts >= p->n2[ds] ? i0[ds] + ts - p->n2[ds] : i0[ds] + ts;
+                ztap[ts] = ts;
+            }
+            pt.grid = j->grid;
+            pt.gx = p->n2[0];
+            pt.gy = p->n2[1];
+            pt.x0 = i0[0];
+            pt.y0 = i0[1];
+            pt.zrow = zrow;
+            pt.ztap = ztap;
+            pt.nz = w;
+            pt.w = w;
+            pt.kx = kv[0];
+            pt.ky = kv[1];
+            pt.kz = kv[2];
+            ops->interp_pt3(&pt, acc);
+            continue;
+        }
         for (ts = 0; ts < w; ts++) {
             int64_t r = i0[ds] + ts;
             int nmid = d == 3 ? w : 1;
@@ -42461,7 +42552,46 @@ MV__FN void MV__SFX(mv__nu_interp_row)(const float *row, const float *kx, float 
     }
 }
 
-static const mv__nufft_ops MV__SFX(mv__nufft_ops) = {MV__SFX(mv__nu_spread_row), MV__SFX(mv__nu_interp_row)};
+/* a point's rows without a call per row: the one-coil row inline */
+MV__FN void MV__SFX(mv__nu_spread_pt3)(const mv__nu_pt3 *q, const float *v)
+{
+#if defined(MV__NU_ONE_COIL)
+#define MV__NU_SPREAD_ONE(cell, kx, ky, taps) MV__SFX(mv__nu_spread_one)((cell), (kx), (ky), (taps), v)
+    if (q->w <= 8) {
+        MV__NU_PT3_ROWS(q, MV__NU_SPREAD_ONE)
+        return;
+    }
+#undef MV__NU_SPREAD_ONE
+#endif
+    mv__nu_spread_pt3_ref(q, v);
+}
+MV__FN void MV__SFX(mv__nu_interp_pt3)(const mv__nu_pt3 *q, float *acc)
+{
+#if defined(MV__NU_ONE_COIL)
+    if (q->w <= 8) {
+        float ar = acc[0], ai = acc[1];
+#define MV__NU_INTERP_ONE(cell, kx, ky, taps)                                                     \
+    {                                                                                             \
+        float prod_[16];                                                                          \
+        int t_;                                                                                   \
+        MV__SFX(mv__nu_interp_products)((cell), (kx), (ky), (taps), prod_);                       \
+        for (t_ = 0; t_ < (taps); t_++) {                                                         \
+            ar = ar + prod_[2 * t_];                                                              \
+            ai = ai + prod_[2 * t_ + 1];                                                          \
+        }                                                                                         \
+    }
+        MV__NU_PT3_ROWS(q, MV__NU_INTERP_ONE)
+#undef MV__NU_INTERP_ONE
+        acc[0] = ar;
+        acc[1] = ai;
+        return;
+    }
+#endif
+    mv__nu_interp_pt3_ref(q, acc);
+}
+
+static const mv__nufft_ops MV__SFX(mv__nufft_ops) = {MV__SFX(mv__nu_spread_row), MV__SFX(mv__nu_interp_row),
+                                                      MV__SFX(mv__nu_spread_pt3), MV__SFX(mv__nu_interp_pt3)};
 
 #undef MV__NUL
 #undef MV__NU_ONE_COIL

@@ -313,17 +313,28 @@ MV_TEST(nufft, threads_identical)
    by construction; the FFT differs by FMA, so whole transforms agree to
    float rounding. Pipe-Menon (no FFT, one coil) is byte-equal. Nine coils
    (rows vectorised across coils) and one coil (across the taps: widths 5
-   and 8, rows split where they wrap around the grid). */
-static void isa_case(int64_t nc, double tol)
+   and 8, rows split where they wrap around the grid; in 3D a point's rows
+   in one call). */
+static void isa_case(int64_t nc, double tol, int three_d)
 {
-    int64_t N[3] = {48, 40, 1}, m = 6000, nvox = 48 * 40, i, isa;
-    float *coords = random_coords(N, m, 13), *img = (float *)malloc((size_t)(8 * nvox * nc)),
-          *kr = (float *)malloc((size_t)(8 * m * nc)), *ki = (float *)malloc((size_t)(8 * m * nc)),
-          *ir = (float *)malloc((size_t)(8 * nvox * nc)), *ii = (float *)malloc((size_t)(8 * nvox * nc));
+    int64_t N[3] = {48, 40, 1}, m = 6000, nvox, i, isa;
+    float *coords, *img, *kr, *ki, *ir, *ii;
     mv_nufft_opts o = MV_ZERO_INIT;
     mv_nufft_plan *p = NULL;
     mv_isa saved = mv_isa_active();
     unsigned avail = mv_isa_available();
+    if (three_d) {
+        N[0] = 24;
+        N[1] = 20;
+        N[2] = 18;
+    }
+    nvox = N[0] * N[1] * N[2];
+    coords = random_coords(N, m, 13);
+    img = (float *)malloc((size_t)(8 * nvox * nc));
+    kr = (float *)malloc((size_t)(8 * m * nc));
+    ki = (float *)malloc((size_t)(8 * m * nc));
+    ir = (float *)malloc((size_t)(8 * nvox * nc));
+    ii = (float *)malloc((size_t)(8 * nvox * nc));
     o.tol = tol;
     o.coils = nc;
     fill_cplx(img, nvox * nc, 6);
@@ -345,8 +356,8 @@ static void isa_case(int64_t nc, double tol)
             num2 += ((double)ii[i] - ir[i]) * ((double)ii[i] - ir[i]);
             den2 += (double)ir[i] * ir[i];
         }
-        EXPECT_MSG(sqrt(num / den) < 3e-7 && sqrt(num2 / den2) < 3e-7, "ISA %d vs reference, %lld coils, tol %g: %.3g / %.3g",
-                   (int)isa, (long long)nc, tol, sqrt(num / den), sqrt(num2 / den2));
+        EXPECT_MSG(sqrt(num / den) < 3e-7 && sqrt(num2 / den2) < 3e-7, "ISA %d vs reference, %dD, %lld coils, tol %g: %.3g / %.3g",
+                   (int)isa, three_d ? 3 : 2, (long long)nc, tol, sqrt(num / den), sqrt(num2 / den2));
     }
     mv_set_isa(saved);
     mv_nufft_plan_free(p);
@@ -360,9 +371,12 @@ static void isa_case(int64_t nc, double tol)
 
 MV_TEST(nufft, isa_matches_reference)
 {
-    isa_case(9, 1e-6);
-    isa_case(1, 1e-6);
-    isa_case(1, 1e-3);
+    isa_case(9, 1e-6, 0);
+    isa_case(1, 1e-6, 0);
+    isa_case(1, 1e-3, 0);
+    isa_case(1, 1e-3, 1);
+    isa_case(1, 1e-6, 1);
+    isa_case(3, 1e-3, 1);
 }
 
 /* ---- trajectories ---- */
