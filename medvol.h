@@ -2159,8 +2159,18 @@ MVDEF mv_status mv_cfl_save(const char *path, const mv_vol *v, const mv_save_opt
    neighbours, each keeping its rows): no atomics, no locks, and every grid
    cell receives its contributions in the same order for any thread count,
    so the bytes do not depend on threads. The FFT is medvol's (mv_fft).
+   A row of a coil batch is vectorised across its coils; one coil (one
+   complex value per cell) across the row's taps instead, and in 3D a
+   point's w^2 rows go through one call (interpolation there sums each
+   lane over the rows, then the taps: a vector of sums rather than one
+   chain, the same on every ISA).
    Measured accuracy: relative l2 error against a float64 NUDFT below tol
    for tol = 1e-2 .. 1e-6 (tests/test_nufft.c).
+   Cost (bench/nufft_bench.py, 2 threads, FINUFFT 2.5.1 in the same run):
+   2D radial 256^2, 32 coils: 0.14-0.45 of FINUFFT's time at equal or lower
+   error; 3D 128^3 with 2^21 points, one coil, tol 1e-3: adjoint 178 ms,
+   forward 93 ms (errors 1.8e-4 / 1.3e-4) vs 137 / 112 ms (1.0e-3 / 4.0e-4);
+   tol 1e-6: 296 / 149 ms (7.7e-7 / 2.6e-7) vs 626 / 622 ms (7.5e-6).
 
    Density compensation (mv_dcf): weights in k-space area units (a fully
    sampled Cartesian grid has weight 1 per sample), so that A^H (w .* A x)
@@ -7766,11 +7776,29 @@ static void mv__nu_spread_pt3_ref(const mv__nu_pt3 *q, const float *v)
     MV__NU_PT3_ROWS(q, MV__NU_SPREAD_REF)
 #undef MV__NU_SPREAD_REF
 }
+/* interpolation at one point: lane 2t + i of a row contributes
+   (ky kx[t]) cell[t][i]; the lanes are summed over the rows first (in row
+   order, each lane its own sum: a vector of sums in SIMD), then over the
+   taps in order into acc, so the additions do not wait on each other row
+   after row. A row split where it wraps puts its second part at lanes 0..;
+   lanes hold the taps of the x offset, so the split parts land where the
+   whole row's taps would. */
 static void mv__nu_interp_pt3_ref(const mv__nu_pt3 *q, float *acc)
 {
-#define MV__NU_INTERP_REF(cell, kx, ky, taps) mv__nu_interp_row_ref((cell), (kx), (ky), (taps), acc, 2)
-    MV__NU_PT3_ROWS(q, MV__NU_INTERP_REF)
-#undef MV__NU_INTERP_REF
+    float lane[16] = {0};
+    int t;
+#define MV__NU_INTERP_LANES(cell_, kx_, ky_, taps_)                                               \
+    {                                                                                             \
+        int u_, o_ = (int)((kx_) - q->kx);                                                        \
+        for (u_ = 0; u_ < 2 * (taps_); u_++)                                                      \
+            lane[2 * o_ + u_] = lane[2 * o_ + u_] + ((ky_) * (kx_)[u_ / 2]) * (cell_)[u_];        \
+    }
+    MV__NU_PT3_ROWS(q, MV__NU_INTERP_LANES)
+#undef MV__NU_INTERP_LANES
+    for (t = 0; t < q->w; t++) {
+        acc[0] = acc[0] + lane[2 * t];
+        acc[1] = acc[1] + lane[2 * t + 1];
+    }
 }
 
 static const mv__nufft_ops mv__nufft_ops_ref = {mv__nu_spread_row_ref, mv__nu_interp_row_ref, mv__nu_spread_pt3_ref,
@@ -42552,7 +42580,83 @@ MV__FN void MV__SFX(mv__nu_interp_row)(const float *row, const float *kx, float 
     }
 }
 
-/* a point's rows without a call per row: the one-coil row inline */
+/* a point's rows without a call per row: the one-coil row inline; AVX-512
+   keeps the duplicated kx and the value in registers for the point and
+   the interpolation's lane sums in one vector */
+#if defined(MV__PASS_AVX512)
+MV__FN void MV__SFX(mv__nu_spread_pt3)(const mv__nu_pt3 *q, const float *v)
+{
+    const __m512i dup = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    __m512 kx2, vr;
+    __mmask16 m;
+    double vv;
+    int64_t n1 = MV__MIN((int64_t)q->w, q->gx - q->x0);
+    int r, ty;
+    if (q->w > 8) {
+        mv__nu_spread_pt3_ref(q, v);
+        return;
+    }
+    m = (__mmask16)((1u << (2 * q->w)) - 1);
+    kx2 = _mm512_permutexvar_ps(dup, _mm512_maskz_loadu_ps((__mmask16)((1u << q->w) - 1), q->kx));
+    memcpy(&vv, v, sizeof(vv));
+    vr = _mm512_castpd_ps(_mm512_set1_pd(vv));
+    for (r = 0; r < q->nz; r++) {
+        float kslow = q->kz[q->ztap[r]];
+        for (ty = 0; ty < q->w; ty++) {
+            int64_t yy = q->y0 + ty, rowcell;
+            float kyy = kslow * q->ky[ty];
+            if (yy >= q->gy) yy -= q->gy;
+            rowcell = (q->zrow[r] * q->gy + yy) * q->gx;
+            if (n1 == q->w) {
+                float *cell = q->grid + 2 * (rowcell + q->x0);
+                __m512 p = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(kyy), kx2), vr);
+                _mm512_mask_storeu_ps(cell, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, cell), p));
+            } else {
+                MV__SFX(mv__nu_spread_one)(q->grid + 2 * (rowcell + q->x0), q->kx, kyy, (int)n1, v);
+                MV__SFX(mv__nu_spread_one)(q->grid + 2 * rowcell, q->kx + n1, kyy, (int)(q->w - n1), v);
+            }
+        }
+    }
+}
+MV__FN void MV__SFX(mv__nu_interp_pt3)(const mv__nu_pt3 *q, float *acc)
+{
+    const __m512i dup = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    __m512 kx2, lanes = _mm512_setzero_ps();
+    __mmask16 m;
+    float lane[16];
+    int64_t n1 = MV__MIN((int64_t)q->w, q->gx - q->x0);
+    int r, ty, t;
+    if (q->w > 8) {
+        mv__nu_interp_pt3_ref(q, acc);
+        return;
+    }
+    m = (__mmask16)((1u << (2 * q->w)) - 1);
+    kx2 = _mm512_permutexvar_ps(dup, _mm512_maskz_loadu_ps((__mmask16)((1u << q->w) - 1), q->kx));
+    for (r = 0; r < q->nz; r++) {
+        float kslow = q->kz[q->ztap[r]];
+        for (ty = 0; ty < q->w; ty++) {
+            int64_t yy = q->y0 + ty, rowcell;
+            __m512 k, g;
+            if (yy >= q->gy) yy -= q->gy;
+            rowcell = (q->zrow[r] * q->gy + yy) * q->gx;
+            k = _mm512_mul_ps(_mm512_set1_ps(kslow * q->ky[ty]), kx2);
+            if (n1 == q->w) {
+                g = _mm512_maskz_loadu_ps(m, q->grid + 2 * (rowcell + q->x0));
+            } else { /* the wrapped part's cells at the lanes of their taps */
+                __mmask16 m1 = (__mmask16)((1u << (2 * n1)) - 1);
+                g = _mm512_mask_loadu_ps(_mm512_maskz_loadu_ps(m1, q->grid + 2 * (rowcell + q->x0)), (__mmask16)(m & ~m1),
+                                         q->grid + 2 * rowcell - 2 * n1);
+            }
+            lanes = _mm512_add_ps(lanes, _mm512_mul_ps(k, g));
+        }
+    }
+    _mm512_storeu_ps(lane, lanes);
+    for (t = 0; t < q->w; t++) {
+        acc[0] = acc[0] + lane[2 * t];
+        acc[1] = acc[1] + lane[2 * t + 1];
+    }
+}
+#else
 MV__FN void MV__SFX(mv__nu_spread_pt3)(const mv__nu_pt3 *q, const float *v)
 {
 #if defined(MV__NU_ONE_COIL)
@@ -42565,30 +42669,8 @@ MV__FN void MV__SFX(mv__nu_spread_pt3)(const mv__nu_pt3 *q, const float *v)
 #endif
     mv__nu_spread_pt3_ref(q, v);
 }
-MV__FN void MV__SFX(mv__nu_interp_pt3)(const mv__nu_pt3 *q, float *acc)
-{
-#if defined(MV__NU_ONE_COIL)
-    if (q->w <= 8) {
-        float ar = acc[0], ai = acc[1];
-#define MV__NU_INTERP_ONE(cell, kx, ky, taps)                                                     \
-    {                                                                                             \
-        float prod_[16];                                                                          \
-        int t_;                                                                                   \
-        MV__SFX(mv__nu_interp_products)((cell), (kx), (ky), (taps), prod_);                       \
-        for (t_ = 0; t_ < (taps); t_++) {                                                         \
-            ar = ar + prod_[2 * t_];                                                              \
-            ai = ai + prod_[2 * t_ + 1];                                                          \
-        }                                                                                         \
-    }
-        MV__NU_PT3_ROWS(q, MV__NU_INTERP_ONE)
-#undef MV__NU_INTERP_ONE
-        acc[0] = ar;
-        acc[1] = ai;
-        return;
-    }
+MV__FN void MV__SFX(mv__nu_interp_pt3)(const mv__nu_pt3 *q, float *acc) { mv__nu_interp_pt3_ref(q, acc); }
 #endif
-    mv__nu_interp_pt3_ref(q, acc);
-}
 
 static const mv__nufft_ops MV__SFX(mv__nufft_ops) = {MV__SFX(mv__nu_spread_row), MV__SFX(mv__nu_interp_row),
                                                       MV__SFX(mv__nu_spread_pt3), MV__SFX(mv__nu_interp_pt3)};
