@@ -42607,13 +42607,16 @@ MV__FN void MV__SFX(mv__nu_spread_pt3)(const mv__nu_pt3 *q, const float *v)
             float kyy = kslow * q->ky[ty];
             if (yy >= q->gy) yy -= q->gy;
             rowcell = (q->zrow[r] * q->gy + yy) * q->gx;
+            float *cell = q->grid + 2 * (rowcell + q->x0);
+            __m512 p = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(kyy), kx2), vr);
             if (n1 == q->w) {
-                float *cell = q->grid + 2 * (rowcell + q->x0);
-                __m512 p = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(kyy), kx2), vr);
                 _mm512_mask_storeu_ps(cell, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, cell), p));
-            } else {
-                MV__SFX(mv__nu_spread_one)(q->grid + 2 * (rowcell + q->x0), q->kx, kyy, (int)n1, v);
-                MV__SFX(mv__nu_spread_one)(q->grid + 2 * rowcell, q->kx + n1, kyy, (int)(q->w - n1), v);
+            } else { /* the row wraps: lanes of taps n1.. go to the row's first cells (the
+                        address is the row start less n1 cells; only those lanes touch memory) */
+                __mmask16 m1 = (__mmask16)((1u << (2 * n1)) - 1), m2 = (__mmask16)(m & ~m1);
+                float *wrap = q->grid + 2 * rowcell - 2 * n1;
+                _mm512_mask_storeu_ps(cell, m1, _mm512_add_ps(_mm512_maskz_loadu_ps(m1, cell), p));
+                _mm512_mask_storeu_ps(wrap, m2, _mm512_add_ps(_mm512_maskz_loadu_ps(m2, wrap), p));
             }
         }
     }

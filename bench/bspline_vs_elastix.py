@@ -73,21 +73,26 @@ def folds(field, work):
     return int(out.split("jacobian:")[1].split()[0])
 
 
+def make_pair(spacing):
+    """writes (once) the brain pair at `spacing` mm; returns fixed, moving, true field, mask paths"""
+    py = sys.executable
+    subprocess.run([py, os.path.join(ROOT, "tests/py/reg_data.py"), os.path.join(ROOT, "build/regdata")], check=True,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run([py, os.path.join(ROOT, "tests/py/bspline_data.py"), os.path.join(ROOT, "build/regdata"),
+                    os.path.join(ROOT, "build/bsplinedata"), spacing], check=True, stdout=subprocess.DEVNULL)
+    tag = os.path.join(ROOT, "build/bsplinedata/def%s" % spacing)
+    return tag + "_fixed.nii", tag + "_moving.nii", tag + "_true.nii", tag + "_mask.nii"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--spacing", default="3")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--iterations", type=int, default=250)
     a = ap.parse_args()
-    py = sys.executable
-    subprocess.run([py, os.path.join(ROOT, "tests/py/reg_data.py"), os.path.join(ROOT, "build/regdata")], check=True,
-                   stdout=subprocess.DEVNULL)
-    subprocess.run([py, os.path.join(ROOT, "tests/py/bspline_data.py"), os.path.join(ROOT, "build/regdata"),
-                    os.path.join(ROOT, "build/bsplinedata"), a.spacing], check=True, stdout=subprocess.DEVNULL)
-    tag = os.path.join(ROOT, "build/bsplinedata/def%s" % a.spacing)
+    fx, mv, tr, mk = make_pair(a.spacing)
     work = os.path.join(ROOT, "build/bspline-bench")
     os.makedirs(work, exist_ok=True)
-    fx, mv, tr, mk = tag + "_fixed.nii", tag + "_moving.nii", tag + "_true.nii", tag + "_mask.nii"
     rows = []
     t0 = time.time()
     subprocess.run([os.path.join(ROOT, "build/mvtool"), "register", fx, mv, "--transform", "bspline", "--metric", "ncc",

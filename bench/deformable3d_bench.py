@@ -35,7 +35,7 @@ import nibabel as nib
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from bspline_vs_elastix import PAR, errors, folds  # noqa: E402
+from bspline_vs_elastix import PAR, errors, folds, make_pair  # noqa: E402
 
 MVTOOL = os.path.join(ROOT, "build", "mvtool")
 
@@ -128,13 +128,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--tools", default=",".join(TOOLS))
     a = ap.parse_args()
-    py = sys.executable
-    subprocess.run([py, os.path.join(ROOT, "tests/py/reg_data.py"), os.path.join(ROOT, "build/regdata")], check=True,
-                   stdout=subprocess.DEVNULL)
-    subprocess.run([py, os.path.join(ROOT, "tests/py/bspline_data.py"), os.path.join(ROOT, "build/regdata"),
-                    os.path.join(ROOT, "build/bsplinedata"), a.spacing], check=True, stdout=subprocess.DEVNULL)
-    tag = os.path.join(ROOT, "build/bsplinedata/def%s" % a.spacing)
-    fx, mv, tr, mk = tag + "_fixed.nii", tag + "_moving.nii", tag + "_true.nii", tag + "_mask.nii"
+    fx, mv, tr, mk = make_pair(a.spacing)
     work = os.path.join(ROOT, "build/deformable3d-bench")
     os.makedirs(work, exist_ok=True)
     shape = nib.load(fx).shape
