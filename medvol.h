@@ -14884,6 +14884,9 @@ static void mv__rs_fz_xy(void *ctx, int64_t z0, int64_t z1, int worker)
     float *stage = (float *)(void *)(wk + os);
     int64_t z, c0, r, r0;
     int t;
+    /* the spare rows of the last block of 32 (lanes the x pass carries but
+       nothing reads): never written by the blend, zeroed once */
+    if (ty32 > ty) memset(Y + (size_t)(ty * nx), 0, (size_t)((ty32 - ty) * nx) * 4);
     for (z = z0; z < z1; z++) {
         float *rows = P + nx;
         const unsigned char *src = p->frame + (size_t)(z * ny) * (size_t)nx * p->es;
@@ -14903,7 +14906,6 @@ static void mv__rs_fz_xy(void *ctx, int64_t z0, int64_t z1, int worker)
             for (t = 0; t < p->taps[1]; t++) taps[t] = P + (size_t)(p->s[1][r] + t) * (size_t)nx;
             kt->rs_blend(Y + (size_t)(r * nx), taps, p->wy + 4 * r, p->taps[1], (size_t)nx);
         }
-        if (ty32 > ty) memset(Y + (size_t)(ty * nx), 0, (size_t)((ty32 - ty) * nx) * 4); /* spare lanes */
         for (r0 = 0; r0 < ty; r0 += L) {
             kt->rs_rows_in(buf, Y + (size_t)(r0 * nx), (size_t)nx, (size_t)nx);
             kt->rs_bspline(buf, (size_t)nx, p->mirror);

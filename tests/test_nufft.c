@@ -288,19 +288,32 @@ MV_TEST(nufft, threads_identical)
             EXPECT_MSG(memcmp(i1, i2, (size_t)(8 * nvox * nc)) == 0, "adjoint differs with %d threads", th[t]);
         }
     }
-    /* 3D: slabs of the z axis */
+    /* 3D, one coil (the point kernels spread_pt3 / interp_pt3): slabs of the
+       z axis, both directions, 2 and 3 threads against 1, MEDVOL_TEST_REPS
+       times (12.8 MB of points: past the threshold, so the work splits) */
     free(coords);
     coords = random_coords(N3, 200000, 12);
-    for (t = 0; t < 2; t++) {
-        mv_nufft_opts o = MV_ZERO_INIT;
-        mv_nufft_plan *p = NULL;
-        o.threads = t ? 2 : 1;
-        REQUIRE_OK(mv_nufft_plan_make(&p, N3, coords, 200000, &o));
+    {
+        int reps = getenv("MEDVOL_TEST_REPS") ? atoi(getenv("MEDVOL_TEST_REPS")) : 3, rep;
+        int64_t nv3 = 48 * 40 * 36;
+        fill_cplx(img, nv3, 7);
         fill_cplx(k1, 200000, 5);
-        EXPECT_OK(mv_nufft_execute(p, 1, k1, t ? i2 : i1, 1));
-        mv_nufft_plan_free(p);
+        for (rep = 0; rep < reps; rep++)
+            for (t = 0; t < 3; t++) {
+                mv_nufft_opts o = MV_ZERO_INIT;
+                mv_nufft_plan *p = NULL;
+                o.threads = th[t];
+                REQUIRE_OK(mv_nufft_plan_make(&p, N3, coords, 200000, &o));
+                EXPECT_OK(mv_nufft_execute(p, 1, k1, t ? i2 : i1, 1));
+                EXPECT_OK(mv_nufft_execute(p, 0, img, t ? k2 + 400000 : k2, 1));
+                mv_nufft_plan_free(p);
+                if (t) {
+                    EXPECT_MSG(memcmp(i1, i2, (size_t)(8 * nv3)) == 0, "3D adjoint differs with %d threads", th[t]);
+                    EXPECT_MSG(memcmp(k2, k2 + 400000, (size_t)(8 * 200000)) == 0, "3D forward differs with %d threads",
+                               th[t]);
+                }
+            }
     }
-    EXPECT_MSG(memcmp(i1, i2, (size_t)(8 * 48 * 40 * 36)) == 0, "3D adjoint differs between 1 and 2 threads");
     free(coords);
     free(img);
     free(k1);
