@@ -6013,6 +6013,34 @@ static void mv__rs_xinterp_ref(float *dst, const float *src, size_t src_len, con
     }
 }
 
+/* rs_lanes_interp: the x step on lines still in the prefilter's lane layout
+   (buf as rs_bspline leaves it: stored coefficient k of line l at
+   buf[k * MV__RS_LANES + l], k = 0 the coefficient at -1):
+   out[i * MV__RS_LANES + l] = sum over taps t of w[t * wstride + i] *
+   (float)buf[(idx[i] + t) * MV__RS_LANES + l], summed in float32 in
+   rs_xinterp's order and stored widened (exactly) in the same layout, for
+   rs_rows_out. So rs_rows_out after it gives the bits of rs_rows_out then
+   rs_xinterp, with the transposition run on the n outputs instead of the
+   line's samples (half of them for a 2x smaller grid) and the taps read as
+   whole lane vectors instead of per output. */
+typedef void (*mv__k_rs_lanes_interp_fn)(double *out, const double *buf, const int32_t *idx, const float *w, size_t wstride,
+                                         int taps, size_t n);
+static void mv__rs_lanes_interp_ref(double *out, const double *buf, const int32_t *idx, const float *w, size_t wstride,
+                                    int taps, size_t n)
+{
+    const size_t L = MV__RS_LANES;
+    size_t i, l;
+    int t;
+    for (i = 0; i < n; i++) {
+        const double *s = buf + (size_t)idx[i] * L;
+        for (l = 0; l < L; l++) {
+            float acc = w[i] * (float)s[l];
+            for (t = 1; t < taps; t++) acc = acc + w[(size_t)t * wstride + i] * (float)s[(size_t)t * L + l];
+            out[i * L + l] = (double)acc;
+        }
+    }
+}
+
 /* The constants of the prefilter, shared by every ISA so all see the same
    bits: gain (1 - z)(1 - 1/z) = 6; the steady state 1/(1 - z) of the causal
    pass over a constant; z / (1 - z^2), which closes the anticausal pass
@@ -6110,8 +6138,10 @@ static void mv__rs_rows_out_ref(float *rows, size_t stride, const double *buf, s
         for (i = 0; i < n; i++) rows[l * stride + i] = (float)buf[i * MV__RS_LANES + l];
 }
 
-/* rs_bspline_rows: the prefilter along n rows of `width` floats (row i at
-   rows + i * stride), in place, rows -1 and n receiving the pads; d holds
+/* rs_bspline_rows: the prefilter along n rows of `width` floats, read from
+   in (row i at in + i * in_stride) and written to rows (row i at rows + i *
+   stride; in == rows: in place), rows -1 and n receiving the pads (the
+   fused y pass reads the frame where it lies, without a copy); d holds
    n + 1 rows of width doubles (the causal sums in float64, and the mirror
    initialisation's sums in row n). Per column it is the arithmetic of
    mv__rs_bspline_lane, step for step, so the coefficients are the line
@@ -6122,7 +6152,8 @@ static void mv__rs_rows_out_ref(float *rows, size_t stride, const double *buf, s
    tails alike.
    rs_absmax: the largest finite |x[i]| and cur (NaN and infinities are
    skipped; max is exact, so every ISA agrees). */
-typedef void (*mv__k_rs_bspline_rows_fn)(float *rows, size_t stride, size_t n, size_t width, double *d, int mirror);
+typedef void (*mv__k_rs_bspline_rows_fn)(const float *in, size_t in_stride, float *rows, size_t stride, size_t n, size_t width,
+                                         double *d, int mirror);
 typedef float (*mv__k_rs_absmax_fn)(const float *x, size_t n, float cur);
 
 /* edge mode: the causal sum's start, its steps, the end that closes the
@@ -6137,11 +6168,11 @@ static void mv__rs_bsr_e_causal(double *d, const double *dp, const float *r, siz
     size_t j;
     for (j = j0; j < j1; j++) d[j] = k->gain * (double)r[j] + k->z * dp[j];
 }
-static void mv__rs_bsr_e_end(double *d, float *r, float *pad, size_t j0, size_t j1, const mv__rs_bsk *k)
+static void mv__rs_bsr_e_end(double *d, const float *g, float *r, float *pad, size_t j0, size_t j1, const mv__rs_bsk *k)
 {
     size_t j;
     for (j = j0; j < j1; j++) {
-        double gl = (double)r[j], s = (k->gain * gl) * k->inv_1mz, p = gl - (d[j] - s) * k->zq;
+        double gl = (double)g[j], s = (k->gain * gl) * k->inv_1mz, p = gl - (d[j] - s) * k->zq;
         d[j] = p;
         r[j] = (float)p;
         pad[j] = (float)(gl + k->z * (p - gl));
@@ -6156,11 +6187,12 @@ static void mv__rs_bsr_anti(double *d, const double *dn, float *r, size_t j0, si
         r[j] = (float)p;
     }
 }
-static void mv__rs_bsr_e_first(double *d, const double *dn, float *r, float *pad, size_t j0, size_t j1, double z)
+static void mv__rs_bsr_e_first(double *d, const double *dn, const float *g, float *r, float *pad, size_t j0, size_t j1,
+                               double z)
 {
     size_t j;
     for (j = j0; j < j1; j++) {
-        double g0 = (double)r[j], p = z * (dn[j] - d[j]);
+        double g0 = (double)g[j], p = z * (dn[j] - d[j]);
         d[j] = p;
         r[j] = (float)p;
         pad[j] = (float)(g0 + z * (p - g0));
@@ -6210,9 +6242,9 @@ static void mv__rs_bsr_m_end(double *d, const double *dp, float *r, size_t j0, s
 typedef struct mv__rs_bsr_steps {
     void (*e_start)(double *d, const float *r, size_t j0, size_t j1, const mv__rs_bsk *k);
     void (*e_causal)(double *d, const double *dp, const float *r, size_t j0, size_t j1, const mv__rs_bsk *k);
-    void (*e_end)(double *d, float *r, float *pad, size_t j0, size_t j1, const mv__rs_bsk *k);
+    void (*e_end)(double *d, const float *g, float *r, float *pad, size_t j0, size_t j1, const mv__rs_bsk *k);
     void (*anti)(double *d, const double *dn, float *r, size_t j0, size_t j1, double z);
-    void (*e_first)(double *d, const double *dn, float *r, float *pad, size_t j0, size_t j1, double z);
+    void (*e_first)(double *d, const double *dn, const float *g, float *r, float *pad, size_t j0, size_t j1, double z);
     void (*m_gain)(double *d, const float *r, size_t j0, size_t j1, double gain);
     void (*m_sum0)(double *acc, const double *d0, const double *dl, size_t j0, size_t j1, double zn1);
     void (*m_sum)(double *acc, const double *a, const double *b, size_t j0, size_t j1, double zi, double zn1);
@@ -6221,28 +6253,30 @@ typedef struct mv__rs_bsr_steps {
     void (*m_end)(double *d, const double *dp, float *r, size_t j0, size_t j1, double z, double end);
 } mv__rs_bsr_steps;
 
-static void mv__rs_bspline_rows_run(const mv__rs_bsr_steps *s, float *rows, size_t stride, size_t n, size_t width, double *d,
-                                    int mirror)
+static void mv__rs_bspline_rows_run(const mv__rs_bsr_steps *s, const float *in, size_t in_stride, float *rows, size_t stride,
+                                    size_t n, size_t width, double *d, int mirror)
 {
     mv__rs_bsk k = mv__rs_bspline_consts(n);
     float *lo = rows - stride, *hi = rows + n * stride;
     size_t i, w = width;
+#define MV__RS_I(i) (in + (size_t)(i) * in_stride)
 #define MV__RS_R(i) (rows + (size_t)(i) * stride)
 #define MV__RS_D(i) (d + (size_t)(i) * w)
     if (n == 1) { /* a constant line: its own coefficients */
+        memmove(rows, in, width * sizeof(float));
         memcpy(lo, rows, width * sizeof(float));
         memcpy(hi, rows, width * sizeof(float));
         return;
     }
     if (!mirror) {
-        s->e_start(d, rows, 0, w, &k);
-        for (i = 1; i < n; i++) s->e_causal(MV__RS_D(i), MV__RS_D(i - 1), MV__RS_R(i), 0, w, &k);
-        s->e_end(MV__RS_D(n - 1), MV__RS_R(n - 1), hi, 0, w, &k);
+        s->e_start(d, in, 0, w, &k);
+        for (i = 1; i < n; i++) s->e_causal(MV__RS_D(i), MV__RS_D(i - 1), MV__RS_I(i), 0, w, &k);
+        s->e_end(MV__RS_D(n - 1), MV__RS_I(n - 1), MV__RS_R(n - 1), hi, 0, w, &k);
         for (i = n - 1; i-- > 1;) s->anti(MV__RS_D(i), MV__RS_D(i + 1), MV__RS_R(i), 0, w, k.z);
-        s->e_first(d, MV__RS_D(1), rows, lo, 0, w, k.z);
+        s->e_first(d, MV__RS_D(1), in, rows, lo, 0, w, k.z);
     } else {
         double zi = k.z;
-        for (i = 0; i < n; i++) s->m_gain(MV__RS_D(i), MV__RS_R(i), 0, w, k.gain);
+        for (i = 0; i < n; i++) s->m_gain(MV__RS_D(i), MV__RS_I(i), 0, w, k.gain);
         s->m_sum0(MV__RS_D(n), d, MV__RS_D(n - 1), 0, w, k.zn1);
         for (i = 1; i + 1 < n; i++) {
             s->m_sum(MV__RS_D(n), MV__RS_D(i), MV__RS_D(n - 1 - i), 0, w, zi, k.zn1);
@@ -6255,6 +6289,7 @@ static void mv__rs_bspline_rows_run(const mv__rs_bsr_steps *s, float *rows, size
         memcpy(lo, MV__RS_R(1), width * sizeof(float));
         memcpy(hi, MV__RS_R(n - 2), width * sizeof(float));
     }
+#undef MV__RS_I
 #undef MV__RS_R
 #undef MV__RS_D
 }
@@ -6263,9 +6298,10 @@ static const mv__rs_bsr_steps mv__rs_bsr_ref_steps = {
     mv__rs_bsr_e_start, mv__rs_bsr_e_causal, mv__rs_bsr_e_end,   mv__rs_bsr_anti,     mv__rs_bsr_e_first, mv__rs_bsr_m_gain,
     mv__rs_bsr_m_sum0,  mv__rs_bsr_m_sum,    mv__rs_bsr_m_start, mv__rs_bsr_m_causal, mv__rs_bsr_m_end};
 
-static void mv__rs_bspline_rows_ref(float *rows, size_t stride, size_t n, size_t width, double *d, int mirror)
+static void mv__rs_bspline_rows_ref(const float *in, size_t in_stride, float *rows, size_t stride, size_t n, size_t width,
+                                    double *d, int mirror)
 {
-    mv__rs_bspline_rows_run(&mv__rs_bsr_ref_steps, rows, stride, n, width, d, mirror);
+    mv__rs_bspline_rows_run(&mv__rs_bsr_ref_steps, in, in_stride, rows, stride, n, width, d, mirror);
 }
 
 static float mv__rs_absmax_ref(const float *x, size_t n, float cur)
@@ -7989,6 +8025,7 @@ typedef struct mv__kernels {
     mv__k_rs_bspline_fn rs_bspline;
     mv__k_rs_rows_in_fn rs_rows_in;
     mv__k_rs_rows_out_fn rs_rows_out;
+    mv__k_rs_lanes_interp_fn rs_lanes_interp;
     mv__k_rs_affine_lin_fn rs_affine_lin;
     mv__k_rs_affine_cub_fn rs_affine_cub;
     mv__k_rs_lin_in_fn rs_lin_in;           /* general maps: rows' inside runs */
@@ -8049,6 +8086,7 @@ static void mv__kt_fill_ref(mv__kernels *kt)
     kt->rs_bspline = mv__rs_bspline_ref;
     kt->rs_rows_in = mv__rs_rows_in_ref;
     kt->rs_rows_out = mv__rs_rows_out_ref;
+    kt->rs_lanes_interp = mv__rs_lanes_interp_ref;
     kt->rs_affine_lin = mv__rs_affine_lin_ref;
     kt->rs_affine_cub = mv__rs_affine_cub_ref;
     kt->rs_lin_in = mv__rs_lin_in_ref;
@@ -14751,7 +14789,7 @@ static void mv__rs_pf_xy(void *ctx, int64_t z0, int64_t z1, int worker)
         }
         /* y: every column of the plane at once, row by row in place (the
            causal sums in buf) */
-        p->kt->rs_bspline_rows(plane + SX, (size_t)SX, (size_t)p->ny, (size_t)SX, buf, p->mirror);
+        p->kt->rs_bspline_rows(plane + SX, (size_t)SX, plane + SX, (size_t)SX, (size_t)p->ny, (size_t)SX, buf, p->mirror);
     }
 }
 
@@ -14764,7 +14802,10 @@ static void mv__rs_pf_z(void *ctx, int64_t y0, int64_t y1, int worker)
     double *buf = (double *)(void *)(p->work + (size_t)worker * p->work_bytes);
     int64_t y;
     for (y = y0; y < y1; y++)
-        p->kt->rs_bspline_rows(p->coef + plane + (size_t)y * (size_t)p->SX, plane, (size_t)p->nz, (size_t)p->SX, buf, p->mirror);
+    {
+        float *col = p->coef + plane + (size_t)y * (size_t)p->SX;
+        p->kt->rs_bspline_rows(col, plane, col, plane, (size_t)p->nz, (size_t)p->SX, buf, p->mirror);
+    }
 }
 
 /* Scratch of the cubic path: the coefficient volume (or, fused, T: never
@@ -14814,14 +14855,16 @@ static size_t mv__rs_scratch_bytes(const int64_t n[3], int threads, size_t *coef
    with those along the others (each acts on its own index), so the cubic
    resampling is (Rz Pz)(Rx Px)(Ry Py) applied to the frame, P the
    prefilter and R the four-tap interpolation along an axis. Per input
-   slice: the y coefficients (rows in place, rs_bspline_rows) blended at the
-   output's rows, then the x coefficients of those rows (32 at a time
-   transposed into lanes) interpolated at the output's columns, into the
-   slice's plane of T; then per block of T's rows the z coefficients across
-   the slices, blended at the output's slices. No coefficient volume: the
-   frame is read once, T written and read once, and the x pass (a
-   transposition each way, the costliest per voxel) runs on the output's
-   rows only. The sums run in another order than the coefficient path's
+   slice: the y coefficients (rs_bspline_rows, reading a float32 frame in
+   place) blended at the output's rows, then the x coefficients of those
+   rows (32 at a time transposed into lanes) interpolated at the output's
+   columns while still in lanes (rs_lanes_interp), so only the outputs are
+   transposed back, into the slice's plane of T; then per block of T's rows
+   the z coefficients across the slices, blended at the output's slices.
+   No coefficient volume: the frame is read once (the next slice
+   prefetched while this one computes), T written and read once, and the
+   x pass (the costliest per voxel) runs on the output's rows only. The
+   sums run in another order than the coefficient path's
    (y and x before z), so the two differ within float32 rounding (each is
    within it of scipy); every thread count and ISA gives this path's bits.
    Only the inside box of the output is computed (fill mode fills the rest). */
@@ -14853,16 +14896,23 @@ MV__INLINE size_t mv__rs_round64(size_t b) { return (b + 63) & ~(size_t)63; }
 
 /* per worker: the phase over slices (the converted slice with pad rows, the
    y causal sums of a column chunk, the blended rows rounded up to 32, the
-   x line buffer and staging rows), the phase over rows (the z causal sums
+   x line buffer, staging rows and the outputs in lanes), the phase over rows (the z causal sums
    of a block of `width` floats per slice, an output row) */
 static size_t mv__rs_fz_work(const int64_t n[3], const int64_t cnt[3], int64_t width)
 {
     uint64_t a, b, ty32 = (uint64_t)(cnt[1] + MV__RS_LANES - 1) / MV__RS_LANES * MV__RS_LANES;
     a = (uint64_t)(n[1] + 2) * (uint64_t)n[0] * 4 + (uint64_t)(n[1] + 1) * MV__RS_FZ_CW * 8 + ty32 * (uint64_t)n[0] * 4 +
-        (uint64_t)(n[0] + 2) * MV__RS_LANES * 12 + 4 * 64; /* + rounding each to 64 bytes */
+        (uint64_t)(n[0] + 2) * MV__RS_LANES * 20 + 5 * 64; /* + rounding each to 64 bytes */
     b = (uint64_t)(n[2] + 1) * (uint64_t)width * 8 + (uint64_t)cnt[0] * 4;
     a = a > b ? a : b;
     return (size_t)((a + 63) & ~(uint64_t)63);
+}
+
+/* A hint to bring bytes [b0, b1) of p towards the cache (a line each). */
+static void mv__rs_prefetch_bytes(const unsigned char *p, size_t b0, size_t b1)
+{
+    size_t b;
+    for (b = b0; b < b1; b += 64) MV__FFT_PREFETCH(p + b, 0);
 }
 
 /* input slices [z0, z1) -> T slices z + 1 */
@@ -14870,49 +14920,63 @@ static void mv__rs_fz_xy(void *ctx, int64_t z0, int64_t z1, int worker)
 {
     const mv__rs_fz *p = (const mv__rs_fz *)ctx;
     const mv__kernels *kt = p->kt;
-    const int64_t nx = p->nx, ny = p->ny, SX = nx + 2, L = MV__RS_LANES, tx = p->cnt[0], ty = p->cnt[1];
+    const int64_t nx = p->nx, ny = p->ny, L = MV__RS_LANES, tx = p->cnt[0], ty = p->cnt[1];
     const int64_t ty32 = (ty + L - 1) / L * L;
     const int direct = p->dt == MV_DT_F32 && !p->scaled;
     /* the buffers of mv__rs_fz_work, each at a 64-byte boundary */
     unsigned char *wk = p->work + (size_t)worker * p->work_bytes;
     const size_t oy = mv__rs_round64((size_t)((ny + 2) * nx) * 4), oY = oy + mv__rs_round64((size_t)((ny + 1) * MV__RS_FZ_CW) * 8),
-                 ob = oY + mv__rs_round64((size_t)(ty32 * nx) * 4), os = ob + mv__rs_round64((size_t)((nx + 2) * L) * 8);
+                 ob = oY + mv__rs_round64((size_t)(ty32 * nx) * 4), os = ob + mv__rs_round64((size_t)((nx + 2) * L) * 8),
+                 oo = os + mv__rs_round64((size_t)((nx + 2) * L) * 4);
     float *P = (float *)(void *)wk; /* rows -1 .. ny */
     double *dy = (double *)(void *)(wk + oy);
     float *Y = (float *)(void *)(wk + oY);
     double *buf = (double *)(void *)(wk + ob);
     float *stage = (float *)(void *)(wk + os);
+    double *lanes = (double *)(void *)(wk + oo);
     int64_t z, c0, r, r0;
     int t;
-    /* the spare rows of the last block of 32 (lanes the x pass carries but
-       nothing reads): never written by the blend, zeroed once */
-    if (ty32 > ty) memset(Y + (size_t)(ty * nx), 0, (size_t)((ty32 - ty) * nx) * 4);
+    /* the spare rows of a last block of fewer than 32 (lanes the x pass
+       carries but nothing reads): zeroed once, as the blend may never
+       write them */
+    if (ty32 > ty) memset(Y + (size_t)((ty % L) * nx), 0, (size_t)((L - ty % L) * nx) * 4);
     for (z = z0; z < z1; z++) {
         float *rows = P + nx;
         const unsigned char *src = p->frame + (size_t)(z * ny) * (size_t)nx * p->es;
-        size_t cnt = (size_t)(ny * nx), i;
+        size_t cnt = (size_t)(ny * nx), share = cnt * p->es / (size_t)ty / 64 * 64, i;
         float *Tz = p->T + (size_t)(z + 1) * (size_t)(tx * ty);
-        if (direct) memcpy(rows, src, cnt * 4);
+        const float *in = rows; /* the y pass reads a float32 frame where it lies */
+        if (direct && p->pre == 1.0f) in = (const float *)(const void *)src;
+        else if (direct) memcpy(rows, src, cnt * 4);
         else mv__convert_real_run(src, p->dt, rows, MV_DT_F32, cnt, p->scaled, p->slope, p->inter, MV_ROUND_NEAREST);
         if (p->pre != 1.0f) { /* values near FLT_MAX: see mv__rs_pf_xy */
             for (i = 0; i < cnt; i++) rows[i] *= p->pre;
         } else {
-            p->wmax[worker] = kt->rs_absmax(rows, cnt, p->wmax[worker]);
+            p->wmax[worker] = kt->rs_absmax(in, cnt, p->wmax[worker]);
         }
         for (c0 = 0; c0 < nx; c0 += MV__RS_FZ_CW)
-            kt->rs_bspline_rows(rows + c0, (size_t)nx, (size_t)ny, (size_t)MV__MIN(MV__RS_FZ_CW, nx - c0), dy, p->mirror);
-        for (r = 0; r < ty; r++) {
-            const float *taps[4];
-            for (t = 0; t < p->taps[1]; t++) taps[t] = P + (size_t)(p->s[1][r] + t) * (size_t)nx;
-            kt->rs_blend(Y + (size_t)(r * nx), taps, p->wy + 4 * r, p->taps[1], (size_t)nx);
-        }
+            kt->rs_bspline_rows(in + c0, (size_t)nx, rows + c0, (size_t)nx, (size_t)ny, (size_t)MV__MIN(MV__RS_FZ_CW, nx - c0), dy,
+                                p->mirror);
+        /* blocks of 32 output rows: blended at the y taps (into Y, which
+           stays in L1), transposed into lanes for the x pass */
         for (r0 = 0; r0 < ty; r0 += L) {
-            kt->rs_rows_in(buf, Y + (size_t)(r0 * nx), (size_t)nx, (size_t)nx);
+            for (r = r0; r < ty && r < r0 + L; r++) {
+                const float *taps[4];
+                /* a share of the next slice, read from memory while this
+                   one computes (the y pass would wait on it) */
+                if (z + 1 < z1)
+                    mv__rs_prefetch_bytes(src + cnt * p->es, share * (size_t)r, r + 1 < ty ? share * (size_t)(r + 1) : cnt * p->es);
+                for (t = 0; t < p->taps[1]; t++) taps[t] = P + (size_t)(p->s[1][r] + t) * (size_t)nx;
+                kt->rs_blend(Y + (size_t)((r - r0) * nx), taps, p->wy + 4 * r, p->taps[1], (size_t)nx);
+            }
+            kt->rs_rows_in(buf, Y, (size_t)nx, (size_t)nx);
             kt->rs_bspline(buf, (size_t)nx, p->mirror);
-            kt->rs_rows_out(stage, (size_t)SX, buf, (size_t)SX);
-            for (r = r0; r < ty && r < r0 + L; r++)
-                kt->rs_xinterp(Tz + (size_t)(r * tx), stage + (size_t)((r - r0) * SX), (size_t)SX, p->s[0], p->wx,
-                               (size_t)tx, p->taps[0], (size_t)tx);
+            /* interpolated in lanes, then only the outputs transposed,
+               through staging rows in L1 (stores straight into T, rows
+               apart, cost twice the time) */
+            kt->rs_lanes_interp(lanes, buf, p->s[0], p->wx, (size_t)tx, p->taps[0], (size_t)tx);
+            kt->rs_rows_out(stage, (size_t)tx, lanes, (size_t)tx);
+            memcpy(Tz + (size_t)(r0 * tx), stage, (size_t)(MV__MIN(L, ty - r0) * tx) * 4);
         }
     }
 }
@@ -14934,7 +14998,7 @@ static void mv__rs_fz_z(void *ctx, int64_t b0, int64_t b1, int worker)
         r0 = b * p->brows;
         nr = MV__MIN(p->brows, ty - r0);
         col = p->T + plane + (size_t)(r0 * tx);
-        p->kt->rs_bspline_rows(col, plane, (size_t)p->nz, (size_t)(nr * tx), dz, p->mirror);
+        p->kt->rs_bspline_rows(col, plane, col, plane, (size_t)p->nz, (size_t)(nr * tx), dz, p->mirror);
         for (k = 0; k < p->cnt[2]; k++) {
             int64_t zo = p->lo[2] + k;
             for (r = 0; r < nr; r++) {
@@ -39458,6 +39522,30 @@ MV__FN void MV__SFX(mv__rs_rows_out)(float *rows, size_t stride, const double *b
     mv__rs_rows_out_ref(rows + i, stride, buf + i * L, n - i);
 }
 
+/* the taps as lane vectors (MV__VL lines, two halves of doubles narrowed
+   as the reference's casts), each output's sum op by op as the reference */
+MV__FN void MV__SFX(mv__rs_lanes_interp)(double *out, const double *buf, const int32_t *idx, const float *w, size_t wstride,
+                                         int taps, size_t n)
+{
+    const size_t L = MV__RS_LANES;
+    size_t i, l;
+    int t;
+    for (i = 0; i < n; i++) {
+        const double *s = buf + (size_t)idx[i] * L;
+        for (l = 0; l < L; l += MV__VL) {
+            mv__vf acc = mv__vf_mul(mv__vf_set1(w[i]), mv__vf_from_vd(mv__vd_loadu(s + l), mv__vd_loadu(s + l + MV__VDL)));
+            for (t = 1; t < taps; t++) {
+                const double *q = s + (size_t)t * L + l;
+                acc = mv__vf_add(acc, mv__vf_mul(mv__vf_set1(w[(size_t)t * wstride + i]),
+                                                 mv__vf_from_vd(mv__vd_loadu(q), mv__vd_loadu(q + MV__VDL))));
+            }
+            mv__vd_storeu(out + i * L + l, mv__vd_from_vf_lo(acc));
+            mv__vd_storeu(out + i * L + l + MV__VDL, mv__vd_from_vf_hi(acc));
+        }
+    }
+    MV__ZEROUPPER();
+}
+
 /* the prefilter's row steps (see mv__rs_bspline_rows_run): whole vectors of
    MV__VL floats as two halves of doubles, the columns past the last one
    through the reference step; each vector follows the scalar step op by op */
@@ -39490,14 +39578,15 @@ MV__FN void MV__SFX(mv__rs_bsr_e_causal)(double *d, const double *dp, const floa
     }
     mv__rs_bsr_e_causal(d, dp, r, j, j1, k);
 }
-MV__FN void MV__SFX(mv__rs_bsr_e_end)(double *d, float *r, float *pad, size_t j0, size_t j1, const mv__rs_bsk *k)
+MV__FN void MV__SFX(mv__rs_bsr_e_end)(double *d, const float *g, float *r, float *pad, size_t j0, size_t j1,
+                                     const mv__rs_bsk *k)
 {
     const mv__vd gain = mv__vd_set1(k->gain), inv = mv__vd_set1(k->inv_1mz), zq = mv__vd_set1(k->zq),
                  z = mv__vd_set1(k->z);
     size_t j;
     (void)j0;
     MV__RS_BSR_VL(j, j1) {
-        MV__RS_BSR_LD(r, j, ga, gb);
+        MV__RS_BSR_LD(g, j, ga, gb);
         mv__vd pa = mv__vd_sub(ga, mv__vd_mul(mv__vd_sub(mv__vd_loadu(d + j), mv__vd_mul(mv__vd_mul(gain, ga), inv)), zq));
         mv__vd pb = mv__vd_sub(gb, mv__vd_mul(mv__vd_sub(mv__vd_loadu(d + j + MV__VDL), mv__vd_mul(mv__vd_mul(gain, gb), inv)), zq));
         mv__vd_storeu(d + j, pa);
@@ -39506,7 +39595,7 @@ MV__FN void MV__SFX(mv__rs_bsr_e_end)(double *d, float *r, float *pad, size_t j0
         mv__vf_storeu(pad + j, mv__vf_from_vd(mv__vd_add(ga, mv__vd_mul(z, mv__vd_sub(pa, ga))),
                                               mv__vd_add(gb, mv__vd_mul(z, mv__vd_sub(pb, gb)))));
     }
-    mv__rs_bsr_e_end(d, r, pad, j, j1, k);
+    mv__rs_bsr_e_end(d, g, r, pad, j, j1, k);
 }
 MV__FN void MV__SFX(mv__rs_bsr_anti)(double *d, const double *dn, float *r, size_t j0, size_t j1, double zs)
 {
@@ -39522,13 +39611,14 @@ MV__FN void MV__SFX(mv__rs_bsr_anti)(double *d, const double *dn, float *r, size
     }
     mv__rs_bsr_anti(d, dn, r, j, j1, zs);
 }
-MV__FN void MV__SFX(mv__rs_bsr_e_first)(double *d, const double *dn, float *r, float *pad, size_t j0, size_t j1, double zs)
+MV__FN void MV__SFX(mv__rs_bsr_e_first)(double *d, const double *dn, const float *g, float *r, float *pad, size_t j0,
+                                       size_t j1, double zs)
 {
     const mv__vd z = mv__vd_set1(zs);
     size_t j;
     (void)j0;
     MV__RS_BSR_VL(j, j1) {
-        MV__RS_BSR_LD(r, j, ga, gb);
+        MV__RS_BSR_LD(g, j, ga, gb);
         mv__vd pa = mv__vd_mul(z, mv__vd_sub(mv__vd_loadu(dn + j), mv__vd_loadu(d + j)));
         mv__vd pb = mv__vd_mul(z, mv__vd_sub(mv__vd_loadu(dn + j + MV__VDL), mv__vd_loadu(d + j + MV__VDL)));
         mv__vd_storeu(d + j, pa);
@@ -39537,7 +39627,7 @@ MV__FN void MV__SFX(mv__rs_bsr_e_first)(double *d, const double *dn, float *r, f
         mv__vf_storeu(pad + j, mv__vf_from_vd(mv__vd_add(ga, mv__vd_mul(z, mv__vd_sub(pa, ga))),
                                               mv__vd_add(gb, mv__vd_mul(z, mv__vd_sub(pb, gb)))));
     }
-    mv__rs_bsr_e_first(d, dn, r, pad, j, j1, zs);
+    mv__rs_bsr_e_first(d, dn, g, r, pad, j, j1, zs);
 }
 MV__FN void MV__SFX(mv__rs_bsr_m_gain)(double *d, const float *r, size_t j0, size_t j1, double gs)
 {
@@ -39604,14 +39694,15 @@ MV__FN void MV__SFX(mv__rs_bsr_m_end)(double *d, const double *dp, float *r, siz
 }
 #undef MV__RS_BSR_LD
 #undef MV__RS_BSR_VL
-MV__FN void MV__SFX(mv__rs_bspline_rows)(float *rows, size_t stride, size_t n, size_t width, double *d, int mirror)
+MV__FN void MV__SFX(mv__rs_bspline_rows)(const float *in, size_t in_stride, float *rows, size_t stride, size_t n, size_t width,
+                                        double *d, int mirror)
 {
     static const mv__rs_bsr_steps steps = {
         MV__SFX(mv__rs_bsr_e_start), MV__SFX(mv__rs_bsr_e_causal), MV__SFX(mv__rs_bsr_e_end),
         MV__SFX(mv__rs_bsr_anti),    MV__SFX(mv__rs_bsr_e_first),  MV__SFX(mv__rs_bsr_m_gain),
         MV__SFX(mv__rs_bsr_m_sum0),  MV__SFX(mv__rs_bsr_m_sum),    MV__SFX(mv__rs_bsr_m_start),
         MV__SFX(mv__rs_bsr_m_causal), MV__SFX(mv__rs_bsr_m_end)};
-    mv__rs_bspline_rows_run(&steps, rows, stride, n, width, d, mirror);
+    mv__rs_bspline_rows_run(&steps, in, in_stride, rows, stride, n, width, d, mirror);
 }
 /* |x| <= FLT_MAX is false for NaN and the infinities: those lanes add 0 */
 #if defined(MV__PASS_AVX512)
@@ -43202,6 +43293,7 @@ static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
     kt->rs_bspline = MV__SFX(mv__rs_bspline);
     kt->rs_rows_in = MV__SFX(mv__rs_rows_in);
     kt->rs_rows_out = MV__SFX(mv__rs_rows_out);
+    kt->rs_lanes_interp = MV__SFX(mv__rs_lanes_interp);
     kt->rs_affine_lin = MV__SFX(mv__rs_affine_lin);
     kt->rs_affine_cub = MV__SFX(mv__rs_affine_cub);
     kt->rs_lin_in = MV__SFX(mv__rs_lin_in);
