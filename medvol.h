@@ -14801,8 +14801,7 @@ static void mv__rs_pf_z(void *ctx, int64_t y0, int64_t y1, int worker)
     const size_t plane = (size_t)(p->SX * p->SY);
     double *buf = (double *)(void *)(p->work + (size_t)worker * p->work_bytes);
     int64_t y;
-    for (y = y0; y < y1; y++)
-    {
+    for (y = y0; y < y1; y++) {
         float *col = p->coef + plane + (size_t)y * (size_t)p->SX;
         p->kt->rs_bspline_rows(col, plane, col, plane, (size_t)p->nz, (size_t)p->SX, buf, p->mirror);
     }
@@ -14895,13 +14894,13 @@ typedef struct mv__rs_fz {
 MV__INLINE size_t mv__rs_round64(size_t b) { return (b + 63) & ~(size_t)63; }
 
 /* per worker: the phase over slices (the converted slice with pad rows, the
-   y causal sums of a column chunk, the blended rows rounded up to 32, the
+   y causal sums of a column chunk, a block of 32 blended rows, the
    x line buffer, staging rows and the outputs in lanes), the phase over rows (the z causal sums
    of a block of `width` floats per slice, an output row) */
 static size_t mv__rs_fz_work(const int64_t n[3], const int64_t cnt[3], int64_t width)
 {
-    uint64_t a, b, ty32 = (uint64_t)(cnt[1] + MV__RS_LANES - 1) / MV__RS_LANES * MV__RS_LANES;
-    a = (uint64_t)(n[1] + 2) * (uint64_t)n[0] * 4 + (uint64_t)(n[1] + 1) * MV__RS_FZ_CW * 8 + ty32 * (uint64_t)n[0] * 4 +
+    uint64_t a, b;
+    a = (uint64_t)(n[1] + 2) * (uint64_t)n[0] * 4 + (uint64_t)(n[1] + 1) * MV__RS_FZ_CW * 8 + MV__RS_LANES * (uint64_t)n[0] * 4 +
         (uint64_t)(n[0] + 2) * MV__RS_LANES * 20 + 5 * 64; /* + rounding each to 64 bytes */
     b = (uint64_t)(n[2] + 1) * (uint64_t)width * 8 + (uint64_t)cnt[0] * 4;
     a = a > b ? a : b;
@@ -14921,12 +14920,11 @@ static void mv__rs_fz_xy(void *ctx, int64_t z0, int64_t z1, int worker)
     const mv__rs_fz *p = (const mv__rs_fz *)ctx;
     const mv__kernels *kt = p->kt;
     const int64_t nx = p->nx, ny = p->ny, L = MV__RS_LANES, tx = p->cnt[0], ty = p->cnt[1];
-    const int64_t ty32 = (ty + L - 1) / L * L;
     const int direct = p->dt == MV_DT_F32 && !p->scaled;
     /* the buffers of mv__rs_fz_work, each at a 64-byte boundary */
     unsigned char *wk = p->work + (size_t)worker * p->work_bytes;
     const size_t oy = mv__rs_round64((size_t)((ny + 2) * nx) * 4), oY = oy + mv__rs_round64((size_t)((ny + 1) * MV__RS_FZ_CW) * 8),
-                 ob = oY + mv__rs_round64((size_t)(ty32 * nx) * 4), os = ob + mv__rs_round64((size_t)((nx + 2) * L) * 8),
+                 ob = oY + mv__rs_round64((size_t)(L * nx) * 4), os = ob + mv__rs_round64((size_t)((nx + 2) * L) * 8),
                  oo = os + mv__rs_round64((size_t)((nx + 2) * L) * 4);
     float *P = (float *)(void *)wk; /* rows -1 .. ny */
     double *dy = (double *)(void *)(wk + oy);
@@ -14939,7 +14937,7 @@ static void mv__rs_fz_xy(void *ctx, int64_t z0, int64_t z1, int worker)
     /* the spare rows of a last block of fewer than 32 (lanes the x pass
        carries but nothing reads): zeroed once, as the blend may never
        write them */
-    if (ty32 > ty) memset(Y + (size_t)((ty % L) * nx), 0, (size_t)((L - ty % L) * nx) * 4);
+    if (ty % L) memset(Y + (size_t)((ty % L) * nx), 0, (size_t)((L - ty % L) * nx) * 4);
     for (z = z0; z < z1; z++) {
         float *rows = P + nx;
         const unsigned char *src = p->frame + (size_t)(z * ny) * (size_t)nx * p->es;
@@ -14957,8 +14955,8 @@ static void mv__rs_fz_xy(void *ctx, int64_t z0, int64_t z1, int worker)
         for (c0 = 0; c0 < nx; c0 += MV__RS_FZ_CW)
             kt->rs_bspline_rows(in + c0, (size_t)nx, rows + c0, (size_t)nx, (size_t)ny, (size_t)MV__MIN(MV__RS_FZ_CW, nx - c0), dy,
                                 p->mirror);
-        /* blocks of 32 output rows: blended at the y taps (into Y, which
-           stays in L1), transposed into lanes for the x pass */
+        /* blocks of 32 output rows: blended at the y taps (into Y, 32 rows
+           that stay in cache), transposed into lanes for the x pass */
         for (r0 = 0; r0 < ty; r0 += L) {
             for (r = r0; r < ty && r < r0 + L; r++) {
                 const float *taps[4];
