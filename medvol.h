@@ -1120,11 +1120,12 @@ MVDEF mv_status mv_rot90_into(const mv_vol *in, mv_vol *out, int k, int axis0, i
    Cost (build/profile_resample 256 5: float32 256^3, a quiet 2-core
    machine, 1 | 2 threads, ratio to memcpy of the output bytes in the same
    run): trilinear rotated 15 + 5 degrees 32 | 18 ms (0.11 | 0.20), nearest
-   rotated 16 | 8.8 ms (0.21 | 0.39); cubic 0.8x0.8x1.5 mm -> 1 mm 29 | 15.5
-   ms, 2.6x trilinear's 11.2 | 6.0 ms (was 48 | 32 ms, 0.07 of memcpy);
-   cubic x0.5 15.4 | 7.7 ms against trilinear's 2.0 | 1.4 ms (the x
-   prefilter's transpositions over the whole input dominate); cubic rotated
-   0.47 | 0.26 s. README ("Resampling") has the table. */
+   rotated 16 | 8.8 ms (0.21 | 0.39); cubic 0.8x0.8x1.5 mm -> 1 mm 26 | 15
+   ms, 2.5x trilinear's 10.6 | 6.0 ms (was 48 | 32 ms, 0.07 of memcpy);
+   cubic x0.5 12.6 | 7.0 ms against trilinear's 2.0 | 1.5-2.2 ms (the
+   float64 y prefilter over every input sample, about 5 ms of the 12.6,
+   and the x pass's transpositions dominate); cubic rotated 0.46 | 0.26 s.
+   README ("Resampling") has the table. */
 typedef enum mv_interp {
     MV_INTERP_LINEAR = 0,   /* trilinear (scipy order 1) */
     MV_INTERP_NEAREST,      /* nearest voxel as scipy order 0: index
