@@ -2361,8 +2361,15 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    kernel[0]) * ny * C samples; 3D: one volume) and reuse the stored k-space
    weights; the work inside a slice is threaded across readout columns (the
    same bytes for any thread count), so memory stays one slice whatever the
-   slice and time counts. No SIMD of its own (the FFTs have theirs);
-   calibration costs the Gram matrix, M Ns^2 / 2 complex multiply-adds (M
+   slice and time counts. The application's arithmetic is one kernel
+   (>>pass-recon, every ISA): four predicted lines of a column at a time,
+   out = src * w(x) in float32, each output a sum over the sources in their
+   order (lines, then coils) of four float32 partial sums (re re, re im,
+   im re, im im; no FMA), the same bytes as the reference on every ISA;
+   w(x) is made by the same kernel from the readout taps. The readout
+   FFTs (FMA on AVX2 and up) make whole outputs agree across ISAs to float
+   rounding; for one ISA they are the same bytes for any thread count.
+   Calibration costs the Gram matrix, M Ns^2 / 2 complex multiply-adds (M
    kernel positions in the ACS, Ns sources).
    g-factor (Breuer 2009): with image-space weights W(p) (C x C, the
    composite kernel's transform) and combination weights q(p) (the
@@ -7814,8 +7821,26 @@ static const mv__nufft_ops mv__nufft_ops_ref = {mv__nu_spread_row_ref, mv__nu_in
    reference on every ISA. */
 typedef void (*mv__k_zger_fn)(double *gr, double *gi, const double *xr, const double *xi, double ar, double ai,
                               int64_t n);
+/* The kernel of the GRAPPA application (>>impl-recon), also the one that
+   makes its per-column weights: four rows of a complex float32 matrix
+   product, dst[i][t] = sum_s src_i[s] w[s][t] for i < 4, t < n, s < ns =
+   nseg seg (interleaved complex; row s of w at w + s ldw floats; row i's
+   sources in nseg segments of seg values, segment g at src[i nseg + g],
+   so sources are read where they lie (and a zero row where there is none);
+   dst[i] holds n values). Rows may repeat (same sources, same dst: the
+   same values stored twice), so callers pad a short group with its last.
+   Per output lane, with (x, y) = src[i][s] and (p, q) = w[s][t], four
+   float32 sums in s order from 0, no FMA:
+     a_re += x p,  a_im += x q,  b_re += y p,  b_im += y q,
+   then dst = (a_re - b_im, a_im + b_re). A vector of interleaved lanes holds
+   (a_re, a_im) and (b_re, b_im) side by side, so the SIMD variants multiply
+   the loaded w by two broadcasts and only swap b's pair once at the end:
+   the same operations in the same order, bit-identical on every ISA. */
+typedef void (*mv__k_gr_rows_fn)(const float *w, int64_t ldw, int64_t nseg, int64_t seg, int64_t n,
+                                 const float *const *src, float *const *dst);
 typedef struct mv__recon_ops {
     mv__k_zger_fn zger;
+    mv__k_gr_rows_fn gr_rows;
 } mv__recon_ops;
 
 static void mv__zger_ref(double *gr, double *gi, const double *xr, const double *xi, double ar, double ai, int64_t n)
@@ -7828,7 +7853,37 @@ static void mv__zger_ref(double *gr, double *gi, const double *xr, const double 
     }
 }
 
-static const mv__recon_ops mv__recon_ops_ref = {mv__zger_ref};
+/* rows [r0, r1) and output lanes [t0, t1) of mv__gr_rows_ref (the SIMD
+   variants' tails) */
+static void mv__gr_rows_part_ref(const float *w, int64_t ldw, int64_t nseg, int64_t seg, int64_t t0, int64_t t1,
+                                 const float *const *src, float *const *dst, int r0, int r1)
+{
+    int64_t t, s;
+    int i;
+    for (i = r0; i < r1; i++)
+        for (t = t0; t < t1; t++) {
+            float ar = 0, ai = 0, br = 0, bi = 0;
+            for (s = 0; s < nseg * seg; s++) {
+                const float *sp = src[i * nseg + s / seg] + 2 * (s % seg);
+                const float x = sp[0], y = sp[1];
+                const float p = w[s * ldw + 2 * t], q = w[s * ldw + 2 * t + 1];
+                ar = ar + x * p;
+                ai = ai + x * q;
+                br = br + y * p;
+                bi = bi + y * q;
+            }
+            dst[i][2 * t] = ar - bi;
+            dst[i][2 * t + 1] = ai + br;
+        }
+}
+
+static void mv__gr_rows_ref(const float *w, int64_t ldw, int64_t nseg, int64_t seg, int64_t n,
+                            const float *const *src, float *const *dst)
+{
+    mv__gr_rows_part_ref(w, ldw, nseg, seg, 0, n, src, dst, 0, 4);
+}
+
+static const mv__recon_ops mv__recon_ops_ref = {mv__zger_ref, mv__gr_rows_ref};
 
 /* >>impl-morph-types =======================================================
    The vector kernel of the distance transform (>>impl-morph): squared
@@ -28036,147 +28091,226 @@ MVDEF mv_status mv_grappa_calibrate(const mv_vol *kspace, mv_grappa_calib **calp
     return MV_OK;
 }
 
-/* application: one slice (2D) or volume (3D) at a time */
+/* Application, one slice (2D) or volume (3D) at a time, in three threaded
+   passes over a hybrid buffer h[yz][x][c] (readout in image space, the
+   coils of a sample side by side): (1) each acquired line's coil readouts
+   go to h by one inverse FFT along x of the (nc, nxp) block, vectorised
+   across coils; (2) per readout column x the weights w(x), then the
+   predicted lines from the acquired ones, both by the four-row complex
+   product of >>pass-recon; (3) each predicted line's block goes back to
+   k-space. The transforms are plain (uncentred) FFTs: with nxp even the
+   centred inverse FFT is hc[x] = (-1)^(x - nxp/2) H[x - nxp/2], H = ifft(k),
+   and the centred forward one k[m] = (-1)^(m - nxp/2) fft((-1)^x hc[x])[m].
+   Pass (2) scales every row of a column alike, so the signs cancel between
+   (1) and (3), and the whole is k_pred = fft(P), P[x] = w(x + nxp/2) H_src[x]
+   (indices mod nxp): column x of h holds H and takes the weights of the
+   centred column x + nxp/2. Every h row is written by one worker: results
+   do not depend on the thread count. */
+#define MV__GR_COLS 4 /* readout columns whose weights are made together */
+/* line classes: acquired (copied, a source), predicted, on the lattice but
+   not acquired (partial Fourier: zero, a zero source) */
+enum { MV__GR_ACQ, MV__GR_PRED, MV__GR_ZERO };
 typedef struct mv__gr_app_job {
     const mv_grappa_calib *cal;
     const float *w;          /* this set's k-space weights ns x nt */
     const float *kin;        /* the slice: (nx, ny, nzl) per coil, coil stride cstride */
     float *kout;
     int64_t cstride, nzl;
-    float *h;                /* hybrid: h[x][z][y][c] */
-    const unsigned char *acq;/* acquired (y, z) */
+    float *h;                /* hybrid: h[yz][x][c] */
+    unsigned char *cls;      /* per line (yz): MV__GR_ACQ, _PRED or _ZERO */
     int64_t off[2];          /* pattern residues (y, z) */
-    const mv_fft_plan *plan; /* 1D centred FFT along x, inverse or forward */
+    const int64_t *pred;     /* predicted lines (yz), grouped by target position o */
+    const int64_t *pred_at;  /* pred[pred_at[o] .. pred_at[o + 1]) have position o */
+    const mv_fft_plan *plan; /* FFT along x of an (nc, nxp) block, inverse or forward (orthonormal) */
     const mv_fft_plan *fplan;
-    unsigned char *scratch;  /* per worker */
-    size_t scratch_bytes;
-    float *wx;               /* per worker: (ns / kx) x nt */
-    int64_t wstride;         /* floats per worker in wx (holds float64 planes) */
-    int64_t nxp, pad;        /* zero-padded readout length, and where the data starts in it */
+    unsigned char *scratch;  /* per worker: FFT scratch, or weights and a zero row */
+    size_t scratch_bytes, fft_bytes;
+    int64_t nxp, pad;        /* zero-padded readout length (even), where the data starts in it */
 } mv__gr_app_job;
 
-/* readout lines (y, z, c) -> hybrid columns */
+static float *mv__gr_worker_buf(const mv__gr_app_job *j, int worker, size_t skip)
+{
+    return mv__nu_align(j->scratch + (size_t)worker * j->scratch_bytes + skip);
+}
+
+/* (1) acquired lines (yz) -> h rows; lattice lines not acquired -> zero rows */
 static void mv__gr_ifft_range(void *ctx, int64_t b, int64_t e, int worker)
 {
     const mv__gr_app_job *j = (const mv__gr_app_job *)ctx;
-    const int64_t nx = j->cal->dims[0], ny = j->cal->dims[1], nc = j->cal->nc, nyz = ny * j->nzl, nxp = j->nxp;
+    const int64_t nx = j->cal->dims[0], nc = j->cal->nc, nxp = j->nxp;
     unsigned char *scr = j->scratch + (size_t)worker * j->scratch_bytes;
-    float *line = (float *)(scr + MV__MAX(mv_fftc_scratch_size(j->plan), mv_fftc_scratch_size(j->fplan)) + 64);
-    int64_t l, x;
-    line = (float *)(((uintptr_t)line + 63) & ~(uintptr_t)63);
-    for (l = b; l < e; l++) { /* l = c * nyz + yz */
-        int64_t c = l / nyz, yz = l % nyz;
-        float *dst = j->h + 2 * (yz * nc + c);
-        if (!j->acq[yz]) {
-            for (x = 0; x < nxp; x++) dst[2 * x * nyz * nc] = dst[2 * x * nyz * nc + 1] = 0;
-            continue;
-        }
+    float *blk = mv__gr_worker_buf(j, worker, j->fft_bytes);
+    int64_t l, x, x0, c;
+    for (l = b; l < e; l++) {
+        if (j->cls[l] == MV__GR_ZERO) memset(j->h + 2 * l * nxp * nc, 0, (size_t)(2 * nxp * nc) * sizeof(float));
+        if (j->cls[l] != MV__GR_ACQ) continue;
         /* the readout zero-padded (DC kept at nxp / 2): the readout taps then
            convolve with zeros beyond the edges, not circularly */
-        memset(line, 0, (size_t)(2 * nxp) * sizeof(float));
-        memcpy(line + 2 * j->pad, j->kin + 2 * (c * j->cstride + yz * nx), (size_t)(2 * nx) * sizeof(float));
-        mv_fftc_execute_into(j->plan, line, line, scr);
-        for (x = 0; x < nxp; x++) {
-            dst[2 * x * nyz * nc] = line[2 * x];
-            dst[2 * x * nyz * nc + 1] = line[2 * x + 1];
-        }
+        memset(blk, 0, (size_t)(2 * j->pad * nc) * sizeof(float));
+        memset(blk + 2 * (j->pad + nx) * nc, 0, (size_t)(2 * (nxp - j->pad - nx) * nc) * sizeof(float));
+        /* coil lines -> (c, x) block, in tiles of 16 samples (the tile's
+           writes stay in L1); a complex sample moves as 8 bytes */
+        for (x0 = 0; x0 < nx; x0 += 16)
+            for (c = 0; c < nc; c++) {
+                const float *src = j->kin + 2 * (c * j->cstride + l * nx);
+                float *d = blk + 2 * (j->pad * nc + c);
+                for (x = x0; x < MV__MIN(x0 + 16, nx); x++) memcpy(d + 2 * x * nc, src + 2 * x, 2 * sizeof(float));
+            }
+        mv_fft_execute_into(j->plan, blk, j->h + 2 * l * nxp * nc, scr);
     }
 }
 
-/* per readout column: w(x), then the missing (y, z) of that column */
+/* whether n floats hold a nonzero (or NaN): blocks without branches, so
+   the compiler vectorises them; an unacquired line is read to its end */
+static int mv__gr_line_nonzero(const float *p, int64_t n)
+{
+    int64_t i = 0, k;
+    for (; i + 64 <= n; i += 64) {
+        int f = 0;
+        for (k = 0; k < 64; k++) f |= p[i + k] != 0;
+        if (f) return 1;
+    }
+    for (; i < n; i++)
+        if (p[i] != 0) return 1;
+    return 0;
+}
+
+/* lines [b, e): acquired (a nonzero sample in some coil) or not yet known */
+static void mv__gr_scan_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__gr_app_job *j = (const mv__gr_app_job *)ctx;
+    const int64_t nx = j->cal->dims[0], nc = j->cal->nc;
+    int64_t l, c;
+    (void)worker;
+    for (l = b; l < e; l++) {
+        int f = 0;
+        for (c = 0; c < nc && !f; c++) f = mv__gr_line_nonzero(j->kin + 2 * (c * j->cstride + l * nx), 2 * nx);
+        j->cls[l] = f ? MV__GR_ACQ : MV__GR_PRED;
+    }
+}
+
+/* w(x) of the MV__GR_COLS columns of h from x0 (repeating the last below x1) into
+   wx[i] (nsy x nt each): w(x) = sum_dx W(dx) e^{-2 pi i dx (x - nxp/2) / nxp},
+   the taps e as the product's sources, the kx rows of one (line, coil)
+   source as its weight rows */
+static void mv__gr_make_wx(const mv__gr_app_job *j, int64_t x0, int64_t x1, float *const *wx)
+{
+    const mv_grappa_calib *cal = j->cal;
+    const int64_t nc = cal->nc, nt = cal->nt, nxp = j->nxp;
+    const int kx = cal->kernel[0], cx = MV__GR_CX(kx);
+    const int64_t nsy = cal->ns / kx;
+    const mv__k_gr_rows_fn rows = mv__kernels_get()->recon->gr_rows;
+    float e[MV__GR_COLS][2 * 64]; /* readout taps: opts.kernel[0] <= 64 */
+    const float *src[MV__GR_COLS];
+    float *dst[MV__GR_COLS];
+    int64_t jc;
+    int i, ix;
+    for (i = 0; i < MV__GR_COLS; i++) {
+        const int64_t x = (MV__MIN(x0 + i, x1 - 1) + nxp / 2) % nxp; /* the centred column (see above) */
+        for (ix = 0; ix < kx; ix++) {
+            double ang = -2.0 * 3.14159265358979323846 * (double)(ix - cx) * (double)(x - nxp / 2) / (double)nxp;
+            e[i][2 * ix] = (float)cos(ang);
+            e[i][2 * ix + 1] = (float)sin(ang);
+        }
+        src[i] = e[i];
+    }
+    for (jc = 0; jc < nsy; jc++) { /* jc = (jz ky + jy) nc + c */
+        const float *wrow = j->w + 2 * ((jc / nc) * kx * nc + jc % nc) * nt;
+        for (i = 0; i < MV__GR_COLS; i++) dst[i] = wx[i] + 2 * jc * nt;
+        rows(wrow, 2 * nc * nt, 1, kx, nt, src, dst);
+    }
+}
+
+/* the source segments of predicted line yz in column x: per (jz, jy) the
+   nc values of its line, or the zero row outside k-space */
+static void mv__gr_sources(const mv__gr_app_job *j, int64_t x, int64_t yz, const float *zero, const float **seg)
+{
+    const mv_grappa_calib *cal = j->cal;
+    const int64_t ny = cal->dims[1], nc = cal->nc, nzl = j->nzl, nxp = j->nxp;
+    const int ky = cal->kernel[1], kz = cal->three_d ? cal->kernel[2] : 1;
+    const int Ry = cal->accel[1], Rz = cal->three_d ? cal->accel[2] : 1;
+    const int cy = MV__GR_CX(ky), cz = MV__GR_CX(kz);
+    const int64_t y = yz % ny, z = yz / ny;
+    const int64_t ry = ((y - j->off[0]) % Ry + Ry) % Ry, rz = ((z - j->off[1]) % Rz + Rz) % Rz;
+    int64_t jz, jy;
+    for (jz = 0; jz < kz; jz++)
+        for (jy = 0; jy < ky; jy++) {
+            const int64_t vz = z - rz + (int64_t)Rz * (jz - cz), vy = y - ry + (int64_t)Ry * (jy - cy);
+            const int inside = vz >= 0 && vz < nzl && vy >= 0 && vy < ny;
+            seg[jz * ky + jy] = inside ? j->h + 2 * (((vz * ny + vy) * nxp + x) * nc) : zero;
+        }
+}
+
+/* the target position o = rz Ry + ry - 1 of line yz, -1 on the lattice */
+static int64_t mv__gr_position(const mv__gr_app_job *j, int64_t yz)
+{
+    const mv_grappa_calib *cal = j->cal;
+    const int64_t ny = cal->dims[1], y = yz % ny, z = yz / ny;
+    const int Ry = cal->accel[1], Rz = cal->three_d ? cal->accel[2] : 1;
+    const int64_t ry = ((y - j->off[0]) % Ry + Ry) % Ry, rz = ((z - j->off[1]) % Rz + Rz) % Rz;
+    return rz * Ry + ry - 1;
+}
+
+/* (2) per group of readout columns: w(x), then the predicted lines of each
+   column, four at a time per target position o */
 static void mv__gr_fill_range(void *ctx, int64_t b, int64_t e, int worker)
 {
     const mv__gr_app_job *j = (const mv__gr_app_job *)ctx;
     const mv_grappa_calib *cal = j->cal;
-    const int64_t nx = j->nxp, ny = cal->dims[1], nc = cal->nc, nzl = j->nzl, nt = cal->nt;
-    const int kx = cal->kernel[0], ky = cal->kernel[1], kz = cal->three_d ? cal->kernel[2] : 1;
-    const int Ry = cal->accel[1], Rz = cal->three_d ? cal->accel[2] : 1;
-    const int cx = MV__GR_CX(kx), cy = MV__GR_CX(ky), cz = MV__GR_CX(kz);
-    const int64_t nsy = (int64_t)ky * kz * nc; /* sources of one column */
-    float *wx = j->wx + (size_t)worker * (size_t)j->wstride;
-    /* w(x) as float64 real and imaginary planes (the vector kernel's layout),
-       then nc complex float64 accumulators, split the same way */
-    double *wxr = (double *)(void *)mv__nu_align(wx), *wxi = wxr + nsy * nt, *accr = wxi + nsy * nt, *acci = accr + nc;
-    mv__k_zger_fn zger = mv__kernels_get()->recon->zger;
-    float er[64], ei[64]; /* readout taps: opts.kernel[0] <= 64 */
-    int64_t x, y, z, s, ix, jy, jz, c;
-    for (x = b; x < e; x++) {
-        const float *hx = j->h + 2 * x * ny * nzl * nc;
-        float *hxo = (float *)hx;
-        /* w(x) = sum_dx W(dx) e^{-2 pi i dx (x - nx/2) / nx} (float sums, kept in float64) */
-        for (ix = 0; ix < kx; ix++) {
-            double ang = -2.0 * 3.14159265358979323846 * (double)(ix - cx) * (double)(x - nx / 2) / (double)nx;
-            er[ix] = (float)cos(ang);
-            ei[ix] = (float)sin(ang);
-        }
-        for (s = 0; s < nsy * nt; s++) {
-            const int64_t jc = s / nt, tt = s % nt; /* (jz ky + jy) nc + c, target */
-            float wr = 0, wi = 0;
-            for (ix = 0; ix < kx; ix++) {
-                const float *ws = j->w + 2 * ((((jc / nc) * kx + ix) * nc + jc % nc) * nt + tt);
-                wr += ws[0] * er[ix] - ws[1] * ei[ix];
-                wi += ws[0] * ei[ix] + ws[1] * er[ix];
-            }
-            wxr[s] = wr;
-            wxi[s] = wi;
-        }
-        for (z = 0; z < nzl; z++)
-            for (y = 0; y < ny; y++) {
-                int64_t ry, rz, o;
-                if (j->acq[y + ny * z]) continue;
-                ry = ((y - j->off[0]) % Ry + Ry) % Ry;
-                rz = ((z - j->off[1]) % Rz + Rz) % Rz;
-                if (!ry && !rz) continue; /* a lattice line not acquired (partial Fourier): stays 0 */
-                o = rz * Ry + ry - 1;
-                for (c = 0; c < nc; c++) accr[c] = acci[c] = 0;
-                for (jz = 0; jz < kz; jz++) {
-                    int64_t vz = z - rz + (int64_t)Rz * (jz - cz);
-                    if (vz < 0 || vz >= nzl) continue;
-                    for (jy = 0; jy < ky; jy++) {
-                        int64_t vy = y - ry + (int64_t)Ry * (jy - cy);
-                        const float *src;
-                        if (vy < 0 || vy >= ny) continue;
-                        src = hx + 2 * ((vz * ny + vy) * nc);
-                        for (s = 0; s < nc; s++) { /* acc += src_s w_s: conj(a) x with a = conj(src_s) */
-                            const int64_t wo = (((jz * ky + jy) * nc + s) * nt) + o * nc;
-                            double sr = src[2 * s], si = src[2 * s + 1];
-                            if (sr == 0 && si == 0) continue;
-                            zger(accr, acci, wxr + wo, wxi + wo, sr, -si, nc);
-                        }
+    const int64_t nc = cal->nc, nt = cal->nt, nxp = j->nxp, nsy = cal->ns / cal->kernel[0];
+    const int64_t no = nt / nc, nseg = nsy / nc;
+    const mv__k_gr_rows_fn rows = mv__kernels_get()->recon->gr_rows;
+    /* the worker's buffer: a zero row, 4 nseg source pointers, the columns' w(x) */
+    float *zero = mv__gr_worker_buf(j, worker, 0), *wx[MV__GR_COLS], *dst[4];
+    const float **src = (const float **)(void *)mv__nu_align(zero + 2 * nc);
+    int64_t g, x, o, p;
+    int i;
+    memset(zero, 0, (size_t)(2 * nc) * sizeof(float));
+    wx[0] = mv__nu_align((void *)(src + 4 * nseg));
+    for (i = 1; i < MV__GR_COLS; i++) wx[i] = wx[i - 1] + 2 * nsy * nt;
+    for (g = b; g < e; g++) { /* column groups */
+        const int64_t x0 = g * MV__GR_COLS, x1 = MV__MIN(x0 + MV__GR_COLS, nxp);
+        mv__gr_make_wx(j, x0, x1, wx);
+        for (x = x0; x < x1; x++)
+            for (o = 0; o < no; o++)
+                for (p = j->pred_at[o]; p < j->pred_at[o + 1]; p += 4) {
+                    const int64_t m = MV__MIN(4, j->pred_at[o + 1] - p);
+                    for (i = 0; i < 4; i++) {
+                        const int64_t yz = j->pred[p + MV__MIN(i, m - 1)];
+                        mv__gr_sources(j, x, yz, zero, src + i * nseg);
+                        dst[i] = j->h + 2 * ((yz * nxp + x) * nc);
                     }
+                    rows(wx[x - x0] + 2 * o * nc, 2 * nt, nseg, nc, nc, src, dst);
                 }
-                for (c = 0; c < nc; c++) {
-                    hxo[2 * ((z * ny + y) * nc + c)] = (float)accr[c];
-                    hxo[2 * ((z * ny + y) * nc + c) + 1] = (float)acci[c];
-                }
-            }
     }
 }
 
-/* hybrid columns -> k-space for the missing lines; acquired lines copied */
+/* (3) h rows -> k-space for the predicted lines; acquired lines copied,
+   lattice lines not acquired zero */
 static void mv__gr_fft_range(void *ctx, int64_t b, int64_t e, int worker)
 {
     const mv__gr_app_job *j = (const mv__gr_app_job *)ctx;
-    const int64_t nx = j->cal->dims[0], ny = j->cal->dims[1], nc = j->cal->nc, nyz = ny * j->nzl, nxp = j->nxp;
+    const int64_t nx = j->cal->dims[0], nc = j->cal->nc, nxp = j->nxp;
     unsigned char *scr = j->scratch + (size_t)worker * j->scratch_bytes;
-    float *line = (float *)(scr + MV__MAX(mv_fftc_scratch_size(j->plan), mv_fftc_scratch_size(j->fplan)) + 64);
-    int64_t l, x;
-    line = (float *)(((uintptr_t)line + 63) & ~(uintptr_t)63);
+    float *blk = mv__gr_worker_buf(j, worker, j->fft_bytes);
+    int64_t l, x, x0, c;
     for (l = b; l < e; l++) {
-        int64_t c = l / nyz, yz = l % nyz;
-        const float *srcl = j->kin + 2 * (c * j->cstride + yz * nx);
-        float *dstl = j->kout + 2 * (c * j->cstride + yz * nx);
-        if (j->acq[yz]) {
-            if (dstl != srcl) memcpy(dstl, srcl, (size_t)(2 * nx) * sizeof(float));
+        if (j->cls[l] != MV__GR_PRED) {
+            for (c = 0; c < nc; c++) {
+                const float *srcl = j->kin + 2 * (c * j->cstride + l * nx);
+                float *dstl = j->kout + 2 * (c * j->cstride + l * nx);
+                if (j->cls[l] == MV__GR_ZERO) memset(dstl, 0, (size_t)(2 * nx) * sizeof(float));
+                else if (dstl != srcl) memcpy(dstl, srcl, (size_t)(2 * nx) * sizeof(float));
+            }
             continue;
         }
-        for (x = 0; x < nxp; x++) {
-            const float *h = j->h + 2 * ((x * nyz + yz) * nc + c);
-            line[2 * x] = h[0];
-            line[2 * x + 1] = h[1];
-        }
-        mv_fftc_execute_into(j->fplan, line, line, scr);
-        memcpy(dstl, line + 2 * j->pad, (size_t)(2 * nx) * sizeof(float));
+        mv_fft_execute_into(j->fplan, j->h + 2 * l * nxp * nc, blk, scr);
+        for (x0 = 0; x0 < nx; x0 += 16) /* tiles, as in mv__gr_ifft_range */
+            for (c = 0; c < nc; c++) {
+                const float *sp = blk + 2 * (j->pad * nc + c);
+                float *d = j->kout + 2 * (c * j->cstride + l * nx);
+                for (x = x0; x < MV__MIN(x0 + 16, nx); x++) memcpy(d + 2 * x, sp + 2 * x * nc, 2 * sizeof(float));
+            }
     }
 }
 
@@ -28189,10 +28323,10 @@ MVDEF mv_status mv_grappa_apply_into(const mv_grappa_calib *cal, const mv_vol *k
     mv__gr_app_job job;
     mv_fft_plan *ip = NULL, *fp = NULL;
     mv_fft_opts fo;
-    int64_t nx, ny, nz, nzl, nitems, item, a, c, nsy;
+    int64_t nx, ny, nz, nzl, nitems, item, a, nsy, *pred = NULL, pred_at[16 * 16 + 1], cur[16 * 16 + 1];
     int threads;
     void *ctx = o->alloc_ctx;
-    unsigned char *acq = NULL;
+    unsigned char *cls = NULL;
     mv_status st;
     MV__CHECK(cal != NULL, MV_ERR_INVALID_ARG, "mv_grappa_apply: cal is NULL");
     MV__TRY(mv__mri_check_c64(kspace, "mv_grappa_apply", "kspace"));
@@ -28226,29 +28360,40 @@ MVDEF mv_status mv_grappa_apply_into(const mv_grappa_calib *cal, const mv_vol *k
         while (m % 3 == 0) m /= 3;
         while (m % 5 == 0) m /= 5;
         while (m % 7 == 0) m /= 7;
-        if (m == 1) break;
+        if (m == 1 && job.nxp % 2 == 0) break; /* even: the centring shifts are signs */
     }
     job.pad = job.nxp / 2 - nx / 2;
-    st = mv_fft_plan_c2c(&ip, 1, &job.nxp, 1u, 1, &fo);
-    if (st == MV_OK) st = mv_fft_plan_c2c(&fp, 1, &job.nxp, 1u, 0, &fo);
-    if (st == MV_OK) {
-        size_t sb = MV__MAX(mv_fftc_scratch_size(ip), mv_fftc_scratch_size(fp));
-        job.scratch_bytes = (sb + 64 + (size_t)(2 * job.nxp) * sizeof(float) + 128 + 63) & ~(size_t)63;
-        job.scratch = (unsigned char *)mv__alloc(job.scratch_bytes * (size_t)threads, ctx);
-        job.h = (float *)mv__alloc((size_t)(2 * job.nxp * ny * nzl * sh.nc) * sizeof(float), ctx);
-        job.wstride = 4 * nsy * cal->nt + 4 * sh.nc + 32; /* floats: float64 w(x) planes + accumulators + alignment */
-        job.wx = (float *)mv__alloc((size_t)threads * (size_t)job.wstride * sizeof(float), ctx);
-        acq = (unsigned char *)mv__alloc((size_t)(ny * nzl), ctx);
-        if (!job.scratch || !job.h || !job.wx || !acq) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_grappa_apply: scratch");
+    {
+        /* an (nc, nxp) block, transformed along x: the FFT's strided-axis path,
+           MV__FCL coils per vector */
+        int64_t bd[2];
+        bd[0] = sh.nc, bd[1] = job.nxp;
+        st = mv_fft_plan_c2c(&ip, 2, bd, 2u, 1, &fo);
+        if (st == MV_OK) st = mv_fft_plan_c2c(&fp, 2, bd, 2u, 0, &fo);
     }
     if (st == MV_OK) {
-        /* the per-worker weight blocks must keep the double accumulators aligned */
+        /* per worker: FFT scratch + one (nc, nxp) block, or the fill's zero
+           row, source pointers and MV__GR_COLS columns' w(x) (each 64-aligned) */
+        const size_t fb = (size_t)(2 * job.nxp * sh.nc) * sizeof(float);
+        const size_t wb = (size_t)(2 * sh.nc + 2 * MV__GR_COLS * nsy * cal->nt) * sizeof(float) +
+                          (size_t)(4 * (nsy / sh.nc)) * sizeof(float *) + 128;
+        job.fft_bytes = (MV__MAX(mv_fft_scratch_size(ip), mv_fft_scratch_size(fp)) + 63) & ~(size_t)63;
+        job.scratch_bytes = (MV__MAX(job.fft_bytes + fb, wb) + 64 + 63) & ~(size_t)63;
+        job.scratch = (unsigned char *)mv__alloc(job.scratch_bytes * (size_t)threads, ctx);
+        job.h = (float *)mv__alloc((size_t)(2 * job.nxp * ny * nzl * sh.nc) * sizeof(float), ctx);
+        cls = (unsigned char *)mv__alloc((size_t)(ny * nzl), ctx);
+        pred = (int64_t *)mv__alloc((size_t)(ny * nzl) * sizeof(int64_t), ctx);
+        if (!job.scratch || !job.h || !cls || !pred) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_grappa_apply: scratch");
+    }
+    if (st == MV_OK) {
         job.cal = cal;
         job.plan = ip;
         job.fplan = fp;
         job.cstride = sh.nvox;
         job.nzl = nzl;
-        job.acq = acq;
+        job.cls = cls;
+        job.pred = pred;
+        job.pred_at = pred_at;
         nitems = (cal->three_d ? 1 : nz) * sh.nbatch;
         for (item = 0; item < nitems && st == MV_OK; item++) {
             int64_t b = item / (cal->three_d ? 1 : nz), set = cal->three_d ? 0 : item % nz, yz, y, z, r, best;
@@ -28259,38 +28404,41 @@ MVDEF mv_status mv_grappa_apply_into(const mv_grappa_calib *cal, const mv_vol *k
             job.w = cal->w + 2 * set * cal->ns * cal->nt;
             job.kin = kin;
             job.kout = kout;
-            for (yz = 0; yz < ny * nzl; yz++) {
-                int f = 0;
-                int64_t x;
-                for (c = 0; c < sh.nc && !f; c++)
-                    for (x = 0; x < nx; x++) {
-                        const float *p = kin + 2 * (c * sh.nvox + yz * nx + x);
-                        if (p[0] != 0 || p[1] != 0) {
-                            f = 1;
-                            break;
-                        }
-                    }
-                acq[yz] = (unsigned char)f;
-            }
+            mv__parallel_for(ny * nzl, 4, threads, mv__gr_scan_range, &job);
             /* the lattice offset: the residue class holding most acquired lines */
             memset(cnt, 0, sizeof(cnt));
             for (z = 0; z < nzl; z++)
                 for (y = 0; y < ny; y++)
-                    if (acq[y + ny * z]) cnt[(z % Rz) * Ry + y % Ry]++;
+                    if (cls[y + ny * z] == MV__GR_ACQ) cnt[(z % Rz) * Ry + y % Ry]++;
             best = 0;
             for (r = 1; r < (int64_t)Ry * Rz; r++)
                 if (cnt[r] > cnt[best]) best = r;
             job.off[0] = best % Ry;
             job.off[1] = best / Ry;
-            mv__parallel_for(ny * nzl * sh.nc, 16, threads, mv__gr_ifft_range, &job);
-            mv__parallel_for(job.nxp, 4, threads, mv__gr_fill_range, &job);
-            mv__parallel_for(ny * nzl * sh.nc, 16, threads, mv__gr_fft_range, &job);
+            /* the predicted lines, grouped by target position o = rz Ry + ry - 1
+               (ascending yz within each); lattice lines not acquired stay zero */
+            for (r = 0; r <= (int64_t)Ry * Rz; r++) pred_at[r] = cur[r] = 0;
+            for (yz = 0; yz < ny * nzl; yz++)
+                if (cls[yz] != MV__GR_ACQ) {
+                    const int64_t op = mv__gr_position(&job, yz);
+                    if (op < 0) cls[yz] = MV__GR_ZERO;
+                    else pred_at[op + 1]++;
+                }
+            for (r = 1; r <= (int64_t)Ry * Rz; r++) cur[r] = pred_at[r] += pred_at[r - 1];
+            for (yz = 0; yz < ny * nzl; yz++)
+                if (cls[yz] == MV__GR_PRED) {
+                    const int64_t op = mv__gr_position(&job, yz);
+                    pred[cur[op]++] = yz;
+                }
+            mv__parallel_for(ny * nzl, 2, threads, mv__gr_ifft_range, &job);
+            mv__parallel_for((job.nxp + MV__GR_COLS - 1) / MV__GR_COLS, 1, threads, mv__gr_fill_range, &job);
+            mv__parallel_for(ny * nzl, 2, threads, mv__gr_fft_range, &job);
         }
     }
     mv__free(job.scratch, ctx);
     mv__free(job.h, ctx);
-    mv__free(job.wx, ctx);
-    mv__free(acq, ctx);
+    mv__free(cls, ctx);
+    mv__free(pred, ctx);
     mv_fft_plan_free(ip);
     mv_fft_plan_free(fp);
     return st;
@@ -42708,7 +42856,102 @@ MV__FN void MV__SFX(mv__zger)(double *gr, double *gi, const double *xr, const do
     if (c < n) mv__zger_ref(gr + c, gi + c, xr + c, xi + c, ar, ai, n - c);
 }
 
-static const mv__recon_ops MV__SFX(mv__recon_ops) = {MV__SFX(mv__zger)};
+/* The application's four-row complex product (>>impl-recon-types): per
+   source, the weight row's vectors times broadcasts of the source's real
+   (into a) and imaginary (into b) parts; at the end dst = a + (-b_im, b_re),
+   b's pairs swapped and its real lanes negated (exact: a + (-v) = a - v).
+   Blocks of MV__GR_RB rows x MV__GR_NB vectors keep their 2 RB NB
+   accumulators in registers: 16 of the 32 on AVX-512 and NEON, 8 of the 16
+   on AVX2 and SSE2; lanes past the last whole vector run the reference. */
+#if defined(MV__PASS_AVX512)
+#define mv__gr_swapneg(v) \
+    _mm512_xor_ps(_mm512_permute_ps((v), 0xB1), _mm512_castsi512_ps(_mm512_set1_epi64(0x80000000LL)))
+#define MV__GR_RB 4
+#define MV__GR_NB 2
+#elif defined(MV__PASS_AVX2)
+#define mv__gr_swapneg(v) \
+    _mm256_xor_ps(_mm256_permute_ps((v), 0xB1), _mm256_castsi256_ps(_mm256_set1_epi64x(0x80000000LL)))
+#define MV__GR_RB 2
+#define MV__GR_NB 2
+#elif defined(MV__PASS_SSE2)
+#define mv__gr_swapneg(v) \
+    _mm_xor_ps(_mm_shuffle_ps((v), (v), 0xB1), _mm_castsi128_ps(_mm_set_epi32(0, INT32_MIN, 0, INT32_MIN)))
+#define MV__GR_RB 2
+#define MV__GR_NB 2
+#elif defined(MV__PASS_NEON)
+MV__FN float32x4_t MV__SFX(mv__gr_swapneg_q)(float32x4_t v)
+{
+    const uint32_t m[4] = {0x80000000u, 0, 0x80000000u, 0};
+    return vreinterpretq_f32_u32(veorq_u32(vreinterpretq_u32_f32(vrev64q_f32(v)), vld1q_u32(m)));
+}
+#define mv__gr_swapneg(v) MV__SFX(mv__gr_swapneg_q)(v)
+#define MV__GR_RB 4
+#define MV__GR_NB 2
+#endif
+
+/* MV__GR_RB rows (their segment pointers at src, stride nseg; dst), NBV
+   vectors of output floats from t */
+#define MV__GR_BLOCK(NAME, NBV)                                                                              \
+    MV__FN void MV__SFX(NAME)(const float *w, int64_t ldw, int64_t nseg, int64_t seg, const float *const *src, \
+                              float *const *dst, int64_t t)                                                 \
+    {                                                                                                       \
+        mv__vf a[MV__GR_RB][NBV], b[MV__GR_RB][NBV];                                                        \
+        int64_t g, c;                                                                                       \
+        int i, v;                                                                                           \
+        MV__UNROLL                                                                                          \
+        for (i = 0; i < MV__GR_RB; i++) {                                                                   \
+            MV__UNROLL                                                                                      \
+            for (v = 0; v < NBV; v++) a[i][v] = b[i][v] = mv__vf_set1(0.0f);                                \
+        }                                                                                                   \
+        for (g = 0; g < nseg; g++) {                                                                        \
+            const float *sp[MV__GR_RB], *wg = w + g * seg * ldw + t;                                        \
+            MV__UNROLL                                                                                      \
+            for (i = 0; i < MV__GR_RB; i++) sp[i] = src[i * nseg + g];                                      \
+            for (c = 0; c < seg; c++) {                                                                     \
+                mv__vf wv[NBV];                                                                             \
+                MV__UNROLL                                                                                  \
+                for (v = 0; v < NBV; v++) wv[v] = mv__vf_loadu(wg + c * ldw + v * MV__VL);                 \
+                MV__UNROLL                                                                                  \
+                for (i = 0; i < MV__GR_RB; i++) {                                                           \
+                    const mv__vf x = mv__vf_set1(sp[i][2 * c]), y = mv__vf_set1(sp[i][2 * c + 1]);          \
+                    MV__UNROLL                                                                              \
+                    for (v = 0; v < NBV; v++) {                                                             \
+                        a[i][v] = mv__vf_add(a[i][v], mv__vf_mul(x, wv[v]));                                \
+                        b[i][v] = mv__vf_add(b[i][v], mv__vf_mul(y, wv[v]));                                \
+                    }                                                                                       \
+                }                                                                                           \
+            }                                                                                               \
+        }                                                                                                   \
+        MV__UNROLL                                                                                          \
+        for (i = 0; i < MV__GR_RB; i++) {                                                                   \
+            MV__UNROLL                                                                                      \
+            for (v = 0; v < NBV; v++) mv__vf_storeu(dst[i] + t + v * MV__VL, mv__vf_add(a[i][v], mv__gr_swapneg(b[i][v]))); \
+        }                                                                                                   \
+    }
+MV__GR_BLOCK(mv__gr_block_n, MV__GR_NB)
+MV__GR_BLOCK(mv__gr_block_1, 1)
+#undef MV__GR_BLOCK
+
+MV__FN void MV__SFX(mv__gr_rows)(const float *w, int64_t ldw, int64_t nseg, int64_t seg, int64_t n,
+                                 const float *const *src, float *const *dst)
+{
+    const int64_t nf = 2 * n;
+    int r;
+    for (r = 0; r < 4; r += MV__GR_RB) {
+        const float *const *sr = src + r * nseg;
+        int64_t t = 0;
+        for (; t + MV__GR_NB * MV__VL <= nf; t += MV__GR_NB * MV__VL)
+            MV__SFX(mv__gr_block_n)(w, ldw, nseg, seg, sr, dst + r, t);
+        for (; t + MV__VL <= nf; t += MV__VL) MV__SFX(mv__gr_block_1)(w, ldw, nseg, seg, sr, dst + r, t);
+        if (t < nf) mv__gr_rows_part_ref(w, ldw, nseg, seg, t / 2, n, src, dst, r, r + MV__GR_RB);
+    }
+    MV__ZEROUPPER();
+}
+#undef mv__gr_swapneg
+#undef MV__GR_RB
+#undef MV__GR_NB
+
+static const mv__recon_ops MV__SFX(mv__recon_ops) = {MV__SFX(mv__zger), MV__SFX(mv__gr_rows)};
 
 /* >>pass-morph =============================================================
    The distance transform's pencil kernels (>>impl-morph-types): a pencil row
