@@ -28332,9 +28332,10 @@ MVDEF mv_status mv_grappa_calibrate(const mv_vol *kspace, mv_grappa_calib **calp
    centred column x + nxp/2. Every h row is written by one worker: results
    do not depend on the thread count. */
 #define MV__GR_COLS 4 /* readout columns whose weights are made together */
-/* line classes: acquired (copied, a source), predicted, on the lattice but
-   not acquired (partial Fourier: zero, a zero source) */
-enum { MV__GR_ACQ, MV__GR_PRED, MV__GR_ZERO };
+/* line classes: acquired on the lattice (copied, a source), predicted, on
+   the lattice but not acquired (partial Fourier: zero, a zero source),
+   acquired off the lattice (ACS lines: copied, never a source: no FFT) */
+enum { MV__GR_ACQ, MV__GR_PRED, MV__GR_ZERO, MV__GR_COPY };
 typedef struct mv__gr_app_job {
     const mv_grappa_calib *cal;
     const float *w;          /* this set's k-space weights ns x nt */
@@ -28342,7 +28343,7 @@ typedef struct mv__gr_app_job {
     float *kout;
     int64_t cstride, nzl;
     float *h;                /* hybrid: h[yz][x][c] */
-    unsigned char *cls;      /* per line (yz): MV__GR_ACQ, _PRED or _ZERO */
+    unsigned char *cls;      /* per line (yz): MV__GR_ACQ, _PRED, _ZERO or _COPY */
     int64_t off[2];          /* pattern residues (y, z) */
     const int64_t *pred;     /* predicted lines (yz), grouped by target position o */
     const int64_t *pred_at;  /* pred[pred_at[o] .. pred_at[o + 1]) have position o */
@@ -28358,7 +28359,9 @@ static float *mv__gr_worker_buf(const mv__gr_app_job *j, int worker, size_t skip
     return mv__nu_align(j->scratch + (size_t)worker * j->scratch_bytes + skip);
 }
 
-/* (1) acquired lines (yz) -> h rows; lattice lines not acquired -> zero rows */
+/* (1) acquired lattice lines (yz) -> h rows; lattice lines not acquired ->
+   zero rows; the other lines have no h row (off-lattice lines are never
+   sources, predicted rows are written by pass 2) */
 static void mv__gr_ifft_range(void *ctx, int64_t b, int64_t e, int worker)
 {
     const mv__gr_app_job *j = (const mv__gr_app_job *)ctx;
@@ -28628,12 +28631,13 @@ MVDEF mv_status mv_grappa_apply_into(const mv_grappa_calib *cal, const mv_vol *k
             /* the predicted lines, grouped by target position o = rz Ry + ry - 1
                (ascending yz within each); lattice lines not acquired stay zero */
             for (r = 0; r <= (int64_t)Ry * Rz; r++) pred_at[r] = cur[r] = 0;
-            for (yz = 0; yz < ny * nzl; yz++)
-                if (cls[yz] != MV__GR_ACQ) {
-                    const int64_t op = mv__gr_position(&job, yz);
-                    if (op < 0) cls[yz] = MV__GR_ZERO;
-                    else pred_at[op + 1]++;
-                }
+            for (yz = 0; yz < ny * nzl; yz++) {
+                const int64_t op = mv__gr_position(&job, yz);
+                if (cls[yz] == MV__GR_ACQ) {
+                    if (op >= 0) cls[yz] = MV__GR_COPY;
+                } else if (op < 0) cls[yz] = MV__GR_ZERO;
+                else pred_at[op + 1]++;
+            }
             for (r = 1; r <= (int64_t)Ry * Rz; r++) cur[r] = pred_at[r] += pred_at[r - 1];
             for (yz = 0; yz < ny * nzl; yz++)
                 if (cls[yz] == MV__GR_PRED) {
