@@ -243,6 +243,99 @@ MV_TEST(isa, kernels_match_reference)
     free(b);
 }
 
+/* GRAPPA's four-row complex product (>>pass-recon): output counts around
+   every vector width, one or several source segments, rows repeated (a
+   short group), row strides wider than the outputs; bit for bit */
+MV_TEST(isa, grappa_rows_match_reference)
+{
+    static const int64_t ns_[] = {1, 3, 7, 33};
+    static const int64_t segs[] = {1, 2, 4};
+    isa_table *t = (isa_table *)malloc(8 * sizeof(isa_table));
+    mv__kernels ref;
+    float *w = (float *)malloc(sizeof(float) * (2 * 132 * 4 * 33 + 64)), *xs = (float *)malloc(sizeof(float) * 4 * 4 * 2 * 33);
+    float *a = (float *)malloc(sizeof(float) * 4 * 2 * 66), *b = (float *)malloc(sizeof(float) * 4 * 2 * 66);
+    int nt = isa_tables(t), i, gi, si, r;
+    int64_t n, q;
+    uint64_t seed = 7;
+    REQUIRE(t && w && xs && a && b);
+    mv__kt_fill_ref(&ref);
+    for (q = 0; q < 2 * 132 * 4 * 33 + 64; q++) w[q] = (float)((double)(int64_t)(tu_rand(&seed) >> 40) / 4194304.0);
+    for (q = 0; q < 4 * 4 * 2 * 33; q++) xs[q] = (float)((double)(int64_t)(tu_rand(&seed) >> 40) / 4194304.0);
+    for (i = 0; i < nt; i++)
+        for (n = 0; n <= 66; n++)
+            for (si = 0; si < 4; si++)
+                for (gi = 0; gi < 3; gi++)
+                    for (r = 0; r < 2; r++) {
+                        const int64_t nseg = segs[gi], seg = ns_[si], ldw = 2 * n + (r ? 6 : 0);
+                        const float *src[16];
+                        float *da[4], *db[4];
+                        int k, g;
+                        for (k = 0; k < 4; k++) {
+                            const int row = r && k == 3 ? 2 : k; /* r: the last row repeats the third */
+                            for (g = 0; g < nseg; g++) src[k * nseg + g] = xs + 2 * ((row * 4 + (3 - g)) * 33);
+                            da[k] = a + 2 * 66 * row;
+                            db[k] = b + 2 * 66 * row;
+                        }
+                        memset(a, 0xA5, sizeof(float) * 4 * 2 * 66);
+                        memset(b, 0xA5, sizeof(float) * 4 * 2 * 66);
+                        ref.recon->gr_rows(w + (r ? 3 : 0), ldw, nseg, seg, n, src, da);
+                        t[i].k.recon->gr_rows(w + (r ? 3 : 0), ldw, nseg, seg, n, src, db);
+                        EXPECT_MSG(!memcmp(a, b, sizeof(float) * 4 * 2 * 66), "[%s] gr_rows n=%lld seg=%lld nseg=%lld rep=%d",
+                                   mv_isa_name(t[i].isa), (long long)n, (long long)seg, (long long)nseg, r);
+                        if (mvt_cur.failures) goto done;
+                    }
+done:
+    free(t);
+    free(w);
+    free(xs);
+    free(a);
+    free(b);
+}
+
+/* GRAPPA calibration's conjugated float64 product (>>pass-recon): row and
+   column counts around every block size, strides wider than the block,
+   K = 0, 1 and longer; accumulating into nonzero outputs; bit for bit */
+MV_TEST(isa, grappa_zgram_match_reference)
+{
+    static const int64_t ks[] = {0, 1, 2, 5, 33};
+    isa_table *t = (isa_table *)malloc(8 * sizeof(isa_table));
+    mv__kernels ref;
+    double *x = (double *)malloc(sizeof(double) * 33 * 2 * 24), *y = (double *)malloc(sizeof(double) * 33 * 2 * 24);
+    double *a = (double *)malloc(sizeof(double) * 19 * 2 * 24), *b = (double *)malloc(sizeof(double) * 19 * 2 * 24);
+    double *o = (double *)malloc(sizeof(double) * 19 * 2 * 24);
+    int nt = isa_tables(t), i, ki;
+    int64_t m, n, q;
+    uint64_t seed = 11;
+    REQUIRE(t && x && y && a && b && o);
+    mv__kt_fill_ref(&ref);
+    for (q = 0; q < 33 * 2 * 24; q++) {
+        x[q] = (double)(int64_t)(tu_rand(&seed) >> 20) / 1048576.0;
+        y[q] = (double)(int64_t)(tu_rand(&seed) >> 20) / 1048576.0;
+    }
+    for (q = 0; q < 19 * 2 * 24; q++) o[q] = (double)(int64_t)(tu_rand(&seed) >> 30) / 1024.0;
+    for (i = 0; i < nt; i++)
+        for (ki = 0; ki < 5; ki++)
+            for (m = 0; m <= 19; m++)
+                for (n = 0; n <= 21; n++) {
+                    const int64_t K = ks[ki];
+                    memcpy(a, o, sizeof(double) * 19 * 2 * 24);
+                    memcpy(b, o, sizeof(double) * 19 * 2 * 24);
+                    /* strides of 24 complex: wider than m and n */
+                    ref.recon->zgram(a + 2, 48, x + 2, 48, y + 4, 48, K, m, n);
+                    t[i].k.recon->zgram(b + 2, 48, x + 2, 48, y + 4, 48, K, m, n);
+                    EXPECT_MSG(!memcmp(a, b, sizeof(double) * 19 * 2 * 24), "[%s] zgram K=%lld m=%lld n=%lld",
+                               mv_isa_name(t[i].isa), (long long)K, (long long)m, (long long)n);
+                    if (mvt_cur.failures) goto done;
+                }
+done:
+    free(t);
+    free(x);
+    free(y);
+    free(a);
+    free(b);
+    free(o);
+}
+
 /* the reference itself: byte swap reverses, and twice is the identity */
 MV_TEST(isa, reference_bswap)
 {

@@ -891,6 +891,66 @@ MV_TEST(recon, isa_and_threads_invariant)
         EXPECT_STATUS(mv_grappa_weights(cr, 1, &wi, NULL, NULL), MV_ERR_INVALID_ARG);
         mv_grappa_free(cr);
     }
+    /* GRAPPA's calibration and application kernels (>>pass-recon) on every
+       ISA and on 1 / 2 threads. The weights are the reference's bytes
+       everywhere; the application's products are too (tests/test_isa.c
+       checks the kernel bit for bit), but its readout FFTs use FMA on AVX2
+       and up, so across ISAs the outputs agree to float rounding, and on
+       one ISA they are the same bytes for any thread count. 12 coils: the
+       products' 12 and 24 outputs (R = 2, 3) end in part vectors on every
+       ISA (tails run the reference); the application splits lines and
+       columns across the threads whatever the size. */
+    {
+        mv_vol kg, ug, ref, t, t1;
+        int R;
+        REQUIRE_OK(medvol_phantom(128, 1, 12, &kg));
+        for (R = 2; R <= 3; R++) {
+            mv_grappa_calib *cr = NULL, *ci = NULL;
+            const float *wr, *wi;
+            int64_t ns, nt;
+            int th;
+            mv_grappa_opts go = MV_ZERO_INIT;
+            REQUIRE_OK(mv_vol_copy(&kg, &ug));
+            undersample(&ug, R, 20, 1, 1);
+            REQUIRE_OK(mv_set_isa(MV_ISA_REF));
+            go.threads = 1;
+            REQUIRE_OK(mv_grappa_calibrate(&ug, &cr, &go));
+            REQUIRE_OK(mv_grappa_weights(cr, 0, &wr, &ns, &nt));
+            mv_vol_init(&ref);
+            REQUIRE_OK(mv_grappa_apply(cr, &ug, &ref, &go));
+            for (isa = 0; isa < 16; isa++) {
+                if (!(avail & (1u << isa))) continue;
+                REQUIRE_OK(mv_set_isa((mv_isa)isa));
+                mv_vol_init(&t1);
+                for (th = 1; th <= 2; th++) {
+                    go.threads = th;
+                    REQUIRE_OK(mv_grappa_calibrate(&ug, &ci, &go));
+                    REQUIRE_OK(mv_grappa_weights(ci, 0, &wi, NULL, NULL));
+                    EXPECT_MSG(!memcmp(wi, wr, (size_t)(2 * ns * nt) * sizeof(float)),
+                               "GRAPPA R = %d weights under %s, %d threads differ from the reference's", R,
+                               mv_isa_name((mv_isa)isa), th);
+                    mv_vol_init(&t);
+                    REQUIRE_OK(mv_grappa_apply(cr, &ug, &t, &go));
+                    EXPECT_MSG(c64_nrmse(&t, &ref) < 1e-6, "GRAPPA R = %d application under %s: NRMSE %.3g vs the reference", R,
+                               mv_isa_name((mv_isa)isa), c64_nrmse(&t, &ref));
+                    if (th == 1) t1 = t;
+                    else {
+                        EXPECT_MSG(!memcmp(t.data, t1.data, mv_vol_bytes(&t)),
+                                   "GRAPPA R = %d application under %s: 1 and 2 threads differ", R, mv_isa_name((mv_isa)isa));
+                        mv_free(&t);
+                    }
+                    mv_grappa_free(ci);
+                    ci = NULL;
+                }
+                mv_free(&t1);
+            }
+            mv_set_isa(best);
+            mv_free(&ref);
+            mv_grappa_free(cr);
+            mv_free(&ug);
+        }
+        mv_free(&kg);
+    }
     mv_free(&x0);
     mv_free(&s);
     mv_free(&u);
