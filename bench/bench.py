@@ -5,7 +5,11 @@
     bench.py baseline [--sizes ...] [--reps N]   medvol only, writes bench/baseline.json
 
 `make bench`, `make bench-check` and `make bench-baseline` call it from the
-venv that bench/setup.sh builds (see bench/README.md).
+venv that bench/setup.sh builds (see bench/README.md). Debian 12's
+/usr/bin/python3 runs it too, torch from python3-torch (CPU, 1.13.1) and
+MONAI 1.4.0 / TorchIO 0.20.23 pip-installed with --no-deps (bench/setup.sh's
+header has the commands); point MVBENCH_LIB at the library and --out away
+from bench/RESULTS.md for such a run (versions differ from requirements.txt).
 
 How a row is measured (run):
   1. One input per size: medvol's smooth phantom (Gaussian blobs + uniform

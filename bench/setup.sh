@@ -3,6 +3,15 @@
 #   Debian packages (apt-get): zlib, libdeflate, FFTW3, BART (C peers)
 #   bench/.venv (python3 -m venv; never the system Python): bench/requirements.txt
 # Run by `make bench`, `make bench-check` and `make bench-baseline`.
+# Where neither download.pytorch.org nor 4 GB of PyPI's CUDA wheels are an option,
+# the MONAI / TorchIO rows of bench/morph_vs_peers.py and bench/bench.py also run
+# from Debian 12's own python3 (/usr/bin/python3; not this venv), CPU torch 1.13.1:
+#   apt-get install -y python3-torch python3-deprecated python3-humanize python3-typer python3-rich
+#   /usr/bin/python3 -m pip install --break-system-packages --no-deps \
+#       monai==1.4.0 torchio==0.20.23 einops==0.8.2
+# (--no-deps: pip must not replace Debian's torch / numpy 1.24 / scipy; MONAI >= 1.5
+# needs torch >= 2.4.1.) Then e.g. MVBENCH_LIB=build/libmvbench.so /usr/bin/python3
+# bench/bench.py run --only '^(znorm|rescale|clamp)$' --out build/bench-debian.md
 set -eu
 cd "$(dirname "$0")/.."
 VENV=bench/.venv

@@ -1,6 +1,7 @@
 """pygrappa's GRAPPA (cgrappa, its C++ kernel) on a BART .cfl k-space, for
-tests/test_recon.c and bench/recon_bench.py. Runs under the python that has
-pygrappa (the pyenv python3 on PATH), never Debian's.
+tests/test_recon.c and bench/recon_bench.py. Runs under whichever python has
+pygrappa (.ci/run installs it, --no-deps, into Debian's /usr/bin/python3;
+the test tries the python3 on PATH first, then that one).
 
   ref_pygrappa.py IN OUT [KX KY]   exit 77 when pygrappa cannot be imported
 
