@@ -19632,10 +19632,62 @@ MVDEF mv_status mv_region_stats_compute(const mv_vol *values, const mv_vol *labe
     return MV_OK;
 }
 
+/* The first index in [0, n) with v[k] > 0 (not NaN), or n: blocks of 32
+   tested without a branch per value (the compiler vectorises the block
+   test), the hit found in its block. */
+static int64_t mv__fgbox_first(const float *v, int64_t n)
+{
+    int64_t b = 0, k;
+    for (; b + 32 <= n; b += 32) {
+        int any = 0;
+        for (k = 0; k < 32; k++) any |= v[b + k] > 0;
+        if (any) break;
+    }
+    for (k = b; k < n; k++)
+        if (v[k] > 0) return k;
+    return n;
+}
+/* The last index in [0, n) with v[k] > 0, or -1 (as mv__fgbox_first, from the end). */
+static int64_t mv__fgbox_last(const float *v, int64_t n)
+{
+    int64_t e = n, k;
+    for (; e >= 32; e -= 32) {
+        int any = 0;
+        for (k = e - 32; k < e; k++) any |= v[k] > 0;
+        if (any) break;
+    }
+    for (k = e; k-- > 0;)
+        if (v[k] > 0) return k;
+    return -1;
+}
+
+/* The ends of the voxels > 0 in the row of n values from voxel at: the
+   first from the left, the last from the right, each scan stopping at its
+   hit (a row with foreground is read about once, an empty one once).
+   0 when the row has none. */
+static int mv__fgbox_row(const mv__msrc *s, int64_t at, int64_t n, float *tmp, int64_t *first, int64_t *last)
+{
+    int64_t o, m, k;
+    for (o = 0; o < n; o += m) {
+        m = MV__MIN((int64_t)MV__MATH_BLOCK, n - o);
+        k = mv__fgbox_first(mv__msrc_get(s, at + o, (size_t)m, tmp), m);
+        if (k < m) break;
+    }
+    if (o >= n) return 0;
+    *first = o + k;
+    for (o = n; o > *first; o -= m) {
+        m = MV__MIN((int64_t)MV__MATH_BLOCK, o - *first);
+        k = mv__fgbox_last(mv__msrc_get(s, at + o - m, (size_t)m, tmp), m);
+        if (k >= 0) break;
+    }
+    *last = o > *first ? o - m + k : *first; /* (the scan reaches the first voxel at the latest) */
+    return 1;
+}
+
 MVDEF mv_status mv_foreground_box(const mv_vol *in, int64_t margin, int64_t start[3], int64_t size[3])
 {
     mv__msrc s;
-    int64_t d[3], lo[3], hi[3], nv, T, t, i;
+    int64_t d[3], lo[3], hi[3], nv, T, t, y, z;
     float tmp[MV__MATH_BLOCK];
     int a;
     MV__CHECK(in && start && size && margin >= 0 && margin < ((int64_t)1 << 40), MV_ERR_INVALID_ARG,
@@ -19648,22 +19700,20 @@ MVDEF mv_status mv_foreground_box(const mv_vol *in, int64_t margin, int64_t star
     }
     nv = d[0] * d[1] * d[2];
     T = s.period / nv;
+    /* row by row: a row's first and last voxels > 0 bound x, its index y
+       and z (no division per voxel) */
     for (t = 0; t < T; t++)
-        for (i = 0; i < nv; i += MV__MATH_BLOCK) {
-            int64_t n = MV__MIN((int64_t)MV__MATH_BLOCK, nv - i), k;
-            const float *v = mv__msrc_get(&s, t * nv + i, (size_t)n, tmp);
-            for (k = 0; k < n; k++)
-                if (v[k] > 0) {
-                    int64_t idx = i + k, c[3];
-                    c[0] = idx % d[0];
-                    c[1] = (idx / d[0]) % d[1];
-                    c[2] = idx / (d[0] * d[1]);
-                    for (a = 0; a < 3; a++) {
-                        if (c[a] < lo[a]) lo[a] = c[a];
-                        if (c[a] > hi[a]) hi[a] = c[a];
-                    }
-                }
-        }
+        for (z = 0; z < d[2]; z++)
+            for (y = 0; y < d[1]; y++) {
+                int64_t f, l;
+                if (!mv__fgbox_row(&s, t * nv + (z * d[1] + y) * d[0], d[0], tmp, &f, &l)) continue;
+                lo[0] = MV__MIN(lo[0], f);
+                hi[0] = MV__MAX(hi[0], l);
+                lo[1] = MV__MIN(lo[1], y);
+                hi[1] = MV__MAX(hi[1], y);
+                lo[2] = MV__MIN(lo[2], z);
+                hi[2] = MV__MAX(hi[2], z);
+            }
     MV__CHECK(hi[0] >= 0, MV_ERR_NOT_FOUND, "mv_foreground_box: no voxel > 0");
     for (a = 0; a < 3; a++) {
         int64_t s0 = MV__MAX(lo[a] - margin, (int64_t)0), e0 = MV__MIN(hi[a] + margin, d[a] - 1);

@@ -677,6 +677,73 @@ out:
     free(li);
 }
 
+/* mv_foreground_box against its definition, the box of the voxels > 0
+   (NaN and -0 are not), counted voxel by voxel: rows longer than the
+   library's 2048-value blocks, hits at the ends of rows and blocks, a
+   scaled int16 volume whose negative slope turns stored values around, and
+   frames (the box of every frame together). */
+static void fg_brute(const float *v, const int64_t d[3], int64_t T, int64_t lo[3], int64_t hi[3])
+{
+    int64_t i, a, n = d[0] * d[1] * d[2];
+    for (a = 0; a < 3; a++) {
+        lo[a] = INT64_MAX;
+        hi[a] = -1;
+    }
+    for (i = 0; i < n * T; i++)
+        if (v[i] > 0) {
+            int64_t j = i % n, c[3];
+            c[0] = j % d[0];
+            c[1] = (j / d[0]) % d[1];
+            c[2] = j / (d[0] * d[1]);
+            for (a = 0; a < 3; a++) {
+                lo[a] = c[a] < lo[a] ? c[a] : lo[a];
+                hi[a] = c[a] > hi[a] ? c[a] : hi[a];
+            }
+        }
+}
+
+MV_TEST(morph, foreground_box_matches_definition)
+{
+    static const int64_t shapes[][4] = {{5000, 3, 2, 1}, {37, 29, 23, 1}, {2048, 2, 3, 2}, {64, 1, 1, 1}, {4097, 5, 1, 3}};
+    int s, r;
+    uint32_t seed = 7;
+    for (s = 0; s < 5; s++)
+        for (r = 0; r < 6; r++) {
+            const int64_t *d = shapes[s], T = shapes[s][3], n = d[0] * d[1] * d[2] * T;
+            float *v = (float *)calloc((size_t)n, 4);
+            int16_t *q = (int16_t *)calloc((size_t)n, 2);
+            int64_t i, k, lo[3], hi[3], st[3], sz[3], dims[4] = {d[0], d[1], d[2], T};
+            mv_vol vf, vq;
+            int a, hits = r == 0 ? 1 : 5 * r;
+            for (i = 0; i < n; i++) { /* background: zeros, negatives, NaN, -0 */
+                seed = seed * 1664525u + 1013904223u;
+                v[i] = (seed >> 28) == 0 ? -1.0f : (seed >> 28) == 1 ? NAN : (seed >> 28) == 2 ? -0.0f : 0.0f;
+            }
+            for (k = 0; k < hits; k++) { /* a few hits, some at row and block ends */
+                seed = seed * 1664525u + 1013904223u;
+                i = (int64_t)(seed % (uint32_t)n);
+                if (k % 3 == 1) i = i / d[0] * d[0];
+                if (k % 3 == 2) i = i / d[0] * d[0] + d[0] - 1;
+                v[i] = 0.5f + (float)k;
+            }
+            fg_brute(v, d, T, lo, hi);
+            mv_vol_wrap(&vf, v, MV_DT_F32, T > 1 ? 4 : 3, dims);
+            EXPECT_OK(mv_foreground_box(&vf, 0, st, sz));
+            for (a = 0; a < 3; a++)
+                EXPECT_MSG(st[a] == lo[a] && sz[a] == hi[a] - lo[a] + 1, "shape %d case %d axis %d: %lld+%lld, defined %lld..%lld",
+                           s, r, a, (long long)st[a], (long long)sz[a], (long long)lo[a], (long long)hi[a]);
+            /* int16 scaled by -2: the stored negatives are the foreground */
+            for (i = 0; i < n; i++) q[i] = (int16_t)(v[i] > 0 ? -3 : (v[i] < 0 ? 4 : 0));
+            mv_vol_wrap(&vq, q, MV_DT_I16, T > 1 ? 4 : 3, dims);
+            vq.meta.scl_slope = -2;
+            vq.meta.scl_inter = 0;
+            EXPECT_OK(mv_foreground_box(&vq, 0, st, sz));
+            for (a = 0; a < 3; a++) EXPECT(st[a] == lo[a] && sz[a] == hi[a] - lo[a] + 1);
+            free(v);
+            free(q);
+        }
+}
+
 /* Every ISA's kernels and 1, 2 and 3 threads give the reference's bytes:
    the EDT (pencil kernels and envelope lines, float32 and float64 values),
    labels (slabs joined at their borders), bit-row morphology and the ball
