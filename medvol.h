@@ -2363,8 +2363,9 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    kernel[0]) * ny * C samples; 3D: one volume) and reuse the stored k-space
    weights; the work inside a slice is threaded across lines (the readout
    FFTs) and readout columns (the products), the same bytes for any thread
-   count, so memory stays one slice whatever the slice and time counts. The application's arithmetic is one kernel
-   (>>pass-recon, every ISA): four predicted lines of a column at a time,
+   count, so memory stays one slice whatever the slice and time counts.
+   The application's arithmetic is one kernel (>>pass-recon, every ISA):
+   four predicted lines of a column at a time,
    out = src * w(x) in float32, each output a sum over the sources in their
    order (lines, then coils) of four float32 partial sums (re re, re im,
    im re, im im; no FMA), the same bytes as the reference on every ISA;
