@@ -213,7 +213,7 @@ test-tsan: $(BUILD)/tests-tsan
 	  --filter filter.every_isa --filter filter.pyramid --filter field.threads --filter transport.isa_threads --filter warp.large \
 	  --filter morph.label_matches --filter morph.edt_matches --filter morph.binary_morph --filter analysis.seed \
 	  --filter fft.threads_identical --filter fft.measured_plans --filter nufft.threads_identical \
-	  --filter recon.isa_and_threads --filter bspline.cost_gradient --filter bspline.large_2d --filter syn.lncc_threads \
+	  --filter recon.isa_and_threads --filter recon.grappa_threads --filter bspline.cost_gradient --filter bspline.large_2d --filter syn.lncc_threads \
 	  --filter regspeed.metric_loops_threads --filter regspeed.jitter --filter analysis.twotime_paths --filter recon.cgsense_chunked
 test-clang: $(BUILD)/tests-clang
 	$(BUILD)/tests-clang $(SKIP_SLOW)

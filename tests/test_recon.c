@@ -962,6 +962,70 @@ MV_TEST(recon, isa_and_threads_invariant)
     mv_free(&k);
 }
 
+/* GRAPPA's threaded stages (the calibration's Gram jobs and Cholesky
+   blocks, the application's line scan, readout FFTs and column groups, all
+   split across the threads whatever the size) on 1, 2 and 3 threads,
+   MEDVOL_TEST_REPS times (3 by default; make test-tsan runs it under TSan):
+   2D kernels on three slices (3 x 96 x 96 x 8 coils, 1.8 MB) and a 3D kernel
+   (32 x 32 x 24, R = 2 x 2, 3 x 2 x 2 taps: small enough for TSan), every
+   run the 1-thread run's bytes. Shared state in a worker
+   would show here as a differing weight or sample. */
+MV_TEST(recon, grappa_threads_repeated)
+{
+    int reps = getenv("MEDVOL_TEST_REPS") ? atoi(getenv("MEDVOL_TEST_REPS")) : 3, rep, th, kind;
+    for (kind = 0; kind < 2; kind++) {
+        mv_vol k, ref, t;
+        mv_grappa_calib *c1 = NULL, *ct = NULL;
+        mv_grappa_opts go = MV_ZERO_INIT;
+        const float *w1, *wt;
+        int64_t ns, nt, set, nsets;
+        REQUIRE_OK(medvol_phantom(kind ? 32 : 96, kind ? 24 : 3, 8, &k));
+        if (kind) {
+            undersample(&k, 2, 12, 2, 12);
+            go.three_d = 1;
+            go.accel[1] = 2;
+            go.accel[2] = 2;
+            go.kernel[0] = 3;
+            go.kernel[1] = 2;
+            go.kernel[2] = 2;
+        } else { /* independent slices: z back to image space (as grappa_medvol_phantom_slices_and_3d) */
+            mv_vol img;
+            mv_vol_init(&img);
+            REQUIRE_OK(mv_fftc(&k, &img, 4u, 1, NULL));
+            mv_free(&k);
+            k = img;
+            undersample(&k, 2, 16, 1, 1);
+        }
+        nsets = kind ? 1 : 3;
+        go.threads = 1;
+        REQUIRE_OK(mv_grappa_calibrate(&k, &c1, &go));
+        mv_vol_init(&ref);
+        REQUIRE_OK(mv_grappa_apply(c1, &k, &ref, &go));
+        for (rep = 0; rep < reps; rep++)
+            for (th = 2; th <= 3; th++) {
+                go.threads = th;
+                REQUIRE_OK(mv_grappa_calibrate(&k, &ct, &go));
+                for (set = 0; set < nsets; set++) {
+                    REQUIRE_OK(mv_grappa_weights(c1, set, &w1, &ns, &nt));
+                    REQUIRE_OK(mv_grappa_weights(ct, set, &wt, NULL, NULL));
+                    EXPECT_MSG(!memcmp(wt, w1, (size_t)(2 * ns * nt) * sizeof(float)),
+                               "GRAPPA %s weights (set %lld), %d threads, run %d: not the 1-thread bytes", kind ? "3D" : "2D",
+                               (long long)set, th, rep);
+                }
+                mv_vol_init(&t);
+                REQUIRE_OK(mv_grappa_apply(c1, &k, &t, &go));
+                EXPECT_MSG(!memcmp(t.data, ref.data, mv_vol_bytes(&ref)), "GRAPPA %s application, %d threads, run %d: not the 1-thread bytes",
+                           kind ? "3D" : "2D", th, rep);
+                mv_free(&t);
+                mv_grappa_free(ct);
+                ct = NULL;
+            }
+        mv_grappa_free(c1);
+        mv_free(&ref);
+        mv_free(&k);
+    }
+}
+
 static int cancel_now(void *user, double done)
 {
     (void)user;
