@@ -2392,20 +2392,32 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
 
    ESPIRiT (mv_ecalib): BART ecalib's algorithm and defaults (calibration
    region 24, kernel 6, threshold 0.001, crop 0.8, 1 map): the calibration
-   matrix of every kernel patch of the centred calibration box (shrunk to the
-   fully sampled part), its SVD through a Hermitian eigendecomposition of
-   the smaller Gram matrix (A^H A or A A^H) in float64 (Householder
-   tridiagonalisation + implicit QL), the kernels with sigma_i^2 / sigma_0^2
-   > threshold, their image-space Gram matrices G(p) (C x C per voxel, exact
-   trigonometric interpolation of the (2k)^3 grid BART uses), then per voxel
-   the leading eigenvector(s) of G(p) by BART's orthogonal iteration from
-   the unit vectors, opts.iterations (30, as BART) steps, stopped earlier
-   only where the steps left could move the vectors by less than 1e-9 (a
-   geometric bound from the step ratio; unconverged voxels run them all, so
-   they keep BART's result); maps whose eigenvalue is below crop are zero. Each map is rotated so that its projection on the
-   first principal component of the calibration data is real positive
-   (BART's rotphase). maps: c64 (x, y, z, C, M) (BART's layout, maps in
-   dims[4]); eigenvalues (optional) f32 (x, y, z, M).
+   matrix of every kernel patch of the centred calibration box (shrunk to
+   the fully sampled part), its SVD through a Hermitian eigendecomposition
+   of the smaller Gram matrix (A^H A or A A^H) in float64: the Gram by the
+   conjugated product of >>pass-recon (threaded), Householder
+   tridiagonalisation row by row (the rank-2 update fused with the next
+   step's product, a SIMD kernel), implicit QL logging its rotations, and
+   only the kept eigenvectors made from the log and the reflections (the
+   kernels with sigma_i^2 / sigma_0^2 > threshold: 47 of 288 at 256^2, 8
+   coils). Their image-space Gram matrices G(p) (C x C per voxel) are
+   trigonometric polynomials with lags -(k-1)..k-1, interpolated exactly
+   from a (2k-1)^3 grid (made separably); then per voxel the leading
+   eigenvector(s) of G(p) by BART's orthogonal iteration from the unit
+   vectors, opts.iterations (30, as BART) steps, stopped earlier only
+   where the steps left could move the vectors by less than 1e-9 (a
+   geometric bound from the step ratio; unconverged voxels run them all,
+   so they keep BART's result); maps whose eigenvalue is below crop are
+   zero, and without eig, voxels where the trace or ||G(p)||_F is below
+   crop (bounds of the eigenvalue) are not iterated. Eight voxels go side
+   by side through one SIMD kernel (>>pass-recon; lanes that have
+   converged wait), every ISA the reference's bytes; the result is the
+   same for any thread count. Each map is rotated so that its projection
+   on the first principal component of the calibration data is real
+   positive (BART's rotphase). maps: c64 (x, y, z, C, M) (BART's layout,
+   maps in dims[4]); eigenvalues (optional) f32 (x, y, z, M). Cost at
+   256^2 on 2 threads: see bench/README.md (8 coils: calibration ~20 ms,
+   voxels ~15 ms of one 2-core Xeon).
 
    CG-SENSE (mv_cgsense): conjugate gradients on (A^H A + lambda I) x =
    A^H y with A = mask * fftc * S (unitary centred FFT; mask = the nonzero
@@ -7930,10 +7942,60 @@ typedef void (*mv__k_gr_rows_fn)(const float *w, int64_t ldw, int64_t nseg, int6
    reference on every ISA. */
 typedef void (*mv__k_zger_fn)(double *gr, double *gi, const double *xr, const double *xi, double ar, double ai,
                               int64_t n);
+/* ESPIRiT's kernels (>>impl-recon). The tridiagonalisation of the
+   calibration Gram (Householder, the matrix in split real / imaginary
+   rows): one row of the trailing block gets the rank-2 update
+   r -= a conj(q) + b conj(v) (a = v_i, b = q_i of this row, ab = (a_re,
+   a_im, b_re, b_im)) and, where pr is not NULL, adds w conj(r) of the
+   updated values into the next step's product p = A v, for j < n:
+     t_re = (a_re q_re + a_im q_im) + (b_re v_re + b_im v_im),
+     t_im = (a_im q_re - a_re q_im) + (b_im v_re - b_re v_im),
+     r -= t,  p_re += w_re r_re + w_im r_im,  p_im += w_im r_re - w_re r_im.
+   vr NULL: no update, only the product (ab unread); pr NULL: no product
+   (w unread). Each element on its own, no FMA:
+   the SIMD variants give the reference's bytes on every ISA. */
+typedef void (*mv__k_ec_her2_fn)(double *rr, double *ri, const double *vr, const double *vi, const double *qr,
+                                 const double *qi, const double ab[4], double *pr, double *pi, const double w[2],
+                                 int64_t n);
+/* The QL iteration's plane rotations, replayed on the wanted eigenvectors
+   (rows i and i + 1 of the vectors' n columns): x' = c x + s y,
+   y' = c y - s x, element by element (bit-identical on every ISA). */
+typedef void (*mv__k_ec_rot_fn)(double *x, double *y, double c, double s, int64_t n);
+/* The per-voxel part of ESPIRiT for MV__EC_LANES voxels side by side (the
+   lanes; every array below is [..][2][MV__EC_LANES]: the lanes' real parts,
+   then their imaginary parts): the image-space Gram matrix
+   G = sum_dx T[dx] px[dx] (lower triangle by rows, entry e = c (c + 1) / 2
+   + c2; T[dx] is gx x 2 x E, real parts then imaginary, shared by the
+   lanes), then BART's orthogonal iteration (see mv__ec_vox_ref) for the
+   lanes in `act`, except, where `cut` is set, those whose largest
+   eigenvalue is certainly below `crop` (their maps are 0): the trace (the
+   sum of G's real diagonal in coil order) below crop, or ||G||_F^2 (the
+   sum over the lower triangle in order, off-diagonal terms doubled) below
+   crop^2. Returns the lanes computed. Each
+   lane does the reference's operations in its order; a lane that has
+   stopped keeps its values (selects, not arithmetic), so the SIMD
+   variants give the reference's bytes on every ISA. */
+#define MV__EC_LANES 8
+typedef struct mv__ec_vox {
+    int64_t nc, gx, maps, iters;
+    const double *t;  /* gx x 2 x E */
+    const double *px; /* gx x 2 x lanes: e^{2 pi i dx tx} of each lane's x */
+    unsigned act;     /* lanes wanted: bit l for lane l */
+    int cut;          /* 1: drop the lanes whose trace is below crop */
+    double crop;
+    double *g;        /* scratch: E x 2 x lanes */
+    double *w;        /* scratch: maps x nc x 2 x lanes */
+    double *v;        /* out: maps x nc x 2 x lanes; BART's map m is v[maps - 1 - m] */
+    double *lam;      /* out: maps x lanes; lam[m] the eigenvalue of map m */
+} mv__ec_vox;
+typedef unsigned (*mv__k_ec_vox_fn)(const mv__ec_vox *a);
 typedef struct mv__recon_ops {
-    mv__k_zger_fn zger;   /* ESPIRiT's image-space Gram rows */
-    mv__k_zgram_fn zgram; /* GRAPPA calibration: Gram blocks, A^H B, Cholesky */
+    mv__k_zger_fn zger;   /* ESPIRiT's image-space Gram rows, back-transforms */
+    mv__k_zgram_fn zgram; /* GRAPPA calibration: Gram blocks, A^H B, Cholesky; ESPIRiT's Gram */
     mv__k_gr_rows_fn gr_rows; /* GRAPPA application */
+    mv__k_ec_her2_fn ec_her2; /* ESPIRiT: tridiagonalisation rows */
+    mv__k_ec_rot_fn ec_rot;   /* ESPIRiT: QL rotations on the wanted vectors */
+    mv__k_ec_vox_fn ec_vox;   /* ESPIRiT: per-voxel Gram and orthogonal iteration */
 } mv__recon_ops;
 
 static void mv__zger_ref(double *gr, double *gi, const double *xr, const double *xi, double ar, double ai, int64_t n)
@@ -7976,7 +8038,153 @@ static void mv__gr_rows_ref(const float *w, int64_t ldw, int64_t nseg, int64_t s
     mv__gr_rows_part_ref(w, ldw, nseg, seg, 0, n, src, dst, 0, 4);
 }
 
-static const mv__recon_ops mv__recon_ops_ref = {mv__zger_ref, mv__zgram_ref, mv__gr_rows_ref};
+static void mv__ec_her2_ref(double *rr, double *ri, const double *vr, const double *vi, const double *qr,
+                            const double *qi, const double ab[4], double *pr, double *pi, const double w[2], int64_t n)
+{
+    int64_t j;
+    for (j = 0; j < n; j++) {
+        double x = rr[j], y = ri[j];
+        if (vr) {
+            const double tr = (ab[0] * qr[j] + ab[1] * qi[j]) + (ab[2] * vr[j] + ab[3] * vi[j]);
+            const double ti = (ab[1] * qr[j] - ab[0] * qi[j]) + (ab[3] * vr[j] - ab[2] * vi[j]);
+            x = x - tr;
+            y = y - ti;
+            rr[j] = x;
+            ri[j] = y;
+        }
+        if (pr) {
+            pr[j] = pr[j] + (w[0] * x + w[1] * y);
+            pi[j] = pi[j] + (w[1] * x - w[0] * y);
+        }
+    }
+}
+
+static void mv__ec_rot_ref(double *x, double *y, double c, double s, int64_t n)
+{
+    int64_t j;
+    for (j = 0; j < n; j++) {
+        const double a = x[j], b = y[j];
+        x[j] = c * a + s * b;
+        y[j] = c * b - s * a;
+    }
+}
+
+/* One voxel (lane l) at a time. G(p) = sum_dx T[dx] e^{2 pi i dx tx};
+   then BART's orthiter: V starts as the first `maps` unit vectors, each
+   step W = G V (G from its lower triangle: row c's own entries into w_c,
+   their conjugates into the earlier w_c2), the maps from the last down
+   orthogonalised against the later ones and normalised (the norm is the
+   eigenvalue), V = W. The iteration stops after `iters` steps, or earlier
+   where the rest could move V by less than 1e-9: the steps shrink
+   geometrically (by the eigenvalue ratio q = step / previous step), so the
+   distance still to go is below step q / (1 - q). Unconverged voxels (q
+   near 1: two eigenvalues near each other) run every step and keep BART's
+   result. */
+static unsigned mv__ec_vox_ref(const mv__ec_vox *a)
+{
+    const int64_t nc = a->nc, E = nc * (nc + 1) / 2, M = a->maps, L = MV__EC_LANES, S = 2 * MV__EC_LANES;
+    double *g = a->g, *w = a->w, *v = a->v;
+    int64_t l, e, dx, c, c2, m, m2, it;
+    unsigned kept = 0;
+    for (l = 0; l < L; l++) {
+        double sp = 0, trc = 0;
+        if (!(a->act >> l & 1u)) continue;
+        for (e = 0; e < E; e++) {
+            double gr = 0, gi = 0;
+            for (dx = 0; dx < a->gx; dx++) {
+                const double tr = a->t[dx * 2 * E + e], ti = a->t[dx * 2 * E + E + e];
+                const double pr = a->px[dx * S + l], pi = a->px[dx * S + L + l];
+                gr = gr + (tr * pr - ti * pi);
+                gi = gi + (tr * pi + ti * pr);
+            }
+            g[e * S + l] = gr;
+            g[e * S + L + l] = gi;
+        }
+        if (a->cut) { /* lambda_1 <= ||G||_F <= trace: both below crop, the maps are 0 */
+            double fr = 0;
+            for (c = 0; c < nc; c++) trc = trc + g[(c * (c + 1) / 2 + c) * S + l];
+            if (trc < a->crop) continue;
+            for (c = 0, e = 0; c < nc; c++)
+                for (c2 = 0; c2 <= c; c2++, e++) {
+                    const double gr = g[e * S + l], gi = g[e * S + L + l];
+                    fr = c2 == c ? fr + gr * gr : fr + 2 * (gr * gr + gi * gi);
+                }
+            if (fr < a->crop * a->crop) continue;
+        }
+        kept |= 1u << l;
+        for (m = 0; m < M; m++)
+            for (c = 0; c < nc; c++) {
+                v[(m * nc + c) * S + l] = c == m ? 1.0 : 0.0;
+                v[(m * nc + c) * S + L + l] = 0.0;
+            }
+        for (it = 0; it < a->iters; it++) {
+            double st = 0, q;
+            for (m = 0; m < M; m++) { /* W = G V */
+                const double *vm = v + m * nc * S;
+                double *wm = w + m * nc * S;
+                for (c = 0; c < nc; c++) {
+                    const double vr = vm[c * S + l], vi = vm[c * S + L + l];
+                    const int64_t e0 = c * (c + 1) / 2;
+                    double ar = 0, ai = 0;
+                    for (c2 = 0; c2 < c; c2++) {
+                        const double gr = g[(e0 + c2) * S + l], gi = g[(e0 + c2) * S + L + l];
+                        const double ur = vm[c2 * S + l], ui = vm[c2 * S + L + l];
+                        ar = ar + (gr * ur - gi * ui);
+                        ai = ai + (gr * ui + gi * ur);
+                        wm[c2 * S + l] = wm[c2 * S + l] + (gr * vr + gi * vi);
+                        wm[c2 * S + L + l] = wm[c2 * S + L + l] + (gr * vi - gi * vr);
+                    }
+                    ar = ar + g[(e0 + c) * S + l] * vr;
+                    ai = ai + g[(e0 + c) * S + l] * vi;
+                    wm[c * S + l] = ar;
+                    wm[c * S + L + l] = ai;
+                }
+            }
+            for (m = M - 1; m >= 0; m--) { /* the last map first: orthogonalise against the later, normalise */
+                double *wm = w + m * nc * S, nr = 0;
+                for (m2 = m + 1; m2 < M; m2++) {
+                    const double *um = w + m2 * nc * S;
+                    double pr = 0, pi = 0;
+                    for (c = 0; c < nc; c++) { /* <u, w> */
+                        const double ur = um[c * S + l], ui = um[c * S + L + l], xr = wm[c * S + l], xi = wm[c * S + L + l];
+                        pr = pr + (ur * xr + ui * xi);
+                        pi = pi + (ur * xi - ui * xr);
+                    }
+                    for (c = 0; c < nc; c++) {
+                        const double ur = um[c * S + l], ui = um[c * S + L + l];
+                        wm[c * S + l] = wm[c * S + l] - (pr * ur - pi * ui);
+                        wm[c * S + L + l] = wm[c * S + L + l] - (pr * ui + pi * ur);
+                    }
+                }
+                for (c = 0; c < nc; c++) nr = nr + (wm[c * S + l] * wm[c * S + l] + wm[c * S + L + l] * wm[c * S + L + l]);
+                nr = sqrt(nr);
+                a->lam[(M - 1 - m) * L + l] = nr;
+                if (nr > 0) {
+                    const double rn = 1.0 / nr;
+                    for (c = 0; c < nc; c++) {
+                        wm[c * S + l] = wm[c * S + l] * rn;
+                        wm[c * S + L + l] = wm[c * S + L + l] * rn;
+                    }
+                }
+            }
+            for (m = 0; m < M * nc; m++) { /* the step, V = W */
+                const double dr = w[m * S + l] - v[m * S + l], di = w[m * S + L + l] - v[m * S + L + l];
+                st = st + dr * dr;
+                st = st + di * di;
+                v[m * S + l] = w[m * S + l];
+                v[m * S + L + l] = w[m * S + L + l];
+            }
+            st = sqrt(st);
+            q = sp > 0 ? st / sp : 1.0;
+            if (q < 1 && st * q < 1e-9 * (1 - q)) break;
+            sp = st;
+        }
+    }
+    return kept;
+}
+
+static const mv__recon_ops mv__recon_ops_ref = {mv__zger_ref, mv__zgram_ref, mv__gr_rows_ref,
+                                                mv__ec_her2_ref, mv__ec_rot_ref, mv__ec_vox_ref};
 
 /* >>impl-morph-types =======================================================
    The vector kernel of the distance transform (>>impl-morph): squared
@@ -28993,146 +29201,448 @@ MVDEF mv_status mv_grappa(const mv_vol *kspace, mv_vol *out, mv_vol *gfactor, co
 
 /* ---- ESPIRiT ------------------------------------------------------------- */
 
+/* The Householder vector of the part of a row right of the diagonal (split
+   planes, len values): x = conj(row) (the column below the diagonal),
+   v = (x - alpha e1) / ||x - alpha e1|| with alpha = -e^{i arg x0} ||x||;
+   al = alpha. Where x is 0, v = 0 (H = I) and al = x0. */
+static void mv__ec_householder(const double *rr, const double *ri, int64_t len, double *vr, double *vi, double al[2])
+{
+    double xn = 0, x0r = rr[0], x0i = -ri[0], x0a, a_r, a_i, vn = 0;
+    int64_t j;
+    for (j = 0; j < len; j++) xn += rr[j] * rr[j] + ri[j] * ri[j];
+    xn = sqrt(xn);
+    x0a = sqrt(x0r * x0r + x0i * x0i);
+    if (x0a > 0) {
+        a_r = -x0r / x0a * xn;
+        a_i = -x0i / x0a * xn;
+    } else {
+        a_r = -xn;
+        a_i = 0;
+    }
+    for (j = 0; j < len; j++) {
+        vr[j] = rr[j];
+        vi[j] = -ri[j];
+    }
+    vr[0] -= a_r;
+    vi[0] -= a_i;
+    for (j = 0; j < len; j++) vn += vr[j] * vr[j] + vi[j] * vi[j];
+    vn = sqrt(vn);
+    if (xn == 0 || !(vn > 0)) {
+        for (j = 0; j < len; j++) vr[j] = vi[j] = 0;
+        al[0] = x0r;
+        al[1] = x0i;
+        return;
+    }
+    for (j = 0; j < len; j++) {
+        vr[j] /= vn;
+        vi[j] /= vn;
+    }
+    al[0] = a_r;
+    al[1] = a_i;
+}
+
+/* sqrt(a^2 + b^2): the plain formula where the squares can neither
+   overflow nor lose b, libm's hypot (several times slower) elsewhere */
+static double mv__ec_hypot(double a, double b)
+{
+    double x = fabs(a), y = fabs(b);
+    if (x < y) {
+        const double t = x;
+        x = y, y = t;
+    }
+    if (x > 1e100 || x < 1e-100) return hypot(x, y);
+    return sqrt(x * x + y * y);
+}
+
+/* the wanted eigenvectors from the logged rotations, the phases and the
+   reflections, columns [8 b, 8 e) of y (each column on its own: the same
+   bytes for any split) */
+typedef struct mv__ec_back {
+    const double *ar, *ai; /* reflection k in row k, columns k + 1 .. n - 1 */
+    const double *rc, *rs, *ph;
+    const int32_t *ri;
+    int64_t n, nk, nrot;
+    double *yr, *yi, *s; /* n x nk; s: per worker, 2 nk */
+} mv__ec_back;
+
+static void mv__ec_back_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__ec_back *j = (const mv__ec_back *)ctx;
+    const mv__recon_ops *ko = mv__kernels_get()->recon;
+    const int64_t n = j->n, nk = j->nk, b8 = 8 * b, w = MV__MIN(nk, 8 * e) - b8;
+    double *sr = j->s + (size_t)worker * (size_t)(2 * nk), *si = sr + nk, *yr = j->yr + b8, *yi = j->yi + b8;
+    int64_t r, i, k, m;
+    for (r = j->nrot - 1; r >= 0; r--) { /* z = R_1^T ... R_M^T e_j: the last rotation first */
+        i = j->ri[r];
+        ko->ec_rot(yr + i * nk, yr + (i + 1) * nk, j->rc[r], j->rs[r], w);
+    }
+    for (i = 0; i < n; i++) /* D z */
+        for (m = 0; m < w; m++) {
+            const double z = yr[i * nk + m];
+            yr[i * nk + m] = j->ph[2 * i] * z;
+            yi[i * nk + m] = j->ph[2 * i + 1] * z;
+        }
+    for (k = n - 3; k >= 0; k--) { /* y = H_k y = y - 2 v (v^H y) */
+        const double *hr = j->ar + k * n, *hi = j->ai + k * n;
+        for (m = 0; m < w; m++) sr[m] = si[m] = 0;
+        for (i = k + 1; i < n; i++) ko->zger(sr, si, yr + i * nk, yi + i * nk, hr[i], hi[i], w);
+        for (i = k + 1; i < n; i++) ko->zger(yr + i * nk, yi + i * nk, sr, si, -2 * hr[i], 2 * hi[i], w);
+    }
+}
+
+/* The eigenvalues of a Hermitian n x n matrix (split planes ar, ai,
+   row-major, both triangles; destroyed), ascending in w, and the
+   eigenvectors of the nk largest with w_i / w_max > thr: *y (the caller
+   frees it) holds them as the columns of an n x nk matrix, real parts
+   then imaginary, column m the eigenvector of w[n - 1 - m]. Householder
+   reduction to a complex tridiagonal, row by row: the rank-2 update of
+   the trailing rows and the next step's product A v in one pass
+   (mv__k_ec_her2_fn, >>pass-recon); a diagonal phase scaling to a real
+   symmetric tridiagonal; implicit QL (tql2, JAMA) logging its plane
+   rotations; then only the nk wanted vectors are made: the rotations
+   replayed in reverse on unit vectors, the phases and the reflections,
+   the vectors split across threads. MV_ERR_BAD_DATA: QL did not converge
+   or w_max <= 0. */
+static mv_status mv__ec_eigen(double *ar, double *ai, int64_t n, double thr, double *w, int64_t *nk_out, double **y_out,
+                              int threads, void *ctx)
+{
+    const mv__recon_ops *ko = mv__kernels_get()->recon;
+    double *sc, *d, *e, *al, *ph, *vr, *vi, *nvr, *nvi, *qr, *qi, *pr, *pi, *rc = NULL, *rs = NULL, *y = NULL;
+    int32_t *ri = NULL;
+    int64_t *idx = NULL;
+    int64_t i, j, k, l, m, it, nrot = 0, cap = n * n + 64, nk;
+    double f, tst1;
+    const double eps = 2.220446049250313e-16;
+    mv_status st = MV_OK;
+    *y_out = NULL;
+    *nk_out = 0;
+    sc = (double *)mv__alloc((size_t)(15 * n + 8) * sizeof(double), ctx);
+    idx = (int64_t *)mv__alloc((size_t)n * sizeof(int64_t), ctx);
+    rc = (double *)mv__alloc((size_t)cap * sizeof(double), ctx);
+    rs = (double *)mv__alloc((size_t)cap * sizeof(double), ctx);
+    ri = (int32_t *)mv__alloc((size_t)cap * sizeof(int32_t), ctx);
+    if (!sc || !idx || !rc || !rs || !ri) {
+        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_ecalib: eigensolver scratch (%lld x %lld)", (long long)n, (long long)n);
+        goto done;
+    }
+    d = sc, e = d + n, al = e + n, ph = al + 2 * n, vr = ph + 2 * n, vi = vr + n, nvr = vi + n, nvi = nvr + n;
+    qr = nvi + n, qi = qr + n, pr = qi + n, pi = pr + n;
+    /* Householder: step k reduces column k with row k (conj: the same
+       numbers), the trailing rows get A -= v q^H + q v^H with p = A v,
+       K = v^H p, q = 2 p - 2 K v; row k + 1 first, so the next v is known
+       while the other rows are updated and their product accumulated;
+       column k + 1 of the rows below it is not kept (row k + 1 stands for
+       it). Reflection k is kept in row k, right of the diagonal. */
+    d[0] = ar[0];
+    if (n > 2) {
+        mv__ec_householder(ar + 1, ai + 1, n - 1, vr, vi, al);
+        for (j = 0; j < n - 1; j++) pr[j] = pi[j] = 0;
+        for (i = 1; i < n; i++) {
+            const double wv[2] = {vr[i - 1], vi[i - 1]};
+            ko->ec_her2(ar + i * n + 1, ai + i * n + 1, NULL, NULL, NULL, NULL, NULL, pr, pi, wv, n - 1);
+        }
+    }
+    for (k = 0; k + 2 < n; k++) {
+        const int64_t len = n - k - 1;
+        double kk = 0, *t;
+        for (j = 0; j < len; j++) kk += vr[j] * pr[j] + vi[j] * pi[j];
+        for (j = 0; j < len; j++) {
+            qr[j] = 2 * pr[j] - 2 * kk * vr[j];
+            qi[j] = 2 * pi[j] - 2 * kk * vi[j];
+        }
+        {
+            const double ab[4] = {vr[0], vi[0], qr[0], qi[0]};
+            ko->ec_her2(ar + (k + 1) * n + k + 1, ai + (k + 1) * n + k + 1, vr, vi, qr, qi, ab, NULL, NULL, NULL, len);
+        }
+        d[k + 1] = ar[(k + 1) * n + k + 1];
+        if (k + 3 < n) { /* the next reflection from row k + 1, and its product */
+            mv__ec_householder(ar + (k + 1) * n + k + 2, ai + (k + 1) * n + k + 2, len - 1, nvr, nvi, al + 2 * (k + 1));
+            for (j = 0; j < len - 1; j++) pr[j] = pi[j] = 0;
+        }
+        for (i = k + 2; i < n; i++) {
+            const double ab[4] = {vr[i - k - 1], vi[i - k - 1], qr[i - k - 1], qi[i - k - 1]};
+            const double wv[2] = {k + 3 < n ? nvr[i - k - 2] : 0, k + 3 < n ? nvi[i - k - 2] : 0};
+            ko->ec_her2(ar + i * n + k + 2, ai + i * n + k + 2, vr + 1, vi + 1, qr + 1, qi + 1, ab, k + 3 < n ? pr : NULL,
+                        k + 3 < n ? pi : NULL, wv, len - 1);
+        }
+        memcpy(ar + k * n + k + 1, vr, (size_t)len * sizeof(double)); /* keep reflection k */
+        memcpy(ai + k * n + k + 1, vi, (size_t)len * sizeof(double));
+        t = vr, vr = nvr, nvr = t;
+        t = vi, vi = nvi, nvi = t;
+    }
+    if (n > 1) { /* the last subdiagonal element: conj(row n - 2's last) */
+        d[n - 1] = ar[n * n - 1];
+        al[2 * (n - 2)] = ar[(n - 2) * n + n - 1];
+        al[2 * (n - 2) + 1] = -ai[(n - 2) * n + n - 1];
+    }
+    /* real tridiagonal: e[i] = |sub(i + 1, i)|, T = D T_r D^H with
+       D = diag(ph), ph[0] = 1, ph[i + 1] = ph[i] sub / |sub| */
+    ph[0] = 1;
+    ph[1] = 0;
+    for (i = 0; i + 1 < n; i++) {
+        const double sr = al[2 * i], si = al[2 * i + 1], sa = sqrt(sr * sr + si * si);
+        e[i] = sa;
+        if (sa > 0) {
+            ph[2 * (i + 1)] = ph[2 * i] * sr / sa - ph[2 * i + 1] * si / sa;
+            ph[2 * (i + 1) + 1] = ph[2 * i] * si / sa + ph[2 * i + 1] * sr / sa;
+        } else {
+            ph[2 * (i + 1)] = ph[2 * i];
+            ph[2 * (i + 1) + 1] = ph[2 * i + 1];
+        }
+    }
+    e[n - 1] = 0;
+    /* tql2, the rotations of rows (i, i + 1) of its eigenvector matrix logged */
+    f = 0;
+    tst1 = 0;
+    for (l = 0; l < n; l++) {
+        tst1 = MV__MAX(tst1, fabs(d[l]) + fabs(e[l]));
+        m = l;
+        while (m < n) {
+            if (fabs(e[m]) <= eps * tst1) break;
+            m++;
+        }
+        if (m == n) m = n - 1;
+        if (m > l) {
+            it = 0;
+            do {
+                double g, pp, r, dl1, h, c, c2, c3, el1, s, s2;
+                if (++it > 60) {
+                    st = mv__fail(MV_ERR_BAD_DATA, "mv_ecalib: eigensolver did not converge (%lld x %lld)", (long long)n,
+                                  (long long)n);
+                    goto done;
+                }
+                if (nrot + (m - l) > cap) { /* grow the log */
+                    int64_t nc2 = 2 * cap + (m - l);
+                    double *rc2 = (double *)mv__alloc((size_t)nc2 * sizeof(double), ctx);
+                    double *rs2 = (double *)mv__alloc((size_t)nc2 * sizeof(double), ctx);
+                    int32_t *ri2 = (int32_t *)mv__alloc((size_t)nc2 * sizeof(int32_t), ctx);
+                    if (!rc2 || !rs2 || !ri2) {
+                        mv__free(rc2, ctx);
+                        mv__free(rs2, ctx);
+                        mv__free(ri2, ctx);
+                        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_ecalib: eigensolver rotations");
+                        goto done;
+                    }
+                    memcpy(rc2, rc, (size_t)nrot * sizeof(double));
+                    memcpy(rs2, rs, (size_t)nrot * sizeof(double));
+                    memcpy(ri2, ri, (size_t)nrot * sizeof(int32_t));
+                    mv__free(rc, ctx);
+                    mv__free(rs, ctx);
+                    mv__free(ri, ctx);
+                    rc = rc2, rs = rs2, ri = ri2, cap = nc2;
+                }
+                g = d[l];
+                pp = (d[l + 1] - g) / (2.0 * e[l]);
+                r = mv__ec_hypot(pp, 1.0);
+                if (pp < 0) r = -r;
+                d[l] = e[l] / (pp + r);
+                d[l + 1] = e[l] * (pp + r);
+                dl1 = d[l + 1];
+                h = g - d[l];
+                for (i = l + 2; i < n; i++) d[i] -= h;
+                f += h;
+                pp = d[m];
+                c = 1;
+                c2 = c;
+                c3 = c;
+                el1 = e[l + 1];
+                s = 0;
+                s2 = 0;
+                for (i = m - 1; i >= l; i--) {
+                    c3 = c2;
+                    c2 = c;
+                    s2 = s;
+                    g = c * e[i];
+                    h = c * pp;
+                    r = mv__ec_hypot(pp, e[i]);
+                    e[i + 1] = s * r;
+                    s = e[i] / r;
+                    c = pp / r;
+                    pp = c * d[i] - s * g;
+                    d[i + 1] = h + s * (c * g + s * d[i]);
+                    rc[nrot] = c; /* rows i, i + 1: z_i' = c z_i - s z_i1, z_i1' = s z_i + c z_i1 */
+                    rs[nrot] = s;
+                    ri[nrot++] = (int32_t)i;
+                }
+                pp = -s * s2 * c3 * el1 * e[l] / dl1;
+                e[l] = s * pp;
+                d[l] = c * pp;
+            } while (fabs(e[l]) > eps * tst1);
+        }
+        d[l] = d[l] + f;
+        e[l] = 0;
+    }
+    /* idx: descending eigenvalues (stable); w ascending */
+    for (i = 0; i < n; i++) {
+        const double t = d[i];
+        j = i - 1;
+        while (j >= 0 && d[idx[j]] < t) {
+            idx[j + 1] = idx[j];
+            j--;
+        }
+        idx[j + 1] = i;
+    }
+    for (i = 0; i < n; i++) w[n - 1 - i] = d[idx[i]];
+    if (!(w[n - 1] > 0)) {
+        st = mv__fail(MV_ERR_BAD_DATA, "mv_ecalib: no signal in the calibration region");
+        goto done;
+    }
+    for (nk = 0; nk < n && w[n - 1 - nk] / w[n - 1] > thr; nk++) {
+    }
+    y = (double *)mv__alloc_zero((size_t)(2 * n * nk) * sizeof(double), ctx);
+    if (!y) {
+        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_ecalib: eigenvectors");
+        goto done;
+    }
+    {
+        mv__ec_back bj;
+        const int64_t nb = (nk + 7) / 8; /* blocks of 8 vectors, one share per thread */
+        for (m = 0; m < nk; m++) y[idx[m] * nk + m] = 1;
+        bj.ar = ar, bj.ai = ai, bj.rc = rc, bj.rs = rs, bj.ph = ph, bj.ri = ri;
+        bj.n = n, bj.nk = nk, bj.nrot = nrot;
+        bj.yr = y, bj.yi = y + n * nk;
+        bj.s = (double *)mv__alloc((size_t)threads * (size_t)(2 * nk) * sizeof(double), ctx);
+        if (!bj.s) {
+            st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_ecalib: eigenvectors");
+            goto done;
+        }
+        mv__parallel_for(nb, (nb + threads - 1) / threads, threads, mv__ec_back_range, &bj);
+        mv__free(bj.s, ctx);
+    }
+    *y_out = y, y = NULL;
+    *nk_out = nk;
+done:
+    mv__free(sc, ctx);
+    mv__free(idx, ctx);
+    mv__free(rc, ctx);
+    mv__free(rs, ctx);
+    mv__free(ri, ctx);
+    mv__free(y, ctx);
+    return st;
+}
+
+/* out (n x n interleaved, zeroed) += the lower triangle and diagonal of
+   B^H B for B (K x n interleaved), in blocks of 8 rows (the largest first)
+   of the conjugated product; each block made by one thread in k order */
+typedef struct mv__ec_gram {
+    const double *b;
+    double *out;
+    int64_t K, n, nb;
+} mv__ec_gram;
+
+static void mv__ec_gram_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__ec_gram *j = (const mv__ec_gram *)ctx;
+    const mv__k_zgram_fn zgram = mv__kernels_get()->recon->zgram;
+    int64_t q;
+    (void)worker;
+    for (q = b; q < e; q++) {
+        const int64_t i0 = (j->nb - 1 - q) * 8, i1 = MV__MIN(j->n, i0 + 8);
+        zgram(j->out + 2 * i0 * j->n, 2 * j->n, j->b + 2 * i0, 2 * j->n, j->b, 2 * j->n, j->K, i1 - i0, i1);
+    }
+}
+
+/* V (nk x N) += conj(X)^T Y in blocks of 64 columns: x (K x nk), y (K x N) */
+typedef struct mv__ec_prod {
+    const double *x, *y;
+    double *out;
+    int64_t K, nk, N;
+} mv__ec_prod;
+
+static void mv__ec_prod_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__ec_prod *j = (const mv__ec_prod *)ctx;
+    const mv__k_zgram_fn zgram = mv__kernels_get()->recon->zgram;
+    int64_t q;
+    (void)worker;
+    for (q = b; q < e; q++) {
+        const int64_t s0 = q * 64, s1 = MV__MIN(j->N, s0 + 64);
+        zgram(j->out + 2 * s0, 2 * j->N, j->x, 2 * j->nk, j->y + 2 * s0, 2 * j->N, j->K, j->nk, s1 - s0);
+    }
+}
+
 typedef struct mv__ec_job {
-    int64_t d[3], nc, maps, g[3], k[3];
-    const double *cfr, *cfi; /* Fourier coefficients (g[2] x g[1] x g[0]) x E, real and imaginary parts */
-    const double *ex, *ey, *ez; /* phase tables: [pixel][d index] e^{2 pi i d t} interleaved */
-    const double *rot;       /* nc: first principal component (fixphase) */
+    int64_t d[3], nc, maps, gc[3], nbx;
+    const double *cf;         /* gc[2] x gc[1] x gc[0] cells of 2 E: real parts, then imaginary */
+    const double *ex, *ey, *ez; /* [pixel][d index]: e^{2 pi i d t}, interleaved */
+    const double *pxb;        /* [block of MV__EC_LANES x][dx][2][lanes]: ex of the block's voxels (the last repeated) */
+    const double *rot;        /* nc: first principal component (BART's rotphase) */
     float *out, *eig;
     int iters;
     double crop;
-    double *scr;             /* per worker */
+    double *scr; /* per worker */
     int64_t sstride;
 } mv__ec_job;
 
-/* rows [b, e) of (y, z): G(p) per voxel, leading eigenvector(s), crop, phase */
+/* rows [b, e) of (y, z): per row T[dx] = sum_{dz, dy} Cf e^{2 pi i (dy ty +
+   dz tz)}, then blocks of MV__EC_LANES voxels through mv__k_ec_vox_fn; the
+   trace bound, the crop and the phase are scalar code, the same on every
+   ISA */
 static void mv__ec_range(void *ctx, int64_t b, int64_t e, int worker)
 {
     const mv__ec_job *j = (const mv__ec_job *)ctx;
+    const mv__recon_ops *ko = mv__kernels_get()->recon;
     const int64_t nx = j->d[0], ny = j->d[1], nc = j->nc, E = nc * (nc + 1) / 2, nvox = j->d[0] * j->d[1] * j->d[2];
-    const int64_t gx = j->g[0], gy = j->g[1], gz = j->g[2], M = j->maps;
-    double *T = j->scr + (size_t)worker * (size_t)j->sstride; /* gx x E real parts, then gx x E imaginary */
-    double *Ti = T + gx * E;
-    double *Gr = Ti + gx * E, *Gi = Gr + E;                       /* G's lower triangle, split */
-    double *Gsr = Gi + E, *Gsi = Gsr + nc * nc;                   /* G (nc x nc), real and imaginary planes */
-    double *V = Gsi + nc * nc;                                    /* M x nc current */
-    double *W = V + 2 * M * nc;                                   /* M x nc products */
-    double *Yr = W + 2 * M * nc, *Yi = Yr + nc;                   /* conj(G v), split */
-    double lam[2], step_prev;
-    int64_t r, x, e2, dx, dy, dz, c, c2, m, m2, it;
-    /* complex axpys over the E entries, vectorised (the GRAPPA Gram row
-       kernel, g += conj(a) x: a is passed conjugated; the same products and
-       sums as the scalar statement, so the bytes do not change) */
-    mv__k_zger_fn zger = mv__kernels_get()->recon->zger;
+    const int64_t gx = j->gc[0], gy = j->gc[1], gz = j->gc[2], M = j->maps, L = MV__EC_LANES;
+    double *T = j->scr + (size_t)worker * (size_t)j->sstride; /* gx x 2 x E */
+    mv__ec_vox va;
+    int64_t r, q, dx, dy, dz, c, m, l;
+    va.nc = nc, va.gx = gx, va.maps = M, va.iters = j->iters;
+    va.t = T;
+    va.g = T + 2 * gx * E;
+    va.w = va.g + 2 * L * E;
+    va.v = va.w + 2 * L * M * nc;
+    va.lam = va.v + 2 * L * M * nc;
+    va.cut = !j->eig && j->crop >= 0;
+    va.crop = j->crop;
     for (r = b; r < e; r++) {
-        int64_t y = r % ny, z = r / ny;
-        /* T[dx] = sum_{dz, dy} Cf e^{2 pi i (dy ty + dz tz)} */
-        for (e2 = 0; e2 < 2 * gx * E; e2++) T[e2] = 0;
+        const int64_t y = r % ny, z = r / ny;
+        for (q = 0; q < 2 * gx * E; q++) T[q] = 0;
         for (dz = 0; dz < gz; dz++)
             for (dy = 0; dy < gy; dy++) {
                 const double *pz = j->ez + 2 * (z * gz + dz), *py = j->ey + 2 * (y * gy + dy);
-                double pr = pz[0] * py[0] - pz[1] * py[1], pi = pz[0] * py[1] + pz[1] * py[0];
+                const double pr = pz[0] * py[0] - pz[1] * py[1], pim = pz[0] * py[1] + pz[1] * py[0];
                 for (dx = 0; dx < gx; dx++) {
-                    int64_t o = ((dz * gy + dy) * gx + dx) * E;
-                    zger(T + dx * E, Ti + dx * E, j->cfr + o, j->cfi + o, pr, -pi, E);
+                    const double *cc = j->cf + ((dz * gy + dy) * gx + dx) * 2 * E;
+                    ko->zger(T + dx * 2 * E, T + dx * 2 * E + E, cc, cc + E, pr, -pim, E);
                 }
             }
-        for (x = 0; x < nx; x++) {
-            int64_t vox = x + nx * r;
-            double tr = 0;
-            /* the trace first (the diagonal's real parts): lambda_1 <= trace */
-            for (c = 0; c < nc; c++) {
-                double sr = 0;
-                e2 = c * (c + 1) / 2 + c;
-                for (dx = 0; dx < gx; dx++) {
-                    const double *px = j->ex + 2 * (x * gx + dx);
-                    sr += T[dx * E + e2] * px[0] - Ti[dx * E + e2] * px[1];
-                }
-                tr += sr;
-            }
-            if (!j->eig && j->crop >= 0 && tr < j->crop) { /* lambda_1 <= trace < crop: cropped */
-                for (m = 0; m < M; m++)
-                    for (c = 0; c < nc; c++) j->out[2 * ((m * nc + c) * nvox + vox)] = j->out[2 * ((m * nc + c) * nvox + vox) + 1] = 0;
-                continue;
-            }
-            /* G = sum_dx T[dx] e^{2 pi i dx tx}: lower triangle, then mirrored */
-            for (e2 = 0; e2 < 2 * E; e2++) Gr[e2] = 0;
-            for (dx = 0; dx < gx; dx++) {
-                const double *px = j->ex + 2 * (x * gx + dx);
-                zger(Gr, Gi, T + dx * E, Ti + dx * E, px[0], -px[1], E);
-            }
-            for (c = 0, e2 = 0; c < nc; c++)
-                for (c2 = 0; c2 <= c; c2++, e2++) {
-                    Gsr[c * nc + c2] = Gsr[c2 * nc + c] = Gr[e2];
-                    Gsi[c * nc + c2] = c2 == c ? 0.0 : Gi[e2]; /* Hermitian: a real diagonal */
-                    Gsi[c2 * nc + c] = c2 == c ? 0.0 : -Gi[e2];
-                }
-            /* BART's orthiter: V starts as the first M unit vectors, exactly
-               `iters` multiplications, the last vector (e_{M-1}) is the free
-               one (the dominant eigenvector), earlier ones are orthogonalised
-               against the later; the eigenvalue is ||G v|| of the last step.
-               It stops early only where the rest of BART's iterations can
-               move V by less than 1e-9: the steps shrink geometrically (by
-               the eigenvalue ratio q), so the distance still to go is below
-               step q / (1 - q). Where the iteration has not converged (two
-               eigenvalues near 1, as at the edge of the field of view) q is
-               near 1, it runs every iteration and the result is BART's. */
-            for (m = 0; m < M; m++)
-                for (c = 0; c < nc; c++) V[2 * (m * nc + c)] = (c == m), V[2 * (m * nc + c) + 1] = 0;
-            for (it = 0, step_prev = 0; it < j->iters; it++) {
-                double step = 0, q;
-                for (m = 0; m < M; m++) { /* W = G V, as conj(W) = sum_c2 conj(v_c2) G[c2][.] (G Hermitian): row axpys */
-                    const double *v = V + 2 * m * nc;
-                    for (c = 0; c < 2 * nc; c++) Yr[c] = 0;
-                    for (c2 = 0; c2 < nc; c2++) zger(Yr, Yi, Gsr + c2 * nc, Gsi + c2 * nc, v[2 * c2], v[2 * c2 + 1], nc);
-                    for (c = 0; c < nc; c++) {
-                        W[2 * (m * nc + c)] = Yr[c];
-                        W[2 * (m * nc + c) + 1] = -Yi[c];
-                    }
-                }
-                for (m = M - 1; m >= 0; m--) { /* last first: orthogonalise against the later, normalise */
-                    double *w = W + 2 * m * nc, nr = 0;
-                    for (m2 = m + 1; m2 < M; m2++) {
-                        const double *u = W + 2 * m2 * nc;
-                        double pr = 0, pi = 0;
-                        for (c = 0; c < nc; c++) { /* <u, w> */
-                            pr += u[2 * c] * w[2 * c] + u[2 * c + 1] * w[2 * c + 1];
-                            pi += u[2 * c] * w[2 * c + 1] - u[2 * c + 1] * w[2 * c];
-                        }
+        for (q = 0; q < j->nbx; q++) {
+            const int64_t x0 = q * L, nv = MV__MIN(L, nx - x0);
+            unsigned act;
+            va.px = j->pxb + q * gx * 2 * L;
+            va.act = (1u << nv) - 1;
+            act = ko->ec_vox(&va);
+            for (l = 0; l < nv; l++) {
+                const int64_t vox = x0 + l + nx * r;
+                if (!(act >> l & 1u)) { /* lambda_1 <= trace < crop: cropped */
+                    for (m = 0; m < M; m++)
                         for (c = 0; c < nc; c++) {
-                            w[2 * c] -= pr * u[2 * c] - pi * u[2 * c + 1];
-                            w[2 * c + 1] -= pr * u[2 * c + 1] + pi * u[2 * c];
+                            float *o = j->out + 2 * ((m * nc + c) * nvox + vox);
+                            o[0] = o[1] = 0;
                         }
+                    continue;
+                }
+                for (m = 0; m < M; m++) { /* BART's map m: the vector M - 1 - m, turned by rot's phase */
+                    const double lam = va.lam[m * L + l], keep = (j->crop < 0 || lam >= j->crop) ? 1 : 0;
+                    const double *vv = va.v + (M - 1 - m) * nc * 2 * L;
+                    double pr = 0, pim = 0, pa;
+                    for (c = 0; c < nc; c++) { /* sum_c v_c conj(rot_c) */
+                        const double vr = vv[c * 2 * L + l], vi = vv[c * 2 * L + L + l];
+                        pr += vr * j->rot[2 * c] + vi * j->rot[2 * c + 1];
+                        pim += vi * j->rot[2 * c] - vr * j->rot[2 * c + 1];
                     }
-                    for (c = 0; c < nc; c++) nr += w[2 * c] * w[2 * c] + w[2 * c + 1] * w[2 * c + 1];
-                    nr = sqrt(nr);
-                    lam[M - 1 - m] = nr;
-                    if (nr > 0)
-                        for (c = 0; c < nc; c++) w[2 * c] /= nr, w[2 * c + 1] /= nr;
+                    pa = sqrt(pr * pr + pim * pim);
+                    if (pa > 0) pr /= pa, pim /= pa;
+                    else pr = 1, pim = 0;
+                    for (c = 0; c < nc; c++) { /* v * conj(phase) */
+                        const double vr = vv[c * 2 * L + l], vi = vv[c * 2 * L + L + l];
+                        float *o = j->out + 2 * ((m * nc + c) * nvox + vox);
+                        o[0] = (float)(keep * (vr * pr + vi * pim));
+                        o[1] = (float)(keep * (vi * pr - vr * pim));
+                    }
+                    if (j->eig) j->eig[m * nvox + vox] = (float)lam;
                 }
-                for (c = 0; c < 2 * M * nc; c++) step += (W[c] - V[c]) * (W[c] - V[c]);
-                memcpy(V, W, (size_t)(2 * M * nc) * sizeof(double));
-                step = sqrt(step);
-                q = step_prev > 0 ? step / step_prev : 1;
-                if (q < 1 && step * q < 1e-9 * (1 - q)) break;
-                step_prev = step;
-            }
-            for (m = 0; m < M; m++) {
-                double pr = 0, pi = 0, pa, keep = (j->crop < 0 || lam[m] >= j->crop) ? 1 : 0;
-                const double *v = V + 2 * (M - 1 - m) * nc;
-                for (c = 0; c < nc; c++) { /* sum_c v_c conj(rot_c) */
-                    pr += v[2 * c] * j->rot[2 * c] + v[2 * c + 1] * j->rot[2 * c + 1];
-                    pi += v[2 * c + 1] * j->rot[2 * c] - v[2 * c] * j->rot[2 * c + 1];
-                }
-                pa = sqrt(pr * pr + pi * pi);
-                if (pa > 0) pr /= pa, pi /= pa;
-                else pr = 1, pi = 0;
-                for (c = 0; c < nc; c++) { /* v * conj(phase) */
-                    float *o = j->out + 2 * ((m * nc + c) * nvox + vox);
-                    o[0] = (float)(keep * (v[2 * c] * pr + v[2 * c + 1] * pi));
-                    o[1] = (float)(keep * (v[2 * c + 1] * pr - v[2 * c] * pi));
-                }
-                if (j->eig) j->eig[m * nvox + vox] = (float)lam[m];
             }
         }
     }
@@ -29149,18 +29659,132 @@ static void mv__ec_sub_range(void *ctx, int64_t b, int64_t e, int worker)
     mv__ec_range((void *)s->job, s->r0 + b, s->r0 + e, worker);
 }
 
+/* The image-space Gram matrices' Fourier coefficients from the kernels V
+   (nk x 2 x N: real parts, then imaginary; s = ((iz ky + iy) kx + ix) nc +
+   c): G(t) = (1 / kk) sum_i K_i(t) K_i(t)^H with K_i(t)_c = sum_s
+   conj(v_i[s][c]) e^{2 pi i s . t} is a trigonometric polynomial with lags
+   d = -(k - 1) .. k - 1, so 2k - 1 samples per axis determine it exactly:
+   per kernel, conj(K_i) on that grid (separable: x, then y, then z), its
+   outer products summed into G(t) (lower triangles), and the grid's
+   inverse DFT (separable) gives cf: gc[2] x gc[1] x gc[0] cells of 2 E,
+   lag d at index d + k - 1. Every accumulation is the conj-axpy kernel
+   over contiguous coils or Gram entries. */
+static mv_status mv__ec_coeffs(const double *V, int64_t nk, const int64_t k[3], int64_t nc, double *cf, void *ctx)
+{
+    const mv__k_zger_fn zger = mv__kernels_get()->recon->zger;
+    const double tpi = 2.0 * 3.14159265358979323846;
+    const int64_t kx = k[0], ky = k[1], kz = k[2], gx = 2 * kx - 1, gy = 2 * ky - 1, gz = 2 * kz - 1, ng = gx * gy * gz;
+    const int64_t N = kx * ky * kz * nc, E = nc * (nc + 1) / 2, nc2 = 2 * nc, E2 = 2 * E;
+    double *tab, *ek[3], *ed[3], *h1, *h2, *kg, *gg, *f1;
+    int64_t a, u, t, i, iz, iy, ix, ux, uy, uz, c, q;
+    size_t need = (size_t)(2 * (kx * gx + ky * gy + kz * gz) + 2 * (gx * gx + gy * gy + gz * gz)) +
+                  (size_t)(kz * ky * gx + kz * gy * gx + ng) * (size_t)nc2 + (size_t)(2 * ng) * (size_t)E2;
+    tab = (double *)mv__alloc_zero(need * sizeof(double), ctx);
+    if (!tab) return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_ecalib: image-space Gram grid");
+    ek[0] = tab, ek[1] = ek[0] + 2 * kx * gx, ek[2] = ek[1] + 2 * ky * gy;
+    ed[0] = ek[2] + 2 * kz * gz, ed[1] = ed[0] + 2 * gx * gx, ed[2] = ed[1] + 2 * gy * gy;
+    h1 = ed[2] + 2 * gz * gz;
+    h2 = h1 + kz * ky * gx * nc2;
+    kg = h2 + kz * gy * gx * nc2;
+    gg = kg + ng * nc2;
+    f1 = gg + ng * E2;
+    for (a = 0; a < 3; a++) { /* ek[u][i] = e^{2 pi i i u / g}, ed[d][u] = e^{-2 pi i d u / g} / g */
+        const int64_t ka = k[a], ga = 2 * ka - 1;
+        for (u = 0; u < ga; u++) {
+            for (i = 0; i < ka; i++) {
+                const double ang = tpi * (double)((i * u) % ga) / (double)ga;
+                ek[a][2 * (u * ka + i)] = cos(ang);
+                ek[a][2 * (u * ka + i) + 1] = sin(ang);
+            }
+            for (t = 0; t < ga; t++) {
+                const int64_t dd = t - (ka - 1), ph = ((dd * u) % ga + ga) % ga;
+                const double ang = -tpi * (double)ph / (double)ga;
+                ed[a][2 * (t * ga + u)] = cos(ang) / (double)ga;
+                ed[a][2 * (t * ga + u) + 1] = sin(ang) / (double)ga;
+            }
+        }
+    }
+    for (i = 0; i < nk; i++) { /* conj(K_i) on the grid, then G += its outer products */
+        const double *vr = V + 2 * i * N, *vi = vr + N;
+        for (q = 0; q < (kz * ky * gx + kz * gy * gx + ng) * nc2; q++) h1[q] = 0;
+        for (iz = 0; iz < kz; iz++)
+            for (iy = 0; iy < ky; iy++)
+                for (ux = 0; ux < gx; ux++) {
+                    double *o = h1 + ((iz * ky + iy) * gx + ux) * nc2;
+                    for (ix = 0; ix < kx; ix++) {
+                        const int64_t s = ((iz * ky + iy) * kx + ix) * nc;
+                        zger(o, o + nc, vr + s, vi + s, ek[0][2 * (ux * kx + ix)], ek[0][2 * (ux * kx + ix) + 1], nc);
+                    }
+                }
+        for (iz = 0; iz < kz; iz++)
+            for (uy = 0; uy < gy; uy++)
+                for (ux = 0; ux < gx; ux++) {
+                    double *o = h2 + ((iz * gy + uy) * gx + ux) * nc2;
+                    for (iy = 0; iy < ky; iy++) {
+                        const double *x = h1 + ((iz * ky + iy) * gx + ux) * nc2;
+                        zger(o, o + nc, x, x + nc, ek[1][2 * (uy * ky + iy)], ek[1][2 * (uy * ky + iy) + 1], nc);
+                    }
+                }
+        for (uz = 0; uz < gz; uz++)
+            for (q = 0; q < gy * gx; q++) {
+                double *o = kg + (uz * gy * gx + q) * nc2;
+                for (iz = 0; iz < kz; iz++) {
+                    const double *x = h2 + (iz * gy * gx + q) * nc2;
+                    zger(o, o + nc, x, x + nc, ek[2][2 * (uz * kz + iz)], ek[2][2 * (uz * kz + iz) + 1], nc);
+                }
+            }
+        for (q = 0; q < ng; q++) { /* G[c][c2] += K_c conj(K_c2) = conj(K'_c) K'_c2, c2 <= c */
+            const double *kr = kg + q * nc2, *ki = kr + nc;
+            double *o = gg + q * E2;
+            for (c = 0; c < nc; c++) zger(o + c * (c + 1) / 2, o + E + c * (c + 1) / 2, kr, ki, kr[c], ki[c], c + 1);
+        }
+    }
+    /* inverse DFT, x then y then z: f1 (gz gy x d0), gg (gz x d1 x d0), cf */
+    for (q = 0; q < ng * E2; q++) f1[q] = 0;
+    for (q = 0; q < gz * gy; q++)
+        for (t = 0; t < gx; t++) {
+            double *o = f1 + (q * gx + t) * E2;
+            for (ux = 0; ux < gx; ux++) {
+                const double *x = gg + (q * gx + ux) * E2;
+                zger(o, o + E, x, x + E, ed[0][2 * (t * gx + ux)], -ed[0][2 * (t * gx + ux) + 1], E);
+            }
+        }
+    for (q = 0; q < ng * E2; q++) gg[q] = 0;
+    for (uz = 0; uz < gz; uz++)
+        for (t = 0; t < gy; t++)
+            for (ux = 0; ux < gx; ux++) {
+                double *o = gg + ((uz * gy + t) * gx + ux) * E2;
+                for (uy = 0; uy < gy; uy++) {
+                    const double *x = f1 + ((uz * gy + uy) * gx + ux) * E2;
+                    zger(o, o + E, x, x + E, ed[1][2 * (t * gy + uy)], -ed[1][2 * (t * gy + uy) + 1], E);
+                }
+            }
+    for (q = 0; q < ng * E2; q++) cf[q] = 0;
+    for (t = 0; t < gz; t++)
+        for (q = 0; q < gy * gx; q++) {
+            double *o = cf + (t * gy * gx + q) * E2;
+            for (uz = 0; uz < gz; uz++) {
+                const double *x = gg + (uz * gy * gx + q) * E2;
+                zger(o, o + E, x, x + E, ed[2][2 * (t * gz + uz)], -ed[2][2 * (t * gz + uz) + 1], E);
+            }
+        }
+    for (q = 0; q < ng * E2; q++) cf[q] /= (double)(kx * ky * kz);
+    mv__free(tab, ctx);
+    return MV_OK;
+}
+
 MVDEF mv_status mv_ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, const mv_ecalib_opts *opts)
 {
     mv_ecalib_opts to;
     const mv_ecalib_opts *o = opts;
     mv__mri_shape sh;
-    int64_t d[3], cs[3], cd[3], cp[3], k[3], g[3], np[3], M, N, nc, nrow, n, i, c, a, E, nk, row;
-    int64_t ix, iy, iz, px, py, pz, s, nmaps;
+    int64_t d[3], cs[3], cd[3], cp[3], k[3], gc[3], np[3], N, nc, nrow, n, i, c, a, E, nk = 0, row, M;
+    int64_t ix, iy, iz, px, py, pz, s, nmaps, ncd;
     int threads;
     void *ctx;
     float *kd;
-    double *A = NULL, *gram = NULL, *w = NULL, *vec = NULL, *work = NULL, *V = NULL, *gs = NULL, *cf = NULL,
-           *ex = NULL, *ey = NULL, *ez = NULL, *rot = NULL, *scr = NULL, thr, crop;
+    double *A = NULL, *X = NULL, *gram = NULL, *gp = NULL, *w = NULL, *Y = NULL, *V = NULL, *cf = NULL, *ex = NULL,
+           *ey, *ez, *pxb, *rot = NULL, *scr = NULL, thr, crop;
     mv_vol mt, et;
     mv__ec_job job;
     mv_status st = MV_OK;
@@ -29200,7 +29824,7 @@ MVDEF mv_status mv_ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, const
                   "mv_ecalib: kernel %lld larger than the calibration region %lld along axis %d", (long long)k[a],
                   (long long)cd[a], (int)a);
         np[a] = cd[a] - k[a] + 1;
-        g[a] = k[a] == 1 ? 1 : 2 * k[a];
+        gc[a] = 2 * k[a] - 1;
     }
     N = k[0] * k[1] * k[2] * nc;
     nrow = np[0] * np[1] * np[2];
@@ -29210,22 +29834,27 @@ MVDEF mv_status mv_ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, const
     threads = mv__resolve_threads(o->threads);
     if (threads > MV__MAX_THREADS) threads = MV__MAX_THREADS;
     E = nc * (nc + 1) / 2;
+    M = nmaps;
+    ncd = cd[0] * cd[1] * cd[2];
+    /* the calibration matrix A: row = patch position, column s = ((iz ky +
+       iy) kx + ix) nc + c; the SVD through the Gram of its smaller side,
+       B^H B: B = A (N <= rows: A^H A, the kernels its eigenvectors) or
+       B = X = conj(A)^T (A A^H, the kernels A^H u / sigma, from conj(A)) */
     A = (double *)mv__alloc((size_t)(2 * nrow * N) * sizeof(double), ctx);
-    gram = (double *)mv__alloc((size_t)(2 * n * n) * sizeof(double), ctx);
+    if (N > nrow) X = (double *)mv__alloc((size_t)(2 * nrow * N) * sizeof(double), ctx);
+    gram = (double *)mv__alloc_zero((size_t)(2 * n * n) * sizeof(double), ctx);
     w = (double *)mv__alloc((size_t)n * sizeof(double), ctx);
-    vec = (double *)mv__alloc((size_t)(2 * n * n) * sizeof(double), ctx);
-    work = (double *)mv__alloc((size_t)(3 * n * n + 7 * n) * sizeof(double), ctx);
-    rot = (double *)mv__alloc((size_t)(2 * nc * nc + 2 * nc) * sizeof(double), ctx);
-    if (!A || !gram || !w || !vec || !work || !rot) {
+    rot = (double *)mv__alloc((size_t)(2 * nc * nc + 2 * ncd * nc + 2 * nc) * sizeof(double), ctx);
+    if (!A || (N > nrow && !X) || !gram || !w || !rot) {
         st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_ecalib: calibration matrix %lld x %lld", (long long)nrow, (long long)N);
         goto done;
     }
-    /* calibration matrix: row = patch position, column = ((iz ky + iy) kx + ix) nc + c */
     row = 0;
     for (pz = 0; pz < np[2]; pz++)
         for (py = 0; py < np[1]; py++)
             for (px = 0; px < np[0]; px++, row++) {
                 double *ar = A + 2 * row * N;
+                const double sg = N > nrow ? -1.0 : 1.0; /* conj(A) for the A A^H side */
                 s = 0;
                 for (iz = 0; iz < k[2]; iz++)
                     for (iy = 0; iy < k[1]; iy++)
@@ -29233,182 +29862,147 @@ MVDEF mv_status mv_ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, const
                             for (c = 0; c < nc; c++, s++) {
                                 const float *p = kd + 2 * (c * sh.nvox + (cp[0] + px + ix) + d[0] * ((cp[1] + py + iy) + d[1] * (cp[2] + pz + iz)));
                                 ar[2 * s] = p[0];
-                                ar[2 * s + 1] = p[1];
+                                ar[2 * s + 1] = sg * p[1];
                             }
             }
-    /* principal component of the calibration data (BART's rotphase) */
+    if (X)
+        for (row = 0; row < nrow; row++)
+            for (s = 0; s < N; s++) {
+                X[2 * (s * nrow + row)] = A[2 * (row * N + s)];
+                X[2 * (s * nrow + row) + 1] = A[2 * (row * N + s) + 1];
+            }
+    /* principal component of the calibration data (BART's rotphase): the
+       coil covariance sum_v p p^H = conj(P^H P), P the box's samples (voxel
+       x coil) */
     {
-        double *cc = rot + 2 * nc, *wk, *wv, *cw;
+        double *cw = rot + 2 * nc, *pb = cw + 2 * nc * nc, *wk, *wv;
         int64_t v;
-        wk = (double *)mv__alloc((size_t)(3 * nc * nc + 7 * nc + 2 * nc * nc + nc) * sizeof(double), ctx);
+        for (v = 0; v < ncd; v++) {
+            const int64_t x = cp[0] + v % cd[0], y = cp[1] + (v / cd[0]) % cd[1], z = cp[2] + v / (cd[0] * cd[1]);
+            for (c = 0; c < nc; c++) {
+                const float *p = kd + 2 * (c * sh.nvox + x + d[0] * (y + d[1] * z));
+                pb[2 * (v * nc + c)] = p[0];
+                pb[2 * (v * nc + c) + 1] = p[1];
+            }
+        }
+        for (i = 0; i < 2 * nc * nc; i++) cw[i] = 0;
+        mv__kernels_get()->recon->zgram(cw, 2 * nc, pb, 2 * nc, pb, 2 * nc, ncd, nc, nc);
+        for (i = 0; i < nc * nc; i++) cw[2 * i + 1] = -cw[2 * i + 1];
+        wk = (double *)mv__alloc((size_t)(3 * nc * nc + 7 * nc + nc) * sizeof(double), ctx);
         if (!wk) {
             st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_ecalib: coil covariance");
             goto done;
         }
-        cw = wk + 3 * nc * nc + 7 * nc;
-        wv = cw + 2 * nc * nc;
-        for (i = 0; i < 2 * nc * nc; i++) cw[i] = 0;
-        for (v = 0; v < cd[0] * cd[1] * cd[2]; v++) {
-            int64_t x = cp[0] + v % cd[0], y = cp[1] + (v / cd[0]) % cd[1], z = cp[2] + v / (cd[0] * cd[1]);
-            for (c = 0; c < nc; c++) {
-                const float *p = kd + 2 * (c * sh.nvox + x + d[0] * (y + d[1] * z));
-                int64_t c2;
-                for (c2 = 0; c2 < nc; c2++) { /* cov[c][c2] += p_c conj(p_c2) */
-                    const float *q = kd + 2 * (c2 * sh.nvox + x + d[0] * (y + d[1] * z));
-                    cw[2 * (c * nc + c2)] += (double)p[0] * q[0] + (double)p[1] * q[1];
-                    cw[2 * (c * nc + c2) + 1] += (double)p[1] * q[0] - (double)p[0] * q[1];
-                }
-            }
-        }
-        (void)cc;
+        wv = wk + 3 * nc * nc + 7 * nc;
         if (mv__zheev(cw, nc, wv, rot, 1, wk)) st = mv__fail(MV_ERR_BAD_DATA, "mv_ecalib: coil covariance eigensolver");
         mv__free(wk, ctx);
         if (st != MV_OK) goto done;
     }
-    /* Gram of the smaller side, float64 */
-    if (N <= nrow) {
-        for (i = 0; i < N; i++)
+    /* the Gram B^H B (lower blocks, threaded), then both triangles in split
+       planes gp, in B's memory (2 n^2 doubles at least; B is done with) */
+    {
+        mv__ec_gram gj;
+        gj.b = X ? X : A;
+        gj.out = gram;
+        gj.K = X ? N : nrow;
+        gj.n = n;
+        gj.nb = (n + 7) / 8;
+        mv__parallel_for(gj.nb, 1, threads, mv__ec_gram_range, &gj);
+        if (X) gp = X, X = NULL;
+        else gp = A, A = NULL;
+        for (i = 0; i < n; i++)
             for (c = 0; c <= i; c++) {
-                double sr = 0, si = 0;
-                for (row = 0; row < nrow; row++) { /* conj(A[r][i]) A[r][c] */
-                    const double *ar = A + 2 * row * N;
-                    sr += ar[2 * i] * ar[2 * c] + ar[2 * i + 1] * ar[2 * c + 1];
-                    si += ar[2 * i] * ar[2 * c + 1] - ar[2 * i + 1] * ar[2 * c];
-                }
-                gram[2 * (i * n + c)] = sr, gram[2 * (i * n + c) + 1] = si;
-                gram[2 * (c * n + i)] = sr, gram[2 * (c * n + i) + 1] = -si;
-            }
-    } else {
-        for (i = 0; i < nrow; i++)
-            for (c = 0; c <= i; c++) {
-                const double *ai = A + 2 * i * N, *ac = A + 2 * c * N;
-                double sr = 0, si = 0;
-                for (s = 0; s < N; s++) { /* A[i] . conj(A[c]) */
-                    sr += ai[2 * s] * ac[2 * s] + ai[2 * s + 1] * ac[2 * s + 1];
-                    si += ai[2 * s + 1] * ac[2 * s] - ai[2 * s] * ac[2 * s + 1];
-                }
-                gram[2 * (i * n + c)] = sr, gram[2 * (i * n + c) + 1] = si;
-                gram[2 * (c * n + i)] = sr, gram[2 * (c * n + i) + 1] = -si;
+                const double gr = gram[2 * (i * n + c)], gi = gram[2 * (i * n + c) + 1];
+                gp[i * n + c] = gp[c * n + i] = gr;
+                gp[n * n + i * n + c] = c == i ? 0.0 : gi;
+                gp[n * n + c * n + i] = c == i ? 0.0 : -gi;
             }
     }
-    if (mv__zheev(gram, n, w, vec, n, work)) {
-        st = mv__fail(MV_ERR_BAD_DATA, "mv_ecalib: eigensolver did not converge (%lld x %lld)", (long long)n, (long long)n);
-        goto done;
-    }
-    if (!(w[n - 1] > 0)) {
-        st = mv__fail(MV_ERR_BAD_DATA, "mv_ecalib: no signal in the calibration region");
-        goto done;
-    }
-    for (nk = 0; nk < n && w[n - 1 - nk] / w[n - 1] > thr; nk++) {
-    }
-    /* the kernels V (nk x N): right singular vectors */
+    mv__free(gram, ctx), gram = NULL;
+    st = mv__ec_eigen(gp, gp + n * n, n, thr, w, &nk, &Y, threads, ctx);
+    if (st != MV_OK) goto done;
+    mv__free(gp, ctx), gp = NULL;
+    /* the kernels V (nk x 2 x N): right singular vectors */
     V = (double *)mv__alloc((size_t)(2 * nk * N) * sizeof(double), ctx);
     if (!V) {
         st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_ecalib: kernels");
         goto done;
     }
     if (N <= nrow) {
-        memcpy(V, vec, (size_t)(2 * nk * N) * sizeof(double));
-    } else {
-        for (i = 0; i < nk; i++) { /* v = A^H u / sigma */
-            double sg = sqrt(w[n - 1 - i]);
-            const double *u = vec + 2 * i * n;
-            double *v = V + 2 * i * N;
+        for (i = 0; i < nk; i++)
             for (s = 0; s < N; s++) {
-                double sr = 0, si = 0;
-                for (row = 0; row < nrow; row++) {
-                    const double *ar = A + 2 * row * N;
-                    sr += ar[2 * s] * u[2 * row] + ar[2 * s + 1] * u[2 * row + 1];
-                    si += ar[2 * s] * u[2 * row + 1] - ar[2 * s + 1] * u[2 * row];
-                }
-                v[2 * s] = sr / sg;
-                v[2 * s + 1] = si / sg;
+                V[2 * i * N + s] = Y[s * nk + i];
+                V[2 * i * N + N + s] = Y[n * nk + s * nk + i];
             }
-        }
-    }
-    mv__free(A, ctx), A = NULL;
-    mv__free(gram, ctx), gram = NULL;
-    /* G on the (2k)^3 grid t_s = s / g, then its Fourier coefficients Cf_d,
-       d = -k..k-1 (index d + k) */
-    {
-        int64_t ng = g[0] * g[1] * g[2], sidx, di, kk = k[0] * k[1] * k[2];
-        double *Kv = (double *)mv__alloc((size_t)(2 * nc) * sizeof(double), ctx);
-        gs = (double *)mv__alloc_zero((size_t)(2 * ng * E) * sizeof(double), ctx);
-        cf = (double *)mv__alloc_zero((size_t)(2 * ng * E) * sizeof(double), ctx);
-        if (!Kv || !gs || !cf) {
-            mv__free(Kv, ctx);
-            st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_ecalib: image-space Gram grid");
+    } else { /* v_i = A^H u_i / sigma_i = sum_r conj(A[r][s]) u_i[r] / sigma_i */
+        mv__ec_prod pj;
+        double *xu = (double *)mv__alloc((size_t)(2 * nrow * nk + 2 * nk * N) * sizeof(double), ctx), *vt;
+        if (!xu) {
+            st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_ecalib: kernels");
             goto done;
         }
-        for (sidx = 0; sidx < ng; sidx++) {
-            double t0 = (double)(sidx % g[0]) / (double)g[0], t1 = (double)((sidx / g[0]) % g[1]) / (double)g[1],
-                   t2 = (double)(sidx / (g[0] * g[1])) / (double)g[2];
-            double *gg = gs + 2 * sidx * E;
+        vt = xu + 2 * nrow * nk;
+        for (row = 0; row < nrow; row++) /* x = conj(U) */
             for (i = 0; i < nk; i++) {
-                const double *v = V + 2 * i * N;
-                int64_t e2 = 0, c2;
-                for (c = 0; c < nc; c++) Kv[2 * c] = Kv[2 * c + 1] = 0;
-                s = 0;
-                for (iz = 0; iz < k[2]; iz++)
-                    for (iy = 0; iy < k[1]; iy++)
-                        for (ix = 0; ix < k[0]; ix++) {
-                            double ang = tpi * ((double)ix * t0 + (double)iy * t1 + (double)iz * t2), er = cos(ang),
-                                   ei = sin(ang);
-                            for (c = 0; c < nc; c++, s++) { /* conj(v): the rows of A are the patches */
-                                Kv[2 * c] += v[2 * s] * er + v[2 * s + 1] * ei;
-                                Kv[2 * c + 1] += v[2 * s] * ei - v[2 * s + 1] * er;
-                            }
-                        }
-                for (c = 0; c < nc; c++)
-                    for (c2 = 0; c2 <= c; c2++, e2++) { /* K_c conj(K_c2) / kk */
-                        gg[2 * e2] += (Kv[2 * c] * Kv[2 * c2] + Kv[2 * c + 1] * Kv[2 * c2 + 1]) / (double)kk;
-                        gg[2 * e2 + 1] += (Kv[2 * c + 1] * Kv[2 * c2] - Kv[2 * c] * Kv[2 * c2 + 1]) / (double)kk;
-                    }
+                xu[2 * (row * nk + i)] = Y[row * nk + i];
+                xu[2 * (row * nk + i) + 1] = -Y[n * nk + row * nk + i];
+            }
+        for (i = 0; i < 2 * nk * N; i++) vt[i] = 0;
+        pj.x = xu, pj.y = A, pj.out = vt, pj.K = nrow, pj.nk = nk, pj.N = N;
+        mv__parallel_for((N + 63) / 64, 1, threads, mv__ec_prod_range, &pj);
+        for (i = 0; i < nk; i++) {
+            const double sg = sqrt(w[n - 1 - i]);
+            for (s = 0; s < N; s++) {
+                V[2 * i * N + s] = vt[2 * (i * N + s)] / sg;
+                V[2 * i * N + N + s] = vt[2 * (i * N + s) + 1] / sg;
             }
         }
-        mv__free(Kv, ctx);
-        for (di = 0; di < ng; di++) { /* Cf_d = (1/ng) sum_s G(t_s) e^{-2 pi i d . t_s} */
-            int64_t d0 = di % g[0] - g[0] / 2, d1 = (di / g[0]) % g[1] - g[1] / 2, d2 = di / (g[0] * g[1]) - g[2] / 2, e2;
-            double *cc = cf + 2 * di * E;
-            for (sidx = 0; sidx < ng; sidx++) {
-                double ang = -tpi * ((double)(d0 * (sidx % g[0])) / (double)g[0] +
-                                     (double)(d1 * ((sidx / g[0]) % g[1])) / (double)g[1] +
-                                     (double)(d2 * (sidx / (g[0] * g[1]))) / (double)g[2]);
-                double er = cos(ang) / (double)ng, ei = sin(ang) / (double)ng;
-                const double *gg = gs + 2 * sidx * E;
-                for (e2 = 0; e2 < E; e2++) {
-                    cc[2 * e2] += gg[2 * e2] * er - gg[2 * e2 + 1] * ei;
-                    cc[2 * e2 + 1] += gg[2 * e2] * ei + gg[2 * e2 + 1] * er;
-                }
-            }
-        }
+        mv__free(xu, ctx);
     }
-    { /* the coefficients split into real and imaginary planes (the vector kernels' layout), into gs (done with) */
-        int64_t q, nq = g[0] * g[1] * g[2] * E;
-        for (q = 0; q < nq; q++) {
-            gs[q] = cf[2 * q];
-            gs[nq + q] = cf[2 * q + 1];
-        }
-        job.cfr = gs;
-        job.cfi = gs + nq;
-    }
-    /* phase tables e^{2 pi i d t}, t = (p - n/2) / n */
-    ex = (double *)mv__alloc((size_t)(2 * (d[0] * g[0] + d[1] * g[1] + d[2] * g[2])) * sizeof(double), ctx);
-    if (!ex) {
-        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_ecalib: phase tables");
+    mv__free(A, ctx), A = NULL;
+    mv__free(Y, ctx), Y = NULL;
+    cf = (double *)mv__alloc((size_t)(2 * gc[0] * gc[1] * gc[2] * E) * sizeof(double), ctx);
+    if (!cf) {
+        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_ecalib: image-space Gram coefficients");
         goto done;
     }
-    ey = ex + 2 * d[0] * g[0];
-    ez = ey + 2 * d[1] * g[1];
-    for (a = 0; a < 3; a++) {
-        double *tab = a == 0 ? ex : a == 1 ? ey : ez;
-        int64_t p, dd;
-        for (p = 0; p < d[a]; p++)
-            for (dd = 0; dd < g[a]; dd++) {
-                double ang = g[a] == 1 ? 0 : tpi * (double)(dd - g[a] / 2) * (double)(p - d[a] / 2) / (double)d[a];
-                tab[2 * (p * g[a] + dd)] = cos(ang);
-                tab[2 * (p * g[a] + dd) + 1] = sin(ang);
-            }
+    st = mv__ec_coeffs(V, nk, k, nc, cf, ctx);
+    if (st != MV_OK) goto done;
+    mv__free(V, ctx), V = NULL;
+    /* phase tables e^{2 pi i d t}, t = (p - n/2) / n, d = -(k - 1) .. k - 1;
+       pxb: ex per block of lanes (lanes past the row repeat its last x) */
+    {
+        const int64_t nbx = (d[0] + MV__EC_LANES - 1) / MV__EC_LANES;
+        int64_t p, dd, q, l;
+        ex = (double *)mv__alloc((size_t)(2 * (d[0] * gc[0] + d[1] * gc[1] + d[2] * gc[2]) + nbx * gc[0] * 2 * MV__EC_LANES) *
+                                     sizeof(double),
+                                 ctx);
+        if (!ex) {
+            st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_ecalib: phase tables");
+            goto done;
+        }
+        ey = ex + 2 * d[0] * gc[0];
+        ez = ey + 2 * d[1] * gc[1];
+        pxb = ez + 2 * d[2] * gc[2];
+        for (a = 0; a < 3; a++) {
+            double *tab = a == 0 ? ex : a == 1 ? ey : ez;
+            for (p = 0; p < d[a]; p++)
+                for (dd = 0; dd < gc[a]; dd++) {
+                    const double ang = gc[a] == 1 ? 0 : tpi * (double)(dd - (k[a] - 1)) * (double)(p - d[a] / 2) / (double)d[a];
+                    tab[2 * (p * gc[a] + dd)] = cos(ang);
+                    tab[2 * (p * gc[a] + dd) + 1] = sin(ang);
+                }
+        }
+        for (q = 0; q < nbx; q++)
+            for (dd = 0; dd < gc[0]; dd++)
+                for (l = 0; l < MV__EC_LANES; l++) {
+                    const int64_t x = MV__MIN(q * MV__EC_LANES + l, d[0] - 1);
+                    pxb[(q * gc[0] + dd) * 2 * MV__EC_LANES + l] = ex[2 * (x * gc[0] + dd)];
+                    pxb[(q * gc[0] + dd) * 2 * MV__EC_LANES + MV__EC_LANES + l] = ex[2 * (x * gc[0] + dd) + 1];
+                }
+        memset(&job, 0, sizeof(job));
+        job.nbx = nbx;
+        job.pxb = pxb;
     }
     /* outputs */
     {
@@ -29424,23 +30018,16 @@ MVDEF mv_status mv_ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, const
             goto done;
         }
     }
-    M = nmaps;
-    {
-        const double *cfr = job.cfr, *cfi = job.cfi;
-        memset(&job, 0, sizeof(job));
-        job.cfr = cfr;
-        job.cfi = cfi;
-    }
     job.d[0] = d[0], job.d[1] = d[1], job.d[2] = d[2];
     job.nc = nc, job.maps = M;
-    job.g[0] = g[0], job.g[1] = g[1], job.g[2] = g[2];
-    job.k[0] = k[0], job.k[1] = k[1], job.k[2] = k[2];
+    job.gc[0] = gc[0], job.gc[1] = gc[1], job.gc[2] = gc[2];
+    job.cf = cf;
     job.ex = ex, job.ey = ey, job.ez = ez, job.rot = rot;
     job.iters = o->iterations ? o->iterations : 30;
     job.crop = crop;
     job.out = (float *)mt.data;
     job.eig = eig ? (float *)et.data : NULL;
-    job.sstride = 2 * g[0] * E + 2 * E + 2 * nc * nc + 4 * M * nc + 2 * nc + 16;
+    job.sstride = 2 * gc[0] * E + 2 * MV__EC_LANES * (E + 2 * M * nc + M) + 16;
     scr = (double *)mv__alloc((size_t)threads * (size_t)job.sstride * sizeof(double), ctx);
     if (!scr) {
         mv_free(&mt);
@@ -29471,12 +30058,12 @@ MVDEF mv_status mv_ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, const
     if (eig) mv__out_commit(eig, &et);
 done:
     mv__free(A, ctx);
+    mv__free(X, ctx);
     mv__free(gram, ctx);
+    mv__free(gp, ctx);
     mv__free(w, ctx);
-    mv__free(vec, ctx);
-    mv__free(work, ctx);
+    mv__free(Y, ctx);
     mv__free(V, ctx);
-    mv__free(gs, ctx);
     mv__free(cf, ctx);
     mv__free(ex, ctx);
     mv__free(rot, ctx);
@@ -43442,7 +44029,292 @@ MV__FN void MV__SFX(mv__gr_rows)(const float *w, int64_t ldw, int64_t nseg, int6
 #undef MV__GR_RB
 #undef MV__GR_NB
 
-static const mv__recon_ops MV__SFX(mv__recon_ops) = {MV__SFX(mv__zger), MV__SFX(mv__zgram), MV__SFX(mv__gr_rows)};
+/* ESPIRiT's tridiagonalisation row (>>impl-recon-types): the rank-2
+   update and the next step's product, MV__VDL elements at a time, the
+   reference's operations in its order; the tail runs the reference. */
+MV__FN void MV__SFX(mv__ec_her2)(double *rr, double *ri, const double *vr, const double *vi, const double *qr,
+                                 const double *qi, const double ab[4], double *pr, double *pi, const double w[2], int64_t n)
+{
+    int64_t j = 0;
+    if (vr) {
+        const mv__vd a0 = mv__vd_set1(ab[0]), a1 = mv__vd_set1(ab[1]), b0 = mv__vd_set1(ab[2]), b1 = mv__vd_set1(ab[3]);
+        if (pr) {
+            const mv__vd w0 = mv__vd_set1(w[0]), w1 = mv__vd_set1(w[1]);
+            for (; j + MV__VDL <= n; j += MV__VDL) {
+                const mv__vd q0 = mv__vd_loadu(qr + j), q1 = mv__vd_loadu(qi + j), v0 = mv__vd_loadu(vr + j),
+                             v1 = mv__vd_loadu(vi + j);
+                const mv__vd tr = mv__vd_add(mv__vd_add(mv__vd_mul(a0, q0), mv__vd_mul(a1, q1)),
+                                             mv__vd_add(mv__vd_mul(b0, v0), mv__vd_mul(b1, v1)));
+                const mv__vd ti = mv__vd_add(mv__vd_sub(mv__vd_mul(a1, q0), mv__vd_mul(a0, q1)),
+                                             mv__vd_sub(mv__vd_mul(b1, v0), mv__vd_mul(b0, v1)));
+                const mv__vd x = mv__vd_sub(mv__vd_loadu(rr + j), tr), y = mv__vd_sub(mv__vd_loadu(ri + j), ti);
+                mv__vd_storeu(rr + j, x);
+                mv__vd_storeu(ri + j, y);
+                mv__vd_storeu(pr + j, mv__vd_add(mv__vd_loadu(pr + j), mv__vd_add(mv__vd_mul(w0, x), mv__vd_mul(w1, y))));
+                mv__vd_storeu(pi + j, mv__vd_add(mv__vd_loadu(pi + j), mv__vd_sub(mv__vd_mul(w1, x), mv__vd_mul(w0, y))));
+            }
+        } else {
+            for (; j + MV__VDL <= n; j += MV__VDL) {
+                const mv__vd q0 = mv__vd_loadu(qr + j), q1 = mv__vd_loadu(qi + j), v0 = mv__vd_loadu(vr + j),
+                             v1 = mv__vd_loadu(vi + j);
+                const mv__vd tr = mv__vd_add(mv__vd_add(mv__vd_mul(a0, q0), mv__vd_mul(a1, q1)),
+                                             mv__vd_add(mv__vd_mul(b0, v0), mv__vd_mul(b1, v1)));
+                const mv__vd ti = mv__vd_add(mv__vd_sub(mv__vd_mul(a1, q0), mv__vd_mul(a0, q1)),
+                                             mv__vd_sub(mv__vd_mul(b1, v0), mv__vd_mul(b0, v1)));
+                mv__vd_storeu(rr + j, mv__vd_sub(mv__vd_loadu(rr + j), tr));
+                mv__vd_storeu(ri + j, mv__vd_sub(mv__vd_loadu(ri + j), ti));
+            }
+        }
+    } else if (pr) {
+        const mv__vd w0 = mv__vd_set1(w[0]), w1 = mv__vd_set1(w[1]);
+        for (; j + MV__VDL <= n; j += MV__VDL) {
+            const mv__vd x = mv__vd_loadu(rr + j), y = mv__vd_loadu(ri + j);
+            mv__vd_storeu(pr + j, mv__vd_add(mv__vd_loadu(pr + j), mv__vd_add(mv__vd_mul(w0, x), mv__vd_mul(w1, y))));
+            mv__vd_storeu(pi + j, mv__vd_add(mv__vd_loadu(pi + j), mv__vd_sub(mv__vd_mul(w1, x), mv__vd_mul(w0, y))));
+        }
+    }
+    MV__ZEROUPPER();
+    if (j < n)
+        mv__ec_her2_ref(rr + j, ri + j, vr ? vr + j : NULL, vr ? vi + j : NULL, vr ? qr + j : NULL, vr ? qi + j : NULL, ab,
+                        pr ? pr + j : NULL, pr ? pi + j : NULL, w, n - j);
+}
+
+/* The QL rotations on two rows (>>impl-recon-types); the tail runs the
+   reference. */
+MV__FN void MV__SFX(mv__ec_rot)(double *x, double *y, double c, double s, int64_t n)
+{
+    const mv__vd vc = mv__vd_set1(c), vs = mv__vd_set1(s);
+    int64_t j = 0;
+    for (; j + MV__VDL <= n; j += MV__VDL) {
+        const mv__vd a = mv__vd_loadu(x + j), b = mv__vd_loadu(y + j);
+        mv__vd_storeu(x + j, mv__vd_add(mv__vd_mul(vc, a), mv__vd_mul(vs, b)));
+        mv__vd_storeu(y + j, mv__vd_sub(mv__vd_mul(vc, b), mv__vd_mul(vs, a)));
+    }
+    MV__ZEROUPPER();
+    if (j < n) mv__ec_rot_ref(x + j, y + j, c, s, n - j);
+}
+
+/* ESPIRiT's voxels (>>impl-recon-types): the MV__EC_LANES lanes as
+   MV__EC_NV vectors, every lane the reference's operations in its order;
+   lanes that stop keep their values by selects, and the loop ends when no
+   lane is left. mv__ec_sel(m, a, b): a where m, else b; mv__ec_mclr(m, s):
+   m without the lanes of s. */
+#if defined(MV__PASS_AVX512)
+#define mv__ec_sel(m, a, b) _mm512_mask_mov_pd((b), (m), (a))
+#define mv__ec_mclr(m, s) ((__mmask8)((m) & ~(s)))
+#define mv__ec_sqrt(v) _mm512_sqrt_pd(v)
+#elif defined(MV__PASS_AVX2)
+#define mv__ec_sel(m, a, b) _mm256_blendv_pd((b), (a), (m))
+#define mv__ec_mclr(m, s) _mm256_andnot_pd((s), (m))
+#define mv__ec_sqrt(v) _mm256_sqrt_pd(v)
+#elif defined(MV__PASS_SSE2)
+#define mv__ec_sel(m, a, b) _mm_or_pd(_mm_and_pd((m), (a)), _mm_andnot_pd((m), (b)))
+#define mv__ec_mclr(m, s) _mm_andnot_pd((s), (m))
+#define mv__ec_sqrt(v) _mm_sqrt_pd(v)
+#elif defined(MV__PASS_NEON)
+#define mv__ec_sel(m, a, b) vbslq_f64((m), (a), (b))
+#define mv__ec_mclr(m, s) vbicq_u64((m), (s))
+#define mv__ec_sqrt(v) vsqrtq_f64(v)
+#endif
+#define MV__EC_NV (MV__EC_LANES / MV__VDL)
+
+/* entry e of G = sum_dx T[dx] px[dx] for the lanes */
+MV__FN void MV__SFX(mv__ec_gent)(const mv__ec_vox *a, int64_t e)
+{
+    const int64_t E = a->nc * (a->nc + 1) / 2, L = MV__EC_LANES, S = 2 * MV__EC_LANES;
+    mv__vd gr[MV__EC_NV], gi[MV__EC_NV];
+    int64_t dx;
+    int u;
+    for (u = 0; u < MV__EC_NV; u++) gr[u] = gi[u] = mv__vd_set1(0.0);
+    for (dx = 0; dx < a->gx; dx++) {
+        const mv__vd tr = mv__vd_set1(a->t[dx * 2 * E + e]), ti = mv__vd_set1(a->t[dx * 2 * E + E + e]);
+        const double *p = a->px + dx * S;
+        for (u = 0; u < MV__EC_NV; u++) {
+            const mv__vd pr = mv__vd_loadu(p + u * MV__VDL), pi = mv__vd_loadu(p + L + u * MV__VDL);
+            gr[u] = mv__vd_add(gr[u], mv__vd_sub(mv__vd_mul(tr, pr), mv__vd_mul(ti, pi)));
+            gi[u] = mv__vd_add(gi[u], mv__vd_add(mv__vd_mul(tr, pi), mv__vd_mul(ti, pr)));
+        }
+    }
+    for (u = 0; u < MV__EC_NV; u++) {
+        mv__vd_storeu(a->g + e * S + u * MV__VDL, gr[u]);
+        mv__vd_storeu(a->g + e * S + L + u * MV__VDL, gi[u]);
+    }
+}
+
+MV__FN unsigned MV__SFX(mv__ec_vox)(const mv__ec_vox *a)
+{
+    const int64_t nc = a->nc, M = a->maps, L = MV__EC_LANES, S = 2 * MV__EC_LANES;
+    double *g = a->g, *w = a->w, *v = a->v;
+    const mv__vd zero = mv__vd_set1(0.0), one = mv__vd_set1(1.0), tol = mv__vd_set1(1e-9);
+    mv__vdm act[MV__EC_NV];
+    mv__vd sp[MV__EC_NV];
+    int64_t c, c2, m, m2, it;
+    unsigned kept = 0;
+    int u;
+    {
+        double bits[MV__EC_LANES];
+        for (u = 0; u < MV__EC_LANES; u++) bits[u] = (a->act >> u & 1u) ? 1.0 : 0.0;
+        for (u = 0; u < MV__EC_NV; u++) {
+            act[u] = mv__vdm_gt(mv__vd_loadu(bits + u * MV__VDL), zero);
+            sp[u] = zero;
+        }
+    }
+    for (c = 0; c < nc; c++) MV__SFX(mv__ec_gent)(a, c * (c + 1) / 2 + c); /* G's diagonal: the trace */
+    if (a->cut) { /* drop the cropped lanes */
+        const mv__vd cv = mv__vd_set1(a->crop);
+        for (u = 0; u < MV__EC_NV; u++) {
+            mv__vd tr = zero;
+            for (c = 0; c < nc; c++) tr = mv__vd_add(tr, mv__vd_loadu(g + (c * (c + 1) / 2 + c) * S + u * MV__VDL));
+            act[u] = mv__ec_mclr(act[u], mv__vdm_gt(cv, tr));
+            kept |= mv__vdm_bits(act[u]) << (u * MV__VDL);
+        }
+        if (!kept) {
+            MV__ZEROUPPER();
+            return 0;
+        }
+    } else
+        kept = a->act;
+    for (c = 1; c < nc; c++) /* the rest of G */
+        for (c2 = 0; c2 < c; c2++) MV__SFX(mv__ec_gent)(a, c * (c + 1) / 2 + c2);
+    if (a->cut) { /* ||G||_F^2 below crop^2: the maps are 0 */
+        const mv__vd c2v = mv__vd_set1(a->crop * a->crop), two = mv__vd_set1(2.0);
+        kept = 0;
+        for (u = 0; u < MV__EC_NV; u++) {
+            mv__vd fr = zero;
+            int64_t e = 0;
+            for (c = 0; c < nc; c++)
+                for (c2 = 0; c2 <= c; c2++, e++) {
+                    const mv__vd gr = mv__vd_loadu(g + e * S + u * MV__VDL), gi = mv__vd_loadu(g + e * S + L + u * MV__VDL);
+                    fr = c2 == c ? mv__vd_add(fr, mv__vd_mul(gr, gr))
+                                 : mv__vd_add(fr, mv__vd_mul(two, mv__vd_add(mv__vd_mul(gr, gr), mv__vd_mul(gi, gi))));
+                }
+            act[u] = mv__ec_mclr(act[u], mv__vdm_gt(c2v, fr));
+            kept |= mv__vdm_bits(act[u]) << (u * MV__VDL);
+        }
+        if (!kept) {
+            MV__ZEROUPPER();
+            return 0;
+        }
+    }
+    for (m = 0; m < M; m++)
+        for (c = 0; c < nc; c++)
+            for (u = 0; u < MV__EC_NV; u++) {
+                mv__vd_storeu(v + (m * nc + c) * S + u * MV__VDL, c == m ? one : zero);
+                mv__vd_storeu(v + (m * nc + c) * S + L + u * MV__VDL, zero);
+            }
+    for (m = 0; m < M; m++)
+        for (u = 0; u < MV__EC_NV; u++) mv__vd_storeu(a->lam + m * L + u * MV__VDL, zero);
+    for (it = 0; it < a->iters; it++) {
+        mv__vd st[MV__EC_NV];
+        unsigned left = 0;
+        for (m = 0; m < M; m++) { /* W = G V */
+            const double *vm = v + m * nc * S;
+            double *wm = w + m * nc * S;
+            for (c = 0; c < nc; c++) {
+                const int64_t e0 = c * (c + 1) / 2;
+                mv__vd vr[MV__EC_NV], vi[MV__EC_NV], ar[MV__EC_NV], ai[MV__EC_NV];
+                for (u = 0; u < MV__EC_NV; u++) {
+                    vr[u] = mv__vd_loadu(vm + c * S + u * MV__VDL);
+                    vi[u] = mv__vd_loadu(vm + c * S + L + u * MV__VDL);
+                    ar[u] = ai[u] = zero;
+                }
+                for (c2 = 0; c2 < c; c2++) {
+                    const double *gp = g + (e0 + c2) * S, *up = vm + c2 * S;
+                    double *yp = wm + c2 * S;
+                    for (u = 0; u < MV__EC_NV; u++) {
+                        const mv__vd gr = mv__vd_loadu(gp + u * MV__VDL), gi = mv__vd_loadu(gp + L + u * MV__VDL);
+                        const mv__vd ur = mv__vd_loadu(up + u * MV__VDL), ui = mv__vd_loadu(up + L + u * MV__VDL);
+                        ar[u] = mv__vd_add(ar[u], mv__vd_sub(mv__vd_mul(gr, ur), mv__vd_mul(gi, ui)));
+                        ai[u] = mv__vd_add(ai[u], mv__vd_add(mv__vd_mul(gr, ui), mv__vd_mul(gi, ur)));
+                        mv__vd_storeu(yp + u * MV__VDL, mv__vd_add(mv__vd_loadu(yp + u * MV__VDL),
+                                                                   mv__vd_add(mv__vd_mul(gr, vr[u]), mv__vd_mul(gi, vi[u]))));
+                        mv__vd_storeu(yp + L + u * MV__VDL, mv__vd_add(mv__vd_loadu(yp + L + u * MV__VDL),
+                                                                       mv__vd_sub(mv__vd_mul(gr, vi[u]), mv__vd_mul(gi, vr[u]))));
+                    }
+                }
+                for (u = 0; u < MV__EC_NV; u++) {
+                    const mv__vd gd = mv__vd_loadu(g + (e0 + c) * S + u * MV__VDL);
+                    mv__vd_storeu(wm + c * S + u * MV__VDL, mv__vd_add(ar[u], mv__vd_mul(gd, vr[u])));
+                    mv__vd_storeu(wm + c * S + L + u * MV__VDL, mv__vd_add(ai[u], mv__vd_mul(gd, vi[u])));
+                }
+            }
+        }
+        for (m = M - 1; m >= 0; m--) { /* orthogonalise, normalise, eigenvalue */
+            double *wm = w + m * nc * S;
+            mv__vd nr[MV__EC_NV];
+            for (m2 = m + 1; m2 < M; m2++) {
+                const double *um = w + m2 * nc * S;
+                mv__vd pr[MV__EC_NV], pi[MV__EC_NV];
+                for (u = 0; u < MV__EC_NV; u++) pr[u] = pi[u] = zero;
+                for (c = 0; c < nc; c++)
+                    for (u = 0; u < MV__EC_NV; u++) {
+                        const mv__vd ur = mv__vd_loadu(um + c * S + u * MV__VDL), ui = mv__vd_loadu(um + c * S + L + u * MV__VDL);
+                        const mv__vd xr = mv__vd_loadu(wm + c * S + u * MV__VDL), xi = mv__vd_loadu(wm + c * S + L + u * MV__VDL);
+                        pr[u] = mv__vd_add(pr[u], mv__vd_add(mv__vd_mul(ur, xr), mv__vd_mul(ui, xi)));
+                        pi[u] = mv__vd_add(pi[u], mv__vd_sub(mv__vd_mul(ur, xi), mv__vd_mul(ui, xr)));
+                    }
+                for (c = 0; c < nc; c++)
+                    for (u = 0; u < MV__EC_NV; u++) {
+                        const mv__vd ur = mv__vd_loadu(um + c * S + u * MV__VDL), ui = mv__vd_loadu(um + c * S + L + u * MV__VDL);
+                        double *xr = wm + c * S + u * MV__VDL, *xi = xr + L;
+                        mv__vd_storeu(xr, mv__vd_sub(mv__vd_loadu(xr), mv__vd_sub(mv__vd_mul(pr[u], ur), mv__vd_mul(pi[u], ui))));
+                        mv__vd_storeu(xi, mv__vd_sub(mv__vd_loadu(xi), mv__vd_add(mv__vd_mul(pr[u], ui), mv__vd_mul(pi[u], ur))));
+                    }
+            }
+            for (u = 0; u < MV__EC_NV; u++) nr[u] = zero;
+            for (c = 0; c < nc; c++)
+                for (u = 0; u < MV__EC_NV; u++) {
+                    const mv__vd xr = mv__vd_loadu(wm + c * S + u * MV__VDL), xi = mv__vd_loadu(wm + c * S + L + u * MV__VDL);
+                    nr[u] = mv__vd_add(nr[u], mv__vd_add(mv__vd_mul(xr, xr), mv__vd_mul(xi, xi)));
+                }
+            for (u = 0; u < MV__EC_NV; u++) {
+                double *lp = a->lam + (M - 1 - m) * L + u * MV__VDL;
+                nr[u] = mv__ec_sqrt(nr[u]);
+                mv__vd_storeu(lp, mv__ec_sel(act[u], nr[u], mv__vd_loadu(lp)));
+            }
+            for (u = 0; u < MV__EC_NV; u++) { /* 1 / nr where nr > 0, else 1 (the vector stays 0) */
+                const mv__vdm pos = mv__vdm_gt(nr[u], zero);
+                nr[u] = mv__ec_sel(pos, mv__vd_div(one, nr[u]), one);
+            }
+            for (c = 0; c < nc; c++)
+                for (u = 0; u < MV__EC_NV; u++) {
+                    double *xr = wm + c * S + u * MV__VDL, *xi = xr + L;
+                    mv__vd_storeu(xr, mv__vd_mul(mv__vd_loadu(xr), nr[u]));
+                    mv__vd_storeu(xi, mv__vd_mul(mv__vd_loadu(xi), nr[u]));
+                }
+        }
+        for (u = 0; u < MV__EC_NV; u++) st[u] = zero;
+        for (m = 0; m < M * nc; m++) /* the step; V = W in the lanes still going */
+            for (u = 0; u < MV__EC_NV; u++) {
+                double *vr = v + m * S + u * MV__VDL, *vi = vr + L;
+                const mv__vd w0 = mv__vd_loadu(w + m * S + u * MV__VDL), w1 = mv__vd_loadu(w + m * S + L + u * MV__VDL);
+                const mv__vd v0 = mv__vd_loadu(vr), v1 = mv__vd_loadu(vi);
+                const mv__vd dr = mv__vd_sub(w0, v0), di = mv__vd_sub(w1, v1);
+                st[u] = mv__vd_add(st[u], mv__vd_mul(dr, dr));
+                st[u] = mv__vd_add(st[u], mv__vd_mul(di, di));
+                mv__vd_storeu(vr, mv__ec_sel(act[u], w0, v0));
+                mv__vd_storeu(vi, mv__ec_sel(act[u], w1, v1));
+            }
+        for (u = 0; u < MV__EC_NV; u++) {
+            const mv__vd s = mv__ec_sqrt(st[u]);
+            const mv__vd q = mv__ec_sel(mv__vdm_gt(sp[u], zero), mv__vd_div(s, sp[u]), one);
+            const mv__vdm stop = mv__vdm_and(mv__vdm_gt(one, q), mv__vdm_gt(mv__vd_mul(tol, mv__vd_sub(one, q)), mv__vd_mul(s, q)));
+            act[u] = mv__ec_mclr(act[u], stop);
+            sp[u] = s;
+            left |= mv__vdm_bits(act[u]);
+        }
+        if (!left) break;
+    }
+    MV__ZEROUPPER();
+    return kept;
+}
+#undef mv__ec_sel
+#undef mv__ec_mclr
+#undef mv__ec_sqrt
+#undef MV__EC_NV
+
+static const mv__recon_ops MV__SFX(mv__recon_ops) = {MV__SFX(mv__zger), MV__SFX(mv__zgram), MV__SFX(mv__gr_rows),
+                                                      MV__SFX(mv__ec_her2), MV__SFX(mv__ec_rot), MV__SFX(mv__ec_vox)};
 
 /* >>pass-morph =============================================================
    The distance transform's pencil kernels (>>impl-morph-types): a pencil row

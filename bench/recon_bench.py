@@ -154,19 +154,60 @@ def grappa_times(n, reps):
     print('\nload average after: %s' % (os.getloadavg(),))
 
 
+def ecalib_times(n, reps, coils):
+    """bart ecalib -m1 and mvtool ecalib -m1 --time interleaved, reps runs
+    each per coil count: wall times of the commands (/usr/bin/time-like:
+    process start and .cfl I/O included), the library call's time, CPU
+    time (user + sys of the child), min / median; maps NRMSE vs BART
+    (phase aligned) from the last pair"""
+    import statistics
+    print('load average: %s; threads: medvol default (all cores), BART (OpenMP default)' % (os.getloadavg(),))
+    with tempfile.TemporaryDirectory() as d:
+        make_data(d, n)
+        print('\n| coils | BART wall s min / med | BART CPU s med | medvol wall s min / med | medvol library ms min / med '
+              '| medvol CPU s med | BART / medvol (wall, min / med) | maps NRMSE vs BART |')
+        print('|---|---|---|---|---|---|---|---|')
+        for nc in coils:
+            tb, cb, tm, cm, lib = [], [], [], [], []
+            for _ in range(reps):
+                for who in ('bart', 'mv'):
+                    r0 = os.times()
+                    if who == 'bart':
+                        t, _ = run(['bart', 'ecalib', '-m1', d + '/kn' + nc, d + '/be' + nc])
+                    else:
+                        t, out = run([MVTOOL, 'ecalib', '-m', '1', '--time', d + '/kn' + nc, d + '/me' + nc])
+                        lib.append(float(re.search(r'ecalib: ([\d.]+) ms', out).group(1)))
+                    r1 = os.times()
+                    c = (r1.children_user - r0.children_user) + (r1.children_system - r0.children_system)
+                    (tb if who == 'bart' else tm).append(t)
+                    (cb if who == 'bart' else cm).append(c)
+            b = readcfl(d + '/be' + nc).reshape(n, n, -1)
+            m = readcfl(d + '/me' + nc).reshape(n, n, -1)
+            med = statistics.median
+            print('| %s | %.3f / %.3f | %.3f | %.3f / %.3f | %.1f / %.1f | %.3f | %.1fx / %.1fx | %.1e |' % (
+                nc, min(tb), med(tb), med(cb), min(tm), med(tm), min(lib), med(lib), med(cm), min(tb) / min(tm),
+                med(tb) / med(tm), aligned_nrmse(m, b)))
+    print('\nload average after: %s' % (os.getloadavg(),))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--size', type=int, default=256)
     ap.add_argument('--quick', action='store_true', help='skip the 32-coil BART ecalib and pygrappa R=4 (the slow ones)')
     ap.add_argument('--grappa-only', action='store_true',
                     help='only medvol GRAPPA at R = 2, 3, 4 (32 coils): library times, min of --reps runs, and RSS NRMSE')
-    ap.add_argument('--reps', type=int, default=5, help='runs per R with --grappa-only (default 5)')
+    ap.add_argument('--reps', type=int, default=5, help='runs per R with --grappa-only, per tool with --ecalib-only (default 5)')
+    ap.add_argument('--ecalib-only', action='store_true',
+                    help='only ecalib -m1, BART and medvol interleaved, --reps runs each (8 and 32 coils; 8 with --quick)')
     a = ap.parse_args()
     if not os.path.exists(MVTOOL):
         sys.exit('build/mvtool missing: make build/mvtool')
     n = a.size
     if a.grappa_only:
         grappa_times(n, a.reps)
+        return
+    if a.ecalib_only:
+        ecalib_times(n, a.reps, ('8',) if a.quick else ('8', '32'))
         return
     rows = []
     print('load average: %s; threads: medvol 2 (default), BART (OpenMP default), pygrappa 1' % (os.getloadavg(),))

@@ -336,6 +336,244 @@ done:
     free(o);
 }
 
+/* ESPIRiT's kernels (>>pass-recon): the conj-axpy of its transforms, the
+   tridiagonalisation row (update and product, update only, product only),
+   the QL rotations at lengths around every vector width, and the per-voxel
+   kernel over coil counts, one and two maps, phase counts, lane subsets,
+   the crop cut (trace and Frobenius) and iteration caps, on Gram matrices
+   that converge at once, slowly, or not at all; bit for bit (the voxel
+   kernel: the lanes it reports computed, and that report) */
+static double ec_rnd(uint64_t *s) { return (double)(int64_t)(tu_rand(s) >> 11) / 4503599627370496.0 - 1.0; }
+
+MV_TEST(isa, espirit_kernels_match_reference)
+{
+    static const int ncs[] = {1, 2, 3, 8, 9};
+    static const int gxs[] = {1, 3, 11};
+    static const unsigned acts[] = {0xFFu, 0x5Au, 0x01u, 0x80u};
+    isa_table *t = (isa_table *)malloc(8 * sizeof(isa_table));
+    mv__kernels ref;
+    double *x = (double *)malloc(sizeof(double) * 8 * 40), *a = (double *)malloc(sizeof(double) * 4 * 40);
+    double *b = (double *)malloc(sizeof(double) * 4 * 40);
+    double *tt = (double *)malloc(sizeof(double) * 11 * 2 * 45), *px = (double *)malloc(sizeof(double) * 11 * 16);
+    double *sa = (double *)malloc(sizeof(double) * 2000), *sb = (double *)malloc(sizeof(double) * 2000);
+    int nt = isa_tables(t), i, mode, ni, gi, ai, it, ci, mm;
+    int64_t n, q;
+    uint64_t seed = 13;
+    REQUIRE(t && x && a && b && tt && px && sa && sb);
+    mv__kt_fill_ref(&ref);
+    for (i = 0; i < nt; i++)
+        for (n = 0; n <= 35; n++) {
+            const double ab[4] = {ec_rnd(&seed), ec_rnd(&seed), ec_rnd(&seed), ec_rnd(&seed)}, w[2] = {ec_rnd(&seed), ec_rnd(&seed)};
+            for (q = 0; q < 8 * 40; q++) x[q] = ec_rnd(&seed);
+            /* zger */
+            memcpy(a, x, sizeof(double) * 80), memcpy(b, x, sizeof(double) * 80);
+            ref.recon->zger(a, a + 40, x + 80, x + 120, ab[0], ab[1], n);
+            t[i].k.recon->zger(b, b + 40, x + 80, x + 120, ab[0], ab[1], n);
+            EXPECT_MSG(!memcmp(a, b, sizeof(double) * 80), "[%s] zger n=%lld", mv_isa_name(t[i].isa), (long long)n);
+            /* the tridiagonalisation row: rows a[0..40) / a[40..80), p a[80..120) / a[120..160) */
+            for (mode = 0; mode < 3; mode++) {
+                const int upd = mode != 2, acc = mode != 1;
+                memcpy(a, x, sizeof(double) * 160), memcpy(b, x, sizeof(double) * 160);
+                ref.recon->ec_her2(a, a + 40, upd ? x + 160 : NULL, x + 200, x + 240, x + 280, ab, acc ? a + 80 : NULL, a + 120, w, n);
+                t[i].k.recon->ec_her2(b, b + 40, upd ? x + 160 : NULL, x + 200, x + 240, x + 280, ab, acc ? b + 80 : NULL, b + 120, w, n);
+                EXPECT_MSG(!memcmp(a, b, sizeof(double) * 160), "[%s] ec_her2 n=%lld mode %d", mv_isa_name(t[i].isa), (long long)n, mode);
+            }
+            /* the rotations */
+            memcpy(a, x, sizeof(double) * 80), memcpy(b, x, sizeof(double) * 80);
+            ref.recon->ec_rot(a, a + 40, ab[0], ab[1], n);
+            t[i].k.recon->ec_rot(b, b + 40, ab[0], ab[1], n);
+            EXPECT_MSG(!memcmp(a, b, sizeof(double) * 80), "[%s] ec_rot n=%lld", mv_isa_name(t[i].isa), (long long)n);
+            if (mvt_cur.failures) goto done;
+        }
+    for (i = 0; i < nt; i++)
+        for (ni = 0; ni < 5; ni++)
+            for (gi = 0; gi < 3; gi++)
+                for (ai = 0; ai < 4; ai++)
+                    for (it = 0; it < 3; it++)
+                        for (ci = 0; ci < 4; ci++)
+                            for (mm = 1; mm <= 2; mm++) {
+                                const int64_t nc = ncs[ni], gx = gxs[gi], E = nc * (nc + 1) / 2, L = MV__EC_LANES;
+                                mv__ec_vox va, vb;
+                                unsigned ka, kb;
+                                int64_t l, k2;
+                                if (mm > nc) continue;
+                                /* T[0] = u u^H (lower triangle) + noise, the other lags smaller;
+                                   kind it: 0 a dominant eigenvalue (converges at once), 1 two
+                                   near ones (slow), 2 random (no order) */
+                                for (q = 0; q < 2 * gx * E; q++) tt[q] = (it == 2 ? 1.0 : 0.01) * ec_rnd(&seed);
+                                if (it < 2) {
+                                    double u[2 * 9], u2[2 * 9];
+                                    int64_t c, c2, e = 0;
+                                    for (c = 0; c < 2 * nc; c++) u[c] = ec_rnd(&seed), u2[c] = ec_rnd(&seed);
+                                    for (c = 0; c < nc; c++)
+                                        for (c2 = 0; c2 <= c; c2++, e++) { /* u_c conj(u_c2) (+ 0.98 u2 u2^H) */
+                                            tt[e] += u[2 * c] * u[2 * c2] + u[2 * c + 1] * u[2 * c2 + 1];
+                                            tt[E + e] += u[2 * c + 1] * u[2 * c2] - u[2 * c] * u[2 * c2 + 1];
+                                            if (it == 1) {
+                                                tt[e] += 0.98 * (u2[2 * c] * u2[2 * c2] + u2[2 * c + 1] * u2[2 * c2 + 1]);
+                                                tt[E + e] += 0.98 * (u2[2 * c + 1] * u2[2 * c2] - u2[2 * c] * u2[2 * c2 + 1]);
+                                            }
+                                        }
+                                }
+                                for (q = 0; q < gx * L; q++) { /* unit phases */
+                                    const double ang = 6.283185307179586 * tu_rand01(&seed);
+                                    px[(q / L) * 2 * L + q % L] = cos(ang);
+                                    px[(q / L) * 2 * L + L + q % L] = sin(ang);
+                                }
+                                va.nc = nc, va.gx = gx, va.maps = mm, va.iters = it == 0 ? 30 : it == 1 ? 7 : 30;
+                                va.t = tt, va.px = px, va.act = acts[ai];
+                                va.cut = ci > 0;
+                                va.crop = ci == 1 ? 0.0 : ci == 2 ? 0.3 * (double)nc : 1e9;
+                                vb = va;
+                                memset(sa, 0, sizeof(double) * 2000);
+                                memset(sb, 0, sizeof(double) * 2000);
+                                va.g = sa, va.w = sa + 2 * L * E, va.v = va.w + 2 * L * 2 * nc, va.lam = va.v + 2 * L * 2 * nc;
+                                vb.g = sb, vb.w = sb + 2 * L * E, vb.v = vb.w + 2 * L * 2 * nc, vb.lam = vb.v + 2 * L * 2 * nc;
+                                ka = ref.recon->ec_vox(&va);
+                                kb = t[i].k.recon->ec_vox(&vb);
+                                EXPECT_MSG(ka == kb && (ka & ~acts[ai]) == 0, "[%s] ec_vox lanes %x vs %x", mv_isa_name(t[i].isa), kb, ka);
+                                for (l = 0; l < L; l++) {
+                                    if (!(ka >> l & 1u)) continue;
+                                    for (k2 = 0; k2 < mm; k2++) EXPECT(!memcmp(&va.lam[k2 * L + l], &vb.lam[k2 * L + l], sizeof(double)));
+                                    for (k2 = 0; k2 < mm * nc; k2++) {
+                                        EXPECT(!memcmp(&va.v[k2 * 2 * L + l], &vb.v[k2 * 2 * L + l], sizeof(double)));
+                                        EXPECT(!memcmp(&va.v[k2 * 2 * L + L + l], &vb.v[k2 * 2 * L + L + l], sizeof(double)));
+                                    }
+                                }
+                                if (mvt_cur.failures) {
+                                    MVT_FAIL("[%s] ec_vox nc=%lld gx=%lld act=%x kind %d cut %d maps %d", mv_isa_name(t[i].isa),
+                                             (long long)nc, (long long)gx, acts[ai], it, ci, mm);
+                                    goto done;
+                                }
+                            }
+done:
+    free(t);
+    free(x);
+    free(a);
+    free(b);
+    free(tt);
+    free(px);
+    free(sa);
+    free(sb);
+}
+
+/* ESPIRiT's eigensolver (>>impl-recon: Householder rows, QL with its
+   rotations replayed on the kept vectors) against numpy's eigh
+   (tests/py/ref_recon.py): the eigenvalues and the projector onto the kept
+   eigenvectors, for Gram matrices B^H B with a gap at the threshold, rank
+   deficient ones (zero eigenvalues), diagonal ones (nothing to reduce),
+   n = 1, 2, 3 and larger; every ISA and 1, 2, 3 threads give the
+   reference ISA's bytes */
+MV_TEST(isa, espirit_eigen_matches_numpy)
+{
+    static const int64_t ns[] = {1, 2, 3, 5, 17, 40, 97};
+    enum { NCASE = 21 };
+    tu_batch r;
+    double *mat[NCASE], *wref[NCASE], *yref[NCASE];
+    int64_t nn[NCASE], nks[NCASE], i, j, q;
+    mv_isa best = mv_isa_active();
+    unsigned avail = mv_isa_available();
+    int nc = 0, ni, kind, id, isa, th;
+    uint64_t seed = 17;
+    double ewmax = 0, epmax = 0;
+    if (!tu_python("numpy") || !tu_batch_open(&r, "isa_espirit_eigen")) {
+        mvt_skip("numpy (python3 with numpy) not found");
+        return;
+    }
+    for (ni = 0; ni < 7; ni++)
+        for (kind = 0; kind < 3; kind++) {
+            const int64_t n = ns[ni], K = kind == 2 ? n / 2 + 1 : n + 7;
+            double *b = (double *)calloc((size_t)(2 * K * n), sizeof(double)), *a = (double *)calloc((size_t)(2 * n * n), sizeof(double));
+            double *w = (double *)malloc((size_t)n * sizeof(double)), *ar = (double *)malloc((size_t)(2 * n * n) * sizeof(double)), *y = NULL;
+            mv_status st;
+            REQUIRE(b && a && w && ar);
+            for (q = 0; q < K; q++) /* kind 0: columns past n / 3 scaled by 1e-3 (a gap of 1e-6 in the eigenvalues) */
+                for (j = 0; j < n; j++) {
+                    const double sc = kind == 0 && j > n / 3 ? 1e-3 : 1.0;
+                    if (kind == 1 && q != j) continue; /* diagonal: B = diag */
+                    b[2 * (q * n + j)] = sc * (kind == 1 ? (j < (n + 1) / 2 ? 1.0 + (double)j : 1e-4) : tu_rand01(&seed) * 2 - 1);
+                    b[2 * (q * n + j) + 1] = kind == 1 ? 0.0 : sc * (tu_rand01(&seed) * 2 - 1);
+                }
+            for (i = 0; i < n; i++) /* a = B^H B */
+                for (j = 0; j < n; j++)
+                    for (q = 0; q < K; q++) {
+                        const double *x = b + 2 * (q * n + i), *z = b + 2 * (q * n + j);
+                        a[2 * (i * n + j)] += x[0] * z[0] + x[1] * z[1];
+                        a[2 * (i * n + j) + 1] += x[0] * z[1] - x[1] * z[0];
+                    }
+            for (i = 0; i < n * n; i++) ar[i] = a[2 * i], ar[n * n + i] = i % (n + 1) == 0 ? 0.0 : a[2 * i + 1];
+            mv_set_isa(MV_ISA_REF);
+            st = mv__ec_eigen(ar, ar + n * n, n, 1e-3, w, &nks[nc], &y, 1, NULL);
+            EXPECT_MSG(st == MV_OK, "eigen n=%lld kind %d: %s", (long long)n, kind, mv_last_error());
+            if (st != MV_OK) goto out;
+            id = tu_batch_case(&r);
+            fprintf(r.list, "%lld %lld\n", (long long)n, (long long)nks[nc]);
+            tu_batch_write(&r, id, "a", a, (size_t)(2 * n * n) * sizeof(double));
+            mat[nc] = a, a = NULL, wref[nc] = w, w = NULL, yref[nc] = y, y = NULL, nn[nc] = n;
+            /* the same bytes on every ISA and thread count */
+            for (isa = 0; isa < 16; isa++) {
+                if (!(avail & (1u << isa))) continue;
+                REQUIRE_OK(mv_set_isa((mv_isa)isa));
+                for (th = 1; th <= 3; th++) {
+                    double *w2 = (double *)malloc((size_t)n * sizeof(double)), *y2 = NULL;
+                    int64_t nk2 = -1;
+                    for (i = 0; i < n * n; i++) ar[i] = mat[nc][2 * i], ar[n * n + i] = i % (n + 1) == 0 ? 0.0 : mat[nc][2 * i + 1];
+                    REQUIRE_OK(mv__ec_eigen(ar, ar + n * n, n, 1e-3, w2, &nk2, &y2, th, NULL));
+                    EXPECT_MSG(nk2 == nks[nc] && !memcmp(w2, wref[nc], (size_t)n * sizeof(double)) &&
+                                   !memcmp(y2, yref[nc], (size_t)(2 * n * nk2) * sizeof(double)),
+                               "eigen n=%lld kind %d: %s with %d threads differs from the reference", (long long)n, kind,
+                               mv_isa_name((mv_isa)isa), th);
+                    free(w2);
+                    mv__free(y2, NULL);
+                }
+            }
+            nc++;
+        out:
+            free(b);
+            free(a);
+            free(w);
+            free(ar);
+            mv__free(y, NULL);
+        }
+    mv_set_isa(best);
+    if (tu_batch_run(&r, "ref_recon.py eigh"))
+        for (id = 0; id < nc; id++) {
+            const int64_t n = nn[id], nk = nks[id];
+            double *wn = (double *)tu_batch_read(&r, id, "w", (size_t)n * sizeof(double));
+            double *pn = (double *)tu_batch_read(&r, id, "p", (size_t)(2 * n * n) * sizeof(double));
+            double ew = 0, ep = 0;
+            int64_t knp = 0;
+            if (wn && pn) {
+                const double *yr = yref[id], *yi = yr + n * nk;
+                while (knp < n && wn[n - 1 - knp] / wn[n - 1] > 1e-3) knp++;
+                for (i = 0; i < n; i++) ew = fmax(ew, fabs(wref[id][i] - wn[i]) / wn[n - 1]);
+                for (i = 0; i < n; i++) /* |Y Y^H - P| */
+                    for (j = 0; j < n; j++) {
+                        double pr = 0, pim = 0;
+                        for (q = 0; q < nk; q++) {
+                            pr += yr[i * nk + q] * yr[j * nk + q] + yi[i * nk + q] * yi[j * nk + q];
+                            pim += yi[i * nk + q] * yr[j * nk + q] - yr[i * nk + q] * yi[j * nk + q];
+                        }
+                        ep = fmax(ep, hypot(pr - pn[2 * (i * n + j)], pim - pn[2 * (i * n + j) + 1]));
+                    }
+                EXPECT_MSG(knp == nk, "eigen case %d (n=%lld): %lld kept, numpy's eigenvalues keep %lld", id, (long long)n,
+                           (long long)nk, (long long)knp);
+                EXPECT_MSG(ew < 1e-12, "eigen case %d (n=%lld): eigenvalues off numpy's by %.3g of the largest", id, (long long)n, ew);
+                EXPECT_MSG(ep < 1e-9, "eigen case %d (n=%lld, %lld kept): projector off numpy's by %.3g", id, (long long)n,
+                           (long long)nk, ep);
+            }
+            ewmax = fmax(ewmax, ew), epmax = fmax(epmax, ep);
+            free(wn);
+            free(pn);
+        }
+    printf("    eigensolver vs numpy: eigenvalues within %.2e of the largest, kept projectors within %.2e\n", ewmax, epmax);
+    for (id = 0; id < nc; id++) {
+        free(mat[id]);
+        free(wref[id]);
+        mv__free(yref[id], NULL);
+    }
+}
+
 /* the reference itself: byte swap reverses, and twice is the identity */
 MV_TEST(isa, reference_bswap)
 {

@@ -416,6 +416,23 @@ MV_TEST(recon, ecalib_matches_bart)
     mv_free(&m);
     mv_free(&b);
     mv_free(&k);
+    /* 12 coils: more kernel columns (432) than patches (361), the SVD through A A^H */
+    REQUIRE_OK(medvol_phantom(96, 1, 12, &k));
+    REQUIRE_OK(mv_cfl_save(tu_path("rc_ec12"), &k, NULL));
+    snprintf(cmd, sizeof(cmd), "bart ecalib -m1 %s %s", tu_path("rc_ec12"), tu_path("rc_ec12_b"));
+    REQUIRE(run_quiet(cmd) == 0);
+    mv_vol_init(&b);
+    REQUIRE_OK(mv_cfl_load(tu_path("rc_ec12_b"), &b, NULL));
+    o.maps = 0;
+    mv_vol_init(&m);
+    REQUIRE_OK(mv_ecalib(&k, &m, NULL, &o));
+    REQUIRE(mv_vol_count(&m) == mv_vol_count(&b));
+    e = maps_nrmse_aligned(&m, &b, 0);
+    EXPECT_MSG(e < 0.02, "ESPIRiT maps (12 coils, A A^H) vs bart ecalib -m1: NRMSE %.3g", e);
+    printf("    ecalib -m1, 12 coils (A A^H) NRMSE vs BART: %.2e\n", e);
+    mv_free(&m);
+    mv_free(&b);
+    mv_free(&k);
 }
 
 MV_TEST(recon, cgsense_matches_bart_pics)
@@ -837,6 +854,55 @@ MV_TEST(recon, cg_solve_hook_analytic)
     o.progress = cancel_after_3;
     EXPECT_STATUS(mv_cg_solve(diag_op, d, b, x, 8, &o), MV_ERR_CANCELLED);
     EXPECT_EQ_INT(o.iterations_done, 3);
+}
+
+/* ESPIRiT on every ISA and 1, 2, 3 threads: the reference ISA's bytes
+   (its kernels are bit-identical, tests/test_isa.c; the scalar code around
+   them splits work only where results do not depend on the split). Cases:
+   6 coils on 45^2 (a part block of voxels in every row; A^H A), 12 coils
+   on 48^2 with two maps and the eigenvalue maps (A A^H: N = 432 > 361
+   patches), and a 3D 20^3 volume with 4 coils (calib 10, kernel 3).
+   The name puts it in make test-tsan (its filter recon.isa_and_threads). */
+MV_TEST(recon, isa_and_threads_ecalib)
+{
+    unsigned avail = mv_isa_available();
+    mv_isa best = mv_isa_active();
+    int cs, isa, th;
+    for (cs = 0; cs < 3; cs++) {
+        mv_vol k, m0, e0, m, e;
+        mv_ecalib_opts eo = MV_ZERO_INIT;
+        int want_eig = cs > 0;
+        if (cs == 0) REQUIRE_OK(medvol_phantom(45, 1, 6, &k));
+        else if (cs == 1) REQUIRE_OK(medvol_phantom(48, 1, 12, &k));
+        else REQUIRE_OK(medvol_phantom(20, 20, 4, &k));
+        if (cs == 1) eo.maps = 2;
+        if (cs == 2) eo.calib[0] = eo.calib[1] = eo.calib[2] = 10, eo.kernel[0] = eo.kernel[1] = eo.kernel[2] = 3;
+        REQUIRE_OK(mv_set_isa(MV_ISA_REF));
+        eo.threads = 1;
+        mv_vol_init(&m0);
+        mv_vol_init(&e0);
+        REQUIRE_OK(mv_ecalib(&k, &m0, want_eig ? &e0 : NULL, &eo));
+        for (isa = 0; isa < 16; isa++) {
+            if (!(avail & (1u << isa))) continue;
+            REQUIRE_OK(mv_set_isa((mv_isa)isa));
+            for (th = 1; th <= 3; th++) {
+                eo.threads = th;
+                mv_vol_init(&m);
+                mv_vol_init(&e);
+                REQUIRE_OK(mv_ecalib(&k, &m, want_eig ? &e : NULL, &eo));
+                EXPECT_MSG(!memcmp(m.data, m0.data, mv_vol_bytes(&m0)) &&
+                               (!want_eig || !memcmp(e.data, e0.data, mv_vol_bytes(&e0))),
+                           "ecalib case %d under %s with %d threads differs from the reference ISA's bytes", cs,
+                           mv_isa_name((mv_isa)isa), th);
+                mv_free(&m);
+                mv_free(&e);
+            }
+        }
+        mv_set_isa(best);
+        mv_free(&m0);
+        mv_free(&e0);
+        mv_free(&k);
+    }
 }
 
 /* recon has no SIMD of its own: its FFTs do; every ISA gives the same answer within float rounding */

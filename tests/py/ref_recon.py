@@ -9,7 +9,13 @@
       same normal equations with A = the exact NUDFT (BART's unitary
       convention: s sum_x f(x) exp(-2 pi i k.(x - N/2) / N), s = 1 /
       sqrt(nx ny)) times S, writes Px.cfl.
+  ref_recon.py eigh DIR   tests/testutil.h's batch: DIR/cases.txt lines
+      "c<id> n nk"; c<id>.a holds a Hermitian n x n matrix (complex128,
+      row-major); writes c<id>.w (its eigenvalues, ascending, float64) and
+      c<id>.p (the projector onto the eigenvectors of the nk largest,
+      complex128 n x n) from numpy.linalg.eigh.
 """
+import os
 import sys
 import numpy as np
 
@@ -81,10 +87,26 @@ def noncart(d):
     writecfl(d + 'x', x.reshape(nx, ny, order='F'))
 
 
+def eigh(d):
+    with open(os.path.join(d, 'cases.txt')) as f:
+        for line in f:
+            w = line.split()
+            if not w:
+                continue
+            i, n, nk = w[0], int(w[1]), int(w[2])
+            a = np.fromfile(os.path.join(d, i + '.a'), dtype=np.complex128).reshape(n, n)
+            ev, vec = np.linalg.eigh(a)
+            u = vec[:, n - nk:]
+            ev.astype(np.float64).tofile(os.path.join(d, i + '.w'))
+            np.ascontiguousarray(u @ u.conj().T).astype(np.complex128).tofile(os.path.join(d, i + '.p'))
+
+
 if __name__ == '__main__':
     if sys.argv[1] == 'normal':
         normal(sys.argv[2])
     elif sys.argv[1] == 'nc':
         noncart(sys.argv[2])
+    elif sys.argv[1] == 'eigh':
+        eigh(sys.argv[2])
     else:
         sys.exit('unknown mode ' + sys.argv[1])
