@@ -14985,8 +14985,11 @@ static size_t mv__rs_scratch_bytes(const int64_t n[3], int threads, size_t *coef
    place) blended at the output's rows, then the x coefficients of those
    rows (32 at a time transposed into lanes) interpolated at the output's
    columns while still in lanes (rs_lanes_interp), so only the outputs are
-   transposed back, into the slice's plane of T; then per block of T's rows
-   the z coefficients across the slices, blended at the output's slices.
+   transposed back into T; then per block of T's rows the z coefficients
+   across the slices, blended at the output's slices. T is laid out row by
+   row, each row's nz + 2 slices (pads included) one after the other, so
+   the z pass reads and writes one contiguous run per row (laid out slice
+   by slice, its rows lay a slice apart and the pass waited on the cache).
    No coefficient volume: the frame is read once (the next slice
    prefetched while this one computes), T written and read once, and the
    x pass (the costliest per voxel) runs on the output's rows only. The
@@ -15069,7 +15072,8 @@ static void mv__rs_fz_xy(void *ctx, int64_t z0, int64_t z1, int worker)
         float *rows = P + nx;
         const unsigned char *src = p->frame + (size_t)(z * ny) * (size_t)nx * p->es;
         size_t cnt = (size_t)(ny * nx), share = cnt * p->es / (size_t)ty / 64 * 64, i;
-        float *Tz = p->T + (size_t)(z + 1) * (size_t)(tx * ty);
+        const size_t tz = (size_t)(p->nz + 2) * (size_t)tx; /* T's stride between rows */
+        float *Tz = p->T + (size_t)(z + 1) * (size_t)tx;
         const float *in = rows; /* the y pass reads a float32 frame where it lies */
         if (direct && p->pre == 1.0f) in = (const float *)(const void *)src;
         else if (direct) memcpy(rows, src, cnt * 4);
@@ -15101,7 +15105,7 @@ static void mv__rs_fz_xy(void *ctx, int64_t z0, int64_t z1, int worker)
                apart, cost twice the time) */
             kt->rs_lanes_interp(lanes, buf, p->s[0], p->wx, (size_t)tx, p->taps[0], (size_t)tx);
             kt->rs_rows_out(stage, (size_t)tx, lanes, (size_t)tx);
-            memcpy(Tz + (size_t)(r0 * tx), stage, (size_t)(MV__MIN(L, ty - r0) * tx) * 4);
+            for (r = r0; r < ty && r < r0 + L; r++) memcpy(Tz + (size_t)r * tz, stage + (size_t)((r - r0) * tx), (size_t)tx * 4);
         }
     }
 }
@@ -15112,18 +15116,19 @@ static void mv__rs_fz_z(void *ctx, int64_t b0, int64_t b1, int worker)
     const mv__rs_fz *p = (const mv__rs_fz *)ctx;
     const mv__rs_job *j = p->j;
     const int64_t tx = p->cnt[0], ty = p->cnt[1];
-    const size_t plane = (size_t)(tx * ty);
+    const size_t tz = (size_t)(p->nz + 2) * (size_t)tx; /* T's stride between rows */
     double *dz = (double *)(void *)(p->work + (size_t)worker * p->work_bytes);
     float *ob = (float *)(void *)(dz + (size_t)((p->nz + 1) * p->brows * tx));
     unsigned char *dst = j->dst + (size_t)j->frame0 * j->dst_frame;
     int64_t b, r0, nr, k, r, i;
     int t;
     for (b = b0; b < b1; b++) {
-        float *col;
         r0 = b * p->brows;
         nr = MV__MIN(p->brows, ty - r0);
-        col = p->T + plane + (size_t)(r0 * tx);
-        p->kt->rs_bspline_rows(col, plane, col, plane, (size_t)p->nz, (size_t)(nr * tx), dz, p->mirror);
+        for (r = 0; r < nr; r++) {
+            float *col = p->T + (size_t)(r0 + r) * tz + (size_t)tx; /* the row's slice 0 (after the pad) */
+            p->kt->rs_bspline_rows(col, (size_t)tx, col, (size_t)tx, (size_t)p->nz, (size_t)tx, dz, p->mirror);
+        }
         for (k = 0; k < p->cnt[2]; k++) {
             int64_t zo = p->lo[2] + k;
             for (r = 0; r < nr; r++) {
@@ -15132,7 +15137,7 @@ static void mv__rs_fz_z(void *ctx, int64_t b0, int64_t b1, int worker)
                 float *o = j->odt == MV_DT_F32 ? (float *)(void *)d : ob;
                 const float *taps[4];
                 for (t = 0; t < p->taps[2]; t++)
-                    taps[t] = p->T + (size_t)(p->s[2][k] + t) * plane + (size_t)((r0 + r) * tx);
+                    taps[t] = p->T + (size_t)(r0 + r) * tz + (size_t)(p->s[2][k] + t) * (size_t)tx;
                 p->kt->rs_blend(o, taps, p->wz + 4 * k, p->taps[2], (size_t)tx);
                 if (j->post != 1.0f)
                     for (i = 0; i < tx; i++) o[i] *= j->post;
