@@ -1105,8 +1105,10 @@ MVDEF mv_status mv_rot90_into(const mv_vol *in, mv_vol *out, int k, int axis0, i
    the row whose taps all lie inside is found exactly (c is monotone in i,
    so bisection on the computed coordinates, no tolerance), and that run
    goes through a kernel without clamps or tests (AVX2 / AVX-512: each
-   trilinear x pair fetched as one 64-bit load, the next output slice's taps
-   prefetched); the run's ends take the clamping kernel, and with
+   trilinear x pair fetched as one 64-bit load, by hardware gathers on the
+   Intel cores whose gathers are fast (Golden Cove on), else by loads and
+   shuffles; the next output slice's taps prefetched); the run's ends take
+   the clamping kernel, and with
    fill_outside the voxels outside are written with the fill value
    directly. Nearest through a general map does the same for 4-byte dtypes
    kept as they are (float32, int32, uint32). Work is split by output slice
@@ -4639,6 +4641,7 @@ typedef struct mv__cpu {
     unsigned runnable;
     int prefer_512;
     int vpclmul; /* carry-less multiplication of 512-bit vectors (Ice Lake, Zen 4) */
+    int gather_fast; /* hardware gathers beat loads + shuffles (see below) */
 } mv__cpu;
 
 #if defined(MV__X86_64) && (defined(__GNUC__) || defined(__clang__) || defined(_MSC_VER)) && \
@@ -4666,16 +4669,18 @@ static uint64_t mv__xgetbv0(void)
 static mv__cpu mv__detect_cpu(void)
 {
     mv__cpu c;
-    unsigned r0[4], r1[4], r7[4] = {0, 0, 0, 0};
+    unsigned r0[4], r1[4], r7[4] = {0, 0, 0, 0}, r71[4] = {0, 0, 0, 0};
     uint64_t xcr0 = 0;
     int avx_os = 0, zmm_os = 0, amd;
     c.runnable = (1u << MV_ISA_REF) | (1u << MV_ISA_SSE2); /* SSE2 is x86-64 baseline */
     c.prefer_512 = 0;
     c.vpclmul = 0;
+    c.gather_fast = 0;
     mv__cpuid(0, 0, r0);
     amd = r0[1] == 0x68747541u; /* "Auth"enticAMD */
     mv__cpuid(1, 0, r1);
     if (r0[0] >= 7) mv__cpuid(7, 0, r7);
+    if (r0[0] >= 7 && r7[0] >= 1) mv__cpuid(7, 1, r71);
     if (r1[2] & (1u << 27)) { /* OSXSAVE: the OS saves vector state */
         xcr0 = mv__xgetbv0();
         avx_os = (xcr0 & 6) == 6;
@@ -4692,6 +4697,14 @@ static mv__cpu mv__detect_cpu(void)
        ops do not drop the clock much; every AMD core with AVX-512 is fine */
     c.prefer_512 = amd || (r7[2] & (1u << 6));
     c.vpclmul = (c.runnable & (1u << MV_ISA_AVX512)) && (r7[2] & (1u << 10));
+    /* Intel cores from Golden Cove on (Alder Lake, Sapphire Rapids: they
+       enumerate AVX-VNNI or AVX512_FP16) gather 8 or 16 lanes faster than the
+       loads and shuffles that build the same vector (general trilinear rows
+       on an Emerald Rapids: 1.35-1.45x); the earlier Intel cores pay for
+       the Gather Data Sampling fix, and on the Zen 4 measured gathers took
+       1.3-3x the loads' time, so those keep the loads */
+    c.gather_fast = !amd && r0[1] == 0x756e6547u /* "Genu"ineIntel */ &&
+                    ((r7[3] & (1u << 23)) || (r71[0] & (1u << 4)));
     return c;
 }
 #else
@@ -4704,6 +4717,7 @@ static mv__cpu mv__detect_cpu(void)
 #endif
     c.prefer_512 = 1;
     c.vpclmul = 0;
+    c.gather_fast = 0;
     return c;
 }
 #endif
@@ -14755,7 +14769,7 @@ static float mv__rs_sample(const mv__rs_job *j, const unsigned char *frame, cons
    arithmetic); inside means 0 <= c[a] and c[a] < hi[a] (strict) or
    c[a] <= hi[a] on every axis. Rounding is monotone, so c[a] is monotone in
    i and the inside voxels of [0, L) are one run [*ia, *ib) (empty: both 0),
-   found exactly by bisection on the computed coordinates (no tolerance). */
+   found exactly on the computed coordinates (no tolerance). */
 static int mv__rs_in_pred(double c, double hi, int strict, int kind)
 {
     switch (kind) {
@@ -14765,16 +14779,17 @@ static int mv__rs_in_pred(double c, double hi, int strict, int kind)
     default: return strict ? c < hi : c <= hi;
     }
 }
-/* first i in [0, L] where the monotone (false, then true) predicate holds */
+/* first i in [0, L] where the monotone (false, then true) predicate holds:
+   a guess from solving m * (x0 + i) + b = edge (edge: 0 for kinds 0 and 1,
+   hi for 2 and 3), then steps on the computed coordinates to where the
+   predicate turns (exact; a step or two, so rows pay no bisection) */
 static int64_t mv__rs_in_first(double m, double b, int64_t x0, int64_t L, double hi, int strict, int kind)
 {
-    int64_t lo = 0, up = L;
-    while (lo < up) {
-        int64_t mid = lo + (up - lo) / 2;
-        if (mv__rs_in_pred(m * (double)(x0 + mid) + b, hi, strict, kind)) up = mid;
-        else lo = mid + 1;
-    }
-    return lo;
+    double g = ((kind < 2 ? 0.0 : hi) - b) / m - (double)x0;
+    int64_t i = !(g > 0) ? 0 : g >= (double)L ? L : (int64_t)g;
+    while (i > 0 && mv__rs_in_pred(m * (double)(x0 + i - 1) + b, hi, strict, kind)) i--;
+    while (i < L && !mv__rs_in_pred(m * (double)(x0 + i) + b, hi, strict, kind)) i++;
+    return i;
 }
 static void mv__rs_run_inside(const double *m0, const double *base, int64_t x0, int64_t L, const double *hi, int strict,
                               int64_t *ia, int64_t *ib)
@@ -15178,8 +15193,11 @@ static size_t mv__rs_scratch_bytes(const int64_t n[3], int threads, size_t *coef
    place) blended at the output's rows, then the x coefficients of those
    rows (32 at a time transposed into lanes) interpolated at the output's
    columns while still in lanes (rs_lanes_interp), so only the outputs are
-   transposed back, into the slice's plane of T; then per block of T's rows
-   the z coefficients across the slices, blended at the output's slices.
+   transposed back into T; then per block of T's rows the z coefficients
+   across the slices, blended at the output's slices. T is laid out row by
+   row, each row's nz + 2 slices (pads included) one after the other, so
+   the z pass reads and writes one contiguous run per row (laid out slice
+   by slice, its rows lay a slice apart and the pass waited on the cache).
    No coefficient volume: the frame is read once (the next slice
    prefetched while this one computes), T written and read once, and the
    x pass (the costliest per voxel) runs on the output's rows only. The
@@ -15262,7 +15280,8 @@ static void mv__rs_fz_xy(void *ctx, int64_t z0, int64_t z1, int worker)
         float *rows = P + nx;
         const unsigned char *src = p->frame + (size_t)(z * ny) * (size_t)nx * p->es;
         size_t cnt = (size_t)(ny * nx), share = cnt * p->es / (size_t)ty / 64 * 64, i;
-        float *Tz = p->T + (size_t)(z + 1) * (size_t)(tx * ty);
+        const size_t tz = (size_t)(p->nz + 2) * (size_t)tx; /* T's stride between rows */
+        float *Tz = p->T + (size_t)(z + 1) * (size_t)tx;
         const float *in = rows; /* the y pass reads a float32 frame where it lies */
         if (direct && p->pre == 1.0f) in = (const float *)(const void *)src;
         else if (direct) memcpy(rows, src, cnt * 4);
@@ -15294,7 +15313,7 @@ static void mv__rs_fz_xy(void *ctx, int64_t z0, int64_t z1, int worker)
                apart, cost twice the time) */
             kt->rs_lanes_interp(lanes, buf, p->s[0], p->wx, (size_t)tx, p->taps[0], (size_t)tx);
             kt->rs_rows_out(stage, (size_t)tx, lanes, (size_t)tx);
-            memcpy(Tz + (size_t)(r0 * tx), stage, (size_t)(MV__MIN(L, ty - r0) * tx) * 4);
+            for (r = r0; r < ty && r < r0 + L; r++) memcpy(Tz + (size_t)r * tz, stage + (size_t)((r - r0) * tx), (size_t)tx * 4);
         }
     }
 }
@@ -15305,18 +15324,19 @@ static void mv__rs_fz_z(void *ctx, int64_t b0, int64_t b1, int worker)
     const mv__rs_fz *p = (const mv__rs_fz *)ctx;
     const mv__rs_job *j = p->j;
     const int64_t tx = p->cnt[0], ty = p->cnt[1];
-    const size_t plane = (size_t)(tx * ty);
+    const size_t tz = (size_t)(p->nz + 2) * (size_t)tx; /* T's stride between rows */
     double *dz = (double *)(void *)(p->work + (size_t)worker * p->work_bytes);
     float *ob = (float *)(void *)(dz + (size_t)((p->nz + 1) * p->brows * tx));
     unsigned char *dst = j->dst + (size_t)j->frame0 * j->dst_frame;
     int64_t b, r0, nr, k, r, i;
     int t;
     for (b = b0; b < b1; b++) {
-        float *col;
         r0 = b * p->brows;
         nr = MV__MIN(p->brows, ty - r0);
-        col = p->T + plane + (size_t)(r0 * tx);
-        p->kt->rs_bspline_rows(col, plane, col, plane, (size_t)p->nz, (size_t)(nr * tx), dz, p->mirror);
+        for (r = 0; r < nr; r++) {
+            float *col = p->T + (size_t)(r0 + r) * tz + (size_t)tx; /* the row's slice 0 (after the pad) */
+            p->kt->rs_bspline_rows(col, (size_t)tx, col, (size_t)tx, (size_t)p->nz, (size_t)tx, dz, p->mirror);
+        }
         for (k = 0; k < p->cnt[2]; k++) {
             int64_t zo = p->lo[2] + k;
             for (r = 0; r < nr; r++) {
@@ -15325,7 +15345,7 @@ static void mv__rs_fz_z(void *ctx, int64_t b0, int64_t b1, int worker)
                 float *o = j->odt == MV_DT_F32 ? (float *)(void *)d : ob;
                 const float *taps[4];
                 for (t = 0; t < p->taps[2]; t++)
-                    taps[t] = p->T + (size_t)(p->s[2][k] + t) * plane + (size_t)((r0 + r) * tx);
+                    taps[t] = p->T + (size_t)(r0 + r) * tz + (size_t)(p->s[2][k] + t) * (size_t)tx;
                 p->kt->rs_blend(o, taps, p->wz + 4 * k, p->taps[2], (size_t)tx);
                 if (j->post != 1.0f)
                     for (i = 0; i < tx; i++) o[i] *= j->post;
@@ -40736,6 +40756,153 @@ MV__FN void MV__SFX(mv__rs_bsr_m_end)(double *d, const double *dp, float *r, siz
 }
 #undef MV__RS_BSR_LD
 #undef MV__RS_BSR_VL
+/* Column blocks of the prefilter (rs_bspline_rows, n >= 2): MV__RS_BSB
+   columns (four double vectors) taken through every row at once, their
+   sums carried in registers from row to row, the block's causal sums (n x
+   MV__RS_BSB doubles: 64 KiB for 256 rows on AVX-512) in d. Per column the
+   lane's arithmetic op by op (mv__rs_bspline_lane: the same steps as the
+   row steps above), so the same bits. Calling the steps a row at a time
+   streamed every sample through d four times, from L2 (1.4 cycles a
+   sample on an Emerald Rapids); a block writes and reads its causal sums
+   once and keeps them close. The input's first and last rows are read
+   before the outputs overwrite them (in == rows in place). */
+#define MV__RS_BSB (2 * MV__VL)
+#define MV__RS_BSB_LD(p, a, b, c, e)                                                              \
+    do {                                                                                          \
+        mv__vf v0_ = mv__vf_loadu(p), v1_ = mv__vf_loadu((p) + MV__VL);                           \
+        a = mv__vd_from_vf_lo(v0_);                                                               \
+        b = mv__vd_from_vf_hi(v0_);                                                               \
+        c = mv__vd_from_vf_lo(v1_);                                                               \
+        e = mv__vd_from_vf_hi(v1_);                                                               \
+    } while (0)
+#define MV__RS_BSB_ST(p, a, b, c, e)                                                              \
+    do {                                                                                          \
+        mv__vd_storeu((p), a);                                                                    \
+        mv__vd_storeu((p) + MV__VDL, b);                                                          \
+        mv__vd_storeu((p) + 2 * MV__VDL, c);                                                      \
+        mv__vd_storeu((p) + 3 * MV__VDL, e);                                                      \
+    } while (0)
+#define MV__RS_BSB_LDD(p, a, b, c, e)                                                             \
+    do {                                                                                          \
+        a = mv__vd_loadu(p);                                                                      \
+        b = mv__vd_loadu((p) + MV__VDL);                                                          \
+        c = mv__vd_loadu((p) + 2 * MV__VDL);                                                      \
+        e = mv__vd_loadu((p) + 3 * MV__VDL);                                                      \
+    } while (0)
+#define MV__RS_BSB_OUT(p, a, b, c, e)                                                             \
+    do {                                                                                          \
+        mv__vf_storeu((p), mv__vf_from_vd(a, b));                                                 \
+        mv__vf_storeu((p) + MV__VL, mv__vf_from_vd(c, e));                                        \
+    } while (0)
+/* edge mode (mv__rs_bsr_e_start, _causal, _end, anti, _first) */
+MV__FN void MV__SFX(mv__rs_bsb_edge)(const float *in, size_t in_stride, float *rows, size_t stride, size_t n, double *d,
+                                    const mv__rs_bsk *k)
+{
+    const mv__vd gain = mv__vd_set1(k->gain), inv = mv__vd_set1(k->inv_1mz), z = mv__vd_set1(k->z), zq = mv__vd_set1(k->zq);
+    mv__vd c0, c1, c2, c3, x0, x1, x2, x3;
+    size_t i;
+    MV__RS_BSB_LD(in, x0, x1, x2, x3);
+    c0 = mv__vd_mul(mv__vd_mul(gain, x0), inv);
+    c1 = mv__vd_mul(mv__vd_mul(gain, x1), inv);
+    c2 = mv__vd_mul(mv__vd_mul(gain, x2), inv);
+    c3 = mv__vd_mul(mv__vd_mul(gain, x3), inv);
+    MV__RS_BSB_ST(d, c0, c1, c2, c3);
+    for (i = 1; i < n; i++) {
+        MV__RS_BSB_LD(in + i * in_stride, x0, x1, x2, x3);
+        c0 = mv__vd_add(mv__vd_mul(gain, x0), mv__vd_mul(z, c0));
+        c1 = mv__vd_add(mv__vd_mul(gain, x1), mv__vd_mul(z, c1));
+        c2 = mv__vd_add(mv__vd_mul(gain, x2), mv__vd_mul(z, c2));
+        c3 = mv__vd_add(mv__vd_mul(gain, x3), mv__vd_mul(z, c3));
+        if (i + 1 < n) MV__RS_BSB_ST(d + i * MV__RS_BSB, c0, c1, c2, c3); /* the last stays in registers */
+    }
+    /* the end, from the last input row (x: still loaded), and the right pad */
+    c0 = mv__vd_sub(x0, mv__vd_mul(mv__vd_sub(c0, mv__vd_mul(mv__vd_mul(gain, x0), inv)), zq));
+    c1 = mv__vd_sub(x1, mv__vd_mul(mv__vd_sub(c1, mv__vd_mul(mv__vd_mul(gain, x1), inv)), zq));
+    c2 = mv__vd_sub(x2, mv__vd_mul(mv__vd_sub(c2, mv__vd_mul(mv__vd_mul(gain, x2), inv)), zq));
+    c3 = mv__vd_sub(x3, mv__vd_mul(mv__vd_sub(c3, mv__vd_mul(mv__vd_mul(gain, x3), inv)), zq));
+    MV__RS_BSB_OUT(rows + (n - 1) * stride, c0, c1, c2, c3);
+    MV__RS_BSB_OUT(rows + n * stride, mv__vd_add(x0, mv__vd_mul(z, mv__vd_sub(c0, x0))),
+                   mv__vd_add(x1, mv__vd_mul(z, mv__vd_sub(c1, x1))), mv__vd_add(x2, mv__vd_mul(z, mv__vd_sub(c2, x2))),
+                   mv__vd_add(x3, mv__vd_mul(z, mv__vd_sub(c3, x3))));
+    for (i = n - 1; i-- > 0;) {
+        MV__RS_BSB_LDD(d + i * MV__RS_BSB, x0, x1, x2, x3);
+        c0 = mv__vd_mul(z, mv__vd_sub(c0, x0));
+        c1 = mv__vd_mul(z, mv__vd_sub(c1, x1));
+        c2 = mv__vd_mul(z, mv__vd_sub(c2, x2));
+        c3 = mv__vd_mul(z, mv__vd_sub(c3, x3));
+        if (i == 0) MV__RS_BSB_LD(in, x0, x1, x2, x3); /* g0, before row 0 is written */
+        MV__RS_BSB_OUT(rows + i * stride, c0, c1, c2, c3);
+    }
+    /* the left pad from g0 */
+    MV__RS_BSB_OUT(rows - stride, mv__vd_add(x0, mv__vd_mul(z, mv__vd_sub(c0, x0))),
+                   mv__vd_add(x1, mv__vd_mul(z, mv__vd_sub(c1, x1))), mv__vd_add(x2, mv__vd_mul(z, mv__vd_sub(c2, x2))),
+                   mv__vd_add(x3, mv__vd_mul(z, mv__vd_sub(c3, x3))));
+}
+/* mirror mode (mv__rs_bsr_m_gain, _sum0, _sum, _start, _causal, _end,
+   anti; pads c[-1] = c[1], c[n] = c[n - 2]) */
+MV__FN void MV__SFX(mv__rs_bsb_mirror)(const float *in, size_t in_stride, float *rows, size_t stride, size_t n, double *d,
+                                      const mv__rs_bsk *k)
+{
+    const mv__vd gain = mv__vd_set1(k->gain), z = mv__vd_set1(k->z), zn1 = mv__vd_set1(k->zn1);
+    mv__vd c0, c1, c2, c3, x0, x1, x2, x3, y0, y1, y2, y3, zi;
+    double zs = k->z;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        MV__RS_BSB_LD(in + i * in_stride, x0, x1, x2, x3);
+        MV__RS_BSB_ST(d + i * MV__RS_BSB, mv__vd_mul(gain, x0), mv__vd_mul(gain, x1), mv__vd_mul(gain, x2), mv__vd_mul(gain, x3));
+    }
+    MV__RS_BSB_LDD(d, x0, x1, x2, x3);
+    MV__RS_BSB_LDD(d + (n - 1) * MV__RS_BSB, y0, y1, y2, y3);
+    c0 = mv__vd_add(x0, mv__vd_mul(zn1, y0));
+    c1 = mv__vd_add(x1, mv__vd_mul(zn1, y1));
+    c2 = mv__vd_add(x2, mv__vd_mul(zn1, y2));
+    c3 = mv__vd_add(x3, mv__vd_mul(zn1, y3));
+    for (i = 1; i + 1 < n; i++) {
+        zi = mv__vd_set1(zs);
+        MV__RS_BSB_LDD(d + i * MV__RS_BSB, x0, x1, x2, x3);
+        MV__RS_BSB_LDD(d + (n - 1 - i) * MV__RS_BSB, y0, y1, y2, y3);
+        c0 = mv__vd_add(c0, mv__vd_mul(zi, mv__vd_add(x0, mv__vd_mul(zn1, y0))));
+        c1 = mv__vd_add(c1, mv__vd_mul(zi, mv__vd_add(x1, mv__vd_mul(zn1, y1))));
+        c2 = mv__vd_add(c2, mv__vd_mul(zi, mv__vd_add(x2, mv__vd_mul(zn1, y2))));
+        c3 = mv__vd_add(c3, mv__vd_mul(zi, mv__vd_add(x3, mv__vd_mul(zn1, y3))));
+        zs = zs * k->z;
+    }
+    zi = mv__vd_set1(k->mirror_div);
+    c0 = mv__vd_mul(c0, zi);
+    c1 = mv__vd_mul(c1, zi);
+    c2 = mv__vd_mul(c2, zi);
+    c3 = mv__vd_mul(c3, zi);
+    MV__RS_BSB_ST(d, c0, c1, c2, c3);
+    for (i = 1; i < n; i++) {
+        y0 = c0, y1 = c1, y2 = c2, y3 = c3; /* c+[i - 1] */
+        MV__RS_BSB_LDD(d + i * MV__RS_BSB, x0, x1, x2, x3);
+        c0 = mv__vd_add(x0, mv__vd_mul(z, c0));
+        c1 = mv__vd_add(x1, mv__vd_mul(z, c1));
+        c2 = mv__vd_add(x2, mv__vd_mul(z, c2));
+        c3 = mv__vd_add(x3, mv__vd_mul(z, c3));
+        if (i + 1 < n) MV__RS_BSB_ST(d + i * MV__RS_BSB, c0, c1, c2, c3);
+    }
+    zi = mv__vd_set1(k->mirror_end);
+    c0 = mv__vd_mul(mv__vd_add(mv__vd_mul(z, y0), c0), zi);
+    c1 = mv__vd_mul(mv__vd_add(mv__vd_mul(z, y1), c1), zi);
+    c2 = mv__vd_mul(mv__vd_add(mv__vd_mul(z, y2), c2), zi);
+    c3 = mv__vd_mul(mv__vd_add(mv__vd_mul(z, y3), c3), zi);
+    MV__RS_BSB_OUT(rows + (n - 1) * stride, c0, c1, c2, c3);
+    for (i = n - 1; i-- > 0;) {
+        MV__RS_BSB_LDD(d + i * MV__RS_BSB, x0, x1, x2, x3);
+        c0 = mv__vd_mul(z, mv__vd_sub(c0, x0));
+        c1 = mv__vd_mul(z, mv__vd_sub(c1, x1));
+        c2 = mv__vd_mul(z, mv__vd_sub(c2, x2));
+        c3 = mv__vd_mul(z, mv__vd_sub(c3, x3));
+        MV__RS_BSB_OUT(rows + i * stride, c0, c1, c2, c3);
+    }
+    memcpy(rows - stride, rows + stride, MV__RS_BSB * sizeof(float));
+    memcpy(rows + n * stride, rows + (n - 2) * stride, MV__RS_BSB * sizeof(float));
+}
+#undef MV__RS_BSB_LD
+#undef MV__RS_BSB_ST
+#undef MV__RS_BSB_LDD
+#undef MV__RS_BSB_OUT
 MV__FN void MV__SFX(mv__rs_bspline_rows)(const float *in, size_t in_stride, float *rows, size_t stride, size_t n, size_t width,
                                         double *d, int mirror)
 {
@@ -40744,8 +40911,20 @@ MV__FN void MV__SFX(mv__rs_bspline_rows)(const float *in, size_t in_stride, floa
         MV__SFX(mv__rs_bsr_anti),    MV__SFX(mv__rs_bsr_e_first),  MV__SFX(mv__rs_bsr_m_gain),
         MV__SFX(mv__rs_bsr_m_sum0),  MV__SFX(mv__rs_bsr_m_sum),    MV__SFX(mv__rs_bsr_m_start),
         MV__SFX(mv__rs_bsr_m_causal), MV__SFX(mv__rs_bsr_m_end)};
-    mv__rs_bspline_rows_run(&steps, in, in_stride, rows, stride, n, width, d, mirror);
+    mv__rs_bsk k;
+    size_t c = 0;
+    if (n >= 2) {
+        k = mv__rs_bspline_consts(n);
+        for (; c + MV__RS_BSB <= width; c += MV__RS_BSB) {
+            if (mirror) MV__SFX(mv__rs_bsb_mirror)(in + c, in_stride, rows + c, stride, n, d, &k);
+            else MV__SFX(mv__rs_bsb_edge)(in + c, in_stride, rows + c, stride, n, d, &k);
+        }
+        MV__ZEROUPPER();
+    }
+    /* the columns past the last block (and n = 1) by the row steps */
+    if (c < width) mv__rs_bspline_rows_run(&steps, in + c, in_stride, rows + c, stride, n, width - c, d, mirror);
 }
+#undef MV__RS_BSB
 /* |x| <= FLT_MAX is false for NaN and the infinities: those lanes add 0 */
 #if defined(MV__PASS_AVX512)
 #define MV__RS_FINMAX(m, v)                                                                           \
@@ -40789,6 +40968,29 @@ MV__FN float MV__SFX(mv__rs_absmax)(const float *x, size_t n, float cur)
     return mv__rs_absmax_ref(x + i, n - i, cur);
 }
 #undef MV__RS_FINMAX
+
+/* The 16 (AVX-512) or 8 (AVX2) float pairs p[lo[l]], p[lo[l] + 1] (then
+   hi's) by 64-bit hardware gathers, split into the first floats (*a) and the
+   second (*b): the same taps as MV__RS_LD2_ANY. */
+#if defined(MV__PASS_AVX512)
+MV__RS_FNI void MV__SFX(mv__rs_ld2_gather)(const float *p, __m256i lo, __m256i hi, __m512 *a, __m512 *b)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    __m512 q0 = _mm512_castpd_ps(_mm512_i32gather_pd(lo, (const void *)p, 4));
+    __m512 q1 = _mm512_castpd_ps(_mm512_i32gather_pd(hi, (const void *)p, 4));
+    *a = _mm512_permutex2var_ps(q0, even, q1);
+    *b = _mm512_permutex2var_ps(q0, _mm512_add_epi32(even, _mm512_set1_epi32(1)), q1);
+}
+#elif defined(MV__PASS_AVX2)
+MV__RS_FNI void MV__SFX(mv__rs_ld2_gather)(const float *p, __m128i lo, __m128i hi, __m256 *a, __m256 *b)
+{
+    __m256 q0 = _mm256_castpd_ps(_mm256_i32gather_pd((const double *)(const void *)p, lo, 4));
+    __m256 q1 = _mm256_castpd_ps(_mm256_i32gather_pd((const double *)(const void *)p, hi, 4));
+    /* per 128-bit lane a0 a1 a4 a5 | a2 a3 a6 a7, then the middle quads swapped */
+    *a = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(q0, q1, 0x88)), 0xD8));
+    *b = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(q0, q1, 0xDD)), 0xD8));
+}
+#endif
 
 /* General trilinear rows (mv__rs_affine_lin_ref, bit for bit): the
    coordinates in float64 as the reference computes them, MV__VDL lanes at
@@ -40876,8 +41078,8 @@ MV__RS_FNI void MV__SFX(mv__rs_lin_axis)(mv__vd c, double hi, mv__vd *t, mv__vd 
 #endif
 }
 
-MV__FN void MV__SFX(mv__rs_affine_lin)(float *dst, const float *vol, const int64_t *d, const double *m0, const double *base,
-                                        int64_t x0, size_t n, int fill, float fillv)
+MV__RS_FNI void MV__SFX(mv__rs_affine_lin_body)(float *dst, const float *vol, const int64_t *d, const double *m0,
+                                                  const double *base, int64_t x0, size_t n, int fill, float fillv, int gather)
 {
     const size_t sy = (size_t)d[0], sz = (size_t)(d[0] * d[1]);
     const int all_in = (1 << MV__VDL) - 1;
@@ -40885,13 +41087,19 @@ MV__FN void MV__SFX(mv__rs_affine_lin)(float *dst, const float *vol, const int64
     mv__vd step[3], scale_y = mv__vd_set1((double)sy), scale_z = mv__vd_set1((double)sz);
     size_t i = 0;
     int a, h;
+    (void)gather; /* SSE2 and NEON have no gathers */
     for (a = 0; a < 3; a++) step[a] = mv__vd_set1(m0[a]);
     for (; i < n; i += MV__VL) {
         mv__vf t[3], u[3], r0, r1, r2, r3, p0, p1;
         int32_t idx[MV__VL];
         float tmp[MV__VL], *o = dst + i;
         int inside[2] = {all_in, all_in};
-        mv__vd tw[3][2];
+        mv__vd tw[3][2], off;
+#if defined(MV__PASS_AVX512)
+        __m256i ix[2];
+#elif defined(MV__PASS_AVX2)
+        __m128i ix[2];
+#endif
         if (i + MV__VL > n) {
             /* the last voxels: a vector ending at n when there is one (it
                repeats some voxels, with the same bits), else all lanes into
@@ -40907,20 +41115,42 @@ MV__FN void MV__SFX(mv__rs_affine_lin)(float *dst, const float *vol, const int64
                 MV__SFX(mv__rs_lin_axis)(c, (double)(d[a] - 1), &tw[a][h], &f[a], &inside[h]);
             }
             /* the window's offset, exact in float64 (below 2^31) */
-            mv__rs_vd_store_i32(idx + h * MV__VDL, mv__vd_add(mv__vd_add(mv__vd_mul(f[2], scale_z), mv__vd_mul(f[1], scale_y)), f[0]));
+            off = mv__vd_add(mv__vd_add(mv__vd_mul(f[2], scale_z), mv__vd_mul(f[1], scale_y)), f[0]);
+#if defined(MV__PASS_AVX512)
+            if (gather) ix[h] = _mm512_cvttpd_epi32(off);
+            else
+#elif defined(MV__PASS_AVX2)
+            if (gather) ix[h] = _mm256_cvttpd_epi32(off);
+            else
+#endif
+                mv__rs_vd_store_i32(idx + h * MV__VDL, off);
         }
         for (a = 0; a < 3; a++) {
             t[a] = mv__vf_from_vd(tw[a][0], tw[a][1]);
             u[a] = mv__rs_vf_sub(one, t[a]);
         }
-        MV__RS_LD2_ANY(vol, idx, &r0, &p0);
-        r0 = mv__rs_vf_add(mv__rs_vf_mul(u[0], r0), mv__rs_vf_mul(t[0], p0));
-        MV__RS_LD2_ANY(vol + sy, idx, &r1, &p0);
-        r1 = mv__rs_vf_add(mv__rs_vf_mul(u[0], r1), mv__rs_vf_mul(t[0], p0));
-        MV__RS_LD2_ANY(vol + sz, idx, &r2, &p0);
-        r2 = mv__rs_vf_add(mv__rs_vf_mul(u[0], r2), mv__rs_vf_mul(t[0], p0));
-        MV__RS_LD2_ANY(vol + sz + sy, idx, &r3, &p0);
-        r3 = mv__rs_vf_add(mv__rs_vf_mul(u[0], r3), mv__rs_vf_mul(t[0], p0));
+#if defined(MV__PASS_AVX512) || defined(MV__PASS_AVX2)
+        if (gather) {
+            MV__SFX(mv__rs_ld2_gather)(vol, ix[0], ix[1], &r0, &p0);
+            r0 = mv__rs_vf_add(mv__rs_vf_mul(u[0], r0), mv__rs_vf_mul(t[0], p0));
+            MV__SFX(mv__rs_ld2_gather)(vol + sy, ix[0], ix[1], &r1, &p0);
+            r1 = mv__rs_vf_add(mv__rs_vf_mul(u[0], r1), mv__rs_vf_mul(t[0], p0));
+            MV__SFX(mv__rs_ld2_gather)(vol + sz, ix[0], ix[1], &r2, &p0);
+            r2 = mv__rs_vf_add(mv__rs_vf_mul(u[0], r2), mv__rs_vf_mul(t[0], p0));
+            MV__SFX(mv__rs_ld2_gather)(vol + sz + sy, ix[0], ix[1], &r3, &p0);
+            r3 = mv__rs_vf_add(mv__rs_vf_mul(u[0], r3), mv__rs_vf_mul(t[0], p0));
+        } else
+#endif
+        {
+            MV__RS_LD2_ANY(vol, idx, &r0, &p0);
+            r0 = mv__rs_vf_add(mv__rs_vf_mul(u[0], r0), mv__rs_vf_mul(t[0], p0));
+            MV__RS_LD2_ANY(vol + sy, idx, &r1, &p0);
+            r1 = mv__rs_vf_add(mv__rs_vf_mul(u[0], r1), mv__rs_vf_mul(t[0], p0));
+            MV__RS_LD2_ANY(vol + sz, idx, &r2, &p0);
+            r2 = mv__rs_vf_add(mv__rs_vf_mul(u[0], r2), mv__rs_vf_mul(t[0], p0));
+            MV__RS_LD2_ANY(vol + sz + sy, idx, &r3, &p0);
+            r3 = mv__rs_vf_add(mv__rs_vf_mul(u[0], r3), mv__rs_vf_mul(t[0], p0));
+        }
         p0 = mv__rs_vf_add(mv__rs_vf_mul(u[1], r0), mv__rs_vf_mul(t[1], r1));
         p1 = mv__rs_vf_add(mv__rs_vf_mul(u[1], r2), mv__rs_vf_mul(t[1], r3));
         mv__vf_storeu(o, mv__rs_vf_add(mv__rs_vf_mul(u[2], p0), mv__rs_vf_mul(t[2], p1)));
@@ -40933,6 +41163,18 @@ MV__FN void MV__SFX(mv__rs_affine_lin)(float *dst, const float *vol, const int64
     }
     MV__ZEROUPPER();
 }
+MV__FN void MV__SFX(mv__rs_affine_lin)(float *dst, const float *vol, const int64_t *d, const double *m0, const double *base,
+                                        int64_t x0, size_t n, int fill, float fillv)
+{
+    MV__SFX(mv__rs_affine_lin_body)(dst, vol, d, m0, base, x0, n, fill, fillv, 0);
+}
+#if defined(MV__PASS_AVX512) || defined(MV__PASS_AVX2)
+MV__FN void MV__SFX(mv__rs_affine_lin_gather)(float *dst, const float *vol, const int64_t *d, const double *m0,
+                                               const double *base, int64_t x0, size_t n, int fill, float fillv)
+{
+    MV__SFX(mv__rs_affine_lin_body)(dst, vol, d, m0, base, x0, n, fill, fillv, 1);
+}
+#endif
 
 /* Lanes of c inside [0, lim): a bit per lane, as mv__rs_lin_axis counts them */
 MV__RS_FNI int MV__SFX(mv__rs_in_bits)(mv__vd c, double lim)
@@ -41036,10 +41278,12 @@ MV__FN size_t MV__SFX(mv__rs_affine_cub)(float *dst, unsigned char *todo, const 
 #if defined(MV__PASS_AVX512)
 #define mv__rs_hi __m256i
 #define mv__rs_hi_store(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), (v))
+#define mv__rs_hi_low(v) _mm256_castsi256_si128(v)
 #define mv__rs_vd_to_i32(v) _mm512_cvttpd_epi32(v)
 #else
 #define mv__rs_hi __m128i
 #define mv__rs_hi_store(p, v) _mm_storeu_si128((__m128i *)(void *)(p), (v))
+#define mv__rs_hi_low(v) (v)
 #define mv__rs_vd_to_i32(v) _mm256_cvttpd_epi32(v)
 #endif
 #if defined(MV__PASS_AVX512)
@@ -41059,8 +41303,10 @@ MV__FN size_t MV__SFX(mv__rs_affine_cub)(float *dst, unsigned char *todo, const 
 #define mv__rs_vi_first(v) _mm_cvtsi128_si32(_mm256_castsi256_si128(v))
 #define mv__rs_vi_last(v) _mm_extract_epi32(_mm256_extracti128_si256((v), 1), 3)
 #endif
-MV__FN void MV__SFX(mv__rs_lin_in)(float *dst, const float *vol, const int64_t *d, const double *m0, const double *base,
-                                    int64_t x0, size_t n, ptrdiff_t ahead)
+/* gather: the taps by mv__rs_ld2_gather (a constant: each wrapper below
+   is its own loop) */
+MV__RS_FNI void MV__SFX(mv__rs_lin_in_body)(float *dst, const float *vol, const int64_t *d, const double *m0,
+                                              const double *base, int64_t x0, size_t n, ptrdiff_t ahead, int gather)
 {
     const size_t sy = (size_t)d[0], sz = (size_t)(d[0] * d[1]);
     const float *v01 = vol + sy, *v10 = vol + sz, *v11 = vol + sz + sy;
@@ -41105,20 +41351,36 @@ MV__FN void MV__SFX(mv__rs_lin_in)(float *dst, const float *vol, const int64_t *
         mv__vf ty = mv__vf_from_vd(mv__vd_sub(cy0, fy0), mv__vd_sub(cy1, fy1));
         mv__vf tz = mv__vf_from_vd(mv__vd_sub(cz0, fz0), mv__vd_sub(cz1, fz1));
         mv__vf ux = mv__rs_vf_sub(one, tx), uy = mv__rs_vf_sub(one, ty), uz = mv__rs_vf_sub(one, tz), p0, p1, r0, r1, r2, r3, ta, tb;
-        mv__rs_hi_store(off, i0);
-        mv__rs_hi_store(off + MV__VDL, i1);
-        MV__RS_PREFETCH(vol + sz, off[0] + ahead);
-        MV__RS_PREFETCH(v11, off[0] + ahead);
-        MV__RS_PREFETCH(vol + sz, off[MV__VDL] + ahead);
-        MV__RS_PREFETCH(v11, off[MV__VDL] + ahead);
-        MV__RS_LD2_ANY(vol, off, &ta, &tb);
-        r0 = mv__rs_vf_add(mv__rs_vf_mul(ux, ta), mv__rs_vf_mul(tx, tb));
-        MV__RS_LD2_ANY(v01, off, &ta, &tb);
-        r1 = mv__rs_vf_add(mv__rs_vf_mul(ux, ta), mv__rs_vf_mul(tx, tb));
-        MV__RS_LD2_ANY(v10, off, &ta, &tb);
-        r2 = mv__rs_vf_add(mv__rs_vf_mul(ux, ta), mv__rs_vf_mul(tx, tb));
-        MV__RS_LD2_ANY(v11, off, &ta, &tb);
-        r3 = mv__rs_vf_add(mv__rs_vf_mul(ux, ta), mv__rs_vf_mul(tx, tb));
+        if (gather) {
+            const ptrdiff_t o0 = (ptrdiff_t)_mm_cvtsi128_si32(mv__rs_hi_low(i0)), o1 = (ptrdiff_t)_mm_cvtsi128_si32(mv__rs_hi_low(i1));
+            MV__RS_PREFETCH(vol + sz, o0 + ahead);
+            MV__RS_PREFETCH(v11, o0 + ahead);
+            MV__RS_PREFETCH(vol + sz, o1 + ahead);
+            MV__RS_PREFETCH(v11, o1 + ahead);
+            MV__SFX(mv__rs_ld2_gather)(vol, i0, i1, &ta, &tb);
+            r0 = mv__rs_vf_add(mv__rs_vf_mul(ux, ta), mv__rs_vf_mul(tx, tb));
+            MV__SFX(mv__rs_ld2_gather)(v01, i0, i1, &ta, &tb);
+            r1 = mv__rs_vf_add(mv__rs_vf_mul(ux, ta), mv__rs_vf_mul(tx, tb));
+            MV__SFX(mv__rs_ld2_gather)(v10, i0, i1, &ta, &tb);
+            r2 = mv__rs_vf_add(mv__rs_vf_mul(ux, ta), mv__rs_vf_mul(tx, tb));
+            MV__SFX(mv__rs_ld2_gather)(v11, i0, i1, &ta, &tb);
+            r3 = mv__rs_vf_add(mv__rs_vf_mul(ux, ta), mv__rs_vf_mul(tx, tb));
+        } else {
+            mv__rs_hi_store(off, i0);
+            mv__rs_hi_store(off + MV__VDL, i1);
+            MV__RS_PREFETCH(vol + sz, off[0] + ahead);
+            MV__RS_PREFETCH(v11, off[0] + ahead);
+            MV__RS_PREFETCH(vol + sz, off[MV__VDL] + ahead);
+            MV__RS_PREFETCH(v11, off[MV__VDL] + ahead);
+            MV__RS_LD2_ANY(vol, off, &ta, &tb);
+            r0 = mv__rs_vf_add(mv__rs_vf_mul(ux, ta), mv__rs_vf_mul(tx, tb));
+            MV__RS_LD2_ANY(v01, off, &ta, &tb);
+            r1 = mv__rs_vf_add(mv__rs_vf_mul(ux, ta), mv__rs_vf_mul(tx, tb));
+            MV__RS_LD2_ANY(v10, off, &ta, &tb);
+            r2 = mv__rs_vf_add(mv__rs_vf_mul(ux, ta), mv__rs_vf_mul(tx, tb));
+            MV__RS_LD2_ANY(v11, off, &ta, &tb);
+            r3 = mv__rs_vf_add(mv__rs_vf_mul(ux, ta), mv__rs_vf_mul(tx, tb));
+        }
         p0 = mv__rs_vf_add(mv__rs_vf_mul(uy, r0), mv__rs_vf_mul(ty, r1));
         p1 = mv__rs_vf_add(mv__rs_vf_mul(uy, r2), mv__rs_vf_mul(ty, r3));
         mv__vf_storeu(dst + i, mv__rs_vf_add(mv__rs_vf_mul(uz, p0), mv__rs_vf_mul(tz, p1)));
@@ -41126,6 +41388,16 @@ MV__FN void MV__SFX(mv__rs_lin_in)(float *dst, const float *vol, const int64_t *
     }
     MV__ZEROUPPER();
     if (i < n) mv__rs_lin_in_ref(dst + i, vol, d, m0, base, x0 + (int64_t)i, n - i, 0);
+}
+MV__FN void MV__SFX(mv__rs_lin_in)(float *dst, const float *vol, const int64_t *d, const double *m0, const double *base,
+                                    int64_t x0, size_t n, ptrdiff_t ahead)
+{
+    MV__SFX(mv__rs_lin_in_body)(dst, vol, d, m0, base, x0, n, ahead, 0);
+}
+MV__FN void MV__SFX(mv__rs_lin_in_gather)(float *dst, const float *vol, const int64_t *d, const double *m0,
+                                           const double *base, int64_t x0, size_t n, ptrdiff_t ahead)
+{
+    MV__SFX(mv__rs_lin_in_body)(dst, vol, d, m0, base, x0, n, ahead, 1);
 }
 MV__FN void MV__SFX(mv__rs_near_in)(uint32_t *dst, const uint32_t *vol, const int64_t *d, const double *m0, const double *base,
                                      int64_t x0, size_t n, ptrdiff_t ahead, int clamp)
@@ -41167,6 +41439,7 @@ MV__FN void MV__SFX(mv__rs_near_in)(uint32_t *dst, const uint32_t *vol, const in
 #undef mv__rs_vi
 #undef mv__rs_hi
 #undef mv__rs_hi_store
+#undef mv__rs_hi_low
 #undef MV__RS_PREFETCH
 #undef mv__rs_vd_to_i32
 #undef mv__rs_vi_pack
@@ -44812,6 +45085,12 @@ static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
     kt->rs_affine_lin = MV__SFX(mv__rs_affine_lin);
     kt->rs_affine_cub = MV__SFX(mv__rs_affine_cub);
     kt->rs_lin_in = MV__SFX(mv__rs_lin_in);
+#if defined(MV__PASS_AVX2) || defined(MV__PASS_AVX512)
+    if (mv__cpu_info.gather_fast) {
+        kt->rs_lin_in = MV__SFX(mv__rs_lin_in_gather);
+        kt->rs_affine_lin = MV__SFX(mv__rs_affine_lin_gather);
+    }
+#endif
     kt->rs_near_in = MV__SFX(mv__rs_near_in);
     kt->rs_bspline_rows = MV__SFX(mv__rs_bspline_rows);
     kt->rs_absmax = MV__SFX(mv__rs_absmax);

@@ -243,6 +243,138 @@ MV_TEST(isa, kernels_match_reference)
     free(b);
 }
 
+/* The general trilinear rows (>>impl-resample's warp path): the inside-run
+   kernel rs_lin_in and the clamping rs_affine_lin, each in both of its
+   x86 forms (pair loads, and the hardware gathers chosen on CPUs whose
+   gathers are fast: mv__cpu_info.gather_fast), whatever this CPU would
+   pick; rows of every length around the vector widths, steps that move
+   all three coordinates (forwards and backwards, steeper than a voxel),
+   edge clamp and fill; NaN, Inf and denormals among the voxels; bit for
+   bit against the reference */
+/* the same bits, except that any NaN equals any NaN: the sign and payload
+   of a NaN made from two NaNs (an input NaN and 0 * Inf's) follow the
+   operand order, which the compiler may swap in the scalar code */
+static int same_floats(const float *a, const float *b, size_t n)
+{
+    size_t q;
+    for (q = 0; q < n; q++)
+        if (!(a[q] != a[q] && b[q] != b[q]) && memcmp(a + q, b + q, sizeof(float))) return 0;
+    return 1;
+}
+MV_TEST(isa, general_rows_both_tap_loads_match_reference)
+{
+    static const int64_t d[3] = {37, 29, 23};
+    static const double steps[][3] = {{0.97, 0.26, 0.02}, {-0.71, 0.4, -0.33}, {1.9, -0.05, 0.6}, {0.0, 0.31, -0.12}};
+    const size_t nvox = (size_t)(d[0] * d[1] * d[2]);
+    isa_table *t = (isa_table *)malloc(8 * sizeof(isa_table));
+    mv__kernels ref;
+    float *vol = (float *)malloc(nvox * sizeof(float)), *a = (float *)malloc(80 * sizeof(float)),
+          *b = (float *)malloc(80 * sizeof(float));
+    const int saved = (mv__kernels_get(), mv__cpu_info.gather_fast);
+    int nt, i, g, si, fl;
+    size_t n;
+    uint64_t seed = 11;
+    REQUIRE(t && vol && a && b);
+    fill((unsigned char *)vol, nvox * sizeof(float), MV_DT_F32, 3);
+    mv__kt_fill_ref(&ref);
+    for (g = 0; g < 2; g++) {
+        mv__cpu_info.gather_fast = g;
+        nt = isa_tables(t);
+        for (i = 0; i < nt; i++)
+            for (si = 0; si < (int)(sizeof(steps) / sizeof(steps[0])); si++)
+                for (n = 1; n <= 70; n++) {
+                    double m0[3], base[3], lo[3], hi[3];
+                    int ax;
+                    /* inside run: start inside, steps shrunk so that all n
+                       samples stay in [0, d - 1) on every axis */
+                    for (ax = 0; ax < 3; ax++) {
+                        double room = (double)(d[ax] - 1) - 1e-9, s0 = steps[si][ax], span = fabs(s0) * (double)(n - 1);
+                        m0[ax] = span < room * 0.9 ? s0 : s0 * room * 0.9 / span;
+                        lo[ax] = m0[ax] < 0 ? -m0[ax] * (double)(n - 1) : 0;
+                        hi[ax] = room - (m0[ax] > 0 ? m0[ax] * (double)(n - 1) : 0);
+                        base[ax] = lo[ax] + (hi[ax] - lo[ax]) * tu_rand01(&seed) - 3 * m0[ax]; /* rows start at x0 = 3 */
+                    }
+                    memset(a, 0xA5, 80 * sizeof(float));
+                    memset(b, 0xA5, 80 * sizeof(float));
+                    ref.rs_lin_in(a, vol, d, m0, base, 3, n, 0);
+                    t[i].k.rs_lin_in(b, vol, d, m0, base, 3, n, (ptrdiff_t)d[0] * d[1]);
+                    EXPECT_MSG(same_floats(a, b, 80), "[%s, gathers %d] rs_lin_in step %d n=%zu",
+                               mv_isa_name(t[i].isa), g, si, n);
+
+                    /* clamping rows: through the volume and out of it */
+                    for (fl = 0; fl < 2; fl++) {
+                        for (ax = 0; ax < 3; ax++) {
+                            m0[ax] = steps[si][ax] * 1.3;
+                            base[ax] = (double)d[ax] * (tu_rand01(&seed) * 1.4 - 0.2);
+                        }
+                        memset(a, 0xA5, 80 * sizeof(float));
+                        memset(b, 0xA5, 80 * sizeof(float));
+                        ref.rs_affine_lin(a, vol, d, m0, base, -5, n, fl, -4.5f);
+                        t[i].k.rs_affine_lin(b, vol, d, m0, base, -5, n, fl, -4.5f);
+                        EXPECT_MSG(same_floats(a, b, 80), "[%s, gathers %d] rs_affine_lin step %d n=%zu fill %d",
+                                   mv_isa_name(t[i].isa), g, si, n, fl);
+                    }
+                    if (mvt_cur.failures) goto done;
+                }
+    }
+done:
+    mv__cpu_info.gather_fast = saved;
+    free(t);
+    free(vol);
+    free(a);
+    free(b);
+}
+
+/* The cubic prefilter along rows (rs_bspline_rows: the y pass within a
+   slice, the z pass across slices): its column blocks and the row steps
+   for the columns past them; row counts 1, 2, 3 and longer, widths around
+   the block (2 vectors of floats) and the vector, strides wider than the
+   width, in place and from a separate input, edge and mirror modes; the
+   pad rows -1 and n included; bit for bit */
+MV_TEST(isa, bspline_rows_match_reference)
+{
+    static const size_t ns_[] = {1, 2, 3, 5, 17, 64};
+    static const size_t widths[] = {1, 3, 4, 7, 8, 15, 16, 17, 31, 32, 33, 40, 64, 65, 70};
+    enum { STRIDE = 75, MAXR = 66 };
+    isa_table *t = (isa_table *)malloc(8 * sizeof(isa_table));
+    mv__kernels ref;
+    float *src = (float *)malloc(MAXR * STRIDE * sizeof(float)), *a = (float *)malloc(MAXR * STRIDE * sizeof(float)),
+          *b = (float *)malloc(MAXR * STRIDE * sizeof(float));
+    double *d = (double *)malloc((MAXR + 1) * STRIDE * sizeof(double));
+    int nt = isa_tables(t), i, mirror, inplace;
+    size_t ni, wi, q;
+    uint64_t seed = 5;
+    REQUIRE(t && src && a && b && d);
+    mv__kt_fill_ref(&ref);
+    for (q = 0; q < MAXR * STRIDE; q++) src[q] = (float)((double)(int64_t)(tu_rand(&seed) >> 40) / 65536.0);
+    for (i = 0; i < nt; i++)
+        for (ni = 0; ni < sizeof(ns_) / sizeof(ns_[0]); ni++)
+            for (wi = 0; wi < sizeof(widths) / sizeof(widths[0]); wi++)
+                for (mirror = 0; mirror < 2; mirror++)
+                    for (inplace = 0; inplace < 2; inplace++) {
+                        const size_t n = ns_[ni], w = widths[wi];
+                        /* rows 1 .. n of the buffers (rows 0 and n + 1: the pads) */
+                        memcpy(a, src, MAXR * STRIDE * sizeof(float));
+                        memcpy(b, src, MAXR * STRIDE * sizeof(float));
+                        if (inplace) {
+                            ref.rs_bspline_rows(a + STRIDE, STRIDE, a + STRIDE, STRIDE, n, w, d, mirror);
+                            t[i].k.rs_bspline_rows(b + STRIDE, STRIDE, b + STRIDE, STRIDE, n, w, d, mirror);
+                        } else {
+                            ref.rs_bspline_rows(src + 3, STRIDE, a + STRIDE, STRIDE, n, w, d, mirror);
+                            t[i].k.rs_bspline_rows(src + 3, STRIDE, b + STRIDE, STRIDE, n, w, d, mirror);
+                        }
+                        EXPECT_MSG(!memcmp(a, b, MAXR * STRIDE * sizeof(float)), "[%s] rs_bspline_rows n=%zu width=%zu mirror %d in place %d",
+                                   mv_isa_name(t[i].isa), n, w, mirror, inplace);
+                        if (mvt_cur.failures) goto done;
+                    }
+done:
+    free(t);
+    free(src);
+    free(a);
+    free(b);
+    free(d);
+}
+
 /* GRAPPA's four-row complex product (>>pass-recon): output counts around
    every vector width, one or several source segments, rows repeated (a
    short group), row strides wider than the outputs; bit for bit */
