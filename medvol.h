@@ -14337,6 +14337,19 @@ static int64_t mv__rs_mirror(int64_t k, int64_t n)
     return k;
 }
 
+/* z^m of the pole for 0 <= m <= MV__RS_FAR + 3, by squaring: at most 13
+   roundings, a relative error under 3e-15 (pow took a fifth of a rotated
+   cubic resampling's time, in the voxels outside the input) */
+static double mv__rs_pole_pow(int64_t m)
+{
+    double r = 1.0, b = MV__RS_POLE;
+    for (; m > 0; m >>= 1) {
+        if (m & 1) r *= b;
+        b *= b;
+    }
+    return r;
+}
+
 /* Taps of coordinate c on an axis of n input voxels: returns the first of
    the `taps` consecutive stored indices (cubic coefficients are stored from
    index -1, so stored = voxel + 1) and their weights.
@@ -14412,7 +14425,7 @@ static int64_t mv__rs_taps(double c, int64_t n, mv_interp interp, int mirror, fl
                     at[0] = mv__rs_mirror(k, n);
                 } else {
                     int left = k < -1;
-                    double p = pow(z, (double)(left ? -1 - k : k - n));
+                    double p = mv__rs_pole_pow(left ? -1 - k : k - n);
                     at[0] = left ? -1 : n;
                     at[1] = left ? 0 : n - 1;
                     wt[0] = bw[a] * ((1.0 - p) / (1.0 - z) + p);
@@ -14917,7 +14930,11 @@ static void mv__rs_slice_gen(const mv__rs_job *j, int64_t f, int64_t k, mv__rs_b
                     continue;
                 }
                 for (a = 0; a < 3; a++) s[a] = mv__rs_taps(c[a], n[a], j->interp, j->mirror, w[a]);
-                o[i] = mv__rs_sample(j, frame, s, w, T) * j->post;
+                if (fast && cubic) /* the same sums as mv__rs_sample's, unrolled */
+                    o[i] = mv__rs_cub_taps(vol + ((size_t)s[2] * (size_t)j->sy + (size_t)s[1]) * (size_t)j->sx + (size_t)s[0],
+                                           (size_t)j->sx, (size_t)j->sy, w) *
+                           j->post;
+                else o[i] = mv__rs_sample(j, frame, s, w, T) * j->post;
             }
             if (o == b->out) mv__rs_store(j, d, o, L);
         }
