@@ -2162,7 +2162,13 @@ MVDEF mv_status mv_cfl_save(const char *path, const mv_vol *v, const mv_save_opt
    writing only its own rows (points near a slab edge are read by both
    neighbours, each keeping its rows): no atomics, no locks, and every grid
    cell receives its contributions in the same order for any thread count,
-   so the bytes do not depend on threads. The FFT is medvol's (mv_fft).
+   so the bytes do not depend on threads. A 3D one-coil spread (the
+   adjoint's) goes through sub-grids: per x-y bin column of its slab a
+   thread spreads the column's points into a private block in L1 and adds
+   the block into the grid, in the same fixed order. The FFT is medvol's
+   (mv_fft), pruned: the image sits in the middle of the grid (its shift
+   folded into the kernel values as (-1)^m), and only the passes over rows
+   that hold image data (forward) or feed image cells (adjoint) run.
    A row of a coil batch is vectorised across its coils; one coil (one
    complex value per cell) across the row's taps instead, and in 3D a
    point's w^2 rows go through one call (interpolation there sums each
@@ -7805,11 +7811,92 @@ typedef struct mv__nu_pt3 {
 typedef void (*mv__nu_spread_pt3_fn)(const mv__nu_pt3 *q, const float *v);
 typedef void (*mv__nu_interp_pt3_fn)(const mv__nu_pt3 *q, float *acc);
 
+/* spread_sub3: one point of a 3D single-coil batch into a sub-grid (the
+   3D adjoint's private, cache-resident block: >>impl-nufft). Rows of
+   cells (re, im), x fastest; q->cell is the point's first cell at z tap 0
+   of the call, y tap 0 (row start + 2 lx floats, lx < 8; the row start
+   64-byte aligned and every row at least lx + w cells rounded up to 8
+   long: a vector kernel may add to whole 8-cell blocks), y rows ys floats
+   apart, z rows zs. Per z tap r < nz, y tap ty < w, x tap t < w, lane i:
+     cell[r][ty][t][i] += (kz[r] ky[ty]) (kx[t] v[i])
+   each factor one float product, one multiply and one add per lane, FP
+   contraction off. A vector kernel adds +-0 to the other cells of the
+   blocks it touches: exact, since a sub-grid cell starts at +0 and so is
+   never -0 (+0 + -0 = +0, x + -0 = x + 0 = x otherwise), so every ISA
+   gives the reference's bytes. */
+typedef struct mv__nu_sub3 {
+    float *cell;
+    int64_t ys, zs;        /* floats between y rows, between z rows */
+    int lx, w, nz;         /* x offset of the first tap in its 8-cell block; taps; z taps */
+    const float *kx, *ky, *kz;
+} mv__nu_sub3;
+
+/* spread_col3: the points of one bin column into the sub-grid, each as the
+   point kernel above. Point q < n: first taps i0[3 q + a] (grid cells),
+   kernel rows kv + 3 w q (x, y, z taps), sample vs[2 q], vs[2 q + 1]. Its x
+   taps land at lx = (i0x + h) mod gx - x0 (h = w / 2; < 8 by the binning),
+   y taps at ly = (i0y + h) mod gy - y0, z tap t at sub-grid row
+   i0z + t - r0, wrapped mod gz, where that is in [0, H) (the slab's rows;
+   the others are not this call's). The box of rows touched, z in
+   [zlo, zhi), y in [ylo, yhi), is widened to cover them. */
+typedef struct mv__nu_col3 {
+    float *sub;               /* the sub-grid: row (z, y) at sub + z zs + y ys */
+    int64_t ys, zs;
+    const int32_t *i0;
+    const float *kv, *vs;
+    int64_t n, gx, gy, gz, x0, y0, r0, H;
+    int w;
+    int64_t zlo, zhi, ylo, yhi; /* in / out */
+} mv__nu_col3;
+typedef void (*mv__nu_spread_col3_fn)(mv__nu_col3 *c);
+/* sub_add: g[i] = g[i] + s[i], then s[i] = +0, i < n floats (a sub-grid row
+   into the grid) */
+typedef void (*mv__nu_sub_add_fn)(float *g, float *s, int64_t n);
+
+/* the loop of spread_col3 around a point kernel POINT(q3, v) */
+#define MV__NU_COL3_POINTS(c, POINT)                                                              \
+    {                                                                                             \
+        int64_t q_, w_ = (c)->w, h_ = w_ / 2;                                                     \
+        for (q_ = 0; q_ < (c)->n; q_++) {                                                         \
+            const int32_t *i0_ = (c)->i0 + 3 * q_;                                                \
+            const float *kv_ = (c)->kv + 3 * w_ * q_;                                             \
+            int64_t cx_ = i0_[0] + h_, cy_ = i0_[1] + h_, d_ = i0_[2] - (c)->r0, k_;               \
+            mv__nu_sub3 q3_;                                                                      \
+            if (cx_ >= (c)->gx) cx_ -= (c)->gx;                                                   \
+            if (cy_ >= (c)->gy) cy_ -= (c)->gy;                                                   \
+            cx_ -= (c)->x0;                                                                       \
+            cy_ -= (c)->y0;                                                                       \
+            if (d_ >= (c)->H) d_ -= (c)->gz;                                                      \
+            else if (d_ + w_ <= 0) d_ += (c)->gz;                                                 \
+            q3_.ys = (c)->ys;                                                                     \
+            q3_.zs = (c)->zs;                                                                     \
+            q3_.lx = (int)cx_;                                                                    \
+            q3_.w = (int)w_;                                                                      \
+            q3_.kx = kv_;                                                                         \
+            q3_.ky = kv_ + w_;                                                                    \
+            for (k_ = 0; k_ < ((c)->gz < (c)->H + w_ ? 3 : 1); k_++) { /* tiny grids: wrapped runs */ \
+                int64_t dd_ = d_ + (k_ == 0 ? 0 : k_ == 1 ? -(c)->gz : (c)->gz);                   \
+                int64_t t0_ = MV__MAX((int64_t)0, -dd_), t1_ = MV__MIN(w_, (c)->H - dd_);           \
+                if (t1_ <= t0_) continue;                                                         \
+                q3_.cell = (c)->sub + (dd_ + t0_) * (c)->zs + cy_ * (c)->ys + 2 * cx_;             \
+                q3_.nz = (int)(t1_ - t0_);                                                        \
+                q3_.kz = kv_ + 2 * w_ + t0_;                                                      \
+                POINT(&q3_, (c)->vs + 2 * q_);                                                    \
+                (c)->zlo = MV__MIN((c)->zlo, dd_ + t0_);                                          \
+                (c)->zhi = MV__MAX((c)->zhi, dd_ + t1_);                                          \
+            }                                                                                     \
+            (c)->ylo = MV__MIN((c)->ylo, cy_);                                                    \
+            (c)->yhi = MV__MAX((c)->yhi, cy_ + w_);                                               \
+        }                                                                                         \
+    }
+
 typedef struct mv__nufft_ops {
     mv__nu_spread_fn spread_row;
     mv__nu_interp_fn interp_row;
     mv__nu_spread_pt3_fn spread_pt3;
     mv__nu_interp_pt3_fn interp_pt3;
+    mv__nu_spread_col3_fn spread_col3;
+    mv__nu_sub_add_fn sub_add;
 } mv__nufft_ops;
 
 static void mv__nu_spread_row_ref(float *row, const float *kx, float ky, int ntaps, const float *v, int64_t n)
@@ -7883,8 +7970,34 @@ static void mv__nu_interp_pt3_ref(const mv__nu_pt3 *q, float *acc)
     }
 }
 
+static void mv__nu_spread_sub3_ref(const mv__nu_sub3 *q, const float *v)
+{
+    float kxv[16]; /* w <= 8 (MV__NU_MAXW) */
+    int r, ty, t;
+    for (t = 0; t < q->w; t++) {
+        kxv[2 * t] = q->kx[t] * v[0];
+        kxv[2 * t + 1] = q->kx[t] * v[1];
+    }
+    for (r = 0; r < q->nz; r++)
+        for (ty = 0; ty < q->w; ty++) {
+            float k = q->kz[r] * q->ky[ty], *c = q->cell + r * q->zs + ty * q->ys;
+            for (t = 0; t < 2 * q->w; t++) c[t] = c[t] + k * kxv[t];
+        }
+}
+
+static void mv__nu_spread_col3_ref(mv__nu_col3 *c) MV__NU_COL3_POINTS(c, mv__nu_spread_sub3_ref)
+
+static void mv__nu_sub_add_ref(float *g, float *s, int64_t n)
+{
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        g[i] = g[i] + s[i];
+        s[i] = 0;
+    }
+}
+
 static const mv__nufft_ops mv__nufft_ops_ref = {mv__nu_spread_row_ref, mv__nu_interp_row_ref, mv__nu_spread_pt3_ref,
-                                                mv__nu_interp_pt3_ref};
+                                                mv__nu_interp_pt3_ref, mv__nu_spread_col3_ref, mv__nu_sub_add_ref};
 
 /* >>impl-recon-types =======================================================
    The kernels of GRAPPA (>>impl-recon). The calibration's: a block of a
@@ -26314,10 +26427,15 @@ struct mv_nufft_plan {
     int32_t *i0;            /* d per sorted point: first tap (mod n2) */
     float *fr;              /* d per sorted point: fractional offset s in [0, 1) */
     float *kv;              /* d * w kernel values per sorted point (NULL: evaluated per use) */
-    int64_t B, nslab;       /* slab rows along the slowest used axis */
+    int64_t B, nslab;       /* slab rows along the slowest used axis (the last slab takes the rest: B..2B-1) */
     int64_t *slab;          /* nslab + 1 offsets into the sorted points */
+    int64_t Bb[3], nb[3];   /* bin cells and bins per used axis (nb[d-1] = nslab) */
+    int64_t hmax;           /* rows of the tallest slab */
+    int64_t *binoff;        /* offsets into the sorted points of (bin, row in the slab of the bin's
+                               nearest tap) = bin hmax + row, bins x fastest; nbins hmax + 1 */
     int64_t cb;             /* coil batch of the stored FFT plans */
-    mv_fft_plan *fwd, *inv; /* forward (sign -1) and inverse (sign +1), unscaled */
+    mv_fft_plan *fwd[3], *inv[3]; /* pruned passes per used axis (mv__nu_fft_plans), forward (sign -1) and
+                                     inverse (sign +1), unscaled */
     int threads;
     void *alloc_ctx;
     const mv__nufft_ops *ops; /* NULL = the active table at each execution */
@@ -26464,6 +26582,85 @@ static int64_t mv__nu_smooth(int64_t n)
     }
 }
 
+/* The grid's FFT in pruned passes. The image sits in the middle of the
+   grid (cells n2/2 - N/2 .. n2/2 + N/2 - 1 per axis; mv__nu_cell_of), so
+   the forward transforms axis 0 only on the rows of image rows and planes,
+   axis 1 (3D) only on image planes, the last axis everywhere (3D: 1/4 + 1/2
+   + 1 of the three passes' work, 7/12; 2D: 3/4), and the inverse the same
+   in reverse, computing only the image's cells. Pass u is a plan over the
+   array (cb, n2[0..u], N of the axes above u) along axis u + 1, run on the
+   block of image planes / rows (axis 0 in 3D: (cb, n2[0], N[1]), once per
+   image plane). The
+   shift of the image by n2/2 cells is (-1)^m at grid frequency m, folded
+   into the kernel values (mv__nu_kernel_at). */
+static void mv__nu_fft_free(mv_fft_plan **fwd, mv_fft_plan **inv)
+{
+    int u;
+    for (u = 0; u < 3; u++) {
+        mv_fft_plan_free(fwd[u]);
+        mv_fft_plan_free(inv[u]);
+        fwd[u] = inv[u] = NULL;
+    }
+}
+
+static mv_status mv__nu_fft_plans(const mv_nufft_plan *p, int64_t cb, mv_fft_plan **fwd, mv_fft_plan **inv)
+{
+    int64_t dims[4];
+    mv_fft_opts fo;
+    int u, a;
+    mv_status st = MV_OK;
+    memset(&fo, 0, sizeof(fo));
+    fo.threads = p->threads;
+    fo.alloc_ctx = p->alloc_ctx;
+    for (u = 0; u < 3; u++) fwd[u] = inv[u] = NULL;
+    dims[0] = cb;
+    for (u = 0; u < p->d && st == MV_OK; u++) {
+        int nd = p->d == 3 && u == 0 ? 3 : p->d + 1; /* 3D axis 0: one plane's image rows */
+        for (a = 0; a < p->d; a++) dims[a + 1] = a <= u ? p->n2[a] : p->N[p->ax[a]];
+        fo.norm = MV_FFT_BACKWARD; /* forward unscaled */
+        st = mv_fft_plan_c2c(&fwd[u], nd, dims, 1u << (u + 1), 0, &fo);
+        fo.norm = MV_FFT_FORWARD; /* inverse unscaled */
+        if (st == MV_OK) st = mv_fft_plan_c2c(&inv[u], nd, dims, 1u << (u + 1), 1, &fo);
+    }
+    if (st != MV_OK) mv__nu_fft_free(fwd, inv);
+    return st;
+}
+
+static size_t mv__nu_fft_scratch(mv_fft_plan *const *fwd, mv_fft_plan *const *inv)
+{
+    size_t n = 0;
+    int u;
+    for (u = 0; u < 3; u++) n = MV__MAX(n, MV__MAX(mv_fft_scratch_size(fwd[u]), mv_fft_scratch_size(inv[u])));
+    return n;
+}
+
+/* first grid cell of the image along used axis u */
+static int64_t mv__nu_img0(const mv_nufft_plan *p, int u) { return p->n2[u] / 2 - p->N[p->ax[u]] / 2; }
+
+/* the pruned transform of the grid of a coil batch of cb: forward passes
+   u = 0, 1, 2, inverse 2, 1, 0 */
+static mv_status mv__nu_fft_run(const mv_nufft_plan *p, mv_fft_plan *const *pl, int inverse, int64_t cb, float *grid,
+                                void *scratch)
+{
+    int k, u;
+    for (k = 0; k < p->d; k++) {
+        int64_t off = 0, z;
+        u = inverse ? p->d - 1 - k : k;
+        if (u == p->d - 1) {
+            MV__TRY(mv_fft_execute_into(pl[u], grid, grid, scratch));
+        } else if (u == p->d - 2) { /* the block of image rows (2D) / planes (3D) */
+            off = mv__nu_img0(p, u + 1) * (u == 0 ? p->n2[0] : p->n2[0] * p->n2[1]);
+            MV__TRY(mv_fft_execute_into(pl[u], grid + 2 * cb * off, grid + 2 * cb * off, scratch));
+        } else { /* 3D axis 0: the image rows of each image plane */
+            for (z = 0; z < p->N[p->ax[2]]; z++) {
+                off = ((mv__nu_img0(p, 2) + z) * p->n2[1] + mv__nu_img0(p, 1)) * p->n2[0];
+                MV__TRY(mv_fft_execute_into(pl[0], grid + 2 * cb * off, grid + 2 * cb * off, scratch));
+            }
+        }
+    }
+    return MV_OK;
+}
+
 MVDEF void mv_nufft_plan_free(mv_nufft_plan *p)
 {
     int u;
@@ -26474,37 +26671,9 @@ MVDEF void mv_nufft_plan_free(mv_nufft_plan *p)
     mv__free(p->fr, p->alloc_ctx);
     mv__free(p->kv, p->alloc_ctx);
     mv__free(p->slab, p->alloc_ctx);
-    mv_fft_plan_free(p->fwd);
-    mv_fft_plan_free(p->inv);
+    mv__free(p->binoff, p->alloc_ctx);
+    mv__nu_fft_free(p->fwd, p->inv);
     mv__free(p, p->alloc_ctx);
-}
-
-static mv_status mv__nu_fft_plans(const mv_nufft_plan *p, int64_t cb, mv_fft_plan **fwd, mv_fft_plan **inv)
-{
-    int64_t dims[4];
-    mv_fft_opts fo;
-    unsigned axes = 0;
-    int u;
-    mv_status st;
-    memset(&fo, 0, sizeof(fo));
-    fo.threads = p->threads;
-    fo.alloc_ctx = p->alloc_ctx;
-    dims[0] = cb;
-    for (u = 0; u < p->d; u++) {
-        dims[u + 1] = p->n2[u];
-        axes |= 1u << (u + 1);
-    }
-    *fwd = *inv = NULL;
-    fo.norm = MV_FFT_BACKWARD; /* forward unscaled */
-    st = mv_fft_plan_c2c(fwd, p->d + 1, dims, axes, 0, &fo);
-    if (st != MV_OK) return st;
-    fo.norm = MV_FFT_FORWARD; /* inverse unscaled */
-    st = mv_fft_plan_c2c(inv, p->d + 1, dims, axes, 1, &fo);
-    if (st != MV_OK) {
-        mv_fft_plan_free(*fwd);
-        *fwd = NULL;
-    }
-    return st;
 }
 
 typedef struct mv__nu_sort_job {
@@ -26520,7 +26689,15 @@ typedef struct mv__nu_sort_job {
 
 /* Per point: the upsampled coordinate a = k n2 / N folded into [0, n2),
    its first tap ceil(a - w/2) mod n2 and offset s = first - (a - w/2),
-   and its bin key. Computed in double from the float coordinates. */
+   and its bin key. Computed in double from the float coordinates. The bin
+   of an axis is that of cell c = first + floor(w/2) (mod n2), the tap
+   nearest a: integers, so a point of bin b has its first tap exactly
+   floor(w/2) cells or fewer before b Bb and its taps inside
+   [b Bb - floor(w/2), (b + 1) Bb - floor(w/2) + w - 1) (the sub-grids of
+   the 3D spread rely on it); along the slowest axis the last bin (slab)
+   also takes the rows past nslab B. Within a bin the points are sorted by
+   that cell's row in the slab (key = bin hmax + row), so a neighbouring
+   slab finds the points that reach it at one end of the bin. */
 static void mv__nu_sort_range(void *ctx, int64_t b, int64_t e, int worker)
 {
     mv__nu_sort_job *j = (mv__nu_sort_job *)ctx;
@@ -26528,7 +26705,7 @@ static void mv__nu_sort_range(void *ctx, int64_t b, int64_t e, int worker)
     int64_t m;
     (void)worker;
     for (m = b; m < e; m++) {
-        int64_t key = 0;
+        int64_t key = 0, row = 0;
         int u;
         for (u = p->d - 1; u >= 0; u--) {
             double k = (double)j->coords[3 * m + p->ax[u]], n2 = (double)p->n2[u], a, lo, f;
@@ -26551,12 +26728,25 @@ static void mv__nu_sort_range(void *ctx, int64_t b, int64_t e, int worker)
             first %= p->n2[u];
             if (first < 0) first += p->n2[u];
             j->i0[m * p->d + u] = (int32_t)first;
-            bin = (int64_t)(a / (double)j->Bb[u]);
+            first += p->w / 2;
+            if (first >= p->n2[u]) first -= p->n2[u];
+            bin = first / j->Bb[u];
             if (bin >= j->nb[u]) bin = j->nb[u] - 1;
+            if (u == p->d - 1) row = first - bin * j->Bb[u];
             key = key * j->nb[u] + bin;
         }
-        j->key[m] = key;
+        j->key[m] = key * p->hmax + row;
     }
+}
+
+/* the w kernel values of sorted point q along used axis u, times (-1)^m
+   for tap m = i0 + t (the image's shift by n2/2 cells: mv__nu_fft_plans;
+   exact, and the same factor at a cell for every point) */
+MV__INLINE void mv__nu_kernel_at(const mv_nufft_plan *p, int64_t q, int u, float *k)
+{
+    int t;
+    mv__nu_kernel(p, p->fr[q * p->d + u], k);
+    for (t = (p->i0[q * p->d + u] & 1) ? 0 : 1; t < p->w; t += 2) k[t] = -k[t];
 }
 
 static void mv__nu_kv_range(void *ctx, int64_t b, int64_t e, int worker)
@@ -26566,11 +26756,7 @@ static void mv__nu_kv_range(void *ctx, int64_t b, int64_t e, int worker)
     int u;
     (void)worker;
     for (q = b; q < e; q++)
-        for (u = 0; u < p->d; u++) {
-            float k[MV__NU_MAXW];
-            mv__nu_kernel(p, p->fr[q * p->d + u], k);
-            memcpy(p->kv + (q * p->d + u) * p->w, k, (size_t)p->w * sizeof(float));
-        }
+        for (u = 0; u < p->d; u++) mv__nu_kernel_at(p, q, u, p->kv + (q * p->d + u) * p->w);
 }
 
 /* the d kernel rows of sorted point q: from the plan's table, or evaluated
@@ -26579,7 +26765,7 @@ MV__INLINE const float *mv__nu_kvals(const mv_nufft_plan *p, int64_t q, float (*
 {
     int u;
     if (p->kv) return p->kv + q * p->d * p->w;
-    for (u = 0; u < p->d; u++) mv__nu_kernel(p, p->fr[q * p->d + u], buf[u]);
+    for (u = 0; u < p->d; u++) mv__nu_kernel_at(p, q, u, buf[u]);
     return NULL;
 }
 
@@ -26656,20 +26842,24 @@ MVDEF mv_status mv_nufft_plan_make(mv_nufft_plan **plan, const int64_t dims[3], 
     p->ncell = (int64_t)cell;
     p->M = npoints;
     p->block = opts->block ? opts->block : npoints;
-    /* bins: slabs of B rows along the slowest used axis (B >= w, so a point
-       reaches its own slab and the two beside it), bins of the other axes
-       for locality */
+    /* bins: slabs of B rows along the slowest used axis (B >= w and the
+       last slab B..2B-1 rows, so a point's taps meet its own slab and the
+       two beside it only), bins of the other axes for locality */
     p->B = MV__MAX((int64_t)(p->d == 2 ? 16 : 8), (int64_t)p->w);
-    p->nslab = (p->n2[p->d - 1] + p->B - 1) / p->B;
+    p->nslab = MV__MAX((int64_t)1, p->n2[p->d - 1] / p->B);
+    p->hmax = MV__MAX(p->B, p->n2[p->d - 1] - (p->nslab - 1) * p->B);
     memset(&sj, 0, sizeof(sj));
     sj.p = p;
     sj.coords = coords;
     nbins = 1;
     for (u = 0; u < p->d; u++) {
         sj.Bb[u] = u == p->d - 1 ? p->B : (p->d == 2 ? 16 : 8);
-        sj.nb[u] = (p->n2[u] + sj.Bb[u] - 1) / sj.Bb[u];
+        sj.nb[u] = u == p->d - 1 ? p->nslab : (p->n2[u] + sj.Bb[u] - 1) / sj.Bb[u];
+        p->Bb[u] = sj.Bb[u];
+        p->nb[u] = sj.nb[u];
         nbins *= sj.nb[u];
     }
+    nbins *= p->hmax; /* sort keys: (bin, row) */
     key = (int64_t *)mv__alloc((size_t)npoints * sizeof(int64_t), p->alloc_ctx);
     ti0 = (int32_t *)mv__alloc((size_t)npoints * p->d * sizeof(int32_t), p->alloc_ctx);
     tfr = (float *)mv__alloc((size_t)npoints * p->d * sizeof(float), p->alloc_ctx);
@@ -26678,7 +26868,8 @@ MVDEF mv_status mv_nufft_plan_make(mv_nufft_plan **plan, const int64_t dims[3], 
     p->i0 = (int32_t *)mv__alloc((size_t)npoints * p->d * sizeof(int32_t), p->alloc_ctx);
     p->fr = (float *)mv__alloc((size_t)npoints * p->d * sizeof(float), p->alloc_ctx);
     p->slab = (int64_t *)mv__alloc((size_t)(p->nslab + 1) * sizeof(int64_t), p->alloc_ctx);
-    if (!key || !ti0 || !tfr || !cnt || !p->perm || !p->i0 || !p->fr || !p->slab) {
+    p->binoff = (int64_t *)mv__alloc((size_t)(nbins + 1) * sizeof(int64_t), p->alloc_ctx);
+    if (!key || !ti0 || !tfr || !cnt || !p->perm || !p->i0 || !p->fr || !p->slab || !p->binoff) {
         st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: sort buffers for %lld points", fn, (long long)npoints);
         goto done;
     }
@@ -26694,6 +26885,7 @@ MVDEF mv_status mv_nufft_plan_make(mv_nufft_plan **plan, const int64_t dims[3], 
         cnt[key[m] + 1]++;
     }
     for (u64 = 0; u64 < nbins; u64++) cnt[u64 + 1] += cnt[u64];
+    memcpy(p->binoff, cnt, (size_t)(nbins + 1) * sizeof(int64_t));
     {
         int64_t per_slab = nbins / p->nslab, s;
         for (s = 0; s <= p->nslab; s++) p->slab[s] = cnt[s * per_slab];
@@ -26715,7 +26907,7 @@ MVDEF mv_status mv_nufft_plan_make(mv_nufft_plan **plan, const int64_t dims[3], 
                              p);
     }
     p->cb = opts->coils ? opts->coils : 1;
-    st = mv__nu_fft_plans(p, p->cb, &p->fwd, &p->inv);
+    st = mv__nu_fft_plans(p, p->cb, p->fwd, p->inv);
     if (st != MV_OK) st = mv__fail(st, "%s: FFT plans", fn);
 done:
     mv__free(key, p->alloc_ctx);
@@ -26799,6 +26991,7 @@ typedef struct mv__nu_job {
     float *img_out;
     int64_t cb, c0, nc; /* batch size, first coil, total coils */
     int real1;          /* Pipe-Menon: one real value per cell and per point (n = 1), rows inline */
+    float *sub;         /* 3D one-coil spread: per-worker sub-grids (NULL = the row path) */
 } mv__nu_job;
 
 /* floats per grid cell and per sample: the batch's complex values, or one real */
@@ -26888,7 +27081,7 @@ static void mv__nu_spread_range(void *ctx, int64_t b, int64_t e, int worker)
     int64_t n = mv__nu_nf(j), ns = p->n2[ds], s;
     (void)worker;
     for (s = b; s < e; s++) {
-        int64_t r0 = s * p->B, r1 = MV__MIN(r0 + p->B, ns), done[3];
+        int64_t r0 = s * p->B, r1 = s == p->nslab - 1 ? ns : r0 + p->B, done[3];
         int o, nd = 0;
         for (o = -1; o <= 1; o++) {
             int64_t sb = ((s + o) % p->nslab + p->nslab) % p->nslab, q;
@@ -26951,6 +27144,134 @@ static void mv__nu_spread_range(void *ctx, int64_t b, int64_t e, int worker)
                         ops->spread_row(j->grid + n * (rowcell + x0), kk[0], ky, (int)n1, v, n);
                         if (n1 < w) ops->spread_row(j->grid + n * rowcell, kk[0] + n1, ky, (int)(w - n1), v, n);
                     }
+                }
+            }
+        }
+    }
+}
+
+/* The 3D sub-grid of one worker (mv__nu_spread_sub_range): the rows of
+   the tallest slab x (Bb[1] + w - 1) y rows x px cells of one coil, px =
+   Bb[0] + w - 1 rounded up to 8 (the vector kernels' whole blocks); floats,
+   a multiple of 16 (64 bytes). 0 for 2D plans. */
+static int64_t mv__nu_sub_px(const mv_nufft_plan *p) { return (p->Bb[0] + p->w - 1 + 7) / 8 * 8; }
+static int64_t mv__nu_sub_floats(const mv_nufft_plan *p)
+{
+    if (p->d != 3) return 0;
+    return (p->hmax * (p->Bb[1] + p->w - 1) * mv__nu_sub_px(p) * 2 + 15) / 16 * 16;
+}
+
+/* grow[(ox + x) mod gx] += srow[x] for x < ext cells, then srow[x] = 0 */
+static void mv__nu_sub_add_row(const mv__nufft_ops *ops, float *grow, int64_t gx, int64_t ox, float *srow, int64_t ext)
+{
+    int64_t x = 0;
+    while (x < ext) {
+        int64_t g = (ox + x) % gx, run;
+        if (g < 0) g += gx;
+        run = MV__MIN(ext - x, gx - g);
+        ops->sub_add(grow + 2 * g, srow + 2 * x, 2 * run);
+        x += run;
+    }
+}
+
+/* The 3D one-coil spread (the adjoint's), FINUFFT's sub-problems made
+   deterministic. Slab task s owns grid rows [r0, r0 + H) of the slowest
+   axis. It visits the x-y bin columns (by, bx) in order; per column it
+   spreads the points of bins (s - 1, by, bx), (s, by, bx), (s + 1, by, bx)
+   (each slab once, in that order, each bin in sorted order), only their
+   taps in its own rows, into the worker's sub-grid (H rows x Bb[1] + w - 1
+   x px cells, zero, in L1), then adds the box of sub-grid rows it touched
+   into the grid, x and y wrapped, zeroing them again. A grid cell thus
+   gets the same sums in the same order for any thread count, no two
+   threads write one row, and the grid is read and written a row of a bin's
+   cells at a time instead of w^2 scattered rows per point. */
+static void mv__nu_spread_sub_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    mv__nu_job *j = (mv__nu_job *)ctx;
+    const mv_nufft_plan *p = j->p;
+    const mv__nufft_ops *ops = j->ops;
+    int w = p->w, h = p->w / 2;
+    int64_t gx = p->n2[0], gy = p->n2[1], gz = p->n2[2], nf = mv__nu_sub_floats(p), hm = p->hmax;
+    int64_t ny = p->Bb[1] + w - 1, ys = 2 * mv__nu_sub_px(p), zs = ys * ny, s;
+    float *sub = j->sub + (int64_t)worker * nf;
+    mv__nu_col3 col;
+    memset(sub, 0, (size_t)nf * sizeof(float));
+    col.sub = sub;
+    col.ys = ys;
+    col.zs = zs;
+    col.gx = gx;
+    col.gy = gy;
+    col.gz = gz;
+    col.w = w;
+    for (s = b; s < e; s++) {
+        /* the point lists: (slab, first row, last row + 1) of the bins' rows
+           that reach rows [r0, r0 + H): the end of slab s - 1, all of s, the
+           start of s + 1 (one slab: itself; two: both ends of the other) */
+        int64_t r0 = s * p->B, H = (s == p->nslab - 1 ? gz : r0 + p->B) - r0, src[3][3], by, bx, yz0 = -h;
+        int nsrc = 0, k;
+        if (p->nslab == 1) {
+            src[0][0] = s, src[0][1] = 0, src[0][2] = hm;
+            nsrc = 1;
+        } else {
+            int64_t sp = (s + p->nslab - 1) % p->nslab, sn = (s + 1) % p->nslab;
+            int64_t hp = sp == p->nslab - 1 ? gz - sp * p->B : p->B;
+            src[0][0] = sp, src[0][1] = MV__MAX((int64_t)0, hp - (w - 1 - h)), src[0][2] = hp;
+            src[1][0] = s, src[1][1] = 0, src[1][2] = hm;
+            src[2][0] = sn, src[2][1] = 0, src[2][2] = h;
+            nsrc = 3;
+        }
+        col.r0 = r0;
+        col.H = H;
+        for (by = 0; by < p->nb[1]; by++) {
+            /* zero the slab's grid rows this bin row is the first to reach
+               (y from -h unwrapped; [-h, 0) is [gy - h, gy)): they stay in
+               cache for the adds, and nothing else writes them */
+            int64_t yz1 = MV__MIN(MV__MIN(by * p->Bb[1] + p->Bb[1], gy) + w - 1 - h, gy - h), y;
+            for (y = yz0; y < yz1; y++) {
+                int64_t yy = y < 0 ? y + gy : y, z;
+                for (z = 0; z < H; z++) memset(j->grid + 2 * ((r0 + z) * gy + yy) * gx, 0, (size_t)(2 * gx) * sizeof(float));
+            }
+            yz0 = MV__MAX(yz0, yz1);
+            for (bx = 0; bx < p->nb[0]; bx++) {
+                int64_t z, ox, ext;
+                col.zlo = H, col.zhi = 0, col.ylo = ny, col.yhi = 0;
+                col.x0 = bx * p->Bb[0];
+                col.y0 = by * p->Bb[1];
+                for (k = 0; k < nsrc; k++) {
+                    int64_t bin = ((src[k][0] * p->nb[1] + by) * p->nb[0] + bx) * hm, qa, qb;
+                    qa = p->binoff[bin + src[k][1]];
+                    qb = p->binoff[bin + src[k][2]];
+                    if (p->kv) {
+                        col.i0 = p->i0 + 3 * qa;
+                        col.kv = p->kv + 3 * w * qa;
+                        col.vs = j->vs + 2 * qa;
+                        col.n = qb - qa;
+                        ops->spread_col3(&col);
+                        continue;
+                    }
+                    for (; qa < qb; qa += 64) { /* no table: kernel rows of 64 points at a time */
+                        float kb[64 * 3 * MV__NU_MAXW];
+                        int64_t q;
+                        int u;
+                        col.n = MV__MIN((int64_t)64, qb - qa);
+                        for (q = 0; q < col.n; q++)
+                            for (u = 0; u < 3; u++) mv__nu_kernel_at(p, qa + q, u, kb + (3 * q + u) * w);
+                        col.i0 = p->i0 + 3 * qa;
+                        col.kv = kb;
+                        col.vs = j->vs + 2 * qa;
+                        ops->spread_col3(&col);
+                    }
+                }
+                if (col.zhi <= col.zlo) continue; /* no point in this column */
+                ox = bx * p->Bb[0] - h;
+                ext = MV__MIN(p->Bb[0], gx - bx * p->Bb[0]) + w - 1;
+                for (y = col.ylo; y < col.yhi; y++) {
+                    int64_t yy = by * p->Bb[1] - h + y;
+                    if (yy < 0) yy += gy;
+                    if (yy >= gy) yy %= gy;
+                    for (z = col.zlo; z < col.zhi; z++)
+                        mv__nu_sub_add_row(ops, j->grid + 2 * (((r0 + z) * gy + yy) * gx), gx, ox, sub + z * zs + y * ys,
+                                           ext);
                 }
             }
         }
@@ -27023,12 +27344,9 @@ static void mv__nu_interp_range(void *ctx, int64_t b, int64_t e, int worker)
 }
 
 /* image rows (all axes but the fastest used one, over the batch's coils
-   inside): grid cell of image index x along used axis u is (x - N/2) mod n2 */
-static int64_t mv__nu_cell_of(const mv_nufft_plan *p, int u, int64_t x)
-{
-    int64_t n = p->N[p->ax[u]], g = x - n / 2;
-    return g < 0 ? g + p->n2[u] : g;
-}
+   inside): grid cell of image index x along used axis u is x - N/2 + n2/2
+   (mv__nu_fft_plans) */
+static int64_t mv__nu_cell_of(const mv_nufft_plan *p, int u, int64_t x) { return x + mv__nu_img0(p, u); }
 
 /* Deconvolution between the image (coil slowest) and the grid (coil
    fastest): dir 0 = image -> grid (forward), 1 = grid -> image (adjoint).
@@ -27085,17 +27403,20 @@ static void mv__nu_deconv_adj_range(void *ctx, int64_t b, int64_t e, int worker)
     mv__nu_deconv_range(ctx, b, e, 1);
 }
 
+/* grid, sorted samples, then the FFT's scratch, which the 3D spread's
+   per-worker sub-grids share (they are done before the FFT starts) */
 static size_t mv__nu_scratch_batch(const mv_nufft_plan *p, int64_t cb, size_t fft_scratch)
 {
+    size_t sub = (size_t)p->threads * (size_t)mv__nu_sub_floats(p) * sizeof(float);
     return 64 + (size_t)(2 * cb * p->ncell) * sizeof(float) + 64 + (size_t)(2 * cb * p->M) * sizeof(float) + 64 +
-           fft_scratch;
+           MV__MAX(fft_scratch, sub);
 }
 
 MVDEF size_t mv_nufft_scratch_size(const mv_nufft_plan *p, int64_t ncoils)
 {
     size_t s, f;
     if (!p || ncoils < 1) return 0;
-    f = MV__MAX(mv_fft_scratch_size(p->fwd), mv_fft_scratch_size(p->inv));
+    f = mv__nu_fft_scratch(p->fwd, p->inv);
     s = mv__nu_scratch_batch(p, p->cb, f); /* a smaller remainder batch fits in it (its FFT scratch is its own) */
     return s;
 }
@@ -27107,13 +27428,18 @@ static void mv__nu_grid_spread(mv__nu_job *j)
 {
     const mv_nufft_plan *p = j->p;
     int th = mv__threads_for_bytes(p->threads, (uint64_t)(2 * j->cb * p->ncell) * 4);
+    if (j->sub && p->d == 3 && mv__nu_nf(j) == 2) { /* zeroes its rows itself */
+        mv__parallel_for(p->nslab, 1, MV__MAX(th, mv__threads_for_bytes(p->threads, (uint64_t)p->M * 64)),
+                         mv__nu_spread_sub_range, j);
+        return;
+    }
     mv__parallel_for(p->n2[p->d - 1], 1, th, mv__nu_zero_range, j);
     mv__parallel_for(p->nslab, 1, mv__threads_for_bytes(p->threads, (uint64_t)p->M * 64), mv__nu_spread_range, j);
 }
 
 static mv_status mv__nu_run_batch(const mv_nufft_plan *p, int adjoint, const void *in, void *out, int64_t nc, int64_t c0,
-                                  int64_t cb, const mv_fft_plan *fwd, const mv_fft_plan *inv, float *grid, float *vs,
-                                  void *fscratch)
+                                  int64_t cb, mv_fft_plan *const *fwd, mv_fft_plan *const *inv, float *grid, float *vs,
+                                  void *fscratch, float *subs)
 {
     mv__nu_job j;
     int64_t rows = p->N[p->ax[1]] * (p->d == 3 ? p->N[p->ax[2]] : 1);
@@ -27130,16 +27456,17 @@ static mv_status mv__nu_run_batch(const mv_nufft_plan *p, int adjoint, const voi
     if (adjoint) {
         j.kin = (const float *)in;
         j.img_out = (float *)out;
+        j.sub = p->d == 3 ? subs : NULL;
         mv__parallel_for(p->M, 2048, thp, mv__nu_gather_range, &j);
         mv__nu_grid_spread(&j);
-        MV__TRY(mv_fft_execute_into(inv, grid, grid, fscratch));
+        MV__TRY(mv__nu_fft_run(p, inv, 1, cb, grid, fscratch));
         mv__parallel_for(rows, 4, thg, mv__nu_deconv_adj_range, &j);
     } else {
         j.img_in = (const float *)in;
         j.kout = (float *)out;
         mv__parallel_for(p->n2[p->d - 1], 1, thg, mv__nu_zero_range, &j);
         mv__parallel_for(rows, 4, thg, mv__nu_deconv_fwd_range, &j);
-        MV__TRY(mv_fft_execute_into(fwd, grid, grid, fscratch));
+        MV__TRY(mv__nu_fft_run(p, fwd, 0, cb, grid, fscratch));
         mv__parallel_for(p->M, 512, thp, mv__nu_interp_range, &j);
         mv__parallel_for(p->M, 2048, thp, mv__nu_scatter_range, &j);
     }
@@ -27170,20 +27497,19 @@ MVDEF mv_status mv_nufft_execute_into(const mv_nufft_plan *p, int adjoint, const
         vs = mv__nu_align(grid + 2 * cb * p->ncell);
         fs = mv__nu_align(vs + 2 * cb * p->M);
         if (cb == p->cb) {
-            st = mv__nu_run_batch(p, adjoint, in, out, ncoils, c0, cb, p->fwd, p->inv, grid, vs, fs);
+            st = mv__nu_run_batch(p, adjoint, in, out, ncoils, c0, cb, p->fwd, p->inv, grid, vs, fs, (float *)fs);
         } else { /* remainder batch: temporary FFT plans with their own scratch */
-            mv_fft_plan *f = NULL, *iv = NULL;
+            mv_fft_plan *f[3], *iv[3];
             void *fs2 = NULL;
-            st = mv__nu_fft_plans(p, cb, &f, &iv);
+            st = mv__nu_fft_plans(p, cb, f, iv);
             if (st == MV_OK) {
-                size_t n = MV__MAX(mv_fft_scratch_size(f), mv_fft_scratch_size(iv));
+                size_t n = mv__nu_fft_scratch(f, iv);
                 fs2 = mv__alloc(n ? n : 1, p->alloc_ctx);
-                st = fs2 ? mv__nu_run_batch(p, adjoint, in, out, ncoils, c0, cb, f, iv, grid, vs, fs2)
+                st = fs2 ? mv__nu_run_batch(p, adjoint, in, out, ncoils, c0, cb, f, iv, grid, vs, fs2, (float *)fs)
                          : mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: FFT scratch of the remainder batch", fn);
             }
             mv__free(fs2, p->alloc_ctx);
-            mv_fft_plan_free(f);
-            mv_fft_plan_free(iv);
+            mv__nu_fft_free(f, iv);
         }
     }
     return st;
@@ -44100,8 +44426,94 @@ MV__FN void MV__SFX(mv__nu_spread_pt3)(const mv__nu_pt3 *q, const float *v)
 MV__FN void MV__SFX(mv__nu_interp_pt3)(const mv__nu_pt3 *q, float *acc) { mv__nu_interp_pt3_ref(q, acc); }
 #endif
 
+/* a point into a sub-grid (mv__nu_sub3): the products kx[t] v[i] made once
+   per point at their lanes of the 8-cell block (lane 2 (lx + t) + i, the
+   others 0), then per row one broadcast of kz ky, a multiply and an add
+   per vector. AVX-512: the block is two vectors, the products shifted into
+   them by a permute; the others: a zeroed buffer holds them */
+#if defined(MV__PASS_AVX512)
+MV__RS_FNI void MV__SFX(mv__nu_spread_sub3)(const mv__nu_sub3 *q, const float *v)
+{
+    const __m512i dup = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    float *base = q->cell - 2 * q->lx;
+    __m512 kxv, lo, hi;
+    __m512i idx;
+    uint32_t span;
+    double vv;
+    int r, ty;
+    if (q->w > 8 || q->lx > 7) {
+        mv__nu_spread_sub3_ref(q, v);
+        return;
+    }
+    memcpy(&vv, v, sizeof(vv));
+    kxv = _mm512_mul_ps(_mm512_permutexvar_ps(dup, _mm512_maskz_loadu_ps((__mmask16)((1u << q->w) - 1), q->kx)),
+                        _mm512_castpd_ps(_mm512_set1_pd(vv)));
+    idx = _mm512_and_si512(_mm512_sub_epi32(iota, _mm512_set1_epi32(2 * q->lx)), _mm512_set1_epi32(15));
+    span = ((1u << (2 * q->w)) - 1) << (2 * q->lx);
+    lo = _mm512_maskz_permutexvar_ps((__mmask16)span, idx, kxv);
+    hi = _mm512_maskz_permutexvar_ps((__mmask16)(span >> 16), idx, kxv);
+    if (span >> 16) {
+        for (r = 0; r < q->nz; r++)
+            for (ty = 0; ty < q->w; ty++) {
+                float *c = base + r * q->zs + ty * q->ys;
+                __m512 k = _mm512_set1_ps(q->kz[r] * q->ky[ty]);
+                _mm512_storeu_ps(c, _mm512_add_ps(_mm512_loadu_ps(c), _mm512_mul_ps(k, lo)));
+                _mm512_storeu_ps(c + 16, _mm512_add_ps(_mm512_loadu_ps(c + 16), _mm512_mul_ps(k, hi)));
+            }
+    } else {
+        for (r = 0; r < q->nz; r++)
+            for (ty = 0; ty < q->w; ty++) {
+                float *c = base + r * q->zs + ty * q->ys;
+                _mm512_storeu_ps(c, _mm512_add_ps(_mm512_loadu_ps(c), _mm512_mul_ps(_mm512_set1_ps(q->kz[r] * q->ky[ty]), lo)));
+            }
+    }
+}
+#else
+MV__RS_FNI void MV__SFX(mv__nu_spread_sub3)(const mv__nu_sub3 *q, const float *v)
+{
+    MV__ALIGN(64) float buf[32];
+    float *base = q->cell - 2 * q->lx;
+    int r, ty, t, k, nv;
+    if (q->w > 8 || q->lx > 7) {
+        mv__nu_spread_sub3_ref(q, v);
+        return;
+    }
+    memset(buf, 0, sizeof(buf));
+    for (t = 0; t < q->w; t++) {
+        buf[2 * (q->lx + t)] = q->kx[t] * v[0];
+        buf[2 * (q->lx + t) + 1] = q->kx[t] * v[1];
+    }
+    nv = (2 * (q->lx + q->w) + MV__NUL - 1) / MV__NUL;
+    for (r = 0; r < q->nz; r++)
+        for (ty = 0; ty < q->w; ty++) {
+            float *c = base + r * q->zs + ty * q->ys;
+            mv__nuv kv = mv__nu_set1(q->kz[r] * q->ky[ty]);
+            for (k = 0; k < nv; k++)
+                mv__nu_st(c + k * MV__NUL, mv__nu_add(mv__nu_ld(c + k * MV__NUL), mv__nu_mul(kv, mv__nu_ld(buf + k * MV__NUL))));
+        }
+}
+#endif
+
+MV__FN void MV__SFX(mv__nu_spread_col3)(mv__nu_col3 *c) MV__NU_COL3_POINTS(c, MV__SFX(mv__nu_spread_sub3))
+
+MV__FN void MV__SFX(mv__nu_sub_add)(float *g, float *s, int64_t n)
+{
+    int64_t i = 0;
+    const mv__nuv z = mv__nu_set1(0.0f);
+    for (; i + MV__NUL <= n; i += MV__NUL) {
+        mv__nu_st(g + i, mv__nu_add(mv__nu_ld(g + i), mv__nu_ld(s + i)));
+        mv__nu_st(s + i, z);
+    }
+    for (; i < n; i++) {
+        g[i] = g[i] + s[i];
+        s[i] = 0;
+    }
+}
+
 static const mv__nufft_ops MV__SFX(mv__nufft_ops) = {MV__SFX(mv__nu_spread_row), MV__SFX(mv__nu_interp_row),
-                                                      MV__SFX(mv__nu_spread_pt3), MV__SFX(mv__nu_interp_pt3)};
+                                                      MV__SFX(mv__nu_spread_pt3), MV__SFX(mv__nu_interp_pt3),
+                                                      MV__SFX(mv__nu_spread_col3), MV__SFX(mv__nu_sub_add)};
 
 #undef MV__NUL
 #undef MV__NU_ONE_COIL
