@@ -6194,97 +6194,127 @@ static void mv__rs_rows_out_ref(float *rows, size_t stride, const double *buf, s
    in (row i at in + i * in_stride) and written to rows (row i at rows + i *
    stride; in == rows: in place), rows -1 and n receiving the pads (the
    fused y pass reads the frame where it lies, without a copy); d holds
-   n + 1 rows of width doubles (the causal sums in float64, and the mirror
-   initialisation's sums in row n). Per column it is the arithmetic of
-   mv__rs_bspline_lane, step for step, so the coefficients are the line
-   form's bits; taking whole rows at each step streams them through memory
+   n + 1 rows of width floats (the causal sums, and the mirror
+   initialisation's sums in row n). It runs in float32, unlike the x
+   lines' float64 (rs_bspline): these passes stream every input sample
+   (the y pass of a 2x smaller grid is a third of its time), and float32
+   halves their bytes and doubles their lanes. Its accuracy: the pole is
+   |z| = 0.27, so a recursion amplifies its roundings at most 1/(1 - |z|) =
+   1.37 times; a coefficient differs from the float64 lines' by a few
+   float32 ulps of the line's largest coefficient, and the resampled values
+   stay within 3e-7 of the data range of scipy's float64 (tests/py/
+   ref_resample.py: its tolerance is 1e-5). The mirror initialisation's
+   series stops after MV__RS_HORIZON terms (z^24 < 2^-45, far below the
+   sum's rounding; longer, its terms would go denormal, slow on x86).
+   Per column it is the arithmetic of the steps below, so the SIMD kernels
+   (whole vectors, the columns past the last through these steps) give
+   these bits; taking whole rows at each step streams them through memory
    (the y pass within a slice, the z pass across slices) with no
-   transposition, the columns being independent lanes. The steps below,
-   over columns [j0, j1), are the scalar reference and the SIMD kernels'
-   tails alike.
+   transposition, the columns being independent lanes.
    rs_absmax: the largest finite |x[i]| and cur (NaN and infinities are
    skipped; max is exact, so every ISA agrees). */
 typedef void (*mv__k_rs_bspline_rows_fn)(const float *in, size_t in_stride, float *rows, size_t stride, size_t n, size_t width,
-                                         double *d, int mirror);
+                                         float *d, int mirror);
 typedef float (*mv__k_rs_absmax_fn)(const float *x, size_t n, float cur);
+
+#define MV__RS_HORIZON 24
+
+/* mv__rs_bsk rounded to float32 once (every ISA sees these bits); zn1 is 0
+   past the horizon */
+typedef struct mv__rs_bskf {
+    float z, gain, inv_1mz, zq, mirror_end, zn1, mirror_div;
+} mv__rs_bskf;
+
+static mv__rs_bskf mv__rs_bspline_constsf(size_t n)
+{
+    mv__rs_bsk k = mv__rs_bspline_consts(n);
+    mv__rs_bskf f;
+    f.z = (float)k.z;
+    f.gain = (float)k.gain;
+    f.inv_1mz = (float)k.inv_1mz;
+    f.zq = (float)k.zq;
+    f.mirror_end = (float)k.mirror_end;
+    f.zn1 = n - 1 > MV__RS_HORIZON ? 0.0f : (float)k.zn1;
+    f.mirror_div = (float)k.mirror_div;
+    return f;
+}
 
 /* edge mode: the causal sum's start, its steps, the end that closes the
    anticausal pass (and writes the right pad), its steps, the left pad */
-static void mv__rs_bsr_e_start(double *d, const float *r, size_t j0, size_t j1, const mv__rs_bsk *k)
+static void mv__rs_bsr_e_start(float *d, const float *r, size_t j0, size_t j1, const mv__rs_bskf *k)
 {
     size_t j;
-    for (j = j0; j < j1; j++) d[j] = (k->gain * (double)r[j]) * k->inv_1mz;
+    for (j = j0; j < j1; j++) d[j] = (k->gain * r[j]) * k->inv_1mz;
 }
-static void mv__rs_bsr_e_causal(double *d, const double *dp, const float *r, size_t j0, size_t j1, const mv__rs_bsk *k)
+static void mv__rs_bsr_e_causal(float *d, const float *dp, const float *r, size_t j0, size_t j1, const mv__rs_bskf *k)
 {
     size_t j;
-    for (j = j0; j < j1; j++) d[j] = k->gain * (double)r[j] + k->z * dp[j];
+    for (j = j0; j < j1; j++) d[j] = k->gain * r[j] + k->z * dp[j];
 }
-static void mv__rs_bsr_e_end(double *d, const float *g, float *r, float *pad, size_t j0, size_t j1, const mv__rs_bsk *k)
+static void mv__rs_bsr_e_end(float *d, const float *g, float *r, float *pad, size_t j0, size_t j1, const mv__rs_bskf *k)
 {
     size_t j;
     for (j = j0; j < j1; j++) {
-        double gl = (double)g[j], s = (k->gain * gl) * k->inv_1mz, p = gl - (d[j] - s) * k->zq;
+        float gl = g[j], s = (k->gain * gl) * k->inv_1mz, p = gl - (d[j] - s) * k->zq;
         d[j] = p;
-        r[j] = (float)p;
-        pad[j] = (float)(gl + k->z * (p - gl));
+        r[j] = p;
+        pad[j] = gl + k->z * (p - gl);
     }
 }
-static void mv__rs_bsr_anti(double *d, const double *dn, float *r, size_t j0, size_t j1, double z)
+static void mv__rs_bsr_anti(float *d, const float *dn, float *r, size_t j0, size_t j1, float z)
 {
     size_t j;
     for (j = j0; j < j1; j++) {
-        double p = z * (dn[j] - d[j]);
+        float p = z * (dn[j] - d[j]);
         d[j] = p;
-        r[j] = (float)p;
+        r[j] = p;
     }
 }
-static void mv__rs_bsr_e_first(double *d, const double *dn, const float *g, float *r, float *pad, size_t j0, size_t j1,
-                               double z)
+static void mv__rs_bsr_e_first(float *d, const float *dn, const float *g, float *r, float *pad, size_t j0, size_t j1, float z)
 {
     size_t j;
     for (j = j0; j < j1; j++) {
-        double g0 = (double)g[j], p = z * (dn[j] - d[j]);
+        float g0 = g[j], p = z * (dn[j] - d[j]);
         d[j] = p;
-        r[j] = (float)p;
-        pad[j] = (float)(g0 + z * (p - g0));
+        r[j] = p;
+        pad[j] = g0 + z * (p - g0);
     }
 }
 /* mirror mode: the gain, the initial sum (acc = d0 + zn1 dl, then
    acc + zi (a + zn1 b) per step), its scaling into c+[0], the causal steps,
    the end; the anticausal steps are mv__rs_bsr_anti */
-static void mv__rs_bsr_m_gain(double *d, const float *r, size_t j0, size_t j1, double gain)
+static void mv__rs_bsr_m_gain(float *d, const float *r, size_t j0, size_t j1, float gain)
 {
     size_t j;
-    for (j = j0; j < j1; j++) d[j] = gain * (double)r[j];
+    for (j = j0; j < j1; j++) d[j] = gain * r[j];
 }
-static void mv__rs_bsr_m_sum0(double *acc, const double *d0, const double *dl, size_t j0, size_t j1, double zn1)
+static void mv__rs_bsr_m_sum0(float *acc, const float *d0, const float *dl, size_t j0, size_t j1, float zn1)
 {
     size_t j;
     for (j = j0; j < j1; j++) acc[j] = d0[j] + zn1 * dl[j];
 }
-static void mv__rs_bsr_m_sum(double *acc, const double *a, const double *b, size_t j0, size_t j1, double zi, double zn1)
+static void mv__rs_bsr_m_sum(float *acc, const float *a, const float *b, size_t j0, size_t j1, float zi, float zn1)
 {
     size_t j;
     for (j = j0; j < j1; j++) acc[j] = acc[j] + zi * (a[j] + zn1 * b[j]);
 }
-static void mv__rs_bsr_m_start(double *d, const double *acc, size_t j0, size_t j1, double div)
+static void mv__rs_bsr_m_start(float *d, const float *acc, size_t j0, size_t j1, float div)
 {
     size_t j;
     for (j = j0; j < j1; j++) d[j] = acc[j] * div;
 }
-static void mv__rs_bsr_m_causal(double *d, const double *dp, size_t j0, size_t j1, double z)
+static void mv__rs_bsr_m_causal(float *d, const float *dp, size_t j0, size_t j1, float z)
 {
     size_t j;
     for (j = j0; j < j1; j++) d[j] = d[j] + z * dp[j];
 }
-static void mv__rs_bsr_m_end(double *d, const double *dp, float *r, size_t j0, size_t j1, double z, double end)
+static void mv__rs_bsr_m_end(float *d, const float *dp, float *r, size_t j0, size_t j1, float z, float end)
 {
     size_t j;
     for (j = j0; j < j1; j++) {
-        double p = (z * dp[j] + d[j]) * end;
+        float p = (z * dp[j] + d[j]) * end;
         d[j] = p;
-        r[j] = (float)p;
+        r[j] = p;
     }
 }
 
@@ -6292,23 +6322,23 @@ static void mv__rs_bsr_m_end(double *d, const double *dp, float *r, size_t j0, s
    kernel's: each ISA passes its own steps, whose columns past its last
    whole vector run through the ones above). */
 typedef struct mv__rs_bsr_steps {
-    void (*e_start)(double *d, const float *r, size_t j0, size_t j1, const mv__rs_bsk *k);
-    void (*e_causal)(double *d, const double *dp, const float *r, size_t j0, size_t j1, const mv__rs_bsk *k);
-    void (*e_end)(double *d, const float *g, float *r, float *pad, size_t j0, size_t j1, const mv__rs_bsk *k);
-    void (*anti)(double *d, const double *dn, float *r, size_t j0, size_t j1, double z);
-    void (*e_first)(double *d, const double *dn, const float *g, float *r, float *pad, size_t j0, size_t j1, double z);
-    void (*m_gain)(double *d, const float *r, size_t j0, size_t j1, double gain);
-    void (*m_sum0)(double *acc, const double *d0, const double *dl, size_t j0, size_t j1, double zn1);
-    void (*m_sum)(double *acc, const double *a, const double *b, size_t j0, size_t j1, double zi, double zn1);
-    void (*m_start)(double *d, const double *acc, size_t j0, size_t j1, double div);
-    void (*m_causal)(double *d, const double *dp, size_t j0, size_t j1, double z);
-    void (*m_end)(double *d, const double *dp, float *r, size_t j0, size_t j1, double z, double end);
+    void (*e_start)(float *d, const float *r, size_t j0, size_t j1, const mv__rs_bskf *k);
+    void (*e_causal)(float *d, const float *dp, const float *r, size_t j0, size_t j1, const mv__rs_bskf *k);
+    void (*e_end)(float *d, const float *g, float *r, float *pad, size_t j0, size_t j1, const mv__rs_bskf *k);
+    void (*anti)(float *d, const float *dn, float *r, size_t j0, size_t j1, float z);
+    void (*e_first)(float *d, const float *dn, const float *g, float *r, float *pad, size_t j0, size_t j1, float z);
+    void (*m_gain)(float *d, const float *r, size_t j0, size_t j1, float gain);
+    void (*m_sum0)(float *acc, const float *d0, const float *dl, size_t j0, size_t j1, float zn1);
+    void (*m_sum)(float *acc, const float *a, const float *b, size_t j0, size_t j1, float zi, float zn1);
+    void (*m_start)(float *d, const float *acc, size_t j0, size_t j1, float div);
+    void (*m_causal)(float *d, const float *dp, size_t j0, size_t j1, float z);
+    void (*m_end)(float *d, const float *dp, float *r, size_t j0, size_t j1, float z, float end);
 } mv__rs_bsr_steps;
 
 static void mv__rs_bspline_rows_run(const mv__rs_bsr_steps *s, const float *in, size_t in_stride, float *rows, size_t stride,
-                                    size_t n, size_t width, double *d, int mirror)
+                                    size_t n, size_t width, float *d, int mirror)
 {
-    mv__rs_bsk k = mv__rs_bspline_consts(n);
+    mv__rs_bskf k = mv__rs_bspline_constsf(n);
     float *lo = rows - stride, *hi = rows + n * stride;
     size_t i, w = width;
 #define MV__RS_I(i) (in + (size_t)(i) * in_stride)
@@ -6327,10 +6357,10 @@ static void mv__rs_bspline_rows_run(const mv__rs_bsr_steps *s, const float *in, 
         for (i = n - 1; i-- > 1;) s->anti(MV__RS_D(i), MV__RS_D(i + 1), MV__RS_R(i), 0, w, k.z);
         s->e_first(d, MV__RS_D(1), in, rows, lo, 0, w, k.z);
     } else {
-        double zi = k.z;
+        float zi = k.z;
         for (i = 0; i < n; i++) s->m_gain(MV__RS_D(i), MV__RS_I(i), 0, w, k.gain);
         s->m_sum0(MV__RS_D(n), d, MV__RS_D(n - 1), 0, w, k.zn1);
-        for (i = 1; i + 1 < n; i++) {
+        for (i = 1; i + 1 < n && i <= MV__RS_HORIZON; i++) {
             s->m_sum(MV__RS_D(n), MV__RS_D(i), MV__RS_D(n - 1 - i), 0, w, zi, k.zn1);
             zi = zi * k.z;
         }
@@ -6351,11 +6381,10 @@ static const mv__rs_bsr_steps mv__rs_bsr_ref_steps = {
     mv__rs_bsr_m_sum0,  mv__rs_bsr_m_sum,    mv__rs_bsr_m_start, mv__rs_bsr_m_causal, mv__rs_bsr_m_end};
 
 static void mv__rs_bspline_rows_ref(const float *in, size_t in_stride, float *rows, size_t stride, size_t n, size_t width,
-                                    double *d, int mirror)
+                                    float *d, int mirror)
 {
     mv__rs_bspline_rows_run(&mv__rs_bsr_ref_steps, in, in_stride, rows, stride, n, width, d, mirror);
 }
-
 static float mv__rs_absmax_ref(const float *x, size_t n, float cur)
 {
     size_t i;
@@ -15254,7 +15283,8 @@ static void mv__rs_pf_xy(void *ctx, int64_t z0, int64_t z1, int worker)
         }
         /* y: every column of the plane at once, row by row in place (the
            causal sums in buf) */
-        p->kt->rs_bspline_rows(plane + SX, (size_t)SX, plane + SX, (size_t)SX, (size_t)p->ny, (size_t)SX, buf, p->mirror);
+        p->kt->rs_bspline_rows(plane + SX, (size_t)SX, plane + SX, (size_t)SX, (size_t)p->ny, (size_t)SX, (float *)(void *)buf,
+                               p->mirror);
     }
 }
 
@@ -15264,7 +15294,7 @@ static void mv__rs_pf_z(void *ctx, int64_t y0, int64_t y1, int worker)
 {
     const mv__rs_pf *p = (const mv__rs_pf *)ctx;
     const size_t plane = (size_t)(p->SX * p->SY);
-    double *buf = (double *)(void *)(p->work + (size_t)worker * p->work_bytes);
+    float *buf = (float *)(void *)(p->work + (size_t)worker * p->work_bytes);
     int64_t y;
     for (y = y0; y < y1; y++) {
         float *col = p->coef + plane + (size_t)y * (size_t)p->SX;
@@ -15395,7 +15425,7 @@ static void mv__rs_fz_xy(void *ctx, int64_t z0, int64_t z1, int worker)
                  ob = oY + mv__rs_round64((size_t)(L * nx) * 4), os = ob + mv__rs_round64((size_t)((nx + 2) * L) * 8),
                  oo = os + mv__rs_round64((size_t)((nx + 2) * L) * 4);
     float *P = (float *)(void *)wk; /* rows -1 .. ny */
-    double *dy = (double *)(void *)(wk + oy);
+    float *dy = (float *)(void *)(wk + oy);
     float *Y = (float *)(void *)(wk + oY);
     double *buf = (double *)(void *)(wk + ob);
     float *stage = (float *)(void *)(wk + os);
@@ -15455,7 +15485,7 @@ static void mv__rs_fz_z(void *ctx, int64_t b0, int64_t b1, int worker)
     const mv__rs_job *j = p->j;
     const int64_t tx = p->cnt[0], ty = p->cnt[1];
     const size_t tz = (size_t)(p->nz + 2) * (size_t)tx; /* T's stride between rows */
-    double *dz = (double *)(void *)(p->work + (size_t)worker * p->work_bytes);
+    float *dz = (float *)(void *)(p->work + (size_t)worker * p->work_bytes);
     float *ob = (float *)(void *)(dz + (size_t)((p->nz + 1) * p->brows * tx));
     unsigned char *dst = j->dst + (size_t)j->frame0 * j->dst_frame;
     int64_t b, r0, nr, k, r, i;
@@ -39612,6 +39642,7 @@ SOFTWARE.
 #define mv__vd_inrange_bits(v, lo, hi) ((unsigned)_mm_movemask_pd(_mm_and_pd(_mm_cmpge_pd((v), (lo)), _mm_cmple_pd((v), (hi)))))
 #define mv__vd_min(a, b) _mm_min_pd((a), (b))
 #define mv__vf_add(a, b) _mm_add_ps((a), (b))
+#define mv__vf_sub(a, b) _mm_sub_ps((a), (b))
 #define mv__vf_mul(a, b) _mm_mul_ps((a), (b))
 #define mv__vf_fma(a, b, c) _mm_add_ps(_mm_mul_ps((a), (b)), (c)) /* no FMA in SSE2 (see the AVX2 note) */
 #define mv__vd_abs(v) _mm_andnot_pd(_mm_set1_pd(-0.0), (v))
@@ -39752,6 +39783,7 @@ MV__FN __m128i MV__SFX(mv__vb_reverse16)(__m128i x)
 /* a*b + c fused: kernels use it only where the arithmetic is exact (integer
    products and sums below 2^24), so fused and unfused give the same bytes */
 #define mv__vf_add(a, b) _mm256_add_ps((a), (b))
+#define mv__vf_sub(a, b) _mm256_sub_ps((a), (b))
 #define mv__vf_mul(a, b) _mm256_mul_ps((a), (b))
 #define mv__vf_fma(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define mv__vd_abs(v) _mm256_andnot_pd(_mm256_set1_pd(-0.0), (v))
@@ -39856,6 +39888,7 @@ MV__FN __m256i MV__SFX(mv__vb_reverse16)(__m256i x)
     ((unsigned)_mm512_mask_cmp_pd_mask(_mm512_cmp_pd_mask((v), (lo), _CMP_GE_OQ), (v), (hi), _CMP_LE_OQ))
 #define mv__vd_min(a, b) _mm512_min_pd((a), (b))
 #define mv__vf_add(a, b) _mm512_add_ps((a), (b))
+#define mv__vf_sub(a, b) _mm512_sub_ps((a), (b))
 #define mv__vf_mul(a, b) _mm512_mul_ps((a), (b))
 #define mv__vf_fma(a, b, c) _mm512_fmadd_ps((a), (b), (c)) /* exact uses only (see the AVX2 note) */
 #define mv__vd_load_f32(p) _mm512_cvtps_pd(_mm256_loadu_ps(p)) /* MV__VDL floats as doubles */
@@ -39951,6 +39984,7 @@ MV__FN __m512i MV__SFX(mv__vb_reverse16)(__m512i x)
      ((unsigned)(vgetq_lane_u64(vandq_u64(vcgeq_f64((v), (lo)), vcleq_f64((v), (hi))), 1) & 1u) << 1))
 #define mv__vd_min(a, b) vminq_f64((a), (b))
 #define mv__vf_add(a, b) vaddq_f32((a), (b))
+#define mv__vf_sub(a, b) vsubq_f32((a), (b))
 #define mv__vf_mul(a, b) vmulq_f32((a), (b))
 #define mv__vf_fma(a, b, c) vfmaq_f32((c), (a), (b)) /* exact uses only (see the AVX2 note) */
 #define mv__vd_abs(v) vabsq_f64(v)
@@ -40952,312 +40986,260 @@ MV__FN void MV__SFX(mv__rs_lanes_interp)(double *out, const double *buf, const i
 }
 
 /* the prefilter's row steps (see mv__rs_bspline_rows_run): whole vectors of
-   MV__VL floats as two halves of doubles, the columns past the last one
-   through the reference step; each vector follows the scalar step op by op */
-#define MV__RS_BSR_LD(r, j, lo, hi)                                                               \
-    mv__vf v_ = mv__vf_loadu((r) + (j));                                                          \
-    mv__vd lo = mv__vd_from_vf_lo(v_), hi = mv__vd_from_vf_hi(v_)
+   MV__VL floats, the columns past the last one through the reference step;
+   each vector follows the scalar step op by op */
 #define MV__RS_BSR_VL(j, w) for ((j) = 0; (j) + MV__VL <= (w); (j) += MV__VL)
-MV__FN void MV__SFX(mv__rs_bsr_e_start)(double *d, const float *r, size_t j0, size_t j1, const mv__rs_bsk *k)
+MV__FN void MV__SFX(mv__rs_bsr_e_start)(float *d, const float *r, size_t j0, size_t j1, const mv__rs_bskf *k)
 {
-    const mv__vd gain = mv__vd_set1(k->gain), inv = mv__vd_set1(k->inv_1mz);
+    const mv__vf gain = mv__vf_set1(k->gain), inv = mv__vf_set1(k->inv_1mz);
     size_t j;
     (void)j0;
-    MV__RS_BSR_VL(j, j1) {
-        MV__RS_BSR_LD(r, j, a, b);
-        mv__vd_storeu(d + j, mv__vd_mul(mv__vd_mul(gain, a), inv));
-        mv__vd_storeu(d + j + MV__VDL, mv__vd_mul(mv__vd_mul(gain, b), inv));
-    }
+    MV__RS_BSR_VL(j, j1) mv__vf_storeu(d + j, mv__vf_mul(mv__vf_mul(gain, mv__vf_loadu(r + j)), inv));
     mv__rs_bsr_e_start(d, r, j, j1, k);
 }
-MV__FN void MV__SFX(mv__rs_bsr_e_causal)(double *d, const double *dp, const float *r, size_t j0, size_t j1,
-                                        const mv__rs_bsk *k)
+MV__FN void MV__SFX(mv__rs_bsr_e_causal)(float *d, const float *dp, const float *r, size_t j0, size_t j1,
+                                        const mv__rs_bskf *k)
 {
-    const mv__vd gain = mv__vd_set1(k->gain), z = mv__vd_set1(k->z);
+    const mv__vf gain = mv__vf_set1(k->gain), z = mv__vf_set1(k->z);
     size_t j;
     (void)j0;
-    MV__RS_BSR_VL(j, j1) {
-        MV__RS_BSR_LD(r, j, a, b);
-        mv__vd_storeu(d + j, mv__vd_add(mv__vd_mul(gain, a), mv__vd_mul(z, mv__vd_loadu(dp + j))));
-        mv__vd_storeu(d + j + MV__VDL, mv__vd_add(mv__vd_mul(gain, b), mv__vd_mul(z, mv__vd_loadu(dp + j + MV__VDL))));
-    }
+    MV__RS_BSR_VL(j, j1)
+    mv__vf_storeu(d + j, mv__vf_add(mv__vf_mul(gain, mv__vf_loadu(r + j)), mv__vf_mul(z, mv__vf_loadu(dp + j))));
     mv__rs_bsr_e_causal(d, dp, r, j, j1, k);
 }
-MV__FN void MV__SFX(mv__rs_bsr_e_end)(double *d, const float *g, float *r, float *pad, size_t j0, size_t j1,
-                                     const mv__rs_bsk *k)
+MV__FN void MV__SFX(mv__rs_bsr_e_end)(float *d, const float *g, float *r, float *pad, size_t j0, size_t j1,
+                                     const mv__rs_bskf *k)
 {
-    const mv__vd gain = mv__vd_set1(k->gain), inv = mv__vd_set1(k->inv_1mz), zq = mv__vd_set1(k->zq),
-                 z = mv__vd_set1(k->z);
+    const mv__vf gain = mv__vf_set1(k->gain), inv = mv__vf_set1(k->inv_1mz), zq = mv__vf_set1(k->zq), z = mv__vf_set1(k->z);
     size_t j;
     (void)j0;
     MV__RS_BSR_VL(j, j1) {
-        MV__RS_BSR_LD(g, j, ga, gb);
-        mv__vd pa = mv__vd_sub(ga, mv__vd_mul(mv__vd_sub(mv__vd_loadu(d + j), mv__vd_mul(mv__vd_mul(gain, ga), inv)), zq));
-        mv__vd pb = mv__vd_sub(gb, mv__vd_mul(mv__vd_sub(mv__vd_loadu(d + j + MV__VDL), mv__vd_mul(mv__vd_mul(gain, gb), inv)), zq));
-        mv__vd_storeu(d + j, pa);
-        mv__vd_storeu(d + j + MV__VDL, pb);
-        mv__vf_storeu(r + j, mv__vf_from_vd(pa, pb));
-        mv__vf_storeu(pad + j, mv__vf_from_vd(mv__vd_add(ga, mv__vd_mul(z, mv__vd_sub(pa, ga))),
-                                              mv__vd_add(gb, mv__vd_mul(z, mv__vd_sub(pb, gb)))));
+        mv__vf gl = mv__vf_loadu(g + j);
+        mv__vf p = mv__vf_sub(gl, mv__vf_mul(mv__vf_sub(mv__vf_loadu(d + j), mv__vf_mul(mv__vf_mul(gain, gl), inv)), zq));
+        mv__vf_storeu(d + j, p);
+        mv__vf_storeu(r + j, p);
+        mv__vf_storeu(pad + j, mv__vf_add(gl, mv__vf_mul(z, mv__vf_sub(p, gl))));
     }
     mv__rs_bsr_e_end(d, g, r, pad, j, j1, k);
 }
-MV__FN void MV__SFX(mv__rs_bsr_anti)(double *d, const double *dn, float *r, size_t j0, size_t j1, double zs)
+MV__FN void MV__SFX(mv__rs_bsr_anti)(float *d, const float *dn, float *r, size_t j0, size_t j1, float zs)
 {
-    const mv__vd z = mv__vd_set1(zs);
+    const mv__vf z = mv__vf_set1(zs);
     size_t j;
     (void)j0;
     MV__RS_BSR_VL(j, j1) {
-        mv__vd pa = mv__vd_mul(z, mv__vd_sub(mv__vd_loadu(dn + j), mv__vd_loadu(d + j)));
-        mv__vd pb = mv__vd_mul(z, mv__vd_sub(mv__vd_loadu(dn + j + MV__VDL), mv__vd_loadu(d + j + MV__VDL)));
-        mv__vd_storeu(d + j, pa);
-        mv__vd_storeu(d + j + MV__VDL, pb);
-        mv__vf_storeu(r + j, mv__vf_from_vd(pa, pb));
+        mv__vf p = mv__vf_mul(z, mv__vf_sub(mv__vf_loadu(dn + j), mv__vf_loadu(d + j)));
+        mv__vf_storeu(d + j, p);
+        mv__vf_storeu(r + j, p);
     }
     mv__rs_bsr_anti(d, dn, r, j, j1, zs);
 }
-MV__FN void MV__SFX(mv__rs_bsr_e_first)(double *d, const double *dn, const float *g, float *r, float *pad, size_t j0,
-                                       size_t j1, double zs)
+MV__FN void MV__SFX(mv__rs_bsr_e_first)(float *d, const float *dn, const float *g, float *r, float *pad, size_t j0,
+                                       size_t j1, float zs)
 {
-    const mv__vd z = mv__vd_set1(zs);
+    const mv__vf z = mv__vf_set1(zs);
     size_t j;
     (void)j0;
     MV__RS_BSR_VL(j, j1) {
-        MV__RS_BSR_LD(g, j, ga, gb);
-        mv__vd pa = mv__vd_mul(z, mv__vd_sub(mv__vd_loadu(dn + j), mv__vd_loadu(d + j)));
-        mv__vd pb = mv__vd_mul(z, mv__vd_sub(mv__vd_loadu(dn + j + MV__VDL), mv__vd_loadu(d + j + MV__VDL)));
-        mv__vd_storeu(d + j, pa);
-        mv__vd_storeu(d + j + MV__VDL, pb);
-        mv__vf_storeu(r + j, mv__vf_from_vd(pa, pb));
-        mv__vf_storeu(pad + j, mv__vf_from_vd(mv__vd_add(ga, mv__vd_mul(z, mv__vd_sub(pa, ga))),
-                                              mv__vd_add(gb, mv__vd_mul(z, mv__vd_sub(pb, gb)))));
+        mv__vf g0 = mv__vf_loadu(g + j), p = mv__vf_mul(z, mv__vf_sub(mv__vf_loadu(dn + j), mv__vf_loadu(d + j)));
+        mv__vf_storeu(d + j, p);
+        mv__vf_storeu(r + j, p);
+        mv__vf_storeu(pad + j, mv__vf_add(g0, mv__vf_mul(z, mv__vf_sub(p, g0))));
     }
     mv__rs_bsr_e_first(d, dn, g, r, pad, j, j1, zs);
 }
-MV__FN void MV__SFX(mv__rs_bsr_m_gain)(double *d, const float *r, size_t j0, size_t j1, double gs)
+MV__FN void MV__SFX(mv__rs_bsr_m_gain)(float *d, const float *r, size_t j0, size_t j1, float gs)
 {
-    const mv__vd gain = mv__vd_set1(gs);
+    const mv__vf gain = mv__vf_set1(gs);
     size_t j;
     (void)j0;
-    MV__RS_BSR_VL(j, j1) {
-        MV__RS_BSR_LD(r, j, a, b);
-        mv__vd_storeu(d + j, mv__vd_mul(gain, a));
-        mv__vd_storeu(d + j + MV__VDL, mv__vd_mul(gain, b));
-    }
+    MV__RS_BSR_VL(j, j1) mv__vf_storeu(d + j, mv__vf_mul(gain, mv__vf_loadu(r + j)));
     mv__rs_bsr_m_gain(d, r, j, j1, gs);
 }
-MV__FN void MV__SFX(mv__rs_bsr_m_sum0)(double *acc, const double *d0, const double *dl, size_t j0, size_t j1, double zs)
+MV__FN void MV__SFX(mv__rs_bsr_m_sum0)(float *acc, const float *d0, const float *dl, size_t j0, size_t j1, float zs)
 {
-    const mv__vd zn1 = mv__vd_set1(zs);
+    const mv__vf zn1 = mv__vf_set1(zs);
     size_t j;
     (void)j0;
-    for (j = 0; j + MV__VDL <= j1; j += MV__VDL)
-        mv__vd_storeu(acc + j, mv__vd_add(mv__vd_loadu(d0 + j), mv__vd_mul(zn1, mv__vd_loadu(dl + j))));
+    MV__RS_BSR_VL(j, j1) mv__vf_storeu(acc + j, mv__vf_add(mv__vf_loadu(d0 + j), mv__vf_mul(zn1, mv__vf_loadu(dl + j))));
     mv__rs_bsr_m_sum0(acc, d0, dl, j, j1, zs);
 }
-MV__FN void MV__SFX(mv__rs_bsr_m_sum)(double *acc, const double *a, const double *b, size_t j0, size_t j1, double zis,
-                                     double zs)
+MV__FN void MV__SFX(mv__rs_bsr_m_sum)(float *acc, const float *a, const float *b, size_t j0, size_t j1, float zis, float zs)
 {
-    const mv__vd zi = mv__vd_set1(zis), zn1 = mv__vd_set1(zs);
+    const mv__vf zi = mv__vf_set1(zis), zn1 = mv__vf_set1(zs);
     size_t j;
     (void)j0;
-    for (j = 0; j + MV__VDL <= j1; j += MV__VDL)
-        mv__vd_storeu(acc + j, mv__vd_add(mv__vd_loadu(acc + j),
-                                          mv__vd_mul(zi, mv__vd_add(mv__vd_loadu(a + j), mv__vd_mul(zn1, mv__vd_loadu(b + j))))));
+    MV__RS_BSR_VL(j, j1)
+    mv__vf_storeu(acc + j, mv__vf_add(mv__vf_loadu(acc + j),
+                                      mv__vf_mul(zi, mv__vf_add(mv__vf_loadu(a + j), mv__vf_mul(zn1, mv__vf_loadu(b + j))))));
     mv__rs_bsr_m_sum(acc, a, b, j, j1, zis, zs);
 }
-MV__FN void MV__SFX(mv__rs_bsr_m_start)(double *d, const double *acc, size_t j0, size_t j1, double divs)
+MV__FN void MV__SFX(mv__rs_bsr_m_start)(float *d, const float *acc, size_t j0, size_t j1, float divs)
 {
-    const mv__vd dv = mv__vd_set1(divs);
+    const mv__vf dv = mv__vf_set1(divs);
     size_t j;
     (void)j0;
-    for (j = 0; j + MV__VDL <= j1; j += MV__VDL) mv__vd_storeu(d + j, mv__vd_mul(mv__vd_loadu(acc + j), dv));
+    MV__RS_BSR_VL(j, j1) mv__vf_storeu(d + j, mv__vf_mul(mv__vf_loadu(acc + j), dv));
     mv__rs_bsr_m_start(d, acc, j, j1, divs);
 }
-MV__FN void MV__SFX(mv__rs_bsr_m_causal)(double *d, const double *dp, size_t j0, size_t j1, double zs)
+MV__FN void MV__SFX(mv__rs_bsr_m_causal)(float *d, const float *dp, size_t j0, size_t j1, float zs)
 {
-    const mv__vd z = mv__vd_set1(zs);
+    const mv__vf z = mv__vf_set1(zs);
     size_t j;
     (void)j0;
-    for (j = 0; j + MV__VDL <= j1; j += MV__VDL)
-        mv__vd_storeu(d + j, mv__vd_add(mv__vd_loadu(d + j), mv__vd_mul(z, mv__vd_loadu(dp + j))));
+    MV__RS_BSR_VL(j, j1) mv__vf_storeu(d + j, mv__vf_add(mv__vf_loadu(d + j), mv__vf_mul(z, mv__vf_loadu(dp + j))));
     mv__rs_bsr_m_causal(d, dp, j, j1, zs);
 }
-MV__FN void MV__SFX(mv__rs_bsr_m_end)(double *d, const double *dp, float *r, size_t j0, size_t j1, double zs, double es)
+MV__FN void MV__SFX(mv__rs_bsr_m_end)(float *d, const float *dp, float *r, size_t j0, size_t j1, float zs, float es)
 {
-    const mv__vd z = mv__vd_set1(zs), e = mv__vd_set1(es);
+    const mv__vf z = mv__vf_set1(zs), e = mv__vf_set1(es);
     size_t j;
     (void)j0;
     MV__RS_BSR_VL(j, j1) {
-        mv__vd pa = mv__vd_mul(mv__vd_add(mv__vd_mul(z, mv__vd_loadu(dp + j)), mv__vd_loadu(d + j)), e);
-        mv__vd pb = mv__vd_mul(mv__vd_add(mv__vd_mul(z, mv__vd_loadu(dp + j + MV__VDL)), mv__vd_loadu(d + j + MV__VDL)), e);
-        mv__vd_storeu(d + j, pa);
-        mv__vd_storeu(d + j + MV__VDL, pb);
-        mv__vf_storeu(r + j, mv__vf_from_vd(pa, pb));
+        mv__vf p = mv__vf_mul(mv__vf_add(mv__vf_mul(z, mv__vf_loadu(dp + j)), mv__vf_loadu(d + j)), e);
+        mv__vf_storeu(d + j, p);
+        mv__vf_storeu(r + j, p);
     }
     mv__rs_bsr_m_end(d, dp, r, j, j1, zs, es);
 }
-#undef MV__RS_BSR_LD
 #undef MV__RS_BSR_VL
 /* Column blocks of the prefilter (rs_bspline_rows, n >= 2): MV__RS_BSB
-   columns (four double vectors) taken through every row at once, their
-   sums carried in registers from row to row, the block's causal sums (n x
-   MV__RS_BSB doubles: 64 KiB for 256 rows on AVX-512) in d. Per column the
-   lane's arithmetic op by op (mv__rs_bspline_lane: the same steps as the
-   row steps above), so the same bits. Calling the steps a row at a time
-   streamed every sample through d four times, from L2 (1.4 cycles a
-   sample on an Emerald Rapids); a block writes and reads its causal sums
-   once and keeps them close. The input's first and last rows are read
-   before the outputs overwrite them (in == rows in place). */
-#define MV__RS_BSB (2 * MV__VL)
+   columns (four vectors) taken through every row at once, their sums
+   carried in registers from row to row, the block's causal sums (n x
+   MV__RS_BSB floats: 64 KiB for 256 rows on AVX-512) in d. Per column the
+   steps' arithmetic op by op (mv__rs_bsr_*), so the same bits. Calling the
+   steps a row at a time streamed every sample through d four times, from
+   L2 (1.4 cycles a sample on an Emerald Rapids); a block writes and reads
+   its causal sums once and keeps them close. The input's first and last
+   rows are read before the outputs overwrite them (in == rows in place). */
+#define MV__RS_BSB (4 * MV__VL)
 #define MV__RS_BSB_LD(p, a, b, c, e)                                                              \
     do {                                                                                          \
-        mv__vf v0_ = mv__vf_loadu(p), v1_ = mv__vf_loadu((p) + MV__VL);                           \
-        a = mv__vd_from_vf_lo(v0_);                                                               \
-        b = mv__vd_from_vf_hi(v0_);                                                               \
-        c = mv__vd_from_vf_lo(v1_);                                                               \
-        e = mv__vd_from_vf_hi(v1_);                                                               \
+        a = mv__vf_loadu(p);                                                                      \
+        b = mv__vf_loadu((p) + MV__VL);                                                           \
+        c = mv__vf_loadu((p) + 2 * MV__VL);                                                       \
+        e = mv__vf_loadu((p) + 3 * MV__VL);                                                       \
     } while (0)
 #define MV__RS_BSB_ST(p, a, b, c, e)                                                              \
     do {                                                                                          \
-        mv__vd_storeu((p), a);                                                                    \
-        mv__vd_storeu((p) + MV__VDL, b);                                                          \
-        mv__vd_storeu((p) + 2 * MV__VDL, c);                                                      \
-        mv__vd_storeu((p) + 3 * MV__VDL, e);                                                      \
+        mv__vf_storeu((p), a);                                                                    \
+        mv__vf_storeu((p) + MV__VL, b);                                                           \
+        mv__vf_storeu((p) + 2 * MV__VL, c);                                                       \
+        mv__vf_storeu((p) + 3 * MV__VL, e);                                                       \
     } while (0)
-#define MV__RS_BSB_LDD(p, a, b, c, e)                                                             \
-    do {                                                                                          \
-        a = mv__vd_loadu(p);                                                                      \
-        b = mv__vd_loadu((p) + MV__VDL);                                                          \
-        c = mv__vd_loadu((p) + 2 * MV__VDL);                                                      \
-        e = mv__vd_loadu((p) + 3 * MV__VDL);                                                      \
-    } while (0)
-#define MV__RS_BSB_OUT(p, a, b, c, e)                                                             \
-    do {                                                                                          \
-        mv__vf_storeu((p), mv__vf_from_vd(a, b));                                                 \
-        mv__vf_storeu((p) + MV__VL, mv__vf_from_vd(c, e));                                        \
-    } while (0)
+/* X(v, q) for each of the four vectors */
+#define MV__RS_BSB4(X) X(c0, x0, y0) X(c1, x1, y1) X(c2, x2, y2) X(c3, x3, y3)
 /* edge mode (mv__rs_bsr_e_start, _causal, _end, anti, _first) */
-MV__FN void MV__SFX(mv__rs_bsb_edge)(const float *in, size_t in_stride, float *rows, size_t stride, size_t n, double *d,
-                                    const mv__rs_bsk *k)
+MV__FN void MV__SFX(mv__rs_bsb_edge)(const float *in, size_t in_stride, float *rows, size_t stride, size_t n, float *d,
+                                    const mv__rs_bskf *k)
 {
-    const mv__vd gain = mv__vd_set1(k->gain), inv = mv__vd_set1(k->inv_1mz), z = mv__vd_set1(k->z), zq = mv__vd_set1(k->zq);
-    mv__vd c0, c1, c2, c3, x0, x1, x2, x3;
+    const mv__vf gain = mv__vf_set1(k->gain), inv = mv__vf_set1(k->inv_1mz), z = mv__vf_set1(k->z), zq = mv__vf_set1(k->zq);
+    mv__vf c0, c1, c2, c3, x0, x1, x2, x3;
     size_t i;
+#define MV__RS_E_START(c, x, y) c = mv__vf_mul(mv__vf_mul(gain, x), inv);
+#define MV__RS_E_CAUSAL(c, x, y) c = mv__vf_add(mv__vf_mul(gain, x), mv__vf_mul(z, c));
+#define MV__RS_E_END(c, x, y) c = mv__vf_sub(x, mv__vf_mul(mv__vf_sub(c, mv__vf_mul(mv__vf_mul(gain, x), inv)), zq));
+#define MV__RS_E_PAD(c, x, y) x = mv__vf_add(x, mv__vf_mul(z, mv__vf_sub(c, x)));
+#define MV__RS_ANTI(c, x, y) c = mv__vf_mul(z, mv__vf_sub(c, x));
     MV__RS_BSB_LD(in, x0, x1, x2, x3);
-    c0 = mv__vd_mul(mv__vd_mul(gain, x0), inv);
-    c1 = mv__vd_mul(mv__vd_mul(gain, x1), inv);
-    c2 = mv__vd_mul(mv__vd_mul(gain, x2), inv);
-    c3 = mv__vd_mul(mv__vd_mul(gain, x3), inv);
+    MV__RS_BSB4(MV__RS_E_START)
     MV__RS_BSB_ST(d, c0, c1, c2, c3);
     for (i = 1; i < n; i++) {
         MV__RS_BSB_LD(in + i * in_stride, x0, x1, x2, x3);
-        c0 = mv__vd_add(mv__vd_mul(gain, x0), mv__vd_mul(z, c0));
-        c1 = mv__vd_add(mv__vd_mul(gain, x1), mv__vd_mul(z, c1));
-        c2 = mv__vd_add(mv__vd_mul(gain, x2), mv__vd_mul(z, c2));
-        c3 = mv__vd_add(mv__vd_mul(gain, x3), mv__vd_mul(z, c3));
+        MV__RS_BSB4(MV__RS_E_CAUSAL)
         if (i + 1 < n) MV__RS_BSB_ST(d + i * MV__RS_BSB, c0, c1, c2, c3); /* the last stays in registers */
     }
     /* the end, from the last input row (x: still loaded), and the right pad */
-    c0 = mv__vd_sub(x0, mv__vd_mul(mv__vd_sub(c0, mv__vd_mul(mv__vd_mul(gain, x0), inv)), zq));
-    c1 = mv__vd_sub(x1, mv__vd_mul(mv__vd_sub(c1, mv__vd_mul(mv__vd_mul(gain, x1), inv)), zq));
-    c2 = mv__vd_sub(x2, mv__vd_mul(mv__vd_sub(c2, mv__vd_mul(mv__vd_mul(gain, x2), inv)), zq));
-    c3 = mv__vd_sub(x3, mv__vd_mul(mv__vd_sub(c3, mv__vd_mul(mv__vd_mul(gain, x3), inv)), zq));
-    MV__RS_BSB_OUT(rows + (n - 1) * stride, c0, c1, c2, c3);
-    MV__RS_BSB_OUT(rows + n * stride, mv__vd_add(x0, mv__vd_mul(z, mv__vd_sub(c0, x0))),
-                   mv__vd_add(x1, mv__vd_mul(z, mv__vd_sub(c1, x1))), mv__vd_add(x2, mv__vd_mul(z, mv__vd_sub(c2, x2))),
-                   mv__vd_add(x3, mv__vd_mul(z, mv__vd_sub(c3, x3))));
+    MV__RS_BSB4(MV__RS_E_END)
+    MV__RS_BSB_ST(rows + (n - 1) * stride, c0, c1, c2, c3);
+    MV__RS_BSB4(MV__RS_E_PAD)
+    MV__RS_BSB_ST(rows + n * stride, x0, x1, x2, x3);
     for (i = n - 1; i-- > 0;) {
-        MV__RS_BSB_LDD(d + i * MV__RS_BSB, x0, x1, x2, x3);
-        c0 = mv__vd_mul(z, mv__vd_sub(c0, x0));
-        c1 = mv__vd_mul(z, mv__vd_sub(c1, x1));
-        c2 = mv__vd_mul(z, mv__vd_sub(c2, x2));
-        c3 = mv__vd_mul(z, mv__vd_sub(c3, x3));
+        MV__RS_BSB_LD(d + i * MV__RS_BSB, x0, x1, x2, x3);
+        MV__RS_BSB4(MV__RS_ANTI)
         if (i == 0) MV__RS_BSB_LD(in, x0, x1, x2, x3); /* g0, before row 0 is written */
-        MV__RS_BSB_OUT(rows + i * stride, c0, c1, c2, c3);
+        MV__RS_BSB_ST(rows + i * stride, c0, c1, c2, c3);
     }
     /* the left pad from g0 */
-    MV__RS_BSB_OUT(rows - stride, mv__vd_add(x0, mv__vd_mul(z, mv__vd_sub(c0, x0))),
-                   mv__vd_add(x1, mv__vd_mul(z, mv__vd_sub(c1, x1))), mv__vd_add(x2, mv__vd_mul(z, mv__vd_sub(c2, x2))),
-                   mv__vd_add(x3, mv__vd_mul(z, mv__vd_sub(c3, x3))));
+    MV__RS_BSB4(MV__RS_E_PAD)
+    MV__RS_BSB_ST(rows - stride, x0, x1, x2, x3);
+#undef MV__RS_E_START
+#undef MV__RS_E_CAUSAL
+#undef MV__RS_E_END
+#undef MV__RS_E_PAD
 }
 /* mirror mode (mv__rs_bsr_m_gain, _sum0, _sum, _start, _causal, _end,
    anti; pads c[-1] = c[1], c[n] = c[n - 2]) */
-MV__FN void MV__SFX(mv__rs_bsb_mirror)(const float *in, size_t in_stride, float *rows, size_t stride, size_t n, double *d,
-                                      const mv__rs_bsk *k)
+MV__FN void MV__SFX(mv__rs_bsb_mirror)(const float *in, size_t in_stride, float *rows, size_t stride, size_t n, float *d,
+                                      const mv__rs_bskf *k)
 {
-    const mv__vd gain = mv__vd_set1(k->gain), z = mv__vd_set1(k->z), zn1 = mv__vd_set1(k->zn1);
-    mv__vd c0, c1, c2, c3, x0, x1, x2, x3, y0, y1, y2, y3, zi;
-    double zs = k->z;
+    const mv__vf gain = mv__vf_set1(k->gain), z = mv__vf_set1(k->z), zn1 = mv__vf_set1(k->zn1);
+    mv__vf c0, c1, c2, c3, x0, x1, x2, x3, y0, y1, y2, y3, zi;
+    float zs = k->z;
     size_t i;
+#define MV__RS_M_GAIN(c, x, y) x = mv__vf_mul(gain, x);
+#define MV__RS_M_SUM0(c, x, y) c = mv__vf_add(x, mv__vf_mul(zn1, y));
+#define MV__RS_M_SUM(c, x, y) c = mv__vf_add(c, mv__vf_mul(zi, mv__vf_add(x, mv__vf_mul(zn1, y))));
+#define MV__RS_M_SCALE(c, x, y) c = mv__vf_mul(c, zi);
+#define MV__RS_M_CAUSAL(c, x, y) c = mv__vf_add(x, mv__vf_mul(z, c));
+#define MV__RS_M_END(c, x, y) c = mv__vf_mul(mv__vf_add(mv__vf_mul(z, y), c), zi);
     for (i = 0; i < n; i++) {
         MV__RS_BSB_LD(in + i * in_stride, x0, x1, x2, x3);
-        MV__RS_BSB_ST(d + i * MV__RS_BSB, mv__vd_mul(gain, x0), mv__vd_mul(gain, x1), mv__vd_mul(gain, x2), mv__vd_mul(gain, x3));
+        MV__RS_BSB4(MV__RS_M_GAIN)
+        MV__RS_BSB_ST(d + i * MV__RS_BSB, x0, x1, x2, x3);
     }
-    MV__RS_BSB_LDD(d, x0, x1, x2, x3);
-    MV__RS_BSB_LDD(d + (n - 1) * MV__RS_BSB, y0, y1, y2, y3);
-    c0 = mv__vd_add(x0, mv__vd_mul(zn1, y0));
-    c1 = mv__vd_add(x1, mv__vd_mul(zn1, y1));
-    c2 = mv__vd_add(x2, mv__vd_mul(zn1, y2));
-    c3 = mv__vd_add(x3, mv__vd_mul(zn1, y3));
-    for (i = 1; i + 1 < n; i++) {
-        zi = mv__vd_set1(zs);
-        MV__RS_BSB_LDD(d + i * MV__RS_BSB, x0, x1, x2, x3);
-        MV__RS_BSB_LDD(d + (n - 1 - i) * MV__RS_BSB, y0, y1, y2, y3);
-        c0 = mv__vd_add(c0, mv__vd_mul(zi, mv__vd_add(x0, mv__vd_mul(zn1, y0))));
-        c1 = mv__vd_add(c1, mv__vd_mul(zi, mv__vd_add(x1, mv__vd_mul(zn1, y1))));
-        c2 = mv__vd_add(c2, mv__vd_mul(zi, mv__vd_add(x2, mv__vd_mul(zn1, y2))));
-        c3 = mv__vd_add(c3, mv__vd_mul(zi, mv__vd_add(x3, mv__vd_mul(zn1, y3))));
+    MV__RS_BSB_LD(d, x0, x1, x2, x3);
+    MV__RS_BSB_LD(d + (n - 1) * MV__RS_BSB, y0, y1, y2, y3);
+    MV__RS_BSB4(MV__RS_M_SUM0)
+    for (i = 1; i + 1 < n && i <= MV__RS_HORIZON; i++) {
+        zi = mv__vf_set1(zs);
+        MV__RS_BSB_LD(d + i * MV__RS_BSB, x0, x1, x2, x3);
+        MV__RS_BSB_LD(d + (n - 1 - i) * MV__RS_BSB, y0, y1, y2, y3);
+        MV__RS_BSB4(MV__RS_M_SUM)
         zs = zs * k->z;
     }
-    zi = mv__vd_set1(k->mirror_div);
-    c0 = mv__vd_mul(c0, zi);
-    c1 = mv__vd_mul(c1, zi);
-    c2 = mv__vd_mul(c2, zi);
-    c3 = mv__vd_mul(c3, zi);
+    zi = mv__vf_set1(k->mirror_div);
+    MV__RS_BSB4(MV__RS_M_SCALE)
     MV__RS_BSB_ST(d, c0, c1, c2, c3);
     for (i = 1; i < n; i++) {
         y0 = c0, y1 = c1, y2 = c2, y3 = c3; /* c+[i - 1] */
-        MV__RS_BSB_LDD(d + i * MV__RS_BSB, x0, x1, x2, x3);
-        c0 = mv__vd_add(x0, mv__vd_mul(z, c0));
-        c1 = mv__vd_add(x1, mv__vd_mul(z, c1));
-        c2 = mv__vd_add(x2, mv__vd_mul(z, c2));
-        c3 = mv__vd_add(x3, mv__vd_mul(z, c3));
+        MV__RS_BSB_LD(d + i * MV__RS_BSB, x0, x1, x2, x3);
+        MV__RS_BSB4(MV__RS_M_CAUSAL)
         if (i + 1 < n) MV__RS_BSB_ST(d + i * MV__RS_BSB, c0, c1, c2, c3);
     }
-    zi = mv__vd_set1(k->mirror_end);
-    c0 = mv__vd_mul(mv__vd_add(mv__vd_mul(z, y0), c0), zi);
-    c1 = mv__vd_mul(mv__vd_add(mv__vd_mul(z, y1), c1), zi);
-    c2 = mv__vd_mul(mv__vd_add(mv__vd_mul(z, y2), c2), zi);
-    c3 = mv__vd_mul(mv__vd_add(mv__vd_mul(z, y3), c3), zi);
-    MV__RS_BSB_OUT(rows + (n - 1) * stride, c0, c1, c2, c3);
+    zi = mv__vf_set1(k->mirror_end);
+    MV__RS_BSB4(MV__RS_M_END)
+    MV__RS_BSB_ST(rows + (n - 1) * stride, c0, c1, c2, c3);
     for (i = n - 1; i-- > 0;) {
-        MV__RS_BSB_LDD(d + i * MV__RS_BSB, x0, x1, x2, x3);
-        c0 = mv__vd_mul(z, mv__vd_sub(c0, x0));
-        c1 = mv__vd_mul(z, mv__vd_sub(c1, x1));
-        c2 = mv__vd_mul(z, mv__vd_sub(c2, x2));
-        c3 = mv__vd_mul(z, mv__vd_sub(c3, x3));
-        MV__RS_BSB_OUT(rows + i * stride, c0, c1, c2, c3);
+        MV__RS_BSB_LD(d + i * MV__RS_BSB, x0, x1, x2, x3);
+        MV__RS_BSB4(MV__RS_ANTI)
+        MV__RS_BSB_ST(rows + i * stride, c0, c1, c2, c3);
     }
     memcpy(rows - stride, rows + stride, MV__RS_BSB * sizeof(float));
     memcpy(rows + n * stride, rows + (n - 2) * stride, MV__RS_BSB * sizeof(float));
+#undef MV__RS_M_GAIN
+#undef MV__RS_M_SUM0
+#undef MV__RS_M_SUM
+#undef MV__RS_M_SCALE
+#undef MV__RS_M_CAUSAL
+#undef MV__RS_M_END
 }
+#undef MV__RS_ANTI
+#undef MV__RS_BSB4
 #undef MV__RS_BSB_LD
 #undef MV__RS_BSB_ST
-#undef MV__RS_BSB_LDD
-#undef MV__RS_BSB_OUT
 MV__FN void MV__SFX(mv__rs_bspline_rows)(const float *in, size_t in_stride, float *rows, size_t stride, size_t n, size_t width,
-                                        double *d, int mirror)
+                                        float *d, int mirror)
 {
     static const mv__rs_bsr_steps steps = {
         MV__SFX(mv__rs_bsr_e_start), MV__SFX(mv__rs_bsr_e_causal), MV__SFX(mv__rs_bsr_e_end),
         MV__SFX(mv__rs_bsr_anti),    MV__SFX(mv__rs_bsr_e_first),  MV__SFX(mv__rs_bsr_m_gain),
         MV__SFX(mv__rs_bsr_m_sum0),  MV__SFX(mv__rs_bsr_m_sum),    MV__SFX(mv__rs_bsr_m_start),
         MV__SFX(mv__rs_bsr_m_causal), MV__SFX(mv__rs_bsr_m_end)};
-    mv__rs_bsk k;
+    mv__rs_bskf k;
     size_t c = 0;
     if (n >= 2) {
-        k = mv__rs_bspline_consts(n);
+        k = mv__rs_bspline_constsf(n);
         for (; c + MV__RS_BSB <= width; c += MV__RS_BSB) {
             if (mirror) MV__SFX(mv__rs_bsb_mirror)(in + c, in_stride, rows + c, stride, n, d, &k);
             else MV__SFX(mv__rs_bsb_edge)(in + c, in_stride, rows + c, stride, n, d, &k);
@@ -45580,6 +45562,7 @@ static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
 #undef mv__vd_min
 #undef mv__vd_max
 #undef mv__vf_add
+#undef mv__vf_sub
 #undef mv__vf_mul
 #undef mv__vf_fma
 #undef mv__vd_abs
