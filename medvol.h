@@ -1113,28 +1113,29 @@ MVDEF mv_status mv_rot90_into(const mv_vol *in, mv_vol *out, int k, int axis0, i
    directly. Nearest through a general map does the same for 4-byte dtypes
    kept as they are (float32, int32, uint32). Work is split by output slice
    over the threads.
-   Cubic: the B-spline prefilter runs in float64 along each axis and its
-   coefficients are stored in float32. Through an axis-aligned map that
+   Cubic: the B-spline prefilter runs in float32 along each axis, as do
+   its coefficients (the recursions amplify their roundings at most 1.37x:
+   against scipy's float64 the tests' worst error is 3.6e-7 of the data
+   range; float64 lines cost 1.4x the time at x0.5). Through an axis-aligned map that
    does not add output rows (zoom <= 1 in y, any zoom in z), the prefilter
    and interpolation of each axis are fused per input slice (y, then x on
    the output's rows only, then z across the slices: no coefficient volume;
    see >>impl-resample); other maps prefilter the frame into a coefficient
    volume and interpolate it.
-   Cost (build/profile_resample 256 5: float32 256^3, a quiet 2-core
-   machine, 1 | 2 threads, ratio to memcpy of the output bytes in the same
-   run): trilinear rotated 15 + 5 degrees 32 | 18 ms (0.11 | 0.20), nearest
-   rotated 16 | 8.8 ms (0.21 | 0.39); cubic 0.8x0.8x1.5 mm -> 1 mm 26 | 15
-   ms, 2.5x trilinear's 10.6 | 6.0 ms (was 48 | 32 ms, 0.07 of memcpy);
-   cubic x0.5 12.6 | 7.0 ms against trilinear's 2.0 | 1.5-2.2 ms (the
-   float64 y prefilter over every input sample, about 5 ms of the 12.6,
-   and the x pass's transpositions dominate); cubic rotated 0.46 | 0.26 s.
-   README ("Resampling") has the table. */
+   Cost (build/profile_resample 256 5: float32 256^3, a 2-core Emerald
+   Rapids VM, 1 | 2 threads, ratio to memcpy of the output bytes in the
+   same run): trilinear rotated 15 + 5 degrees 33 | 17 ms (0.22-0.26 |
+   0.38-0.39), nearest rotated 19 | 9 ms; cubic 0.8x0.8x1.5 mm -> 1 mm 34-41
+   | 18 ms, 2.3-2.5x trilinear's 15-16 | 7.5-7.7 ms; cubic x0.5 14-15 | 6.7-7.1
+   ms against trilinear's 2.6-2.9 | 1.4-1.6 ms (4.4-5.3x: the y prefilter
+   over every input sample, which also reads the input, is a third);
+   cubic rotated 0.50 | 0.26 s. README ("Resampling") has the table. */
 typedef enum mv_interp {
     MV_INTERP_LINEAR = 0,   /* trilinear (scipy order 1) */
     MV_INTERP_NEAREST,      /* nearest voxel as scipy order 0: index
                                floor(c + 0.5), so a tie goes up */
     MV_INTERP_CUBIC         /* cubic B-spline with prefilter (scipy order 3):
-                               float64 prefilter into float32 coefficients */
+                               float32 prefilter and coefficients */
 } mv_interp;
 
 typedef struct mv_resample_opts {
@@ -6026,18 +6027,28 @@ typedef void (*mv__k_inflate_fn)(mv__inflater *s, const unsigned char *in, size_
                (weights planar, one array per tap; src_len floats readable at
                src); the x step.
    rs_bspline: the cubic B-spline prefilter (scipy spline_filter, order 3) of
-               MV__RS_LANES interleaved lines of n samples in float64: sample
+               MV__RS_LANES interleaved lines of n samples in float32: sample
                i of line l at buf[(i + 1) * MV__RS_LANES + l]; rows 0 and
                n + 1 receive the coefficients at -1 and n. mirror: scipy's
                mirror boundary (mode 'constant'); else the volume's edge
                continues (mode 'nearest', in closed form). Many lines at once
-               keep the recursions' dependency chains from stalling. */
+               keep the recursions' dependency chains from stalling.
+   The prefilter's precision: float32 everywhere (lines, rows and the
+   coefficients). The pole is |z| = 0.27, so a recursion amplifies its
+   roundings at most 1/(1 - |z|) = 1.37 times, and the resampled values
+   stay within 3.6e-7 of the data range of scipy's float64 in the tests
+   (tests/py/ref_resample.py: tolerance 1e-5; with float64 lines the worst
+   was 2.9e-7). float64 lines took 1.4x the time of a cubic x0.5 (the
+   passes stream every input sample: float32 halves their bytes and
+   doubles their lanes). Values up to 2^121 keep every intermediate finite
+   (a causal sum is at most 8.2x its line's largest value, a coefficient
+   3x; larger frames are scaled first, see mv__rs_pf_xy). */
 typedef void (*mv__k_rs_blend_fn)(float *dst, const float *const *rows, const float *w, int taps, size_t n);
 typedef void (*mv__k_rs_xinterp_fn)(float *dst, const float *src, size_t src_len, const int32_t *idx, const float *w,
                                     size_t wstride, int taps, size_t n);
-typedef void (*mv__k_rs_bspline_fn)(double *buf, size_t n, int mirror);
+typedef void (*mv__k_rs_bspline_fn)(float *buf, size_t n, int mirror);
 
-#define MV__RS_LANES 32                       /* lines per rs_bspline call */
+#define MV__RS_LANES 64                       /* lines per rs_bspline call */
 #define MV__RS_POLE (-0.26794919243112270)    /* sqrt(3) - 2, the cubic B-spline's pole */
 
 static void mv__rs_blend_ref(float *dst, const float *const *rows, const float *w, int taps, size_t n)
@@ -6069,26 +6080,25 @@ static void mv__rs_xinterp_ref(float *dst, const float *src, size_t src_len, con
    (buf as rs_bspline leaves it: stored coefficient k of line l at
    buf[k * MV__RS_LANES + l], k = 0 the coefficient at -1):
    out[i * MV__RS_LANES + l] = sum over taps t of w[t * wstride + i] *
-   (float)buf[(idx[i] + t) * MV__RS_LANES + l], summed in float32 in
-   rs_xinterp's order and stored widened (exactly) in the same layout, for
-   rs_rows_out. So rs_rows_out after it gives the bits of rs_rows_out then
+   buf[(idx[i] + t) * MV__RS_LANES + l], summed in float32 in rs_xinterp's
+   order and stored in the same layout, for rs_rows_out. So rs_rows_out after it gives the bits of rs_rows_out then
    rs_xinterp, with the transposition run on the n outputs instead of the
    line's samples (half of them for a 2x smaller grid) and the taps read as
    whole lane vectors instead of per output. */
-typedef void (*mv__k_rs_lanes_interp_fn)(double *out, const double *buf, const int32_t *idx, const float *w, size_t wstride,
+typedef void (*mv__k_rs_lanes_interp_fn)(float *out, const float *buf, const int32_t *idx, const float *w, size_t wstride,
                                          int taps, size_t n);
-static void mv__rs_lanes_interp_ref(double *out, const double *buf, const int32_t *idx, const float *w, size_t wstride,
-                                    int taps, size_t n)
+static void mv__rs_lanes_interp_ref(float *out, const float *buf, const int32_t *idx, const float *w, size_t wstride, int taps,
+                                    size_t n)
 {
     const size_t L = MV__RS_LANES;
     size_t i, l;
     int t;
     for (i = 0; i < n; i++) {
-        const double *s = buf + (size_t)idx[i] * L;
+        const float *s = buf + (size_t)idx[i] * L;
         for (l = 0; l < L; l++) {
-            float acc = w[i] * (float)s[l];
-            for (t = 1; t < taps; t++) acc = acc + w[(size_t)t * wstride + i] * (float)s[(size_t)t * L + l];
-            out[i * L + l] = (double)acc;
+            float acc = w[i] * s[l];
+            for (t = 1; t < taps; t++) acc = acc + w[(size_t)t * wstride + i] * s[(size_t)t * L + l];
+            out[i * L + l] = acc;
         }
     }
 }
@@ -6114,113 +6124,13 @@ static mv__rs_bsk mv__rs_bspline_consts(size_t n)
     return k;
 }
 
-/* One line of the prefilter (lane l of buf, stride 8), the definition the
-   SIMD versions follow operation by operation.
-   Edge-continued line (mode 'nearest'): left of 0 the input is g0 forever,
-   so the causal sum there is its steady state gain*g0/(1 - z); right of
-   n - 1 it is gl forever, and summing the anticausal pass over that tail in
-   closed form gives c[n-1] = gl - (c+[n-1] - gain*gl/(1 - z)) * z/(1 - z^2).
-   Outside, the coefficients approach the edge value geometrically:
-   c[-m] = g0 + z^m (c[0] - g0), c[n-1+m] = gl + z^m (c[n-1] - gl); the rows
-   -1 and n hold m = 1 (mv__rs_taps folds the farther ones onto them).
-   Mirror line (mode 'constant'): scipy's mirror initialisation, pads
-   c[-1] = c[1], c[n] = c[n-2]. */
-static void mv__rs_bspline_lane(double *buf, size_t n, int mirror, size_t l, const mv__rs_bsk *k)
-{
-    double *c = buf + MV__RS_LANES + l; /* c[i * MV__RS_LANES] is sample i */
-    const size_t L = MV__RS_LANES;
-    size_t i;
-    if (n == 1) { /* a constant line: its own coefficients */
-        c[-(ptrdiff_t)L] = c[0];
-        c[L] = c[0];
-        return;
-    }
-    if (!mirror) {
-        double g0 = c[0], gl = c[(n - 1) * L], s;
-        c[0] = (k->gain * g0) * k->inv_1mz;
-        for (i = 1; i < n; i++) c[i * L] = k->gain * c[i * L] + k->z * c[(i - 1) * L];
-        s = (k->gain * gl) * k->inv_1mz;
-        c[(n - 1) * L] = gl - (c[(n - 1) * L] - s) * k->zq;
-        for (i = n - 1; i-- > 0;) c[i * L] = k->z * (c[(i + 1) * L] - c[i * L]);
-        c[-(ptrdiff_t)L] = g0 + k->z * (c[0] - g0);
-        c[n * L] = gl + k->z * (c[(n - 1) * L] - gl);
-    } else {
-        double acc, zi = k->z;
-        for (i = 0; i < n; i++) c[i * L] = k->gain * c[i * L];
-        acc = c[0] + k->zn1 * c[(n - 1) * L];
-        for (i = 1; i + 1 < n; i++) {
-            acc = acc + zi * (c[i * L] + k->zn1 * c[(n - 1 - i) * L]);
-            zi = zi * k->z;
-        }
-        c[0] = acc * k->mirror_div;
-        for (i = 1; i < n; i++) c[i * L] = c[i * L] + k->z * c[(i - 1) * L];
-        c[(n - 1) * L] = (k->z * c[(n - 2) * L] + c[(n - 1) * L]) * k->mirror_end;
-        for (i = n - 1; i-- > 0;) c[i * L] = k->z * (c[(i + 1) * L] - c[i * L]);
-        c[-(ptrdiff_t)L] = c[L];
-        c[n * L] = c[(n - 2) * L];
-    }
-}
-
-static void mv__rs_bspline_ref(double *buf, size_t n, int mirror)
-{
-    mv__rs_bsk k = mv__rs_bspline_consts(n);
-    size_t l;
-    for (l = 0; l < MV__RS_LANES; l++) mv__rs_bspline_lane(buf, n, mirror, l, &k);
-}
-
-/* rs_rows_in / rs_rows_out: MV__RS_LANES rows of floats (row l at rows +
-   l * stride) to and from the lanes of the prefilter's line buffer:
-   buf[(i + 1) * MV__RS_LANES + l] = rows[l * stride + i] for i < n, and
-   back rows[l * stride + i] = (float)buf[i * MV__RS_LANES + l] (buffer row 0
-   is the coefficient at -1). The x pass's transposition; exact both ways
-   (float -> double exactly, double -> float rounds like the cast). */
-typedef void (*mv__k_rs_rows_in_fn)(double *buf, const float *rows, size_t stride, size_t n);
-typedef void (*mv__k_rs_rows_out_fn)(float *rows, size_t stride, const double *buf, size_t n);
-
-static void mv__rs_rows_in_ref(double *buf, const float *rows, size_t stride, size_t n)
-{
-    size_t i, l;
-    for (l = 0; l < MV__RS_LANES; l++)
-        for (i = 0; i < n; i++) buf[(i + 1) * MV__RS_LANES + l] = (double)rows[l * stride + i];
-}
-static void mv__rs_rows_out_ref(float *rows, size_t stride, const double *buf, size_t n)
-{
-    size_t i, l;
-    for (l = 0; l < MV__RS_LANES; l++)
-        for (i = 0; i < n; i++) rows[l * stride + i] = (float)buf[i * MV__RS_LANES + l];
-}
-
-/* rs_bspline_rows: the prefilter along n rows of `width` floats, read from
-   in (row i at in + i * in_stride) and written to rows (row i at rows + i *
-   stride; in == rows: in place), rows -1 and n receiving the pads (the
-   fused y pass reads the frame where it lies, without a copy); d holds
-   n + 1 rows of width floats (the causal sums, and the mirror
-   initialisation's sums in row n). It runs in float32, unlike the x
-   lines' float64 (rs_bspline): these passes stream every input sample
-   (the y pass of a 2x smaller grid is a third of its time), and float32
-   halves their bytes and doubles their lanes. Its accuracy: the pole is
-   |z| = 0.27, so a recursion amplifies its roundings at most 1/(1 - |z|) =
-   1.37 times; a coefficient differs from the float64 lines' by a few
-   float32 ulps of the line's largest coefficient, and the resampled values
-   stay within 3e-7 of the data range of scipy's float64 (tests/py/
-   ref_resample.py: its tolerance is 1e-5). The mirror initialisation's
-   series stops after MV__RS_HORIZON terms (z^24 < 2^-45, far below the
-   sum's rounding; longer, its terms would go denormal, slow on x86).
-   Per column it is the arithmetic of the steps below, so the SIMD kernels
-   (whole vectors, the columns past the last through these steps) give
-   these bits; taking whole rows at each step streams them through memory
-   (the y pass within a slice, the z pass across slices) with no
-   transposition, the columns being independent lanes.
-   rs_absmax: the largest finite |x[i]| and cur (NaN and infinities are
-   skipped; max is exact, so every ISA agrees). */
-typedef void (*mv__k_rs_bspline_rows_fn)(const float *in, size_t in_stride, float *rows, size_t stride, size_t n, size_t width,
-                                         float *d, int mirror);
-typedef float (*mv__k_rs_absmax_fn)(const float *x, size_t n, float cur);
-
+/* The prefilter runs in float32 (see rs_bspline_rows for its accuracy):
+   the constants above rounded once, so every ISA sees the same bits. The
+   mirror initialisation's series stops after MV__RS_HORIZON terms (z^24 <
+   2^-45, far below the sum's rounding; longer, its terms would go
+   denormal, slow on x86), so zn1 = z^(n-1) is 0 past it. */
 #define MV__RS_HORIZON 24
 
-/* mv__rs_bsk rounded to float32 once (every ISA sees these bits); zn1 is 0
-   past the horizon */
 typedef struct mv__rs_bskf {
     float z, gain, inv_1mz, zq, mirror_end, zn1, mirror_div;
 } mv__rs_bskf;
@@ -6238,6 +6148,97 @@ static mv__rs_bskf mv__rs_bspline_constsf(size_t n)
     f.mirror_div = (float)k.mirror_div;
     return f;
 }
+
+/* One line of the prefilter (lane l of buf, stride MV__RS_LANES), the definition the
+   SIMD versions follow operation by operation.
+   Edge-continued line (mode 'nearest'): left of 0 the input is g0 forever,
+   so the causal sum there is its steady state gain*g0/(1 - z); right of
+   n - 1 it is gl forever, and summing the anticausal pass over that tail in
+   closed form gives c[n-1] = gl - (c+[n-1] - gain*gl/(1 - z)) * z/(1 - z^2).
+   Outside, the coefficients approach the edge value geometrically:
+   c[-m] = g0 + z^m (c[0] - g0), c[n-1+m] = gl + z^m (c[n-1] - gl); the rows
+   -1 and n hold m = 1 (mv__rs_taps folds the farther ones onto them).
+   Mirror line (mode 'constant'): scipy's mirror initialisation, pads
+   c[-1] = c[1], c[n] = c[n-2]. */
+static void mv__rs_bspline_lane(float *buf, size_t n, int mirror, size_t l, const mv__rs_bskf *k)
+{
+    float *c = buf + MV__RS_LANES + l; /* c[i * MV__RS_LANES] is sample i */
+    const size_t L = MV__RS_LANES;
+    size_t i;
+    if (n == 1) { /* a constant line: its own coefficients */
+        c[-(ptrdiff_t)L] = c[0];
+        c[L] = c[0];
+        return;
+    }
+    if (!mirror) {
+        float g0 = c[0], gl = c[(n - 1) * L], s;
+        c[0] = (k->gain * g0) * k->inv_1mz;
+        for (i = 1; i < n; i++) c[i * L] = k->gain * c[i * L] + k->z * c[(i - 1) * L];
+        s = (k->gain * gl) * k->inv_1mz;
+        c[(n - 1) * L] = gl - (c[(n - 1) * L] - s) * k->zq;
+        for (i = n - 1; i-- > 0;) c[i * L] = k->z * (c[(i + 1) * L] - c[i * L]);
+        c[-(ptrdiff_t)L] = g0 + k->z * (c[0] - g0);
+        c[n * L] = gl + k->z * (c[(n - 1) * L] - gl);
+    } else {
+        float acc, zi = k->z;
+        for (i = 0; i < n; i++) c[i * L] = k->gain * c[i * L];
+        acc = c[0] + k->zn1 * c[(n - 1) * L];
+        for (i = 1; i + 1 < n && i <= MV__RS_HORIZON; i++) {
+            acc = acc + zi * (c[i * L] + k->zn1 * c[(n - 1 - i) * L]);
+            zi = zi * k->z;
+        }
+        c[0] = acc * k->mirror_div;
+        for (i = 1; i < n; i++) c[i * L] = c[i * L] + k->z * c[(i - 1) * L];
+        c[(n - 1) * L] = (k->z * c[(n - 2) * L] + c[(n - 1) * L]) * k->mirror_end;
+        for (i = n - 1; i-- > 0;) c[i * L] = k->z * (c[(i + 1) * L] - c[i * L]);
+        c[-(ptrdiff_t)L] = c[L];
+        c[n * L] = c[(n - 2) * L];
+    }
+}
+
+static void mv__rs_bspline_ref(float *buf, size_t n, int mirror)
+{
+    mv__rs_bskf k = mv__rs_bspline_constsf(n);
+    size_t l;
+    for (l = 0; l < MV__RS_LANES; l++) mv__rs_bspline_lane(buf, n, mirror, l, &k);
+}
+
+/* rs_rows_in / rs_rows_out: MV__RS_LANES rows of floats (row l at rows +
+   l * stride) to and from the lanes of the prefilter's line buffer:
+   buf[(i + 1) * MV__RS_LANES + l] = rows[l * stride + i] for i < n, and
+   back rows[l * stride + i] = buf[i * MV__RS_LANES + l] (buffer row 0 is
+   the coefficient at -1). The x pass's transposition. */
+typedef void (*mv__k_rs_rows_in_fn)(float *buf, const float *rows, size_t stride, size_t n);
+typedef void (*mv__k_rs_rows_out_fn)(float *rows, size_t stride, const float *buf, size_t n);
+
+static void mv__rs_rows_in_ref(float *buf, const float *rows, size_t stride, size_t n)
+{
+    size_t i, l;
+    for (l = 0; l < MV__RS_LANES; l++)
+        for (i = 0; i < n; i++) buf[(i + 1) * MV__RS_LANES + l] = rows[l * stride + i];
+}
+static void mv__rs_rows_out_ref(float *rows, size_t stride, const float *buf, size_t n)
+{
+    size_t i, l;
+    for (l = 0; l < MV__RS_LANES; l++)
+        for (i = 0; i < n; i++) rows[l * stride + i] = buf[i * MV__RS_LANES + l];
+}
+
+/* rs_bspline_rows: the prefilter along n rows of `width` floats, read from
+   in (row i at in + i * in_stride) and written to rows (row i at rows + i *
+   stride; in == rows: in place), rows -1 and n receiving the pads (the
+   fused y pass reads the frame where it lies, without a copy); d holds
+   n + 1 rows of width floats (the causal sums, and the mirror
+   initialisation's sums in row n). Per column it is the arithmetic of the steps below, so the SIMD kernels
+   (whole vectors, the columns past the last through these steps) give
+   these bits; taking whole rows at each step streams them through memory
+   (the y pass within a slice, the z pass across slices) with no
+   transposition, the columns being independent lanes.
+   rs_absmax: the largest finite |x[i]| and cur (NaN and infinities are
+   skipped; max is exact, so every ISA agrees). */
+typedef void (*mv__k_rs_bspline_rows_fn)(const float *in, size_t in_stride, float *rows, size_t stride, size_t n, size_t width,
+                                         float *d, int mirror);
+typedef float (*mv__k_rs_absmax_fn)(const float *x, size_t n, float cur);
 
 /* edge mode: the causal sum's start, its steps, the end that closes the
    anticausal pass (and writes the right pad), its steps, the left pad */
@@ -14425,11 +14426,11 @@ MVDEF mv_status mv_cfl_save(const char *path, const mv_vol *v, const mv_save_opt
    trilinear taps as float pairs, nearest by gathers; the next output
    slice's taps prefetched) and the ends (mv__rs_run_inside); nearest in
    edge mode runs whole rows with clamped coordinates. Cubic first turns each 3D
-   frame into B-spline coefficients (float64 lines, float32 volume with one
+   frame into B-spline coefficients (float32 lines and volume, with one
    voxel of padding on every side) and then interpolates those with four
-   taps per axis. The prefilter runs per input slice: x along rows (32 rows
+   taps per axis. The prefilter runs per input slice: x along rows (64 rows
    transposed into lanes), then y across the slice's columns (the rows read
-   and written whole, as strips of 32 lanes), then z per stored row across
+   and written whole, in column blocks of four vectors), then z per stored row across
    every plane; each recursion updates four lane-vectors held in registers
    per step. Work is split by output slice (and by input slice / row for
    the prefilter), and nothing a slice computes depends on another, so any
@@ -15247,8 +15248,8 @@ static void mv__rs_pf_xy(void *ctx, int64_t z0, int64_t z1, int worker)
     const mv__rs_pf *p = (const mv__rs_pf *)ctx;
     const int64_t L = MV__RS_LANES, SX = p->SX, SY = p->SY;
     const int direct = p->dt == MV_DT_F32 && !p->scaled;
-    double *buf = (double *)(void *)(p->work + (size_t)worker * p->work_bytes);
-    float *stage = (float *)(void *)(buf + (MV__MAX(p->nx, MV__MAX(p->ny, p->nz)) + 2) * L); /* L rows of up to max dim + 2 */
+    float *buf = (float *)(void *)(p->work + (size_t)worker * p->work_bytes);
+    float *stage = buf + (MV__MAX(p->nx, MV__MAX(p->ny, p->nz)) + 2) * L; /* L rows of up to max dim + 2 */
     int64_t z, y0;
     for (z = z0; z < z1; z++) {
         float *plane = p->coef + (size_t)(z + 1) * (size_t)(SX * SY);
@@ -15276,15 +15277,14 @@ static void mv__rs_pf_xy(void *ctx, int64_t z0, int64_t z1, int worker)
             if (nl < L) memset(stage + nl * p->nx, 0, (size_t)((L - nl) * p->nx) * 4);
             p->kt->rs_rows_in(buf, stage, (size_t)p->nx, (size_t)p->nx);
             p->kt->rs_bspline(buf, (size_t)p->nx, p->mirror);
-            /* (through the stage: stores straight into 32 rows of the
-               plane ran 4x slower than this copy) */
+            /* (through the stage: stores straight into the plane's rows, a
+               row apart, ran 4x slower than this copy) */
             p->kt->rs_rows_out(stage, (size_t)SX, buf, (size_t)SX);
             memcpy(plane + (size_t)(y0 + 1) * (size_t)SX, stage, (size_t)(nl * SX) * 4);
         }
         /* y: every column of the plane at once, row by row in place (the
            causal sums in buf) */
-        p->kt->rs_bspline_rows(plane + SX, (size_t)SX, plane + SX, (size_t)SX, (size_t)p->ny, (size_t)SX, (float *)(void *)buf,
-                               p->mirror);
+        p->kt->rs_bspline_rows(plane + SX, (size_t)SX, plane + SX, (size_t)SX, (size_t)p->ny, (size_t)SX, buf, p->mirror);
     }
 }
 
@@ -15351,7 +15351,7 @@ static size_t mv__rs_scratch_bytes(const int64_t n[3], int threads, size_t *coef
    prefilter and R the four-tap interpolation along an axis. Per input
    slice: the y coefficients (rs_bspline_rows, reading a float32 frame in
    place) blended at the output's rows, then the x coefficients of those
-   rows (32 at a time transposed into lanes) interpolated at the output's
+   rows (64 at a time transposed into lanes) interpolated at the output's
    columns while still in lanes (rs_lanes_interp), so only the outputs are
    transposed back into T; then per block of T's rows the z coefficients
    across the slices, blended at the output's slices. T is laid out row by
@@ -15392,7 +15392,7 @@ typedef struct mv__rs_fz {
 MV__INLINE size_t mv__rs_round64(size_t b) { return (b + 63) & ~(size_t)63; }
 
 /* per worker: the phase over slices (the converted slice with pad rows, the
-   y causal sums of a column chunk, a block of 32 blended rows, the
+   y causal sums of a column chunk, a block of 64 blended rows, the
    x line buffer, staging rows and the outputs in lanes), the phase over rows (the z causal sums
    of a block of `width` floats per slice, an output row) */
 static size_t mv__rs_fz_work(const int64_t n[3], const int64_t cnt[3], int64_t width)
@@ -15427,12 +15427,12 @@ static void mv__rs_fz_xy(void *ctx, int64_t z0, int64_t z1, int worker)
     float *P = (float *)(void *)wk; /* rows -1 .. ny */
     float *dy = (float *)(void *)(wk + oy);
     float *Y = (float *)(void *)(wk + oY);
-    double *buf = (double *)(void *)(wk + ob);
+    float *buf = (float *)(void *)(wk + ob);
     float *stage = (float *)(void *)(wk + os);
-    double *lanes = (double *)(void *)(wk + oo);
+    float *lanes = (float *)(void *)(wk + oo);
     int64_t z, c0, r, r0;
     int t;
-    /* the spare rows of a last block of fewer than 32 (lanes the x pass
+    /* the spare rows of a last block of fewer than 64 (lanes the x pass
        carries but nothing reads): zeroed once, as the blend may never
        write them */
     if (ty % L) memset(Y + (size_t)((ty % L) * nx), 0, (size_t)((L - ty % L) * nx) * 4);
@@ -15454,7 +15454,7 @@ static void mv__rs_fz_xy(void *ctx, int64_t z0, int64_t z1, int worker)
         for (c0 = 0; c0 < nx; c0 += MV__RS_FZ_CW)
             kt->rs_bspline_rows(in + c0, (size_t)nx, rows + c0, (size_t)nx, (size_t)ny, (size_t)MV__MIN(MV__RS_FZ_CW, nx - c0), dy,
                                 p->mirror);
-        /* blocks of 32 output rows: blended at the y taps (into Y, 32 rows
+        /* blocks of 64 output rows: blended at the y taps (into Y, 64 rows
            that stay in cache), transposed into lanes for the x pass */
         for (r0 = 0; r0 < ty; r0 += L) {
             for (r = r0; r < ty && r < r0 + L; r++) {
@@ -15539,7 +15539,7 @@ static void mv__rs_fz_fill(void *ctx, int64_t k0, int64_t k1, int worker)
 }
 
 /* T rows per block of the z pass: their causal sums (nz + 1 rows of
-   doubles) within about 512 KiB, at least one row. The block size changes
+   floats) within about 256 KiB, at least one row. The block size changes
    no bits (columns are independent). */
 static int64_t mv__rs_fz_brows(int64_t nz, int64_t tx) { return MV__MAX(1, INT64_C(65536) / ((nz + 1) * tx)); }
 
@@ -40756,44 +40756,44 @@ MV__FN void MV__SFX(mv__rs_xinterp)(float *dst, const float *src, size_t src_len
    for each group): an array of vectors indexed in a loop stays on the
    stack at -O2, and the chains then ran through store-to-load forwarding
    (the whole cubic x0.5 at 256^3 took 1.3x as long). */
-#define MV__RS_G (MV__RS_LANES / MV__VDL)
+#define MV__RS_G (MV__RS_LANES / MV__VL)
 #define MV__RS_Q4(X) X(0, p0) X(1, p1) X(2, p2) X(3, p3)
-#define MV__RS_LD(p, q) mv__vd_loadu((p) + (q) * MV__VDL)
-#define MV__RS_ST(p, q, v) mv__vd_storeu((p) + (q) * MV__VDL, (v))
-MV__RS_FNI void MV__SFX(mv__rs_bspline_q4)(double *buf, size_t n, int mirror, const mv__rs_bsk *k)
+#define MV__RS_LD(p, q) mv__vf_loadu((p) + (q) * MV__VL)
+#define MV__RS_ST(p, q, v) mv__vf_storeu((p) + (q) * MV__VL, (v))
+MV__RS_FNI void MV__SFX(mv__rs_bspline_q4)(float *buf, size_t n, int mirror, const mv__rs_bskf *k)
 {
     const size_t L = MV__RS_LANES;
-    const mv__vd z = mv__vd_set1(k->z), gain = mv__vd_set1(k->gain);
-    double *c = buf + L, *lo = buf, *hi = buf + (n + 1) * L, *r;
-    mv__vd p0, p1, p2, p3;
+    const mv__vf z = mv__vf_set1(k->z), gain = mv__vf_set1(k->gain);
+    float *c = buf + L, *lo = buf, *hi = buf + (n + 1) * L, *r;
+    mv__vf p0, p1, p2, p3;
     size_t i;
     if (!mirror) {
-        const mv__vd inv = mv__vd_set1(k->inv_1mz), zq = mv__vd_set1(k->zq);
+        const mv__vf inv = mv__vf_set1(k->inv_1mz), zq = mv__vf_set1(k->zq);
 #define MV__RS_E_INIT(q, P)                                                                       \
     {                                                                                             \
-        mv__vd g0 = MV__RS_LD(c, q);                                                              \
+        mv__vf g0 = MV__RS_LD(c, q);                                                              \
         MV__RS_ST(lo, q, g0);                                                                     \
         MV__RS_ST(hi, q, MV__RS_LD(c + (n - 1) * L, q));                                          \
-        P = mv__vd_mul(mv__vd_mul(gain, g0), inv);                                                \
+        P = mv__vf_mul(mv__vf_mul(gain, g0), inv);                                                \
         MV__RS_ST(c, q, P);                                                                       \
     }
 #define MV__RS_E_CAUSAL(q, P)                                                                     \
-    P = mv__vd_add(mv__vd_mul(gain, MV__RS_LD(r, q)), mv__vd_mul(z, P));                          \
+    P = mv__vf_add(mv__vf_mul(gain, MV__RS_LD(r, q)), mv__vf_mul(z, P));                          \
     MV__RS_ST(r, q, P);
 #define MV__RS_E_END(q, P)                                                                        \
     {                                                                                             \
-        mv__vd gl = MV__RS_LD(hi, q), s_ = mv__vd_mul(mv__vd_mul(gain, gl), inv);                 \
-        P = mv__vd_sub(gl, mv__vd_mul(mv__vd_sub(P, s_), zq));                                    \
+        mv__vf gl = MV__RS_LD(hi, q), s_ = mv__vf_mul(mv__vf_mul(gain, gl), inv);                 \
+        P = mv__vf_sub(gl, mv__vf_mul(mv__vf_sub(P, s_), zq));                                    \
         MV__RS_ST(c + (n - 1) * L, q, P);                                                         \
-        MV__RS_ST(hi, q, mv__vd_add(gl, mv__vd_mul(z, mv__vd_sub(P, gl))));                       \
+        MV__RS_ST(hi, q, mv__vf_add(gl, mv__vf_mul(z, mv__vf_sub(P, gl))));                       \
     }
 #define MV__RS_ANTI(q, P)                                                                         \
-    P = mv__vd_mul(z, mv__vd_sub(P, MV__RS_LD(r, q)));                                            \
+    P = mv__vf_mul(z, mv__vf_sub(P, MV__RS_LD(r, q)));                                            \
     MV__RS_ST(r, q, P);
 #define MV__RS_E_LO(q, P)                                                                         \
     {                                                                                             \
-        mv__vd g0 = MV__RS_LD(lo, q);                                                             \
-        MV__RS_ST(lo, q, mv__vd_add(g0, mv__vd_mul(z, mv__vd_sub(P, g0))));                       \
+        mv__vf g0 = MV__RS_LD(lo, q);                                                             \
+        MV__RS_ST(lo, q, mv__vf_add(g0, mv__vf_mul(z, mv__vf_sub(P, g0))));                       \
     }
         MV__RS_Q4(MV__RS_E_INIT)
         for (i = 1; i < n; i++) {
@@ -40807,19 +40807,19 @@ MV__RS_FNI void MV__SFX(mv__rs_bspline_q4)(double *buf, size_t n, int mirror, co
         }
         MV__RS_Q4(MV__RS_E_LO)
     } else {
-        const mv__vd zn1 = mv__vd_set1(k->zn1);
-        double zi = k->z;
-#define MV__RS_M_GAIN(q, P) MV__RS_ST(r, q, mv__vd_mul(gain, MV__RS_LD(r, q)));
-#define MV__RS_M_INIT(q, P) P = mv__vd_add(MV__RS_LD(c, q), mv__vd_mul(zn1, MV__RS_LD(c + (n - 1) * L, q)));
-#define MV__RS_M_SUM(q, P) P = mv__vd_add(P, mv__vd_mul(vzi, mv__vd_add(MV__RS_LD(r, q), mv__vd_mul(zn1, MV__RS_LD(r2, q)))));
+        const mv__vf zn1 = mv__vf_set1(k->zn1);
+        float zi = k->z;
+#define MV__RS_M_GAIN(q, P) MV__RS_ST(r, q, mv__vf_mul(gain, MV__RS_LD(r, q)));
+#define MV__RS_M_INIT(q, P) P = mv__vf_add(MV__RS_LD(c, q), mv__vf_mul(zn1, MV__RS_LD(c + (n - 1) * L, q)));
+#define MV__RS_M_SUM(q, P) P = mv__vf_add(P, mv__vf_mul(vzi, mv__vf_add(MV__RS_LD(r, q), mv__vf_mul(zn1, MV__RS_LD(r2, q)))));
 #define MV__RS_M_C0(q, P)                                                                         \
-    P = mv__vd_mul(P, mv__vd_set1(k->mirror_div));                                                \
+    P = mv__vf_mul(P, mv__vf_set1(k->mirror_div));                                                \
     MV__RS_ST(c, q, P);
 #define MV__RS_M_CAUSAL(q, P)                                                                     \
-    P = mv__vd_add(MV__RS_LD(r, q), mv__vd_mul(z, P));                                            \
+    P = mv__vf_add(MV__RS_LD(r, q), mv__vf_mul(z, P));                                            \
     MV__RS_ST(r, q, P);
 #define MV__RS_M_END(q, P)                                                                        \
-    P = mv__vd_mul(mv__vd_add(mv__vd_mul(z, MV__RS_LD(c + (n - 2) * L, q)), P), mv__vd_set1(k->mirror_end)); \
+    P = mv__vf_mul(mv__vf_add(mv__vf_mul(z, MV__RS_LD(c + (n - 2) * L, q)), P), mv__vf_set1(k->mirror_end)); \
     MV__RS_ST(c + (n - 1) * L, q, P);
 #define MV__RS_M_PADS(q, P)                                                                       \
     MV__RS_ST(lo, q, MV__RS_LD(c + L, q));                                                        \
@@ -40829,9 +40829,9 @@ MV__RS_FNI void MV__SFX(mv__rs_bspline_q4)(double *buf, size_t n, int mirror, co
             MV__RS_Q4(MV__RS_M_GAIN)
         }
         MV__RS_Q4(MV__RS_M_INIT)
-        for (i = 1; i + 1 < n; i++) {
-            const mv__vd vzi = mv__vd_set1(zi);
-            const double *r2 = c + (n - 1 - i) * L;
+        for (i = 1; i + 1 < n && i <= MV__RS_HORIZON; i++) {
+            const mv__vf vzi = mv__vf_set1(zi);
+            const float *r2 = c + (n - 1 - i) * L;
             r = c + i * L;
             MV__RS_Q4(MV__RS_M_SUM)
             zi = zi * k->z;
@@ -40864,122 +40864,121 @@ MV__RS_FNI void MV__SFX(mv__rs_bspline_q4)(double *buf, size_t n, int mirror, co
 #undef MV__RS_Q4
 #undef MV__RS_LD
 #undef MV__RS_ST
-MV__FN void MV__SFX(mv__rs_bspline)(double *buf, size_t n, int mirror)
+MV__FN void MV__SFX(mv__rs_bspline)(float *buf, size_t n, int mirror)
 {
-    mv__rs_bsk k = mv__rs_bspline_consts(n);
+    mv__rs_bskf k = mv__rs_bspline_constsf(n);
     int g;
     if (n < 2) {
         mv__rs_bspline_ref(buf, n, mirror);
         return;
     }
-    for (g = 0; g < MV__RS_G; g += 4) MV__SFX(mv__rs_bspline_q4)(buf + g * MV__VDL, n, mirror, &k);
+    for (g = 0; g < MV__RS_G; g += 4) MV__SFX(mv__rs_bspline_q4)(buf + g * MV__VL, n, mirror, &k);
 }
 
-/* the x pass's transposition: MV__VDL x MV__VDL blocks of floats converted
-   to doubles and transposed in registers (see mv__rs_rows_in_ref) */
+/* the x pass's transposition: MV__VL x MV__VL blocks of floats transposed
+   in registers (see mv__rs_rows_in_ref) */
 #if defined(MV__PASS_SSE2)
-#define MV__RS_LDF(p) _mm_cvtps_pd(_mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(const void *)(p)))
-#define MV__RS_STF(p, v) _mm_storel_pi((__m64 *)(void *)(p), _mm_cvtpd_ps(v))
-MV__RS_FNI void MV__SFX(mv__rs_tr)(__m128d *r)
-{
-    __m128d a = _mm_unpacklo_pd(r[0], r[1]), b = _mm_unpackhi_pd(r[0], r[1]);
-    r[0] = a;
-    r[1] = b;
-}
+MV__RS_FNI void MV__SFX(mv__rs_tr)(__m128 *r) { _MM_TRANSPOSE4_PS(r[0], r[1], r[2], r[3]); }
 #elif defined(MV__PASS_AVX2)
-#define MV__RS_LDF(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
-#define MV__RS_STF(p, v) _mm_storeu_ps((p), _mm256_cvtpd_ps(v))
-MV__RS_FNI void MV__SFX(mv__rs_tr)(__m256d *r)
+MV__RS_FNI void MV__SFX(mv__rs_tr)(__m256 *r)
 {
-    __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
-    __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
-    r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
-    r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
-    r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
-    r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
-}
-#elif defined(MV__PASS_AVX512)
-#define MV__RS_LDF(p) _mm512_cvtps_pd(_mm256_loadu_ps(p))
-#define MV__RS_STF(p, v) _mm256_storeu_ps((p), _mm512_cvtpd_ps(v))
-MV__RS_FNI void MV__SFX(mv__rs_tr)(__m512d *r)
-{
-    __m512d t[8], v[8];
+    __m256 t[8], s[8];
     int k;
     for (k = 0; k < 4; k++) {
-        t[2 * k] = _mm512_unpacklo_pd(r[2 * k], r[2 * k + 1]);     /* rows 2k, 2k+1 at even columns */
-        t[2 * k + 1] = _mm512_unpackhi_pd(r[2 * k], r[2 * k + 1]); /* ... at odd columns */
+        t[2 * k] = _mm256_unpacklo_ps(r[2 * k], r[2 * k + 1]);     /* a0 b0 a1 b1 | a4 b4 a5 b5 */
+        t[2 * k + 1] = _mm256_unpackhi_ps(r[2 * k], r[2 * k + 1]); /* a2 b2 a3 b3 | a6 b6 a7 b7 */
     }
-    for (k = 0; k < 2; k++) {
-        v[4 * k] = _mm512_shuffle_f64x2(t[k], t[k + 2], 0x88);     /* columns (0 4) or (1 5), rows 0-3 */
-        v[4 * k + 1] = _mm512_shuffle_f64x2(t[k], t[k + 2], 0xDD); /* columns (2 6) or (3 7), rows 0-3 */
-        v[4 * k + 2] = _mm512_shuffle_f64x2(t[k + 4], t[k + 6], 0x88);
-        v[4 * k + 3] = _mm512_shuffle_f64x2(t[k + 4], t[k + 6], 0xDD);
+    for (k = 0; k < 2; k++) { /* rows 4k .. 4k+3 */
+        s[4 * k] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);     /* columns 0 | 4 */
+        s[4 * k + 1] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE); /* 1 | 5 */
+        s[4 * k + 2] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44); /* 2 | 6 */
+        s[4 * k + 3] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE); /* 3 | 7 */
     }
-    for (k = 0; k < 2; k++) {
-        r[k] = _mm512_shuffle_f64x2(v[4 * k], v[4 * k + 2], 0x88);         /* column k */
-        r[k + 4] = _mm512_shuffle_f64x2(v[4 * k], v[4 * k + 2], 0xDD);     /* column k + 4 */
-        r[k + 2] = _mm512_shuffle_f64x2(v[4 * k + 1], v[4 * k + 3], 0x88); /* column k + 2 */
-        r[k + 6] = _mm512_shuffle_f64x2(v[4 * k + 1], v[4 * k + 3], 0xDD); /* column k + 6 */
+    for (k = 0; k < 4; k++) {
+        r[k] = _mm256_permute2f128_ps(s[k], s[k + 4], 0x20);
+        r[k + 4] = _mm256_permute2f128_ps(s[k], s[k + 4], 0x31);
+    }
+}
+#elif defined(MV__PASS_AVX512)
+MV__RS_FNI void MV__SFX(mv__rs_tr)(__m512 *r)
+{
+    __m512 t[16], u[16];
+    int k, j;
+    for (k = 0; k < 8; k++) {
+        t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);     /* a0 b0 a1 b1 in each 128-bit lane */
+        t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]); /* a2 b2 a3 b3 */
+    }
+    for (k = 0; k < 4; k++) { /* rows 4k .. 4k+3: columns j, j+4, j+8, j+12 in u[4k + j]'s lanes */
+        u[4 * k] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[4 * k]), _mm512_castps_pd(t[4 * k + 2])));
+        u[4 * k + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[4 * k]), _mm512_castps_pd(t[4 * k + 2])));
+        u[4 * k + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[4 * k + 1]), _mm512_castps_pd(t[4 * k + 3])));
+        u[4 * k + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[4 * k + 1]), _mm512_castps_pd(t[4 * k + 3])));
+    }
+    for (j = 0; j < 4; j++) {
+        __m512 v0 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88), v1 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xDD);
+        __m512 w0 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88), w1 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xDD);
+        r[j] = _mm512_shuffle_f32x4(v0, w0, 0x88);
+        r[j + 8] = _mm512_shuffle_f32x4(v0, w0, 0xDD);
+        r[j + 4] = _mm512_shuffle_f32x4(v1, w1, 0x88);
+        r[j + 12] = _mm512_shuffle_f32x4(v1, w1, 0xDD);
     }
 }
 #elif defined(MV__PASS_NEON)
-#define MV__RS_LDF(p) vcvt_f64_f32(vld1_f32(p))
-#define MV__RS_STF(p, v) vst1_f32((p), vcvt_f32_f64(v))
-MV__RS_FNI void MV__SFX(mv__rs_tr)(float64x2_t *r)
+MV__RS_FNI void MV__SFX(mv__rs_tr)(float32x4_t *r)
 {
-    float64x2_t a = vzip1q_f64(r[0], r[1]), b = vzip2q_f64(r[0], r[1]);
-    r[0] = a;
-    r[1] = b;
+    float32x4_t t0 = vtrn1q_f32(r[0], r[1]), t1 = vtrn2q_f32(r[0], r[1]); /* a0 b0 a2 b2, a1 b1 a3 b3 */
+    float32x4_t t2 = vtrn1q_f32(r[2], r[3]), t3 = vtrn2q_f32(r[2], r[3]);
+    r[0] = vreinterpretq_f32_f64(vtrn1q_f64(vreinterpretq_f64_f32(t0), vreinterpretq_f64_f32(t2)));
+    r[1] = vreinterpretq_f32_f64(vtrn1q_f64(vreinterpretq_f64_f32(t1), vreinterpretq_f64_f32(t3)));
+    r[2] = vreinterpretq_f32_f64(vtrn2q_f64(vreinterpretq_f64_f32(t0), vreinterpretq_f64_f32(t2)));
+    r[3] = vreinterpretq_f32_f64(vtrn2q_f64(vreinterpretq_f64_f32(t1), vreinterpretq_f64_f32(t3)));
 }
 #endif
-MV__FN void MV__SFX(mv__rs_rows_in)(double *buf, const float *rows, size_t stride, size_t n)
+MV__FN void MV__SFX(mv__rs_rows_in)(float *buf, const float *rows, size_t stride, size_t n)
 {
     const size_t L = MV__RS_LANES;
     size_t i = 0;
     int g, k;
-    for (; i + MV__VDL <= n; i += MV__VDL)
+    for (; i + MV__VL <= n; i += MV__VL)
         for (g = 0; g < MV__RS_G; g++) {
-            mv__vd r[MV__VDL];
-            for (k = 0; k < MV__VDL; k++) r[k] = MV__RS_LDF(rows + (size_t)(g * MV__VDL + k) * stride + i);
+            mv__vf r[MV__VL];
+            for (k = 0; k < MV__VL; k++) r[k] = mv__vf_loadu(rows + (size_t)(g * MV__VL + k) * stride + i);
             MV__SFX(mv__rs_tr)(r);
-            for (k = 0; k < MV__VDL; k++) mv__vd_storeu(buf + (i + 1 + (size_t)k) * L + (size_t)g * MV__VDL, r[k]);
+            for (k = 0; k < MV__VL; k++) mv__vf_storeu(buf + (i + 1 + (size_t)k) * L + (size_t)g * MV__VL, r[k]);
         }
+    MV__ZEROUPPER();
     mv__rs_rows_in_ref(buf + i * L, rows + i, stride, n - i);
 }
-MV__FN void MV__SFX(mv__rs_rows_out)(float *rows, size_t stride, const double *buf, size_t n)
+MV__FN void MV__SFX(mv__rs_rows_out)(float *rows, size_t stride, const float *buf, size_t n)
 {
     const size_t L = MV__RS_LANES;
     size_t i = 0;
     int g, k;
-    for (; i + MV__VDL <= n; i += MV__VDL)
+    for (; i + MV__VL <= n; i += MV__VL)
         for (g = 0; g < MV__RS_G; g++) {
-            mv__vd r[MV__VDL];
-            for (k = 0; k < MV__VDL; k++) r[k] = mv__vd_loadu(buf + (i + (size_t)k) * L + (size_t)g * MV__VDL);
+            mv__vf r[MV__VL];
+            for (k = 0; k < MV__VL; k++) r[k] = mv__vf_loadu(buf + (i + (size_t)k) * L + (size_t)g * MV__VL);
             MV__SFX(mv__rs_tr)(r);
-            for (k = 0; k < MV__VDL; k++) MV__RS_STF(rows + (size_t)(g * MV__VDL + k) * stride + i, r[k]);
+            for (k = 0; k < MV__VL; k++) mv__vf_storeu(rows + (size_t)(g * MV__VL + k) * stride + i, r[k]);
         }
+    MV__ZEROUPPER();
     mv__rs_rows_out_ref(rows + i, stride, buf + i * L, n - i);
 }
 
-/* the taps as lane vectors (MV__VL lines, two halves of doubles narrowed
-   as the reference's casts), each output's sum op by op as the reference */
-MV__FN void MV__SFX(mv__rs_lanes_interp)(double *out, const double *buf, const int32_t *idx, const float *w, size_t wstride,
+/* the taps as lane vectors, each output's sum op by op as the reference */
+MV__FN void MV__SFX(mv__rs_lanes_interp)(float *out, const float *buf, const int32_t *idx, const float *w, size_t wstride,
                                          int taps, size_t n)
 {
     const size_t L = MV__RS_LANES;
     size_t i, l;
     int t;
     for (i = 0; i < n; i++) {
-        const double *s = buf + (size_t)idx[i] * L;
+        const float *s = buf + (size_t)idx[i] * L;
         for (l = 0; l < L; l += MV__VL) {
-            mv__vf acc = mv__vf_mul(mv__vf_set1(w[i]), mv__vf_from_vd(mv__vd_loadu(s + l), mv__vd_loadu(s + l + MV__VDL)));
-            for (t = 1; t < taps; t++) {
-                const double *q = s + (size_t)t * L + l;
-                acc = mv__vf_add(acc, mv__vf_mul(mv__vf_set1(w[(size_t)t * wstride + i]),
-                                                 mv__vf_from_vd(mv__vd_loadu(q), mv__vd_loadu(q + MV__VDL))));
-            }
-            mv__vd_storeu(out + i * L + l, mv__vd_from_vf_lo(acc));
-            mv__vd_storeu(out + i * L + l + MV__VDL, mv__vd_from_vf_hi(acc));
+            mv__vf acc = mv__vf_mul(mv__vf_set1(w[i]), mv__vf_loadu(s + l));
+            for (t = 1; t < taps; t++)
+                acc = mv__vf_add(acc, mv__vf_mul(mv__vf_set1(w[(size_t)t * wstride + i]), mv__vf_loadu(s + (size_t)t * L + l)));
+            mv__vf_storeu(out + i * L + l, acc);
         }
     }
     MV__ZEROUPPER();
