@@ -1113,28 +1113,29 @@ MVDEF mv_status mv_rot90_into(const mv_vol *in, mv_vol *out, int k, int axis0, i
    directly. Nearest through a general map does the same for 4-byte dtypes
    kept as they are (float32, int32, uint32). Work is split by output slice
    over the threads.
-   Cubic: the B-spline prefilter runs in float64 along each axis and its
-   coefficients are stored in float32. Through an axis-aligned map that
+   Cubic: the B-spline prefilter runs in float32 along each axis, as do
+   its coefficients (the recursions amplify their roundings at most 1.37x:
+   against scipy's float64 the tests' worst error is 3.6e-7 of the data
+   range; float64 lines cost 1.4x the time at x0.5). Through an axis-aligned map that
    does not add output rows (zoom <= 1 in y, any zoom in z), the prefilter
    and interpolation of each axis are fused per input slice (y, then x on
    the output's rows only, then z across the slices: no coefficient volume;
    see >>impl-resample); other maps prefilter the frame into a coefficient
    volume and interpolate it.
-   Cost (build/profile_resample 256 5: float32 256^3, a quiet 2-core
-   machine, 1 | 2 threads, ratio to memcpy of the output bytes in the same
-   run): trilinear rotated 15 + 5 degrees 32 | 18 ms (0.11 | 0.20), nearest
-   rotated 16 | 8.8 ms (0.21 | 0.39); cubic 0.8x0.8x1.5 mm -> 1 mm 26 | 15
-   ms, 2.5x trilinear's 10.6 | 6.0 ms (was 48 | 32 ms, 0.07 of memcpy);
-   cubic x0.5 12.6 | 7.0 ms against trilinear's 2.0 | 1.5-2.2 ms (the
-   float64 y prefilter over every input sample, about 5 ms of the 12.6,
-   and the x pass's transpositions dominate); cubic rotated 0.46 | 0.26 s.
-   README ("Resampling") has the table. */
+   Cost (build/profile_resample 256 5: float32 256^3, a 2-core Emerald
+   Rapids VM, 1 | 2 threads, ratio to memcpy of the output bytes in the
+   same run): trilinear rotated 15 + 5 degrees 33 | 17 ms (0.22-0.26 |
+   0.38-0.39), nearest rotated 19 | 9 ms; cubic 0.8x0.8x1.5 mm -> 1 mm 34-41
+   | 18 ms, 2.3-2.5x trilinear's 15-16 | 7.5-7.7 ms; cubic x0.5 14-15 | 6.7-7.1
+   ms against trilinear's 2.6-2.9 | 1.4-1.6 ms (4.4-5.3x: the y prefilter
+   over every input sample, which also reads the input, is a third);
+   cubic rotated 0.50 | 0.26 s. README ("Resampling") has the table. */
 typedef enum mv_interp {
     MV_INTERP_LINEAR = 0,   /* trilinear (scipy order 1) */
     MV_INTERP_NEAREST,      /* nearest voxel as scipy order 0: index
                                floor(c + 0.5), so a tie goes up */
     MV_INTERP_CUBIC         /* cubic B-spline with prefilter (scipy order 3):
-                               float64 prefilter into float32 coefficients */
+                               float32 prefilter and coefficients */
 } mv_interp;
 
 typedef struct mv_resample_opts {
@@ -6026,18 +6027,28 @@ typedef void (*mv__k_inflate_fn)(mv__inflater *s, const unsigned char *in, size_
                (weights planar, one array per tap; src_len floats readable at
                src); the x step.
    rs_bspline: the cubic B-spline prefilter (scipy spline_filter, order 3) of
-               MV__RS_LANES interleaved lines of n samples in float64: sample
+               MV__RS_LANES interleaved lines of n samples in float32: sample
                i of line l at buf[(i + 1) * MV__RS_LANES + l]; rows 0 and
                n + 1 receive the coefficients at -1 and n. mirror: scipy's
                mirror boundary (mode 'constant'); else the volume's edge
                continues (mode 'nearest', in closed form). Many lines at once
-               keep the recursions' dependency chains from stalling. */
+               keep the recursions' dependency chains from stalling.
+   The prefilter's precision: float32 everywhere (lines, rows and the
+   coefficients). The pole is |z| = 0.27, so a recursion amplifies its
+   roundings at most 1/(1 - |z|) = 1.37 times, and the resampled values
+   stay within 3.6e-7 of the data range of scipy's float64 in the tests
+   (tests/py/ref_resample.py: tolerance 1e-5; with float64 lines the worst
+   was 2.9e-7). float64 lines took 1.4x the time of a cubic x0.5 (the
+   passes stream every input sample: float32 halves their bytes and
+   doubles their lanes). Values up to 2^121 keep every intermediate finite
+   (a causal sum is at most 8.2x its line's largest value, a coefficient
+   3x; larger frames are scaled first, see mv__rs_pf_xy). */
 typedef void (*mv__k_rs_blend_fn)(float *dst, const float *const *rows, const float *w, int taps, size_t n);
 typedef void (*mv__k_rs_xinterp_fn)(float *dst, const float *src, size_t src_len, const int32_t *idx, const float *w,
                                     size_t wstride, int taps, size_t n);
-typedef void (*mv__k_rs_bspline_fn)(double *buf, size_t n, int mirror);
+typedef void (*mv__k_rs_bspline_fn)(float *buf, size_t n, int mirror);
 
-#define MV__RS_LANES 32                       /* lines per rs_bspline call */
+#define MV__RS_LANES 64                       /* lines per rs_bspline call */
 #define MV__RS_POLE (-0.26794919243112270)    /* sqrt(3) - 2, the cubic B-spline's pole */
 
 static void mv__rs_blend_ref(float *dst, const float *const *rows, const float *w, int taps, size_t n)
@@ -6069,26 +6080,25 @@ static void mv__rs_xinterp_ref(float *dst, const float *src, size_t src_len, con
    (buf as rs_bspline leaves it: stored coefficient k of line l at
    buf[k * MV__RS_LANES + l], k = 0 the coefficient at -1):
    out[i * MV__RS_LANES + l] = sum over taps t of w[t * wstride + i] *
-   (float)buf[(idx[i] + t) * MV__RS_LANES + l], summed in float32 in
-   rs_xinterp's order and stored widened (exactly) in the same layout, for
-   rs_rows_out. So rs_rows_out after it gives the bits of rs_rows_out then
+   buf[(idx[i] + t) * MV__RS_LANES + l], summed in float32 in rs_xinterp's
+   order and stored in the same layout, for rs_rows_out. So rs_rows_out after it gives the bits of rs_rows_out then
    rs_xinterp, with the transposition run on the n outputs instead of the
    line's samples (half of them for a 2x smaller grid) and the taps read as
    whole lane vectors instead of per output. */
-typedef void (*mv__k_rs_lanes_interp_fn)(double *out, const double *buf, const int32_t *idx, const float *w, size_t wstride,
+typedef void (*mv__k_rs_lanes_interp_fn)(float *out, const float *buf, const int32_t *idx, const float *w, size_t wstride,
                                          int taps, size_t n);
-static void mv__rs_lanes_interp_ref(double *out, const double *buf, const int32_t *idx, const float *w, size_t wstride,
-                                    int taps, size_t n)
+static void mv__rs_lanes_interp_ref(float *out, const float *buf, const int32_t *idx, const float *w, size_t wstride, int taps,
+                                    size_t n)
 {
     const size_t L = MV__RS_LANES;
     size_t i, l;
     int t;
     for (i = 0; i < n; i++) {
-        const double *s = buf + (size_t)idx[i] * L;
+        const float *s = buf + (size_t)idx[i] * L;
         for (l = 0; l < L; l++) {
-            float acc = w[i] * (float)s[l];
-            for (t = 1; t < taps; t++) acc = acc + w[(size_t)t * wstride + i] * (float)s[(size_t)t * L + l];
-            out[i * L + l] = (double)acc;
+            float acc = w[i] * s[l];
+            for (t = 1; t < taps; t++) acc = acc + w[(size_t)t * wstride + i] * s[(size_t)t * L + l];
+            out[i * L + l] = acc;
         }
     }
 }
@@ -6114,7 +6124,32 @@ static mv__rs_bsk mv__rs_bspline_consts(size_t n)
     return k;
 }
 
-/* One line of the prefilter (lane l of buf, stride 8), the definition the
+/* The prefilter runs in float32 (see rs_bspline_rows for its accuracy):
+   the constants above rounded once, so every ISA sees the same bits. The
+   mirror initialisation's series stops after MV__RS_HORIZON terms (z^24 <
+   2^-45, far below the sum's rounding; longer, its terms would go
+   denormal, slow on x86), so zn1 = z^(n-1) is 0 past it. */
+#define MV__RS_HORIZON 24
+
+typedef struct mv__rs_bskf {
+    float z, gain, inv_1mz, zq, mirror_end, zn1, mirror_div;
+} mv__rs_bskf;
+
+static mv__rs_bskf mv__rs_bspline_constsf(size_t n)
+{
+    mv__rs_bsk k = mv__rs_bspline_consts(n);
+    mv__rs_bskf f;
+    f.z = (float)k.z;
+    f.gain = (float)k.gain;
+    f.inv_1mz = (float)k.inv_1mz;
+    f.zq = (float)k.zq;
+    f.mirror_end = (float)k.mirror_end;
+    f.zn1 = n - 1 > MV__RS_HORIZON ? 0.0f : (float)k.zn1;
+    f.mirror_div = (float)k.mirror_div;
+    return f;
+}
+
+/* One line of the prefilter (lane l of buf, stride MV__RS_LANES), the definition the
    SIMD versions follow operation by operation.
    Edge-continued line (mode 'nearest'): left of 0 the input is g0 forever,
    so the causal sum there is its steady state gain*g0/(1 - z); right of
@@ -6125,9 +6160,9 @@ static mv__rs_bsk mv__rs_bspline_consts(size_t n)
    -1 and n hold m = 1 (mv__rs_taps folds the farther ones onto them).
    Mirror line (mode 'constant'): scipy's mirror initialisation, pads
    c[-1] = c[1], c[n] = c[n-2]. */
-static void mv__rs_bspline_lane(double *buf, size_t n, int mirror, size_t l, const mv__rs_bsk *k)
+static void mv__rs_bspline_lane(float *buf, size_t n, int mirror, size_t l, const mv__rs_bskf *k)
 {
-    double *c = buf + MV__RS_LANES + l; /* c[i * MV__RS_LANES] is sample i */
+    float *c = buf + MV__RS_LANES + l; /* c[i * MV__RS_LANES] is sample i */
     const size_t L = MV__RS_LANES;
     size_t i;
     if (n == 1) { /* a constant line: its own coefficients */
@@ -6136,7 +6171,7 @@ static void mv__rs_bspline_lane(double *buf, size_t n, int mirror, size_t l, con
         return;
     }
     if (!mirror) {
-        double g0 = c[0], gl = c[(n - 1) * L], s;
+        float g0 = c[0], gl = c[(n - 1) * L], s;
         c[0] = (k->gain * g0) * k->inv_1mz;
         for (i = 1; i < n; i++) c[i * L] = k->gain * c[i * L] + k->z * c[(i - 1) * L];
         s = (k->gain * gl) * k->inv_1mz;
@@ -6145,10 +6180,10 @@ static void mv__rs_bspline_lane(double *buf, size_t n, int mirror, size_t l, con
         c[-(ptrdiff_t)L] = g0 + k->z * (c[0] - g0);
         c[n * L] = gl + k->z * (c[(n - 1) * L] - gl);
     } else {
-        double acc, zi = k->z;
+        float acc, zi = k->z;
         for (i = 0; i < n; i++) c[i * L] = k->gain * c[i * L];
         acc = c[0] + k->zn1 * c[(n - 1) * L];
-        for (i = 1; i + 1 < n; i++) {
+        for (i = 1; i + 1 < n && i <= MV__RS_HORIZON; i++) {
             acc = acc + zi * (c[i * L] + k->zn1 * c[(n - 1 - i) * L]);
             zi = zi * k->z;
         }
@@ -6161,9 +6196,9 @@ static void mv__rs_bspline_lane(double *buf, size_t n, int mirror, size_t l, con
     }
 }
 
-static void mv__rs_bspline_ref(double *buf, size_t n, int mirror)
+static void mv__rs_bspline_ref(float *buf, size_t n, int mirror)
 {
-    mv__rs_bsk k = mv__rs_bspline_consts(n);
+    mv__rs_bskf k = mv__rs_bspline_constsf(n);
     size_t l;
     for (l = 0; l < MV__RS_LANES; l++) mv__rs_bspline_lane(buf, n, mirror, l, &k);
 }
@@ -6171,120 +6206,116 @@ static void mv__rs_bspline_ref(double *buf, size_t n, int mirror)
 /* rs_rows_in / rs_rows_out: MV__RS_LANES rows of floats (row l at rows +
    l * stride) to and from the lanes of the prefilter's line buffer:
    buf[(i + 1) * MV__RS_LANES + l] = rows[l * stride + i] for i < n, and
-   back rows[l * stride + i] = (float)buf[i * MV__RS_LANES + l] (buffer row 0
-   is the coefficient at -1). The x pass's transposition; exact both ways
-   (float -> double exactly, double -> float rounds like the cast). */
-typedef void (*mv__k_rs_rows_in_fn)(double *buf, const float *rows, size_t stride, size_t n);
-typedef void (*mv__k_rs_rows_out_fn)(float *rows, size_t stride, const double *buf, size_t n);
+   back rows[l * stride + i] = buf[i * MV__RS_LANES + l] (buffer row 0 is
+   the coefficient at -1). The x pass's transposition. */
+typedef void (*mv__k_rs_rows_in_fn)(float *buf, const float *rows, size_t stride, size_t n);
+typedef void (*mv__k_rs_rows_out_fn)(float *rows, size_t stride, const float *buf, size_t n);
 
-static void mv__rs_rows_in_ref(double *buf, const float *rows, size_t stride, size_t n)
+static void mv__rs_rows_in_ref(float *buf, const float *rows, size_t stride, size_t n)
 {
     size_t i, l;
     for (l = 0; l < MV__RS_LANES; l++)
-        for (i = 0; i < n; i++) buf[(i + 1) * MV__RS_LANES + l] = (double)rows[l * stride + i];
+        for (i = 0; i < n; i++) buf[(i + 1) * MV__RS_LANES + l] = rows[l * stride + i];
 }
-static void mv__rs_rows_out_ref(float *rows, size_t stride, const double *buf, size_t n)
+static void mv__rs_rows_out_ref(float *rows, size_t stride, const float *buf, size_t n)
 {
     size_t i, l;
     for (l = 0; l < MV__RS_LANES; l++)
-        for (i = 0; i < n; i++) rows[l * stride + i] = (float)buf[i * MV__RS_LANES + l];
+        for (i = 0; i < n; i++) rows[l * stride + i] = buf[i * MV__RS_LANES + l];
 }
 
 /* rs_bspline_rows: the prefilter along n rows of `width` floats, read from
    in (row i at in + i * in_stride) and written to rows (row i at rows + i *
    stride; in == rows: in place), rows -1 and n receiving the pads (the
    fused y pass reads the frame where it lies, without a copy); d holds
-   n + 1 rows of width doubles (the causal sums in float64, and the mirror
-   initialisation's sums in row n). Per column it is the arithmetic of
-   mv__rs_bspline_lane, step for step, so the coefficients are the line
-   form's bits; taking whole rows at each step streams them through memory
+   n + 1 rows of width floats (the causal sums, and the mirror
+   initialisation's sums in row n). Per column it is the arithmetic of the steps below, so the SIMD kernels
+   (whole vectors, the columns past the last through these steps) give
+   these bits; taking whole rows at each step streams them through memory
    (the y pass within a slice, the z pass across slices) with no
-   transposition, the columns being independent lanes. The steps below,
-   over columns [j0, j1), are the scalar reference and the SIMD kernels'
-   tails alike.
+   transposition, the columns being independent lanes.
    rs_absmax: the largest finite |x[i]| and cur (NaN and infinities are
    skipped; max is exact, so every ISA agrees). */
 typedef void (*mv__k_rs_bspline_rows_fn)(const float *in, size_t in_stride, float *rows, size_t stride, size_t n, size_t width,
-                                         double *d, int mirror);
+                                         float *d, int mirror);
 typedef float (*mv__k_rs_absmax_fn)(const float *x, size_t n, float cur);
 
 /* edge mode: the causal sum's start, its steps, the end that closes the
    anticausal pass (and writes the right pad), its steps, the left pad */
-static void mv__rs_bsr_e_start(double *d, const float *r, size_t j0, size_t j1, const mv__rs_bsk *k)
+static void mv__rs_bsr_e_start(float *d, const float *r, size_t j0, size_t j1, const mv__rs_bskf *k)
 {
     size_t j;
-    for (j = j0; j < j1; j++) d[j] = (k->gain * (double)r[j]) * k->inv_1mz;
+    for (j = j0; j < j1; j++) d[j] = (k->gain * r[j]) * k->inv_1mz;
 }
-static void mv__rs_bsr_e_causal(double *d, const double *dp, const float *r, size_t j0, size_t j1, const mv__rs_bsk *k)
+static void mv__rs_bsr_e_causal(float *d, const float *dp, const float *r, size_t j0, size_t j1, const mv__rs_bskf *k)
 {
     size_t j;
-    for (j = j0; j < j1; j++) d[j] = k->gain * (double)r[j] + k->z * dp[j];
+    for (j = j0; j < j1; j++) d[j] = k->gain * r[j] + k->z * dp[j];
 }
-static void mv__rs_bsr_e_end(double *d, const float *g, float *r, float *pad, size_t j0, size_t j1, const mv__rs_bsk *k)
+static void mv__rs_bsr_e_end(float *d, const float *g, float *r, float *pad, size_t j0, size_t j1, const mv__rs_bskf *k)
 {
     size_t j;
     for (j = j0; j < j1; j++) {
-        double gl = (double)g[j], s = (k->gain * gl) * k->inv_1mz, p = gl - (d[j] - s) * k->zq;
+        float gl = g[j], s = (k->gain * gl) * k->inv_1mz, p = gl - (d[j] - s) * k->zq;
         d[j] = p;
-        r[j] = (float)p;
-        pad[j] = (float)(gl + k->z * (p - gl));
+        r[j] = p;
+        pad[j] = gl + k->z * (p - gl);
     }
 }
-static void mv__rs_bsr_anti(double *d, const double *dn, float *r, size_t j0, size_t j1, double z)
+static void mv__rs_bsr_anti(float *d, const float *dn, float *r, size_t j0, size_t j1, float z)
 {
     size_t j;
     for (j = j0; j < j1; j++) {
-        double p = z * (dn[j] - d[j]);
+        float p = z * (dn[j] - d[j]);
         d[j] = p;
-        r[j] = (float)p;
+        r[j] = p;
     }
 }
-static void mv__rs_bsr_e_first(double *d, const double *dn, const float *g, float *r, float *pad, size_t j0, size_t j1,
-                               double z)
+static void mv__rs_bsr_e_first(float *d, const float *dn, const float *g, float *r, float *pad, size_t j0, size_t j1, float z)
 {
     size_t j;
     for (j = j0; j < j1; j++) {
-        double g0 = (double)g[j], p = z * (dn[j] - d[j]);
+        float g0 = g[j], p = z * (dn[j] - d[j]);
         d[j] = p;
-        r[j] = (float)p;
-        pad[j] = (float)(g0 + z * (p - g0));
+        r[j] = p;
+        pad[j] = g0 + z * (p - g0);
     }
 }
 /* mirror mode: the gain, the initial sum (acc = d0 + zn1 dl, then
    acc + zi (a + zn1 b) per step), its scaling into c+[0], the causal steps,
    the end; the anticausal steps are mv__rs_bsr_anti */
-static void mv__rs_bsr_m_gain(double *d, const float *r, size_t j0, size_t j1, double gain)
+static void mv__rs_bsr_m_gain(float *d, const float *r, size_t j0, size_t j1, float gain)
 {
     size_t j;
-    for (j = j0; j < j1; j++) d[j] = gain * (double)r[j];
+    for (j = j0; j < j1; j++) d[j] = gain * r[j];
 }
-static void mv__rs_bsr_m_sum0(double *acc, const double *d0, const double *dl, size_t j0, size_t j1, double zn1)
+static void mv__rs_bsr_m_sum0(float *acc, const float *d0, const float *dl, size_t j0, size_t j1, float zn1)
 {
     size_t j;
     for (j = j0; j < j1; j++) acc[j] = d0[j] + zn1 * dl[j];
 }
-static void mv__rs_bsr_m_sum(double *acc, const double *a, const double *b, size_t j0, size_t j1, double zi, double zn1)
+static void mv__rs_bsr_m_sum(float *acc, const float *a, const float *b, size_t j0, size_t j1, float zi, float zn1)
 {
     size_t j;
     for (j = j0; j < j1; j++) acc[j] = acc[j] + zi * (a[j] + zn1 * b[j]);
 }
-static void mv__rs_bsr_m_start(double *d, const double *acc, size_t j0, size_t j1, double div)
+static void mv__rs_bsr_m_start(float *d, const float *acc, size_t j0, size_t j1, float div)
 {
     size_t j;
     for (j = j0; j < j1; j++) d[j] = acc[j] * div;
 }
-static void mv__rs_bsr_m_causal(double *d, const double *dp, size_t j0, size_t j1, double z)
+static void mv__rs_bsr_m_causal(float *d, const float *dp, size_t j0, size_t j1, float z)
 {
     size_t j;
     for (j = j0; j < j1; j++) d[j] = d[j] + z * dp[j];
 }
-static void mv__rs_bsr_m_end(double *d, const double *dp, float *r, size_t j0, size_t j1, double z, double end)
+static void mv__rs_bsr_m_end(float *d, const float *dp, float *r, size_t j0, size_t j1, float z, float end)
 {
     size_t j;
     for (j = j0; j < j1; j++) {
-        double p = (z * dp[j] + d[j]) * end;
+        float p = (z * dp[j] + d[j]) * end;
         d[j] = p;
-        r[j] = (float)p;
+        r[j] = p;
     }
 }
 
@@ -6292,23 +6323,23 @@ static void mv__rs_bsr_m_end(double *d, const double *dp, float *r, size_t j0, s
    kernel's: each ISA passes its own steps, whose columns past its last
    whole vector run through the ones above). */
 typedef struct mv__rs_bsr_steps {
-    void (*e_start)(double *d, const float *r, size_t j0, size_t j1, const mv__rs_bsk *k);
-    void (*e_causal)(double *d, const double *dp, const float *r, size_t j0, size_t j1, const mv__rs_bsk *k);
-    void (*e_end)(double *d, const float *g, float *r, float *pad, size_t j0, size_t j1, const mv__rs_bsk *k);
-    void (*anti)(double *d, const double *dn, float *r, size_t j0, size_t j1, double z);
-    void (*e_first)(double *d, const double *dn, const float *g, float *r, float *pad, size_t j0, size_t j1, double z);
-    void (*m_gain)(double *d, const float *r, size_t j0, size_t j1, double gain);
-    void (*m_sum0)(double *acc, const double *d0, const double *dl, size_t j0, size_t j1, double zn1);
-    void (*m_sum)(double *acc, const double *a, const double *b, size_t j0, size_t j1, double zi, double zn1);
-    void (*m_start)(double *d, const double *acc, size_t j0, size_t j1, double div);
-    void (*m_causal)(double *d, const double *dp, size_t j0, size_t j1, double z);
-    void (*m_end)(double *d, const double *dp, float *r, size_t j0, size_t j1, double z, double end);
+    void (*e_start)(float *d, const float *r, size_t j0, size_t j1, const mv__rs_bskf *k);
+    void (*e_causal)(float *d, const float *dp, const float *r, size_t j0, size_t j1, const mv__rs_bskf *k);
+    void (*e_end)(float *d, const float *g, float *r, float *pad, size_t j0, size_t j1, const mv__rs_bskf *k);
+    void (*anti)(float *d, const float *dn, float *r, size_t j0, size_t j1, float z);
+    void (*e_first)(float *d, const float *dn, const float *g, float *r, float *pad, size_t j0, size_t j1, float z);
+    void (*m_gain)(float *d, const float *r, size_t j0, size_t j1, float gain);
+    void (*m_sum0)(float *acc, const float *d0, const float *dl, size_t j0, size_t j1, float zn1);
+    void (*m_sum)(float *acc, const float *a, const float *b, size_t j0, size_t j1, float zi, float zn1);
+    void (*m_start)(float *d, const float *acc, size_t j0, size_t j1, float div);
+    void (*m_causal)(float *d, const float *dp, size_t j0, size_t j1, float z);
+    void (*m_end)(float *d, const float *dp, float *r, size_t j0, size_t j1, float z, float end);
 } mv__rs_bsr_steps;
 
 static void mv__rs_bspline_rows_run(const mv__rs_bsr_steps *s, const float *in, size_t in_stride, float *rows, size_t stride,
-                                    size_t n, size_t width, double *d, int mirror)
+                                    size_t n, size_t width, float *d, int mirror)
 {
-    mv__rs_bsk k = mv__rs_bspline_consts(n);
+    mv__rs_bskf k = mv__rs_bspline_constsf(n);
     float *lo = rows - stride, *hi = rows + n * stride;
     size_t i, w = width;
 #define MV__RS_I(i) (in + (size_t)(i) * in_stride)
@@ -6327,10 +6358,10 @@ static void mv__rs_bspline_rows_run(const mv__rs_bsr_steps *s, const float *in, 
         for (i = n - 1; i-- > 1;) s->anti(MV__RS_D(i), MV__RS_D(i + 1), MV__RS_R(i), 0, w, k.z);
         s->e_first(d, MV__RS_D(1), in, rows, lo, 0, w, k.z);
     } else {
-        double zi = k.z;
+        float zi = k.z;
         for (i = 0; i < n; i++) s->m_gain(MV__RS_D(i), MV__RS_I(i), 0, w, k.gain);
         s->m_sum0(MV__RS_D(n), d, MV__RS_D(n - 1), 0, w, k.zn1);
-        for (i = 1; i + 1 < n; i++) {
+        for (i = 1; i + 1 < n && i <= MV__RS_HORIZON; i++) {
             s->m_sum(MV__RS_D(n), MV__RS_D(i), MV__RS_D(n - 1 - i), 0, w, zi, k.zn1);
             zi = zi * k.z;
         }
@@ -6351,11 +6382,10 @@ static const mv__rs_bsr_steps mv__rs_bsr_ref_steps = {
     mv__rs_bsr_m_sum0,  mv__rs_bsr_m_sum,    mv__rs_bsr_m_start, mv__rs_bsr_m_causal, mv__rs_bsr_m_end};
 
 static void mv__rs_bspline_rows_ref(const float *in, size_t in_stride, float *rows, size_t stride, size_t n, size_t width,
-                                    double *d, int mirror)
+                                    float *d, int mirror)
 {
     mv__rs_bspline_rows_run(&mv__rs_bsr_ref_steps, in, in_stride, rows, stride, n, width, d, mirror);
 }
-
 static float mv__rs_absmax_ref(const float *x, size_t n, float cur)
 {
     size_t i;
@@ -14396,11 +14426,11 @@ MVDEF mv_status mv_cfl_save(const char *path, const mv_vol *v, const mv_save_opt
    trilinear taps as float pairs, nearest by gathers; the next output
    slice's taps prefetched) and the ends (mv__rs_run_inside); nearest in
    edge mode runs whole rows with clamped coordinates. Cubic first turns each 3D
-   frame into B-spline coefficients (float64 lines, float32 volume with one
+   frame into B-spline coefficients (float32 lines and volume, with one
    voxel of padding on every side) and then interpolates those with four
-   taps per axis. The prefilter runs per input slice: x along rows (32 rows
+   taps per axis. The prefilter runs per input slice: x along rows (64 rows
    transposed into lanes), then y across the slice's columns (the rows read
-   and written whole, as strips of 32 lanes), then z per stored row across
+   and written whole, in column blocks of four vectors), then z per stored row across
    every plane; each recursion updates four lane-vectors held in registers
    per step. Work is split by output slice (and by input slice / row for
    the prefilter), and nothing a slice computes depends on another, so any
@@ -15218,8 +15248,8 @@ static void mv__rs_pf_xy(void *ctx, int64_t z0, int64_t z1, int worker)
     const mv__rs_pf *p = (const mv__rs_pf *)ctx;
     const int64_t L = MV__RS_LANES, SX = p->SX, SY = p->SY;
     const int direct = p->dt == MV_DT_F32 && !p->scaled;
-    double *buf = (double *)(void *)(p->work + (size_t)worker * p->work_bytes);
-    float *stage = (float *)(void *)(buf + (MV__MAX(p->nx, MV__MAX(p->ny, p->nz)) + 2) * L); /* L rows of up to max dim + 2 */
+    float *buf = (float *)(void *)(p->work + (size_t)worker * p->work_bytes);
+    float *stage = buf + (MV__MAX(p->nx, MV__MAX(p->ny, p->nz)) + 2) * L; /* L rows of up to max dim + 2 */
     int64_t z, y0;
     for (z = z0; z < z1; z++) {
         float *plane = p->coef + (size_t)(z + 1) * (size_t)(SX * SY);
@@ -15247,8 +15277,8 @@ static void mv__rs_pf_xy(void *ctx, int64_t z0, int64_t z1, int worker)
             if (nl < L) memset(stage + nl * p->nx, 0, (size_t)((L - nl) * p->nx) * 4);
             p->kt->rs_rows_in(buf, stage, (size_t)p->nx, (size_t)p->nx);
             p->kt->rs_bspline(buf, (size_t)p->nx, p->mirror);
-            /* (through the stage: stores straight into 32 rows of the
-               plane ran 4x slower than this copy) */
+            /* (through the stage: stores straight into the plane's rows, a
+               row apart, ran 4x slower than this copy) */
             p->kt->rs_rows_out(stage, (size_t)SX, buf, (size_t)SX);
             memcpy(plane + (size_t)(y0 + 1) * (size_t)SX, stage, (size_t)(nl * SX) * 4);
         }
@@ -15264,7 +15294,7 @@ static void mv__rs_pf_z(void *ctx, int64_t y0, int64_t y1, int worker)
 {
     const mv__rs_pf *p = (const mv__rs_pf *)ctx;
     const size_t plane = (size_t)(p->SX * p->SY);
-    double *buf = (double *)(void *)(p->work + (size_t)worker * p->work_bytes);
+    float *buf = (float *)(void *)(p->work + (size_t)worker * p->work_bytes);
     int64_t y;
     for (y = y0; y < y1; y++) {
         float *col = p->coef + plane + (size_t)y * (size_t)p->SX;
@@ -15321,7 +15351,7 @@ static size_t mv__rs_scratch_bytes(const int64_t n[3], int threads, size_t *coef
    prefilter and R the four-tap interpolation along an axis. Per input
    slice: the y coefficients (rs_bspline_rows, reading a float32 frame in
    place) blended at the output's rows, then the x coefficients of those
-   rows (32 at a time transposed into lanes) interpolated at the output's
+   rows (64 at a time transposed into lanes) interpolated at the output's
    columns while still in lanes (rs_lanes_interp), so only the outputs are
    transposed back into T; then per block of T's rows the z coefficients
    across the slices, blended at the output's slices. T is laid out row by
@@ -15362,7 +15392,7 @@ typedef struct mv__rs_fz {
 MV__INLINE size_t mv__rs_round64(size_t b) { return (b + 63) & ~(size_t)63; }
 
 /* per worker: the phase over slices (the converted slice with pad rows, the
-   y causal sums of a column chunk, a block of 32 blended rows, the
+   y causal sums of a column chunk, a block of 64 blended rows, the
    x line buffer, staging rows and the outputs in lanes), the phase over rows (the z causal sums
    of a block of `width` floats per slice, an output row) */
 static size_t mv__rs_fz_work(const int64_t n[3], const int64_t cnt[3], int64_t width)
@@ -15395,14 +15425,14 @@ static void mv__rs_fz_xy(void *ctx, int64_t z0, int64_t z1, int worker)
                  ob = oY + mv__rs_round64((size_t)(L * nx) * 4), os = ob + mv__rs_round64((size_t)((nx + 2) * L) * 8),
                  oo = os + mv__rs_round64((size_t)((nx + 2) * L) * 4);
     float *P = (float *)(void *)wk; /* rows -1 .. ny */
-    double *dy = (double *)(void *)(wk + oy);
+    float *dy = (float *)(void *)(wk + oy);
     float *Y = (float *)(void *)(wk + oY);
-    double *buf = (double *)(void *)(wk + ob);
+    float *buf = (float *)(void *)(wk + ob);
     float *stage = (float *)(void *)(wk + os);
-    double *lanes = (double *)(void *)(wk + oo);
+    float *lanes = (float *)(void *)(wk + oo);
     int64_t z, c0, r, r0;
     int t;
-    /* the spare rows of a last block of fewer than 32 (lanes the x pass
+    /* the spare rows of a last block of fewer than 64 (lanes the x pass
        carries but nothing reads): zeroed once, as the blend may never
        write them */
     if (ty % L) memset(Y + (size_t)((ty % L) * nx), 0, (size_t)((L - ty % L) * nx) * 4);
@@ -15424,7 +15454,7 @@ static void mv__rs_fz_xy(void *ctx, int64_t z0, int64_t z1, int worker)
         for (c0 = 0; c0 < nx; c0 += MV__RS_FZ_CW)
             kt->rs_bspline_rows(in + c0, (size_t)nx, rows + c0, (size_t)nx, (size_t)ny, (size_t)MV__MIN(MV__RS_FZ_CW, nx - c0), dy,
                                 p->mirror);
-        /* blocks of 32 output rows: blended at the y taps (into Y, 32 rows
+        /* blocks of 64 output rows: blended at the y taps (into Y, 64 rows
            that stay in cache), transposed into lanes for the x pass */
         for (r0 = 0; r0 < ty; r0 += L) {
             for (r = r0; r < ty && r < r0 + L; r++) {
@@ -15455,7 +15485,7 @@ static void mv__rs_fz_z(void *ctx, int64_t b0, int64_t b1, int worker)
     const mv__rs_job *j = p->j;
     const int64_t tx = p->cnt[0], ty = p->cnt[1];
     const size_t tz = (size_t)(p->nz + 2) * (size_t)tx; /* T's stride between rows */
-    double *dz = (double *)(void *)(p->work + (size_t)worker * p->work_bytes);
+    float *dz = (float *)(void *)(p->work + (size_t)worker * p->work_bytes);
     float *ob = (float *)(void *)(dz + (size_t)((p->nz + 1) * p->brows * tx));
     unsigned char *dst = j->dst + (size_t)j->frame0 * j->dst_frame;
     int64_t b, r0, nr, k, r, i;
@@ -15509,7 +15539,7 @@ static void mv__rs_fz_fill(void *ctx, int64_t k0, int64_t k1, int worker)
 }
 
 /* T rows per block of the z pass: their causal sums (nz + 1 rows of
-   doubles) within about 512 KiB, at least one row. The block size changes
+   floats) within about 256 KiB, at least one row. The block size changes
    no bits (columns are independent). */
 static int64_t mv__rs_fz_brows(int64_t nz, int64_t tx) { return MV__MAX(1, INT64_C(65536) / ((nz + 1) * tx)); }
 
@@ -39612,6 +39642,7 @@ SOFTWARE.
 #define mv__vd_inrange_bits(v, lo, hi) ((unsigned)_mm_movemask_pd(_mm_and_pd(_mm_cmpge_pd((v), (lo)), _mm_cmple_pd((v), (hi)))))
 #define mv__vd_min(a, b) _mm_min_pd((a), (b))
 #define mv__vf_add(a, b) _mm_add_ps((a), (b))
+#define mv__vf_sub(a, b) _mm_sub_ps((a), (b))
 #define mv__vf_mul(a, b) _mm_mul_ps((a), (b))
 #define mv__vf_fma(a, b, c) _mm_add_ps(_mm_mul_ps((a), (b)), (c)) /* no FMA in SSE2 (see the AVX2 note) */
 #define mv__vd_abs(v) _mm_andnot_pd(_mm_set1_pd(-0.0), (v))
@@ -39752,6 +39783,7 @@ MV__FN __m128i MV__SFX(mv__vb_reverse16)(__m128i x)
 /* a*b + c fused: kernels use it only where the arithmetic is exact (integer
    products and sums below 2^24), so fused and unfused give the same bytes */
 #define mv__vf_add(a, b) _mm256_add_ps((a), (b))
+#define mv__vf_sub(a, b) _mm256_sub_ps((a), (b))
 #define mv__vf_mul(a, b) _mm256_mul_ps((a), (b))
 #define mv__vf_fma(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define mv__vd_abs(v) _mm256_andnot_pd(_mm256_set1_pd(-0.0), (v))
@@ -39856,6 +39888,7 @@ MV__FN __m256i MV__SFX(mv__vb_reverse16)(__m256i x)
     ((unsigned)_mm512_mask_cmp_pd_mask(_mm512_cmp_pd_mask((v), (lo), _CMP_GE_OQ), (v), (hi), _CMP_LE_OQ))
 #define mv__vd_min(a, b) _mm512_min_pd((a), (b))
 #define mv__vf_add(a, b) _mm512_add_ps((a), (b))
+#define mv__vf_sub(a, b) _mm512_sub_ps((a), (b))
 #define mv__vf_mul(a, b) _mm512_mul_ps((a), (b))
 #define mv__vf_fma(a, b, c) _mm512_fmadd_ps((a), (b), (c)) /* exact uses only (see the AVX2 note) */
 #define mv__vd_load_f32(p) _mm512_cvtps_pd(_mm256_loadu_ps(p)) /* MV__VDL floats as doubles */
@@ -39951,6 +39984,7 @@ MV__FN __m512i MV__SFX(mv__vb_reverse16)(__m512i x)
      ((unsigned)(vgetq_lane_u64(vandq_u64(vcgeq_f64((v), (lo)), vcleq_f64((v), (hi))), 1) & 1u) << 1))
 #define mv__vd_min(a, b) vminq_f64((a), (b))
 #define mv__vf_add(a, b) vaddq_f32((a), (b))
+#define mv__vf_sub(a, b) vsubq_f32((a), (b))
 #define mv__vf_mul(a, b) vmulq_f32((a), (b))
 #define mv__vf_fma(a, b, c) vfmaq_f32((c), (a), (b)) /* exact uses only (see the AVX2 note) */
 #define mv__vd_abs(v) vabsq_f64(v)
@@ -40722,44 +40756,44 @@ MV__FN void MV__SFX(mv__rs_xinterp)(float *dst, const float *src, size_t src_len
    for each group): an array of vectors indexed in a loop stays on the
    stack at -O2, and the chains then ran through store-to-load forwarding
    (the whole cubic x0.5 at 256^3 took 1.3x as long). */
-#define MV__RS_G (MV__RS_LANES / MV__VDL)
+#define MV__RS_G (MV__RS_LANES / MV__VL)
 #define MV__RS_Q4(X) X(0, p0) X(1, p1) X(2, p2) X(3, p3)
-#define MV__RS_LD(p, q) mv__vd_loadu((p) + (q) * MV__VDL)
-#define MV__RS_ST(p, q, v) mv__vd_storeu((p) + (q) * MV__VDL, (v))
-MV__RS_FNI void MV__SFX(mv__rs_bspline_q4)(double *buf, size_t n, int mirror, const mv__rs_bsk *k)
+#define MV__RS_LD(p, q) mv__vf_loadu((p) + (q) * MV__VL)
+#define MV__RS_ST(p, q, v) mv__vf_storeu((p) + (q) * MV__VL, (v))
+MV__RS_FNI void MV__SFX(mv__rs_bspline_q4)(float *buf, size_t n, int mirror, const mv__rs_bskf *k)
 {
     const size_t L = MV__RS_LANES;
-    const mv__vd z = mv__vd_set1(k->z), gain = mv__vd_set1(k->gain);
-    double *c = buf + L, *lo = buf, *hi = buf + (n + 1) * L, *r;
-    mv__vd p0, p1, p2, p3;
+    const mv__vf z = mv__vf_set1(k->z), gain = mv__vf_set1(k->gain);
+    float *c = buf + L, *lo = buf, *hi = buf + (n + 1) * L, *r;
+    mv__vf p0, p1, p2, p3;
     size_t i;
     if (!mirror) {
-        const mv__vd inv = mv__vd_set1(k->inv_1mz), zq = mv__vd_set1(k->zq);
+        const mv__vf inv = mv__vf_set1(k->inv_1mz), zq = mv__vf_set1(k->zq);
 #define MV__RS_E_INIT(q, P)                                                                       \
     {                                                                                             \
-        mv__vd g0 = MV__RS_LD(c, q);                                                              \
+        mv__vf g0 = MV__RS_LD(c, q);                                                              \
         MV__RS_ST(lo, q, g0);                                                                     \
         MV__RS_ST(hi, q, MV__RS_LD(c + (n - 1) * L, q));                                          \
-        P = mv__vd_mul(mv__vd_mul(gain, g0), inv);                                                \
+        P = mv__vf_mul(mv__vf_mul(gain, g0), inv);                                                \
         MV__RS_ST(c, q, P);                                                                       \
     }
 #define MV__RS_E_CAUSAL(q, P)                                                                     \
-    P = mv__vd_add(mv__vd_mul(gain, MV__RS_LD(r, q)), mv__vd_mul(z, P));                          \
+    P = mv__vf_add(mv__vf_mul(gain, MV__RS_LD(r, q)), mv__vf_mul(z, P));                          \
     MV__RS_ST(r, q, P);
 #define MV__RS_E_END(q, P)                                                                        \
     {                                                                                             \
-        mv__vd gl = MV__RS_LD(hi, q), s_ = mv__vd_mul(mv__vd_mul(gain, gl), inv);                 \
-        P = mv__vd_sub(gl, mv__vd_mul(mv__vd_sub(P, s_), zq));                                    \
+        mv__vf gl = MV__RS_LD(hi, q), s_ = mv__vf_mul(mv__vf_mul(gain, gl), inv);                 \
+        P = mv__vf_sub(gl, mv__vf_mul(mv__vf_sub(P, s_), zq));                                    \
         MV__RS_ST(c + (n - 1) * L, q, P);                                                         \
-        MV__RS_ST(hi, q, mv__vd_add(gl, mv__vd_mul(z, mv__vd_sub(P, gl))));                       \
+        MV__RS_ST(hi, q, mv__vf_add(gl, mv__vf_mul(z, mv__vf_sub(P, gl))));                       \
     }
 #define MV__RS_ANTI(q, P)                                                                         \
-    P = mv__vd_mul(z, mv__vd_sub(P, MV__RS_LD(r, q)));                                            \
+    P = mv__vf_mul(z, mv__vf_sub(P, MV__RS_LD(r, q)));                                            \
     MV__RS_ST(r, q, P);
 #define MV__RS_E_LO(q, P)                                                                         \
     {                                                                                             \
-        mv__vd g0 = MV__RS_LD(lo, q);                                                             \
-        MV__RS_ST(lo, q, mv__vd_add(g0, mv__vd_mul(z, mv__vd_sub(P, g0))));                       \
+        mv__vf g0 = MV__RS_LD(lo, q);                                                             \
+        MV__RS_ST(lo, q, mv__vf_add(g0, mv__vf_mul(z, mv__vf_sub(P, g0))));                       \
     }
         MV__RS_Q4(MV__RS_E_INIT)
         for (i = 1; i < n; i++) {
@@ -40773,19 +40807,19 @@ MV__RS_FNI void MV__SFX(mv__rs_bspline_q4)(double *buf, size_t n, int mirror, co
         }
         MV__RS_Q4(MV__RS_E_LO)
     } else {
-        const mv__vd zn1 = mv__vd_set1(k->zn1);
-        double zi = k->z;
-#define MV__RS_M_GAIN(q, P) MV__RS_ST(r, q, mv__vd_mul(gain, MV__RS_LD(r, q)));
-#define MV__RS_M_INIT(q, P) P = mv__vd_add(MV__RS_LD(c, q), mv__vd_mul(zn1, MV__RS_LD(c + (n - 1) * L, q)));
-#define MV__RS_M_SUM(q, P) P = mv__vd_add(P, mv__vd_mul(vzi, mv__vd_add(MV__RS_LD(r, q), mv__vd_mul(zn1, MV__RS_LD(r2, q)))));
+        const mv__vf zn1 = mv__vf_set1(k->zn1);
+        float zi = k->z;
+#define MV__RS_M_GAIN(q, P) MV__RS_ST(r, q, mv__vf_mul(gain, MV__RS_LD(r, q)));
+#define MV__RS_M_INIT(q, P) P = mv__vf_add(MV__RS_LD(c, q), mv__vf_mul(zn1, MV__RS_LD(c + (n - 1) * L, q)));
+#define MV__RS_M_SUM(q, P) P = mv__vf_add(P, mv__vf_mul(vzi, mv__vf_add(MV__RS_LD(r, q), mv__vf_mul(zn1, MV__RS_LD(r2, q)))));
 #define MV__RS_M_C0(q, P)                                                                         \
-    P = mv__vd_mul(P, mv__vd_set1(k->mirror_div));                                                \
+    P = mv__vf_mul(P, mv__vf_set1(k->mirror_div));                                                \
     MV__RS_ST(c, q, P);
 #define MV__RS_M_CAUSAL(q, P)                                                                     \
-    P = mv__vd_add(MV__RS_LD(r, q), mv__vd_mul(z, P));                                            \
+    P = mv__vf_add(MV__RS_LD(r, q), mv__vf_mul(z, P));                                            \
     MV__RS_ST(r, q, P);
 #define MV__RS_M_END(q, P)                                                                        \
-    P = mv__vd_mul(mv__vd_add(mv__vd_mul(z, MV__RS_LD(c + (n - 2) * L, q)), P), mv__vd_set1(k->mirror_end)); \
+    P = mv__vf_mul(mv__vf_add(mv__vf_mul(z, MV__RS_LD(c + (n - 2) * L, q)), P), mv__vf_set1(k->mirror_end)); \
     MV__RS_ST(c + (n - 1) * L, q, P);
 #define MV__RS_M_PADS(q, P)                                                                       \
     MV__RS_ST(lo, q, MV__RS_LD(c + L, q));                                                        \
@@ -40795,9 +40829,9 @@ MV__RS_FNI void MV__SFX(mv__rs_bspline_q4)(double *buf, size_t n, int mirror, co
             MV__RS_Q4(MV__RS_M_GAIN)
         }
         MV__RS_Q4(MV__RS_M_INIT)
-        for (i = 1; i + 1 < n; i++) {
-            const mv__vd vzi = mv__vd_set1(zi);
-            const double *r2 = c + (n - 1 - i) * L;
+        for (i = 1; i + 1 < n && i <= MV__RS_HORIZON; i++) {
+            const mv__vf vzi = mv__vf_set1(zi);
+            const float *r2 = c + (n - 1 - i) * L;
             r = c + i * L;
             MV__RS_Q4(MV__RS_M_SUM)
             zi = zi * k->z;
@@ -40830,434 +40864,381 @@ MV__RS_FNI void MV__SFX(mv__rs_bspline_q4)(double *buf, size_t n, int mirror, co
 #undef MV__RS_Q4
 #undef MV__RS_LD
 #undef MV__RS_ST
-MV__FN void MV__SFX(mv__rs_bspline)(double *buf, size_t n, int mirror)
+MV__FN void MV__SFX(mv__rs_bspline)(float *buf, size_t n, int mirror)
 {
-    mv__rs_bsk k = mv__rs_bspline_consts(n);
+    mv__rs_bskf k = mv__rs_bspline_constsf(n);
     int g;
     if (n < 2) {
         mv__rs_bspline_ref(buf, n, mirror);
         return;
     }
-    for (g = 0; g < MV__RS_G; g += 4) MV__SFX(mv__rs_bspline_q4)(buf + g * MV__VDL, n, mirror, &k);
+    for (g = 0; g < MV__RS_G; g += 4) MV__SFX(mv__rs_bspline_q4)(buf + g * MV__VL, n, mirror, &k);
 }
 
-/* the x pass's transposition: MV__VDL x MV__VDL blocks of floats converted
-   to doubles and transposed in registers (see mv__rs_rows_in_ref) */
+/* the x pass's transposition: MV__VL x MV__VL blocks of floats transposed
+   in registers (see mv__rs_rows_in_ref) */
 #if defined(MV__PASS_SSE2)
-#define MV__RS_LDF(p) _mm_cvtps_pd(_mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(const void *)(p)))
-#define MV__RS_STF(p, v) _mm_storel_pi((__m64 *)(void *)(p), _mm_cvtpd_ps(v))
-MV__RS_FNI void MV__SFX(mv__rs_tr)(__m128d *r)
-{
-    __m128d a = _mm_unpacklo_pd(r[0], r[1]), b = _mm_unpackhi_pd(r[0], r[1]);
-    r[0] = a;
-    r[1] = b;
-}
+MV__RS_FNI void MV__SFX(mv__rs_tr)(__m128 *r) { _MM_TRANSPOSE4_PS(r[0], r[1], r[2], r[3]); }
 #elif defined(MV__PASS_AVX2)
-#define MV__RS_LDF(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
-#define MV__RS_STF(p, v) _mm_storeu_ps((p), _mm256_cvtpd_ps(v))
-MV__RS_FNI void MV__SFX(mv__rs_tr)(__m256d *r)
+MV__RS_FNI void MV__SFX(mv__rs_tr)(__m256 *r)
 {
-    __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
-    __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
-    r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
-    r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
-    r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
-    r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
-}
-#elif defined(MV__PASS_AVX512)
-#define MV__RS_LDF(p) _mm512_cvtps_pd(_mm256_loadu_ps(p))
-#define MV__RS_STF(p, v) _mm256_storeu_ps((p), _mm512_cvtpd_ps(v))
-MV__RS_FNI void MV__SFX(mv__rs_tr)(__m512d *r)
-{
-    __m512d t[8], v[8];
+    __m256 t[8], s[8];
     int k;
     for (k = 0; k < 4; k++) {
-        t[2 * k] = _mm512_unpacklo_pd(r[2 * k], r[2 * k + 1]);     /* rows 2k, 2k+1 at even columns */
-        t[2 * k + 1] = _mm512_unpackhi_pd(r[2 * k], r[2 * k + 1]); /* ... at odd columns */
+        t[2 * k] = _mm256_unpacklo_ps(r[2 * k], r[2 * k + 1]);     /* a0 b0 a1 b1 | a4 b4 a5 b5 */
+        t[2 * k + 1] = _mm256_unpackhi_ps(r[2 * k], r[2 * k + 1]); /* a2 b2 a3 b3 | a6 b6 a7 b7 */
     }
-    for (k = 0; k < 2; k++) {
-        v[4 * k] = _mm512_shuffle_f64x2(t[k], t[k + 2], 0x88);     /* columns (0 4) or (1 5), rows 0-3 */
-        v[4 * k + 1] = _mm512_shuffle_f64x2(t[k], t[k + 2], 0xDD); /* columns (2 6) or (3 7), rows 0-3 */
-        v[4 * k + 2] = _mm512_shuffle_f64x2(t[k + 4], t[k + 6], 0x88);
-        v[4 * k + 3] = _mm512_shuffle_f64x2(t[k + 4], t[k + 6], 0xDD);
+    for (k = 0; k < 2; k++) { /* rows 4k .. 4k+3 */
+        s[4 * k] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);     /* columns 0 | 4 */
+        s[4 * k + 1] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE); /* 1 | 5 */
+        s[4 * k + 2] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44); /* 2 | 6 */
+        s[4 * k + 3] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE); /* 3 | 7 */
     }
-    for (k = 0; k < 2; k++) {
-        r[k] = _mm512_shuffle_f64x2(v[4 * k], v[4 * k + 2], 0x88);         /* column k */
-        r[k + 4] = _mm512_shuffle_f64x2(v[4 * k], v[4 * k + 2], 0xDD);     /* column k + 4 */
-        r[k + 2] = _mm512_shuffle_f64x2(v[4 * k + 1], v[4 * k + 3], 0x88); /* column k + 2 */
-        r[k + 6] = _mm512_shuffle_f64x2(v[4 * k + 1], v[4 * k + 3], 0xDD); /* column k + 6 */
+    for (k = 0; k < 4; k++) {
+        r[k] = _mm256_permute2f128_ps(s[k], s[k + 4], 0x20);
+        r[k + 4] = _mm256_permute2f128_ps(s[k], s[k + 4], 0x31);
+    }
+}
+#elif defined(MV__PASS_AVX512)
+MV__RS_FNI void MV__SFX(mv__rs_tr)(__m512 *r)
+{
+    __m512 t[16], u[16];
+    int k, j;
+    for (k = 0; k < 8; k++) {
+        t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);     /* a0 b0 a1 b1 in each 128-bit lane */
+        t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]); /* a2 b2 a3 b3 */
+    }
+    for (k = 0; k < 4; k++) { /* rows 4k .. 4k+3: columns j, j+4, j+8, j+12 in u[4k + j]'s lanes */
+        u[4 * k] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[4 * k]), _mm512_castps_pd(t[4 * k + 2])));
+        u[4 * k + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[4 * k]), _mm512_castps_pd(t[4 * k + 2])));
+        u[4 * k + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[4 * k + 1]), _mm512_castps_pd(t[4 * k + 3])));
+        u[4 * k + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[4 * k + 1]), _mm512_castps_pd(t[4 * k + 3])));
+    }
+    for (j = 0; j < 4; j++) {
+        __m512 v0 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88), v1 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xDD);
+        __m512 w0 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88), w1 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xDD);
+        r[j] = _mm512_shuffle_f32x4(v0, w0, 0x88);
+        r[j + 8] = _mm512_shuffle_f32x4(v0, w0, 0xDD);
+        r[j + 4] = _mm512_shuffle_f32x4(v1, w1, 0x88);
+        r[j + 12] = _mm512_shuffle_f32x4(v1, w1, 0xDD);
     }
 }
 #elif defined(MV__PASS_NEON)
-#define MV__RS_LDF(p) vcvt_f64_f32(vld1_f32(p))
-#define MV__RS_STF(p, v) vst1_f32((p), vcvt_f32_f64(v))
-MV__RS_FNI void MV__SFX(mv__rs_tr)(float64x2_t *r)
+MV__RS_FNI void MV__SFX(mv__rs_tr)(float32x4_t *r)
 {
-    float64x2_t a = vzip1q_f64(r[0], r[1]), b = vzip2q_f64(r[0], r[1]);
-    r[0] = a;
-    r[1] = b;
+    float32x4_t t0 = vtrn1q_f32(r[0], r[1]), t1 = vtrn2q_f32(r[0], r[1]); /* a0 b0 a2 b2, a1 b1 a3 b3 */
+    float32x4_t t2 = vtrn1q_f32(r[2], r[3]), t3 = vtrn2q_f32(r[2], r[3]);
+    r[0] = vreinterpretq_f32_f64(vtrn1q_f64(vreinterpretq_f64_f32(t0), vreinterpretq_f64_f32(t2)));
+    r[1] = vreinterpretq_f32_f64(vtrn1q_f64(vreinterpretq_f64_f32(t1), vreinterpretq_f64_f32(t3)));
+    r[2] = vreinterpretq_f32_f64(vtrn2q_f64(vreinterpretq_f64_f32(t0), vreinterpretq_f64_f32(t2)));
+    r[3] = vreinterpretq_f32_f64(vtrn2q_f64(vreinterpretq_f64_f32(t1), vreinterpretq_f64_f32(t3)));
 }
 #endif
-MV__FN void MV__SFX(mv__rs_rows_in)(double *buf, const float *rows, size_t stride, size_t n)
+MV__FN void MV__SFX(mv__rs_rows_in)(float *buf, const float *rows, size_t stride, size_t n)
 {
     const size_t L = MV__RS_LANES;
     size_t i = 0;
     int g, k;
-    for (; i + MV__VDL <= n; i += MV__VDL)
+    for (; i + MV__VL <= n; i += MV__VL)
         for (g = 0; g < MV__RS_G; g++) {
-            mv__vd r[MV__VDL];
-            for (k = 0; k < MV__VDL; k++) r[k] = MV__RS_LDF(rows + (size_t)(g * MV__VDL + k) * stride + i);
+            mv__vf r[MV__VL];
+            for (k = 0; k < MV__VL; k++) r[k] = mv__vf_loadu(rows + (size_t)(g * MV__VL + k) * stride + i);
             MV__SFX(mv__rs_tr)(r);
-            for (k = 0; k < MV__VDL; k++) mv__vd_storeu(buf + (i + 1 + (size_t)k) * L + (size_t)g * MV__VDL, r[k]);
+            for (k = 0; k < MV__VL; k++) mv__vf_storeu(buf + (i + 1 + (size_t)k) * L + (size_t)g * MV__VL, r[k]);
         }
+    MV__ZEROUPPER();
     mv__rs_rows_in_ref(buf + i * L, rows + i, stride, n - i);
 }
-MV__FN void MV__SFX(mv__rs_rows_out)(float *rows, size_t stride, const double *buf, size_t n)
+MV__FN void MV__SFX(mv__rs_rows_out)(float *rows, size_t stride, const float *buf, size_t n)
 {
     const size_t L = MV__RS_LANES;
     size_t i = 0;
     int g, k;
-    for (; i + MV__VDL <= n; i += MV__VDL)
+    for (; i + MV__VL <= n; i += MV__VL)
         for (g = 0; g < MV__RS_G; g++) {
-            mv__vd r[MV__VDL];
-            for (k = 0; k < MV__VDL; k++) r[k] = mv__vd_loadu(buf + (i + (size_t)k) * L + (size_t)g * MV__VDL);
+            mv__vf r[MV__VL];
+            for (k = 0; k < MV__VL; k++) r[k] = mv__vf_loadu(buf + (i + (size_t)k) * L + (size_t)g * MV__VL);
             MV__SFX(mv__rs_tr)(r);
-            for (k = 0; k < MV__VDL; k++) MV__RS_STF(rows + (size_t)(g * MV__VDL + k) * stride + i, r[k]);
+            for (k = 0; k < MV__VL; k++) mv__vf_storeu(rows + (size_t)(g * MV__VL + k) * stride + i, r[k]);
         }
+    MV__ZEROUPPER();
     mv__rs_rows_out_ref(rows + i, stride, buf + i * L, n - i);
 }
 
-/* the taps as lane vectors (MV__VL lines, two halves of doubles narrowed
-   as the reference's casts), each output's sum op by op as the reference */
-MV__FN void MV__SFX(mv__rs_lanes_interp)(double *out, const double *buf, const int32_t *idx, const float *w, size_t wstride,
+/* the taps as lane vectors, each output's sum op by op as the reference */
+MV__FN void MV__SFX(mv__rs_lanes_interp)(float *out, const float *buf, const int32_t *idx, const float *w, size_t wstride,
                                          int taps, size_t n)
 {
     const size_t L = MV__RS_LANES;
     size_t i, l;
     int t;
     for (i = 0; i < n; i++) {
-        const double *s = buf + (size_t)idx[i] * L;
+        const float *s = buf + (size_t)idx[i] * L;
         for (l = 0; l < L; l += MV__VL) {
-            mv__vf acc = mv__vf_mul(mv__vf_set1(w[i]), mv__vf_from_vd(mv__vd_loadu(s + l), mv__vd_loadu(s + l + MV__VDL)));
-            for (t = 1; t < taps; t++) {
-                const double *q = s + (size_t)t * L + l;
-                acc = mv__vf_add(acc, mv__vf_mul(mv__vf_set1(w[(size_t)t * wstride + i]),
-                                                 mv__vf_from_vd(mv__vd_loadu(q), mv__vd_loadu(q + MV__VDL))));
-            }
-            mv__vd_storeu(out + i * L + l, mv__vd_from_vf_lo(acc));
-            mv__vd_storeu(out + i * L + l + MV__VDL, mv__vd_from_vf_hi(acc));
+            mv__vf acc = mv__vf_mul(mv__vf_set1(w[i]), mv__vf_loadu(s + l));
+            for (t = 1; t < taps; t++)
+                acc = mv__vf_add(acc, mv__vf_mul(mv__vf_set1(w[(size_t)t * wstride + i]), mv__vf_loadu(s + (size_t)t * L + l)));
+            mv__vf_storeu(out + i * L + l, acc);
         }
     }
     MV__ZEROUPPER();
 }
 
 /* the prefilter's row steps (see mv__rs_bspline_rows_run): whole vectors of
-   MV__VL floats as two halves of doubles, the columns past the last one
-   through the reference step; each vector follows the scalar step op by op */
-#define MV__RS_BSR_LD(r, j, lo, hi)                                                               \
-    mv__vf v_ = mv__vf_loadu((r) + (j));                                                          \
-    mv__vd lo = mv__vd_from_vf_lo(v_), hi = mv__vd_from_vf_hi(v_)
+   MV__VL floats, the columns past the last one through the reference step;
+   each vector follows the scalar step op by op */
 #define MV__RS_BSR_VL(j, w) for ((j) = 0; (j) + MV__VL <= (w); (j) += MV__VL)
-MV__FN void MV__SFX(mv__rs_bsr_e_start)(double *d, const float *r, size_t j0, size_t j1, const mv__rs_bsk *k)
+MV__FN void MV__SFX(mv__rs_bsr_e_start)(float *d, const float *r, size_t j0, size_t j1, const mv__rs_bskf *k)
 {
-    const mv__vd gain = mv__vd_set1(k->gain), inv = mv__vd_set1(k->inv_1mz);
+    const mv__vf gain = mv__vf_set1(k->gain), inv = mv__vf_set1(k->inv_1mz);
     size_t j;
     (void)j0;
-    MV__RS_BSR_VL(j, j1) {
-        MV__RS_BSR_LD(r, j, a, b);
-        mv__vd_storeu(d + j, mv__vd_mul(mv__vd_mul(gain, a), inv));
-        mv__vd_storeu(d + j + MV__VDL, mv__vd_mul(mv__vd_mul(gain, b), inv));
-    }
+    MV__RS_BSR_VL(j, j1) mv__vf_storeu(d + j, mv__vf_mul(mv__vf_mul(gain, mv__vf_loadu(r + j)), inv));
     mv__rs_bsr_e_start(d, r, j, j1, k);
 }
-MV__FN void MV__SFX(mv__rs_bsr_e_causal)(double *d, const double *dp, const float *r, size_t j0, size_t j1,
-                                        const mv__rs_bsk *k)
+MV__FN void MV__SFX(mv__rs_bsr_e_causal)(float *d, const float *dp, const float *r, size_t j0, size_t j1,
+                                        const mv__rs_bskf *k)
 {
-    const mv__vd gain = mv__vd_set1(k->gain), z = mv__vd_set1(k->z);
+    const mv__vf gain = mv__vf_set1(k->gain), z = mv__vf_set1(k->z);
     size_t j;
     (void)j0;
-    MV__RS_BSR_VL(j, j1) {
-        MV__RS_BSR_LD(r, j, a, b);
-        mv__vd_storeu(d + j, mv__vd_add(mv__vd_mul(gain, a), mv__vd_mul(z, mv__vd_loadu(dp + j))));
-        mv__vd_storeu(d + j + MV__VDL, mv__vd_add(mv__vd_mul(gain, b), mv__vd_mul(z, mv__vd_loadu(dp + j + MV__VDL))));
-    }
+    MV__RS_BSR_VL(j, j1)
+    mv__vf_storeu(d + j, mv__vf_add(mv__vf_mul(gain, mv__vf_loadu(r + j)), mv__vf_mul(z, mv__vf_loadu(dp + j))));
     mv__rs_bsr_e_causal(d, dp, r, j, j1, k);
 }
-MV__FN void MV__SFX(mv__rs_bsr_e_end)(double *d, const float *g, float *r, float *pad, size_t j0, size_t j1,
-                                     const mv__rs_bsk *k)
+MV__FN void MV__SFX(mv__rs_bsr_e_end)(float *d, const float *g, float *r, float *pad, size_t j0, size_t j1,
+                                     const mv__rs_bskf *k)
 {
-    const mv__vd gain = mv__vd_set1(k->gain), inv = mv__vd_set1(k->inv_1mz), zq = mv__vd_set1(k->zq),
-                 z = mv__vd_set1(k->z);
+    const mv__vf gain = mv__vf_set1(k->gain), inv = mv__vf_set1(k->inv_1mz), zq = mv__vf_set1(k->zq), z = mv__vf_set1(k->z);
     size_t j;
     (void)j0;
     MV__RS_BSR_VL(j, j1) {
-        MV__RS_BSR_LD(g, j, ga, gb);
-        mv__vd pa = mv__vd_sub(ga, mv__vd_mul(mv__vd_sub(mv__vd_loadu(d + j), mv__vd_mul(mv__vd_mul(gain, ga), inv)), zq));
-        mv__vd pb = mv__vd_sub(gb, mv__vd_mul(mv__vd_sub(mv__vd_loadu(d + j + MV__VDL), mv__vd_mul(mv__vd_mul(gain, gb), inv)), zq));
-        mv__vd_storeu(d + j, pa);
-        mv__vd_storeu(d + j + MV__VDL, pb);
-        mv__vf_storeu(r + j, mv__vf_from_vd(pa, pb));
-        mv__vf_storeu(pad + j, mv__vf_from_vd(mv__vd_add(ga, mv__vd_mul(z, mv__vd_sub(pa, ga))),
-                                              mv__vd_add(gb, mv__vd_mul(z, mv__vd_sub(pb, gb)))));
+        mv__vf gl = mv__vf_loadu(g + j);
+        mv__vf p = mv__vf_sub(gl, mv__vf_mul(mv__vf_sub(mv__vf_loadu(d + j), mv__vf_mul(mv__vf_mul(gain, gl), inv)), zq));
+        mv__vf_storeu(d + j, p);
+        mv__vf_storeu(r + j, p);
+        mv__vf_storeu(pad + j, mv__vf_add(gl, mv__vf_mul(z, mv__vf_sub(p, gl))));
     }
     mv__rs_bsr_e_end(d, g, r, pad, j, j1, k);
 }
-MV__FN void MV__SFX(mv__rs_bsr_anti)(double *d, const double *dn, float *r, size_t j0, size_t j1, double zs)
+MV__FN void MV__SFX(mv__rs_bsr_anti)(float *d, const float *dn, float *r, size_t j0, size_t j1, float zs)
 {
-    const mv__vd z = mv__vd_set1(zs);
+    const mv__vf z = mv__vf_set1(zs);
     size_t j;
     (void)j0;
     MV__RS_BSR_VL(j, j1) {
-        mv__vd pa = mv__vd_mul(z, mv__vd_sub(mv__vd_loadu(dn + j), mv__vd_loadu(d + j)));
-        mv__vd pb = mv__vd_mul(z, mv__vd_sub(mv__vd_loadu(dn + j + MV__VDL), mv__vd_loadu(d + j + MV__VDL)));
-        mv__vd_storeu(d + j, pa);
-        mv__vd_storeu(d + j + MV__VDL, pb);
-        mv__vf_storeu(r + j, mv__vf_from_vd(pa, pb));
+        mv__vf p = mv__vf_mul(z, mv__vf_sub(mv__vf_loadu(dn + j), mv__vf_loadu(d + j)));
+        mv__vf_storeu(d + j, p);
+        mv__vf_storeu(r + j, p);
     }
     mv__rs_bsr_anti(d, dn, r, j, j1, zs);
 }
-MV__FN void MV__SFX(mv__rs_bsr_e_first)(double *d, const double *dn, const float *g, float *r, float *pad, size_t j0,
-                                       size_t j1, double zs)
+MV__FN void MV__SFX(mv__rs_bsr_e_first)(float *d, const float *dn, const float *g, float *r, float *pad, size_t j0,
+                                       size_t j1, float zs)
 {
-    const mv__vd z = mv__vd_set1(zs);
+    const mv__vf z = mv__vf_set1(zs);
     size_t j;
     (void)j0;
     MV__RS_BSR_VL(j, j1) {
-        MV__RS_BSR_LD(g, j, ga, gb);
-        mv__vd pa = mv__vd_mul(z, mv__vd_sub(mv__vd_loadu(dn + j), mv__vd_loadu(d + j)));
-        mv__vd pb = mv__vd_mul(z, mv__vd_sub(mv__vd_loadu(dn + j + MV__VDL), mv__vd_loadu(d + j + MV__VDL)));
-        mv__vd_storeu(d + j, pa);
-        mv__vd_storeu(d + j + MV__VDL, pb);
-        mv__vf_storeu(r + j, mv__vf_from_vd(pa, pb));
-        mv__vf_storeu(pad + j, mv__vf_from_vd(mv__vd_add(ga, mv__vd_mul(z, mv__vd_sub(pa, ga))),
-                                              mv__vd_add(gb, mv__vd_mul(z, mv__vd_sub(pb, gb)))));
+        mv__vf g0 = mv__vf_loadu(g + j), p = mv__vf_mul(z, mv__vf_sub(mv__vf_loadu(dn + j), mv__vf_loadu(d + j)));
+        mv__vf_storeu(d + j, p);
+        mv__vf_storeu(r + j, p);
+        mv__vf_storeu(pad + j, mv__vf_add(g0, mv__vf_mul(z, mv__vf_sub(p, g0))));
     }
     mv__rs_bsr_e_first(d, dn, g, r, pad, j, j1, zs);
 }
-MV__FN void MV__SFX(mv__rs_bsr_m_gain)(double *d, const float *r, size_t j0, size_t j1, double gs)
+MV__FN void MV__SFX(mv__rs_bsr_m_gain)(float *d, const float *r, size_t j0, size_t j1, float gs)
 {
-    const mv__vd gain = mv__vd_set1(gs);
+    const mv__vf gain = mv__vf_set1(gs);
     size_t j;
     (void)j0;
-    MV__RS_BSR_VL(j, j1) {
-        MV__RS_BSR_LD(r, j, a, b);
-        mv__vd_storeu(d + j, mv__vd_mul(gain, a));
-        mv__vd_storeu(d + j + MV__VDL, mv__vd_mul(gain, b));
-    }
+    MV__RS_BSR_VL(j, j1) mv__vf_storeu(d + j, mv__vf_mul(gain, mv__vf_loadu(r + j)));
     mv__rs_bsr_m_gain(d, r, j, j1, gs);
 }
-MV__FN void MV__SFX(mv__rs_bsr_m_sum0)(double *acc, const double *d0, const double *dl, size_t j0, size_t j1, double zs)
+MV__FN void MV__SFX(mv__rs_bsr_m_sum0)(float *acc, const float *d0, const float *dl, size_t j0, size_t j1, float zs)
 {
-    const mv__vd zn1 = mv__vd_set1(zs);
+    const mv__vf zn1 = mv__vf_set1(zs);
     size_t j;
     (void)j0;
-    for (j = 0; j + MV__VDL <= j1; j += MV__VDL)
-        mv__vd_storeu(acc + j, mv__vd_add(mv__vd_loadu(d0 + j), mv__vd_mul(zn1, mv__vd_loadu(dl + j))));
+    MV__RS_BSR_VL(j, j1) mv__vf_storeu(acc + j, mv__vf_add(mv__vf_loadu(d0 + j), mv__vf_mul(zn1, mv__vf_loadu(dl + j))));
     mv__rs_bsr_m_sum0(acc, d0, dl, j, j1, zs);
 }
-MV__FN void MV__SFX(mv__rs_bsr_m_sum)(double *acc, const double *a, const double *b, size_t j0, size_t j1, double zis,
-                                     double zs)
+MV__FN void MV__SFX(mv__rs_bsr_m_sum)(float *acc, const float *a, const float *b, size_t j0, size_t j1, float zis, float zs)
 {
-    const mv__vd zi = mv__vd_set1(zis), zn1 = mv__vd_set1(zs);
+    const mv__vf zi = mv__vf_set1(zis), zn1 = mv__vf_set1(zs);
     size_t j;
     (void)j0;
-    for (j = 0; j + MV__VDL <= j1; j += MV__VDL)
-        mv__vd_storeu(acc + j, mv__vd_add(mv__vd_loadu(acc + j),
-                                          mv__vd_mul(zi, mv__vd_add(mv__vd_loadu(a + j), mv__vd_mul(zn1, mv__vd_loadu(b + j))))));
+    MV__RS_BSR_VL(j, j1)
+    mv__vf_storeu(acc + j, mv__vf_add(mv__vf_loadu(acc + j),
+                                      mv__vf_mul(zi, mv__vf_add(mv__vf_loadu(a + j), mv__vf_mul(zn1, mv__vf_loadu(b + j))))));
     mv__rs_bsr_m_sum(acc, a, b, j, j1, zis, zs);
 }
-MV__FN void MV__SFX(mv__rs_bsr_m_start)(double *d, const double *acc, size_t j0, size_t j1, double divs)
+MV__FN void MV__SFX(mv__rs_bsr_m_start)(float *d, const float *acc, size_t j0, size_t j1, float divs)
 {
-    const mv__vd dv = mv__vd_set1(divs);
+    const mv__vf dv = mv__vf_set1(divs);
     size_t j;
     (void)j0;
-    for (j = 0; j + MV__VDL <= j1; j += MV__VDL) mv__vd_storeu(d + j, mv__vd_mul(mv__vd_loadu(acc + j), dv));
+    MV__RS_BSR_VL(j, j1) mv__vf_storeu(d + j, mv__vf_mul(mv__vf_loadu(acc + j), dv));
     mv__rs_bsr_m_start(d, acc, j, j1, divs);
 }
-MV__FN void MV__SFX(mv__rs_bsr_m_causal)(double *d, const double *dp, size_t j0, size_t j1, double zs)
+MV__FN void MV__SFX(mv__rs_bsr_m_causal)(float *d, const float *dp, size_t j0, size_t j1, float zs)
 {
-    const mv__vd z = mv__vd_set1(zs);
+    const mv__vf z = mv__vf_set1(zs);
     size_t j;
     (void)j0;
-    for (j = 0; j + MV__VDL <= j1; j += MV__VDL)
-        mv__vd_storeu(d + j, mv__vd_add(mv__vd_loadu(d + j), mv__vd_mul(z, mv__vd_loadu(dp + j))));
+    MV__RS_BSR_VL(j, j1) mv__vf_storeu(d + j, mv__vf_add(mv__vf_loadu(d + j), mv__vf_mul(z, mv__vf_loadu(dp + j))));
     mv__rs_bsr_m_causal(d, dp, j, j1, zs);
 }
-MV__FN void MV__SFX(mv__rs_bsr_m_end)(double *d, const double *dp, float *r, size_t j0, size_t j1, double zs, double es)
+MV__FN void MV__SFX(mv__rs_bsr_m_end)(float *d, const float *dp, float *r, size_t j0, size_t j1, float zs, float es)
 {
-    const mv__vd z = mv__vd_set1(zs), e = mv__vd_set1(es);
+    const mv__vf z = mv__vf_set1(zs), e = mv__vf_set1(es);
     size_t j;
     (void)j0;
     MV__RS_BSR_VL(j, j1) {
-        mv__vd pa = mv__vd_mul(mv__vd_add(mv__vd_mul(z, mv__vd_loadu(dp + j)), mv__vd_loadu(d + j)), e);
-        mv__vd pb = mv__vd_mul(mv__vd_add(mv__vd_mul(z, mv__vd_loadu(dp + j + MV__VDL)), mv__vd_loadu(d + j + MV__VDL)), e);
-        mv__vd_storeu(d + j, pa);
-        mv__vd_storeu(d + j + MV__VDL, pb);
-        mv__vf_storeu(r + j, mv__vf_from_vd(pa, pb));
+        mv__vf p = mv__vf_mul(mv__vf_add(mv__vf_mul(z, mv__vf_loadu(dp + j)), mv__vf_loadu(d + j)), e);
+        mv__vf_storeu(d + j, p);
+        mv__vf_storeu(r + j, p);
     }
     mv__rs_bsr_m_end(d, dp, r, j, j1, zs, es);
 }
-#undef MV__RS_BSR_LD
 #undef MV__RS_BSR_VL
 /* Column blocks of the prefilter (rs_bspline_rows, n >= 2): MV__RS_BSB
-   columns (four double vectors) taken through every row at once, their
-   sums carried in registers from row to row, the block's causal sums (n x
-   MV__RS_BSB doubles: 64 KiB for 256 rows on AVX-512) in d. Per column the
-   lane's arithmetic op by op (mv__rs_bspline_lane: the same steps as the
-   row steps above), so the same bits. Calling the steps a row at a time
-   streamed every sample through d four times, from L2 (1.4 cycles a
-   sample on an Emerald Rapids); a block writes and reads its causal sums
-   once and keeps them close. The input's first and last rows are read
-   before the outputs overwrite them (in == rows in place). */
-#define MV__RS_BSB (2 * MV__VL)
+   columns (four vectors) taken through every row at once, their sums
+   carried in registers from row to row, the block's causal sums (n x
+   MV__RS_BSB floats: 64 KiB for 256 rows on AVX-512) in d. Per column the
+   steps' arithmetic op by op (mv__rs_bsr_*), so the same bits. Calling the
+   steps a row at a time streamed every sample through d four times, from
+   L2 (1.4 cycles a sample on an Emerald Rapids); a block writes and reads
+   its causal sums once and keeps them close. The input's first and last
+   rows are read before the outputs overwrite them (in == rows in place). */
+#define MV__RS_BSB (4 * MV__VL)
 #define MV__RS_BSB_LD(p, a, b, c, e)                                                              \
     do {                                                                                          \
-        mv__vf v0_ = mv__vf_loadu(p), v1_ = mv__vf_loadu((p) + MV__VL);                           \
-        a = mv__vd_from_vf_lo(v0_);                                                               \
-        b = mv__vd_from_vf_hi(v0_);                                                               \
-        c = mv__vd_from_vf_lo(v1_);                                                               \
-        e = mv__vd_from_vf_hi(v1_);                                                               \
+        a = mv__vf_loadu(p);                                                                      \
+        b = mv__vf_loadu((p) + MV__VL);                                                           \
+        c = mv__vf_loadu((p) + 2 * MV__VL);                                                       \
+        e = mv__vf_loadu((p) + 3 * MV__VL);                                                       \
     } while (0)
 #define MV__RS_BSB_ST(p, a, b, c, e)                                                              \
     do {                                                                                          \
-        mv__vd_storeu((p), a);                                                                    \
-        mv__vd_storeu((p) + MV__VDL, b);                                                          \
-        mv__vd_storeu((p) + 2 * MV__VDL, c);                                                      \
-        mv__vd_storeu((p) + 3 * MV__VDL, e);                                                      \
+        mv__vf_storeu((p), a);                                                                    \
+        mv__vf_storeu((p) + MV__VL, b);                                                           \
+        mv__vf_storeu((p) + 2 * MV__VL, c);                                                       \
+        mv__vf_storeu((p) + 3 * MV__VL, e);                                                       \
     } while (0)
-#define MV__RS_BSB_LDD(p, a, b, c, e)                                                             \
-    do {                                                                                          \
-        a = mv__vd_loadu(p);                                                                      \
-        b = mv__vd_loadu((p) + MV__VDL);                                                          \
-        c = mv__vd_loadu((p) + 2 * MV__VDL);                                                      \
-        e = mv__vd_loadu((p) + 3 * MV__VDL);                                                      \
-    } while (0)
-#define MV__RS_BSB_OUT(p, a, b, c, e)                                                             \
-    do {                                                                                          \
-        mv__vf_storeu((p), mv__vf_from_vd(a, b));                                                 \
-        mv__vf_storeu((p) + MV__VL, mv__vf_from_vd(c, e));                                        \
-    } while (0)
+/* X(v, q) for each of the four vectors */
+#define MV__RS_BSB4(X) X(c0, x0, y0) X(c1, x1, y1) X(c2, x2, y2) X(c3, x3, y3)
 /* edge mode (mv__rs_bsr_e_start, _causal, _end, anti, _first) */
-MV__FN void MV__SFX(mv__rs_bsb_edge)(const float *in, size_t in_stride, float *rows, size_t stride, size_t n, double *d,
-                                    const mv__rs_bsk *k)
+MV__FN void MV__SFX(mv__rs_bsb_edge)(const float *in, size_t in_stride, float *rows, size_t stride, size_t n, float *d,
+                                    const mv__rs_bskf *k)
 {
-    const mv__vd gain = mv__vd_set1(k->gain), inv = mv__vd_set1(k->inv_1mz), z = mv__vd_set1(k->z), zq = mv__vd_set1(k->zq);
-    mv__vd c0, c1, c2, c3, x0, x1, x2, x3;
+    const mv__vf gain = mv__vf_set1(k->gain), inv = mv__vf_set1(k->inv_1mz), z = mv__vf_set1(k->z), zq = mv__vf_set1(k->zq);
+    mv__vf c0, c1, c2, c3, x0, x1, x2, x3;
     size_t i;
+#define MV__RS_E_START(c, x, y) c = mv__vf_mul(mv__vf_mul(gain, x), inv);
+#define MV__RS_E_CAUSAL(c, x, y) c = mv__vf_add(mv__vf_mul(gain, x), mv__vf_mul(z, c));
+#define MV__RS_E_END(c, x, y) c = mv__vf_sub(x, mv__vf_mul(mv__vf_sub(c, mv__vf_mul(mv__vf_mul(gain, x), inv)), zq));
+#define MV__RS_E_PAD(c, x, y) x = mv__vf_add(x, mv__vf_mul(z, mv__vf_sub(c, x)));
+#define MV__RS_ANTI(c, x, y) c = mv__vf_mul(z, mv__vf_sub(c, x));
     MV__RS_BSB_LD(in, x0, x1, x2, x3);
-    c0 = mv__vd_mul(mv__vd_mul(gain, x0), inv);
-    c1 = mv__vd_mul(mv__vd_mul(gain, x1), inv);
-    c2 = mv__vd_mul(mv__vd_mul(gain, x2), inv);
-    c3 = mv__vd_mul(mv__vd_mul(gain, x3), inv);
+    MV__RS_BSB4(MV__RS_E_START)
     MV__RS_BSB_ST(d, c0, c1, c2, c3);
     for (i = 1; i < n; i++) {
         MV__RS_BSB_LD(in + i * in_stride, x0, x1, x2, x3);
-        c0 = mv__vd_add(mv__vd_mul(gain, x0), mv__vd_mul(z, c0));
-        c1 = mv__vd_add(mv__vd_mul(gain, x1), mv__vd_mul(z, c1));
-        c2 = mv__vd_add(mv__vd_mul(gain, x2), mv__vd_mul(z, c2));
-        c3 = mv__vd_add(mv__vd_mul(gain, x3), mv__vd_mul(z, c3));
+        MV__RS_BSB4(MV__RS_E_CAUSAL)
         if (i + 1 < n) MV__RS_BSB_ST(d + i * MV__RS_BSB, c0, c1, c2, c3); /* the last stays in registers */
     }
     /* the end, from the last input row (x: still loaded), and the right pad */
-    c0 = mv__vd_sub(x0, mv__vd_mul(mv__vd_sub(c0, mv__vd_mul(mv__vd_mul(gain, x0), inv)), zq));
-    c1 = mv__vd_sub(x1, mv__vd_mul(mv__vd_sub(c1, mv__vd_mul(mv__vd_mul(gain, x1), inv)), zq));
-    c2 = mv__vd_sub(x2, mv__vd_mul(mv__vd_sub(c2, mv__vd_mul(mv__vd_mul(gain, x2), inv)), zq));
-    c3 = mv__vd_sub(x3, mv__vd_mul(mv__vd_sub(c3, mv__vd_mul(mv__vd_mul(gain, x3), inv)), zq));
-    MV__RS_BSB_OUT(rows + (n - 1) * stride, c0, c1, c2, c3);
-    MV__RS_BSB_OUT(rows + n * stride, mv__vd_add(x0, mv__vd_mul(z, mv__vd_sub(c0, x0))),
-                   mv__vd_add(x1, mv__vd_mul(z, mv__vd_sub(c1, x1))), mv__vd_add(x2, mv__vd_mul(z, mv__vd_sub(c2, x2))),
-                   mv__vd_add(x3, mv__vd_mul(z, mv__vd_sub(c3, x3))));
+    MV__RS_BSB4(MV__RS_E_END)
+    MV__RS_BSB_ST(rows + (n - 1) * stride, c0, c1, c2, c3);
+    MV__RS_BSB4(MV__RS_E_PAD)
+    MV__RS_BSB_ST(rows + n * stride, x0, x1, x2, x3);
     for (i = n - 1; i-- > 0;) {
-        MV__RS_BSB_LDD(d + i * MV__RS_BSB, x0, x1, x2, x3);
-        c0 = mv__vd_mul(z, mv__vd_sub(c0, x0));
-        c1 = mv__vd_mul(z, mv__vd_sub(c1, x1));
-        c2 = mv__vd_mul(z, mv__vd_sub(c2, x2));
-        c3 = mv__vd_mul(z, mv__vd_sub(c3, x3));
+        MV__RS_BSB_LD(d + i * MV__RS_BSB, x0, x1, x2, x3);
+        MV__RS_BSB4(MV__RS_ANTI)
         if (i == 0) MV__RS_BSB_LD(in, x0, x1, x2, x3); /* g0, before row 0 is written */
-        MV__RS_BSB_OUT(rows + i * stride, c0, c1, c2, c3);
+        MV__RS_BSB_ST(rows + i * stride, c0, c1, c2, c3);
     }
     /* the left pad from g0 */
-    MV__RS_BSB_OUT(rows - stride, mv__vd_add(x0, mv__vd_mul(z, mv__vd_sub(c0, x0))),
-                   mv__vd_add(x1, mv__vd_mul(z, mv__vd_sub(c1, x1))), mv__vd_add(x2, mv__vd_mul(z, mv__vd_sub(c2, x2))),
-                   mv__vd_add(x3, mv__vd_mul(z, mv__vd_sub(c3, x3))));
+    MV__RS_BSB4(MV__RS_E_PAD)
+    MV__RS_BSB_ST(rows - stride, x0, x1, x2, x3);
+#undef MV__RS_E_START
+#undef MV__RS_E_CAUSAL
+#undef MV__RS_E_END
+#undef MV__RS_E_PAD
 }
 /* mirror mode (mv__rs_bsr_m_gain, _sum0, _sum, _start, _causal, _end,
    anti; pads c[-1] = c[1], c[n] = c[n - 2]) */
-MV__FN void MV__SFX(mv__rs_bsb_mirror)(const float *in, size_t in_stride, float *rows, size_t stride, size_t n, double *d,
-                                      const mv__rs_bsk *k)
+MV__FN void MV__SFX(mv__rs_bsb_mirror)(const float *in, size_t in_stride, float *rows, size_t stride, size_t n, float *d,
+                                      const mv__rs_bskf *k)
 {
-    const mv__vd gain = mv__vd_set1(k->gain), z = mv__vd_set1(k->z), zn1 = mv__vd_set1(k->zn1);
-    mv__vd c0, c1, c2, c3, x0, x1, x2, x3, y0, y1, y2, y3, zi;
-    double zs = k->z;
+    const mv__vf gain = mv__vf_set1(k->gain), z = mv__vf_set1(k->z), zn1 = mv__vf_set1(k->zn1);
+    mv__vf c0, c1, c2, c3, x0, x1, x2, x3, y0, y1, y2, y3, zi;
+    float zs = k->z;
     size_t i;
+#define MV__RS_M_GAIN(c, x, y) x = mv__vf_mul(gain, x);
+#define MV__RS_M_SUM0(c, x, y) c = mv__vf_add(x, mv__vf_mul(zn1, y));
+#define MV__RS_M_SUM(c, x, y) c = mv__vf_add(c, mv__vf_mul(zi, mv__vf_add(x, mv__vf_mul(zn1, y))));
+#define MV__RS_M_SCALE(c, x, y) c = mv__vf_mul(c, zi);
+#define MV__RS_M_CAUSAL(c, x, y) c = mv__vf_add(x, mv__vf_mul(z, c));
+#define MV__RS_M_END(c, x, y) c = mv__vf_mul(mv__vf_add(mv__vf_mul(z, y), c), zi);
     for (i = 0; i < n; i++) {
         MV__RS_BSB_LD(in + i * in_stride, x0, x1, x2, x3);
-        MV__RS_BSB_ST(d + i * MV__RS_BSB, mv__vd_mul(gain, x0), mv__vd_mul(gain, x1), mv__vd_mul(gain, x2), mv__vd_mul(gain, x3));
+        MV__RS_BSB4(MV__RS_M_GAIN)
+        MV__RS_BSB_ST(d + i * MV__RS_BSB, x0, x1, x2, x3);
     }
-    MV__RS_BSB_LDD(d, x0, x1, x2, x3);
-    MV__RS_BSB_LDD(d + (n - 1) * MV__RS_BSB, y0, y1, y2, y3);
-    c0 = mv__vd_add(x0, mv__vd_mul(zn1, y0));
-    c1 = mv__vd_add(x1, mv__vd_mul(zn1, y1));
-    c2 = mv__vd_add(x2, mv__vd_mul(zn1, y2));
-    c3 = mv__vd_add(x3, mv__vd_mul(zn1, y3));
-    for (i = 1; i + 1 < n; i++) {
-        zi = mv__vd_set1(zs);
-        MV__RS_BSB_LDD(d + i * MV__RS_BSB, x0, x1, x2, x3);
-        MV__RS_BSB_LDD(d + (n - 1 - i) * MV__RS_BSB, y0, y1, y2, y3);
-        c0 = mv__vd_add(c0, mv__vd_mul(zi, mv__vd_add(x0, mv__vd_mul(zn1, y0))));
-        c1 = mv__vd_add(c1, mv__vd_mul(zi, mv__vd_add(x1, mv__vd_mul(zn1, y1))));
-        c2 = mv__vd_add(c2, mv__vd_mul(zi, mv__vd_add(x2, mv__vd_mul(zn1, y2))));
-        c3 = mv__vd_add(c3, mv__vd_mul(zi, mv__vd_add(x3, mv__vd_mul(zn1, y3))));
+    MV__RS_BSB_LD(d, x0, x1, x2, x3);
+    MV__RS_BSB_LD(d + (n - 1) * MV__RS_BSB, y0, y1, y2, y3);
+    MV__RS_BSB4(MV__RS_M_SUM0)
+    for (i = 1; i + 1 < n && i <= MV__RS_HORIZON; i++) {
+        zi = mv__vf_set1(zs);
+        MV__RS_BSB_LD(d + i * MV__RS_BSB, x0, x1, x2, x3);
+        MV__RS_BSB_LD(d + (n - 1 - i) * MV__RS_BSB, y0, y1, y2, y3);
+        MV__RS_BSB4(MV__RS_M_SUM)
         zs = zs * k->z;
     }
-    zi = mv__vd_set1(k->mirror_div);
-    c0 = mv__vd_mul(c0, zi);
-    c1 = mv__vd_mul(c1, zi);
-    c2 = mv__vd_mul(c2, zi);
-    c3 = mv__vd_mul(c3, zi);
+    zi = mv__vf_set1(k->mirror_div);
+    MV__RS_BSB4(MV__RS_M_SCALE)
     MV__RS_BSB_ST(d, c0, c1, c2, c3);
     for (i = 1; i < n; i++) {
         y0 = c0, y1 = c1, y2 = c2, y3 = c3; /* c+[i - 1] */
-        MV__RS_BSB_LDD(d + i * MV__RS_BSB, x0, x1, x2, x3);
-        c0 = mv__vd_add(x0, mv__vd_mul(z, c0));
-        c1 = mv__vd_add(x1, mv__vd_mul(z, c1));
-        c2 = mv__vd_add(x2, mv__vd_mul(z, c2));
-        c3 = mv__vd_add(x3, mv__vd_mul(z, c3));
+        MV__RS_BSB_LD(d + i * MV__RS_BSB, x0, x1, x2, x3);
+        MV__RS_BSB4(MV__RS_M_CAUSAL)
         if (i + 1 < n) MV__RS_BSB_ST(d + i * MV__RS_BSB, c0, c1, c2, c3);
     }
-    zi = mv__vd_set1(k->mirror_end);
-    c0 = mv__vd_mul(mv__vd_add(mv__vd_mul(z, y0), c0), zi);
-    c1 = mv__vd_mul(mv__vd_add(mv__vd_mul(z, y1), c1), zi);
-    c2 = mv__vd_mul(mv__vd_add(mv__vd_mul(z, y2), c2), zi);
-    c3 = mv__vd_mul(mv__vd_add(mv__vd_mul(z, y3), c3), zi);
-    MV__RS_BSB_OUT(rows + (n - 1) * stride, c0, c1, c2, c3);
+    zi = mv__vf_set1(k->mirror_end);
+    MV__RS_BSB4(MV__RS_M_END)
+    MV__RS_BSB_ST(rows + (n - 1) * stride, c0, c1, c2, c3);
     for (i = n - 1; i-- > 0;) {
-        MV__RS_BSB_LDD(d + i * MV__RS_BSB, x0, x1, x2, x3);
-        c0 = mv__vd_mul(z, mv__vd_sub(c0, x0));
-        c1 = mv__vd_mul(z, mv__vd_sub(c1, x1));
-        c2 = mv__vd_mul(z, mv__vd_sub(c2, x2));
-        c3 = mv__vd_mul(z, mv__vd_sub(c3, x3));
-        MV__RS_BSB_OUT(rows + i * stride, c0, c1, c2, c3);
+        MV__RS_BSB_LD(d + i * MV__RS_BSB, x0, x1, x2, x3);
+        MV__RS_BSB4(MV__RS_ANTI)
+        MV__RS_BSB_ST(rows + i * stride, c0, c1, c2, c3);
     }
     memcpy(rows - stride, rows + stride, MV__RS_BSB * sizeof(float));
     memcpy(rows + n * stride, rows + (n - 2) * stride, MV__RS_BSB * sizeof(float));
+#undef MV__RS_M_GAIN
+#undef MV__RS_M_SUM0
+#undef MV__RS_M_SUM
+#undef MV__RS_M_SCALE
+#undef MV__RS_M_CAUSAL
+#undef MV__RS_M_END
 }
+#undef MV__RS_ANTI
+#undef MV__RS_BSB4
 #undef MV__RS_BSB_LD
 #undef MV__RS_BSB_ST
-#undef MV__RS_BSB_LDD
-#undef MV__RS_BSB_OUT
 MV__FN void MV__SFX(mv__rs_bspline_rows)(const float *in, size_t in_stride, float *rows, size_t stride, size_t n, size_t width,
-                                        double *d, int mirror)
+                                        float *d, int mirror)
 {
     static const mv__rs_bsr_steps steps = {
         MV__SFX(mv__rs_bsr_e_start), MV__SFX(mv__rs_bsr_e_causal), MV__SFX(mv__rs_bsr_e_end),
         MV__SFX(mv__rs_bsr_anti),    MV__SFX(mv__rs_bsr_e_first),  MV__SFX(mv__rs_bsr_m_gain),
         MV__SFX(mv__rs_bsr_m_sum0),  MV__SFX(mv__rs_bsr_m_sum),    MV__SFX(mv__rs_bsr_m_start),
         MV__SFX(mv__rs_bsr_m_causal), MV__SFX(mv__rs_bsr_m_end)};
-    mv__rs_bsk k;
+    mv__rs_bskf k;
     size_t c = 0;
     if (n >= 2) {
-        k = mv__rs_bspline_consts(n);
+        k = mv__rs_bspline_constsf(n);
         for (; c + MV__RS_BSB <= width; c += MV__RS_BSB) {
             if (mirror) MV__SFX(mv__rs_bsb_mirror)(in + c, in_stride, rows + c, stride, n, d, &k);
             else MV__SFX(mv__rs_bsb_edge)(in + c, in_stride, rows + c, stride, n, d, &k);
@@ -45580,6 +45561,7 @@ static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
 #undef mv__vd_min
 #undef mv__vd_max
 #undef mv__vf_add
+#undef mv__vf_sub
 #undef mv__vf_mul
 #undef mv__vf_fma
 #undef mv__vd_abs

@@ -327,20 +327,21 @@ done:
 
 /* The cubic prefilter along rows (rs_bspline_rows: the y pass within a
    slice, the z pass across slices): its column blocks and the row steps
-   for the columns past them; row counts 1, 2, 3 and longer, widths around
-   the block (2 vectors of floats) and the vector, strides wider than the
+   for the columns past them; row counts 1, 2, 3 and longer (the mirror
+   initialisation's series cut at 24 terms from 26 rows on), widths around
+   the block (4 vectors of floats) and the vector, strides wider than the
    width, in place and from a separate input, edge and mirror modes; the
    pad rows -1 and n included; bit for bit */
 MV_TEST(isa, bspline_rows_match_reference)
 {
-    static const size_t ns_[] = {1, 2, 3, 5, 17, 64};
-    static const size_t widths[] = {1, 3, 4, 7, 8, 15, 16, 17, 31, 32, 33, 40, 64, 65, 70};
-    enum { STRIDE = 75, MAXR = 66 };
+    static const size_t ns_[] = {1, 2, 3, 5, 17, 25, 26, 27, 64};
+    static const size_t widths[] = {1, 3, 4, 7, 8, 15, 16, 17, 31, 32, 33, 40, 64, 65, 70, 127, 128, 131};
+    enum { STRIDE = 137, MAXR = 66 };
     isa_table *t = (isa_table *)malloc(8 * sizeof(isa_table));
     mv__kernels ref;
     float *src = (float *)malloc(MAXR * STRIDE * sizeof(float)), *a = (float *)malloc(MAXR * STRIDE * sizeof(float)),
           *b = (float *)malloc(MAXR * STRIDE * sizeof(float));
-    double *d = (double *)malloc((MAXR + 1) * STRIDE * sizeof(double));
+    float *d = (float *)malloc((MAXR + 1) * STRIDE * sizeof(float));
     int nt = isa_tables(t), i, mirror, inplace;
     size_t ni, wi, q;
     uint64_t seed = 5;
