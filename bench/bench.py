@@ -797,7 +797,7 @@ def build_ops(mv, T):
                   cubic_ref, 2e-3, mv_needs="mvb_resample_shape_interp", notes={
                       "numpy": "scipy.ndimage.zoom(order=3, grid_mode=True, mode='nearest'): spline prefilter "
                                "(float64) + cubic B-spline",
-                      "medvol": "MV_INTERP_CUBIC: float64 prefilter into float32 coefficients, edge continues "
+                      "medvol": "MV_INTERP_CUBIC: float32 prefilter and coefficients (float64 before 2026-11-25), edge continues "
                                 "(fill_outside 0); into: mv_resample_into with zoom's voxel map (allocates the "
                                 "coefficient volume)",
                       "SimpleITK": "ResampleImageFilter, sitkBSpline: its B-spline mirrors at the edges (it "
