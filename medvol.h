@@ -1116,8 +1116,8 @@ MVDEF mv_status mv_rot90_into(const mv_vol *in, mv_vol *out, int k, int axis0, i
    Cubic: the B-spline prefilter runs in float32 along each axis, as do
    its coefficients (the recursions amplify their roundings at most 1.37x:
    against scipy's float64 the tests' worst error is 3.6e-7 of the data
-   range; float64 lines cost 1.4x the time at x0.5). Through an axis-aligned map that
-   does not add output rows (zoom <= 1 in y, any zoom in z), the prefilter
+   range; float64 lines cost 1.4x the time at x0.5). Through an
+   axis-aligned map that does not add output rows (zoom <= 1 in y, any zoom in z), the prefilter
    and interpolation of each axis are fused per input slice (y, then x on
    the output's rows only, then z across the slices: no coefficient volume;
    see >>impl-resample); other maps prefilter the frame into a coefficient
@@ -6081,7 +6081,8 @@ static void mv__rs_xinterp_ref(float *dst, const float *src, size_t src_len, con
    buf[k * MV__RS_LANES + l], k = 0 the coefficient at -1):
    out[i * MV__RS_LANES + l] = sum over taps t of w[t * wstride + i] *
    buf[(idx[i] + t) * MV__RS_LANES + l], summed in float32 in rs_xinterp's
-   order and stored in the same layout, for rs_rows_out. So rs_rows_out after it gives the bits of rs_rows_out then
+   order and stored in the same layout, for rs_rows_out. So rs_rows_out
+   after it gives the bits of rs_rows_out then
    rs_xinterp, with the transposition run on the n outputs instead of the
    line's samples (half of them for a 2x smaller grid) and the taps read as
    whole lane vectors instead of per output. */
@@ -6124,7 +6125,7 @@ static mv__rs_bsk mv__rs_bspline_consts(size_t n)
     return k;
 }
 
-/* The prefilter runs in float32 (see rs_bspline_rows for its accuracy):
+/* The prefilter runs in float32 (see rs_bspline above for its accuracy):
    the constants above rounded once, so every ISA sees the same bits. The
    mirror initialisation's series stops after MV__RS_HORIZON terms (z^24 <
    2^-45, far below the sum's rounding; longer, its terms would go
@@ -6149,8 +6150,8 @@ static mv__rs_bskf mv__rs_bspline_constsf(size_t n)
     return f;
 }
 
-/* One line of the prefilter (lane l of buf, stride MV__RS_LANES), the definition the
-   SIMD versions follow operation by operation.
+/* One line of the prefilter (lane l of buf, stride MV__RS_LANES), the
+   definition the SIMD versions follow operation by operation.
    Edge-continued line (mode 'nearest'): left of 0 the input is g0 forever,
    so the causal sum there is its steady state gain*g0/(1 - z); right of
    n - 1 it is gl forever, and summing the anticausal pass over that tail in
