@@ -325,6 +325,118 @@ done:
     free(b);
 }
 
+/* The 3D adjoint's sub-grid spread (nufft->spread_col3: a bin column's
+   points into the worker's cache-resident block) and the add of its rows
+   into the grid (sub_add), bit for bit against the reference: kernel
+   widths 2 .. MV__NU_MAXW, first x taps over the whole 8-cell block, z taps that
+   leave the slab on either side, a grid small enough that a point's z taps
+   wrap into the slab twice; the touched box as well. The whole-transform
+   check (nufft.isa_matches_reference) compares within a tolerance only,
+   the FFT differing between ISAs. */
+static float *isa_aligned_floats(size_t n, void **block)
+{
+    unsigned char *b = (unsigned char *)calloc(n * sizeof(float) + 64, 1);
+    *block = b;
+    return b ? (float *)(void *)(b + (64 - ((uintptr_t)b & 63))) : NULL;
+}
+
+MV_TEST(isa, nufft_spread_col3_matches_reference)
+{
+    static const int widths[] = {2, 3, 4, 5, 6, 7, MV__NU_MAXW};
+    enum { NPT = 300, BY = 6 };
+    isa_table *t = (isa_table *)malloc(8 * sizeof(isa_table));
+    mv__kernels ref;
+    int32_t *i0 = (int32_t *)malloc(3 * NPT * sizeof(int32_t));
+    float *kv = (float *)malloc(3 * MV__NU_MAXW * NPT * sizeof(float)), *vs = (float *)malloc(2 * NPT * sizeof(float));
+    int nt = isa_tables(t), i, wi, tiny, q, nonzero = 0;
+    uint64_t seed = 11;
+    REQUIRE(t && i0 && kv && vs);
+    mv__kt_fill_ref(&ref);
+    for (q = 0; q < 3 * MV__NU_MAXW * NPT; q++) kv[q] = (float)((double)(int64_t)(tu_rand(&seed) >> 40) / 8388608.0 - 1.0);
+    for (q = 0; q < 2 * NPT; q++) vs[q] = (float)((double)(int64_t)(tu_rand(&seed) >> 40) / 8388608.0 - 1.0);
+    for (tiny = 0; tiny < 2; tiny++)
+        for (wi = 0; wi < (int)(sizeof(widths) / sizeof(widths[0])); wi++) {
+            const int w = widths[wi], h = w / 2;
+            const int64_t gx = 40, gy = 36, gz = tiny ? w + 2 : 30, H = 4 + 5 * !tiny, r0 = tiny ? gz - H : 7, x0 = 16, y0 = 12;
+            const int64_t px = (7 + w + 7) / 8 * 8, ys = 2 * px, ny = BY + w - 1, zs = ys * ny, nf = zs * H;
+            void *ba, *bb;
+            float *a = isa_aligned_floats((size_t)nf, &ba), *b = isa_aligned_floats((size_t)nf, &bb);
+            mv__nu_col3 ca, cb;
+            REQUIRE(a && b);
+            for (q = 0; q < NPT; q++) {
+                int64_t lx = (int64_t)(tu_rand(&seed) % 8), cy = (int64_t)(tu_rand(&seed) % BY);
+                i0[3 * q] = (int32_t)((x0 + lx - h + gx) % gx);
+                i0[3 * q + 1] = (int32_t)((y0 + cy - h + gy) % gy);
+                i0[3 * q + 2] = (int32_t)(tu_rand(&seed) % (uint64_t)gz);
+            }
+            memset(&ca, 0, sizeof(ca));
+            ca.sub = a;
+            ca.ys = ys;
+            ca.zs = zs;
+            ca.i0 = i0;
+            ca.kv = kv;
+            ca.vs = vs;
+            ca.n = NPT;
+            ca.gx = gx;
+            ca.gy = gy;
+            ca.gz = gz;
+            ca.x0 = x0;
+            ca.y0 = y0;
+            ca.r0 = r0;
+            ca.H = H;
+            ca.w = w;
+            ca.zlo = H;
+            ca.ylo = ny;
+            ref.nufft->spread_col3(&ca);
+            for (q = 0; q < nf; q++) nonzero += a[q] != 0;
+            for (i = 0; i < nt; i++) {
+                memset(b, 0, (size_t)nf * sizeof(float));
+                cb = ca;
+                cb.sub = b;
+                cb.zlo = H;
+                cb.zhi = 0;
+                cb.ylo = ny;
+                cb.yhi = 0;
+                t[i].k.nufft->spread_col3(&cb);
+                EXPECT_MSG(!memcmp(a, b, (size_t)nf * sizeof(float)) && cb.zlo == ca.zlo && cb.zhi == ca.zhi && cb.ylo == ca.ylo &&
+                               cb.yhi == ca.yhi,
+                           "[%s] spread_col3 w=%d gz=%lld: sub-grid or box (z %lld..%lld, y %lld..%lld; reference %lld..%lld, "
+                           "%lld..%lld) differs",
+                           mv_isa_name(t[i].isa), w, (long long)gz, (long long)cb.zlo, (long long)cb.zhi, (long long)cb.ylo,
+                           (long long)cb.yhi, (long long)ca.zlo, (long long)ca.zhi, (long long)ca.ylo, (long long)ca.yhi);
+                if (mvt_cur.failures) break;
+            }
+            free(ba);
+            free(bb);
+            if (mvt_cur.failures) break;
+        }
+    EXPECT_MSG(nonzero > 1000, "the spreads wrote %d nonzero floats", nonzero);
+    /* sub_add: g[i] += s[i], then s[i] = +0 (bits 0) */
+    for (i = 0; i < nt && !mvt_cur.failures; i++) {
+        static const int64_t ns[] = {1, 7, 8, 9, 16, 17, 33, 100};
+        float g1[100], g2[100], s1[100], s2[100];
+        size_t k;
+        for (k = 0; k < sizeof(ns) / sizeof(ns[0]); k++) {
+            int64_t n = ns[k];
+            for (q = 0; q < 100; q++) {
+                g1[q] = g2[q] = (float)((double)(int64_t)(tu_rand(&seed) >> 40) / 8388608.0 - 1.0);
+                s1[q] = s2[q] = q % 5 == 3 ? -0.0f : (float)((double)(int64_t)(tu_rand(&seed) >> 40) / 8388608.0 - 1.0);
+            }
+            ref.nufft->sub_add(g2, s2, n);
+            t[i].k.nufft->sub_add(g1, s1, n);
+            EXPECT_MSG(!memcmp(g1, g2, sizeof(g1)) && !memcmp(s1, s2, sizeof(s1)), "[%s] sub_add n=%lld", mv_isa_name(t[i].isa),
+                       (long long)n);
+            for (q = 0; q < n; q++)
+                EXPECT_MSG(((uint32_t *)(void *)s1)[q] == 0, "[%s] sub_add left s[%d] = %g", mv_isa_name(t[i].isa), q,
+                           (double)s1[q]);
+        }
+    }
+    free(t);
+    free(i0);
+    free(kv);
+    free(vs);
+}
+
 /* The cubic prefilter along rows (rs_bspline_rows: the y pass within a
    slice, the z pass across slices): its column blocks and the row steps
    for the columns past them; row counts 1, 2, 3 and longer (the mirror
