@@ -325,6 +325,9 @@ done:
     free(b);
 }
 
+/* a float in [-1, 1) from the test's generator */
+static float isa_unit(uint64_t *seed) { return (float)((double)(int64_t)(tu_rand(seed) >> 40) / 8388608.0 - 1.0); }
+
 /* The 3D adjoint's sub-grid spread (nufft->spread_col3: a bin column's
    points into the worker's cache-resident block) and the add of its rows
    into the grid (sub_add), bit for bit against the reference: kernel
@@ -352,8 +355,8 @@ MV_TEST(isa, nufft_spread_col3_matches_reference)
     uint64_t seed = 11;
     REQUIRE(t && i0 && kv && vs);
     mv__kt_fill_ref(&ref);
-    for (q = 0; q < 3 * MV__NU_MAXW * NPT; q++) kv[q] = (float)((double)(int64_t)(tu_rand(&seed) >> 40) / 8388608.0 - 1.0);
-    for (q = 0; q < 2 * NPT; q++) vs[q] = (float)((double)(int64_t)(tu_rand(&seed) >> 40) / 8388608.0 - 1.0);
+    for (q = 0; q < 3 * MV__NU_MAXW * NPT; q++) kv[q] = isa_unit(&seed);
+    for (q = 0; q < 2 * NPT; q++) vs[q] = isa_unit(&seed);
     for (tiny = 0; tiny < 2; tiny++)
         for (wi = 0; wi < (int)(sizeof(widths) / sizeof(widths[0])); wi++) {
             const int w = widths[wi], h = w / 2;
@@ -419,8 +422,8 @@ MV_TEST(isa, nufft_spread_col3_matches_reference)
         for (k = 0; k < sizeof(ns) / sizeof(ns[0]); k++) {
             int64_t n = ns[k];
             for (q = 0; q < 100; q++) {
-                g1[q] = g2[q] = (float)((double)(int64_t)(tu_rand(&seed) >> 40) / 8388608.0 - 1.0);
-                s1[q] = s2[q] = q % 5 == 3 ? -0.0f : (float)((double)(int64_t)(tu_rand(&seed) >> 40) / 8388608.0 - 1.0);
+                g1[q] = g2[q] = isa_unit(&seed);
+                s1[q] = s2[q] = q % 5 == 3 ? -0.0f : isa_unit(&seed);
             }
             ref.nufft->sub_add(g2, s2, n);
             t[i].k.nufft->sub_add(g1, s1, n);
@@ -435,6 +438,67 @@ MV_TEST(isa, nufft_spread_col3_matches_reference)
     free(i0);
     free(kv);
     free(vs);
+}
+
+/* The cubic prefilter's x lines (the lane layout of MV__RS_LANES rows):
+   rs_rows_in, rs_bspline (edge and mirror; line lengths 1, 2, 3, around
+   the vector and the mirror series' 24-term cut, longer), rs_lanes_interp
+   (1, 2 and 4 taps) and rs_rows_out, each against its scalar reference,
+   bit for bit, on row strides wider than the line */
+MV_TEST(isa, bspline_lanes_match_reference)
+{
+    static const size_t ns_[] = {1, 2, 3, 4, 5, 15, 16, 17, 25, 26, 27, 70};
+    enum { NL = MV__RS_LANES, XMAXN = 72, XSTRIDE = 75, NOUT = 40 };
+    isa_table *t = (isa_table *)malloc(8 * sizeof(isa_table));
+    mv__kernels ref;
+    float *rows = (float *)malloc(NL * XSTRIDE * sizeof(float)), *ra = (float *)malloc(NL * XSTRIDE * sizeof(float)),
+          *rb = (float *)malloc(NL * XSTRIDE * sizeof(float)), *ba = (float *)malloc((XMAXN + 2) * NL * sizeof(float)),
+          *bb = (float *)malloc((XMAXN + 2) * NL * sizeof(float)), *oa = (float *)malloc(NOUT * NL * sizeof(float)),
+          *ob = (float *)malloc(NOUT * NL * sizeof(float)), w[4 * NOUT];
+    int32_t idx[NOUT];
+    int nt = isa_tables(t), i, mirror, taps;
+    size_t ni, q;
+    uint64_t seed = 17;
+    REQUIRE(t && rows && ra && rb && ba && bb && oa && ob);
+    mv__kt_fill_ref(&ref);
+    for (q = 0; q < (size_t)NL * XSTRIDE; q++) rows[q] = isa_unit(&seed) * 100.0f;
+    for (q = 0; q < 4 * NOUT; q++) w[q] = isa_unit(&seed);
+    for (i = 0; i < nt && !mvt_cur.failures; i++)
+        for (ni = 0; ni < sizeof(ns_) / sizeof(ns_[0]); ni++)
+            for (mirror = 0; mirror < 2; mirror++)
+                for (taps = 1; taps <= 4; taps += 1 + (taps == 2)) {
+                    const size_t n = ns_[ni];
+                    memset(ba, 0, (XMAXN + 2) * NL * sizeof(float));
+                    memset(bb, 0, (XMAXN + 2) * NL * sizeof(float));
+                    ref.rs_rows_in(ba, rows + 1, XSTRIDE, n);
+                    t[i].k.rs_rows_in(bb, rows + 1, XSTRIDE, n);
+                    EXPECT_MSG(!memcmp(ba, bb, (n + 2) * NL * sizeof(float)), "[%s] rs_rows_in n=%zu", mv_isa_name(t[i].isa), n);
+                    ref.rs_bspline(ba, n, mirror);
+                    t[i].k.rs_bspline(bb, n, mirror);
+                    EXPECT_MSG(!memcmp(ba, bb, (n + 2) * NL * sizeof(float)), "[%s] rs_bspline n=%zu mirror %d",
+                               mv_isa_name(t[i].isa), n, mirror);
+                    if (n + 2 >= (size_t)taps) { /* every tap window inside the stored -1 .. n */
+                        for (q = 0; q < NOUT; q++) idx[q] = (int32_t)(tu_rand(&seed) % (n + 3 - (size_t)taps));
+                        ref.rs_lanes_interp(oa, ba, idx, w, NOUT, taps, NOUT);
+                        t[i].k.rs_lanes_interp(ob, ba, idx, w, NOUT, taps, NOUT);
+                        EXPECT_MSG(!memcmp(oa, ob, NOUT * NL * sizeof(float)), "[%s] rs_lanes_interp n=%zu taps %d",
+                                   mv_isa_name(t[i].isa), n, taps);
+                    }
+                    memcpy(ra, rows, NL * XSTRIDE * sizeof(float));
+                    memcpy(rb, rows, NL * XSTRIDE * sizeof(float));
+                    ref.rs_rows_out(ra + 2, XSTRIDE, ba, n + 2);
+                    t[i].k.rs_rows_out(rb + 2, XSTRIDE, ba, n + 2);
+                    EXPECT_MSG(!memcmp(ra, rb, NL * XSTRIDE * sizeof(float)), "[%s] rs_rows_out n=%zu", mv_isa_name(t[i].isa), n);
+                    if (mvt_cur.failures) break;
+                }
+    free(t);
+    free(rows);
+    free(ra);
+    free(rb);
+    free(ba);
+    free(bb);
+    free(oa);
+    free(ob);
 }
 
 /* The cubic prefilter along rows (rs_bspline_rows: the y pass within a
