@@ -15613,18 +15613,31 @@ static void mv__rs_fz_z(void *ctx, int64_t r0, int64_t r1, int worker)
     unsigned char *dst = j->dst + (size_t)j->frame0 * j->dst_frame;
     const int direct = j->odt == MV_DT_F32 && j->post == 1.0f;
     const size_t slice = (size_t)(j->oy * j->ox); /* output voxels between slices */
+    mv__rs_ask ask[2];
     int64_t r, k, i;
     for (r = r0; r < r1; r++) {
         const int64_t yo = p->lo[1] + r;
         unsigned char *d0 = dst + ((size_t)(p->lo[2] * j->oy + yo) * (size_t)j->ox + (size_t)p->lo[0]) * j->oes;
         const float *col = p->T + (size_t)(r * tx); /* the row in slice 0 */
+        /* the next row's T across the slices and its outputs, asked of
+           the cache while this one computes */
+        ask[0].p = r + 1 < r1 ? col + tx : NULL;
+        ask[0].row_bytes = (size_t)tx * 4;
+        ask[0].stride = Tslice * 4;
+        ask[0].rows = (size_t)p->nz;
+        ask[0].write = 0;
+        ask[1].p = r + 1 < r1 && direct ? d0 + (size_t)j->ox * j->oes : NULL;
+        ask[1].row_bytes = (size_t)tx * 4;
+        ask[1].stride = slice * 4;
+        ask[1].rows = (size_t)tz;
+        ask[1].write = 1;
         if (direct) {
             p->kt->rs_bspline_blend(col, Tslice, (size_t)p->nz, (size_t)tx, dz, p->mirror, p->s[2], p->wz, (size_t)tz,
-                                    (float *)(void *)d0, slice, NULL, NULL, 0);
+                                    (float *)(void *)d0, slice, NULL, ask, 2);
             continue;
         }
         p->kt->rs_bspline_blend(col, Tslice, (size_t)p->nz, (size_t)tx, dz, p->mirror, p->s[2], p->wz, (size_t)tz, ob,
-                                (size_t)tx, NULL, NULL, 0);
+                                (size_t)tx, NULL, ask, 1);
         for (k = 0; k < tz; k++) {
             float *o = ob + (size_t)(k * tx);
             if (j->post != 1.0f)
@@ -41044,6 +41057,35 @@ MV__RS_FNI void MV__SFX(mv__rs_tr)(float32x4_t *r)
     r[3] = vreinterpretq_f32_f64(vtrn2q_f64(vreinterpretq_f64_f32(t1), vreinterpretq_f64_f32(t3)));
 }
 #endif
+#if defined(MV__PASS_AVX512)
+/* rows_in's 16 x 16 blocks on AVX-512: the rows' quarters loaded into the
+   four 128-bit lanes (row p + 4l in lane l), then a 4 x 4 transpose within
+   each lane. The lane inserts take their loads with them and may run on
+   port 0, so half the port-5 shuffles of mv__rs_tr (the x pass's
+   transposition in was bound by them). */
+MV__RS_FNI void mv__rs_tr_in_avx512(__m512 *col, const float *rows, size_t stride)
+{
+    int q, p;
+    for (q = 0; q < 4; q++) {
+        __m512 R[4], t0, t1, t2, t3;
+        for (p = 0; p < 4; p++) {
+            const float *b = rows + (size_t)p * stride + 4 * q;
+            __m512 v = _mm512_castps128_ps512(_mm_loadu_ps(b));
+            v = _mm512_insertf32x4(v, _mm_loadu_ps(b + 4 * stride), 1);
+            v = _mm512_insertf32x4(v, _mm_loadu_ps(b + 8 * stride), 2);
+            R[p] = _mm512_insertf32x4(v, _mm_loadu_ps(b + 12 * stride), 3);
+        }
+        t0 = _mm512_unpacklo_ps(R[0], R[1]); /* per lane: rows 4l, 4l + 1 at columns 0 and 1 */
+        t1 = _mm512_unpackhi_ps(R[0], R[1]); /* ... at columns 2 and 3 */
+        t2 = _mm512_unpacklo_ps(R[2], R[3]);
+        t3 = _mm512_unpackhi_ps(R[2], R[3]);
+        col[4 * q] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t2)));
+        col[4 * q + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t2)));
+        col[4 * q + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t3)));
+        col[4 * q + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t3)));
+    }
+}
+#endif
 MV__FN void MV__SFX(mv__rs_rows_in)(float *buf, const float *rows, size_t stride, size_t n)
 {
     const size_t L = MV__RS_LANES;
@@ -41052,8 +41094,12 @@ MV__FN void MV__SFX(mv__rs_rows_in)(float *buf, const float *rows, size_t stride
     for (; i + MV__VL <= n; i += MV__VL)
         for (g = 0; g < MV__RS_G; g++) {
             mv__vf r[MV__VL];
+#if defined(MV__PASS_AVX512)
+            mv__rs_tr_in_avx512(r, rows + (size_t)(g * MV__VL) * stride + i, stride);
+#else
             for (k = 0; k < MV__VL; k++) r[k] = mv__vf_loadu(rows + (size_t)(g * MV__VL + k) * stride + i);
             MV__SFX(mv__rs_tr)(r);
+#endif
             for (k = 0; k < MV__VL; k++) mv__vf_storeu(buf + (i + 1 + (size_t)k) * L + (size_t)g * MV__VL, r[k]);
         }
     MV__ZEROUPPER();
