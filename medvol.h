@@ -6465,7 +6465,7 @@ typedef struct mv__rs_askc {
     int write;
 } mv__rs_askc;
 
-static int mv__rs_ask_start(mv__rs_askc *c, const mv__rs_ask *ask, int nask, size_t steps)
+static MV__UNUSED int mv__rs_ask_start(mv__rs_askc *c, const mv__rs_ask *ask, int nask, size_t steps)
 {
     int a, k = 0;
     for (a = 0; a < nask && a < MV__RS_ASKS; a++) {
