@@ -585,7 +585,7 @@ MV_TEST(isa, bspline_blend_matches_reference)
                 const size_t n = ns_[ni];
                 /* kind 0: about every other row (x0.5), 1: each row about
                    2.5 times (upsampled), 2: the rows flipped */
-                nout = kind == 0 ? (n + 1) / 2 : kind == 1 ? MV__MIN(MAXO, n * 5 / 2) : n - 1;
+                nout = kind == 0 ? (n + 1) / 2 : kind == 1 ? MV__MIN((size_t)MAXO, n * 5 / 2) : n - 1;
                 for (q = 0; q < nout; q++) {
                     size_t v = kind == 0 ? 2 * q : kind == 1 ? q * 2 / 5 : nout - 1 - q;
                     s[q] = (int32_t)MV__MIN(v, n - 2);
