@@ -6397,6 +6397,130 @@ static float mv__rs_absmax_ref(const float *x, size_t n, float cur)
     return cur;
 }
 
+/* rs_bspline_blend: the prefilter along n >= 2 rows of `width` floats (as
+   rs_bspline_rows reads them) fused with the four-tap blend of the fused
+   path's y and z passes: output o, at out + o * out_stride, is
+   w[4o] c[s[o] - 1] + w[4o + 1] c[s[o]] + w[4o + 2] c[s[o] + 1] + w[4o + 3] c[s[o] + 2],
+   s[o] a stored index (0 is the pad row -1) in [0, n - 2] as mv__rs_taps
+   gives it, summed left to right as rs_blend sums: the bits of
+   rs_bspline_rows then rs_blend. s runs monotone, either way. The
+   coefficient rows are never stored: the anticausal pass walks down the
+   rows, keeping the last four in a ring in L1, and an output is summed the
+   moment its lowest tap is made. Stored, then read back for the blend,
+   they crossed L2 twice (a 256^3 x0.5 spent a fifth of its time in the
+   blends). amax (or NULL): as rs_absmax over the rows read, so the
+   overflow guard needs no pass of its own. ask[0 .. nask): memory asked of
+   the cache, a few lines at each anticausal step (see mv__rs_ask). d:
+   (2n + nout + 4) * MV__RS_BB_COLS floats. */
+struct mv__rs_ask;
+typedef void (*mv__k_rs_bspline_blend_fn)(const float *in, size_t in_stride, size_t n, size_t width, float *d, int mirror,
+                                          const int32_t *s, const float *w, size_t nout, float *out, size_t out_stride,
+                                          float *amax, const struct mv__rs_ask *ask, int nask);
+
+#define MV__RS_BB_COLS 64 /* the widest column block of any ISA (four AVX-512 vectors) */
+
+/* one column at a time: its coefficients (rows -1 .. n) in d, its causal
+   sums after them */
+static void mv__rs_bspline_blend_ref(const float *in, size_t in_stride, size_t n, size_t width, float *d, int mirror,
+                                     const int32_t *s, const float *w, size_t nout, float *out, size_t out_stride,
+                                     float *amax, const struct mv__rs_ask *ask, int nask)
+{
+    float *line = d, *sums = d + n + 2;
+    size_t c, i, o;
+    (void)ask;
+    (void)nask;
+    for (c = 0; c < width; c++) {
+        if (amax)
+            for (i = 0; i < n; i++) *amax = mv__rs_absmax_ref(in + i * in_stride + c, 1, *amax);
+        mv__rs_bspline_rows_ref(in + c, in_stride, line + 1, 1, n, 1, sums, mirror);
+        for (o = 0; o < nout; o++) {
+            const float *taps[4];
+            int t;
+            for (t = 0; t < 4; t++) taps[t] = line + s[o] + t;
+            mv__rs_blend_ref(out + o * out_stride + c, taps, w + 4 * o, 4, 1);
+        }
+    }
+}
+
+/* Memory a kernel asks the cache for while it computes: rows of row_bytes,
+   stride apart; write: with intent to write, so that stores to come find
+   their lines owned instead of each waiting for its own. rs_bspline_blend
+   spreads its asks over its anticausal steps, where memory is idle: the
+   y pass asks for the next input slice (asked for at once, the lines
+   stalled the core as long as reading them would: 2.7 of a 256^3 x0.5's
+   14 ms) and for the rows of T the x pass will write (their stores waited
+   1.2 ms on their lines). */
+typedef struct mv__rs_ask {
+    const void *p;
+    size_t row_bytes, stride, rows;
+    int write;
+} mv__rs_ask;
+
+#define MV__RS_ASKS 2 /* asks per call, at most */
+
+/* an ask in progress: the line now, the end of its row, rows left, lines per step */
+typedef struct mv__rs_askc {
+    uintptr_t line, end, row, stride;
+    size_t rows, per_step;
+    int write;
+} mv__rs_askc;
+
+static MV__UNUSED int mv__rs_ask_start(mv__rs_askc *c, const mv__rs_ask *ask, int nask, size_t steps)
+{
+    int a, k = 0;
+    for (a = 0; a < nask && a < MV__RS_ASKS; a++) {
+        size_t lines;
+        if (!ask[a].p || !ask[a].rows || !ask[a].row_bytes) continue;
+        c[k].row = (uintptr_t)ask[a].p;
+        c[k].stride = ask[a].stride;
+        c[k].rows = ask[a].rows;
+        c[k].write = ask[a].write;
+        c[k].line = c[k].row & ~(uintptr_t)63;
+        c[k].end = c[k].row + ask[a].row_bytes;
+        lines = ((size_t)(c[k].end - c[k].line) + 63) / 64 * ask[a].rows;
+        c[k].per_step = lines / (steps ? steps : 1) + 1;
+        k++;
+    }
+    return k;
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+#define MV__RS_ASK_LINE(a, rw) __builtin_prefetch((const void *)(a), (rw), 2)
+#else
+#define MV__RS_ASK_LINE(a, rw) ((void)(a))
+#endif
+
+/* one step's share of each ask */
+MV__INLINE void mv__rs_ask_step(mv__rs_askc *c, int nc)
+{
+    int a;
+    for (a = 0; a < nc; a++) {
+        size_t q = c[a].per_step;
+        while (q-- && c[a].rows) {
+            if (c[a].write) MV__RS_ASK_LINE(c[a].line, 1);
+            else MV__RS_ASK_LINE(c[a].line, 0);
+            c[a].line += 64;
+            if (c[a].line >= c[a].end) {
+                c[a].row += c[a].stride;
+                c[a].end += c[a].stride;
+                c[a].line = c[a].row & ~(uintptr_t)63;
+                c[a].rows--;
+            }
+        }
+    }
+}
+
+/* The SIMD kernels' view of the outputs: taken in descending s (the
+   anticausal pass's order), the q-th being at(q). */
+typedef struct mv__rs_bbo {
+    const int32_t *s;
+    const float *w;
+    size_t nout;
+    int asc; /* s ascends with o */
+} mv__rs_bbo;
+
+MV__INLINE size_t mv__rs_bb_at(const mv__rs_bbo *o, size_t q) { return o->asc ? o->nout - 1 - q : q; }
+
 /* Cubic weights of x in [0, 1) (scipy's formulas, the last one 1 minus the
    others) for taps floor(c)-1 .. floor(c)+2. */
 MV__INLINE void mv__rs_cubic_w(double x, float *w)
@@ -8510,6 +8634,7 @@ typedef struct mv__kernels {
     mv__k_rs_near_in_fn rs_near_in;
     mv__k_rs_bspline_rows_fn rs_bspline_rows; /* cubic prefilter: y and z lines */
     mv__k_rs_absmax_fn rs_absmax;
+    mv__k_rs_bspline_blend_fn rs_bspline_blend; /* the fused path's y and z passes */
     mv__k_affine_fn affine_f32, affine_nz_f32;
     mv__k_clamp_fn clamp_f32;
     mv__k_reverse_fn reverse[9];            /* by element size 1, 2, 4, 8 */
@@ -8571,6 +8696,7 @@ static void mv__kt_fill_ref(mv__kernels *kt)
     kt->rs_near_in = mv__rs_near_in_ref;
     kt->rs_bspline_rows = mv__rs_bspline_rows_ref;
     kt->rs_absmax = mv__rs_absmax_ref;
+    kt->rs_bspline_blend = mv__rs_bspline_blend_ref;
     kt->affine_f32 = mv__affine_f32_ref;
     kt->affine_nz_f32 = mv__affine_nz_f32_ref;
     kt->clamp_f32 = mv__clamp_f32_ref;
@@ -15311,7 +15437,7 @@ static void mv__rs_pf_z(void *ctx, int64_t y0, int64_t y1, int worker)
    an output box of at most n + 2 voxels per axis). Independent of the
    output, so mv_resample_scratch_size needs only the input. 0 on
    overflow. */
-static size_t mv__rs_fz_work(const int64_t n[3], const int64_t cnt[3], int64_t width);
+static size_t mv__rs_fz_work(const int64_t n[3], const int64_t cnt[3]);
 
 static size_t mv__rs_scratch_bytes(const int64_t n[3], int threads, size_t *coef_bytes, size_t *tab_bytes,
                                    size_t *work_bytes)
@@ -15333,8 +15459,7 @@ static size_t mv__rs_scratch_bytes(const int64_t n[3], int threads, size_t *coef
                      ((uint64_t)(n[0] + 2) + MV__RS_LANES - 1) / MV__RS_LANES * MV__RS_LANES, &zb))
         return 0;
     if ((double)n[0] * (double)n[1] * (double)n[2] > 1e15) return 0; /* keeps mv__rs_fz_work's products in range */
-    /* the z pass's block: mv__rs_fz_brows rows, never more than T's */
-    fz = mv__rs_fz_work(n, box, MV__MIN(box[0] * box[1], MV__MAX(box[0], INT64_C(65536) / (n[2] + 1))));
+    fz = mv__rs_fz_work(n, box);
     w = xy > zb ? xy : zb;
     w = ((w > fz ? w : fz) + 63) & ~(uint64_t)63;
     *coef_bytes = (size_t)c;
@@ -15350,19 +15475,25 @@ static size_t mv__rs_scratch_bytes(const int64_t n[3], int threads, size_t *coef
    with those along the others (each acts on its own index), so the cubic
    resampling is (Rz Pz)(Rx Px)(Ry Py) applied to the frame, P the
    prefilter and R the four-tap interpolation along an axis. Per input
-   slice: the y coefficients (rs_bspline_rows, reading a float32 frame in
-   place) blended at the output's rows, then the x coefficients of those
-   rows (64 at a time transposed into lanes) interpolated at the output's
-   columns while still in lanes (rs_lanes_interp), so only the outputs are
-   transposed back into T; then per block of T's rows the z coefficients
-   across the slices, blended at the output's slices. T is laid out row by
-   row, each row's nz + 2 slices (pads included) one after the other, so
-   the z pass reads and writes one contiguous run per row (laid out slice
-   by slice, its rows lay a slice apart and the pass waited on the cache).
-   No coefficient volume: the frame is read once (the next slice
-   prefetched while this one computes), T written and read once, and the
-   x pass (the costliest per voxel) runs on the output's rows only. The
-   sums run in another order than the coefficient path's
+   slice: the y prefilter blended at the output's rows (rs_bspline_blend,
+   reading a float32 frame in place; the coefficient rows never leave L1),
+   then the x coefficients of those rows (64 at a time transposed into
+   lanes) interpolated at the output's columns while still in lanes
+   (rs_lanes_interp), so only the outputs are transposed back, straight
+   into T; then per row of T the z prefilter across the slices blended at
+   the output's slices, straight into a float32 output. T is laid out
+   slice by slice as the x pass writes it; the z pass reads a row's
+   columns a slice apart, which the hardware's prefetchers do not follow,
+   so rs_bspline_blend asks for them itself. While each pass computes it
+   asks the cache for what comes next (the next input slice and the T rows
+   the x pass will write; the next T row and its outputs), spread over its
+   anticausal steps. No coefficient volume: the frame is read once, T
+   written and read once, and the x pass (the costliest per voxel) runs on
+   the output's rows only. At 256^3 x0.5 on one Emerald Rapids core this
+   took 14.4-19 ms to 11-12 (same bits): the blends had crossed L2 twice,
+   the overflow guard had its own pass, and stores into T (rows apart)
+   and reads of the next slice (asked for at once) each stalled the core
+   1-3 ms. The sums run in another order than the coefficient path's
    (y and x before z), so the two differ within float32 rounding (each is
    within it of scipy); every thread count and ISA gives this path's bits.
    Only the inside box of the output is computed (fill mode fills the rest). */
@@ -15380,37 +15511,29 @@ typedef struct mv__rs_fz {
     int64_t lo[3], cnt[3];       /* the output's inside box: first voxel, count */
     const int32_t *s[3];         /* per output voxel of the box: first stored tap */
     const float *wx, *wy, *wz;   /* weights: x planar (w[t * cnt + i]), y and z four per voxel */
-    float *T;                    /* (nz + 2) slices of cnt[1] x cnt[0] */
+    float *T;                    /* nz slices of cnt[1] x cnt[0] */
     unsigned char *work;         /* per worker work_bytes */
     size_t work_bytes;
-    int64_t brows;               /* T rows per block of the z pass */
     float pre;                   /* as mv__rs_pf */
     float *wmax;
 } mv__rs_fz;
 
-#define MV__RS_FZ_CW 64 /* y pass: columns per call (their causal sums stay in L2) */
 
 MV__INLINE size_t mv__rs_round64(size_t b) { return (b + 63) & ~(size_t)63; }
 
-/* per worker: the phase over slices (the converted slice with pad rows, the
-   y causal sums of a column chunk, a block of 64 blended rows, the
-   x line buffer, staging rows and the outputs in lanes), the phase over rows (the z causal sums
-   of a block of `width` floats per slice, an output row) */
-static size_t mv__rs_fz_work(const int64_t n[3], const int64_t cnt[3], int64_t width)
+/* per worker: the phase over slices (the converted slice, the output rows
+   of the y pass (up to a whole block of 64 past the input's rows), the
+   y pass's rs_bspline_blend buffer, the x line buffer, staging rows and
+   the outputs in lanes), the phase over rows (the z pass's rs_bspline_blend
+   buffer, a row's outputs at every output slice for a conversion) */
+static size_t mv__rs_fz_work(const int64_t n[3], const int64_t cnt[3])
 {
     uint64_t a, b;
-    a = (uint64_t)(n[1] + 2) * (uint64_t)n[0] * 4 + (uint64_t)(n[1] + 1) * MV__RS_FZ_CW * 8 + MV__RS_LANES * (uint64_t)n[0] * 4 +
-        (uint64_t)(n[0] + 2) * MV__RS_LANES * 20 + 5 * 64; /* + rounding each to 64 bytes */
-    b = (uint64_t)(n[2] + 1) * (uint64_t)width * 8 + (uint64_t)cnt[0] * 4;
+    a = (uint64_t)n[1] * (uint64_t)n[0] * 4 + (uint64_t)(n[1] + MV__RS_LANES) * (uint64_t)n[0] * 4 +
+        (uint64_t)(3 * n[1] + 4) * MV__RS_BB_COLS * 4 + (uint64_t)(n[0] + 2) * MV__RS_LANES * 12 + 5 * 64; /* + rounding each to 64 bytes */
+    b = (uint64_t)(2 * n[2] + cnt[2] + 4) * MV__RS_BB_COLS * 4 + (uint64_t)cnt[2] * (uint64_t)cnt[0] * 4 + 2 * 64;
     a = a > b ? a : b;
     return (size_t)((a + 63) & ~(uint64_t)63);
-}
-
-/* A hint to bring bytes [b0, b1) of p towards the cache (a line each). */
-static void mv__rs_prefetch_bytes(const unsigned char *p, size_t b0, size_t b1)
-{
-    size_t b;
-    for (b = b0; b < b1; b += 64) MV__FFT_PREFETCH(p + b, 0);
 }
 
 /* input slices [z0, z1) -> T slices z + 1 */
@@ -15422,96 +15545,110 @@ static void mv__rs_fz_xy(void *ctx, int64_t z0, int64_t z1, int worker)
     const int direct = p->dt == MV_DT_F32 && !p->scaled;
     /* the buffers of mv__rs_fz_work, each at a 64-byte boundary */
     unsigned char *wk = p->work + (size_t)worker * p->work_bytes;
-    const size_t oy = mv__rs_round64((size_t)((ny + 2) * nx) * 4), oY = oy + mv__rs_round64((size_t)((ny + 1) * MV__RS_FZ_CW) * 8),
-                 ob = oY + mv__rs_round64((size_t)(L * nx) * 4), os = ob + mv__rs_round64((size_t)((nx + 2) * L) * 8),
+    const size_t oY = mv__rs_round64((size_t)(ny * nx) * 4), od = oY + mv__rs_round64((size_t)((ny + L) * nx) * 4),
+                 ob = od + mv__rs_round64((size_t)(3 * ny + 4) * MV__RS_BB_COLS * 4), os = ob + mv__rs_round64((size_t)((nx + 2) * L) * 4),
                  oo = os + mv__rs_round64((size_t)((nx + 2) * L) * 4);
-    float *P = (float *)(void *)wk; /* rows -1 .. ny */
-    float *dy = (float *)(void *)(wk + oy);
+    float *rows = (float *)(void *)wk;
     float *Y = (float *)(void *)(wk + oY);
+    float *dy = (float *)(void *)(wk + od);
     float *buf = (float *)(void *)(wk + ob);
     float *stage = (float *)(void *)(wk + os);
     float *lanes = (float *)(void *)(wk + oo);
-    int64_t z, c0, r, r0;
-    int t;
+    int64_t z, r, r0;
     /* the spare rows of a last block of fewer than 64 (lanes the x pass
-       carries but nothing reads): zeroed once, as the blend may never
-       write them */
-    if (ty % L) memset(Y + (size_t)((ty % L) * nx), 0, (size_t)((L - ty % L) * nx) * 4);
+       carries but nothing reads): zeroed once, as the y pass never
+       writes them */
+    if (ty % L) memset(Y + (size_t)(ty * nx), 0, (size_t)((L - ty % L) * nx) * 4);
     for (z = z0; z < z1; z++) {
-        float *rows = P + nx;
         const unsigned char *src = p->frame + (size_t)(z * ny) * (size_t)nx * p->es;
-        size_t cnt = (size_t)(ny * nx), share = cnt * p->es / (size_t)ty / 64 * 64, i;
-        const size_t tz = (size_t)(p->nz + 2) * (size_t)tx; /* T's stride between rows */
-        float *Tz = p->T + (size_t)(z + 1) * (size_t)tx;
+        size_t cnt = (size_t)(ny * nx), i;
+        mv__rs_ask ask[2];
+        float *Tz = p->T + (size_t)(z * ty * tx);
         const float *in = rows; /* the y pass reads a float32 frame where it lies */
+        float *amax = p->pre == 1.0f ? &p->wmax[worker] : NULL; /* the overflow guard, see mv__rs_pf_xy */
+        /* the next slice, asked of the cache while this one computes (the
+           y pass would wait on it) */
+        ask[0].p = z + 1 < z1 ? src + cnt * p->es : NULL;
+        ask[0].row_bytes = cnt * p->es;
+        ask[0].stride = 0;
+        ask[0].rows = 1;
+        ask[0].write = 0;
+        /* and the slice of T the x pass will write */
+        ask[1].p = Tz;
+        ask[1].row_bytes = (size_t)(ty * tx) * 4;
+        ask[1].stride = 0;
+        ask[1].rows = 1;
+        ask[1].write = 1;
         if (direct && p->pre == 1.0f) in = (const float *)(const void *)src;
         else if (direct) memcpy(rows, src, cnt * 4);
         else mv__convert_real_run(src, p->dt, rows, MV_DT_F32, cnt, p->scaled, p->slope, p->inter, MV_ROUND_NEAREST);
-        if (p->pre != 1.0f) { /* values near FLT_MAX: see mv__rs_pf_xy */
+        if (p->pre != 1.0f)
             for (i = 0; i < cnt; i++) rows[i] *= p->pre;
-        } else {
-            p->wmax[worker] = kt->rs_absmax(in, cnt, p->wmax[worker]);
+        /* the y coefficients blended at the output's rows, into Y */
+        if (ny >= 2) {
+            kt->rs_bspline_blend(in, (size_t)nx, (size_t)ny, (size_t)nx, dy, p->mirror, p->s[1], p->wy, (size_t)ty, Y, (size_t)nx,
+                                 amax, ask, 2);
+        } else { /* one row: its own coefficients, one tap */
+            if (amax) *amax = kt->rs_absmax(in, cnt, *amax);
+            for (r = 0; r < ty; r++) kt->rs_blend(Y + (size_t)(r * nx), &in, p->wy + 4 * r, 1, (size_t)nx);
         }
-        for (c0 = 0; c0 < nx; c0 += MV__RS_FZ_CW)
-            kt->rs_bspline_rows(in + c0, (size_t)nx, rows + c0, (size_t)nx, (size_t)ny, (size_t)MV__MIN(MV__RS_FZ_CW, nx - c0), dy,
-                                p->mirror);
-        /* blocks of 64 output rows: blended at the y taps (into Y, 64 rows
-           that stay in cache), transposed into lanes for the x pass */
+        /* blocks of 64 output rows transposed into lanes for the x pass */
         for (r0 = 0; r0 < ty; r0 += L) {
-            for (r = r0; r < ty && r < r0 + L; r++) {
-                const float *taps[4];
-                /* a share of the next slice, read from memory while this
-                   one computes (the y pass would wait on it) */
-                if (z + 1 < z1)
-                    mv__rs_prefetch_bytes(src + cnt * p->es, share * (size_t)r, r + 1 < ty ? share * (size_t)(r + 1) : cnt * p->es);
-                for (t = 0; t < p->taps[1]; t++) taps[t] = P + (size_t)(p->s[1][r] + t) * (size_t)nx;
-                kt->rs_blend(Y + (size_t)((r - r0) * nx), taps, p->wy + 4 * r, p->taps[1], (size_t)nx);
-            }
-            kt->rs_rows_in(buf, Y, (size_t)nx, (size_t)nx);
+            const int full = r0 + L <= ty;
+            kt->rs_rows_in(buf, Y + (size_t)(r0 * nx), (size_t)nx, (size_t)nx);
             kt->rs_bspline(buf, (size_t)nx, p->mirror);
-            /* interpolated in lanes, then only the outputs transposed,
-               through staging rows in L1 (stores straight into T, rows
-               apart, cost twice the time) */
+            /* interpolated in lanes, then only the outputs transposed into
+               T (a last block of fewer rows through staging rows) */
             kt->rs_lanes_interp(lanes, buf, p->s[0], p->wx, (size_t)tx, p->taps[0], (size_t)tx);
-            kt->rs_rows_out(stage, (size_t)tx, lanes, (size_t)tx);
-            for (r = r0; r < ty && r < r0 + L; r++) memcpy(Tz + (size_t)r * tz, stage + (size_t)((r - r0) * tx), (size_t)tx * 4);
+            kt->rs_rows_out(full ? Tz + (size_t)(r0 * tx) : stage, (size_t)tx, lanes, (size_t)tx);
+            if (!full) memcpy(Tz + (size_t)(r0 * tx), stage, (size_t)((ty - r0) * tx) * 4);
         }
     }
 }
 
-/* blocks [b0, b1) of brows T rows: z coefficients, then the output slices */
-static void mv__rs_fz_z(void *ctx, int64_t b0, int64_t b1, int worker)
+/* T rows [r0, r1): the z coefficients of each, blended at the output's
+   slices (straight into a float32 output) */
+static void mv__rs_fz_z(void *ctx, int64_t r0, int64_t r1, int worker)
 {
     const mv__rs_fz *p = (const mv__rs_fz *)ctx;
     const mv__rs_job *j = p->j;
-    const int64_t tx = p->cnt[0], ty = p->cnt[1];
-    const size_t tz = (size_t)(p->nz + 2) * (size_t)tx; /* T's stride between rows */
+    const int64_t tx = p->cnt[0], tz = p->cnt[2];
+    const size_t Tslice = (size_t)(p->cnt[1] * tx); /* T's stride between slices */
     float *dz = (float *)(void *)(p->work + (size_t)worker * p->work_bytes);
-    float *ob = (float *)(void *)(dz + (size_t)((p->nz + 1) * p->brows * tx));
+    float *ob = dz + mv__rs_round64((size_t)(2 * p->nz + tz + 4) * MV__RS_BB_COLS * 4) / 4;
     unsigned char *dst = j->dst + (size_t)j->frame0 * j->dst_frame;
-    int64_t b, r0, nr, k, r, i;
-    int t;
-    for (b = b0; b < b1; b++) {
-        r0 = b * p->brows;
-        nr = MV__MIN(p->brows, ty - r0);
-        for (r = 0; r < nr; r++) {
-            float *col = p->T + (size_t)(r0 + r) * tz + (size_t)tx; /* the row's slice 0 (after the pad) */
-            p->kt->rs_bspline_rows(col, (size_t)tx, col, (size_t)tx, (size_t)p->nz, (size_t)tx, dz, p->mirror);
+    const int direct = j->odt == MV_DT_F32 && j->post == 1.0f;
+    const size_t slice = (size_t)(j->oy * j->ox); /* output voxels between slices */
+    mv__rs_ask ask[2];
+    int64_t r, k, i;
+    for (r = r0; r < r1; r++) {
+        const int64_t yo = p->lo[1] + r;
+        unsigned char *d0 = dst + ((size_t)(p->lo[2] * j->oy + yo) * (size_t)j->ox + (size_t)p->lo[0]) * j->oes;
+        const float *col = p->T + (size_t)(r * tx); /* the row in slice 0 */
+        /* the next row's T across the slices and its outputs, asked of
+           the cache while this one computes */
+        ask[0].p = r + 1 < r1 ? col + tx : NULL;
+        ask[0].row_bytes = (size_t)tx * 4;
+        ask[0].stride = Tslice * 4;
+        ask[0].rows = (size_t)p->nz;
+        ask[0].write = 0;
+        ask[1].p = r + 1 < r1 && direct ? d0 + (size_t)j->ox * j->oes : NULL;
+        ask[1].row_bytes = (size_t)tx * 4;
+        ask[1].stride = slice * 4;
+        ask[1].rows = (size_t)tz;
+        ask[1].write = 1;
+        if (direct) {
+            p->kt->rs_bspline_blend(col, Tslice, (size_t)p->nz, (size_t)tx, dz, p->mirror, p->s[2], p->wz, (size_t)tz,
+                                    (float *)(void *)d0, slice, NULL, ask, 2);
+            continue;
         }
-        for (k = 0; k < p->cnt[2]; k++) {
-            int64_t zo = p->lo[2] + k;
-            for (r = 0; r < nr; r++) {
-                int64_t yo = p->lo[1] + r0 + r;
-                unsigned char *d = dst + ((size_t)(zo * j->oy + yo) * (size_t)j->ox + (size_t)p->lo[0]) * j->oes;
-                float *o = j->odt == MV_DT_F32 ? (float *)(void *)d : ob;
-                const float *taps[4];
-                for (t = 0; t < p->taps[2]; t++)
-                    taps[t] = p->T + (size_t)(r0 + r) * tz + (size_t)(p->s[2][k] + t) * (size_t)tx;
-                p->kt->rs_blend(o, taps, p->wz + 4 * k, p->taps[2], (size_t)tx);
-                if (j->post != 1.0f)
-                    for (i = 0; i < tx; i++) o[i] *= j->post;
-                if (o == ob) mv__rs_store(j, d, o, (size_t)tx);
-            }
+        p->kt->rs_bspline_blend(col, Tslice, (size_t)p->nz, (size_t)tx, dz, p->mirror, p->s[2], p->wz, (size_t)tz, ob,
+                                (size_t)tx, NULL, ask, 1);
+        for (k = 0; k < tz; k++) {
+            float *o = ob + (size_t)(k * tx);
+            if (j->post != 1.0f)
+                for (i = 0; i < tx; i++) o[i] *= j->post;
+            mv__rs_store(j, d0 + (size_t)k * slice * j->oes, o, (size_t)tx);
         }
     }
 }
@@ -15539,11 +15676,6 @@ static void mv__rs_fz_fill(void *ctx, int64_t k0, int64_t k1, int worker)
     }
 }
 
-/* T rows per block of the z pass: their causal sums (nz + 1 rows of
-   floats) within about 256 KiB, at least one row. The block size changes
-   no bits (columns are independent). */
-static int64_t mv__rs_fz_brows(int64_t nz, int64_t tx) { return MV__MAX(1, INT64_C(65536) / ((nz + 1) * tx)); }
-
 /* Whether the fused path runs a map: separable, an inside box no wider than
    the input plus its pads and with no more rows than the input (else the x
    pass would run on more rows than the coefficient path's), a volume
@@ -15568,7 +15700,7 @@ static void mv__rs_fz_run(mv__rs_job *j, const mv_vol *in, unsigned char *scratc
     float wmax[MV__MAX_THREADS], *wt[3];
     int32_t *st[3];
     unsigned char *tab = scratch + coef_bytes;
-    int64_t f, o, blocks, brows;
+    int64_t f, o;
     int a, t;
     memset(&p, 0, sizeof(p));
     p.kt = j->kt;
@@ -15607,10 +15739,6 @@ static void mv__rs_fz_run(mv__rs_job *j, const mv_vol *in, unsigned char *scratc
     p.wz = wt[2];
     p.work = scratch + coef_bytes + tab_bytes;
     p.work_bytes = work_bytes;
-    /* blocks of rows for the z pass: at most the size above, and a few per thread */
-    brows = MV__MIN(mv__rs_fz_brows(p.nz, p.cnt[0]), MV__MAX(1, p.cnt[1] / (4 * (int64_t)threads)));
-    p.brows = brows;
-    blocks = (p.cnt[1] + brows - 1) / brows;
     for (f = 0; f < frames; f++) {
         float mx = 0;
         int w;
@@ -15628,7 +15756,7 @@ static void mv__rs_fz_run(mv__rs_job *j, const mv_vol *in, unsigned char *scratc
             mv__parallel_for(p.nz, 1, threads, mv__rs_fz_xy, &p);
         }
         j->frame0 = f;
-        mv__parallel_for(blocks, 1, threads, mv__rs_fz_z, &p);
+        mv__parallel_for(p.cnt[1], 1, threads, mv__rs_fz_z, &p);
         if (p.cnt[0] < j->ox || p.cnt[1] < j->oy || p.cnt[2] < j->oz)
             mv__parallel_for(j->oz, MV__MAX(1, 65536 / (j->ox * j->oy)), threads, mv__rs_fz_fill, &p);
     }
@@ -40935,6 +41063,35 @@ MV__RS_FNI void MV__SFX(mv__rs_tr)(float32x4_t *r)
     r[3] = vreinterpretq_f32_f64(vtrn2q_f64(vreinterpretq_f64_f32(t1), vreinterpretq_f64_f32(t3)));
 }
 #endif
+#if defined(MV__PASS_AVX512)
+/* rows_in's 16 x 16 blocks on AVX-512: the rows' quarters loaded into the
+   four 128-bit lanes (row p + 4l in lane l), then a 4 x 4 transpose within
+   each lane. The lane inserts take their loads with them and may run on
+   port 0, so half the port-5 shuffles of mv__rs_tr (the x pass's
+   transposition in was bound by them). */
+MV__RS_FNI void mv__rs_tr_in_avx512(__m512 *col, const float *rows, size_t stride)
+{
+    int q, p;
+    for (q = 0; q < 4; q++) {
+        __m512 R[4], t0, t1, t2, t3;
+        for (p = 0; p < 4; p++) {
+            const float *b = rows + (size_t)p * stride + 4 * q;
+            __m512 v = _mm512_castps128_ps512(_mm_loadu_ps(b));
+            v = _mm512_insertf32x4(v, _mm_loadu_ps(b + 4 * stride), 1);
+            v = _mm512_insertf32x4(v, _mm_loadu_ps(b + 8 * stride), 2);
+            R[p] = _mm512_insertf32x4(v, _mm_loadu_ps(b + 12 * stride), 3);
+        }
+        t0 = _mm512_unpacklo_ps(R[0], R[1]); /* per lane: rows 4l, 4l + 1 at columns 0 and 1 */
+        t1 = _mm512_unpackhi_ps(R[0], R[1]); /* ... at columns 2 and 3 */
+        t2 = _mm512_unpacklo_ps(R[2], R[3]);
+        t3 = _mm512_unpackhi_ps(R[2], R[3]);
+        col[4 * q] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t2)));
+        col[4 * q + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t2)));
+        col[4 * q + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t3)));
+        col[4 * q + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t3)));
+    }
+}
+#endif
 MV__FN void MV__SFX(mv__rs_rows_in)(float *buf, const float *rows, size_t stride, size_t n)
 {
     const size_t L = MV__RS_LANES;
@@ -40943,8 +41100,12 @@ MV__FN void MV__SFX(mv__rs_rows_in)(float *buf, const float *rows, size_t stride
     for (; i + MV__VL <= n; i += MV__VL)
         for (g = 0; g < MV__RS_G; g++) {
             mv__vf r[MV__VL];
+#if defined(MV__PASS_AVX512)
+            mv__rs_tr_in_avx512(r, rows + (size_t)(g * MV__VL) * stride + i, stride);
+#else
             for (k = 0; k < MV__VL; k++) r[k] = mv__vf_loadu(rows + (size_t)(g * MV__VL + k) * stride + i);
             MV__SFX(mv__rs_tr)(r);
+#endif
             for (k = 0; k < MV__VL; k++) mv__vf_storeu(buf + (i + 1 + (size_t)k) * L + (size_t)g * MV__VL, r[k]);
         }
     MV__ZEROUPPER();
@@ -41292,6 +41453,225 @@ MV__FN float MV__SFX(mv__rs_absmax)(const float *x, size_t n, float cur)
     MV__ZEROUPPER();
     return mv__rs_absmax_ref(x + i, n - i, cur);
 }
+
+/* rs_bspline_blend's column blocks (MV__RS_BSB columns, four vectors): the
+   steps of mv__rs_bsb_edge / _mirror, the same operations so the same
+   bits, except that the anticausal pass writes each coefficient row into a
+   ring of four (stored index j at MV__RS_BB_R(j)) and every output whose
+   lowest tap is that row is summed there from the ring, as rs_blend sums.
+   *m (m not NULL): the running max of the finite |x| read, two
+   accumulators so its chain keeps up with the recursion's. */
+#define MV__RS_BSB (4 * MV__VL)
+#define MV__RS_BB_LD(p, a, b, c, e)                                                                \
+    do {                                                                                           \
+        a = mv__vf_loadu(p);                                                                       \
+        b = mv__vf_loadu((p) + MV__VL);                                                            \
+        c = mv__vf_loadu((p) + 2 * MV__VL);                                                        \
+        e = mv__vf_loadu((p) + 3 * MV__VL);                                                        \
+    } while (0)
+#define MV__RS_BB_ST(p, a, b, c, e)                                                                \
+    do {                                                                                           \
+        mv__vf_storeu((p), a);                                                                     \
+        mv__vf_storeu((p) + MV__VL, b);                                                            \
+        mv__vf_storeu((p) + 2 * MV__VL, c);                                                        \
+        mv__vf_storeu((p) + 3 * MV__VL, e);                                                        \
+    } while (0)
+#define MV__RS_BB4(X) X(c0, x0, y0) X(c1, x1, y1) X(c2, x2, y2) X(c3, x3, y3)
+/* the rows read MV__RS_BB_AHEAD steps ahead asked for: the z pass's rows
+   lie a slice apart, where the hardware's prefetchers do not follow */
+#define MV__RS_BB_AHEAD 16
+#define MV__RS_BB_PF(p)                                                                            \
+    do {                                                                                           \
+        const char *pf_ = (const char *)(p);                                                       \
+        size_t b_;                                                                                 \
+        for (b_ = 0; b_ < MV__RS_BSB * sizeof(float); b_ += 64) MV__FFT_PREFETCH(pf_ + b_, 0);     \
+        MV__FFT_PREFETCH(pf_ + MV__RS_BSB * sizeof(float) - 1, 0);                                 \
+    } while (0)
+#define MV__RS_BB_R(j) (ring + ((j) & 3) * MV__RS_BSB)
+#define MV__RS_BB_ASK() mv__rs_ask_step(ac, nac)
+#define MV__RS_BB_TRACK()                                                                          \
+    do {                                                                                           \
+        if (m) {                                                                                   \
+            MV__RS_FINMAX(m0, x0);                                                                 \
+            MV__RS_FINMAX(m1, x1);                                                                 \
+            MV__RS_FINMAX(m0, x2);                                                                 \
+            MV__RS_FINMAX(m1, x3);                                                                 \
+        }                                                                                          \
+    } while (0)
+/* the outputs whose lowest tap is stored row j (rows j .. j + 3 in the ring) */
+#define MV__RS_BB_FLUSH(j)                                                                         \
+    while (q < o->nout && o->s[oi] == (int32_t)(j)) {                                              \
+        const float *wt_ = o->w + 4 * oi, *r0_ = MV__RS_BB_R(j), *r1_ = MV__RS_BB_R((j) + 1),       \
+                    *r2_ = MV__RS_BB_R((j) + 2), *r3_ = MV__RS_BB_R((j) + 3);                       \
+        const mv__vf w0_ = mv__vf_set1(wt_[0]), w1_ = mv__vf_set1(wt_[1]), w2_ = mv__vf_set1(wt_[2]), \
+                     w3_ = mv__vf_set1(wt_[3]);                                                    \
+        float *dst_ = out + oi * out_stride;                                                       \
+        int v_;                                                                                    \
+        for (v_ = 0; v_ < 4 * MV__VL; v_ += MV__VL) {                                              \
+            mv__vf acc_ = mv__rs_vf_add(mv__rs_vf_mul(w0_, mv__vf_loadu(r0_ + v_)),                 \
+                                        mv__rs_vf_mul(w1_, mv__vf_loadu(r1_ + v_)));                \
+            acc_ = mv__rs_vf_add(acc_, mv__rs_vf_mul(w2_, mv__vf_loadu(r2_ + v_)));                 \
+            mv__vf_storeu(dst_ + v_, mv__rs_vf_add(acc_, mv__rs_vf_mul(w3_, mv__vf_loadu(r3_ + v_)))); \
+        }                                                                                          \
+        if (++q < o->nout) oi = mv__rs_bb_at(o, q);                                                \
+    }
+MV__FN void MV__SFX(mv__rs_bbb_edge)(const float *in, size_t in_stride, size_t n, float *d, const mv__rs_bskf *k,
+                                    const mv__rs_bbo *o, float *out, size_t out_stride, mv__vf *m, mv__rs_askc *ac, int nac)
+{
+    const mv__vf gain = mv__vf_set1(k->gain), inv = mv__vf_set1(k->inv_1mz), z = mv__vf_set1(k->z), zq = mv__vf_set1(k->zq),
+                 big = mv__vf_set1(FLT_MAX);
+    mv__vf c0, c1, c2, c3, x0, x1, x2, x3, m0, m1;
+    float *ring = d + n * MV__RS_BSB;
+    size_t i, q = 0, oi = o->nout ? mv__rs_bb_at(o, 0) : 0;
+    m0 = m1 = m ? *m : mv__vf_set1(0.0f);
+#define MV__RS_E_START(c, x, y) c = mv__vf_mul(mv__vf_mul(gain, x), inv);
+#define MV__RS_E_CAUSAL(c, x, y) c = mv__vf_add(mv__vf_mul(gain, x), mv__vf_mul(z, c));
+#define MV__RS_E_END(c, x, y) c = mv__vf_sub(x, mv__vf_mul(mv__vf_sub(c, mv__vf_mul(mv__vf_mul(gain, x), inv)), zq));
+#define MV__RS_E_PAD(c, x, y) x = mv__vf_add(x, mv__vf_mul(z, mv__vf_sub(c, x)));
+#define MV__RS_ANTI(c, x, y) c = mv__vf_mul(z, mv__vf_sub(c, x));
+    MV__RS_BB_LD(in, x0, x1, x2, x3);
+    MV__RS_BB_TRACK();
+    MV__RS_BB4(MV__RS_E_START)
+    MV__RS_BB_ST(d, c0, c1, c2, c3);
+    for (i = 1; i < n; i++) {
+        if (i + MV__RS_BB_AHEAD < n) MV__RS_BB_PF(in + (i + MV__RS_BB_AHEAD) * in_stride);
+        MV__RS_BB_LD(in + i * in_stride, x0, x1, x2, x3);
+        MV__RS_BB_TRACK();
+        MV__RS_BB4(MV__RS_E_CAUSAL)
+        if (i + 1 < n) MV__RS_BB_ST(d + i * MV__RS_BSB, c0, c1, c2, c3);
+    }
+    MV__RS_BB4(MV__RS_E_END)
+    MV__RS_BB_ST(MV__RS_BB_R(n), c0, c1, c2, c3);
+    MV__RS_BB4(MV__RS_E_PAD)
+    MV__RS_BB_ST(MV__RS_BB_R(n + 1), x0, x1, x2, x3);
+    for (i = n - 1; i-- > 0;) {
+        MV__RS_BB_ASK();
+        MV__RS_BB_LD(d + i * MV__RS_BSB, x0, x1, x2, x3);
+        MV__RS_BB4(MV__RS_ANTI)
+        if (i == 0) MV__RS_BB_LD(in, x0, x1, x2, x3); /* g0, for the left pad */
+        MV__RS_BB_ST(MV__RS_BB_R(i + 1), c0, c1, c2, c3);
+        MV__RS_BB_FLUSH(i + 1)
+    }
+    MV__RS_BB4(MV__RS_E_PAD)
+    MV__RS_BB_ST(MV__RS_BB_R(0), x0, x1, x2, x3);
+    MV__RS_BB_FLUSH(0)
+    if (m) *m = mv__vf_max(m0, m1);
+#undef MV__RS_E_START
+#undef MV__RS_E_CAUSAL
+#undef MV__RS_E_END
+#undef MV__RS_E_PAD
+}
+MV__FN void MV__SFX(mv__rs_bbb_mirror)(const float *in, size_t in_stride, size_t n, float *d, const mv__rs_bskf *k,
+                                      const mv__rs_bbo *o, float *out, size_t out_stride, mv__vf *m, mv__rs_askc *ac, int nac)
+{
+    const mv__vf gain = mv__vf_set1(k->gain), z = mv__vf_set1(k->z), zn1 = mv__vf_set1(k->zn1), big = mv__vf_set1(FLT_MAX);
+    mv__vf c0, c1, c2, c3, x0, x1, x2, x3, y0, y1, y2, y3, zi, m0, m1;
+    float *ring = d + n * MV__RS_BSB, zs = k->z;
+    size_t i, q = 0, oi = o->nout ? mv__rs_bb_at(o, 0) : 0;
+    m0 = m1 = m ? *m : mv__vf_set1(0.0f);
+#define MV__RS_M_GAIN(c, x, y) x = mv__vf_mul(gain, x);
+#define MV__RS_M_SUM0(c, x, y) c = mv__vf_add(x, mv__vf_mul(zn1, y));
+#define MV__RS_M_SUM(c, x, y) c = mv__vf_add(c, mv__vf_mul(zi, mv__vf_add(x, mv__vf_mul(zn1, y))));
+#define MV__RS_M_SCALE(c, x, y) c = mv__vf_mul(c, zi);
+#define MV__RS_M_CAUSAL(c, x, y) c = mv__vf_add(x, mv__vf_mul(z, c));
+#define MV__RS_M_END(c, x, y) c = mv__vf_mul(mv__vf_add(mv__vf_mul(z, y), c), zi);
+    for (i = 0; i < n; i++) {
+        if (i + MV__RS_BB_AHEAD < n) MV__RS_BB_PF(in + (i + MV__RS_BB_AHEAD) * in_stride);
+        MV__RS_BB_LD(in + i * in_stride, x0, x1, x2, x3);
+        MV__RS_BB_TRACK();
+        MV__RS_BB4(MV__RS_M_GAIN)
+        MV__RS_BB_ST(d + i * MV__RS_BSB, x0, x1, x2, x3);
+    }
+    MV__RS_BB_LD(d, x0, x1, x2, x3);
+    MV__RS_BB_LD(d + (n - 1) * MV__RS_BSB, y0, y1, y2, y3);
+    MV__RS_BB4(MV__RS_M_SUM0)
+    for (i = 1; i + 1 < n && i <= MV__RS_HORIZON; i++) {
+        zi = mv__vf_set1(zs);
+        MV__RS_BB_LD(d + i * MV__RS_BSB, x0, x1, x2, x3);
+        MV__RS_BB_LD(d + (n - 1 - i) * MV__RS_BSB, y0, y1, y2, y3);
+        MV__RS_BB4(MV__RS_M_SUM)
+        zs = zs * k->z;
+    }
+    zi = mv__vf_set1(k->mirror_div);
+    MV__RS_BB4(MV__RS_M_SCALE)
+    MV__RS_BB_ST(d, c0, c1, c2, c3);
+    for (i = 1; i < n; i++) {
+        y0 = c0, y1 = c1, y2 = c2, y3 = c3; /* c+[i - 1] */
+        MV__RS_BB_LD(d + i * MV__RS_BSB, x0, x1, x2, x3);
+        MV__RS_BB4(MV__RS_M_CAUSAL)
+        if (i + 1 < n) MV__RS_BB_ST(d + i * MV__RS_BSB, c0, c1, c2, c3);
+    }
+    zi = mv__vf_set1(k->mirror_end);
+    MV__RS_BB4(MV__RS_M_END)
+    MV__RS_BB_ST(MV__RS_BB_R(n), c0, c1, c2, c3);
+    for (i = n - 1; i-- > 0;) {
+        MV__RS_BB_ASK();
+        MV__RS_BB_LD(d + i * MV__RS_BSB, x0, x1, x2, x3);
+        MV__RS_BB4(MV__RS_ANTI)
+        MV__RS_BB_ST(MV__RS_BB_R(i + 1), c0, c1, c2, c3);
+        if (i == n - 2) MV__RS_BB_ST(MV__RS_BB_R(n + 1), c0, c1, c2, c3); /* the right pad c[n] = c[n - 2] */
+        MV__RS_BB_FLUSH(i + 1)
+    }
+    MV__RS_BB_LD(MV__RS_BB_R(2), x0, x1, x2, x3); /* the left pad c[-1] = c[1] */
+    MV__RS_BB_ST(MV__RS_BB_R(0), x0, x1, x2, x3);
+    MV__RS_BB_FLUSH(0)
+    if (m) *m = mv__vf_max(m0, m1);
+#undef MV__RS_M_GAIN
+#undef MV__RS_M_SUM0
+#undef MV__RS_M_SUM
+#undef MV__RS_M_SCALE
+#undef MV__RS_M_CAUSAL
+#undef MV__RS_M_END
+}
+#undef MV__RS_ANTI
+/* whole blocks, then the last columns through a block of zeros (staged in
+   d: zeros keep their recursions at 0 and change no max) */
+MV__FN void MV__SFX(mv__rs_bspline_blend)(const float *in, size_t in_stride, size_t n, size_t width, float *d, int mirror,
+                                         const int32_t *s, const float *w, size_t nout, float *out, size_t out_stride,
+                                         float *amax, const mv__rs_ask *ask, int nask)
+{
+    const mv__rs_bskf k = mv__rs_bspline_constsf(n);
+    float *si = d + (n + 4) * MV__RS_BSB, *so = si + n * MV__RS_BSB, lanes[MV__VL];
+    mv__vf mx = mv__vf_set1(0.0f), *m = amax ? &mx : NULL;
+    mv__rs_bbo o;
+    mv__rs_askc ac[MV__RS_ASKS];
+    const int nac = mv__rs_ask_start(ac, ask, nask, (width + MV__RS_BSB - 1) / MV__RS_BSB * (n - 1));
+    size_t c = 0, i;
+    int l;
+    o.s = s;
+    o.w = w;
+    o.nout = nout;
+    o.asc = nout > 0 && s[0] <= s[nout - 1];
+    for (; c + MV__RS_BSB <= width; c += MV__RS_BSB) {
+        if (mirror) MV__SFX(mv__rs_bbb_mirror)(in + c, in_stride, n, d, &k, &o, out + c, out_stride, m, ac, nac);
+        else MV__SFX(mv__rs_bbb_edge)(in + c, in_stride, n, d, &k, &o, out + c, out_stride, m, ac, nac);
+    }
+    if (c < width) {
+        const size_t rem = width - c;
+        for (i = 0; i < n; i++) {
+            memcpy(si + i * MV__RS_BSB, in + i * in_stride + c, rem * sizeof(float));
+            memset(si + i * MV__RS_BSB + rem, 0, (MV__RS_BSB - rem) * sizeof(float));
+        }
+        if (mirror) MV__SFX(mv__rs_bbb_mirror)(si, MV__RS_BSB, n, d, &k, &o, so, MV__RS_BSB, m, ac, nac);
+        else MV__SFX(mv__rs_bbb_edge)(si, MV__RS_BSB, n, d, &k, &o, so, MV__RS_BSB, m, ac, nac);
+        for (i = 0; i < nout; i++) memcpy(out + i * out_stride + c, so + i * MV__RS_BSB, rem * sizeof(float));
+    }
+    if (amax) {
+        mv__vf_storeu(lanes, mx);
+        for (l = 0; l < MV__VL; l++) *amax = lanes[l] > *amax ? lanes[l] : *amax;
+    }
+    MV__ZEROUPPER();
+}
+#undef MV__RS_BB_FLUSH
+#undef MV__RS_BB_TRACK
+#undef MV__RS_BB_R
+#undef MV__RS_BB_PF
+#undef MV__RS_BB_ASK
+#undef MV__RS_BB_AHEAD
+#undef MV__RS_BB4
+#undef MV__RS_BB_LD
+#undef MV__RS_BB_ST
+#undef MV__RS_BSB
 #undef MV__RS_FINMAX
 
 /* The 16 (AVX-512) or 8 (AVX2) float pairs p[lo[l]], p[lo[l] + 1] (then
@@ -45505,6 +45885,7 @@ static void MV__SFX(mv__kt_fill)(mv__kernels *kt)
     kt->rs_near_in = MV__SFX(mv__rs_near_in);
     kt->rs_bspline_rows = MV__SFX(mv__rs_bspline_rows);
     kt->rs_absmax = MV__SFX(mv__rs_absmax);
+    kt->rs_bspline_blend = MV__SFX(mv__rs_bspline_blend);
     kt->reg_trilin = MV__SFX(mv__reg_trilin);
     kt->affine_f32 = MV__SFX(mv__affine_f32);
     kt->affine_nz_f32 = MV__SFX(mv__affine_nz_f32);

@@ -552,6 +552,92 @@ done:
     free(d);
 }
 
+/* The fused path's prefilter-and-blend along rows (rs_bspline_blend: the
+   y pass within a slice, the z pass across slices): row counts 2, 3 and
+   longer (the mirror series cut at 24 terms from 26 rows on), widths
+   around the column block and the vector (the last columns through a
+   block of zeros), output rows downsampled, upsampled (taps repeated) and
+   flipped (s descending), strides wider than the width, edge and mirror;
+   the outputs bit for bit and nothing written beside them; the running
+   |max| against the reference's over finite values only (an infinity and
+   a NaN in the rows); asks for memory change nothing */
+MV_TEST(isa, bspline_blend_matches_reference)
+{
+    static const size_t ns_[] = {2, 3, 5, 17, 26, 27, 64};
+    static const size_t widths[] = {1, 3, 15, 16, 17, 33, 63, 64, 65, 100, 128, 131};
+    enum { STRIDE = 137, MAXR = 64, MAXO = 80, OSTRIDE = 139 };
+    isa_table *t = (isa_table *)malloc(8 * sizeof(isa_table));
+    mv__kernels ref;
+    float *src = (float *)malloc(MAXR * STRIDE * sizeof(float)), *a = (float *)malloc(MAXO * OSTRIDE * sizeof(float)),
+          *b = (float *)malloc(MAXO * OSTRIDE * sizeof(float)), w[4 * MAXO];
+    float *d = (float *)malloc((2 * MAXR + MAXO + 4) * MV__RS_BB_COLS * sizeof(float));
+    int32_t s[MAXO];
+    int nt = isa_tables(t), i, mirror, kind, track;
+    size_t ni, wi, q, nout;
+    uint64_t seed = 9;
+    REQUIRE(t && src && a && b && d);
+    mv__kt_fill_ref(&ref);
+    for (q = 0; q < MAXR * STRIDE; q++) src[q] = isa_unit(&seed) * 1000.0f;
+    for (q = 0; q < 4 * MAXO; q++) w[q] = isa_unit(&seed);
+    for (i = 0; i < nt; i++)
+        for (ni = 0; ni < sizeof(ns_) / sizeof(ns_[0]); ni++)
+            for (kind = 0; kind < 3; kind++) {
+                const size_t n = ns_[ni];
+                /* kind 0: about every other row (x0.5), 1: each row about
+                   2.5 times (upsampled), 2: the rows flipped */
+                nout = kind == 0 ? (n + 1) / 2 : kind == 1 ? MV__MIN((size_t)MAXO, n * 5 / 2) : n - 1;
+                for (q = 0; q < nout; q++) {
+                    size_t v = kind == 0 ? 2 * q : kind == 1 ? q * 2 / 5 : nout - 1 - q;
+                    s[q] = (int32_t)MV__MIN(v, n - 2);
+                }
+                for (wi = 0; wi < sizeof(widths) / sizeof(widths[0]); wi++)
+                    for (mirror = 0; mirror < 2; mirror++)
+                        for (track = 0; track < 2; track++) {
+                            const size_t width = widths[wi];
+                            float ma = 0.5f, mb = 0.5f;
+                            mv__rs_ask ask[2];
+                            ask[0].p = src;
+                            ask[0].row_bytes = width * sizeof(float);
+                            ask[0].stride = STRIDE * sizeof(float);
+                            ask[0].rows = n;
+                            ask[0].write = 0;
+                            ask[1].p = b;
+                            ask[1].row_bytes = nout * OSTRIDE * sizeof(float);
+                            ask[1].stride = 0;
+                            ask[1].rows = 1;
+                            ask[1].write = 1;
+                            memset(a, 0x5A, MAXO * OSTRIDE * sizeof(float));
+                            memset(b, 0x5A, MAXO * OSTRIDE * sizeof(float));
+                            ref.rs_bspline_blend(src + 2, STRIDE, n, width, d, mirror, s, w, nout, a + 1, OSTRIDE,
+                                                 track ? &ma : NULL, NULL, 0);
+                            t[i].k.rs_bspline_blend(src + 2, STRIDE, n, width, d, mirror, s, w, nout, b + 1, OSTRIDE,
+                                                    track ? &mb : NULL, ask, track ? 2 : 0);
+                            EXPECT_MSG(!memcmp(a, b, MAXO * OSTRIDE * sizeof(float)) && ma == mb,
+                                       "[%s] rs_bspline_blend n=%zu width=%zu outputs %d mirror %d max %g %g",
+                                       mv_isa_name(t[i].isa), n, width, kind, mirror, (double)ma, (double)mb);
+                            if (mvt_cur.failures) goto done;
+                        }
+            }
+    /* the running max skips an infinity and a NaN, and sees a value
+       larger than the rest */
+    src[5 * STRIDE + 7] = INFINITY;
+    src[9 * STRIDE + 40] = NAN;
+    src[12 * STRIDE + 70] = -3.0e6f;
+    for (i = 0; i < nt; i++) {
+        float ma = 0, mb = 0;
+        s[0] = 0;
+        ref.rs_bspline_blend(src, STRIDE, 17, 100, d, 0, s, w, 1, a, OSTRIDE, &ma, NULL, 0);
+        t[i].k.rs_bspline_blend(src, STRIDE, 17, 100, d, 0, s, w, 1, b, OSTRIDE, &mb, NULL, 0);
+        EXPECT_MSG(ma == 3.0e6f && mb == 3.0e6f, "[%s] rs_bspline_blend max %g %g", mv_isa_name(t[i].isa), (double)ma, (double)mb);
+    }
+done:
+    free(t);
+    free(src);
+    free(a);
+    free(b);
+    free(d);
+}
+
 /* GRAPPA's four-row complex product (>>pass-recon): output counts around
    every vector width, one or several source segments, rows repeated (a
    short group), row strides wider than the outputs; bit for bit */

@@ -454,6 +454,55 @@ MV_TEST(resample, into_and_scratch)
     mv_free(&in);
 }
 
+/* Values near FLT_MAX: cubic's prefilter would overflow (a causal sum
+   reaches 8.2x its line's largest value), so frames past 2^121 are scaled
+   by a power of two first and back after. Scaling by a power of two is
+   exact in every operation, so the result is the plain volume's times
+   2^k, bit for bit (k taking the largest value to 2^125 .. 2^126): the fused path (x0.5, edge and fill), the
+   coefficient path (x1.6 and rotated), one and two threads. */
+MV_TEST(resample, cubic_huge_values_scale_exactly)
+{
+    static const rs_cfg cfgs[] = {
+        {"fused x0.5", MV_INTERP_CUBIC, MV_DT_F32, {64, 48, 40}, {32, 24, 20}, 0, 0, 0},
+        {"fused x0.5 fill", MV_INTERP_CUBIC, MV_DT_F32, {64, 48, 40}, {32, 24, 20}, 0, 1, 0},
+        {"coefficients x1.6", MV_INTERP_CUBIC, MV_DT_F32, {30, 25, 20}, {48, 40, 32}, 0, 0, 0},
+        {"coefficients rotated", MV_INTERP_CUBIC, MV_DT_F32, {30, 25, 20}, {30, 25, 20}, 1, 1, 0},
+    };
+    size_t ci;
+    int threads;
+    for (ci = 0; ci < sizeof(cfgs) / sizeof(cfgs[0]); ci++)
+        for (threads = 1; threads <= 2; threads++) {
+            const rs_cfg *c = &cfgs[ci];
+            mv_vol in, big, a, b;
+            const float *x, *y;
+            int64_t i, n, bad = 0;
+            double amax = 0;
+            int e = 0, k;
+            volume(&in, MV_DT_F32, c->in[0], c->in[1], c->in[2], (uint32_t)ci + 40);
+            volume(&big, MV_DT_F32, c->in[0], c->in[1], c->in[2], (uint32_t)ci + 40);
+            for (i = 0; i < mv_vol_count(&in); i++) amax = fmax(amax, fabs((double)((const float *)in.data)[i]));
+            (void)frexp(amax, &e);
+            k = 126 - e; /* the largest value in [2^125, 2^126) */
+            for (i = 0; i < mv_vol_count(&in); i++) {
+                float *v = (float *)big.data + i;
+                *v = ldexpf(*v, k);
+            }
+            REQUIRE_OK(run_cfg(c, &in, &a, threads, MV_DT_F32));
+            REQUIRE_OK(run_cfg(c, &big, &b, threads, MV_DT_F32));
+            x = (const float *)a.data;
+            y = (const float *)b.data;
+            n = mv_vol_count(&a);
+            for (i = 0; i < n; i++)
+                if (c->fill && x[i] == -4.5f ? y[i] != -4.5f : ldexpf(x[i], k) != y[i]) bad++;
+            EXPECT_MSG(bad == 0, "%s, %d threads: %lld of %lld voxels are not the plain result times 2^%d", c->name, threads,
+                       (long long)bad, (long long)n, k);
+            mv_free(&a);
+            mv_free(&b);
+            mv_free(&big);
+            mv_free(&in);
+        }
+}
+
 /* metadata, dtypes and the scaling rule */
 MV_TEST(resample, metadata_and_dtypes)
 {

@@ -178,6 +178,7 @@ def make(out_dir):
             zoom_case('%s_%s_aniso' % (t, g), (10, 11, 6), (7, 17, 15), interp, align)
             zoom_case('%s_%s_one_voxel' % (t, g), (1, 5, 4), (3, 5, 7), interp, align)
             zoom_case('%s_%s_to_one' % (t, g), (6, 1, 5), (1, 4, 2), interp, align)
+            zoom_case('%s_%s_one_row' % (t, g), (23, 1, 6), (12, 1, 4), interp, align)  # fused cubic, one row
             zoom_case('%s_%s_fill' % (t, g), (9, 7, 6), (14, 5, 11), interp, align, fill=-77.5)
             zoom_case('%s_%s_strong_down' % (t, g), (40, 9, 30), (7, 5, 4), interp, align)
             zoom_case('%s_%s_noise' % (t, g), (9, 8, 7), (20, 19, 18), interp, align, kind='noise')
