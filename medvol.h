@@ -15434,10 +15434,16 @@ static void mv__rs_pf_z(void *ctx, int64_t y0, int64_t y1, int worker)
    x buffers (a line buffer of the longest axis plus a staging block of
    rows), the y / z buffers (the causal sums of a plane's rows, of a stored
    row's z line across the planes) and the fused path's (mv__rs_fz_work for
-   an output box of at most n + 2 voxels per axis). Independent of the
-   output, so mv_resample_scratch_size needs only the input. 0 on
-   overflow. */
-static size_t mv__rs_fz_work(const int64_t n[3], const int64_t cnt[3]);
+   the largest output box it takes: n + 2 voxels along x and y, and
+   MV__RS_FZ_ZMAX slices). Independent of the output, so
+   mv_resample_scratch_size needs only the input. 0 on overflow. */
+static uint64_t mv__rs_fz_work(const int64_t n[3], const int64_t cnt[3]);
+
+/* The most output slices the fused path takes for nz input slices: a
+   finer z grid, thick slices to isotropic voxels, up to 8x (its tap table
+   and each worker's output rows grow with the slices; past this the
+   coefficient path runs, which needs nothing per output). */
+#define MV__RS_FZ_ZMAX(nz) (8 * ((nz) + 2))
 
 static size_t mv__rs_scratch_bytes(const int64_t n[3], int threads, size_t *coef_bytes, size_t *tab_bytes,
                                    size_t *work_bytes)
@@ -15449,7 +15455,7 @@ static size_t mv__rs_scratch_bytes(const int64_t n[3], int threads, size_t *coef
         if (n[a] < 1 || n[a] > MV__RS_MAX_DIM) return 0;
         if (!mv__mul_u64(c, (uint64_t)(n[a] + 2), &c)) return 0;
         nmax = (uint64_t)n[a] > nmax ? (uint64_t)n[a] : nmax;
-        box[a] = n[a] + 2;
+        box[a] = a == 2 ? MV__RS_FZ_ZMAX(n[a]) : n[a] + 2;
         tab += (uint64_t)box[a] * 20;
     }
     c = (c + 63) & ~(uint64_t)63;
@@ -15526,14 +15532,14 @@ MV__INLINE size_t mv__rs_round64(size_t b) { return (b + 63) & ~(size_t)63; }
    y pass's rs_bspline_blend buffer, the x line buffer, staging rows and
    the outputs in lanes), the phase over rows (the z pass's rs_bspline_blend
    buffer, a row's outputs at every output slice for a conversion) */
-static size_t mv__rs_fz_work(const int64_t n[3], const int64_t cnt[3])
+static uint64_t mv__rs_fz_work(const int64_t n[3], const int64_t cnt[3])
 {
     uint64_t a, b;
     a = (uint64_t)n[1] * (uint64_t)n[0] * 4 + (uint64_t)(n[1] + MV__RS_LANES) * (uint64_t)n[0] * 4 +
         (uint64_t)(3 * n[1] + 4) * MV__RS_BB_COLS * 4 + (uint64_t)(n[0] + 2) * MV__RS_LANES * 12 + 5 * 64; /* + rounding each to 64 bytes */
     b = (uint64_t)(2 * n[2] + cnt[2] + 4) * MV__RS_BB_COLS * 4 + (uint64_t)cnt[2] * (uint64_t)cnt[0] * 4 + 2 * 64;
     a = a > b ? a : b;
-    return (size_t)((a + 63) & ~(uint64_t)63);
+    return (a + 63) & ~(uint64_t)63; /* uint64: a 32-bit size_t is checked by the caller */
 }
 
 /* input slices [z0, z1) -> T slices z + 1 */
@@ -15678,20 +15684,48 @@ static void mv__rs_fz_fill(void *ctx, int64_t k0, int64_t k1, int worker)
 
 /* Whether the fused path runs a map: separable, an inside box no wider than
    the input plus its pads and with no more rows than the input (else the x
-   pass would run on more rows than the coefficient path's), a volume
-   rather than an image. Decided from the map alone, so every thread count
-   takes the same path. */
+   pass would run on more rows than the coefficient path's), at most
+   MV__RS_FZ_ZMAX slices (the box mv_resample_scratch_size holds the tap
+   tables and mv__rs_fz_work of: more would overrun the caller's scratch),
+   a volume rather than an image. Decided from the map alone, so every
+   thread count, and a call with or without the caller's scratch, takes the
+   same path (the two paths' bytes differ in the last bits). */
 static int mv__rs_fz_applies(const mv__rs_map *map)
 {
     int a;
     if (!map->separable || map->ax[2].n < 2) return 0;
     for (a = 0; a < 3; a++)
         if (map->ax[a].hi <= map->ax[a].lo) return 0;
-    return map->ax[0].hi - map->ax[0].lo <= map->ax[0].n + 2 && map->ax[1].hi - map->ax[1].lo <= map->ax[1].n;
+    return map->ax[0].hi - map->ax[0].lo <= map->ax[0].n + 2 && map->ax[1].hi - map->ax[1].lo <= map->ax[1].n &&
+           map->ax[2].hi - map->ax[2].lo <= MV__RS_FZ_ZMAX(map->ax[2].n);
+}
+
+/* The fused path's own scratch, when mv_resample_into allocates it: T for
+   this map's output box (nz x ty x tx floats; the caller's scratch, sized
+   for any output, reserves a whole coefficient volume there), the tap
+   tables, per worker mv__rs_fz_work. Far less memory for a coarser grid,
+   and fewer fresh pages to fault in on every call (an allocation past
+   glibc's mmap threshold comes back as new zeroed pages each time). */
+static void mv__rs_fz_bytes(const mv__rs_map *map, const int64_t n[3], int threads, size_t *need, size_t *t_bytes,
+                            size_t *tab_bytes, size_t *work_bytes)
+{
+    int64_t cnt[3];
+    size_t tab = 0;
+    int a;
+    for (a = 0; a < 3; a++) {
+        cnt[a] = map->ax[a].hi - map->ax[a].lo;
+        tab += (size_t)cnt[a] * 20;
+    }
+    /* each term is at most its counterpart in mv__rs_scratch_bytes, which did not overflow */
+    *t_bytes = ((size_t)n[2] * (size_t)cnt[1] * (size_t)cnt[0] * 4 + 63) & ~(size_t)63;
+    *tab_bytes = (tab + 63) & ~(size_t)63;
+    *work_bytes = (size_t)mv__rs_fz_work(n, cnt);
+    *need = *t_bytes + *tab_bytes + (size_t)threads * *work_bytes;
 }
 
 /* Runs the fused path on every frame (scratch as mv__rs_fz_bytes laid it
-   out); the job j holds the output and the map. */
+   out, or the caller's: T at the coefficient volume's place); the job j
+   holds the output and the map. */
 static void mv__rs_fz_run(mv__rs_job *j, const mv_vol *in, unsigned char *scratch, size_t coef_bytes, size_t tab_bytes,
                           size_t work_bytes, int threads, int64_t frames)
 {
@@ -15919,6 +15953,7 @@ static mv_status mv__rs_run(const mv_vol *in, mv_vol *out, mv__rs_map *map, cons
                       "resample: scratch_size %zu, cubic needs %zu (mv_resample_scratch_size)", o.scratch_size, need);
             scratch = (unsigned char *)o.scratch;
         } else {
+            if (mv__rs_fz_applies(map)) mv__rs_fz_bytes(map, n, tmax, &need, &coef_bytes, &tab_bytes, &per_worker);
             scratch = (unsigned char *)mv__alloc(need, o.alloc_ctx);
             MV__CHECK(scratch != NULL, MV_ERR_OUT_OF_MEMORY, "resample: %zu bytes of cubic scratch", need);
         }

@@ -182,6 +182,11 @@ def make(out_dir):
             zoom_case('%s_%s_fill' % (t, g), (9, 7, 6), (14, 5, 11), interp, align, fill=-77.5)
             zoom_case('%s_%s_strong_down' % (t, g), (40, 9, 30), (7, 5, 4), interp, align)
             zoom_case('%s_%s_noise' % (t, g), (9, 8, 7), (20, 19, 18), interp, align, kind='noise')
+        # coarser in x and y, much finer in z (thick slices to isotropic): the fused cubic path takes up
+        # to 8 (nz + 2) output slices (exactly that many in z_bound), the coefficient path past it
+        zoom_case('%s_grid_z_finer' % t, (16, 14, 4), (8, 7, 40), interp)
+        zoom_case('%s_grid_z_bound' % t, (16, 14, 3), (8, 7, 40), interp)
+        zoom_case('%s_grid_z_past' % t, (16, 14, 3), (8, 7, 41), interp)
         # long rows: several x chunks (256 outputs / 512 inputs each)
         zoom_case('%s_grid_long_rows' % t, (300, 3, 3), (700, 4, 2), interp)
         zoom_case('%s_grid_long_down' % t, (1100, 2, 3), (260, 3, 2), interp)
