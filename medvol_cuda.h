@@ -3878,74 +3878,77 @@ static int mv__cu_tr_fused_threads(int64_t nth)
     return 0;
 }
 
-/* the launcher of the device: each call one kernel, its launch checked */
+/* the launcher of the device: each call one kernel, its launch checked.
+   Members are forced inline: an out-of-line copy would be an exported
+   symbol outside mv_cuda_ (make test-cuda-symbols; nvcc gives even an
+   unnamed namespace external linkage). */
 #define MV__CU_TR_THREADS 256
 struct mv__cu_tr_gpu {
     cudaStream_t s;
     /* bins on grid y (at most 65535 blocks, the loop takes the rest), cells
        on grid x (at most 64 blocks: larger planes loop) */
-    static dim3 grid(const mv__cu_tr_args &A, int threads)
+    static __forceinline__ dim3 grid(const mv__cu_tr_args &A, int threads)
     {
         int64_t gx = (A.row + threads - 1) / threads, gy = A.ne;
         return dim3((unsigned)(gx > 64 ? 64 : gx < 1 ? 1 : gx), (unsigned)(gy > 65535 ? 65535 : gy < 1 ? 1 : gy));
     }
-    mv_status eloss(const mv__cu_tr_args &A, int h, const float *in, float *out, int rs)
+    __forceinline__ mv_status eloss(const mv__cu_tr_args &A, int h, const float *in, float *out, int rs)
     {
         mv__cu_tr_eloss_kernel<<<grid(A, MV__CU_TR_THREADS), MV__CU_TR_THREADS, 0, s>>>(A, h, in, out, rs);
         MV__CU_TRY(cudaGetLastError());
         return MV_OK;
     }
-    mv_status scatter(const mv__cu_tr_args &A, int h, const float *in, float *out)
+    __forceinline__ mv_status scatter(const mv__cu_tr_args &A, int h, const float *in, float *out)
     {
         mv__cu_tr_scatter_kernel<<<grid(A, MV__CU_TR_THREADS), MV__CU_TR_THREADS, 0, s>>>(A, h, in, out);
         MV__CU_TRY(cudaGetLastError());
         return MV_OK;
     }
-    mv_status stream(const mv__cu_tr_args &A, int h, const float *in, float *out)
+    __forceinline__ mv_status stream(const mv__cu_tr_args &A, int h, const float *in, float *out)
     {
         mv__cu_tr_stream_kernel<<<grid(A, MV__CU_TR_THREADS), MV__CU_TR_THREADS, 0, s>>>(A, h, in, out);
         MV__CU_TRY(cudaGetLastError());
         return MV_OK;
     }
-    mv_status eloss_scatter(const mv__cu_tr_args &A, int h, const float *in, float *out, int rs)
+    __forceinline__ mv_status eloss_scatter(const mv__cu_tr_args &A, int h, const float *in, float *out, int rs)
     {
         const int t = mv__cu_tr_fused_threads(A.nth);
         mv__cu_tr_eloss_scatter_kernel<<<grid(A, t), t, (size_t)(A.nth * t) * sizeof(float), s>>>(A, h, in, out, rs);
         MV__CU_TRY(cudaGetLastError());
         return MV_OK;
     }
-    mv_status stream_scatter(const mv__cu_tr_args &A, int hm, int hs, const float *in, float *out)
+    __forceinline__ mv_status stream_scatter(const mv__cu_tr_args &A, int hm, int hs, const float *in, float *out)
     {
         const int t = mv__cu_tr_fused_threads(A.nth);
         mv__cu_tr_stream_scatter_kernel<<<grid(A, t), t, (size_t)(A.nth * t) * sizeof(float), s>>>(A, hm, hs, in, out);
         MV__CU_TRY(cudaGetLastError());
         return MV_OK;
     }
-    mv_status rowsum(const mv__cu_tr_args &A, const float *in)
+    __forceinline__ mv_status rowsum(const mv__cu_tr_args &A, const float *in)
     {
         mv__cu_tr_rowsum_kernel<<<grid(A, MV__CU_TR_THREADS), MV__CU_TR_THREADS, 0, s>>>(A, in);
         MV__CU_TRY(cudaGetLastError());
         return MV_OK;
     }
-    mv_status dose(const mv__cu_tr_args &A, int h, double *d)
+    __forceinline__ mv_status dose(const mv__cu_tr_args &A, int h, double *d)
     {
         mv__cu_tr_dose_kernel<<<mv__cu_blocks(A.row, MV__CU_TR_THREADS), MV__CU_TR_THREADS, 0, s>>>(A, h, d);
         MV__CU_TRY(cudaGetLastError());
         return MV_OK;
     }
-    mv_status totals(const mv__cu_tr_args &A, double *tot)
+    __forceinline__ mv_status totals(const mv__cu_tr_args &A, double *tot)
     {
         mv__cu_tr_total_kernel<<<mv__cu_blocks(A.ne, 64), 64, 0, s>>>(A, tot);
         MV__CU_TRY(cudaGetLastError());
         return MV_OK;
     }
-    mv_status escaped(const mv__cu_tr_args &A, int h, const float *in)
+    __forceinline__ mv_status escaped(const mv__cu_tr_args &A, int h, const float *in)
     {
         mv__cu_tr_escaped_kernel<<<mv__cu_blocks(A.ne * A.nth, 64), 64, 0, s>>>(A, h, in);
         MV__CU_TRY(cudaGetLastError());
         return MV_OK;
     }
-    mv_status balance(const mv__cu_tr_args &A, int h, int flags)
+    __forceinline__ mv_status balance(const mv__cu_tr_args &A, int h, int flags)
     {
         mv__cu_tr_balance_kernel<<<1, 32, 0, s>>>(A, h, flags);
         MV__CU_TRY(cudaGetLastError());
