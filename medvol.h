@@ -3092,6 +3092,45 @@ MVDEF mv_status mv_highland(const mv_material *m, double energy, double path_mm,
 MVDEF mv_status mv_transport_create(const mv_transport_opts *opts, mv_transport **plan);
 MVDEF void mv_transport_free(mv_transport *plan);
 MVDEF mv_status mv_transport_get_grid(const mv_transport *plan, mv_transport_grid *grid);
+/* The plan's read-only operator tables, for companion code that runs the
+   same operators elsewhere (medvol_cuda.h): pointers owned by the plan,
+   valid until mv_transport_free. half 0: the operators over a full step,
+   1: over half a step (Strang). The arithmetic, float32 without FMA:
+   - energy loss: target bin j = sum over q in [eloss_start[j],
+     eloss_start[j+1]) of eloss_w[q] * bin eloss_src[q], in that order
+     (acc = w0 s0, then acc = acc + w s; no sources: 0); a particle of
+     source bin i deposits eloss_dep[i] MeV and is absorbed with fraction
+     eloss_absorb[i] (float64).
+   - scattering: bin j at angle a = sum over q in [scat_start[j],
+     scat_start[j+1]) of scat_w[q] * angle (a - scat_off[q]) mod ntheta.
+   - streaming: mv_transport_get_stencil, per angle.
+   split and fused are the plan's options. allocates: no. thread-safe. */
+typedef struct mv_transport_tables {
+    int nx, nz, ntheta, ne;
+    int split, fused;
+    const double *energy;                  /* ne representative energies, MeV */
+    const int *eloss_start, *eloss_src;    /* ne + 1; eloss_start[ne] entries */
+    const float *eloss_w;
+    const double *eloss_dep, *eloss_absorb; /* ne */
+    const int *scat_start, *scat_off;      /* ne + 1; scat_start[ne] entries */
+    const float *scat_w;
+} mv_transport_tables;
+/* The bilinear move of angle bin theta over a full (half 0) or half step:
+   output (z, x) = w[0] a(z-iz, x-ix) + w[1] a(z-iz, x-ix-1) + w[2] a(z-iz-1,
+   x-ix) + w[3] a(z-iz-1, x-ix-1) in that order, cells outside the plane 0;
+   copy: whole cells, output = a(z-iz, x-ix) (0 outside). Escaped: each
+   source cell (z, x) keeps the fraction wz[z] * wx[x] of its content
+   (rows with wz[z] >= 1: wx[x] alone; columns [xa, xb) keep everything).
+   allocates: no. thread-safe. */
+typedef struct mv_transport_stencil {
+    int64_t ix, iz;
+    float w[4];
+    int copy;
+    int64_t xa, xb;
+    const double *wx, *wz;                 /* nx, nz */
+} mv_transport_stencil;
+MVDEF mv_status mv_transport_get_tables(const mv_transport *plan, int half, mv_transport_tables *tab);
+MVDEF mv_status mv_transport_get_stencil(const mv_transport *plan, int half, int theta, mv_transport_stencil *st);
 /* Fills psi (all cells; zeros outside the beam) with a beam entering at
    row 0. MV_ERR_INVALID_ARG if the energy is outside the bins'
    representative energies. allocates: no. */
@@ -39235,6 +39274,47 @@ MVDEF mv_status mv_transport_get_grid(const mv_transport *t, mv_transport_grid *
     g->energy = t->energy;
     g->edges = t->edges;
     g->range = t->range;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_transport_get_tables(const mv_transport *t, int half, mv_transport_tables *tab)
+{
+    MV__CHECK(t && tab, MV_ERR_INVALID_ARG, "mv_transport_get_tables: %s is NULL", t ? "tab" : "plan");
+    MV__CHECK(half == 0 || half == 1, MV_ERR_INVALID_ARG, "mv_transport_get_tables: half = %d (0 or 1)", half);
+    tab->nx = t->nx;
+    tab->nz = t->nz;
+    tab->ntheta = t->nth;
+    tab->ne = t->ne;
+    tab->split = t->split;
+    tab->fused = t->fused;
+    tab->energy = t->energy;
+    tab->eloss_start = t->el[half].start;
+    tab->eloss_src = t->el[half].src;
+    tab->eloss_w = t->el[half].w;
+    tab->eloss_dep = t->el[half].dep;
+    tab->eloss_absorb = t->el[half].absorb;
+    tab->scat_start = t->sc[half].start;
+    tab->scat_off = t->sc[half].off;
+    tab->scat_w = t->sc[half].w;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_transport_get_stencil(const mv_transport *t, int half, int theta, mv_transport_stencil *st)
+{
+    const mv__tr_shift *s;
+    MV__CHECK(t && st, MV_ERR_INVALID_ARG, "mv_transport_get_stencil: %s is NULL", t ? "st" : "plan");
+    MV__CHECK(half == 0 || half == 1, MV_ERR_INVALID_ARG, "mv_transport_get_stencil: half = %d (0 or 1)", half);
+    MV__CHECK(theta >= 0 && theta < t->nth, MV_ERR_INVALID_ARG, "mv_transport_get_stencil: theta = %d (0..%d)", theta,
+              t->nth - 1);
+    s = &t->sh[half][theta];
+    st->ix = s->ix;
+    st->iz = s->iz;
+    memcpy(st->w, s->w, sizeof(st->w));
+    st->copy = s->copy;
+    st->xa = s->xa;
+    st->xb = s->xb;
+    st->wx = s->wx;
+    st->wz = s->wz;
     return MV_OK;
 }
 

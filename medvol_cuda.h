@@ -44,6 +44,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>cuda-api-fft        fftshift, centred 3D FFT through cuFFT
       >>cuda-api-mri        RSS, sensitivity-weighted coil combination, density compensation
       >>cuda-api-field      displacement fields: warp, compose, smooth (the CPU's bits)
+      >>cuda-api-transport  proton transport: operators, Lie / Strang steps, dose, balance
       >>cuda-impl           implementation (MEDVOL_CUDA_IMPLEMENTATION only)
 
 CONFIGURATION
@@ -139,7 +140,7 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
 
 NOT YET (each returns MV_ERR_UNSUPPORTED or is absent): SENSE unfolding,
 the recursive Gaussian, derivatives and box filters, registration metrics,
-displacement fields, morphology, transport, cubic resampling, percentile rescale, f128/complex/RGB
+displacement fields, morphology, cubic resampling, percentile rescale, f128/complex/RGB
 conversion, in-place fftshift. Speed targets missed on the H100 (README):
 the statistics reduction (0.38 of memcpy: latency-bound float64 sums),
 z-normalize / rescale (0.46: two reads of the input), trilinear (0.35 of
@@ -150,7 +151,9 @@ the cost of nvrtc and nvJitLink at run time).
 VERSION HISTORY
    next   mv_cuda_gaussian[_into] (exact FIR, every scipy mode; host-checked,
           not yet run on a GPU); mv_cuda_field_warp_into / _compose_into /
-          _smooth_into (the CPU's bits; host-checked, not yet run on a GPU).
+          _smooth_into (the CPU's bits; host-checked, not yet run on a GPU);
+          mv_cuda_transport_create / _free / _step / _apply (proton
+          transport, the CPU's bits; host-checked, not yet run on a GPU).
    0.2.0  (2026-11-22) first GPU run (H100): float64 first step of the
           intensity ops where medvol.h has one, warp-per-row kernels with
           32-bit row splits, the centred FFT in one pass plus cuFFT, a
@@ -426,6 +429,53 @@ MVCDEF mv_status mv_cuda_field_compose_into(const mv_cuda_vol *d1, const mv_cuda
                                             const mv_field_opts *opts, mv_cuda_stream stream);
 MVCDEF mv_status mv_cuda_field_smooth_into(const mv_cuda_vol *in, mv_cuda_vol *out, const double sigma[3],
                                            const mv_filter_opts *fopts, mv_cuda_stream stream);
+
+/* >>cuda-api-transport ===================================================
+   medvol.h's proton transport (>>api-transport) on the device: the same
+   operators, splittings and bookkeeping, from the CPU plan's own tables
+   (mv_transport_get_tables / _get_stencil), so results are the CPU's bytes:
+   every operator is a gather in the CPU's order of float32 products and
+   sums without FMA (__fmul_rn / __fadd_rn), each thread owning whole cells
+   (no atomics). What is bit-identical to the CPU (tests/test_cuda_host.cu
+   checks it on the host over every cell; tests/test_cuda.cu on a GPU):
+   - the fluence after each operator, each Lie or Strang step, fused or not;
+   - dose: per cell, source bins added in ascending order in float64;
+   - mv_transport_balance: per-bin totals summed cell by cell in the CPU's
+     order by one thread per bin (and per (bin, angle) for the escaped),
+     combined in bin order by one thread: the same float64 operations.
+   Layout as the CPU: psi[E][theta][z][x] float32 on the device, dose
+   [z][x] float64 (MeV) on the device.
+   The fused step (the plan's opts.fused) keeps each cell's angle column in
+   shared memory: energy loss and scattering in one kernel, then streaming
+   (Strang: streaming and the second half scattering in one kernel, then
+   the last half energy loss). Streaming's 2x2 stencil reads other threads'
+   cells, so the scattered fluence goes through global memory (L2) once.
+   A column must fit 48 KiB of shared memory with 32 threads: ntheta <= 384;
+   beyond that the unfused kernels run (same bytes).
+   Costs: bal != NULL adds reads of the fluence (per-bin totals, escaped
+   counts) and waits for the stream; dose adds a small per-cell pass. */
+typedef struct mv_cuda_transport mv_cuda_transport;
+
+/* A device plan from a CPU plan (the tables are copied: the CPU plan may
+   be freed afterwards): uploads the energy-loss gather lists, scattering kernels
+   and streaming stencils of the full and the half step, and allocates the
+   bookkeeping scratch (ne * nz * nx floats + (3 + ntheta) * ne doubles).
+   One step or apply at a time per device plan (the scratch is shared).
+   Waits for the uploads. allocates: device memory (cudaMallocAsync). */
+MVCDEF mv_status mv_cuda_transport_create(const mv_transport *cpu_plan, mv_cuda_transport **plan,
+                                          mv_cuda_stream stream);
+MVCDEF void mv_cuda_transport_free(mv_cuda_transport *plan, mv_cuda_stream stream);
+/* mv_transport_step on device buffers: *psi the fluence, *work scratch of
+   the same size (no overlap); on return *psi points at the new fluence (the
+   pointers may be exchanged). dose: device [z][x] float64 to add to, or
+   NULL. bal (host memory, may be NULL): the step's bookkeeping; when given
+   the call waits for the stream. Stream-ordered otherwise. */
+MVCDEF mv_status mv_cuda_transport_step(mv_cuda_transport *plan, float **psi, float **work, double *dose,
+                                        mv_transport_balance *bal, mv_cuda_stream stream);
+/* mv_transport_apply on the device: one operator over a full step,
+   in -> out (device, no overlap); dose and bal as for the step. */
+MVCDEF mv_status mv_cuda_transport_apply(mv_cuda_transport *plan, mv_transport_op op, const float *in, float *out,
+                                         double *dose, mv_transport_balance *bal, mv_cuda_stream stream);
 
 #ifdef __cplusplus
 }
@@ -3524,6 +3574,717 @@ MVCDEF mv_status mv_cuda_field_smooth_into(const mv_cuda_vol *in, mv_cuda_vol *o
         MV__CU_CHECK(out->vol.dim[a] == in->vol.dim[a], MV_ERR_INVALID_ARG, "%s: out dim[%d] = %lld, in's %lld", fn, a,
                      (long long)out->vol.dim[a], (long long)in->vol.dim[a]);
     return mv_cuda_gaussian_into(in, out, sigma, fopts, stream);
+}
+
+/* ---- proton transport (>>cuda-api-transport) --------------------------------
+   The CPU's operators (medvol.h >>impl-transport) as element functions
+   (MV__CU_HD: tests/test_cuda_host.cu runs them on the host against
+   mv_transport_apply / _step), item functions that do one thread's work
+   (one cell of one energy bin, every angle), thin grid-stride kernels
+   around the items, and one step sequence written against a launcher, so
+   that the host checks walk the very sequence the device runs. */
+
+/* the bilinear move of one angle (mv_transport_stencil without pointers) */
+typedef struct mv__cu_tr_shift {
+    int64_t ix, iz, xa, xb;
+    float w[4];
+    int copy;
+} mv__cu_tr_shift;
+
+/* the tables of one step length (full or half), device or host pointers */
+typedef struct mv__cu_tr_ops {
+    const int *el_start, *el_src;
+    const float *el_w;
+    const double *el_dep, *el_absorb;
+    const int *sc_start, *sc_off;
+    const float *sc_w;
+    const mv__cu_tr_shift *sh; /* ntheta */
+    const double *wx, *wz;     /* ntheta x nx, ntheta x nz: the fractions a source cell keeps */
+} mv__cu_tr_ops;
+
+/* everything a transport kernel reads: sizes, tables, bookkeeping scratch */
+typedef struct mv__cu_tr_args {
+    int64_t nx, nz, nth, ne, row, plane; /* row = nz nx, plane = ntheta row */
+    const double *energy;
+    mv__cu_tr_ops op[2];                 /* [0] full step, [1] half step */
+    float *rs;                           /* ne x row: theta sums of a fluence */
+    double *tot_in, *tot_gat, *tot_out; /* ne: per-bin totals */
+    double *esc;                         /* ne x ntheta: escaped per (bin, angle) */
+    double *bal;                         /* 8: mv_transport_balance's fields, in its order */
+} mv__cu_tr_args;
+
+/* what a balance call adds, in mv__tr_run_pass's order */
+enum {
+    MV__CU_TR_BAL_IN = 1,        /* particles / energy in, from tot_in (no gather) */
+    MV__CU_TR_BAL_ESC = 2,       /* escaped, from esc */
+    MV__CU_TR_BAL_GATHER_IN = 4, /* in, from the gather's totals tot_gat */
+    MV__CU_TR_BAL_GATHER = 8,    /* absorbed and deposited, from tot_gat */
+    MV__CU_TR_BAL_OUT = 16       /* out, from tot_out */
+};
+
+/* Energy loss of one cell at offset off of a target bin: the gather over
+   its k source bins, acc = w0 s0, then acc + w s (the CPU's wsum); one
+   source of weight 1 is the CPU's plane copy. */
+static MV__CU_HD float mv__cu_tr_gather_bins(const float *in, int64_t plane, const int *src, const float *w, int k,
+                                             int64_t off)
+{
+    if (k == 1 && w[0] == 1.0f) return in[(int64_t)src[0] * plane + off];
+    float acc = 0.0f;
+    if (k > 0) acc = MV__CU_FMUL(w[0], in[(int64_t)src[0] * plane + off]);
+    for (int q = 1; q < k; q++) acc = MV__CU_FADD(acc, MV__CU_FMUL(w[q], in[(int64_t)src[q] * plane + off]));
+    return acc;
+}
+
+/* Scattering of angle a from a column of ntheta values `stride` apart:
+   sum over the kernel of w * col[(a - off) mod ntheta], in kernel order;
+   the identity kernel is the CPU's plane copy. */
+static MV__CU_HD float mv__cu_tr_scatter_at(const float *col, int64_t stride, int64_t nth, const int *off,
+                                            const float *w, int k, int64_t a)
+{
+    if (k == 1 && off[0] == 0 && w[0] == 1.0f) return col[a * stride];
+    float acc = 0.0f;
+    for (int q = 0; q < k; q++) {
+        int64_t s = (a - off[q]) % nth;
+        if (s < 0) s += nth;
+        const float v = MV__CU_FMUL(w[q], col[s * stride]);
+        acc = q == 0 ? v : MV__CU_FADD(acc, v);
+    }
+    return acc;
+}
+
+/* Streaming of output cell (z, x) of one (bin, angle) plane sp (nz x nx):
+   whole-cell moves copy; otherwise the four sources in the CPU's order
+   (mv__tr_stream_el), 0 outside the plane. */
+static MV__CU_HD float mv__cu_tr_stream_at(const float *sp, int64_t nz, int64_t nx, const mv__cu_tr_shift &s,
+                                           int64_t z, int64_t x)
+{
+    const int64_t z0 = z - s.iz, x0 = x - s.ix;
+    const bool z0in = z0 >= 0 && z0 < nz, z1in = z0 - 1 >= 0 && z0 - 1 < nz;
+    const bool x0in = x0 >= 0 && x0 < nx, x1in = x0 - 1 >= 0 && x0 - 1 < nx;
+    if (s.copy) return z0in && x0in ? sp[z0 * nx + x0] : 0.0f;
+    const float a0 = z0in && x0in ? sp[z0 * nx + x0] : 0.0f, b0 = z0in && x1in ? sp[z0 * nx + x0 - 1] : 0.0f;
+    const float a1 = z1in && x0in ? sp[(z0 - 1) * nx + x0] : 0.0f;
+    const float b1 = z1in && x1in ? sp[(z0 - 1) * nx + x0 - 1] : 0.0f;
+    float acc = MV__CU_FMUL(s.w[0], a0);
+    acc = MV__CU_FADD(acc, MV__CU_FMUL(s.w[1], b0));
+    acc = MV__CU_FADD(acc, MV__CU_FMUL(s.w[2], a1));
+    return MV__CU_FADD(acc, MV__CU_FMUL(s.w[3], b1));
+}
+
+/* theta sum of one cell of a bin: ntheta values `stride` apart, added in
+   ascending angle in float32 (the CPU's plane sum with weights 1) */
+static MV__CU_HD float mv__cu_tr_theta_sum(const float *p, int64_t stride, int64_t nth)
+{
+    float acc = p[0];
+    for (int64_t a = 1; a < nth; a++) acc = MV__CU_FADD(acc, p[a * stride]);
+    return acc;
+}
+
+/* a bin's total: its theta sums added cell by cell in float64 */
+static MV__CU_HD double mv__cu_tr_bin_total(const float *rs, int64_t row)
+{
+    double s = 0;
+    for (int64_t c = 0; c < row; c++) s = MV__CU_DADD(s, (double)rs[c]);
+    return s;
+}
+
+/* particles leaving one (bin, angle) plane sp under stencil s: each source
+   cell keeps wz wx of its content (mv__tr_stream_theta's sum, same order) */
+static MV__CU_HD double mv__cu_tr_escaped(const float *sp, int64_t nz, int64_t nx, const mv__cu_tr_shift &s,
+                                          const double *wx, const double *wz)
+{
+    double e = 0;
+    for (int64_t z = 0; z < nz; z++) {
+        const float *r = sp + z * nx;
+        const double wzz = wz[z];
+        if (wzz < 1.0) {
+            for (int64_t x = 0; x < nx; x++)
+                e = MV__CU_DADD(e, MV__CU_DMUL((double)r[x], MV__CU_DSUB(1.0, MV__CU_DMUL(wzz, wx[x]))));
+        } else {
+            for (int64_t x = 0; x < s.xa; x++) e = MV__CU_DADD(e, MV__CU_DMUL((double)r[x], MV__CU_DSUB(1.0, wx[x])));
+            for (int64_t x = s.xa > s.xb ? s.xa : s.xb; x < nx; x++)
+                e = MV__CU_DADD(e, MV__CU_DMUL((double)r[x], MV__CU_DSUB(1.0, wx[x])));
+        }
+    }
+    return e;
+}
+
+/* dose of cell c after a gather: d + dep_i * rs_i(c) over source bins i in
+   ascending order (mv__tr_dose_part + mv__tr_dose_range) */
+static MV__CU_HD double mv__cu_tr_dose_at(double d, const float *rs, int64_t row, int64_t ne, const double *dep,
+                                          int64_t c)
+{
+    for (int64_t i = 0; i < ne; i++) d = MV__CU_DADD(d, MV__CU_DMUL(dep[i], (double)rs[i * row + c]));
+    return d;
+}
+
+/* adds one pass's bookkeeping to b[8] (mv_transport_balance's fields in
+   order), the additions of mv__tr_run_pass in its order */
+static MV__CU_HD void mv__cu_tr_balance_add(const mv__cu_tr_args &A, int h, int flags)
+{
+    double *b = A.bal;
+    const double *E = A.energy;
+    if (flags & MV__CU_TR_BAL_IN)
+        for (int64_t i = 0; i < A.ne; i++) {
+            b[0] = MV__CU_DADD(b[0], A.tot_in[i]);
+            b[4] = MV__CU_DADD(b[4], MV__CU_DMUL(A.tot_in[i], E[i]));
+        }
+    if (flags & MV__CU_TR_BAL_ESC)
+        for (int64_t i = 0; i < A.ne; i++)
+            for (int64_t a = 0; a < A.nth; a++) {
+                const double e = A.esc[i * A.nth + a];
+                b[2] = MV__CU_DADD(b[2], e);
+                b[6] = MV__CU_DADD(b[6], MV__CU_DMUL(e, E[i]));
+            }
+    if (flags & MV__CU_TR_BAL_GATHER_IN)
+        for (int64_t i = 0; i < A.ne; i++) {
+            b[0] = MV__CU_DADD(b[0], A.tot_gat[i]);
+            b[4] = MV__CU_DADD(b[4], MV__CU_DMUL(A.tot_gat[i], E[i]));
+        }
+    if (flags & MV__CU_TR_BAL_GATHER)
+        for (int64_t i = 0; i < A.ne; i++) {
+            b[3] = MV__CU_DADD(b[3], MV__CU_DMUL(A.tot_gat[i], A.op[h].el_absorb[i]));
+            b[7] = MV__CU_DADD(b[7], MV__CU_DMUL(A.tot_gat[i], A.op[h].el_dep[i]));
+        }
+    if (flags & MV__CU_TR_BAL_OUT)
+        for (int64_t i = 0; i < A.ne; i++) {
+            b[1] = MV__CU_DADD(b[1], A.tot_out[i]);
+            b[5] = MV__CU_DADD(b[5], MV__CU_DMUL(A.tot_out[i], E[i]));
+        }
+}
+
+/* ---- items: one thread's work, one cell c of one bin j, every angle ---- */
+
+/* energy loss of target bin j at cell c into dst[a * dstride] (global
+   memory: out + j plane + c, stride row; or a shared column); rs (may be
+   NULL) gets the theta sum of the input's bin j at c */
+static MV__CU_HD void mv__cu_tr_eloss_item(const mv__cu_tr_args &A, int h, const float *in, float *dst, int64_t dstride,
+                                           float *rs, int64_t j, int64_t c)
+{
+    const mv__cu_tr_ops &O = A.op[h];
+    const int g0 = O.el_start[j], k = O.el_start[j + 1] - g0;
+    for (int64_t a = 0; a < A.nth; a++)
+        dst[a * dstride] = mv__cu_tr_gather_bins(in, A.plane, O.el_src + g0, O.el_w + g0, k, a * A.row + c);
+    if (rs) rs[j * A.row + c] = mv__cu_tr_theta_sum(in + j * A.plane + c, A.row, A.nth);
+}
+
+/* scattering of bin j's column src (stride sstride) into dst (stride dstride) */
+static MV__CU_HD void mv__cu_tr_scatter_item(const mv__cu_tr_args &A, int h, const float *src, int64_t sstride,
+                                             float *dst, int64_t dstride, int64_t j)
+{
+    const mv__cu_tr_ops &O = A.op[h];
+    const int b = O.sc_start[j], k = O.sc_start[j + 1] - b;
+    for (int64_t a = 0; a < A.nth; a++)
+        dst[a * dstride] = mv__cu_tr_scatter_at(src, sstride, A.nth, O.sc_off + b, O.sc_w + b, k, a);
+}
+
+/* streaming of bin j at cell c = (z, x), every angle, into dst[a * dstride] */
+static MV__CU_HD void mv__cu_tr_stream_item(const mv__cu_tr_args &A, int h, const float *in, float *dst, int64_t dstride,
+                                            int64_t j, int64_t c)
+{
+    const int64_t z = c / A.nx, x = c - z * A.nx;
+    for (int64_t a = 0; a < A.nth; a++)
+        dst[a * dstride] = mv__cu_tr_stream_at(in + (j * A.nth + a) * A.row, A.nz, A.nx, A.op[h].sh[a], z, x);
+}
+
+/* ---- kernels: grid-stride over bins (grid y) and cells (grid x) ---- */
+
+#define MV__CU_TR_FOR_BINS(j, A) for (int64_t j = blockIdx.y; j < (A).ne; j += gridDim.y)
+#define MV__CU_TR_FOR_CELLS(c, A) \
+    for (int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; c < (A).row; c += (int64_t)gridDim.x * blockDim.x)
+#define MV__CU_TR_FOR_1D(i, n) \
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
+
+static __global__ void mv__cu_tr_eloss_kernel(mv__cu_tr_args A, int h, const float *__restrict__ in,
+                                              float *__restrict__ out, int want_rs)
+{
+    MV__CU_TR_FOR_BINS(j, A) MV__CU_TR_FOR_CELLS(c, A)
+        mv__cu_tr_eloss_item(A, h, in, out + j * A.plane + c, A.row, want_rs ? A.rs : NULL, j, c);
+}
+static __global__ void mv__cu_tr_scatter_kernel(mv__cu_tr_args A, int h, const float *__restrict__ in,
+                                                float *__restrict__ out)
+{
+    MV__CU_TR_FOR_BINS(j, A) MV__CU_TR_FOR_CELLS(c, A)
+        mv__cu_tr_scatter_item(A, h, in + j * A.plane + c, A.row, out + j * A.plane + c, A.row, j);
+}
+static __global__ void mv__cu_tr_stream_kernel(mv__cu_tr_args A, int h, const float *__restrict__ in,
+                                               float *__restrict__ out)
+{
+    MV__CU_TR_FOR_BINS(j, A) MV__CU_TR_FOR_CELLS(c, A)
+        mv__cu_tr_stream_item(A, h, in, out + j * A.plane + c, A.row, j, c);
+}
+/* fused: energy loss into this thread's shared column (ntheta floats,
+   blockDim.x apart: consecutive threads, consecutive banks), then
+   scattering from it. Each thread reads only its own column: no barrier. */
+static __global__ void mv__cu_tr_eloss_scatter_kernel(mv__cu_tr_args A, int h, const float *__restrict__ in,
+                                                      float *__restrict__ out, int want_rs)
+{
+    extern __shared__ float mv__cu_tr_col[];
+    float *col = mv__cu_tr_col + threadIdx.x;
+    MV__CU_TR_FOR_BINS(j, A) MV__CU_TR_FOR_CELLS(c, A) {
+        mv__cu_tr_eloss_item(A, h, in, col, blockDim.x, want_rs ? A.rs : NULL, j, c);
+        mv__cu_tr_scatter_item(A, h, col, blockDim.x, out + j * A.plane + c, A.row, j);
+    }
+}
+/* fused (Strang): streaming (full step) into the shared column, then the
+   half-step scattering from it */
+static __global__ void mv__cu_tr_stream_scatter_kernel(mv__cu_tr_args A, int hm, int hs, const float *__restrict__ in,
+                                                       float *__restrict__ out)
+{
+    extern __shared__ float mv__cu_tr_col[];
+    float *col = mv__cu_tr_col + threadIdx.x;
+    MV__CU_TR_FOR_BINS(j, A) MV__CU_TR_FOR_CELLS(c, A) {
+        mv__cu_tr_stream_item(A, hm, in, col, blockDim.x, j, c);
+        mv__cu_tr_scatter_item(A, hs, col, blockDim.x, out + j * A.plane + c, A.row, j);
+    }
+}
+static __global__ void mv__cu_tr_rowsum_kernel(mv__cu_tr_args A, const float *__restrict__ in)
+{
+    MV__CU_TR_FOR_BINS(j, A) MV__CU_TR_FOR_CELLS(c, A)
+        A.rs[j * A.row + c] = mv__cu_tr_theta_sum(in + j * A.plane + c, A.row, A.nth);
+}
+/* one thread per cell: the dose of one gather */
+static __global__ void mv__cu_tr_dose_kernel(mv__cu_tr_args A, int h, double *__restrict__ dose)
+{
+    MV__CU_TR_FOR_1D(c, A.row) dose[c] = mv__cu_tr_dose_at(dose[c], A.rs, A.row, A.ne, A.op[h].el_dep, c);
+}
+/* one thread per bin: its total, cell by cell (the CPU's order) */
+static __global__ void mv__cu_tr_total_kernel(mv__cu_tr_args A, double *__restrict__ tot)
+{
+    MV__CU_TR_FOR_1D(j, A.ne) tot[j] = mv__cu_tr_bin_total(A.rs + j * A.row, A.row);
+}
+/* one thread per (bin, angle) plane: what its streaming lets escape */
+static __global__ void mv__cu_tr_escaped_kernel(mv__cu_tr_args A, int h, const float *__restrict__ in)
+{
+    MV__CU_TR_FOR_1D(p, A.ne * A.nth) {
+        const int64_t a = p % A.nth;
+        A.esc[p] = mv__cu_tr_escaped(in + p * A.row, A.nz, A.nx, A.op[h].sh[a], A.op[h].wx + a * A.nx,
+                                     A.op[h].wz + a * A.nz);
+    }
+}
+/* one thread: the pass's bookkeeping, in the CPU's order */
+static __global__ void mv__cu_tr_balance_kernel(mv__cu_tr_args A, int h, int flags)
+{
+    if (blockIdx.x == 0 && threadIdx.x == 0) mv__cu_tr_balance_add(A, h, flags);
+}
+
+/* Threads per block of the fused kernels, whose block holds ntheta floats
+   per thread in 48 KiB of shared memory: 128, 64 or 32; 0 when even 32
+   columns do not fit (the step then runs the unfused kernels). */
+static int mv__cu_tr_fused_threads(int64_t nth)
+{
+    for (int t = 128; t >= 32; t /= 2)
+        if (nth * t * (int64_t)sizeof(float) <= 48 * 1024) return t;
+    return 0;
+}
+
+/* the launcher of the device: each call one kernel, its launch checked.
+   Members are forced inline: an out-of-line copy would be an exported
+   symbol outside mv_cuda_ (make test-cuda-symbols; nvcc gives even an
+   unnamed namespace external linkage). */
+#define MV__CU_TR_THREADS 256
+struct mv__cu_tr_gpu {
+    cudaStream_t s;
+    /* bins on grid y (at most 65535 blocks, the loop takes the rest), cells
+       on grid x (at most 64 blocks: larger planes loop) */
+    static __forceinline__ dim3 grid(const mv__cu_tr_args &A, int threads)
+    {
+        int64_t gx = (A.row + threads - 1) / threads, gy = A.ne;
+        return dim3((unsigned)(gx > 64 ? 64 : gx < 1 ? 1 : gx), (unsigned)(gy > 65535 ? 65535 : gy < 1 ? 1 : gy));
+    }
+    __forceinline__ mv_status eloss(const mv__cu_tr_args &A, int h, const float *in, float *out, int rs)
+    {
+        mv__cu_tr_eloss_kernel<<<grid(A, MV__CU_TR_THREADS), MV__CU_TR_THREADS, 0, s>>>(A, h, in, out, rs);
+        MV__CU_TRY(cudaGetLastError());
+        return MV_OK;
+    }
+    __forceinline__ mv_status scatter(const mv__cu_tr_args &A, int h, const float *in, float *out)
+    {
+        mv__cu_tr_scatter_kernel<<<grid(A, MV__CU_TR_THREADS), MV__CU_TR_THREADS, 0, s>>>(A, h, in, out);
+        MV__CU_TRY(cudaGetLastError());
+        return MV_OK;
+    }
+    __forceinline__ mv_status stream(const mv__cu_tr_args &A, int h, const float *in, float *out)
+    {
+        mv__cu_tr_stream_kernel<<<grid(A, MV__CU_TR_THREADS), MV__CU_TR_THREADS, 0, s>>>(A, h, in, out);
+        MV__CU_TRY(cudaGetLastError());
+        return MV_OK;
+    }
+    __forceinline__ mv_status eloss_scatter(const mv__cu_tr_args &A, int h, const float *in, float *out, int rs)
+    {
+        const int t = mv__cu_tr_fused_threads(A.nth);
+        mv__cu_tr_eloss_scatter_kernel<<<grid(A, t), t, (size_t)(A.nth * t) * sizeof(float), s>>>(A, h, in, out, rs);
+        MV__CU_TRY(cudaGetLastError());
+        return MV_OK;
+    }
+    __forceinline__ mv_status stream_scatter(const mv__cu_tr_args &A, int hm, int hs, const float *in, float *out)
+    {
+        const int t = mv__cu_tr_fused_threads(A.nth);
+        mv__cu_tr_stream_scatter_kernel<<<grid(A, t), t, (size_t)(A.nth * t) * sizeof(float), s>>>(A, hm, hs, in, out);
+        MV__CU_TRY(cudaGetLastError());
+        return MV_OK;
+    }
+    __forceinline__ mv_status rowsum(const mv__cu_tr_args &A, const float *in)
+    {
+        mv__cu_tr_rowsum_kernel<<<grid(A, MV__CU_TR_THREADS), MV__CU_TR_THREADS, 0, s>>>(A, in);
+        MV__CU_TRY(cudaGetLastError());
+        return MV_OK;
+    }
+    __forceinline__ mv_status dose(const mv__cu_tr_args &A, int h, double *d)
+    {
+        mv__cu_tr_dose_kernel<<<mv__cu_blocks(A.row, MV__CU_TR_THREADS), MV__CU_TR_THREADS, 0, s>>>(A, h, d);
+        MV__CU_TRY(cudaGetLastError());
+        return MV_OK;
+    }
+    __forceinline__ mv_status totals(const mv__cu_tr_args &A, double *tot)
+    {
+        mv__cu_tr_total_kernel<<<mv__cu_blocks(A.ne, 64), 64, 0, s>>>(A, tot);
+        MV__CU_TRY(cudaGetLastError());
+        return MV_OK;
+    }
+    __forceinline__ mv_status escaped(const mv__cu_tr_args &A, int h, const float *in)
+    {
+        mv__cu_tr_escaped_kernel<<<mv__cu_blocks(A.ne * A.nth, 64), 64, 0, s>>>(A, h, in);
+        MV__CU_TRY(cudaGetLastError());
+        return MV_OK;
+    }
+    __forceinline__ mv_status balance(const mv__cu_tr_args &A, int h, int flags)
+    {
+        mv__cu_tr_balance_kernel<<<1, 32, 0, s>>>(A, h, flags);
+        MV__CU_TRY(cudaGetLastError());
+        return MV_OK;
+    }
+};
+
+/* ---- the sequences: the CPU's passes as kernels, against a launcher X ---- */
+
+/* energy loss (table h) in -> out, fused with the same table's scattering
+   when fuse; then its dose and, with bal, the gather's bookkeeping */
+template <class X>
+static mv_status mv__cu_tr_gather(X &x, const mv__cu_tr_args &A, int h, const float *in, float *out, int fuse,
+                                  int sum_in, double *dose, int bal)
+{
+    const int rs = dose != NULL || bal;
+    MV__CU_STRY(fuse ? x.eloss_scatter(A, h, in, out, rs) : x.eloss(A, h, in, out, rs));
+    if (dose) MV__CU_STRY(x.dose(A, h, dose));
+    if (bal) {
+        MV__CU_STRY(x.totals(A, A.tot_gat));
+        MV__CU_STRY(x.balance(A, h, (sum_in ? MV__CU_TR_BAL_GATHER_IN : 0) | MV__CU_TR_BAL_GATHER));
+    }
+    return MV_OK;
+}
+/* streaming (full step) in -> out, followed by the half-step scattering
+   when scat_half; with bal, the escaped counts of its input first */
+template <class X>
+static mv_status mv__cu_tr_move(X &x, const mv__cu_tr_args &A, const float *in, float *out, int scat_half, int bal)
+{
+    if (bal) {
+        MV__CU_STRY(x.escaped(A, 0, in));
+        MV__CU_STRY(x.balance(A, 0, MV__CU_TR_BAL_ESC));
+    }
+    return scat_half ? x.stream_scatter(A, 0, 1, in, out) : x.stream(A, 0, in, out);
+}
+/* the totals of a fluence into tot (in or out) and the balance flag */
+template <class X>
+static mv_status mv__cu_tr_totals(X &x, const mv__cu_tr_args &A, const float *f, double *tot, int flag)
+{
+    MV__CU_STRY(x.rowsum(A, f));
+    MV__CU_STRY(x.totals(A, tot));
+    return x.balance(A, 0, flag);
+}
+
+/* One step as mv_transport_step: p the fluence, w scratch; *swapped = 1
+   when the result is in w. Bookkeeping flags as the CPU's passes add them,
+   so each balance field sees the CPU's additions in the CPU's order. */
+template <class X>
+static mv_status mv__cu_tr_run_step(X &x, const mv__cu_tr_args &A, int split, int fused, float *p, float *w,
+                                    double *dose, int bal, int *swapped)
+{
+    fused = fused && mv__cu_tr_fused_threads(A.nth) > 0;
+    *swapped = 1;
+    if (split == MV_SPLIT_LIE && fused) { /* eloss + scatter, stream: back in p */
+        MV__CU_STRY(mv__cu_tr_gather(x, A, 0, p, w, 1, 1, dose, bal));
+        MV__CU_STRY(mv__cu_tr_move(x, A, w, p, 0, bal));
+        *swapped = 0;
+        return bal ? mv__cu_tr_totals(x, A, p, A.tot_out, MV__CU_TR_BAL_OUT) : MV_OK;
+    }
+    if (split == MV_SPLIT_LIE) {
+        MV__CU_STRY(mv__cu_tr_gather(x, A, 0, p, w, 0, 1, dose, bal));
+        MV__CU_STRY(x.scatter(A, 0, w, p));
+        MV__CU_STRY(mv__cu_tr_move(x, A, p, w, 0, bal));
+    } else if (fused) { /* eloss/2 + scatter/2, stream + scatter/2, eloss/2 */
+        MV__CU_STRY(mv__cu_tr_gather(x, A, 1, p, w, 1, 1, dose, bal));
+        MV__CU_STRY(mv__cu_tr_move(x, A, w, p, 1, bal));
+        MV__CU_STRY(mv__cu_tr_gather(x, A, 1, p, w, 0, 0, dose, bal));
+    } else {
+        MV__CU_STRY(mv__cu_tr_gather(x, A, 1, p, w, 0, 1, dose, bal));
+        MV__CU_STRY(x.scatter(A, 1, w, p));
+        MV__CU_STRY(mv__cu_tr_move(x, A, p, w, 0, bal));
+        MV__CU_STRY(x.scatter(A, 1, w, p));
+        MV__CU_STRY(mv__cu_tr_gather(x, A, 1, p, w, 0, 0, dose, bal));
+    }
+    return bal ? mv__cu_tr_totals(x, A, w, A.tot_out, MV__CU_TR_BAL_OUT) : MV_OK;
+}
+
+/* One operator over a full step as mv_transport_apply. */
+template <class X>
+static mv_status mv__cu_tr_run_apply(X &x, const mv__cu_tr_args &A, int op, const float *in, float *out, double *dose,
+                                     int bal)
+{
+    if (op == MV_TRANSPORT_ELOSS) {
+        MV__CU_STRY(mv__cu_tr_gather(x, A, 0, in, out, 0, 1, dose, bal));
+    } else {
+        if (bal) MV__CU_STRY(mv__cu_tr_totals(x, A, in, A.tot_in, MV__CU_TR_BAL_IN));
+        if (op == MV_TRANSPORT_SCATTER) MV__CU_STRY(x.scatter(A, 0, in, out));
+        else MV__CU_STRY(mv__cu_tr_move(x, A, in, out, 0, bal));
+    }
+    return bal ? mv__cu_tr_totals(x, A, out, A.tot_out, MV__CU_TR_BAL_OUT) : MV_OK;
+}
+
+/* ---- the plan: the CPU plan's tables packed into one block ---- */
+
+/* byte offsets of the tables in the block (16-byte aligned each) */
+typedef struct mv__cu_tr_layout {
+    size_t energy, el_start[2], el_src[2], el_w[2], el_dep[2], el_absorb[2], sc_start[2], sc_off[2], sc_w[2], sh[2],
+        wx[2], wz[2];
+    size_t bytes;
+} mv__cu_tr_layout;
+
+static size_t mv__cu_tr_take(size_t *at, size_t bytes)
+{
+    size_t o = (*at + 15) & ~(size_t)15;
+    *at = o + bytes;
+    return o;
+}
+
+/* Sizes and table pointers of a CPU plan: the layout of the block, and,
+   when host is not NULL, the block itself written into host (L->bytes). */
+static mv_status mv__cu_tr_pack(const mv_transport *cpu, mv__cu_tr_layout *L, unsigned char *host, int64_t *dims)
+{
+    mv_transport_tables T[2];
+    size_t at = 0;
+    int h;
+    MV__CU_STRY(mv_transport_get_tables(cpu, 0, &T[0]));
+    MV__CU_STRY(mv_transport_get_tables(cpu, 1, &T[1]));
+    const int64_t nx = T[0].nx, nz = T[0].nz, nth = T[0].ntheta, ne = T[0].ne;
+    dims[0] = nx;
+    dims[1] = nz;
+    dims[2] = nth;
+    dims[3] = ne;
+    L->energy = mv__cu_tr_take(&at, (size_t)ne * sizeof(double));
+    for (h = 0; h < 2; h++) {
+        L->el_start[h] = mv__cu_tr_take(&at, (size_t)(ne + 1) * sizeof(int));
+        L->el_src[h] = mv__cu_tr_take(&at, (size_t)T[h].eloss_start[ne] * sizeof(int));
+        L->el_w[h] = mv__cu_tr_take(&at, (size_t)T[h].eloss_start[ne] * sizeof(float));
+        L->el_dep[h] = mv__cu_tr_take(&at, (size_t)ne * sizeof(double));
+        L->el_absorb[h] = mv__cu_tr_take(&at, (size_t)ne * sizeof(double));
+        L->sc_start[h] = mv__cu_tr_take(&at, (size_t)(ne + 1) * sizeof(int));
+        L->sc_off[h] = mv__cu_tr_take(&at, (size_t)T[h].scat_start[ne] * sizeof(int));
+        L->sc_w[h] = mv__cu_tr_take(&at, (size_t)T[h].scat_start[ne] * sizeof(float));
+        L->sh[h] = mv__cu_tr_take(&at, (size_t)nth * sizeof(mv__cu_tr_shift));
+        L->wx[h] = mv__cu_tr_take(&at, (size_t)(nth * nx) * sizeof(double));
+        L->wz[h] = mv__cu_tr_take(&at, (size_t)(nth * nz) * sizeof(double));
+    }
+    L->bytes = at;
+    if (!host) return MV_OK;
+    memcpy(host + L->energy, T[0].energy, (size_t)ne * sizeof(double));
+    for (h = 0; h < 2; h++) {
+        memcpy(host + L->el_start[h], T[h].eloss_start, (size_t)(ne + 1) * sizeof(int));
+        memcpy(host + L->el_src[h], T[h].eloss_src, (size_t)T[h].eloss_start[ne] * sizeof(int));
+        memcpy(host + L->el_w[h], T[h].eloss_w, (size_t)T[h].eloss_start[ne] * sizeof(float));
+        memcpy(host + L->el_dep[h], T[h].eloss_dep, (size_t)ne * sizeof(double));
+        memcpy(host + L->el_absorb[h], T[h].eloss_absorb, (size_t)ne * sizeof(double));
+        memcpy(host + L->sc_start[h], T[h].scat_start, (size_t)(ne + 1) * sizeof(int));
+        memcpy(host + L->sc_off[h], T[h].scat_off, (size_t)T[h].scat_start[ne] * sizeof(int));
+        memcpy(host + L->sc_w[h], T[h].scat_w, (size_t)T[h].scat_start[ne] * sizeof(float));
+        for (int64_t a = 0; a < nth; a++) {
+            mv_transport_stencil st;
+            mv__cu_tr_shift sh;
+            MV__CU_STRY(mv_transport_get_stencil(cpu, h, (int)a, &st));
+            memset(&sh, 0, sizeof(sh));
+            sh.ix = st.ix;
+            sh.iz = st.iz;
+            sh.xa = st.xa;
+            sh.xb = st.xb;
+            memcpy(sh.w, st.w, sizeof(sh.w));
+            sh.copy = st.copy;
+            memcpy(host + L->sh[h] + (size_t)a * sizeof(sh), &sh, sizeof(sh));
+            memcpy(host + L->wx[h] + (size_t)(a * nx) * sizeof(double), st.wx, (size_t)nx * sizeof(double));
+            memcpy(host + L->wz[h] + (size_t)(a * nz) * sizeof(double), st.wz, (size_t)nz * sizeof(double));
+        }
+    }
+    return MV_OK;
+}
+
+/* scratch: rs, three per-bin totals, the escaped counts, the balance */
+static size_t mv__cu_tr_scratch_layout(const int64_t *dims, size_t off[6])
+{
+    const int64_t nx = dims[0], nz = dims[1], nth = dims[2], ne = dims[3];
+    size_t at = 0;
+    off[0] = mv__cu_tr_take(&at, (size_t)(ne * nz * nx) * sizeof(float));
+    off[1] = mv__cu_tr_take(&at, (size_t)ne * sizeof(double));
+    off[2] = mv__cu_tr_take(&at, (size_t)ne * sizeof(double));
+    off[3] = mv__cu_tr_take(&at, (size_t)ne * sizeof(double));
+    off[4] = mv__cu_tr_take(&at, (size_t)(ne * nth) * sizeof(double));
+    off[5] = mv__cu_tr_take(&at, 8 * sizeof(double));
+    return at;
+}
+
+/* the kernels' arguments over a table block and a scratch block (device or host) */
+static mv__cu_tr_args mv__cu_tr_args_at(const int64_t *dims, const mv__cu_tr_layout *L, const unsigned char *tab,
+                                        unsigned char *scr)
+{
+    mv__cu_tr_args A;
+    size_t off[6];
+    int h;
+    memset(&A, 0, sizeof(A));
+    A.nx = dims[0];
+    A.nz = dims[1];
+    A.nth = dims[2];
+    A.ne = dims[3];
+    A.row = A.nz * A.nx;
+    A.plane = A.nth * A.row;
+    A.energy = (const double *)(tab + L->energy);
+    for (h = 0; h < 2; h++) {
+        mv__cu_tr_ops *O = &A.op[h];
+        O->el_start = (const int *)(tab + L->el_start[h]);
+        O->el_src = (const int *)(tab + L->el_src[h]);
+        O->el_w = (const float *)(tab + L->el_w[h]);
+        O->el_dep = (const double *)(tab + L->el_dep[h]);
+        O->el_absorb = (const double *)(tab + L->el_absorb[h]);
+        O->sc_start = (const int *)(tab + L->sc_start[h]);
+        O->sc_off = (const int *)(tab + L->sc_off[h]);
+        O->sc_w = (const float *)(tab + L->sc_w[h]);
+        O->sh = (const mv__cu_tr_shift *)(tab + L->sh[h]);
+        O->wx = (const double *)(tab + L->wx[h]);
+        O->wz = (const double *)(tab + L->wz[h]);
+    }
+    (void)mv__cu_tr_scratch_layout(dims, off);
+    A.rs = (float *)(scr + off[0]);
+    A.tot_in = (double *)(scr + off[1]);
+    A.tot_gat = (double *)(scr + off[2]);
+    A.tot_out = (double *)(scr + off[3]);
+    A.esc = (double *)(scr + off[4]);
+    A.bal = (double *)(scr + off[5]);
+    return A;
+}
+
+struct mv_cuda_transport {
+    mv__cu_tr_args a; /* device pointers */
+    int split, fused;
+    void *tables, *scratch;
+};
+
+MVCDEF void mv_cuda_transport_free(mv_cuda_transport *t, mv_cuda_stream stream)
+{
+    if (!t) return;
+    if (t->tables) (void)cudaFreeAsync(t->tables, (cudaStream_t)stream);
+    if (t->scratch) (void)cudaFreeAsync(t->scratch, (cudaStream_t)stream);
+    free(t);
+}
+
+MVCDEF mv_status mv_cuda_transport_create(const mv_transport *cpu, mv_cuda_transport **plan, mv_cuda_stream stream)
+{
+    static const char *fn = "mv_cuda_transport_create";
+    cudaStream_t s = (cudaStream_t)stream;
+    mv__cu_tr_layout L;
+    mv_transport_tables T;
+    int64_t dims[4];
+    size_t soff[6], sbytes;
+    unsigned char *host;
+    mv_cuda_transport *t;
+    cudaError_t e;
+    MV__CU_CHECK(cpu && plan, MV_ERR_INVALID_ARG, "%s: %s is NULL", fn, cpu ? "plan" : "cpu_plan");
+    *plan = NULL;
+    MV__CU_STRY(mv_transport_get_tables(cpu, 0, &T));
+    MV__CU_STRY(mv__cu_tr_pack(cpu, &L, NULL, dims));
+    host = (unsigned char *)calloc(1, L.bytes);
+    t = (mv_cuda_transport *)calloc(1, sizeof(*t));
+    if (!host || !t) {
+        free(host);
+        free(t);
+        return mv_set_error(MV_ERR_OUT_OF_MEMORY, "%s: %zu bytes of tables", fn, L.bytes);
+    }
+    mv_status st = mv__cu_tr_pack(cpu, &L, host, dims);
+    sbytes = mv__cu_tr_scratch_layout(dims, soff);
+    t->split = T.split;
+    t->fused = T.fused;
+    e = st == MV_OK ? cudaMallocAsync(&t->tables, L.bytes, s) : cudaSuccess;
+    if (st == MV_OK && e == cudaSuccess) e = cudaMallocAsync(&t->scratch, sbytes, s);
+    if (st == MV_OK && e == cudaSuccess) e = cudaMemcpyAsync(t->tables, host, L.bytes, cudaMemcpyHostToDevice, s);
+    if (st == MV_OK && e == cudaSuccess) e = cudaMemsetAsync(t->scratch, 0, sbytes, s);
+    if (st == MV_OK && e == cudaSuccess) e = cudaStreamSynchronize(s); /* host may go; errors show here */
+    if (st == MV_OK && e != cudaSuccess) st = mv__cu_fail(e, fn);
+    free(host);
+    if (st != MV_OK) {
+        mv_cuda_transport_free(t, stream);
+        return st;
+    }
+    t->a = mv__cu_tr_args_at(dims, &L, (const unsigned char *)t->tables, (unsigned char *)t->scratch);
+    *plan = t;
+    return MV_OK;
+}
+
+static mv_status mv__cu_tr_check(const char *fn, const mv_cuda_transport *t, const float *a, const float *b)
+{
+    const size_t n = (size_t)(t->a.ne * t->a.plane) * sizeof(float);
+    MV__CU_CHECK(a && b, MV_ERR_INVALID_ARG, "%s: %s fluence is NULL", fn, a ? "output" : "input");
+    MV__CU_CHECK((const char *)a + n <= (const char *)b || (const char *)b + n <= (const char *)a, MV_ERR_INVALID_ARG,
+                 "%s: input and output fluence overlap", fn);
+    return MV_OK;
+}
+
+/* the device balance: zeroed before a call, read back (waits) after */
+static mv_status mv__cu_tr_read_balance(const mv_cuda_transport *t, mv_transport_balance *bal, cudaStream_t s)
+{
+    double b[8];
+    MV__CU_TRY(cudaMemcpyAsync(b, t->a.bal, sizeof(b), cudaMemcpyDeviceToHost, s));
+    MV__CU_TRY(cudaStreamSynchronize(s));
+    bal->particles_in = b[0];
+    bal->particles_out = b[1];
+    bal->particles_escaped = b[2];
+    bal->particles_absorbed = b[3];
+    bal->energy_in = b[4];
+    bal->energy_out = b[5];
+    bal->energy_escaped = b[6];
+    bal->energy_deposited = b[7];
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_transport_step(mv_cuda_transport *t, float **psi, float **work, double *dose,
+                                        mv_transport_balance *bal, mv_cuda_stream stream)
+{
+    static const char *fn = "mv_cuda_transport_step";
+    cudaStream_t s = (cudaStream_t)stream;
+    mv__cu_tr_gpu x;
+    int swapped = 0;
+    MV__CU_CHECK(t && psi && work, MV_ERR_INVALID_ARG, "%s: %s is NULL", fn, !t ? "plan" : !psi ? "psi" : "work");
+    MV__CU_STRY(mv__cu_tr_check(fn, t, *psi, *work));
+    x.s = s;
+    if (bal) MV__CU_TRY(cudaMemsetAsync(t->a.bal, 0, 8 * sizeof(double), s));
+    MV__CU_STRY(mv__cu_tr_run_step(x, t->a, t->split, t->fused, *psi, *work, dose, bal != NULL, &swapped));
+    if (swapped) {
+        float *p = *psi;
+        *psi = *work;
+        *work = p;
+    }
+    return bal ? mv__cu_tr_read_balance(t, bal, s) : MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_transport_apply(mv_cuda_transport *t, mv_transport_op op, const float *in, float *out,
+                                         double *dose, mv_transport_balance *bal, mv_cuda_stream stream)
+{
+    static const char *fn = "mv_cuda_transport_apply";
+    cudaStream_t s = (cudaStream_t)stream;
+    mv__cu_tr_gpu x;
+    MV__CU_CHECK(t != NULL, MV_ERR_INVALID_ARG, "%s: plan is NULL", fn);
+    MV__CU_CHECK(op == MV_TRANSPORT_ELOSS || op == MV_TRANSPORT_SCATTER || op == MV_TRANSPORT_STREAM,
+                 MV_ERR_INVALID_ARG, "%s: op = %d", fn, (int)op);
+    MV__CU_STRY(mv__cu_tr_check(fn, t, in, out));
+    x.s = s;
+    if (bal) MV__CU_TRY(cudaMemsetAsync(t->a.bal, 0, 8 * sizeof(double), s));
+    MV__CU_STRY(mv__cu_tr_run_apply(x, t->a, (int)op, in, out, dose, bal != NULL));
+    return bal ? mv__cu_tr_read_balance(t, bal, s) : MV_OK;
 }
 
 #endif /* MEDVOL_CUDA_IMPLEMENTATION */

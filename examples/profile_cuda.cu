@@ -8,7 +8,10 @@
    the nominal bytes an op must move: input read once plus output written
    once (znorm's statistics pass is extra reading and shows up as a lower
    fraction). The centred FFT is compared with a bare cuFFT call on the same
-   data (target: within 10%). Then upload/download bandwidth (pageable and
+   data (target: within 10%). The proton transport runs on its baseline
+   grid (40 x 40 cells x 72 angles x 200 energies, whatever the size) and
+   is reported as a multiple of one D2D copy of its 92 MB fluence (target:
+   the fused step within 2.5 copies). Then upload/download bandwidth (pageable and
    pinned) and a GPU-vs-CPU table of the same ops through medvol.h.
 
    Without a CUDA device it says so and exits 0. */
@@ -226,6 +229,102 @@ static void p_cpu_once(void *c)
     }
 }
 
+/* ---- proton transport: the baseline grid 40 x 40 (z, x) x 72 angles x 200 energies ---- */
+
+typedef struct p_tr {
+    mv_cuda_transport *plan;
+    float *psi, *work;
+    double *dose;
+    int op; /* -1: a step */
+    int bal;
+} p_tr;
+static void p_tr_once(void *c)
+{
+    p_tr *t = (p_tr *)c;
+    mv_transport_balance b;
+    if (t->op < 0) P_CHECK(mv_cuda_transport_step(t->plan, &t->psi, &t->work, t->dose, t->bal ? &b : NULL, P_s));
+    else P_CHECK(mv_cuda_transport_apply(t->plan, (mv_transport_op)t->op, t->psi, t->work, t->dose, NULL, P_s));
+}
+
+/* each operator and the steps, as ms and as a multiple of one D2D
+   cudaMemcpy of the fluence measured here (target: fused step <= 2.5x) */
+static void p_transport(void)
+{
+    static const struct { int split, fused, op, bal; const char *name; } rows[] = {
+        {0, 0, MV_TRANSPORT_ELOSS, 0, "energy loss (+ dose)"},
+        {0, 0, MV_TRANSPORT_SCATTER, 0, "angular scattering"},
+        {0, 0, MV_TRANSPORT_STREAM, 0, "spatial streaming"},
+        {0, 0, -1, 0, "Lie step, unfused (+ dose)"},
+        {0, 1, -1, 0, "Lie step, fused (+ dose)"},
+        {0, 1, -1, 1, "Lie step, fused, dose + balance (waits)"},
+        {1, 0, -1, 0, "Strang step, unfused (+ dose)"},
+        {1, 1, -1, 0, "Strang step, fused (+ dose)"},
+    };
+    mv_transport_opts o;
+    mv_transport *cpu = NULL;
+    mv_transport_grid g;
+    p_copy yard;
+    float *a = NULL, *b = NULL;
+    double *dose = NULL;
+    memset(&o, 0, sizeof(o)); /* defaults: 40 x 40, 72 angles, 200 energies, 1 mm */
+    P_CHECK(mv_transport_create(&o, &cpu));
+    mv_transport_get_grid(cpu, &g);
+    const size_t bytes = (size_t)g.cells * sizeof(float);
+    P_CUDA(cudaMalloc(&a, bytes));
+    P_CUDA(cudaMalloc(&b, bytes));
+    P_CUDA(cudaMalloc(&dose, (size_t)g.nz * (size_t)g.nx * sizeof(double)));
+    {   /* a 150 MeV beam, then 60 steps so that the fluence is spread */
+        float *h = (float *)malloc(bytes);
+        mv_transport_beam beam;
+        mv_cuda_transport *gp = NULL;
+        memset(&beam, 0, sizeof(beam));
+        beam.energy = 150;
+        beam.sigma = 3;
+        if (!h) exit(1);
+        P_CHECK(mv_transport_source(cpu, h, &beam));
+        P_CUDA(cudaMemcpy(a, h, bytes, cudaMemcpyHostToDevice));
+        P_CHECK(mv_cuda_transport_create(cpu, &gp, P_s));
+        for (int k = 0; k < 60; k++) P_CHECK(mv_cuda_transport_step(gp, &a, &b, dose, NULL, P_s));
+        P_CUDA(cudaStreamSynchronize(P_s));
+        mv_cuda_transport_free(gp, P_s);
+        free(h);
+    }
+    mv_transport_free(cpu);
+    yard.src = a;
+    yard.dst = b;
+    yard.bytes = bytes;
+    prof_result copy = p_time_gpu(p_copy_once, &yard);
+    printf("\n# proton transport: %d x %d (z, x) x %d angles x %d energies, fluence %.1f MB; xcopy = median / the "
+           "D2D copy's median\n", g.nz, g.nx, g.ntheta, g.ne, (double)bytes / 1e6);
+    printf("%-44s %9s %9s %9s %8s\n", "transport (device)", "min ms", "median", "mean", "xcopy");
+    printf("%-44s %9.3f %9.3f %9.3f %8.2f\n", "cudaMemcpy D2D of the fluence (the yardstick)", copy.min, copy.median,
+           copy.mean, 1.0);
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        p_tr t;
+        o.split = rows[i].split ? MV_SPLIT_STRANG : MV_SPLIT_LIE;
+        o.fused = rows[i].fused;
+        P_CHECK(mv_transport_create(&o, &cpu));
+        P_CHECK(mv_cuda_transport_create(cpu, &t.plan, P_s));
+        mv_transport_free(cpu);
+        t.psi = a;
+        t.work = b;
+        t.dose = dose;
+        t.op = rows[i].op;
+        t.bal = rows[i].bal;
+        prof_result r = p_time_gpu(p_tr_once, &t);
+        a = t.psi; /* a step may exchange the buffers */
+        b = t.work;
+        printf("%-44s %9.3f %9.3f %9.3f %8.2f%s\n", rows[i].name, r.min, r.median, r.mean,
+               copy.median > 0 ? r.median / copy.median : 0,
+               rows[i].op < 0 && rows[i].fused && !rows[i].bal ? "   (target <= 2.5)" : "");
+        mv_cuda_transport_free(t.plan, P_s);
+    }
+    P_CUDA(cudaStreamSynchronize(P_s));
+    cudaFree(a);
+    cudaFree(b);
+    cudaFree(dose);
+}
+
 int main(int argc, char **argv)
 {
     int count = 0, size = 256;
@@ -331,6 +430,8 @@ int main(int argc, char **argv)
         printf("centred FFT / bare cuFFT (median): %.3f (target <= 1.10)\n", r.median / rbare.median);
         cufftDestroy(P_plan);
     }
+
+    p_transport();
 
     printf("\n%-44s %9s %9s %9s %9s\n", "transfer", "min ms", "median", "mean", "GB/s");
     p_transfers(f32b);

@@ -1323,11 +1323,164 @@ static void test_field(void)
     }
 }
 
+/* ---- proton transport ---- */
+
+static int t_same_f32(const float *a, const float *b, size_t n)
+{
+    return memcmp(a, b, n * sizeof(float)) == 0;
+}
+static int t_same_bal(const mv_transport_balance *a, const mv_transport_balance *b)
+{
+    return memcmp(a, b, sizeof(*a)) == 0;
+}
+static int64_t t_first_diff(const void *a, const void *b, size_t n, size_t es)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp((const char *)a + i * es, (const char *)b + i * es, es)) return (int64_t)i;
+    return -1;
+}
+
+/* One grid: every operator (mv_cuda_transport_apply against
+   mv_transport_apply) and four steps (the last from a dense fluence),
+   fluence, dose and balance bit for bit. */
+static void t_transport_case(const mv_transport_opts *o, const char *grid)
+{
+    mv_transport *cpu = NULL;
+    mv_cuda_transport *gpu = NULL;
+    mv_transport_grid g;
+    REQUIRE_OK(mv_transport_create(o, &cpu));
+    if (mv_cuda_transport_create(cpu, &gpu, t_stream) != MV_OK) {
+        CHECK(0, "%s: mv_cuda_transport_create: %s", grid, mv_last_error());
+        mv_transport_free(cpu);
+        return;
+    }
+    mv_transport_get_grid(cpu, &g);
+    const size_t n = (size_t)g.cells, row = (size_t)g.nz * (size_t)g.nx;
+    float *in = (float *)malloc(n * 4), *c0 = (float *)malloc(n * 4), *c1 = (float *)malloc(n * 4),
+          *back = (float *)malloc(n * 4);
+    double *cd = (double *)malloc(row * 8), *gd = (double *)malloc(row * 8);
+    float *d0 = NULL, *d1 = NULL;
+    double *dd = NULL;
+    if (!in || !c0 || !c1 || !back || !cd || !gd || cudaMalloc(&d0, n * 4) != cudaSuccess ||
+        cudaMalloc(&d1, n * 4) != cudaSuccess || cudaMalloc(&dd, row * 8) != cudaSuccess) {
+        CHECK(0, "%s: out of memory", grid);
+    } else {
+        static const char *opn[3] = {"eloss", "scatter", "stream"};
+        for (size_t i = 0; i < n; i++) in[i] = (t_next() % 10) ? (float)(t_uniform() * 3.0 + 0.01) : 0.0f;
+        for (int op = 0; op < 3; op++) {
+            mv_transport_balance cb, gb;
+            for (size_t c = 0; c < row; c++) cd[c] = 0.25 * (double)c;
+            cudaMemcpy(dd, cd, row * 8, cudaMemcpyHostToDevice);
+            cudaMemcpy(d0, in, n * 4, cudaMemcpyHostToDevice);
+            CHECK_OK(mv_transport_apply(cpu, (mv_transport_op)op, in, c0, cd, &cb));
+            CHECK_OK(mv_cuda_transport_apply(gpu, (mv_transport_op)op, d0, d1, dd, &gb, t_stream));
+            cudaMemcpy(back, d1, n * 4, cudaMemcpyDeviceToHost);
+            cudaMemcpy(gd, dd, row * 8, cudaMemcpyDeviceToHost);
+            CHECK(t_same_f32(back, c0, n), "%s %s: fluence differs at %lld", grid, opn[op],
+                  (long long)t_first_diff(back, c0, n, 4));
+            CHECK(memcmp(gd, cd, row * 8) == 0, "%s %s: dose differs at %lld", grid, opn[op],
+                  (long long)t_first_diff(gd, cd, row, 8));
+            CHECK(t_same_bal(&gb, &cb), "%s %s: balance in %.17g/%.17g out %.17g/%.17g", grid, opn[op], gb.particles_in,
+                  cb.particles_in, gb.particles_out, cb.particles_out);
+            /* without dose and balance: the same fluence */
+            CHECK_OK(mv_cuda_transport_apply(gpu, (mv_transport_op)op, d0, d1, NULL, NULL, t_stream));
+            cudaMemcpy(back, d1, n * 4, cudaMemcpyDeviceToHost);
+            CHECK(t_same_f32(back, c0, n), "%s %s (no dose, no balance): fluence differs", grid, opn[op]);
+        }
+        /* four steps from a beam, the last from the dense fluence */
+        mv_transport_beam beam;
+        memset(&beam, 0, sizeof(beam));
+        beam.energy = 0.6 * o->e_max + 0.4 * o->e_min;
+        beam.sigma = 1.3 * g.dx;
+        beam.tilt = 7;
+        CHECK_OK(mv_transport_source(cpu, c0, &beam));
+        cudaMemcpy(d0, c0, n * 4, cudaMemcpyHostToDevice);
+        memset(cd, 0, row * 8);
+        cudaMemset(dd, 0, row * 8);
+        float *cp = c0, *cw = c1, *gp = d0, *gw = d1;
+        for (int k = 0; k < 4; k++) {
+            mv_transport_balance cb, gb;
+            if (k == 3) {
+                memcpy(cp, in, n * 4);
+                cudaMemcpy(gp, in, n * 4, cudaMemcpyHostToDevice);
+            }
+            CHECK_OK(mv_transport_step(cpu, &cp, &cw, cd, &cb));
+            CHECK_OK(mv_cuda_transport_step(gpu, &gp, &gw, dd, &gb, t_stream));
+            cudaMemcpy(back, gp, n * 4, cudaMemcpyDeviceToHost);
+            cudaMemcpy(gd, dd, row * 8, cudaMemcpyDeviceToHost);
+            CHECK(t_same_f32(back, cp, n), "%s step %d: fluence differs at %lld", grid, k + 1,
+                  (long long)t_first_diff(back, cp, n, 4));
+            CHECK(memcmp(gd, cd, row * 8) == 0, "%s step %d: dose differs at %lld", grid, k + 1,
+                  (long long)t_first_diff(gd, cd, row, 8));
+            CHECK(t_same_bal(&gb, &cb), "%s step %d: balance in %.17g/%.17g out %.17g/%.17g esc %.17g/%.17g", grid,
+                  k + 1, gb.particles_in, cb.particles_in, gb.particles_out, cb.particles_out, gb.particles_escaped,
+                  cb.particles_escaped);
+        }
+        /* a step without dose or balance: stream-ordered, the same fluence */
+        CHECK_OK(mv_transport_step(cpu, &cp, &cw, NULL, NULL));
+        CHECK_OK(mv_cuda_transport_step(gpu, &gp, &gw, NULL, NULL, t_stream));
+        cudaMemcpy(back, gp, n * 4, cudaMemcpyDeviceToHost);
+        CHECK(t_same_f32(back, cp, n), "%s step 5 (no dose, no balance): fluence differs", grid);
+        CHECK(mv_cuda_transport_apply(gpu, MV_TRANSPORT_STREAM, d0, d0, NULL, NULL, t_stream) == MV_ERR_INVALID_ARG,
+              "%s: overlapping buffers accepted", grid);
+    }
+    cudaFree(d0);
+    cudaFree(d1);
+    cudaFree(dd);
+    free(in);
+    free(c0);
+    free(c1);
+    free(back);
+    free(cd);
+    free(gd);
+    mv_cuda_transport_free(gpu, t_stream);
+    mv_transport_free(cpu);
+}
+
+static void test_transport(void)
+{
+    struct tg {
+        int nx, nz, nth, ne;
+        double dx, dz, step, emin, emax;
+        const char *what;
+    } grids[] = {
+        /* odd sizes, not multiples of any block */
+        {37, 23, 12, 11, 1.0, 1.0, 0, 5, 60, "37x23 x12 x11"},
+        /* multi-cell fractional moves, 36 angles (10 degrees), wide low-energy scattering */
+        {29, 31, 36, 9, 0.5, 0.7, 1.6, 1, 30, "29x31 x36 x9"},
+        /* 131 x 129 = 16899 cells per plane: more than 64 blocks x 256 threads, the cell loop runs twice */
+        {131, 129, 8, 5, 1.0, 1.0, 1.0, 5, 40, "131x129 x8 x5"},
+        /* 400 angles: no shared column fits, the fused plan runs the unfused kernels */
+        {9, 7, 400, 4, 1.0, 1.0, 1.0, 20, 60, "9x7 x400 x4"},
+    };
+    for (size_t i = 0; i < sizeof(grids) / sizeof(grids[0]); i++)
+        for (int split = 0; split < 2; split++)
+            for (int fused = 0; fused < 2; fused++) {
+                mv_transport_opts o;
+                char what[160];
+                memset(&o, 0, sizeof(o));
+                o.nx = grids[i].nx;
+                o.nz = grids[i].nz;
+                o.ntheta = grids[i].nth;
+                o.ne = grids[i].ne;
+                o.dx = grids[i].dx;
+                o.dz = grids[i].dz;
+                o.step = grids[i].step;
+                o.e_min = grids[i].emin;
+                o.e_max = grids[i].emax;
+                o.split = split ? MV_SPLIT_STRANG : MV_SPLIT_LIE;
+                o.fused = fused;
+                snprintf(what, sizeof(what), "%s %s%s", grids[i].what, split ? "Strang" : "Lie", fused ? " fused" : "");
+                t_transport_case(&o, what);
+            }
+}
+
 static const t_case t_cases[] = {
     {"upload_download", test_upload_download}, {"convert", test_convert},     {"stats", test_stats},
     {"intensity", test_intensity},             {"spatial", test_spatial},     {"resample", test_resample},
     {"fftshift", test_fftshift},               {"fftc", test_fftc},           {"coils", test_coils},
     {"large", test_large},                     {"gaussian", test_gaussian},   {"field", test_field},
+    {"transport", test_transport},
 };
 
 int main(int argc, char **argv)

@@ -20,7 +20,13 @@
      (mv__cu_fd_warp_map / _compose_map) and element functions
      (mv__cu_fd_coords, _inside, _sample, _compose_at with mv__cu_rs_sample)
      over every voxel, against mv_field_warp_into / mv_field_compose_into,
-     bit for bit (linear and nearest, fill or edge, 2D and 3D fields).
+     bit for bit (linear and nearest, fill or edge, 2D and 3D fields);
+   - proton transport: the CPU plan's tables packed as the device gets them
+     (mv__cu_tr_pack), then the device's step and apply sequences
+     (mv__cu_tr_run_step / _run_apply) with a host launcher that runs each
+     kernel's item functions over every (bin, cell), against
+     mv_transport_apply and mv_transport_step: fluence, dose and balance bit
+     for bit (5 grids x Lie/Strang x fused or not, 3 operators, 4 steps).
    What this cannot check: the kernels' thread indexing, launches, memory,
    cuFFT itself. tests/test_cuda.cu does that on a GPU.
    Built by nvcc with MEDVOL_CUDA_IMPLEMENTATION (it calls static functions);
@@ -31,6 +37,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <algorithm>
+#include <vector>
 
 /* ---- spatial ---- */
 static int fails = 0, checks = 0;
@@ -675,8 +683,256 @@ static void check_field(void)
     compose_case(2, "2D");
 }
 
+/* ---- proton transport ---- */
+
+/* The device's launcher run on the host: each "kernel" walks every item
+   (bin j, cell c; or bin, angle; or cell) of its grid in plain loops and
+   calls the very item and element functions the kernel calls. The fused
+   kernels' shared column is a host array with stride 1. */
+struct host_tr {
+    std::vector<float> col;
+    mv_status eloss(const mv__cu_tr_args &A, int h, const float *in, float *out, int rs)
+    {
+        for (int64_t j = 0; j < A.ne; j++)
+            for (int64_t c = 0; c < A.row; c++) mv__cu_tr_eloss_item(A, h, in, out + j * A.plane + c, A.row, rs ? A.rs : NULL, j, c);
+        return MV_OK;
+    }
+    mv_status scatter(const mv__cu_tr_args &A, int h, const float *in, float *out)
+    {
+        for (int64_t j = 0; j < A.ne; j++)
+            for (int64_t c = 0; c < A.row; c++)
+                mv__cu_tr_scatter_item(A, h, in + j * A.plane + c, A.row, out + j * A.plane + c, A.row, j);
+        return MV_OK;
+    }
+    mv_status stream(const mv__cu_tr_args &A, int h, const float *in, float *out)
+    {
+        for (int64_t j = 0; j < A.ne; j++)
+            for (int64_t c = 0; c < A.row; c++) mv__cu_tr_stream_item(A, h, in, out + j * A.plane + c, A.row, j, c);
+        return MV_OK;
+    }
+    mv_status eloss_scatter(const mv__cu_tr_args &A, int h, const float *in, float *out, int rs)
+    {
+        col.assign((size_t)A.nth, 0.0f);
+        for (int64_t j = 0; j < A.ne; j++)
+            for (int64_t c = 0; c < A.row; c++) {
+                mv__cu_tr_eloss_item(A, h, in, col.data(), 1, rs ? A.rs : NULL, j, c);
+                mv__cu_tr_scatter_item(A, h, col.data(), 1, out + j * A.plane + c, A.row, j);
+            }
+        return MV_OK;
+    }
+    mv_status stream_scatter(const mv__cu_tr_args &A, int hm, int hs, const float *in, float *out)
+    {
+        col.assign((size_t)A.nth, 0.0f);
+        for (int64_t j = 0; j < A.ne; j++)
+            for (int64_t c = 0; c < A.row; c++) {
+                mv__cu_tr_stream_item(A, hm, in, col.data(), 1, j, c);
+                mv__cu_tr_scatter_item(A, hs, col.data(), 1, out + j * A.plane + c, A.row, j);
+            }
+        return MV_OK;
+    }
+    mv_status rowsum(const mv__cu_tr_args &A, const float *in)
+    {
+        for (int64_t j = 0; j < A.ne; j++)
+            for (int64_t c = 0; c < A.row; c++) A.rs[j * A.row + c] = mv__cu_tr_theta_sum(in + j * A.plane + c, A.row, A.nth);
+        return MV_OK;
+    }
+    mv_status dose(const mv__cu_tr_args &A, int h, double *d)
+    {
+        for (int64_t c = 0; c < A.row; c++) d[c] = mv__cu_tr_dose_at(d[c], A.rs, A.row, A.ne, A.op[h].el_dep, c);
+        return MV_OK;
+    }
+    mv_status totals(const mv__cu_tr_args &A, double *tot)
+    {
+        for (int64_t j = 0; j < A.ne; j++) tot[j] = mv__cu_tr_bin_total(A.rs + j * A.row, A.row);
+        return MV_OK;
+    }
+    mv_status escaped(const mv__cu_tr_args &A, int h, const float *in)
+    {
+        for (int64_t p = 0; p < A.ne * A.nth; p++) {
+            const int64_t a = p % A.nth;
+            A.esc[p] = mv__cu_tr_escaped(in + p * A.row, A.nz, A.nx, A.op[h].sh[a], A.op[h].wx + a * A.nx,
+                                         A.op[h].wz + a * A.nz);
+        }
+        return MV_OK;
+    }
+    mv_status balance(const mv__cu_tr_args &A, int h, int flags)
+    {
+        mv__cu_tr_balance_add(A, h, flags);
+        return MV_OK;
+    }
+};
+
+static int tr_cells_checked = 0, tr_cells_differ = 0;
+static double tr_max_diff = 0;
+
+/* a vs b, bit for bit; counts and the largest difference for the report */
+static int tr_same_f32(const float *a, const float *b, int64_t n, const char *what)
+{
+    int64_t bad = 0, first = -1;
+    for (int64_t i = 0; i < n; i++) {
+        tr_cells_checked++;
+        if (memcmp(a + i, b + i, 4) != 0) {
+            if (bad++ == 0) first = i;
+            double d = fabs((double)a[i] - (double)b[i]);
+            if (d > tr_max_diff) tr_max_diff = d;
+        }
+    }
+    tr_cells_differ += (int)bad;
+    if (bad) printf("FAIL transport %s: %lld of %lld cells differ (first %lld: %.9g vs %.9g)\n", what, (long long)bad,
+                    (long long)n, (long long)first, (double)a[first], (double)b[first]);
+    return bad == 0;
+}
+static int tr_same_f64(const double *a, const double *b, int64_t n, const char *what)
+{
+    int64_t bad = 0, first = -1;
+    for (int64_t i = 0; i < n; i++)
+        if (memcmp(a + i, b + i, 8) != 0 && bad++ == 0) first = i;
+    if (bad) printf("FAIL transport %s: %lld of %lld values differ (first %lld: %.17g vs %.17g)\n", what, (long long)bad,
+                    (long long)n, (long long)first, a[first], b[first]);
+    return bad == 0;
+}
+static int tr_same_bal(const mv_transport_balance *g, const mv_transport_balance *c, const char *what)
+{
+    const double a[8] = {g->particles_in, g->particles_out, g->particles_escaped, g->particles_absorbed,
+                         g->energy_in, g->energy_out, g->energy_escaped, g->energy_deposited};
+    const double b[8] = {c->particles_in, c->particles_out, c->particles_escaped, c->particles_absorbed,
+                         c->energy_in, c->energy_out, c->energy_escaped, c->energy_deposited};
+    char w[320];
+    snprintf(w, sizeof(w), "%s balance (in out esc abs, E in out esc dep)", what);
+    return tr_same_f64(a, b, 8, w);
+}
+
+/* One grid: a CPU plan, its tables packed as for the device (host memory),
+   then every operator (mv_transport_apply) and three steps
+   (mv_transport_step) against the device's sequences run by host_tr. */
+static void tr_case(mv_transport_opts o, const char *grid)
+{
+    mv_transport *cpu = NULL;
+    mv__cu_tr_layout L;
+    int64_t dims[4];
+    size_t soff[6];
+    char what[256];
+    checks++;
+    if (mv_transport_create(&o, &cpu) != MV_OK || mv__cu_tr_pack(cpu, &L, NULL, dims) != MV_OK) {
+        printf("FAIL transport %s: %s\n", grid, mv_last_error());
+        fails++;
+        mv_transport_free(cpu);
+        return;
+    }
+    std::vector<unsigned char> tab(L.bytes + 16), scr(mv__cu_tr_scratch_layout(dims, soff) + 16);
+    /* the block as the device gets it; memcpy'd structs land 16-byte aligned */
+    unsigned char *tb = tab.data() + ((16 - ((uintptr_t)tab.data() & 15)) & 15);
+    unsigned char *sb = scr.data() + ((16 - ((uintptr_t)scr.data() & 15)) & 15);
+    mv__cu_tr_pack(cpu, &L, tb, dims);
+    mv__cu_tr_args A = mv__cu_tr_args_at(dims, &L, tb, sb);
+    const int64_t n = A.ne * A.plane;
+    std::vector<float> in((size_t)n), cout_((size_t)n), gout((size_t)n);
+    std::vector<double> cd((size_t)A.row), gd((size_t)A.row);
+    uint64_t r = 0x2545F4914F6CDD1Dull;
+    int ok = 1;
+    for (int64_t i = 0; i < n; i++) { /* dense positive values, every tenth cell zero */
+        r ^= r << 13;
+        r ^= r >> 7;
+        r ^= r << 17;
+        in[(size_t)i] = (r % 10) ? (float)((double)(r >> 40) / 16777216.0 * 3.0 + 0.01) : 0.0f;
+    }
+    host_tr hx;
+    static const char *opn[3] = {"eloss", "scatter", "stream"};
+    for (int op = 0; op < 3; op++) {
+        mv_transport_balance cb, gb;
+        for (int64_t c = 0; c < A.row; c++) cd[(size_t)c] = gd[(size_t)c] = 0.25 * (double)c; /* dose adds */
+        memset(A.bal, 0, 8 * sizeof(double));
+        mv_transport_apply(cpu, (mv_transport_op)op, in.data(), cout_.data(), cd.data(), &cb);
+        mv__cu_tr_run_apply(hx, A, op, in.data(), gout.data(), gd.data(), 1);
+        memcpy(&gb, A.bal, sizeof(gb)); /* b[8] is mv_transport_balance's fields in order */
+        snprintf(what, sizeof(what), "%s %s", grid, opn[op]);
+        ok &= tr_same_f32(gout.data(), cout_.data(), n, what);
+        ok &= tr_same_f64(gd.data(), cd.data(), A.row, what);
+        ok &= tr_same_bal(&gb, &cb, what);
+    }
+    /* three steps from a beam, and one from the dense fluence */
+    {
+        mv_transport_beam beam;
+        memset(&beam, 0, sizeof(beam));
+        beam.energy = 0.6 * o.e_max + 0.4 * o.e_min;
+        beam.sigma = 1.3 * o.dx;
+        beam.tilt = 7;
+        std::vector<float> cp((size_t)n), cw((size_t)n), gp((size_t)n), gw((size_t)n);
+        mv_transport_source(cpu, cp.data(), &beam);
+        float *c0 = cp.data(), *c1 = cw.data(), *g0 = gp.data(), *g1 = gw.data();
+        memcpy(g0, c0, (size_t)n * sizeof(float));
+        std::fill(cd.begin(), cd.end(), 0.0);
+        std::fill(gd.begin(), gd.end(), 0.0);
+        for (int k = 0; k < 4; k++) {
+            mv_transport_balance cb, gb;
+            int swapped = 0;
+            if (k == 3) { /* the dense fluence: every cell of every stencil busy */
+                memcpy(c0, in.data(), (size_t)n * sizeof(float));
+                memcpy(g0, in.data(), (size_t)n * sizeof(float));
+            }
+            memset(A.bal, 0, 8 * sizeof(double));
+            mv_transport_step(cpu, &c0, &c1, cd.data(), &cb);
+            mv__cu_tr_run_step(hx, A, o.split, o.fused, g0, g1, gd.data(), 1, &swapped);
+            if (swapped) std::swap(g0, g1);
+            memcpy(&gb, A.bal, sizeof(gb));
+            snprintf(what, sizeof(what), "%s step %d", grid, k + 1);
+            ok &= tr_same_f32(g0, c0, n, what);
+            ok &= tr_same_f64(gd.data(), cd.data(), A.row, what);
+            ok &= tr_same_bal(&gb, &cb, what);
+        }
+    }
+    if (!ok) fails++;
+    mv_transport_free(cpu);
+}
+
+static void check_transport(void)
+{
+    struct g {
+        int nx, nz, nth, ne;
+        double dx, dz, step, emin, emax;
+        int no_scatter;
+        const char *what;
+    } grids[] = {
+        {7, 5, 12, 9, 1.0, 1.0, 0, 5, 60, 0, "7x5 x12 x9, 1 mm cells and steps"},
+        {9, 6, 16, 7, 0.5, 0.7, 1.6, 3, 30, 0, "9x6 x16 x7, steps of several cells"},
+        {6, 4, 4, 5, 1.0, 1.0, 1.0, 5, 40, 0, "6x4 x4 x5, whole-cell copies"},
+        {5, 7, 36, 8, 0.8, 0.8, 2.0, 1, 12, 0, "5x7 x36 x8, wide scattering (folded kernels)"},
+        {8, 3, 8, 6, 1.0, 0.5, 0.9, 10, 80, 1, "8x3 x8 x6, no scattering"},
+    };
+    for (size_t i = 0; i < sizeof(grids) / sizeof(grids[0]); i++)
+        for (int split = 0; split < 2; split++)
+            for (int fused = 0; fused < 2; fused++) {
+                mv_transport_opts o;
+                char what[160];
+                memset(&o, 0, sizeof(o));
+                o.nx = grids[i].nx;
+                o.nz = grids[i].nz;
+                o.ntheta = grids[i].nth;
+                o.ne = grids[i].ne;
+                o.dx = grids[i].dx;
+                o.dz = grids[i].dz;
+                o.step = grids[i].step;
+                o.e_min = grids[i].emin;
+                o.e_max = grids[i].emax;
+                o.no_scatter = grids[i].no_scatter;
+                o.split = split ? MV_SPLIT_STRANG : MV_SPLIT_LIE;
+                o.fused = fused;
+                o.threads = 1 + (int)(i % 2); /* the CPU's bytes do not depend on it */
+                snprintf(what, sizeof(what), "%s, %s%s", grids[i].what, split ? "Strang" : "Lie", fused ? " fused" : "");
+                tr_case(o, what);
+            }
+    checks++;
+    if (mv__cu_tr_fused_threads(72) != 128 || mv__cu_tr_fused_threads(384) != 32 || mv__cu_tr_fused_threads(385) != 0) {
+        printf("FAIL transport: fused block sizes\n");
+        fails++;
+    }
+    printf("transport: %d fluence cells compared, %d differ (max |diff| %g)\n", tr_cells_checked, tr_cells_differ,
+           tr_max_diff);
+}
+
 int main(void)
 {
+    check_transport();
     check_gaussian();
     check_stats();
     check_convert();

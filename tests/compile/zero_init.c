@@ -52,6 +52,8 @@ int main(void)
     mv_transport_balance z_transport_balance = MV_ZERO_INIT;
     mv_transport_beam z_transport_beam = MV_ZERO_INIT;
     mv_transport_grid z_transport_grid = MV_ZERO_INIT;
+    mv_transport_tables z_transport_tables = MV_ZERO_INIT;
+    mv_transport_stencil z_transport_stencil = MV_ZERO_INIT;
     mv_field_opts z_field_opts = MV_ZERO_INIT;
     mv_field_info z_field_info = MV_ZERO_INIT;
     mv_demons_opts z_demons_opts = MV_ZERO_INIT;
@@ -121,6 +123,8 @@ int main(void)
     (void)z_transport_balance;
     (void)z_transport_beam;
     (void)z_transport_grid;
+    (void)z_transport_tables;
+    (void)z_transport_stencil;
     (void)z_field_info;
     (void)z_demons_result;
     (void)z_register_progress;
