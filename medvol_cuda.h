@@ -43,7 +43,8 @@ TABLE OF CONTENTS (search for the anchors)
       >>cuda-api-filter     Gaussian smoothing (the CPU's FIR, bit for bit)
       >>cuda-api-fft        fftshift, centred 3D FFT through cuFFT
       >>cuda-api-mri        RSS, sensitivity-weighted coil combination, density compensation
-      >>cuda-api-field      displacement fields: warp, compose, smooth (the CPU's bits)
+      >>cuda-api-field      displacement fields: warp, compose, smooth, exp; the demons update (the CPU's bits)
+      >>cuda-api-register   metric value + gradient for linear registration (MSE, NCC)
       >>cuda-impl           implementation (MEDVOL_CUDA_IMPLEMENTATION only)
 
 CONFIGURATION
@@ -136,11 +137,24 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
      order, no FMA: the same bits as mv_gaussian with method FIR (checked on
      the host by tests/test_cuda_host.cu; the GPU group `gaussian` of
      tests/test_cuda.cu has not run on a GPU yet). No recursive filter.
+   - the demons update (mv_cuda_demons_update_into) and the field's
+     exponential (mv_cuda_field_exp_into): the CPU's float64 operations per
+     voxel in its order, no FMA, the MSE's sums in the CPU's row / block
+     order: u, the MSE and exp's output are the CPU's bits (host-checked;
+     the GPU group `demons` has not run on a GPU yet).
+   - metrics with gradients (mv_cuda_metric_evaluate, MSE and NCC): each
+     sample's terms are the CPU's (same samples, the CPU's world -> moving
+     voxel matrix, its float64 trilinear value and gradient); only the
+     order of the float64 sums differs: value and gradient within 1e-9
+     relative (of the largest gradient component), sample count exact,
+     the same bits on every run for a given size (host-checked; the GPU
+     group `metric` has not run on a GPU yet).
 
 NOT YET (each returns MV_ERR_UNSUPPORTED or is absent): SENSE unfolding,
-the recursive Gaussian, derivatives and box filters, registration metrics,
-displacement fields, morphology, transport, cubic resampling, percentile rescale, f128/complex/RGB
-conversion, in-place fftshift. Speed targets missed on the H100 (README):
+the recursive Gaussian, derivatives and box filters, the Mattes MI and LNCC
+metrics, moving masks and jittered samples in the metrics, field inversion,
+Jacobians, morphology, transport, cubic resampling, percentile rescale,
+f128/complex/RGB conversion, in-place fftshift. Speed targets missed on the H100 (README):
 the statistics reduction (0.38 of memcpy: latency-bound float64 sums),
 z-normalize / rescale (0.46: two reads of the input), trilinear (0.35 of
 the output's memcpy: float64 coordinates), the centred FFT (1.33x bare
@@ -150,7 +164,10 @@ the cost of nvrtc and nvJitLink at run time).
 VERSION HISTORY
    next   mv_cuda_gaussian[_into] (exact FIR, every scipy mode; host-checked,
           not yet run on a GPU); mv_cuda_field_warp_into / _compose_into /
-          _smooth_into (the CPU's bits; host-checked, not yet run on a GPU).
+          _smooth_into (the CPU's bits; host-checked, not yet run on a GPU);
+          mv_cuda_field_exp_into, mv_cuda_demons_update_into (the CPU's bits)
+          and mv_cuda_metric_evaluate (MSE, NCC, value + gradient, 1e-9
+          relative): host-checked, not yet run on a GPU.
    0.2.0  (2026-11-22) first GPU run (H100): float64 first step of the
           intensity ops where medvol.h has one, warp-per-row kernels with
           32-bit row splits, the centred FFT in one pass plus cuFFT, a

@@ -698,12 +698,17 @@ static void demons_images(const mv_vol *u, mv_vol *F, mv_vol *W)
         double x = (double)(i % d3[0]), y = (double)(i / d3[0] % d3[1]), z = (double)(i / (d3[0] * d3[1]));
         ((float *)F->data)[i] = (float)(100 * sin(0.3 * x + 0.2 * y) * cos(0.25 * z) + 7 * y);
         ((float *)W->data)[i] = (float)(100 * sin(0.3 * x + 0.2 * y + 0.4) * cos(0.25 * z - 0.1) + 7 * y + 0.3 * x);
+        /* differences of very different sizes, so that the MSE's sums round and their order shows */
+        if (i % 5 == 2) ((float *)W->data)[i] = ((float *)F->data)[i] + (float)(1e-3 * sin(1.7 * (double)i));
+        if (i % 11 == 3) ((float *)W->data)[i] = (float)(3e4 * cos(0.9 * (double)i));
     }
     for (int64_t i = 0; i < 6 && i < n; i++) ((float *)F->data)[i] = ((float *)W->data)[i] = 5; /* flat */
     ((float *)W->data)[n / 2] = NAN;
 }
 
-static void demons_case(int64_t X, int64_t Y, int64_t Z, int nc, double max_step, const char *what)
+/* nan = 1: one warped voxel NaN (its force is 0; the MSE is NaN on both
+   sides, so the MSE's order is checked by the nan = 0 pass) */
+static void demons_case(int64_t X, int64_t Y, int64_t Z, int nc, double max_step, int nan, const char *what)
 {
     mv_vol u, F, W, got;
     mv__cu_dmgeo g;
@@ -712,6 +717,7 @@ static void demons_case(int64_t X, int64_t Y, int64_t Z, int nc, double max_step
     checks++;
     make_field(&u, X, Y, Z, nc, 0.0, 0.3);
     demons_images(&u, &F, &W);
+    if (!nan) ((float *)W.data)[mv_vol_count(&W) / 2] = 1.5f;
     if (mv_vol_copy(&u, &got) != MV_OK) exit(1);
     if (mv_demons_update_into(&F, &W, &u, max_step, NULL, &mse_cpu) != MV_OK ||
         mv__cu_dm_setup(&u, max_step, &g, "host") != MV_OK) {
@@ -731,7 +737,7 @@ static void demons_case(int64_t X, int64_t Y, int64_t Z, int nc, double max_step
     for (int64_t b = 0; b < blocks; b++) s += mv__cu_dm_block_sum(rowsum, rows, blocks, b);
     double mse = s / (double)(X * rows);
     free(rowsum);
-    if (bad || memcmp(&mse, &mse_cpu, sizeof(mse)) != 0) {
+    if (bad || memcmp(&mse, &mse_cpu, sizeof(mse)) != 0 || (!nan && !(mse > 0))) {
         fails++;
         printf("FAIL demons %s: %lld of %lld values differ from mv_demons_update_into; mse %.17g cpu %.17g\n", what,
                (long long)bad, (long long)mv_vol_count(&u), mse, mse_cpu);
@@ -786,9 +792,17 @@ static void exp_case(int nc, double amp, int squarings, const char *what)
 
 static void check_demons(void)
 {
-    demons_case(13, 11, 7, 3, 2.5, "3D 13x11x7");
-    demons_case(9, 37, 11, 3, 0.8, "3D 9x37x11 (407 rows: uneven blocks)");
-    demons_case(17, 300, 1, 2, 1.5, "2D 17x300");
+    for (int nan = 0; nan < 2; nan++) {
+        char what[96];
+        snprintf(what, sizeof(what), "3D 13x11x7%s", nan ? ", a NaN" : "");
+        demons_case(13, 11, 7, 3, 2.5, nan, what);
+        snprintf(what, sizeof(what), "3D 9x37x11 (407 rows: uneven blocks)%s", nan ? ", a NaN" : "");
+        demons_case(9, 37, 11, 3, 0.8, nan, what);
+        snprintf(what, sizeof(what), "3D 3x211x97 (20467 rows: 79-80 per block)%s", nan ? ", a NaN" : "");
+        demons_case(3, 211, 97, 3, 1.2, nan, what);
+        snprintf(what, sizeof(what), "2D 17x300%s", nan ? ", a NaN" : "");
+        demons_case(17, 300, 1, 2, 1.5, nan, what);
+    }
     exp_case(3, 4.0, 0, "3D, squarings from the norm");
     exp_case(2, 6.0, 0, "2D, squarings from the norm");
     exp_case(3, 1.0, 3, "3D, 3 squarings asked");
