@@ -44,7 +44,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>cuda-api-fft        fftshift, centred 3D FFT through cuFFT
       >>cuda-api-mri        RSS, sensitivity-weighted coil combination, density compensation
       >>cuda-api-field      displacement fields: warp, compose, smooth, exp; the demons update (the CPU's bits)
-      >>cuda-api-register   metric value + gradient for linear registration (MSE, NCC)
+      >>cuda-api-register   metric value + gradient for linear registration (MSE, NCC, Mattes MI)
       >>cuda-impl           implementation (MEDVOL_CUDA_IMPLEMENTATION only)
 
 CONFIGURATION
@@ -142,17 +142,19 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
      voxel in its order, no FMA, the MSE's sums in the CPU's row / block
      order: u, the MSE and exp's output are the CPU's bits (host-checked;
      the GPU group `demons` has not run on a GPU yet).
-   - metrics with gradients (mv_cuda_metric_evaluate, MSE and NCC): each
+   - metrics with gradients (mv_cuda_metric_evaluate, MSE, NCC, MI): each
      sample's terms are the CPU's (same samples, the CPU's world -> moving
      voxel matrix, its float64 trilinear value and gradient); only the
      order of the float64 sums differs: value and gradient within 1e-9
      relative (of the largest gradient component), sample count exact,
-     the same bits on every run for a given size (host-checked; the GPU
+     the same bits on every run for a given size; Mattes MI, its joint
+     histogram in 64-bit fixed point (deterministic integer atomics):
+     1e-6 relative (host-checked; the GPU
      group `metric` has not run on a GPU yet).
 
 NOT YET (each returns MV_ERR_UNSUPPORTED or is absent): SENSE unfolding,
-the recursive Gaussian, derivatives and box filters, the Mattes MI and LNCC
-metrics, moving masks and jittered samples in the metrics, field inversion,
+the recursive Gaussian, derivatives and box filters, the LNCC
+metric, moving masks and jittered samples in the metrics, field inversion,
 Jacobians, morphology, transport, cubic resampling, percentile rescale,
 f128/complex/RGB conversion, in-place fftshift. Speed targets missed on the H100 (README):
 the statistics reduction (0.38 of memcpy: latency-bound float64 sums),
@@ -166,8 +168,8 @@ VERSION HISTORY
           not yet run on a GPU); mv_cuda_field_warp_into / _compose_into /
           _smooth_into (the CPU's bits; host-checked, not yet run on a GPU);
           mv_cuda_field_exp_into, mv_cuda_demons_update_into (the CPU's bits)
-          and mv_cuda_metric_evaluate (MSE, NCC, value + gradient, 1e-9
-          relative): host-checked, not yet run on a GPU.
+          and mv_cuda_metric_evaluate (MSE, NCC 1e-9 relative; Mattes MI
+          1e-6; value + gradient): host-checked, not yet run on a GPU.
    0.2.0  (2026-11-22) first GPU run (H100): float64 first step of the
           intensity ops where medvol.h has one, warp-per-row kernels with
           32-bit row splits, the centred FFT in one pass plus cuFFT, a
@@ -473,7 +475,8 @@ MVCDEF mv_status mv_cuda_demons_update_into(const mv_cuda_vol *fixed, const mv_c
 
 /* mv_metric_evaluate on the device: the metric value and its gradient with
    respect to t's parameters (grad: t->nparams values, or NULL), for
-   MV_METRIC_MSE and MV_METRIC_NCC (MI and LNCC: MV_ERR_UNSUPPORTED).
+   MV_METRIC_MSE, MV_METRIC_NCC and MV_METRIC_MI (Mattes, opts->bins; LNCC:
+   MV_ERR_UNSUPPORTED).
    fixed and moving: float32 device volumes (2D or 3D, unscaled: convert
    others with mv_cuda_convert first). Samples as the CPU draws them
    (FULL, STRIDE, RANDOM by the same splitmix64 coin per voxel, AUTO the
@@ -486,10 +489,13 @@ MVCDEF mv_status mv_cuda_demons_update_into(const mv_cuda_vol *fixed, const mv_c
    CPU's, only their summation order differs (per thread in a fixed
    grid-stride order, a fixed tree per block, blocks in order, float64):
    value and gradient within 1e-9 relative of mv_metric_evaluate (1e-9 of
-   the largest gradient component for the gradient); nsamples exact. The
-   same GPU and sizes give the same bits on every run. Waits for the
-   stream (it returns numbers). allocates: a few KiB of device partial
-   sums (stream-ordered). */
+   the largest gradient component for the gradient); nsamples exact. MI:
+   the ranges are exact min / max, the joint histogram is summed in fixed
+   point (64-bit integer atomics: any order, the same sum) and the
+   gradient pass reads its log table as the CPU's does: within 1e-6
+   relative. The same GPU and sizes give the same bits on every run.
+   Waits for the stream (it returns numbers). allocates: a few KiB of
+   device partial sums (MI: the histogram and its table; stream-ordered). */
 MVCDEF mv_status mv_cuda_metric_evaluate(const mv_cuda_vol *fixed, const mv_cuda_vol *moving, const mv_transform *t,
                                          const mv_metric_opts *opts, double *value, double *grad, int64_t *nsamples,
                                          mv_cuda_stream stream);
@@ -3946,6 +3952,21 @@ MVCDEF mv_status mv_cuda_demons_update_into(const mv_cuda_vol *fixed, const mv_c
 #define MV__CU_MET_BLOCKS 1024 /* most blocks of a metric pass, whatever the GPU */
 #define MV__CU_MET_MSE 14      /* sums per thread: n, sum d^2, H[12] */
 #define MV__CU_MET_NCC 42      /* n, sf, sm, sff, smm, sfm, Hf[12], Hm[12], H1[12] */
+#define MV__CU_MET_MI2 13      /* Mattes MI's second pass: n, H[12] */
+#define MV__CU_MI_PAD 2        /* padding bins per side (ITK; the CPU's MV__REG_PAD) */
+
+/* Mattes MI's bins (mv__mi_bin_setup) and, for the gradient pass, the
+   table log(p / p_m) of the first pass's histogram. The histogram itself
+   is fixed point (a weight w adds w * scale rounded, as unsigned 64-bit
+   integers): integer atomics add in any order to the same sum, so the
+   histogram is deterministic; the rounding (scale >= 2^30 for up to 2^32
+   voxels, 2^37 at 256^3) moves each bin by less than 1e-9 of a sample. */
+struct mv__cu_mi {
+    int bins;
+    double fbin, fnorm, mbin, mnorm;
+    double scale;
+    const double *lut;     /* pass 2: bins x bins, fixed bin major (device, or host in the host checks) */
+};
 
 /* Which fixed voxels are samples (mv__reg_sel_mark's tests) */
 struct mv__cu_metsel {
@@ -3960,7 +3981,8 @@ struct mv__cu_metsel {
 struct mv__cu_metmap {
     double V[12];
     int64_t fd[3], md[3];
-    int metric;               /* MV_METRIC_MSE or MV_METRIC_NCC */
+    int metric;               /* MV_METRIC_MSE, _NCC or _MI */
+    mv__cu_mi mi;             /* MI only */
 };
 
 /* mv__reg_hash: splitmix64 of seed and index */
@@ -4086,6 +4108,115 @@ static MV__CU_HD void mv__cu_met_split(int64_t i, int64_t nx, int64_t ny, int64_
     }
 }
 
+/* ---- Mattes MI's element functions (the CPU's, operation by operation) ---- */
+
+/* mv__bspline3 / mv__bspline3_d */
+static MV__CU_HD double mv__cu_bspline3(double u)
+{
+    double a = fabs(u);
+    if (a < 1) return MV__CU_DADD(MV__CU_DSUB(2.0 / 3.0, MV__CU_DMUL(a, a)), MV__CU_DMUL(MV__CU_DMUL(MV__CU_DMUL(0.5, a), a), a));
+    if (a < 2) {
+        double b = MV__CU_DSUB(2.0, a);
+        return MV__CU_DDIV(MV__CU_DMUL(MV__CU_DMUL(b, b), b), 6.0);
+    }
+    return 0;
+}
+static MV__CU_HD double mv__cu_bspline3_d(double u)
+{
+    double a = fabs(u), s = u < 0 ? -1.0 : 1.0;
+    if (a < 1) return MV__CU_DMUL(s, MV__CU_DADD(MV__CU_DMUL(-2.0, a), MV__CU_DMUL(MV__CU_DMUL(1.5, a), a)));
+    if (a < 2) {
+        double b = MV__CU_DSUB(2.0, a);
+        return MV__CU_DMUL(MV__CU_DMUL(MV__CU_DMUL(-s, 0.5), b), b);
+    }
+    return 0;
+}
+
+/* mv__parzen4 / mv__parzen4_d: the four weights beta3(r - 1 - f) (derivatives) */
+static MV__CU_HD void mv__cu_parzen4(int idx, double t, double w[4])
+{
+    double f = MV__CU_DSUB(t, (double)idx);
+    if (f >= 0 && f < 1) {
+        double f2 = MV__CU_DMUL(f, f), f3 = MV__CU_DMUL(f2, f), g = MV__CU_DSUB(1.0, f);
+        w[0] = MV__CU_DMUL(MV__CU_DMUL(MV__CU_DMUL(g, g), g), 1.0 / 6.0);
+        w[1] = MV__CU_DADD(MV__CU_DSUB(2.0 / 3.0, f2), MV__CU_DMUL(0.5, f3));
+        w[2] = MV__CU_DADD(1.0 / 6.0, MV__CU_DMUL(0.5, MV__CU_DSUB(MV__CU_DADD(f, f2), f3)));
+        w[3] = MV__CU_DMUL(f3, 1.0 / 6.0);
+    } else {
+        for (int r = 0; r < 4; r++) w[r] = mv__cu_bspline3(MV__CU_DSUB((double)(r - 1), f));
+    }
+}
+static MV__CU_HD void mv__cu_parzen4_d(int idx, double t, double w[4])
+{
+    double f = MV__CU_DSUB(t, (double)idx);
+    if (f >= 0 && f < 1) {
+        double g = MV__CU_DSUB(1.0, f);
+        w[0] = MV__CU_DMUL(MV__CU_DMUL(0.5, g), g);
+        w[1] = MV__CU_DMUL(f, MV__CU_DSUB(2.0, MV__CU_DMUL(1.5, f)));
+        w[2] = MV__CU_DSUB(MV__CU_DMUL(MV__CU_DSUB(MV__CU_DMUL(1.5, f), 1.0), f), 0.5);
+        w[3] = MV__CU_DMUL(MV__CU_DMUL(-0.5, f), f);
+    } else {
+        for (int r = 0; r < 4; r++) w[r] = mv__cu_bspline3_d(MV__CU_DSUB((double)(r - 1), f));
+    }
+}
+
+/* mv__mi_bin: term = x / width - norm, the bin clamped to [PAD, bins - PAD - 1] */
+static MV__CU_HD int mv__cu_mi_bin(double x, double width, double norm, int bins, double *term)
+{
+    double t = MV__CU_DSUB(MV__CU_DDIV(x, width), norm);
+    int idx = (int)t;
+    if (!(t >= MV__CU_MI_PAD)) idx = MV__CU_MI_PAD;
+    if (idx > bins - MV__CU_MI_PAD - 1) idx = bins - MV__CU_MI_PAD - 1;
+    *term = t;
+    return idx;
+}
+
+/* a histogram weight in fixed point */
+static MV__CU_HD unsigned long long mv__cu_mi_fix(double w, double scale)
+{
+    return (unsigned long long)MV__CU_DADD(MV__CU_DMUL(w, scale), 0.5);
+}
+
+/* Pass 1 of one voxel: false unless it is a sample inside moving; else its
+   fixed bin l, moving bin idx and the four Parzen weights of bins
+   idx - 1 .. idx + 2 (mv__reg_chunk_mi1) */
+static MV__CU_HD bool mv__cu_mi_sample(const mv__cu_metmap &mp, const mv__cu_metsel &sel, const float *fix, const float *mov,
+                                       int64_t i, int *l, int *idx, double pw[4])
+{
+    int64_t x, y, z;
+    double v[3], m, g[3], term;
+    const float f = fix[i];
+    mv__cu_met_split(i, mp.fd[0], mp.fd[1], &x, &y, &z);
+    if (!mv__cu_met_sampled(sel, f, x, y, z, i)) return false;
+    const float s[3] = {(float)x, (float)y, (float)z};
+    mv__cu_met_map(mp.V, s, v);
+    if (!mv__cu_met_trilin(mov, mp.md, v, &m, g)) return false;
+    *l = mv__cu_mi_bin((double)f, mp.mi.fbin, mp.mi.fnorm, mp.mi.bins, &term);
+    *idx = mv__cu_mi_bin(m, mp.mi.mbin, mp.mi.mnorm, mp.mi.bins, &term);
+    mv__cu_parzen4(*idx, term, pw);
+    return true;
+}
+
+/* Pass 2 of one sample (mv__reg_chunk_mi2): the moving value and gradient
+   as the CPU's cache holds them (float32), w = sum_r beta3'(.) log(p / p_m),
+   H += w g (x) (i, j, k, 1) */
+static MV__CU_HD void mv__cu_mi_grad_add(const mv__cu_mi &mi, double *acc, float f, double m, const double g[3],
+                                         const float s[3])
+{
+    double term, dw[4], gf[3], w;
+    const double mf = (double)(float)m;
+    int l, idx;
+    for (int a = 0; a < 3; a++) gf[a] = (double)(float)g[a];
+    acc[0] = MV__CU_DADD(acc[0], 1.0);
+    l = mv__cu_mi_bin((double)f, mi.fbin, mi.fnorm, mi.bins, &term);
+    idx = mv__cu_mi_bin(mf, mi.mbin, mi.mnorm, mi.bins, &term);
+    mv__cu_parzen4_d(idx, term, dw);
+    const double *L = mi.lut + (size_t)l * mi.bins + (idx - 1);
+    w = MV__CU_DADD(MV__CU_DADD(MV__CU_DADD(MV__CU_DMUL(dw[0], L[0]), MV__CU_DMUL(dw[1], L[1])), MV__CU_DMUL(dw[2], L[2])),
+                    MV__CU_DMUL(dw[3], L[3]));
+    mv__cu_met_outer(acc + 1, w, gf, s);
+}
+
 /* Voxel i's contribution, if it is a sample that maps inside moving */
 template <int K>
 static MV__CU_HD void mv__cu_met_voxel(const mv__cu_metmap &mp, const mv__cu_metsel &sel, const float *fix, const float *mov,
@@ -4099,7 +4230,8 @@ static MV__CU_HD void mv__cu_met_voxel(const mv__cu_metmap &mp, const mv__cu_met
     const float s[3] = {(float)x, (float)y, (float)z};
     mv__cu_met_map(mp.V, s, v);
     if (!mv__cu_met_trilin(mov, mp.md, v, &m, g)) return;
-    mv__cu_met_add<K>(acc, f, m, g, s);
+    if constexpr (K == MV__CU_MET_MI2) mv__cu_mi_grad_add(mp.mi, acc, f, m, g, s);
+    else mv__cu_met_add<K>(acc, f, m, g, s);
 }
 
 /* the pairing of the block tree: sh[t] += sh[t + w], w = n/2 .. 1 (host
@@ -4351,6 +4483,214 @@ static mv_status mv__cu_met_sums(const mv__cu_metmap &mp, const mv__cu_metsel &s
     return MV_OK;
 }
 
+/* ---- Mattes MI: ranges, the histogram pass, the host's part ---- */
+
+/* per block the smallest and largest finite value inside the mask
+   (mv__finite_range; min and max are exact in any order) */
+static __global__ void mv__cu_met_range_kernel(const float *v, int64_t n, const void *mask, mv_dtype mask_dt, float *part)
+{
+    __shared__ float lo[MV__CU_RED_THREADS], hi[MV__CU_RED_THREADS];
+    float a = INFINITY, b = -INFINITY;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        const float x = v[i];
+        if (isfinite(x) && (!mask || mv__cu_mask_on(mask, mask_dt, i))) a = fminf(a, x), b = fmaxf(b, x);
+    }
+    lo[threadIdx.x] = a;
+    hi[threadIdx.x] = b;
+    __syncthreads();
+    for (int w = MV__CU_RED_THREADS / 2; w > 0; w >>= 1) {
+        if ((int)threadIdx.x < w) {
+            lo[threadIdx.x] = fminf(lo[threadIdx.x], lo[threadIdx.x + w]);
+            hi[threadIdx.x] = fmaxf(hi[threadIdx.x], hi[threadIdx.x + w]);
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) part[2 * blockIdx.x] = lo[0], part[2 * blockIdx.x + 1] = hi[0];
+}
+
+/* Host: the finite range of a float32 device array (lo > hi: none), waits */
+static mv_status mv__cu_met_range(const float *v, int64_t n, const void *mask, mv_dtype mask_dt, double *lo, double *hi,
+                                  cudaStream_t s)
+{
+    const int blocks = mv__cu_met_blocks(n);
+    float *part = NULL, *host = (float *)malloc((size_t)blocks * 2 * sizeof(float));
+    cudaError_t e;
+    MV__CU_CHECK(host != NULL, MV_ERR_OUT_OF_MEMORY, "mv_cuda_metric_evaluate: range partials");
+    e = cudaMallocAsync((void **)&part, (size_t)blocks * 2 * sizeof(float), s);
+    if (e == cudaSuccess) {
+        mv__cu_met_range_kernel<<<blocks, MV__CU_RED_THREADS, 0, s>>>(v, n, mask, mask_dt, part);
+        e = cudaGetLastError();
+        if (e == cudaSuccess) e = cudaMemcpyAsync(host, part, (size_t)blocks * 2 * sizeof(float), cudaMemcpyDeviceToHost, s);
+        if (e == cudaSuccess) e = cudaStreamSynchronize(s);
+        cudaFreeAsync(part, s);
+    }
+    if (e != cudaSuccess) {
+        free(host);
+        return mv__cu_fail(e, "mv_cuda_metric_evaluate: value range");
+    }
+    *lo = INFINITY, *hi = -INFINITY;
+    for (int b = 0; b < blocks; b++) *lo = fmin(*lo, (double)host[2 * b]), *hi = fmax(*hi, (double)host[2 * b + 1]);
+    free(host);
+    return MV_OK;
+}
+
+/* mv__mi_bin_setup: bins - 2 PAD bins span [lo, hi] (a constant image gets width 1) */
+static void mv__cu_mi_bin_setup(double lo, double hi, int bins, double *width, double *norm)
+{
+    double range = hi - lo;
+    if (!(range > 0)) range = 1;
+    *width = range / (bins - 2 * MV__CU_MI_PAD);
+    *norm = lo / *width - MV__CU_MI_PAD;
+}
+
+/* Host: the bins and the fixed point's scale: 2^(62 - bits of nf), so
+   that nf samples of weight <= 1 in one bin stay below 2^63 */
+static void mv__cu_mi_setup(double fmin, double fmax, double mmin, double mmax, int bins, int64_t nf, mv__cu_mi *mi)
+{
+    int bits = 0;
+    while (bits < 62 && ((uint64_t)nf >> bits) != 0) bits++;
+    memset(mi, 0, sizeof(*mi));
+    mi->bins = bins;
+    mv__cu_mi_bin_setup(fmin, fmax, bins, &mi->fbin, &mi->fnorm);
+    mv__cu_mi_bin_setup(mmin, mmax, bins, &mi->mbin, &mi->mnorm);
+    mi->scale = ldexp(1.0, 62 - bits);
+}
+
+/* mv__mi_from_histograms on the fixed-point histogram h (N samples): MI,
+   and in P (bins x bins, then the two marginals) log(p / p_m) */
+static double mv__cu_mi_from_hist(const unsigned long long *h, double scale, double N, int nb, double *P)
+{
+    double *pm = P + (size_t)nb * nb, *pf = pm + nb, mi = 0;
+    size_t i, len = (size_t)nb * nb;
+    int l, m;
+    for (i = 0; i < len; i++) P[i] = (double)h[i] / scale;
+    if (N < 2) return 0;
+    for (m = 0; m < nb; m++) pm[m] = 0, pf[m] = 0;
+    for (l = 0; l < nb; l++)
+        for (m = 0; m < nb; m++) {
+            double p = P[(size_t)l * nb + m] / N;
+            P[(size_t)l * nb + m] = p;
+            pm[m] += p;
+            pf[l] += p;
+        }
+    for (l = 0; l < nb; l++)
+        for (m = 0; m < nb; m++) {
+            double p = P[(size_t)l * nb + m];
+            if (p > 0) {
+                mi += p * log(p / (pm[m] * pf[l]));
+                P[(size_t)l * nb + m] = log(p / pm[m]);
+            } else {
+                P[(size_t)l * nb + m] = 0;
+            }
+        }
+    return mi;
+}
+
+/* Pass 1: the joint histogram in fixed point and the sample count; a
+   block's histogram in shared memory when bins x bins fits (the background
+   piles into few bins: global atomics alone would queue on them) */
+#define MV__CU_MI_SHARED_BINS 64
+static __global__ void __launch_bounds__(MV__CU_RED_THREADS)
+    mv__cu_mi_hist_kernel(mv__cu_metmap mp, mv__cu_metsel sel, const float *__restrict__ fix, const float *__restrict__ mov,
+                          int64_t nf, unsigned long long *hist, unsigned long long *count)
+{
+    __shared__ unsigned long long sh[MV__CU_MI_SHARED_BINS * MV__CU_MI_SHARED_BINS]; /* 32 KiB */
+    const int nb = mp.mi.bins, len = nb * nb;
+    const bool local = nb <= MV__CU_MI_SHARED_BINS;
+    unsigned long long *h = local ? sh : hist, n = 0;
+    if (local)
+        for (int k = threadIdx.x; k < len; k += blockDim.x) sh[k] = 0;
+    __syncthreads();
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < nf; i += (int64_t)gridDim.x * blockDim.x) {
+        int l, idx;
+        double pw[4];
+        if (sel.mask && !mv__cu_mask_on(sel.mask, sel.mask_dt, i)) continue;
+        if (!mv__cu_mi_sample(mp, sel, fix, mov, i, &l, &idx, pw)) continue;
+        n++;
+        unsigned long long *b = h + (size_t)l * nb + (idx - 1);
+        for (int r = 0; r < 4; r++) atomicAdd(b + r, mv__cu_mi_fix(pw[r], mp.mi.scale));
+    }
+    if (n) atomicAdd(count, n);
+    __syncthreads();
+    if (local)
+        for (int k = threadIdx.x; k < len; k += blockDim.x)
+            if (sh[k]) atomicAdd(hist + k, sh[k]);
+}
+
+/* Host: pass 1 downloaded: the histogram (bins x bins) and the count, waits */
+static mv_status mv__cu_mi_hist(const mv__cu_metmap &mp, const mv__cu_metsel &sel, const float *fix, const float *mov,
+                                unsigned long long *h, unsigned long long *count, cudaStream_t s)
+{
+    const int64_t nf = mp.fd[0] * mp.fd[1] * mp.fd[2];
+    const size_t len = (size_t)mp.mi.bins * mp.mi.bins;
+    unsigned long long *d = NULL;
+    cudaError_t e;
+    MV__CU_TRY(cudaMallocAsync((void **)&d, (len + 1) * sizeof(*d), s));
+    e = cudaMemsetAsync(d, 0, (len + 1) * sizeof(*d), s);
+    if (e == cudaSuccess) {
+        mv__cu_mi_hist_kernel<<<mv__cu_met_blocks(nf), MV__CU_RED_THREADS, 0, s>>>(mp, sel, fix, mov, nf, d, d + len);
+        e = cudaGetLastError();
+    }
+    if (e == cudaSuccess) e = cudaMemcpyAsync(h, d, len * sizeof(*d), cudaMemcpyDeviceToHost, s);
+    if (e == cudaSuccess) e = cudaMemcpyAsync(count, d + len, sizeof(*d), cudaMemcpyDeviceToHost, s);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(s);
+    cudaFreeAsync(d, s);
+    if (e != cudaSuccess) return mv__cu_fail(e, "mv_cuda_metric_evaluate: MI histogram");
+    return MV_OK;
+}
+
+/* Host: Mattes MI's value (pass 1) and gradient (pass 2 through the table) */
+static mv_status mv__cu_mi_evaluate(const mv_cuda_vol *fixed, const mv_cuda_vol *moving, const mv_transform *t,
+                                    const mv_metric_opts *o, mv__cu_metmap *mp, const mv__cu_metsel &sel,
+                                    const double W[4][4], double *value, double *grad, int64_t *nsamples,
+                                    cudaStream_t s, const char *fn)
+{
+    const int nb = o->bins > 0 ? o->bins : 24; /* MV__MI_BINS */
+    const int64_t nf = mp->fd[0] * mp->fd[1] * mp->fd[2], nm = mp->md[0] * mp->md[1] * mp->md[2];
+    const size_t len = (size_t)nb * nb;
+    const float *fix = (const float *)fixed->vol.data, *mov = (const float *)moving->vol.data;
+    double fmin, fmax, mmin, mmax, mi, tot[MV__CU_MET_MI2];
+    unsigned long long *h = NULL, count = 0;
+    double *P = NULL, *dlut = NULL;
+    mv_status st = MV_OK;
+    cudaError_t e = cudaSuccess;
+    MV__CU_STRY(mv__cu_met_range(fix, nf, sel.mask, sel.mask_dt, &fmin, &fmax, s));
+    MV__CU_STRY(mv__cu_met_range(mov, nm, NULL, MV_DT_U8, &mmin, &mmax, s));
+    MV__CU_CHECK(fmax >= fmin, MV_ERR_INVALID_ARG, "%s: metric: no finite fixed voxel inside the mask", fn);
+    MV__CU_CHECK(mmax >= mmin, MV_ERR_INVALID_ARG, "%s: metric: no finite moving voxel inside the mask", fn);
+    mv__cu_mi_setup(fmin, fmax, mmin, mmax, nb, nf, &mp->mi);
+    h = (unsigned long long *)malloc(len * sizeof(*h));
+    P = (double *)malloc((len + 2 * (size_t)nb) * sizeof(double));
+    if (!h || !P) {
+        free(h);
+        free(P);
+        return mv_set_error(MV_ERR_OUT_OF_MEMORY, "%s: MI tables", fn);
+    }
+    st = mv__cu_mi_hist(*mp, sel, fix, mov, h, &count, s);
+    if (st == MV_OK) {
+        mi = mv__cu_mi_from_hist(h, mp->mi.scale, (double)count, nb, P);
+        if (nsamples) *nsamples = (int64_t)count;
+        if (count < 2)
+            st = mv_set_error(MV_ERR_INVALID_ARG, "%s: metric: %lld samples map inside the moving image (and mask)", fn,
+                              (long long)count);
+        else *value = -mi;
+    }
+    if (st == MV_OK && grad) {
+        e = cudaMallocAsync((void **)&dlut, len * sizeof(double), s);
+        if (e == cudaSuccess) e = cudaMemcpyAsync(dlut, P, len * sizeof(double), cudaMemcpyHostToDevice, s);
+        if (e != cudaSuccess) st = mv__cu_fail(e, "mv_cuda_metric_evaluate: MI table");
+        if (st == MV_OK) {
+            mp->mi.lut = dlut;
+            st = mv__cu_met_sums<MV__CU_MET_MI2>(*mp, sel, fix, mov, tot, s); /* waits: P may go */
+        }
+        if (st == MV_OK) st = mv__cu_met_chain(&fixed->vol, W, t, tot + 1, 1.0 / ((double)count * mp->mi.mbin), grad);
+        if (dlut) cudaFreeAsync(dlut, s);
+    }
+    free(h);
+    free(P);
+    return st;
+}
+
 /* Host: value and gradient from the sums, mv__reg_eval's formulas */
 static mv_status mv__cu_met_finish(const mv_vol *fixed, const double W[4][4], const mv_transform *t, int metric,
                                    const double *tot, double *value, double *grad, int64_t *nsamples, const char *fn)
@@ -4411,8 +4751,9 @@ MVCDEF mv_status mv_cuda_metric_evaluate(const mv_cuda_vol *fixed, const mv_cuda
     if (opts) o = *opts;
     else memset(&o, 0, sizeof(o));
     MV__CU_CHECK(value != NULL && t != NULL, MV_ERR_INVALID_ARG, "%s: value or t is NULL", fn);
-    MV__CU_CHECK(o.metric == MV_METRIC_MSE || o.metric == MV_METRIC_NCC, MV_ERR_UNSUPPORTED,
-                 "%s: metric %d (the GPU has MSE and NCC; MI and LNCC run on the CPU)", fn, (int)o.metric);
+    MV__CU_CHECK(o.metric == MV_METRIC_MSE || o.metric == MV_METRIC_NCC || o.metric == MV_METRIC_MI, MV_ERR_UNSUPPORTED,
+                 "%s: metric %d (the GPU has MSE, NCC and MI; LNCC runs on the CPU)", fn, (int)o.metric);
+    MV__CU_CHECK(o.bins == 0 || (o.bins >= 5 && o.bins <= 1024), MV_ERR_INVALID_ARG, "%s: bins %d (5..1024)", fn, o.bins);
     MV__CU_CHECK(!o.moving_mask, MV_ERR_UNSUPPORTED, "%s: moving_mask is not on the GPU yet", fn);
     MV__CU_CHECK((int)o.sampling >= 0 && o.sampling <= MV_SAMPLING_RANDOM, MV_ERR_INVALID_ARG, "%s: sampling %d", fn,
                  (int)o.sampling);
@@ -4434,6 +4775,8 @@ MVCDEF mv_status mv_cuda_metric_evaluate(const mv_cuda_vol *fixed, const mv_cuda
     MV__CU_STRY(mv__cu_met_setup(&fixed->vol, &moving->vol, t, (int)o.metric, &mp, W, fn));
     nf = mp.fd[0] * mp.fd[1] * mp.fd[2];
     MV__CU_STRY(mv__cu_met_select(fixed, &o, nf, &sel, stream, fn));
+    if (o.metric == MV_METRIC_MI)
+        return mv__cu_mi_evaluate(fixed, moving, t, &o, &mp, sel, W, value, grad, nsamples, stream, fn);
     if (o.metric == MV_METRIC_MSE)
         MV__CU_STRY(mv__cu_met_sums<MV__CU_MET_MSE>(mp, sel, (const float *)fixed->vol.data,
                                                     (const float *)moving->vol.data, tot, stream));

@@ -28,9 +28,10 @@
      compositions against mv_field_exp_into, bit for bit;
    - metrics with gradients: mv__cu_met_voxel over the kernel's partition
      (grid-stride threads, the block tree, blocks in order) and the host's
-     finish, against mv_metric_evaluate (MSE, NCC; full, stride, random,
-     auto, a fixed mask; rigid, affine, 2D similarity): value and gradient
-     within 1e-9 relative, sample counts exact.
+     finish, against mv_metric_evaluate (MSE, NCC, Mattes MI; full, stride,
+     random, auto, a fixed mask; rigid, affine, 2D similarity): value and
+     gradient within 1e-9 relative (MI, whose histogram is fixed point:
+     1e-6), sample counts exact.
    What this cannot check: the kernels' thread indexing, launches, memory,
    cuFFT itself. tests/test_cuda.cu does that on a GPU.
    Built by nvcc with MEDVOL_CUDA_IMPLEMENTATION (it calls static functions);
@@ -869,20 +870,51 @@ static void metric_case(const mv_vol *fix, const mv_vol *mov, const mv_transform
         ncand += isfinite(((const float *)fix->data)[i]) && (!mask || ((const unsigned char *)mask->data)[i]);
     mv__cu_met_resolve(&o, ncand, &sel);
     const unsigned char *mk = mask ? (const unsigned char *)mask->data : NULL;
-    if (metric == MV_METRIC_MSE)
+    double tol = 1e-9;
+    if (metric == MV_METRIC_MI) {
+        /* the ranges, the fixed-point histogram (integers: any order), the
+           host's MI and table, pass 2 in the kernel's partition, the chain */
+        const float *fp = (const float *)fix->data, *mp_ = (const float *)mov->data;
+        const int64_t nm = mp.md[0] * mp.md[1] * mp.md[2];
+        double fmin = INFINITY, fmax = -INFINITY, mmin = INFINITY, mmax = -INFINITY;
+        for (int64_t i = 0; i < nf; i++)
+            if (isfinite(fp[i]) && (!mk || mk[i])) fmin = fmin < fp[i] ? fmin : fp[i], fmax = fmax > fp[i] ? fmax : fp[i];
+        for (int64_t i = 0; i < nm; i++)
+            if (isfinite(mp_[i])) mmin = mmin < mp_[i] ? mmin : mp_[i], mmax = mmax > mp_[i] ? mmax : mp_[i];
+        const int nb = 24;
+        mv__cu_mi_setup(fmin, fmax, mmin, mmax, nb, nf, &mp.mi);
+        unsigned long long *h = (unsigned long long *)calloc((size_t)nb * nb, sizeof(*h)), count = 0;
+        double *P = (double *)malloc(((size_t)nb * nb + 2 * nb) * sizeof(double));
+        for (int64_t i = 0; i < nf; i++) {
+            int l, idx;
+            double pw[4];
+            if (mk && !mk[i]) continue;
+            if (!mv__cu_mi_sample(mp, sel, fp, mp_, i, &l, &idx, pw)) continue;
+            count++;
+            for (int r = 0; r < 4; r++) h[(size_t)l * nb + idx - 1 + r] += mv__cu_mi_fix(pw[r], mp.mi.scale);
+        }
+        v = -mv__cu_mi_from_hist(h, mp.mi.scale, (double)count, nb, P);
+        n = (int64_t)count;
+        mp.mi.lut = P;
+        metric_sums_host<MV__CU_MET_MI2>(mp, sel, fp, mp_, mk, tot);
+        mv__cu_met_chain(fix, W, t, tot + 1, 1.0 / ((double)count * mp.mi.mbin), g);
+        free(h);
+        free(P);
+        tol = 1e-6; /* the fixed-point histogram */
+    } else if (metric == MV_METRIC_MSE)
         metric_sums_host<MV__CU_MET_MSE>(mp, sel, (const float *)fix->data, (const float *)mov->data, mk, tot);
     else
         metric_sums_host<MV__CU_MET_NCC>(mp, sel, (const float *)fix->data, (const float *)mov->data, mk, tot);
-    if (mv__cu_met_finish(fix, W, t, (int)metric, tot, &v, g, &n, "host") != MV_OK) {
+    if (metric != MV_METRIC_MI && mv__cu_met_finish(fix, W, t, (int)metric, tot, &v, g, &n, "host") != MV_OK) {
         fails++;
         printf("FAIL metric %s: %s\n", what, mv_last_error());
         return;
     }
     double gmax = 0, worst = 0;
     for (int k = 0; k < t->nparams; k++) gmax = fmax(gmax, fabs(g_cpu[k]));
-    int ok = n == n_cpu && isfinite(v_cpu) && rel_close(v, v_cpu, fabs(v_cpu), 1e-9);
+    int ok = n == n_cpu && isfinite(v_cpu) && rel_close(v, v_cpu, fabs(v_cpu), tol);
     for (int k = 0; k < t->nparams; k++) {
-        ok &= rel_close(g[k], g_cpu[k], gmax, 1e-9);
+        ok &= rel_close(g[k], g_cpu[k], gmax, tol);
         worst = fmax(worst, fabs(g[k] - g_cpu[k]) / (gmax > 0 ? gmax : 1));
     }
     if (!ok) {
@@ -935,10 +967,10 @@ static void check_metric(void)
     mv_transform_init(&aff, MV_TRANSFORM_AFFINE, 3, c);
     const double A[12] = {1.03, 0.02, -0.01, -0.03, 0.97, 0.04, 0.01, -0.02, 1.05, 0.4, -0.6, 0.9};
     memcpy(aff.params, A, sizeof(A));
-    for (int m = 0; m < 2; m++) {
-        mv_metric_type mt = m ? MV_METRIC_NCC : MV_METRIC_MSE;
+    for (int m = 0; m < 3; m++) {
+        mv_metric_type mt = m == 2 ? MV_METRIC_MI : m ? MV_METRIC_NCC : MV_METRIC_MSE;
         char what[128];
-        const char *mn = m ? "NCC" : "MSE";
+        const char *mn = m == 2 ? "MI" : m ? "NCC" : "MSE";
         snprintf(what, sizeof(what), "%s rigid full", mn);
         metric_case(&fix, &mov, &rigid, mt, MV_SAMPLING_FULL, 0, NULL, what);
         snprintf(what, sizeof(what), "%s affine full, fixed mask", mn);
@@ -958,6 +990,7 @@ static void check_metric(void)
         tr2.params[0] = 1.02, tr2.params[1] = 0.06, tr2.params[2] = 0.8, tr2.params[3] = -0.4;
         metric_case(&f2, &m2, &tr2, MV_METRIC_MSE, MV_SAMPLING_FULL, 0, NULL, "MSE 2D similarity");
         metric_case(&f2, &m2, &tr2, MV_METRIC_NCC, MV_SAMPLING_FULL, 0, NULL, "NCC 2D similarity");
+        metric_case(&f2, &m2, &tr2, MV_METRIC_MI, MV_SAMPLING_FULL, 0, NULL, "MI 2D similarity");
         mv_free(&f2);
         mv_free(&m2);
     }
@@ -967,6 +1000,7 @@ static void check_metric(void)
     metric_image(&bigm, 65, 69, 61, 0.2, 0.0, 1.05, 0);
     metric_case(&bigf, &bigm, &rigid, MV_METRIC_NCC, MV_SAMPLING_AUTO, 0, NULL, "NCC rigid auto (random) 71x67x59");
     metric_case(&bigf, &bigm, &aff, MV_METRIC_MSE, MV_SAMPLING_FULL, 0, NULL, "MSE affine full 71x67x59");
+    metric_case(&bigf, &bigm, &aff, MV_METRIC_MI, MV_SAMPLING_AUTO, 0, NULL, "MI affine auto (random) 71x67x59");
     mv_free(&bigf);
     mv_free(&bigm);
     mv_free(&fix);
