@@ -3354,6 +3354,24 @@ MVDEF mv_status mv_field_smooth_into(const mv_vol *in, mv_vol *out, const double
    return cancels (MV_ERR_CANCELLED, field left as it was).
    allocates: the field and the work volumes (about 12 level-sized
    volumes). thread-safe: yes. */
+/* One demons update, the force step of mv_register_demons' iteration
+   (Vercauteren et al.'s symmetric ESM force, as above), for callers that
+   run the iteration themselves (and the twin of mv_cuda_demons_update_into):
+   u = (F - W) J / (|J|^2 + alpha^2 (F - W)^2), J = (grad F + grad W) / 2 in
+   LPS mm (numpy.gradient differences along the voxel axes, through u's
+   affine), alpha = 1 / (2 max_step), so |u| <= max_step mm; u = 0 where the
+   denominator is <= 1e-12 or F - W is NaN. fixed and warped: float32 of
+   u's first three dims (warped = the moving image warped by the current
+   field, mv_field_warp_into); u: a field (mv_field_check) on fixed's grid,
+   its components (2 or 3) chosen by the caller. *mse (may be NULL): mean
+   of (F - W)^2 over the grid in float64, summed in the field section's
+   fixed blocks of rows (the same bits for every thread count).
+   mv_register_demons computes exactly this with max_step = the level's
+   max_step voxels times its smallest spacing. MV_ERR_INVALID_ARG for
+   max_step <= 0 or not finite, shapes or dtypes that differ. allocates: no.
+   thread-safe: yes. */
+MVDEF mv_status mv_demons_update_into(const mv_vol *fixed, const mv_vol *warped, mv_vol *u, double max_step,
+                                      const mv_field_opts *opts, double *mse);
 #define MV_DEMONS_MAX_LEVELS 8
 enum { MV_DEMONS_STOP_ITERATIONS = 0, MV_DEMONS_STOP_CONVERGED = 1 };
 typedef struct mv_demons_opts {
@@ -34260,6 +34278,40 @@ static double mv__dm_force(const mv_vol *F, const mv_vol *W, mv_vol *u, const mv
     mv__parallel_for(j->red.blocks, 1, threads, mv__dm_force_blocks, j);
     for (b = 0; b < j->red.blocks; b++) s += j->red.sum[b];
     return s / (double)g->nv;
+}
+
+/* The public face of mv__dm_force: checks, then the very call the
+   registration makes (alpha^2 = 1 / (4 max_step^2), as there). */
+MVDEF mv_status mv_demons_update_into(const mv_vol *fixed, const mv_vol *warped, mv_vol *u, double max_step,
+                                      const mv_field_opts *opts, double *mse)
+{
+    static const char *fn = "mv_demons_update_into";
+    mv_field_opts o;
+    mv__fd_geo g;
+    mv__dm_job job; /* ~9 KiB of block sums on the stack, as mv_field_exp_into's norm job */
+    double m;
+    int a;
+    MV__TRY(mv__fd_opts(opts, &o, fn));
+    MV__TRY(mv__fd_geo_of(u, fn, "u", &g));
+    MV__CHECK(fixed && warped, MV_ERR_INVALID_ARG, "%s: fixed or warped is NULL", fn);
+    MV__CHECK(fixed->data && warped->data, MV_ERR_INVALID_ARG, "%s: fixed or warped has no data", fn);
+    MV__CHECK(fixed->dtype == MV_DT_F32 && warped->dtype == MV_DT_F32, MV_ERR_INVALID_ARG,
+              "%s: fixed and warped must be float32 (%s, %s)", fn, mv_dtype_name(fixed->dtype), mv_dtype_name(warped->dtype));
+    for (a = 0; a < 3; a++) {
+        int64_t nf = a < fixed->ndim ? fixed->dim[a] : 1, nw = a < warped->ndim ? warped->dim[a] : 1;
+        MV__CHECK(nf == g.n[a] && nw == g.n[a], MV_ERR_INVALID_ARG,
+                  "%s: dim[%d]: fixed %lld, warped %lld, the field's grid %lld", fn, a, (long long)nf, (long long)nw,
+                  (long long)g.n[a]);
+    }
+    MV__CHECK(mv_vol_count(fixed) == (int64_t)g.nv && mv_vol_count(warped) == (int64_t)g.nv, MV_ERR_INVALID_ARG,
+              "%s: fixed and warped must be single 3D volumes on the field's grid", fn);
+    MV__CHECK(max_step > 0 && isfinite(max_step), MV_ERR_INVALID_ARG, "%s: max_step = %g mm", fn, max_step);
+    MV__TRY(mv__fd_overlap_check(fixed, u, fn, "fixed", "u"));
+    MV__TRY(mv__fd_overlap_check(warped, u, fn, "warped", "u"));
+    m = mv__dm_force(fixed, warped, u, &g, 1.0 / (4.0 * max_step * max_step),
+                     mv__fd_threads(&o, (uint64_t)g.nv * (uint64_t)(8 + 4 * g.nc)), &job);
+    if (mse) *mse = m;
+    return MV_OK;
 }
 
 /* MSE of two float32 volumes of nv voxels (block order, as the force) */

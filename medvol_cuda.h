@@ -43,8 +43,9 @@ TABLE OF CONTENTS (search for the anchors)
       >>cuda-api-filter     Gaussian smoothing (the CPU's FIR, bit for bit)
       >>cuda-api-fft        fftshift, centred 3D FFT through cuFFT
       >>cuda-api-mri        RSS, sensitivity-weighted coil combination, density compensation
-      >>cuda-api-field      displacement fields: warp, compose, smooth (the CPU's bits)
+      >>cuda-api-field      displacement fields: warp, compose, smooth, exp; the demons update (the CPU's bits)
       >>cuda-api-transport  proton transport: operators, Lie / Strang steps, dose, balance
+      >>cuda-api-register   metric value + gradient for linear registration (MSE, NCC, Mattes MI)
       >>cuda-impl           implementation (MEDVOL_CUDA_IMPLEMENTATION only)
 
 CONFIGURATION
@@ -137,11 +138,29 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
      order, no FMA: the same bits as mv_gaussian with method FIR (checked on
      the host by tests/test_cuda_host.cu; the GPU group `gaussian` of
      tests/test_cuda.cu has not run on a GPU yet). No recursive filter.
+   - the demons update (mv_cuda_demons_update_into) and the field's
+     exponential (mv_cuda_field_exp_into): the CPU's float64 operations per
+     voxel in its order, no FMA, the MSE's sums in the CPU's row / block
+     order: u, the MSE and exp's output are the CPU's bits (host-checked;
+     the GPU group `demons` has not run on a GPU yet).
+   - metrics with gradients (mv_cuda_metric_evaluate, MSE, NCC, MI): each
+     sample's terms are the CPU's (same samples, the CPU's world -> moving
+     voxel matrix, its float64 trilinear value and gradient); only the
+     order of the float64 sums differs: value and gradient within 1e-9
+     relative (of the largest gradient component), sample count exact,
+     the same bits on every run for a given size; Mattes MI, its joint
+     histogram in 64-bit fixed point (deterministic integer atomics):
+     1e-6 relative (host-checked; the GPU
+     group `metric` has not run on a GPU yet).
+   - proton transport (mv_cuda_transport_*): the CPU's bits (fluence, dose,
+     balance; see >>cuda-api-transport; host-checked, the GPU group
+     `transport` has not run on a GPU yet).
 
 NOT YET (each returns MV_ERR_UNSUPPORTED or is absent): SENSE unfolding,
-the recursive Gaussian, derivatives and box filters, registration metrics,
-displacement fields, morphology, cubic resampling, percentile rescale, f128/complex/RGB
-conversion, in-place fftshift. Speed targets missed on the H100 (README):
+the recursive Gaussian, derivatives and box filters, the LNCC
+metric, moving masks and jittered samples in the metrics, field inversion,
+Jacobians, morphology, cubic resampling, percentile rescale,
+f128/complex/RGB conversion, in-place fftshift. Speed targets missed on the H100 (README):
 the statistics reduction (0.38 of memcpy: latency-bound float64 sums),
 z-normalize / rescale (0.46: two reads of the input), trilinear (0.35 of
 the output's memcpy: float64 coordinates), the centred FFT (1.33x bare
@@ -153,7 +172,10 @@ VERSION HISTORY
           not yet run on a GPU); mv_cuda_field_warp_into / _compose_into /
           _smooth_into (the CPU's bits; host-checked, not yet run on a GPU);
           mv_cuda_transport_create / _free / _step / _apply (proton
-          transport, the CPU's bits; host-checked, not yet run on a GPU).
+          transport, the CPU's bits; host-checked, not yet run on a GPU);
+          mv_cuda_field_exp_into, mv_cuda_demons_update_into (the CPU's bits)
+          and mv_cuda_metric_evaluate (MSE, NCC 1e-9 relative; Mattes MI
+          1e-6; value + gradient): host-checked, not yet run on a GPU.
    0.2.0  (2026-11-22) first GPU run (H100): float64 first step of the
           intensity ops where medvol.h has one, warp-per-row kernels with
           32-bit row splits, the centred FFT in one pass plus cuFFT, a
@@ -430,6 +452,31 @@ MVCDEF mv_status mv_cuda_field_compose_into(const mv_cuda_vol *d1, const mv_cuda
 MVCDEF mv_status mv_cuda_field_smooth_into(const mv_cuda_vol *in, mv_cuda_vol *out, const double sigma[3],
                                            const mv_filter_opts *fopts, mv_cuda_stream stream);
 
+/* mv_field_exp_into on the device (scaling and squaring): out = v / 2^N,
+   then N times out = compose(out, out), each squaring the composition
+   kernel above, so out equals the CPU's bit for bit. N as the CPU chooses
+   it from the largest norm (a max reduction: exact in any order); with
+   opts->squarings == 0 the call waits for that one number (N decides the
+   launches), with opts->squarings > 0 it is stream-ordered. info (may be
+   NULL): squarings. out may be v. allocates: device scratch of one field
+   (stream-ordered). */
+MVCDEF mv_status mv_cuda_field_exp_into(const mv_cuda_vol *v, mv_cuda_vol *out, const mv_field_opts *opts,
+                                        mv_field_info *info, mv_cuda_stream stream);
+/* mv_demons_update_into on the device: the demons force u of one iteration
+   from the fixed image and the warped moving image (float32 device volumes
+   of u's grid), max_step in mm. Per voxel the CPU's float64 arithmetic in
+   its order without FMA, so u equals the CPU's bit for bit. mse (host
+   pointer, may be NULL): the mean of (F - W)^2 summed as the CPU sums it
+   (each row in x order, rows in the CPU's 256 fixed blocks, blocks in
+   order), so it too is the CPU's bits; asking for it waits for the stream.
+   With mv_cuda_field_smooth_into, mv_cuda_field_exp_into,
+   mv_cuda_field_compose_into and mv_cuda_field_warp_into this is one
+   iteration of mv_register_demons on the device. allocates: with mse, a
+   float64 per row of the grid (stream-ordered). */
+MVCDEF mv_status mv_cuda_demons_update_into(const mv_cuda_vol *fixed, const mv_cuda_vol *warped, mv_cuda_vol *u,
+                                            double max_step, const mv_field_opts *opts, double *mse,
+                                            mv_cuda_stream stream);
+
 /* >>cuda-api-transport ===================================================
    medvol.h's proton transport (>>api-transport) on the device: the same
    operators, splittings and bookkeeping, from the CPU plan's own tables
@@ -477,6 +524,35 @@ MVCDEF mv_status mv_cuda_transport_step(mv_cuda_transport *plan, float **psi, fl
 MVCDEF mv_status mv_cuda_transport_apply(mv_cuda_transport *plan, mv_transport_op op, const float *in, float *out,
                                          double *dose, mv_transport_balance *bal, mv_cuda_stream stream);
 
+/* >>cuda-api-register ====================================================== */
+
+/* mv_metric_evaluate on the device: the metric value and its gradient with
+   respect to t's parameters (grad: t->nparams values, or NULL), for
+   MV_METRIC_MSE, MV_METRIC_NCC and MV_METRIC_MI (Mattes, opts->bins; LNCC:
+   MV_ERR_UNSUPPORTED).
+   fixed and moving: float32 device volumes (2D or 3D, unscaled: convert
+   others with mv_cuda_convert first). Samples as the CPU draws them
+   (FULL, STRIDE, RANDOM by the same splitmix64 coin per voxel, AUTO the
+   same choice; jitter: MV_ERR_UNSUPPORTED), opts->fixed_mask = &m.vol of a
+   device volume m on fixed's grid (any real dtype, nonzero = in),
+   opts->moving_mask: MV_ERR_UNSUPPORTED. Each sample maps through the
+   CPU's own matrix (world -> moving voxel by the CPU's Gauss-Jordan
+   inverse, composed in its order), and its moving value and gradient are
+   the CPU's float64 trilinear arithmetic: each sample's terms equal the
+   CPU's, only their summation order differs (per thread in a fixed
+   grid-stride order, a fixed tree per block, blocks in order, float64):
+   value and gradient within 1e-9 relative of mv_metric_evaluate (1e-9 of
+   the largest gradient component for the gradient); nsamples exact. MI:
+   the ranges are exact min / max, the joint histogram is summed in fixed
+   point (64-bit integer atomics: any order, the same sum) and the
+   gradient pass reads its log table as the CPU's does: within 1e-6
+   relative. The same GPU and sizes give the same bits on every run.
+   Waits for the stream (it returns numbers). allocates: a few KiB of
+   device partial sums (MI: the histogram and its table; stream-ordered). */
+MVCDEF mv_status mv_cuda_metric_evaluate(const mv_cuda_vol *fixed, const mv_cuda_vol *moving, const mv_transform *t,
+                                         const mv_metric_opts *opts, double *value, double *grad, int64_t *nsamples,
+                                         mv_cuda_stream stream);
+
 #ifdef __cplusplus
 }
 #endif
@@ -492,6 +568,7 @@ MVCDEF mv_status mv_cuda_transport_apply(mv_cuda_transport *plan, mv_transport_o
 #include <cufft.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h> /* malloc: host-side block maxima */
 #include <stdio.h> /* snprintf: not reached through the CUDA headers with every host compiler */
 #include <string.h>
 #include <mutex>
@@ -4285,6 +4362,1192 @@ MVCDEF mv_status mv_cuda_transport_apply(mv_cuda_transport *t, mv_transport_op o
     if (bal) MV__CU_TRY(cudaMemsetAsync(t->a.bal, 0, 8 * sizeof(double), s));
     MV__CU_STRY(mv__cu_tr_run_apply(x, t->a, (int)op, in, out, dose, bal != NULL));
     return bal ? mv__cu_tr_read_balance(t, bal, s) : MV_OK;
+}
+
+/* ---- the field's exponential ------------------------------------------------- */
+
+/* A double division rounded once, as the CPU's (spelled out beside the
+   other no-FMA operations so the arithmetic reads the same everywhere). */
+#ifdef __CUDA_ARCH__
+#define MV__CU_DDIV(a, b) __ddiv_rn((a), (b))
+#else
+#define MV__CU_DDIV(a, b) ((a) / (b))
+#endif
+
+/* mv__fd_geo's L2V (LPS mm vector -> voxel vector) of a field, by the same
+   arithmetic: inv(R) S, or for a 2D field the inverse of the in-plane 2x2
+   of S R. mv_affine_invert is the CPU's mv__rs_inverse. */
+static mv_status mv__cu_fd_l2v(const mv_vol *f, double L2V[3][3], const char *fn)
+{
+    double Ai[4][4];
+    int a, b;
+    MV__CU_CHECK(mv_affine_invert(f->affine, Ai) == MV_OK, MV_ERR_INVALID_ARG, "%s: the field's affine is singular", fn);
+    for (a = 0; a < 3; a++)
+        for (b = 0; b < 3; b++) L2V[a][b] = Ai[a][b] * mv__cu_fd_S[b];
+    if (f->dim[4] == 2) {
+        double m00 = mv__cu_fd_S[0] * f->affine[0][0], m01 = mv__cu_fd_S[0] * f->affine[0][1];
+        double m10 = mv__cu_fd_S[1] * f->affine[1][0], m11 = mv__cu_fd_S[1] * f->affine[1][1];
+        double det = m00 * m11 - m01 * m10;
+        L2V[0][0] = m11 / det;
+        L2V[0][1] = -m01 / det;
+        L2V[1][0] = -m10 / det;
+        L2V[1][1] = m00 / det;
+        L2V[0][2] = L2V[1][2] = L2V[2][0] = L2V[2][1] = 0;
+        L2V[2][2] = 1;
+    }
+    return MV_OK;
+}
+
+struct mv__cu_l2v {
+    double m[3][3];
+};
+
+/* |L2V d(v)|^2 of voxel v in voxel units, summed a = 0, 1, 2 (mv__fd_norm_blocks) */
+static MV__CU_HD double mv__cu_fd_norm2(const float *d, int64_t nv, int nc, const mv__cu_l2v &L, int64_t v)
+{
+    double e[3], s = 0;
+    e[0] = d[v];
+    e[1] = d[nv + v];
+    e[2] = nc == 3 ? (double)d[2 * nv + v] : 0.0;
+    for (int a = 0; a < 3; a++) {
+        double q = MV__CU_DADD(MV__CU_DADD(MV__CU_DMUL(L.m[a][0], e[0]), MV__CU_DMUL(L.m[a][1], e[1])),
+                               MV__CU_DMUL(L.m[a][2], e[2]));
+        s = MV__CU_DADD(s, MV__CU_DMUL(q, q));
+    }
+    return s;
+}
+
+/* the CPU's max: NaN wins (it then reports the field as not finite) */
+static MV__CU_HD double mv__cu_nanmax(double mx, double s) { return s > mx || s != s ? s : mx; }
+
+/* per block the largest squared norm (a max: the same in any order) */
+static __global__ void mv__cu_fd_norm_kernel(const float *d, int64_t nv, int nc, mv__cu_l2v L, double *part)
+{
+    __shared__ double sh[MV__CU_RED_THREADS];
+    const int64_t tid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x, nth = (int64_t)gridDim.x * blockDim.x;
+    double mx = 0;
+    for (int64_t v = tid; v < nv; v += nth) mx = mv__cu_nanmax(mx, mv__cu_fd_norm2(d, nv, nc, L, v));
+    sh[threadIdx.x] = mx;
+    __syncthreads();
+    for (int w = MV__CU_RED_THREADS / 2; w > 0; w >>= 1) {
+        if ((int)threadIdx.x < w) sh[threadIdx.x] = mv__cu_nanmax(sh[threadIdx.x], sh[threadIdx.x + w]);
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) part[blockIdx.x] = sh[0];
+}
+
+/* out[i] = in[i] * s, s a power of two: exact */
+static __global__ void mv__cu_scale_kernel(const float *in, float *out, int64_t n, float s)
+{
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+        out[i] = MV__CU_FMUL(in[i], s);
+}
+
+/* The squarings of mv_field_exp_into from its largest norm: the CPU's formula. */
+static int mv__cu_fd_squarings(double mx2)
+{
+    double nf;
+    if (!(mx2 > 0)) return 0;
+    nf = 2.0 + 0.5 * log2(mx2);
+    return nf <= 0 ? 0 : nf >= 30 ? 30 : (int)ceil(nf);
+}
+
+/* the largest squared voxel norm of a field, downloaded (waits) */
+static mv_status mv__cu_fd_max_norm2(const mv_cuda_vol *v, const mv__cu_l2v &L, double *mx2, cudaStream_t s)
+{
+    const int64_t nv = v->vol.dim[0] * v->vol.dim[1] * v->vol.dim[2];
+    const int blocks = mv__cu_blocks(nv, MV__CU_RED_THREADS);
+    double *part = NULL, *host = (double *)malloc((size_t)blocks * sizeof(double));
+    cudaError_t e;
+    int b;
+    MV__CU_CHECK(host != NULL, MV_ERR_OUT_OF_MEMORY, "mv_cuda_field_exp_into: %d block maxima", blocks);
+    e = cudaMallocAsync((void **)&part, (size_t)blocks * sizeof(double), s);
+    if (e != cudaSuccess) {
+        free(host);
+        return mv__cu_fail(e, "cudaMallocAsync (block maxima)");
+    }
+    mv__cu_fd_norm_kernel<<<blocks, MV__CU_RED_THREADS, 0, s>>>((const float *)v->vol.data, nv, (int)v->vol.dim[4], L, part);
+    e = cudaGetLastError();
+    if (e == cudaSuccess) e = cudaMemcpyAsync(host, part, (size_t)blocks * sizeof(double), cudaMemcpyDeviceToHost, s);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(s);
+    cudaFreeAsync(part, s);
+    if (e != cudaSuccess) {
+        free(host);
+        return mv__cu_fail(e, "mv_cuda_field_exp_into: the largest norm");
+    }
+    *mx2 = 0;
+    for (b = 0; b < blocks; b++) *mx2 = mv__cu_nanmax(*mx2, host[b]);
+    free(host);
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_field_exp_into(const mv_cuda_vol *v, mv_cuda_vol *out, const mv_field_opts *opts,
+                                        mv_field_info *info, mv_cuda_stream stream)
+{
+    static const char *fn = "mv_cuda_field_exp_into";
+    mv_field_opts o;
+    mv__cu_l2v L;
+    mv__cu_fdmap w;
+    int a, N, k, cur = 0;
+    float *buf[2] = {NULL, NULL};
+    size_t count;
+    cudaError_t e = cudaSuccess;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CU_STRY(mv__cu_fd_check(v, fn, "v"));
+    MV__CU_STRY(mv__cu_fd_check(out, fn, "out"));
+    for (a = 0; a < 5; a++)
+        MV__CU_CHECK(out->vol.dim[a] == v->vol.dim[a], MV_ERR_INVALID_ARG, "%s: out dim[%d] = %lld, v's %lld", fn, a,
+                     (long long)out->vol.dim[a], (long long)v->vol.dim[a]);
+    MV__CU_CHECK(o.squarings >= 0 && o.squarings <= 60, MV_ERR_INVALID_ARG, "%s: squarings %d", fn, o.squarings);
+    if (info) memset(info, 0, sizeof(*info));
+    MV__CU_STRY(mv__cu_fd_l2v(&v->vol, L.m, fn));
+    if (o.squarings > 0) {
+        N = o.squarings;
+    } else {
+        double mx2 = 0;
+        MV__CU_STRY(mv__cu_fd_max_norm2(v, L, &mx2, stream));
+        MV__CU_CHECK(mx2 == mx2 && mx2 < HUGE_VAL, MV_ERR_INVALID_ARG, "%s: v has a non-finite displacement", fn);
+        N = mv__cu_fd_squarings(mx2);
+    }
+    count = (size_t)mv_vol_count(&v->vol);
+    mv__cu_scale_kernel<<<mv__cu_blocks((int64_t)count, 256), 256, 0, stream>>>(
+        (const float *)v->vol.data, (float *)out->vol.data, (int64_t)count, ldexpf(1.0f, -N));
+    MV__CU_TRY(cudaGetLastError());
+    if (N > 0) {
+        MV__CU_STRY(mv__cu_fd_compose_map(&out->vol, &out->vol, &w, fn)); /* d1 and d2 on one grid, as the CPU's */
+        MV__CU_TRY(cudaMallocAsync((void **)&buf[1], count * sizeof(float), stream));
+        buf[0] = (float *)out->vol.data;
+        for (k = 0; k < N && e == cudaSuccess; k++) {
+            mv__cu_fd_compose_kernel<<<mv__cu_row_grid(w.g[0], w.g[1] * w.g[2]), MV__CU_ROW_BLOCK, 0, stream>>>(
+                buf[cur], buf[cur], buf[1 - cur], w, w.g[0], w.g[1], w.g[2], w.nv);
+            e = cudaGetLastError();
+            cur = 1 - cur;
+        }
+        if (e == cudaSuccess && cur != 0)
+            e = cudaMemcpyAsync(buf[0], buf[1], count * sizeof(float), cudaMemcpyDeviceToDevice, stream);
+        cudaFreeAsync(buf[1], stream);
+        if (e != cudaSuccess) return mv__cu_fail(e, "mv_cuda_field_exp_into: squarings");
+    }
+    if (info) info->squarings = N;
+    return MV_OK;
+}
+
+/* ---- the demons update ------------------------------------------------------- */
+
+/* The update's grid: dims, components, L2V, alpha^2 */
+struct mv__cu_dmgeo {
+    int64_t n[3];
+    int64_t nv;
+    int nc;
+    double L2V[3][3];
+    double alpha2;
+};
+
+/* mv__dm_diff: numpy.gradient along voxel axis a at p */
+static MV__CU_HD double mv__cu_dm_diff(const float *v, const int64_t n[3], const int64_t p[3], size_t idx, int a)
+{
+    size_t st = a == 0 ? 1 : a == 1 ? (size_t)n[0] : (size_t)(n[0] * n[1]);
+    if (n[a] == 1) return 0;
+    if (p[a] == 0) return MV__CU_DSUB((double)v[idx + st], (double)v[idx]);
+    if (p[a] == n[a] - 1) return MV__CU_DSUB((double)v[idx], (double)v[idx - st]);
+    return MV__CU_DMUL(0.5, MV__CU_DSUB((double)v[idx + st], (double)v[idx - st]));
+}
+
+/* One voxel of mv__dm_force_blocks: the symmetric force into u */
+static MV__CU_HD void mv__cu_dm_force_at(const mv__cu_dmgeo &g, const float *F, const float *W, float *u, int64_t x,
+                                         int64_t y, int64_t z)
+{
+    const int64_t p[3] = {x, y, z};
+    const size_t idx = (size_t)((z * g.n[1] + y) * g.n[0] + x);
+    double diff = MV__CU_DSUB((double)F[idx], (double)W[idx]), gv[3], J[3], n2 = 0, den, uc[3];
+    for (int a = 0; a < 3; a++)
+        gv[a] = MV__CU_DMUL(0.5, MV__CU_DADD(mv__cu_dm_diff(F, g.n, p, idx, a), mv__cu_dm_diff(W, g.n, p, idx, a)));
+    for (int c = 0; c < 3; c++) { /* voxel gradient -> LPS mm: L2V^T */
+        J[c] = MV__CU_DADD(MV__CU_DADD(MV__CU_DMUL(g.L2V[0][c], gv[0]), MV__CU_DMUL(g.L2V[1][c], gv[1])),
+                           MV__CU_DMUL(g.L2V[2][c], gv[2]));
+        if (c >= g.nc) J[c] = 0;
+        n2 = MV__CU_DADD(n2, MV__CU_DMUL(J[c], J[c]));
+    }
+    den = MV__CU_DADD(n2, MV__CU_DMUL(MV__CU_DMUL(g.alpha2, diff), diff));
+    for (int c = 0; c < 3; c++) uc[c] = den > 1e-12 && diff == diff ? MV__CU_DDIV(MV__CU_DMUL(diff, J[c]), den) : 0.0;
+    u[idx] = (float)uc[0];
+    u[(size_t)g.nv + idx] = (float)uc[1];
+    if (g.nc == 3) u[2 * (size_t)g.nv + idx] = (float)uc[2];
+}
+
+/* the squared differences of one row, in x order (the CPU's rowsum) */
+static MV__CU_HD double mv__cu_dm_rowsum(const float *F, const float *W, int64_t nx, int64_t r)
+{
+    double s = 0;
+    for (int64_t x = 0; x < nx; x++) {
+        size_t i = (size_t)r * (size_t)nx + (size_t)x;
+        double d = MV__CU_DSUB((double)F[i], (double)W[i]);
+        s = MV__CU_DADD(s, MV__CU_DMUL(d, d));
+    }
+    return s;
+}
+
+/* the CPU's fixed blocks of rows (mv__fd_red): at most 256, block b from
+   row b * rows / blocks */
+#define MV__CU_FD_BLOCKS 256
+static MV__CU_HD int64_t mv__cu_fd_block_row(int64_t rows, int64_t blocks, int64_t b) { return b * rows / blocks; }
+
+/* the MSE from the row sums: each block's rows in order, the blocks in
+   order (sum / nv); one thread per block, then thread 0 alone */
+static MV__CU_HD double mv__cu_dm_block_sum(const double *rowsum, int64_t rows, int64_t blocks, int64_t b)
+{
+    double s = 0;
+    for (int64_t r = mv__cu_fd_block_row(rows, blocks, b); r < mv__cu_fd_block_row(rows, blocks, b + 1); r++)
+        s = MV__CU_DADD(s, rowsum[r]);
+    return s;
+}
+
+static __global__ void mv__cu_dm_force_kernel(mv__cu_dmgeo g, const float *__restrict__ F, const float *__restrict__ W,
+                                              float *__restrict__ u)
+{
+    const int64_t rows = g.n[1] * g.n[2];
+    MV__CU_FOR_ROWS(r, rows) {
+        int64_t y, z, f;
+        mv__cu_split_row(r, g.n[1], g.n[2], y, z, f);
+        for (int64_t x = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; x < g.n[0]; x += (int64_t)gridDim.x * blockDim.x)
+            mv__cu_dm_force_at(g, F, W, u, x, y, z);
+    }
+}
+
+static __global__ void mv__cu_dm_rowsum_kernel(const float *F, const float *W, int64_t nx, int64_t rows, double *rowsum)
+{
+    for (int64_t r = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; r < rows; r += (int64_t)gridDim.x * blockDim.x)
+        rowsum[r] = mv__cu_dm_rowsum(F, W, nx, r);
+}
+
+/* one block of MV__CU_FD_BLOCKS threads */
+static __global__ void mv__cu_dm_mse_kernel(const double *rowsum, int64_t rows, int64_t nv, double *mse)
+{
+    __shared__ double sh[MV__CU_FD_BLOCKS];
+    const int64_t blocks = rows < MV__CU_FD_BLOCKS ? rows : MV__CU_FD_BLOCKS;
+    if ((int64_t)threadIdx.x < blocks) sh[threadIdx.x] = mv__cu_dm_block_sum(rowsum, rows, blocks, threadIdx.x);
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        double s = 0;
+        for (int64_t b = 0; b < blocks; b++) s = MV__CU_DADD(s, sh[b]);
+        *mse = MV__CU_DDIV(s, (double)nv);
+    }
+}
+
+static mv_status mv__cu_dm_mse(const float *F, const float *W, const int64_t n[3], double *mse, cudaStream_t s)
+{
+    const int64_t rows = n[1] * n[2], nv = n[0] * rows;
+    double *rowsum = NULL;
+    cudaError_t e;
+    MV__CU_TRY(cudaMallocAsync((void **)&rowsum, (size_t)(rows + 1) * sizeof(double), s));
+    mv__cu_dm_rowsum_kernel<<<mv__cu_blocks(rows, 128), 128, 0, s>>>(F, W, n[0], rows, rowsum);
+    e = cudaGetLastError();
+    if (e == cudaSuccess) {
+        mv__cu_dm_mse_kernel<<<1, MV__CU_FD_BLOCKS, 0, s>>>(rowsum, rows, nv, rowsum + rows);
+        e = cudaGetLastError();
+    }
+    if (e == cudaSuccess) e = cudaMemcpyAsync(mse, rowsum + rows, sizeof(double), cudaMemcpyDeviceToHost, s);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(s);
+    cudaFreeAsync(rowsum, s);
+    if (e != cudaSuccess) return mv__cu_fail(e, "mv_cuda_demons_update_into: the MSE");
+    return MV_OK;
+}
+
+/* Host: the update's geometry, as mv_demons_update_into finds it */
+static mv_status mv__cu_dm_setup(const mv_vol *u, double max_step, mv__cu_dmgeo *g, const char *fn)
+{
+    int a;
+    memset(g, 0, sizeof(*g));
+    for (a = 0; a < 3; a++) g->n[a] = u->dim[a];
+    g->nv = u->dim[0] * u->dim[1] * u->dim[2];
+    g->nc = (int)u->dim[4];
+    g->alpha2 = 1.0 / (4.0 * max_step * max_step);
+    return mv__cu_fd_l2v(u, g->L2V, fn);
+}
+
+MVCDEF mv_status mv_cuda_demons_update_into(const mv_cuda_vol *fixed, const mv_cuda_vol *warped, mv_cuda_vol *u,
+                                            double max_step, const mv_field_opts *opts, double *mse,
+                                            mv_cuda_stream stream)
+{
+    static const char *fn = "mv_cuda_demons_update_into";
+    mv__cu_dmgeo g;
+    int a;
+    (void)opts;
+    MV__CU_STRY(mv__cu_check_vol(fixed, fn, "fixed"));
+    MV__CU_STRY(mv__cu_check_vol(warped, fn, "warped"));
+    MV__CU_STRY(mv__cu_fd_check(u, fn, "u"));
+    MV__CU_CHECK(fixed->vol.dtype == MV_DT_F32 && warped->vol.dtype == MV_DT_F32, MV_ERR_INVALID_ARG,
+                 "%s: fixed and warped must be float32 (%s, %s)", fn, mv_dtype_name(fixed->vol.dtype),
+                 mv_dtype_name(warped->vol.dtype));
+    for (a = 0; a < MV_MAX_DIMS; a++) {
+        int64_t want = a < 3 ? u->vol.dim[a] : 1;
+        MV__CU_CHECK(mv__cu_dim(&fixed->vol, a) == want && mv__cu_dim(&warped->vol, a) == want, MV_ERR_INVALID_ARG,
+                     "%s: dim[%d]: fixed %lld, warped %lld, the field's grid %lld", fn, a,
+                     (long long)mv__cu_dim(&fixed->vol, a), (long long)mv__cu_dim(&warped->vol, a), (long long)want);
+    }
+    MV__CU_CHECK(max_step > 0 && isfinite(max_step), MV_ERR_INVALID_ARG, "%s: max_step = %g mm", fn, max_step);
+    MV__CU_CHECK(u->vol.data != fixed->vol.data && u->vol.data != warped->vol.data, MV_ERR_INVALID_ARG,
+                 "%s: u may not be an input", fn);
+    MV__CU_STRY(mv__cu_dm_setup(&u->vol, max_step, &g, fn));
+    mv__cu_dm_force_kernel<<<mv__cu_row_grid(g.n[0], g.n[1] * g.n[2]), MV__CU_ROW_BLOCK, 0, stream>>>(
+        g, (const float *)fixed->vol.data, (const float *)warped->vol.data, (float *)u->vol.data);
+    MV__CU_TRY(cudaGetLastError());
+    if (mse) MV__CU_STRY(mv__cu_dm_mse((const float *)fixed->vol.data, (const float *)warped->vol.data, g.n, mse, stream));
+    return MV_OK;
+}
+
+/* ---- registration metrics with gradients ------------------------------------ */
+
+/* How it works. mv_metric_evaluate draws its samples (fixed voxels) once
+   and sums per-sample terms over chunks of them; here every thread walks
+   the fixed voxels in a grid-stride loop, tests each as the CPU's sampler
+   does (finite, mask, stride or the seeded coin) and adds the very terms
+   the CPU adds for it: the sample maps through the CPU's matrix V, the
+   moving value and voxel gradient come from mv__trilin_grad's float64
+   arithmetic (not the resampler's float32 weights: the CPU metric does not
+   read moving values that way), and the sums are MSE's (n, sum d^2, H of
+   2 d g) or NCC's (n, sf, sm, sff, smm, sfm, Hf, Hm, H1). Only the order
+   of the float64 sums differs: per thread in its stride order, a fixed
+   tree per block (MV__CU_RED_THREADS), the blocks in order by one thread
+   per sum. The grid is a function of the voxel count only, so a given
+   GPU and input give the same bits on every run. */
+
+#define MV__CU_MET_BLOCKS 1024 /* most blocks of a metric pass, whatever the GPU */
+#define MV__CU_MET_MSE 14      /* sums per thread: n, sum d^2, H[12] */
+#define MV__CU_MET_NCC 42      /* n, sf, sm, sff, smm, sfm, Hf[12], Hm[12], H1[12] */
+#define MV__CU_MET_MI2 13      /* Mattes MI's second pass: n, H[12] */
+#define MV__CU_MI_PAD 2        /* padding bins per side (ITK; the CPU's MV__REG_PAD) */
+
+/* Mattes MI's bins (mv__mi_bin_setup) and, for the gradient pass, the
+   table log(p / p_m) of the first pass's histogram. The histogram itself
+   is fixed point (a weight w adds w * scale rounded, as unsigned 64-bit
+   integers): integer atomics add in any order to the same sum, so the
+   histogram is deterministic; the rounding (scale >= 2^30 for up to 2^32
+   voxels, 2^37 at 256^3) moves each bin by less than 1e-9 of a sample. */
+struct mv__cu_mi {
+    int bins;
+    double fbin, fnorm, mbin, mnorm;
+    double scale;
+    const double *lut;     /* pass 2: bins x bins, fixed bin major (device, or host in the host checks) */
+};
+
+/* Which fixed voxels are samples (mv__reg_sel_mark's tests) */
+struct mv__cu_metsel {
+    int kind;                 /* MV_SAMPLING_FULL / _STRIDE / _RANDOM (AUTO resolved on the host) */
+    int stride;
+    uint64_t seed, thresh;
+    const void *mask;         /* device, fixed's grid; NULL = all */
+    mv_dtype mask_dt;
+};
+
+/* The evaluation: fixed level voxel (i, j, k) -> moving voxel v = V (i, j, k, 1) */
+struct mv__cu_metmap {
+    double V[12];
+    int64_t fd[3], md[3];
+    int metric;               /* MV_METRIC_MSE, _NCC or _MI */
+    mv__cu_mi mi;             /* MI only */
+};
+
+/* mv__reg_hash: splitmix64 of seed and index */
+static MV__CU_HD uint64_t mv__cu_reg_hash(uint64_t seed, uint64_t i)
+{
+    uint64_t z = seed + 0x9e3779b97f4a7c15ull * (i + 1);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* the sampler's test of voxel i = (x, y, z) of fixed value f (mask: done by the caller) */
+static MV__CU_HD bool mv__cu_met_sampled(const mv__cu_metsel &s, float f, int64_t x, int64_t y, int64_t z, int64_t i)
+{
+    if (!isfinite(f)) return false;
+    if (s.kind == MV_SAMPLING_STRIDE && (x % s.stride || y % s.stride || z % s.stride)) return false;
+    if (s.kind == MV_SAMPLING_RANDOM && mv__cu_reg_hash(s.seed, (uint64_t)i) > s.thresh) return false;
+    return true;
+}
+
+/* mv__reg_map12: ((V0 i + V1 j) + V2 k) + V3 per row */
+static MV__CU_HD void mv__cu_met_map(const double *V, const float s[3], double v[3])
+{
+    const double i = s[0], j = s[1], k = s[2];
+    for (int r = 0; r < 3; r++)
+        v[r] = MV__CU_DADD(MV__CU_DADD(MV__CU_DADD(MV__CU_DMUL(V[4 * r], i), MV__CU_DMUL(V[4 * r + 1], j)),
+                                       MV__CU_DMUL(V[4 * r + 2], k)),
+                           V[4 * r + 3]);
+}
+
+/* one axis of mv__trilin_grad: 0 if outside; else the first voxel, the
+   fraction and the stride (0 on an axis of one voxel, which takes |v| < 1e-3) */
+static MV__CU_HD bool mv__cu_met_axis(double v, int64_t n, int64_t step, int64_t *i, double *f, int64_t *st)
+{
+    if (n > 1) {
+        if (!(v >= 0 && v <= (double)(n - 1))) return false;
+        *i = (int64_t)v;
+        if (*i > n - 2) *i = n - 2;
+        *f = MV__CU_DSUB(v, (double)*i);
+        *st = step;
+    } else {
+        if (!(fabs(v) < 1e-3)) return false;
+        *i = 0, *f = 0, *st = 0;
+    }
+    return true;
+}
+
+#define MV__CU_LRP(a, b, t) MV__CU_DADD((a), MV__CU_DMUL((t), MV__CU_DSUB((b), (a)))) /* a + t (b - a) */
+
+/* mv__trilin_grad without a mask: the trilinear value and voxel-unit
+   gradient at moving voxel v, the CPU's operations in its order; false if
+   outside */
+static MV__CU_HD bool mv__cu_met_trilin(const float *mov, const int64_t md[3], const double v[3], double *val, double g[3])
+{
+    int64_t ix, iy, iz, sx, sy, sz;
+    double fx, fy, fz;
+    if (!mv__cu_met_axis(v[0], md[0], 1, &ix, &fx, &sx) || !mv__cu_met_axis(v[1], md[1], md[0], &iy, &fy, &sy) ||
+        !mv__cu_met_axis(v[2], md[2], md[0] * md[1], &iz, &fz, &sz))
+        return false;
+    const float *p = mov + (ix + md[0] * (iy + md[1] * iz));
+    const double v000 = p[0], v100 = p[sx], v010 = p[sy], v110 = p[sx + sy];
+    const double v001 = p[sz], v101 = p[sx + sz], v011 = p[sy + sz], v111 = p[sx + sy + sz];
+    const double a00 = MV__CU_LRP(v000, v100, fx), a10 = MV__CU_LRP(v010, v110, fx);
+    const double a01 = MV__CU_LRP(v001, v101, fx), a11 = MV__CU_LRP(v011, v111, fx);
+    const double b0 = MV__CU_LRP(a00, a10, fy), b1 = MV__CU_LRP(a01, a11, fy);
+    *val = MV__CU_LRP(b0, b1, fz);
+    const double dx00 = MV__CU_DSUB(v100, v000), dx10 = MV__CU_DSUB(v110, v010);
+    const double dx01 = MV__CU_DSUB(v101, v001), dx11 = MV__CU_DSUB(v111, v011);
+    const double dx0 = MV__CU_LRP(dx00, dx10, fy), dx1 = MV__CU_LRP(dx01, dx11, fy);
+    g[0] = sx ? MV__CU_LRP(dx0, dx1, fz) : 0;
+    g[1] = sy ? MV__CU_LRP(MV__CU_DSUB(a10, a00), MV__CU_DSUB(a11, a01), fz) : 0;
+    g[2] = sz ? MV__CU_DSUB(b1, b0) : 0;
+    return true;
+}
+#undef MV__CU_LRP
+
+/* mv__reg_outer: H += w g (x) (i, j, k, 1) */
+static MV__CU_HD void mv__cu_met_outer(double *H, double w, const double g[3], const float s[3])
+{
+    const double a[3] = {MV__CU_DMUL(w, g[0]), MV__CU_DMUL(w, g[1]), MV__CU_DMUL(w, g[2])};
+    const double x[3] = {s[0], s[1], s[2]};
+    for (int r = 0; r < 3; r++) {
+        for (int c = 0; c < 3; c++) H[4 * r + c] = MV__CU_DADD(H[4 * r + c], MV__CU_DMUL(a[r], x[c]));
+        H[4 * r + 3] = MV__CU_DADD(H[4 * r + 3], a[r]);
+    }
+}
+
+/* One sample's terms into acc (K sums), as mv__reg_chunk_mse / _ncc add them */
+template <int K>
+static MV__CU_HD void mv__cu_met_add(double *acc, float f, double m, const double g[3], const float s[3])
+{
+    acc[0] = MV__CU_DADD(acc[0], 1.0);
+    if constexpr (K == MV__CU_MET_MSE) {
+        const double d = MV__CU_DSUB(m, (double)f);
+        acc[1] = MV__CU_DADD(acc[1], MV__CU_DMUL(d, d));
+        mv__cu_met_outer(acc + 2, MV__CU_DMUL(2.0, d), g, s);
+    } else {
+        const double fd = f;
+        acc[1] = MV__CU_DADD(acc[1], fd);
+        acc[2] = MV__CU_DADD(acc[2], m);
+        acc[3] = MV__CU_DADD(acc[3], MV__CU_DMUL(fd, fd));
+        acc[4] = MV__CU_DADD(acc[4], MV__CU_DMUL(m, m));
+        acc[5] = MV__CU_DADD(acc[5], MV__CU_DMUL(fd, m));
+        mv__cu_met_outer(acc + 6, fd, g, s);
+        mv__cu_met_outer(acc + 18, m, g, s);
+        mv__cu_met_outer(acc + 30, 1.0, g, s);
+    }
+}
+
+/* voxel i of the fixed grid -> (x, y, z): 32-bit divisions where they fit */
+static MV__CU_HD void mv__cu_met_split(int64_t i, int64_t nx, int64_t ny, int64_t *x, int64_t *y, int64_t *z)
+{
+    if (((uint64_t)i | (uint64_t)nx | (uint64_t)ny) <= 0xFFFFFFFFull) {
+        uint32_t t = (uint32_t)i / (uint32_t)nx;
+        *x = (int64_t)((uint32_t)i - t * (uint32_t)nx);
+        *y = (int64_t)(t % (uint32_t)ny);
+        *z = (int64_t)(t / (uint32_t)ny);
+    } else {
+        int64_t t = i / nx;
+        *x = i - t * nx;
+        *y = t % ny;
+        *z = t / ny;
+    }
+}
+
+/* ---- Mattes MI's element functions (the CPU's, operation by operation) ---- */
+
+/* mv__bspline3 / mv__bspline3_d */
+static MV__CU_HD double mv__cu_bspline3(double u)
+{
+    double a = fabs(u);
+    if (a < 1) return MV__CU_DADD(MV__CU_DSUB(2.0 / 3.0, MV__CU_DMUL(a, a)), MV__CU_DMUL(MV__CU_DMUL(MV__CU_DMUL(0.5, a), a), a));
+    if (a < 2) {
+        double b = MV__CU_DSUB(2.0, a);
+        return MV__CU_DDIV(MV__CU_DMUL(MV__CU_DMUL(b, b), b), 6.0);
+    }
+    return 0;
+}
+static MV__CU_HD double mv__cu_bspline3_d(double u)
+{
+    double a = fabs(u), s = u < 0 ? -1.0 : 1.0;
+    if (a < 1) return MV__CU_DMUL(s, MV__CU_DADD(MV__CU_DMUL(-2.0, a), MV__CU_DMUL(MV__CU_DMUL(1.5, a), a)));
+    if (a < 2) {
+        double b = MV__CU_DSUB(2.0, a);
+        return MV__CU_DMUL(MV__CU_DMUL(MV__CU_DMUL(-s, 0.5), b), b);
+    }
+    return 0;
+}
+
+/* mv__parzen4 / mv__parzen4_d: the four weights beta3(r - 1 - f) (derivatives) */
+static MV__CU_HD void mv__cu_parzen4(int idx, double t, double w[4])
+{
+    double f = MV__CU_DSUB(t, (double)idx);
+    if (f >= 0 && f < 1) {
+        double f2 = MV__CU_DMUL(f, f), f3 = MV__CU_DMUL(f2, f), g = MV__CU_DSUB(1.0, f);
+        w[0] = MV__CU_DMUL(MV__CU_DMUL(MV__CU_DMUL(g, g), g), 1.0 / 6.0);
+        w[1] = MV__CU_DADD(MV__CU_DSUB(2.0 / 3.0, f2), MV__CU_DMUL(0.5, f3));
+        w[2] = MV__CU_DADD(1.0 / 6.0, MV__CU_DMUL(0.5, MV__CU_DSUB(MV__CU_DADD(f, f2), f3)));
+        w[3] = MV__CU_DMUL(f3, 1.0 / 6.0);
+    } else {
+        for (int r = 0; r < 4; r++) w[r] = mv__cu_bspline3(MV__CU_DSUB((double)(r - 1), f));
+    }
+}
+static MV__CU_HD void mv__cu_parzen4_d(int idx, double t, double w[4])
+{
+    double f = MV__CU_DSUB(t, (double)idx);
+    if (f >= 0 && f < 1) {
+        double g = MV__CU_DSUB(1.0, f);
+        w[0] = MV__CU_DMUL(MV__CU_DMUL(0.5, g), g);
+        w[1] = MV__CU_DMUL(f, MV__CU_DSUB(2.0, MV__CU_DMUL(1.5, f)));
+        w[2] = MV__CU_DSUB(MV__CU_DMUL(MV__CU_DSUB(MV__CU_DMUL(1.5, f), 1.0), f), 0.5);
+        w[3] = MV__CU_DMUL(MV__CU_DMUL(-0.5, f), f);
+    } else {
+        for (int r = 0; r < 4; r++) w[r] = mv__cu_bspline3_d(MV__CU_DSUB((double)(r - 1), f));
+    }
+}
+
+/* mv__mi_bin: term = x / width - norm, the bin clamped to [PAD, bins - PAD - 1] */
+static MV__CU_HD int mv__cu_mi_bin(double x, double width, double norm, int bins, double *term)
+{
+    double t = MV__CU_DSUB(MV__CU_DDIV(x, width), norm);
+    int idx = (int)t;
+    if (!(t >= MV__CU_MI_PAD)) idx = MV__CU_MI_PAD;
+    if (idx > bins - MV__CU_MI_PAD - 1) idx = bins - MV__CU_MI_PAD - 1;
+    *term = t;
+    return idx;
+}
+
+/* a histogram weight in fixed point */
+static MV__CU_HD unsigned long long mv__cu_mi_fix(double w, double scale)
+{
+    return (unsigned long long)MV__CU_DADD(MV__CU_DMUL(w, scale), 0.5);
+}
+
+/* Pass 1 of one voxel: false unless it is a sample inside moving; else its
+   fixed bin l, moving bin idx and the four Parzen weights of bins
+   idx - 1 .. idx + 2 (mv__reg_chunk_mi1) */
+static MV__CU_HD bool mv__cu_mi_sample(const mv__cu_metmap &mp, const mv__cu_metsel &sel, const float *fix, const float *mov,
+                                       int64_t i, int *l, int *idx, double pw[4])
+{
+    int64_t x, y, z;
+    double v[3], m, g[3], term;
+    const float f = fix[i];
+    mv__cu_met_split(i, mp.fd[0], mp.fd[1], &x, &y, &z);
+    if (!mv__cu_met_sampled(sel, f, x, y, z, i)) return false;
+    const float s[3] = {(float)x, (float)y, (float)z};
+    mv__cu_met_map(mp.V, s, v);
+    if (!mv__cu_met_trilin(mov, mp.md, v, &m, g)) return false;
+    *l = mv__cu_mi_bin((double)f, mp.mi.fbin, mp.mi.fnorm, mp.mi.bins, &term);
+    *idx = mv__cu_mi_bin(m, mp.mi.mbin, mp.mi.mnorm, mp.mi.bins, &term);
+    mv__cu_parzen4(*idx, term, pw);
+    return true;
+}
+
+/* Pass 2 of one sample (mv__reg_chunk_mi2): the moving value and gradient
+   as the CPU's cache holds them (float32), w = sum_r beta3'(.) log(p / p_m),
+   H += w g (x) (i, j, k, 1) */
+static MV__CU_HD void mv__cu_mi_grad_add(const mv__cu_mi &mi, double *acc, float f, double m, const double g[3],
+                                         const float s[3])
+{
+    double term, dw[4], gf[3], w;
+    const double mf = (double)(float)m;
+    int l, idx;
+    for (int a = 0; a < 3; a++) gf[a] = (double)(float)g[a];
+    acc[0] = MV__CU_DADD(acc[0], 1.0);
+    l = mv__cu_mi_bin((double)f, mi.fbin, mi.fnorm, mi.bins, &term);
+    idx = mv__cu_mi_bin(mf, mi.mbin, mi.mnorm, mi.bins, &term);
+    mv__cu_parzen4_d(idx, term, dw);
+    const double *L = mi.lut + (size_t)l * mi.bins + (idx - 1);
+    w = MV__CU_DADD(MV__CU_DADD(MV__CU_DADD(MV__CU_DMUL(dw[0], L[0]), MV__CU_DMUL(dw[1], L[1])), MV__CU_DMUL(dw[2], L[2])),
+                    MV__CU_DMUL(dw[3], L[3]));
+    mv__cu_met_outer(acc + 1, w, gf, s);
+}
+
+/* Voxel i's contribution, if it is a sample that maps inside moving */
+template <int K>
+static MV__CU_HD void mv__cu_met_voxel(const mv__cu_metmap &mp, const mv__cu_metsel &sel, const float *fix, const float *mov,
+                                       int64_t i, double *acc)
+{
+    int64_t x, y, z;
+    double v[3], m, g[3];
+    const float f = fix[i];
+    mv__cu_met_split(i, mp.fd[0], mp.fd[1], &x, &y, &z);
+    if (!mv__cu_met_sampled(sel, f, x, y, z, i)) return;
+    const float s[3] = {(float)x, (float)y, (float)z};
+    mv__cu_met_map(mp.V, s, v);
+    if (!mv__cu_met_trilin(mov, mp.md, v, &m, g)) return;
+    if constexpr (K == MV__CU_MET_MI2) mv__cu_mi_grad_add(mp.mi, acc, f, m, g, s);
+    else mv__cu_met_add<K>(acc, f, m, g, s);
+}
+
+/* the pairing of the block tree: sh[t] += sh[t + w], w = n/2 .. 1 (host
+   checks replay it) */
+static MV__CU_HD void mv__cu_met_tree_step(double *sh, int t, int w) { sh[t] = MV__CU_DADD(sh[t], sh[t + w]); }
+
+template <int K>
+static __global__ void __launch_bounds__(MV__CU_RED_THREADS) mv__cu_met_kernel(mv__cu_metmap mp, mv__cu_metsel sel,
+                                                                               const float *__restrict__ fix,
+                                                                               const float *__restrict__ mov, int64_t nf,
+                                                                               double *part)
+{
+    __shared__ double sh[MV__CU_RED_THREADS];
+    const int64_t tid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x, nth = (int64_t)gridDim.x * blockDim.x;
+    const int t = threadIdx.x;
+    double acc[K];
+#pragma unroll
+    for (int e = 0; e < K; e++) acc[e] = 0;
+    for (int64_t i = tid; i < nf; i += nth) {
+        if (sel.mask && !mv__cu_mask_on(sel.mask, sel.mask_dt, i)) continue;
+        mv__cu_met_voxel<K>(mp, sel, fix, mov, i, acc);
+    }
+#pragma unroll
+    for (int e = 0; e < K; e++) { /* one sum at a time through a fixed tree */
+        sh[t] = acc[e];
+        __syncthreads();
+        for (int w = MV__CU_RED_THREADS / 2; w > 0; w >>= 1) {
+            if (t < w) mv__cu_met_tree_step(sh, t, w);
+            __syncthreads();
+        }
+        if (t == 0) part[(size_t)blockIdx.x * K + e] = sh[0];
+        __syncthreads();
+    }
+}
+
+/* the blocks' sums in block order, one thread per sum */
+static __global__ void mv__cu_met_final_kernel(const double *part, int blocks, int K, double *tot)
+{
+    const int e = threadIdx.x;
+    if (e >= K) return;
+    double s = 0;
+    for (int b = 0; b < blocks; b++) s = MV__CU_DADD(s, part[(size_t)b * K + e]);
+    tot[e] = s;
+}
+
+/* finite fixed voxels inside the mask, per block (AUTO needs the count) */
+static __global__ void mv__cu_met_count_kernel(const float *fix, int64_t nf, const void *mask, mv_dtype mask_dt,
+                                               unsigned long long *count)
+{
+    __shared__ unsigned long long sh[MV__CU_RED_THREADS];
+    unsigned long long n = 0;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < nf; i += (int64_t)gridDim.x * blockDim.x)
+        n += isfinite(fix[i]) && (!mask || mv__cu_mask_on(mask, mask_dt, i));
+    sh[threadIdx.x] = n;
+    __syncthreads();
+    for (int w = MV__CU_RED_THREADS / 2; w > 0; w >>= 1) {
+        if ((int)threadIdx.x < w) sh[threadIdx.x] += sh[threadIdx.x + w];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) atomicAdd(count, sh[0]); /* integers: any order gives the same count */
+}
+
+/* blocks of a metric pass over nf voxels: a function of nf alone */
+static int mv__cu_met_blocks(int64_t nf)
+{
+    int64_t b = (nf + MV__CU_RED_THREADS - 1) / MV__CU_RED_THREADS;
+    return b < 1 ? 1 : b > MV__CU_MET_BLOCKS ? MV__CU_MET_BLOCKS : (int)b;
+}
+
+/* mv__m4_inv: Gauss-Jordan with partial pivoting, the CPU metric's
+   world -> moving voxel inverse (not mv_affine_invert's cofactors: the
+   same matrix to the last bit is what keeps the samples' in/out tests
+   and terms the CPU's). 0 if singular or not finite. */
+static int mv__cu_m4_inv(const double a[4][4], double r[4][4])
+{
+    double m[4][8];
+    int i, j, k;
+    for (i = 0; i < 4; i++)
+        for (j = 0; j < 8; j++) m[i][j] = j < 4 ? a[i][j] : (j - 4 == i ? 1.0 : 0.0);
+    for (k = 0; k < 4; k++) {
+        int p = k;
+        double piv;
+        for (i = k + 1; i < 4; i++)
+            if (fabs(m[i][k]) > fabs(m[p][k])) p = i;
+        if (!(fabs(m[p][k]) > 1e-300)) return 0;
+        if (p != k)
+            for (j = 0; j < 8; j++) {
+                double t = m[k][j];
+                m[k][j] = m[p][j];
+                m[p][j] = t;
+            }
+        piv = m[k][k];
+        for (j = 0; j < 8; j++) m[k][j] /= piv;
+        for (i = 0; i < 4; i++)
+            if (i != k && m[i][k] != 0) {
+                double f = m[i][k];
+                for (j = 0; j < 8; j++) m[i][j] -= f * m[k][j];
+            }
+    }
+    for (i = 0; i < 4; i++)
+        for (j = 0; j < 4; j++) {
+            r[i][j] = m[i][j + 4];
+            if (!isfinite(r[i][j])) return 0;
+        }
+    return 1;
+}
+
+/* Host: the map of one evaluation (mv__reg_eval: V = W T F, rows 0..2) */
+static mv_status mv__cu_met_setup(const mv_vol *fixed, const mv_vol *moving, const mv_transform *t, int metric,
+                                  mv__cu_metmap *mp, double W[4][4], const char *fn)
+{
+    double T[4][4], WT[4][4], V4[4][4];
+    int r, c;
+    memset(mp, 0, sizeof(*mp));
+    MV__CU_CHECK(mv__cu_m4_inv(moving->affine, W), MV_ERR_INVALID_ARG, "%s: moving affine is singular", fn);
+    MV__CU_STRY(mv_transform_matrix(t, T));
+    mv_affine_multiply((const double(*)[4])W, (const double(*)[4])T, WT); /* mv__m4_mul's sums */
+    mv_affine_multiply((const double(*)[4])WT, fixed->affine, V4);
+    for (r = 0; r < 3; r++)
+        for (c = 0; c < 4; c++) mp->V[4 * r + c] = V4[r][c];
+    for (r = 0; r < 3; r++) {
+        mp->fd[r] = mv__cu_dim(fixed, r);
+        mp->md[r] = mv__cu_dim(moving, r);
+    }
+    mp->metric = metric;
+    return MV_OK;
+}
+
+/* Host: mv__reg_chain, d value / d parameters from the voxel-space sums H
+   (3x4). dM and dt (d matrix, d translation per parameter) come from
+   mv_transform_jacobian, whose columns are dt + dM (x - c): at x = c + e_s
+   divided by the step actually taken, and at x = 0 (dt - dM c, the
+   chain's db) directly. */
+static mv_status mv__cu_met_chain(const mv_vol *fixed, const double W[4][4], const mv_transform *tf, const double *H,
+                                  double scale, double *grad)
+{
+    double HF[3][4], G[3][4], J0[3][MV_TRANSFORM_MAX_PARAMS], Jc[3][MV_TRANSFORM_MAX_PARAMS];
+    double dM[MV_TRANSFORM_MAX_PARAMS][3][3];
+    int r, s, q, k;
+    for (r = 0; r < 3; r++)
+        for (s = 0; s < 4; s++) {
+            double v = 0;
+            for (q = 0; q < 4; q++) v += H[4 * r + q] * fixed->affine[s][q];
+            HF[r][s] = v;
+        }
+    for (r = 0; r < 3; r++)
+        for (s = 0; s < 4; s++) G[r][s] = scale * (W[0][r] * HF[0][s] + W[1][r] * HF[1][s] + W[2][r] * HF[2][s]);
+    {
+        const double zero[3] = {0, 0, 0};
+        MV__CU_STRY(mv_transform_jacobian(tf, zero, J0));
+        MV__CU_STRY(mv_transform_jacobian(tf, tf->center, Jc));
+    }
+    for (s = 0; s < 3; s++) {
+        double x[3], Js[3][MV_TRANSFORM_MAX_PARAMS], step;
+        memcpy(x, tf->center, sizeof(x));
+        x[s] += 1.0;
+        step = x[s] - tf->center[s];
+        MV__CU_STRY(mv_transform_jacobian(tf, x, Js));
+        for (k = 0; k < tf->nparams; k++)
+            for (r = 0; r < 3; r++) dM[k][r][s] = (Js[r][k] - Jc[r][k]) / step;
+    }
+    for (k = 0; k < tf->nparams; k++) {
+        double v = 0;
+        for (r = 0; r < 3; r++) {
+            for (s = 0; s < 3; s++) v += G[r][s] * dM[k][r][s];
+            v += G[r][3] * J0[r][k];
+        }
+        grad[k] = v;
+    }
+    return MV_OK;
+}
+
+/* whether the sampling needs the count of candidate voxels (AUTO, RANDOM without a fraction) */
+static int mv__cu_met_needs_count(const mv_metric_opts *o)
+{
+    return o->sampling == MV_SAMPLING_AUTO || (o->sampling == MV_SAMPLING_RANDOM && !(o->fraction > 0));
+}
+
+/* Host: mv__reg_ctx_build's choice of sampling and the coin's threshold,
+   given the candidates (finite fixed voxels in the mask) where it needs them */
+static void mv__cu_met_resolve(const mv_metric_opts *o, unsigned long long ncand, mv__cu_metsel *sel)
+{
+    const double nauto = (double)(1 << 18); /* MV__REG_SAMPLES */
+    mv_sampling samp = o->sampling;
+    memset(sel, 0, sizeof(*sel));
+    sel->seed = o->seed ? o->seed : 0x6d65647666ull;
+    sel->stride = o->stride > 0 ? o->stride : 2;
+    if (o->fixed_mask) {
+        sel->mask = o->fixed_mask->data;
+        sel->mask_dt = o->fixed_mask->dtype;
+    }
+    if (samp == MV_SAMPLING_AUTO) samp = (double)ncand > nauto ? MV_SAMPLING_RANDOM : MV_SAMPLING_FULL;
+    if (samp == MV_SAMPLING_RANDOM) {
+        double frac = o->fraction > 0 ? o->fraction : nauto / (double)ncand;
+        if (frac >= 1) samp = MV_SAMPLING_FULL;
+        sel->thresh = frac >= 1 ? UINT64_MAX : (uint64_t)(frac * 18446744073709549568.0);
+    }
+    sel->kind = (int)samp;
+}
+
+/* Host: the sample selection, counting the candidates on the device where
+   the choice needs them (waits for that count) */
+static mv_status mv__cu_met_select(const mv_cuda_vol *fixed, const mv_metric_opts *o, int64_t nf, mv__cu_metsel *sel,
+                                   cudaStream_t s, const char *fn)
+{
+    unsigned long long ncand = 0;
+    mv__cu_met_resolve(o, 0, sel); /* the mask fields, for the count */
+    if (mv__cu_met_needs_count(o)) {
+        unsigned long long *d = NULL;
+        cudaError_t e;
+        MV__CU_TRY(cudaMallocAsync((void **)&d, sizeof(*d), s));
+        e = cudaMemsetAsync(d, 0, sizeof(*d), s);
+        if (e == cudaSuccess) {
+            mv__cu_met_count_kernel<<<mv__cu_met_blocks(nf), MV__CU_RED_THREADS, 0, s>>>(
+                (const float *)fixed->vol.data, nf, sel->mask, sel->mask_dt, d);
+            e = cudaGetLastError();
+        }
+        if (e == cudaSuccess) e = cudaMemcpyAsync(&ncand, d, sizeof(ncand), cudaMemcpyDeviceToHost, s);
+        if (e == cudaSuccess) e = cudaStreamSynchronize(s);
+        cudaFreeAsync(d, s);
+        if (e != cudaSuccess) return mv__cu_fail(e, "mv_cuda_metric_evaluate: candidate count");
+        MV__CU_CHECK(ncand >= 2, MV_ERR_INVALID_ARG, "%s: metric: %lld finite fixed voxels inside the mask", fn,
+                     (long long)ncand);
+    }
+    mv__cu_met_resolve(o, ncand, sel);
+    return MV_OK;
+}
+
+/* Host: the sums of one pass (K of them) into tot, downloaded (waits) */
+template <int K>
+static mv_status mv__cu_met_sums(const mv__cu_metmap &mp, const mv__cu_metsel &sel, const float *fix, const float *mov,
+                                 double *tot, cudaStream_t s)
+{
+    const int64_t nf = mp.fd[0] * mp.fd[1] * mp.fd[2];
+    const int blocks = mv__cu_met_blocks(nf);
+    double *part = NULL;
+    cudaError_t e;
+    MV__CU_TRY(cudaMallocAsync((void **)&part, ((size_t)blocks + 1) * K * sizeof(double), s));
+    mv__cu_met_kernel<K><<<blocks, MV__CU_RED_THREADS, 0, s>>>(mp, sel, fix, mov, nf, part);
+    e = cudaGetLastError();
+    if (e == cudaSuccess) {
+        mv__cu_met_final_kernel<<<1, 64, 0, s>>>(part, blocks, K, part + (size_t)blocks * K);
+        e = cudaGetLastError();
+    }
+    if (e == cudaSuccess) e = cudaMemcpyAsync(tot, part + (size_t)blocks * K, K * sizeof(double), cudaMemcpyDeviceToHost, s);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(s);
+    cudaFreeAsync(part, s);
+    if (e != cudaSuccess) return mv__cu_fail(e, "mv_cuda_metric_evaluate: sums");
+    return MV_OK;
+}
+
+/* ---- Mattes MI: ranges, the histogram pass, the host's part ---- */
+
+/* per block the smallest and largest finite value inside the mask
+   (mv__finite_range; min and max are exact in any order) */
+static __global__ void mv__cu_met_range_kernel(const float *v, int64_t n, const void *mask, mv_dtype mask_dt, float *part)
+{
+    __shared__ float lo[MV__CU_RED_THREADS], hi[MV__CU_RED_THREADS];
+    float a = INFINITY, b = -INFINITY;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        const float x = v[i];
+        if (isfinite(x) && (!mask || mv__cu_mask_on(mask, mask_dt, i))) a = fminf(a, x), b = fmaxf(b, x);
+    }
+    lo[threadIdx.x] = a;
+    hi[threadIdx.x] = b;
+    __syncthreads();
+    for (int w = MV__CU_RED_THREADS / 2; w > 0; w >>= 1) {
+        if ((int)threadIdx.x < w) {
+            lo[threadIdx.x] = fminf(lo[threadIdx.x], lo[threadIdx.x + w]);
+            hi[threadIdx.x] = fmaxf(hi[threadIdx.x], hi[threadIdx.x + w]);
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) part[2 * blockIdx.x] = lo[0], part[2 * blockIdx.x + 1] = hi[0];
+}
+
+/* Host: the finite range of a float32 device array (lo > hi: none), waits */
+static mv_status mv__cu_met_range(const float *v, int64_t n, const void *mask, mv_dtype mask_dt, double *lo, double *hi,
+                                  cudaStream_t s)
+{
+    const int blocks = mv__cu_met_blocks(n);
+    float *part = NULL, *host = (float *)malloc((size_t)blocks * 2 * sizeof(float));
+    cudaError_t e;
+    MV__CU_CHECK(host != NULL, MV_ERR_OUT_OF_MEMORY, "mv_cuda_metric_evaluate: range partials");
+    e = cudaMallocAsync((void **)&part, (size_t)blocks * 2 * sizeof(float), s);
+    if (e == cudaSuccess) {
+        mv__cu_met_range_kernel<<<blocks, MV__CU_RED_THREADS, 0, s>>>(v, n, mask, mask_dt, part);
+        e = cudaGetLastError();
+        if (e == cudaSuccess) e = cudaMemcpyAsync(host, part, (size_t)blocks * 2 * sizeof(float), cudaMemcpyDeviceToHost, s);
+        if (e == cudaSuccess) e = cudaStreamSynchronize(s);
+        cudaFreeAsync(part, s);
+    }
+    if (e != cudaSuccess) {
+        free(host);
+        return mv__cu_fail(e, "mv_cuda_metric_evaluate: value range");
+    }
+    *lo = INFINITY, *hi = -INFINITY;
+    for (int b = 0; b < blocks; b++) *lo = fmin(*lo, (double)host[2 * b]), *hi = fmax(*hi, (double)host[2 * b + 1]);
+    free(host);
+    return MV_OK;
+}
+
+/* mv__mi_bin_setup: bins - 2 PAD bins span [lo, hi] (a constant image gets width 1) */
+static void mv__cu_mi_bin_setup(double lo, double hi, int bins, double *width, double *norm)
+{
+    double range = hi - lo;
+    if (!(range > 0)) range = 1;
+    *width = range / (bins - 2 * MV__CU_MI_PAD);
+    *norm = lo / *width - MV__CU_MI_PAD;
+}
+
+/* Host: the bins and the fixed point's scale: 2^(62 - bits of nf), so
+   that nf samples of weight <= 1 in one bin stay below 2^63 */
+static void mv__cu_mi_setup(double fmin, double fmax, double mmin, double mmax, int bins, int64_t nf, mv__cu_mi *mi)
+{
+    int bits = 0;
+    while (bits < 62 && ((uint64_t)nf >> bits) != 0) bits++;
+    memset(mi, 0, sizeof(*mi));
+    mi->bins = bins;
+    mv__cu_mi_bin_setup(fmin, fmax, bins, &mi->fbin, &mi->fnorm);
+    mv__cu_mi_bin_setup(mmin, mmax, bins, &mi->mbin, &mi->mnorm);
+    mi->scale = ldexp(1.0, 62 - bits);
+}
+
+/* mv__mi_from_histograms on the fixed-point histogram h (N samples): MI,
+   and in P (bins x bins, then the two marginals) log(p / p_m) */
+static double mv__cu_mi_from_hist(const unsigned long long *h, double scale, double N, int nb, double *P)
+{
+    double *pm = P + (size_t)nb * nb, *pf = pm + nb, mi = 0;
+    size_t i, len = (size_t)nb * nb;
+    int l, m;
+    for (i = 0; i < len; i++) P[i] = (double)h[i] / scale;
+    if (N < 2) return 0;
+    for (m = 0; m < nb; m++) pm[m] = 0, pf[m] = 0;
+    for (l = 0; l < nb; l++)
+        for (m = 0; m < nb; m++) {
+            double p = P[(size_t)l * nb + m] / N;
+            P[(size_t)l * nb + m] = p;
+            pm[m] += p;
+            pf[l] += p;
+        }
+    for (l = 0; l < nb; l++)
+        for (m = 0; m < nb; m++) {
+            double p = P[(size_t)l * nb + m];
+            if (p > 0) {
+                mi += p * log(p / (pm[m] * pf[l]));
+                P[(size_t)l * nb + m] = log(p / pm[m]);
+            } else {
+                P[(size_t)l * nb + m] = 0;
+            }
+        }
+    return mi;
+}
+
+/* Pass 1: the joint histogram in fixed point and the sample count; a
+   block's histogram in shared memory when bins x bins fits (the background
+   piles into few bins: global atomics alone would queue on them) */
+#define MV__CU_MI_SHARED_BINS 64
+static __global__ void __launch_bounds__(MV__CU_RED_THREADS)
+    mv__cu_mi_hist_kernel(mv__cu_metmap mp, mv__cu_metsel sel, const float *__restrict__ fix, const float *__restrict__ mov,
+                          int64_t nf, unsigned long long *hist, unsigned long long *count)
+{
+    __shared__ unsigned long long sh[MV__CU_MI_SHARED_BINS * MV__CU_MI_SHARED_BINS]; /* 32 KiB */
+    const int nb = mp.mi.bins, len = nb * nb;
+    const bool local = nb <= MV__CU_MI_SHARED_BINS;
+    unsigned long long *h = local ? sh : hist, n = 0;
+    if (local)
+        for (int k = threadIdx.x; k < len; k += blockDim.x) sh[k] = 0;
+    __syncthreads();
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < nf; i += (int64_t)gridDim.x * blockDim.x) {
+        int l, idx;
+        double pw[4];
+        if (sel.mask && !mv__cu_mask_on(sel.mask, sel.mask_dt, i)) continue;
+        if (!mv__cu_mi_sample(mp, sel, fix, mov, i, &l, &idx, pw)) continue;
+        n++;
+        unsigned long long *b = h + (size_t)l * nb + (idx - 1);
+        for (int r = 0; r < 4; r++) atomicAdd(b + r, mv__cu_mi_fix(pw[r], mp.mi.scale));
+    }
+    if (n) atomicAdd(count, n);
+    __syncthreads();
+    if (local)
+        for (int k = threadIdx.x; k < len; k += blockDim.x)
+            if (sh[k]) atomicAdd(hist + k, sh[k]);
+}
+
+/* Host: pass 1 downloaded: the histogram (bins x bins) and the count, waits */
+static mv_status mv__cu_mi_hist(const mv__cu_metmap &mp, const mv__cu_metsel &sel, const float *fix, const float *mov,
+                                unsigned long long *h, unsigned long long *count, cudaStream_t s)
+{
+    const int64_t nf = mp.fd[0] * mp.fd[1] * mp.fd[2];
+    const size_t len = (size_t)mp.mi.bins * mp.mi.bins;
+    unsigned long long *d = NULL;
+    cudaError_t e;
+    MV__CU_TRY(cudaMallocAsync((void **)&d, (len + 1) * sizeof(*d), s));
+    e = cudaMemsetAsync(d, 0, (len + 1) * sizeof(*d), s);
+    if (e == cudaSuccess) {
+        mv__cu_mi_hist_kernel<<<mv__cu_met_blocks(nf), MV__CU_RED_THREADS, 0, s>>>(mp, sel, fix, mov, nf, d, d + len);
+        e = cudaGetLastError();
+    }
+    if (e == cudaSuccess) e = cudaMemcpyAsync(h, d, len * sizeof(*d), cudaMemcpyDeviceToHost, s);
+    if (e == cudaSuccess) e = cudaMemcpyAsync(count, d + len, sizeof(*d), cudaMemcpyDeviceToHost, s);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(s);
+    cudaFreeAsync(d, s);
+    if (e != cudaSuccess) return mv__cu_fail(e, "mv_cuda_metric_evaluate: MI histogram");
+    return MV_OK;
+}
+
+/* Host: Mattes MI's value (pass 1) and gradient (pass 2 through the table) */
+static mv_status mv__cu_mi_evaluate(const mv_cuda_vol *fixed, const mv_cuda_vol *moving, const mv_transform *t,
+                                    const mv_metric_opts *o, mv__cu_metmap *mp, const mv__cu_metsel &sel,
+                                    const double W[4][4], double *value, double *grad, int64_t *nsamples,
+                                    cudaStream_t s, const char *fn)
+{
+    const int nb = o->bins > 0 ? o->bins : 24; /* MV__MI_BINS */
+    const int64_t nf = mp->fd[0] * mp->fd[1] * mp->fd[2], nm = mp->md[0] * mp->md[1] * mp->md[2];
+    const size_t len = (size_t)nb * nb;
+    const float *fix = (const float *)fixed->vol.data, *mov = (const float *)moving->vol.data;
+    double fmin, fmax, mmin, mmax, mi, tot[MV__CU_MET_MI2];
+    unsigned long long *h = NULL, count = 0;
+    double *P = NULL, *dlut = NULL;
+    mv_status st = MV_OK;
+    cudaError_t e = cudaSuccess;
+    MV__CU_STRY(mv__cu_met_range(fix, nf, sel.mask, sel.mask_dt, &fmin, &fmax, s));
+    MV__CU_STRY(mv__cu_met_range(mov, nm, NULL, MV_DT_U8, &mmin, &mmax, s));
+    MV__CU_CHECK(fmax >= fmin, MV_ERR_INVALID_ARG, "%s: metric: no finite fixed voxel inside the mask", fn);
+    MV__CU_CHECK(mmax >= mmin, MV_ERR_INVALID_ARG, "%s: metric: no finite moving voxel inside the mask", fn);
+    mv__cu_mi_setup(fmin, fmax, mmin, mmax, nb, nf, &mp->mi);
+    h = (unsigned long long *)malloc(len * sizeof(*h));
+    P = (double *)malloc((len + 2 * (size_t)nb) * sizeof(double));
+    if (!h || !P) {
+        free(h);
+        free(P);
+        return mv_set_error(MV_ERR_OUT_OF_MEMORY, "%s: MI tables", fn);
+    }
+    st = mv__cu_mi_hist(*mp, sel, fix, mov, h, &count, s);
+    if (st == MV_OK) {
+        mi = mv__cu_mi_from_hist(h, mp->mi.scale, (double)count, nb, P);
+        if (nsamples) *nsamples = (int64_t)count;
+        if (count < 2)
+            st = mv_set_error(MV_ERR_INVALID_ARG, "%s: metric: %lld samples map inside the moving image (and mask)", fn,
+                              (long long)count);
+        else *value = -mi;
+    }
+    if (st == MV_OK && grad) {
+        e = cudaMallocAsync((void **)&dlut, len * sizeof(double), s);
+        if (e == cudaSuccess) e = cudaMemcpyAsync(dlut, P, len * sizeof(double), cudaMemcpyHostToDevice, s);
+        if (e != cudaSuccess) st = mv__cu_fail(e, "mv_cuda_metric_evaluate: MI table");
+        if (st == MV_OK) {
+            mp->mi.lut = dlut;
+            st = mv__cu_met_sums<MV__CU_MET_MI2>(*mp, sel, fix, mov, tot, s); /* waits: P may go */
+        }
+        if (st == MV_OK) st = mv__cu_met_chain(&fixed->vol, W, t, tot + 1, 1.0 / ((double)count * mp->mi.mbin), grad);
+        if (dlut) cudaFreeAsync(dlut, s);
+    }
+    free(h);
+    free(P);
+    return st;
+}
+
+/* Host: value and gradient from the sums, mv__reg_eval's formulas */
+static mv_status mv__cu_met_finish(const mv_vol *fixed, const double W[4][4], const mv_transform *t, int metric,
+                                   const double *tot, double *value, double *grad, int64_t *nsamples, const char *fn)
+{
+    const double N = tot[0];
+    if (nsamples) *nsamples = (int64_t)N;
+    MV__CU_CHECK(N >= 2, MV_ERR_INVALID_ARG, "%s: metric: %lld samples map inside the moving image (and mask)", fn,
+                 (long long)N);
+    if (metric == MV_METRIC_MSE) {
+        *value = tot[1] / N;
+        if (grad) MV__CU_STRY(mv__cu_met_chain(fixed, W, t, tot + 2, 1.0 / N, grad));
+        return MV_OK;
+    }
+    {
+        double mf = tot[1] / N, mm = tot[2] / N, sff, smm, sfm, den, Hd[12];
+        int i;
+        sff = tot[3] - N * mf * mf, smm = tot[4] - N * mm * mm, sfm = tot[5] - N * mf * mm;
+        if (!(sff > 0 && smm > 0)) { /* a constant image: NCC undefined, taken as 0 and flat */
+            *value = 0;
+            if (grad) memset(grad, 0, (size_t)t->nparams * sizeof(double));
+            return MV_OK;
+        }
+        den = sqrt(sff * smm);
+        *value = -sfm / den;
+        if (grad) {
+            for (i = 0; i < 12; i++) {
+                double dsfm = tot[6 + i] - mf * tot[30 + i], dsmm = 2 * (tot[18 + i] - mm * tot[30 + i]);
+                Hd[i] = -(dsfm / den - sfm * dsmm / (2 * den * smm));
+            }
+            MV__CU_STRY(mv__cu_met_chain(fixed, W, t, Hd, 1.0, grad));
+        }
+    }
+    return MV_OK;
+}
+
+static mv_status mv__cu_met_image(const mv_cuda_vol *v, const char *fn, const char *what)
+{
+    MV__CU_STRY(mv__cu_check_vol(v, fn, what));
+    MV__CU_CHECK(v->vol.ndim >= 2 && v->vol.ndim <= 3, MV_ERR_INVALID_ARG, "%s: %s ndim %d (2 or 3)", fn, what,
+                 v->vol.ndim);
+    MV__CU_CHECK(v->vol.dtype == MV_DT_F32 && (v->vol.meta.scl_slope == 0 || !isfinite(v->vol.meta.scl_slope) ||
+                                               (v->vol.meta.scl_slope == 1 && v->vol.meta.scl_inter == 0)),
+                 MV_ERR_UNSUPPORTED, "%s: %s must be unscaled float32 on the GPU (%s): mv_cuda_convert it first", fn, what,
+                 mv_dtype_name(v->vol.dtype));
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_metric_evaluate(const mv_cuda_vol *fixed, const mv_cuda_vol *moving, const mv_transform *t,
+                                         const mv_metric_opts *opts, double *value, double *grad, int64_t *nsamples,
+                                         mv_cuda_stream stream)
+{
+    static const char *fn = "mv_cuda_metric_evaluate";
+    mv_metric_opts o;
+    mv__cu_metmap mp;
+    mv__cu_metsel sel;
+    double W[4][4], tot[MV__CU_MET_NCC];
+    int64_t nf;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CU_CHECK(value != NULL && t != NULL, MV_ERR_INVALID_ARG, "%s: value or t is NULL", fn);
+    MV__CU_CHECK(o.metric == MV_METRIC_MSE || o.metric == MV_METRIC_NCC || o.metric == MV_METRIC_MI, MV_ERR_UNSUPPORTED,
+                 "%s: metric %d (the GPU has MSE, NCC and MI; LNCC runs on the CPU)", fn, (int)o.metric);
+    MV__CU_CHECK(o.bins == 0 || (o.bins >= 5 && o.bins <= 1024), MV_ERR_INVALID_ARG, "%s: bins %d (5..1024)", fn, o.bins);
+    MV__CU_CHECK(!o.moving_mask, MV_ERR_UNSUPPORTED, "%s: moving_mask is not on the GPU yet", fn);
+    MV__CU_CHECK((int)o.sampling >= 0 && o.sampling <= MV_SAMPLING_RANDOM, MV_ERR_INVALID_ARG, "%s: sampling %d", fn,
+                 (int)o.sampling);
+    MV__CU_CHECK(o.fraction == 0 || (o.fraction > 0 && o.fraction <= 1), MV_ERR_INVALID_ARG,
+                 "%s: fraction %g (0 < fraction <= 1)", fn, o.fraction);
+    MV__CU_CHECK(o.stride >= 0, MV_ERR_INVALID_ARG, "%s: stride %d", fn, o.stride);
+    MV__CU_CHECK(!o.jitter || o.sampling == MV_SAMPLING_FULL || o.sampling == MV_SAMPLING_STRIDE, MV_ERR_UNSUPPORTED,
+                 "%s: jittered samples are not on the GPU yet", fn);
+    MV__CU_STRY(mv__cu_met_image(fixed, fn, "fixed"));
+    MV__CU_STRY(mv__cu_met_image(moving, fn, "moving"));
+    if (o.fixed_mask) {
+        const mv_vol *m = o.fixed_mask;
+        MV__CU_CHECK(m->data != NULL && mv__cu_is_gpu_real(m->dtype), MV_ERR_INVALID_ARG,
+                     "%s: fixed_mask: no data or dtype %s", fn, mv_dtype_name(m->dtype));
+        MV__CU_CHECK(m->ndim >= 2 && m->ndim <= 3 && mv__cu_dim(m, 0) == fixed->vol.dim[0] &&
+                         mv__cu_dim(m, 1) == fixed->vol.dim[1] && mv__cu_dim(m, 2) == mv__cu_dim(&fixed->vol, 2),
+                     MV_ERR_INVALID_ARG, "%s: fixed_mask is not on fixed's grid", fn);
+    }
+    MV__CU_STRY(mv__cu_met_setup(&fixed->vol, &moving->vol, t, (int)o.metric, &mp, W, fn));
+    nf = mp.fd[0] * mp.fd[1] * mp.fd[2];
+    MV__CU_STRY(mv__cu_met_select(fixed, &o, nf, &sel, stream, fn));
+    if (o.metric == MV_METRIC_MI)
+        return mv__cu_mi_evaluate(fixed, moving, t, &o, &mp, sel, W, value, grad, nsamples, stream, fn);
+    if (o.metric == MV_METRIC_MSE)
+        MV__CU_STRY(mv__cu_met_sums<MV__CU_MET_MSE>(mp, sel, (const float *)fixed->vol.data,
+                                                    (const float *)moving->vol.data, tot, stream));
+    else
+        MV__CU_STRY(mv__cu_met_sums<MV__CU_MET_NCC>(mp, sel, (const float *)fixed->vol.data,
+                                                    (const float *)moving->vol.data, tot, stream));
+    return mv__cu_met_finish(&fixed->vol, W, t, (int)o.metric, tot, value, grad, nsamples, fn);
 }
 
 #endif /* MEDVOL_CUDA_IMPLEMENTATION */

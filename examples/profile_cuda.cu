@@ -13,6 +13,12 @@
    is reported as a multiple of one D2D copy of its 92 MB fluence (target:
    the fused step within 2.5 copies). Then upload/download bandwidth (pageable and
    pinned) and a GPU-vs-CPU table of the same ops through medvol.h.
+   Registration rows: the demons update (force; with the MSE, which waits),
+   the field exponential (4 squarings), MSE, NCC and Mattes MI metrics with
+   their gradients (full sampling; MSE also AUTO's 2^18 random samples; MI
+   reads fixed and moving twice more: ranges, histogram, gradient), traffic
+   the nominal bytes (fixed and moving read once; the metric's moving reads
+   are gathers and the call waits for its sums).
 
    Without a CUDA device it says so and exits 0. */
 #include "../medvol_cuda.h"
@@ -206,6 +212,79 @@ static void p_transfers(size_t bytes)
         else free(x.host);
     }
     cudaFree(x.dev);
+}
+
+/* ---- registration: the demons update, the field exponential, metrics with gradients ---- */
+
+typedef struct {
+    mv_cuda_vol moving, u, e;  /* a second phantom (the warped moving image), two fields on the grid */
+    mv_transform rigid;
+    mv_metric_opts mo;
+} p_reg;
+static p_reg R;
+
+static void op_demons(void *c) { (void)c; P_CHECK(mv_cuda_demons_update_into(&B.in, &R.moving, &R.u, 2.0, NULL, NULL, P_s)); }
+static void op_demons_mse(void *c)
+{
+    double mse;
+    (void)c;
+    P_CHECK(mv_cuda_demons_update_into(&B.in, &R.moving, &R.u, 2.0, NULL, &mse, P_s));
+}
+static void op_exp4(void *c)
+{
+    mv_field_opts o;
+    (void)c;
+    memset(&o, 0, sizeof(o));
+    o.squarings = 4;
+    P_CHECK(mv_cuda_field_exp_into(&R.u, &R.e, &o, NULL, P_s));
+}
+static void p_metric_once(mv_metric_type m, mv_sampling s)
+{
+    double v, g[MV_TRANSFORM_MAX_PARAMS];
+    R.mo.metric = m;
+    R.mo.sampling = s;
+    P_CHECK(mv_cuda_metric_evaluate(&B.in, &R.moving, &R.rigid, &R.mo, &v, g, NULL, P_s));
+}
+static void op_metric_mse(void *c) { (void)c; p_metric_once(MV_METRIC_MSE, MV_SAMPLING_FULL); }
+static void op_metric_ncc(void *c) { (void)c; p_metric_once(MV_METRIC_NCC, MV_SAMPLING_FULL); }
+static void op_metric_mse_auto(void *c) { (void)c; p_metric_once(MV_METRIC_MSE, MV_SAMPLING_AUTO); }
+static void op_metric_mi(void *c) { (void)c; p_metric_once(MV_METRIC_MI, MV_SAMPLING_FULL); }
+
+/* a device field (X, Y, Z, 1, 3) on the grid of g */
+static void p_field(mv_cuda_vol *f, const mv_cuda_vol *g)
+{
+    int64_t d[5] = {g->vol.dim[0], g->vol.dim[1], g->vol.dim[2], 1, 3};
+    P_CHECK(mv_cuda_vol_alloc(f, MV_DT_F32, 5, d, P_s));
+    memcpy(f->vol.affine, g->vol.affine, sizeof(f->vol.affine));
+    f->vol.meta.intent_code = MV_INTENT_DISPLACEMENT;
+    P_CUDA(cudaMemsetAsync(f->vol.data, 0, mv_vol_bytes(&f->vol), P_s));
+}
+
+static void p_registration_rows(int size, size_t f32b)
+{
+    mv_vol h;
+    const double c[3] = {0.5 * size, 0.5 * size, 0.5 * size};
+    P_CHECK(mv_phantom_smooth(&h, MV_DT_F32, size, size, size, 2));
+    P_CHECK(mv_cuda_upload(&h, &R.moving, P_s));
+    mv_free(&h);
+    p_field(&R.u, &B.in);
+    p_field(&R.e, &B.in);
+    P_CHECK(mv_transform_init(&R.rigid, MV_TRANSFORM_RIGID, 3, c));
+    R.rigid.params[0] = 0.03, R.rigid.params[2] = -0.02, R.rigid.params[3] = 1.5;
+    memset(&R.mo, 0, sizeof(R.mo));
+    /* traffic: fixed + warped read, u (3 components) written; exp: the scale
+       pass and each squaring read and write the field; metrics: fixed and
+       moving read once (the moving reads are gathers) */
+    p_row("demons update (force only)", p_time_gpu(op_demons, NULL), 5 * f32b);
+    p_row("demons update + MSE (waits)", p_time_gpu(op_demons_mse, NULL), 5 * f32b);
+    p_row("field exp, 4 squarings", p_time_gpu(op_exp4, NULL), 5 * 6 * f32b);
+    p_row("metric MSE + gradient, full (waits)", p_time_gpu(op_metric_mse, NULL), 2 * f32b);
+    p_row("metric NCC + gradient, full (waits)", p_time_gpu(op_metric_ncc, NULL), 2 * f32b);
+    p_row("metric MSE + gradient, auto 2^18 (waits)", p_time_gpu(op_metric_mse_auto, NULL), 2 * f32b);
+    p_row("metric MI + gradient, full, 24 bins (waits)", p_time_gpu(op_metric_mi, NULL), 2 * f32b);
+    mv_cuda_free(&R.moving, P_s);
+    mv_cuda_free(&R.u, P_s);
+    mv_cuda_free(&R.e, P_s);
 }
 
 /* ---- CPU side of the comparison ---- */
@@ -416,6 +495,7 @@ int main(int argc, char **argv)
     p_row("RSS of 8 coils (c64 -> f32)", p_time_gpu(op_rss, NULL), mv_vol_bytes(&B.coils.vol) + mv_vol_bytes(&B.rss.vol));
     p_row("coil combine, 8 coils", p_time_gpu(op_combine, NULL),
           2 * mv_vol_bytes(&B.coils.vol) + mv_vol_bytes(&B.comb.vol));
+    p_registration_rows(size, f32b);
     {   /* the centred FFT against a bare cuFFT call on the same data */
         int n[3] = {size, size, size};
         if (cufftPlanMany(&P_plan, 3, n, NULL, 1, 0, NULL, 1, 0, CUFFT_C2C, 1) != CUFFT_SUCCESS ||

@@ -1475,12 +1475,189 @@ static void test_transport(void)
             }
 }
 
+/* ---- the demons update and the field's exponential against the CPU, bit for bit ---- */
+
+static void test_demons(void)
+{
+    for (int nc = 2; nc <= 3; nc++) {
+        /* odd sizes, rows longer than a warp's pass, more rows than a grid's pass */
+        const int64_t X = nc == 2 ? 301 : 67, Y = nc == 2 ? 277 : 45, Z = nc == 2 ? 1 : 39;
+        const int64_t d3[3] = {X, Y, Z};
+        mv_vol F, W, u, cpu, back;
+        mv_cuda_vol dF, dW, du, de;
+        double mse_cpu = -1, mse = -2;
+        char what[96];
+        t_field(&u, X, Y, Z, nc, 0.0);
+        t_host(&F, MV_DT_F32, 3, d3, 500);
+        t_host(&W, MV_DT_F32, 3, d3, 500);
+        for (int64_t i = 0; i < X * Y * Z; i++) { /* smooth images (t_host's specials hit the first voxels) */
+            double x = (double)(i % X), y = (double)(i / X % Y), z = (double)(i / (X * Y));
+            ((float *)F.data)[i] = (float)(100 * sin(0.3 * x + 0.2 * y) * cos(0.25 * z));
+            ((float *)W.data)[i] = i == 5 ? NAN : (float)(100 * sin(0.3 * x + 0.2 * y + 0.4) * cos(0.25 * z - 0.1));
+        }
+        REQUIRE_OK(mv_vol_copy(&u, &cpu));
+        REQUIRE_OK(mv_demons_update_into(&F, &W, &cpu, 1.7, NULL, &mse_cpu));
+        REQUIRE_OK(mv_cuda_upload(&F, &dF, t_stream));
+        REQUIRE_OK(mv_cuda_upload(&W, &dW, t_stream));
+        REQUIRE_OK(mv_cuda_upload(&u, &du, t_stream));
+        CHECK_OK(mv_cuda_demons_update_into(&dF, &dW, &du, 1.7, NULL, &mse, t_stream));
+        CHECK_OK(mv_cuda_download(&du, &back, t_stream));
+        snprintf(what, sizeof(what), "demons update %dD", nc);
+        t_check_bytes(back.data, cpu.data, MV_DT_F32, (size_t)mv_vol_count(&cpu), what);
+        mv_free(&back);
+        /* the MSE: with the NaN it is NaN on both sides, so without it for its sums' order */
+        ((float *)W.data)[5] = 1.5f;
+        mv_cuda_free(&dW, t_stream);
+        REQUIRE_OK(mv_cuda_upload(&W, &dW, t_stream));
+        REQUIRE_OK(mv_demons_update_into(&F, &W, &cpu, 1.7, NULL, &mse_cpu));
+        CHECK_OK(mv_cuda_demons_update_into(&dF, &dW, &du, 1.7, NULL, &mse, t_stream));
+        CHECK(mse_cpu > 0 && memcmp(&mse, &mse_cpu, sizeof(mse)) == 0, "%s: mse %.17g, cpu %.17g", what, mse, mse_cpu);
+        CHECK_OK(mv_cuda_download(&du, &back, t_stream));
+        t_check_bytes(back.data, cpu.data, MV_DT_F32, (size_t)mv_vol_count(&cpu), what);
+        mv_free(&back);
+        /* the exponential of that update, in place and out of place */
+        {
+            mv_vol e_cpu;
+            mv_field_info ic, ig;
+            REQUIRE_OK(mv_vol_copy(&cpu, &e_cpu));
+            REQUIRE_OK(mv_field_exp_into(&cpu, &e_cpu, NULL, &ic));
+            REQUIRE_OK(mv_cuda_upload(&cpu, &de, t_stream));
+            CHECK_OK(mv_cuda_field_exp_into(&du, &de, NULL, &ig, t_stream));
+            CHECK(ig.squarings == ic.squarings, "exp squarings %d, cpu %d", ig.squarings, ic.squarings);
+            CHECK_OK(mv_cuda_download(&de, &back, t_stream));
+            snprintf(what, sizeof(what), "field exp %dD (%d squarings)", nc, ic.squarings);
+            t_check_bytes(back.data, e_cpu.data, MV_DT_F32, (size_t)mv_vol_count(&e_cpu), what);
+            mv_free(&back);
+            CHECK_OK(mv_cuda_field_exp_into(&du, &du, NULL, NULL, t_stream));
+            CHECK_OK(mv_cuda_download(&du, &back, t_stream));
+            snprintf(what, sizeof(what), "field exp %dD in place", nc);
+            t_check_bytes(back.data, e_cpu.data, MV_DT_F32, (size_t)mv_vol_count(&e_cpu), what);
+            mv_free(&back);
+            mv_free(&e_cpu);
+        }
+        CHECK_STATUS(mv_cuda_demons_update_into(&dF, &dW, &dF, 1.7, NULL, NULL, t_stream), MV_ERR_INVALID_ARG);
+        CHECK_STATUS(mv_cuda_demons_update_into(&dF, &dW, &du, 0.0, NULL, NULL, t_stream), MV_ERR_INVALID_ARG);
+        mv_cuda_free(&dF, t_stream);
+        mv_cuda_free(&dW, t_stream);
+        mv_cuda_free(&du, t_stream);
+        mv_cuda_free(&de, t_stream);
+        mv_free(&F);
+        mv_free(&W);
+        mv_free(&u);
+        mv_free(&cpu);
+    }
+}
+
+/* ---- metrics with gradients against mv_metric_evaluate (1e-9 relative) ---- */
+
+static void t_metric_image(mv_vol *v, int64_t X, int64_t Y, int64_t Z, double phase, double sp, int nan)
+{
+    const int64_t d3[3] = {X, Y, Z};
+    t_host(v, MV_DT_F32, 3, d3, 1);
+    for (int64_t i = 0; i < X * Y * Z; i++) {
+        double x = (double)(i % X), y = (double)(i / X % Y), z = (double)(i / (X * Y));
+        ((float *)v->data)[i] = (float)(300 + 200 * sin(0.11 * x + phase) * cos(0.09 * y) + 50 * sin(0.13 * z + phase));
+    }
+    if (nan) ((float *)v->data)[X * Y * Z / 2] = NAN; /* fixed only: the sampler skips it */
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 3; b++) v->affine[a][b] *= sp;
+}
+
+static void t_metric_case(const mv_vol *F, const mv_vol *M, const mv_cuda_vol *dF, const mv_cuda_vol *dM,
+                          const mv_transform *t, mv_metric_type mt, mv_sampling samp, const mv_vol *mask,
+                          const mv_cuda_vol *dmask, const char *what)
+{
+    mv_metric_opts o;
+    double v_cpu = 0, v = 0, g_cpu[MV_TRANSFORM_MAX_PARAMS], g[MV_TRANSFORM_MAX_PARAMS], gmax = 0;
+    int64_t n_cpu = 0, n = 0;
+    memset(&o, 0, sizeof(o));
+    o.metric = mt;
+    o.sampling = samp;
+    o.stride = 3;
+    o.seed = 5;
+    o.fixed_mask = mask;
+    if (mv_metric_evaluate(F, M, t, &o, &v_cpu, g_cpu, &n_cpu) != MV_OK) {
+        CHECK(0, "%s: cpu %s", what, mv_last_error());
+        return;
+    }
+    o.fixed_mask = dmask ? &dmask->vol : NULL;
+    CHECK_OK(mv_cuda_metric_evaluate(dF, dM, t, &o, &v, g, &n, t_stream));
+    const double tol = mt == MV_METRIC_MI ? 1e-6 : 1e-9; /* MI: the fixed-point histogram */
+    for (int k = 0; k < t->nparams; k++) gmax = fmax(gmax, fabs(g_cpu[k]));
+    CHECK(n == n_cpu, "%s: %lld samples, cpu %lld", what, (long long)n, (long long)n_cpu);
+    CHECK(isfinite(v_cpu) && fabs(v - v_cpu) <= tol * fabs(v_cpu), "%s: value %.17g, cpu %.17g", what, v, v_cpu);
+    for (int k = 0; k < t->nparams; k++)
+        CHECK(fabs(g[k] - g_cpu[k]) <= tol * gmax, "%s: gradient[%d] %.17g, cpu %.17g", what, k, g[k], g_cpu[k]);
+    /* the same call again gives the same bits */
+    double v2 = 0, g2[MV_TRANSFORM_MAX_PARAMS];
+    CHECK_OK(mv_cuda_metric_evaluate(dF, dM, t, &o, &v2, g2, NULL, t_stream));
+    CHECK(memcmp(&v, &v2, sizeof(v)) == 0 && memcmp(g, g2, (size_t)t->nparams * sizeof(double)) == 0,
+          "%s: a second evaluation differs", what);
+}
+
+static void test_metric(void)
+{
+    mv_vol F, M, mask;
+    mv_cuda_vol dF, dM, dmask;
+    mv_transform rigid, aff;
+    const double c[3] = {2.5, -1.25, 3.0};
+    /* 83 x 79 x 67 = 439,319 voxels: more than the grid's 262,144 threads and
+       than AUTO's 2^18 samples */
+    t_metric_image(&F, 83, 79, 67, 0.0, 1.0, 1);
+    t_metric_image(&M, 77, 85, 71, 0.25, 1.05, 0);
+    const int64_t md[3] = {83, 79, 67};
+    t_host(&mask, MV_DT_I16, 3, md, 1);
+    for (int64_t i = 0; i < mv_vol_count(&mask); i++) ((int16_t *)mask.data)[i] = (int16_t)((i % 83) > 5 && (i / 83 % 79) < 70);
+    REQUIRE_OK(mv_cuda_upload(&F, &dF, t_stream));
+    REQUIRE_OK(mv_cuda_upload(&M, &dM, t_stream));
+    REQUIRE_OK(mv_cuda_upload(&mask, &dmask, t_stream));
+    mv_transform_init(&rigid, MV_TRANSFORM_RIGID, 3, c);
+    rigid.params[0] = 0.04, rigid.params[1] = -0.02, rigid.params[2] = 0.07;
+    rigid.params[3] = 1.3, rigid.params[4] = -0.8, rigid.params[5] = 0.45;
+    mv_transform_init(&aff, MV_TRANSFORM_AFFINE, 3, c);
+    const double A[12] = {1.02, 0.01, -0.02, -0.03, 0.98, 0.02, 0.01, -0.01, 1.04, 0.3, -0.7, 0.6};
+    memcpy(aff.params, A, sizeof(A));
+    for (int m = 0; m < 3; m++) {
+        const mv_metric_type mt = m == 2 ? MV_METRIC_MI : m ? MV_METRIC_NCC : MV_METRIC_MSE;
+        const char *mn = m == 2 ? "MI" : m ? "NCC" : "MSE";
+        char what[96];
+        snprintf(what, sizeof(what), "%s rigid full", mn);
+        t_metric_case(&F, &M, &dF, &dM, &rigid, mt, MV_SAMPLING_FULL, NULL, NULL, what);
+        snprintf(what, sizeof(what), "%s affine auto", mn);
+        t_metric_case(&F, &M, &dF, &dM, &aff, mt, MV_SAMPLING_AUTO, NULL, NULL, what);
+        snprintf(what, sizeof(what), "%s affine stride 3, int16 mask", mn);
+        t_metric_case(&F, &M, &dF, &dM, &aff, mt, MV_SAMPLING_STRIDE, &mask, &dmask, what);
+    }
+    {
+        mv_metric_opts o;
+        double v;
+        memset(&o, 0, sizeof(o));
+        o.metric = MV_METRIC_LNCC;
+        CHECK_STATUS(mv_cuda_metric_evaluate(&dF, &dM, &rigid, &o, &v, NULL, NULL, t_stream), MV_ERR_UNSUPPORTED);
+        o.metric = MV_METRIC_MI; /* more bins than the shared-memory histogram holds: the global one */
+        o.bins = 80;
+        o.sampling = MV_SAMPLING_FULL;
+        {
+            double vc = 0, gc[MV_TRANSFORM_MAX_PARAMS], g[MV_TRANSFORM_MAX_PARAMS];
+            CHECK_OK(mv_metric_evaluate(&F, &M, &rigid, &o, &vc, gc, NULL));
+            CHECK_OK(mv_cuda_metric_evaluate(&dF, &dM, &rigid, &o, &v, g, NULL, t_stream));
+            CHECK(fabs(v - vc) <= 1e-6 * fabs(vc), "MI 80 bins: value %.17g, cpu %.17g", v, vc);
+        }
+    }
+    mv_cuda_free(&dF, t_stream);
+    mv_cuda_free(&dM, t_stream);
+    mv_cuda_free(&dmask, t_stream);
+    mv_free(&F);
+    mv_free(&M);
+    mv_free(&mask);
+}
+
 static const t_case t_cases[] = {
     {"upload_download", test_upload_download}, {"convert", test_convert},     {"stats", test_stats},
     {"intensity", test_intensity},             {"spatial", test_spatial},     {"resample", test_resample},
     {"fftshift", test_fftshift},               {"fftc", test_fftc},           {"coils", test_coils},
     {"large", test_large},                     {"gaussian", test_gaussian},   {"field", test_field},
-    {"transport", test_transport},
+    {"transport", test_transport},            {"demons", test_demons},       {"metric", test_metric},
 };
 
 int main(int argc, char **argv)

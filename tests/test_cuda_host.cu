@@ -26,7 +26,18 @@
      (mv__cu_tr_run_step / _run_apply) with a host launcher that runs each
      kernel's item functions over every (bin, cell), against
      mv_transport_apply and mv_transport_step: fluence, dose and balance bit
-     for bit (5 grids x Lie/Strang x fused or not, 3 operators, 4 steps).
+     for bit (5 grids x Lie/Strang x fused or not, 3 operators, 4 steps);
+   - the demons update: mv__cu_dm_force_at over every voxel and the MSE's
+     row / block / final sums in the kernels' order, against
+     mv_demons_update_into, bit for bit (3D, 2D, a flat patch, a NaN,
+     uneven blocks of rows); the exponential's norm, squarings and
+     compositions against mv_field_exp_into, bit for bit;
+   - metrics with gradients: mv__cu_met_voxel over the kernel's partition
+     (grid-stride threads, the block tree, blocks in order) and the host's
+     finish, against mv_metric_evaluate (MSE, NCC, Mattes MI; full, stride,
+     random, auto, a fixed mask; rigid, affine, 2D similarity): value and
+     gradient within 1e-9 relative (MI, whose histogram is fixed point:
+     1e-6), sample counts exact.
    What this cannot check: the kernels' thread indexing, launches, memory,
    cuFFT itself. tests/test_cuda.cu does that on a GPU.
    Built by nvcc with MEDVOL_CUDA_IMPLEMENTATION (it calls static functions);
@@ -930,6 +941,328 @@ static void check_transport(void)
            tr_max_diff);
 }
 
+/* ---- the demons update and the field's exponential ---- */
+
+/* fixed and warped float32 images on field u's grid: smooth structure, a
+   flat patch (the force's zero denominator) and one NaN */
+static void demons_images(const mv_vol *u, mv_vol *F, mv_vol *W)
+{
+    const int64_t d3[3] = {u->dim[0], u->dim[1], u->dim[2]};
+    if (mv_vol_alloc(F, MV_DT_F32, 3, d3, NULL) != MV_OK || mv_vol_alloc(W, MV_DT_F32, 3, d3, NULL) != MV_OK) exit(1);
+    int64_t n = d3[0] * d3[1] * d3[2];
+    for (int64_t i = 0; i < n; i++) {
+        double x = (double)(i % d3[0]), y = (double)(i / d3[0] % d3[1]), z = (double)(i / (d3[0] * d3[1]));
+        ((float *)F->data)[i] = (float)(100 * sin(0.3 * x + 0.2 * y) * cos(0.25 * z) + 7 * y);
+        ((float *)W->data)[i] = (float)(100 * sin(0.3 * x + 0.2 * y + 0.4) * cos(0.25 * z - 0.1) + 7 * y + 0.3 * x);
+        /* differences of very different sizes, so that the MSE's sums round and their order shows */
+        if (i % 5 == 2) ((float *)W->data)[i] = ((float *)F->data)[i] + (float)(1e-3 * sin(1.7 * (double)i));
+        if (i % 11 == 3) ((float *)W->data)[i] = (float)(3e4 * cos(0.9 * (double)i));
+    }
+    for (int64_t i = 0; i < 6 && i < n; i++) ((float *)F->data)[i] = ((float *)W->data)[i] = 5; /* flat */
+    ((float *)W->data)[n / 2] = NAN;
+}
+
+/* nan = 1: one warped voxel NaN (its force is 0; the MSE is NaN on both
+   sides, so the MSE's order is checked by the nan = 0 pass) */
+static void demons_case(int64_t X, int64_t Y, int64_t Z, int nc, double max_step, int nan, const char *what)
+{
+    mv_vol u, F, W, got;
+    mv__cu_dmgeo g;
+    double mse_cpu = 0;
+    int64_t bad = 0;
+    checks++;
+    make_field(&u, X, Y, Z, nc, 0.0, 0.3);
+    demons_images(&u, &F, &W);
+    if (!nan) ((float *)W.data)[mv_vol_count(&W) / 2] = 1.5f;
+    if (mv_vol_copy(&u, &got) != MV_OK) exit(1);
+    if (mv_demons_update_into(&F, &W, &u, max_step, NULL, &mse_cpu) != MV_OK ||
+        mv__cu_dm_setup(&u, max_step, &g, "host") != MV_OK) {
+        fails++;
+        printf("FAIL demons %s: %s\n", what, mv_last_error());
+        return;
+    }
+    for (int64_t z = 0; z < Z; z++)
+        for (int64_t y = 0; y < Y; y++)
+            for (int64_t x = 0; x < X; x++)
+                mv__cu_dm_force_at(g, (const float *)F.data, (const float *)W.data, (float *)got.data, x, y, z);
+    for (int64_t i = 0; i < mv_vol_count(&u); i++) bad += memcmp((float *)u.data + i, (float *)got.data + i, 4) != 0;
+    /* the MSE: rows in x order, the CPU's blocks of rows, the blocks in order */
+    const int64_t rows = Y * Z, blocks = rows < MV__CU_FD_BLOCKS ? rows : MV__CU_FD_BLOCKS;
+    double *rowsum = (double *)malloc((size_t)rows * sizeof(double)), s = 0;
+    for (int64_t r = 0; r < rows; r++) rowsum[r] = mv__cu_dm_rowsum((const float *)F.data, (const float *)W.data, X, r);
+    for (int64_t b = 0; b < blocks; b++) s += mv__cu_dm_block_sum(rowsum, rows, blocks, b);
+    double mse = s / (double)(X * rows);
+    free(rowsum);
+    if (bad || memcmp(&mse, &mse_cpu, sizeof(mse)) != 0 || (!nan && !(mse > 0))) {
+        fails++;
+        printf("FAIL demons %s: %lld of %lld values differ from mv_demons_update_into; mse %.17g cpu %.17g\n", what,
+               (long long)bad, (long long)mv_vol_count(&u), mse, mse_cpu);
+    }
+    mv_free(&u);
+    mv_free(&F);
+    mv_free(&W);
+    mv_free(&got);
+}
+
+static void exp_case(int nc, double amp, int squarings, const char *what)
+{
+    mv_vol v, cpu, a, b;
+    mv_field_info info;
+    mv_field_opts o;
+    mv__cu_l2v L;
+    mv__cu_fdmap w;
+    checks++;
+    make_field(&v, 13, 11, nc == 2 ? 1 : 9, nc, amp, 0.2);
+    memset(&o, 0, sizeof(o));
+    o.squarings = squarings;
+    if (mv_vol_copy(&v, &cpu) != MV_OK || mv_vol_copy(&v, &a) != MV_OK || mv_vol_copy(&v, &b) != MV_OK) exit(1);
+    if (mv_field_exp_into(&v, &cpu, &o, &info) != MV_OK || mv__cu_fd_l2v(&v, L.m, "host") != MV_OK ||
+        mv__cu_fd_compose_map(&v, &v, &w, "host") != MV_OK) {
+        fails++;
+        printf("FAIL exp %s: %s\n", what, mv_last_error());
+        return;
+    }
+    const int64_t nv = v.dim[0] * v.dim[1] * v.dim[2], n[3] = {v.dim[0], v.dim[1], v.dim[2]};
+    double mx2 = 0;
+    for (int64_t i = 0; i < nv; i++) mx2 = mv__cu_nanmax(mx2, mv__cu_fd_norm2((const float *)v.data, nv, nc, L, i));
+    int N = squarings > 0 ? squarings : mv__cu_fd_squarings(mx2);
+    float *buf[2] = {(float *)a.data, (float *)b.data};
+    for (int64_t i = 0; i < nv * nc; i++) buf[0][i] = ((const float *)v.data)[i] * ldexpf(1.0f, -N);
+    for (int k = 0; k < N; k++) {
+        for (int64_t z = 0; z < n[2]; z++)
+            for (int64_t y = 0; y < n[1]; y++)
+                for (int64_t x = 0; x < n[0]; x++) mv__cu_fd_compose_at(w, buf[k & 1], n, nv, buf[k & 1], buf[1 - (k & 1)], x, y, z);
+    }
+    int64_t bad = 0;
+    for (int64_t i = 0; i < nv * nc; i++) bad += memcmp(buf[N & 1] + i, (const float *)cpu.data + i, 4) != 0;
+    if (bad || N != info.squarings || N == 0) {
+        fails++;
+        printf("FAIL exp %s: %lld of %lld values differ from mv_field_exp_into; squarings %d cpu %d\n", what,
+               (long long)bad, (long long)(nv * nc), N, info.squarings);
+    }
+    mv_free(&v);
+    mv_free(&cpu);
+    mv_free(&a);
+    mv_free(&b);
+}
+
+static void check_demons(void)
+{
+    for (int nan = 0; nan < 2; nan++) {
+        char what[96];
+        snprintf(what, sizeof(what), "3D 13x11x7%s", nan ? ", a NaN" : "");
+        demons_case(13, 11, 7, 3, 2.5, nan, what);
+        snprintf(what, sizeof(what), "3D 9x37x11 (407 rows: uneven blocks)%s", nan ? ", a NaN" : "");
+        demons_case(9, 37, 11, 3, 0.8, nan, what);
+        snprintf(what, sizeof(what), "3D 3x211x97 (20467 rows: 79-80 per block)%s", nan ? ", a NaN" : "");
+        demons_case(3, 211, 97, 3, 1.2, nan, what);
+        snprintf(what, sizeof(what), "2D 17x300%s", nan ? ", a NaN" : "");
+        demons_case(17, 300, 1, 2, 1.5, nan, what);
+    }
+    exp_case(3, 4.0, 0, "3D, squarings from the norm");
+    exp_case(2, 6.0, 0, "2D, squarings from the norm");
+    exp_case(3, 1.0, 3, "3D, 3 squarings asked");
+}
+
+/* ---- metric with gradient ---- */
+
+/* the kernel's partition replayed: thread tid of block b takes voxels tid,
+   tid + nth, ...; each block's sums through the tree; blocks in order */
+template <int K>
+static void metric_sums_host(const mv__cu_metmap &mp, const mv__cu_metsel &sel, const float *fix, const float *mov,
+                             const unsigned char *mask, double *tot)
+{
+    const int64_t nf = mp.fd[0] * mp.fd[1] * mp.fd[2];
+    const int blocks = mv__cu_met_blocks(nf), T = MV__CU_RED_THREADS;
+    const int64_t nth = (int64_t)blocks * T;
+    static double acc[MV__CU_RED_THREADS][MV__CU_MET_NCC];
+    double sh[MV__CU_RED_THREADS];
+    for (int e = 0; e < K; e++) tot[e] = 0;
+    for (int b = 0; b < blocks; b++) {
+        for (int t = 0; t < T; t++) {
+            for (int e = 0; e < K; e++) acc[t][e] = 0;
+            for (int64_t i = (int64_t)b * T + t; i < nf; i += nth) {
+                if (mask && !mask[i]) continue;
+                mv__cu_met_voxel<K>(mp, sel, fix, mov, i, acc[t]);
+            }
+        }
+        for (int e = 0; e < K; e++) {
+            for (int t = 0; t < T; t++) sh[t] = acc[t][e];
+            for (int w = T / 2; w > 0; w >>= 1)
+                for (int t = 0; t < w; t++) mv__cu_met_tree_step(sh, t, w);
+            tot[e] += sh[0]; /* the final kernel: blocks in order */
+        }
+    }
+}
+
+static int rel_close(double a, double b, double scale, double tol) { return fabs(a - b) <= tol * scale; }
+
+static void metric_case(const mv_vol *fix, const mv_vol *mov, const mv_transform *t, mv_metric_type metric,
+                        mv_sampling samp, double fraction, const mv_vol *mask, const char *what)
+{
+    mv_metric_opts o;
+    mv__cu_metmap mp;
+    mv__cu_metsel sel;
+    double W[4][4], v_cpu = 0, v = 0, g_cpu[MV_TRANSFORM_MAX_PARAMS], g[MV_TRANSFORM_MAX_PARAMS], tot[MV__CU_MET_NCC];
+    int64_t n_cpu = 0, n = 0;
+    checks++;
+    memset(&o, 0, sizeof(o));
+    o.metric = metric;
+    o.sampling = samp;
+    o.fraction = fraction;
+    o.stride = 3;
+    o.seed = 77;
+    o.fixed_mask = mask;
+    if (mv_metric_evaluate(fix, mov, t, &o, &v_cpu, g_cpu, &n_cpu) != MV_OK ||
+        mv__cu_met_setup(fix, mov, t, (int)metric, &mp, W, "host") != MV_OK) {
+        fails++;
+        printf("FAIL metric %s: %s\n", what, mv_last_error());
+        return;
+    }
+    const int64_t nf = mp.fd[0] * mp.fd[1] * mp.fd[2];
+    unsigned long long ncand = 0;
+    for (int64_t i = 0; i < nf; i++)
+        ncand += isfinite(((const float *)fix->data)[i]) && (!mask || ((const unsigned char *)mask->data)[i]);
+    mv__cu_met_resolve(&o, ncand, &sel);
+    const unsigned char *mk = mask ? (const unsigned char *)mask->data : NULL;
+    double tol = 1e-9;
+    if (metric == MV_METRIC_MI) {
+        /* the ranges, the fixed-point histogram (integers: any order), the
+           host's MI and table, pass 2 in the kernel's partition, the chain */
+        const float *fp = (const float *)fix->data, *mp_ = (const float *)mov->data;
+        const int64_t nm = mp.md[0] * mp.md[1] * mp.md[2];
+        double fmin = INFINITY, fmax = -INFINITY, mmin = INFINITY, mmax = -INFINITY;
+        for (int64_t i = 0; i < nf; i++)
+            if (isfinite(fp[i]) && (!mk || mk[i])) fmin = fmin < fp[i] ? fmin : fp[i], fmax = fmax > fp[i] ? fmax : fp[i];
+        for (int64_t i = 0; i < nm; i++)
+            if (isfinite(mp_[i])) mmin = mmin < mp_[i] ? mmin : mp_[i], mmax = mmax > mp_[i] ? mmax : mp_[i];
+        const int nb = 24;
+        mv__cu_mi_setup(fmin, fmax, mmin, mmax, nb, nf, &mp.mi);
+        unsigned long long *h = (unsigned long long *)calloc((size_t)nb * nb, sizeof(*h)), count = 0;
+        double *P = (double *)malloc(((size_t)nb * nb + 2 * nb) * sizeof(double));
+        for (int64_t i = 0; i < nf; i++) {
+            int l, idx;
+            double pw[4];
+            if (mk && !mk[i]) continue;
+            if (!mv__cu_mi_sample(mp, sel, fp, mp_, i, &l, &idx, pw)) continue;
+            count++;
+            for (int r = 0; r < 4; r++) h[(size_t)l * nb + idx - 1 + r] += mv__cu_mi_fix(pw[r], mp.mi.scale);
+        }
+        v = -mv__cu_mi_from_hist(h, mp.mi.scale, (double)count, nb, P);
+        n = (int64_t)count;
+        mp.mi.lut = P;
+        metric_sums_host<MV__CU_MET_MI2>(mp, sel, fp, mp_, mk, tot);
+        mv__cu_met_chain(fix, W, t, tot + 1, 1.0 / ((double)count * mp.mi.mbin), g);
+        free(h);
+        free(P);
+        tol = 1e-6; /* the fixed-point histogram */
+    } else if (metric == MV_METRIC_MSE)
+        metric_sums_host<MV__CU_MET_MSE>(mp, sel, (const float *)fix->data, (const float *)mov->data, mk, tot);
+    else
+        metric_sums_host<MV__CU_MET_NCC>(mp, sel, (const float *)fix->data, (const float *)mov->data, mk, tot);
+    if (metric != MV_METRIC_MI && mv__cu_met_finish(fix, W, t, (int)metric, tot, &v, g, &n, "host") != MV_OK) {
+        fails++;
+        printf("FAIL metric %s: %s\n", what, mv_last_error());
+        return;
+    }
+    double gmax = 0, worst = 0;
+    for (int k = 0; k < t->nparams; k++) gmax = fmax(gmax, fabs(g_cpu[k]));
+    int ok = n == n_cpu && isfinite(v_cpu) && rel_close(v, v_cpu, fabs(v_cpu), tol);
+    for (int k = 0; k < t->nparams; k++) {
+        ok &= rel_close(g[k], g_cpu[k], gmax, tol);
+        worst = fmax(worst, fabs(g[k] - g_cpu[k]) / (gmax > 0 ? gmax : 1));
+    }
+    if (!ok) {
+        fails++;
+        printf("FAIL metric %s: value %.17g cpu %.17g, samples %lld cpu %lld, worst gradient difference %.3g of the "
+               "largest\n",
+               what, v, v_cpu, (long long)n, (long long)n_cpu, worst);
+    }
+}
+
+/* a smooth float32 image of dims d with an oblique affine; nan: one NaN
+   voxel (fixed images: the sampler skips it; a moving NaN would make the
+   metric NaN on both sides) */
+static void metric_image(mv_vol *v, int64_t X, int64_t Y, int64_t Z, double phase, double rot, double sp, int nan)
+{
+    const int64_t d3[3] = {X, Y, Z};
+    if (mv_vol_alloc(v, MV_DT_F32, Z > 1 ? 3 : 2, d3, NULL) != MV_OK) exit(1);
+    int64_t n = X * Y * Z;
+    for (int64_t i = 0; i < n; i++) {
+        double x = (double)(i % X), y = (double)(i / X % Y), z = (double)(i / (X * Y));
+        ((float *)v->data)[i] = (float)(300 + 200 * sin(0.21 * x + phase) * cos(0.17 * y - 0.5 * phase) + 40 * sin(0.3 * z) +
+                                        0.5 * (double)((i * 2654435761u) % 17));
+    }
+    if (nan) ((float *)v->data)[n / 3] = NAN;
+    memset(v->affine, 0, sizeof(v->affine));
+    v->affine[0][0] = sp * cos(rot);
+    v->affine[0][1] = -sp * sin(rot);
+    v->affine[1][0] = sp * sin(rot);
+    v->affine[1][1] = sp * cos(rot);
+    v->affine[2][2] = 1.3 * sp;
+    v->affine[0][3] = -0.5 * sp * (double)X;
+    v->affine[1][3] = -0.45 * sp * (double)Y;
+    v->affine[2][3] = Z > 1 ? -0.55 * (double)Z : 0;
+    v->affine[3][3] = 1;
+}
+
+static void check_metric(void)
+{
+    mv_vol fix, mov, mask, bigf, bigm;
+    mv_transform rigid, aff, tr2;
+    const double c[3] = {1.5, -2.25, 0.75};
+    metric_image(&fix, 23, 19, 13, 0.0, 0.1, 1.1, 1);
+    metric_image(&mov, 21, 17, 15, 0.3, -0.05, 1.2, 0);
+    const int64_t md[3] = {23, 19, 13};
+    if (mv_vol_alloc(&mask, MV_DT_U8, 3, md, NULL) != MV_OK) exit(1);
+    for (int64_t i = 0; i < mv_vol_count(&mask); i++) ((unsigned char *)mask.data)[i] = (i % 23) > 3 && (i / 23 % 19) < 16;
+    mv_transform_init(&rigid, MV_TRANSFORM_RIGID, 3, c);
+    rigid.params[0] = 0.05, rigid.params[1] = -0.03, rigid.params[2] = 0.08;
+    rigid.params[3] = 0.7, rigid.params[4] = -1.1, rigid.params[5] = 0.35;
+    mv_transform_init(&aff, MV_TRANSFORM_AFFINE, 3, c);
+    const double A[12] = {1.03, 0.02, -0.01, -0.03, 0.97, 0.04, 0.01, -0.02, 1.05, 0.4, -0.6, 0.9};
+    memcpy(aff.params, A, sizeof(A));
+    for (int m = 0; m < 3; m++) {
+        mv_metric_type mt = m == 2 ? MV_METRIC_MI : m ? MV_METRIC_NCC : MV_METRIC_MSE;
+        char what[128];
+        const char *mn = m == 2 ? "MI" : m ? "NCC" : "MSE";
+        snprintf(what, sizeof(what), "%s rigid full", mn);
+        metric_case(&fix, &mov, &rigid, mt, MV_SAMPLING_FULL, 0, NULL, what);
+        snprintf(what, sizeof(what), "%s affine full, fixed mask", mn);
+        metric_case(&fix, &mov, &aff, mt, MV_SAMPLING_FULL, 0, &mask, what);
+        snprintf(what, sizeof(what), "%s affine stride 3", mn);
+        metric_case(&fix, &mov, &aff, mt, MV_SAMPLING_STRIDE, 0, NULL, what);
+        snprintf(what, sizeof(what), "%s rigid random 0.3", mn);
+        metric_case(&fix, &mov, &rigid, mt, MV_SAMPLING_RANDOM, 0.3, NULL, what);
+    }
+    /* 2D images (an axis of one voxel on both sides) */
+    {
+        mv_vol f2, m2;
+        const double c2[3] = {0.5, 1.0, 0};
+        metric_image(&f2, 31, 27, 1, 0.1, 0.2, 0.9, 1);
+        metric_image(&m2, 29, 33, 1, 0.4, 0.0, 1.0, 0);
+        mv_transform_init(&tr2, MV_TRANSFORM_SIMILARITY, 2, c2);
+        tr2.params[0] = 1.02, tr2.params[1] = 0.06, tr2.params[2] = 0.8, tr2.params[3] = -0.4;
+        metric_case(&f2, &m2, &tr2, MV_METRIC_MSE, MV_SAMPLING_FULL, 0, NULL, "MSE 2D similarity");
+        metric_case(&f2, &m2, &tr2, MV_METRIC_NCC, MV_SAMPLING_FULL, 0, NULL, "NCC 2D similarity");
+        metric_case(&f2, &m2, &tr2, MV_METRIC_MI, MV_SAMPLING_FULL, 0, NULL, "MI 2D similarity");
+        mv_free(&f2);
+        mv_free(&m2);
+    }
+    /* more voxels than 2^18 (AUTO takes the coin) and than the grid's threads
+       (a thread takes two voxels) */
+    metric_image(&bigf, 71, 67, 59, 0.0, 0.05, 1.0, 1);
+    metric_image(&bigm, 65, 69, 61, 0.2, 0.0, 1.05, 0);
+    metric_case(&bigf, &bigm, &rigid, MV_METRIC_NCC, MV_SAMPLING_AUTO, 0, NULL, "NCC rigid auto (random) 71x67x59");
+    metric_case(&bigf, &bigm, &aff, MV_METRIC_MSE, MV_SAMPLING_FULL, 0, NULL, "MSE affine full 71x67x59");
+    metric_case(&bigf, &bigm, &aff, MV_METRIC_MI, MV_SAMPLING_AUTO, 0, NULL, "MI affine auto (random) 71x67x59");
+    mv_free(&bigf);
+    mv_free(&bigm);
+    mv_free(&fix);
+    mv_free(&mov);
+    mv_free(&mask);
+}
+
 int main(void)
 {
     check_transport();
@@ -940,6 +1273,8 @@ int main(void)
     check_fftc();
     check_resample();
     check_field();
+    check_demons();
+    check_metric();
     printf("cuda host-side checks: %d checked, %d failed (the kernels themselves need a GPU: make test-cuda)\n", checks,
            fails);
     return fails != 0;

@@ -1001,3 +1001,67 @@ MV_TEST(field, demons_recovers_known_field_2d)
     mv_free(&F3);
     mv_free(&F);
 }
+
+/* ---- one demons update (mv_demons_update_into) from its definition ---- */
+
+/* numpy.gradient of a float32 volume along axis a at voxel (i, j, k) */
+static double fd_np_grad(const float *v, const int64_t n[3], int64_t i, int64_t j, int64_t k, int a)
+{
+    int64_t p[3] = {i, j, k}, st[3] = {1, n[0], n[0] * n[1]}, idx = i + j * n[0] + k * n[0] * n[1];
+    if (n[a] == 1) return 0;
+    if (p[a] == 0) return (double)v[idx + st[a]] - (double)v[idx];
+    if (p[a] == n[a] - 1) return (double)v[idx] - (double)v[idx - st[a]];
+    return 0.5 * ((double)v[idx + st[a]] - (double)v[idx - st[a]]);
+}
+
+MV_TEST(field, demons_update_matches_definition)
+{
+    /* an axis-aligned RAS grid of spacing (sx, sy, sz): LPS mm gradient =
+       (-g0 / sx, -g1 / sy, g2 / sz); the force from Vercauteren's formula */
+    const int64_t n[3] = {19, 14, 11};
+    const double sp[3] = {1.2, 0.9, 2.0}, off[3] = {-10, 4, 7}, step = 1.5;
+    double A[4][4], mse = 0, mse_ref = 0, worst = 0, umax = 0, mse1 = 0;
+    mv_vol F, W, u, u1;
+    mv_field_opts o1 = MV_ZERO_INIT;
+    int64_t i, j, k;
+    int c;
+    fd_affine(A, 0, 0, sp, off);
+    REQUIRE(fd_image(&F, n, A, 11) && fd_image(&W, n, A, 12));
+    REQUIRE_OK(mv_field_alloc(&u, &F, 3, NULL));
+    REQUIRE_OK(mv_field_alloc(&u1, &F, 3, NULL));
+    REQUIRE_OK(mv_demons_update_into(&F, &W, &u, step, NULL, &mse));
+    for (k = 0; k < n[2]; k++)
+        for (j = 0; j < n[1]; j++)
+            for (i = 0; i < n[0]; i++) {
+                int64_t v = i + j * n[0] + k * n[0] * n[1], nv = n[0] * n[1] * n[2];
+                double d = (double)((float *)F.data)[v] - (double)((float *)W.data)[v], J[3], n2 = 0, den, norm = 0;
+                const double sgn[3] = {-1, -1, 1};
+                for (c = 0; c < 3; c++) {
+                    J[c] = sgn[c] * 0.5 * (fd_np_grad((float *)F.data, n, i, j, k, c) + fd_np_grad((float *)W.data, n, i, j, k, c)) /
+                           sp[c];
+                    n2 += J[c] * J[c];
+                }
+                den = n2 + d * d / (4 * step * step);
+                for (c = 0; c < 3; c++) {
+                    double want = den > 1e-12 ? d * J[c] / den : 0, got = ((float *)u.data)[c * nv + v];
+                    worst = fmax(worst, fabs(got - want) / (fabs(want) + 1e-6));
+                    norm += got * got;
+                }
+                umax = fmax(umax, sqrt(norm));
+                mse_ref += d * d;
+            }
+    mse_ref /= (double)(n[0] * n[1] * n[2]);
+    EXPECT_MSG(worst <= 1e-5, "force differs from its definition by %.3g relative", worst);
+    EXPECT_MSG(umax <= step * (1 + 1e-6) && umax > 0.5 * step, "largest update %.6g mm, max_step %.3g mm", umax, step);
+    EXPECT_REL(mse, mse_ref, 1e-12);
+    /* one thread gives the same bits; bad arguments */
+    o1.threads = 1;
+    REQUIRE_OK(mv_demons_update_into(&F, &W, &u1, step, &o1, &mse1));
+    EXPECT(memcmp(u.data, u1.data, mv_vol_bytes(&u)) == 0 && mse == mse1);
+    EXPECT_STATUS(mv_demons_update_into(&F, &W, &u, 0.0, NULL, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_demons_update_into(&F, &u, &u, step, NULL, NULL), MV_ERR_INVALID_ARG);
+    mv_free(&F);
+    mv_free(&W);
+    mv_free(&u);
+    mv_free(&u1);
+}
