@@ -3354,24 +3354,6 @@ MVDEF mv_status mv_field_smooth_into(const mv_vol *in, mv_vol *out, const double
    return cancels (MV_ERR_CANCELLED, field left as it was).
    allocates: the field and the work volumes (about 12 level-sized
    volumes). thread-safe: yes. */
-/* One demons update, the force step of mv_register_demons' iteration
-   (Vercauteren et al.'s symmetric ESM force, as above), for callers that
-   run the iteration themselves (and the twin of mv_cuda_demons_update_into):
-   u = (F - W) J / (|J|^2 + alpha^2 (F - W)^2), J = (grad F + grad W) / 2 in
-   LPS mm (numpy.gradient differences along the voxel axes, through u's
-   affine), alpha = 1 / (2 max_step), so |u| <= max_step mm; u = 0 where the
-   denominator is <= 1e-12 or F - W is NaN. fixed and warped: float32 of
-   u's first three dims (warped = the moving image warped by the current
-   field, mv_field_warp_into); u: a field (mv_field_check) on fixed's grid,
-   its components (2 or 3) chosen by the caller. *mse (may be NULL): mean
-   of (F - W)^2 over the grid in float64, summed in the field section's
-   fixed blocks of rows (the same bits for every thread count).
-   mv_register_demons computes exactly this with max_step = the level's
-   max_step voxels times its smallest spacing. MV_ERR_INVALID_ARG for
-   max_step <= 0 or not finite, shapes or dtypes that differ. allocates: no.
-   thread-safe: yes. */
-MVDEF mv_status mv_demons_update_into(const mv_vol *fixed, const mv_vol *warped, mv_vol *u, double max_step,
-                                      const mv_field_opts *opts, double *mse);
 #define MV_DEMONS_MAX_LEVELS 8
 enum { MV_DEMONS_STOP_ITERATIONS = 0, MV_DEMONS_STOP_CONVERGED = 1 };
 typedef struct mv_demons_opts {
@@ -3398,6 +3380,24 @@ typedef struct mv_demons_result {
 } mv_demons_result;
 MVDEF mv_status mv_register_demons(const mv_vol *fixed, const mv_vol *moving, mv_vol *field, const mv_demons_opts *opts,
                                    mv_demons_result *result);
+/* One demons update, the force step of mv_register_demons' iteration
+   (Vercauteren et al.'s symmetric ESM force, as above), for callers that
+   run the iteration themselves (and the twin of mv_cuda_demons_update_into):
+   u = (F - W) J / (|J|^2 + alpha^2 (F - W)^2), J = (grad F + grad W) / 2 in
+   LPS mm (numpy.gradient differences along the voxel axes, through u's
+   affine), alpha = 1 / (2 max_step), so |u| <= max_step mm; u = 0 where the
+   denominator is <= 1e-12 or F - W is NaN. fixed and warped: float32 of
+   u's first three dims (warped = the moving image warped by the current
+   field, mv_field_warp_into); u: a field (mv_field_check) on fixed's grid,
+   its components (2 or 3) chosen by the caller. *mse (may be NULL): mean
+   of (F - W)^2 over the grid in float64, summed in the field section's
+   fixed blocks of rows (the same bits for every thread count).
+   mv_register_demons computes exactly this with max_step = the level's
+   max_step voxels times its smallest spacing. MV_ERR_INVALID_ARG for
+   max_step <= 0 or not finite, shapes or dtypes that differ. allocates: no.
+   thread-safe: yes. */
+MVDEF mv_status mv_demons_update_into(const mv_vol *fixed, const mv_vol *warped, mv_vol *u, double max_step,
+                                      const mv_field_opts *opts, double *mse);
 
 #if !defined(MEDVOL_NO_STDIO)
 /* Field files: NIfTI (.nii or .nii.gz) as ITK writes them. mv_field_save
