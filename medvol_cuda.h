@@ -427,6 +427,36 @@ MVCDEF mv_status mv_cuda_field_compose_into(const mv_cuda_vol *d1, const mv_cuda
 MVCDEF mv_status mv_cuda_field_smooth_into(const mv_cuda_vol *in, mv_cuda_vol *out, const double sigma[3],
                                            const mv_filter_opts *fopts, mv_cuda_stream stream);
 
+/* >>cuda-api-recon ========================================================= */
+
+/* GRAPPA application on the device: mv_grappa_apply_into of medvol.h
+   (>>api-recon) with a calibration made on the host by mv_grappa_calibrate.
+   kspace and out: device c64 (x, y, z, C, batch...), the calibrated dims
+   and coils; out may be kspace (in place). The same steps as the CPU, item
+   by item (a 2D slice or a 3D volume of one batch volume): lines with a
+   nonzero sample in some coil are acquired, the lattice offset is the
+   residue class holding most acquired lines, acquired lines are copied
+   unchanged (the same bytes), lattice lines not acquired are zero, and the
+   rest are predicted in image space: each acquired lattice line's readout
+   zero-padded to nxp (mv_grappa_layout) and inverse transformed by cuFFT,
+   per column the unmixing weights w(x) made on the device from the k-space
+   weights (the CPU's arithmetic and tap values: the same bytes as
+   mv_grappa_column_weights), the predicted lines as the CPU's four float32
+   partial sums in its source order (lines, then coils; no FMA), and the
+   forward transform back. Tolerance against mv_grappa_apply_into: acquired
+   and zero lines bit-identical; predicted samples differ only through the
+   readout FFTs' rounding (cuFFT against the CPU's FFT): max |gpu - cpu| <=
+   1e-4 max |cpu| over the predicted samples, relative RMS <= 1e-5
+   (tests/test_cuda.cu, group grappa). Stream-ordered except for the
+   weights' upload from host memory (cal's weights, the tap table), which
+   returns once the host copy is staged. allocates: stream-ordered scratch
+   (all sets' weights, w(x) of one set: nxp x (ns / kernel[0]) x nt
+   complex64, one item's padded readouts: nxp x lines x C complex64) and a
+   cuFFT plan (kept in the plan cache). MV_ERR_INVALID_ARG: dims or coils
+   not those calibrated. */
+MVCDEF mv_status mv_cuda_grappa_apply_into(const mv_grappa_calib *cal, const mv_cuda_vol *kspace, mv_cuda_vol *out,
+                                           const mv_grappa_opts *opts, mv_cuda_stream stream);
+
 #ifdef __cplusplus
 }
 #endif
@@ -3524,6 +3554,376 @@ MVCDEF mv_status mv_cuda_field_smooth_into(const mv_cuda_vol *in, mv_cuda_vol *o
         MV__CU_CHECK(out->vol.dim[a] == in->vol.dim[a], MV_ERR_INVALID_ARG, "%s: out dim[%d] = %lld, in's %lld", fn, a,
                      (long long)out->vol.dim[a], (long long)in->vol.dim[a]);
     return mv_cuda_gaussian_into(in, out, sigma, fopts, stream);
+}
+
+/* ---- MRI reconstruction: GRAPPA application -------------------------------
+   mv_grappa_apply_into's three passes on the device, item by item (see
+   medvol.h's comment above mv__gr_app_job): a hybrid buffer h holds each
+   line's padded readout in image space, coil rows of nxp samples
+   (h[(line C + coil) nxp + x], x fastest, so cuFFT batches the rows and a
+   warp reads consecutive columns). The CPU keeps the coils of a sample
+   side by side for its SIMD FFT; the order of the products' sums is what
+   decides the bits, and that is the CPU's: four float32 partial sums over
+   the sources in (line, coil) order. Like the CPU, the transforms are
+   uncentred (the centring signs cancel between the two transforms, see the
+   CPU's comment), so column x of h takes the weights of the centred column
+   (x + nxp/2) mod nxp: the tap table below is indexed by h's column.
+   The element functions (MV__CU_HD) are what tests/test_cuda_host.cu runs on
+   the host against medvol.h's bytes. */
+
+/* line classes, as the CPU's: acquired on the lattice (a source, copied),
+   predicted, on the lattice but not acquired (zero), acquired off the
+   lattice (ACS lines: copied, never a source) */
+enum { MV__CU_GR_ACQ = 1, MV__CU_GR_PRED = 2, MV__CU_GR_ZERO = 3, MV__CU_GR_COPY = 4 };
+#define MV__CU_GR_MAXR 256 /* Ry Rz residue classes: accel <= 16 per axis */
+
+/* one item's geometry, passed to every kernel by value */
+struct mv__cu_gr {
+    int64_t nx, ny, nzl, nc, lines; /* lines = ny nzl */
+    int64_t nxp, pad;               /* padded readout, where the samples start in it */
+    int64_t cstride;                /* coil stride of the k-space volume (nx ny nz) */
+    int64_t nt, nsy;                /* targets ((Ry Rz - 1) C), sources per column (ky kz C) */
+    int kx, ky, kz, Ry, Rz;
+};
+
+static MV__CU_HD int mv__cu_gr_cx(int k) { return (k - 1) / 2; } /* MV__GR_CX: the kernel's centre tap */
+
+/* the target position o = rz Ry + ry - 1 of line l, -1 on the lattice */
+static MV__CU_HD int64_t mv__cu_gr_position(const mv__cu_gr &g, const int64_t off[2], int64_t l)
+{
+    const int64_t y = l % g.ny, z = l / g.ny;
+    const int64_t ry = ((y - off[0]) % g.Ry + g.Ry) % g.Ry, rz = ((z - off[1]) % g.Rz + g.Rz) % g.Rz;
+    return rz * g.Ry + ry - 1;
+}
+
+/* the class of a line from its acquisition flag and position (the CPU's rule) */
+static MV__CU_HD unsigned char mv__cu_gr_class(int acquired, int64_t position)
+{
+    if (acquired) return position >= 0 ? MV__CU_GR_COPY : MV__CU_GR_ACQ;
+    return position < 0 ? MV__CU_GR_ZERO : MV__CU_GR_PRED;
+}
+
+/* the lattice offset (y, z) from the acquired-line counts per residue class
+   (z mod Rz) Ry + y mod Ry: the first class with the most lines */
+static MV__CU_HD void mv__cu_gr_offset(const unsigned long long *cnt, int Ry, int Rz, int64_t off[2])
+{
+    int best = 0;
+    for (int r = 1; r < Ry * Rz; r++)
+        if (cnt[r] > cnt[best]) best = r;
+    off[0] = best % Ry;
+    off[1] = best / Ry;
+}
+
+/* w(x)[jc][t] = sum_ix e[ix] W[s(ix)][t], s(ix) = ((jc / C) kx + ix) C + jc % C:
+   the CPU's product with the readout taps e of the column as its sources
+   (four float32 sums in ix order, no FMA) */
+static MV__CU_HD float2 mv__cu_gr_wx(const float2 *w, const float2 *e, int kx, int64_t nc, int64_t nt, int64_t jc,
+                                     int64_t t)
+{
+    const float2 *wrow = w + ((jc / nc) * kx * nc + jc % nc) * nt + t;
+    float ar = 0, ai = 0, br = 0, bi = 0;
+    for (int ix = 0; ix < kx; ix++) {
+        const float x = e[ix].x, y = e[ix].y;
+        const float2 pq = wrow[(int64_t)ix * nc * nt];
+        ar = MV__CU_FADD(ar, MV__CU_FMUL(x, pq.x));
+        ai = MV__CU_FADD(ai, MV__CU_FMUL(x, pq.y));
+        br = MV__CU_FADD(br, MV__CU_FMUL(y, pq.x));
+        bi = MV__CU_FADD(bi, MV__CU_FMUL(y, pq.y));
+    }
+    return make_float2(MV__CU_FSUB(ar, bi), MV__CU_FADD(ai, br));
+}
+
+/* predicted line l, coil t, column x of h: the sum over the sources (for
+   each (jz, jy) its line's C values in coil order, zero outside k-space)
+   times w(x)[source][o C + t], as the CPU's four-row product does it.
+   wx: [(source nt + target) nxp + x]. */
+static MV__CU_HD float2 mv__cu_gr_predict(const mv__cu_gr &g, const int64_t off[2], const float2 *h, const float2 *wx,
+                                          int64_t l, int64_t t, int64_t x)
+{
+    const int64_t y = l % g.ny, z = l / g.ny;
+    const int64_t ry = ((y - off[0]) % g.Ry + g.Ry) % g.Ry, rz = ((z - off[1]) % g.Rz + g.Rz) % g.Rz;
+    const int64_t o = rz * g.Ry + ry - 1;
+    const int cy = mv__cu_gr_cx(g.ky), cz = mv__cu_gr_cx(g.kz);
+    float ar = 0, ai = 0, br = 0, bi = 0;
+    for (int jz = 0; jz < g.kz; jz++)
+        for (int jy = 0; jy < g.ky; jy++) {
+            const int64_t vz = z - rz + (int64_t)g.Rz * (jz - cz), vy = y - ry + (int64_t)g.Ry * (jy - cy);
+            const int inside = vz >= 0 && vz < g.nzl && vy >= 0 && vy < g.ny;
+            const int64_t seg = (int64_t)jz * g.ky + jy;
+            for (int64_t c = 0; c < g.nc; c++) {
+                const float2 v = inside ? h[((vz * g.ny + vy) * g.nc + c) * g.nxp + x] : make_float2(0.0f, 0.0f);
+                const float2 pq = wx[((seg * g.nc + c) * g.nt + o * g.nc + t) * g.nxp + x];
+                ar = MV__CU_FADD(ar, MV__CU_FMUL(v.x, pq.x));
+                ai = MV__CU_FADD(ai, MV__CU_FMUL(v.x, pq.y));
+                br = MV__CU_FADD(br, MV__CU_FMUL(v.y, pq.x));
+                bi = MV__CU_FADD(bi, MV__CU_FMUL(v.y, pq.y));
+            }
+        }
+    return make_float2(MV__CU_FSUB(ar, bi), MV__CU_FADD(ai, br));
+}
+
+/* sample x of the padded readout of coil c on line l (what the inverse
+   transform takes): the k-space sample on acquired lattice lines, else 0 */
+static MV__CU_HD float2 mv__cu_gr_padded(const mv__cu_gr &g, const float2 *kin, unsigned char cls, int64_t l, int64_t c,
+                                         int64_t x)
+{
+    const int64_t k = x - g.pad;
+    if (cls != MV__CU_GR_ACQ || k < 0 || k >= g.nx) return make_float2(0.0f, 0.0f);
+    return kin[c * g.cstride + l * g.nx + k];
+}
+
+/* an output sample: predicted lines from the forward transform (times the
+   two transforms' ortho scales, 1 / nxp), zero lines 0, the rest copied */
+static MV__CU_HD float2 mv__cu_gr_result(unsigned char cls, float2 k, float2 hf, float scale)
+{
+    if (cls == MV__CU_GR_PRED) return make_float2(MV__CU_FMUL(hf.x, scale), MV__CU_FMUL(hf.y, scale));
+    if (cls == MV__CU_GR_ZERO) return make_float2(0.0f, 0.0f);
+    return k;
+}
+
+/* the readout taps of every column of h: e[x kx + ix] = e^{-2 pi i (ix - cx)
+   (xc - nxp/2) / nxp}, xc = (x + nxp/2) mod nxp, with the CPU's expression
+   (float64 angle, libm cos / sin, rounded to float32): made on the host, so
+   they are the CPU's values whatever the device's sin and cos do */
+static void mv__cu_gr_taps(int64_t nxp, int kx, float2 *e)
+{
+    const int cx = mv__cu_gr_cx(kx);
+    for (int64_t x = 0; x < nxp; x++) {
+        const int64_t xc = (x + nxp / 2) % nxp;
+        for (int ix = 0; ix < kx; ix++) {
+            double ang = -2.0 * 3.14159265358979323846 * (double)(ix - cx) * (double)(xc - nxp / 2) / (double)nxp;
+            e[x * kx + ix] = make_float2((float)cos(ang), (float)sin(ang));
+        }
+    }
+}
+
+static __global__ void mv__cu_gr_scan_kernel(const float2 *__restrict__ kin, unsigned char *__restrict__ cls,
+                                             mv__cu_gr g)
+{
+    const int64_t n = g.nc * g.lines * g.nx;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t x = i % g.nx, l = (i / g.nx) % g.lines, c = i / (g.nx * g.lines);
+        const float2 v = kin[c * g.cstride + l * g.nx + x];
+        if (v.x != 0 || v.y != 0) cls[l] = 1; /* every writer writes 1: no race on the value */
+    }
+}
+
+/* one block: counts per residue class, the offset, then every line's class */
+static __global__ void mv__cu_gr_classify_kernel(unsigned char *cls, int64_t *off_out, mv__cu_gr g)
+{
+    __shared__ unsigned long long cnt[MV__CU_GR_MAXR];
+    __shared__ int64_t off[2];
+    for (int r = threadIdx.x; r < MV__CU_GR_MAXR; r += blockDim.x) cnt[r] = 0;
+    __syncthreads();
+    for (int64_t l = threadIdx.x; l < g.lines; l += blockDim.x)
+        if (cls[l]) {
+            const int64_t y = l % g.ny, z = l / g.ny;
+            atomicAdd(&cnt[(z % g.Rz) * g.Ry + y % g.Ry], 1ull); /* integer counts: order-free */
+        }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        mv__cu_gr_offset(cnt, g.Ry, g.Rz, off);
+        off_out[0] = off[0];
+        off_out[1] = off[1];
+    }
+    __syncthreads();
+    for (int64_t l = threadIdx.x; l < g.lines; l += blockDim.x) cls[l] = mv__cu_gr_class(cls[l] != 0, mv__cu_gr_position(g, off, l));
+}
+
+static __global__ void mv__cu_gr_pack_kernel(const float2 *__restrict__ kin, const unsigned char *__restrict__ cls,
+                                             float2 *__restrict__ h, mv__cu_gr g)
+{
+    const int64_t n = g.lines * g.nc * g.nxp;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t x = i % g.nxp, lc = i / g.nxp, l = lc / g.nc;
+        h[i] = mv__cu_gr_padded(g, kin, cls[l], l, lc % g.nc, x);
+    }
+}
+
+static __global__ void mv__cu_gr_wx_kernel(const float2 *__restrict__ w, const float2 *__restrict__ taps,
+                                           float2 *__restrict__ wx, mv__cu_gr g)
+{
+    const int64_t n = g.nsy * g.nt * g.nxp;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t x = i % g.nxp, st = i / g.nxp;
+        wx[i] = mv__cu_gr_wx(w, taps + x * g.kx, g.kx, g.nc, g.nt, st / g.nt, st % g.nt);
+    }
+}
+
+/* threads over (line, coil, column) rows of h; only predicted lines work.
+   h's predicted rows are written, its source rows (acquired lattice lines,
+   zero rows) only read: no thread reads what another writes. */
+static __global__ void mv__cu_gr_fill_kernel(float2 *h, const float2 *__restrict__ wx,
+                                             const unsigned char *__restrict__ cls, const int64_t *__restrict__ off_in,
+                                             mv__cu_gr g)
+{
+    const int64_t n = g.lines * g.nc * g.nxp;
+    int64_t off[2];
+    off[0] = off_in[0];
+    off[1] = off_in[1];
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t x = i % g.nxp, lt = i / g.nxp, l = lt / g.nc;
+        if (cls[l] != MV__CU_GR_PRED) continue;
+        h[i] = mv__cu_gr_predict(g, off, h, wx, l, lt % g.nc, x);
+    }
+}
+
+static __global__ void mv__cu_gr_extract_kernel(const float2 *kin, float2 *kout, const float2 *__restrict__ h,
+                                                const unsigned char *__restrict__ cls, mv__cu_gr g, float scale)
+{
+    const int64_t n = g.nc * g.lines * g.nx;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t x = i % g.nx, l = (i / g.nx) % g.lines, c = i / (g.nx * g.lines);
+        const int64_t k = c * g.cstride + l * g.nx + x;
+        const unsigned char cl = cls[l];
+        /* kin is read only where the sample is copied (in place: the same address) */
+        const float2 kv = cl == MV__CU_GR_PRED || cl == MV__CU_GR_ZERO ? make_float2(0.0f, 0.0f) : kin[k];
+        kout[k] = mv__cu_gr_result(cl, kv, h[(l * g.nc + c) * g.nxp + g.pad + x], scale);
+    }
+}
+
+/* device scratch of one application, freed stream-ordered in any case */
+struct mv__cu_gr_bufs {
+    float2 *w, *taps, *wx, *h;
+    unsigned char *cls;
+    int64_t *off;
+};
+
+static void mv__cu_gr_bufs_free(mv__cu_gr_bufs *b, cudaStream_t s)
+{
+    void *p[6] = {b->w, b->taps, b->wx, b->h, b->cls, b->off};
+    for (int i = 0; i < 6; i++)
+        if (p[i]) cudaFreeAsync(p[i], s);
+    memset(b, 0, sizeof(*b));
+}
+
+/* the calibration's geometry and the device buffers, weights and taps uploaded */
+static mv_status mv__cu_gr_setup(const mv_grappa_calib *cal, const mv_cuda_vol *kspace, mv__cu_gr *g, int64_t *nsets,
+                                 int *three_d, mv__cu_gr_bufs *b, cudaStream_t s)
+{
+    static const char *fn = "mv_cuda_grappa_apply_into";
+    int accel[3], kernel[3], nc;
+    int64_t dims[3], ns, nt, nxp;
+    const float *w0;
+    MV__CU_STRY(mv_grappa_info(cal, accel, kernel, NULL, &nc));
+    MV__CU_STRY(mv_grappa_layout(cal, dims, three_d, nsets, &nxp));
+    MV__CU_STRY(mv_grappa_weights(cal, 0, &w0, &ns, &nt));
+    for (int a = 0; a < 3; a++)
+        MV__CU_CHECK(mv__cu_dim(&kspace->vol, a) == dims[a], MV_ERR_INVALID_ARG,
+                     "%s: kspace dims[%d] = %lld, calibrated for %lld", fn, a, (long long)mv__cu_dim(&kspace->vol, a),
+                     (long long)dims[a]);
+    MV__CU_CHECK(mv__cu_dim(&kspace->vol, 3) == nc, MV_ERR_INVALID_ARG, "%s: %lld coils, calibrated for %d", fn,
+                 (long long)mv__cu_dim(&kspace->vol, 3), nc);
+    memset(g, 0, sizeof(*g));
+    g->nx = dims[0], g->ny = dims[1], g->nzl = *three_d ? dims[2] : 1, g->nc = nc;
+    g->lines = g->ny * g->nzl;
+    g->nxp = nxp, g->pad = nxp / 2 - dims[0] / 2;
+    g->cstride = dims[0] * dims[1] * dims[2];
+    g->kx = kernel[0], g->ky = kernel[1], g->kz = *three_d ? kernel[2] : 1;
+    g->Ry = accel[1], g->Rz = *three_d ? accel[2] : 1;
+    g->nt = nt, g->nsy = ns / kernel[0];
+    MV__CU_CHECK(g->Ry >= 1 && g->Rz >= 1 && g->Ry * g->Rz <= MV__CU_GR_MAXR && g->kx >= 1 && g->kx <= 64,
+                 MV_ERR_INVALID_ARG, "%s: accel %d x %d, kernel[0] %d", fn, g->Ry, g->Rz, g->kx);
+    MV__CU_CHECK(ns == (int64_t)g->kx * g->nsy && nt == (int64_t)(g->Ry * g->Rz - 1) * nc, MV_ERR_INVALID_ARG,
+                 "%s: the calibration's %lld x %lld weights do not match its kernel and accel", fn, (long long)ns,
+                 (long long)nt);
+    /* cuFFT's batch and distance are int */
+    MV__CU_CHECK(nxp <= INT32_MAX && g->lines * nc <= INT32_MAX, MV_ERR_UNSUPPORTED, "%s: %lld readouts of %lld: too many for one cuFFT plan",
+                 fn, (long long)(g->lines * nc), (long long)nxp);
+    {
+        const size_t wbytes = (size_t)(*nsets * ns * nt) * sizeof(float2), tbytes = (size_t)(nxp * g->kx) * sizeof(float2);
+        float2 *taps = (float2 *)malloc(tbytes);
+        cudaError_t e;
+        MV__CU_CHECK(taps != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %zu bytes of readout taps", fn, tbytes);
+        mv__cu_gr_taps(nxp, g->kx, taps);
+        e = cudaMallocAsync((void **)&b->taps, tbytes, s);
+        /* pageable host memory: the copy returns once the source is staged,
+           so the table may be freed at once */
+        if (e == cudaSuccess) e = cudaMemcpyAsync(b->taps, taps, tbytes, cudaMemcpyHostToDevice, s);
+        free(taps);
+        if (e != cudaSuccess) return mv__cu_fail(e, "mv_cuda_grappa_apply_into: readout taps");
+        /* the sets lie one after another in the calibration (mv_grappa_weights) */
+        MV__CU_TRY(cudaMallocAsync((void **)&b->w, wbytes, s));
+        MV__CU_TRY(cudaMemcpyAsync(b->w, w0, wbytes, cudaMemcpyHostToDevice, s));
+    }
+    MV__CU_TRY(cudaMallocAsync((void **)&b->wx, (size_t)(g->nsy * nt * nxp) * sizeof(float2), s));
+    MV__CU_TRY(cudaMallocAsync((void **)&b->h, (size_t)(g->lines * nc * nxp) * sizeof(float2), s));
+    MV__CU_TRY(cudaMallocAsync((void **)&b->cls, (size_t)g->lines, s));
+    MV__CU_TRY(cudaMallocAsync((void **)&b->off, 2 * sizeof(int64_t), s));
+    return MV_OK;
+}
+
+/* the readouts of one item, every row of h, in place (unnormalised) */
+static mv_status mv__cu_gr_fft(const mv__cu_gr &g, float2 *h, int dir, cudaStream_t s)
+{
+    int slot = -1, n[3] = {(int)g.nxp, 0, 0};
+    cufftResult r;
+    MV__CU_STRY(mv__cu_plan_get(1, n, 1, g.nxp, g.lines * g.nc, s, &slot));
+    r = cufftSetStream(mv__cu_plans[slot].plan, s);
+    if (r == CUFFT_SUCCESS) r = cufftExecC2C(mv__cu_plans[slot].plan, (cufftComplex *)h, (cufftComplex *)h, dir);
+    mv__cu_plan_release(slot);
+    if (r != CUFFT_SUCCESS)
+        return mv_set_error(MV_ERR_CUDA, "mv_cuda_grappa_apply_into: cufftExecC2C: %s (%d)", mv__cufft_str(r), (int)r);
+    return MV_OK;
+}
+
+/* one item: classes and offset, w(x) when the set changes, the three passes */
+static mv_status mv__cu_gr_item(const mv__cu_gr &g, const mv__cu_gr_bufs &b, const float2 *kin, float2 *kout,
+                                const float2 *wset, int new_set, cudaStream_t s)
+{
+    const int threads = 256;
+    const int64_t samples = g.nc * g.lines * g.nx, rows = g.lines * g.nc * g.nxp;
+    MV__CU_TRY(cudaMemsetAsync(b.cls, 0, (size_t)g.lines, s));
+    mv__cu_gr_scan_kernel<<<mv__cu_blocks(samples, threads), threads, 0, s>>>(kin, b.cls, g);
+    MV__CU_TRY(cudaGetLastError());
+    mv__cu_gr_classify_kernel<<<1, threads, 0, s>>>(b.cls, b.off, g);
+    MV__CU_TRY(cudaGetLastError());
+    if (new_set) {
+        mv__cu_gr_wx_kernel<<<mv__cu_blocks(g.nsy * g.nt * g.nxp, threads), threads, 0, s>>>(wset, b.taps, b.wx, g);
+        MV__CU_TRY(cudaGetLastError());
+    }
+    mv__cu_gr_pack_kernel<<<mv__cu_blocks(rows, threads), threads, 0, s>>>(kin, b.cls, b.h, g);
+    MV__CU_TRY(cudaGetLastError());
+    MV__CU_STRY(mv__cu_gr_fft(g, b.h, CUFFT_INVERSE, s));
+    mv__cu_gr_fill_kernel<<<mv__cu_blocks(rows, threads), threads, 0, s>>>(b.h, b.wx, b.cls, b.off, g);
+    MV__CU_TRY(cudaGetLastError());
+    MV__CU_STRY(mv__cu_gr_fft(g, b.h, CUFFT_FORWARD, s));
+    mv__cu_gr_extract_kernel<<<mv__cu_blocks(samples, threads), threads, 0, s>>>(kin, kout, b.h, b.cls, g,
+                                                                                 (float)(1.0 / (double)g.nxp));
+    MV__CU_TRY(cudaGetLastError());
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_grappa_apply_into(const mv_grappa_calib *cal, const mv_cuda_vol *kspace, mv_cuda_vol *out,
+                                           const mv_grappa_opts *opts, mv_cuda_stream stream)
+{
+    static const char *fn = "mv_cuda_grappa_apply_into";
+    cudaStream_t s = (cudaStream_t)stream;
+    mv__cu_gr g;
+    mv__cu_gr_bufs b;
+    int64_t nsets = 0, nz, nitems, item, prev_set = -1;
+    int three_d = 0;
+    mv_status st;
+    (void)opts; /* the CPU reads only alloc_ctx and threads from it when applying */
+    MV__CU_CHECK(cal != NULL, MV_ERR_INVALID_ARG, "%s: cal is NULL", fn);
+    MV__CU_STRY(mv__cu_check_vol(kspace, fn, "kspace"));
+    MV__CU_STRY(mv__cu_check_vol(out, fn, "out"));
+    MV__CU_CHECK(kspace->vol.dtype == MV_DT_C64 && out->vol.dtype == MV_DT_C64, MV_ERR_UNSUPPORTED,
+                 "%s: complex64 kspace and out", fn);
+    MV__CU_CHECK(mv__cu_same_dims(&kspace->vol, &out->vol), MV_ERR_INVALID_ARG, "%s: out's dims differ from kspace's", fn);
+    memset(&b, 0, sizeof(b));
+    st = mv__cu_gr_setup(cal, kspace, &g, &nsets, &three_d, &b, s);
+    nz = mv__cu_dim(&kspace->vol, 2);
+    nitems = st != MV_OK ? 0 : (three_d ? 1 : nz) * (mv_vol_count(&kspace->vol) / (g.cstride * g.nc));
+    for (item = 0; st == MV_OK && item < nitems; item++) {
+        const int64_t bvol = item / (three_d ? 1 : nz), set = three_d ? 0 : item % nz;
+        const int64_t base = bvol * g.cstride * g.nc + set * g.nx * g.ny;
+        st = mv__cu_gr_item(g, b, (const float2 *)kspace->vol.data + base, (float2 *)out->vol.data + base,
+                            b.w + set * g.nsy * g.kx * g.nt, set != prev_set, s);
+        prev_set = set;
+    }
+    mv__cu_gr_bufs_free(&b, s);
+    return st;
 }
 
 #endif /* MEDVOL_CUDA_IMPLEMENTATION */

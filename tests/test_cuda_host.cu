@@ -20,7 +20,11 @@
      (mv__cu_fd_warp_map / _compose_map) and element functions
      (mv__cu_fd_coords, _inside, _sample, _compose_at with mv__cu_rs_sample)
      over every voxel, against mv_field_warp_into / mv_field_compose_into,
-     bit for bit (linear and nearest, fill or edge, 2D and 3D fields).
+     bit for bit (linear and nearest, fill or edge, 2D and 3D fields);
+   - GRAPPA application: w(x) (mv__cu_gr_taps, mv__cu_gr_wx) against
+     mv_grappa_column_weights bit for bit, and the application's element
+     functions in the kernels' order around a float64 DFT standing in for
+     cuFFT, against mv_grappa_apply_into (2D, odd, multi-slice, batch, 3D).
    What this cannot check: the kernels' thread indexing, launches, memory,
    cuFFT itself. tests/test_cuda.cu does that on a GPU.
    Built by nvcc with MEDVOL_CUDA_IMPLEMENTATION (it calls static functions);
@@ -675,8 +679,243 @@ static void check_field(void)
     compose_case(2, "2D");
 }
 
+/* ---- GRAPPA application ----
+   Per case: k-space of a smooth phantom (coil-modulated blobs, centred FFT
+   by medvol.h), undersampled with a lattice offset and a fully sampled
+   centre, calibrated by mv_grappa_calibrate. Checked:
+   - w(x): mv__cu_gr_taps + mv__cu_gr_wx (the wx kernel's element function)
+     for every column of every set against mv_grappa_column_weights (the
+     CPU's own product): the same bytes;
+   - the whole application with the kernels' element functions in their
+     order (scan, offset and classes, padding, unmixing, result), a float64
+     DFT standing in for cuFFT, against mv_grappa_apply_into: acquired and
+     zero lines the same bytes, predicted samples within the header's
+     tolerance (1e-4 max |cpu|, relative RMS 1e-5). */
+
+/* a phantom's centred k-space: c64 (nx, ny, nz, nc, nb); 2D (z slices) or 3D */
+static void gr_phantom(int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nb, int three_d, mv_vol *k)
+{
+    const int64_t d[5] = {nx, ny, nz, nc, nb};
+    mv_vol img;
+    mv_vol_init(&img);
+    mv_vol_init(k);
+    if (mv_vol_alloc(&img, MV_DT_C64, 5, d, NULL) != MV_OK) exit(1);
+    float *p = (float *)img.data;
+    for (int64_t b = 0; b < nb; b++)
+        for (int64_t c = 0; c < nc; c++)
+            for (int64_t z = 0; z < nz; z++)
+                for (int64_t y = 0; y < ny; y++)
+                    for (int64_t x = 0; x < nx; x++) {
+                        double u = (x - nx / 2.0) / nx, v = (y - ny / 2.0) / ny, w = nz > 1 ? (z - nz / 2.0) / nz : 0;
+                        double obj = exp(-(u * u + v * v + w * w) * 9) + 0.5 * exp(-((u - 0.2) * (u - 0.2) + v * v) * 60) * (1 + 0.3 * b);
+                        double cu = cos(2 * PI * c / nc), cv = sin(2 * PI * c / nc);
+                        double mag = exp(-((u - 0.4 * cu) * (u - 0.4 * cu) + (v - 0.4 * cv) * (v - 0.4 * cv)) * 2);
+                        double ph = 0.7 * c + 2.0 * u * cv - 1.5 * v * cu;
+                        int64_t i = (((b * nc + c) * nz + z) * ny + y) * nx + x;
+                        p[2 * i] = (float)(obj * mag * cos(ph));
+                        p[2 * i + 1] = (float)(obj * mag * sin(ph));
+                    }
+    if (mv_fftc(&img, k, three_d ? 7u : 3u, 0, NULL) != MV_OK) exit(1);
+    mv_free(&img);
+}
+
+/* zero the lines off the lattice (offsets oy, oz) outside the centred ACS box */
+static void gr_undersample(mv_vol *k, int Ry, int oy, int acsy, int Rz, int oz, int acsz)
+{
+    const int64_t nx = k->dim[0], ny = k->dim[1], nz = k->dim[2], n = mv_vol_count(k) / (nx * ny * nz);
+    float *d = (float *)k->data;
+    for (int64_t c = 0; c < n; c++)
+        for (int64_t z = 0; z < nz; z++)
+            for (int64_t y = 0; y < ny; y++) {
+                int lat = (y % Ry) == oy && (z % Rz) == oz;
+                int in_acs = y >= ny / 2 - acsy / 2 && y < ny / 2 - acsy / 2 + acsy &&
+                             (Rz == 1 || (z >= nz / 2 - acsz / 2 && z < nz / 2 - acsz / 2 + acsz));
+                if (!lat && !in_acs) memset(d + 2 * ((c * nz + z) * ny + y) * nx, 0, (size_t)(2 * nx) * sizeof(float));
+            }
+}
+
+/* in place: rows of n complex, float64 DFT (sign -1 forward, +1 inverse), unnormalised, rounded once */
+static void gr_dft_rows(float2 *h, int64_t rows, int64_t n, double sg)
+{
+    double *cs = (double *)malloc(sizeof(double) * 2 * n);
+    float2 *t = (float2 *)malloc(sizeof(float2) * n);
+    for (int64_t j = 0; j < n; j++) {
+        cs[2 * j] = cos(2 * PI * (double)j / (double)n);
+        cs[2 * j + 1] = sg * sin(2 * PI * (double)j / (double)n);
+    }
+    for (int64_t r = 0; r < rows; r++) {
+        float2 *row = h + r * n;
+        for (int64_t k = 0; k < n; k++) {
+            double re = 0, im = 0;
+            for (int64_t j = 0; j < n; j++) {
+                const double c = cs[2 * ((j * k) % n)], s = cs[2 * ((j * k) % n) + 1];
+                re += row[j].x * c - row[j].y * s;
+                im += row[j].x * s + row[j].y * c;
+            }
+            t[k] = make_float2((float)re, (float)im);
+        }
+        memcpy(row, t, sizeof(float2) * n);
+    }
+    free(cs);
+    free(t);
+}
+
+/* the device's passes on the host for one item (see mv__cu_gr_item) */
+static void gr_emulate_item(const mv__cu_gr &g, const float2 *w, const float2 *taps, const float2 *kin, float2 *kout)
+{
+    unsigned char *cls = (unsigned char *)calloc((size_t)g.lines, 1);
+    float2 *h = (float2 *)malloc(sizeof(float2) * g.lines * g.nc * g.nxp);
+    float2 *wx = (float2 *)malloc(sizeof(float2) * g.nsy * g.nt * g.nxp);
+    unsigned long long cnt[MV__CU_GR_MAXR];
+    int64_t off[2];
+    memset(cnt, 0, sizeof(cnt));
+    for (int64_t c = 0; c < g.nc; c++) /* scan */
+        for (int64_t l = 0; l < g.lines; l++)
+            for (int64_t x = 0; x < g.nx; x++) {
+                const float2 v = kin[c * g.cstride + l * g.nx + x];
+                if (v.x != 0 || v.y != 0) cls[l] = 1;
+            }
+    for (int64_t l = 0; l < g.lines; l++) /* classify */
+        if (cls[l]) cnt[((l / g.ny) % g.Rz) * g.Ry + (l % g.ny) % g.Ry]++;
+    mv__cu_gr_offset(cnt, g.Ry, g.Rz, off);
+    for (int64_t l = 0; l < g.lines; l++) cls[l] = mv__cu_gr_class(cls[l] != 0, mv__cu_gr_position(g, off, l));
+    for (int64_t i = 0; i < g.nsy * g.nt * g.nxp; i++) { /* w(x) */
+        const int64_t x = i % g.nxp, st = i / g.nxp;
+        wx[i] = mv__cu_gr_wx(w, taps + x * g.kx, g.kx, g.nc, g.nt, st / g.nt, st % g.nt);
+    }
+    for (int64_t i = 0; i < g.lines * g.nc * g.nxp; i++) { /* pack */
+        const int64_t x = i % g.nxp, lc = i / g.nxp;
+        h[i] = mv__cu_gr_padded(g, kin, cls[lc / g.nc], lc / g.nc, lc % g.nc, x);
+    }
+    gr_dft_rows(h, g.lines * g.nc, g.nxp, +1);
+    for (int64_t i = 0; i < g.lines * g.nc * g.nxp; i++) { /* fill */
+        const int64_t x = i % g.nxp, lt = i / g.nxp;
+        if (cls[lt / g.nc] == MV__CU_GR_PRED) h[i] = mv__cu_gr_predict(g, off, h, wx, lt / g.nc, lt % g.nc, x);
+    }
+    gr_dft_rows(h, g.lines * g.nc, g.nxp, -1);
+    for (int64_t c = 0; c < g.nc; c++) /* result */
+        for (int64_t l = 0; l < g.lines; l++)
+            for (int64_t x = 0; x < g.nx; x++) {
+                const int64_t k = c * g.cstride + l * g.nx + x;
+                kout[k] = mv__cu_gr_result(cls[l], kin[k], h[(l * g.nc + c) * g.nxp + g.pad + x], (float)(1.0 / (double)g.nxp));
+            }
+    free(cls);
+    free(h);
+    free(wx);
+}
+
+static void gr_case(int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nb, int three_d, int Ry, int Rz, int oy,
+                    int oz, const int kernel[3], const char *what)
+{
+    mv_vol k, cpu;
+    mv_grappa_calib *cal = NULL;
+    mv_grappa_opts o;
+    mv__cu_gr g;
+    int64_t nsets = 0, ns, nt;
+    int td = 0;
+    const float *w0;
+    memset(&o, 0, sizeof(o));
+    o.three_d = three_d;
+    o.accel[1] = Ry;
+    o.accel[2] = three_d ? Rz : 0;
+    for (int a = 0; a < 3; a++) o.kernel[a] = kernel[a];
+    gr_phantom(nx, ny, nz, nc, nb, three_d, &k);
+    gr_undersample(&k, Ry, oy, 12, three_d ? Rz : 1, three_d ? oz : 0, 8);
+    checks++;
+    mv_vol_init(&cpu);
+    if (mv_grappa_calibrate(&k, &cal, &o) != MV_OK || mv_grappa_apply(cal, &k, &cpu, &o) != MV_OK) {
+        printf("FAIL %s: CPU GRAPPA: %s\n", what, mv_last_error());
+        fails++;
+        return;
+    }
+    /* the geometry as mv__cu_gr_setup makes it */
+    {
+        int accel[3], kern[3], ncoil;
+        int64_t dims[3], nxp;
+        mv_grappa_info(cal, accel, kern, NULL, &ncoil);
+        mv_grappa_layout(cal, dims, &td, &nsets, &nxp);
+        mv_grappa_weights(cal, 0, &w0, &ns, &nt);
+        memset(&g, 0, sizeof(g));
+        g.nx = dims[0], g.ny = dims[1], g.nzl = td ? dims[2] : 1, g.nc = ncoil, g.lines = g.ny * g.nzl;
+        g.nxp = nxp, g.pad = nxp / 2 - dims[0] / 2, g.cstride = dims[0] * dims[1] * dims[2];
+        g.kx = kern[0], g.ky = kern[1], g.kz = td ? kern[2] : 1, g.Ry = accel[1], g.Rz = td ? accel[2] : 1;
+        g.nt = nt, g.nsy = ns / kern[0];
+    }
+    float2 *taps = (float2 *)malloc(sizeof(float2) * g.nxp * g.kx);
+    float *wcpu = (float *)malloc(sizeof(float) * 2 * g.nsy * g.nt);
+    float2 *wdev = (float2 *)malloc(sizeof(float2) * g.nsy * g.nt);
+    mv__cu_gr_taps(g.nxp, g.kx, taps);
+    /* w(x), every column of every set, bit for bit */
+    int wbad = 0;
+    for (int64_t set = 0; set < nsets; set++)
+        for (int64_t xc = 0; xc < g.nxp; xc++) {
+            const int64_t hx = (xc + g.nxp / 2) % g.nxp; /* h's column holding centred column xc */
+            if (mv_grappa_column_weights(cal, set, xc, wcpu) != MV_OK) wbad++;
+            for (int64_t s = 0; s < g.nsy; s++)
+                for (int64_t t = 0; t < g.nt; t++)
+                    wdev[s * g.nt + t] = mv__cu_gr_wx((const float2 *)w0 + set * ns * nt, taps + hx * g.kx, g.kx, g.nc, g.nt, s, t);
+            if (memcmp(wdev, wcpu, sizeof(float2) * g.nsy * g.nt)) wbad++;
+        }
+    checks++;
+    if (wbad) {
+        printf("FAIL %s: w(x) differs from mv_grappa_column_weights in %d columns\n", what, wbad);
+        fails++;
+    }
+    /* the application, item by item as mv_cuda_grappa_apply_into walks them */
+    float2 *emu = (float2 *)malloc(mv_vol_bytes(&k));
+    const int64_t nitems = (td ? 1 : nz) * nb;
+    for (int64_t item = 0; item < nitems; item++) {
+        const int64_t b = item / (td ? 1 : nz), set = td ? 0 : item % nz;
+        const int64_t base = b * g.cstride * g.nc + set * g.nx * g.ny;
+        gr_emulate_item(g, (const float2 *)w0 + set * ns * nt, taps, (const float2 *)k.data + base, emu + base);
+    }
+    {
+        const float2 *ref = (const float2 *)cpu.data, *in = (const float2 *)k.data;
+        double peak = 0, e2 = 0, r2 = 0, emax = 0;
+        int64_t nbad_copy = 0, npred = 0, n = mv_vol_count(&k);
+        for (int64_t i = 0; i < n; i++) {
+            if (in[i].x != 0 || in[i].y != 0) { /* a sample the data had: copied, the same bytes */
+                nbad_copy += memcmp(&emu[i], &ref[i], sizeof(float2)) != 0;
+                continue;
+            }
+            const double dx = (double)emu[i].x - ref[i].x, dy = (double)emu[i].y - ref[i].y; /* predicted (or zero) */
+            e2 += dx * dx + dy * dy;
+            emax = fmax(emax, sqrt(dx * dx + dy * dy));
+            peak = fmax(peak, hypot(ref[i].x, ref[i].y));
+            r2 += (double)ref[i].x * ref[i].x + (double)ref[i].y * ref[i].y;
+            npred++;
+        }
+        checks++;
+        double rel_rms = r2 > 0 ? sqrt(e2 / r2) : 0;
+        if (nbad_copy || emax > 1e-4 * peak || rel_rms > 1e-5 || npred == 0) {
+            printf("FAIL %s: %lld acquired samples differ; predicted %lld: max err %.3g (peak %.3g), rel RMS %.3g\n", what,
+                   (long long)nbad_copy, (long long)npred, emax, peak, rel_rms);
+            fails++;
+        } else {
+            printf("  %s: %lld predicted samples, max err %.2e of peak, rel RMS %.2e\n", what, (long long)npred,
+                   peak > 0 ? emax / peak : 0, rel_rms);
+        }
+    }
+    free(emu);
+    free(taps);
+    free(wcpu);
+    free(wdev);
+    mv_grappa_free(cal);
+    mv_free(&cpu);
+    mv_free(&k);
+}
+
+static void check_grappa(void)
+{
+    const int k54[3] = {0, 0, 0}, k32[3] = {3, 2, 0}, k322[3] = {3, 2, 2};
+    gr_case(40, 48, 2, 4, 2, 0, 2, 1, 1, 0, k54, "grappa 2D 40x48, 2 slices x 2 volumes, 4 coils, R=2, offset 1");
+    gr_case(37, 45, 1, 3, 1, 0, 3, 1, 0, 0, k32, "grappa 2D 37x45 (odd), 3 coils, R=3, kernel 3x2");
+    gr_case(24, 20, 16, 3, 1, 1, 2, 2, 1, 0, k322, "grappa 3D 24x20x16, 3 coils, R=2x2, kernel 3x2x2");
+}
+
 int main(void)
 {
+    check_grappa();
     check_gaussian();
     check_stats();
     check_convert();
