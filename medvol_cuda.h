@@ -44,6 +44,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>cuda-api-fft        fftshift, centred 3D FFT through cuFFT
       >>cuda-api-mri        RSS, sensitivity-weighted coil combination, density compensation
       >>cuda-api-field      displacement fields: warp, compose, smooth (the CPU's bits)
+      >>cuda-api-recon      GRAPPA application (cuFFT readouts, the CPU's unmixing sums)
       >>cuda-impl           implementation (MEDVOL_CUDA_IMPLEMENTATION only)
 
 CONFIGURATION
@@ -136,8 +137,18 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
      order, no FMA: the same bits as mv_gaussian with method FIR (checked on
      the host by tests/test_cuda_host.cu; the GPU group `gaussian` of
      tests/test_cuda.cu has not run on a GPU yet). No recursive filter.
+   - GRAPPA application (mv_cuda_grappa_apply_into): acquired lines the
+     CPU's bytes; w(x) the CPU's bytes (host-checked against
+     mv_grappa_column_weights); predicted samples differ from
+     mv_grappa_apply_into only through the readout FFTs (cuFFT against the
+     CPU's FFT): max |gpu - cpu| <= 1e-4 max |cpu|, relative RMS <= 1e-5.
+     The host emulation with a float64 DFT in cuFFT's place came to 1.5e-7
+     of the peak (tests/test_cuda_host.cu); not yet run on a GPU.
 
-NOT YET (each returns MV_ERR_UNSUPPORTED or is absent): SENSE unfolding,
+NOT YET (each returns MV_ERR_UNSUPPORTED or is absent): CG-SENSE (its
+Cartesian normal operator and CG loop), the NUFFT's spreading and
+interpolation, GRAPPA calibration and g-factor (the calibration is made
+on the host by mv_grappa_calibrate), SENSE unfolding,
 the recursive Gaussian, derivatives and box filters, registration metrics,
 displacement fields, morphology, transport, cubic resampling, percentile rescale, f128/complex/RGB
 conversion, in-place fftshift. Speed targets missed on the H100 (README):
@@ -150,7 +161,10 @@ the cost of nvrtc and nvJitLink at run time).
 VERSION HISTORY
    next   mv_cuda_gaussian[_into] (exact FIR, every scipy mode; host-checked,
           not yet run on a GPU); mv_cuda_field_warp_into / _compose_into /
-          _smooth_into (the CPU's bits; host-checked, not yet run on a GPU).
+          _smooth_into (the CPU's bits; host-checked, not yet run on a GPU);
+          mv_cuda_grappa_apply_into (GRAPPA application: cuFFT readouts,
+          w(x) and the unmixing with the CPU's float32 sums; host-checked,
+          not yet run on a GPU).
    0.2.0  (2026-11-22) first GPU run (H100): float64 first step of the
           intensity ops where medvol.h has one, warp-per-row kernels with
           32-bit row splits, the centred FFT in one pass plus cuFFT, a

@@ -1323,11 +1323,150 @@ static void test_field(void)
     }
 }
 
+/* ---- GRAPPA application against mv_grappa_apply_into ----
+   Tolerance (medvol_cuda.h, >>cuda-api-recon): every sample the data had
+   (acquired lines) the same bytes; the rest (predicted and zero lines)
+   within 1e-4 of the largest predicted magnitude, relative RMS 1e-5 (the
+   readout FFTs: cuFFT against the CPU's). */
+
+static void t_gr_phantom(int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nb, int three_d, mv_vol *k)
+{
+    const double pi = 3.14159265358979323846;
+    const int64_t d[5] = {nx, ny, nz, nc, nb};
+    mv_vol img;
+    mv_vol_init(&img);
+    mv_vol_init(k);
+    if (mv_vol_alloc(&img, MV_DT_C64, 5, d, NULL) != MV_OK) exit(1);
+    float *p = (float *)img.data;
+    for (int64_t b = 0; b < nb; b++)
+        for (int64_t c = 0; c < nc; c++)
+            for (int64_t z = 0; z < nz; z++)
+                for (int64_t y = 0; y < ny; y++)
+                    for (int64_t x = 0; x < nx; x++) {
+                        double u = (x - nx / 2.0) / nx, v = (y - ny / 2.0) / ny, w = nz > 1 ? (z - nz / 2.0) / nz : 0;
+                        double obj = exp(-(u * u + v * v + w * w) * 9) + 0.5 * exp(-((u - 0.2) * (u - 0.2) + v * v) * 60) * (1 + 0.3 * b);
+                        double cu = cos(2 * pi * c / nc), cv = sin(2 * pi * c / nc);
+                        double mag = exp(-((u - 0.4 * cu) * (u - 0.4 * cu) + (v - 0.4 * cv) * (v - 0.4 * cv)) * 2);
+                        double ph = 0.7 * c + 2.0 * u * cv - 1.5 * v * cu;
+                        int64_t i = (((b * nc + c) * nz + z) * ny + y) * nx + x;
+                        p[2 * i] = (float)(obj * mag * cos(ph) + 0.01 * (t_uniform() - 0.5));
+                        p[2 * i + 1] = (float)(obj * mag * sin(ph) + 0.01 * (t_uniform() - 0.5));
+                    }
+    if (mv_fftc(&img, k, three_d ? 7u : 3u, 0, NULL) != MV_OK) exit(1);
+    mv_free(&img);
+}
+
+/* lines off the lattice (offsets oy, oz) outside the centred ACS box zeroed */
+static void t_gr_undersample(mv_vol *k, int Ry, int oy, int acsy, int Rz, int oz, int acsz)
+{
+    const int64_t nx = k->dim[0], ny = k->dim[1], nz = k->dim[2], n = mv_vol_count(k) / (nx * ny * nz);
+    float *d = (float *)k->data;
+    for (int64_t c = 0; c < n; c++)
+        for (int64_t z = 0; z < nz; z++)
+            for (int64_t y = 0; y < ny; y++) {
+                int lat = (y % Ry) == oy && (z % Rz) == oz;
+                int in_acs = y >= ny / 2 - acsy / 2 && y < ny / 2 - acsy / 2 + acsy &&
+                             (Rz == 1 || (z >= nz / 2 - acsz / 2 && z < nz / 2 - acsz / 2 + acsz));
+                if (!lat && !in_acs) memset(d + 2 * ((c * nz + z) * ny + y) * nx, 0, (size_t)(2 * nx) * sizeof(float));
+            }
+}
+
+/* gpu against cpu: the input's nonzero samples bitwise, the rest within the stated tolerance */
+static void t_gr_compare(const mv_vol *in, const mv_vol *gpu, const mv_vol *cpu, const char *what)
+{
+    const float *a = (const float *)gpu->data, *r = (const float *)cpu->data, *k = (const float *)in->data;
+    double peak = 0, e2 = 0, r2 = 0, emax = 0;
+    int64_t n = mv_vol_count(in), bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (k[2 * i] != 0 || k[2 * i + 1] != 0) {
+            bad += memcmp(a + 2 * i, r + 2 * i, 2 * sizeof(float)) != 0;
+            continue;
+        }
+        double dx = (double)a[2 * i] - r[2 * i], dy = (double)a[2 * i + 1] - r[2 * i + 1];
+        e2 += dx * dx + dy * dy;
+        emax = fmax(emax, sqrt(dx * dx + dy * dy));
+        peak = fmax(peak, hypot(r[2 * i], r[2 * i + 1]));
+        r2 += (double)r[2 * i] * r[2 * i] + (double)r[2 * i + 1] * r[2 * i + 1];
+    }
+    double rel = r2 > 0 ? sqrt(e2 / r2) : 0;
+    CHECK(bad == 0, "%s: %lld acquired samples are not the CPU's bytes", what, (long long)bad);
+    CHECK(emax <= 1e-4 * peak && rel <= 1e-5, "%s: predicted samples: max err %.3g (peak %.3g), relative RMS %.3g", what,
+          emax, peak, rel);
+    printf("    %s: max err %.2e of peak, relative RMS %.2e\n", what, peak > 0 ? emax / peak : 0, rel);
+}
+
+static void t_gr_case(int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nb, int three_d, int Ry, int Rz, int oy,
+                      int kx, int ky, int kz, const char *what)
+{
+    mv_vol k, cpu, back;
+    mv_cuda_vol dk, dout;
+    mv_grappa_calib *cal = NULL;
+    mv_grappa_opts o;
+    char w2[160];
+    memset(&o, 0, sizeof(o));
+    o.three_d = three_d;
+    o.accel[1] = Ry;
+    o.accel[2] = three_d ? Rz : 0;
+    o.kernel[0] = kx, o.kernel[1] = ky, o.kernel[2] = kz;
+    t_gr_phantom(nx, ny, nz, nc, nb, three_d, &k);
+    t_gr_undersample(&k, Ry, oy, 16, three_d ? Rz : 1, 0, 8);
+    mv_vol_init(&cpu);
+    REQUIRE_OK(mv_grappa_calibrate(&k, &cal, &o));
+    REQUIRE_OK(mv_grappa_apply(cal, &k, &cpu, &o));
+    REQUIRE_OK(mv_cuda_upload(&k, &dk, t_stream));
+    /* out of place */
+    REQUIRE_OK(mv_cuda_vol_alloc(&dout, MV_DT_C64, k.ndim, k.dim, t_stream));
+    CHECK_OK(mv_cuda_grappa_apply_into(cal, &dk, &dout, &o, t_stream));
+    CHECK_OK(mv_cuda_download(&dout, &back, t_stream));
+    t_gr_compare(&k, &back, &cpu, what);
+    mv_free(&back);
+    /* in place */
+    CHECK_OK(mv_cuda_grappa_apply_into(cal, &dk, &dk, &o, t_stream));
+    CHECK_OK(mv_cuda_download(&dk, &back, t_stream));
+    snprintf(w2, sizeof(w2), "%s, in place", what);
+    t_gr_compare(&k, &back, &cpu, w2);
+    mv_free(&back);
+    mv_cuda_free(&dout, t_stream);
+    mv_cuda_free(&dk, t_stream);
+    mv_grappa_free(cal);
+    mv_free(&cpu);
+    mv_free(&k);
+}
+
+static void test_grappa(void)
+{
+    t_gr_case(40, 48, 2, 4, 2, 0, 2, 1, 1, 0, 0, 0, "2D 40x48, 2 slices x 2 volumes, 4 coils, R=2, offset 1");
+    t_gr_case(37, 45, 1, 3, 1, 0, 3, 1, 0, 3, 2, 0, "2D 37x45, 3 coils, R=3, kernel 3x2");
+    t_gr_case(24, 20, 16, 3, 1, 1, 2, 2, 1, 3, 2, 2, "3D 24x20x16, 3 coils, R=2x2, kernel 3x2x2");
+    t_gr_case(128, 128, 1, 16, 1, 0, 4, 1, 2, 0, 0, 0, "2D 128x128, 16 coils, R=4");
+    {
+        /* a volume that is not the calibration's: a status, nothing enqueued */
+        mv_vol k;
+        mv_cuda_vol dk;
+        mv_grappa_calib *cal = NULL;
+        mv_grappa_opts o;
+        memset(&o, 0, sizeof(o));
+        o.accel[1] = 2;
+        t_gr_phantom(32, 40, 1, 4, 1, 0, &k);
+        t_gr_undersample(&k, 2, 0, 16, 1, 0, 8);
+        REQUIRE_OK(mv_grappa_calibrate(&k, &cal, &o));
+        k.dim[3] = 3; /* 3 of the 4 coils */
+        REQUIRE_OK(mv_cuda_upload(&k, &dk, t_stream));
+        CHECK_STATUS(mv_cuda_grappa_apply_into(cal, &dk, &dk, &o, t_stream), MV_ERR_INVALID_ARG);
+        CHECK_STATUS(mv_cuda_grappa_apply_into(NULL, &dk, &dk, &o, t_stream), MV_ERR_INVALID_ARG);
+        k.dim[3] = 4;
+        mv_cuda_free(&dk, t_stream);
+        mv_grappa_free(cal);
+        mv_free(&k);
+    }
+}
+
 static const t_case t_cases[] = {
     {"upload_download", test_upload_download}, {"convert", test_convert},     {"stats", test_stats},
     {"intensity", test_intensity},             {"spatial", test_spatial},     {"resample", test_resample},
     {"fftshift", test_fftshift},               {"fftc", test_fftc},           {"coils", test_coils},
     {"large", test_large},                     {"gaussian", test_gaussian},   {"field", test_field},
+    {"grappa", test_grappa},
 };
 
 int main(int argc, char **argv)
