@@ -44,7 +44,8 @@ TABLE OF CONTENTS (search for the anchors)
       >>cuda-api-fft        fftshift, centred 3D FFT through cuFFT
       >>cuda-api-mri        RSS, sensitivity-weighted coil combination, density compensation
       >>cuda-api-field      displacement fields: warp, compose, smooth (the CPU's bits)
-      >>cuda-api-recon      GRAPPA application (cuFFT readouts, the CPU's unmixing sums)
+      >>cuda-api-recon      GRAPPA application (cuFFT readouts, the CPU's unmixing sums),
+                            Cartesian CG-SENSE (cuFFT normal operator, fixed-order dot products)
       >>cuda-impl           implementation (MEDVOL_CUDA_IMPLEMENTATION only)
 
 CONFIGURATION
@@ -67,7 +68,8 @@ STREAMS AND SYNCHRONY
    NULL = the legacy default stream) and is stream-ordered: it enqueues
    kernels and returns without waiting, except where its comment says
    "waits" (synchronous uploads and downloads, mv_cuda_compute_stats, which
-   returns numbers). Statistics needed by z-normalize and rescale are
+   returns numbers, mv_cuda_cgsense_into, whose host reads two scalars per
+   CG iteration). Statistics needed by z-normalize and rescale are
    reduced and turned into coefficients on the device, so those ops never
    wait for the host either. A failure of an enqueued kernel shows up at the
    next call that checks (or at mv_cuda_sync), as CUDA reports it.
@@ -144,10 +146,23 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
      CPU's FFT): max |gpu - cpu| <= 1e-4 max |cpu|, relative RMS <= 1e-5.
      The host emulation with a float64 DFT in cuFFT's place came to 1.5e-7
      of the peak (tests/test_cuda_host.cu); not yet run on a GPU.
+   - Cartesian CG-SENSE (mv_cuda_cgsense_into): the CPU's mask, products and
+     float32 coil sums in its order (no FMA), cuFFT for its FFTs, CG dot
+     products in float64 in a fixed chunk / lane / tree order (the same
+     bytes on every run). Against mv_cgsense_into: the same iteration
+     counts, image relative RMS <= 1e-5 for regularised or well-conditioned
+     solves; unregularised ill-conditioned solves of many iterations drift
+     further, as any two float32 CG runs do (5e-4 allowed for 3D R = 2 x 2,
+     30 iterations, lambda 0). Host emulation with a float64 DFT: A^H y and
+     one normal operator <= 1.7e-7, solves 1e-6 .. 3.9e-6 (5.6e-5 for that
+     drift case); not yet run on a GPU.
 
-NOT YET (each returns MV_ERR_UNSUPPORTED or is absent): CG-SENSE (its
-Cartesian normal operator and CG loop), the NUFFT's spreading and
-interpolation, GRAPPA calibration and g-factor (the calibration is made
+NOT YET (each returns MV_ERR_UNSUPPORTED or is absent): non-Cartesian
+CG-SENSE (mv_cgsense_nc: the NUFFT's spreading and interpolation, the
+Toeplitz operator), the Cartesian solve's items side by side (it solves one
+slice or volume at a time, with a host round trip per iteration: fine for
+256^2 x 8 coils and up, launch-bound for many small slices), chunked series
+(mv_cgsense_run's callbacks), GRAPPA calibration and g-factor (the calibration is made
 on the host by mv_grappa_calibrate), SENSE unfolding,
 the recursive Gaussian, derivatives and box filters, registration metrics,
 displacement fields, morphology, transport, cubic resampling, percentile rescale, f128/complex/RGB
@@ -164,7 +179,9 @@ VERSION HISTORY
           _smooth_into (the CPU's bits; host-checked, not yet run on a GPU);
           mv_cuda_grappa_apply_into (GRAPPA application: cuFFT readouts,
           w(x) and the unmixing with the CPU's float32 sums; host-checked,
-          not yet run on a GPU).
+          not yet run on a GPU); mv_cuda_cgsense_into (Cartesian CG-SENSE:
+          the CPU's normal operator around cuFFT, CG with fixed-order
+          float64 dot products; host-checked, not yet run on a GPU).
    0.2.0  (2026-11-22) first GPU run (H100): float64 first step of the
           intensity ops where medvol.h has one, warp-per-row kernels with
           32-bit row splits, the centred FFT in one pass plus cuFFT, a
