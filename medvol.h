@@ -2509,6 +2509,25 @@ MVDEF mv_status mv_grappa_info(const mv_grappa_calib *cal, int accel[3], int ker
    cal lives. allocates: no. */
 MVDEF mv_status mv_grappa_weights(const mv_grappa_calib *cal, int64_t set, const float **w, int64_t *ns, int64_t *nt);
 
+/* The layout of a calibration, for companion headers that apply it
+   elsewhere (medvol_cuda.h on a GPU): the calibrated k-space dims (x, y,
+   z), three_d, the weight sets (2D: dims[2]; 3D: 1) and the application's
+   zero-padded readout length nxp (the smallest even length >= dims[0] +
+   kernel[0] - 1 whose factors are 2, 3, 5, 7; the readout's samples start
+   at nxp / 2 - dims[0] / 2). Any pointer may be NULL. allocates: no. */
+MVDEF mv_status mv_grappa_layout(const mv_grappa_calib *cal, int64_t dims[3], int *three_d, int64_t *nsets,
+                                 int64_t *nxp);
+
+/* The image-space unmixing weights w(x) of set `set` at centred readout
+   column x (0 <= x < nxp, see mv_grappa_layout) exactly as the application
+   makes them: w(x) = sum_dx W(dx) e^{-2 pi i dx (x - nxp/2) / nxp}, the
+   taps rounded to float32, four float32 partial sums per output, no FMA.
+   wx gets nsy x nt complex64 values, nsy = ns / kernel[0], row jc =
+   (jz ky + jy) C + coil, at wx[2 (jc nt + t)]. For checking another
+   implementation of the application against this one's bytes.
+   allocates: no. */
+MVDEF mv_status mv_grappa_column_weights(const mv_grappa_calib *cal, int64_t set, int64_t x, float *wx);
+
 /* Frees a calibration (NULL is fine). allocates: no. */
 MVDEF void mv_grappa_free(mv_grappa_calib *cal);
 
@@ -29370,6 +29389,57 @@ static void mv__gr_make_wx(const mv__gr_app_job *j, int64_t x0, int64_t x1, floa
     }
 }
 
+/* padded readout: at least kx - 1 zeros, a length of factors 2, 3, 5, 7 */
+static int64_t mv__gr_padded_len(const mv_grappa_calib *cal)
+{
+    int64_t n = cal->dims[0] + cal->kernel[0] - 1;
+    for (;; n++) {
+        int64_t m = n;
+        while (m % 2 == 0) m /= 2;
+        while (m % 3 == 0) m /= 3;
+        while (m % 5 == 0) m /= 5;
+        while (m % 7 == 0) m /= 7;
+        if (m == 1 && n % 2 == 0) return n; /* even: the centring shifts are signs */
+    }
+}
+
+MVDEF mv_status mv_grappa_layout(const mv_grappa_calib *cal, int64_t dims[3], int *three_d, int64_t *nsets,
+                                 int64_t *nxp)
+{
+    int a;
+    MV__CHECK(cal != NULL, MV_ERR_INVALID_ARG, "mv_grappa_layout: cal is NULL");
+    if (dims)
+        for (a = 0; a < 3; a++) dims[a] = cal->dims[a];
+    if (three_d) *three_d = cal->three_d;
+    if (nsets) *nsets = cal->nsets;
+    if (nxp) *nxp = mv__gr_padded_len(cal);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_grappa_column_weights(const mv_grappa_calib *cal, int64_t set, int64_t x, float *wx)
+{
+    mv__gr_app_job j;
+    float *wxs[MV__GR_COLS];
+    int64_t h;
+    int i;
+    MV__CHECK(cal != NULL && wx != NULL, MV_ERR_INVALID_ARG, "mv_grappa_column_weights: cal or wx is NULL");
+    MV__CHECK(set >= 0 && set < cal->nsets, MV_ERR_INVALID_ARG, "mv_grappa_column_weights: set %lld of %lld",
+              (long long)set, (long long)cal->nsets);
+    memset(&j, 0, sizeof(j));
+    j.cal = cal;
+    j.w = cal->w + 2 * set * cal->ns * cal->nt;
+    j.nxp = mv__gr_padded_len(cal);
+    MV__CHECK(x >= 0 && x < j.nxp, MV_ERR_INVALID_ARG, "mv_grappa_column_weights: column %lld of %lld", (long long)x,
+              (long long)j.nxp);
+    /* the hybrid buffer's column h holds centred column (h + nxp/2) mod nxp
+       (see the application's comment); every group member is that column,
+       written to the same place (the product allows repeated rows) */
+    h = (x + j.nxp / 2) % j.nxp;
+    for (i = 0; i < MV__GR_COLS; i++) wxs[i] = wx;
+    mv__gr_make_wx(&j, h, h + 1, wxs);
+    return MV_OK;
+}
+
 /* the source segments of predicted line yz in column x: per (jz, jy) the
    nc values of its line, or the zero row outside k-space */
 static void mv__gr_sources(const mv__gr_app_job *j, int64_t x, int64_t yz, const float *zero, const float **seg)
@@ -29501,16 +29571,7 @@ MVDEF mv_status mv_grappa_apply_into(const mv_grappa_calib *cal, const mv_vol *k
     fo.threads = 1;
     fo.alloc_ctx = ctx;
     memset(&job, 0, sizeof(job));
-    /* padded readout: at least kx - 1 zeros, a length of factors 2, 3, 5, 7 */
-    job.nxp = nx + cal->kernel[0] - 1;
-    for (;; job.nxp++) {
-        int64_t m = job.nxp;
-        while (m % 2 == 0) m /= 2;
-        while (m % 3 == 0) m /= 3;
-        while (m % 5 == 0) m /= 5;
-        while (m % 7 == 0) m /= 7;
-        if (m == 1 && job.nxp % 2 == 0) break; /* even: the centring shifts are signs */
-    }
+    job.nxp = mv__gr_padded_len(cal);
     job.pad = job.nxp / 2 - nx / 2;
     {
         /* an (nc, nxp) block, transformed along x: the FFT's strided-axis path,

@@ -46,6 +46,8 @@ TABLE OF CONTENTS (search for the anchors)
       >>cuda-api-field      displacement fields: warp, compose, smooth, exp; the demons update (the CPU's bits)
       >>cuda-api-transport  proton transport: operators, Lie / Strang steps, dose, balance
       >>cuda-api-register   metric value + gradient for linear registration (MSE, NCC, Mattes MI)
+      >>cuda-api-recon      GRAPPA application (cuFFT readouts, the CPU's unmixing sums),
+                            Cartesian CG-SENSE (cuFFT normal operator, fixed-order dot products)
       >>cuda-impl           implementation (MEDVOL_CUDA_IMPLEMENTATION only)
 
 CONFIGURATION
@@ -68,7 +70,8 @@ STREAMS AND SYNCHRONY
    NULL = the legacy default stream) and is stream-ordered: it enqueues
    kernels and returns without waiting, except where its comment says
    "waits" (synchronous uploads and downloads, mv_cuda_compute_stats, which
-   returns numbers). Statistics needed by z-normalize and rescale are
+   returns numbers, mv_cuda_cgsense_into, whose host reads two scalars per
+   CG iteration). Statistics needed by z-normalize and rescale are
    reduced and turned into coefficients on the device, so those ops never
    wait for the host either. A failure of an enqueued kernel shows up at the
    next call that checks (or at mv_cuda_sync), as CUDA reports it.
@@ -155,8 +158,31 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
    - proton transport (mv_cuda_transport_*): the CPU's bits (fluence, dose,
      balance; see >>cuda-api-transport; host-checked, the GPU group
      `transport` has not run on a GPU yet).
+   - GRAPPA application (mv_cuda_grappa_apply_into): acquired lines the
+     CPU's bytes; w(x) the CPU's bytes (host-checked against
+     mv_grappa_column_weights); predicted samples differ from
+     mv_grappa_apply_into only through the readout FFTs (cuFFT against the
+     CPU's FFT): max |gpu - cpu| <= 1e-4 max |cpu|, relative RMS <= 1e-5.
+     The host emulation with a float64 DFT in cuFFT's place came to 1.5e-7
+     of the peak (tests/test_cuda_host.cu); not yet run on a GPU.
+   - Cartesian CG-SENSE (mv_cuda_cgsense_into): the CPU's mask, products and
+     float32 coil sums in its order (no FMA), cuFFT for its FFTs, CG dot
+     products in float64 in a fixed chunk / lane / tree order (the same
+     bytes on every run). Against mv_cgsense_into: the same iteration
+     counts, image relative RMS <= 1e-5 for regularised or well-conditioned
+     solves; unregularised ill-conditioned solves of many iterations drift
+     further, as any two float32 CG runs do (5e-4 allowed for 3D R = 2 x 2,
+     30 iterations, lambda 0). Host emulation with a float64 DFT: A^H y and
+     one normal operator <= 1.7e-7, solves 1e-6 .. 3.9e-6 (5.6e-5 for that
+     drift case); not yet run on a GPU.
 
-NOT YET (each returns MV_ERR_UNSUPPORTED or is absent): SENSE unfolding,
+NOT YET (each returns MV_ERR_UNSUPPORTED or is absent): non-Cartesian
+CG-SENSE (mv_cgsense_nc: the NUFFT's spreading and interpolation, the
+Toeplitz operator), the Cartesian solve's items side by side (it solves one
+slice or volume at a time, with a host round trip per iteration: fine for
+256^2 x 8 coils and up, launch-bound for many small slices), chunked series
+(mv_cgsense_run's callbacks), GRAPPA calibration and g-factor (the
+calibration is made on the host by mv_grappa_calibrate), SENSE unfolding,
 the recursive Gaussian, derivatives and box filters, the LNCC
 metric, moving masks and jittered samples in the metrics, field inversion,
 Jacobians, morphology, cubic resampling, percentile rescale,
@@ -175,7 +201,12 @@ VERSION HISTORY
           transport, the CPU's bits; host-checked, not yet run on a GPU);
           mv_cuda_field_exp_into, mv_cuda_demons_update_into (the CPU's bits)
           and mv_cuda_metric_evaluate (MSE, NCC 1e-9 relative; Mattes MI
-          1e-6; value + gradient): host-checked, not yet run on a GPU.
+          1e-6; value + gradient): host-checked, not yet run on a GPU;
+          mv_cuda_grappa_apply_into (GRAPPA application: cuFFT readouts,
+          w(x) and the unmixing with the CPU's float32 sums; host-checked,
+          not yet run on a GPU); mv_cuda_cgsense_into (Cartesian CG-SENSE:
+          the CPU's normal operator around cuFFT, CG with fixed-order
+          float64 dot products; host-checked, not yet run on a GPU).
    0.2.0  (2026-11-22) first GPU run (H100): float64 first step of the
           intensity ops where medvol.h has one, warp-per-row kernels with
           32-bit row splits, the centred FFT in one pass plus cuFFT, a
@@ -552,6 +583,71 @@ MVCDEF mv_status mv_cuda_transport_apply(mv_cuda_transport *plan, mv_transport_o
 MVCDEF mv_status mv_cuda_metric_evaluate(const mv_cuda_vol *fixed, const mv_cuda_vol *moving, const mv_transform *t,
                                          const mv_metric_opts *opts, double *value, double *grad, int64_t *nsamples,
                                          mv_cuda_stream stream);
+
+/* >>cuda-api-recon ========================================================= */
+
+/* GRAPPA application on the device: mv_grappa_apply_into of medvol.h
+   (>>api-recon) with a calibration made on the host by mv_grappa_calibrate.
+   kspace and out: device c64 (x, y, z, C, batch...), the calibrated dims
+   and coils; out may be kspace (in place). The same steps as the CPU, item
+   by item (a 2D slice or a 3D volume of one batch volume): lines with a
+   nonzero sample in some coil are acquired, the lattice offset is the
+   residue class holding most acquired lines, acquired lines are copied
+   unchanged (the same bytes), lattice lines not acquired are zero, and the
+   rest are predicted in image space: each acquired lattice line's readout
+   zero-padded to nxp (mv_grappa_layout) and inverse transformed by cuFFT,
+   per column the unmixing weights w(x) made on the device from the k-space
+   weights (the CPU's arithmetic and tap values: the same bytes as
+   mv_grappa_column_weights), the predicted lines as the CPU's four float32
+   partial sums in its source order (lines, then coils; no FMA), and the
+   forward transform back. Tolerance against mv_grappa_apply_into: acquired
+   and zero lines bit-identical; predicted samples differ only through the
+   readout FFTs' rounding (cuFFT against the CPU's FFT): max |gpu - cpu| <=
+   1e-4 max |cpu| over the predicted samples, relative RMS <= 1e-5
+   (tests/test_cuda.cu, group grappa). Stream-ordered except for the
+   weights' upload from host memory (cal's weights, the tap table), which
+   returns once the host copy is staged. allocates: stream-ordered scratch
+   (all sets' weights, w(x) of one set: nxp x (ns / kernel[0]) x nt
+   complex64, one item's padded readouts: nxp x lines x C complex64) and a
+   cuFFT plan (kept in the plan cache). MV_ERR_INVALID_ARG: dims or coils
+   not those calibrated. */
+MVCDEF mv_status mv_cuda_grappa_apply_into(const mv_grappa_calib *cal, const mv_cuda_vol *kspace, mv_cuda_vol *out,
+                                           const mv_grappa_opts *opts, mv_cuda_stream stream);
+
+/* Cartesian CG-SENSE on the device: mv_cgsense_into of medvol.h
+   (>>api-recon). kspace c64 (x, y, z, C, batch...), sens c64 (x, y, z, C)
+   (one map), out c64 (x, y, z, batch...), all device memory; opts as the
+   CPU's (NULL = defaults; lambda, iterations, tolerance, slices, progress
+   are read, threads / chunk / alloc_ctx / nufft_tol only checked). The
+   CPU's steps, item by item (a 2D slice with opts.slices, else a 3D
+   volume): mask = positions where some coil's sample is nonzero (the CPU's
+   rule), b = A^H y, then CG on (A^H A + lambda I) x = b from x = 0, at most
+   opts.iterations (0 = 30), stopping when ||r|| <= tolerance ||b||, with
+   the normal operator transforming along y (and z) only when the mask is
+   constant along x. Every element-wise product and sum is the CPU's
+   float32 operation in its order (no FMA); the transforms are cuFFT's, and
+   the CG dot products float64 sums in a fixed block order (the same bytes
+   on every run; not the CPU's sequential order). Tolerance against
+   mv_cgsense_into (tests/test_cuda.cu, group cgsense: 2D multi-slice and
+   3D, odd sizes, lambda > 0, tolerance stopping): the same iteration
+   counts; image relative RMS <= 1e-5 for regularised or well-conditioned
+   solves (cuFFT's rounding against the CPU's FFT carried through the
+   iterations; 1e-6 .. 2.5e-6 in the host emulation with a float64 DFT);
+   unregularised ill-conditioned solves drift further with the iterations,
+   as any two float32 CG runs do (3D R = 2 x 2, lambda 0, 30 iterations:
+   5.6e-5 in the emulation; the test allows 5e-4). Waits: the
+   host reads two scalars per iteration (p.Ap and r.r: one stream
+   synchronisation each iteration) to test for the stop and to call
+   opts.progress, which is called after every iteration of every item with
+   (iteration, ||r||), as the CPU calls it when items run one at a time
+   (opts.threads 1 or a single item); nonzero cancels: MV_ERR_CANCELLED, out
+   holding the cancelled item's last iterate. opts.iterations_done: the sum
+   over items. allocates: stream-ordered scratch (C + 3 image vectors of one
+   item, its mask, a few KiB of partials), cuFFT plans (kept in the plan
+   cache). MV_ERR_UNSUPPORTED: C x item voxels beyond 2^31 - 1 (one 32-bit
+   cuFFT plan). thread-safe: yes (opts per call). */
+MVCDEF mv_status mv_cuda_cgsense_into(const mv_cuda_vol *kspace, const mv_cuda_vol *sens, mv_cuda_vol *out,
+                                      mv_cg_opts *opts, mv_cuda_stream stream);
 
 #ifdef __cplusplus
 }
@@ -5548,6 +5644,901 @@ MVCDEF mv_status mv_cuda_metric_evaluate(const mv_cuda_vol *fixed, const mv_cuda
         MV__CU_STRY(mv__cu_met_sums<MV__CU_MET_NCC>(mp, sel, (const float *)fixed->vol.data,
                                                     (const float *)moving->vol.data, tot, stream));
     return mv__cu_met_finish(&fixed->vol, W, t, (int)o.metric, tot, value, grad, nsamples, fn);
+}
+
+/* ---- MRI reconstruction: GRAPPA application -------------------------------
+   mv_grappa_apply_into's three passes on the device, item by item (see
+   medvol.h's comment above mv__gr_app_job): a hybrid buffer h holds each
+   line's padded readout in image space, coil rows of nxp samples
+   (h[(line C + coil) nxp + x], x fastest, so cuFFT batches the rows and a
+   warp reads consecutive columns). The CPU keeps the coils of a sample
+   side by side for its SIMD FFT; the order of the products' sums is what
+   decides the bits, and that is the CPU's: four float32 partial sums over
+   the sources in (line, coil) order. Like the CPU, the transforms are
+   uncentred (the centring signs cancel between the two transforms, see the
+   CPU's comment), so column x of h takes the weights of the centred column
+   (x + nxp/2) mod nxp: the tap table below is indexed by h's column.
+   The element functions (MV__CU_HD) are what tests/test_cuda_host.cu runs on
+   the host against medvol.h's bytes. */
+
+/* line classes, as the CPU's: acquired on the lattice (a source, copied),
+   predicted, on the lattice but not acquired (zero), acquired off the
+   lattice (ACS lines: copied, never a source) */
+enum { MV__CU_GR_ACQ = 1, MV__CU_GR_PRED = 2, MV__CU_GR_ZERO = 3, MV__CU_GR_COPY = 4 };
+#define MV__CU_GR_MAXR 256 /* Ry Rz residue classes: accel <= 16 per axis */
+
+/* one item's geometry, passed to every kernel by value */
+struct mv__cu_gr {
+    int64_t nx, ny, nzl, nc, lines; /* lines = ny nzl */
+    int64_t nxp, pad;               /* padded readout, where the samples start in it */
+    int64_t cstride;                /* coil stride of the k-space volume (nx ny nz) */
+    int64_t nt, nsy;                /* targets ((Ry Rz - 1) C), sources per column (ky kz C) */
+    int kx, ky, kz, Ry, Rz;
+};
+
+static MV__CU_HD int mv__cu_gr_cx(int k) { return (k - 1) / 2; } /* MV__GR_CX: the kernel's centre tap */
+
+/* the target position o = rz Ry + ry - 1 of line l, -1 on the lattice */
+static MV__CU_HD int64_t mv__cu_gr_position(const mv__cu_gr &g, const int64_t off[2], int64_t l)
+{
+    const int64_t y = l % g.ny, z = l / g.ny;
+    const int64_t ry = ((y - off[0]) % g.Ry + g.Ry) % g.Ry, rz = ((z - off[1]) % g.Rz + g.Rz) % g.Rz;
+    return rz * g.Ry + ry - 1;
+}
+
+/* the class of a line from its acquisition flag and position (the CPU's rule) */
+static MV__CU_HD unsigned char mv__cu_gr_class(int acquired, int64_t position)
+{
+    if (acquired) return position >= 0 ? MV__CU_GR_COPY : MV__CU_GR_ACQ;
+    return position < 0 ? MV__CU_GR_ZERO : MV__CU_GR_PRED;
+}
+
+/* the lattice offset (y, z) from the acquired-line counts per residue class
+   (z mod Rz) Ry + y mod Ry: the first class with the most lines */
+static MV__CU_HD void mv__cu_gr_offset(const unsigned long long *cnt, int Ry, int Rz, int64_t off[2])
+{
+    int best = 0;
+    for (int r = 1; r < Ry * Rz; r++)
+        if (cnt[r] > cnt[best]) best = r;
+    off[0] = best % Ry;
+    off[1] = best / Ry;
+}
+
+/* w(x)[jc][t] = sum_ix e[ix] W[s(ix)][t], s(ix) = ((jc / C) kx + ix) C + jc % C:
+   the CPU's product with the readout taps e of the column as its sources
+   (four float32 sums in ix order, no FMA) */
+static MV__CU_HD float2 mv__cu_gr_wx(const float2 *w, const float2 *e, int kx, int64_t nc, int64_t nt, int64_t jc,
+                                     int64_t t)
+{
+    const float2 *wrow = w + ((jc / nc) * kx * nc + jc % nc) * nt + t;
+    float ar = 0, ai = 0, br = 0, bi = 0;
+    for (int ix = 0; ix < kx; ix++) {
+        const float x = e[ix].x, y = e[ix].y;
+        const float2 pq = wrow[(int64_t)ix * nc * nt];
+        ar = MV__CU_FADD(ar, MV__CU_FMUL(x, pq.x));
+        ai = MV__CU_FADD(ai, MV__CU_FMUL(x, pq.y));
+        br = MV__CU_FADD(br, MV__CU_FMUL(y, pq.x));
+        bi = MV__CU_FADD(bi, MV__CU_FMUL(y, pq.y));
+    }
+    return make_float2(MV__CU_FSUB(ar, bi), MV__CU_FADD(ai, br));
+}
+
+/* predicted line l, coil t, column x of h: the sum over the sources (for
+   each (jz, jy) its line's C values in coil order, zero outside k-space)
+   times w(x)[source][o C + t], as the CPU's four-row product does it.
+   wx: [(source nt + target) nxp + x]. */
+static MV__CU_HD float2 mv__cu_gr_predict(const mv__cu_gr &g, const int64_t off[2], const float2 *h, const float2 *wx,
+                                          int64_t l, int64_t t, int64_t x)
+{
+    const int64_t y = l % g.ny, z = l / g.ny;
+    const int64_t ry = ((y - off[0]) % g.Ry + g.Ry) % g.Ry, rz = ((z - off[1]) % g.Rz + g.Rz) % g.Rz;
+    const int64_t o = rz * g.Ry + ry - 1;
+    const int cy = mv__cu_gr_cx(g.ky), cz = mv__cu_gr_cx(g.kz);
+    float ar = 0, ai = 0, br = 0, bi = 0;
+    for (int jz = 0; jz < g.kz; jz++)
+        for (int jy = 0; jy < g.ky; jy++) {
+            const int64_t vz = z - rz + (int64_t)g.Rz * (jz - cz), vy = y - ry + (int64_t)g.Ry * (jy - cy);
+            const int inside = vz >= 0 && vz < g.nzl && vy >= 0 && vy < g.ny;
+            const int64_t seg = (int64_t)jz * g.ky + jy;
+            for (int64_t c = 0; c < g.nc; c++) {
+                const float2 v = inside ? h[((vz * g.ny + vy) * g.nc + c) * g.nxp + x] : make_float2(0.0f, 0.0f);
+                const float2 pq = wx[((seg * g.nc + c) * g.nt + o * g.nc + t) * g.nxp + x];
+                ar = MV__CU_FADD(ar, MV__CU_FMUL(v.x, pq.x));
+                ai = MV__CU_FADD(ai, MV__CU_FMUL(v.x, pq.y));
+                br = MV__CU_FADD(br, MV__CU_FMUL(v.y, pq.x));
+                bi = MV__CU_FADD(bi, MV__CU_FMUL(v.y, pq.y));
+            }
+        }
+    return make_float2(MV__CU_FSUB(ar, bi), MV__CU_FADD(ai, br));
+}
+
+/* sample x of the padded readout of coil c on line l (what the inverse
+   transform takes): the k-space sample on acquired lattice lines, else 0 */
+static MV__CU_HD float2 mv__cu_gr_padded(const mv__cu_gr &g, const float2 *kin, unsigned char cls, int64_t l, int64_t c,
+                                         int64_t x)
+{
+    const int64_t k = x - g.pad;
+    if (cls != MV__CU_GR_ACQ || k < 0 || k >= g.nx) return make_float2(0.0f, 0.0f);
+    return kin[c * g.cstride + l * g.nx + k];
+}
+
+/* an output sample: predicted lines from the forward transform (times the
+   two transforms' ortho scales, 1 / nxp), zero lines 0, the rest copied */
+static MV__CU_HD float2 mv__cu_gr_result(unsigned char cls, float2 k, float2 hf, float scale)
+{
+    if (cls == MV__CU_GR_PRED) return make_float2(MV__CU_FMUL(hf.x, scale), MV__CU_FMUL(hf.y, scale));
+    if (cls == MV__CU_GR_ZERO) return make_float2(0.0f, 0.0f);
+    return k;
+}
+
+/* the readout taps of every column of h: e[x kx + ix] = e^{-2 pi i (ix - cx)
+   (xc - nxp/2) / nxp}, xc = (x + nxp/2) mod nxp, with the CPU's expression
+   (float64 angle, libm cos / sin, rounded to float32): made on the host, so
+   they are the CPU's values whatever the device's sin and cos do */
+static void mv__cu_gr_taps(int64_t nxp, int kx, float2 *e)
+{
+    const int cx = mv__cu_gr_cx(kx);
+    for (int64_t x = 0; x < nxp; x++) {
+        const int64_t xc = (x + nxp / 2) % nxp;
+        for (int ix = 0; ix < kx; ix++) {
+            double ang = -2.0 * 3.14159265358979323846 * (double)(ix - cx) * (double)(xc - nxp / 2) / (double)nxp;
+            e[x * kx + ix] = make_float2((float)cos(ang), (float)sin(ang));
+        }
+    }
+}
+
+static __global__ void mv__cu_gr_scan_kernel(const float2 *__restrict__ kin, unsigned char *__restrict__ cls,
+                                             mv__cu_gr g)
+{
+    const int64_t n = g.nc * g.lines * g.nx;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t x = i % g.nx, l = (i / g.nx) % g.lines, c = i / (g.nx * g.lines);
+        const float2 v = kin[c * g.cstride + l * g.nx + x];
+        if (v.x != 0 || v.y != 0) cls[l] = 1; /* every writer writes 1: no race on the value */
+    }
+}
+
+/* one block: counts per residue class, the offset, then every line's class */
+static __global__ void mv__cu_gr_classify_kernel(unsigned char *cls, int64_t *off_out, mv__cu_gr g)
+{
+    __shared__ unsigned long long cnt[MV__CU_GR_MAXR];
+    __shared__ int64_t off[2];
+    for (int r = threadIdx.x; r < MV__CU_GR_MAXR; r += blockDim.x) cnt[r] = 0;
+    __syncthreads();
+    for (int64_t l = threadIdx.x; l < g.lines; l += blockDim.x)
+        if (cls[l]) {
+            const int64_t y = l % g.ny, z = l / g.ny;
+            atomicAdd(&cnt[(z % g.Rz) * g.Ry + y % g.Ry], 1ull); /* integer counts: order-free */
+        }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        mv__cu_gr_offset(cnt, g.Ry, g.Rz, off);
+        off_out[0] = off[0];
+        off_out[1] = off[1];
+    }
+    __syncthreads();
+    for (int64_t l = threadIdx.x; l < g.lines; l += blockDim.x) cls[l] = mv__cu_gr_class(cls[l] != 0, mv__cu_gr_position(g, off, l));
+}
+
+static __global__ void mv__cu_gr_pack_kernel(const float2 *__restrict__ kin, const unsigned char *__restrict__ cls,
+                                             float2 *__restrict__ h, mv__cu_gr g)
+{
+    const int64_t n = g.lines * g.nc * g.nxp;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t x = i % g.nxp, lc = i / g.nxp, l = lc / g.nc;
+        h[i] = mv__cu_gr_padded(g, kin, cls[l], l, lc % g.nc, x);
+    }
+}
+
+static __global__ void mv__cu_gr_wx_kernel(const float2 *__restrict__ w, const float2 *__restrict__ taps,
+                                           float2 *__restrict__ wx, mv__cu_gr g)
+{
+    const int64_t n = g.nsy * g.nt * g.nxp;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t x = i % g.nxp, st = i / g.nxp;
+        wx[i] = mv__cu_gr_wx(w, taps + x * g.kx, g.kx, g.nc, g.nt, st / g.nt, st % g.nt);
+    }
+}
+
+/* threads over (line, coil, column) rows of h; only predicted lines work.
+   h's predicted rows are written, its source rows (acquired lattice lines,
+   zero rows) only read: no thread reads what another writes. */
+static __global__ void mv__cu_gr_fill_kernel(float2 *h, const float2 *__restrict__ wx,
+                                             const unsigned char *__restrict__ cls, const int64_t *__restrict__ off_in,
+                                             mv__cu_gr g)
+{
+    const int64_t n = g.lines * g.nc * g.nxp;
+    int64_t off[2];
+    off[0] = off_in[0];
+    off[1] = off_in[1];
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t x = i % g.nxp, lt = i / g.nxp, l = lt / g.nc;
+        if (cls[l] != MV__CU_GR_PRED) continue;
+        h[i] = mv__cu_gr_predict(g, off, h, wx, l, lt % g.nc, x);
+    }
+}
+
+static __global__ void mv__cu_gr_extract_kernel(const float2 *kin, float2 *kout, const float2 *__restrict__ h,
+                                                const unsigned char *__restrict__ cls, mv__cu_gr g, float scale)
+{
+    const int64_t n = g.nc * g.lines * g.nx;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t x = i % g.nx, l = (i / g.nx) % g.lines, c = i / (g.nx * g.lines);
+        const int64_t k = c * g.cstride + l * g.nx + x;
+        const unsigned char cl = cls[l];
+        /* kin is read only where the sample is copied (in place: the same address) */
+        const float2 kv = cl == MV__CU_GR_PRED || cl == MV__CU_GR_ZERO ? make_float2(0.0f, 0.0f) : kin[k];
+        kout[k] = mv__cu_gr_result(cl, kv, h[(l * g.nc + c) * g.nxp + g.pad + x], scale);
+    }
+}
+
+/* device scratch of one application, freed stream-ordered in any case */
+struct mv__cu_gr_bufs {
+    float2 *w, *taps, *wx, *h;
+    unsigned char *cls;
+    int64_t *off;
+};
+
+static void mv__cu_gr_bufs_free(mv__cu_gr_bufs *b, cudaStream_t s)
+{
+    void *p[6] = {b->w, b->taps, b->wx, b->h, b->cls, b->off};
+    for (int i = 0; i < 6; i++)
+        if (p[i]) cudaFreeAsync(p[i], s);
+    memset(b, 0, sizeof(*b));
+}
+
+/* the calibration's geometry and the device buffers, weights and taps uploaded */
+static mv_status mv__cu_gr_setup(const mv_grappa_calib *cal, const mv_cuda_vol *kspace, mv__cu_gr *g, int64_t *nsets,
+                                 int *three_d, mv__cu_gr_bufs *b, cudaStream_t s)
+{
+    static const char *fn = "mv_cuda_grappa_apply_into";
+    int accel[3], kernel[3], nc;
+    int64_t dims[3], ns, nt, nxp;
+    const float *w0;
+    MV__CU_STRY(mv_grappa_info(cal, accel, kernel, NULL, &nc));
+    MV__CU_STRY(mv_grappa_layout(cal, dims, three_d, nsets, &nxp));
+    MV__CU_STRY(mv_grappa_weights(cal, 0, &w0, &ns, &nt));
+    for (int a = 0; a < 3; a++)
+        MV__CU_CHECK(mv__cu_dim(&kspace->vol, a) == dims[a], MV_ERR_INVALID_ARG,
+                     "%s: kspace dims[%d] = %lld, calibrated for %lld", fn, a, (long long)mv__cu_dim(&kspace->vol, a),
+                     (long long)dims[a]);
+    MV__CU_CHECK(mv__cu_dim(&kspace->vol, 3) == nc, MV_ERR_INVALID_ARG, "%s: %lld coils, calibrated for %d", fn,
+                 (long long)mv__cu_dim(&kspace->vol, 3), nc);
+    memset(g, 0, sizeof(*g));
+    g->nx = dims[0], g->ny = dims[1], g->nzl = *three_d ? dims[2] : 1, g->nc = nc;
+    g->lines = g->ny * g->nzl;
+    g->nxp = nxp, g->pad = nxp / 2 - dims[0] / 2;
+    g->cstride = dims[0] * dims[1] * dims[2];
+    g->kx = kernel[0], g->ky = kernel[1], g->kz = *three_d ? kernel[2] : 1;
+    g->Ry = accel[1], g->Rz = *three_d ? accel[2] : 1;
+    g->nt = nt, g->nsy = ns / kernel[0];
+    MV__CU_CHECK(g->Ry >= 1 && g->Rz >= 1 && g->Ry * g->Rz <= MV__CU_GR_MAXR && g->kx >= 1 && g->kx <= 64,
+                 MV_ERR_INVALID_ARG, "%s: accel %d x %d, kernel[0] %d", fn, g->Ry, g->Rz, g->kx);
+    MV__CU_CHECK(ns == (int64_t)g->kx * g->nsy && nt == (int64_t)(g->Ry * g->Rz - 1) * nc, MV_ERR_INVALID_ARG,
+                 "%s: the calibration's %lld x %lld weights do not match its kernel and accel", fn, (long long)ns,
+                 (long long)nt);
+    /* cuFFT's batch and distance are int */
+    MV__CU_CHECK(nxp <= INT32_MAX && g->lines * nc <= INT32_MAX, MV_ERR_UNSUPPORTED, "%s: %lld readouts of %lld: too many for one cuFFT plan",
+                 fn, (long long)(g->lines * nc), (long long)nxp);
+    {
+        const size_t wbytes = (size_t)(*nsets * ns * nt) * sizeof(float2), tbytes = (size_t)(nxp * g->kx) * sizeof(float2);
+        float2 *taps = (float2 *)malloc(tbytes);
+        cudaError_t e;
+        MV__CU_CHECK(taps != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %zu bytes of readout taps", fn, tbytes);
+        mv__cu_gr_taps(nxp, g->kx, taps);
+        e = cudaMallocAsync((void **)&b->taps, tbytes, s);
+        /* pageable host memory: the copy returns once the source is staged,
+           so the table may be freed at once */
+        if (e == cudaSuccess) e = cudaMemcpyAsync(b->taps, taps, tbytes, cudaMemcpyHostToDevice, s);
+        free(taps);
+        if (e != cudaSuccess) return mv__cu_fail(e, "mv_cuda_grappa_apply_into: readout taps");
+        /* the sets lie one after another in the calibration (mv_grappa_weights) */
+        MV__CU_TRY(cudaMallocAsync((void **)&b->w, wbytes, s));
+        MV__CU_TRY(cudaMemcpyAsync(b->w, w0, wbytes, cudaMemcpyHostToDevice, s));
+    }
+    MV__CU_TRY(cudaMallocAsync((void **)&b->wx, (size_t)(g->nsy * nt * nxp) * sizeof(float2), s));
+    MV__CU_TRY(cudaMallocAsync((void **)&b->h, (size_t)(g->lines * nc * nxp) * sizeof(float2), s));
+    MV__CU_TRY(cudaMallocAsync((void **)&b->cls, (size_t)g->lines, s));
+    MV__CU_TRY(cudaMallocAsync((void **)&b->off, 2 * sizeof(int64_t), s));
+    return MV_OK;
+}
+
+/* the readouts of one item, every row of h, in place (unnormalised) */
+static mv_status mv__cu_gr_fft(const mv__cu_gr &g, float2 *h, int dir, cudaStream_t s)
+{
+    int slot = -1, n[3] = {(int)g.nxp, 0, 0};
+    cufftResult r;
+    MV__CU_STRY(mv__cu_plan_get(1, n, 1, g.nxp, g.lines * g.nc, s, &slot));
+    r = cufftSetStream(mv__cu_plans[slot].plan, s);
+    if (r == CUFFT_SUCCESS) r = cufftExecC2C(mv__cu_plans[slot].plan, (cufftComplex *)h, (cufftComplex *)h, dir);
+    mv__cu_plan_release(slot);
+    if (r != CUFFT_SUCCESS)
+        return mv_set_error(MV_ERR_CUDA, "mv_cuda_grappa_apply_into: cufftExecC2C: %s (%d)", mv__cufft_str(r), (int)r);
+    return MV_OK;
+}
+
+/* one item: classes and offset, w(x) when the set changes, the three passes */
+static mv_status mv__cu_gr_item(const mv__cu_gr &g, const mv__cu_gr_bufs &b, const float2 *kin, float2 *kout,
+                                const float2 *wset, int new_set, cudaStream_t s)
+{
+    const int threads = 256;
+    const int64_t samples = g.nc * g.lines * g.nx, rows = g.lines * g.nc * g.nxp;
+    MV__CU_TRY(cudaMemsetAsync(b.cls, 0, (size_t)g.lines, s));
+    mv__cu_gr_scan_kernel<<<mv__cu_blocks(samples, threads), threads, 0, s>>>(kin, b.cls, g);
+    MV__CU_TRY(cudaGetLastError());
+    mv__cu_gr_classify_kernel<<<1, threads, 0, s>>>(b.cls, b.off, g);
+    MV__CU_TRY(cudaGetLastError());
+    if (new_set) {
+        mv__cu_gr_wx_kernel<<<mv__cu_blocks(g.nsy * g.nt * g.nxp, threads), threads, 0, s>>>(wset, b.taps, b.wx, g);
+        MV__CU_TRY(cudaGetLastError());
+    }
+    mv__cu_gr_pack_kernel<<<mv__cu_blocks(rows, threads), threads, 0, s>>>(kin, b.cls, b.h, g);
+    MV__CU_TRY(cudaGetLastError());
+    MV__CU_STRY(mv__cu_gr_fft(g, b.h, CUFFT_INVERSE, s));
+    mv__cu_gr_fill_kernel<<<mv__cu_blocks(rows, threads), threads, 0, s>>>(b.h, b.wx, b.cls, b.off, g);
+    MV__CU_TRY(cudaGetLastError());
+    MV__CU_STRY(mv__cu_gr_fft(g, b.h, CUFFT_FORWARD, s));
+    mv__cu_gr_extract_kernel<<<mv__cu_blocks(samples, threads), threads, 0, s>>>(kin, kout, b.h, b.cls, g,
+                                                                                 (float)(1.0 / (double)g.nxp));
+    MV__CU_TRY(cudaGetLastError());
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_grappa_apply_into(const mv_grappa_calib *cal, const mv_cuda_vol *kspace, mv_cuda_vol *out,
+                                           const mv_grappa_opts *opts, mv_cuda_stream stream)
+{
+    static const char *fn = "mv_cuda_grappa_apply_into";
+    cudaStream_t s = (cudaStream_t)stream;
+    mv__cu_gr g;
+    mv__cu_gr_bufs b;
+    int64_t nsets = 0, nz, nitems, item, prev_set = -1;
+    int three_d = 0;
+    mv_status st;
+    (void)opts; /* the CPU reads only alloc_ctx and threads from it when applying */
+    MV__CU_CHECK(cal != NULL, MV_ERR_INVALID_ARG, "%s: cal is NULL", fn);
+    MV__CU_STRY(mv__cu_check_vol(kspace, fn, "kspace"));
+    MV__CU_STRY(mv__cu_check_vol(out, fn, "out"));
+    MV__CU_CHECK(kspace->vol.dtype == MV_DT_C64 && out->vol.dtype == MV_DT_C64, MV_ERR_UNSUPPORTED,
+                 "%s: complex64 kspace and out", fn);
+    MV__CU_CHECK(mv__cu_same_dims(&kspace->vol, &out->vol), MV_ERR_INVALID_ARG, "%s: out's dims differ from kspace's", fn);
+    memset(&b, 0, sizeof(b));
+    st = mv__cu_gr_setup(cal, kspace, &g, &nsets, &three_d, &b, s);
+    nz = mv__cu_dim(&kspace->vol, 2);
+    nitems = st != MV_OK ? 0 : (three_d ? 1 : nz) * (mv_vol_count(&kspace->vol) / (g.cstride * g.nc));
+    for (item = 0; st == MV_OK && item < nitems; item++) {
+        const int64_t bvol = item / (three_d ? 1 : nz), set = three_d ? 0 : item % nz;
+        const int64_t base = bvol * g.cstride * g.nc + set * g.nx * g.ny;
+        st = mv__cu_gr_item(g, b, (const float2 *)kspace->vol.data + base, (float2 *)out->vol.data + base,
+                            b.w + set * g.nsy * g.kx * g.nt, set != prev_set, s);
+        prev_set = set;
+    }
+    mv__cu_gr_bufs_free(&b, s);
+    return st;
+}
+
+/* ---- MRI reconstruction: Cartesian CG-SENSE ---------------------------------
+   mv_cgsense_into's solve on the device, item by item (one 2D slice of one
+   batch volume under opts.slices, else one 3D volume), the CPU's steps in
+   its order (medvol.h: mv__cgs_adjoint, mv__cgs_normal, mv__cg_run):
+   - the mask: a k-space position is sampled where some coil's sample is
+     nonzero (the CPU's rule, mv__cgs_adjoint); when the mask is constant
+     along x and y or z has more than one sample, the normal operator
+     transforms along y (and z) only, as the CPU's (its x transforms cancel);
+   - b = A^H y = sum_c conj(S_c) ifftc(mask y_c), the coil images summed in
+     coil order in float32;
+   - A^H A p + lambda p = sum_c conj(S_c) ifftc(mask fftc(S_c p)) +
+     (float)lambda p: the CPU's products (mv__cmul_c64_ref) and float32
+     sums in its order, no FMA; only the FFTs differ (cuFFT);
+   - CG (mv__cg_run): float32 vectors, float64 dot products, alpha and beta
+     in float64 rounded to float32, the same stopping rules.
+   The coil images live in one buffer in the FFT's own (uncentred) order:
+   the shifts of the centred transform are folded into the index map of the
+   kernels around cuFFT (mv__cu_cg_index). Both shifts map the image index,
+   and the centred k-space index, i to (i + ceil(n/2)) mod n per transformed
+   axis, so cuFFT runs unnormalised on the buffer and the ortho scales are
+   applied once: 1/sqrt(N) in the adjoint's sum, 1/N in the normal
+   operator's mask pass. Two layouts: full transforms, coil blocks (c nvox
+   + shifted i; cuFFT batch C, dist nvox); y/z transforms, x fastest, then
+   the coil, then the shifted (y, z) (cuFFT stride nx C, dist 1, batch nx C:
+   one plan and one call for every coil).
+   Dot products, the only sums across threads: chunks of MV__CU_CG_CHUNK
+   complex values, one block each; lane t sums elements t, t + 256, ... of
+   its chunk in float64 (real and imaginary products apart, as the CPU's
+   two sums); the lanes are tree-merged in a fixed order, then one block
+   merges the chunks' partials the same way and writes s_re + s_im. The
+   order depends on n only (not on the GPU), so repeated runs give the same
+   bytes. The host reads p.Ap and r.r once per iteration (one stream
+   synchronisation) for the stopping test and the progress callback; alpha
+   = rsold / p.Ap is formed on the device (float64, rounded to float32),
+   beta on the host. The element functions (MV__CU_HD) are what
+   tests/test_cuda_host.cu runs on the host against medvol.h. */
+
+#define MV__CU_CG_LANES 256  /* threads of a dot-product block: a power of two */
+#define MV__CU_CG_CHUNK 4096 /* complex values per dot-product block */
+
+/* one item's geometry and the current buffer layout, passed by value */
+struct mv__cu_cg {
+    int64_t n[3];    /* the item's image (x, y, z); z = 1 for 2D slices */
+    int64_t nvox, nc;
+    int64_t kstride; /* coil stride of the k-space: x y z of the whole volume */
+    int64_t sstride; /* coil stride of sens */
+    int64_t h[3];    /* per axis: ceil(n/2) where the layout transforms it, else 0 */
+    int yz;          /* 1: the y/z layout */
+};
+
+/* the layout: yz 0 transforms every axis, 1 only y and z */
+static void mv__cu_cg_layout(mv__cu_cg *g, int yz)
+{
+    g->yz = yz;
+    for (int a = 0; a < 3; a++) g->h[a] = (a > 0 || !yz) ? (g->n[a] + 1) / 2 : 0;
+}
+
+/* buffer position of coil c at image (or centred k-space) index i */
+static MV__CU_HD int64_t mv__cu_cg_index(const mv__cu_cg &g, int64_t c, int64_t i)
+{
+    const int64_t x = i % g.n[0], y = i / g.n[0] % g.n[1], z = i / (g.n[0] * g.n[1]);
+    const int64_t bx = (x + g.h[0]) % g.n[0], by = (y + g.h[1]) % g.n[1], bz = (z + g.h[2]) % g.n[2];
+    if (g.yz) return ((bz * g.n[1] + by) * g.nc + c) * g.n[0] + bx;
+    return c * g.nvox + (bz * g.n[1] + by) * g.n[0] + bx;
+}
+
+/* sampled: some coil's sample at position i is nonzero (the CPU's mask) */
+static MV__CU_HD unsigned char mv__cu_cg_sampled(const float2 *k, int64_t kstride, int64_t nc, int64_t i)
+{
+    for (int64_t c = 0; c < nc; c++) {
+        const float2 v = k[c * kstride + i];
+        if (v.x != 0 || v.y != 0) return 1;
+    }
+    return 0;
+}
+
+/* s x (conj 0) or conj(s) x (conj 1): mv__cmul_c64_ref's expressions */
+static MV__CU_HD float2 mv__cu_cg_cmul(float2 x, float2 s, int conj)
+{
+    if (conj)
+        return make_float2(MV__CU_FADD(MV__CU_FMUL(s.x, x.x), MV__CU_FMUL(s.y, x.y)),
+                           MV__CU_FSUB(MV__CU_FMUL(s.x, x.y), MV__CU_FMUL(s.y, x.x)));
+    return make_float2(MV__CU_FSUB(MV__CU_FMUL(s.x, x.x), MV__CU_FMUL(s.y, x.y)),
+                       MV__CU_FADD(MV__CU_FMUL(s.x, x.y), MV__CU_FMUL(s.y, x.x)));
+}
+
+/* the adjoint's input sample: the k-space sample where sampled, else 0 */
+static MV__CU_HD float2 mv__cu_cg_pack(float2 k, unsigned char m) { return m ? k : make_float2(0.0f, 0.0f); }
+
+/* the normal operator's mask pass, with the two transforms' scale 1/N */
+static MV__CU_HD float2 mv__cu_cg_masked(float2 v, unsigned char m, float scale)
+{
+    return m ? make_float2(MV__CU_FMUL(v.x, scale), MV__CU_FMUL(v.y, scale)) : make_float2(0.0f, 0.0f);
+}
+
+/* voxel i of sum_c conj(S_c) (scale t_c), in coil order (the CPU's float32
+   sum of the coil images), then + lam p where lam_on (the CPU adds lambda
+   p only when lambda != 0) */
+static MV__CU_HD float2 mv__cu_cg_reduce(const mv__cu_cg &g, const float2 *buf, const float2 *sens, int64_t i, float scale,
+                                         int lam_on, float lam, float2 p)
+{
+    float2 acc = make_float2(0.0f, 0.0f);
+    for (int64_t c = 0; c < g.nc; c++) {
+        const float2 t = buf[mv__cu_cg_index(g, c, i)];
+        const float2 v = mv__cu_cg_cmul(make_float2(MV__CU_FMUL(t.x, scale), MV__CU_FMUL(t.y, scale)), sens[c * g.sstride + i], 1);
+        acc = c == 0 ? v : make_float2(MV__CU_FADD(acc.x, v.x), MV__CU_FADD(acc.y, v.y));
+    }
+    if (lam_on) acc = make_float2(MV__CU_FADD(acc.x, MV__CU_FMUL(lam, p.x)), MV__CU_FADD(acc.y, MV__CU_FMUL(lam, p.y)));
+    return acc;
+}
+
+/* alpha of mv__cg_run: rsold / pAp in float64, rounded to float32 */
+static MV__CU_HD float mv__cu_cg_alpha(double rsold, double pap) { return (float)(rsold / pap); }
+
+/* x += a p, r -= a ap (mv__cg_run's update) */
+static MV__CU_HD void mv__cu_cg_step(float2 &x, float2 &r, float2 p, float2 ap, float a)
+{
+    x = make_float2(MV__CU_FADD(x.x, MV__CU_FMUL(a, p.x)), MV__CU_FADD(x.y, MV__CU_FMUL(a, p.y)));
+    r = make_float2(MV__CU_FSUB(r.x, MV__CU_FMUL(a, ap.x)), MV__CU_FSUB(r.y, MV__CU_FMUL(a, ap.y)));
+}
+
+/* p = b p + r (mv__cg_run's new direction) */
+static MV__CU_HD float2 mv__cu_cg_dir(float2 p, float2 r, float b)
+{
+    return make_float2(MV__CU_FADD(MV__CU_FMUL(b, p.x), r.x), MV__CU_FADD(MV__CU_FMUL(b, p.y), r.y));
+}
+
+/* lane `lane` of dot-product chunk `chunk`: (sum Re a Re b, sum Im a Im b)
+   over elements chunk CHUNK + lane, + LANES, ... in float64 (the products
+   of two floats are exact in float64) */
+static MV__CU_HD double2 mv__cu_cg_dot_lane(const float2 *a, const float2 *b, int64_t n, int64_t chunk, int lane)
+{
+    const int64_t end = (chunk + 1) * MV__CU_CG_CHUNK < n ? (chunk + 1) * MV__CU_CG_CHUNK : n;
+    double s0 = 0, s1 = 0;
+    for (int64_t i = chunk * MV__CU_CG_CHUNK + lane; i < end; i += MV__CU_CG_LANES) {
+        s0 = MV__CU_DADD(s0, MV__CU_DMUL((double)a[i].x, (double)b[i].x));
+        s1 = MV__CU_DADD(s1, MV__CU_DMUL((double)a[i].y, (double)b[i].y));
+    }
+    return make_double2(s0, s1);
+}
+
+/* lane `lane` of the merge: the chunks' partials lane, lane + LANES, ... in order */
+static MV__CU_HD double2 mv__cu_cg_merge_lane(const double2 *part, int64_t nparts, int lane)
+{
+    double s0 = 0, s1 = 0;
+    for (int64_t j = lane; j < nparts; j += MV__CU_CG_LANES) {
+        s0 = MV__CU_DADD(s0, part[j].x);
+        s1 = MV__CU_DADD(s1, part[j].y);
+    }
+    return make_double2(s0, s1);
+}
+
+/* one step of the fixed tree over the lanes: v[t] += v[t + w] for t < w,
+   w = LANES/2, LANES/4, ..., 1; the result in v[0] */
+static MV__CU_HD void mv__cu_cg_tree_add(double2 *v, int t, int w)
+{
+    v[t] = make_double2(MV__CU_DADD(v[t].x, v[t + w].x), MV__CU_DADD(v[t].y, v[t + w].y));
+}
+
+/* the dot product from the merged pair: s_re + s_im (the CPU's s0 + s1) */
+static MV__CU_HD double mv__cu_cg_dot_value(double2 s) { return MV__CU_DADD(s.x, s.y); }
+
+/* what the host reads back: p.Ap, r.r, and whether the mask varies along x */
+struct mv__cu_cg_scalars {
+    double pap, rs;
+    int notsep, pad;
+};
+
+static __global__ void mv__cu_cg_mask_kernel(const float2 *__restrict__ k, unsigned char *__restrict__ mask, mv__cu_cg g)
+{
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < g.nvox; i += (int64_t)gridDim.x * blockDim.x)
+        mask[i] = mv__cu_cg_sampled(k, g.kstride, g.nc, i);
+}
+
+/* the CPU's test mask[i] == mask[row start]; every writer writes 1 */
+static __global__ void mv__cu_cg_sep_kernel(const unsigned char *__restrict__ mask, mv__cu_cg_scalars *sc, mv__cu_cg g)
+{
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < g.nvox; i += (int64_t)gridDim.x * blockDim.x)
+        if (mask[i] != mask[i - i % g.n[0]]) sc->notsep = 1;
+}
+
+/* threads over (coil, voxel): the adjoint's masked k-space into the buffer */
+static __global__ void mv__cu_cg_pack_kernel(const float2 *__restrict__ k, const unsigned char *__restrict__ mask,
+                                             float2 *__restrict__ buf, mv__cu_cg g)
+{
+    const int64_t n = g.nc * g.nvox;
+    for (int64_t j = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t c = j / g.nvox, i = j % g.nvox;
+        buf[mv__cu_cg_index(g, c, i)] = mv__cu_cg_pack(k[c * g.kstride + i], mask[i]);
+    }
+}
+
+/* threads over (coil, voxel): S_c p into the buffer */
+static __global__ void mv__cu_cg_expand_kernel(const float2 *__restrict__ p, const float2 *__restrict__ sens,
+                                               float2 *__restrict__ buf, mv__cu_cg g)
+{
+    const int64_t n = g.nc * g.nvox;
+    for (int64_t j = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t c = j / g.nvox, i = j % g.nvox;
+        buf[mv__cu_cg_index(g, c, i)] = mv__cu_cg_cmul(p[i], sens[c * g.sstride + i], 0);
+    }
+}
+
+/* threads over (coil, k-space position), in place */
+static __global__ void mv__cu_cg_maskpass_kernel(const unsigned char *__restrict__ mask, float2 *__restrict__ buf,
+                                                 mv__cu_cg g, float scale)
+{
+    const int64_t n = g.nc * g.nvox;
+    for (int64_t j = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t c = j / g.nvox, i = j % g.nvox, b = mv__cu_cg_index(g, c, i);
+        buf[b] = mv__cu_cg_masked(buf[b], mask[i], scale);
+    }
+}
+
+/* threads over voxels: y = sum_c conj(S_c) scale buf_c (+ lam p) */
+static __global__ void mv__cu_cg_reduce_kernel(const float2 *__restrict__ buf, const float2 *__restrict__ sens,
+                                               const float2 *__restrict__ p, float2 *__restrict__ y, mv__cu_cg g,
+                                               float scale, int lam_on, float lam)
+{
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < g.nvox; i += (int64_t)gridDim.x * blockDim.x)
+        y[i] = mv__cu_cg_reduce(g, buf, sens, i, scale, lam_on, lam, lam_on ? p[i] : make_float2(0.0f, 0.0f));
+}
+
+/* one block per chunk (the grid is the chunk count), MV__CU_CG_LANES threads */
+static __global__ void mv__cu_cg_dot_kernel(const float2 *__restrict__ a, const float2 *__restrict__ b, int64_t n,
+                                            double2 *__restrict__ part)
+{
+    __shared__ double2 sh[MV__CU_CG_LANES];
+    const int t = threadIdx.x;
+    sh[t] = mv__cu_cg_dot_lane(a, b, n, blockIdx.x, t);
+    __syncthreads();
+    for (int w = MV__CU_CG_LANES / 2; w > 0; w >>= 1) {
+        if (t < w) mv__cu_cg_tree_add(sh, t, w);
+        __syncthreads();
+    }
+    if (t == 0) part[blockIdx.x] = sh[0];
+}
+
+/* one block of MV__CU_CG_LANES threads: the chunks' partials in the same order */
+static __global__ void mv__cu_cg_merge_kernel(const double2 *__restrict__ part, int64_t nparts, double *__restrict__ out)
+{
+    __shared__ double2 sh[MV__CU_CG_LANES];
+    const int t = threadIdx.x;
+    sh[t] = mv__cu_cg_merge_lane(part, nparts, t);
+    __syncthreads();
+    for (int w = MV__CU_CG_LANES / 2; w > 0; w >>= 1) {
+        if (t < w) mv__cu_cg_tree_add(sh, t, w);
+        __syncthreads();
+    }
+    if (t == 0) *out = mv__cu_cg_dot_value(sh[0]);
+}
+
+/* x += alpha p, r -= alpha ap; nothing when p.Ap = 0 (the CPU stops first) */
+static __global__ void mv__cu_cg_step_kernel(float2 *__restrict__ x, float2 *__restrict__ r, const float2 *__restrict__ p,
+                                             const float2 *__restrict__ ap, int64_t n, const mv__cu_cg_scalars *__restrict__ sc,
+                                             double rsold)
+{
+    const double pap = sc->pap;
+    if (pap == 0) return;
+    const float a = mv__cu_cg_alpha(rsold, pap);
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        float2 xi = x[i], ri = r[i];
+        mv__cu_cg_step(xi, ri, p[i], ap[i], a);
+        x[i] = xi;
+        r[i] = ri;
+    }
+}
+
+static __global__ void mv__cu_cg_dir_kernel(float2 *__restrict__ p, const float2 *__restrict__ r, int64_t n, float b)
+{
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+        p[i] = mv__cu_cg_dir(p[i], r[i], b);
+}
+
+/* a dot product into *out (device), in the fixed order above */
+static mv_status mv__cu_cg_dot(const float2 *a, const float2 *b, int64_t n, double2 *part, double *out, cudaStream_t s)
+{
+    const int64_t chunks = (n + MV__CU_CG_CHUNK - 1) / MV__CU_CG_CHUNK;
+    mv__cu_cg_dot_kernel<<<(unsigned)chunks, MV__CU_CG_LANES, 0, s>>>(a, b, n, part);
+    MV__CU_TRY(cudaGetLastError());
+    mv__cu_cg_merge_kernel<<<1, MV__CU_CG_LANES, 0, s>>>(part, chunks, out);
+    MV__CU_TRY(cudaGetLastError());
+    return MV_OK;
+}
+
+/* the cuFFT layout of a buffer layout: rank 0 = nothing to transform */
+struct mv__cu_cg_fftd {
+    int rank, n[3];
+    long long stride, dist, batch;
+    int64_t N; /* product of the transformed lengths */
+};
+
+static void mv__cu_cg_fft_desc(const mv__cu_cg &g, int yz, mv__cu_cg_fftd *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->N = 1;
+    for (int a = yz ? 1 : 0; a < 3; a++) /* axes of length 1 drop out: the rest stay dense */
+        if (g.n[a] > 1) {
+            d->n[d->rank++] = (int)g.n[a];
+            d->N *= g.n[a];
+        }
+    d->stride = yz ? g.n[0] * g.nc : 1;
+    d->dist = yz ? 1 : g.nvox;
+    d->batch = yz ? g.n[0] * g.nc : g.nc;
+}
+
+/* device scratch and the plans of one call, released stream-ordered in any case */
+struct mv__cu_cg_bufs {
+    float2 *buf, *r, *p, *ap;
+    unsigned char *mask;
+    double2 *part;
+    mv__cu_cg_scalars *sc;
+    int slot[2]; /* plan cache slots of the full and the y/z layout, -1 = none */
+    mv__cu_cg_fftd fd[2];
+};
+
+static void mv__cu_cg_bufs_free(mv__cu_cg_bufs *b, cudaStream_t s)
+{
+    void *p[7] = {b->buf, b->r, b->p, b->ap, b->mask, b->part, b->sc};
+    for (int i = 0; i < 7; i++)
+        if (p[i]) cudaFreeAsync(p[i], s);
+    for (int i = 0; i < 2; i++)
+        if (b->slot[i] >= 0) mv__cu_plan_release(b->slot[i]);
+    b->slot[0] = b->slot[1] = -1;
+}
+
+/* the unnormalised transform of the buffer in layout yz, in place */
+static mv_status mv__cu_cg_fft(const mv__cu_cg_bufs &b, int yz, int dir, cudaStream_t s)
+{
+    cufftResult r;
+    if (b.fd[yz].rank == 0) return MV_OK; /* one sample: the transform is the identity */
+    r = cufftSetStream(mv__cu_plans[b.slot[yz]].plan, s);
+    if (r == CUFFT_SUCCESS)
+        r = cufftExecC2C(mv__cu_plans[b.slot[yz]].plan, (cufftComplex *)b.buf, (cufftComplex *)b.buf, dir);
+    if (r != CUFFT_SUCCESS)
+        return mv_set_error(MV_ERR_CUDA, "mv_cuda_cgsense_into: cufftExecC2C: %s (%d)", mv__cufft_str(r), (int)r);
+    return MV_OK;
+}
+
+/* the host's copy of the scalars, after the stream has done its work */
+static mv_status mv__cu_cg_read(const mv__cu_cg_bufs &b, mv__cu_cg_scalars *h, cudaStream_t s)
+{
+    MV__CU_TRY(cudaMemcpyAsync(h, b.sc, sizeof(*h), cudaMemcpyDeviceToHost, s));
+    MV__CU_TRY(cudaStreamSynchronize(s));
+    return MV_OK;
+}
+
+/* y = A^H A p + lambda p in layout g */
+static mv_status mv__cu_cg_normal(const mv__cu_cg &g, const mv__cu_cg_bufs &b, const float2 *sens, const float2 *p,
+                                  float2 *y, float scale, int lam_on, float lam, cudaStream_t s)
+{
+    const int threads = 256;
+    const int64_t all = g.nc * g.nvox;
+    mv__cu_cg_expand_kernel<<<mv__cu_blocks(all, threads), threads, 0, s>>>(p, sens, b.buf, g);
+    MV__CU_TRY(cudaGetLastError());
+    MV__CU_STRY(mv__cu_cg_fft(b, g.yz, CUFFT_FORWARD, s));
+    mv__cu_cg_maskpass_kernel<<<mv__cu_blocks(all, threads), threads, 0, s>>>(b.mask, b.buf, g, scale);
+    MV__CU_TRY(cudaGetLastError());
+    MV__CU_STRY(mv__cu_cg_fft(b, g.yz, CUFFT_INVERSE, s));
+    mv__cu_cg_reduce_kernel<<<mv__cu_blocks(g.nvox, threads), threads, 0, s>>>(b.buf, sens, p, y, g, 1.0f, lam_on, lam);
+    MV__CU_TRY(cudaGetLastError());
+    return MV_OK;
+}
+
+/* one item: mask, b = A^H y (into r), then mv__cg_run's loop with x in place
+   in out; *iters as the CPU counts them */
+static mv_status mv__cu_cg_item(const mv__cu_cg &g0, const mv__cu_cg_bufs &b, const float2 *k, const float2 *sens,
+                                float2 *x, const mv_cg_opts *o, int *iters, cudaStream_t s)
+{
+    const int threads = 256;
+    const int64_t n = g0.nvox;
+    const int maxit = o->iterations ? o->iterations : 30;
+    const int lam_on = o->lambda != 0;
+    const float lam = (float)o->lambda;
+    mv__cu_cg g = g0;
+    mv__cu_cg_scalars h;
+    double rsold, rsnew, bb, eps2;
+    float scale;
+    int it;
+    *iters = 0;
+    mv__cu_cg_layout(&g, 0);
+    mv__cu_cg_mask_kernel<<<mv__cu_blocks(n, threads), threads, 0, s>>>(k, b.mask, g);
+    MV__CU_TRY(cudaGetLastError());
+    MV__CU_TRY(cudaMemsetAsync(b.sc, 0, sizeof(*b.sc), s));
+    mv__cu_cg_sep_kernel<<<mv__cu_blocks(n, threads), threads, 0, s>>>(b.mask, b.sc, g);
+    MV__CU_TRY(cudaGetLastError());
+    /* b = A^H y, straight into r (the CPU copies b into r) */
+    mv__cu_cg_pack_kernel<<<mv__cu_blocks(g.nc * n, threads), threads, 0, s>>>(k, b.mask, b.buf, g);
+    MV__CU_TRY(cudaGetLastError());
+    MV__CU_STRY(mv__cu_cg_fft(b, 0, CUFFT_INVERSE, s));
+    mv__cu_cg_reduce_kernel<<<mv__cu_blocks(n, threads), threads, 0, s>>>(b.buf, sens, NULL, b.r, g,
+                                                                           (float)(1.0 / sqrt((double)b.fd[0].N)), 0, 0.0f);
+    MV__CU_TRY(cudaGetLastError());
+    MV__CU_TRY(cudaMemsetAsync(x, 0, (size_t)n * sizeof(float2), s));
+    MV__CU_TRY(cudaMemcpyAsync(b.p, b.r, (size_t)n * sizeof(float2), cudaMemcpyDeviceToDevice, s));
+    MV__CU_STRY(mv__cu_cg_dot(b.r, b.r, n, b.part, &b.sc->rs, s));
+    MV__CU_STRY(mv__cu_cg_read(b, &h, s));
+    rsold = bb = h.rs;
+    eps2 = o->tolerance * o->tolerance * bb;
+    rsnew = rsold;
+    /* the normal operator's layout: y/z transforms where the mask allows */
+    mv__cu_cg_layout(&g, !h.notsep && b.slot[1] >= 0);
+    scale = (float)(1.0 / (double)b.fd[g.yz].N);
+    for (it = 0; it < maxit && rsold > 0; it++) {
+        double beta;
+        MV__CU_STRY(mv__cu_cg_normal(g, b, sens, b.p, b.ap, scale, lam_on, lam, s));
+        MV__CU_STRY(mv__cu_cg_dot(b.p, b.ap, n, b.part, &b.sc->pap, s));
+        mv__cu_cg_step_kernel<<<mv__cu_blocks(n, threads), threads, 0, s>>>(x, b.r, b.p, b.ap, n, b.sc, rsold);
+        MV__CU_TRY(cudaGetLastError());
+        MV__CU_STRY(mv__cu_cg_dot(b.r, b.r, n, b.part, &b.sc->rs, s));
+        MV__CU_STRY(mv__cu_cg_read(b, &h, s));
+        if (h.pap == 0) break; /* x and r untouched, as the CPU */
+        rsnew = h.rs;
+        beta = rsnew / rsold;
+        rsold = rsnew;
+        *iters = it + 1;
+        if (o->progress && o->progress(o->progress_user, it + 1, sqrt(rsnew)))
+            return mv_set_error(MV_ERR_CANCELLED, "mv_cuda_cgsense_into: cancelled by the progress callback after %d iterations",
+                                it + 1);
+        if (rsnew <= eps2) break;
+        mv__cu_cg_dir_kernel<<<mv__cu_blocks(n, threads), threads, 0, s>>>(b.p, b.r, n, (float)beta);
+        MV__CU_TRY(cudaGetLastError());
+    }
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_cgsense_into(const mv_cuda_vol *kspace, const mv_cuda_vol *sens, mv_cuda_vol *out,
+                                      mv_cg_opts *opts, mv_cuda_stream stream)
+{
+    static const char *fn = "mv_cuda_cgsense_into";
+    cudaStream_t s = (cudaStream_t)stream;
+    mv_cg_opts to;
+    mv_cg_opts *o = opts;
+    mv__cu_cg g;
+    mv__cu_cg_bufs b;
+    int64_t nvol, nc, nbatch, nz, nitems, item, total = 0;
+    mv_status st = MV_OK;
+    int a;
+    if (!o) {
+        memset(&to, 0, sizeof(to));
+        o = &to;
+    }
+    MV__CU_STRY(mv__cu_check_vol(kspace, fn, "kspace"));
+    MV__CU_STRY(mv__cu_check_vol(sens, fn, "sens"));
+    MV__CU_STRY(mv__cu_check_vol(out, fn, "out"));
+    MV__CU_CHECK(kspace->vol.dtype == MV_DT_C64 && sens->vol.dtype == MV_DT_C64, MV_ERR_UNSUPPORTED,
+                 "%s: complex64 kspace and sens", fn);
+    MV__CU_CHECK(out->vol.dtype == MV_DT_C64, MV_ERR_INVALID_ARG, "%s: out is %s, complex64 needed", fn,
+                 mv_dtype_name(out->vol.dtype));
+    /* mv_cg_opts as the CPU checks it (mv__cg_check) */
+    MV__CU_CHECK(o->lambda >= 0 && o->lambda == o->lambda, MV_ERR_INVALID_ARG, "%s: opts.lambda = %g", fn, o->lambda);
+    MV__CU_CHECK(o->iterations >= 0, MV_ERR_INVALID_ARG, "%s: opts.iterations = %d", fn, o->iterations);
+    MV__CU_CHECK(o->tolerance >= 0 && o->tolerance == o->tolerance, MV_ERR_INVALID_ARG, "%s: opts.tolerance = %g", fn,
+                 o->tolerance);
+    MV__CU_CHECK(o->nufft_tol == 0 || (o->nufft_tol >= 1e-6 * (1 - 1e-9) && o->nufft_tol <= 0.1), MV_ERR_INVALID_ARG,
+                 "%s: opts.nufft_tol = %g (1e-6 .. 0.1, 0 = 1e-4)", fn, o->nufft_tol);
+    MV__CU_CHECK(o->chunk >= 0, MV_ERR_INVALID_ARG, "%s: opts.chunk = %lld", fn, (long long)o->chunk);
+    for (a = 0; a < 3; a++) {
+        MV__CU_CHECK(mv__cu_dim(&sens->vol, a) == mv__cu_dim(&kspace->vol, a), MV_ERR_INVALID_ARG,
+                     "%s: sens dims[%d] = %lld, kspace has %lld", fn, a, (long long)mv__cu_dim(&sens->vol, a),
+                     (long long)mv__cu_dim(&kspace->vol, a));
+        MV__CU_CHECK(mv__cu_dim(&out->vol, a) == mv__cu_dim(&kspace->vol, a), MV_ERR_INVALID_ARG,
+                     "%s: out dims[%d] = %lld, kspace has %lld", fn, a, (long long)mv__cu_dim(&out->vol, a),
+                     (long long)mv__cu_dim(&kspace->vol, a));
+    }
+    nvol = mv__cu_dim(&kspace->vol, 0) * mv__cu_dim(&kspace->vol, 1) * mv__cu_dim(&kspace->vol, 2);
+    nc = mv__cu_dim(&kspace->vol, 3);
+    nbatch = mv_vol_count(&kspace->vol) / (nvol * nc);
+    nz = mv__cu_dim(&kspace->vol, 2);
+    MV__CU_CHECK(mv__cu_dim(&sens->vol, 3) == nc && mv_vol_count(&sens->vol) == nvol * nc, MV_ERR_INVALID_ARG,
+                 "%s: sens has %lld coils x %lld maps, kspace %lld coils (one map)", fn,
+                 (long long)mv__cu_dim(&sens->vol, 3), (long long)(mv_vol_count(&sens->vol) / (nvol * mv__cu_dim(&sens->vol, 3))),
+                 (long long)nc);
+    MV__CU_CHECK(mv_vol_count(&out->vol) == nvol * nbatch, MV_ERR_INVALID_ARG,
+                 "%s: out has %lld voxels, %lld needed (x*y*z times the batch dims[4..])", fn,
+                 (long long)mv_vol_count(&out->vol), (long long)(nvol * nbatch));
+    o->iterations_done = 0;
+    memset(&g, 0, sizeof(g));
+    g.n[0] = mv__cu_dim(&kspace->vol, 0);
+    g.n[1] = mv__cu_dim(&kspace->vol, 1);
+    g.n[2] = o->slices ? 1 : nz;
+    g.nvox = g.n[0] * g.n[1] * g.n[2];
+    g.nc = nc;
+    g.kstride = nvol;
+    g.sstride = nvol;
+    /* cufftPlanMany takes int lengths, strides, distances and counts; the grid of a dot product is the chunk count */
+    MV__CU_CHECK(g.nc * g.nvox <= INT32_MAX && (g.nvox + MV__CU_CG_CHUNK - 1) / MV__CU_CG_CHUNK <= INT32_MAX,
+                 MV_ERR_UNSUPPORTED, "%s: %lld coils x %lld voxels: too many for one 32-bit cuFFT plan", fn,
+                 (long long)g.nc, (long long)g.nvox);
+    memset(&b, 0, sizeof(b));
+    b.slot[0] = b.slot[1] = -1;
+    mv__cu_cg_fft_desc(g, 0, &b.fd[0]);
+    mv__cu_cg_fft_desc(g, 1, &b.fd[1]);
+    /* plans, held for the whole call: the full layout, and y/z when y or z is transformed */
+    for (a = 0; a < 2 && st == MV_OK; a++)
+        if (b.fd[a].rank > 0)
+            st = mv__cu_plan_get(b.fd[a].rank, b.fd[a].n, b.fd[a].stride, b.fd[a].dist, b.fd[a].batch, s, &b.slot[a]);
+    {
+        const size_t vb = (size_t)g.nvox * sizeof(float2);
+        cudaError_t e = cudaSuccess;
+        if (st == MV_OK) e = cudaMallocAsync((void **)&b.buf, (size_t)g.nc * vb, s);
+        if (st == MV_OK && e == cudaSuccess) e = cudaMallocAsync((void **)&b.r, vb, s);
+        if (st == MV_OK && e == cudaSuccess) e = cudaMallocAsync((void **)&b.p, vb, s);
+        if (st == MV_OK && e == cudaSuccess) e = cudaMallocAsync((void **)&b.ap, vb, s);
+        if (st == MV_OK && e == cudaSuccess) e = cudaMallocAsync((void **)&b.mask, (size_t)g.nvox, s);
+        if (st == MV_OK && e == cudaSuccess)
+            e = cudaMallocAsync((void **)&b.part, (size_t)((g.nvox + MV__CU_CG_CHUNK - 1) / MV__CU_CG_CHUNK) * sizeof(double2), s);
+        if (st == MV_OK && e == cudaSuccess) e = cudaMallocAsync((void **)&b.sc, sizeof(mv__cu_cg_scalars), s);
+        if (st == MV_OK && e != cudaSuccess) st = mv__cu_fail(e, "mv_cuda_cgsense_into: cudaMallocAsync");
+    }
+    /* items in the CPU's order: item = batch volume (3D), or batch volume nz + slice */
+    nitems = o->slices ? nz * nbatch : nbatch;
+    for (item = 0; st == MV_OK && item < nitems; item++) {
+        const int64_t bv = o->slices ? item / nz : item, z = o->slices ? item % nz : 0;
+        int iters = 0;
+        st = mv__cu_cg_item(g, b, (const float2 *)kspace->vol.data + (bv * nc * nz + z) * g.n[0] * g.n[1],
+                            (const float2 *)sens->vol.data + z * g.n[0] * g.n[1], (float2 *)out->vol.data + item * g.nvox,
+                            o, &iters, s);
+        total += iters;
+    }
+    o->iterations_done = (int)(total < (int64_t)INT32_MAX ? total : (int64_t)INT32_MAX);
+    mv__cu_cg_bufs_free(&b, s);
+    return st;
 }
 
 #endif /* MEDVOL_CUDA_IMPLEMENTATION */

@@ -1652,12 +1652,349 @@ static void test_metric(void)
     mv_free(&mask);
 }
 
+/* ---- GRAPPA application against mv_grappa_apply_into ----
+   Tolerance (medvol_cuda.h, >>cuda-api-recon): every sample the data had
+   (acquired lines) the same bytes; the rest (predicted and zero lines)
+   within 1e-4 of the largest predicted magnitude, relative RMS 1e-5 (the
+   readout FFTs: cuFFT against the CPU's). */
+
+static void t_gr_phantom(int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nb, int three_d, mv_vol *k)
+{
+    const double pi = 3.14159265358979323846;
+    const int64_t d[5] = {nx, ny, nz, nc, nb};
+    mv_vol img;
+    mv_vol_init(&img);
+    mv_vol_init(k);
+    if (mv_vol_alloc(&img, MV_DT_C64, 5, d, NULL) != MV_OK) exit(1);
+    float *p = (float *)img.data;
+    for (int64_t b = 0; b < nb; b++)
+        for (int64_t c = 0; c < nc; c++)
+            for (int64_t z = 0; z < nz; z++)
+                for (int64_t y = 0; y < ny; y++)
+                    for (int64_t x = 0; x < nx; x++) {
+                        double u = (x - nx / 2.0) / nx, v = (y - ny / 2.0) / ny, w = nz > 1 ? (z - nz / 2.0) / nz : 0;
+                        double obj = exp(-(u * u + v * v + w * w) * 9) + 0.5 * exp(-((u - 0.2) * (u - 0.2) + v * v) * 60) * (1 + 0.3 * b);
+                        double cu = cos(2 * pi * c / nc), cv = sin(2 * pi * c / nc);
+                        double mag = exp(-((u - 0.4 * cu) * (u - 0.4 * cu) + (v - 0.4 * cv) * (v - 0.4 * cv)) * 2);
+                        double ph = 0.7 * c + 2.0 * u * cv - 1.5 * v * cu;
+                        int64_t i = (((b * nc + c) * nz + z) * ny + y) * nx + x;
+                        p[2 * i] = (float)(obj * mag * cos(ph) + 0.01 * (t_uniform() - 0.5));
+                        p[2 * i + 1] = (float)(obj * mag * sin(ph) + 0.01 * (t_uniform() - 0.5));
+                    }
+    if (mv_fftc(&img, k, three_d ? 7u : 3u, 0, NULL) != MV_OK) exit(1);
+    mv_free(&img);
+}
+
+/* lines off the lattice (offsets oy, oz) outside the centred ACS box zeroed */
+static void t_gr_undersample(mv_vol *k, int Ry, int oy, int acsy, int Rz, int oz, int acsz)
+{
+    const int64_t nx = k->dim[0], ny = k->dim[1], nz = k->dim[2], n = mv_vol_count(k) / (nx * ny * nz);
+    float *d = (float *)k->data;
+    for (int64_t c = 0; c < n; c++)
+        for (int64_t z = 0; z < nz; z++)
+            for (int64_t y = 0; y < ny; y++) {
+                int lat = (y % Ry) == oy && (z % Rz) == oz;
+                int in_acs = y >= ny / 2 - acsy / 2 && y < ny / 2 - acsy / 2 + acsy &&
+                             (Rz == 1 || (z >= nz / 2 - acsz / 2 && z < nz / 2 - acsz / 2 + acsz));
+                if (!lat && !in_acs) memset(d + 2 * ((c * nz + z) * ny + y) * nx, 0, (size_t)(2 * nx) * sizeof(float));
+            }
+}
+
+/* gpu against cpu: the input's nonzero samples bitwise, the rest within the stated tolerance */
+static void t_gr_compare(const mv_vol *in, const mv_vol *gpu, const mv_vol *cpu, const char *what)
+{
+    const float *a = (const float *)gpu->data, *r = (const float *)cpu->data, *k = (const float *)in->data;
+    double peak = 0, e2 = 0, r2 = 0, emax = 0;
+    int64_t n = mv_vol_count(in), bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (k[2 * i] != 0 || k[2 * i + 1] != 0) {
+            bad += memcmp(a + 2 * i, r + 2 * i, 2 * sizeof(float)) != 0;
+            continue;
+        }
+        double dx = (double)a[2 * i] - r[2 * i], dy = (double)a[2 * i + 1] - r[2 * i + 1];
+        e2 += dx * dx + dy * dy;
+        emax = fmax(emax, sqrt(dx * dx + dy * dy));
+        peak = fmax(peak, hypot(r[2 * i], r[2 * i + 1]));
+        r2 += (double)r[2 * i] * r[2 * i] + (double)r[2 * i + 1] * r[2 * i + 1];
+    }
+    double rel = r2 > 0 ? sqrt(e2 / r2) : 0;
+    CHECK(bad == 0, "%s: %lld acquired samples are not the CPU's bytes", what, (long long)bad);
+    CHECK(emax <= 1e-4 * peak && rel <= 1e-5, "%s: predicted samples: max err %.3g (peak %.3g), relative RMS %.3g", what,
+          emax, peak, rel);
+    printf("    %s: max err %.2e of peak, relative RMS %.2e\n", what, peak > 0 ? emax / peak : 0, rel);
+}
+
+static void t_gr_case(int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nb, int three_d, int Ry, int Rz, int oy,
+                      int kx, int ky, int kz, const char *what)
+{
+    mv_vol k, cpu, back;
+    mv_cuda_vol dk, dout;
+    mv_grappa_calib *cal = NULL;
+    mv_grappa_opts o;
+    char w2[160];
+    memset(&o, 0, sizeof(o));
+    o.three_d = three_d;
+    o.accel[1] = Ry;
+    o.accel[2] = three_d ? Rz : 0;
+    o.kernel[0] = kx, o.kernel[1] = ky, o.kernel[2] = kz;
+    t_gr_phantom(nx, ny, nz, nc, nb, three_d, &k);
+    t_gr_undersample(&k, Ry, oy, 16, three_d ? Rz : 1, 0, 8);
+    mv_vol_init(&cpu);
+    REQUIRE_OK(mv_grappa_calibrate(&k, &cal, &o));
+    REQUIRE_OK(mv_grappa_apply(cal, &k, &cpu, &o));
+    REQUIRE_OK(mv_cuda_upload(&k, &dk, t_stream));
+    /* out of place */
+    REQUIRE_OK(mv_cuda_vol_alloc(&dout, MV_DT_C64, k.ndim, k.dim, t_stream));
+    CHECK_OK(mv_cuda_grappa_apply_into(cal, &dk, &dout, &o, t_stream));
+    CHECK_OK(mv_cuda_download(&dout, &back, t_stream));
+    t_gr_compare(&k, &back, &cpu, what);
+    mv_free(&back);
+    /* in place */
+    CHECK_OK(mv_cuda_grappa_apply_into(cal, &dk, &dk, &o, t_stream));
+    CHECK_OK(mv_cuda_download(&dk, &back, t_stream));
+    snprintf(w2, sizeof(w2), "%s, in place", what);
+    t_gr_compare(&k, &back, &cpu, w2);
+    mv_free(&back);
+    mv_cuda_free(&dout, t_stream);
+    mv_cuda_free(&dk, t_stream);
+    mv_grappa_free(cal);
+    mv_free(&cpu);
+    mv_free(&k);
+}
+
+static void test_grappa(void)
+{
+    t_gr_case(40, 48, 2, 4, 2, 0, 2, 1, 1, 0, 0, 0, "2D 40x48, 2 slices x 2 volumes, 4 coils, R=2, offset 1");
+    t_gr_case(37, 45, 1, 3, 1, 0, 3, 1, 0, 3, 2, 0, "2D 37x45, 3 coils, R=3, kernel 3x2");
+    t_gr_case(24, 20, 16, 3, 1, 1, 2, 2, 1, 3, 2, 2, "3D 24x20x16, 3 coils, R=2x2, kernel 3x2x2");
+    t_gr_case(128, 128, 1, 16, 1, 0, 4, 1, 2, 0, 0, 0, "2D 128x128, 16 coils, R=4");
+    {
+        /* a volume that is not the calibration's: a status, nothing enqueued */
+        mv_vol k;
+        mv_cuda_vol dk;
+        mv_grappa_calib *cal = NULL;
+        mv_grappa_opts o;
+        memset(&o, 0, sizeof(o));
+        o.accel[1] = 2;
+        t_gr_phantom(32, 40, 1, 4, 1, 0, &k);
+        t_gr_undersample(&k, 2, 0, 16, 1, 0, 8);
+        REQUIRE_OK(mv_grappa_calibrate(&k, &cal, &o));
+        k.dim[3] = 3; /* 3 of the 4 coils */
+        REQUIRE_OK(mv_cuda_upload(&k, &dk, t_stream));
+        CHECK_STATUS(mv_cuda_grappa_apply_into(cal, &dk, &dk, &o, t_stream), MV_ERR_INVALID_ARG);
+        CHECK_STATUS(mv_cuda_grappa_apply_into(NULL, &dk, &dk, &o, t_stream), MV_ERR_INVALID_ARG);
+        k.dim[3] = 4;
+        mv_cuda_free(&dk, t_stream);
+        mv_grappa_free(cal);
+        mv_free(&k);
+    }
+}
+
+/* ---- Cartesian CG-SENSE against mv_cgsense_into ----
+   Tolerance (medvol_cuda.h, >>cuda-api-recon): the same iteration counts;
+   image relative RMS per item <= 1e-5 for regularised or well-conditioned
+   solves, 5e-4 for the unregularised ill-conditioned 30-iteration solve
+   (two float32 CG runs drift apart; the host emulation with a float64 DFT
+   measured 5.6e-5 on that case). Also: two GPU runs give the same bytes,
+   the progress callback is called as the CPU's (opts.threads 1) with
+   residuals within 1e-2 relative (a gross check: they are norms of
+   diverging float32 vectors), cancelling stops with MV_ERR_CANCELLED, and
+   bad arguments give statuses. */
+
+typedef struct {
+    int n, cancel_at;
+    double res[1024];
+} t_cg_prog;
+
+static int t_cg_progress(void *user, int it, double res)
+{
+    t_cg_prog *p = (t_cg_prog *)user;
+    if (p->n < 1024) p->res[p->n] = res;
+    p->n++;
+    (void)it;
+    return p->cancel_at && it >= p->cancel_at;
+}
+
+/* k-space (nx, ny, nz, nc, nb) and maps (nx, ny, nz, nc) of a smooth object
+   (tests/test_cuda_host.cu's cg_data): lines keeps y % 2 == 0 (3D: and
+   z % 2 == 0) plus the centre, constant along x (the y/z layout); else
+   about 45% of the points at random plus the centre (the full layout) */
+static void t_cg_data(int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nb, int slices, int lines, mv_vol *k,
+                      mv_vol *sens)
+{
+    const double pi = 3.14159265358979323846;
+    const int64_t d[5] = {nx, ny, nz, nc, nb};
+    mv_vol img;
+    mv_vol_init(&img);
+    mv_vol_init(k);
+    mv_vol_init(sens);
+    if (mv_vol_alloc(&img, MV_DT_C64, 5, d, NULL) != MV_OK || mv_vol_alloc(sens, MV_DT_C64, 4, d, NULL) != MV_OK) exit(1);
+    float *p = (float *)img.data, *s = (float *)sens->data;
+    for (int64_t b = 0; b < nb; b++)
+        for (int64_t c = 0; c < nc; c++)
+            for (int64_t z = 0; z < nz; z++)
+                for (int64_t y = 0; y < ny; y++)
+                    for (int64_t x = 0; x < nx; x++) {
+                        double u = (x - nx / 2.0) / nx, v = (y - ny / 2.0) / ny, w = nz > 1 ? (z - nz / 2.0) / nz : 0;
+                        double obj = exp(-(u * u + v * v + w * w) * 6) * (1 + 0.4 * cos(9 * u + 0.5 * b)) + 0.3 * (u > 0.1 && v < 0);
+                        double cu = cos(2 * pi * c / nc), cv = sin(2 * pi * c / nc);
+                        double mag = 0.3 + exp(-((u - 0.5 * cu) * (u - 0.5 * cu) + (v - 0.5 * cv) * (v - 0.5 * cv) + w * w) * 2);
+                        double ph = 0.9 * c + 1.5 * u * cv - 1.1 * v * cu + 0.7 * w;
+                        int64_t si = ((c * nz + z) * ny + y) * nx + x, i = b * nc * nz * ny * nx + si;
+                        s[2 * si] = (float)(mag * cos(ph)), s[2 * si + 1] = (float)(mag * sin(ph));
+                        p[2 * i] = (float)(obj * mag * cos(ph + 0.3 * obj) + 0.01 * (t_uniform() - 0.5));
+                        p[2 * i + 1] = (float)(obj * mag * sin(ph + 0.3 * obj) + 0.01 * (t_uniform() - 0.5));
+                    }
+    if (mv_fftc(&img, k, slices ? 3u : 7u, 0, NULL) != MV_OK) exit(1);
+    mv_free(&img);
+    float *kd = (float *)k->data;
+    for (int64_t b = 0; b < nb; b++)
+        for (int64_t z = 0; z < nz; z++)
+            for (int64_t y = 0; y < ny; y++)
+                for (int64_t x = 0; x < nx; x++) {
+                    int centre = y >= ny / 2 - 3 && y < ny / 2 + 3 && (slices || nz < 4 || (z >= nz / 2 - 2 && z < nz / 2 + 2));
+                    int keep = lines ? centre || (y % 2 == 0 && (slices || z % 2 == 0)) : centre || t_next() % 100 < 45;
+                    if (!keep)
+                        for (int64_t c = 0; c < nc; c++) {
+                            const int64_t i = (((b * nc + c) * nz + z) * ny + y) * nx + x;
+                            kd[2 * i] = kd[2 * i + 1] = 0;
+                        }
+                }
+}
+
+/* worst relative RMS over the items of two (nvox, items) images */
+static double t_cg_worst(const mv_vol *gpu, const mv_vol *cpu, int64_t nvox)
+{
+    const float *a = (const float *)gpu->data, *r = (const float *)cpu->data;
+    const int64_t items = mv_vol_count(cpu) / nvox;
+    double worst = 0;
+    for (int64_t it = 0; it < items; it++) {
+        double e2 = 0, r2 = 0;
+        for (int64_t i = it * nvox; i < (it + 1) * nvox; i++) {
+            const double dx = (double)a[2 * i] - r[2 * i], dy = (double)a[2 * i + 1] - r[2 * i + 1];
+            e2 += dx * dx + dy * dy;
+            r2 += (double)r[2 * i] * r[2 * i] + (double)r[2 * i + 1] * r[2 * i + 1];
+        }
+        worst = fmax(worst, r2 > 0 ? sqrt(e2 / r2) : sqrt(e2));
+    }
+    return worst;
+}
+
+/* opts NULL: both sides with defaults (30 iterations, no progress) */
+static void t_cg_case(int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nb, int slices, int lines, double lambda,
+                      int iterations, double tolerance, double bound, int null_opts, const char *what)
+{
+    mv_vol k, sens, cpu, back, back2;
+    mv_cuda_vol dk, ds, dout, dout2;
+    mv_cg_opts oc, og;
+    t_cg_prog pc, pg;
+    const int64_t od[4] = {nx, ny, nz, nb};
+    const int64_t nvox = nx * ny * (slices ? 1 : nz);
+    memset(&oc, 0, sizeof(oc));
+    memset(&pc, 0, sizeof(pc));
+    memset(&pg, 0, sizeof(pg));
+    oc.lambda = lambda, oc.iterations = iterations, oc.tolerance = tolerance, oc.slices = slices, oc.threads = 1;
+    oc.progress = t_cg_progress, oc.progress_user = &pc;
+    og = oc;
+    og.progress_user = &pg;
+    t_cg_data(nx, ny, nz, nc, nb, slices, lines, &k, &sens);
+    mv_vol_init(&cpu);
+    REQUIRE_OK(mv_cgsense(&k, &sens, &cpu, null_opts ? NULL : &oc));
+    REQUIRE_OK(mv_cuda_upload(&k, &dk, t_stream));
+    REQUIRE_OK(mv_cuda_upload(&sens, &ds, t_stream));
+    REQUIRE_OK(mv_cuda_vol_alloc(&dout, MV_DT_C64, 4, od, t_stream));
+    REQUIRE_OK(mv_cuda_vol_alloc(&dout2, MV_DT_C64, 4, od, t_stream));
+    CHECK_OK(mv_cuda_cgsense_into(&dk, &ds, &dout, null_opts ? NULL : &og, t_stream));
+    CHECK_OK(mv_cuda_download(&dout, &back, t_stream));
+    {
+        const double worst = t_cg_worst(&back, &cpu, nvox);
+        CHECK(worst <= bound, "%s: image relative RMS %.3g (bound %g)", what, worst, bound);
+        if (!null_opts) {
+            double rworst = 0;
+            CHECK(og.iterations_done == oc.iterations_done, "%s: %d iterations, the CPU %d", what, og.iterations_done,
+                  oc.iterations_done);
+            CHECK(pg.n == pc.n && pg.n == og.iterations_done, "%s: %d progress calls, the CPU %d, iterations %d", what, pg.n,
+                  pc.n, og.iterations_done);
+            for (int i = 0; i < pg.n && i < pc.n && i < 1024; i++)
+                rworst = fmax(rworst, fabs(pg.res[i] - pc.res[i]) / fmax(pc.res[i], 1e-30));
+            CHECK(rworst <= 1e-2, "%s: progress residuals differ from the CPU's by %.3g relative", what, rworst);
+            printf("    %s: relative RMS %.2e (bound %g), %d iterations (CPU %d), residuals within %.1e\n", what, worst,
+                   bound, og.iterations_done, oc.iterations_done, rworst);
+        } else {
+            printf("    %s (opts NULL): relative RMS %.2e (bound %g)\n", what, worst, bound);
+        }
+    }
+    /* repeated runs: the same bytes */
+    pg.n = 0;
+    CHECK_OK(mv_cuda_cgsense_into(&dk, &ds, &dout2, null_opts ? NULL : &og, t_stream));
+    CHECK_OK(mv_cuda_download(&dout2, &back2, t_stream));
+    CHECK(memcmp(back.data, back2.data, mv_vol_bytes(&back)) == 0, "%s: a second GPU run gave other bytes", what);
+    mv_free(&back);
+    mv_free(&back2);
+    mv_cuda_free(&dk, t_stream);
+    mv_cuda_free(&ds, t_stream);
+    mv_cuda_free(&dout, t_stream);
+    mv_cuda_free(&dout2, t_stream);
+    mv_free(&cpu);
+    mv_free(&k);
+    mv_free(&sens);
+}
+
+static void test_cgsense(void)
+{
+    t_cg_case(21, 19, 3, 4, 2, 1, 1, 0.0, 12, 0.0, 1e-5, 0, "2D 21x19, 3 slices x 2 volumes, 4 coils, lines, 12 iterations");
+    t_cg_case(20, 17, 2, 3, 1, 1, 0, 0.01, 30, 1e-3, 1e-5, 0, "2D 20x17, 2 slices, 3 coils, points, lambda 0.01, tolerance 1e-3");
+    t_cg_case(11, 10, 9, 3, 1, 0, 1, 0.0, 10, 0.0, 1e-5, 0, "3D 11x10x9, 3 coils, lines, 10 iterations");
+    t_cg_case(9, 8, 7, 2, 2, 0, 0, 0.05, 20, 1e-4, 1e-5, 0, "3D 9x8x7 x 2 volumes, 2 coils, points, lambda 0.05, tolerance 1e-4");
+    t_cg_case(64, 64, 1, 8, 1, 1, 1, 0.001, 30, 1e-5, 1e-5, 0, "2D 64x64, 8 coils, lines, lambda 0.001, tolerance 1e-5");
+    t_cg_case(40, 36, 1, 6, 1, 1, 1, 0.0, 0, 0.0, 1e-5, 1, "2D 40x36, 6 coils, lines, defaults");
+    t_cg_case(128, 128, 1, 8, 1, 1, 1, 0.0, 30, 0.0, 1e-5, 0, "2D 128x128, 8 coils, lines, 30 iterations");
+    t_cg_case(48, 40, 32, 8, 1, 0, 0, 0.05, 12, 0.0, 1e-5, 0, "3D 48x40x32, 8 coils, points, lambda 0.05, 12 iterations");
+    t_cg_case(15, 14, 13, 4, 1, 0, 1, 0.0, 30, 0.0, 5e-4, 0, "3D 15x14x13, 4 coils, lines, lambda 0, 30 iterations (drift bound)");
+    {
+        /* cancelling, and arguments the CPU refuses too */
+        mv_vol k, sens, bad;
+        mv_cuda_vol dk, ds, dout, dbad;
+        mv_cg_opts o;
+        t_cg_prog pg;
+        const int64_t od[4] = {24, 20, 1, 1}, bd[4] = {24, 20, 1, 3};
+        memset(&o, 0, sizeof(o));
+        memset(&pg, 0, sizeof(pg));
+        t_cg_data(24, 20, 1, 4, 1, 1, 1, &k, &sens);
+        REQUIRE_OK(mv_cuda_upload(&k, &dk, t_stream));
+        REQUIRE_OK(mv_cuda_upload(&sens, &ds, t_stream));
+        REQUIRE_OK(mv_cuda_vol_alloc(&dout, MV_DT_C64, 4, od, t_stream));
+        o.slices = 1, o.iterations = 20, o.progress = t_cg_progress, o.progress_user = &pg, pg.cancel_at = 3;
+        CHECK_STATUS(mv_cuda_cgsense_into(&dk, &ds, &dout, &o, t_stream), MV_ERR_CANCELLED);
+        CHECK(o.iterations_done == 3 && pg.n == 3, "cancel after 3: %d iterations, %d progress calls", o.iterations_done, pg.n);
+        o.progress = NULL;
+        o.lambda = -1;
+        CHECK_STATUS(mv_cuda_cgsense_into(&dk, &ds, &dout, &o, t_stream), MV_ERR_INVALID_ARG);
+        o.lambda = 0;
+        REQUIRE_OK(mv_cuda_vol_alloc(&dbad, MV_DT_C64, 4, bd, t_stream)); /* 3 coils of maps for 4 of data */
+        CHECK_STATUS(mv_cuda_cgsense_into(&dk, &dbad, &dout, &o, t_stream), MV_ERR_INVALID_ARG);
+        CHECK_STATUS(mv_cuda_cgsense_into(&dk, &ds, &dbad, &o, t_stream), MV_ERR_INVALID_ARG); /* out too large */
+        mv_cuda_free(&dbad, t_stream);
+        t_host(&bad, MV_DT_F32, 4, bd, 1.0);
+        REQUIRE_OK(mv_cuda_upload(&bad, &dbad, t_stream));
+        CHECK_STATUS(mv_cuda_cgsense_into(&dbad, &ds, &dout, &o, t_stream), MV_ERR_UNSUPPORTED);
+        mv_cuda_free(&dbad, t_stream);
+        mv_free(&bad);
+        mv_cuda_free(&dk, t_stream);
+        mv_cuda_free(&ds, t_stream);
+        mv_cuda_free(&dout, t_stream);
+        mv_free(&k);
+        mv_free(&sens);
+    }
+}
+
 static const t_case t_cases[] = {
     {"upload_download", test_upload_download}, {"convert", test_convert},     {"stats", test_stats},
     {"intensity", test_intensity},             {"spatial", test_spatial},     {"resample", test_resample},
     {"fftshift", test_fftshift},               {"fftc", test_fftc},           {"coils", test_coils},
     {"large", test_large},                     {"gaussian", test_gaussian},   {"field", test_field},
     {"transport", test_transport},            {"demons", test_demons},       {"metric", test_metric},
+    {"grappa", test_grappa},                   {"cgsense", test_cgsense},
 };
 
 int main(int argc, char **argv)
