@@ -46,6 +46,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>cuda-api-field      displacement fields: warp, compose, smooth, exp; the demons update (the CPU's bits)
       >>cuda-api-transport  proton transport: operators, Lie / Strang steps, dose, balance
       >>cuda-api-register   metric value + gradient for linear registration (MSE, NCC, Mattes MI)
+      >>cuda-api-nufft      NUFFT forward / adjoint (types 2 / 1) from the CPU plan, many coils
       >>cuda-impl           implementation (MEDVOL_CUDA_IMPLEMENTATION only)
 
 CONFIGURATION
@@ -155,12 +156,22 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
    - proton transport (mv_cuda_transport_*): the CPU's bits (fluence, dose,
      balance; see >>cuda-api-transport; host-checked, the GPU group
      `transport` has not run on a GPU yet).
+   - NUFFT (mv_cuda_nufft_*): kernel values the CPU plan's bits; the spread
+     (a gather per grid cell, no atomics) and the interpolation sum in
+     another order than the CPU and cuFFT rounds differently: relative l2
+     error against mv_nufft_execute <= 1e-5 (host emulation with a float64
+     DFT: 1e-7..3e-7), against a float64 NUDFT <= the plan's tol; two runs
+     give the same bytes (host-checked, the GPU group `nufft` has not run
+     on a GPU yet).
 
 NOT YET (each returns MV_ERR_UNSUPPORTED or is absent): SENSE unfolding,
 the recursive Gaussian, derivatives and box filters, the LNCC
 metric, moving masks and jittered samples in the metrics, field inversion,
 Jacobians, morphology, cubic resampling, percentile rescale,
-f128/complex/RGB conversion, in-place fftshift. Speed targets missed on the H100 (README):
+f128/complex/RGB conversion, in-place fftshift, the NUFFT's Toeplitz
+operator, density compensation (Pipe-Menon) and non-Cartesian CG-SENSE on
+the device, the NUFFT's pruned FFT passes (the GPU transforms the whole
+oversampled grid). Speed targets missed on the H100 (README):
 the statistics reduction (0.38 of memcpy: latency-bound float64 sums),
 z-normalize / rescale (0.46: two reads of the input), trilinear (0.35 of
 the output's memcpy: float64 coordinates), the centred FFT (1.33x bare
@@ -176,6 +187,9 @@ VERSION HISTORY
           mv_cuda_field_exp_into, mv_cuda_demons_update_into (the CPU's bits)
           and mv_cuda_metric_evaluate (MSE, NCC 1e-9 relative; Mattes MI
           1e-6; value + gradient): host-checked, not yet run on a GPU.
+          mv_cuda_nufft_plan_create / _execute / _free (NUFFT types 2 and
+          1 from the CPU plan via medvol.h's new mv_nufft_get_tables;
+          deterministic spread): host-checked, not yet run on a GPU.
    0.2.0  (2026-11-22) first GPU run (H100): float64 first step of the
           intensity ops where medvol.h has one, warp-per-row kernels with
           32-bit row splits, the centred FFT in one pass plus cuFFT, a
@@ -553,11 +567,6 @@ MVCDEF mv_status mv_cuda_metric_evaluate(const mv_cuda_vol *fixed, const mv_cuda
                                          const mv_metric_opts *opts, double *value, double *grad, int64_t *nsamples,
                                          mv_cuda_stream stream);
 
-#ifdef __cplusplus
-}
-#endif
-#endif /* MEDVOL_CUDA_H_INCLUDED */
-
 /* >>cuda-api-nufft =========================================================
    medvol.h's NUFFT (>>api-nufft: BART's conventions, unitary scaling,
    forward e^{-i k.x}, DC at N/2, trajectory in grid units) on the device,
@@ -603,6 +612,11 @@ MVCDEF void mv_cuda_nufft_plan_free(mv_cuda_nufft *plan, mv_cuda_stream stream);
    block layout), not overlapping. Stream-ordered. */
 MVCDEF mv_status mv_cuda_nufft_execute(mv_cuda_nufft *plan, int adjoint, const void *in, void *out, int64_t ncoils,
                                        mv_cuda_stream stream);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MEDVOL_CUDA_H_INCLUDED */
 
 /* >>cuda-impl ============================================================== */
 #if defined(MEDVOL_CUDA_IMPLEMENTATION) && !defined(MV__CUDA_IMPL_DONE)
@@ -5785,6 +5799,8 @@ static mv_status mv__cu_nu_geometry(const mv_nufft_tables *T, mv__cu_nu_args *A)
         A->ncell *= A->n2[u];
         A->nbins *= A->nb[u];
     }
+    MV__CU_CHECK(A->ncell <= (int64_t)INT32_MAX, MV_ERR_UNSUPPORTED,
+                 "mv_cuda_nufft: %lld grid cells (cuFFT's plan cache takes int distances)", (long long)A->ncell);
     A->nvox = T->N[0] * T->N[1] * T->N[2];
     A->M = T->npoints;
     A->block = T->block;

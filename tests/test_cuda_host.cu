@@ -38,6 +38,18 @@
      random, auto, a fixed mask; rigid, affine, 2D similarity): value and
      gradient within 1e-9 relative (MI, whose histogram is fixed point:
      1e-6), sample counts exact.
+   - NUFFT: the device plan's order, bins and kernel values built from the
+     CPU plan's tables (mv_nufft_get_tables) as mv_cuda_nufft_plan_create
+     does, kernel values (mv__cu_nu_kernel) bit for bit against the CPU
+     plan's and within 3e-7 of phi; the bins around every tile cover every
+     point that reaches its cells (every grid size 16..50, width 2..8); then
+     forward and adjoint through the kernels' element functions
+     (mv__cu_nu_spread_item / _spread_cell / _interp_point / _image_cell /
+     _koff; every grid cell written once) with a float64 DFT for cuFFT,
+     against mv_nufft_execute (relative l2 <= 1e-5) and a float64 NUDFT
+     (<= tol): 2D, 2D in the x-z plane, 3D, odd sizes, block layouts,
+     coil batches with a remainder, tol 1e-2 .. 1e-6. MV_VERBOSE=1 prints
+     the errors.
    What this cannot check: the kernels' thread indexing, launches, memory,
    cuFFT itself. tests/test_cuda.cu does that on a GPU.
    Built by nvcc with MEDVOL_CUDA_IMPLEMENTATION (it calls static functions);
