@@ -1714,12 +1714,12 @@ static void t_nufft_case(const int64_t N[3], const float *coords, int64_t M, int
         CHECK(ec <= 1e-5, "%s %s: relative l2 error against the CPU %.3g (<= 1e-5)", what, dir, ec);
         CHECK(memcmp(out1, out2, (size_t)(2 * nout) * 4) == 0, "%s %s: two runs differ", what, dir);
         {   /* float64 NUDFT on a subset: up to 48 outputs of each coil */
-            const int64_t n1 = adj ? nvox : M, step = n1 > 48 ? n1 / 48 : 1;
+            const int64_t n1 = adj ? nvox : M, step = n1 > 48 ? n1 / 48 : 1, B = block ? block : M;
             double eg = 0, ecpu = 0, rr = 0;
             for (int64_t c = 0; c < nc; c++)
                 for (int64_t j = 0; j < n1; j += step) {
                     double ar = 0, ai = 0;
-                    int64_t oidx = adj ? c * nvox + j : j % o.block + o.block * (c + nc * (j / o.block));
+                    int64_t oidx = adj ? c * nvox + j : j % B + B * (c + nc * (j / B));
                     for (int64_t r = 0; r < (adj ? M : nvox); r++) {
                         const int64_t m = adj ? r : j, v = adj ? j : r;
                         const int64_t x[3] = {v % N[0], v / N[0] % N[1], v / (N[0] * N[1])};
@@ -1727,7 +1727,7 @@ static void t_nufft_case(const int64_t N[3], const float *coords, int64_t M, int
                         for (int a = 0; a < 3; a++)
                             if (N[a] > 1) ph += 2 * M_PI * coords[3 * m + a] * (double)(x[a] - N[a] / 2) / (double)N[a];
                         if (adj) {
-                            const float *y = ks + 2 * (m % o.block + o.block * (c + nc * (m / o.block)));
+                            const float *y = ks + 2 * (m % B + B * (c + nc * (m / B)));
                             ar += y[0] * cos(ph) - y[1] * sin(ph);
                             ai += y[0] * sin(ph) + y[1] * cos(ph);
                         } else {
