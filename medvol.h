@@ -2271,6 +2271,44 @@ MVDEF mv_status mv_nufft_plan_info(const mv_nufft_plan *plan, int *width, double
 /* Frees a plan (NULL is fine). allocates: no. */
 MVDEF void mv_nufft_plan_free(mv_nufft_plan *plan);
 
+/* The plan's read-only tables, for companion code that runs the same NUFFT
+   elsewhere (medvol_cuda.h): pointers owned by the plan, valid until
+   mv_nufft_plan_free. Used axes u = 0 .. d-1 (fastest first) are image axes
+   ax[u]; grid[u] cells each. Points in the plan's sorted order q: point
+   perm[q], first tap i0[d q + u] (a grid cell, 0 .. grid[u]-1), offset
+   fr[d q + u] in [0, 1). The kernel value of tap t < w along u is the float
+   Horner sum over e = deg .. 0 of coef[e * coef_stride + t] in the variable
+   x_t = 2 fr - 1 (taps 1 .. w-2), 2 sqrtf(fr) - 1 (t = 0), 2 sqrtf(1 - fr) - 1
+   (t = w-1), one rounding per product and per sum (k = k * x + c), negated
+   where the cell i0 + t is odd (the image's shift to the grid's middle);
+   kv (NULL when the plan evaluates them per use) holds those values, d w
+   per sorted point (u slowest). Image index x along u sits at grid cell
+   x + grid[u]/2 - N[ax[u]]/2, and its deapodization in float is
+   (float)scale * ((dec[1][y] * dec[2][z]) * dec[0][x]) (2D: dec[1][y] alone
+   in the brackets). Forward: the deapodized image in those cells of a
+   zeroed grid, the unscaled FFT with sign -1, then per point the sum over
+   taps of weight * cell, weight = ky * kx[t] (3D: (kz * ky) * kx[t]);
+   adjoint: the transpose (spread, unscaled FFT with sign +1, crop and
+   deapodize). allocates: no. thread-safe: yes. */
+typedef struct mv_nufft_tables {
+    int d;                /* used axes, 2 or 3 */
+    int ax[3];            /* image axis of used axis u */
+    int64_t N[3];         /* image dims (all three) */
+    int64_t grid[3];      /* upsampled grid cells per used axis */
+    int w, deg, coef_stride;
+    double beta, tol, scale; /* scale: 1 / sqrt(Nx Ny Nz) */
+    const float *coef;    /* (deg + 1) rows of coef_stride floats */
+    const float *dec[3];  /* per used axis: N[ax[u]] factors (1 / phihat) */
+    int64_t npoints, block; /* k-space layout as mv_nufft_opts.block (never 0 here) */
+    const int64_t *perm;  /* npoints */
+    const int32_t *i0;    /* d * npoints */
+    const float *fr;      /* d * npoints */
+    const float *kv;      /* d * w * npoints, or NULL */
+    int64_t coils;        /* the plan's coil batch */
+} mv_nufft_tables;
+MVDEF mv_status mv_nufft_get_tables(const mv_nufft_plan *plan, mv_nufft_tables *tab);
+
+
 /* Volume form, BART `nufft [-a] -d X:Y:Z TRAJ IN OUT`: traj c64 (3, X, Y,
    1, ...); forward: in = image c64 (Nx, Ny, Nz, C), out = k-space c64
    (1, X, Y, C, traj dims 4..6); adjoint: the reverse, dims = the image size
@@ -27205,6 +27243,35 @@ MVDEF mv_status mv_nufft_plan_info(const mv_nufft_plan *p, int *width, double *b
         grid[0] = grid[1] = grid[2] = 1;
         for (u = 0; u < p->d; u++) grid[p->ax[u]] = p->n2[u];
     }
+    return MV_OK;
+}
+
+MVDEF mv_status mv_nufft_get_tables(const mv_nufft_plan *p, mv_nufft_tables *tab)
+{
+    int u;
+    MV__CHECK(p && tab, MV_ERR_INVALID_ARG, "mv_nufft_get_tables: %s is NULL", p ? "tab" : "plan");
+    memset(tab, 0, sizeof(*tab));
+    tab->d = p->d;
+    for (u = 0; u < 3; u++) {
+        tab->ax[u] = p->ax[u];
+        tab->N[u] = p->N[u];
+        tab->grid[u] = u < p->d ? p->n2[u] : 1;
+        tab->dec[u] = u < p->d ? p->dec[u] : NULL;
+    }
+    tab->w = p->w;
+    tab->deg = p->deg;
+    tab->coef_stride = MV__NU_MAXW;
+    tab->beta = p->beta;
+    tab->tol = p->tol;
+    tab->scale = p->scale;
+    tab->coef = &p->coef[0][0];
+    tab->npoints = p->M;
+    tab->block = p->block;
+    tab->perm = p->perm;
+    tab->i0 = p->i0;
+    tab->fr = p->fr;
+    tab->kv = p->kv;
+    tab->coils = p->cb;
     return MV_OK;
 }
 

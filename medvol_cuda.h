@@ -48,6 +48,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>cuda-api-register   metric value + gradient for linear registration (MSE, NCC, Mattes MI)
       >>cuda-api-recon      GRAPPA application (cuFFT readouts, the CPU's unmixing sums),
                             Cartesian CG-SENSE (cuFFT normal operator, fixed-order dot products)
+      >>cuda-api-nufft      NUFFT forward / adjoint (types 2 / 1) from the CPU plan, many coils
       >>cuda-impl           implementation (MEDVOL_CUDA_IMPLEMENTATION only)
 
 CONFIGURATION
@@ -175,10 +176,18 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
      30 iterations, lambda 0). Host emulation with a float64 DFT: A^H y and
      one normal operator <= 1.7e-7, solves 1e-6 .. 3.9e-6 (5.6e-5 for that
      drift case); not yet run on a GPU.
+   - NUFFT (mv_cuda_nufft_*): kernel values the CPU plan's bits; the spread
+     (a gather per grid cell, no atomics) and the interpolation sum in
+     another order than the CPU and cuFFT rounds differently: relative l2
+     error against mv_nufft_execute <= 1e-5 (host emulation with a float64
+     DFT: 1e-7..3e-7), against a float64 NUDFT <= the plan's tol; two runs
+     give the same bytes (host-checked, the GPU group `nufft` has not run
+     on a GPU yet).
 
 NOT YET (each returns MV_ERR_UNSUPPORTED or is absent): non-Cartesian
-CG-SENSE (mv_cgsense_nc: the NUFFT's spreading and interpolation, the
-Toeplitz operator), the Cartesian solve's items side by side (it solves one
+CG-SENSE (mv_cgsense_nc), the NUFFT's Toeplitz operator, density
+compensation (Pipe-Menon) and pruned FFT passes on the device (the GPU
+transforms the whole oversampled grid), the Cartesian solve's items side by side (it solves one
 slice or volume at a time, with a host round trip per iteration: fine for
 256^2 x 8 coils and up, launch-bound for many small slices), chunked series
 (mv_cgsense_run's callbacks), GRAPPA calibration and g-factor (the
@@ -206,7 +215,10 @@ VERSION HISTORY
           w(x) and the unmixing with the CPU's float32 sums; host-checked,
           not yet run on a GPU); mv_cuda_cgsense_into (Cartesian CG-SENSE:
           the CPU's normal operator around cuFFT, CG with fixed-order
-          float64 dot products; host-checked, not yet run on a GPU).
+          float64 dot products; host-checked, not yet run on a GPU);
+          mv_cuda_nufft_plan_create / _execute / _free (NUFFT types 2 and
+          1 from the CPU plan via medvol.h's new mv_nufft_get_tables;
+          deterministic spread): host-checked, not yet run on a GPU.
    0.2.0  (2026-11-22) first GPU run (H100): float64 first step of the
           intensity ops where medvol.h has one, warp-per-row kernels with
           32-bit row splits, the centred FFT in one pass plus cuFFT, a
@@ -648,6 +660,52 @@ MVCDEF mv_status mv_cuda_grappa_apply_into(const mv_grappa_calib *cal, const mv_
    cuFFT plan). thread-safe: yes (opts per call). */
 MVCDEF mv_status mv_cuda_cgsense_into(const mv_cuda_vol *kspace, const mv_cuda_vol *sens, mv_cuda_vol *out,
                                       mv_cg_opts *opts, mv_cuda_stream stream);
+
+/* >>cuda-api-nufft =========================================================
+   medvol.h's NUFFT (>>api-nufft: BART's conventions, unitary scaling,
+   forward e^{-i k.x}, DC at N/2, trajectory in grid units) on the device,
+   from the CPU plan's own tables (mv_nufft_get_tables): the same kernel
+   width, beta, polynomial coefficients, deapodization factors, upsampled
+   grid and the plan's sorted point order. 2D and 3D, many coils per call.
+   - kernel values: the CPU's float Horner of its polynomials, product and
+     sum rounded one by one (__fmul_rn / __fadd_rn), IEEE sqrtf, the same
+     (-1)^m fold: the CPU plan's kernel values bit for bit (host-checked).
+   - forward (type 2): zero the oversampled grid, place the deapodized
+     image in its middle, cuFFT (sign -1, unscaled), then one thread per
+     (point, coil) gathers the w^d cells in the CPU's tap order (2D: the
+     same float operations as the CPU's row kernel).
+   - adjoint (type 1): the coil batch's samples copied into the device
+     order, then a spread that is a gather: one thread per (grid cell,
+     coil) sums the points of the bins that reach it (bins of 8 cells per
+     axis, at most 2 per axis around a tile of 8^d cells, in a fixed
+     order): no atomics, so two runs give the same bytes. cuFFT (sign +1,
+     unscaled), crop and deapodize.
+   Tolerances (what the tests check): against mv_nufft_execute relative
+   l2 error <= 1e-5 (the spread sums in another order, cuFFT rounds
+   differently); against a float64 NUDFT within the plan's tol, as the
+   CPU. Device order: the CPU's sorted order, regrouped stably by the bin
+   of the first tap. Layout as the CPU: image c64 (Nx, Ny, Nz, coil
+   slowest), k-space c64 in the CPU plan's block layout.
+   Memory: the grid of one coil batch (coils * prod grid * 8 bytes), the
+   batch's sorted samples (coils * npoints * 8), per point 8 + 4 d + 4 d w
+   bytes, and cuFFT's plan (the cache of >>cuda-api-runtime). One execution
+   at a time per device plan (the grid is the plan's). */
+typedef struct mv_cuda_nufft mv_cuda_nufft;
+
+/* A device plan from a CPU plan (tables copied: the CPU plan may be freed
+   afterwards). coils: the coil batch one pass runs (grid memory; 0 = the
+   CPU plan's opts.coils, at least 8 when that is 1). Waits for the uploads.
+   Returns MV_ERR_INVALID_ARG, MV_ERR_SIZE_OVERFLOW, MV_ERR_CUDA.
+   allocates: device memory (cudaMallocAsync). */
+MVCDEF mv_status mv_cuda_nufft_plan_create(const mv_nufft_plan *cpu_plan, mv_cuda_nufft **plan, int64_t coils,
+                                           mv_cuda_stream stream);
+MVCDEF void mv_cuda_nufft_plan_free(mv_cuda_nufft *plan, mv_cuda_stream stream);
+/* mv_nufft_execute on device buffers: forward (adjoint = 0: image ->
+   k-space) or adjoint (1: k-space -> image) of ncoils coils, in and out
+   device c64 arrays (image Nx*Ny*Nz*ncoils, k-space npoints*ncoils in the
+   block layout), not overlapping. Stream-ordered. */
+MVCDEF mv_status mv_cuda_nufft_execute(mv_cuda_nufft *plan, int adjoint, const void *in, void *out, int64_t ncoils,
+                                       mv_cuda_stream stream);
 
 #ifdef __cplusplus
 }
@@ -6539,6 +6597,503 @@ MVCDEF mv_status mv_cuda_cgsense_into(const mv_cuda_vol *kspace, const mv_cuda_v
     o->iterations_done = (int)(total < (int64_t)INT32_MAX ? total : (int64_t)INT32_MAX);
     mv__cu_cg_bufs_free(&b, s);
     return st;
+}
+
+/* ---- NUFFT (>>cuda-api-nufft) ------------------------------------------------ */
+
+#define MV__CU_NU_MAXW 8    /* widest kernel (medvol.h's MV__NU_MAXW) */
+#define MV__CU_NU_MAXDEG 16 /* highest polynomial degree (medvol.h's MV__NU_MAXDEG) */
+#define MV__CU_NU_BIN 8     /* bin and tile edge, cells per used axis (>= the widest kernel) */
+#define MV__CU_NU_NBL 6     /* bins per axis around a tile: 2 per contiguous run of first taps, 2 runs */
+
+/* Everything a NUFFT kernel reads, by value (pointers: device memory on the
+   GPU, host memory in tests/test_cuda_host.cu). Used axes u < d, fastest
+   first; axes u >= d have n2 = Bs = nb = 1. */
+typedef struct mv__cu_nu_args {
+    int d, w, deg;
+    int64_t n2[3], ncell;        /* oversampled grid per used axis */
+    int64_t Bs[3], nb[3], nbins; /* bins (= spread tiles) per used axis */
+    int64_t Nu[3];               /* image dims of the used axes */
+    int64_t istr[3];             /* image stride of used axis u (elements) */
+    int64_t nvox;                /* Nx Ny Nz */
+    int64_t M, block;
+    float scale;                 /* (float) 1 / sqrt(Nx Ny Nz), as the CPU */
+    float coef[(MV__CU_NU_MAXDEG + 1) * MV__CU_NU_MAXW]; /* coef[e * MAXW + t] */
+    const int64_t *perm;         /* device order -> point index */
+    const int32_t *i0;           /* d per point: first tap cell */
+    const float *kv;             /* d w per point: kernel values, (-1)^m folded in */
+    const int64_t *binstart;     /* nbins + 1 offsets into the device order */
+    const float *dec[3];         /* per used axis: Nu[u] deapodization factors */
+} mv__cu_nu_args;
+
+/* The CPU's mv__nu_kernel and mv__nu_kernel_at: tap t of a point with
+   first tap cell i0 and offset s, float Horner without FMA, negated where
+   the cell i0 + t is odd. */
+static MV__CU_HD void mv__cu_nu_kernel(const float *coef, int deg, int w, float s, int32_t i0, float *k)
+{
+    float u[MV__CU_NU_MAXW];
+    int t, e;
+    for (t = 1; t < w - 1; t++) u[t] = MV__CU_FSUB(MV__CU_FMUL(2.0f, s), 1.0f);
+    u[0] = MV__CU_FSUB(MV__CU_FMUL(2.0f, sqrtf(s)), 1.0f);
+    u[w - 1] = MV__CU_FSUB(MV__CU_FMUL(2.0f, sqrtf(MV__CU_FSUB(1.0f, s))), 1.0f);
+    for (t = 0; t < w; t++) k[t] = coef[deg * MV__CU_NU_MAXW + t];
+    for (e = deg - 1; e >= 0; e--)
+        for (t = 0; t < w; t++) k[t] = MV__CU_FADD(MV__CU_FMUL(k[t], u[t]), coef[e * MV__CU_NU_MAXW + t]);
+    for (t = (i0 & 1) ? 0 : 1; t < w; t += 2) k[t] = -k[t];
+}
+
+/* The bins whose points can reach a tile [t0, t0 + tlen) of an axis of n2
+   cells: a point covers cell x when (x - i0) mod n2 < w, so its first tap
+   i0 lies in (t0 - w + 1 .. t0 + tlen - 1) mod n2; the bins of those cells
+   in order of first appearance, each once. Returns the count (<=
+   MV__CU_NU_NBL: with Bs >= w a run of first taps meets at most 2 bins and
+   the wrap splits it in at most 2 runs). */
+static MV__CU_HD int mv__cu_nu_axis_bins(int64_t t0, int64_t tlen, int w, int64_t n2, int64_t Bs, int64_t *bins)
+{
+    int64_t k, span = tlen + w - 1;
+    int n = 0, j;
+    for (k = 0; k < span; k++) {
+        int64_t pos = (t0 - w + 1 + k) % n2, b;
+        int seen = 0;
+        if (pos < 0) pos += n2;
+        b = pos / Bs;
+        for (j = 0; j < n; j++) seen |= bins[j] == b;
+        if (!seen && n < MV__CU_NU_NBL) bins[n++] = b;
+    }
+    return n;
+}
+
+/* One grid cell of one coil, spread as a gather (the adjoint's kernel):
+   the points of the bins around the cell's tile, bins z, y, x outer to
+   inner, points in device order; weight (kz ky) kx (2D: ky kx) as the CPU,
+   each product and sum rounded once. vs: the coil's samples in device
+   order. */
+static MV__CU_HD float2 mv__cu_nu_spread_cell(const mv__cu_nu_args &A, const float2 *vs, const int64_t *x)
+{
+    int64_t bins[3][MV__CU_NU_NBL];
+    int nbl[3] = {1, 1, 1}, u, i2, i1, i0;
+    const int d = A.d, w = A.w;
+    float re = 0.0f, im = 0.0f;
+    bins[1][0] = bins[2][0] = 0;
+    for (u = 0; u < d; u++) {
+        int64_t t0 = x[u] / A.Bs[u] * A.Bs[u], tlen = A.n2[u] - t0 < A.Bs[u] ? A.n2[u] - t0 : A.Bs[u];
+        nbl[u] = mv__cu_nu_axis_bins(t0, tlen, w, A.n2[u], A.Bs[u], bins[u]);
+    }
+    for (i2 = 0; i2 < nbl[2]; i2++)
+        for (i1 = 0; i1 < nbl[1]; i1++)
+            for (i0 = 0; i0 < nbl[0]; i0++) {
+                int64_t bin = (bins[2][i2] * A.nb[1] + bins[1][i1]) * A.nb[0] + bins[0][i0], q;
+                for (q = A.binstart[bin]; q < A.binstart[bin + 1]; q++) {
+                    const int32_t *p = A.i0 + (int64_t)d * q;
+                    const float *k = A.kv + (int64_t)d * w * q;
+                    int64_t t[3] = {0, 0, 0};
+                    int in = 1;
+                    float wgt;
+                    float2 v;
+                    for (u = 0; u < d; u++) {
+                        t[u] = x[u] - p[u];
+                        if (t[u] < 0) t[u] += A.n2[u];
+                        in &= t[u] < w;
+                    }
+                    if (!in) continue;
+                    wgt = d == 3 ? MV__CU_FMUL(MV__CU_FMUL(k[2 * w + t[2]], k[w + t[1]]), k[t[0]])
+                                 : MV__CU_FMUL(k[w + t[1]], k[t[0]]);
+                    v = vs[q];
+                    re = MV__CU_FADD(re, MV__CU_FMUL(wgt, v.x));
+                    im = MV__CU_FADD(im, MV__CU_FMUL(wgt, v.y));
+                }
+            }
+    return make_float2(re, im);
+}
+
+/* One point of one coil, interpolated (the forward's kernel): taps of the
+   slowest axis outer, x taps inner, wrapped at the grid's edge, weight
+   ky kx[t] (3D: (kz ky) kx[t]) times the cell summed in tap order: the
+   CPU's row kernel's operations. g: the coil's grid. */
+static MV__CU_HD float2 mv__cu_nu_interp_point(const mv__cu_nu_args &A, const float2 *g, int64_t q)
+{
+    const int d = A.d, w = A.w;
+    const int32_t *p = A.i0 + (int64_t)d * q;
+    const float *k = A.kv + (int64_t)d * w * q;
+    float re = 0.0f, im = 0.0f;
+    int tz, ty, t;
+    for (tz = 0; tz < (d == 3 ? w : 1); tz++) {
+        int64_t z = d == 3 ? p[2] + tz : 0;
+        if (z >= A.n2[2]) z -= A.n2[2];
+        for (ty = 0; ty < w; ty++) {
+            int64_t y = p[1] + ty, row;
+            float ky = d == 3 ? MV__CU_FMUL(k[2 * w + tz], k[w + ty]) : k[w + ty];
+            if (y >= A.n2[1]) y -= A.n2[1];
+            row = (z * A.n2[1] + y) * A.n2[0];
+            for (t = 0; t < w; t++) {
+                int64_t xx = p[0] + t;
+                float wgt = MV__CU_FMUL(ky, k[t]);
+                float2 c;
+                if (xx >= A.n2[0]) xx -= A.n2[0];
+                c = g[row + xx];
+                re = MV__CU_FADD(re, MV__CU_FMUL(wgt, c.x));
+                im = MV__CU_FADD(im, MV__CU_FMUL(wgt, c.y));
+            }
+        }
+    }
+    return make_float2(re, im);
+}
+
+/* Image voxel i (0 .. nvox-1, x fastest): its grid cell (x + n2/2 - N/2
+   per used axis) and its deapodization factor, the CPU's float
+   expression sc * ((dec1[y] * dec2[z]) * dec0[x]). */
+static MV__CU_HD float mv__cu_nu_image_cell(const mv__cu_nu_args &A, int64_t i, int64_t *cell)
+{
+    int64_t c[3] = {0, 0, 0}, g = 0;
+    int u;
+    for (u = 0; u < A.d; u++) c[u] = (i / A.istr[u]) % A.Nu[u];
+    for (u = A.d - 1; u >= 0; u--) g = g * A.n2[u] + c[u] + A.n2[u] / 2 - A.Nu[u] / 2;
+    *cell = g;
+    float dyz = A.d == 3 ? MV__CU_FMUL(A.dec[1][c[1]], A.dec[2][c[2]]) : A.dec[1][c[1]];
+    return MV__CU_FMUL(A.scale, MV__CU_FMUL(dyz, A.dec[0][c[0]]));
+}
+
+/* k-space offset (complex samples) of point m, coil c of nc: the CPU's block layout */
+static MV__CU_HD int64_t mv__cu_nu_koff(const mv__cu_nu_args &A, int64_t m, int64_t c, int64_t nc)
+{
+    return m % A.block + A.block * (c + nc * (m / A.block));
+}
+
+/* The geometry of a device plan from the CPU plan's tables (fills A's sizes
+   and scalars, no pointers). */
+static mv_status mv__cu_nu_geometry(const mv_nufft_tables *T, mv__cu_nu_args *A)
+{
+    int u, e, t;
+    memset(A, 0, sizeof(*A));
+    MV__CU_CHECK((T->d == 2 || T->d == 3) && T->w >= 2 && T->w <= MV__CU_NU_MAXW && T->deg >= 0 &&
+                     T->deg <= MV__CU_NU_MAXDEG && T->coef_stride >= T->w && T->npoints >= 1 && T->block >= 1,
+                 MV_ERR_INVALID_ARG, "mv_cuda_nufft: CPU plan tables out of range (d %d, w %d, deg %d)", T->d, T->w,
+                 T->deg);
+    A->d = T->d;
+    A->w = T->w;
+    A->deg = T->deg;
+    A->ncell = 1;
+    A->nbins = 1;
+    for (u = 0; u < 3; u++) {
+        A->n2[u] = A->Bs[u] = A->nb[u] = A->Nu[u] = A->istr[u] = 1;
+        if (u >= T->d) continue;
+        int a = T->ax[u];
+        A->n2[u] = T->grid[u];
+        A->Nu[u] = T->N[a];
+        A->Bs[u] = MV__CU_NU_BIN;
+        A->nb[u] = (A->n2[u] + MV__CU_NU_BIN - 1) / MV__CU_NU_BIN;
+        for (int b = 0; b < a; b++) A->istr[u] *= T->N[b];
+        MV__CU_CHECK(A->n2[u] >= 2 * T->w && A->n2[u] <= ((int64_t)1 << 30), MV_ERR_INVALID_ARG,
+                     "mv_cuda_nufft: grid %lld along axis %d", (long long)A->n2[u], u);
+        A->ncell *= A->n2[u];
+        A->nbins *= A->nb[u];
+    }
+    MV__CU_CHECK(A->ncell <= (int64_t)INT32_MAX, MV_ERR_UNSUPPORTED,
+                 "mv_cuda_nufft: %lld grid cells (cuFFT's plan cache takes int distances)", (long long)A->ncell);
+    A->nvox = T->N[0] * T->N[1] * T->N[2];
+    A->M = T->npoints;
+    A->block = T->block;
+    A->scale = (float)T->scale;
+    for (e = 0; e <= T->deg; e++)
+        for (t = 0; t < MV__CU_NU_MAXW; t++) A->coef[e * MV__CU_NU_MAXW + t] = t < T->w ? T->coef[e * T->coef_stride + t] : 0.0f;
+    return MV_OK;
+}
+
+/* bin of a point from its first taps (x fastest) */
+static int64_t mv__cu_nu_bin_of(const mv__cu_nu_args *A, const int32_t *i0)
+{
+    int64_t b = 0;
+    for (int u = A->d - 1; u >= 0; u--) b = b * A->nb[u] + i0[u] / A->Bs[u];
+    return b;
+}
+
+/* The device order: the CPU's sorted order regrouped stably by bin
+   (counting sort). Writes perm, i0, fr (device order) and binstart
+   (nbins + 1), host arrays. */
+static mv_status mv__cu_nu_order(const mv_nufft_tables *T, const mv__cu_nu_args *A, int64_t *perm, int32_t *i0,
+                                 float *fr, int64_t *binstart)
+{
+    int64_t q, b;
+    const int d = A->d;
+    memset(binstart, 0, (size_t)(A->nbins + 1) * sizeof(int64_t));
+    for (q = 0; q < A->M; q++) binstart[mv__cu_nu_bin_of(A, T->i0 + d * q) + 1]++;
+    for (b = 0; b < A->nbins; b++) binstart[b + 1] += binstart[b];
+    {
+        int64_t *next = (int64_t *)malloc((size_t)A->nbins * sizeof(int64_t));
+        MV__CU_CHECK(next != NULL, MV_ERR_OUT_OF_MEMORY, "mv_cuda_nufft_plan_create: %lld bins", (long long)A->nbins);
+        memcpy(next, binstart, (size_t)A->nbins * sizeof(int64_t));
+        for (q = 0; q < A->M; q++) {
+            int64_t g = next[mv__cu_nu_bin_of(A, T->i0 + d * q)]++;
+            perm[g] = T->perm[q];
+            for (int u = 0; u < d; u++) {
+                i0[g * d + u] = T->i0[q * d + u];
+                fr[g * d + u] = T->fr[q * d + u];
+            }
+        }
+        free(next);
+    }
+    return MV_OK;
+}
+
+static __global__ void mv__cu_nu_kv_kernel(mv__cu_nu_args A, const float *fr, float *kv)
+{
+    const int d = A.d, w = A.w;
+    for (int64_t q = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; q < A.M; q += (int64_t)gridDim.x * blockDim.x)
+        for (int u = 0; u < d; u++)
+            mv__cu_nu_kernel(A.coef, A.deg, w, fr[q * d + u], A.i0[q * d + u], kv + (q * d + u) * w);
+}
+
+/* adjoint, step 1: vs[c M + q] = k-space sample of point perm[q], coil c0 + c */
+static __global__ void mv__cu_nu_gather_kernel(mv__cu_nu_args A, const float2 *__restrict__ kin, float2 *__restrict__ vs,
+                                               int64_t c0, int64_t cb, int64_t nc)
+{
+    const int64_t n = cb * A.M;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t q = i % A.M, c = i / A.M;
+        vs[i] = kin[mv__cu_nu_koff(A, A.perm[q], c0 + c, nc)];
+    }
+}
+
+/* The spread's item i of cb * nbins * prod Bs: (coil c, tile = bin, cell
+   of the tile), the cell fastest, so a warp shares one tile's bin lists
+   and point loop. Its cell coordinates x and index; 0 where the tile
+   overhangs the grid's edge. */
+static MV__CU_HD int mv__cu_nu_spread_item(const mv__cu_nu_args &A, int64_t i, int64_t *x, int64_t *cell, int64_t *c)
+{
+    const int64_t tc = A.Bs[0] * A.Bs[1] * A.Bs[2];
+    int64_t l = i % tc, bin = (i / tc) % A.nbins, g = 0;
+    int u, inside = 1;
+    *c = i / (tc * A.nbins);
+    x[0] = bin % A.nb[0] * A.Bs[0] + l % A.Bs[0];
+    x[1] = bin / A.nb[0] % A.nb[1] * A.Bs[1] + l / A.Bs[0] % A.Bs[1];
+    x[2] = bin / (A.nb[0] * A.nb[1]) * A.Bs[2] + l / (A.Bs[0] * A.Bs[1]);
+    for (u = 0; u < 3; u++) inside &= x[u] < A.n2[u];
+    for (u = 2; u >= 0; u--) g = g * A.n2[u] + x[u];
+    *cell = g;
+    return inside;
+}
+
+/* adjoint, step 2: every grid cell of the batch, once */
+static __global__ void mv__cu_nu_spread_kernel(mv__cu_nu_args A, const float2 *__restrict__ vs, float2 *__restrict__ grid,
+                                               int64_t cb)
+{
+    const int64_t n = cb * A.nbins * A.Bs[0] * A.Bs[1] * A.Bs[2];
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t x[3], cell, c;
+        if (!mv__cu_nu_spread_item(A, i, x, &cell, &c)) continue;
+        grid[c * A.ncell + cell] = mv__cu_nu_spread_cell(A, vs + c * A.M, x);
+    }
+}
+
+/* forward, step 3: kout sample of point perm[q], coil c0 + c, from the grid */
+static __global__ void mv__cu_nu_interp_kernel(mv__cu_nu_args A, const float2 *__restrict__ grid, float2 *__restrict__ kout,
+                                               int64_t c0, int64_t cb, int64_t nc)
+{
+    const int64_t n = cb * A.M;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t q = i % A.M, c = i / A.M;
+        kout[mv__cu_nu_koff(A, A.perm[q], c0 + c, nc)] = mv__cu_nu_interp_point(A, grid + c * A.ncell, q);
+    }
+}
+
+/* image <-> grid with deapodization: dir 0 (forward) grid cell = image *
+   f, dir 1 (adjoint) image = grid cell * f; items (coil, voxel) */
+static __global__ void mv__cu_nu_deapod_kernel(mv__cu_nu_args A, float2 *img, float2 *grid, int64_t c0, int64_t cb,
+                                               int dir)
+{
+    const int64_t n = cb * A.nvox;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t v = i % A.nvox, c = i / A.nvox, cell;
+        float f = mv__cu_nu_image_cell(A, v, &cell);
+        float2 *im = img + (c0 + c) * A.nvox + v, *g = grid + c * A.ncell + cell;
+        if (dir == 0)
+            *g = make_float2(MV__CU_FMUL(im->x, f), MV__CU_FMUL(im->y, f));
+        else
+            *im = make_float2(MV__CU_FMUL(g->x, f), MV__CU_FMUL(g->y, f));
+    }
+}
+
+struct mv_cuda_nufft {
+    mv__cu_nu_args a; /* device pointers */
+    int64_t cb;       /* coil batch */
+    void *perm, *i0, *kv, *binstart, *dec, *grid, *vs;
+};
+
+MVCDEF void mv_cuda_nufft_plan_free(mv_cuda_nufft *p, mv_cuda_stream stream)
+{
+    void **bufs[7];
+    if (!p) return;
+    bufs[0] = &p->perm;
+    bufs[1] = &p->i0;
+    bufs[2] = &p->kv;
+    bufs[3] = &p->binstart;
+    bufs[4] = &p->dec;
+    bufs[5] = &p->grid;
+    bufs[6] = &p->vs;
+    for (int k = 0; k < 7; k++)
+        if (*bufs[k]) (void)cudaFreeAsync(*bufs[k], (cudaStream_t)stream);
+    free(p);
+}
+
+static mv_status mv__cu_nu_malloc(void **p, uint64_t bytes, cudaStream_t s)
+{
+    MV__CU_CHECK(bytes <= ((uint64_t)1 << 46), MV_ERR_SIZE_OVERFLOW, "mv_cuda_nufft_plan_create: %llu bytes",
+                 (unsigned long long)bytes);
+    MV__CU_TRY(cudaMallocAsync(p, (size_t)(bytes ? bytes : 1), s));
+    return MV_OK;
+}
+
+static mv_status mv__cu_nu_create(const mv_nufft_tables *T, mv_cuda_nufft *p, int64_t coils, cudaStream_t s,
+                                  int64_t *hperm, int32_t *hi0, float *hfr, int64_t *hbin, float *hdec)
+{
+    mv__cu_nu_args *A = &p->a;
+    const int d = A->d, w = A->w;
+    const uint64_t M = (uint64_t)A->M;
+    void *fr = NULL;
+    int64_t ndec = 0;
+    mv_status st = MV_OK;
+    MV__CU_STRY(mv__cu_nu_order(T, A, hperm, hi0, hfr, hbin));
+    for (int u = 0; u < d; u++) {
+        memcpy(hdec + ndec, T->dec[u], (size_t)A->Nu[u] * sizeof(float));
+        ndec += A->Nu[u];
+    }
+    p->cb = coils;
+    MV__CU_STRY(mv__cu_nu_malloc(&p->perm, M * 8, s));
+    MV__CU_STRY(mv__cu_nu_malloc(&p->i0, M * d * 4, s));
+    MV__CU_STRY(mv__cu_nu_malloc(&p->kv, M * d * w * 4, s));
+    MV__CU_STRY(mv__cu_nu_malloc(&p->binstart, (uint64_t)(A->nbins + 1) * 8, s));
+    MV__CU_STRY(mv__cu_nu_malloc(&p->dec, (uint64_t)ndec * 4, s));
+    MV__CU_STRY(mv__cu_nu_malloc(&p->grid, (uint64_t)coils * (uint64_t)A->ncell * 8, s));
+    MV__CU_STRY(mv__cu_nu_malloc(&p->vs, (uint64_t)coils * M * 8, s));
+    MV__CU_STRY(mv__cu_nu_malloc(&fr, M * d * 4, s));
+    A->perm = (const int64_t *)p->perm;
+    A->i0 = (const int32_t *)p->i0;
+    A->kv = (const float *)p->kv;
+    A->binstart = (const int64_t *)p->binstart;
+    ndec = 0;
+    for (int u = 0; u < d; u++) {
+        A->dec[u] = (const float *)p->dec + ndec;
+        ndec += A->Nu[u];
+    }
+    {
+        cudaError_t e = cudaMemcpyAsync(p->perm, hperm, (size_t)M * 8, cudaMemcpyHostToDevice, s);
+        if (e == cudaSuccess) e = cudaMemcpyAsync(p->i0, hi0, (size_t)(M * d) * 4, cudaMemcpyHostToDevice, s);
+        if (e == cudaSuccess) e = cudaMemcpyAsync(fr, hfr, (size_t)(M * d) * 4, cudaMemcpyHostToDevice, s);
+        if (e == cudaSuccess)
+            e = cudaMemcpyAsync(p->binstart, hbin, (size_t)(A->nbins + 1) * 8, cudaMemcpyHostToDevice, s);
+        if (e == cudaSuccess) e = cudaMemcpyAsync(p->dec, hdec, (size_t)ndec * 4, cudaMemcpyHostToDevice, s);
+        if (e == cudaSuccess) {
+            mv__cu_nu_kv_kernel<<<mv__cu_blocks(A->M, 256), 256, 0, s>>>(*A, (const float *)fr, (float *)p->kv);
+            e = cudaGetLastError();
+        }
+        if (e == cudaSuccess) e = cudaStreamSynchronize(s); /* the host arrays are pageable: wait before they go */
+        if (e != cudaSuccess) st = mv__cu_fail(e, "mv_cuda_nufft_plan_create: uploads");
+    }
+    (void)cudaFreeAsync(fr, s);
+    return st;
+}
+
+MVCDEF mv_status mv_cuda_nufft_plan_create(const mv_nufft_plan *cpu, mv_cuda_nufft **plan, int64_t coils,
+                                           mv_cuda_stream stream)
+{
+    static const char *fn = "mv_cuda_nufft_plan_create";
+    cudaStream_t s = (cudaStream_t)stream;
+    mv_nufft_tables T;
+    mv_cuda_nufft *p;
+    int64_t *hperm, *hbin;
+    int32_t *hi0;
+    float *hfr, *hdec;
+    mv_status st;
+    MV__CU_CHECK(cpu != NULL && plan != NULL, MV_ERR_INVALID_ARG, "%s: NULL %s", fn, cpu ? "plan" : "cpu_plan");
+    *plan = NULL;
+    MV__CU_CHECK(coils >= 0 && coils <= 65536, MV_ERR_INVALID_ARG, "%s: coils %lld", fn, (long long)coils);
+    MV__CU_STRY(mv_nufft_get_tables(cpu, &T));
+    if (coils == 0) coils = T.coils > 1 ? T.coils : 8;
+    p = (mv_cuda_nufft *)calloc(1, sizeof(*p));
+    MV__CU_CHECK(p != NULL, MV_ERR_OUT_OF_MEMORY, "%s: plan", fn);
+    st = mv__cu_nu_geometry(&T, &p->a);
+    if (st != MV_OK) {
+        free(p);
+        return st;
+    }
+    {
+        const int64_t M = p->a.M, d = p->a.d;
+        hperm = (int64_t *)malloc((size_t)M * 8);
+        hi0 = (int32_t *)malloc((size_t)(M * d) * 4);
+        hfr = (float *)malloc((size_t)(M * d) * 4);
+        hbin = (int64_t *)malloc((size_t)(p->a.nbins + 1) * 8);
+        hdec = (float *)malloc((size_t)(T.N[0] + T.N[1] + T.N[2]) * 4);
+    }
+    if (!hperm || !hi0 || !hfr || !hbin || !hdec)
+        st = mv_set_error(MV_ERR_OUT_OF_MEMORY, "%s: host tables for %lld points", fn, (long long)p->a.M);
+    else
+        st = mv__cu_nu_create(&T, p, coils, s, hperm, hi0, hfr, hbin, hdec);
+    free(hperm);
+    free(hi0);
+    free(hfr);
+    free(hbin);
+    free(hdec);
+    if (st != MV_OK) {
+        mv_cuda_nufft_plan_free(p, stream);
+        return st;
+    }
+    *plan = p;
+    return MV_OK;
+}
+
+/* the grid's transform of cb coils in place: cuFFT from the plan cache */
+static mv_status mv__cu_nu_fft(const mv__cu_nu_args *A, float2 *grid, int64_t cb, int inverse, cudaStream_t s)
+{
+    int n[3] = {(int)A->n2[0], (int)A->n2[1], (int)A->n2[2]}, slot = -1;
+    cufftResult r;
+    MV__CU_STRY(mv__cu_plan_get(A->d, n, 1, A->ncell, cb, s, &slot));
+    r = cufftSetStream(mv__cu_plans[slot].plan, s);
+    if (r == CUFFT_SUCCESS)
+        r = cufftExecC2C(mv__cu_plans[slot].plan, (cufftComplex *)grid, (cufftComplex *)grid,
+                         inverse ? CUFFT_INVERSE : CUFFT_FORWARD);
+    mv__cu_plan_release(slot);
+    if (r != CUFFT_SUCCESS)
+        return mv_set_error(MV_ERR_CUDA, "mv_cuda_nufft_execute: cufftExecC2C: %s (%d)", mv__cufft_str(r), (int)r);
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_nufft_execute(mv_cuda_nufft *p, int adjoint, const void *in, void *out, int64_t ncoils,
+                                       mv_cuda_stream stream)
+{
+    static const char *fn = "mv_cuda_nufft_execute";
+    cudaStream_t s = (cudaStream_t)stream;
+    MV__CU_CHECK(p && in && out, MV_ERR_INVALID_ARG, "%s: NULL %s", fn, !p ? "plan" : !in ? "in" : "out");
+    MV__CU_CHECK(ncoils >= 1 && ncoils <= 65536, MV_ERR_INVALID_ARG, "%s: ncoils %lld", fn, (long long)ncoils);
+    const mv__cu_nu_args &A = p->a;
+    {
+        const char *a = (const char *)in, *b = (const char *)out;
+        uint64_t ni = (uint64_t)A.nvox * (uint64_t)ncoils * 8, nk = (uint64_t)A.M * (uint64_t)ncoils * 8;
+        uint64_t la = adjoint ? nk : ni, lb = adjoint ? ni : nk;
+        MV__CU_CHECK(a + la <= b || b + lb <= a, MV_ERR_INVALID_ARG, "%s: in and out overlap", fn);
+    }
+    float2 *grid = (float2 *)p->grid, *vs = (float2 *)p->vs;
+    for (int64_t c0 = 0; c0 < ncoils; c0 += p->cb) {
+        const int64_t cb = ncoils - c0 < p->cb ? ncoils - c0 : p->cb;
+        if (adjoint) {
+            mv__cu_nu_gather_kernel<<<mv__cu_blocks(cb * A.M, 256), 256, 0, s>>>(A, (const float2 *)in, vs, c0, cb,
+                                                                               ncoils);
+            MV__CU_TRY(cudaGetLastError());
+            mv__cu_nu_spread_kernel<<<mv__cu_blocks(cb * A.nbins * A.Bs[0] * A.Bs[1] * A.Bs[2], 256), 256, 0, s>>>(
+                A, vs, grid, cb);
+            MV__CU_TRY(cudaGetLastError());
+            MV__CU_STRY(mv__cu_nu_fft(&A, grid, cb, 1, s));
+            mv__cu_nu_deapod_kernel<<<mv__cu_blocks(cb * A.nvox, 256), 256, 0, s>>>(A, (float2 *)out, grid, c0, cb, 1);
+            MV__CU_TRY(cudaGetLastError());
+        } else {
+            MV__CU_TRY(cudaMemsetAsync(grid, 0, (size_t)(cb * A.ncell) * sizeof(float2), s));
+            mv__cu_nu_deapod_kernel<<<mv__cu_blocks(cb * A.nvox, 256), 256, 0, s>>>(A, (float2 *)in, grid, c0, cb, 0);
+            MV__CU_TRY(cudaGetLastError());
+            MV__CU_STRY(mv__cu_nu_fft(&A, grid, cb, 0, s));
+            mv__cu_nu_interp_kernel<<<mv__cu_blocks(cb * A.M, 256), 256, 0, s>>>(A, grid, (float2 *)out, c0, cb, ncoils);
+            MV__CU_TRY(cudaGetLastError());
+        }
+    }
+    return MV_OK;
 }
 
 #endif /* MEDVOL_CUDA_IMPLEMENTATION */

@@ -19,6 +19,9 @@
    reads fixed and moving twice more: ranges, histogram, gradient), traffic
    the nominal bytes (fixed and moving read once; the metric's moving reads
    are gathers and the call waits for its sums).
+   NUFFT rows: 2D radial, image 256^2, 402 spokes x 512 samples, 32 coils,
+   tol 1e-3, forward and adjoint on device buffers, with mv_nufft_execute's
+   time on the same plan beside (CPU threads: all; its coil batch 8).
 
    Without a CUDA device it says so and exits 0. */
 #include "../medvol_cuda.h"
@@ -557,6 +560,77 @@ static void p_recon_cgsense(void)
     mv_free(&g.hout);
 }
 
+/* ---- NUFFT: 2D radial 256^2, 402 spokes x 512 samples, 32 coils, tol 1e-3 ---- */
+
+typedef struct p_nu {
+    const mv_nufft_plan *cpu;
+    mv_cuda_nufft *gpu;
+    void *d_img, *d_ks;
+    float *h_img, *h_ks;
+    int adjoint;
+} p_nu;
+static void p_nu_gpu(void *c)
+{
+    p_nu *t = (p_nu *)c;
+    P_CHECK(mv_cuda_nufft_execute(t->gpu, t->adjoint, t->adjoint ? t->d_ks : t->d_img, t->adjoint ? t->d_img : t->d_ks,
+                                  32, P_s));
+}
+static void p_nu_cpu(void *c)
+{
+    p_nu *t = (p_nu *)c;
+    P_CHECK(mv_nufft_execute(t->cpu, t->adjoint, t->adjoint ? (const void *)t->h_ks : (const void *)t->h_img,
+                             t->adjoint ? (void *)t->h_img : (void *)t->h_ks, 32));
+}
+
+/* GPU (device buffers, stream-ordered) and CPU (medvol.h, all threads) on
+   the same plan; the GPU plan's coil batch is 32 (one pass). Bytes: image
+   and k-space of the 32 coils, read once and written once. */
+static void p_nufft(void)
+{
+    const int64_t N[3] = {256, 256, 1}, X = 512, Y = 402, M = X * Y, C = 32, nvox = 256 * 256;
+    mv_vol traj;
+    mv_nufft_opts o;
+    mv_nufft_plan *cpu = NULL;
+    p_nu t;
+    memset(&o, 0, sizeof(o));
+    memset(&t, 0, sizeof(t));
+    o.tol = 1e-3;
+    o.coils = 8; /* the CPU's batch: every kernel evaluation serves 8 coils */
+    P_CHECK(mv_traj_radial(&traj, X, Y, NULL));
+    P_CHECK(mv_nufft_plan_traj(&cpu, N, &traj, &o));
+    mv_free(&traj);
+    t.cpu = cpu;
+    P_CHECK(mv_cuda_nufft_plan_create(cpu, &t.gpu, C, P_s));
+    P_CUDA(cudaMalloc(&t.d_img, (size_t)(nvox * C) * 8));
+    P_CUDA(cudaMalloc(&t.d_ks, (size_t)(M * C) * 8));
+    t.h_img = (float *)malloc((size_t)(nvox * C) * 8);
+    t.h_ks = (float *)malloc((size_t)(M * C) * 8);
+    if (!t.h_img || !t.h_ks) exit(1);
+    for (int64_t i = 0; i < 2 * nvox * C; i++) t.h_img[i] = (float)((i * 2654435761u) % 1000u) / 1000.0f - 0.5f;
+    for (int64_t i = 0; i < 2 * M * C; i++) t.h_ks[i] = (float)((i * 40503u) % 997u) / 997.0f - 0.5f;
+    P_CUDA(cudaMemcpy(t.d_img, t.h_img, (size_t)(nvox * C) * 8, cudaMemcpyHostToDevice));
+    P_CUDA(cudaMemcpy(t.d_ks, t.h_ks, (size_t)(M * C) * 8, cudaMemcpyHostToDevice));
+    printf("\n# NUFFT 2D radial: image 256^2, %lld spokes x %lld samples, %lld coils, tol 1e-3 (BART's conventions)\n",
+           (long long)Y, (long long)X, (long long)C);
+    printf("%-44s %9s %9s %9s %12s %9s   (CPU: %s, %d threads)\n", "NUFFT (median ms)", "min ms", "median", "mean",
+           "CPU median", "speedup", mv_isa_name(mv_isa_active()), mv_threads());
+    for (int adj = 0; adj <= 1; adj++) {
+        int cpu_iters = P_iters < 3 ? P_iters : 3;
+        t.adjoint = adj;
+        prof_result g = p_time_gpu(p_nu_gpu, &t), h = prof_run(p_nu_cpu, &t, cpu_iters);
+        printf("%-44s %9.3f %9.3f %9.3f %12.3f %8.1fx\n",
+               adj ? "adjoint (type 1: spread, FFT, deapodize)" : "forward (type 2: deapodize, FFT, interp)", g.min,
+               g.median, g.mean, h.median, g.median > 0 ? h.median / g.median : 0);
+    }
+    mv_cuda_nufft_plan_free(t.gpu, P_s);
+    P_CUDA(cudaStreamSynchronize(P_s));
+    cudaFree(t.d_img);
+    cudaFree(t.d_ks);
+    free(t.h_img);
+    free(t.h_ks);
+    mv_nufft_plan_free(cpu);
+}
+
 int main(int argc, char **argv)
 {
     int count = 0, size = 256;
@@ -665,6 +739,7 @@ int main(int argc, char **argv)
     }
 
     p_transport();
+    p_nufft();
 
     p_recon_grappa(2);
     p_recon_grappa(4);

@@ -1988,13 +1988,162 @@ static void test_cgsense(void)
     }
 }
 
+/* ---- NUFFT ---- */
+
+static double t_nu_rel(const float *a, const float *b, int64_t n) /* n complex values */
+{
+    double e = 0, r = 0;
+    for (int64_t i = 0; i < 2 * n; i++) {
+        e += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        r += (double)b[i] * b[i];
+    }
+    return sqrt(e / (r > 0 ? r : 1));
+}
+
+/* one plan: both directions on the GPU twice (the same bytes), against
+   mv_nufft_execute (relative l2 <= 1e-5) and a float64 NUDFT on a subset
+   (<= tol) */
+static void t_nufft_case(const int64_t N[3], const float *coords, int64_t M, int64_t block, double tol, int64_t nc,
+                         int64_t coils, const char *what)
+{
+    const int64_t nvox = N[0] * N[1] * N[2];
+    mv_nufft_opts o;
+    mv_nufft_plan *p = NULL;
+    mv_cuda_nufft *g = NULL;
+    float *img = NULL, *ks = NULL, *cpu = NULL, *out1 = NULL, *out2 = NULL;
+    void *d_img = NULL, *d_ks = NULL, *d_out1 = NULL, *d_out2 = NULL;
+    memset(&o, 0, sizeof(o));
+    o.tol = tol;
+    o.block = block;
+    REQUIRE_OK(mv_nufft_plan_make(&p, N, coords, M, &o));
+    img = (float *)malloc((size_t)(2 * nvox * nc) * 4);
+    ks = (float *)malloc((size_t)(2 * M * nc) * 4);
+    const int64_t nmax = nvox > M ? nvox : M;
+    cpu = (float *)malloc((size_t)(2 * nmax * nc) * 4);
+    out1 = (float *)malloc((size_t)(2 * nmax * nc) * 4);
+    out2 = (float *)malloc((size_t)(2 * nmax * nc) * 4);
+    CHECK(img && ks && cpu && out1 && out2, "%s: host memory", what);
+    if (!img || !ks || !cpu || !out1 || !out2) goto done;
+    for (int64_t i = 0; i < 2 * nvox * nc; i++) img[i] = (float)(2 * t_uniform() - 1);
+    for (int64_t i = 0; i < 2 * M * nc; i++) ks[i] = (float)(2 * t_uniform() - 1);
+    CHECK(cudaMalloc(&d_img, (size_t)(2 * nvox * nc) * 4) == cudaSuccess, "%s: cudaMalloc", what);
+    CHECK(cudaMalloc(&d_ks, (size_t)(2 * M * nc) * 4) == cudaSuccess, "%s: cudaMalloc", what);
+    CHECK(cudaMalloc(&d_out1, (size_t)(2 * nmax * nc) * 4) == cudaSuccess, "%s: cudaMalloc", what);
+    CHECK(cudaMalloc(&d_out2, (size_t)(2 * nmax * nc) * 4) == cudaSuccess, "%s: cudaMalloc", what);
+    if (!d_img || !d_ks || !d_out1 || !d_out2) goto done;
+    CHECK(cudaMemcpy(d_img, img, (size_t)(2 * nvox * nc) * 4, cudaMemcpyHostToDevice) == cudaSuccess, "upload");
+    CHECK(cudaMemcpy(d_ks, ks, (size_t)(2 * M * nc) * 4, cudaMemcpyHostToDevice) == cudaSuccess, "upload");
+    CHECK_OK(mv_cuda_nufft_plan_create(p, &g, coils, t_stream));
+    if (!g) goto done;
+    for (int adj = 0; adj <= 1; adj++) {
+        const int64_t nout = adj ? nvox * nc : M * nc;
+        const char *dir = adj ? "adjoint" : "forward";
+        const float *in = adj ? ks : img;
+        CHECK_OK(mv_nufft_execute(p, adj, in, cpu, nc));
+        CHECK(cudaMemset(d_out1, 0xff, (size_t)(2 * nout) * 4) == cudaSuccess, "memset"); /* NaN: unwritten shows */
+        CHECK_OK(mv_cuda_nufft_execute(g, adj, adj ? d_ks : d_img, d_out1, nc, t_stream));
+        CHECK_OK(mv_cuda_nufft_execute(g, adj, adj ? d_ks : d_img, d_out2, nc, t_stream));
+        CHECK_OK(mv_cuda_sync(t_stream));
+        CHECK(cudaMemcpy(out1, d_out1, (size_t)(2 * nout) * 4, cudaMemcpyDeviceToHost) == cudaSuccess, "download");
+        CHECK(cudaMemcpy(out2, d_out2, (size_t)(2 * nout) * 4, cudaMemcpyDeviceToHost) == cudaSuccess, "download");
+        double ec = t_nu_rel(out1, cpu, nout);
+        CHECK(ec <= 1e-5, "%s %s: relative l2 error against the CPU %.3g (<= 1e-5)", what, dir, ec);
+        CHECK(memcmp(out1, out2, (size_t)(2 * nout) * 4) == 0, "%s %s: two runs differ", what, dir);
+        {   /* float64 NUDFT on a subset: up to 48 outputs of each coil */
+            const int64_t n1 = adj ? nvox : M, step = n1 > 48 ? n1 / 48 : 1, B = block ? block : M;
+            double eg = 0, ecpu = 0, rr = 0;
+            for (int64_t c = 0; c < nc; c++)
+                for (int64_t j = 0; j < n1; j += step) {
+                    double ar = 0, ai = 0;
+                    int64_t oidx = adj ? c * nvox + j : j % B + B * (c + nc * (j / B));
+                    for (int64_t r = 0; r < (adj ? M : nvox); r++) {
+                        const int64_t m = adj ? r : j, v = adj ? j : r;
+                        const int64_t x[3] = {v % N[0], v / N[0] % N[1], v / (N[0] * N[1])};
+                        double ph = 0;
+                        for (int a = 0; a < 3; a++)
+                            if (N[a] > 1) ph += 2 * M_PI * coords[3 * m + a] * (double)(x[a] - N[a] / 2) / (double)N[a];
+                        if (adj) {
+                            const float *y = ks + 2 * (m % B + B * (c + nc * (m / B)));
+                            ar += y[0] * cos(ph) - y[1] * sin(ph);
+                            ai += y[0] * sin(ph) + y[1] * cos(ph);
+                        } else {
+                            const float *f = img + 2 * (c * nvox + v);
+                            ar += f[0] * cos(ph) + f[1] * sin(ph);
+                            ai += f[1] * cos(ph) - f[0] * sin(ph);
+                        }
+                    }
+                    ar /= sqrt((double)nvox);
+                    ai /= sqrt((double)nvox);
+                    eg += (out1[2 * oidx] - ar) * (out1[2 * oidx] - ar) + (out1[2 * oidx + 1] - ai) * (out1[2 * oidx + 1] - ai);
+                    ecpu += (cpu[2 * oidx] - ar) * (cpu[2 * oidx] - ar) + (cpu[2 * oidx + 1] - ai) * (cpu[2 * oidx + 1] - ai);
+                    rr += ar * ar + ai * ai;
+                }
+            eg = sqrt(eg / rr);
+            ecpu = sqrt(ecpu / rr);
+            CHECK(eg <= tol, "%s %s: relative l2 error against a NUDFT %.3g (tol %g; the CPU's %.3g)", what, dir, eg, tol,
+                  ecpu);
+            if (getenv("MV_VERBOSE"))
+                printf("  %s %s: vs CPU %.3g, vs NUDFT %.3g (CPU's %.3g)\n", what, dir, ec, eg, ecpu);
+        }
+    }
+done:
+    mv_cuda_nufft_plan_free(g, t_stream);
+    mv_cuda_sync(t_stream);
+    cudaFree(d_img);
+    cudaFree(d_ks);
+    cudaFree(d_out1);
+    cudaFree(d_out2);
+    free(img);
+    free(ks);
+    free(cpu);
+    free(out1);
+    free(out2);
+    mv_nufft_plan_free(p);
+}
+
+static void test_nufft(void)
+{
+    {   /* 2D radial (BART's traj): 65 samples x 21 spokes on a 33 x 31 image, 5 coils in batches of 2 */
+        mv_vol traj;
+        const int64_t N[3] = {33, 31, 1}, X = 65, Y = 21, M = X * Y;
+        float *k = (float *)malloc((size_t)(3 * M) * 4);
+        REQUIRE_OK(mv_traj_radial(&traj, X, Y, NULL));
+        for (int64_t i = 0; k && i < 3 * M; i++) k[i] = ((const float *)traj.data)[2 * i];
+        if (k) {
+            t_nufft_case(N, k, M, M, 1e-3, 5, 2, "2D radial 33x31, 5 coils, tol 1e-3");
+            t_nufft_case(N, k, M, M, 1e-6, 3, 0, "2D radial 33x31, 3 coils, tol 1e-6");
+        }
+        free(k);
+        mv_free(&traj);
+    }
+    {   /* 3D random points on an odd 17 x 15 x 13 image, a block layout, 3 coils in batches of 2 */
+        const int64_t N[3] = {17, 15, 13}, M = 3000;
+        float *k = (float *)malloc((size_t)(3 * M) * 4);
+        for (int64_t i = 0; k && i < M; i++)
+            for (int a = 0; a < 3; a++) k[3 * i + a] = (float)((t_uniform() - 0.5) * (double)N[a]);
+        if (k) {
+            t_nufft_case(N, k, M, 1000, 1e-4, 3, 2, "3D 17x15x13, 3 coils, tol 1e-4");
+            t_nufft_case(N, k, M, 0, 1e-2, 1, 1, "3D 17x15x13, 1 coil, tol 1e-2");
+        }
+        free(k);
+    }
+    {   /* 2D in the x-z plane (axis 1 of length 1) */
+        const int64_t N[3] = {20, 1, 15}, M = 400;
+        float *k = (float *)malloc((size_t)(3 * M) * 4);
+        for (int64_t i = 0; k && i < M; i++)
+            for (int a = 0; a < 3; a++) k[3 * i + a] = (float)((t_uniform() - 0.5) * (double)N[a]);
+        if (k) t_nufft_case(N, k, M, 0, 1e-3, 2, 0, "2D x-z 20x1x15, 2 coils, tol 1e-3");
+        free(k);
+    }
+}
+
 static const t_case t_cases[] = {
     {"upload_download", test_upload_download}, {"convert", test_convert},     {"stats", test_stats},
     {"intensity", test_intensity},             {"spatial", test_spatial},     {"resample", test_resample},
     {"fftshift", test_fftshift},               {"fftc", test_fftc},           {"coils", test_coils},
     {"large", test_large},                     {"gaussian", test_gaussian},   {"field", test_field},
     {"transport", test_transport},            {"demons", test_demons},       {"metric", test_metric},
-    {"grappa", test_grappa},                   {"cgsense", test_cgsense},
+    {"grappa", test_grappa},                   {"cgsense", test_cgsense},     {"nufft", test_nufft},
 };
 
 int main(int argc, char **argv)

@@ -46,7 +46,19 @@
    - GRAPPA application: w(x) (mv__cu_gr_taps, mv__cu_gr_wx) against
      mv_grappa_column_weights bit for bit, and the application's element
      functions in the kernels' order around a float64 DFT standing in for
-     cuFFT, against mv_grappa_apply_into (2D, odd, multi-slice, batch, 3D).
+     cuFFT, against mv_grappa_apply_into (2D, odd, multi-slice, batch, 3D);
+   - NUFFT: the device plan's order, bins and kernel values built from the
+     CPU plan's tables (mv_nufft_get_tables) as mv_cuda_nufft_plan_create
+     does, kernel values (mv__cu_nu_kernel) bit for bit against the CPU
+     plan's and within 3e-7 of phi; the bins around every tile cover every
+     point that reaches its cells (every grid size 16..50, width 2..8); then
+     forward and adjoint through the kernels' element functions
+     (mv__cu_nu_spread_item / _spread_cell / _interp_point / _image_cell /
+     _koff; every grid cell written once) with a float64 DFT for cuFFT,
+     against mv_nufft_execute (relative l2 <= 1e-5) and a float64 NUDFT
+     (<= tol): 2D, 2D in the x-z plane, 3D, odd sizes, block layouts,
+     coil batches with a remainder, tol 1e-2 .. 1e-6. MV_VERBOSE=1 prints
+     the errors.
    What this cannot check: the kernels' thread indexing, launches, memory,
    cuFFT itself. tests/test_cuda.cu does that on a GPU.
    Built by nvcc with MEDVOL_CUDA_IMPLEMENTATION (it calls static functions);
@@ -1875,8 +1887,281 @@ static void check_cgsense(void)
     cg_case(15, 14, 13, 4, 1, 0, 1, 0.0, 30, 0.0, 5e-4, "cgsense 3D 15x14x13 (odd), 4 coils, lines, lambda 0, 30 iterations");
 }
 
+/* ---- NUFFT: the device plan's tables and element functions on the host ---- */
+
+/* float64 DFT along used axis u of a grid of cb coils (coil slowest),
+   unscaled, sign -1 or +1: stands in for cuFFT */
+static void nu_dft_axis(std::vector<float2> &g, const mv__cu_nu_args &A, int64_t cb, int u, int sign)
+{
+    const int64_t n = A.n2[u], str = u == 0 ? 1 : u == 1 ? A.n2[0] : A.n2[0] * A.n2[1];
+    const int64_t lines = A.ncell / n * cb;
+    std::vector<double> cs(n), sn(n), re(n), im(n);
+    for (int64_t k = 0; k < n; k++) {
+        cs[k] = cos(2.0 * M_PI * (double)k / (double)n);
+        sn[k] = sign * sin(2.0 * M_PI * (double)k / (double)n);
+    }
+    for (int64_t l = 0; l < lines; l++) {
+        int64_t c = l / (A.ncell / n), r = l % (A.ncell / n), base = c * A.ncell + r % str + r / str * str * n;
+        for (int64_t k = 0; k < n; k++) {
+            double sr = 0, si = 0;
+            for (int64_t j = 0; j < n; j++) {
+                float2 v = g[base + j * str];
+                int64_t e = j * k % n;
+                sr += v.x * cs[e] - v.y * sn[e];
+                si += v.x * sn[e] + v.y * cs[e];
+            }
+            re[k] = sr;
+            im[k] = si;
+        }
+        for (int64_t k = 0; k < n; k++) g[base + k * str] = make_float2((float)re[k], (float)im[k]);
+    }
+}
+
+/* The device plan's whole execution on the host: the tables and order
+   exactly as mv_cuda_nufft_plan_create makes them, kernel values by
+   mv__cu_nu_kernel, then every kernel's items through the kernel's own
+   element functions, a float64 DFT for cuFFT. Also checks that the
+   spread's items write every grid cell exactly once. */
+static void nu_host_execute(const mv_nufft_plan *cpu, int adjoint, const float2 *in, float2 *out, int64_t nc,
+                            int64_t coils, const char *what)
+{
+    mv_nufft_tables T;
+    mv__cu_nu_args A;
+    if (mv_nufft_get_tables(cpu, &T) || mv__cu_nu_geometry(&T, &A)) {
+        printf("FAIL %s: tables: %s\n", what, mv_last_error());
+        fails++;
+        return;
+    }
+    const int d = A.d, w = A.w;
+    std::vector<int64_t> perm(A.M), bin(A.nbins + 1);
+    std::vector<int32_t> i0(A.M * d);
+    std::vector<float> fr(A.M * d), kv(A.M * d * w);
+    if (mv__cu_nu_order(&T, &A, perm.data(), i0.data(), fr.data(), bin.data())) {
+        printf("FAIL %s: order\n", what);
+        fails++;
+        return;
+    }
+    for (int64_t q = 0; q < A.M; q++)
+        for (int u = 0; u < d; u++) mv__cu_nu_kernel(A.coef, A.deg, w, fr[q * d + u], i0[q * d + u], &kv[(q * d + u) * w]);
+    A.perm = perm.data();
+    A.i0 = i0.data();
+    A.kv = kv.data();
+    A.binstart = bin.data();
+    for (int u = 0; u < d; u++) A.dec[u] = T.dec[u];
+    std::vector<float2> grid(coils * A.ncell), vs(coils * A.M);
+    std::vector<int> hits(coils * A.ncell);
+    for (int64_t c0 = 0; c0 < nc; c0 += coils) {
+        const int64_t cb = nc - c0 < coils ? nc - c0 : coils;
+        if (adjoint) {
+            for (int64_t i = 0; i < cb * A.M; i++) vs[i] = in[mv__cu_nu_koff(A, A.perm[i % A.M], c0 + i / A.M, nc)];
+            std::fill(hits.begin(), hits.end(), 0);
+            for (int64_t i = 0; i < cb * A.nbins * A.Bs[0] * A.Bs[1] * A.Bs[2]; i++) {
+                int64_t x[3], cell, c;
+                if (!mv__cu_nu_spread_item(A, i, x, &cell, &c)) continue;
+                hits[c * A.ncell + cell]++;
+                grid[c * A.ncell + cell] = mv__cu_nu_spread_cell(A, vs.data() + c * A.M, x);
+            }
+            for (int64_t i = 0; i < cb * A.ncell; i++)
+                if (hits[i] != 1) {
+                    printf("FAIL %s: spread wrote cell %lld %d times\n", what, (long long)i, hits[i]);
+                    fails++;
+                    return;
+                }
+            for (int u = 0; u < d; u++) nu_dft_axis(grid, A, cb, u, +1);
+            for (int64_t i = 0; i < cb * A.nvox; i++) {
+                int64_t cell, c = i / A.nvox;
+                float f = mv__cu_nu_image_cell(A, i % A.nvox, &cell);
+                float2 g = grid[c * A.ncell + cell];
+                out[(c0 + c) * A.nvox + i % A.nvox] = make_float2(g.x * f, g.y * f);
+            }
+        } else {
+            std::fill(grid.begin(), grid.end(), make_float2(0.0f, 0.0f));
+            for (int64_t i = 0; i < cb * A.nvox; i++) {
+                int64_t cell, c = i / A.nvox;
+                float f = mv__cu_nu_image_cell(A, i % A.nvox, &cell);
+                float2 v = in[(c0 + c) * A.nvox + i % A.nvox];
+                grid[c * A.ncell + cell] = make_float2(v.x * f, v.y * f);
+            }
+            for (int u = 0; u < d; u++) nu_dft_axis(grid, A, cb, u, -1);
+            for (int64_t i = 0; i < cb * A.M; i++)
+                out[mv__cu_nu_koff(A, A.perm[i % A.M], c0 + i / A.M, nc)] =
+                    mv__cu_nu_interp_point(A, grid.data() + (i / A.M) * A.ncell, i % A.M);
+        }
+    }
+}
+
+static double nu_rel_l2(const float2 *a, const float2 *b, int64_t n)
+{
+    double e = 0, r = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double dx = (double)a[i].x - b[i].x, dy = (double)a[i].y - b[i].y;
+        e += dx * dx + dy * dy;
+        r += (double)b[i].x * b[i].x + (double)b[i].y * b[i].y;
+    }
+    return sqrt(e / (r > 0 ? r : 1));
+}
+
+/* float64 NUDFT in medvol.h's conventions (>>api-nufft), block layout */
+static double nu_phase(const int64_t N[3], const float *k, int64_t v)
+{
+    const int64_t x[3] = {v % N[0], v / N[0] % N[1], v / (N[0] * N[1])};
+    double ph = 0;
+    for (int a = 0; a < 3; a++)
+        if (N[a] > 1) ph += 2.0 * M_PI * (double)k[a] * (double)(x[a] - N[a] / 2) / (double)N[a];
+    return ph;
+}
+static void nu_nudft(const int64_t N[3], const float *coords, int64_t M, int64_t block, int adjoint, const float2 *in,
+                     std::vector<float2> &out, int64_t nc)
+{
+    const int64_t nvox = N[0] * N[1] * N[2];
+    const double s = 1.0 / sqrt((double)nvox);
+    std::vector<double> acc(adjoint ? 2 * nvox * nc : 0, 0.0);
+    out.assign(adjoint ? nvox * nc : M * nc, make_float2(0, 0));
+    for (int64_t c = 0; c < nc; c++)
+        for (int64_t m = 0; m < M; m++) {
+            const int64_t ko = m % block + block * (c + nc * (m / block));
+            double ar = 0, ai = 0;
+            for (int64_t v = 0; v < nvox; v++) {
+                const double ph = nu_phase(N, coords + 3 * m, v), cr = cos(ph), si = sin(ph);
+                if (adjoint) { /* image(v) += y e^{+i ph} */
+                    acc[2 * (c * nvox + v)] += in[ko].x * cr - in[ko].y * si;
+                    acc[2 * (c * nvox + v) + 1] += in[ko].x * si + in[ko].y * cr;
+                } else { /* y += f e^{-i ph} */
+                    const float2 f = in[c * nvox + v];
+                    ar += f.x * cr + f.y * si;
+                    ai += f.y * cr - f.x * si;
+                }
+            }
+            if (!adjoint) out[ko] = make_float2((float)(ar * s), (float)(ai * s));
+        }
+    for (int64_t i = 0; adjoint && i < nvox * nc; i++) out[i] = make_float2((float)(acc[2 * i] * s), (float)(acc[2 * i + 1] * s));
+}
+
+static void nu_case(int64_t nx, int64_t ny, int64_t nz, int64_t M, int64_t block, double tol, int64_t nc, int64_t coils,
+                    const char *what)
+{
+    const int64_t N[3] = {nx, ny, nz}, nvox = nx * ny * nz;
+    std::vector<float> coords(3 * M);
+    for (int64_t m = 0; m < M; m++)
+        for (int a = 0; a < 3; a++) {
+            double r = (double)((m * 2654435761u + a * 40503u + 17u) % 100003u) / 100003.0; /* fixed, spread out */
+            coords[3 * m + a] = N[a] > 1 ? (float)((r - 0.5) * (double)N[a]) : 0.0f;
+        }
+    if (M > 3) { /* a point on the grid's wrap, one outside [-N/2, N/2) (periodic) */
+        coords[0] = -(float)(N[0] / 2);
+        coords[3] = (float)N[0] * 0.75f;
+    }
+    mv_nufft_opts o;
+    memset(&o, 0, sizeof(o));
+    o.tol = tol;
+    o.block = block;
+    o.threads = 1;
+    mv_nufft_plan *p = NULL;
+    if (mv_nufft_plan_make(&p, N, coords.data(), M, &o) != MV_OK) {
+        printf("FAIL %s: plan: %s\n", what, mv_last_error());
+        fails++;
+        return;
+    }
+    mv_nufft_tables T;
+    mv_nufft_get_tables(p, &T);
+    /* kernel values: the CPU plan's bits, and phi within the fit's bound */
+    {
+        int bad = 0, w = T.w;
+        double maxe = 0;
+        mv__cu_nu_args A;
+        mv__cu_nu_geometry(&T, &A);
+        for (int64_t q = 0; q < T.npoints; q++)
+            for (int u = 0; u < T.d; u++) {
+                float k[MV__CU_NU_MAXW];
+                float s = T.fr[q * T.d + u];
+                int32_t f = T.i0[q * T.d + u];
+                mv__cu_nu_kernel(A.coef, A.deg, w, s, f, k);
+                for (int t = 0; t < w; t++) {
+                    double z = 2.0 * ((double)s + t - 0.5 * w) / w, r = 1.0 - z * z;
+                    double phi = r <= 0 ? (r == 0 ? exp(-T.beta) : 0.0) : exp(T.beta * (sqrt(r) - 1.0));
+                    if ((f + t) & 1) phi = -phi;
+                    maxe = fmax(maxe, fabs(k[t] - phi));
+                    if (T.kv && memcmp(&k[t], &T.kv[(q * T.d + u) * w + t], 4) != 0) bad++;
+                }
+            }
+        checks++;
+        if (bad || maxe > 3e-7 || !T.kv) {
+            printf("FAIL %s: kernel values: %d differ from the CPU plan's%s, max |k - phi| %.3g\n", what, bad,
+                   T.kv ? "" : " (the plan has none)", maxe);
+            fails++;
+        }
+    }
+    std::vector<float2> img(nvox * nc), ks(M * nc), cpu, host, ref;
+    for (int64_t i = 0; i < nvox * nc; i++)
+        img[i] = make_float2((float)sin(0.37 * i + 0.1), (float)cos(0.91 * (double)(i * i % 97)));
+    for (int64_t i = 0; i < M * nc; i++) ks[i] = make_float2((float)cos(0.53 * i), (float)sin(1.7 * i + 0.3));
+    for (int adj = 0; adj <= 1; adj++) {
+        const int64_t nout = adj ? nvox * nc : M * nc;
+        const float2 *in = adj ? ks.data() : img.data();
+        cpu.assign(nout, make_float2(0, 0));
+        host.assign(nout, make_float2(0, 0));
+        checks++;
+        if (mv_nufft_execute(p, adj, in, cpu.data(), nc) != MV_OK) {
+            printf("FAIL %s: mv_nufft_execute: %s\n", what, mv_last_error());
+            fails++;
+            continue;
+        }
+        nu_host_execute(p, adj, in, host.data(), nc, coils, what);
+        nu_nudft(N, coords.data(), M, block ? block : M, adj, in, ref, nc);
+        double ec = nu_rel_l2(host.data(), cpu.data(), nout), er = nu_rel_l2(host.data(), ref.data(), nout),
+               ecr = nu_rel_l2(cpu.data(), ref.data(), nout);
+        if (ec > 1e-5 || er > tol) {
+            printf("FAIL %s %s: rel l2 vs CPU %.3g (<= 1e-5), vs NUDFT %.3g (<= tol %g; CPU's %.3g)\n", what,
+                   adj ? "adjoint" : "forward", ec, er, tol, ecr);
+            fails++;
+        } else if (getenv("MV_VERBOSE"))
+            printf("  %s %s: vs CPU %.3g, vs NUDFT %.3g (CPU's %.3g)\n", what, adj ? "adjoint" : "forward", ec, er, ecr);
+    }
+    mv_nufft_plan_free(p);
+}
+
+/* every point that reaches a cell is in the bins of the cell's tile */
+static void nu_bins_cover(void)
+{
+    const int64_t sizes[] = {16, 20, 26, 30, 36, 50};
+    for (int64_t n2 : sizes)
+        for (int w = 2; w <= MV__CU_NU_MAXW; w++) {
+            if (n2 < 2 * w) continue;
+            int bad = 0;
+            checks++;
+            for (int64_t x = 0; x < n2; x++) {
+                int64_t bins[MV__CU_NU_NBL], t0 = x / MV__CU_NU_BIN * MV__CU_NU_BIN;
+                int64_t tlen = n2 - t0 < MV__CU_NU_BIN ? n2 - t0 : MV__CU_NU_BIN;
+                int nb = mv__cu_nu_axis_bins(t0, tlen, w, n2, MV__CU_NU_BIN, bins);
+                for (int64_t i0 = 0; i0 < n2; i0++) {
+                    int64_t t = (x - i0 + n2) % n2;
+                    int found = 0;
+                    for (int j = 0; j < nb; j++) found |= bins[j] == i0 / MV__CU_NU_BIN;
+                    if (t < w && !found) bad++;
+                }
+                for (int j = 0; j < nb; j++)
+                    for (int k = 0; k < j; k++) bad += bins[j] == bins[k];
+            }
+            if (bad) {
+                printf("FAIL nufft bins: n2 %lld w %d: %d misses or repeats\n", (long long)n2, w, bad);
+                fails++;
+            }
+        }
+}
+
+static void check_nufft(void)
+{
+    nu_bins_cover();
+    nu_case(13, 10, 1, 150, 50, 1e-3, 3, 2, "nufft 2D 13x10 tol 1e-3, 3 coils in batches of 2");
+    nu_case(9, 12, 1, 97, 0, 1e-6, 2, 8, "nufft 2D 9x12 tol 1e-6");
+    nu_case(11, 1, 9, 80, 40, 1e-2, 2, 1, "nufft 2D x-z 11x1x9 tol 1e-2");
+    nu_case(7, 6, 5, 120, 0, 1e-3, 2, 2, "nufft 3D 7x6x5 tol 1e-3");
+    nu_case(5, 7, 9, 60, 30, 1e-5, 1, 4, "nufft 3D 5x7x9 tol 1e-5");
+}
+
 int main(void)
 {
+    check_nufft();
     check_cgsense();
     check_grappa();
     check_transport();
