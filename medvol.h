@@ -2467,8 +2467,9 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    voxels ~15 ms of one 2-core Xeon).
 
    CG-SENSE (mv_cgsense): conjugate gradients on (A^H A + lambda I) x =
-   A^H y with A = mask * fftc * S (unitary centred FFT; mask = the nonzero
-   samples of the first coil, as BART's pattern estimate), from x = 0, at
+   A^H y with A = mask * fftc * S (unitary centred FFT; mask = the samples
+   nonzero in any coil, as BART's pattern estimate (the root sum of squares
+   over the coils, nonzero)), from x = 0, at
    most opts.iterations, stopping when ||r|| <= tolerance ||A^H y|| (BART's
    conjgrad; tolerance 0 = run all iterations). That is BART's pics -l2 -r
    lambda -i iter -S; without -S BART divides the data by a scale estimate
