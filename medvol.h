@@ -3738,6 +3738,13 @@ typedef struct mv_metric_opts {
    float32 copies of non-float32 images). thread-safe: yes. */
 MVDEF mv_status mv_metric_evaluate(const mv_vol *fixed, const mv_vol *moving, const mv_transform *t,
                                    const mv_metric_opts *opts, double *value, double *grad, int64_t *nsamples);
+/* The world -> moving voxel matrix the metrics sample through: the moving
+   affine's inverse by Gauss-Jordan with partial pivoting (not
+   mv_affine_invert's: the two differ in the last bits, and code that must
+   reproduce mv_metric_evaluate's samples, such as medvol_cuda.h's metrics,
+   needs this one). MV_ERR_INVALID_ARG if moving is NULL or its affine is
+   singular or not finite. allocates: no. thread-safe: yes. */
+MVDEF mv_status mv_metric_moving_inverse(const mv_vol *moving, double W[4][4]);
 
 typedef enum mv_optimizer {
     MV_OPTIMIZER_AUTO = 0,  /* LBFGS: the samples are drawn once per level, so every
@@ -25625,6 +25632,14 @@ static mv_status mv__reg_metric_opts_check(const mv_metric_opts *o, const char *
               "%s: fraction %g (0 < fraction <= 1)", fn, o->fraction);
     MV__CHECK(o->stride >= 0, MV_ERR_INVALID_ARG, "%s: stride %d", fn, o->stride);
     MV__CHECK(o->threads >= 0, MV_ERR_INVALID_ARG, "%s: threads %d", fn, o->threads);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_metric_moving_inverse(const mv_vol *moving, double W[4][4])
+{
+    MV__CHECK(moving != NULL && W != NULL, MV_ERR_INVALID_ARG, "mv_metric_moving_inverse: %s is NULL",
+              moving ? "W" : "moving");
+    MV__CHECK(mv__m4_inv(moving->affine, W), MV_ERR_INVALID_ARG, "mv_metric_moving_inverse: moving affine is singular");
     return MV_OK;
 }
 

@@ -579,8 +579,8 @@ MVCDEF mv_status mv_cuda_transport_apply(mv_cuda_transport *plan, mv_transport_o
    same choice; jitter: MV_ERR_UNSUPPORTED), opts->fixed_mask = &m.vol of a
    device volume m on fixed's grid (any real dtype, nonzero = in),
    opts->moving_mask: MV_ERR_UNSUPPORTED. Each sample maps through the
-   CPU's own matrix (world -> moving voxel by the CPU's Gauss-Jordan
-   inverse, composed in its order), and its moving value and gradient are
+   CPU's own matrix (world -> moving voxel by mv_metric_moving_inverse,
+   composed in its order), and its moving value and gradient are
    the CPU's float64 trilinear arithmetic: each sample's terms equal the
    CPU's, only their summation order differs (per thread in a fixed
    grid-stride order, a fixed tree per block, blocks in order, float64):
@@ -5219,44 +5219,6 @@ static int mv__cu_met_blocks(int64_t nf)
     return b < 1 ? 1 : b > MV__CU_MET_BLOCKS ? MV__CU_MET_BLOCKS : (int)b;
 }
 
-/* mv__m4_inv: Gauss-Jordan with partial pivoting, the CPU metric's
-   world -> moving voxel inverse (not mv_affine_invert's cofactors: the
-   same matrix to the last bit is what keeps the samples' in/out tests
-   and terms the CPU's). 0 if singular or not finite. */
-static int mv__cu_m4_inv(const double a[4][4], double r[4][4])
-{
-    double m[4][8];
-    int i, j, k;
-    for (i = 0; i < 4; i++)
-        for (j = 0; j < 8; j++) m[i][j] = j < 4 ? a[i][j] : (j - 4 == i ? 1.0 : 0.0);
-    for (k = 0; k < 4; k++) {
-        int p = k;
-        double piv;
-        for (i = k + 1; i < 4; i++)
-            if (fabs(m[i][k]) > fabs(m[p][k])) p = i;
-        if (!(fabs(m[p][k]) > 1e-300)) return 0;
-        if (p != k)
-            for (j = 0; j < 8; j++) {
-                double t = m[k][j];
-                m[k][j] = m[p][j];
-                m[p][j] = t;
-            }
-        piv = m[k][k];
-        for (j = 0; j < 8; j++) m[k][j] /= piv;
-        for (i = 0; i < 4; i++)
-            if (i != k && m[i][k] != 0) {
-                double f = m[i][k];
-                for (j = 0; j < 8; j++) m[i][j] -= f * m[k][j];
-            }
-    }
-    for (i = 0; i < 4; i++)
-        for (j = 0; j < 4; j++) {
-            r[i][j] = m[i][j + 4];
-            if (!isfinite(r[i][j])) return 0;
-        }
-    return 1;
-}
-
 /* Host: the map of one evaluation (mv__reg_eval: V = W T F, rows 0..2) */
 static mv_status mv__cu_met_setup(const mv_vol *fixed, const mv_vol *moving, const mv_transform *t, int metric,
                                   mv__cu_metmap *mp, double W[4][4], const char *fn)
@@ -5264,7 +5226,8 @@ static mv_status mv__cu_met_setup(const mv_vol *fixed, const mv_vol *moving, con
     double T[4][4], WT[4][4], V4[4][4];
     int r, c;
     memset(mp, 0, sizeof(*mp));
-    MV__CU_CHECK(mv__cu_m4_inv(moving->affine, W), MV_ERR_INVALID_ARG, "%s: moving affine is singular", fn);
+    MV__CU_CHECK(mv_metric_moving_inverse(moving, W) == MV_OK, MV_ERR_INVALID_ARG, "%s: moving affine is singular",
+                 fn); /* the CPU metric's own inverse: the same samples */
     MV__CU_STRY(mv_transform_matrix(t, T));
     mv_affine_multiply((const double(*)[4])W, (const double(*)[4])T, WT); /* mv__m4_mul's sums */
     mv_affine_multiply((const double(*)[4])WT, fixed->affine, V4);

@@ -112,6 +112,31 @@ static void make_pair(mv_vol *fx, mv_vol *mo, int two_d)
     }
 }
 
+/* mv_metric_moving_inverse: the moving affine's inverse (W A = I to
+   rounding) for an oblique affine with a large offset; singular and NULL
+   refused */
+MV_TEST(register, metric_moving_inverse)
+{
+    mv_vol v;
+    double W[4][4];
+    int i, j, k;
+    mv_vol_init(&v);
+    v.affine[0][0] = 0.9; v.affine[0][1] = 0.2; v.affine[0][2] = -0.1; v.affine[0][3] = -90.5;
+    v.affine[1][0] = -0.15; v.affine[1][1] = 1.1; v.affine[1][2] = 0.05; v.affine[1][3] = 126.25;
+    v.affine[2][0] = 0.02; v.affine[2][1] = -0.3; v.affine[2][2] = 2.5; v.affine[2][3] = -72.0;
+    v.affine[3][0] = v.affine[3][1] = v.affine[3][2] = 0; v.affine[3][3] = 1;
+    REQUIRE_OK(mv_metric_moving_inverse(&v, W));
+    for (i = 0; i < 4; i++)
+        for (j = 0; j < 4; j++) {
+            double p = 0;
+            for (k = 0; k < 4; k++) p += W[i][k] * v.affine[k][j];
+            EXPECT_MSG(fabs(p - (i == j)) < 1e-12, "(W A)[%d][%d] = %.17g", i, j, p);
+        }
+    v.affine[2][0] = v.affine[2][1] = v.affine[2][2] = 0; /* a singular affine */
+    EXPECT_STATUS(mv_metric_moving_inverse(&v, W), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_metric_moving_inverse(NULL, W), MV_ERR_INVALID_ARG);
+}
+
 MV_TEST(register, metric_values_match_numpy)
 {
     mv_vol fx, mo;

@@ -306,6 +306,10 @@ MV_TEST(resample, isa_and_threads_identical)
         {"cubic rotated (threads)", MV_INTERP_CUBIC, MV_DT_F32, {110, 90, 60}, {110, 90, 60}, 1, 0, 0},
         {"cubic down (fused, threads)", MV_INTERP_CUBIC, MV_DT_F32, {160, 120, 60}, {101, 90, 41}, 0, 0, 0},
         {"cubic down fill (fused, threads)", MV_INTERP_CUBIC, MV_DT_I16, {170, 150, 50}, {121, 150, 77}, 0, 1, 0},
+        /* thick slices to isotropic: z 8x finer, at the fused path's bound of
+           8 (nz + 2) slices (its tap tables and work sized for it), then past it */
+        {"cubic z 8x finer (fused, threads)", MV_INTERP_CUBIC, MV_DT_F32, {128, 100, 12}, {110, 84, 112}, 0, 0, 0},
+        {"cubic z past the bound (threads)", MV_INTERP_CUBIC, MV_DT_F32, {128, 100, 12}, {110, 84, 113}, 0, 1, 0},
         {"linear rotated fill (threads)", MV_INTERP_LINEAR, MV_DT_F32, {110, 90, 60}, {97, 101, 63}, 1, 1, 0},
     };
     unsigned avail = mv_isa_available();
