@@ -310,7 +310,9 @@ CUDA_FFT_LIB ?= -lcufft
 # fixed: C++17 (the implementation uses if constexpr), host warnings, and no
 # warning tolerated from nvcc or the host compiler
 NVCC_FIXED := -std=c++17 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra -Werror all-warnings
-CUDA_BINS := $(BUILD)/test_cuda $(BUILD)/profile_cuda $(BUILD)/test_cuda_host
+CUDA_BINS := $(BUILD)/test_cuda $(BUILD)/profile_cuda $(BUILD)/test_cuda_host $(BUILD)/proton_pdd_gpu
+# the toolkit's headers, for C files that call the CUDA runtime (proton_pdd's events)
+CUDA_INC  := $(if $(NVCC),$(dir $(NVCC))../include)
 
 # medvol.h's implementation by the host C compiler, as a user's C file: the
 # object libmedvol.a holds
@@ -330,6 +332,13 @@ $(BUILD)/test_cuda_host: tests/test_cuda_host.cu medvol_cuda.h medvol.h $(BUILD)
 $(BUILD)/profile_cuda: examples/profile_cuda.cu examples/profile.h $(BUILD)/medvol_cuda_impl.o $(BUILD)/cuda-medvol_impl.o
 	$(NVCC) $(NVCCFLAGS) $(NVCC_FIXED) -o $@ examples/profile_cuda.cu $(BUILD)/medvol_cuda_impl.o \
 	  $(BUILD)/cuda-medvol_impl.o -cudart static $(CUDA_FFT_LIB) $(LDLIBS)
+# proton_pdd with --gpu: the C example compiled by the host C compiler as it
+# is (PDD_CUDA), linked by nvcc with medvol_cuda.h's implementation
+$(BUILD)/proton_pdd_gpu: examples/proton_pdd.c examples/profile.h medvol_cuda.h $(BUILD)/medvol_cuda_impl.o \
+                         $(BUILD)/cuda-medvol_impl.o
+	$(CC) $(EXFLAGS) -DPDD_CUDA -isystem $(CUDA_INC) -c -o $(BUILD)/proton_pdd_gpu.o $<
+	$(NVCC) $(NVCCFLAGS) $(CUDA_ARCH) -o $@ $(BUILD)/proton_pdd_gpu.o $(BUILD)/medvol_cuda_impl.o \
+	  $(BUILD)/cuda-medvol_impl.o -cudart static $(CUDA_FFT_LIB) $(LDLIBS)
 
 cuda:
 	@if [ -z "$(NVCC)" ]; then echo "SKIPPED cuda: nvcc not found (not on PATH, no /usr/local/cuda/bin/nvcc)"; \
@@ -338,7 +347,7 @@ cuda:
 # host-side checks (run anywhere), then the GPU suite (SKIPPED without a
 # device, exit 0)
 test-cuda: cuda
-	@if [ -n "$(NVCC)" ]; then $(BUILD)/test_cuda_host && $(BUILD)/test_cuda; fi
+	@if [ -n "$(NVCC)" ]; then $(BUILD)/test_cuda_host && $(BUILD)/test_cuda && tests/test_pdd_gpu.sh $(BUILD); fi
 # only mv_cuda_ names leave the CUDA implementation's object (DW.ref.__gxx_personality_v0
 # is the C++ runtime's exception personality, emitted for the plan-cache mutex)
 test-cuda-symbols: cuda

@@ -543,7 +543,10 @@ MVCDEF mv_status mv_cuda_demons_update_into(const mv_cuda_vol *fixed, const mv_c
    A column must fit 48 KiB of shared memory with 32 threads: ntheta <= 384;
    beyond that the unfused kernels run (same bytes).
    Costs: bal != NULL adds reads of the fluence (per-bin totals, escaped
-   counts) and waits for the stream; dose adds a small per-cell pass. */
+   counts) and waits for the stream; dose adds a small per-cell pass.
+   A whole run on these calls, from C: examples/proton_pdd.c with --gpu
+   (build/proton_pdd_gpu; --compare checks it against the CPU byte for
+   byte). */
 typedef struct mv_cuda_transport mv_cuda_transport;
 
 /* A device plan from a CPU plan (the tables are copied: the CPU plan may

@@ -2,10 +2,12 @@
 # gpu_check.sh - the GPU session in one command (issue 16): build the CUDA half
 # for sm_90 on the GPU machine (cudart static; cuFFT static where the toolkit
 # has libcufft_static.a), run the host and device tests, compute-sanitizer
-# memcheck and racecheck over the device tests, list the kernels the tests
-# launched (ncu, first launch of each), and profile_cuda.
+# memcheck and racecheck over the device tests, proton_pdd --gpu against the
+# CPU (byte for byte) and its operator table against a D2D copy beside the
+# CPU's against memcpy, list the kernels the tests launched (ncu, first
+# launch of each), and profile_cuda.
 #
-#   scripts/gpu_check.sh [steps...]     steps: info build test memcheck racecheck
+#   scripts/gpu_check.sh [steps...]     steps: info build test pdd memcheck racecheck
 #                                       kernels profile (default: all)
 #   OUT=dir  where logs go (the device tool's $OUT; default build-gpu/logs)
 #   PROFILE_ARGS="256 20"   profile_cuda's size and iterations
@@ -17,7 +19,7 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build-gpu}
 OUT=${OUT:-$BUILD/logs}
 mkdir -p "$OUT" "$BUILD"
-STEPS=${*:-info build test memcheck racecheck kernels profile}
+STEPS=${*:-info build test pdd memcheck racecheck kernels profile}
 SUMMARY=$OUT/summary.txt
 : >"$SUMMARY"
 export PATH=$PATH:/usr/local/cuda/bin
@@ -43,6 +45,7 @@ for s in $STEPS; do
     info) step info 60 "nvidia-smi; nvcc --version; echo cufft: $FFTLIB; echo sanitizer: $SAN; echo ncu: $NCU; nproc; free -g" ;;
     build) step build 400 "make -j16 cuda BUILD=$BUILD XFLAGS=\"-ffp-contract=off -Wno-error\" NVCCFLAGS='-O3 --threads 0' CUDA_FFT_LIB='$FFTLIB' && ldd $BUILD/test_cuda && ls -la $BUILD/test_cuda $BUILD/profile_cuda" ;;
     test) step test 200 "$BUILD/test_cuda_host && $BUILD/test_cuda" ;;
+    pdd) step pdd 300 "tests/test_pdd_gpu.sh $BUILD && $BUILD/proton_pdd_gpu --gpu --profile && $BUILD/proton_pdd_gpu --profile" ;;
     memcheck) step memcheck 300 "$SAN --tool memcheck --leak-check full --error-exitcode 3 $BUILD/test_cuda" ;;
     racecheck) step racecheck 300 "$SAN --tool racecheck --racecheck-report all --error-exitcode 3 $BUILD/test_cuda" ;;
     synccheck) step synccheck 300 "$SAN --tool synccheck --error-exitcode 3 $BUILD/test_cuda" ;;

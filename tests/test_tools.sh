@@ -652,6 +652,9 @@ for d in (5.0, 30.0):
 sys.exit(0 if ok else 1)
 PYEOF
   build/proton_pdd --energy 70 --lateral 500 >/dev/null 2>"$W/err"; [ $? -eq 2 ] && grep -q "beyond the grid" "$W/err" && ok || bad "proton_pdd --lateral beyond the grid: usage error"
+  # --gpu in the CPU build: a clear refusal (exit 2), never a CPU run passed off as the device's
+  build/proton_pdd --gpu --energy 70 >/dev/null 2>"$W/err"; [ $? -eq 2 ] && grep -q "this build has no CUDA" "$W/err" && ok || bad "proton_pdd --gpu without CUDA: $(cat "$W/err")"
+  build/proton_pdd --compare --energy 70 >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "proton_pdd --compare without --gpu: usage error"
 else
   echo "  (skip proton_pdd --lateral: no build/proton_pdd or numpy)"
 fi
