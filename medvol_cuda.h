@@ -39,7 +39,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>cuda-api-convert    dtype conversion, statistics
       >>cuda-api-intensity  z-normalize, rescale, clamp
       >>cuda-api-spatial    crop/pad, box, flip, permute, reorient, rot90
-      >>cuda-api-resample   nearest and trilinear resampling
+      >>cuda-api-resample   nearest, trilinear and cubic B-spline resampling
       >>cuda-api-filter     Gaussian smoothing (the CPU's FIR, bit for bit)
       >>cuda-api-fft        fftshift, centred 3D FFT through cuFFT
       >>cuda-api-mri        RSS, sensitivity-weighted coil combination, density compensation
@@ -130,7 +130,13 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
      M[a][0] * x + (M[a][1] * y + M[a][2] * z + M[a][3]) otherwise).
      Trilinear: float32 weights and sums as the CPU, but the CPU's separable
      path blends the axes in another order: |gpu - cpu| <= 8 ulp of the
-     input's largest magnitude. Cubic: not yet (MV_ERR_UNSUPPORTED).
+     input's largest magnitude. Cubic (B-spline, scipy order 3): the CPU's
+     coefficient path: the float32 prefilter's operations in its order, the
+     overflow guard, the taps and blend, so general (non-axis-aligned)
+     maps give the CPU's bits (host-checked); axis-aligned maps, which the
+     CPU runs through its fused path (another order of sums), agree within
+     1e-5 of the data range (host emulation: 2.7e-7). Field warps with
+     cubic: the CPU's bits (host-checked). Not yet run on a GPU.
    - centred FFT: fftshift(fftn(ifftshift(x))) (inverse: ifftn), ortho,
      through cuFFT; relative RMS error against a float64 DFT <= 1e-5.
      Even lengths: one pass before cuFFT, z[m] = (-1)^(sum m) x[m + n/2]
@@ -194,7 +200,7 @@ slice or volume at a time, with a host round trip per iteration: fine for
 calibration is made on the host by mv_grappa_calibrate), SENSE unfolding,
 the recursive Gaussian, derivatives and box filters, the LNCC
 metric, moving masks and jittered samples in the metrics, field inversion,
-Jacobians, morphology, cubic resampling, percentile rescale,
+Jacobians, morphology, percentile rescale,
 f128/complex/RGB conversion, in-place fftshift. Speed targets missed on the H100 (README):
 the statistics reduction (0.38 of memcpy: latency-bound float64 sums),
 z-normalize / rescale (0.46: two reads of the input), trilinear (0.35 of
@@ -218,7 +224,11 @@ VERSION HISTORY
           float64 dot products; host-checked, not yet run on a GPU);
           mv_cuda_nufft_plan_create / _execute / _free (NUFFT types 2 and
           1 from the CPU plan via medvol.h's new mv_nufft_get_tables;
-          deterministic spread): host-checked, not yet run on a GPU.
+          deterministic spread): host-checked, not yet run on a GPU;
+          cubic B-spline resampling (mv_cuda_resample_* with
+          MV_CUDA_INTERP_CUBIC) and cubic field warps: the CPU's
+          prefilter and taps (general maps and warps: its bits in the host
+          emulation), host-checked, not yet run on a GPU.
    0.2.0  (2026-11-22) first GPU run (H100): float64 first step of the
           intensity ops where medvol.h has one, warp-per-row kernels with
           32-bit row splits, the centred FFT in one pass plus cuFFT, a
@@ -277,7 +287,7 @@ typedef struct mv_cuda_vol {
    that can run these kernels on a GPU (and test the switch). */
 enum { MV_CUDA_INTERP_LINEAR = 0, MV_CUDA_INTERP_NEAREST = 1, MV_CUDA_INTERP_CUBIC = 2 };
 typedef struct mv_cuda_resample_opts {
-    int interp;             /* MV_CUDA_INTERP_LINEAR (default) or _NEAREST */
+    int interp;             /* MV_CUDA_INTERP_LINEAR (default), _NEAREST or _CUBIC */
     int align_corners;      /* scipy zoom grid_mode=False; default keeps the field of view */
     int fill_outside;       /* 0: the edge continues (scipy mode='nearest'); 1: fill */
     double fill;            /* value of outside samples, in the output dtype's units */
@@ -399,9 +409,17 @@ MVCDEF mv_status mv_cuda_rot90(const mv_cuda_vol *in, mv_cuda_vol *out, int k, i
 
 /* scipy.ndimage.zoom to shape[0..2] (0 = keep): output voxel o samples input
    coordinate (o + 0.5) * in/out - 0.5 (align_corners: o * (in-1)/(out-1)).
-   The output affine is the input's times the voxel map. Linear resamples
-   scaled float32 values into float32 (or opts->dtype); nearest copies
-   stored values when the dtype is kept. */
+   The output affine is the input's times the voxel map. Linear and cubic
+   resample scaled float32 values into float32 (or opts->dtype); nearest
+   copies stored values when the dtype is kept. Cubic is scipy's order-3
+   B-spline (mv_resample_* with MV_INTERP_CUBIC): per frame the float32
+   prefilter into a coefficient volume of (n0 + 2)(n1 + 2)(n2 + 2) floats
+   (device scratch, stream-ordered), edge-continued (fill_outside 0, scipy
+   mode 'nearest') or mirrored inside (fill_outside 1), then 4 x 4 x 4
+   taps per output voxel (see SEMANTICS for how it matches the CPU).
+   Costs: the prefilter's three passes read and write the coefficients
+   (the x pass one line per thread, the y and z passes coalesced), one
+   read of the frame for the overflow guard's maximum. */
 MVCDEF mv_status mv_cuda_resample_shape(const mv_cuda_vol *in, mv_cuda_vol *out, const int64_t shape[3],
                                         const mv_cuda_resample_opts *opts, mv_cuda_stream stream);
 /* Caller buffer: out->vol.data (dims: the grid, then the input's other
@@ -480,7 +498,8 @@ MVCDEF mv_status mv_cuda_kspace_weight(mv_cuda_vol *kspace, const mv_cuda_vol *w
    kernels on a GPU).
    mv_cuda_field_warp_into: mv_field_warp_into (matrix NULL = identity);
    linear into a float32 out (scaled values), nearest into out of the
-   moving image's dtype (stored values); cubic is MV_ERR_UNSUPPORTED.
+   moving image's dtype (stored values); cubic into a float32 out (the
+   resampler's prefilter per frame, then the CPU's taps: its bits).
    out: a device volume with the field's first three dims and the moving
    image's further dims. mv_cuda_field_compose_into: mv_field_compose_into
    (out(p) = d2(p) + d1(p + d2(p)); out on d2's grid, may be d2, not d1).
@@ -2477,6 +2496,392 @@ static __global__ void mv__cu_nearest_kernel(const T *__restrict__ in, T *__rest
     }
 }
 
+/* ---- cubic B-spline resampling ---------------------------------------------
+   The CPU's coefficient path (medvol.h, mv_resample_into with
+   MV_INTERP_CUBIC), one frame at a time:
+   1. the frame's values as the float32 pipeline sees them (scaled), their
+      largest finite magnitude (a max: exact in any order) and the CPU's
+      overflow guard: above 2^121 the frame is scaled by pre = 2^(121 - e)
+      (exact) and the samples back by post = 2^(e - 121);
+   2. the cubic B-spline coefficients in float32, stored from index -1 to n
+      on every axis ((n0 + 2) x (n1 + 2) x (n2 + 2) floats), by the CPU's
+      line recursion (mv__rs_bspline_lane / rs_bspline_rows: its constants,
+      its float32 operations in its order, no FMA) along x, then y, then z,
+      as the CPU's passes run (x and y per slice, then z). Edge mode (the
+      volume continues, scipy mode 'nearest') or mirror (fill_outside,
+      scipy mode 'constant'), as the CPU chooses;
+   3. per output voxel the CPU's taps (mv__rs_taps: four B-spline weights,
+      windows folded onto the stored -1 .. n outside the volume) and the
+      blend x, then y, then z in float32 (mv__rs_sample), times post.
+   The coefficients are the CPU coefficient path's bits; for general maps
+   the samples are too, where the CPU's row kernel sums as mv__rs_sample
+   does. Axis-aligned maps run the CPU's fused path (y and x blended before
+   z), so those agree within float32 rounding (tests: <= 1e-5 of the data
+   range, the CPU's own tolerance against scipy). Costs: the x pass reads
+   each line with one thread (a warp touches 32 rows; L1 serves the rest),
+   the y and z passes are coalesced (a thread per column); the coefficient
+   volume of one frame is device scratch. */
+
+#define MV__CU_BS_POLE (-0.26794919243112270) /* sqrt(3) - 2, as MV__RS_POLE */
+#define MV__CU_BS_HORIZON 24                  /* the mirror series' terms, as MV__RS_HORIZON */
+#define MV__CU_BS_FAR 64.0                    /* beyond this many voxels the spline is flat (MV__RS_FAR) */
+
+/* The prefilter's float32 constants for a line of n (mv__rs_bspline_constsf) */
+struct mv__cu_bsk {
+    float z, gain, inv_1mz, zq, mirror_end, zn1, mirror_div;
+};
+static mv__cu_bsk mv__cu_bs_consts(int64_t n)
+{
+    const double z = MV__CU_BS_POLE, zn1 = n > 1 ? pow(z, (double)(n - 1)) : 1.0;
+    mv__cu_bsk k;
+    k.z = (float)z;
+    k.gain = (float)((1.0 - z) * (1.0 - 1.0 / z));
+    k.inv_1mz = (float)(1.0 / (1.0 - z));
+    k.zq = (float)(z / (1.0 - z * z));
+    k.mirror_end = (float)(z / (z * z - 1.0));
+    k.zn1 = n - 1 > MV__CU_BS_HORIZON ? 0.0f : (float)zn1;
+    k.mirror_div = (float)(1.0 / (1.0 - zn1 * zn1));
+    return k;
+}
+
+/* One line in place: c[i * st] is sample i on entry and coefficient i on
+   return, c[-st] and c[n * st] receive the coefficients at -1 and n.
+   mv__rs_bspline_lane's operations in its order (see its comment for the
+   edge mode's closed forms and the mirror initialisation). */
+static MV__CU_HD void mv__cu_bs_line(float *c, int64_t st, int64_t n, int mirror, const mv__cu_bsk &k)
+{
+#define MV__CU_C(i) c[(int64_t)(i) * st]
+    int64_t i;
+    if (n == 1) { /* a constant line: its own coefficients */
+        MV__CU_C(-1) = MV__CU_C(0);
+        MV__CU_C(1) = MV__CU_C(0);
+        return;
+    }
+    if (!mirror) {
+        const float g0 = MV__CU_C(0), gl = MV__CU_C(n - 1);
+        MV__CU_C(0) = MV__CU_FMUL(MV__CU_FMUL(k.gain, g0), k.inv_1mz);
+        for (i = 1; i < n; i++) MV__CU_C(i) = MV__CU_FADD(MV__CU_FMUL(k.gain, MV__CU_C(i)), MV__CU_FMUL(k.z, MV__CU_C(i - 1)));
+        const float s = MV__CU_FMUL(MV__CU_FMUL(k.gain, gl), k.inv_1mz);
+        MV__CU_C(n - 1) = MV__CU_FSUB(gl, MV__CU_FMUL(MV__CU_FSUB(MV__CU_C(n - 1), s), k.zq));
+        for (i = n - 1; i-- > 0;) MV__CU_C(i) = MV__CU_FMUL(k.z, MV__CU_FSUB(MV__CU_C(i + 1), MV__CU_C(i)));
+        MV__CU_C(-1) = MV__CU_FADD(g0, MV__CU_FMUL(k.z, MV__CU_FSUB(MV__CU_C(0), g0)));
+        MV__CU_C(n) = MV__CU_FADD(gl, MV__CU_FMUL(k.z, MV__CU_FSUB(MV__CU_C(n - 1), gl)));
+    } else {
+        float acc, zi = k.z;
+        for (i = 0; i < n; i++) MV__CU_C(i) = MV__CU_FMUL(k.gain, MV__CU_C(i));
+        acc = MV__CU_FADD(MV__CU_C(0), MV__CU_FMUL(k.zn1, MV__CU_C(n - 1)));
+        for (i = 1; i + 1 < n && i <= MV__CU_BS_HORIZON; i++) {
+            acc = MV__CU_FADD(acc, MV__CU_FMUL(zi, MV__CU_FADD(MV__CU_C(i), MV__CU_FMUL(k.zn1, MV__CU_C(n - 1 - i)))));
+            zi = MV__CU_FMUL(zi, k.z);
+        }
+        MV__CU_C(0) = MV__CU_FMUL(acc, k.mirror_div);
+        for (i = 1; i < n; i++) MV__CU_C(i) = MV__CU_FADD(MV__CU_C(i), MV__CU_FMUL(k.z, MV__CU_C(i - 1)));
+        MV__CU_C(n - 1) = MV__CU_FMUL(MV__CU_FADD(MV__CU_FMUL(k.z, MV__CU_C(n - 2)), MV__CU_C(n - 1)), k.mirror_end);
+        for (i = n - 1; i-- > 0;) MV__CU_C(i) = MV__CU_FMUL(k.z, MV__CU_FSUB(MV__CU_C(i + 1), MV__CU_C(i)));
+        MV__CU_C(-1) = MV__CU_C(1);
+        MV__CU_C(n) = MV__CU_C(n - 2);
+    }
+#undef MV__CU_C
+}
+
+/* Where a frame's cubic work lives: n the input grid, the coefficient
+   volume C (stored dims n + 2), the prefilter constants per axis, the
+   boundary, and the device word holding the frame's largest finite
+   magnitude (as float bits: for values >= 0 the integer order is the
+   float order). */
+struct mv__cu_bsjob {
+    int64_t n[3];
+    float *C;
+    mv__cu_bsk k[3];
+    int mirror;
+    unsigned int *amax;
+};
+
+/* the overflow guard's scaling from the largest magnitude: pre on the way
+   in, post on the way out (1 and 1 up to 2^121), as the CPU's */
+static MV__CU_HD void mv__cu_bs_scale(unsigned int amax_bits, float *pre, float *post)
+{
+    float mx;
+    memcpy(&mx, &amax_bits, 4);
+    *pre = 1.0f;
+    *post = 1.0f;
+    if (mx > 2.6584559915698317e36f) { /* 2^121 */
+        int e = 0;
+        (void)frexpf(mx, &e); /* mx < 2^e */
+        *pre = ldexpf(1.0f, 121 - e);
+        *post = ldexpf(1.0f, e - 121);
+    }
+}
+
+/* x pass item: line (y, z) of the frame read into C's row (scaled, then
+   times pre) and filtered along x */
+template <typename S>
+static MV__CU_HD void mv__cu_bs_xline(const S *frame, const mv__cu_bsjob &j, int64_t line, int scaled, double slope,
+                                      double inter, float pre)
+{
+    const int64_t y = line % j.n[1], z = line / j.n[1], SX = j.n[0] + 2, SY = j.n[1] + 2;
+    const S *src = frame + line * j.n[0];
+    float *row = j.C + ((z + 1) * SY + (y + 1)) * SX + 1;
+    for (int64_t i = 0; i < j.n[0]; i++) {
+        float v = mv__cu_value_f32(src[i], scaled, slope, inter);
+        row[i] = pre != 1.0f ? MV__CU_FMUL(v, pre) : v;
+    }
+    mv__cu_bs_line(row, 1, j.n[0], j.mirror, j.k[0]);
+}
+/* y pass item: stored column x of slice z (every stored x, inside z) */
+static MV__CU_HD void mv__cu_bs_yline(const mv__cu_bsjob &j, int64_t line)
+{
+    const int64_t SX = j.n[0] + 2, SY = j.n[1] + 2, x = line % SX, z = line / SX;
+    mv__cu_bs_line(j.C + ((z + 1) * SY + 1) * SX + x, SX, j.n[1], j.mirror, j.k[1]);
+}
+/* z pass item: stored column (x, y) across the slices (every stored x and y) */
+static MV__CU_HD void mv__cu_bs_zline(const mv__cu_bsjob &j, int64_t line)
+{
+    const int64_t SX = j.n[0] + 2, SY = j.n[1] + 2;
+    mv__cu_bs_line(j.C + SX * SY + line, SX * SY, j.n[2], j.mirror, j.k[2]);
+}
+
+template <typename S>
+static __global__ void mv__cu_bs_absmax_kernel(const S *__restrict__ frame, int64_t count, int scaled, double slope,
+                                               double inter, unsigned int *amax)
+{
+    unsigned int best = 0;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < count; i += (int64_t)gridDim.x * blockDim.x) {
+        float a = fabsf(mv__cu_value_f32(frame[i], scaled, slope, inter));
+        if (a <= 3.40282347e38f) { /* finite (NaN fails too), as mv__rs_absmax */
+            unsigned int b;
+            memcpy(&b, &a, 4);
+            best = b > best ? b : best;
+        }
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+        unsigned int v = __shfl_down_sync(0xffffffffu, best, o);
+        best = v > best ? v : best;
+    }
+    if ((threadIdx.x & 31) == 0 && best) atomicMax(amax, best);
+}
+template <typename S>
+static __global__ void mv__cu_bs_x_kernel(const S *__restrict__ frame, mv__cu_bsjob j, int scaled, double slope,
+                                          double inter)
+{
+    float pre, post;
+    mv__cu_bs_scale(*j.amax, &pre, &post);
+    for (int64_t l = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; l < j.n[1] * j.n[2]; l += (int64_t)gridDim.x * blockDim.x)
+        mv__cu_bs_xline(frame, j, l, scaled, slope, inter, pre);
+}
+static __global__ void mv__cu_bs_y_kernel(mv__cu_bsjob j)
+{
+    for (int64_t l = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; l < (j.n[0] + 2) * j.n[2]; l += (int64_t)gridDim.x * blockDim.x)
+        mv__cu_bs_yline(j, l);
+}
+static __global__ void mv__cu_bs_z_kernel(mv__cu_bsjob j)
+{
+    for (int64_t l = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; l < (j.n[0] + 2) * (j.n[1] + 2);
+         l += (int64_t)gridDim.x * blockDim.x)
+        mv__cu_bs_zline(j, l);
+}
+
+/* ---- cubic taps (mv__rs_taps' cubic branch) ---- */
+
+/* floor of |c| < 2^62 (mv__rs_floor) */
+static MV__CU_HD double mv__cu_bs_floor(double c)
+{
+    int64_t t = (int64_t)c;
+    return (double)(t - ((double)t > c));
+}
+/* scipy's whole-sample mirror of an index into [0, n) (mv__rs_mirror) */
+static MV__CU_HD int64_t mv__cu_bs_mirror(int64_t k, int64_t n)
+{
+    int64_t s2 = 2 * n - 2;
+    if (n <= 1) return 0;
+    if (k < 0) {
+        k = s2 * (-k / s2) + k;
+        k = k <= 1 - n ? k + s2 : -k;
+    } else if (k >= n) {
+        k -= s2 * (k / s2);
+        if (k >= n) k = s2 - k;
+    }
+    return k;
+}
+/* z^m by squaring (mv__rs_pole_pow) */
+static MV__CU_HD double mv__cu_bs_pole_pow(int64_t m)
+{
+    double r = 1.0, b = MV__CU_BS_POLE;
+    for (; m > 0; m >>= 1) {
+        if (m & 1) r = MV__CU_DMUL(r, b);
+        b = MV__CU_DMUL(b, b);
+    }
+    return r;
+}
+/* the four weights at fraction x (mv__rs_cubic_w), in float64 then rounded */
+static MV__CU_HD void mv__cu_bs_weights(double x, double bw[4])
+{
+    const double y = MV__CU_DSUB(1.0, x);
+    bw[0] = MV__CU_DMUL(MV__CU_DMUL(y, y), y) / 6.0;
+    bw[1] = MV__CU_DADD(MV__CU_DMUL(MV__CU_DMUL(MV__CU_DMUL(x, x), MV__CU_DSUB(x, 2.0)), 3.0), 4.0) / 6.0;
+    bw[2] = MV__CU_DADD(MV__CU_DMUL(MV__CU_DMUL(MV__CU_DMUL(y, y), MV__CU_DSUB(y, 2.0)), 3.0), 4.0) / 6.0;
+    bw[3] = MV__CU_DSUB(MV__CU_DSUB(MV__CU_DSUB(1.0, bw[0]), bw[1]), bw[2]);
+}
+/* Stored index (voxel + 1) of the first of four taps of coordinate c on an
+   axis of n >= 2 voxels, and their weights; outside, windows fold as the
+   CPU's: mirror maps taps back, edge mode spreads tap -1-m over the stored
+   -1 and 0 by the pole's powers (see mv__rs_taps). n == 1: one tap. */
+static MV__CU_HD int64_t mv__cu_bs_taps(double c, int64_t n, int mirror, float w[4])
+{
+    double bw[4];
+    if (n == 1) {
+        w[0] = 1.0f;
+        w[1] = w[2] = w[3] = 0.0f;
+        return 1;
+    }
+    if (c >= 0 && c < (double)(n - 1)) { /* every tap stored */
+        const double f = (double)(int64_t)c;
+        mv__cu_bs_weights(MV__CU_DSUB(c, f), bw);
+        for (int a = 0; a < 4; a++) w[a] = (float)bw[a];
+        return (int64_t)f;
+    }
+    const double z = MV__CU_BS_POLE;
+    double acc[4] = {0, 0, 0, 0};
+    if (!(c >= -MV__CU_BS_FAR)) c = -MV__CU_BS_FAR; /* NaN too */
+    if (c > (double)(n - 1) + MV__CU_BS_FAR) c = (double)(n - 1) + MV__CU_BS_FAR;
+    const double f = mv__cu_bs_floor(c);
+    mv__cu_bs_weights(MV__CU_DSUB(c, f), bw);
+    const int64_t fi = (int64_t)f, s = fi - 1 < -1 ? -1 : fi - 1 > n - 3 ? n - 3 : fi - 1;
+    for (int a = 0; a < 4; a++) {
+        const int64_t k = fi - 1 + a;
+        int64_t at[2] = {k, k};
+        double wt[2] = {bw[a], 0};
+        int np = 1;
+        if (k < -1 || k > n) {
+            if (mirror) {
+                at[0] = mv__cu_bs_mirror(k, n);
+            } else {
+                const int left = k < -1;
+                const double p = mv__cu_bs_pole_pow(left ? -1 - k : k - n);
+                at[0] = left ? -1 : n;
+                at[1] = left ? 0 : n - 1;
+                wt[0] = MV__CU_DMUL(bw[a], MV__CU_DADD(MV__CU_DSUB(1.0, p) / MV__CU_DSUB(1.0, z), p));
+                wt[1] = MV__CU_DMUL(-bw[a], MV__CU_DMUL(z, MV__CU_DSUB(1.0, p)) / MV__CU_DSUB(1.0, z));
+                np = 2;
+            }
+        }
+        for (int q = 0; q < np; q++) {
+            int64_t slot = at[q] - s;
+            slot = slot < 0 ? 0 : slot > 3 ? 3 : slot; /* only (near) zero weights fall outside the window */
+            acc[slot] = MV__CU_DADD(acc[slot], wt[q]);
+        }
+    }
+    for (int a = 0; a < 4; a++) w[a] = (float)acc[a];
+    return s + 1;
+}
+
+/* One cubic sample at input coordinates c from the coefficients C (stored
+   dims n + 2): x taps summed first, then y, then z, in float32 (the CPU's
+   mv__rs_sample), times post. */
+static MV__CU_HD float mv__cu_bs_sample(const float *C, const int64_t n[3], const double c[3], int mirror, float post)
+{
+    float w[3][4];
+    int64_t s[3];
+    int T[3];
+    const int64_t SX = n[0] + 2, SY = n[1] + 2;
+    for (int a = 0; a < 3; a++) {
+        s[a] = mv__cu_bs_taps(c[a], n[a], mirror, w[a]);
+        T[a] = n[a] > 1 ? 4 : 1;
+    }
+    float acc = 0;
+    for (int tz = 0; tz < T[2]; tz++) {
+        float plane = 0;
+        for (int ty = 0; ty < T[1]; ty++) {
+            const float *r = C + ((s[2] + tz) * SY + (s[1] + ty)) * SX + s[0];
+            float row = MV__CU_FMUL(w[0][0], r[0]);
+            for (int tx = 1; tx < T[0]; tx++) row = MV__CU_FADD(row, MV__CU_FMUL(w[0][tx], r[tx]));
+            plane = ty == 0 ? MV__CU_FMUL(w[1][0], row) : MV__CU_FADD(plane, MV__CU_FMUL(w[1][ty], row));
+        }
+        acc = tz == 0 ? MV__CU_FMUL(w[2][0], plane) : MV__CU_FADD(acc, MV__CU_FMUL(w[2][tz], plane));
+    }
+    return MV__CU_FMUL(acc, post);
+}
+
+/* One output frame (m: the map, frames = 1) from the coefficients */
+static __global__ void mv__cu_cubic_kernel(mv__cu_bsjob j, float *__restrict__ out, mv__cu_rsmap m, float fill)
+{
+    float pre, post;
+    mv__cu_bs_scale(*j.amax, &pre, &post);
+    const int64_t rows = m.m[1] * m.m[2];
+    MV__CU_FOR_ROWS(r, rows) {
+        const int64_t y = r % m.m[1], z = r / m.m[1];
+        float *orow = out + (z * m.m[1] + y) * m.m[0];
+        for (int64_t x = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; x < m.m[0]; x += (int64_t)gridDim.x * blockDim.x) {
+            double c[3];
+            mv__cu_rs_coords(m, x, y, z, c);
+            orow[x] = m.fill && !mv__cu_rs_inside(m, c) ? fill : mv__cu_bs_sample(j.C, j.n, c, j.mirror, post);
+        }
+    }
+}
+
+/* The coefficient scratch of one frame of an n0 x n1 x n2 grid and the
+   guard's word (stream-ordered), and its release */
+static mv_status mv__cu_bs_begin(mv__cu_bsjob *j, const int64_t n[3], int mirror, cudaStream_t s)
+{
+    size_t cbytes = sizeof(float);
+    for (int a = 0; a < 3; a++) {
+        j->n[a] = n[a];
+        j->k[a] = mv__cu_bs_consts(n[a]);
+        cbytes *= (size_t)(n[a] + 2);
+    }
+    j->mirror = mirror;
+    cbytes = (cbytes + 255) & ~(size_t)255;
+    MV__CU_TRY(cudaMallocAsync((void **)&j->C, cbytes + 256, s));
+    j->amax = (unsigned int *)(void *)((char *)j->C + cbytes);
+    return MV_OK;
+}
+static void mv__cu_bs_end(mv__cu_bsjob *j, cudaStream_t s) { (void)cudaFreeAsync(j->C, s); }
+
+/* Frame f of in (any real dtype, frames of j.n) into the coefficients:
+   the guard's maximum, then the x, y and z passes (stream-ordered) */
+static mv_status mv__cu_bs_prefilter(const mv_cuda_vol *in, int64_t f, const mv__cu_bsjob &j, int scaled, double slope,
+                                     double inter, cudaStream_t s, const char *fn)
+{
+    const int threads = 128;
+    const int64_t nf = j.n[0] * j.n[1] * j.n[2];
+    mv_status st = MV_ERR_UNSUPPORTED;
+    MV__CU_TRY(cudaMemsetAsync(j.amax, 0, sizeof(unsigned int), s));
+    MV__CU_CASE_REAL(in->vol.dtype, S, {
+        const S *frame = (const S *)in->vol.data + f * nf;
+        mv__cu_bs_absmax_kernel<S><<<mv__cu_blocks(nf, 256), 256, 0, s>>>(frame, nf, scaled, slope, inter, j.amax);
+        mv__cu_bs_x_kernel<S><<<mv__cu_blocks(j.n[1] * j.n[2], threads), threads, 0, s>>>(frame, j, scaled, slope, inter);
+        st = MV_OK;
+    })
+    if (st != MV_OK) return mv_set_error(st, "%s: %s voxels", fn, mv_dtype_name(in->vol.dtype));
+    mv__cu_bs_y_kernel<<<mv__cu_blocks((j.n[0] + 2) * j.n[2], threads), threads, 0, s>>>(j);
+    mv__cu_bs_z_kernel<<<mv__cu_blocks((j.n[0] + 2) * (j.n[1] + 2), threads), threads, 0, s>>>(j);
+    MV__CU_TRY(cudaGetLastError());
+    return MV_OK;
+}
+
+/* The frames of in resampled by cubic B-splines into the float32 f32 (m's
+   output grid, frame after frame): per frame the prefilter, then the
+   samples. Stream-ordered; allocates the coefficients of one frame. */
+static mv_status mv__cu_cubic_run(const mv_cuda_vol *in, float *f32, const mv__cu_rsmap *m, int scaled, double slope,
+                                  double inter, float fill, cudaStream_t s, const char *fn)
+{
+    mv__cu_bsjob j;
+    mv_status st = MV_OK;
+    mv__cu_rsmap one = *m;
+    one.frames = 1;
+    const dim3 grid = mv__cu_row_grid(m->m[0], m->m[1] * m->m[2]);
+    MV__CU_STRY(mv__cu_bs_begin(&j, m->n, m->fill, s)); /* the CPU's choice: mirror inside when outside is filled */
+    for (int64_t f = 0; f < m->frames && st == MV_OK; f++) {
+        st = mv__cu_bs_prefilter(in, f, j, scaled, slope, inter, s, fn);
+        if (st != MV_OK) break;
+        mv__cu_cubic_kernel<<<grid, MV__CU_ROW_BLOCK, 0, s>>>(j, f32 + f * m->out_frame, one, fill);
+        cudaError_t e = cudaGetLastError();
+        if (e != cudaSuccess) st = mv__cu_fail(e, fn);
+    }
+    mv__cu_bs_end(&j, s);
+    return st;
+}
+
 /* An outside sample of nearest resampling as one stored element, as the
    CPU's resampler makes it: RGB channels clamped to 0..255 (alpha 255),
    anything else converted from float64 with the output's rounding. */
@@ -2504,8 +2909,9 @@ static mv_status mv__cu_resample_run(const mv_cuda_vol *in, mv_cuda_vol *out, mv
     int64_t count;
     mv_status st = MV_ERR_UNSUPPORTED;
     dim3 grid;
-    MV__CU_CHECK(o->interp == MV_CUDA_INTERP_LINEAR || o->interp == MV_CUDA_INTERP_NEAREST, MV_ERR_UNSUPPORTED,
-                 "%s: interpolation %d (cubic is not on the GPU yet)", fn, o->interp);
+    const int cubic = o->interp == MV_CUDA_INTERP_CUBIC;
+    MV__CU_CHECK(o->interp == MV_CUDA_INTERP_LINEAR || o->interp == MV_CUDA_INTERP_NEAREST || cubic, MV_ERR_INVALID_ARG,
+                 "%s: interpolation %d (0 linear, 1 nearest, 2 cubic)", fn, o->interp);
     for (a = 0; a < 3; a++) {
         m->n[a] = mv__cu_dim(&in->vol, a);
         m->m[a] = mv__cu_dim(&out->vol, a);
@@ -2521,7 +2927,7 @@ static mv_status mv__cu_resample_run(const mv_cuda_vol *in, mv_cuda_vol *out, mv
     count = mv_vol_count(&out->vol);
     if (count == 0) return MV_OK;
     grid = mv__cu_row_grid(m->m[0], m->m[1] * m->m[2] * m->frames);
-    if (!m->linear && odt == idt) { /* stored values, any dtype */
+    if (!m->linear && !cubic && odt == idt) { /* stored values, any dtype */
         unsigned char fillb[16];
         MV__CU_STRY(mv__cu_rs_fill_bytes(o->fill, odt, o->rounding, fillb));
         MV__CU_CASE_SIZE(mv_dtype_size(idt), T, {
@@ -2541,7 +2947,8 @@ static mv_status mv__cu_resample_run(const mv_cuda_vol *in, mv_cuda_vol *out, mv
         float *f32 = (float *)out->vol.data;
         float fillf = (float)o->fill;
         if (odt != MV_DT_F32) MV__CU_TRY(cudaMallocAsync((void **)&f32, (size_t)count * sizeof(float), s));
-        MV__CU_CASE_REAL(idt, S, {
+        if (cubic) st = mv__cu_cubic_run(in, f32, m, active, slope, inter, fillf, s, fn);
+        else MV__CU_CASE_REAL(idt, S, {
             if (m->separable)
                 mv__cu_resample_sep_kernel<S><<<grid, MV__CU_ROW_BLOCK, 0, s>>>((const S *)in->vol.data, f32, *m, active, slope,
                                                                    inter, fillf);
@@ -2550,7 +2957,7 @@ static mv_status mv__cu_resample_run(const mv_cuda_vol *in, mv_cuda_vol *out, mv
                                                                fillf);
             st = MV_OK;
         })
-        if (st == MV_OK) {
+        if (st == MV_OK && !cubic) {
             cudaError_t e = cudaGetLastError();
             if (e != cudaSuccess) st = mv__cu_fail(e, fn);
         }
@@ -3603,6 +4010,47 @@ static __global__ void mv__cu_fd_warp_kernel(const S *__restrict__ in, const flo
     }
 }
 
+/* Cubic warp of one frame into float32 from its B-spline coefficients
+   (mv__cu_bs_prefilter): the CPU's coordinates, inside test, taps and
+   blend (mv__fd_warp_row's cubic branch), times the guard's post scale */
+static __global__ void mv__cu_fd_cubic_kernel(mv__cu_bsjob j, const float *__restrict__ fld, float *__restrict__ out,
+                                              mv__cu_fdmap w, int fill_outside, float fill)
+{
+    float pre, post;
+    mv__cu_bs_scale(*j.amax, &pre, &post);
+    const int64_t rows = w.g[1] * w.g[2];
+    MV__CU_FOR_ROWS(r, rows) {
+        const int64_t y = r % w.g[1], z = r / w.g[1];
+        float *orow = out + (z * w.g[1] + y) * w.g[0];
+        for (int64_t x = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; x < w.g[0]; x += (int64_t)gridDim.x * blockDim.x) {
+            double d[3], c[3];
+            mv__cu_fd_coords(w, fld, x, y, z, d, c);
+            orow[x] = fill_outside && !mv__cu_fd_inside(j.n, c) ? fill : mv__cu_bs_sample(j.C, j.n, c, j.mirror, post);
+        }
+    }
+}
+
+/* Frame by frame: the moving frame's coefficients, then its warp */
+static mv_status mv__cu_fd_cubic_run(const mv_cuda_vol *moving, const mv_cuda_vol *field, mv_cuda_vol *out,
+                                     const mv__cu_fdmap &w, const mv__cu_rsmap &m, int scaled, double slope, double inter,
+                                     float fill, cudaStream_t s, const char *fn)
+{
+    mv__cu_bsjob j;
+    mv_status st = MV_OK;
+    const dim3 grid = mv__cu_row_grid(w.g[0], w.g[1] * w.g[2]);
+    MV__CU_STRY(mv__cu_bs_begin(&j, m.n, m.fill, s)); /* mirror inside when outside is filled, as the CPU */
+    for (int64_t f = 0; f < m.frames && st == MV_OK; f++) {
+        st = mv__cu_bs_prefilter(moving, f, j, scaled, slope, inter, s, fn);
+        if (st != MV_OK) break;
+        mv__cu_fd_cubic_kernel<<<grid, MV__CU_ROW_BLOCK, 0, s>>>(j, (const float *)field->vol.data,
+                                                                 (float *)out->vol.data + f * w.nv, w, m.fill, fill);
+        cudaError_t e = cudaGetLastError();
+        if (e != cudaSuccess) st = mv__cu_fail(e, fn);
+    }
+    mv__cu_bs_end(&j, s);
+    return st;
+}
+
 /* Nearest warp of stored elements (any dtype of that size). */
 template <typename T>
 static __global__ void mv__cu_fd_nearest_kernel(const T *__restrict__ in, const float *__restrict__ fld, T *__restrict__ out,
@@ -3718,8 +4166,8 @@ MVCDEF mv_status mv_cuda_field_warp_into(const mv_cuda_vol *moving, const mv_cud
     MV__CU_STRY(mv__cu_check_vol(moving, fn, "moving"));
     MV__CU_STRY(mv__cu_fd_check(field, fn, "field"));
     MV__CU_STRY(mv__cu_check_vol(out, fn, "out"));
-    MV__CU_CHECK(o.interp == MV_INTERP_LINEAR || o.interp == MV_INTERP_NEAREST, MV_ERR_UNSUPPORTED,
-                 "%s: interpolation %d (cubic is not on the GPU yet)", fn, (int)o.interp);
+    MV__CU_CHECK(o.interp == MV_INTERP_LINEAR || o.interp == MV_INTERP_NEAREST || o.interp == MV_INTERP_CUBIC,
+                 MV_ERR_INVALID_ARG, "%s: interpolation %d", fn, (int)o.interp);
     for (a = 0; a < 3; a++)
         MV__CU_CHECK(mv__cu_dim(&out->vol, a) == field->vol.dim[a], MV_ERR_INVALID_ARG,
                      "%s: out dim[%d] = %lld, the field's grid has %lld", fn, a, (long long)mv__cu_dim(&out->vol, a),
@@ -3742,7 +4190,7 @@ MVCDEF mv_status mv_cuda_field_warp_into(const mv_cuda_vol *moving, const mv_cud
     odt = out->vol.dtype;
     if (mv_vol_count(&out->vol) == 0) return MV_OK;
     grid = mv__cu_row_grid(w.g[0], w.g[1] * w.g[2] * m.frames);
-    if (!m.linear) {
+    if (o.interp == MV_INTERP_NEAREST) {
         unsigned char fillb[16];
         MV__CU_CHECK(odt == idt, MV_ERR_UNSUPPORTED, "%s: nearest keeps the moving image's dtype (%s, out %s)", fn,
                      mv_dtype_name(idt), mv_dtype_name(odt));
@@ -3759,8 +4207,11 @@ MVCDEF mv_status mv_cuda_field_warp_into(const mv_cuda_vol *moving, const mv_cud
         return MV_OK;
     }
     MV__CU_CHECK(odt == MV_DT_F32 && mv__cu_is_gpu_real(idt), MV_ERR_UNSUPPORTED,
-                 "%s: linear warps a real image into float32 (%s -> %s)", fn, mv_dtype_name(idt), mv_dtype_name(odt));
+                 "%s: linear and cubic warp a real image into float32 (%s -> %s)", fn, mv_dtype_name(idt),
+                 mv_dtype_name(odt));
     MV__CU_STRY(mv__cu_scaling(&moving->vol, o.raw, &active, &slope, &inter));
+    if (o.interp == MV_INTERP_CUBIC)
+        return mv__cu_fd_cubic_run(moving, field, out, w, m, active, slope, inter, (float)o.fill, stream, fn);
     MV__CU_CASE_REAL(idt, S, {
         mv__cu_fd_warp_kernel<S><<<grid, MV__CU_ROW_BLOCK, 0, stream>>>((const S *)moving->vol.data,
                                                                         (const float *)field->vol.data,

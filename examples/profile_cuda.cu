@@ -167,6 +167,15 @@ static void op_resample_nearest(void *c)
     o.interp = MV_CUDA_INTERP_NEAREST;
     P_CHECK(mv_cuda_resample_into(&B.in, &P_zoom, P_zoom_map, &o, P_s));
 }
+static mv_cuda_vol P_half;
+static double P_half_map[4][4];
+static void op_resample_cubic(void *c)
+{
+    mv_cuda_resample_opts o;
+    memset(&o, 0, sizeof(o));
+    o.interp = MV_CUDA_INTERP_CUBIC;
+    P_CHECK(mv_cuda_resample_into(&B.in, c ? &P_half : &P_zoom, c ? P_half_map : P_zoom_map, &o, P_s));
+}
 static void op_fftshift(void *c) { (void)c; P_CHECK(mv_cuda_fftshift_into(&B.c64, &B.c64b, 7, 0, P_s)); }
 static void op_fftc(void *c) { (void)c; P_CHECK(mv_cuda_fftc_into(&B.c64, &B.c64, 7, 0, P_s)); }
 static cufftHandle P_plan;
@@ -680,6 +689,18 @@ int main(int argc, char **argv)
         }
         P_zoom_map[3][3] = 1;
     }
+    {   /* cubic x0.5 (the CPU's "cubic to a coarser grid" row) */
+        int64_t hd[3] = {size / 2, size / 2, size / 2};
+        int a;
+        P_CHECK(mv_cuda_vol_alloc(&P_half, MV_DT_F32, 3, hd, P_s));
+        memset(P_half_map, 0, sizeof(P_half_map));
+        for (a = 0; a < 3; a++) {
+            double s = (double)dims[a] / (double)hd[a];
+            P_half_map[a][a] = s;
+            P_half_map[a][3] = 0.5 * s - 0.5;
+        }
+        P_half_map[3][3] = 1;
+    }
     P_CHECK(mv_cuda_vol_alloc(&B.c64, MV_DT_C64, 3, dims, P_s));
     P_CHECK(mv_cuda_vol_alloc(&B.c64b, MV_DT_C64, 3, dims, P_s));
     P_CHECK(mv_cuda_convert(&B.in, &B.w, MV_DT_F32, NULL, P_s));
@@ -717,6 +738,9 @@ int main(int argc, char **argv)
     p_row("crop 32 voxels per axis (output bytes x2)", p_time_gpu(op_crop, NULL), 2 * mv_vol_bytes(&P_crop.vol));
     p_row("resample trilinear x1.5 (output bytes x2)", p_time_gpu(op_resample_linear, NULL), 2 * mv_vol_bytes(&P_zoom.vol));
     p_row("resample nearest x1.5 (output bytes x2)", p_time_gpu(op_resample_nearest, NULL), 2 * mv_vol_bytes(&P_zoom.vol));
+    p_row("resample cubic x1.5 (output bytes x2)", p_time_gpu(op_resample_cubic, NULL), 2 * mv_vol_bytes(&P_zoom.vol));
+    p_row("resample cubic x0.5 (input + output bytes)", p_time_gpu(op_resample_cubic, &P_half),
+          f32b + mv_vol_bytes(&P_half.vol));
     p_row("fftshift complex64, 3 axes", p_time_gpu(op_fftshift, NULL), 4 * f32b);
     p_row("density compensation (c64 in place)", p_time_gpu(op_weight, NULL), 4 * f32b + f32b);
     p_row("RSS of 8 coils (c64 -> f32)", p_time_gpu(op_rss, NULL), mv_vol_bytes(&B.coils.vol) + mv_vol_bytes(&B.rss.vol));

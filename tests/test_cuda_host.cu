@@ -15,7 +15,12 @@
      (mv__cu_mod_factor, the very function the kernel calls) around a plain
      float64 DFT standing in for cuFFT, against fftshift(fft(ifftshift(x)));
    - resampling: mv__cu_rs_coords / _taps / _sample / _inside (the kernel's
-     own functions) against a float64 scipy-zoom reference;
+     own functions) against a float64 scipy-zoom reference; cubic: the
+     device pipeline's item functions (guard, x / y / z prefilter lines,
+     mv__cu_bs_taps / _sample) against mv_resample_into (zooms and a general
+     map, edge and fill, one-voxel axes, scaled int16, values near FLT_MAX)
+     within 1e-5 of the range, and the line recursion against the B-spline
+     interpolation condition;
    - displacement fields: the warp's and the composition's maps
      (mv__cu_fd_warp_map / _compose_map) and element functions
      (mv__cu_fd_coords, _inside, _sample, _compose_at with mv__cu_rs_sample)
@@ -286,6 +291,199 @@ static void check_resample(void)
                 }
                 free(in);
             }
+}
+
+/* Cubic: the device's whole pipeline on the host (mv__cu_cubic_run's steps:
+   the guard's maximum, the x / y / z prefilter line items over every line
+   in the kernels' order of passes, the samples) against the CPU's
+   mv_resample_into on the same map: within 1e-5 of the data range (the
+   CPU's tolerance against scipy), and bit for bit where the CPU takes its
+   coefficient path with mv__rs_sample's order (reported, not required).
+   Maps: zooms (the separable map of mv_cuda_resample_shape, grid mode and
+   align corners), a general (rotated, sheared) map; edge (scipy 'nearest')
+   and fill (mirror inside); one-voxel axes; int16 with a scaling; values
+   near FLT_MAX (the overflow guard); NaN-free data. */
+/* The device's coefficients of one frame on the host: the guard's maximum
+   (the max kernel's per-element rule), then the x / y / z line items over
+   every line of each pass, in the passes' order */
+struct host_bs {
+    std::vector<float> C;
+    unsigned int amax = 0;
+    float pre = 1, post = 1;
+    mv__cu_bsjob j;
+    template <typename S>
+    void make(const S *in, const int64_t n[3], int mirror, int scaled, double slope, double inter)
+    {
+        size_t cn = 1;
+        for (int a = 0; a < 3; a++) {
+            j.n[a] = n[a];
+            j.k[a] = mv__cu_bs_consts(n[a]);
+            cn *= (size_t)(n[a] + 2);
+        }
+        j.mirror = mirror;
+        C.assign(cn, NAN); /* every stored coefficient must be written */
+        j.C = C.data();
+        j.amax = &amax;
+        amax = 0;
+        for (int64_t i = 0; i < n[0] * n[1] * n[2]; i++) {
+            float a = fabsf(mv__cu_value_f32(in[i], scaled, slope, inter));
+            unsigned int b;
+            memcpy(&b, &a, 4);
+            if (a <= 3.40282347e38f && b > amax) amax = b;
+        }
+        mv__cu_bs_scale(amax, &pre, &post);
+        for (int64_t l = 0; l < n[1] * n[2]; l++) mv__cu_bs_xline(in, j, l, scaled, slope, inter, pre);
+        for (int64_t l = 0; l < (n[0] + 2) * n[2]; l++) mv__cu_bs_yline(j, l);
+        for (int64_t l = 0; l < (n[0] + 2) * (n[1] + 2); l++) mv__cu_bs_zline(j, l);
+    }
+};
+
+/* mv__cu_cubic_run's frame on the host: coefficients, then every output
+   voxel as mv__cu_cubic_kernel computes it */
+template <typename S>
+static float *cubic_emulate(const S *in, const mv__cu_rsmap &m, int scaled, double slope, double inter, float fill)
+{
+    host_bs h;
+    h.make(in, m.n, m.fill, scaled, slope, inter);
+    float *out = (float *)malloc((size_t)m.out_frame * sizeof(float));
+    for (int64_t z = 0; z < m.m[2]; z++)
+        for (int64_t y = 0; y < m.m[1]; y++)
+            for (int64_t x = 0; x < m.m[0]; x++) {
+                double c[3];
+                mv__cu_rs_coords(m, x, y, z, c);
+                out[(z * m.m[1] + y) * m.m[0] + x] =
+                    m.fill && !mv__cu_rs_inside(m, c) ? fill : mv__cu_bs_sample(h.j.C, h.j.n, c, h.j.mirror, h.post);
+            }
+    return out;
+}
+
+static void check_cubic_case(const char *what, const mv_vol *in, const mv__cu_rsmap &m, double M[4][4])
+{
+    mv_vol out;
+    mv_resample_opts ro;
+    int64_t dims[3] = {m.m[0], m.m[1], m.m[2]}, differ = 0, bad = 0;
+    double lo = INFINITY, hi = -INFINITY, worst = 0;
+    int active = in->meta.scl_slope != 0 && !(in->meta.scl_slope == 1.0 && in->meta.scl_inter == 0.0);
+    double slope = active ? in->meta.scl_slope : 1.0, inter = active ? in->meta.scl_inter : 0.0;
+    memset(&ro, 0, sizeof(ro));
+    ro.interp = MV_INTERP_CUBIC;
+    ro.fill_outside = m.fill;
+    ro.fill = -7;
+    ro.threads = 1;
+    checks++;
+    ro.align_corners = m.separable && m.u[0] == 0.0;
+    /* a zoom through mv_resample_shape, whose coordinates are scipy's
+       ((o + u) s + v, as the device's separable map), a general map through
+       mv_resample_into (M rows, as the device's) */
+    if (m.separable ? mv_resample_shape(in, &out, dims, &ro) != MV_OK
+                    : mv_vol_alloc(&out, MV_DT_F32, 3, dims, NULL) != MV_OK || mv_resample_into(in, &out, M, &ro) != MV_OK) {
+        fails++;
+        printf("FAIL cubic %s: CPU resample: %s\n", what, mv_last_error());
+        mv_free(&out);
+        return;
+    }
+    float *g = in->dtype == MV_DT_F32 ? cubic_emulate((const float *)in->data, m, active, slope, inter, -7.0f)
+                                      : cubic_emulate((const int16_t *)in->data, m, active, slope, inter, -7.0f);
+    for (int64_t i = 0; i < m.in_frame; i++) {
+        double v = in->dtype == MV_DT_F32 ? ((const float *)in->data)[i] : ((const int16_t *)in->data)[i] * slope + inter;
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    for (int64_t i = 0; i < m.out_frame; i++) {
+        float c = ((const float *)out.data)[i];
+        double e = fabs((double)g[i] - (double)c);
+        differ += memcmp(&g[i], &c, 4) != 0;
+        worst = e > worst ? e : worst;
+        bad += !(e <= 1e-5 * (hi - lo));
+    }
+    if (bad) {
+        fails++;
+        printf("FAIL cubic %s: %lld of %lld voxels beyond 1e-5 of the range (worst %.3g of %.3g)\n", what, (long long)bad,
+               (long long)m.out_frame, worst, hi - lo);
+    } else if (getenv("MV_VERBOSE")) {
+        printf("  cubic %s: worst %.2e of the range, %lld of %lld voxels not bit-identical to the CPU\n", what,
+               worst / (hi - lo), (long long)differ, (long long)m.out_frame);
+    }
+    free(g);
+    mv_free(&out);
+}
+
+static void check_cubic(void)
+{
+    const int64_t ins[4][3] = {{23, 19, 11}, {16, 16, 16}, {9, 1, 7}, {5, 6, 2}};
+    const int64_t outs[4][3] = {{12, 10, 6}, {37, 9, 21}, {4, 3, 15}, {9, 3, 5}};
+    for (int s = 0; s < 4; s++)
+        for (int kind = 0; kind < 6; kind++) { /* 0-3: zoom (align x fill), 4-5: general map (fill) */
+            int align = kind < 4 && (kind & 1), fill = kind < 4 ? kind >> 1 : kind - 4;
+            mv_vol in;
+            mv__cu_rsmap m;
+            double M[4][4] = {{0}};
+            char what[160];
+            if (mv_vol_alloc(&in, s == 1 ? MV_DT_I16 : MV_DT_F32, 3, ins[s], NULL) != MV_OK) exit(1);
+            for (int64_t i = 0; i < mv_vol_count(&in); i++) {
+                double v = 1000 * sin(0.1 * (double)i) + (double)(i % 7) * 3.3;
+                if (s == 1) ((int16_t *)in.data)[i] = (int16_t)v;
+                else ((float *)in.data)[i] = (float)(s == 3 ? v * 1e35 : v); /* s 3: past the guard's 2^121 */
+            }
+            if (s == 1) { /* a scaling: the float32 pipeline sees slope * v + inter */
+                in.meta.scl_slope = 0.37;
+                in.meta.scl_inter = -12.5;
+            }
+            memset(&m, 0, sizeof(m));
+            M[3][3] = 1;
+            for (int a = 0; a < 3; a++) {
+                int64_t nn = ins[s][a], mm = outs[s][a];
+                m.n[a] = nn;
+                m.m[a] = mm;
+            }
+            if (kind < 4) { /* the map mv_cuda_resample_shape builds */
+                m.separable = 1;
+                for (int a = 0; a < 3; a++) {
+                    int64_t nn = m.n[a], mm = m.m[a];
+                    m.s[a] = !align ? (double)nn / (double)mm : mm > 1 ? (double)(nn - 1) / (double)(mm - 1) : 1.0;
+                    m.u[a] = align ? 0.0 : 0.5;
+                    m.v[a] = align ? 0.0 : -0.5;
+                    M[a][a] = m.s[a];
+                    M[a][3] = (0.0 + m.u[a]) * m.s[a] + m.v[a];
+                }
+            } else { /* rotated and sheared, reaching past every face */
+                const double G[3][4] = {{0.8, 0.35, 0.0, -1.5}, {-0.3, 0.75, 0.1, 0.5}, {0.05, 0.0, 1.1, -0.7}};
+                for (int r = 0; r < 3; r++)
+                    for (int c = 0; c < 4; c++) M[r][c] = m.M[r][c] = G[r][c];
+                if (m.n[1] == 1) M[1][0] = M[1][1] = M[1][2] = M[1][3] = m.M[1][0] = m.M[1][1] = m.M[1][2] = m.M[1][3] = 0;
+            }
+            m.in_frame = m.n[0] * m.n[1] * m.n[2];
+            m.out_frame = m.m[0] * m.m[1] * m.m[2];
+            m.frames = 1;
+            m.fill = fill;
+            snprintf(what, sizeof(what), "%lldx%lldx%lld -> %lldx%lldx%lld %s%s fill %d%s%s", (long long)m.n[0],
+                     (long long)m.n[1], (long long)m.n[2], (long long)m.m[0], (long long)m.m[1], (long long)m.m[2],
+                     kind < 4 ? "zoom" : "general map", align ? " align" : "", fill, s == 1 ? " int16 scaled" : "",
+                     s == 3 ? " near FLT_MAX" : "");
+            check_cubic_case(what, &in, m, M);
+            mv_free(&in);
+        }
+    /* the line recursion against its definition: c solves the B-spline
+       interpolation, sum (c[i-1] + 4 c[i] + c[i+1]) / 6 = g[i], on both
+       boundaries (edge: the extension continues the ends; mirror: c[-1] =
+       c[1]), lines of 2 .. 40 (the mirror series' horizon at 25) */
+    for (int mirror = 0; mirror < 2; mirror++)
+        for (int64_t n = 2; n <= 40; n++) {
+            std::vector<float> c((size_t)n + 2), g((size_t)n);
+            double worst = 0;
+            for (int64_t i = 0; i < n; i++) g[(size_t)i] = c[(size_t)i + 1] = (float)(cos(0.7 * (double)i) * 5 + (double)i);
+            mv__cu_bs_line(c.data() + 1, 1, n, mirror, mv__cu_bs_consts(n));
+            for (int64_t i = 0; i < n; i++) {
+                double r = ((double)c[(size_t)i] + 4.0 * c[(size_t)i + 1] + c[(size_t)i + 2]) / 6.0;
+                worst = fmax(worst, fabs(r - g[(size_t)i]));
+            }
+            checks++;
+            if (!(worst <= 2e-5 * (double)n)) {
+                fails++;
+                printf("FAIL cubic prefilter line n %lld mirror %d: interpolation residual %.3g\n", (long long)n, mirror,
+                       worst);
+            }
+        }
 }
 
 /* ---- conversion ---- */
@@ -611,7 +809,7 @@ static void warp_case(mv_dtype dt, int nc, int interp, int fill, const char *wha
         M[0][2] = M[1][2] = 0;
     }
     memset(&o, 0, sizeof(o));
-    o.interp = interp ? MV_INTERP_LINEAR : MV_INTERP_NEAREST;
+    o.interp = interp == 2 ? MV_INTERP_CUBIC : interp ? MV_INTERP_LINEAR : MV_INTERP_NEAREST;
     o.fill_outside = fill;
     o.fill = -3.5;
     int64_t od[3] = {fld.dim[0], fld.dim[1], fld.dim[2]};
@@ -630,6 +828,9 @@ static void warp_case(mv_dtype dt, int nc, int interp, int fill, const char *wha
     m.fill = fill;
     unsigned char fillb[16];
     mv__cu_rs_fill_bytes(o.fill, odt, o.rounding, fillb);
+    host_bs bs; /* cubic: the moving image's coefficients, as mv__cu_fd_cubic_run makes them */
+    if (interp == 2 && dt == MV_DT_F32) bs.make((const float *)mov.data, m.n, fill, active, slope, inter);
+    if (interp == 2 && dt == MV_DT_I16) bs.make((const int16_t *)mov.data, m.n, fill, active, slope, inter);
     for (int64_t z = 0; z < w.g[2]; z++)
         for (int64_t y = 0; y < w.g[1]; y++)
             for (int64_t x = 0; x < w.g[0]; x++) {
@@ -638,7 +839,10 @@ static void warp_case(mv_dtype dt, int nc, int interp, int fill, const char *wha
                 unsigned char got[16];
                 mv__cu_fd_coords(w, (const float *)fld.data, x, y, z, d, c);
                 bool outside = fill && !mv__cu_fd_inside(m.n, c);
-                if (interp) {
+                if (interp == 2) {
+                    float f = outside ? (float)o.fill : mv__cu_bs_sample(bs.j.C, bs.j.n, c, bs.j.mirror, bs.post);
+                    memcpy(got, &f, 4);
+                } else if (interp) {
                     float f = outside ? (float)o.fill
                                       : dt == MV_DT_F32 ? mv__cu_rs_sample((const float *)mov.data, m, c, active, slope, inter)
                                                         : mv__cu_rs_sample((const int16_t *)mov.data, m, c, active, slope, inter);
@@ -710,6 +914,12 @@ static void check_field(void)
         warp_case(MV_DT_I16, 3, 0, fill, what);
         snprintf(what, sizeof(what), "float32 2D linear fill %d", fill);
         warp_case(MV_DT_F32, 2, 1, fill, what);
+        snprintf(what, sizeof(what), "float32 3D cubic fill %d", fill);
+        warp_case(MV_DT_F32, 3, 2, fill, what);
+        snprintf(what, sizeof(what), "int16 scaled 3D cubic fill %d", fill);
+        warp_case(MV_DT_I16, 3, 2, fill, what);
+        snprintf(what, sizeof(what), "float32 2D cubic fill %d", fill);
+        warp_case(MV_DT_F32, 2, 2, fill, what);
     }
     compose_case(3, "3D, d1 on another oblique grid");
     compose_case(2, "2D");
@@ -2171,6 +2381,7 @@ int main(void)
     check_spatial();
     check_fftc();
     check_resample();
+    check_cubic();
     check_field();
     check_demons();
     check_metric();
