@@ -43,7 +43,8 @@ TABLE OF CONTENTS (search for the anchors)
       >>cuda-api-filter     Gaussian smoothing (the CPU's FIR, bit for bit)
       >>cuda-api-fft        fftshift, centred 3D FFT through cuFFT
       >>cuda-api-mri        RSS, sensitivity-weighted coil combination, density compensation
-      >>cuda-api-field      displacement fields: warp, compose, smooth, exp; the demons update (the CPU's bits)
+      >>cuda-api-field      displacement fields: warp, compose, smooth, exp, Jacobian, folds; the demons
+                            update (the CPU's bits)
       >>cuda-api-transport  proton transport: operators, Lie / Strang steps, dose, balance
       >>cuda-api-register   metric value + gradient for linear registration (MSE, NCC, Mattes MI)
       >>cuda-api-recon      GRAPPA application (cuFFT readouts, the CPU's unmixing sums),
@@ -153,6 +154,10 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
      voxel in its order, no FMA, the MSE's sums in the CPU's row / block
      order: u, the MSE and exp's output are the CPU's bits (host-checked;
      the GPU group `demons` has not run on a GPU yet).
+   - Jacobian determinants (mv_cuda_field_jacobian_into) and folds
+     (mv_cuda_field_folds): the CPU's float64 differences and determinant
+     in its order, no FMA: its bits and its count / minimum
+     (host-checked; the GPU group `field` has not run them on a GPU yet).
    - metrics with gradients (mv_cuda_metric_evaluate, MSE, NCC, MI): each
      sample's terms are the CPU's (same samples, the CPU's world -> moving
      voxel matrix, its float64 trilinear value and gradient); only the
@@ -200,7 +205,7 @@ slice or volume at a time, with a host round trip per iteration: fine for
 calibration is made on the host by mv_grappa_calibrate), SENSE unfolding,
 the recursive Gaussian, derivatives and box filters, the LNCC
 metric, moving masks and jittered samples in the metrics, field inversion,
-Jacobians, morphology, percentile rescale,
+morphology, percentile rescale,
 f128/complex/RGB conversion, in-place fftshift. Speed targets missed on the H100 (README):
 the statistics reduction (0.38 of memcpy: latency-bound float64 sums),
 z-normalize / rescale (0.46: two reads of the input), trilinear (0.35 of
@@ -228,7 +233,9 @@ VERSION HISTORY
           cubic B-spline resampling (mv_cuda_resample_* with
           MV_CUDA_INTERP_CUBIC) and cubic field warps: the CPU's
           prefilter and taps (general maps and warps: its bits in the host
-          emulation), host-checked, not yet run on a GPU.
+          emulation), host-checked, not yet run on a GPU;
+          mv_cuda_field_jacobian_into / mv_cuda_field_folds (the CPU's
+          bits and numbers; host-checked, not yet run on a GPU).
    0.2.0  (2026-11-22) first GPU run (H100): float64 first step of the
           intensity ops where medvol.h has one, warp-per-row kernels with
           32-bit row splits, the centred FFT in one pass plus cuFFT, a
@@ -513,6 +520,21 @@ MVCDEF mv_status mv_cuda_field_compose_into(const mv_cuda_vol *d1, const mv_cuda
                                             const mv_field_opts *opts, mv_cuda_stream stream);
 MVCDEF mv_status mv_cuda_field_smooth_into(const mv_cuda_vol *in, mv_cuda_vol *out, const double sigma[3],
                                            const mv_filter_opts *fopts, mv_cuda_stream stream);
+/* mv_field_jacobian_into on the device: det(I + grad d) per voxel into
+   out, a float32 device volume of the field's grid (ndim 1..3, not the
+   field): the CPU's central differences, LPS -> voxel matrix and
+   determinant in float64 in its order without FMA, rounded once: the
+   CPU's bits (host-checked). Stream-ordered; allocates nothing.
+   mv_cuda_field_folds: mv_field_folds (the voxels with det <= 0 or not
+   finite, *min_det the smallest, NaN if one is NaN; may be NULL): the
+   CPU's numbers exactly (an integer count, a minimum: any order gives the
+   same). Waits for the stream (it returns numbers); allocates a few KiB of
+   block partials (stream-ordered). opts: threads / scratch are host
+   options (ignored). */
+MVCDEF mv_status mv_cuda_field_jacobian_into(const mv_cuda_vol *field, mv_cuda_vol *out, const mv_field_opts *opts,
+                                             mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_field_folds(const mv_cuda_vol *field, int64_t *count, double *min_det, const mv_field_opts *opts,
+                                     mv_cuda_stream stream);
 
 /* mv_field_exp_into on the device (scaling and squaring): out = v / 2^N,
    then N times out = compose(out, out), each squaring the composition
@@ -4221,6 +4243,182 @@ MVCDEF mv_status mv_cuda_field_warp_into(const mv_cuda_vol *moving, const mv_cud
     })
     if (st != MV_OK) return mv_set_error(st, "%s: %s voxels", fn, mv_dtype_name(idt));
     MV__CU_TRY(cudaGetLastError());
+    return MV_OK;
+}
+
+/* ---- Jacobian determinant and folds (mv_field_jacobian_into, mv_field_folds) ---- */
+
+/* The field's grid and its LPS mm -> voxel matrix as medvol.h's field
+   geometry makes it: L2V = inv(R) S in 3D (mv_affine_invert is the CPU's
+   inverse), the 2x2 block of S R inverted in closed form in 2D. */
+struct mv__cu_jac {
+    double L2V[3][3];
+    int64_t n[3], nv;
+    int nc;
+};
+static mv_status mv__cu_jac_setup(const mv_vol *f, mv__cu_jac *j, const char *fn)
+{
+    double Ai[4][4];
+    int a, b;
+    MV__CU_CHECK(mv_affine_invert(f->affine, Ai) == MV_OK, MV_ERR_INVALID_ARG, "%s: the field's affine is singular", fn);
+    memset(j, 0, sizeof(*j));
+    for (a = 0; a < 3; a++) j->n[a] = f->dim[a];
+    j->nv = f->dim[0] * f->dim[1] * f->dim[2];
+    j->nc = (int)f->dim[4];
+    for (a = 0; a < 3; a++)
+        for (b = 0; b < 3; b++) j->L2V[a][b] = Ai[a][b] * mv__cu_fd_S[b];
+    if (j->nc == 2) { /* mv_field_check refused a singular in-plane block */
+        double m00 = mv__cu_fd_S[0] * f->affine[0][0], m01 = mv__cu_fd_S[0] * f->affine[0][1];
+        double m10 = mv__cu_fd_S[1] * f->affine[1][0], m11 = mv__cu_fd_S[1] * f->affine[1][1];
+        double det = m00 * m11 - m01 * m10;
+        j->L2V[0][0] = m11 / det;
+        j->L2V[0][1] = -m01 / det;
+        j->L2V[1][0] = -m10 / det;
+        j->L2V[1][1] = m00 / det;
+        j->L2V[0][2] = j->L2V[1][2] = j->L2V[2][0] = j->L2V[2][1] = 0;
+        j->L2V[2][2] = 1;
+    }
+    return MV_OK;
+}
+
+/* det(I + D L2V) at voxel (x, y, z), D by numpy.gradient (central
+   differences, one-sided at the border, 0 along an axis of one voxel):
+   mv__fd_jdet's float64 operations in its order, no FMA */
+static MV__CU_HD double mv__cu_jdet(const float *d, const mv__cu_jac &j, int64_t x, int64_t y, int64_t z)
+{
+    double D[3][3], J[3][3];
+    const int64_t p[3] = {x, y, z};
+    const size_t st[3] = {1, (size_t)j.n[0], (size_t)(j.n[0] * j.n[1])};
+    const size_t v = (size_t)x + (size_t)y * st[1] + (size_t)z * st[2];
+    for (int c = 0; c < 3; c++) {
+        size_t lo = v - st[c], hi = v + st[c];
+        double h = 2;
+        if (j.n[c] == 1) {
+            for (int r = 0; r < 3; r++) D[r][c] = 0;
+            continue;
+        }
+        if (p[c] == 0) {
+            lo = v;
+            h = 1;
+        } else if (p[c] == j.n[c] - 1) {
+            hi = v;
+            h = 1;
+        }
+        for (int r = 0; r < 3; r++)
+            D[r][c] = r < j.nc ? MV__CU_DSUB((double)d[(size_t)r * (size_t)j.nv + hi], (double)d[(size_t)r * (size_t)j.nv + lo]) / h
+                               : 0;
+    }
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 3; c++) {
+            double s = r == c ? 1.0 : 0.0;
+            for (int k = 0; k < 3; k++) s = MV__CU_DADD(s, MV__CU_DMUL(D[r][k], j.L2V[k][c]));
+            J[r][c] = s;
+        }
+    if (j.nc == 2) return MV__CU_DSUB(MV__CU_DMUL(J[0][0], J[1][1]), MV__CU_DMUL(J[0][1], J[1][0]));
+    /* mv__det3 */
+    return MV__CU_DADD(MV__CU_DSUB(MV__CU_DMUL(J[0][0], MV__CU_DSUB(MV__CU_DMUL(J[1][1], J[2][2]), MV__CU_DMUL(J[1][2], J[2][1]))),
+                                   MV__CU_DMUL(J[0][1], MV__CU_DSUB(MV__CU_DMUL(J[1][0], J[2][2]), MV__CU_DMUL(J[1][2], J[2][0])))),
+                       MV__CU_DMUL(J[0][2], MV__CU_DSUB(MV__CU_DMUL(J[1][0], J[2][1]), MV__CU_DMUL(J[1][1], J[2][0]))));
+}
+
+/* One voxel's share of the folds: counted where det <= 0 or not finite;
+   the minimum skips NaN (flagged instead), as mv__fd_jac_blocks */
+struct mv__cu_folds {
+    long long count;
+    double min;
+    int nan;
+};
+static MV__CU_HD void mv__cu_folds_add(mv__cu_folds &f, double det)
+{
+    f.count += !(det > 0) || !isfinite(det);
+    f.nan |= det != det;
+    f.min = det < f.min ? det : f.min;
+}
+static MV__CU_HD void mv__cu_folds_merge(mv__cu_folds &f, const mv__cu_folds &g)
+{
+    f.count += g.count;
+    f.nan |= g.nan;
+    f.min = g.min < f.min ? g.min : f.min;
+}
+
+/* det per voxel into out (float32) when out != NULL; per block the folds'
+   partial (count, min, NaN seen) when part != NULL */
+#define MV__CU_JAC_THREADS 256
+static __global__ void mv__cu_jac_kernel(const float *__restrict__ d, mv__cu_jac j, float *__restrict__ out,
+                                         mv__cu_folds *part)
+{
+    __shared__ mv__cu_folds sh[MV__CU_JAC_THREADS];
+    mv__cu_folds f = {0, HUGE_VAL, 0};
+    for (int64_t v = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; v < j.nv; v += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t x = v % j.n[0], y = v / j.n[0] % j.n[1], z = v / (j.n[0] * j.n[1]);
+        const double det = mv__cu_jdet(d, j, x, y, z);
+        if (out) out[v] = (float)det;
+        mv__cu_folds_add(f, det);
+    }
+    if (!part) return;
+    sh[threadIdx.x] = f;
+    __syncthreads();
+    for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) mv__cu_folds_merge(sh[threadIdx.x], sh[threadIdx.x + s]);
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) part[blockIdx.x] = sh[0];
+}
+
+MVCDEF mv_status mv_cuda_field_jacobian_into(const mv_cuda_vol *field, mv_cuda_vol *out, const mv_field_opts *opts,
+                                             mv_cuda_stream stream)
+{
+    static const char *fn = "mv_cuda_field_jacobian_into";
+    mv__cu_jac j;
+    (void)opts; /* threads, scratch: host options */
+    MV__CU_STRY(mv__cu_fd_check(field, fn, "field"));
+    MV__CU_STRY(mv__cu_check_vol(out, fn, "out"));
+    MV__CU_CHECK(out->vol.dtype == MV_DT_F32, MV_ERR_INVALID_ARG, "%s: out is %s, needs float32", fn,
+                 mv_dtype_name(out->vol.dtype));
+    MV__CU_CHECK(out->vol.ndim >= 1 && out->vol.ndim <= 3, MV_ERR_INVALID_ARG, "%s: out has ndim %d (1..3)", fn,
+                 out->vol.ndim);
+    for (int a = 0; a < 3; a++)
+        MV__CU_CHECK(mv__cu_dim(&out->vol, a) == field->vol.dim[a], MV_ERR_INVALID_ARG,
+                     "%s: out dim[%d] = %lld, the field has %lld", fn, a, (long long)mv__cu_dim(&out->vol, a),
+                     (long long)field->vol.dim[a]);
+    MV__CU_CHECK(out->vol.data != field->vol.data, MV_ERR_INVALID_ARG, "%s: out may not be the field", fn);
+    MV__CU_STRY(mv__cu_jac_setup(&field->vol, &j, fn));
+    mv__cu_jac_kernel<<<mv__cu_blocks(j.nv, MV__CU_JAC_THREADS), MV__CU_JAC_THREADS, 0, (cudaStream_t)stream>>>(
+        (const float *)field->vol.data, j, (float *)out->vol.data, NULL);
+    MV__CU_TRY(cudaGetLastError());
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_field_folds(const mv_cuda_vol *field, int64_t *count, double *min_det, const mv_field_opts *opts,
+                                     mv_cuda_stream stream)
+{
+    static const char *fn = "mv_cuda_field_folds";
+    const cudaStream_t s = (cudaStream_t)stream;
+    mv__cu_jac j;
+    mv__cu_folds *part = NULL, total = {0, HUGE_VAL, 0};
+    (void)opts;
+    MV__CU_STRY(mv__cu_fd_check(field, fn, "field"));
+    MV__CU_CHECK(count != NULL, MV_ERR_INVALID_ARG, "%s: count is NULL", fn);
+    MV__CU_STRY(mv__cu_jac_setup(&field->vol, &j, fn));
+    const int blocks = mv__cu_blocks(j.nv, MV__CU_JAC_THREADS);
+    mv__cu_folds *host = (mv__cu_folds *)malloc((size_t)blocks * sizeof(mv__cu_folds));
+    MV__CU_CHECK(host != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %d block partials", fn, blocks);
+    cudaError_t e = cudaMallocAsync((void **)&part, (size_t)blocks * sizeof(mv__cu_folds), s);
+    if (e != cudaSuccess) {
+        free(host);
+        return mv__cu_fail(e, fn);
+    }
+    mv__cu_jac_kernel<<<blocks, MV__CU_JAC_THREADS, 0, s>>>((const float *)field->vol.data, j, NULL, part);
+    e = cudaGetLastError();
+    if (e == cudaSuccess) e = cudaMemcpyAsync(host, part, (size_t)blocks * sizeof(mv__cu_folds), cudaMemcpyDeviceToHost, s);
+    (void)cudaFreeAsync(part, s);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(s);
+    if (e == cudaSuccess)
+        for (int b = 0; b < blocks; b++) mv__cu_folds_merge(total, host[b]);
+    free(host);
+    if (e != cudaSuccess) return mv__cu_fail(e, fn);
+    *count = (int64_t)total.count;
+    if (min_det) *min_det = total.nan ? (double)NAN : total.min;
     return MV_OK;
 }
 

@@ -1334,7 +1334,7 @@ static void test_gaussian(void)
     }
 }
 
-/* ---- displacement fields: warp, compose, smooth against the CPU, bit for bit ---- */
+/* ---- displacement fields: warp (linear, nearest, cubic), Jacobian, folds, compose, smooth against the CPU, bit for bit ---- */
 
 static void t_field(mv_vol *f, int64_t X, int64_t Y, int64_t Z, int nc, double amp)
 {
@@ -1387,6 +1387,34 @@ static void test_field(void)
             mv_free(&back);
             mv_free(&cpu);
             mv_cuda_free(&dout, t_stream);
+        }
+        for (int big = 0; big < 2; big++) { /* Jacobian determinants and folds: the CPU's bits and numbers */
+            const int64_t gd[3] = {fld.dim[0], fld.dim[1], fld.dim[2]};
+            mv_vol jc, fb;
+            mv_cuda_vol dj, dfb;
+            int64_t cc = -1, gc = -2;
+            double cm = 0, gm = 1;
+            CHECK(mv_vol_copy(&fld, &fb) == MV_OK, "copy");
+            for (int64_t i = 0; big && i < mv_vol_count(&fb); i++) ((float *)fb.data)[i] *= 6; /* folds */
+            CHECK(mv_vol_alloc(&jc, MV_DT_F32, 3, gd, NULL) == MV_OK, "alloc");
+            CHECK(mv_field_jacobian_into(&fb, &jc, NULL) == MV_OK && mv_field_folds(&fb, &cc, &cm, NULL) == MV_OK,
+                  "cpu jacobian %s", mv_last_error());
+            CHECK(mv_cuda_upload(&fb, &dfb, t_stream) == MV_OK && mv_cuda_vol_alloc(&dj, MV_DT_F32, 3, gd, t_stream) == MV_OK,
+                  "device alloc");
+            CHECK_OK(mv_cuda_field_jacobian_into(&dfb, &dj, NULL, t_stream));
+            CHECK_OK(mv_cuda_field_folds(&dfb, &gc, &gm, NULL, t_stream));
+            CHECK(mv_cuda_download(&dj, &back, t_stream) == MV_OK, "download");
+            snprintf(what, sizeof(what), "field jacobian %dD%s", nc, big ? " x6 (folding)" : "");
+            t_check_bytes(back.data, jc.data, MV_DT_F32, (size_t)mv_vol_count(&jc), what);
+            CHECK(gc == cc && (gm == cm || (gm != gm && cm != cm)), "%s: folds %lld min %.17g, cpu %lld %.17g", what,
+                  (long long)gc, gm, (long long)cc, cm);
+            CHECK(mv_cuda_field_jacobian_into(&dfb, &dfb, NULL, t_stream) == MV_ERR_INVALID_ARG, "%s: out = field accepted",
+                  what);
+            mv_free(&back);
+            mv_free(&jc);
+            mv_free(&fb);
+            mv_cuda_free(&dj, t_stream);
+            mv_cuda_free(&dfb, t_stream);
         }
         /* compose: out on fld's grid, d1 sampled through its own affine; then in place */
         CHECK(mv_vol_copy(&fld, &cpu) == MV_OK, "copy");

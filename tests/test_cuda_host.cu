@@ -25,7 +25,9 @@
      (mv__cu_fd_warp_map / _compose_map) and element functions
      (mv__cu_fd_coords, _inside, _sample, _compose_at with mv__cu_rs_sample)
      over every voxel, against mv_field_warp_into / mv_field_compose_into,
-     bit for bit (linear and nearest, fill or edge, 2D and 3D fields);
+     bit for bit (linear, nearest and cubic, fill or edge, 2D and 3D
+     fields); Jacobian determinants (mv__cu_jdet) and the folds' partial
+     sums against mv_field_jacobian_into / mv_field_folds, bit for bit;
    - proton transport: the CPU plan's tables packed as the device gets them
      (mv__cu_tr_pack), then the device's step and apply sequences
      (mv__cu_tr_run_step / _run_apply) with a host launcher that runs each
@@ -923,6 +925,70 @@ static void check_field(void)
     }
     compose_case(3, "3D, d1 on another oblique grid");
     compose_case(2, "2D");
+}
+
+/* Jacobian determinants and folds: mv__cu_jac_setup + mv__cu_jdet over
+   every voxel (rounded to float32 as the kernel stores it) against
+   mv_field_jacobian_into, bit for bit; the folds through the kernel's
+   per-thread / block-tree / host merge (mv__cu_folds_add / _merge, a
+   block partition of 7 threads) against mv_field_folds, exactly. Fields:
+   3D on an oblique grid, 2D, one folding hard, one with a NaN, one-voxel
+   axes. */
+static void jac_case(mv_vol *f, const char *what)
+{
+    mv_vol cpu;
+    mv__cu_jac j;
+    int64_t dims[3] = {f->dim[0], f->dim[1], f->dim[2]}, bad = 0, cnt = 0;
+    double mn = 0;
+    checks++;
+    if (mv_vol_alloc(&cpu, MV_DT_F32, 3, dims, NULL) != MV_OK || mv_field_jacobian_into(f, &cpu, NULL) != MV_OK ||
+        mv_field_folds(f, &cnt, &mn, NULL) != MV_OK || mv__cu_jac_setup(f, &j, "host") != MV_OK) {
+        fails++;
+        printf("FAIL jacobian %s: %s\n", what, mv_last_error());
+        mv_free(&cpu);
+        return;
+    }
+    const int T = 7; /* threads of the emulated grid-stride loop, one block */
+    mv__cu_folds th[7], total = {0, HUGE_VAL, 0};
+    for (int t = 0; t < T; t++) th[t] = {0, HUGE_VAL, 0};
+    for (int64_t v = 0; v < j.nv; v++) {
+        const int64_t x = v % j.n[0], y = v / j.n[0] % j.n[1], z = v / (j.n[0] * j.n[1]);
+        const double det = mv__cu_jdet((const float *)f->data, j, x, y, z);
+        const float g = (float)det;
+        bad += memcmp(&g, (const float *)cpu.data + v, 4) != 0;
+        mv__cu_folds_add(th[v % T], det);
+    }
+    for (int t = 0; t < T; t++) mv__cu_folds_merge(total, th[t]);
+    const double gmin = total.nan ? (double)NAN : total.min;
+    const bool same_min = (gmin != gmin && mn != mn) || gmin == mn;
+    if (bad || total.count != cnt || !same_min) {
+        fails++;
+        printf("FAIL jacobian %s: %lld of %lld determinants differ; folds %lld (cpu %lld), min %.17g (cpu %.17g)\n", what,
+               (long long)bad, (long long)j.nv, total.count, (long long)cnt, gmin, mn);
+    } else if (getenv("MV_VERBOSE")) {
+        printf("  jacobian %s: %lld voxels, %lld folded, min det %.6g: the CPU's bits\n", what, (long long)j.nv,
+               (long long)cnt, mn);
+    }
+    mv_free(&cpu);
+}
+
+static void check_jacobian(void)
+{
+    mv_vol f;
+    make_field(&f, 17, 13, 9, 3, 1.5, 0.35);
+    jac_case(&f, "3D oblique");
+    mv_free(&f);
+    make_field(&f, 17, 13, 9, 3, 9.0, 0.35); /* large displacements: folds */
+    jac_case(&f, "3D folding");
+    ((float *)f.data)[5 * 17 + 3] = NAN;
+    jac_case(&f, "3D with a NaN");
+    mv_free(&f);
+    make_field(&f, 19, 11, 1, 2, 2.5, 0.2);
+    jac_case(&f, "2D");
+    mv_free(&f);
+    make_field(&f, 1, 13, 9, 3, 2.0, 0.0);
+    jac_case(&f, "3D one voxel in x");
+    mv_free(&f);
 }
 
 /* ---- proton transport ---- */
@@ -2383,6 +2449,7 @@ int main(void)
     check_resample();
     check_cubic();
     check_field();
+    check_jacobian();
     check_demons();
     check_metric();
     printf("cuda host-side checks: %d checked, %d failed (the kernels themselves need a GPU: make test-cuda)\n", checks,
