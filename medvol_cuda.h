@@ -46,7 +46,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>cuda-api-field      displacement fields: warp, compose, smooth, exp, Jacobian, folds; the demons
                             update (the CPU's bits)
       >>cuda-api-transport  proton transport: operators, Lie / Strang steps, dose, balance
-      >>cuda-api-register   metric value + gradient for linear registration (MSE, NCC, Mattes MI)
+      >>cuda-api-register   metric value + gradient for linear registration (MSE, NCC, Mattes MI, LNCC)
       >>cuda-api-recon      GRAPPA application (cuFFT readouts, the CPU's unmixing sums),
                             Cartesian CG-SENSE (cuFFT normal operator, fixed-order dot products)
       >>cuda-api-nufft      NUFFT forward / adjoint (types 2 / 1) from the CPU plan, many coils
@@ -159,14 +159,19 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
      in its order, no FMA: its bits and its count / minimum
      (host-checked; the GPU group `field` has not run them on a GPU yet).
    - metrics with gradients (mv_cuda_metric_evaluate, MSE, NCC, MI): each
-     sample's terms are the CPU's (same samples, the CPU's world -> moving
-     voxel matrix, its float64 trilinear value and gradient); only the
+     sample's terms are the CPU's (same samples, jittered ones included,
+     the CPU's world -> moving voxel matrix, its float64 trilinear value
+     and gradient, its moving-mask test at the nearest voxel); only the
      order of the float64 sums differs: value and gradient within 1e-9
      relative (of the largest gradient component), sample count exact,
      the same bits on every run for a given size; Mattes MI, its joint
      histogram in 64-bit fixed point (deterministic integer atomics):
-     1e-6 relative (host-checked; the GPU
-     group `metric` has not run on a GPU yet).
+     1e-6 relative. LNCC: every sum in the CPU's order (a thread per row
+     or box line, rows added in order on the host), so the value is the
+     CPU's bits and the gradient within 1e-9 of its largest component
+     (host emulation: the same bits for both). Host-checked (MSE / NCC
+     within 1.1e-13); the GPU groups `metric` and `metric_lncc` have not
+     run on a GPU yet.
    - proton transport (mv_cuda_transport_*): the CPU's bits (fluence, dose,
      balance; see >>cuda-api-transport; host-checked, the GPU group
      `transport` has not run on a GPU yet).
@@ -203,8 +208,7 @@ slice or volume at a time, with a host round trip per iteration: fine for
 256^2 x 8 coils and up, launch-bound for many small slices), chunked series
 (mv_cgsense_run's callbacks), GRAPPA calibration and g-factor (the
 calibration is made on the host by mv_grappa_calibrate), SENSE unfolding,
-the recursive Gaussian, derivatives and box filters, the LNCC
-metric, moving masks and jittered samples in the metrics, field inversion,
+the recursive Gaussian, derivatives and box filters, field inversion,
 morphology, percentile rescale,
 f128/complex/RGB conversion, in-place fftshift. Speed targets missed on the H100 (README):
 the statistics reduction (0.38 of memcpy: latency-bound float64 sums),
@@ -214,7 +218,9 @@ cuFFT: one pass of its own; a cuFFT LTO load callback would hide it, at
 the cost of nvrtc and nvJitLink at run time).
 
 VERSION HISTORY
-   next   mv_cuda_gaussian[_into] (exact FIR, every scipy mode; host-checked,
+   next   mv_cuda_metric_evaluate: LNCC (the CPU's bits for the value),
+          moving masks, jittered samples (host-checked, not yet run on a
+          GPU); mv_cuda_gaussian[_into] (exact FIR, every scipy mode; host-checked,
           not yet run on a GPU); mv_cuda_field_warp_into / _compose_into /
           _smooth_into (the CPU's bits; host-checked, not yet run on a GPU);
           mv_cuda_transport_create / _free / _step / _apply (proton
@@ -615,27 +621,39 @@ MVCDEF mv_status mv_cuda_transport_apply(mv_cuda_transport *plan, mv_transport_o
 
 /* mv_metric_evaluate on the device: the metric value and its gradient with
    respect to t's parameters (grad: t->nparams values, or NULL), for
-   MV_METRIC_MSE, MV_METRIC_NCC and MV_METRIC_MI (Mattes, opts->bins; LNCC:
-   MV_ERR_UNSUPPORTED).
+   MV_METRIC_MSE, MV_METRIC_NCC, MV_METRIC_MI (Mattes, opts->bins) and
+   MV_METRIC_LNCC (opts->radius, dense).
    fixed and moving: float32 device volumes (2D or 3D, unscaled: convert
    others with mv_cuda_convert first). Samples as the CPU draws them
    (FULL, STRIDE, RANDOM by the same splitmix64 coin per voxel, AUTO the
-   same choice; jitter: MV_ERR_UNSUPPORTED), opts->fixed_mask = &m.vol of a
-   device volume m on fixed's grid (any real dtype, nonzero = in),
-   opts->moving_mask: MV_ERR_UNSUPPORTED. Each sample maps through the
-   CPU's own matrix (world -> moving voxel by mv_metric_moving_inverse,
-   composed in its order), and its moving value and gradient are
-   the CPU's float64 trilinear arithmetic: each sample's terms equal the
-   CPU's, only their summation order differs (per thread in a fixed
-   grid-stride order, a fixed tree per block, blocks in order, float64):
-   value and gradient within 1e-9 relative of mv_metric_evaluate (1e-9 of
-   the largest gradient component for the gradient); nsamples exact. MI:
-   the ranges are exact min / max, the joint histogram is summed in fixed
-   point (64-bit integer atomics: any order, the same sum) and the
-   gradient pass reads its log table as the CPU's does: within 1e-6
-   relative. The same GPU and sizes give the same bits on every run.
-   Waits for the stream (it returns numbers). allocates: a few KiB of
-   device partial sums (MI: the histogram and its table; stream-ordered). */
+   same choice; opts->jitter moves RANDOM's samples to the CPU's seeded
+   points with its trilinear fixed values). Masks are device data on their
+   image's grid (any real dtype, nonzero = in): opts->fixed_mask = &m.vol
+   and opts->moving_mask = &mm.vol of device volumes m, mm (host memory
+   there is undefined behaviour, as for any device pointer); the moving
+   mask is tested at the mapped point's nearest voxel, as the CPU's. Each
+   sample maps through the CPU's own matrix (world -> moving voxel by
+   mv_metric_moving_inverse, composed in its order), and its moving value
+   and gradient are the CPU's float64 trilinear arithmetic: each sample's
+   terms equal the CPU's, only their summation order differs (per thread
+   in a fixed grid-stride order, a fixed tree per block, blocks in order,
+   float64): value and gradient within 1e-9 relative of
+   mv_metric_evaluate (1e-9 of the largest gradient component for the
+   gradient); nsamples exact. MI: the ranges are exact min / max, the
+   joint histogram is summed in fixed point (64-bit integer atomics: any
+   order, the same sum) and the gradient pass reads its log table as the
+   CPU's does: within 1e-6 relative. LNCC: the CPU's five local sums,
+   box filters and per-centre terms in its float64 order (one thread per
+   line or row, no atomics): the value is the CPU's bits, the gradient
+   within 1e-9 of its largest component (only the chain to the
+   parameters is computed apart); nsamples = the valid voxels. The same
+   GPU and sizes give the same bits on every run. MV_ERR_INVALID_ARG:
+   NULL value or t, metric, bins, radius (0..64), sampling, fraction,
+   stride, a mask off its image's grid (the detail names it), fewer than 2
+   samples; MV_ERR_UNSUPPORTED: images not unscaled float32. Waits for
+   the stream (it returns numbers). allocates: a few KiB of device partial
+   sums (MI: the histogram and its table; LNCC: 72 bytes a fixed voxel and
+   96 bytes a row, device and host; stream-ordered). */
 MVCDEF mv_status mv_cuda_metric_evaluate(const mv_cuda_vol *fixed, const mv_cuda_vol *moving, const mv_transform *t,
                                          const mv_metric_opts *opts, double *value, double *grad, int64_t *nsamples,
                                          mv_cuda_stream stream);
@@ -5543,6 +5561,7 @@ struct mv__cu_metsel {
     int kind;                 /* MV_SAMPLING_FULL / _STRIDE / _RANDOM (AUTO resolved on the host) */
     int stride;
     uint64_t seed, thresh;
+    int jitter;               /* RANDOM: each sample at a seeded point of its voxel (mv__reg_jitter) */
     const void *mask;         /* device, fixed's grid; NULL = all */
     mv_dtype mask_dt;
 };
@@ -5551,7 +5570,9 @@ struct mv__cu_metsel {
 struct mv__cu_metmap {
     double V[12];
     int64_t fd[3], md[3];
-    int metric;               /* MV_METRIC_MSE, _NCC or _MI */
+    const void *mmask;        /* moving mask: device, moving's grid; NULL = all */
+    mv_dtype mmask_dt;
+    int metric;               /* MV_METRIC_MSE, _NCC, _MI or _LNCC */
     mv__cu_mi mi;             /* MI only */
 };
 
@@ -5562,6 +5583,22 @@ static MV__CU_HD uint64_t mv__cu_reg_hash(uint64_t seed, uint64_t i)
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
+}
+
+/* voxel i of a mask is in: its value != 0, as mv__reg_mask_u8 tests it
+   (NaN is in); host and device (the host checks pass byte masks) */
+static MV__CU_HD bool mv__cu_met_mask_on(const void *m, mv_dtype dt, int64_t i)
+{
+    switch (dt) {
+    case MV_DT_U8: case MV_DT_I8: return ((const uint8_t *)m)[i] != 0;
+    case MV_DT_U16: case MV_DT_I16: return ((const uint16_t *)m)[i] != 0;
+    case MV_DT_U32: case MV_DT_I32: return ((const uint32_t *)m)[i] != 0;
+    case MV_DT_U64: case MV_DT_I64: return ((const uint64_t *)m)[i] != 0;
+    case MV_DT_F16: case MV_DT_BF16: return (((const uint16_t *)m)[i] & 0x7fffu) != 0; /* +-0 are the zeros */
+    case MV_DT_F32: return ((const float *)m)[i] != 0.0f;
+    case MV_DT_F64: return ((const double *)m)[i] != 0.0;
+    default: return true;
+    }
 }
 
 /* the sampler's test of voxel i = (x, y, z) of fixed value f (mask: done by the caller) */
@@ -5602,17 +5639,22 @@ static MV__CU_HD bool mv__cu_met_axis(double v, int64_t n, int64_t step, int64_t
 
 #define MV__CU_LRP(a, b, t) MV__CU_DADD((a), MV__CU_DMUL((t), MV__CU_DSUB((b), (a)))) /* a + t (b - a) */
 
-/* mv__trilin_grad without a mask: the trilinear value and voxel-unit
-   gradient at moving voxel v, the CPU's operations in its order; false if
-   outside */
-static MV__CU_HD bool mv__cu_met_trilin(const float *mov, const int64_t md[3], const double v[3], double *val, double g[3])
+/* mv__trilin_grad: the trilinear value and voxel-unit gradient at voxel v
+   of img (dims md), the CPU's operations in its order; false if outside
+   the grid or, with a mask (md's grid), if the voxel nearest v is out */
+static MV__CU_HD bool mv__cu_met_trilin(const float *img, const int64_t md[3], const void *mask, mv_dtype mask_dt,
+                                        const double v[3], double *val, double g[3])
 {
     int64_t ix, iy, iz, sx, sy, sz;
     double fx, fy, fz;
     if (!mv__cu_met_axis(v[0], md[0], 1, &ix, &fx, &sx) || !mv__cu_met_axis(v[1], md[1], md[0], &iy, &fy, &sy) ||
         !mv__cu_met_axis(v[2], md[2], md[0] * md[1], &iz, &fz, &sz))
         return false;
-    const float *p = mov + (ix + md[0] * (iy + md[1] * iz));
+    if (mask) { /* the nearest voxel: the upper one from a fraction of 0.5 (mv__trilin_grad) */
+        const int64_t jx = ix + (fx >= 0.5 && sx), jy = iy + (fy >= 0.5 && sy), jz = iz + (fz >= 0.5 && sz);
+        if (!mv__cu_met_mask_on(mask, mask_dt, jx + md[0] * (jy + md[1] * jz))) return false;
+    }
+    const float *p = img + (ix + md[0] * (iy + md[1] * iz));
     const double v000 = p[0], v100 = p[sx], v010 = p[sy], v110 = p[sx + sy];
     const double v001 = p[sz], v101 = p[sx + sz], v011 = p[sy + sz], v111 = p[sx + sy + sz];
     const double a00 = MV__CU_LRP(v000, v100, fx), a10 = MV__CU_LRP(v010, v110, fx);
@@ -5628,6 +5670,29 @@ static MV__CU_HD bool mv__cu_met_trilin(const float *mov, const int64_t md[3], c
     return true;
 }
 #undef MV__CU_LRP
+
+/* mv__reg_jitter: RANDOM's sample (voxel s, value f) moved to a seeded
+   uniform point of its voxel (+-0.5 per axis, kept on the grid, rounded to
+   float32 where the metric will map it), f the fixed image's trilinear value
+   there, both unchanged where that value is not finite. The offsets hash
+   (seed ^ a constant per axis, voxel): not the coin's numbers. */
+static MV__CU_HD void mv__cu_met_jitter(const mv__cu_metsel &sel, const float *fix, const int64_t fd[3], int64_t i, float s[3],
+                                        float *f)
+{
+    double p[3], val, g[3];
+    for (int a = 0; a < 3; a++) {
+        const uint64_t h = mv__cu_reg_hash(sel.seed ^ (0xd1b54a32d192ed03ull * (uint64_t)(a + 1)), (uint64_t)i);
+        const double u = MV__CU_DSUB(MV__CU_DMUL((double)(h >> 11), 1.0 / 9007199254740992.0), 0.5); /* [-0.5, 0.5) */
+        p[a] = (double)s[a];
+        if (fd[a] > 1) {
+            p[a] = MV__CU_DADD(p[a], u);
+            p[a] = p[a] < 0 ? 0 : p[a] > (double)(fd[a] - 1) ? (double)(fd[a] - 1) : p[a];
+            p[a] = (double)(float)p[a];
+        }
+    }
+    if (mv__cu_met_trilin(fix, fd, NULL, MV_DT_U8, p, &val, g) && isfinite(val))
+        s[0] = (float)p[0], s[1] = (float)p[1], s[2] = (float)p[2], *f = (float)val;
+}
 
 /* mv__reg_outer: H += w g (x) (i, j, k, 1) */
 static MV__CU_HD void mv__cu_met_outer(double *H, double w, const double g[3], const float s[3])
@@ -5676,6 +5741,21 @@ static MV__CU_HD void mv__cu_met_split(int64_t i, int64_t nx, int64_t ny, int64_
         *y = t % ny;
         *z = t / ny;
     }
+}
+
+/* voxel i's sample: its point s on the fixed grid and fixed value f (the
+   voxel's, or jittered); false unless voxel i is a sample (the fixed mask
+   is the caller's test) */
+static MV__CU_HD bool mv__cu_met_point(const mv__cu_metmap &mp, const mv__cu_metsel &sel, const float *fix, int64_t i,
+                                       float s[3], float *f)
+{
+    int64_t x, y, z;
+    *f = fix[i];
+    mv__cu_met_split(i, mp.fd[0], mp.fd[1], &x, &y, &z);
+    if (!mv__cu_met_sampled(sel, *f, x, y, z, i)) return false;
+    s[0] = (float)x, s[1] = (float)y, s[2] = (float)z;
+    if (sel.jitter) mv__cu_met_jitter(sel, fix, mp.fd, i, s, f);
+    return true;
 }
 
 /* ---- Mattes MI's element functions (the CPU's, operation by operation) ---- */
@@ -5753,14 +5833,11 @@ static MV__CU_HD unsigned long long mv__cu_mi_fix(double w, double scale)
 static MV__CU_HD bool mv__cu_mi_sample(const mv__cu_metmap &mp, const mv__cu_metsel &sel, const float *fix, const float *mov,
                                        int64_t i, int *l, int *idx, double pw[4])
 {
-    int64_t x, y, z;
+    float s[3], f;
     double v[3], m, g[3], term;
-    const float f = fix[i];
-    mv__cu_met_split(i, mp.fd[0], mp.fd[1], &x, &y, &z);
-    if (!mv__cu_met_sampled(sel, f, x, y, z, i)) return false;
-    const float s[3] = {(float)x, (float)y, (float)z};
+    if (!mv__cu_met_point(mp, sel, fix, i, s, &f)) return false;
     mv__cu_met_map(mp.V, s, v);
-    if (!mv__cu_met_trilin(mov, mp.md, v, &m, g)) return false;
+    if (!mv__cu_met_trilin(mov, mp.md, mp.mmask, mp.mmask_dt, v, &m, g)) return false;
     *l = mv__cu_mi_bin((double)f, mp.mi.fbin, mp.mi.fnorm, mp.mi.bins, &term);
     *idx = mv__cu_mi_bin(m, mp.mi.mbin, mp.mi.mnorm, mp.mi.bins, &term);
     mv__cu_parzen4(*idx, term, pw);
@@ -5792,14 +5869,11 @@ template <int K>
 static MV__CU_HD void mv__cu_met_voxel(const mv__cu_metmap &mp, const mv__cu_metsel &sel, const float *fix, const float *mov,
                                        int64_t i, double *acc)
 {
-    int64_t x, y, z;
+    float s[3], f;
     double v[3], m, g[3];
-    const float f = fix[i];
-    mv__cu_met_split(i, mp.fd[0], mp.fd[1], &x, &y, &z);
-    if (!mv__cu_met_sampled(sel, f, x, y, z, i)) return;
-    const float s[3] = {(float)x, (float)y, (float)z};
+    if (!mv__cu_met_point(mp, sel, fix, i, s, &f)) return;
     mv__cu_met_map(mp.V, s, v);
-    if (!mv__cu_met_trilin(mov, mp.md, v, &m, g)) return;
+    if (!mv__cu_met_trilin(mov, mp.md, mp.mmask, mp.mmask_dt, v, &m, g)) return;
     if constexpr (K == MV__CU_MET_MI2) mv__cu_mi_grad_add(mp.mi, acc, f, m, g, s);
     else mv__cu_met_add<K>(acc, f, m, g, s);
 }
@@ -5821,7 +5895,7 @@ static __global__ void __launch_bounds__(MV__CU_RED_THREADS) mv__cu_met_kernel(m
 #pragma unroll
     for (int e = 0; e < K; e++) acc[e] = 0;
     for (int64_t i = tid; i < nf; i += nth) {
-        if (sel.mask && !mv__cu_mask_on(sel.mask, sel.mask_dt, i)) continue;
+        if (sel.mask && !mv__cu_met_mask_on(sel.mask, sel.mask_dt, i)) continue;
         mv__cu_met_voxel<K>(mp, sel, fix, mov, i, acc);
     }
 #pragma unroll
@@ -5937,10 +6011,12 @@ static mv_status mv__cu_met_chain(const mv_vol *fixed, const double W[4][4], con
     return MV_OK;
 }
 
-/* whether the sampling needs the count of candidate voxels (AUTO, RANDOM without a fraction) */
+/* whether the sampling needs the count of candidate voxels (AUTO, RANDOM
+   without a fraction; LNCC, which the CPU refuses with fewer than two) */
 static int mv__cu_met_needs_count(const mv_metric_opts *o)
 {
-    return o->sampling == MV_SAMPLING_AUTO || (o->sampling == MV_SAMPLING_RANDOM && !(o->fraction > 0));
+    return o->metric == MV_METRIC_LNCC || o->sampling == MV_SAMPLING_AUTO ||
+           (o->sampling == MV_SAMPLING_RANDOM && !(o->fraction > 0));
 }
 
 /* Host: mv__reg_ctx_build's choice of sampling and the coin's threshold,
@@ -5956,6 +6032,7 @@ static void mv__cu_met_resolve(const mv_metric_opts *o, unsigned long long ncand
         sel->mask = o->fixed_mask->data;
         sel->mask_dt = o->fixed_mask->dtype;
     }
+    if (o->metric == MV_METRIC_LNCC) samp = MV_SAMPLING_FULL; /* dense: every voxel, no jitter */
     if (samp == MV_SAMPLING_AUTO) samp = (double)ncand > nauto ? MV_SAMPLING_RANDOM : MV_SAMPLING_FULL;
     if (samp == MV_SAMPLING_RANDOM) {
         double frac = o->fraction > 0 ? o->fraction : nauto / (double)ncand;
@@ -5963,6 +6040,7 @@ static void mv__cu_met_resolve(const mv_metric_opts *o, unsigned long long ncand
         sel->thresh = frac >= 1 ? UINT64_MAX : (uint64_t)(frac * 18446744073709549568.0);
     }
     sel->kind = (int)samp;
+    sel->jitter = samp == MV_SAMPLING_RANDOM && o->jitter; /* mv__reg_ctx_build: FULL ignores it */
 }
 
 /* Host: the sample selection, counting the candidates on the device where
@@ -6188,7 +6266,7 @@ static mv_status mv__cu_mi_evaluate(const mv_cuda_vol *fixed, const mv_cuda_vol 
     mv_status st = MV_OK;
     cudaError_t e = cudaSuccess;
     MV__CU_STRY(mv__cu_met_range(fix, nf, sel.mask, sel.mask_dt, &fmin, &fmax, s));
-    MV__CU_STRY(mv__cu_met_range(mov, nm, NULL, MV_DT_U8, &mmin, &mmax, s));
+    MV__CU_STRY(mv__cu_met_range(mov, nm, mp->mmask, mp->mmask_dt, &mmin, &mmax, s));
     MV__CU_CHECK(fmax >= fmin, MV_ERR_INVALID_ARG, "%s: metric: no finite fixed voxel inside the mask", fn);
     MV__CU_CHECK(mmax >= mmin, MV_ERR_INVALID_ARG, "%s: metric: no finite moving voxel inside the mask", fn);
     mv__cu_mi_setup(fmin, fmax, mmin, mmax, nb, nf, &mp->mi);
@@ -6259,6 +6337,297 @@ static mv_status mv__cu_met_finish(const mv_vol *fixed, const double W[4][4], co
     return MV_OK;
 }
 
+/* ---- LNCC (local NCC, ANTs CC) -----------------------------------------------
+
+   How it works. mv__reg_eval_lncc on the device, step by step, each sum
+   taken in the CPU's order by one thread, so the value and the voxel-space
+   gradient sums are the CPU's bits (only the chain to the parameters is
+   mv__cu_met_chain's, as for MSE and NCC):
+   1. fill, per voxel: the moving value m and gradient g at the mapped
+      point (kept as float32 for step 5, as the CPU keeps them) and six
+      float64 arrays S1 = valid, f, m, f^2, m^2, f m (zeros where invalid);
+   2. per row (y, z) of the fixed grid the sums of S1, f^2 and m^2 in x
+      order; the host adds the rows in order: n, then mean f^2, mean m^2
+      (the flat-window thresholds);
+   3. box sums of the six arrays along each axis of more than one voxel:
+      a thread per line runs the CPU's float64 running sum (add the voxel
+      entering, then subtract the one leaving) out of place into a spare
+      array, which takes the array's place (the CPU works in place on a
+      copy of the line);
+   4. per voxel the centre's terms: A^2 / (B C) and whether it counts into
+      the m^2 and f m arrays (free from here on), alpha, alpha fbar, beta,
+      beta mbar into the first four; per row their sums in x order, rows in
+      order on the host: the value;
+   5. box sums of those four, then per row the twelve sums of w g (x)
+      (x, y, z, 1) in x order (mv__lncc_grad), rows in order on the host,
+      the chain.
+   A row is a thread with a sequential x loop (the CPU's order decides the
+   bits), so the x-axis box and the row passes read with a row's stride
+   between neighbouring threads: a warp's 32 rows share their cache lines
+   over 16 steps (not yet measured on a GPU). Deterministic by
+   construction: no atomics, every sum in one thread. Memory: 7 float64
+   and 4 float32 arrays of the fixed grid (72 bytes a voxel) and 12 float64
+   per row. */
+
+#define MV__CU_LNCC_ROW_THREADS 128
+
+struct mv__cu_lncc {
+    mv__cu_metmap mp;   /* V, the dims, the moving mask */
+    const float *fix, *mov;
+    const void *fmask;  /* fixed mask (fixed's grid), NULL = all */
+    mv_dtype fmask_dt;
+    double *S[6];       /* S1, Sf, Sm, Sff, Smm, Sfm: each one's current array */
+    float *m, *g;       /* moving value and gradient (3 a voxel) at each fixed voxel */
+    int radius;
+    double gff, gmm;    /* mean squares: the flat-window thresholds' scale */
+    double nc;          /* centres that count (the gradient's 1 / nc) */
+};
+
+/* Step 1 at voxel i (mv__lncc_fill's body) */
+static MV__CU_HD void mv__cu_lncc_fill_at(const mv__cu_lncc &L, int64_t i)
+{
+    int64_t x, y, z;
+    double v[3], mv = 0, gv[3] = {0, 0, 0}, f = L.fix[i];
+    mv__cu_met_split(i, L.mp.fd[0], L.mp.fd[1], &x, &y, &z);
+    const float s[3] = {(float)x, (float)y, (float)z};
+    mv__cu_met_map(L.mp.V, s, v);
+    const bool ok = (!L.fmask || mv__cu_met_mask_on(L.fmask, L.fmask_dt, i)) && isfinite(f) &&
+                    mv__cu_met_trilin(L.mov, L.mp.md, L.mp.mmask, L.mp.mmask_dt, v, &mv, gv);
+    if (!ok) mv = 0, gv[0] = gv[1] = gv[2] = 0, f = 0;
+    L.m[i] = (float)mv;
+    for (int a = 0; a < 3; a++) L.g[3 * i + a] = (float)gv[a];
+    L.S[0][i] = ok ? 1.0 : 0.0, L.S[1][i] = f, L.S[2][i] = mv;
+    L.S[3][i] = MV__CU_DMUL(f, f), L.S[4][i] = MV__CU_DMUL(mv, mv), L.S[5][i] = MV__CU_DMUL(f, mv);
+}
+
+/* Step 2, row r: valid voxels, sum f^2, sum m^2 in x order */
+static MV__CU_HD void mv__cu_lncc_fill_row(const mv__cu_lncc &L, int64_t r, double p[3])
+{
+    const int64_t nx = L.mp.fd[0], i0 = r * nx;
+    double nv = 0, gff = 0, gmm = 0;
+    for (int64_t i = i0; i < i0 + nx; i++)
+        nv = MV__CU_DADD(nv, L.S[0][i]), gff = MV__CU_DADD(gff, L.S[3][i]), gmm = MV__CU_DADD(gmm, L.S[4][i]);
+    p[0] = nv, p[1] = gff, p[2] = gmm;
+}
+
+/* Step 3, line l of axis ax: the box sum of src over the (2 rad + 1)
+   window cut at the grid's edge into dst, mv__lncc_box's running sum */
+static MV__CU_HD void mv__cu_lncc_box_line(const double *src, double *dst, const int64_t d[3], int ax, int rad, int64_t l)
+{
+    const int64_t n = d[ax], stride = ax == 0 ? 1 : ax == 1 ? d[0] : d[0] * d[1];
+    const int64_t base = ax == 0 ? l * n : ax == 1 ? (l / d[0]) * d[0] * d[1] + l % d[0] : l;
+    const double *a = src + base;
+    double *o = dst + base, run = 0;
+    for (int64_t i = 0; i < (rad < n ? (int64_t)rad : n); i++) run = MV__CU_DADD(run, a[i * stride]);
+    for (int64_t i = 0; i < n; i++) {
+        if (i + rad < n) run = MV__CU_DADD(run, a[(i + rad) * stride]);
+        if (i - rad - 1 >= 0) run = MV__CU_DSUB(run, a[(i - rad - 1) * stride]);
+        o[i * stride] = run;
+    }
+}
+
+/* Steps 3 and 5's sequence: the first narr arrays along each axis of more
+   than one voxel (none at radius 0), each pass into the spare array, which
+   then holds the array; box(src, dst, axis) runs one pass (a kernel on the
+   device, a loop in the host checks) */
+template <typename Box>
+static void mv__cu_lncc_boxes(mv__cu_lncc *L, double **spare, int narr, Box box)
+{
+    for (int q = 0; q < narr; q++)
+        for (int ax = 0; ax < 3; ax++) {
+            if (L->mp.fd[ax] <= 1 || L->radius == 0) continue;
+            box(L->S[q], *spare, ax);
+            double *t = L->S[q];
+            L->S[q] = *spare, *spare = t;
+        }
+}
+
+/* Step 4 at voxel i (mv__lncc_centres' body) */
+static MV__CU_HD void mv__cu_lncc_centre_at(const mv__cu_lncc &L, int64_t i)
+{
+    const double n = L.S[0][i];
+    double al = 0, be = 0, fb = 0, mb = 0, term = 0, counts = 0;
+    if ((!L.fmask || mv__cu_met_mask_on(L.fmask, L.fmask_dt, i)) && isfinite(L.fix[i]) && n >= 2) {
+        const double Sf = L.S[1][i], Sm = L.S[2][i];
+        fb = MV__CU_DDIV(Sf, n), mb = MV__CU_DDIV(Sm, n);
+        const double A = MV__CU_DSUB(L.S[5][i], MV__CU_DMUL(Sf, mb)), B = MV__CU_DSUB(L.S[3][i], MV__CU_DMUL(Sf, fb));
+        const double C = MV__CU_DSUB(L.S[4][i], MV__CU_DMUL(Sm, mb));
+        if (B > MV__CU_DMUL(MV__CU_DMUL(1e-5, n), L.gff) && C > MV__CU_DMUL(MV__CU_DMUL(1e-5, n), L.gmm)) {
+            const double BC = MV__CU_DMUL(B, C), AA = MV__CU_DMUL(A, A);
+            term = MV__CU_DDIV(AA, BC);
+            al = MV__CU_DDIV(A, BC), be = MV__CU_DDIV(AA, MV__CU_DMUL(BC, C));
+        }
+        counts = 1;
+    }
+    L.S[0][i] = al, L.S[1][i] = MV__CU_DMUL(al, fb), L.S[2][i] = be, L.S[3][i] = MV__CU_DMUL(be, mb);
+    L.S[4][i] = term, L.S[5][i] = counts;
+}
+
+/* Step 4, row r: sum A^2 / (B C), centres that count (a flat window adds
+   +0, which leaves the CPU's sum as it was) */
+static MV__CU_HD void mv__cu_lncc_centre_row(const mv__cu_lncc &L, int64_t r, double p[2])
+{
+    const int64_t nx = L.mp.fd[0], i0 = r * nx;
+    double sum = 0, nc = 0;
+    for (int64_t i = i0; i < i0 + nx; i++) sum = MV__CU_DADD(sum, L.S[4][i]), nc = MV__CU_DADD(nc, L.S[5][i]);
+    p[0] = sum, p[1] = nc;
+}
+
+/* Step 5, row r (mv__lncc_grad): H = sum of w g (x) (x, y, z, 1) over the
+   voxels with a gradient, w = -2 / nc (f alpha - alpha fbar - m beta + beta mbar) */
+static MV__CU_HD void mv__cu_lncc_grad_row(const mv__cu_lncc &L, int64_t r, double H[12])
+{
+    const int64_t nx = L.mp.fd[0], i0 = r * nx;
+    const float y = (float)(r % L.mp.fd[1]), z = (float)(r / L.mp.fd[1]);
+    for (int q = 0; q < 12; q++) H[q] = 0;
+    for (int64_t i = i0; i < i0 + nx; i++) {
+        const float *gi = L.g + 3 * i;
+        if (gi[0] == 0 && gi[1] == 0 && gi[2] == 0) continue;
+        const double u = MV__CU_DSUB(MV__CU_DMUL((double)L.fix[i], L.S[0][i]), L.S[1][i]);
+        const double w = MV__CU_DMUL(MV__CU_DDIV(-2.0, L.nc),
+                                     MV__CU_DADD(MV__CU_DSUB(u, MV__CU_DMUL((double)L.m[i], L.S[2][i])), L.S[3][i]));
+        const double gv[3] = {gi[0], gi[1], gi[2]};
+        const float s[3] = {(float)(i - i0), y, z};
+        mv__cu_met_outer(H, w, gv, s);
+    }
+}
+
+/* Host: the rows' K partials (part[r K + e]) added in row order into tot */
+static void mv__cu_lncc_rows_sum(const double *part, int64_t rows, int K, double *tot)
+{
+    for (int e = 0; e < K; e++) tot[e] = 0;
+    for (int64_t r = 0; r < rows; r++)
+        for (int e = 0; e < K; e++) tot[e] += part[r * K + e];
+}
+
+static __global__ void mv__cu_lncc_fill_kernel(mv__cu_lncc L, int64_t n)
+{
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+        mv__cu_lncc_fill_at(L, i);
+}
+static __global__ void mv__cu_lncc_centre_kernel(mv__cu_lncc L, int64_t n)
+{
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+        mv__cu_lncc_centre_at(L, i);
+}
+static __global__ void mv__cu_lncc_box_kernel(const double *__restrict__ src, double *__restrict__ dst, int64_t n0,
+                                              int64_t n1, int64_t n2, int ax, int rad)
+{
+    const int64_t d[3] = {n0, n1, n2}, lines = n0 * n1 * n2 / d[ax];
+    const int64_t l = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (l < lines) mv__cu_lncc_box_line(src, dst, d, ax, rad, l);
+}
+/* stage 0: step 2's three sums, 1: step 4's two, 2: step 5's twelve, per row */
+static __global__ void mv__cu_lncc_rows_kernel(mv__cu_lncc L, int stage, int64_t rows, double *part)
+{
+    const int64_t r = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (r >= rows) return;
+    if (stage == 0) mv__cu_lncc_fill_row(L, r, part + 3 * r);
+    else if (stage == 1) mv__cu_lncc_centre_row(L, r, part + 2 * r);
+    else mv__cu_lncc_grad_row(L, r, part + 12 * r);
+}
+
+/* Host: one row pass, its partials downloaded and added in row order (waits) */
+static cudaError_t mv__cu_lncc_rows(const mv__cu_lncc &L, int stage, double *dpart, double *hpart, double *tot,
+                                    cudaStream_t s)
+{
+    const int64_t rows = L.mp.fd[1] * L.mp.fd[2];
+    const int K = stage == 0 ? 3 : stage == 1 ? 2 : 12;
+    mv__cu_lncc_rows_kernel<<<(unsigned)((rows + MV__CU_LNCC_ROW_THREADS - 1) / MV__CU_LNCC_ROW_THREADS),
+                              MV__CU_LNCC_ROW_THREADS, 0, s>>>(L, stage, rows, dpart);
+    cudaError_t e = cudaGetLastError();
+    if (e == cudaSuccess) e = cudaMemcpyAsync(hpart, dpart, (size_t)rows * K * sizeof(double), cudaMemcpyDeviceToHost, s);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(s);
+    if (e == cudaSuccess) mv__cu_lncc_rows_sum(hpart, rows, K, tot);
+    return e;
+}
+
+/* Host: the box passes of the first narr arrays on the device */
+static cudaError_t mv__cu_lncc_box_passes(mv__cu_lncc *L, double **spare, int narr, cudaStream_t s)
+{
+    cudaError_t e = cudaSuccess;
+    const int64_t *d = L->mp.fd;
+    mv__cu_lncc_boxes(L, spare, narr, [&](const double *src, double *dst, int ax) {
+        const int64_t lines = d[0] * d[1] * d[2] / d[ax];
+        if (e != cudaSuccess) return;
+        mv__cu_lncc_box_kernel<<<(unsigned)((lines + MV__CU_LNCC_ROW_THREADS - 1) / MV__CU_LNCC_ROW_THREADS),
+                                 MV__CU_LNCC_ROW_THREADS, 0, s>>>(src, dst, d[0], d[1], d[2], ax, L->radius);
+        e = cudaGetLastError();
+    });
+    return e;
+}
+
+/* Host: the moving image has a finite voxel inside its mask (the CPU's
+   mv__reg_ctx_build asks it of every metric; LNCC's sums would be NaN) */
+static mv_status mv__cu_met_moving_finite(const mv__cu_metmap &mp, const float *mov, cudaStream_t s, const char *fn)
+{
+    double lo, hi;
+    MV__CU_STRY(mv__cu_met_range(mov, mp.md[0] * mp.md[1] * mp.md[2], mp.mmask, mp.mmask_dt, &lo, &hi, s));
+    MV__CU_CHECK(hi >= lo, MV_ERR_INVALID_ARG, "%s: metric: no finite moving voxel inside the mask", fn);
+    return MV_OK;
+}
+
+/* Host: LNCC's value and gradient (steps 1-5 above) */
+static mv_status mv__cu_lncc_evaluate(const mv_cuda_vol *fixed, const mv_cuda_vol *moving, const mv_transform *t,
+                                      const mv_metric_opts *o, const mv__cu_metmap &mp, const mv__cu_metsel &sel,
+                                      const double W[4][4], double *value, double *grad, int64_t *nsamples,
+                                      cudaStream_t s, const char *fn)
+{
+    const int64_t N = mp.fd[0] * mp.fd[1] * mp.fd[2], rows = mp.fd[1] * mp.fd[2];
+    const size_t dbytes = ((size_t)7 * N + (size_t)12 * rows) * sizeof(double), fbytes = (size_t)4 * N * sizeof(float);
+    mv__cu_lncc L;
+    double *base = NULL, *spare, *dpart, *hpart, tot[12];
+    mv_status st = MV_OK;
+    cudaError_t e;
+    MV__CU_STRY(mv__cu_met_moving_finite(mp, (const float *)moving->vol.data, s, fn));
+    hpart = (double *)malloc((size_t)rows * 12 * sizeof(double));
+    MV__CU_CHECK(hpart != NULL, MV_ERR_OUT_OF_MEMORY, "%s: LNCC row sums of %lld rows", fn, (long long)rows);
+    e = cudaMallocAsync((void **)&base, dbytes + fbytes, s);
+    if (e != cudaSuccess) {
+        free(hpart);
+        return mv__cu_fail(e, "mv_cuda_metric_evaluate: LNCC work arrays");
+    }
+    memset(&L, 0, sizeof(L));
+    L.mp = mp;
+    L.fix = (const float *)fixed->vol.data, L.mov = (const float *)moving->vol.data;
+    L.fmask = sel.mask, L.fmask_dt = sel.mask_dt;
+    for (int q = 0; q < 6; q++) L.S[q] = base + (size_t)q * N;
+    spare = base + (size_t)6 * N, dpart = base + (size_t)7 * N;
+    L.m = (float *)(void *)(base + (size_t)7 * N + (size_t)12 * rows), L.g = L.m + N;
+    L.radius = o->radius > 0 ? o->radius : 2;
+    mv__cu_lncc_fill_kernel<<<mv__cu_met_blocks(N), MV__CU_RED_THREADS, 0, s>>>(L, N);
+    e = cudaGetLastError();
+    if (e == cudaSuccess) e = mv__cu_lncc_rows(L, 0, dpart, hpart, tot, s);
+    if (e == cudaSuccess) {
+        if (nsamples) *nsamples = (int64_t)tot[0];
+        if (tot[0] < 2)
+            st = mv_set_error(MV_ERR_INVALID_ARG, "%s: metric: %lld samples map inside the moving image (and mask)", fn,
+                              (long long)tot[0]);
+        L.gff = tot[1] / tot[0], L.gmm = tot[2] / tot[0];
+    }
+    if (e == cudaSuccess && st == MV_OK) e = mv__cu_lncc_box_passes(&L, &spare, 6, s);
+    if (e == cudaSuccess && st == MV_OK) {
+        mv__cu_lncc_centre_kernel<<<mv__cu_met_blocks(N), MV__CU_RED_THREADS, 0, s>>>(L, N);
+        e = cudaGetLastError();
+    }
+    if (e == cudaSuccess && st == MV_OK) e = mv__cu_lncc_rows(L, 1, dpart, hpart, tot, s);
+    if (e == cudaSuccess && st == MV_OK) {
+        L.nc = tot[1];
+        *value = L.nc > 0 ? -tot[0] / L.nc : 0;
+        if (grad && L.nc > 0) {
+            e = mv__cu_lncc_box_passes(&L, &spare, 4, s);
+            if (e == cudaSuccess) e = mv__cu_lncc_rows(L, 2, dpart, hpart, tot, s);
+            if (e == cudaSuccess) st = mv__cu_met_chain(&fixed->vol, W, t, tot, 1.0, grad);
+        } else if (grad) {
+            memset(grad, 0, (size_t)t->nparams * sizeof(double));
+        }
+    }
+    cudaFreeAsync(base, s);
+    free(hpart);
+    if (e != cudaSuccess) return mv__cu_fail(e, "mv_cuda_metric_evaluate: LNCC");
+    return st;
+}
+
 static mv_status mv__cu_met_image(const mv_cuda_vol *v, const char *fn, const char *what)
 {
     MV__CU_STRY(mv__cu_check_vol(v, fn, what));
@@ -6268,6 +6637,21 @@ static mv_status mv__cu_met_image(const mv_cuda_vol *v, const char *fn, const ch
                                                (v->vol.meta.scl_slope == 1 && v->vol.meta.scl_inter == 0)),
                  MV_ERR_UNSUPPORTED, "%s: %s must be unscaled float32 on the GPU (%s): mv_cuda_convert it first", fn, what,
                  mv_dtype_name(v->vol.dtype));
+    return MV_OK;
+}
+
+/* a mask of the metric: the device data (mv_vol of a device volume) of a
+   real GPU dtype on image's grid */
+static mv_status mv__cu_met_mask(const mv_vol *m, const mv_vol *image, const char *fn, const char *what)
+{
+    if (!m) return MV_OK;
+    MV__CU_CHECK(m->data != NULL && mv__cu_is_gpu_real(m->dtype), MV_ERR_INVALID_ARG,
+                 "%s: %s: no data or dtype %s (a device volume's vol, any real dtype)", fn, what, mv_dtype_name(m->dtype));
+    MV__CU_CHECK(m->ndim >= 2 && m->ndim <= 3 && mv__cu_dim(m, 0) == image->dim[0] && mv__cu_dim(m, 1) == image->dim[1] &&
+                     mv__cu_dim(m, 2) == mv__cu_dim(image, 2),
+                 MV_ERR_INVALID_ARG, "%s: %s is %lldx%lldx%lld, its image %lldx%lldx%lld", fn, what,
+                 (long long)mv__cu_dim(m, 0), (long long)mv__cu_dim(m, 1), (long long)mv__cu_dim(m, 2),
+                 (long long)image->dim[0], (long long)image->dim[1], (long long)mv__cu_dim(image, 2));
     return MV_OK;
 }
 
@@ -6284,30 +6668,25 @@ MVCDEF mv_status mv_cuda_metric_evaluate(const mv_cuda_vol *fixed, const mv_cuda
     if (opts) o = *opts;
     else memset(&o, 0, sizeof(o));
     MV__CU_CHECK(value != NULL && t != NULL, MV_ERR_INVALID_ARG, "%s: value or t is NULL", fn);
-    MV__CU_CHECK(o.metric == MV_METRIC_MSE || o.metric == MV_METRIC_NCC || o.metric == MV_METRIC_MI, MV_ERR_UNSUPPORTED,
-                 "%s: metric %d (the GPU has MSE, NCC and MI; LNCC runs on the CPU)", fn, (int)o.metric);
+    MV__CU_CHECK((int)o.metric >= 0 && o.metric <= MV_METRIC_LNCC, MV_ERR_INVALID_ARG, "%s: metric %d", fn,
+                 (int)o.metric);
     MV__CU_CHECK(o.bins == 0 || (o.bins >= 5 && o.bins <= 1024), MV_ERR_INVALID_ARG, "%s: bins %d (5..1024)", fn, o.bins);
-    MV__CU_CHECK(!o.moving_mask, MV_ERR_UNSUPPORTED, "%s: moving_mask is not on the GPU yet", fn);
+    MV__CU_CHECK(o.radius >= 0 && o.radius <= 64, MV_ERR_INVALID_ARG, "%s: radius %d (0..64)", fn, o.radius);
     MV__CU_CHECK((int)o.sampling >= 0 && o.sampling <= MV_SAMPLING_RANDOM, MV_ERR_INVALID_ARG, "%s: sampling %d", fn,
                  (int)o.sampling);
     MV__CU_CHECK(o.fraction == 0 || (o.fraction > 0 && o.fraction <= 1), MV_ERR_INVALID_ARG,
                  "%s: fraction %g (0 < fraction <= 1)", fn, o.fraction);
     MV__CU_CHECK(o.stride >= 0, MV_ERR_INVALID_ARG, "%s: stride %d", fn, o.stride);
-    MV__CU_CHECK(!o.jitter || o.sampling == MV_SAMPLING_FULL || o.sampling == MV_SAMPLING_STRIDE, MV_ERR_UNSUPPORTED,
-                 "%s: jittered samples are not on the GPU yet", fn);
     MV__CU_STRY(mv__cu_met_image(fixed, fn, "fixed"));
     MV__CU_STRY(mv__cu_met_image(moving, fn, "moving"));
-    if (o.fixed_mask) {
-        const mv_vol *m = o.fixed_mask;
-        MV__CU_CHECK(m->data != NULL && mv__cu_is_gpu_real(m->dtype), MV_ERR_INVALID_ARG,
-                     "%s: fixed_mask: no data or dtype %s", fn, mv_dtype_name(m->dtype));
-        MV__CU_CHECK(m->ndim >= 2 && m->ndim <= 3 && mv__cu_dim(m, 0) == fixed->vol.dim[0] &&
-                         mv__cu_dim(m, 1) == fixed->vol.dim[1] && mv__cu_dim(m, 2) == mv__cu_dim(&fixed->vol, 2),
-                     MV_ERR_INVALID_ARG, "%s: fixed_mask is not on fixed's grid", fn);
-    }
+    MV__CU_STRY(mv__cu_met_mask(o.fixed_mask, &fixed->vol, fn, "fixed_mask"));
+    MV__CU_STRY(mv__cu_met_mask(o.moving_mask, &moving->vol, fn, "moving_mask"));
     MV__CU_STRY(mv__cu_met_setup(&fixed->vol, &moving->vol, t, (int)o.metric, &mp, W, fn));
+    if (o.moving_mask) mp.mmask = o.moving_mask->data, mp.mmask_dt = o.moving_mask->dtype;
     nf = mp.fd[0] * mp.fd[1] * mp.fd[2];
     MV__CU_STRY(mv__cu_met_select(fixed, &o, nf, &sel, stream, fn));
+    if (o.metric == MV_METRIC_LNCC)
+        return mv__cu_lncc_evaluate(fixed, moving, t, &o, mp, sel, W, value, grad, nsamples, stream, fn);
     if (o.metric == MV_METRIC_MI)
         return mv__cu_mi_evaluate(fixed, moving, t, &o, &mp, sel, W, value, grad, nsamples, stream, fn);
     if (o.metric == MV_METRIC_MSE)

@@ -16,9 +16,11 @@
    Registration rows: the demons update (force; with the MSE, which waits),
    the field exponential (4 squarings), MSE, NCC and Mattes MI metrics with
    their gradients (full sampling; MSE also AUTO's 2^18 random samples; MI
-   reads fixed and moving twice more: ranges, histogram, gradient), traffic
-   the nominal bytes (fixed and moving read once; the metric's moving reads
-   are gathers and the call waits for its sums).
+   reads fixed and moving twice more: ranges, histogram, gradient), LNCC
+   (radius 2, dense: box sums of six then four float64 arrays of the grid,
+   72 bytes a voxel of work arrays, a row per thread), traffic the nominal
+   bytes (fixed and moving read once; the metric's moving reads are gathers
+   and the call waits for its sums).
    NUFFT rows: 2D radial, image 256^2, 402 spokes x 512 samples, 32 coils,
    tol 1e-3, forward and adjoint on device buffers, with mv_nufft_execute's
    time on the same plan beside (CPU threads: all; its coil batch 8).
@@ -261,6 +263,7 @@ static void op_metric_mse(void *c) { (void)c; p_metric_once(MV_METRIC_MSE, MV_SA
 static void op_metric_ncc(void *c) { (void)c; p_metric_once(MV_METRIC_NCC, MV_SAMPLING_FULL); }
 static void op_metric_mse_auto(void *c) { (void)c; p_metric_once(MV_METRIC_MSE, MV_SAMPLING_AUTO); }
 static void op_metric_mi(void *c) { (void)c; p_metric_once(MV_METRIC_MI, MV_SAMPLING_FULL); }
+static void op_metric_lncc(void *c) { (void)c; p_metric_once(MV_METRIC_LNCC, MV_SAMPLING_FULL); }
 
 /* a device field (X, Y, Z, 1, 3) on the grid of g */
 static void p_field(mv_cuda_vol *f, const mv_cuda_vol *g)
@@ -294,6 +297,7 @@ static void p_registration_rows(int size, size_t f32b)
     p_row("metric NCC + gradient, full (waits)", p_time_gpu(op_metric_ncc, NULL), 2 * f32b);
     p_row("metric MSE + gradient, auto 2^18 (waits)", p_time_gpu(op_metric_mse_auto, NULL), 2 * f32b);
     p_row("metric MI + gradient, full, 24 bins (waits)", p_time_gpu(op_metric_mi, NULL), 2 * f32b);
+    p_row("metric LNCC + gradient, radius 2 (waits)", p_time_gpu(op_metric_lncc, NULL), 2 * f32b);
     mv_cuda_free(&R.moving, P_s);
     mv_cuda_free(&R.u, P_s);
     mv_cuda_free(&R.e, P_s);

@@ -1760,7 +1760,13 @@ static void test_metric(void)
         double v;
         memset(&o, 0, sizeof(o));
         o.metric = MV_METRIC_LNCC;
-        CHECK_STATUS(mv_cuda_metric_evaluate(&dF, &dM, &rigid, &o, &v, NULL, NULL, t_stream), MV_ERR_UNSUPPORTED);
+        o.radius = 65;
+        CHECK_STATUS(mv_cuda_metric_evaluate(&dF, &dM, &rigid, &o, &v, NULL, NULL, t_stream), MV_ERR_INVALID_ARG);
+        o.radius = 0;
+        o.moving_mask = &dmask.vol; /* fixed's grid, not moving's */
+        CHECK_STATUS(mv_cuda_metric_evaluate(&dF, &dM, &rigid, &o, &v, NULL, NULL, t_stream), MV_ERR_INVALID_ARG);
+        CHECK(strstr(mv_last_error(), "moving_mask") != NULL, "moving mask error: %s", mv_last_error());
+        o.moving_mask = NULL;
         o.metric = MV_METRIC_MI; /* more bins than the shared-memory histogram holds: the global one */
         o.bins = 80;
         o.sampling = MV_SAMPLING_FULL;
@@ -1777,6 +1783,132 @@ static void test_metric(void)
     mv_free(&F);
     mv_free(&M);
     mv_free(&mask);
+}
+
+/* ---- moving masks, jittered samples and LNCC against mv_metric_evaluate ----
+   MSE / NCC 1e-9 relative, MI 1e-6 (as group metric); LNCC: the value the
+   CPU's bits, the gradient 1e-9 of its largest component. cpu: the options
+   with host masks, gpu: the same with device masks. */
+static void t_metric_opts_case(const mv_vol *F, const mv_vol *M, const mv_cuda_vol *dF, const mv_cuda_vol *dM,
+                               const mv_transform *t, const mv_metric_opts *cpu, const mv_metric_opts *gpu,
+                               const char *what, double *v_out)
+{
+    double v_cpu = 0, v = 0, g_cpu[MV_TRANSFORM_MAX_PARAMS], g[MV_TRANSFORM_MAX_PARAMS], gmax = 0;
+    int64_t n_cpu = 0, n = 0;
+    if (mv_metric_evaluate(F, M, t, cpu, &v_cpu, g_cpu, &n_cpu) != MV_OK) {
+        CHECK(0, "%s: cpu %s", what, mv_last_error());
+        return;
+    }
+    CHECK_OK(mv_cuda_metric_evaluate(dF, dM, t, gpu, &v, g, &n, t_stream));
+    const double tol = cpu->metric == MV_METRIC_MI ? 1e-6 : 1e-9;
+    for (int k = 0; k < t->nparams; k++) gmax = fmax(gmax, fabs(g_cpu[k]));
+    CHECK(n == n_cpu, "%s: %lld samples, cpu %lld", what, (long long)n, (long long)n_cpu);
+    if (cpu->metric == MV_METRIC_LNCC)
+        CHECK(isfinite(v_cpu) && v == v_cpu, "%s: value %.17g, cpu %.17g (the same bits expected)", what, v, v_cpu);
+    else
+        CHECK(isfinite(v_cpu) && fabs(v - v_cpu) <= tol * fabs(v_cpu), "%s: value %.17g, cpu %.17g", what, v, v_cpu);
+    for (int k = 0; k < t->nparams; k++)
+        CHECK(fabs(g[k] - g_cpu[k]) <= tol * gmax, "%s: gradient[%d] %.17g, cpu %.17g", what, k, g[k], g_cpu[k]);
+    double v2 = 0, g2[MV_TRANSFORM_MAX_PARAMS];
+    CHECK_OK(mv_cuda_metric_evaluate(dF, dM, t, gpu, &v2, g2, NULL, t_stream));
+    CHECK(memcmp(&v, &v2, sizeof(v)) == 0 && memcmp(g, g2, (size_t)t->nparams * sizeof(double)) == 0,
+          "%s: a second evaluation differs", what);
+    if (v_out) *v_out = v;
+}
+
+static void test_metric_lncc(void)
+{
+    mv_vol F, M, fm, mm, F2, M2;
+    mv_cuda_vol dF, dM, dfm, dmm, dF2, dM2;
+    mv_transform tr, rigid, aff, rig2;
+    mv_metric_opts oc, og;
+    const double c[3] = {2.5, -1.25, 3.0};
+    char what[128];
+    /* odd sizes; 439,319 fixed voxels: more than AUTO's 2^18 samples */
+    t_metric_image(&F, 83, 79, 67, 0.0, 1.0, 1);
+    t_metric_image(&M, 77, 85, 71, 0.25, 1.05, 0);
+    const int64_t fd[3] = {83, 79, 67}, md[3] = {77, 85, 71};
+    t_host(&fm, MV_DT_I16, 3, fd, 1);
+    t_host(&mm, MV_DT_U8, 3, md, 1);
+    for (int64_t i = 0; i < mv_vol_count(&fm); i++) ((int16_t *)fm.data)[i] = (int16_t)((i % 83) > 5 && (i / 83 % 79) < 70);
+    for (int64_t i = 0; i < mv_vol_count(&mm); i++) ((uint8_t *)mm.data)[i] = (uint8_t)!((i % 77) > 50 && i / (77 * 85) < 30);
+    REQUIRE_OK(mv_cuda_upload(&F, &dF, t_stream));
+    REQUIRE_OK(mv_cuda_upload(&M, &dM, t_stream));
+    REQUIRE_OK(mv_cuda_upload(&fm, &dfm, t_stream));
+    REQUIRE_OK(mv_cuda_upload(&mm, &dmm, t_stream));
+    mv_transform_init(&tr, MV_TRANSFORM_TRANSLATION, 3, c);
+    tr.params[0] = 0.8, tr.params[1] = -0.45, tr.params[2] = 1.2;
+    mv_transform_init(&rigid, MV_TRANSFORM_RIGID, 3, c);
+    rigid.params[0] = 0.04, rigid.params[1] = -0.02, rigid.params[2] = 0.07;
+    rigid.params[3] = 1.3, rigid.params[4] = -0.8, rigid.params[5] = 0.45;
+    mv_transform_init(&aff, MV_TRANSFORM_AFFINE, 3, c);
+    const double A[12] = {1.02, 0.01, -0.02, -0.03, 0.98, 0.02, 0.01, -0.01, 1.04, 0.3, -0.7, 0.6};
+    memcpy(aff.params, A, sizeof(A));
+    for (int m = 0; m < 3; m++) {
+        const mv_metric_type mt = m == 2 ? MV_METRIC_MI : m ? MV_METRIC_NCC : MV_METRIC_MSE;
+        const char *mn = m == 2 ? "MI" : m ? "NCC" : "MSE";
+        double v_plain = 0, v_jit = 0;
+        memset(&oc, 0, sizeof(oc));
+        oc.metric = mt, oc.seed = 9, oc.sampling = MV_SAMPLING_FULL, oc.moving_mask = &mm;
+        og = oc, og.moving_mask = &dmm.vol;
+        snprintf(what, sizeof(what), "%s rigid full, moving mask", mn);
+        t_metric_opts_case(&F, &M, &dF, &dM, &rigid, &oc, &og, what, NULL);
+        oc.fixed_mask = &fm, og.fixed_mask = &dfm.vol, oc.sampling = og.sampling = MV_SAMPLING_STRIDE;
+        oc.stride = og.stride = 2;
+        snprintf(what, sizeof(what), "%s affine stride 2, both masks", mn);
+        t_metric_opts_case(&F, &M, &dF, &dM, &aff, &oc, &og, what, NULL);
+        memset(&oc, 0, sizeof(oc));
+        oc.metric = mt, oc.seed = 9, oc.sampling = MV_SAMPLING_RANDOM, oc.fraction = 0.3;
+        og = oc;
+        snprintf(what, sizeof(what), "%s rigid random 0.3", mn);
+        t_metric_opts_case(&F, &M, &dF, &dM, &rigid, &oc, &og, what, &v_plain);
+        oc.jitter = og.jitter = 1;
+        snprintf(what, sizeof(what), "%s rigid random 0.3 jittered", mn);
+        t_metric_opts_case(&F, &M, &dF, &dM, &rigid, &oc, &og, what, &v_jit);
+        CHECK(v_jit != v_plain, "%s: the jitter moved nothing", what);
+        oc.sampling = og.sampling = MV_SAMPLING_AUTO, oc.fraction = og.fraction = 0;
+        oc.moving_mask = &mm, og.moving_mask = &dmm.vol;
+        snprintf(what, sizeof(what), "%s affine auto jittered, moving mask", mn);
+        t_metric_opts_case(&F, &M, &dF, &dM, &aff, &oc, &og, what, NULL);
+    }
+    {
+        static const struct { int radius, tf, fmask, mmask; } L[] = {{0, 0, 0, 0}, {1, 1, 1, 0}, {3, 2, 1, 1}, {5, 1, 0, 1}};
+        for (size_t k = 0; k < sizeof(L) / sizeof(L[0]); k++) {
+            const mv_transform *t = L[k].tf == 0 ? &tr : L[k].tf == 1 ? &rigid : &aff;
+            memset(&oc, 0, sizeof(oc));
+            oc.metric = MV_METRIC_LNCC, oc.radius = L[k].radius;
+            oc.fixed_mask = L[k].fmask ? &fm : NULL, oc.moving_mask = L[k].mmask ? &mm : NULL;
+            og = oc, og.fixed_mask = L[k].fmask ? &dfm.vol : NULL, og.moving_mask = L[k].mmask ? &dmm.vol : NULL;
+            snprintf(what, sizeof(what), "LNCC %s radius %d%s%s", L[k].tf == 0 ? "translation" : L[k].tf == 1 ? "rigid" : "affine",
+                     L[k].radius, L[k].fmask ? ", fixed mask" : "", L[k].mmask ? ", moving mask" : "");
+            t_metric_opts_case(&F, &M, &dF, &dM, t, &oc, &og, what, NULL);
+        }
+    }
+    {   /* 2D (one voxel in z: no box along it) */
+        const double c2[3] = {10, 12, 0};
+        t_metric_image(&F2, 97, 89, 1, 0.1, 0.9, 1);
+        t_metric_image(&M2, 91, 95, 1, 0.3, 1.0, 0);
+        REQUIRE_OK(mv_cuda_upload(&F2, &dF2, t_stream));
+        REQUIRE_OK(mv_cuda_upload(&M2, &dM2, t_stream));
+        mv_transform_init(&rig2, MV_TRANSFORM_RIGID, 2, c2);
+        rig2.params[0] = -0.05, rig2.params[1] = 1.4, rig2.params[2] = -0.6;
+        memset(&oc, 0, sizeof(oc));
+        oc.metric = MV_METRIC_LNCC, oc.radius = 4;
+        og = oc;
+        t_metric_opts_case(&F2, &M2, &dF2, &dM2, &rig2, &oc, &og, "LNCC 2D rigid radius 4", NULL);
+        mv_cuda_free(&dF2, t_stream);
+        mv_cuda_free(&dM2, t_stream);
+        mv_free(&F2);
+        mv_free(&M2);
+    }
+    mv_cuda_free(&dF, t_stream);
+    mv_cuda_free(&dM, t_stream);
+    mv_cuda_free(&dfm, t_stream);
+    mv_cuda_free(&dmm, t_stream);
+    mv_free(&F);
+    mv_free(&M);
+    mv_free(&fm);
+    mv_free(&mm);
 }
 
 /* ---- GRAPPA application against mv_grappa_apply_into ----
@@ -2269,7 +2401,7 @@ static const t_case t_cases[] = {
     {"intensity", test_intensity},             {"spatial", test_spatial},     {"resample", test_resample},
     {"fftshift", test_fftshift},               {"fftc", test_fftc},           {"coils", test_coils},
     {"large", test_large},                     {"gaussian", test_gaussian},   {"field", test_field},
-    {"transport", test_transport},            {"demons", test_demons},       {"metric", test_metric},
+    {"transport", test_transport},            {"demons", test_demons},       {"metric", test_metric},     {"metric_lncc", test_metric_lncc},
     {"grappa", test_grappa},                   {"cgsense", test_cgsense},     {"nufft", test_nufft},
 };
 

@@ -44,7 +44,13 @@
      finish, against mv_metric_evaluate (MSE, NCC, Mattes MI; full, stride,
      random, auto, a fixed mask; rigid, affine, 2D similarity): value and
      gradient within 1e-9 relative (MI, whose histogram is fixed point:
-     1e-6), sample counts exact;
+     1e-6), sample counts exact; moving masks and jittered random samples
+     the same way (and the checks that the mask drops samples and the
+     jitter moves the value); LNCC's five steps through the kernels' item
+     functions (fill, row sums, box lines, centres, gradient rows) and the
+     host's row sums and box sequence: the value bit for bit, the gradient
+     within 1e-9 (translation, rigid, affine, 2D rigid / similarity, radius
+     1..7, odd sizes, fixed and moving masks);
    - CG-SENSE: the dot products' fixed chunk / lane / tree order, A^H y, one
      normal-operator application (both FFT layouts) and whole solves with the
      element functions around a float64 DFT standing in for cuFFT, against
@@ -1394,28 +1400,30 @@ static void metric_sums_host(const mv__cu_metmap &mp, const mv__cu_metsel &sel, 
 
 static int rel_close(double a, double b, double scale, double tol) { return fabs(a - b) <= tol * scale; }
 
-static void metric_case(const mv_vol *fix, const mv_vol *mov, const mv_transform *t, mv_metric_type metric,
-                        mv_sampling samp, double fraction, const mv_vol *mask, const char *what)
+/* the worst differences from the CPU seen by the metric checks (printed at the end) */
+static double met_worst_value, met_worst_grad, mi_worst_value, mi_worst_grad, lncc_worst_value, lncc_worst_grad;
+
+/* One evaluation emulated (masks: u8 host volumes) against mv_metric_evaluate;
+   v_out: the emulated value (NULL: not wanted) */
+static void metric_check(const mv_vol *fix, const mv_vol *mov, const mv_transform *t, const mv_metric_opts *opts,
+                         const char *what, double *v_out)
 {
-    mv_metric_opts o;
+    mv_metric_opts o = *opts;
+    const mv_metric_type metric = o.metric;
+    const mv_vol *mask = o.fixed_mask;
     mv__cu_metmap mp;
     mv__cu_metsel sel;
     double W[4][4], v_cpu = 0, v = 0, g_cpu[MV_TRANSFORM_MAX_PARAMS], g[MV_TRANSFORM_MAX_PARAMS], tot[MV__CU_MET_NCC];
     int64_t n_cpu = 0, n = 0;
     checks++;
-    memset(&o, 0, sizeof(o));
-    o.metric = metric;
-    o.sampling = samp;
-    o.fraction = fraction;
-    o.stride = 3;
-    o.seed = 77;
-    o.fixed_mask = mask;
     if (mv_metric_evaluate(fix, mov, t, &o, &v_cpu, g_cpu, &n_cpu) != MV_OK ||
         mv__cu_met_setup(fix, mov, t, (int)metric, &mp, W, "host") != MV_OK) {
         fails++;
         printf("FAIL metric %s: %s\n", what, mv_last_error());
         return;
     }
+    if (o.moving_mask) mp.mmask = o.moving_mask->data, mp.mmask_dt = MV_DT_U8;
+    const unsigned char *mmk = o.moving_mask ? (const unsigned char *)o.moving_mask->data : NULL;
     const int64_t nf = mp.fd[0] * mp.fd[1] * mp.fd[2];
     unsigned long long ncand = 0;
     for (int64_t i = 0; i < nf; i++)
@@ -1432,7 +1440,8 @@ static void metric_case(const mv_vol *fix, const mv_vol *mov, const mv_transform
         for (int64_t i = 0; i < nf; i++)
             if (isfinite(fp[i]) && (!mk || mk[i])) fmin = fmin < fp[i] ? fmin : fp[i], fmax = fmax > fp[i] ? fmax : fp[i];
         for (int64_t i = 0; i < nm; i++)
-            if (isfinite(mp_[i])) mmin = mmin < mp_[i] ? mmin : mp_[i], mmax = mmax > mp_[i] ? mmax : mp_[i];
+            if (isfinite(mp_[i]) && (!mmk || mmk[i]))
+                mmin = mmin < mp_[i] ? mmin : mp_[i], mmax = mmax > mp_[i] ? mmax : mp_[i];
         const int nb = 24;
         mv__cu_mi_setup(fmin, fmax, mmin, mmax, nb, nf, &mp.mi);
         unsigned long long *h = (unsigned long long *)calloc((size_t)nb * nb, sizeof(*h)), count = 0;
@@ -1469,12 +1478,31 @@ static void metric_case(const mv_vol *fix, const mv_vol *mov, const mv_transform
         ok &= rel_close(g[k], g_cpu[k], gmax, tol);
         worst = fmax(worst, fabs(g[k] - g_cpu[k]) / (gmax > 0 ? gmax : 1));
     }
+    double *wv = metric == MV_METRIC_MI ? &mi_worst_value : &met_worst_value;
+    double *wg = metric == MV_METRIC_MI ? &mi_worst_grad : &met_worst_grad;
+    *wv = fmax(*wv, fabs(v - v_cpu) / fabs(v_cpu));
+    *wg = fmax(*wg, worst);
+    if (v_out) *v_out = v;
     if (!ok) {
         fails++;
         printf("FAIL metric %s: value %.17g cpu %.17g, samples %lld cpu %lld, worst gradient difference %.3g of the "
                "largest\n",
                what, v, v_cpu, (long long)n, (long long)n_cpu, worst);
     }
+}
+
+static void metric_case(const mv_vol *fix, const mv_vol *mov, const mv_transform *t, mv_metric_type metric,
+                        mv_sampling samp, double fraction, const mv_vol *mask, const char *what)
+{
+    mv_metric_opts o;
+    memset(&o, 0, sizeof(o));
+    o.metric = metric;
+    o.sampling = samp;
+    o.fraction = fraction;
+    o.stride = 3;
+    o.seed = 77;
+    o.fixed_mask = mask;
+    metric_check(fix, mov, t, &o, what, NULL);
 }
 
 /* a smooth float32 image of dims d with an oblique affine; nan: one NaN
@@ -1558,6 +1586,194 @@ static void check_metric(void)
     mv_free(&fix);
     mv_free(&mov);
     mv_free(&mask);
+}
+
+/* LNCC emulated: the device's five steps through the kernels' item
+   functions over every voxel, line and row (host arrays where the device
+   has its own), the rows' sums and the box sequence by the very host
+   functions mv_cuda_metric_evaluate calls, against mv_metric_evaluate:
+   the value must be the CPU's bits, the gradient within 1e-9 of its
+   largest component (the chain: mv__cu_met_chain against mv__reg_chain) */
+static void lncc_case(const mv_vol *fix, const mv_vol *mov, const mv_transform *t, int radius, const mv_vol *fmask,
+                      const mv_vol *mmask, const char *what)
+{
+    mv_metric_opts o;
+    mv__cu_metmap mp;
+    mv__cu_lncc L;
+    double W[4][4], v_cpu = 0, v = 0, g_cpu[MV_TRANSFORM_MAX_PARAMS], g[MV_TRANSFORM_MAX_PARAMS], tot[12];
+    int64_t n_cpu = 0;
+    checks++;
+    memset(&o, 0, sizeof(o));
+    o.metric = MV_METRIC_LNCC;
+    o.radius = radius;
+    o.fixed_mask = fmask;
+    o.moving_mask = mmask;
+    if (mv_metric_evaluate(fix, mov, t, &o, &v_cpu, g_cpu, &n_cpu) != MV_OK ||
+        mv__cu_met_setup(fix, mov, t, MV_METRIC_LNCC, &mp, W, "host") != MV_OK) {
+        fails++;
+        printf("FAIL lncc %s: %s\n", what, mv_last_error());
+        return;
+    }
+    if (mmask) mp.mmask = mmask->data, mp.mmask_dt = MV_DT_U8;
+    const int64_t N = mp.fd[0] * mp.fd[1] * mp.fd[2], rows = mp.fd[1] * mp.fd[2];
+    std::vector<double> arrays((size_t)N * 7), part((size_t)rows * 12);
+    std::vector<float> mg((size_t)N * 4);
+    memset(&L, 0, sizeof(L));
+    L.mp = mp;
+    L.fix = (const float *)fix->data, L.mov = (const float *)mov->data;
+    if (fmask) L.fmask = fmask->data, L.fmask_dt = MV_DT_U8;
+    for (int q = 0; q < 6; q++) L.S[q] = arrays.data() + (size_t)q * N;
+    double *spare = arrays.data() + (size_t)6 * N;
+    L.m = mg.data(), L.g = mg.data() + N;
+    L.radius = radius > 0 ? radius : 2;
+    auto box = [&](const double *src, double *dst, int ax) {
+        for (int64_t l = 0; l < N / mp.fd[ax]; l++) mv__cu_lncc_box_line(src, dst, mp.fd, ax, L.radius, l);
+    };
+    for (int64_t i = 0; i < N; i++) mv__cu_lncc_fill_at(L, i);
+    for (int64_t r = 0; r < rows; r++) mv__cu_lncc_fill_row(L, r, part.data() + 3 * r);
+    mv__cu_lncc_rows_sum(part.data(), rows, 3, tot);
+    const int64_t n = (int64_t)tot[0];
+    L.gff = tot[1] / tot[0], L.gmm = tot[2] / tot[0];
+    mv__cu_lncc_boxes(&L, &spare, 6, box);
+    for (int64_t i = 0; i < N; i++) mv__cu_lncc_centre_at(L, i);
+    for (int64_t r = 0; r < rows; r++) mv__cu_lncc_centre_row(L, r, part.data() + 2 * r);
+    mv__cu_lncc_rows_sum(part.data(), rows, 2, tot);
+    L.nc = tot[1];
+    v = L.nc > 0 ? -tot[0] / L.nc : 0;
+    for (int k = 0; k < t->nparams; k++) g[k] = 0;
+    if (L.nc > 0) {
+        mv__cu_lncc_boxes(&L, &spare, 4, box);
+        for (int64_t r = 0; r < rows; r++) mv__cu_lncc_grad_row(L, r, part.data() + 12 * r);
+        mv__cu_lncc_rows_sum(part.data(), rows, 12, tot);
+        mv__cu_met_chain(fix, W, t, tot, 1.0, g);
+    }
+    double gmax = 0, worst = 0;
+    for (int k = 0; k < t->nparams; k++) gmax = fmax(gmax, fabs(g_cpu[k]));
+    int ok = n == n_cpu && isfinite(v_cpu) && memcmp(&v, &v_cpu, sizeof(v)) == 0;
+    for (int k = 0; k < t->nparams; k++) {
+        ok &= rel_close(g[k], g_cpu[k], gmax, 1e-9);
+        worst = fmax(worst, fabs(g[k] - g_cpu[k]) / (gmax > 0 ? gmax : 1));
+    }
+    lncc_worst_value = fmax(lncc_worst_value, v_cpu != 0 ? fabs(v - v_cpu) / fabs(v_cpu) : fabs(v));
+    lncc_worst_grad = fmax(lncc_worst_grad, worst);
+    if (getenv("MV_VERBOSE"))
+        printf("lncc %s: value %.17g (cpu %.17g), %lld samples, gradient %.3g of the largest\n", what, v, v_cpu,
+               (long long)n, worst);
+    if (!ok) {
+        fails++;
+        printf("FAIL lncc %s: value %.17g cpu %.17g, samples %lld cpu %lld, worst gradient difference %.3g of the "
+               "largest\n",
+               what, v, v_cpu, (long long)n, (long long)n_cpu, worst);
+    }
+}
+
+/* a u8 mask of the grid of v: 1 except where keep(x, y, z) says 0 */
+template <typename F>
+static void metric_mask(mv_vol *m, const mv_vol *like, F keep)
+{
+    const int64_t d3[3] = {like->dim[0], like->dim[1], like->ndim > 2 ? like->dim[2] : 1};
+    if (mv_vol_alloc(m, MV_DT_U8, like->ndim, d3, NULL) != MV_OK) exit(1);
+    for (int64_t i = 0; i < d3[0] * d3[1] * d3[2]; i++)
+        ((unsigned char *)m->data)[i] = keep(i % d3[0], i / d3[0] % d3[1], i / (d3[0] * d3[1])) ? 1 : 0;
+}
+
+/* moving masks (MSE, NCC, MI: the nearest voxel of each mapped point),
+   jittered samples, and LNCC: 3D and 2D, odd sizes, translation / rigid /
+   affine / similarity, masks on either side */
+static void check_metric_lncc(void)
+{
+    mv_vol fix, mov, fmask, mmask, f2, m2, fm2, mm2, bigf, bigm;
+    mv_transform tr, rigid, aff, sim2, rig2;
+    const double c[3] = {1.5, -2.25, 0.75}, c2[3] = {0.5, 1.0, 0};
+    metric_image(&fix, 23, 19, 13, 0.0, 0.1, 1.1, 1);
+    metric_image(&mov, 21, 17, 15, 0.3, -0.05, 1.2, 0);
+    metric_mask(&fmask, &fix, [](int64_t x, int64_t y, int64_t) { return x > 3 && y < 16; });
+    metric_mask(&mmask, &mov, [](int64_t x, int64_t y, int64_t z) { return !(x > 12 && z < 9) && y != 4; });
+    mv_transform_init(&tr, MV_TRANSFORM_TRANSLATION, 3, c);
+    tr.params[0] = 0.6, tr.params[1] = -0.9, tr.params[2] = 0.4;
+    mv_transform_init(&rigid, MV_TRANSFORM_RIGID, 3, c);
+    rigid.params[0] = 0.05, rigid.params[1] = -0.03, rigid.params[2] = 0.08;
+    rigid.params[3] = 0.7, rigid.params[4] = -1.1, rigid.params[5] = 0.35;
+    mv_transform_init(&aff, MV_TRANSFORM_AFFINE, 3, c);
+    const double A[12] = {1.03, 0.02, -0.01, -0.03, 0.97, 0.04, 0.01, -0.02, 1.05, 0.4, -0.6, 0.9};
+    memcpy(aff.params, A, sizeof(A));
+    for (int m = 0; m < 3; m++) {
+        const mv_metric_type mt = m == 2 ? MV_METRIC_MI : m ? MV_METRIC_NCC : MV_METRIC_MSE;
+        const char *mn = m == 2 ? "MI" : m ? "NCC" : "MSE";
+        char what[128];
+        mv_metric_opts o;
+        double v_plain = 0, v_jit = 0;
+        int64_t n_all = 0, n_masked = 0;
+        memset(&o, 0, sizeof(o));
+        o.metric = mt;
+        o.seed = 77;
+        /* a moving mask: fewer samples, the same as the CPU's */
+        o.sampling = MV_SAMPLING_FULL;
+        mv_metric_evaluate(&fix, &mov, &rigid, &o, &v_plain, NULL, &n_all);
+        o.moving_mask = &mmask;
+        snprintf(what, sizeof(what), "%s rigid full, moving mask", mn);
+        metric_check(&fix, &mov, &rigid, &o, what, NULL);
+        mv_metric_evaluate(&fix, &mov, &rigid, &o, &v_plain, NULL, &n_masked);
+        checks++;
+        if (!(n_masked < n_all)) fails++, printf("FAIL %s: the mask took no sample (%lld)\n", what, (long long)n_all);
+        o.fixed_mask = &fmask;
+        o.sampling = MV_SAMPLING_STRIDE, o.stride = 2;
+        snprintf(what, sizeof(what), "%s affine stride 2, both masks", mn);
+        metric_check(&fix, &mov, &aff, &o, what, NULL);
+        /* jittered random samples: the CPU's points and values (and not the
+           voxel centres: the value moves) */
+        o.fixed_mask = NULL, o.moving_mask = NULL;
+        o.sampling = MV_SAMPLING_RANDOM, o.fraction = 0.4;
+        snprintf(what, sizeof(what), "%s rigid random 0.4", mn);
+        metric_check(&fix, &mov, &rigid, &o, what, &v_plain);
+        o.jitter = 1;
+        snprintf(what, sizeof(what), "%s rigid random 0.4 jittered", mn);
+        metric_check(&fix, &mov, &rigid, &o, what, &v_jit);
+        checks++;
+        if (!(v_jit != v_plain)) fails++, printf("FAIL %s: the jitter moved nothing\n", what);
+        o.fixed_mask = &fmask, o.moving_mask = &mmask, o.seed = 3;
+        snprintf(what, sizeof(what), "%s affine random 0.4 jittered, both masks", mn);
+        metric_check(&fix, &mov, &aff, &o, what, NULL);
+        o.sampling = MV_SAMPLING_FULL; /* FULL ignores jitter, on both sides */
+        snprintf(what, sizeof(what), "%s affine full, jitter asked", mn);
+        metric_check(&fix, &mov, &aff, &o, what, NULL);
+    }
+    lncc_case(&fix, &mov, &tr, 0, NULL, NULL, "translation r2 (default)");
+    lncc_case(&fix, &mov, &rigid, 1, &fmask, NULL, "rigid r1, fixed mask");
+    lncc_case(&fix, &mov, &aff, 3, &fmask, &mmask, "affine r3, both masks");
+    lncc_case(&fix, &mov, &aff, 7, NULL, &mmask, "affine r7 (wider than z), moving mask");
+    /* 2D: an axis of one voxel (no box along it) */
+    metric_image(&f2, 31, 27, 1, 0.1, 0.2, 0.9, 1);
+    metric_image(&m2, 29, 33, 1, 0.4, 0.0, 1.0, 0);
+    metric_mask(&fm2, &f2, [](int64_t x, int64_t y, int64_t) { return x + y > 6; });
+    metric_mask(&mm2, &m2, [](int64_t x, int64_t, int64_t) { return x < 25; });
+    mv_transform_init(&sim2, MV_TRANSFORM_SIMILARITY, 2, c2);
+    sim2.params[0] = 1.02, sim2.params[1] = 0.06, sim2.params[2] = 0.8, sim2.params[3] = -0.4;
+    mv_transform_init(&rig2, MV_TRANSFORM_RIGID, 2, c2);
+    rig2.params[0] = -0.07, rig2.params[1] = 1.2, rig2.params[2] = 0.3;
+    lncc_case(&f2, &m2, &sim2, 2, NULL, NULL, "2D similarity r2");
+    lncc_case(&f2, &m2, &rig2, 4, &fm2, &mm2, "2D rigid r4, both masks");
+    {
+        mv_metric_opts o;
+        memset(&o, 0, sizeof(o));
+        o.metric = MV_METRIC_NCC, o.sampling = MV_SAMPLING_RANDOM, o.fraction = 0.5, o.jitter = 1, o.moving_mask = &mm2;
+        metric_check(&f2, &m2, &sim2, &o, "NCC 2D random 0.5 jittered, moving mask", NULL);
+    }
+    /* larger than AUTO's 2^18: AUTO draws the coin, jitter applies */
+    metric_image(&bigf, 71, 67, 59, 0.0, 0.05, 1.0, 1);
+    metric_image(&bigm, 65, 69, 61, 0.2, 0.0, 1.05, 0);
+    {
+        mv_metric_opts o;
+        memset(&o, 0, sizeof(o));
+        o.metric = MV_METRIC_MSE, o.jitter = 1, o.seed = 11;
+        metric_check(&bigf, &bigm, &aff, &o, "MSE affine auto jittered 71x67x59", NULL);
+    }
+    lncc_case(&bigf, &bigm, &aff, 2, NULL, NULL, "affine r2 71x67x59");
+    printf("metric host checks, worst relative value / gradient (of its largest) differences: MSE and NCC %.3g / "
+           "%.3g, MI %.3g / %.3g, LNCC %.3g / %.3g\n",
+           met_worst_value, met_worst_grad, mi_worst_value, mi_worst_grad, lncc_worst_value, lncc_worst_grad);
+    mv_free(&fix), mv_free(&mov), mv_free(&fmask), mv_free(&mmask);
+    mv_free(&f2), mv_free(&m2), mv_free(&fm2), mv_free(&mm2), mv_free(&bigf), mv_free(&bigm);
 }
 
 /* ---- GRAPPA application ----
@@ -2452,6 +2668,7 @@ int main(void)
     check_jacobian();
     check_demons();
     check_metric();
+    check_metric_lncc();
     printf("cuda host-side checks: %d checked, %d failed (the kernels themselves need a GPU: make test-cuda)\n", checks,
            fails);
     return fails != 0;
