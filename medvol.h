@@ -2343,6 +2343,24 @@ MVDEF mv_status mv_nufft_toeplitz_apply_into(const mv_nufft_toeplitz *t, const v
 MVDEF mv_status mv_nufft_toeplitz_apply(const mv_nufft_toeplitz *t, const void *x, void *out, int64_t ncoils);
 MVDEF void mv_nufft_toeplitz_free(mv_nufft_toeplitz *t);
 
+/* The operator's read-only kernel, for companion code that applies the same
+   T elsewhere (medvol_cuda.h): pointers owned by the operator, valid until
+   mv_nufft_toeplitz_free. T x = crop(IFFT(khat . FFT(pad x))): pad puts the
+   image (N[0], N[1], N[2]) in the low corner of a zeroed grid of N2[a] = 2
+   N[a] cells per axis (1 where N[a] = 1), FFT and IFFT are the unscaled
+   transforms over the axes with N2[a] > 1 (sign -1, then +1), khat holds
+   ncell2 = N2[0] N2[1] N2[2] reals (x fastest) with every scale folded in,
+   crop keeps the low corner again. The CPU prunes its FFTs to what the
+   padding and the crop allow; the product is the same. allocates: no.
+   thread-safe: yes. */
+typedef struct mv_nufft_toeplitz_kernel {
+    int64_t N[3];       /* image dims */
+    int64_t N2[3];      /* grid dims: 2 N[a], or 1 */
+    int64_t ncell2;     /* N2[0] N2[1] N2[2] */
+    const float *khat;  /* ncell2 reals */
+} mv_nufft_toeplitz_kernel;
+MVDEF mv_status mv_nufft_toeplitz_get_kernel(const mv_nufft_toeplitz *t, mv_nufft_toeplitz_kernel *kernel);
+
 /* Density compensation methods. */
 typedef enum mv_dcf_method {
     MV_DCF_RAMP = 0,   /* analytic, radial spokes through the centre */
@@ -28283,6 +28301,20 @@ MVDEF mv_status mv_nufft_toeplitz_apply(const mv_nufft_toeplitz *t, const void *
     st = mv_nufft_toeplitz_apply_into(t, x, out, ncoils, s);
     mv__free(s, t->alloc_ctx);
     return st;
+}
+
+MVDEF mv_status mv_nufft_toeplitz_get_kernel(const mv_nufft_toeplitz *t, mv_nufft_toeplitz_kernel *k)
+{
+    int a;
+    MV__CHECK(t && k, MV_ERR_INVALID_ARG, "mv_nufft_toeplitz_get_kernel: %s is NULL", t ? "kernel" : "operator");
+    memset(k, 0, sizeof(*k));
+    for (a = 0; a < 3; a++) {
+        k->N[a] = t->N[a];
+        k->N2[a] = t->N2[a];
+    }
+    k->ncell2 = t->ncell2;
+    k->khat = t->khat;
+    return MV_OK;
 }
 
 /* ---- density compensation ---- */

@@ -48,7 +48,8 @@ TABLE OF CONTENTS (search for the anchors)
       >>cuda-api-transport  proton transport: operators, Lie / Strang steps, dose, balance
       >>cuda-api-register   metric value + gradient for linear registration (MSE, NCC, Mattes MI, LNCC)
       >>cuda-api-recon      GRAPPA application (cuFFT readouts, the CPU's unmixing sums),
-                            Cartesian CG-SENSE (cuFFT normal operator, fixed-order dot products)
+                            Cartesian CG-SENSE (cuFFT normal operator, fixed-order dot products),
+                            non-Cartesian CG-SENSE (device NUFFT adjoint, Toeplitz normal operator)
       >>cuda-api-nufft      NUFFT forward / adjoint (types 2 / 1) from the CPU plan, many coils
       >>cuda-impl           implementation (MEDVOL_CUDA_IMPLEMENTATION only)
 
@@ -72,8 +73,8 @@ STREAMS AND SYNCHRONY
    NULL = the legacy default stream) and is stream-ordered: it enqueues
    kernels and returns without waiting, except where its comment says
    "waits" (synchronous uploads and downloads, mv_cuda_compute_stats, which
-   returns numbers, mv_cuda_cgsense_into, whose host reads two scalars per
-   CG iteration). Statistics needed by z-normalize and rescale are
+   returns numbers, mv_cuda_cgsense_into and mv_cuda_cgsense_nc_into, whose
+   host reads two scalars per CG iteration). Statistics needed by z-normalize and rescale are
    reduced and turned into coefficients on the device, so those ops never
    wait for the host either. A failure of an enqueued kernel shows up at the
    next call that checks (or at mv_cuda_sync), as CUDA reports it.
@@ -199,11 +200,27 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
      DFT: 1e-7..3e-7), against a float64 NUDFT <= the plan's tol; two runs
      give the same bytes (host-checked, the GPU group `nufft` has not run
      on a GPU yet).
+   - non-Cartesian CG-SENSE (mv_cuda_cgsense_nc_into): the CPU's NUFFT plan
+     and Toeplitz kernel (built on the host, uploaded), its conj(S)
+     products and float32 coil sums in its order (no FMA), cuFFT on the
+     whole 2N grid where the CPU prunes, the Cartesian solve's CG (fixed-
+     order float64 dot products: the same bytes on every run). Against
+     mv_cgsense_nc_into: the same iteration counts (one more or fewer where
+     the tolerance test lands within rounding of its threshold); image
+     relative RMS <= 1e-4 for regularised solves. Radial sampling without
+     density compensation is ill-conditioned (eigenvalues of A^H A up to
+     ~100 at the k-space centre), so the operators' 1e-7 differences grow
+     with the iterations: 2e-3 allowed for unregularised or deep solves.
+     Host emulation with a float64 DFT (2D odd, slices, frames with their
+     own trajectories, 3D kooshball): A^H y and one normal operator
+     7e-8 .. 1.3e-7, regularised solves 6e-6 .. 2.2e-5, the two
+     ill-conditioned cases 1.5e-4 and 2.9e-4; not yet run on a GPU.
 
-NOT YET (each returns MV_ERR_UNSUPPORTED or is absent): non-Cartesian
-CG-SENSE (mv_cgsense_nc), the NUFFT's Toeplitz operator, density
-compensation (Pipe-Menon) and pruned FFT passes on the device (the GPU
-transforms the whole oversampled grid), the Cartesian solve's items side by side (it solves one
+NOT YET (each returns MV_ERR_UNSUPPORTED or is absent): the NUFFT's
+Toeplitz operator on its own (mv_cuda_cgsense_nc_into applies it inside
+the solve; the kernel is made on the host), density compensation
+(Pipe-Menon) and pruned FFT passes on the device (the GPU transforms the
+whole oversampled or 2N grid), the CG-SENSE solves' items side by side (they solve one
 slice or volume at a time, with a host round trip per iteration: fine for
 256^2 x 8 coils and up, launch-bound for many small slices), chunked series
 (mv_cgsense_run's callbacks), GRAPPA calibration and g-factor (the
@@ -241,7 +258,12 @@ VERSION HISTORY
           prefilter and taps (general maps and warps: its bits in the host
           emulation), host-checked, not yet run on a GPU;
           mv_cuda_field_jacobian_into / mv_cuda_field_folds (the CPU's
-          bits and numbers; host-checked, not yet run on a GPU).
+          bits and numbers; host-checked, not yet run on a GPU);
+          mv_cuda_cgsense_nc_into (non-Cartesian CG-SENSE, BART pics -l2
+          -t: the device NUFFT's adjoint, the Toeplitz normal operator by
+          cuFFT on the 2N grid from medvol.h's new
+          mv_nufft_toeplitz_get_kernel, the Cartesian solve's CG driver,
+          now shared): host-checked, not yet run on a GPU.
    0.2.0  (2026-11-22) first GPU run (H100): float64 first step of the
           intensity ops where medvol.h has one, warp-per-row kernels with
           32-bit row splits, the centred FFT in one pass plus cuFFT, a
@@ -722,6 +744,55 @@ MVCDEF mv_status mv_cuda_grappa_apply_into(const mv_grappa_calib *cal, const mv_
    cuFFT plan). thread-safe: yes (opts per call). */
 MVCDEF mv_status mv_cuda_cgsense_into(const mv_cuda_vol *kspace, const mv_cuda_vol *sens, mv_cuda_vol *out,
                                       mv_cg_opts *opts, mv_cuda_stream stream);
+
+/* Non-Cartesian CG-SENSE on the device: mv_cgsense_nc_into of medvol.h
+   (>>api-recon, BART pics -l2 -t TRAJ): the same arguments, traj in host
+   memory (c64 (3, X, Y, 1), or (3, X, Y, 1, d4..d6) one per frame),
+   kspace c64 (1, X, Y, C, d4..d6), sens c64 (Nx, Ny, Nz, C) (one map) and
+   out c64 (Nx, Ny, Nz, d4..d6) in device memory; opts.slices as the CPU's
+   (2D frames, frame i uses sens slice i mod S). opts as the CPU's (NULL =
+   defaults; lambda, iterations, tolerance, slices, nufft_tol, progress
+   read; threads and alloc_ctx go to the host-side setup; chunk only
+   checked). Per trajectory the host builds the CPU's operators
+   (mv_nufft_plan_traj, mv_nufft_toeplitz_make with tol opts.nufft_tol or
+   1e-4, as mv_cgsense_plan_make) and uploads them (the NUFFT as
+   mv_cuda_nufft_plan_create, the Toeplitz kernel from
+   mv_nufft_toeplitz_get_kernel), then per frame: b = sum_c conj(S_c)
+   NUFFT^H y_c (mv_cuda_nufft_execute), CG on (A^H A + lambda I) x = b from
+   x = 0 with A^H A x = sum_c conj(S_c) T(S_c x), T applied by cuFFT on the
+   whole 2N grid (zero-pad, forward FFT, times the real kernel, inverse
+   FFT, crop; the CPU prunes its FFTs to the padding, the device does not),
+   at most opts.iterations (0 = 30), stopping when ||r|| <= tolerance
+   ||b||: the Cartesian device solve's driver (float64 dot products in a
+   fixed order, alpha and beta rounded to float32 as the CPU). No
+   density compensation and no data scaling, as mv_cgsense_nc (BART's
+   pics without -S divides by a scale first: mvtool pics does that, and the
+   l2 solution is linear in the data). Tolerance against mv_cgsense_nc_into
+   (tests/test_cuda.cu, group cgsense_nc: 2D radial with odd sizes, 3D,
+   lambda > 0, tolerance stopping, slices, a trajectory per frame): the
+   same iteration counts (one more or fewer allowed where the tolerance
+   test lands within rounding of its threshold); image relative RMS <=
+   1e-4 for regularised solves, 2e-3 for unregularised or deep ones (the
+   operators differ by ~1e-7, the NUFFT's and cuFFT's rounding against the
+   CPU's, and radial data without density compensation make A^H A + lambda
+   ill-conditioned, so the difference grows with the iterations; the host
+   emulation with a float64 DFT gives the numbers in SEMANTICS). Waits: the host
+   builds and uploads the operators (once, or once per frame with a
+   trajectory per frame) and reads two scalars per iteration; progress
+   after every iteration of every frame with (iteration, ||r||), as the
+   CPU calls it when frames run one at a time; nonzero cancels:
+   MV_ERR_CANCELLED, out holding the cancelled frame's last iterate.
+   opts.iterations_done: the sum over frames. allocates: host memory for
+   the operators' setup; stream-ordered device memory: C + 3 image vectors
+   of one frame, the NUFFT plan (>>cuda-api-nufft), the real kernel (4
+   bytes per 2N grid cell) and the 2N grids of a coil batch (all coils
+   while their grids fit in 1 GiB, else as many as do); cuFFT plans (plan
+   cache). Statuses: MV_ERR_INVALID_ARG (shapes, opts, NULL, naming the
+   argument), MV_ERR_UNSUPPORTED (not complex64, a 1D image, grids beyond
+   32-bit cuFFT plans), MV_ERR_CUDA, MV_ERR_CANCELLED. thread-safe: yes
+   (opts per call). */
+MVCDEF mv_status mv_cuda_cgsense_nc_into(const mv_vol *traj, const mv_cuda_vol *kspace, const mv_cuda_vol *sens,
+                                         mv_cuda_vol *out, mv_cg_opts *opts, mv_cuda_stream stream);
 
 /* >>cuda-api-nufft =========================================================
    medvol.h's NUFFT (>>api-nufft: BART's conventions, unitary scaling,
@@ -7432,6 +7503,70 @@ static mv_status mv__cu_cg_normal(const mv__cu_cg &g, const mv__cu_cg_bufs &b, c
     return MV_OK;
 }
 
+/* The CG driver both device CG-SENSE solves share (mv__cg_run's steps).
+   The normal operator is a callback that enqueues y = (A^H A + lambda) p
+   on the stream; b is in b.r when mv__cu_cg_start runs. */
+typedef mv_status (*mv__cu_cg_normal_fn)(void *user, const float2 *p, float2 *y, cudaStream_t s);
+
+/* x = 0, p = r (= b), r.r; waits and returns the scalars (h->rs = b.b) */
+static mv_status mv__cu_cg_start(const mv__cu_cg_bufs &b, float2 *x, int64_t n, mv__cu_cg_scalars *h, cudaStream_t s)
+{
+    MV__CU_TRY(cudaMemsetAsync(x, 0, (size_t)n * sizeof(float2), s));
+    MV__CU_TRY(cudaMemcpyAsync(b.p, b.r, (size_t)n * sizeof(float2), cudaMemcpyDeviceToDevice, s));
+    MV__CU_STRY(mv__cu_cg_dot(b.r, b.r, n, b.part, &b.sc->rs, s));
+    return mv__cu_cg_read(b, h, s);
+}
+
+/* mv__cg_run's loop from rsold = b.b: at most opts.iterations (0 = 30),
+   stopping when ||r||^2 <= tolerance^2 b.b, progress after each iteration;
+   *iters as the CPU counts them. fn names the caller in the cancel message. */
+static mv_status mv__cu_cg_iterate(mv__cu_cg_normal_fn normal, void *user, const mv__cu_cg_bufs &b, float2 *x, int64_t n,
+                                   double bb, const mv_cg_opts *o, int *iters, const char *fn, cudaStream_t s)
+{
+    const int threads = 256;
+    const int maxit = o->iterations ? o->iterations : 30;
+    const double eps2 = o->tolerance * o->tolerance * bb;
+    double rsold = bb, rsnew;
+    mv__cu_cg_scalars h;
+    int it;
+    *iters = 0;
+    for (it = 0; it < maxit && rsold > 0; it++) {
+        double beta;
+        MV__CU_STRY(normal(user, b.p, b.ap, s));
+        MV__CU_STRY(mv__cu_cg_dot(b.p, b.ap, n, b.part, &b.sc->pap, s));
+        mv__cu_cg_step_kernel<<<mv__cu_blocks(n, threads), threads, 0, s>>>(x, b.r, b.p, b.ap, n, b.sc, rsold);
+        MV__CU_TRY(cudaGetLastError());
+        MV__CU_STRY(mv__cu_cg_dot(b.r, b.r, n, b.part, &b.sc->rs, s));
+        MV__CU_STRY(mv__cu_cg_read(b, &h, s));
+        if (h.pap == 0) break; /* x and r untouched, as the CPU */
+        rsnew = h.rs;
+        beta = rsnew / rsold;
+        rsold = rsnew;
+        *iters = it + 1;
+        if (o->progress && o->progress(o->progress_user, it + 1, sqrt(rsnew)))
+            return mv_set_error(MV_ERR_CANCELLED, "%s: cancelled by the progress callback after %d iterations", fn, it + 1);
+        if (rsnew <= eps2) break;
+        mv__cu_cg_dir_kernel<<<mv__cu_blocks(n, threads), threads, 0, s>>>(b.p, b.r, n, (float)beta);
+        MV__CU_TRY(cudaGetLastError());
+    }
+    return MV_OK;
+}
+
+/* the Cartesian normal operator as a mv__cu_cg_normal_fn */
+struct mv__cu_cg_cart {
+    mv__cu_cg g; /* the normal operator's layout */
+    const mv__cu_cg_bufs *b;
+    const float2 *sens;
+    float scale, lam;
+    int lam_on;
+};
+
+static mv_status mv__cu_cg_cart_normal(void *user, const float2 *p, float2 *y, cudaStream_t s)
+{
+    const mv__cu_cg_cart *c = (const mv__cu_cg_cart *)user;
+    return mv__cu_cg_normal(c->g, *c->b, c->sens, p, y, c->scale, c->lam_on, c->lam, s);
+}
+
 /* one item: mask, b = A^H y (into r), then mv__cg_run's loop with x in place
    in out; *iters as the CPU counts them */
 static mv_status mv__cu_cg_item(const mv__cu_cg &g0, const mv__cu_cg_bufs &b, const float2 *k, const float2 *sens,
@@ -7439,14 +7574,9 @@ static mv_status mv__cu_cg_item(const mv__cu_cg &g0, const mv__cu_cg_bufs &b, co
 {
     const int threads = 256;
     const int64_t n = g0.nvox;
-    const int maxit = o->iterations ? o->iterations : 30;
-    const int lam_on = o->lambda != 0;
-    const float lam = (float)o->lambda;
     mv__cu_cg g = g0;
     mv__cu_cg_scalars h;
-    double rsold, rsnew, bb, eps2;
-    float scale;
-    int it;
+    mv__cu_cg_cart op;
     *iters = 0;
     mv__cu_cg_layout(&g, 0);
     mv__cu_cg_mask_kernel<<<mv__cu_blocks(n, threads), threads, 0, s>>>(k, b.mask, g);
@@ -7461,36 +7591,45 @@ static mv_status mv__cu_cg_item(const mv__cu_cg &g0, const mv__cu_cg_bufs &b, co
     mv__cu_cg_reduce_kernel<<<mv__cu_blocks(n, threads), threads, 0, s>>>(b.buf, sens, NULL, b.r, g,
                                                                            (float)(1.0 / sqrt((double)b.fd[0].N)), 0, 0.0f);
     MV__CU_TRY(cudaGetLastError());
-    MV__CU_TRY(cudaMemsetAsync(x, 0, (size_t)n * sizeof(float2), s));
-    MV__CU_TRY(cudaMemcpyAsync(b.p, b.r, (size_t)n * sizeof(float2), cudaMemcpyDeviceToDevice, s));
-    MV__CU_STRY(mv__cu_cg_dot(b.r, b.r, n, b.part, &b.sc->rs, s));
-    MV__CU_STRY(mv__cu_cg_read(b, &h, s));
-    rsold = bb = h.rs;
-    eps2 = o->tolerance * o->tolerance * bb;
-    rsnew = rsold;
+    MV__CU_STRY(mv__cu_cg_start(b, x, n, &h, s));
     /* the normal operator's layout: y/z transforms where the mask allows */
-    mv__cu_cg_layout(&g, !h.notsep && b.slot[1] >= 0);
-    scale = (float)(1.0 / (double)b.fd[g.yz].N);
-    for (it = 0; it < maxit && rsold > 0; it++) {
-        double beta;
-        MV__CU_STRY(mv__cu_cg_normal(g, b, sens, b.p, b.ap, scale, lam_on, lam, s));
-        MV__CU_STRY(mv__cu_cg_dot(b.p, b.ap, n, b.part, &b.sc->pap, s));
-        mv__cu_cg_step_kernel<<<mv__cu_blocks(n, threads), threads, 0, s>>>(x, b.r, b.p, b.ap, n, b.sc, rsold);
-        MV__CU_TRY(cudaGetLastError());
-        MV__CU_STRY(mv__cu_cg_dot(b.r, b.r, n, b.part, &b.sc->rs, s));
-        MV__CU_STRY(mv__cu_cg_read(b, &h, s));
-        if (h.pap == 0) break; /* x and r untouched, as the CPU */
-        rsnew = h.rs;
-        beta = rsnew / rsold;
-        rsold = rsnew;
-        *iters = it + 1;
-        if (o->progress && o->progress(o->progress_user, it + 1, sqrt(rsnew)))
-            return mv_set_error(MV_ERR_CANCELLED, "mv_cuda_cgsense_into: cancelled by the progress callback after %d iterations",
-                                it + 1);
-        if (rsnew <= eps2) break;
-        mv__cu_cg_dir_kernel<<<mv__cu_blocks(n, threads), threads, 0, s>>>(b.p, b.r, n, (float)beta);
-        MV__CU_TRY(cudaGetLastError());
-    }
+    op.g = g;
+    mv__cu_cg_layout(&op.g, !h.notsep && b.slot[1] >= 0);
+    op.b = &b;
+    op.sens = sens;
+    op.scale = (float)(1.0 / (double)b.fd[op.g.yz].N);
+    op.lam_on = o->lambda != 0;
+    op.lam = (float)o->lambda;
+    return mv__cu_cg_iterate(mv__cu_cg_cart_normal, &op, b, x, n, h.rs, o, iters, "mv_cuda_cgsense_into", s);
+}
+
+/* the CG vectors and the dot products' partials of n-voxel items, the coil
+   buffer (nbuf complex values) and, where mask, the sampling mask */
+static mv_status mv__cu_cg_bufs_alloc(mv__cu_cg_bufs *b, int64_t n, int64_t nbuf, int mask, const char *fn, cudaStream_t s)
+{
+    const size_t vb = (size_t)n * sizeof(float2);
+    cudaError_t e = cudaMallocAsync((void **)&b->buf, (size_t)nbuf * sizeof(float2), s);
+    if (e == cudaSuccess) e = cudaMallocAsync((void **)&b->r, vb, s);
+    if (e == cudaSuccess) e = cudaMallocAsync((void **)&b->p, vb, s);
+    if (e == cudaSuccess) e = cudaMallocAsync((void **)&b->ap, vb, s);
+    if (e == cudaSuccess && mask) e = cudaMallocAsync((void **)&b->mask, (size_t)n, s);
+    if (e == cudaSuccess)
+        e = cudaMallocAsync((void **)&b->part, (size_t)((n + MV__CU_CG_CHUNK - 1) / MV__CU_CG_CHUNK) * sizeof(double2), s);
+    if (e == cudaSuccess) e = cudaMallocAsync((void **)&b->sc, sizeof(mv__cu_cg_scalars), s);
+    if (e != cudaSuccess) return mv__cu_fail(e, fn);
+    return MV_OK;
+}
+
+/* mv_cg_opts as the CPU checks it (mv__cg_check) */
+static mv_status mv__cu_cg_check_opts(const mv_cg_opts *o, const char *fn)
+{
+    MV__CU_CHECK(o->lambda >= 0 && o->lambda == o->lambda, MV_ERR_INVALID_ARG, "%s: opts.lambda = %g", fn, o->lambda);
+    MV__CU_CHECK(o->iterations >= 0, MV_ERR_INVALID_ARG, "%s: opts.iterations = %d", fn, o->iterations);
+    MV__CU_CHECK(o->tolerance >= 0 && o->tolerance == o->tolerance, MV_ERR_INVALID_ARG, "%s: opts.tolerance = %g", fn,
+                 o->tolerance);
+    MV__CU_CHECK(o->nufft_tol == 0 || (o->nufft_tol >= 1e-6 * (1 - 1e-9) && o->nufft_tol <= 0.1), MV_ERR_INVALID_ARG,
+                 "%s: opts.nufft_tol = %g (1e-6 .. 0.1, 0 = 1e-4)", fn, o->nufft_tol);
+    MV__CU_CHECK(o->chunk >= 0, MV_ERR_INVALID_ARG, "%s: opts.chunk = %lld", fn, (long long)o->chunk);
     return MV_OK;
 }
 
@@ -7517,14 +7656,7 @@ MVCDEF mv_status mv_cuda_cgsense_into(const mv_cuda_vol *kspace, const mv_cuda_v
                  "%s: complex64 kspace and sens", fn);
     MV__CU_CHECK(out->vol.dtype == MV_DT_C64, MV_ERR_INVALID_ARG, "%s: out is %s, complex64 needed", fn,
                  mv_dtype_name(out->vol.dtype));
-    /* mv_cg_opts as the CPU checks it (mv__cg_check) */
-    MV__CU_CHECK(o->lambda >= 0 && o->lambda == o->lambda, MV_ERR_INVALID_ARG, "%s: opts.lambda = %g", fn, o->lambda);
-    MV__CU_CHECK(o->iterations >= 0, MV_ERR_INVALID_ARG, "%s: opts.iterations = %d", fn, o->iterations);
-    MV__CU_CHECK(o->tolerance >= 0 && o->tolerance == o->tolerance, MV_ERR_INVALID_ARG, "%s: opts.tolerance = %g", fn,
-                 o->tolerance);
-    MV__CU_CHECK(o->nufft_tol == 0 || (o->nufft_tol >= 1e-6 * (1 - 1e-9) && o->nufft_tol <= 0.1), MV_ERR_INVALID_ARG,
-                 "%s: opts.nufft_tol = %g (1e-6 .. 0.1, 0 = 1e-4)", fn, o->nufft_tol);
-    MV__CU_CHECK(o->chunk >= 0, MV_ERR_INVALID_ARG, "%s: opts.chunk = %lld", fn, (long long)o->chunk);
+    MV__CU_STRY(mv__cu_cg_check_opts(o, fn));
     for (a = 0; a < 3; a++) {
         MV__CU_CHECK(mv__cu_dim(&sens->vol, a) == mv__cu_dim(&kspace->vol, a), MV_ERR_INVALID_ARG,
                      "%s: sens dims[%d] = %lld, kspace has %lld", fn, a, (long long)mv__cu_dim(&sens->vol, a),
@@ -7565,19 +7697,7 @@ MVCDEF mv_status mv_cuda_cgsense_into(const mv_cuda_vol *kspace, const mv_cuda_v
     for (a = 0; a < 2 && st == MV_OK; a++)
         if (b.fd[a].rank > 0)
             st = mv__cu_plan_get(b.fd[a].rank, b.fd[a].n, b.fd[a].stride, b.fd[a].dist, b.fd[a].batch, s, &b.slot[a]);
-    {
-        const size_t vb = (size_t)g.nvox * sizeof(float2);
-        cudaError_t e = cudaSuccess;
-        if (st == MV_OK) e = cudaMallocAsync((void **)&b.buf, (size_t)g.nc * vb, s);
-        if (st == MV_OK && e == cudaSuccess) e = cudaMallocAsync((void **)&b.r, vb, s);
-        if (st == MV_OK && e == cudaSuccess) e = cudaMallocAsync((void **)&b.p, vb, s);
-        if (st == MV_OK && e == cudaSuccess) e = cudaMallocAsync((void **)&b.ap, vb, s);
-        if (st == MV_OK && e == cudaSuccess) e = cudaMallocAsync((void **)&b.mask, (size_t)g.nvox, s);
-        if (st == MV_OK && e == cudaSuccess)
-            e = cudaMallocAsync((void **)&b.part, (size_t)((g.nvox + MV__CU_CG_CHUNK - 1) / MV__CU_CG_CHUNK) * sizeof(double2), s);
-        if (st == MV_OK && e == cudaSuccess) e = cudaMallocAsync((void **)&b.sc, sizeof(mv__cu_cg_scalars), s);
-        if (st == MV_OK && e != cudaSuccess) st = mv__cu_fail(e, "mv_cuda_cgsense_into: cudaMallocAsync");
-    }
+    if (st == MV_OK) st = mv__cu_cg_bufs_alloc(&b, g.nvox, g.nc * g.nvox, 1, "mv_cuda_cgsense_into: cudaMallocAsync", s);
     /* items in the CPU's order: item = batch volume (3D), or batch volume nz + slice */
     nitems = o->slices ? nz * nbatch : nbatch;
     for (item = 0; st == MV_OK && item < nitems; item++) {
@@ -8088,6 +8208,379 @@ MVCDEF mv_status mv_cuda_nufft_execute(mv_cuda_nufft *p, int adjoint, const void
         }
     }
     return MV_OK;
+}
+
+/* ---- MRI reconstruction: non-Cartesian CG-SENSE (>>cuda-api-recon) ----------
+   mv_cgsense_nc_into's solve on the device, frame by frame, the CPU's steps
+   in its order (medvol.h: mv__cgs_adjoint, mv__cgs_nc_normal, mv__toep_coil,
+   mv__cg_run):
+   - the operators are the CPU's: mv_nufft_plan_traj and
+     mv_nufft_toeplitz_make with mv_cgsense_plan_make's options (tol
+     opts.nufft_tol or 1e-4, the coil count as the batch) are built on the
+     host, the NUFFT uploaded as mv_cuda_nufft_plan_create does and the
+     Toeplitz kernel khat (mv_nufft_toeplitz_get_kernel) copied as it is;
+     the host objects are freed before the solve;
+   - b = sum_c conj(S_c) NUFFT^H y_c: mv_cuda_nufft_execute's adjoint into
+     the coil buffer, then mv__cu_cg_reduce (the Cartesian's coil sum: the
+     CPU's conj(S) products and float32 sum in coil order) over the buffer's
+     identity layout (h = 0, yz = 0: coil c at c nvox + i);
+   - A^H A p + lambda p = sum_c conj(S_c) T(S_c p) + (float)lambda p, per
+     coil: S_c p padded into the low corner of a zeroed 2N grid, cuFFT
+     forward (unscaled), times khat (real, every scale folded in), cuFFT
+     inverse (unscaled), the low corner copied to the coil buffer, then the
+     same mv__cu_cg_reduce. The CPU prunes its transforms to the padding
+     (2D 3/4, 3D 7/12 of the work); the device transforms the whole grid
+     (cuFFT has no pruned multi-dimensional plan; a per-axis split would
+     cost more launches than it saves at these sizes). Only the FFTs'
+     rounding differs from the CPU's operator.
+   - CG: mv__cu_cg_start / mv__cu_cg_iterate, the Cartesian's driver.
+   The 2N grids of one coil batch stay under MV__CU_TP_GRID_BYTES; the
+   NUFFT plan gets the same batch. */
+
+#define MV__CU_TP_GRID_BYTES ((int64_t)1 << 30) /* bytes of the 2N grids of one coil batch */
+
+/* the Toeplitz operator's geometry: image N, grid G = 2N (1 stays 1) */
+struct mv__cu_tp {
+    int64_t N[3], G[3];
+    int64_t nvox, ncell;
+};
+
+/* grid cell of image voxel i: the image sits in the grid's low corner */
+static MV__CU_HD int64_t mv__cu_tp_cell(const mv__cu_tp &t, int64_t i)
+{
+    const int64_t x = i % t.N[0], y = i / t.N[0] % t.N[1], z = i / (t.N[0] * t.N[1]);
+    return (z * t.G[1] + y) * t.G[0] + x;
+}
+
+/* grid cell `cell` of one coil before the forward FFT: S x inside the
+   image (mv__cmul_c64_ref's product, conj 0), zero in the padding */
+static MV__CU_HD float2 mv__cu_tp_pad(const mv__cu_tp &t, const float2 *x, const float2 *sens, int64_t cell)
+{
+    const int64_t gx = cell % t.G[0], gy = cell / t.G[0] % t.G[1], gz = cell / (t.G[0] * t.G[1]);
+    if (gx >= t.N[0] || gy >= t.N[1] || gz >= t.N[2]) return make_float2(0.0f, 0.0f);
+    const int64_t i = (gz * t.N[1] + gy) * t.N[0] + gx;
+    return mv__cu_cg_cmul(x[i], sens[i], 0);
+}
+
+/* a transformed cell times the real kernel (mv__rmul_c64_ref) */
+static MV__CU_HD float2 mv__cu_tp_weight(float2 g, float k) { return make_float2(MV__CU_FMUL(g.x, k), MV__CU_FMUL(g.y, k)); }
+
+/* cuFFT's layout of cb grids: the axes with G > 1, dense, one grid per batch */
+static void mv__cu_tp_fft_desc(const mv__cu_tp &t, int64_t cb, mv__cu_cg_fftd *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->N = t.ncell;
+    for (int a = 0; a < 3; a++)
+        if (t.G[a] > 1) d->n[d->rank++] = (int)t.G[a];
+    d->stride = 1;
+    d->dist = t.ncell;
+    d->batch = cb;
+}
+
+/* threads over (coil of the batch, grid cell) */
+static __global__ void mv__cu_tp_pad_kernel(mv__cu_tp t, const float2 *__restrict__ x, const float2 *__restrict__ sens,
+                                            int64_t sstride, int64_t cb, float2 *__restrict__ grid)
+{
+    const int64_t n = cb * t.ncell;
+    for (int64_t j = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (int64_t)gridDim.x * blockDim.x)
+        grid[j] = mv__cu_tp_pad(t, x, sens + j / t.ncell * sstride, j % t.ncell);
+}
+
+static __global__ void mv__cu_tp_weight_kernel(mv__cu_tp t, const float *__restrict__ khat, int64_t cb,
+                                               float2 *__restrict__ grid)
+{
+    const int64_t n = cb * t.ncell;
+    for (int64_t j = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (int64_t)gridDim.x * blockDim.x)
+        grid[j] = mv__cu_tp_weight(grid[j], khat[j % t.ncell]);
+}
+
+/* threads over (coil of the batch, voxel): the low corner into the coil buffer */
+static __global__ void mv__cu_tp_crop_kernel(mv__cu_tp t, const float2 *__restrict__ grid, int64_t cb,
+                                             float2 *__restrict__ coil)
+{
+    const int64_t n = cb * t.nvox;
+    for (int64_t j = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (int64_t)gridDim.x * blockDim.x)
+        coil[j] = grid[j / t.nvox * t.ncell + mv__cu_tp_cell(t, j % t.nvox)];
+}
+
+/* cb grids transformed in place, unscaled (a plan from the cache per call, as the NUFFT's) */
+static mv_status mv__cu_tp_fft(const mv__cu_tp &t, float2 *grid, int64_t cb, int dir, cudaStream_t s)
+{
+    mv__cu_cg_fftd d;
+    cufftResult r;
+    int slot = -1;
+    mv__cu_tp_fft_desc(t, cb, &d);
+    MV__CU_STRY(mv__cu_plan_get(d.rank, d.n, d.stride, d.dist, d.batch, s, &slot));
+    r = cufftSetStream(mv__cu_plans[slot].plan, s);
+    if (r == CUFFT_SUCCESS) r = cufftExecC2C(mv__cu_plans[slot].plan, (cufftComplex *)grid, (cufftComplex *)grid, dir);
+    mv__cu_plan_release(slot);
+    if (r != CUFFT_SUCCESS)
+        return mv_set_error(MV_ERR_CUDA, "mv_cuda_cgsense_nc_into: cufftExecC2C: %s (%d)", mv__cufft_str(r), (int)r);
+    return MV_OK;
+}
+
+/* one trajectory's device operators */
+struct mv__cu_cgnc {
+    mv__cu_tp t;
+    mv__cu_cg g;       /* the coil buffer for mv__cu_cg_reduce: identity layout */
+    mv_cuda_nufft *nu; /* the adjoint NUFFT */
+    float *khat;       /* ncell reals */
+    float2 *grid;      /* cb 2N grids */
+    int64_t cb;        /* coils per Toeplitz batch */
+};
+
+static void mv__cu_cgnc_free(mv__cu_cgnc *op, cudaStream_t s)
+{
+    mv_cuda_nufft_plan_free(op->nu, s);
+    if (op->khat) cudaFreeAsync(op->khat, s);
+    if (op->grid) cudaFreeAsync(op->grid, s);
+    op->nu = NULL;
+    op->khat = NULL;
+    op->grid = NULL;
+}
+
+/* the Toeplitz geometry and the coil batch from the CPU operator's kernel
+   (op->g.nc set) */
+static mv_status mv__cu_cgnc_geometry(mv__cu_cgnc *op, const mv_nufft_toeplitz_kernel &K)
+{
+    const int64_t nc = op->g.nc;
+    MV__CU_CHECK(K.ncell2 <= (int64_t)INT32_MAX, MV_ERR_UNSUPPORTED,
+                 "mv_cuda_cgsense_nc_into: a 2N grid of %lld cells (cuFFT's plans take int distances)", (long long)K.ncell2);
+    for (int a = 0; a < 3; a++) {
+        op->t.N[a] = K.N[a];
+        op->t.G[a] = K.N2[a];
+    }
+    op->t.nvox = K.N[0] * K.N[1] * K.N[2];
+    op->t.ncell = K.ncell2;
+    op->cb = MV__CU_TP_GRID_BYTES / (K.ncell2 * (int64_t)sizeof(float2));
+    op->cb = op->cb < 1 ? 1 : op->cb > nc ? nc : op->cb;
+    return MV_OK;
+}
+
+/* the device operators from the CPU's NUFFT plan and Toeplitz kernel.
+   Waits (khat is uploaded from the host operator's pageable memory). */
+static mv_status mv__cu_cgnc_upload(mv__cu_cgnc *op, const mv_nufft_plan *cpu, const mv_nufft_toeplitz_kernel &K,
+                                    cudaStream_t s)
+{
+    MV__CU_STRY(mv__cu_cgnc_geometry(op, K));
+    MV__CU_STRY(mv_cuda_nufft_plan_create(cpu, &op->nu, op->cb, s));
+    MV__CU_TRY(cudaMallocAsync((void **)&op->khat, (size_t)K.ncell2 * sizeof(float), s));
+    MV__CU_TRY(cudaMallocAsync((void **)&op->grid, (size_t)(op->cb * K.ncell2) * sizeof(float2), s));
+    MV__CU_TRY(cudaMemcpyAsync(op->khat, K.khat, (size_t)K.ncell2 * sizeof(float), cudaMemcpyHostToDevice, s));
+    MV__CU_TRY(cudaStreamSynchronize(s)); /* khat is the host operator's: wait before it goes */
+    return MV_OK;
+}
+
+/* the options mv_cgsense_plan_make gives the NUFFT plan and the Toeplitz
+   operator (the tol changes setup work only: the iterations cost the same) */
+static mv_nufft_opts mv__cu_cgnc_nufft_opts(const mv_cg_opts *o, int64_t nc)
+{
+    mv_nufft_opts no;
+    memset(&no, 0, sizeof(no));
+    no.tol = o->nufft_tol ? o->nufft_tol : 1e-4;
+    no.coils = nc;
+    no.threads = o->threads;
+    no.alloc_ctx = o->alloc_ctx;
+    return no;
+}
+
+/* the device operators of trajectory traj (3, X, Y) for images dims and
+   op->g.nc coils: the CPU's, made on the host, uploaded, freed there */
+static mv_status mv__cu_cgnc_make(mv__cu_cgnc *op, const mv_vol *traj, const int64_t dims[3], const mv_cg_opts *o,
+                                  cudaStream_t s)
+{
+    const mv_nufft_opts no = mv__cu_cgnc_nufft_opts(o, op->g.nc);
+    mv_nufft_plan *cpu = NULL;
+    mv_nufft_toeplitz *toep = NULL;
+    mv_nufft_toeplitz_kernel K;
+    mv_status st;
+    st = mv_nufft_plan_traj(&cpu, dims, traj, &no);
+    if (st == MV_OK) st = mv_nufft_toeplitz_make(&toep, cpu, NULL, &no);
+    if (st == MV_OK) st = mv_nufft_toeplitz_get_kernel(toep, &K);
+    if (st == MV_OK) st = mv__cu_cgnc_upload(op, cpu, K, s);
+    mv_nufft_toeplitz_free(toep);
+    mv_nufft_plan_free(cpu);
+    return st;
+}
+
+/* the normal operator of one frame as a mv__cu_cg_normal_fn */
+struct mv__cu_cgnc_call {
+    const mv__cu_cgnc *op;
+    const mv__cu_cg_bufs *b;
+    const float2 *sens; /* the frame's maps */
+    float lam;
+    int lam_on;
+};
+
+static mv_status mv__cu_cgnc_normal(void *user, const float2 *p, float2 *y, cudaStream_t s)
+{
+    const mv__cu_cgnc_call *c = (const mv__cu_cgnc_call *)user;
+    const mv__cu_cgnc &op = *c->op;
+    const int threads = 256;
+    for (int64_t c0 = 0; c0 < op.g.nc; c0 += op.cb) {
+        const int64_t cb = op.g.nc - c0 < op.cb ? op.g.nc - c0 : op.cb;
+        mv__cu_tp_pad_kernel<<<mv__cu_blocks(cb * op.t.ncell, threads), threads, 0, s>>>(
+            op.t, p, c->sens + c0 * op.g.sstride, op.g.sstride, cb, op.grid);
+        MV__CU_TRY(cudaGetLastError());
+        MV__CU_STRY(mv__cu_tp_fft(op.t, op.grid, cb, CUFFT_FORWARD, s));
+        mv__cu_tp_weight_kernel<<<mv__cu_blocks(cb * op.t.ncell, threads), threads, 0, s>>>(op.t, op.khat, cb, op.grid);
+        MV__CU_TRY(cudaGetLastError());
+        MV__CU_STRY(mv__cu_tp_fft(op.t, op.grid, cb, CUFFT_INVERSE, s));
+        mv__cu_tp_crop_kernel<<<mv__cu_blocks(cb * op.t.nvox, threads), threads, 0, s>>>(op.t, op.grid, cb,
+                                                                                       c->b->buf + c0 * op.t.nvox);
+        MV__CU_TRY(cudaGetLastError());
+    }
+    mv__cu_cg_reduce_kernel<<<mv__cu_blocks(op.t.nvox, threads), threads, 0, s>>>(c->b->buf, c->sens, p, y, op.g, 1.0f,
+                                                                                  c->lam_on, c->lam);
+    MV__CU_TRY(cudaGetLastError());
+    return MV_OK;
+}
+
+/* one frame: b = A^H y into r, then the CG loop with x in place in out */
+static mv_status mv__cu_cgnc_item(const mv__cu_cgnc &op, const mv__cu_cg_bufs &b, const float2 *k, const float2 *sens,
+                                  float2 *x, const mv_cg_opts *o, int *iters, cudaStream_t s)
+{
+    const int threads = 256;
+    mv__cu_cg_scalars h;
+    mv__cu_cgnc_call call;
+    *iters = 0;
+    MV__CU_STRY(mv_cuda_nufft_execute(op.nu, 1, k, b.buf, op.g.nc, s));
+    mv__cu_cg_reduce_kernel<<<mv__cu_blocks(op.t.nvox, threads), threads, 0, s>>>(b.buf, sens, NULL, b.r, op.g, 1.0f, 0,
+                                                                                  0.0f);
+    MV__CU_TRY(cudaGetLastError());
+    MV__CU_STRY(mv__cu_cg_start(b, x, op.t.nvox, &h, s));
+    call.op = &op;
+    call.b = &b;
+    call.sens = sens;
+    call.lam_on = o->lambda != 0;
+    call.lam = (float)o->lambda;
+    return mv__cu_cg_iterate(mv__cu_cgnc_normal, &call, b, x, op.t.nvox, h.rs, o, iters, "mv_cuda_cgsense_nc_into", s);
+}
+
+/* the shapes of mv_cgsense_nc_into (medvol.h's mv__cgs_nc_check): frames,
+   whether the trajectory has one per frame, and what out must hold */
+struct mv__cu_cgnc_shape {
+    int64_t frames, per_frame, nc, M, dims[3], nzs;
+};
+
+static mv_status mv__cu_cgnc_check(const mv_vol *traj, const mv_cuda_vol *kspace, const mv_cuda_vol *sens,
+                                   const mv_cuda_vol *out, const mv_cg_opts *o, mv__cu_cgnc_shape *sh, const char *fn)
+{
+    const mv_vol *k = &kspace->vol, *se = &sens->vol;
+    int a;
+    MV__CU_CHECK(traj != NULL, MV_ERR_INVALID_ARG, "%s: traj is NULL", fn);
+    MV__CU_CHECK(traj->data != NULL && traj->ndim >= 1 && traj->ndim <= MV_MAX_DIMS, MV_ERR_INVALID_ARG,
+                 "%s: traj has no data or ndim %d", fn, traj->ndim);
+    MV__CU_STRY(mv__cu_check_vol(kspace, fn, "kspace"));
+    MV__CU_STRY(mv__cu_check_vol(sens, fn, "sens"));
+    MV__CU_STRY(mv__cu_check_vol(out, fn, "out"));
+    MV__CU_CHECK(traj->dtype == MV_DT_C64, MV_ERR_UNSUPPORTED, "%s: traj is %s (complex64, host memory)", fn,
+                 mv_dtype_name(traj->dtype));
+    MV__CU_CHECK(k->dtype == MV_DT_C64 && se->dtype == MV_DT_C64, MV_ERR_UNSUPPORTED, "%s: complex64 kspace and sens", fn);
+    MV__CU_CHECK(out->vol.dtype == MV_DT_C64, MV_ERR_INVALID_ARG, "%s: out is %s, complex64 needed", fn,
+                 mv_dtype_name(out->vol.dtype));
+    MV__CU_CHECK(mv__cu_dim(traj, 0) == 3 && mv__cu_dim(traj, 3) == 1, MV_ERR_INVALID_ARG,
+                 "%s: traj dims (%lld, ., ., %lld): (3, X, Y, 1, frames...) needed", fn, (long long)mv__cu_dim(traj, 0),
+                 (long long)mv__cu_dim(traj, 3));
+    MV__CU_CHECK(mv__cu_dim(k, 0) == 1 && mv__cu_dim(k, 1) == mv__cu_dim(traj, 1) && mv__cu_dim(k, 2) == mv__cu_dim(traj, 2),
+                 MV_ERR_INVALID_ARG, "%s: kspace dims (%lld, %lld, %lld) do not match the trajectory's (1, %lld, %lld)", fn,
+                 (long long)mv__cu_dim(k, 0), (long long)mv__cu_dim(k, 1), (long long)mv__cu_dim(k, 2),
+                 (long long)mv__cu_dim(traj, 1), (long long)mv__cu_dim(traj, 2));
+    sh->nc = mv__cu_dim(k, 3);
+    MV__CU_CHECK(mv__cu_dim(se, 3) == sh->nc && mv_vol_count(se) == mv__cu_dim(se, 0) * mv__cu_dim(se, 1) * mv__cu_dim(se, 2) * sh->nc,
+                 MV_ERR_INVALID_ARG, "%s: sens has %lld coils (and maps beyond dims[3]?), kspace %lld coils (one map)", fn,
+                 (long long)mv__cu_dim(se, 3), (long long)sh->nc);
+    sh->per_frame = 0;
+    for (a = 4; a < MV_MAX_DIMS; a++)
+        if (mv__cu_dim(traj, a) > 1) sh->per_frame = 1;
+    sh->frames = 1;
+    for (a = 4; a < MV_MAX_DIMS; a++) {
+        MV__CU_CHECK(!sh->per_frame || mv__cu_dim(traj, a) == mv__cu_dim(k, a), MV_ERR_INVALID_ARG,
+                     "%s: traj dims[%d] = %lld, kspace has %lld (one trajectory, or one per frame)", fn, a,
+                     (long long)mv__cu_dim(traj, a), (long long)mv__cu_dim(k, a));
+        sh->frames *= mv__cu_dim(k, a);
+    }
+    MV__CU_CHECK(!o->slices || mv__cu_dim(k, 4) == mv__cu_dim(se, 2), MV_ERR_INVALID_ARG,
+                 "%s: opts.slices: kspace dims[4] = %lld slices, sens has %lld", fn, (long long)mv__cu_dim(k, 4),
+                 (long long)mv__cu_dim(se, 2));
+    sh->M = mv__cu_dim(traj, 1) * mv__cu_dim(traj, 2);
+    sh->dims[0] = mv__cu_dim(se, 0);
+    sh->dims[1] = mv__cu_dim(se, 1);
+    sh->dims[2] = o->slices ? 1 : mv__cu_dim(se, 2);
+    sh->nzs = o->slices ? mv__cu_dim(se, 2) : 1;
+    {
+        const int64_t per = sh->dims[0] * sh->dims[1] * sh->dims[2];
+        MV__CU_CHECK(mv__cu_dim(&out->vol, 0) == sh->dims[0] && mv__cu_dim(&out->vol, 1) == sh->dims[1] &&
+                         mv__cu_dim(&out->vol, 2) == mv__cu_dim(se, 2) && mv_vol_count(&out->vol) == per * sh->frames,
+                     MV_ERR_INVALID_ARG, "%s: out must be c64 (%lld, %lld, %lld) x %lld frames", fn, (long long)sh->dims[0],
+                     (long long)sh->dims[1], (long long)mv__cu_dim(se, 2),
+                     (long long)(sh->frames / (o->slices ? mv__cu_dim(se, 2) : 1)));
+    }
+    return MV_OK;
+}
+
+/* frame f of a trajectory (3, X, Y, 1, frames...) as a (3, X, Y) view
+   (medvol.h's mv__cgs_traj_frame); f = 0 of a shared one is all of it */
+static mv_vol mv__cu_traj_frame(const mv_vol *traj, int64_t f)
+{
+    mv_vol v = *traj;
+    v.ndim = 3;
+    for (int a = 0; a < MV_MAX_DIMS; a++) v.dim[a] = a < 3 ? mv__cu_dim(traj, a) : 1;
+    v.data = (unsigned char *)traj->data + (size_t)f * (size_t)(3 * mv__cu_dim(traj, 1) * mv__cu_dim(traj, 2)) * 8;
+    v.flags = 0;
+    return v;
+}
+
+MVCDEF mv_status mv_cuda_cgsense_nc_into(const mv_vol *traj, const mv_cuda_vol *kspace, const mv_cuda_vol *sens,
+                                         mv_cuda_vol *out, mv_cg_opts *opts, mv_cuda_stream stream)
+{
+    static const char *fn = "mv_cuda_cgsense_nc_into";
+    cudaStream_t s = (cudaStream_t)stream;
+    mv_cg_opts to;
+    mv_cg_opts *o = opts;
+    mv__cu_cgnc_shape sh;
+    mv__cu_cgnc op;
+    mv__cu_cg_bufs b;
+    int64_t f, nvox, total = 0;
+    mv_status st = MV_OK;
+    if (!o) {
+        memset(&to, 0, sizeof(to));
+        o = &to;
+    }
+    MV__CU_STRY(mv__cu_cgnc_check(traj, kspace, sens, out, o, &sh, fn));
+    MV__CU_STRY(mv__cu_cg_check_opts(o, fn));
+    o->iterations_done = 0;
+    nvox = sh.dims[0] * sh.dims[1] * sh.dims[2];
+    MV__CU_CHECK((nvox + MV__CU_CG_CHUNK - 1) / MV__CU_CG_CHUNK <= INT32_MAX, MV_ERR_UNSUPPORTED,
+                 "%s: %lld voxels: too many for one dot-product grid", fn, (long long)nvox);
+    memset(&op, 0, sizeof(op));
+    op.g.n[0] = sh.dims[0];
+    op.g.n[1] = sh.dims[1];
+    op.g.n[2] = sh.dims[2];
+    op.g.nvox = nvox;
+    op.g.nc = sh.nc;
+    op.g.sstride = mv__cu_dim(&sens->vol, 0) * mv__cu_dim(&sens->vol, 1) * mv__cu_dim(&sens->vol, 2);
+    memset(&b, 0, sizeof(b));
+    b.slot[0] = b.slot[1] = -1;
+    st = mv__cu_cg_bufs_alloc(&b, nvox, sh.nc * nvox, 0, "mv_cuda_cgsense_nc_into: cudaMallocAsync", s);
+    /* frames in the CPU's order; a trajectory per frame makes operators per frame */
+    for (f = 0; st == MV_OK && f < sh.frames; f++) {
+        int iters = 0;
+        if (f == 0 || sh.per_frame) {
+            const mv_vol tv = mv__cu_traj_frame(traj, sh.per_frame ? f : 0);
+            mv__cu_cgnc_free(&op, s);
+            st = mv__cu_cgnc_make(&op, &tv, sh.dims, o, s);
+            if (st != MV_OK) break;
+        }
+        st = mv__cu_cgnc_item(op, b, (const float2 *)kspace->vol.data + f * sh.M * sh.nc,
+                              (const float2 *)sens->vol.data + (f % sh.nzs) * nvox, (float2 *)out->vol.data + f * nvox, o,
+                              &iters, s);
+        total += iters;
+    }
+    o->iterations_done = (int)(total < (int64_t)INT32_MAX ? total : (int64_t)INT32_MAX);
+    mv__cu_cgnc_free(&op, s);
+    mv__cu_cg_bufs_free(&b, s);
+    return st;
 }
 
 #endif /* MEDVOL_CUDA_IMPLEMENTATION */

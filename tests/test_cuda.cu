@@ -2396,6 +2396,184 @@ static void test_nufft(void)
     }
 }
 
+/* ---- non-Cartesian CG-SENSE against mv_cgsense_nc_into ----
+   Tolerance (medvol_cuda.h, >>cuda-api-recon): the same iteration counts
+   (one more or fewer allowed where opts.tolerance stops the solve: the
+   stopping test may land within rounding of its threshold); image
+   relative RMS per frame <= 1e-4 for regularised solves, 2e-3 for the
+   ill-conditioned ones (radial sampling without density compensation:
+   eigenvalues of A^H A up to ~100 at the k-space centre, so the operators'
+   1e-7 differences grow with the iterations; the host emulation with a
+   float64 DFT measured 1.5e-4 and 2.9e-4 on those two). Also: two GPU runs
+   give the same bytes, one progress call per iteration, cancelling stops
+   with MV_ERR_CANCELLED, and bad arguments give statuses. */
+
+/* radial (3, X, Y, 1, F): 2D or a kooshball, frame f rotated by 0.37 f
+   radians about z (F = 1: one shared trajectory (3, X, Y)) */
+static void t_cgnc_traj(int64_t X, int64_t Y, int three_d, int64_t F, mv_vol *traj)
+{
+    mv_traj_opts to;
+    mv_vol one;
+    const int64_t d[5] = {3, X, Y, 1, F};
+    memset(&to, 0, sizeof(to));
+    to.kooshball = three_d;
+    mv_vol_init(&one);
+    mv_vol_init(traj);
+    if (mv_traj_radial(&one, X, Y, &to) != MV_OK || mv_vol_alloc(traj, MV_DT_C64, F > 1 ? 5 : 3, d, NULL) != MV_OK) exit(1);
+    const float *s = (const float *)one.data;
+    float *t = (float *)traj->data;
+    for (int64_t f = 0; f < F; f++)
+        for (int64_t m = 0; m < X * Y; m++) {
+            const double c = cos(0.37 * f), sn = sin(0.37 * f), kx = s[6 * m], ky = s[6 * m + 2];
+            float *o = t + 6 * (f * X * Y + m);
+            o[0] = (float)(c * kx - sn * ky), o[2] = (float)(sn * kx + c * ky), o[4] = s[6 * m + 4];
+            o[1] = o[3] = o[5] = 0;
+        }
+    mv_free(&one);
+}
+
+/* maps (N0, N1, N2 or S slices, C), k-space (1, X, Y, C, F) of a smooth
+   object per frame (a tol 1e-6 NUFFT of each frame's trajectory, plus a
+   little noise); S > 0: frame f seen through sens slice f mod S */
+static void t_cgnc_data(const int64_t N[3], int64_t nc, const mv_vol *traj, int64_t F, int64_t S, mv_vol *k, mv_vol *sens)
+{
+    const double pi = 3.14159265358979323846;
+    const int64_t X = traj->dim[1], Y = traj->dim[2], nvox = N[0] * N[1] * N[2], nz = S ? S : 1;
+    const int64_t ds[4] = {N[0], N[1], S ? S : N[2], nc}, dk[5] = {1, X, Y, nc, F};
+    mv_vol_init(k);
+    mv_vol_init(sens);
+    if (mv_vol_alloc(sens, MV_DT_C64, 4, ds, NULL) != MV_OK || mv_vol_alloc(k, MV_DT_C64, 5, dk, NULL) != MV_OK) exit(1);
+    float *s = (float *)sens->data, *img = (float *)malloc((size_t)(nvox * nc) * 8);
+    if (!img) exit(1);
+    for (int64_t c = 0; c < nc; c++)
+        for (int64_t z = 0; z < nz; z++)
+            for (int64_t i = 0; i < nvox; i++) {
+                const double u = (double)(i % N[0]) / N[0] - 0.5, v = (double)(i / N[0] % N[1]) / N[1] - 0.5,
+                             w = N[2] > 1 ? (double)(i / (N[0] * N[1])) / N[2] - 0.5 : 0.2 * z;
+                const double cu = cos(2 * pi * c / nc), cv = sin(2 * pi * c / nc);
+                const double mag = 0.3 + exp(-((u - 0.5 * cu) * (u - 0.5 * cu) + (v - 0.5 * cv) * (v - 0.5 * cv) + w * w) * 2);
+                const double ph = 0.9 * c + 1.5 * u * cv - 1.1 * v * cu + 0.7 * w;
+                const int64_t si = (c * nz + z) * nvox + i;
+                s[2 * si] = (float)(mag * cos(ph)), s[2 * si + 1] = (float)(mag * sin(ph));
+            }
+    for (int64_t f = 0; f < F; f++) {
+        mv_nufft_opts no;
+        mv_nufft_plan *pl = NULL;
+        mv_vol tv = *traj;
+        memset(&no, 0, sizeof(no));
+        no.tol = 1e-6;
+        tv.ndim = 3;
+        for (int a = 3; a < MV_MAX_DIMS; a++) tv.dim[a] = 1;
+        tv.data = (float *)traj->data + (traj->ndim > 3 ? f : 0) * 6 * X * Y;
+        tv.flags = 0;
+        if (mv_nufft_plan_traj(&pl, N, &tv, &no) != MV_OK) exit(1);
+        for (int64_t c = 0; c < nc; c++)
+            for (int64_t i = 0; i < nvox; i++) {
+                const double u = (double)(i % N[0]) / N[0] - 0.5, v = (double)(i / N[0] % N[1]) / N[1] - 0.5,
+                             w = N[2] > 1 ? (double)(i / (N[0] * N[1])) / N[2] - 0.5 : 0;
+                const double obj = exp(-(u * u + v * v + w * w) * 6) * (1 + 0.4 * cos(9 * u + 0.5 * f)) + 0.3 * (u > 0.1 && v < 0);
+                const float *sv = s + 2 * ((c * nz + f % nz) * nvox + i);
+                img[2 * (c * nvox + i)] = (float)(obj * sv[0] + 0.01 * (t_uniform() - 0.5));
+                img[2 * (c * nvox + i) + 1] = (float)(obj * sv[1] + 0.01 * (t_uniform() - 0.5));
+            }
+        if (mv_nufft_execute(pl, 0, img, (float *)k->data + 2 * f * X * Y * nc, nc) != MV_OK) exit(1);
+        mv_nufft_plan_free(pl);
+    }
+    free(img);
+}
+
+static void t_cgnc_case(const int64_t N[3], int64_t X, int64_t Y, int three_d, int64_t nc, int64_t F, int per_frame,
+                        int64_t S, double lambda, int iterations, double tolerance, double bound, const char *what)
+{
+    mv_vol traj, k, sens, cpu, back, back2;
+    mv_cuda_vol dk, ds, dout, dout2;
+    mv_cg_opts oc, og;
+    t_cg_prog pc, pg;
+    const int64_t nvox = N[0] * N[1] * N[2], od[4] = {N[0], N[1], S ? S : N[2], S ? F / S : F};
+    memset(&oc, 0, sizeof(oc));
+    memset(&pc, 0, sizeof(pc));
+    memset(&pg, 0, sizeof(pg));
+    oc.lambda = lambda, oc.iterations = iterations, oc.tolerance = tolerance, oc.slices = S > 0, oc.threads = 1;
+    oc.progress = t_cg_progress, oc.progress_user = &pc;
+    og = oc;
+    og.progress_user = &pg;
+    t_cgnc_traj(X, Y, three_d, per_frame ? F : 1, &traj);
+    t_cgnc_data(N, nc, &traj, F, S, &k, &sens);
+    mv_vol_init(&cpu);
+    REQUIRE_OK(mv_vol_alloc(&cpu, MV_DT_C64, 4, od, NULL));
+    REQUIRE_OK(mv_cgsense_nc_into(&traj, &k, &sens, &cpu, &oc));
+    REQUIRE_OK(mv_cuda_upload(&k, &dk, t_stream));
+    REQUIRE_OK(mv_cuda_upload(&sens, &ds, t_stream));
+    REQUIRE_OK(mv_cuda_vol_alloc(&dout, MV_DT_C64, 4, od, t_stream));
+    REQUIRE_OK(mv_cuda_vol_alloc(&dout2, MV_DT_C64, 4, od, t_stream));
+    CHECK_OK(mv_cuda_cgsense_nc_into(&traj, &dk, &ds, &dout, &og, t_stream));
+    CHECK_OK(mv_cuda_download(&dout, &back, t_stream));
+    {
+        const double worst = t_cg_worst(&back, &cpu, nvox);
+        const int slack = tolerance > 0 ? 1 : 0;
+        CHECK(worst <= bound, "%s: image relative RMS %.3g (bound %g)", what, worst, bound);
+        CHECK(abs(og.iterations_done - oc.iterations_done) <= slack, "%s: %d iterations, the CPU %d", what,
+              og.iterations_done, oc.iterations_done);
+        CHECK(pg.n == og.iterations_done, "%s: %d progress calls for %d iterations", what, pg.n, og.iterations_done);
+        printf("    %s: relative RMS %.2e (bound %g), %d iterations (CPU %d)\n", what, worst, bound, og.iterations_done,
+               oc.iterations_done);
+    }
+    /* repeated runs: the same bytes */
+    pg.n = 0;
+    CHECK_OK(mv_cuda_cgsense_nc_into(&traj, &dk, &ds, &dout2, &og, t_stream));
+    CHECK_OK(mv_cuda_download(&dout2, &back2, t_stream));
+    CHECK(memcmp(back.data, back2.data, mv_vol_bytes(&back)) == 0, "%s: a second GPU run gave other bytes", what);
+    mv_free(&back), mv_free(&back2), mv_free(&cpu), mv_free(&k), mv_free(&sens), mv_free(&traj);
+    mv_cuda_free(&dk, t_stream), mv_cuda_free(&ds, t_stream), mv_cuda_free(&dout, t_stream), mv_cuda_free(&dout2, t_stream);
+}
+
+static void test_cgsense_nc(void)
+{
+    static const int64_t n2a[3] = {21, 19, 1}, n2b[3] = {32, 32, 1}, n2c[3] = {128, 128, 1}, n3[3] = {9, 8, 7},
+                         n3b[3] = {33, 31, 29};
+    t_cgnc_case(n2a, 21, 13, 0, 4, 2, 0, 0, 0.01, 30, 1e-4, 1e-4, "2D 21x19, 13 spokes, 4 coils, 2 frames, lambda 0.01, tolerance 1e-4");
+    t_cgnc_case(n2b, 32, 24, 0, 8, 1, 0, 0, 0.001, 30, 1e-5, 1e-4, "2D 32x32, 24 spokes, 8 coils, lambda 0.001, tolerance 1e-5");
+    t_cgnc_case(n2a, 21, 11, 0, 3, 3, 0, 3, 0.01, 15, 0.0, 1e-4, "2D 21x19, opts.slices (3), 3 coils, lambda 0.01, 15 iterations");
+    t_cgnc_case(n3, 9, 120, 1, 3, 1, 0, 0, 0.01, 30, 1e-3, 1e-4, "3D 9x8x7, kooshball 120 spokes, 3 coils, lambda 0.01, tolerance 1e-3");
+    t_cgnc_case(n3, 9, 60, 1, 3, 1, 0, 0, 0.05, 12, 0.0, 1e-4, "3D 9x8x7, kooshball 60 spokes, 3 coils, lambda 0.05, 12 iterations");
+    t_cgnc_case(n2c, 128, 96, 0, 8, 1, 0, 0, 0.01, 20, 0.0, 1e-4, "2D 128x128, 96 spokes, 8 coils, lambda 0.01, 20 iterations");
+    t_cgnc_case(n3b, 33, 400, 1, 4, 1, 0, 0, 0.05, 10, 0.0, 1e-4, "3D 33x31x29, kooshball 400 spokes, 4 coils, lambda 0.05, 10 iterations");
+    t_cgnc_case(n2a, 21, 9, 0, 3, 2, 1, 0, 0.0, 8, 0.0, 2e-3, "2D 21x19, a trajectory per frame, lambda 0, 8 iterations (drift bound)");
+    t_cgnc_case(n3, 9, 60, 1, 3, 1, 0, 0, 0.1, 7, 0.0, 2e-3, "3D 9x8x7, kooshball 60 spokes, lambda 0.1, 7 iterations (drift bound)");
+    {
+        /* cancelling, and arguments the CPU refuses too */
+        static const int64_t N[3] = {24, 20, 1};
+        const int64_t od[3] = {24, 20, 1}, bd[4] = {24, 20, 1, 3};
+        mv_vol traj, k, sens;
+        mv_cuda_vol dk, ds, dout, dbad;
+        mv_cg_opts o;
+        t_cg_prog pg;
+        memset(&o, 0, sizeof(o));
+        memset(&pg, 0, sizeof(pg));
+        t_cgnc_traj(24, 15, 0, 1, &traj);
+        t_cgnc_data(N, 4, &traj, 1, 0, &k, &sens);
+        REQUIRE_OK(mv_cuda_upload(&k, &dk, t_stream));
+        REQUIRE_OK(mv_cuda_upload(&sens, &ds, t_stream));
+        REQUIRE_OK(mv_cuda_vol_alloc(&dout, MV_DT_C64, 3, od, t_stream));
+        o.iterations = 20, o.progress = t_cg_progress, o.progress_user = &pg, pg.cancel_at = 3;
+        CHECK_STATUS(mv_cuda_cgsense_nc_into(&traj, &dk, &ds, &dout, &o, t_stream), MV_ERR_CANCELLED);
+        CHECK(o.iterations_done == 3 && pg.n == 3, "cancel after 3: %d iterations, %d progress calls", o.iterations_done, pg.n);
+        o.progress = NULL;
+        CHECK_OK(mv_cuda_cgsense_nc_into(&traj, &dk, &ds, &dout, NULL, t_stream)); /* defaults */
+        o.lambda = -1;
+        CHECK_STATUS(mv_cuda_cgsense_nc_into(&traj, &dk, &ds, &dout, &o, t_stream), MV_ERR_INVALID_ARG);
+        o.lambda = 0;
+        CHECK_STATUS(mv_cuda_cgsense_nc_into(NULL, &dk, &ds, &dout, &o, t_stream), MV_ERR_INVALID_ARG);
+        REQUIRE_OK(mv_cuda_vol_alloc(&dbad, MV_DT_C64, 4, bd, t_stream)); /* 3 coils of maps for 4 of data */
+        CHECK_STATUS(mv_cuda_cgsense_nc_into(&traj, &dk, &dbad, &dout, &o, t_stream), MV_ERR_INVALID_ARG);
+        CHECK_STATUS(mv_cuda_cgsense_nc_into(&traj, &dk, &ds, &dbad, &o, t_stream), MV_ERR_INVALID_ARG); /* out too large */
+        CHECK_STATUS(mv_cuda_cgsense_nc_into(&traj, &dbad, &ds, &dout, &o, t_stream), MV_ERR_INVALID_ARG); /* not (1, X, Y) */
+        mv_cuda_free(&dbad, t_stream);
+        mv_cuda_free(&dk, t_stream), mv_cuda_free(&ds, t_stream), mv_cuda_free(&dout, t_stream);
+        mv_free(&traj), mv_free(&k), mv_free(&sens);
+    }
+}
+
 static const t_case t_cases[] = {
     {"upload_download", test_upload_download}, {"convert", test_convert},     {"stats", test_stats},
     {"intensity", test_intensity},             {"spatial", test_spatial},     {"resample", test_resample},
@@ -2403,6 +2581,7 @@ static const t_case t_cases[] = {
     {"large", test_large},                     {"gaussian", test_gaussian},   {"field", test_field},
     {"transport", test_transport},            {"demons", test_demons},       {"metric", test_metric},     {"metric_lncc", test_metric_lncc},
     {"grappa", test_grappa},                   {"cgsense", test_cgsense},     {"nufft", test_nufft},
+    {"cgsense_nc", test_cgsense_nc},
 };
 
 int main(int argc, char **argv)

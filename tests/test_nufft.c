@@ -262,6 +262,80 @@ MV_TEST(nufft, toeplitz_matches_normal_operator)
     }
 }
 
+/* mv_nufft_toeplitz_get_kernel's contract, as a companion applies it: the
+   whole (unpruned) 2N transforms around khat give the pruned operator's
+   result, 2D with odd sizes and 3D; NULL arguments are refused. */
+MV_TEST(nufft, toeplitz_get_kernel)
+{
+    static const int64_t shapes[2][3] = {{15, 12, 1}, {7, 6, 5}};
+    int si;
+    for (si = 0; si < 2; si++) {
+        const int64_t *N = shapes[si];
+        int64_t m = 700, nvox = N[0] * N[1] * N[2], i, x, y, z;
+        float *coords = random_coords(N, m, 21 + si), *img = (float *)malloc((size_t)(8 * nvox)),
+              *tx = (float *)malloc((size_t)(8 * nvox)), *g = NULL;
+        double num = 0, den = 0;
+        mv_nufft_plan *p = NULL;
+        mv_nufft_toeplitz *t = NULL;
+        mv_nufft_toeplitz_kernel k = MV_ZERO_INIT;
+        mv_fft_plan *fw = NULL, *iv = NULL;
+        mv_fft_opts fo = MV_ZERO_INIT;
+        mv_nufft_opts o = MV_ZERO_INIT;
+        unsigned axes = 0;
+        int a;
+        o.tol = 1e-5;
+        fill_cplx(img, nvox, 5 + si);
+        REQUIRE_OK(mv_nufft_plan_make(&p, N, coords, m, &o));
+        REQUIRE_OK(mv_nufft_toeplitz_make(&t, p, NULL, NULL));
+        REQUIRE_OK(mv_nufft_toeplitz_get_kernel(t, &k));
+        EXPECT(k.ncell2 == k.N2[0] * k.N2[1] * k.N2[2] && k.khat != NULL);
+        for (a = 0; a < 3; a++) {
+            EXPECT(k.N[a] == N[a] && k.N2[a] == (N[a] > 1 ? 2 * N[a] : 1));
+            if (k.N2[a] > 1) axes |= 1u << a;
+        }
+        g = (float *)calloc((size_t)k.ncell2, 8);
+        for (z = 0; z < N[2]; z++)
+            for (y = 0; y < N[1]; y++)
+                for (x = 0; x < N[0]; x++) {
+                    const int64_t gi = (z * k.N2[1] + y) * k.N2[0] + x, ii = (z * N[1] + y) * N[0] + x;
+                    g[2 * gi] = img[2 * ii];
+                    g[2 * gi + 1] = img[2 * ii + 1];
+                }
+        fo.norm = MV_FFT_BACKWARD; /* forward unscaled */
+        REQUIRE_OK(mv_fft_plan_c2c(&fw, 3, k.N2, axes, 0, &fo));
+        fo.norm = MV_FFT_FORWARD; /* inverse unscaled */
+        REQUIRE_OK(mv_fft_plan_c2c(&iv, 3, k.N2, axes, 1, &fo));
+        EXPECT_OK(mv_fft_execute(fw, g, g));
+        for (i = 0; i < k.ncell2; i++) {
+            g[2 * i] *= k.khat[i];
+            g[2 * i + 1] *= k.khat[i];
+        }
+        EXPECT_OK(mv_fft_execute(iv, g, g));
+        EXPECT_OK(mv_nufft_toeplitz_apply(t, img, tx, 1));
+        for (z = 0; z < N[2]; z++)
+            for (y = 0; y < N[1]; y++)
+                for (x = 0; x < N[0]; x++) {
+                    const int64_t gi = (z * k.N2[1] + y) * k.N2[0] + x, ii = (z * N[1] + y) * N[0] + x;
+                    for (a = 0; a < 2; a++) {
+                        num += ((double)g[2 * gi + a] - tx[2 * ii + a]) * ((double)g[2 * gi + a] - tx[2 * ii + a]);
+                        den += (double)tx[2 * ii + a] * tx[2 * ii + a];
+                    }
+                }
+        EXPECT_MSG(den > 0 && sqrt(num / den) <= 1e-6, "%s: full transforms around khat vs the pruned operator: %.3g",
+                   si ? "3D" : "2D", sqrt(num / den));
+        EXPECT(mv_nufft_toeplitz_get_kernel(NULL, &k) == MV_ERR_INVALID_ARG);
+        EXPECT(mv_nufft_toeplitz_get_kernel(t, NULL) == MV_ERR_INVALID_ARG);
+        mv_fft_plan_free(fw);
+        mv_fft_plan_free(iv);
+        mv_nufft_toeplitz_free(t);
+        mv_nufft_plan_free(p);
+        free(coords);
+        free(img);
+        free(tx);
+        free(g);
+    }
+}
+
 MV_TEST(nufft, threads_identical)
 {
     /* sizes past MV__PAR_MIN_BYTES (4 MiB) in every threaded stage (sort:

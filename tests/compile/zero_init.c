@@ -66,6 +66,7 @@ int main(void)
     mv_traj_opts z_traj_opts = MV_ZERO_INIT;
     mv_nufft_opts z_nufft_opts = MV_ZERO_INIT;
     mv_nufft_tables z_nufft_tables = MV_ZERO_INIT;
+    mv_nufft_toeplitz_kernel z_nufft_toeplitz_kernel = MV_ZERO_INIT;
     mv_dcf_opts z_dcf_opts = MV_ZERO_INIT;
     mv_grappa_opts z_grappa_opts = MV_ZERO_INIT;
     mv_ecalib_opts z_ecalib_opts = MV_ZERO_INIT;
@@ -127,6 +128,7 @@ int main(void)
     (void)z_transport_tables;
     (void)z_transport_stencil;
     (void)z_nufft_tables;
+    (void)z_nufft_toeplitz_kernel;
     (void)z_field_info;
     (void)z_demons_result;
     (void)z_register_progress;
