@@ -43,7 +43,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>cuda-api-filter     Gaussian smoothing (the CPU's FIR, bit for bit)
       >>cuda-api-fft        fftshift, centred 3D FFT through cuFFT
       >>cuda-api-mri        RSS, sensitivity-weighted coil combination, density compensation
-      >>cuda-api-field      displacement fields: warp, compose, smooth, exp, Jacobian, folds; the demons
+      >>cuda-api-field      displacement fields: warp, compose, smooth, exp, Jacobian, folds, inverse; the demons
                             update (the CPU's bits)
       >>cuda-api-transport  proton transport: operators, Lie / Strang steps, dose, balance
       >>cuda-api-register   metric value + gradient for linear registration (MSE, NCC, Mattes MI, LNCC)
@@ -157,7 +157,9 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
      the GPU group `demons` has not run on a GPU yet).
    - Jacobian determinants (mv_cuda_field_jacobian_into) and folds
      (mv_cuda_field_folds): the CPU's float64 differences and determinant
-     in its order, no FMA: its bits and its count / minimum
+     in its order, no FMA: its bits and its count / minimum; the inverse
+     (mv_cuda_field_invert_into): the CPU's fixed point and residual sums
+     in its order: its field, iterations and residuals bit for bit
      (host-checked; the GPU group `field` has not run them on a GPU yet).
    - metrics with gradients (mv_cuda_metric_evaluate, MSE, NCC, MI): each
      sample's terms are the CPU's (same samples, jittered ones included,
@@ -225,7 +227,7 @@ slice or volume at a time, with a host round trip per iteration: fine for
 256^2 x 8 coils and up, launch-bound for many small slices), chunked series
 (mv_cgsense_run's callbacks), GRAPPA calibration and g-factor (the
 calibration is made on the host by mv_grappa_calibrate), SENSE unfolding,
-the recursive Gaussian, derivatives and box filters, field inversion,
+the recursive Gaussian, derivatives and box filters,
 morphology, percentile rescale,
 f128/complex/RGB conversion, in-place fftshift. Speed targets missed on the H100 (README):
 the statistics reduction (0.38 of memcpy: latency-bound float64 sums),
@@ -257,8 +259,9 @@ VERSION HISTORY
           MV_CUDA_INTERP_CUBIC) and cubic field warps: the CPU's
           prefilter and taps (general maps and warps: its bits in the host
           emulation), host-checked, not yet run on a GPU;
-          mv_cuda_field_jacobian_into / mv_cuda_field_folds (the CPU's
-          bits and numbers; host-checked, not yet run on a GPU);
+          mv_cuda_field_jacobian_into / mv_cuda_field_folds /
+          mv_cuda_field_invert_into (the CPU's bits and numbers;
+          host-checked, not yet run on a GPU);
           mv_cuda_cgsense_nc_into (non-Cartesian CG-SENSE, BART pics -l2
           -t: the device NUFFT's adjoint, the Toeplitz normal operator by
           cuFFT on the 2N grid from medvol.h's new
@@ -563,6 +566,17 @@ MVCDEF mv_status mv_cuda_field_jacobian_into(const mv_cuda_vol *field, mv_cuda_v
                                              mv_cuda_stream stream);
 MVCDEF mv_status mv_cuda_field_folds(const mv_cuda_vol *field, int64_t *count, double *min_det, const mv_field_opts *opts,
                                      mv_cuda_stream stream);
+/* mv_field_invert_into on the device: e_0 = 0, e_{k+1}(p) = -d(p + e_k(p))
+   until the largest residual |e(p) + d(p + e(p))| (mm) is at most opts->tol
+   (0 = 1e-4 x the smallest spacing) or opts->max_iter updates (0 = 50).
+   out: a device field on d's grid, not d. The CPU's float64 operations per
+   voxel in its order (no FMA) and its residual sums in its order: out,
+   info->iterations, ->max_residual and ->mean_residual are the CPU's bits
+   (host-checked). Waits: the host reads the two residuals after every
+   step (one synchronisation per step). allocates: one field, a float64 per
+   voxel and two per row of scratch (stream-ordered). */
+MVCDEF mv_status mv_cuda_field_invert_into(const mv_cuda_vol *d, mv_cuda_vol *out, const mv_field_opts *opts,
+                                           mv_field_info *info, mv_cuda_stream stream);
 
 /* mv_field_exp_into on the device (scaling and squaring): out = v / 2^N,
    then N times out = compose(out, out), each squaring the composition
@@ -4335,11 +4349,38 @@ MVCDEF mv_status mv_cuda_field_warp_into(const mv_cuda_vol *moving, const mv_cud
     return MV_OK;
 }
 
+/* mv__fd_geo's L2V (LPS mm vector -> voxel vector) of a field, by the same
+   arithmetic: inv(R) S, or for a 2D field the inverse of the in-plane 2x2
+   of S R. mv_affine_invert is the CPU's mv__rs_inverse. */
+static mv_status mv__cu_fd_l2v(const mv_vol *f, double L2V[3][3], const char *fn)
+{
+    double Ai[4][4];
+    int a, b;
+    MV__CU_CHECK(mv_affine_invert(f->affine, Ai) == MV_OK, MV_ERR_INVALID_ARG, "%s: the field's affine is singular", fn);
+    for (a = 0; a < 3; a++)
+        for (b = 0; b < 3; b++) L2V[a][b] = Ai[a][b] * mv__cu_fd_S[b];
+    if (f->dim[4] == 2) {
+        double m00 = mv__cu_fd_S[0] * f->affine[0][0], m01 = mv__cu_fd_S[0] * f->affine[0][1];
+        double m10 = mv__cu_fd_S[1] * f->affine[1][0], m11 = mv__cu_fd_S[1] * f->affine[1][1];
+        double det = m00 * m11 - m01 * m10;
+        L2V[0][0] = m11 / det;
+        L2V[0][1] = -m01 / det;
+        L2V[1][0] = -m10 / det;
+        L2V[1][1] = m00 / det;
+        L2V[0][2] = L2V[1][2] = L2V[2][0] = L2V[2][1] = 0;
+        L2V[2][2] = 1;
+    }
+    return MV_OK;
+}
+
+/* the CPU's fixed blocks of rows (mv__fd_red): at most 256, block b from
+   row b * rows / blocks */
+#define MV__CU_FD_BLOCKS 256
+static MV__CU_HD int64_t mv__cu_fd_block_row(int64_t rows, int64_t blocks, int64_t b) { return b * rows / blocks; }
+
 /* ---- Jacobian determinant and folds (mv_field_jacobian_into, mv_field_folds) ---- */
 
-/* The field's grid and its LPS mm -> voxel matrix as medvol.h's field
-   geometry makes it: L2V = inv(R) S in 3D (mv_affine_invert is the CPU's
-   inverse), the 2x2 block of S R inverted in closed form in 2D. */
+/* The field's grid and its LPS mm -> voxel matrix (mv__cu_fd_l2v) */
 struct mv__cu_jac {
     double L2V[3][3];
     int64_t n[3], nv;
@@ -4347,27 +4388,11 @@ struct mv__cu_jac {
 };
 static mv_status mv__cu_jac_setup(const mv_vol *f, mv__cu_jac *j, const char *fn)
 {
-    double Ai[4][4];
-    int a, b;
-    MV__CU_CHECK(mv_affine_invert(f->affine, Ai) == MV_OK, MV_ERR_INVALID_ARG, "%s: the field's affine is singular", fn);
     memset(j, 0, sizeof(*j));
-    for (a = 0; a < 3; a++) j->n[a] = f->dim[a];
+    for (int a = 0; a < 3; a++) j->n[a] = f->dim[a];
     j->nv = f->dim[0] * f->dim[1] * f->dim[2];
     j->nc = (int)f->dim[4];
-    for (a = 0; a < 3; a++)
-        for (b = 0; b < 3; b++) j->L2V[a][b] = Ai[a][b] * mv__cu_fd_S[b];
-    if (j->nc == 2) { /* mv_field_check refused a singular in-plane block */
-        double m00 = mv__cu_fd_S[0] * f->affine[0][0], m01 = mv__cu_fd_S[0] * f->affine[0][1];
-        double m10 = mv__cu_fd_S[1] * f->affine[1][0], m11 = mv__cu_fd_S[1] * f->affine[1][1];
-        double det = m00 * m11 - m01 * m10;
-        j->L2V[0][0] = m11 / det;
-        j->L2V[0][1] = -m01 / det;
-        j->L2V[1][0] = -m10 / det;
-        j->L2V[1][1] = m00 / det;
-        j->L2V[0][2] = j->L2V[1][2] = j->L2V[2][0] = j->L2V[2][1] = 0;
-        j->L2V[2][2] = 1;
-    }
-    return MV_OK;
+    return mv__cu_fd_l2v(f, j->L2V, fn);
 }
 
 /* det(I + D L2V) at voxel (x, y, z), D by numpy.gradient (central
@@ -4508,6 +4533,173 @@ MVCDEF mv_status mv_cuda_field_folds(const mv_cuda_vol *field, int64_t *count, d
     if (e != cudaSuccess) return mv__cu_fail(e, fn);
     *count = (int64_t)total.count;
     if (min_det) *min_det = total.nan ? (double)NAN : total.min;
+    return MV_OK;
+}
+
+/* ---- field inversion (mv_field_invert_into) ----------------------------------
+   The CPU's fixed point e_{k+1}(p) = -d(p + e_k(p)) from e_0 = 0, each
+   step also measuring the residual |e_k(p) + d(p + e_k(p))| of the field
+   it starts from. Per voxel mv__fd_inv_blocks' float64 operations in its
+   order (no FMA) with the composition's trilinear sample
+   (mv__cu_fd_sample); the residual's maximum and mean summed as the CPU
+   sums them (each row in x order, rows in its 256 fixed blocks, blocks in
+   order), so the result, the iteration count and both residuals are the
+   CPU's bits. The host reads the two residuals after each step (one
+   stream synchronisation per step) to decide whether to stop. */
+
+/* one voxel: next(v) = -d(p + L2V e), returns |e + d(p + L2V e)| */
+static MV__CU_HD double mv__cu_inv_at(const float *d, const float *cur, float *next, const mv__cu_jac &g, int64_t x,
+                                      int64_t y, int64_t z)
+{
+    const int64_t v = (z * g.n[1] + y) * g.n[0] + x;
+    double e[3], c[3] = {(double)x, (double)y, (double)z}, dv[3], res = 0;
+    e[0] = cur[v];
+    e[1] = cur[g.nv + v];
+    e[2] = g.nc == 3 ? (double)cur[2 * g.nv + v] : 0.0;
+    for (int a = 0; a < 3; a++)
+        c[a] = MV__CU_DADD(c[a], MV__CU_DADD(MV__CU_DADD(MV__CU_DMUL(g.L2V[a][0], e[0]), MV__CU_DMUL(g.L2V[a][1], e[1])),
+                                             MV__CU_DMUL(g.L2V[a][2], e[2])));
+    mv__cu_fd_sample(d, g.n, g.nv, g.nc, c, dv);
+    for (int a = 0; a < 3; a++) {
+        const double q = MV__CU_DADD(e[a], dv[a]); /* the residual of e: e + d(p + e) */
+        res = MV__CU_DADD(res, MV__CU_DMUL(q, q));
+        dv[a] = -dv[a];
+    }
+    next[v] = (float)dv[0];
+    next[g.nv + v] = (float)dv[1];
+    if (g.nc == 3) next[2 * g.nv + v] = (float)dv[2];
+    return sqrt(res);
+}
+
+/* the CPU's running maximum: NaN, once seen, stays */
+static MV__CU_HD double mv__cu_inv_max(double mx, double r) { return r > mx || r != r ? r : mx; }
+
+static __global__ void mv__cu_inv_step_kernel(const float *__restrict__ d, const float *__restrict__ cur,
+                                              float *__restrict__ next, mv__cu_jac g, double *__restrict__ res)
+{
+    const int64_t rows = g.n[1] * g.n[2];
+    MV__CU_FOR_ROWS(r, rows) {
+        const int64_t y = r % g.n[1], z = r / g.n[1];
+        for (int64_t x = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; x < g.n[0]; x += (int64_t)gridDim.x * blockDim.x)
+            res[r * g.n[0] + x] = mv__cu_inv_at(d, cur, next, g, x, y, z);
+    }
+}
+
+/* per row: the sum in x order and the maximum (row r at rowsum[r], rowmax[r]) */
+static MV__CU_HD void mv__cu_inv_row(const double *res, int64_t nx, int64_t r, double *rowsum, double *rowmax)
+{
+    double s = 0, mx = 0;
+    for (int64_t x = 0; x < nx; x++) {
+        s = MV__CU_DADD(s, res[r * nx + x]);
+        mx = mv__cu_inv_max(mx, res[r * nx + x]);
+    }
+    rowsum[r] = s;
+    rowmax[r] = mx;
+}
+static __global__ void mv__cu_inv_rows_kernel(const double *res, int64_t nx, int64_t rows, double *rowsum, double *rowmax)
+{
+    for (int64_t r = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; r < rows; r += (int64_t)gridDim.x * blockDim.x)
+        mv__cu_inv_row(res, nx, r, rowsum, rowmax);
+}
+
+/* the residuals' maximum and mean from the rows: block b's rows in order
+   (mv__fd_red's blocks), then the blocks in order; out[0] max, out[1] mean */
+static MV__CU_HD void mv__cu_inv_block(const double *rowsum, const double *rowmax, int64_t rows, int64_t blocks, int64_t b,
+                                       double *bsum, double *bmax)
+{
+    double s = 0, mx = 0;
+    for (int64_t r = mv__cu_fd_block_row(rows, blocks, b); r < mv__cu_fd_block_row(rows, blocks, b + 1); r++) {
+        s = MV__CU_DADD(s, rowsum[r]);
+        mx = mv__cu_inv_max(mx, rowmax[r]);
+    }
+    *bsum = s;
+    *bmax = mx;
+}
+static MV__CU_HD void mv__cu_inv_total(const double *bsum, const double *bmax, int64_t blocks, int64_t nv, double out[2])
+{
+    double mx = 0, mean = 0;
+    for (int64_t b = 0; b < blocks; b++) {
+        mx = mv__cu_inv_max(mx, bmax[b]);
+        mean = MV__CU_DADD(mean, bsum[b]);
+    }
+    out[0] = mx;
+    out[1] = mean / (double)nv;
+}
+/* one block of MV__CU_FD_BLOCKS threads */
+static __global__ void mv__cu_inv_total_kernel(const double *rowsum, const double *rowmax, int64_t rows, int64_t nv,
+                                               double *out)
+{
+    __shared__ double ss[MV__CU_FD_BLOCKS], sm[MV__CU_FD_BLOCKS];
+    const int64_t blocks = rows < MV__CU_FD_BLOCKS ? rows : MV__CU_FD_BLOCKS;
+    if ((int64_t)threadIdx.x < blocks) mv__cu_inv_block(rowsum, rowmax, rows, blocks, threadIdx.x, &ss[threadIdx.x], &sm[threadIdx.x]);
+    __syncthreads();
+    if (threadIdx.x == 0) mv__cu_inv_total(ss, sm, blocks, nv, out);
+}
+
+/* the CPU's default tolerance: 1e-4 of the smallest column norm of the
+   field's affine (its in-plane columns for a 2D field) */
+static double mv__cu_inv_tol(const mv_vol *f)
+{
+    double smin = HUGE_VAL;
+    for (int a = 0; a < (f->dim[4] == 2 ? 2 : 3); a++) {
+        double s = sqrt(f->affine[0][a] * f->affine[0][a] + f->affine[1][a] * f->affine[1][a] + f->affine[2][a] * f->affine[2][a]);
+        smin = s < smin ? s : smin;
+    }
+    return 1e-4 * smin;
+}
+
+MVCDEF mv_status mv_cuda_field_invert_into(const mv_cuda_vol *d, mv_cuda_vol *out, const mv_field_opts *opts,
+                                           mv_field_info *info, mv_cuda_stream stream)
+{
+    static const char *fn = "mv_cuda_field_invert_into";
+    const cudaStream_t s = (cudaStream_t)stream;
+    mv_field_opts o;
+    mv__cu_jac g;
+    double tol, r2[2] = {0, 0};
+    int k, max_iter;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CU_STRY(mv__cu_fd_check(d, fn, "d"));
+    MV__CU_STRY(mv__cu_fd_check(out, fn, "out"));
+    for (int a = 0; a < 5; a++)
+        MV__CU_CHECK(d->vol.dim[a] == out->vol.dim[a], MV_ERR_INVALID_ARG, "%s: out dim[%d] = %lld, d has %lld", fn, a,
+                     (long long)out->vol.dim[a], (long long)d->vol.dim[a]);
+    MV__CU_CHECK(out->vol.data != d->vol.data, MV_ERR_INVALID_ARG, "%s: out may not be d", fn);
+    MV__CU_CHECK(o.max_iter >= 0 && o.tol >= 0 && !(o.tol != o.tol), MV_ERR_INVALID_ARG, "%s: max_iter %d, tol %g", fn,
+                 o.max_iter, o.tol);
+    if (info) memset(info, 0, sizeof(*info));
+    MV__CU_STRY(mv__cu_jac_setup(&d->vol, &g, fn));
+    max_iter = o.max_iter > 0 ? o.max_iter : 50;
+    tol = o.tol > 0 ? o.tol : mv__cu_inv_tol(&d->vol);
+    const int64_t rows = g.n[1] * g.n[2];
+    const size_t fbytes = (size_t)g.nv * (size_t)g.nc * sizeof(float);
+    const size_t fpad = (fbytes + 255) & ~(size_t)255;
+    char *scratch = NULL;
+    MV__CU_TRY(cudaMallocAsync((void **)&scratch, fpad + ((size_t)g.nv + 2 * (size_t)rows + 2) * sizeof(double), s));
+    float *buf[2] = {(float *)out->vol.data, (float *)(void *)scratch};
+    double *res = (double *)(void *)(scratch + fpad), *rowsum = res + g.nv, *rowmax = rowsum + rows, *dev2 = rowmax + rows;
+    const dim3 grid = mv__cu_row_grid(g.n[0], rows);
+    int cur = 0;
+    cudaError_t e = cudaMemsetAsync(buf[0], 0, fbytes, s);
+    for (k = 0; e == cudaSuccess; k++) {
+        mv__cu_inv_step_kernel<<<grid, MV__CU_ROW_BLOCK, 0, s>>>((const float *)d->vol.data, buf[cur], buf[1 - cur], g, res);
+        mv__cu_inv_rows_kernel<<<mv__cu_blocks(rows, 128), 128, 0, s>>>(res, g.n[0], rows, rowsum, rowmax);
+        mv__cu_inv_total_kernel<<<1, MV__CU_FD_BLOCKS, 0, s>>>(rowsum, rowmax, rows, g.nv, dev2);
+        e = cudaGetLastError();
+        if (e == cudaSuccess) e = cudaMemcpyAsync(r2, dev2, sizeof(r2), cudaMemcpyDeviceToHost, s);
+        if (e == cudaSuccess) e = cudaStreamSynchronize(s);
+        if (e != cudaSuccess || r2[0] <= tol || k >= max_iter || r2[0] != r2[0]) break;
+        cur = 1 - cur;
+    }
+    /* the field whose residual was measured last */
+    if (e == cudaSuccess && cur != 0) e = cudaMemcpyAsync(buf[0], buf[cur], fbytes, cudaMemcpyDeviceToDevice, s);
+    (void)cudaFreeAsync(scratch, s);
+    if (e != cudaSuccess) return mv__cu_fail(e, fn);
+    if (info) {
+        info->iterations = k;
+        info->max_residual = r2[0];
+        info->mean_residual = r2[1];
+    }
     return MV_OK;
 }
 
@@ -5269,30 +5461,6 @@ MVCDEF mv_status mv_cuda_transport_apply(mv_cuda_transport *t, mv_transport_op o
 #define MV__CU_DDIV(a, b) ((a) / (b))
 #endif
 
-/* mv__fd_geo's L2V (LPS mm vector -> voxel vector) of a field, by the same
-   arithmetic: inv(R) S, or for a 2D field the inverse of the in-plane 2x2
-   of S R. mv_affine_invert is the CPU's mv__rs_inverse. */
-static mv_status mv__cu_fd_l2v(const mv_vol *f, double L2V[3][3], const char *fn)
-{
-    double Ai[4][4];
-    int a, b;
-    MV__CU_CHECK(mv_affine_invert(f->affine, Ai) == MV_OK, MV_ERR_INVALID_ARG, "%s: the field's affine is singular", fn);
-    for (a = 0; a < 3; a++)
-        for (b = 0; b < 3; b++) L2V[a][b] = Ai[a][b] * mv__cu_fd_S[b];
-    if (f->dim[4] == 2) {
-        double m00 = mv__cu_fd_S[0] * f->affine[0][0], m01 = mv__cu_fd_S[0] * f->affine[0][1];
-        double m10 = mv__cu_fd_S[1] * f->affine[1][0], m11 = mv__cu_fd_S[1] * f->affine[1][1];
-        double det = m00 * m11 - m01 * m10;
-        L2V[0][0] = m11 / det;
-        L2V[0][1] = -m01 / det;
-        L2V[1][0] = -m10 / det;
-        L2V[1][1] = m00 / det;
-        L2V[0][2] = L2V[1][2] = L2V[2][0] = L2V[2][1] = 0;
-        L2V[2][2] = 1;
-    }
-    return MV_OK;
-}
-
 struct mv__cu_l2v {
     double m[3][3];
 };
@@ -5482,11 +5650,6 @@ static MV__CU_HD double mv__cu_dm_rowsum(const float *F, const float *W, int64_t
     }
     return s;
 }
-
-/* the CPU's fixed blocks of rows (mv__fd_red): at most 256, block b from
-   row b * rows / blocks */
-#define MV__CU_FD_BLOCKS 256
-static MV__CU_HD int64_t mv__cu_fd_block_row(int64_t rows, int64_t blocks, int64_t b) { return b * rows / blocks; }
 
 /* the MSE from the row sums: each block's rows in order, the blocks in
    order (sum / nv); one thread per block, then thread 0 alone */

@@ -174,6 +174,18 @@ static void op_resample_nearest(void *c)
 }
 static mv_cuda_vol P_half;
 static double P_half_map[4][4];
+/* a float32 output of shape out and scipy zoom's voxel map onto it from dims (grid mode) */
+static void p_zoom_target(mv_cuda_vol *v, double map[4][4], const int64_t dims[3], const int64_t out[3])
+{
+    P_CHECK(mv_cuda_vol_alloc(v, MV_DT_F32, 3, out, P_s));
+    memset(map, 0, 16 * sizeof(double));
+    for (int a = 0; a < 3; a++) {
+        double s = (double)dims[a] / (double)out[a];
+        map[a][a] = s;
+        map[a][3] = 0.5 * s - 0.5;
+    }
+    map[3][3] = 1;
+}
 static void op_resample_cubic(void *c)
 {
     mv_cuda_resample_opts o;
@@ -759,29 +771,11 @@ int main(int argc, char **argv)
         int64_t cd[3] = {size - 32, size - 32, size - 32};
         P_CHECK(mv_cuda_vol_alloc(&P_crop, MV_DT_F32, 3, cd, P_s));
     }
-    {   /* trilinear zoom 256 -> 1.5x along x, y: output bytes 2.25x the input */
-        int64_t zd[3] = {size * 3 / 2, size * 3 / 2, size};
-        int a;
-        P_CHECK(mv_cuda_vol_alloc(&P_zoom, MV_DT_F32, 3, zd, P_s));
-        memset(P_zoom_map, 0, sizeof(P_zoom_map));
-        for (a = 0; a < 3; a++) {
-            double s = (double)dims[a] / (double)zd[a];
-            P_zoom_map[a][a] = s;
-            P_zoom_map[a][3] = 0.5 * s - 0.5;
-        }
-        P_zoom_map[3][3] = 1;
-    }
-    {   /* cubic x0.5 (the CPU's "cubic to a coarser grid" row) */
-        int64_t hd[3] = {size / 2, size / 2, size / 2};
-        int a;
-        P_CHECK(mv_cuda_vol_alloc(&P_half, MV_DT_F32, 3, hd, P_s));
-        memset(P_half_map, 0, sizeof(P_half_map));
-        for (a = 0; a < 3; a++) {
-            double s = (double)dims[a] / (double)hd[a];
-            P_half_map[a][a] = s;
-            P_half_map[a][3] = 0.5 * s - 0.5;
-        }
-        P_half_map[3][3] = 1;
+    {   /* trilinear zoom 256 -> 1.5x along x, y: output bytes 2.25x the input; cubic x0.5 (the CPU's
+           "cubic to a coarser grid" row) */
+        const int64_t zd[3] = {size * 3 / 2, size * 3 / 2, size}, hd[3] = {size / 2, size / 2, size / 2};
+        p_zoom_target(&P_zoom, P_zoom_map, dims, zd);
+        p_zoom_target(&P_half, P_half_map, dims, hd);
     }
     P_CHECK(mv_cuda_vol_alloc(&B.c64, MV_DT_C64, 3, dims, P_s));
     P_CHECK(mv_cuda_vol_alloc(&B.c64b, MV_DT_C64, 3, dims, P_s));

@@ -1334,7 +1334,7 @@ static void test_gaussian(void)
     }
 }
 
-/* ---- displacement fields: warp (linear, nearest, cubic), Jacobian, folds, compose, smooth against the CPU, bit for bit ---- */
+/* ---- displacement fields: warp (linear, nearest, cubic), Jacobian, folds, inverse, compose, smooth against the CPU, bit for bit ---- */
 
 static void t_field(mv_vol *f, int64_t X, int64_t Y, int64_t Z, int nc, double amp)
 {
@@ -1415,6 +1415,28 @@ static void test_field(void)
             mv_free(&fb);
             mv_cuda_free(&dj, t_stream);
             mv_cuda_free(&dfb, t_stream);
+        }
+        {   /* inversion: the field, iterations and residuals the CPU's bits */
+            mv_vol ci;
+            mv_cuda_vol dinv;
+            mv_field_info hi, gi;
+            mv_field_opts io;
+            memset(&io, 0, sizeof(io));
+            io.max_iter = 20;
+            CHECK(mv_vol_copy(&fld, &ci) == MV_OK && mv_field_invert_into(&fld, &ci, &io, &hi) == MV_OK, "cpu invert %s",
+                  mv_last_error());
+            CHECK(mv_cuda_upload(&fld, &dinv, t_stream) == MV_OK, "upload");
+            CHECK_OK(mv_cuda_field_invert_into(&df, &dinv, &io, &gi, t_stream));
+            CHECK(mv_cuda_download(&dinv, &back, t_stream) == MV_OK, "download");
+            snprintf(what, sizeof(what), "field invert %dD", nc);
+            t_check_bytes(back.data, ci.data, MV_DT_F32, (size_t)mv_vol_count(&ci), what);
+            CHECK(gi.iterations == hi.iterations && gi.max_residual == hi.max_residual && gi.mean_residual == hi.mean_residual,
+                  "%s: %d iterations, residual %.17g / %.17g; cpu %d, %.17g / %.17g", what, gi.iterations, gi.max_residual,
+                  gi.mean_residual, hi.iterations, hi.max_residual, hi.mean_residual);
+            CHECK(mv_cuda_field_invert_into(&df, &df, &io, NULL, t_stream) == MV_ERR_INVALID_ARG, "%s: out = d accepted", what);
+            mv_free(&back);
+            mv_free(&ci);
+            mv_cuda_free(&dinv, t_stream);
         }
         /* compose: out on fld's grid, d1 sampled through its own affine; then in place */
         CHECK(mv_vol_copy(&fld, &cpu) == MV_OK, "copy");
@@ -1722,6 +1744,17 @@ static void t_metric_case(const mv_vol *F, const mv_vol *M, const mv_cuda_vol *d
           "%s: a second evaluation differs", what);
 }
 
+/* the rigid and affine transforms (about centre c) the metric groups evaluate */
+static void t_metric_transforms(const double c[3], mv_transform *rigid, mv_transform *aff)
+{
+    mv_transform_init(rigid, MV_TRANSFORM_RIGID, 3, c);
+    rigid->params[0] = 0.04, rigid->params[1] = -0.02, rigid->params[2] = 0.07;
+    rigid->params[3] = 1.3, rigid->params[4] = -0.8, rigid->params[5] = 0.45;
+    mv_transform_init(aff, MV_TRANSFORM_AFFINE, 3, c);
+    const double A[12] = {1.02, 0.01, -0.02, -0.03, 0.98, 0.02, 0.01, -0.01, 1.04, 0.3, -0.7, 0.6};
+    memcpy(aff->params, A, sizeof(A));
+}
+
 static void test_metric(void)
 {
     mv_vol F, M, mask;
@@ -1738,12 +1771,7 @@ static void test_metric(void)
     REQUIRE_OK(mv_cuda_upload(&F, &dF, t_stream));
     REQUIRE_OK(mv_cuda_upload(&M, &dM, t_stream));
     REQUIRE_OK(mv_cuda_upload(&mask, &dmask, t_stream));
-    mv_transform_init(&rigid, MV_TRANSFORM_RIGID, 3, c);
-    rigid.params[0] = 0.04, rigid.params[1] = -0.02, rigid.params[2] = 0.07;
-    rigid.params[3] = 1.3, rigid.params[4] = -0.8, rigid.params[5] = 0.45;
-    mv_transform_init(&aff, MV_TRANSFORM_AFFINE, 3, c);
-    const double A[12] = {1.02, 0.01, -0.02, -0.03, 0.98, 0.02, 0.01, -0.01, 1.04, 0.3, -0.7, 0.6};
-    memcpy(aff.params, A, sizeof(A));
+    t_metric_transforms(c, &rigid, &aff);
     for (int m = 0; m < 3; m++) {
         const mv_metric_type mt = m == 2 ? MV_METRIC_MI : m ? MV_METRIC_NCC : MV_METRIC_MSE;
         const char *mn = m == 2 ? "MI" : m ? "NCC" : "MSE";
@@ -1838,12 +1866,7 @@ static void test_metric_lncc(void)
     REQUIRE_OK(mv_cuda_upload(&mm, &dmm, t_stream));
     mv_transform_init(&tr, MV_TRANSFORM_TRANSLATION, 3, c);
     tr.params[0] = 0.8, tr.params[1] = -0.45, tr.params[2] = 1.2;
-    mv_transform_init(&rigid, MV_TRANSFORM_RIGID, 3, c);
-    rigid.params[0] = 0.04, rigid.params[1] = -0.02, rigid.params[2] = 0.07;
-    rigid.params[3] = 1.3, rigid.params[4] = -0.8, rigid.params[5] = 0.45;
-    mv_transform_init(&aff, MV_TRANSFORM_AFFINE, 3, c);
-    const double A[12] = {1.02, 0.01, -0.02, -0.03, 0.98, 0.02, 0.01, -0.01, 1.04, 0.3, -0.7, 0.6};
-    memcpy(aff.params, A, sizeof(A));
+    t_metric_transforms(c, &rigid, &aff);
     for (int m = 0; m < 3; m++) {
         const mv_metric_type mt = m == 2 ? MV_METRIC_MI : m ? MV_METRIC_NCC : MV_METRIC_MSE;
         const char *mn = m == 2 ? "MI" : m ? "NCC" : "MSE";

@@ -28,6 +28,9 @@
      bit for bit (linear, nearest and cubic, fill or edge, 2D and 3D
      fields); Jacobian determinants (mv__cu_jdet) and the folds' partial
      sums against mv_field_jacobian_into / mv_field_folds, bit for bit;
+     the inversion's steps (mv__cu_inv_at, the rows', blocks' and total
+     residual sums, the stopping test) against mv_field_invert_into: field,
+     iterations and residuals bit for bit;
    - proton transport: the CPU plan's tables packed as the device gets them
      (mv__cu_tr_pack), then the device's step and apply sequences
      (mv__cu_tr_run_step / _run_apply) with a host launcher that runs each
@@ -1008,6 +1011,79 @@ static void check_jacobian(void)
     mv_free(&f);
 }
 
+/* Field inversion: the device's steps on the host (mv__cu_inv_at over every
+   voxel, the rows' sums and maxima, the fixed blocks, the total; the same
+   stopping test and buffer exchange as mv_cuda_field_invert_into) against
+   mv_field_invert_into: the field, the iteration count and both residuals
+   bit for bit. Converging 3D and 2D fields, a stop by max_iter, a given
+   tol, and a NaN (which stops at once). */
+static void inv_case(const mv_vol *d, const mv_field_opts *o, const char *what)
+{
+    mv_vol cpu;
+    mv_field_info ci;
+    mv__cu_jac g;
+    checks++;
+    if (mv_vol_copy(d, &cpu) != MV_OK || mv_field_invert_into(d, &cpu, o, &ci) != MV_OK ||
+        mv__cu_jac_setup(d, &g, "host") != MV_OK) {
+        fails++;
+        printf("FAIL invert %s: %s\n", what, mv_last_error());
+        mv_free(&cpu);
+        return;
+    }
+    const int64_t rows = g.n[1] * g.n[2], blocks = rows < MV__CU_FD_BLOCKS ? rows : MV__CU_FD_BLOCKS;
+    const int max_iter = o->max_iter > 0 ? o->max_iter : 50;
+    const double tol = o->tol > 0 ? o->tol : mv__cu_inv_tol(d);
+    std::vector<float> b0((size_t)(g.nv * g.nc), 0.0f), b1(b0.size());
+    std::vector<double> res((size_t)g.nv), rs((size_t)rows), rm((size_t)rows), bs((size_t)blocks), bm((size_t)blocks);
+    float *buf[2] = {b0.data(), b1.data()};
+    double r2[2];
+    int cur = 0, k;
+    for (k = 0;; k++) {
+        for (int64_t z = 0; z < g.n[2]; z++)
+            for (int64_t y = 0; y < g.n[1]; y++)
+                for (int64_t x = 0; x < g.n[0]; x++)
+                    res[(size_t)((z * g.n[1] + y) * g.n[0] + x)] = mv__cu_inv_at((const float *)d->data, buf[cur], buf[1 - cur], g, x, y, z);
+        for (int64_t r = 0; r < rows; r++) mv__cu_inv_row(res.data(), g.n[0], r, rs.data(), rm.data());
+        for (int64_t b = 0; b < blocks; b++) mv__cu_inv_block(rs.data(), rm.data(), rows, blocks, b, &bs[(size_t)b], &bm[(size_t)b]);
+        mv__cu_inv_total(bs.data(), bm.data(), blocks, g.nv, r2);
+        if (r2[0] <= tol || k >= max_iter || r2[0] != r2[0]) break;
+        cur = 1 - cur;
+    }
+    const bool same_res = (r2[0] == ci.max_residual || (r2[0] != r2[0] && ci.max_residual != ci.max_residual)) &&
+                          (r2[1] == ci.mean_residual || (r2[1] != r2[1] && ci.mean_residual != ci.mean_residual));
+    int64_t bad = 0;
+    for (size_t i = 0; i < b0.size(); i++) bad += memcmp(&buf[cur][i], (const float *)cpu.data + i, 4) != 0;
+    if (bad || k != ci.iterations || !same_res) {
+        fails++;
+        printf("FAIL invert %s: %lld values differ; %d iterations (cpu %d), residual %.17g / %.17g (cpu %.17g / %.17g)\n",
+               what, (long long)bad, k, ci.iterations, r2[0], r2[1], ci.max_residual, ci.mean_residual);
+    } else if (getenv("MV_VERBOSE")) {
+        printf("  invert %s: %d iterations, residual max %.3g mean %.3g: the CPU's bits\n", what, k, r2[0], r2[1]);
+    }
+    mv_free(&cpu);
+}
+
+static void check_invert(void)
+{
+    mv_vol f;
+    mv_field_opts o;
+    memset(&o, 0, sizeof(o));
+    make_field(&f, 17, 13, 9, 3, 0.8, 0.35);
+    inv_case(&f, &o, "3D oblique, default tol");
+    o.max_iter = 3;
+    inv_case(&f, &o, "3D, stopped by max_iter 3");
+    o.max_iter = 0;
+    o.tol = 1e-2;
+    inv_case(&f, &o, "3D, tol 1e-2 mm");
+    o.tol = 0;
+    ((float *)f.data)[40] = NAN;
+    inv_case(&f, &o, "3D with a NaN");
+    mv_free(&f);
+    make_field(&f, 19, 11, 1, 2, 1.0, 0.2);
+    inv_case(&f, &o, "2D");
+    mv_free(&f);
+}
+
 /* ---- proton transport ---- */
 
 /* The device's launcher run on the host: each "kernel" walks every item
@@ -1542,6 +1618,17 @@ static void metric_image(mv_vol *v, int64_t X, int64_t Y, int64_t Z, double phas
     v->affine[3][3] = 1;
 }
 
+/* the rigid and affine transforms (about centre c) the metric checks evaluate */
+static void metric_transforms(const double c[3], mv_transform *rigid, mv_transform *aff)
+{
+    mv_transform_init(rigid, MV_TRANSFORM_RIGID, 3, c);
+    rigid->params[0] = 0.05, rigid->params[1] = -0.03, rigid->params[2] = 0.08;
+    rigid->params[3] = 0.7, rigid->params[4] = -1.1, rigid->params[5] = 0.35;
+    mv_transform_init(aff, MV_TRANSFORM_AFFINE, 3, c);
+    const double A[12] = {1.03, 0.02, -0.01, -0.03, 0.97, 0.04, 0.01, -0.02, 1.05, 0.4, -0.6, 0.9};
+    memcpy(aff->params, A, sizeof(A));
+}
+
 static void check_metric(void)
 {
     mv_vol fix, mov, mask, bigf, bigm;
@@ -1552,12 +1639,7 @@ static void check_metric(void)
     const int64_t md[3] = {23, 19, 13};
     if (mv_vol_alloc(&mask, MV_DT_U8, 3, md, NULL) != MV_OK) exit(1);
     for (int64_t i = 0; i < mv_vol_count(&mask); i++) ((unsigned char *)mask.data)[i] = (i % 23) > 3 && (i / 23 % 19) < 16;
-    mv_transform_init(&rigid, MV_TRANSFORM_RIGID, 3, c);
-    rigid.params[0] = 0.05, rigid.params[1] = -0.03, rigid.params[2] = 0.08;
-    rigid.params[3] = 0.7, rigid.params[4] = -1.1, rigid.params[5] = 0.35;
-    mv_transform_init(&aff, MV_TRANSFORM_AFFINE, 3, c);
-    const double A[12] = {1.03, 0.02, -0.01, -0.03, 0.97, 0.04, 0.01, -0.02, 1.05, 0.4, -0.6, 0.9};
-    memcpy(aff.params, A, sizeof(A));
+    metric_transforms(c, &rigid, &aff);
     for (int m = 0; m < 3; m++) {
         mv_metric_type mt = m == 2 ? MV_METRIC_MI : m ? MV_METRIC_NCC : MV_METRIC_MSE;
         char what[128];
@@ -1702,12 +1784,7 @@ static void check_metric_lncc(void)
     metric_mask(&mmask, &mov, [](int64_t x, int64_t y, int64_t z) { return !(x > 12 && z < 9) && y != 4; });
     mv_transform_init(&tr, MV_TRANSFORM_TRANSLATION, 3, c);
     tr.params[0] = 0.6, tr.params[1] = -0.9, tr.params[2] = 0.4;
-    mv_transform_init(&rigid, MV_TRANSFORM_RIGID, 3, c);
-    rigid.params[0] = 0.05, rigid.params[1] = -0.03, rigid.params[2] = 0.08;
-    rigid.params[3] = 0.7, rigid.params[4] = -1.1, rigid.params[5] = 0.35;
-    mv_transform_init(&aff, MV_TRANSFORM_AFFINE, 3, c);
-    const double A[12] = {1.03, 0.02, -0.01, -0.03, 0.97, 0.04, 0.01, -0.02, 1.05, 0.4, -0.6, 0.9};
-    memcpy(aff.params, A, sizeof(A));
+    metric_transforms(c, &rigid, &aff);
     for (int m = 0; m < 3; m++) {
         const mv_metric_type mt = m == 2 ? MV_METRIC_MI : m ? MV_METRIC_NCC : MV_METRIC_MSE;
         const char *mn = m == 2 ? "MI" : m ? "NCC" : "MSE";
@@ -2997,6 +3074,7 @@ int main(void)
     check_cubic();
     check_field();
     check_jacobian();
+    check_invert();
     check_demons();
     check_metric();
     check_metric_lncc();
