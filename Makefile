@@ -275,7 +275,7 @@ test-symbols: $(BUILD)/medvol.o
 # `make fuzz` then reuses: one ASan+UBSan build per target serves both (each
 # build compiles the whole header, ~1 minute). Without libFuzzer, the same
 # replay with any compiler: make $(BUILD)/replay-nifti (tests/fuzz/fuzz_main.c).
-FUZZERS := nifti gunzip loadops cfl
+FUZZERS := nifti gunzip loadops cfl text
 $(BUILD)/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_main.c medvol.h | $(BUILD)
 	$(CC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all $(WFLAGS) -o $@ $< tests/fuzz/fuzz_main.c $(LDLIBS)
 test-fuzz-replay: $(addprefix $(BUILD)/fuzz-,$(FUZZERS))

@@ -26474,6 +26474,12 @@ MVDEF mv_status mv_itk_tfm_parse(const char *text, double m[4][4])
         }
         L[r][3] = off;
     }
+    /* finite numbers can still make an infinite offset (A c past DBL_MAX):
+       refused, never a matrix of inf or NaN (found by tests/fuzz/fuzz_text.c) */
+    for (r = 0; r < 3; r++)
+        MV__CHECK(isfinite(L[r][3]), MV_ERR_BAD_DATA,
+                  "mv_itk_tfm_parse: the offset t + c - A c of row %d is not finite (Parameters or FixedParameters too "
+                  "large)", r);
     for (r = 0; r < 4; r++)
         for (c = 0; c < 4; c++) m[r][c] = D[r] * L[r][c] * D[c];
     return MV_OK;

@@ -464,6 +464,14 @@ MV_TEST(register, transform_files)
     EXPECT_STATUS(mv_itk_tfm_parse("#Insight Transform File V1.0\nTransform: BSplineTransform_double_3_3\n", r),
                   MV_ERR_UNSUPPORTED);
     EXPECT(strstr(mv_last_error(), "BSplineTransform_double_3_3") != NULL);
+    /* finite numbers whose offset t + c - A c overflows: refused, m left alone (the fuzzer's find) */
+    memcpy(r, m, sizeof(m));
+    EXPECT_STATUS(mv_itk_tfm_parse("#Insight Transform File V1.0\nTransform: AffineTransform_double_3_3\n"
+                                   "Parameters: 1 0 0 1e308 1 0 0 0 1 0 0 0\nFixedParameters: 10 -5 2\n",
+                                   r),
+                  MV_ERR_BAD_DATA);
+    EXPECT(strstr(mv_last_error(), "not finite") != NULL);
+    EXPECT(memcmp(r, m, sizeof(m)) == 0);
     EXPECT_STATUS(mv_matrix_parse("1 0 0 0 0 1 0 0 0 0 1 0 0 0 0", r), MV_ERR_BAD_DATA);
     EXPECT_STATUS(mv_matrix_parse("1 0 0 0 0 1 0 0 0 0 1 0 0 0 1 1", r), MV_ERR_BAD_DATA);
     EXPECT_STATUS(mv_matrix_read(tu_path("absent.txt"), r), MV_ERR_NOT_FOUND);

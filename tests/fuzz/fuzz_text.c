@@ -1,0 +1,86 @@
+/* libFuzzer target: the text parsers of the registration API. The input is
+   split at its first NUL byte into text A and text B (B empty without a
+   NUL; each made NUL-terminated):
+   - mv_matrix_parse(A) and mv_itk_tfm_parse(A): a parse that succeeds
+     gives 16 finite numbers with the bottom row 0 0 0 1, and survives a
+     round trip (mv_matrix_format then mv_matrix_parse: the same bits;
+     mv_itk_tfm_format then mv_itk_tfm_parse: within 1e-9 of the largest
+     entry, the LPS flips and the centre being float64 arithmetic);
+   - mv_pyramid_schedule_parse(A, B) and (A, NULL): a parse that succeeds
+     gives 1 .. MV_PYRAMID_MAX_LEVELS levels of finite shrink factors >= 1
+     and finite sigmas >= 0.
+   A broken invariant aborts, so the fuzzer reports it. Built by `make fuzz`
+   or with fuzz_main.c as a replayer. */
+#define MEDVOL_IMPLEMENTATION
+#include "../../medvol.h"
+#include <math.h>
+#include <stdlib.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void fz_matrix_ok(const double m[4][4])
+{
+    int r, c;
+    for (r = 0; r < 4; r++)
+        for (c = 0; c < 4; c++)
+            if (!isfinite(m[r][c])) abort();
+    if (m[3][0] != 0 || m[3][1] != 0 || m[3][2] != 0 || m[3][3] != 1) abort();
+}
+
+static void fz_matrix(const char *text)
+{
+    double m[4][4], w[4][4], big = 0;
+    char buf[4096];
+    int r, c;
+    if (mv_matrix_parse(text, m) == MV_OK) {
+        fz_matrix_ok(m);
+        if (mv_matrix_format((const double(*)[4])m, buf, sizeof(buf)) != MV_OK) abort();
+        if (mv_matrix_parse(buf, w) != MV_OK || memcmp(m, w, sizeof(m))) abort();
+    }
+    if (mv_itk_tfm_parse(text, m) == MV_OK) {
+        fz_matrix_ok(m);
+        for (r = 0; r < 3; r++)
+            for (c = 0; c < 4; c++) big = fabs(m[r][c]) > big ? fabs(m[r][c]) : big;
+        if (big > 1e300) return; /* the format's products may overflow; nothing to compare */
+        if (mv_itk_tfm_format((const double(*)[4])m, 3, buf, sizeof(buf)) != MV_OK) abort();
+        if (mv_itk_tfm_parse(buf, w) != MV_OK) abort();
+        for (r = 0; r < 4; r++)
+            for (c = 0; c < 4; c++)
+                if (!(fabs(m[r][c] - w[r][c]) <= 1e-9 * (big > 1 ? big : 1))) abort();
+    }
+}
+
+static void fz_schedule(const char *levels, const char *smooth)
+{
+    mv_pyramid_schedule s;
+    int l, a;
+    memset(&s, 0, sizeof(s));
+    if (mv_pyramid_schedule_parse(levels, smooth, &s) != MV_OK) return;
+    if (s.nlevels < 1 || s.nlevels > MV_PYRAMID_MAX_LEVELS) abort();
+    for (l = 0; l < s.nlevels; l++)
+        for (a = 0; a < 3; a++)
+            if (!(s.shrink[l][a] >= 1) || !isfinite(s.shrink[l][a]) || !(s.sigma[l][a] >= 0) || !isfinite(s.sigma[l][a]))
+                abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const uint8_t *nul = (const uint8_t *)memchr(data, 0, size);
+    size_t alen = nul ? (size_t)(nul - data) : size, blen = nul ? size - alen - 1 : 0;
+    char *a = (char *)malloc(alen + 1), *b = (char *)malloc(blen + 1);
+    if (!a || !b) {
+        free(a);
+        free(b);
+        return 0;
+    }
+    memcpy(a, data, alen);
+    a[alen] = 0;
+    if (blen) memcpy(b, nul + 1, blen);
+    b[blen] = 0;
+    fz_matrix(a);
+    fz_schedule(a, nul ? b : NULL);
+    fz_schedule(a, NULL);
+    free(a);
+    free(b);
+    return 0;
+}
