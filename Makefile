@@ -321,12 +321,12 @@ $(BUILD)/cuda-medvol_impl.o: $(BUILD)/medvol.o
 # medvol_cuda.h's implementation: the one slow nvcc compile (all kernels)
 $(BUILD)/medvol_cuda_impl.o: tests/medvol_cuda_impl.cu medvol_cuda.h medvol.h | $(BUILD)
 	$(NVCC) $(NVCCFLAGS) $(NVCC_FIXED) -c -o $@ tests/medvol_cuda_impl.cu
-$(BUILD)/test_cuda: tests/test_cuda.cu $(BUILD)/medvol_cuda_impl.o $(BUILD)/cuda-medvol_impl.o
+$(BUILD)/test_cuda: tests/test_cuda.cu tests/cuda_test_data.h $(BUILD)/medvol_cuda_impl.o $(BUILD)/cuda-medvol_impl.o
 	$(NVCC) $(NVCCFLAGS) $(NVCC_FIXED) -o $@ tests/test_cuda.cu $(BUILD)/medvol_cuda_impl.o $(BUILD)/cuda-medvol_impl.o \
 	  -cudart static $(CUDA_FFT_LIB) $(LDLIBS)
 # the host-side arithmetic of the CUDA implementation, checked on the host (no
 # GPU needed): PTX only, no machine code, to keep the compile short
-$(BUILD)/test_cuda_host: tests/test_cuda_host.cu medvol_cuda.h medvol.h $(BUILD)/cuda-medvol_impl.o
+$(BUILD)/test_cuda_host: tests/test_cuda_host.cu tests/cuda_test_data.h medvol_cuda.h medvol.h $(BUILD)/cuda-medvol_impl.o
 	$(NVCC) $(NVCCFLAGS) $(subst code=sm_,code=compute_,$(NVCC_FIXED)) -o $@ tests/test_cuda_host.cu \
 	  $(BUILD)/cuda-medvol_impl.o -cudart static $(CUDA_FFT_LIB) $(LDLIBS)
 $(BUILD)/profile_cuda: examples/profile_cuda.cu examples/profile.h $(BUILD)/medvol_cuda_impl.o $(BUILD)/cuda-medvol_impl.o

@@ -2625,9 +2625,10 @@ static __global__ void mv__cu_nearest_kernel(const T *__restrict__ in, T *__rest
    The CPU's coefficient path (medvol.h, mv_resample_into with
    MV_INTERP_CUBIC), one frame at a time:
    1. the frame's values as the float32 pipeline sees them (scaled), their
-      largest finite magnitude (a max: exact in any order) and the CPU's
-      overflow guard: above 2^121 the frame is scaled by pre = 2^(121 - e)
-      (exact) and the samples back by post = 2^(e - 121);
+      largest finite magnitude (a max: exact in any order; taken by the x
+      pass while it reads them) and the CPU's overflow guard: above 2^121
+      the x pass runs again on the frame scaled by pre = 2^(121 - e)
+      (exact), and the samples are scaled back by post = 2^(e - 121);
    2. the cubic B-spline coefficients in float32, stored from index -1 to n
       on every axis ((n0 + 2) x (n1 + 2) x (n2 + 2) floats), by the CPU's
       line recursion (mv__rs_bspline_lane / rs_bspline_rows: its constants,
@@ -2738,20 +2739,36 @@ static MV__CU_HD void mv__cu_bs_scale(unsigned int amax_bits, float *pre, float 
     }
 }
 
+/* the float bits of |v| where v is finite (NaN fails too), else 0: for
+   values >= 0 the integer order is the float order (mv__rs_absmax) */
+static MV__CU_HD unsigned int mv__cu_bs_absbits(float v)
+{
+    const float a = fabsf(v);
+    unsigned int b = 0;
+    if (a <= 3.40282347e38f) memcpy(&b, &a, 4);
+    return b;
+}
+
 /* x pass item: line (y, z) of the frame read into C's row (scaled, then
-   times pre) and filtered along x */
+   times pre) and filtered along x; returns the bits of the line's largest
+   finite |value| before pre (the overflow guard's maximum, taken while the
+   frame is read anyway, as the CPU's first pass takes it) */
 template <typename S>
-static MV__CU_HD void mv__cu_bs_xline(const S *frame, const mv__cu_bsjob &j, int64_t line, int scaled, double slope,
-                                      double inter, float pre)
+static MV__CU_HD unsigned int mv__cu_bs_xline(const S *frame, const mv__cu_bsjob &j, int64_t line, int scaled,
+                                              double slope, double inter, float pre)
 {
     const int64_t y = line % j.n[1], z = line / j.n[1], SX = j.n[0] + 2, SY = j.n[1] + 2;
     const S *src = frame + line * j.n[0];
     float *row = j.C + ((z + 1) * SY + (y + 1)) * SX + 1;
+    unsigned int best = 0;
     for (int64_t i = 0; i < j.n[0]; i++) {
         float v = mv__cu_value_f32(src[i], scaled, slope, inter);
+        const unsigned int b = mv__cu_bs_absbits(v);
+        best = b > best ? b : best;
         row[i] = pre != 1.0f ? MV__CU_FMUL(v, pre) : v;
     }
     mv__cu_bs_line(row, 1, j.n[0], j.mirror, j.k[0]);
+    return best;
 }
 /* y pass item: stored column x of slice z (every stored x, inside z) */
 static MV__CU_HD void mv__cu_bs_yline(const mv__cu_bsjob &j, int64_t line)
@@ -2766,33 +2783,31 @@ static MV__CU_HD void mv__cu_bs_zline(const mv__cu_bsjob &j, int64_t line)
     mv__cu_bs_line(j.C + SX * SY + line, SX * SY, j.n[2], j.mirror, j.k[2]);
 }
 
+/* The x pass. First launch (redo 0): every line unscaled, the frame's
+   largest finite magnitude into *j.amax (a max: any order gives it). Second
+   launch (redo 1): nothing unless that maximum is past 2^121, then every
+   line again with the frame scaled by pre, as the CPU redoes its first
+   pass; the common case pays one word's read, not a pass over the frame. */
 template <typename S>
-static __global__ void mv__cu_bs_absmax_kernel(const S *__restrict__ frame, int64_t count, int scaled, double slope,
-                                               double inter, unsigned int *amax)
+static __global__ void mv__cu_bs_x_kernel(const S *__restrict__ frame, mv__cu_bsjob j, int scaled, double slope,
+                                          double inter, int redo)
 {
+    float pre = 1.0f, post;
     unsigned int best = 0;
-    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < count; i += (int64_t)gridDim.x * blockDim.x) {
-        float a = fabsf(mv__cu_value_f32(frame[i], scaled, slope, inter));
-        if (a <= 3.40282347e38f) { /* finite (NaN fails too), as mv__rs_absmax */
-            unsigned int b;
-            memcpy(&b, &a, 4);
-            best = b > best ? b : best;
-        }
+    if (redo) {
+        mv__cu_bs_scale(*j.amax, &pre, &post);
+        if (pre == 1.0f) return; /* the same for every thread */
     }
+    for (int64_t l = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; l < j.n[1] * j.n[2]; l += (int64_t)gridDim.x * blockDim.x) {
+        const unsigned int b = mv__cu_bs_xline(frame, j, l, scaled, slope, inter, pre);
+        best = b > best ? b : best;
+    }
+    if (redo) return;
     for (int o = 16; o > 0; o >>= 1) {
         unsigned int v = __shfl_down_sync(0xffffffffu, best, o);
         best = v > best ? v : best;
     }
-    if ((threadIdx.x & 31) == 0 && best) atomicMax(amax, best);
-}
-template <typename S>
-static __global__ void mv__cu_bs_x_kernel(const S *__restrict__ frame, mv__cu_bsjob j, int scaled, double slope,
-                                          double inter)
-{
-    float pre, post;
-    mv__cu_bs_scale(*j.amax, &pre, &post);
-    for (int64_t l = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; l < j.n[1] * j.n[2]; l += (int64_t)gridDim.x * blockDim.x)
-        mv__cu_bs_xline(frame, j, l, scaled, slope, inter, pre);
+    if ((threadIdx.x & 31) == 0 && best) atomicMax(j.amax, best);
 }
 static __global__ void mv__cu_bs_y_kernel(mv__cu_bsjob j)
 {
@@ -2963,7 +2978,8 @@ static mv_status mv__cu_bs_begin(mv__cu_bsjob *j, const int64_t n[3], int mirror
 static void mv__cu_bs_end(mv__cu_bsjob *j, cudaStream_t s) { (void)cudaFreeAsync(j->C, s); }
 
 /* Frame f of in (any real dtype, frames of j.n) into the coefficients:
-   the guard's maximum, then the x, y and z passes (stream-ordered) */
+   the x pass with the guard's maximum (and its scaled redo past 2^121),
+   then the y and z passes (stream-ordered) */
 static mv_status mv__cu_bs_prefilter(const mv_cuda_vol *in, int64_t f, const mv__cu_bsjob &j, int scaled, double slope,
                                      double inter, cudaStream_t s, const char *fn)
 {
@@ -2973,8 +2989,9 @@ static mv_status mv__cu_bs_prefilter(const mv_cuda_vol *in, int64_t f, const mv_
     MV__CU_TRY(cudaMemsetAsync(j.amax, 0, sizeof(unsigned int), s));
     MV__CU_CASE_REAL(in->vol.dtype, S, {
         const S *frame = (const S *)in->vol.data + f * nf;
-        mv__cu_bs_absmax_kernel<S><<<mv__cu_blocks(nf, 256), 256, 0, s>>>(frame, nf, scaled, slope, inter, j.amax);
-        mv__cu_bs_x_kernel<S><<<mv__cu_blocks(j.n[1] * j.n[2], threads), threads, 0, s>>>(frame, j, scaled, slope, inter);
+        for (int redo = 0; redo < 2; redo++)
+            mv__cu_bs_x_kernel<S><<<mv__cu_blocks(j.n[1] * j.n[2], threads), threads, 0, s>>>(frame, j, scaled, slope,
+                                                                                                inter, redo);
         st = MV_OK;
     })
     if (st != MV_OK) return mv_set_error(st, "%s: %s voxels", fn, mv_dtype_name(in->vol.dtype));

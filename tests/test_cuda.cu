@@ -18,6 +18,7 @@
 
    First run on an H100 on 2026-11-22 (scripts/gpu_check.sh). */
 #include "../medvol_cuda.h"
+#include "cuda_test_data.h"
 #include <cuda_runtime.h>
 
 #include <math.h>
@@ -1940,48 +1941,6 @@ static void test_metric_lncc(void)
    within 1e-4 of the largest predicted magnitude, relative RMS 1e-5 (the
    readout FFTs: cuFFT against the CPU's). */
 
-static void t_gr_phantom(int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nb, int three_d, mv_vol *k)
-{
-    const double pi = 3.14159265358979323846;
-    const int64_t d[5] = {nx, ny, nz, nc, nb};
-    mv_vol img;
-    mv_vol_init(&img);
-    mv_vol_init(k);
-    if (mv_vol_alloc(&img, MV_DT_C64, 5, d, NULL) != MV_OK) exit(1);
-    float *p = (float *)img.data;
-    for (int64_t b = 0; b < nb; b++)
-        for (int64_t c = 0; c < nc; c++)
-            for (int64_t z = 0; z < nz; z++)
-                for (int64_t y = 0; y < ny; y++)
-                    for (int64_t x = 0; x < nx; x++) {
-                        double u = (x - nx / 2.0) / nx, v = (y - ny / 2.0) / ny, w = nz > 1 ? (z - nz / 2.0) / nz : 0;
-                        double obj = exp(-(u * u + v * v + w * w) * 9) + 0.5 * exp(-((u - 0.2) * (u - 0.2) + v * v) * 60) * (1 + 0.3 * b);
-                        double cu = cos(2 * pi * c / nc), cv = sin(2 * pi * c / nc);
-                        double mag = exp(-((u - 0.4 * cu) * (u - 0.4 * cu) + (v - 0.4 * cv) * (v - 0.4 * cv)) * 2);
-                        double ph = 0.7 * c + 2.0 * u * cv - 1.5 * v * cu;
-                        int64_t i = (((b * nc + c) * nz + z) * ny + y) * nx + x;
-                        p[2 * i] = (float)(obj * mag * cos(ph) + 0.01 * (t_uniform() - 0.5));
-                        p[2 * i + 1] = (float)(obj * mag * sin(ph) + 0.01 * (t_uniform() - 0.5));
-                    }
-    if (mv_fftc(&img, k, three_d ? 7u : 3u, 0, NULL) != MV_OK) exit(1);
-    mv_free(&img);
-}
-
-/* lines off the lattice (offsets oy, oz) outside the centred ACS box zeroed */
-static void t_gr_undersample(mv_vol *k, int Ry, int oy, int acsy, int Rz, int oz, int acsz)
-{
-    const int64_t nx = k->dim[0], ny = k->dim[1], nz = k->dim[2], n = mv_vol_count(k) / (nx * ny * nz);
-    float *d = (float *)k->data;
-    for (int64_t c = 0; c < n; c++)
-        for (int64_t z = 0; z < nz; z++)
-            for (int64_t y = 0; y < ny; y++) {
-                int lat = (y % Ry) == oy && (z % Rz) == oz;
-                int in_acs = y >= ny / 2 - acsy / 2 && y < ny / 2 - acsy / 2 + acsy &&
-                             (Rz == 1 || (z >= nz / 2 - acsz / 2 && z < nz / 2 - acsz / 2 + acsz));
-                if (!lat && !in_acs) memset(d + 2 * ((c * nz + z) * ny + y) * nx, 0, (size_t)(2 * nx) * sizeof(float));
-            }
-}
-
 /* gpu against cpu: the input's nonzero samples bitwise, the rest within the stated tolerance */
 static void t_gr_compare(const mv_vol *in, const mv_vol *gpu, const mv_vol *cpu, const char *what)
 {
@@ -2019,8 +1978,8 @@ static void t_gr_case(int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nb
     o.accel[1] = Ry;
     o.accel[2] = three_d ? Rz : 0;
     o.kernel[0] = kx, o.kernel[1] = ky, o.kernel[2] = kz;
-    t_gr_phantom(nx, ny, nz, nc, nb, three_d, &k);
-    t_gr_undersample(&k, Ry, oy, 16, three_d ? Rz : 1, 0, 8);
+    cuda_test_grappa_phantom(nx, ny, nz, nc, nb, three_d, 0.01, t_uniform, &k);
+    cuda_test_undersample(&k, Ry, oy, 16, three_d ? Rz : 1, 0, 8);
     mv_vol_init(&cpu);
     REQUIRE_OK(mv_grappa_calibrate(&k, &cal, &o));
     REQUIRE_OK(mv_grappa_apply(cal, &k, &cpu, &o));
@@ -2058,8 +2017,8 @@ static void test_grappa(void)
         mv_grappa_opts o;
         memset(&o, 0, sizeof(o));
         o.accel[1] = 2;
-        t_gr_phantom(32, 40, 1, 4, 1, 0, &k);
-        t_gr_undersample(&k, 2, 0, 16, 1, 0, 8);
+        cuda_test_grappa_phantom(32, 40, 1, 4, 1, 0, 0.01, t_uniform, &k);
+        cuda_test_undersample(&k, 2, 0, 16, 1, 0, 8);
         REQUIRE_OK(mv_grappa_calibrate(&k, &cal, &o));
         k.dim[3] = 3; /* 3 of the 4 coils */
         REQUIRE_OK(mv_cuda_upload(&k, &dk, t_stream));
@@ -2097,53 +2056,6 @@ static int t_cg_progress(void *user, int it, double res)
     return p->cancel_at && it >= p->cancel_at;
 }
 
-/* k-space (nx, ny, nz, nc, nb) and maps (nx, ny, nz, nc) of a smooth object
-   (tests/test_cuda_host.cu's cg_data): lines keeps y % 2 == 0 (3D: and
-   z % 2 == 0) plus the centre, constant along x (the y/z layout); else
-   about 45% of the points at random plus the centre (the full layout) */
-static void t_cg_data(int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nb, int slices, int lines, mv_vol *k,
-                      mv_vol *sens)
-{
-    const double pi = 3.14159265358979323846;
-    const int64_t d[5] = {nx, ny, nz, nc, nb};
-    mv_vol img;
-    mv_vol_init(&img);
-    mv_vol_init(k);
-    mv_vol_init(sens);
-    if (mv_vol_alloc(&img, MV_DT_C64, 5, d, NULL) != MV_OK || mv_vol_alloc(sens, MV_DT_C64, 4, d, NULL) != MV_OK) exit(1);
-    float *p = (float *)img.data, *s = (float *)sens->data;
-    for (int64_t b = 0; b < nb; b++)
-        for (int64_t c = 0; c < nc; c++)
-            for (int64_t z = 0; z < nz; z++)
-                for (int64_t y = 0; y < ny; y++)
-                    for (int64_t x = 0; x < nx; x++) {
-                        double u = (x - nx / 2.0) / nx, v = (y - ny / 2.0) / ny, w = nz > 1 ? (z - nz / 2.0) / nz : 0;
-                        double obj = exp(-(u * u + v * v + w * w) * 6) * (1 + 0.4 * cos(9 * u + 0.5 * b)) + 0.3 * (u > 0.1 && v < 0);
-                        double cu = cos(2 * pi * c / nc), cv = sin(2 * pi * c / nc);
-                        double mag = 0.3 + exp(-((u - 0.5 * cu) * (u - 0.5 * cu) + (v - 0.5 * cv) * (v - 0.5 * cv) + w * w) * 2);
-                        double ph = 0.9 * c + 1.5 * u * cv - 1.1 * v * cu + 0.7 * w;
-                        int64_t si = ((c * nz + z) * ny + y) * nx + x, i = b * nc * nz * ny * nx + si;
-                        s[2 * si] = (float)(mag * cos(ph)), s[2 * si + 1] = (float)(mag * sin(ph));
-                        p[2 * i] = (float)(obj * mag * cos(ph + 0.3 * obj) + 0.01 * (t_uniform() - 0.5));
-                        p[2 * i + 1] = (float)(obj * mag * sin(ph + 0.3 * obj) + 0.01 * (t_uniform() - 0.5));
-                    }
-    if (mv_fftc(&img, k, slices ? 3u : 7u, 0, NULL) != MV_OK) exit(1);
-    mv_free(&img);
-    float *kd = (float *)k->data;
-    for (int64_t b = 0; b < nb; b++)
-        for (int64_t z = 0; z < nz; z++)
-            for (int64_t y = 0; y < ny; y++)
-                for (int64_t x = 0; x < nx; x++) {
-                    int centre = y >= ny / 2 - 3 && y < ny / 2 + 3 && (slices || nz < 4 || (z >= nz / 2 - 2 && z < nz / 2 + 2));
-                    int keep = lines ? centre || (y % 2 == 0 && (slices || z % 2 == 0)) : centre || t_next() % 100 < 45;
-                    if (!keep)
-                        for (int64_t c = 0; c < nc; c++) {
-                            const int64_t i = (((b * nc + c) * nz + z) * ny + y) * nx + x;
-                            kd[2 * i] = kd[2 * i + 1] = 0;
-                        }
-                }
-}
-
 /* worst relative RMS over the items of two (nvox, items) images */
 static double t_cg_worst(const mv_vol *gpu, const mv_vol *cpu, int64_t nvox)
 {
@@ -2179,7 +2091,7 @@ static void t_cg_case(int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nb
     oc.progress = t_cg_progress, oc.progress_user = &pc;
     og = oc;
     og.progress_user = &pg;
-    t_cg_data(nx, ny, nz, nc, nb, slices, lines, &k, &sens);
+    cuda_test_cg_data(nx, ny, nz, nc, nb, slices, lines, 0.01, t_uniform, t_next, &k, &sens);
     mv_vol_init(&cpu);
     REQUIRE_OK(mv_cgsense(&k, &sens, &cpu, null_opts ? NULL : &oc));
     REQUIRE_OK(mv_cuda_upload(&k, &dk, t_stream));
@@ -2242,7 +2154,7 @@ static void test_cgsense(void)
         const int64_t od[4] = {24, 20, 1, 1}, bd[4] = {24, 20, 1, 3};
         memset(&o, 0, sizeof(o));
         memset(&pg, 0, sizeof(pg));
-        t_cg_data(24, 20, 1, 4, 1, 1, 1, &k, &sens);
+        cuda_test_cg_data(24, 20, 1, 4, 1, 1, 1, 0.01, t_uniform, t_next, &k, &sens);
         REQUIRE_OK(mv_cuda_upload(&k, &dk, t_stream));
         REQUIRE_OK(mv_cuda_upload(&sens, &ds, t_stream));
         REQUIRE_OK(mv_cuda_vol_alloc(&dout, MV_DT_C64, 4, od, t_stream));

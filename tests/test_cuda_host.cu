@@ -92,6 +92,7 @@
    runs on any machine, GPU or not. */
 #define MEDVOL_CUDA_IMPLEMENTATION
 #include "../medvol_cuda.h"
+#include "cuda_test_data.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -325,9 +326,9 @@ static void check_resample(void)
    align corners), a general (rotated, sheared) map; edge (scipy 'nearest')
    and fill (mirror inside); one-voxel axes; int16 with a scaling; values
    near FLT_MAX (the overflow guard); NaN-free data. */
-/* The device's coefficients of one frame on the host: the guard's maximum
-   (the max kernel's per-element rule), then the x / y / z line items over
-   every line of each pass, in the passes' order */
+/* The device's coefficients of one frame on the host: the x line items
+   with the guard's maximum, their scaled redo past 2^121, then the y and z
+   line items over every line of each pass, in the passes' order */
 struct host_bs {
     std::vector<float> C;
     unsigned int amax = 0;
@@ -347,14 +348,13 @@ struct host_bs {
         j.C = C.data();
         j.amax = &amax;
         amax = 0;
-        for (int64_t i = 0; i < n[0] * n[1] * n[2]; i++) {
-            float a = fabsf(mv__cu_value_f32(in[i], scaled, slope, inter));
-            unsigned int b;
-            memcpy(&b, &a, 4);
-            if (a <= 3.40282347e38f && b > amax) amax = b;
+        for (int64_t l = 0; l < n[1] * n[2]; l++) { /* the x kernel's first launch */
+            const unsigned int b = mv__cu_bs_xline(in, j, l, scaled, slope, inter, 1.0f);
+            amax = b > amax ? b : amax;
         }
         mv__cu_bs_scale(amax, &pre, &post);
-        for (int64_t l = 0; l < n[1] * n[2]; l++) mv__cu_bs_xline(in, j, l, scaled, slope, inter, pre);
+        if (pre != 1.0f) /* its second: the scaled redo */
+            for (int64_t l = 0; l < n[1] * n[2]; l++) mv__cu_bs_xline(in, j, l, scaled, slope, inter, pre);
         for (int64_t l = 0; l < (n[0] + 2) * n[2]; l++) mv__cu_bs_yline(j, l);
         for (int64_t l = 0; l < (n[0] + 2) * (n[1] + 2); l++) mv__cu_bs_zline(j, l);
     }
@@ -926,23 +926,18 @@ static void compose_case(int nc, const char *what)
 
 static void check_field(void)
 {
-    for (int fill = 0; fill < 2; fill++) {
-        char what[96];
-        snprintf(what, sizeof(what), "float32 3D linear fill %d", fill);
-        warp_case(MV_DT_F32, 3, 1, fill, what);
-        snprintf(what, sizeof(what), "int16 scaled 3D linear fill %d", fill);
-        warp_case(MV_DT_I16, 3, 1, fill, what);
-        snprintf(what, sizeof(what), "int16 3D nearest fill %d", fill);
-        warp_case(MV_DT_I16, 3, 0, fill, what);
-        snprintf(what, sizeof(what), "float32 2D linear fill %d", fill);
-        warp_case(MV_DT_F32, 2, 1, fill, what);
-        snprintf(what, sizeof(what), "float32 3D cubic fill %d", fill);
-        warp_case(MV_DT_F32, 3, 2, fill, what);
-        snprintf(what, sizeof(what), "int16 scaled 3D cubic fill %d", fill);
-        warp_case(MV_DT_I16, 3, 2, fill, what);
-        snprintf(what, sizeof(what), "float32 2D cubic fill %d", fill);
-        warp_case(MV_DT_F32, 2, 2, fill, what);
-    }
+    static const struct { mv_dtype dt; int nc, interp; const char *name; } cases[] = {
+        {MV_DT_F32, 3, 1, "float32 3D linear"}, {MV_DT_I16, 3, 1, "int16 scaled 3D linear"},
+        {MV_DT_I16, 3, 0, "int16 3D nearest"},  {MV_DT_F32, 2, 1, "float32 2D linear"},
+        {MV_DT_F32, 3, 2, "float32 3D cubic"},  {MV_DT_I16, 3, 2, "int16 scaled 3D cubic"},
+        {MV_DT_F32, 2, 2, "float32 2D cubic"},
+    };
+    for (int fill = 0; fill < 2; fill++)
+        for (const auto &c : cases) {
+            char what[96];
+            snprintf(what, sizeof(what), "%s fill %d", c.name, fill);
+            warp_case(c.dt, c.nc, c.interp, fill, what);
+        }
     compose_case(3, "3D, d1 on another oblique grid");
     compose_case(2, "2D");
 }
@@ -1877,48 +1872,6 @@ static void check_metric_lncc(void)
      zero lines the same bytes, predicted samples within the header's
      tolerance (1e-4 max |cpu|, relative RMS 1e-5). */
 
-/* a phantom's centred k-space: c64 (nx, ny, nz, nc, nb); 2D (z slices) or 3D */
-static void gr_phantom(int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nb, int three_d, mv_vol *k)
-{
-    const int64_t d[5] = {nx, ny, nz, nc, nb};
-    mv_vol img;
-    mv_vol_init(&img);
-    mv_vol_init(k);
-    if (mv_vol_alloc(&img, MV_DT_C64, 5, d, NULL) != MV_OK) exit(1);
-    float *p = (float *)img.data;
-    for (int64_t b = 0; b < nb; b++)
-        for (int64_t c = 0; c < nc; c++)
-            for (int64_t z = 0; z < nz; z++)
-                for (int64_t y = 0; y < ny; y++)
-                    for (int64_t x = 0; x < nx; x++) {
-                        double u = (x - nx / 2.0) / nx, v = (y - ny / 2.0) / ny, w = nz > 1 ? (z - nz / 2.0) / nz : 0;
-                        double obj = exp(-(u * u + v * v + w * w) * 9) + 0.5 * exp(-((u - 0.2) * (u - 0.2) + v * v) * 60) * (1 + 0.3 * b);
-                        double cu = cos(2 * PI * c / nc), cv = sin(2 * PI * c / nc);
-                        double mag = exp(-((u - 0.4 * cu) * (u - 0.4 * cu) + (v - 0.4 * cv) * (v - 0.4 * cv)) * 2);
-                        double ph = 0.7 * c + 2.0 * u * cv - 1.5 * v * cu;
-                        int64_t i = (((b * nc + c) * nz + z) * ny + y) * nx + x;
-                        p[2 * i] = (float)(obj * mag * cos(ph));
-                        p[2 * i + 1] = (float)(obj * mag * sin(ph));
-                    }
-    if (mv_fftc(&img, k, three_d ? 7u : 3u, 0, NULL) != MV_OK) exit(1);
-    mv_free(&img);
-}
-
-/* zero the lines off the lattice (offsets oy, oz) outside the centred ACS box */
-static void gr_undersample(mv_vol *k, int Ry, int oy, int acsy, int Rz, int oz, int acsz)
-{
-    const int64_t nx = k->dim[0], ny = k->dim[1], nz = k->dim[2], n = mv_vol_count(k) / (nx * ny * nz);
-    float *d = (float *)k->data;
-    for (int64_t c = 0; c < n; c++)
-        for (int64_t z = 0; z < nz; z++)
-            for (int64_t y = 0; y < ny; y++) {
-                int lat = (y % Ry) == oy && (z % Rz) == oz;
-                int in_acs = y >= ny / 2 - acsy / 2 && y < ny / 2 - acsy / 2 + acsy &&
-                             (Rz == 1 || (z >= nz / 2 - acsz / 2 && z < nz / 2 - acsz / 2 + acsz));
-                if (!lat && !in_acs) memset(d + 2 * ((c * nz + z) * ny + y) * nx, 0, (size_t)(2 * nx) * sizeof(float));
-            }
-}
-
 /* in place: rows of n complex, float64 DFT (sign -1 forward, +1 inverse), unnormalised, rounded once */
 static void gr_dft_rows(float2 *h, int64_t rows, int64_t n, double sg)
 {
@@ -2004,8 +1957,8 @@ static void gr_case(int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nb, 
     o.accel[1] = Ry;
     o.accel[2] = three_d ? Rz : 0;
     for (int a = 0; a < 3; a++) o.kernel[a] = kernel[a];
-    gr_phantom(nx, ny, nz, nc, nb, three_d, &k);
-    gr_undersample(&k, Ry, oy, 12, three_d ? Rz : 1, three_d ? oz : 0, 8);
+    cuda_test_grappa_phantom(nx, ny, nz, nc, nb, three_d, 0, NULL, &k);
+    cuda_test_undersample(&k, Ry, oy, 12, three_d ? Rz : 1, three_d ? oz : 0, 8);
     checks++;
     mv_vol_init(&cpu);
     if (mv_grappa_calibrate(&k, &cal, &o) != MV_OK || mv_grappa_apply(cal, &k, &cpu, &o) != MV_OK) {
@@ -2279,53 +2232,18 @@ static double cg_rel_rms(const float2 *a, const float2 *ref, int64_t n)
     return r2 > 0 ? sqrt(e2 / r2) : sqrt(e2);
 }
 
-/* k-space (nx, ny, nz, nc, nb) and maps (nx, ny, nz, nc) of a smooth object;
-   lines: keep y % 2 == 0 (3D: and z % 2 == 0) or the centre, constant along x;
-   else keep about 45% of the points at random plus the centre */
+/* the random draws of cg_data: an xorshift restarted at every call, so
+   each case sees the same sampling pattern */
+static uint64_t cg_rng_state;
+static uint64_t cg_rng(void)
+{
+    cg_rng_state ^= cg_rng_state << 13, cg_rng_state ^= cg_rng_state >> 7, cg_rng_state ^= cg_rng_state << 17;
+    return cg_rng_state >> 11;
+}
 static void cg_data(int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nb, int slices, int lines, mv_vol *k, mv_vol *sens)
 {
-    const int64_t d[5] = {nx, ny, nz, nc, nb};
-    mv_vol img;
-    uint64_t rng = 0x9E3779B97F4A7C15ull;
-    mv_vol_init(&img);
-    mv_vol_init(k);
-    mv_vol_init(sens);
-    if (mv_vol_alloc(&img, MV_DT_C64, 5, d, NULL) != MV_OK || mv_vol_alloc(sens, MV_DT_C64, 4, d, NULL) != MV_OK) exit(1);
-    float *p = (float *)img.data, *s = (float *)sens->data;
-    for (int64_t b = 0; b < nb; b++)
-        for (int64_t c = 0; c < nc; c++)
-            for (int64_t z = 0; z < nz; z++)
-                for (int64_t y = 0; y < ny; y++)
-                    for (int64_t x = 0; x < nx; x++) {
-                        double u = (x - nx / 2.0) / nx, v = (y - ny / 2.0) / ny, w = nz > 1 ? (z - nz / 2.0) / nz : 0;
-                        double obj = exp(-(u * u + v * v + w * w) * 6) * (1 + 0.4 * cos(9 * u + 0.5 * b)) + 0.3 * (u > 0.1 && v < 0);
-                        double cu = cos(2 * PI * c / nc), cv = sin(2 * PI * c / nc);
-                        double mag = 0.3 + exp(-((u - 0.5 * cu) * (u - 0.5 * cu) + (v - 0.5 * cv) * (v - 0.5 * cv) + w * w) * 2);
-                        double ph = 0.9 * c + 1.5 * u * cv - 1.1 * v * cu + 0.7 * w;
-                        int64_t si = ((c * nz + z) * ny + y) * nx + x, i = b * nc * nz * ny * nx + si;
-                        s[2 * si] = (float)(mag * cos(ph)), s[2 * si + 1] = (float)(mag * sin(ph));
-                        p[2 * i] = (float)(obj * mag * cos(ph + 0.3 * obj)), p[2 * i + 1] = (float)(obj * mag * sin(ph + 0.3 * obj));
-                    }
-    if (mv_fftc(&img, k, slices ? 3u : 7u, 0, NULL) != MV_OK) exit(1);
-    mv_free(&img);
-    float *kd = (float *)k->data;
-    for (int64_t b = 0; b < nb; b++)
-        for (int64_t z = 0; z < nz; z++)
-            for (int64_t y = 0; y < ny; y++)
-                for (int64_t x = 0; x < nx; x++) {
-                    int centre = y >= ny / 2 - 3 && y < ny / 2 + 3 && (slices || nz < 4 || (z >= nz / 2 - 2 && z < nz / 2 + 2));
-                    int keep;
-                    if (lines) keep = centre || (y % 2 == 0 && (slices || z % 2 == 0));
-                    else {
-                        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-                        keep = centre || (rng >> 11) % 100 < 45;
-                    }
-                    if (!keep)
-                        for (int64_t c = 0; c < nc; c++) {
-                            const int64_t i = (((b * nc + c) * nz + z) * ny + y) * nx + x;
-                            kd[2 * i] = kd[2 * i + 1] = 0;
-                        }
-                }
+    cg_rng_state = 0x9E3779B97F4A7C15ull;
+    cuda_test_cg_data(nx, ny, nz, nc, nb, slices, lines, 0, NULL, cg_rng, k, sens);
 }
 
 static void cg_case(int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nb, int slices, int lines, double lambda,
