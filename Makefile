@@ -3,6 +3,7 @@
 #   make run        the main job on a phantom   make test-quick  one configuration
 #   make fuzz       libFuzzer targets           make bench     medvol vs peer tools (bench/README.md)
 #   make cuda       nvcc build of the CUDA half  make test-cuda  its tests (need a GPU; skip without)
+#   make test-cuda-emu  the CUDA half's GPU tests on the CPU (tests/cuda_emu, no GPU or nvcc needed)
 #   make install    headers, pkg-config and CMake files into PREFIX (/usr/local); make uninstall
 CC      ?= cc
 CXX     ?= c++
@@ -30,7 +31,7 @@ EXAMPLES += $(BUILD)/profile_fft_vs_fftw
 endif
 
 .PHONY: bench-register bench-large2d bench-deformable3d bench-analysis bench-morph all install uninstall test-install test-tsan run bench bench-quick bench-check bench-baseline bench-setup bench-gzip bench-fft test-large test test-quick test-tools test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
-        test-all test-symbols test-fuzz-replay test-march fuzz clean cuda test-cuda test-cuda-symbols
+        test-all test-symbols test-fuzz-replay test-march fuzz clean cuda test-cuda test-cuda-symbols test-cuda-emu
 all: $(EXAMPLES)
 
 $(BUILD):
@@ -356,6 +357,58 @@ test-cuda-symbols: cuda
 	  if [ -n "$$bad" ]; then echo "FAIL: exported symbols outside mv_cuda_: $$bad"; exit 1; fi; \
 	  echo "cuda symbols: ok ($$(nm -g --defined-only $(BUILD)/medvol_cuda_impl.o | wc -l) public)"; fi
 
+# The CUDA half on the CPU: tests/cuda_emu is a CUDA emulator (each GPU thread
+# a fiber; stream order, launch limits, barriers, shuffles and copies checked
+# as a GPU and compute-sanitizer would; cuFFT in float64) that runs the GPU
+# groups of tests/test_cuda.cu without a GPU: all of them in thread order;
+# then a race check (each grid forward and in reverse from the same memory,
+# any byte that differs names the kernel) and ASan+UBSan (memcheck's
+# out-of-bounds accesses), each without the slowest groups (EMU_SKIP_*: the
+# barrier-heavy metric reductions take ~90 s in thread order). g++ compiles
+# medvol_cuda.h after tests/cuda_emu/rewrite.py turns its <<<>>> launches into
+# calls. What it cannot show (timings, registers, the real cuFFT) still needs
+# a GPU session.
+EMU        := $(BUILD)/emu
+EMU_PY     := $(or $(wildcard /usr/bin/python3),python3)
+EMU_FLAGS  := -std=c++17 -g -ffp-contract=off -D__CUDACC__ -Wall -Wextra -Werror -Wno-unknown-pragmas \
+              -I tests/cuda_emu/include -I .
+EMU_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+EMU_SRC    := tests/cuda_emu/emu_runtime.cc tests/cuda_emu/emu_cufft.cc
+EMU_HDRS   := $(wildcard tests/cuda_emu/include/*.h)
+EMU_SKIP_RACE ?= metric,metric_lncc,large
+EMU_SKIP_SAN ?= metric,metric_lncc,cgsense_nc,large
+$(EMU) $(EMU)/tests:
+	mkdir -p $@
+$(EMU)/medvol_cuda.h: medvol_cuda.h tests/cuda_emu/rewrite.py | $(EMU)
+	$(EMU_PY) tests/cuda_emu/rewrite.py $< $@
+$(EMU)/tests/%.cc: tests/%.cu tests/cuda_emu/rewrite.py | $(EMU)/tests
+	$(EMU_PY) tests/cuda_emu/rewrite.py $< $@
+$(EMU)/tests/cuda_test_data.h: tests/cuda_test_data.h | $(EMU)/tests
+	cp $< $@
+$(EMU)/test_emu.cc: tests/cuda_emu/test_emu.cu tests/cuda_emu/rewrite.py | $(EMU)
+	$(EMU_PY) tests/cuda_emu/rewrite.py $< $@
+EMU_DEPS := $(EMU)/medvol_cuda.h $(EMU)/tests/cuda_test_data.h $(EMU)/tests/medvol_cuda_impl.cc $(EMU)/tests/test_cuda.cc \
+            $(EMU_SRC) $(EMU_HDRS) medvol.h
+# medvol.h's implementation as everywhere (the C compiler's object); the rest by g++
+$(EMU)/test_cuda: $(EMU_DEPS) $(BUILD)/medvol.o
+	$(CXX) $(EMU_FLAGS) -O2 -o $@ $(EMU)/tests/test_cuda.cc $(EMU)/tests/medvol_cuda_impl.cc $(EMU_SRC) \
+	  $(BUILD)/medvol.o $(LDLIBS)
+$(EMU)/test_cuda_san: $(EMU_DEPS) tests/medvol_impl.c
+	$(CC) $(CFLAGS) -std=c99 $(XFLAGS) $(EMU_SAN) -c -o $(EMU)/medvol_san.o tests/medvol_impl.c
+	$(CXX) $(EMU_FLAGS) $(EMU_SAN) -O1 -o $@ $(EMU)/tests/test_cuda.cc $(EMU)/tests/medvol_cuda_impl.cc $(EMU_SRC) \
+	  $(EMU)/medvol_san.o $(LDLIBS)
+$(EMU)/test_emu: $(EMU)/test_emu.cc $(EMU_SRC) $(EMU_HDRS)
+	$(CXX) $(EMU_FLAGS) -O2 -o $@ $(EMU)/test_emu.cc $(EMU_SRC) $(LDLIBS)
+$(EMU)/test_emu_fft: tests/cuda_emu/test_emu_fft.cc $(EMU_SRC) $(EMU_HDRS)
+	$(CXX) $(EMU_FLAGS) -O2 -o $@ tests/cuda_emu/test_emu_fft.cc $(EMU_SRC) $(LDLIBS)
+test-cuda-emu: $(EMU)/test_emu $(EMU)/test_emu_fft $(EMU)/test_cuda $(EMU)/test_cuda_san
+	@echo "== the emulator's own tests"; $(EMU)/test_emu && $(EMU)/test_emu_fft
+	@echo "== tests/test_cuda.cu on the emulator, thread order"; $(EMU)/test_cuda
+	@echo "== tests/test_cuda.cu on the emulator, race check"; \
+	  MV_EMU_RACECHECK=1 MV_CUDA_TEST_SKIP=$(EMU_SKIP_RACE) $(EMU)/test_cuda
+	@echo "== tests/test_cuda.cu on the emulator, ASan+UBSan"; \
+	  MV_CUDA_TEST_SKIP=$(EMU_SKIP_SAN) ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(EMU)/test_cuda_san
+
 # AArch64 NEON: cross-compiled, run under qemu-user (skipped if the tools are missing)
 AARCH64_CC ?= aarch64-linux-gnu-gcc
 test-neon: | $(BUILD)
@@ -411,7 +464,7 @@ TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 test:
 	@$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target test-all
 test-all: test-quick test-tools test-asan test-tsan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
-          test-install test-symbols test-fuzz-replay test-cuda test-cuda-symbols
+          test-install test-symbols test-fuzz-replay test-cuda test-cuda-symbols test-cuda-emu
 	@echo "make test: all configurations passed"
 
 clean:

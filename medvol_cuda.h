@@ -6,6 +6,10 @@
    memcheck and racecheck clean, profiled (examples/profile_cuda.cu; the
    numbers and the targets missed are in README.md's CUDA section).
    scripts/gpu_check.sh repeats the whole session in one command.
+   Without a GPU, `make test-cuda-emu` runs the same GPU test groups on the
+   CPU through tests/cuda_emu (a CUDA emulator: launches, barriers, shuffles,
+   stream order and copies checked as a GPU would; cuFFT in float64): the
+   code written since that H100 session has run there, not yet on a GPU.
 
    Do this:
       #define MEDVOL_CUDA_IMPLEMENTATION
