@@ -31,7 +31,7 @@ EXAMPLES += $(BUILD)/profile_fft_vs_fftw
 endif
 
 .PHONY: bench-register bench-large2d bench-deformable3d bench-analysis bench-morph all install uninstall test-install test-tsan run bench bench-quick bench-check bench-baseline bench-setup bench-gzip bench-fft test-large test test-quick test-tools test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
-        test-all test-symbols test-fuzz-replay test-march fuzz clean cuda test-cuda test-cuda-symbols test-cuda-emu
+        test-all test-symbols test-fuzz-replay test-march fuzz clean cuda test-cuda test-cuda-symbols test-cuda-emu profile-cuda-emu
 all: $(EXAMPLES)
 
 $(BUILD):
@@ -390,20 +390,46 @@ $(EMU)/test_emu.cc: tests/cuda_emu/test_emu.cu tests/cuda_emu/rewrite.py | $(EMU
 EMU_DEPS := $(EMU)/medvol_cuda.h $(EMU)/tests/cuda_test_data.h $(EMU)/tests/medvol_cuda_impl.cc $(EMU)/tests/test_cuda.cc \
             $(EMU_SRC) $(EMU_HDRS) medvol.h
 # medvol.h's implementation as everywhere (the C compiler's object); the rest by g++
-$(EMU)/test_cuda: $(EMU_DEPS) $(BUILD)/medvol.o
-	$(CXX) $(EMU_FLAGS) -O2 -o $@ $(EMU)/tests/test_cuda.cc $(EMU)/tests/medvol_cuda_impl.cc $(EMU_SRC) \
-	  $(BUILD)/medvol.o $(LDLIBS)
+$(EMU)/medvol_cuda_impl.o: $(EMU)/tests/medvol_cuda_impl.cc $(EMU)/medvol_cuda.h $(EMU_HDRS) medvol.h
+	$(CXX) $(EMU_FLAGS) -O2 -c -o $@ $<
+$(EMU)/emu.a: $(EMU_SRC) $(EMU_HDRS) | $(EMU)
+	$(CXX) $(EMU_FLAGS) -O2 -c -o $(EMU)/emu_runtime.o tests/cuda_emu/emu_runtime.cc
+	$(CXX) $(EMU_FLAGS) -O2 -c -o $(EMU)/emu_cufft.o tests/cuda_emu/emu_cufft.cc
+	rm -f $@ && ar rcs $@ $(EMU)/emu_runtime.o $(EMU)/emu_cufft.o
+$(EMU)/test_cuda: $(EMU_DEPS) $(EMU)/medvol_cuda_impl.o $(EMU)/emu.a $(BUILD)/medvol.o
+	$(CXX) $(EMU_FLAGS) -O2 -o $@ $(EMU)/tests/test_cuda.cc $(EMU)/medvol_cuda_impl.o $(EMU)/emu.a $(BUILD)/medvol.o $(LDLIBS)
+# proton_pdd --gpu on the emulator: the C example compiled by cc against the
+# emulator's C runtime API (tests/cuda_emu/include/cuda_runtime_api.h)
+$(EMU)/proton_pdd_gpu: examples/proton_pdd.c examples/profile.h medvol_cuda.h $(EMU)/medvol_cuda_impl.o $(EMU)/emu.a \
+                       $(BUILD)/medvol.o
+	$(CC) $(EXFLAGS) -DPDD_CUDA -I tests/cuda_emu/include -c -o $(EMU)/proton_pdd_gpu.o $<
+	$(CXX) -o $@ $(EMU)/proton_pdd_gpu.o $(EMU)/medvol_cuda_impl.o $(EMU)/emu.a $(BUILD)/medvol.o $(LDLIBS)
 $(EMU)/test_cuda_san: $(EMU_DEPS) tests/medvol_impl.c
 	$(CC) $(CFLAGS) -std=c99 $(XFLAGS) $(EMU_SAN) -c -o $(EMU)/medvol_san.o tests/medvol_impl.c
 	$(CXX) $(EMU_FLAGS) $(EMU_SAN) -O1 -o $@ $(EMU)/tests/test_cuda.cc $(EMU)/tests/medvol_cuda_impl.cc $(EMU_SRC) \
 	  $(EMU)/medvol_san.o $(LDLIBS)
-$(EMU)/test_emu: $(EMU)/test_emu.cc $(EMU_SRC) $(EMU_HDRS)
-	$(CXX) $(EMU_FLAGS) -O2 -o $@ $(EMU)/test_emu.cc $(EMU_SRC) $(LDLIBS)
-$(EMU)/test_emu_fft: tests/cuda_emu/test_emu_fft.cc $(EMU_SRC) $(EMU_HDRS)
-	$(CXX) $(EMU_FLAGS) -O2 -o $@ tests/cuda_emu/test_emu_fft.cc $(EMU_SRC) $(LDLIBS)
-test-cuda-emu: $(EMU)/test_emu $(EMU)/test_emu_fft $(EMU)/test_cuda $(EMU)/test_cuda_san
+# examples/profile_cuda.cu on the emulator: a smoke run of every profile row
+# (make profile-cuda-emu, not in make test: its fixed-size rows take ~10
+# minutes on the CPU; the times it prints are the emulator's, meaningless)
+$(EMU)/examples/profile_cuda.cc: examples/profile_cuda.cu tests/cuda_emu/rewrite.py
+	mkdir -p $(EMU)/examples && cp examples/profile.h $(EMU)/examples/
+	$(EMU_PY) tests/cuda_emu/rewrite.py $< $@
+$(EMU)/profile_cuda: $(EMU)/examples/profile_cuda.cc $(EMU)/medvol_cuda_impl.o $(EMU)/emu.a $(BUILD)/medvol.o
+	$(CXX) $(EMU_FLAGS) -O2 -DMEDVOL_EXAMPLE_LINKED -o $@ $< $(EMU)/medvol_cuda_impl.o $(EMU)/emu.a $(BUILD)/medvol.o \
+	  $(LDLIBS)
+profile-cuda-emu: $(EMU)/profile_cuda
+	$(EMU)/profile_cuda 48 1
+$(EMU)/test_emu: $(EMU)/test_emu.cc $(EMU)/emu.a
+	$(CXX) $(EMU_FLAGS) -O2 -o $@ $(EMU)/test_emu.cc $(EMU)/emu.a $(LDLIBS)
+$(EMU)/test_emu_fft: tests/cuda_emu/test_emu_fft.cc $(EMU)/emu.a
+	$(CXX) $(EMU_FLAGS) -O2 -o $@ tests/cuda_emu/test_emu_fft.cc $(EMU)/emu.a $(LDLIBS)
+test-cuda-emu: $(EMU)/test_emu $(EMU)/test_emu_fft $(EMU)/test_cuda $(EMU)/test_cuda_san $(EMU)/proton_pdd_gpu
 	@echo "== the emulator's own tests"; $(EMU)/test_emu && $(EMU)/test_emu_fft
 	@echo "== tests/test_cuda.cu on the emulator, thread order"; $(EMU)/test_cuda
+	@echo "== proton_pdd --gpu --compare on the emulator"; tests/test_pdd_gpu.sh $(EMU) quick
+	@echo "== no device (MV_EMU_DEVICES=0): the SKIPPED paths"; \
+	  MV_EMU_DEVICES=0 $(EMU)/test_cuda | grep -q "^SKIPPED: no CUDA device" && \
+	  MV_EMU_DEVICES=0 tests/test_pdd_gpu.sh $(EMU) quick | grep -q "SKIPPED the device runs" && echo ok
 	@echo "== tests/test_cuda.cu on the emulator, race check"; \
 	  MV_EMU_RACECHECK=1 MV_CUDA_TEST_SKIP=$(EMU_SKIP_RACE) $(EMU)/test_cuda
 	@echo "== tests/test_cuda.cu on the emulator, ASan+UBSan"; \

@@ -7,8 +7,13 @@
 # the CUDA build must say "no CUDA device" and exit 1 (not crash, not run on
 # the CPU as if it were the GPU). (tests/test_tools.sh checks that the CPU
 # build refuses --gpu.)
+#
+# test_pdd_gpu.sh BUILD quick: the first comparison only (make test-cuda-emu
+# runs it on the CUDA emulator, where the other two take minutes).
 set -u
 B=${1:-build}
+CASES=("--energy 70 --grid 21,0,36,120" "--energy 100 --spot-sigma 3 --lie" "--energy 70 --lie --unfused --step 0.5")
+[ "${2:-}" = quick ] && CASES=("${CASES[0]}")
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 fail=0
@@ -20,7 +25,7 @@ if [ $rc -eq 1 ] && grep -q "no CUDA device" "$W/err"; then
     echo "test_pdd_gpu: SKIPPED the device runs: no CUDA device ($(head -c 200 "$W/err"))"
     exit $fail
 fi
-for args in "--energy 70 --grid 21,0,36,120" "--energy 100 --spot-sigma 3 --lie" "--energy 70 --lie --unfused --step 0.5"; do
+for args in "${CASES[@]}"; do
     # shellcheck disable=SC2086
     "$B/proton_pdd_gpu" --gpu --compare $args >"$W/out" 2>"$W/err"
     rc=$?

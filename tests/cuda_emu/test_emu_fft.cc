@@ -2,12 +2,9 @@
    headers (include/cuda_fp16.h, include/cuda_bf16.h), against references written here independently:
    a direct double-precision DFT, and decoding / midpoint rounding of every 16-bit pattern.
 
-   Build and run (the stub runs queued work at once and takes every pointer for device memory):
-     g++ -std=c++17 -O2 -Wall -Wextra -I tests/cuda_emu/include tests/cuda_emu/test_emu_fft.cc \
-         tests/cuda_emu/emu_cufft.cc tests/cuda_emu/stub_runtime_for_fft_test.cc -o /tmp/test_emu_fft -lpthread
-     /tmp/test_emu_fft
-   or link tests/cuda_emu/emu_runtime.cc instead of the stub: the data then lives in emulated device memory,
-   transforms run when a copy back synchronises, and pointer checks and stream order are tested too.
+   `make test-cuda-emu` builds it with the emulator's runtime (build/emu/test_emu_fft): the data lives in
+   emulated device memory, transforms run when a copy back synchronises, and cufftExecC2C's pointer checks
+   and stream order are tested too.
    The last line is "N passed, N failed"; the exit status is non-zero on any failure. */
 #include "cuda_runtime.h"
 #include "cufft.h"
@@ -81,32 +78,6 @@ static double now_s(void)
 }
 
 /* ---- device memory ------------------------------------------------------------------------------------------ */
-
-/* The stub runtime has no memory functions: these weak stand-ins make device memory host memory. Linked with the
-   emulator's runtime, its definitions win and the data lives in (and is checked as) emulated device memory. */
-__attribute__((weak)) cudaError_t cudaMalloc(void **p, size_t n)
-{
-    *p = malloc(n ? n : 1);
-    return *p ? cudaSuccess : cudaErrorMemoryAllocation;
-}
-__attribute__((weak)) cudaError_t cudaFree(void *p)
-{
-    free(p);
-    return cudaSuccess;
-}
-__attribute__((weak)) cudaError_t cudaMemcpy(void *dst, const void *src, size_t n, cudaMemcpyKind)
-{
-    memcpy(dst, src, n);
-    return cudaSuccess;
-}
-__attribute__((weak)) cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
-
-/* Whether the real runtime is linked: the stub calls every pointer device memory. */
-static bool real_runtime(void)
-{
-    int local = 0;
-    return mv_emu::where(&local, sizeof local) != 2;
-}
 
 /* A device copy of h (a synchronous copy, as on a GPU). */
 static cufftComplex *to_device(const std::vector<cufftComplex> &h)
@@ -509,14 +480,10 @@ static void test_errors(void)
     group_end();
 }
 
-/* With the emulator's runtime only: cufftExecC2C refuses pointers a GPU would fault on (host memory, a device block
+/* cufftExecC2C refuses pointers a GPU would fault on (host memory, a device block
    too small for the plan's extent), and a transform is queued, running only when the host synchronises. */
 static void test_runtime_checks(void)
 {
-    if (!real_runtime()) {
-        printf("skip pointer checks and stream order (the stub runtime has neither)\n");
-        return;
-    }
     group_begin("cufftExecC2C: pointer checks, stream order");
     cufftHandle p;
     expect(cufftPlan1d(&p, 8, CUFFT_C2C, 2) == CUFFT_SUCCESS, "plan");

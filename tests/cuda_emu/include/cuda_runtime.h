@@ -41,6 +41,8 @@
 #ifndef MV_EMU_CUDA_RUNTIME_H
 #define MV_EMU_CUDA_RUNTIME_H
 
+#include "cuda_runtime_api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <math.h>
@@ -51,7 +53,6 @@
 #include <utility>
 
 #define MV_EMU 1
-#define CUDART_VERSION 12000
 
 /* ---- qualifiers ------------------------------------------------------------ */
 #define __global__
@@ -109,95 +110,6 @@ static inline void sincospi(double x, double *s, double *c)
     *s = sin(x * 3.14159265358979323846);
     *c = cos(x * 3.14159265358979323846);
 }
-
-/* ---- errors, streams, events --------------------------------------------------- */
-enum cudaError {
-    cudaSuccess = 0,
-    cudaErrorInvalidValue = 1,
-    cudaErrorMemoryAllocation = 2,
-    cudaErrorInitializationError = 3,
-    cudaErrorInvalidConfiguration = 9,
-    cudaErrorInvalidDevice = 101,
-    cudaErrorNoDevice = 100,
-    cudaErrorInvalidResourceHandle = 400,
-    cudaErrorNotReady = 600,
-    cudaErrorIllegalAddress = 700,
-    cudaErrorLaunchOutOfResources = 701,
-    cudaErrorLaunchFailure = 719
-};
-typedef enum cudaError cudaError_t;
-typedef struct CUstream_st *cudaStream_t; /* the name medvol_cuda.h's mv_cuda_stream uses, as CUDA's */
-typedef struct CUevent_st *cudaEvent_t;
-
-enum cudaMemcpyKind {
-    cudaMemcpyHostToHost = 0,
-    cudaMemcpyHostToDevice = 1,
-    cudaMemcpyDeviceToHost = 2,
-    cudaMemcpyDeviceToDevice = 3,
-    cudaMemcpyDefault = 4
-};
-enum cudaMemoryType {
-    cudaMemoryTypeUnregistered = 0,
-    cudaMemoryTypeHost = 1,
-    cudaMemoryTypeDevice = 2,
-    cudaMemoryTypeManaged = 3
-};
-struct cudaPointerAttributes {
-    enum cudaMemoryType type;
-    int device;
-    void *devicePointer;
-    void *hostPointer;
-};
-enum cudaDeviceAttr { cudaDevAttrMaxThreadsPerBlock = 1, cudaDevAttrMultiProcessorCount = 16 };
-struct cudaDeviceProp {
-    char name[256];
-    size_t totalGlobalMem;
-    size_t sharedMemPerBlock;
-    int regsPerBlock;
-    int warpSize;
-    int maxThreadsPerBlock;
-    int maxThreadsDim[3];
-    int maxGridSize[3];
-    int major, minor;
-    int multiProcessorCount;
-};
-#define cudaHostRegisterDefault 0u
-#define cudaHostAllocDefault 0u
-
-const char *cudaGetErrorString(cudaError_t e);
-const char *cudaGetErrorName(cudaError_t e);
-cudaError_t cudaGetLastError(void);
-cudaError_t cudaPeekAtLastError(void);
-cudaError_t cudaGetDeviceCount(int *n);
-cudaError_t cudaGetDevice(int *d);
-cudaError_t cudaSetDevice(int d);
-cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int d);
-cudaError_t cudaDeviceGetAttribute(int *v, cudaDeviceAttr a, int d);
-cudaError_t cudaDeviceSynchronize(void);
-cudaError_t cudaDeviceReset(void);
-
-cudaError_t cudaMalloc(void **p, size_t n);
-cudaError_t cudaFree(void *p);
-cudaError_t cudaMallocAsync(void **p, size_t n, cudaStream_t s);
-cudaError_t cudaFreeAsync(void *p, cudaStream_t s);
-cudaError_t cudaMallocHost(void **p, size_t n);
-cudaError_t cudaFreeHost(void *p);
-cudaError_t cudaHostRegister(void *p, size_t n, unsigned int flags);
-cudaError_t cudaHostUnregister(void *p);
-cudaError_t cudaPointerGetAttributes(cudaPointerAttributes *a, const void *p);
-cudaError_t cudaMemcpy(void *dst, const void *src, size_t n, cudaMemcpyKind k);
-cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, cudaMemcpyKind k, cudaStream_t s = 0);
-cudaError_t cudaMemset(void *p, int v, size_t n);
-cudaError_t cudaMemsetAsync(void *p, int v, size_t n, cudaStream_t s = 0);
-
-cudaError_t cudaStreamCreate(cudaStream_t *s);
-cudaError_t cudaStreamDestroy(cudaStream_t s);
-cudaError_t cudaStreamSynchronize(cudaStream_t s);
-cudaError_t cudaEventCreate(cudaEvent_t *e);
-cudaError_t cudaEventDestroy(cudaEvent_t e);
-cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s = 0);
-cudaError_t cudaEventSynchronize(cudaEvent_t e);
-cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b);
 
 /* The typed overloads of CUDA's cuda_runtime.h */
 template <typename T> static inline cudaError_t cudaMalloc(T **p, size_t n) { return cudaMalloc((void **)p, n); }

@@ -43,6 +43,10 @@ typedef enum cufftType_t { CUFFT_R2C = 0x2a, CUFFT_C2R = 0x2c, CUFFT_C2C = 0x29,
 #define CUFFT_FORWARD -1
 #define CUFFT_INVERSE 1
 
+#ifdef __cplusplus
+extern "C" { /* C linkage, as cuFFT's */
+#endif
+
 cufftResult cufftPlanMany(cufftHandle *plan, int rank, int *n, int *inembed, int istride, int idist, int *onembed,
                           int ostride, int odist, cufftType type, int batch);
 cufftResult cufftPlan1d(cufftHandle *plan, int nx, cufftType type, int batch);
@@ -52,5 +56,9 @@ cufftResult cufftSetStream(cufftHandle plan, cudaStream_t stream);
 cufftResult cufftExecC2C(cufftHandle plan, cufftComplex *idata, cufftComplex *odata, int direction);
 cufftResult cufftDestroy(cufftHandle plan);
 cufftResult cufftGetSize(cufftHandle plan, size_t *work);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
