@@ -227,27 +227,54 @@ __asm__(".text\n"
 
 static void block_thread_done(void);
 
-/* From a fiber: back to the scheduler (at a barrier, or at its thread's
-   end); it goes on from here when the scheduler runs it again. */
+static int g_pos;          /* the running fiber's place in the block's order */
+static const int *g_order; /* the block's order: fiber indices */
+static int g_from_sched;   /* the switch in progress comes from the scheduler */
+static fiber *next_runnable(int from);
+
+#ifdef MV_EMU_ASAN
+/* After a switch into a fiber: ASan learns where the stack left behind
+   lies; the scheduler's is kept for switches back to it. */
+static void asan_arrived(void *fake)
+{
+    const void *bottom;
+    size_t size;
+    __sanitizer_finish_switch_fiber(fake, &bottom, &size);
+    if (g_from_sched) g_sched_bottom = bottom, g_sched_size = size;
+}
+#endif
+
+/* From a fiber (at a barrier, or at its thread's end): hand control to the
+   next fiber of this pass that can run, or back to the scheduler, which
+   starts the next pass. The direct handoff halves a barrier's switches
+   (each costs a mispredicted return). The fiber goes on from here when it
+   is switched to again. */
 static void fiber_yield(void)
 {
-    fiber *f = g_cur;
+    fiber *f = g_cur, *to = next_runnable(g_pos + 1);
 #ifdef MV_EMU_ASAN
-    __sanitizer_start_switch_fiber(&f->fake, g_sched_bottom, g_sched_size);
+    __sanitizer_start_switch_fiber(&f->fake, to ? (const void *)to->stack : g_sched_bottom,
+                                   to ? (size_t)STACK_BYTES : g_sched_size);
 #endif
-    mv_emu_swap(&f->sp, g_sched_sp);
+    g_from_sched = 0;
+    if (to) {
+        g_cur = to;
+        t_threadIdx = to->tid;
+        mv_emu_swap(&f->sp, to->sp);
+    } else {
+        mv_emu_swap(&f->sp, g_sched_sp);
+    }
 #ifdef MV_EMU_ASAN
-    __sanitizer_finish_switch_fiber(f->fake, &g_sched_bottom, &g_sched_size);
+    asan_arrived(f->fake);
 #endif
-    t_threadIdx = f->tid;
 }
 
 /* A fiber's life: run the current launch's body for the thread it is given,
-   mark it done, hand control back; when resumed, run the next thread. */
+   mark it done, hand control on; when switched to again, run the next thread. */
 static void fiber_main(void)
 {
 #ifdef MV_EMU_ASAN
-    __sanitizer_finish_switch_fiber(NULL, &g_sched_bottom, &g_sched_size);
+    asan_arrived(NULL);
 #endif
     for (;;) {
         (*g_body)();
@@ -256,7 +283,7 @@ static void fiber_main(void)
     }
 }
 
-static int fiber_make(fiber *f, int index)
+static int fiber_make(fiber *f)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     char *m = (char *)mmap(NULL, STACK_BYTES + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
@@ -264,12 +291,8 @@ static int fiber_make(fiber *f, int index)
     if (m == MAP_FAILED) return 0;
     mprotect(m, page, PROT_NONE); /* a stack overflow faults instead of writing the next stack */
     f->stack = m + page;
-    /* The stacks' tops are staggered: at the same offset in every stack they
-       would all fall in one cache set, and a barrier, which touches every
-       fiber's top in turn, would miss on each (3x slower on barrier-heavy
-       kernels). The first switch "returns" into fiber_main as if called:
-       rsp % 16 == 8 there. */
-    uintptr_t top = ((uintptr_t)f->stack + STACK_BYTES - (uintptr_t)(index % 251) * 208) & ~(uintptr_t)15;
+    /* The first switch "returns" into fiber_main as if called: rsp % 16 == 8 there. */
+    uintptr_t top = ((uintptr_t)f->stack + STACK_BYTES) & ~(uintptr_t)15;
     void **sp = (void **)top;
     *--sp = NULL;                 /* fiber_main's return address: it never returns */
     *--sp = (void *)&fiber_main;  /* popped by the switch's ret */
@@ -278,7 +301,7 @@ static int fiber_make(fiber *f, int index)
     return 1;
 }
 
-/* Switch from the scheduler into f until it ends or waits. */
+/* Switch from the scheduler into f; back when the pass has no fiber left to run. */
 static void fiber_run(fiber *f)
 {
     g_cur = f;
@@ -286,6 +309,7 @@ static void fiber_run(fiber *f)
 #ifdef MV_EMU_ASAN
     __sanitizer_start_switch_fiber(&g_sched_fake, f->stack, STACK_BYTES);
 #endif
+    g_from_sched = 1;
     mv_emu_swap(&g_sched_sp, f->sp);
 #ifdef MV_EMU_ASAN
     __sanitizer_finish_switch_fiber(g_sched_fake, NULL, NULL);
@@ -400,6 +424,22 @@ unsigned long long shfl_down_u64(unsigned int mask, unsigned long long v, unsign
 
 void *dynamic_shared(void) { return g_dyn_shared.data(); }
 
+/* The first fiber at or after place `from` in the order that can run (one
+   whose barrier has been released counts), or NULL. */
+static fiber *next_runnable(int from)
+{
+    for (int k = from; k < g_block.n; k++) {
+        fiber *f = &g_fibers[g_order[k]];
+        if (f->state == F_WAIT_BLOCK && f->wait_gen != g_block.gen) f->state = F_READY;
+        if (f->state == F_WAIT_WARP && f->wait_gen != g_block.warps[f->linear / 32].gen) f->state = F_READY;
+        if (f->state == F_READY) {
+            g_pos = k;
+            return f;
+        }
+    }
+    return NULL;
+}
+
 static uint64_t mix64(uint64_t x)
 {
     x += 0x9E3779B97F4A7C15ull;
@@ -424,11 +464,11 @@ template <typename T> static void order_fill(std::vector<T> &v, size_t n, order_
    barriers together, the threads in the given order. */
 static void run_block(const dim3 &b, const std::function<void()> &body, order_mode mode, uint64_t seed)
 {
-    int n = (int)(b.x * b.y * b.z), progressed;
+    int n = (int)(b.x * b.y * b.z);
     static std::vector<int> order;
     order_fill(order, (size_t)n, mode, seed);
     while (g_fiber_count < n) {
-        if (!fiber_make(&g_fibers[g_fiber_count], g_fiber_count)) {
+        if (!fiber_make(&g_fibers[g_fiber_count])) {
             set_sticky_error(cudaErrorLaunchOutOfResources, "%s: no memory for fiber stacks", g_block.kernel);
             return;
         }
@@ -451,17 +491,12 @@ static void run_block(const dim3 &b, const std::function<void()> &body, order_mo
         f->tid.z = (unsigned)i / (b.x * b.y);
     }
     g_body = &body;
-    do {
-        progressed = 0;
-        for (int k = 0; k < n; k++) {
-            fiber *f = &g_fibers[order[k]];
-            if (f->state == F_WAIT_BLOCK && f->wait_gen != g_block.gen) f->state = F_READY;
-            if (f->state == F_WAIT_WARP && f->wait_gen != g_block.warps[f->linear / 32].gen) f->state = F_READY;
-            if (f->state != F_READY) continue;
-            fiber_run(f);
-            progressed = 1;
-        }
-    } while (progressed && g_block.live > 0);
+    g_order = order.data();
+    while (g_block.live > 0) { /* a pass: the fibers that can run, in order, each handing on to the next */
+        fiber *f = next_runnable(0);
+        if (!f) break;
+        fiber_run(f);
+    }
     if (g_block.live > 0) {
         /* every thread left waits and none can release them */
         block_error("deadlock: threads wait at a barrier that the others never reach");
