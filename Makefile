@@ -364,7 +364,7 @@ test-cuda-symbols: cuda
 # then a race check (each grid forward and in reverse from the same memory,
 # any byte that differs names the kernel) and ASan+UBSan (memcheck's
 # out-of-bounds accesses), each without the slowest groups (EMU_SKIP_*: the
-# barrier-heavy metric reductions take ~45 s of the ~70 s thread-order run). g++ compiles
+# barrier-heavy metric reductions take 48 s of the 85 s thread-order run). g++ compiles
 # medvol_cuda.h after tests/cuda_emu/rewrite.py turns its <<<>>> launches into
 # calls. What it cannot show (timings, registers, the real cuFFT) still needs
 # a GPU session.
