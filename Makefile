@@ -409,7 +409,7 @@ $(EMU)/test_cuda_san: $(EMU_DEPS) tests/medvol_impl.c
 	$(CXX) $(EMU_FLAGS) $(EMU_SAN) -O1 -o $@ $(EMU)/tests/test_cuda.cc $(EMU)/tests/medvol_cuda_impl.cc $(EMU_SRC) \
 	  $(EMU)/medvol_san.o $(LDLIBS)
 # examples/profile_cuda.cu on the emulator: a smoke run of every profile row
-# (make profile-cuda-emu, not in make test: its fixed-size rows take ~10
+# (make profile-cuda-emu, not in make test: its fixed-size rows take 1.5
 # minutes on the CPU; the times it prints are the emulator's, meaningless)
 $(EMU)/examples/profile_cuda.cc: examples/profile_cuda.cu tests/cuda_emu/rewrite.py
 	mkdir -p $(EMU)/examples && cp examples/profile.h $(EMU)/examples/
