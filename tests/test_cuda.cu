@@ -2532,10 +2532,14 @@ static const t_case t_cases[] = {
    the slowest out of its sanitizer and race-check runs) */
 static int t_skipped(const char *name)
 {
-    const char *list = getenv("MV_CUDA_TEST_SKIP"), *p;
-    size_t n = strlen(name);
-    for (p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : p + strlen(p))
-        if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == 0)) return 1;
+    const char *p = getenv("MV_CUDA_TEST_SKIP");
+    const size_t n = strlen(name);
+    while (p && *p) {
+        const char *end = strchr(p, ',');
+        const size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0) return 1;
+        p = end ? end + 1 : NULL;
+    }
     return 0;
 }
 

@@ -121,7 +121,10 @@ struct range {
     int owned; /* pinned: from cudaMallocHost (freed by cudaFreeHost) */
 };
 static std::map<uintptr_t, range> g_ranges;
-static std::mutex g_lock; /* the map and the queue: test threads may call */
+/* The map and the queue. Queued work runs on the thread that synchronises,
+   in fibers whose state is global: one host thread drives the emulator
+   (tests/test_cuda.cu and the examples use one). */
+static std::mutex g_lock;
 static size_t g_device_bytes;
 
 static std::map<uintptr_t, range>::iterator range_of(const void *p)
@@ -508,7 +511,7 @@ static void run_block(const dim3 &b, const std::function<void()> &body, order_mo
 
 /* >>emu-launch =============================================================== */
 
-static int g_verbose = -1;
+static int g_verbose;
 
 static int config_ok(const launch_cfg &c, const char *name)
 {
@@ -587,7 +590,6 @@ static void run_grid_twice(const launch_cfg &cc, const char *name, const std::fu
 
 void launch_grid(const launch_cfg &c, const char *name, std::function<void()> body)
 {
-    if (g_verbose < 0) g_verbose = env("MV_EMU_VERBOSE") && atoi(env("MV_EMU_VERBOSE")) > 0;
     if (!config_ok(c, name)) return;
     if (g_verbose)
         say("launch %s grid (%u,%u,%u) block (%u,%u,%u) shared %zu", name, c.grid.x, c.grid.y, c.grid.z, c.block.x,
@@ -864,8 +866,6 @@ cudaError_t cudaGetDevice(int *d)
     return emu_devices() ? cudaSuccess : cudaErrorNoDevice;
 }
 
-cudaError_t cudaSetDevice(int d) { return d == 0 && emu_devices() ? cudaSuccess : cudaErrorInvalidDevice; }
-
 /* An H100's numbers, where the kernels' launch shapes depend on them
    (medvol_cuda.h sizes grid-stride grids from the SM count). */
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int d)
@@ -893,7 +893,6 @@ cudaError_t cudaDeviceGetAttribute(int *v, cudaDeviceAttr a, int d)
     if (!v || d != 0) return cudaErrorInvalidValue;
     switch (a) {
     case cudaDevAttrMultiProcessorCount: *v = 132; return cudaSuccess;
-    case cudaDevAttrMaxThreadsPerBlock: *v = 1024; return cudaSuccess;
     }
     return cudaErrorInvalidValue;
 }
@@ -995,8 +994,6 @@ cudaError_t cudaGetLastError(void)
     return e;
 }
 
-cudaError_t cudaPeekAtLastError(void) { return g_last != cudaSuccess ? g_last : g_sticky; }
-
 const char *cudaGetErrorName(cudaError_t e)
 {
     switch (e) {
@@ -1055,4 +1052,6 @@ __attribute__((constructor)) static void emu_init(void)
     g_shuffle_seed = s ? strtoull(s, NULL, 0) : 0;
     s = getenv("MV_EMU_RACECHECK");
     g_racecheck = s && atoi(s) > 0;
+    s = getenv("MV_EMU_VERBOSE");
+    g_verbose = s && atoi(s) > 0;
 }

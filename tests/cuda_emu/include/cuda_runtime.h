@@ -74,23 +74,11 @@ struct dim3 {
     constexpr operator uint3() const { return uint3{x, y, z}; }
 };
 struct __attribute__((aligned(8))) float2 { float x, y; };
-struct __attribute__((aligned(16))) float4 { float x, y, z, w; };
 struct __attribute__((aligned(16))) double2 { double x, y; };
 struct __attribute__((aligned(8))) uint2 { unsigned int x, y; };
 struct __attribute__((aligned(16))) uint4 { unsigned int x, y, z, w; };
-struct __attribute__((aligned(8))) int2 { int x, y; };
 static inline float2 make_float2(float x, float y) { return float2{x, y}; }
-static inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
 static inline double2 make_double2(double x, double y) { return double2{x, y}; }
-static inline uint2 make_uint2(unsigned int x, unsigned int y) { return uint2{x, y}; }
-static inline uint4 make_uint4(unsigned int x, unsigned int y, unsigned int z, unsigned int w)
-{
-    return uint4{x, y, z, w};
-}
-static inline int2 make_int2(int x, int y) { return int2{x, y}; }
-typedef float2 cuFloatComplex;
-typedef float2 cuComplex;
-typedef double2 cuDoubleComplex;
 
 /* ---- device arithmetic ------------------------------------------------------- */
 /* Rounded once each, as the GPU's _rn intrinsics: the emulator is compiled
@@ -99,12 +87,10 @@ static inline float __fadd_rn(float a, float b) { return a + b; }
 static inline float __fsub_rn(float a, float b) { return a - b; }
 static inline float __fmul_rn(float a, float b) { return a * b; }
 static inline float __fdiv_rn(float a, float b) { return a / b; }
-static inline float __fsqrt_rn(float a) { return sqrtf(a); }
 static inline double __dadd_rn(double a, double b) { return a + b; }
 static inline double __dsub_rn(double a, double b) { return a - b; }
 static inline double __dmul_rn(double a, double b) { return a * b; }
 static inline double __ddiv_rn(double a, double b) { return a / b; }
-static inline double __dsqrt_rn(double a) { return sqrt(a); }
 static inline void sincospi(double x, double *s, double *c)
 {
     *s = sin(x * 3.14159265358979323846);
@@ -192,40 +178,10 @@ template <typename T> static inline T atomicAdd(T *p, T v)
     *p = o + v;
     return o;
 }
-static inline float atomicAdd(float *p, float v)
-{
-    float o = *p;
-    *p = o + v;
-    return o;
-}
-static inline double atomicAdd(double *p, double v)
-{
-    double o = *p;
-    *p = o + v;
-    return o;
-}
 template <typename T> static inline T atomicMax(T *p, T v)
 {
     T o = *p;
     if (v > o) *p = v;
-    return o;
-}
-template <typename T> static inline T atomicMin(T *p, T v)
-{
-    T o = *p;
-    if (v < o) *p = v;
-    return o;
-}
-template <typename T> static inline T atomicExch(T *p, T v)
-{
-    T o = *p;
-    *p = v;
-    return o;
-}
-template <typename T> static inline T atomicCAS(T *p, T cmp, T v)
-{
-    T o = *p;
-    if (o == cmp) *p = v;
     return o;
 }
 

@@ -58,7 +58,7 @@ struct cudaPointerAttributes {
     void *hostPointer;
 };
 typedef struct cudaPointerAttributes cudaPointerAttributes;
-enum cudaDeviceAttr { cudaDevAttrMaxThreadsPerBlock = 1, cudaDevAttrMultiProcessorCount = 16 };
+enum cudaDeviceAttr { cudaDevAttrMultiProcessorCount = 16 };
 typedef enum cudaDeviceAttr cudaDeviceAttr;
 struct cudaDeviceProp {
     char name[256];
@@ -79,10 +79,8 @@ typedef struct cudaDeviceProp cudaDeviceProp;
 const char *cudaGetErrorString(cudaError_t e);
 const char *cudaGetErrorName(cudaError_t e);
 cudaError_t cudaGetLastError(void);
-cudaError_t cudaPeekAtLastError(void);
 cudaError_t cudaGetDeviceCount(int *n);
 cudaError_t cudaGetDevice(int *d);
-cudaError_t cudaSetDevice(int d);
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int d);
 cudaError_t cudaDeviceGetAttribute(int *v, cudaDeviceAttr a, int d);
 cudaError_t cudaDeviceSynchronize(void);
