@@ -31875,6 +31875,7 @@ typedef struct mv__fl_axis {
     int kind;
     int r;              /* FIR: radius; BOX: radius; IIR: padding each side */
     int anti;           /* FIR: odd kernel */
+    int deriv;          /* FIR: a derivative (order 1 or 2; weights not summing to 1) */
     float *w;           /* FIR: w[0..r], w[k] = kernel value at k */
     double a[3];        /* IIR: y[n] = x[n] + a1 y[n-1] + a2 y[n-2] + a3 y[n-3] */
     double M[9];        /* IIR: Triggs-Sdika end matrix */
@@ -32247,9 +32248,10 @@ static mv_status mv__fl_run(const mv_vol *in, float *out, mv__fl_job *j, const m
     j->ops = mv__kernels_get()->filter;
     if (mv_vol_count(in) == 0) return MV_OK;
     for (a = 0; a < 3; a++) {
-        /* an axis of length 1 is unchanged except by the constant mode */
-        if (j->n[a] == 1 && j->mode != MV_BOUNDARY_CONSTANT && j->ax[a].kind != MV__FL_NONE &&
-            !(j->ax[a].kind == MV__FL_FIR && j->ax[a].anti))
+        /* an axis of length 1 is unchanged by a smoothing kernel except in
+           the constant mode (scipy's c (w0 + 2 sum w_k) is c up to
+           rounding); a derivative's weights sum to about 0, so it runs */
+        if (j->n[a] == 1 && j->mode != MV_BOUNDARY_CONSTANT && j->ax[a].kind != MV__FL_NONE && !j->ax[a].deriv)
             j->ax[a].kind = MV__FL_NONE;
         if (j->ax[a].kind == MV__FL_NONE) continue;
         if (a > 0) npass++;
@@ -32440,6 +32442,7 @@ static mv_status mv__fl_gauss_axis(mv__fl_axis *ax, double s, int order, double 
     ax->kind = MV__FL_FIR;
     ax->r = (int)rr;
     ax->anti = order == 1;
+    ax->deriv = order > 0;
     ax->w = (float *)mv__alloc(((size_t)ax->r + 1) * sizeof(float), ctx);
     MV__CHECK(ax->w != NULL, MV_ERR_OUT_OF_MEMORY, "%s: kernel of radius %d", fn, ax->r);
     mv__fl_gauss_weights(s, order, ax->r, ax->w);
