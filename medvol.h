@@ -1711,7 +1711,10 @@ MVDEF mv_status mv_box_filter(const mv_vol *in, mv_vol *out, const int64_t radiu
    even ones). This is scipy zoom(grid_mode=True) of the smoothed volume,
    so the field of view is kept and the output affine is in->affine times
    that voxel map: a voxel's world position is the mean position of the
-   input voxels it stands for.
+   input voxels it stands for. An axis of length 1 is neither shrunk nor
+   smoothed, in every mode (a 2D image stays a 2D image: the constant
+   mode's Gaussian would scale it by the kernel's centre weight);
+   mv_pyramid_level_params reports sigma 0 there.
    Anisotropy (as ANTs): the parsed factor f is the one for the finest
    axis; an axis with a coarser spacing s_a gets max(1, round(f * s_min /
    s_a)), and a voxel sigma is scaled by the same ratio (f_a / f), so
@@ -1766,6 +1769,19 @@ MVDEF mv_status mv_pyramid_level_params(const mv_vol *in, const mv_pyramid_sched
    finite or <= 0, order outside 0..2, truncate < 0 or not finite, radius
    over INT_MAX/2), MV_ERR_BUFFER_TOO_SMALL (cap). allocates: no. */
 MVDEF mv_status mv_gaussian_kernel(double sigma, int order, double truncate, float *w, int cap, int *radius);
+/* The recursive Gaussian's constants for sigma voxels (mv_gaussian with
+   method RECURSIVE, or AUTO above MV_FILTER_RECURSIVE_SIGMA): coef[0..2] =
+   a1, a2, a3 of y[n] = x[n] + a1 y[n-1] + a2 y[n-2] + a3 y[n-3], coef[3] =
+   1 - a1 - a2 - a3, coef[4..12] = the Triggs-Sdika end matrix (row-major),
+   coef[13] = the gain (1 - a1 - a2 - a3)^2, each computed in float64 and
+   rounded once to float32 as the CPU passes use them (the CUDA twin takes
+   them from here); *margin = max(3, int(truncate * sigma + 0.5)) elements
+   of the mode's extension filtered on each side of a line (truncate 0 =
+   4.0). sigma below 0.5 takes 0.5's constants (the design's range).
+   Errors: MV_ERR_INVALID_ARG (NULL, sigma not finite or <= 0, truncate < 0
+   or not finite), MV_ERR_SIZE_OVERFLOW (margin of 2^28 or more).
+   allocates: no. thread-safe: yes. */
+MVDEF mv_status mv_gaussian_recursive_coefs(double sigma, double truncate, float coef[14], int *margin);
 
 /* >>api-fft ================================================================
    Fast Fourier transforms of float32 volumes with numpy's conventions.
@@ -31996,6 +32012,25 @@ static void mv__fl_iir_coefs(double sigma, mv__fl_axis *ax)
     ax->gainf = (float)ax->gain;
 }
 
+MVDEF mv_status mv_gaussian_recursive_coefs(double sigma, double truncate, float coef[14], int *margin)
+{
+    mv__fl_axis ax;
+    double t = truncate == 0 ? 4.0 : truncate, rr;
+    MV__CHECK(coef != NULL && margin != NULL, MV_ERR_INVALID_ARG, "mv_gaussian_recursive_coefs: NULL output");
+    MV__CHECK(isfinite(sigma) && sigma > 0, MV_ERR_INVALID_ARG,
+              "mv_gaussian_recursive_coefs: sigma %g (must be finite and > 0)", sigma);
+    MV__CHECK(isfinite(t) && t > 0, MV_ERR_INVALID_ARG, "mv_gaussian_recursive_coefs: truncate %g", truncate);
+    rr = floor(t * sigma + 0.5);
+    MV__CHECK(rr < (double)(1 << 28), MV_ERR_SIZE_OVERFLOW, "mv_gaussian_recursive_coefs: sigma %g gives a %g-voxel margin",
+              sigma, rr);
+    memset(&ax, 0, sizeof(ax));
+    mv__fl_iir_coefs(sigma < 0.5 ? 0.5 : sigma, &ax);
+    memcpy(coef, ax.c, 13 * sizeof(float));
+    coef[13] = ax.gainf;
+    *margin = (int)rr < 3 ? 3 : (int)rr;
+    return MV_OK;
+}
+
 /* the extension of a padded line (p[pad + i] = element i, interior
    filled) by the mode: cval where mv__fl_ext says constant; shared by the
    filters and the pyramid levels */
@@ -32582,31 +32617,13 @@ static void mv__grad_range(void *ctx, int64_t b, int64_t e, int worker)
         }
 }
 
-/* 3x3 inverse; 0 if singular or not finite */
-static int mv__fl_inv3(const double A[3][3], double R[3][3])
-{
-    double det = A[0][0] * (A[1][1] * A[2][2] - A[1][2] * A[2][1]) - A[0][1] * (A[1][0] * A[2][2] - A[1][2] * A[2][0]) +
-                 A[0][2] * (A[1][0] * A[2][1] - A[1][1] * A[2][0]);
-    if (!isfinite(det) || det == 0) return 0;
-    R[0][0] = (A[1][1] * A[2][2] - A[1][2] * A[2][1]) / det;
-    R[0][1] = (A[0][2] * A[2][1] - A[0][1] * A[2][2]) / det;
-    R[0][2] = (A[0][1] * A[1][2] - A[0][2] * A[1][1]) / det;
-    R[1][0] = (A[1][2] * A[2][0] - A[1][0] * A[2][2]) / det;
-    R[1][1] = (A[0][0] * A[2][2] - A[0][2] * A[2][0]) / det;
-    R[1][2] = (A[0][2] * A[1][0] - A[0][0] * A[1][2]) / det;
-    R[2][0] = (A[1][0] * A[2][1] - A[1][1] * A[2][0]) / det;
-    R[2][1] = (A[0][1] * A[2][0] - A[0][0] * A[2][1]) / det;
-    R[2][2] = (A[0][0] * A[1][1] - A[0][1] * A[1][0]) / det;
-    return 1;
-}
-
 MVDEF mv_status mv_gradient(const mv_vol *in, mv_vol *out, const mv_filter_opts *opts)
 {
     const char *fn = "mv_gradient";
     mv_filter_opts o;
     mv_vol t;
     mv__grad_job j;
-    double A[3][3], I[3][3];
+    double I[4][4];
     int64_t dims[4];
     float *f = NULL;
     int a, b;
@@ -32616,9 +32633,9 @@ MVDEF mv_status mv_gradient(const mv_vol *in, mv_vol *out, const mv_filter_opts 
     MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
     MV__CHECK(in->ndim <= 3, MV_ERR_INVALID_ARG, "%s: input ndim = %d (a 3D volume; take frames one by one)", fn,
               in->ndim);
-    for (a = 0; a < 3; a++)
-        for (b = 0; b < 3; b++) A[a][b] = in->affine[a][b];
-    MV__CHECK(mv__fl_inv3((const double(*)[3])A, I), MV_ERR_INVALID_ARG, "%s: the affine's 3x3 part is singular", fn);
+    /* mv_affine_invert: the inverse mv_cuda_gradient takes too (same bits) */
+    MV__CHECK(mv_affine_invert(in->affine, I) == MV_OK, MV_ERR_INVALID_ARG,
+              "%s: the affine's 3x3 part is singular or not finite", fn);
     memset(&j, 0, sizeof(j));
     for (a = 0; a < 3; a++) {
         j.n[a] = a < in->ndim ? in->dim[a] : 1;

@@ -150,10 +150,14 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
      before and after.
    - RSS and coil combination accumulate in float32 in coil order without
      FMA, as the CPU code under review does: <= 2 ulp.
-   - Gaussian (mv_cuda_gaussian): the CPU FIR's float32 arithmetic in its
-     order, no FMA: the same bits as mv_gaussian with method FIR (checked on
-     the host by tests/test_cuda_host.cu; the GPU group `gaussian` of
-     tests/test_cuda.cu has not run on a GPU yet). No recursive filter.
+   - filters (mv_cuda_gaussian, _gaussian_derivative, _box_filter,
+     _gradient): the CPU's float32 / float64 arithmetic in its order, no
+     FMA, the CPU's method choice (FIR or recursive): the same bits as
+     mv_gaussian, mv_gaussian_derivative, mv_box_filter and mv_gradient
+     (the FIR host-checked by tests/test_cuda_host.cu; every filter, mode
+     and method compared byte for byte by the GPU group `gaussian` of
+     tests/test_cuda.cu, run on the emulator in make test; not yet run on a
+     GPU).
    - the demons update (mv_cuda_demons_update_into) and the field's
      exponential (mv_cuda_field_exp_into): the CPU's float64 operations per
      voxel in its order, no FMA, the MSE's sums in the CPU's row / block
@@ -231,7 +235,6 @@ slice or volume at a time, with a host round trip per iteration: fine for
 256^2 x 8 coils and up, launch-bound for many small slices), chunked series
 (mv_cgsense_run's callbacks), GRAPPA calibration and g-factor (the
 calibration is made on the host by mv_grappa_calibrate), SENSE unfolding,
-the recursive Gaussian, derivatives and box filters,
 morphology, percentile rescale,
 f128/complex/RGB conversion, in-place fftshift. Speed targets missed on the H100 (README):
 the statistics reduction (0.38 of memcpy: latency-bound float64 sums),
@@ -241,7 +244,10 @@ cuFFT: one pass of its own; a cuFFT LTO load callback would hide it, at
 the cost of nvrtc and nvJitLink at run time).
 
 VERSION HISTORY
-   next   mv_cuda_metric_evaluate: LNCC (the CPU's bits for the value),
+   next   mv_cuda_gaussian_derivative[_into], mv_cuda_box_filter[_into],
+          mv_cuda_gradient[_into] and the recursive Gaussian (the CPU's
+          method choice and bits; checked on the emulator, not yet run on
+          a GPU); mv_cuda_metric_evaluate: LNCC (the CPU's bits for the value),
           moving masks, jittered samples (host-checked, not yet run on a
           GPU); mv_cuda_gaussian[_into] (exact FIR, every scipy mode; host-checked,
           not yet run on a GPU); mv_cuda_field_warp_into / _compose_into /
@@ -471,22 +477,51 @@ MVCDEF mv_status mv_cuda_resample_into(const mv_cuda_vol *in, mv_cuda_vol *out, 
 
 /* >>cuda-api-filter ======================================================= */
 
-/* mv_gaussian / mv_gaussian_into on the device (scipy gaussian_filter, every
-   mode, truncate, sigma in voxels or mm): the exact FIR at every sigma, with
-   the CPU FIR's float32 arithmetic in the CPU's order (values read as
-   float32 as the CPU reads them; passes x, y, z; per output w0 c + sum over
-   k = 1..r of w_k (c[-k] + c[+k]), no FMA), so the result equals the CPU's
-   FIR bit for bit (opts->method MV_FILTER_FIR on the CPU; AUTO switches the
-   CPU to the recursive filter above MV_FILTER_RECURSIVE_SIGMA).
-   opts->method MV_FILTER_RECURSIVE: MV_ERR_UNSUPPORTED; progress is not
-   called (one call is a few kernel launches). Weights from
-   mv_gaussian_kernel. _into: out is a float32 device volume of in's dims and
-   may be in itself (float32 in). allocates: device scratch of one volume
-   (stream-ordered), and out for mv_cuda_gaussian. */
+/* The filters of medvol.h's >>api-filter on the device, each the CPU's
+   result bit for bit for the same arguments and options: values read as
+   float32 as the CPU reads them (scaled unless opts->raw), the CPU's
+   float32 / float64 operations per output in its order, no FMA
+   (tests/test_cuda.cu compares every mode with the CPU byte for byte).
+   Every call is stream-ordered; progress is not called (a call is a few
+   kernel launches), threads and alloc_ctx are ignored. _into forms: out is
+   a float32 device volume of in's dims (the gradient: (X, Y, Z, 3)) and may
+   be in itself for a float32 in (not for the gradient). The allocating
+   forms allocate out (in's metadata, scaling 1 / 0). Scratch: one device
+   volume of float32 per call (stream-ordered), plus for a recursive pass
+   (n + 2 margin) floats per line.
+
+   mv_cuda_gaussian[_into]: mv_gaussian (scipy gaussian_filter, every mode,
+   truncate, sigma in voxels or mm). The method as the CPU chooses it: the
+   exact FIR (weights from mv_gaussian_kernel; a thread per output, taps
+   read along x, y or z), or the recursive filter (MV_FILTER_RECURSIVE, or
+   AUTO above MV_FILTER_RECURSIVE_SIGMA voxels; constants from
+   mv_gaussian_recursive_coefs; a thread per line) with its stated
+   accuracy against scipy (MV_FILTER_RECURSIVE_TOL). MV_FILTER_FIR gives
+   scipy's exact filter at any sigma (radius up to 4096).
+   mv_cuda_gaussian_derivative[_into]: mv_gaussian_derivative (order 0..2
+   per axis, always FIR; scipy's pass order z, y, x in the constant mode).
+   mv_cuda_box_filter[_into]: mv_box_filter (scipy uniform_filter of size
+   2 radius + 1 per axis, float64 running sums along each line, a thread
+   per line).
+   mv_cuda_gradient[_into]: mv_gradient (numpy.gradient along the voxel
+   axes in float64, mapped to RAS mm by inv(A)^T from mv_affine_invert;
+   in of ndim <= 3; out (X, Y, Z, 3), intent 1005 for the allocating form). */
 MVCDEF mv_status mv_cuda_gaussian_into(const mv_cuda_vol *in, mv_cuda_vol *out, const double sigma[3],
                                        const mv_filter_opts *opts, mv_cuda_stream stream);
 MVCDEF mv_status mv_cuda_gaussian(const mv_cuda_vol *in, mv_cuda_vol *out, const double sigma[3],
                                   const mv_filter_opts *opts, mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_gaussian_derivative_into(const mv_cuda_vol *in, mv_cuda_vol *out, const double sigma[3],
+                                                  const int order[3], const mv_filter_opts *opts, mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_gaussian_derivative(const mv_cuda_vol *in, mv_cuda_vol *out, const double sigma[3],
+                                             const int order[3], const mv_filter_opts *opts, mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_box_filter_into(const mv_cuda_vol *in, mv_cuda_vol *out, const int64_t radius[3],
+                                         const mv_filter_opts *opts, mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_box_filter(const mv_cuda_vol *in, mv_cuda_vol *out, const int64_t radius[3],
+                                    const mv_filter_opts *opts, mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_gradient_into(const mv_cuda_vol *in, mv_cuda_vol *out, const mv_filter_opts *opts,
+                                       mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_gradient(const mv_cuda_vol *in, mv_cuda_vol *out, const mv_filter_opts *opts,
+                                  mv_cuda_stream stream);
 
 /* >>cuda-api-fft =========================================================== */
 
@@ -546,8 +581,7 @@ MVCDEF mv_status mv_cuda_kspace_weight(mv_cuda_vol *kspace, const mv_cuda_vol *w
    image's further dims. mv_cuda_field_compose_into: mv_field_compose_into
    (out(p) = d2(p) + d1(p + d2(p)); out on d2's grid, may be d2, not d1).
    mv_cuda_field_smooth_into: mv_field_smooth_into, i.e. mv_cuda_gaussian_into
-   on every component (equal to the CPU where the CPU runs its FIR: sigma
-   up to MV_FILTER_RECURSIVE_SIGMA or opts->method MV_FILTER_FIR).
+   on every component (the CPU's bits, FIR or recursive as the CPU picks).
    Stream-ordered; allocate nothing but the Gaussian's scratch. */
 MVCDEF mv_status mv_cuda_field_warp_into(const mv_cuda_vol *moving, const mv_cuda_vol *field, const double matrix[4][4],
                                          mv_cuda_vol *out, const mv_field_opts *opts, mv_cuda_stream stream);
@@ -1025,6 +1059,11 @@ static int mv__cu_blocks(int64_t work, int threads)
 #define MV__CU_DMUL(a, b) __dmul_rn((a), (b))
 #define MV__CU_DADD(a, b) __dadd_rn((a), (b))
 #define MV__CU_DSUB(a, b) __dsub_rn((a), (b))
+/* divisions rounded once, as the CPU's (CUDA's `/` is too unless built
+   with --use_fast_math; spelled out so the arithmetic reads the same
+   everywhere) */
+#define MV__CU_FDIV(a, b) __fdiv_rn((a), (b))
+#define MV__CU_DDIV(a, b) __ddiv_rn((a), (b))
 #else
 #define MV__CU_FMUL(a, b) ((a) * (b))
 #define MV__CU_FADD(a, b) ((a) + (b))
@@ -1032,6 +1071,8 @@ static int mv__cu_blocks(int64_t work, int threads)
 #define MV__CU_DMUL(a, b) ((a) * (b))
 #define MV__CU_DADD(a, b) ((a) + (b))
 #define MV__CU_DSUB(a, b) ((a) - (b))
+#define MV__CU_FDIV(a, b) ((a) / (b))
+#define MV__CU_DDIV(a, b) ((a) / (b))
 #endif
 #define MV__CU_HD __host__ __device__ __forceinline__
 
@@ -3232,22 +3273,26 @@ static MV__CU_HD int64_t mv__cu_fl_ext(int64_t i, int64_t n, int mode)
 }
 
 /* One FIR pass along a line: the output at position i of a line of n
-   elements at `line` with `stride`, weights w[0..r] of a symmetric kernel.
-   Interior outputs read their taps directly; those near an end go through
-   the extension. The CPU's mv__fl_line_ref order: w0 c, then + w_k (c[-k] +
-   c[+k]) for k = 1..r, each product and sum rounded to float32. */
+   elements at `line` with `stride`, weights w[0..r] of a symmetric kernel
+   (anti: antisymmetric, a first derivative). Interior outputs read their
+   taps directly; those near an end go through the extension. The CPU's
+   mv__fl_line_ref order: w0 c (anti: 0), then + w_k (c[-k] + c[+k]) (anti:
+   w_k (c[-k] - c[+k])) for k = 1..r, each product and sum rounded to
+   float32. */
 static MV__CU_HD float mv__cu_fl_fir_at(const float *line, int64_t stride, int64_t i, int64_t n, const float *w, int r,
-                                        int mode, float cval)
+                                        int anti, int mode, float cval)
 {
-    float acc = MV__CU_FMUL(w[0], line[i * stride]);
+    float acc = anti ? 0.0f : MV__CU_FMUL(w[0], line[i * stride]);
     if (i >= r && i + r < n) {
-        for (int k = 1; k <= r; k++)
-            acc = MV__CU_FADD(acc, MV__CU_FMUL(w[k], MV__CU_FADD(line[(i - k) * stride], line[(i + k) * stride])));
+        for (int k = 1; k <= r; k++) {
+            const float a = line[(i - k) * stride], b = line[(i + k) * stride];
+            acc = MV__CU_FADD(acc, MV__CU_FMUL(w[k], anti ? MV__CU_FSUB(a, b) : MV__CU_FADD(a, b)));
+        }
     } else {
         for (int k = 1; k <= r; k++) {
             int64_t lo = mv__cu_fl_ext(i - k, n, mode), hi = mv__cu_fl_ext(i + k, n, mode);
             float a = lo < 0 ? cval : line[lo * stride], b = hi < 0 ? cval : line[hi * stride];
-            acc = MV__CU_FADD(acc, MV__CU_FMUL(w[k], MV__CU_FADD(a, b)));
+            acc = MV__CU_FADD(acc, MV__CU_FMUL(w[k], anti ? MV__CU_FSUB(a, b) : MV__CU_FADD(a, b)));
         }
     }
     return acc;
@@ -3258,7 +3303,7 @@ static MV__CU_HD float mv__cu_fl_fir_at(const float *line, int64_t stride, int64
    across a warp: the taps of the y and z passes are coalesced row reads. */
 static __global__ void mv__cu_fl_pass_kernel(const float *__restrict__ in, float *__restrict__ out, int64_t n0, int64_t n1,
                                              int64_t n2, int64_t frames, int axis, const float *__restrict__ w, int r,
-                                             int mode, float cval)
+                                             int anti, int mode, float cval)
 {
     const int64_t rows = n1 * n2 * frames;
     const int64_t stride = axis == 0 ? 1 : axis == 1 ? n0 : n0 * n1, n = axis == 0 ? n0 : axis == 1 ? n1 : n2;
@@ -3269,35 +3314,150 @@ static __global__ void mv__cu_fl_pass_kernel(const float *__restrict__ in, float
         const int64_t pos = axis == 0 ? 0 : axis == 1 ? y : z;
         for (int64_t x = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; x < n0; x += (int64_t)gridDim.x * blockDim.x) {
             const int64_t i = axis == 0 ? x : pos;
-            out[base + x] = mv__cu_fl_fir_at(in + base + x - i * stride, stride, i, n, w, r, mode, cval);
+            out[base + x] = mv__cu_fl_fir_at(in + base + x - i * stride, stride, i, n, w, r, anti, mode, cval);
         }
     }
 }
 
-/* The per-axis kernels of a Gaussian call: radius and weights (host), as
-   the CPU sets them up; n_axes of them active. */
+/* ---- filters: the recursive Gaussian and the box, a thread per line ---------- */
+
+/* Element i (any integer) of a line under the mode, as float32 */
+static MV__CU_HD float mv__cu_fl_at(const float *line, int64_t stride, int64_t i, int64_t n, int mode, float cval)
+{
+    const int64_t s = mv__cu_fl_ext(i, n, mode);
+    return s < 0 ? cval : line[s * stride];
+}
+
+/* The recursive Gaussian along one line of n elements (src and dst at
+   `stride`; may be the same line): the CPU's mv__fl_iir_ref on the line
+   padded by `pad` elements of the mode's extension on each side, float32
+   operations in its order (no FMA), then times the gain. c: the 14
+   constants of mv_gaussian_recursive_coefs. buf: the forward pass's n + 2
+   pad values at `bstride` (a thread's own column of the scratch, so a warp
+   writes them coalesced). */
+static MV__CU_HD void mv__cu_fl_iir_line(const float *src, float *dst, int64_t stride, int64_t n, int64_t pad,
+                                         const float *c, float *buf, int64_t bstride, int mode, float cval)
+{
+    const float a1 = c[0], a2 = c[1], a3 = c[2], S = c[3], gain = c[13];
+    const float *M = c + 4;
+    const int64_t len = n + 2 * pad;
+    const float up = MV__CU_FDIV(mv__cu_fl_at(src, stride, n + pad - 1, n, mode, cval), S), vp = MV__CU_FDIV(up, S);
+    float w1 = MV__CU_FDIV(mv__cu_fl_at(src, stride, -pad, n, mode, cval), S), w2 = w1, w3 = w1;
+    for (int64_t q = 0; q < len; q++) { /* causal pass */
+        const float x = mv__cu_fl_at(src, stride, q - pad, n, mode, cval);
+        const float w = MV__CU_FADD(MV__CU_FADD(MV__CU_FADD(x, MV__CU_FMUL(a1, w1)), MV__CU_FMUL(a2, w2)), MV__CU_FMUL(a3, w3));
+        buf[q * bstride] = w;
+        w3 = w2;
+        w2 = w1;
+        w1 = w;
+    }
+    /* Triggs-Sdika: the anticausal pass's state at the end for a constant
+       continuation of the input */
+    const float u0 = MV__CU_FSUB(buf[(len - 1) * bstride], up), u1 = MV__CU_FSUB(buf[(len - 2) * bstride], up),
+                u2 = MV__CU_FSUB(buf[(len - 3) * bstride], up);
+    float y1 = MV__CU_FADD(MV__CU_FADD(MV__CU_FADD(MV__CU_FMUL(M[0], u0), MV__CU_FMUL(M[1], u1)), MV__CU_FMUL(M[2], u2)), vp);
+    float y2 = MV__CU_FADD(MV__CU_FADD(MV__CU_FADD(MV__CU_FMUL(M[3], u0), MV__CU_FMUL(M[4], u1)), MV__CU_FMUL(M[5], u2)), vp);
+    float y3 = MV__CU_FADD(MV__CU_FADD(MV__CU_FADD(MV__CU_FMUL(M[6], u0), MV__CU_FMUL(M[7], u1)), MV__CU_FMUL(M[8], u2)), vp);
+    /* anticausal pass down to the line's first element (the padding before
+       it is computed by the CPU but never read) */
+    for (int64_t q = len - 2; q >= pad; q--) {
+        const float y = MV__CU_FADD(MV__CU_FADD(MV__CU_FADD(buf[q * bstride], MV__CU_FMUL(a1, y1)), MV__CU_FMUL(a2, y2)),
+                                    MV__CU_FMUL(a3, y3));
+        if (q < pad + n) dst[(q - pad) * stride] = MV__CU_FMUL(y, gain);
+        y3 = y2;
+        y2 = y1;
+        y1 = y;
+    }
+}
+
+/* scipy's uniform_filter1d along one line (src and dst at `stride`,
+   different lines): the CPU's mv__fl_box_ref, a float64 running sum, the
+   first window added in order and divided by the size, then each step
+   adding (new - old) / size, each output rounded to float32. */
+static MV__CU_HD void mv__cu_fl_box_line(const float *src, float *dst, int64_t stride, int64_t n, int r, int mode,
+                                         float cval)
+{
+    const double size = (double)(2 * r + 1), inv = MV__CU_DDIV(1.0, size);
+    double acc = 0.0;
+    for (int64_t k = -r; k <= r; k++) acc = MV__CU_DADD(acc, (double)mv__cu_fl_at(src, stride, k, n, mode, cval));
+    acc = MV__CU_DDIV(acc, size);
+    dst[0] = (float)acc;
+    for (int64_t j = 1; j < n; j++) {
+        const double add = (double)mv__cu_fl_at(src, stride, j + r, n, mode, cval),
+                     sub = (double)mv__cu_fl_at(src, stride, j - 1 - r, n, mode, cval);
+        acc = MV__CU_DADD(acc, MV__CU_DMUL(MV__CU_DSUB(add, sub), inv));
+        dst[j * stride] = (float)acc;
+    }
+}
+
+/* A pass of a line filter (recursive Gaussian or box) along an axis of n
+   elements whose lines start `inner` elements apart (1, n0, n0 n1): line L
+   = i + inner * o starts at i + o * inner * n. One thread per line; lines
+   adjacent in L are adjacent in memory for the y and z passes (coalesced),
+   rows for the x pass (each thread walks its own row). */
+static __global__ void mv__cu_fl_lines_kernel(const float *in, float *out, int64_t n, int64_t inner, int64_t lines,
+                                              int box, int r, const float *__restrict__ c, float *buf, int mode,
+                                              float cval)
+{
+    for (int64_t L = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; L < lines; L += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t o = L / inner, base = (L - o * inner) + o * inner * n;
+        if (box) mv__cu_fl_box_line(in + base, out + base, inner, n, r, mode, cval);
+        else mv__cu_fl_iir_line(in + base, out + base, inner, n, r, c, buf + L, lines, mode, cval);
+    }
+}
+
+/* ---- filters: plans and the driver -------------------------------------------- */
+
+enum { MV__CU_FL_NONE = 0, MV__CU_FL_FIR, MV__CU_FL_IIR, MV__CU_FL_BOX };
+
+/* The per-axis filters of a call, as the CPU's mv__fl_run sets them up. */
 typedef struct mv__cu_fl_plan {
-    int r[3];
-    float *w[3]; /* host weights, MV__CU_FL_MAXW each */
-    int active[3];
+    int kind[3];   /* MV__CU_FL_*; NONE leaves the axis as it is */
+    int active[3]; /* kind != NONE */
+    int r[3];      /* FIR and box: radius; recursive: the margin filtered beyond each end */
+    int anti[3];   /* FIR: antisymmetric kernel (first derivative) */
+    float *w[3];   /* host, MV__CU_FL_MAXR + 1 floats each: FIR weights w[0..r]; recursive: the 14 constants */
+    int zyx;       /* passes z, y, x (scipy's order; see the CPU's mv__fl_run) */
 } mv__cu_fl_plan;
 #define MV__CU_FL_MAXR 4096
 
-static mv_status mv__cu_fl_setup(const mv_vol *in, const double sigma[3], const mv_filter_opts *o, float *wbuf,
-                                  mv__cu_fl_plan *p, const char *fn)
+static mv_status mv__cu_fl_check_opts(const mv_filter_opts *o, const char *fn)
+{
+    MV__CU_CHECK(isfinite(o->truncate) && o->truncate >= 0, MV_ERR_INVALID_ARG, "%s: truncate %g", fn, o->truncate);
+    MV__CU_CHECK((unsigned)o->mode <= (unsigned)MV_BOUNDARY_WRAP, MV_ERR_INVALID_ARG, "%s: mode %d", fn, (int)o->mode);
+    MV__CU_CHECK(o->method == MV_FILTER_AUTO || o->method == MV_FILTER_FIR || o->method == MV_FILTER_RECURSIVE,
+                 MV_ERR_INVALID_ARG, "%s: method %d", fn, o->method);
+    return MV_OK;
+}
+
+/* The CPU's rule: an axis of length 1 is left alone by a smoothing filter
+   unless the mode is constant (a derivative runs: its weights sum to ~0). */
+static void mv__cu_fl_skip_flat(const mv_vol *in, const mv_filter_opts *o, const int *order, mv__cu_fl_plan *p)
+{
+    for (int a = 0; a < 3; a++) {
+        if (p->kind[a] != MV__CU_FL_NONE && mv__cu_dim(in, a) == 1 && o->mode != MV_BOUNDARY_CONSTANT &&
+            !(order && order[a] > 0))
+            p->kind[a] = MV__CU_FL_NONE;
+        p->active[a] = p->kind[a] != MV__CU_FL_NONE;
+    }
+}
+
+/* Gaussian (order NULL) or derivative axes: FIR, or recursive where the
+   CPU's mv_gaussian would run it (order 0 with method RECURSIVE, or AUTO
+   above MV_FILTER_RECURSIVE_SIGMA voxels). wbuf: 3 (MV__CU_FL_MAXR + 1). */
+static mv_status mv__cu_fl_setup(const mv_vol *in, const double sigma[3], const int *order, const mv_filter_opts *o,
+                                  float *wbuf, mv__cu_fl_plan *p, const char *fn)
 {
     const double truncate = o->truncate > 0 ? o->truncate : 4.0;
     int a;
+    memset(p, 0, sizeof(*p));
     MV__CU_CHECK(sigma != NULL, MV_ERR_INVALID_ARG, "%s: sigma is NULL", fn);
-    MV__CU_CHECK(isfinite(o->truncate) && o->truncate >= 0, MV_ERR_INVALID_ARG, "%s: truncate %g", fn, o->truncate);
-    MV__CU_CHECK((unsigned)o->mode <= (unsigned)MV_BOUNDARY_WRAP, MV_ERR_INVALID_ARG, "%s: mode %d", fn, (int)o->mode);
-    MV__CU_CHECK(o->method != MV_FILTER_RECURSIVE, MV_ERR_UNSUPPORTED,
-                 "%s: the recursive Gaussian is not on the GPU (its FIR is exact at every sigma)", fn);
-    MV__CU_CHECK(o->method == MV_FILTER_AUTO || o->method == MV_FILTER_FIR, MV_ERR_INVALID_ARG, "%s: method %d", fn,
-                 o->method);
+    MV__CU_STRY(mv__cu_fl_check_opts(o, fn));
     for (a = 0; a < 3; a++) {
         double s = sigma[a];
+        int ord = order ? order[a] : 0;
         MV__CU_CHECK(isfinite(s) && s >= 0, MV_ERR_INVALID_ARG, "%s: sigma[%d] = %g (must be finite and >= 0)", fn, a, s);
+        MV__CU_CHECK(ord >= 0 && ord <= 2, MV_ERR_INVALID_ARG, "%s: order[%d] = %d (0, 1 or 2)", fn, a, ord);
         if (o->sigma_in_mm && s > 0) {
             double sp = a < in->ndim ? in->spacing[a] : 1.0;
             MV__CU_CHECK(isfinite(sp) && sp > 0, MV_ERR_INVALID_ARG, "%s: sigma in mm needs spacing[%d] > 0 (it is %g)",
@@ -3305,38 +3465,114 @@ static mv_status mv__cu_fl_setup(const mv_vol *in, const double sigma[3], const 
             s /= sp;
         }
         p->w[a] = wbuf + (size_t)a * (MV__CU_FL_MAXR + 1);
-        p->active[a] = 0;
-        p->r[a] = 0;
-        /* scipy skips sigma <= 1e-15; an axis of length 1 is unchanged but by
-           the constant mode (the CPU skips it too: no float32 rounding of
-           c (w0 + 2 sum w_k)) */
-        if (s > 1e-15 && (mv__cu_dim(in, a) > 1 || o->mode == MV_BOUNDARY_CONSTANT)) {
-            int r = 0;
-            MV__CU_STRY(mv_gaussian_kernel(s, 0, truncate, NULL, 0, &r));
-            MV__CU_CHECK(r <= MV__CU_FL_MAXR, MV_ERR_INVALID_ARG, "%s: sigma[%d] = %g voxels needs a kernel radius %d (over %d)",
-                         fn, a, s, r, MV__CU_FL_MAXR);
-            MV__CU_STRY(mv_gaussian_kernel(s, 0, truncate, p->w[a], MV__CU_FL_MAXR + 1, &r));
-            p->r[a] = r;
-            p->active[a] = 1;
+        if (!(s > 1e-15)) continue; /* scipy skips the axis */
+        if (ord == 0 && (o->method == MV_FILTER_RECURSIVE || (o->method == MV_FILTER_AUTO && s > MV_FILTER_RECURSIVE_SIGMA))) {
+            p->kind[a] = MV__CU_FL_IIR;
+            MV__CU_STRY(mv_gaussian_recursive_coefs(s, truncate, p->w[a], &p->r[a]));
+            continue;
         }
+        int r = 0;
+        MV__CU_STRY(mv_gaussian_kernel(s, ord, truncate, NULL, 0, &r));
+        MV__CU_CHECK(r <= MV__CU_FL_MAXR, MV_ERR_INVALID_ARG, "%s: sigma[%d] = %g voxels needs a kernel radius %d (over %d)",
+                     fn, a, s, r, MV__CU_FL_MAXR);
+        MV__CU_STRY(mv_gaussian_kernel(s, ord, truncate, p->w[a], MV__CU_FL_MAXR + 1, &r));
+        p->kind[a] = MV__CU_FL_FIR;
+        p->r[a] = r;
+        p->anti[a] = ord == 1;
+        if (ord > 0 && o->mode == MV_BOUNDARY_CONSTANT) p->zyx = 1;
     }
+    mv__cu_fl_skip_flat(in, o, order, p);
     return MV_OK;
 }
 
-MVCDEF mv_status mv_cuda_gaussian_into(const mv_cuda_vol *in, mv_cuda_vol *out, const double sigma[3],
-                                       const mv_filter_opts *opts, mv_cuda_stream stream)
+static mv_status mv__cu_fl_setup_box(const mv_vol *in, const int64_t radius[3], const mv_filter_opts *o,
+                                      mv__cu_fl_plan *p, const char *fn)
 {
-    static const char *fn = "mv_cuda_gaussian_into";
-    mv_filter_opts o;
-    mv__cu_fl_plan p;
-    float *wbuf, *wdev = NULL, *tmp = NULL;
-    int64_t n[3], frames, count;
-    int a, active = 0, npass = 0;
+    memset(p, 0, sizeof(*p));
+    MV__CU_CHECK(radius != NULL, MV_ERR_INVALID_ARG, "%s: radius is NULL", fn);
+    MV__CU_STRY(mv__cu_fl_check_opts(o, fn));
+    for (int a = 0; a < 3; a++) {
+        MV__CU_CHECK(radius[a] >= 0 && radius[a] < ((int64_t)1 << 28), MV_ERR_INVALID_ARG, "%s: radius[%d] = %lld", fn, a,
+                     (long long)radius[a]);
+        if (radius[a] > 0) p->kind[a] = MV__CU_FL_BOX, p->r[a] = (int)radius[a];
+    }
+    mv__cu_fl_skip_flat(in, o, NULL, p);
+    return MV_OK;
+}
+
+/* in (any real dtype, scaled unless raw) filtered by plan p into out
+   (float32, in's dims; may be in): the values as float32 (the CPU's line
+   conversion), then one pass per active axis, x y z (z y x for p->zyx),
+   ping-ponging between out and a scratch volume so the last pass lands in
+   out (the conversion writes out or the scratch by the number of passes). The recursive passes also take a scratch of n + 2 margin
+   floats per line. */
+static mv_status mv__cu_fl_run(const mv_cuda_vol *in, mv_cuda_vol *out, const mv__cu_fl_plan *p, const float *wbuf,
+                               const mv_filter_opts *o, cudaStream_t s, const char *fn)
+{
+    const size_t wbytes = sizeof(float) * 3 * (MV__CU_FL_MAXR + 1);
+    float *wdev = NULL, *tmp = NULL, *buf = NULL;
+    int64_t n[3], frames, count, bufn = 0;
+    int a, k, active = 0, npass = 0;
     double slope = 1, inter = 0;
     mv_status st = MV_OK;
-    cudaStream_t s = (cudaStream_t)stream;
-    if (opts) o = *opts;
-    else memset(&o, 0, sizeof(o));
+    cudaError_t e = cudaSuccess;
+    MV__CU_CHECK(o->mode != MV_BOUNDARY_CONSTANT || !isnan(o->cval), MV_ERR_INVALID_ARG, "%s: cval is NaN", fn);
+    if (!o->raw) MV__CU_STRY(mv__cu_scaling(&in->vol, 0, &active, &slope, &inter));
+    for (a = 0; a < 3; a++) n[a] = mv__cu_dim(&in->vol, a);
+    count = mv_vol_count(&in->vol);
+    if (count == 0) return MV_OK;
+    frames = count / (n[0] * n[1] * n[2]);
+    for (a = 0; a < 3; a++) {
+        if (!p->active[a]) continue;
+        npass++;
+        if (p->kind[a] == MV__CU_FL_IIR) {
+            const int64_t len = n[a] + 2 * (int64_t)p->r[a];
+            MV__CU_CHECK((double)len * (double)(count / n[a]) * 4.0 < 9.2e18, MV_ERR_SIZE_OVERFLOW,
+                         "%s: the recursive pass's line scratch overflows", fn);
+            if (len * (count / n[a]) > bufn) bufn = len * (count / n[a]);
+        }
+    }
+    if (npass == 0)
+        return mv__cu_convert_n(in->vol.data, in->vol.dtype, out->vol.data, MV_DT_F32, count, active, slope, inter,
+                                MV_ROUND_NEAREST, s);
+    e = cudaMallocAsync((void **)&tmp, (size_t)count * sizeof(float), s);
+    if (e == cudaSuccess) e = cudaMallocAsync((void **)&wdev, wbytes, s);
+    if (e == cudaSuccess && bufn > 0) e = cudaMallocAsync((void **)&buf, (size_t)bufn * sizeof(float), s);
+    if (e == cudaSuccess) e = cudaMemcpyAsync(wdev, wbuf, wbytes, cudaMemcpyHostToDevice, s);
+    if (e != cudaSuccess) st = mv__cu_fail(e, fn);
+    /* the values go to tmp for an odd number of passes, so the last lands in out */
+    float *src = npass % 2 ? tmp : (float *)out->vol.data, *dst = npass % 2 ? (float *)out->vol.data : tmp;
+    if (st == MV_OK)
+        st = mv__cu_convert_n(in->vol.data, in->vol.dtype, src, MV_DT_F32, count, active, slope, inter, MV_ROUND_NEAREST,
+                              s);
+    for (k = 0; k < 3 && st == MV_OK; k++) {
+        a = p->zyx ? 2 - k : k;
+        if (!p->active[a]) continue;
+        const float *w = wdev + (size_t)a * (MV__CU_FL_MAXR + 1);
+        if (p->kind[a] == MV__CU_FL_FIR) {
+            mv__cu_fl_pass_kernel<<<mv__cu_row_grid(n[0], n[1] * n[2] * frames), MV__CU_ROW_BLOCK, 0, s>>>(
+                src, dst, n[0], n[1], n[2], frames, a, w, p->r[a], p->anti[a], (int)o->mode, (float)o->cval);
+        } else {
+            const int64_t inner = a == 0 ? 1 : a == 1 ? n[0] : n[0] * n[1], lines = count / n[a];
+            mv__cu_fl_lines_kernel<<<mv__cu_blocks(lines, 128), 128, 0, s>>>(src, dst, n[a], inner, lines,
+                                                                             p->kind[a] == MV__CU_FL_BOX, p->r[a], w,
+                                                                             buf, (int)o->mode, (float)o->cval);
+        }
+        e = cudaGetLastError();
+        if (e != cudaSuccess) st = mv__cu_fail(e, fn);
+        float *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (tmp) (void)cudaFreeAsync(tmp, s);
+    if (wdev) (void)cudaFreeAsync(wdev, s);
+    if (buf) (void)cudaFreeAsync(buf, s);
+    return st;
+}
+
+/* the checks every _into filter makes of in and out */
+static mv_status mv__cu_fl_check_io(const mv_cuda_vol *in, const mv_cuda_vol *out, const char *fn)
+{
     MV__CU_STRY(mv__cu_check_vol(in, fn, "input"));
     MV__CU_STRY(mv__cu_check_vol(out, fn, "output"));
     MV__CU_CHECK(out->vol.dtype == MV_DT_F32, MV_ERR_INVALID_ARG, "%s: output dtype %s (must be float32)", fn,
@@ -3344,71 +3580,220 @@ MVCDEF mv_status mv_cuda_gaussian_into(const mv_cuda_vol *in, mv_cuda_vol *out, 
     MV__CU_CHECK(mv__cu_same_dims(&in->vol, &out->vol), MV_ERR_INVALID_ARG, "%s: output dims differ from the input's", fn);
     MV__CU_CHECK(mv__cu_is_gpu_real(in->vol.dtype), MV_ERR_INVALID_ARG, "%s: %s voxels (a real dtype is needed)", fn,
                  mv_dtype_name(in->vol.dtype));
-    MV__CU_CHECK(isfinite(o.cval), MV_ERR_INVALID_ARG, "%s: cval %g", fn, o.cval);
-    wbuf = (float *)malloc(sizeof(float) * 3 * (MV__CU_FL_MAXR + 1));
+    MV__CU_CHECK(out->vol.data != in->vol.data || in->vol.dtype == MV_DT_F32, MV_ERR_INVALID_ARG,
+                 "%s: in place (out == in) needs a float32 input", fn);
+    return MV_OK;
+}
+
+/* Gaussian / derivative (radius NULL; order NULL: no derivative) or box
+   (radius) of in into out */
+static mv_status mv__cu_fl_into(const mv_cuda_vol *in, mv_cuda_vol *out, const double *sigma, const int *order,
+                                const int64_t *radius, const mv_filter_opts *opts, mv_cuda_stream stream, const char *fn)
+{
+    mv_filter_opts o;
+    mv__cu_fl_plan p;
+    float *wbuf;
+    mv_status st;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CU_STRY(mv__cu_fl_check_io(in, out, fn));
+    wbuf = (float *)calloc(3 * (MV__CU_FL_MAXR + 1), sizeof(float));
     MV__CU_CHECK(wbuf != NULL, MV_ERR_OUT_OF_MEMORY, "%s: kernel weights", fn);
-    st = mv__cu_fl_setup(&in->vol, sigma, &o, wbuf, &p, fn);
-    if (st == MV_OK && !o.raw) st = mv__cu_scaling(&in->vol, 0, &active, &slope, &inter);
-    for (a = 0; a < 3; a++) n[a] = mv__cu_dim(&in->vol, a);
-    count = mv_vol_count(&in->vol);
-    frames = count / (n[0] * n[1] * n[2]);
-    for (a = 0; a < 3; a++) npass += p.active[a];
-    /* the values as float32 into out (the CPU's line conversion), then the
-       passes ping-pong between out and one scratch volume, ending in out */
-    if (st == MV_OK && count > 0)
-        st = mv__cu_convert_n(in->vol.data, in->vol.dtype, out->vol.data, MV_DT_F32, count, active, slope, inter,
-                              MV_ROUND_NEAREST, s);
-    if (st == MV_OK && count > 0 && npass > 0) {
-        size_t wbytes = sizeof(float) * 3 * (MV__CU_FL_MAXR + 1);
-        cudaError_t e = cudaMallocAsync((void **)&tmp, (size_t)count * sizeof(float), s);
-        if (e == cudaSuccess) e = cudaMallocAsync((void **)&wdev, wbytes, s);
-        if (e == cudaSuccess) e = cudaMemcpyAsync(wdev, wbuf, wbytes, cudaMemcpyHostToDevice, s);
-        if (e != cudaSuccess) st = mv__cu_fail(e, fn);
-        float *src = (float *)out->vol.data, *dst = tmp;
-        /* an odd number of passes starts by copying into tmp, so the last lands in out */
-        if (st == MV_OK && npass % 2) {
-            e = cudaMemcpyAsync(tmp, out->vol.data, (size_t)count * sizeof(float), cudaMemcpyDeviceToDevice, s);
-            if (e != cudaSuccess) st = mv__cu_fail(e, fn);
-            src = tmp;
-            dst = (float *)out->vol.data;
-        }
-        dim3 grid = mv__cu_row_grid(n[0], n[1] * n[2] * frames);
-        for (a = 0; a < 3 && st == MV_OK; a++) {
-            if (!p.active[a]) continue;
-            mv__cu_fl_pass_kernel<<<grid, MV__CU_ROW_BLOCK, 0, s>>>(src, dst, n[0], n[1], n[2], frames, a,
-                                                                  wdev + (size_t)a * (MV__CU_FL_MAXR + 1), p.r[a],
-                                                                  (int)o.mode, (float)o.cval);
-            e = cudaGetLastError();
-            if (e != cudaSuccess) st = mv__cu_fail(e, fn);
-            float *t = src;
-            src = dst;
-            dst = t;
-        }
-    }
+    st = radius ? mv__cu_fl_setup_box(&in->vol, radius, &o, &p, fn) : mv__cu_fl_setup(&in->vol, sigma, order, &o, wbuf, &p, fn);
+    if (st == MV_OK) st = mv__cu_fl_run(in, out, &p, wbuf, &o, (cudaStream_t)stream, fn);
     /* wbuf may go now: a copy from pageable memory returns once the bytes are staged */
-    if (tmp) (void)cudaFreeAsync(tmp, s);
-    if (wdev) (void)cudaFreeAsync(wdev, s);
     free(wbuf);
     return st;
 }
 
-MVCDEF mv_status mv_cuda_gaussian(const mv_cuda_vol *in, mv_cuda_vol *out, const double sigma[3],
-                                  const mv_filter_opts *opts, mv_cuda_stream stream)
+/* What an allocating form computes: the Gaussian / derivative / box of
+   mv__cu_fl_into, or the gradient */
+typedef struct mv__cu_fl_args {
+    const double *sigma;
+    const int *order;
+    const int64_t *radius;
+    int gradient;
+} mv__cu_fl_args;
+
+/* a float32 device volume of dims with in's metadata (scaling 1 / 0),
+   filled as args say; out is set only on success */
+static mv_status mv__cu_fl_alloc_run(const mv_cuda_vol *in, mv_cuda_vol *out, int ndim, const int64_t *dims,
+                                     const mv__cu_fl_args *args, const mv_filter_opts *opts, mv_cuda_stream stream,
+                                     const char *fn)
 {
     mv_cuda_vol res;
     mv_status st;
-    MV__CU_STRY(mv__cu_check_vol(in, "mv_cuda_gaussian", "input"));
-    MV__CU_CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_cuda_gaussian: output is NULL");
-    MV__CU_STRY(mv__cu_alloc_like(&res, &in->vol, MV_DT_F32, in->vol.ndim, in->vol.dim, (cudaStream_t)stream));
+    MV__CU_CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: output is NULL", fn);
+    MV__CU_STRY(mv__cu_alloc_like(&res, &in->vol, MV_DT_F32, ndim, dims, (cudaStream_t)stream));
     res.vol.meta.scl_slope = 1;
     res.vol.meta.scl_inter = 0;
-    st = mv_cuda_gaussian_into(in, &res, sigma, opts, stream);
+    st = args->gradient ? mv_cuda_gradient_into(in, &res, opts, stream)
+                        : mv__cu_fl_into(in, &res, args->sigma, args->order, args->radius, opts, stream, fn);
     if (st != MV_OK) {
         mv_cuda_free(&res, stream);
         return st;
     }
     *out = res;
     return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_gaussian_into(const mv_cuda_vol *in, mv_cuda_vol *out, const double sigma[3],
+                                       const mv_filter_opts *opts, mv_cuda_stream stream)
+{
+    return mv__cu_fl_into(in, out, sigma, NULL, NULL, opts, stream, "mv_cuda_gaussian_into");
+}
+
+MVCDEF mv_status mv_cuda_gaussian_derivative_into(const mv_cuda_vol *in, mv_cuda_vol *out, const double sigma[3],
+                                                  const int order[3], const mv_filter_opts *opts, mv_cuda_stream stream)
+{
+    MV__CU_CHECK(order != NULL, MV_ERR_INVALID_ARG, "mv_cuda_gaussian_derivative_into: order is NULL");
+    return mv__cu_fl_into(in, out, sigma, order, NULL, opts, stream, "mv_cuda_gaussian_derivative_into");
+}
+
+MVCDEF mv_status mv_cuda_box_filter_into(const mv_cuda_vol *in, mv_cuda_vol *out, const int64_t radius[3],
+                                         const mv_filter_opts *opts, mv_cuda_stream stream)
+{
+    MV__CU_CHECK(radius != NULL, MV_ERR_INVALID_ARG, "mv_cuda_box_filter_into: radius is NULL");
+    return mv__cu_fl_into(in, out, NULL, NULL, radius, opts, stream, "mv_cuda_box_filter_into");
+}
+
+MVCDEF mv_status mv_cuda_gaussian(const mv_cuda_vol *in, mv_cuda_vol *out, const double sigma[3],
+                                  const mv_filter_opts *opts, mv_cuda_stream stream)
+{
+    const mv__cu_fl_args args = {sigma, NULL, NULL, 0};
+    MV__CU_STRY(mv__cu_check_vol(in, "mv_cuda_gaussian", "input"));
+    return mv__cu_fl_alloc_run(in, out, in->vol.ndim, in->vol.dim, &args, opts, stream, "mv_cuda_gaussian");
+}
+
+MVCDEF mv_status mv_cuda_gaussian_derivative(const mv_cuda_vol *in, mv_cuda_vol *out, const double sigma[3],
+                                             const int order[3], const mv_filter_opts *opts, mv_cuda_stream stream)
+{
+    const mv__cu_fl_args args = {sigma, order, NULL, 0};
+    MV__CU_CHECK(order != NULL, MV_ERR_INVALID_ARG, "mv_cuda_gaussian_derivative: order is NULL");
+    MV__CU_STRY(mv__cu_check_vol(in, "mv_cuda_gaussian_derivative", "input"));
+    return mv__cu_fl_alloc_run(in, out, in->vol.ndim, in->vol.dim, &args, opts, stream, "mv_cuda_gaussian_derivative");
+}
+
+MVCDEF mv_status mv_cuda_box_filter(const mv_cuda_vol *in, mv_cuda_vol *out, const int64_t radius[3],
+                                    const mv_filter_opts *opts, mv_cuda_stream stream)
+{
+    const mv__cu_fl_args args = {NULL, NULL, radius, 0};
+    MV__CU_CHECK(radius != NULL, MV_ERR_INVALID_ARG, "mv_cuda_box_filter: radius is NULL");
+    MV__CU_STRY(mv__cu_check_vol(in, "mv_cuda_box_filter", "input"));
+    return mv__cu_fl_alloc_run(in, out, in->vol.ndim, in->vol.dim, &args, opts, stream, "mv_cuda_box_filter");
+}
+
+/* ---- filters: the gradient in world units ---------------------------------- */
+
+struct mv__cu_grad_g {
+    double G[9]; /* inv(A)^T, row-major: component c = sum_k G[3c + k] g_k */
+};
+
+/* The CPU's mv__fl_grad_span per voxel: numpy.gradient along x in float64
+   (central, one-sided at the ends, 0 for a 1-voxel axis), y and z through
+   their neighbour rows and factors, then the world components rounded to
+   float32, no FMA. */
+static MV__CU_HD void mv__cu_grad_voxel(const float *f, float *out, int64_t nx, int64_t ny, int64_t nz, int64_t x,
+                                        int64_t y, int64_t z, const mv__cu_grad_g &g)
+{
+    const int64_t plane = nx * ny, vol = plane * nz, at = z * plane + y * nx;
+    const float *r = f + z * plane + y * nx;
+    const float *ym = y > 0 ? r - nx : r, *yp = y < ny - 1 ? r + nx : r;
+    const float *zm = z > 0 ? r - plane : r, *zp = z < nz - 1 ? r + plane : r;
+    const double hy = ny == 1 ? 0.0 : (y > 0 && y < ny - 1) ? 0.5 : 1.0;
+    const double hz = nz == 1 ? 0.0 : (z > 0 && z < nz - 1) ? 0.5 : 1.0;
+    double gx;
+    if (nx == 1) gx = 0.0;
+    else if (x == 0) gx = MV__CU_DSUB((double)r[1], (double)r[0]);
+    else if (x == nx - 1) gx = MV__CU_DSUB((double)r[nx - 1], (double)r[nx - 2]);
+    else gx = MV__CU_DMUL(0.5, MV__CU_DSUB((double)r[x + 1], (double)r[x - 1]));
+    const double gy = MV__CU_DMUL(hy, MV__CU_DSUB((double)yp[x], (double)ym[x]));
+    const double gz = MV__CU_DMUL(hz, MV__CU_DSUB((double)zp[x], (double)zm[x]));
+    for (int c = 0; c < 3; c++)
+        out[at + x + c * vol] = (float)MV__CU_DADD(
+            MV__CU_DADD(MV__CU_DMUL(g.G[3 * c], gx), MV__CU_DMUL(g.G[3 * c + 1], gy)), MV__CU_DMUL(g.G[3 * c + 2], gz));
+}
+
+static __global__ void mv__cu_grad_kernel(const float *__restrict__ f, float *__restrict__ out, int64_t nx, int64_t ny,
+                                          int64_t nz, mv__cu_grad_g g)
+{
+    MV__CU_FOR_ROWS(row, ny * nz) {
+        const int64_t z = row / ny, y = row - z * ny;
+        for (int64_t x = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; x < nx; x += (int64_t)gridDim.x * blockDim.x)
+            mv__cu_grad_voxel(f, out, nx, ny, nz, x, y, z, g);
+    }
+}
+
+MVCDEF mv_status mv_cuda_gradient_into(const mv_cuda_vol *in, mv_cuda_vol *out, const mv_filter_opts *opts,
+                                       mv_cuda_stream stream)
+{
+    static const char *fn = "mv_cuda_gradient_into";
+    mv_filter_opts o;
+    mv__cu_grad_g g;
+    double I[4][4];
+    int64_t n[3], count;
+    int a, b, active = 0;
+    double slope = 1, inter = 0;
+    float *f32 = NULL;
+    mv_status st = MV_OK;
+    cudaStream_t s = (cudaStream_t)stream;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CU_STRY(mv__cu_check_vol(in, fn, "input"));
+    MV__CU_STRY(mv__cu_check_vol(out, fn, "output"));
+    MV__CU_CHECK(in->vol.ndim <= 3, MV_ERR_INVALID_ARG, "%s: input ndim = %d (a 3D volume; take frames one by one)", fn,
+                 in->vol.ndim);
+    MV__CU_CHECK(mv__cu_is_gpu_real(in->vol.dtype), MV_ERR_INVALID_ARG, "%s: %s voxels (a real dtype is needed)", fn,
+                 mv_dtype_name(in->vol.dtype));
+    for (a = 0; a < 3; a++) n[a] = mv__cu_dim(&in->vol, a);
+    MV__CU_CHECK(out->vol.dtype == MV_DT_F32 && out->vol.ndim == 4 && out->vol.dim[0] == n[0] &&
+                     out->vol.dim[1] == n[1] && out->vol.dim[2] == n[2] && out->vol.dim[3] == 3,
+                 MV_ERR_INVALID_ARG, "%s: output must be float32 (%lld, %lld, %lld, 3)", fn, (long long)n[0],
+                 (long long)n[1], (long long)n[2]);
+    MV__CU_CHECK(out->vol.data != in->vol.data, MV_ERR_INVALID_ARG, "%s: out is the input", fn);
+    MV__CU_CHECK(mv_affine_invert(in->vol.affine, I) == MV_OK, MV_ERR_INVALID_ARG,
+                 "%s: the affine's 3x3 part is singular or not finite", fn);
+    for (a = 0; a < 3; a++)
+        for (b = 0; b < 3; b++) g.G[3 * a + b] = I[b][a];
+    if (!o.raw) MV__CU_STRY(mv__cu_scaling(&in->vol, 0, &active, &slope, &inter));
+    count = n[0] * n[1] * n[2];
+    if (count == 0) return MV_OK;
+    if (in->vol.dtype == MV_DT_F32 && !active) {
+        f32 = (float *)in->vol.data;
+    } else {
+        /* the CPU's float32 copy of the values */
+        MV__CU_TRY(cudaMallocAsync((void **)&f32, (size_t)count * sizeof(float), s));
+        st = mv__cu_convert_n(in->vol.data, in->vol.dtype, f32, MV_DT_F32, count, active, slope, inter,
+                              MV_ROUND_NEAREST, s);
+    }
+    if (st == MV_OK) {
+        mv__cu_grad_kernel<<<mv__cu_row_grid(n[0], n[1] * n[2]), MV__CU_ROW_BLOCK, 0, s>>>(f32, (float *)out->vol.data,
+                                                                                         n[0], n[1], n[2], g);
+        cudaError_t e = cudaGetLastError();
+        if (e != cudaSuccess) st = mv__cu_fail(e, fn);
+    }
+    if (f32 != (float *)in->vol.data) (void)cudaFreeAsync(f32, s);
+    return st;
+}
+
+MVCDEF mv_status mv_cuda_gradient(const mv_cuda_vol *in, mv_cuda_vol *out, const mv_filter_opts *opts,
+                                  mv_cuda_stream stream)
+{
+    const mv__cu_fl_args args = {NULL, NULL, NULL, 1};
+    int64_t dims[4];
+    mv_status st;
+    MV__CU_STRY(mv__cu_check_vol(in, "mv_cuda_gradient", "input"));
+    MV__CU_CHECK(in->vol.ndim <= 3, MV_ERR_INVALID_ARG, "mv_cuda_gradient: input ndim = %d (a 3D volume)", in->vol.ndim);
+    for (int a = 0; a < 3; a++) dims[a] = mv__cu_dim(&in->vol, a);
+    dims[3] = 3;
+    st = mv__cu_fl_alloc_run(in, out, 4, dims, &args, opts, stream, "mv_cuda_gradient");
+    if (st == MV_OK) {
+        /* as mv_gradient: a vector volume on in's grid */
+        for (int a = in->vol.ndim; a < 3; a++) out->vol.spacing[a] = 1.0;
+        out->vol.spacing[3] = 1.0;
+        out->vol.meta.intent_code = 1005;
+    }
+    return st;
 }
 
 /* ---- fftshift ------------------------------------------------------------- */
@@ -5474,13 +5859,6 @@ MVCDEF mv_status mv_cuda_transport_apply(mv_cuda_transport *t, mv_transport_op o
 
 /* ---- the field's exponential ------------------------------------------------- */
 
-/* A double division rounded once, as the CPU's (spelled out beside the
-   other no-FMA operations so the arithmetic reads the same everywhere). */
-#ifdef __CUDA_ARCH__
-#define MV__CU_DDIV(a, b) __ddiv_rn((a), (b))
-#else
-#define MV__CU_DDIV(a, b) ((a) / (b))
-#endif
 
 struct mv__cu_l2v {
     double m[3][3];

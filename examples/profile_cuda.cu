@@ -290,6 +290,43 @@ static void p_field(mv_cuda_vol *f, const mv_cuda_vol *g)
     P_CUDA(cudaMemsetAsync(f->vol.data, 0, mv_vol_bytes(&f->vol), P_s));
 }
 
+/* ---- filters ---- */
+
+static void p_filter_once(int method, double sigma)
+{
+    mv_filter_opts o;
+    const double s[3] = {sigma, sigma, sigma};
+    memset(&o, 0, sizeof(o));
+    o.method = method;
+    P_CHECK(mv_cuda_gaussian_into(&B.in, &B.out, s, &o, P_s));
+}
+static void op_gauss_fir(void *c) { (void)c; p_filter_once(MV_FILTER_FIR, 1.5); }
+static void op_gauss_iir(void *c) { (void)c; p_filter_once(MV_FILTER_RECURSIVE, 10.0); }
+static void op_box(void *c)
+{
+    const int64_t r[3] = {2, 2, 2};
+    (void)c;
+    P_CHECK(mv_cuda_box_filter_into(&B.in, &B.out, r, NULL, P_s));
+}
+static mv_cuda_vol P_grad;
+static void op_gradient(void *c) { (void)c; P_CHECK(mv_cuda_gradient_into(&B.in, &P_grad, NULL, P_s)); }
+
+static void p_filter_rows(int size, size_t f32b)
+{
+    const int64_t gd[4] = {size, size, size, 3};
+    P_CHECK(mv_cuda_vol_alloc(&P_grad, MV_DT_F32, 4, gd, P_s));
+    /* traffic: the float32 copy of the input, then each pass reads and
+       writes the volume (FIR taps and the box's window come from cache);
+       the recursive pass also writes and reads its forward pass (a line of
+       n + 2 margin floats: about 1.3x the volume at sigma 10, 256^3, not
+       counted); the gradient reads the volume once and writes 3 */
+    p_row("gaussian sigma 1.5, FIR (convert + 3 passes)", p_time_gpu(op_gauss_fir, NULL), 8 * f32b);
+    p_row("gaussian sigma 10, recursive (convert + 3)", p_time_gpu(op_gauss_iir, NULL), 8 * f32b);
+    p_row("box radius 2 (convert + 3 passes)", p_time_gpu(op_box, NULL), 8 * f32b);
+    p_row("gradient in world mm (1 read, 3 writes)", p_time_gpu(op_gradient, NULL), 4 * f32b);
+    mv_cuda_free(&P_grad, P_s);
+}
+
 static void p_registration_rows(int size, size_t f32b)
 {
     mv_vol h;
@@ -822,6 +859,7 @@ int main(int argc, char **argv)
     p_row("RSS of 8 coils (c64 -> f32)", p_time_gpu(op_rss, NULL), mv_vol_bytes(&B.coils.vol) + mv_vol_bytes(&B.rss.vol));
     p_row("coil combine, 8 coils", p_time_gpu(op_combine, NULL),
           2 * mv_vol_bytes(&B.coils.vol) + mv_vol_bytes(&B.comb.vol));
+    p_filter_rows(size, f32b);
     p_registration_rows(size, f32b);
     {   /* the centred FFT against a bare cuFFT call on the same data */
         int n[3] = {size, size, size};

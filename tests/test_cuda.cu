@@ -1273,9 +1273,46 @@ static void test_large(void)
     t_spatial_case(T_CROP_OR_PAD, MV_DT_I16, many_rows, 3, 0, "crop_or_pad 4x1024x520");
 }
 
-/* ---- Gaussian: the device against the CPU's FIR, bit for bit ---- */
-static void t_gaussian_case(mv_dtype dt, int ndim, const int64_t *dims, const double sigma[3], mv_boundary mode,
-                            int in_place, const char *what)
+/* ---- filters: the Gaussian (FIR and recursive), derivatives, box, gradient against the CPU, byte for byte ---- */
+enum { TF_GAUSS, TF_DERIV, TF_BOX, TF_GRAD };
+
+/* the CPU's filter of h (p: sigma or radius) into cpu */
+static mv_status t_filter_cpu(int kind, const mv_vol *h, mv_vol *cpu, const double p[3], const int *order,
+                              const mv_filter_opts *o)
+{
+    const int64_t r[3] = {(int64_t)p[0], (int64_t)p[1], (int64_t)p[2]};
+    switch (kind) {
+    case TF_GAUSS: return mv_gaussian(h, cpu, p, o);
+    case TF_DERIV: return mv_gaussian_derivative(h, cpu, p, order, o);
+    case TF_BOX: return mv_box_filter(h, cpu, r, o);
+    default: return mv_gradient(h, cpu, o);
+    }
+}
+
+/* the device's: the allocating form, or _into (in place where asked) */
+static mv_status t_filter_gpu(int kind, const mv_cuda_vol *d, mv_cuda_vol *out, int into, const double p[3],
+                              const int *order, const mv_filter_opts *o)
+{
+    const int64_t r[3] = {(int64_t)p[0], (int64_t)p[1], (int64_t)p[2]};
+    if (!into) {
+        switch (kind) {
+        case TF_GAUSS: return mv_cuda_gaussian(d, out, p, o, t_stream);
+        case TF_DERIV: return mv_cuda_gaussian_derivative(d, out, p, order, o, t_stream);
+        case TF_BOX: return mv_cuda_box_filter(d, out, r, o, t_stream);
+        default: return mv_cuda_gradient(d, out, o, t_stream);
+        }
+    }
+    switch (kind) {
+    case TF_GAUSS: return mv_cuda_gaussian_into(d, out, p, o, t_stream);
+    case TF_DERIV: return mv_cuda_gaussian_derivative_into(d, out, p, order, o, t_stream);
+    case TF_BOX: return mv_cuda_box_filter_into(d, out, r, o, t_stream);
+    default: return mv_cuda_gradient_into(d, out, o, t_stream);
+    }
+}
+
+/* into: 0 the allocating form, 1 _into a fresh volume, 2 _into in place */
+static void t_filter_case(int kind, mv_dtype dt, int ndim, const int64_t *dims, const double p[3], const int *order,
+                          mv_boundary mode, int method, int into, const char *what)
 {
     mv_vol h, cpu, back;
     mv_cuda_vol d, out;
@@ -1283,27 +1320,122 @@ static void t_gaussian_case(mv_dtype dt, int ndim, const int64_t *dims, const do
     memset(&o, 0, sizeof(o));
     o.mode = mode;
     o.cval = -1.5;
-    o.method = MV_FILTER_FIR;
+    o.method = method;
     t_host(&h, dt, ndim, dims, 300);
     if (dt == MV_DT_I16) {
         h.meta.scl_slope = 0.25;
         h.meta.scl_inter = 10;
     }
-    CHECK(mv_gaussian(&h, &cpu, sigma, &o) == MV_OK, "%s: cpu %s", what, mv_last_error());
-    CHECK(mv_cuda_upload(&h, &d, t_stream) == MV_OK, "%s: upload %s", what, mv_last_error());
-    if (in_place) {
-        CHECK(mv_cuda_gaussian_into(&d, &d, sigma, &o, t_stream) == MV_OK, "%s: %s", what, mv_last_error());
-        out = d;
-    } else {
-        CHECK(mv_cuda_gaussian(&d, &out, sigma, &o, t_stream) == MV_OK, "%s: %s", what, mv_last_error());
+    if (kind == TF_GRAD && ndim == 3) { /* an oblique affine: every component mixes the three */
+        h.affine[0][2] = 0.3;
+        h.affine[1][1] = -0.2;
+        h.affine[2][0] = 0.15;
     }
-    CHECK(mv_cuda_download(&out, &back, t_stream) == MV_OK, "%s: download %s", what, mv_last_error());
-    t_check_f32((const float *)back.data, (const float *)cpu.data, (size_t)mv_vol_count(&h), 0, 0, what);
-    if (!in_place) mv_cuda_free(&out, t_stream);
+    CHECK(t_filter_cpu(kind, &h, &cpu, p, order, &o) == MV_OK, "%s: cpu %s", what, mv_last_error());
+    CHECK(mv_cuda_upload(&h, &d, t_stream) == MV_OK, "%s: upload %s", what, mv_last_error());
+    if (into == 2) {
+        out = d;
+    } else if (into == 1) {
+        CHECK(mv_cuda_vol_alloc(&out, MV_DT_F32, cpu.ndim, cpu.dim, t_stream) == MV_OK, "%s: alloc %s", what, mv_last_error());
+    }
+    mv_status st = t_filter_gpu(kind, &d, &out, into, p, order, &o);
+    CHECK(st == MV_OK, "%s: %s", what, mv_last_error());
+    if (st == MV_OK) {
+        CHECK(mv_cuda_download(&out, &back, t_stream) == MV_OK, "%s: download %s", what, mv_last_error());
+        CHECK(back.ndim == cpu.ndim && mv_vol_count(&back) == mv_vol_count(&cpu), "%s: shape", what);
+        if (!into) {
+            CHECK(back.meta.intent_code == cpu.meta.intent_code && back.spacing[3] == cpu.spacing[3] &&
+                      back.meta.scl_slope == 1 && back.meta.scl_inter == 0,
+                  "%s: metadata (intent %d vs %d)", what, back.meta.intent_code, cpu.meta.intent_code);
+        }
+        t_check_bytes(back.data, cpu.data, MV_DT_F32, (size_t)mv_vol_count(&cpu), what);
+        mv_free(&back);
+        if (into != 2) mv_cuda_free(&out, t_stream);
+    }
     mv_cuda_free(&d, t_stream);
-    mv_free(&back);
     mv_free(&cpu);
     mv_free(&h);
+}
+
+static void test_filters(void)
+{
+    const int64_t d3[3] = {67, 45, 29}, d4[4] = {33, 20, 9, 3}, d2[3] = {129, 70, 1}, tiny[3] = {3, 2, 5},
+                  flat[3] = {40, 1, 1}, col[3] = {1, 17, 9};
+    const double s_auto[3] = {9.5, 1.5, 0}, s_rec[3] = {2.0, 0.7, 3.5}, s_big[3] = {24, 0, 12}, s_d[3] = {1.2, 2.0, 0.8},
+                 s_tiny[3] = {3, 1, 2.5}, r1[3] = {1, 2, 3}, r_long[3] = {5, 0, 9}, zero[3] = {0, 0, 0};
+    static const int ords[4][3] = {{1, 0, 0}, {0, 2, 1}, {2, 2, 2}, {1, 1, 0}}, flat_ord[3] = {0, 2, 2};
+    char what[160];
+    for (int mode = MV_BOUNDARY_REFLECT; mode <= MV_BOUNDARY_WRAP; mode++) {
+        /* the recursive Gaussian: AUTO above MV_FILTER_RECURSIVE_SIGMA (x) beside an FIR axis (y) */
+        snprintf(what, sizeof(what), "auto gaussian (9.5, 1.5, 0) float32 67x45x29 mode %d", mode);
+        t_filter_case(TF_GAUSS, MV_DT_F32, 3, d3, s_auto, NULL, (mv_boundary)mode, MV_FILTER_AUTO, mode % 3, what);
+        snprintf(what, sizeof(what), "recursive gaussian int16 scaled 4D mode %d", mode);
+        t_filter_case(TF_GAUSS, MV_DT_I16, 4, d4, s_rec, NULL, (mv_boundary)mode, MV_FILTER_RECURSIVE, 0, what);
+        snprintf(what, sizeof(what), "recursive gaussian 2D sigma (24, 0, 12) mode %d in place", mode);
+        t_filter_case(TF_GAUSS, MV_DT_F32, 3, d2, s_big, NULL, (mv_boundary)mode, MV_FILTER_RECURSIVE, 2, what);
+        snprintf(what, sizeof(what), "recursive gaussian 3x2x5 (margins past the axes) mode %d", mode);
+        t_filter_case(TF_GAUSS, MV_DT_F32, 3, tiny, s_tiny, NULL, (mv_boundary)mode, MV_FILTER_RECURSIVE, 1, what);
+        /* derivatives (the constant mode runs z, y, x) */
+        for (int k = 0; k < 4; k++) {
+            snprintf(what, sizeof(what), "derivative (%d,%d,%d) float32 67x45x29 mode %d", ords[k][0], ords[k][1],
+                     ords[k][2], mode);
+            t_filter_case(TF_DERIV, MV_DT_F32, 3, d3, s_d, ords[k], (mv_boundary)mode, MV_FILTER_AUTO, k % 3, what);
+        }
+        snprintf(what, sizeof(what), "derivative (1,1,0) int16 scaled 4D mode %d", mode);
+        t_filter_case(TF_DERIV, MV_DT_I16, 4, d4, s_d, ords[3], (mv_boundary)mode, MV_FILTER_AUTO, 0, what);
+        snprintf(what, sizeof(what), "derivative (0,2,2) along axes of length 1 mode %d", mode);
+        t_filter_case(TF_DERIV, MV_DT_F32, 3, flat, s_d, flat_ord, (mv_boundary)mode, MV_FILTER_AUTO, 1, what);
+        /* box */
+        snprintf(what, sizeof(what), "box (1,2,3) float32 67x45x29 mode %d", mode);
+        t_filter_case(TF_BOX, MV_DT_F32, 3, d3, r1, NULL, (mv_boundary)mode, 0, mode % 3, what);
+        snprintf(what, sizeof(what), "box (5,0,9) 3x2x5 (windows past the axes) mode %d", mode);
+        t_filter_case(TF_BOX, MV_DT_F32, 3, tiny, r_long, NULL, (mv_boundary)mode, 0, 1, what);
+        snprintf(what, sizeof(what), "box (1,2,3) int16 scaled 4D mode %d", mode);
+        t_filter_case(TF_BOX, MV_DT_I16, 4, d4, r1, NULL, (mv_boundary)mode, 0, 0, what);
+    }
+    t_filter_case(TF_GAUSS, MV_DT_F32, 3, d3, zero, NULL, MV_BOUNDARY_REFLECT, 0, 0, "gaussian sigma 0: a copy");
+    t_filter_case(TF_GRAD, MV_DT_F32, 3, d3, zero, NULL, MV_BOUNDARY_REFLECT, 0, 0, "gradient float32 67x45x29 oblique");
+    t_filter_case(TF_GRAD, MV_DT_F32, 3, d3, zero, NULL, MV_BOUNDARY_REFLECT, 0, 1, "gradient _into");
+    t_filter_case(TF_GRAD, MV_DT_I16, 2, d2, zero, NULL, MV_BOUNDARY_REFLECT, 0, 0, "gradient int16 scaled 2D");
+    t_filter_case(TF_GRAD, MV_DT_F32, 3, col, zero, NULL, MV_BOUNDARY_REFLECT, 0, 1, "gradient 1x17x9");
+    {
+        /* bad arguments: the CPU's checks, a clear status */
+        mv_vol h;
+        mv_cuda_vol d, out, o4;
+        mv_filter_opts o;
+        const double s1[3] = {1.5, 1.5, 1.5}, bad_sigma[3] = {1, -1, 1};
+        const int bad_order[3] = {0, 3, 0};
+        const int64_t bad_r[3] = {1, -2, 0}, d4b[4] = {67, 45, 29, 2};
+        memset(&o, 0, sizeof(o));
+        t_host(&h, MV_DT_F32, 3, d3, 1);
+        CHECK(mv_cuda_upload(&h, &d, t_stream) == MV_OK, "upload");
+        CHECK(mv_cuda_gaussian(&d, &out, bad_sigma, &o, t_stream) == MV_ERR_INVALID_ARG, "negative sigma accepted");
+        CHECK(strstr(mv_last_error(), "sigma[1]") != NULL, "message: %s", mv_last_error());
+        CHECK(mv_cuda_gaussian_derivative(&d, &out, s1, bad_order, &o, t_stream) == MV_ERR_INVALID_ARG, "order 3 accepted");
+        CHECK(strstr(mv_last_error(), "order[1]") != NULL, "message: %s", mv_last_error());
+        CHECK(mv_cuda_box_filter(&d, &out, bad_r, &o, t_stream) == MV_ERR_INVALID_ARG, "negative radius accepted");
+        CHECK(strstr(mv_last_error(), "radius[1]") != NULL, "message: %s", mv_last_error());
+        o.method = 7;
+        CHECK(mv_cuda_gaussian(&d, &out, s1, &o, t_stream) == MV_ERR_INVALID_ARG, "method 7 accepted");
+        o.method = 0;
+        o.mode = MV_BOUNDARY_CONSTANT;
+        o.cval = NAN;
+        CHECK(mv_cuda_gaussian(&d, &out, s1, &o, t_stream) == MV_ERR_INVALID_ARG, "NaN cval accepted");
+        o.mode = MV_BOUNDARY_REFLECT;
+        CHECK(mv_cuda_gradient_into(&d, &d, &o, t_stream) == MV_ERR_INVALID_ARG, "gradient into a 3D volume accepted");
+        CHECK(mv_cuda_vol_alloc(&o4, MV_DT_F32, 4, d4b, t_stream) == MV_OK, "alloc 4D");
+        CHECK(mv_cuda_gradient_into(&d, &o4, &o, t_stream) == MV_ERR_INVALID_ARG, "gradient with 2 components accepted");
+        CHECK(mv_cuda_gaussian_into(&d, &o4, s1, &o, t_stream) == MV_ERR_INVALID_ARG, "mismatched dims accepted");
+        CHECK(mv_cuda_gradient(&o4, &out, &o, t_stream) == MV_ERR_INVALID_ARG, "gradient of a 4D volume accepted");
+        h.affine[1][0] = h.affine[1][1] = h.affine[1][2] = 0; /* singular */
+        mv_cuda_free(&d, t_stream);
+        CHECK(mv_cuda_upload(&h, &d, t_stream) == MV_OK, "upload");
+        CHECK(mv_cuda_gradient(&d, &out, &o, t_stream) == MV_ERR_INVALID_ARG, "singular affine accepted");
+        CHECK(strstr(mv_last_error(), "singular") != NULL, "message: %s", mv_last_error());
+        mv_cuda_free(&o4, t_stream);
+        mv_cuda_free(&d, t_stream);
+        mv_free(&h);
+    }
 }
 
 static void test_gaussian(void)
@@ -1313,27 +1445,14 @@ static void test_gaussian(void)
     char what[128];
     for (int mode = MV_BOUNDARY_REFLECT; mode <= MV_BOUNDARY_WRAP; mode++) {
         snprintf(what, sizeof(what), "gaussian float32 67x45x29 mode %d", mode);
-        t_gaussian_case(MV_DT_F32, 3, d3, s1, (mv_boundary)mode, 0, what);
+        t_filter_case(TF_GAUSS, MV_DT_F32, 3, d3, s1, NULL, (mv_boundary)mode, MV_FILTER_FIR, 0, what);
         snprintf(what, sizeof(what), "gaussian int16 scaled 4D mode %d", mode);
-        t_gaussian_case(MV_DT_I16, 4, d4, s2, (mv_boundary)mode, 0, what);
+        t_filter_case(TF_GAUSS, MV_DT_I16, 4, d4, s2, NULL, (mv_boundary)mode, MV_FILTER_FIR, 0, what);
         snprintf(what, sizeof(what), "gaussian float32 2D sigma 9 mode %d in place", mode);
-        t_gaussian_case(MV_DT_F32, 3, d2, s3, (mv_boundary)mode, 1, what);
+        t_filter_case(TF_GAUSS, MV_DT_F32, 3, d2, s3, NULL, (mv_boundary)mode, MV_FILTER_FIR, 2, what);
     }
-    t_gaussian_case(MV_DT_F32, 3, big, s1, MV_BOUNDARY_REFLECT, 0, "gaussian float32 256x256x64");
-    {
-        mv_vol h;
-        mv_cuda_vol d, out;
-        mv_filter_opts o;
-        double bad_sigma[3] = {1, -1, 1};
-        memset(&o, 0, sizeof(o));
-        t_host(&h, MV_DT_F32, 3, d3, 1);
-        CHECK(mv_cuda_upload(&h, &d, t_stream) == MV_OK, "upload");
-        CHECK(mv_cuda_gaussian(&d, &out, bad_sigma, &o, t_stream) == MV_ERR_INVALID_ARG, "negative sigma accepted");
-        o.method = MV_FILTER_RECURSIVE;
-        CHECK(mv_cuda_gaussian(&d, &out, s1, &o, t_stream) == MV_ERR_UNSUPPORTED, "recursive accepted");
-        mv_cuda_free(&d, t_stream);
-        mv_free(&h);
-    }
+    t_filter_case(TF_GAUSS, MV_DT_F32, 3, big, s1, NULL, MV_BOUNDARY_REFLECT, MV_FILTER_FIR, 0, "gaussian float32 256x256x64");
+    test_filters();
 }
 
 /* ---- displacement fields: warp (linear, nearest, cubic), Jacobian, folds, inverse, compose, smooth against the CPU, bit for bit ---- */

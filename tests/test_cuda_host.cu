@@ -701,7 +701,7 @@ static void gauss_case(mv_dtype dt, int ndim, const int64_t *dims, const double 
     in.spacing[1] = 1.3;
     in.spacing[2] = 2.0;
     checks++;
-    if (mv_gaussian(&in, &cpu, sigma, &o) != MV_OK || mv__cu_fl_setup(&in, sigma, &o, wbuf, &p, "host") != MV_OK ||
+    if (mv_gaussian(&in, &cpu, sigma, &o) != MV_OK || mv__cu_fl_setup(&in, sigma, NULL, &o, wbuf, &p, "host") != MV_OK ||
         mv__cu_scaling(&in, 0, &active, &slope, &inter) != MV_OK) {
         fails++;
         printf("FAIL gaussian %s: %s\n", what, mv_last_error());
@@ -725,7 +725,7 @@ static void gauss_case(mv_dtype dt, int ndim, const int64_t *dims, const double 
                     for (int64_t x = 0; x < n[0]; x++) {
                         int64_t base = ((f * n[2] + z) * n[1] + y) * n[0], i = ax == 0 ? x : ax == 1 ? y : z;
                         b[base + x] = mv__cu_fl_fir_at(a + base + x - i * stride, stride, i, n[ax], p.w[ax], p.r[ax],
-                                                       (int)o.mode, (float)o.cval);
+                                                       p.anti[ax], (int)o.mode, (float)o.cval);
                     }
         float *t = a;
         a = b;

@@ -516,6 +516,31 @@ MV_TEST(filter, bad_arguments)
     EXPECT(strstr(mv_last_error(), "spacing[1]") != NULL);
     in.spacing[1] = 1;
     fo.sigma_in_mm = 0;
+    { /* a singular or non-finite affine: no world gradient */
+        double keep = in.affine[1][1];
+        in.affine[1][1] = 0;
+        in.affine[1][0] = in.affine[1][2] = 0;
+        EXPECT_STATUS(mv_gradient(&in, &o, NULL), MV_ERR_INVALID_ARG);
+        EXPECT(strstr(mv_last_error(), "singular") != NULL);
+        in.affine[1][1] = NAN;
+        EXPECT_STATUS(mv_gradient(&in, &o, NULL), MV_ERR_INVALID_ARG);
+        in.affine[1][1] = keep;
+        EXPECT(o.data == NULL);
+    }
+    { /* the recursive filter's constants: a DC gain of 1, arguments checked */
+        float c[14];
+        int margin = 0;
+        REQUIRE_OK(mv_gaussian_recursive_coefs(10.0, 0, c, &margin));
+        EXPECT_EQ_INT(margin, 40);
+        EXPECT(fabs((double)c[13] - (double)c[3] * (double)c[3]) <= 1e-6 * (double)c[13]);
+        EXPECT(fabs(1.0 - ((double)c[0] + c[1] + c[2]) - c[3]) < 1e-6);
+        REQUIRE_OK(mv_gaussian_recursive_coefs(0.2, 1.0, c, &margin));
+        EXPECT_EQ_INT(margin, 3);
+        EXPECT_STATUS(mv_gaussian_recursive_coefs(0, 0, c, &margin), MV_ERR_INVALID_ARG);
+        EXPECT_STATUS(mv_gaussian_recursive_coefs(2, -1, c, &margin), MV_ERR_INVALID_ARG);
+        EXPECT_STATUS(mv_gaussian_recursive_coefs(2, 0, NULL, &margin), MV_ERR_INVALID_ARG);
+        EXPECT_STATUS(mv_gaussian_recursive_coefs(1e9, 0, c, &margin), MV_ERR_SIZE_OVERFLOW);
+    }
     fo.progress = cancel_cb;
     fo.progress_user = &calls;
     EXPECT_STATUS(mv_gaussian(&in, &o, s, &fo), MV_ERR_CANCELLED);
