@@ -1,0 +1,238 @@
+#!/usr/bin/python3
+"""Random cases of medvol's filters, resampling and morphology against
+scipy.ndimage (Debian's /usr/bin/python3 with python3-numpy and
+python3-scipy).
+
+  /usr/bin/python3 tests/py/diff_scipy.py BUILD/diff_scipy CASES [SEED]
+
+Each case draws a shape (axes of length 1, 2, 3 and longer), a family's
+parameters (every boundary mode, sigmas down to 1e-20, truncations that
+leave one tap, derivative orders, windows longer than the axes, general
+affine maps, structuring elements and spacings), runs tests/diff_scipy.c on
+a random volume and compares with scipy on the same float64 values:
+  gauss, box   max |medvol - scipy| <= 2e-5 x max|input| x the filter's
+               l1 norm (the float32 accumulation's bound: the test data of
+               test_filter.c sit far inside it);
+  resample     2e-5 (nearest, linear) / 1e-4 (cubic: a float32 prefilter)
+               of max(|input|, |fill|);
+  morph, label equal (labels and their count);
+  edt          3e-7 relative (float32 rounding of scipy's float64);
+  pyramid      the level's shape, and 2e-5 x max|input| against
+               zoom(gaussian_filter(x), grid_mode=True, order=1) (no
+               smoothing along axes of length 1, as medvol.h says).
+Exit 0 when every case agrees; else the failing cases are printed with
+the command that reproduces them. CASES is per family.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import scipy.ndimage as nd
+
+MODES = ['reflect', 'nearest', 'constant', 'mirror', 'wrap']  # mv_boundary order
+
+
+def kernel_l1(sigma, order, truncate):
+    """sum |w| of scipy's _gaussian_kernel1d(sigma, order, radius), written out"""
+    r = int(truncate * sigma + 0.5)
+    x = np.arange(-r, r + 1, dtype=np.float64)
+    phi = np.exp(-0.5 / (sigma * sigma) * x * x)
+    phi /= phi.sum()
+    q = {0: np.ones_like(x), 1: -x / sigma ** 2, 2: x * x / sigma ** 4 - 1.0 / sigma ** 2}[order]
+    return float(np.abs(q * phi).sum())
+
+
+def draw_gauss(rng, d):
+    s = [float(rng.choice([0, 1e-20, 0.01, 0.3, 0.8, 1.5, 3.0, 7.0])) for _ in range(3)]
+    o = [int(rng.integers(0, 3)) if rng.random() < 0.5 else 0 for _ in range(3)]
+    mode, cval = int(rng.integers(0, 5)), float(rng.choice([0, 2.5, -7]))
+    trunc = float(rng.choice([0, 4.0, 2.5, 1.0, 0.3, 0.05, 10.0]))
+    method = int(rng.integers(0, 2))  # AUTO (FIR at these sigmas) or FIR
+    return s + o + [mode, cval, trunc, method]
+
+
+def ref_gauss(a, p):
+    s, o, mode, cval, trunc = p[0:3], [int(x) for x in p[3:6]], int(p[6]), p[7], p[8]
+    t = 4.0 if trunc == 0 else trunc
+    ref = nd.gaussian_filter(a, sigma=s[::-1], order=o[::-1], mode=MODES[mode], cval=cval, truncate=t)
+    l1 = 1.0
+    for ax in range(3):
+        if s[ax] > 1e-15:
+            l1 *= kernel_l1(s[ax], o[ax], t)
+    return ref, 2e-5 * max(np.max(np.abs(a)), abs(cval)) * max(l1, 1.0)
+
+
+def draw_box(rng, d):
+    return [int(rng.integers(0, 6)) for _ in range(3)] + [int(rng.integers(0, 5)), float(rng.choice([0, 2.5, -7]))]
+
+
+def ref_box(a, p):
+    size = [2 * int(r) + 1 for r in p[0:3]]
+    ref = nd.uniform_filter(a, size=size[::-1], mode=MODES[int(p[3])], cval=p[4])
+    return ref, 2e-5 * max(np.max(np.abs(a)), abs(p[4]))
+
+
+def draw_resample(rng, d):
+    m = [int(rng.choice([1, 2, 4, 7, 11])) for _ in range(3)]
+    interp, fo, fill = int(rng.integers(0, 3)), int(rng.integers(0, 2)), float(rng.choice([0, 3.5, -2]))
+    M = np.zeros((3, 4))
+    kind = int(rng.integers(0, 3))
+    for ax in range(3):
+        if kind == 0:  # separable: zooms and flips
+            M[ax, ax] = rng.uniform(0.3, 2.0) * rng.choice([1, -1])
+            M[ax, 3] = rng.uniform(-2, d[ax] + 1)
+        elif kind == 1:  # whole and half-voxel shifts
+            M[ax, ax] = 1.0
+            M[ax, 3] = float(rng.integers(-2, 3)) + float(rng.choice([0, 0.5, 0.25]))
+        else:  # general
+            M[ax, :3] = rng.uniform(-1.2, 1.2, 3)
+            M[ax, 3] = rng.uniform(-1, d[ax])
+    return m + [interp, fo, fill] + [float(x) for x in M.ravel()]
+
+
+def ref_resample(a, p):
+    m, interp, fo, fill = [int(x) for x in p[0:3]], int(p[3]), int(p[4]), p[5]
+    M = np.array(p[6:18]).reshape(3, 4)
+    Mn = M[::-1, 2::-1]  # numpy axes (z, y, x)
+    off = M[::-1, 3]
+    order = {0: 1, 1: 0, 2: 3}[interp]
+    ref = nd.affine_transform(a, Mn, off, output_shape=m[::-1], order=order,
+                              mode='constant' if fo else 'nearest', cval=fill)
+    return ref, (2e-5 if order < 3 else 1e-4) * max(np.max(np.abs(a)), abs(fill))
+
+
+def draw_morph(rng, d):
+    sp = [float(rng.choice([1.0, 0.7, 2.5])) for _ in range(3)]
+    shape = int(rng.integers(0, 3))
+    return sp + [int(rng.integers(1, 5)), shape, float(rng.choice([1, 1.5, 2, 3, 4.2])),
+                 int(rng.choice([6, 18, 26])), int(rng.integers(1, 4)), int(rng.integers(0, 2)),
+                 int(rng.integers(0, 2)) if shape != 2 else 0]
+
+
+def ref_morph(m, p):
+    sp, op, shape, r = p[0:3], int(p[3]), int(p[4]), p[5]
+    conn, iters, border, mm = int(p[6]), int(p[7]), int(p[8]), int(p[9])
+    s = np.array(sp) if mm else np.ones(3)
+    its = 1
+    if shape == 2:
+        st = nd.generate_binary_structure(3, {6: 1, 18: 2, 26: 3}[conn])
+        its = iters
+    else:
+        R = [int(np.floor(r / s[ax])) for ax in range(3)]
+        if shape == 0:
+            g = np.mgrid[-R[0]:R[0] + 1, -R[1]:R[1] + 1, -R[2]:R[2] + 1].astype(float)
+            st = ((g[0] * s[0]) ** 2 + (g[1] * s[1]) ** 2 + (g[2] * s[2]) ** 2) <= r * r
+        else:
+            st = np.ones([2 * x + 1 for x in R], bool)
+    f = {1: nd.binary_erosion, 2: nd.binary_dilation, 3: nd.binary_opening, 4: nd.binary_closing}[op]
+    # medvol's axes (x, y, z) are nibabel's get_fdata() axes: scipy on the (X, Y, Z) array
+    return f(m.T, structure=st, iterations=its, border_value=border).T
+
+
+def draw_pyramid(rng, d):
+    return ([float(rng.choice([1, 1.5, 2, 3, 4])) for _ in range(3)] +
+            [float(rng.choice([0, 0.5, 1, 2])) for _ in range(3)] +
+            [int(rng.integers(0, 5)), int(rng.choice([0, 1, 2, 5]))])
+
+
+def ref_pyramid(a, p, d):
+    f, s, mode, min_size = p[0:3], p[3:6], int(p[6]), int(p[7]) or 16
+    m = [max(int(np.floor(d[ax] / f[ax])), min(d[ax], min_size)) for ax in range(3)]
+    s = [s[ax] if d[ax] > 1 else 0.0 for ax in range(3)]  # an axis of length 1 is not smoothed (medvol.h)
+    sm = nd.gaussian_filter(a, sigma=s[::-1], mode=MODES[mode]) if any(x > 0 for x in s) else a
+    ref = nd.zoom(sm, [m[ax] / d[ax] for ax in range(3)][::-1], order=1, grid_mode=True, mode='nearest')
+    return ref, m, 2e-5 * np.max(np.abs(a))
+
+
+def main():
+    exe, cases = sys.argv[1], int(sys.argv[2])
+    seed = int(sys.argv[3]) if len(sys.argv) > 3 else 20261125
+    rng = np.random.default_rng(seed)
+    tmp = tempfile.mkdtemp(prefix='diff_scipy.')
+    fin, fout = os.path.join(tmp, 'in.raw'), os.path.join(tmp, 'out.raw')
+    bad = 0
+    fams = ['gauss', 'box', 'resample', 'morph', 'label', 'edt', 'pyramid']
+    for fam in fams:
+        worst = 0.0
+        for _ in range(cases):
+            d = [int(rng.choice([1, 1, 2, 3, 5, 9, 17])) for _ in range(3)]
+            shape = d[::-1]  # numpy (Z, Y, X): x fastest in the raw file
+            if fam in ('gauss', 'box', 'resample', 'pyramid'):
+                a = (rng.standard_normal(shape) * 10).astype(np.float32)
+                p = {'gauss': draw_gauss, 'box': draw_box, 'resample': draw_resample,
+                     'pyramid': draw_pyramid}[fam](rng, d)
+            else:
+                a = (rng.random(shape) < rng.choice([0.05, 0.3, 0.6, 0.95])).astype(np.uint8)
+                if fam == 'morph':
+                    p = draw_morph(rng, d)
+                elif fam == 'label':
+                    p = [int(rng.choice([6, 18, 26]))]
+                else:
+                    p = [float(rng.choice([1.0, 0.7, 2.5])) for _ in range(3)] + [int(rng.integers(0, 2)),
+                                                                              int(rng.integers(0, 2))]
+            a.tofile(fin)
+            cmd = [exe, fam] + [str(x) for x in d] + [repr(x) for x in p] + [fin, fout]
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode != 0:
+                print('FAIL %s: exit %d: %s\n  %s' % (fam, r.returncode, r.stderr.strip(), ' '.join(cmd)))
+                bad += 1
+                continue
+            a64 = a.astype(np.float64)
+            if fam in ('gauss', 'box', 'resample'):
+                ref, tol = {'gauss': ref_gauss, 'box': ref_box, 'resample': ref_resample}[fam](a64, p)
+                got = np.fromfile(fout, dtype=np.float32).reshape(ref.shape)
+                err = float(np.max(np.abs(got - ref))) if ref.size else 0.0
+                ok = err <= tol
+                worst = max(worst, err / tol if tol > 0 else 0.0)
+                what = 'max error %.3g > %.3g' % (err, tol)
+            elif fam == 'pyramid':
+                ref, m, tol = ref_pyramid(a64, p, d)
+                shp = [int(x) for x in r.stdout.split()]
+                ok = shp == m
+                what = 'shape %s, scipy %s' % (shp, m)
+                if ok:
+                    got = np.fromfile(fout, dtype=np.float32).reshape(ref.shape)
+                    err = float(np.max(np.abs(got - ref)))
+                    ok = err <= tol
+                    worst = max(worst, err / tol if tol > 0 else 0.0)
+                    what = 'max error %.3g > %.3g' % (err, tol)
+            elif fam == 'morph':
+                ref = ref_morph(a.astype(bool), p)
+                got = np.fromfile(fout, dtype=np.uint8).reshape(shape).astype(bool)
+                ok = np.array_equal(got, ref)
+                what = '%d voxels differ' % int(np.sum(got != ref))
+            elif fam == 'label':
+                st = nd.generate_binary_structure(3, {6: 1, 18: 2, 26: 3}[p[0]])
+                ref, n = nd.label(a.astype(bool).T, structure=st)
+                ref = ref.T
+                got = np.fromfile(fout, dtype=np.int32).reshape(shape)
+                ok = np.array_equal(got, ref) and int(r.stdout) == n
+                what = '%d voxels differ, %s labels vs %d' % (int(np.sum(got != ref)), r.stdout.strip(), n)
+            else:
+                m = a.astype(bool).T  # (X, Y, Z)
+                sp, sign, sq = p[0:3], p[3], p[4]
+                got = np.fromfile(fout, dtype=np.float32).reshape(shape).T
+                if not (~m).any() or (sign and not m.any()):
+                    continue  # no background (or no foreground for the signed form): scipy's result is undefined
+                e = nd.distance_transform_edt(m, sampling=sp)
+                if sign:
+                    e = np.where(m, -e, nd.distance_transform_edt(~m, sampling=sp))
+                if sq:
+                    e = e * np.abs(e)
+                rel = np.abs(got - e) / np.maximum(np.abs(e), 1e-30)
+                ok = float(np.max(rel)) <= 3e-7
+                worst = max(worst, float(np.max(rel)) / 3e-7)
+                what = 'relative error %.3g' % float(np.max(rel))
+            if not ok:
+                bad += 1
+                print('FAIL %s: %s\n  %s   (input: %s)' % (fam, what, ' '.join(cmd), fin))
+                a.tofile(fin + '.fail%d' % bad)
+        print('%-9s %d cases, worst error %.2f of the tolerance' % (fam, cases, worst))
+    print('diff_scipy: %d failures (seed %d)' % (bad, seed))
+    return 1 if bad else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
