@@ -1012,15 +1012,24 @@ MVDEF int mv_intensity_values_f32(const mv_vol *v, int raw);
 /* Histogram of nbins equal bins over [lo, hi] exactly as numpy.histogram:
    edges numpy.linspace(lo, hi, nbins + 1), bin i holds edge[i] <= x <
    edge[i+1], the last bin also x == hi, values outside and NaN not counted.
-   lo == hi: the range is the data's min and max (min - 0.5, max + 0.5 when
-   equal), as numpy. Voxels as selected by opts (nonzero, mask).
+   lo == hi == 0 is numpy's range=None: the data's min and max (min - 0.5,
+   max + 0.5 when equal); any other lo == hi is the range (lo - 0.5,
+   hi + 0.5), as numpy makes of range=(lo, lo). For an unscaled float32
+   volume the edges, the range included, are float32, as numpy makes them
+   for a float32 array (a value equal to float32(lo) below lo is inside).
+   Voxels as selected by opts (nonzero, mask).
    allocates: no. */
 MVDEF mv_status mv_histogram(const mv_vol *v, int nbins, double lo, double hi, int64_t *counts,
                              const mv_intensity_opts *opts);
 
 /* Percentiles q[0..nq) (0..100) of the non-NaN voxels selected by opts, as
-   numpy.nanpercentile(method='linear'), exactly: a radix selection in a few
-   passes over the data, no copy, no sort. No voxel: NaN. allocates: no. */
+   numpy.nanpercentile(method='linear'), exactly (on the array numpy would
+   hold: float32 for unscaled float32 / float16 / bfloat16, as numpy then
+   interpolates in float32; float64 get_fdata values otherwise): a radix
+   selection in a few passes over the data, no copy, no sort. -0 and +0 are
+   one value (a selected zero is +0; numpy, whose partition leaves equal
+   values in no fixed order, may return either). No voxel: NaN.
+   allocates: no. */
 MVDEF mv_status mv_percentiles(const mv_vol *v, const double *q, int nq, double *out,
                                const mv_intensity_opts *opts);
 
@@ -17037,7 +17046,9 @@ typedef struct mv__hist_ctx {
 static void mv__hist_add(const mv__hist_ctx *h, int64_t *cnt, double x)
 {
     int64_t i;
-    if (!(x >= h->lo && x <= h->hi)) return; /* outside, or NaN */
+    /* outside, or NaN: against the outer edges in the dtype numpy compares
+       in (float32 values: float32 edges, as numpy casts the range) */
+    if (!(x >= h->edges[0] && x <= h->edges[h->nbins])) return;
     i = (int64_t)((x - h->lo) * h->norm);
     if (i >= h->nbins) i = h->nbins - 1;
     if (i < 0) i = 0;
@@ -17062,19 +17073,20 @@ static void mv__consume_hist(void *ctx, int64_t super, const void *vals, mv_dtyp
     }
 }
 
-/* numpy's 'linear' percentile from the sorted values: virtual index
-   (n - 1) * q / 100, then _lerp; f32 = the values are float32, so numpy takes
-   their difference in float32. */
+/* numpy's 'linear' quantile, operation for operation: the virtual index
+   (n - 1) qq with qq = q / 100, its neighbours (_get_indexes: at or past
+   the last element both are the last, and the weight is then measured
+   from index -1), and gamma = index - previous (_get_gamma); then _lerp, whose
+   difference b - a numpy takes in float32 for float32 values (f32). */
 static void mv__percentile_ranks(double q, int64_t n, int64_t *below, int64_t *above, double *gamma)
 {
-    double idx = (double)(n - 1) * (q / 100.0);
-    double fl = floor(idx);
+    const double idx = (double)(n - 1) * (q / 100.0);
+    const double fl = floor(idx);
     if (idx >= (double)(n - 1)) {
         *below = *above = n - 1;
-        *gamma = 0;
+        *gamma = idx - -1.0;
         return;
     }
-    if (idx < 0) fl = 0;
     *below = (int64_t)fl;
     *above = *below + 1;
     *gamma = idx - fl;
@@ -18773,8 +18785,6 @@ MVDEF mv_status mv_clamp_into(const mv_vol *in, mv_vol *out, double lo, double h
     return mv__intensity(in, out, 1, mv_op_clamp(lo, hi), opts, "mv_clamp_into");
 }
 
-/* The values numpy would see: float32 for unscaled float32 (and float16 /
-   bfloat16) volumes, float64 (get_fdata) for everything else. */
 /* The values numpy would see: a float32 array for unscaled float32 (and
    float16 / bfloat16) volumes (*np_f32 = 1: numpy bins and interpolates in
    float32), float64 (get_fdata) for everything else. They are read as

@@ -11,6 +11,8 @@
      morph    SX SY SZ OP SHAPE RADIUS CONN ITER BORDER MM  mv_morph (IN uint8)
      label    CONN                                         mv_label (IN uint8, OUT int32; prints n)
      edt      SX SY SZ SIGN SQUARED                        mv_edt (IN uint8)
+     pct      NONZERO Q0 Q1 Q2 Q3 Q4                       mv_percentiles (prints them, %.17g)
+     hist     NBINS LO HI                                  mv_histogram (prints the counts)
      pyramid  F0 F1 F2 S0 S1 S2 MODE MIN_SIZE               mv_pyramid_level of a one-level
                                                            schedule (no spacing adjustment;
                                                            prints the level's shape)
@@ -53,7 +55,7 @@ int main(int argc, char **argv)
         mv_dtype in;
     } fam[] = {{"gauss", 10, MV_DT_F32}, {"box", 5, MV_DT_F32},  {"resample", 18, MV_DT_F32},
                {"morph", 10, MV_DT_U8},  {"label", 1, MV_DT_U8}, {"edt", 5, MV_DT_U8},
-               {"pyramid", 8, MV_DT_F32}};
+               {"pyramid", 8, MV_DT_F32}, {"pct", 6, MV_DT_F32}, {"hist", 3, MV_DT_F32}};
     int k, a, nf = (int)(sizeof(fam) / sizeof(fam[0]));
     int64_t d[3];
     double p[18];
@@ -129,6 +131,22 @@ int main(int argc, char **argv)
         o.mode = (mv_boundary)(int)p[6];
         st = mv_pyramid_level(&in, &ps, 0, &out, &o);
         if (st == MV_OK) printf("%lld %lld %lld\n", (long long)out.dim[0], (long long)out.dim[1], (long long)out.dim[2]);
+    } else if (k == 7) { /* pct */
+        mv_intensity_opts o;
+        double r[5];
+        memset(&o, 0, sizeof(o));
+        o.nonzero = (int)p[0];
+        st = mv_percentiles(&in, p + 1, 5, r, &o);
+        if (st == MV_OK) printf("%.17g %.17g %.17g %.17g %.17g\n", r[0], r[1], r[2], r[3], r[4]);
+        if (st == MV_OK) return 0;
+    } else if (k == 8) { /* hist */
+        int64_t *c = (int64_t *)calloc((size_t)p[0] + 1, sizeof(int64_t));
+        if (!c) return fail("counts");
+        st = mv_histogram(&in, (int)p[0], p[1], p[2], c, NULL);
+        for (a = 0; st == MV_OK && a < (int)p[0]; a++) printf("%lld ", (long long)c[a]);
+        if (st == MV_OK) printf("\n");
+        free(c);
+        if (st == MV_OK) return 0;
     } else { /* edt */
         mv_edt_opts o;
         memset(&o, 0, sizeof(o));

@@ -17,6 +17,11 @@ a random volume and compares with scipy on the same float64 values:
                of max(|input|, |fill|);
   morph, label equal (labels and their count);
   edt          3e-7 relative (float32 rounding of scipy's float64);
+  pct          numpy.nanpercentile (method 'linear') of the float32
+               array (medvol's VALUES rule for unscaled float32), equal
+               (NaN, +-inf, -0, ties, subnormals in the data; -0 and +0
+               are one value; nonzero: of the voxels != 0);
+  hist         numpy.histogram's counts on that array, equal;
   pyramid      the level's shape, and 2e-5 x max|input| against
                zoom(gaussian_filter(x), grid_mode=True, order=1) (no
                smoothing along axes of length 1, as medvol.h says).
@@ -146,14 +151,52 @@ def ref_pyramid(a, p, d):
     return ref, m, 2e-5 * np.max(np.abs(a))
 
 
+def special_values(rng, shape):
+    """float32 data with ties, signed zeros, subnormals, infinities and NaN"""
+    a = rng.choice([rng.standard_normal(shape) * 10, np.round(rng.standard_normal(shape) * 3)])
+    a = a.astype(np.float32)
+    flat = a.reshape(-1)
+    specials = np.array([0.0, -0.0, np.nan, np.inf, -np.inf, 1e-40, -1e-45, 3.0, 3.0], np.float32)
+    for _ in range(int(rng.integers(0, 4))):
+        flat[int(rng.integers(0, flat.size))] = specials[int(rng.integers(0, specials.size))]
+    return a
+
+
+def fixed_cases(exe, fin, fout):
+    """The disagreements the random cases found, kept as fixed cases:
+    the count of failures"""
+    bad = 0
+    # numpy compares float32 values with the range in float32: float32(1e-40)
+    # is inside range=(1e-40, 10) (medvol compared with the float64 1e-40)
+    a = np.array([1e-40, 1.0, 0.0, 10.0], np.float32)
+    a.tofile(fin)
+    r = subprocess.run([exe, 'hist', '4', '1', '1', '7', '1e-40', '10.0', fin, fout], capture_output=True, text=True)
+    ref = np.histogram(a, bins=7, range=(1e-40, 10.0))[0]
+    if r.returncode != 0 or [int(x) for x in r.stdout.split()] != list(ref):
+        print('FAIL fixed hist: %s, numpy %s' % (r.stdout.strip(), list(ref)))
+        bad += 1
+    # a second derivative along an axis of length 1 (was left unfiltered)
+    a = (np.arange(9, dtype=np.float32) + 1).reshape(1, 1, 9)
+    a.tofile(fin)
+    p = [1.1, 2.0, 0.0, 0, 2, 0, 0, 0.0, 0.0, 1]
+    r = subprocess.run([exe, 'gauss', '9', '1', '1'] + [repr(float(x)) for x in p] + [fin, fout],
+                       capture_output=True, text=True)
+    ref, tol = ref_gauss(a.astype(np.float64), p)
+    if r.returncode != 0 or not np.max(np.abs(np.fromfile(fout, np.float32).reshape(ref.shape) - ref)) <= tol:
+        print('FAIL fixed gauss: a second derivative along y of length 1')
+        bad += 1
+    print('fixed     2 cases, %d failures' % bad)
+    return bad
+
+
 def main():
     exe, cases = sys.argv[1], int(sys.argv[2])
     seed = int(sys.argv[3]) if len(sys.argv) > 3 else 20261125
     rng = np.random.default_rng(seed)
     tmp = tempfile.mkdtemp(prefix='diff_scipy.')
     fin, fout = os.path.join(tmp, 'in.raw'), os.path.join(tmp, 'out.raw')
-    bad = 0
-    fams = ['gauss', 'box', 'resample', 'morph', 'label', 'edt', 'pyramid']
+    bad = fixed_cases(exe, fin, fout)
+    fams = ['gauss', 'box', 'resample', 'morph', 'label', 'edt', 'pyramid', 'pct', 'hist']
     for fam in fams:
         worst = 0.0
         for _ in range(cases):
@@ -163,6 +206,17 @@ def main():
                 a = (rng.standard_normal(shape) * 10).astype(np.float32)
                 p = {'gauss': draw_gauss, 'box': draw_box, 'resample': draw_resample,
                      'pyramid': draw_pyramid}[fam](rng, d)
+            elif fam == 'pct':
+                a = special_values(rng, shape)
+                p = [int(rng.integers(0, 2))] + [float(rng.choice([0, 100, 50, 0.5, 99.5, 1e-9, 33.3, 2.5,
+                                                                  float(rng.uniform(0, 100))])) for _ in range(5)]
+            elif fam == 'hist':
+                a = special_values(rng, shape)
+                a[np.isinf(a)] = 7.0  # numpy.histogram rejects an infinite range
+                lo, hi = sorted([float(rng.choice([-10, -3, 0, 0, 1e-40, 2.5])), float(rng.choice([-3, 0, 0, 3, 10, 2.5]))])
+                p = [int(rng.choice([1, 2, 7, 32, 256])), lo, hi]
+                if lo == hi and not np.isfinite(a).any():
+                    a[...] = 1.0
             else:
                 a = (rng.random(shape) < rng.choice([0.05, 0.3, 0.6, 0.95])).astype(np.uint8)
                 if fam == 'morph':
@@ -198,6 +252,25 @@ def main():
                     ok = err <= tol
                     worst = max(worst, err / tol if tol > 0 else 0.0)
                     what = 'max error %.3g > %.3g' % (err, tol)
+            elif fam == 'pct':
+                v = a.reshape(-1)  # an unscaled float32 volume is numpy's float32 array (>>api-intensity)
+                if p[0]:
+                    v = v[v != 0]
+                v = v[~np.isnan(v)]
+                ref = [float(np.percentile(v, q, method='linear')) if v.size else np.nan for q in p[1:]]
+                got = [float(x) for x in r.stdout.split()]
+                ok = all(g == e or (np.isnan(g) and np.isnan(e)) for g, e in zip(got, ref))  # -0 == 0 (medvol.h)
+                what = 'medvol %r, numpy %r' % (got, ref)
+            elif fam == 'hist':
+                v = a.reshape(-1)  # float32 values: numpy's edges are float32 too
+                v = v[~np.isnan(v)]
+                auto = p[1] == 0 and p[2] == 0  # medvol's range=None
+                if auto and v.size == 0:
+                    continue  # numpy has no range to take
+                ref = np.histogram(v, bins=int(p[0]), range=None if auto else (p[1], p[2]))[0]
+                got = np.array([int(x) for x in r.stdout.split()])
+                ok = np.array_equal(got, ref)
+                what = 'counts differ in %d bins' % int(np.sum(got != ref)) if got.shape == ref.shape else 'shape'
             elif fam == 'morph':
                 ref = ref_morph(a.astype(bool), p)
                 got = np.fromfile(fout, dtype=np.uint8).reshape(shape).astype(bool)
