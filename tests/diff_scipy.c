@@ -13,6 +13,9 @@
      edt      SX SY SZ SIGN SQUARED                        mv_edt (IN uint8)
      pct      NONZERO Q0 Q1 Q2 Q3 Q4                       mv_percentiles (prints them, %.17g)
      hist     NBINS LO HI                                  mv_histogram (prints the counts)
+     math     OP S USE_B FILL                              mv_math (IN: a, then b when USE_B;
+                                                           else the scalar S)
+     zoom     MX MY MZ INTERP ALIGN_CORNERS                mv_resample_shape
      pyramid  F0 F1 F2 S0 S1 S2 MODE MIN_SIZE               mv_pyramid_level of a one-level
                                                            schedule (no spacing adjustment;
                                                            prints the level's shape)
@@ -55,7 +58,8 @@ int main(int argc, char **argv)
         mv_dtype in;
     } fam[] = {{"gauss", 10, MV_DT_F32}, {"box", 5, MV_DT_F32},  {"resample", 18, MV_DT_F32},
                {"morph", 10, MV_DT_U8},  {"label", 1, MV_DT_U8}, {"edt", 5, MV_DT_U8},
-               {"pyramid", 8, MV_DT_F32}, {"pct", 6, MV_DT_F32}, {"hist", 3, MV_DT_F32}};
+               {"pyramid", 8, MV_DT_F32}, {"pct", 6, MV_DT_F32}, {"hist", 3, MV_DT_F32},
+               {"math", 4, MV_DT_F32}, {"zoom", 5, MV_DT_F32}};
     int k, a, nf = (int)(sizeof(fam) / sizeof(fam[0]));
     int64_t d[3];
     double p[18];
@@ -70,6 +74,27 @@ int main(int argc, char **argv)
     for (a = 0; a < 3; a++) d[a] = atoll(argv[2 + a]);
     for (a = 0; a < fam[k].nargs; a++) p[a] = atof(argv[5 + a]);
     mv_vol_init(&out);
+    if (k == 9) { /* math: a (and b) from one file */
+        const int64_t d2[4] = {d[0], d[1], d[2], 2};
+        mv_math_opts o;
+        mv_vol va, vb;
+        int use_b = (int)p[2];
+        memset(&o, 0, sizeof(o));
+        o.fill = p[3];
+        if (mv_vol_alloc(&in, MV_DT_F32, use_b ? 4 : 3, d2, NULL) != MV_OK) return fail("input");
+        if (!read_raw(argv[argc - 2], &in)) return fail("reading the input");
+        va = in;
+        va.ndim = 3;
+        va.dim[3] = 1;
+        vb = va;
+        vb.data = (float *)in.data + d[0] * d[1] * d[2];
+        st = mv_math(&va, (mv_math_op)(int)p[0], use_b ? &vb : NULL, p[1], &out, &o);
+        if (st != MV_OK) return fail("math");
+        if (!write_raw(argv[argc - 1], &out)) return fail("writing the output");
+        mv_free(&out);
+        mv_free(&in);
+        return 0;
+    }
     if (mv_vol_alloc(&in, fam[k].in, 3, d, NULL) != MV_OK) return fail("input");
     if (!read_raw(argv[argc - 2], &in)) return fail("reading the input");
     if (k == 0 || k == 1) { /* gauss, box */
@@ -147,6 +172,13 @@ int main(int argc, char **argv)
         if (st == MV_OK) printf("\n");
         free(c);
         if (st == MV_OK) return 0;
+    } else if (k == 10) { /* zoom */
+        const int64_t m[3] = {(int64_t)p[0], (int64_t)p[1], (int64_t)p[2]};
+        mv_resample_opts o;
+        memset(&o, 0, sizeof(o));
+        o.interp = (mv_interp)(int)p[3];
+        o.align_corners = (int)p[4];
+        st = mv_resample_shape(&in, &out, m, &o);
     } else { /* edt */
         mv_edt_opts o;
         memset(&o, 0, sizeof(o));

@@ -22,6 +22,12 @@ a random volume and compares with scipy on the same float64 values:
                (NaN, +-inf, -0, ties, subnormals in the data; -0 and +0
                are one value; nonzero: of the voxels != 0);
   hist         numpy.histogram's counts on that array, equal;
+  math         every mv_math_op, volume or scalar operand, against numpy
+               on float32 arrays as >>api-math VALUES says (exp, log, pow
+               in float64 rounded once): bit for bit, NaN equal to NaN;
+  zoom         mv_resample_shape against scipy.ndimage.zoom (grid_mode
+               True, or False for align_corners; mode 'nearest'), the
+               resample family's tolerances;
   pyramid      the level's shape, and 2e-5 x max|input| against
                zoom(gaussian_filter(x), grid_mode=True, order=1) (no
                smoothing along axes of length 1, as medvol.h says).
@@ -136,6 +142,11 @@ def ref_morph(m, p):
     return f(m.T, structure=st, iterations=its, border_value=border).T
 
 
+def draw_zoom(rng, d):
+    return [int(rng.choice([1, 2, 3, 4, 7, 11, 19])) for _ in range(3)] + [int(rng.integers(0, 3)),
+                                                                          int(rng.integers(0, 2))]
+
+
 def draw_pyramid(rng, d):
     return ([float(rng.choice([1, 1.5, 2, 3, 4])) for _ in range(3)] +
             [float(rng.choice([0, 0.5, 1, 2])) for _ in range(3)] +
@@ -189,6 +200,25 @@ def fixed_cases(exe, fin, fout):
     return bad
 
 
+def ref_math(a, b, op, s, fill):
+    """numpy's float32 result of mv_math_op op (a, b float32 arrays; b None: the scalar s)"""
+    f = np.float32
+    y = np.float32(s) if b is None else b
+    with np.errstate(all='ignore'):
+        r = {1: lambda: a + y, 2: lambda: a - y, 3: lambda: a * y, 4: lambda: a / y,
+             5: lambda: np.minimum(a, y), 6: lambda: np.maximum(a, y),
+             7: lambda: (a.astype(np.float64) ** np.float64(y) if b is None else
+                         a.astype(np.float64) ** y.astype(np.float64)),
+             8: lambda: a > y, 9: lambda: a >= y, 10: lambda: a < y, 11: lambda: a <= y,
+             12: lambda: a == y, 13: lambda: a != y,
+             14: lambda: np.where(a < y, f(fill), a), 15: lambda: np.where(a > y, f(fill), a),
+             16: lambda: np.where(y > 0, a, f(fill)),
+             17: lambda: np.abs(a), 18: lambda: np.sqrt(a), 19: lambda: np.exp(a.astype(np.float64)),
+             20: lambda: np.log(a.astype(np.float64)), 21: lambda: a * a, 22: lambda: f(1) / a,
+             23: lambda: a > 0, 24: lambda: ~(a > 0), 25: lambda: np.where(np.isnan(a), f(0), a)}[op]()
+    return np.asarray(r).astype(np.float32)
+
+
 def main():
     exe, cases = sys.argv[1], int(sys.argv[2])
     seed = int(sys.argv[3]) if len(sys.argv) > 3 else 20261125
@@ -196,16 +226,21 @@ def main():
     tmp = tempfile.mkdtemp(prefix='diff_scipy.')
     fin, fout = os.path.join(tmp, 'in.raw'), os.path.join(tmp, 'out.raw')
     bad = fixed_cases(exe, fin, fout)
-    fams = ['gauss', 'box', 'resample', 'morph', 'label', 'edt', 'pyramid', 'pct', 'hist']
+    fams = ['gauss', 'box', 'resample', 'zoom', 'morph', 'label', 'edt', 'pyramid', 'pct', 'hist', 'math']
     for fam in fams:
         worst = 0.0
         for _ in range(cases):
             d = [int(rng.choice([1, 1, 2, 3, 5, 9, 17])) for _ in range(3)]
             shape = d[::-1]  # numpy (Z, Y, X): x fastest in the raw file
-            if fam in ('gauss', 'box', 'resample', 'pyramid'):
+            if fam in ('gauss', 'box', 'resample', 'pyramid', 'zoom'):
                 a = (rng.standard_normal(shape) * 10).astype(np.float32)
                 p = {'gauss': draw_gauss, 'box': draw_box, 'resample': draw_resample,
-                     'pyramid': draw_pyramid}[fam](rng, d)
+                     'pyramid': draw_pyramid, 'zoom': draw_zoom}[fam](rng, d)
+            elif fam == 'math':
+                use_b = int(rng.integers(0, 2))
+                a = special_values(rng, [2] + shape if use_b else shape)
+                p = [int(rng.integers(1, 26)), float(rng.choice([0, -1.5, 2.0, 1e-40, 0.1, 3.0])), use_b,
+                     float(rng.choice([0, -7.25]))]
             elif fam == 'pct':
                 a = special_values(rng, shape)
                 p = [int(rng.integers(0, 2))] + [float(rng.choice([0, 100, 50, 0.5, 99.5, 1e-9, 33.3, 2.5,
@@ -241,6 +276,19 @@ def main():
                 ok = err <= tol
                 worst = max(worst, err / tol if tol > 0 else 0.0)
                 what = 'max error %.3g > %.3g' % (err, tol)
+            elif fam == 'zoom':
+                m, order, align = [int(x) for x in p[0:3]], {0: 1, 1: 0, 2: 3}[int(p[3])], int(p[4])
+                ref = nd.zoom(a64, [m[ax] / d[ax] for ax in range(3)][::-1], order=order, mode='nearest',
+                              grid_mode=not align)
+                tol = (2e-5 if order < 3 else 1e-4) * np.max(np.abs(a64))
+                got = np.fromfile(fout, dtype=np.float32).reshape(m[::-1])
+                ok = ref.shape == got.shape
+                what = 'shape %s, scipy %s' % (got.shape, ref.shape)
+                if ok:
+                    err = float(np.max(np.abs(got - ref)))
+                    ok = err <= tol
+                    worst = max(worst, err / tol if tol > 0 else 0.0)
+                    what = 'max error %.3g > %.3g' % (err, tol)
             elif fam == 'pyramid':
                 ref, m, tol = ref_pyramid(a64, p, d)
                 shp = [int(x) for x in r.stdout.split()]
@@ -252,6 +300,14 @@ def main():
                     ok = err <= tol
                     worst = max(worst, err / tol if tol > 0 else 0.0)
                     what = 'max error %.3g > %.3g' % (err, tol)
+            elif fam == 'math':
+                op, sc, use_b, fill = int(p[0]), p[1], int(p[2]), p[3]
+                ref = ref_math(a[0] if use_b else a, a[1] if use_b else None, op, sc, fill)
+                got = np.fromfile(fout, dtype=np.float32).reshape(ref.shape)
+                same = (got.view(np.uint32) == ref.view(np.uint32)) | (np.isnan(got) & np.isnan(ref))
+                ok = bool(same.all())
+                what = 'op %d: %d of %d values differ (first: %r vs numpy %r)' % (
+                    op, int((~same).sum()), same.size, got[~same][:1].tolist(), ref[~same][:1].tolist())
             elif fam == 'pct':
                 v = a.reshape(-1)  # an unscaled float32 volume is numpy's float32 array (>>api-intensity)
                 if p[0]:
