@@ -32475,11 +32475,12 @@ static mv_status mv__fl_gauss_axis(mv__fl_axis *ax, double s, int order, double 
     memset(ax, 0, sizeof(*ax));
     if (!(s > 1e-15)) return MV_OK; /* scipy skips the axis */
     if (order == 0 && (method == MV_FILTER_RECURSIVE || (method == MV_FILTER_AUTO && s > MV_FILTER_RECURSIVE_SIGMA))) {
+        /* the constants and margin the CUDA twin takes too: one definition */
+        float c[14];
+        MV__TRY(mv_gaussian_recursive_coefs(s, truncate, c, &ax->r));
+        memcpy(ax->c, c, sizeof(ax->c));
+        ax->gainf = c[13];
         ax->kind = MV__FL_IIR;
-        mv__fl_iir_coefs(s < 0.5 ? 0.5 : s, ax);
-        rr = floor(truncate * s + 0.5);
-        MV__CHECK(rr < (double)(1 << 28), MV_ERR_SIZE_OVERFLOW, "%s: sigma %g gives a %g-voxel margin", fn, s, rr);
-        ax->r = (int)rr < 3 ? 3 : (int)rr;
         return MV_OK;
     }
     rr = floor(truncate * s + 0.5);

@@ -3504,7 +3504,9 @@ static mv_status mv__cu_fl_setup_box(const mv_vol *in, const int64_t radius[3], 
    (float32, in's dims; may be in): the values as float32 (the CPU's line
    conversion), then one pass per active axis, x y z (z y x for p->zyx),
    ping-ponging between out and a scratch volume so the last pass lands in
-   out (the conversion writes out or the scratch by the number of passes). The recursive passes also take a scratch of n + 2 margin
+   out (the conversion writes out or the scratch by the number of passes).
+   wbuf: the plan's host weights, uploaded once (NULL when every pass is a
+   box). The recursive passes also take a scratch of n + 2 margin
    floats per line. */
 static mv_status mv__cu_fl_run(const mv_cuda_vol *in, mv_cuda_vol *out, const mv__cu_fl_plan *p, const float *wbuf,
                                const mv_filter_opts *o, cudaStream_t s, const char *fn)
@@ -3512,7 +3514,7 @@ static mv_status mv__cu_fl_run(const mv_cuda_vol *in, mv_cuda_vol *out, const mv
     const size_t wbytes = sizeof(float) * 3 * (MV__CU_FL_MAXR + 1);
     float *wdev = NULL, *tmp = NULL, *buf = NULL;
     int64_t n[3], frames, count, bufn = 0;
-    int a, k, active = 0, npass = 0;
+    int a, k, active = 0, npass = 0, need_w = 0;
     double slope = 1, inter = 0;
     mv_status st = MV_OK;
     cudaError_t e = cudaSuccess;
@@ -3525,6 +3527,7 @@ static mv_status mv__cu_fl_run(const mv_cuda_vol *in, mv_cuda_vol *out, const mv
     for (a = 0; a < 3; a++) {
         if (!p->active[a]) continue;
         npass++;
+        if (p->kind[a] != MV__CU_FL_BOX) need_w = 1;
         if (p->kind[a] == MV__CU_FL_IIR) {
             const int64_t len = n[a] + 2 * (int64_t)p->r[a];
             MV__CU_CHECK((double)len * (double)(count / n[a]) * 4.0 < 9.2e18, MV_ERR_SIZE_OVERFLOW,
@@ -3536,9 +3539,9 @@ static mv_status mv__cu_fl_run(const mv_cuda_vol *in, mv_cuda_vol *out, const mv
         return mv__cu_convert_n(in->vol.data, in->vol.dtype, out->vol.data, MV_DT_F32, count, active, slope, inter,
                                 MV_ROUND_NEAREST, s);
     e = cudaMallocAsync((void **)&tmp, (size_t)count * sizeof(float), s);
-    if (e == cudaSuccess) e = cudaMallocAsync((void **)&wdev, wbytes, s);
+    if (e == cudaSuccess && need_w) e = cudaMallocAsync((void **)&wdev, wbytes, s);
     if (e == cudaSuccess && bufn > 0) e = cudaMallocAsync((void **)&buf, (size_t)bufn * sizeof(float), s);
-    if (e == cudaSuccess) e = cudaMemcpyAsync(wdev, wbuf, wbytes, cudaMemcpyHostToDevice, s);
+    if (e == cudaSuccess && need_w) e = cudaMemcpyAsync(wdev, wbuf, wbytes, cudaMemcpyHostToDevice, s);
     if (e != cudaSuccess) st = mv__cu_fail(e, fn);
     /* the values go to tmp for an odd number of passes, so the last lands in out */
     float *src = npass % 2 ? tmp : (float *)out->vol.data, *dst = npass % 2 ? (float *)out->vol.data : tmp;
@@ -3548,7 +3551,7 @@ static mv_status mv__cu_fl_run(const mv_cuda_vol *in, mv_cuda_vol *out, const mv
     for (k = 0; k < 3 && st == MV_OK; k++) {
         a = p->zyx ? 2 - k : k;
         if (!p->active[a]) continue;
-        const float *w = wdev + (size_t)a * (MV__CU_FL_MAXR + 1);
+        const float *w = wdev ? wdev + (size_t)a * (MV__CU_FL_MAXR + 1) : NULL; /* the box reads none */
         if (p->kind[a] == MV__CU_FL_FIR) {
             mv__cu_fl_pass_kernel<<<mv__cu_row_grid(n[0], n[1] * n[2] * frames), MV__CU_ROW_BLOCK, 0, s>>>(
                 src, dst, n[0], n[1], n[2], frames, a, w, p->r[a], p->anti[a], (int)o->mode, (float)o->cval);
@@ -3597,9 +3600,13 @@ static mv_status mv__cu_fl_into(const mv_cuda_vol *in, mv_cuda_vol *out, const d
     if (opts) o = *opts;
     else memset(&o, 0, sizeof(o));
     MV__CU_STRY(mv__cu_fl_check_io(in, out, fn));
-    wbuf = (float *)calloc(3 * (MV__CU_FL_MAXR + 1), sizeof(float));
+    if (radius) { /* the box has no weights */
+        MV__CU_STRY(mv__cu_fl_setup_box(&in->vol, radius, &o, &p, fn));
+        return mv__cu_fl_run(in, out, &p, NULL, &o, (cudaStream_t)stream, fn);
+    }
+    wbuf = (float *)malloc(sizeof(float) * 3 * (MV__CU_FL_MAXR + 1));
     MV__CU_CHECK(wbuf != NULL, MV_ERR_OUT_OF_MEMORY, "%s: kernel weights", fn);
-    st = radius ? mv__cu_fl_setup_box(&in->vol, radius, &o, &p, fn) : mv__cu_fl_setup(&in->vol, sigma, order, &o, wbuf, &p, fn);
+    st = mv__cu_fl_setup(&in->vol, sigma, order, &o, wbuf, &p, fn);
     if (st == MV_OK) st = mv__cu_fl_run(in, out, &p, wbuf, &o, (cudaStream_t)stream, fn);
     /* wbuf may go now: a copy from pageable memory returns once the bytes are staged */
     free(wbuf);
@@ -3718,7 +3725,8 @@ static __global__ void mv__cu_grad_kernel(const float *__restrict__ f, float *__
                                           int64_t nz, mv__cu_grad_g g)
 {
     MV__CU_FOR_ROWS(row, ny * nz) {
-        const int64_t z = row / ny, y = row - z * ny;
+        int64_t y, z, frame; /* frame is 0: the gradient takes one volume */
+        mv__cu_split_row(row, ny, nz, y, z, frame);
         for (int64_t x = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; x < nx; x += (int64_t)gridDim.x * blockDim.x)
             mv__cu_grad_voxel(f, out, nx, ny, nz, x, y, z, g);
     }

@@ -165,7 +165,12 @@ int main(int argc, char **argv)
         if (st == MV_OK) printf("%.17g %.17g %.17g %.17g %.17g\n", r[0], r[1], r[2], r[3], r[4]);
         if (st == MV_OK) return 0;
     } else if (k == 8) { /* hist */
-        int64_t *c = (int64_t *)calloc((size_t)p[0] + 1, sizeof(int64_t));
+        int64_t *c;
+        if (!(p[0] >= 1 && p[0] <= (1 << 24))) { /* before the allocation; mv_histogram checks it again */
+            fprintf(stderr, "diff_scipy: hist: NBINS %g\n", p[0]);
+            return 2;
+        }
+        c = (int64_t *)calloc((size_t)p[0], sizeof(int64_t));
         if (!c) return fail("counts");
         st = mv_histogram(&in, (int)p[0], p[1], p[2], c, NULL);
         for (a = 0; st == MV_OK && a < (int)p[0]; a++) printf("%lld ", (long long)c[a]);

@@ -341,6 +341,52 @@ MV_TEST(ops, histograms_match_numpy)
     tj_free(doc);
 }
 
+/* The histogram's float32 range test and the percentiles' neighbour rule on
+   a volume large enough to be split over threads (8 MiB of float32, above
+   the pool's threshold), for 1, 2 and 3 threads, ten times each (TSan runs
+   it too). The expected values are analytic: the data are k + 0.5 for
+   k = 0..9 (bin k of 10 over (1e-40, 10]), float32(1e-40) (bin 0: numpy
+   compares a float32 array with the range in float32), 10 (the last bin,
+   closed), and NaN, -0, 11 (not counted); the percentiles of a
+   permutation of 0..n-1 are (n - 1) q / 100. */
+MV_TEST(ops, histogram_percentiles_threads_analytic)
+{
+    const int64_t n = (int64_t)1 << 21, dims[3] = {256, 128, 64};
+    const double qs[5] = {0, 25, 50, 87.5, 100}; /* q / 100 and (n - 1) q / 100 exact in binary */
+    const float tiny = 1e-40f, specials[4] = {NAN, -0.0f, 11.0f, 10.0f};
+    int64_t want[10] = {0}, cnt[10], i;
+    mv_vol h, p;
+    mv_intensity_opts o;
+    int t, rep, k;
+    REQUIRE_OK(mv_vol_alloc(&h, MV_DT_F32, 3, dims, NULL));
+    REQUIRE_OK(mv_vol_alloc(&p, MV_DT_F32, 3, dims, NULL));
+    for (i = 0; i < n; i++) {
+        float *v = (float *)h.data + i;
+        int64_t r = (i * 2654435761u) % 97;
+        if (r < 10) *v = (float)r + 0.5f, want[r]++;
+        else if (r < 20) *v = tiny, want[0]++;
+        else if (r < 24) *v = specials[r - 20], want[9] += r == 23;
+        else *v = (float)(r % 10) + 0.5f, want[r % 10]++;
+        ((float *)p.data)[i] = (float)((i * 1048573) % n); /* a permutation of 0..n-1 (1048573 is odd) */
+    }
+    memset(&o, 0, sizeof(o));
+    for (t = 1; t <= 3; t++)
+        for (rep = 0; rep < 10; rep++) {
+            double got[5];
+            o.threads = t;
+            EXPECT_OK(mv_histogram(&h, 10, 1e-40, 10.0, cnt, &o));
+            for (k = 0; k < 10; k++)
+                EXPECT_MSG(cnt[k] == want[k], "threads %d: bin %d has %lld, want %lld", t, k, (long long)cnt[k],
+                           (long long)want[k]);
+            EXPECT_OK(mv_percentiles(&p, qs, 5, got, &o));
+            for (k = 0; k < 5; k++)
+                EXPECT_MSG(got[k] == (double)(n - 1) * qs[k] / 100.0, "threads %d: q %g = %.17g, want %.17g", t, qs[k],
+                           got[k], (double)(n - 1) * qs[k] / 100.0);
+        }
+    mv_free(&p);
+    mv_free(&h);
+}
+
 MV_TEST(ops, percentiles_match_numpy)
 {
     tj *doc = ops_doc();
