@@ -243,13 +243,18 @@ LIMITS & UNTRUSTED INPUT
    before use, products are overflow-checked, and the voxel array may not
    exceed MEDVOL_MAX_BYTES. A malformed or truncated file gives a specific
    status and detail. By default the reader fixes what nibabel fixes silently
-   (qfac 0 -> 1, negative pixdim -> abs, vox_offset below the header of a .nii
-   -> the header end, invalid xform codes -> 0, bitpix disagreeing with the
-   datatype, non-finite scl_slope -> no scaling, a NIfTI-2 eol_check of all
-   zeros, an extension esize not a multiple of 16); each sets a warning (see
-   ERRORS) and opts.strict turns each into MV_ERR_BAD_HEADER. What nibabel
-   refuses is always refused: a damaged NIfTI-2 eol_check (magic bytes 4..7
-   not 0d 0a 1a 0a: a text-mode transfer), an extension esize below 8.
+   (qfac 0 -> 1, negative pixdim -> abs, invalid xform codes -> 0, bitpix
+   disagreeing with the datatype, non-finite scl_slope -> no scaling, a
+   NIfTI-2 eol_check of all zeros, an extension esize not a multiple of 16)
+   and two defects nibabel refuses but nifticlib reads: a vox_offset inside
+   the header of a .nii (nibabel refuses 1..351 and takes 0 as "unset", then
+   reads the voxels from byte 0; medvol reads them from the header end) and
+   a qform quaternion with b^2 + c^2 + d^2 > 1 beyond 3 eps of its stored
+   precision where the qform gives the affine (normalised, as nifticlib
+   does). Each sets a warning (see ERRORS) and opts.strict turns each into
+   MV_ERR_BAD_HEADER. Always refused, as nibabel refuses them: a damaged
+   NIfTI-2 eol_check (magic bytes 4..7 not 0d 0a 1a 0a: a text-mode
+   transfer), an extension esize below 8.
    opts.max_bytes lowers the limit for one load (a service that takes files
    from outside). A compressed file never makes the reader allocate more
    than its compressed bytes can hold (DEFLATE gives at most 1032 bytes per
@@ -282,16 +287,32 @@ API TOUR
    NIfTI. mv_load / mv_load_mem / mv_load_io read NIfTI-1, NIfTI-2 (.nii and
    .hdr/.img pairs) and Analyze 7.5 (SPM2 flavour, as nibabel); either byte
    order; all datatypes; affine = nibabel's img.affine (sform if sform_code > 0,
-   else qform, else pixdim-only; Analyze: SPM origin). Native-endian data
+   else qform, else pixdim-only; Analyze: SPM origin, with axes past ndim
+   of length 1 where nibabel takes the stored dim[], so a 2D Analyze file
+   storing dim[3] = 0 gets another z translation; Analyze scaling as SPM2's,
+   but a non-finite cal_max - cal_min gives none where nibabel scales by NaN
+   or inf). Native-endian data
    that needs no conversion is memory-mapped (O(1) load). A crop box reads
    only the bytes it needs. mv_save / mv_save_mem write native byte order,
-   NIfTI-1 unless a dimension needs NIfTI-2, keeping every header field and
-   extension; a changed affine rewrites sform and qform as nibabel does.
+   NIfTI-1 unless a dimension needs NIfTI-2, keeping every header field
+   (text fields up to their first NUL) and extension. A changed affine
+   rewrites sform and qform from it, keeping their codes (sform ALIGNED if
+   it had none), so a cropped scanner-space image stays scanner space;
+   nibabel instead writes sform_code 2 and qform_code 0.
 
    float128 (NIfTI datatype 1536) is IEEE-754 binary128, converted in
-   software on every platform. nibabel maps it to numpy.longdouble, which is
-   x87 80-bit extended on x86-64: the two disagree on such files; medvol
-   follows the format's definition.
+   software on every platform. nibabel maps it to numpy.longdouble, and
+   refuses such files where that is not binary128 (x86-64: "data code 1536
+   not supported"); where it is, the two agree.
+
+   Scaled values follow get_fdata()'s float64 rule, x * slope + inter in
+   float64 (the intercept added only when nonzero, so 0 * -2 stays -0), then
+   rounded once to the output dtype; a 64-bit integer goes through float64
+   even with no scaling when the output is a float dtype, as get_fdata()
+   rounds it, but to an integer dtype it stays exact. nibabel switches to
+   long double when the dtype's range times the slope would overflow
+   float64 (NIfTI-2 int32 with slope 1e300), and then differs from medvol in
+   the last bit of some voxels.
 
    Resampling. mv_resample_shape / mv_resample_spacing are
    scipy.ndimage.zoom (order 0, 1 or 3) with grid_mode=True by default (the
@@ -557,7 +578,8 @@ enum {
     MV_WARN_BITPIX = 16,      /* bitpix disagrees with the datatype (ignored) */
     MV_WARN_SCL_SLOPE = 32,   /* non-finite scl_slope (-> no scaling) */
     MV_WARN_EXTENSION = 64,   /* esize not a multiple of 16, or a chain cut short by a bad entry (kept up to it) */
-    MV_WARN_EOL_CHECK = 128   /* NIfTI-2 eol_check all zero (-> treated as 0d 0a 1a 0a) */
+    MV_WARN_EOL_CHECK = 128,  /* NIfTI-2 eol_check all zero (-> treated as 0d 0a 1a 0a) */
+    MV_WARN_QUATERN = 256     /* the qform in use: b^2 + c^2 + d^2 > 1 beyond rounding (-> normalised) */
 };
 
 /* One NIfTI header extension: ecode and its payload (esize - 8 bytes on disk,
@@ -602,7 +624,9 @@ enum { MV_VOL_OWNED = 1, MV_VOL_MAPPED = 2, MV_VOL_BORROWED = 4 };
 
 /* A volume: voxel array plus geometry plus NIfTI metadata.
    Voxel (i, j, k, t, ...) is data[i + dim[0]*(j + dim[1]*(k + dim[2]*(t ...)))].
-   Axes beyond ndim have dim 1 and spacing 1. */
+   Axes beyond ndim have dim 1; their spacing is the file's pixdim (1 in
+   volumes medvol makes), as nibabel's qform takes pixdim[1..3] whatever
+   the ndim. */
 typedef struct mv_vol {
     void *data;
     mv_dtype dtype;
@@ -1053,7 +1077,9 @@ MVDEF mv_status mv_percentiles(const mv_vol *v, const double *q, int nq, double 
    affine's third axis is S); flipping axis 2 of a 2D image only negates the
    affine's third column. Resampling follows the same rule. */
 typedef struct mv_spatial_opts {
-    double fill;            /* value of padded voxels (as stored, before scaling) */
+    double fill;            /* value of padded voxels (as stored, before scaling;
+                               complex: fill + 0i; RGB: rounded and clamped to
+                               0..255 on every channel, alpha 255) */
     int threads;
     void *alloc_ctx;
 } mv_spatial_opts;
@@ -2335,10 +2361,14 @@ MVDEF mv_status mv_nufft_get_tables(const mv_nufft_plan *plan, mv_nufft_tables *
 
 
 /* Volume form, BART `nufft [-a] -d X:Y:Z TRAJ IN OUT`: traj c64 (3, X, Y,
-   1, ...); forward: in = image c64 (Nx, Ny, Nz, C), out = k-space c64
-   (1, X, Y, C, traj dims 4..6); adjoint: the reverse, dims = the image size
-   (BART's -d; zeros = taken from traj, 2 * ceil(max |k|) per axis).
-   out is an output volume (MEMORY). allocates: yes. */
+   1, d4..d6); forward: in = image c64 (Nx, Ny, Nz, C, d4..d6), out =
+   k-space c64 (1, X, Y, C, d4..d6); adjoint: the reverse, one image per
+   frame, dims = the image size (BART's -d; zeros = taken from traj, 2 *
+   ceil(max |k|) per axis). The frame axes d4..d6 broadcast as BART's: the
+   trajectory's and the input's are each 1 or the output's (a shared
+   trajectory for a series, one image at every trajectory frame, or frame
+   by frame); MV_ERR_INVALID_ARG otherwise. out is an output volume
+   (MEMORY). allocates: yes. */
 MVDEF mv_status mv_nufft(const mv_vol *traj, const mv_vol *in, mv_vol *out, int adjoint, const int64_t dims[3],
                          const mv_nufft_opts *opts);
 
@@ -2504,7 +2534,10 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    converged wait), every ISA the reference's bytes; the result is the
    same for any thread count. Each map is rotated so that its projection
    on the first principal component of the calibration data is real
-   positive (BART's rotphase). maps: c64 (x, y, z, C, M) (BART's layout,
+   positive (BART's rotphase), that component's own phase fixed as BART's
+   LAPACK eigensolver leaves it on coil data: its last coil entry real
+   positive (on odd matrices cheev can leave that entry negative, and the
+   maps then differ from BART's by a sign). maps: c64 (x, y, z, C, M) (BART's layout,
    maps in dims[4]); eigenvalues (optional) f32 (x, y, z, M). Cost at
    256^2 on 2 threads: see bench/README.md (8 coils: calibration ~20 ms,
    voxels ~15 ms of one 2-core Xeon).
@@ -3896,11 +3929,19 @@ MVDEF mv_status mv_warp_affine(const mv_vol *moving, const mv_vol *ref, const do
    commas, '#' comments); the last row must be 0 0 0 1.
    mv_itk_tfm_format: "#Insight Transform File V1.0", one
    AffineTransform_double_3_3 (2_2 for ndim 2) in LPS (diag(-1,-1,1) on both
-   sides), FixedParameters the zero centre; mv_itk_tfm_parse reads that and
-   the other matrix-plus-offset kinds with a centre in FixedParameters
-   (AffineTransform_float_3_3, _2_2, MatrixOffsetTransformBase_double_3_3):
-   the first transform of the file; other kinds are MV_ERR_UNSUPPORTED
-   naming the kind. Format forms (not under MEDVOL_NO_STDIO: snprintf):
+   sides), FixedParameters the zero centre; mv_itk_tfm_parse reads every
+   kind that is a matrix plus an offset, double or float, with its centre in
+   FixedParameters, as ITK 5 computes them (checked against SimpleITK):
+   AffineTransform, MatrixOffsetTransformBase, TranslationTransform,
+   IdentityTransform, ScaleTransform (2D, 3D), Euler2DTransform,
+   Rigid2DTransform, Similarity2DTransform, Euler3DTransform (ZXY, or ZYX
+   with FixedParameters[3] = 1), VersorRigid3DTransform,
+   Similarity3DTransform, ScaleVersor3DTransform, ScaleSkewVersor3DTransform
+   (ITK adds scale - 1 and the skews to the versor's matrix), and a
+   CompositeTransform of them (applied last first, as ITK does: the map is
+   the product in file order). The file's first transform (or composite)
+   is read; other kinds (B-spline, displacement field) are
+   MV_ERR_UNSUPPORTED naming the kind. Format forms (not under MEDVOL_NO_STDIO: snprintf):
    MV_ERR_BUFFER_TOO_SMALL if cap is short. allocates: no. */
 MVDEF mv_status mv_matrix_parse(const char *text, double m[4][4]);
 MVDEF mv_status mv_itk_tfm_parse(const char *text, double m[4][4]);
@@ -9179,6 +9220,23 @@ static void mv__put_f64(mv_dtype dt, unsigned char *p, double x, mv_round roundi
     }
 }
 
+/* A fill value (padding, outside samples) as one voxel of any dtype: real
+   dtypes as mv__put_f64; complex (x, 0); RGB x rounded half to even and
+   clamped to 0..255 on every channel, NaN as 0, alpha 255. */
+static void mv__put_fill(mv_dtype dt, unsigned char *p, double x, mv_round rounding)
+{
+    memset(p, 0, mv__dt[dt].size);
+    if (mv__dt[dt].kind == MV__K_COMPLEX) {
+        mv__put_f64((mv_dtype)mv__dt[dt].comp, p, x, rounding);
+    } else if (mv__dt[dt].kind == MV__K_RGB) {
+        double v = x != x ? 0 : x < 0 ? 0 : x > 255 ? 255 : nearbyint(x);
+        p[0] = p[1] = p[2] = (unsigned char)v;
+        if (dt == MV_DT_RGBA32) p[3] = 255;
+    } else {
+        mv__put_f64(dt, p, x, rounding);
+    }
+}
+
 /* Integer -> float dtype, rounding once from the exact integer. */
 static void mv__put_float_from_int(mv_dtype dt, unsigned char *p, mv__int v)
 {
@@ -9301,7 +9359,11 @@ static mv_status mv__check_convertible(mv_dtype sdt, mv_dtype ddt)
 
 /* The scaling NIfTI readers apply, as nibabel does it: slope 0 or not finite
    means none; a finite slope with a non-finite intercept is an error. Sets
-   *active to whether it changes values. */
+   *active to whether it changes values. An intercept of 0 comes back as -0:
+   nibabel adds the intercept only when it is nonzero (apply_read_scaling), so
+   x * slope keeps a negative zero (0 * -2, -0 * 2), and y + -0 is y for every
+   y, +0 included, where y + +0 would turn -0 into +0; every kernel's
+   x * slope + inter then gives nibabel's bits. */
 static mv_status mv__scaling(double slope, double inter, int *active, double *s, double *o)
 {
     *active = 0;
@@ -9310,8 +9372,24 @@ static mv_status mv__scaling(double slope, double inter, int *active, double *s,
     if (slope == 0 || !isfinite(slope)) return MV_OK;
     MV__CHECK(isfinite(inter), MV_ERR_BAD_HEADER, "scl_slope %g is valid but scl_inter is %g", slope, inter);
     *s = slope;
-    *o = inter;
+    *o = inter == 0.0 ? -0.0 : inter;
     *active = !(slope == 1.0 && inter == 0.0);
+    return MV_OK;
+}
+
+/* mv__scaling for values read as nibabel's get_fdata() (float64) and then
+   rounded to a float or complex dtype ddt: a 64-bit integer goes through
+   float64 even when no scaling applies (slope 1 / inter 0, or slope 0), as
+   get_fdata() converts it, so a value past 2^53 is rounded twice, as
+   get_fdata().astype(np.float32) rounds it (every other dtype converts to
+   float64 exactly, so one rounding is the same). To an integer dtype an
+   unscaled 64-bit integer stays exact. */
+static mv_status mv__scaling_values(mv_dtype dt, mv_dtype ddt, double slope, double inter, int *active, double *s,
+                                    double *o)
+{
+    MV__TRY(mv__scaling(slope, inter, active, s, o));
+    if ((dt == MV_DT_I64 || dt == MV_DT_U64) && (mv__dt[ddt].kind == MV__K_FLOAT || mv__dt[ddt].kind == MV__K_COMPLEX))
+        *active = 1;
     return MV_OK;
 }
 
@@ -9366,7 +9444,7 @@ MVDEF mv_status mv_convert_buffer(const void *src, mv_dtype src_dtype, void *dst
     active = 0;
     s = 1;
     i = 0;
-    if (o.scaled) MV__TRY(mv__scaling(o.slope, o.inter, &active, &s, &i));
+    if (o.scaled) MV__TRY(mv__scaling_values(src_dtype, dst_dtype, o.slope, o.inter, &active, &s, &i));
     if (mv__dt[dst_dtype].kind == MV__K_RGB) active = 0; /* NIfTI never scales RGB */
     return mv__convert_n(src, src_dtype, dst, dst_dtype, n, active, s, i, o.rounding, o.threads);
 }
@@ -9635,7 +9713,7 @@ MVDEF mv_status mv_convert_into(const mv_vol *src, mv_vol *dst, const mv_convert
     if (opts) o = *opts;
     else memset(&o, 0, sizeof(o));
     if (o.scaled && mv__dt[dst->dtype].kind != MV__K_RGB)
-        MV__TRY(mv__scaling(src->meta.scl_slope, src->meta.scl_inter, &active, &s, &i));
+        MV__TRY(mv__scaling_values(src->dtype, dst->dtype, src->meta.scl_slope, src->meta.scl_inter, &active, &s, &i));
     return mv__convert_n(src->data, src->dtype, dst->data, dst->dtype, (size_t)mv_vol_count(src), active, s, i,
                          o.rounding, o.threads);
 }
@@ -12816,6 +12894,57 @@ static mv_status mv__gzsrc_read(mv__gzsrc *g, uint64_t off, unsigned char *dst, 
     return mv__gzsrc_decode(g, dst, n);
 }
 
+/* A sequential gzip source (no member index, so no known size) from off to
+   its end, into new memory after `lead` bytes copied from lead_bytes (the
+   caller's offsets then hold in the buffer): for the extensions of a pair's
+   .hdr.gz, which run to the end of the file. At most cap bytes after off;
+   the stream is checked to its end as mv__gzsrc_finish checks it. */
+static mv_status mv__gzsrc_read_rest(mv__gzsrc *g, uint64_t off, const unsigned char *lead_bytes, size_t lead,
+                                     uint64_t cap, unsigned char **out, size_t *len)
+{
+    unsigned char *p = NULL;
+    size_t n = lead, room = 0, most;
+    mv_status st = MV_OK;
+    *out = NULL;
+    *len = 0;
+    MV__CHECK(!g->members && lead <= off && off >= g->out_pos, MV_ERR_INVALID_ARG, "gzip rest: not a sequential read");
+    cap = MV__MAX(cap, 1);
+    most = lead + (size_t)MV__MIN(cap, (uint64_t)(SIZE_MAX - lead)); /* the buffer's largest size */
+    while (st == MV_OK && g->out_pos < off)
+        st = mv__gzsrc_decode(g, g->skip, (size_t)MV__MIN((uint64_t)MV__GZ_SCRATCH, off - g->out_pos));
+    if (st == MV_OK) st = mv__grow(&p, &room, lead + 1, most, 0, g->ctx);
+    if (st == MV_OK && lead) memcpy(p, lead_bytes, lead);
+    while (st == MV_OK) {
+        size_t produced;
+        int stalled = 0;
+        if (n == room) { /* full: grow, unless the cap is reached and more arrives */
+            if ((uint64_t)(n - lead) >= cap) {
+                st = mv__gzsrc_step(g, g->skip, 1, &produced, &stalled);
+                if (st == MV_OK && produced)
+                    st = mv__fail(MV_ERR_SIZE_OVERFLOW, "header extensions past the limit of %llu bytes",
+                                  (unsigned long long)cap);
+                if (st == MV_OK && stalled) break;
+                continue;
+            }
+            st = mv__grow(&p, &room, n + 1, most, n, g->ctx);
+            continue;
+        }
+        st = mv__gzsrc_step(g, p + n, room - n, &produced, &stalled);
+        n += produced;
+        if (stalled) break;
+    }
+    if (st == MV_OK && !g->stream_end)
+        st = mv__fail(MV_ERR_TRUNCATED, "gzip data end inside member %d (at compressed byte %llu)", g->st->members - 1,
+                      (unsigned long long)g->st->member_start);
+    if (st != MV_OK) {
+        mv__free(p, g->ctx);
+        return st;
+    }
+    *out = p;
+    *len = n;
+    return MV_OK;
+}
+
 /* If raw holds gzip data, wraps it: *use is then a decompressing source
    (size known only with the member index), else raw itself. */
 static mv_status mv__src_sniff_gz(mv__src *raw, mv__src *wrap, mv__src **use, int threads, void *ctx)
@@ -12977,7 +13106,10 @@ static void mv__parse_n2(const unsigned char *b, int sw, mv__nhdr *h)
 
 /* Analyze 7.5 as nibabel's Spm2AnalyzeHeader: scale factor in funused1
    (the NIfTI scl_slope position), intercept in funused2, else from the
-   glmax/glmin and cal_max/cal_min ranges; origin (1-based voxel) at 253. */
+   glmax/glmin and cal_max/cal_min ranges (cal_max - cal_min a float32
+   subtraction, as numpy does it on the two float32 fields; a non-finite
+   range gives no scaling, where nibabel would scale by NaN or inf); origin
+   (1-based voxel) at 253. */
 static void mv__parse_analyze(const unsigned char *b, int sw, mv__nhdr *h)
 {
     int i;
@@ -13000,8 +13132,9 @@ static void mv__parse_analyze(const unsigned char *b, int sw, mv__nhdr *h)
     if (isfinite(slope) && slope != 0) {
         m->scl_slope = slope;
         m->scl_inter = isfinite(inter) ? inter : 0.0;
-    } else if (glmax - glmin != 0 && m->cal_max - m->cal_min != 0) {
-        m->scl_slope = (m->cal_max - m->cal_min) / (glmax - glmin);
+    } else if (glmax - glmin != 0 && (float)m->cal_max - (float)m->cal_min != 0 &&
+               isfinite((float)m->cal_max - (float)m->cal_min)) {
+        m->scl_slope = (double)((float)m->cal_max - (float)m->cal_min) / (glmax - glmin);
         m->scl_inter = m->cal_min - m->scl_slope * glmin;
     } else {
         m->scl_slope = 0; /* no scaling */
@@ -13156,6 +13289,19 @@ static mv_status mv__parse_header(const unsigned char *b, size_t len, int single
             MV__CHECK(!strict, MV_ERR_BAD_HEADER, "header: scl_slope is %g", m->scl_slope);
             mv__warn(m, MV_WARN_SCL_SLOPE, "scl_slope is %g (no scaling)", m->scl_slope);
         }
+        if (m->qform_code > 0 && m->sform_code == 0) {
+            /* the qform gives the affine: a quaternion past the unit ball
+               beyond 3 eps of its stored precision (nibabel's
+               quaternion_threshold, float32 or float64) makes nibabel refuse
+               the file; nifticlib normalises (b, c, d), and so does medvol
+               (mv__quatern_to_affine), saying so */
+            double q2 = m->quatern[0] * m->quatern[0] + m->quatern[1] * m->quatern[1] + m->quatern[2] * m->quatern[2];
+            double eps = h->format == MV_FORMAT_NIFTI2 ? DBL_EPSILON : FLT_EPSILON;
+            if (1.0 - q2 < -3.0 * eps) {
+                MV__CHECK(!strict, MV_ERR_BAD_HEADER, "header: quatern_b^2 + c^2 + d^2 is %.17g (> 1)", q2);
+                mv__warn(m, MV_WARN_QUATERN, "quatern_b^2 + c^2 + d^2 is %.17g (> 1: normalised)", q2);
+            }
+        }
     }
     for (i = 1; i <= 3; i++) {
         MV__CHECK(!strict || (isfinite(h->pixdim[i]) && h->pixdim[i] > 0), MV_ERR_BAD_HEADER,
@@ -13211,21 +13357,26 @@ MVDEF void mv_meta_affine(const mv_vol *v, double aff[4][4])
     }
 }
 
-/* Extension chain in [start, end) of src: esize, ecode, payload. An esize
-   below 8 (0 included: the spec wants a positive multiple of 16) is always an
-   error, as in nibabel: the chain cannot go on and the rest would be lost
-   silently. Lenient mode keeps the entries before one that runs past the end
-   and accepts an esize that is not a multiple of 16 (both with a warning, as
-   nibabel warns); strict mode reports both. */
+/* Extension chain in [start, end) of src: esize, ecode, payload. In a
+   single file (before vox_offset) the chain goes on while 16 bytes are left
+   (an extension's smallest size), so 1-15 bytes of padding before the data
+   end it, as in nibabel (Nifti1Extensions.from_fileobj: while size >= 16)
+   and nifticlib (remain < 16); in a pair's .hdr it runs to the end of the
+   file, as nibabel reads it there (size -1: while an 8-byte entry head
+   comes). An esize below 8 (0 included: the spec wants a positive multiple
+   of 16) is always an error, as in nibabel: the chain cannot go on and the
+   rest would be lost silently. Lenient mode keeps the entries before one
+   that runs past the end and accepts an esize that is not a multiple of 16
+   (both with a warning, as nibabel warns); strict mode reports both. */
 #define MV__MAX_EXTENSIONS 4096
-static mv_status mv__read_extensions(mv__src *src, uint64_t start, uint64_t end, int swap, int strict, mv_meta *m,
-                                     void *ctx)
+static mv_status mv__read_extensions(mv__src *src, uint64_t start, uint64_t end, int single, int swap, int strict,
+                                     mv_meta *m, void *ctx)
 {
     mv_extension list[64], *big = NULL, *exts = list;
     int n = 0, cap = 64, i;
     uint64_t pos = start;
     mv_status st = MV_OK;
-    while (pos + 8 <= end) {
+    while (pos < end && end - pos >= (single ? 16u : 8u)) {
         unsigned char eh[8];
         int32_t esize, ecode;
         st = mv__src_read(src, pos, eh, 8);
@@ -13457,8 +13608,9 @@ static mv_status mv__load_want(const mv__nhdr *h, const mv_load_opts *o, mv__wan
     w->slope = 1;
     w->inter = 0;
     if (o->scaled && kind != MV__K_RGB) {
-        MV__TRY(mv__scaling(h->meta.scl_slope, h->meta.scl_inter, &w->scaled, &w->slope, &w->inter));
         if (!o->dtype) w->ddt = kind == MV__K_COMPLEX ? MV_DT_C64 : MV_DT_F32;
+        MV__TRY(mv__scaling_values(h->dtype, w->ddt, h->meta.scl_slope, h->meta.scl_inter, &w->scaled, &w->slope,
+                                   &w->inter));
     }
     MV__CHECK(mv__dtype_ok(w->ddt), MV_ERR_INVALID_ARG, "load: dtype %d is not a dtype", (int)o->dtype);
     return mv__check_convertible(h->dtype, w->ddt);
@@ -13488,7 +13640,7 @@ static void mv__vol_from_header(const mv__nhdr *h, const mv__box *box, mv_dtype 
 }
 
 /* mv_load_opts.squeeze / mv_pipeline_opts.squeeze: trailing length-1 axes
-   beyond the third go (dim and spacing back to 1, as for axes past ndim);
+   beyond the third go (dim and spacing back to 1, as in volumes medvol makes);
    the voxel order is unchanged, so only the shape moves. */
 static void mv__vol_squeeze(mv_vol *v)
 {
@@ -13534,13 +13686,27 @@ static mv_status mv__load_sources(mv__src *hsrc, mv__src *isrc, int single, int 
     MV__TRY(mv__load_want(&h, &o, &w));
 
     /* extensions: after the 4-byte extender, up to the data (single file) or
-       the end of the .hdr */
+       the end of the .hdr; a .hdr.gz of unknown size is decoded to its end
+       first (after the header read above, so its offsets hold) */
     ext_end = single ? h.vox_offset : hsrc->size;
     if (ext_end != MV__SIZE_UNKNOWN && ext_end >= h.hdr_size + 4 && h.format != MV_FORMAT_ANALYZE) {
         unsigned char extender[4];
         MV__TRY(mv__src_read(hsrc, h.hdr_size, extender, 4));
         if (extender[0] != 0)
-            MV__TRY(mv__read_extensions(hsrc, h.hdr_size + 4, ext_end, h.swap, o.strict, &h.meta, o.alloc_ctx));
+            MV__TRY(mv__read_extensions(hsrc, h.hdr_size + 4, ext_end, single, h.swap, o.strict, &h.meta, o.alloc_ctx));
+    } else if (ext_end == MV__SIZE_UNKNOWN && hsrc->kind == MV__SRC_GZ && h.format != MV_FORMAT_ANALYZE) {
+        unsigned char *whole = NULL;
+        size_t whole_len = 0;
+        mv__src wsrc;
+        uint64_t cap = o.max_bytes && o.max_bytes < (uint64_t)MEDVOL_MAX_BYTES ? o.max_bytes : (uint64_t)MEDVOL_MAX_BYTES;
+        st = mv__gzsrc_read_rest(hsrc->gz, h.hdr_size, hb, h.hdr_size, cap, &whole, &whole_len);
+        if (st != MV_OK) return mv__fail_prefix(st, "%s", hsrc->name);
+        mv__src_mem(&wsrc, whole, whole_len, hsrc->name);
+        st = MV_OK;
+        if (whole_len >= h.hdr_size + 4 && whole[h.hdr_size] != 0) /* (fewer bytes: no extender, as in nibabel) */
+            st = mv__read_extensions(&wsrc, h.hdr_size + 4, whole_len, 0, h.swap, o.strict, &h.meta, o.alloc_ctx);
+        mv__free(whole, hsrc->gz->ctx);
+        MV__TRY(st);
     }
     mv__vol_from_header(&h, box.whole ? NULL : &box, w.ddt, &v);
     if (o.squeeze) mv__vol_squeeze(&v);
@@ -13967,8 +14133,9 @@ static mv_status mv__plan_write(const mv_vol *v, int pair, int want_version, con
 
 /* The q/s-form fields to write: the stored ones when they still give the
    volume's affine; otherwise recomputed from the affine (sform = affine, code
-   kept or ALIGNED; qform from the polar decomposition, code kept), as
-   nibabel does when an image's affine has changed. */
+   kept or ALIGNED; qform from the polar decomposition, code kept). nibabel
+   also recomputes both when an image's affine has changed, but sets the
+   codes to 2 and 0, losing a scanner qform's meaning. */
 typedef struct mv__xforms {
     int qform_code, sform_code;
     double quatern[3], qoffset[3], qfac, srow[3][4], pixdim[3];
@@ -16014,7 +16181,7 @@ static mv_status mv__rs_check(const mv_vol *in, const mv_vol *out, const mv_resa
     }
     /* scaling applies whenever values pass through a conversion */
     if (!o->raw && kind != MV__K_RGB && !(o->interp == MV_INTERP_NEAREST && in->dtype == out->dtype))
-        MV__TRY(mv__scaling(in->meta.scl_slope, in->meta.scl_inter, &active, &slope, &inter));
+        MV__TRY(mv__scaling_values(in->dtype, MV_DT_F32, in->meta.scl_slope, in->meta.scl_inter, &active, &slope, &inter));
     j->scaled = active;
     j->slope = slope;
     j->inter = inter;
@@ -16031,9 +16198,7 @@ static void mv__rs_fill_bytes(mv__rs_job *j, double fill)
     memset(j->fillb, 0, sizeof(j->fillb));
     j->fillf = (float)fill;
     if (mv__dt[j->odt].kind == MV__K_RGB) {
-        double v = fill != fill ? 0 : fill < 0 ? 0 : fill > 255 ? 255 : nearbyint(fill);
-        j->fillb[0] = j->fillb[1] = j->fillb[2] = (unsigned char)v;
-        j->fillb[3] = 255;
+        mv__put_fill(j->odt, j->fillb, fill, MV_ROUND_NEAREST);
     } else if (j->interp == MV_INTERP_NEAREST) {
         mv__convert_run(&fill, MV_DT_F64, j->fillb, j->odt, 1, 0, 1.0, 0.0, j->rounding);
     } else {
@@ -16759,7 +16924,7 @@ MVDEF int mv_intensity_values_f32(const mv_vol *v, int raw)
     /* a valid slope with a non-finite intercept: the ops refuse the volume
        (answered here without mv__scaling, which would set mv_last_error) */
     if (!raw && sl != 0 && isfinite(sl) && !isfinite(in)) return 0;
-    if (!raw) (void)mv__scaling(sl, in, &active, &slope, &inter);
+    if (!raw) (void)mv__scaling_values(v->dtype, MV_DT_F32, sl, in, &active, &slope, &inter);
     mv__vsrc_from_vol(&s, v, active, slope, inter);
     return mv__vsrc_values_f32(&s);
 }
@@ -18273,17 +18438,16 @@ static void mv__stage_fill_bytes(const mv__plan *pl, const mv__vsrc *s, int k, m
 {
     memset(b, 0, 16);
     if (!pl->values) {
-        mv__put_f64(s->dt, b, pl->fill[k], MV_ROUND_NEAREST);
+        mv__put_fill(s->dt, b, pl->fill[k], MV_ROUND_NEAREST);
     } else if (pl->n_eop == 0) {
         /* casts only: a fill given in stored units converts like the data,
            one given after the cast is in the cast's units */
         if (pl->fill_units[k] == 0) {
             unsigned char raw[16];
-            memset(raw, 0, sizeof(raw));
-            mv__put_f64(s->dt, raw, pl->fill[k], MV_ROUND_NEAREST);
+            mv__put_fill(s->dt, raw, pl->fill[k], MV_ROUND_NEAREST);
             mv__convert_real_run(raw, s->dt, b, odt, 1, s->scaled, s->slope, s->inter, pl->rounding);
         } else {
-            mv__put_f64(odt, b, pl->fill[k], pl->rounding);
+            mv__put_fill(odt, b, pl->fill[k], pl->rounding);
         }
     } else {
         float v = mv__eops_one(pl->eop + pl->fill_eop[k], pl->n_eop - pl->fill_eop[k], pl->fill_f[k]);
@@ -18527,7 +18691,7 @@ static mv_status mv__run(const mv_vol *in, const mv_op *ops, int n_ops, mv_vol *
     for (a = 0; a < in->ndim; a++) MV__CHECK(in->dim[a] >= 1, MV_ERR_INVALID_ARG, "%s: input dim[%d] = %lld", fn, a, (long long)in->dim[a]);
     MV__TRY(mv__check_ops(ops, n_ops));
     if (!raw && mv__dt[in->dtype].kind != MV__K_RGB && mv__dt[in->dtype].kind != MV__K_COMPLEX)
-        MV__TRY(mv__scaling(in->meta.scl_slope, in->meta.scl_inter, &active, &slope, &inter));
+        MV__TRY(mv__scaling_values(in->dtype, MV_DT_F32, in->meta.scl_slope, in->meta.scl_inter, &active, &slope, &inter));
     mv__vsrc_from_vol(&s, in, active, slope, inter);
     MV__TRY(mv__compile(in, &s, ops, n_ops, ro, &pl, fn, ro->chain));
     if (!pl.values) s.scaled = 0; /* moves keep the stored values and the scaling */
@@ -18800,7 +18964,7 @@ static mv_status mv__value_provider(const mv_vol *v, const mv_intensity_opts *o,
     MV__CHECK(mv__dt[v->dtype].kind != MV__K_COMPLEX && mv__dt[v->dtype].kind != MV__K_RGB, MV_ERR_UNSUPPORTED,
               "%s: %s voxels have no order", fn, mv__dt[v->dtype].name);
     if (o->mask) MV__TRY(mv__check_mask(v, o->mask));
-    if (!o->raw) MV__TRY(mv__scaling(v->meta.scl_slope, v->meta.scl_inter, &active, &slope, &inter));
+    if (!o->raw) MV__TRY(mv__scaling_values(v->dtype, MV_DT_F32, v->meta.scl_slope, v->meta.scl_inter, &active, &slope, &inter));
     mv__vsrc_from_vol(s, v, active, slope, inter);
     memset(p, 0, sizeof(*p));
     p->src = s;
@@ -18997,7 +19161,7 @@ MVDEF mv_status mv_pipeline_geometry(const mv_vol *in, const mv_op *ops, int n_o
               "mv_pipeline_geometry: NULL or empty volume");
     MV__TRY(mv__check_ops(ops, n_ops));
     if (mv__dt[in->dtype].kind != MV__K_RGB && mv__dt[in->dtype].kind != MV__K_COMPLEX)
-        MV__TRY(mv__scaling(in->meta.scl_slope, in->meta.scl_inter, &active, &slope, &inter));
+        MV__TRY(mv__scaling_values(in->dtype, MV_DT_F32, in->meta.scl_slope, in->meta.scl_inter, &active, &slope, &inter));
     mv__vsrc_from_vol(&s, in, active, slope, inter);
     memset(&ro, 0, sizeof(ro));
     ro.geometry_only = 1;
@@ -19058,7 +19222,7 @@ static mv_status mv__pipeline_load_with(mv__loader_fn load, const void *lctx, co
     lo.alloc_ctx = ro.alloc_ctx;
     MV__TRY(load(lctx, &hdr, &lo));
     if (!raw && mv__dt[hdr.dtype].kind != MV__K_RGB && mv__dt[hdr.dtype].kind != MV__K_COMPLEX) {
-        st = mv__scaling(hdr.meta.scl_slope, hdr.meta.scl_inter, &active, &slope, &inter);
+        st = mv__scaling_values(hdr.dtype, MV_DT_F32, hdr.meta.scl_slope, hdr.meta.scl_inter, &active, &slope, &inter);
         if (st != MV_OK) {
             mv_free(&hdr);
             return st;
@@ -19186,7 +19350,7 @@ static mv_status mv__msrc_init(mv__msrc *s, const mv_vol *v, int raw, const char
     s->scaled = 0;
     s->slope = 1;
     s->inter = 0;
-    if (!raw) MV__TRY(mv__scaling(v->meta.scl_slope, v->meta.scl_inter, &s->scaled, &s->slope, &s->inter));
+    if (!raw) MV__TRY(mv__scaling_values(v->dtype, MV_DT_F32, v->meta.scl_slope, v->meta.scl_inter, &s->scaled, &s->slope, &s->inter));
     s->period = mv_vol_count(v);
     return MV_OK;
 }
@@ -26442,61 +26606,177 @@ MVDEF mv_status mv_matrix_parse(const char *text, double m[4][4])
     return MV_OK;
 }
 
-MVDEF mv_status mv_itk_tfm_parse(const char *text, double m[4][4])
+/* The ITK transform kinds that are a matrix plus an offset, as their
+   Parameters and FixedParameters are laid out (ITK 5's ComputeMatrix and
+   SetParameters, checked against SimpleITK's GetMatrix): every one is
+   y = A (x - c) + c + t in LPS with the centre c in FixedParameters. */
+enum {
+    MV__TFM_AFFINE, MV__TFM_TRANSLATION, MV__TFM_IDENTITY, MV__TFM_SCALE, MV__TFM_EULER2, MV__TFM_SIM2, MV__TFM_EULER3,
+    MV__TFM_VERSOR3, MV__TFM_SIM3, MV__TFM_SCALEVERSOR3, MV__TFM_SCALESKEWVERSOR3
+};
+static const struct {
+    const char *name;
+    int family, nd; /* nd 0: 2 or 3, from the kind's _N_N */
+} mv__tfm_kinds[] = {
+    {"AffineTransform", MV__TFM_AFFINE, 0},        {"MatrixOffsetTransformBase", MV__TFM_AFFINE, 0},
+    {"TranslationTransform", MV__TFM_TRANSLATION, 0}, {"IdentityTransform", MV__TFM_IDENTITY, 0},
+    {"ScaleTransform", MV__TFM_SCALE, 0},          {"Euler2DTransform", MV__TFM_EULER2, 2},
+    {"Rigid2DTransform", MV__TFM_EULER2, 2},       {"Similarity2DTransform", MV__TFM_SIM2, 2},
+    {"Euler3DTransform", MV__TFM_EULER3, 3},       {"VersorRigid3DTransform", MV__TFM_VERSOR3, 3},
+    {"Similarity3DTransform", MV__TFM_SIM3, 3},    {"ScaleVersor3DTransform", MV__TFM_SCALEVERSOR3, 3},
+    {"ScaleSkewVersor3DTransform", MV__TFM_SCALESKEWVERSOR3, 3}};
+
+/* the numbers of the "NAME:" line that follows p (before end, if not NULL):
+   up to cap of them into v, how many in *n; -1 when the line is missing */
+static int mv__tfm_numbers(const char *p, const char *end, const char *name, double *v, int cap, int *n)
 {
-    const char *p, *q;
-    char kind[64];
-    double par[12], fix[3] = {0, 0, 0}, L[4][4];
-    const double D[4] = {-1, -1, 1, 1};
-    int nd = 0, i, r, c, np;
-    size_t k = 0;
-    MV__CHECK(text && m, MV_ERR_INVALID_ARG, "mv_itk_tfm_parse: NULL argument");
-    MV__CHECK(strncmp(text, "#Insight Transform File", 23) == 0, MV_ERR_BAD_HEADER,
-              "mv_itk_tfm_parse: no '#Insight Transform File' first line");
-    p = strstr(text, "\nTransform:");
-    MV__CHECK(p != NULL, MV_ERR_BAD_DATA, "mv_itk_tfm_parse: no 'Transform:' line");
-    p += 11;
+    size_t len = strlen(name);
+    const char *q = p;
+    *n = 0;
+    for (;;) {
+        q = strstr(q, name);
+        if (!q || (end && q >= end)) return -1;
+        if (q[-1] == '\n') break;
+        q += len;
+    }
+    q += len;
+    while (*n < cap) {
+        double x;
+        const char *r;
+        while (*q == ' ' || *q == '\t') q++;
+        if (!*q || *q == '\n' || *q == '\r') break;
+        r = mv__reg_num(q, &x);
+        if (!r) break;
+        v[(*n)++] = x;
+        q = r;
+    }
+    return 0;
+}
+
+/* A versor's rotation (ITK Versor::GetMatrix) from its right part, which
+   VersorRigid3DTransform::SetParameters scales below 1 first */
+static void mv__tfm_versor(const double v[3], double R[3][3])
+{
+    double x = v[0], y = v[1], z = v[2], w, n = sqrt(x * x + y * y + z * z);
+    if (n >= 1.0 - 1e-10) {
+        x /= n * (1 + 1e-10);
+        y /= n * (1 + 1e-10);
+        z /= n * (1 + 1e-10);
+    }
+    w = sqrt(MV__MAX(0.0, 1.0 - (x * x + y * y + z * z)));
+    R[0][0] = 1 - 2 * (y * y + z * z), R[0][1] = 2 * (x * y - z * w), R[0][2] = 2 * (x * z + y * w);
+    R[1][0] = 2 * (x * y + z * w), R[1][1] = 1 - 2 * (x * x + z * z), R[1][2] = 2 * (y * z - x * w);
+    R[2][0] = 2 * (x * z - y * w), R[2][1] = 2 * (y * z + x * w), R[2][2] = 1 - 2 * (x * x + y * y);
+}
+
+/* One transform of a .tfm file, p just past its "Transform:" (end: the next
+   one, or NULL): its LPS 4x4 L and dimension *nd. */
+static mv_status mv__tfm_one(const char *p, const char *end, int *nd, double L[4][4])
+{
+    char kind[96];
+    size_t k = 0, base;
+    int fam = -1, i, r, c, np, nfix, want, nf = 0;
+    double par[16], fix[4] = {0, 0, 0, 0}, A[3][3] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}, t[3] = {0, 0, 0};
+    const char *u;
     while (*p == ' ') p++;
     while (p[k] && p[k] != '\n' && p[k] != '\r' && p[k] != ' ' && k < sizeof(kind) - 1) kind[k] = p[k], k++;
     kind[k] = 0;
-    if (!strcmp(kind, "AffineTransform_double_3_3") || !strcmp(kind, "AffineTransform_float_3_3") ||
-        !strcmp(kind, "MatrixOffsetTransformBase_double_3_3") || !strcmp(kind, "MatrixOffsetTransformBase_float_3_3"))
-        nd = 3;
-    else if (!strcmp(kind, "AffineTransform_double_2_2") || !strcmp(kind, "AffineTransform_float_2_2") ||
-             !strcmp(kind, "MatrixOffsetTransformBase_double_2_2") || !strcmp(kind, "MatrixOffsetTransformBase_float_2_2"))
-        nd = 2;
-    MV__CHECK(nd != 0, MV_ERR_UNSUPPORTED, "mv_itk_tfm_parse: transform kind '%s' (affine kinds only)", kind);
-    np = nd * nd + nd;
-    q = strstr(p, "\nParameters:");
-    MV__CHECK(q != NULL, MV_ERR_BAD_DATA, "mv_itk_tfm_parse: no 'Parameters:' line");
-    q += 12;
-    for (i = 0; i < np; i++) {
-        double v;
-        while (*q == ' ' || *q == '\t') q++;
-        MV__CHECK(*q && *q != '\n' && *q != '\r', MV_ERR_BAD_DATA, "mv_itk_tfm_parse: %d Parameters, %d needed", i, np);
-        q = mv__reg_num(q, &v);
-        MV__CHECK(q && isfinite(v), MV_ERR_BAD_DATA, "mv_itk_tfm_parse: Parameters[%d] unreadable", i);
-        par[i] = v;
+    /* NAME_double_N_N or NAME_float_N_N */
+    u = strstr(kind, "_double_");
+    if (!u) u = strstr(kind, "_float_");
+    *nd = 0;
+    if (u) {
+        const char *d = strchr(u + 1, '_');
+        base = (size_t)(u - kind);
+        if (d && (d[1] == '2' || d[1] == '3') && d[2] == '_' && d[3] == d[1] && d[4] == 0) *nd = d[1] - '0';
+        for (i = 0; *nd && i < (int)MV__ARRAY_LEN(mv__tfm_kinds); i++)
+            if (strlen(mv__tfm_kinds[i].name) == base && !strncmp(kind, mv__tfm_kinds[i].name, base) &&
+                (!mv__tfm_kinds[i].nd || mv__tfm_kinds[i].nd == *nd))
+                fam = mv__tfm_kinds[i].family;
     }
-    q = strstr(p, "\nFixedParameters:");
-    if (q) {
-        q += 17;
-        for (i = 0; i < nd; i++) {
-            double v;
-            while (*q == ' ' || *q == '\t') q++;
-            if (!*q || *q == '\n' || *q == '\r') break;
-            q = mv__reg_num(q, &v);
-            MV__CHECK(q && isfinite(v), MV_ERR_BAD_DATA, "mv_itk_tfm_parse: FixedParameters[%d] unreadable", i);
-            fix[i] = v;
+    MV__CHECK(fam >= 0, MV_ERR_UNSUPPORTED,
+              "mv_itk_tfm_parse: transform kind '%s' (matrix-plus-offset kinds only: Affine, MatrixOffsetTransformBase, "
+              "Translation, Identity, Scale, Euler2D/3D, Rigid2D, Similarity2D/3D, VersorRigid3D, ScaleVersor3D, "
+              "ScaleSkewVersor3D, and Composites of them)", kind);
+    np = fam == MV__TFM_AFFINE ? *nd * *nd + *nd
+         : fam == MV__TFM_TRANSLATION || fam == MV__TFM_SCALE ? *nd
+         : fam == MV__TFM_IDENTITY ? 0
+         : fam == MV__TFM_EULER2 ? 3
+         : fam == MV__TFM_SIM2 ? 4
+         : fam == MV__TFM_EULER3 || fam == MV__TFM_VERSOR3 ? 6
+         : fam == MV__TFM_SIM3 ? 7
+         : fam == MV__TFM_SCALEVERSOR3 ? 9
+                                     : 15;
+    if (np > 0) {
+        MV__CHECK(mv__tfm_numbers(p, end, "Parameters:", par, np, &want) == 0, MV_ERR_BAD_DATA,
+                  "mv_itk_tfm_parse: %s has no 'Parameters:' line", kind);
+        MV__CHECK(want == np, MV_ERR_BAD_DATA, "mv_itk_tfm_parse: %s: %d Parameters, %d needed", kind, want, np);
+        for (i = 0; i < np; i++)
+            MV__CHECK(isfinite(par[i]), MV_ERR_BAD_DATA, "mv_itk_tfm_parse: %s: Parameters[%d] is not finite", kind, i);
+    }
+    nfix = fam == MV__TFM_TRANSLATION || fam == MV__TFM_IDENTITY ? 0 : *nd;
+    if (nfix && mv__tfm_numbers(p, end, "FixedParameters:", fix, fam == MV__TFM_EULER3 ? 4 : nfix, &nf) == 0)
+        for (i = 0; i < nf; i++)
+            MV__CHECK(isfinite(fix[i]), MV_ERR_BAD_DATA, "mv_itk_tfm_parse: %s: FixedParameters[%d] is not finite",
+                      kind, i);
+    for (i = nf; i < nfix; i++) fix[i] = 0; /* no centre given: the origin */
+    switch (fam) {
+    case MV__TFM_AFFINE:
+        for (r = 0; r < *nd; r++) {
+            for (c = 0; c < *nd; c++) A[r][c] = par[r * *nd + c];
+            t[r] = par[*nd * *nd + r];
         }
+        break;
+    case MV__TFM_TRANSLATION:
+        for (r = 0; r < *nd; r++) t[r] = par[r];
+        break;
+    case MV__TFM_SCALE:
+        for (r = 0; r < *nd; r++) A[r][r] = par[r];
+        break;
+    case MV__TFM_EULER2:
+    case MV__TFM_SIM2: { /* (angle, tx, ty) / (scale, angle, tx, ty) */
+        int o = fam == MV__TFM_SIM2;
+        double sc = o ? par[0] : 1.0, cs = cos(par[o]), sn = sin(par[o]);
+        A[0][0] = sc * cs, A[0][1] = -sc * sn, A[1][0] = sc * sn, A[1][1] = sc * cs;
+        t[0] = par[o + 1], t[1] = par[o + 2];
+        break;
     }
-    /* ITK: y = A (x - c) + c + t, in LPS */
+    case MV__TFM_EULER3: { /* (angle x, y, z, t); FixedParameters[3] 1: ComputeZYX */
+        double cx = cos(par[0]), sx = sin(par[0]), cy = cos(par[1]), sy = sin(par[1]), cz = cos(par[2]),
+               sz = sin(par[2]);
+        double Rx[3][3] = {{1, 0, 0}, {0, cx, -sx}, {0, sx, cx}}, Ry[3][3] = {{cy, 0, sy}, {0, 1, 0}, {-sy, 0, cy}},
+               Rz[3][3] = {{cz, -sz, 0}, {sz, cz, 0}, {0, 0, 1}}, T[3][3];
+        double(*P)[3] = nf >= 4 && fix[3] != 0 ? Ry : Rx, (*Q)[3] = nf >= 4 && fix[3] != 0 ? Rx : Ry;
+        for (r = 0; r < 3; r++) /* Rz P Q: ZYX (Rz Ry Rx) or ITK's default ZXY (Rz Rx Ry) */
+            for (c = 0; c < 3; c++) T[r][c] = Rz[r][0] * P[0][c] + Rz[r][1] * P[1][c] + Rz[r][2] * P[2][c];
+        for (r = 0; r < 3; r++)
+            for (c = 0; c < 3; c++) A[r][c] = T[r][0] * Q[0][c] + T[r][1] * Q[1][c] + T[r][2] * Q[2][c];
+        for (r = 0; r < 3; r++) t[r] = par[3 + r];
+        break;
+    }
+    default: { /* versor (3), translation (3), then a scale or (ScaleVersor3D and
+                  ScaleSkewVersor3D, as ITK computes them) scale - 1 added to
+                  the diagonal and skew to the off-diagonal */
+        mv__tfm_versor(par, A);
+        for (r = 0; r < 3; r++) t[r] = par[3 + r];
+        if (fam == MV__TFM_SIM3)
+            for (r = 0; r < 3; r++)
+                for (c = 0; c < 3; c++) A[r][c] *= par[6];
+        if (fam == MV__TFM_SCALEVERSOR3 || fam == MV__TFM_SCALESKEWVERSOR3)
+            for (r = 0; r < 3; r++) A[r][r] += par[6 + r] - 1.0;
+        if (fam == MV__TFM_SCALESKEWVERSOR3) {
+            A[0][1] += par[9], A[0][2] += par[10], A[1][0] += par[11];
+            A[1][2] += par[12], A[2][0] += par[13], A[2][1] += par[14];
+        }
+        break;
+    }
+    }
     mv__m4_identity(L);
-    for (r = 0; r < nd; r++) {
-        double off = par[nd * nd + r] + fix[r];
-        for (c = 0; c < nd; c++) {
-            L[r][c] = par[r * nd + c];
-            off -= L[r][c] * fix[c];
+    for (r = 0; r < *nd; r++) {
+        double off = t[r] + fix[r];
+        for (c = 0; c < *nd; c++) {
+            L[r][c] = A[r][c];
+            off -= A[r][c] * fix[c];
         }
         L[r][3] = off;
     }
@@ -26504,8 +26784,47 @@ MVDEF mv_status mv_itk_tfm_parse(const char *text, double m[4][4])
        refused, never a matrix of inf or NaN (found by tests/fuzz/fuzz_text.c) */
     for (r = 0; r < 3; r++)
         MV__CHECK(isfinite(L[r][3]), MV_ERR_BAD_DATA,
-                  "mv_itk_tfm_parse: the offset t + c - A c of row %d is not finite (Parameters or FixedParameters too "
-                  "large)", r);
+                  "mv_itk_tfm_parse: %s: the offset t + c - A c of row %d is not finite (Parameters or FixedParameters "
+                  "too large)", kind, r);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_itk_tfm_parse(const char *text, double m[4][4])
+{
+    const char *p, *next;
+    double L[4][4], T[4][4], P[4][4];
+    const double D[4] = {-1, -1, 1, 1};
+    int nd = 0, nd1, r, c, members = 0;
+    MV__CHECK(text && m, MV_ERR_INVALID_ARG, "mv_itk_tfm_parse: NULL argument");
+    MV__CHECK(strncmp(text, "#Insight Transform File", 23) == 0, MV_ERR_BAD_HEADER,
+              "mv_itk_tfm_parse: no '#Insight Transform File' first line");
+    p = strstr(text, "\nTransform:");
+    MV__CHECK(p != NULL, MV_ERR_BAD_DATA, "mv_itk_tfm_parse: no 'Transform:' line");
+    p += 11;
+    while (*p == ' ') p++;
+    next = strstr(p, "\nTransform:");
+    if (!strncmp(p, "CompositeTransform_double_", 26) || !strncmp(p, "CompositeTransform_float_", 25)) {
+        /* ITK applies a composite's transforms last first: the file's
+           Transform 1 is the outermost, so the map is L1 L2 ... Ln */
+        nd = p[strcspn(p, "_") + 1] == 'd' ? p[26] - '0' : p[25] - '0';
+        MV__CHECK(nd == 2 || nd == 3, MV_ERR_UNSUPPORTED, "mv_itk_tfm_parse: composite of dimension %c", '0' + nd);
+        mv__m4_identity(L);
+        while (next) {
+            p = next + 11;
+            next = strstr(p, "\nTransform:");
+            MV__TRY(mv__tfm_one(p, next, &nd1, T));
+            MV__CHECK(nd1 == nd, MV_ERR_BAD_DATA, "mv_itk_tfm_parse: a %dD transform in a %dD composite", nd1, nd);
+            mv__m4_mul((const double(*)[4])L, (const double(*)[4])T, P);
+            memcpy(L, P, sizeof(P));
+            members++;
+        }
+        MV__CHECK(members > 0, MV_ERR_BAD_DATA, "mv_itk_tfm_parse: an empty CompositeTransform");
+        for (r = 0; r < 3; r++)
+            MV__CHECK(isfinite(L[r][0]) && isfinite(L[r][1]) && isfinite(L[r][2]) && isfinite(L[r][3]), MV_ERR_BAD_DATA,
+                      "mv_itk_tfm_parse: the composite's row %d is not finite", r);
+    } else {
+        MV__TRY(mv__tfm_one(p, next, &nd, L)); /* the file's first transform */
+    }
     for (r = 0; r < 4; r++)
         for (c = 0; c < 4; c++) m[r][c] = D[r] * L[r][c] * D[c];
     return MV_OK;
@@ -27948,6 +28267,32 @@ static void mv__nu_dims_from(const float *coords, int64_t n, int64_t dims[3], do
     for (a = 0; a < 3; a++) dims[a] = mx[a] == 0 ? 1 : 2 * (int64_t)ceil(mx[a] + margin);
 }
 
+/* The frame axes (4..6) of mv_nufft as BART broadcasts them: each of the
+   trajectory's and the data's is 1 or the output's. */
+static mv_status mv__nu_frames(const mv_vol *traj, const mv_vol *data, int64_t fr[3], const char *fn)
+{
+    int a;
+    for (a = 4; a < MV_MAX_DIMS; a++) {
+        int64_t t = traj->dim[a], d = data->dim[a];
+        MV__CHECK(t == d || t == 1 || d == 1, MV_ERR_INVALID_ARG,
+                  "%s: dims[%d]: the trajectory has %lld frames, the input %lld (each 1 or the same)", fn, a,
+                  (long long)t, (long long)d);
+        fr[a - 4] = t > d ? t : d;
+    }
+    return MV_OK;
+}
+
+/* index of frame f (of the output's fr[0..2] frames) in a volume whose
+   frame axes are its dim[4..6] (1 = broadcast) */
+static int64_t mv__nu_frame_of(const mv_vol *v, const int64_t fr[3], int64_t f)
+{
+    int64_t i4 = f % fr[0], i5 = f / fr[0] % fr[1], i6 = f / (fr[0] * fr[1]);
+    if (v->dim[4] == 1) i4 = 0;
+    if (v->dim[5] == 1) i5 = 0;
+    if (v->dim[6] == 1) i6 = 0;
+    return i4 + v->dim[4] * (i5 + v->dim[5] * i6);
+}
+
 MVDEF mv_status mv_nufft(const mv_vol *traj, const mv_vol *in, mv_vol *out, int adjoint, const int64_t dims_in[3],
                          const mv_nufft_opts *opts)
 {
@@ -27955,9 +28300,10 @@ MVDEF mv_status mv_nufft(const mv_vol *traj, const mv_vol *in, mv_vol *out, int 
     mv_nufft_opts o;
     mv_nufft_plan *p = NULL;
     float *coords = NULL;
-    int64_t n, dims[3], od[MV_MAX_DIMS], nc, a;
-    mv_vol t;
-    mv_status st;
+    int64_t n, dims[3], od[MV_MAX_DIMS], fr[3], nc, a, f, nf, tf_plan = -1, in_frame, out_frame;
+    int one_plan;
+    mv_vol t, tf;
+    mv_status st = MV_OK;
     int ndim;
     MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
     if (opts)
@@ -27977,46 +28323,58 @@ MVDEF mv_status mv_nufft(const mv_vol *traj, const mv_vol *in, mv_vol *out, int 
     } else {
         mv__nu_dims_from(coords, n, dims, 0);
     }
-    for (a = 0; a < MV_MAX_DIMS; a++) od[a] = 1;
-    if (adjoint) {
-        /* in: (1, X, Y, C, d4..d6) matching traj */
+    mv__free(coords, o.alloc_ctx);
+    if (adjoint) /* in: (1, X, Y, C, d4..d6) */
         MV__CHECK(in->dim[0] == 1 && in->dim[1] == traj->dim[1] && in->dim[2] == traj->dim[2], MV_ERR_INVALID_ARG,
                   "%s: k-space dims (%lld, %lld, %lld) do not match the trajectory's (1, %lld, %lld)", fn,
                   (long long)in->dim[0], (long long)in->dim[1], (long long)in->dim[2], (long long)traj->dim[1],
                   (long long)traj->dim[2]);
-        for (a = 4; a < MV_MAX_DIMS; a++)
-            MV__CHECK(in->dim[a] == traj->dim[a], MV_ERR_INVALID_ARG, "%s: k-space dims[%d] = %lld, traj has %lld", fn,
-                      (int)a, (long long)in->dim[a], (long long)traj->dim[a]);
-        nc = in->dim[3];
-        od[0] = dims[0];
-        od[1] = dims[1];
-        od[2] = dims[2];
-        od[3] = nc;
-        ndim = nc > 1 ? 4 : 3;
-    } else {
+    else /* in: (Nx, Ny, Nz, C, d4..d6) */
         MV__CHECK(in->dim[0] == dims[0] && in->dim[1] == dims[1] && in->dim[2] == dims[2], MV_ERR_INVALID_ARG,
                   "%s: image dims (%lld, %lld, %lld) are not -d (%lld, %lld, %lld)", fn, (long long)in->dim[0],
                   (long long)in->dim[1], (long long)in->dim[2], (long long)dims[0], (long long)dims[1],
                   (long long)dims[2]);
-        MV__CHECK(in->ndim <= 4, MV_ERR_INVALID_ARG, "%s: image has %d dims (x, y, z, coils)", fn, in->ndim);
-        nc = in->dim[3];
-        od[0] = 1;
-        od[1] = traj->dim[1];
-        od[2] = traj->dim[2];
-        od[3] = nc;
-        ndim = nc > 1 ? 4 : 3;
-        for (a = 4; a < MV_MAX_DIMS; a++) {
-            od[a] = traj->dim[a];
-            if (od[a] > 1) ndim = (int)a + 1;
-        }
-    }
-    mv__free(coords, o.alloc_ctx);
+    MV__TRY(mv__nu_frames(traj, in, fr, fn));
+    nc = in->dim[3];
+    nf = fr[0] * fr[1] * fr[2];
+    for (a = 0; a < MV_MAX_DIMS; a++) od[a] = a >= 4 ? fr[a - 4] : 1;
+    od[0] = adjoint ? dims[0] : 1;
+    od[1] = adjoint ? dims[1] : traj->dim[1];
+    od[2] = adjoint ? dims[2] : traj->dim[2];
+    od[3] = nc;
+    ndim = nc > 1 ? 4 : 3;
+    for (a = 4; a < MV_MAX_DIMS; a++)
+        if (od[a] > 1) ndim = (int)a + 1;
+    /* a forward transform of one image frame at every trajectory frame is
+       one plan over all their points (the k-space layout's blocks are the
+       frames); anything else goes frame by frame, a plan per trajectory
+       frame: an adjoint gives one image per frame, as BART's nufft -a */
+    one_plan = !adjoint && in->dim[4] * in->dim[5] * in->dim[6] == 1;
     if (!o.coils) o.coils = nc;
-    st = mv_nufft_plan_traj(&p, dims, traj, &o);
-    if (st != MV_OK) return st;
     memset(&t, 0, sizeof(t));
     st = mv_vol_alloc(&t, MV_DT_C64, ndim, od, o.alloc_ctx);
-    if (st == MV_OK) st = mv_nufft_execute(p, adjoint, in->data, t.data, nc);
+    if (st == MV_OK && one_plan) {
+        st = mv_nufft_plan_traj(&p, dims, traj, &o);
+        if (st == MV_OK) st = mv_nufft_execute(p, 0, in->data, t.data, nc);
+    }
+    tf = *traj; /* one trajectory frame: (3, X, Y), a view */
+    tf.ndim = 3;
+    for (a = 3; a < MV_MAX_DIMS; a++) tf.dim[a] = 1;
+    in_frame = adjoint ? traj->dim[1] * traj->dim[2] * nc : dims[0] * dims[1] * dims[2] * nc;
+    out_frame = adjoint ? dims[0] * dims[1] * dims[2] * nc : traj->dim[1] * traj->dim[2] * nc;
+    for (f = 0; st == MV_OK && !one_plan && f < nf; f++) {
+        int64_t ft = mv__nu_frame_of(traj, fr, f), fi = mv__nu_frame_of(in, fr, f);
+        if (ft != tf_plan) {
+            mv_nufft_plan_free(p);
+            p = NULL;
+            tf.data = (unsigned char *)traj->data + (size_t)(ft * 3 * traj->dim[1] * traj->dim[2]) * 8;
+            st = mv_nufft_plan_traj(&p, dims, &tf, &o);
+            tf_plan = ft;
+        }
+        if (st == MV_OK)
+            st = mv_nufft_execute(p, adjoint, (const unsigned char *)in->data + (size_t)(fi * in_frame) * 8,
+                                  (unsigned char *)t.data + (size_t)(f * out_frame) * 8, nc);
+    }
     mv_nufft_plan_free(p);
     if (st != MV_OK) {
         mv_free(&t);
@@ -30719,6 +31077,23 @@ MVDEF mv_status mv_ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, const
         if (mv__zheev(cw, nc, wv, rot, 1, wk)) st = mv__fail(MV_ERR_BAD_DATA, "mv_ecalib: coil covariance eigensolver");
         mv__free(wk, ctx);
         if (st != MV_OK) goto done;
+        {
+            /* an eigenvector is known up to a phase, and the maps inherit
+               it: BART's comes from LAPACK's cheev on the upper triangle,
+               whose Householder reduction starts at the last column and
+               leaves the last coil's entry real (positive on coil data), so
+               that entry is made real positive here, where the eigensolver
+               left the first one real (the maps then equal BART's, not a
+               constant phase apart) */
+            double re = rot[2 * (nc - 1)], im = rot[2 * (nc - 1) + 1], mag = sqrt(re * re + im * im);
+            if (mag > 0) {
+                for (c = 0; c < nc; c++) {
+                    double xr = rot[2 * c], xi = rot[2 * c + 1];
+                    rot[2 * c] = (xr * re + xi * im) / mag; /* x conj(r) / |r| */
+                    rot[2 * c + 1] = (xi * re - xr * im) / mag;
+                }
+            }
+        }
     }
     /* the Gram B^H B (lower blocks, threaded), then both triangles in split
        planes gp, in B's memory (2 n^2 doubles at least; B is done with) */
@@ -32276,7 +32651,7 @@ static mv_status mv__fl_run(const mv_vol *in, float *out, mv__fl_job *j, const m
     uint64_t bytes;
     int active = 0;
     double slope = 1.0, inter = 0.0;
-    if (!o->raw) MV__TRY(mv__scaling(in->meta.scl_slope, in->meta.scl_inter, &active, &slope, &inter));
+    if (!o->raw) MV__TRY(mv__scaling_values(in->dtype, MV_DT_F32, in->meta.scl_slope, in->meta.scl_inter, &active, &slope, &inter));
     j->src = (const unsigned char *)in->data;
     j->dt = in->dtype;
     j->scaled = active;
@@ -33136,7 +33511,7 @@ static mv_status mv__pyr_fused(const mv_vol *in, const int64_t shape[3], const d
     mv_status st = MV_OK;
     memset(&j, 0, sizeof(j));
     j.slope = 1.0, j.inter = 0.0;
-    if (!o->raw) MV__TRY(mv__scaling(in->meta.scl_slope, in->meta.scl_inter, &active, &j.slope, &j.inter));
+    if (!o->raw) MV__TRY(mv__scaling_values(in->dtype, MV_DT_F32, in->meta.scl_slope, in->meta.scl_inter, &active, &j.slope, &j.inter));
     j.scaled = active;
     j.dt = in->dtype;
     j.convert = !(in->dtype == MV_DT_F32 && !active);

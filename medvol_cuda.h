@@ -1020,18 +1020,32 @@ static int mv__cu_is_gpu_real(mv_dtype dt)
     }
 }
 
-/* NIfTI scaling as medvol applies it (slope 0 or non-finite: none). */
-static mv_status mv__cu_scaling(const mv_vol *v, int raw, int *active, double *slope, double *inter)
+static int mv__cu_is_float(mv_dtype dt)
+{
+    return dt == MV_DT_F16 || dt == MV_DT_BF16 || dt == MV_DT_F32 || dt == MV_DT_F64;
+}
+
+/* NIfTI scaling as medvol applies it (slope 0 or non-finite: none; an
+   intercept of 0 as -0, so x * slope + inter keeps a negative zero, as
+   medvol.h's mv__scaling says). to_float: the values are read as
+   get_fdata() and rounded to a float dtype, so a 64-bit integer goes through
+   float64 even unscaled (medvol.h's mv__scaling_values). */
+static mv_status mv__cu_scaling(const mv_vol *v, int raw, int to_float, int *active, double *slope, double *inter)
 {
     double s = v->meta.scl_slope, i = v->meta.scl_inter;
     *active = 0;
     *slope = 1;
     *inter = 0;
-    if (raw || s == 0 || !isfinite(s)) return MV_OK;
+    if (raw) return MV_OK;
+    if (s == 0 || !isfinite(s)) {
+        *active = to_float && (v->dtype == MV_DT_I64 || v->dtype == MV_DT_U64);
+        return MV_OK;
+    }
     MV__CU_CHECK(isfinite(i), MV_ERR_BAD_HEADER, "scl_slope %g is valid but scl_inter is %g", s, i);
     *slope = s;
-    *inter = i;
+    *inter = i == 0.0 ? -0.0 : i;
     *active = !(s == 1.0 && i == 0.0);
+    if (to_float && (v->dtype == MV_DT_I64 || v->dtype == MV_DT_U64)) *active = 1;
     return MV_OK;
 }
 
@@ -1539,7 +1553,8 @@ MVCDEF mv_status mv_cuda_convert_into(const mv_cuda_vol *src, mv_cuda_vol *dst, 
                  mv_dtype_name(src->vol.dtype), mv_dtype_name(dst->vol.dtype));
     MV__CU_CHECK(rounding == MV_ROUND_NEAREST || rounding == MV_ROUND_TRUNCATE, MV_ERR_INVALID_ARG,
                  "mv_cuda_convert_into: rounding %d", (int)rounding);
-    if (opts && opts->scaled) MV__CU_STRY(mv__cu_scaling(&src->vol, 0, &active, &slope, &inter));
+    if (opts && opts->scaled)
+        MV__CU_STRY(mv__cu_scaling(&src->vol, 0, mv__cu_is_float(dst->vol.dtype), &active, &slope, &inter));
     return mv__cu_convert_n(src->vol.data, src->vol.dtype, dst->vol.data, dst->vol.dtype, mv_vol_count(&src->vol),
                             active, slope, inter, rounding, stream);
 }
@@ -1887,7 +1902,7 @@ MVCDEF mv_status mv_cuda_compute_stats(const mv_cuda_vol *v, mv_stats *out, cons
     MV__CU_CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_cuda_compute_stats: out is NULL");
     MV__CU_CHECK(mv__cu_is_gpu_real(v->vol.dtype), MV_ERR_UNSUPPORTED, "mv_cuda_compute_stats: %s",
                  mv_dtype_name(v->vol.dtype));
-    MV__CU_STRY(mv__cu_scaling(&v->vol, opts && opts->raw, &active, &slope, &inter));
+    MV__CU_STRY(mv__cu_scaling(&v->vol, opts && opts->raw, 0, &active, &slope, &inter));
     memset(&sel, 0, sizeof(sel));
     MV__CU_TRY(cudaMallocAsync((void **)&coef, sizeof(*coef), stream));
     st = mv__cu_stats_to(v->vol.data, v->vol.dtype, mv_vol_count(&v->vol), 0, active, slope, inter, sel,
@@ -2031,7 +2046,7 @@ static mv_status mv__cu_intensity(const mv_cuda_vol *in, mv_cuda_vol *out, int i
         if (lo == 0 && hi == 0) hi = 1;
         MV__CU_CHECK(isfinite(lo) && isfinite(hi), MV_ERR_INVALID_ARG, "%s: range [%g, %g] is not finite", fn, lo, hi);
     }
-    MV__CU_STRY(mv__cu_scaling(&in->vol, o.raw, &active, &slope, &inter));
+    MV__CU_STRY(mv__cu_scaling(&in->vol, o.raw, 1, &active, &slope, &inter));
     /* values float32 cannot hold: the op's first step in float64, as the CPU */
     wide = op != MV__CU_OP_CLAMP && !mv_intensity_values_f32(&in->vol, o.raw);
     memset(&sel, 0, sizeof(sel));
@@ -3129,7 +3144,7 @@ static mv_status mv__cu_resample_run(const mv_cuda_vol *in, mv_cuda_vol *out, mv
     }
     MV__CU_CHECK(mv__cu_is_gpu_real(idt) && mv__cu_is_gpu_real(odt), MV_ERR_UNSUPPORTED, "%s: %s -> %s", fn,
                  mv_dtype_name(idt), mv_dtype_name(odt));
-    MV__CU_STRY(mv__cu_scaling(&in->vol, o->raw, &active, &slope, &inter));
+    MV__CU_STRY(mv__cu_scaling(&in->vol, o->raw, 1, &active, &slope, &inter));
     {
         float *f32 = (float *)out->vol.data;
         float fillf = (float)o->fill;
@@ -3519,7 +3534,7 @@ static mv_status mv__cu_fl_run(const mv_cuda_vol *in, mv_cuda_vol *out, const mv
     mv_status st = MV_OK;
     cudaError_t e = cudaSuccess;
     MV__CU_CHECK(o->mode != MV_BOUNDARY_CONSTANT || !isnan(o->cval), MV_ERR_INVALID_ARG, "%s: cval is NaN", fn);
-    if (!o->raw) MV__CU_STRY(mv__cu_scaling(&in->vol, 0, &active, &slope, &inter));
+    if (!o->raw) MV__CU_STRY(mv__cu_scaling(&in->vol, 0, 1, &active, &slope, &inter));
     for (a = 0; a < 3; a++) n[a] = mv__cu_dim(&in->vol, a);
     count = mv_vol_count(&in->vol);
     if (count == 0) return MV_OK;
@@ -3763,7 +3778,7 @@ MVCDEF mv_status mv_cuda_gradient_into(const mv_cuda_vol *in, mv_cuda_vol *out, 
                  "%s: the affine's 3x3 part is singular or not finite", fn);
     for (a = 0; a < 3; a++)
         for (b = 0; b < 3; b++) g.G[3 * a + b] = I[b][a];
-    if (!o.raw) MV__CU_STRY(mv__cu_scaling(&in->vol, 0, &active, &slope, &inter));
+    if (!o.raw) MV__CU_STRY(mv__cu_scaling(&in->vol, 0, 1, &active, &slope, &inter));
     count = n[0] * n[1] * n[2];
     if (count == 0) return MV_OK;
     if (in->vol.dtype == MV_DT_F32 && !active) {
@@ -4748,7 +4763,7 @@ MVCDEF mv_status mv_cuda_field_warp_into(const mv_cuda_vol *moving, const mv_cud
     MV__CU_CHECK(odt == MV_DT_F32 && mv__cu_is_gpu_real(idt), MV_ERR_UNSUPPORTED,
                  "%s: linear and cubic warp a real image into float32 (%s -> %s)", fn, mv_dtype_name(idt),
                  mv_dtype_name(odt));
-    MV__CU_STRY(mv__cu_scaling(&moving->vol, o.raw, &active, &slope, &inter));
+    MV__CU_STRY(mv__cu_scaling(&moving->vol, o.raw, 1, &active, &slope, &inter));
     if (o.interp == MV_INTERP_CUBIC)
         return mv__cu_fd_cubic_run(moving, field, out, w, m, active, slope, inter, (float)o.fill, stream, fn);
     MV__CU_CASE_REAL(idt, S, {

@@ -44,10 +44,63 @@ int fail_at(mv_status st, const char *path)
     return 1;
 }
 
+/* Whether c takes the option word[0 .. len): -1 no, 0 as a flag, 1 with a
+   value ("--x=" in its list). */
+static int option_kind(const command *c, const char *word, size_t len)
+{
+    const char *p;
+    for (p = c->opts; p && *p;) {
+        size_t n = strcspn(p, " =");
+        if (n == len && strncmp(p, word, n) == 0) return p[n] == '=';
+        p += n;
+        while (*p == '=' || *p == ' ') p++;
+    }
+    return -1;
+}
+
+/* A word such as -m1, -d8:8:1 or -rG that is no option of c as a whole,
+   read as getopt reads it (BART's commands take them so): one-letter
+   options bundled, the first that takes a value taking the rest of the
+   word, or the next word when the rest is empty. Returns 0, or the exit
+   status. */
+static int parse_short_bundle(const command *c, int argc, char **argv, int *i, args *a)
+{
+    static char names[128][3]; /* "-x" for each letter: the names a->opt_name keeps */
+    const char *w = argv[*i];
+    size_t k;
+    for (k = 1; w[k]; k++) {
+        unsigned char ch = (unsigned char)w[k];
+        int kind;
+        char name[3];
+        name[0] = '-';
+        name[1] = (char)ch;
+        name[2] = 0;
+        kind = ch < 128 ? option_kind(c, name, 2) : -1;
+        if (kind < 0) return usage_error(a, "unknown option", w);
+        if (a->nopt == 32) return usage_error(a, "too many options", w);
+        memcpy(names[ch], name, 3);
+        a->opt_name[a->nopt] = names[ch];
+        a->opt_val[a->nopt] = NULL;
+        if (kind == 1) {
+            if (w[k + 1]) {
+                a->opt_val[a->nopt++] = w + k + 1;
+            } else {
+                if (*i + 1 >= argc) return usage_error(a, "option needs a value", w);
+                a->opt_val[a->nopt++] = argv[++*i];
+            }
+            return 0;
+        }
+        a->nopt++;
+    }
+    return 0;
+}
+
 /* Splits argv (after the subcommand) into positionals and options. Words
    starting with "--" (or "-" and a letter) are options, so negative numbers
-   such as -1,3 stay positional. Returns 0, or the exit status (-1 when
-   --help was answered: exit 0). */
+   such as -1,3 stay positional; a word that is no option as a whole but
+   starts with a one-letter one is read as getopt reads it (-m1, -rG: see
+   parse_short_bundle). Returns 0, or the exit status (-1 when --help was
+   answered: exit 0). */
 static int parse_args(const command *c, int argc, char **argv, args *a)
 {
     int i;
@@ -56,9 +109,9 @@ static int parse_args(const command *c, int argc, char **argv, args *a)
     a->pos = (char **)calloc((size_t)argc + 1, sizeof(char *));
     if (!a->pos) return usage_error(a, "out of memory", NULL);
     for (i = 0; i < argc; i++) {
-        const char *w = argv[i], *p;
+        const char *w = argv[i];
         size_t len;
-        int takes = 0, found = 0;
+        int takes, found;
         if (strcmp(w, "--help") == 0 || strcmp(w, "-h") == 0) {
             printf("usage: %s", c->usage);
             return -1;
@@ -68,15 +121,12 @@ static int parse_args(const command *c, int argc, char **argv, args *a)
             continue;
         }
         len = strlen(w);
-        for (p = c->opts; p && *p;) { /* look w up in the option list */
-            size_t n = strcspn(p, " =");
-            if (n == len && strncmp(p, w, n) == 0) {
-                found = 1;
-                takes = p[n] == '=';
-                break;
-            }
-            p += n;
-            while (*p == '=' || *p == ' ') p++;
+        takes = option_kind(c, w, len);
+        found = takes >= 0;
+        if (!found && w[1] != '-' && len > 2 && option_kind(c, w, 2) >= 0) {
+            int rc = parse_short_bundle(c, argc, argv, &i, a);
+            if (rc) return rc;
+            continue;
         }
         if (!found) return usage_error(a, "unknown option", w);
         if (a->nopt == 32) return usage_error(a, "too many options", w);

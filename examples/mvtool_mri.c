@@ -31,7 +31,7 @@ static int cmd_traj(const args *a)
     const char *out = NULL;
     memset(&o, 0, sizeof(o));
     if ((rc = get_int(a, "-x", 1, (int64_t)1 << 30, &x)) || (rc = get_int(a, "-y", 1, (int64_t)1 << 30, &y)) ||
-        (rc = get_int(a, "-s", 1, 1000000, &s)) || (rc = get_int(a, "--partitions", 1, (int64_t)1 << 24, &z)))
+        (rc = get_int(a, "-s", 0, 1000000, &s)) || (rc = get_int(a, "--partitions", 1, (int64_t)1 << 24, &z)))
         return rc;
     for (i = 0; i < a->npos; i++) { /* "-3" reads as a positional word */
         if (strcmp(a->pos[i], "-3") == 0)

@@ -1099,7 +1099,7 @@ MV_TEST(nifti, header_defects_reported)
         free(f);
     }
     /* (c) vox_offset inside the header of a .nii: read from the header end,
-       as nibabel does, but never silently */
+       as nifticlib does (nibabel takes 0 as "unset"), but never silently */
     put_f32(n1, 108, 0.0f);
     REQUIRE(tu_write_file(pv, n1, l1));
     o.strict = 0;
@@ -1128,6 +1128,167 @@ MV_TEST(nifti, header_defects_reported)
     free(n1);
     free(n2);
     free(e);
+}
+
+/* Rules of nibabel's reader that the random differential test
+   (tests/py/diff_nibabel.py) found medvol breaking, each as a fixed case
+   with the value nibabel's rule gives (its source named beside it). */
+MV_TEST(nifti, nibabel_reader_rules)
+{
+    size_t l1, l2;
+    unsigned char *n1 = base_image(&l1, 1), *t = NULL;
+    const char *pt = tu_path("ext_tail.nii"), *pg = tu_path("ext_pair.hdr.gz"), *py = tu_python("numpy nibabel");
+    char out[4096];
+    mv_load_opts o;
+    mv_vol v, w;
+    int k;
+    REQUIRE(n1 && l1 == 352 + 48);
+    memset(&o, 0, sizeof(o));
+    /* (a) 1-15 bytes after the last extension end the chain
+       (Nifti1Extensions.from_fileobj: while size >= 16; nifticlib: remain < 16):
+       an 8-byte tail of zeros, or one that reads as an esize-8 entry */
+    l2 = 348 + 4 + 16 + 8 + 48;
+    t = (unsigned char *)calloc(1, l2);
+    REQUIRE(t);
+    memcpy(t, n1, 348);
+    t[348] = 1;
+    put_le(t, 352, 16, 4); /* esize 16, ecode 6 (comment), 8 bytes "tail ok" */
+    put_le(t, 356, 6, 4);
+    memcpy(t + 360, "tail ok", 8);
+    memcpy(t + 376, n1 + 352, 48);
+    put_f32(t, 108, 376.0f);
+    for (k = 0; k < 2; k++) {
+        if (k) { put_le(t, 368, 8, 4); put_le(t, 372, 10, 4); }
+        REQUIRE(tu_write_file(pt, t, l2));
+        REQUIRE_OK(mv_load(pt, &v, &o));
+        EXPECT_MSG(v.meta.n_ext == 1 && v.meta.ext[0].code == 6 && v.meta.warnings == 0, "tail %d: %d extensions", k,
+                   v.meta.n_ext);
+        EXPECT(((int16_t *)v.data)[1] == -39);
+        mv_free(&v);
+        if (py) {
+            EXPECT_EQ_INT(nio_py("exts", pt, out, sizeof(out)), 0);
+            EXPECT_MSG(has(out, "extensions 1 6"), "nibabel: %s", out);
+        }
+    }
+    free(t);
+    /* (b) a pair's gzip-compressed .hdr (one member, as gzip(1) writes: no
+       size up front) holds its extensions to its end: both are read */
+    for (k = 0; k < 2; k++) {
+        mv_save_opts so;
+        memset(&so, 0, sizeof(so));
+        so.gzip.single_member = k;
+        REQUIRE_OK(load_buf(n1, l1, 0, 0, &w));
+        add_extensions(&w);
+        REQUIRE_OK(mv_save(pg, &w, &so));
+        REQUIRE_OK(mv_load(pg, &v, &o));
+        EXPECT_MSG(v.meta.n_ext == 2 && v.meta.ext[1].size == 40 && v.meta.ext[1].data[36] == (unsigned char)(36 * 7),
+                   "single_member %d: %d extensions", k, v.meta.n_ext);
+        mv_free(&v);
+        o.header_only = 1;
+        REQUIRE_OK(mv_load(pg, &v, &o));
+        EXPECT_MSG(v.meta.n_ext == 2, "header only, single_member %d: %d extensions", k, v.meta.n_ext);
+        mv_free(&v);
+        o.header_only = 0;
+        if (py) {
+            EXPECT_EQ_INT(nio_py("exts", pg, out, sizeof(out)), 0);
+            EXPECT_MSG(has(out, "extensions 2 6 4"), "nibabel: %s", out);
+        }
+        mv_free(&w);
+    }
+    /* (c) slope -2, intercept 0: 0 * -2 is -0, and nibabel adds the intercept
+       only when it is nonzero (volumeutils.apply_read_scaling), so -0 stays;
+       intercept 0.5 gives +0.5 */
+    put_f32(n1, 112, -2.0f);
+    put_f32(n1, 116, 0.0f);
+    ((int16_t *)(n1 + 352))[4] = 0; /* voxel 4: a zero */
+    REQUIRE_OK(load_buf(n1, l1, 0, 1, &v));
+    EXPECT_MSG(((float *)v.data)[4] == 0 && signbit(((float *)v.data)[4]), "0 * -2 + 0 gave %g", ((float *)v.data)[4]);
+    EXPECT(((float *)v.data)[1] == 78.0f); /* -39 * -2 */
+    mv_free(&v);
+    put_f32(n1, 116, 0.5f);
+    REQUIRE_OK(load_buf(n1, l1, 0, 1, &v));
+    EXPECT(((float *)v.data)[4] == 0.5f && ((float *)v.data)[1] == 78.5f);
+    mv_free(&v);
+    put_f32(n1, 112, 0.0f);
+    put_f32(n1, 116, 0.0f);
+    /* (d) a qform quaternion past the unit ball where the qform gives the
+       affine: nibabel refuses (fillpositive: w2 < -3 float32 eps), nifticlib
+       normalises; medvol normalises with a warning, strict refuses */
+    put_le(n1, 252, 1, 2); /* qform_code 1, sform_code 0 */
+    put_le(n1, 254, 0, 2);
+    put_f32(n1, 256, 0.6f);
+    put_f32(n1, 260, 0.6f);
+    put_f32(n1, 264, 0.6f);
+    REQUIRE_OK(load_buf(n1, l1, 0, 0, &v));
+    EXPECT(v.meta.warnings == MV_WARN_QUATERN && has(mv_last_warning(), "quatern"));
+    {
+        /* the rotation of the normalised quaternion (b = c = d = 1/sqrt 3,
+           a = 0): R = 2 q q^T - I, so R[0][0] = -1/3 and R[0][1] = 2/3 */
+        EXPECT_MSG(fabs(v.affine[0][0] + 1.0 / 3.0) < 1e-12 && fabs(v.affine[0][1] - 2.0 / 3.0) < 1e-12,
+                   "R row 0: %.17g %.17g", v.affine[0][0], v.affine[0][1]);
+    }
+    mv_free(&v);
+    EXPECT_STATUS(load_buf(n1, l1, 1, 0, &v), MV_ERR_BAD_HEADER);
+    EXPECT(has(mv_last_error(), "quatern"));
+    put_le(n1, 254, 2, 2); /* the sform gives the affine: nothing to say */
+    REQUIRE_OK(load_buf(n1, l1, 1, 0, &v));
+    EXPECT(v.meta.warnings == 0);
+    mv_free(&v);
+    free(n1);
+}
+
+/* 64-bit integers in scaled loads go through get_fdata()'s float64, so a
+   value past 2^53 rounds twice (int64 -> float64 -> float32), as
+   get_fdata().astype(np.float32); loaded as int64 they stay exact. */
+MV_TEST(nifti, int64_values_through_float64)
+{
+    mv_vol v, back;
+    int64_t dims[1] = {3};
+    const int64_t x = ((int64_t)1 << 60) + ((int64_t)1 << 36) + 1;
+    unsigned char *buf;
+    size_t len;
+    mv_load_opts o;
+    int k;
+    REQUIRE_OK(mv_vol_alloc(&v, MV_DT_I64, 1, dims, NULL));
+    ((int64_t *)v.data)[0] = x;
+    ((int64_t *)v.data)[1] = -x;
+    ((int64_t *)v.data)[2] = 7;
+    /* the two roundings differ for x: the check below can fail */
+    REQUIRE((float)(double)x != (float)x);
+    for (k = 0; k < 2; k++) { /* scl_slope 1 / 0 (no scaling) and 0 (none either) */
+        v.meta.scl_slope = k ? 0.0 : 1.0;
+        REQUIRE_OK(mv_save_mem(&v, NULL, 0, &len, NULL));
+        buf = (unsigned char *)malloc(len);
+        REQUIRE_OK(mv_save_mem(&v, buf, len, &len, NULL));
+        memset(&o, 0, sizeof(o));
+        o.scaled = 1;
+        REQUIRE_OK(mv_load_mem(buf, len, &back, &o));
+        EXPECT_MSG(back.dtype == MV_DT_F32 && ((float *)back.data)[0] == (float)(double)x &&
+                       ((float *)back.data)[1] == (float)(double)-x && ((float *)back.data)[2] == 7.0f,
+                   "slope %g: %.9g", v.meta.scl_slope, ((float *)back.data)[0]);
+        mv_free(&back);
+        o.dtype = MV_DT_I64;
+        REQUIRE_OK(mv_load_mem(buf, len, &back, &o));
+        EXPECT(((int64_t *)back.data)[0] == x && ((int64_t *)back.data)[1] == -x);
+        mv_free(&back);
+        {
+            mv_convert_opts co;
+            mv_vol f;
+            memset(&co, 0, sizeof(co));
+            co.scaled = 1;
+            REQUIRE_OK(mv_load_mem(buf, len, &back, NULL));
+            REQUIRE_OK(mv_convert(&back, &f, MV_DT_F32, &co));
+            EXPECT(((float *)f.data)[0] == (float)(double)x);
+            mv_free(&f);
+            co.scaled = 0; /* numpy's astype: one rounding */
+            REQUIRE_OK(mv_convert(&back, &f, MV_DT_F32, &co));
+            EXPECT(((float *)f.data)[0] == (float)x);
+            mv_free(&f);
+            mv_free(&back);
+        }
+        free(buf);
+    }
+    mv_free(&v);
 }
 
 /* mv_load's messages name the file and the field; the writer's the file */

@@ -718,6 +718,88 @@ MV_TEST(nufft, bad_arguments)
 
 /* BART's nufft on the same data: medvol's distance to BART is BART's own
    error (against the exact NUDFT on a subset), medvol's error far below */
+/* mv_nufft with trajectory and data frames (axes 4..6), as BART's nufft
+   broadcasts them: an adjoint gives one image per frame (it had summed the
+   trajectory's frames into one image), a shared trajectory serves a
+   series, and one image meets every trajectory frame. Each output frame
+   against the exact NUDFT of its own trajectory and data frames. */
+MV_TEST(nufft, frames_broadcast_as_bart)
+{
+    const int64_t N[3] = {12, 10, 1}, X = 9, Y = 5, C = 2;
+    int64_t td[5] = {3, X, Y, 1, 2}, kd1[5] = {1, X, Y, C, 1}, kd2[5] = {1, X, Y, C, 2}, kd3[5] = {1, X, Y, C, 3},
+            id2[5] = {12, 10, 1, C, 2}, t1d[3] = {3, X, Y};
+    mv_vol tr = MV_ZERO_INIT, t1 = MV_ZERO_INIT, k1 = MV_ZERO_INIT, k2 = MV_ZERO_INIT, k3 = MV_ZERO_INIT,
+           im2 = MV_ZERO_INIT, out = MV_ZERO_INIT;
+    float *co = random_coords(N, 2 * X * Y, 77);
+    int64_t m = X * Y, f, j, v, c;
+    int kcase;
+    REQUIRE_OK(mv_vol_alloc(&tr, MV_DT_C64, 5, td, NULL));
+    REQUIRE_OK(mv_vol_alloc(&t1, MV_DT_C64, 3, t1d, NULL));
+    for (j = 0; j < 2 * m; j++)
+        for (c = 0; c < 3; c++) {
+            ((float *)tr.data)[2 * (3 * j + c)] = co[3 * j + c];
+            ((float *)tr.data)[2 * (3 * j + c) + 1] = 0;
+        }
+    memcpy(t1.data, tr.data, mv_vol_bytes(&t1)); /* frame 0 alone */
+    REQUIRE_OK(mv_vol_alloc(&k1, MV_DT_C64, 5, kd1, NULL));
+    REQUIRE_OK(mv_vol_alloc(&k2, MV_DT_C64, 5, kd2, NULL));
+    REQUIRE_OK(mv_vol_alloc(&k3, MV_DT_C64, 5, kd3, NULL));
+    REQUIRE_OK(mv_vol_alloc(&im2, MV_DT_C64, 5, id2, NULL));
+    fill_cplx((float *)k1.data, mv_vol_count(&k1), 5);
+    fill_cplx((float *)k2.data, mv_vol_count(&k2), 6);
+    fill_cplx((float *)im2.data, mv_vol_count(&im2), 8);
+    /* adjoints: traj frames x k-space frames (2 x 2, 2 x 1) and a shared
+       trajectory for two k-space frames (1 x 2) */
+    for (kcase = 0; kcase < 3; kcase++) {
+        const mv_vol *tv = kcase == 2 ? &t1 : &tr, *kv = kcase == 1 ? &k1 : &k2;
+        double err = 0, den = 0;
+        REQUIRE_OK(mv_nufft(tv, kv, &out, 1, N, NULL));
+        EXPECT_MSG(out.ndim == 5 && out.dim[0] == 12 && out.dim[1] == 10 && out.dim[3] == C && out.dim[4] == 2,
+                   "case %d: ndim %d dims %lld %lld %lld %lld %lld", kcase, out.ndim, (long long)out.dim[0],
+                   (long long)out.dim[1], (long long)out.dim[2], (long long)out.dim[3], (long long)out.dim[4]);
+        for (f = 0; f < 2; f++)
+            for (c = 0; c < C; c++)
+                for (v = 0; v < 12 * 10; v += 7) {
+                    const float *ks = (const float *)kv->data + 2 * m * (c + C * (kv->dim[4] > 1 ? f : 0));
+                    const float *got = (const float *)out.data + 2 * (v + 120 * (c + C * f));
+                    double re, im;
+                    nudft_adj(N, ks, co + 3 * m * (tv->dim[4] > 1 ? f : 0), m, v % 12, v / 12, 0, &re, &im);
+                    err += (got[0] - re) * (got[0] - re) + (got[1] - im) * (got[1] - im);
+                    den += re * re + im * im;
+                }
+        EXPECT_MSG(sqrt(err / den) <= 1e-3, "adjoint case %d: relative error %.3g against the NUDFT", kcase,
+                   sqrt(err / den));
+        mv_free(&out);
+    }
+    /* forward of two image frames at two trajectory frames */
+    {
+        double err = 0, den = 0;
+        REQUIRE_OK(mv_nufft(&tr, &im2, &out, 0, N, NULL));
+        EXPECT(out.ndim == 5 && out.dim[1] == X && out.dim[2] == Y && out.dim[3] == C && out.dim[4] == 2);
+        for (f = 0; f < 2; f++)
+            for (c = 0; c < C; c++)
+                for (j = 0; j < m; j += 3) {
+                    const float *got = (const float *)out.data + 2 * (j + m * (c + C * f));
+                    double re, im;
+                    nudft_fwd(N, (const float *)im2.data + 2 * 120 * (c + C * f), co + 3 * (m * f + j), &re, &im);
+                    err += (got[0] - re) * (got[0] - re) + (got[1] - im) * (got[1] - im);
+                    den += re * re + im * im;
+                }
+        EXPECT_MSG(sqrt(err / den) <= 1e-3, "forward: relative error %.3g against the NUDFT", sqrt(err / den));
+        mv_free(&out);
+    }
+    /* 2 trajectory frames and 3 k-space frames: no broadcast */
+    EXPECT_STATUS(mv_nufft(&tr, &k3, &out, 1, N, NULL), MV_ERR_INVALID_ARG);
+    EXPECT(strstr(mv_last_error(), "frames") != NULL);
+    free(co);
+    mv_free(&tr);
+    mv_free(&t1);
+    mv_free(&k1);
+    mv_free(&k2);
+    mv_free(&k3);
+    mv_free(&im2);
+}
+
 MV_TEST(nufft, matches_bart_nufft)
 {
     char tp[600], ip[600], kp[600], ap[600], cmd[4000];

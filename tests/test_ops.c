@@ -653,6 +653,52 @@ MV_TEST(ops, intensity_values_f32_rule)
     EXPECT(!mv_intensity_values_f32(NULL, 0));
 }
 
+/* padded voxels get opts.fill in every dtype (mv_spatial_opts.fill): complex
+   fill + 0i, RGB the fill on every channel (rounded, clamped) and alpha 255;
+   the kept voxels are copied. A 2x1x1 volume padded to 4x1x1: voxels 0 and 3
+   are padding (pad before = (4 - 2) / 2 = 1), 1 and 2 the input. */
+MV_TEST(ops, pad_fill_every_kind)
+{
+    static const mv_dtype dts[] = {MV_DT_C64, MV_DT_C128, MV_DT_RGB24, MV_DT_RGBA32, MV_DT_F32, MV_DT_I16};
+    int64_t dims[3] = {2, 1, 1}, shape[3] = {4, 1, 1}, st[3] = {-1, 0, 0}, sz[3] = {4, 1, 1};
+    int i, k, form;
+    for (i = 0; i < (int)(sizeof(dts) / sizeof(dts[0])); i++)
+        for (form = 0; form < 2; form++) {
+            mv_vol in, out;
+            mv_spatial_opts so;
+            size_t es = mv_dtype_size(dts[i]);
+            unsigned char want[16];
+            memset(&so, 0, sizeof(so));
+            so.fill = 300.6; /* RGB: clamped to 255; int16: 301 */
+            REQUIRE_OK(mv_vol_alloc(&in, dts[i], 3, dims, NULL));
+            memset(in.data, 0x11, mv_vol_bytes(&in));
+            REQUIRE_OK(form ? mv_crop_pad_box(&in, &out, st, sz, &so) : mv_crop_or_pad(&in, &out, shape, &so));
+            memset(want, 0, sizeof(want));
+            switch (dts[i]) {
+            case MV_DT_C64: { float f = 300.6f; memcpy(want, &f, 4); break; }
+            case MV_DT_C128: { double d = 300.6; memcpy(want, &d, 8); break; }
+            case MV_DT_RGB24: want[0] = want[1] = want[2] = 255; break;
+            case MV_DT_RGBA32: want[0] = want[1] = want[2] = want[3] = 255; break;
+            case MV_DT_F32: { float f = 300.6f; memcpy(want, &f, 4); break; }
+            default: { int16_t h = 301; memcpy(want, &h, 2); break; }
+            }
+            for (k = 0; k < 4; k++) {
+                const unsigned char *p = (const unsigned char *)out.data + (size_t)k * es;
+                if (k == 0 || k == 3) {
+                    EXPECT_MSG(memcmp(p, want, es) == 0, "%s form %d: voxel %d is not the fill", mv_dtype_name(dts[i]),
+                               form, k);
+                } else {
+                    size_t b;
+                    int same = 1;
+                    for (b = 0; b < es; b++) same &= p[b] == 0x11;
+                    EXPECT_MSG(same, "%s form %d: voxel %d is not the input", mv_dtype_name(dts[i]), form, k);
+                }
+            }
+            mv_free(&out);
+            mv_free(&in);
+        }
+}
+
 MV_TEST(ops, bad_arguments)
 {
     mv_vol v, out, mask, cx;

@@ -461,6 +461,33 @@ MV_TEST(register, transform_files)
     EXPECT_NEAR(r[2][3], 13, 1e-12);
     EXPECT_NEAR(r[1][2], 1, 1e-12);
     EXPECT_NEAR(r[2][1], -1, 1e-12);
+    /* an Euler3D rotation of 90 degrees about z (ITK's default ZXY order),
+       centre (1, 2, 3), t (10, 0, 0): LPS (2, 2, 3) = c + (1, 0, 0) goes to
+       c + (0, 1, 0) + t = (11, 3, 3); in RAS, (-2, -2, 3) to (-11, -3, 3) */
+    REQUIRE_OK(mv_itk_tfm_parse("#Insight Transform File V1.0\n#Transform 0\nTransform: Euler3DTransform_double_3_3\n"
+                                "Parameters: 0 0 1.5707963267948966 10 0 0\nFixedParameters: 1 2 3 0\n",
+                                r));
+    EXPECT_NEAR(r[0][0] * -2 + r[0][1] * -2 + r[0][2] * 3 + r[0][3], -11, 1e-12);
+    EXPECT_NEAR(r[1][0] * -2 + r[1][1] * -2 + r[1][2] * 3 + r[1][3], -3, 1e-12);
+    EXPECT_NEAR(r[2][0] * -2 + r[2][1] * -2 + r[2][2] * 3 + r[2][3], 3, 1e-12);
+    /* a composite applies its last transform first: Translation (1, 0, 0)
+       after a scale by 2 about the origin is x -> 2 x + (1, 0, 0) in LPS */
+    REQUIRE_OK(mv_itk_tfm_parse("#Insight Transform File V1.0\n#Transform 0\nTransform: CompositeTransform_double_3_3\n"
+                                "#Transform 1\nTransform: TranslationTransform_double_3_3\nParameters: 1 0 0\n"
+                                "FixedParameters:\n#Transform 2\nTransform: ScaleTransform_double_3_3\n"
+                                "Parameters: 2 2 2\nFixedParameters: 0 0 0\n",
+                                r));
+    EXPECT_NEAR(r[0][0], 2, 1e-15);
+    EXPECT_NEAR(r[0][3], -1, 1e-15); /* LPS +1 in x is RAS -1 */
+    EXPECT_NEAR(r[1][3], 0, 1e-15);
+    EXPECT_STATUS(mv_itk_tfm_parse("#Insight Transform File V1.0\nTransform: CompositeTransform_double_3_3\n#Transform 1\n"
+                                   "Transform: BSplineTransform_double_3_3\nParameters: 0\n",
+                                   r),
+                  MV_ERR_UNSUPPORTED);
+    EXPECT_STATUS(mv_itk_tfm_parse("#Insight Transform File V1.0\nTransform: Euler3DTransform_double_3_3\n"
+                                   "Parameters: 0 0 1\n",
+                                   r),
+                  MV_ERR_BAD_DATA); /* 3 Parameters, 6 needed */
     EXPECT_STATUS(mv_itk_tfm_parse("#Insight Transform File V1.0\nTransform: BSplineTransform_double_3_3\n", r),
                   MV_ERR_UNSUPPORTED);
     EXPECT(strstr(mv_last_error(), "BSplineTransform_double_3_3") != NULL);

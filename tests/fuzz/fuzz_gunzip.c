@@ -1,9 +1,12 @@
 /* libFuzzer target: the gzip/DEFLATE decoder on arbitrary bytes, one-shot
    and streamed in input/output pieces chosen by the input itself, and as a
    .nii.gz through the NIfTI loader. */
+#ifndef MEDVOL_FUZZ_LINKED /* make fuzz links build/fuzz-medvol.o instead */
 #define MEDVOL_IMPLEMENTATION
+#endif
 #include "../../medvol.h"
 #include <stdlib.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -2,9 +2,12 @@
    bytes, through every entry point and option that changes the code path.
    Built by `make fuzz` (clang -fsanitize=fuzzer) or with fuzz_main.c as a
    corpus replayer. */
+#ifndef MEDVOL_FUZZ_LINKED /* make fuzz links build/fuzz-medvol.o instead */
 #define MEDVOL_IMPLEMENTATION
+#endif
 #include "../../medvol.h"
 #include <stdlib.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -54,6 +57,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     { /* a pair: the first 348/540 bytes are the header, the rest the image */
         size_t h = size > 540 && (sel & 16) ? 540 : size > 348 ? 348 : size;
         if (mv_load_mem_pair(data, h, data + h, size - h, &v, &o) == MV_OK) mv_free(&v);
+    }
+    if (size >= 2 && data[0] == 0x1f && data[1] == 0x8b) {
+        /* a gzip-compressed .hdr (no size up front: its extensions run to
+           the end of the stream), then its image bytes given empty */
+        mv_load_opts ho = o;
+        ho.header_only = 1;
+        if (mv_load_mem_pair(data, size, NULL, 0, &v, &ho) == MV_OK) mv_free(&v);
+        ho.max_bytes = 4096; /* the rest of the header past the limit */
+        if (mv_load_mem_pair(data, size, NULL, 0, &v, &ho) == MV_OK) mv_free(&v);
     }
     { /* a forward-only stream */
         fz_stream st;

@@ -11,10 +11,13 @@
      and finite sigmas >= 0.
    A broken invariant aborts, so the fuzzer reports it. Built by `make fuzz`
    or with fuzz_main.c as a replayer. */
+#ifndef MEDVOL_FUZZ_LINKED /* make fuzz links build/fuzz-medvol.o instead */
 #define MEDVOL_IMPLEMENTATION
+#endif
 #include "../../medvol.h"
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

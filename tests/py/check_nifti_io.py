@@ -4,6 +4,7 @@ Usage: /usr/bin/python3 tests/py/check_nifti_io.py COMMAND PATH
   refuses PATH        prints "refused <reason>" if nibabel will not load PATH, else "loaded"
   make_n2 PATH        writes a NIfTI-2 image whose float64 fields do not fit float32
                       (scl_slope 2.4e-319, srow_x[3] -2e108) and prints "made"
+  exts PATH           prints "extensions N code1 code2 ..." of nibabel's header
   header PATH         prints "format N", "slope S", "inter I" (img.dataobj's: the
                       header's are nan once loaded) and "affine A00 ... A23" (repr
                       of each float64) of nibabel's view of PATH
@@ -41,6 +42,9 @@ def main():
         assert back.dataobj.slope == 2.4e-319 and back.header['srow_x'][3] == -2e108
         assert isinstance(back.header, nib.Nifti2Header)
         print('made')
+    elif cmd == 'exts':
+        exts = nib.load(path).header.extensions
+        print('extensions %d %s' % (len(exts), ' '.join(str(e.get_code()) for e in exts)))
     elif cmd == 'header':
         img = nib.load(path)
         h = img.header

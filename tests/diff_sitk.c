@@ -1,0 +1,321 @@
+/* diff_sitk.c - one call of medvol's registration-output API (transform
+   files, warps, displacement fields) on raw float32 / NIfTI files, for
+   tests/py/diff_sitk.py, which draws random cases (oblique, flipped and
+   permuted grids with axes of length 1, general and near-identity affines,
+   smooth fields, 2D and 3D) and compares each result with SimpleITK's.
+   Not a test on its own: the Python side decides.
+
+   diff_sitk tfm-write MAT NDIM OUT.tfm      mv_matrix_read + mv_itk_tfm_write
+   diff_sitk tfm-read IN.tfm OUT.mat         mv_itk_tfm_read + mv_matrix_write
+   diff_sitk warp MOV.raw MX MY MZ MT MAFF RX RY RZ RAFF MAT INTERP FILL_OUTSIDE FILL OUT.raw
+                                             mv_warp_affine onto the grid (RX RY RZ, RAFF)
+   diff_sitk fwarp MOV.raw MX MY MZ MT MAFF FIELD.nii MAT|- INTERP FILL_OUTSIDE FILL OUT.raw
+                                             mv_field_load + mv_field_warp (MAT '-': NULL)
+                                             (MT frames: a 4D moving image when MT > 1)
+   diff_sitk fsave GX GY GZ GAFF NC IN.raw OUT.nii
+                                             mv_field_alloc on the grid, IN's components
+                                             (NC x X*Y*Z float32), mv_field_save
+   diff_sitk fload IN.nii OUT.raw OUT.mat    mv_field_load; prints X Y Z NC; writes the
+                                             components and the affine
+   diff_sitk fsample FIELD.nii QX QY QZ QAFF OUT.raw
+                                             the field at the nodes of grid Q:
+                                             mv_field_compose_into(field, zero field on Q)
+   diff_sitk compose D1.nii D2.nii OUT.nii   mv_field_compose_into(d1, d2) on d2's grid
+   diff_sitk addaff IN.nii MAT USE_IN OUT.nii
+                                             mv_field_add_affine_into(USE_IN ? in : NULL, MAT)
+                                             on IN's grid
+   diff_sitk invert IN.nii MAX_ITER TOL OUT.nii
+                                             mv_field_invert_into; prints iterations,
+                                             max and mean residual (%.17g)
+   diff_sitk jac IN.nii OUT.raw              mv_field_jacobian (float32 X*Y*Z)
+
+   MAT, MAFF, RAFF, GAFF, QAFF: 4x4 RAS-mm text files (mv_matrix_read).
+   Raw files: x fastest (numpy's (Z, Y, X) C order), float32, an axis of
+   length 1 for 2D (MZ = 1). Exit 0 and OUT written; 3 with
+   "STATUS: detail" on stderr when medvol returns a status; 2 usage; 4 the
+   driver's own file I/O. */
+#include "../medvol.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int status_fail(const char *what, mv_status st)
+{
+    fprintf(stderr, "diff_sitk: %s: %s: %s\n", what, mv_status_str(st), mv_last_error());
+    return 3;
+}
+
+static int io_fail(const char *what, const char *path)
+{
+    fprintf(stderr, "diff_sitk: %s %s failed\n", what, path);
+    return 4;
+}
+
+static int read_raw(const char *path, void *data, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    int ok = f && fread(data, 1, n, f) == n;
+    if (f) fclose(f);
+    return ok;
+}
+
+static int write_raw(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    int ok = f && fwrite(data, 1, n, f) == n;
+    if (f && fclose(f) != 0) ok = 0;
+    return ok;
+}
+
+/* A volume of dims (x, y, z[, t]) whose geometry is the 4x4 text file aff:
+   a uint8 grid (raw == NULL) or float32 data read from raw; nt NULL or "1"
+   for 3D, else a 4D volume of nt frames. */
+static int grid_vol(mv_vol *v, const char *nx, const char *ny, const char *nz, const char *nt, const char *aff,
+                    const char *raw, const char *what)
+{
+    int64_t d[4];
+    double A[4][4];
+    mv_status st;
+    int a, r;
+    d[0] = atoll(nx);
+    d[1] = atoll(ny);
+    d[2] = atoll(nz);
+    d[3] = nt ? atoll(nt) : 1;
+    mv_vol_init(v);
+    st = mv_matrix_read(aff, A);
+    if (st != MV_OK) return status_fail(what, st);
+    st = mv_vol_alloc(v, raw ? MV_DT_F32 : MV_DT_U8, d[3] > 1 ? 4 : 3, d, NULL);
+    if (st != MV_OK) return status_fail(what, st);
+    memcpy(v->affine, A, sizeof(A));
+    for (a = 0; a < 3; a++) {
+        double s = 0;
+        for (r = 0; r < 3; r++) s += A[r][a] * A[r][a];
+        v->spacing[a] = sqrt(s);
+    }
+    if (raw && !read_raw(raw, v->data, mv_vol_bytes(v))) return io_fail("reading", raw);
+    return 0;
+}
+
+static int save_field(const char *path, const mv_vol *f, const char *what)
+{
+    mv_status st = mv_field_save(path, f, NULL);
+    return st == MV_OK ? 0 : status_fail(what, st);
+}
+
+static int load_field(const char *path, mv_vol *f, const char *what)
+{
+    mv_status st;
+    mv_vol_init(f);
+    st = mv_field_load(path, f, NULL);
+    return st == MV_OK ? 0 : status_fail(what, st);
+}
+
+static int cmd_tfm(int argc, char **argv)
+{
+    double m[4][4];
+    mv_status st;
+    if (!strcmp(argv[1], "tfm-write")) {
+        if (argc != 5) return 2;
+        st = mv_matrix_read(argv[2], m);
+        if (st != MV_OK) return status_fail("mv_matrix_read", st);
+        st = mv_itk_tfm_write(argv[4], (const double(*)[4])m, atoi(argv[3]));
+        return st == MV_OK ? 0 : status_fail("mv_itk_tfm_write", st);
+    }
+    if (argc != 4) return 2;
+    st = mv_itk_tfm_read(argv[2], m);
+    if (st != MV_OK) return status_fail("mv_itk_tfm_read", st);
+    st = mv_matrix_write(argv[3], (const double(*)[4])m);
+    return st == MV_OK ? 0 : status_fail("mv_matrix_write", st);
+}
+
+/* warp and fwarp: the moving image, the options, the output */
+static int cmd_warp(int argc, char **argv, int field)
+{
+    mv_vol mov, ref, fld, out;
+    double M[4][4];
+    const char *mat = argv[field ? 9 : 12];
+    int use_mat = strcmp(mat, "-") != 0, rc, o = field ? 10 : 13;
+    mv_status st;
+    if (argc != (field ? 14 : 17)) return 2;
+    rc = grid_vol(&mov, argv[3], argv[4], argv[5], argv[6], argv[7], argv[2], "moving");
+    if (rc) return rc;
+    if (use_mat) {
+        st = mv_matrix_read(mat, M);
+        if (st != MV_OK) return status_fail("mv_matrix_read", st);
+    }
+    mv_vol_init(&out);
+    if (field) {
+        mv_field_opts fo;
+        memset(&fo, 0, sizeof(fo));
+        fo.interp = (mv_interp)atoi(argv[o]);
+        fo.fill_outside = atoi(argv[o + 1]);
+        fo.fill = atof(argv[o + 2]);
+        rc = load_field(argv[8], &fld, "mv_field_load");
+        if (rc) return rc;
+        st = mv_field_warp(&mov, &fld, use_mat ? (const double(*)[4])M : NULL, &out, &fo);
+        if (st != MV_OK) return status_fail("mv_field_warp", st);
+        mv_free(&fld);
+    } else {
+        mv_resample_opts ro;
+        memset(&ro, 0, sizeof(ro));
+        ro.interp = (mv_interp)atoi(argv[o]);
+        ro.fill_outside = atoi(argv[o + 1]);
+        ro.fill = atof(argv[o + 2]);
+        rc = grid_vol(&ref, argv[8], argv[9], argv[10], NULL, argv[11], NULL, "ref");
+        if (rc) return rc;
+        if (!use_mat) return 2;
+        st = mv_warp_affine(&mov, &ref, (const double(*)[4])M, &out, &ro);
+        if (st != MV_OK) return status_fail("mv_warp_affine", st);
+        mv_free(&ref);
+    }
+    if (out.dtype != MV_DT_F32) {
+        fprintf(stderr, "diff_sitk: output dtype %s, float32 expected\n", mv_dtype_name(out.dtype));
+        return 4;
+    }
+    if (!write_raw(argv[argc - 1], out.data, mv_vol_bytes(&out))) return io_fail("writing", argv[argc - 1]);
+    mv_free(&out);
+    mv_free(&mov);
+    return 0;
+}
+
+static int cmd_fsave(int argc, char **argv)
+{
+    mv_vol grid, f;
+    mv_status st;
+    int rc;
+    if (argc != 9) return 2;
+    rc = grid_vol(&grid, argv[2], argv[3], argv[4], NULL, argv[5], NULL, "grid");
+    if (rc) return rc;
+    mv_vol_init(&f);
+    st = mv_field_alloc(&f, &grid, atoi(argv[6]), NULL);
+    if (st != MV_OK) return status_fail("mv_field_alloc", st);
+    if (!read_raw(argv[7], f.data, mv_vol_bytes(&f))) return io_fail("reading", argv[7]);
+    rc = save_field(argv[8], &f, "mv_field_save");
+    mv_free(&f);
+    mv_free(&grid);
+    return rc;
+}
+
+static int cmd_fload(int argc, char **argv)
+{
+    mv_vol f;
+    mv_status st;
+    int rc;
+    if (argc != 5) return 2;
+    rc = load_field(argv[2], &f, "mv_field_load");
+    if (rc) return rc;
+    printf("%lld %lld %lld %lld\n", (long long)f.dim[0], (long long)f.dim[1], (long long)f.dim[2],
+           (long long)f.dim[4]);
+    if (!write_raw(argv[3], f.data, mv_vol_bytes(&f))) return io_fail("writing", argv[3]);
+    st = mv_matrix_write(argv[4], (const double(*)[4])f.affine);
+    mv_free(&f);
+    return st == MV_OK ? 0 : status_fail("mv_matrix_write", st);
+}
+
+static int cmd_fsample(int argc, char **argv)
+{
+    mv_vol f, grid, z;
+    mv_status st;
+    int rc;
+    if (argc != 8) return 2;
+    rc = load_field(argv[2], &f, "mv_field_load");
+    if (rc) return rc;
+    rc = grid_vol(&grid, argv[3], argv[4], argv[5], NULL, argv[6], NULL, "grid");
+    if (rc) return rc;
+    mv_vol_init(&z);
+    st = mv_field_alloc(&z, &grid, (int)f.dim[4], NULL);
+    if (st != MV_OK) return status_fail("mv_field_alloc", st);
+    st = mv_field_compose_into(&f, &z, &z, NULL);
+    if (st != MV_OK) return status_fail("mv_field_compose_into", st);
+    if (!write_raw(argv[7], z.data, mv_vol_bytes(&z))) return io_fail("writing", argv[7]);
+    mv_free(&z);
+    mv_free(&grid);
+    mv_free(&f);
+    return 0;
+}
+
+static int cmd_field_op(int argc, char **argv)
+{
+    mv_vol a, b, out;
+    mv_status st;
+    int rc;
+    const char *cmd = argv[1];
+    mv_vol_init(&b);
+    mv_vol_init(&out);
+    if (!strcmp(cmd, "jac")) {
+        if (argc != 4) return 2;
+        rc = load_field(argv[2], &a, "mv_field_load");
+        if (rc) return rc;
+        st = mv_field_jacobian(&a, &out, NULL);
+        if (st != MV_OK) return status_fail("mv_field_jacobian", st);
+        if (!write_raw(argv[3], out.data, mv_vol_bytes(&out))) return io_fail("writing", argv[3]);
+        mv_free(&out);
+        mv_free(&a);
+        return 0;
+    }
+    if (!strcmp(cmd, "compose")) {
+        if (argc != 5) return 2;
+        if ((rc = load_field(argv[2], &a, "mv_field_load d1")) != 0) return rc;
+        if ((rc = load_field(argv[3], &b, "mv_field_load d2")) != 0) return rc;
+        st = mv_vol_copy(&b, &out);
+        if (st != MV_OK) return status_fail("mv_vol_copy", st);
+        memset(out.data, 0, mv_vol_bytes(&out));
+        st = mv_field_compose_into(&a, &b, &out, NULL);
+        if (st != MV_OK) return status_fail("mv_field_compose_into", st);
+    } else if (!strcmp(cmd, "addaff")) {
+        double M[4][4];
+        if (argc != 6) return 2;
+        if ((rc = load_field(argv[2], &a, "mv_field_load")) != 0) return rc;
+        st = mv_matrix_read(argv[3], M);
+        if (st != MV_OK) return status_fail("mv_matrix_read", st);
+        st = mv_vol_copy(&a, &out);
+        if (st != MV_OK) return status_fail("mv_vol_copy", st);
+        memset(out.data, 0x7f, mv_vol_bytes(&out)); /* every value must be written */
+        st = mv_field_add_affine_into(atoi(argv[4]) ? &a : NULL, (const double(*)[4])M, &out, NULL);
+        if (st != MV_OK) return status_fail("mv_field_add_affine_into", st);
+    } else if (!strcmp(cmd, "invert")) {
+        mv_field_opts fo;
+        mv_field_info info;
+        if (argc != 6) return 2;
+        if ((rc = load_field(argv[2], &a, "mv_field_load")) != 0) return rc;
+        memset(&fo, 0, sizeof(fo));
+        memset(&info, 0, sizeof(info));
+        fo.max_iter = atoi(argv[3]);
+        fo.tol = atof(argv[4]);
+        st = mv_vol_copy(&a, &out);
+        if (st != MV_OK) return status_fail("mv_vol_copy", st);
+        st = mv_field_invert_into(&a, &out, &fo, &info);
+        if (st != MV_OK) return status_fail("mv_field_invert_into", st);
+        printf("%d %.17g %.17g\n", info.iterations, info.max_residual, info.mean_residual);
+    } else {
+        return 2;
+    }
+    rc = save_field(argv[argc - 1], &out, "mv_field_save");
+    mv_free(&out);
+    mv_free(&b);
+    mv_free(&a);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    int rc = 2;
+    if (argc >= 2) {
+        const char *c = argv[1];
+        if (!strcmp(c, "tfm-write") || !strcmp(c, "tfm-read"))
+            rc = cmd_tfm(argc, argv);
+        else if (!strcmp(c, "warp") || !strcmp(c, "fwarp"))
+            rc = argc >= 10 ? cmd_warp(argc, argv, c[0] == 'f') : 2;
+        else if (!strcmp(c, "fsave"))
+            rc = cmd_fsave(argc, argv);
+        else if (!strcmp(c, "fload"))
+            rc = cmd_fload(argc, argv);
+        else if (!strcmp(c, "fsample"))
+            rc = cmd_fsample(argc, argv);
+        else
+            rc = cmd_field_op(argc, argv);
+    }
+    if (rc == 2) fprintf(stderr, "diff_sitk: usage: see tests/diff_sitk.c\n");
+    return rc;
+}

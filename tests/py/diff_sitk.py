@@ -1,0 +1,1139 @@
+#!/usr/bin/python3
+"""Random cases of medvol's registration outputs (transform files, warps,
+displacement fields) against SimpleITK (Debian's /usr/bin/python3 with
+python3-numpy and SimpleITK; 2.5.7 when written).
+
+  /usr/bin/python3 tests/py/diff_sitk.py BUILD/diff_sitk CASES [SEED]
+      [--family F] [--case K] [--perturb F] [--keep]
+
+CASES per family (each case draws its own generator from (SEED, family,
+case), so `--family F --case K` with the same SEED reruns one case alone;
+every 50th case, k % 50 == 49, is LARGE: 64-96 voxels per axis in 3D,
+512-768 in 2D, past medvol's 4 MiB threading threshold). --perturb F breaks
+one thing on medvol's side of family F (PERTURB below) to show that its
+check fails; --keep keeps the temporary files.
+
+Each case draws grids (dims 1..12 per axis, lengths 1 and 2 common; LPS
+directions identity, signed permutations, oblique rotations, both; spacings
+0.4-3 mm; origins within 60 mm; field grids with float32-exact columns and
+origin, which NIfTI stores as they are), transforms (general affine =
+rotation x shear x scale with flips, rigid, near-identity; translations,
+centres), smooth random fields (sums of sines, LPS mm), 2D (X, Y, 1 images,
+(X, Y, 1, 1, 2) fields) and 3D; a quarter of the warp cases are "lattice"
+cases (signed permutations, spacings 0.5/1/2, dyadic origins, matrices and
+displacements) whose coordinates every side computes exactly, so the
+boundary rules are compared at their edges, rounding ties included. It
+compares:
+
+  tfm_mv     mv_itk_tfm_write of a RAS matrix M (2D, 3D), read by
+             sitk.ReadTransform: maps LPS points as S M S (S = diag(-1, -1,
+             1)); |diff| <= 1e-11 x max(1, |y|) (double on both sides; the
+             17-digit text round-trips).
+  tfm_sitk   sitk.WriteTransform of Affine (2D, 3D), Euler3D (ZXY and ZYX),
+             Euler2D, Similarity2D/3D, VersorRigid3D, Translation (2D, 3D),
+             Scale (2D, 3D), ScaleVersor3D, ScaleSkewVersor3D and Composites
+             of 1-3 of them, with centres, and Affine files renamed to the
+             _float_ and MatrixOffsetTransformBase kinds (SimpleITK reads those
+             too), read by mv_itk_tfm_read. The kinds the header lists
+             (>>api-register: every matrix-plus-offset kind and Composites of
+             them) must map RAS points as sitk.ReadTransform of the same file
+             maps LPS points (1e-11 relative); a BSplineTransform must be
+             MV_ERR_UNSUPPORTED naming the kind; ITK's binary .mat and .h5
+             files MV_ERR_BAD_HEADER.
+  warp_aff   mv_warp_affine (linear, nearest, cubic; edge or fill; 4D moving
+             images in a fifth of the cases) of a float32 image on one random
+             grid onto another through M, against sitk.Resample (float64,
+             each frame) with AffineTransform(S M S). Linear |diff| <= 2e-6 x
+             max(|moving|, |fill|): medvol interpolates in float32 from
+             float64 coordinates (8 weights rounded to float32, a float32 sum
+             of 8 terms: each step <= 2^-24 relative, about 1e-6 x max|v| in
+             all; SimpleITK works in float64); a coordinate off by 1e-6 voxel
+             would move a value by up to 2e-6 max|v|. Cubic (sitkBSpline,
+             only with fill_outside 1: then medvol's spline has scipy's
+             mirror boundary, ITK's BSplineDecomposition boundary; with 0 it
+             is the edge-extended volume's spline, another function) 1e-5 x
+             max|v| (float32 prefilter coefficients). Nearest: equal (voxels
+             within 1e-6 of a rounding tie left out, except lattice cases:
+             both round a tie up, medvol floor(c + 0.5), ITK
+             RoundHalfIntegerUp).
+             Boundary: medvol.h mv_resample_opts.fill_outside ("outside
+             [0, n-1] on some axis ... fill", else the edge continues);
+             ITK's interpolators treat [-0.5, n-0.5) as inside (clamped
+             there) and give the default value beyond. Compared where the two
+             rules agree: fill_outside 0 on [-0.5, n-0.5) of every axis,
+             fill_outside 1 inside [0, n-1] or outside [-0.5, n-0.5) (both
+             fill); 1e-6 voxel margins except in lattice cases. An axis of
+             one voxel is inside at |c| <= 1e-9 (2D images: medvol's z
+             coordinate is 0 up to rounding).
+  warp_field mv_field_warp (field written by mv_field_save, read by
+             mv_field_load; an optional matrix) against sitk.Resample with
+             CompositeTransform([AffineTransform(S M S),
+             DisplacementFieldTransform]) on the field's grid: the warp_aff
+             tolerances and boundary rule, except that an axis of one voxel
+             is inside for |c| <= 0.5 (medvol.h mv_field_opts.fill_outside;
+             ITK: [-0.5, 0.5), so c = +0.5 is left out).
+  field_io   medvol -> sitk: mv_field_save's file (.nii, .nii.gz) read by
+             sitk.ReadImage is a float32 vector image of the same components
+             bit for bit, its geometry the grid's within the header's float32
+             rounding (ITK reads a float32 quaternion: 2e-6 per direction
+             entry and relative spacing, 1e-6 mm + 1e-6 relative for the
+             origin), and DisplacementFieldTransform of it maps points as
+             medvol's field does (mv_field_compose_into(field, 0 on a random
+             grid): the field sampled there), |diff| <= 4e-7 x max|d| + 1e-9
+             mm (both interpolate in float64; medvol stores float32) where
+             both interpolate ([-0.5, n-0.5): ITK clamps, medvol's edge
+             continues; beyond, ITK gives 0 and medvol the edge: medvol.h
+             >>api-field "ITK returns a zero displacement outside"). Grids
+             whose last axis has length 1 are not written this way: ITK's
+             NIfTI reader drops trailing axes of length 1 (its own 3D field on
+             (X, Y, 1) reads back as a 2D image of 3-vectors, on (X, 1, 1)
+             not at all).
+             sitk -> medvol: sitk.WriteImage of a float32 or float64 vector
+             image (2D, 3D, .nii, .nii.gz) read by mv_field_load: dims and
+             components, data equal to numpy's float32 rounding, affine equal
+             to the file's sform (nibabel's affine; within 3e-7 of the grid).
+  compose    mv_field_compose_into(d1, d2) (d1, d2 on different random grids,
+             written by SimpleITK) against TransformToDisplacementField of
+             CompositeTransform([DFT(d1), DFT(d2)]) on d2's grid, where
+             p + d2(p) lies in [-0.5, n-0.5) of d1's grid; 4e-7 x
+             (max|d1| + max|d2|) + 1e-9 mm. A third of the cases have
+             d2 = 0 (medvol's field sampled at arbitrary points).
+  addaff     mv_field_add_affine_into(d or NULL, M) against
+             TransformToDisplacementField of CompositeTransform([A, DFT(d)])
+             or of A alone (A = AffineTransform(S M S)); 2.5e-7 x max|ref| +
+             1e-9 mm (float32 storage of a float64 result). 2D fields with an
+             M that moves z: MV_ERR_INVALID_ARG (medvol.h: "A 2D field needs
+             an A that keeps z").
+  invert     mv_field_invert_into (tol 1e-6 mm, 200 iterations) of a field
+             with Lipschitz constant L <= 0.5 (so both fixed-point schemes
+             converge) against sitk.InvertDisplacementField (200 iterations,
+             max error 1e-7 voxel, boundary not enforced), at the voxels whose
+             points p + e(p) of both inverses lie in [0, n-1] of the grid
+             (beyond, ITK's field is 0 and medvol's continues, so the
+             iterations differ by definition; a voxel's iteration reads the
+             field only at its own point): (a) medvol converged (max_residual
+             <= tol) and the residual |e(p) + d(p + e(p))| of its inverse as
+             SimpleITK evaluates it (the displacement of
+             CompositeTransform([DFT(d), DFT(e)])) is at most medvol's
+             max_residual + 1e-6 x max|e| (float32 storage); (b) |e_medvol -
+             e_sitk| <= (r_medvol + r_sitk) / (1 - L) + 1e-6 x max|e| (the
+             fixed point's uniqueness bound).
+  jac        mv_field_jacobian against sitk.DisplacementFieldJacobianDeterminant
+             (useImageSpacing) on float64 input; ITK's filter ignores the
+             direction, so it gets the vectors in the grid's frame, v' =
+             inv(R) v (det(I + D S^-1 R^-1) = det(I + R^-1 D S^-1)); border
+             voxels left out (medvol.h: "ITK's border voxels use half a
+             difference"); 2.5e-7 x max(1, |det|) + 1e-12 x (1 + G)^n, G the
+             largest derivative (float32 storage of a float64 result).
+Exit 0 when every case agrees; else each failing case is printed with the
+command that reruns it and the driver commands (files kept).
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import SimpleITK as sitk
+
+S4 = np.diag([-1.0, -1.0, 1.0, 1.0])
+FAMILIES = ['tfm_mv', 'tfm_sitk', 'warp_aff', 'warp_field', 'field_io', 'compose', 'addaff', 'invert', 'jac']
+# What --perturb F changes on medvol's side (each makes its check fail):
+PERTURB = {
+    'tfm_mv': "medvol writes the LPS matrix S M S instead of M (no RAS<->LPS)",
+    'tfm_sitk': "medvol's matrix read as if it were LPS (no RAS<->LPS)",
+    'warp_aff': "medvol's matrix translated by 1e-3 mm along x",
+    'warp_field': "the field medvol reads scaled by 1 + 1e-4",
+    'field_io': "the sitk-written field's origin moved 1e-4 mm before medvol's affine is compared",
+    'compose': "medvol composes d1(p) + d2(p + d1(p)) (arguments swapped; d2 on d1's grid)",
+    'addaff': "medvol's matrix translated by 1e-4 mm along y",
+    'invert': "medvol's inverse scaled by 1 + 1e-4 before the checks",
+    'jac': "the field medvol reads has component 0 scaled by 1 + 1e-4",
+}
+perturb = None
+
+
+def f32(x):
+    return np.asarray(x, np.float64).astype(np.float32).astype(np.float64)
+
+
+def rotation(rng, n):
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    q = q * np.sign(np.diag(r))
+    if np.linalg.det(q) < 0:
+        q[:, 0] = -q[:, 0]
+    return q
+
+
+def signed_perm(rng, n):
+    p = np.zeros((n, n))
+    p[np.arange(n), rng.permutation(n)] = rng.choice([-1.0, 1.0], n)
+    return p
+
+
+LARGE = False  # set for every 50th case (k % 50 == 49): grids past medvol's threading threshold
+
+
+def rand_dims(rng, nd, sizes=(1, 1, 2, 3, 4, 5, 7, 9, 12)):
+    """dims with axes of length 1 and 2 common; LARGE cases: 48-80 voxels
+    per axis in 3D, 300-600 in 2D, so that medvol splits the work across
+    threads (MV__PAR_MIN_BYTES, 4 MiB) and its threaded paths are compared"""
+    if LARGE:
+        sizes = (64, 80, 96) if nd == 3 else (512, 640, 768)
+    d = [int(rng.choice(sizes)) for _ in range(3)]
+    if nd == 2:
+        d[2] = 1
+    return d
+
+
+def rand_grid(rng, nd, dims, center_lps=None, exact=False, lattice=False):
+    """A grid: dims, LPS columns L (3x3, voxel step per axis), LPS origin o,
+    RAS affine A (4x4). 2D: L = blockdiag(2x2, 1), o[2] = 0. exact: float32
+    columns and origin (NIfTI stores them as they are); lattice: signed
+    permutation directions, spacings 0.5, 1, 2 and an origin on the 0.5 mm
+    lattice (every coordinate dyadic: exact in float64)."""
+    k = nd
+    kind = int(rng.integers(0, 4)) if not lattice else 1
+    R = np.eye(k)
+    if kind == 1:
+        R = signed_perm(rng, k)
+    elif kind == 2:
+        R = rotation(rng, k)
+    elif kind == 3:
+        R = rotation(rng, k) @ signed_perm(rng, k)
+    sp = np.array([float(rng.choice([0.4, 0.7, 1.0, 1.3, 2.5, rng.uniform(0.4, 3.0)])) for _ in range(k)])
+    if lattice:
+        sp = np.array([float(rng.choice([0.5, 1.0, 2.0])) for _ in range(k)])
+    L = np.eye(3)
+    L[:k, :k] = R * sp
+    if center_lps is None:
+        center_lps = rng.uniform(-60, 60, 3)
+    o = np.array(center_lps, np.float64) - L @ ((np.array(dims) - 1) / 2.0)
+    if nd == 2:
+        o[2] = 0.0
+    if lattice:
+        o = np.round(o * 2) / 2
+    if exact:
+        L, o = f32(L), f32(o)
+    A = np.eye(4)
+    A[:3, :3], A[:3, 3] = L, o
+    return {'dims': list(dims), 'L': L, 'o': o, 'A': S4 @ A, 'nd': nd}
+
+
+def grid_center_lps(g):
+    return g['L'] @ ((np.array(g['dims']) - 1) / 2.0) + g['o']
+
+
+def set_geometry(img, g):
+    k = g['nd']
+    L = g['L'][:k, :k]
+    sp = np.sqrt((L ** 2).sum(axis=0))
+    img.SetSpacing([float(x) for x in sp])
+    img.SetDirection([float(x) for x in (L / sp).ravel()])
+    img.SetOrigin([float(x) for x in g['o'][:k]])
+    return img
+
+
+def sitk_scalar(a, g):
+    """a: numpy (Z, Y, X) -> sitk float64 image on grid g"""
+    arr = a.astype(np.float64)
+    if g['nd'] == 2:
+        arr = arr[0]
+    return set_geometry(sitk.GetImageFromArray(arr), g)
+
+
+def sitk_vector(d, g, dtype=np.float64):
+    """d: (nc, Z, Y, X) LPS mm -> sitk vector image on grid g"""
+    arr = np.moveaxis(d, 0, -1).astype(dtype)
+    if g['nd'] == 2:
+        arr = arr[0]
+    return set_geometry(sitk.GetImageFromArray(arr, isVector=True), g)
+
+
+def sitk_ref(g):
+    img = sitk.Image([int(x) for x in g['dims'][:g['nd']]], sitk.sitkFloat64)
+    return set_geometry(img, g)
+
+
+def from_sitk_vector(img, nd):
+    a = sitk.GetArrayFromImage(img)  # (Z, Y, X, nc) or (Y, X, nc)
+    if nd == 2:
+        a = a[None]
+    return np.moveaxis(a, -1, 0).astype(np.float64)
+
+
+def from_sitk_scalar(img, nd):
+    a = sitk.GetArrayFromImage(img).astype(np.float64)
+    return a[None] if nd == 2 else a
+
+
+def rand_matrix(rng, nd, lattice=False):
+    """fixed -> moving RAS matrix (2D: keeps z); lattice: a signed
+    permutation and a translation on the 0.5 mm lattice"""
+    k = nd
+    kind = int(rng.integers(0, 3)) if not lattice else 3
+    if kind == 3:
+        B, t = signed_perm(rng, k), np.round(rng.uniform(-6, 6, k)) / 2
+    elif kind == 0:  # general: rotation x shear x scale (maybe a flip)
+        sh = np.eye(k) + np.triu(rng.uniform(-0.3, 0.3, (k, k)), 1)
+        sc = np.diag(rng.uniform(0.7, 1.4, k) * np.where(rng.random(k) < 0.15, -1, 1))
+        B = rotation(rng, k) @ sh @ sc
+        t = rng.uniform(-20, 20, k)
+    elif kind == 1:  # rigid
+        B, t = rotation(rng, k), rng.uniform(-20, 20, k)
+    else:  # near identity
+        B, t = np.eye(k) + rng.normal(0, 1e-3, (k, k)), rng.normal(0, 0.5, k)
+    M = np.eye(4)
+    M[:k, :k], M[:k, 3] = B, t
+    return M
+
+
+def sitk_affine(M, nd):
+    L = S4 @ M @ S4
+    tf = sitk.AffineTransform(nd)
+    tf.SetMatrix([float(x) for x in L[:nd, :nd].ravel()])
+    tf.SetTranslation([float(x) for x in L[:nd, 3]])
+    return tf
+
+
+def smooth_field(rng, g, nc, amp):
+    """(nc, Z, Y, X) float32 values (as float64): sums of sines in voxel
+    coordinates, the largest |component| = amp mm"""
+    X, Y, Z = g['dims']
+    k, j, i = np.meshgrid(np.arange(Z), np.arange(Y), np.arange(X), indexing='ij')
+    d = np.zeros((nc, Z, Y, X))
+    for c in range(nc):
+        for _ in range(3):
+            w = rng.normal(0, 0.35, 3)
+            if nc == 2:
+                w[2] = 0
+            d[c] += rng.normal() * np.sin(w[0] * i + w[1] * j + w[2] * k + rng.uniform(0, 2 * np.pi))
+        d[c] += rng.normal(0, 0.3)
+    m = np.max(np.abs(d))
+    return f32(d * (amp / m if m > 0 else 0))
+
+
+def lipschitz(d, g):
+    """an upper bound of the operator norm of the world gradient of d's
+    trilinear interpolant: Frobenius norm of max |forward difference| / spacing"""
+    nc = d.shape[0]
+    sp = np.sqrt((g['L'] ** 2).sum(axis=0))
+    G = np.zeros((nc, 3))
+    for c in range(nc):
+        for a in range(3):
+            ax = 2 - a  # numpy axis of voxel axis a
+            if d.shape[1 + ax] > 1:
+                G[c, a] = np.max(np.abs(np.diff(d[c], axis=ax))) / sp[a]
+    # R^-1 of a near-orthonormal grid: its norm (1 up to float32 rounding)
+    Rn = np.linalg.norm(np.linalg.inv(g['L'] / sp), 2)
+    return float(np.sqrt((G ** 2).sum()) * Rn)
+
+
+def cont_index(g, pts_lps):
+    """continuous voxel coordinates (3, N) of LPS points (3, N) on grid g"""
+    return np.linalg.solve(g['L'], pts_lps - g['o'][:, None])
+
+
+def grid_points_lps(g):
+    X, Y, Z = g['dims']
+    k, j, i = np.meshgrid(np.arange(Z), np.arange(Y), np.arange(X), indexing='ij')
+    idx = np.stack([i.ravel(), j.ravel(), k.ravel()]).astype(np.float64)  # (Z, Y, X) order flattened
+    return g['L'] @ idx + g['o'][:, None]
+
+
+def masks(c, dims, fill, exact, one_inside):
+    """c (3, N) moving coordinates -> (compare, fill expected) boolean arrays
+    where medvol's documented rule and ITK's agree (see the module doc).
+    ITK: inside is [-0.5, n-0.5) per axis (clamped there), fill beyond;
+    medvol: fill_outside 0 clamps everywhere, 1 fills outside [0, n-1]
+    (an axis of one voxel: |c| <= one_inside). exact: the coordinates are
+    dyadic and computed exactly by all three (lattice cases), so the rules
+    apply at their edges; else margins of 1e-6 voxel leave the edges out."""
+    n = np.array(dims, np.float64)[:, None]
+    eps = 0.0 if exact else 1e-6
+    if exact:
+        itk_in = np.all((c >= -0.5) & (c < n - 0.5), axis=0)
+        itk_out = ~itk_in
+    else:
+        itk_in = np.all((c >= -0.5 + eps) & (c <= n - 0.5 - eps), axis=0)
+        itk_out = np.any((c < -0.5 - eps) | (c > n - 0.5 + eps), axis=0)
+    if not fill:
+        return itk_in, np.zeros(c.shape[1], bool)
+    core = np.where(n > 1, (c >= eps) & (c <= n - 1 - eps), np.abs(c) <= one_inside)
+    core = np.all(core, axis=0)
+    if exact:  # medvol fills exactly outside core
+        return (core & itk_in) | (~core & itk_out), ~core
+    return (core & itk_in) | itk_out, itk_out
+
+
+def not_tie(c, exact):
+    """nearest: no coordinate within 1e-6 of a rounding tie (lattice cases:
+    ties are exact, and both round them up: medvol floor(c + 0.5), ITK
+    RoundHalfIntegerUp)"""
+    if exact:
+        return np.ones(c.shape[1], bool)
+    f = c - np.floor(c)
+    return np.all(np.abs(f - 0.5) > 1e-6, axis=0)
+
+
+def write_mat(path, M):
+    with open(path, 'w') as f:
+        for r in range(4):
+            f.write(' '.join('%.17g' % x for x in M[r]) + '\n')
+
+
+def read_mat(path):
+    return np.loadtxt(path).reshape(4, 4)
+
+
+class Case:
+    def __init__(self, exe, tmp, fam, k, notes):
+        self.exe, self.tmp, self.fam, self.k = exe, tmp, fam, k
+        self.cmds = []
+        self.notes = notes
+
+    def note(self, what, n=1):
+        self.notes[what] = self.notes.get(what, 0) + n
+
+    def peak(self, what, v):
+        """the largest v seen under the name what (printed as a fraction of the tolerance)"""
+        self.notes[what] = max(self.notes.get(what, 0.0), float(v))
+
+    def p(self, name):
+        return os.path.join(self.tmp, name)
+
+    def run(self, *args):
+        cmd = [self.exe] + [str(a) for a in args]
+        self.cmds.append(' '.join(cmd))
+        return subprocess.run(cmd, capture_output=True, text=True)
+
+    def call(self, *args):
+        r = self.run(*args)
+        if r.returncode != 0:
+            raise Failure('exit %d: %s' % (r.returncode, r.stderr.strip()))
+        return r.stdout
+
+
+class Failure(Exception):
+    pass
+
+
+def raw_grid_args(case, name, g):
+    write_mat(case.p(name + '.aff'), g['A'])
+    return g['dims'] + [case.p(name + '.aff')]
+
+
+def save_field_mv(case, name, d, g, ext='.nii'):
+    """medvol writes the field (mv_field_alloc + mv_field_save)"""
+    d.astype(np.float32).tofile(case.p(name + '.raw'))
+    case.call('fsave', *(raw_grid_args(case, name + '_grid', g) + [d.shape[0], case.p(name + '.raw'),
+                                                                    case.p(name + ext)]))
+    return case.p(name + ext)
+
+
+def save_field_sitk(case, name, d, g, dtype=np.float32, ext='.nii'):
+    """SimpleITK writes the field; returns the path and the grid as the file
+    stores it: ITK writes the sform from its orthonormalised direction, which
+    can differ from g's float32 columns in the last bit, and medvol (as
+    nibabel) reads the sform. The references use the file's grid, so that
+    both sides see one geometry (field_io checks that medvol reads it)."""
+    import nibabel as nib
+    path = case.p(name + ext)
+    sitk.WriteImage(sitk_vector(d, g, dtype), path)
+    A = S4 @ nib.load(path).header.get_sform()
+    gf = dict(g)
+    gf['L'], gf['o'], gf['A'] = A[:3, :3].copy(), A[:3, 3].copy(), S4 @ A
+    return path, gf
+
+
+def load_field_nib(path):
+    """a field file's components (nc, Z, Y, X) as stored (float64)"""
+    import nibabel as nib
+    a = np.asarray(nib.load(path).dataobj, np.float64)  # (X, Y, Z, 1, nc)
+    return np.moveaxis(a[:, :, :, 0, :], -1, 0).transpose(0, 3, 2, 1)
+
+
+def dft(d, g):
+    return sitk.DisplacementFieldTransform(sitk_vector(d, g, np.float64))
+
+
+def to_field(tf, g):
+    f = sitk.TransformToDisplacementFieldFilter()
+    f.SetReferenceImage(sitk_ref(g))
+    f.SetOutputPixelType(sitk.sitkVectorFloat64)
+    return from_sitk_vector(f.Execute(tf), g['nd'])
+
+
+def composite(*tfs):
+    c = sitk.CompositeTransform(tfs[0].GetDimension())
+    for t in tfs:
+        c.AddTransform(t)
+    return c
+
+
+# ---------------------------------------------------------------- families
+
+def fam_tfm_mv(case, rng):
+    nd = int(rng.choice([2, 3]))
+    M = rand_matrix(rng, nd)
+    Mmv = S4 @ M @ S4 if perturb == 'tfm_mv' else M
+    write_mat(case.p('m.txt'), Mmv)
+    case.call('tfm-write', case.p('m.txt'), nd, case.p('m.tfm'))
+    tf = sitk.ReadTransform(case.p('m.tfm'))
+    L = S4 @ M @ S4
+    worst = 0.0
+    for _ in range(12):
+        p = rng.uniform(-100, 100, 3)
+        if nd == 2:
+            p[2] = 0
+        y = np.array(tf.TransformPoint([float(x) for x in p[:nd]]))
+        ref = (L @ np.append(p, 1))[:nd]
+        err = np.max(np.abs(y - ref)) / (1e-11 * max(1.0, np.max(np.abs(ref))))
+        worst = max(worst, err)
+    if worst > 1:
+        raise Failure('%s read by sitk maps points %.3g x the tolerance away from S M S (M: %s)' %
+                      (case.p('m.tfm'), worst, np.array2string(M, precision=6)))
+    return worst
+
+
+# the kinds mv_itk_tfm_parse refuses (>>api-register: "other kinds (B-spline,
+# displacement field) are MV_ERR_UNSUPPORTED naming the kind"); every other
+# kind drawn below is a matrix plus an offset and must map points as ITK does
+REFUSED = ('BSplineTransform_double_3_3', 'BSplineTransform_double_2_2')
+
+
+def rand_sitk_transform(rng):
+    kind = str(rng.choice(['affine3', 'affine2', 'euler3', 'euler3zyx', 'euler2', 'sim2', 'sim3', 'versor3',
+                           'trans3', 'trans2', 'scale3', 'scale2', 'ssv3', 'sv3', 'composite', 'composite',
+                           'composite2', 'affine3_float', 'affine3_mob', 'affine2_mob', 'affine2_float', 'bspline']))
+    c3, t3 = rng.uniform(-50, 50, 3), rng.uniform(-20, 20, 3)
+    c2, t2 = list(c3[:2]), list(t3[:2])
+    c3, t3 = list(c3), list(t3)
+    ang = list(rng.uniform(-np.pi, np.pi, 3))
+    th = rng.uniform(0, 3.0)
+    vers = list(rotation(rng, 3)[:, 0] * np.sin(th / 2)) + [float(np.cos(th / 2))]  # unit quaternion
+    if kind.startswith('composite'):
+        # 1-3 members of the other kinds of that dimension, applied last first
+        parts, want = [], 2 if kind == 'composite2' else 3
+        while len(parts) < int(rng.integers(1, 4)):
+            k2, t2_ = rand_sitk_transform(rng)
+            if not k2.startswith(('composite', 'bspline')) and t2_.GetDimension() == want:
+                parts.append(t2_)
+        return kind, sitk.CompositeTransform(parts)
+    if kind == 'bspline':
+        tf = sitk.BSplineTransform(3)
+        tf.SetTransformDomainMeshSize([2, 2, 2])
+        return kind, tf
+    if kind.startswith('affine3'):
+        M = rand_matrix(rng, 3)
+        tf = sitk.AffineTransform(3)
+        tf.SetMatrix([float(x) for x in M[:3, :3].ravel()])
+        tf.SetTranslation(t3)
+        tf.SetCenter(c3)
+    elif kind.startswith('affine2'):
+        M = rand_matrix(rng, 2)
+        tf = sitk.AffineTransform(2)
+        tf.SetMatrix([float(x) for x in M[:2, :2].ravel()])
+        tf.SetTranslation(t2)
+        tf.SetCenter(c2)
+    elif kind.startswith('euler3'):
+        tf = sitk.Euler3DTransform(c3, ang[0], ang[1], ang[2], t3)
+        tf.SetComputeZYX(kind == 'euler3zyx')
+    elif kind == 'euler2':
+        tf = sitk.Euler2DTransform(c2, ang[0], t2)
+    elif kind == 'sim2':
+        tf = sitk.Similarity2DTransform(float(rng.uniform(0.5, 2)), ang[0], t2, c2)
+    elif kind == 'sim3':
+        tf = sitk.Similarity3DTransform(float(rng.uniform(0.5, 2)), vers, t3, c3)
+    elif kind == 'versor3':
+        tf = sitk.VersorRigid3DTransform(vers, t3, c3)
+    elif kind == 'trans3':
+        tf = sitk.TranslationTransform(3, t3)
+    elif kind == 'trans2':
+        tf = sitk.TranslationTransform(2, t2)
+    elif kind == 'scale3':
+        tf = sitk.ScaleTransform(3, list(rng.uniform(0.5, 2, 3)))
+        tf.SetCenter(c3)
+    elif kind == 'scale2':
+        tf = sitk.ScaleTransform(2, list(rng.uniform(0.5, 2, 2)))
+        tf.SetCenter(c2)
+    elif kind == 'sv3':
+        tf = sitk.ScaleVersor3DTransform(list(rng.uniform(0.5, 2, 3)), vers, t3, c3)
+    else:
+        tf = sitk.ScaleSkewVersor3DTransform(list(rng.uniform(0.5, 2, 3)), list(rng.uniform(-0.3, 0.3, 6)),
+                                             vers, t3, c3)
+    return kind, tf
+
+
+def fam_tfm_sitk(case, rng):
+    kind, tf = rand_sitk_transform(rng)
+    ext = str(rng.choice(['.tfm'] * 6 + ['.txt', '.mat', '.h5']))
+    path = case.p('s' + ext)
+    sitk.WriteTransform(tf, path)
+    if ext in ('.mat', '.h5'):
+        # ITK's binary forms (MATLAB v4, HDF5): not text, so not read
+        # (mv_itk_tfm_parse: "no '#Insight Transform File' first line")
+        r = case.run('tfm-read', path, case.p('s.mat.txt'))
+        case.note('binary %s refused' % ext)
+        if r.returncode != 3 or 'MV_ERR_BAD_HEADER' not in r.stderr:
+            raise Failure('%s: expected MV_ERR_BAD_HEADER, got exit %d: %s' % (path, r.returncode, r.stderr.strip()))
+        return 0.0
+    text = open(path).read()
+    if kind in ('affine3_float', 'affine3_mob', 'affine2_mob', 'affine2_float'):
+        nd = 2 if kind.startswith('affine2') else 3
+        new = 'MatrixOffsetTransformBase' if kind.endswith('mob') else 'AffineTransform'
+        text = text.replace('AffineTransform_double_%d_%d' % (nd, nd),
+                            '%s_%s_%d_%d' % (new, 'float' if kind.endswith('float') else 'double', nd, nd))
+        with open(path, 'w') as f:
+            f.write(text)
+    line = [x for x in text.splitlines() if x.startswith('Transform:')][0]
+    tkind = line.split()[1]
+    r = case.run('tfm-read', path, case.p('s.mat'))
+    case.note(tkind)
+    if tkind in REFUSED:
+        if r.returncode != 3 or 'MV_ERR_UNSUPPORTED' not in r.stderr or tkind not in r.stderr:
+            raise Failure('%s (%s): expected MV_ERR_UNSUPPORTED naming it, got exit %d: %s' %
+                          (path, tkind, r.returncode, r.stderr.strip()))
+        return 0.0
+    if r.returncode != 0:
+        raise Failure('%s (%s): exit %d: %s' % (path, tkind, r.returncode, r.stderr.strip()))
+    ref_tf = sitk.ReadTransform(path)  # the reference reads the same text
+    nd = ref_tf.GetDimension()
+    m = read_mat(case.p('s.mat'))
+    if perturb != 'tfm_sitk':
+        m = S4 @ m @ S4  # medvol's RAS matrix in LPS
+    worst = 0.0
+    for _ in range(12):
+        p = rng.uniform(-100, 100, 3)
+        if nd == 2:
+            p[2] = 0
+        y = np.array(ref_tf.TransformPoint([float(x) for x in p[:nd]]))
+        q = m @ np.append(p, 1)
+        if nd == 2 and q[2] != 0:
+            raise Failure('%s (2D): medvol moves z (%r)' % (path, q[2]))
+        err = np.max(np.abs(q[:nd] - y)) / (1e-11 * max(1.0, np.max(np.abs(y))))
+        worst = max(worst, err)
+    if worst > 1:
+        raise Failure('%s (%s): medvol maps points %.3g x the tolerance away from sitk' % (path, tkind, worst))
+    return worst
+
+
+def draw_warp_geometry(rng, nd, exact=False, lattice=False):
+    """moving grid, fixed grid and M such that the fixed grid maps onto
+    (roughly) the moving grid"""
+    mov = rand_grid(rng, nd, rand_dims(rng, nd), lattice=lattice)
+    M = rand_matrix(rng, nd, lattice)
+    cm = grid_center_lps(mov)
+    inside = rng.random() < 0.7  # else the grids overlap only in part
+    shift = rng.uniform(-0.5, 0.5, 3) if inside else rng.uniform(-4, 4, 3)
+    if nd == 2:
+        shift[2] = 0
+    # fixed centre c_f with M(c_f) = c_m + shift (LPS: S M S)
+    L = S4 @ M @ S4
+    cf = np.linalg.solve(L[:3, :3], cm + shift - L[:3, 3])
+    fix = rand_grid(rng, nd, rand_dims(rng, nd), center_lps=cf, exact=exact, lattice=lattice)
+    if inside:
+        fix = fit_inside(fix, mov, L, 0.8, exact, lattice)
+    return mov, fix, M, inside
+
+
+def fit_inside(g, outer, L, frac, exact, lattice):
+    """g with its spacings scaled (about its centre) so that its corners,
+    mapped by the LPS matrix L, span at most frac of outer's voxel range
+    on each axis of outer longer than one voxel"""
+    nd = g['nd']
+    X, Y, Z = [n - 1 for n in g['dims']]
+    corners = np.array([[i, j, k] for i in (0, X) for j in (0, Y) for k in (0, Z)], np.float64).T
+    c = cont_index(outer, L[:3, :3] @ (g['L'] @ corners + g['o'][:, None]) + L[:3, 3:4])
+    half = np.max(np.abs(c - c.mean(axis=1, keepdims=True)), axis=1)
+    f = 1.0
+    for a in range(3):
+        if half[a] > 0:  # an axis of one voxel: inside for |c| < 0.5
+            f = min(f, frac * max(outer['dims'][a] - 1, 0.9) / 2 / half[a])
+    if lattice:
+        f = 2.0 ** np.floor(np.log2(f))
+    h = dict(g)
+    h['L'] = g['L'].copy()
+    h['L'][:, :nd] *= f
+    center = grid_center_lps(g)
+    h['o'] = center - h['L'] @ ((np.array(g['dims']) - 1) / 2.0)
+    if nd == 2:
+        h['o'][2] = 0.0
+    if lattice:
+        h['o'] = np.round(h['o'] * 2) / 2
+    if exact:
+        h['L'], h['o'] = f32(h['L']), f32(h['o'])
+    A = np.eye(4)
+    A[:3, :3], A[:3, 3] = h['L'], h['o']
+    h['A'] = S4 @ A
+    return h
+
+
+def moving_data(rng, g):
+    """float32 (T, Z, Y, X): one frame mostly, 2 or 3 (a 4D moving image:
+    medvol warps each frame) in a fifth of the cases"""
+    X, Y, Z = g['dims']
+    T = 1 if LARGE or rng.random() < 0.8 else int(rng.integers(2, 4))
+    a = rng.standard_normal((T, Z, Y, X)) * float(rng.choice([1, 10, 1000]))
+    return a.astype(np.float32)
+
+
+def resample_frames(a, g, ref, tf, interp, fill):
+    """sitk.Resample of every frame of a (T, Z, Y, X) on grid g: (T, N)"""
+    return np.stack([from_sitk_scalar(sitk.Resample(sitk_scalar(f, g), ref, tf, SITK_INTERP[interp], fill,
+                                                    sitk.sitkFloat64), g['nd']).ravel() for f in a])
+
+
+def moving_args(case, a, mov):
+    a.tofile(case.p('mov.raw'))
+    write_mat(case.p('mov.aff'), mov['A'])
+    if a.shape[0] > 1:
+        case.note('4D moving cases')
+    return [case.p('mov.raw')] + mov['dims'] + [a.shape[0], case.p('mov.aff')]
+
+
+SITK_INTERP = {0: sitk.sitkLinear, 1: sitk.sitkNearestNeighbor, 2: sitk.sitkBSpline}  # mv_interp order
+
+
+def draw_interp(rng):
+    """mv_interp and fill_outside. Cubic only with fill_outside 1: then
+    medvol's spline has scipy's mirror boundary (mv_resample_opts), which
+    is ITK's BSplineDecompositionImageFilter / BSplineInterpolateImageFunction
+    boundary; with 0 medvol's spline is that of the edge-extended volume,
+    another function everywhere (the recursive prefilter reaches every
+    voxel)."""
+    interp = int(rng.choice([0, 0, 1, 1, 2]))
+    return interp, 1 if interp == 2 else int(rng.integers(0, 2))
+
+
+def compare_warp(case, got, ref, c, dims, interp, fill_outside, fill, a, what, exact):
+    if what == 'field':  # mv_field_opts.fill_outside: "An axis of one voxel (2D images) is inside for |c| <= 0.5"
+        one = 0.5 if exact else 0.5 - 1e-6
+    else:  # mv_resample_opts: [0, n-1]; 2D images: 0 up to rounding
+        one = 0.0 if exact else 1e-9
+    cmp_, fillexp = masks(c, dims, fill_outside, exact, one)
+    got, ref = got.ravel(), ref.ravel()
+    scale = max(float(np.max(np.abs(a))), abs(fill), 1e-30)
+    if interp == 1:
+        cmp_ = cmp_ & (not_tie(c, exact) | fillexp)
+    case.note('voxels compared interpolated', int((cmp_ & ~fillexp).sum()))
+    case.note('voxels compared filled', int((cmp_ & fillexp).sum()))
+    case.note('voxels left out (boundary band, ties)', int((~cmp_).sum()))
+    if interp == 1:
+        bad = cmp_ & (got != ref.astype(np.float32))
+        err = float(np.max(np.abs(got - ref)[cmp_])) if cmp_.any() else 0.0
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise Failure('nearest: %d of %d compared voxels differ (first: voxel %d at moving coordinate %s: '
+                          'medvol %r, sitk %r)' % (int(bad.sum()), int(cmp_.sum()), i, c[:, i].tolist(),
+                                                    float(got[i]), float(ref[i])))
+        return 0.0, int(cmp_.sum())
+    tol = (2e-6 if interp == 0 else 1e-5) * scale
+    diff = np.abs(got - ref)
+    diff[~cmp_] = 0
+    err = float(np.max(diff)) if diff.size else 0.0
+    if err > tol:
+        i = int(np.argmax(diff))
+        raise Failure(('linear' if interp == 0 else 'cubic') + ': max |medvol - sitk| %.3g > %.3g at voxel %d (moving coordinate %s: medvol %r, '
+                      'sitk %r); %d voxels compared' % (err, tol, i, c[:, i].tolist(), float(got[i]), float(ref[i]),
+                                                        int(cmp_.sum())))
+    case.peak('worst %s' % ('linear' if interp == 0 else 'cubic'), err / tol)
+    return err / tol, int(cmp_.sum())
+
+
+def fam_warp_aff(case, rng):
+    nd = int(rng.choice([2, 3]))
+    lat = bool(rng.random() < 0.25)
+    case.note('lattice cases' if lat else 'general cases')
+    mov, fix, M, _ = draw_warp_geometry(rng, nd, lattice=lat)
+    a = moving_data(rng, mov)
+    interp, fo = draw_interp(rng)
+    fill = float(rng.choice([0.0, -3.5, 7.25]))
+    Mmv = M.copy()
+    if perturb == 'warp_aff':
+        Mmv[0, 3] += 1e-3
+    write_mat(case.p('m.txt'), Mmv)
+    case.call('warp', *(moving_args(case, a, mov) + raw_grid_args(case, 'fix', fix) +
+                        [case.p('m.txt'), interp, fo, repr(fill), case.p('out.raw')]))
+    got = np.fromfile(case.p('out.raw'), np.float32)
+    ref = resample_frames(a, mov, sitk_ref(fix), sitk_affine(M, nd), interp, fill)
+    L = S4 @ M @ S4
+    c = np.tile(cont_index(mov, L[:3, :3] @ grid_points_lps(fix) + L[:3, 3:4]), a.shape[0])
+    w, n = compare_warp(case, got, ref, c, mov['dims'], interp, fo, fill, a, 'affine', lat)
+    return w
+
+
+def fam_warp_field(case, rng):
+    nd = int(rng.choice([2, 3]))
+    lat = bool(rng.random() < 0.25)
+    case.note('lattice cases' if lat else 'general cases')
+    mov, fix, M, inside = draw_warp_geometry(rng, nd, exact=True, lattice=lat)
+    use_m = rng.random() < 0.6
+    if not use_m:
+        M = np.eye(4)
+        inside = rng.random() < 0.7
+        shift = np.append(rng.uniform(-4, 4, 2), 0 if nd == 2 else rng.uniform(-4, 4)) * (0.1 if inside else 1)
+        fix = rand_grid(rng, nd, rand_dims(rng, nd), center_lps=grid_center_lps(mov) + shift, exact=True,
+                        lattice=lat)
+        if inside:
+            fix = fit_inside(fix, mov, np.eye(4), 0.6, True, lat)
+    nc = nd
+    spm = float(np.min(np.sqrt((mov['L'][:, :nd] ** 2).sum(axis=0))))
+    d = smooth_field(rng, fix, nc, float(rng.choice([0.5, 2.0, 6.0]) if not inside else
+                                         rng.choice([0.05, 0.2, 0.5]) * spm))
+    if lat:  # displacements on the 0.25 mm lattice: the moving coordinates stay dyadic
+        d = np.round(d * 4) / 4
+    a = moving_data(rng, mov)
+    interp, fo = draw_interp(rng)
+    fill = float(rng.choice([0.0, -3.5, 7.25]))
+    save_field_mv(case, 'field', d * (1 + 1e-4) if perturb == 'warp_field' else d, fix)
+    if use_m:
+        write_mat(case.p('m.txt'), M)
+    case.call('fwarp', *(moving_args(case, a, mov) + [
+        case.p('field.nii'), case.p('m.txt') if use_m else '-', interp, fo, repr(fill), case.p('out.raw')]))
+    got = np.fromfile(case.p('out.raw'), np.float32)
+    tf = composite(sitk_affine(M, nd), dft(d, fix))
+    ref = resample_frames(a, mov, sitk_ref(fix), tf, interp, fill)
+    L = S4 @ M @ S4
+    dd = d.reshape(nc, -1)
+    if nc == 2:
+        dd = np.vstack([dd, np.zeros((1, dd.shape[1]))])
+    c = np.tile(cont_index(mov, L[:3, :3] @ (grid_points_lps(fix) + dd) + L[:3, 3:4]), a.shape[0])
+    w, n = compare_warp(case, got, ref, c, mov['dims'], interp, fo, fill, a, 'field', lat)
+    return w
+
+
+def fam_field_io(case, rng):
+    nd = int(rng.choice([2, 3]))
+    g = rand_grid(rng, nd, rand_dims(rng, nd), exact=True)
+    d = smooth_field(rng, g, nd, float(rng.choice([0.5, 3.0, 20.0])))
+    worst = 0.0
+    if rng.random() < 0.5:  # medvol writes, SimpleITK reads
+        if g['dims'][nd - 1] == 1:
+            # ITK's NIfTI reader drops trailing axes of length 1: its own 3D
+            # field on an (X, Y, 1) grid reads back as a 2D image of
+            # 3-vectors, on (X, 1, 1) (and a 2D one on (X, 1)) not at all
+            # (sitk: "unsupported image dimension of 1"). Such grids are
+            # covered by the other direction and the other families.
+            g = rand_grid(rng, nd, [max(x, 2) if a == nd - 1 else x for a, x in enumerate(g['dims'])], exact=True)
+            d = smooth_field(rng, g, nd, float(rng.choice([0.5, 3.0, 20.0])))
+        path = save_field_mv(case, 'mvf', d, g, '.nii.gz' if rng.random() < 0.3 else '.nii')
+        img = sitk.ReadImage(path)
+        if img.GetDimension() != nd or img.GetNumberOfComponentsPerPixel() != nd or \
+                img.GetPixelID() != sitk.sitkVectorFloat32:
+            raise Failure('%s read by sitk: dimension %d, %d components, %s; %dD float32 vectors expected' % (
+                path, img.GetDimension(), img.GetNumberOfComponentsPerPixel(), img.GetPixelIDTypeAsString(), nd))
+        back = from_sitk_vector(img, nd)
+        if not np.array_equal(back, d):
+            raise Failure('%s read by sitk: %d components differ' % (path, int(np.sum(back != d))))
+        k = nd
+        L = g['L'][:k, :k]
+        sp = np.sqrt((L ** 2).sum(axis=0))
+        e_sp = np.max(np.abs(np.array(img.GetSpacing()) - sp) / sp)
+        e_dir = np.max(np.abs(np.array(img.GetDirection()).reshape(k, k) - L / sp))
+        e_o = np.max(np.abs(np.array(img.GetOrigin()) - g['o'][:k]) / (1e-6 + 1e-6 * np.abs(g['o'][:k])))
+        if e_sp > 2e-6 or e_dir > 2e-6 or e_o > 1:
+            raise Failure('%s read by sitk: geometry off (spacing %.3g, direction %.3g relative; origin %.3g x tol)'
+                          % (path, e_sp, e_dir, e_o))
+        worst = max(worst, e_sp / 2e-6, e_dir / 2e-6, e_o)
+        # points: medvol's field sampled on a random grid Q vs sitk's DFT of the file it read
+        inside = rng.random() < 0.7
+        q = rand_grid(rng, nd, rand_dims(rng, nd, (1, 2, 3, 5, 8)), center_lps=grid_center_lps(g) + np.append(
+            rng.uniform(-3, 3, 2), 0 if nd == 2 else rng.uniform(-3, 3)) * (0.1 if inside else 1))
+        if inside:
+            q = fit_inside(q, g, np.eye(4), 0.9, False, False)
+        case.call('fsample', path, *(raw_grid_args(case, 'q', q) + [case.p('smp.raw')]))
+        got = np.fromfile(case.p('smp.raw'), np.float32).reshape((nd, -1)).astype(np.float64)
+        set_geometry(img, g)  # the grid's exact geometry (the header's rounding is checked above)
+        ref = to_field(sitk.DisplacementFieldTransform(sitk.Cast(img, sitk.sitkVectorFloat64)), q).reshape(nd, -1)
+        c = cont_index(g, grid_points_lps(q))
+        inside = np.all((c >= -0.5 + 1e-6) & (c <= np.array(g['dims'])[:, None] - 0.5 - 1e-6), axis=0)
+        tol = 4e-7 * np.max(np.abs(d)) + 1e-9
+        err = float(np.max(np.abs(got - ref)[:, inside])) if inside.any() else 0.0
+        case.note('points compared', int(inside.sum()))
+        case.note('points outside', int((~inside).sum()))
+        if err > tol:
+            raise Failure('%s: medvol samples its field %.3g mm from sitk DisplacementFieldTransform (tol %.3g)'
+                          % (path, err, tol))
+        return max(worst, err / tol)
+    # SimpleITK writes, medvol reads
+    dtype = np.float32 if rng.random() < 0.5 else np.float64
+    ext = '.nii.gz' if rng.random() < 0.3 else '.nii'
+    dval = d if dtype == np.float32 else d + rng.normal(0, 1e-3, d.shape)  # float64 values with low bits
+    path, _ = save_field_sitk(case, 'sf', dval, g, dtype, ext)
+    out = case.call('fload', path, case.p('fl.raw'), case.p('fl.mat')).split()
+    dims = [int(x) for x in out]
+    if dims != g['dims'] + [nd]:
+        raise Failure('%s: mv_field_load dims %s, expected %s' % (path, dims, g['dims'] + [nd]))
+    got = np.fromfile(case.p('fl.raw'), np.float32).reshape(d.shape)
+    expect = dval.astype(np.float32)
+    if not np.array_equal(got, expect):
+        raise Failure('%s: %d components differ from numpy float32 rounding' % (path, int(np.sum(got != expect))))
+    A = read_mat(case.p('fl.mat'))
+    # ITK writes the sform from its (orthonormalised) direction: the float32
+    # sform can differ from the grid's float32 columns in the last bit. The
+    # reference is the header's sform (nibabel's affine, sform_code > 0),
+    # itself within 3e-7 of the grid's spacing.
+    import nibabel as nib
+    hdr = nib.load(path).header
+    ref = hdr.get_sform()
+    if int(hdr['sform_code']) <= 0 or np.max(np.abs(ref - g['A'])) > 3e-7 * (1 + np.max(np.abs(g['A']))):
+        raise Failure('%s: SimpleITK wrote sform code %d, affine\n%s\nfor the grid\n%s' % (
+            path, int(hdr['sform_code']), ref, g['A']))
+    if perturb == 'field_io':
+        ref[0, 3] += 1e-4
+    if not np.array_equal(A, ref):
+        raise Failure('%s: mv_field_load affine\n%s\nexpected (the file\'s sform)\n%s' % (path, A, ref))
+    return worst
+
+
+def fam_compose(case, rng):
+    nd = int(rng.choice([2, 3]))
+    g1 = rand_grid(rng, nd, rand_dims(rng, nd), exact=True)
+    inside = rng.random() < 0.7  # d2's grid and its moved points mostly inside d1's grid
+    sp1 = float(np.min(np.sqrt((g1['L'][:, :nd] ** 2).sum(axis=0))))
+    c2 = grid_center_lps(g1) + np.append(rng.uniform(-4, 4, 2), 0 if nd == 2 else rng.uniform(-4, 4)) * (
+        0.1 * sp1 if inside else 1)
+    g2 = rand_grid(rng, nd, rand_dims(rng, nd), center_lps=c2, exact=True)
+    if inside:
+        g2 = fit_inside(g2, g1, np.eye(4), 0.6, True, False)
+    if perturb == 'compose':
+        g2 = g1  # one grid, so that only the numbers can tell the order
+    d1 = smooth_field(rng, g1, nd, float(rng.choice([0.5, 2.0, 6.0])))
+    a2 = float(rng.choice([0.5, 2.0, 6.0])) if not inside else float(rng.choice([0.05, 0.2, 0.5])) * sp1
+    d2 = smooth_field(rng, g2, nd, a2) if rng.random() < 0.67 else np.zeros((nd,) + tuple(g2['dims'][::-1]))
+    p1, g1 = save_field_sitk(case, 'd1', d1, g1)
+    p2, g2 = save_field_sitk(case, 'd2', d2, g2)
+    if perturb == 'compose':
+        p1, p2 = p2, p1
+    case.call('compose', p1, p2, case.p('comp.nii'))
+    got = load_field_nib(case.p('comp.nii')).reshape(nd, -1)
+    if got.shape[1] != int(np.prod(g2['dims'])):
+        raise Failure('output on the wrong grid (%d voxels)' % got.shape[1])
+    ref = to_field(composite(dft(d1, g1), dft(d2, g2)), g2).reshape(nd, -1)
+    dd = d2.reshape(nd, -1)
+    if nd == 2:
+        dd = np.vstack([dd, np.zeros((1, dd.shape[1]))])
+    c = cont_index(g1, grid_points_lps(g2) + dd)
+    inside = np.all((c >= -0.5 + 1e-6) & (c <= np.array(g1['dims'])[:, None] - 0.5 - 1e-6), axis=0)
+    tol = 4e-7 * (np.max(np.abs(d1)) + np.max(np.abs(d2))) + 1e-9
+    case.note('voxels compared', int(inside.sum()))
+    case.note('voxels outside d1', int((~inside).sum()))
+    err = float(np.max(np.abs(got - ref)[:, inside])) if inside.any() else 0.0
+    if err > tol:
+        i = int(np.argmax(np.max(np.abs(got - ref) * inside, axis=0)))
+        raise Failure('max |medvol - sitk| %.3g mm > %.3g at voxel %d (d1 coordinate %s: medvol %s, sitk %s)' % (
+            err, tol, i, c[:, i].tolist(), got[:, i].tolist(), ref[:, i].tolist()))
+    return err / tol
+
+
+def fam_addaff(case, rng):
+    nd = int(rng.choice([2, 3]))
+    g = rand_grid(rng, nd, rand_dims(rng, nd), exact=True)
+    d = smooth_field(rng, g, nd, float(rng.choice([0.5, 2.0, 6.0])))
+    M = rand_matrix(rng, nd)
+    use_in = int(rng.random() < 0.7)
+    path, g = save_field_sitk(case, 'd', d, g)
+    if nd == 2 and rng.random() < 0.15:
+        # medvol.h: "A 2D field needs an A that keeps z": one that does not is refused
+        Mz = M.copy()
+        Mz[int(rng.integers(0, 3)), 2] += 0.1
+        write_mat(case.p('mz.txt'), Mz)
+        r = case.run('addaff', path, case.p('mz.txt'), use_in, case.p('outz.nii'))
+        case.note('2D field, A moving z: refused')
+        if r.returncode != 3 or 'MV_ERR_INVALID_ARG' not in r.stderr:
+            raise Failure('2D field with an A that moves z: expected MV_ERR_INVALID_ARG, exit %d: %s' % (
+                r.returncode, r.stderr.strip()))
+    Mmv = M.copy()
+    if perturb == 'addaff':
+        Mmv[1, 3] += 1e-4
+    write_mat(case.p('m.txt'), Mmv)
+    case.call('addaff', path, case.p('m.txt'), use_in, case.p('out.nii'))
+    got = load_field_nib(case.p('out.nii')).reshape(nd, -1)
+    tf = composite(sitk_affine(M, nd), dft(d, g)) if use_in else sitk_affine(M, nd)
+    ref = to_field(tf, g).reshape(nd, -1)
+    tol = 2.5e-7 * np.max(np.abs(ref)) + 1e-9
+    err = float(np.max(np.abs(got - ref)))
+    if err > tol:
+        raise Failure('max |medvol - sitk| %.3g mm > %.3g (field %s)' % (err, tol, 'used' if use_in else 'NULL'))
+    return err / tol
+
+
+def fam_invert(case, rng):
+    nd = int(rng.choice([2, 3]))
+    g = rand_grid(rng, nd, rand_dims(rng, nd, (1, 2, 3, 5, 8, 12)), exact=True)
+    d = smooth_field(rng, g, nd, 1.0)
+    Lt = float(rng.choice([0.05, 0.2, 0.5]))
+    Lip = lipschitz(d, g)
+    if Lip > 0:
+        d = f32(d * (Lt / Lip))
+    Lip = lipschitz(d, g)
+    path, g = save_field_sitk(case, 'd', d, g)
+    tol = 1e-6
+    info = case.call('invert', path, 200, repr(tol), case.p('inv.nii')).split()
+    iters, maxres = int(info[0]), float(info[1])
+    e_mv = load_field_nib(case.p('inv.nii'))
+    if perturb == 'invert':
+        e_mv = e_mv * (1 + 1e-4)
+    e_sk = from_sitk_vector(sitk.InvertDisplacementField(sitk_vector(d, g), 200, 1e-7, 1e-9, False), nd)
+    P = grid_points_lps(g)
+
+    def residual(e):
+        """|e(p) + d(p + e(p))| by SimpleITK (the displacement of
+        CompositeTransform([DFT(d), DFT(e)]): e applied first), and where
+        p + e(p) lies in [0, n-1] of the grid (both interpolate d)"""
+        r = to_field(composite(dft(d, g), dft(e, g)), g).reshape(nd, -1)
+        ee = e.reshape(nd, -1)
+        if nd == 2:
+            ee = np.vstack([ee, np.zeros((1, ee.shape[1]))])
+        c = cont_index(g, P + ee)
+        n = np.array(g['dims'], np.float64)[:, None]
+        ins = np.all(np.where(n > 1, (c >= 0) & (c <= n - 1), np.abs(c) < 0.5 - 1e-6), axis=0)
+        return np.sqrt((r ** 2).sum(axis=0)), ins
+
+    r_mv, in_mv = residual(e_mv)
+    r_sk, in_sk = residual(e_sk)
+    both = in_mv & in_sk
+    case.note('voxels compared', int(both.sum()))
+    case.note('voxels left out', int((~both).sum()))
+    emax = max(float(np.max(np.abs(e_mv))), 1e-30)
+    slack = 1e-6 * emax + 1e-9
+    if iters >= 200 or maxres > tol:
+        raise Failure('mv_field_invert_into did not converge (%d iterations, max residual %.3g > %.3g; L = %.3g)'
+                      % (iters, maxres, tol, Lip))
+    w = 0.0
+    if in_mv.any():
+        rm = float(np.max(r_mv[in_mv]))
+        if rm > maxres + slack:
+            raise Failure('residual of medvol\'s inverse by sitk %.3g mm > medvol\'s max_residual %.3g + %.3g'
+                          % (rm, maxres, slack))
+        w = rm / (maxres + slack)
+        case.peak('worst sitk residual / medvol max_residual', w)
+    if both.any():
+        de = np.sqrt(((e_mv - e_sk).reshape(nd, -1) ** 2).sum(axis=0))
+        bound = (r_mv + r_sk) / (1 - Lip) + slack
+        bad = both & (de > bound)
+        if bad.any():
+            i = int(np.argmax(np.where(both, de / bound, 0)))
+            raise Failure('|e_medvol - e_sitk| %.3g mm > %.3g at voxel %d (residuals %.3g, %.3g; L %.3g)' % (
+                de[i], bound[i], i, r_mv[i], r_sk[i], Lip))
+        w = max(w, float(np.max((de / bound)[both])))
+        case.peak('worst |e_medvol - e_sitk| / bound', float(np.max((de / bound)[both])))
+    return w
+
+
+def fam_jac(case, rng):
+    nd = int(rng.choice([2, 3]))
+    g = rand_grid(rng, nd, rand_dims(rng, nd), exact=True)
+    d = smooth_field(rng, g, nd, float(rng.choice([0.3, 2.0, 8.0])))
+    dm = d.copy()
+    if perturb == 'jac':
+        dm[0] = f32(dm[0] * (1 + 1e-4))
+    path, g = save_field_sitk(case, 'd', dm, g)
+    case.call('jac', path, case.p('jac.raw'))
+    got = np.fromfile(case.p('jac.raw'), np.float32).astype(np.float64).reshape(tuple(g['dims'][::-1]))
+    k = nd
+    L = g['L'][:k, :k]
+    sp = np.sqrt((L ** 2).sum(axis=0))
+    Rinv = np.linalg.inv(L / sp)
+    v = np.tensordot(Rinv, d.reshape(nd, -1), axes=1).reshape(d.shape)  # vectors in the grid's frame
+    gi = {'dims': g['dims'], 'L': np.eye(3), 'o': np.zeros(3), 'nd': nd}
+    gi['L'][:k, :k] = np.diag(sp)
+    ref = from_sitk_scalar(sitk.DisplacementFieldJacobianDeterminant(sitk_vector(v, gi), True), nd)
+    inner = np.ones(ref.shape, bool)
+    for a in range(3):
+        ax = 2 - a
+        if ref.shape[ax] > 1:
+            sl = [slice(None)] * 3
+            sl[ax] = 0
+            inner[tuple(sl)] = False
+            sl[ax] = -1
+            inner[tuple(sl)] = False
+    G = 0.0
+    for c in range(nd):
+        for a in range(nd):
+            if d.shape[3 - a] > 1:
+                G = max(G, float(np.max(np.abs(np.diff(d[c], axis=2 - a)))) / float(np.min(sp)))
+    tol = 2.5e-7 * np.maximum(1.0, np.abs(ref)) + 1e-12 * (1 + G) ** nd
+    diff = np.abs(got - ref)
+    case.note('inner voxels', int(inner.sum()))
+    case.note('border voxels', int((~inner).sum()))
+    bad = inner & (diff > tol)
+    if bad.any():
+        i = np.unravel_index(int(np.argmax(np.where(inner, diff / tol, 0))), ref.shape)
+        raise Failure('%d of %d inner voxels differ; worst (z, y, x) %s: medvol %r, sitk %r' % (
+            int(bad.sum()), int(inner.sum()), tuple(int(x) for x in i), got[i], ref[i]))
+    return float(np.max((diff / tol)[inner])) if inner.any() else 0.0
+
+
+def main():
+    global perturb, LARGE
+    args = sys.argv[1:]
+    opts = {}
+    pos = []
+    i = 0
+    while i < len(args):
+        if args[i] in ('--family', '--case', '--perturb'):
+            opts[args[i][2:]] = args[i + 1]
+            i += 2
+        elif args[i] == '--keep':
+            opts['keep'] = True
+            i += 1
+        else:
+            pos.append(args[i])
+            i += 1
+    if len(pos) < 2:
+        print(__doc__)
+        return 2
+    exe, cases = os.path.abspath(pos[0]), int(pos[1])
+    # small images: ITK's thread pool costs more than it saves (and the
+    # machine may be shared); SimpleITK's results do not depend on it
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+    seed = int(pos[2]) if len(pos) > 2 else 20261201
+    perturb = opts.get('perturb')
+    if perturb is not None and perturb not in PERTURB:
+        print('--perturb: one of %s' % ', '.join(FAMILIES))
+        return 2
+    fams = [opts['family']] if 'family' in opts else FAMILIES
+    only = int(opts['case']) if 'case' in opts else None
+    tmp = tempfile.mkdtemp(prefix='diff_sitk.')
+    bad = 0
+    t0 = time.time()
+    if perturb:
+        print('perturbed: %s: %s' % (perturb, PERTURB[perturb]))
+    for fam in fams:
+        fn = globals()['fam_' + fam]
+        worst, n, notes = 0.0, 0, {}
+        for k in ([only] if only is not None else range(cases)):
+            rng = np.random.default_rng([seed, FAMILIES.index(fam), k])
+            cdir = os.path.join(tmp, '%s.%d' % (fam, k))
+            os.mkdir(cdir)
+            case = Case(exe, cdir, fam, k, notes)
+            LARGE = k % 50 == 49
+            if LARGE:
+                case.note('large cases')
+            try:
+                worst = max(worst, fn(case, rng))
+                n += 1
+                if not opts.get('keep'):
+                    shutil.rmtree(cdir)
+            except Failure as e:
+                bad += 1
+                print('FAIL %s case %d: %s\n  rerun: /usr/bin/python3 %s %s 1 %d --family %s --case %d\n  files: %s'
+                      % (fam, k, e, sys.argv[0], pos[0], seed, fam, k, cdir))
+                for c in case.cmds:
+                    print('  $ ' + c)
+        print('%-10s %d cases, worst %.3g of the tolerance' % (fam, n, worst))
+        if notes:
+            print('           ' + '; '.join(('%s %.3g' if isinstance(v, float) else '%s %d') % (k, v)
+                                           for k, v in sorted(notes.items())))
+    print('diff_sitk: %d failures (seed %d, %.1f s)' % (bad, seed, time.time() - t0))
+    if not bad and not opts.get('keep'):
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 1 if bad else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
