@@ -309,7 +309,8 @@ API TOUR
    norm= backward / ortho / forward. numpy's shape is our dims reversed, so
    rfftn's halved last axis is our lowest transformed axis. Any length
    (mixed radix 2/3/4/5/7/8/16, Bluestein for large primes); float32 accuracy
-   ~1e-7 relative RMS; the same bytes for every thread count.
+   ~1e-7 relative RMS; every batch item transformed on its own, as numpy;
+   the same bytes for every thread count.
    mv_fft_c2c / _r2c / _c2r are one-call forms over a small plan cache;
    mv_fft_execute_into takes caller scratch and never allocates.
 
@@ -1819,12 +1820,12 @@ MVDEF mv_status mv_gaussian_recursive_coefs(double sigma, double truncate, float
    on its own, as numpy / pocketfft and FFTW do, so its result depends only
    on that line (the native engine: to the bit), and its rounding error is
    relative to its own magnitude (an all-zero line next to a large one gives
-   exact zeros). The
-   real axis h of r2c / c2r: an even length n runs as a complex transform
-   of n/2 (the line's even and odd samples as real and imaginary parts)
-   plus an O(n) split, the cost of a complex line of n/2; an odd length
-   runs as x + 0i through the complex transform of n, about twice that
-   arithmetic on that one axis (measured 256 / 255 rows: 1.5-2x the time).
+   exact zeros). The real axis h of r2c / c2r: an even length n runs as a
+   complex transform of n/2 (the line's even and odd samples as real and
+   imaginary parts) plus an O(n) split, the cost of a complex line of n/2;
+   an odd length runs as x + 0i through the complex transform of n, about
+   twice that arithmetic on that one axis (measured, one thread: a batch of
+   lines of 255 takes 1.7-2.2x the time of lines of 256, rows or columns).
 
    Lengths: any length >= 1. Radix 2/3/4/5/7/8/16 passes (Stockham; radix 16
    on the contiguous axis, 8 and 4 on strided ones), a generic pass for
@@ -1835,11 +1836,11 @@ MVDEF mv_status mv_gaussian_recursive_coefs(double sigma, double truncate, float
    eps = 2^-23, L = sum over the transformed axes of log2(n) + 1 (Bluestein
    2 (log2 m + 1), m its power-of-two length >= 2n - 1): the bound
    tests/py/diff_numpy.py checks on random cases of wide dynamic range; the
-   worst seen over 15,000 cases on every ISA is 0.43 of it (c2c 0.33, r2c
-   0.28, c2r 0.37, the centred fftc 0.43). SIMD levels use FMA, so they
-   differ from the reference (and from each other) in the last bits; within
-   one ISA the result is the same for every thread count and with or
-   without in place.
+   worst seen over 15,000 cases on the reference, SSE2, AVX2 and AVX-512 is
+   0.43 of it (c2c 0.33, r2c 0.28, c2r 0.37, the centred fftc 0.43). SIMD
+   levels use FMA, so they differ from the reference (and from each other)
+   in the last bits; within one ISA the result is the same for every thread
+   count and with or without in place.
 
    Plans: a plan holds the factorisation and twiddle tables of one shape,
    direction, norm and thread count; it is read-only once made, so any number
@@ -42927,6 +42928,22 @@ MV__FFT_INL void MV__SFX(mv__fc_to_halves)(mv__fc v, mv__fh *a, mv__fh *b)
     *a = _mm512_castps512_ps256(_mm512_permutexvar_ps(ie, v));
     *b = _mm512_castps512_ps256(_mm512_permutexvar_ps(io, v));
 }
+/* two real rows a, b (2 MV__FCL floats each) as two complex vectors:
+   lo = (a0 b0 a1 b1 ..), hi = the rest; and back */
+MV__FFT_INL void MV__SFX(mv__fc_ileave)(mv__fc a, mv__fc b, mv__fc *lo, mv__fc *hi)
+{
+    const __m512i il = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i ih = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    *lo = _mm512_permutex2var_ps(a, il, b);
+    *hi = _mm512_permutex2var_ps(a, ih, b);
+}
+MV__FFT_INL void MV__SFX(mv__fc_dileave)(mv__fc lo, mv__fc hi, mv__fc *a, mv__fc *b)
+{
+    const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    *a = _mm512_permutex2var_ps(lo, ie, hi);
+    *b = _mm512_permutex2var_ps(lo, io, hi);
+}
 
 #elif defined(MV__PASS_AVX2)
 #define mv__fc __m256
@@ -42989,6 +43006,18 @@ MV__FFT_INL void MV__SFX(mv__fc_to_halves)(mv__fc v, mv__fh *a, mv__fh *b)
     *a = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
     *b = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
 }
+MV__FFT_INL void MV__SFX(mv__fc_ileave)(mv__fc a, mv__fc b, mv__fc *lo, mv__fc *hi)
+{
+    __m256 l = _mm256_unpacklo_ps(a, b), h = _mm256_unpackhi_ps(a, b); /* a0 b0 a1 b1 | a4 b4 a5 b5; a2 .. | a6 .. */
+    *lo = _mm256_permute2f128_ps(l, h, 0x20);
+    *hi = _mm256_permute2f128_ps(l, h, 0x31);
+}
+MV__FFT_INL void MV__SFX(mv__fc_dileave)(mv__fc lo, mv__fc hi, mv__fc *a, mv__fc *b)
+{
+    __m256 t0 = _mm256_permute2f128_ps(lo, hi, 0x20), t1 = _mm256_permute2f128_ps(lo, hi, 0x31);
+    *a = _mm256_shuffle_ps(t0, t1, _MM_SHUFFLE(2, 0, 2, 0));
+    *b = _mm256_shuffle_ps(t0, t1, _MM_SHUFFLE(3, 1, 3, 1));
+}
 
 #elif defined(MV__PASS_SSE2)
 #define mv__fc __m128
@@ -43038,6 +43067,16 @@ MV__FFT_INL void MV__SFX(mv__fc_to_halves)(mv__fc v, mv__fh *a, mv__fh *b)
     *a = _mm_shuffle_ps(v, v, _MM_SHUFFLE(2, 0, 2, 0));
     *b = _mm_shuffle_ps(v, v, _MM_SHUFFLE(3, 1, 3, 1));
 }
+MV__FFT_INL void MV__SFX(mv__fc_ileave)(mv__fc a, mv__fc b, mv__fc *lo, mv__fc *hi)
+{
+    *lo = _mm_unpacklo_ps(a, b);
+    *hi = _mm_unpackhi_ps(a, b);
+}
+MV__FFT_INL void MV__SFX(mv__fc_dileave)(mv__fc lo, mv__fc hi, mv__fc *a, mv__fc *b)
+{
+    *a = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    *b = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+}
 
 #elif defined(MV__PASS_NEON)
 #define mv__fc float32x4_t
@@ -43084,6 +43123,16 @@ MV__FFT_INL void MV__SFX(mv__fc_to_halves)(mv__fc v, mv__fh *a, mv__fh *b)
 {
     *a = vget_low_f32(vuzp1q_f32(v, v));
     *b = vget_low_f32(vuzp2q_f32(v, v));
+}
+MV__FFT_INL void MV__SFX(mv__fc_ileave)(mv__fc a, mv__fc b, mv__fc *lo, mv__fc *hi)
+{
+    *lo = vzip1q_f32(a, b);
+    *hi = vzip2q_f32(a, b);
+}
+MV__FFT_INL void MV__SFX(mv__fc_dileave)(mv__fc lo, mv__fc hi, mv__fc *a, mv__fc *b)
+{
+    *a = vuzp1q_f32(lo, hi);
+    *b = vuzp2q_f32(lo, hi);
 }
 #endif
 
@@ -43440,17 +43489,31 @@ MV__FFT_FN void MV__SFX(mv__fft_stockham)(const mv__fft_line *ln, const float *s
     }
 }
 
-/* ---- r2c of real columns: the first stage fused with the interleaving of
-   the real rows, so that no extra sweep goes over the bundle's buffers
-   (they live in L2: 128 KiB at 256 x 128 columns). Element e of a
-   half-length line is rows 2e and 2e+1 of the real array (es floats apart;
-   vector c = columns c*MV__FCL ..). A butterfly's p elements pass through
-   a small buffer x (p vectors per column vector, in L1), and the row
-   codelets run on it unchanged: the same arithmetic as the other paths, so
-   a line's bytes do not depend on the path. (c2r's last stage fused the
-   same way was slower: each butterfly scatters 2p half rows far apart.) ---- */
+/* p = e + t, q = conj(e - t) with e = a + conj b, t = u (a - conj b),
+   u = (ur, ui) broadcast (ui as mv__fc_twi prepares it) */
+MV__FFT_INL void MV__SFX(mv__fft_rtwin)(mv__fc a, mv__fc b, mv__fc ur, mv__fc ui, mv__fc *p, mv__fc *q)
+{
+    const mv__fc cj = mv__fc_sign_im();
+    mv__fc bc = mv__fc_xor(b, cj), e = mv__fc_add(a, bc), t = mv__fc_cmulw(mv__fc_sub(a, bc), ur, ui);
+    *p = mv__fc_add(e, t);
+    *q = mv__fc_xor(mv__fc_sub(e, t), cj);
+}
 
-/* elements e = e0 + j de, j < p, of the real rows into x (stride cv) */
+/* ---- real columns: stage 0 fused with r2c's interleaving of the real rows
+   (rfirst) or c2r's merge of the half spectrum (mfirst), so that no extra
+   sweep goes over the bundle's buffers (they live in L2: 128 KiB at
+   256 x 128 columns). Element e of a half-length line is rows 2e and 2e+1
+   of the real array (es floats apart; vector c = columns c*MV__FCL ..).
+   A butterfly row's p elements (c2r: two partner rows, 2p) pass through a
+   small buffer x in L1, and the row codelets run on it unchanged: the same
+   arithmetic as the other paths, so a line's bytes do not depend on the
+   path. c2r's output goes to the real rows in a sweep after the stages,
+   rows prefetched for writing (its last stage fused with the
+   de-interleaving, each butterfly scattering 2p rows far apart, was 2-3x
+   slower on 64 KiB-strided rows). ---- */
+
+/* elements e = e0 + j de, j < p, of the real rows into x (stride cv):
+   full-width loads of both rows, two column vectors at a time */
 MV__FFT_INL void MV__SFX(mv__fft_rgather)(const float *in, ptrdiff_t es, ptrdiff_t e0, ptrdiff_t de, ptrdiff_t p, int w, float *x)
 {
     const ptrdiff_t cv = (ptrdiff_t)w * MV__FV;
@@ -43458,10 +43521,78 @@ MV__FFT_INL void MV__SFX(mv__fft_rgather)(const float *in, ptrdiff_t es, ptrdiff
     int c;
     for (j = 0; j < p; j++) {
         const float *r0 = in + 2 * (e0 + j * de) * es, *r1 = r0 + es;
-        for (c = 0; c < w; c++)
-            mv__fc_st(x + j * cv + c * MV__FV, MV__SFX(mv__fc_from_halves)(mv__fh_ld(r0 + c * MV__FCL), mv__fh_ld(r1 + c * MV__FCL)));
+        float *xj = x + j * cv;
+        for (c = 0; c + 2 <= w; c += 2) {
+            mv__fc lo, hi;
+            MV__SFX(mv__fc_ileave)(mv__fc_ld(r0 + c * MV__FCL), mv__fc_ld(r1 + c * MV__FCL), &lo, &hi);
+            mv__fc_st(xj + c * MV__FV, lo);
+            mv__fc_st(xj + c * MV__FV + MV__FV, hi);
+        }
+        if (c < w)
+            mv__fc_st(xj + c * MV__FV, MV__SFX(mv__fc_from_halves)(mv__fh_ld(r0 + c * MV__FCL), mv__fh_ld(r1 + c * MV__FCL)));
     }
 }
+/* the inverse for c2r: x (stride cv, n elements) to the real rows */
+MV__FFT_INL void MV__SFX(mv__fft_rscatter)(const float *x, ptrdiff_t n, int w, float *out, ptrdiff_t es)
+{
+    const ptrdiff_t cv = (ptrdiff_t)w * MV__FV;
+    ptrdiff_t j;
+    int c;
+    for (j = 0; j < n; j++) {
+        float *r0 = out + 2 * j * es, *r1 = r0 + es;
+        const float *xj = x + j * cv;
+        if (j + 4 < n) /* the rows 4 elements ahead, for writing */
+            for (c = 0; c < w * MV__FCL; c += 16) {
+                MV__FFT_PREFETCH(r0 + 8 * es + c, 1);
+                MV__FFT_PREFETCH(r1 + 8 * es + c, 1);
+            }
+        for (c = 0; c + 2 <= w; c += 2) {
+            mv__fc a, b;
+            MV__SFX(mv__fc_dileave)(mv__fc_ld(xj + c * MV__FV), mv__fc_ld(xj + c * MV__FV + MV__FV), &a, &b);
+            mv__fc_st(r0 + c * MV__FCL, a);
+            mv__fc_st(r1 + c * MV__FCL, b);
+        }
+        if (c < w) {
+            mv__fh a, b;
+            MV__SFX(mv__fc_to_halves)(mv__fc_ld(xj + c * MV__FV), &a, &b);
+            mv__fh_st(r0 + c * MV__FCL, a);
+            mv__fh_st(r1 + c * MV__FCL, b);
+        }
+    }
+}
+/* c2r: Z (the merge of mv__fft_c2r_merge, by the same rule) of the
+   elements e = j1 + m1 j of stage 0's butterfly row j1 and of its partner
+   row m1 - j1, whose elements are the m - e (rows 0 and m1/2 are their own
+   partners), from the half spectrum at in (element stride is): row j1 into
+   x, the partner row into x + p cv */
+MV__FFT_INL void MV__SFX(mv__fft_mgather)(const mv__fft_line *ln, const float *in, ptrdiff_t is, ptrdiff_t j1, ptrdiff_t m1, int p,
+                                          int w, float *x)
+{
+    const ptrdiff_t m = ln->n, cv = (ptrdiff_t)w * MV__FV, j1b = (m1 - j1) % m1;
+    const mv__fc re = mv__fc_re_only();
+    int r, j, c;
+    for (r = 0; r <= (j1b != j1); r++)
+        for (j = 0; j < p; j++) {
+            const ptrdiff_t e = (r ? j1b : j1) + m1 * j, f = m - e;
+            const float *a = in + e * is, *b = 2 * e < m ? in + f * is : a;
+            float *xe = x + ((ptrdiff_t)r * p + j) * cv, *xf = x + ((f % m1 == j1 ? 0 : (ptrdiff_t)p) + f / m1) * cv;
+            mv__fc ur, ui;
+            if (2 * e > m) continue; /* from its partner */
+            ur = mv__fc_set1(ln->rtw[2 * e]);
+            ui = mv__fc_twi(ln->rtw[2 * e + 1]);
+            for (c = 0; c < w; c++) {
+                mv__fc xa = mv__fc_ld(a + c * MV__FV), xb = mv__fc_ld(b + c * MV__FV), pz, qz;
+                if (e == 0) {
+                    xa = mv__fc_and(xa, re);
+                    xb = mv__fc_and(xb, re);
+                }
+                MV__SFX(mv__fft_rtwin)(xa, xb, ur, ui, &pz, &qz);
+                mv__fc_st(xe + c * MV__FV, pz);
+                if (e > 0 && 2 * e < m) mv__fc_st(xf + c * MV__FV, qz);
+            }
+        }
+}
+
 /* rfirstP: stage 0 (L = 1) of pa with the real rows at pa->in: butterfly
    row j1 (elements j1 + m1 j) gathered into x, its codelet run there as a
    one-row stage (m1 = 1) with row j1's twiddles, written where stage 0
@@ -43485,6 +43616,31 @@ MV__FFT_INL void MV__SFX(mv__fft_rgather)(const float *in, ptrdiff_t es, ptrdiff
             if (mode == MV__FFT_TWIDDLE) MV__SFX(mv__fft_row##P)(&p1, 0, tw, rot, MV__FFT_TWIDDLE);                  \
             else MV__SFX(mv__fft_row##P)(&p1, 0, tw, rot, mode);                                                     \
         }                                                                                                            \
+    }                                                                                                                \
+    MV__FFT_FN void MV__SFX(mv__fft_mfirst##P)(const mv__fft_pass_args *pa, const mv__fft_line *ln, ptrdiff_t is, float *x) \
+    {                                                                                                                \
+        const ptrdiff_t m1 = pa->st->m1, cv = (ptrdiff_t)pa->w * MV__FV;                                             \
+        mv__fc tw[2 * (P - 1)], rot = pa->sign < 0 ? mv__fc_sign_im() : mv__fc_sign_re();                           \
+        mv__fft_stage st1 = *pa->st;                                                                                 \
+        mv__fft_pass_args p1 = *pa;                                                                                  \
+        ptrdiff_t j1;                                                                                                \
+        int r;                                                                                                       \
+        st1.m1 = 1;                                                                                                  \
+        p1.st = &st1;                                                                                                \
+        p1.is = cv;                                                                                                  \
+        for (j1 = 0; j1 < m1; j1++) {                                                                                \
+            const ptrdiff_t j1b = (m1 - j1) % m1;                                                                    \
+            if (j1b < j1) continue; /* done with its partner */                                                      \
+            MV__SFX(mv__fft_mgather)(ln, pa->in, is, j1, m1, P, pa->w, x);                                           \
+            for (r = 0; r <= (j1b != j1); r++) {                                                                     \
+                const ptrdiff_t jr = r ? j1b : j1;                                                                   \
+                int mode = MV__SFX(mv__fft_load_tw)(pa, jr, tw);                                                     \
+                p1.in = x + r * P * cv;                                                                              \
+                p1.out = pa->out + jr * P * pa->os;                                                                  \
+                if (mode == MV__FFT_TWIDDLE) MV__SFX(mv__fft_row##P)(&p1, 0, tw, rot, MV__FFT_TWIDDLE);              \
+                else MV__SFX(mv__fft_row##P)(&p1, 0, tw, rot, mode);                                                 \
+            }                                                                                                        \
+        }                                                                                                            \
     }
 MV__FFT_DEFINE_RPASS(2)
 MV__FFT_DEFINE_RPASS(3)
@@ -43506,6 +43662,26 @@ MV__FFT_FN void MV__SFX(mv__fft_rfirstg)(const mv__fft_pass_args *pa, ptrdiff_t 
             MV__SFX(mv__fft_bflyg)(pa, x + c * MV__FV, cv, pa->out + j1 * p * pa->os + c * MV__FV, pa->os, j1, rot);
     }
 }
+MV__FFT_FN void MV__SFX(mv__fft_mfirstg)(const mv__fft_pass_args *pa, const mv__fft_line *ln, ptrdiff_t is, float *x)
+{
+    const ptrdiff_t m1 = pa->st->m1, cv = (ptrdiff_t)pa->w * MV__FV;
+    const int p = pa->st->p;
+    mv__fc rot = pa->sign < 0 ? mv__fc_sign_im() : mv__fc_sign_re();
+    ptrdiff_t j1;
+    int r, c;
+    for (j1 = 0; j1 < m1; j1++) {
+        const ptrdiff_t j1b = (m1 - j1) % m1;
+        if (j1b < j1) continue;
+        MV__SFX(mv__fft_mgather)(ln, pa->in, is, j1, m1, p, pa->w, x);
+        for (r = 0; r <= (j1b != j1); r++) {
+            const ptrdiff_t jr = r ? j1b : j1;
+            for (c = 0; c < pa->w; c++)
+                MV__SFX(mv__fft_bflyg)(pa, x + ((ptrdiff_t)r * p) * cv + c * MV__FV, cv, pa->out + jr * p * pa->os + c * MV__FV,
+                                       pa->os, jr, rot);
+        }
+    }
+}
+
 /* Whether the fused stages serve a line: direct stages, none of radix 16
    (the contiguous axis only, which never runs as columns). */
 MV__FFT_INL int MV__SFX(mv__fft_rfused)(const mv__fft_line *ln)
@@ -43517,39 +43693,51 @@ MV__FFT_INL int MV__SFX(mv__fft_rfused)(const mv__fft_line *ln)
     return 1;
 }
 
-/* r2c columns: the half-length line of w*MV__FCL real columns (rows es
-   floats apart) -> dst (stride cv, unscaled), stages ping-ponging in t0/t1,
-   x the gather buffer (p vectors per column vector) */
-MV__FFT_FN void MV__SFX(mv__fft_stockham_rin)(const mv__fft_line *ln, const float *in, ptrdiff_t es, float *dst, int w,
-                                               float *t0, float *t1, float *x)
+/* The half-length line of w*MV__FCL real columns through its stages into
+   dst (stride cv), ping-ponging in t0/t1, stage 0 fused: r2c (c2r = 0)
+   from the real rows at in (es floats apart), unscaled; c2r (c2r = 1) from
+   the half spectrum at in (element stride es) with the merge, scaled. x:
+   stage 0's buffer (2 p vectors per column vector). */
+MV__FFT_FN void MV__SFX(mv__fft_stockham_real)(const mv__fft_line *ln, const float *in, ptrdiff_t es, float *dst, int w,
+                                                float scale, int c2r, float *t0, float *t1, float *x)
 {
     const ptrdiff_t cv = (ptrdiff_t)w * MV__FV;
     mv__fft_pass_args pa;
     int i, S = ln->n_stages;
     pa.w = w;
     pa.sign = ln->sign;
-    pa.scale = 1.0f;
     for (i = 0; i < S; i++) {
         pa.st = &ln->st[i];
         pa.in = i == 0 ? in : (i & 1) ? t0 : t1;
         pa.is = cv;
         pa.out = i == S - 1 ? dst : (i & 1) ? t1 : t0;
         pa.os = cv;
+        pa.scale = i == S - 1 ? scale : 1.0f;
         if (i > 0) {
             MV__SFX(mv__fft_pass_any)(&pa);
             continue;
         }
-        switch (pa.st->p) {
-        case 2: MV__SFX(mv__fft_rfirst2)(&pa, es, x); break;
-        case 3: MV__SFX(mv__fft_rfirst3)(&pa, es, x); break;
-        case 4: MV__SFX(mv__fft_rfirst4)(&pa, es, x); break;
-        case 5: MV__SFX(mv__fft_rfirst5)(&pa, es, x); break;
-        case 7: MV__SFX(mv__fft_rfirst7)(&pa, es, x); break;
-        case 8: MV__SFX(mv__fft_rfirst8)(&pa, es, x); break;
-        default: MV__SFX(mv__fft_rfirstg)(&pa, es, x); break;
-        }
+        if (c2r) switch (pa.st->p) {
+            case 2: MV__SFX(mv__fft_mfirst2)(&pa, ln, es, x); break;
+            case 3: MV__SFX(mv__fft_mfirst3)(&pa, ln, es, x); break;
+            case 4: MV__SFX(mv__fft_mfirst4)(&pa, ln, es, x); break;
+            case 5: MV__SFX(mv__fft_mfirst5)(&pa, ln, es, x); break;
+            case 7: MV__SFX(mv__fft_mfirst7)(&pa, ln, es, x); break;
+            case 8: MV__SFX(mv__fft_mfirst8)(&pa, ln, es, x); break;
+            default: MV__SFX(mv__fft_mfirstg)(&pa, ln, es, x); break;
+            }
+        else switch (pa.st->p) {
+            case 2: MV__SFX(mv__fft_rfirst2)(&pa, es, x); break;
+            case 3: MV__SFX(mv__fft_rfirst3)(&pa, es, x); break;
+            case 4: MV__SFX(mv__fft_rfirst4)(&pa, es, x); break;
+            case 5: MV__SFX(mv__fft_rfirst5)(&pa, es, x); break;
+            case 7: MV__SFX(mv__fft_rfirst7)(&pa, es, x); break;
+            case 8: MV__SFX(mv__fft_rfirst8)(&pa, es, x); break;
+            default: MV__SFX(mv__fft_rfirstg)(&pa, es, x); break;
+            }
     }
 }
+
 /* Bluestein: X_k = c_k * sum_j (x_j c_j) conj(c_(k-j)), c_j = exp(sign i pi j^2/n),
    the convolution done with FFTs of length bm (2,3,5-smooth, >= 2n-1).
    The inverse FFT is conj(FFT(conj(.))); 1/bm is folded into bk. */
@@ -43739,16 +43927,6 @@ MV__FFT_FN void MV__SFX(mv__fft_c2c_group)(const mv__fft_axctx *ax, const float 
    mv__fft_rtwin_ref). A lane is one real line: w vectors = w*MV__FCL
    adjacent columns, or a group of MV__FCL lines. ---- */
 
-/* p = e + t, q = conj(e - t) with e = a + conj b, t = u (a - conj b),
-   u = (ur, ui) broadcast (ui as mv__fc_twi prepares it) */
-MV__FFT_INL void MV__SFX(mv__fft_rtwin)(mv__fc a, mv__fc b, mv__fc ur, mv__fc ui, mv__fc *p, mv__fc *q)
-{
-    const mv__fc cj = mv__fc_sign_im();
-    mv__fc bc = mv__fc_xor(b, cj), e = mv__fc_add(a, bc), t = mv__fc_cmulw(mv__fc_sub(a, bc), ur, ui);
-    *p = mv__fc_add(e, t);
-    *q = mv__fc_xor(mv__fc_sub(e, t), cj);
-}
-
 /* r2c, even rn: the half-length transforms R (w vectors, stride cv floats,
    unscaled) -> bins 0..m of the half spectrum at o (stride os) times scale:
    bin k <= m/2 is p of the pair (k, m-k), bin m-k > m/2 its q.
@@ -43766,6 +43944,8 @@ MV__FFT_INL void MV__SFX(mv__fft_r2c_split)(const mv__fft_line *ln, const float 
         const mv__fc ur = mv__fc_set1(ln->rtw[2 * k]), ui = mv__fc_twi(ln->rtw[2 * k + 1]);
         const float *ra = R + k * cv, *rb = R + ((m - k) % m) * cv;
         float *ok = o + k * os, *omk = o + (m - k) * os;
+        if (asc && b + 4 <= m) /* the output row 4 bins ahead, for writing */
+            for (c = 0; c < w * MV__FV; c += 16) MV__FFT_PREFETCH(o + (b + 4) * os + c, 1);
         for (c = 0; c < w; c++) {
             mv__fc p, q;
             MV__SFX(mv__fft_rtwin)(mv__fc_ld(ra + c * MV__FV), mv__fc_ld(rb + c * MV__FV), ur, ui, &p, &q);
@@ -43779,13 +43959,11 @@ MV__FFT_INL void MV__SFX(mv__fft_r2c_split)(const mv__fft_line *ln, const float 
     }
 }
 
-/* c2r: the half spectrum (w vectors) -> the complex line Z (stride cv) that
-   the line's inverse transform takes: bins k <= m/2 from A (stride as),
-   bins m-k > m/2 from B (stride bs; B may be Z itself, as in the split).
-   The imaginary parts of the DC and (even rn) Nyquist bins are dropped, as
-   numpy's irfft does. Odd rn: A holds every bin. */
-MV__FFT_INL void MV__SFX(mv__fft_c2r_merge)(const mv__fft_line *ln, const float *A, ptrdiff_t as, const float *B, ptrdiff_t bs,
-                                            int w, float *Z, ptrdiff_t cv)
+/* c2r: the half spectrum at A (w vectors, stride as) -> the complex line
+   Z (stride cv) that the line's inverse transform takes. The imaginary
+   parts of the DC and (even rn) Nyquist bins are dropped, as numpy's irfft
+   does. */
+MV__FFT_INL void MV__SFX(mv__fft_c2r_merge)(const mv__fft_line *ln, const float *A, ptrdiff_t as, int w, float *Z, ptrdiff_t cv)
 {
     const ptrdiff_t m = ln->n;
     const mv__fc re = mv__fc_re_only(), cj = mv__fc_sign_im();
@@ -43803,7 +43981,7 @@ MV__FFT_INL void MV__SFX(mv__fft_c2r_merge)(const mv__fft_line *ln, const float 
     }
     for (k = 0; 2 * k <= m; k++) {
         const mv__fc ur = mv__fc_set1(ln->rtw[2 * k]), ui = mv__fc_twi(ln->rtw[2 * k + 1]);
-        const float *a = A + k * as, *b = 2 * k < m ? B + (m - k) * bs : a;
+        const float *a = A + k * as, *b = A + (m - k) * as;
         for (c = 0; c < w; c++) {
             mv__fc x = mv__fc_ld(a + c * MV__FV), y = mv__fc_ld(b + c * MV__FV), p, q;
             if (k == 0) {
@@ -43839,9 +44017,9 @@ MV__FFT_FN void MV__SFX(mv__fft_r2c_cols)(const mv__fft_axctx *ax, const float *
         return;
     }
     if (MV__SFX(mv__fft_rfused)(ln)) {
-        MV__SFX(mv__fft_stockham_rin)(ln, in, es, R, w, ax->work, ax->work + n * cv, Z);
+        MV__SFX(mv__fft_stockham_real)(ln, in, es, R, w, 1.0f, 0, ax->work, ax->work + n * cv, Z);
     } else {
-        MV__SFX(mv__fft_rgather)(in, es, 0, 1, (int)n, w, Z);
+        MV__SFX(mv__fft_rgather)(in, es, 0, 1, n, w, Z);
         MV__SFX(mv__fft_line_run)(ln, Z, cv, R, cv, w, 1.0f, ax->work);
     }
     MV__SFX(mv__fft_r2c_split)(ln, R, cv, w, out, ax->out_es, ax->scale, 1);
@@ -43875,20 +44053,23 @@ MV__FFT_FN void MV__SFX(mv__fft_c2r_cols)(const mv__fft_axctx *ax, const float *
     float *Z = ax->g0, *R = ax->g1;
     ptrdiff_t j;
     int c;
-    /* rows k and m-k straight from the input (measured: as fast as putting
+    /* bins k and m-k straight from the input (measured: as fast as putting
        the rows in ascending order through Z first, or faster) */
-    MV__SFX(mv__fft_c2r_merge)(ln, in, ax->in_es, in, ax->in_es, w, Z, cv);
-    MV__SFX(mv__fft_line_run)(ln, Z, cv, R, cv, w, ax->scale, ax->work);
-    for (j = 0; j < n; j++)
+    if (!(ln->rn & 1) && MV__SFX(mv__fft_rfused)(ln)) {
+        MV__SFX(mv__fft_stockham_real)(ln, in, ax->in_es, R, w, ax->scale, 1, ax->work, ax->work + n * cv, Z);
+    } else {
+        MV__SFX(mv__fft_c2r_merge)(ln, in, ax->in_es, w, Z, cv);
+        MV__SFX(mv__fft_line_run)(ln, Z, cv, R, cv, w, ax->scale, ax->work);
+    }
+    if (!(ln->rn & 1)) { /* x_2j, x_2j+1 */
+        MV__SFX(mv__fft_rscatter)(R, n, w, out, es);
+        return;
+    }
+    for (j = 0; j < n; j++) /* the real part */
         for (c = 0; c < w; c++) {
             mv__fh a, b;
             MV__SFX(mv__fc_to_halves)(mv__fc_ld(R + j * cv + c * MV__FV), &a, &b);
-            if (ln->rn & 1) { /* the real part */
-                mv__fh_st(out + j * es + c * MV__FCL, a);
-            } else { /* x_2j, x_2j+1 */
-                mv__fh_st(out + 2 * j * es + c * MV__FCL, a);
-                mv__fh_st(out + (2 * j + 1) * es + c * MV__FCL, b);
-            }
+            mv__fh_st(out + j * es + c * MV__FCL, a);
         }
 }
 
@@ -43898,7 +44079,7 @@ MV__FFT_FN void MV__SFX(mv__fft_c2r_group)(const mv__fft_axctx *ax, const float 
     const ptrdiff_t n = ln->n, h = ln->rn / 2 + 1;
     float *G;
     MV__SFX(mv__fft_gather)(in, g, h, ax->in_es, 1, ax->g1);
-    MV__SFX(mv__fft_c2r_merge)(ln, ax->g1, MV__FV, ax->g1, MV__FV, 1, ax->g0, MV__FV);
+    MV__SFX(mv__fft_c2r_merge)(ln, ax->g1, MV__FV, 1, ax->g0, MV__FV);
     G = MV__SFX(mv__fft_line_inbuf)(ln, ax->g0, ax->g1, ax->scale, ax->work);
     if (ln->rn & 1) MV__SFX(mv__fft_scatter_r1)(G, n, out, g, ax->out_es);
     else
