@@ -30,7 +30,7 @@ ifneq ($(wildcard /usr/include/fftw3.h),)
 EXAMPLES += $(BUILD)/profile_fft_vs_fftw
 endif
 
-.PHONY: bench-register bench-large2d bench-deformable3d bench-analysis bench-morph all install uninstall test-install test-tsan run bench bench-quick bench-check bench-baseline bench-setup bench-gzip bench-fft test-large test test-quick test-tools test-diff-scipy test-diff-nibabel test-diff-sitk test-diff-bart test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
+.PHONY: bench-register bench-large2d bench-deformable3d bench-analysis bench-morph all install uninstall test-install test-tsan run bench bench-quick bench-check bench-baseline bench-setup bench-gzip bench-fft test-large test test-quick test-tools test-diff-scipy test-diff-nibabel test-diff-numpy test-diff-sitk test-diff-bart test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
         test-all test-symbols test-fuzz-replay test-march fuzz clean cuda test-cuda test-cuda-symbols test-cuda-emu profile-cuda-emu
 all: $(EXAMPLES)
 
@@ -531,6 +531,19 @@ test-diff-nibabel: $(BUILD)/diff_nibabel
 	  /usr/bin/python3 tests/py/diff_nibabel.py $(BUILD)/diff_nibabel $(DIFF_NIB_CASES) $(DIFF_SEED); \
 	else echo "SKIPPED test-diff-nibabel: needs /usr/bin/python3 with numpy and nibabel"; fi
 
+# random FFTs of every form (c2c, r2c, c2r, fftc; plans, measured plans,
+# in place, threads) against numpy.fft, and flips, permutations,
+# reorientations, crop/pad and spacing resamples against nibabel's
+# orientation code (tests/py/diff_numpy.py); DIFF_NUMPY_CASES per family
+# (60: ~3 s)
+DIFF_NUMPY_CASES ?= 60
+$(BUILD)/diff_numpy: tests/diff_numpy.c medvol.h $(LIBMEDVOL) | $(BUILD)
+	$(CC) $(EXFLAGS) -o $@ $< $(LIBMEDVOL) $(LDLIBS)
+test-diff-numpy: $(BUILD)/diff_numpy
+	@if /usr/bin/python3 -c 'import numpy, nibabel' 2>/dev/null; then \
+	  /usr/bin/python3 tests/py/diff_numpy.py $(BUILD)/diff_numpy $(DIFF_NUMPY_CASES) $(DIFF_SEED); \
+	else echo "SKIPPED test-diff-numpy: needs /usr/bin/python3 with numpy and nibabel"; fi
+
 # random .tfm files, affine and field warps, field files, composition,
 # inversion and Jacobians against SimpleITK doing the same
 # (tests/py/diff_sitk.py); DIFF_SITK_CASES per family (25: ~2 s)
@@ -562,7 +575,7 @@ test:
 	@$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target test-all
 test-all: test-quick test-tools test-asan test-tsan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
           test-install test-symbols test-fuzz-replay test-cuda test-cuda-symbols test-cuda-emu test-diff-scipy test-diff-nibabel \
-          test-diff-sitk test-diff-bart
+          test-diff-numpy test-diff-sitk test-diff-bart
 	@echo "make test: all configurations passed"
 
 clean:
