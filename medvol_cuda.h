@@ -430,8 +430,9 @@ MVCDEF mv_status mv_cuda_clamp_into(const mv_cuda_vol *in, mv_cuda_vol *out, dou
 /* The spatial operations of medvol.h: output geometry (dims, affine,
    spacing, metadata) from mv_pipeline_geometry, voxels moved by one gather
    kernel (32 x 32 shared-memory tiles when the output's x comes from another
-   input axis). Any dtype; opts->fill as the CPU stores it (complex and RGB
-   pads are zero, as on the CPU). Flips of axes beyond 2: MV_ERR_UNSUPPORTED.
+   input axis). Any dtype; opts->fill as the CPU stores it (complex
+   fill + 0i; RGB rounded and clamped to 0..255, alpha 255). Flips of axes
+   beyond 2: MV_ERR_UNSUPPORTED.
    _into: out->vol.data is written, and its affine and spacing, nothing
    else; out may not overlap in. */
 MVCDEF mv_status mv_cuda_crop_or_pad(const mv_cuda_vol *in, mv_cuda_vol *out, const int64_t shape[3],
@@ -2328,14 +2329,22 @@ static mv_status mv__cu_gather_from_map(const double M[4][4], const mv_vol *in, 
     return MV_OK;
 }
 
-/* The fill value as one stored element, as the CPU's moves write it:
-   converted like a float64 value (round half to even, saturate) for real
-   dtypes; complex and RGB pads are zero bytes whatever the fill (the CPU's
-   mv__put_f64 writes nothing for them: mirrored, not endorsed). */
+/* The pad fill as one voxel, the CPU's rule (mv__put_fill): complex
+   (fill, 0); RGB fill rounded half to even and clamped to 0..255 on every
+   channel, NaN as 0, alpha 255; real dtypes converted as one value. */
 static mv_status mv__cu_fill_bytes(double fill, mv_dtype dt, unsigned char *b)
 {
     memset(b, 0, 16);
-    if (mv_dtype_is_complex(dt) || dt == MV_DT_RGB24 || dt == MV_DT_RGBA32) return MV_OK;
+    if (dt == MV_DT_RGB24 || dt == MV_DT_RGBA32) {
+        double v = fill != fill ? 0 : fill < 0 ? 0 : fill > 255 ? 255 : nearbyint(fill);
+        b[0] = b[1] = b[2] = (unsigned char)v;
+        if (dt == MV_DT_RGBA32) b[3] = 255;
+        return MV_OK;
+    }
+    if (mv_dtype_is_complex(dt)) {
+        mv_dtype part = dt == MV_DT_C64 ? MV_DT_F32 : dt == MV_DT_C128 ? MV_DT_F64 : MV_DT_F128;
+        return mv_convert_buffer(&fill, MV_DT_F64, b, part, 1, NULL);
+    }
     return mv_convert_buffer(&fill, MV_DT_F64, b, dt, 1, NULL);
 }
 

@@ -702,7 +702,7 @@ static void gauss_case(mv_dtype dt, int ndim, const int64_t *dims, const double 
     in.spacing[2] = 2.0;
     checks++;
     if (mv_gaussian(&in, &cpu, sigma, &o) != MV_OK || mv__cu_fl_setup(&in, sigma, NULL, &o, wbuf, &p, "host") != MV_OK ||
-        mv__cu_scaling(&in, 0, &active, &slope, &inter) != MV_OK) {
+        mv__cu_scaling(&in, 0, 1, &active, &slope, &inter) != MV_OK) {
         fails++;
         printf("FAIL gaussian %s: %s\n", what, mv_last_error());
         mv_free(&in);
@@ -839,7 +839,7 @@ static void warp_case(mv_dtype dt, int nc, int interp, int fill, const char *wha
     if (mv_vol_alloc(&cpu, odt, 3, od, NULL) != MV_OK) exit(1);
     if (mv_field_warp_into(&mov, &fld, (const double(*)[4])M, &cpu, &o) != MV_OK ||
         mv__cu_fd_warp_map(&mov, &fld, (const double(*)[4])M, &w, "host") != MV_OK ||
-        mv__cu_scaling(&mov, 0, &active, &slope, &inter) != MV_OK) {
+        mv__cu_scaling(&mov, 0, 1, &active, &slope, &inter) != MV_OK) {
         fails++;
         printf("FAIL field warp %s: %s\n", what, mv_last_error());
         return;
