@@ -3949,7 +3949,9 @@ MVDEF mv_status mv_warp_affine(const mv_vol *moving, const mv_vol *ref, const do
    commas, '#' comments); the last row must be 0 0 0 1.
    mv_itk_tfm_format: "#Insight Transform File V1.0", one
    AffineTransform_double_3_3 (2_2 for ndim 2) in LPS (diag(-1,-1,1) on both
-   sides), FixedParameters the zero centre; mv_itk_tfm_parse reads every
+   sides), FixedParameters the zero centre (ndim 2: MV_ERR_INVALID_ARG
+   unless m's z row is the identity and x, y take no z term, so nothing is
+   dropped); mv_itk_tfm_parse reads every
    kind that is a matrix plus an offset, double or float, with its centre in
    FixedParameters, as ITK 5 computes them (checked against SimpleITK):
    AffineTransform, MatrixOffsetTransformBase, TranslationTransform,
@@ -13770,12 +13772,14 @@ static mv_status mv__load_sources(mv__src *hsrc, mv__src *isrc, int single, int 
         unsigned char extender[4];
         MV__TRY(mv__src_read(hsrc, h.hdr_size, extender, 4));
         if (extender[0] != 0)
-            MV__TRY(mv__read_extensions(hsrc, h.hdr_size + 4, ext_end, single, h.swap, o.strict, &h.meta, o.alloc_ctx));
+            MV__TRY(mv__read_extensions(hsrc, h.hdr_size + 4, ext_end, single, h.swap, o.strict, &h.meta,
+                                        o.alloc_ctx));
     } else if (ext_end == MV__SIZE_UNKNOWN && hsrc->kind == MV__SRC_GZ && h.format != MV_FORMAT_ANALYZE) {
         unsigned char *whole = NULL;
         size_t whole_len = 0;
         mv__src wsrc;
-        uint64_t cap = o.max_bytes && o.max_bytes < (uint64_t)MEDVOL_MAX_BYTES ? o.max_bytes : (uint64_t)MEDVOL_MAX_BYTES;
+        uint64_t cap = (uint64_t)MEDVOL_MAX_BYTES;
+        if (o.max_bytes && o.max_bytes < cap) cap = o.max_bytes;
         st = mv__gzsrc_read_rest(hsrc->gz, h.hdr_size, hb, h.hdr_size, cap, &whole, &whole_len);
         if (st != MV_OK) return mv__fail_prefix(st, "%s", hsrc->name);
         mv__src_mem(&wsrc, whole, whole_len, hsrc->name);
@@ -16258,7 +16262,8 @@ static mv_status mv__rs_check(const mv_vol *in, const mv_vol *out, const mv_resa
     }
     /* scaling applies whenever values pass through a conversion */
     if (!o->raw && kind != MV__K_RGB && !(o->interp == MV_INTERP_NEAREST && in->dtype == out->dtype))
-        MV__TRY(mv__scaling_values(in->dtype, MV_DT_F32, in->meta.scl_slope, in->meta.scl_inter, &active, &slope, &inter));
+        MV__TRY(mv__scaling_values(in->dtype, MV_DT_F32, in->meta.scl_slope, in->meta.scl_inter,
+                                   &active, &slope, &inter));
     j->scaled = active;
     j->slope = slope;
     j->inter = inter;
@@ -18768,7 +18773,8 @@ static mv_status mv__run(const mv_vol *in, const mv_op *ops, int n_ops, mv_vol *
     for (a = 0; a < in->ndim; a++) MV__CHECK(in->dim[a] >= 1, MV_ERR_INVALID_ARG, "%s: input dim[%d] = %lld", fn, a, (long long)in->dim[a]);
     MV__TRY(mv__check_ops(ops, n_ops));
     if (!raw && mv__dt[in->dtype].kind != MV__K_RGB && mv__dt[in->dtype].kind != MV__K_COMPLEX)
-        MV__TRY(mv__scaling_values(in->dtype, MV_DT_F32, in->meta.scl_slope, in->meta.scl_inter, &active, &slope, &inter));
+        MV__TRY(mv__scaling_values(in->dtype, MV_DT_F32, in->meta.scl_slope, in->meta.scl_inter,
+                                   &active, &slope, &inter));
     mv__vsrc_from_vol(&s, in, active, slope, inter);
     MV__TRY(mv__compile(in, &s, ops, n_ops, ro, &pl, fn, ro->chain));
     if (!pl.values) s.scaled = 0; /* moves keep the stored values and the scaling */
@@ -19041,7 +19047,8 @@ static mv_status mv__value_provider(const mv_vol *v, const mv_intensity_opts *o,
     MV__CHECK(mv__dt[v->dtype].kind != MV__K_COMPLEX && mv__dt[v->dtype].kind != MV__K_RGB, MV_ERR_UNSUPPORTED,
               "%s: %s voxels have no order", fn, mv__dt[v->dtype].name);
     if (o->mask) MV__TRY(mv__check_mask(v, o->mask));
-    if (!o->raw) MV__TRY(mv__scaling_values(v->dtype, MV_DT_F32, v->meta.scl_slope, v->meta.scl_inter, &active, &slope, &inter));
+    if (!o->raw) MV__TRY(mv__scaling_values(v->dtype, MV_DT_F32, v->meta.scl_slope, v->meta.scl_inter,
+                                            &active, &slope, &inter));
     mv__vsrc_from_vol(s, v, active, slope, inter);
     memset(p, 0, sizeof(*p));
     p->src = s;
@@ -19238,7 +19245,8 @@ MVDEF mv_status mv_pipeline_geometry(const mv_vol *in, const mv_op *ops, int n_o
               "mv_pipeline_geometry: NULL or empty volume");
     MV__TRY(mv__check_ops(ops, n_ops));
     if (mv__dt[in->dtype].kind != MV__K_RGB && mv__dt[in->dtype].kind != MV__K_COMPLEX)
-        MV__TRY(mv__scaling_values(in->dtype, MV_DT_F32, in->meta.scl_slope, in->meta.scl_inter, &active, &slope, &inter));
+        MV__TRY(mv__scaling_values(in->dtype, MV_DT_F32, in->meta.scl_slope, in->meta.scl_inter,
+                                   &active, &slope, &inter));
     mv__vsrc_from_vol(&s, in, active, slope, inter);
     memset(&ro, 0, sizeof(ro));
     ro.geometry_only = 1;
@@ -19427,7 +19435,8 @@ static mv_status mv__msrc_init(mv__msrc *s, const mv_vol *v, int raw, const char
     s->scaled = 0;
     s->slope = 1;
     s->inter = 0;
-    if (!raw) MV__TRY(mv__scaling_values(v->dtype, MV_DT_F32, v->meta.scl_slope, v->meta.scl_inter, &s->scaled, &s->slope, &s->inter));
+    if (!raw) MV__TRY(mv__scaling_values(v->dtype, MV_DT_F32, v->meta.scl_slope, v->meta.scl_inter,
+                                         &s->scaled, &s->slope, &s->inter));
     s->period = mv_vol_count(v);
     return MV_OK;
 }
@@ -26971,6 +26980,14 @@ MVDEF mv_status mv_itk_tfm_format(const double m[4][4], int ndim, char *buf, siz
     size_t len = 0;
     MV__CHECK(m && buf, MV_ERR_INVALID_ARG, "mv_itk_tfm_format: NULL argument");
     MV__CHECK(ndim == 2 || ndim == 3, MV_ERR_INVALID_ARG, "mv_itk_tfm_format: ndim %d", ndim);
+    /* a 2_2 transform holds the x and y rows' x and y terms only: anything
+       else would be dropped silently */
+    MV__CHECK(ndim == 3 || (m[0][2] == 0 && m[1][2] == 0 && m[2][0] == 0 && m[2][1] == 0 && m[2][2] == 1 &&
+                            m[2][3] == 0),
+              MV_ERR_INVALID_ARG,
+              "mv_itk_tfm_format: ndim 2, but the matrix mixes z with x and y or moves z (m[0][2] %g, m[1][2] %g, "
+              "row 2: %g %g %g %g): write it with ndim 3",
+              m[0][2], m[1][2], m[2][0], m[2][1], m[2][2], m[2][3]);
     for (r = 0; r < 4; r++)
         for (c = 0; c < 4; c++) L[r][c] = D[r] * m[r][c] * D[c];
 #define MV__TFM_PUT(...)                                                                              \
@@ -32769,7 +32786,8 @@ static mv_status mv__fl_run(const mv_vol *in, float *out, mv__fl_job *j, const m
     uint64_t bytes;
     int active = 0;
     double slope = 1.0, inter = 0.0;
-    if (!o->raw) MV__TRY(mv__scaling_values(in->dtype, MV_DT_F32, in->meta.scl_slope, in->meta.scl_inter, &active, &slope, &inter));
+    if (!o->raw) MV__TRY(mv__scaling_values(in->dtype, MV_DT_F32, in->meta.scl_slope, in->meta.scl_inter,
+                                            &active, &slope, &inter));
     j->src = (const unsigned char *)in->data;
     j->dt = in->dtype;
     j->scaled = active;
@@ -33629,7 +33647,8 @@ static mv_status mv__pyr_fused(const mv_vol *in, const int64_t shape[3], const d
     mv_status st = MV_OK;
     memset(&j, 0, sizeof(j));
     j.slope = 1.0, j.inter = 0.0;
-    if (!o->raw) MV__TRY(mv__scaling_values(in->dtype, MV_DT_F32, in->meta.scl_slope, in->meta.scl_inter, &active, &j.slope, &j.inter));
+    if (!o->raw) MV__TRY(mv__scaling_values(in->dtype, MV_DT_F32, in->meta.scl_slope, in->meta.scl_inter,
+                                            &active, &j.slope, &j.inter));
     j.scaled = active;
     j.dt = in->dtype;
     j.convert = !(in->dtype == MV_DT_F32 && !active);

@@ -450,6 +450,20 @@ MV_TEST(register, transform_files)
     EXPECT(strstr(buf, "Transform: AffineTransform_double_3_3\n") != NULL);
     EXPECT(strstr(buf, "Parameters: 0.97999999999999998 -0.17000000000000001 -0.02 ") != NULL);
     EXPECT(strstr(buf, "FixedParameters: 0 0 0\n") != NULL);
+    /* 2_2 holds a 2D map only: this one's z terms would be lost */
+    EXPECT_STATUS(mv_itk_tfm_format((const double(*)[4])m, 2, buf, sizeof(buf)), MV_ERR_INVALID_ARG);
+    EXPECT(strstr(mv_last_error(), "ndim 3") != NULL);
+    {
+        double m2[4][4] = {{0.98, -0.17, 0, 4.5}, {0.17, 0.97, 0, -3.25}, {0, 0, 1, 0}, {0, 0, 0, 1}};
+        REQUIRE_OK(mv_itk_tfm_format((const double(*)[4])m2, 2, buf, sizeof(buf)));
+        EXPECT(strstr(buf, "Transform: AffineTransform_double_2_2\nParameters: 0.97999999999999998 "
+                           "-0.17000000000000001 0.17000000000000001 0.96999999999999997 -4.5 3.25\n") != NULL);
+        REQUIRE_OK(mv_itk_tfm_parse(buf, r));
+        for (i = 0; i < 4; i++)
+            for (j = 0; j < 4; j++) EXPECT(r[i][j] == m2[i][j]);
+        m2[2][3] = 5; /* a z shift a 2D file cannot carry */
+        EXPECT_STATUS(mv_itk_tfm_format((const double(*)[4])m2, 2, buf, sizeof(buf)), MV_ERR_INVALID_ARG);
+    }
     /* an ITK file with a centre: y = A (x - c) + c + t in LPS */
     REQUIRE_OK(mv_itk_tfm_parse("#Insight Transform File V1.0\n#Transform 0\nTransform: AffineTransform_double_3_3\n"
                                 "Parameters: 1 0 0 0 0 -1 0 1 0 1 2 3\nFixedParameters: 10 20 30\n",
