@@ -31,7 +31,7 @@ EXAMPLES += $(BUILD)/profile_fft_vs_fftw
 endif
 
 .PHONY: bench-register bench-large2d bench-deformable3d bench-analysis bench-morph all install uninstall test-install test-tsan run bench bench-quick bench-check bench-baseline bench-setup bench-gzip bench-fft test-large test test-quick test-tools test-diff-scipy test-diff-nibabel test-diff-numpy test-diff-sitk test-diff-bart test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
-        test-all test-symbols test-fuzz-replay test-march fuzz clean cuda test-cuda test-cuda-symbols test-cuda-emu profile-cuda-emu
+        test-all test-symbols test-fuzz-replay test-march fuzz clean cuda test-cuda test-cuda-symbols test-cuda-emu test-cuda-emu-order test-cuda-emu-race test-cuda-emu-san profile-cuda-emu
 all: $(EXAMPLES)
 
 $(BUILD):
@@ -149,11 +149,30 @@ bench-baseline: bench-setup $(BUILD)/libmvbench.so
 	$(BENCH_PY) bench/bench.py baseline $(BENCH_ARGS)
 
 # ---- tests: one suite binary per configuration -------------------------------
-# $(call suite,name,compiler,extra flags)
+# $(call suite,name,compiler,extra flags[,test files])
 define suite
-$(BUILD)/tests-$(1): $(TEST_SRC) tests/medvol_impl.c tests/*.h medvol.h | $(BUILD)
-	$(2) $(CFLAGS) $(WFLAGS) $(XFLAGS) $(3) -o $$@ $(TEST_SRC) tests/medvol_impl.c $(LDLIBS)
+$(BUILD)/tests-$(1): $(or $(4),$(TEST_SRC)) tests/medvol_impl.c tests/*.h medvol.h | $(BUILD)
+	$(2) $(CFLAGS) $(WFLAGS) $(XFLAGS) $(3) -o $$@ $(or $(4),$(TEST_SRC)) tests/medvol_impl.c $(LDLIBS)
 endef
+# Some suites are built from part of the test files (MVT_PARTIAL_SUITE,
+# tests/test_main.c: a selected test whose file is left out fails, so each
+# leaves its tests out with --skip or runs a --filter of the others).
+# test_isa.c and test_alloc.c each compile a private copy of the whole
+# implementation (~30 s each with every x86 level, more under a sanitizer):
+#  - the TSan and FFTW suites never run them (the FFTW suite's --filter
+#    "fft." takes the nufft tests too);
+#  - the no-threads and C++ suites skip both: test_isa.c compiles every ISA
+#    itself whatever the suite's flags, and test_alloc.c fixes its own
+#    configuration (no threads, no stdio), so there they would repeat the
+#    default suite's compiler and code;
+#  - the clang suite skips test_alloc.c (another compiler for the same
+#    allocation paths) and keeps test_isa.c: every kernel through clang's
+#    code generation, against its scalar reference.
+# Both run in the default, ASan+UBSan, no-SIMD and NEON suites.
+TEST_SRC_TSAN := $(filter-out tests/test_isa.c tests/test_alloc.c,$(TEST_SRC))
+TEST_SRC_FFTW := tests/test_main.c tests/test_fft.c tests/test_fft_plan.c tests/test_nufft.c
+TEST_SRC_NO_ISA_ALLOC := $(TEST_SRC_TSAN)
+TEST_SRC_NO_ALLOC := $(filter-out tests/test_alloc.c,$(TEST_SRC))
 # the default suite links build/medvol.o, the implementation object libmedvol.a,
 # the CUDA half and test-symbols also use (same flags: one compile of the
 # header for the four, ~40 s each)
@@ -163,22 +182,23 @@ $(BUILD)/tests-default: $(TEST_SRC) tests/*.h medvol.h $(BUILD)/medvol.o | $(BUI
 ASAN_FLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 $(eval $(call suite,asan,clang,$(ASAN_FLAGS) -DMEDVOL_RUNTIME_DISPATCH))
 $(eval $(call suite,nosimd,$(CC),-DMEDVOL_NO_SIMD))
-$(eval $(call suite,nothreads,$(CC),-DMEDVOL_NO_THREADS -march=native))
-$(eval $(call suite,clang,clang,-march=native))
+$(eval $(call suite,nothreads,$(CC),-DMEDVOL_NO_THREADS -march=native -DMVT_PARTIAL_SUITE,$(TEST_SRC_NO_ISA_ALLOC)))
+$(eval $(call suite,clang,clang,-march=native -DMVT_PARTIAL_SUITE,$(TEST_SRC_NO_ALLOC)))
 # ThreadSanitizer over the threaded load, gzip and pool paths (the whole suite
 # would take too long under TSan on 2 cores)
-$(eval $(call suite,tsan,clang,-O1 -g -fsanitize=thread -DMEDVOL_RUNTIME_DISPATCH))
+$(eval $(call suite,tsan,clang,-O1 -g -fsanitize=thread -DMEDVOL_RUNTIME_DISPATCH -DMVT_PARTIAL_SUITE,$(TEST_SRC_TSAN)))
 
-$(BUILD)/tests-cxx: $(TEST_SRC) tests/medvol_impl.c tests/*.h medvol.h | $(BUILD)
+$(BUILD)/tests-cxx: $(TEST_SRC_NO_ISA_ALLOC) tests/medvol_impl.c tests/*.h medvol.h | $(BUILD)
 	$(CXX) $(CFLAGS) $(subst -std=c99,-std=c++11,$(filter-out -Wstrict-prototypes -Wmissing-prototypes,$(WFLAGS))) \
-	  $(XFLAGS) -DMEDVOL_RUNTIME_DISPATCH -x c++ -o $@ $(TEST_SRC) tests/medvol_impl.c $(LDLIBS)
+	  $(XFLAGS) -DMEDVOL_RUNTIME_DISPATCH -DMVT_PARTIAL_SUITE -x c++ -o $@ $(TEST_SRC_NO_ISA_ALLOC) tests/medvol_impl.c \
+	  $(LDLIBS)
 
 # MEDVOL_USE_FFTW: the FFT tests again with mv_fft_* on fftwf (apt-get install libfftw3-dev);
 # only this suite and profile_fft_vs_fftw link FFTW, the library never needs it
 # (-O1: this suite checks the routing to FFTW, and compiles faster)
-$(BUILD)/tests-fftw: $(TEST_SRC) tests/medvol_impl.c tests/*.h medvol.h | $(BUILD)
-	$(CC) $(CFLAGS) -O1 $(WFLAGS) $(XFLAGS) -DMEDVOL_USE_FFTW -DMEDVOL_RUNTIME_DISPATCH -o $@ $(TEST_SRC) tests/medvol_impl.c \
-	  $(FFTW_LIBS) $(LDLIBS)
+$(BUILD)/tests-fftw: $(TEST_SRC_FFTW) tests/medvol_impl.c tests/*.h medvol.h | $(BUILD)
+	$(CC) $(CFLAGS) -O1 $(WFLAGS) $(XFLAGS) -DMEDVOL_USE_FFTW -DMEDVOL_RUNTIME_DISPATCH -DMVT_PARTIAL_SUITE -o $@ \
+	  $(TEST_SRC_FFTW) tests/medvol_impl.c $(FFTW_LIBS) $(LDLIBS)
 
 # The algorithm-level tests (registration and reconstruction recovering known
 # answers, transport physics, multi-threaded stress and peer comparisons):
@@ -204,9 +224,9 @@ test-asan: $(BUILD)/tests-asan
 test-nosimd: $(BUILD)/tests-nosimd
 	$(BUILD)/tests-nosimd $(SKIP_SLOW)
 test-nothreads: $(BUILD)/tests-nothreads
-	$(BUILD)/tests-nothreads $(SKIP_SLOW)
+	$(BUILD)/tests-nothreads $(SKIP_SLOW) --skip isa. --skip alloc.
 test-cxx: $(BUILD)/tests-cxx
-	$(BUILD)/tests-cxx $(SKIP_SLOW)
+	$(BUILD)/tests-cxx $(SKIP_SLOW) --skip isa. --skip alloc.
 test-tsan: $(BUILD)/tests-tsan
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" MEDVOL_TEST_REPS=2 $(BUILD)/tests-tsan \
 	  --filter integrity.parallel --filter integrity.thread --filter resample.isa_and_threads --filter dtype.convert_threads --filter gzip.member_index \
@@ -218,7 +238,7 @@ test-tsan: $(BUILD)/tests-tsan
 	  --filter regspeed.metric_loops_threads --filter regspeed.jitter --filter analysis.twotime_paths --filter recon.cgsense_chunked \
 	  --filter ops.histogram_percentiles_threads
 test-clang: $(BUILD)/tests-clang
-	$(BUILD)/tests-clang $(SKIP_SLOW)
+	$(BUILD)/tests-clang $(SKIP_SLOW) --skip alloc.
 test-fftw: $(BUILD)/tests-fftw
 	$(BUILD)/tests-fftw --filter fft.
 
@@ -438,15 +458,21 @@ $(EMU)/test_emu: $(EMU)/test_emu.cc $(EMU)/emu.a
 	$(CXX) $(EMU_FLAGS) -O2 -o $@ $(EMU)/test_emu.cc $(EMU)/emu.a $(LDLIBS)
 $(EMU)/test_emu_fft: tests/cuda_emu/test_emu_fft.cc $(EMU)/emu.a
 	$(CXX) $(EMU_FLAGS) -O2 -o $@ tests/cuda_emu/test_emu_fft.cc $(EMU)/emu.a $(LDLIBS)
-test-cuda-emu: $(EMU)/test_emu $(EMU)/test_emu_fft $(EMU)/test_cuda $(EMU)/test_cuda_san $(EMU)/proton_pdd_gpu
+# three targets, so that make -j runs the race check and the ASan+UBSan run
+# beside the thread-order run (one after another they were the last two
+# minutes of make test, on one core)
+test-cuda-emu: test-cuda-emu-order test-cuda-emu-race test-cuda-emu-san
+test-cuda-emu-order: $(EMU)/test_emu $(EMU)/test_emu_fft $(EMU)/test_cuda $(EMU)/proton_pdd_gpu
 	@echo "== the emulator's own tests"; $(EMU)/test_emu && $(EMU)/test_emu_fft
 	@echo "== tests/test_cuda.cu on the emulator, thread order"; $(EMU)/test_cuda
 	@echo "== proton_pdd --gpu --compare on the emulator"; tests/test_pdd_gpu.sh $(EMU) quick
 	@echo "== no device (MV_EMU_DEVICES=0): the SKIPPED paths"; \
 	  MV_EMU_DEVICES=0 $(EMU)/test_cuda | grep -q "^SKIPPED: no CUDA device" && \
 	  MV_EMU_DEVICES=0 tests/test_pdd_gpu.sh $(EMU) quick | grep -q "SKIPPED the device runs" && echo ok
+test-cuda-emu-race: $(EMU)/test_cuda
 	@echo "== tests/test_cuda.cu on the emulator, race check"; \
 	  MV_EMU_RACECHECK=1 MV_CUDA_TEST_SKIP=$(EMU_SKIP_RACE) $(EMU)/test_cuda
+test-cuda-emu-san: $(EMU)/test_cuda_san
 	@echo "== tests/test_cuda.cu on the emulator, ASan+UBSan"; \
 	  MV_CUDA_TEST_SKIP=$(EMU_SKIP_SAN) ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(EMU)/test_cuda_san
 
