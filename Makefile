@@ -31,7 +31,7 @@ EXAMPLES += $(BUILD)/profile_fft_vs_fftw
 endif
 
 .PHONY: bench-register bench-large2d bench-deformable3d bench-analysis bench-morph all install uninstall test-install test-tsan run bench bench-quick bench-check bench-baseline bench-setup bench-gzip bench-fft test-large test test-quick test-tools test-diff-scipy test-diff-nibabel test-diff-numpy test-diff-sitk test-diff-bart test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
-        test-all test-symbols test-fuzz-replay test-march fuzz clean cuda test-cuda test-cuda-symbols test-cuda-emu test-cuda-emu-order test-cuda-emu-race test-cuda-emu-san profile-cuda-emu
+        test-all test-symbols test-fuzz-replay test-march fuzz clean cuda test-cuda test-cuda-symbols test-cuda-emu test-cuda-emu-order test-cuda-emu-pdd test-cuda-emu-race test-cuda-emu-san profile-cuda-emu
 all: $(EXAMPLES)
 
 $(BUILD):
@@ -458,13 +458,13 @@ $(EMU)/test_emu: $(EMU)/test_emu.cc $(EMU)/emu.a
 	$(CXX) $(EMU_FLAGS) -O2 -o $@ $(EMU)/test_emu.cc $(EMU)/emu.a $(LDLIBS)
 $(EMU)/test_emu_fft: tests/cuda_emu/test_emu_fft.cc $(EMU)/emu.a
 	$(CXX) $(EMU_FLAGS) -O2 -o $@ tests/cuda_emu/test_emu_fft.cc $(EMU)/emu.a $(LDLIBS)
-# three targets, so that make -j runs the race check and the ASan+UBSan run
-# beside the thread-order run (one after another they were the last two
-# minutes of make test, on one core)
-test-cuda-emu: test-cuda-emu-order test-cuda-emu-race test-cuda-emu-san
-test-cuda-emu-order: $(EMU)/test_emu $(EMU)/test_emu_fft $(EMU)/test_cuda $(EMU)/proton_pdd_gpu
+# four targets, so that make -j runs them side by side (one after another
+# they were the last two minutes of make test, on one core)
+test-cuda-emu: test-cuda-emu-order test-cuda-emu-pdd test-cuda-emu-race test-cuda-emu-san
+test-cuda-emu-order: $(EMU)/test_emu $(EMU)/test_emu_fft $(EMU)/test_cuda
 	@echo "== the emulator's own tests"; $(EMU)/test_emu && $(EMU)/test_emu_fft
 	@echo "== tests/test_cuda.cu on the emulator, thread order"; $(EMU)/test_cuda
+test-cuda-emu-pdd: $(EMU)/test_cuda $(EMU)/proton_pdd_gpu
 	@echo "== proton_pdd --gpu --compare on the emulator"; tests/test_pdd_gpu.sh $(EMU) quick
 	@echo "== no device (MV_EMU_DEVICES=0): the SKIPPED paths"; \
 	  MV_EMU_DEVICES=0 $(EMU)/test_cuda | grep -q "^SKIPPED: no CUDA device" && \

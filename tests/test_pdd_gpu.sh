@@ -19,16 +19,23 @@ trap 'rm -rf "$W"' EXIT
 fail=0
 bad() { echo "FAIL: $*"; fail=1; }
 
-"$B/proton_pdd_gpu" --gpu --compare --energy 70 --grid 21,0,36,120 >"$W/out" 2>"$W/err"
+# shellcheck disable=SC2086
+"$B/proton_pdd_gpu" --gpu --compare ${CASES[0]} >"$W/out" 2>"$W/err"
 rc=$?
 if [ $rc -eq 1 ] && grep -q "no CUDA device" "$W/err"; then
     echo "test_pdd_gpu: SKIPPED the device runs: no CUDA device ($(head -c 200 "$W/err"))"
     exit $fail
 fi
+first=1
 for args in "${CASES[@]}"; do
-    # shellcheck disable=SC2086
-    "$B/proton_pdd_gpu" --gpu --compare $args >"$W/out" 2>"$W/err"
-    rc=$?
+    # the probe above was the first case: its output stands (under the
+    # emulator each run takes ~20 s)
+    if [ $first -eq 0 ]; then
+        # shellcheck disable=SC2086
+        "$B/proton_pdd_gpu" --gpu --compare $args >"$W/out" 2>"$W/err"
+        rc=$?
+    fi
+    first=0
     line=$(grep '^gpu vs cpu:' "$W/out")
     if [ $rc -ne 0 ] || ! echo "$line" | grep -q 'fluence identical.*dose identical.*balance identical'; then
         bad "proton_pdd --gpu --compare $args: rc $rc: ${line:-$(tail -3 "$W/err")}"
