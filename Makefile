@@ -537,7 +537,9 @@ test-tools: $(EXAMPLES)
 # draw others
 DIFF_CASES ?= 120
 DIFF_SEED ?= 20261125
-$(BUILD)/diff_scipy: tests/diff_scipy.c medvol.h $(LIBMEDVOL) | $(BUILD)
+# the drivers: each is medvol's side of one harness (tests/diff_*.c)
+DIFF_DRIVERS := $(addprefix $(BUILD)/diff_,scipy nibabel numpy sitk bart)
+$(DIFF_DRIVERS): $(BUILD)/diff_%: tests/diff_%.c tests/diff_io.h medvol.h $(LIBMEDVOL) | $(BUILD)
 	$(CC) $(EXFLAGS) -o $@ $< $(LIBMEDVOL) $(LDLIBS)
 test-diff-scipy: $(BUILD)/diff_scipy
 	@if /usr/bin/python3 -c 'import numpy, scipy' 2>/dev/null; then \
@@ -550,8 +552,6 @@ test-diff-scipy: $(BUILD)/diff_scipy
 # (tests/py/diff_nibabel.py: affines, orientation codes, fields, data bit
 # for bit, refusals); DIFF_NIB_CASES per direction (200: ~3 s)
 DIFF_NIB_CASES ?= 200
-$(BUILD)/diff_nibabel: tests/diff_nibabel.c medvol.h $(LIBMEDVOL) | $(BUILD)
-	$(CC) $(EXFLAGS) -o $@ $< $(LIBMEDVOL) $(LDLIBS)
 test-diff-nibabel: $(BUILD)/diff_nibabel
 	@if /usr/bin/python3 -c 'import numpy, nibabel' 2>/dev/null; then \
 	  /usr/bin/python3 tests/py/diff_nibabel.py $(BUILD)/diff_nibabel $(DIFF_NIB_CASES) $(DIFF_SEED); \
@@ -563,8 +563,6 @@ test-diff-nibabel: $(BUILD)/diff_nibabel
 # orientation code (tests/py/diff_numpy.py); DIFF_NUMPY_CASES per family
 # (60: ~3 s)
 DIFF_NUMPY_CASES ?= 60
-$(BUILD)/diff_numpy: tests/diff_numpy.c medvol.h $(LIBMEDVOL) | $(BUILD)
-	$(CC) $(EXFLAGS) -o $@ $< $(LIBMEDVOL) $(LDLIBS)
 test-diff-numpy: $(BUILD)/diff_numpy
 	@if /usr/bin/python3 -c 'import numpy, nibabel' 2>/dev/null; then \
 	  /usr/bin/python3 tests/py/diff_numpy.py $(BUILD)/diff_numpy $(DIFF_NUMPY_CASES) $(DIFF_SEED); \
@@ -574,8 +572,6 @@ test-diff-numpy: $(BUILD)/diff_numpy
 # inversion and Jacobians against SimpleITK doing the same
 # (tests/py/diff_sitk.py); DIFF_SITK_CASES per family (25: ~2 s)
 DIFF_SITK_CASES ?= 25
-$(BUILD)/diff_sitk: tests/diff_sitk.c medvol.h $(LIBMEDVOL) | $(BUILD)
-	$(CC) $(EXFLAGS) -o $@ $< $(LIBMEDVOL) $(LDLIBS)
 test-diff-sitk: $(BUILD)/diff_sitk
 	@if /usr/bin/python3 -c 'import numpy, nibabel, SimpleITK' 2>/dev/null; then \
 	  /usr/bin/python3 tests/py/diff_sitk.py $(BUILD)/diff_sitk $(DIFF_SITK_CASES) $(DIFF_SEED); \
@@ -585,8 +581,6 @@ test-diff-sitk: $(BUILD)/diff_sitk
 # and CG-SENSE against BART itself (tests/py/diff_bart.py; mvtool run with
 # BART's own argv); DIFF_BART_CASES per family (12: ~3.5 s)
 DIFF_BART_CASES ?= 12
-$(BUILD)/diff_bart: tests/diff_bart.c medvol.h $(LIBMEDVOL) | $(BUILD)
-	$(CC) $(EXFLAGS) -o $@ $< $(LIBMEDVOL) $(LDLIBS)
 test-diff-bart: $(BUILD)/diff_bart $(BUILD)/mvtool
 	@if command -v bart >/dev/null && /usr/bin/python3 -c 'import numpy' 2>/dev/null; then \
 	  /usr/bin/python3 tests/py/diff_bart.py $(BUILD)/diff_bart $(BUILD)/mvtool $(DIFF_BART_CASES) $(DIFF_SEED); \

@@ -27,6 +27,7 @@
        by single spaces, no quoting); every command's REPORT is its last
        argument. Exits 0 when every line ran (whatever medvol returned). */
 #include "../medvol.h"
+#include "diff_io.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,14 +70,6 @@ static int read_file(const char *path, unsigned char **buf, size_t *len)
     fclose(f);
     *len = (size_t)n;
     return 1;
-}
-
-static int write_file(const char *path, const void *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    int ok = f && (n == 0 || fwrite(p, 1, n, f) == n);
-    if (f && fclose(f) != 0) ok = 0;
-    return ok;
 }
 
 static void put_hex(FILE *o, const unsigned char *p, size_t n)
@@ -326,7 +319,7 @@ static int cmd_read(const char *opts, const char *path, const char *out, FILE *r
         size_t n = v.data ? mv_vol_bytes(&v) : 0;
         report_vol(rep, &v);
         fprintf(rep, "bytes %zu\n", n);
-        if (!write_file(out, v.data, n)) fprintf(rep, "write_failed 1\n");
+        if (!diff_write_exact(out, v.data, n)) fprintf(rep, "write_failed 1\n");
         mv_free(&v);
     }
     free(buf);
@@ -483,7 +476,7 @@ static int cmd_write(const char *specpath, const char *path, FILE *rep)
             out = st == MV_OK ? (unsigned char *)malloc(need + 1) : NULL;
             if (st == MV_OK && !out) st = MV_ERR_OUT_OF_MEMORY;
             if (st == MV_OK) st = mv_save_mem(&w.v, out, need, &got, &so);
-            if (st == MV_OK && (got != need || !write_file(path, out, got))) st = MV_ERR_IO;
+            if (st == MV_OK && (got != need || !diff_write_exact(path, out, got))) st = MV_ERR_IO;
             free(out);
         } else {
             FILE *of = fopen(path, "wb");

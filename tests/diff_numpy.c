@@ -50,6 +50,7 @@
    Raw files: dims[0] fastest (numpy's C order of the reversed dims).
    Exit 0 and OUT written, or non-zero with medvol's message on stderr. */
 #include "../medvol.h"
+#include "diff_io.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,22 +59,6 @@ static int fail(const char *what)
 {
     fprintf(stderr, "diff_numpy: %s: %s\n", what, mv_last_error());
     return 1;
-}
-
-static int read_file(const char *path, void *p, size_t n)
-{
-    FILE *f = fopen(path, "rb");
-    int ok = f && fread(p, 1, n, f) == n;
-    if (f) fclose(f);
-    return ok;
-}
-
-static int write_file(const char *path, const void *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    int ok = f && fwrite(p, 1, n, f) == n;
-    if (f && fclose(f) != 0) ok = 0;
-    return ok;
 }
 
 static int usage(void)
@@ -155,7 +140,7 @@ static int run_fft(int argc, char **argv)
         fprintf(stderr, "diff_numpy: out of memory\n");
         return 1;
     }
-    if (!read_file(argv[argc - 2], in, in_bytes) || !read_file(argv[argc - 2], keep, in_bytes)) {
+    if (!diff_read_exact(argv[argc - 2], in, in_bytes) || !diff_read_exact(argv[argc - 2], keep, in_bytes)) {
         fprintf(stderr, "diff_numpy: reading %s\n", argv[argc - 2]);
         return 1;
     }
@@ -221,7 +206,7 @@ static int run_fft(int argc, char **argv)
         else st = mv_fft_execute(plan, in_place ? out : in, out);
     }
     if (st != MV_OK) return fail("fft");
-    if (!write_file(argv[argc - 1], out, out_bytes)) {
+    if (!diff_write_exact(argv[argc - 1], out, out_bytes)) {
         fprintf(stderr, "diff_numpy: writing %s\n", argv[argc - 1]);
         rc = 1;
     }
@@ -288,7 +273,7 @@ static int run_spatial(int argc, char **argv)
     for (r = 0; r < 3; r++)
         for (a = 0; a < 4; a++) in.affine[r][a] = atof(argv[k + 4 * r + a]);
     for (a = 0; a < 3; a++) in.spacing[a] = atof(argv[k + 12 + a]);
-    if (!read_file(argv[argc - 2], in.data, mv_vol_bytes(&in))) {
+    if (!diff_read_exact(argv[argc - 2], in.data, mv_vol_bytes(&in))) {
         fprintf(stderr, "diff_numpy: reading %s\n", argv[argc - 2]);
         return 1;
     }
@@ -344,7 +329,7 @@ static int run_spatial(int argc, char **argv)
     }
     }
     if (st != MV_OK) return fail(argv[2]);
-    if (!write_file(argv[argc - 1], out.data, mv_vol_bytes(&out))) {
+    if (!diff_write_exact(argv[argc - 1], out.data, mv_vol_bytes(&out))) {
         fprintf(stderr, "diff_numpy: writing %s\n", argv[argc - 1]);
         return 1;
     }

@@ -22,6 +22,7 @@
    Raw files: x fastest (numpy's (Z, Y, X) C order). Exit 0 and OUT written,
    or non-zero with medvol's message on stderr. */
 #include "../medvol.h"
+#include "diff_io.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,23 +33,8 @@ static int fail(const char *what)
     return 1;
 }
 
-static int read_raw(const char *path, mv_vol *v)
-{
-    FILE *f = fopen(path, "rb");
-    size_t n = mv_vol_bytes(v);
-    int ok = f && fread(v->data, 1, n, f) == n;
-    if (f) fclose(f);
-    return ok;
-}
-
-static int write_raw(const char *path, const mv_vol *v)
-{
-    FILE *f = fopen(path, "wb");
-    size_t n = mv_vol_bytes(v);
-    int ok = f && fwrite(v->data, 1, n, f) == n;
-    if (f && fclose(f) != 0) ok = 0;
-    return ok;
-}
+static int read_raw(const char *path, mv_vol *v) { return diff_read_exact(path, v->data, mv_vol_bytes(v)); }
+static int write_raw(const char *path, const mv_vol *v) { return diff_write_exact(path, v->data, mv_vol_bytes(v)); }
 
 int main(int argc, char **argv)
 {

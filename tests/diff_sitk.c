@@ -35,6 +35,7 @@
    "STATUS: detail" on stderr when medvol returns a status; 2 usage; 4 the
    driver's own file I/O. */
 #include "../medvol.h"
+#include "diff_io.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,22 +51,6 @@ static int io_fail(const char *what, const char *path)
 {
     fprintf(stderr, "diff_sitk: %s %s failed\n", what, path);
     return 4;
-}
-
-static int read_raw(const char *path, void *data, size_t n)
-{
-    FILE *f = fopen(path, "rb");
-    int ok = f && fread(data, 1, n, f) == n;
-    if (f) fclose(f);
-    return ok;
-}
-
-static int write_raw(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    int ok = f && fwrite(data, 1, n, f) == n;
-    if (f && fclose(f) != 0) ok = 0;
-    return ok;
 }
 
 /* A volume of dims (x, y, z[, t]) whose geometry is the 4x4 text file aff:
@@ -93,7 +78,7 @@ static int grid_vol(mv_vol *v, const char *nx, const char *ny, const char *nz, c
         for (r = 0; r < 3; r++) s += A[r][a] * A[r][a];
         v->spacing[a] = sqrt(s);
     }
-    if (raw && !read_raw(raw, v->data, mv_vol_bytes(v))) return io_fail("reading", raw);
+    if (raw && !diff_read_exact(raw, v->data, mv_vol_bytes(v))) return io_fail("reading", raw);
     return 0;
 }
 
@@ -173,7 +158,7 @@ static int cmd_warp(int argc, char **argv, int field)
         fprintf(stderr, "diff_sitk: output dtype %s, float32 expected\n", mv_dtype_name(out.dtype));
         return 4;
     }
-    if (!write_raw(argv[argc - 1], out.data, mv_vol_bytes(&out))) return io_fail("writing", argv[argc - 1]);
+    if (!diff_write_exact(argv[argc - 1], out.data, mv_vol_bytes(&out))) return io_fail("writing", argv[argc - 1]);
     mv_free(&out);
     mv_free(&mov);
     return 0;
@@ -190,7 +175,7 @@ static int cmd_fsave(int argc, char **argv)
     mv_vol_init(&f);
     st = mv_field_alloc(&f, &grid, atoi(argv[6]), NULL);
     if (st != MV_OK) return status_fail("mv_field_alloc", st);
-    if (!read_raw(argv[7], f.data, mv_vol_bytes(&f))) return io_fail("reading", argv[7]);
+    if (!diff_read_exact(argv[7], f.data, mv_vol_bytes(&f))) return io_fail("reading", argv[7]);
     rc = save_field(argv[8], &f, "mv_field_save");
     mv_free(&f);
     mv_free(&grid);
@@ -207,7 +192,7 @@ static int cmd_fload(int argc, char **argv)
     if (rc) return rc;
     printf("%lld %lld %lld %lld\n", (long long)f.dim[0], (long long)f.dim[1], (long long)f.dim[2],
            (long long)f.dim[4]);
-    if (!write_raw(argv[3], f.data, mv_vol_bytes(&f))) return io_fail("writing", argv[3]);
+    if (!diff_write_exact(argv[3], f.data, mv_vol_bytes(&f))) return io_fail("writing", argv[3]);
     st = mv_matrix_write(argv[4], (const double(*)[4])f.affine);
     mv_free(&f);
     return st == MV_OK ? 0 : status_fail("mv_matrix_write", st);
@@ -228,7 +213,7 @@ static int cmd_fsample(int argc, char **argv)
     if (st != MV_OK) return status_fail("mv_field_alloc", st);
     st = mv_field_compose_into(&f, &z, &z, NULL);
     if (st != MV_OK) return status_fail("mv_field_compose_into", st);
-    if (!write_raw(argv[7], z.data, mv_vol_bytes(&z))) return io_fail("writing", argv[7]);
+    if (!diff_write_exact(argv[7], z.data, mv_vol_bytes(&z))) return io_fail("writing", argv[7]);
     mv_free(&z);
     mv_free(&grid);
     mv_free(&f);
@@ -249,7 +234,7 @@ static int cmd_field_op(int argc, char **argv)
         if (rc) return rc;
         st = mv_field_jacobian(&a, &out, NULL);
         if (st != MV_OK) return status_fail("mv_field_jacobian", st);
-        if (!write_raw(argv[3], out.data, mv_vol_bytes(&out))) return io_fail("writing", argv[3]);
+        if (!diff_write_exact(argv[3], out.data, mv_vol_bytes(&out))) return io_fail("writing", argv[3]);
         mv_free(&out);
         mv_free(&a);
         return 0;

@@ -298,6 +298,24 @@ MV_TEST(dtype, convert_threads_identical)
     EXPECT_OK(mv_convert_buffer(src, MV_DT_I16, b, MV_DT_F32, n, &o));
     EXPECT(memcmp(a, b, n * 4) == 0);
     for (k = 0; k < n; k += 9973) EXPECT(a[k] == (float)((double)src[k] * o.slope + o.inter));
+    { /* int64 -> float32 with slope 1 takes the scaled float64 path (get_fdata()'s
+         two roundings, int64 -> float64 -> float32), split across threads:
+         24 MiB in, several runs, every value against the two roundings */
+        int64_t *big = (int64_t *)malloc(n * 8);
+        int rep;
+        for (k = 0; k < n; k++) big[k] = (int64_t)(tu_rand(&seed) >> (k % 11)) * (k % 2 ? 1 : -1);
+        o.slope = 1;
+        o.inter = 0;
+        o.threads = 1;
+        EXPECT_OK(mv_convert_buffer(big, MV_DT_I64, a, MV_DT_F32, n, &o));
+        for (rep = 0; rep < 6; rep++) {
+            o.threads = 2 + rep % 3;
+            EXPECT_OK(mv_convert_buffer(big, MV_DT_I64, b, MV_DT_F32, n, &o));
+            EXPECT_MSG(memcmp(a, b, n * 4) == 0, "int64 run %d with %d threads differs from 1 thread", rep, o.threads);
+        }
+        for (k = 0; k < n && !mvt_cur.failures; k++) EXPECT(a[k] == (float)(double)big[k]);
+        free(big);
+    }
     free(src);
     free(a);
     free(b);

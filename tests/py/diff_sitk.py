@@ -526,18 +526,13 @@ def rand_sitk_transform(rng):
         tf = sitk.BSplineTransform(3)
         tf.SetTransformDomainMeshSize([2, 2, 2])
         return kind, tf
-    if kind.startswith('affine3'):
-        M = rand_matrix(rng, 3)
-        tf = sitk.AffineTransform(3)
-        tf.SetMatrix([float(x) for x in M[:3, :3].ravel()])
-        tf.SetTranslation(t3)
-        tf.SetCenter(c3)
-    elif kind.startswith('affine2'):
-        M = rand_matrix(rng, 2)
-        tf = sitk.AffineTransform(2)
-        tf.SetMatrix([float(x) for x in M[:2, :2].ravel()])
-        tf.SetTranslation(t2)
-        tf.SetCenter(c2)
+    if kind.startswith(('affine3', 'affine2')):
+        nd = 3 if kind.startswith('affine3') else 2
+        M = rand_matrix(rng, nd)
+        tf = sitk.AffineTransform(nd)
+        tf.SetMatrix([float(x) for x in M[:nd, :nd].ravel()])
+        tf.SetTranslation(t3 if nd == 3 else t2)
+        tf.SetCenter(c3 if nd == 3 else c2)
     elif kind.startswith('euler3'):
         tf = sitk.Euler3DTransform(c3, ang[0], ang[1], ang[2], t3)
         tf.SetComputeZYX(kind == 'euler3zyx')
