@@ -142,7 +142,7 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
      maps give the CPU's bits (host-checked); axis-aligned maps, which the
      CPU runs through its fused path (another order of sums), agree within
      1e-5 of the data range (host emulation: 2.7e-7). Field warps with
-     cubic: the CPU's bits (host-checked). Not yet run on a GPU.
+     cubic: the CPU's bits (host-checked; the GPU groups pass on an H200).
    - centred FFT: fftshift(fftn(ifftshift(x))) (inverse: ifftn), ortho,
      through cuFFT; relative RMS error against a float64 DFT <= 1e-5.
      Even lengths: one pass before cuFFT, z[m] = (-1)^(sum m) x[m + n/2]
@@ -156,19 +156,18 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
      mv_gaussian, mv_gaussian_derivative, mv_box_filter and mv_gradient
      (the FIR host-checked by tests/test_cuda_host.cu; every filter, mode
      and method compared byte for byte by the GPU group `gaussian` of
-     tests/test_cuda.cu, run on the emulator in make test; not yet run on a
-     GPU).
+     tests/test_cuda.cu, run on the emulator in make test and on an H200).
    - the demons update (mv_cuda_demons_update_into) and the field's
      exponential (mv_cuda_field_exp_into): the CPU's float64 operations per
      voxel in its order, no FMA, the MSE's sums in the CPU's row / block
      order: u, the MSE and exp's output are the CPU's bits (host-checked;
-     the GPU group `demons` has not run on a GPU yet).
+     the GPU group `demons` passes on an H200).
    - Jacobian determinants (mv_cuda_field_jacobian_into) and folds
      (mv_cuda_field_folds): the CPU's float64 differences and determinant
      in its order, no FMA: its bits and its count / minimum; the inverse
      (mv_cuda_field_invert_into): the CPU's fixed point and residual sums
      in its order: its field, iterations and residuals bit for bit
-     (host-checked; the GPU group `field` has not run them on a GPU yet).
+     (host-checked; the GPU group `field` passes on an H200).
    - metrics with gradients (mv_cuda_metric_evaluate, MSE, NCC, MI): each
      sample's terms are the CPU's (same samples, jittered ones included,
      the CPU's world -> moving voxel matrix, its float64 trilinear value
@@ -181,18 +180,18 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
      or box line, rows added in order on the host), so the value is the
      CPU's bits and the gradient within 1e-9 of its largest component
      (host emulation: the same bits for both). Host-checked (MSE / NCC
-     within 1.1e-13); the GPU groups `metric` and `metric_lncc` have not
-     run on a GPU yet.
+     within 1.1e-13); the GPU groups `metric` and `metric_lncc` pass on an
+     H200.
    - proton transport (mv_cuda_transport_*): the CPU's bits (fluence, dose,
-     balance; see >>cuda-api-transport; host-checked, the GPU group
-     `transport` has not run on a GPU yet).
+     balance; see >>cuda-api-transport; host-checked, and byte for byte on
+     an H200: the GPU group `transport` and proton_pdd --gpu --compare).
    - GRAPPA application (mv_cuda_grappa_apply_into): acquired lines the
      CPU's bytes; w(x) the CPU's bytes (host-checked against
      mv_grappa_column_weights); predicted samples differ from
      mv_grappa_apply_into only through the readout FFTs (cuFFT against the
      CPU's FFT): max |gpu - cpu| <= 1e-4 max |cpu|, relative RMS <= 1e-5.
      The host emulation with a float64 DFT in cuFFT's place came to 1.5e-7
-     of the peak (tests/test_cuda_host.cu); not yet run on a GPU.
+     of the peak (tests/test_cuda_host.cu); the H200 2.3e-7.
    - Cartesian CG-SENSE (mv_cuda_cgsense_into): the CPU's mask, products and
      float32 coil sums in its order (no FMA), cuFFT for its FFTs, CG dot
      products in float64 in a fixed chunk / lane / tree order (the same
@@ -202,14 +201,15 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
      further, as any two float32 CG runs do (5e-4 allowed for 3D R = 2 x 2,
      30 iterations, lambda 0). Host emulation with a float64 DFT: A^H y and
      one normal operator <= 1.7e-7, solves 1e-6 .. 3.9e-6 (5.6e-5 for that
-     drift case); not yet run on a GPU.
+     drift case); the H200 1e-6 .. 2.9e-6 (1.2e-4).
    - NUFFT (mv_cuda_nufft_*): kernel values the CPU plan's bits; the spread
-     (a gather per grid cell, no atomics) and the interpolation sum in
-     another order than the CPU and cuFFT rounds differently: relative l2
-     error against mv_nufft_execute <= 1e-5 (host emulation with a float64
-     DFT: 1e-7..3e-7), against a float64 NUDFT <= the plan's tol; two runs
-     give the same bytes (host-checked, the GPU group `nufft` has not run
-     on a GPU yet).
+     (tiles into a 64-bit fixed-point grid, or a gather per grid cell for a
+     coil with a non-finite sample) and the interpolation sum in another
+     order than the CPU and cuFFT rounds differently: relative l2 error
+     against mv_nufft_execute <= 1e-5 (host emulation with a float64 DFT:
+     1e-7..3e-7), against a float64 NUDFT <= the plan's tol; two runs give
+     the same bytes (integer atomics only). Host-checked; the GPU group
+     `nufft` passes on an H200.
    - non-Cartesian CG-SENSE (mv_cuda_cgsense_nc_into): the CPU's NUFFT plan
      and Toeplitz kernel (built on the host, uploaded), its conj(S)
      products and float32 coil sums in its order (no FMA), cuFFT on the
@@ -220,11 +220,16 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
      relative RMS <= 1e-4 for regularised solves. Radial sampling without
      density compensation is ill-conditioned (eigenvalues of A^H A up to
      ~100 at the k-space centre), so the operators' 1e-7 differences grow
-     with the iterations: 2e-3 allowed for unregularised or deep solves.
-     Host emulation with a float64 DFT (2D odd, slices, frames with their
-     own trajectories, 3D kooshball): A^H y and one normal operator
-     7e-8 .. 1.3e-7, regularised solves 6e-6 .. 2.2e-5, the two
-     ill-conditioned cases 1.5e-4 and 2.9e-4; not yet run on a GPU.
+     with the iterations; an iterate can also be ill-conditioned in its
+     data (the 7th of one 3D case moves 0.9e-3 .. 3.5e-3 when the k-space
+     moves by one ulp), so the tests allow 10x the CPU's own spread under
+     such a perturbation where that exceeds 1e-4 (2e-3 for a solve stopped
+     by its tolerance). Host emulation with a float64 DFT (2D odd, slices,
+     frames with their own trajectories, 3D kooshball): A^H y and one normal
+     operator 7e-8 .. 1.3e-7, regularised solves 6e-6 .. 2.2e-5, the two
+     ill-conditioned cases 1.5e-4 and 2.9e-4; the H200 9e-6 .. 7.8e-5 on
+     the regularised cases, 1.0e-4 and 3.7e-4 on the two ill-conditioned
+     ones.
 
 NOT YET (each returns MV_ERR_UNSUPPORTED or is absent): the NUFFT's
 Toeplitz operator on its own (mv_cuda_cgsense_nc_into applies it inside
@@ -236,7 +241,12 @@ slice or volume at a time, with a host round trip per iteration: fine for
 (mv_cgsense_run's callbacks), GRAPPA calibration and g-factor (the
 calibration is made on the host by mv_grappa_calibrate), SENSE unfolding,
 morphology, percentile rescale,
-f128/complex/RGB conversion, in-place fftshift. Speed targets missed on the H100 (README):
+f128/complex/RGB conversion, in-place fftshift. Speed targets missed on the
+H200 (2026-11-26, README): the proton transport's fused step, 9.4x a D2D
+copy of the fluence against <= 2.5x (the kernels run at 15-20% of DRAM
+bandwidth, held by index arithmetic); slow rows without a stated target:
+LNCC (13.7 ms at 256^3), cubic resampling (0.02 of memcpy) and the
+recursive Gaussian (0.11), whose line kernels run a thread per line. On the H100 (2026-11-22):
 the statistics reduction (0.38 of memcpy: latency-bound float64 sums),
 z-normalize / rescale (0.46: two reads of the input), trilinear (0.35 of
 the output's memcpy: float64 coordinates), the centred FFT (1.33x bare
@@ -244,7 +254,15 @@ cuFFT: one pass of its own; a cuFFT LTO load callback would hide it, at
 the cost of nvrtc and nvJitLink at run time).
 
 VERSION HISTORY
-   next   mv_cuda_gaussian_derivative[_into], mv_cuda_box_filter[_into],
+   next   (2026-11-26, H200) every GPU test group run: all pass,
+          compute-sanitizer memcheck / racecheck / synccheck clean; the
+          NUFFT adjoint spreads by tiles into a 64-bit fixed-point grid
+          (20.9 -> 6.7 ms for 256^2 radial x 32 coils) with the per-cell
+          gather kept for non-finite coils; the transport's fused kernels
+          share a 32-cell x ntheta block (Lie fused 0.61 -> 0.45 ms) and its
+          scattering wraps in 32 bits; the sample gather reduces its maximum
+          per warp (not yet measured). Before that:
+          mv_cuda_gaussian_derivative[_into], mv_cuda_box_filter[_into],
           mv_cuda_gradient[_into] and the recursive Gaussian (the CPU's
           method choice and bits; checked on the emulator, not yet run on
           a GPU); mv_cuda_metric_evaluate: LNCC (the CPU's bits for the value),
@@ -861,13 +879,22 @@ MVCDEF mv_status mv_cuda_cgsense_nc_into(const mv_vol *traj, const mv_cuda_vol *
      (point, coil) gathers the w^d cells in the CPU's tap order (2D: the
      same float operations as the CPU's row kernel).
    - adjoint (type 1): the coil batch's samples copied into the device
-     order, then a spread that is a gather: one thread per (grid cell,
-     coil) sums the points of the bins that reach it (bins of 8 cells per
-     axis, at most 2 per axis around a tile of 8^d cells, in a fixed
-     order): no atomics, so two runs give the same bytes. cuFFT (sign +1,
-     unscaled), crop and deapodize.
+     order, then a spread by tiles into a 64-bit fixed-point grid: one
+     block per (bin of 8 cells per axis, coil) covers the bin's padded tile
+     (8 + w - 1 cells per axis). 2D: a thread per tile cell sums the bin's
+     points that reach it in float, in device order; 3D: the threads add
+     the points' terms into the tile in shared memory in fixed point. The
+     tile goes into the integer grid, values scaled by 2^e (e per coil
+     from its largest |sample|, so that no cell overflows) and rounded
+     once; integer sums are associative, so two runs give the same bytes
+     whatever the order of the atomics. A coil with a NaN or
+     infinite sample is spread as a gather instead (one thread per cell
+     sums the points of the bins that reach it, in a fixed order), which
+     carries the NaN into the cells as the CPU does. cuFFT (sign +1,
+     unscaled), crop and deapodize. Extra memory: 16 bytes per grid cell
+     of the coil batch.
    Tolerances (what the tests check): against mv_nufft_execute relative
-   l2 error <= 1e-5 (the spread sums in another order, cuFFT rounds
+   l2 error <= 1e-5 (the spread sums otherwise, cuFFT rounds
    differently); against a float64 NUDFT within the plan's tol, as the
    CPU. Device order: the CPU's sorted order, regrouped stably by the bin
    of the first tap. Layout as the CPU: image c64 (Nx, Ny, Nz, coil
@@ -5239,16 +5266,26 @@ static MV__CU_HD float mv__cu_tr_gather_bins(const float *in, int64_t plane, con
 
 /* Scattering of angle a from a column of ntheta values `stride` apart:
    sum over the kernel of w * col[(a - off) mod ntheta], in kernel order;
-   the identity kernel is the CPU's plane copy. */
+   the identity kernel is the CPU's plane copy. The wrap is one compare and
+   add for offsets within a turn and a 32-bit remainder only beyond: a
+   64-bit remainder per tap (tens of instructions, ~10 taps for each of 23 M
+   outputs of the baseline grid) held the H200's scattering at 4.7x a D2D
+   copy. ntheta fits an int (the plan's tables are int). */
 static MV__CU_HD float mv__cu_tr_scatter_at(const float *col, int64_t stride, int64_t nth, const int *off,
                                             const float *w, int k, int64_t a)
 {
     if (k == 1 && off[0] == 0 && w[0] == 1.0f) return col[a * stride];
+    const int n = (int)nth, ai = (int)a;
     float acc = 0.0f;
     for (int q = 0; q < k; q++) {
-        int64_t s = (a - off[q]) % nth;
-        if (s < 0) s += nth;
-        const float v = MV__CU_FMUL(w[q], col[s * stride]);
+        int s = ai - off[q];
+        if (s < 0) s += n;
+        else if (s >= n) s -= n;
+        if ((unsigned)s >= (unsigned)n) { /* an offset beyond one turn */
+            s = (ai - off[q]) % n;
+            if (s < 0) s += n;
+        }
+        const float v = MV__CU_FMUL(w[q], col[(int64_t)s * stride]);
         acc = q == 0 ? v : MV__CU_FADD(acc, v);
     }
     return acc;
@@ -5397,6 +5434,12 @@ static MV__CU_HD void mv__cu_tr_stream_item(const mv__cu_tr_args &A, int h, cons
 #define MV__CU_TR_FOR_1D(i, n) \
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
 
+/* The unfused operator kernels: a thread per cell of a bin, every angle
+   (the items). A thread per output value instead (bin, angle and cell on
+   the grid) ran slower on an H200: scattering 0.137 -> 0.215 ms, streaming
+   0.152 -> 0.179 ms at the baseline grid; ncu put them at 60-77% of the
+   SMs' issue rate and 17-24% of DRAM bandwidth, the per-cell index
+   arithmetic and table reads no longer shared by 72 angles. */
 static __global__ void mv__cu_tr_eloss_kernel(mv__cu_tr_args A, int h, const float *__restrict__ in,
                                               float *__restrict__ out, int want_rs)
 {
@@ -5415,29 +5458,80 @@ static __global__ void mv__cu_tr_stream_kernel(mv__cu_tr_args A, int h, const fl
     MV__CU_TR_FOR_BINS(j, A) MV__CU_TR_FOR_CELLS(c, A)
         mv__cu_tr_stream_item(A, h, in, out + j * A.plane + c, A.row, j, c);
 }
-/* fused: energy loss into this thread's shared column (ntheta floats,
-   blockDim.x apart: consecutive threads, consecutive banks), then
-   scattering from it. Each thread reads only its own column: no barrier. */
+
+/* The fused kernels: a block per (bin j, MV__CU_TR_FCELLS cells), its
+   threads MV__CU_TR_FCELLS cells x MV__CU_TR_FLANES angle lanes. The first
+   operator's values of every angle go into a shared block nth x FCELLS
+   (a warp: one angle of 32 consecutive cells, coalesced), a barrier, then
+   the scattering of each output from it. They replaced a thread per cell
+   holding its own column of nth floats (128 threads a block, 37%
+   occupancy at 72 angles): on an H200 at the baseline grid the Lie fused
+   step went 0.528 -> 0.452 ms and the Strang fused step 0.887 -> 0.718 ms
+   (the theta sums in the kernel, below, are part of that). */
+#define MV__CU_TR_FCELLS 32
+#define MV__CU_TR_FLANES 8
+/* block-uniform loops (the kernels' barriers sit inside them) */
+#define MV__CU_TR_FOR_FUSED(j, c0, A)                                          \
+    for (int64_t j = blockIdx.y; j < (A).ne; j += gridDim.y)                   \
+        for (int64_t c0 = (int64_t)blockIdx.x * MV__CU_TR_FCELLS; c0 < (A).row; \
+             c0 += (int64_t)gridDim.x * MV__CU_TR_FCELLS)
+
+/* the scattering half of a fused kernel: col holds the block's nth x FCELLS
+   values; the barriers around it are the caller's */
+static __device__ __forceinline__ void mv__cu_tr_fused_scatter(const mv__cu_tr_args &A, int hs, const float *col, float *out,
+                                                               int64_t j, int64_t c)
+{
+    const mv__cu_tr_ops &O = A.op[hs];
+    const int b = O.sc_start[j], k = O.sc_start[j + 1] - b;
+    if (c >= A.row) return;
+    for (int64_t a = threadIdx.y; a < A.nth; a += MV__CU_TR_FLANES)
+        out[j * A.plane + a * A.row + c] = mv__cu_tr_scatter_at(col + threadIdx.x, MV__CU_TR_FCELLS, A.nth, O.sc_off + b,
+                                                                O.sc_w + b, k, a);
+}
+
+/* fused (Lie, Strang's ends): energy loss, then its scattering. With
+   want_rs the input's own bin j goes into a second shared block as it is
+   read (the gather's sources include it: a cache hit), and lane 0 of each
+   cell adds it up in ascending angle: the theta sums of the rowsum kernel
+   without its pass over the fluence. */
 static __global__ void mv__cu_tr_eloss_scatter_kernel(mv__cu_tr_args A, int h, const float *__restrict__ in,
                                                       float *__restrict__ out, int want_rs)
 {
     extern __shared__ float mv__cu_tr_col[];
-    float *col = mv__cu_tr_col + threadIdx.x;
-    MV__CU_TR_FOR_BINS(j, A) MV__CU_TR_FOR_CELLS(c, A) {
-        mv__cu_tr_eloss_item(A, h, in, col, blockDim.x, want_rs ? A.rs : NULL, j, c);
-        mv__cu_tr_scatter_item(A, h, col, blockDim.x, out + j * A.plane + c, A.row, j);
+    float *own = mv__cu_tr_col + A.nth * MV__CU_TR_FCELLS; /* want_rs: bin j of the input */
+    const mv__cu_tr_ops &O = A.op[h];
+    MV__CU_TR_FOR_FUSED(j, c0, A) {
+        const int g0 = O.el_start[j], k = O.el_start[j + 1] - g0;
+        const int64_t c = c0 + threadIdx.x;
+        if (c < A.row)
+            for (int64_t a = threadIdx.y; a < A.nth; a += MV__CU_TR_FLANES) {
+                mv__cu_tr_col[a * MV__CU_TR_FCELLS + threadIdx.x] =
+                    mv__cu_tr_gather_bins(in, A.plane, O.el_src + g0, O.el_w + g0, k, a * A.row + c);
+                if (want_rs) own[a * MV__CU_TR_FCELLS + threadIdx.x] = in[j * A.plane + a * A.row + c];
+            }
+        __syncthreads();
+        if (want_rs && threadIdx.y == 0 && c < A.row)
+            A.rs[j * A.row + c] = mv__cu_tr_theta_sum(own + threadIdx.x, MV__CU_TR_FCELLS, A.nth);
+        mv__cu_tr_fused_scatter(A, h, mv__cu_tr_col, out, j, c);
+        __syncthreads(); /* before the next (bin, cells) overwrites the blocks */
     }
 }
-/* fused (Strang): streaming (full step) into the shared column, then the
-   half-step scattering from it */
+/* fused (Strang): streaming (full step), then the half-step scattering */
 static __global__ void mv__cu_tr_stream_scatter_kernel(mv__cu_tr_args A, int hm, int hs, const float *__restrict__ in,
                                                        float *__restrict__ out)
 {
     extern __shared__ float mv__cu_tr_col[];
-    float *col = mv__cu_tr_col + threadIdx.x;
-    MV__CU_TR_FOR_BINS(j, A) MV__CU_TR_FOR_CELLS(c, A) {
-        mv__cu_tr_stream_item(A, hm, in, col, blockDim.x, j, c);
-        mv__cu_tr_scatter_item(A, hs, col, blockDim.x, out + j * A.plane + c, A.row, j);
+    MV__CU_TR_FOR_FUSED(j, c0, A) {
+        const int64_t c = c0 + threadIdx.x;
+        if (c < A.row) {
+            const int64_t z = c / A.nx, x = c - z * A.nx;
+            for (int64_t a = threadIdx.y; a < A.nth; a += MV__CU_TR_FLANES)
+                mv__cu_tr_col[a * MV__CU_TR_FCELLS + threadIdx.x] =
+                    mv__cu_tr_stream_at(in + (j * A.nth + a) * A.row, A.nz, A.nx, A.op[hm].sh[a], z, x);
+        }
+        __syncthreads();
+        mv__cu_tr_fused_scatter(A, hs, mv__cu_tr_col, out, j, c);
+        __syncthreads();
     }
 }
 static __global__ void mv__cu_tr_rowsum_kernel(mv__cu_tr_args A, const float *__restrict__ in)
@@ -5470,14 +5564,12 @@ static __global__ void mv__cu_tr_balance_kernel(mv__cu_tr_args A, int h, int fla
     if (blockIdx.x == 0 && threadIdx.x == 0) mv__cu_tr_balance_add(A, h, flags);
 }
 
-/* Threads per block of the fused kernels, whose block holds ntheta floats
-   per thread in 48 KiB of shared memory: 128, 64 or 32; 0 when even 32
-   columns do not fit (the step then runs the unfused kernels). */
-static int mv__cu_tr_fused_threads(int64_t nth)
+/* Whether the fused kernels' shared block (ntheta x MV__CU_TR_FCELLS
+   floats) fits 48 KiB: 1, else 0 (the step then runs the unfused kernels:
+   ntheta above 384) */
+static int mv__cu_tr_fuses(int64_t nth)
 {
-    for (int t = 128; t >= 32; t /= 2)
-        if (nth * t * (int64_t)sizeof(float) <= 48 * 1024) return t;
-    return 0;
+    return nth * MV__CU_TR_FCELLS * (int64_t)sizeof(float) <= 48 * 1024;
 }
 
 /* the launcher of the device: each call one kernel, its launch checked.
@@ -5493,6 +5585,12 @@ struct mv__cu_tr_gpu {
     {
         int64_t gx = (A.row + threads - 1) / threads, gy = A.ne;
         return dim3((unsigned)(gx > 64 ? 64 : gx < 1 ? 1 : gx), (unsigned)(gy > 65535 ? 65535 : gy < 1 ? 1 : gy));
+    }
+    /* the fused kernels: FCELLS cells per block on x (at most 4096), bins on y */
+    static __forceinline__ dim3 grid_fused(const mv__cu_tr_args &A)
+    {
+        const int64_t gx = (A.row + MV__CU_TR_FCELLS - 1) / MV__CU_TR_FCELLS;
+        return dim3((unsigned)(gx > 4096 ? 4096 : gx < 1 ? 1 : gx), (unsigned)(A.ne > 65535 ? 65535 : A.ne < 1 ? 1 : A.ne));
     }
     __forceinline__ mv_status eloss(const mv__cu_tr_args &A, int h, const float *in, float *out, int rs)
     {
@@ -5514,15 +5612,19 @@ struct mv__cu_tr_gpu {
     }
     __forceinline__ mv_status eloss_scatter(const mv__cu_tr_args &A, int h, const float *in, float *out, int rs)
     {
-        const int t = mv__cu_tr_fused_threads(A.nth);
-        mv__cu_tr_eloss_scatter_kernel<<<grid(A, t), t, (size_t)(A.nth * t) * sizeof(float), s>>>(A, h, in, out, rs);
+        /* the theta sums in the kernel when both blocks fit 48 KiB (ntheta <= 192) */
+        const int in_kernel = rs && mv__cu_tr_fuses(2 * A.nth);
+        if (rs && !in_kernel) MV__CU_STRY(rowsum(A, in));
+        mv__cu_tr_eloss_scatter_kernel<<<grid_fused(A), dim3(MV__CU_TR_FCELLS, MV__CU_TR_FLANES),
+                                         (size_t)((in_kernel ? 2 : 1) * A.nth * MV__CU_TR_FCELLS) * sizeof(float), s>>>(
+            A, h, in, out, in_kernel);
         MV__CU_TRY(cudaGetLastError());
         return MV_OK;
     }
     __forceinline__ mv_status stream_scatter(const mv__cu_tr_args &A, int hm, int hs, const float *in, float *out)
     {
-        const int t = mv__cu_tr_fused_threads(A.nth);
-        mv__cu_tr_stream_scatter_kernel<<<grid(A, t), t, (size_t)(A.nth * t) * sizeof(float), s>>>(A, hm, hs, in, out);
+        mv__cu_tr_stream_scatter_kernel<<<grid_fused(A), dim3(MV__CU_TR_FCELLS, MV__CU_TR_FLANES),
+                                          (size_t)(A.nth * MV__CU_TR_FCELLS) * sizeof(float), s>>>(A, hm, hs, in, out);
         MV__CU_TRY(cudaGetLastError());
         return MV_OK;
     }
@@ -5602,7 +5704,7 @@ template <class X>
 static mv_status mv__cu_tr_run_step(X &x, const mv__cu_tr_args &A, int split, int fused, float *p, float *w,
                                     double *dose, int bal, int *swapped)
 {
-    fused = fused && mv__cu_tr_fused_threads(A.nth) > 0;
+    fused = fused && mv__cu_tr_fuses(A.nth);
     *swapped = 1;
     if (split == MV_SPLIT_LIE && fused) { /* eloss + scatter, stream: back in p */
         MV__CU_STRY(mv__cu_tr_gather(x, A, 0, p, w, 1, 1, dose, bal));
@@ -8332,6 +8434,8 @@ typedef struct mv__cu_nu_args {
     const float *kv;             /* d w per point: kernel values, (-1)^m folded in */
     const int64_t *binstart;     /* nbins + 1 offsets into the device order */
     const float *dec[3];         /* per used axis: Nu[u] deapodization factors */
+    double fixb;                 /* a cell's |sum| <= fixb * max |sample| (mv__cu_nu_fix_exp) */
+    int P[3];                    /* padded tile per used axis: Bs + w - 1 (1 beyond d) */
 } mv__cu_nu_args;
 
 /* The CPU's mv__nu_kernel and mv__nu_kernel_at: tap t of a point with
@@ -8412,6 +8516,138 @@ static MV__CU_HD float2 mv__cu_nu_spread_cell(const mv__cu_nu_args &A, const flo
                 }
             }
     return make_float2(re, im);
+}
+
+/* ---- the adjoint's spread by tiles, in 64-bit fixed point ----
+   One block per (bin, coil) covers the bin's padded tile (Bs + w - 1
+   cells per axis): in 2D a thread per tile cell sums, in float and in
+   device order, the bin's points that reach it; in 3D the threads add each
+   point's w^3 terms into the tile in shared memory in fixed point (each
+   term wgt * v exact in float64, a product of two floats, scaled by 2^e
+   and rounded once). The tile then goes into the batch's integer grid,
+   where neighbouring tiles overlap; a last pass turns the integers into
+   the float grid cuFFT takes. Integer addition is associative, so the
+   atomics give the same bytes in any order. e is
+   chosen per coil from its largest |sample| so that no cell can overflow:
+   |cell| <= fixb * vmax with fixb = (points that can reach one cell: those
+   of its bin and the two below it along each used axis, mv__cu_nu_fix_bound) *
+   (sum over the kernel's coefficients of their |values| = a bound of |k|
+   on [-1, 1]) ^ d, and the scaled bound stays under 2^61. A coil with a
+   NaN or infinite sample keeps the per-cell gather (mv__cu_nu_spread_cell),
+   which propagates it as the CPU does. That gather, the only spread
+   before, sums every point of the neighbouring bins for each cell (up to
+   ~13,000 in the k-space centre of profile_cuda's 256^2 radial case): its
+   adjoint took 20.9 ms for 32 coils on an H200 (1.1x the CPU), the
+   forward 0.42 ms. */
+
+/* |re| and |im| of a sample as ordered bits (non-negative floats order as
+   their bits; NaN sorts above infinity) */
+static MV__CU_HD unsigned mv__cu_nu_abs_bits(float2 v)
+{
+    unsigned a, b;
+    float x = fabsf(v.x), y = fabsf(v.y);
+    memcpy(&a, &x, 4);
+    memcpy(&b, &y, 4);
+    return a > b ? a : b;
+}
+#define MV__CU_NU_NONFINITE 0x7f800000u /* abs bits >= this: infinity or NaN */
+
+/* the fixed-point exponent of a coil whose largest |sample| has bits vbits */
+static MV__CU_HD int mv__cu_nu_fix_exp(double fixb, unsigned vbits)
+{
+    float vmax;
+    int ex;
+    memcpy(&vmax, &vbits, 4);
+    const double b = fixb * (double)vmax;
+    if (!(b > 0)) return 0;
+    (void)frexp(b, &ex); /* b < 2^ex */
+    ex = 61 - ex;
+    return ex > 1000 ? 1000 : ex < -1000 ? -1000 : ex;
+}
+
+/* a term in fixed point: w v 2^e rounded to the nearest integer, as the
+   two's complement bits atomicAdd takes */
+static MV__CU_HD unsigned long long mv__cu_nu_fix(float wgt, float v, double scale)
+{
+#ifdef __CUDA_ARCH__
+    return (unsigned long long)__double2ll_rn((double)wgt * (double)v * scale);
+#else
+    return (unsigned long long)llrint((double)wgt * (double)v * scale);
+#endif
+}
+
+/* point q's terms into a padded tile at t0 (cells P0 P1 P2, x fastest):
+   add(cell, re, im) with the fixed-point terms, weight (kz ky) kx (2D:
+   ky kx) in float as the gather. Add is a device functor in the kernel
+   and a host one in tests/test_cuda_host.cu: nvcc is told not to check
+   the host / device call of each instantiation. */
+#pragma nv_exec_check_disable
+template <typename Add>
+static MV__CU_HD void mv__cu_nu_tile_point(const mv__cu_nu_args &A, int64_t q, float2 v, const int64_t *t0, double scale,
+                                           Add &add)
+{
+    const int d = A.d, w = A.w;
+    const int32_t *p = A.i0 + (int64_t)d * q;
+    const float *k = A.kv + (int64_t)d * w * q;
+    const int l0 = (int)(p[0] - t0[0]), l1 = (int)(p[1] - t0[1]), l2 = d == 3 ? (int)(p[2] - t0[2]) : 0;
+    for (int tz = 0; tz < (d == 3 ? w : 1); tz++)
+        for (int ty = 0; ty < w; ty++) {
+            const float ky = d == 3 ? MV__CU_FMUL(k[2 * w + tz], k[w + ty]) : k[w + ty];
+            const int row = ((l2 + tz) * A.P[1] + l1 + ty) * A.P[0] + l0;
+            for (int t = 0; t < w; t++) {
+                const float wgt = MV__CU_FMUL(ky, k[t]);
+                add(row + t, mv__cu_nu_fix(wgt, v.x, scale), mv__cu_nu_fix(wgt, v.y, scale));
+            }
+        }
+}
+
+/* the tile's origin (first cell per axis) of bin b */
+static MV__CU_HD void mv__cu_nu_tile_origin(const mv__cu_nu_args &A, int64_t b, int64_t *t0)
+{
+    t0[0] = b % A.nb[0] * A.Bs[0];
+    t0[1] = b / A.nb[0] % A.nb[1] * A.Bs[1];
+    t0[2] = b / (A.nb[0] * A.nb[1]) * A.Bs[2];
+}
+
+/* grid cell of padded-tile cell l of the tile at t0 (wrapped once: P < n2) */
+static MV__CU_HD int64_t mv__cu_nu_tile_cell(const mv__cu_nu_args &A, const int64_t *t0, int l)
+{
+    int64_t x[3] = {l % A.P[0], l / A.P[0] % A.P[1], l / (A.P[0] * A.P[1])}, g = 0;
+    for (int u = 2; u >= 0; u--) {
+        int64_t v = t0[u] + x[u];
+        if (v >= A.n2[u]) v -= A.n2[u];
+        g = g * A.n2[u] + v;
+    }
+    return g;
+}
+
+/* 2D: cell (cx, cy) of the padded tile at t0, summed over the bin's
+   points q0 .. q1 in device order: each term (ky kx) v in float as the
+   gather's, the sum in float in that fixed order (the cell-owner form:
+   no shared-memory atomics, which the 64-bit sums would need) */
+static MV__CU_HD float2 mv__cu_nu_tile_cell_sum(const mv__cu_nu_args &A, const float2 *v, int64_t q0, int64_t q1,
+                                                const int64_t *t0, int cx, int cy)
+{
+    const int w = A.w;
+    float re = 0.0f, im = 0.0f;
+    for (int64_t q = q0; q < q1; q++) {
+        const int32_t *p = A.i0 + 2 * q;
+        const int tx = cx - (int)(p[0] - t0[0]), ty = cy - (int)(p[1] - t0[1]);
+        if ((unsigned)tx >= (unsigned)w || (unsigned)ty >= (unsigned)w) continue;
+        const float *k = A.kv + 2 * w * q;
+        const float wgt = MV__CU_FMUL(k[w + ty], k[tx]);
+        const float2 x = v[q];
+        re = MV__CU_FADD(re, MV__CU_FMUL(wgt, x.x));
+        im = MV__CU_FADD(im, MV__CU_FMUL(wgt, x.y));
+    }
+    return make_float2(re, im);
+}
+
+/* a grid cell from its fixed-point sums */
+static MV__CU_HD float2 mv__cu_nu_unfix(unsigned long long re, unsigned long long im, int e)
+{
+    const double s = ldexp(1.0, -e);
+    return make_float2((float)((double)(long long)re * s), (float)((double)(long long)im * s));
 }
 
 /* One point of one coil, interpolated (the forward's kernel): taps of the
@@ -8504,7 +8740,42 @@ static mv_status mv__cu_nu_geometry(const mv_nufft_tables *T, mv__cu_nu_args *A)
     A->scale = (float)T->scale;
     for (e = 0; e <= T->deg; e++)
         for (t = 0; t < MV__CU_NU_MAXW; t++) A->coef[e * MV__CU_NU_MAXW + t] = t < T->w ? T->coef[e * T->coef_stride + t] : 0.0f;
+    {
+        /* |k| <= the sum of a tap's |coefficients| (Horner on [-1, 1]); per
+           point weight <= kmax^d (mv__cu_nu_fix_bound adds the count) */
+        double kmax = 0;
+        for (t = 0; t < T->w; t++) {
+            double a = 0;
+            for (e = 0; e <= T->deg; e++) a += fabs((double)A->coef[e * MV__CU_NU_MAXW + t]);
+            kmax = a > kmax ? a : kmax;
+        }
+        A->fixb = T->d == 3 ? kmax * kmax * kmax : kmax * kmax;
+    }
+    for (u = 0; u < 3; u++) A->P[u] = u < T->d ? (int)A->Bs[u] + T->w - 1 : 1;
     return MV_OK;
+}
+
+/* fixb *= the most points that can reach one grid cell: a point reaches
+   cells i0 .. i0 + w - 1 per axis, so those of a cell lie in its bin or
+   the two below it along each used axis (two: a last bin narrower than w),
+   wrapped; binstart: host offsets */
+static void mv__cu_nu_fix_bound(mv__cu_nu_args *A, const int64_t *binstart)
+{
+    int64_t most = 0, b;
+    for (b = 0; b < A->nbins; b++) {
+        const int64_t bx = b % A->nb[0], by = b / A->nb[0] % A->nb[1], bz = b / (A->nb[0] * A->nb[1]);
+        int64_t n = 0;
+        for (int dz = 0; dz < (A->d == 3 ? 3 : 1); dz++)
+            for (int dy = 0; dy < 3; dy++)
+                for (int dx = 0; dx < 3; dx++) {
+                    /* a neighbour met twice (an axis of fewer than 3 bins) counts twice: a bound */
+                    const int64_t x = (bx - dx + 3 * A->nb[0]) % A->nb[0], y = (by - dy + 3 * A->nb[1]) % A->nb[1],
+                                  z = (bz - dz + 3 * A->nb[2]) % A->nb[2], nbin = (z * A->nb[1] + y) * A->nb[0] + x;
+                    n += binstart[nbin + 1] - binstart[nbin];
+                }
+        most = n > most ? n : most;
+    }
+    A->fixb *= (double)(most > 0 ? most : 1);
 }
 
 /* bin of a point from its first taps (x fastest) */
@@ -8552,13 +8823,30 @@ static __global__ void mv__cu_nu_kv_kernel(mv__cu_nu_args A, const float *fr, fl
 }
 
 /* adjoint, step 1: vs[c M + q] = k-space sample of point perm[q], coil c0 + c */
+/* adjoint, step 1: the batch's samples into the device order (coil c on
+   grid y, points on x), and each coil's largest |sample| into vbits: a
+   warp's maximum by shuffles, then one atomic per warp (any order gives a
+   maximum). With an atomic per sample, 205,824 of them on each coil's one
+   address, the profile's adjoint took 6.7 ms on an H200 of which the
+   spread was 1.7 ms (ncu) and the FFT and the rest well under 1 ms: the
+   remainder is put down to those atomics (not measured alone). */
+#define MV__CU_NU_GATHER_BLOCKS 256 /* blocks per coil: the points loop */
 static __global__ void mv__cu_nu_gather_kernel(mv__cu_nu_args A, const float2 *__restrict__ kin, float2 *__restrict__ vs,
-                                               int64_t c0, int64_t cb, int64_t nc)
+                                               int64_t c0, int64_t cb, int64_t nc, unsigned *__restrict__ vbits)
 {
-    const int64_t n = cb * A.M;
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-        int64_t q = i % A.M, c = i / A.M;
-        vs[i] = kin[mv__cu_nu_koff(A, A.perm[q], c0 + c, nc)];
+    for (int64_t c = blockIdx.y; c < cb; c += gridDim.y) { /* block-uniform: the shuffles below see every lane */
+        unsigned m = 0;
+        for (int64_t q = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; q < A.M; q += (int64_t)gridDim.x * blockDim.x) {
+            const float2 v = kin[mv__cu_nu_koff(A, A.perm[q], c0 + c, nc)];
+            const unsigned b = mv__cu_nu_abs_bits(v);
+            vs[c * A.M + q] = v;
+            m = b > m ? b : m;
+        }
+        for (int o = 16; o > 0; o >>= 1) {
+            const unsigned t = __shfl_down_sync(0xffffffffu, m, o);
+            m = t > m ? t : m;
+        }
+        if ((threadIdx.x & 31) == 0 && m) atomicMax(vbits + c, m); /* vbits starts at 0 */
     }
 }
 
@@ -8581,16 +8869,128 @@ static MV__CU_HD int mv__cu_nu_spread_item(const mv__cu_nu_args &A, int64_t i, i
     return inside;
 }
 
-/* adjoint, step 2: every grid cell of the batch, once */
+/* adjoint, step 2 for a coil with a NaN or infinite sample: every grid
+   cell of the coil, once, as a gather (coils on grid y; the blocks of a
+   finite coil return at once) */
 static __global__ void mv__cu_nu_spread_kernel(mv__cu_nu_args A, const float2 *__restrict__ vs, float2 *__restrict__ grid,
-                                               int64_t cb)
+                                               int64_t cb, const unsigned *__restrict__ vbits)
 {
-    const int64_t n = cb * A.nbins * A.Bs[0] * A.Bs[1] * A.Bs[2];
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-        int64_t x[3], cell, c;
-        if (!mv__cu_nu_spread_item(A, i, x, &cell, &c)) continue;
-        grid[c * A.ncell + cell] = mv__cu_nu_spread_cell(A, vs + c * A.M, x);
+    const int64_t per = A.nbins * A.Bs[0] * A.Bs[1] * A.Bs[2];
+    for (int64_t c = blockIdx.y; c < cb; c += gridDim.y) {
+        if (vbits[c] < MV__CU_NU_NONFINITE) continue;
+        for (int64_t l = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; l < per; l += (int64_t)gridDim.x * blockDim.x) {
+            int64_t x[3], cell, cc;
+            if (!mv__cu_nu_spread_item(A, c * per + l, x, &cell, &cc)) continue;
+            grid[c * A.ncell + cell] = mv__cu_nu_spread_cell(A, vs + c * A.M, x);
+        }
     }
+}
+
+/* shared-memory adder of the tile kernel: comp 0 re, 1 im, 2 both (re
+   at cell, im at cells + cell) */
+struct mv__cu_nu_shadd {
+    unsigned long long *t;
+    int comp, cells;
+    __device__ __forceinline__ void operator()(int cell, unsigned long long re, unsigned long long im)
+    {
+        if (comp != 1) atomicAdd(t + cell, re);
+        if (comp == 2) atomicAdd(t + cells + cell, im);
+        else if (comp == 1) atomicAdd(t + cell, im);
+    }
+};
+
+/* adjoint, step 2: bin blockIdx.x of coil blockIdx.y (grid-stride) into
+   the integer grid ig (re, im per cell, zeroed); passes 1 (re and im
+   together) or 2 (re, then im: a 3D tile of width 8 would take 54 KB) */
+static __global__ void mv__cu_nu_tile_kernel(mv__cu_nu_args A, const float2 *__restrict__ vs,
+                                             unsigned long long *__restrict__ ig, int64_t cb,
+                                             const unsigned *__restrict__ vbits, int passes)
+{
+    extern __shared__ unsigned long long mv__cu_nu_tile[];
+    const int cells = A.P[0] * A.P[1] * A.P[2];
+    const int64_t b = blockIdx.x, q0 = A.binstart[b], q1 = A.binstart[b + 1];
+    int64_t t0[3];
+    if (q0 == q1) return; /* the whole block: no barrier is skipped by part of it */
+    mv__cu_nu_tile_origin(A, b, t0);
+    for (int64_t c = blockIdx.y; c < cb; c += gridDim.y) {
+        if (vbits[c] >= MV__CU_NU_NONFINITE) continue;
+        const int e = mv__cu_nu_fix_exp(A.fixb, vbits[c]);
+        const double scale = ldexp(1.0, e);
+        const float2 *v = vs + c * A.M;
+        unsigned long long *g = ig + 2 * c * A.ncell;
+        for (int pass = 0; pass < passes; pass++) {
+            const int comp = passes == 1 ? 2 : pass, n = passes == 1 ? 2 * cells : cells;
+            mv__cu_nu_shadd add = {mv__cu_nu_tile, comp, cells};
+            for (int l = threadIdx.x; l < n; l += blockDim.x) mv__cu_nu_tile[l] = 0;
+            __syncthreads();
+            /* lanes of a warp take points n/32 apart: consecutive points
+               (along a spoke) share their taps, and 32 lanes adding to one
+               cell serialise (9.0 ms for the profile's adjoint with
+               consecutive points, H200) */
+            const int64_t np = q1 - q0, m = (np + 31) / 32;
+            for (int64_t j = threadIdx.x; j < 32 * m; j += blockDim.x) {
+                const int64_t q = q0 + j % 32 * m + j / 32;
+                if (q < q1) mv__cu_nu_tile_point(A, q, v[q], t0, scale, add);
+            }
+            __syncthreads();
+            for (int l = threadIdx.x; l < n; l += blockDim.x) {
+                const unsigned long long x = mv__cu_nu_tile[l];
+                const int cl = l < cells ? l : l - cells, k = comp == 2 ? (l < cells ? 0 : 1) : comp;
+                if (x) atomicAdd(g + 2 * mv__cu_nu_tile_cell(A, t0, cl) + k, x); /* integers: order-free */
+            }
+            __syncthreads(); /* before the next pass or coil zeroes the tile */
+        }
+    }
+}
+
+/* adjoint, step 2 in 2D: bin blockIdx.x of coil blockIdx.y (grid-stride),
+   a thread per cell of the padded tile (at most 15^2 = 225); the cell's
+   float sum (mv__cu_nu_tile_cell_sum) goes into the integer grid in fixed
+   point, where the sums of the neighbouring tiles meet in any order.
+   H200, profile_cuda's 256^2 radial adjoint (32 coils): this kernel 1.69 ms
+   (ncu); the shared-memory form (mv__cu_nu_tile_kernel, kept for 3D, whose
+   tiles of up to 15^3 cells would hold a thread on 14 cells) about 3.5 ms
+   (the whole adjoint 8.5 ms against 6.7 ms with this kernel), its 64-bit
+   shared-memory atomics the likely cost (not confirmed in the SASS). */
+static __global__ void mv__cu_nu_tile2_kernel(mv__cu_nu_args A, const float2 *__restrict__ vs,
+                                              unsigned long long *__restrict__ ig, int64_t cb,
+                                              const unsigned *__restrict__ vbits)
+{
+    const int64_t b = blockIdx.x, q0 = A.binstart[b], q1 = A.binstart[b + 1];
+    const int l = (int)threadIdx.x;
+    int64_t t0[3];
+    if (q0 == q1 || l >= A.P[0] * A.P[1]) return; /* no barrier in this kernel */
+    mv__cu_nu_tile_origin(A, b, t0);
+    const int64_t cell = mv__cu_nu_tile_cell(A, t0, l);
+    for (int64_t c = blockIdx.y; c < cb; c += gridDim.y) {
+        if (vbits[c] >= MV__CU_NU_NONFINITE) continue;
+        const double scale = ldexp(1.0, mv__cu_nu_fix_exp(A.fixb, vbits[c]));
+        const float2 sum = mv__cu_nu_tile_cell_sum(A, vs + c * A.M, q0, q1, t0, l % A.P[0], l / A.P[0]);
+        unsigned long long *g = ig + 2 * (c * A.ncell + cell);
+        if (sum.x != 0.0f) atomicAdd(g, mv__cu_nu_fix(1.0f, sum.x, scale)); /* integers: order-free */
+        if (sum.y != 0.0f) atomicAdd(g + 1, mv__cu_nu_fix(1.0f, sum.y, scale));
+    }
+}
+
+/* adjoint, step 3: the float grid of every finite coil from its integers */
+static __global__ void mv__cu_nu_unfix_kernel(mv__cu_nu_args A, const unsigned long long *__restrict__ ig,
+                                              float2 *__restrict__ grid, int64_t cb, const unsigned *__restrict__ vbits)
+{
+    const int64_t n = cb * A.ncell;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t c = i / A.ncell;
+        if (vbits[c] >= MV__CU_NU_NONFINITE) continue;
+        grid[i] = mv__cu_nu_unfix(ig[2 * i], ig[2 * i + 1], mv__cu_nu_fix_exp(A.fixb, vbits[c]));
+    }
+}
+
+/* shared memory and passes of the tile kernel: both components when they
+   fit the default 48 KiB, else one at a time */
+static void mv__cu_nu_tile_launch_shape(const mv__cu_nu_args &A, int *passes, size_t *shmem)
+{
+    const size_t cells = (size_t)A.P[0] * A.P[1] * A.P[2];
+    *passes = 2 * cells * 8 <= 48 * 1024 ? 1 : 2;
+    *shmem = (*passes == 1 ? 2 : 1) * cells * 8;
 }
 
 /* forward, step 3: kout sample of point perm[q], coil c0 + c, from the grid */
@@ -8625,11 +9025,12 @@ struct mv_cuda_nufft {
     mv__cu_nu_args a; /* device pointers */
     int64_t cb;       /* coil batch */
     void *perm, *i0, *kv, *binstart, *dec, *grid, *vs;
+    void *ig, *vbits; /* the adjoint's integer grid (2 x 8 bytes a cell) and per-coil max |sample| bits */
 };
 
 MVCDEF void mv_cuda_nufft_plan_free(mv_cuda_nufft *p, mv_cuda_stream stream)
 {
-    void **bufs[7];
+    void **bufs[9];
     if (!p) return;
     bufs[0] = &p->perm;
     bufs[1] = &p->i0;
@@ -8638,7 +9039,9 @@ MVCDEF void mv_cuda_nufft_plan_free(mv_cuda_nufft *p, mv_cuda_stream stream)
     bufs[4] = &p->dec;
     bufs[5] = &p->grid;
     bufs[6] = &p->vs;
-    for (int k = 0; k < 7; k++)
+    bufs[7] = &p->ig;
+    bufs[8] = &p->vbits;
+    for (int k = 0; k < 9; k++)
         if (*bufs[k]) (void)cudaFreeAsync(*bufs[k], (cudaStream_t)stream);
     free(p);
 }
@@ -8661,6 +9064,7 @@ static mv_status mv__cu_nu_create(const mv_nufft_tables *T, mv_cuda_nufft *p, in
     int64_t ndec = 0;
     mv_status st = MV_OK;
     MV__CU_STRY(mv__cu_nu_order(T, A, hperm, hi0, hfr, hbin));
+    mv__cu_nu_fix_bound(A, hbin);
     for (int u = 0; u < d; u++) {
         memcpy(hdec + ndec, T->dec[u], (size_t)A->Nu[u] * sizeof(float));
         ndec += A->Nu[u];
@@ -8673,6 +9077,8 @@ static mv_status mv__cu_nu_create(const mv_nufft_tables *T, mv_cuda_nufft *p, in
     MV__CU_STRY(mv__cu_nu_malloc(&p->dec, (uint64_t)ndec * 4, s));
     MV__CU_STRY(mv__cu_nu_malloc(&p->grid, (uint64_t)coils * (uint64_t)A->ncell * 8, s));
     MV__CU_STRY(mv__cu_nu_malloc(&p->vs, (uint64_t)coils * M * 8, s));
+    MV__CU_STRY(mv__cu_nu_malloc(&p->ig, (uint64_t)coils * (uint64_t)A->ncell * 16, s));
+    MV__CU_STRY(mv__cu_nu_malloc(&p->vbits, (uint64_t)coils * 4, s));
     MV__CU_STRY(mv__cu_nu_malloc(&fr, M * d * 4, s));
     A->perm = (const int64_t *)p->perm;
     A->i0 = (const int32_t *)p->i0;
@@ -8783,11 +9189,30 @@ MVCDEF mv_status mv_cuda_nufft_execute(mv_cuda_nufft *p, int adjoint, const void
     for (int64_t c0 = 0; c0 < ncoils; c0 += p->cb) {
         const int64_t cb = ncoils - c0 < p->cb ? ncoils - c0 : p->cb;
         if (adjoint) {
-            mv__cu_nu_gather_kernel<<<mv__cu_blocks(cb * A.M, 256), 256, 0, s>>>(A, (const float2 *)in, vs, c0, cb,
-                                                                               ncoils);
+            unsigned *vbits = (unsigned *)p->vbits;
+            unsigned long long *ig = (unsigned long long *)p->ig;
+            const unsigned cy = (unsigned)(cb < 65535 ? cb : 65535);
+            int passes;
+            size_t shmem;
+            mv__cu_nu_tile_launch_shape(A, &passes, &shmem);
+            MV__CU_TRY(cudaMemsetAsync(vbits, 0, (size_t)cb * 4, s));
+            MV__CU_TRY(cudaMemsetAsync(ig, 0, (size_t)(cb * A.ncell) * 16, s));
+            {
+                const int64_t gx = (A.M + 255) / 256;
+                mv__cu_nu_gather_kernel<<<dim3((unsigned)(gx < MV__CU_NU_GATHER_BLOCKS ? gx : MV__CU_NU_GATHER_BLOCKS), cy),
+                                          256, 0, s>>>(A, (const float2 *)in, vs, c0, cb, ncoils, vbits);
+            }
             MV__CU_TRY(cudaGetLastError());
-            mv__cu_nu_spread_kernel<<<mv__cu_blocks(cb * A.nbins * A.Bs[0] * A.Bs[1] * A.Bs[2], 256), 256, 0, s>>>(
-                A, vs, grid, cb);
+            if (A.d == 2) {
+                const int t = A.P[0] * A.P[1] <= 128 ? 128 : 256;
+                mv__cu_nu_tile2_kernel<<<dim3((unsigned)A.nbins, cy), t, 0, s>>>(A, vs, ig, cb, vbits);
+            } else {
+                mv__cu_nu_tile_kernel<<<dim3((unsigned)A.nbins, cy), 256, shmem, s>>>(A, vs, ig, cb, vbits, passes);
+            }
+            MV__CU_TRY(cudaGetLastError());
+            mv__cu_nu_unfix_kernel<<<mv__cu_blocks(cb * A.ncell, 256), 256, 0, s>>>(A, ig, grid, cb, vbits);
+            MV__CU_TRY(cudaGetLastError());
+            mv__cu_nu_spread_kernel<<<dim3(128, cy), 256, 0, s>>>(A, vs, grid, cb, vbits);
             MV__CU_TRY(cudaGetLastError());
             MV__CU_STRY(mv__cu_nu_fft(&A, grid, cb, 1, s));
             mv__cu_nu_deapod_kernel<<<mv__cu_blocks(cb * A.nvox, 256), 256, 0, s>>>(A, (float2 *)out, grid, c0, cb, 1);

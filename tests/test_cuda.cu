@@ -1500,6 +1500,40 @@ static void test_field(void)
             mv_free(&cpu);
             mv_cuda_free(&dout, t_stream);
         }
+        /* every input dtype, each interpolation (the kernels are instantiated
+           per input type: the H200 run's launch list, scripts/gpu_kernels.py,
+           showed 26 instantiations that the int16 cases above never launch) */
+        for (int k = 0; nc == 2 && k < 14; k++) {
+            static const mv_dtype dts[14] = {MV_DT_U8, MV_DT_I8, MV_DT_U16, MV_DT_I32, MV_DT_U32, MV_DT_I64, MV_DT_U64,
+                                             MV_DT_F16, MV_DT_BF16, MV_DT_F32, MV_DT_F64, MV_DT_RGB24, MV_DT_C64, MV_DT_C128};
+            const int64_t sd[3] = {29, 23, 1}, od[3] = {d1.dim[0], d1.dim[1], d1.dim[2]};
+            const int real = !mv_dtype_is_complex(dts[k]) && dts[k] != MV_DT_RGB24;
+            mv_vol src;
+            mv_cuda_vol dsrc;
+            t_host(&src, dts[k], 3, sd, 300);
+            REQUIRE_OK(mv_cuda_upload(&src, &dsrc, t_stream));
+            for (int mode = 0; mode < 3; mode++) { /* nearest, linear, cubic */
+                const mv_dtype odt = mode == 0 ? dts[k] : MV_DT_F32;
+                if (mode > 0 && !real) continue;
+                memset(&o, 0, sizeof(o));
+                o.interp = mode == 0 ? MV_INTERP_NEAREST : mode == 1 ? MV_INTERP_LINEAR : MV_INTERP_CUBIC;
+                o.fill_outside = 1;
+                o.fill = 3;
+                CHECK(mv_vol_alloc(&cpu, odt, 3, od, NULL) == MV_OK, "alloc");
+                CHECK_OK(mv_field_warp_into(&src, &d1, M, &cpu, &o));
+                CHECK(mv_cuda_vol_alloc(&dout, odt, 3, od, t_stream) == MV_OK, "device alloc");
+                CHECK_OK(mv_cuda_field_warp_into(&dsrc, &dd1, M, &dout, &o, t_stream));
+                CHECK(mv_cuda_download(&dout, &back, t_stream) == MV_OK, "download");
+                snprintf(what, sizeof(what), "field warp 2D %s %s", mv_dtype_name(dts[k]),
+                         mode == 0 ? "nearest" : mode == 1 ? "linear" : "cubic");
+                t_check_bytes(back.data, cpu.data, odt, (size_t)mv_vol_count(&cpu), what);
+                mv_free(&back);
+                mv_free(&cpu);
+                mv_cuda_free(&dout, t_stream);
+            }
+            mv_cuda_free(&dsrc, t_stream);
+            mv_free(&src);
+        }
         for (int big = 0; big < 2; big++) { /* Jacobian determinants and folds: the CPU's bits and numbers */
             const int64_t gd[3] = {fld.dim[0], fld.dim[1], fld.dim[2]};
             mv_vol jc, fb;
@@ -1709,10 +1743,15 @@ static void test_transport(void)
         {37, 23, 12, 11, 1.0, 1.0, 0, 5, 60, "37x23 x12 x11"},
         /* multi-cell fractional moves, 36 angles (10 degrees), wide low-energy scattering */
         {29, 31, 36, 9, 0.5, 0.7, 1.6, 1, 30, "29x31 x36 x9"},
-        /* 131 x 129 = 16899 cells per plane: more than 64 blocks x 256 threads, the cell loop runs twice */
+        /* 131 x 129 = 16899 cells per plane: more than 64 blocks x 256 threads, the cell loop of the
+           unfused kernels runs twice */
         {131, 129, 8, 5, 1.0, 1.0, 1.0, 5, 40, "131x129 x8 x5"},
-        /* 400 angles: no shared column fits, the fused plan runs the unfused kernels */
+        /* 400 angles: the fused kernels' shared block (400 x 32 floats) does
+           not fit, the fused plan runs the unfused kernels */
         {9, 7, 400, 4, 1.0, 1.0, 1.0, 20, 60, "9x7 x400 x4"},
+        /* 200 angles: the fused energy loss fits but its theta sums' second
+           block does not: the rowsum kernel runs first */
+        {7, 5, 200, 3, 1.0, 1.0, 1.0, 20, 60, "7x5 x200 x3"},
     };
     for (size_t i = 0; i < sizeof(grids) / sizeof(grids[0]); i++)
         for (int split = 0; split < 2; split++)
@@ -2406,6 +2445,61 @@ done:
     mv_nufft_plan_free(p);
 }
 
+/* The adjoint of samples with a NaN (coil 1) and an infinity (coil 2):
+   those coils take the gather and come out non-finite everywhere, as the
+   CPU's (an FFT spreads one non-finite cell over every voxel); coil 0,
+   finite, takes the fixed-point tiles and matches the CPU. */
+static void t_nufft_nonfinite(void)
+{
+    const int64_t N[3] = {24, 20, 1}, M = 600, nc = 3, nvox = N[0] * N[1];
+    float *k = (float *)malloc((size_t)(3 * M) * 4), *ks = (float *)malloc((size_t)(2 * M * nc) * 4);
+    float *cpu = (float *)malloc((size_t)(2 * nvox * nc) * 4), *out = (float *)malloc((size_t)(2 * nvox * nc) * 4);
+    void *d_ks = NULL, *d_out = NULL;
+    mv_nufft_plan *p = NULL;
+    mv_cuda_nufft *g = NULL;
+    mv_nufft_opts o;
+    memset(&o, 0, sizeof(o));
+    o.tol = 1e-3;
+    CHECK(k && ks && cpu && out, "non-finite samples: host memory");
+    if (k && ks && cpu && out) {
+        for (int64_t i = 0; i < M; i++)
+            for (int a = 0; a < 3; a++) k[3 * i + a] = a < 2 ? (float)((t_uniform() - 0.5) * (double)N[a]) : 0.0f;
+        for (int64_t i = 0; i < 2 * M * nc; i++) ks[i] = (float)(2 * t_uniform() - 1);
+        ks[2 * (M + 17)] = NAN;               /* coil 1 (block = M: coil c at c M) */
+        ks[2 * (2 * M + 300) + 1] = INFINITY; /* coil 2 */
+        CHECK_OK(mv_nufft_plan_make(&p, N, k, M, &o));
+    }
+    if (p) {
+        CHECK_OK(mv_nufft_execute(p, 1, ks, cpu, nc));
+        CHECK(cudaMalloc(&d_ks, (size_t)(2 * M * nc) * 4) == cudaSuccess, "cudaMalloc");
+        CHECK(cudaMalloc(&d_out, (size_t)(2 * nvox * nc) * 4) == cudaSuccess, "cudaMalloc");
+    }
+    if (d_ks && d_out) {
+        CHECK(cudaMemcpy(d_ks, ks, (size_t)(2 * M * nc) * 4, cudaMemcpyHostToDevice) == cudaSuccess, "upload");
+        CHECK_OK(mv_cuda_nufft_plan_create(p, &g, nc, t_stream));
+    }
+    if (g) {
+        CHECK_OK(mv_cuda_nufft_execute(g, 1, d_ks, d_out, nc, t_stream));
+        CHECK_OK(mv_cuda_sync(t_stream));
+        CHECK(cudaMemcpy(out, d_out, (size_t)(2 * nvox * nc) * 4, cudaMemcpyDeviceToHost) == cudaSuccess, "download");
+        const double e0 = t_nu_rel(out, cpu, nvox);
+        int64_t finite_gpu[3] = {0, 0, 0}, finite_cpu[3] = {0, 0, 0};
+        for (int64_t c = 0; c < nc; c++)
+            for (int64_t i = 2 * c * nvox; i < 2 * (c + 1) * nvox; i++)
+                finite_gpu[c] += isfinite(out[i]) != 0, finite_cpu[c] += isfinite(cpu[i]) != 0;
+        CHECK(e0 <= 1e-5 && finite_gpu[0] == 2 * nvox, "non-finite samples: finite coil 0 %.3g from the CPU, %lld finite",
+              e0, (long long)finite_gpu[0]);
+        for (int64_t c = 1; c < nc; c++)
+            CHECK(finite_gpu[c] == 0 && finite_cpu[c] == 0, "non-finite samples: coil %lld has %lld finite values (CPU %lld)",
+                  (long long)c, (long long)finite_gpu[c], (long long)finite_cpu[c]);
+    }
+    mv_cuda_nufft_plan_free(g, t_stream);
+    mv_cuda_sync(t_stream);
+    cudaFree(d_ks), cudaFree(d_out);
+    mv_nufft_plan_free(p);
+    free(k), free(ks), free(cpu), free(out);
+}
+
 static void test_nufft(void)
 {
     {   /* 2D radial (BART's traj): 65 samples x 21 spokes on a 33 x 31 image, 5 coils in batches of 2 */
@@ -2429,9 +2523,12 @@ static void test_nufft(void)
         if (k) {
             t_nufft_case(N, k, M, 1000, 1e-4, 3, 2, "3D 17x15x13, 3 coils, tol 1e-4");
             t_nufft_case(N, k, M, 0, 1e-2, 1, 1, "3D 17x15x13, 1 coil, tol 1e-2");
+            /* the widest kernel: the adjoint's 3D tiles take two passes */
+            t_nufft_case(N, k, M, 0, 1e-6, 2, 0, "3D 17x15x13, 2 coils, tol 1e-6");
         }
         free(k);
     }
+    t_nufft_nonfinite();
     {   /* 2D in the x-z plane (axis 1 of length 1) */
         const int64_t N[3] = {20, 1, 15}, M = 400;
         float *k = (float *)malloc((size_t)(3 * M) * 4);
@@ -2528,6 +2625,47 @@ static void t_cgnc_data(const int64_t N[3], int64_t nc, const mv_vol *traj, int6
     free(img);
 }
 
+/* How far the CPU's own solve moves when every k-space value is perturbed
+   by up to one float32 ulp (1.2e-7 relative, uniform): the largest relative
+   RMS change over four draws. A CG iterate can be ill-conditioned in its
+   data even when the solution is not: on the 3D kooshball below, the 7th
+   iterate moves 0.9e-3 .. 3.5e-3 under such a perturbation while the 5th
+   and the 12th move 1e-5 (a long step the 8th undoes: the residual rises
+   from 0.79 to 1.00). The device's rounding (cuFFT, other sums, each
+   operator a few ulps) is a perturbation of this kind, so its distance from
+   the CPU is held to 10x this spread, not to a fixed number from one draw
+   (a fixed 2e-3 had come from the emulator's 1.6e-3; the H200 gave 2.3e-3,
+   where this case's spread is 0.7e-3). Its own generator: the group's data
+   stay as drawn. */
+static double t_cgnc_cpu_spread(const mv_vol *traj, const mv_vol *k, const mv_vol *sens, const mv_vol *cpu,
+                                const mv_cg_opts *oc, int64_t nvox)
+{
+    uint64_t r = 0x2545F4914F6CDD1Dull;
+    double spread = 0;
+    mv_vol kp, xp;
+    mv_cg_opts o = *oc;
+    o.progress = NULL;
+    mv_vol_init(&kp);
+    mv_vol_init(&xp);
+    if (mv_vol_alloc(&kp, k->dtype, k->ndim, k->dim, NULL) != MV_OK ||
+        mv_vol_alloc(&xp, cpu->dtype, cpu->ndim, cpu->dim, NULL) != MV_OK)
+        exit(1);
+    for (int draw = 0; draw < 4; draw++) {
+        const float *a = (const float *)k->data;
+        float *b = (float *)kp.data;
+        for (int64_t i = 0; i < 2 * mv_vol_count(k); i++) {
+            r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+            b[i] = a[i] * (float)(1.0 + 1.2e-7 * ((double)(r >> 11) * (2.0 / 9007199254740992.0) - 1.0));
+        }
+        if (mv_cgsense_nc_into(traj, &kp, sens, &xp, &o) != MV_OK) exit(1);
+        spread = fmax(spread, t_cg_worst(&xp, cpu, nvox));
+    }
+    mv_free(&kp), mv_free(&xp);
+    return spread;
+}
+
+/* bound: the device's relative RMS distance from the CPU's image, or 10x
+   the CPU's own spread (t_cgnc_cpu_spread) where that is larger */
 static void t_cgnc_case(const int64_t N[3], int64_t X, int64_t Y, int three_d, int64_t nc, int64_t F, int per_frame,
                         int64_t S, double lambda, int iterations, double tolerance, double bound, const char *what)
 {
@@ -2555,14 +2693,16 @@ static void t_cgnc_case(const int64_t N[3], int64_t X, int64_t Y, int three_d, i
     CHECK_OK(mv_cuda_cgsense_nc_into(&traj, &dk, &ds, &dout, &og, t_stream));
     CHECK_OK(mv_cuda_download(&dout, &back, t_stream));
     {
-        const double worst = t_cg_worst(&back, &cpu, nvox);
+        const double worst = t_cg_worst(&back, &cpu, nvox), spread = t_cgnc_cpu_spread(&traj, &k, &sens, &cpu, &oc, nvox);
+        const double limit = fmax(bound, 10 * spread);
         const int slack = tolerance > 0 ? 1 : 0;
-        CHECK(worst <= bound, "%s: image relative RMS %.3g (bound %g)", what, worst, bound);
+        CHECK(worst <= limit, "%s: image relative RMS %.3g (bound %g; the CPU's own spread %.3g)", what, worst, limit,
+              spread);
         CHECK(abs(og.iterations_done - oc.iterations_done) <= slack, "%s: %d iterations, the CPU %d", what,
               og.iterations_done, oc.iterations_done);
         CHECK(pg.n == og.iterations_done, "%s: %d progress calls for %d iterations", what, pg.n, og.iterations_done);
-        printf("    %s: relative RMS %.2e (bound %g), %d iterations (CPU %d)\n", what, worst, bound, og.iterations_done,
-               oc.iterations_done);
+        printf("    %s: relative RMS %.2e (bound %.2g; CPU spread %.2e), %d iterations (CPU %d)\n", what, worst, limit,
+               spread, og.iterations_done, oc.iterations_done);
     }
     /* repeated runs: the same bytes */
     pg.n = 0;
@@ -2592,8 +2732,8 @@ static void test_cgsense_nc(void)
     t_cgnc_case(n3, 9, 60, 1, 3, 1, 0, 0, 0.05, 12, 0.0, 1e-4, "3D 9x8x7, kooshball 60 spokes, 3 coils, lambda 0.05, 12 iterations");
     t_cgnc_case(n2c, 128, 96, 0, 8, 1, 0, 0, 0.01, 20, 0.0, 1e-4, "2D 128x128, 96 spokes, 8 coils, lambda 0.01, 20 iterations");
     t_cgnc_case(n3b, 33, 400, 1, 4, 1, 0, 0, 0.05, 10, 0.0, 1e-4, "3D 33x31x29, kooshball 400 spokes, 4 coils, lambda 0.05, 10 iterations");
-    t_cgnc_case(n2a, 21, 9, 0, 3, 2, 1, 0, 0.0, 8, 0.0, 2e-3, "2D 21x19, a trajectory per frame, lambda 0, 8 iterations (drift bound)");
-    t_cgnc_case(n3, 9, 60, 1, 3, 1, 0, 0, 0.1, 7, 0.0, 2e-3, "3D 9x8x7, kooshball 60 spokes, lambda 0.1, 7 iterations (drift bound)");
+    t_cgnc_case(n2a, 21, 9, 0, 3, 2, 1, 0, 0.0, 8, 0.0, 1e-4, "2D 21x19, a trajectory per frame, lambda 0, 8 iterations (drift: 10x the CPU's spread)");
+    t_cgnc_case(n3, 9, 60, 1, 3, 1, 0, 0, 0.1, 7, 0.0, 1e-4, "3D 9x8x7, kooshball 60 spokes, lambda 0.1, 7 iterations (drift: 10x the CPU's spread)");
     {
         /* cancelling, and arguments the CPU refuses too */
         static const int64_t N[3] = {24, 20, 1};

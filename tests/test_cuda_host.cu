@@ -1318,8 +1318,8 @@ static void check_transport(void)
                 tr_case(o, what);
             }
     checks++;
-    if (mv__cu_tr_fused_threads(72) != 128 || mv__cu_tr_fused_threads(384) != 32 || mv__cu_tr_fused_threads(385) != 0) {
-        printf("FAIL transport: fused block sizes\n");
+    if (!mv__cu_tr_fuses(72) || !mv__cu_tr_fuses(384) || mv__cu_tr_fuses(385)) {
+        printf("FAIL transport: which angle counts the fused kernels take\n");
         fails++;
     }
     printf("transport: %d fluence cells compared, %d differ (max |diff| %g)\n", tr_cells_checked, tr_cells_differ,
@@ -2415,6 +2415,56 @@ static void nu_dft_axis(std::vector<float2> &g, const mv__cu_nu_args &A, int64_t
     }
 }
 
+/* the tile kernels' work on the host: every bin of every finite coil into
+   its padded tile (2D: each cell's float sum; 3D: every term, checking
+   that none lands outside the tile), then the tile into ig */
+static double nu_tile_worst = 0; /* largest tiled-vs-gather difference seen */
+static double nu_rel_l2(const float2 *a, const float2 *b, int64_t n);
+struct nu_host_add {
+    std::vector<unsigned long long> *t;
+    int cells, bad;
+    void operator()(int cell, unsigned long long re, unsigned long long im)
+    {
+        if (cell < 0 || cell >= cells) {
+            bad++;
+            return;
+        }
+        (*t)[cell] += re, (*t)[cells + cell] += im;
+    }
+};
+static void nu_host_tiles(const mv__cu_nu_args &A, const float2 *vs, unsigned long long *ig, int64_t cb,
+                          const unsigned *vbits)
+{
+    const int cells = A.P[0] * A.P[1] * A.P[2];
+    std::vector<unsigned long long> tile(2 * cells);
+    for (int64_t c = 0; c < cb; c++) {
+        if (vbits[c] >= MV__CU_NU_NONFINITE) continue;
+        const double scale = ldexp(1.0, mv__cu_nu_fix_exp(A.fixb, vbits[c]));
+        for (int64_t b = 0; b < A.nbins; b++) {
+            int64_t t0[3];
+            nu_host_add add = {&tile, cells, 0};
+            mv__cu_nu_tile_origin(A, b, t0);
+            std::fill(tile.begin(), tile.end(), 0ull);
+            if (A.d == 2) /* mv__cu_nu_tile2_kernel: a cell's float sum, then fixed point */
+                for (int l = 0; l < cells; l++) {
+                    const float2 sum = mv__cu_nu_tile_cell_sum(A, vs + c * A.M, A.binstart[b], A.binstart[b + 1], t0,
+                                                               l % A.P[0], l / A.P[0]);
+                    tile[l] = sum.x != 0.0f ? mv__cu_nu_fix(1.0f, sum.x, scale) : 0ull;
+                    tile[cells + l] = sum.y != 0.0f ? mv__cu_nu_fix(1.0f, sum.y, scale) : 0ull;
+                }
+            else /* mv__cu_nu_tile_kernel: every term in fixed point */
+                for (int64_t q = A.binstart[b]; q < A.binstart[b + 1]; q++)
+                    mv__cu_nu_tile_point(A, q, vs[c * A.M + q], t0, scale, add);
+            if (add.bad) {
+                printf("FAIL tiles: bin %lld: %d terms outside the padded tile\n", (long long)b, add.bad);
+                fails++;
+            }
+            for (int l = 0; l < 2 * cells; l++)
+                if (tile[l]) ig[2 * (c * A.ncell + mv__cu_nu_tile_cell(A, t0, l % cells)) + l / cells] += tile[l];
+        }
+    }
+}
+
 /* The device plan's whole execution on the host: the tables and order
    exactly as mv_cuda_nufft_plan_create makes them, kernel values by
    mv__cu_nu_kernel, then every kernel's items through the kernel's own
@@ -2439,6 +2489,7 @@ static void nu_host_execute(const mv_nufft_plan *cpu, int adjoint, const float2 
         fails++;
         return;
     }
+    mv__cu_nu_fix_bound(&A, bin.data());
     for (int64_t q = 0; q < A.M; q++)
         for (int u = 0; u < d; u++) mv__cu_nu_kernel(A.coef, A.deg, w, fr[q * d + u], i0[q * d + u], &kv[(q * d + u) * w]);
     A.perm = perm.data();
@@ -2451,7 +2502,12 @@ static void nu_host_execute(const mv_nufft_plan *cpu, int adjoint, const float2 
     for (int64_t c0 = 0; c0 < nc; c0 += coils) {
         const int64_t cb = nc - c0 < coils ? nc - c0 : coils;
         if (adjoint) {
-            for (int64_t i = 0; i < cb * A.M; i++) vs[i] = in[mv__cu_nu_koff(A, A.perm[i % A.M], c0 + i / A.M, nc)];
+            std::vector<unsigned> vbits(cb, 0u);
+            for (int64_t i = 0; i < cb * A.M; i++) {
+                vs[i] = in[mv__cu_nu_koff(A, A.perm[i % A.M], c0 + i / A.M, nc)];
+                vbits[i / A.M] = std::max(vbits[i / A.M], mv__cu_nu_abs_bits(vs[i]));
+            }
+            /* the gather (the spread of a non-finite coil) over every coil */
             std::fill(hits.begin(), hits.end(), 0);
             for (int64_t i = 0; i < cb * A.nbins * A.Bs[0] * A.Bs[1] * A.Bs[2]; i++) {
                 int64_t x[3], cell, c;
@@ -2465,6 +2521,25 @@ static void nu_host_execute(const mv_nufft_plan *cpu, int adjoint, const float2 
                     fails++;
                     return;
                 }
+            /* the tiles in fixed point, as the device's blocks (any order:
+               integers), for the finite coils: their grid replaces the
+               gather's, which it must match to float rounding */
+            std::vector<unsigned long long> ig(2 * cb * A.ncell, 0ull);
+            nu_host_tiles(A, vs.data(), ig.data(), cb, vbits.data());
+            for (int64_t c = 0; c < cb; c++) {
+                if (vbits[c] >= MV__CU_NU_NONFINITE) continue;
+                const int e = mv__cu_nu_fix_exp(A.fixb, vbits[c]);
+                std::vector<float2> tiled(A.ncell);
+                for (int64_t i = 0; i < A.ncell; i++)
+                    tiled[i] = mv__cu_nu_unfix(ig[2 * (c * A.ncell + i)], ig[2 * (c * A.ncell + i) + 1], e);
+                const double dev = nu_rel_l2(tiled.data(), grid.data() + c * A.ncell, A.ncell);
+                nu_tile_worst = std::max(nu_tile_worst, dev);
+                if (!(dev <= 2e-6)) {
+                    printf("FAIL %s: coil %lld: tiled spread vs gather relative l2 %.3g\n", what, (long long)c, dev);
+                    fails++;
+                }
+                std::copy(tiled.begin(), tiled.end(), grid.begin() + c * A.ncell);
+            }
             for (int u = 0; u < d; u++) nu_dft_axis(grid, A, cb, u, +1);
             for (int64_t i = 0; i < cb * A.nvox; i++) {
                 int64_t cell, c = i / A.nvox;
@@ -2655,6 +2730,9 @@ static void check_nufft(void)
     nu_case(11, 1, 9, 80, 40, 1e-2, 2, 1, "nufft 2D x-z 11x1x9 tol 1e-2");
     nu_case(7, 6, 5, 120, 0, 1e-3, 2, 2, "nufft 3D 7x6x5 tol 1e-3");
     nu_case(5, 7, 9, 60, 30, 1e-5, 1, 4, "nufft 3D 5x7x9 tol 1e-5");
+    nu_case(6, 5, 7, 90, 0, 1e-6, 2, 2, "nufft 3D 6x5x7 tol 1e-6 (the widest kernel: tiles in two passes on the device)");
+    printf("nufft host checks: the tiled fixed-point spread vs the gather, worst relative l2 of a coil's grid %.2e\n",
+           nu_tile_worst);
 }
 
 /* ---- non-Cartesian CG-SENSE: mv_cuda_cgsense_nc_into's steps on the host ---- */
