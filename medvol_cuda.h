@@ -5211,7 +5211,11 @@ MVCDEF mv_status mv_cuda_field_smooth_into(const mv_cuda_vol *in, mv_cuda_vol *o
    mv_transport_apply / _step), item functions that do one thread's work
    (one cell of one energy bin, every angle), thin grid-stride kernels
    around the items, and one step sequence written against a launcher, so
-   that the host checks walk the very sequence the device runs. */
+   that the host checks walk the very sequence the device runs. The fused
+   kernels call the element functions directly (their angles split across
+   lanes of a block, not an item per thread): the host checks cover their
+   arithmetic, the GPU group `transport` (and its run on the emulator in
+   make test) their indexing, against the CPU byte for byte. */
 
 /* the bilinear move of one angle (mv_transport_stencil without pointers) */
 typedef struct mv__cu_tr_shift {
@@ -5491,7 +5495,7 @@ static __device__ __forceinline__ void mv__cu_tr_fused_scatter(const mv__cu_tr_a
 
 /* fused (Lie, Strang's ends): energy loss, then its scattering. With
    want_rs the input's own bin j goes into a second shared block as it is
-   read (the gather's sources include it: a cache hit), and lane 0 of each
+   read (usually one of the gather's sources: a cache hit), and lane 0 of each
    cell adds it up in ascending angle: the theta sums of the rowsum kernel
    without its pass over the fluence. */
 static __global__ void mv__cu_tr_eloss_scatter_kernel(mv__cu_tr_args A, int h, const float *__restrict__ in,
@@ -8822,7 +8826,6 @@ static __global__ void mv__cu_nu_kv_kernel(mv__cu_nu_args A, const float *fr, fl
             mv__cu_nu_kernel(A.coef, A.deg, w, fr[q * d + u], A.i0[q * d + u], kv + (q * d + u) * w);
 }
 
-/* adjoint, step 1: vs[c M + q] = k-space sample of point perm[q], coil c0 + c */
 /* adjoint, step 1: the batch's samples into the device order (coil c on
    grid y, points on x), and each coil's largest |sample| into vbits: a
    warp's maximum by shuffles, then one atomic per warp (any order gives a
@@ -8860,9 +8863,10 @@ static MV__CU_HD int mv__cu_nu_spread_item(const mv__cu_nu_args &A, int64_t i, i
     int64_t l = i % tc, bin = (i / tc) % A.nbins, g = 0;
     int u, inside = 1;
     *c = i / (tc * A.nbins);
-    x[0] = bin % A.nb[0] * A.Bs[0] + l % A.Bs[0];
-    x[1] = bin / A.nb[0] % A.nb[1] * A.Bs[1] + l / A.Bs[0] % A.Bs[1];
-    x[2] = bin / (A.nb[0] * A.nb[1]) * A.Bs[2] + l / (A.Bs[0] * A.Bs[1]);
+    mv__cu_nu_tile_origin(A, bin, x);
+    x[0] += l % A.Bs[0];
+    x[1] += l / A.Bs[0] % A.Bs[1];
+    x[2] += l / (A.Bs[0] * A.Bs[1]);
     for (u = 0; u < 3; u++) inside &= x[u] < A.n2[u];
     for (u = 2; u >= 0; u--) g = g * A.n2[u] + x[u];
     *cell = g;
@@ -8923,10 +8927,10 @@ static __global__ void mv__cu_nu_tile_kernel(mv__cu_nu_args A, const float2 *__r
             mv__cu_nu_shadd add = {mv__cu_nu_tile, comp, cells};
             for (int l = threadIdx.x; l < n; l += blockDim.x) mv__cu_nu_tile[l] = 0;
             __syncthreads();
-            /* lanes of a warp take points n/32 apart: consecutive points
-               (along a spoke) share their taps, and 32 lanes adding to one
-               cell serialise (9.0 ms for the profile's adjoint with
-               consecutive points, H200) */
+            /* lanes of a warp take points n/32 apart, so that they add to
+               different cells (consecutive points along a spoke share
+               their taps): with this kernel in 2D the profile's adjoint
+               went 9.0 -> 8.5 ms on an H200, contention was not its cost */
             const int64_t np = q1 - q0, m = (np + 31) / 32;
             for (int64_t j = threadIdx.x; j < 32 * m; j += blockDim.x) {
                 const int64_t q = q0 + j % 32 * m + j / 32;
