@@ -184,7 +184,9 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
      H200.
    - proton transport (mv_cuda_transport_*): the CPU's bits (fluence, dose,
      balance; see >>cuda-api-transport; host-checked, and byte for byte on
-     an H200: the GPU group `transport` and proton_pdd --gpu --compare).
+     an H200: the GPU group `transport` and proton_pdd --gpu --compare; the
+     one-kernel Lie step and the dose kernel of 2026-11-26 byte for byte on
+     the emulator only, not yet on a GPU).
    - GRAPPA application (mv_cuda_grappa_apply_into): acquired lines the
      CPU's bytes; w(x) the CPU's bytes (host-checked against
      mv_grappa_column_weights); predicted samples differ from
@@ -682,8 +684,19 @@ MVCDEF mv_status mv_cuda_demons_update_into(const mv_cuda_vol *fixed, const mv_c
    cells, so the scattered fluence goes through global memory (L2) once.
    A column must fit 48 KiB of shared memory with 32 threads: ntheta <= 384;
    beyond that the unfused kernels run (same bytes).
+   A fused Lie step without bookkeeping (bal NULL) is one kernel instead:
+   a block per (energy bin, tile of the plane) takes the tile and the halo
+   its streaming reads through energy loss, scattering and streaming angle
+   by angle in shared memory, so the fluence is read and written once
+   (mv_cuda_transport_set_tiled). It needs the halo'd tile in 1024 cells
+   and, with a window of energy-loss planes as wide as the widest
+   scattering kernel (at most 64 angles), in 48 KiB: the baseline grid
+   (moves of at most one cell, kernels of 3-7 taps) and moves of up to 12
+   cells a step tile; moves of 16 cells do not, and take the two kernels.
    Costs: bal != NULL adds reads of the fluence (per-bin totals, escaped
-   counts) and waits for the stream; dose adds a small per-cell pass.
+   counts), takes the two-kernel fused Lie step (its escaped counts read
+   the scattered fluence) and waits for the stream; dose adds a small
+   per-cell pass over the theta sums.
    A whole run on these calls, from C: examples/proton_pdd.c with --gpu
    (build/proton_pdd_gpu; --compare checks it against the CPU byte for
    byte). */
@@ -705,6 +718,15 @@ MVCDEF void mv_cuda_transport_free(mv_cuda_transport *plan, mv_cuda_stream strea
    the call waits for the stream. Stream-ordered otherwise. */
 MVCDEF mv_status mv_cuda_transport_step(mv_cuda_transport *plan, float **psi, float **work, double *dose,
                                         mv_transport_balance *bal, mv_cuda_stream stream);
+/* Whether fused Lie steps without bookkeeping (bal NULL) run as one kernel
+   over tiles of the plane with their streaming halo (on by default when
+   the plan's moves and scattering kernels fit a tile: any grid where a
+   step moves under ~15 cells and a scattering kernel spans under ~40
+   angles) or as the two fused kernels (energy loss + scattering, then
+   streaming) that steps with bookkeeping take. The bytes are the same;
+   for comparisons and profiles. MV_ERR_UNSUPPORTED when on and the plan
+   does not tile. */
+MVCDEF mv_status mv_cuda_transport_set_tiled(mv_cuda_transport *plan, int on);
 /* mv_transport_apply on the device: one operator over a full step,
    in -> out (device, no overlap); dose and bal as for the step. */
 MVCDEF mv_status mv_cuda_transport_apply(mv_cuda_transport *plan, mv_transport_op op, const float *in, float *out,
@@ -5215,7 +5237,10 @@ MVCDEF mv_status mv_cuda_field_smooth_into(const mv_cuda_vol *in, mv_cuda_vol *o
    kernels call the element functions directly (their angles split across
    lanes of a block, not an item per thread): the host checks cover their
    arithmetic, the GPU group `transport` (and its run on the emulator in
-   make test) their indexing, against the CPU byte for byte. */
+   make test) their indexing, against the CPU byte for byte. So with the
+   one-kernel Lie step (mv__cu_tr_lie_kernel): the host launcher runs it as
+   its two halves; the emulator runs the kernel itself (with its barriers
+   checked by running each grid forward and in reverse). */
 
 /* the bilinear move of one angle (mv_transport_stencil without pointers) */
 typedef struct mv__cu_tr_shift {
@@ -5235,6 +5260,18 @@ typedef struct mv__cu_tr_ops {
     const double *wx, *wz;     /* ntheta x nx, ntheta x nz: the fractions a source cell keeps */
 } mv__cu_tr_ops;
 
+/* The one-kernel Lie step's tiling (mv__cu_tr_plan_tile): a block per
+   (bin, tile of tx x tz output cells) works on the tile with the halo its
+   streaming reads (hx, hz cells before it, px x pz in all) */
+typedef struct mv__cu_tr_tile {
+    int ok;             /* 0: the fused Lie step runs two kernels */
+    int tx, tz, ntx, ntz; /* output tile, tiles across a plane */
+    int hx, hz, px, pz; /* halo before the tile; the halo'd tile */
+    int ring, hi;       /* energy-loss planes kept (a power of two), the largest tap offset */
+    int maxk, maxg;     /* most scattering taps, most energy-loss sources of a bin */
+    int smem;           /* bytes of shared memory a block takes */
+} mv__cu_tr_tile;
+
 /* everything a transport kernel reads: sizes, tables, bookkeeping scratch */
 typedef struct mv__cu_tr_args {
     int64_t nx, nz, nth, ne, row, plane; /* row = nz nx, plane = ntheta row */
@@ -5244,6 +5281,7 @@ typedef struct mv__cu_tr_args {
     double *tot_in, *tot_gat, *tot_out; /* ne: per-bin totals */
     double *esc;                         /* ne x ntheta: escaped per (bin, angle) */
     double *bal;                         /* 8: mv_transport_balance's fields, in its order */
+    mv__cu_tr_tile tile;                 /* the one-kernel Lie step (full-step tables) */
 } mv__cu_tr_args;
 
 /* what a balance call adds, in mv__tr_run_pass's order */
@@ -5538,15 +5576,213 @@ static __global__ void mv__cu_tr_stream_scatter_kernel(mv__cu_tr_args A, int hm,
         __syncthreads();
     }
 }
+/* The whole Lie step in one kernel (fused plans, steps without bookkeeping):
+   energy loss, scattering and streaming of one bin over one tile of the
+   plane, so that the fluence is read and written once (the two-kernel
+   step above writes the scattered fluence and reads it back, and ran at
+   9.4x a D2D copy on an H200). A block per (bin j, tile); its halo'd tile
+   (the cells the tile's streaming reads, tile.px x tile.pz) lives in shared
+   memory as planes over angle:
+   - ring: the energy loss of the last tile.ring angles, one plane each
+     (scattering of angle a reads angles a - off for its taps' offsets,
+     which lie in one window: tile.ring >= hi - lo + 1);
+   - two scattered planes (angle a's is streamed while a + 1's is made).
+   Angle by angle: the energy loss of angle a - lo (the window's newest),
+   a barrier, the scattering of angle a over the halo'd tile, a barrier,
+   the streaming of angle a's tile cells from that plane. Halo cells are
+   computed by the neighbouring tiles' blocks too (tile.px tile.pz /
+   (tx tz) times the work; the planner weighs that against the blocks'
+   spread over the SMs). Every value is the element functions' (the same
+   operations in the same order as mv__cu_tr_gather_bins, _scatter_at,
+   _stream_at; cells outside the plane hold 0 as stream_at's sources):
+   the CPU's bytes. A thread owns up to MV__CU_TR_LCELLS halo'd-tile cells
+   (h = thread + k 256) and as many output cells, their offsets worked out
+   once per block. */
+#define MV__CU_TR_LTHREADS 256
+#define MV__CU_TR_LCELLS 4 /* halo'd tile <= 1024 cells */
+static __global__ void __launch_bounds__(MV__CU_TR_LTHREADS, 6)
+    mv__cu_tr_lie_kernel(mv__cu_tr_args A, const float *__restrict__ in, float *__restrict__ out, int want_rs)
+{
+    extern __shared__ float mv__cu_tr_lsm[];
+    const mv__cu_tr_tile &T = A.tile;
+    const mv__cu_tr_ops &O = A.op[0];
+    const int P = T.px * T.pz, W = T.ring, nth = (int)A.nth, nx = (int)A.nx, nz = (int)A.nz;
+    float *ring = mv__cu_tr_lsm;                 /* W planes of P */
+    float *splane = ring + W * P;                /* 2 planes of P */
+    float *tw = splane + 2 * P;                  /* maxk tap weights */
+    int *toff = (int *)(tw + T.maxk);            /* maxk: hi - offset, >= 0 */
+    float *gw = (float *)(toff + T.maxk);        /* maxg energy-loss weights */
+    int *gsrc = (int *)(gw + T.maxg);            /* maxg source bins */
+    float *aw = (float *)(gsrc + T.maxg);        /* nth x 4 stencil weights */
+    int *adelta = (int *)(aw + 4 * nth);         /* nth: the stencil's first source, relative */
+    int *acopy = adelta + nth;                   /* nth: whole-cell move */
+    float *rsum = (float *)(acopy + nth);         /* tx tz: the tile's theta sums (want_rs) */
+    const int tid = threadIdx.x;
+    for (int t = tid; t < nth; t += blockDim.x) {
+        const mv__cu_tr_shift &sh = O.sh[t];
+        adelta[t] = -((int)sh.iz * T.px + (int)sh.ix);
+        acopy[t] = sh.copy;
+        for (int q = 0; q < 4; q++) aw[4 * t + q] = sh.w[q];
+    }
+    const int tzi = (int)(blockIdx.x / (unsigned)T.ntx), txi = (int)(blockIdx.x - (unsigned)tzi * (unsigned)T.ntx);
+    const int z0 = tzi * T.tz, x0 = txi * T.tx;
+    int hoff[MV__CU_TR_LCELLS], ooff[MV__CU_TR_LCELLS], obase[MV__CU_TR_LCELLS];
+#pragma unroll
+    for (int m = 0; m < MV__CU_TR_LCELLS; m++) {
+        const int h = tid + m * MV__CU_TR_LTHREADS, o = h;
+        const int lz = h / T.px, lx = h - lz * T.px, z = z0 - T.hz + lz, x = x0 - T.hx + lx;
+        const int oz = o / T.tx, ox = o - oz * T.tx;
+        hoff[m] = h < P && z >= 0 && z < nz && x >= 0 && x < nx ? z * nx + x : -1; /* -1: 0 or no cell */
+        ooff[m] = o < T.tx * T.tz && z0 + oz < nz && x0 + ox < nx ? (z0 + oz) * nx + x0 + ox : -1;
+        obase[m] = (oz + T.hz) * T.px + ox + T.hx;
+    }
+    for (int64_t j = blockIdx.y; j < A.ne; j += gridDim.y) {
+        const int b = O.sc_start[j], k = O.sc_start[j + 1] - b, g0 = O.el_start[j], kg = O.el_start[j + 1] - g0;
+        const bool ident = k == 1 && O.sc_off[b] == 0 && O.sc_w[b] == 1.0f; /* scatter_at's plane copy */
+        const bool gcopy = kg == 1 && O.el_w[g0] == 1.0f;                     /* gather_bins' plane copy */
+        __syncthreads(); /* the previous bin's planes and tables are done with */
+        for (int t = tid; t < k; t += blockDim.x) {
+            tw[t] = O.sc_w[b + t];
+            toff[t] = T.hi - O.sc_off[b + t];
+        }
+        for (int t = tid; t < kg; t += blockDim.x) {
+            gw[t] = O.el_w[g0 + t];
+            gsrc[t] = O.el_src[g0 + t];
+        }
+        __syncthreads();
+        /* this bin's offsets lo .. hi: scattering of angle a reads the
+           energy loss of virtual angles a - hi .. a - lo (taken mod nth) */
+        int lo = 0, hi = 0;
+        for (int q = 0; !ident && q < k; q++) {
+            const int off = T.hi - toff[q];
+            lo = q == 0 || off < lo ? off : lo;
+            hi = q == 0 || off > hi ? off : hi;
+        }
+        /* v from the first window's oldest to the last window's newest, and
+           over 0 .. nth - 1 for the theta sums (ascending) */
+        const int vbeg = -hi < 0 ? -hi : 0, vend = nth - lo > nth ? nth - lo : nth;
+        for (int v = vbeg; v < vend; v++) {
+            /* energy loss of virtual angle v (angle v mod nth) into its ring
+               plane: mv__cu_tr_gather_bins' operations, the sources outermost
+               (one table read for the thread's cells, their loads together) */
+            int va = v % nth;
+            va += va < 0 ? nth : 0;
+            const int64_t abase = (int64_t)va * A.row;
+            float *rp = ring + ((v + T.hi) & (W - 1)) * P + tid;
+            float acc[MV__CU_TR_LCELLS] = {};
+            if (gcopy) {
+                const float *src = in + (int64_t)gsrc[0] * A.plane + abase;
+#pragma unroll
+                for (int m = 0; m < MV__CU_TR_LCELLS; m++)
+                    if (hoff[m] >= 0) acc[m] = src[hoff[m]];
+            } else if (kg > 0) { /* acc = w0 s0, then acc + w s */
+                const float w0 = gw[0], *s0 = in + (int64_t)gsrc[0] * A.plane + abase;
+#pragma unroll
+                for (int m = 0; m < MV__CU_TR_LCELLS; m++)
+                    if (hoff[m] >= 0) acc[m] = MV__CU_FMUL(w0, s0[hoff[m]]);
+#pragma unroll 1
+                for (int q = 1; q < kg; q++) {
+                    const float wq = gw[q], *src = in + (int64_t)gsrc[q] * A.plane + abase;
+#pragma unroll
+                    for (int m = 0; m < MV__CU_TR_LCELLS; m++)
+                        if (hoff[m] >= 0) acc[m] = MV__CU_FADD(acc[m], MV__CU_FMUL(wq, src[hoff[m]]));
+                }
+            }
+#pragma unroll
+            for (int m = 0; m < MV__CU_TR_LCELLS; m++)
+                if (hoff[m] >= 0) rp[m * MV__CU_TR_LTHREADS] = acc[m];
+            if (want_rs && v >= 0 && v < nth) { /* the theta sums of the input's bin j, ascending angle */
+                const float *pj = in + j * A.plane + abase;
+#pragma unroll
+                for (int m = 0; m < MV__CU_TR_LCELLS; m++)
+                    if (ooff[m] >= 0) {
+                        float *r = rsum + tid + m * MV__CU_TR_LTHREADS; /* the thread's own slot */
+                        *r = v == 0 ? pj[ooff[m]] : MV__CU_FADD(*r, pj[ooff[m]]);
+                    }
+            }
+            const int a = v + lo; /* the angle whose window is now complete */
+            if (a < 0 || a >= nth) continue; /* block-uniform */
+            __syncthreads();
+            /* scattering of angle a over the halo'd tile (mv__cu_tr_scatter_at's
+               operations, taps outermost); cells outside the plane hold 0 */
+            float *sp = splane + (a & 1) * P;
+#pragma unroll
+            for (int m = 0; m < MV__CU_TR_LCELLS; m++) acc[m] = 0.0f;
+            if (ident) {
+                const float *r = ring + ((a + T.hi) & (W - 1)) * P + tid;
+#pragma unroll
+                for (int m = 0; m < MV__CU_TR_LCELLS; m++)
+                    if (hoff[m] >= 0) acc[m] = r[m * MV__CU_TR_LTHREADS];
+            } else if (k > 0) {
+                const float w0 = tw[0], *r0 = ring + ((a + toff[0]) & (W - 1)) * P + tid;
+#pragma unroll
+                for (int m = 0; m < MV__CU_TR_LCELLS; m++)
+                    if (hoff[m] >= 0) acc[m] = MV__CU_FMUL(w0, r0[m * MV__CU_TR_LTHREADS]);
+#pragma unroll 2
+                for (int q = 1; q < k; q++) {
+                    const float wq = tw[q], *r = ring + ((a + toff[q]) & (W - 1)) * P + tid;
+#pragma unroll
+                    for (int m = 0; m < MV__CU_TR_LCELLS; m++)
+                        if (hoff[m] >= 0) acc[m] = MV__CU_FADD(acc[m], MV__CU_FMUL(wq, r[m * MV__CU_TR_LTHREADS]));
+                }
+            }
+#pragma unroll
+            for (int m = 0; m < MV__CU_TR_LCELLS; m++)
+                if (tid + m * MV__CU_TR_LTHREADS < P) sp[tid + m * MV__CU_TR_LTHREADS] = acc[m];
+            __syncthreads();
+            /* streaming of angle a: the tile's cells from the scattered plane */
+            const int d = adelta[a];
+            const float w0 = aw[4 * a], w1 = aw[4 * a + 1], w2 = aw[4 * a + 2], w3 = aw[4 * a + 3];
+            float *op = out + j * A.plane + (int64_t)a * A.row;
+#pragma unroll
+            for (int m = 0; m < MV__CU_TR_LCELLS; m++)
+                if (ooff[m] >= 0) {
+                    const float *s = sp + obase[m] + d; /* source (z - iz, x - ix) */
+                    float val;
+                    if (acopy[a]) val = s[0];
+                    else {
+                        val = MV__CU_FMUL(w0, s[0]);
+                        val = MV__CU_FADD(val, MV__CU_FMUL(w1, s[-1]));
+                        val = MV__CU_FADD(val, MV__CU_FMUL(w2, s[-T.px]));
+                        val = MV__CU_FADD(val, MV__CU_FMUL(w3, s[-T.px - 1]));
+                    }
+                    op[ooff[m]] = val;
+                }
+        }
+        if (want_rs)
+#pragma unroll
+            for (int m = 0; m < MV__CU_TR_LCELLS; m++)
+                if (ooff[m] >= 0) A.rs[j * A.row + ooff[m]] = rsum[tid + m * MV__CU_TR_LTHREADS];
+    }
+}
 static __global__ void mv__cu_tr_rowsum_kernel(mv__cu_tr_args A, const float *__restrict__ in)
 {
     MV__CU_TR_FOR_BINS(j, A) MV__CU_TR_FOR_CELLS(c, A)
         A.rs[j * A.row + c] = mv__cu_tr_theta_sum(in + j * A.plane + c, A.row, A.nth);
 }
-/* one thread per cell: the dose of one gather */
+/* The dose of one gather: a block per 32 cells. Each cell adds its bins
+   in ascending order in float64 (the CPU's), a chain that one lane walks;
+   the block's warps first bring the chain's operands, MV__CU_TR_DBINS bins
+   at a time, into shared memory together. (A thread per cell loading its
+   own 200 bins one after another, 1600 threads in 7 blocks at the baseline
+   grid, waited on one load at a time.) */
+#define MV__CU_TR_DBINS 64
 static __global__ void mv__cu_tr_dose_kernel(mv__cu_tr_args A, int h, double *__restrict__ dose)
 {
-    MV__CU_TR_FOR_1D(c, A.row) dose[c] = mv__cu_tr_dose_at(dose[c], A.rs, A.row, A.ne, A.op[h].el_dep, c);
+    __shared__ float part[MV__CU_TR_DBINS * 32];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    for (int64_t c0 = (int64_t)blockIdx.x * 32; c0 < A.row; c0 += (int64_t)gridDim.x * 32) { /* block-uniform */
+        const int64_t c = c0 + lane;
+        double d = warp == 0 && c < A.row ? dose[c] : 0.0;
+        for (int64_t i0 = 0; i0 < A.ne; i0 += MV__CU_TR_DBINS) {
+            const int nb = A.ne - i0 < MV__CU_TR_DBINS ? (int)(A.ne - i0) : MV__CU_TR_DBINS;
+            __syncthreads(); /* the previous chunk is used */
+            for (int i = warp; i < nb; i += nw) part[i * 32 + lane] = c < A.row ? A.rs[(i0 + i) * A.row + c] : 0.0f;
+            __syncthreads();
+            if (warp == 0) d = mv__cu_tr_dose_at(d, part, 32, nb, A.op[h].el_dep + i0, lane);
+        }
+        if (warp == 0 && c < A.row) dose[c] = d;
+    }
 }
 /* one thread per bin: its total, cell by cell (the CPU's order) */
 static __global__ void mv__cu_tr_total_kernel(mv__cu_tr_args A, double *__restrict__ tot)
@@ -5632,6 +5868,14 @@ struct mv__cu_tr_gpu {
         MV__CU_TRY(cudaGetLastError());
         return MV_OK;
     }
+    /* the one-kernel Lie step: a block per (tile, bin) */
+    __forceinline__ mv_status lie_step(const mv__cu_tr_args &A, const float *in, float *out, int rs)
+    {
+        const dim3 g((unsigned)(A.tile.ntx * A.tile.ntz), (unsigned)(A.ne > 65535 ? 65535 : A.ne));
+        mv__cu_tr_lie_kernel<<<g, MV__CU_TR_LTHREADS, (size_t)A.tile.smem, s>>>(A, in, out, rs);
+        MV__CU_TRY(cudaGetLastError());
+        return MV_OK;
+    }
     __forceinline__ mv_status rowsum(const mv__cu_tr_args &A, const float *in)
     {
         mv__cu_tr_rowsum_kernel<<<grid(A, MV__CU_TR_THREADS), MV__CU_TR_THREADS, 0, s>>>(A, in);
@@ -5640,7 +5884,8 @@ struct mv__cu_tr_gpu {
     }
     __forceinline__ mv_status dose(const mv__cu_tr_args &A, int h, double *d)
     {
-        mv__cu_tr_dose_kernel<<<mv__cu_blocks(A.row, MV__CU_TR_THREADS), MV__CU_TR_THREADS, 0, s>>>(A, h, d);
+        const int64_t g = (A.row + 31) / 32;
+        mv__cu_tr_dose_kernel<<<(unsigned)(g > 65535 ? 65535 : g), MV__CU_TR_THREADS, 0, s>>>(A, h, d);
         MV__CU_TRY(cudaGetLastError());
         return MV_OK;
     }
@@ -5708,8 +5953,12 @@ template <class X>
 static mv_status mv__cu_tr_run_step(X &x, const mv__cu_tr_args &A, int split, int fused, float *p, float *w,
                                     double *dose, int bal, int *swapped)
 {
-    fused = fused && mv__cu_tr_fuses(A.nth);
     *swapped = 1;
+    if (split == MV_SPLIT_LIE && fused && !bal && A.tile.ok) { /* one kernel (the escaped counts need two) */
+        MV__CU_STRY(x.lie_step(A, p, w, dose != NULL));
+        return dose ? x.dose(A, 0, dose) : MV_OK;
+    }
+    fused = fused && mv__cu_tr_fuses(A.nth);
     if (split == MV_SPLIT_LIE && fused) { /* eloss + scatter, stream: back in p */
         MV__CU_STRY(mv__cu_tr_gather(x, A, 0, p, w, 1, 1, dose, bal));
         MV__CU_STRY(mv__cu_tr_move(x, A, w, p, 0, bal));
@@ -5824,6 +6073,82 @@ static mv_status mv__cu_tr_pack(const mv_transport *cpu, mv__cu_tr_layout *L, un
     return MV_OK;
 }
 
+/* The one-kernel Lie step's tiling (mv__cu_tr_lie_kernel) for a plan's
+   full-step tables on a GPU of sms multiprocessors. Halo: streaming reads
+   (z - iz - {0, 1}, x - ix - {0, 1}), so a tile takes max(iz) + 1 rows
+   before it and -min(iz) after (x likewise). Tiles split the plane evenly
+   (tx = ceil(nx / ntx)); the choice minimises the busiest SM's work,
+   ceil(blocks / sms) x halo'd tile cells (a block's time goes with its
+   halo'd tile; blocks = ne ntx ntz), ties to the wider tile (longer
+   coalesced rows). ok = 0 when no tile fits: a halo'd tile over
+   MV__CU_TR_LCELLS x 256 cells, shared memory over 48 KiB (long moves,
+   wide scattering kernels, thousands of angles), a kernel spanning over
+   64 angles, or a plane over 2^30 cells. */
+static mv__cu_tr_tile mv__cu_tr_plan_tile(const mv_transport *cpu, int sms)
+{
+    mv__cu_tr_tile best;
+    mv_transport_tables T;
+    int64_t ix0 = 0, ix1 = 0, iz0 = 0, iz1 = 0, span = 1, cost = -1;
+    int hi = 0, maxk = 1, maxg = 1, a, j;
+    memset(&best, 0, sizeof(best));
+    if (mv_transport_get_tables(cpu, 0, &T) != MV_OK || (int64_t)T.nx * T.nz > ((int64_t)1 << 30) || sms < 1)
+        return best;
+    for (a = 0; a < T.ntheta; a++) {
+        mv_transport_stencil st;
+        if (mv_transport_get_stencil(cpu, 0, a, &st) != MV_OK) return best;
+        ix0 = a == 0 || st.ix < ix0 ? st.ix : ix0;
+        ix1 = a == 0 || st.ix > ix1 ? st.ix : ix1;
+        iz0 = a == 0 || st.iz < iz0 ? st.iz : iz0;
+        iz1 = a == 0 || st.iz > iz1 ? st.iz : iz1;
+    }
+    if (ix0 < -1024 || iz0 < -1024 || ix1 > 1024 || iz1 > 1024) return best;
+    for (j = 0; j < T.ne; j++) {
+        const int b = T.scat_start[j], k = T.scat_start[j + 1] - b, kg = T.eloss_start[j + 1] - T.eloss_start[j];
+        int lo = 0, top = 0;
+        for (int q = 0; q < k; q++) {
+            lo = q == 0 || T.scat_off[b + q] < lo ? T.scat_off[b + q] : lo;
+            top = q == 0 || T.scat_off[b + q] > top ? T.scat_off[b + q] : top;
+        }
+        hi = top > hi ? top : hi;
+        span = top - lo + 1 > span ? top - lo + 1 : span;
+        maxk = k > maxk ? k : maxk;
+        maxg = kg > maxg ? kg : maxg;
+    }
+    if (span > 64) return best;
+    int ring = 1;
+    while (ring < span) ring <<= 1;
+    const int hx = ix1 + 1 > 0 ? (int)ix1 + 1 : 0, hx1 = ix0 < 0 ? (int)-ix0 : 0;
+    const int hz = iz1 + 1 > 0 ? (int)iz1 + 1 : 0, hz1 = iz0 < 0 ? (int)-iz0 : 0;
+    const int64_t tables = 4 * (2 * (int64_t)maxk + 2 * (int64_t)maxg + 6 * (int64_t)T.ntheta);
+    for (int tx = 1; tx <= T.nx && tx + hx + hx1 <= MV__CU_TR_LCELLS * MV__CU_TR_LTHREADS; tx++) {
+        const int ntx = (T.nx + tx - 1) / tx, px = tx + hx + hx1;
+        if ((T.nx + ntx - 1) / ntx != tx) continue; /* not an even split */
+        for (int tz = 1; tz <= T.nz && (int64_t)px * (tz + hz + hz1) <= MV__CU_TR_LCELLS * MV__CU_TR_LTHREADS; tz++) {
+            const int ntz = (T.nz + tz - 1) / tz, pz = tz + hz + hz1;
+            const int64_t cells = (int64_t)px * pz, smem = 4 * ((ring + 2) * cells + (int64_t)tx * tz) + tables;
+            if ((T.nz + ntz - 1) / ntz != tz || smem > 48 * 1024) continue;
+            const int64_t blocks = (int64_t)T.ne * ntx * ntz, c = (blocks + sms - 1) / sms * cells;
+            if (cost >= 0 && (c > cost || (c == cost && tx <= best.tx))) continue;
+            cost = c;
+            best.ok = 1;
+            best.tx = tx;
+            best.tz = tz;
+            best.ntx = ntx;
+            best.ntz = ntz;
+            best.hx = hx;
+            best.hz = hz;
+            best.px = px;
+            best.pz = pz;
+            best.ring = ring;
+            best.hi = hi;
+            best.maxk = maxk;
+            best.maxg = maxg;
+            best.smem = (int)smem;
+        }
+    }
+    return best;
+}
+
 /* scratch: rs, three per-bin totals, the escaped counts, the balance */
 static size_t mv__cu_tr_scratch_layout(const int64_t *dims, size_t off[6])
 {
@@ -5881,7 +6206,18 @@ struct mv_cuda_transport {
     mv__cu_tr_args a; /* device pointers */
     int split, fused;
     void *tables, *scratch;
+    mv__cu_tr_tile tile; /* the planner's tiling (a.tile: the one in use, ok 0 when off) */
 };
+
+MVCDEF mv_status mv_cuda_transport_set_tiled(mv_cuda_transport *t, int on)
+{
+    MV__CU_CHECK(t != NULL, MV_ERR_INVALID_ARG, "mv_cuda_transport_set_tiled: plan is NULL");
+    MV__CU_CHECK(!on || t->tile.ok, MV_ERR_UNSUPPORTED,
+                 "mv_cuda_transport_set_tiled: the plan's moves or scattering kernels do not fit a tile");
+    t->a.tile = t->tile;
+    t->a.tile.ok = on && t->tile.ok;
+    return MV_OK;
+}
 
 MVCDEF void mv_cuda_transport_free(mv_cuda_transport *t, mv_cuda_stream stream)
 {
@@ -5929,6 +6265,13 @@ MVCDEF mv_status mv_cuda_transport_create(const mv_transport *cpu, mv_cuda_trans
         return st;
     }
     t->a = mv__cu_tr_args_at(dims, &L, (const unsigned char *)t->tables, (unsigned char *)t->scratch);
+    {
+        int dev = 0, sms = 0;
+        if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
+            sms = 0; /* no tiling: the two-kernel step */
+        (void)cudaGetLastError();
+        t->a.tile = t->tile = mv__cu_tr_plan_tile(cpu, sms);
+    }
     *plan = t;
     return MV_OK;
 }

@@ -397,15 +397,17 @@ static void p_tr_once(void *c)
    cudaMemcpy of the fluence measured here (target: fused step <= 2.5x) */
 static void p_transport(void)
 {
-    static const struct { int split, fused, op, bal; const char *name; } rows[] = {
-        {0, 0, MV_TRANSPORT_ELOSS, 0, "energy loss (+ dose)"},
-        {0, 0, MV_TRANSPORT_SCATTER, 0, "angular scattering"},
-        {0, 0, MV_TRANSPORT_STREAM, 0, "spatial streaming"},
-        {0, 0, -1, 0, "Lie step, unfused (+ dose)"},
-        {0, 1, -1, 0, "Lie step, fused (+ dose)"},
-        {0, 1, -1, 1, "Lie step, fused, dose + balance (waits)"},
-        {1, 0, -1, 0, "Strang step, unfused (+ dose)"},
-        {1, 1, -1, 0, "Strang step, fused (+ dose)"},
+    /* untiled: the fused Lie step as two kernels (mv_cuda_transport_set_tiled 0) */
+    static const struct { int split, fused, op, bal, untiled; const char *name; } rows[] = {
+        {0, 0, MV_TRANSPORT_ELOSS, 0, 0, "energy loss (+ dose)"},
+        {0, 0, MV_TRANSPORT_SCATTER, 0, 0, "angular scattering"},
+        {0, 0, MV_TRANSPORT_STREAM, 0, 0, "spatial streaming"},
+        {0, 0, -1, 0, 0, "Lie step, unfused (+ dose)"},
+        {0, 1, -1, 0, 1, "Lie step, fused, two kernels (+ dose)"},
+        {0, 1, -1, 0, 0, "Lie step, fused, one kernel (+ dose)"},
+        {0, 1, -1, 1, 0, "Lie step, fused, dose + balance (waits)"},
+        {1, 0, -1, 0, 0, "Strang step, unfused (+ dose)"},
+        {1, 1, -1, 0, 0, "Strang step, fused (+ dose)"},
     };
     mv_transport_opts o;
     mv_transport *cpu = NULL;
@@ -452,6 +454,7 @@ static void p_transport(void)
         o.fused = rows[i].fused;
         P_CHECK(mv_transport_create(&o, &cpu));
         P_CHECK(mv_cuda_transport_create(cpu, &t.plan, P_s));
+        if (rows[i].untiled) P_CHECK(mv_cuda_transport_set_tiled(t.plan, 0));
         mv_transport_free(cpu);
         t.psi = a;
         t.work = b;

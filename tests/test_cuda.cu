@@ -1638,7 +1638,7 @@ static int64_t t_first_diff(const void *a, const void *b, size_t n, size_t es)
 /* One grid: every operator (mv_cuda_transport_apply against
    mv_transport_apply) and four steps (the last from a dense fluence),
    fluence, dose and balance bit for bit. */
-static void t_transport_case(const mv_transport_opts *o, const char *grid)
+static void t_transport_case(const mv_transport_opts *o, const char *grid, int tiles)
 {
     mv_transport *cpu = NULL;
     mv_cuda_transport *gpu = NULL;
@@ -1711,11 +1711,30 @@ static void t_transport_case(const mv_transport_opts *o, const char *grid)
                   k + 1, gb.particles_in, cb.particles_in, gb.particles_out, cb.particles_out, gb.particles_escaped,
                   cb.particles_escaped);
         }
-        /* a step without dose or balance: stream-ordered, the same fluence */
-        CHECK_OK(mv_transport_step(cpu, &cp, &cw, NULL, NULL));
-        CHECK_OK(mv_cuda_transport_step(gpu, &gp, &gw, NULL, NULL, t_stream));
+        /* steps without balance (stream-ordered; Lie fused: the one-kernel
+           step), with dose and without: the same fluence and dose */
+        for (int k = 0; k < 2; k++) {
+            CHECK_OK(mv_transport_step(cpu, &cp, &cw, k == 0 ? cd : NULL, NULL));
+            CHECK_OK(mv_cuda_transport_step(gpu, &gp, &gw, k == 0 ? dd : NULL, NULL, t_stream));
+            cudaMemcpy(back, gp, n * 4, cudaMemcpyDeviceToHost);
+            cudaMemcpy(gd, dd, row * 8, cudaMemcpyDeviceToHost);
+            CHECK(t_same_f32(back, cp, n), "%s step %d (no balance%s): fluence differs at %lld", grid, k + 5,
+                  k ? ", no dose" : "", (long long)t_first_diff(back, cp, n, 4));
+            CHECK(memcmp(gd, cd, row * 8) == 0, "%s step %d (no balance): dose differs at %lld", grid, k + 5,
+                  (long long)t_first_diff(gd, cd, row, 8));
+        }
+        /* whether the plan tiles as the planner's limits say; then a step
+           with the tiling off (Lie fused: the two kernels): the same bytes */
+        const mv_status st = mv_cuda_transport_set_tiled(gpu, 1);
+        CHECK(st == (tiles ? MV_OK : MV_ERR_UNSUPPORTED), "%s: mv_cuda_transport_set_tiled(1) = %d, tiles %d", grid,
+              (int)st, tiles);
+        CHECK_OK(mv_cuda_transport_set_tiled(gpu, 0));
+        CHECK_OK(mv_transport_step(cpu, &cp, &cw, cd, NULL));
+        CHECK_OK(mv_cuda_transport_step(gpu, &gp, &gw, dd, NULL, t_stream));
         cudaMemcpy(back, gp, n * 4, cudaMemcpyDeviceToHost);
-        CHECK(t_same_f32(back, cp, n), "%s step 5 (no dose, no balance): fluence differs", grid);
+        cudaMemcpy(gd, dd, row * 8, cudaMemcpyDeviceToHost);
+        CHECK(t_same_f32(back, cp, n) && memcmp(gd, cd, row * 8) == 0, "%s step 7 (tiling off): differs", grid);
+        CHECK(mv_cuda_transport_set_tiled(NULL, 0) == MV_ERR_INVALID_ARG, "set_tiled(NULL) accepted");
         CHECK(mv_cuda_transport_apply(gpu, MV_TRANSPORT_STREAM, d0, d0, NULL, NULL, t_stream) == MV_ERR_INVALID_ARG,
               "%s: overlapping buffers accepted", grid);
     }
@@ -1738,20 +1757,27 @@ static void test_transport(void)
         int nx, nz, nth, ne;
         double dx, dz, step, emin, emax;
         const char *what;
+        int tiles; /* the one-kernel Lie step's planner takes it (tests/test_cuda_host.cu checks why) */
     } grids[] = {
         /* odd sizes, not multiples of any block */
-        {37, 23, 12, 11, 1.0, 1.0, 0, 5, 60, "37x23 x12 x11"},
+        {37, 23, 12, 11, 1.0, 1.0, 0, 5, 60, "37x23 x12 x11", 1},
         /* multi-cell fractional moves, 36 angles (10 degrees), wide low-energy scattering */
-        {29, 31, 36, 9, 0.5, 0.7, 1.6, 1, 30, "29x31 x36 x9"},
+        {29, 31, 36, 9, 0.5, 0.7, 1.6, 1, 30, "29x31 x36 x9", 1},
         /* 131 x 129 = 16899 cells per plane: more than 64 blocks x 256 threads, the cell loop of the
            unfused kernels runs twice */
-        {131, 129, 8, 5, 1.0, 1.0, 1.0, 5, 40, "131x129 x8 x5"},
+        {131, 129, 8, 5, 1.0, 1.0, 1.0, 5, 40, "131x129 x8 x5", 1},
         /* 400 angles: the fused kernels' shared block (400 x 32 floats) does
            not fit, the fused plan runs the unfused kernels */
-        {9, 7, 400, 4, 1.0, 1.0, 1.0, 20, 60, "9x7 x400 x4"},
+        {9, 7, 400, 4, 1.0, 1.0, 1.0, 20, 60, "9x7 x400 x4", 1},
         /* 200 angles: the fused energy loss fits but its theta sums' second
            block does not: the rowsum kernel runs first */
-        {7, 5, 200, 3, 1.0, 1.0, 1.0, 20, 60, "7x5 x200 x3"},
+        {7, 5, 200, 3, 1.0, 1.0, 1.0, 20, 60, "7x5 x200 x3", 1},
+        /* 150 bins: the dose kernel's chunks of 64 bins (three, the last partial) */
+        {11, 9, 24, 150, 1.0, 1.0, 1.0, 3, 80, "11x9 x24 x150", 1},
+        /* moves of up to 12 cells a step: the one-kernel Lie step's widest halo (25 cells) */
+        {40, 40, 16, 5, 0.25, 0.25, 3.0, 20, 60, "40x40 x16 x5", 1},
+        /* moves of 16 cells: no tile holds the halo, two kernels */
+        {40, 40, 16, 5, 0.25, 0.25, 4.0, 20, 60, "40x40 x16 x5, 16-cell moves", 0},
     };
     for (size_t i = 0; i < sizeof(grids) / sizeof(grids[0]); i++)
         for (int split = 0; split < 2; split++)
@@ -1771,7 +1797,7 @@ static void test_transport(void)
                 o.split = split ? MV_SPLIT_STRANG : MV_SPLIT_LIE;
                 o.fused = fused;
                 snprintf(what, sizeof(what), "%s %s%s", grids[i].what, split ? "Strang" : "Lie", fused ? " fused" : "");
-                t_transport_case(&o, what);
+                t_transport_case(&o, what, grids[i].tiles);
             }
 }
 

@@ -1086,7 +1086,14 @@ static void check_invert(void)
    calls the very item and element functions the kernel calls. The fused
    kernels' shared column is a host array with stride 1. */
 struct host_tr {
-    std::vector<float> col;
+    std::vector<float> col, mid;
+    /* the one-kernel Lie step: its two halves through a host buffer */
+    mv_status lie_step(const mv__cu_tr_args &A, const float *in, float *out, int rs)
+    {
+        mid.assign((size_t)(A.ne * A.plane), 0.0f);
+        MV__CU_STRY(eloss_scatter(A, 0, in, mid.data(), rs));
+        return stream(A, 0, mid.data(), out);
+    }
     mv_status eloss(const mv__cu_tr_args &A, int h, const float *in, float *out, int rs)
     {
         for (int64_t j = 0; j < A.ne; j++)
@@ -1221,6 +1228,7 @@ static void tr_case(mv_transport_opts o, const char *grid)
     unsigned char *sb = scr.data() + ((16 - ((uintptr_t)scr.data() & 15)) & 15);
     mv__cu_tr_pack(cpu, &L, tb, dims);
     mv__cu_tr_args A = mv__cu_tr_args_at(dims, &L, tb, sb);
+    A.tile = mv__cu_tr_plan_tile(cpu, 132); /* an H100's SMs: Lie fused steps without bookkeeping take one kernel */
     const int64_t n = A.ne * A.plane;
     std::vector<float> in((size_t)n), cout_((size_t)n), gout((size_t)n);
     std::vector<double> cd((size_t)A.row), gd((size_t)A.row);
@@ -1276,9 +1284,113 @@ static void tr_case(mv_transport_opts o, const char *grid)
             ok &= tr_same_f64(gd.data(), cd.data(), A.row, what);
             ok &= tr_same_bal(&gb, &cb, what);
         }
+        /* two steps without bookkeeping (Lie fused: the one-kernel step), the
+           first with dose */
+        for (int k = 0; k < 2; k++) {
+            int swapped = 0;
+            mv_transport_step(cpu, &c0, &c1, k == 0 ? cd.data() : NULL, NULL);
+            mv__cu_tr_run_step(hx, A, o.split, o.fused, g0, g1, k == 0 ? gd.data() : NULL, 0, &swapped);
+            if (swapped) std::swap(g0, g1);
+            snprintf(what, sizeof(what), "%s step %d (no balance%s)", grid, k + 5, k == 0 ? "" : ", no dose");
+            ok &= tr_same_f32(g0, c0, n, what);
+            ok &= tr_same_f64(gd.data(), cd.data(), A.row, what);
+        }
     }
     if (!ok) fails++;
     mv_transport_free(cpu);
+}
+
+/* The one-kernel Lie step's tiles (mv__cu_tr_plan_tile): they cover the
+   plane in even parts, hold every stencil's four sources of every tile
+   cell, keep each bin's scattering window in the ring and fit the kernel's
+   limits; expect says whether the grid must be tiled (the GPU group's
+   grids that must run the kernel, the issue's baseline grid) or not. */
+static void tr_tile_case(const mv_transport_opts &o, int sms, int expect, const char *what)
+{
+    mv_transport *cpu = NULL;
+    mv_transport_tables T;
+    checks++;
+    if (mv_transport_create(&o, &cpu) != MV_OK || mv_transport_get_tables(cpu, 0, &T) != MV_OK) {
+        printf("FAIL transport tiles %s: %s\n", what, mv_last_error());
+        fails++;
+        mv_transport_free(cpu);
+        return;
+    }
+    const mv__cu_tr_tile L = mv__cu_tr_plan_tile(cpu, sms);
+    const char *bad = NULL;
+    if (L.ok != expect) bad = expect ? "not tiled" : "tiled";
+    else if (L.ok) {
+        if ((int64_t)L.ntx * L.tx < T.nx || (int64_t)(L.ntx - 1) * L.tx >= T.nx || (int64_t)L.ntz * L.tz < T.nz ||
+            (int64_t)(L.ntz - 1) * L.tz >= T.nz)
+            bad = "tiles do not cover the plane once";
+        else if (L.px * L.pz > MV__CU_TR_LCELLS * MV__CU_TR_LTHREADS || L.smem > 48 * 1024 ||
+                 L.smem < 4 * (L.ring + 2) * L.px * L.pz + 4 * 6 * T.ntheta || (L.ring & (L.ring - 1)))
+            bad = "over the kernel's limits";
+        for (int a = 0; !bad && a < T.ntheta; a++) {
+            mv_transport_stencil st;
+            mv_transport_get_stencil(cpu, 0, a, &st);
+            /* tile cell (lz, lx) reads halo'd cells (lz + hz - iz - {0,1}, lx + hx - ix - {0,1}) */
+            if (L.hx - st.ix - 1 < 0 || L.tx - 1 + L.hx - st.ix >= L.px || L.hz - st.iz - 1 < 0 ||
+                L.tz - 1 + L.hz - st.iz >= L.pz)
+                bad = "a stencil reads outside the halo";
+        }
+        for (int j = 0; !bad && j < T.ne; j++) {
+            const int b = T.scat_start[j], k = T.scat_start[j + 1] - b;
+            int lo = 0, hi = 0;
+            for (int q = 0; q < k; q++) {
+                lo = q == 0 || T.scat_off[b + q] < lo ? T.scat_off[b + q] : lo;
+                hi = q == 0 || T.scat_off[b + q] > hi ? T.scat_off[b + q] : hi;
+            }
+            if (k > L.maxk || T.eloss_start[j + 1] - T.eloss_start[j] > L.maxg || hi > L.hi || hi - lo + 1 > L.ring)
+                bad = "a bin's tables do not fit";
+        }
+    }
+    if (bad) {
+        printf("FAIL transport tiles %s (%d SMs): %s (ok %d, tile %dx%d, halo'd %dx%d, ring %d)\n", what, sms, bad, L.ok,
+               L.tx, L.tz, L.px, L.pz, L.ring);
+        fails++;
+    } else if (getenv("MV_VERBOSE"))
+        printf("transport tiles %s (%d SMs): ok %d, tile %dx%d of %dx%d, halo'd %dx%d, ring %d, %d B\n", what, sms, L.ok,
+               L.tx, L.tz, L.ntx, L.ntz, L.px, L.pz, L.ring, L.smem);
+    mv_transport_free(cpu);
+}
+
+static void check_transport_tiles(void)
+{
+    struct g {
+        int nx, nz, nth, ne;
+        double dx, dz, step, emin, emax;
+        int expect;
+        const char *what;
+    } grids[] = {
+        {0, 0, 0, 0, 0, 0, 0, 0, 0, 1, "the baseline 40x40 x72 x200"},
+        /* tests/test_cuda.cu's grids */
+        {37, 23, 12, 11, 1.0, 1.0, 0, 5, 60, 1, "37x23 x12 x11"},
+        {29, 31, 36, 9, 0.5, 0.7, 1.6, 1, 30, 1, "29x31 x36 x9"},
+        {131, 129, 8, 5, 1.0, 1.0, 1.0, 5, 40, 1, "131x129 x8 x5"},
+        {9, 7, 400, 4, 1.0, 1.0, 1.0, 20, 60, 1, "9x7 x400 x4"},
+        {7, 5, 200, 3, 1.0, 1.0, 1.0, 20, 60, 1, "7x5 x200 x3"},
+        {11, 9, 24, 150, 1.0, 1.0, 1.0, 3, 80, 1, "11x9 x24 x150"},
+        /* moves of 12 cells a step: a halo of 25 cells, 8x6 tiles (33x31 with it) */
+        {40, 40, 16, 5, 0.25, 0.25, 3.0, 20, 60, 1, "40x40 x16 x5, steps of 12 cells"},
+        /* of 16 cells: a halo of 33, no tile fits 1024 cells */
+        {40, 40, 16, 5, 0.25, 0.25, 4.0, 20, 60, 0, "40x40 x16 x5, steps of 16 cells"},
+    };
+    for (size_t i = 0; i < sizeof(grids) / sizeof(grids[0]); i++)
+        for (int sms = 1; sms <= 132; sms += 131) {
+            mv_transport_opts o;
+            memset(&o, 0, sizeof(o));
+            o.nx = grids[i].nx;
+            o.nz = grids[i].nz;
+            o.ntheta = grids[i].nth;
+            o.ne = grids[i].ne;
+            o.dx = grids[i].dx;
+            o.dz = grids[i].dz;
+            o.step = grids[i].step;
+            o.e_min = grids[i].emin;
+            o.e_max = grids[i].emax;
+            tr_tile_case(o, sms, grids[i].expect, grids[i].what);
+        }
 }
 
 static void check_transport(void)
@@ -3061,6 +3173,7 @@ int main(void)
     check_cgsense();
     check_grappa();
     check_transport();
+    check_transport_tiles();
     check_gaussian();
     check_stats();
     check_convert();
