@@ -2058,7 +2058,12 @@ typedef enum mv_cpart {
    as numpy.fft.fftshift / ifftshift: a roll by n/2 (fftshift) or -(n/2)
    (ifftshift) along each axis. Any dtype (moves elements). _into: out has
    in's dims and dtype; in place (out->data == in->data) when every shifted
-   axis has even length (else MV_ERR_INVALID_ARG). allocates: _into no. */
+   axis has even length (else MV_ERR_INVALID_ARG). allocates: _into no.
+   Masks here and in mv_fftc are BART's bitmasks (bit k = axis k, bits 0..15,
+   BART's 16 dims): a bit at or past in->ndim names a length-1 axis (the
+   trailing ones a .cfl or NIfTI loader drops) and changes nothing, as in
+   BART (`bart fft -u 7` on a 2D image is its 2D transform); a mask of
+   such bits only is a copy. Mask 0 or bits past 15: MV_ERR_INVALID_ARG. */
 MVDEF mv_status mv_fftshift(const mv_vol *in, mv_vol *out, unsigned axes, int inverse, const mv_mri_opts *opts);
 MVDEF mv_status mv_fftshift_into(const mv_vol *in, mv_vol *out, unsigned axes, int inverse, const mv_mri_opts *opts);
 
@@ -23315,8 +23320,8 @@ MVDEF mv_status mv_fftshift_into(const mv_vol *in, mv_vol *out, unsigned axes, i
     opts = mv__mri_opts_or_default(opts, &od);
     MV__TRY(mv__mri_check_vol(in, fn, "in"));
     MV__TRY(mv__mri_check_vol(out, fn, "out"));
-    MV__CHECK(axes != 0 && axes < (1u << in->ndim), MV_ERR_INVALID_ARG, "%s: axes 0x%x for ndim %d", fn, axes,
-              in->ndim);
+    MV__CHECK(axes != 0 && axes < (1u << 16), MV_ERR_INVALID_ARG, "%s: axes 0x%x (a BART mask: bits 0..15)", fn,
+              axes);
     MV__CHECK(out->dtype == in->dtype && out->ndim == in->ndim &&
                   !memcmp(out->dim, in->dim, sizeof(in->dim)),
               MV_ERR_INVALID_ARG, "%s: out must have in's dtype and dims", fn);
@@ -23553,8 +23558,16 @@ MVDEF mv_status mv_fftc_into(const mv_vol *in, mv_vol *out, unsigned axes, int i
     MV__TRY(mv__mri_check_c64(out, fn, "out"));
     MV__CHECK(out->ndim == in->ndim && !memcmp(out->dim, in->dim, sizeof(in->dim)), MV_ERR_INVALID_ARG,
               "%s: out must have in's dims", fn);
-    MV__CHECK(axes != 0 && axes < (1u << in->ndim), MV_ERR_INVALID_ARG, "%s: axes 0x%x for ndim %d", fn, axes,
-              in->ndim);
+    MV__CHECK(axes != 0 && axes < (1u << 16), MV_ERR_INVALID_ARG, "%s: axes 0x%x (a BART mask: bits 0..15)", fn,
+              axes);
+    /* bits past ndim name length-1 axes: the transform of the rest */
+    axes &= (1u << in->ndim) - 1u;
+    if (!axes) { /* only length-1 axes: the input itself */
+        MV__CHECK(in->data == out->data || !mv__fft_overlap(in->data, mv_vol_bytes(in), out->data, mv_vol_bytes(out)),
+                  MV_ERR_INVALID_ARG, "%s: in and out overlap without being equal", fn);
+        if (in->data != out->data) memcpy(out->data, in->data, mv_vol_bytes(in));
+        return MV_OK;
+    }
     return mv__fftc_raw(in->data, out->data, in->ndim, in->dim, axes, inverse, opts->threads, opts->alloc_ctx, fn);
 }
 

@@ -33,6 +33,10 @@ static mv_status fftc_plan(const mv_vol *in, mv_vol *out, unsigned mask, int inv
     void *scratch = NULL;
     mv_status st;
     fo.norm = MV_FFT_ORTHO;
+    /* a plan takes explicit dims and axes below its ndim (>>api-fft): the
+       mask's bits past ndim dropped as mv_fftc drops them, none left a copy */
+    mask &= (1u << in->ndim) - 1u;
+    if (!mask) return mv_vol_copy(in, out);
     st = mv_fft_plan_c2c(&plan, in->ndim, in->dim, mask, inverse, &fo);
     if (st == MV_OK) st = mv_vol_alloc(out, MV_DT_C64, in->ndim, in->dim, NULL);
     if (st == MV_OK) {

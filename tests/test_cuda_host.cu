@@ -1146,7 +1146,7 @@ struct host_tr {
     }
     mv_status totals(const mv__cu_tr_args &A, double *tot)
     {
-        for (int64_t j = 0; j < A.ne; j++) tot[j] = mv__cu_tr_bin_total(A.rs + j * A.row, A.row);
+        for (int64_t j = 0; j < A.ne; j++) tot[j] = mv__cu_tr_bin_total(0.0, A.rs + j * A.row, A.row);
         return MV_OK;
     }
     mv_status escaped(const mv__cu_tr_args &A, int h, const float *in)

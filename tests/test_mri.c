@@ -159,6 +159,8 @@ static const shape_case fftc_cases[] = {
     {3, {16, 12, 8, 1, 1}, 7},  {3, {15, 9, 7, 1, 1}, 7},   {4, {10, 7, 6, 3, 1}, 3}, {4, {32, 32, 1, 4, 1}, 3},
     {3, {6, 10, 14, 1, 1}, 6},  {5, {8, 5, 4, 2, 2}, 7},    {1, {1, 1, 1, 1, 1}, 1},  {2, {2, 3, 1, 1, 1}, 3},
     {3, {64, 48, 20, 1, 1}, 7}, {3, {11, 13, 2, 1, 1}, 5},
+    /* BART masks with bits past ndim (length-1 axes): bart fft -u 7 on 2D data */
+    {2, {16, 12, 1, 1, 1}, 7},  {1, {9, 1, 1, 1, 1}, 0xffff},
 };
 
 MV_TEST(mri, fftc_matches_numpy)
@@ -675,7 +677,21 @@ MV_TEST(mri, bad_input)
     EXPECT_STATUS(mv_rss(&x, NULL, NULL), MV_ERR_INVALID_ARG);
     EXPECT_STATUS(mv_fftc(&f, &o, 7, 0, NULL), MV_ERR_UNSUPPORTED);
     EXPECT_STATUS(mv_fftc(&x, &o, 0, 0, NULL), MV_ERR_INVALID_ARG);
-    EXPECT_STATUS(mv_fftc(&x, &o, 1u << 5, 0, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_fftc(&x, &o, 1u << 16, 0, NULL), MV_ERR_INVALID_ARG); /* past BART's 16 dims */
+    EXPECT_STATUS(mv_fftshift(&x, &o, 1u << 16, 0, NULL), MV_ERR_INVALID_ARG);
+    { /* a mask naming only length-1 axes past ndim: the input itself, out of place and in place */
+        mv_vol c;
+        EXPECT_OK(mv_fftc(&x, &o, 1u << 5, 0, NULL));
+        EXPECT_MSG(o.data && memcmp(o.data, x.data, mv_vol_bytes(&x)) == 0, "fftc over length-1 axes changed data");
+        mv_free(&o);
+        EXPECT_OK(mv_fftshift(&x, &o, 3u << 4, 1, NULL));
+        EXPECT_MSG(o.data && memcmp(o.data, x.data, mv_vol_bytes(&x)) == 0, "fftshift over length-1 axes moved data");
+        mv_free(&o);
+        REQUIRE_OK(mv_vol_copy(&x, &c));
+        EXPECT_OK(mv_fftc_into(&c, &c, 1u << 4, 1, NULL));
+        EXPECT_MSG(memcmp(c.data, x.data, mv_vol_bytes(&x)) == 0, "fftc in place over length-1 axes changed data");
+        mv_free(&c);
+    }
     EXPECT_STATUS(mv_rss_into(&x, &s3, NULL), MV_ERR_INVALID_ARG);        /* wrong dtype out */
     EXPECT_STATUS(mv_rss_into(&x, &x, NULL), MV_ERR_INVALID_ARG);
     EXPECT_STATUS(mv_coil_combine(&x, &s3, &o, NULL), MV_ERR_INVALID_ARG); /* sens dims */

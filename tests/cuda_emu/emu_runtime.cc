@@ -425,6 +425,22 @@ unsigned long long shfl_down_u64(unsigned int mask, unsigned long long v, unsign
     return r;
 }
 
+/* __syncwarp: the lanes the mask names wait for each other (every lane of
+   the warp that still runs, as a shuffle's mask must name them) */
+void syncwarp(unsigned int mask)
+{
+    fiber *f = g_cur;
+    if (!f) return;
+    int lane = f->linear % 32, first = f->linear - lane;
+    warp_state *w = &g_block.warps[f->linear / 32];
+    int exist = g_block.n - first < 32 ? g_block.n - first : 32;
+    unsigned want = exist == 32 ? 0xffffffffu : (1u << exist) - 1u;
+    if ((mask & want) != mask || __builtin_popcount(mask) != w->live)
+        block_error("a __syncwarp's mask names lanes that do not exist or have ended");
+    if (!(mask >> lane & 1u)) block_error("a lane outside the __syncwarp's mask called it");
+    warp_barrier(w);
+}
+
 void *dynamic_shared(void) { return g_dyn_shared.data(); }
 
 /* The first fiber at or after place `from` in the order that can run (one

@@ -61,6 +61,23 @@ static __global__ void k_warp_sum(const double *in, double *out)
     if (threadIdx.x == 0) out[blockIdx.x] = v;
 }
 
+/* Lanes stage values in shared memory and lane 0 adds them after a
+   __syncwarp (racy: without it; lane 0 runs first and reads zeros) */
+static __global__ void k_warp_stage(const int *in, long long *out, int racy)
+{
+    __shared__ int sh[64];
+    const int w = threadIdx.x / 32, lane = threadIdx.x % 32;
+    sh[threadIdx.x] = 0;
+    __syncthreads();
+    sh[threadIdx.x] = in[threadIdx.x];
+    if (!racy) __syncwarp();
+    if (lane == 0) {
+        long long s = 0;
+        for (int l = 0; l < 32; l++) s += sh[w * 32 + l];
+        out[w] = s;
+    }
+}
+
 /* Threads past n leave before the barrier: a divergent __syncthreads. */
 static __global__ void k_divergent(int *a, int n)
 {
@@ -127,6 +144,22 @@ static void test_reductions(void)
     cudaMalloc(&dv, sizeof hv);
     cudaMalloc(&dout, sizeof out);
     cudaMemcpy(dv, hv, sizeof hv, cudaMemcpyHostToDevice);
+    { /* __syncwarp orders a warp's shared-memory stores before lane 0's reads */
+        int hs[64], *dsi;
+        long long ws[2], *dws, want0 = 0, want1 = 0;
+        for (int i = 0; i < 64; i++) (i < 32 ? want0 : want1) += hs[i] = 3 * i + 1;
+        cudaMalloc(&dsi, sizeof hs);
+        cudaMalloc(&dws, sizeof ws);
+        cudaMemcpy(dsi, hs, sizeof hs, cudaMemcpyHostToDevice);
+        for (int racy = 0; racy < 2; racy++) {
+            k_warp_stage<<<1, 64>>>(dsi, dws, racy);
+            cudaMemcpy(ws, dws, sizeof ws, cudaMemcpyDeviceToHost);
+            if (!racy) CHECK(ws[0] == want0 && ws[1] == want1, "__syncwarp staging %lld %lld", ws[0], ws[1]);
+            else CHECK(ws[0] != want0, "staging without __syncwarp gave the right sum: the race went unseen");
+        }
+        cudaFree(dsi);
+        cudaFree(dws);
+    }
     k_warp_sum<<<3, 32>>>(dv, dout);
     cudaMemcpy(out, dout, sizeof out, cudaMemcpyDeviceToHost);
     for (int w = 0; w < 3; w++) {

@@ -7,7 +7,7 @@
    blocks) still needs a GPU session. What it does show:
 
    - every launch's index arithmetic, block reductions, shared memory,
-     __syncthreads and warp shuffles, run thread by thread (each GPU thread
+     __syncthreads, __syncwarp and warp shuffles, run thread by thread (each GPU thread
      is a fiber; a barrier switches between the fibers of a block), in
      thread order or, with MV_EMU_SHUFFLE=seed, in a shuffled order of
      blocks and of threads between barriers, so that results which depend
@@ -147,6 +147,7 @@ static inline void launch(const launch_cfg &c, const char *name, void (*kernel)(
 
 void syncthreads(void);
 unsigned long long shfl_down_u64(unsigned int mask, unsigned long long v, unsigned int delta, int width);
+void syncwarp(unsigned int mask);
 void *dynamic_shared(void);
 
 } /* namespace mv_emu */
@@ -158,6 +159,7 @@ void *dynamic_shared(void);
 static constexpr int warpSize = 32;
 
 static inline void __syncthreads(void) { mv_emu::syncthreads(); }
+static inline void __syncwarp(unsigned int mask = 0xffffffffu) { mv_emu::syncwarp(mask); }
 
 template <typename T> static inline T __shfl_down_sync(unsigned int mask, T v, unsigned int delta, int width = 32)
 {
