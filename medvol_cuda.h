@@ -720,9 +720,8 @@ MVCDEF mv_status mv_cuda_transport_step(mv_cuda_transport *plan, float **psi, fl
                                         mv_transport_balance *bal, mv_cuda_stream stream);
 /* Whether fused Lie steps without bookkeeping (bal NULL) run as one kernel
    over tiles of the plane with their streaming halo (on by default when
-   the plan's moves and scattering kernels fit a tile: any grid where a
-   step moves under ~15 cells and a scattering kernel spans under ~40
-   angles) or as the two fused kernels (energy loss + scattering, then
+   the plan's moves and scattering kernels fit a tile, the limits above)
+   or as the two fused kernels (energy loss + scattering, then
    streaming) that steps with bookkeeping take. The bytes are the same;
    for comparisons and profiles. MV_ERR_UNSUPPORTED when on and the plan
    does not tile. */

@@ -1640,8 +1640,10 @@ static int64_t t_first_diff(const void *a, const void *b, size_t n, size_t es)
 }
 
 /* One grid: every operator (mv_cuda_transport_apply against
-   mv_transport_apply) and four steps (the last from a dense fluence),
-   fluence, dose and balance bit for bit. */
+   mv_transport_apply) and seven steps: four with bookkeeping (the last
+   from a dense fluence), two without (a Lie fused plan's one-kernel step,
+   when the grid tiles), one with the tiling off; fluence, dose and balance
+   bit for bit. tiles: whether the one-kernel step's planner takes it. */
 static void t_transport_case(const mv_transport_opts *o, const char *grid, int tiles)
 {
     mv_transport *cpu = NULL;
@@ -1771,7 +1773,8 @@ static void test_transport(void)
            unfused kernels runs twice */
         {131, 129, 8, 5, 1.0, 1.0, 1.0, 5, 40, "131x129 x8 x5", 1},
         /* 400 angles: the fused kernels' shared block (400 x 32 floats) does
-           not fit, the fused plan runs the unfused kernels */
+           not fit, the fused plan runs the unfused kernels (with bookkeeping;
+           without, the one-kernel step, which keeps a window of angles) */
         {9, 7, 400, 4, 1.0, 1.0, 1.0, 20, 60, "9x7 x400 x4", 1},
         /* 200 angles: the fused energy loss fits but its theta sums' second
            block does not: the rowsum kernel runs first */
