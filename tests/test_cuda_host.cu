@@ -1355,14 +1355,33 @@ static void tr_tile_case(const mv_transport_opts &o, int sms, int expect, const 
     mv_transport_free(cpu);
 }
 
+/* a transport test grid; flag: check_transport_tiles' expectation or
+   check_transport's no_scatter */
+struct tr_grid {
+    int nx, nz, nth, ne;
+    double dx, dz, step, emin, emax;
+    int flag;
+    const char *what;
+};
+static mv_transport_opts tr_grid_opts(const tr_grid &g)
+{
+    mv_transport_opts o;
+    memset(&o, 0, sizeof(o));
+    o.nx = g.nx;
+    o.nz = g.nz;
+    o.ntheta = g.nth;
+    o.ne = g.ne;
+    o.dx = g.dx;
+    o.dz = g.dz;
+    o.step = g.step;
+    o.e_min = g.emin;
+    o.e_max = g.emax;
+    return o;
+}
+
 static void check_transport_tiles(void)
 {
-    struct g {
-        int nx, nz, nth, ne;
-        double dx, dz, step, emin, emax;
-        int expect;
-        const char *what;
-    } grids[] = {
+    static const tr_grid grids[] = {
         {0, 0, 0, 0, 0, 0, 0, 0, 0, 1, "the baseline 40x40 x72 x200"},
         /* tests/test_cuda.cu's grids */
         {37, 23, 12, 11, 1.0, 1.0, 0, 5, 60, 1, "37x23 x12 x11"},
@@ -1377,30 +1396,12 @@ static void check_transport_tiles(void)
         {40, 40, 16, 5, 0.25, 0.25, 4.0, 20, 60, 0, "40x40 x16 x5, steps of 16 cells"},
     };
     for (size_t i = 0; i < sizeof(grids) / sizeof(grids[0]); i++)
-        for (int sms = 1; sms <= 132; sms += 131) {
-            mv_transport_opts o;
-            memset(&o, 0, sizeof(o));
-            o.nx = grids[i].nx;
-            o.nz = grids[i].nz;
-            o.ntheta = grids[i].nth;
-            o.ne = grids[i].ne;
-            o.dx = grids[i].dx;
-            o.dz = grids[i].dz;
-            o.step = grids[i].step;
-            o.e_min = grids[i].emin;
-            o.e_max = grids[i].emax;
-            tr_tile_case(o, sms, grids[i].expect, grids[i].what);
-        }
+        for (int sms = 1; sms <= 132; sms += 131) tr_tile_case(tr_grid_opts(grids[i]), sms, grids[i].flag, grids[i].what);
 }
 
 static void check_transport(void)
 {
-    struct g {
-        int nx, nz, nth, ne;
-        double dx, dz, step, emin, emax;
-        int no_scatter;
-        const char *what;
-    } grids[] = {
+    static const tr_grid grids[] = { /* flag: no scattering */
         {7, 5, 12, 9, 1.0, 1.0, 0, 5, 60, 0, "7x5 x12 x9, 1 mm cells and steps"},
         {9, 6, 16, 7, 0.5, 0.7, 1.6, 3, 30, 0, "9x6 x16 x7, steps of several cells"},
         {6, 4, 4, 5, 1.0, 1.0, 1.0, 5, 40, 0, "6x4 x4 x5, whole-cell copies"},
@@ -1410,19 +1411,9 @@ static void check_transport(void)
     for (size_t i = 0; i < sizeof(grids) / sizeof(grids[0]); i++)
         for (int split = 0; split < 2; split++)
             for (int fused = 0; fused < 2; fused++) {
-                mv_transport_opts o;
+                mv_transport_opts o = tr_grid_opts(grids[i]);
                 char what[160];
-                memset(&o, 0, sizeof(o));
-                o.nx = grids[i].nx;
-                o.nz = grids[i].nz;
-                o.ntheta = grids[i].nth;
-                o.ne = grids[i].ne;
-                o.dx = grids[i].dx;
-                o.dz = grids[i].dz;
-                o.step = grids[i].step;
-                o.e_min = grids[i].emin;
-                o.e_max = grids[i].emax;
-                o.no_scatter = grids[i].no_scatter;
+                o.no_scatter = grids[i].flag;
                 o.split = split ? MV_SPLIT_STRANG : MV_SPLIT_LIE;
                 o.fused = fused;
                 o.threads = 1 + (int)(i % 2); /* the CPU's bytes do not depend on it */
