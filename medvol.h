@@ -2537,10 +2537,14 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
 
    ESPIRiT (mv_ecalib): BART ecalib's algorithm and defaults (calibration
    region 24, kernel 6, threshold 0.001, crop 0.8, 1 map): the calibration
-   matrix of every kernel patch of the centred calibration box (shrunk to
-   the fully sampled part), its SVD through a Hermitian eigendecomposition
-   of the smaller Gram matrix (A^H A or A A^H) in float64: the Gram by the
-   conjugated product of >>pass-recon (threaded), Householder
+   matrix of every kernel patch of the calibration box (BART's
+   extract_calib: grown from the centre while fully sampled, centred in a
+   window of 24 phase encodes as BART centres it, which for odd sizes can
+   sit one sample lower than the volume's centre, then slid along the
+   readout to its largest energy in BART's float32 rounding), its SVD
+   through a Hermitian eigendecomposition of the smaller Gram matrix (A^H
+   A or A A^H) in float64: the Gram by the conjugated product of
+   >>pass-recon (threaded), Householder
    tridiagonalisation row by row (the rank-2 update fused with the next
    step's product, a SIMD kernel), implicit QL logging its rotations, and
    only the kept eigenvectors made from the log and the reflections (the
@@ -2561,9 +2565,12 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    on the first principal component of the calibration data is real
    positive (BART's rotphase), that component's own phase fixed as BART's
    LAPACK eigensolver leaves it on coil data: its last coil entry real
-   positive (on odd matrices cheev can leave that entry negative, and the
-   maps then differ from BART's by a sign). maps: c64 (x, y, z, C, M) (BART's layout,
-   maps in dims[4]); eigenvalues (optional) f32 (x, y, z, M). Cost at
+   positive, and with two coils of the sign LAPACK's steps give in closed
+   form (negative when the first coil has the larger power and the
+   covariance's off-diagonal a negative real part); on other odd matrices
+   cheev can leave that entry negative, and the maps then differ from
+   BART's by a sign. maps: c64 (x, y, z, C, M) (BART's layout, maps in
+   dims[4]); eigenvalues (optional) f32 (x, y, z, M). Cost at
    256^2 on 2 threads: see bench/README.md (8 coils: calibration ~20 ms,
    voxels ~15 ms of one 2-core Xeon).
 
@@ -2698,10 +2705,14 @@ typedef struct mv_ecalib_opts {
 MVDEF mv_status mv_ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, const mv_ecalib_opts *opts);
 
 /* SVD coil compression (BART cc -S): the ncoils_out virtual coils of the
-   leading principal components of the calibration box (calib 0 = 24) of
-   kspace, applied to every sample of every batch volume; out c64 (x, y, z,
-   ncoils_out, ...). matrix (optional, c64 C x ncoils_out, C fastest) gets
-   the compression vectors. allocates: yes. */
+   leading principal components of the calibration box (calib 0 = 24, found
+   as BART's extract_calib finds it, as for mv_ecalib) of kspace, applied
+   to every sample of every batch volume; out c64 (x, y, z, ncoils_out,
+   ...), each virtual coil BART's up to a constant phase (an eigenvector's
+   phase is its solver's). matrix (optional, c64 C x ncoils_out, C fastest)
+   gets the compression vectors. MV_ERR_BAD_DATA when the box holds no
+   signal (BART warns and goes on with arbitrary vectors). allocates:
+   yes. */
 MVDEF mv_status mv_coil_compress(const mv_vol *kspace, int ncoils_out, int calib, mv_vol *out, mv_vol *matrix,
                                  const mv_mri_opts *opts);
 
@@ -2812,13 +2823,19 @@ MVDEF mv_status mv_bart_scale_rule(float *mag, int64_t n, double *scale);
 MVDEF mv_status mv_bart_scale_estimate_nc(const mv_vol *traj, const mv_vol *kspace, const mv_vol *sens, double *scale,
                                           const mv_cg_opts *opts);
 
-/* BART's pics data scale (estimate_scaling): the RSS image of the centred
-   fully sampled box (at most 32 per axis, BART's calib_geom with its
-   readout slide) of kspace, sorted; p90 unless max - p90 >= 2 (p90 -
-   median), then max; divided by sqrt(N / box) per axis. Agrees with BART
-   to float rounding on 256^2 phantom data; on a 64^2 R=3 case it came out
-   4% higher than BART's (a box difference not found yet), so use pics -S
-   (or -w) where the absolute scale matters. allocates: yes. */
+/* BART's pics data scale (estimate_scaling, as bart pics takes it without
+   -S or -w): kspace multiplied by BART's fftmod (pics does that first),
+   the fully sampled box of its first volume found as BART's extract_calib
+   finds it (at most 32 per axis, grown from the centre of a window of 32
+   phase encodes, then slid along the readout to its largest energy,
+   compared in BART's float32 rounding), the RSS image of that box
+   (unitary FFT), sorted; p90 unless max - p90 >= 2 (p90 - median), then
+   max; divided by sqrt(N / box) per axis. fftmod matters: for odd sizes
+   its linear phase moves the box's image by a fraction of a voxel, which
+   changes the magnitudes. Checked against bart pics -d5 on random 2D/3D,
+   odd/even, undersampled cases (tests/py/diff_bart.py family scale: 2000
+   cases, worst 4.2e-7 relative). Returns 0 for an all-zero box (pics then
+   uses 1). allocates: yes. */
 MVDEF mv_status mv_bart_scale_estimate(const mv_vol *kspace, double *scale, const mv_mri_opts *opts);
 
 
@@ -29390,18 +29407,32 @@ static int mv__ksp_sampled(const float *k, int64_t nvox, int64_t nc, int64_t i)
     return 0;
 }
 
-/* BART's calib_geom: from a 1-voxel box at the centre ((n - c) / 2), grow
-   each axis by one in turn while the centred box stays fully sampled and
-   below calsize; then (slide 1) move it along the readout to the position
-   of largest energy (the first maximum). */
-static void mv__calib_geom(const float *k, const int64_t d[3], int64_t nc, const int64_t calsize[3], int slide,
+/* Where a calibration box of c samples starts along an axis of n: centred,
+   (n - c) / 2; or as BART's extract_calib places it (bart), which first
+   cuts a window of t = min(calsize, n) at (n - t) / 2 from the phase axes
+   (axis 1 and 2; the readout, axis 0, whole) and centres the box in that,
+   (n - t) / 2 + (t - c) / 2: one sample lower than (n - c) / 2 when n is
+   odd and t - c is odd. */
+static int64_t mv__calib_pos(int64_t n, int64_t c, int64_t calsize, int axis, int bart)
+{
+    const int64_t t = MV__MIN(calsize, n);
+    return bart && axis > 0 ? (n - t) / 2 + (t - c) / 2 : (n - c) / 2;
+}
+
+/* BART's calib_geom: from a 1-voxel box at the centre, grow each axis by
+   one in turn while the centred box (mv__calib_pos) stays fully sampled and
+   below calsize; then, with bart set, BART's geometry: its placement and a
+   move along the readout to the position of largest energy (the first
+   maximum). bart 0 (GRAPPA) centres the box in the whole volume and does
+   not move it. */
+static void mv__calib_geom(const float *k, const int64_t d[3], int64_t nc, const int64_t calsize[3], int bart,
                            int64_t cd[3], int64_t cp[3])
 {
     int stop[3] = {0, 0, 0}, i;
     int64_t nvox = d[0] * d[1] * d[2];
     for (i = 0; i < 3; i++) {
         cd[i] = 1;
-        cp[i] = (d[i] - 1) / 2;
+        cp[i] = mv__calib_pos(d[i], 1, calsize[i], i, bart);
     }
     if (!mv__ksp_sampled(k, nvox, nc, cp[0] + d[0] * (cp[1] + d[1] * cp[2]))) stop[0] = stop[1] = stop[2] = 1;
     while (!(stop[0] && stop[1] && stop[2])) {
@@ -29410,7 +29441,7 @@ static void mv__calib_geom(const float *k, const int64_t d[3], int64_t nc, const
             if (cd[i] == d[i] || cd[i] >= calsize[i]) stop[i] = 1;
             if (stop[i]) continue;
             cd[i]++;
-            cp[i] = (d[i] - cd[i]) / 2;
+            cp[i] = mv__calib_pos(d[i], cd[i], calsize[i], i, bart);
             for (z = cp[2]; z < cp[2] + cd[2] && ok; z++)
                 for (y = cp[1]; y < cp[1] + cd[1] && ok; y++)
                     for (x = cp[0]; x < cp[0] + cd[0]; x++)
@@ -29420,28 +29451,35 @@ static void mv__calib_geom(const float *k, const int64_t d[3], int64_t nc, const
                         }
             if (!ok) {
                 cd[i]--;
-                cp[i] = (d[i] - cd[i]) / 2;
+                cp[i] = mv__calib_pos(d[i], cd[i], calsize[i], i, bart);
                 stop[i] = 1;
             }
         }
     }
-    if (slide) {
+    if (bart) {
         int64_t r, best = 0;
         float maxe = 0;
         for (r = 0; r + cd[0] <= d[0]; r++) {
-            /* energy in float32 summed in BART's order is not reproducible
-               here; float64 picks the same maximum barring exact ties */
+            /* the energy as BART's md_znorm2 takes it: float32 squares
+               summed in float64, the sum rounded to float32, its sqrtf;
+               the first strict maximum. Positions mirrored about the centre
+               tie in exact arithmetic on Hermitian-symmetric k-space, so
+               the rounding decides, and it must be BART's */
             double e = 0;
+            float en;
             int64_t c, x, y, z;
             for (c = 0; c < nc; c++)
                 for (z = cp[2]; z < cp[2] + cd[2]; z++)
                     for (y = cp[1]; y < cp[1] + cd[1]; y++)
                         for (x = r; x < r + cd[0]; x++) {
                             const float *s = k + 2 * (c * nvox + x + d[0] * (y + d[1] * z));
-                            e += (double)s[0] * s[0] + (double)s[1] * s[1];
+                            const float re2 = s[0] * s[0], im2 = s[1] * s[1];
+                            e += re2;
+                            e += im2;
                         }
-            if ((float)e > maxe) {
-                maxe = (float)e;
+            en = sqrtf((float)e);
+            if (en > maxe) {
+                maxe = en;
                 best = r;
             }
         }
@@ -31101,6 +31139,26 @@ static mv_status mv__ec_coeffs(const double *V, int64_t nk, const int64_t k[3], 
     return MV_OK;
 }
 
+/* The sign of the last entry of the leading eigenvector that LAPACK's
+   cheev ('V', 'U') returns for the 2x2 Hermitian [[d1, a12], [conj(a12),
+   d2]] (a12 = a12r + i a12i, d1, d2 >= 0), traced through its three steps:
+   chetrd's one reflector (clarfg with no x) makes the off-diagonal real,
+   e = -sign(Re a12) |a12| (sign(0) = +1), or leaves it as it is, e = a12r,
+   when a12 is already real; cungtr's Q = diag(q, 1), |q| = 1, keeps the
+   last coordinate as it is; csteqr's single 2x2 block goes to slaev2,
+   whose unit vector (cs1, sn1) of the larger eigenvalue has sn1 > 0 when
+   d1 < d2 and sn1 of the sign of -e when d1 >= d2 (its swap branch); the
+   final ascending sort moves that column last. So the entry is negative
+   exactly when d1 >= d2 and e > 0. (A negligible e, |e| <= sqrt(d1 d2)
+   2^-24, skips the rotation and leaves that entry 0: nothing to match.)
+   Checked against BART (which calls Debian's netlib cheev) by
+   tests/py/diff_bart.py's fixed_ecalib_two_coils, both signs. */
+static double mv__ec_cheev2_last_sign(double d1, double d2, double a12r, double a12i)
+{
+    const double e = a12i == 0 ? a12r : (a12r >= 0 ? -1.0 : 1.0) * sqrt(a12r * a12r + a12i * a12i);
+    return d1 >= d2 && e > 0 ? -1.0 : 1.0;
+}
+
 MVDEF mv_status mv_ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, const mv_ecalib_opts *opts)
 {
     mv_ecalib_opts to;
@@ -31112,7 +31170,7 @@ MVDEF mv_status mv_ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, const
     void *ctx;
     float *kd;
     double *A = NULL, *X = NULL, *gram = NULL, *gp = NULL, *w = NULL, *Y = NULL, *V = NULL, *cf = NULL, *ex = NULL,
-           *ey, *ez, *pxb, *rot = NULL, *scr = NULL, thr, crop;
+           *ey, *ez, *pxb, *rot = NULL, *scr = NULL, thr, crop, sign2 = 1;
     mv_vol mt, et;
     mv__ec_job job;
     mv_status st = MV_OK;
@@ -31222,6 +31280,7 @@ MVDEF mv_status mv_ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, const
             goto done;
         }
         wv = wk + 3 * nc * nc + 7 * nc;
+        if (nc == 2) sign2 = mv__ec_cheev2_last_sign(cw[0], cw[6], cw[2], cw[3]); /* before zheev overwrites cw */
         if (mv__zheev(cw, nc, wv, rot, 1, wk)) st = mv__fail(MV_ERR_BAD_DATA, "mv_ecalib: coil covariance eigensolver");
         mv__free(wk, ctx);
         if (st != MV_OK) goto done;
@@ -31232,9 +31291,11 @@ MVDEF mv_status mv_ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, const
                leaves the last coil's entry real (positive on coil data), so
                that entry is made real positive here, where the eigensolver
                left the first one real (the maps then equal BART's, not a
-               constant phase apart) */
+               constant phase apart); with two coils LAPACK's sign of that
+               entry is known in closed form and can be negative */
             double re = rot[2 * (nc - 1)], im = rot[2 * (nc - 1) + 1], mag = sqrt(re * re + im * im);
             if (mag > 0) {
+                mag *= sign2;
                 for (c = 0; c < nc; c++) {
                     double xr = rot[2 * c], xi = rot[2 * c + 1];
                     rot[2 * c] = (xr * re + xi * im) / mag; /* x conj(r) / |r| */
@@ -32250,11 +32311,62 @@ MVDEF mv_status mv_bart_scale_estimate_nc(const mv_vol *traj, const mv_vol *kspa
     return st;
 }
 
+/* fftmod_phase2 of BART's vecops.c: e^{2 pi i (ph + (j - (n/2)/2) (n/2)/n)},
+   its fractional part's quarter turns exact */
+static void mv__bart_fftmod_phase(int64_t n, int64_t j, double ph, double *re, double *im)
+{
+    const int64_t c = n / 2;
+    double rem;
+    ph += ((double)j - (double)c / 2.) * ((double)c / (double)n);
+    rem = ph - floor(ph);
+    if (rem == 0 || rem == 0.5) {
+        *re = rem == 0 ? 1 : -1, *im = 0;
+    } else if (rem == 0.25 || rem == 0.75) {
+        *re = 0, *im = rem == 0.25 ? 1 : -1;
+    } else {
+        *re = cos(2 * 3.14159265358979323846 * rem), *im = sin(2 * 3.14159265358979323846 * rem);
+    }
+}
+
+/* Sample (x, y, z) of a (d[0], d[1], d[2]) k-space after BART's fftmod
+   (bart pics applies it before its scale estimate), rounded as BART rounds
+   it: the phases of the axes longer than 1 summed from the last down, the
+   lowest such axis's last; an even lowest axis multiplies by a float32
+   factor (+- the factor at j = 0) in float32, an odd one in float64. The
+   magnitudes matter to the scale twice: the linear phase turns the box's
+   image by a non-integer shift for odd sizes, and the readout slide's
+   energies tie on symmetric data, where the rounding picks the box. */
+static void mv__bart_fftmod_sample(const int64_t d[3], const int64_t j[3], const float *in, float *out)
+{
+    double ph = 0, fr, fi;
+    int a, lo = -1;
+    for (a = 0; a < 3 && lo < 0; a++)
+        if (d[a] > 1) lo = a;
+    if (lo < 0) {
+        out[0] = in[0], out[1] = in[1];
+        return;
+    }
+    for (a = 2; a > lo; a--)
+        if (d[a] > 1) ph += ((double)j[a] - (double)(d[a] / 2) / 2.) * ((double)(d[a] / 2) / (double)d[a]);
+    if (d[lo] % 2 == 0) {
+        float pr, pi;
+        mv__bart_fftmod_phase(d[lo], 0, ph, &fr, &fi);
+        pr = (float)fr, pi = (float)fi;
+        if (j[lo] % 2) pr = -pr, pi = -pi;
+        out[0] = in[0] * pr - in[1] * pi;
+        out[1] = in[0] * pi + in[1] * pr;
+    } else {
+        mv__bart_fftmod_phase(d[lo], j[lo], ph, &fr, &fi);
+        out[0] = (float)(in[0] * fr - in[1] * fi);
+        out[1] = (float)(in[0] * fi + in[1] * fr);
+    }
+}
+
 MVDEF mv_status mv_bart_scale_estimate(const mv_vol *kspace, double *scale, const mv_mri_opts *opts)
 {
     mv__mri_shape sh;
-    int64_t d[3], cs[3], cd[3], cp[3], nv, i, c, a;
-    float *box = NULL, *mag = NULL;
+    int64_t d[3], t[3], tp[3], cs[3], cd[3], cp[3], nt, nv, i, c, a;
+    float *win = NULL, *box = NULL, *mag = NULL;
     double rescale = 1;
     mv_fft_plan *plan = NULL;
     mv_fft_opts fo;
@@ -32263,15 +32375,29 @@ MVDEF mv_status mv_bart_scale_estimate(const mv_vol *kspace, double *scale, cons
     MV__TRY(mv__mri_check_c64(kspace, "mv_bart_scale_estimate", "kspace"));
     MV__CHECK(scale != NULL, MV_ERR_INVALID_ARG, "mv_bart_scale_estimate: scale is NULL");
     sh = mv__mri_shape_of(kspace);
+    /* BART's extract_calib2: the window it searches (whole readout, at most
+       32 phase encodes centred), here after fftmod as pics has it */
     for (a = 0; a < 3; a++) {
         d[a] = kspace->dim[a];
         cs[a] = 32;
+        t[a] = a == 0 ? d[a] : MV__MIN(cs[a], d[a]);
+        tp[a] = (d[a] - t[a]) / 2;
     }
-    mv__calib_geom((const float *)kspace->data, d, sh.nc, cs, 1, cd, cp);
+    nt = t[0] * t[1] * t[2];
+    win = (float *)mv__alloc((size_t)(2 * nt * sh.nc) * sizeof(float), ctx);
+    if (!win) return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_bart_scale_estimate: window of %lld samples", (long long)(nt * sh.nc));
+    for (i = 0; i < nt; i++) {
+        const int64_t j[3] = {tp[0] + i % t[0], tp[1] + (i / t[0]) % t[1], tp[2] + i / (t[0] * t[1])};
+        for (c = 0; c < sh.nc; c++)
+            mv__bart_fftmod_sample(d, j, (const float *)kspace->data + 2 * (c * sh.nvox + j[0] + d[0] * (j[1] + d[1] * j[2])),
+                                   win + 2 * (c * nt + i));
+    }
+    mv__calib_geom(win, t, sh.nc, cs, 1, cd, cp);
     nv = cd[0] * cd[1] * cd[2];
     box = (float *)mv__alloc((size_t)(2 * nv * sh.nc) * sizeof(float), ctx);
     mag = (float *)mv__alloc_zero((size_t)nv * sizeof(float), ctx);
     if (!box || !mag) {
+        mv__free(win, ctx);
         mv__free(box, ctx);
         mv__free(mag, ctx);
         return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_bart_scale_estimate: box");
@@ -32279,10 +32405,11 @@ MVDEF mv_status mv_bart_scale_estimate(const mv_vol *kspace, double *scale, cons
     for (c = 0; c < sh.nc; c++)
         for (i = 0; i < nv; i++) {
             int64_t x = cp[0] + i % cd[0], y = cp[1] + (i / cd[0]) % cd[1], z = cp[2] + i / (cd[0] * cd[1]);
-            const float *p = (const float *)kspace->data + 2 * (c * sh.nvox + x + d[0] * (y + d[1] * z));
+            const float *p = win + 2 * (c * nt + x + t[0] * (y + t[1] * z));
             box[2 * (c * nv + i)] = p[0];
             box[2 * (c * nv + i) + 1] = p[1];
         }
+    mv__free(win, ctx);
     memset(&fo, 0, sizeof(fo));
     fo.norm = MV_FFT_ORTHO;
     fo.threads = 1;
@@ -32338,7 +32465,7 @@ MVDEF mv_status mv_coil_compress(const mv_vol *kspace, int ncoils_out, int calib
         d[a] = kspace->dim[a];
         cs[a] = d[a] == 1 ? 1 : (calib ? calib : 24);
     }
-    mv__calib_geom(kd, d, nc, cs, 0, cd, cp);
+    mv__calib_geom(kd, d, nc, cs, 1, cd, cp);
     cw = (double *)mv__alloc_zero((size_t)(2 * nc * nc) * sizeof(double), ctx);
     wk = (double *)mv__alloc((size_t)(3 * nc * nc + 7 * nc + nc + 2 * nc * nc) * sizeof(double), ctx);
     if (!cw || !wk) {
@@ -32356,6 +32483,17 @@ MVDEF mv_status mv_coil_compress(const mv_vol *kspace, int ncoils_out, int calib
                 cw[2 * (c * nc + c2)] += (double)p[0] * q[0] + (double)p[1] * q[1];
                 cw[2 * (c * nc + c2) + 1] += (double)p[1] * q[0] - (double)p[0] * q[1];
             }
+        }
+    }
+    {
+        double tr = 0;
+        for (c = 0; c < nc; c++) tr += cw[2 * (c * nc + c)];
+        if (!(tr > 0)) { /* BART warns "Empty calibration region" and returns its solver's arbitrary vectors */
+            st = mv__fail(MV_ERR_BAD_DATA,
+                          "mv_coil_compress: the calibration box (%lldx%lldx%lld at %lld,%lld,%lld) holds no signal%s",
+                          (long long)cd[0], (long long)cd[1], (long long)cd[2], (long long)cp[0], (long long)cp[1],
+                          (long long)cp[2], tr == tr ? "" : " (NaN or Inf samples)");
+            goto done;
         }
     }
     if (mv__zheev(cw, nc, wv, vec, ncoils_out, wk)) {

@@ -1,7 +1,7 @@
 /* mvtool recon family: BART-compatible parallel-imaging commands on .cfl
    files (ecalib, pics -l2) and the GRAPPA command BART lacks.
 
-     mvtool ecalib [-m 1|2] [-r CAL] [-k KERNEL] [-t THR] [-c CROP] KSPACE MAPS [EIG]
+     mvtool ecalib [-m 1|2] [-r CAL] [-k KERNEL] [-t THR] [-c CROP] [--iter N] KSPACE MAPS [EIG]
      mvtool pics -l2 [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [--chunk N] KSPACE MAPS OUT
      mvtool grappa KSPACE OUT [--acs N] [--kernel 5x4] [--accel R] [--lambda L] [--gfactor G]
 
@@ -75,6 +75,8 @@ static int cmd_ecalib(const args *a)
     if (opt_num(a, "-c", &d) < 0 || (opt_str(a, "-c") && !(d >= 0 && d <= 1)))
         return usage_error(a, "-c takes a crop value in [0, 1]", opt_str(a, "-c"));
     if (opt_str(a, "-c")) o.crop = d > 0 ? d : -1;
+    if (opt_int(a, "--iter", 1, 10000, &v) < 0) return usage_error(a, "--iter takes 1 .. 10000", opt_str(a, "--iter"));
+    if (opt_str(a, "--iter")) o.iterations = (int)v;
     if ((rc = cfl_load_or_fail(a->pos[0], &k))) return rc;
     mv_vol_init(&maps);
     mv_vol_init(&eig);
@@ -95,6 +97,12 @@ static int cmd_ecalib(const args *a)
         mv_status st = mv_convert(&eig, &c, MV_DT_C64, NULL);
         mv_free(&eig);
         if (st != MV_OK) return fail_at(st, a->pos[2]);
+        if (c.ndim == 4) { /* -m 2: BART keeps the maps in dims[4], after a coil axis of 1 */
+            c.dim[4] = c.dim[3];
+            c.dim[3] = 1;
+            c.spacing[4] = c.spacing[3];
+            c.ndim = 5;
+        }
         return cfl_save_or_fail(a->pos[2], &c);
     }
     return 0;
@@ -403,12 +411,15 @@ static int cmd_grappa(const args *a)
 
 const command mvtool_recon_commands[] = {
     {"ecalib", "ESPIRiT coil sensitivity maps (BART ecalib)",
-     "mvtool ecalib [-m 1|2] [-r CAL] [-k KERNEL] [-t THR] [-c CROP] KSPACE MAPS [EIG]\n"
+     "mvtool ecalib [-m 1|2] [-r CAL] [-k KERNEL] [-t THR] [-c CROP] [--iter N] KSPACE MAPS [EIG]\n"
      "  ESPIRiT maps (x, y, z, coils, maps) of multi-coil k-space with a fully\n"
      "  sampled centre, BART ecalib's defaults: -r 24 -k 6 -t 0.001 -c 0.8 -m 1\n"
-     "  (-c 0: no crop). EIG: the eigenvalue maps. Files are BART .cfl/.hdr.\n"
+     "  (-c 0: no crop). EIG: the eigenvalue maps (x, y, z, 1, maps as BART).\n"
+     "  --iter N: power iterations per voxel at most (BART's fixed 30; voxels\n"
+     "  whose two largest eigenvalues are close need more to converge).\n"
+     "  Files are BART .cfl/.hdr.\n"
      "  --time: the library call's time on stderr.\n",
-     "-m= -r= -k= -t= -c= --time", 2, 3, cmd_ecalib},
+     "-m= -r= -k= -t= -c= --iter= --time", 2, 3, cmd_ecalib},
     {"pics", "CG-SENSE reconstruction, Cartesian or non-Cartesian (BART pics -l2 [-t])",
      "mvtool pics -l2 [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [--tol T] [--chunk N] KSPACE MAPS OUT\n"
      "  Tikhonov-regularised SENSE by conjugate gradients on (A^H A + LAMBDA I) x\n"

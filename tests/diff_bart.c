@@ -17,6 +17,10 @@
                                       1 mv_rss_into with IN's dims and dims[3] = 1
                                       (BART's output layout); OUT holds the float32
                                       result widened to complex64 (imaginary 0)
+   diff_bart cc N IN OUT              mv_coil_compress to N virtual coils, calibration
+                                      box 24 (bart cc -S -p N)
+   diff_bart scale IN                 mv_bart_scale_estimate (bart pics's data scale
+                                      without -S or -w); a second line "scale S"
 
    Every command prints one line: "ok NDIM D0 .. D{NDIM-1}" (the dims medvol
    read, or of its result) or "err STATUS DETAIL" (mv_status_str and
@@ -54,6 +58,7 @@ int main(int argc, char **argv)
 {
     mv_vol in, out, c;
     const mv_vol *res = &in; /* the volume whose dims are printed */
+    double scale = 0;
     mv_status st;
     const char *cmd = argc > 1 ? argv[1] : "";
     mv_vol_init(&in);
@@ -101,6 +106,14 @@ int main(int argc, char **argv)
             st = mv_cfl_save(argv[4], &c, NULL);
         }
         res = &c;
+    } else if (!strcmp(cmd, "cc") && argc == 5) {
+        st = mv_cfl_load(argv[3], &in, NULL);
+        if (st == MV_OK) st = mv_coil_compress(&in, atoi(argv[2]), 0, &out, NULL, NULL);
+        if (st == MV_OK) st = mv_cfl_save(argv[4], &out, NULL);
+        res = &out;
+    } else if (!strcmp(cmd, "scale") && argc == 3) {
+        st = mv_cfl_load(argv[2], &in, NULL);
+        if (st == MV_OK) st = mv_bart_scale_estimate(&in, &scale, NULL);
     } else {
         fprintf(stderr, "usage: see tests/diff_bart.c\n");
         return 2;
@@ -110,6 +123,7 @@ int main(int argc, char **argv)
         printf("ok %d", res->ndim);
         for (k = 0; k < res->ndim; k++) printf(" %lld", (long long)res->dim[k]);
         printf("\n");
+        if (!strcmp(cmd, "scale")) printf("scale %.9g\n", scale);
     } else {
         printf("err %s %s\n", mv_status_str(st), mv_last_error());
     }

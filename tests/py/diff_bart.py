@@ -7,10 +7,12 @@ computation where BART's own accuracy is the limit (Debian's
   /usr/bin/python3 tests/py/diff_bart.py BUILD/diff_bart BUILD/mvtool [CASES [SEED [FAMILY,...]]]
 
 CASES scales every family (default 12: about 4 s; per family 3x cfl, 5x
-hdr, 4x traj, 3x fft, 2x rss, 3x nufft, 0.1x ecalib and pics, at least 1);
-FAMILY (comma-separated: cfl, hdr, traj, fft, rss, nufft, ecalib, pics)
+hdr, 4x traj, 3x fft, 2x rss, 3x nufft, 0.1x ecalib and pics, 1x scale
+and cc, at least 1); FAMILY (comma-separated: cfl, hdr, traj, fft, rss,
+nufft, ecalib, pics, scale, cc)
 limits the run and leaves out the fixed cases. medvol runs through
-tests/diff_bart.c (mv_cfl_load / mv_cfl_save, mv_fftc*, mv_rss*) or
+tests/diff_bart.c (mv_cfl_load / mv_cfl_save, mv_fftc*, mv_rss*,
+mv_bart_scale_estimate, mv_coil_compress) or
 through build/mvtool where mvtool takes BART's own arguments (traj, nufft,
 ecalib, pics). A case's failure prints what differs and the commands that
 reproduce it; its files are kept in the printed directory. Exit 0 when
@@ -70,25 +72,47 @@ every case agrees.
           defines: "coordinates are periodic with period N").
           Without -d the adjoint's image dims must equal BART's estimate
           (a 1D estimate is MV_ERR_UNSUPPORTED, as documented).
-  ecalib  mvtool ecalib -m 1 and bart ecalib -m 1 (defaults, or random -r,
-          -k, -c) on small multi-coil phantoms: eigenvalue maps within 1e-4
-          (float32 power iterations; measured 1e-5); in the voxels both
+  ecalib  mvtool ecalib and bart ecalib, -m 1 or (30%) -m 2 (defaults, or
+          random -r, -k, -c) on small multi-coil phantoms: the maps' and the
+          eigenvalues' files in BART's layout (the same 16 sizes), every map:
+          eigenvalue maps within 1e-4 (float32 power iterations; measured
+          1e-5), or, in a voxel that BART's 30 iterations leave unconverged
+          (two close eigenvalues), within 2% of that voxel's distance to the
+          converged value (mvtool ecalib --iter 1000: BART's float32 steps
+          part from float64 ones in proportion to the way still to go;
+          measured 0.2% and 0.7%); in the voxels both
           keep, 1 - |<m, b>| <= 1e-4 (a voxel's map is a unit eigenvector)
           and the phase of <m, b> within 1e-2 rad (medvol.h promises BART's
           rotphase: one phase reference for all voxels, so any difference is
           one constant); the kept supports may differ only where the
-          eigenvalue is within 0.02 of the crop.
+          eigenvalue is within 0.02 of the crop. Sizes odd and even, some
+          with every R-th line and an ACS band (the box stops at the band
+          and sits where BART's window puts it).
   pics    mvtool pics -l2 -S and bart pics -l2 -S with BART's maps on
-          small k-space (random lambda, iterations): Cartesian with random
+          small k-space (random lambda, iterations; 30% without -S, where
+          both divide by their data scale estimate): Cartesian with random
           R (both run CG from 0 on the same normal equations in float32:
           ||medvol - bart|| / ||bart|| <= 2e-4, float32 rounding over <= 30
-          iterations), or radial (-t, BART's trajectory scaled by 0.4: no
+          iterations; where that fails, with -S, both are compared with the
+          same CG in float64 and medvol must be within max(2e-4, 3x BART's
+          distance) of it: lambda 0 with two coils amplifies float32
+          rounding, measured 2.5e-4 between the two), or radial (-t, BART's trajectory scaled by 0.4: no
           point near BART's non-periodic edge): <= 1e-2, because CG iterates
           before convergence amplify the ~1e-3 difference of the two NUFFTs
           (measured up to 3.5e-3; a float64 CG with the exact NUDFT differs
           from both by up to 1e-2 at 10 iterations); with lambda 1 and 30
           iterations (converged) medvol must also be within 1e-3 of the exact
           solution of (A^H A + lambda I) x = A^H y (numpy, float64).
+  scale   bart pics -d 5 (its "Scaling:" line: the data scale pics divides
+          by without -S) and mv_bart_scale_estimate (through this driver)
+          on random 2D/3D odd/even k-space with undersampling around an ACS
+          band of random width and offset: within 1e-5 relative (+1e-6: BART
+          prints %f); cases where BART's p90/max choice is a tie within
+          rounding are counted, not compared.
+  cc      bart cc -S -p P and mv_coil_compress (this driver): every virtual
+          coil within 1e-4 of BART's up to a constant phase (1 - |<m,b>| and
+          the norm); a BART "Empty calibration region" must be medvol's
+          MV_ERR_BAD_DATA naming the box.
 
 First the fixed cases: minimal reproducers of the disagreements found
 (ESPIRiT's phase reference, BART's getopt spellings that mvtool refuses, the
@@ -96,6 +120,7 @@ adjoint NUFFT of a trajectory with frames), and BART 0.8's own limits that
 the random cases work around (printed only).
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -105,7 +130,7 @@ import time
 import numpy as np
 
 BART = os.environ.get('BART', 'bart')
-FAMILIES = ['cfl', 'hdr', 'traj', 'fft', 'rss', 'nufft', 'ecalib', 'pics']
+FAMILIES = ['cfl', 'hdr', 'traj', 'fft', 'rss', 'nufft', 'ecalib', 'pics', 'scale', 'cc']
 FILE_STATUSES = ('MV_ERR_BAD_HEADER', 'MV_ERR_TRUNCATED', 'MV_ERR_BAD_DATA', 'MV_ERR_NOT_FOUND',
                  'MV_ERR_SIZE_OVERFLOW', 'MV_ERR_UNSUPPORTED')
 
@@ -162,9 +187,10 @@ def medvol_line(r):
     """diff_bart's "ok NDIM D..." / "err STATUS DETAIL" -> (True, dims) / (False, status, detail)"""
     if r.returncode != 0 or not r.stdout.strip():
         return (None, 'exit %d' % r.returncode, (r.stderr or '').strip())
-    w = r.stdout.strip().split(' ', 2)
+    first = r.stdout.strip().split('\n')[0]  # scale prints a second line
+    w = first.split(' ', 2)
     if w[0] == 'ok':
-        return (True, [int(x) for x in r.stdout.split()[2:]])
+        return (True, [int(x) for x in first.split()[2:]])
     return (False, w[1], w[2] if len(w) > 2 else '')
 
 
@@ -638,9 +664,17 @@ def coil_phantom(rng, n, C):
 
 def fam_ecalib(c, run, d):
     rng = c.rng
-    n = int(rng.choice([20, 24, 28, 32]))
+    n = int(rng.choice([20, 21, 24, 25, 28, 31, 32]))
     C = int(rng.integers(2, 9))
-    write_cfl(os.path.join(d, 'k'), coil_phantom(rng, n, C).astype(np.complex64))
+    k = coil_phantom(rng, n, C)
+    if rng.random() < 0.4:  # every R-th line and an ACS band: the box stops at the band, placed as BART places it
+        R, w = int(rng.integers(2, 4)), int(rng.integers(14, n + 1))
+        mask = np.zeros(n, bool)
+        mask[::R] = True
+        c0 = max(0, n // 2 - w // 2 + int(rng.integers(-2, 3)))
+        mask[c0:c0 + w] = True
+        k = k * mask[None, :, None, None]
+    write_cfl(os.path.join(d, 'k'), k.astype(np.complex64))
     opt, crop = [], 0.8
     if rng.random() < 0.3:
         opt += ['-r', str(int(rng.choice([12, 16, 20])))]
@@ -649,41 +683,180 @@ def fam_ecalib(c, run, d):
     if rng.random() < 0.3:
         crop = float(rng.choice([0.5, 0.9]))
         opt += ['-c', repr(crop)]
-    run([BART, 'ecalib', '-m', '1'] + opt + ['k', 'bs', 'be'], check=True)
-    rm = run([c.tool, 'ecalib', '-m', '1'] + opt + ['k', 'ms', 'me'])
+    M = 2 if rng.random() < 0.3 else 1
+    run([BART, 'ecalib', '-m', str(M)] + opt + ['k', 'bs', 'be'], check=True)
+    rm = run([c.tool, 'ecalib', '-m', str(M)] + opt + ['k', 'ms', 'me'])
     if rm.returncode != 0:
         c.fail('ecalib', 'mvtool ecalib: %s' % rm.stderr.strip(), run)
         return
-    bs, ms = read_cfl(os.path.join(d, 'bs'), 4), read_cfl(os.path.join(d, 'ms'), 4)
-    be, me = read_cfl(os.path.join(d, 'be'), 3), read_cfl(os.path.join(d, 'me'), 3)
-    if bs is None or ms is None or bs.shape != ms.shape or be is None or me is None or be.shape != me.shape:
-        c.fail('ecalib', 'maps dims %s, BART %s; eigenvalues %s, BART %s' % (
-            hdr_dims(os.path.join(d, 'ms')), hdr_dims(os.path.join(d, 'bs')),
-            hdr_dims(os.path.join(d, 'me')), hdr_dims(os.path.join(d, 'be'))), run)
+    names = [os.path.join(d, f) for f in ('bs', 'ms', 'be', 'me')]
+    if hdr_dims(names[0]) != hdr_dims(names[1]) or hdr_dims(names[2]) != hdr_dims(names[3]):  # BART's file layouts
+        c.fail('ecalib', 'maps dims %s, BART %s; eigenvalues %s, BART %s' % tuple(hdr_dims(f) for f in
+                                                                             (names[1], names[0], names[3], names[2])), run)
         return
-    what = '%dx%d, %d coils, %s' % (n, n, C, ' '.join(opt) or 'defaults')
-    ee = float(np.max(np.abs(me - be)))
-    c.ratio('ecalib (eigenvalues, /1e-4)', ee / 1e-4)
-    if ee > 1e-4:
-        c.fail('ecalib', what + ': eigenvalue maps differ by %.3g' % ee, run)
+    bs, ms, be, me = (read_cfl(f, 5) for f in names)
+    what = '%dx%d, %d coils, -m %d %s' % (n, n, C, M, ' '.join(opt) or 'defaults')
+    allowed = 1e-4
+    if float(np.max(np.abs(me - be))) > allowed:
+        # voxels whose power iteration has not converged in BART's 30 steps
+        # (two close eigenvalues): BART's float32 steps and medvol's float64
+        # ones part in proportion to the way still to go (measured: 0.2% and
+        # 0.7% of it), so such a voxel may differ by 2% of its distance to
+        # the converged value (mvtool ecalib --iter 1000)
+        rc = run([c.tool, 'ecalib', '-m', str(M), '--iter', '1000'] + opt + ['k', 'mc', 'mce'])
+        mce = read_cfl(os.path.join(d, 'mce'), 5) if rc.returncode == 0 else None
+        if mce is not None and mce.shape == me.shape:
+            allowed = 1e-4 + 0.02 * np.abs(me - mce)
+            c.note('ecalib: unconverged voxels after 30 iterations, compared within 2% of their way to convergence')
+    ee = float(np.max(np.abs(me - be) / allowed))
+    c.ratio('ecalib (eigenvalues, /1e-4 or unconverged)', ee)
+    if ee > 1:
+        c.fail('ecalib', what + ': eigenvalue maps differ by %.3g' % float(np.max(np.abs(me - be))), run)
         return
-    bs, ms, ev = bs.reshape(-1, C, order='F'), ms.reshape(-1, C, order='F'), be.real.reshape(-1, order='F')
-    nb, nm = np.linalg.norm(bs, axis=1), np.linalg.norm(ms, axis=1)
-    both = (nb > 0.5) & (nm > 0.5)
-    differ = (nb > 0.5) != (nm > 0.5)
-    if np.any(np.abs(ev[differ] - crop) > 0.02):
-        c.fail('ecalib', what + ': %d voxels kept by one side only, eigenvalues %s' % (
-            int(differ.sum()), np.round(ev[differ][:5], 3)), run)
+    for q in range(M):
+        b, m = bs[..., q].reshape(-1, C, order='F'), ms[..., q].reshape(-1, C, order='F')
+        ev = be[..., q].real.reshape(-1, order='F')
+        nb, nm = np.linalg.norm(b, axis=1), np.linalg.norm(m, axis=1)
+        both = (nb > 0.5) & (nm > 0.5)
+        differ = (nb > 0.5) != (nm > 0.5)
+        if np.any(np.abs(ev[differ] - crop) > 0.02):
+            c.fail('ecalib', what + ': map %d: %d voxels kept by one side only, eigenvalues %s' % (
+                q, int(differ.sum()), np.round(ev[differ][:5], 3)), run)
+            return
+        ip = np.sum(np.conj(b) * m, axis=1)
+        dev = 1 - np.abs(ip[both]) / (nb[both] * nm[both])
+        ph = np.abs(np.angle(ip[both]))
+        worst, wph = (float(dev.max()), float(ph.max())) if dev.size else (0.0, 0.0)
+        c.ratio('ecalib (1 - |<m,b>|, /1e-4)', worst / 1e-4)
+        c.ratio('ecalib (phase, /1e-2 rad)', wph / 1e-2)
+        if worst > 1e-4 or wph > 1e-2:
+            c.fail('ecalib', what + ': map %d: worst 1 - |<m,b>| %.3g, worst phase difference %.3g rad (median %.3g) '
+                   'over %d voxels' % (q, worst, wph, float(np.median(np.angle(ip[both]))), int(both.sum())), run)
+            return
+
+
+def fam_scale(c, run, d):
+    """bart pics's data scale (no -S, no -w: estimate_scaling of the
+    fftmod'ed k-space) against mv_bart_scale_estimate: random 2D and 3D
+    sizes, odd and even, undersampled phase encodes around an ACS band of
+    random width and offset (or none), so the calibration box is limited
+    by the sampling and placed as BART places it."""
+    rng = c.rng
+    nx, ny = int(rng.integers(6, 72)), int(rng.integers(6, 72))
+    nz = 1 if rng.random() < 0.7 else int(rng.integers(2, 12))
+    C = int(rng.integers(1, 6))
+    x, y, z = np.meshgrid((np.arange(nx) - nx // 2) / nx, (np.arange(ny) - ny // 2) / ny,
+                          (np.arange(nz) - nz // 2) / nz, indexing='ij')
+    obj = np.zeros((nx, ny, nz))
+    for _ in range(4):
+        cx, cy, r = rng.uniform(-0.25, 0.25), rng.uniform(-0.25, 0.25), rng.uniform(0.1, 0.3)
+        obj += rng.uniform(0.5, 1.5) * (((x - cx) ** 2 + (y - cy) ** 2 + z ** 2) < r * r)
+    img = np.stack([obj * np.exp(-((x - 0.6 * np.cos(2 * np.pi * q / C)) ** 2 + (y - 0.6 * np.sin(2 * np.pi * q / C)) ** 2)
+                                 / 0.5 + 1j * rng.uniform(-np.pi, np.pi)) for q in range(C)], -1)
+    k = np.fft.fftshift(np.fft.fftn(img, axes=(0, 1, 2)), axes=(0, 1, 2)) * 10 ** rng.uniform(2, 4)
+    R, acs = int(rng.integers(1, 5)), int(rng.integers(0, ny))
+    mask = np.zeros(ny, bool)
+    mask[::R] = True
+    c0 = max(0, ny // 2 - acs // 2 + int(rng.integers(-3, 4)))
+    mask[c0:c0 + acs] = True
+    write_cfl(os.path.join(d, 'k'), (k * mask[None, :, None, None]).astype(np.complex64))
+    write_cfl(os.path.join(d, 's'), np.full((nx, ny, nz, C), 1 / np.sqrt(C), np.complex64))
+    rb = run([BART, 'pics', '-d', '5', '-l2', '-i', '1', 'k', 's', 'o'])
+    out = rb.stdout + rb.stderr
+    mb = re.search(r'Scaling: ([0-9.eE+-]+).? \(max = ([0-9.eE+-]+)/p90 = ([0-9.eE+-]+)/median = ([0-9.eE+-]+)\)', out)
+    res = run([c.exe, 'scale', 'k'])
+    what = '%dx%dx%d, %d coils, every %d-th line and %d ACS lines from %d' % (nx, ny, nz, C, R, acs, c0)
+    if rb.returncode != 0 or not mb or medvol_line(res)[0] is not True:
+        c.fail('scale', '%s: bart pics %d (%s), medvol %r' % (what, rb.returncode, 'scale printed' if mb else
+                                                              'no scale line', medvol_line(res)), run)
         return
-    ip = np.sum(np.conj(bs) * ms, axis=1)
-    dev = 1 - np.abs(ip[both]) / (nb[both] * nm[both])
-    ph = np.abs(np.angle(ip[both]))
-    worst, wph = (float(dev.max()), float(ph.max())) if dev.size else (0.0, 0.0)
-    c.ratio('ecalib (1 - |<m,b>|, /1e-4)', worst / 1e-4)
-    c.ratio('ecalib (phase, /1e-2 rad)', wph / 1e-2)
-    if worst > 1e-4 or wph > 1e-2:
-        c.fail('ecalib', what + ': worst 1 - |<m,b>| %.3g, worst phase difference %.3g rad (median %.3g) over %d '
-               'voxels' % (worst, wph, float(np.median(np.angle(ip[both]))), int(both.sum())), run)
+    b, mx, p90, med = (float(v) for v in mb.groups())
+    m = float(res.stdout.split()[-1])
+    if abs((mx - p90) - 2 * (p90 - med)) < 1e-5 * mx:  # BART's p90/max choice within rounding
+        c.note('scale: p90 or max a tie within rounding, not compared')
+        return
+    e = abs(m - b) / (1e-5 * b + 1e-6)  # BART prints %f
+    c.ratio('scale (/1e-5)', e)
+    if e > 1:
+        c.fail('scale', '%s: medvol %.9g, BART %.6f (max %g, p90 %g, median %g)' % (what, m, b, mx, p90, med), run)
+
+
+def fam_cc(c, run, d):
+    """bart cc -S -p P against mv_coil_compress (">>api-mri: SVD coil
+    compression (BART cc -S)"): the same virtual coils, each up to a
+    constant phase (an eigenvector's phase is its solver's choice): random
+    sizes, odd and even, some with the calibration box limited by
+    undersampling; coils whose eigenvalue ties its neighbour's within 1e-3
+    are not compared one by one (any rotation of the pair is valid)."""
+    rng = c.rng
+    nx, ny = int(rng.integers(8, 56)), int(rng.integers(8, 56))
+    nz = 1 if rng.random() < 0.7 else int(rng.integers(2, 10))
+    C = int(rng.integers(2, 9))
+    P = int(rng.integers(1, C + 1))
+    k = crandn(rng, (nx, ny, nz, C)) * np.exp(-np.add.outer(np.add.outer(
+        ((np.arange(nx) - nx // 2) / 6.0) ** 2, ((np.arange(ny) - ny // 2) / 6.0) ** 2),
+        ((np.arange(nz) - nz // 2) / 3.0) ** 2))[..., None]
+    k = k @ crandn(rng, (C, C))  # correlated coils
+    if rng.random() < 0.4:
+        R, w = int(rng.integers(2, 4)), int(rng.integers(1, ny + 1))
+        mask = np.zeros(ny, bool)
+        mask[::R] = True
+        c0 = max(0, ny // 2 - w // 2 + int(rng.integers(-2, 3)))
+        mask[c0:c0 + w] = True
+        k = k * mask[None, :, None, None]
+    write_cfl(os.path.join(d, 'k'), k.astype(np.complex64))
+    what = '%dx%dx%d, %d coils to %d' % (nx, ny, nz, C, P)
+    rb = run([BART, 'cc', '-S', '-p', str(P), 'k', 'b'], check=True)
+    res = medvol_line(run([c.exe, 'cc', str(P), 'k', 'm']))
+    if 'Empty calibration region' in rb.stdout + rb.stderr:  # BART goes on; medvol.h: MV_ERR_BAD_DATA
+        c.note('cc: empty calibration region (BART warns, medvol refuses)')
+        if res[0] is not False or res[1] != 'MV_ERR_BAD_DATA' or 'calibration box' not in res[2]:
+            c.fail('cc', '%s: BART found an empty calibration region, medvol %r' % (what, res), run)
+        return
+    if res[0] is not True:
+        c.fail('cc', '%s: medvol %r' % (what, res), run)
+        return
+    b, m = read_cfl(os.path.join(d, 'b'), 4), read_cfl(os.path.join(d, 'm'), 4)
+    if b is None or m is None or b.shape != m.shape:
+        c.fail('cc', '%s: dims %s, BART %s' % (what, hdr_dims(os.path.join(d, 'm')), hdr_dims(os.path.join(d, 'b'))), run)
+        return
+    b, m = b.reshape(-1, P, order='F').astype(np.complex128), m.reshape(-1, P, order='F').astype(np.complex128)
+    e = np.sum(np.abs(b) ** 2, axis=0)  # the virtual coils' energies: the eigenvalues times the data's
+    worst = 0.0
+    for q in range(P):
+        near = [e[r] for r in (q - 1, q + 1) if 0 <= r < P]
+        if any(abs(e[q] - x) < 1e-3 * max(e[q], x) for x in near):
+            c.note('cc: a pair of virtual coils with equal energy, compared as a subspace only')
+            continue
+        nb, nm = np.linalg.norm(b[:, q]), np.linalg.norm(m[:, q])
+        if nb < 1e-6 * np.sqrt(e.sum()):
+            continue
+        worst = max(worst, 1 - abs(np.vdot(b[:, q], m[:, q])) / (nb * nm), abs(nm - nb) / nb)
+    c.ratio('cc (1 - |<m,b>|, /1e-4)', worst / 1e-4)
+    if worst > 1e-4:
+        c.fail('cc', '%s: a virtual coil differs from BART\'s by %.3g (beyond a phase)' % (what, worst), run)
+
+
+def cg_sense64(y, S, mask, lam, it):
+    """BART's conjgrad (x0 = 0, `it` steps, no early stop) in float64 on
+    (A^H A + lam I) x = A^H y, A = mask * fftc * S over axes 0, 1 (2D)"""
+    def normal(x):
+        return np.sum(np.conj(S) * centred(mask * centred(S * x[..., None], (0, 1), False), (0, 1), True), axis=3) + lam * x
+    rhs = np.sum(np.conj(S) * centred(mask * y, (0, 1), True), axis=3)
+    x, r = np.zeros_like(rhs), rhs.copy()
+    p, rs = r.copy(), float(np.vdot(r, r).real)
+    for _ in range(it):
+        if rs == 0:
+            break
+        ap = normal(p)
+        pap = float(np.vdot(p, ap).real)
+        if pap == 0:
+            break
+        a = rs / pap
+        x, r = x + a * p, r - a * ap
+        rn = float(np.vdot(r, r).real)
+        p, rs = r + (rn / rs) * p, rn
+    return x
 
 
 def fam_pics(c, run, d):
@@ -721,7 +894,11 @@ def fam_pics(c, run, d):
         mask[n // 2 - 3:n // 2 + 3] = True
         write_cfl(os.path.join(d, 'k'), (k * mask[None, :, None, None]).astype(np.complex64))
         what, tol = '%dx%d, %d coils, R %d' % (n, n, C, R), 2e-4
-    args = ['-l2', '-r', repr(lam), '-i', str(it), '-S'] + (['-t', 't'] if nc else []) + ['k', 's']
+    if rng.random() < 0.3:  # without -S both divide the data by their scale estimate and keep the image so
+        args, exact, what = ['-l2', '-r', repr(lam), '-i', str(it)], None, what + ', no -S'
+    else:
+        args = ['-l2', '-r', repr(lam), '-i', str(it), '-S']
+    args += (['-t', 't'] if nc else []) + ['k', 's']
     run([BART, 'pics'] + args + ['b'], check=True)
     rm = run([c.tool, 'pics'] + args + ['m'])
     if rm.returncode != 0:
@@ -732,6 +909,17 @@ def fam_pics(c, run, d):
         c.fail('pics', 'dims %s, BART %s' % (hdr_dims(os.path.join(d, 'm')), hdr_dims(os.path.join(d, 'b'))), run)
         return
     e = rel(m, b)
+    if e > tol and not nc and '-S' in args:
+        # float32 rounding amplified by a badly conditioned system (lambda
+        # 0, few coils): both drift from the same CG in float64; medvol must
+        # then be within 3x BART's own drift of it (2e-4 at least)
+        S = read_cfl(os.path.join(d, 's'), 4).astype(np.complex128)
+        y = read_cfl(os.path.join(d, 'k'), 4).astype(np.complex128)
+        x64 = cg_sense64(y, S, (np.abs(y) > 0).any(axis=3, keepdims=True), lam, it)
+        em, eb = rel(m, x64), rel(b, x64)
+        if em <= max(tol, 3 * eb):
+            c.note('pics: beyond 2e-4 of BART where both drift from float64 CG alike (lambda 0, ill-conditioned)')
+            tol = max(tol, 1.01 * e)
     c.ratio('pics (non-Cartesian)' if nc else 'pics', e / tol)
     if e > tol:
         c.fail('pics', '%s, lambda %g, %d iterations: %.3g from BART' % (what, lam, it, e), run)
@@ -762,6 +950,35 @@ def fixed_ecalib_phase(c, run, d):
     if rel(m, b) > 1e-4:
         c.fail('fixed', 'ecalib -m1 of bart phantom -x 24 -k -s 3: maps %.3g from BART\'s (relative l2), every '
                'voxel turned by %.4f rad' % (rel(m, b), float(np.median(np.angle(ip)))), run)
+
+
+def fixed_ecalib_two_coils(c, run, d):
+    """The same phase reference with two coils, where cheev's last coil
+    entry is not always positive: medvol.h (mv__ec_cheev2_last_sign) says
+    it is negative exactly when the first coil's power is the larger and
+    the covariance's off-diagonal has a negative real part. Both coils'
+    powers ordered both ways and the second coil turned by 0, 90, 180 and
+    270 degrees (so the off-diagonal's real part takes both signs): every
+    map must be BART's, not its negative."""
+    base = coil_phantom(np.random.default_rng(7), 24, 2)
+    for big in (0, 1):
+        for quarter in range(4):
+            k = base.copy()
+            k[..., big] *= 2
+            k[..., 1] *= 1j ** quarter
+            write_cfl(os.path.join(d, 'k'), k.astype(np.complex64))
+            run([BART, 'ecalib', '-m', '1', 'k', 'b'], check=True)
+            r = run([c.tool, 'ecalib', '-m', '1', 'k', 'm'])
+            b, m = read_cfl(os.path.join(d, 'b'), 4), read_cfl(os.path.join(d, 'm'), 4) if r.returncode == 0 else None
+            what = 'ecalib -m 1, 2 coils, coil %d twice as strong, coil 1 turned by %d degrees' % (big, 90 * quarter)
+            if m is None or m.shape != b.shape:
+                c.fail('fixed', '%s: mvtool ecalib failed: %s' % (what, r.stderr.strip()), run)
+                return
+            if rel(m, b) > 1e-4:
+                ip = np.sum(np.conj(b) * m, axis=3).reshape(-1)
+                ip = ip[np.abs(ip) > 0.5]
+                c.fail('fixed', '%s: maps %.3g from BART\'s (relative l2), every voxel turned by %.4f rad' % (
+                    what, rel(m, b), float(np.median(np.angle(ip)))), run)
 
 
 def fixed_spellings(c, run, d):
@@ -823,7 +1040,7 @@ def fixed_cases(c):
     (each fails until medvol is changed), and BART 0.8's own limits that the
     random cases work around (printed, never failed)."""
     bad0 = c.bad
-    for f in (fixed_ecalib_phase, fixed_spellings, fixed_nufft_frames, bart_limits):
+    for f in (fixed_ecalib_phase, fixed_ecalib_two_coils, fixed_spellings, fixed_nufft_frames, bart_limits):
         d = c.case_dir('fixed')
         run = Runner(d)
         try:
@@ -845,7 +1062,7 @@ def main():
         return 0
     root = tempfile.mkdtemp(prefix='diff_bart.')
     c = Ctx(exe, tool, root, np.random.default_rng(seed))
-    per = {'cfl': 3, 'hdr': 5, 'traj': 4, 'fft': 3, 'rss': 2, 'nufft': 3, 'ecalib': 0.1, 'pics': 0.1}
+    per = {'cfl': 3, 'hdr': 5, 'traj': 4, 'fft': 3, 'rss': 2, 'nufft': 3, 'ecalib': 0.1, 'pics': 0.1, 'scale': 1, 'cc': 1}
     t00 = time.time()
     if len(sys.argv) <= 5:
         fixed_cases(c)
