@@ -2539,17 +2539,16 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    region 24, kernel 6, threshold 0.001, crop 0.8, 1 map): the calibration
    matrix of every kernel patch of the calibration box (BART's
    extract_calib: grown from the centre while fully sampled, centred in a
-   window of 24 phase encodes as BART centres it, which for odd sizes can
-   sit one sample lower than the volume's centre, then slid along the
-   readout to its largest energy in BART's float32 rounding), its SVD
-   through a Hermitian eigendecomposition of the smaller Gram matrix (A^H
-   A or A A^H) in float64: the Gram by the conjugated product of
-   >>pass-recon (threaded), Householder
-   tridiagonalisation row by row (the rank-2 update fused with the next
-   step's product, a SIMD kernel), implicit QL logging its rotations, and
-   only the kept eigenvectors made from the log and the reflections (the
-   kernels with sigma_i^2 / sigma_0^2 > threshold: 47 of 288 at 256^2, 8
-   coils). Their image-space Gram matrices G(p) (C x C per voxel) are
+   window of opts.calib (24) phase encodes as BART centres it, which for
+   odd sizes can sit one sample lower than the volume's centre, then slid
+   along the readout to its largest energy in BART's float32 rounding),
+   its SVD through a Hermitian eigendecomposition of the smaller Gram
+   matrix (A^H A or A A^H) in float64: the Gram by the conjugated product
+   of >>pass-recon (threaded), Householder tridiagonalisation row by row
+   (the rank-2 update fused with the next step's product, a SIMD kernel),
+   implicit QL logging its rotations, and only the kept eigenvectors made
+   from the log and the reflections (the kernels with sigma_i^2 /
+   sigma_0^2 > threshold: 47 of 288 at 256^2, 8 coils). Their image-space Gram matrices G(p) (C x C per voxel) are
    trigonometric polynomials with lags -(k-1)..k-1, interpolated exactly
    from a (2k-1)^3 grid (made separably); then per voxel the leading
    eigenvector(s) of G(p) by BART's orthogonal iteration from the unit

@@ -1240,6 +1240,16 @@ MV_TEST(recon, coil_compress_unitary)
     e3 = ek / et;
     EXPECT_MSG(e3 > 0.8 && e3 <= 1.0 + 1e-6, "3 virtual coils keep %.3f of the energy", e3);
     EXPECT_STATUS(mv_coil_compress(&k, 9, 0, &c3, NULL, NULL), MV_ERR_INVALID_ARG);
+    /* the centre's 8x8 lines (every coil) unsampled: the box stops at one
+       empty voxel; BART warns "Empty calibration region", medvol refuses */
+    for (j = 0; j < 8; j++)
+        for (i = 0; i < 48 * 8; i++) {
+            const int64_t y = 20 + i / 48, x = i % 48;
+            float *p = (float *)k.data + 2 * (j * 48 * 48 + y * 48 + x);
+            p[0] = p[1] = 0;
+        }
+    EXPECT_STATUS(mv_coil_compress(&k, 3, 0, &c3, NULL, NULL), MV_ERR_BAD_DATA);
+    EXPECT(strstr(mv_last_error(), "calibration box") != NULL);
     mv_free(&k);
     mv_free(&c8);
     mv_free(&c3);
