@@ -32310,13 +32310,20 @@ MVDEF mv_status mv_bart_scale_estimate_nc(const mv_vol *traj, const mv_vol *kspa
     return st;
 }
 
-/* fftmod_phase2 of BART's vecops.c: e^{2 pi i (ph + (j - (n/2)/2) (n/2)/n)},
-   its fractional part's quarter turns exact */
-static void mv__bart_fftmod_phase(int64_t n, int64_t j, double ph, double *re, double *im)
+/* fftmod_phase of BART's fft.c: the turns of sample j of an axis of n,
+   (j - (n/2)/2) (n/2)/n */
+static double mv__bart_fftmod_turns(int64_t n, int64_t j)
 {
     const int64_t c = n / 2;
+    return ((double)j - (double)c / 2.) * ((double)c / (double)n);
+}
+
+/* fftmod_phase2 of BART's vecops.c: e^{2 pi i (ph + turns(n, j))}, its
+   fractional part's quarter turns exact */
+static void mv__bart_fftmod_phase(int64_t n, int64_t j, double ph, double *re, double *im)
+{
     double rem;
-    ph += ((double)j - (double)c / 2.) * ((double)c / (double)n);
+    ph += mv__bart_fftmod_turns(n, j);
     rem = ph - floor(ph);
     if (rem == 0 || rem == 0.5) {
         *re = rem == 0 ? 1 : -1, *im = 0;
@@ -32346,7 +32353,7 @@ static void mv__bart_fftmod_sample(const int64_t d[3], const int64_t j[3], const
         return;
     }
     for (a = 2; a > lo; a--)
-        if (d[a] > 1) ph += ((double)j[a] - (double)(d[a] / 2) / 2.) * ((double)(d[a] / 2) / (double)d[a]);
+        if (d[a] > 1) ph += mv__bart_fftmod_turns(d[a], j[a]);
     if (d[lo] % 2 == 0) {
         float pr, pi;
         mv__bart_fftmod_phase(d[lo], 0, ph, &fr, &fi);
