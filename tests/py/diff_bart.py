@@ -662,18 +662,24 @@ def coil_phantom(rng, n, C):
     return k.reshape(n, n, 1, C)
 
 
+def lines_and_acs(rng, n, R, wmin, shift):
+    """a phase-encode mask of n lines: every R-th line and a band of
+    wmin..n lines about the centre, moved by up to +-shift"""
+    w = int(rng.integers(wmin, n + 1))
+    mask = np.zeros(n, bool)
+    mask[::R] = True
+    c0 = max(0, n // 2 - w // 2 + int(rng.integers(-shift, shift + 1)))
+    mask[c0:c0 + w] = True
+    return mask, w, c0
+
+
 def fam_ecalib(c, run, d):
     rng = c.rng
     n = int(rng.choice([20, 21, 24, 25, 28, 31, 32]))
     C = int(rng.integers(2, 9))
     k = coil_phantom(rng, n, C)
     if rng.random() < 0.4:  # every R-th line and an ACS band: the box stops at the band, placed as BART places it
-        R, w = int(rng.integers(2, 4)), int(rng.integers(14, n + 1))
-        mask = np.zeros(n, bool)
-        mask[::R] = True
-        c0 = max(0, n // 2 - w // 2 + int(rng.integers(-2, 3)))
-        mask[c0:c0 + w] = True
-        k = k * mask[None, :, None, None]
+        k = k * lines_and_acs(rng, n, int(rng.integers(2, 4)), 14, 2)[0][None, :, None, None]
     write_cfl(os.path.join(d, 'k'), k.astype(np.complex64))
     opt, crop = [], 0.8
     if rng.random() < 0.3:
@@ -754,11 +760,8 @@ def fam_scale(c, run, d):
     img = np.stack([obj * np.exp(-((x - 0.6 * np.cos(2 * np.pi * q / C)) ** 2 + (y - 0.6 * np.sin(2 * np.pi * q / C)) ** 2)
                                  / 0.5 + 1j * rng.uniform(-np.pi, np.pi)) for q in range(C)], -1)
     k = np.fft.fftshift(np.fft.fftn(img, axes=(0, 1, 2)), axes=(0, 1, 2)) * 10 ** rng.uniform(2, 4)
-    R, acs = int(rng.integers(1, 5)), int(rng.integers(0, ny))
-    mask = np.zeros(ny, bool)
-    mask[::R] = True
-    c0 = max(0, ny // 2 - acs // 2 + int(rng.integers(-3, 4)))
-    mask[c0:c0 + acs] = True
+    R = int(rng.integers(1, 5))
+    mask, acs, c0 = lines_and_acs(rng, ny, R, 0, 3)
     write_cfl(os.path.join(d, 'k'), (k * mask[None, :, None, None]).astype(np.complex64))
     write_cfl(os.path.join(d, 's'), np.full((nx, ny, nz, C), 1 / np.sqrt(C), np.complex64))
     rb = run([BART, 'pics', '-d', '5', '-l2', '-i', '1', 'k', 's', 'o'])
@@ -798,12 +801,7 @@ def fam_cc(c, run, d):
         ((np.arange(nz) - nz // 2) / 3.0) ** 2))[..., None]
     k = k @ crandn(rng, (C, C))  # correlated coils
     if rng.random() < 0.4:
-        R, w = int(rng.integers(2, 4)), int(rng.integers(1, ny + 1))
-        mask = np.zeros(ny, bool)
-        mask[::R] = True
-        c0 = max(0, ny // 2 - w // 2 + int(rng.integers(-2, 3)))
-        mask[c0:c0 + w] = True
-        k = k * mask[None, :, None, None]
+        k = k * lines_and_acs(rng, ny, int(rng.integers(2, 4)), 1, 2)[0][None, :, None, None]
     write_cfl(os.path.join(d, 'k'), k.astype(np.complex64))
     what = '%dx%dx%d, %d coils to %d' % (nx, ny, nz, C, P)
     rb = run([BART, 'cc', '-S', '-p', str(P), 'k', 'b'], check=True)
