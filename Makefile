@@ -30,7 +30,7 @@ ifneq ($(wildcard /usr/include/fftw3.h),)
 EXAMPLES += $(BUILD)/profile_fft_vs_fftw
 endif
 
-.PHONY: bench-register bench-large2d bench-deformable3d bench-analysis bench-morph all install uninstall test-install test-tsan run bench bench-quick bench-check bench-baseline bench-setup bench-gzip bench-fft test-large test test-quick test-tools test-diff-scipy test-diff-nibabel test-diff-numpy test-diff-sitk test-diff-bart test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
+.PHONY: bench-register bench-transformix bench-large2d bench-deformable3d bench-analysis bench-morph all install uninstall test-install test-tsan run bench bench-quick bench-check bench-baseline bench-setup bench-gzip bench-fft test-large test test-quick test-tools test-diff-scipy test-diff-nibabel test-diff-numpy test-diff-sitk test-diff-bart test-diff-elastix test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
         test-all test-symbols test-fuzz-replay test-march fuzz clean cuda test-cuda test-cuda-symbols test-cuda-emu test-cuda-emu-order test-cuda-emu-pdd test-cuda-emu-race test-cuda-emu-san profile-cuda-emu
 all: $(EXAMPLES)
 
@@ -72,8 +72,11 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	printf '0.9928086 -0.1197122 0 1.5\n0.1197122 0.9928086 0 -1\n0 0 1 0.5\n0 0 0 1\n' > $(BUILD)/run-true.txt && \
 	  $(BUILD)/mvtool phantom $(BUILD)/run-r.nii --size 48 && \
 	  $(BUILD)/mvtool warp $(BUILD)/run-r.nii $(BUILD)/run-r.nii $(BUILD)/run-moved.nii --matrix $(BUILD)/run-true.txt && \
-	  $(BUILD)/mvtool register $(BUILD)/run-moved.nii $(BUILD)/run-r.nii --levels 2x1 --out-matrix $(BUILD)/run-reg.txt && \
-	  cat $(BUILD)/run-reg.txt
+	  $(BUILD)/mvtool register $(BUILD)/run-moved.nii $(BUILD)/run-r.nii --levels 2x1 --out-matrix $(BUILD)/run-reg.txt \
+	    --out-elastix $(BUILD)/run-TransformParameters.txt && \
+	  cat $(BUILD)/run-reg.txt && \
+	  $(BUILD)/mvtool warp $(BUILD)/run-r.nii $(BUILD)/run-moved.nii $(BUILD)/run-ew.nii --elastix $(BUILD)/run-TransformParameters.txt && \
+	  $(BUILD)/mvtool elastix-field $(BUILD)/run-TransformParameters.txt $(BUILD)/run-elastix-field.nii.gz
 	$(BUILD)/mvtool demons $(BUILD)/run-r.nii $(BUILD)/run-moved.nii $(BUILD)/run-field.nii.gz --out $(BUILD)/run-dw.nii \
 	    2> $(BUILD)/run-demons.log && tail -1 $(BUILD)/run-demons.log && \
 	  $(BUILD)/mvtool jacobian $(BUILD)/run-field.nii.gz $(BUILD)/run-jac.nii
@@ -129,6 +132,10 @@ bench-large2d: $(BUILD)/mvtool
 # the 1 mm MNI brain moved by a known smooth field (bench/deformable3d_bench.py; Debian's python3)
 bench-deformable3d: $(BUILD)/mvtool
 	/usr/bin/python3 bench/deformable3d_bench.py $(BENCH_ARGS)
+# mvtool transformix beside elastix's transformix (Debian's elastix) on a 256^3 affine + B-spline chain:
+# -def all and -in (orders 1, 3), outputs compared first (bench/transformix_bench.py; Debian's python3)
+bench-transformix: $(BUILD)/mvtool
+	/usr/bin/python3 bench/transformix_bench.py $(BUILD)/mvtool 256 $(or $(BENCH_ARGS),5)
 # the analysis kernels beside numpy and multipletau, outputs checked first (bench/analysis_bench.py;
 # Debian's python3 with numpy and multipletau; ctypes on build/libmedvol_bench.so)
 bench-analysis:
@@ -586,6 +593,16 @@ test-diff-bart: $(BUILD)/diff_bart $(BUILD)/mvtool
 	  /usr/bin/python3 tests/py/diff_bart.py $(BUILD)/diff_bart $(BUILD)/mvtool $(DIFF_BART_CASES) $(DIFF_SEED); \
 	else echo "SKIPPED test-diff-bart: needs bart and /usr/bin/python3 with numpy"; fi
 
+# elastix TransformParameters files (every kind, B-splines, chains) read by
+# mvtool against transformix itself, medvol's files applied by transformix,
+# and files from real elastix runs (tests/py/diff_elastix.py);
+# DIFF_ELASTIX_CASES per family (apt-get install elastix)
+DIFF_ELASTIX_CASES ?= 12
+test-diff-elastix: $(BUILD)/mvtool
+	@if command -v transformix >/dev/null && /usr/bin/python3 -c 'import numpy, nibabel' 2>/dev/null; then \
+	  /usr/bin/python3 tests/py/diff_elastix.py $(BUILD)/mvtool $(DIFF_ELASTIX_CASES) $(DIFF_SEED); \
+	else echo "SKIPPED test-diff-elastix: needs transformix (apt-get install elastix) and /usr/bin/python3 with numpy and nibabel"; fi
+
 # the whole suite: every configuration the header promises. The configurations
 # are independent (own binaries, per-process temp dirs), so they run as
 # parallel jobs, one per core (TEST_JOBS), each job's output kept together:
@@ -595,7 +612,7 @@ test:
 	@$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target test-all
 test-all: test-quick test-tools test-asan test-tsan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
           test-install test-symbols test-fuzz-replay test-cuda test-cuda-symbols test-cuda-emu test-diff-scipy test-diff-nibabel \
-          test-diff-numpy test-diff-sitk test-diff-bart
+          test-diff-numpy test-diff-sitk test-diff-bart test-diff-elastix
 	@echo "make test: all configurations passed"
 
 clean:

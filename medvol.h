@@ -3375,7 +3375,11 @@ typedef struct mv_field_opts {
                                (scipy mode='nearest'); 1 = samples outside
                                [0, n-1] on an axis get fill (mode='constant').
                                An axis of one voxel (2D images) is inside
-                               for |c| <= 0.5 */
+                               for |c| <= 0.5; 2 = ITK's B-spline interpolator
+                               (transformix's FinalBSplineInterpolator): inside
+                               is -0.5 <= c < n - 0.5, and in the half voxel
+                               beyond the first and last centres the samples
+                               mirror (linear, cubic) or repeat (nearest) */
     double fill;            /* warp: value of outside samples */
     mv_dtype dtype;         /* mv_field_warp: output dtype (0 = float32;
                                nearest: the moving image's) */
@@ -3998,6 +4002,93 @@ MVDEF mv_status mv_itk_tfm_write(const char *path, const double m[4][4], int ndi
 MVDEF mv_status mv_itk_tfm_read(const char *path, double m[4][4]);
 #endif
 
+/* elastix TransformParameters files: what elastix writes as
+   TransformParameters.N.txt and transformix reads, so a registration run
+   with elastix can be applied by medvol and medvol's result by transformix.
+   mv_elastix_read reads a file and the chain its
+   InitialTransformParametersFileName names (a relative name is looked up
+   beside the file that names it, then as given; at most
+   MV_ELASTIX_MAX_CHAIN files), combined as elastix does: "Compose" (the
+   default) maps x to T(T0(x)), "Add" to T0(x) + T(x) - x, T0 the whole
+   chain below T. mv_elastix_parse reads one file's text (a chain needs
+   files: MV_ERR_UNSUPPORTED). Kinds, in elastix 5's parameter layout, with
+   CenterOfRotationPoint: TranslationTransform, EulerTransform (2D angle,
+   tx, ty; 3D rx, ry, rz, t with ComputeZYX), SimilarityTransform (2D
+   scale, angle, t; 3D versor, t, scale), AffineTransform (the matrix row
+   by row, then t), and BSplineTransform / RecursiveBSplineTransform
+   (GridSize, GridIndex, GridSpacing, GridOrigin, GridDirection, order 1-3;
+   the coefficients per component in LPS mm, x fastest; a point outside
+   the grid's valid region keeps its place, as elastix). Other kinds and
+   cyclic B-splines and binary parameter files are MV_ERR_UNSUPPORTED
+   naming them. Direction and GridDirection are read column by column, as
+   elastix writes them; GridIndex offsets the coefficients as ITK's grid
+   region does (elastix 5.0.1's transformix ignores it for
+   RecursiveBSplineTransform; elastix itself always writes 0).
+   The file's fixed-image grid (Size, Index, Spacing, Origin, Direction;
+   UseDirectionCosines "false": identity) is the default field grid.
+   Points: elastix maps fixed -> moving in LPS mm; medvol's functions take
+   and give RAS (m = diag(-1,-1,1,1) L diag(-1,-1,1,1)), fields are ITK's
+   (>>api-field: LPS vectors, p -> p + d(p)), what `transformix -def all`
+   writes. Checked against transformix itself (tests/py/diff_elastix.py).
+   - mv_elastix_matrix: the chain as one RAS 4x4, when every link is
+     linear (else MV_ERR_UNSUPPORTED: use mv_elastix_field);
+   - mv_elastix_point: one RAS point through the chain;
+   - mv_elastix_field: the chain's displacement field on ref's grid (NULL:
+     the file's fixed grid); a 2D file gives a 2D field (ref one slice);
+     opts: threads and alloc_ctx. field is an output (MEMORY).
+   - mv_elastix_format / _write: m (RAS, fixed -> moving) as an
+     AffineTransform with fixed's grid (2D when fixed has one slice: m must
+     keep z), centre 0, the resampling interpolator interp (elastix's
+     FinalBSplineInterpolator of order 0, 1 or 3 for nearest, linear,
+     cubic: every elastix build has it), DefaultPixelValue
+     0, float .nii results: a file transformix applies as it is;
+     mv_elastix_write_bspline (>>api-bspline) writes a B-spline result.
+   Statuses: MV_ERR_BAD_DATA / MV_ERR_BAD_HEADER naming the entry at fault
+   (missing, count, not finite, singular grid), MV_ERR_UNSUPPORTED,
+   MV_ERR_NOT_FOUND / MV_ERR_IO (files, named), MV_ERR_OUT_OF_MEMORY.
+   allocates: read/parse (the chain, its B-spline coefficients), field. */
+#define MV_ELASTIX_MAX_CHAIN 16
+typedef struct mv_elastix_transform mv_elastix_transform;
+MVDEF mv_status mv_elastix_parse(const char *text, mv_elastix_transform **t, void *alloc_ctx);
+MVDEF void mv_elastix_free(mv_elastix_transform *t);
+MVDEF int mv_elastix_ndim(const mv_elastix_transform *t);   /* 2 or 3 */
+MVDEF int mv_elastix_links(const mv_elastix_transform *t);  /* files in the chain */
+MVDEF int mv_elastix_is_linear(const mv_elastix_transform *t);
+MVDEF mv_status mv_elastix_matrix(const mv_elastix_transform *t, double m[4][4]);
+MVDEF mv_status mv_elastix_point(const mv_elastix_transform *t, const double p[3], double q[3]);
+MVDEF mv_status mv_elastix_field(const mv_elastix_transform *t, const mv_vol *ref, mv_vol *field, const mv_field_opts *opts);
+/* The determinant of the chain's spatial Jacobian (elastix's
+   GetSpatialJacobian, what `transformix -jac all` writes), worked out
+   analytically per voxel of ref's grid (NULL: the file's fixed grid):
+   float32, (X, Y, Z), or (X, Y) for a 2D file. out is an output (MEMORY). */
+MVDEF mv_status mv_elastix_jacobian(const mv_elastix_transform *t, const mv_vol *ref, mv_vol *out, const mv_field_opts *opts);
+/* The first file's fixed grid (Size, and the voxel -> RAS affine of Index,
+   Spacing, Origin, Direction), dims[2] = 1 for a 2D file. */
+MVDEF mv_status mv_elastix_grid(const mv_elastix_transform *t, int64_t dims[3], double affine[4][4]);
+/* How transformix would resample with the first file: its
+   ResampleInterpolator (FinalBSplineInterpolator[Float] of
+   FinalBSplineInterpolationOrder 0 / 1 / 3, default 3;
+   FinalNearestNeighborInterpolator, FinalLinearInterpolator), the fill
+   value outside the moving image (DefaultPixelValue, default 0), the
+   result's dtype (ResultImagePixelType, default "float"; integers are
+   truncated toward zero, as transformix's cast) and its format
+   (ResultImageFormat, default "nii"). MV_ERR_UNSUPPORTED names a setting
+   medvol has no equal for (B-spline orders 2, 4, 5, other interpolators,
+   pixel types). */
+typedef struct mv_elastix_output {
+    mv_interp interp;
+    double fill;
+    mv_dtype dtype;
+    mv_round rounding;
+    char format[16];
+} mv_elastix_output;
+MVDEF mv_status mv_elastix_output_opts(const mv_elastix_transform *t, mv_elastix_output *out);
+#if !defined(MEDVOL_NO_STDIO)
+MVDEF mv_status mv_elastix_read(const char *path, mv_elastix_transform **t, void *alloc_ctx);
+MVDEF mv_status mv_elastix_format(const double m[4][4], const mv_vol *fixed, mv_interp interp, char *buf, size_t cap);
+MVDEF mv_status mv_elastix_write(const char *path, const double m[4][4], const mv_vol *fixed, mv_interp interp);
+#endif
+
 /* >>api-bspline ============================================================
    Cubic B-spline free-form deformation (FFD), the model of elastix's
    BSplineTransform and ITK's BSplineTransform: a displacement
@@ -4088,6 +4179,26 @@ MVDEF mv_status mv_bspline_warp_into(const mv_bspline_grid *grid, const mv_vol *
    shear (voxel axes orthogonal in world). grad (may be NULL): mv_bspline_grid_ncoef doubles, d value / d c.
    allocates: yes (scratch). */
 MVDEF mv_status mv_bspline_bending_energy(const mv_bspline_grid *grid, double *value, double *grad);
+
+/* grid (then matrix: fixed -> moving RAS mm after the field, as
+   mv_bspline_opts.init_matrix; NULL or identity = none) as elastix
+   TransformParameters (see mv_elastix_read) that transformix applies: a
+   BSplineTransform of order 3 on the grid's fixed grid, in LPS mm, its
+   control grid grown by one point at each end whose fourth difference is
+   zero, so that it equals mv_bspline_field on the whole fixed grid
+   (elastix drops each end interval, where mv_bspline's clamped taps
+   extrapolate the cubic; beyond one control spacing outside the fixed
+   grid elastix gives 0 and mv_bspline extrapolates). With a matrix, path
+   holds an AffineTransform whose InitialTransformParametersFileName is the
+   B-spline file, path with "-bspline.txt" for its ".txt" (named as path
+   is given: absolute, for transformix run elsewhere). The resampling
+   interpolator is interp, 0 outside. Not under MEDVOL_NO_STDIO.
+   MV_ERR_UNSUPPORTED for a 3D grid with an axis of one control point.
+   allocates: yes. */
+#if !defined(MEDVOL_NO_STDIO)
+MVDEF mv_status mv_elastix_write_bspline(const char *path, const mv_bspline_grid *grid, const double matrix[4][4],
+                                         mv_interp interp);
+#endif
 
 typedef struct mv_bspline_opts {
     mv_metric_opts metric;          /* MV_METRIC_MI (default), MSE or NCC (LNCC is
@@ -26825,14 +26936,17 @@ static void mv__tfm_versor(const double v[3], double R[3][3])
     R[2][0] = 2 * (x * z - y * w), R[2][1] = 2 * (y * z + x * w), R[2][2] = 1 - 2 * (x * x + y * y);
 }
 
+static mv_status mv__tfm_matrix(int fam, int nd, const double *par, const double *fix, int zyx, double L[4][4],
+                                const char *fn, const char *kind);
+
 /* One transform of a .tfm file, p just past its "Transform:" (end: the next
    one, or NULL): its LPS 4x4 L and dimension *nd. */
 static mv_status mv__tfm_one(const char *p, const char *end, int *nd, double L[4][4])
 {
     char kind[96];
     size_t k = 0, base;
-    int fam = -1, i, r, c, np, nfix, want, nf = 0;
-    double par[16], fix[4] = {0, 0, 0, 0}, A[3][3] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}, t[3] = {0, 0, 0};
+    int fam = -1, i, np, nfix, want, nf = 0;
+    double par[16], fix[4] = {0, 0, 0, 0};
     const char *u;
     while (*p == ' ') p++;
     while (p[k] && p[k] != '\n' && p[k] != '\r' && p[k] != ' ' && k < sizeof(kind) - 1) kind[k] = p[k], k++;
@@ -26876,18 +26990,30 @@ static mv_status mv__tfm_one(const char *p, const char *end, int *nd, double L[4
             MV__CHECK(isfinite(fix[i]), MV_ERR_BAD_DATA, "mv_itk_tfm_parse: %s: FixedParameters[%d] is not finite",
                       kind, i);
     for (i = nf; i < nfix; i++) fix[i] = 0; /* no centre given: the origin */
+    return mv__tfm_matrix(fam, *nd, par, fix, fam == MV__TFM_EULER3 && nf >= 4 && fix[3] != 0, L, "mv_itk_tfm_parse", kind);
+}
+
+/* The LPS 4x4 of a matrix-plus-offset kind from its parameters (as ITK lays
+   them out, see mv__tfm_kinds) and its centre fix (nd numbers); zyx: an
+   Euler3D that composes Z Y X (ITK's ComputeZYX). fn and kind name the
+   caller and the transform in a refusal. */
+static mv_status mv__tfm_matrix(int fam, int nd, const double *par, const double *fix, int zyx, double L[4][4],
+                                const char *fn, const char *kind)
+{
+    double A[3][3] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}, t[3] = {0, 0, 0};
+    int r, c;
     switch (fam) {
     case MV__TFM_AFFINE:
-        for (r = 0; r < *nd; r++) {
-            for (c = 0; c < *nd; c++) A[r][c] = par[r * *nd + c];
-            t[r] = par[*nd * *nd + r];
+        for (r = 0; r < nd; r++) {
+            for (c = 0; c < nd; c++) A[r][c] = par[r * nd + c];
+            t[r] = par[nd * nd + r];
         }
         break;
     case MV__TFM_TRANSLATION:
-        for (r = 0; r < *nd; r++) t[r] = par[r];
+        for (r = 0; r < nd; r++) t[r] = par[r];
         break;
     case MV__TFM_SCALE:
-        for (r = 0; r < *nd; r++) A[r][r] = par[r];
+        for (r = 0; r < nd; r++) A[r][r] = par[r];
         break;
     case MV__TFM_EULER2:
     case MV__TFM_SIM2: { /* (angle, tx, ty) / (scale, angle, tx, ty) */
@@ -26902,7 +27028,7 @@ static mv_status mv__tfm_one(const char *p, const char *end, int *nd, double L[4
                sz = sin(par[2]);
         double Rx[3][3] = {{1, 0, 0}, {0, cx, -sx}, {0, sx, cx}}, Ry[3][3] = {{cy, 0, sy}, {0, 1, 0}, {-sy, 0, cy}},
                Rz[3][3] = {{cz, -sz, 0}, {sz, cz, 0}, {0, 0, 1}}, T[3][3];
-        double(*P)[3] = nf >= 4 && fix[3] != 0 ? Ry : Rx, (*Q)[3] = nf >= 4 && fix[3] != 0 ? Rx : Ry;
+        double(*P)[3] = zyx ? Ry : Rx, (*Q)[3] = zyx ? Rx : Ry;
         for (r = 0; r < 3; r++) /* Rz P Q: ZYX (Rz Ry Rx) or ITK's default ZXY (Rz Rx Ry) */
             for (c = 0; c < 3; c++) T[r][c] = Rz[r][0] * P[0][c] + Rz[r][1] * P[1][c] + Rz[r][2] * P[2][c];
         for (r = 0; r < 3; r++)
@@ -26928,9 +27054,9 @@ static mv_status mv__tfm_one(const char *p, const char *end, int *nd, double L[4
     }
     }
     mv__m4_identity(L);
-    for (r = 0; r < *nd; r++) {
+    for (r = 0; r < nd; r++) {
         double off = t[r] + fix[r];
-        for (c = 0; c < *nd; c++) {
+        for (c = 0; c < nd; c++) {
             L[r][c] = A[r][c];
             off -= A[r][c] * fix[c];
         }
@@ -26940,8 +27066,7 @@ static mv_status mv__tfm_one(const char *p, const char *end, int *nd, double L[4
        refused, never a matrix of inf or NaN (found by tests/fuzz/fuzz_text.c) */
     for (r = 0; r < 3; r++)
         MV__CHECK(isfinite(L[r][3]), MV_ERR_BAD_DATA,
-                  "mv_itk_tfm_parse: %s: the offset t + c - A c of row %d is not finite (Parameters or FixedParameters "
-                  "too large)", kind, r);
+                  "%s: %s: the offset t + c - A c of row %d is not finite (parameters or centre too large)", fn, kind, r);
     return MV_OK;
 }
 
@@ -27113,6 +27238,1047 @@ MVDEF mv_status mv_itk_tfm_read(const char *path, double m[4][4])
     MV__TRY(mv__reg_read_text(path, buf, sizeof(buf), "mv_itk_tfm_read"));
     st = mv_itk_tfm_parse(buf, m);
     return st == MV_OK ? st : mv__fail_prefix(st, "%s", path);
+}
+#endif
+
+/* ---- elastix TransformParameters files (mv_elastix_*) ----
+   A parameter file is entries "(Name value value ...)", one to a line as
+   elastix writes them, values numbers or "strings", "//" comments. Each
+   file of a chain becomes a link: a linear kind its LPS 4x4 (through
+   mv__tfm_matrix, as the .tfm kinds), a B-spline its grid and
+   coefficients, evaluated as elastix's AdvancedBSplineDeformableTransform
+   (continuous grid index, valid region, support start, B-spline weights). */
+
+typedef struct mv__elx_link {
+    int bspline;             /* 0: L; 1: the grid below */
+    int add;                 /* HowToCombineTransforms "Add" with the links after it */
+    double L[4][4];          /* LPS, fixed -> moving */
+    int order;               /* B-spline: 1, 2 or 3 */
+    int64_t gsize[3], gindex[3];
+    double gorigin[3], p2i[3][3]; /* point -> continuous grid index: p2i (p - gorigin) */
+    double *coef;            /* nd x prod(gsize), component-major, x fastest */
+} mv__elx_link;
+
+struct mv_elastix_transform {
+    int nd, n;                             /* dimension; links: [0] the file, [k + 1] link k's initial transform */
+    mv__elx_link link[MV_ELASTIX_MAX_CHAIN];
+    int64_t size[3];                       /* the first file's fixed grid */
+    double affine[4][4];                   /* its voxel -> RAS */
+    char interp[64], pixel[32], format[16]; /* the first file's resampling entries, as written */
+    double order, fill;
+    void *alloc_ctx;
+};
+
+/* The values of entry name: [*vb, *ve) (the closing parenthesis); 0, or -1
+   when the file has no such entry (the first one counts) */
+static int mv__elx_find(const char *text, const char *name, const char **vb, const char **ve)
+{
+    size_t len = strlen(name);
+    const char *p = text;
+    while (*p) {
+        const char *q = p;
+        while (*q == ' ' || *q == '\t') q++;
+        if (*q == '(') {
+            q++;
+            while (*q == ' ' || *q == '\t') q++;
+            if (!strncmp(q, name, len) && (q[len] == ' ' || q[len] == '\t' || q[len] == ')' || q[len] == '"')) {
+                int quoted = 0;
+                const char *e = q + len;
+                while (*e && (quoted || *e != ')')) {
+                    if (*e == '"') quoted = !quoted;
+                    e++;
+                }
+                if (!*e) return -1; /* no closing parenthesis: not an entry */
+                *vb = q + len;
+                *ve = e;
+                return 0;
+            }
+        }
+        p = strchr(p, '\n');
+        if (!p) break;
+        p++;
+    }
+    return -1;
+}
+
+/* the next value token of [*p, ve): a quoted string (quotes dropped) or a
+   bare word; its bounds, 0 when none is left */
+static int mv__elx_token(const char **p, const char *ve, const char **tb, const char **te)
+{
+    const char *q = *p;
+    while (q < ve && (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')) q++;
+    if (q >= ve) return 0;
+    if (*q == '"') {
+        *tb = ++q;
+        while (q < ve && *q != '"') q++;
+        *te = q;
+        *p = q < ve ? q + 1 : q;
+        return 1;
+    }
+    *tb = q;
+    while (q < ve && *q != ' ' && *q != '\t' && *q != '\r' && *q != '\n') q++;
+    *te = *p = q;
+    return 1;
+}
+
+/* entry name's first value as a string (into buf, cap bytes); -1 if missing */
+static int mv__elx_string(const char *text, const char *name, char *buf, size_t cap)
+{
+    const char *vb, *ve, *tb, *te;
+    size_t n;
+    if (mv__elx_find(text, name, &vb, &ve) || !mv__elx_token(&vb, ve, &tb, &te)) return -1;
+    n = MV__MIN((size_t)(te - tb), cap - 1);
+    memcpy(buf, tb, n);
+    buf[n] = 0;
+    return 0;
+}
+
+/* entry name's numbers: up to cap into v (v NULL: counted only), the count
+   in *n; MV_ERR_BAD_DATA for a value that is not a finite number */
+static mv_status mv__elx_numbers(const char *text, const char *name, double *v, int64_t cap, int64_t *n, int *found)
+{
+    const char *vb, *ve, *tb, *te;
+    *n = 0;
+    *found = mv__elx_find(text, name, &vb, &ve) == 0;
+    if (!*found) return MV_OK;
+    while (mv__elx_token(&vb, ve, &tb, &te)) {
+        char tmp[64], *end;
+        double x;
+        size_t len = (size_t)(te - tb);
+        MV__CHECK(len > 0 && len < sizeof(tmp), MV_ERR_BAD_DATA, "elastix file: (%s ...): value %lld is not a number", name,
+                  (long long)*n + 1);
+        memcpy(tmp, tb, len);
+        tmp[len] = 0;
+        x = strtod(tmp, &end);
+        MV__CHECK(*end == 0 && isfinite(x), MV_ERR_BAD_DATA, "elastix file: (%s ...): value %lld '%s' is not a finite number",
+                  name, (long long)*n + 1, tmp);
+        if (v && *n < cap) v[*n] = x;
+        (*n)++;
+    }
+    return MV_OK;
+}
+
+/* exactly want numbers of entry name into v, or the defaults already in v
+   when the entry is missing */
+static mv_status mv__elx_vec(const char *text, const char *name, double *v, int want)
+{
+    int64_t n;
+    int found;
+    MV__TRY(mv__elx_numbers(text, name, v, want, &n, &found));
+    MV__CHECK(!found || n == want, MV_ERR_BAD_DATA, "elastix file: (%s ...) has %lld values, %d expected", name, (long long)n,
+              want);
+    return MV_OK;
+}
+
+/* a direction (column by column, as elastix writes it) into D; identity
+   when missing */
+static mv_status mv__elx_direction(const char *text, const char *name, int nd, double D[3][3])
+{
+    double v[9];
+    int r, c;
+    for (r = 0; r < 3; r++)
+        for (c = 0; c < 3; c++) D[r][c] = r == c;
+    for (c = 0; c < nd; c++)
+        for (r = 0; r < nd; r++) v[c * nd + r] = r == c;
+    MV__TRY(mv__elx_vec(text, name, v, nd * nd));
+    for (c = 0; c < nd; c++)
+        for (r = 0; r < nd; r++) D[r][c] = v[c * nd + r];
+    return MV_OK;
+}
+
+/* inverse of the nd x nd matrix M (nd 2 or 3; the rest identity); 0 if singular */
+static int mv__elx_inv(int nd, const double M[3][3], double R[3][3])
+{
+    double A[4][4], I[4][4];
+    int r, c;
+    mv__m4_identity(A);
+    for (r = 0; r < nd; r++)
+        for (c = 0; c < nd; c++) A[r][c] = M[r][c];
+    if (!mv__rs_inverse((const double(*)[4])A, I)) return 0;
+    for (r = 0; r < 3; r++)
+        for (c = 0; c < 3; c++) R[r][c] = I[r][c];
+    return 1;
+}
+
+/* a B-spline link's grid and coefficients (par: the n TransformParameters) */
+static mv_status mv__elx_bspline(const char *text, int nd, const double *par, int64_t n, mv__elx_link *k, void *actx)
+{
+    double v[3], D[3][3], G[3][3];
+    const char *vb, *ve;
+    char s[32];
+    uint64_t cells = 1;
+    int a, b;
+    v[0] = 3;
+    MV__TRY(mv__elx_vec(text, "BSplineTransformSplineOrder", v, 1));
+    MV__CHECK(v[0] == 1 || v[0] == 2 || v[0] == 3, MV_ERR_UNSUPPORTED,
+              "elastix file: BSplineTransformSplineOrder %g (1, 2 or 3)", v[0]);
+    k->order = (int)v[0];
+    MV__CHECK(mv__elx_string(text, "UseCyclicTransform", s, sizeof(s)) || strcmp(s, "true"), MV_ERR_UNSUPPORTED,
+              "elastix file: UseCyclicTransform \"true\" (cyclic B-splines are not supported)");
+    MV__CHECK(mv__elx_find(text, "GridSize", &vb, &ve) == 0, MV_ERR_BAD_DATA, "elastix file: a B-spline without (GridSize ...)");
+    for (a = 0; a < 3; a++) v[a] = 1;
+    MV__TRY(mv__elx_vec(text, "GridSize", v, nd));
+    for (a = 0; a < 3; a++) {
+        MV__CHECK(v[a] >= 1 && v[a] <= 1e9 && v[a] == floor(v[a]), MV_ERR_BAD_DATA, "elastix file: GridSize[%d] = %g", a, v[a]);
+        k->gsize[a] = (int64_t)v[a];
+        MV__CHECK(mv__mul_u64(cells, (uint64_t)k->gsize[a], &cells), MV_ERR_BAD_DATA, "elastix file: GridSize overflows");
+    }
+    MV__CHECK((uint64_t)n == cells * (uint64_t)nd, MV_ERR_BAD_DATA,
+              "elastix file: %lld TransformParameters, the grid (GridSize) holds %llu x %d", (long long)n,
+              (unsigned long long)cells, nd);
+    for (a = 0; a < 3; a++) v[a] = 0;
+    MV__TRY(mv__elx_vec(text, "GridIndex", v, nd));
+    for (a = 0; a < 3; a++) {
+        MV__CHECK(fabs(v[a]) <= 1e9 && v[a] == floor(v[a]), MV_ERR_BAD_DATA, "elastix file: GridIndex[%d] = %g", a, v[a]);
+        k->gindex[a] = (int64_t)v[a];
+    }
+    for (a = 0; a < 3; a++) v[a] = 1;
+    MV__TRY(mv__elx_vec(text, "GridSpacing", v, nd));
+    for (a = 0; a < nd; a++) MV__CHECK(v[a] > 0, MV_ERR_BAD_DATA, "elastix file: GridSpacing[%d] = %g", a, v[a]);
+    for (a = 0; a < 3; a++) k->gorigin[a] = 0;
+    MV__TRY(mv__elx_vec(text, "GridOrigin", k->gorigin, nd));
+    MV__TRY(mv__elx_direction(text, "GridDirection", nd, D));
+    for (a = 0; a < 3; a++)
+        for (b = 0; b < 3; b++) G[a][b] = b < nd ? D[a][b] * v[b] : D[a][b];
+    MV__CHECK(mv__elx_inv(nd, (const double(*)[3])G, k->p2i), MV_ERR_BAD_DATA,
+              "elastix file: GridDirection x GridSpacing is singular");
+    k->coef = (double *)mv__alloc((size_t)n * sizeof(double), actx);
+    MV__CHECK(k->coef != NULL, MV_ERR_OUT_OF_MEMORY, "elastix file: %lld B-spline coefficients", (long long)n);
+    memcpy(k->coef, par, (size_t)n * sizeof(double));
+    k->bspline = 1;
+    return MV_OK;
+}
+
+/* elastix's transform names -> the .tfm families (mv__tfm_matrix) */
+static mv_status mv__elx_linear(const char *text, const char *kind, int nd, const double *par, int64_t n, mv__elx_link *k)
+{
+    double fix[3] = {0, 0, 0};
+    char s[32];
+    int fam, want, zyx = 0;
+    if (!strcmp(kind, "TranslationTransform")) fam = MV__TFM_TRANSLATION, want = nd;
+    else if (!strcmp(kind, "EulerTransform")) fam = nd == 2 ? MV__TFM_EULER2 : MV__TFM_EULER3, want = nd == 2 ? 3 : 6;
+    else if (!strcmp(kind, "SimilarityTransform")) fam = nd == 2 ? MV__TFM_SIM2 : MV__TFM_SIM3, want = nd == 2 ? 4 : 7;
+    else fam = MV__TFM_AFFINE, want = nd * nd + nd;
+    MV__CHECK(n == want, MV_ERR_BAD_DATA, "elastix file: %s (%dD) takes %d TransformParameters, the file has %lld", kind, nd,
+              want, (long long)n);
+    if (fam != MV__TFM_TRANSLATION) MV__TRY(mv__elx_vec(text, "CenterOfRotationPoint", fix, nd)); /* missing: the origin */
+    if (fam == MV__TFM_EULER3 && !mv__elx_string(text, "ComputeZYX", s, sizeof(s))) zyx = !strcmp(s, "true");
+    return mv__tfm_matrix(fam, nd, par, fix, zyx, k->L, "elastix file", kind);
+}
+
+/* One file's text into link k (and, for the chain's first file, the fixed
+   grid); init: its InitialTransformParametersFileName ("" for none) */
+static mv_status mv__elx_link_parse(const char *text, mv_elastix_transform *t, int k, char *init, size_t init_cap)
+{
+    static const char *const linear[] = {"TranslationTransform", "EulerTransform", "SimilarityTransform", "AffineTransform"};
+    mv__elx_link *L = &t->link[k];
+    char kind[96], s[64];
+    double v[3], *par = NULL;
+    int64_t n, n2;
+    int found, nd, i, is_lin = 0;
+    mv_status st;
+    MV__CHECK(mv__elx_string(text, "Transform", kind, sizeof(kind)) == 0, MV_ERR_BAD_HEADER,
+              "elastix file: no (Transform \"...\") entry: not a TransformParameters file");
+    v[0] = 0;
+    MV__TRY(mv__elx_vec(text, "FixedImageDimension", v, 1));
+    MV__CHECK(v[0] == 2 || v[0] == 3, MV_ERR_BAD_DATA, "elastix file: FixedImageDimension %g (2 or 3)", v[0]);
+    nd = (int)v[0];
+    v[0] = nd;
+    MV__TRY(mv__elx_vec(text, "MovingImageDimension", v, 1));
+    MV__CHECK(v[0] == nd, MV_ERR_UNSUPPORTED, "elastix file: MovingImageDimension %g differs from FixedImageDimension %d",
+              v[0], nd);
+    MV__CHECK(k == 0 || nd == t->nd, MV_ERR_BAD_DATA, "elastix file: a %dD initial transform under a %dD one", nd, t->nd);
+    MV__CHECK(mv__elx_string(text, "UseBinaryFormatForTransformationParameters", s, sizeof(s)) || strcmp(s, "true"),
+              MV_ERR_UNSUPPORTED, "elastix file: UseBinaryFormatForTransformationParameters \"true\" (the parameters in "
+              "a binary file) is not supported");
+    t->nd = nd;
+    for (i = 0; i < (int)MV__ARRAY_LEN(linear); i++) is_lin |= !strcmp(kind, linear[i]);
+    MV__CHECK(is_lin || !strcmp(kind, "BSplineTransform") || !strcmp(kind, "RecursiveBSplineTransform"), MV_ERR_UNSUPPORTED,
+              "elastix file: transform kind \"%s\" (supported: TranslationTransform, EulerTransform, SimilarityTransform, "
+              "AffineTransform, BSplineTransform, RecursiveBSplineTransform)", kind);
+    /* the parameters: counted, then read */
+    MV__TRY(mv__elx_numbers(text, "TransformParameters", NULL, 0, &n, &found));
+    MV__CHECK(found, MV_ERR_BAD_DATA, "elastix file: %s without (TransformParameters ...)", kind);
+    v[0] = (double)n;
+    MV__TRY(mv__elx_vec(text, "NumberOfParameters", v, 1));
+    MV__CHECK(v[0] == (double)n, MV_ERR_BAD_DATA, "elastix file: NumberOfParameters %g, but %lld TransformParameters", v[0],
+              (long long)n);
+    par = (double *)mv__alloc((size_t)MV__MAX(n, 1) * sizeof(double), t->alloc_ctx);
+    MV__CHECK(par != NULL, MV_ERR_OUT_OF_MEMORY, "elastix file: %lld parameters", (long long)n);
+    st = mv__elx_numbers(text, "TransformParameters", par, n, &n2, &found);
+    if (st == MV_OK)
+        st = is_lin ? mv__elx_linear(text, kind, nd, par, n, L) : mv__elx_bspline(text, nd, par, n, L, t->alloc_ctx);
+    mv__free(par, t->alloc_ctx);
+    MV__TRY(st);
+    L->add = 0;
+    if (!mv__elx_string(text, "HowToCombineTransforms", s, sizeof(s))) {
+        MV__CHECK(!strcmp(s, "Compose") || !strcmp(s, "Add"), MV_ERR_BAD_DATA,
+                  "elastix file: HowToCombineTransforms \"%s\" (Compose or Add)", s);
+        L->add = !strcmp(s, "Add");
+    }
+    init[0] = 0;
+    if (!mv__elx_string(text, "InitialTransformParametersFileName", init, init_cap) && !strcmp(init, "NoInitialTransform"))
+        init[0] = 0;
+    if (k == 0) { /* transformix's resampling settings, checked when asked for */
+        v[0] = 3;
+        MV__TRY(mv__elx_vec(text, "FinalBSplineInterpolationOrder", v, 1));
+        t->order = v[0];
+        v[0] = 0;
+        MV__TRY(mv__elx_vec(text, "DefaultPixelValue", v, 1));
+        t->fill = v[0];
+        if (mv__elx_string(text, "ResampleInterpolator", t->interp, sizeof(t->interp)))
+            strcpy(t->interp, "FinalBSplineInterpolator");
+        if (mv__elx_string(text, "ResultImagePixelType", t->pixel, sizeof(t->pixel))) strcpy(t->pixel, "float");
+        if (mv__elx_string(text, "ResultImageFormat", t->format, sizeof(t->format))) strcpy(t->format, "nii");
+    }
+    if (k == 0) { /* the fixed grid: voxel -> LPS D diag(s) (v + index) + origin, then RAS */
+        double sz[3] = {1, 1, 1}, ix[3] = {0, 0, 0}, sp[3] = {1, 1, 1}, org[3] = {0, 0, 0}, D[3][3];
+        const double S[3] = {-1, -1, 1};
+        int r, c;
+        MV__TRY(mv__elx_vec(text, "Size", sz, nd));
+        MV__TRY(mv__elx_vec(text, "Index", ix, nd));
+        MV__TRY(mv__elx_vec(text, "Spacing", sp, nd));
+        MV__TRY(mv__elx_vec(text, "Origin", org, nd));
+        MV__TRY(mv__elx_direction(text, "Direction", nd, D));
+        if (!mv__elx_string(text, "UseDirectionCosines", s, sizeof(s)) && !strcmp(s, "false"))
+            for (r = 0; r < 3; r++)
+                for (c = 0; c < 3; c++) D[r][c] = r == c;
+        for (r = 0; r < nd; r++) {
+            MV__CHECK(sz[r] >= 1 && sz[r] <= 1e9 && sz[r] == floor(sz[r]), MV_ERR_BAD_DATA, "elastix file: Size[%d] = %g", r, sz[r]);
+            MV__CHECK(ix[r] == floor(ix[r]) && fabs(ix[r]) <= 1e9, MV_ERR_BAD_DATA, "elastix file: Index[%d] = %g", r, ix[r]);
+            MV__CHECK(sp[r] > 0, MV_ERR_BAD_DATA, "elastix file: Spacing[%d] = %g", r, sp[r]);
+        }
+        mv__m4_identity(t->affine);
+        for (r = 0; r < 3; r++) t->size[r] = r < nd ? (int64_t)sz[r] : 1;
+        for (r = 0; r < nd; r++) {
+            double o = org[r];
+            for (c = 0; c < nd; c++) {
+                t->affine[r][c] = S[r] * D[r][c] * sp[c];
+                o += D[r][c] * sp[c] * ix[c];
+            }
+            t->affine[r][3] = S[r] * o;
+        }
+    }
+    return MV_OK;
+}
+
+/* the cubic (order 3), quadratic, linear B-spline at u (ITK's kernels) */
+static double mv__elx_bspline_w(int order, double u)
+{
+    u = fabs(u);
+    if (order == 3) return u < 1 ? (4.0 - 6.0 * u * u + 3.0 * u * u * u) / 6.0 : u < 2 ? (2 - u) * (2 - u) * (2 - u) / 6.0 : 0;
+    if (order == 2) return u < 0.5 ? 0.75 - u * u : u < 1.5 ? 0.5 * (1.5 - u) * (1.5 - u) : 0;
+    return u < 1 ? 1 - u : 0;
+}
+
+/* its derivative */
+static double mv__elx_bspline_dw(int order, double u)
+{
+    double a = fabs(u), sg = u < 0 ? -1.0 : 1.0;
+    if (order == 3) return a < 1 ? (-12.0 * u + 9.0 * u * a) / 6.0 : a < 2 ? -sg * (2 - a) * (2 - a) / 2.0 : 0;
+    if (order == 2) return a < 0.5 ? -2.0 * u : a < 1.5 ? -sg * (1.5 - a) : 0;
+    return a < 1 ? -sg : 0;
+}
+
+/* one link on an LPS point (nd coordinates used, the rest kept); J (may be
+   NULL): its spatial Jacobian dq/dp there, 3x3 (identity outside a
+   B-spline's valid region, as elastix) */
+static void mv__elx_link_apply(const mv__elx_link *k, int nd, const double p[3], double q[3], double J[3][3])
+{
+    double c[3], w[3][4], dw[3][4], dc[3][3], half = (k->order - 1) / 2.0;
+    int64_t s[3], cells;
+    int a, b, i, j, l;
+    if (!k->bspline) {
+        for (a = 0; a < 3; a++) {
+            q[a] = k->L[a][0] * p[0] + k->L[a][1] * p[1] + k->L[a][2] * p[2] + k->L[a][3];
+            if (J)
+                for (b = 0; b < 3; b++) J[a][b] = k->L[a][b];
+        }
+        return;
+    }
+    q[0] = p[0], q[1] = p[1], q[2] = p[2];
+    if (J)
+        for (a = 0; a < 3; a++)
+            for (b = 0; b < 3; b++) J[a][b] = a == b;
+    for (a = 0; a < nd; a++) {
+        c[a] = 0;
+        for (b = 0; b < nd; b++) c[a] += k->p2i[a][b] * (p[b] - k->gorigin[b]);
+        /* outside the valid region (the support would leave the grid): no displacement */
+        if (!(c[a] >= (double)k->gindex[a] + half && c[a] < (double)(k->gindex[a] + k->gsize[a] - 1) - half)) return;
+        s[a] = (int64_t)mv__rs_floor(c[a] - half); /* |c| < 2^31: the valid region */
+        for (i = 0; i <= k->order; i++) {
+            w[a][i] = mv__elx_bspline_w(k->order, c[a] - (double)(s[a] + i));
+            if (J) dw[a][i] = mv__elx_bspline_dw(k->order, c[a] - (double)(s[a] + i));
+        }
+        s[a] -= k->gindex[a];
+    }
+    if (nd == 2) s[2] = 0, w[2][0] = 1, dw[2][0] = 0;
+    cells = k->gsize[0] * k->gsize[1] * (nd == 3 ? k->gsize[2] : 1);
+    if (!J && k->order == 3 && nd == 3) { /* the common case, its loops of fixed length (unrolled) */
+        const size_t gx = (size_t)k->gsize[0], gxy = gx * (size_t)k->gsize[1];
+        for (b = 0; b < 3; b++) {
+            const double *cf = k->coef + (size_t)b * (size_t)cells + (size_t)s[2] * gxy + (size_t)s[1] * gx + (size_t)s[0];
+            double d = 0;
+            for (l = 0; l < 4; l++) {
+                double pl = 0;
+                for (j = 0; j < 4; j++) {
+                    const double *row = cf + (size_t)l * gxy + (size_t)j * gx;
+                    pl += w[1][j] * (w[0][0] * row[0] + w[0][1] * row[1] + w[0][2] * row[2] + w[0][3] * row[3]);
+                }
+                d += w[2][l] * pl;
+            }
+            q[b] = p[b] + d;
+        }
+        return;
+    }
+    for (b = 0; b < nd; b++) {
+        const double *cf = k->coef + (size_t)b * (size_t)cells;
+        double d = 0, g[3] = {0, 0, 0}; /* d and its derivative along grid index 0, 1, 2 */
+        for (l = 0; l <= (nd == 3 ? k->order : 0); l++)
+            for (j = 0; j <= k->order; j++) {
+                const double *row = cf + ((size_t)(s[2] + l) * (size_t)k->gsize[1] + (size_t)(s[1] + j)) * (size_t)k->gsize[0] + (size_t)s[0];
+                double e = 0, de = 0;
+                for (i = 0; i <= k->order; i++) e += w[0][i] * row[i];
+                if (J)
+                    for (i = 0; i <= k->order; i++) de += dw[0][i] * row[i];
+                d += w[2][l] * w[1][j] * e;
+                if (J) {
+                    g[0] += w[2][l] * w[1][j] * de;
+                    g[1] += w[2][l] * dw[1][j] * e;
+                    g[2] += dw[2][l] * w[1][j] * e;
+                }
+            }
+        q[b] = p[b] + d;
+        if (J)
+            for (a = 0; a < nd; a++) dc[b][a] = g[a];
+    }
+    if (J) /* dq/dp = I + (dd/dc) p2i */
+        for (b = 0; b < nd; b++)
+            for (a = 0; a < nd; a++) {
+                double v = 0;
+                for (i = 0; i < nd; i++) v += dc[b][i] * k->p2i[i][a];
+                J[b][a] += v;
+            }
+}
+
+/* the chain on an LPS point: the last link first, then each link composed
+   with (or added to) what the links below it gave; J (may be NULL): the
+   chain's spatial Jacobian (chain rule; Add sums the links' less I) */
+static void mv__elx_chain_apply(const mv_elastix_transform *t, const double p[3], double q[3], double J[3][3])
+{
+    double x[3], y[3], Jk[3][3], Jt[3][3];
+    int k, a, b, i;
+    mv__elx_link_apply(&t->link[t->n - 1], t->nd, p, x, J);
+    for (k = t->n - 2; k >= 0; k--) {
+        if (t->link[k].add) {
+            mv__elx_link_apply(&t->link[k], t->nd, p, y, J ? Jk : NULL);
+            for (a = 0; a < 3; a++) x[a] = x[a] + y[a] - p[a];
+            if (J)
+                for (a = 0; a < 3; a++)
+                    for (b = 0; b < 3; b++) J[a][b] += Jk[a][b] - (a == b);
+        } else {
+            mv__elx_link_apply(&t->link[k], t->nd, x, y, J ? Jk : NULL);
+            for (a = 0; a < 3; a++) x[a] = y[a];
+            if (J) {
+                for (a = 0; a < 3; a++)
+                    for (b = 0; b < 3; b++)
+                        for (Jt[a][b] = 0, i = 0; i < 3; i++) Jt[a][b] += Jk[a][i] * J[i][b];
+                memcpy(J, Jt, sizeof(Jt));
+            }
+        }
+    }
+    for (a = 0; a < 3; a++) q[a] = x[a];
+}
+
+static mv_status mv__elx_new(mv_elastix_transform **t, void *actx)
+{
+    MV__CHECK(t != NULL, MV_ERR_INVALID_ARG, "mv_elastix: t is NULL");
+    *t = (mv_elastix_transform *)mv__alloc(sizeof(**t), actx);
+    MV__CHECK(*t != NULL, MV_ERR_OUT_OF_MEMORY, "mv_elastix: out of memory");
+    memset(*t, 0, sizeof(**t));
+    (*t)->alloc_ctx = actx;
+    return MV_OK;
+}
+
+MVDEF void mv_elastix_free(mv_elastix_transform *t)
+{
+    int k;
+    if (!t) return;
+    for (k = 0; k < MV_ELASTIX_MAX_CHAIN; k++) mv__free(t->link[k].coef, t->alloc_ctx);
+    mv__free(t, t->alloc_ctx);
+}
+
+MVDEF mv_status mv_elastix_parse(const char *text, mv_elastix_transform **t, void *alloc_ctx)
+{
+    char init[4096];
+    mv_status st;
+    MV__CHECK(text != NULL, MV_ERR_INVALID_ARG, "mv_elastix_parse: text is NULL");
+    MV__TRY(mv__elx_new(t, alloc_ctx));
+    st = mv__elx_link_parse(text, *t, 0, init, sizeof(init));
+    if (st == MV_OK && init[0])
+        st = mv__fail(MV_ERR_UNSUPPORTED, "mv_elastix_parse: the file names an initial transform "
+                                          "(InitialTransformParametersFileName): read it with mv_elastix_read");
+    if (st != MV_OK) {
+        mv_elastix_free(*t);
+        *t = NULL;
+        return st;
+    }
+    (*t)->n = 1;
+    return MV_OK;
+}
+
+MVDEF int mv_elastix_ndim(const mv_elastix_transform *t) { return t ? t->nd : 0; }
+MVDEF int mv_elastix_links(const mv_elastix_transform *t) { return t ? t->n : 0; }
+MVDEF int mv_elastix_is_linear(const mv_elastix_transform *t)
+{
+    int k;
+    if (!t) return 0;
+    for (k = 0; k < t->n; k++)
+        if (t->link[k].bspline) return 0;
+    return 1;
+}
+
+MVDEF mv_status mv_elastix_matrix(const mv_elastix_transform *t, double m[4][4])
+{
+    double M[4][4], P[4][4];
+    const double S[4] = {-1, -1, 1, 1};
+    int k, r, c;
+    MV__CHECK(t && m && t->n > 0, MV_ERR_INVALID_ARG, "mv_elastix_matrix: NULL argument");
+    MV__CHECK(mv_elastix_is_linear(t), MV_ERR_UNSUPPORTED,
+              "mv_elastix_matrix: the chain holds a B-spline: not a matrix (mv_elastix_field gives its field)");
+    memcpy(M, t->link[t->n - 1].L, sizeof(M));
+    for (k = t->n - 2; k >= 0; k--) {
+        if (t->link[k].add)
+            for (r = 0; r < 3; r++)
+                for (c = 0; c < 4; c++) P[r][c] = M[r][c] + t->link[k].L[r][c] - (r == c);
+        else
+            mv__m4_mul((const double(*)[4])t->link[k].L, (const double(*)[4])M, P);
+        for (c = 0; c < 4; c++) P[3][c] = c == 3;
+        memcpy(M, P, sizeof(M));
+    }
+    for (r = 0; r < 4; r++)
+        for (c = 0; c < 4; c++) {
+            m[r][c] = S[r] * M[r][c] * S[c];
+            MV__CHECK(isfinite(m[r][c]), MV_ERR_BAD_DATA, "mv_elastix_matrix: the chain's matrix is not finite");
+        }
+    return MV_OK;
+}
+
+MVDEF mv_status mv_elastix_point(const mv_elastix_transform *t, const double p[3], double q[3])
+{
+    double x[3] = {-p[0], -p[1], p[2]}, y[3];
+    MV__CHECK(t && p && q && t->n > 0, MV_ERR_INVALID_ARG, "mv_elastix_point: NULL argument");
+    mv__elx_chain_apply(t, x, y, NULL);
+    q[0] = -y[0], q[1] = -y[1], q[2] = y[2];
+    return MV_OK;
+}
+
+MVDEF mv_status mv_elastix_grid(const mv_elastix_transform *t, int64_t dims[3], double affine[4][4])
+{
+    MV__CHECK(t && dims && affine && t->n > 0, MV_ERR_INVALID_ARG, "mv_elastix_grid: NULL argument");
+    memcpy(dims, t->size, sizeof(t->size));
+    memcpy(affine, t->affine, sizeof(t->affine));
+    return MV_OK;
+}
+
+MVDEF mv_status mv_elastix_output_opts(const mv_elastix_transform *t, mv_elastix_output *o)
+{
+    static const struct {
+        const char *name;
+        mv_dtype dt;
+    } px[] = {{"float", MV_DT_F32}, {"double", MV_DT_F64}, {"short", MV_DT_I16}, {"unsigned short", MV_DT_U16},
+              {"char", MV_DT_I8}, {"unsigned char", MV_DT_U8}, {"int", MV_DT_I32}, {"unsigned int", MV_DT_U32},
+              {"long", MV_DT_I64}, {"unsigned long", MV_DT_U64}};
+    int i;
+    MV__CHECK(t && o && t->n > 0, MV_ERR_INVALID_ARG, "mv_elastix_output_opts: NULL argument");
+    memset(o, 0, sizeof(*o));
+    if (!strcmp(t->interp, "FinalBSplineInterpolator") || !strcmp(t->interp, "FinalBSplineInterpolatorFloat")) {
+        MV__CHECK(t->order == 0 || t->order == 1 || t->order == 3, MV_ERR_UNSUPPORTED,
+                  "mv_elastix_output_opts: FinalBSplineInterpolationOrder %g (medvol resamples with order 0, 1 or 3)",
+                  t->order);
+        o->interp = t->order == 0 ? MV_INTERP_NEAREST : t->order == 1 ? MV_INTERP_LINEAR : MV_INTERP_CUBIC;
+    } else if (!strcmp(t->interp, "FinalNearestNeighborInterpolator")) {
+        o->interp = MV_INTERP_NEAREST;
+    } else if (!strcmp(t->interp, "FinalLinearInterpolator")) {
+        o->interp = MV_INTERP_LINEAR;
+    } else {
+        return mv__fail(MV_ERR_UNSUPPORTED, "mv_elastix_output_opts: ResampleInterpolator \"%s\"", t->interp);
+    }
+    o->dtype = MV_DT_UNKNOWN;
+    for (i = 0; i < (int)MV__ARRAY_LEN(px); i++)
+        if (!strcmp(t->pixel, px[i].name)) o->dtype = px[i].dt;
+    MV__CHECK(o->dtype != MV_DT_UNKNOWN, MV_ERR_UNSUPPORTED, "mv_elastix_output_opts: ResultImagePixelType \"%s\"", t->pixel);
+    o->fill = t->fill;
+    o->rounding = MV_ROUND_TRUNCATE;
+    memcpy(o->format, t->format, sizeof(o->format));
+    return MV_OK;
+}
+
+typedef struct mv__elx_field_job {
+    const mv_elastix_transform *t;
+    float *out;     /* the field (nc components), or */
+    float *jac;     /* the Jacobian determinant */
+    int64_t n[3];
+    size_t nv;
+    int nc;
+    double A[4][4]; /* voxel -> RAS */
+} mv__elx_field_job;
+
+static void mv__elx_field_rows(void *ctx, int64_t r0, int64_t r1, int worker)
+{
+    const mv__elx_field_job *j = (const mv__elx_field_job *)ctx;
+    int64_t r, i;
+    int a;
+    (void)worker;
+    for (r = r0; r < r1; r++) {
+        const int64_t y = r % j->n[1], z = r / j->n[1];
+        for (i = 0; i < j->n[0]; i++) {
+            double p[3], q[3], J[3][3];
+            size_t v = (size_t)(r * j->n[0] + i);
+            for (a = 0; a < 3; a++) p[a] = j->A[a][0] * (double)i + j->A[a][1] * (double)y + j->A[a][2] * (double)z + j->A[a][3];
+            p[0] = -p[0], p[1] = -p[1]; /* LPS */
+            mv__elx_chain_apply(j->t, p, q, j->jac ? J : NULL);
+            if (j->jac)
+                j->jac[v] = (float)(j->t->nd == 2 ? J[0][0] * J[1][1] - J[0][1] * J[1][0]
+                                                  : J[0][0] * (J[1][1] * J[2][2] - J[1][2] * J[2][1]) -
+                                                        J[0][1] * (J[1][0] * J[2][2] - J[1][2] * J[2][0]) +
+                                                        J[0][2] * (J[1][0] * J[2][1] - J[1][1] * J[2][0]));
+            else
+                for (a = 0; a < j->nc; a++) j->out[(size_t)a * j->nv + v] = (float)(q[a] - p[a]);
+        }
+    }
+}
+
+/* ref, or (NULL) a header of the file's fixed grid in *grid */
+static mv_status mv__elx_ref(const mv_elastix_transform *t, const mv_vol **ref, mv_vol *grid, const char *fn)
+{
+    int a;
+    MV__CHECK(t && t->n > 0, MV_ERR_INVALID_ARG, "%s: NULL transform", fn);
+    if (!*ref) {
+        mv_vol_init(grid);
+        grid->ndim = 3;
+        for (a = 0; a < 3; a++) {
+            grid->dim[a] = t->size[a];
+            grid->spacing[a] = sqrt(t->affine[0][a] * t->affine[0][a] + t->affine[1][a] * t->affine[1][a] +
+                                    t->affine[2][a] * t->affine[2][a]);
+        }
+        memcpy(grid->affine, t->affine, sizeof(grid->affine));
+        *ref = grid;
+    }
+    MV__CHECK((*ref)->ndim >= 1 && (*ref)->ndim <= MV_MAX_DIMS, MV_ERR_INVALID_ARG, "%s: ref ndim %d", fn, (*ref)->ndim);
+    MV__CHECK(t->nd == 3 || (*ref)->ndim < 3 || (*ref)->dim[2] == 1, MV_ERR_INVALID_ARG,
+              "%s: a 2D transform on a grid of %lld slices", fn, (long long)(*ref)->dim[2]);
+    return MV_OK;
+}
+
+static void mv__elx_run(mv__elx_field_job *j, const mv_vol *grid, const mv_field_opts *opts)
+{
+    int a, threads = opts && opts->threads > 0 ? opts->threads : mv__resolve_threads(0);
+    for (a = 0; a < 3; a++) j->n[a] = a < grid->ndim ? grid->dim[a] : 1;
+    j->nv = (size_t)(j->n[0] * j->n[1] * j->n[2]);
+    memcpy(j->A, grid->affine, sizeof(j->A));
+    mv__parallel_for(j->n[1] * j->n[2], MV__MAX(1, 4096 / j->n[0]), threads, mv__elx_field_rows, j);
+}
+
+MVDEF mv_status mv_elastix_field(const mv_elastix_transform *t, const mv_vol *ref, mv_vol *field, const mv_field_opts *opts)
+{
+    mv_vol grid;
+    mv__elx_field_job j;
+    MV__CHECK(field != NULL, MV_ERR_INVALID_ARG, "mv_elastix_field: field is NULL");
+    MV__TRY(mv__elx_ref(t, &ref, &grid, "mv_elastix_field"));
+    MV__TRY(mv_field_alloc(field, ref, t->nd, opts ? opts->alloc_ctx : NULL));
+    memset(&j, 0, sizeof(j));
+    j.t = t;
+    j.out = (float *)field->data;
+    j.nc = t->nd;
+    mv__elx_run(&j, field, opts);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_elastix_jacobian(const mv_elastix_transform *t, const mv_vol *ref, mv_vol *out, const mv_field_opts *opts)
+{
+    mv_vol grid, v;
+    mv__elx_field_job j;
+    int64_t dims[3];
+    int a, nd;
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_elastix_jacobian: out is NULL");
+    MV__TRY(mv__elx_ref(t, &ref, &grid, "mv_elastix_jacobian"));
+    for (a = 0; a < 3; a++) dims[a] = a < ref->ndim ? ref->dim[a] : 1;
+    nd = t->nd == 2 ? 2 : 3;
+    MV__TRY(mv_vol_alloc(&v, MV_DT_F32, nd, dims, opts ? opts->alloc_ctx : NULL));
+    memcpy(v.affine, ref->affine, sizeof(v.affine));
+    for (a = 0; a < 3; a++) v.spacing[a] = a < ref->ndim ? ref->spacing[a] : 1.0;
+    v.meta.xyzt_units = ref->meta.xyzt_units;
+    v.meta.qform_code = ref->meta.qform_code;
+    v.meta.sform_code = ref->meta.sform_code;
+    memset(&j, 0, sizeof(j));
+    j.t = t;
+    j.jac = (float *)v.data;
+    mv__elx_run(&j, ref, opts);
+    return mv__out_commit_in(out, &v, ref, NULL);
+}
+
+#if !defined(MEDVOL_NO_STDIO)
+MVDEF mv_status mv_elastix_read(const char *path, mv_elastix_transform **t, void *alloc_ctx)
+{
+    char *buf = NULL, name[4096], init[4096], prev[4096];
+    const size_t cap = (size_t)64 << 20; /* a B-spline of ~3 M parameters */
+    mv_status st = MV_OK;
+    int k;
+    MV__CHECK(path != NULL, MV_ERR_INVALID_ARG, "mv_elastix_read: path is NULL");
+    MV__TRY(mv__elx_new(t, alloc_ctx));
+    MV__CHECK(strlen(path) < sizeof(name), MV_ERR_INVALID_ARG, "mv_elastix_read: path too long");
+    strcpy(name, path);
+    for (k = 0; st == MV_OK; k++) {
+        size_t len = 0;
+        FILE *f;
+        if (k == MV_ELASTIX_MAX_CHAIN) {
+            st = mv__fail(MV_ERR_UNSUPPORTED, "mv_elastix_read: %s: a chain of more than %d files (a loop?)", path,
+                          MV_ELASTIX_MAX_CHAIN);
+            break;
+        }
+        f = fopen(name, "rb");
+        if (!f) {
+            mv_status code = errno == ENOENT ? MV_ERR_NOT_FOUND : MV_ERR_IO;
+            if (k)
+                st = mv__fail(code, "mv_elastix_read: %s: %s (the InitialTransformParametersFileName of %s)", name,
+                              strerror(errno), prev);
+            else
+                st = mv__fail(code, "mv_elastix_read: %s: %s", name, strerror(errno));
+            break;
+        }
+        if (!buf) buf = (char *)mv__alloc(cap, alloc_ctx);
+        if (!buf) {
+            fclose(f);
+            st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_elastix_read: %s", name);
+            break;
+        }
+        len = fread(buf, 1, cap - 1, f);
+        if (ferror(f) || (len == cap - 1 && fgetc(f) != EOF)) {
+            int err = ferror(f);
+            fclose(f);
+            st = mv__fail(err ? MV_ERR_IO : MV_ERR_BAD_DATA, "mv_elastix_read: %s: %s", name, err ? "read error" : "larger than 64 MiB");
+            break;
+        }
+        fclose(f);
+        buf[len] = 0;
+        st = mv__elx_link_parse(buf, *t, k, init, sizeof(init));
+        if (st != MV_OK) {
+            st = mv__fail_prefix(st, "%s", name);
+            break;
+        }
+        (*t)->n = k + 1;
+        if (!init[0]) break;
+        /* a relative name: beside the file that names it, if there, else as given */
+        if (init[0] != '/' && strrchr(name, '/')) {
+            char beside[4096];
+            size_t dl = (size_t)(strrchr(name, '/') - name) + 1;
+            FILE *g;
+            if (dl + strlen(init) < sizeof(beside)) {
+                memcpy(beside, name, dl);
+                strcpy(beside + dl, init);
+                if ((g = fopen(beside, "rb")) != NULL) {
+                    fclose(g);
+                    strcpy(init, beside);
+                }
+            }
+        }
+        strcpy(prev, name);
+        strcpy(name, init);
+    }
+    mv__free(buf, alloc_ctx);
+    if (st != MV_OK) {
+        mv_elastix_free(*t);
+        *t = NULL;
+    }
+    return st;
+}
+
+/* The text of a TransformParameters file, into a caller's buffer (fixed:
+   MV_ERR_BUFFER_TOO_SMALL when full) or a growing one */
+typedef struct mv__elx_sb {
+    char *p;
+    size_t len, cap;
+    int grows;
+    void *actx;
+} mv__elx_sb;
+
+static int mv__elx_put(mv__elx_sb *b, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        int n;
+        va_start(ap, fmt);
+        n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) return 0;
+        if (b->p && b->len + (size_t)n < b->cap) {
+            b->len += (size_t)n;
+            return 1;
+        }
+        if (!b->grows) return 0;
+        {
+            size_t cap = MV__MAX(b->cap * 2, b->len + (size_t)n + 4096);
+            char *q = (char *)mv__alloc(cap, b->actx);
+            if (!q) return 0;
+            if (b->p) memcpy(q, b->p, b->len + 1);
+            mv__free(b->p, b->actx);
+            b->p = q;
+            b->cap = cap;
+        }
+    }
+}
+
+/* a fixed grid in elastix's terms: voxel -> LPS F v + o, F = D diag(sp) */
+typedef struct mv__elx_geo {
+    int nd;
+    int64_t size[3];
+    double sp[3], D[3][3], o[3];
+} mv__elx_geo;
+
+static mv_status mv__elx_geo_of(int nd, const int64_t dims[3], const double aff[4][4], mv__elx_geo *g, const char *fn)
+{
+    int r, c;
+    g->nd = nd;
+    MV__CHECK(nd == 3 || (aff[0][2] == 0 && aff[1][2] == 0 && aff[2][0] == 0 && aff[2][1] == 0), MV_ERR_INVALID_ARG,
+              "%s: a 2D fixed image whose affine mixes z with x and y (elastix's 2D grid cannot hold it)", fn);
+    for (c = 0; c < 3; c++) {
+        g->size[c] = dims[c];
+        g->sp[c] = sqrt(aff[0][c] * aff[0][c] + aff[1][c] * aff[1][c] + aff[2][c] * aff[2][c]);
+        MV__CHECK(g->sp[c] > 0 && isfinite(g->sp[c]), MV_ERR_INVALID_ARG, "%s: the fixed affine's column %d is zero", fn, c);
+    }
+    for (r = 0; r < 3; r++) {
+        const double S = r < 2 ? -1.0 : 1.0;
+        for (c = 0; c < 3; c++) g->D[r][c] = S * aff[r][c] / g->sp[c];
+        g->o[r] = S * aff[r][3];
+    }
+    return MV_OK;
+}
+
+/* (Name v v ...) with nd numbers (or nd x nd, column by column, for a
+   direction) */
+static int mv__elx_put_vec(mv__elx_sb *b, const char *name, const double *v, int n)
+{
+    int i, ok = mv__elx_put(b, "(%s", name);
+    for (i = 0; ok && i < n; i++) ok = mv__elx_put(b, " %.17g", v[i] == 0 ? 0.0 : v[i]); /* no "-0" */
+    return ok && mv__elx_put(b, ")\n");
+}
+static int mv__elx_put_dir(mv__elx_sb *b, const char *name, int nd, const double D[3][3])
+{
+    double v[9];
+    int r, c;
+    for (c = 0; c < nd; c++)
+        for (r = 0; r < nd; r++) v[c * nd + r] = D[r][c];
+    return mv__elx_put_vec(b, name, v, nd * nd);
+}
+
+/* a whole file: kind and parameters, the initial transform's name (NULL:
+   none), the fixed grid, then the kind's own entries (extra, a string
+   already formatted) and the resampling part */
+static int mv__elx_put_file(mv__elx_sb *b, const char *kind, const double *par, int64_t np, const char *initial,
+                            const mv__elx_geo *g, const char *extra, mv_interp interp)
+{
+    int64_t i;
+    int a, ok;
+    ok = mv__elx_put(b, "(Transform \"%s\")\n(NumberOfParameters %lld)\n(TransformParameters", kind, (long long)np);
+    for (i = 0; ok && i < np; i++) ok = mv__elx_put(b, " %.17g", par[i]);
+    ok = ok && mv__elx_put(b, ")\n(InitialTransformParametersFileName \"%s\")\n(UseBinaryFormatForTransformationParameters "
+                              "\"false\")\n(HowToCombineTransforms \"Compose\")\n\n// Image specific (written by medvol)\n"
+                              "(FixedImageDimension %d)\n(MovingImageDimension %d)\n(FixedInternalImagePixelType \"float\")\n"
+                              "(MovingInternalImagePixelType \"float\")\n(Size",
+                           initial ? initial : "NoInitialTransform", g->nd, g->nd);
+    for (a = 0; ok && a < g->nd; a++) ok = mv__elx_put(b, " %lld", (long long)g->size[a]);
+    ok = ok && mv__elx_put(b, ")\n(Index%s)\n", g->nd == 2 ? " 0 0" : " 0 0 0");
+    ok = ok && mv__elx_put_vec(b, "Spacing", g->sp, g->nd) && mv__elx_put_vec(b, "Origin", g->o, g->nd);
+    ok = ok && mv__elx_put_dir(b, "Direction", g->nd, (const double(*)[3])g->D);
+    ok = ok && mv__elx_put(b, "(UseDirectionCosines \"true\")\n\n%s\n// ResampleInterpolator specific\n", extra);
+    /* every elastix build has the B-spline resampler (Debian's 5.0.1 lacks
+       FinalLinearInterpolator): order 0 is nearest, 1 linear, 3 cubic */
+    ok = ok && mv__elx_put(b, "(ResampleInterpolator \"FinalBSplineInterpolator\")\n(FinalBSplineInterpolationOrder %d)\n",
+                           interp == MV_INTERP_NEAREST ? 0 : interp == MV_INTERP_LINEAR ? 1 : 3);
+    return ok && mv__elx_put(b, "\n// Resampler specific\n(Resampler \"DefaultResampler\")\n(DefaultPixelValue 0)\n"
+                                "(ResultImageFormat \"nii\")\n(ResultImagePixelType \"float\")\n(CompressResultImage \"false\")\n");
+}
+
+/* m (RAS) as an AffineTransform's parameters in LPS (centre 0); checks */
+static mv_status mv__elx_affine_par(const double m[4][4], int nd, double par[12], const char *fn)
+{
+    const double S[4] = {-1, -1, 1, 1};
+    int r, c, n = 0;
+    MV__CHECK(mv__rs_finite44(m) && mv__rs_bottom_ok(m), MV_ERR_INVALID_ARG, "%s: the matrix is not finite or its bottom row "
+              "is not 0 0 0 1", fn);
+    MV__CHECK(nd == 3 || (m[0][2] == 0 && m[1][2] == 0 && m[2][0] == 0 && m[2][1] == 0 && m[2][2] == 1 && m[2][3] == 0),
+              MV_ERR_INVALID_ARG, "%s: a 2D fixed image, but the matrix mixes z with x and y or moves z", fn);
+    for (r = 0; r < nd; r++)
+        for (c = 0; c < nd; c++) par[n++] = S[r] * m[r][c] * S[c];
+    for (r = 0; r < nd; r++) par[n++] = S[r] * m[r][3];
+    return MV_OK;
+}
+
+static mv_status mv__elx_interp_ok(mv_interp interp, const char *fn)
+{
+    MV__CHECK(interp == MV_INTERP_NEAREST || interp == MV_INTERP_LINEAR || interp == MV_INTERP_CUBIC, MV_ERR_INVALID_ARG,
+              "%s: interp %d", fn, (int)interp);
+    return MV_OK;
+}
+
+static const char mv__elx_affine_extra[] = "// AffineTransform specific\n(CenterOfRotationPoint 0 0 0)\n";
+static const char mv__elx_affine_extra2[] = "// AffineTransform specific\n(CenterOfRotationPoint 0 0)\n";
+
+MVDEF mv_status mv_elastix_format(const double m[4][4], const mv_vol *fixed, mv_interp interp, char *buf, size_t cap)
+{
+    static const char *fn = "mv_elastix_format";
+    mv__elx_geo g;
+    mv__elx_sb b;
+    double par[12];
+    int64_t dims[3];
+    int a, nd;
+    MV__CHECK(m && fixed && buf && cap > 0, MV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    MV__TRY(mv__elx_interp_ok(interp, fn));
+    for (a = 0; a < 3; a++) dims[a] = a < fixed->ndim ? fixed->dim[a] : 1;
+    nd = dims[2] == 1 ? 2 : 3;
+    MV__TRY(mv__elx_affine_par(m, nd, par, fn));
+    MV__TRY(mv__elx_geo_of(nd, dims, fixed->affine, &g, fn));
+    memset(&b, 0, sizeof(b));
+    b.p = buf;
+    b.cap = cap;
+    buf[0] = 0;
+    MV__CHECK(mv__elx_put_file(&b, "AffineTransform", par, nd * nd + nd, NULL, &g,
+                               nd == 3 ? mv__elx_affine_extra : mv__elx_affine_extra2, interp),
+              MV_ERR_BUFFER_TOO_SMALL, "%s: %llu bytes are too few", fn, (unsigned long long)cap);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_elastix_write(const char *path, const double m[4][4], const mv_vol *fixed, mv_interp interp)
+{
+    char buf[4096];
+    MV__CHECK(path != NULL, MV_ERR_INVALID_ARG, "mv_elastix_write: path is NULL");
+    MV__TRY(mv_elastix_format(m, fixed, interp, buf, sizeof(buf)));
+    return mv__reg_write_text(path, buf, "mv_elastix_write");
+}
+
+/* One axis of a coefficient block padded by a control point at each end
+   whose fourth difference with its neighbours is zero: the end intervals'
+   cubics continue past the grid, as mv_bspline's clamped taps extrapolate
+   them, but inside elastix's valid region (which drops the last interval
+   of each end). in: n[0] x n[1] x n[2] per component; axis a grows by 2. */
+static void mv__elx_pad_axis(const double *in, double *out, const int64_t n[3], int a)
+{
+    int64_t o[3], i, j, k, stride = a == 0 ? 1 : a == 1 ? n[0] : n[0] * n[1];
+    int64_t ostride;
+    o[0] = n[0], o[1] = n[1], o[2] = n[2];
+    o[a] += 2;
+    ostride = a == 0 ? 1 : a == 1 ? o[0] : o[0] * o[1];
+    for (k = 0; k < n[2]; k++)
+        for (j = 0; j < n[1]; j++)
+            for (i = 0; i < n[0]; i++) {
+                int64_t s = (k * n[1] + j) * n[0] + i, t[3] = {i, j, k}, d;
+                t[a]++;
+                d = (t[2] * o[1] + t[1]) * o[0] + t[0];
+                out[d] = in[s];
+                if (t[a] == 1) /* the first: c[-1] = 4 c0 - 6 c1 + 4 c2 - c3 */
+                    out[d - ostride] = 4 * in[s] - 6 * in[s + stride] + 4 * in[s + 2 * stride] - in[s + 3 * stride];
+                if (t[a] == n[a]) /* the last */
+                    out[d + ostride] = 4 * in[s] - 6 * in[s - stride] + 4 * in[s - 2 * stride] - in[s - 3 * stride];
+            }
+}
+
+MVDEF mv_status mv_elastix_write_bspline(const char *path, const mv_bspline_grid *grid, const double matrix[4][4],
+                                         mv_interp interp)
+{
+    static const char *fn = "mv_elastix_write_bspline";
+    mv__elx_geo g;
+    mv__elx_sb b, e;
+    char bpath[4096], extra[1024];
+    double *cur = NULL, *nxt = NULL, gsp[3], go[3], par[12];
+    int64_t n[3], cells, c;
+    size_t big;
+    int a, r, nd, ident = 1, ok;
+    mv_status st = MV_OK;
+    MV__CHECK(path && grid && grid->coef, MV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    MV__TRY(mv__elx_interp_ok(interp, fn));
+    nd = grid->ndim;
+    MV__CHECK(nd == 2 || nd == 3, MV_ERR_INVALID_ARG, "%s: grid ndim %d", fn, nd);
+    for (a = 0; a < nd; a++)
+        MV__CHECK(grid->n[a] >= 4, MV_ERR_UNSUPPORTED, "%s: %lld control points along axis %d (an image axis of one voxel "
+                  "has no cubic grid in elastix)", fn, (long long)grid->n[a], a);
+    if (matrix) {
+        for (a = 0; a < 4; a++)
+            for (r = 0; r < 4; r++) ident &= matrix[a][r] == (a == r);
+        MV__TRY(mv__elx_affine_par(matrix, nd, par, fn));
+    }
+    MV__TRY(mv__elx_geo_of(nd, grid->fdim, grid->affine, &g, fn));
+    /* the coefficients padded along each axis in turn */
+    big = 1;
+    for (a = 0; a < 3; a++) {
+        n[a] = grid->n[a];
+        big *= (size_t)(a < nd ? n[a] + 2 : n[a]);
+    }
+    cells = n[0] * n[1] * n[2];
+    cur = (double *)mv__alloc(big * (size_t)nd * sizeof(double), grid->alloc_ctx);
+    nxt = (double *)mv__alloc(big * (size_t)nd * sizeof(double), grid->alloc_ctx);
+    if (!cur || !nxt) {
+        mv__free(cur, grid->alloc_ctx);
+        mv__free(nxt, grid->alloc_ctx);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %llu coefficients", fn, (unsigned long long)big * (unsigned)nd);
+    }
+    for (c = 0; c < nd; c++) {
+        int64_t m[3] = {n[0], n[1], n[2]};
+        memcpy(cur + (size_t)c * big, grid->coef + (size_t)c * (size_t)cells, (size_t)cells * sizeof(double));
+        for (a = 0; a < nd; a++) {
+            mv__elx_pad_axis(cur + (size_t)c * big, nxt + (size_t)c * big, m, a);
+            m[a] += 2;
+            memcpy(cur + (size_t)c * big, nxt + (size_t)c * big, (size_t)(m[0] * m[1] * m[2]) * sizeof(double));
+        }
+    }
+    /* control point j (padded: j - 1) at fixed voxel origin + (j - 1) s: in
+       LPS, o + D diag(sp) (origin + (j - 1) s) */
+    for (a = 0; a < 3; a++) gsp[a] = grid->spacing[a] * g.sp[a];
+    for (r = 0; r < 3; r++) {
+        go[r] = g.o[r];
+        for (a = 0; a < nd; a++) go[r] += g.D[r][a] * g.sp[a] * (grid->origin[a] - grid->spacing[a]);
+    }
+    memset(&e, 0, sizeof(e));
+    e.p = extra;
+    e.cap = sizeof(extra);
+    ok = mv__elx_put(&e, "// BSplineTransform specific\n(GridSize");
+    for (a = 0; ok && a < nd; a++) ok = mv__elx_put(&e, " %lld", (long long)(n[a] + 2));
+    ok = ok && mv__elx_put(&e, ")\n(GridIndex%s)\n", nd == 2 ? " 0 0" : " 0 0 0") && mv__elx_put_vec(&e, "GridSpacing", gsp, nd) &&
+         mv__elx_put_vec(&e, "GridOrigin", go, nd) && mv__elx_put_dir(&e, "GridDirection", nd, (const double(*)[3])g.D) &&
+         mv__elx_put(&e, "(BSplineTransformSplineOrder 3)\n(UseCyclicTransform \"false\")\n");
+    /* the B-spline file: path itself, or beside it when a matrix follows */
+    if (matrix && !ident) {
+        size_t len = strlen(path);
+        const char *dot = len > 4 && !strcmp(path + len - 4, ".txt") ? path + len - 4 : path + len;
+        MV__CHECK((size_t)(dot - path) + 16 < sizeof(bpath), MV_ERR_INVALID_ARG, "%s: path too long", fn);
+        memcpy(bpath, path, (size_t)(dot - path));
+        strcpy(bpath + (dot - path), "-bspline.txt");
+    } else {
+        MV__CHECK(strlen(path) < sizeof(bpath), MV_ERR_INVALID_ARG, "%s: path too long", fn);
+        strcpy(bpath, path);
+    }
+    memset(&b, 0, sizeof(b));
+    b.grows = 1;
+    b.actx = grid->alloc_ctx;
+    ok = ok && mv__elx_put_file(&b, "BSplineTransform", cur, (int64_t)big * nd, NULL, &g, extra, interp);
+    mv__free(cur, grid->alloc_ctx);
+    mv__free(nxt, grid->alloc_ctx);
+    if (!ok) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: the file's text", fn);
+    if (st == MV_OK) st = mv__reg_write_text(bpath, b.p, fn);
+    mv__free(b.p, grid->alloc_ctx);
+    MV__TRY(st);
+    if (matrix && !ident) { /* the matrix after the B-spline: an affine whose initial transform it is */
+        char abuf[8192];
+        mv__elx_sb t2;
+        memset(&t2, 0, sizeof(t2));
+        t2.p = abuf;
+        t2.cap = sizeof(abuf);
+        MV__CHECK(mv__elx_put_file(&t2, "AffineTransform", par, nd * nd + nd, bpath, &g,
+                                   nd == 3 ? mv__elx_affine_extra : mv__elx_affine_extra2, interp),
+                  MV_ERR_INVALID_ARG, "%s: path too long", fn);
+        MV__TRY(mv__reg_write_text(path, abuf, fn));
+    }
+    return MV_OK;
 }
 #endif
 
@@ -34736,6 +35902,7 @@ typedef struct mv__fd_warp_job {
     double B[3][4];         /* output voxel -> moving voxel */
     double C[3][3];         /* LPS mm displacement -> moving voxel step */
     int64_t frame0;         /* first output frame of this pass */
+    int itk_inside;         /* fill_outside 2: inside is [-0.5, n - 0.5) */
 } mv__fd_warp_job;
 
 /* A tap of the linear fast path: the stored value as float, as
@@ -34783,10 +35950,14 @@ static void mv__fd_warp_row(const mv__fd_warp_job *w, int64_t r, const float *d0
             for (a = 0; a < 3; a++) {
                 c[a] = w->B[a][0] * (double)(x0 + i) + w->B[a][1] * y + w->B[a][2] * z + w->B[a][3] + w->C[a][0] * dv[0] +
                        w->C[a][1] * dv[1] + w->C[a][2] * dv[2];
-                inside &= w->n[a] == 1 ? fabs(c[a]) <= 0.5 : c[a] >= 0 && c[a] <= (double)(w->n[a] - 1);
+                inside &= w->itk_inside ? c[a] >= -0.5 && c[a] < (double)w->n[a] - 0.5
+                          : w->n[a] == 1 ? fabs(c[a]) <= 0.5 : c[a] >= 0 && c[a] <= (double)(w->n[a] - 1);
             }
             keep[i] = (unsigned char)(!j->fill || inside);
             any_fill |= !keep[i];
+            if (w->itk_inside && !nearest && !cubic && keep[i]) /* ITK's B-spline interpolator mirrors the edge samples */
+                for (a = 0; a < 3; a++)
+                    if (w->n[a] > 1) c[a] = c[a] < 0 ? -c[a] : c[a] > (double)(w->n[a] - 1) ? 2.0 * (double)(w->n[a] - 1) - c[a] : c[a];
             if (nearest) {
                 float wt[4];
                 int64_t q[3];
@@ -34898,6 +36069,7 @@ static mv_status mv__fd_warp_setup(const mv_vol *moving, const mv__fd_geo *g, co
     w->j.interp = o->interp;
     w->j.fill = o->fill_outside != 0;
     w->j.mirror = w->j.fill && o->interp == MV_INTERP_CUBIC;
+    w->itk_inside = o->fill_outside == 2;
     w->j.rounding = o->rounding;
     w->j.sdt = moving->dtype;
     w->j.ses = mv__dt[moving->dtype].size;
@@ -40751,6 +41923,11 @@ MVDEF mv_status mv_transport_dose_gy(const mv_transport *t, const double *dose_m
                        combination (SIMD), density weighting, complex parts,
                        low-res/RSS sensitivities, Cartesian SENSE (1-3 axes,
                        Tikhonov), bounded-memory recons, phantom coils/k-space.
+                       (Registration, fields, NUFFT, recon, transport, analysis
+                       and morphology: see their sections.) elastix
+                       TransformParameters files: read (linear kinds,
+                       B-splines, chains) and written (affine, B-spline
+                       results), checked against transformix.
    0.1.0  (2026-11-21) foundation: stb-style header, mv_vol model with every
                        NIfTI dtype plus f16/bf16, conversions with rounding,
                        saturation and NIfTI scaling, deterministic float64

@@ -1,8 +1,10 @@
 /* mvtool_register.c - the registration family of mvtool: register (linear,
    multi-resolution; --transform bspline: B-spline FFD; --transform demons|syn:
-   deformable, a displacement field) and warp (apply a matrix or an ITK .tfm). */
+   deformable, a displacement field), warp (apply a matrix, an ITK .tfm or an
+   elastix TransformParameters file), elastix-field and elastix-write. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "mvtool.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +139,7 @@ static int register_bspline(const args *a)
     const char *reg = opt_str(a, "--regularization"), *fmask = opt_str(a, "--fixed-mask");
     const char *initm = opt_str(a, "--init-matrix"), *out = opt_str(a, "--out"), *ofield = opt_str(a, "--out-field");
     const char *thr = opt_str(a, "--threads"), *seed = opt_str(a, "--seed"), *dname = opt_str(a, "--dtype");
+    const char *oelx = opt_str(a, "--out-elastix");
     mv_status st;
     mv_bspline_grid grid;
     large_mode lm;
@@ -209,6 +212,7 @@ static int register_bspline(const args *a)
         mv_free(&fs);
         mv_free(&ms);
     } else {
+        if (oelx) o.grid_out = &grid;
         st = mv_register_bspline(&fx, &mo, &fld, &o, &r);
     }
     if (st != MV_OK) {
@@ -261,7 +265,11 @@ static int register_bspline(const args *a)
         rc = save_and_free(out, &w, NULL);
     }
     if (ofield && rc == 0 && (st = mv_field_save(ofield, &fld, NULL)) != MV_OK) rc = fail_at(st, ofield);
-    if (!out && !ofield) fprintf(stderr, "register: nothing written (give --out and/or --out-field)\n");
+    /* elastix files: the grid (on the registered, maybe shrunk, fixed grid), then the init matrix */
+    if (oelx && rc == 0 &&
+        (st = mv_elastix_write_bspline(oelx, &grid, initm ? (const double(*)[4])o.init_matrix : NULL, MV_INTERP_LINEAR)) != MV_OK)
+        rc = fail_at(st, oelx);
+    if (!out && !ofield && !oelx) fprintf(stderr, "register: nothing written (give --out, --out-field and/or --out-elastix)\n");
 done:
     if (!quiet && rc == 0) fprintf(stderr, "bspline: done, %.2f s\n", mono_seconds() - t0);
     mv_free(&fx);
@@ -453,7 +461,7 @@ static int cmd_register(const args *a)
     const char *tr = opt_str(a, "--transform"), *metric = opt_str(a, "--metric"), *its = opt_str(a, "--iterations");
     const char *fmask = opt_str(a, "--fixed-mask"), *initm = opt_str(a, "--init-matrix"), *out = opt_str(a, "--out");
     const char *omat = opt_str(a, "--out-matrix"), *otfm = opt_str(a, "--out-tfm"), *thr = opt_str(a, "--threads");
-    const char *seed = opt_str(a, "--seed");
+    const char *seed = opt_str(a, "--seed"), *oelx = opt_str(a, "--out-elastix");
     mv_status st;
     int rc = 0, ndim;
     memset(&o, 0, sizeof(o));
@@ -512,7 +520,11 @@ static int cmd_register(const args *a)
         rc = fail_at(st, otfm);
         goto done;
     }
-    if (!omat && !otfm && !out) { /* nothing asked: the matrix on stdout */
+    if (oelx && (st = mv_elastix_write(oelx, (const double(*)[4])r.matrix, &fx, MV_INTERP_LINEAR)) != MV_OK) {
+        rc = fail_at(st, oelx);
+        goto done;
+    }
+    if (!omat && !otfm && !oelx && !out) { /* nothing asked: the matrix on stdout */
         char buf[512];
         if (mv_matrix_format((const double(*)[4])r.matrix, buf, sizeof(buf)) == MV_OK) fputs(buf, stdout);
     }
@@ -535,9 +547,62 @@ done:
     return rc;
 }
 
+/* MATRIX for elastix-write: an ITK .tfm by its extension, else 4x4 text */
+static mv_status read_any_matrix(const char *path, double m[4][4])
+{
+    size_t n = strlen(path);
+    if (n > 4 && !strcmp(path + n - 4, ".tfm")) return mv_itk_tfm_read(path, m);
+    return mv_matrix_read(path, m);
+}
+
+/* moving onto ref's grid through an elastix chain: a matrix when every link
+   is linear, else the chain's field (0 outside the moving image, as
+   transformix's DefaultPixelValue 0) */
+static int warp_elastix(const args *a, const char *path, mv_interp interp)
+{
+    mv_elastix_transform *t = NULL;
+    mv_vol mo, ref, w, field;
+    mv_load_opts ho = MV_ZERO_INIT;
+    mv_status st = mv_elastix_read(path, &t, NULL);
+    if (st != MV_OK) return fail_at(st, path);
+    if (load_or_fail(a->pos[0], &mo, NULL)) {
+        mv_elastix_free(t);
+        return 1;
+    }
+    ho.header_only = 1;
+    if (load_or_fail(a->pos[1], &ref, &ho)) {
+        mv_free(&mo);
+        mv_elastix_free(t);
+        return 1;
+    }
+    mv_vol_init(&w);
+    if (mv_elastix_is_linear(t)) {
+        double m[4][4];
+        mv_resample_opts ro = MV_ZERO_INIT;
+        ro.fill_outside = 1;
+        ro.interp = interp;
+        st = mv_elastix_matrix(t, m);
+        if (st == MV_OK) st = mv_warp_affine(&mo, &ref, (const double(*)[4])m, &w, &ro);
+    } else {
+        mv_field_opts fo = MV_ZERO_INIT;
+        fo.interp = interp;
+        fo.fill_outside = 1;
+        mv_vol_init(&field);
+        st = mv_elastix_field(t, &ref, &field, NULL);
+        if (st == MV_OK) st = mv_field_warp(&mo, &field, NULL, &w, &fo);
+        mv_free(&field);
+    }
+    mv_free(&mo);
+    mv_free(&ref);
+    mv_elastix_free(t);
+    if (st != MV_OK) return fail_at(st, path);
+    return save_and_free(a->pos[2], &w, NULL);
+}
+
 static int cmd_warp(const args *a)
 {
-    const char *mat = opt_str(a, "--matrix"), *tfm = opt_str(a, "--tfm"), *interp = opt_str(a, "--interp");
+    const char *mat = opt_str(a, "--matrix"), *tfm = opt_str(a, "--tfm"), *elx = opt_str(a, "--elastix");
+    const char *interp = opt_str(a, "--interp");
     double m[4][4];
     mv_resample_opts ro;
     mv_vol mo, ref, w;
@@ -545,8 +610,10 @@ static int cmd_warp(const args *a)
     mv_status st;
     memset(&ro, 0, sizeof(ro));
     ro.fill_outside = 1;
-    if (!mat == !tfm) return usage_error(a, "give exactly one of --matrix M.txt and --tfm T.tfm", NULL);
+    if (!!mat + !!tfm + !!elx != 1)
+        return usage_error(a, "give exactly one of --matrix M.txt, --tfm T.tfm and --elastix TransformParameters.txt", NULL);
     if (interp && !parse_interp(interp, &ro.interp)) return usage_error(a, "--interp wants nearest, linear or cubic", interp);
+    if (elx) return warp_elastix(a, elx, ro.interp);
     st = mat ? mv_matrix_read(mat, m) : mv_itk_tfm_read(tfm, m);
     if (st != MV_OK) return fail_at(st, mat ? mat : tfm);
     if (load_or_fail(a->pos[0], &mo, NULL)) return 1;
@@ -563,12 +630,150 @@ static int cmd_warp(const args *a)
     return save_and_free(a->pos[2], &w, NULL);
 }
 
+static int cmd_elastix_field(const args *a)
+{
+    const char *rpath = opt_str(a, "--ref");
+    mv_elastix_transform *t = NULL;
+    mv_vol ref, field;
+    mv_load_opts ho = MV_ZERO_INIT;
+    mv_status st = mv_elastix_read(a->pos[0], &t, NULL);
+    if (st != MV_OK) return fail_at(st, a->pos[0]);
+    ho.header_only = 1;
+    if (rpath && load_or_fail(rpath, &ref, &ho)) {
+        mv_elastix_free(t);
+        return 1;
+    }
+    mv_vol_init(&field);
+    st = mv_elastix_field(t, rpath ? &ref : NULL, &field, NULL);
+    if (rpath) mv_free(&ref);
+    mv_elastix_free(t);
+    if (st != MV_OK) return fail_at(st, a->pos[0]);
+    st = mv_field_save(a->pos[1], &field, NULL);
+    mv_free(&field);
+    if (st != MV_OK) return fail_at(st, a->pos[1]);
+    return 0;
+}
+
+static int cmd_elastix_write(const args *a)
+{
+    const char *interp = opt_str(a, "--interp");
+    mv_interp in = MV_INTERP_LINEAR;
+    double m[4][4];
+    mv_vol fx;
+    mv_load_opts ho = MV_ZERO_INIT;
+    mv_status st;
+    if (interp && !parse_interp(interp, &in)) return usage_error(a, "--interp wants nearest, linear or cubic", interp);
+    st = read_any_matrix(a->pos[0], m);
+    if (st != MV_OK) return fail_at(st, a->pos[0]);
+    ho.header_only = 1;
+    if (load_or_fail(a->pos[1], &fx, &ho)) return 1;
+    st = mv_elastix_write(a->pos[2], (const double(*)[4])m, &fx, in);
+    mv_free(&fx);
+    if (st != MV_OK) return fail_at(st, a->pos[2]);
+    return 0;
+}
+
+/* DIR/NAME.FORMAT for transformix's outputs: nii or nii.gz as the file
+   asks, else nii (medvol writes NIfTI only; said on stderr) */
+static void transformix_name(char *buf, size_t cap, const char *dir, const char *name, const char *format)
+{
+    int ok = !strcmp(format, "nii") || !strcmp(format, "nii.gz");
+    if (!ok) fprintf(stderr, "transformix: ResultImageFormat \"%s\": writing %s.nii (NIfTI) instead\n", format, name);
+    snprintf(buf, cap, "%s/%s.%s", dir, name, ok ? format : "nii");
+}
+
+/* transformix's command line on medvol: -tp TP -out DIR, and -in MOVING
+   (DIR/result.FORMAT), -def all (DIR/deformationField.FORMAT), -jac all
+   (DIR/spatialJacobian.FORMAT) */
+static int cmd_transformix(const args *a)
+{
+    const char *tp = opt_str(a, "-tp"), *dir = opt_str(a, "-out"), *in = opt_str(a, "-in"), *def = opt_str(a, "-def");
+    const char *jac = opt_str(a, "-jac"), *thr = opt_str(a, "-threads");
+    mv_elastix_transform *t = NULL;
+    mv_elastix_output eo;
+    mv_field_opts fo = MV_ZERO_INIT;
+    mv_vol grid, field, mo, w;
+    char path[4096];
+    mv_status st;
+    int rc = 0, a_;
+    if (!tp || !dir) return usage_error(a, "-tp TransformParameters.txt and -out DIR are required", NULL);
+    if (def && strcmp(def, "all")) return usage_error(a, "-def takes all (a points file is not supported)", def);
+    if (jac && strcmp(jac, "all")) return usage_error(a, "-jac takes all", jac);
+    if (!in && !def && !jac) return usage_error(a, "nothing to do: give -in MOVING, -def all and/or -jac all", NULL);
+    if (thr) {
+        int64_t n;
+        if (parse_ints(thr, &n, 1, 0, 256) != 1) return usage_error(a, "-threads takes 0 (all cores) .. 256", thr);
+        fo.threads = (int)n;
+    }
+    st = mv_elastix_read(tp, &t, NULL);
+    if (st == MV_OK) st = mv_elastix_output_opts(t, &eo);
+    if (st != MV_OK) {
+        mv_elastix_free(t);
+        return fail_at(st, tp);
+    }
+    mv_vol_init(&grid);
+    grid.ndim = 3;
+    st = mv_elastix_grid(t, grid.dim, grid.affine);
+    for (a_ = 0; a_ < 3; a_++)
+        grid.spacing[a_] = sqrt(grid.affine[0][a_] * grid.affine[0][a_] + grid.affine[1][a_] * grid.affine[1][a_] +
+                                grid.affine[2][a_] * grid.affine[2][a_]);
+    mv_vol_init(&field);
+    if (st == MV_OK) st = mv_elastix_field(t, &grid, &field, &fo);
+    if (st != MV_OK) {
+        rc = fail_at(st, tp);
+        goto done;
+    }
+    if (def) {
+        transformix_name(path, sizeof(path), dir, "deformationField", eo.format);
+        if ((st = mv_field_save(path, &field, NULL)) != MV_OK) {
+            rc = fail_at(st, path);
+            goto done;
+        }
+    }
+    if (jac) {
+        mv_vol j;
+        mv_vol_init(&j);
+        transformix_name(path, sizeof(path), dir, "spatialJacobian", eo.format);
+        if ((st = mv_elastix_jacobian(t, &grid, &j, &fo)) != MV_OK || (rc = save_and_free(path, &j, NULL)) != 0) {
+            if (st != MV_OK) rc = fail_at(st, tp);
+            goto done;
+        }
+    }
+    if (in) {
+        if (load_or_fail(in, &mo, NULL)) {
+            rc = 1;
+            goto done;
+        }
+        mv_vol_init(&w);
+        /* through the field even for a matrix: ITK's inside rule (half a
+           voxel beyond the first and last centres, the samples mirrored) */
+        fo.interp = eo.interp;
+        fo.fill_outside = 2;
+        fo.fill = eo.fill;
+        fo.dtype = eo.dtype;
+        fo.rounding = eo.rounding;
+        st = mv_field_warp(&mo, &field, NULL, &w, &fo);
+        mv_free(&mo);
+        if (st != MV_OK) {
+            rc = fail_at(st, in);
+            goto done;
+        }
+        if (mv_elastix_ndim(t) == 2 && w.ndim == 3 && w.dim[2] == 1) w.ndim = 2; /* an image, as transformix writes it */
+        transformix_name(path, sizeof(path), dir, "result", eo.format);
+        rc = save_and_free(path, &w, NULL);
+    }
+done:
+    mv_free(&field);
+    mv_elastix_free(t);
+    return rc;
+}
+
 const command mvtool_register_commands[] = {
     {"register", "linear registration (rigid/affine, MI/NCC/MSE, multi-resolution)",
      "mvtool register FIXED MOVING [--transform rigid|affine|translation|similarity] [--metric mi|ncc|mse]\n"
      "                [--levels 4x2x1] [--smooth 2x1x0vox] [--iterations 200x100x50] [--fixed-mask M]\n"
      "                [--init-matrix M.txt] [--out WARPED] [--out-matrix M.txt] [--out-tfm T.tfm]\n"
-     "                [--threads N] [--seed S] [--jitter] [--quiet]\n"
+     "                [--out-elastix TransformParameters.txt] [--threads N] [--seed S] [--jitter] [--quiet]\n"
      "                [--transform bspline --grid-spacing MM --regularization W --out-field FIELD]\n"
      "  Finds T (fixed world -> moving world, RAS mm) so that moving(T(x)) matches fixed(x).\n"
      "  Defaults: rigid, Mattes MI (24 bins: mono- and multi-modal), random samples drawn\n"
@@ -578,7 +783,9 @@ const command mvtool_register_commands[] = {
      "  --jitter: each random sample at a seeded point of its voxel, its fixed value\n"
      "  interpolated (as ITK v4 samples; helps affine MI and NCC, costs rigid MI).\n"
      "  One line per level on stderr (--quiet: none). --out-matrix: 4x4 text; --out-tfm:\n"
-     "  ITK AffineTransform (LPS) for SimpleITK/ANTs; --out: moving resampled on the fixed\n"
+     "  ITK AffineTransform (LPS) for SimpleITK/ANTs; --out-elastix: an elastix\n"
+     "  AffineTransform file with the fixed grid that transformix applies (linear\n"
+     "  interpolation, 0 outside); --out: moving resampled on the fixed\n"
      "  grid (linear, 0 outside). With no output option the matrix goes to stdout.\n"
      "  --transform bspline [--grid-spacing MM] [--regularization W] [--out-field FIELD]:\n"
      "  cubic B-spline FFD (control spacing MM at the finest level, default 16 voxels,\n"
@@ -586,7 +793,9 @@ const command mvtool_register_commands[] = {
      "  mi/ncc: with mse scale it by about 2 x the intensity variance; L-BFGS, 100\n"
      "  iterations per level); --out-field: the displacement field (ITK, LPS mm, an\n"
      "  --init-matrix folded in), --out: moving warped by it (--dtype: its dtype, default\n"
-     "  float32; integers rounded). One line per level.\n"
+     "  float32; integers rounded); --out-elastix TP.txt: the grid as an elastix\n"
+     "  BSplineTransform file for transformix (with --init-matrix: TP.txt an affine whose\n"
+     "  initial transform is TP-bspline.txt). One line per level.\n"
      "  Large images: --levels ending above 1 (e.g. 32x16x8 for a 17320^2 scan) registers\n"
      "  copies of both images shrunk by that last factor, never the full resolution; --out\n"
      "  is still full resolution, warped a row at a time (mv_bspline_warp_into: no full-size\n"
@@ -601,13 +810,42 @@ const command mvtool_register_commands[] = {
      "  voxels). --smooth: sigmas of the update and of the field (voxels; 0 = none).\n"
      "  One line per level on stderr. --out: moving warped (linear, 0 outside).\n",
      "--transform= --metric= --levels= --smooth= --iterations= --fixed-mask= --init-matrix= --out= --out-matrix= "
-     "--out-tfm= --threads= --seed= --jitter --quiet --grid-spacing= --regularization= --out-field= --radius= --step= --dtype=",
+     "--out-tfm= --out-elastix= --threads= --seed= --jitter --quiet --grid-spacing= --regularization= --out-field= --radius= --step= --dtype=",
      2, 2, cmd_register},
-    {"warp", "apply a fixed->moving matrix or ITK .tfm: moving onto a reference grid",
-     "mvtool warp MOVING REFERENCE OUT --matrix M.txt | --tfm T.tfm [--interp nearest|linear|cubic]\n"
+    {"warp", "apply a fixed->moving matrix, ITK .tfm or elastix TransformParameters file",
+     "mvtool warp MOVING REFERENCE OUT --matrix M.txt | --tfm T.tfm | --elastix TP.txt\n"
+     "                [--interp nearest|linear|cubic]\n"
      "  OUT(x) = MOVING(T(x)) on REFERENCE's grid (its header only is read); T maps\n"
      "  reference (fixed) world points to moving world points, as register writes it.\n"
+     "  --elastix: an elastix TransformParameters file and the chain of initial\n"
+     "  transforms it names (linear kinds, B-splines), as transformix applies it.\n"
      "  Default linear; 0 outside MOVING.\n",
-     "--matrix= --tfm= --interp=", 3, 3, cmd_warp},
+     "--matrix= --tfm= --elastix= --interp=", 3, 3, cmd_warp},
+    {"elastix-field", "the displacement field of an elastix TransformParameters file (transformix -def all)",
+     "mvtool elastix-field TransformParameters.txt OUT [--ref REFERENCE]\n"
+     "  The file's transform, with the chain of initial transforms it names (Compose or\n"
+     "  Add), as an ITK displacement field (float32 (X,Y,Z,1,3), intent 1007, LPS mm,\n"
+     "  p -> p + d(p)) on the file's fixed grid (Size, Spacing, Origin, Direction) or on\n"
+     "  REFERENCE's: what `transformix -def all` writes as deformationField.nii.\n",
+     "--ref=", 2, 2, cmd_elastix_field},
+    {"elastix-write", "a 4x4 matrix or ITK .tfm as an elastix TransformParameters file",
+     "mvtool elastix-write MATRIX FIXED OUT [--interp nearest|linear|cubic]\n"
+     "  MATRIX: 4x4 text (fixed -> moving, RAS mm) or an ITK .tfm; OUT: an elastix\n"
+     "  AffineTransform file with FIXED's grid (its header only is read) that\n"
+     "  transformix applies: resampling interpolator as --interp (default linear:\n"
+     "  FinalBSplineInterpolator of order 0, 1, 3), 0 outside, float .nii results.\n",
+     "--interp=", 3, 3, cmd_elastix_write},
+    {"transformix", "transformix's command line: apply an elastix TransformParameters file",
+     "mvtool transformix -tp TransformParameters.txt -out DIR [-in MOVING] [-def all] [-jac all]\n"
+     "                   [-threads N]\n"
+     "  As elastix's transformix: -in writes DIR/result.nii, MOVING resampled on the file's\n"
+     "  fixed grid through its chain of transforms with its ResampleInterpolator\n"
+     "  (FinalBSplineInterpolationOrder 0, 1 or 3), DefaultPixelValue outside and\n"
+     "  ResultImagePixelType (integers truncated); as ITK, a sample within half a voxel\n"
+     "  beyond MOVING's first or last voxel centre mirrors the edge; -def all writes\n"
+     "  DIR/deformationField.nii (ITK displacement field, LPS mm); -jac all\n"
+     "  DIR/spatialJacobian.nii (the determinant, analytic). NIfTI only: ResultImageFormat nii or\n"
+     "  nii.gz (others are written as .nii). No transformix.log, no point sets.\n",
+     "-tp= -out= -in= -def= -jac= -threads=", 0, 0, cmd_transformix},
 };
 const int mvtool_register_ncommands = (int)(sizeof(mvtool_register_commands) / sizeof(mvtool_register_commands[0]));

@@ -203,6 +203,45 @@ MV_TEST(field, warp_2d_matches_map_coordinates)
 
 /* ---- SimpleITK both ways ---- */
 
+/* fill_outside 2, ITK's B-spline interpolator (transformix): a row 1..4
+   shifted by s voxels; inside is -0.5 <= c < 3.5, and there the samples
+   mirror about the end voxels: c = 3.3 is 0.7 v3 + 0.3 v2 = 3.7 (linear),
+   c = -0.3 is c = 0.3, 1.3; nearest repeats the end voxel; c = 3.6 and
+   -0.6 get the fill value. Mode 1 fills everything beyond [0, 3]. */
+MV_TEST(field, warp_itk_inside_rule)
+{
+    static const struct {
+        double shift;
+        mv_interp interp;
+        int mode;
+        float want[4];
+    } cases[] = {
+        {0.3, MV_INTERP_LINEAR, 2, {1.3f, 2.3f, 3.3f, 3.7f}},  {-0.3, MV_INTERP_LINEAR, 2, {1.3f, 1.7f, 2.7f, 3.7f}},
+        {0.6, MV_INTERP_LINEAR, 2, {1.6f, 2.6f, 3.6f, -9}},    {-0.6, MV_INTERP_LINEAR, 2, {-9, 1.4f, 2.4f, 3.4f}},
+        {0.4, MV_INTERP_NEAREST, 2, {1, 2, 3, 4}},             {0.3, MV_INTERP_LINEAR, 1, {1.3f, 2.3f, 3.3f, -9}},
+    };
+    int c, i;
+    for (c = 0; c < (int)(sizeof(cases) / sizeof(cases[0])); c++) {
+        mv_vol mo, f, w;
+        int64_t d3[3] = {4, 1, 1};
+        mv_field_opts o = MV_ZERO_INIT;
+        REQUIRE_OK(mv_vol_alloc(&mo, MV_DT_F32, 3, d3, NULL));
+        for (i = 0; i < 4; i++) ((float *)mo.data)[i] = (float)(i + 1);
+        mv_vol_init(&f);
+        REQUIRE_OK(mv_field_alloc(&f, &mo, 3, NULL));
+        for (i = 0; i < 4; i++) ((float *)f.data)[i] = (float)-cases[c].shift; /* LPS x is RAS -x */
+        o.fill_outside = cases[c].mode;
+        o.fill = -9;
+        o.interp = cases[c].interp;
+        mv_vol_init(&w);
+        REQUIRE_OK(mv_field_warp(&mo, &f, NULL, &w, &o));
+        for (i = 0; i < 4; i++) EXPECT_NEAR(((float *)w.data)[i], cases[c].want[i], 1e-6);
+        mv_free(&w);
+        mv_free(&f);
+        mv_free(&mo);
+    }
+}
+
 MV_TEST(field, simpleitk_reads_medvol_field)
 {
     mv_vol fixed, moving, field, out;

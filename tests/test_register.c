@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const mv_transform_type all_types[4] = {MV_TRANSFORM_TRANSLATION, MV_TRANSFORM_RIGID, MV_TRANSFORM_SIMILARITY,
                                                MV_TRANSFORM_AFFINE};
@@ -549,6 +550,373 @@ MV_TEST(register, simpleitk_applies_the_tfm)
    the same bits for 1, 2 and 3 threads; non-finite fixed voxels are never
    samples (counted here directly). 128^3 float32 (8 MiB): past the size
    below which the pool is not used. */
+/* elastix TransformParameters files: each kind's matrix worked out here
+   from elastix's definitions (y = A (x - c) + c + t in LPS), chains
+   (Compose, Add, a relative initial name), a B-spline's value at a grid
+   node (the cubic's weights 1/6, 2/3, 1/6 per axis), the writer read back,
+   and refusals naming the entry. transformix itself is the reference of
+   tests/py/diff_elastix.py (make test-diff-elastix). */
+static void elx_identity(double L[4][4])
+{
+    int r, c;
+    for (r = 0; r < 4; r++)
+        for (c = 0; c < 4; c++) L[r][c] = r == c;
+}
+
+static void elx_expect_lps(const mv_elastix_transform *t, const double L[4][4], double tol)
+{
+    double m[4][4];
+    const double S[4] = {-1, -1, 1, 1};
+    int r, c;
+    REQUIRE_OK(mv_elastix_matrix(t, m));
+    for (r = 0; r < 4; r++)
+        for (c = 0; c < 4; c++) EXPECT_NEAR(m[r][c], S[r] * L[r][c] * S[c], tol);
+}
+
+MV_TEST(register, elastix_files)
+{
+    static const char *head = "(FixedImageDimension 3)\n(MovingImageDimension 3)\n(Size 4 5 6)\n(Spacing 2 1 1)\n"
+                              "(Origin 10 20 30)\n(HowToCombineTransforms \"Compose\")\n";
+    char text[4096], buf[4096];
+    mv_elastix_transform *t = NULL;
+    double L[4][4], M[4][4], m[4][4], q[3];
+    int r, c;
+    /* translation: L = [I t] */
+    snprintf(text, sizeof(text), "(Transform \"TranslationTransform\")\n(NumberOfParameters 3)\n"
+                                 "(TransformParameters 1.5 -2 0.25) // comment\n%s", head);
+    REQUIRE_OK(mv_elastix_parse(text, &t, NULL));
+    EXPECT_EQ_INT(mv_elastix_ndim(t), 3);
+    EXPECT(mv_elastix_is_linear(t));
+    elx_identity(L);
+    L[0][3] = 1.5, L[1][3] = -2, L[2][3] = 0.25;
+    elx_expect_lps(t, (const double(*)[4])L, 0);
+    {
+        const double p[3] = {1, 2, 3};
+        REQUIRE_OK(mv_elastix_point(t, p, q));
+        EXPECT_NEAR(q[0], 1 - 1.5, 0);
+        EXPECT_NEAR(q[1], 2 + 2, 0);
+        EXPECT_NEAR(q[2], 3.25, 0);
+    }
+    mv_elastix_free(t);
+    /* affine about a centre: L = [A, t + c - A c] */
+    snprintf(text, sizeof(text), "(Transform \"AffineTransform\")\n(NumberOfParameters 12)\n"
+                                 "(TransformParameters 1.1 0.1 0 -0.2 0.9 0.05 0 0 1.2 3 4 5)\n"
+                                 "(CenterOfRotationPoint 1 -1 2)\n%s", head);
+    REQUIRE_OK(mv_elastix_parse(text, &t, NULL));
+    {
+        const double A[3][3] = {{1.1, 0.1, 0}, {-0.2, 0.9, 0.05}, {0, 0, 1.2}}, cc[3] = {1, -1, 2}, tt[3] = {3, 4, 5};
+        elx_identity(L);
+        for (r = 0; r < 3; r++) {
+            L[r][3] = tt[r] + cc[r];
+            for (c = 0; c < 3; c++) L[r][c] = A[r][c], L[r][3] -= A[r][c] * cc[c];
+        }
+    }
+    elx_expect_lps(t, (const double(*)[4])L, 1e-15);
+    { /* the Jacobian determinant of an affine: det A everywhere */
+        mv_vol jd;
+        const double detA = 1.1 * (0.9 * 1.2 - 0) - 0.1 * (-0.2 * 1.2 - 0.05 * 0) + 0;
+        mv_vol_init(&jd);
+        REQUIRE_OK(mv_elastix_jacobian(t, NULL, &jd, NULL));
+        EXPECT_NEAR(((float *)jd.data)[0], detA, 1e-6);
+        EXPECT_NEAR(((float *)jd.data)[119], detA, 1e-6);
+        mv_free(&jd);
+    }
+    /* the fixed grid: Size, Spacing, Origin (LPS) -> a RAS affine */
+    {
+        mv_vol f;
+        mv_vol_init(&f);
+        REQUIRE_OK(mv_elastix_field(t, NULL, &f, NULL));
+        EXPECT_EQ_INT(f.dim[0], 4);
+        EXPECT_EQ_INT(f.dim[2], 6);
+        EXPECT_EQ_INT(f.dim[4], 3);
+        EXPECT_NEAR(f.affine[0][0], -2, 0);
+        EXPECT_NEAR(f.affine[0][3], -10, 0);
+        EXPECT_NEAR(f.affine[1][3], -20, 0);
+        EXPECT_NEAR(f.affine[2][3], 30, 0);
+        /* voxel (1, 0, 0): LPS (12, 20, 30), moved by L */
+        for (r = 0; r < 3; r++) {
+            const double p[3] = {12, 20, 30};
+            double d = L[r][0] * p[0] + L[r][1] * p[1] + L[r][2] * p[2] + L[r][3] - p[r];
+            EXPECT_NEAR(((float *)f.data)[(size_t)r * 120 + 1], d, 1e-5 * (1 + fabs(d)));
+        }
+        mv_free(&f);
+    }
+    mv_elastix_free(t);
+    /* Euler 3D, ZXY (elastix's default) and ZYX: R = Rz Rx Ry / Rz Ry Rx */
+    {
+        const double ax = 0.1, ay = -0.2, az = 0.3;
+        double Rx[3][3] = {{1, 0, 0}, {0, cos(ax), -sin(ax)}, {0, sin(ax), cos(ax)}};
+        double Ry[3][3] = {{cos(ay), 0, sin(ay)}, {0, 1, 0}, {-sin(ay), 0, cos(ay)}};
+        double Rz[3][3] = {{cos(az), -sin(az), 0}, {sin(az), cos(az), 0}, {0, 0, 1}};
+        int zyx;
+        for (zyx = 0; zyx < 2; zyx++) {
+            double T[3][3], R[3][3];
+            int k;
+            snprintf(text, sizeof(text), "(Transform \"EulerTransform\")\n(NumberOfParameters 6)\n"
+                                         "(TransformParameters 0.1 -0.2 0.3 1 2 3)\n(CenterOfRotationPoint 0 0 0)\n"
+                                         "(ComputeZYX \"%s\")\n%s", zyx ? "true" : "false", head);
+            REQUIRE_OK(mv_elastix_parse(text, &t, NULL));
+            for (r = 0; r < 3; r++)
+                for (c = 0; c < 3; c++)
+                    for (T[r][c] = 0, k = 0; k < 3; k++) T[r][c] += Rz[r][k] * (zyx ? Ry : Rx)[k][c];
+            for (r = 0; r < 3; r++)
+                for (c = 0; c < 3; c++)
+                    for (R[r][c] = 0, k = 0; k < 3; k++) R[r][c] += T[r][k] * (zyx ? Rx : Ry)[k][c];
+            elx_identity(L);
+            for (r = 0; r < 3; r++) {
+                for (c = 0; c < 3; c++) L[r][c] = R[r][c];
+                L[r][3] = r + 1.0;
+            }
+            elx_expect_lps(t, (const double(*)[4])L, 1e-15);
+            mv_elastix_free(t);
+        }
+    }
+    /* 2D similarity (scale, angle, tx, ty): z kept */
+    snprintf(text, sizeof(text), "(Transform \"SimilarityTransform\")\n(NumberOfParameters 4)\n"
+                                 "(TransformParameters 1.2 0.5 3 -4)\n(CenterOfRotationPoint 0 0)\n"
+                                 "(FixedImageDimension 2)\n(MovingImageDimension 2)\n(Size 3 3)\n");
+    REQUIRE_OK(mv_elastix_parse(text, &t, NULL));
+    EXPECT_EQ_INT(mv_elastix_ndim(t), 2);
+    elx_identity(L);
+    L[0][0] = 1.2 * cos(0.5), L[0][1] = -1.2 * sin(0.5), L[1][0] = 1.2 * sin(0.5), L[1][1] = 1.2 * cos(0.5);
+    L[0][3] = 3, L[1][3] = -4;
+    elx_expect_lps(t, (const double(*)[4])L, 1e-15);
+    mv_elastix_free(t);
+    /* a chain through files: the affine above as the initial transform of a
+       translation, named relative to the file naming it; Compose = T(T0(x)),
+       Add = T0(x) + T(x) - x */
+    {
+        const char *dir = tu_path("elx");
+        char p0[1024], p1[1024];
+        int add;
+        mkdir(dir, 0700);
+        snprintf(p0, sizeof(p0), "%s/TransformParameters.0.txt", dir);
+        snprintf(p1, sizeof(p1), "%s/TransformParameters.1.txt", dir);
+        snprintf(text, sizeof(text), "(Transform \"AffineTransform\")\n(NumberOfParameters 12)\n"
+                                     "(TransformParameters 1.1 0.1 0 -0.2 0.9 0.05 0 0 1.2 3 4 5)\n"
+                                     "(CenterOfRotationPoint 0 0 0)\n%s", head);
+        REQUIRE(tu_write_file(p0, text, strlen(text)));
+        for (add = 0; add < 2; add++) {
+            double A[4][4] = {{1.1, 0.1, 0, 3}, {-0.2, 0.9, 0.05, 4}, {0, 0, 1.2, 5}, {0, 0, 0, 1}};
+            snprintf(text, sizeof(text), "(Transform \"TranslationTransform\")\n(NumberOfParameters 3)\n"
+                                         "(TransformParameters 1 2 3)\n"
+                                         "(InitialTransformParametersFileName \"TransformParameters.0.txt\")\n"
+                                         "(HowToCombineTransforms \"%s\")\n(FixedImageDimension 3)\n(Size 2 2 2)\n",
+                                         add ? "Add" : "Compose");
+            REQUIRE(tu_write_file(p1, text, strlen(text)));
+            REQUIRE_OK(mv_elastix_read(p1, &t, NULL));
+            EXPECT_EQ_INT(mv_elastix_links(t), 2);
+            memcpy(M, A, sizeof(M));
+            /* Compose: translation after A; Add: A x + (x + t) - x = A x + t: the same matrix */
+            M[0][3] += 1, M[1][3] += 2, M[2][3] += 3;
+            elx_expect_lps(t, (const double(*)[4])M, 1e-14);
+            mv_elastix_free(t);
+        }
+        /* Add differs from Compose once the later link is not a translation */
+        snprintf(text, sizeof(text), "(Transform \"AffineTransform\")\n(NumberOfParameters 12)\n"
+                                     "(TransformParameters 2 0 0 0 1 0 0 0 1 0 0 0)\n(CenterOfRotationPoint 0 0 0)\n"
+                                     "(InitialTransformParametersFileName \"%s\")\n(HowToCombineTransforms \"Add\")\n"
+                                     "(FixedImageDimension 3)\n(Size 2 2 2)\n", p0);
+        REQUIRE(tu_write_file(p1, text, strlen(text)));
+        REQUIRE_OK(mv_elastix_read(p1, &t, NULL));
+        {
+            double A[4][4] = {{1.1, 0.1, 0, 3}, {-0.2, 0.9, 0.05, 4}, {0, 0, 1.2, 5}, {0, 0, 0, 1}};
+            memcpy(M, A, sizeof(M));
+            M[0][0] += 1; /* A x + diag(2,1,1) x - x */
+            elx_expect_lps(t, (const double(*)[4])M, 1e-14);
+        }
+        mv_elastix_free(t);
+        /* a file naming itself: refused after MV_ELASTIX_MAX_CHAIN links */
+        snprintf(text, sizeof(text), "(Transform \"TranslationTransform\")\n(TransformParameters 0 0 0)\n"
+                                     "(InitialTransformParametersFileName \"%s\")\n(FixedImageDimension 3)\n", p1);
+        REQUIRE(tu_write_file(p1, text, strlen(text)));
+        EXPECT_STATUS(mv_elastix_read(p1, &t, NULL), MV_ERR_UNSUPPORTED);
+        EXPECT(t == NULL && strstr(mv_last_error(), "chain") != NULL);
+        /* a missing initial file is named with the file that names it */
+        snprintf(text, sizeof(text), "(Transform \"TranslationTransform\")\n(TransformParameters 0 0 0)\n"
+                                     "(InitialTransformParametersFileName \"nowhere.txt\")\n(FixedImageDimension 3)\n");
+        REQUIRE(tu_write_file(p1, text, strlen(text)));
+        EXPECT_STATUS(mv_elastix_read(p1, &t, NULL), MV_ERR_NOT_FOUND);
+        EXPECT(strstr(mv_last_error(), "nowhere.txt") != NULL && strstr(mv_last_error(), "TransformParameters.1.txt") != NULL);
+        EXPECT_STATUS(mv_elastix_parse(text, &t, NULL), MV_ERR_UNSUPPORTED);
+    }
+    /* a cubic B-spline: one coefficient (x component, node (2,2,2) of a 5^3
+       grid of spacing 1 at 0): d_x = 8 (2/3)^3 at the node, 8 (1/6)(2/3)^2
+       one node away along x, 0 outside the valid region [1, 3) */
+    {
+        char *big = (char *)malloc(65536);
+        size_t len;
+        int i;
+        REQUIRE(big != NULL);
+        len = (size_t)snprintf(big, 65536, "(Transform \"BSplineTransform\")\n(NumberOfParameters 375)\n(TransformParameters");
+        for (i = 0; i < 375; i++) len += (size_t)snprintf(big + len, 65536 - len, " %d", i == 62 ? 8 : 0);
+        snprintf(big + len, 65536 - len, ")\n(FixedImageDimension 3)\n(GridSize 5 5 5)\n(GridSpacing 1 1 1)\n"
+                                         "(GridOrigin 0 0 0)\n(BSplineTransformSplineOrder 3)\n");
+        REQUIRE_OK(mv_elastix_parse(big, &t, NULL));
+        EXPECT(!mv_elastix_is_linear(t));
+        EXPECT_STATUS(mv_elastix_matrix(t, m), MV_ERR_UNSUPPORTED);
+        {
+            const double p1[3] = {-2, -2, 2}, p2[3] = {-1, -2, 2}, p3[3] = {-3.5, -2, 2}; /* RAS of LPS (2,2,2) ... */
+            REQUIRE_OK(mv_elastix_point(t, p1, q));
+            EXPECT_NEAR(q[0], -2 - 8.0 * 8 / 27, 1e-12); /* LPS +x is RAS -x */
+            EXPECT_NEAR(q[1], -2, 0);
+            REQUIRE_OK(mv_elastix_point(t, p2, q));
+            EXPECT_NEAR(q[0], -1 - 8.0 / 6 * 4 / 9, 1e-12);
+            REQUIRE_OK(mv_elastix_point(t, p3, q)); /* c_x = 3.5: outside */
+            EXPECT_NEAR(q[0], -3.5, 0);
+        }
+        mv_elastix_free(t);
+        /* cyclic, a count that does not fill the grid */
+        EXPECT_STATUS(mv_elastix_parse("(Transform \"BSplineTransform\")\n(TransformParameters 0 0 0)\n(FixedImageDimension 3)\n"
+                                       "(GridSize 1 1 1)\n(UseCyclicTransform \"true\")\n", &t, NULL),
+                      MV_ERR_UNSUPPORTED);
+        EXPECT(strstr(mv_last_error(), "Cyclic") != NULL);
+        EXPECT_STATUS(mv_elastix_parse("(Transform \"BSplineTransform\")\n(TransformParameters 0 0 0 0)\n"
+                                       "(FixedImageDimension 3)\n(GridSize 1 1 1)\n", &t, NULL),
+                      MV_ERR_BAD_DATA);
+        EXPECT(strstr(mv_last_error(), "GridSize") != NULL);
+        free(big);
+    }
+    /* refusals name the entry */
+    EXPECT_STATUS(mv_elastix_parse("(Transform \"AffineDTITransform\")\n(TransformParameters 0)\n(FixedImageDimension 3)\n",
+                                   &t, NULL), MV_ERR_UNSUPPORTED);
+    EXPECT(t == NULL && strstr(mv_last_error(), "AffineDTITransform") != NULL);
+    EXPECT_STATUS(mv_elastix_parse("(Transform \"TranslationTransform\")\n(NumberOfParameters 3)\n(TransformParameters 1 2)\n"
+                                   "(FixedImageDimension 3)\n", &t, NULL), MV_ERR_BAD_DATA);
+    EXPECT(strstr(mv_last_error(), "NumberOfParameters") != NULL);
+    EXPECT_STATUS(mv_elastix_parse("(Transform \"TranslationTransform\")\n(TransformParameters 1 nan 2)\n"
+                                   "(FixedImageDimension 3)\n", &t, NULL), MV_ERR_BAD_DATA);
+    EXPECT(strstr(mv_last_error(), "TransformParameters") != NULL);
+    EXPECT_STATUS(mv_elastix_parse("(TransformParameters 1 2 3)\n(FixedImageDimension 3)\n", &t, NULL), MV_ERR_BAD_HEADER);
+    EXPECT_STATUS(mv_elastix_parse("(Transform \"TranslationTransform\")\n(TransformParameters 1 2 3)\n", &t, NULL),
+                  MV_ERR_BAD_DATA);
+    EXPECT(strstr(mv_last_error(), "FixedImageDimension") != NULL);
+    EXPECT_STATUS(mv_elastix_parse("// (Transform \"TranslationTransform\")\n", &t, NULL), MV_ERR_BAD_HEADER);
+    EXPECT_STATUS(mv_elastix_parse("(Transform \"TranslationTransform\")\n(TransformParameters 1 2 3)\n(FixedImageDimension 3)\n"
+                                   "(UseBinaryFormatForTransformationParameters \"true\")\n", &t, NULL), MV_ERR_UNSUPPORTED);
+    EXPECT(strstr(mv_last_error(), "UseBinaryFormat") != NULL);
+    EXPECT_STATUS(mv_elastix_parse(NULL, &t, NULL), MV_ERR_INVALID_ARG);
+    /* the writer, read back: the same RAS matrix and the fixed grid */
+    {
+        mv_vol fx, f;
+        int64_t dims[3] = {5, 6, 7};
+        const double mr[4][4] = {{0.98, -0.17, 0.05, 3.5}, {0.17, 0.98, 0.02, -1}, {-0.05, 0, 1.1, 2}, {0, 0, 0, 1}};
+        REQUIRE_OK(mv_vol_alloc(&fx, MV_DT_F32, 3, dims, NULL));
+        fx.affine[0][0] = 0, fx.affine[0][1] = -1.5, fx.affine[1][0] = 1.2, fx.affine[1][1] = 0, fx.affine[2][2] = 2;
+        fx.affine[0][3] = 7, fx.affine[1][3] = -8, fx.affine[2][3] = 9;
+        REQUIRE_OK(mv_elastix_format(mr, &fx, MV_INTERP_LINEAR, buf, sizeof(buf)));
+        EXPECT(strstr(buf, "(FinalBSplineInterpolationOrder 1)") != NULL);
+        REQUIRE_OK(mv_elastix_parse(buf, &t, NULL));
+        REQUIRE_OK(mv_elastix_matrix(t, m));
+        for (r = 0; r < 4; r++)
+            for (c = 0; c < 4; c++) EXPECT_NEAR(m[r][c], mr[r][c], 1e-14);
+        mv_vol_init(&f);
+        REQUIRE_OK(mv_elastix_field(t, NULL, &f, NULL));
+        for (r = 0; r < 3; r++) {
+            EXPECT_EQ_INT(f.dim[r], dims[r]);
+            for (c = 0; c < 4; c++) EXPECT_NEAR(f.affine[r][c], fx.affine[r][c], 1e-14);
+        }
+        mv_free(&f);
+        mv_elastix_free(t);
+        EXPECT_STATUS(mv_elastix_format(mr, &fx, MV_INTERP_LINEAR, buf, 100), MV_ERR_BUFFER_TOO_SMALL);
+        fx.dim[2] = 1; /* a 2D fixed image: m must keep z */
+        EXPECT_STATUS(mv_elastix_format(mr, &fx, MV_INTERP_LINEAR, buf, sizeof(buf)), MV_ERR_INVALID_ARG);
+        mv_free(&fx);
+    }
+}
+
+/* mv_elastix_write_bspline read back by mv_elastix_read (whose evaluation
+   tests/py/diff_elastix.py checks against transformix) equals
+   mv_bspline_field on the whole fixed grid, its end intervals included:
+   the grid is moved half a spacing so the first voxels fall in the first
+   control interval, which mv_bspline extrapolates (clamped taps) and
+   elastix would zero without the written grid's padding; 17 voxels on 4
+   intervals of 4 put the last voxel on the grid's last knot. With a
+   matrix the chain is the affine after the B-spline. */
+MV_TEST(register, elastix_bspline_written)
+{
+    mv_vol fx, f1, f2;
+    mv_bspline_grid g;
+    mv_elastix_transform *t = NULL;
+    int64_t dims[3] = {17, 13, 9}, i, nc;
+    const double sp[3] = {4 * 1.5, 4 * 1.2, 4 * 2.0};
+    const double M[4][4] = {{0.99, -0.05, 0.02, 1.5}, {0.05, 0.99, 0, -2}, {-0.02, 0, 1.01, 0.5}, {0, 0, 0, 1}};
+    uint64_t seed = 7;
+    char path[1024], bpath[1024];
+    int m, pass;
+    REQUIRE_OK(mv_vol_alloc(&fx, MV_DT_F32, 3, dims, NULL));
+    fx.affine[0][0] = 0, fx.affine[0][1] = -1.2, fx.affine[1][0] = 1.5, fx.affine[1][1] = 0, fx.affine[2][2] = 2;
+    fx.affine[0][3] = 5, fx.affine[1][3] = -7, fx.affine[2][3] = 11;
+    REQUIRE_OK(mv_bspline_grid_init(&g, &fx, sp, NULL));
+    EXPECT_EQ_INT(g.n[0], 7); /* (17 - 1) / 4 = 4 intervals + 3 */
+    g.origin[1] += g.spacing[1] / 2;
+    nc = mv_bspline_grid_ncoef(&g);
+    for (i = 0; i < nc; i++) g.coef[i] = 4.0 * ((double)(tu_rand(&seed) % 2001) / 1000.0 - 1.0);
+    snprintf(path, sizeof(path), "%s", tu_path("bsp-TP.txt"));
+    snprintf(bpath, sizeof(bpath), "%s", tu_path("bsp-TP-bspline.txt"));
+    for (pass = 0; pass < 2; pass++) {
+        mv_field_opts fo = MV_ZERO_INIT;
+        float *a, *b;
+        double worst = 0;
+        REQUIRE_OK(mv_elastix_write_bspline(path, &g, pass ? M : NULL, MV_INTERP_CUBIC));
+        REQUIRE_OK(mv_elastix_read(path, &t, NULL));
+        EXPECT_EQ_INT(mv_elastix_links(t), pass ? 2 : 1);
+        mv_vol_init(&f1);
+        mv_vol_init(&f2);
+        REQUIRE_OK(mv_bspline_field(&g, &fx, &f1, NULL));
+        if (pass) REQUIRE_OK(mv_field_add_affine_into(&f1, M, &f1, &fo));
+        REQUIRE_OK(mv_elastix_field(t, NULL, &f2, NULL));
+        for (m = 0; m < 3; m++) EXPECT_EQ_INT(f2.dim[m], dims[m]);
+        a = (float *)f1.data, b = (float *)f2.data;
+        for (i = 0; i < 3 * 17 * 13 * 9; i++) worst = fabs((double)a[i] - b[i]) > worst ? fabs((double)a[i] - b[i]) : worst;
+        EXPECT(worst < 1e-5);
+        if (!(worst < 1e-5)) fprintf(stderr, "    pass %d: largest difference %g mm\n", pass, worst);
+        mv_free(&f1);
+        mv_free(&f2);
+        mv_elastix_free(t);
+    }
+    {
+        FILE *f = fopen(bpath, "rb"); /* the matrix pass wrote the B-spline beside path */
+        EXPECT(f != NULL);
+        if (f) fclose(f);
+    }
+    /* the analytic Jacobian determinant against central differences of the
+       point map (h = 1e-4 mm: error ~ h^2 x the third derivative) */
+    {
+        mv_vol jd;
+        int vox[3][3] = {{3, 4, 2}, {0, 0, 0}, {16, 12, 8}}, q;
+        REQUIRE_OK(mv_elastix_read(path, &t, NULL));
+        mv_vol_init(&jd);
+        REQUIRE_OK(mv_elastix_jacobian(t, NULL, &jd, NULL));
+        EXPECT_EQ_INT(jd.ndim, 3);
+        for (q = 0; q < 3; q++) {
+            double p0[3], J[3][3], h = 1e-4, det;
+            int r, c2;
+            for (r = 0; r < 3; r++)
+                p0[r] = fx.affine[r][0] * vox[q][0] + fx.affine[r][1] * vox[q][1] + fx.affine[r][2] * vox[q][2] + fx.affine[r][3];
+            for (c2 = 0; c2 < 3; c2++) { /* RAS in and out: the LPS Jacobian is S J S, same determinant */
+                double pp[3], pm[3], qp[3], qm[3];
+                memcpy(pp, p0, sizeof(pp));
+                memcpy(pm, p0, sizeof(pm));
+                pp[c2] += h, pm[c2] -= h;
+                REQUIRE_OK(mv_elastix_point(t, pp, qp));
+                REQUIRE_OK(mv_elastix_point(t, pm, qm));
+                for (r = 0; r < 3; r++) J[r][c2] = (qp[r] - qm[r]) / (2 * h);
+            }
+            det = J[0][0] * (J[1][1] * J[2][2] - J[1][2] * J[2][1]) - J[0][1] * (J[1][0] * J[2][2] - J[1][2] * J[2][0]) +
+                  J[0][2] * (J[1][0] * J[2][1] - J[1][1] * J[2][0]);
+            EXPECT_NEAR(((float *)jd.data)[(vox[q][2] * 13 + vox[q][1]) * 17 + vox[q][0]], det, 2e-5);
+        }
+        mv_free(&jd);
+        mv_elastix_free(t);
+    }
+    g.ndim = 3, g.n[2] = 1; /* a 3D grid with an axis of one control point: not a cubic grid in elastix */
+    EXPECT_STATUS(mv_elastix_write_bspline(path, &g, NULL, MV_INTERP_CUBIC), MV_ERR_UNSUPPORTED);
+    g.n[2] = 6;
+    mv_bspline_grid_free(&g);
+    mv_free(&fx);
+}
+
 MV_TEST(register, setup_any_threads)
 {
     mv_vol fx, mo;

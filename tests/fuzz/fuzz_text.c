@@ -6,6 +6,8 @@
      round trip (mv_matrix_format then mv_matrix_parse: the same bits;
      mv_itk_tfm_format then mv_itk_tfm_parse: within 1e-9 of the largest
      entry, the LPS flips and the centre being float64 arithmetic);
+   - mv_elastix_parse(A) (elastix TransformParameters): a file that parses
+     gives a finite matrix when linear, a field and points when not;
    - mv_pyramid_schedule_parse(A, B) and (A, NULL): a parse that succeeds
      gives 1 .. MV_PYRAMID_MAX_LEVELS levels of finite shrink factors >= 1
      and finite sigmas >= 0.
@@ -53,6 +55,48 @@ static void fz_matrix(const char *text)
     }
 }
 
+/* mv_elastix_parse(A): a parse that succeeds gives dimension 2 or 3 and one
+   link; a linear one a finite matrix (or MV_ERR_BAD_DATA when its products
+   overflow); any kind a field and a Jacobian on a 2x2x2 grid (the file's
+   own Size may be huge), points through the chain and its resampling
+   settings, without a crash or a leak */
+static void fz_elastix(const char *text)
+{
+    mv_elastix_transform *t = NULL;
+    double m[4][4];
+    const double p[3] = {1.5, -2.25, 3};
+    double q[3];
+    mv_vol ref, f;
+    int64_t dims[3] = {2, 2, 2};
+    if (mv_elastix_parse(text, &t, NULL) != MV_OK) {
+        if (t) abort();
+        return;
+    }
+    if (mv_elastix_ndim(t) != 2 && mv_elastix_ndim(t) != 3) abort();
+    if (mv_elastix_links(t) != 1) abort();
+    if (mv_elastix_is_linear(t)) {
+        mv_status st = mv_elastix_matrix(t, m);
+        if (st == MV_OK) fz_matrix_ok(m);
+        else if (st != MV_ERR_BAD_DATA) abort();
+    } else if (mv_elastix_matrix(t, m) != MV_ERR_UNSUPPORTED) {
+        abort();
+    }
+    if (mv_elastix_point(t, p, q) != MV_OK) abort();
+    if (mv_elastix_ndim(t) == 2) dims[2] = 1;
+    if (mv_vol_alloc(&ref, MV_DT_U8, 3, dims, NULL) == MV_OK) {
+        mv_vol_init(&f);
+        if (mv_elastix_field(t, &ref, &f, NULL) == MV_OK) mv_free(&f);
+        if (mv_elastix_jacobian(t, &ref, &f, NULL) == MV_OK) mv_free(&f);
+        mv_free(&ref);
+    }
+    {
+        mv_elastix_output eo;
+        if (mv_elastix_output_opts(t, &eo) == MV_OK && (eo.dtype == MV_DT_UNKNOWN || eo.format[sizeof(eo.format) - 1] != 0))
+            abort();
+    }
+    mv_elastix_free(t);
+}
+
 static void fz_schedule(const char *levels, const char *smooth)
 {
     mv_pyramid_schedule s;
@@ -81,6 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (blen) memcpy(b, nul + 1, blen);
     b[blen] = 0;
     fz_matrix(a);
+    fz_elastix(a);
     fz_schedule(a, nul ? b : NULL);
     fz_schedule(a, NULL);
     free(a);
