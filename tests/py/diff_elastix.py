@@ -907,12 +907,12 @@ def fam_write(case, rng):
     return max(w, r)
 
 
-def fam_warp(case, rng):
-    import nibabel as nib
-    nd = int(rng.choice([2, 3]))
-    fmt = Fmt(rng)
-    # MOVING: a smooth random image on a random oblique grid
-    dims = [int(x) for x in rng.integers(8, 15, 3)]
+def rand_moving(case, rng, nd, sizes, wave):
+    """MOVING: a smooth random image (four plane waves of frequencies
+    N(0, wave) per voxel) on a random oblique grid of sizes[0] ..
+    sizes[1] - 1 voxels per axis, written as moving.nii: (dims, spacings,
+    centre, the saved image)"""
+    dims = [int(x) for x in rng.integers(sizes[0], sizes[1], 3)]
     if nd == 2:
         dims[2] = 1
     sp = rng.uniform(0.7, 2.5, 3)
@@ -930,12 +930,19 @@ def fam_warp(case, rng):
     k_, j_, i_ = np.meshgrid(np.arange(Z), np.arange(Y), np.arange(X), indexing='ij')
     img = np.zeros((Z, Y, X))
     for _ in range(4):
-        w = rng.normal(0, 0.5, 3)
+        w = rng.normal(0, wave, 3)
         img += rng.normal() * np.sin(w[0] * i_ + w[1] * j_ + w[2] * k_ * (nd == 3) + rng.uniform(0, 6.3))
     img = (img * 100 + 50).transpose(2, 1, 0)
     if nd == 2:
         img = img[:, :, 0]
-    mimg = save_nifti(case.p('moving.nii'), img, S4 @ Al)
+    return dims, sp, cm, save_nifti(case.p('moving.nii'), img, S4 @ Al)
+
+
+def fam_warp(case, rng):
+    import nibabel as nib
+    nd = int(rng.choice([2, 3]))
+    fmt = Fmt(rng)
+    dims, sp, cm, mimg = rand_moving(case, rng, nd, (8, 15), 0.5)
     Am = S4 @ mimg.header.get_sform()  # LPS affine of the file
     data = np.asarray(mimg.dataobj, np.float64)
     rangev = float(data.max() - data.min())
@@ -1009,31 +1016,9 @@ def fam_transformix(case, rng):
         return 0.0
     nd = int(rng.choice([2, 3]))
     fmt = Fmt(rng)
-    dims = [int(x) for x in rng.integers(7, 14, 3)]
-    if nd == 2:
-        dims[2] = 1
-    sp = rng.uniform(0.7, 2.5, 3)
-    R = np.eye(3)
-    R[:nd, :nd] = rand_direction(rng, nd)
-    L = R * sp
-    cm = np.zeros(3)
-    cm[:nd] = rng.uniform(-30, 30, nd)
-    o = cm - L @ ((np.array(dims) - 1) / 2.0)
-    if nd == 2:
-        o[2] = 0
-    Al = np.eye(4)
-    Al[:3, :3], Al[:3, 3] = L, o
-    X, Y, Z = dims
-    k_, j_, i_ = np.meshgrid(np.arange(Z), np.arange(Y), np.arange(X), indexing='ij')
-    img = np.zeros((Z, Y, X))
-    for _ in range(4):
-        w = rng.normal(0, 0.6, 3)
-        img += rng.normal() * np.sin(w[0] * i_ + w[1] * j_ + w[2] * k_ * (nd == 3) + rng.uniform(0, 6.3))
-    img = (img * 100 + 50).transpose(2, 1, 0)
-    if nd == 2:
-        img = img[:, :, 0]
-    save_nifti(case.p('moving.nii'), img, S4 @ Al)
-    rangev = float(img.max() - img.min())
+    dims, sp, cm, mimg = rand_moving(case, rng, nd, (7, 14), 0.6)
+    data = np.asarray(mimg.dataobj, np.float64)
+    rangev = float(data.max() - data.min())
     # a fixed grid about MOVING's size, so that edges and the outside are sampled
     ext = float(np.min(sp[:nd] * (np.array(dims[:nd]) - 1)))
     size = rng.integers(6, 13, nd)
