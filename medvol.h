@@ -27249,6 +27249,8 @@ MVDEF mv_status mv_itk_tfm_read(const char *path, double m[4][4])
    coefficients, evaluated as elastix's AdvancedBSplineDeformableTransform
    (continuous grid index, valid region, support start, B-spline weights). */
 
+static void mv__bsp_colnorms(const double aff[4][4], double sp[3]); /* >>impl-bspline: column norms = spacings */
+
 typedef struct mv__elx_link {
     int bspline;             /* 0: L; 1: the grid below */
     int add;                 /* HowToCombineTransforms "Add" with the links after it */
@@ -27857,12 +27859,9 @@ static mv_status mv__elx_ref(const mv_elastix_transform *t, const mv_vol **ref, 
     if (!*ref) {
         mv_vol_init(grid);
         grid->ndim = 3;
-        for (a = 0; a < 3; a++) {
-            grid->dim[a] = t->size[a];
-            grid->spacing[a] = sqrt(t->affine[0][a] * t->affine[0][a] + t->affine[1][a] * t->affine[1][a] +
-                                    t->affine[2][a] * t->affine[2][a]);
-        }
+        for (a = 0; a < 3; a++) grid->dim[a] = t->size[a];
         memcpy(grid->affine, t->affine, sizeof(grid->affine));
+        mv__bsp_colnorms((const double(*)[4])t->affine, grid->spacing);
         *ref = grid;
     }
     MV__CHECK((*ref)->ndim >= 1 && (*ref)->ndim <= MV_MAX_DIMS, MV_ERR_INVALID_ARG, "%s: ref ndim %d", fn, (*ref)->ndim);
@@ -28042,9 +28041,9 @@ static mv_status mv__elx_geo_of(int nd, const int64_t dims[3], const double aff[
     g->nd = nd;
     MV__CHECK(nd == 3 || (aff[0][2] == 0 && aff[1][2] == 0 && aff[2][0] == 0 && aff[2][1] == 0), MV_ERR_INVALID_ARG,
               "%s: a 2D fixed image whose affine mixes z with x and y (elastix's 2D grid cannot hold it)", fn);
+    mv__bsp_colnorms(aff, g->sp);
     for (c = 0; c < 3; c++) {
         g->size[c] = dims[c];
-        g->sp[c] = sqrt(aff[0][c] * aff[0][c] + aff[1][c] * aff[1][c] + aff[2][c] * aff[2][c]);
         MV__CHECK(g->sp[c] > 0 && isfinite(g->sp[c]), MV_ERR_INVALID_ARG, "%s: the fixed affine's column %d is zero", fn, c);
     }
     for (r = 0; r < 3; r++) {

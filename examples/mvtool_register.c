@@ -692,10 +692,10 @@ static int cmd_transformix(const args *a)
     mv_elastix_transform *t = NULL;
     mv_elastix_output eo;
     mv_field_opts fo = MV_ZERO_INIT;
-    mv_vol grid, field, mo, w;
+    mv_vol field, mo, w;
     char path[4096];
     mv_status st;
-    int rc = 0, a_;
+    int rc = 0;
     if (!tp || !dir) return usage_error(a, "-tp TransformParameters.txt and -out DIR are required", NULL);
     if (def && strcmp(def, "all")) return usage_error(a, "-def takes all (a points file is not supported)", def);
     if (jac && strcmp(jac, "all")) return usage_error(a, "-jac takes all", jac);
@@ -711,14 +711,8 @@ static int cmd_transformix(const args *a)
         mv_elastix_free(t);
         return fail_at(st, tp);
     }
-    mv_vol_init(&grid);
-    grid.ndim = 3;
-    st = mv_elastix_grid(t, grid.dim, grid.affine);
-    for (a_ = 0; a_ < 3; a_++)
-        grid.spacing[a_] = sqrt(grid.affine[0][a_] * grid.affine[0][a_] + grid.affine[1][a_] * grid.affine[1][a_] +
-                                grid.affine[2][a_] * grid.affine[2][a_]);
     mv_vol_init(&field);
-    if (st == MV_OK) st = mv_elastix_field(t, &grid, &field, &fo);
+    st = mv_elastix_field(t, NULL, &field, &fo); /* on the file's fixed grid, as transformix */
     if (st != MV_OK) {
         rc = fail_at(st, tp);
         goto done;
@@ -734,7 +728,7 @@ static int cmd_transformix(const args *a)
         mv_vol j;
         mv_vol_init(&j);
         transformix_name(path, sizeof(path), dir, "spatialJacobian", eo.format);
-        if ((st = mv_elastix_jacobian(t, &grid, &j, &fo)) != MV_OK || (rc = save_and_free(path, &j, NULL)) != 0) {
+        if ((st = mv_elastix_jacobian(t, NULL, &j, &fo)) != MV_OK || (rc = save_and_free(path, &j, NULL)) != 0) {
             if (st != MV_OK) rc = fail_at(st, tp);
             goto done;
         }

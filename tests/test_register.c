@@ -917,6 +917,58 @@ MV_TEST(register, elastix_bspline_written)
     mv_free(&fx);
 }
 
+/* mv_elastix_field and mv_elastix_jacobian split their rows over threads:
+   a chain (a B-spline, then an affine) on a 40x36x30 grid (about ten row
+   blocks: every thread count up to 3 gets work) gives the one-thread
+   bytes with 2 and 3 threads, MEDVOL_TEST_REPS times (default 3); the
+   TSan suite runs it too. The field's grid is the file's (mv_elastix_grid). */
+MV_TEST(register, elastix_field_threads_identical)
+{
+    mv_vol fx, ref[2];
+    mv_bspline_grid g;
+    mv_elastix_transform *t = NULL;
+    int64_t dims[3] = {40, 36, 30}, i, nc, gd[3];
+    const double sp[3] = {8, 8, 8};
+    const double M[4][4] = {{0.99, -0.05, 0.02, 1.5}, {0.05, 0.99, 0, -2}, {-0.02, 0, 1.01, 0.5}, {0, 0, 0, 1}};
+    double ga[4][4];
+    uint64_t seed = 11;
+    char path[1024];
+    int reps = getenv("MEDVOL_TEST_REPS") ? atoi(getenv("MEDVOL_TEST_REPS")) : 3, rep, th, kind, r, c;
+    REQUIRE_OK(mv_vol_alloc(&fx, MV_DT_F32, 3, dims, NULL));
+    fx.affine[0][0] = 1.1, fx.affine[1][1] = 0.9, fx.affine[2][2] = 1.3, fx.affine[0][3] = -20;
+    REQUIRE_OK(mv_bspline_grid_init(&g, &fx, sp, NULL));
+    nc = mv_bspline_grid_ncoef(&g);
+    for (i = 0; i < nc; i++) g.coef[i] = 3.0 * ((double)(tu_rand(&seed) % 2001) / 1000.0 - 1.0);
+    snprintf(path, sizeof(path), "%s", tu_path("thr-TP.txt"));
+    REQUIRE_OK(mv_elastix_write_bspline(path, &g, M, MV_INTERP_LINEAR));
+    REQUIRE_OK(mv_elastix_read(path, &t, NULL));
+    REQUIRE_OK(mv_elastix_grid(t, gd, ga));
+    for (r = 0; r < 3; r++) {
+        EXPECT_EQ_INT(gd[r], dims[r]);
+        for (c = 0; c < 4; c++) EXPECT_NEAR(ga[r][c], fx.affine[r][c], 1e-12);
+    }
+    for (kind = 0; kind < 2; kind++) { /* the field, then the Jacobian */
+        mv_field_opts fo = MV_ZERO_INIT;
+        size_t bytes;
+        fo.threads = 1;
+        mv_vol_init(&ref[0]);
+        REQUIRE_OK(kind ? mv_elastix_jacobian(t, NULL, &ref[0], &fo) : mv_elastix_field(t, NULL, &ref[0], &fo));
+        bytes = (size_t)mv_vol_count(&ref[0]) * 4;
+        for (rep = 0; rep < reps; rep++)
+            for (th = 2; th <= 3; th++) {
+                fo.threads = th;
+                mv_vol_init(&ref[1]);
+                REQUIRE_OK(kind ? mv_elastix_jacobian(t, NULL, &ref[1], &fo) : mv_elastix_field(t, NULL, &ref[1], &fo));
+                EXPECT(memcmp(ref[0].data, ref[1].data, bytes) == 0);
+                mv_free(&ref[1]);
+            }
+        mv_free(&ref[0]);
+    }
+    mv_elastix_free(t);
+    mv_bspline_grid_free(&g);
+    mv_free(&fx);
+}
+
 MV_TEST(register, setup_any_threads)
 {
     mv_vol fx, mo;

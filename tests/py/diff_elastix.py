@@ -773,13 +773,14 @@ def fam_chain(case, rng):
     return run_field(case, tp_tx, g, nd, Q, edge, mv_tp=tp)
 
 
-def rand_ref_nifti(rng, case, nd, center, zorigin=0.0):
-    """REF.nii: a random oblique grid near center (LPS); returns its elastix grid
-    as the file holds it (float32 sform)"""
-    dims = [int(x) for x in rng.integers(3, 15, 3)]
+def oblique_grid(rng, nd, sizes, spacings, center, zorigin=0.0):
+    """a random oblique grid of sizes[0] .. sizes[1] - 1 voxels per axis
+    (2D: one z voxel), spacings drawn from the range spacings, centred on
+    center (nd values): (dims, spacings, voxel -> LPS linear part, origin)"""
+    dims = [int(x) for x in rng.integers(sizes[0], sizes[1], 3)]
     if nd == 2:
         dims[2] = 1
-    sp = rng.uniform(0.5, 3.0, 3)
+    sp = rng.uniform(spacings[0], spacings[1], 3)
     R = np.eye(3)
     R[:nd, :nd] = rand_direction(rng, nd)
     L = R * sp
@@ -788,6 +789,13 @@ def rand_ref_nifti(rng, case, nd, center, zorigin=0.0):
     o = c3 - L @ ((np.array(dims) - 1) / 2.0)
     if nd == 2:
         o[2] = zorigin
+    return dims, sp, L, o
+
+
+def rand_ref_nifti(rng, case, nd, center, zorigin=0.0):
+    """REF.nii: a random oblique grid near center (LPS); returns its elastix grid
+    as the file holds it (float32 sform)"""
+    dims, sp, L, o = oblique_grid(rng, nd, (3, 15), (0.5, 3.0), center, zorigin)
     A = np.eye(4)
     A[:3, :3], A[:3, 3] = L, o
     A = S4 @ A
@@ -912,18 +920,9 @@ def rand_moving(case, rng, nd, sizes, wave):
     N(0, wave) per voxel) on a random oblique grid of sizes[0] ..
     sizes[1] - 1 voxels per axis, written as moving.nii: (dims, spacings,
     centre, the saved image)"""
-    dims = [int(x) for x in rng.integers(sizes[0], sizes[1], 3)]
-    if nd == 2:
-        dims[2] = 1
-    sp = rng.uniform(0.7, 2.5, 3)
-    R = np.eye(3)
-    R[:nd, :nd] = rand_direction(rng, nd)
-    L = R * sp
     cm = np.zeros(3)
     cm[:nd] = rng.uniform(-30, 30, nd)
-    o = cm - L @ ((np.array(dims) - 1) / 2.0)
-    if nd == 2:
-        o[2] = 0
+    dims, sp, L, o = oblique_grid(rng, nd, sizes, (0.7, 2.5), cm[:nd])
     Al = np.eye(4)
     Al[:3, :3], Al[:3, 3] = L, o
     X, Y, Z = dims
