@@ -73,10 +73,14 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool phantom $(BUILD)/run-r.nii --size 48 && \
 	  $(BUILD)/mvtool warp $(BUILD)/run-r.nii $(BUILD)/run-r.nii $(BUILD)/run-moved.nii --matrix $(BUILD)/run-true.txt && \
 	  $(BUILD)/mvtool register $(BUILD)/run-moved.nii $(BUILD)/run-r.nii --levels 2x1 --out-matrix $(BUILD)/run-reg.txt \
-	    --out-elastix $(BUILD)/run-TransformParameters.txt && \
+	    --out-elastix $(BUILD)/run-TransformParameters.txt --out-tfm $(BUILD)/run-reg.mat && \
 	  cat $(BUILD)/run-reg.txt && \
+	  $(BUILD)/mvtool warp $(BUILD)/run-r.nii $(BUILD)/run-moved.nii $(BUILD)/run-mw.nii --tfm $(BUILD)/run-reg.mat && \
 	  $(BUILD)/mvtool warp $(BUILD)/run-r.nii $(BUILD)/run-moved.nii $(BUILD)/run-ew.nii --elastix $(BUILD)/run-TransformParameters.txt && \
-	  $(BUILD)/mvtool elastix-field $(BUILD)/run-TransformParameters.txt $(BUILD)/run-elastix-field.nii.gz
+	  $(BUILD)/mvtool elastix-field $(BUILD)/run-TransformParameters.txt $(BUILD)/run-elastix-field.nii.gz && \
+	  mkdir -p $(BUILD)/run-transformix && printf 'point\n2\n0 0 0\n10 -5 3\n' > $(BUILD)/run-points.txt && \
+	  $(BUILD)/mvtool transformix -tp $(BUILD)/run-TransformParameters.txt -out $(BUILD)/run-transformix \
+	    -def $(BUILD)/run-points.txt -in $(BUILD)/run-r.nii -jac all -jacmat all && cat $(BUILD)/run-transformix/outputpoints.txt
 	$(BUILD)/mvtool demons $(BUILD)/run-r.nii $(BUILD)/run-moved.nii $(BUILD)/run-field.nii.gz --out $(BUILD)/run-dw.nii \
 	    2> $(BUILD)/run-demons.log && tail -1 $(BUILD)/run-demons.log && \
 	  $(BUILD)/mvtool jacobian $(BUILD)/run-field.nii.gz $(BUILD)/run-jac.nii

@@ -3992,6 +3992,19 @@ MVDEF mv_status mv_warp_affine(const mv_vol *moving, const mv_vol *ref, const do
    MV_ERR_BUFFER_TOO_SMALL if cap is short. allocates: no. */
 MVDEF mv_status mv_matrix_parse(const char *text, double m[4][4]);
 MVDEF mv_status mv_itk_tfm_parse(const char *text, double m[4][4]);
+/* ITK's MATLAB .mat transform files (MatlabTransformIO; what ANTs writes as
+   *0GenericAffine.mat): MATLAB level 4 matrices, little- or big-endian,
+   double or float, the parameters named by the transform's ITK class and
+   "fixed" its FixedParameters. mv_itk_mat_parse reads the kinds
+   mv_itk_tfm_parse reads (a CompositeTransform is MV_ERR_UNSUPPORTED: ITK
+   writes only its last member to a .mat); mv_itk_mat_format writes m as
+   AffineTransform_double_N_N with a zero centre, little-endian, into buf
+   (*len: the bytes, 193 in 3D and 137 in 2D; MV_ERR_BUFFER_TOO_SMALL when
+   cap is short), ndim 2 under mv_itk_tfm_format's rule. mv_itk_tfm_read
+   reads either form (a .mat by its content); mv_itk_mat_write writes the
+   file whole. Checked against SimpleITK (tests/py/diff_sitk.py). */
+MVDEF mv_status mv_itk_mat_parse(const void *data, size_t size, double m[4][4]);
+MVDEF mv_status mv_itk_mat_format(const double m[4][4], int ndim, void *buf, size_t cap, size_t *len);
 #if !defined(MEDVOL_NO_STDIO)
 MVDEF mv_status mv_matrix_format(const double m[4][4], char *buf, size_t cap);
 MVDEF mv_status mv_itk_tfm_format(const double m[4][4], int ndim, char *buf, size_t cap);
@@ -4000,6 +4013,7 @@ MVDEF mv_status mv_matrix_write(const char *path, const double m[4][4]);
 MVDEF mv_status mv_matrix_read(const char *path, double m[4][4]);
 MVDEF mv_status mv_itk_tfm_write(const char *path, const double m[4][4], int ndim);
 MVDEF mv_status mv_itk_tfm_read(const char *path, double m[4][4]);
+MVDEF mv_status mv_itk_mat_write(const char *path, const double m[4][4], int ndim);
 #endif
 
 /* elastix TransformParameters files: what elastix writes as
@@ -4062,6 +4076,13 @@ MVDEF mv_status mv_elastix_field(const mv_elastix_transform *t, const mv_vol *re
    analytically per voxel of ref's grid (NULL: the file's fixed grid):
    float32, (X, Y, Z), or (X, Y) for a 2D file. out is an output (MEMORY). */
 MVDEF mv_status mv_elastix_jacobian(const mv_elastix_transform *t, const mv_vol *ref, mv_vol *out, const mv_field_opts *opts);
+/* The spatial Jacobian matrix itself (what `transformix -jacmat all` writes
+   as fullSpatialJacobian.nii): dT_r / dx_c in LPS per voxel of ref's grid
+   (NULL: the file's fixed grid), row by row: float32 (X, Y, Z, 1, 9), or
+   (X, Y, 1, 1, 4) for a 2D file, intent 1007 (a vector per voxel), the
+   geometry of ref as mv_field_alloc gives it. out is an output (MEMORY). */
+MVDEF mv_status mv_elastix_jacobian_matrix(const mv_elastix_transform *t, const mv_vol *ref, mv_vol *out,
+                                           const mv_field_opts *opts);
 /* The first file's fixed grid (Size, and the voxel -> RAS affine of Index,
    Spacing, Origin, Direction), dims[2] = 1 for a 2D file. */
 MVDEF mv_status mv_elastix_grid(const mv_elastix_transform *t, int64_t dims[3], double affine[4][4]);
@@ -4083,10 +4104,52 @@ typedef struct mv_elastix_output {
     char format[16];
 } mv_elastix_output;
 MVDEF mv_status mv_elastix_output_opts(const mv_elastix_transform *t, mv_elastix_output *out);
+/* transformix's point sets ("transformix -def FILE"): the input point file
+   as itk::TransformixInputPointFileReader reads it (white-space separated
+   words: "point" (LPS mm) or "index" (indices of the file's fixed grid;
+   a file that starts with the count is indices too), the number of points,
+   then ndim coordinates per point; words after the last point are ignored,
+   as transformix does) and transformix's outputpoints.txt. Each point p:
+   InputIndex, the nearest fixed-grid index (ITK's
+   TransformPhysicalPointToContinuousIndex, rounded half up; an index file's
+   values rounded, and InputPoint its centre in LPS mm), OutputPoint T(p)
+   through the chain (LPS mm), OutputIndexFixed its nearest fixed-grid
+   index, Deformation T(p) - p (float, as transformix), and with moving
+   (not NULL: only its grid is used) OutputIndexMoving, T(p)'s nearest index
+   of moving's grid. Numbers as transformix's stream prints them: indices as
+   integers, the rest fixed with 6 decimals. mv_elastix_point gives the same
+   map in RAS for a program's own points.
+   - mv_elastix_points_parse: text (NUL-terminated) into pts (ndim 2 or 3,
+     mv_elastix_ndim's); MV_ERR_BAD_DATA names the word at fault (a header
+     that is neither point, index nor a count, a coordinate that is not a
+     finite number, a file that ends early, a count the text cannot hold);
+     pts->p allocates: mv_elastix_points_free.
+   - mv_elastix_points_format (not under MEDVOL_NO_STDIO: snprintf):
+     outputpoints.txt into buf (cap bytes); *len gets the bytes it needs
+     with the terminating NUL, also when buf is NULL or too small (then
+     MV_ERR_BUFFER_TOO_SMALL, buf an empty string).
+     MV_ERR_INVALID_ARG: pts of another dimension than t, a 3D moving grid
+     for a 2D t; MV_ERR_BAD_DATA: an index beyond +-2^53 (a point that far
+     off the grid).
+   - _read / _write: the same with files (write: whole or not at all). */
+typedef struct mv_elastix_points {
+    double *p;        /* count x ndim coordinates, as the file gives them */
+    int64_t count;
+    int ndim;         /* 2 or 3 */
+    int are_indices;  /* 1: fixed-grid indices, 0: LPS mm */
+    void *alloc_ctx;
+} mv_elastix_points;
+MVDEF mv_status mv_elastix_points_parse(const char *text, int ndim, mv_elastix_points *pts, void *alloc_ctx);
+MVDEF void mv_elastix_points_free(mv_elastix_points *pts);
 #if !defined(MEDVOL_NO_STDIO)
 MVDEF mv_status mv_elastix_read(const char *path, mv_elastix_transform **t, void *alloc_ctx);
 MVDEF mv_status mv_elastix_format(const double m[4][4], const mv_vol *fixed, mv_interp interp, char *buf, size_t cap);
 MVDEF mv_status mv_elastix_write(const char *path, const double m[4][4], const mv_vol *fixed, mv_interp interp);
+MVDEF mv_status mv_elastix_points_format(const mv_elastix_transform *t, const mv_elastix_points *pts, const mv_vol *moving,
+                                         char *buf, size_t cap, size_t *len);
+MVDEF mv_status mv_elastix_points_read(const char *path, int ndim, mv_elastix_points *pts, void *alloc_ctx);
+MVDEF mv_status mv_elastix_points_write(const char *path, const mv_elastix_transform *t, const mv_elastix_points *pts,
+                                        const mv_vol *moving);
 #endif
 
 /* >>api-bspline ============================================================
@@ -26939,44 +27002,53 @@ static void mv__tfm_versor(const double v[3], double R[3][3])
 static mv_status mv__tfm_matrix(int fam, int nd, const double *par, const double *fix, int zyx, double L[4][4],
                                 const char *fn, const char *kind);
 
+/* ITK's class name kind, NAME_double_N_N or NAME_float_N_N: its family
+   (mv__tfm_kinds), dimension and number of parameters; MV_ERR_UNSUPPORTED
+   naming it when medvol does not read it */
+static mv_status mv__tfm_kind(const char *kind, int *fam, int *nd, int *np, const char *fn)
+{
+    const char *u = strstr(kind, "_double_");
+    int i;
+    if (!u) u = strstr(kind, "_float_");
+    *fam = -1;
+    *nd = 0;
+    if (u) {
+        const char *d = strchr(u + 1, '_');
+        size_t base = (size_t)(u - kind);
+        if (d && (d[1] == '2' || d[1] == '3') && d[2] == '_' && d[3] == d[1] && d[4] == 0) *nd = d[1] - '0';
+        for (i = 0; *nd && i < (int)MV__ARRAY_LEN(mv__tfm_kinds); i++)
+            if (strlen(mv__tfm_kinds[i].name) == base && !strncmp(kind, mv__tfm_kinds[i].name, base) &&
+                (!mv__tfm_kinds[i].nd || mv__tfm_kinds[i].nd == *nd))
+                *fam = mv__tfm_kinds[i].family;
+    }
+    MV__CHECK(*fam >= 0, MV_ERR_UNSUPPORTED,
+              "%s: transform kind '%s' (matrix-plus-offset kinds only: Affine, MatrixOffsetTransformBase, "
+              "Translation, Identity, Scale, Euler2D/3D, Rigid2D, Similarity2D/3D, VersorRigid3D, ScaleVersor3D, "
+              "ScaleSkewVersor3D, and Composites of them in .tfm)", fn, kind);
+    *np = *fam == MV__TFM_AFFINE ? *nd * *nd + *nd
+          : *fam == MV__TFM_TRANSLATION || *fam == MV__TFM_SCALE ? *nd
+          : *fam == MV__TFM_IDENTITY ? 0
+          : *fam == MV__TFM_EULER2 ? 3
+          : *fam == MV__TFM_SIM2 ? 4
+          : *fam == MV__TFM_EULER3 || *fam == MV__TFM_VERSOR3 ? 6
+          : *fam == MV__TFM_SIM3 ? 7
+          : *fam == MV__TFM_SCALEVERSOR3 ? 9
+                                       : 15;
+    return MV_OK;
+}
+
 /* One transform of a .tfm file, p just past its "Transform:" (end: the next
    one, or NULL): its LPS 4x4 L and dimension *nd. */
 static mv_status mv__tfm_one(const char *p, const char *end, int *nd, double L[4][4])
 {
     char kind[96];
-    size_t k = 0, base;
-    int fam = -1, i, np, nfix, want, nf = 0;
+    size_t k = 0;
+    int fam, i, np, nfix, want, nf = 0;
     double par[16], fix[4] = {0, 0, 0, 0};
-    const char *u;
     while (*p == ' ') p++;
     while (p[k] && p[k] != '\n' && p[k] != '\r' && p[k] != ' ' && k < sizeof(kind) - 1) kind[k] = p[k], k++;
     kind[k] = 0;
-    /* NAME_double_N_N or NAME_float_N_N */
-    u = strstr(kind, "_double_");
-    if (!u) u = strstr(kind, "_float_");
-    *nd = 0;
-    if (u) {
-        const char *d = strchr(u + 1, '_');
-        base = (size_t)(u - kind);
-        if (d && (d[1] == '2' || d[1] == '3') && d[2] == '_' && d[3] == d[1] && d[4] == 0) *nd = d[1] - '0';
-        for (i = 0; *nd && i < (int)MV__ARRAY_LEN(mv__tfm_kinds); i++)
-            if (strlen(mv__tfm_kinds[i].name) == base && !strncmp(kind, mv__tfm_kinds[i].name, base) &&
-                (!mv__tfm_kinds[i].nd || mv__tfm_kinds[i].nd == *nd))
-                fam = mv__tfm_kinds[i].family;
-    }
-    MV__CHECK(fam >= 0, MV_ERR_UNSUPPORTED,
-              "mv_itk_tfm_parse: transform kind '%s' (matrix-plus-offset kinds only: Affine, MatrixOffsetTransformBase, "
-              "Translation, Identity, Scale, Euler2D/3D, Rigid2D, Similarity2D/3D, VersorRigid3D, ScaleVersor3D, "
-              "ScaleSkewVersor3D, and Composites of them)", kind);
-    np = fam == MV__TFM_AFFINE ? *nd * *nd + *nd
-         : fam == MV__TFM_TRANSLATION || fam == MV__TFM_SCALE ? *nd
-         : fam == MV__TFM_IDENTITY ? 0
-         : fam == MV__TFM_EULER2 ? 3
-         : fam == MV__TFM_SIM2 ? 4
-         : fam == MV__TFM_EULER3 || fam == MV__TFM_VERSOR3 ? 6
-         : fam == MV__TFM_SIM3 ? 7
-         : fam == MV__TFM_SCALEVERSOR3 ? 9
-                                     : 15;
+    MV__TRY(mv__tfm_kind(kind, &fam, nd, &np, "mv_itk_tfm_parse"));
     if (np > 0) {
         MV__CHECK(mv__tfm_numbers(p, end, "Parameters:", par, np, &want) == 0, MV_ERR_BAD_DATA,
                   "mv_itk_tfm_parse: %s has no 'Parameters:' line", kind);
@@ -27111,6 +27183,148 @@ MVDEF mv_status mv_itk_tfm_parse(const char *text, double m[4][4])
     return MV_OK;
 }
 
+/* ---- ITK's MATLAB .mat transform files (mv_itk_mat_*) ----
+   MATLAB level 4 matrices, as ITK's MatlabTransformIO writes them through
+   vnl_matlab_write: per variable five int32 (type MOPT: M 0 little- or 1
+   big-endian, O 0, P 0 double or 1 float, T 0 full; rows; columns;
+   imaginary 0; name length with its NUL), the name, then rows x columns
+   values. ITK writes two: the parameters, named by the transform's class
+   (AffineTransform_double_3_3), and "fixed", its FixedParameters. */
+
+static uint32_t mv__mat_u32(const unsigned char *p, int big)
+{
+    return big ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]
+               : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+
+/* the variable at *p (*n bytes left): its name, its first 16 values (as
+   doubles) into v and their count in *count; *p and *n move past it */
+static mv_status mv__mat_var(const unsigned char **p, size_t *n, char name[64], double v[16], int *count)
+{
+    const unsigned char *q = *p;
+    uint32_t type, rows, cols, imag, namelen, i;
+    size_t width, bytes;
+    int big;
+    MV__CHECK(*n >= 20, MV_ERR_BAD_DATA, "mv_itk_mat_parse: a variable header cut short (%llu bytes left)",
+              (unsigned long long)*n);
+    type = mv__mat_u32(q, 0); /* 0 or 10 little-endian, else 1000 or 1010 big-endian */
+    big = !(type == 0 || type == 10);
+    MV__CHECK(!big || mv__mat_u32(q, 1) == 1000 || mv__mat_u32(q, 1) == 1010, MV_ERR_BAD_DATA,
+              "mv_itk_mat_parse: matrix type %lu (a MATLAB level 4 full double or float matrix is 0, 10, 1000 or 1010)",
+              (unsigned long)type);
+    if (big) type = mv__mat_u32(q, 1);
+    rows = mv__mat_u32(q + 4, big), cols = mv__mat_u32(q + 8, big), imag = mv__mat_u32(q + 12, big);
+    namelen = mv__mat_u32(q + 16, big);
+    width = type % 100 == 10 ? 4 : 8;
+    MV__CHECK(imag == 0, MV_ERR_BAD_DATA, "mv_itk_mat_parse: a complex matrix");
+    MV__CHECK(namelen >= 2 && namelen <= 64 && *n - 20 >= namelen, MV_ERR_BAD_DATA, "mv_itk_mat_parse: name length %lu",
+              (unsigned long)namelen);
+    MV__CHECK(q[20 + namelen - 1] == 0 && memchr(q + 20, 0, namelen) == q + 20 + namelen - 1, MV_ERR_BAD_DATA,
+              "mv_itk_mat_parse: a name that is not one NUL-terminated string");
+    memcpy(name, q + 20, namelen);
+    MV__CHECK((uint64_t)rows * cols <= (uint64_t)(*n - 20 - namelen) / width && (uint64_t)rows * cols < (1u << 30),
+              MV_ERR_BAD_DATA, "mv_itk_mat_parse: %s: %lux%lu values, the file ends first", name, (unsigned long)rows,
+              (unsigned long)cols);
+    *count = (int)(rows * cols); /* the caller checks it against the kind's; the first 16 are kept */
+    bytes = 20 + namelen + (size_t)*count * width;
+    for (i = 0; i < (uint32_t)*count && i < 16; i++) {
+        const unsigned char *d = q + 20 + namelen + i * width;
+        if (width == 4) {
+            uint32_t u = mv__mat_u32(d, big);
+            float f;
+            memcpy(&f, &u, 4);
+            v[i] = f;
+        } else {
+            uint64_t u = big ? (uint64_t)mv__mat_u32(d, 1) << 32 | mv__mat_u32(d + 4, 1)
+                             : (uint64_t)mv__mat_u32(d + 4, 0) << 32 | mv__mat_u32(d, 0);
+            memcpy(&v[i], &u, 8);
+        }
+    }
+    *p += bytes;
+    *n -= bytes;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_itk_mat_parse(const void *data, size_t size, double m[4][4])
+{
+    const unsigned char *p = (const unsigned char *)data;
+    char kind[64], fname[64];
+    double par[16], fix[16], L[4][4];
+    const double D[4] = {-1, -1, 1, 1};
+    int fam, nd, np, npar, nfix = 0, i, r, c;
+    MV__CHECK(data && m, MV_ERR_INVALID_ARG, "mv_itk_mat_parse: NULL argument");
+    MV__TRY(mv__mat_var(&p, &size, kind, par, &npar));
+    MV__CHECK(strncmp(kind, "CompositeTransform_", 19) != 0, MV_ERR_UNSUPPORTED,
+              "mv_itk_mat_parse: %s: a .mat holds one transform's parameters (ITK writes a composite's last one only): "
+              "write the composite as .tfm", kind);
+    MV__TRY(mv__tfm_kind(kind, &fam, &nd, &np, "mv_itk_mat_parse"));
+    MV__CHECK(npar == np, MV_ERR_BAD_DATA, "mv_itk_mat_parse: %s: %d parameters, %d needed", kind, npar, np);
+    if (size > 0) {
+        MV__TRY(mv__mat_var(&p, &size, fname, fix, &nfix));
+        MV__CHECK(nfix <= 4, MV_ERR_BAD_DATA, "mv_itk_mat_parse: %s: %d fixed parameters", kind, nfix);
+        MV__CHECK(!strcmp(fname, "fixed"), MV_ERR_BAD_DATA, "mv_itk_mat_parse: the second variable is '%s', not 'fixed'",
+                  fname);
+    }
+    for (i = 0; i < np; i++)
+        MV__CHECK(isfinite(par[i]), MV_ERR_BAD_DATA, "mv_itk_mat_parse: %s: parameter %d is not finite", kind, i);
+    for (i = 0; i < nfix; i++)
+        MV__CHECK(isfinite(fix[i]), MV_ERR_BAD_DATA, "mv_itk_mat_parse: %s: fixed parameter %d is not finite", kind, i);
+    if (fam == MV__TFM_TRANSLATION || fam == MV__TFM_IDENTITY) nfix = 0;
+    MV__CHECK(nfix == 0 || nfix == nd || (fam == MV__TFM_EULER3 && nfix == 4), MV_ERR_BAD_DATA,
+              "mv_itk_mat_parse: %s: %d fixed parameters (its centre: %d)", kind, nfix, nd);
+    for (i = nfix; i < 4; i++) fix[i] = 0; /* no centre given: the origin */
+    MV__TRY(mv__tfm_matrix(fam, nd, par, fix, fam == MV__TFM_EULER3 && nfix >= 4 && fix[3] != 0, L, "mv_itk_mat_parse", kind));
+    for (r = 0; r < 4; r++)
+        for (c = 0; c < 4; c++) m[r][c] = D[r] * L[r][c] * D[c];
+    return MV_OK;
+}
+
+/* a little-endian MATLAB level 4 double matrix of n rows, one column */
+static size_t mv__mat_put(unsigned char *out, const char *name, const double *v, int n)
+{
+    uint32_t head[5];
+    size_t at = 0, nl = strlen(name) + 1;
+    int i, b;
+    head[0] = 0, head[1] = (uint32_t)n, head[2] = 1, head[3] = 0, head[4] = (uint32_t)nl;
+    for (i = 0; i < 5; i++)
+        for (b = 0; b < 4; b++) out[at++] = (unsigned char)(head[i] >> (8 * b));
+    memcpy(out + at, name, nl);
+    at += nl;
+    for (i = 0; i < n; i++) {
+        uint64_t u;
+        memcpy(&u, &v[i], 8);
+        for (b = 0; b < 8; b++) out[at++] = (unsigned char)(u >> (8 * b));
+    }
+    return at;
+}
+
+MVDEF mv_status mv_itk_mat_format(const double m[4][4], int ndim, void *buf, size_t cap, size_t *len)
+{
+    unsigned char tmp[512];
+    double L[4][4], par[12], fix[3] = {0, 0, 0};
+    const double D[4] = {-1, -1, 1, 1};
+    int r, c, n = 0;
+    size_t at;
+    MV__CHECK(m && len, MV_ERR_INVALID_ARG, "mv_itk_mat_format: NULL argument");
+    MV__CHECK(ndim == 2 || ndim == 3, MV_ERR_INVALID_ARG, "mv_itk_mat_format: ndim %d (2 or 3)", ndim);
+    MV__CHECK(mv__rs_finite44(m) && mv__rs_bottom_ok(m), MV_ERR_INVALID_ARG,
+              "mv_itk_mat_format: the matrix is not finite or its bottom row is not 0 0 0 1");
+    MV__CHECK(ndim == 3 || (m[0][2] == 0 && m[1][2] == 0 && m[2][0] == 0 && m[2][1] == 0 && m[2][2] == 1 && m[2][3] == 0),
+              MV_ERR_INVALID_ARG, "mv_itk_mat_format: ndim 2, but the matrix mixes z with x and y or moves z (ndim 3 keeps it)");
+    for (r = 0; r < 4; r++)
+        for (c = 0; c < 4; c++) L[r][c] = D[r] * m[r][c] * D[c];
+    for (r = 0; r < ndim; r++)
+        for (c = 0; c < ndim; c++) par[n++] = L[r][c];
+    for (r = 0; r < ndim; r++) par[n++] = L[r][3];
+    at = mv__mat_put(tmp, ndim == 3 ? "AffineTransform_double_3_3" : "AffineTransform_double_2_2", par, n);
+    at += mv__mat_put(tmp + at, "fixed", fix, ndim);
+    *len = at;
+    MV__CHECK(buf && cap >= at, MV_ERR_BUFFER_TOO_SMALL, "mv_itk_mat_format: %llu bytes needed, %llu given",
+              (unsigned long long)at, (unsigned long long)(buf ? cap : 0));
+    memcpy(buf, tmp, at);
+    return MV_OK;
+}
+
 #if !defined(MEDVOL_NO_STDIO)
 MVDEF mv_status mv_matrix_format(const double m[4][4], char *buf, size_t cap)
 {
@@ -27163,11 +27377,10 @@ MVDEF mv_status mv_itk_tfm_format(const double m[4][4], int ndim, char *buf, siz
     return MV_OK;
 }
 
-static mv_status mv__reg_write_text(const char *path, const char *text, const char *fn)
+static mv_status mv__reg_write_bytes(const char *path, const void *text, size_t n, const char *fn)
 {
     char tmp[4096];
     FILE *f;
-    size_t n = strlen(text);
     MV__CHECK(strlen(path) + 32 < sizeof(tmp), MV_ERR_INVALID_ARG, "%s: path too long", fn);
     snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
     f = fopen(tmp, "wb");
@@ -27188,7 +27401,12 @@ static mv_status mv__reg_write_text(const char *path, const char *text, const ch
     return MV_OK;
 }
 
-static mv_status mv__reg_read_text(const char *path, char *buf, size_t cap, const char *fn)
+static mv_status mv__reg_write_text(const char *path, const char *text, const char *fn)
+{
+    return mv__reg_write_bytes(path, text, strlen(text), fn);
+}
+
+static mv_status mv__reg_read_text(const char *path, char *buf, size_t cap, size_t *len, const char *fn)
 {
     FILE *f;
     size_t n;
@@ -27206,6 +27424,7 @@ static mv_status mv__reg_read_text(const char *path, char *buf, size_t cap, cons
     }
     fclose(f);
     buf[n] = 0;
+    if (len) *len = n;
     return MV_OK;
 }
 
@@ -27220,7 +27439,7 @@ MVDEF mv_status mv_matrix_read(const char *path, double m[4][4])
 {
     char buf[8192];
     mv_status st;
-    MV__TRY(mv__reg_read_text(path, buf, sizeof(buf), "mv_matrix_read"));
+    MV__TRY(mv__reg_read_text(path, buf, sizeof(buf), NULL, "mv_matrix_read"));
     st = mv_matrix_parse(buf, m);
     return st == MV_OK ? st : mv__fail_prefix(st, "%s", path);
 }
@@ -27231,12 +27450,26 @@ MVDEF mv_status mv_itk_tfm_write(const char *path, const double m[4][4], int ndi
     MV__TRY(mv_itk_tfm_format(m, ndim, buf, sizeof(buf)));
     return mv__reg_write_text(path, buf, "mv_itk_tfm_write");
 }
+MVDEF mv_status mv_itk_mat_write(const char *path, const double m[4][4], int ndim)
+{
+    unsigned char buf[512];
+    size_t n = 0;
+    MV__CHECK(path != NULL, MV_ERR_INVALID_ARG, "mv_itk_mat_write: path is NULL");
+    MV__TRY(mv_itk_mat_format(m, ndim, buf, sizeof(buf), &n));
+    return mv__reg_write_bytes(path, buf, n, "mv_itk_mat_write");
+}
 MVDEF mv_status mv_itk_tfm_read(const char *path, double m[4][4])
 {
     char buf[65536];
+    size_t n = 0;
     mv_status st;
-    MV__TRY(mv__reg_read_text(path, buf, sizeof(buf), "mv_itk_tfm_read"));
-    st = mv_itk_tfm_parse(buf, m);
+    MV__TRY(mv__reg_read_text(path, buf, sizeof(buf), &n, "mv_itk_tfm_read"));
+    /* a MATLAB level 4 file starts with its type: 0 or 10 (little-endian), 1000 or 1010 */
+    if (n >= 20 && (!memcmp(buf, "\0\0\0\0", 4) || !memcmp(buf, "\n\0\0\0", 4) || !memcmp(buf, "\0\0\3\350", 4) ||
+                    !memcmp(buf, "\0\0\3\362", 4)))
+        st = mv_itk_mat_parse(buf, n, m);
+    else
+        st = mv_itk_tfm_parse(buf, m);
     return st == MV_OK ? st : mv__fail_prefix(st, "%s", path);
 }
 #endif
@@ -27250,6 +27483,7 @@ MVDEF mv_status mv_itk_tfm_read(const char *path, double m[4][4])
    (continuous grid index, valid region, support start, B-spline weights). */
 
 static void mv__bsp_colnorms(const double aff[4][4], double sp[3]); /* >>impl-bspline: column norms = spacings */
+static mv_status mv__vector_image_alloc(mv_vol *t, const mv_vol *grid, int ncomp, void *alloc_ctx, const char *fn); /* >>impl-field */
 
 typedef struct mv__elx_link {
     int bspline;             /* 0: L; 1: the grid below */
@@ -27266,6 +27500,7 @@ struct mv_elastix_transform {
     mv__elx_link link[MV_ELASTIX_MAX_CHAIN];
     int64_t size[3];                       /* the first file's fixed grid */
     double affine[4][4];                   /* its voxel -> RAS */
+    double fix_org[3], fix_m[3][3];        /* its index -> LPS: fix_org + fix_m index (ITK's IndexToPhysicalPoint) */
     char interp[64], pixel[32], format[16]; /* the first file's resampling entries, as written */
     double order, fill;
     void *alloc_ctx;
@@ -27551,6 +27786,10 @@ static mv_status mv__elx_link_parse(const char *text, mv_elastix_transform *t, i
             MV__CHECK(sp[r] > 0, MV_ERR_BAD_DATA, "elastix file: Spacing[%d] = %g", r, sp[r]);
         }
         mv__m4_identity(t->affine);
+        for (r = 0; r < 3; r++) {
+            t->fix_org[r] = r < nd ? org[r] : 0;
+            for (c = 0; c < 3; c++) t->fix_m[r][c] = r < nd && c < nd ? D[r][c] * sp[c] : r == c;
+        }
         for (r = 0; r < 3; r++) t->size[r] = r < nd ? (int64_t)sz[r] : 1;
         for (r = 0; r < nd; r++) {
             double o = org[r];
@@ -27816,10 +28055,95 @@ MVDEF mv_status mv_elastix_output_opts(const mv_elastix_transform *t, mv_elastix
     return MV_OK;
 }
 
+/* ---- transformix's point sets (mv_elastix_points_*) ---- */
+
+MVDEF void mv_elastix_points_free(mv_elastix_points *pts)
+{
+    if (!pts) return;
+    mv__free(pts->p, pts->alloc_ctx);
+    pts->p = NULL;
+    pts->count = 0;
+}
+
+/* the next white-space separated word at *p (a C++ stream's >>): its
+   bounds, 0 when the text is done */
+static int mv__elx_word(const char **p, const char **wb, const char **we)
+{
+    const char *q = *p;
+    while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n' || *q == '\v' || *q == '\f') q++;
+    if (!*q) return 0;
+    *wb = q;
+    while (*q && *q != ' ' && *q != '\t' && *q != '\r' && *q != '\n' && *q != '\v' && *q != '\f') q++;
+    *we = *p = q;
+    return 1;
+}
+
+/* [wb, we) as a finite number (copied: strtod wants a terminated word) */
+static int mv__elx_word_number(const char *wb, const char *we, double *x, char shown[32])
+{
+    char tmp[64], *end;
+    size_t len = (size_t)(we - wb);
+    size_t keep = MV__MIN(len, (size_t)24);
+    memcpy(shown, wb, keep); /* the word as a message shows it: 24 bytes and "..." */
+    strcpy(shown + keep, len > 24 ? "..." : "");
+    if (len == 0 || len >= sizeof(tmp)) return 0;
+    memcpy(tmp, wb, len);
+    tmp[len] = 0;
+    *x = strtod(tmp, &end);
+    return *end == 0 && isfinite(*x);
+}
+
+MVDEF mv_status mv_elastix_points_parse(const char *text, int ndim, mv_elastix_points *pts, void *alloc_ctx)
+{
+    static const char *fn = "mv_elastix_points_parse";
+    const char *p = text, *wb, *we;
+    char shown[32];
+    double x;
+    int64_t i, total;
+    size_t len;
+    MV__CHECK(pts != NULL, MV_ERR_INVALID_ARG, "%s: pts is NULL", fn);
+    memset(pts, 0, sizeof(*pts));
+    MV__CHECK(text != NULL, MV_ERR_INVALID_ARG, "%s: text is NULL", fn);
+    MV__CHECK(ndim == 2 || ndim == 3, MV_ERR_INVALID_ARG, "%s: ndim %d (2 or 3)", fn, ndim);
+    pts->ndim = ndim;
+    pts->alloc_ctx = alloc_ctx;
+    pts->are_indices = 1;
+    MV__CHECK(mv__elx_word(&p, &wb, &we), MV_ERR_BAD_DATA, "points file: empty (point or index, the count, the points)");
+    if ((we - wb == 5 && !strncmp(wb, "point", 5)) || (we - wb == 5 && !strncmp(wb, "index", 5))) {
+        pts->are_indices = *wb == 'i';
+        MV__CHECK(mv__elx_word(&p, &wb, &we), MV_ERR_BAD_DATA, "points file: no count after \"%s\"",
+                  pts->are_indices ? "index" : "point");
+    }
+    MV__CHECK(mv__elx_word_number(wb, we, &x, shown) && x >= 0 && x == floor(x), MV_ERR_BAD_DATA,
+              "points file: '%s' is not a count of points (the first word is point, index or the count)", shown);
+    /* each coordinate takes at least two bytes (a digit and a separator) */
+    len = strlen(text);
+    MV__CHECK(x * ndim <= (double)(len / 2 + 1), MV_ERR_BAD_DATA,
+              "points file: %.0f points of %d coordinates cannot fit in its %llu bytes", x, ndim, (unsigned long long)len);
+    pts->count = (int64_t)x;
+    total = pts->count * ndim;
+    if (total == 0) return MV_OK;
+    pts->p = (double *)mv__alloc((size_t)total * sizeof(double), alloc_ctx);
+    MV__CHECK(pts->p != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %lld points", fn, (long long)pts->count);
+    for (i = 0; i < total; i++) {
+        int ok = mv__elx_word(&p, &wb, &we);
+        if (!ok || !mv__elx_word_number(wb, we, &pts->p[i], shown)) {
+            mv_status st = ok ? mv__fail(MV_ERR_BAD_DATA, "points file: point %lld of %lld, coordinate %d: '%s' is not a "
+                                         "finite number", (long long)(i / ndim), (long long)pts->count, (int)(i % ndim), shown)
+                              : mv__fail(MV_ERR_BAD_DATA, "points file: it ends at point %lld of %lld (coordinate %d)",
+                                         (long long)(i / ndim), (long long)pts->count, (int)(i % ndim));
+            mv_elastix_points_free(pts);
+            return st;
+        }
+    }
+    return MV_OK;
+}
+
 typedef struct mv__elx_field_job {
     const mv_elastix_transform *t;
     float *out;     /* the field (nc components), or */
-    float *jac;     /* the Jacobian determinant */
+    float *jac;     /* the Jacobian determinant, or */
+    float *jmat;    /* the Jacobian matrix (nc x nc components, row by row) */
     int64_t n[3];
     size_t nv;
     int nc;
@@ -27839,8 +28163,12 @@ static void mv__elx_field_rows(void *ctx, int64_t r0, int64_t r1, int worker)
             size_t v = (size_t)(r * j->n[0] + i);
             for (a = 0; a < 3; a++) p[a] = j->A[a][0] * (double)i + j->A[a][1] * (double)y + j->A[a][2] * (double)z + j->A[a][3];
             p[0] = -p[0], p[1] = -p[1]; /* LPS */
-            mv__elx_chain_apply(j->t, p, q, j->jac ? J : NULL);
-            if (j->jac)
+            mv__elx_chain_apply(j->t, p, q, j->jac || j->jmat ? J : NULL);
+            if (j->jmat) {
+                int c;
+                for (a = 0; a < j->nc; a++)
+                    for (c = 0; c < j->nc; c++) j->jmat[(size_t)(a * j->nc + c) * j->nv + v] = (float)J[a][c];
+            } else if (j->jac)
                 j->jac[v] = (float)(j->t->nd == 2 ? J[0][0] * J[1][1] - J[0][1] * J[1][0]
                                                   : J[0][0] * (J[1][1] * J[2][2] - J[1][2] * J[2][1]) -
                                                         J[0][1] * (J[1][0] * J[2][2] - J[1][2] * J[2][0]) +
@@ -27913,6 +28241,22 @@ MVDEF mv_status mv_elastix_jacobian(const mv_elastix_transform *t, const mv_vol 
     memset(&j, 0, sizeof(j));
     j.t = t;
     j.jac = (float *)v.data;
+    mv__elx_run(&j, ref, opts);
+    return mv__out_commit_in(out, &v, ref, NULL);
+}
+
+MVDEF mv_status mv_elastix_jacobian_matrix(const mv_elastix_transform *t, const mv_vol *ref, mv_vol *out,
+                                           const mv_field_opts *opts)
+{
+    mv_vol grid, v;
+    mv__elx_field_job j;
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_elastix_jacobian_matrix: out is NULL");
+    MV__TRY(mv__elx_ref(t, &ref, &grid, "mv_elastix_jacobian_matrix"));
+    MV__TRY(mv__vector_image_alloc(&v, ref, t->nd * t->nd, opts ? opts->alloc_ctx : NULL, "mv_elastix_jacobian_matrix"));
+    memset(&j, 0, sizeof(j));
+    j.t = t;
+    j.jmat = (float *)v.data;
+    j.nc = t->nd;
     mv__elx_run(&j, ref, opts);
     return mv__out_commit_in(out, &v, ref, NULL);
 }
@@ -28154,6 +28498,181 @@ MVDEF mv_status mv_elastix_write(const char *path, const double m[4][4], const m
     MV__CHECK(path != NULL, MV_ERR_INVALID_ARG, "mv_elastix_write: path is NULL");
     MV__TRY(mv_elastix_format(m, fixed, interp, buf, sizeof(buf)));
     return mv__reg_write_text(path, buf, "mv_elastix_write");
+}
+
+/* x rounded half up (itk::Math::Round) as an index; 0 when beyond 2^53 */
+static int mv__elx_round_index(double x, int64_t *i)
+{
+    double r = floor(x + 0.5);
+    if (!(fabs(r) <= 9007199254740992.0)) return 0;
+    *i = (int64_t)r;
+    return 1;
+}
+
+/* a grid's nearest indices of LPS point p: round(Minv (p - org)) */
+static int mv__elx_nearest(int nd, const double Minv[3][3], const double org[3], const double p[3], int64_t idx[3])
+{
+    int r, c, ok = 1;
+    for (r = 0; r < nd; r++) {
+        double s = 0;
+        for (c = 0; c < nd; c++) s += Minv[r][c] * (p[c] - org[c]);
+        ok &= mv__elx_round_index(s, &idx[r]);
+    }
+    return ok;
+}
+
+/* printf into row at offset at (row holds cap bytes): the offset after
+   it, the text written only where it fits */
+static size_t mv__elx_row_put(char *row, size_t at, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(at < cap ? row + at : NULL, at < cap ? cap - at : 0, fmt, ap);
+    va_end(ap);
+    return at + (n > 0 ? (size_t)n : 0);
+}
+
+MVDEF mv_status mv_elastix_points_format(const mv_elastix_transform *t, const mv_elastix_points *pts, const mv_vol *moving,
+                                         char *buf, size_t cap, size_t *len)
+{
+    static const char *fn = "mv_elastix_points_format";
+    static const char *names[6] = {"InputIndex", "InputPoint", "OutputIndexFixed", "OutputPoint", "Deformation",
+                                   "OutputIndexMoving"};
+    double finv[3][3], minv[3][3], morg[3] = {0, 0, 0}, mm[3][3];
+    size_t need = 0;
+    int64_t j;
+    int nd, r, c;
+    MV__CHECK(t && pts && len && t->n > 0, MV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    *len = 0;
+    nd = t->nd;
+    MV__CHECK(pts->ndim == nd && (pts->count == 0 || pts->p), MV_ERR_INVALID_ARG,
+              "%s: %dD points for a %dD transform", fn, pts->ndim, nd);
+    MV__CHECK(mv__elx_inv(nd, (const double(*)[3])t->fix_m, finv), MV_ERR_BAD_DATA, "%s: the fixed grid is singular", fn);
+    if (moving) {
+        const double S[3] = {-1, -1, 1};
+        MV__CHECK(nd == 3 || moving->ndim < 3 || moving->dim[2] == 1, MV_ERR_INVALID_ARG,
+                  "%s: a 3D moving image (%lld slices) for a 2D transform", fn, (long long)moving->dim[2]);
+        for (r = 0; r < 3; r++) { /* its voxel -> LPS, as ITK reads the grid */
+            for (c = 0; c < 3; c++) mm[r][c] = S[r] * moving->affine[r][c];
+            morg[r] = S[r] * moving->affine[r][3];
+        }
+        MV__CHECK(mv__elx_inv(nd, (const double(*)[3])mm, minv), MV_ERR_INVALID_ARG, "%s: the moving grid is singular", fn);
+    }
+    for (j = 0; j < pts->count; j++) {
+        char row[1024];
+        double in[3] = {0, 0, 0}, out[3] = {0, 0, 0}, v[6][3];
+        int64_t idx[3][3] = {{0, 0, 0}, {0, 0, 0}, {0, 0, 0}}; /* input, output fixed, output moving */
+        const double *q = pts->p + j * nd;
+        size_t at = 0;
+        int k, ok = 1;
+        if (pts->are_indices) { /* the rounded index and its point (ITK's TransformIndexToPhysicalPoint) */
+            for (r = 0; r < nd; r++) ok &= mv__elx_round_index(q[r], &idx[0][r]);
+            for (r = 0; r < nd; r++) {
+                in[r] = t->fix_org[r];
+                for (c = 0; c < nd; c++) in[r] += t->fix_m[r][c] * (double)idx[0][c];
+            }
+        } else {
+            for (r = 0; r < nd; r++) in[r] = q[r];
+            ok &= mv__elx_nearest(nd, (const double(*)[3])finv, t->fix_org, in, idx[0]);
+        }
+        mv__elx_chain_apply(t, in, out, NULL);
+        ok &= mv__elx_nearest(nd, (const double(*)[3])finv, t->fix_org, out, idx[1]);
+        if (moving) ok &= mv__elx_nearest(nd, (const double(*)[3])minv, morg, out, idx[2]);
+        MV__CHECK(ok, MV_ERR_BAD_DATA, "%s: point %lld: an index beyond 2^53 (a point that far off the grid)", fn, (long long)j);
+        for (r = 0; r < nd; r++) {
+            v[1][r] = in[r];
+            v[3][r] = out[r];
+            v[4][r] = (double)(float)(out[r] - in[r]);
+        }
+        at = mv__elx_row_put(row, at, sizeof(row), "Point\t%lld\t", (long long)j);
+        for (k = 0; k < (moving ? 6 : 5); k++) {
+            at = mv__elx_row_put(row, at, sizeof(row), "%s; %s = [ ", k ? "]\t" : "", names[k]);
+            for (r = 0; r < nd; r++)
+                at = (k == 1 || k == 3 || k == 4) ? mv__elx_row_put(row, at, sizeof(row), "%.6f ", v[k][r])
+                                                  : mv__elx_row_put(row, at, sizeof(row), "%lld ",
+                                                                    (long long)idx[k == 0 ? 0 : k == 2 ? 1 : 2][r]);
+        }
+        at = mv__elx_row_put(row, at, sizeof(row), "]\n");
+        MV__CHECK(at < sizeof(row), MV_ERR_BAD_DATA, "%s: point %lld: a line longer than %d bytes", fn, (long long)j,
+                  (int)sizeof(row));
+        if (buf && need + at < cap) memcpy(buf + need, row, at);
+        need += at;
+    }
+    *len = need + 1;
+    if (buf && cap > 0 && cap < need + 1) buf[0] = 0;
+    if (!buf || cap < need + 1) return mv__fail(MV_ERR_BUFFER_TOO_SMALL, "%s: %llu bytes needed, %llu given", fn,
+                                                (unsigned long long)(need + 1), (unsigned long long)(buf ? cap : 0));
+    buf[need] = 0;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_elastix_points_read(const char *path, int ndim, mv_elastix_points *pts, void *alloc_ctx)
+{
+    static const char *fn = "mv_elastix_points_read";
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    mv_status st;
+    FILE *f;
+    MV__CHECK(pts != NULL, MV_ERR_INVALID_ARG, "%s: pts is NULL", fn);
+    memset(pts, 0, sizeof(*pts));
+    MV__CHECK(path != NULL, MV_ERR_INVALID_ARG, "%s: path is NULL", fn);
+    f = fopen(path, "rb");
+    MV__CHECK(f != NULL, errno == ENOENT ? MV_ERR_NOT_FOUND : MV_ERR_IO, "%s: %s: %s", fn, path, strerror(errno));
+    for (;;) { /* the whole file, in a buffer that doubles (1 GiB at most) */
+        if (len + 1 >= cap) {
+            char *q;
+            if (cap >= ((size_t)1 << 30)) {
+                fclose(f);
+                mv__free(buf, alloc_ctx);
+                return mv__fail(MV_ERR_BAD_DATA, "%s: %s: larger than 1 GiB", fn, path);
+            }
+            q = (char *)mv__alloc(cap ? cap * 2 : 65536, alloc_ctx);
+            if (!q) {
+                fclose(f);
+                mv__free(buf, alloc_ctx);
+                return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %s", fn, path);
+            }
+            if (buf) memcpy(q, buf, len);
+            mv__free(buf, alloc_ctx);
+            buf = q;
+            cap = cap ? cap * 2 : 65536;
+        }
+        {
+            size_t n = fread(buf + len, 1, cap - 1 - len, f);
+            len += n;
+            if (n == 0) break;
+        }
+    }
+    if (ferror(f)) {
+        fclose(f);
+        mv__free(buf, alloc_ctx);
+        return mv__fail(MV_ERR_IO, "%s: %s: read error", fn, path);
+    }
+    fclose(f);
+    buf[len] = 0;
+    st = memchr(buf, 0, len) ? mv__fail(MV_ERR_BAD_DATA, "points file: a NUL byte (a binary file?)")
+                             : mv_elastix_points_parse(buf, ndim, pts, alloc_ctx);
+    mv__free(buf, alloc_ctx);
+    return st == MV_OK ? st : mv__fail_prefix(st, "%s", path);
+}
+
+MVDEF mv_status mv_elastix_points_write(const char *path, const mv_elastix_transform *t, const mv_elastix_points *pts,
+                                        const mv_vol *moving)
+{
+    static const char *fn = "mv_elastix_points_write";
+    char *buf;
+    size_t len = 0;
+    mv_status st;
+    MV__CHECK(path != NULL, MV_ERR_INVALID_ARG, "%s: path is NULL", fn);
+    st = mv_elastix_points_format(t, pts, moving, NULL, 0, &len);
+    if (st != MV_ERR_BUFFER_TOO_SMALL) return st;
+    buf = (char *)mv__alloc(len, pts->alloc_ctx);
+    MV__CHECK(buf != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %s: %llu bytes", fn, path, (unsigned long long)len);
+    st = mv_elastix_points_format(t, pts, moving, buf, len, &len);
+    if (st == MV_OK) st = mv__reg_write_text(path, buf, fn);
+    mv__free(buf, pts->alloc_ctx);
+    return st;
 }
 
 /* One axis of a coefficient block padded by a control point at each end
@@ -35336,42 +35855,53 @@ MVDEF mv_status mv_field_check(const mv_vol *field, const mv_vol *grid)
     return MV_OK;
 }
 
-MVDEF mv_status mv_field_alloc(mv_vol *field, const mv_vol *grid, int ncomp, void *alloc_ctx)
+/* a zero (X, Y, Z, 1, ncomp) float32 intent-1007 image on grid's voxel
+   grid, its geometry and metadata (mv_field_alloc, and vectors of other
+   lengths: mv_elastix_jacobian_matrix); t is filled, not committed */
+static mv_status mv__vector_image_alloc(mv_vol *t, const mv_vol *grid, int ncomp, void *alloc_ctx, const char *fn)
 {
-    mv_vol t;
     int64_t dims[5];
     int a;
     double inv[4][4];
-    MV__CHECK(field && grid, MV_ERR_INVALID_ARG, "mv_field_alloc: NULL volume");
-    MV__CHECK(grid->ndim >= 1 && grid->ndim <= MV_MAX_DIMS, MV_ERR_INVALID_ARG, "mv_field_alloc: grid ndim = %d", grid->ndim);
-    for (a = 0; a < 3; a++) dims[a] = a < grid->ndim ? grid->dim[a] : 1;
-    if (ncomp == 0) ncomp = dims[2] == 1 ? 2 : 3;
-    MV__CHECK(ncomp == 3 || (ncomp == 2 && dims[2] == 1), MV_ERR_INVALID_ARG,
-              "mv_field_alloc: ncomp = %d (3, or 2 for a grid of one slice; grid dim[2] = %lld)", ncomp, (long long)dims[2]);
+    MV__CHECK(grid->ndim >= 1 && grid->ndim <= MV_MAX_DIMS, MV_ERR_INVALID_ARG, "%s: grid ndim = %d", fn, grid->ndim);
     MV__CHECK(mv__rs_bottom_ok(grid->affine) && mv__rs_inverse(grid->affine, inv), MV_ERR_INVALID_ARG,
-              "mv_field_alloc: grid affine is not finite or singular");
+              "%s: grid affine is not finite or singular", fn);
+    for (a = 0; a < 3; a++) dims[a] = a < grid->ndim ? grid->dim[a] : 1;
     dims[3] = 1;
     dims[4] = ncomp;
-    MV__TRY(mv_vol_alloc(&t, MV_DT_F32, 5, dims, alloc_ctx));
-    t.meta = grid->meta;
-    t.meta.ext = NULL;
-    t.meta.n_ext = 0;
-    t.meta.format = MV_FORMAT_NONE;
-    t.meta.pair = 0;
-    t.meta.big_endian = 0;
-    t.meta.scl_slope = 1;
-    t.meta.scl_inter = 0;
-    t.meta.cal_min = t.meta.cal_max = 0;
-    t.meta.intent_code = MV_INTENT_DISPLACEMENT;
-    t.meta.intent_p[0] = t.meta.intent_p[1] = t.meta.intent_p[2] = 0;
-    memset(t.meta.intent_name, 0, sizeof(t.meta.intent_name));
-    t.meta.xyzt_units = MV_UNITS_MM | (grid->meta.xyzt_units & 0x38);
-    t.meta.dim_info = 0;
-    t.meta.warnings = 0;
-    t.meta.slice_start = t.meta.slice_end = 0;
-    t.meta.slice_code = 0;
-    memcpy(t.affine, grid->affine, sizeof(t.affine));
-    for (a = 0; a < 3; a++) t.spacing[a] = a < grid->ndim ? grid->spacing[a] : 1.0;
+    MV__TRY(mv_vol_alloc(t, MV_DT_F32, 5, dims, alloc_ctx));
+    t->meta = grid->meta;
+    t->meta.ext = NULL;
+    t->meta.n_ext = 0;
+    t->meta.format = MV_FORMAT_NONE;
+    t->meta.pair = 0;
+    t->meta.big_endian = 0;
+    t->meta.scl_slope = 1;
+    t->meta.scl_inter = 0;
+    t->meta.cal_min = t->meta.cal_max = 0;
+    t->meta.intent_code = MV_INTENT_DISPLACEMENT;
+    t->meta.intent_p[0] = t->meta.intent_p[1] = t->meta.intent_p[2] = 0;
+    memset(t->meta.intent_name, 0, sizeof(t->meta.intent_name));
+    t->meta.xyzt_units = MV_UNITS_MM | (grid->meta.xyzt_units & 0x38);
+    t->meta.dim_info = 0;
+    t->meta.warnings = 0;
+    t->meta.slice_start = t->meta.slice_end = 0;
+    t->meta.slice_code = 0;
+    memcpy(t->affine, grid->affine, sizeof(t->affine));
+    for (a = 0; a < 3; a++) t->spacing[a] = a < grid->ndim ? grid->spacing[a] : 1.0;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_field_alloc(mv_vol *field, const mv_vol *grid, int ncomp, void *alloc_ctx)
+{
+    mv_vol t;
+    int64_t z;
+    MV__CHECK(field && grid, MV_ERR_INVALID_ARG, "mv_field_alloc: NULL volume");
+    z = grid->ndim >= 3 ? grid->dim[2] : 1;
+    if (ncomp == 0) ncomp = z == 1 ? 2 : 3;
+    MV__CHECK(ncomp == 3 || (ncomp == 2 && z == 1), MV_ERR_INVALID_ARG,
+              "mv_field_alloc: ncomp = %d (3, or 2 for a grid of one slice; grid dim[2] = %lld)", ncomp, (long long)z);
+    MV__TRY(mv__vector_image_alloc(&t, grid, ncomp, alloc_ctx, "mv_field_alloc"));
     return mv__out_commit_in(field, &t, grid, NULL);
 }
 

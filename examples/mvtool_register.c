@@ -78,7 +78,8 @@ static int load_registration_inputs(const args *a, const char *fmask, mv_vol *fx
    divided by it (4x2x1; --smooth sigmas in voxels divided too), so no
    step touches the full resolution but the final warp, which
    mv_bspline_warp_into streams a row at a time. The field file is
-   written on the shrunk grid (a true ITK field: its own affine). */
+   written on the shrunk grid (a true ITK field: its own affine), the
+   elastix file with the fixed image's grid (grid_on_fixed). */
 typedef struct large_mode {
     int on;
     double factor;           /* finest shrink of --levels */
@@ -120,6 +121,45 @@ static mv_status large_shrink(const mv_vol *in, const large_mode *lm, int thread
     memset(&fo, 0, sizeof(fo));
     fo.threads = threads;
     return mv_pyramid_level(in, &s, 0, out, &fo);
+}
+
+/* grid, found on the shrunk copy of fixed, with fixed's own grid: the same
+   control points in space (shrunk voxel u is fixed voxel T u, T diagonal:
+   mv_pyramid_level keeps the axes), so an elastix file written from it has
+   the fixed image's Size, Spacing and Origin and transformix resamples onto
+   the full grid as elastix's own result would. Shares grid's coefficients. */
+static mv_status grid_on_fixed(const mv_bspline_grid *grid, const mv_vol *fixed, mv_bspline_grid *out)
+{
+    double inv[4][4], T[4][4];
+    int r, c, k;
+    mv_status st = mv_affine_invert((const double(*)[4])fixed->affine, inv);
+    if (st != MV_OK) return st;
+    for (r = 0; r < 4; r++)
+        for (c = 0; c < 4; c++) {
+            T[r][c] = 0;
+            for (k = 0; k < 4; k++) T[r][c] += inv[r][k] * grid->affine[k][c];
+        }
+    *out = *grid;
+    for (r = 0; r < 3; r++) {
+        out->fdim[r] = r < fixed->ndim ? fixed->dim[r] : 1;
+        for (c = 0; c < 3; c++)
+            if (r != c && fabs(T[r][c]) > 1e-6 * fabs(T[c][c])) {
+                fprintf(stderr, "register: the shrunk grid's axes are not the fixed image's (%g at %d,%d)\n", T[r][c], r, c);
+                return MV_ERR_INVALID_ARG;
+            }
+        if (r < grid->ndim) {
+            out->spacing[r] = grid->spacing[r] * T[r][r];
+            out->origin[r] = grid->origin[r] * T[r][r] + T[r][3];
+        }
+    }
+    memcpy(out->affine, fixed->affine, sizeof(out->affine));
+    return MV_OK;
+}
+
+static int has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n > k && !strcmp(s + n - k, suffix);
 }
 
 static double mono_seconds(void)
@@ -265,10 +305,14 @@ static int register_bspline(const args *a)
         rc = save_and_free(out, &w, NULL);
     }
     if (ofield && rc == 0 && (st = mv_field_save(ofield, &fld, NULL)) != MV_OK) rc = fail_at(st, ofield);
-    /* elastix files: the grid (on the registered, maybe shrunk, fixed grid), then the init matrix */
-    if (oelx && rc == 0 &&
-        (st = mv_elastix_write_bspline(oelx, &grid, initm ? (const double(*)[4])o.init_matrix : NULL, MV_INTERP_LINEAR)) != MV_OK)
-        rc = fail_at(st, oelx);
+    /* elastix files: the grid on the fixed image's own grid (registered on
+       a shrunk copy in the large mode), then the init matrix */
+    if (oelx && rc == 0) {
+        mv_bspline_grid full = grid;
+        if (!lm.on || (st = grid_on_fixed(&grid, &fx, &full)) == MV_OK)
+            st = mv_elastix_write_bspline(oelx, &full, initm ? (const double(*)[4])o.init_matrix : NULL, MV_INTERP_LINEAR);
+        if (st != MV_OK) rc = fail_at(st, oelx);
+    }
     if (!out && !ofield && !oelx) fprintf(stderr, "register: nothing written (give --out, --out-field and/or --out-elastix)\n");
 done:
     if (!quiet && rc == 0) fprintf(stderr, "bspline: done, %.2f s\n", mono_seconds() - t0);
@@ -516,7 +560,8 @@ static int cmd_register(const args *a)
         rc = fail_at(st, omat);
         goto done;
     }
-    if (otfm && (st = mv_itk_tfm_write(otfm, (const double(*)[4])r.matrix, ndim)) != MV_OK) {
+    if (otfm && (st = has_suffix(otfm, ".mat") ? mv_itk_mat_write(otfm, (const double(*)[4])r.matrix, ndim)
+                                               : mv_itk_tfm_write(otfm, (const double(*)[4])r.matrix, ndim)) != MV_OK) {
         rc = fail_at(st, otfm);
         goto done;
     }
@@ -547,11 +592,10 @@ done:
     return rc;
 }
 
-/* MATRIX for elastix-write: an ITK .tfm by its extension, else 4x4 text */
+/* MATRIX for elastix-write: an ITK .tfm or .mat by its extension, else 4x4 text */
 static mv_status read_any_matrix(const char *path, double m[4][4])
 {
-    size_t n = strlen(path);
-    if (n > 4 && !strcmp(path + n - 4, ".tfm")) return mv_itk_tfm_read(path, m);
+    if (has_suffix(path, ".tfm") || has_suffix(path, ".mat")) return mv_itk_tfm_read(path, m);
     return mv_matrix_read(path, m);
 }
 
@@ -682,24 +726,59 @@ static void transformix_name(char *buf, size_t cap, const char *dir, const char 
     snprintf(buf, cap, "%s/%s.%s", dir, name, ok ? format : "nii");
 }
 
+/* DIR/outputpoints.txt: the points of FILE through t (transformix -def
+   FILE), with their moving-grid indices when a moving image is given */
+static int transformix_points(const mv_elastix_transform *t, const char *file, const char *dir, const mv_vol *moving)
+{
+    mv_elastix_points pts;
+    char path[4096];
+    mv_status st;
+    if (has_suffix(file, ".vtk") || has_suffix(file, ".VTK")) {
+        fprintf(stderr, "transformix: %s: VTK point files are not supported (transformix's text format is: point or "
+                        "index, the count, the coordinates)\n", file);
+        return 1;
+    }
+    if ((st = mv_elastix_points_read(file, mv_elastix_ndim(t), &pts, NULL)) != MV_OK) return fail_at(st, file);
+    snprintf(path, sizeof(path), "%s/outputpoints.txt", dir);
+    st = mv_elastix_points_write(path, t, &pts, moving);
+    mv_elastix_points_free(&pts);
+    return st != MV_OK ? fail_at(st, path) : 0;
+}
+
+/* DIR/spatialJacobian.FORMAT (the determinant) or, matrix,
+   DIR/fullSpatialJacobian.FORMAT: transformix -jac all / -jacmat all */
+static int transformix_jacobian(const mv_elastix_transform *t, const char *tp, const char *dir, const char *format,
+                                const mv_field_opts *fo, int matrix)
+{
+    mv_vol j;
+    char path[4096];
+    mv_status st;
+    mv_vol_init(&j);
+    transformix_name(path, sizeof(path), dir, matrix ? "fullSpatialJacobian" : "spatialJacobian", format);
+    st = matrix ? mv_elastix_jacobian_matrix(t, NULL, &j, fo) : mv_elastix_jacobian(t, NULL, &j, fo);
+    return st != MV_OK ? fail_at(st, tp) : save_and_free(path, &j, NULL);
+}
+
 /* transformix's command line on medvol: -tp TP -out DIR, and -in MOVING
-   (DIR/result.FORMAT), -def all (DIR/deformationField.FORMAT), -jac all
-   (DIR/spatialJacobian.FORMAT) */
+   (DIR/result.FORMAT), -def all (DIR/deformationField.FORMAT) or -def
+   FILE (DIR/outputpoints.txt), -jac all (DIR/spatialJacobian.FORMAT),
+   -jacmat all (DIR/fullSpatialJacobian.FORMAT) */
 static int cmd_transformix(const args *a)
 {
     const char *tp = opt_str(a, "-tp"), *dir = opt_str(a, "-out"), *in = opt_str(a, "-in"), *def = opt_str(a, "-def");
-    const char *jac = opt_str(a, "-jac"), *thr = opt_str(a, "-threads");
+    const char *jac = opt_str(a, "-jac"), *jacmat = opt_str(a, "-jacmat"), *thr = opt_str(a, "-threads");
     mv_elastix_transform *t = NULL;
     mv_elastix_output eo;
     mv_field_opts fo = MV_ZERO_INIT;
     mv_vol field, mo, w;
     char path[4096];
     mv_status st;
-    int rc = 0;
+    int rc = 0, def_all = def && !strcmp(def, "all");
     if (!tp || !dir) return usage_error(a, "-tp TransformParameters.txt and -out DIR are required", NULL);
-    if (def && strcmp(def, "all")) return usage_error(a, "-def takes all (a points file is not supported)", def);
     if (jac && strcmp(jac, "all")) return usage_error(a, "-jac takes all", jac);
-    if (!in && !def && !jac) return usage_error(a, "nothing to do: give -in MOVING, -def all and/or -jac all", NULL);
+    if (jacmat && strcmp(jacmat, "all")) return usage_error(a, "-jacmat takes all", jacmat);
+    if (!in && !def && !jac && !jacmat)
+        return usage_error(a, "nothing to do: give -in MOVING, -def all or a points file, -jac all and/or -jacmat all", NULL);
     if (thr) {
         int64_t n;
         if (parse_ints(thr, &n, 1, 0, 256) != 1) return usage_error(a, "-threads takes 0 (all cores) .. 256", thr);
@@ -712,32 +791,29 @@ static int cmd_transformix(const args *a)
         return fail_at(st, tp);
     }
     mv_vol_init(&field);
-    st = mv_elastix_field(t, NULL, &field, &fo); /* on the file's fixed grid, as transformix */
-    if (st != MV_OK) {
-        rc = fail_at(st, tp);
+    mv_vol_init(&mo);
+    if (in && load_or_fail(in, &mo, NULL)) {
+        rc = 1;
         goto done;
     }
-    if (def) {
+    if (def && !def_all && (rc = transformix_points(t, def, dir, in ? &mo : NULL)) != 0) goto done;
+    if (def_all || in) { /* on the file's fixed grid, as transformix */
+        if ((st = mv_elastix_field(t, NULL, &field, &fo)) != MV_OK) {
+            rc = fail_at(st, tp);
+            goto done;
+        }
+    }
+    if (def_all) {
         transformix_name(path, sizeof(path), dir, "deformationField", eo.format);
         if ((st = mv_field_save(path, &field, NULL)) != MV_OK) {
             rc = fail_at(st, path);
             goto done;
         }
     }
-    if (jac) {
-        mv_vol j;
-        mv_vol_init(&j);
-        transformix_name(path, sizeof(path), dir, "spatialJacobian", eo.format);
-        if ((st = mv_elastix_jacobian(t, NULL, &j, &fo)) != MV_OK || (rc = save_and_free(path, &j, NULL)) != 0) {
-            if (st != MV_OK) rc = fail_at(st, tp);
-            goto done;
-        }
-    }
+    if ((jac && (rc = transformix_jacobian(t, tp, dir, eo.format, &fo, 0)) != 0) ||
+        (jacmat && (rc = transformix_jacobian(t, tp, dir, eo.format, &fo, 1)) != 0))
+        goto done;
     if (in) {
-        if (load_or_fail(in, &mo, NULL)) {
-            rc = 1;
-            goto done;
-        }
         mv_vol_init(&w);
         /* through the field even for a matrix: ITK's inside rule (half a
            voxel beyond the first and last centres, the samples mirrored) */
@@ -747,7 +823,6 @@ static int cmd_transformix(const args *a)
         fo.dtype = eo.dtype;
         fo.rounding = eo.rounding;
         st = mv_field_warp(&mo, &field, NULL, &w, &fo);
-        mv_free(&mo);
         if (st != MV_OK) {
             rc = fail_at(st, in);
             goto done;
@@ -757,6 +832,7 @@ static int cmd_transformix(const args *a)
         rc = save_and_free(path, &w, NULL);
     }
 done:
+    mv_free(&mo);
     mv_free(&field);
     mv_elastix_free(t);
     return rc;
@@ -777,7 +853,8 @@ const command mvtool_register_commands[] = {
      "  --jitter: each random sample at a seeded point of its voxel, its fixed value\n"
      "  interpolated (as ITK v4 samples; helps affine MI and NCC, costs rigid MI).\n"
      "  One line per level on stderr (--quiet: none). --out-matrix: 4x4 text; --out-tfm:\n"
-     "  ITK AffineTransform (LPS) for SimpleITK/ANTs; --out-elastix: an elastix\n"
+     "  ITK AffineTransform (LPS) for SimpleITK/ANTs, text (.tfm) or, named *.mat, ITK's\n"
+     "  MATLAB form (as ANTs writes *0GenericAffine.mat); --out-elastix: an elastix\n"
      "  AffineTransform file with the fixed grid that transformix applies (linear\n"
      "  interpolation, 0 outside); --out: moving resampled on the fixed\n"
      "  grid (linear, 0 outside). With no output option the matrix goes to stdout.\n"
@@ -793,7 +870,8 @@ const command mvtool_register_commands[] = {
      "  Large images: --levels ending above 1 (e.g. 32x16x8 for a 17320^2 scan) registers\n"
      "  copies of both images shrunk by that last factor, never the full resolution; --out\n"
      "  is still full resolution, warped a row at a time (mv_bspline_warp_into: no full-size\n"
-     "  field or coordinates in memory); --out-field is written on the shrunk grid.\n"
+     "  field or coordinates in memory); --out-field is written on the shrunk grid,\n"
+     "  --out-elastix with the fixed image's own grid (transformix resamples at full size).\n"
      "mvtool register FIXED MOVING --transform demons|syn [--metric ncc|mse] [--levels 3|4x2x1]\n"
      "                [--iterations 100x70x40] [--smooth FLUID[,DIFFUSION]] [--radius R] [--step S]\n"
      "                [--init-matrix M.txt] [--out WARPED] [--out-field FIELD] [--threads N] [--quiet]\n"
@@ -807,10 +885,11 @@ const command mvtool_register_commands[] = {
      "--out-tfm= --out-elastix= --threads= --seed= --jitter --quiet --grid-spacing= --regularization= --out-field= --radius= --step= --dtype=",
      2, 2, cmd_register},
     {"warp", "apply a fixed->moving matrix, ITK .tfm or elastix TransformParameters file",
-     "mvtool warp MOVING REFERENCE OUT --matrix M.txt | --tfm T.tfm | --elastix TP.txt\n"
+     "mvtool warp MOVING REFERENCE OUT --matrix M.txt | --tfm T.tfm|T.mat | --elastix TP.txt\n"
      "                [--interp nearest|linear|cubic]\n"
      "  OUT(x) = MOVING(T(x)) on REFERENCE's grid (its header only is read); T maps\n"
      "  reference (fixed) world points to moving world points, as register writes it.\n"
+     "  --tfm: an ITK transform file, text or MATLAB .mat (ANTs' *GenericAffine.mat).\n"
      "  --elastix: an elastix TransformParameters file and the chain of initial\n"
      "  transforms it names (linear kinds, B-splines), as transformix applies it.\n"
      "  Default linear; 0 outside MOVING.\n",
@@ -824,22 +903,25 @@ const command mvtool_register_commands[] = {
      "--ref=", 2, 2, cmd_elastix_field},
     {"elastix-write", "a 4x4 matrix or ITK .tfm as an elastix TransformParameters file",
      "mvtool elastix-write MATRIX FIXED OUT [--interp nearest|linear|cubic]\n"
-     "  MATRIX: 4x4 text (fixed -> moving, RAS mm) or an ITK .tfm; OUT: an elastix\n"
+     "  MATRIX: 4x4 text (fixed -> moving, RAS mm) or an ITK .tfm / .mat; OUT: an elastix\n"
      "  AffineTransform file with FIXED's grid (its header only is read) that\n"
      "  transformix applies: resampling interpolator as --interp (default linear:\n"
      "  FinalBSplineInterpolator of order 0, 1, 3), 0 outside, float .nii results.\n",
      "--interp=", 3, 3, cmd_elastix_write},
     {"transformix", "transformix's command line: apply an elastix TransformParameters file",
-     "mvtool transformix -tp TransformParameters.txt -out DIR [-in MOVING] [-def all] [-jac all]\n"
-     "                   [-threads N]\n"
+     "mvtool transformix -tp TransformParameters.txt -out DIR [-in MOVING] [-def all|POINTS] [-jac all]\n"
+     "                   [-jacmat all] [-threads N]\n"
      "  As elastix's transformix: -in writes DIR/result.nii, MOVING resampled on the file's\n"
      "  fixed grid through its chain of transforms with its ResampleInterpolator\n"
      "  (FinalBSplineInterpolationOrder 0, 1 or 3), DefaultPixelValue outside and\n"
      "  ResultImagePixelType (integers truncated); as ITK, a sample within half a voxel\n"
      "  beyond MOVING's first or last voxel centre mirrors the edge; -def all writes\n"
-     "  DIR/deformationField.nii (ITK displacement field, LPS mm); -jac all\n"
-     "  DIR/spatialJacobian.nii (the determinant, analytic). NIfTI only: ResultImageFormat nii or\n"
-     "  nii.gz (others are written as .nii). No transformix.log, no point sets.\n",
-     "-tp= -out= -in= -def= -jac= -threads=", 0, 0, cmd_transformix},
+     "  DIR/deformationField.nii (ITK displacement field, LPS mm); -def POINTS (a text file:\n"
+     "  point (LPS mm) or index, the count, the coordinates) writes DIR/outputpoints.txt as\n"
+     "  transformix (with -in, each point's index in MOVING too); -jac all\n"
+     "  DIR/spatialJacobian.nii (the determinant, analytic), -jacmat all\n"
+     "  DIR/fullSpatialJacobian.nii (the matrix, row by row). NIfTI only: ResultImageFormat nii or\n"
+     "  nii.gz (others are written as .nii). No transformix.log, no VTK point files.\n",
+     "-tp= -out= -in= -def= -jac= -jacmat= -threads=", 0, 0, cmd_transformix},
 };
 const int mvtool_register_ncommands = (int)(sizeof(mvtool_register_commands) / sizeof(mvtool_register_commands[0]));

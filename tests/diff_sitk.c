@@ -5,8 +5,8 @@
    smooth fields, 2D and 3D) and compares each result with SimpleITK's.
    Not a test on its own: the Python side decides.
 
-   diff_sitk tfm-write MAT NDIM OUT.tfm      mv_matrix_read + mv_itk_tfm_write
-   diff_sitk tfm-read IN.tfm OUT.mat         mv_itk_tfm_read + mv_matrix_write
+   diff_sitk tfm-write MAT NDIM OUT.tfm      mv_matrix_read + mv_itk_tfm_write (OUT.mat: mv_itk_mat_write)
+   diff_sitk tfm-read IN.tfm OUT.mat         mv_itk_tfm_read (text or MATLAB) + mv_matrix_write
    diff_sitk warp MOV.raw MX MY MZ MT MAFF RX RY RZ RAFF MAT INTERP FILL_OUTSIDE FILL OUT.raw
                                              mv_warp_affine onto the grid (RX RY RZ, RAFF)
    diff_sitk fwarp MOV.raw MX MY MZ MT MAFF FIELD.nii MAT|- INTERP FILL_OUTSIDE FILL OUT.raw
@@ -104,8 +104,13 @@ static int cmd_tfm(int argc, char **argv)
         if (argc != 5) return 2;
         st = mv_matrix_read(argv[2], m);
         if (st != MV_OK) return status_fail("mv_matrix_read", st);
-        st = mv_itk_tfm_write(argv[4], (const double(*)[4])m, atoi(argv[3]));
-        return st == MV_OK ? 0 : status_fail("mv_itk_tfm_write", st);
+        {
+            size_t n = strlen(argv[4]);
+            int mat = n > 4 && !strcmp(argv[4] + n - 4, ".mat");
+            st = mat ? mv_itk_mat_write(argv[4], (const double(*)[4])m, atoi(argv[3]))
+                     : mv_itk_tfm_write(argv[4], (const double(*)[4])m, atoi(argv[3]));
+            return st == MV_OK ? 0 : status_fail(mat ? "mv_itk_mat_write" : "mv_itk_tfm_write", st);
+        }
     }
     if (argc != 4) return 2;
     st = mv_itk_tfm_read(argv[2], m);

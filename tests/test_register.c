@@ -614,11 +614,25 @@ MV_TEST(register, elastix_files)
     elx_expect_lps(t, (const double(*)[4])L, 1e-15);
     { /* the Jacobian determinant of an affine: det A everywhere */
         mv_vol jd;
+        const double Aj[3][3] = {{1.1, 0.1, 0}, {-0.2, 0.9, 0.05}, {0, 0, 1.2}};
         const double detA = 1.1 * (0.9 * 1.2 - 0) - 0.1 * (-0.2 * 1.2 - 0.05 * 0) + 0;
         mv_vol_init(&jd);
         REQUIRE_OK(mv_elastix_jacobian(t, NULL, &jd, NULL));
         EXPECT_NEAR(((float *)jd.data)[0], detA, 1e-6);
         EXPECT_NEAR(((float *)jd.data)[119], detA, 1e-6);
+        mv_free(&jd);
+        /* and the matrix (transformix -jacmat): A row by row, (4, 5, 6, 1, 9), intent 1007 */
+        REQUIRE_OK(mv_elastix_jacobian_matrix(t, NULL, &jd, NULL));
+        EXPECT_EQ_INT(jd.ndim, 5);
+        EXPECT_EQ_INT(jd.dim[0] * jd.dim[1] * jd.dim[2], 120);
+        EXPECT_EQ_INT(jd.dim[3], 1);
+        EXPECT_EQ_INT(jd.dim[4], 9);
+        EXPECT_EQ_INT(jd.meta.intent_code, 1007);
+        for (r = 0; r < 3; r++)
+            for (c = 0; c < 3; c++) {
+                EXPECT_NEAR(((float *)jd.data)[(r * 3 + c) * 120], Aj[r][c], 1e-6);
+                EXPECT_NEAR(((float *)jd.data)[(r * 3 + c) * 120 + 119], Aj[r][c], 1e-6);
+            }
         mv_free(&jd);
     }
     /* the fixed grid: Size, Spacing, Origin (LPS) -> a RAS affine */
@@ -825,6 +839,235 @@ MV_TEST(register, elastix_files)
     }
 }
 
+/* ITK's MATLAB .mat transform files, built byte by byte here (MATLAB level
+   4: type, rows, columns, imaginary, name length, name, values): a
+   TranslationTransform (LPS t -> RAS (-tx, -ty, tz)), the same affine in
+   every byte order and precision, the writer's exact layout read back,
+   refusals naming the fault. SimpleITK itself is the reference of
+   tests/py/diff_sitk.py (files it writes, and re-encoded ones it reads). */
+static size_t mat_var(unsigned char *out, const char *name, const double *v, int n, int big, int single)
+{
+    uint32_t head[5];
+    size_t at = 0, nl = strlen(name) + 1;
+    int i, b;
+    head[0] = (uint32_t)(1000 * big + 10 * single), head[1] = (uint32_t)n, head[2] = 1, head[3] = 0, head[4] = (uint32_t)nl;
+    for (i = 0; i < 5; i++)
+        for (b = 0; b < 4; b++) out[at++] = (unsigned char)(head[i] >> (big ? 24 - 8 * b : 8 * b));
+    memcpy(out + at, name, nl);
+    at += nl;
+    for (i = 0; i < n; i++) {
+        unsigned char w[8];
+        int width = single ? 4 : 8;
+        if (single) {
+            float f = (float)v[i];
+            memcpy(w, &f, 4);
+        } else {
+            memcpy(w, &v[i], 8);
+        }
+        for (b = 0; b < width; b++) out[at++] = w[big ? width - 1 - b : b]; /* this machine is little-endian */
+    }
+    return at;
+}
+
+MV_TEST(register, itk_mat_files)
+{
+    static const double par[12] = {1.1, 0.1, 0, -0.2, 0.9, 0.05, 0, 0, 1.2, 3, 4, 5}, fix[3] = {1, -1, 2};
+    static const double S[4] = {-1, -1, 1, 1};
+    const double tr[3] = {1.5, -2, 0.25};
+    unsigned char buf[1024];
+    double m[4][4], L[4][4], back[4][4];
+    size_t n, len = 0;
+    int big, single, r, c;
+    /* the translation: LPS (1.5, -2, 0.25) is RAS (-1.5, 2, 0.25) */
+    n = mat_var(buf, "TranslationTransform_double_3_3", tr, 3, 0, 0);
+    n += mat_var(buf + n, "fixed", fix, 0, 0, 0);
+    REQUIRE_OK(mv_itk_mat_parse(buf, n, m));
+    EXPECT_NEAR(m[0][3], -1.5, 0);
+    EXPECT_NEAR(m[1][3], 2, 0);
+    EXPECT_NEAR(m[2][3], 0.25, 0);
+    EXPECT_NEAR(m[0][0] + m[1][1] + m[2][2], 3, 0);
+    /* the affine about c: L = [A, t + c - A c] in LPS, then RAS = S L S */
+    for (r = 0; r < 3; r++) {
+        L[r][3] = par[9 + r] + fix[r];
+        for (c = 0; c < 3; c++) L[r][c] = par[3 * r + c], L[r][3] -= par[3 * r + c] * fix[c];
+    }
+    for (big = 0; big < 2; big++)
+        for (single = 0; single < 2; single++) {
+            n = mat_var(buf, single ? "AffineTransform_float_3_3" : "AffineTransform_double_3_3", par, 12, big, single);
+            n += mat_var(buf + n, "fixed", fix, 3, big, single);
+            REQUIRE_OK(mv_itk_mat_parse(buf, n, m));
+            for (r = 0; r < 3; r++)
+                for (c = 0; c < 4; c++)
+                    EXPECT_NEAR(m[r][c], S[r] * L[r][c] * S[c], single ? 2e-6 : 1e-14);
+        }
+    /* the writer: 193 bytes in 3D, read back (by content, through mv_itk_tfm_read too) */
+    REQUIRE_OK(mv_itk_mat_format((const double(*)[4])m, 3, buf, sizeof(buf), &len));
+    EXPECT_EQ_INT((int64_t)len, 193);
+    EXPECT(memcmp(buf + 20, "AffineTransform_double_3_3", 27) == 0);
+    REQUIRE_OK(mv_itk_mat_parse(buf, len, back));
+    for (r = 0; r < 4; r++)
+        for (c = 0; c < 4; c++) EXPECT_NEAR(back[r][c], m[r][c], 1e-15 * (1 + fabs(m[r][c])));
+    REQUIRE_OK(mv_itk_mat_write(tu_path("t.mat"), (const double(*)[4])m, 3));
+    REQUIRE_OK(mv_itk_tfm_read(tu_path("t.mat"), back));
+    for (r = 0; r < 4; r++)
+        for (c = 0; c < 4; c++) EXPECT_NEAR(back[r][c], m[r][c], 1e-15 * (1 + fabs(m[r][c])));
+    EXPECT_STATUS(mv_itk_mat_format((const double(*)[4])m, 3, buf, 192, &len), MV_ERR_BUFFER_TOO_SMALL);
+    EXPECT_EQ_INT((int64_t)len, 193);
+    EXPECT_STATUS(mv_itk_mat_format((const double(*)[4])m, 2, buf, sizeof(buf), &len), MV_ERR_INVALID_ARG);
+    /* refusals */
+    n = mat_var(buf, "AffineTransform_double_3_3", par, 12, 0, 0);
+    EXPECT_STATUS(mv_itk_mat_parse(buf, n - 1, m), MV_ERR_BAD_DATA); /* cut short */
+    EXPECT(strstr(mv_last_error(), "ends first") != NULL);
+    EXPECT_STATUS(mv_itk_mat_parse(buf, 12, m), MV_ERR_BAD_DATA);
+    buf[0] = 2; /* type 2: not a full double or float matrix */
+    EXPECT_STATUS(mv_itk_mat_parse(buf, n, m), MV_ERR_BAD_DATA);
+    EXPECT(strstr(mv_last_error(), "type 2") != NULL);
+    n = mat_var(buf, "AffineTransform_double_3_3", par, 11, 0, 0);
+    EXPECT_STATUS(mv_itk_mat_parse(buf, n, m), MV_ERR_BAD_DATA);
+    EXPECT(strstr(mv_last_error(), "11 parameters, 12 needed") != NULL);
+    n = mat_var(buf, "CompositeTransform_double_3_3", par, 12, 0, 0);
+    EXPECT_STATUS(mv_itk_mat_parse(buf, n, m), MV_ERR_UNSUPPORTED);
+    EXPECT(strstr(mv_last_error(), "CompositeTransform") != NULL);
+    n = mat_var(buf, "BSplineTransform_double_3_3", par, 12, 0, 0);
+    EXPECT_STATUS(mv_itk_mat_parse(buf, n, m), MV_ERR_UNSUPPORTED);
+    EXPECT(strstr(mv_last_error(), "BSplineTransform_double_3_3") != NULL);
+    {
+        double bad[12];
+        memcpy(bad, par, sizeof(bad));
+        bad[4] = NAN;
+        n = mat_var(buf, "AffineTransform_double_3_3", bad, 12, 0, 0);
+        EXPECT_STATUS(mv_itk_mat_parse(buf, n, m), MV_ERR_BAD_DATA);
+        EXPECT(strstr(mv_last_error(), "not finite") != NULL);
+    }
+    n = mat_var(buf, "AffineTransform_double_3_3", par, 12, 0, 0);
+    n += mat_var(buf + n, "centre", fix, 3, 0, 0);
+    EXPECT_STATUS(mv_itk_mat_parse(buf, n, m), MV_ERR_BAD_DATA);
+    EXPECT(strstr(mv_last_error(), "'centre'") != NULL);
+}
+
+/* transformix's point files and outputpoints.txt, worked out by hand: a
+   translation (1.5, -2, 0.25) on the grid Size 4 5 6, Spacing 2 1 1,
+   Origin 10 20 30 (all LPS). Indices round half up (itk::Math::Round: -0.5
+   -> 0), Deformation is T(p) - p, OutputIndexMoving uses the moving image's
+   own grid. transformix itself is the reference of diff_elastix's points
+   family. */
+MV_TEST(register, elastix_points)
+{
+    static const char *tp = "(Transform \"TranslationTransform\")\n(NumberOfParameters 3)\n(TransformParameters 1.5 -2 0.25)\n"
+                            "(FixedImageDimension 3)\n(MovingImageDimension 3)\n(Size 4 5 6)\n(Spacing 2 1 1)\n"
+                            "(Origin 10 20 30)\n";
+    static const char *want_pt =
+        "Point\t0\t; InputIndex = [ 1 0 1 ]\t; InputPoint = [ 11.000000 20.400000 30.500000 ]\t; OutputIndexFixed = [ 1 -2 1 ]"
+        "\t; OutputPoint = [ 12.500000 18.400000 30.750000 ]\t; Deformation = [ 1.500000 -2.000000 0.250000 ]\n"
+        "Point\t1\t; InputIndex = [ 2 1 0 ]\t; InputPoint = [ 13.000000 21.000000 29.500000 ]\t; OutputIndexFixed = [ 2 -1 0 ]"
+        "\t; OutputPoint = [ 14.500000 19.000000 29.750000 ]\t; Deformation = [ 1.500000 -2.000000 0.250000 ]\n";
+    /* indices (1, 2, 3) and (-0.5, 4.5, 0) -> (0, 5, 0); the moving grid: LPS diag(1, 1, 2), origin (5, 6, 7) */
+    static const char *want_ix =
+        "Point\t0\t; InputIndex = [ 1 2 3 ]\t; InputPoint = [ 12.000000 22.000000 33.000000 ]\t; OutputIndexFixed = [ 2 0 3 ]"
+        "\t; OutputPoint = [ 13.500000 20.000000 33.250000 ]\t; Deformation = [ 1.500000 -2.000000 0.250000 ]"
+        "\t; OutputIndexMoving = [ 9 14 13 ]\n"
+        "Point\t1\t; InputIndex = [ 0 5 0 ]\t; InputPoint = [ 10.000000 25.000000 30.000000 ]\t; OutputIndexFixed = [ 1 3 0 ]"
+        "\t; OutputPoint = [ 11.500000 23.000000 30.250000 ]\t; Deformation = [ 1.500000 -2.000000 0.250000 ]"
+        "\t; OutputIndexMoving = [ 7 17 12 ]\n";
+    static const struct {
+        const char *text, *says;
+    } bad[] = {{" \n", "empty"},
+               {"points 1 1 2 3", "'points'"},
+               {"point", "no count"},
+               {"point -1", "'-1'"},
+               {"index 2.5 1 2 3", "'2.5'"},
+               {"point 3\n1 2 3\n4 5 6\n", "point 2 of 3"},
+               {"point 1\n1 2 x3", "'x3'"},
+               {"point 1 1 2 nan", "'nan'"},
+               {"point 1 1 2 1e999", "'1e999'"},
+               {"point 100000000000 1 2 3", "cannot fit"}};
+    mv_elastix_transform *t = NULL;
+    mv_elastix_points pts;
+    mv_vol mo;
+    char buf[2048], back[2048];
+    size_t len = 0;
+    int i;
+    REQUIRE_OK(mv_elastix_parse(tp, &t, NULL));
+    REQUIRE_OK(mv_elastix_points_parse("point\n2\n11 20.4 30.5\n13 21 29.5\n", 3, &pts, NULL));
+    EXPECT_EQ_INT(pts.count, 2);
+    EXPECT_EQ_INT(pts.are_indices, 0);
+    REQUIRE_OK(mv_elastix_points_format(t, &pts, NULL, buf, sizeof(buf), &len));
+    EXPECT_EQ_STR(buf, want_pt);
+    EXPECT_EQ_INT((int64_t)len, (int64_t)strlen(want_pt) + 1);
+    /* the size protocol: NULL or too small -> the size, an empty string */
+    EXPECT_STATUS(mv_elastix_points_format(t, &pts, NULL, NULL, 0, &len), MV_ERR_BUFFER_TOO_SMALL);
+    EXPECT_EQ_INT((int64_t)len, (int64_t)strlen(want_pt) + 1);
+    memset(back, 'x', sizeof(back));
+    EXPECT_STATUS(mv_elastix_points_format(t, &pts, NULL, back, len - 1, &len), MV_ERR_BUFFER_TOO_SMALL);
+    EXPECT(back[0] == 0);
+    REQUIRE_OK(mv_elastix_points_format(t, &pts, NULL, back, len, &len));
+    EXPECT_EQ_STR(back, want_pt);
+    mv_elastix_points_free(&pts);
+    /* a bare count means indices; values round half up */
+    mv_vol_init(&mo);
+    mo.ndim = 3;
+    mo.dim[0] = mo.dim[1] = mo.dim[2] = 8;
+    memset(mo.affine, 0, sizeof(mo.affine));
+    mo.affine[0][0] = -1, mo.affine[1][1] = -1, mo.affine[2][2] = 2, mo.affine[3][3] = 1;
+    mo.affine[0][3] = -5, mo.affine[1][3] = -6, mo.affine[2][3] = 7;
+    REQUIRE_OK(mv_elastix_points_parse("2 1 2 3\t-0.5 4.5 0 // trailing words are ignored", 3, &pts, NULL));
+    EXPECT_EQ_INT(pts.are_indices, 1);
+    REQUIRE_OK(mv_elastix_points_format(t, &pts, &mo, buf, sizeof(buf), &len));
+    EXPECT_EQ_STR(buf, want_ix);
+    /* files: written whole, read back */
+    REQUIRE_OK(mv_elastix_points_write(tu_path("outputpoints.txt"), t, &pts, &mo));
+    {
+        FILE *f = fopen(tu_path("outputpoints.txt"), "rb");
+        size_t n;
+        REQUIRE(f != NULL);
+        n = fread(back, 1, sizeof(back) - 1, f);
+        fclose(f);
+        back[n] = 0;
+        EXPECT_EQ_STR(back, want_ix);
+    }
+    mv_elastix_points_free(&pts);
+    {
+        FILE *f = fopen(tu_path("pts.txt"), "wb");
+        REQUIRE(f != NULL);
+        fputs("index\n1\n3 4 5\n", f);
+        fclose(f);
+    }
+    REQUIRE_OK(mv_elastix_points_read(tu_path("pts.txt"), 3, &pts, NULL));
+    EXPECT_EQ_INT(pts.count, 1);
+    EXPECT_NEAR(pts.p[2], 5, 0);
+    /* wrong arguments */
+    EXPECT_STATUS(mv_elastix_points_format(t, &pts, NULL, buf, sizeof(buf), NULL), MV_ERR_INVALID_ARG);
+    pts.ndim = 2;
+    EXPECT_STATUS(mv_elastix_points_format(t, &pts, NULL, buf, sizeof(buf), &len), MV_ERR_INVALID_ARG);
+    mv_elastix_points_free(&pts);
+    EXPECT_STATUS(mv_elastix_points_parse("point 1 1 2 3", 4, &pts, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_elastix_points_read(tu_path("no_such_points.txt"), 3, &pts, NULL), MV_ERR_NOT_FOUND);
+    EXPECT(strstr(mv_last_error(), "no_such_points.txt") != NULL);
+    /* a point far off every grid: refused, not a wrapped index */
+    REQUIRE_OK(mv_elastix_points_parse("point 1 1e300 0 0", 3, &pts, NULL));
+    EXPECT_STATUS(mv_elastix_points_format(t, &pts, NULL, buf, sizeof(buf), &len), MV_ERR_BAD_DATA);
+    EXPECT(strstr(mv_last_error(), "point 0") != NULL);
+    mv_elastix_points_free(&pts);
+    /* malformed files, each named */
+    for (i = 0; i < (int)(sizeof(bad) / sizeof(bad[0])); i++) {
+        EXPECT_STATUS(mv_elastix_points_parse(bad[i].text, 3, &pts, NULL), MV_ERR_BAD_DATA);
+        EXPECT_MSG(strstr(mv_last_error(), bad[i].says) != NULL, "%s: %s", bad[i].text, mv_last_error());
+        EXPECT(pts.p == NULL && pts.count == 0);
+    }
+    /* a 2D transform refuses a 3D moving grid */
+    mv_elastix_free(t);
+    REQUIRE_OK(mv_elastix_parse("(Transform \"TranslationTransform\")\n(NumberOfParameters 2)\n(TransformParameters 1 2)\n"
+                                "(FixedImageDimension 2)\n(MovingImageDimension 2)\n(Size 4 5)\n",
+                                &t, NULL));
+    REQUIRE_OK(mv_elastix_points_parse("point 1 1 2", 2, &pts, NULL));
+    EXPECT_STATUS(mv_elastix_points_format(t, &pts, &mo, buf, sizeof(buf), &len), MV_ERR_INVALID_ARG);
+    REQUIRE_OK(mv_elastix_points_format(t, &pts, NULL, buf, sizeof(buf), &len));
+    EXPECT_EQ_STR(buf, "Point\t0\t; InputIndex = [ 1 2 ]\t; InputPoint = [ 1.000000 2.000000 ]\t; OutputIndexFixed = [ 2 4 ]"
+                       "\t; OutputPoint = [ 2.000000 4.000000 ]\t; Deformation = [ 1.000000 2.000000 ]\n");
+    mv_elastix_points_free(&pts);
+    mv_elastix_free(t);
+}
+
 /* mv_elastix_write_bspline read back by mv_elastix_read (whose evaluation
    tests/py/diff_elastix.py checks against transformix) equals
    mv_bspline_field on the whole fixed grid, its end intervals included:
@@ -883,11 +1126,13 @@ MV_TEST(register, elastix_bspline_written)
     /* the analytic Jacobian determinant against central differences of the
        point map (h = 1e-4 mm: error ~ h^2 x the third derivative) */
     {
-        mv_vol jd;
+        mv_vol jd, jm;
         int vox[3][3] = {{3, 4, 2}, {0, 0, 0}, {16, 12, 8}}, q;
         REQUIRE_OK(mv_elastix_read(path, &t, NULL));
         mv_vol_init(&jd);
+        mv_vol_init(&jm);
         REQUIRE_OK(mv_elastix_jacobian(t, NULL, &jd, NULL));
+        REQUIRE_OK(mv_elastix_jacobian_matrix(t, NULL, &jm, NULL));
         EXPECT_EQ_INT(jd.ndim, 3);
         for (q = 0; q < 3; q++) {
             double p0[3], J[3][3], h = 1e-4, det;
@@ -906,8 +1151,15 @@ MV_TEST(register, elastix_bspline_written)
             det = J[0][0] * (J[1][1] * J[2][2] - J[1][2] * J[2][1]) - J[0][1] * (J[1][0] * J[2][2] - J[1][2] * J[2][0]) +
                   J[0][2] * (J[1][0] * J[2][1] - J[1][1] * J[2][0]);
             EXPECT_NEAR(((float *)jd.data)[(vox[q][2] * 13 + vox[q][1]) * 17 + vox[q][0]], det, 2e-5);
+            /* the matrix itself, in LPS: S J S (S = diag(-1, -1, 1)) */
+            for (r = 0; r < 3; r++)
+                for (c2 = 0; c2 < 3; c2++)
+                    EXPECT_NEAR(((float *)jm.data)[(size_t)(r * 3 + c2) * (17 * 13 * 9) +
+                                                   (size_t)((vox[q][2] * 13 + vox[q][1]) * 17 + vox[q][0])],
+                                ((r < 2) == (c2 < 2) ? 1 : -1) * J[r][c2], 2e-5);
         }
         mv_free(&jd);
+        mv_free(&jm);
         mv_elastix_free(t);
     }
     g.ndim = 3, g.n[2] = 1; /* a 3D grid with an axis of one control point: not a cubic grid in elastix */
@@ -917,8 +1169,15 @@ MV_TEST(register, elastix_bspline_written)
     mv_free(&fx);
 }
 
-/* mv_elastix_field and mv_elastix_jacobian split their rows over threads:
-   a chain (a B-spline, then an affine) on a 40x36x30 grid (about ten row
+static mv_status elx_run_kind(int kind, const mv_elastix_transform *t, mv_vol *out, const mv_field_opts *fo)
+{
+    return kind == 0 ? mv_elastix_field(t, NULL, out, fo)
+                     : kind == 1 ? mv_elastix_jacobian(t, NULL, out, fo) : mv_elastix_jacobian_matrix(t, NULL, out, fo);
+}
+
+/* mv_elastix_field, mv_elastix_jacobian and mv_elastix_jacobian_matrix
+   split their rows over threads: a chain (a B-spline, then an affine) on a
+   40x36x30 grid (about ten row
    blocks: every thread count up to 3 gets work) gives the one-thread
    bytes with 2 and 3 threads, MEDVOL_TEST_REPS times (default 3); the
    TSan suite runs it too. The field's grid is the file's (mv_elastix_grid). */
@@ -947,18 +1206,18 @@ MV_TEST(register, elastix_field_threads_identical)
         EXPECT_EQ_INT(gd[r], dims[r]);
         for (c = 0; c < 4; c++) EXPECT_NEAR(ga[r][c], fx.affine[r][c], 1e-12);
     }
-    for (kind = 0; kind < 2; kind++) { /* the field, then the Jacobian */
+    for (kind = 0; kind < 3; kind++) { /* the field, the Jacobian, its matrix */
         mv_field_opts fo = MV_ZERO_INIT;
         size_t bytes;
         fo.threads = 1;
         mv_vol_init(&ref[0]);
-        REQUIRE_OK(kind ? mv_elastix_jacobian(t, NULL, &ref[0], &fo) : mv_elastix_field(t, NULL, &ref[0], &fo));
+        REQUIRE_OK(elx_run_kind(kind, t, &ref[0], &fo));
         bytes = (size_t)mv_vol_count(&ref[0]) * 4;
         for (rep = 0; rep < reps; rep++)
             for (th = 2; th <= 3; th++) {
                 fo.threads = th;
                 mv_vol_init(&ref[1]);
-                REQUIRE_OK(kind ? mv_elastix_jacobian(t, NULL, &ref[1], &fo) : mv_elastix_field(t, NULL, &ref[1], &fo));
+                REQUIRE_OK(elx_run_kind(kind, t, &ref[1], &fo));
                 EXPECT(memcmp(ref[0].data, ref[1].data, bytes) == 0);
                 mv_free(&ref[1]);
             }

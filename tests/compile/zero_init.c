@@ -64,6 +64,7 @@ int main(void)
     mv_register_opts z_register_opts = MV_ZERO_INIT;
     mv_register_result z_register_result = MV_ZERO_INIT;
     mv_elastix_output z_elastix_output = MV_ZERO_INIT;
+    mv_elastix_points z_elastix_points = MV_ZERO_INIT;
     mv_traj_opts z_traj_opts = MV_ZERO_INIT;
     mv_nufft_opts z_nufft_opts = MV_ZERO_INIT;
     mv_nufft_tables z_nufft_tables = MV_ZERO_INIT;
@@ -104,6 +105,7 @@ int main(void)
           z_register_opts.init_matrix == NULL && z_register_opts.progress == NULL);
     CHECK(z_transform.nparams == 0 && z_register_result.matrix[3][3] == 0.0 && z_metric_opts.fixed_mask == NULL);
     CHECK(z_elastix_output.fill == 0.0 && z_elastix_output.format[0] == 0 && z_elastix_output.dtype == MV_DT_UNKNOWN);
+    CHECK(z_elastix_points.p == NULL && z_elastix_points.count == 0 && z_elastix_points.alloc_ctx == NULL);
     CHECK(z_field_opts.scratch == NULL && z_demons_opts.progress == NULL);
     CHECK(z_traj_opts.golden == 0 && z_nufft_opts.tol == 0.0 && z_dcf_opts.progress == NULL);
     CHECK(z_grappa_opts.kernel[2] == 0 && z_grappa_opts.lambda == 0.0 && z_ecalib_opts.calib[2] == 0);

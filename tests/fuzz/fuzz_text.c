@@ -1,13 +1,19 @@
-/* libFuzzer target: the text parsers of the registration API. The input is
-   split at its first NUL byte into text A and text B (B empty without a
-   NUL; each made NUL-terminated):
+/* libFuzzer target: the transform-file parsers of the registration API.
+   The input is split at its first NUL byte into text A and text B (B
+   empty without a NUL; each made NUL-terminated):
    - mv_matrix_parse(A) and mv_itk_tfm_parse(A): a parse that succeeds
      gives 16 finite numbers with the bottom row 0 0 0 1, and survives a
      round trip (mv_matrix_format then mv_matrix_parse: the same bits;
      mv_itk_tfm_format then mv_itk_tfm_parse: within 1e-9 of the largest
      entry, the LPS flips and the centre being float64 arithmetic);
    - mv_elastix_parse(A) (elastix TransformParameters): a file that parses
-     gives a finite matrix when linear, a field and points when not;
+     gives a finite matrix when linear, a field and points when not; B
+     then as transformix's point file through it (outputpoints.txt: the
+     size asked first, then the text of that size, a line per point);
+   - mv_elastix_points_parse(A) in 2D and 3D: count x ndim finite numbers;
+   - mv_itk_mat_parse(the whole input) (ITK's MATLAB .mat transforms): a
+     parse that succeeds gives what fz_matrix_ok asks, and the same doubles
+     after a round trip through mv_itk_mat_format (3D);
    - mv_pyramid_schedule_parse(A, B) and (A, NULL): a parse that succeeds
      gives 1 .. MV_PYRAMID_MAX_LEVELS levels of finite shrink factors >= 1
      and finite sigmas >= 0.
@@ -55,12 +61,14 @@ static void fz_matrix(const char *text)
     }
 }
 
+static void fz_points(const mv_elastix_transform *t, const char *text, int nd);
+
 /* mv_elastix_parse(A): a parse that succeeds gives dimension 2 or 3 and one
    link; a linear one a finite matrix (or MV_ERR_BAD_DATA when its products
-   overflow); any kind a field and a Jacobian on a 2x2x2 grid (the file's
-   own Size may be huge), points through the chain and its resampling
-   settings, without a crash or a leak */
-static void fz_elastix(const char *text)
+   overflow); any kind a field, a Jacobian and its matrix on a 2x2x2 grid
+   (the file's own Size may be huge), points through the chain, its
+   resampling settings and B as its point file, without a crash or a leak */
+static void fz_elastix(const char *text, const char *points)
 {
     mv_elastix_transform *t = NULL;
     double m[4][4];
@@ -87,6 +95,7 @@ static void fz_elastix(const char *text)
         mv_vol_init(&f);
         if (mv_elastix_field(t, &ref, &f, NULL) == MV_OK) mv_free(&f);
         if (mv_elastix_jacobian(t, &ref, &f, NULL) == MV_OK) mv_free(&f);
+        if (mv_elastix_jacobian_matrix(t, &ref, &f, NULL) == MV_OK) mv_free(&f);
         mv_free(&ref);
     }
     {
@@ -94,7 +103,68 @@ static void fz_elastix(const char *text)
         if (mv_elastix_output_opts(t, &eo) == MV_OK && (eo.dtype == MV_DT_UNKNOWN || eo.format[sizeof(eo.format) - 1] != 0))
             abort();
     }
+    fz_points(t, points, mv_elastix_ndim(t));
     mv_elastix_free(t);
+}
+
+/* mv_elastix_points_parse(text, nd): a parse that succeeds gives count x
+   nd finite numbers; through t (when given) the text of the size asked,
+   one "Point" line per point, with and without a moving grid */
+static void fz_points(const mv_elastix_transform *t, const char *text, int nd)
+{
+    mv_elastix_points pts;
+    mv_vol mo;
+    int64_t i;
+    int k;
+    if (mv_elastix_points_parse(text, nd, &pts, NULL) != MV_OK) {
+        if (pts.p || pts.count) abort();
+        return;
+    }
+    if (pts.count < 0 || (pts.count > 0 && !pts.p) || pts.ndim != nd) abort();
+    for (i = 0; i < pts.count * nd; i++)
+        if (!isfinite(pts.p[i])) abort();
+    mv_vol_init(&mo);
+    mo.ndim = 3;
+    mo.dim[0] = mo.dim[1] = 4, mo.dim[2] = nd == 2 ? 1 : 4;
+    mo.affine[0][0] = -0.5, mo.affine[0][1] = 0.25, mo.affine[1][1] = 2, mo.affine[2][2] = 1.5, mo.affine[3][3] = 1;
+    mo.affine[0][3] = 3, mo.affine[1][3] = -7;
+    for (k = 0; t && k < 2; k++) {
+        static const char first[] = "Point\t0\t; InputIndex = [ ";
+        size_t len = 0, len2 = 0;
+        char *buf;
+        int64_t lines = 0;
+        mv_status st = mv_elastix_points_format(t, &pts, k ? &mo : NULL, NULL, 0, &len);
+        if (st != MV_ERR_BUFFER_TOO_SMALL) {
+            if (st != MV_ERR_BAD_DATA) abort(); /* a point beyond 2^53 of a grid */
+            continue;
+        }
+        if (len < 1 || !(buf = (char *)malloc(len))) abort();
+        if (mv_elastix_points_format(t, &pts, k ? &mo : NULL, buf, len, &len2) != MV_OK || len2 != len ||
+            strlen(buf) != len - 1)
+            abort();
+        for (i = 0; i + 1 < (int64_t)len; i++)
+            if (buf[i] == '\n') lines++;
+        if (lines != pts.count || (pts.count && strncmp(buf, first, strlen(first)))) abort();
+        free(buf);
+    }
+    mv_elastix_points_free(&pts);
+}
+
+/* mv_itk_mat_parse(data): a finite matrix; written back as a 3D affine
+   (centre 0) and read again: the same doubles (the LPS flips are exact) */
+static void fz_itk_mat(const uint8_t *data, size_t size)
+{
+    double m[4][4], m2[4][4];
+    unsigned char buf[512];
+    size_t len = 0;
+    int r, c;
+    if (mv_itk_mat_parse(data, size, m) != MV_OK) return;
+    fz_matrix_ok(m);
+    if (mv_itk_mat_format((const double(*)[4])m, 3, buf, sizeof(buf), &len) != MV_OK || len != 193) abort();
+    if (mv_itk_mat_parse(buf, len, m2) != MV_OK) abort();
+    for (r = 0; r < 4; r++)
+        for (c = 0; c < 4; c++)
+            if (m2[r][c] != m[r][c]) abort();
 }
 
 static void fz_schedule(const char *levels, const char *smooth)
@@ -124,8 +194,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     a[alen] = 0;
     if (blen) memcpy(b, nul + 1, blen);
     b[blen] = 0;
+    fz_itk_mat(data, size);
     fz_matrix(a);
-    fz_elastix(a);
+    fz_elastix(a, b);
+    fz_points(NULL, a, 2);
+    fz_points(NULL, a, 3);
     fz_schedule(a, nul ? b : NULL);
     fz_schedule(a, NULL);
     free(a);

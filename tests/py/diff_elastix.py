@@ -7,10 +7,10 @@ numpy and nibabel).
   /usr/bin/python3 tests/py/diff_elastix.py MVTOOL [CASES [SEED]]
       [--family F[,F...]] [--case K] [--keep] [--model]
 
-CASES per family (default 12: about 6 s on 2 cores; warp CASES/4, at least
-2; elastix 2 and refusals 1, fixed). Each case draws its own generator from
-(SEED, family, case), so `--family F --case K` with the same SEED reruns one
-case alone; --keep keeps the files (their folder is printed). --model leaves
+CASES per family (default 12: about 7 s on 2 cores; warp CASES/4, at least
+2; transformix and points CASES/2; elastix 2 and refusals 1, fixed). Each
+case draws its own generator from (SEED, family, case), so `--family F
+--case K` with the same SEED reruns one case alone; --keep keeps the files (their folder is printed). --model leaves
 mvtool out and compares transformix with this script's numpy model only (a
 check of the harness itself; write uses a Python stand-in for elastix-write).
 Without transformix on PATH: SKIPPED, exit 0. Exit 1 when a case fails; each
@@ -89,16 +89,29 @@ counted in the summary.
             MOVING -def all against transformix with the same arguments: a
             linear or B-spline file (FinalBSplineInterpolationOrder 0, 1 or
             3, a random DefaultPixelValue, ResultImagePixelType float or
-            short) whose fixed grid partly leaves MOVING, with -in, -def all
-            and -jac all: every voxel of result.nii (edges and outside
-            included: ITK's half-voxel rule with mirrored samples) within
-            1e-4 x MOVING's range (short: 1, a truncation of two nearly
-            equal values), deformationField.nii within the field tolerance,
-            spatialJacobian.nii (the analytic determinant) within 1e-5, the
-            same shapes, affines and dtypes. transformix's
+            short) whose fixed grid partly leaves MOVING, with -in, -def
+            all, -jac all and -jacmat all: every voxel of result.nii (edges
+            and outside included: ITK's half-voxel rule with mirrored
+            samples) within 1e-4 x MOVING's range (short: 1, a truncation
+            of two nearly equal values), deformationField.nii within the
+            field tolerance, spatialJacobian.nii (the analytic determinant)
+            and fullSpatialJacobian.nii (the matrix, 9 or 4 components)
+            within 1e-5, the same shapes, affines and dtypes. transformix's
             RecursiveBSplineTransform Jacobian is wrong for an oblique
             GridDirection (its BSplineTransform twin is right and is the
             reference there).
+  points    (CASES/2, at least 2) mvtool transformix -def POINTS against
+            transformix -def POINTS: a chain of 1 or 2 files of any kind,
+            1-40 points as "point" (LPS mm, 10% far off the grid, printed
+            %.3f / %.6f / %.17g), "index" or a bare count (indices 3 past
+            the grid, some .3 / .5 / -.5 / .7 off an integer: rounded half
+            up), lines or spaces; -in MOVING in half of the cases
+            (OutputIndexMoving). outputpoints.txt line for line: the same
+            fields in the same order, indices equal (a difference only where
+            the model's continuous index is within 1e-5 of a half: counted,
+            none so far), numbers within 1.01e-6 (their 6 printed decimals;
+            Deformation a float32 in both: + 2^-23 |value|). transformix's
+            InputPoint and OutputPoint are checked against the model.
   elastix   2 fixed cases: a 24^3 phantom of 20 Gaussian blobs (1.5 mm;
             case 1 oblique) and a copy moved by a known rigid transform (up
             to 0.06 rad, 2 mm); elastix AffineTransform (Mattes MI, 2
@@ -107,14 +120,22 @@ counted in the summary.
             it); for each TransformParameters file elastix wrote, transformix
             -def all vs mvtool elastix-field. How close elastix came to the
             known map is printed, not checked.
-  regwrite  2 fixed cases: mvtool register --transform bspline (a 20^3
+  regwrite  3 fixed cases: mvtool register --transform bspline (a 20^3
             Gaussian-blob phantom, 1.3 mm, oblique in case 1, against a
             copy moved by a small rotation; levels 2x1) with --out-field and
             --out-elastix, case 1 also with an --init-matrix (so the written
             chain is an AffineTransform whose initial file is the B-spline):
             transformix -def all on the written file vs medvol's own field,
             over the whole fixed grid (the padded control grid must give the
-            clamped-tap extrapolation of medvol's end intervals).
+            clamped-tap extrapolation of medvol's end intervals). Case 2:
+            the large-image mode (36^3, 0.8 mm, --levels 4x2: registered on
+            2x shrunk copies): the file must carry the fixed image's own
+            grid (Size 36), be medvol's --out-field on the shrunk grid
+            (mvtool elastix-field --ref), give transformix's field on the
+            full grid (vs mvtool elastix-field), and transformix -in MOVING
+            must be medvol's full-resolution --out within 1e-4 of the range
+            where the moving point is at least 1 voxel inside MOVING (the
+            edge rules differ: --out fills 0, ITK mirrors half a voxel).
   refusals  mutations of a valid 3D AffineTransform file (which mvtool must
             read): an AffineDTITransform, a BSplineTransform with
             UseCyclicTransform "true", a missing initial file, NumberOfParameters
@@ -153,6 +174,12 @@ What was verified about transformix 5.0.1 (the model; --model checks it):
     its own initial chain; the initial files' grids are not used.
   - elastix's own files (6-decimal parameters, the B-spline file naming the
     affine one) match the model too.
+  - `transformix -def FILE` (TransformBase::TransformPointsSomePoints and
+    itk::TransformixInputPointFileReader): "point" / "index" / a bare count
+    (indices), indices rounded half up (-0.5 -> 0, 4.5 -> 5), nearest
+    indices by TransformPhysicalPointToContinuousIndex on the file's fixed
+    grid (its Index does not shift them), Deformation T(p) - p as float,
+    numbers std::fixed (6 decimals), OutputIndexMoving only with -in.
 """
 import os
 import re
@@ -166,7 +193,8 @@ import numpy as np
 
 S3 = np.diag([-1.0, -1.0, 1.0])
 S4 = np.diag([-1.0, -1.0, 1.0, 1.0])
-FAMILIES = ['linear', 'bspline', 'chain', 'ref', 'write', 'warp', 'transformix', 'elastix', 'regwrite', 'refusals']
+FAMILIES = ['linear', 'bspline', 'chain', 'ref', 'write', 'warp', 'transformix', 'points', 'elastix', 'regwrite',
+            'refusals']
 LINEAR = ['TranslationTransform', 'EulerTransform', 'SimilarityTransform', 'AffineTransform']
 BSPLINE = ['BSplineTransform', 'RecursiveBSplineTransform']
 ATOL, RTOL = 1e-4, 1e-6  # field tolerance: ATOL mm + RTOL |value|
@@ -1043,13 +1071,15 @@ def fam_transformix(case, rng):
     tdir, mdir = case.p('tx'), case.p('mv')
     os.makedirs(tdir)
     os.makedirs(mdir)
-    r = case.run([TRANSFORMIX, '-in', case.p('moving.nii'), '-def', 'all', '-jac', 'all', '-tp', tp_tx, '-out', tdir])
+    r = case.run([TRANSFORMIX, '-in', case.p('moving.nii'), '-def', 'all', '-jac', 'all', '-jacmat', 'all', '-tp', tp_tx,
+                  '-out', tdir])
     if r.returncode < 0:
         case.note('transformix crashes (rerun)')
-        r = case.run([TRANSFORMIX, '-in', case.p('moving.nii'), '-def', 'all', '-jac', 'all', '-tp', tp_tx, '-out', tdir])
+        r = case.run([TRANSFORMIX, '-in', case.p('moving.nii'), '-def', 'all', '-jac', 'all', '-jacmat', 'all', '-tp', tp_tx,
+                  '-out', tdir])
     if r.returncode != 0 or not os.path.exists(os.path.join(tdir, 'result.nii')):
         raise Failure('transformix -in -def all on %s: exit %d' % (tp_tx, r.returncode))
-    case.mv('transformix', '-tp', tp, '-out', mdir, '-in', case.p('moving.nii'), '-def', 'all', '-jac', 'all')
+    case.mv('transformix', '-tp', tp, '-out', mdir, '-in', case.p('moving.nii'), '-def', 'all', '-jac', 'all', '-jacmat', 'all')
     jdir = tdir
     if tf['kind'] == 'RecursiveBSplineTransform':
         # transformix 5.0.1's RecursiveBSplineTransform gets the spatial
@@ -1060,14 +1090,15 @@ def fam_transformix(case, rng):
         with open(tp_tx) as f:
             twin = write_text(case.p('tp_twin.txt'), f.read().replace('"RecursiveBSplineTransform"', '"BSplineTransform"'))
         os.makedirs(jdir)
-        r = case.run([TRANSFORMIX, '-jac', 'all', '-tp', twin, '-out', jdir])
+        r = case.run([TRANSFORMIX, '-jac', 'all', '-jacmat', 'all', '-tp', twin, '-out', jdir])
         if r.returncode != 0:
             raise Failure('transformix -jac all on the BSplineTransform twin %s: exit %d' % (twin, r.returncode))
         case.note('RecursiveBSplineTransform Jacobians compared with the BSplineTransform twin')
     worst = 0.0
     for name, tol in (('result.nii', 1.0 if pixel == 'short' else 1e-4 * rangev), ('deformationField.nii', None),
-                      ('spatialJacobian.nii', 1e-5)):
-        a, b = nib.load(os.path.join(jdir if name.startswith('spatial') else tdir, name)), nib.load(os.path.join(mdir, name))
+                      ('spatialJacobian.nii', 1e-5), ('fullSpatialJacobian.nii', 1e-5)):
+        a = nib.load(os.path.join(jdir if 'patialJacobian' in name else tdir, name))
+        b = nib.load(os.path.join(mdir, name))
         x, y = np.asarray(a.dataobj, np.float64), np.asarray(b.dataobj, np.float64)
         if x.shape != y.shape or a.get_data_dtype() != b.get_data_dtype():
             raise Failure('mvtool transformix %s: shape %s %s, transformix %s %s'
@@ -1087,6 +1118,153 @@ def fam_transformix(case, rng):
         if name == 'result.nii':
             case.note('voxels that got DefaultPixelValue', int(np.sum(x == (int(fill) if pixel == 'short' else np.float32(fill)))))
         worst = max(worst, wv)
+    return worst
+
+
+POINT_FIELDS = ['InputIndex', 'InputPoint', 'OutputIndexFixed', 'OutputPoint', 'Deformation', 'OutputIndexMoving']
+
+
+def read_outputpoints(path):
+    """transformix's outputpoints.txt: a list of {field: [strings]} with the
+    line's field names in order (key 'order')"""
+    rows = []
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip('\n')
+            if not line:
+                continue
+            parts = line.split('\t; ')
+            head = parts[0].split('\t')
+            if head[0] != 'Point':
+                raise Failure('%s: a line that does not start with Point: %r' % (path, line[:120]))
+            row = {'Point': head[1], 'order': []}
+            for p in parts[1:]:
+                m = re.match(r'^(\w+) = \[ (.*)\]$', p)
+                if not m:
+                    raise Failure('%s: a field that is not NAME = [ ... ]: %r' % (path, p[:120]))
+                row[m.group(1)] = m.group(2).split()
+                row['order'].append(m.group(1))
+            rows.append(row)
+    return rows
+
+
+def write_points_file(case, rng, nd, g):
+    """a transformix input point file of 1-40 points: (path, kind, LPS points
+    (nd, N) transformix should read, their fixed-grid indices or None)"""
+    n = int(rng.integers(1, 41))
+    kind = str(rng.choice(['point', 'index', 'bare']))
+    size = np.array(g['size'], np.float64)
+    if kind == 'point':
+        ci = rng.uniform(-3, size + 2, (n, nd)).T + np.array(g['index'])[:, None]
+        far = rng.random(n) < 0.1  # some well off the grid
+        ci[:, far] *= 8
+        P = g['origin'][:, None] + (g['D'] * g['spacing']) @ ci
+        form = str(rng.choice(['%.3f', '%.17g', '%.6f']))
+        vals = P
+        idx = None
+    else:
+        ci = rng.integers(-3, size.astype(int) + 3, (n, nd)).T.astype(np.float64) + np.array(g['index'])[:, None]
+        # some not integers: rounded half up by both (ties included)
+        frac = rng.choice([0.0, 0.0, 0.3, 0.5, -0.5, 0.7], (nd, n))
+        vals = ci + frac
+        idx = np.floor(vals + 0.5)
+        P = g['origin'][:, None] + (g['D'] * g['spacing']) @ idx
+        form = '%.1f' if np.any(frac) else '%d'
+        vals = np.round(vals, 1)
+    sep = str(rng.choice(['\n', ' ', '\n\n']))
+    lines = [] if kind == 'bare' else [kind]
+    lines.append(str(n))
+    for j in range(n):
+        lines.append(' '.join((form % v) if form != '%d' else '%d' % int(v) for v in vals[:, j]))
+    path = write_text(case.p('points.txt'), sep.join(lines) + '\n')
+    if kind == 'point':  # what the file holds
+        P = np.array([[float(form % v) for v in vals[a]] for a in range(nd)])
+    case.note('%s files' % kind)
+    return path, kind, P, idx
+
+
+def fam_points(case, rng):
+    """mvtool transformix -def POINTS against transformix: outputpoints.txt,
+    field by field (indices exactly, numbers to their 6 printed decimals)"""
+    import nibabel as nib
+    if model_only:
+        return 0.0
+    nd = int(rng.choice([2, 3]))
+    fmt = Fmt(rng)
+    moving = rng.random() < 0.5
+    cm = None
+    if moving:
+        dims, sp, cm, mimg = rand_moving(case, rng, nd, (5, 10), 0.5)
+        cm = cm[:nd]
+    g = rand_grid(rng, nd, fmt, center=cm, index_p=0.5)
+    n = 1 if rng.random() < 0.7 else 2
+    files = []
+    for i in range(n):
+        gi = g if i == n - 1 else rand_grid(rng, nd, fmt, center=grid_center(g) + rng.uniform(-5, 5, nd))
+        files.append({'tf': rand_any(rng, nd, fmt, g, 0.5), 'grid': gi, 'combine': str(rng.choice(['Compose', 'Add']))})
+    tp, tp_tx = write_chain(case, files, fmt)
+    case.note('chains of %d' % n)
+    pts, kind, P, idx = write_points_file(case, rng, nd, g)
+    tdir, mdir = case.p('tx'), case.p('mv')
+    os.makedirs(tdir)
+    os.makedirs(mdir)
+    extra = ['-in', case.p('moving.nii')] if moving else []
+    cmd = [TRANSFORMIX, '-def', pts, '-tp', tp_tx, '-out', tdir] + extra
+    r = case.run(cmd)
+    if r.returncode < 0:
+        case.note('transformix crashes (rerun)')
+        r = case.run(cmd)
+    if r.returncode != 0 or not os.path.exists(os.path.join(tdir, 'outputpoints.txt')):
+        raise Failure('transformix -def %s: exit %d, no outputpoints.txt' % (pts, r.returncode))
+    case.mv('transformix', '-def', pts, '-tp', tp, '-out', mdir, *extra)
+    tx, mv = read_outputpoints(os.path.join(tdir, 'outputpoints.txt')), read_outputpoints(os.path.join(mdir, 'outputpoints.txt'))
+    if len(tx) != P.shape[1] or len(mv) != len(tx):
+        raise Failure('outputpoints.txt: %d lines from mvtool, %d from transformix, %d points' % (len(mv), len(tx), P.shape[1]))
+    # the model: transformix's input points, and its output points through the chain
+    Q, edge = eval_chain(files, P)
+    M = g['D'] * g['spacing']
+    Minv = np.linalg.inv(M)
+    worst = 0.0
+    for j, (a, b) in enumerate(zip(mv, tx)):
+        if a['order'] != b['order'] or a['Point'] != b['Point']:
+            raise Failure('point %d: mvtool writes %s %s, transformix %s %s' % (j, a['Point'], a['order'], b['Point'], b['order']))
+        tin = np.array([float(x) for x in b['InputPoint']])
+        tout = np.array([float(x) for x in b['OutputPoint']])
+        if not np.all(np.abs(tin - P[:, j]) <= 2e-6 + 1e-12 * np.abs(P[:, j])):
+            raise Failure('harness: point %d: transformix\'s InputPoint %s, the model %s' % (j, tin, P[:, j]))
+        if edge[j] > EDGE and not np.all(np.abs(tout - Q[:, j]) <= ATOL + RTOL * np.abs(Q[:, j])):
+            raise Failure('harness: point %d: transformix\'s OutputPoint %s, the model %s' % (j, tout, Q[:, j]))
+        if edge[j] <= EDGE:
+            case.note('points at a valid region\'s edge (not compared)')
+            continue
+        for name in b['order']:
+            x, y = a[name], b[name]
+            if len(x) != nd or len(y) != nd:
+                raise Failure('point %d %s: %s from mvtool, %s from transformix' % (j, name, x, y))
+            if 'Index' in name:
+                if x == y:
+                    continue
+                # allowed only at a tie: the model's continuous index within 1e-5 of a half
+                if name == 'OutputIndexMoving':
+                    Am = S4 @ nib.load(case.p('moving.nii')).affine
+                    c = np.linalg.inv(Am[:nd, :nd]) @ (Q[:, j] - Am[:nd, 3])
+                else:
+                    c = Minv @ ((P[:, j] if name == 'InputIndex' else Q[:, j]) - g['origin'])
+                tie = np.abs(np.abs(c - np.floor(c)) - 0.5) < 1e-5
+                if np.all((np.array(x, int) == np.array(y, int)) | tie) and np.all(np.abs(np.array(x, int) - np.array(y, int)) <= 1):
+                    case.note('index ties at a half')
+                    continue
+                raise Failure('point %d (%s file) %s: mvtool %s, transformix %s (continuous %s)' % (j, kind, name, x, y, c))
+            fx, fy = np.array([float(v) for v in x]), np.array([float(v) for v in y])
+            # 6 printed decimals; Deformation is a float32 in both
+            tol = 1.01e-6 + (2.0 ** -23 if name == 'Deformation' else 1e-12) * np.abs(fy)
+            wv = float(np.max(np.abs(fx - fy) / tol))
+            if not wv <= 1:
+                raise Failure('point %d (%s file) %s: mvtool %s, transformix %s' % (j, kind, name, x, y))
+            worst = max(worst, wv)
+    case.note('points compared', len(tx))
+    if moving:
+        case.note('with -in (OutputIndexMoving)')
     return worst
 
 
@@ -1187,10 +1365,13 @@ def fam_elastix(case, rng):
 
 def fam_regwrite(case, rng):
     """medvol's B-spline registration written as elastix files: transformix
-    -def all on them vs medvol's own field"""
+    -def all on them vs medvol's own field; case 1 with an init matrix,
+    case 2 in the large-image mode (registered on copies shrunk 2x)"""
+    import nibabel as nib
     if model_only:
         return 0.0
-    n, sp = 20, 1.3
+    mode = case.k % 3  # 0 plain, 1 with an --init-matrix, 2 --levels 4x2 (the large mode)
+    n, sp = (36, 0.8) if mode == 2 else (20, 1.3)
     L = np.eye(3) * sp if case.k % 2 == 0 else rotation(rng, 3) * sp
     o = rng.uniform(-10, 10, 3) - L @ np.full(3, (n - 1) / 2.0)
     A = np.eye(4)
@@ -1209,29 +1390,77 @@ def fam_regwrite(case, rng):
 
     Rm = small_rotation(rng, 3, 0.08)
     save_nifti(case.p('fixed.nii'), phantom(P), A)
-    save_nifti(case.p('moving.nii'), phantom(Rm.T @ (P - cen[:, None]) + cen[:, None]), A)
-    args = ['register', case.p('fixed.nii'), case.p('moving.nii'), '--transform', 'bspline', '--levels', '2x1',
-            '--grid-spacing', '8', '--out-field', case.p('mv_field.nii'), '--out-elastix', case.p('TP.txt'), '--quiet']
-    if case.k % 2 == 1:
+    mimg = save_nifti(case.p('moving.nii'), phantom(Rm.T @ (P - cen[:, None]) + cen[:, None]), A)
+    args = ['register', case.p('fixed.nii'), case.p('moving.nii'), '--transform', 'bspline', '--levels',
+            '4x2' if mode == 2 else '2x1', '--grid-spacing', '8', '--out-field', case.p('mv_field.nii'),
+            '--out-elastix', case.p('TP.txt'), '--quiet']
+    if mode == 1:
         M = np.eye(4)
         M[:3, :3], M[:3, 3] = small_rotation(rng, 3, 0.05), rng.uniform(-1.5, 1.5, 3)
         with open(case.p('init.txt'), 'w') as f:
             f.write('\n'.join(' '.join('%.17g' % v for v in row) for row in M) + '\n')
         args += ['--init-matrix', case.p('init.txt')]
         case.note('with an --init-matrix (two files)')
+    if mode == 2:
+        args += ['--out', case.p('mv_warped.nii')]
     case.mv(*args)
-    if case.k % 2 == 1:
-        ent = read_tp(case.p('TP.txt'))
-        if ent['Transform'][0] != 'AffineTransform' or \
-                ent['InitialTransformParametersFileName'][0] != case.p('TP-bspline.txt'):
-            raise Failure('TP.txt: %s naming %s, expected an AffineTransform naming %s'
-                          % (ent['Transform'][0], ent['InitialTransformParametersFileName'][0], case.p('TP-bspline.txt')))
-    tx_path = case.transformix(case.p('TP.txt'), case.p('tx'))
-    img, a = load_field(tx_path)
-    mimg, m = check_field_file(case, 'mvtool register --out-field', case.p('mv_field.nii'),
-                               grid_of_affine(A, [n] * 3, 3), 3, img.affine)
-    case.peak('largest |displacement| (mm)', float(np.max(np.abs(m))))
-    return compare(case, 'transformix on the written files vs medvol\'s --out-field', field_vectors(a, 3), field_vectors(m, 3))
+    ent = read_tp(case.p('TP.txt'))
+    if mode == 1 and (ent['Transform'][0] != 'AffineTransform' or
+                      ent['InitialTransformParametersFileName'][0] != case.p('TP-bspline.txt')):
+        raise Failure('TP.txt: %s naming %s, expected an AffineTransform naming %s'
+                      % (ent['Transform'][0], ent['InitialTransformParametersFileName'][0], case.p('TP-bspline.txt')))
+    if [int(x) for x in ent['Size']] != [n] * 3:
+        raise Failure('TP.txt: Size %s, the fixed image has %d^3 voxels' % (ent['Size'], n))
+    if mode != 2:
+        tx_path = case.transformix(case.p('TP.txt'), case.p('tx'))
+        img, a = load_field(tx_path)
+        mimg, m = check_field_file(case, 'mvtool register --out-field', case.p('mv_field.nii'),
+                                   grid_of_affine(A, [n] * 3, 3), 3, img.affine)
+        case.peak('largest |displacement| (mm)', float(np.max(np.abs(m))))
+        return compare(case, 'transformix on the written files vs medvol\'s --out-field', field_vectors(a, 3),
+                       field_vectors(m, 3))
+    # the large mode: the file has the full fixed grid; medvol's own field
+    # (on the shrunk grid) is the file's there; transformix's field on the
+    # full grid is mvtool's, and its result the full-resolution --out
+    case.note('large mode (registered 2x shrunk)')
+    case.mv('elastix-field', case.p('TP.txt'), case.p('file_on_shrunk.nii'), '--ref', case.p('mv_field.nii'))
+    own, _ = load_field(case.p('mv_field.nii'))
+    own, on_shrunk = np.asarray(own.dataobj, np.float64), np.asarray(nib.load(case.p('file_on_shrunk.nii')).dataobj, np.float64)
+    if own.shape[:3] != (n // 2,) * 3:  # mv_pyramid_level: max(n // 2, min(n, 16)) voxels
+        raise Failure('--out-field in the large mode: shape %s, expected the 2x shrunk grid' % (own.shape,))
+    worst = compare(case, 'the written file on the shrunk grid vs medvol\'s --out-field', field_vectors(on_shrunk, 3),
+                    field_vectors(own, 3))
+    os.makedirs(case.p('tx'))
+    r = case.run([TRANSFORMIX, '-in', case.p('moving.nii'), '-def', 'all', '-tp', case.p('TP.txt'), '-out', case.p('tx')])
+    if r.returncode < 0:
+        case.note('transformix crashes (rerun)')
+        r = case.run([TRANSFORMIX, '-in', case.p('moving.nii'), '-def', 'all', '-tp', case.p('TP.txt'), '-out', case.p('tx')])
+    if r.returncode != 0:
+        raise Failure('transformix -in -def all on %s: exit %d' % (case.p('TP.txt'), r.returncode))
+    img, a = load_field(os.path.join(case.p('tx'), 'deformationField.nii'))
+    if a.shape[:3] != (n,) * 3 or np.max(np.abs(img.affine - A)) > 1e-5:
+        raise Failure('transformix on the large mode\'s file: shape %s affine\n%s\nexpected the fixed image\'s %d^3\n%s'
+                      % (a.shape, img.affine, n, A))
+    case.mv('elastix-field', case.p('TP.txt'), case.p('file_full.nii'))
+    full = np.asarray(nib.load(case.p('file_full.nii')).dataobj, np.float64)
+    worst = max(worst, compare(case, 'mvtool elastix-field vs transformix on the full grid', field_vectors(full, 3),
+                               field_vectors(a, 3)))
+    res = np.asarray(nib.load(os.path.join(case.p('tx'), 'result.nii')).dataobj, np.float64)
+    out = np.asarray(nib.load(case.p('mv_warped.nii')).dataobj, np.float64)
+    rangev = float(np.ptp(np.asarray(mimg.dataobj)))
+    # the edge rules differ (--out: 0 outside; ITK: half a voxel mirrored):
+    # compared where the moving point is at least 1 voxel inside MOVING (its grid is FIXED's)
+    Al = S4 @ A
+    q = Al[:3, :3] @ np.stack([i_.ravel(), j_.ravel(), k_.ravel()]) + Al[:3, 3:4]
+    q = q + field_vectors(a, 3)  # transformix's field: p -> p + d(p), x fastest as the grid
+    c = np.linalg.inv(Al[:3, :3]) @ (q - Al[:3, 3:4])
+    inside = np.all((c >= 1) & (c <= n - 2), axis=0).reshape(n, n, n).transpose(2, 1, 0)
+    case.note('large mode: voxels compared', int(inside.sum()))
+    e = float(np.max(np.abs(res - out)[inside]))
+    if not e <= 1e-4 * rangev:
+        raise Failure('transformix -in on the large mode\'s file vs medvol\'s --out: max |diff| %.4g (range %.4g)' % (e, rangev))
+    case.peak('large mode: |transformix result - --out| / range', e / rangev)
+    return max(worst, e / (1e-4 * rangev))
 
 
 def fam_refusals(case, rng):
@@ -1311,7 +1540,7 @@ def main():
             print('--family: one of %s' % ', '.join(FAMILIES))
             return 2
     only = int(opts['case']) if 'case' in opts else None
-    count = {'warp': max(2, cases // 4), 'transformix': max(2, cases // 2), 'elastix': 2, 'regwrite': 2, 'refusals': 1}
+    count = {'warp': max(2, cases // 4), 'transformix': max(2, cases // 2), 'points': max(2, cases // 2), 'elastix': 2, 'regwrite': 3, 'refusals': 1}
     bad = 0
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix='diff_elastix.') as tmp:

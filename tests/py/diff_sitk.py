@@ -25,7 +25,8 @@ displacements) whose coordinates every side computes exactly, so the
 boundary rules are compared at their edges, rounding ties included. It
 compares:
 
-  tfm_mv     mv_itk_tfm_write of a RAS matrix M (2D, 3D), read by
+  tfm_mv     mv_itk_tfm_write (.tfm) or mv_itk_mat_write (ITK's MATLAB
+             .mat, what ANTs writes) of a RAS matrix M (2D, 3D), read by
              sitk.ReadTransform: maps LPS points as S M S (S = diag(-1, -1,
              1)); |diff| <= 1e-11 x max(1, |y|) (double on both sides; the
              17-digit text round-trips).
@@ -38,8 +39,12 @@ compares:
              (>>api-register: every matrix-plus-offset kind and Composites of
              them) must map RAS points as sitk.ReadTransform of the same file
              maps LPS points (1e-11 relative); a BSplineTransform must be
-             MV_ERR_UNSUPPORTED naming the kind; ITK's binary .mat and .h5
-             files MV_ERR_BAD_HEADER.
+             MV_ERR_UNSUPPORTED naming the kind; ITK's .h5 files
+             MV_ERR_BAD_HEADER. A .mat (1 in 9) is read as SimpleITK wrote it
+             or re-encoded big-endian and/or float32 (its variables
+             rewritten, the kind renamed _float_; SimpleITK reads those too
+             and is the reference); a Composite (ITK keeps its last member
+             only) or B-spline .mat must be MV_ERR_UNSUPPORTED naming it.
   warp_aff   mv_warp_affine (linear, nearest, cubic; edge or fill; 4D moving
              images in a fifth of the cases) of a float32 image on one random
              grid onto another through M, against sitk.Resample (float64,
@@ -131,6 +136,7 @@ command that reruns it and the driver commands (files kept).
 import os
 import shutil
 import subprocess
+import struct
 import sys
 import tempfile
 import time
@@ -480,8 +486,10 @@ def fam_tfm_mv(case, rng):
     M = rand_matrix(rng, nd)
     Mmv = S4 @ M @ S4 if perturb == 'tfm_mv' else M
     write_mat(case.p('m.txt'), Mmv)
-    case.call('tfm-write', case.p('m.txt'), nd, case.p('m.tfm'))
-    tf = sitk.ReadTransform(case.p('m.tfm'))
+    out = case.p('m' + str(rng.choice(['.tfm', '.mat'])))  # text, or ITK's MATLAB form
+    case.call('tfm-write', case.p('m.txt'), nd, out)
+    case.note('written as ' + out[-4:])
+    tf = sitk.ReadTransform(out)
     L = S4 @ M @ S4
     worst = 0.0
     for _ in range(12):
@@ -494,7 +502,7 @@ def fam_tfm_mv(case, rng):
         worst = max(worst, err)
     if worst > 1:
         raise Failure('%s read by sitk maps points %.3g x the tolerance away from S M S (M: %s)' %
-                      (case.p('m.tfm'), worst, np.array2string(M, precision=6)))
+                      (out, worst, np.array2string(M, precision=6)))
     return worst
 
 
@@ -567,14 +575,16 @@ def fam_tfm_sitk(case, rng):
     ext = str(rng.choice(['.tfm'] * 6 + ['.txt', '.mat', '.h5']))
     path = case.p('s' + ext)
     sitk.WriteTransform(tf, path)
-    if ext in ('.mat', '.h5'):
-        # ITK's binary forms (MATLAB v4, HDF5): not text, so not read
-        # (mv_itk_tfm_parse: "no '#Insight Transform File' first line")
+    if ext == '.h5':
+        # ITK's HDF5 form: not read (mv_itk_tfm_parse: "no '#Insight
+        # Transform File' first line")
         r = case.run('tfm-read', path, case.p('s.mat.txt'))
         case.note('binary %s refused' % ext)
         if r.returncode != 3 or 'MV_ERR_BAD_HEADER' not in r.stderr:
             raise Failure('%s: expected MV_ERR_BAD_HEADER, got exit %d: %s' % (path, r.returncode, r.stderr.strip()))
         return 0.0
+    if ext == '.mat':
+        return mat_case(case, rng, kind, path)
     text = open(path).read()
     if kind in ('affine3_float', 'affine3_mob', 'affine2_mob', 'affine2_float'):
         nd = 2 if kind.startswith('affine2') else 3
@@ -594,9 +604,15 @@ def fam_tfm_sitk(case, rng):
         return 0.0
     if r.returncode != 0:
         raise Failure('%s (%s): exit %d: %s' % (path, tkind, r.returncode, r.stderr.strip()))
-    ref_tf = sitk.ReadTransform(path)  # the reference reads the same text
+    return compare_read(case, rng, path, tkind, case.p('s.mat'))
+
+
+def compare_read(case, rng, path, tkind, matrix):
+    """medvol's reading of path (its RAS matrix in the text file matrix)
+    against sitk.ReadTransform of the same file, at 12 random points"""
+    ref_tf = sitk.ReadTransform(path)
     nd = ref_tf.GetDimension()
-    m = read_mat(case.p('s.mat'))
+    m = read_mat(matrix)
     if perturb != 'tfm_sitk':
         m = S4 @ m @ S4  # medvol's RAS matrix in LPS
     worst = 0.0
@@ -613,6 +629,57 @@ def fam_tfm_sitk(case, rng):
     if worst > 1:
         raise Failure('%s (%s): medvol maps points %.3g x the tolerance away from sitk' % (path, tkind, worst))
     return worst
+
+
+def mat_vars(path):
+    """the (name, values) of each MATLAB level 4 matrix in path (either byte order)"""
+    data, out, at = open(path, 'rb').read(), [], 0
+    while at < len(data):
+        e = '<' if struct.unpack('<i', data[at:at + 4])[0] in (0, 10) else '>'
+        typ, rows, cols, imag, nl = struct.unpack(e + '5i', data[at:at + 20])
+        width = 4 if typ % 100 == 10 else 8
+        name = data[at + 20:at + 20 + nl - 1].decode()
+        vals = np.frombuffer(data, e + ('f4' if width == 4 else 'f8'), rows * cols, at + 20 + nl)
+        out.append((name, vals.astype(np.float64)))
+        at += 20 + nl + width * rows * cols
+    return out
+
+
+def mat_encode(variables, big, single):
+    """variables as MATLAB level 4 matrices: type M*1000 + P*10 (M 1 big-endian,
+    P 1 float32), one column each; float names say _float_ as ITK's do"""
+    e, out = '>' if big else '<', b''
+    for name, vals in variables:
+        if single:
+            name = name.replace('_double_', '_float_')
+        nb = name.encode() + b'\0'
+        out += struct.pack(e + '5i', 1000 * big + 10 * single, len(vals), 1, 0, len(nb)) + nb
+        out += np.asarray(vals, e + ('f4' if single else 'f8')).tobytes()
+    return out
+
+
+def mat_case(case, rng, kind, path):
+    """a .mat SimpleITK wrote, or the same variables re-encoded big-endian
+    and/or as float32 (SimpleITK reads those too): medvol maps points as
+    SimpleITK's reading of the same file; a composite (ITK keeps only its
+    last member in a .mat) and a B-spline are refused naming the kind"""
+    big, single = bool(rng.random() < 0.3), bool(rng.random() < 0.3)
+    if big or single:
+        data = mat_encode(mat_vars(path), big, single)
+        with open(path, 'wb') as f:
+            f.write(data)
+    tkind = mat_vars(path)[0][0]
+    case.note('.mat %s%s' % ('big-endian ' if big else '', 'float' if single else 'double'))
+    r = case.run('tfm-read', path, case.p('s.mat.txt'))
+    if kind.startswith(('composite', 'bspline')):
+        if r.returncode != 3 or 'MV_ERR_UNSUPPORTED' not in r.stderr or tkind not in r.stderr:
+            raise Failure('%s (%s): expected MV_ERR_UNSUPPORTED naming it, got exit %d: %s' %
+                          (path, tkind, r.returncode, r.stderr.strip()))
+        case.note('.mat %s refused' % tkind.split('_')[0])
+        return 0.0
+    if r.returncode != 0:
+        raise Failure('%s (%s): exit %d: %s' % (path, tkind, r.returncode, r.stderr.strip()))
+    return compare_read(case, rng, path, tkind, case.p('s.mat.txt'))
 
 
 def draw_warp_geometry(rng, nd, exact=False, lattice=False):
