@@ -127,13 +127,14 @@ static mv_status large_shrink(const mv_vol *in, const large_mode *lm, int thread
    control points in space (shrunk voxel u is fixed voxel T u, T diagonal:
    mv_pyramid_level keeps the axes), so an elastix file written from it has
    the fixed image's Size, Spacing and Origin and transformix resamples onto
-   the full grid as elastix's own result would. Shares grid's coefficients. */
-static mv_status grid_on_fixed(const mv_bspline_grid *grid, const mv_vol *fixed, mv_bspline_grid *out)
+   the full grid as elastix's own result would. Shares grid's coefficients.
+   0, or 1 with the reason on stderr. */
+static int grid_on_fixed(const mv_bspline_grid *grid, const mv_vol *fixed, const char *fixed_path, mv_bspline_grid *out)
 {
     double inv[4][4], T[4][4];
     int r, c, k;
     mv_status st = mv_affine_invert((const double(*)[4])fixed->affine, inv);
-    if (st != MV_OK) return st;
+    if (st != MV_OK) return fail_at(st, fixed_path);
     for (r = 0; r < 4; r++)
         for (c = 0; c < 4; c++) {
             T[r][c] = 0;
@@ -144,8 +145,9 @@ static mv_status grid_on_fixed(const mv_bspline_grid *grid, const mv_vol *fixed,
         out->fdim[r] = r < fixed->ndim ? fixed->dim[r] : 1;
         for (c = 0; c < 3; c++)
             if (r != c && fabs(T[r][c]) > 1e-6 * fabs(T[c][c])) {
-                fprintf(stderr, "register: the shrunk grid's axes are not the fixed image's (%g at %d,%d)\n", T[r][c], r, c);
-                return MV_ERR_INVALID_ARG;
+                fprintf(stderr, "register: %s: the shrunk grid's axes are not the fixed image's (%g at %d,%d)\n", fixed_path,
+                        T[r][c], r, c);
+                return 1;
             }
         if (r < grid->ndim) {
             out->spacing[r] = grid->spacing[r] * T[r][r];
@@ -153,7 +155,7 @@ static mv_status grid_on_fixed(const mv_bspline_grid *grid, const mv_vol *fixed,
         }
     }
     memcpy(out->affine, fixed->affine, sizeof(out->affine));
-    return MV_OK;
+    return 0;
 }
 
 static int has_suffix(const char *s, const char *suffix)
@@ -309,9 +311,11 @@ static int register_bspline(const args *a)
        a shrunk copy in the large mode), then the init matrix */
     if (oelx && rc == 0) {
         mv_bspline_grid full = grid;
-        if (!lm.on || (st = grid_on_fixed(&grid, &fx, &full)) == MV_OK)
-            st = mv_elastix_write_bspline(oelx, &full, initm ? (const double(*)[4])o.init_matrix : NULL, MV_INTERP_LINEAR);
-        if (st != MV_OK) rc = fail_at(st, oelx);
+        if (lm.on && grid_on_fixed(&grid, &fx, a->pos[0], &full))
+            rc = 1;
+        else if ((st = mv_elastix_write_bspline(oelx, &full, initm ? (const double(*)[4])o.init_matrix : NULL,
+                                                MV_INTERP_LINEAR)) != MV_OK)
+            rc = fail_at(st, oelx);
     }
     if (!out && !ofield && !oelx) fprintf(stderr, "register: nothing written (give --out, --out-field and/or --out-elastix)\n");
 done:
