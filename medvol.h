@@ -27570,6 +27570,21 @@ static int mv__elx_string(const char *text, const char *name, char *buf, size_t 
     return 0;
 }
 
+/* [wb, we) as a finite number (copied: strtod wants a terminated word) */
+static int mv__elx_word_number(const char *wb, const char *we, double *x, char shown[32])
+{
+    char tmp[64], *end;
+    size_t len = (size_t)(we - wb);
+    size_t keep = MV__MIN(len, (size_t)24);
+    memcpy(shown, wb, keep); /* the word as a message shows it: 24 bytes and "..." */
+    strcpy(shown + keep, len > 24 ? "..." : "");
+    if (len == 0 || len >= sizeof(tmp)) return 0;
+    memcpy(tmp, wb, len);
+    tmp[len] = 0;
+    *x = strtod(tmp, &end);
+    return *end == 0 && isfinite(*x);
+}
+
 /* entry name's numbers: up to cap into v (v NULL: counted only), the count
    in *n; MV_ERR_BAD_DATA for a value that is not a finite number */
 static mv_status mv__elx_numbers(const char *text, const char *name, double *v, int64_t cap, int64_t *n, int *found)
@@ -27579,16 +27594,10 @@ static mv_status mv__elx_numbers(const char *text, const char *name, double *v, 
     *found = mv__elx_find(text, name, &vb, &ve) == 0;
     if (!*found) return MV_OK;
     while (mv__elx_token(&vb, ve, &tb, &te)) {
-        char tmp[64], *end;
+        char shown[32];
         double x;
-        size_t len = (size_t)(te - tb);
-        MV__CHECK(len > 0 && len < sizeof(tmp), MV_ERR_BAD_DATA, "elastix file: (%s ...): value %lld is not a number", name,
-                  (long long)*n + 1);
-        memcpy(tmp, tb, len);
-        tmp[len] = 0;
-        x = strtod(tmp, &end);
-        MV__CHECK(*end == 0 && isfinite(x), MV_ERR_BAD_DATA, "elastix file: (%s ...): value %lld '%s' is not a finite number",
-                  name, (long long)*n + 1, tmp);
+        MV__CHECK(mv__elx_word_number(tb, te, &x, shown), MV_ERR_BAD_DATA,
+                  "elastix file: (%s ...): value %lld '%s' is not a finite number", name, (long long)*n + 1, shown);
         if (v && *n < cap) v[*n] = x;
         (*n)++;
     }
@@ -28065,38 +28074,10 @@ MVDEF void mv_elastix_points_free(mv_elastix_points *pts)
     pts->count = 0;
 }
 
-/* the next white-space separated word at *p (a C++ stream's >>): its
-   bounds, 0 when the text is done */
-static int mv__elx_word(const char **p, const char **wb, const char **we)
-{
-    const char *q = *p;
-    while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n' || *q == '\v' || *q == '\f') q++;
-    if (!*q) return 0;
-    *wb = q;
-    while (*q && *q != ' ' && *q != '\t' && *q != '\r' && *q != '\n' && *q != '\v' && *q != '\f') q++;
-    *we = *p = q;
-    return 1;
-}
-
-/* [wb, we) as a finite number (copied: strtod wants a terminated word) */
-static int mv__elx_word_number(const char *wb, const char *we, double *x, char shown[32])
-{
-    char tmp[64], *end;
-    size_t len = (size_t)(we - wb);
-    size_t keep = MV__MIN(len, (size_t)24);
-    memcpy(shown, wb, keep); /* the word as a message shows it: 24 bytes and "..." */
-    strcpy(shown + keep, len > 24 ? "..." : "");
-    if (len == 0 || len >= sizeof(tmp)) return 0;
-    memcpy(tmp, wb, len);
-    tmp[len] = 0;
-    *x = strtod(tmp, &end);
-    return *end == 0 && isfinite(*x);
-}
-
 MVDEF mv_status mv_elastix_points_parse(const char *text, int ndim, mv_elastix_points *pts, void *alloc_ctx)
 {
     static const char *fn = "mv_elastix_points_parse";
-    const char *p = text, *wb, *we;
+    const char *p = text, *end, *wb, *we;
     char shown[32];
     double x;
     int64_t i, total;
@@ -28104,20 +28085,21 @@ MVDEF mv_status mv_elastix_points_parse(const char *text, int ndim, mv_elastix_p
     MV__CHECK(pts != NULL, MV_ERR_INVALID_ARG, "%s: pts is NULL", fn);
     memset(pts, 0, sizeof(*pts));
     MV__CHECK(text != NULL, MV_ERR_INVALID_ARG, "%s: text is NULL", fn);
+    len = strlen(text);
+    end = text + len;
     MV__CHECK(ndim == 2 || ndim == 3, MV_ERR_INVALID_ARG, "%s: ndim %d (2 or 3)", fn, ndim);
     pts->ndim = ndim;
     pts->alloc_ctx = alloc_ctx;
     pts->are_indices = 1;
-    MV__CHECK(mv__elx_word(&p, &wb, &we), MV_ERR_BAD_DATA, "points file: empty (point or index, the count, the points)");
+    MV__CHECK(mv__elx_token(&p, end, &wb, &we), MV_ERR_BAD_DATA, "points file: empty (point or index, the count, the points)");
     if ((we - wb == 5 && !strncmp(wb, "point", 5)) || (we - wb == 5 && !strncmp(wb, "index", 5))) {
         pts->are_indices = *wb == 'i';
-        MV__CHECK(mv__elx_word(&p, &wb, &we), MV_ERR_BAD_DATA, "points file: no count after \"%s\"",
+        MV__CHECK(mv__elx_token(&p, end, &wb, &we), MV_ERR_BAD_DATA, "points file: no count after \"%s\"",
                   pts->are_indices ? "index" : "point");
     }
     MV__CHECK(mv__elx_word_number(wb, we, &x, shown) && x >= 0 && x == floor(x), MV_ERR_BAD_DATA,
               "points file: '%s' is not a count of points (the first word is point, index or the count)", shown);
     /* each coordinate takes at least two bytes (a digit and a separator) */
-    len = strlen(text);
     MV__CHECK(x * ndim <= (double)(len / 2 + 1), MV_ERR_BAD_DATA,
               "points file: %.0f points of %d coordinates cannot fit in its %llu bytes", x, ndim, (unsigned long long)len);
     pts->count = (int64_t)x;
@@ -28126,7 +28108,7 @@ MVDEF mv_status mv_elastix_points_parse(const char *text, int ndim, mv_elastix_p
     pts->p = (double *)mv__alloc((size_t)total * sizeof(double), alloc_ctx);
     MV__CHECK(pts->p != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %lld points", fn, (long long)pts->count);
     for (i = 0; i < total; i++) {
-        int ok = mv__elx_word(&p, &wb, &we);
+        int ok = mv__elx_token(&p, end, &wb, &we);
         if (!ok || !mv__elx_word_number(wb, we, &pts->p[i], shown)) {
             mv_status st = ok ? mv__fail(MV_ERR_BAD_DATA, "points file: point %lld of %lld, coordinate %d: '%s' is not a "
                                          "finite number", (long long)(i / ndim), (long long)pts->count, (int)(i % ndim), shown)
