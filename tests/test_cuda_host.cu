@@ -1390,6 +1390,12 @@ static void check_transport_tiles(void)
         {9, 7, 400, 4, 1.0, 1.0, 1.0, 20, 60, 1, "9x7 x400 x4"},
         {7, 5, 200, 3, 1.0, 1.0, 1.0, 20, 60, 1, "7x5 x200 x3"},
         {11, 9, 24, 150, 1.0, 1.0, 1.0, 3, 80, 1, "11x9 x24 x150"},
+        {20, 20, 8, 132, 1.0, 1.0, 1.0, 3, 120, 1, "20x20 x8 x132"},
+        {14, 14, 6, 132, 1.0, 1.0, 1.0, 3, 120, 1, "14x14 x6 x132"},
+        /* the kernel's offsets are int: a fluence of 2^31 - 1 values or
+           fewer tiles (2047 bins: 2146435072), one of more does not */
+        {128, 128, 64, 2047, 1.0, 1.0, 1.0, 5, 60, 1, "128x128 x64 x2047, under 2^31 values"},
+        {128, 128, 64, 2048, 1.0, 1.0, 1.0, 5, 60, 0, "128x128 x64 x2048, 2^31 values"},
         /* moves of 12 cells a step: a halo of 25 cells, 8x6 tiles (33x31 with it) */
         {40, 40, 16, 5, 0.25, 0.25, 3.0, 20, 60, 1, "40x40 x16 x5, steps of 12 cells"},
         /* of 16 cells: a halo of 33, no tile fits 1024 cells */
