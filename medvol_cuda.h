@@ -263,8 +263,9 @@ VERSION HISTORY
           its energy-loss loads issued an angle ahead, int offsets from
           the kernel arguments, a thread's cells a template parameter,
           tiles costed in passes (0.247 -> 0.165 ms at the baseline grid,
-          3.7x -> 2.5x a D2D copy); every GPU group passes, memcheck and
-          racecheck of `transport` clean.
+          3.7x -> 2.5x a D2D copy); every GPU group passes, memcheck of
+          `transport` clean, racecheck clean on the versions before and
+          after the landed one (same barriers).
           (2026-11-26, H200) every GPU test group run: all pass,
           compute-sanitizer memcheck / racecheck / synccheck clean; the
           NUFFT adjoint spreads by tiles into a 64-bit fixed-point grid
