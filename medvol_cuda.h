@@ -5651,6 +5651,13 @@ static __global__ void mv__cu_tr_stream_scatter_kernel(mv__cu_tr_args A, int hm,
    tile's first cell) to drop the per-cell branches, 0.165 -> 0.169 ms. */
 #define MV__CU_TR_LTHREADS 256
 #define MV__CU_TR_LCELLS 4 /* halo'd tile <= 1024 cells */
+/* the halo'd-tile cells a thread owns (the kernel's NC): the passes of the
+   block's threads over the tile, as the launcher picks the kernel and the
+   planner costs a tile */
+static int mv__cu_tr_tile_passes(int64_t cells)
+{
+    return (int)((cells + MV__CU_TR_LTHREADS - 1) / MV__CU_TR_LTHREADS);
+}
 /* blocks an SM holds at once (a register cap: 48 a thread at 5, 64 at 4);
    the prefetched loads need more than the 40 of 6 blocks (spills) */
 #define MV__CU_TR_LMINB(nc) ((nc) > 3 ? 4 : 5)
@@ -6050,7 +6057,7 @@ struct mv__cu_tr_gpu {
     {
         const dim3 g((unsigned)(A.tile.ntx * A.tile.ntz), (unsigned)(A.ne > 65535 ? 65535 : A.ne));
         const size_t sm = (size_t)A.tile.smem;
-        switch ((A.tile.px * A.tile.pz + MV__CU_TR_LTHREADS - 1) / MV__CU_TR_LTHREADS) { /* cells a thread owns */
+        switch (mv__cu_tr_tile_passes((int64_t)A.tile.px * A.tile.pz)) {
         case 1: mv__cu_tr_lie_kernel<1><<<g, MV__CU_TR_LTHREADS, sm, s>>>(A, in, out, rs); break;
         case 2: mv__cu_tr_lie_kernel<2><<<g, MV__CU_TR_LTHREADS, sm, s>>>(A, in, out, rs); break;
         case 3: mv__cu_tr_lie_kernel<3><<<g, MV__CU_TR_LTHREADS, sm, s>>>(A, in, out, rs); break;
@@ -6320,7 +6327,7 @@ static mv__cu_tr_tile mv__cu_tr_plan_tile(const mv_transport *cpu, int sms)
             const int64_t cells = (int64_t)px * pz, smem = 4 * (ring + 2) * cells + tables;
             if ((T.nz + ntz - 1) / ntz != tz || smem > 48 * 1024) continue;
             const int64_t blocks = (int64_t)T.ne * ntx * ntz;
-            const int64_t passes = (cells + MV__CU_TR_LTHREADS - 1) / MV__CU_TR_LTHREADS;
+            const int64_t passes = mv__cu_tr_tile_passes(cells);
             const int64_t c = (blocks + sms - 1) / sms * (passes + 1), total = blocks * (passes + 1);
             if (cost >= 0 &&
                 (c > cost || (c == cost && (total > total_cost || (total == total_cost && tx <= best.tx)))))
