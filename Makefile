@@ -80,7 +80,11 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool elastix-field $(BUILD)/run-TransformParameters.txt $(BUILD)/run-elastix-field.nii.gz && \
 	  mkdir -p $(BUILD)/run-transformix && printf 'point\n2\n0 0 0\n10 -5 3\n' > $(BUILD)/run-points.txt && \
 	  $(BUILD)/mvtool transformix -tp $(BUILD)/run-TransformParameters.txt -out $(BUILD)/run-transformix \
-	    -def $(BUILD)/run-points.txt -in $(BUILD)/run-r.nii -jac all -jacmat all && cat $(BUILD)/run-transformix/outputpoints.txt
+	    -def $(BUILD)/run-points.txt -in $(BUILD)/run-r.nii -jac all -jacmat all && cat $(BUILD)/run-transformix/outputpoints.txt && \
+	  printf '# vtk DataFile Version 3.0\nlandmarks\nASCII\nDATASET POLYDATA\nPOINTS 2 float\n0 0 0\n10 -5 3\nLINES 1 3\n2 0 1\n' \
+	    > $(BUILD)/run-mesh.vtk && \
+	  $(BUILD)/mvtool transformix -tp $(BUILD)/run-TransformParameters.txt -out $(BUILD)/run-transformix -def $(BUILD)/run-mesh.vtk && \
+	  cat $(BUILD)/run-transformix/outputpoints.vtk
 	$(BUILD)/mvtool demons $(BUILD)/run-r.nii $(BUILD)/run-moved.nii $(BUILD)/run-field.nii.gz --out $(BUILD)/run-dw.nii \
 	    2> $(BUILD)/run-demons.log && tail -1 $(BUILD)/run-demons.log && \
 	  $(BUILD)/mvtool jacobian $(BUILD)/run-field.nii.gz $(BUILD)/run-jac.nii

@@ -4131,7 +4131,36 @@ MVDEF mv_status mv_elastix_output_opts(const mv_elastix_transform *t, mv_elastix
      MV_ERR_INVALID_ARG: pts of another dimension than t, a 3D moving grid
      for a 2D t; MV_ERR_BAD_DATA: an index beyond +-2^53 (a point that far
      off the grid).
-   - _read / _write: the same with files (write: whole or not at all). */
+   - _read / _write: the same with files (write: whole or not at all).
+   transformix -def FILE.vtk takes a legacy VTK PolyData file instead (ITK's
+   MeshFileReader; its POINTS in LPS mm) and writes DIR/outputpoints.vtk
+   with every point p moved to T(p):
+   - mv_elastix_vtk_format: the file's in_len bytes (ASCII or BINARY) to
+     outputpoints.vtk's bytes in buf (cap bytes; *len gets the bytes it
+     needs, no terminating NUL: a binary file holds NULs; buf NULL or too
+     small: MV_ERR_BUFFER_TOO_SMALL). The input: "# vtk DataFile Version"
+     line, a title line, ASCII or BINARY, then DATASET POLYDATA and POINTS
+     n float|double (keywords in any case, as VTK reads them) with 3 n
+     coordinates (BINARY: big-endian, from the line after the keyword's),
+     float ones rounded to float as ITK reads them. Each point goes through
+     the chain in float64 (2D transforms: x and y, z kept); the output has
+     the input's bytes up to POINTS, "POINTS n double" with each point
+     (ASCII: a line of three numbers, each the shortest of %.15g, %.16g,
+     %.17g that reads back the same double, as ITK prints them; BINARY:
+     big-endian float64), then the input's bytes after the coordinates
+     byte for byte (cells, point and cell data). transformix writes the
+     same points (ASCII, checked against it in tests/py/diff_elastix.py);
+     its ITK writer re-encodes the rest (ASCII always, default names),
+     where medvol keeps the file's own. MV_ERR_BAD_DATA names the line or
+     coordinate at fault (not a VTK file, a count the file cannot hold, a
+     coordinate that is not a finite number); MV_ERR_UNSUPPORTED a dataset
+     other than POLYDATA, anything but POINTS first after it (a FIELD
+     block), a point type other than float and double. Debian's
+     transformix 5.0.1 reads a 2D transform's VTK points two numbers at a
+     time (the flat list, not x y of each x y z) and aborts after writing
+     them: medvol's 2D output follows the VTK format instead.
+   - mv_elastix_vtk_write: the same from file in_path to file path (whole
+     or not at all; the input up to 1 GiB). */
 typedef struct mv_elastix_points {
     double *p;        /* count x ndim coordinates, as the file gives them */
     int64_t count;
@@ -4150,6 +4179,9 @@ MVDEF mv_status mv_elastix_points_format(const mv_elastix_transform *t, const mv
 MVDEF mv_status mv_elastix_points_read(const char *path, int ndim, mv_elastix_points *pts, void *alloc_ctx);
 MVDEF mv_status mv_elastix_points_write(const char *path, const mv_elastix_transform *t, const mv_elastix_points *pts,
                                         const mv_vol *moving);
+MVDEF mv_status mv_elastix_vtk_format(const mv_elastix_transform *t, const void *in, size_t in_len, void *buf, size_t cap,
+                                      size_t *len);
+MVDEF mv_status mv_elastix_vtk_write(const char *path, const mv_elastix_transform *t, const char *in_path);
 #endif
 
 /* >>api-bspline ============================================================
@@ -28589,19 +28621,19 @@ MVDEF mv_status mv_elastix_points_format(const mv_elastix_transform *t, const mv
     return MV_OK;
 }
 
-MVDEF mv_status mv_elastix_points_read(const char *path, int ndim, mv_elastix_points *pts, void *alloc_ctx)
+/* the whole file at path (1 GiB at most) in a buffer that doubles as it
+   fills, NUL-terminated after its *len bytes; free it with mv__free */
+static mv_status mv__elx_slurp(const char *path, void *alloc_ctx, char **out, size_t *out_len, const char *fn)
 {
-    static const char *fn = "mv_elastix_points_read";
     char *buf = NULL;
     size_t len = 0, cap = 0;
-    mv_status st;
     FILE *f;
-    MV__CHECK(pts != NULL, MV_ERR_INVALID_ARG, "%s: pts is NULL", fn);
-    memset(pts, 0, sizeof(*pts));
+    *out = NULL;
+    *out_len = 0;
     MV__CHECK(path != NULL, MV_ERR_INVALID_ARG, "%s: path is NULL", fn);
     f = fopen(path, "rb");
     MV__CHECK(f != NULL, errno == ENOENT ? MV_ERR_NOT_FOUND : MV_ERR_IO, "%s: %s: %s", fn, path, strerror(errno));
-    for (;;) { /* the whole file, in a buffer that doubles (1 GiB at most) */
+    for (;;) {
         if (len + 1 >= cap) {
             char *q;
             if (cap >= ((size_t)1 << 30)) {
@@ -28633,6 +28665,20 @@ MVDEF mv_status mv_elastix_points_read(const char *path, int ndim, mv_elastix_po
     }
     fclose(f);
     buf[len] = 0;
+    *out = buf;
+    *out_len = len;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_elastix_points_read(const char *path, int ndim, mv_elastix_points *pts, void *alloc_ctx)
+{
+    static const char *fn = "mv_elastix_points_read";
+    char *buf;
+    size_t len;
+    mv_status st;
+    MV__CHECK(pts != NULL, MV_ERR_INVALID_ARG, "%s: pts is NULL", fn);
+    memset(pts, 0, sizeof(*pts));
+    MV__TRY(mv__elx_slurp(path, alloc_ctx, &buf, &len, fn));
     st = memchr(buf, 0, len) ? mv__fail(MV_ERR_BAD_DATA, "points file: a NUL byte (a binary file?)")
                              : mv_elastix_points_parse(buf, ndim, pts, alloc_ctx);
     mv__free(buf, alloc_ctx);
@@ -28654,6 +28700,238 @@ MVDEF mv_status mv_elastix_points_write(const char *path, const mv_elastix_trans
     st = mv_elastix_points_format(t, pts, moving, buf, len, &len);
     if (st == MV_OK) st = mv__reg_write_text(path, buf, fn);
     mv__free(buf, pts->alloc_ctx);
+    return st;
+}
+
+/* ---- transformix's VTK point sets (mv_elastix_vtk_*) ----
+   The legacy format as vtkDataReader reads it: three header lines, then
+   keywords and numbers as white-space separated words, binary arrays from
+   the line after their keyword's. */
+
+/* the next line of [*p, end) without its \n (or \r\n); 0 at the end */
+static int mv__vtk_line(const char **p, const char *end, const char **lb, const char **le)
+{
+    const char *q = *p;
+    if (q >= end) return 0;
+    *lb = q;
+    while (q < end && *q != '\n') q++;
+    *le = q > *lb && q[-1] == '\r' ? q - 1 : q;
+    *p = q < end ? q + 1 : q;
+    return 1;
+}
+
+/* [wb, we) is keyword w, in any case (VTK lowers its keywords) */
+static int mv__vtk_is(const char *wb, const char *we, const char *w)
+{
+    size_t n = strlen(w), i;
+    if ((size_t)(we - wb) != n) return 0;
+    for (i = 0; i < n; i++) {
+        char c = wb[i];
+        if ((c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c) != w[i]) return 0;
+    }
+    return 1;
+}
+
+/* where a file's points are: the word POINTS at points_word, n points of
+   size-byte values (4 float, 8 double), binary or ASCII, their data from
+   data (the bytes after the last coordinate are the rest: the scan that
+   reads the coordinates finds them) */
+typedef struct mv__vtk_layout {
+    const char *points_word, *data, *end;
+    int64_t n;
+    int size, binary;
+} mv__vtk_layout;
+
+/* [wb, we) as a message shows a word: 24 bytes at most, and "..." */
+static const char *mv__vtk_shown(const char *wb, const char *we, char shown[32])
+{
+    double x;
+    (void)mv__elx_word_number(wb, we, &x, shown);
+    return shown;
+}
+
+static mv_status mv__vtk_scan(const char *in, size_t in_len, mv__vtk_layout *L)
+{
+    const char *p = in, *end = in + in_len, *lb, *le, *wb, *we;
+    char shown[32];
+    int k;
+    memset(L, 0, sizeof(*L));
+    L->end = end;
+    MV__CHECK(mv__vtk_line(&p, end, &lb, &le) && le - lb >= 22 && !memcmp(lb, "# vtk DataFile Version", 22),
+              MV_ERR_BAD_DATA, "VTK file: line 1 is not \"# vtk DataFile Version ...\"");
+    MV__CHECK(mv__vtk_line(&p, end, &lb, &le), MV_ERR_BAD_DATA, "VTK file: it ends before its title (line 2)");
+    MV__CHECK(mv__vtk_line(&p, end, &lb, &le), MV_ERR_BAD_DATA, "VTK file: it ends before ASCII or BINARY (line 3)");
+    for (wb = lb; wb < le && (*wb == ' ' || *wb == '\t'); wb++) {}
+    for (we = wb; we < le && *we != ' ' && *we != '\t'; we++) {}
+    L->binary = mv__vtk_is(wb, we, "binary");
+    MV__CHECK(L->binary || mv__vtk_is(wb, we, "ascii"), MV_ERR_BAD_DATA, "VTK file: line 3 is not ASCII or BINARY");
+    MV__CHECK(mv__elx_token(&p, end, &wb, &we) && mv__vtk_is(wb, we, "dataset"), MV_ERR_BAD_DATA,
+              "VTK file: no DATASET after the header");
+    MV__CHECK(mv__elx_token(&p, end, &wb, &we), MV_ERR_BAD_DATA, "VTK file: DATASET names no type");
+    MV__CHECK(mv__vtk_is(wb, we, "polydata"), MV_ERR_UNSUPPORTED, "VTK file: DATASET %s (transformix reads POLYDATA)",
+              mv__vtk_shown(wb, we, shown));
+    MV__CHECK(mv__elx_token(&p, end, &wb, &we), MV_ERR_BAD_DATA, "VTK file: no POINTS after DATASET POLYDATA");
+    MV__CHECK(mv__vtk_is(wb, we, "points"), MV_ERR_UNSUPPORTED,
+              "VTK file: %s before POINTS (medvol reads POINTS first after DATASET POLYDATA)",
+              mv__vtk_shown(wb, we, shown));
+    L->points_word = wb;
+    MV__CHECK(mv__elx_token(&p, end, &wb, &we), MV_ERR_BAD_DATA, "VTK file: POINTS without a count");
+    for (k = 0; wb + k < we; k++)
+        MV__CHECK(wb[k] >= '0' && wb[k] <= '9' && k < 15, MV_ERR_BAD_DATA, "VTK file: POINTS: '%s' is not a count",
+                  mv__vtk_shown(wb, we, shown));
+    L->n = (int64_t)strtoll(wb, NULL, 10);
+    MV__CHECK(mv__elx_token(&p, end, &wb, &we), MV_ERR_BAD_DATA, "VTK file: POINTS %lld without a type", (long long)L->n);
+    L->size = mv__vtk_is(wb, we, "float") ? 4 : mv__vtk_is(wb, we, "double") ? 8 : 0;
+    MV__CHECK(L->size, MV_ERR_UNSUPPORTED, "VTK file: POINTS of type %s (transformix reads float and double)",
+              mv__vtk_shown(wb, we, shown));
+    if (L->binary) { /* from the next line: the rest of this one is blank */
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
+        MV__CHECK(p < end && *p == '\n', MV_ERR_BAD_DATA, "VTK file: POINTS: no line break before the binary data");
+        p++;
+        MV__CHECK(L->n <= (int64_t)((size_t)(end - p) / (size_t)(3 * L->size)), MV_ERR_BAD_DATA,
+                  "VTK file: POINTS %lld: the file holds %llu bytes of data after it", (long long)L->n,
+                  (unsigned long long)(end - p));
+    } else { /* each coordinate takes at least two bytes (a digit and a separator) */
+        MV__CHECK(L->n <= (int64_t)((size_t)(end - p + 1) / 6), MV_ERR_BAD_DATA,
+                  "VTK file: POINTS %lld cannot fit in the %llu bytes after it", (long long)L->n,
+                  (unsigned long long)(end - p));
+    }
+    L->data = p;
+    return MV_OK;
+}
+
+/* the big-endian value of size bytes (4: float, 8: double) at b */
+static double mv__vtk_be(const unsigned char *b, int size)
+{
+    uint64_t u = 0;
+    int i;
+    for (i = 0; i < size; i++) u = u << 8 | b[i];
+    if (size == 4) {
+        const uint32_t w = (uint32_t)u;
+        float f;
+        memcpy(&f, &w, 4);
+        return f;
+    } else {
+        double d;
+        memcpy(&d, &u, 8);
+        return d;
+    }
+}
+
+/* coordinate a of point j at *p: binary, or the next word read as the
+   file's type (float: rounded once, as ITK's stream reads it) */
+static mv_status mv__vtk_coord(const mv__vtk_layout *L, const char **p, int64_t j, int a, double *v)
+{
+    const char *wb, *we;
+    char tmp[64], *e;
+    if (L->binary) {
+        *v = mv__vtk_be((const unsigned char *)*p, L->size);
+        *p += L->size;
+        MV__CHECK(isfinite(*v), MV_ERR_BAD_DATA, "VTK file: point %lld of %lld, coordinate %d: not a finite number",
+                  (long long)j, (long long)L->n, a);
+        return MV_OK;
+    }
+    MV__CHECK(mv__elx_token(p, L->end, &wb, &we), MV_ERR_BAD_DATA,
+              "VTK file: it ends at point %lld of %lld (coordinate %d)", (long long)j, (long long)L->n, a);
+    MV__CHECK(we - wb < (ptrdiff_t)sizeof(tmp), MV_ERR_BAD_DATA,
+              "VTK file: point %lld of %lld, coordinate %d: a word of %lld bytes", (long long)j, (long long)L->n, a,
+              (long long)(we - wb));
+    memcpy(tmp, wb, (size_t)(we - wb));
+    tmp[we - wb] = 0;
+    *v = L->size == 4 ? (double)strtof(tmp, &e) : strtod(tmp, &e);
+    MV__CHECK(e != tmp && *e == 0 && isfinite(*v), MV_ERR_BAD_DATA,
+              "VTK file: point %lld of %lld, coordinate %d: '%.24s' is not a finite %s", (long long)j, (long long)L->n, a,
+              tmp, L->size == 4 ? "float" : "double");
+    return MV_OK;
+}
+
+/* x as the shortest of %.15g .. %.17g that reads back as x (%.17g always
+   does): ITK's shortest round trip for all but a few values */
+static size_t mv__vtk_number(char *out, size_t cap, double x)
+{
+    int prec, n = 0;
+    for (prec = 15; prec <= 17; prec++) {
+        n = snprintf(out, cap, "%.*g", prec, x);
+        if (n > 0 && (size_t)n < cap && strtod(out, NULL) == x) break;
+    }
+    return n > 0 ? (size_t)n : 0;
+}
+
+/* len bytes at src into buf at *at where they fit (cap bytes); *at moves on */
+static void mv__vtk_put(unsigned char *buf, size_t cap, size_t *at, const void *src, size_t len)
+{
+    if (buf && *at + len <= cap) memcpy(buf + *at, src, len);
+    *at += len;
+}
+
+MVDEF mv_status mv_elastix_vtk_format(const mv_elastix_transform *t, const void *in, size_t in_len, void *buf, size_t cap,
+                                      size_t *len)
+{
+    static const char *fn = "mv_elastix_vtk_format";
+    mv__vtk_layout L;
+    const char *p, *rest;
+    unsigned char *out = (unsigned char *)buf;
+    char line[128];
+    size_t need = 0;
+    int64_t j;
+    MV__CHECK(t && (in || in_len == 0) && len && t->n > 0, MV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    *len = 0;
+    MV__TRY(mv__vtk_scan(in_len ? (const char *)in : "", in_len, &L));
+    mv__vtk_put(out, cap, &need, in, (size_t)(L.points_word - (const char *)in)); /* the header as it is */
+    mv__vtk_put(out, cap, &need, line, (size_t)snprintf(line, sizeof(line), "POINTS %lld double\n", (long long)L.n));
+    for (p = L.data, j = 0; j < L.n; j++) {
+        double v[3], q[3] = {0, 0, 0};
+        size_t at = 0;
+        int a;
+        for (a = 0; a < 3; a++) MV__TRY(mv__vtk_coord(&L, &p, j, a, &v[a]));
+        mv__elx_chain_apply(t, v, q, NULL);
+        if (t->nd == 2) q[2] = v[2];
+        for (a = 0; a < 3; a++) {
+            if (L.binary) { /* big-endian float64 */
+                uint64_t u;
+                int i;
+                memcpy(&u, &q[a], 8);
+                for (i = 0; i < 8; i++) line[at++] = (char)(unsigned char)(u >> (56 - 8 * i));
+            } else {
+                at += mv__vtk_number(line + at, sizeof(line) - at - 1, q[a]);
+                line[at++] = a < 2 ? ' ' : '\n';
+            }
+        }
+        mv__vtk_put(out, cap, &need, line, at);
+    }
+    rest = p;
+    if (!L.binary) { /* the line break after the last coordinate: the one just written */
+        while (rest < L.end && (*rest == ' ' || *rest == '\t' || *rest == '\r')) rest++;
+        rest = rest < L.end && *rest == '\n' ? rest + 1 : p;
+    }
+    mv__vtk_put(out, cap, &need, rest, (size_t)(L.end - rest));
+    *len = need;
+    if (!out || cap < need)
+        return mv__fail(MV_ERR_BUFFER_TOO_SMALL, "%s: %llu bytes needed, %llu given", fn, (unsigned long long)need,
+                        (unsigned long long)(out ? cap : 0));
+    return MV_OK;
+}
+
+MVDEF mv_status mv_elastix_vtk_write(const char *path, const mv_elastix_transform *t, const char *in_path)
+{
+    static const char *fn = "mv_elastix_vtk_write";
+    char *in = NULL;
+    void *buf = NULL;
+    size_t in_len = 0, len = 0;
+    mv_status st;
+    MV__CHECK(path && t, MV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    MV__TRY(mv__elx_slurp(in_path, NULL, &in, &in_len, fn));
+    st = mv_elastix_vtk_format(t, in, in_len, NULL, 0, &len);
+    if (st == MV_ERR_BUFFER_TOO_SMALL) {
+        buf = mv__alloc(len, NULL);
+        st = buf ? mv_elastix_vtk_format(t, in, in_len, buf, len, &len)
+                 : mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %s: %llu bytes", fn, path, (unsigned long long)len);
+        if (st == MV_OK) st = mv__reg_write_bytes(path, buf, len, fn);
+    } else if (st != MV_OK) {
+        st = mv__fail_prefix(st, "%s", in_path);
+    }
+    mv__free(buf, NULL);
+    mv__free(in, NULL);
     return st;
 }
 

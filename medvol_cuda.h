@@ -740,6 +740,18 @@ MVCDEF mv_status mv_cuda_transport_step(mv_cuda_transport *plan, float **psi, fl
    for comparisons and profiles. MV_ERR_UNSUPPORTED when on and the plan
    does not tile. */
 MVCDEF mv_status mv_cuda_transport_set_tiled(mv_cuda_transport *plan, int on);
+/* The one-kernel step's tile, tx x tz output cells a block (the plane in
+   ceil(nx / tx) x ceil(nz / tz) tiles, the last ones partial), instead of
+   the planner's (0, 0: back to it); turns the tiling on. The planner
+   takes the tile that evens the blocks out over the device's SMs; this is
+   for profiles and tuning (proton_pdd --gpu-tile): the bytes are the same
+   for every tile. MV_ERR_UNSUPPORTED when the plan does not tile or this
+   tile with its halo does not fit (1024 cells, 48 KiB);
+   MV_ERR_INVALID_ARG for sizes below 0 or over the plane's. */
+MVCDEF mv_status mv_cuda_transport_set_tile(mv_cuda_transport *plan, int tx, int tz);
+/* the tile fused Lie steps without bookkeeping run on: *tx x *tz output
+   cells, 0 x 0 when they take the two kernels */
+MVCDEF mv_status mv_cuda_transport_get_tile(const mv_cuda_transport *plan, int *tx, int *tz);
 /* mv_transport_apply on the device: one operator over a full step,
    in -> out (device, no overlap); dose and bal as for the step. */
 MVCDEF mv_status mv_cuda_transport_apply(mv_cuda_transport *plan, mv_transport_op op, const float *in, float *out,
@@ -6264,43 +6276,41 @@ static mv_status mv__cu_tr_pack(const mv_transport *cpu, mv__cu_tr_layout *L, un
     return MV_OK;
 }
 
-/* The one-kernel Lie step's tiling (mv__cu_tr_lie_kernel) for a plan's
-   full-step tables on a GPU of sms multiprocessors. Halo: streaming reads
-   (z - iz - {0, 1}, x - ix - {0, 1}), so a tile takes max(iz) + 1 rows
-   before it and -min(iz) after (x likewise). Tiles split the plane evenly
-   (tx = ceil(nx / ntx)); the choice minimises the busiest SM's work,
-   ceil(blocks / sms) x (passes + 1) (blocks = ne ntx ntz; a block's
-   threads walk its halo'd tile in passes of 256 cells, and each angle
-   costs about one pass more of barriers and table reads), then the total,
-   blocks x (passes + 1), then takes the wider tile (longer coalesced rows).
-   On an H100 at the baseline grid (40x40, 72 angles, 200 bins) the step
-   took 0.168 ms at 40x20 (400 blocks of 4 passes: 20, 2000), 0.173 at
-   40x14 (600 of 3: 20, 2400), 0.198 at 40x8 (1000 of 2: 24), 0.209 at
-   40x10 and 0.214 at 20x20 (800 of 3: 28); halo'd cells alone, the
-   earlier measure, ranked 20x20 first. ok = 0 when no tile fits: a halo'd
-   tile over MV__CU_TR_LCELLS x 256 cells, shared memory over 48 KiB (long moves,
-   wide scattering kernels, thousands of angles), a kernel spanning over
-   64 angles, a plane over 2^30 cells, or a fluence over 2^31 - 1 values
-   (8 GiB: the kernel's offsets are int). */
-static mv__cu_tr_tile mv__cu_tr_plan_tile(const mv_transport *cpu, int sms)
+/* What a plan's full-step tables ask of any tile of the one-kernel Lie
+   step (mv__cu_tr_lie_kernel): the streaming halo, read at (z - iz -
+   {0, 1}, x - ix - {0, 1}), so max(iz) + 1 rows before a tile and -min(iz)
+   after (x likewise); the ring of energy-loss planes that holds the widest
+   scattering window; the largest tables a bin loads. ok = 0 when no tile
+   can do: a kernel spanning over 64 angles, moves over 1024 cells, a plane
+   over 2^30 cells, or a fluence over 2^31 - 1 values (8 GiB: the kernel's
+   offsets are int). */
+typedef struct mv__cu_tr_tile_need {
+    int ok;
+    int nx, nz, ne, nth;
+    int hx, hx1, hz, hz1; /* halo before and after a tile */
+    int ring, hi, maxk, maxg;
+} mv__cu_tr_tile_need;
+
+static mv__cu_tr_tile_need mv__cu_tr_tile_needs(const mv_transport *cpu)
 {
-    mv__cu_tr_tile best;
+    mv__cu_tr_tile_need N;
     mv_transport_tables T;
-    int64_t ix0 = 0, ix1 = 0, iz0 = 0, iz1 = 0, span = 1, cost = -1, total_cost = -1;
-    int hi = 0, maxk = 1, maxg = 1, a, j;
-    memset(&best, 0, sizeof(best));
+    int64_t ix0 = 0, ix1 = 0, iz0 = 0, iz1 = 0, span = 1;
+    int a, j;
+    memset(&N, 0, sizeof(N));
     if (mv_transport_get_tables(cpu, 0, &T) != MV_OK || (int64_t)T.nx * T.nz > ((int64_t)1 << 30) ||
-        (int64_t)T.ne * T.ntheta * T.nx * T.nz > INT32_MAX || sms < 1)
-        return best;
+        (int64_t)T.ne * T.ntheta * T.nx * T.nz > INT32_MAX)
+        return N;
     for (a = 0; a < T.ntheta; a++) {
         mv_transport_stencil st;
-        if (mv_transport_get_stencil(cpu, 0, a, &st) != MV_OK) return best;
+        if (mv_transport_get_stencil(cpu, 0, a, &st) != MV_OK) return N;
         ix0 = a == 0 || st.ix < ix0 ? st.ix : ix0;
         ix1 = a == 0 || st.ix > ix1 ? st.ix : ix1;
         iz0 = a == 0 || st.iz < iz0 ? st.iz : iz0;
         iz1 = a == 0 || st.iz > iz1 ? st.iz : iz1;
     }
-    if (ix0 < -1024 || iz0 < -1024 || ix1 > 1024 || iz1 > 1024) return best;
+    if (ix0 < -1024 || iz0 < -1024 || ix1 > 1024 || iz1 > 1024) return N;
+    N.maxk = N.maxg = 1;
     for (j = 0; j < T.ne; j++) {
         const int b = T.scat_start[j], k = T.scat_start[j + 1] - b, kg = T.eloss_start[j + 1] - T.eloss_start[j];
         int lo = 0, top = 0;
@@ -6308,46 +6318,92 @@ static mv__cu_tr_tile mv__cu_tr_plan_tile(const mv_transport *cpu, int sms)
             lo = q == 0 || T.scat_off[b + q] < lo ? T.scat_off[b + q] : lo;
             top = q == 0 || T.scat_off[b + q] > top ? T.scat_off[b + q] : top;
         }
-        hi = top > hi ? top : hi;
+        N.hi = top > N.hi ? top : N.hi;
         span = top - lo + 1 > span ? top - lo + 1 : span;
-        maxk = k > maxk ? k : maxk;
-        maxg = kg > maxg ? kg : maxg;
+        N.maxk = k > N.maxk ? k : N.maxk;
+        N.maxg = kg > N.maxg ? kg : N.maxg;
     }
-    if (span > 64) return best;
-    int ring = 1;
-    while (ring < span) ring <<= 1;
-    const int hx = ix1 + 1 > 0 ? (int)ix1 + 1 : 0, hx1 = ix0 < 0 ? (int)-ix0 : 0;
-    const int hz = iz1 + 1 > 0 ? (int)iz1 + 1 : 0, hz1 = iz0 < 0 ? (int)-iz0 : 0;
-    const int64_t tables = 4 * (2 * (int64_t)maxk + 2 * (int64_t)maxg + 6 * (int64_t)T.ntheta);
-    for (int tx = 1; tx <= T.nx && tx + hx + hx1 <= MV__CU_TR_LCELLS * MV__CU_TR_LTHREADS; tx++) {
-        const int ntx = (T.nx + tx - 1) / tx, px = tx + hx + hx1;
-        if ((T.nx + ntx - 1) / ntx != tx) continue; /* not an even split */
-        for (int tz = 1; tz <= T.nz && (int64_t)px * (tz + hz + hz1) <= MV__CU_TR_LCELLS * MV__CU_TR_LTHREADS; tz++) {
-            const int ntz = (T.nz + tz - 1) / tz, pz = tz + hz + hz1;
-            const int64_t cells = (int64_t)px * pz, smem = 4 * (ring + 2) * cells + tables;
-            if ((T.nz + ntz - 1) / ntz != tz || smem > 48 * 1024) continue;
-            const int64_t blocks = (int64_t)T.ne * ntx * ntz;
-            const int64_t passes = mv__cu_tr_tile_passes(cells);
+    if (span > 64) return N;
+    N.ring = 1;
+    while (N.ring < span) N.ring <<= 1;
+    N.hx = ix1 + 1 > 0 ? (int)ix1 + 1 : 0;
+    N.hx1 = ix0 < 0 ? (int)-ix0 : 0;
+    N.hz = iz1 + 1 > 0 ? (int)iz1 + 1 : 0;
+    N.hz1 = iz0 < 0 ? (int)-iz0 : 0;
+    N.nx = T.nx;
+    N.nz = T.nz;
+    N.ne = T.ne;
+    N.nth = T.ntheta;
+    N.ok = 1;
+    return N;
+}
+
+/* the tile of tx x tz output cells (ntx = ceil(nx / tx) across, the last
+   one partial when tx does not divide nx) with its halo, if it fits the
+   kernel: the halo'd tile in MV__CU_TR_LCELLS x 256 cells, the ring, the
+   plane it streams from and the tables in 48 KiB of shared memory */
+static mv__cu_tr_tile mv__cu_tr_tile_fit(const mv__cu_tr_tile_need *N, int tx, int tz)
+{
+    mv__cu_tr_tile t;
+    memset(&t, 0, sizeof(t));
+    if (!N->ok || tx < 1 || tz < 1 || tx > N->nx || tz > N->nz) return t;
+    const int64_t px = (int64_t)tx + N->hx + N->hx1, pz = (int64_t)tz + N->hz + N->hz1, cells = px * pz;
+    const int64_t tables = 4 * (2 * (int64_t)N->maxk + 2 * (int64_t)N->maxg + 6 * (int64_t)N->nth);
+    const int64_t smem = 4 * (N->ring + 2) * cells + tables;
+    if (cells > MV__CU_TR_LCELLS * MV__CU_TR_LTHREADS || smem > 48 * 1024) return t;
+    t.ok = 1;
+    t.tx = tx;
+    t.tz = tz;
+    t.ntx = (N->nx + tx - 1) / tx;
+    t.ntz = (N->nz + tz - 1) / tz;
+    t.hx = N->hx;
+    t.hz = N->hz;
+    t.px = (int)px;
+    t.pz = (int)pz;
+    t.ring = N->ring;
+    t.hi = N->hi;
+    t.maxk = N->maxk;
+    t.maxg = N->maxg;
+    t.smem = (int)smem;
+    return t;
+}
+
+/* The planner's tile on a GPU of sms multiprocessors (ok = 0: none fits,
+   or sms < 1). Tiles split the plane evenly (tx = ceil(nx / ntx)); the
+   choice minimises the busiest SM's work, ceil(blocks / sms) x (passes +
+   1) (blocks = ne ntx ntz; a block's threads walk its halo'd tile in
+   passes of 256 cells, and each angle costs about one pass more of
+   barriers and table reads), then the total, blocks x (passes + 1), then
+   takes the wider tile (longer coalesced rows). On an H100 at the
+   baseline grid (40x40, 72 angles, 200 bins) the step took 0.168 ms at
+   40x20 (400 blocks of 4 passes: 20, 2000), 0.173 at 40x14 (600 of 3: 20,
+   2400), 0.198 at 40x8 (1000 of 2: 24), 0.209 at 40x10 and 0.214 at 20x20
+   (800 of 3: 28); halo'd cells alone, the earlier measure, ranked 20x20
+   first. mv_cuda_transport_set_tile forces another (any tile that fits). */
+static mv__cu_tr_tile mv__cu_tr_plan_tile(const mv__cu_tr_tile_need *N, int sms)
+{
+    mv__cu_tr_tile best;
+    int64_t cost = -1, total_cost = -1;
+    memset(&best, 0, sizeof(best));
+    if (!N->ok || sms < 1) return best;
+    for (int tx = 1; tx <= N->nx && tx + N->hx + N->hx1 <= MV__CU_TR_LCELLS * MV__CU_TR_LTHREADS; tx++) {
+        const int ntx = (N->nx + tx - 1) / tx;
+        if ((N->nx + ntx - 1) / ntx != tx) continue; /* not an even split */
+        const int64_t px = tx + N->hx + N->hx1;
+        for (int tz = 1; tz <= N->nz && px * (tz + N->hz + N->hz1) <= MV__CU_TR_LCELLS * MV__CU_TR_LTHREADS; tz++) {
+            const int ntz = (N->nz + tz - 1) / tz;
+            if ((N->nz + ntz - 1) / ntz != tz) continue;
+            const mv__cu_tr_tile t = mv__cu_tr_tile_fit(N, tx, tz);
+            if (!t.ok) continue; /* shared memory */
+            const int64_t blocks = (int64_t)N->ne * ntx * ntz;
+            const int64_t passes = mv__cu_tr_tile_passes((int64_t)t.px * t.pz);
             const int64_t c = (blocks + sms - 1) / sms * (passes + 1), total = blocks * (passes + 1);
             if (cost >= 0 &&
                 (c > cost || (c == cost && (total > total_cost || (total == total_cost && tx <= best.tx)))))
                 continue;
             cost = c;
             total_cost = total;
-            best.ok = 1;
-            best.tx = tx;
-            best.tz = tz;
-            best.ntx = ntx;
-            best.ntz = ntz;
-            best.hx = hx;
-            best.hz = hz;
-            best.px = px;
-            best.pz = pz;
-            best.ring = ring;
-            best.hi = hi;
-            best.maxk = maxk;
-            best.maxg = maxg;
-            best.smem = (int)smem;
+            best = t;
         }
     }
     return best;
@@ -6410,7 +6466,9 @@ struct mv_cuda_transport {
     mv__cu_tr_args a; /* device pointers */
     int split, fused;
     void *tables, *scratch;
-    mv__cu_tr_tile tile; /* the planner's tiling (a.tile: the one in use, ok 0 when off) */
+    mv__cu_tr_tile_need need; /* what the plan's tables ask of a tile */
+    mv__cu_tr_tile planned, tile; /* the planner's tile; the one the tiling takes (set_tile) */
+    /* a.tile: the one in use, ok 0 when off */
 };
 
 MVCDEF mv_status mv_cuda_transport_set_tiled(mv_cuda_transport *t, int on)
@@ -6420,6 +6478,35 @@ MVCDEF mv_status mv_cuda_transport_set_tiled(mv_cuda_transport *t, int on)
                  "mv_cuda_transport_set_tiled: the plan's moves or scattering kernels do not fit a tile");
     t->a.tile = t->tile;
     t->a.tile.ok = on && t->tile.ok;
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_transport_set_tile(mv_cuda_transport *t, int tx, int tz)
+{
+    static const char *fn = "mv_cuda_transport_set_tile";
+    MV__CU_CHECK(t != NULL, MV_ERR_INVALID_ARG, "%s: plan is NULL", fn);
+    MV__CU_CHECK(tx >= 0 && tz >= 0 && tx <= t->a.nx && tz <= t->a.nz, MV_ERR_INVALID_ARG,
+                 "%s: tile %dx%d outside 0..%lld x 0..%lld (the plane)", fn, tx, tz, (long long)t->a.nx,
+                 (long long)t->a.nz);
+    MV__CU_CHECK(t->planned.ok, MV_ERR_UNSUPPORTED, "%s: the plan's moves or scattering kernels do not fit a tile", fn);
+    if (tx == 0 && tz == 0) {
+        t->tile = t->planned;
+    } else {
+        const mv__cu_tr_tile f = mv__cu_tr_tile_fit(&t->need, tx, tz);
+        MV__CU_CHECK(f.ok, MV_ERR_UNSUPPORTED,
+                     "%s: tile %dx%d with its halo (%dx%d cells) does not fit 1024 cells and 48 KiB of shared memory", fn,
+                     tx, tz, tx + t->need.hx + t->need.hx1, tz + t->need.hz + t->need.hz1);
+        t->tile = f;
+    }
+    t->a.tile = t->tile;
+    return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_transport_get_tile(const mv_cuda_transport *t, int *tx, int *tz)
+{
+    MV__CU_CHECK(t && tx && tz, MV_ERR_INVALID_ARG, "mv_cuda_transport_get_tile: %s is NULL", t ? "tx or tz" : "plan");
+    *tx = t->a.tile.ok ? t->a.tile.tx : 0;
+    *tz = t->a.tile.ok ? t->a.tile.tz : 0;
     return MV_OK;
 }
 
@@ -6474,7 +6561,8 @@ MVCDEF mv_status mv_cuda_transport_create(const mv_transport *cpu, mv_cuda_trans
         if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
             sms = 0; /* no tiling: the two-kernel step */
         (void)cudaGetLastError();
-        t->a.tile = t->tile = mv__cu_tr_plan_tile(cpu, sms);
+        t->need = mv__cu_tr_tile_needs(cpu);
+        t->a.tile = t->tile = t->planned = mv__cu_tr_plan_tile(&t->need, sms);
     }
     *plan = t;
     return MV_OK;

@@ -731,16 +731,18 @@ static void transformix_name(char *buf, size_t cap, const char *dir, const char 
 }
 
 /* DIR/outputpoints.txt: the points of FILE through t (transformix -def
-   FILE), with their moving-grid indices when a moving image is given */
+   FILE), with their moving-grid indices when a moving image is given; a
+   VTK PolyData FILE (.vtk) gives DIR/outputpoints.vtk, the same file with
+   its points moved (as transformix: no indices) */
 static int transformix_points(const mv_elastix_transform *t, const char *file, const char *dir, const mv_vol *moving)
 {
     mv_elastix_points pts;
     char path[4096];
     mv_status st;
     if (has_suffix(file, ".vtk") || has_suffix(file, ".VTK")) {
-        fprintf(stderr, "transformix: %s: VTK point files are not supported (transformix's text format is: point or "
-                        "index, the count, the coordinates)\n", file);
-        return 1;
+        snprintf(path, sizeof(path), "%s/outputpoints.vtk", dir);
+        st = mv_elastix_vtk_write(path, t, file);
+        return st != MV_OK ? fail_at(st, path) : 0;
     }
     if ((st = mv_elastix_points_read(file, mv_elastix_ndim(t), &pts, NULL)) != MV_OK) return fail_at(st, file);
     snprintf(path, sizeof(path), "%s/outputpoints.txt", dir);
@@ -922,10 +924,12 @@ const command mvtool_register_commands[] = {
      "  beyond MOVING's first or last voxel centre mirrors the edge; -def all writes\n"
      "  DIR/deformationField.nii (ITK displacement field, LPS mm); -def POINTS (a text file:\n"
      "  point (LPS mm) or index, the count, the coordinates) writes DIR/outputpoints.txt as\n"
-     "  transformix (with -in, each point's index in MOVING too); -jac all\n"
+     "  transformix (with -in, each point's index in MOVING too), -def MESH.vtk (VTK PolyData,\n"
+     "  ASCII or binary, POINTS in LPS mm) DIR/outputpoints.vtk, the file with its points moved\n"
+     "  (cells and data kept as they are); -jac all\n"
      "  DIR/spatialJacobian.nii (the determinant, analytic), -jacmat all\n"
      "  DIR/fullSpatialJacobian.nii (the matrix, row by row). NIfTI only: ResultImageFormat nii or\n"
-     "  nii.gz (others are written as .nii). No transformix.log, no VTK point files.\n",
+     "  nii.gz (others are written as .nii). No transformix.log.\n",
      "-tp= -out= -in= -def= -jac= -jacmat= -threads=", 0, 0, cmd_transformix},
 };
 const int mvtool_register_ncommands = (int)(sizeof(mvtool_register_commands) / sizeof(mvtool_register_commands[0]));

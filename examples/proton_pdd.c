@@ -1,6 +1,6 @@
 /* proton_pdd [--energy MeV] [--grid Nx,Nz,Ntheta,NE] [--step mm] [--spot-sigma mm]
               [--lateral D1,D2,...] [--out DIR] [--profile] [--lie] [--unfused] [--threads N] [--isa NAME]
-              [--gpu [--compare]]
+              [--gpu [--compare] [--gpu-tile TXxTZ]]
 
    A proton pencil beam into water, transported to the end of its range by
    medvol's deterministic phase-space transport (>>api-transport): prints
@@ -22,7 +22,10 @@
    balance are the CPU's bits) and times the operators against a
    device-to-device copy of the fluence (cudaEvents, paired row by row);
    --compare then runs the CPU path too and prints whether the two doses and
-   fluences are identical. --gpu needs the CUDA build of this file,
+   fluences are identical. --gpu-tile TXxTZ runs fused Lie steps without
+   bookkeeping (the profile's "step, Lie, fused" row) on tiles of TX x TZ
+   cells instead of the planner's (mv_cuda_transport_set_tile: the same
+   bytes; for sweeps of the tile on a GPU). --gpu needs the CUDA build of this file,
    build/proton_pdd_gpu (make cuda: this file compiled with PDD_CUDA and
    linked with medvol_cuda.h's implementation); build/proton_pdd says it has
    no CUDA and exits 2, and the CUDA build on a machine without a device says
@@ -65,7 +68,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: proton_pdd [--energy MeV] [--grid Nx,Nz,Ntheta,NE] [--step mm] [--spot-sigma mm]\n"
                     "                  [--lateral D1,D2,...] [--out DIR] [--profile] [--lie] [--unfused] [--threads N]\n"
-                    "                  [--isa NAME] [--gpu [--compare]]\n");
+                    "                  [--isa NAME] [--gpu [--compare] [--gpu-tile TXxTZ]]\n");
     exit(2);
 }
 
@@ -84,6 +87,8 @@ typedef struct pdd_run {
     mv_cuda_vol da, db, ddose; /* own the device memory that a, b and dose point into */
 #endif
 } pdd_run;
+
+static int gpu_tile[2]; /* --gpu-tile: x, z; 0, 0 the planner's */
 
 #ifdef PDD_CUDA
 static void fluence_dims(const mv_transport_grid *g, int64_t dims[4])
@@ -105,6 +110,7 @@ static mv_status run_begin_gpu(pdd_run *r, const float *fluence)
     mv_cuda_vol_init(&r->db);
     mv_cuda_vol_init(&r->ddose);
     PASS(mv_cuda_transport_create(r->t, &r->dt, NULL));
+    if (gpu_tile[0] || gpu_tile[1]) PASS(mv_cuda_transport_set_tile(r->dt, gpu_tile[0], gpu_tile[1]));
     PASS(mv_cuda_vol_alloc(&r->da, MV_DT_F32, 4, dims, NULL));
     PASS(mv_cuda_vol_alloc(&r->db, MV_DT_F32, 4, dims, NULL));
     PASS(mv_cuda_vol_alloc(&r->ddose, MV_DT_F64, 2, ddims, NULL)); /* zeroed */
@@ -275,6 +281,14 @@ static void table_row(const mv_transport_opts *o, mv_split split, int fused, int
     TRY("run", run_begin(&r, t, fluence, gpu));
     c.r = &r;
     c.op = op;
+#ifdef PDD_CUDA
+    if (gpu && split == MV_SPLIT_LIE && fused && op == 3) {
+        int tx = 0, tz = 0;
+        TRY("tile", mv_cuda_transport_get_tile(r.dt, &tx, &tz));
+        printf("# the next row's one-kernel step: tiles of %dx%d cells (x, z)%s\n", tx, tz,
+               gpu_tile[0] || gpu_tile[1] ? ", --gpu-tile" : ", the planner's");
+    }
+#endif
     time_row(name, &c, iters);
     run_end(&r);
     mv_transport_free(t);
@@ -467,9 +481,14 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--unfused")) unfused = 1;
         else if (!strcmp(a, "--gpu")) gpu = 1;
         else if (!strcmp(a, "--compare")) compare = 1;
-        else usage();
+        else if (!strcmp(a, "--gpu-tile") && i + 1 < argc) {
+            char tail;
+            if (sscanf(argv[++i], "%dx%d%c", &gpu_tile[0], &gpu_tile[1], &tail) != 2 || gpu_tile[0] < 1 ||
+                gpu_tile[1] < 1)
+                usage();
+        } else usage();
     }
-    if (compare && !gpu) usage();
+    if ((compare || gpu_tile[0]) && !gpu) usage();
     printf("%s\n", mv_build_info());
     if (gpu) gpu_require();
     if (profile) { /* the baseline grid of the issue: 40x40 x 72 x 200 */

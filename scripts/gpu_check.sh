@@ -8,7 +8,9 @@
 # launch of each), and profile_cuda.
 #
 #   scripts/gpu_check.sh [steps...]     steps: info build test pdd memcheck racecheck
-#                                       kernels profile (default: all)
+#                                       kernels profile (default: all); also
+#                                       synccheck initcheck sol tiles
+#   TILES="40x20 40x14"     the tiles step's tiles (x by z cells)
 #   OUT=dir  where logs go (the device tool's $OUT; default build-gpu/logs)
 #   PROFILE_ARGS="256 20"   profile_cuda's size and iterations
 #   SOL_KERNELS, SOL_COUNT, SOL_ID  the kernels the sol step profiles (see there)
@@ -79,6 +81,13 @@ for s in $STEPS; do
         else pick="-k regex:'${SOL_KERNELS:-mv__cu_(stats_kernel|resample_sep)}' --launch-count ${SOL_COUNT:-2}"; fi
         step sol 200 "$NCU --clock-control none --section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats --section Occupancy --section LaunchStats $pick $BUILD/profile_cuda 256 2" ;;
     profile) step profile 300 "$BUILD/profile_cuda ${PROFILE_ARGS:-256 20}" ;;
+    tiles)
+        # the one-kernel Lie step's time at each tile of TILES (x by z cells,
+        # mv_cuda_transport_set_tile; the planner's first, each beside its
+        # own D2D copy): proton_pdd's "step, Lie, fused" row, three runs each
+        step tiles 300 "for t in planner ${TILES:-40x20 40x14 40x27 40x22 40x16 40x10 40x8 40x7 20x40}; do
+          for k in 1 2 3; do if [ \$t = planner ]; then a=''; else a=\"--gpu-tile \$t\"; fi
+            $BUILD/proton_pdd_gpu --gpu --profile \$a | grep -A1 'next row' | tr '\\n' ' '; echo; done; done" ;;
     *) echo "unknown step $s" ;;
     esac
 done

@@ -1642,8 +1642,8 @@ static int64_t t_first_diff(const void *a, const void *b, size_t n, size_t es)
 /* One grid: every operator (mv_cuda_transport_apply against
    mv_transport_apply) and seven steps: four with bookkeeping (the last
    from a dense fluence), two without (a Lie fused plan's one-kernel step,
-   when the grid tiles), one with the tiling off; fluence, dose and balance
-   bit for bit. tiles: whether the one-kernel step's planner takes it. */
+   when the grid tiles), one with the tiling off, one on a tile forced
+   narrower than the planner's; fluence, dose and balance bit for bit. tiles: whether the one-kernel step's planner takes it. */
 static void t_transport_case(const mv_transport_opts *o, const char *grid, int tiles)
 {
     mv_transport *cpu = NULL;
@@ -1740,6 +1740,39 @@ static void t_transport_case(const mv_transport_opts *o, const char *grid, int t
         cudaMemcpy(back, gp, n * 4, cudaMemcpyDeviceToHost);
         cudaMemcpy(gd, dd, row * 8, cudaMemcpyDeviceToHost);
         CHECK(t_same_f32(back, cp, n) && memcmp(gd, cd, row * 8) == 0, "%s step 7 (tiling off): differs", grid);
+        int tx = -1, tz = -1;
+        CHECK_OK(mv_cuda_transport_get_tile(gpu, &tx, &tz));
+        CHECK(tx == 0 && tz == 0, "%s: tiling off, get_tile says %dx%d", grid, tx, tz);
+        if (tiles) {
+            /* a tile of a column less than the planner's (the plane's last
+               tile partial where it does not divide), forced: the same bytes */
+            int px = 0, pz = 0;
+            CHECK_OK(mv_cuda_transport_set_tile(gpu, 0, 0));
+            CHECK_OK(mv_cuda_transport_get_tile(gpu, &px, &pz));
+            CHECK(px > 0 && pz > 0, "%s: the planner's tile %dx%d", grid, px, pz);
+            const int fx = px > 1 ? px - 1 : 1;
+            CHECK_OK(mv_cuda_transport_set_tile(gpu, fx, pz));
+            CHECK_OK(mv_cuda_transport_get_tile(gpu, &tx, &tz));
+            CHECK(tx == fx && tz == pz, "%s: set_tile(%d, %d), get_tile says %dx%d", grid, fx, pz, tx, tz);
+            if (o->split == MV_SPLIT_LIE && o->fused) {
+                CHECK_OK(mv_transport_step(cpu, &cp, &cw, cd, NULL));
+                CHECK_OK(mv_cuda_transport_step(gpu, &gp, &gw, dd, NULL, t_stream));
+                cudaMemcpy(back, gp, n * 4, cudaMemcpyDeviceToHost);
+                cudaMemcpy(gd, dd, row * 8, cudaMemcpyDeviceToHost);
+                CHECK(t_same_f32(back, cp, n) && memcmp(gd, cd, row * 8) == 0, "%s step 8 (tile %dx%d): differs", grid,
+                      fx, pz);
+            }
+            CHECK(mv_cuda_transport_set_tile(gpu, (int)g.nx + 1, pz) == MV_ERR_INVALID_ARG,
+                  "%s: a tile wider than the plane accepted", grid);
+            CHECK(mv_cuda_transport_set_tile(gpu, -1, pz) == MV_ERR_INVALID_ARG, "%s: a tile of -1 columns accepted",
+                  grid);
+            if (g.nx * g.nz > 1024)
+                CHECK(mv_cuda_transport_set_tile(gpu, (int)g.nx, (int)g.nz) == MV_ERR_UNSUPPORTED,
+                      "%s: the whole plane as a tile (over 1024 cells) accepted", grid);
+        } else
+            CHECK(mv_cuda_transport_set_tile(gpu, 0, 0) == MV_ERR_UNSUPPORTED, "%s: does not tile, set_tile accepted",
+                  grid);
+        CHECK(mv_cuda_transport_get_tile(NULL, &tx, &tz) == MV_ERR_INVALID_ARG, "get_tile(NULL) accepted");
         CHECK(mv_cuda_transport_set_tiled(NULL, 0) == MV_ERR_INVALID_ARG, "set_tiled(NULL) accepted");
         CHECK(mv_cuda_transport_apply(gpu, MV_TRANSPORT_STREAM, d0, d0, NULL, NULL, t_stream) == MV_ERR_INVALID_ARG,
               "%s: overlapping buffers accepted", grid);

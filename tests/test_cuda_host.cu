@@ -1228,7 +1228,8 @@ static void tr_case(mv_transport_opts o, const char *grid)
     unsigned char *sb = scr.data() + ((16 - ((uintptr_t)scr.data() & 15)) & 15);
     mv__cu_tr_pack(cpu, &L, tb, dims);
     mv__cu_tr_args A = mv__cu_tr_args_at(dims, &L, tb, sb);
-    A.tile = mv__cu_tr_plan_tile(cpu, 132); /* an H100's SMs: Lie fused steps without bookkeeping take one kernel */
+    const mv__cu_tr_tile_need need = mv__cu_tr_tile_needs(cpu);
+    A.tile = mv__cu_tr_plan_tile(&need, 132); /* an H100's SMs: Lie fused steps without bookkeeping take one kernel */
     const int64_t n = A.ne * A.plane;
     std::vector<float> in((size_t)n), cout_((size_t)n), gout((size_t)n);
     std::vector<double> cd((size_t)A.row), gd((size_t)A.row);
@@ -1300,11 +1301,49 @@ static void tr_case(mv_transport_opts o, const char *grid)
     mv_transport_free(cpu);
 }
 
-/* The one-kernel Lie step's tiles (mv__cu_tr_plan_tile): they cover the
-   plane in even parts, hold every stencil's four sources of every tile
-   cell, keep each bin's scattering window in the ring and fit the kernel's
-   limits; expect says whether the grid must be tiled (the GPU group's
-   grids that must run the kernel, the issue's baseline grid) or not. */
+/* why tile L cannot run plan cpu's one-kernel Lie step (NULL: it can):
+   the tiles must cover the plane once, hold every stencil's four sources
+   of every tile cell, keep each bin's scattering window in the ring and
+   fit the kernel's limits */
+static const char *tr_tile_fault(const mv_transport *cpu, const mv_transport_tables &T, const mv__cu_tr_tile &L)
+{
+    if ((int64_t)L.ntx * L.tx < T.nx || (int64_t)(L.ntx - 1) * L.tx >= T.nx || (int64_t)L.ntz * L.tz < T.nz ||
+        (int64_t)(L.ntz - 1) * L.tz >= T.nz)
+        return "tiles do not cover the plane once";
+    if (L.px * L.pz > MV__CU_TR_LCELLS * MV__CU_TR_LTHREADS || L.smem > 48 * 1024 ||
+        L.smem < 4 * (L.ring + 2) * L.px * L.pz + 4 * 6 * T.ntheta || (L.ring & (L.ring - 1)))
+        return "over the kernel's limits";
+    for (int a = 0; a < T.ntheta; a++) {
+        mv_transport_stencil st;
+        mv_transport_get_stencil(cpu, 0, a, &st);
+        /* tile cell (lz, lx) reads halo'd cells (lz + hz - iz - {0,1}, lx + hx - ix - {0,1}) */
+        if (L.hx - st.ix - 1 < 0 || L.tx - 1 + L.hx - st.ix >= L.px || L.hz - st.iz - 1 < 0 ||
+            L.tz - 1 + L.hz - st.iz >= L.pz)
+            return "a stencil reads outside the halo";
+    }
+    for (int j = 0; j < T.ne; j++) {
+        const int b = T.scat_start[j], k = T.scat_start[j + 1] - b;
+        int lo = 0, hi = 0;
+        for (int q = 0; q < k; q++) {
+            lo = q == 0 || T.scat_off[b + q] < lo ? T.scat_off[b + q] : lo;
+            hi = q == 0 || T.scat_off[b + q] > hi ? T.scat_off[b + q] : hi;
+        }
+        if (k > L.maxk || T.eloss_start[j + 1] - T.eloss_start[j] > L.maxg || hi > L.hi || hi - lo + 1 > L.ring)
+            return "a bin's tables do not fit";
+    }
+    return NULL;
+}
+
+/* The one-kernel Lie step's tiles (mv__cu_tr_plan_tile) pass
+   tr_tile_fault; expect says whether the grid must be tiled (the GPU
+   group's grids that must run the kernel, the issue's baseline grid) or
+   not. A tiled grid's forced tiles (mv__cu_tr_tile_fit, as
+   mv_cuda_transport_set_tile takes them): the planner's own gives the
+   same tile; one a column narrower (an uneven split: the last tile
+   partial) passes too when it fits; the whole plane as one tile passes
+   when it fits and must fit when its halo'd tile is 128 cells or fewer
+   (any ring and tables fit 48 KiB with that); none of no columns or taller
+   than the plane fits. */
 static void tr_tile_case(const mv_transport_opts &o, int sms, int expect, const char *what)
 {
     mv_transport *cpu = NULL;
@@ -1316,34 +1355,22 @@ static void tr_tile_case(const mv_transport_opts &o, int sms, int expect, const 
         mv_transport_free(cpu);
         return;
     }
-    const mv__cu_tr_tile L = mv__cu_tr_plan_tile(cpu, sms);
+    const mv__cu_tr_tile_need N = mv__cu_tr_tile_needs(cpu);
+    const mv__cu_tr_tile L = mv__cu_tr_plan_tile(&N, sms);
     const char *bad = NULL;
     if (L.ok != expect) bad = expect ? "not tiled" : "tiled";
-    else if (L.ok) {
-        if ((int64_t)L.ntx * L.tx < T.nx || (int64_t)(L.ntx - 1) * L.tx >= T.nx || (int64_t)L.ntz * L.tz < T.nz ||
-            (int64_t)(L.ntz - 1) * L.tz >= T.nz)
-            bad = "tiles do not cover the plane once";
-        else if (L.px * L.pz > MV__CU_TR_LCELLS * MV__CU_TR_LTHREADS || L.smem > 48 * 1024 ||
-                 L.smem < 4 * (L.ring + 2) * L.px * L.pz + 4 * 6 * T.ntheta || (L.ring & (L.ring - 1)))
-            bad = "over the kernel's limits";
-        for (int a = 0; !bad && a < T.ntheta; a++) {
-            mv_transport_stencil st;
-            mv_transport_get_stencil(cpu, 0, a, &st);
-            /* tile cell (lz, lx) reads halo'd cells (lz + hz - iz - {0,1}, lx + hx - ix - {0,1}) */
-            if (L.hx - st.ix - 1 < 0 || L.tx - 1 + L.hx - st.ix >= L.px || L.hz - st.iz - 1 < 0 ||
-                L.tz - 1 + L.hz - st.iz >= L.pz)
-                bad = "a stencil reads outside the halo";
-        }
-        for (int j = 0; !bad && j < T.ne; j++) {
-            const int b = T.scat_start[j], k = T.scat_start[j + 1] - b;
-            int lo = 0, hi = 0;
-            for (int q = 0; q < k; q++) {
-                lo = q == 0 || T.scat_off[b + q] < lo ? T.scat_off[b + q] : lo;
-                hi = q == 0 || T.scat_off[b + q] > hi ? T.scat_off[b + q] : hi;
-            }
-            if (k > L.maxk || T.eloss_start[j + 1] - T.eloss_start[j] > L.maxg || hi > L.hi || hi - lo + 1 > L.ring)
-                bad = "a bin's tables do not fit";
-        }
+    else if (L.ok) bad = tr_tile_fault(cpu, T, L);
+    if (!bad && L.ok) {
+        const mv__cu_tr_tile same = mv__cu_tr_tile_fit(&N, L.tx, L.tz);
+        const mv__cu_tr_tile narrower = mv__cu_tr_tile_fit(&N, L.tx > 1 ? L.tx - 1 : 1, L.tz);
+        const mv__cu_tr_tile whole = mv__cu_tr_tile_fit(&N, T.nx, T.nz);
+        if (memcmp(&same, &L, sizeof(L))) bad = "the planner's tile forced differs from the planner's";
+        else if (narrower.ok && tr_tile_fault(cpu, T, narrower)) bad = tr_tile_fault(cpu, T, narrower);
+        else if (whole.ok ? tr_tile_fault(cpu, T, whole) != NULL
+                          : (int64_t)(T.nx + N.hx + N.hx1) * (T.nz + N.hz + N.hz1) <= 128)
+            bad = "the whole plane as a tile: fit says otherwise";
+        else if (mv__cu_tr_tile_fit(&N, 0, L.tz).ok || mv__cu_tr_tile_fit(&N, L.tx, T.nz + 1).ok)
+            bad = "a tile of no columns or taller than the plane fits";
     }
     if (bad) {
         printf("FAIL transport tiles %s (%d SMs): %s (ok %d, tile %dx%d, halo'd %dx%d, ring %d)\n", what, sms, bad, L.ok,

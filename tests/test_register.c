@@ -1068,6 +1068,163 @@ MV_TEST(register, elastix_points)
     mv_elastix_free(t);
 }
 
+/* transformix -def mesh.vtk (mv_elastix_vtk_*), worked out by hand: the
+   translation (1.5, -2, 0.25) moves each point; the bytes before POINTS
+   and after the coordinates are the input's; float points are read as
+   floats (0.1f, not 0.1); numbers print as the shortest of %.15g-%.17g
+   that reads back (so 0.1f + 1.5 = 1.6000000014901161); BINARY in, BINARY
+   out (big-endian doubles); a 2D transform keeps z. transformix itself is
+   the reference of diff_elastix's points family (its VTK cases). */
+static void vtk_be_doubles(const unsigned char *b, double *v, int n)
+{
+    int i, k;
+    for (i = 0; i < n; i++) {
+        uint64_t u = 0;
+        for (k = 0; k < 8; k++) u = u << 8 | b[8 * i + k];
+        memcpy(&v[i], &u, 8);
+    }
+}
+
+MV_TEST(register, elastix_vtk_points)
+{
+    static const char *tp = "(Transform \"TranslationTransform\")\n(NumberOfParameters 3)\n(TransformParameters 1.5 -2 0.25)\n"
+                            "(FixedImageDimension 3)\n(MovingImageDimension 3)\n(Size 4 5 6)\n";
+    static const char *in = "# vtk DataFile Version 3.0\nlandmarks\nASCII\n\nDATASET POLYDATA\nPOINTS 2 float\n"
+                            "0.1 2 3\n-4 5e1 0.25\nLINES 1 3\n2 0 1\nPOINT_DATA 2\nSCALARS d float 1\n"
+                            "LOOKUP_TABLE default\n7 8\n";
+    static const char *want = "# vtk DataFile Version 3.0\nlandmarks\nASCII\n\nDATASET POLYDATA\nPOINTS 2 double\n"
+                              "1.6000000014901161 0 3.25\n-2.5 48 0.5\nLINES 1 3\n2 0 1\nPOINT_DATA 2\n"
+                              "SCALARS d float 1\nLOOKUP_TABLE default\n7 8\n";
+    static const struct {
+        const char *text;
+        mv_status st;
+        const char *says;
+    } bad[] = {{"# vtk DataFile\nx\nASCII\nDATASET POLYDATA\nPOINTS 0 float\n", MV_ERR_BAD_DATA, "line 1"},
+               {"# vtk DataFile Version 2.0\nx\n", MV_ERR_BAD_DATA, "line 3"},
+               {"# vtk DataFile Version 2.0\nx\nTEXT\nDATASET POLYDATA\n", MV_ERR_BAD_DATA, "ASCII or BINARY"},
+               {"# vtk DataFile Version 2.0\nx\nASCII\nDATASET UNSTRUCTURED_GRID\nPOINTS 1 float\n1 2 3\n",
+                MV_ERR_UNSUPPORTED, "UNSTRUCTURED_GRID"},
+               {"# vtk DataFile Version 2.0\nx\nASCII\nDATASET POLYDATA\nFIELD FieldData 0\nPOINTS 1 float\n1 2 3\n",
+                MV_ERR_UNSUPPORTED, "FIELD before POINTS"},
+               {"# vtk DataFile Version 2.0\nx\nASCII\nDATASET POLYDATA\nPOINTS 1 int\n1 2 3\n", MV_ERR_UNSUPPORTED, "int"},
+               {"# vtk DataFile Version 2.0\nx\nASCII\nDATASET POLYDATA\nPOINTS -1 float\n", MV_ERR_BAD_DATA, "'-1'"},
+               {"# vtk DataFile Version 2.0\nx\nASCII\nDATASET POLYDATA\nPOINTS 9 float\n1 2 3\n", MV_ERR_BAD_DATA,
+                "cannot fit"},
+               {"# vtk DataFile Version 2.0\nx\nASCII\nDATASET POLYDATA\nPOINTS 2 float\n1 2 3 4 5      \n", MV_ERR_BAD_DATA,
+                "ends at point 1 of 2 (coordinate 2)"},
+               {"# vtk DataFile Version 2.0\nx\nASCII\nDATASET POLYDATA\nPOINTS 1 float\n1 nan 3\n", MV_ERR_BAD_DATA,
+                "'nan'"},
+               {"# vtk DataFile Version 2.0\nx\nASCII\nDATASET POLYDATA\nPOINTS 1 float\n1 1e39 3\n", MV_ERR_BAD_DATA,
+                "finite float"},
+               {"# vtk DataFile Version 2.0\nx\nBINARY\nDATASET POLYDATA\nPOINTS 1 double\n\1\2\3", MV_ERR_BAD_DATA,
+                "bytes of data"},
+               {"# vtk DataFile Version 2.0\nx\nBINARY\nDATASET POLYDATA\nPOINTS 1 double", MV_ERR_BAD_DATA,
+                "no line break"}};
+    mv_elastix_transform *t = NULL;
+    unsigned char buf[1024], bin[256];
+    size_t len = 0, n, i;
+    REQUIRE_OK(mv_elastix_parse(tp, &t, NULL));
+    /* ASCII, the size protocol */
+    EXPECT_STATUS(mv_elastix_vtk_format(t, in, strlen(in), NULL, 0, &len), MV_ERR_BUFFER_TOO_SMALL);
+    EXPECT_EQ_INT((int64_t)len, (int64_t)strlen(want));
+    EXPECT_STATUS(mv_elastix_vtk_format(t, in, strlen(in), buf, len - 1, &len), MV_ERR_BUFFER_TOO_SMALL);
+    REQUIRE_OK(mv_elastix_vtk_format(t, in, strlen(in), buf, len, &len));
+    buf[len] = 0;
+    EXPECT_EQ_STR((const char *)buf, want);
+    /* BINARY: big-endian doubles in, big-endian doubles out, cells after them as they are */
+    {
+        static const char head[] = "# vtk DataFile Version 3.0\nb\nBINARY\nDATASET POLYDATA\nPOINTS 2 double\n";
+        static const unsigned char cells[] = {'\n', 'V', 'E', 'R', 'T', 'I', 'C', 'E', 'S', ' ', '1', ' ', '2', '\n',
+                                              0,    0,   0,   1,   0,   0,   0,   1,   '\n'};
+        const double p[6] = {1, 2, 3, -10.5, 0.125, 1e-3}, q[6] = {2.5, 0, 3.25, -9, -1.875, 0.251};
+        double got[6];
+        n = sizeof(head) - 1;
+        memcpy(bin, head, n);
+        for (i = 0; i < 6; i++) {
+            uint64_t u;
+            int k;
+            memcpy(&u, &p[i], 8);
+            for (k = 0; k < 8; k++) bin[n++] = (unsigned char)(u >> (56 - 8 * k));
+        }
+        memcpy(bin + n, cells, sizeof(cells));
+        n += sizeof(cells);
+        REQUIRE_OK(mv_elastix_vtk_format(t, bin, n, buf, sizeof(buf), &len));
+        EXPECT_EQ_INT((int64_t)len, (int64_t)n);
+        EXPECT(memcmp(buf, head, sizeof(head) - 1) == 0);
+        vtk_be_doubles(buf + sizeof(head) - 1, got, 6);
+        for (i = 0; i < 6; i++) EXPECT_NEAR(got[i], q[i], 1e-15);
+        EXPECT(memcmp(buf + len - sizeof(cells), cells, sizeof(cells)) == 0);
+        /* BINARY float: 4 bytes a value in, 8 out */
+        {
+            static const char fhead[] = "# vtk DataFile Version 3.0\nb\nBINARY\nDATASET POLYDATA\nPOINTS 1 float\n";
+            const float f[3] = {0.1f, -2, 8};
+            n = sizeof(fhead) - 1;
+            memcpy(bin, fhead, n);
+            for (i = 0; i < 3; i++) {
+                uint32_t u;
+                int k;
+                memcpy(&u, &f[i], 4);
+                for (k = 0; k < 4; k++) bin[n++] = (unsigned char)(u >> (24 - 8 * k));
+            }
+        }
+        bin[n++] = '\n';
+        REQUIRE_OK(mv_elastix_vtk_format(t, bin, n, buf, sizeof(buf), &len));
+        EXPECT_EQ_INT((int64_t)len, 53 + 16 + 24 + 1); /* the header to POINTS, its line, 3 doubles, the \n after */
+        EXPECT(memcmp(buf + 53, "POINTS 1 double\n", 16) == 0);
+        vtk_be_doubles(buf + 69, got, 3);
+        EXPECT(got[0] == (double)0.1f + 1.5 && got[1] == -4 && got[2] == 8.25);
+    }
+    /* files: written whole; no points; keywords in any case */
+    {
+        static const char *none = "# vtk DataFile Version 2.0\nempty\nascii\ndataset polydata\npoints 0 Float\n";
+        FILE *f = fopen(tu_path("mesh.vtk"), "wb");
+        REQUIRE(f != NULL);
+        fputs(in, f);
+        fclose(f);
+        REQUIRE_OK(mv_elastix_vtk_write(tu_path("outputpoints.vtk"), t, tu_path("mesh.vtk")));
+        f = fopen(tu_path("outputpoints.vtk"), "rb");
+        REQUIRE(f != NULL);
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        EXPECT_EQ_STR((const char *)buf, want);
+        REQUIRE_OK(mv_elastix_vtk_format(t, none, strlen(none), buf, sizeof(buf), &len));
+        buf[len] = 0;
+        EXPECT_EQ_STR((const char *)buf, "# vtk DataFile Version 2.0\nempty\nascii\ndataset polydata\nPOINTS 0 double\n");
+        EXPECT_STATUS(mv_elastix_vtk_write(tu_path("out2.vtk"), t, tu_path("no_such_mesh.vtk")), MV_ERR_NOT_FOUND);
+        EXPECT(strstr(mv_last_error(), "no_such_mesh.vtk") != NULL);
+        f = fopen(tu_path("bad.vtk"), "wb");
+        REQUIRE(f != NULL);
+        fputs(bad[3].text, f);
+        fclose(f);
+        EXPECT_STATUS(mv_elastix_vtk_write(tu_path("out2.vtk"), t, tu_path("bad.vtk")), MV_ERR_UNSUPPORTED);
+        EXPECT(strstr(mv_last_error(), "bad.vtk") != NULL);
+        f = fopen(tu_path("out2.vtk"), "rb");
+        EXPECT(f == NULL); /* nothing half-written */
+        if (f) fclose(f);
+    }
+    /* malformed files, each named */
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        n = strlen(bad[i].text);
+        EXPECT_STATUS(mv_elastix_vtk_format(t, bad[i].text, n, buf, sizeof(buf), &len), bad[i].st);
+        EXPECT_MSG(strstr(mv_last_error(), bad[i].says) != NULL, "%s: %s", bad[i].text, mv_last_error());
+    }
+    EXPECT_STATUS(mv_elastix_vtk_format(t, in, strlen(in), buf, sizeof(buf), NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_elastix_vtk_format(NULL, in, strlen(in), buf, sizeof(buf), &len), MV_ERR_INVALID_ARG);
+    /* 2D: x and y move, z stays */
+    mv_elastix_free(t);
+    REQUIRE_OK(mv_elastix_parse("(Transform \"TranslationTransform\")\n(NumberOfParameters 2)\n(TransformParameters 1 2)\n"
+                                "(FixedImageDimension 2)\n(MovingImageDimension 2)\n(Size 4 5)\n",
+                                &t, NULL));
+    {
+        static const char *in2 = "# vtk DataFile Version 2.0\nx\nASCII\nDATASET POLYDATA\nPOINTS 1 double\n1 2 7\n";
+        REQUIRE_OK(mv_elastix_vtk_format(t, in2, strlen(in2), buf, sizeof(buf), &len));
+        buf[len] = 0;
+        EXPECT_EQ_STR((const char *)buf, "# vtk DataFile Version 2.0\nx\nASCII\nDATASET POLYDATA\nPOINTS 1 double\n2 4 7\n");
+    }
+    mv_elastix_free(t);
+}
+
 /* mv_elastix_write_bspline read back by mv_elastix_read (whose evaluation
    tests/py/diff_elastix.py checks against transformix) equals
    mv_bspline_field on the whole fixed grid, its end intervals included:

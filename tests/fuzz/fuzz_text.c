@@ -9,7 +9,10 @@
    - mv_elastix_parse(A) (elastix TransformParameters): a file that parses
      gives a finite matrix when linear, a field and points when not; B
      then as transformix's point file through it (outputpoints.txt: the
-     size asked first, then the text of that size, a line per point);
+     size asked first, then the text of that size, a line per point) and
+     B's bytes (NULs and all) as a VTK PolyData file through it
+     (outputpoints.vtk: the size asked, then that many bytes, beginning
+     with the input's first line);
    - mv_elastix_points_parse(A) in 2D and 3D: count x ndim finite numbers;
    - mv_itk_mat_parse(the whole input) (ITK's MATLAB .mat transforms): a
      parse that succeeds gives what fz_matrix_ok asks, and the same doubles
@@ -62,13 +65,14 @@ static void fz_matrix(const char *text)
 }
 
 static void fz_points(const mv_elastix_transform *t, const char *text, int nd);
+static void fz_vtk(const mv_elastix_transform *t, const uint8_t *in, size_t len);
 
 /* mv_elastix_parse(A): a parse that succeeds gives dimension 2 or 3 and one
    link; a linear one a finite matrix (or MV_ERR_BAD_DATA when its products
    overflow); any kind a field, a Jacobian and its matrix on a 2x2x2 grid
    (the file's own Size may be huge), points through the chain, its
    resampling settings and B as its point file, without a crash or a leak */
-static void fz_elastix(const char *text, const char *points)
+static void fz_elastix(const char *text, const char *points, const uint8_t *vtk, size_t vtk_len)
 {
     mv_elastix_transform *t = NULL;
     double m[4][4];
@@ -104,7 +108,22 @@ static void fz_elastix(const char *text, const char *points)
             abort();
     }
     fz_points(t, points, mv_elastix_ndim(t));
+    fz_vtk(t, vtk, vtk_len);
     mv_elastix_free(t);
+}
+
+/* mv_elastix_vtk_format(t, in): a file that reads gives the size first,
+   then exactly that many bytes, which begin with the input's first line
+   (the header is copied as it is) */
+static void fz_vtk(const mv_elastix_transform *t, const uint8_t *in, size_t len)
+{
+    size_t need = 0, got = 0;
+    unsigned char *buf;
+    mv_status st = mv_elastix_vtk_format(t, in, len, NULL, 0, &need);
+    if (st != MV_ERR_BUFFER_TOO_SMALL) return; /* the file is refused: with a message, checked by the tests */
+    if (need < 23 || !(buf = (unsigned char *)malloc(need))) abort();
+    if (mv_elastix_vtk_format(t, in, len, buf, need, &got) != MV_OK || got != need || memcmp(buf, in, 22)) abort();
+    free(buf);
 }
 
 /* mv_elastix_points_parse(text, nd): a parse that succeeds gives count x
@@ -196,7 +215,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     b[blen] = 0;
     fz_itk_mat(data, size);
     fz_matrix(a);
-    fz_elastix(a, b);
+    fz_elastix(a, b, nul ? nul + 1 : NULL, blen);
     fz_points(NULL, a, 2);
     fz_points(NULL, a, 3);
     fz_schedule(a, nul ? b : NULL);

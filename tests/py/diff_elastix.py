@@ -111,7 +111,14 @@ counted in the summary.
             the model's continuous index is within 1e-5 of a half: counted,
             none so far), numbers within 1.01e-6 (their 6 printed decimals;
             Deformation a float32 in both: + 2^-23 |value|). transformix's
-            InputPoint and OutputPoint are checked against the model.
+            InputPoint and OutputPoint are checked against the model. Then
+            the same points as a VTK PolyData mesh (ASCII or BINARY, float
+            or double, a polyline or a vertex, a triangle, point scalars):
+            -def mesh.vtk, outputpoints.vtk's points within 1e-9 mm +
+            1e-12 |value| of transformix's (3D; transformix 5.0.1 reads a
+            2D transform's VTK points two numbers at a time and aborts, so
+            2D is checked against the model), mvtool's bytes after the
+            points the input's.
   elastix   2 fixed cases: a 24^3 phantom of 20 Gaussian blobs (1.5 mm;
             case 1 oblique) and a copy moved by a known rigid transform (up
             to 0.06 rad, 2 mm); elastix AffineTransform (Mattes MI, 2
@@ -1265,6 +1272,117 @@ def fam_points(case, rng):
     case.note('points compared', len(tx))
     if moving:
         case.note('with -in (OutputIndexMoving)')
+    return max(worst, vtk_points(case, rng, nd, files, tp, tp_tx, P))
+
+
+def write_vtk(path, P, binary, ftype, rng):
+    """P (3, N) as a legacy VTK PolyData file: a polyline through the
+    points (a vertex for one point: ITK refuses a line of one), a triangle
+    when there are 3, point scalars; the bytes after the coordinates (the
+    cells and data, which mvtool keeps as they are)"""
+    n = P.shape[1]
+    cell = 'VERTICES' if n == 1 else 'LINES'
+    head = '# vtk DataFile Version 3.0\nlandmarks %d\n%s\nDATASET POLYDATA\nPOINTS %d %s\n' % (
+        n, 'BINARY' if binary else 'ASCII', n, ftype)
+    if binary:
+        body = P.T.astype('>f4' if ftype == 'float' else '>f8').tobytes()
+        rest = (b'\n%s 1 %d\n' % (cell.encode(), n + 1)) + np.array([n] + list(range(n)), '>i4').tobytes() + b'\n'
+        rest += b'POINT_DATA %d\nSCALARS s float 1\nLOOKUP_TABLE default\n' % n
+        rest += rng.uniform(0, 9, n).astype('>f4').tobytes() + b'\n'
+    else:
+        form = '%.9g' if ftype == 'float' else '%.17g'
+        body = ''.join(' '.join(form % v for v in P[:, j]) + '\n' for j in range(n)).encode()
+        rest = ('%s 1 %d\n%s\n' % (cell, n + 1, ' '.join(str(v) for v in [n] + list(range(n))))).encode()
+        if n >= 3:
+            rest += b'POLYGONS 1 4\n3 0 1 2\n'
+        rest += ('POINT_DATA %d\nSCALARS s double 1\nLOOKUP_TABLE default\n%s\n' % (
+            n, ' '.join('%.3f' % v for v in rng.uniform(0, 9, n)))).encode()
+    with open(path, 'wb') as f:
+        f.write(head.encode() + body + rest)
+    return rest
+
+
+def read_vtk_points(path):
+    """a VTK PolyData file's POINTS (3, N) (ASCII or BINARY, float or
+    double) and the bytes after the coordinates (ASCII: after the line
+    break that ends them)"""
+    data = open(path, 'rb').read()
+    lines = data.split(b'\n', 3)
+    binary = lines[2].strip().upper() == b'BINARY'
+    m = re.search(rb'POINTS\s+(\d+)\s+(float|double)[ \t\r]*\n', data)
+    if not m:
+        raise Failure('%s: no POINTS line' % path)
+    n, ftype = int(m.group(1)), m.group(2).decode()
+    at = m.end()
+    if binary:
+        size = 4 if ftype == 'float' else 8
+        P = np.frombuffer(data[at:at + 3 * n * size], '>f4' if size == 4 else '>f8').astype(np.float64)
+        return P.reshape(n, 3).T, data[at + 3 * n * size:]
+    words = re.finditer(rb'\S+', data[at:])
+    vals, end = [], at
+    for _ in range(3 * n):
+        w = next(words)
+        vals.append(float(w.group()))
+        end = at + w.end()
+    rest = data[end:]
+    rest = rest[1:] if rest.startswith(b'\n') else rest
+    return np.array(vals).reshape(n, 3).T, rest
+
+
+def vtk_points(case, rng, nd, files, tp, tp_tx, P):
+    """mvtool transformix -def mesh.vtk against transformix -def mesh.vtk
+    (3D; ITK's 2D mesh reader takes the flat list two at a time, so 2D
+    checks mvtool against the model): the same points in outputpoints.vtk
+    to 1e-9 mm + 1e-12 of the value (both float64; float files rounded to
+    float first), transformix's against the model, mvtool's cells and data
+    the input's bytes"""
+    binary = bool(rng.random() < 0.5)
+    ftype = str(rng.choice(['float', 'double']))
+    P3 = np.vstack([P, rng.uniform(-5, 5, (1, P.shape[1]))]) if nd == 2 else P.copy()
+    if ftype == 'float':
+        P3 = P3.astype(np.float32).astype(np.float64)
+    mesh = case.p('mesh.vtk')
+    rest = write_vtk(mesh, P3, binary, ftype, rng)
+    case.note('vtk %s %s files' % ('binary' if binary else 'ascii', ftype))
+    Q, edge = eval_chain(files, P3[:nd])
+    mdir = case.p('mv_vtk')
+    os.makedirs(mdir)
+    case.mv('transformix', '-def', mesh, '-tp', tp, '-out', mdir)
+    mine, mrest = read_vtk_points(os.path.join(mdir, 'outputpoints.vtk'))
+    if mrest != rest:
+        raise Failure('outputpoints.vtk: the bytes after the points are not the input\'s')
+    if mine.shape != P3.shape:
+        raise Failure('outputpoints.vtk: %s points from mvtool, %s in' % (mine.shape, P3.shape))
+    if nd == 2:
+        if not np.array_equal(mine[2], P3[2]):
+            raise Failure('2D outputpoints.vtk: z %s, the input %s' % (mine[2], P3[2]))
+        ok = edge <= EDGE
+        ok |= np.all(np.abs(mine[:2] - Q) <= ATOL + RTOL * np.abs(Q), axis=0)
+        if not np.all(ok):
+            raise Failure('2D outputpoints.vtk: mvtool %s, the model %s' % (mine[:2, ~ok], Q[:, ~ok]))
+        case.note('vtk 2D points (against the model)', P3.shape[1])
+        return 0.0
+    tdir = case.p('tx_vtk')
+    os.makedirs(tdir)
+    cmd = [TRANSFORMIX, '-def', mesh, '-tp', tp_tx, '-out', tdir]
+    r = case.run(cmd)
+    if r.returncode < 0:
+        case.note('transformix crashes (rerun)')
+        r = case.run(cmd)
+    if r.returncode != 0 or not os.path.exists(os.path.join(tdir, 'outputpoints.vtk')):
+        raise Failure('transformix -def %s: exit %d, no outputpoints.vtk' % (mesh, r.returncode))
+    theirs, _ = read_vtk_points(os.path.join(tdir, 'outputpoints.vtk'))
+    use = edge > EDGE
+    if not np.all(np.abs(theirs[:, use] - Q[:, use]) <= ATOL + RTOL * np.abs(Q[:, use])):
+        raise Failure('harness: transformix\'s outputpoints.vtk %s, the model %s' % (theirs[:, use], Q[:, use]))
+    tol = 1e-9 + 1e-12 * np.abs(theirs[:, use])
+    dev = np.abs(mine[:, use] - theirs[:, use]) / tol
+    worst = float(dev.max()) if dev.size else 0.0
+    if not worst <= 1:
+        j = int(np.argmax(dev.max(axis=0)))
+        raise Failure('outputpoints.vtk point %d: mvtool %s, transformix %s' % (j, mine[:, use][:, j], theirs[:, use][:, j]))
+    case.note('vtk points compared', int(use.sum()))
+    case.peak('vtk points: largest difference (mm)', float(np.abs(mine[:, use] - theirs[:, use]).max()) if use.any() else 0.0)
     return worst
 
 
