@@ -28723,13 +28723,7 @@ static int mv__vtk_line(const char **p, const char *end, const char **lb, const 
 /* [wb, we) is keyword w, in any case (VTK lowers its keywords) */
 static int mv__vtk_is(const char *wb, const char *we, const char *w)
 {
-    size_t n = strlen(w), i;
-    if ((size_t)(we - wb) != n) return 0;
-    for (i = 0; i < n; i++) {
-        char c = wb[i];
-        if ((c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c) != w[i]) return 0;
-    }
-    return 1;
+    return (size_t)(we - wb) == strlen(w) && mv__streq_nocase_n(wb, w, (size_t)(we - wb));
 }
 
 /* where a file's points are: the word POINTS at points_word, n points of
@@ -28803,19 +28797,8 @@ static mv_status mv__vtk_scan(const char *in, size_t in_len, mv__vtk_layout *L)
 /* the big-endian value of size bytes (4: float, 8: double) at b */
 static double mv__vtk_be(const unsigned char *b, int size)
 {
-    uint64_t u = 0;
-    int i;
-    for (i = 0; i < size; i++) u = u << 8 | b[i];
-    if (size == 4) {
-        const uint32_t w = (uint32_t)u;
-        float f;
-        memcpy(&f, &w, 4);
-        return f;
-    } else {
-        double d;
-        memcpy(&d, &u, 8);
-        return d;
-    }
+    const int swap = !mv__host_is_big_endian();
+    return size == 4 ? mv__rd_f32(b, 0, swap) : mv__rd_f64(b, 0, swap);
 }
 
 /* coordinate a of point j at *p: binary, or the next word read as the
@@ -28887,11 +28870,10 @@ MVDEF mv_status mv_elastix_vtk_format(const mv_elastix_transform *t, const void 
         mv__elx_chain_apply(t, v, q, NULL);
         if (t->nd == 2) q[2] = v[2];
         for (a = 0; a < 3; a++) {
-            if (L.binary) { /* big-endian float64 */
-                uint64_t u;
-                int i;
-                memcpy(&u, &q[a], 8);
-                for (i = 0; i < 8; i++) line[at++] = (char)(unsigned char)(u >> (56 - 8 * i));
+            if (L.binary) { /* big-endian float64: the host's bytes, swapped on a little-endian host */
+                const uint64_t u = mv__rd_u64((const unsigned char *)&q[a], 0, !mv__host_is_big_endian());
+                memcpy(line + at, &u, 8);
+                at += 8;
             } else {
                 at += mv__vtk_number(line + at, sizeof(line) - at - 1, q[a]);
                 line[at++] = a < 2 ? ' ' : '\n';
