@@ -164,10 +164,19 @@ bench-baseline: bench-setup $(BUILD)/libmvbench.so
 	$(BENCH_PY) bench/bench.py baseline $(BENCH_ARGS)
 
 # ---- tests: one suite binary per configuration -------------------------------
-# $(call suite,name,compiler,extra flags[,test files])
+# The suites are compiled without -g: debug information is a quarter of the
+# compile time of the header, and make test compiles it a dozen times. The
+# sanitizer suites keep it (their reports give lines); to debug another
+# suite, make build/tests-nosimd TEST_CFLAGS="-O2 -g".
+TEST_CFLAGS ?= $(filter-out -g,$(CFLAGS))
+# $(call suite,name,compiler,extra flags[,test files[,isa]]): with "isa", the
+# suite's configuration is tests/test_isa.c's own, and that file's copy of the
+# implementation is the suite's (MVT_ISA_IMPLEMENTS) instead of a second
+# compile of the header from tests/medvol_impl.c
 define suite
 $(BUILD)/tests-$(1): $(or $(4),$(TEST_SRC)) tests/medvol_impl.c tests/*.h medvol.h | $(BUILD)
-	$(2) $(CFLAGS) $(WFLAGS) $(XFLAGS) $(3) -o $$@ $(or $(4),$(TEST_SRC)) tests/medvol_impl.c $(LDLIBS)
+	$(2) $(TEST_CFLAGS) $(WFLAGS) $(XFLAGS) $(3) $(if $(5),-DMVT_ISA_IMPLEMENTS) -o $$@ $(or $(4),$(TEST_SRC)) \
+	  $(if $(5),,tests/medvol_impl.c) $(LDLIBS)
 endef
 # Some suites are built from part of the test files (MVT_PARTIAL_SUITE,
 # tests/test_main.c: a selected test whose file is left out fails, so each
@@ -183,7 +192,9 @@ endef
 #  - the clang suite skips test_alloc.c (another compiler for the same
 #    allocation paths) and keeps test_isa.c: every kernel through clang's
 #    code generation, against its scalar reference.
-# Both run in the default, ASan+UBSan, no-SIMD and NEON suites.
+# Both run in the default, ASan+UBSan, no-SIMD and NEON suites; in the last
+# three test_isa.c's copy is the suite's implementation (its configuration
+# is theirs), so only test_alloc.c adds a compile of the header.
 TEST_SRC_TSAN := $(filter-out tests/test_isa.c tests/test_alloc.c,$(TEST_SRC))
 TEST_SRC_FFTW := tests/test_main.c tests/test_fft.c tests/test_fft_plan.c tests/test_nufft.c
 TEST_SRC_NO_ISA_ALLOC := $(TEST_SRC_TSAN)
@@ -192,11 +203,11 @@ TEST_SRC_NO_ALLOC := $(filter-out tests/test_alloc.c,$(TEST_SRC))
 # the CUDA half and test-symbols also use (same flags: one compile of the
 # header for the four, ~40 s each)
 $(BUILD)/tests-default: $(TEST_SRC) tests/*.h medvol.h $(BUILD)/medvol.o | $(BUILD)
-	$(CC) $(CFLAGS) $(WFLAGS) $(XFLAGS) $(TOOLDEF) -o $@ $(TEST_SRC) $(BUILD)/medvol.o $(LDLIBS)
+	$(CC) $(TEST_CFLAGS) $(WFLAGS) $(XFLAGS) $(TOOLDEF) -o $@ $(TEST_SRC) $(BUILD)/medvol.o $(LDLIBS)
 # (flags with commas go through a variable: $(call) splits its arguments first)
-ASAN_FLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-$(eval $(call suite,asan,clang,$(ASAN_FLAGS) -DMEDVOL_RUNTIME_DISPATCH))
-$(eval $(call suite,nosimd,$(CC),-DMEDVOL_NO_SIMD))
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+$(eval $(call suite,asan,clang,$(ASAN_FLAGS) -DMEDVOL_RUNTIME_DISPATCH,,isa))
+$(eval $(call suite,nosimd,$(CC),-DMEDVOL_NO_SIMD,,isa))
 $(eval $(call suite,nothreads,$(CC),-DMEDVOL_NO_THREADS -march=native -DMVT_PARTIAL_SUITE,$(TEST_SRC_NO_ISA_ALLOC)))
 $(eval $(call suite,clang,clang,-march=native -DMVT_PARTIAL_SUITE,$(TEST_SRC_NO_ALLOC)))
 # ThreadSanitizer over the threaded load, gzip and pool paths (the whole suite
@@ -204,7 +215,7 @@ $(eval $(call suite,clang,clang,-march=native -DMVT_PARTIAL_SUITE,$(TEST_SRC_NO_
 $(eval $(call suite,tsan,clang,-O1 -g -fsanitize=thread -DMEDVOL_RUNTIME_DISPATCH -DMVT_PARTIAL_SUITE,$(TEST_SRC_TSAN)))
 
 $(BUILD)/tests-cxx: $(TEST_SRC_NO_ISA_ALLOC) tests/medvol_impl.c tests/*.h medvol.h | $(BUILD)
-	$(CXX) $(CFLAGS) $(subst -std=c99,-std=c++11,$(filter-out -Wstrict-prototypes -Wmissing-prototypes,$(WFLAGS))) \
+	$(CXX) $(TEST_CFLAGS) $(subst -std=c99,-std=c++11,$(filter-out -Wstrict-prototypes -Wmissing-prototypes,$(WFLAGS))) \
 	  $(XFLAGS) -DMEDVOL_RUNTIME_DISPATCH -DMVT_PARTIAL_SUITE -x c++ -o $@ $(TEST_SRC_NO_ISA_ALLOC) tests/medvol_impl.c \
 	  $(LDLIBS)
 
@@ -212,7 +223,7 @@ $(BUILD)/tests-cxx: $(TEST_SRC_NO_ISA_ALLOC) tests/medvol_impl.c tests/*.h medvo
 # only this suite and profile_fft_vs_fftw link FFTW, the library never needs it
 # (-O1: this suite checks the routing to FFTW, and compiles faster)
 $(BUILD)/tests-fftw: $(TEST_SRC_FFTW) tests/medvol_impl.c tests/*.h medvol.h | $(BUILD)
-	$(CC) $(CFLAGS) -O1 $(WFLAGS) $(XFLAGS) -DMEDVOL_USE_FFTW -DMEDVOL_RUNTIME_DISPATCH -DMVT_PARTIAL_SUITE -o $@ \
+	$(CC) $(TEST_CFLAGS) -O1 $(WFLAGS) $(XFLAGS) -DMEDVOL_USE_FFTW -DMEDVOL_RUNTIME_DISPATCH -DMVT_PARTIAL_SUITE -o $@ \
 	  $(TEST_SRC_FFTW) tests/medvol_impl.c $(FFTW_LIBS) $(LDLIBS)
 
 # The algorithm-level tests (registration and reconstruction recovering known
@@ -258,13 +269,20 @@ test-fftw: $(BUILD)/tests-fftw
 	$(BUILD)/tests-fftw --filter fft.
 
 # every configuration macro compiles warning-free in C and C++; contradictions fail.
-# gcc compiles the configurations that change much code at -O1 (its
-# maybe-uninitialized and other flow warnings need the optimizer), the others
-# with -fsyntax-only; clang's and g++'s warnings come from their front ends,
-# so -fsyntax-only finds them for every configuration. (A full -O1 compile of
-# the header takes ~20 s: 17 configurations x 3 compilers was 17 minutes of CI.)
-CONFIGS_OPT := "" "-DMEDVOL_NO_STDIO" "-DMEDVOL_NO_THREADS" "-DMEDVOL_NO_SIMD" "-DMEDVOL_RUNTIME_DISPATCH" \
-  "-DMEDVOL_NO_STDIO -DMEDVOL_NO_THREADS -DMEDVOL_NO_SIMD" "-march=native" "-DMEDVOL_USE_FFTW"
+# gcc compiles the configurations that change much code with the optimizer
+# on (its maybe-uninitialized and other flow warnings need it), each once in
+# make test: CONFIGS_OPT here at -O1; the bare configuration in test-install
+# (its pkg-config C build, -O1), -DMEDVOL_NO_SIMD in the no-SIMD suite (-O2),
+# -DMEDVOL_RUNTIME_DISPATCH in build/medvol.o (-O2) and at release
+# optimization (-O3 -DNDEBUG: warnings -O1 does not give after inlining) in
+# test-install's CMake Release build (C) and its pkg-config C++ build, and
+# -DMEDVOL_USE_FFTW in the FFTW suite (-O1) (CONFIGS_ELSEWHERE); gcc checks
+# the rest with -fsyntax-only. clang's and g++'s warnings come from their
+# front ends, so -fsyntax-only finds them for every configuration.
+# (A full -O1 compile of the header takes ~20 s: 17 configurations x 3
+# compilers was 17 minutes of CI.)
+CONFIGS_OPT := "-DMEDVOL_NO_STDIO" "-DMEDVOL_NO_THREADS" "-DMEDVOL_NO_STDIO -DMEDVOL_NO_THREADS -DMEDVOL_NO_SIMD" "-march=native"
+CONFIGS_ELSEWHERE := "" "-DMEDVOL_NO_SIMD" "-DMEDVOL_RUNTIME_DISPATCH" "-DMEDVOL_USE_FFTW"
 CONFIGS_FRONT := "-DMEDVOL_STATIC" "-DMEDVOL_NO_AVX512" "-DMEDVOL_NO_AVX2" "-DMEDVOL_NO_THREAD_LOCAL" \
   "-DMEDVOL_MAX_BYTES=1000000" "-DMEDVOL_CUSTOM_ALLOC" "-DMEDVOL_CUSTOM_ASSERT" \
   "-DMEDVOL_RUNTIME_DISPATCH -DMEDVOL_NO_AVX512" "-DMEDVOL_USE_FFTW -DMEDVOL_NO_THREADS"
@@ -278,10 +296,13 @@ test-configs: | $(BUILD)
 	  $(CC) -std=c99 -O1 -Wall -Wextra -Wpedantic -Werror $$cfg -c tests/compile/config.c -o $(BUILD)/cfg.o \
 	    || { echo "FAIL: $(CC) -std=c99 -O1 $$cfg"; exit 1; }; \
 	done
-	@for cfg in $(CONFIGS_OPT) $(CONFIGS_FRONT); do \
-	  for cc in "$(CC) -std=c99" "clang -std=c99" "$(CXX) -std=c++11 -x c++"; do \
+	@for cfg in $(CONFIGS_OPT) $(CONFIGS_ELSEWHERE) $(CONFIGS_FRONT); do \
+	  for cc in "clang -std=c99" "$(CXX) -std=c++11 -x c++"; do \
 	    $$cc -fsyntax-only -Wall -Wextra -Wpedantic -Werror $$cfg tests/compile/config.c || { echo "FAIL: $$cc $$cfg"; exit 1; }; \
 	  done; \
+	done
+	@for cfg in $(CONFIGS_FRONT); do \
+	  $(CC) -std=c99 -fsyntax-only -Wall -Wextra -Wpedantic -Werror $$cfg tests/compile/config.c || { echo "FAIL: $(CC) $$cfg"; exit 1; }; \
 	done
 	@for cc in "$(CC) -std=c99" "clang -std=c99" "$(CXX) -std=c++11 -x c++"; do \
 	  $$cc -O1 -Wall -Wextra -Wpedantic -Werror -c tests/compile/cuda_header.c -o $(BUILD)/cfg.o || { echo "FAIL: $$cc medvol_cuda.h"; exit 1; }; \
@@ -289,12 +310,6 @@ test-configs: | $(BUILD)
 	@for cc in "$(CC) -std=c99" "clang -std=c99" "$(CXX) -std=c++11 -x c++" "clang++ -std=c++11 -x c++"; do \
 	  $$cc -O1 -Wall -Wextra -Wpedantic -Werror tests/compile/zero_init.c -o $(BUILD)/cfg-zero && $(BUILD)/cfg-zero >/dev/null \
 	    || { echo "FAIL: $$cc tests/compile/zero_init.c"; exit 1; }; \
-	done
-	@# release builds (-O3, CMake's Release) see warnings -O1 does not (maybe-uninitialized after
-	@# inlining): gcc's middle end, C and C++; clang's warnings are its front end's, checked above
-	@for cc in "$(CC) -std=c99" "$(CXX) -std=c++11 -x c++"; do \
-	  $$cc -O3 -DNDEBUG -Wall -Wextra -Wpedantic -Werror -DMEDVOL_RUNTIME_DISPATCH -c tests/compile/config.c -o $(BUILD)/cfg.o \
-	    || { echo "FAIL: $$cc -O3 -DMEDVOL_RUNTIME_DISPATCH"; exit 1; }; \
 	done
 	@$(CC) -std=c99 -O1 -Wall -Wextra -Wpedantic -Werror tests/compile/static_a.c tests/compile/static_b.c -o $(BUILD)/cfg-static $(LDLIBS) && $(BUILD)/cfg-static
 	@if $(CC) -std=c99 -DMEDVOL_BAD_PARTIAL_ALLOC -c tests/compile/config.c -o $(BUILD)/cfg.o 2>/dev/null; then echo "FAIL: partial allocator override compiled"; exit 1; fi
@@ -408,10 +423,11 @@ test-cuda-symbols: cuda
 # The CUDA half on the CPU: tests/cuda_emu is a CUDA emulator (each GPU thread
 # a fiber; stream order, launch limits, barriers, shuffles and copies checked
 # as a GPU and compute-sanitizer would; cuFFT in float64) that runs the GPU
-# groups of tests/test_cuda.cu without a GPU: all of them in thread order;
-# then a race check (each grid forward and in reverse from the same memory,
-# any byte that differs names the kernel) and ASan+UBSan (memcheck's
-# out-of-bounds accesses), each without the slowest groups (EMU_SKIP_*: the
+# groups of tests/test_cuda.cu without a GPU: a race check (each grid in
+# thread order, the result the tests see, then again in reverse from the
+# same memory: any byte that differs names the kernel) and ASan+UBSan
+# (memcheck's out-of-bounds accesses), each without the slowest groups, and
+# the groups the race check leaves out in thread order (EMU_SKIP_*: the
 # barrier-heavy metric reductions take 48 s of the 85 s thread-order run;
 # cgsense_nc, 29 s of the race check, launches no kernel that the cgsense
 # and nufft groups do not race-check, MV_EMU_VERBOSE=1 lists them). g++ compiles
@@ -454,10 +470,13 @@ $(EMU)/proton_pdd_gpu: examples/proton_pdd.c examples/profile.h medvol_cuda.h $(
                        $(BUILD)/medvol.o
 	$(CC) $(EXFLAGS) -DPDD_CUDA -I tests/cuda_emu/include -c -o $(EMU)/proton_pdd_gpu.o $<
 	$(CXX) -o $@ $(EMU)/proton_pdd_gpu.o $(EMU)/medvol_cuda_impl.o $(EMU)/emu.a $(BUILD)/medvol.o $(LDLIBS)
-$(EMU)/test_cuda_san: $(EMU_DEPS) tests/medvol_impl.c
-	$(CC) $(CFLAGS) -std=c99 $(XFLAGS) $(EMU_SAN) -c -o $(EMU)/medvol_san.o tests/medvol_impl.c
+# (the CUDA half, its tests and the emulator instrumented; medvol.h's host
+# implementation is build/medvol.o as it is: its memory checks are the
+# ASan+UBSan suite's, and a second sanitized compile of the header here cost
+# two minutes of make test)
+$(EMU)/test_cuda_san: $(EMU_DEPS) $(BUILD)/medvol.o
 	$(CXX) $(EMU_FLAGS) $(EMU_SAN) -O1 -o $@ $(EMU)/tests/test_cuda.cc $(EMU)/tests/medvol_cuda_impl.cc $(EMU_SRC) \
-	  $(EMU)/medvol_san.o $(LDLIBS)
+	  $(BUILD)/medvol.o $(LDLIBS)
 # examples/profile_cuda.cu on the emulator: a smoke run of every profile row
 # (make profile-cuda-emu, not in make test: its fixed-size rows take 1.5
 # minutes on the CPU; the times it prints are the emulator's, meaningless)
@@ -476,9 +495,13 @@ $(EMU)/test_emu_fft: tests/cuda_emu/test_emu_fft.cc $(EMU)/emu.a
 # four targets, so that make -j runs them side by side (one after another
 # they were the last two minutes of make test, on one core)
 test-cuda-emu: test-cuda-emu-order test-cuda-emu-pdd test-cuda-emu-race test-cuda-emu-san
+# (thread order: only the groups the race check leaves out; it runs every
+# other grid in thread order first and tests that result, so a second
+# thread-order run of those repeated it)
 test-cuda-emu-order: $(EMU)/test_emu $(EMU)/test_emu_fft $(EMU)/test_cuda
 	@echo "== the emulator's own tests"; $(EMU)/test_emu && $(EMU)/test_emu_fft
-	@echo "== tests/test_cuda.cu on the emulator, thread order"; $(EMU)/test_cuda
+	@echo "== tests/test_cuda.cu on the emulator, thread order: $(EMU_SKIP_RACE)"; \
+	  MV_CUDA_TEST_ONLY=$(EMU_SKIP_RACE) $(EMU)/test_cuda
 test-cuda-emu-pdd: $(EMU)/test_cuda $(EMU)/proton_pdd_gpu
 	@echo "== proton_pdd --gpu --compare on the emulator"; tests/test_pdd_gpu.sh $(EMU) quick
 	@echo "== no device (MV_EMU_DEVICES=0): the SKIPPED paths"; \
@@ -496,14 +519,16 @@ test-cuda-emu-san: $(EMU)/test_cuda_san
 # leaves out, besides SKIP_SLOW, tests of thread-count determinism and
 # cross-tool file checks that run no NEON kernel of their own (the other
 # configurations run them natively; the ISA tests, which compare every NEON
-# kernel with its scalar reference, all stay)
+# kernel with its scalar reference, all stay). Their threaded runs are done
+# once (MEDVOL_TEST_REPS=1): the repetitions hunt races, which the TSan suite
+# does natively, and under qemu each costs seconds.
 NEON_SKIP := $(SKIP_SLOW) $(addprefix --skip ,bspline.large_2d_threads recon.cgsense_chunked_series \
   regspeed.metric_loops_threads recon.grappa_threads_repeated register.setup_any_threads register.simpleitk_applies)
 AARCH64_CC ?= aarch64-linux-gnu-gcc
 test-neon: | $(BUILD)
 	@if command -v $(AARCH64_CC) >/dev/null && command -v qemu-aarch64 >/dev/null; then \
-	  $(AARCH64_CC) $(CFLAGS) $(WFLAGS) $(XFLAGS) -static -o $(BUILD)/tests-neon $(TEST_SRC) tests/medvol_impl.c $(LDLIBS) && \
-	  qemu-aarch64 $(BUILD)/tests-neon $(NEON_SKIP); \
+	  $(AARCH64_CC) $(TEST_CFLAGS) $(WFLAGS) $(XFLAGS) -DMVT_ISA_IMPLEMENTS -static -o $(BUILD)/tests-neon $(TEST_SRC) $(LDLIBS) && \
+	  MEDVOL_TEST_REPS=1 qemu-aarch64 $(BUILD)/tests-neon $(NEON_SKIP); \
 	else echo "SKIPPED test-neon: needs $(AARCH64_CC) and qemu-aarch64 (apt-get install gcc-aarch64-linux-gnu qemu-user)"; fi
 
 # ---- install: the headers, a pkg-config file and a CMake package ------------

@@ -2856,11 +2856,10 @@ static const t_case t_cases[] = {
     {"cgsense_nc", test_cgsense_nc},
 };
 
-/* MV_CUDA_TEST_SKIP=a,b: groups left out by name (make test-cuda-emu leaves
-   the slowest out of its sanitizer and race-check runs) */
-static int t_skipped(const char *name)
+/* whether group name is in the comma-separated list of environment variable var */
+static int t_listed(const char *var, const char *name)
 {
-    const char *p = getenv("MV_CUDA_TEST_SKIP");
+    const char *p = getenv(var);
     const size_t n = strlen(name);
     while (p && *p) {
         const char *end = strchr(p, ',');
@@ -2869,6 +2868,15 @@ static int t_skipped(const char *name)
         p = end ? end + 1 : NULL;
     }
     return 0;
+}
+
+/* MV_CUDA_TEST_SKIP=a,b: groups left out by name (make test-cuda-emu leaves
+   the slowest out of its sanitizer and race-check runs); MV_CUDA_TEST_ONLY=a,b:
+   only these groups (its thread-order run: the race check's run of the others
+   is in thread order, and keeps that result) */
+static int t_skipped(const char *name)
+{
+    return t_listed("MV_CUDA_TEST_SKIP", name) || (getenv("MV_CUDA_TEST_ONLY") && !t_listed("MV_CUDA_TEST_ONLY", name));
 }
 
 int main(int argc, char **argv)
@@ -2892,7 +2900,7 @@ int main(int argc, char **argv)
         cudaError_t err;
         if (filter && !strstr(t_cases[i].name, filter)) continue;
         if (t_skipped(t_cases[i].name)) {
-            printf("skip %s (MV_CUDA_TEST_SKIP)\n", t_cases[i].name);
+            printf("skip %s (MV_CUDA_TEST_SKIP / MV_CUDA_TEST_ONLY)\n", t_cases[i].name);
             continue;
         }
         t_name = t_cases[i].name;

@@ -1,8 +1,16 @@
 /* test_isa.c - every kernel on every ISA this machine runs, against its
-   scalar reference, bit for bit. This file compiles its own private copy of
-   the implementation (MEDVOL_STATIC) with every x86 level built in, so it can
-   reach the per-ISA kernel tables. */
+   scalar reference, bit for bit. This file compiles its own copy of the
+   implementation with every x86 level built in, so it can reach the per-ISA
+   kernel tables. The copy is private (MEDVOL_STATIC) unless the suite says
+   MVT_ISA_IMPLEMENTS: then the suite's configuration is already this file's
+   (runtime dispatch on x86, or MEDVOL_NO_SIMD, or AArch64), and the copy is
+   the suite's implementation in place of tests/medvol_impl.c, one compile
+   of the header fewer (the ASan+UBSan, no-SIMD and NEON suites). */
+#if !defined(MVT_ISA_IMPLEMENTS)
 #define MEDVOL_STATIC
+#elif !defined(MEDVOL_NO_SIMD) && (defined(__x86_64__) || defined(_M_X64)) && !defined(MEDVOL_RUNTIME_DISPATCH)
+#error "MVT_ISA_IMPLEMENTS: on x86 the suite must define MEDVOL_RUNTIME_DISPATCH or MEDVOL_NO_SIMD, as this file does"
+#endif
 #if !defined(MEDVOL_NO_SIMD) && (defined(__x86_64__) || defined(_M_X64)) && !defined(MEDVOL_RUNTIME_DISPATCH)
 #define MEDVOL_RUNTIME_DISPATCH
 #endif
