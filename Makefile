@@ -344,12 +344,15 @@ $(BUILD)/fuzz-medvol.o: tests/medvol_impl.c medvol.h | $(BUILD)
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ tests/medvol_impl.c
 $(BUILD)/fuzz-%: tests/fuzz/fuzz_%.c $(BUILD)/fuzz-medvol.o
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -DMEDVOL_FUZZ_LINKED -o $@ $< $(BUILD)/fuzz-medvol.o $(LDLIBS)
-fuzz: $(addprefix $(BUILD)/fuzz-,$(FUZZERS))
-	@for f in $(FUZZERS); do \
-	  mkdir -p $(BUILD)/fuzz-corpus-$$f; \
-	  $(BUILD)/fuzz-$$f -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -dict=tests/fuzz/$$f.dict \
-	    $(BUILD)/fuzz-corpus-$$f tests/fuzz/corpus/$$f || exit 1; \
-	done
+# (one target per fuzzer, so that make -j fuzzes side by side: .ci/run
+# runs them on every core)
+FUZZ_RUNS := $(addprefix fuzz-run-,$(FUZZERS))
+.PHONY: $(FUZZ_RUNS)
+fuzz: $(FUZZ_RUNS)
+$(FUZZ_RUNS): fuzz-run-%: $(BUILD)/fuzz-%
+	@mkdir -p $(BUILD)/fuzz-corpus-$*
+	$(BUILD)/fuzz-$* -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -dict=tests/fuzz/$*.dict \
+	  $(BUILD)/fuzz-corpus-$* tests/fuzz/corpus/$*
 
 # ---- CUDA companion (medvol_cuda.h) ------------------------------------------
 # nvcc from PATH, else /usr/local/cuda/bin (where the CUDA toolkit installs it,
