@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <dirent.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -170,24 +172,429 @@ const char *tu_python(const char *modules)
     return system(cmd) == 0 ? python_exe() : NULL;
 }
 
-int tu_run_py(const char *script, const char *args, char *out, size_t cap)
+/* ---- the Python reference cache (MEDVOL_TEST_PYCACHE) ----
+   make test runs a dozen suites side by side, and each ran the same
+   reference scripts on the same inputs: about 30 s of Python per suite, most
+   of it the interpreter importing numpy and scipy. With MEDVOL_TEST_PYCACHE
+   set to a folder (make test sets one for its own run and removes it first),
+   a script's result is kept there under a key hashing:
+   - the interpreter's path and every .py file of tests/py (a script's helpers
+     included);
+   - the command's words, this process's scratch folder written as a token
+     (each suite has its own build/test-tmp-<pid>);
+   - the bytes of every file each word names, of every file under each
+     folder a word names (by relative path, in name order), and of the
+     files beside a word's path whose names it begins (prefix arguments).
+   A suite that finds the key gets the script's stdout, and the files it wrote
+   or changed under those paths, as the script made them; a test still
+   compares its own output with them, so a suite whose output differs gives
+   the script other inputs (a miss) or fails against the same reference.
+   A script that reads a file no word names (through a list it is given)
+   finds it by a path in its arguments' bytes: inside the scratch folder, so
+   no other suite's key matches. (The scripts here read only their
+   arguments' trees, the shared data, and the data sets that reg_data.py and
+   bspline_data.py build and keep in build/; those two never go through the
+   cache.) Only runs that exit 0 are kept. Unset (a suite run by hand),
+   every call runs Python. */
+typedef struct {
+    char rel[600]; /* "<word>" (the word's file), "<word>/<path below its folder>", "<word>+<rest of a name>" */
+    uint64_t h0, h1; /* content hash */
+} pc_file;
+typedef struct {
+    pc_file *f;
+    int n, cap;
+    long long bytes;
+    int too_big;
+} pc_list;
+
+/* two 64-bit multiply-rotate lanes over 8-byte words (independent of the
+   library under test: its own checksums are what the suites check) */
+static void pc_mix(uint64_t *h0, uint64_t *h1, const void *data, size_t n)
 {
-    char cmd[2048];
-    FILE *f;
-    size_t n = 0;
-    int st;
-    snprintf(cmd, sizeof(cmd), "%s tests/py/%s %s", python_exe(), script, args);
-    f = popen(cmd, "r");
-    if (!f) return -1;
-    if (out && cap) {
-        n = fread(out, 1, cap - 1, f);
-        out[n] = 0;
-    } else {
-        char sink[4096];
-        while (fread(sink, 1, sizeof(sink), f) > 0) {
+    const unsigned char *p = (const unsigned char *)data;
+    uint64_t a = *h0, b = *h1;
+    while (n) {
+        uint64_t w = 0;
+        size_t k = n < 8 ? n : 8;
+        memcpy(&w, p, k);
+        w ^= (uint64_t)k << 59; /* the length of a short tail */
+        a = (a ^ w) * 0x9E3779B97F4A7C15ull;
+        a ^= a >> 29;
+        b = (b + w) * 0xC2B2AE3D27D4EB4Full;
+        b = (b << 31) | (b >> 33);
+        p += k;
+        n -= k;
+    }
+    *h0 = a;
+    *h1 = b;
+}
+static void pc_mix_str(uint64_t *h0, uint64_t *h1, const char *s) { pc_mix(h0, h1, s, strlen(s) + 1); }
+
+static int pc_hash_file(const char *path, uint64_t *h0, uint64_t *h1, long long *bytes)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char buf[1 << 16];
+    size_t n;
+    *h0 = 0x243F6A8885A308D3ull;
+    *h1 = 0x13198A2E03707344ull;
+    if (!f) return 0;
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        pc_mix(h0, h1, buf, n);
+        *bytes += (long long)n;
+    }
+    n = (size_t)ferror(f);
+    fclose(f);
+    return n == 0;
+}
+
+static int pc_cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int pc_cmp_file(const void *a, const void *b) { return strcmp(((const pc_file *)a)->rel, ((const pc_file *)b)->rel); }
+
+/* every regular file under path (a file or a folder), in name order, as
+   rel "<prefix>/<relative path>" */
+static void pc_walk(const char *path, const char *rel, pc_list *L)
+{
+    struct stat st;
+    if (L->too_big || stat(path, &st) != 0) return;
+    if (S_ISREG(st.st_mode)) {
+        pc_file *e;
+        if (L->n == L->cap) {
+            L->cap = L->cap ? 2 * L->cap : 64;
+            L->f = (pc_file *)realloc(L->f, (size_t)L->cap * sizeof(pc_file));
+        }
+        e = &L->f[L->n++];
+        snprintf(e->rel, sizeof(e->rel), "%s", rel);
+        if (!pc_hash_file(path, &e->h0, &e->h1, &L->bytes) || L->n > 20000 || L->bytes > (512ll << 20) ||
+            strlen(rel) + 1 >= sizeof(e->rel))
+            L->too_big = 1; /* unreadable, or too much to keep: run Python */
+    } else if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        struct dirent *de;
+        char **names = NULL;
+        int n = 0, cap = 0, i;
+        if (!d) {
+            L->too_big = 1;
+            return;
+        }
+        while ((de = readdir(d)) != NULL) {
+            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+            if (n == cap) {
+                cap = cap ? 2 * cap : 32;
+                names = (char **)realloc(names, (size_t)cap * sizeof(char *));
+            }
+            names[n++] = strdup(de->d_name);
+        }
+        closedir(d);
+        if (n) qsort(names, (size_t)n, sizeof(char *), pc_cmp_name);
+        for (i = 0; i < n; i++) {
+            char sub[1200], subrel[1200];
+            snprintf(sub, sizeof(sub), "%s/%s", path, names[i]);
+            snprintf(subrel, sizeof(subrel), "%s/%s", rel, names[i]);
+            pc_walk(sub, subrel, L);
+            free(names[i]);
+        }
+        free(names);
+    }
+}
+
+/* the command's words ("script args"), at most 64, split at blanks; 0 if it
+   quotes anything (then the shell's words are not these) */
+static int pc_words(const char *cmd, char words[][600], int max)
+{
+    int n = 0;
+    const char *p = cmd;
+    if (strpbrk(cmd, "'\"\\$`;|&<>*?")) return 0;
+    while (*p) {
+        size_t k;
+        while (*p == ' ') p++;
+        if (!*p) break;
+        k = strcspn(p, " ");
+        if (n == max || k >= 600) return 0;
+        memcpy(words[n], p, k);
+        words[n++][k] = 0;
+        p += k;
+    }
+    return n;
+}
+
+/* the files of every word: the file or folder it names, and the files
+   beside it whose names it begins (scripts take prefixes: BART's
+   name.cfl/.hdr pairs, IN.nib.raw beside IN), as "<i>+<rest of the name>" */
+static void pc_inputs(char words[][600], int nw, pc_list *L)
+{
+    int i;
+    for (i = 0; i < nw; i++) {
+        char rel[700], parent[600];
+        const char *slash = strrchr(words[i], '/'), *base;
+        snprintf(rel, sizeof(rel), "%d", i);
+        pc_walk(words[i], rel, L);
+        if (!slash || !slash[1]) continue; /* no folder named, or only a folder */
+        base = slash + 1;
+        snprintf(parent, sizeof(parent), "%.*s", (int)(slash - words[i]), words[i]);
+        {
+            DIR *d = opendir(parent);
+            struct dirent *de;
+            char **names = NULL;
+            int n = 0, cap = 0, k;
+            size_t nb = strlen(base);
+            if (!d) continue;
+            while ((de = readdir(d)) != NULL) {
+                if (strncmp(de->d_name, base, nb) != 0 || !de->d_name[nb]) continue;
+                if (n == cap) {
+                    cap = cap ? 2 * cap : 16;
+                    names = (char **)realloc(names, (size_t)cap * sizeof(char *));
+                }
+                names[n++] = strdup(de->d_name);
+            }
+            closedir(d);
+            if (n) qsort(names, (size_t)n, sizeof(char *), pc_cmp_name);
+            for (k = 0; k < n; k++) {
+                char path[1300];
+                snprintf(path, sizeof(path), "%s/%s", parent, names[k]);
+                snprintf(rel, sizeof(rel), "%d+%s", i, names[k] + nb);
+                pc_walk(path, rel, L);
+                free(names[k]);
+            }
+            free(names);
         }
     }
-    st = pclose(f);
+}
+
+/* the key's part that is the same for every call of this process */
+static void pc_base_key(uint64_t *h0, uint64_t *h1)
+{
+    static int done;
+    static uint64_t b0, b1;
+    if (!done) {
+        pc_list L;
+        int i;
+        memset(&L, 0, sizeof(L));
+        b0 = 0x452821E638D01377ull;
+        b1 = 0xBE5466CF34E90C6Cull;
+        pc_mix_str(&b0, &b1, "medvol test pycache 1");
+        pc_mix_str(&b0, &b1, python_exe());
+        pc_walk("tests/py", "py", &L);
+        for (i = 0; i < L.n; i++) {
+            if (strlen(L.f[i].rel) < 3 || strcmp(L.f[i].rel + strlen(L.f[i].rel) - 3, ".py") != 0) continue;
+            pc_mix_str(&b0, &b1, L.f[i].rel);
+            pc_mix(&b0, &b1, &L.f[i].h0, 8);
+            pc_mix(&b0, &b1, &L.f[i].h1, 8);
+        }
+        free(L.f);
+        done = 1;
+    }
+    *h0 = b0;
+    *h1 = b1;
+}
+
+/* the word with this process's scratch folder written as a token */
+static void pc_mix_word(uint64_t *h0, uint64_t *h1, const char *w)
+{
+    size_t t = strlen(tmpdir);
+    if (t && !strncmp(w, tmpdir, t)) {
+        pc_mix_str(h0, h1, "@scratch@");
+        w += t;
+    }
+    pc_mix_str(h0, h1, w);
+}
+
+static int pc_copy_file(const char *from, const char *to)
+{
+    size_t len = 0;
+    unsigned char *data = tu_read_file(from, &len);
+    int ok = data != NULL && tu_write_file(to, data, len);
+    free(data);
+    return ok;
+}
+
+/* the path a kept file goes back to: word index, then the path below it
+   ("/...") or the rest of a name the word begins ("+...") */
+static int pc_target(char words[][600], int nw, const char *rel, char *out, size_t cap)
+{
+    char *end;
+    long i = strtol(rel, &end, 10);
+    if (end == rel || i < 0 || i >= nw || (*end && *end != '/' && *end != '+')) return 0;
+    return snprintf(out, cap, "%s%s", words[i], *end == '+' ? end + 1 : end) < (int)cap;
+}
+
+static void pc_mkdirs_for(const char *path)
+{
+    char d[1200];
+    char *p;
+    snprintf(d, sizeof(d), "%s", path);
+    for (p = d + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(d, 0755);
+            *p = '/';
+        }
+}
+
+static struct {
+    int hits, runs;
+} pc_count;
+
+void tu_pycache_counts(int *runs, int *hits)
+{
+    *runs = pc_count.runs;
+    *hits = pc_count.hits;
+}
+
+/* a kept result: stdout into out, the files back in place; 1 on a hit */
+static int pc_restore(const char *entry, char words[][600], int nw, char *out, size_t cap)
+{
+    char path[1300], line[700];
+    FILE *list;
+    snprintf(path, sizeof(path), "%s/files.txt", entry);
+    list = fopen(path, "r");
+    if (!list) return 0;
+    while (fgets(line, sizeof(line), list)) {
+        char src[1400], dst[1200];
+        int idx;
+        char rel[650];
+        if (sscanf(line, "%d %649s", &idx, rel) != 2 || !pc_target(words, nw, rel, dst, sizeof(dst))) {
+            fclose(list);
+            return 0;
+        }
+        snprintf(src, sizeof(src), "%s/f%d", entry, idx);
+        pc_mkdirs_for(dst);
+        if (!pc_copy_file(src, dst)) {
+            fclose(list);
+            return 0;
+        }
+    }
+    fclose(list);
+    if (out && cap) {
+        size_t len = 0;
+        unsigned char *text;
+        snprintf(path, sizeof(path), "%s/stdout", entry);
+        text = tu_read_file(path, &len);
+        if (!text) return 0;
+        if (len > cap - 1) len = cap - 1;
+        memcpy(out, text, len);
+        out[len] = 0;
+        free(text);
+    }
+    return 1;
+}
+
+/* keeps a run's stdout and the files it wrote or changed (in the folder
+   named by the key, made under another name and renamed: suites side by
+   side may keep the same key; the first rename wins) */
+static void pc_keep(const char *cache, const char *key, char words[][600], int nw, pc_list *before,
+                    const char *text, size_t len)
+{
+    pc_list after;
+    char tmp[1200], path[1400], dst[1200];
+    FILE *list;
+    int i, j, nf = 0, ok = 1;
+    memset(&after, 0, sizeof(after));
+    pc_inputs(words, nw, &after);
+    for (i = 0; i < after.n; i++)
+        if (strpbrk(after.f[i].rel, " \t\n")) after.too_big = 1; /* files.txt's lines are "<n> <rel>" */
+    if (after.too_big) {
+        free(after.f);
+        return;
+    }
+    /* the walk's order is by name at each level; the merge below needs one order */
+    if (after.n) qsort(after.f, (size_t)after.n, sizeof(pc_file), pc_cmp_file);
+    if (before->n) qsort(before->f, (size_t)before->n, sizeof(pc_file), pc_cmp_file);
+    mkdir(cache, 0755);
+    snprintf(tmp, sizeof(tmp), "%s/%s.tmp%ld", cache, key, (long)getpid());
+    if (mkdir(tmp, 0755) != 0) {
+        free(after.f);
+        return;
+    }
+    snprintf(path, sizeof(path), "%s/files.txt", tmp);
+    list = fopen(path, "w");
+    ok = list != NULL;
+    for (i = 0, j = 0; ok && i < after.n; i++) {
+        const pc_file *a = &after.f[i];
+        int cmp = 1;
+        while (j < before->n && (cmp = strcmp(before->f[j].rel, a->rel)) < 0) j++;
+        if (cmp == 0 && before->f[j].h0 == a->h0 && before->f[j].h1 == a->h1) continue; /* an input, unchanged */
+        snprintf(path, sizeof(path), "%s/f%d", tmp, nf);
+        ok = pc_target(words, nw, a->rel, dst, sizeof(dst)) && pc_copy_file(dst, path);
+        if (ok) fprintf(list, "%d %s\n", nf++, a->rel);
+    }
+    if (list) ok = fclose(list) == 0 && ok;
+    snprintf(path, sizeof(path), "%s/stdout", tmp);
+    ok = ok && tu_write_file(path, text, len);
+    snprintf(path, sizeof(path), "%s/%s", cache, key);
+    if (!ok || rename(tmp, path) != 0) {
+        snprintf(path, sizeof(path), "rm -rf '%s'", tmp);
+        if (system(path) != 0) fprintf(stderr, "could not remove %s\n", tmp);
+    }
+    free(after.f);
+}
+
+/* the script's whole stdout, its exit status */
+static int pc_run(const char *cmd, char **text, size_t *len)
+{
+    FILE *f = popen(cmd, "r");
+    size_t cap = 4096, n;
+    *len = 0;
+    *text = (char *)malloc(cap);
+    if (!f || !*text) {
+        if (f) pclose(f);
+        return -1;
+    }
+    while ((n = fread(*text + *len, 1, cap - *len, f)) > 0) {
+        *len += n;
+        if (*len == cap) {
+            cap *= 2;
+            *text = (char *)realloc(*text, cap);
+        }
+    }
+    return pclose(f);
+}
+
+int tu_run_py(const char *script, const char *args, char *out, size_t cap)
+{
+    static char words[64][600];
+    char cmd[2048], line[2048], key[40], entry[1100];
+    const char *cache = getenv("MEDVOL_TEST_PYCACHE");
+    char *text = NULL;
+    size_t len = 0;
+    int st, nw = 0, i;
+    pc_list before;
+    uint64_t h0, h1;
+    snprintf(cmd, sizeof(cmd), "%s tests/py/%s %s", python_exe(), script, args);
+    snprintf(line, sizeof(line), "%s %s", script, args);
+    memset(&before, 0, sizeof(before));
+    /* reg_data.py and bspline_data.py build data sets in build/ and keep
+       them themselves: never through the cache */
+    if (cache && cache[0] && strncmp(script, "reg_data.py", 11) != 0 && strncmp(script, "bspline_data.py", 15) != 0)
+        nw = pc_words(line, words, 64);
+    if (nw) {
+        pc_base_key(&h0, &h1);
+        pc_inputs(words, nw, &before);
+        for (i = 0; i < nw; i++) pc_mix_word(&h0, &h1, words[i]);
+        for (i = 0; i < before.n; i++) {
+            pc_mix_str(&h0, &h1, before.f[i].rel);
+            pc_mix(&h0, &h1, &before.f[i].h0, 8);
+            pc_mix(&h0, &h1, &before.f[i].h1, 8);
+        }
+        snprintf(key, sizeof(key), "%016llx%016llx", (unsigned long long)h0, (unsigned long long)h1);
+        snprintf(entry, sizeof(entry), "%s/%s", cache, key);
+        if (before.too_big) {
+            nw = 0;
+        } else if (pc_restore(entry, words, nw, out, cap)) {
+            pc_count.hits++;
+            free(before.f);
+            return 0;
+        }
+    }
+    pc_count.runs++;
+    st = pc_run(cmd, &text, &len);
+    if (out && cap) {
+        size_t k = len < cap - 1 ? len : cap - 1;
+        if (k) memcpy(out, text, k);
+        out[k] = 0;
+    }
+    if (nw && st == 0) pc_keep(cache, key, words, nw, &before, text, len);
+    free(text);
+    free(before.f);
     return st;
 }
 
@@ -540,6 +947,7 @@ int main(int argc, char **argv)
         if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
     }
     printf("%d skipped\n", skipped);
+    if (pc_count.hits) printf("Python references: %d run, %d from MEDVOL_TEST_PYCACHE\n", pc_count.runs, pc_count.hits);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

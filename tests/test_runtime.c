@@ -1,4 +1,6 @@
-/* test_runtime.c - version, statuses, error detail, threads, ISA selection */
+/* test_runtime.c - version, statuses, error detail, threads, ISA selection,
+   and the suites' shared Python results */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include "testutil.h"
 #include <stdlib.h>
 
@@ -127,4 +129,73 @@ MV_TEST(runtime, isa_selection)
 #if defined(MEDVOL_NO_SIMD)
     EXPECT_EQ_INT(avail, 1u << MV_ISA_REF);
 #endif
+}
+
+/* The suites of make test share Python results (MEDVOL_TEST_PYCACHE,
+   tests/test_main.c): a result comes back only for the same inputs, with the
+   files the script wrote, and a changed input runs the script again.
+   tests/py/nib_raw.py on a small file writes IN.nib.raw beside IN (a name
+   the argument begins: what BART's prefixes need too). */
+static int rt_write_vol(const char *path, float base)
+{
+    mv_vol v;
+    int64_t dims[3] = {3, 4, 2};
+    int i, ok;
+    if (mv_vol_alloc(&v, MV_DT_F32, 3, dims, NULL) != MV_OK) return 0;
+    for (i = 0; i < 24; i++) ((float *)v.data)[i] = base + (float)i;
+    ok = mv_save(path, &v, NULL) == MV_OK;
+    mv_free(&v);
+    return ok;
+}
+
+static int rt_raw_is(const char *nii, float base)
+{
+    char raw[1100];
+    size_t len = 0;
+    float *x;
+    int i, ok;
+    snprintf(raw, sizeof(raw), "%s.nib.raw", nii);
+    x = (float *)tu_read_file(raw, &len);
+    ok = x != NULL && len == 24 * sizeof(float);
+    for (i = 0; ok && i < 24; i++) ok = x[i] == base + (float)i;
+    free(x);
+    return ok;
+}
+
+MV_TEST(runtime, pycache_keys_every_input)
+{
+    const char *old = getenv("MEDVOL_TEST_PYCACHE");
+    char saved[1024] = "", nii[1024], raw[1100], out[64];
+    int runs0, hits0, runs, hits;
+    if (!tu_python("numpy nibabel")) SKIP("needs /usr/bin/python3 with numpy and nibabel");
+    if (old) snprintf(saved, sizeof(saved), "%s", old);
+    snprintf(nii, sizeof(nii), "%s", tu_path("pycache_in.nii"));
+    snprintf(raw, sizeof(raw), "%s.nib.raw", nii);
+    REQUIRE(rt_write_vol(nii, 1.0f));
+    REQUIRE(setenv("MEDVOL_TEST_PYCACHE", tu_path("pycache_own"), 1) == 0);
+    tu_pycache_counts(&runs0, &hits0);
+    /* first: Python runs and its result is kept */
+    EXPECT(tu_run_py("nib_raw.py", nii, out, sizeof(out)) == 0 && !strncmp(out, "ok", 2));
+    EXPECT(rt_raw_is(nii, 1.0f));
+    tu_pycache_counts(&runs, &hits);
+    EXPECT_EQ_INT(runs - runs0, 1);
+    EXPECT_EQ_INT(hits - hits0, 0);
+    /* the same input again: the kept stdout and the file it wrote, no Python */
+    remove(raw);
+    out[0] = 0;
+    EXPECT(tu_run_py("nib_raw.py", nii, out, sizeof(out)) == 0 && !strncmp(out, "ok", 2));
+    EXPECT_MSG(rt_raw_is(nii, 1.0f), "the kept %s was not put back", raw);
+    tu_pycache_counts(&runs, &hits);
+    EXPECT_EQ_INT(runs - runs0, 1);
+    EXPECT_EQ_INT(hits - hits0, 1);
+    /* other voxels in the same file: Python runs again, on them */
+    EXPECT(rt_write_vol(nii, 100.0f));
+    remove(raw);
+    EXPECT(tu_run_py("nib_raw.py", nii, out, sizeof(out)) == 0 && !strncmp(out, "ok", 2));
+    EXPECT_MSG(rt_raw_is(nii, 100.0f), "a changed input was answered with the old result");
+    tu_pycache_counts(&runs, &hits);
+    EXPECT_EQ_INT(runs - runs0, 2);
+    EXPECT_EQ_INT(hits - hits0, 1);
+    if (saved[0]) setenv("MEDVOL_TEST_PYCACHE", saved, 1);
+    else unsetenv("MEDVOL_TEST_PYCACHE");
 }

@@ -25,6 +25,9 @@ const char *tu_python(const char *modules);
 /* runs a Python script of tests/py with arguments; returns its exit status
    and captures stdout into out (may be NULL) */
 int tu_run_py(const char *script, const char *args, char *out, size_t cap);
+/* how many tu_run_py calls of this process ran Python, and how many were
+   answered from MEDVOL_TEST_PYCACHE (tests/test_main.c) */
+void tu_pycache_counts(int *runs, int *hits);
 /* whole file into malloc'ed memory (NULL if unreadable) */
 unsigned char *tu_read_file(const char *path, size_t *len);
 int tu_write_file(const char *path, const void *data, size_t len);
