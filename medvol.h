@@ -2161,8 +2161,12 @@ MVDEF mv_status mv_phantom_kspace(const mv_vol *image, const mv_vol *sens, mv_vo
 
 #if !defined(MEDVOL_NO_STDIO)
 /* BART's .cfl/.hdr pair, so BART users can swap tools: NAME.hdr is text with
-   a "# Dimensions" line followed by a line of up to 16 sizes (more sections,
-   e.g. "# Command", are ignored); NAME.cfl holds the complex64 samples, the
+   a "# Dimensions" line followed by up to 16 sizes (more sections, e.g.
+   "# Command", are ignored), read with BART's own rules: the keyword may
+   follow '#' after any spaces, the sizes may span lines and end at the first
+   word that is not an integer, more than 16 are allowed if the extra ones
+   are 1, and a second Dimensions section is refused (tests/test_cfl.c
+   checks each spelling against the bart command); NAME.cfl holds the complex64 samples, the
    first dimension fastest, in the host's (little-endian) byte order, no
    header. path is NAME, NAME.cfl or NAME.hdr. BART's dims map to ours one to
    one (>>api-mri layout), so dims 8..16 must be 1 on load
@@ -14986,37 +14990,67 @@ static char *mv__cfl_path(const char *path, const char *ext, void *ctx)
     return p;
 }
 
-/* The sizes after the "# Dimensions" line; missing ones are 1. */
-static mv_status mv__cfl_parse_header(const char *text, const char *hname, int64_t dims[MV__CFL_DIMS])
+/* The sizes of the Dimensions section; missing ones are 1. Read as BART
+   reads a header (src/misc/io.c, parse_cfl_header; checked against the bart
+   command in tests/test_cfl.c): a section starts at a line beginning with
+   '#', its keyword is the first word after it ("#Dimensions", "#  Dimensions"
+   and "# Dimensions 2 3" all name it); the sizes are integers ("%ld": an
+   optional sign, then digits) separated by any white space, line ends
+   included, up to the first word that is not one; BART keeps 16 and more
+   are allowed only as 1s (none at all: every size 1); a second Dimensions
+   section is an error. Other
+   sections and lines are skipped (BART 0.8 skips lines before the first
+   section too, except blank ones: medvol skips those as well). Sizes below
+   1 are refused here (BART fails on them when it maps the data). */
+static int mv__cfl_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
+/* the sizes after "Dimensions" at p; *end: where they stop */
+static mv_status mv__cfl_parse_sizes(const char *p, const char *hname, int64_t dims[MV__CFL_DIMS], const char **end)
 {
-    const char *line = text, *q;
-    int i, n = 0;
-    for (i = 0; i < MV__CFL_DIMS; i++) dims[i] = 1;
-    while (line && *line) {
-        const char *end = strchr(line, '\n');
-        size_t len = end ? (size_t)(end - line) : strlen(line);
-        while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t')) len--;
-        if (len == 12 && !memcmp(line, "# Dimensions", 12)) break;
-        line = end ? end + 1 : NULL;
-    }
-    MV__CHECK(line && *line, MV_ERR_BAD_HEADER, "'%s': no '# Dimensions' line", hname);
-    q = strchr(line, '\n');
-    MV__CHECK(q != NULL, MV_ERR_BAD_HEADER, "'%s': nothing after '# Dimensions'", hname);
-    for (q++;;) {
+    int n = 0;
+    for (;;) {
+        const char *q = p, *digits;
         char *e;
         long long d;
-        while (*q == ' ' || *q == '\t' || *q == '\r') q++;
-        if (*q == '\n' || *q == 0) break;
-        MV__CHECK(*q >= '0' && *q <= '9', MV_ERR_BAD_HEADER, "'%s': dimension %d is not a number", hname, n + 1);
+        while (mv__cfl_space(*q)) q++;
+        digits = q + (*q == '+' || *q == '-');
+        if (*digits < '0' || *digits > '9') break; /* the first word that is not a size */
         errno = 0;
         d = strtoll(q, &e, 10);
-        MV__CHECK(errno == 0 && d >= 1, MV_ERR_BAD_HEADER, "'%s': dimension %d is %s (must be >= 1)", hname, n + 1,
-                  errno ? "out of range" : "0");
-        MV__CHECK(n < MV__CFL_DIMS, MV_ERR_BAD_HEADER, "'%s': more than %d dimensions", hname, MV__CFL_DIMS);
-        dims[n++] = (int64_t)d;
-        q = e;
+        n++;
+        MV__CHECK(errno == 0, MV_ERR_BAD_HEADER, "'%s': dimension %d is out of range", hname, n);
+        if (n <= MV__CFL_DIMS) {
+            MV__CHECK(d >= 1, MV_ERR_BAD_HEADER, "'%s': dimension %d is %lld (must be >= 1)", hname, n, d);
+            dims[n - 1] = (int64_t)d;
+        } else {
+            MV__CHECK(d == 1, MV_ERR_BAD_HEADER, "'%s': dimension %d is %lld: BART keeps %d dimensions, more must be 1",
+                      hname, n, d, MV__CFL_DIMS);
+        }
+        p = e;
     }
-    MV__CHECK(n > 0, MV_ERR_BAD_HEADER, "'%s': the '# Dimensions' line has no sizes", hname);
+    *end = p; /* no sizes at all: one sample, as BART reads it */
+    return MV_OK;
+}
+
+static mv_status mv__cfl_parse_header(const char *text, const char *hname, int64_t dims[MV__CFL_DIMS])
+{
+    const char *line = text;
+    int i, found = 0;
+    for (i = 0; i < MV__CFL_DIMS; i++) dims[i] = 1;
+    while (line && *line) {
+        if (*line == '#') {
+            const char *k = line + 1;
+            while (mv__cfl_space(*k)) k++;
+            if (!strncmp(k, "Dimensions", 10) && (k[10] == 0 || mv__cfl_space(k[10]))) {
+                MV__CHECK(!found, MV_ERR_BAD_HEADER, "'%s': two '# Dimensions' sections", hname);
+                found = 1;
+                MV__TRY(mv__cfl_parse_sizes(k + 10, hname, dims, &line));
+            }
+        }
+        line = strchr(line, '\n');
+        if (line) line++;
+    }
+    MV__CHECK(found, MV_ERR_BAD_HEADER, "'%s': no '# Dimensions' line", hname);
     return MV_OK;
 }
 

@@ -1,8 +1,10 @@
 /* BART .cfl/.hdr files: mv_cfl_load and mv_cfl_save against the bart command
    itself (files BART wrote load with the values BART computed; files medvol
-   wrote are read, processed and written back by BART), and the refusals of
-   malformed pairs (missing header, no dimension line, zero or too many
-   sizes, a data file shorter or longer than its header says). */
+   wrote are read, processed and written back by BART; headers spelled in
+   every way BART's reader takes give BART's sizes), and the refusals of
+   malformed pairs (missing header, no dimension line, zero, negative or too
+   many sizes, two Dimensions sections, a data file shorter or longer than
+   its header says). */
 #include "mvtest.h"
 #include "testutil.h"
 #include <dirent.h>
@@ -118,10 +120,19 @@ MV_TEST(cfl, malformed_pairs)
     EXPECT_MSG(strstr(mv_last_error(), "cfl_bad.hdr") && strstr(mv_last_error(), "Dimensions"), "%s", mv_last_error());
     write_text(hdr, "# Dimensions\n2 0 1\n");
     EXPECT_STATUS(mv_cfl_load(base, &v, NULL), MV_ERR_BAD_HEADER);
+    write_text(hdr, "# Dimensions\n2 -3 1\n");
+    EXPECT_STATUS(mv_cfl_load(base, &v, NULL), MV_ERR_BAD_HEADER);
+    EXPECT_MSG(strstr(mv_last_error(), "dimension 2 is -3") != NULL, "%s", mv_last_error());
+    /* the sizes end at "x", as for BART: 2 samples, and the data holds 6 */
     write_text(hdr, "# Dimensions\n2 x 1\n");
+    EXPECT_STATUS(mv_cfl_load(base, &v, NULL), MV_ERR_BAD_DATA);
+    /* a 17th size must be 1 (BART keeps 16) */
+    write_text(hdr, "# Dimensions\n2 3 1 1 1 1 1 1 1 1 1 1 1 1 1 1 2\n");
     EXPECT_STATUS(mv_cfl_load(base, &v, NULL), MV_ERR_BAD_HEADER);
-    write_text(hdr, "# Dimensions\n1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1\n");
+    EXPECT_MSG(strstr(mv_last_error(), "dimension 17") != NULL, "%s", mv_last_error());
+    write_text(hdr, "# Dimensions\n2 3\n# Command\nbart ones\n# Dimensions\n2 3\n");
     EXPECT_STATUS(mv_cfl_load(base, &v, NULL), MV_ERR_BAD_HEADER);
+    EXPECT_MSG(strstr(mv_last_error(), "two") != NULL, "%s", mv_last_error());
     write_text(hdr, "# Dimensions\n2 1 1 1 1 1 1 1 3 1 1 1 1 1 1 1\n");
     EXPECT_STATUS(mv_cfl_load(base, &v, NULL), MV_ERR_UNSUPPORTED);
     EXPECT_MSG(strstr(mv_last_error(), "dimension 9") != NULL, "%s", mv_last_error());
@@ -151,4 +162,92 @@ MV_TEST(cfl, malformed_pairs)
     EXPECT(mv_cfl_save("/nonexistent-dir-medvol/x", &f, NULL) == MV_ERR_IO);
     EXPECT_EQ_INT(temporaries_left(base), 0);
     mv_free(&f);
+}
+
+/* Headers people and other tools write, each read by `bart show -m` (its
+   "AoD:" line: BART's 16 sizes) and by mv_cfl_load: where BART reads one,
+   medvol reads the same sizes; where BART refuses one, so does medvol,
+   except a header that begins with a blank line (BART 0.8 reads other lines
+   before the first section, but not blank ones; medvol reads both). Both
+   read the same pair: a .cfl of the samples the header means to give (6,
+   2 x 3, or 1 where it has no sizes); both refuse data of another size. */
+MV_TEST(cfl, header_spellings_as_bart)
+{
+    static const struct {
+        const char *name, *text;
+        int bart_refuses_only; /* medvol reads it; BART 0.8 does not */
+        int samples;           /* in the .cfl */
+    } cases[] = {
+        {"plain", "# Dimensions\n2 3 1 1 1 1 1 1 1 1 1 1 1 1 1 1 \n# Command\nbart ones\n", 0, 6},
+        {"nospace", "#Dimensions\n2 3\n", 0, 6},
+        {"spaces", "#  Dimensions \n6\n", 0, 6},
+        {"tab", "#\tDimensions\n1 6\n", 0, 6},
+        {"sameline", "# Dimensions 2 3\n", 0, 6},
+        {"lines", "# Dimensions\n2\n3\n", 0, 6},
+        {"blank", "# Dimensions\n\n3 1 2\n", 0, 6},
+        {"plus", "# Dimensions\n+2 +3\n", 0, 6},
+        {"eighteen", "# Dimensions\n2 3 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1\n", 0, 6},
+        {"seventeen", "# Dimensions\n2 3 1 1 1 1 1 1 1 1 1 1 1 1 1 1 3\n", 0, 6},
+        {"crlf", "# Dimensions\r\n3 2\r\n", 0, 6},
+        {"noeol", "# Dimensions\n2 3", 0, 6},
+        {"cmdfirst", "# Command\nbart ones 2 2 3 x\n# Dimensions\n2 3\n", 0, 6},
+        {"textfirst", "written by hand\n# Dimensions\n2 3\n", 0, 6},
+        {"hashafter", "# Dimensions\n2 3 # Command\n", 0, 6},
+        {"wordafter", "# Dimensions\n2 3 x\n", 0, 6},
+        {"glued", "# Dimensions\n2 3x 5\n", 0, 6},
+        {"textafter", "# Dimensions\n2 3\nfoo bar\n", 0, 6},
+        {"twice", "# Dimensions\n2 3\n# Dimensions\n2 3\n", 0, 6},
+        {"lower", "# dimensions\n2 3\n", 0, 6},
+        {"zero", "# Dimensions\n2 0 3\n", 0, 6},
+        {"negative", "# Dimensions\n-2 -3\n", 0, 6},
+        {"none", "# Dimensions\n# Command\nbart\n", 0, 1}, /* no sizes: one sample for BART */
+        {"blankfirst", "\n# Dimensions\n2 3\n", 1, 6},
+    };
+    unsigned char data[6 * 8];
+    size_t c;
+    if (!have_bart()) SKIP("needs the bart command (Debian package bart)");
+    memset(data, 0, sizeof(data));
+    for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        char base[600], path[700], cmd[2000];
+        long long bd[16];
+        int bart_ok = 0, k;
+        size_t len = 0;
+        unsigned char *out;
+        mv_vol v;
+        mv_status st;
+        snprintf(base, sizeof(base), "%s", tu_path("cfl_sp_"));
+        strcat(base, cases[c].name);
+        snprintf(path, sizeof(path), "%s.hdr", base);
+        write_text(path, cases[c].text);
+        snprintf(path, sizeof(path), "%s.cfl", base);
+        tu_write_file(path, data, (size_t)cases[c].samples * 8);
+        snprintf(path, sizeof(path), "%s.bart", base);
+        /* (in a subshell: the shell's own "Aborted" line for a refusing bart goes to /dev/null too) */
+        snprintf(cmd, sizeof(cmd), "(bart show -m %s 2>/dev/null | grep '^AoD:' > %s) 2>/dev/null", base, path);
+        if (system(cmd) == 0 && (out = tu_read_file(path, &len)) != NULL) {
+            char text[512];
+            size_t m = len < sizeof(text) - 1 ? len : sizeof(text) - 1;
+            memcpy(text, out, m);
+            text[m] = 0;
+            bart_ok = sscanf(text, "AoD: %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld",
+                             &bd[0], &bd[1], &bd[2], &bd[3], &bd[4], &bd[5], &bd[6], &bd[7], &bd[8], &bd[9], &bd[10],
+                             &bd[11], &bd[12], &bd[13], &bd[14], &bd[15]) == 16;
+            free(out);
+        }
+        mv_vol_init(&v);
+        st = mv_cfl_load(base, &v, NULL);
+        if (bart_ok) {
+            EXPECT_MSG(st == MV_OK, "'%s': BART reads it, medvol says %s (%s)", cases[c].name, mv_status_str(st),
+                       mv_last_error());
+            for (k = 0; st == MV_OK && k < 16; k++)
+                EXPECT_MSG((k < v.ndim ? v.dim[k] : 1) == bd[k], "'%s': dimension %d is %lld for medvol, %lld for BART",
+                           cases[c].name, k + 1, (long long)(k < v.ndim ? v.dim[k] : 1), bd[k]);
+        } else if (cases[c].bart_refuses_only) {
+            EXPECT_MSG(st == MV_OK && v.ndim == 2 && v.dim[0] == 2 && v.dim[1] == 3, "'%s': %s (%s)", cases[c].name,
+                       mv_status_str(st), mv_last_error());
+        } else {
+            EXPECT_MSG(st != MV_OK, "'%s': BART refuses it, medvol reads it", cases[c].name);
+        }
+        mv_free(&v);
+    }
 }
