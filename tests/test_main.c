@@ -250,6 +250,30 @@ static int pc_hash_file(const char *path, uint64_t *h0, uint64_t *h1, long long 
 static int pc_cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 static int pc_cmp_file(const void *a, const void *b) { return strcmp(((const pc_file *)a)->rel, ((const pc_file *)b)->rel); }
 
+/* the names in folder dir longer than and beginning with prefix ("" for
+   every name but . and ..), sorted, malloc'ed; -1 if dir cannot be read */
+static int pc_names(const char *dir, const char *prefix, char ***names)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    size_t np = strlen(prefix);
+    int n = 0, cap = 0;
+    *names = NULL;
+    if (!d) return -1;
+    while ((de = readdir(d)) != NULL) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        if (strncmp(de->d_name, prefix, np) != 0 || !de->d_name[np]) continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 32;
+            *names = (char **)realloc(*names, (size_t)cap * sizeof(char *));
+        }
+        (*names)[n++] = strdup(de->d_name);
+    }
+    closedir(d);
+    if (n) qsort(*names, (size_t)n, sizeof(char *), pc_cmp_name);
+    return n;
+}
+
 /* every regular file under path (a file or a folder), in name order, as
    rel "<prefix>/<relative path>" */
 static void pc_walk(const char *path, const char *rel, pc_list *L)
@@ -268,24 +292,12 @@ static void pc_walk(const char *path, const char *rel, pc_list *L)
             strlen(rel) + 1 >= sizeof(e->rel))
             L->too_big = 1; /* unreadable, or too much to keep: run Python */
     } else if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *de;
-        char **names = NULL;
-        int n = 0, cap = 0, i;
-        if (!d) {
-            L->too_big = 1;
+        char **names;
+        int n = pc_names(path, "", &names), i;
+        if (n < 0) {
+            L->too_big = 1; /* unreadable: run Python */
             return;
         }
-        while ((de = readdir(d)) != NULL) {
-            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-            if (n == cap) {
-                cap = cap ? 2 * cap : 32;
-                names = (char **)realloc(names, (size_t)cap * sizeof(char *));
-            }
-            names[n++] = strdup(de->d_name);
-        }
-        closedir(d);
-        if (n) qsort(names, (size_t)n, sizeof(char *), pc_cmp_name);
         for (i = 0; i < n; i++) {
             char sub[1200], subrel[1200];
             snprintf(sub, sizeof(sub), "%s/%s", path, names[i]);
@@ -324,39 +336,23 @@ static void pc_inputs(char words[][600], int nw, pc_list *L)
 {
     int i;
     for (i = 0; i < nw; i++) {
-        char rel[700], parent[600];
+        char rel[700], parent[600], **names;
         const char *slash = strrchr(words[i], '/'), *base;
+        int n, k;
         snprintf(rel, sizeof(rel), "%d", i);
         pc_walk(words[i], rel, L);
         if (!slash || !slash[1]) continue; /* no folder named, or only a folder */
         base = slash + 1;
         snprintf(parent, sizeof(parent), "%.*s", (int)(slash - words[i]), words[i]);
-        {
-            DIR *d = opendir(parent);
-            struct dirent *de;
-            char **names = NULL;
-            int n = 0, cap = 0, k;
-            size_t nb = strlen(base);
-            if (!d) continue;
-            while ((de = readdir(d)) != NULL) {
-                if (strncmp(de->d_name, base, nb) != 0 || !de->d_name[nb]) continue;
-                if (n == cap) {
-                    cap = cap ? 2 * cap : 16;
-                    names = (char **)realloc(names, (size_t)cap * sizeof(char *));
-                }
-                names[n++] = strdup(de->d_name);
-            }
-            closedir(d);
-            if (n) qsort(names, (size_t)n, sizeof(char *), pc_cmp_name);
-            for (k = 0; k < n; k++) {
-                char path[1300];
-                snprintf(path, sizeof(path), "%s/%s", parent, names[k]);
-                snprintf(rel, sizeof(rel), "%d+%s", i, names[k] + nb);
-                pc_walk(path, rel, L);
-                free(names[k]);
-            }
-            free(names);
+        n = pc_names(parent, base, &names);
+        for (k = 0; k < n; k++) {
+            char path[1300];
+            snprintf(path, sizeof(path), "%s/%s", parent, names[k]);
+            snprintf(rel, sizeof(rel), "%d+%s", i, names[k] + strlen(base));
+            pc_walk(path, rel, L);
+            free(names[k]);
         }
+        free(names);
     }
 }
 
