@@ -2166,9 +2166,9 @@ MVDEF mv_status mv_phantom_kspace(const mv_vol *image, const mv_vol *sens, mv_vo
    follow '#' after any spaces, the sizes may span lines and end at the first
    word that is not an integer, more than 16 are allowed if the extra ones
    are 1, and a second Dimensions section is refused (tests/test_cfl.c
-   checks each spelling against the bart command); NAME.cfl holds the complex64 samples, the
-   first dimension fastest, in the host's (little-endian) byte order, no
-   header. path is NAME, NAME.cfl or NAME.hdr. BART's dims map to ours one to
+   checks each spelling against the bart command); NAME.cfl holds the
+   complex64 samples, the first dimension fastest, in the host's
+   (little-endian) byte order, no header. path is NAME, NAME.cfl or NAME.hdr. BART's dims map to ours one to
    one (>>api-mri layout), so dims 8..16 must be 1 on load
    (MV_ERR_UNSUPPORTED naming the file and dimension); trailing 1s are
    dropped (ndim >= 1), spacing is 1 and the affine the identity. A .cfl
@@ -14998,10 +14998,10 @@ static char *mv__cfl_path(const char *path, const char *ext, void *ctx)
    optional sign, then digits) separated by any white space, line ends
    included, up to the first word that is not one; BART keeps 16 and more
    are allowed only as 1s (none at all: every size 1); a second Dimensions
-   section is an error. Other
-   sections and lines are skipped (BART 0.8 skips lines before the first
-   section too, except blank ones: medvol skips those as well). Sizes below
-   1 are refused here (BART fails on them when it maps the data). */
+   section is an error. Other sections and lines are skipped (BART 0.8 skips
+   lines before the first section too, except blank ones: medvol skips those
+   as well). Sizes below 1 are refused here (BART fails on them when it maps
+   the data). */
 static int mv__cfl_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
 /* the sizes after "Dimensions" at p; *end: where they stop */
