@@ -204,7 +204,7 @@ typedef struct {
     pc_file *f;
     int n, cap;
     long long bytes;
-    int too_big;
+    int uncacheable; /* a file unreadable, too many or too large, a name files.txt cannot hold */
 } pc_list;
 
 /* two 64-bit multiply-rotate lanes over 8-byte words (independent of the
@@ -261,15 +261,25 @@ static int pc_names(const char *dir, const char *prefix, char ***names)
     *names = NULL;
     if (!d) return -1;
     while ((de = readdir(d)) != NULL) {
+        char *name;
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
         if (strncmp(de->d_name, prefix, np) != 0 || !de->d_name[np]) continue;
         if (n == cap) {
+            char **more = (char **)realloc(*names, (size_t)(cap ? 2 * cap : 32) * sizeof(char *));
+            if (!more) break;
+            *names = more;
             cap = cap ? 2 * cap : 32;
-            *names = (char **)realloc(*names, (size_t)cap * sizeof(char *));
         }
-        (*names)[n++] = strdup(de->d_name);
+        if (!(name = strdup(de->d_name))) break;
+        (*names)[n++] = name;
     }
     closedir(d);
+    if (de) { /* out of memory: as an unreadable folder */
+        while (n) free((*names)[--n]);
+        free(*names);
+        *names = NULL;
+        return -1;
+    }
     if (n) qsort(*names, (size_t)n, sizeof(char *), pc_cmp_name);
     return n;
 }
@@ -279,23 +289,28 @@ static int pc_names(const char *dir, const char *prefix, char ***names)
 static void pc_walk(const char *path, const char *rel, pc_list *L)
 {
     struct stat st;
-    if (L->too_big || stat(path, &st) != 0) return;
+    if (L->uncacheable || stat(path, &st) != 0) return;
     if (S_ISREG(st.st_mode)) {
         pc_file *e;
         if (L->n == L->cap) {
+            pc_file *more = (pc_file *)realloc(L->f, (size_t)(L->cap ? 2 * L->cap : 64) * sizeof(pc_file));
+            if (!more) {
+                L->uncacheable = 1;
+                return;
+            }
+            L->f = more;
             L->cap = L->cap ? 2 * L->cap : 64;
-            L->f = (pc_file *)realloc(L->f, (size_t)L->cap * sizeof(pc_file));
         }
         e = &L->f[L->n++];
         snprintf(e->rel, sizeof(e->rel), "%s", rel);
         if (!pc_hash_file(path, &e->h0, &e->h1, &L->bytes) || L->n > 20000 || L->bytes > (512ll << 20) ||
             strlen(rel) + 1 >= sizeof(e->rel))
-            L->too_big = 1; /* unreadable, or too much to keep: run Python */
+            L->uncacheable = 1; /* unreadable, or too much to keep: run Python */
     } else if (S_ISDIR(st.st_mode)) {
         char **names;
         int n = pc_names(path, "", &names), i;
         if (n < 0) {
-            L->too_big = 1; /* unreadable: run Python */
+            L->uncacheable = 1; /* unreadable: run Python */
             return;
         }
         for (i = 0; i < n; i++) {
@@ -487,8 +502,8 @@ static void pc_keep(const char *cache, const char *key, char words[][600], int n
     memset(&after, 0, sizeof(after));
     pc_inputs(words, nw, &after);
     for (i = 0; i < after.n; i++)
-        if (strpbrk(after.f[i].rel, " \t\n")) after.too_big = 1; /* files.txt's lines are "<n> <rel>" */
-    if (after.too_big) {
+        if (strpbrk(after.f[i].rel, " \t\n")) after.uncacheable = 1; /* files.txt's lines are "<n> <rel>" */
+    if (after.uncacheable) {
         free(after.f);
         return;
     }
@@ -538,8 +553,10 @@ static int pc_run(const char *cmd, char **text, size_t *len)
     while ((n = fread(*text + *len, 1, cap - *len, f)) > 0) {
         *len += n;
         if (*len == cap) {
+            char *more = (char *)realloc(*text, cap * 2);
+            if (!more) break; /* the script's status then tells (it cannot write the rest) */
+            *text = more;
             cap *= 2;
-            *text = (char *)realloc(*text, cap);
         }
     }
     return pclose(f);
@@ -573,7 +590,7 @@ int tu_run_py(const char *script, const char *args, char *out, size_t cap)
         }
         snprintf(key, sizeof(key), "%016llx%016llx", (unsigned long long)h0, (unsigned long long)h1);
         snprintf(entry, sizeof(entry), "%s/%s", cache, key);
-        if (before.too_big) {
+        if (before.uncacheable) {
             nw = 0;
         } else if (pc_restore(entry, words, nw, out, cap)) {
             pc_count.hits++;
