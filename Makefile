@@ -279,7 +279,7 @@ test-fftw: $(BUILD)/tests-fftw
 # (its pkg-config C build, -O1), -DMEDVOL_NO_SIMD in the no-SIMD suite (-O2),
 # -DMEDVOL_RUNTIME_DISPATCH in build/medvol.o (-O2) and at release
 # optimization (-O3 -DNDEBUG: warnings -O1 does not give after inlining) in
-# test-install's CMake Release build (C) and its pkg-config C++ build, and
+# test-install's CMake Release build (C; its pkg-config C++ build is -O0), and
 # -DMEDVOL_USE_FFTW in the FFTW suite (-O1) (CONFIGS_ELSEWHERE); gcc checks
 # the rest with -fsyntax-only. clang's and g++'s warnings come from their
 # front ends, so -fsyntax-only finds them for every configuration.
@@ -327,6 +327,17 @@ test-symbols: $(BUILD)/medvol.o
 	 if nm -g --defined-only $(BUILD)/medvol.o | awk '{print $$3}' | grep -q '^mv__'; then echo "FAIL: internal mv__ symbol exported"; exit 1; fi
 	@echo "symbols: ok ($$(nm -g --defined-only $(BUILD)/medvol.o | wc -l) public)"
 
+# FUZZ_OPT is the optimization of the fuzz build (below), and names its folder
+# (build/fuzz-O1/: targets, shared object, grown corpora), so builds at two
+# levels never stand in for each other. -O1, the default, is for fuzzing
+# campaigns: gunzip runs ~4x the inputs per second it runs at -O0. make test
+# builds at -O0, which compiles in a quarter of the time (50 s against 204 s
+# on a 2-core Xeon, the largest compile of make test): there the targets only
+# replay the corpora, and .ci/run's 10-second smoke run reuses them
+# (FUZZ_OPT=-O0 there too).
+FUZZ_OPT   ?= -O1
+FUZZ_DIR   := $(BUILD)/fuzz$(FUZZ_OPT)
+
 # the fuzz corpora replayed (each file once) by the libFuzzer binaries that
 # `make fuzz` then reuses: one ASan+UBSan build per target serves both.
 # Without libFuzzer, the same replay with any compiler: make
@@ -334,29 +345,31 @@ test-symbols: $(BUILD)/medvol.o
 FUZZERS := nifti gunzip loadops cfl text
 $(BUILD)/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_main.c medvol.h | $(BUILD)
 	$(CC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all $(WFLAGS) -o $@ $< tests/fuzz/fuzz_main.c $(LDLIBS)
-test-fuzz-replay: $(addprefix $(BUILD)/fuzz-,$(FUZZERS))
-	@for f in $(FUZZERS); do $(BUILD)/fuzz-$$f tests/fuzz/corpus/$$f/* >$(BUILD)/fuzz-replay-$$f.log 2>&1 \
-	  || { tail -30 $(BUILD)/fuzz-replay-$$f.log; exit 1; }; echo "fuzz replay $$f: $$(ls tests/fuzz/corpus/$$f | wc -l) inputs ok"; done
+test-fuzz-replay: $(addprefix $(FUZZ_DIR)/,$(FUZZERS))
+	@for f in $(FUZZERS); do $(FUZZ_DIR)/$$f tests/fuzz/corpus/$$f/* >$(FUZZ_DIR)/replay-$$f.log 2>&1 \
+	  || { tail -30 $(FUZZ_DIR)/replay-$$f.log; exit 1; }; echo "fuzz replay $$f: $$(ls tests/fuzz/corpus/$$f | wc -l) inputs ok"; done
 
 # libFuzzer (clang), each target for FUZZ_SECONDS. The implementation is
 # compiled once, with the fuzzer's coverage instrumentation (fuzzer-no-link),
 # and linked into every target (MEDVOL_FUZZ_LINKED: the target does not define
-# MEDVOL_IMPLEMENTATION itself): one ~2-minute ASan+UBSan compile of the
-# header instead of one per target (five were 10 minutes of CI's CPU)
-FUZZ_FLAGS := -O1 $(SAN_DEBUG) -fsanitize=address,undefined -fno-sanitize-recover=all -DMEDVOL_RUNTIME_DISPATCH
-$(BUILD)/fuzz-medvol.o: tests/medvol_impl.c medvol.h | $(BUILD)
+# MEDVOL_IMPLEMENTATION itself): one ASan+UBSan compile of the header
+# instead of one per target (five were 10 minutes of CI's CPU).
+FUZZ_FLAGS := $(FUZZ_OPT) $(SAN_DEBUG) -fsanitize=address,undefined -fno-sanitize-recover=all -DMEDVOL_RUNTIME_DISPATCH
+$(FUZZ_DIR):
+	mkdir -p $@
+$(FUZZ_DIR)/medvol.o: tests/medvol_impl.c medvol.h | $(FUZZ_DIR)
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ tests/medvol_impl.c
-$(BUILD)/fuzz-%: tests/fuzz/fuzz_%.c $(BUILD)/fuzz-medvol.o
-	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -DMEDVOL_FUZZ_LINKED -o $@ $< $(BUILD)/fuzz-medvol.o $(LDLIBS)
+$(addprefix $(FUZZ_DIR)/,$(FUZZERS)): $(FUZZ_DIR)/%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/medvol.o
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -DMEDVOL_FUZZ_LINKED -o $@ $< $(FUZZ_DIR)/medvol.o $(LDLIBS)
 # (one target per fuzzer, so that make -j fuzzes side by side: .ci/run
 # runs them on every core)
 FUZZ_RUNS := $(addprefix fuzz-run-,$(FUZZERS))
 .PHONY: $(FUZZ_RUNS)
 fuzz: $(FUZZ_RUNS)
-$(FUZZ_RUNS): fuzz-run-%: $(BUILD)/fuzz-%
-	@mkdir -p $(BUILD)/fuzz-corpus-$*
-	$(BUILD)/fuzz-$* -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -dict=tests/fuzz/$*.dict \
-	  $(BUILD)/fuzz-corpus-$* tests/fuzz/corpus/$*
+$(FUZZ_RUNS): fuzz-run-%: $(FUZZ_DIR)/%
+	@mkdir -p $(FUZZ_DIR)/corpus-$*
+	$(FUZZ_DIR)/$* -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -dict=tests/fuzz/$*.dict \
+	  $(FUZZ_DIR)/corpus-$* tests/fuzz/corpus/$*
 
 # ---- CUDA companion (medvol_cuda.h) ------------------------------------------
 # nvcc from PATH, else /usr/local/cuda/bin (where the CUDA toolkit installs it,
@@ -657,7 +670,7 @@ TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # make test, so a changed numpy or scipy is never answered from an old run
 test:
 	@rm -rf $(BUILD)/pycache
-	@MEDVOL_TEST_PYCACHE=$(BUILD)/pycache $(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target test-all
+	@MEDVOL_TEST_PYCACHE=$(BUILD)/pycache $(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target FUZZ_OPT=-O0 test-all
 test-all: test-quick test-tools test-asan test-tsan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
           test-install test-symbols test-fuzz-replay test-cuda test-cuda-symbols test-cuda-emu test-diff-scipy test-diff-nibabel \
           test-diff-numpy test-diff-sitk test-diff-bart test-diff-elastix

@@ -325,7 +325,12 @@ static double **numpy_results(float **inputs)
     return want;
 }
 
-/* every ISA against numpy; every ISA but the reference against the reference */
+/* every ISA against numpy; every ISA but the reference against the reference.
+   The large cases (those made for the thread tests, 95% of the work) run on
+   the scalar reference only in a suite where it is the active ISA (the
+   no-SIMD suite): elsewhere each SIMD ISA meets numpy on them directly, and
+   a second scalar pass would double the qemu NEON run's longest test for
+   code the no-SIMD suite already checks natively. */
 MV_TEST(fft, matches_numpy_every_isa)
 {
     float **inputs, **refs;
@@ -345,7 +350,7 @@ MV_TEST(fft, matches_numpy_every_isa)
     refs = (float **)calloc((size_t)n_cases, sizeof(float *));
     for (k = 0; k < MV_ISA_COUNT; k++) {
         double worst = 0;
-        int worst_case = -1;
+        int worst_case = -1, compared = 0;
         if (!(isas & (1u << k))) continue;
         EXPECT_MSG(mv_set_isa((mv_isa)k) == MV_OK, "mv_set_isa(%s)", mv_isa_name((mv_isa)k));
         for (i = 0; i < n_cases; i++) {
@@ -355,9 +360,11 @@ MV_TEST(fft, matches_numpy_every_isa)
             double e;
             EXPECT_MSG(want[i] != NULL, "case %d: no numpy result", i);
             if (!want[i]) continue;
+            if (c->big && k == MV_ISA_REF && best != MV_ISA_REF) continue;
             describe(c, d, sizeof(d));
             y = run_case(c, inputs[i], 1, mv_isa_name((mv_isa)k));
             if (!y) continue;
+            compared++;
             e = rel_rms_vs_ref(y, want[i], out_floats(c));
             EXPECT_MSG(e <= 1e-5, "%s on %s: relative RMS %.3g vs numpy", d, mv_isa_name((mv_isa)k), e);
             if (e > worst) {
@@ -378,7 +385,7 @@ MV_TEST(fft, matches_numpy_every_isa)
         if (worst_case >= 0) {
             char d[128];
             describe(&cases[worst_case], d, sizeof(d));
-            printf("    isa %-6s: %d cases vs numpy, worst relative RMS %.2e (%s)\n", mv_isa_name((mv_isa)k), n_cases,
+            printf("    isa %-6s: %d cases vs numpy, worst relative RMS %.2e (%s)\n", mv_isa_name((mv_isa)k), compared,
                    worst, d);
         }
     }

@@ -4,7 +4,7 @@
    that succeeds must hold exactly the data bytes, and must survive a round
    trip through mv_cfl_save and mv_cfl_load (abort otherwise, so the fuzzer
    reports it). Built by `make fuzz` or with fuzz_main.c as a replayer. */
-#ifndef MEDVOL_FUZZ_LINKED /* make fuzz links build/fuzz-medvol.o instead */
+#ifndef MEDVOL_FUZZ_LINKED /* make fuzz links build/fuzz-O1/medvol.o instead */
 #define MEDVOL_IMPLEMENTATION
 #elif !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L /* getpid, mkdir (the implementation asks for them itself) */

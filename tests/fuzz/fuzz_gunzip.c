@@ -1,7 +1,7 @@
 /* libFuzzer target: the gzip/DEFLATE decoder on arbitrary bytes, one-shot
    and streamed in input/output pieces chosen by the input itself, and as a
    .nii.gz through the NIfTI loader. */
-#ifndef MEDVOL_FUZZ_LINKED /* make fuzz links build/fuzz-medvol.o instead */
+#ifndef MEDVOL_FUZZ_LINKED /* make fuzz links build/fuzz-O1/medvol.o instead */
 #define MEDVOL_IMPLEMENTATION
 #endif
 #include "../../medvol.h"

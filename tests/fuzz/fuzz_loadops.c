@@ -7,7 +7,7 @@
    The last 4 bytes of an input choose the options; the rest is the image.
    Built by `make fuzz` (clang -fsanitize=fuzzer) or with fuzz_main.c as a
    corpus replayer. */
-#ifndef MEDVOL_FUZZ_LINKED /* make fuzz links build/fuzz-medvol.o instead */
+#ifndef MEDVOL_FUZZ_LINKED /* make fuzz links build/fuzz-O1/medvol.o instead */
 #define MEDVOL_IMPLEMENTATION
 #endif
 #include "../../medvol.h"

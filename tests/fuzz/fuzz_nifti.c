@@ -2,7 +2,7 @@
    bytes, through every entry point and option that changes the code path.
    Built by `make fuzz` (clang -fsanitize=fuzzer) or with fuzz_main.c as a
    corpus replayer. */
-#ifndef MEDVOL_FUZZ_LINKED /* make fuzz links build/fuzz-medvol.o instead */
+#ifndef MEDVOL_FUZZ_LINKED /* make fuzz links build/fuzz-O1/medvol.o instead */
 #define MEDVOL_IMPLEMENTATION
 #endif
 #include "../../medvol.h"

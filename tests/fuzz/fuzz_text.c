@@ -22,7 +22,7 @@
      and finite sigmas >= 0.
    A broken invariant aborts, so the fuzzer reports it. Built by `make fuzz`
    or with fuzz_main.c as a replayer. */
-#ifndef MEDVOL_FUZZ_LINKED /* make fuzz links build/fuzz-medvol.o instead */
+#ifndef MEDVOL_FUZZ_LINKED /* make fuzz links build/fuzz-O1/medvol.o instead */
 #define MEDVOL_IMPLEMENTATION
 #endif
 #include "../../medvol.h"
