@@ -667,7 +667,8 @@ test-diff-elastix: $(BUILD)/mvtool
 TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # The suites share their Python references through MEDVOL_TEST_PYCACHE
 # (tests/test_main.c says how a result is keyed); the folder lives for one
-# make test, so a changed numpy or scipy is never answered from an old run
+# make test, so a changed numpy or scipy is never answered from an old run.
+# Its fuzz targets only replay the corpora: built at -O0 (FUZZ_OPT, above)
 test:
 	@rm -rf $(BUILD)/pycache
 	@MEDVOL_TEST_PYCACHE=$(BUILD)/pycache $(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target FUZZ_OPT=-O0 test-all
