@@ -2164,21 +2164,21 @@ MVDEF mv_status mv_phantom_kspace(const mv_vol *image, const mv_vol *sens, mv_vo
    a "# Dimensions" line followed by up to 16 sizes (more sections, e.g.
    "# Command", are ignored), read with BART's own rules: the keyword may
    follow '#' after any spaces, the sizes may span lines and end at the first
-   word that is not an integer, more than 16 are allowed if the extra ones
-   are 1, and a second Dimensions section is refused (tests/test_cfl.c
-   checks each spelling against the bart command); NAME.cfl holds the
-   complex64 samples, the first dimension fastest, in the host's
-   (little-endian) byte order, no header. path is NAME, NAME.cfl or NAME.hdr. BART's dims map to ours one to
-   one (>>api-mri layout), so dims 8..16 must be 1 on load
-   (MV_ERR_UNSUPPORTED naming the file and dimension); trailing 1s are
-   dropped (ndim >= 1), spacing is 1 and the affine the identity. A .cfl
-   whose size is not the header's product times 8 is MV_ERR_TRUNCATED (short)
-   or MV_ERR_BAD_DATA (long), naming both numbers. opts->header_only: the
-   dims only (data NULL, the .cfl not opened), for readers that stream the
-   samples themselves (mvtool pics --chunk). mv_cfl_save takes a c64
-   volume, writes 16 sizes as BART does, and renames both temporaries into
-   place (.cfl first, then .hdr) under mv_save's pair lock, so a reader sees
-   the old pair or the new one. allocates: yes (load). thread-safe: yes. */
+   word that is not an integer, more than 16 are allowed if the extra ones are
+   1, and a second Dimensions section is refused (tests/test_cfl.c checks each
+   spelling against the bart command); NAME.cfl holds the complex64 samples,
+   the first dimension fastest, in the host's (little-endian) byte order, no
+   header. path is NAME, NAME.cfl or NAME.hdr. BART's dims map to ours one to
+   one (>>api-mri layout), so dims 8..16 must be 1 on load (MV_ERR_UNSUPPORTED
+   naming the file and dimension); trailing 1s are dropped (ndim >= 1),
+   spacing is 1 and the affine the identity. A .cfl whose size is not the
+   header's product times 8 is MV_ERR_TRUNCATED (short) or MV_ERR_BAD_DATA
+   (long), naming both numbers. opts->header_only: the dims only (data NULL,
+   the .cfl not opened), for readers that stream the samples themselves
+   (mvtool pics --chunk). mv_cfl_save takes a c64 volume, writes 16 sizes as
+   BART does, and renames both temporaries into place (.cfl first, then .hdr)
+   under mv_save's pair lock, so a reader sees the old pair or the new one.
+   allocates: yes (load). thread-safe: yes. */
 MVDEF mv_status mv_cfl_load(const char *path, mv_vol *out, const mv_load_opts *opts);
 MVDEF mv_status mv_cfl_save(const char *path, const mv_vol *v, const mv_save_opts *opts);
 #endif

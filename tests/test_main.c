@@ -152,6 +152,24 @@ static const char *python_exe(void)
     return p && p[0] ? p : "/usr/bin/python3";
 }
 
+/* a ThreadSanitizer build (make test-tsan) */
+#if defined(__SANITIZE_THREAD__)
+#define TU_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TU_TSAN 1
+#endif
+#endif
+#ifndef TU_TSAN
+#define TU_TSAN 0
+#endif
+
+int tu_isa_extra_runs(int isa, int active)
+{
+    if (isa == active) return 1;
+    return !TU_TSAN && isa != MV_ISA_REF;
+}
+
 const char *tu_python(const char *modules)
 {
     static char cache_mods[16][64];

@@ -189,8 +189,7 @@ MV_TEST(math, isa_and_threads_identical)
                 /* the reference's own runs (1 thread: vr again; 2: the
                    split) where it is the active ISA, the no-SIMD suite;
                    elsewhere the SIMD ISAs' 2-thread runs check the split */
-                if (!(avail & (1u << isa)) || (isa == MV_ISA_REF && saved != MV_ISA_REF)) continue;
-                if (TU_TSAN && isa != (int)saved) continue; /* testutil.h: the split, not the ISAs */
+                if (!(avail & (1u << isa)) || !tu_isa_extra_runs(isa, (int)saved)) continue;
                 EXPECT_OK(mv_set_isa((mv_isa)isa));
                 for (o1.threads = 1; o1.threads <= 2; o1.threads++) {
                     int64_t at;

@@ -887,8 +887,7 @@ MV_TEST(recon, isa_and_threads_ecalib)
         mv_vol_init(&e0);
         REQUIRE_OK(mv_ecalib(&k, &m0, want_eig ? &e0 : NULL, &eo));
         for (isa = 0; isa < 16; isa++) {
-            if (!(avail & (1u << isa)) || (isa == MV_ISA_REF && best != MV_ISA_REF)) continue;
-            if (TU_TSAN && isa != (int)best) continue; /* testutil.h: the split, not the ISAs */
+            if (!(avail & (1u << isa)) || !tu_isa_extra_runs(isa, (int)best)) continue;
             REQUIRE_OK(mv_set_isa((mv_isa)isa));
             for (th = isa == MV_ISA_REF ? 2 : 1; th <= 3; th++) { /* the reference on 1 thread is m0 itself */
                 eo.threads = th;

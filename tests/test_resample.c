@@ -331,11 +331,7 @@ MV_TEST(resample, isa_and_threads_identical)
                    (a race shows up in some runs only) */
                 int rep, nrep = t > 1 && isa == (int)active ? reps : 1;
                 if (t > 1 && !is_big) break; /* small ones never reach the pool */
-                /* the reference's own threaded runs where it is the active
-                   ISA (the no-SIMD suite); elsewhere the SIMD ISAs' threaded
-                   runs check the split, and under qemu each costs seconds */
-                if (t > 1 && isa == MV_ISA_REF && active != MV_ISA_REF) break;
-                if (t > 1 && TU_TSAN && isa != (int)active) break; /* testutil.h: the split, not the ISAs */
+                if (t > 1 && !tu_isa_extra_runs(isa, (int)active)) break; /* testutil.h says which */
                 for (rep = 0; rep < nrep; rep++) {
                     REQUIRE_OK(run_cfg(c, &in, &got, t, MV_DT_F32));
                     EXPECT_MSG(memcmp(got.data, ref.data, mv_vol_bytes(&ref)) == 0, "%s: %s with %d threads differs from ref (run %d)",

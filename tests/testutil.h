@@ -60,19 +60,14 @@ int tu_batch_run(tu_batch *b, const char *script);
    if it is missing or not `bytes` long */
 void *tu_batch_read(const tu_batch *b, int id, const char *ext, size_t bytes);
 
-/* 1 in a ThreadSanitizer build (make test-tsan). Tests that run their
-   threaded passes on every ISA run them on the active ISA only there: TSan
-   checks the work split and the pool, which no ISA changes (an ISA swaps the
-   kernel inside each piece), and the other suites compare the ISAs. */
-#if defined(__SANITIZE_THREAD__)
-#define TU_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TU_TSAN 1
-#endif
-#endif
-#ifndef TU_TSAN
-#define TU_TSAN 0
-#endif
+/* Whether a test that covers every ISA makes its extra runs (threaded
+   passes, large cases) on isa, given the suite's active ISA:
+   - the scalar reference makes them only where it is the active ISA (the
+     no-SIMD suite); elsewhere each SIMD ISA's runs meet the reference's
+     1-thread bytes or numpy, and under qemu each scalar run costs seconds;
+   - under ThreadSanitizer only the active ISA makes them: TSan checks the
+     work split and the pool, which no ISA changes (an ISA swaps the kernel
+     inside each piece), and the other suites compare the ISAs. */
+int tu_isa_extra_runs(int isa, int active);
 
 #endif
