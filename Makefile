@@ -65,7 +65,10 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool merge $(BUILD)/run-m.nii.gz $(BUILD)/run-p.nii $(BUILD)/run-p.nii && \
 	  $(BUILD)/mvtool frames $(BUILD)/run-m.nii.gz $(BUILD)/run-f.nii 1 && \
 	  $(BUILD)/mvtool stats $(BUILD)/run-p.nii $(BUILD)/run-f.nii && \
-	  $(BUILD)/mvtool stats $(BUILD)/run-p.nii -k $(BUILD)/run-f.nii -P 5,50,95
+	  $(BUILD)/mvtool stats $(BUILD)/run-p.nii -k $(BUILD)/run-f.nii -P 5,50,95 && \
+	  $(BUILD)/mvtool convert $(BUILD)/run-p.nii $(BUILD)/run-p.mha --compress --dtype float32 && \
+	  $(BUILD)/mvtool convert $(BUILD)/run-p.mha $(BUILD)/run-p.mhd && \
+	  $(BUILD)/mvtool info $(BUILD)/run-p.mhd && $(BUILD)/mvtool stats $(BUILD)/run-p.mha
 	$(BUILD)/mvtool smooth $(BUILD)/run-p.nii $(BUILD)/run-s.nii 1.5 && \
 	  $(BUILD)/mvtool gradient $(BUILD)/run-s.nii $(BUILD)/run-g.nii && \
 	  $(BUILD)/mvtool stats $(BUILD)/run-s.nii $(BUILD)/run-g.nii
@@ -342,7 +345,7 @@ FUZZ_DIR   := $(BUILD)/fuzz$(FUZZ_OPT)
 # `make fuzz` then reuses: one ASan+UBSan build per target serves both.
 # Without libFuzzer, the same replay with any compiler: make
 # $(BUILD)/replay-nifti (tests/fuzz/fuzz_main.c).
-FUZZERS := nifti gunzip loadops cfl text
+FUZZERS := nifti gunzip loadops cfl text metaimage
 $(BUILD)/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_main.c medvol.h | $(BUILD)
 	$(CC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all $(WFLAGS) -o $@ $< tests/fuzz/fuzz_main.c $(LDLIBS)
 test-fuzz-replay: $(addprefix $(FUZZ_DIR)/,$(FUZZERS))
@@ -636,9 +639,18 @@ test-diff-numpy: $(BUILD)/diff_numpy
 # inversion and Jacobians against SimpleITK doing the same
 # (tests/py/diff_sitk.py); DIFF_SITK_CASES per family (25: ~2 s)
 DIFF_SITK_CASES ?= 25
+# ITK's own .mha/.mhd files (Debian's insighttoolkit5-examples, fetched once
+# with apt-get download and unpacked here; skipped when that fails) read by
+# medvol and SimpleITK alike (tests/py/check_itk_metaimage.py)
+ITK_EXAMPLES := $(BUILD)/itk-examples
 test-diff-sitk: $(BUILD)/diff_sitk
 	@if /usr/bin/python3 -c 'import numpy, nibabel, SimpleITK' 2>/dev/null; then \
-	  /usr/bin/python3 tests/py/diff_sitk.py $(BUILD)/diff_sitk $(DIFF_SITK_CASES) $(DIFF_SEED); \
+	  /usr/bin/python3 tests/py/diff_sitk.py $(BUILD)/diff_sitk $(DIFF_SITK_CASES) $(DIFF_SEED) && \
+	  if [ -f $(ITK_EXAMPLES)/.ok ] || (rm -rf $(ITK_EXAMPLES) && mkdir -p $(ITK_EXAMPLES) && cd $(ITK_EXAMPLES) && \
+	      apt-get download insighttoolkit5-examples >/dev/null 2>&1 && dpkg -x insighttoolkit5-examples_*.deb . && touch .ok); then \
+	    { /usr/bin/python3 tests/py/check_itk_metaimage.py $(BUILD)/diff_sitk $(ITK_EXAMPLES) > $(BUILD)/itk-metaimage.log \
+	      || { cat $(BUILD)/itk-metaimage.log; false; }; } && tail -1 $(BUILD)/itk-metaimage.log; \
+	  else echo "SKIPPED ITK's MetaImage examples: apt-get download insighttoolkit5-examples failed"; fi; \
 	else echo "SKIPPED test-diff-sitk: needs /usr/bin/python3 with numpy, nibabel and SimpleITK"; fi
 
 # random .cfl files, trajectories, centred FFTs, RSS, NUFFTs, ESPIRiT maps

@@ -41,7 +41,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>types         mv_status, mv_dtype, mv_isa, mv_vol, option structs
       >>api-runtime   version, status names, last error, threads, ISA, build info
       >>api-volume    dtypes, mv_vol life cycle, affine and orientation, conversion, stats
-      >>api-nifti     NIfTI-1/2 and Analyze I/O
+      >>api-nifti     NIfTI-1/2 and Analyze I/O; MetaImage (.mha/.mhd)
       >>api-gzip      gzip/DEFLATE compression and decompression
       >>api-intensity z-normalize, rescale, clamp, histogram, percentiles
       >>api-spatial   crop/pad, flip, permute, reorient, rot90
@@ -94,6 +94,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>impl-affine   affines, quaternions, orientation
       >>impl-gzip     CRC-32, DEFLATE decoder and encoder, gzip members and index
       >>impl-nifti    NIfTI reader and writer
+      >>impl-metaimage  ITK MetaImage reader and writer (zlib, channels)
       >>impl-cfl      BART .cfl/.hdr files
       >>impl-resample resampling: separable and general maps, cubic prefilter
       >>impl-phantom  phantoms
@@ -545,7 +546,8 @@ typedef enum mv_format {
     MV_FORMAT_NONE = 0,   /* not read from a file: the writer chooses */
     MV_FORMAT_NIFTI1,
     MV_FORMAT_NIFTI2,
-    MV_FORMAT_ANALYZE     /* Analyze 7.5 (SPM2 flavour); read only */
+    MV_FORMAT_ANALYZE,    /* Analyze 7.5 (SPM2 flavour); read only */
+    MV_FORMAT_METAIMAGE   /* ITK MetaImage (.mha, .mhd + raw) */
 } mv_format;
 
 /* How mv_load maps files. */
@@ -595,7 +597,7 @@ typedef struct mv_extension {
    mv_vol; these are the header fields as stored (float32 fields widened). */
 typedef struct mv_meta {
     mv_format format;       /* format it was read from (MV_FORMAT_NONE if new) */
-    int pair;               /* read from a .hdr/.img pair */
+    int pair;               /* read from two files: a .hdr/.img pair, a .mhd and its data */
     int big_endian;         /* byte order of the file it was read from */
     int qform_code, sform_code;
     double quatern[3];      /* quatern_b, c, d */
@@ -728,7 +730,8 @@ typedef struct mv_save_opts {
     int nifti_version;      /* 0: 1 unless the volume needs 2 or came from 2 (see mv_save); 1 or 2 */
     int fsync;              /* fsync the file before the rename */
     int compress;           /* gzip (.nii.gz) for mv_save_mem / mv_save_io; mv_save
-                               follows the name (a .gz suffix) */
+                               follows the name (a .gz suffix), but for .mha/.mhd
+                               writes CompressedData (zlib) when set */
     mv_gzip_opts gzip;      /* how to compress */
     void *alloc_ctx;
 } mv_save_opts;
@@ -865,11 +868,60 @@ MVDEF mv_status mv_compute_stats(const mv_vol *v, mv_stats *out, const mv_stats_
    .nii = single file; .hdr or .img = pair (either name); a .gz suffix
    (.nii.gz, .hdr.gz/.img.gz) is decompressed by the built-in gzip, in
    parallel for files medvol wrote (member index), and a crop box decodes
-   only the members it needs. out is an output (MEMORY); on failure it is
-   empty.
+   only the members it needs. .mha and .mhd are MetaImage (see METAIMAGE
+   below). out is an output (MEMORY); on failure it is empty.
    allocates: yes (or maps). thread-safe: yes. */
 MVDEF mv_status mv_load(const char *path, mv_vol *out, const mv_load_opts *opts);
 #endif
+/* METAIMAGE: ITK's .mha (header and voxels in one file) and .mhd (header;
+   the voxels in the file its ElementDataFile names, beside it), as elastix
+   writes its results and ITK's example images come. Read as SimpleITK 2.5
+   reads them (tests/py/diff_metaimage.py runs both on the same files):
+   - NDims 1..7, ElementType MET_UCHAR .. MET_LONG_LONG (MET_LONG and
+     MET_ULONG are 4 bytes, as in MetaIO), MET_FLOAT, MET_DOUBLE; either
+     byte order (BinaryDataByteOrderMSB / ElementByteOrderMSB); one zlib (or
+     gzip) stream when CompressedData = True, its Adler-32 checked;
+     HeaderSize (-1: the voxels end the data file). ASCII data
+     (BinaryData = False), slice lists (ElementDataFile = LIST or a
+     %d pattern) and other ObjectTypes: MV_ERR_UNSUPPORTED naming them.
+   - Geometry: ITK's physical point Offset + D diag(ElementSpacing) index is
+     LPS mm; the affine is nibabel's (RAS+: x and y negated), i.e. what
+     nibabel reports for the NIfTI file ITK writes from the same image. D
+     is TransformMatrix read column by column (its first NDims numbers are
+     voxel axis 0's direction). Axes past three keep their spacing (and
+     Offset[3] becomes meta.toffset); a TransformMatrix that couples them
+     with x, y, z is MV_ERR_UNSUPPORTED. One- and two-axis images get the
+     missing axes as unit columns at origin 0. meta.format is
+     MV_FORMAT_METAIMAGE, qform_code = sform_code = 1 (scanner), units mm
+     and s: mv_save to NIfTI writes what ITK's NIfTI writer would.
+   - Channels (ElementNumberOfChannels C > 1, interleaved in the file) come
+     out as a vector volume as ITK puts one in NIfTI: the components on axis
+     4 (dims [x][y][z][1][C] for 3D; past the last axis for 4D+), intent
+     1007 (NIFTI_INTENT_VECTOR): an elastix deformationField.mhd loads as the
+     displacement field mv_field functions take (LPS mm). A crop box is in
+     that layout too; MV_MMAP_REQUIRE is refused (the channels are moved).
+   - Voxels straight from a file map or read in parallel as NIfTI's do;
+     compressed ones are decoded whole (one thread: a zlib stream has no
+     members), then converted or cropped.
+   mv_save to .mha / .mhd writes ITK's layout (its field order, 17-digit
+   numbers, BinaryDataByteOrderMSB of this host): for .mhd the voxels go to
+   NAME.raw (NAME.zraw compressed) beside it, both renamed into place under
+   the pair lock as a .hdr/.img pair is. opts->compress writes
+   CompressedData = True (one zlib stream at opts->gzip.level). The
+   geometry comes from the affine: spacing = its column norms, direction =
+   the columns over them (LPS). A volume of 1-2 axes whose affine leaves
+   the x-y plane is written with a third axis of length 1. A vector volume
+   (intent 1007, C components on axis 4) is written with
+   ElementNumberOfChannels, as a 2D image when its z axis has length 1 and
+   its affine allows (ITK reads such a NIfTI vector file as 2D too). Refused (MV_ERR_UNSUPPORTED, named): dtypes
+   MetaImage lacks (complex, RGB, float16, bfloat16, float128) and active
+   scaling (scl_slope/scl_inter: MetaImage has none; load with
+   opts.scaled first). NIfTI-only metadata (descrip, intent parameters,
+   extensions, slice timing) is not written.
+   mv_load_metaimage_mem reads from memory: header is the .mha (or the
+   .mhd's text), data the .mhd's data file (NULL for LOCAL). */
+MVDEF mv_status mv_load_metaimage_mem(const void *header, size_t header_len, const void *data, size_t data_len,
+                                      mv_vol *out, const mv_load_opts *opts);
 /* Same from memory: a single-file image (header, extensions, data), or just a
    header with opts->header_only. Data that needs no conversion is still
    copied (the buffer may go away); use mv_load_mem_borrow to alias it. */
@@ -887,7 +939,7 @@ MVDEF mv_status mv_load_io(const mv_io *io, mv_vol *out, const mv_load_opts *opt
 
 #if !defined(MEDVOL_NO_STDIO)
 /* Saves a volume; the format comes from the name (.nii single, .hdr/.img
-   pair). Writes a temporary file in the same folder and renames it, so the
+   pair, .mha/.mhd MetaImage: see METAIMAGE). Writes a temporary file in the same folder and renames it, so the
    target is the old file or the whole new one.
    - Version: opts->nifti_version, else NIfTI-1 unless something needs
      NIfTI-2: dims over 32767, a volume read from NIfTI-2 (kept), or a
@@ -4097,7 +4149,10 @@ MVDEF mv_status mv_elastix_grid(const mv_elastix_transform *t, int64_t dims[3], 
    value outside the moving image (DefaultPixelValue, default 0), the
    result's dtype (ResultImagePixelType, default "float"; integers are
    truncated toward zero, as transformix's cast) and its format
-   (ResultImageFormat, default "nii"). MV_ERR_UNSUPPORTED names a setting
+   (ResultImageFormat, default "nii"; CompressResultImage "true" sets
+   compress, which transformix 5.0.1 applies to a MetaImage result image
+   only (result.zraw; its field and Jacobians stay raw); a .nii's
+   compression is its name's). MV_ERR_UNSUPPORTED names a setting
    medvol has no equal for (B-spline orders 2, 4, 5, other interpolators,
    pixel types). */
 typedef struct mv_elastix_output {
@@ -4106,6 +4161,7 @@ typedef struct mv_elastix_output {
     mv_dtype dtype;
     mv_round rounding;
     char format[16];
+    int compress; /* CompressResultImage "true": the result's mv_save_opts.compress (MetaImage) */
 } mv_elastix_output;
 MVDEF mv_status mv_elastix_output_opts(const mv_elastix_transform *t, mv_elastix_output *out);
 /* transformix's point sets ("transformix -def FILE"): the input point file
@@ -4879,6 +4935,10 @@ static void mv__vformat(char *dst, size_t cap, const char *fmt, va_list ap)
         if (*fmt == '.') {
             prec = 0;
             fmt++;
+            if (*fmt == '*') { /* "%.*s": the precision is an int argument */
+                prec = va_arg(ap, int);
+                fmt++;
+            }
             while (*fmt >= '0' && *fmt <= '9') prec = prec * 10 + (*fmt++ - '0');
         }
         while (*fmt == 'l') { lng++; fmt++; }
@@ -4923,8 +4983,11 @@ static void mv__vformat(char *dst, size_t cap, const char *fmt, va_list ap)
             const char *s = va_arg(ap, const char *);
             size_t len;
             if (!s) s = "(null)";
-            len = strlen(s);
-            if (prec >= 0 && (size_t)prec < len) len = (size_t)prec;
+            if (prec >= 0) /* never past the precision: "%.*s" may name bytes with no NUL after them */
+                for (len = 0; len < (size_t)prec && s[len]; len++) {
+                }
+            else
+                len = strlen(s);
             mv__fmt_pad(&b, s, len, width, left, ' ');
             break;
         }
@@ -13960,6 +14023,9 @@ static void mv__vol_squeeze(mv_vol *v)
     }
 }
 
+static mv_status mv__load_body(mv__src *hsrc, mv__src *dsrc, const mv__nhdr *hp, const mv__box *boxp, const mv__want *wp,
+                               const mv_load_opts *op, int pair, int borrow, mv_vol *out);
+
 static mv_status mv__load_sources(mv__src *hsrc, mv__src *isrc, int single, int borrow, const mv_load_opts *opts,
                                   mv_vol *out)
 {
@@ -13968,13 +14034,9 @@ static mv_status mv__load_sources(mv__src *hsrc, mv__src *isrc, int single, int 
     mv__box box;
     mv__want w;
     mv_load_opts o;
-    mv_vol v;
-    mv__src *dsrc = single ? hsrc : isrc, *data_src = dsrc, tmp_src;
     size_t hlen;
-    uint64_t ext_end, end = 0, data_off, limit;
-    unsigned char *gz_tmp = NULL;
+    uint64_t ext_end;
     mv_status st;
-    int zero_copy;
     if (opts) o = *opts;
     else memset(&o, 0, sizeof(o));
     mv_vol_init(out);
@@ -14020,10 +14082,31 @@ static mv_status mv__load_sources(mv__src *hsrc, mv__src *isrc, int single, int 
         mv__free(whole, hsrc->gz->ctx);
         MV__TRY(st);
     }
+    return mv__load_body(hsrc, single ? hsrc : isrc, &h, &box, &w, &o, !single, borrow, out);
+}
+
+/* The voxels of a parsed header h (its extensions, if any, now owned by
+   out or released) from dsrc at h->vox_offset, as box and w say: mapped,
+   borrowed, or read and converted in parallel. hsrc is the header's source
+   (its gzip members are checked at the end too). Shared by the NIfTI and
+   MetaImage loaders. */
+static mv_status mv__load_body(mv__src *hsrc, mv__src *dsrc, const mv__nhdr *hp, const mv__box *boxp, const mv__want *wp,
+                               const mv_load_opts *op, int pair, int borrow, mv_vol *out)
+{
+    const mv__nhdr h = *hp;
+    const mv__box box = *boxp;
+    const mv__want w = *wp;
+    const mv_load_opts o = *op;
+    mv_vol v;
+    mv__src *data_src = dsrc, tmp_src;
+    uint64_t end = 0, data_off, limit;
+    unsigned char *gz_tmp = NULL;
+    mv_status st;
+    int zero_copy;
     mv__vol_from_header(&h, box.whole ? NULL : &box, w.ddt, &v);
     if (o.squeeze) mv__vol_squeeze(&v);
     v.alloc_ctx = o.alloc_ctx;
-    v.meta.pair = !single;
+    v.meta.pair = pair;
     if (w.scaled || (o.scaled && mv__dt[h.dtype].kind != MV__K_RGB)) {
         v.meta.scl_slope = 1.0; /* the values are scaled now */
         v.meta.scl_inter = 0.0;
@@ -14345,6 +14428,8 @@ static char *mv__pair_sibling(const char *path, void *ctx)
     return s;
 }
 
+static mv_status mv__mha_load_path(const char *path, mv_vol *out, const mv_load_opts *opts);
+
 MVDEF mv_status mv_load(const char *path, mv_vol *out, const mv_load_opts *opts)
 {
     mv__src hs, is;
@@ -14354,6 +14439,10 @@ MVDEF mv_status mv_load(const char *path, mv_vol *out, const mv_load_opts *opts)
     MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_load: out is NULL");
     MV__TRY(mv__out_begin(out));
     MV__CHECK(path != NULL && path[0], MV_ERR_INVALID_ARG, "mv_load: empty path");
+    if (mv__ends_with(path, ".mha") || mv__ends_with(path, ".mhd")) {
+        mv__warn_detail[0] = 0;
+        return mv__name_error(mv__mha_load_path(path, out, opts), path, NULL);
+    }
     n = strlen(path) - (mv__ends_with(path, ".gz") ? 3 : 0);
     if (n >= 4 && (mv__streq_nocase_n(path + n - 4, ".hdr", 4) || mv__streq_nocase_n(path + n - 4, ".img", 4))) {
         int is_hdr = mv__streq_nocase_n(path + n - 4, ".hdr", 4);
@@ -14908,6 +14997,8 @@ static void mv__sink_fd(mv__sink *s, int fd, const char *name)
     s->name = name;
 }
 
+static mv_status mv__mha_save(const char *path, const mv_vol *v, const mv_save_opts *opts);
+
 MVDEF mv_status mv_save(const char *path, const mv_vol *v, const mv_save_opts *opts)
 {
     mv__wplan p;
@@ -14919,11 +15010,13 @@ MVDEF mv_status mv_save(const char *path, const mv_vol *v, const mv_save_opts *o
     size_t n;
     mv_gzip_opts gzo;
     MV__CHECK(path && path[0], MV_ERR_INVALID_ARG, "mv_save: empty path");
+    if (mv__ends_with(path, ".mha") || mv__ends_with(path, ".mhd")) return mv__mha_save(path, v, opts);
     gz = mv__ends_with(path, ".gz");
     n = strlen(path) - (gz ? 3 : 0);
     pair = n >= 4 && (mv__streq_nocase_n(path + n - 4, ".hdr", 4) || mv__streq_nocase_n(path + n - 4, ".img", 4));
     MV__CHECK(pair || (n >= 4 && mv__streq_nocase_n(path + n - 4, ".nii", 4)), MV_ERR_INVALID_ARG,
-              "'%s': cannot tell the format from the name (use .nii, .hdr or .img, each with or without .gz)", path);
+              "'%s': cannot tell the format from the name (use .nii, .hdr or .img, each with or without .gz, or .mha/.mhd)",
+              path);
     MV__TRY(mv__plan_write(v, pair, opts ? opts->nifti_version : 0, path, &p));
     if (opts) gzo = opts->gzip;
     else memset(&gzo, 0, sizeof(gzo));
@@ -14969,6 +15062,949 @@ MVDEF mv_status mv_save(const char *path, const mv_vol *v, const mv_save_opts *o
         mv__free(other, ctx);
         return st;
     }
+}
+#endif
+
+/* >>impl-metaimage ========================================================= */
+
+/* MetaImage, ITK's .mha / .mhd (the MetaIO library): "Key = Value" text
+   lines ending with ElementDataFile, then the voxels, raw (optionally one
+   zlib stream) and interleaved by channel, in the file itself (LOCAL) or in
+   the file that line names. The parser keeps MetaIO's readings (checked
+   against SimpleITK 2.5: tests/py/diff_sitk.py's metaimage family and
+   tests/py/check_itk_metaimage.py): keys are matched
+   case-sensitively and unknown ones ignored; an absent BinaryData means
+   binary; MET_LONG / MET_ULONG are 4 bytes; ElementSpacing wins over
+   ElementSize; Position/Origin mean Offset and Rotation/Orientation mean
+   TransformMatrix; an array field reads its first NDims (NDims^2) numbers
+   and ignores the rest; HeaderSize is an offset from the data file's start
+   (LOCAL included), -1 = the data ends the file. */
+
+#define MV__MHA_MAX_TEXT ((size_t)1 << 20) /* no ElementDataFile in 1 MiB: not a MetaImage */
+#define MV__MHA_MAX_CHANNELS 65536
+
+typedef struct mv__mha {
+    int ndims, channels, compressed, msb;
+    int64_t dim[MV_MAX_DIMS];
+    double spacing[MV_MAX_DIMS], offset[MV_MAX_DIMS];
+    double dir[MV_MAX_DIMS][MV_MAX_DIMS]; /* dir[r][c]: LPS world axis r of voxel axis c */
+    mv_dtype dtype;
+    int64_t header_size;                  /* HeaderSize: -1 = the data ends the file */
+    uint64_t compressed_size;             /* CompressedDataSize (0: to the end) */
+    size_t text_len;                      /* header bytes, ElementDataFile's line included */
+    int local;                            /* ElementDataFile = LOCAL */
+    char data_file[1024];                 /* otherwise the file it names */
+} mv__mha;
+
+static const struct {
+    const char *name;
+    mv_dtype dt;
+} mv__mha_types[] = {
+    {"MET_UCHAR", MV_DT_U8},      {"MET_CHAR", MV_DT_I8},       {"MET_USHORT", MV_DT_U16},
+    {"MET_SHORT", MV_DT_I16},     {"MET_UINT", MV_DT_U32},      {"MET_INT", MV_DT_I32},
+    {"MET_ULONG", MV_DT_U32},     {"MET_LONG", MV_DT_I32}, /* MetaIO: 4 bytes */
+    {"MET_ULONG_LONG", MV_DT_U64}, {"MET_LONG_LONG", MV_DT_I64}, {"MET_FLOAT", MV_DT_F32},
+    {"MET_DOUBLE", MV_DT_F64}};
+
+/* The name ITK writes for dt (the first in the table: MET_INT, not MET_LONG). */
+static MV__UNUSED const char *mv__mha_type_name(mv_dtype dt)
+{
+    size_t i;
+    for (i = 0; i < sizeof(mv__mha_types) / sizeof(mv__mha_types[0]); i++)
+        if (mv__mha_types[i].dt == dt) return mv__mha_types[i].name;
+    return NULL;
+}
+
+/* One "Key = Value" line of the header: the key and the value, trimmed. */
+typedef struct mv__mha_line {
+    const char *key, *val;
+    size_t key_len, val_len;
+} mv__mha_line;
+
+static int mv__mha_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+/* The line at text[*pos..): 1 and *pos past its '\n' (or the end), 0 at the end. */
+static int mv__mha_next_line(const char *text, size_t len, size_t *pos, mv__mha_line *l)
+{
+    size_t b = *pos, e, k;
+    if (b >= len) return 0;
+    for (e = b; e < len && text[e] != '\n'; e++) {
+    }
+    *pos = e < len ? e + 1 : e;
+    for (k = b; k < e && text[k] != '='; k++) {
+    }
+    l->key = text + b;
+    l->key_len = k - b;
+    while (l->key_len && mv__mha_space(l->key[l->key_len - 1])) l->key_len--;
+    while (l->key_len && mv__mha_space(l->key[0])) l->key++, l->key_len--;
+    l->val = text + (k < e ? k + 1 : e);
+    l->val_len = (size_t)(text + e - l->val);
+    while (l->val_len && mv__mha_space(l->val[0])) l->val++, l->val_len--;
+    while (l->val_len && mv__mha_space(l->val[l->val_len - 1])) l->val_len--;
+    return 1;
+}
+
+static int mv__mha_is(const mv__mha_line *l, const char *key)
+{
+    return l->key_len == strlen(key) && memcmp(l->key, key, l->key_len) == 0;
+}
+
+/* A value's text as a C string (truncated to cap - 1 bytes). */
+static void mv__mha_copy(const mv__mha_line *l, char *dst, size_t cap)
+{
+    size_t n = MV__MIN(l->val_len, cap - 1);
+    memcpy(dst, l->val, n);
+    dst[n] = 0;
+}
+
+/* The first want numbers of a value into v (finite; integers when ints). */
+static mv_status mv__mha_numbers(const char *name, const mv__mha_line *l, double *v, int want, int ints)
+{
+    char buf[4096], *p, *end;
+    int i;
+    mv__mha_copy(l, buf, sizeof(buf));
+    p = buf;
+    for (i = 0; i < want; i++) {
+        double x = strtod(p, &end);
+        MV__CHECK(end != p, MV_ERR_BAD_HEADER, "%s: %.*s has %d number%s, %d wanted", name, (int)l->key_len, l->key, i,
+                  i == 1 ? "" : "s", want);
+        MV__CHECK(isfinite(x) && (!ints || x == floor(x)), MV_ERR_BAD_HEADER, "%s: %.*s: '%.*s' is not a%s", name,
+                  (int)l->key_len, l->key, (int)MV__MIN((size_t)(end - p), (size_t)24), p,
+                  ints ? "n integer" : " finite number");
+        v[i] = x;
+        p = end;
+    }
+    return MV_OK;
+}
+
+static mv_status mv__mha_bool(const char *name, const mv__mha_line *l, int *b)
+{
+    char buf[8];
+    mv__mha_copy(l, buf, sizeof(buf));
+    if (mv__streq_nocase(buf, "true") || !strcmp(buf, "1")) *b = 1;
+    else if (mv__streq_nocase(buf, "false") || !strcmp(buf, "0")) *b = 0;
+    else return mv__fail(MV_ERR_BAD_HEADER, "%s: %.*s = '%.*s' (True or False)", name, (int)l->key_len, l->key,
+                         (int)MV__MIN(l->val_len, (size_t)24), l->val);
+    return MV_OK;
+}
+
+/* The lines whose values need NDims (or each other) to be read: a field
+   not seen has val NULL. */
+typedef struct mv__mha_fields {
+    mv__mha_line ndims, type, file, dim_size, spacing, size, offset, matrix, channels;
+} mv__mha_fields;
+
+/* Parses the header text text[0..len) (name for messages) into m. The
+   fields may come in any order before ElementDataFile: NDims is found
+   first, then the arrays are read with its length. */
+static mv_status mv__mha_parse(const char *text, size_t len, const char *name, mv__mha *m)
+{
+    mv__mha_fields f;
+    mv__mha_line l;
+    size_t pos = 0;
+    double tmp[MV_MAX_DIMS * MV_MAX_DIMS];
+    int i, j, n, binary = 1;
+    memset(m, 0, sizeof(*m));
+    memset(&f, 0, sizeof(f));
+    while (!f.file.val && mv__mha_next_line(text, len, &pos, &l)) {
+        if (mv__mha_is(&l, "ObjectType")) {
+            char t[16];
+            mv__mha_copy(&l, t, sizeof(t));
+            MV__CHECK(!strcmp(t, "Image"), MV_ERR_UNSUPPORTED, "%s: ObjectType = %.*s: not an image", name,
+                      (int)MV__MIN(l.val_len, (size_t)32), l.val);
+        } else if (mv__mha_is(&l, "NDims")) {
+            f.ndims = l;
+        } else if (mv__mha_is(&l, "ElementType")) {
+            f.type = l;
+        } else if (mv__mha_is(&l, "DimSize")) {
+            f.dim_size = l;
+        } else if (mv__mha_is(&l, "ElementSpacing")) {
+            f.spacing = l;
+        } else if (mv__mha_is(&l, "ElementSize")) {
+            f.size = l;
+        } else if (mv__mha_is(&l, "Offset") || mv__mha_is(&l, "Position") || mv__mha_is(&l, "Origin")) {
+            f.offset = l;
+        } else if (mv__mha_is(&l, "TransformMatrix") || mv__mha_is(&l, "Rotation") || mv__mha_is(&l, "Orientation")) {
+            f.matrix = l;
+        } else if (mv__mha_is(&l, "ElementNumberOfChannels")) {
+            f.channels = l;
+        } else if (mv__mha_is(&l, "BinaryData")) {
+            MV__TRY(mv__mha_bool(name, &l, &binary));
+        } else if (mv__mha_is(&l, "BinaryDataByteOrderMSB") || mv__mha_is(&l, "ElementByteOrderMSB")) {
+            MV__TRY(mv__mha_bool(name, &l, &m->msb));
+        } else if (mv__mha_is(&l, "CompressedData")) {
+            MV__TRY(mv__mha_bool(name, &l, &m->compressed));
+        } else if (mv__mha_is(&l, "CompressedDataSize")) {
+            MV__TRY(mv__mha_numbers(name, &l, tmp, 1, 1));
+            MV__CHECK(tmp[0] >= 0 && tmp[0] < 9e18, MV_ERR_BAD_HEADER, "%s: CompressedDataSize = %.0f", name, tmp[0]);
+            m->compressed_size = (uint64_t)tmp[0];
+        } else if (mv__mha_is(&l, "HeaderSize")) {
+            MV__TRY(mv__mha_numbers(name, &l, tmp, 1, 1));
+            MV__CHECK(tmp[0] >= -1 && tmp[0] < 9e18, MV_ERR_BAD_HEADER, "%s: HeaderSize = %.0f (-1 or more)", name, tmp[0]);
+            m->header_size = (int64_t)tmp[0];
+        } else if (mv__mha_is(&l, "ElementDataFile")) {
+            f.file = l;
+        }
+    }
+    MV__CHECK(f.file.val, MV_ERR_BAD_HEADER, "%s: no ElementDataFile line in the first %zu bytes: not a MetaImage header",
+              name, len);
+    m->text_len = pos;
+    MV__CHECK(binary, MV_ERR_UNSUPPORTED, "%s: BinaryData = False (voxels as text) is not supported", name);
+    MV__CHECK(f.ndims.val, MV_ERR_BAD_HEADER, "%s: no NDims", name);
+    MV__TRY(mv__mha_numbers(name, &f.ndims, tmp, 1, 1));
+    MV__CHECK(tmp[0] >= 1 && tmp[0] <= MV_MAX_DIMS, MV_ERR_UNSUPPORTED, "%s: NDims = %.0f (medvol holds 1..%d)", name,
+              tmp[0], MV_MAX_DIMS);
+    m->ndims = n = (int)tmp[0];
+    MV__CHECK(f.dim_size.val, MV_ERR_BAD_HEADER, "%s: no DimSize", name);
+    MV__TRY(mv__mha_numbers(name, &f.dim_size, tmp, n, 1));
+    for (i = 0; i < n; i++) {
+        MV__CHECK(tmp[i] >= 1 && tmp[i] <= 9e15, MV_ERR_BAD_HEADER, "%s: DimSize[%d] = %.0f", name, i, tmp[i]);
+        m->dim[i] = (int64_t)tmp[i];
+    }
+    MV__CHECK(f.type.val, MV_ERR_BAD_HEADER, "%s: no ElementType", name);
+    {
+        char t[32];
+        size_t k;
+        mv__mha_copy(&f.type, t, sizeof(t));
+        for (k = 0; k < sizeof(mv__mha_types) / sizeof(mv__mha_types[0]) && strcmp(t, mv__mha_types[k].name); k++) {
+        }
+        MV__CHECK(k < sizeof(mv__mha_types) / sizeof(mv__mha_types[0]), MV_ERR_UNSUPPORTED,
+                  "%s: ElementType = %.*s (medvol reads MET_UCHAR .. MET_LONG_LONG, MET_FLOAT, MET_DOUBLE)", name,
+                  (int)MV__MIN(f.type.val_len, (size_t)32), f.type.val);
+        m->dtype = mv__mha_types[k].dt;
+    }
+    m->channels = 1;
+    if (f.channels.val) {
+        MV__TRY(mv__mha_numbers(name, &f.channels, tmp, 1, 1));
+        MV__CHECK(tmp[0] >= 1 && tmp[0] <= MV__MHA_MAX_CHANNELS, MV_ERR_BAD_HEADER,
+                  "%s: ElementNumberOfChannels = %.0f (1..%d)", name, tmp[0], MV__MHA_MAX_CHANNELS);
+        m->channels = (int)tmp[0];
+        MV__CHECK(m->channels == 1 || n < MV_MAX_DIMS, MV_ERR_UNSUPPORTED,
+                  "%s: %d channels on %d axes: the channel axis would be axis %d (medvol holds %d)", name, m->channels, n,
+                  n + 1, MV_MAX_DIMS);
+    }
+    for (i = 0; i < MV_MAX_DIMS; i++) m->spacing[i] = 1.0;
+    if (f.spacing.val || f.size.val) MV__TRY(mv__mha_numbers(name, f.spacing.val ? &f.spacing : &f.size, m->spacing, n, 0));
+    for (i = 0; i < n; i++)
+        MV__CHECK(m->spacing[i] != 0, MV_ERR_BAD_HEADER, "%s: %s[%d] is 0", name,
+                  f.spacing.val ? "ElementSpacing" : "ElementSize", i);
+    if (f.offset.val) MV__TRY(mv__mha_numbers(name, &f.offset, m->offset, n, 0));
+    for (i = 0; i < MV_MAX_DIMS; i++)
+        for (j = 0; j < MV_MAX_DIMS; j++) m->dir[i][j] = i == j;
+    if (f.matrix.val) { /* column by column: the first NDims numbers are voxel axis 0's direction */
+        MV__TRY(mv__mha_numbers(name, &f.matrix, tmp, n * n, 0));
+        for (i = 0; i < n; i++)
+            for (j = 0; j < n; j++) m->dir[j][i] = tmp[i * n + j];
+    }
+    {
+        char *df = m->data_file;
+        MV__CHECK(f.file.val_len > 0, MV_ERR_BAD_HEADER, "%s: ElementDataFile is empty", name);
+        MV__CHECK(f.file.val_len < sizeof(m->data_file), MV_ERR_UNSUPPORTED, "%s: ElementDataFile: a %zu-byte name",
+                  name, f.file.val_len);
+        mv__mha_copy(&f.file, df, sizeof(m->data_file));
+        m->local = mv__streq_nocase(df, "LOCAL");
+        MV__CHECK(!mv__streq_nocase_n(df, "LIST", 4) || (df[4] != 0 && df[4] != ' '), MV_ERR_UNSUPPORTED,
+                  "%s: ElementDataFile = LIST (slices in separate files) is not supported", name);
+        MV__CHECK(!strchr(df, '%'), MV_ERR_UNSUPPORTED,
+                  "%s: ElementDataFile = %s: numbered slice files (a pattern) are not supported", name, df);
+    }
+    MV__CHECK(!(m->compressed && m->header_size < 0), MV_ERR_UNSUPPORTED,
+              "%s: HeaderSize = -1 with CompressedData (where would the stream start?)", name);
+    return MV_OK;
+}
+
+/* The spatial part of m as nibabel's affine (RAS+: LPS with x and y
+   negated), axes past NDims unit; MV_ERR_UNSUPPORTED where the direction
+   mixes a spatial axis with a higher one (no NIfTI-style affine holds it). */
+static mv_status mv__mha_affine(const mv__mha *m, const char *name, double aff[4][4])
+{
+    int r, c;
+    for (r = 0; r < m->ndims; r++)
+        for (c = 0; c < m->ndims; c++)
+            MV__CHECK((r < 3) == (c < 3) || m->dir[r][c] == 0, MV_ERR_UNSUPPORTED,
+                      "%s: TransformMatrix couples axis %d with world axis %d (only the first three axes can be spatial)",
+                      name, c, r);
+    mv__identity4(aff);
+    for (r = 0; r < 3; r++) { /* (0 - x, not -x: no -0 in the affine) */
+        for (c = 0; c < 3; c++) {
+            double a = c < m->ndims ? m->dir[r][c] * m->spacing[c] : (double)(r == c);
+            aff[r][c] = r < 2 ? 0.0 - a : a;
+        }
+        aff[r][3] = r < 2 ? 0.0 - (r < m->ndims ? m->offset[r] : 0.0) : r < m->ndims ? m->offset[r] : 0.0;
+    }
+    return MV_OK;
+}
+
+/* m as the NIfTI-style header the loader's body reads: the same fields ITK
+   writes when it saves this image as NIfTI (qform and sform codes 1, units
+   mm and s, the affine in both). With channels the file's layout is
+   [channel][x][y]...: the header says so (the channel axis first); the
+   caller moves that axis last. */
+static mv_status mv__mha_to_header(const mv__mha *m, const char *name, uint64_t vox_offset, mv__nhdr *h)
+{
+    double aff[4][4], pixdim[3];
+    int i, c = m->channels > 1;
+    uint64_t bytes = mv__dt[m->dtype].size;
+    mv_vol tmp;
+    memset(h, 0, sizeof(*h));
+    MV__TRY(mv__mha_affine(m, name, aff));
+    mv_vol_init(&tmp);
+    h->meta = tmp.meta;
+    h->format = MV_FORMAT_METAIMAGE;
+    h->meta.format = MV_FORMAT_METAIMAGE;
+    h->meta.big_endian = m->msb;
+    h->swap = m->msb != mv__host_is_big_endian() && mv__dt[m->dtype].size > 1;
+    h->dtype = m->dtype;
+    h->datatype = mv__dt[m->dtype].nifti;
+    h->ndim = m->ndims + c;
+    h->dim[0] = h->ndim;
+    for (i = 0; i < 8; i++) h->pixdim[i] = 1.0;
+    if (c) h->dim[1] = m->channels;
+    for (i = 0; i < m->ndims; i++) {
+        h->dim[i + 1 + c] = m->dim[i];
+        h->pixdim[i + 1 + c] = fabs(m->spacing[i]);
+    }
+    for (i = 0; i < h->ndim; i++)
+        MV__CHECK(mv__mul_u64(bytes, (uint64_t)h->dim[i + 1], &bytes) && bytes <= ((uint64_t)1 << 62),
+                  MV_ERR_SIZE_OVERFLOW, "%s: DimSize x ElementNumberOfChannels overflows", name);
+    h->data_bytes = bytes;
+    h->vox_offset = vox_offset;
+    h->meta.qform_code = h->meta.sform_code = MV_XFORM_SCANNER;
+    for (i = 0; i < 3; i++) memcpy(h->meta.srow[i], aff[i], sizeof(h->meta.srow[i]));
+    mv__affine_to_quatern(aff, h->meta.quatern, h->meta.qoffset, pixdim, &h->meta.qfac);
+    if (m->ndims > 3) h->meta.toffset = m->offset[3];
+    if (c) h->meta.intent_code = 1007; /* NIFTI_INTENT_VECTOR, as ITK writes vector images */
+    return MV_OK;
+}
+
+/* Adler-32 (RFC 1950) of p[0..n) continued from a (1 to start). */
+static uint32_t mv__adler32(uint32_t a, const void *p_, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)p_;
+    uint32_t s1 = a & 0xffff, s2 = a >> 16;
+    while (n) {
+        size_t k = MV__MIN(n, (size_t)5552); /* the most bytes before s2 can pass 2^32 */
+        n -= k;
+        /* 16 bytes at a time: s2 gains 16 s1 plus the bytes weighted 16..1
+           (the byte loop's sums exactly, without its chain of dependent adds,
+           so the compiler vectorises it) */
+        for (; k >= 16; k -= 16, p += 16) {
+            uint32_t t1 = 0, t2 = 0;
+            int i;
+            for (i = 0; i < 16; i++) {
+                t1 += p[i];
+                t2 += (uint32_t)(16 - i) * p[i];
+            }
+            s2 += 16 * s1 + t2;
+            s1 += t1;
+        }
+        while (k--) {
+            s1 += *p++;
+            s2 += s1;
+        }
+        s1 %= 65521;
+        s2 %= 65521;
+    }
+    return (s2 << 16) | s1;
+}
+
+/* One zlib stream (RFC 1950) in[0..in_len) into exactly out_len bytes;
+   a gzip stream (MetaIO's reader takes both) through mv_gunzip. */
+static mv_status mv__zlib_inflate(const unsigned char *in, size_t in_len, unsigned char *out, size_t out_len,
+                                  const char *name, int threads, void *ctx)
+{
+    mv__inflater *s;
+    size_t ip = 2, op = 0;
+    int r, k = 0;
+    uint32_t want = 0;
+    const char *why;
+    if (in_len >= 2 && in[0] == 0x1f && in[1] == 0x8b) {
+        mv_gzip_opts g;
+        size_t got = 0;
+        mv_status st;
+        memset(&g, 0, sizeof(g));
+        g.threads = threads;
+        g.alloc_ctx = ctx;
+        st = mv_gunzip(in, in_len, out, out_len, &got, &g);
+        if (st == MV_ERR_BUFFER_TOO_SMALL || (st == MV_OK && got != out_len))
+            return mv__fail(MV_ERR_BAD_DATA, "%s: the gzip data holds %zu bytes, the header says %zu", name, got, out_len);
+        return st == MV_OK ? MV_OK : mv__fail_prefix(st, "%s", name);
+    }
+    MV__CHECK(in_len >= 6, MV_ERR_TRUNCATED, "%s: %zu bytes of compressed data (a zlib stream has at least 6)", name,
+              in_len);
+    MV__CHECK((in[0] & 0x0f) == 8 && (in[0] >> 4) <= 7 && ((unsigned)in[0] << 8 | in[1]) % 31 == 0, MV_ERR_BAD_DATA,
+              "%s: the compressed data does not start with a zlib header (bytes %02x %02x)", name, in[0], in[1]);
+    MV__CHECK(!(in[1] & 0x20), MV_ERR_UNSUPPORTED, "%s: the zlib stream needs a preset dictionary", name);
+    s = (mv__inflater *)mv__alloc(sizeof(*s), ctx);
+    MV__CHECK(s != NULL, MV_ERR_OUT_OF_MEMORY, "%s: zlib decoder", name);
+    mv__inflate_reset(s);
+    r = mv__inflate(s, in, in_len, &ip, out, out_len, &op);
+    why = s->error;
+    if (r == MV__INF_DONE) { /* the Adler-32 follows at the next byte boundary */
+        mv__inf_take(s, s->bitcnt & 7);
+        for (k = 0; k < 4 && (s->bitcnt >= 8 || ip < in_len); k++)
+            want = want << 8 | (s->bitcnt >= 8 ? mv__inf_take(s, 8) : in[ip++]);
+    }
+    mv__free(s, ctx);
+    MV__CHECK(r != MV__INF_ERROR, MV_ERR_BAD_DATA, "%s: zlib data: %s (near compressed byte %zu)", name,
+              why ? why : "corrupt", ip);
+    MV__CHECK(r != MV__INF_NEED_OUTPUT, MV_ERR_BAD_DATA, "%s: the zlib data holds more than the %zu bytes the header says",
+              name, out_len);
+    MV__CHECK(r == MV__INF_DONE, MV_ERR_TRUNCATED, "%s: the zlib data ends after %zu of %zu bytes", name, op, out_len);
+    MV__CHECK(op == out_len, MV_ERR_BAD_DATA, "%s: the zlib data holds %zu bytes, the header says %zu", name, op, out_len);
+    MV__CHECK(k == 4, MV_ERR_TRUNCATED, "%s: the zlib stream ends before its Adler-32", name);
+    MV__CHECK(want == mv__adler32(1, out, out_len), MV_ERR_BAD_DATA,
+              "%s: Adler-32 mismatch (stored %08x, computed %08x)", name, (unsigned)want,
+              (unsigned)mv__adler32(1, out, out_len));
+    return MV_OK;
+}
+
+/* Element i of channel c between the file's layout (channels fastest:
+   [n][C]) and planes ([C][n]), one element size per loop so that each copy
+   is a load and a store, not a call. to_planes 1: file -> planes. */
+#define MV__CHANNEL_LOOP(T)                                                                    \
+    do {                                                                                       \
+        const T *s_ = (const T *)(const void *)src;                                            \
+        T *d_ = (T *)(void *)dst;                                                              \
+        for (c = 0; c < C; c++)                                                                \
+            for (i = 0; i < n; i++) {                                                          \
+                if (to_planes) d_[c * n + i] = s_[i * C + c];                                  \
+                else d_[i * C + c] = s_[c * n + i];                                            \
+            }                                                                                  \
+    } while (0)
+static void mv__channels_move(const unsigned char *src, unsigned char *dst, int64_t n, int64_t C, size_t es,
+                              int to_planes)
+{
+    int64_t i, c;
+    switch (es) {
+    case 1: MV__CHANNEL_LOOP(uint8_t); break;
+    case 2: MV__CHANNEL_LOOP(uint16_t); break;
+    case 4: MV__CHANNEL_LOOP(uint32_t); break;
+    case 8: MV__CHANNEL_LOOP(uint64_t); break;
+    default: /* 16 and 32 bytes: a load converted to a complex dtype */
+        for (c = 0; c < C; c++)
+            for (i = 0; i < n; i++) {
+                size_t p = (size_t)(c * n + i) * es, f = (size_t)(i * C + c) * es;
+                memcpy(dst + (to_planes ? p : f), src + (to_planes ? f : p), es);
+            }
+    }
+}
+#undef MV__CHANNEL_LOOP
+
+/* The axis a channel count lands on: after the spatial axes and time, as
+   ITK stores a vector image in NIfTI (dim[5]). */
+static int mv__mha_channel_axis(int ndims) { return ndims < 4 ? 4 : ndims; }
+
+/* A multi-channel load: the box and squeeze of the caller's layout
+   ([x][y][z][t][c]) mapped to the file's ([c][x][y][z][t]). */
+static mv_status mv__mha_channel_opts(const mv__mha *m, const mv_load_opts *o, mv_load_opts *fo, const char *name)
+{
+    int i, ca = mv__mha_channel_axis(m->ndims);
+    *fo = *o;
+    fo->squeeze = 0;
+    for (i = 0; i < MV_MAX_DIMS; i++) fo->box_start[i] = fo->box_size[i] = 0;
+    for (i = 0; i < MV_MAX_DIMS; i++) {
+        if (i < m->ndims) {
+            fo->box_start[i + 1] = o->box_start[i];
+            fo->box_size[i + 1] = o->box_size[i];
+        } else if (i == ca) {
+            fo->box_start[0] = o->box_start[i];
+            fo->box_size[0] = o->box_size[i];
+        } else {
+            MV__CHECK(o->box_start[i] == 0 && o->box_size[i] <= 1, MV_ERR_INVALID_ARG,
+                      "%s: box on axis %d, which has length 1 (the channels are axis %d)", name, i, ca);
+        }
+    }
+    MV__CHECK(o->mmap != MV_MMAP_REQUIRE, MV_ERR_UNSUPPORTED, "%s: cannot map: the channels are interleaved in the file",
+              name);
+    return MV_OK;
+}
+
+/* v ([c][x][y]... as loaded) -> [x][y][z][t][c] with the box's corner in
+   the affine; v is replaced. */
+static mv_status mv__mha_channels_last(const mv__mha *m, const mv_load_opts *o, mv_vol *v)
+{
+    int i, r, ca = mv__mha_channel_axis(m->ndims);
+    int64_t C = v->dim[0], n = 1;
+    mv_vol w = *v;
+    double corner[3];
+    w.ndim = ca + 1;
+    for (i = 0; i < MV_MAX_DIMS; i++) {
+        w.dim[i] = i < m->ndims ? v->dim[i + 1] : i == ca ? C : 1;
+        w.spacing[i] = i < m->ndims ? v->spacing[i + 1] : 1.0;
+    }
+    for (i = 0; i < m->ndims; i++) n *= w.dim[i];
+    mv_meta_affine(&w, w.affine);
+    for (r = 0; r < 3; r++) corner[r] = 0;
+    for (i = 0; i < 3 && i < m->ndims; i++)
+        for (r = 0; r < 3; r++) corner[r] += w.affine[r][i] * (double)o->box_start[i];
+    for (r = 0; r < 3; r++) w.affine[r][3] += corner[r];
+    if (v->data && C > 1) {
+        size_t es = mv__dt[v->dtype].size, bytes = (size_t)(n * C) * es;
+        void *d = mv__alloc(bytes, o->alloc_ctx);
+        MV__CHECK(d != NULL, MV_ERR_OUT_OF_MEMORY, "channel planes of %zu bytes", bytes);
+        mv__channels_move((const unsigned char *)v->data, (unsigned char *)d, n, C, es, 1);
+        mv_free(v); /* its voxels (a MetaImage volume has no extensions) */
+        w.data = w.mem_base = d;
+        w.mem_size = bytes;
+        w.flags = MV_VOL_OWNED;
+        w.alloc_ctx = o->alloc_ctx;
+    }
+    if (o->squeeze) mv__vol_squeeze(&w);
+    *v = w;
+    return MV_OK;
+}
+
+/* The voxels of a parsed header: from dsrc (the header's own source for
+   LOCAL), after decompression if need be, then channels moved last. */
+static mv_status mv__mha_load_parsed(const mv__mha *m, mv__src *hsrc, mv__src *dsrc, const mv_load_opts *opts,
+                                     int pair, mv_vol *out)
+{
+    mv_load_opts o, fo;
+    mv__nhdr h;
+    mv__box box;
+    mv__want w;
+    mv__src msrc;
+    mv_vol v;
+    uint64_t off = 0;
+    unsigned char *plain = NULL;
+    mv_status st;
+    const char *name = hsrc->name;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    if (m->channels > 1) MV__TRY(mv__mha_channel_opts(m, &o, &fo, name));
+    else fo = o;
+    if (m->local) off = m->header_size > 0 ? (uint64_t)m->header_size : m->text_len;
+    else if (m->header_size > 0) off = (uint64_t)m->header_size;
+    MV__TRY(mv__mha_to_header(m, name, off, &h));
+    if (m->header_size < 0 && !o.header_only) { /* the data ends the file */
+        MV__CHECK(dsrc->size != MV__SIZE_UNKNOWN && dsrc->size >= h.data_bytes, MV_ERR_TRUNCATED,
+                  "%s: %llu bytes, fewer than the %llu voxel bytes HeaderSize = -1 puts at its end", dsrc->name,
+                  (unsigned long long)dsrc->size, (unsigned long long)h.data_bytes);
+        h.vox_offset = dsrc->size - h.data_bytes;
+    }
+    MV__TRY(mv__box_plan(&h, &fo, &box));
+    MV__TRY(mv__load_want(&h, &fo, &w));
+    if (m->compressed && !o.header_only) { /* one zlib stream: decoded whole, then read as memory */
+        uint64_t avail = dsrc->size > off ? dsrc->size - off : 0, clen = m->compressed_size ? m->compressed_size : avail;
+        uint64_t limit = o.max_bytes && o.max_bytes < (uint64_t)MEDVOL_MAX_BYTES ? o.max_bytes : (uint64_t)MEDVOL_MAX_BYTES;
+        unsigned char *packed = NULL;
+        const unsigned char *packed_view = NULL;
+        MV__CHECK(dsrc->size != MV__SIZE_UNKNOWN && clen <= avail, MV_ERR_TRUNCATED,
+                  "%s: %llu bytes of compressed data after byte %llu, CompressedDataSize says %llu", dsrc->name,
+                  (unsigned long long)avail, (unsigned long long)off, (unsigned long long)clen);
+        MV__CHECK(h.data_bytes <= limit, MV_ERR_SIZE_OVERFLOW, "%s: %llu voxel bytes exceed the limit of %llu (%s)",
+                  dsrc->name, (unsigned long long)h.data_bytes, (unsigned long long)limit,
+                  o.max_bytes ? "opts.max_bytes" : "MEDVOL_MAX_BYTES");
+        MV__CHECK(mv__fits_size(clen), MV_ERR_SIZE_OVERFLOW, "%s: %llu compressed bytes", dsrc->name,
+                  (unsigned long long)clen);
+        /* the compressed bytes are read where they lie (memory, a mapped file), not copied */
+        if (dsrc->kind == MV__SRC_MEM && clen > 0) packed_view = dsrc->mem + off;
+#if defined(MV__HAVE_FILES)
+        if (dsrc->kind == MV__SRC_FILE && clen > 0 && mv__src_map(dsrc, 0) == MV_OK) packed_view = dsrc->mem + off;
+#endif
+        st = packed_view ? MV_OK : mv__src_read_new(dsrc, off, (size_t)clen, o.alloc_ctx, &packed);
+        if (st == MV_OK) {
+            plain = (unsigned char *)mv__alloc(h.data_bytes ? (size_t)h.data_bytes : 1, o.alloc_ctx);
+            if (!plain) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %llu voxel bytes", dsrc->name, (unsigned long long)h.data_bytes);
+        }
+        if (st == MV_OK)
+            st = mv__zlib_inflate(packed_view ? packed_view : packed, (size_t)clen, plain, (size_t)h.data_bytes, dsrc->name,
+                                  o.threads, o.alloc_ctx);
+        mv__free(packed, o.alloc_ctx);
+        if (st != MV_OK) {
+            mv__free(plain, o.alloc_ctx);
+            return st;
+        }
+        mv__src_mem(&msrc, plain, (size_t)h.data_bytes, dsrc->name);
+        dsrc = &msrc;
+        h.vox_offset = 0;
+    }
+    /* decoded bytes are borrowed where they are the answer, and then owned */
+    st = mv__load_body(hsrc, dsrc, &h, &box, &w, &fo, pair, plain != NULL, &v);
+    if (st == MV_OK && plain && v.flags == MV_VOL_BORROWED && v.data == plain) {
+        v.flags = MV_VOL_OWNED;
+        v.mem_base = plain;
+        v.mem_size = (size_t)h.data_bytes;
+        plain = NULL;
+    }
+    mv__free(plain, o.alloc_ctx);
+    if (st == MV_OK && m->channels > 1) {
+        st = mv__mha_channels_last(m, &o, &v);
+        if (st != MV_OK) mv_free(&v);
+    }
+    if (st == MV_OK) *out = v;
+    return st;
+}
+
+MVDEF mv_status mv_load_metaimage_mem(const void *header, size_t header_len, const void *data, size_t data_len,
+                                      mv_vol *out, const mv_load_opts *opts)
+{
+    mv__mha m;
+    mv__src hs, ds;
+    mv_vol res;
+    mv_status st;
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_load_metaimage_mem: out is NULL");
+    MV__TRY(mv__out_begin(out));
+    MV__CHECK(header != NULL || header_len == 0, MV_ERR_INVALID_ARG, "mv_load_metaimage_mem: header is NULL");
+    MV__CHECK(data != NULL || data_len == 0, MV_ERR_INVALID_ARG, "mv_load_metaimage_mem: data is NULL");
+    MV__TRY(mv__mha_parse((const char *)header, MV__MIN(header_len, MV__MHA_MAX_TEXT), "MetaImage header", &m));
+    MV__CHECK(m.local || data != NULL || (opts && opts->header_only), MV_ERR_INVALID_ARG,
+              "MetaImage header: ElementDataFile = %s, but no data buffer was given", m.data_file);
+    mv__src_mem(&hs, header, header_len, "MetaImage header");
+    mv__src_mem(&ds, data, data_len, "MetaImage data");
+    st = mv__mha_load_parsed(&m, &hs, m.local ? &hs : &ds, opts, !m.local, &res);
+    if (st == MV_OK) st = mv__out_commit(out, &res);
+    return st;
+}
+
+#if defined(MV__HAVE_FILES)
+/* The header text of a file: its first bytes up to ElementDataFile's line
+   (read in growing pieces; MV__MHA_MAX_TEXT at most). */
+static mv_status mv__mha_read_text(mv__src *s, char **text, size_t *len, void *ctx)
+{
+    size_t want = 4096, have = 0;
+    char *buf = NULL;
+    *text = NULL;
+    for (;;) {
+        size_t n = (size_t)MV__MIN((uint64_t)want, s->size);
+        char *nb = (char *)mv__alloc(n + 1, ctx);
+        mv_status st;
+        const char *hit;
+        MV__CHECK(nb != NULL, MV_ERR_OUT_OF_MEMORY, "%s: header text", s->name);
+        if (have) memcpy(nb, buf, have);
+        mv__free(buf, ctx);
+        buf = nb;
+        st = mv__src_read(s, have, buf + have, n - have);
+        if (st != MV_OK) {
+            mv__free(buf, ctx);
+            return st;
+        }
+        have = n;
+        buf[have] = 0;
+        /* the header ends with the line after "ElementDataFile" */
+        hit = NULL;
+        {
+            size_t i;
+            for (i = 0; i + 15 <= have && !hit; i++)
+                if ((i == 0 || buf[i - 1] == '\n') && memcmp(buf + i, "ElementDataFile", 15) == 0) hit = buf + i;
+        }
+        if ((hit && memchr(hit, '\n', have - (size_t)(hit - buf))) || have == s->size || want >= MV__MHA_MAX_TEXT) break;
+        want *= 4;
+    }
+    *text = buf;
+    *len = have;
+    return MV_OK;
+}
+
+/* A path's folder joined with name (name itself when absolute). */
+static char *mv__path_beside(const char *path, const char *name, void *ctx)
+{
+    const char *slash = strrchr(path, '/');
+    size_t d = name[0] == '/' || !slash ? 0 : (size_t)(slash - path) + 1, n = strlen(name);
+    char *s = (char *)mv__alloc(d + n + 1, ctx);
+    if (!s) return NULL;
+    memcpy(s, path, d);
+    memcpy(s + d, name, n + 1);
+    return s;
+}
+
+static mv_status mv__mha_load_path(const char *path, mv_vol *out, const mv_load_opts *opts)
+{
+    void *ctx = opts ? opts->alloc_ctx : NULL;
+    mv__src hs, ds;
+    mv__mha m;
+    char *text = NULL, *data_path = NULL;
+    size_t len = 0;
+    mv_vol res;
+    int lock = -1, header_only = opts && opts->header_only;
+    mv_status st;
+    /* the header and its data file of one save (see mv_save's pair lock) */
+    if (!header_only && mv__ends_with(path, ".mhd")) lock = mv__pair_lock(path, 0);
+    st = mv__src_open(&hs, path);
+    if (st != MV_OK) {
+        mv__pair_unlock(lock);
+        return st;
+    }
+    st = mv__mha_read_text(&hs, &text, &len, ctx);
+    if (st == MV_OK) st = mv__mha_parse(text, len, path, &m);
+    mv__free(text, ctx);
+    if (st == MV_OK && !m.local && !header_only) {
+        data_path = mv__path_beside(path, m.data_file, ctx);
+        st = data_path ? mv__src_open(&ds, data_path) : mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: file name", path);
+        if (st != MV_OK) st = mv__fail_prefix(st, "%s: ElementDataFile = %s", path, m.data_file);
+    }
+    mv__pair_unlock(lock);
+    if (st == MV_OK) { /* LOCAL: the header's own source (not a copy: a mapping made on it is closed with it) */
+        st = mv__mha_load_parsed(&m, &hs, m.local || header_only ? &hs : &ds, opts, !m.local, &res);
+        if (!m.local && !header_only) mv__src_close(&ds);
+        if (st == MV_OK) st = mv__out_commit(out, &res);
+    }
+    mv__src_close(&hs);
+    mv__free(data_path, ctx);
+    return st;
+}
+#endif
+
+/* ---- MetaImage writer (snprintf and files: not under MEDVOL_NO_STDIO) ---- */
+#if defined(MV__HAVE_FILES)
+
+static size_t mv__vtk_number(char *out, size_t cap, double x);
+
+/* What a MetaImage file of v holds. */
+typedef struct mv__mha_w {
+    int ndims, channels;
+    int64_t dim[MV_MAX_DIMS];
+    double spacing[MV_MAX_DIMS], offset[MV_MAX_DIMS], dir[MV_MAX_DIMS][MV_MAX_DIMS];
+    const char *type;
+    uint64_t plane;  /* voxels per channel */
+} mv__mha_w;
+
+/* The geometry of v in ITK's terms: LPS, direction columns of unit length
+   and the spacing their norms, so Offset + D diag(spacing) index gives the
+   affine's points exactly (up to rounding). A volume of one or two axes
+   stays so when its affine keeps them in the x-y plane, else it is written
+   with a third axis of length 1. A vector volume (intent 1007, channels on
+   axis 4 as ITK writes them in NIfTI) becomes ElementNumberOfChannels. */
+static mv_status mv__mha_plan(const mv_vol *v, const char *name, mv__mha_w *w)
+{
+    double lps[3][4];
+    int r, c, nsp;
+    uint64_t bytes = 0;
+    memset(w, 0, sizeof(*w));
+    MV__CHECK(v != NULL && v->data != NULL, MV_ERR_INVALID_ARG, "%s: the volume %s", name, v ? "has no data" : "is NULL");
+    MV__TRY(mv__shape_bytes(v->dtype, v->ndim, v->dim, &bytes));
+    w->type = mv__mha_type_name(v->dtype);
+    MV__CHECK(w->type != NULL, MV_ERR_UNSUPPORTED,
+              "%s: %s has no MetaImage ElementType (MetaImage holds integers up to 64 bits, float32 and float64)", name,
+              mv__dt[v->dtype].name);
+    {
+        int active = 0;
+        double s, o;
+        (void)mv__scaling(v->meta.scl_slope, v->meta.scl_inter, &active, &s, &o);
+        MV__CHECK(!active, MV_ERR_UNSUPPORTED,
+                  "%s: scl_slope %g / scl_inter %g: MetaImage has no scaling (load with opts.scaled, or convert, first)",
+                  name, v->meta.scl_slope, v->meta.scl_inter);
+    }
+    w->channels = 1;
+    nsp = v->ndim;
+    if (v->meta.intent_code == 1007 && v->ndim == 5 && v->dim[4] > 1) {
+        w->channels = (int)MV__MIN(v->dim[4], (int64_t)MV__MHA_MAX_CHANNELS + 1);
+        MV__CHECK(v->dim[4] <= MV__MHA_MAX_CHANNELS, MV_ERR_UNSUPPORTED, "%s: %lld vector components (MetaImage readers take %d)",
+                  name, (long long)v->dim[4], MV__MHA_MAX_CHANNELS);
+        nsp = v->dim[3] > 1 ? 4 : v->dim[2] > 1 ? 3 : 2; /* as ITK reads such a NIfTI file: 2D when z is 1 */
+    }
+    for (r = 0; r < 3; r++)
+        for (c = 0; c < 4; c++) lps[r][c] = (r < 2 ? -1.0 : 1.0) * v->affine[r][c];
+    if (nsp < 3) { /* do the used columns and the origin stay in the first nsp world axes? */
+        int flat = 1;
+        for (r = nsp; r < 3; r++) {
+            flat &= lps[r][3] == 0;
+            for (c = 0; c < nsp; c++) flat &= lps[r][c] == 0;
+        }
+        if (!flat) nsp = 3;
+    }
+    w->ndims = nsp;
+    for (c = 0; c < MV_MAX_DIMS; c++) {
+        w->dim[c] = c < v->ndim && (w->channels == 1 || c < 4) ? v->dim[c] : 1;
+        w->spacing[c] = c < v->ndim ? v->spacing[c] : 1.0;
+        for (r = 0; r < MV_MAX_DIMS; r++) w->dir[r][c] = r == c;
+    }
+    for (c = 0; c < 3 && c < nsp; c++) { /* the spatial block from the affine */
+        double norm = sqrt(lps[0][c] * lps[0][c] + lps[1][c] * lps[1][c] + lps[2][c] * lps[2][c]);
+        MV__CHECK(norm > 0 && isfinite(norm), MV_ERR_INVALID_ARG, "%s: affine column %d is %s", name, c,
+                  norm > 0 ? "not finite" : "zero");
+        w->spacing[c] = norm;
+        for (r = 0; r < 3 && r < nsp; r++) w->dir[r][c] = lps[r][c] / norm;
+    }
+    for (r = 0; r < 3 && r < nsp; r++) w->offset[r] = lps[r][3];
+    if (nsp > 3) w->offset[3] = v->meta.toffset;
+    w->plane = 1;
+    for (c = 0; c < nsp; c++) w->plane *= (uint64_t)w->dim[c];
+    return MV_OK;
+}
+
+/* Appends to buf[0..cap) at *at; past the end *at becomes cap (the
+   caller's "too long"). */
+static void mv__mha_put(char *buf, size_t cap, size_t *at, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    if (*at >= cap) return;
+    va_start(ap, fmt);
+    n = vsnprintf(buf + *at, cap - *at, fmt, ap);
+    va_end(ap);
+    *at = n < 0 || (size_t)n >= cap - *at ? cap : *at + (size_t)n;
+}
+
+/* Appends "Key = v0 v1 ...\n" (n numbers, shortest round trip). */
+static void mv__mha_put_numbers(char *buf, size_t cap, size_t *at, const char *key, const double *v, int n)
+{
+    char num[40];
+    int i;
+    mv__mha_put(buf, cap, at, "%s =", key);
+    for (i = 0; i < n; i++) {
+        mv__vtk_number(num, sizeof(num), v[i] == 0 ? 0.0 : v[i]); /* no "-0" */
+        mv__mha_put(buf, cap, at, " %s", num);
+    }
+    mv__mha_put(buf, cap, at, "\n");
+}
+
+/* The header text, as ITK writes it (its field order), into buf. */
+static size_t mv__mha_header_text(const mv__mha_w *w, int compressed, uint64_t csize, const char *data_file, char *buf,
+                                  size_t cap)
+{
+    double t[MV_MAX_DIMS * MV_MAX_DIMS] = {0}, d[MV_MAX_DIMS] = {0}; /* (zeroed: gcc -O3 cannot see n <= MV_MAX_DIMS) */
+    size_t at = 0;
+    int i, j, n = w->ndims;
+    mv__mha_put(buf, cap, &at,
+                           "ObjectType = Image\nNDims = %d\nBinaryData = True\nBinaryDataByteOrderMSB = %s\n"
+                           "CompressedData = %s\n",
+                           n, mv__host_is_big_endian() ? "True" : "False", compressed ? "True" : "False");
+    if (compressed) mv__mha_put(buf, cap, &at, "CompressedDataSize = %llu\n", (unsigned long long)csize);
+    for (i = 0; i < n; i++)
+        for (j = 0; j < n; j++) t[i * n + j] = w->dir[j][i];
+    mv__mha_put_numbers(buf, cap, &at, "TransformMatrix", t, n * n);
+    mv__mha_put_numbers(buf, cap, &at, "Offset", w->offset, n);
+    for (i = 0; i < n; i++) d[i] = 0;
+    mv__mha_put_numbers(buf, cap, &at, "CenterOfRotation", d, n);
+    if (n == 3) { /* ITK's letters: the side each axis comes from, by its largest component */
+        char code[4] = "???";
+        for (j = 0; j < 3; j++) {
+            int k = 0;
+            for (i = 1; i < 3; i++)
+                if (fabs(w->dir[i][j]) > fabs(w->dir[k][j])) k = i;
+            code[j] = "RLAPIS"[2 * k + (w->dir[k][j] < 0)];
+        }
+        mv__mha_put(buf, cap, &at, "AnatomicalOrientation = %s\n", code);
+    }
+    mv__mha_put_numbers(buf, cap, &at, "ElementSpacing", w->spacing, n);
+    for (i = 0; i < n; i++) d[i] = (double)w->dim[i];
+    mv__mha_put_numbers(buf, cap, &at, "DimSize", d, n);
+    if (w->channels > 1) mv__mha_put(buf, cap, &at, "ElementNumberOfChannels = %d\n", w->channels);
+    mv__mha_put(buf, cap, &at, "ElementType = %s\nElementDataFile = %s\n", w->type, data_file);
+    return at;
+}
+
+/* The voxel bytes as the file stores them: v's own memory, or (channels)
+   interleaved into *tmp; compressed into *tmp as one zlib stream. */
+static mv_status mv__mha_payload(const mv_vol *v, const mv__mha_w *w, const mv_save_opts *opts, void *ctx,
+                                 const unsigned char **p, size_t *n, unsigned char **tmp)
+{
+    size_t es = mv__dt[v->dtype].size, bytes = (size_t)w->plane * (size_t)w->channels * es;
+    unsigned char *inter = NULL;
+    *tmp = NULL;
+    *p = (const unsigned char *)v->data;
+    *n = bytes;
+    if (w->channels > 1) {
+        inter = (unsigned char *)mv__alloc(bytes ? bytes : 1, ctx);
+        MV__CHECK(inter != NULL, MV_ERR_OUT_OF_MEMORY, "interleaved channels (%zu bytes)", bytes);
+        mv__channels_move((const unsigned char *)v->data, inter, (int64_t)w->plane, w->channels, es, 0);
+        *p = inter;
+    }
+    if (opts && opts->compress) {
+        int level = mv__gz_level(&opts->gzip);
+        size_t cap = mv__deflate_bound(bytes), got;
+        unsigned char *z = cap < SIZE_MAX - 6 ? (unsigned char *)mv__alloc(cap + 6, ctx) : NULL;
+        void *scratch = mv__alloc(mv__deflate_scratch_size(level), ctx);
+        uint32_t a;
+        if (!z || !scratch) {
+            mv__free(z, ctx);
+            mv__free(scratch, ctx);
+            mv__free(inter, ctx);
+            return mv__fail(MV_ERR_OUT_OF_MEMORY, "zlib compression buffers (%zu bytes)", cap);
+        }
+        z[0] = 0x78; /* deflate, 32 KiB window; FLEVEL as zlib sets it, check bits to a multiple of 31 */
+        z[1] = (unsigned char)(level <= 1 ? 0x01 : level < 6 ? 0x5e : level == 6 ? 0x9c : 0xda);
+        got = mv__deflate_raw(*p, bytes, z + 2, cap, level, scratch);
+        mv__free(scratch, ctx);
+        a = mv__adler32(1, *p, bytes);
+        mv__free(inter, ctx);
+        if (got == 0) {
+            mv__free(z, ctx);
+            return mv__fail(MV_ERR_OUT_OF_MEMORY, "zlib compression: output bound exceeded");
+        }
+        z[2 + got] = (unsigned char)(a >> 24);
+        z[3 + got] = (unsigned char)(a >> 16);
+        z[4 + got] = (unsigned char)(a >> 8);
+        z[5 + got] = (unsigned char)a;
+        *p = *tmp = z;
+        *n = got + 6;
+        return MV_OK;
+    }
+    *tmp = inter;
+    return MV_OK;
+}
+
+/* .mha: one file (header, then voxels). .mhd: the header and NAME.raw
+   (NAME.zraw compressed) beside it, both renamed under the pair lock,
+   the data first. */
+static mv_status mv__mha_save(const char *path, const mv_vol *v, const mv_save_opts *opts)
+{
+    void *ctx = opts ? opts->alloc_ctx : NULL;
+    int detached = mv__ends_with(path, ".mhd"), do_fsync = opts ? opts->fsync : 0, compressed = opts && opts->compress;
+    mv__mha_w w;
+    char text[8192], *target = NULL, *raw = NULL;
+    const char *raw_base = "LOCAL";
+    const unsigned char *payload;
+    unsigned char *tmp = NULL;
+    size_t n = 0, tlen;
+    mv__tmpfile th, td;
+    mv__sink hs, ds;
+    mv_status st;
+    MV__TRY(mv__mha_plan(v, path, &w));
+    if (detached) { /* NAME.raw beside the header's real place (a symlinked header: beside its target) */
+        size_t k;
+        MV__TRY(mv__follow_links(path, ctx, &target));
+        k = strlen(target);
+        raw = (char *)mv__alloc(k + 3, ctx);
+        if (!raw) {
+            mv__free(target, ctx);
+            return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: file name", path);
+        }
+        memcpy(raw, target, k - 4);
+        strcpy(raw + k - 4, compressed ? ".zraw" : ".raw");
+        raw_base = strrchr(raw, '/') ? strrchr(raw, '/') + 1 : raw;
+    }
+    st = mv__mha_payload(v, &w, opts, ctx, &payload, &n, &tmp);
+    if (st == MV_OK) {
+        tlen = mv__mha_header_text(&w, compressed, n, raw_base, text, sizeof(text));
+        st = tlen < sizeof(text) ? MV_OK : mv__fail(MV_ERR_INVALID_ARG, "%s: header text too long", path);
+    }
+    if (st == MV_OK && !detached) {
+        st = mv__tmp_create(&th, path, ctx);
+        if (st == MV_OK) {
+            mv__sink_fd(&hs, th.fd, path);
+            st = mv__sink_write(&hs, text, tlen);
+            if (st == MV_OK) st = mv__sink_write(&hs, payload, n);
+            st = mv__tmp_rename(&th, mv__tmp_close(&th, st, do_fsync), ctx);
+            mv__tmp_free(&th, ctx);
+        }
+    } else if (st == MV_OK) {
+        st = mv__tmp_create(&td, raw, ctx);
+        if (st == MV_OK) {
+            st = mv__tmp_create(&th, target, ctx);
+            if (st == MV_OK) {
+                int lock;
+                mv__sink_fd(&ds, td.fd, raw);
+                mv__sink_fd(&hs, th.fd, path);
+                st = mv__sink_write(&ds, payload, n);
+                if (st == MV_OK) st = mv__sink_write(&hs, text, tlen);
+                st = mv__tmp_close(&td, st, do_fsync);
+                st = mv__tmp_close(&th, st, do_fsync);
+                lock = st == MV_OK ? mv__pair_lock(target, 1) : -1;
+                st = mv__tmp_rename(&td, st, ctx);
+                st = mv__tmp_rename(&th, st, ctx);
+                mv__pair_unlock(lock);
+                mv__tmp_free(&th, ctx);
+            }
+            mv__tmp_free(&td, ctx);
+        }
+    }
+    mv__free(tmp, ctx);
+    mv__free(raw, ctx);
+    mv__free(target, ctx);
+    return st;
 }
 #endif
 
@@ -27568,6 +28604,7 @@ struct mv_elastix_transform {
     double affine[4][4];                   /* its voxel -> RAS */
     double fix_org[3], fix_m[3][3];        /* its index -> LPS: fix_org + fix_m index (ITK's IndexToPhysicalPoint) */
     char interp[64], pixel[32], format[16]; /* the first file's resampling entries, as written */
+    int compress;                           /* its CompressResultImage "true" */
     double order, fill;
     void *alloc_ctx;
 };
@@ -27842,6 +28879,10 @@ static mv_status mv__elx_link_parse(const char *text, mv_elastix_transform *t, i
             strcpy(t->interp, "FinalBSplineInterpolator");
         if (mv__elx_string(text, "ResultImagePixelType", t->pixel, sizeof(t->pixel))) strcpy(t->pixel, "float");
         if (mv__elx_string(text, "ResultImageFormat", t->format, sizeof(t->format))) strcpy(t->format, "nii");
+        {
+            char c[16];
+            t->compress = !mv__elx_string(text, "CompressResultImage", c, sizeof(c)) && !strcmp(c, "true");
+        }
     }
     if (k == 0) { /* the fixed grid: voxel -> LPS D diag(s) (v + index) + origin, then RAS */
         double sz[3] = {1, 1, 1}, ix[3] = {0, 0, 0}, sp[3] = {1, 1, 1}, org[3] = {0, 0, 0}, D[3][3];
@@ -28127,6 +29168,7 @@ MVDEF mv_status mv_elastix_output_opts(const mv_elastix_transform *t, mv_elastix
     o->fill = t->fill;
     o->rounding = MV_ROUND_TRUNCATE;
     memcpy(o->format, t->format, sizeof(o->format));
+    o->compress = t->compress;
     return MV_OK;
 }
 

@@ -247,6 +247,13 @@ class Inputs:
                 shutil.copyfileobj(f, g, 1 << 20)
             mv.save(self.path("%s-mv.nii.gz" % name), arr, slope, inter, level=6, threads=threads)
             self.files[name] = nii
+        try:  # MetaImage inputs, written by ITK itself (the loads' reference is self.x)
+            import SimpleITK as sitk
+            img = sitk.GetImageFromArray(self.x.T)
+            sitk.WriteImage(img, self.path("f32.mha"), False)
+            sitk.WriteImage(img, self.path("f32-z.mha"), True)
+        except ImportError:
+            pass
         self.peer_inputs(peers)
 
     def path(self, name):
@@ -389,7 +396,7 @@ def build_ops(mv, T):
         return medrs.load(path).to_numpy()
 
     # ---- loads: every voxel, scaled, as float32 in process memory ----
-    def load_op(key, title, fname, dtype):
+    def load_op(key, title, fname, dtype, only=None):
         def f(i):
             return i.path(fname)
 
@@ -402,13 +409,17 @@ def build_ops(mv, T):
             "medrs": lambda i: medrs_load(f(i)),
             "SimpleITK": lambda i: sitk_read(f(i)),
         }
+        if only:  # formats the other tools do not read
+            tools = {k: v for k, v in tools.items() if k in only}
         ref = (lambda i: i.x) if dtype == "f32" else (lambda i: i.x16)
         return Op(key, title, tools, ref, 0.0, notes={
             "numpy": "nibabel load(mmap=False).get_fdata(float32)",
             "medrs": "load().to_numpy()",
             "TorchIO": "ScalarImage.load() (reads through SimpleITK)",
             "MONAI": "LoadImage(NibabelReader, float32)",
-            "medvol": "mv_load(scaled, mmap never): read into fresh memory"})
+            "medvol": "mv_load(scaled, mmap never): read into fresh memory"} if not only else {
+            "medvol": "mv_load (mmap never): read into fresh memory",
+            "SimpleITK": "ReadImage(path, sitkFloat32)"})
 
     ops = [
         load_op("load_nii_i16", "load .nii int16 (scaled -> f32)", "i16.nii", "i16"),
@@ -416,6 +427,11 @@ def build_ops(mv, T):
         load_op("load_gz_i16", "load .nii.gz int16 (gzip -6, 1 member)", "i16-z6.nii.gz", "i16"),
         load_op("load_gz_f32", "load .nii.gz float32 (gzip -6, 1 member)", "f32-z6.nii.gz", "f32"),
         load_op("load_mvgz_i16", "load .nii.gz int16 (medvol-written, indexed)", "i16-mv.nii.gz", "i16"),
+        # MetaImage as ITK writes it (Inputs: SimpleITK's WriteImage; absent without it)
+        load_op("load_mha_f32", "load .mha float32 (SimpleITK-written)", "f32.mha", "f32",
+                only=("medvol", "medvol-1t", "SimpleITK")),
+        load_op("load_mhaz_f32", "load .mha float32, zlib (SimpleITK-written)", "f32-z.mha", "f32",
+                only=("medvol", "medvol-1t", "SimpleITK")),
     ]
 
     # ---- crop-first loads: a centred (n/4)^3 box ----

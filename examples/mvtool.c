@@ -255,8 +255,12 @@ static void print_info(const char *path, const mv_vol *vp)
     mv_orientation(v, code);
     printf("file         %s\n", path);
     printf("format       %s%s, %s-endian\n",
-           m->format == MV_FORMAT_NIFTI1 ? "NIfTI-1" : m->format == MV_FORMAT_NIFTI2 ? "NIfTI-2" : "Analyze 7.5",
-           m->pair ? " pair (.hdr/.img)" : " single file", m->big_endian ? "big" : "little");
+           m->format == MV_FORMAT_NIFTI1   ? "NIfTI-1"
+           : m->format == MV_FORMAT_NIFTI2 ? "NIfTI-2"
+           : m->format == MV_FORMAT_METAIMAGE ? "MetaImage"
+                                              : "Analyze 7.5",
+           !m->pair ? " single file" : m->format == MV_FORMAT_METAIMAGE ? " header + data file" : " pair (.hdr/.img)",
+           m->big_endian ? "big" : "little");
     printf("dtype        %s (datatype %d, %d bits)\n", mv_dtype_name(v->dtype), mv_dtype_nifti_code(v->dtype),
            (int)mv_dtype_size(v->dtype) * 8);
     printf("dims         ");
@@ -648,6 +652,7 @@ static int cmd_convert(const args *a)
     if (dname && (rc = parse_dtype(a, dname, &dt)) != 0) return rc;
     if (opt_flag(a, "--saturate") && opt_flag(a, "--scale")) return usage_error(a, "--saturate and --scale exclude each other", NULL);
     if (opt_flag(a, "--nifti2")) so.nifti_version = 2;
+    so.compress = opt_flag(a, "--compress");
     if (load_or_fail(a->pos[0], &v, NULL)) return 1;
     if (dt == MV_DT_UNKNOWN || dt == v.dtype) return save_and_free(a->pos[1], &v, &so);
     st = convert_values(a->pos[0], &v, dt, mode, &out);
@@ -1268,15 +1273,17 @@ static const command commands[] = {
      "     and -l always apply per frame: a 3D mask or label map, each frame).\n",
      "-k= -l= -P= --per-frame", 1, -1, cmd_stats},
     {"convert", "rewrite in another format or dtype",
-     "mvtool convert IN OUT [--dtype NAME] [--nifti2] [--saturate | --scale]\n"
-     "  format from OUT's name; without --dtype stored values and metadata are\n"
-     "  kept. --dtype converts the scaled values (float64; integers round half to\n"
-     "  even). To an integer dtype, values outside its range are stored with\n"
+     "mvtool convert IN OUT [--dtype NAME] [--nifti2] [--saturate | --scale] [--compress]\n"
+     "  format from OUT's name (.nii[.gz], .hdr/.img[.gz], MetaImage .mha/.mhd;\n"
+     "  --compress: MetaImage's zlib CompressedData); without --dtype stored\n"
+     "  values and metadata are kept (MetaImage has no scaling: a scaled input\n"
+     "  needs --dtype). --dtype converts the scaled values (float64; integers\n"
+     "  round half to even). To an integer dtype, values outside its range are stored with\n"
      "  scl_slope/scl_inter chosen as nibabel's nib.save does (said on stderr);\n"
      "  --saturate clips them instead (with a warning); --scale scales float (or\n"
      "  scaled) input even when it fits, exactly as nib.save always does.\n"
      "  NAME: uint8 int8 int16 uint16 int32 uint32 int64 uint64 float32 float64 ...\n",
-     "--dtype= --nifti2 --saturate --scale", 2, 2, cmd_convert},
+     "--dtype= --nifti2 --saturate --scale --compress", 2, 2, cmd_convert},
     {"phantom", "a 3D Shepp-Logan or smooth+noise phantom",
      "mvtool phantom OUT [--size N] [--kind shepp|smooth] [--dtype NAME]\n"
      "  N x N x N (default 128), shepp by default, float32 by default; integer\n"

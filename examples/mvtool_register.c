@@ -721,11 +721,12 @@ static int cmd_elastix_write(const args *a)
     return 0;
 }
 
-/* DIR/NAME.FORMAT for transformix's outputs: nii or nii.gz as the file
-   asks, else nii (medvol writes NIfTI only; said on stderr) */
+/* DIR/NAME.FORMAT for transformix's outputs: nii, nii.gz, mhd (elastix's
+   default: NAME.mhd + NAME.raw) or mha as the file asks, else nii (said on
+   stderr) */
 static void transformix_name(char *buf, size_t cap, const char *dir, const char *name, const char *format)
 {
-    int ok = !strcmp(format, "nii") || !strcmp(format, "nii.gz");
+    int ok = !strcmp(format, "nii") || !strcmp(format, "nii.gz") || !strcmp(format, "mhd") || !strcmp(format, "mha");
     if (!ok) fprintf(stderr, "transformix: ResultImageFormat \"%s\": writing %s.nii (NIfTI) instead\n", format, name);
     snprintf(buf, cap, "%s/%s.%s", dir, name, ok ? format : "nii");
 }
@@ -777,6 +778,7 @@ static int cmd_transformix(const args *a)
     mv_elastix_output eo;
     mv_field_opts fo = MV_ZERO_INIT;
     mv_vol field, mo, w;
+    mv_save_opts so = MV_ZERO_INIT;
     char path[4096];
     mv_status st;
     int rc = 0, def_all = def && !strcmp(def, "all");
@@ -796,6 +798,9 @@ static int cmd_transformix(const args *a)
         mv_elastix_free(t);
         return fail_at(st, tp);
     }
+    /* CompressResultImage: the result image's MetaImage zlib, as transformix
+       (its field and Jacobians stay uncompressed; a .nii's compression is its name's) */
+    so.compress = eo.compress;
     mv_vol_init(&field);
     mv_vol_init(&mo);
     if (in && load_or_fail(in, &mo, NULL)) {
@@ -835,7 +840,7 @@ static int cmd_transformix(const args *a)
         }
         if (mv_elastix_ndim(t) == 2 && w.ndim == 3 && w.dim[2] == 1) w.ndim = 2; /* an image, as transformix writes it */
         transformix_name(path, sizeof(path), dir, "result", eo.format);
-        rc = save_and_free(path, &w, NULL);
+        rc = save_and_free(path, &w, &so);
     }
 done:
     mv_free(&mo);
@@ -928,8 +933,10 @@ const command mvtool_register_commands[] = {
      "  ASCII or binary, POINTS in LPS mm) DIR/outputpoints.vtk, the file with its points moved\n"
      "  (cells and data kept as they are); -jac all\n"
      "  DIR/spatialJacobian.nii (the determinant, analytic), -jacmat all\n"
-     "  DIR/fullSpatialJacobian.nii (the matrix, row by row). NIfTI only: ResultImageFormat nii or\n"
-     "  nii.gz (others are written as .nii). No transformix.log.\n",
+     "  DIR/fullSpatialJacobian.nii (the matrix, row by row). Each in the ResultImageFormat the\n"
+     "  file asks: nii, nii.gz, mhd (NAME.mhd + NAME.raw) or mha (others are written as .nii);\n"
+     "  CompressResultImage \"true\" compresses a MetaImage result (result.zraw), as transformix\n"
+     "  (not the field or Jacobians). No transformix.log.\n",
      "-tp= -out= -in= -def= -jac= -jacmat= -threads=", 0, 0, cmd_transformix},
 };
 const int mvtool_register_ncommands = (int)(sizeof(mvtool_register_commands) / sizeof(mvtool_register_commands[0]));

@@ -28,6 +28,10 @@
                                              mv_field_invert_into; prints iterations,
                                              max and mean residual (%.17g)
    diff_sitk jac IN.nii OUT.raw              mv_field_jacobian (float32 X*Y*Z)
+   diff_sitk mha-load IN OUT.raw OUT.mat     mv_load of any file (a MetaImage here); prints
+                                             "DTYPE NDIM D0 .. D(NDIM-1) INTENT"; writes the
+                                             voxels as loaded and the affine
+   diff_sitk convert IN OUT COMPRESS LEVEL   mv_load + mv_save (opts.compress, gzip.level)
 
    MAT, MAFF, RAFF, GAFF, QAFF: 4x4 RAS-mm text files (mv_matrix_read).
    Raw files: x fastest (numpy's (Z, Y, X) C order), float32, an axis of
@@ -203,6 +207,37 @@ static int cmd_fload(int argc, char **argv)
     return st == MV_OK ? 0 : status_fail("mv_matrix_write", st);
 }
 
+static int cmd_mha(int argc, char **argv)
+{
+    mv_vol v;
+    mv_status st;
+    int i;
+    if (!strcmp(argv[1], "convert")) {
+        mv_save_opts so = MV_ZERO_INIT;
+        if (argc != 6) return 2;
+        st = mv_load(argv[2], &v, NULL);
+        if (st != MV_OK) return status_fail(argv[2], st);
+        so.compress = atoi(argv[4]);
+        so.gzip.level = atoi(argv[5]);
+        st = mv_save(argv[3], &v, &so);
+        mv_free(&v);
+        return st == MV_OK ? 0 : status_fail(argv[3], st);
+    }
+    if (argc != 5) return 2;
+    st = mv_load(argv[2], &v, NULL);
+    if (st != MV_OK) return status_fail(argv[2], st);
+    printf("%s %d", mv_dtype_name(v.dtype), v.ndim);
+    for (i = 0; i < v.ndim; i++) printf(" %lld", (long long)v.dim[i]);
+    printf(" %d\n", v.meta.intent_code);
+    if (!diff_write_exact(argv[3], v.data, mv_vol_bytes(&v))) {
+        mv_free(&v);
+        return io_fail("writing", argv[3]);
+    }
+    st = mv_matrix_write(argv[4], (const double(*)[4])v.affine);
+    mv_free(&v);
+    return st == MV_OK ? 0 : status_fail("mv_matrix_write", st);
+}
+
 static int cmd_fsample(int argc, char **argv)
 {
     mv_vol f, grid, z;
@@ -303,6 +338,8 @@ int main(int argc, char **argv)
             rc = cmd_fload(argc, argv);
         else if (!strcmp(c, "fsample"))
             rc = cmd_fsample(argc, argv);
+        else if (!strcmp(c, "mha-load") || !strcmp(c, "convert"))
+            rc = argc >= 5 ? cmd_mha(argc, argv) : 2;
         else
             rc = cmd_field_op(argc, argv);
     }

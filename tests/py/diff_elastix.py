@@ -99,7 +99,11 @@ counted in the summary.
             within 1e-5, the same shapes, affines and dtypes. transformix's
             RecursiveBSplineTransform Jacobian is wrong for an oblique
             GridDirection (its BSplineTransform twin is right and is the
-            reference there).
+            reference there). A third of the cases (where SimpleITK
+            imports) ask for ResultImageFormat "mhd", half of those with
+            CompressResultImage "true" (which transformix applies to
+            result.mhd only: result.zraw): both sides' .mhd files, compressed
+            alike, are read by SimpleITK and compared as above.
   points    (CASES/2, at least 2) mvtool transformix -def POINTS against
             transformix -def POINTS: a chain of 1 or 2 files of any kind,
             1-40 points as "point" (LPS mm, 10% far off the grid, printed
@@ -661,6 +665,41 @@ def load_field(path):
     return img, np.asarray(img.dataobj, np.float64)
 
 
+def have_sitk():
+    try:
+        import SimpleITK  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+class SitkAsNib:
+    """A MetaImage file read by SimpleITK, shown as nibabel shows the NIfTI
+    file ITK would write of it: .dataobj (X, Y[, Z]) for scalars, (X, Y, Z,
+    1, C) for vectors (Z = 1 in 2D), .affine (RAS: LPS with x, y negated),
+    get_data_dtype()"""
+
+    def __init__(self, path):
+        import SimpleITK as sitk
+        img = sitk.ReadImage(path)
+        a = sitk.GetArrayFromImage(img)
+        nd, nc = img.GetDimension(), img.GetNumberOfComponentsPerPixel()
+        if nc > 1:
+            a = np.moveaxis(a, -1, 0).T  # (X, Y[, Z], C)
+            a = a.reshape(a.shape[:nd] + (1,) * (3 - nd) + (1, nc), order='F')
+        else:
+            a = a.T
+        self.dataobj = np.ascontiguousarray(a)
+        D = np.array(img.GetDirection()).reshape(nd, nd)
+        A = np.eye(4)
+        A[:nd, :nd] = D * np.array(img.GetSpacing())
+        A[:nd, 3] = img.GetOrigin()
+        self.affine = np.diag([-1.0, -1.0, 1.0, 1.0]) @ A
+
+    def get_data_dtype(self):
+        return self.dataobj.dtype
+
+
 def field_vectors(a, nd):
     """(X, Y, Z, 1, nd) -> (nd, N), x fastest"""
     return np.stack([a[:, :, :, 0, c].ravel(order='F') for c in range(nd)])
@@ -1069,11 +1108,20 @@ def fam_transformix(case, rng):
     pixel = 'short' if rng.random() < 0.3 else 'float'
     case.note('%s, order %d, %s' % (tf['kind'], order, pixel))
     extra = ['(DefaultPixelValue %.2f)' % fill, '(ResultImagePixelType "%s")' % pixel]
+    # a third of the cases in elastix's default format, MetaImage (.mhd + .raw),
+    # both sides' files read by SimpleITK (SitkAsNib)
+    ext = 'mhd' if rng.random() < 1 / 3 and have_sitk() else 'nii'
+    zlib = ext == 'mhd' and rng.random() < 0.5  # CompressResultImage "true": NAME.zraw on both sides
+    if ext == 'mhd':
+        case.note('ResultImageFormat mhd' + (', CompressResultImage true' if zlib else ''))
     tp, tp_tx = write_pair(case, 'tp', tf, g, fmt, order=order)
-    for path in {tp, tp_tx}:  # DefaultPixelValue and the pixel type: replaced in both
+    for path in {tp, tp_tx}:  # DefaultPixelValue, the pixel type and the format: replaced in both
         with open(path) as f:
             text = f.read()
         text = text.replace('(DefaultPixelValue 0.000000)', extra[0]).replace('(ResultImagePixelType "float")', extra[1])
+        text = text.replace('(ResultImageFormat "nii")', '(ResultImageFormat "%s")' % ext)
+        if zlib:
+            text = text.replace('(CompressResultImage "false")', '(CompressResultImage "true")')
         write_text(path, text)
     tdir, mdir = case.p('tx'), case.p('mv')
     os.makedirs(tdir)
@@ -1084,7 +1132,7 @@ def fam_transformix(case, rng):
         case.note('transformix crashes (rerun)')
         r = case.run([TRANSFORMIX, '-in', case.p('moving.nii'), '-def', 'all', '-jac', 'all', '-jacmat', 'all', '-tp', tp_tx,
                   '-out', tdir])
-    if r.returncode != 0 or not os.path.exists(os.path.join(tdir, 'result.nii')):
+    if r.returncode != 0 or not os.path.exists(os.path.join(tdir, 'result.' + ext)):
         raise Failure('transformix -in -def all on %s: exit %d' % (tp_tx, r.returncode))
     case.mv('transformix', '-tp', tp, '-out', mdir, '-in', case.p('moving.nii'), '-def', 'all', '-jac', 'all', '-jacmat', 'all')
     jdir = tdir
@@ -1102,10 +1150,16 @@ def fam_transformix(case, rng):
             raise Failure('transformix -jac all on the BSplineTransform twin %s: exit %d' % (twin, r.returncode))
         case.note('RecursiveBSplineTransform Jacobians compared with the BSplineTransform twin')
     worst = 0.0
-    for name, tol in (('result.nii', 1.0 if pixel == 'short' else 1e-4 * rangev), ('deformationField.nii', None),
-                      ('spatialJacobian.nii', 1e-5), ('fullSpatialJacobian.nii', 1e-5)):
-        a = nib.load(os.path.join(jdir if 'patialJacobian' in name else tdir, name))
-        b = nib.load(os.path.join(mdir, name))
+    load = nib.load if ext == 'nii' else SitkAsNib
+    for name, tol in (('result.' + ext, 1.0 if pixel == 'short' else 1e-4 * rangev), ('deformationField.' + ext, None),
+                      ('spatialJacobian.' + ext, 1e-5), ('fullSpatialJacobian.' + ext, 1e-5)):
+        a = load(os.path.join(jdir if 'patialJacobian' in name else tdir, name))
+        b = load(os.path.join(mdir, name))
+        if ext == 'mhd':  # the result compressed as the file asks (transformix: the result only), on both sides
+            for d in (jdir if 'patialJacobian' in name else tdir, mdir):
+                with open(os.path.join(d, name)) as f:
+                    if ('CompressedData = True' in f.read()) != (zlib and name.startswith('result.')):
+                        raise Failure('%s/%s: CompressedData is not %s' % (d, name, zlib and name.startswith('result.')))
         x, y = np.asarray(a.dataobj, np.float64), np.asarray(b.dataobj, np.float64)
         if x.shape != y.shape or a.get_data_dtype() != b.get_data_dtype():
             raise Failure('mvtool transformix %s: shape %s %s, transformix %s %s'
@@ -1122,7 +1176,7 @@ def fam_transformix(case, rng):
             i = int(np.argmax(e))
             raise Failure('mvtool transformix %s vs transformix: %d of %d voxels beyond %.4g; worst voxel %d (C order) '
                           '%r vs transformix %r' % (name, int(np.sum(e > tol)), e.size, tol, i, y.ravel()[i], x.ravel()[i]))
-        if name == 'result.nii':
+        if name.startswith('result.'):
             case.note('voxels that got DefaultPixelValue', int(np.sum(x == (int(fill) if pixel == 'short' else np.float32(fill)))))
         worst = max(worst, wv)
     return worst

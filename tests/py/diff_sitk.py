@@ -130,6 +130,26 @@ compares:
              voxels left out (medvol.h: "ITK's border voxels use half a
              difference"); 2.5e-7 x max(1, |det|) + 1e-12 x (1 + G)^n, G the
              largest derivative (float32 storage of a float64 result).
+  metaimage  MetaImage files (medvol.h METAIMAGE) both ways. SimpleITK writes
+             a random image (.mha or .mhd + .raw/.zraw; 2-4 axes of 1-9
+             voxels; every ElementType; 1 in 4 a vector image of 2-4
+             channels; random directions, spacings, origins; zlib
+             compression in a third), then in some cases the file is edited
+             as other writers make them: big-endian voxels
+             (BinaryDataByteOrderMSB = True), the synonyms Origin /
+             Orientation, ElementSize for ElementSpacing, HeaderSize = -1
+             after junk bytes; SimpleITK reads the edited file and is the
+             reference. (1) mv_load's voxels equal SimpleITK's bit for bit
+             (vectors as ITK's NIfTI layout: the components on axis 4),
+             its affine equals S4 [D diag(spacing) | origin] from SimpleITK's
+             geometry (float64, exact up to 1e-15 relative: the same
+             17-digit text parsed by both). (2) medvol rewrites it as .mha or
+             .mhd (compressed or not, random level): SimpleITK reads the same
+             pixel type, components and voxels, spacing and origin within
+             1e-12 relative, direction within 1e-12. (3) medvol rewrites it as
+             NIfTI and SimpleITK writes its own NIfTI of the same image:
+             nibabel sees the same voxels and shape, affines equal within
+             float32 rounding (1e-6 x max(1, |A|)).
 Exit 0 when every case agrees; else each failing case is printed with the
 command that reruns it and the driver commands (files kept).
 """
@@ -145,7 +165,8 @@ import numpy as np
 import SimpleITK as sitk
 
 S4 = np.diag([-1.0, -1.0, 1.0, 1.0])
-FAMILIES = ['tfm_mv', 'tfm_sitk', 'warp_aff', 'warp_field', 'field_io', 'compose', 'addaff', 'invert', 'jac']
+FAMILIES = ['tfm_mv', 'tfm_sitk', 'warp_aff', 'warp_field', 'field_io', 'compose', 'addaff', 'invert', 'jac',
+            'metaimage']
 # What --perturb F changes on medvol's side (each makes its check fail):
 PERTURB = {
     'tfm_mv': "medvol writes the LPS matrix S M S instead of M (no RAS<->LPS)",
@@ -157,6 +178,7 @@ PERTURB = {
     'addaff': "medvol's matrix translated by 1e-4 mm along y",
     'invert': "medvol's inverse scaled by 1 + 1e-4 before the checks",
     'jac': "the field medvol reads has component 0 scaled by 1 + 1e-4",
+    'metaimage': "the affine medvol loads translated by 1e-9 mm along x",
 }
 perturb = None
 
@@ -1128,6 +1150,181 @@ def fam_jac(case, rng):
         raise Failure('%d of %d inner voxels differ; worst (z, y, x) %s: medvol %r, sitk %r' % (
             int(bad.sum()), int(inner.sum()), tuple(int(x) for x in i), got[i], ref[i]))
     return float(np.max((diff / tol)[inner])) if inner.any() else 0.0
+
+
+# ---------------------------------------------------------------- MetaImage
+
+MHA_TYPES = [np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32, np.uint64, np.int64,
+             np.float32, np.float64]
+
+
+def mha_values(rng, dtype, shape):
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, info.max, size=shape, dtype=dtype, endpoint=True)
+    v = rng.standard_normal(shape) * 10.0 ** rng.uniform(-3, 6)
+    return v.astype(dtype)
+
+
+def mha_split(path):
+    """(header text lines, data bytes, data path or None for LOCAL)"""
+    with open(path, 'rb') as f:
+        blob = f.read()
+    k = blob.index(b'ElementDataFile')
+    e = blob.index(b'\n', k) + 1
+    lines = blob[:e].decode().splitlines()
+    name = lines[-1].split('=', 1)[1].strip()
+    if name == 'LOCAL':
+        return lines, blob[e:], None
+    dpath = os.path.join(os.path.dirname(path), name)
+    with open(dpath, 'rb') as f:
+        return lines, f.read(), dpath
+
+
+def mha_edit(case, rng, path, img):
+    """rewrites path as another writer might; returns what was done"""
+    import zlib
+    lines, data, dpath = mha_split(path)
+    done = []
+    keys = [ln.split('=', 1)[0].strip() for ln in lines]
+    compressed = 'CompressedData = True' in lines
+    esize = np.dtype(sitk.GetArrayViewFromImage(img).dtype).itemsize
+    if rng.random() < 0.3 and esize > 1:  # big-endian voxels
+        raw = zlib.decompress(data) if compressed else data
+        raw = np.frombuffer(raw, np.dtype('u%d' % esize)).byteswap().tobytes()
+        data = zlib.compress(raw, int(rng.integers(1, 10))) if compressed else raw
+        lines = [('BinaryDataByteOrderMSB = True' if k == 'BinaryDataByteOrderMSB' else
+                  ('CompressedDataSize = %d' % len(data)) if k == 'CompressedDataSize' else ln)
+                 for k, ln in zip(keys, lines)]
+        done.append('big-endian')
+    if rng.random() < 0.25:
+        syn = {'Offset': 'Origin' if rng.random() < 0.5 else 'Position',
+               'TransformMatrix': 'Orientation' if rng.random() < 0.5 else 'Rotation',
+               'ElementSpacing': 'ElementSize'}
+        lines = [(syn[k] + ' =' + ln.split('=', 1)[1]) if k in syn else ln for k, ln in zip(keys, lines)]
+        done.append('synonyms')
+    if dpath is not None and not compressed and rng.random() < 0.3:
+        data = bytes(rng.integers(0, 256, int(rng.integers(1, 40)), dtype=np.uint8)) + data
+        lines.insert(len(lines) - 1, 'HeaderSize = -1')
+        done.append('HeaderSize -1')
+    if not done:
+        return done
+    text = ('\n'.join(lines) + '\n').encode()
+    with open(path, 'wb') as f:
+        f.write(text + (data if dpath is None else b''))
+    if dpath is not None:
+        with open(dpath, 'wb') as f:
+            f.write(data)
+    return done
+
+
+def mha_expected_affine(img):
+    nd = img.GetDimension()
+    D = np.array(img.GetDirection()).reshape(nd, nd)
+    sp, o = np.array(img.GetSpacing()), np.array(img.GetOrigin())
+    A = np.eye(4)
+    k = min(nd, 3)
+    A[:k, :k] = D[:k, :k] * sp[:k]
+    A[:k, 3] = o[:k]
+    return S4 @ A
+
+
+def mha_mv_layout(img):
+    """SimpleITK's voxels in mv_load's order (x fastest; channels on axis 4)"""
+    a = sitk.GetArrayFromImage(img)
+    nd, nc = img.GetDimension(), img.GetNumberOfComponentsPerPixel()
+    if nc > 1:  # (..., X, C) -> (C, 1 .., ..., X): planes per channel after the spatial axes
+        a = np.moveaxis(a, -1, 0)
+        a = a.reshape((nc,) + (1,) * max(0, 4 - nd) + a.shape[1:])
+    return np.ascontiguousarray(a).reshape(-1)
+
+
+def mha_expected_dims(img):
+    nd, nc = img.GetDimension(), img.GetNumberOfComponentsPerPixel()
+    d = list(img.GetSize())
+    if nc > 1:
+        d = d + [1] * max(0, 4 - nd) + [nc]
+    return d
+
+
+def fam_metaimage(case, rng):
+    import nibabel as nib
+    nd = int(rng.choice([2, 2, 3, 3, 3, 4]))  # SimpleITK has no 1D images (tests/test_metaimage.c has)
+    nc = int(rng.integers(2, 5)) if nd in (2, 3) and rng.random() < 0.25 else 1
+    dtype = MHA_TYPES[int(rng.integers(len(MHA_TYPES)))]
+    size = [int(rng.choice([1, 2, 3, 5, 9])) for _ in range(nd)]
+    if LARGE:
+        size = [int(rng.choice([48, 64])) for _ in range(min(nd, 3))] + [2] * max(0, nd - 3)
+    shape = tuple(reversed(size)) + ((nc,) if nc > 1 else ())
+    arr = mha_values(rng, dtype, shape)
+    img = sitk.GetImageFromArray(arr, isVector=nc > 1)
+    k = min(nd, 3)
+    R = np.eye(nd)
+    kind = int(rng.integers(0, 4))
+    if k > 1 and kind:
+        R[:k, :k] = signed_perm(rng, k) if kind == 1 else rotation(rng, k) @ (signed_perm(rng, k) if kind == 3
+                                                                                else np.eye(k))
+    img.SetDirection([float(x) for x in R.ravel()])
+    img.SetSpacing([float(rng.choice([0.3, 0.5, 1.0, 1.7, rng.uniform(0.2, 4.0)])) for _ in range(nd)])
+    img.SetOrigin([float(rng.uniform(-60, 60)) for _ in range(nd)])
+    ext = '.mha' if rng.random() < 0.5 else '.mhd'
+    src = case.p('src' + ext)
+    sitk.WriteImage(img, src, bool(rng.random() < 0.3))
+    for e in mha_edit(case, rng, src, img):
+        case.note(e)
+    ref = sitk.ReadImage(src)
+    case.note('vector images' if nc > 1 else '%dD images' % nd)
+    # (1) medvol reads
+    out = case.call('mha-load', src, case.p('ld.raw'), case.p('ld.mat')).split()
+    want_dims = mha_expected_dims(ref)
+    got_dims = [int(x) for x in out[2:2 + int(out[1])]]
+    want_dt = np.dtype(sitk.GetArrayViewFromImage(ref).dtype)
+    if got_dims != want_dims or np.dtype(out[0]) != want_dt:
+        raise Failure('%s: mv_load gives %s %s, SimpleITK %s %s' % (src, out[0], got_dims, want_dt, want_dims))
+    if int(out[-1]) != (1007 if nc > 1 else 0):
+        raise Failure('%s: intent %s, expected %d' % (src, out[-1], 1007 if nc > 1 else 0))
+    got = np.fromfile(case.p('ld.raw'), want_dt)
+    if not np.array_equal(got.view(np.uint8), mha_mv_layout(ref).view(np.uint8)):
+        raise Failure('%s: mv_load voxels differ from SimpleITK\'s' % src)
+    A = read_mat(case.p('ld.mat'))
+    if perturb == 'metaimage':
+        A[0, 3] += 1e-9
+    E = mha_expected_affine(ref)
+    err = float(np.max(np.abs(A - E) / (1e-300 + np.maximum(1.0, np.abs(E)))))
+    if err > 1e-15:
+        raise Failure('%s: mv_load affine\n%s\nexpected from SimpleITK\'s geometry\n%s' % (src, A, E))
+    # (2) medvol writes MetaImage, SimpleITK reads
+    ext2 = '.mha' if rng.random() < 0.5 else '.mhd'
+    comp = int(rng.random() < 0.4)
+    dst = case.p('mv' + ext2)
+    case.call('convert', src, dst, comp, int(rng.integers(1, 10)))
+    back = sitk.ReadImage(dst)
+    if back.GetPixelID() != ref.GetPixelID() or back.GetSize() != ref.GetSize():
+        raise Failure('%s read by SimpleITK: %s %s, written from %s %s' % (
+            dst, back.GetPixelIDTypeAsString(), back.GetSize(), ref.GetPixelIDTypeAsString(), ref.GetSize()))
+    if not np.array_equal(sitk.GetArrayViewFromImage(back).view(np.uint8), sitk.GetArrayViewFromImage(ref).view(np.uint8)):
+        raise Failure('%s read by SimpleITK: voxels differ' % dst)
+    for what, a, b, rel in (('spacing', back.GetSpacing(), ref.GetSpacing(), True),
+                            ('origin', back.GetOrigin(), ref.GetOrigin(), True),
+                            ('direction', back.GetDirection(), ref.GetDirection(), False)):
+        a, b = np.array(a), np.array(b)
+        e = np.max(np.abs(a - b) / (np.maximum(1.0, np.abs(b)) if rel else 1.0))
+        if e > 1e-12:
+            raise Failure('%s read by SimpleITK: %s %s, written from %s' % (dst, what, a, b))
+    if comp and ('CompressedData = True' not in mha_split(dst)[0]):
+        raise Failure('%s: asked for compression, the header says otherwise' % dst)
+    # (3) NIfTI as ITK writes it
+    mine, theirs = case.p('mv.nii'), case.p('itk.nii')
+    case.call('convert', src, mine, 0, 0)
+    sitk.WriteImage(ref, theirs)
+    a, b = nib.load(mine), nib.load(theirs)
+    if a.shape != b.shape or not np.array_equal(np.asarray(a.dataobj), np.asarray(b.dataobj)):
+        raise Failure('%s vs ITK\'s %s: shape %s vs %s, or voxels differ' % (mine, theirs, a.shape, b.shape))
+    e3 = np.max(np.abs(a.affine - b.affine) / np.maximum(1.0, np.abs(b.affine)))
+    if e3 > 1e-6:
+        raise Failure('%s vs ITK\'s %s: affine\n%s\nvs\n%s' % (mine, theirs, a.affine, b.affine))
+    case.peak('nifti affine vs ITK (of 1e-6)', e3 / 1e-6)
+    return err / 1e-15
 
 
 def main():
