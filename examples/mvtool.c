@@ -710,13 +710,14 @@ static int cmd_frames(const args *a)
 }
 
 /* PREFIX + 4-digit time index + extension: the extension PREFIX ends with
-   (.nii, .nii.gz, .hdr, .hdr.gz, .img, .img.gz), else .nii.gz (fslsplit's). */
+   (.nii, .nii.gz, .hdr, .hdr.gz, .img, .img.gz, MetaImage .mha, .mhd), else
+   .nii.gz (fslsplit's). */
 static int split_name(const char *prefix, int64_t t, char *out, size_t cap)
 {
-    static const char *exts[] = {".nii.gz", ".hdr.gz", ".img.gz", ".nii", ".hdr", ".img"};
+    static const char *exts[] = {".nii.gz", ".hdr.gz", ".img.gz", ".nii", ".hdr", ".img", ".mha", ".mhd"};
     size_t n = strlen(prefix), e;
     int i, w;
-    for (i = 0; i < 6; i++) {
+    for (i = 0; i < (int)(sizeof(exts) / sizeof(exts[0])); i++) {
         e = strlen(exts[i]);
         if (n >= e && strcmp(prefix + n - e, exts[i]) == 0) {
             w = snprintf(out, cap, "%.*s%04lld%s", (int)(n - e), prefix, (long long)t, exts[i]);
@@ -1324,7 +1325,7 @@ static const command commands[] = {
      "mvtool split IN [PREFIX]\n"
      "  writes PREFIX0000.nii.gz, PREFIX0001.nii.gz, ... (the time index in 4 digits,\n"
      "  more if needed; PREFIX default vol), as fslsplit; if PREFIX ends in .nii,\n"
-     "  .nii.gz, .hdr or .hdr.gz the index goes before that extension\n"
+     "  .nii.gz, .hdr, .hdr.gz, .mha or .mhd the index goes before that extension\n"
      "  (out/t.nii -> out/t0000.nii). Dtype, scaling and metadata are the input's.\n",
      "", 1, 2, cmd_split},
     {"merge", "concatenate 3D/4D files in time (like fslmerge -t)",

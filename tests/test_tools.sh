@@ -288,6 +288,10 @@ sys.exit(0 if got.shape == want.shape and np.array_equal(got, want) and np.allcl
   mkdir -p "$W/sp" && $T split "$F" "$W/sp/t" && [ "$(ls "$W/sp" | wc -l)" = 20 ] && [ -f "$W/sp/t0000.nii.gz" ] && [ -f "$W/sp/t0019.nii.gz" ] \
     && "$PY" -c "$SL" "$F" "$W/sp/t0007.nii.gz" 7 1 && ok || bad "split"
   $T split "$F" "$W/sp/u.nii" && [ -f "$W/sp/u0003.nii" ] && ok || bad "split PREFIX.nii names"
+  # MetaImage frames (unscaled int16: MetaImage has no scaling), read back through NIfTI against nibabel
+  mkdir -p "$W/spm" && $T split "$E" "$W/spm/m.mhd" && [ -f "$W/spm/m0001.mhd" ] && [ -f "$W/spm/m0001.raw" ] \
+    && $T info "$W/spm/m0001.mhd" | grep -q "MetaImage" && $T convert "$W/spm/m0001.mhd" "$W/spm/m1.nii" \
+    && "$PY" -c "$SL" "$E" "$W/spm/m1.nii" 1 1 && ok || bad "split PREFIX.mhd names and frames"
   TA=$(realpath "$T") FA=$(realpath "$F"); (cd "$W/sp" && "$TA" split "$FA" 2>/dev/null); [ -f "$W/sp/vol0019.nii.gz" ] && ok || bad "split's default PREFIX vol"
   $T frames "$F" "$W/fr2.nii" 5 3 && cmp -s "$W/fr.nii" "$W/fr2.nii" && ok || bad "frames T0 N (fslroi's form) = T0,N"
   $T frames "$F" "$W/f3.nii" 2,3 && $T merge "$W/m.nii" "$W/sp/t0000.nii.gz" "$W/sp/t0001.nii.gz" "$W/f3.nii" \
