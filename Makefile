@@ -68,7 +68,9 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool stats $(BUILD)/run-p.nii -k $(BUILD)/run-f.nii -P 5,50,95 && \
 	  $(BUILD)/mvtool convert $(BUILD)/run-p.nii $(BUILD)/run-p.mha --compress --dtype float32 && \
 	  $(BUILD)/mvtool convert $(BUILD)/run-p.mha $(BUILD)/run-p.mhd && \
-	  $(BUILD)/mvtool info $(BUILD)/run-p.mhd && $(BUILD)/mvtool stats $(BUILD)/run-p.mha
+	  $(BUILD)/mvtool info $(BUILD)/run-p.mhd && $(BUILD)/mvtool stats $(BUILD)/run-p.mha && \
+	  $(BUILD)/mvtool convert $(BUILD)/run-m.nii.gz $(BUILD)/run-m.mgz --dtype float32 && \
+	  $(BUILD)/mvtool info $(BUILD)/run-m.mgz && $(BUILD)/mvtool stats $(BUILD)/run-m.mgz
 	$(BUILD)/mvtool smooth $(BUILD)/run-p.nii $(BUILD)/run-s.nii 1.5 && \
 	  $(BUILD)/mvtool gradient $(BUILD)/run-s.nii $(BUILD)/run-g.nii && \
 	  $(BUILD)/mvtool stats $(BUILD)/run-s.nii $(BUILD)/run-g.nii
@@ -265,7 +267,7 @@ test-tsan: $(BUILD)/tests-tsan
 	  --filter integrity.parallel --filter integrity.thread --filter resample.isa_and_threads --filter dtype.convert_threads --filter gzip.member_index \
 	  --filter analysis.cache --filter analysis.isa_and_threads --filter math.isa_and --filter register.threads --filter register.setup --filter register.elastix_field_threads \
 	  --filter filter.every_isa --filter filter.pyramid --filter field.threads --filter transport.isa_threads --filter warp.large \
-	  --filter metaimage.threads --filter morph.label_matches --filter morph.edt_matches --filter morph.binary_morph --filter analysis.seed \
+	  --filter metaimage.threads --filter mgh.threads --filter morph.label_matches --filter morph.edt_matches --filter morph.binary_morph --filter analysis.seed \
 	  --filter fft.threads_identical --filter fft.measured_plans --filter nufft.threads_identical \
 	  --filter recon.isa_and_threads --filter recon.grappa_threads --filter bspline.cost_gradient --filter bspline.large_2d --filter syn.lncc_threads \
 	  --filter regspeed.metric_loops_threads --filter regspeed.jitter --filter analysis.twotime_paths --filter recon.cgsense_chunked \
@@ -345,7 +347,7 @@ FUZZ_DIR   := $(BUILD)/fuzz$(FUZZ_OPT)
 # `make fuzz` then reuses: one ASan+UBSan build per target serves both.
 # Without libFuzzer, the same replay with any compiler: make
 # $(BUILD)/replay-nifti (tests/fuzz/fuzz_main.c).
-FUZZERS := nifti gunzip loadops cfl text metaimage
+FUZZERS := nifti gunzip loadops cfl text metaimage mgh
 $(BUILD)/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_main.c medvol.h | $(BUILD)
 	$(CC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all $(WFLAGS) -o $@ $< tests/fuzz/fuzz_main.c $(LDLIBS)
 test-fuzz-replay: $(addprefix $(FUZZ_DIR)/,$(FUZZERS))
@@ -617,11 +619,16 @@ test-diff-scipy: $(BUILD)/diff_scipy
 # (every dtype, byte order, q/s-forms, scaling, extensions, pairs, .gz) read
 # by medvol under random load options, and medvol's files read by nibabel
 # (tests/py/diff_nibabel.py: affines, orientation codes, fields, data bit
-# for bit, refusals); DIFF_NIB_CASES per direction (200: ~3 s)
+# for bit, refusals); DIFF_NIB_CASES per direction (200: ~3 s). The same
+# driver against nibabel's FreeSurfer MGH (.mgh/.mgz) reader and writer
+# (tests/py/diff_mgh.py: load options, footers, gzip layouts, geometry
+# bytes of rewrites, refusals); DIFF_MGH_CASES per family (150: ~2 s)
 DIFF_NIB_CASES ?= 200
+DIFF_MGH_CASES ?= 150
 test-diff-nibabel: $(BUILD)/diff_nibabel
 	@if /usr/bin/python3 -c 'import numpy, nibabel' 2>/dev/null; then \
-	  /usr/bin/python3 tests/py/diff_nibabel.py $(BUILD)/diff_nibabel $(DIFF_NIB_CASES) $(DIFF_SEED); \
+	  /usr/bin/python3 tests/py/diff_nibabel.py $(BUILD)/diff_nibabel $(DIFF_NIB_CASES) $(DIFF_SEED) && \
+	  /usr/bin/python3 tests/py/diff_mgh.py $(BUILD)/diff_nibabel $(DIFF_MGH_CASES) $(DIFF_SEED); \
 	else echo "SKIPPED test-diff-nibabel: needs /usr/bin/python3 with numpy and nibabel"; fi
 
 # random FFTs of every form (c2c, r2c, c2r, fftc; plans, measured plans,

@@ -41,7 +41,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>types         mv_status, mv_dtype, mv_isa, mv_vol, option structs
       >>api-runtime   version, status names, last error, threads, ISA, build info
       >>api-volume    dtypes, mv_vol life cycle, affine and orientation, conversion, stats
-      >>api-nifti     NIfTI-1/2 and Analyze I/O; MetaImage (.mha/.mhd)
+      >>api-nifti     NIfTI-1/2 and Analyze I/O; MetaImage (.mha/.mhd); MGH (.mgh/.mgz)
       >>api-gzip      gzip/DEFLATE compression and decompression
       >>api-intensity z-normalize, rescale, clamp, histogram, percentiles
       >>api-spatial   crop/pad, flip, permute, reorient, rot90
@@ -95,6 +95,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>impl-gzip     CRC-32, DEFLATE decoder and encoder, gzip members and index
       >>impl-nifti    NIfTI reader and writer
       >>impl-metaimage  ITK MetaImage reader and writer (zlib, channels)
+      >>impl-mgh      FreeSurfer MGH reader and writer (footer, geometry)
       >>impl-cfl      BART .cfl/.hdr files
       >>impl-resample resampling: separable and general maps, cubic prefilter
       >>impl-phantom  phantoms
@@ -547,7 +548,8 @@ typedef enum mv_format {
     MV_FORMAT_NIFTI1,
     MV_FORMAT_NIFTI2,
     MV_FORMAT_ANALYZE,    /* Analyze 7.5 (SPM2 flavour); read only */
-    MV_FORMAT_METAIMAGE   /* ITK MetaImage (.mha, .mhd + raw) */
+    MV_FORMAT_METAIMAGE,  /* ITK MetaImage (.mha, .mhd + raw) */
+    MV_FORMAT_MGH         /* FreeSurfer MGH (.mgh, .mgz = gzip) */
 } mv_format;
 
 /* How mv_load maps files. */
@@ -620,6 +622,12 @@ typedef struct mv_meta {
     int n_ext;
     mv_extension *ext;      /* owned by the volume: mv_free releases it */
     unsigned warnings;      /* MV_WARN_* bits: what the loader corrected (see ERRORS) */
+    double mgh_mr[5];       /* MGH footer: TR (ms), flip angle (rad), TE (ms), TI (ms), FoV
+                               (mm), as stored; written back by mv_save to .mgh/.mgz */
+    int mgh_dof;            /* MGH dof field (degrees of freedom), as stored */
+    double mgh_geometry[15];/* MGH delta[3], Mdc[3][3] (stored order), Pxyz_c[3] as read
+                               (all 0 otherwise): rewritten as they are while the affine
+                               is still the one they give (see MGH) */
 } mv_meta;
 
 /* Ownership of mv_vol.data. */
@@ -734,6 +742,8 @@ typedef struct mv_save_opts {
                                writes CompressedData (zlib) when set */
     mv_gzip_opts gzip;      /* how to compress */
     void *alloc_ctx;
+    mv_format format;       /* mv_save_mem / mv_save_io: 0 (or NIFTI1/2) NIfTI, MV_FORMAT_MGH
+                               FreeSurfer MGH (.mgz bytes with compress); mv_save: the name */
 } mv_save_opts;
 
 /* >>api-runtime ============================================================ */
@@ -869,7 +879,9 @@ MVDEF mv_status mv_compute_stats(const mv_vol *v, mv_stats *out, const mv_stats_
    (.nii.gz, .hdr.gz/.img.gz) is decompressed by the built-in gzip, in
    parallel for files medvol wrote (member index), and a crop box decodes
    only the members it needs. .mha and .mhd are MetaImage (see METAIMAGE
-   below). out is an output (MEMORY); on failure it is empty.
+   below); a single file (or buffer, or stream) that starts as MGH does,
+   .mgh and .mgz by name, is FreeSurfer MGH (see MGH below). out is an
+   output (MEMORY); on failure it is empty.
    allocates: yes (or maps). thread-safe: yes. */
 MVDEF mv_status mv_load(const char *path, mv_vol *out, const mv_load_opts *opts);
 #endif
@@ -922,6 +934,57 @@ MVDEF mv_status mv_load(const char *path, mv_vol *out, const mv_load_opts *opts)
    .mhd's text), data the .mhd's data file (NULL for LOCAL). */
 MVDEF mv_status mv_load_metaimage_mem(const void *header, size_t header_len, const void *data, size_t data_len,
                                       mv_vol *out, const mv_load_opts *opts);
+/* MGH: FreeSurfer's .mgh (and .mgz, the same bytes gzip-compressed), as
+   recon-all writes brain.mgz and aseg.mgz. mv_load, mv_load_mem,
+   mv_load_mem_borrow and mv_load_io recognise it by its first four bytes
+   (version 1 as a big-endian int32: 00 00 00 01, which no NIfTI or
+   Analyze sizeof_hdr is), whatever the name. Read as nibabel 5 reads it
+   (freesurfer/mghformat.py; tests/py/diff_mgh.py runs both on the same
+   files):
+   - Types MRI_UCHAR (uint8), MRI_SHORT (int16), MRI_INT (int32),
+     MRI_FLOAT (float32), and MRI_USHRT (uint16, FreeSurfer 7's code 10,
+     which nibabel 5.0 lacks); big-endian voxels, x fastest. Other codes
+     (MRI_LONG, MRI_BITMAP, MRI_TENSOR, complex, RGB) are
+     MV_ERR_UNSUPPORTED, named. dims must be positive.
+   - Shape: width x height x depth, x nframes when nframes > 1 (4D), as
+     nibabel gives it.
+   - Geometry: nibabel's img.affine: M = Mdc^T diag(delta) (as the
+     float32 product) and translation Pxyz_c - M dims / 2, both rounded to
+     float32 as nibabel's float32 matrix holds them. goodRASFlag 0 means
+     nibabel's default: unit voxels, axes L, S, P, centre 0 (FreeSurfer's
+     own default for such files is LIA; medvol follows nibabel). spacing =
+     delta as stored; a 4D file's time spacing is its TR in ms (units mm
+     and ms), nibabel's fourth zoom. qform_code = sform_code = 1 (scanner),
+     so mv_save to NIfTI writes what FreeSurfer's scanner RAS means.
+   - The footer after the voxels: TR (ms), flip angle (rad), TE (ms), TI
+     (ms) and FoV into meta.mgh_mr; the bytes a short file lacks are 0, as
+     nibabel pads them; FreeSurfer's tags after it are not read. dof into
+     meta.mgh_dof. The footer of a file that can be addressed (plain, in
+     memory, or an .mgz medvol wrote: its member index) is read first; a
+     gzip stream without the index only goes forward, so its footer is read
+     after the voxels, and a crop box or header-only load of such an .mgz
+     decodes it to the footer (nibabel always does).
+   - Crop boxes, dtype conversion, squeeze, threads, mmap (uint8 maps;
+     wider types are swapped) and parallel decoding of medvol's indexed
+     .mgz work as for NIfTI.
+   mv_save to .mgh writes MGH, to .mgz or .mgh.gz gzip-compressed MGH
+   (opts.gzip: medvol's indexed members, or one member; FreeSurfer's zlib
+   and nibabel read both); mv_save_mem / mv_save_io with opts.format =
+   MV_FORMAT_MGH (compressed with opts.compress). Types uint8, int16,
+   int32, float32 (uint16 is read but not written: nibabel and FreeSurfer
+   before 7 refuse code 10); up to 4 axes. The geometry comes from the
+   affine as nibabel's MGHImage._affine2header sets it (delta = column
+   norms, Mdc = columns over them, Pxyz_c = the world point of voxel
+   shape / 2, as float32), except that a volume read from MGH whose
+   affine and shape still give the stored delta, Mdc and Pxyz_c
+   (meta.mgh_geometry) writes those bytes back unchanged, so a
+   load-process-save keeps FreeSurfer's exact voxel sizes (nibabel keeps
+   its header likewise). The footer: meta.mgh_mr, but TR from a 4D
+   volume's time spacing (s, ms or us by xyzt_units; unknown units are s),
+   and dof from meta.mgh_dof; goodRASFlag 1. Refused (MV_ERR_UNSUPPORTED,
+   named): other dtypes (convert first), a fifth axis longer than 1,
+   active scaling (MGH has none), and an affine column of length 0
+   (MV_ERR_INVALID_ARG). */
 /* Same from memory: a single-file image (header, extensions, data), or just a
    header with opts->header_only. Data that needs no conversion is still
    copied (the buffer may go away); use mv_load_mem_borrow to alias it. */
@@ -939,7 +1002,8 @@ MVDEF mv_status mv_load_io(const mv_io *io, mv_vol *out, const mv_load_opts *opt
 
 #if !defined(MEDVOL_NO_STDIO)
 /* Saves a volume; the format comes from the name (.nii single, .hdr/.img
-   pair, .mha/.mhd MetaImage: see METAIMAGE). Writes a temporary file in the same folder and renames it, so the
+   pair, .mha/.mhd MetaImage: see METAIMAGE; .mgh, .mgz, .mgh.gz MGH: see
+   MGH). Writes a temporary file in the same folder and renames it, so the
    target is the old file or the whole new one.
    - Version: opts->nifti_version, else NIfTI-1 unless something needs
      NIfTI-2: dims over 32767, a volume read from NIfTI-2 (kept), or a
@@ -967,6 +1031,8 @@ MVDEF mv_status mv_save(const char *path, const mv_vol *v, const mv_save_opts *o
    allocates: no (compressed: the compressor's state). */
 MVDEF mv_status mv_save_mem(const mv_vol *v, void *buf, size_t cap, size_t *len,
                             const mv_save_opts *opts);
+/* (mv_save_mem and mv_save_io write MGH instead with opts->format =
+   MV_FORMAT_MGH; see MGH.) */
 /* Single-file image to a stream (io->write). allocates: no. */
 MVDEF mv_status mv_save_io(const mv_vol *v, const mv_io *io, const mv_save_opts *opts);
 
@@ -13406,6 +13472,11 @@ typedef struct mv__nhdr {
     uint64_t vox_offset;
     uint64_t data_bytes;
     mv_meta meta;      /* no extensions yet */
+    /* a trailer after the voxels (MGH's footer) that the loader's body
+       reads once the voxels are in, on sources that only go forward: up to
+       tail_cap bytes into tail, the count into *tail_got (NULL: none) */
+    unsigned char *tail;
+    size_t tail_cap, *tail_got;
 } mv__nhdr;
 
 /* Reads the fields of each layout into h (no validation yet). */
@@ -13957,6 +14028,61 @@ static mv_status mv__gz_plausible(const mv__src *s, uint64_t need, int *sized)
     return MV_OK;
 }
 
+/* Up to n bytes at off into dst, fewer (*got) where the source ends first:
+   for an optional trailer whose length the file does not say. With
+   need_off, the bytes before off must all be there: a source of unknown
+   size (sequential gzip, a stream) that ends first is MV_ERR_TRUNCATED (one
+   of known size is checked by its reader). Sequential gzip and streams only
+   go forward (as mv__src_read). */
+static mv_status mv__src_read_upto(mv__src *s, uint64_t off, unsigned char *dst, size_t n, int need_off, size_t *got)
+{
+    *got = 0;
+    if (s->size != MV__SIZE_UNKNOWN) { /* memory, files, indexed gzip */
+        if (off >= s->size) return MV_OK;
+        *got = (size_t)MV__MIN((uint64_t)n, s->size - off);
+        return mv__src_read(s, off, dst, *got);
+    }
+    if (s->kind == MV__SRC_GZ) { /* sequential: decode up to off, then what there is */
+        mv__gzsrc *g = s->gz;
+        int stalled = 0;
+        mv_status st = MV_OK;
+        MV__CHECK(!g->members && off >= g->out_pos, MV_ERR_INVALID_ARG, "%s: gzip stream cannot go back to %llu",
+                  s->name, (unsigned long long)off);
+        while (st == MV_OK && g->out_pos < off && !stalled) {
+            size_t produced;
+            st = mv__gzsrc_step(g, g->skip, (size_t)MV__MIN((uint64_t)MV__GZ_SCRATCH, off - g->out_pos), &produced,
+                                &stalled);
+        }
+        if (st == MV_OK && g->out_pos < off && need_off)
+            st = mv__fail(MV_ERR_TRUNCATED, "the data ends after %llu decompressed bytes, before byte %llu",
+                          (unsigned long long)g->out_pos, (unsigned long long)off);
+        while (st == MV_OK && *got < n && !stalled) {
+            size_t produced;
+            st = mv__gzsrc_step(g, dst + *got, n - *got, &produced, &stalled);
+            *got += produced;
+        }
+        return st == MV_OK ? MV_OK : mv__fail_prefix(st, "%s", s->name);
+    }
+    /* a stream (MV__SRC_IO): its peeked bytes are long used by then */
+    MV__CHECK(s->kind == MV__SRC_IO && s->peek_used == s->npeek && off >= s->pos, MV_ERR_INVALID_ARG,
+              "%s: stream cannot go back from %llu to %llu", s->name, (unsigned long long)s->pos,
+              (unsigned long long)off);
+    while (s->pos < off || *got < n) {
+        unsigned char skip[4096];
+        int skipping = s->pos < off;
+        size_t want = skipping ? (size_t)MV__MIN((uint64_t)sizeof(skip), off - s->pos) : n - *got;
+        size_t r = s->io->read(s->io->user, skipping ? skip : dst + *got, want);
+        MV__CHECK(r != (size_t)-1, MV_ERR_IO, "%s: read error at %llu", s->name, (unsigned long long)s->pos);
+        MV__CHECK(r <= want, MV_ERR_IO, "%s: read callback returned more than asked", s->name);
+        MV__CHECK(r > 0 || !skipping || !need_off, MV_ERR_TRUNCATED, "%s: ends at %llu, before byte %llu", s->name,
+                  (unsigned long long)s->pos, (unsigned long long)off);
+        if (r == 0) break;
+        s->pos += r;
+        if (!skipping) *got += r;
+    }
+    return MV_OK;
+}
+
 /* The rest of a compressed source, decoded to check it (see mv__gzsrc_finish). */
 static mv_status mv__src_finish(mv__src *s)
 {
@@ -14025,6 +14151,7 @@ static void mv__vol_squeeze(mv_vol *v)
 
 static mv_status mv__load_body(mv__src *hsrc, mv__src *dsrc, const mv__nhdr *hp, const mv__box *boxp, const mv__want *wp,
                                const mv_load_opts *op, int pair, int borrow, mv_vol *out);
+static mv_status mv__mgh_load(mv__src *s, const unsigned char first4[4], int borrow, const mv_load_opts *o, mv_vol *out);
 
 static mv_status mv__load_sources(mv__src *hsrc, mv__src *isrc, int single, int borrow, const mv_load_opts *opts,
                                   mv_vol *out)
@@ -14046,6 +14173,8 @@ static mv_status mv__load_sources(mv__src *hsrc, mv__src *isrc, int single, int 
         return mv__fail(MV_ERR_TRUNCATED, "%s: %s (%llu bytes): no room for sizeof_hdr (a header is 348 or 540 bytes)",
                         hsrc->name, hsrc->size ? "too short" : "empty file", (unsigned long long)hsrc->size);
     MV__TRY(mv__src_read(hsrc, 0, hb, 4));
+    if (single && hb[0] == 0 && hb[1] == 0 && hb[2] == 0 && hb[3] == 1) /* MGH version 1 (big-endian) */
+        return mv__mgh_load(hsrc, hb, borrow, &o, out);
     hlen = (mv__rd_u32(hb, 0, 0) == MV__N2_SIZE || mv__rd_u32(hb, 0, 1) == MV__N2_SIZE) ? MV__N2_SIZE : MV__N1_SIZE;
     if (hsrc->size != MV__SIZE_UNKNOWN && hsrc->size < hlen)
         return mv__fail(MV_ERR_TRUNCATED, "%s: %llu bytes, shorter than a %zu-byte header", hsrc->name,
@@ -14253,6 +14382,9 @@ static mv_status mv__load_body(mv__src *hsrc, mv__src *dsrc, const mv__nhdr *hp,
         }
         if (g.bounce) mv__free(g.bounce, o.alloc_ctx);
     }
+    /* a trailer, where the voxels end (before the integrity check below
+       decodes the rest of a gzip stream) */
+    if (st == MV_OK && h.tail) st = mv__src_read_upto(data_src, end, h.tail, h.tail_cap, 1, h.tail_got);
     /* integrity: a full load (or a verified partial one) has checked every
        gzip member of the file(s) (see INTEGRITY) */
     if (st == MV_OK && (box.whole || o.verify)) {
@@ -14757,12 +14889,36 @@ static mv_status mv__write_nifti(const mv_vol *v, const mv__wplan *p, int pair, 
     return st;
 }
 
+static mv_status mv__mgh_write(const mv_vol *v, const char *name, mv__sink *s, const mv_gzip_opts *g);
+static mv_gzip_opts mv__save_gzip_opts(const mv_save_opts *opts);
+
+/* mv_save_mem / mv_save_io write NIfTI unless opts->format says MGH. */
+static mv_status mv__save_format_nifti(const mv_save_opts *opts, const char *fn)
+{
+    mv_format f = opts ? opts->format : MV_FORMAT_NONE;
+    MV__CHECK(f == MV_FORMAT_NONE || f == MV_FORMAT_NIFTI1 || f == MV_FORMAT_NIFTI2, MV_ERR_UNSUPPORTED,
+              "%s: opts.format %d (memory and streams take NIfTI or MV_FORMAT_MGH)", fn, (int)f);
+    return MV_OK;
+}
+
 MVDEF mv_status mv_save_mem(const mv_vol *v, void *buf, size_t cap, size_t *len, const mv_save_opts *opts)
 {
     mv__wplan p;
     mv__sink s;
     uint64_t total;
     MV__CHECK(len != NULL, MV_ERR_INVALID_ARG, "mv_save_mem: len is NULL");
+    if (opts && opts->format == MV_FORMAT_MGH) {
+        mv_gzip_opts g = mv__save_gzip_opts(opts);
+        memset(&s, 0, sizeof(s)); /* a memory sink counts what does not fit */
+        s.buf = (unsigned char *)buf;
+        s.cap = buf ? cap : 0;
+        s.name = "memory";
+        MV__TRY(mv__mgh_write(v, "mv_save_mem", &s, opts->compress ? &g : NULL));
+        *len = s.len;
+        MV__CHECK(!buf || s.len <= cap, MV_ERR_BUFFER_TOO_SMALL, "mv_save_mem: needs %zu bytes, buffer has %zu", s.len, cap);
+        return MV_OK;
+    }
+    MV__TRY(mv__save_format_nifti(opts, "mv_save_mem"));
     MV__TRY(mv__plan_write(v, 0, opts ? opts->nifti_version : 0, "mv_save_mem", &p));
     memset(&s, 0, sizeof(s));
     s.buf = (unsigned char *)buf;
@@ -14788,11 +14944,16 @@ MVDEF mv_status mv_save_io(const mv_vol *v, const mv_io *io, const mv_save_opts 
     mv__wplan p;
     mv__sink s;
     MV__CHECK(io && io->write, MV_ERR_INVALID_ARG, "mv_save_io: no write callback");
-    MV__TRY(mv__plan_write(v, 0, opts ? opts->nifti_version : 0, "mv_save_io", &p));
     memset(&s, 0, sizeof(s));
     s.kind = 2;
     s.io = io;
     s.name = "stream";
+    if (opts && opts->format == MV_FORMAT_MGH) {
+        mv_gzip_opts g = mv__save_gzip_opts(opts);
+        return mv__mgh_write(v, "mv_save_io", &s, opts->compress ? &g : NULL);
+    }
+    MV__TRY(mv__save_format_nifti(opts, "mv_save_io"));
+    MV__TRY(mv__plan_write(v, 0, opts ? opts->nifti_version : 0, "mv_save_io", &p));
     return mv__write_nifti(v, &p, 0, &s, &s, opts && opts->compress ? &opts->gzip : NULL);
 }
 
@@ -14998,6 +15159,7 @@ static void mv__sink_fd(mv__sink *s, int fd, const char *name)
 }
 
 static mv_status mv__mha_save(const char *path, const mv_vol *v, const mv_save_opts *opts);
+static mv_status mv__mgh_save(const char *path, const mv_vol *v, const mv_save_opts *opts);
 
 MVDEF mv_status mv_save(const char *path, const mv_vol *v, const mv_save_opts *opts)
 {
@@ -15011,11 +15173,14 @@ MVDEF mv_status mv_save(const char *path, const mv_vol *v, const mv_save_opts *o
     mv_gzip_opts gzo;
     MV__CHECK(path && path[0], MV_ERR_INVALID_ARG, "mv_save: empty path");
     if (mv__ends_with(path, ".mha") || mv__ends_with(path, ".mhd")) return mv__mha_save(path, v, opts);
+    if (mv__ends_with(path, ".mgh") || mv__ends_with(path, ".mgz") || mv__ends_with(path, ".mgh.gz"))
+        return mv__mgh_save(path, v, opts);
     gz = mv__ends_with(path, ".gz");
     n = strlen(path) - (gz ? 3 : 0);
     pair = n >= 4 && (mv__streq_nocase_n(path + n - 4, ".hdr", 4) || mv__streq_nocase_n(path + n - 4, ".img", 4));
     MV__CHECK(pair || (n >= 4 && mv__streq_nocase_n(path + n - 4, ".nii", 4)), MV_ERR_INVALID_ARG,
-              "'%s': cannot tell the format from the name (use .nii, .hdr or .img, each with or without .gz, or .mha/.mhd)",
+              "'%s': cannot tell the format from the name (use .nii, .hdr or .img, each with or without .gz, .mha/.mhd "
+              "or .mgh/.mgz)",
               path);
     MV__TRY(mv__plan_write(v, pair, opts ? opts->nifti_version : 0, path, &p));
     if (opts) gzo = opts->gzip;
@@ -16004,6 +16169,412 @@ static mv_status mv__mha_save(const char *path, const mv_vol *v, const mv_save_o
     mv__free(tmp, ctx);
     mv__free(raw, ctx);
     mv__free(target, ctx);
+    return st;
+}
+#endif
+
+/* >>impl-mgh =============================================================== */
+
+/* FreeSurfer's MGH: a 284-byte big-endian header (version 1, four dims,
+   type, dof, goodRASFlag, voxel sizes, direction cosines, centre RAS; the
+   rest unused), the voxels (x fastest, big-endian), then an optional
+   footer of five float32 MR parameters (TR, flip angle, TE, TI, FoV) and
+   FreeSurfer's tags (not read). .mgz is the same bytes gzip-compressed.
+   Read as nibabel 5 reads it (freesurfer/mghformat.py; tests/py/diff_mgh.py
+   runs both on the same files); FreeSurfer's mri.h names the type codes.
+   mv__load_sources sends a single file here when its first four bytes are
+   00 00 00 01 (version 1), which no NIfTI sizeof_hdr is in either order. */
+
+#define MV__MGH_DATA_OFFSET 284
+#define MV__MGH_FOOTER 20 /* TR, flip angle, TE, TI, FoV */
+
+typedef struct mv__mgh {
+    int32_t dims[4], type, dof;
+    int good_ras;
+    double delta[3];  /* voxel sizes (float32 on disk) */
+    double mdc[3][3]; /* mdc[i]: voxel axis i's direction cosines (r, a, s): the stored order */
+    double c_ras[3];  /* Pxyz_c: the world point of voxel dims / 2 */
+} mv__mgh;
+
+static const struct {
+    int code;
+    mv_dtype dt;
+} mv__mgh_types[] = {{0, MV_DT_U8}, {1, MV_DT_I32}, {3, MV_DT_F32}, {4, MV_DT_I16}, {10, MV_DT_U16}};
+
+static mv_dtype mv__mgh_dtype(int code)
+{
+    size_t k;
+    for (k = 0; k < MV__ARRAY_LEN(mv__mgh_types); k++)
+        if (mv__mgh_types[k].code == code) return mv__mgh_types[k].dt;
+    return MV_DT_UNKNOWN;
+}
+
+/* The header's fields; goodRASFlag 0 gets nibabel's default geometry
+   (MGHHeader._set_affine_default: unit voxels, axes L, S, P, centre 0). */
+static mv_status mv__mgh_parse(const unsigned char *b, const char *name, mv__mgh *m)
+{
+    static const char *const dim_name[4] = {"width", "height", "depth", "nframes"};
+    static const char *const type_name[10] = {"", "", "MRI_LONG", "", "", "MRI_BITMAP", "MRI_TENSOR",
+                                              "MRI_FLOAT_COMPLEX", "MRI_DOUBLE_COMPLEX", "MRI_RGB"};
+    int sw = !mv__host_is_big_endian(), i, j;
+    int32_t version = (int32_t)mv__rd_u32(b, 0, sw);
+    memset(m, 0, sizeof(*m));
+    MV__CHECK(version == 1, MV_ERR_BAD_HEADER, "%s: MGH version %d (only 1 exists)", name, (int)version);
+    for (i = 0; i < 4; i++) {
+        m->dims[i] = (int32_t)mv__rd_u32(b, 4 + 4 * (size_t)i, sw);
+        MV__CHECK(m->dims[i] >= 1, MV_ERR_BAD_HEADER, "%s: MGH dims[%d] (%s) is %d: dimensions must be positive", name, i,
+                  dim_name[i], (int)m->dims[i]);
+    }
+    m->type = (int32_t)mv__rd_u32(b, 20, sw);
+    m->dof = (int32_t)mv__rd_u32(b, 24, sw);
+    MV__CHECK(mv__mgh_dtype(m->type) != MV_DT_UNKNOWN, MV_ERR_UNSUPPORTED,
+              "%s: MGH type %d%s%s is not supported (MRI_UCHAR 0, MRI_INT 1, MRI_FLOAT 3, MRI_SHORT 4, MRI_USHRT 10 are)",
+              name, (int)m->type, m->type >= 0 && m->type < 10 && type_name[m->type][0] ? " = " : "",
+              m->type >= 0 && m->type < 10 ? type_name[m->type] : "");
+    m->good_ras = (int16_t)mv__rd_u16(b, 28, sw);
+    if (!m->good_ras) {
+        static const double lsp[3][3] = {{-1, 0, 0}, {0, 0, 1}, {0, -1, 0}};
+        for (i = 0; i < 3; i++) m->delta[i] = 1.0;
+        memcpy(m->mdc, lsp, sizeof(lsp));
+        return MV_OK;
+    }
+    for (i = 0; i < 3; i++) {
+        m->delta[i] = mv__rd_f32(b, 30 + 4 * (size_t)i, sw);
+        m->c_ras[i] = mv__rd_f32(b, 78 + 4 * (size_t)i, sw);
+        for (j = 0; j < 3; j++) m->mdc[i][j] = mv__rd_f32(b, 42 + 12 * (size_t)i + 4 * (size_t)j, sw);
+    }
+    for (i = 0; i < 3; i++) {
+        MV__CHECK(isfinite(m->delta[i]), MV_ERR_BAD_HEADER, "%s: MGH delta[%d] (voxel size) is not finite", name, i);
+        MV__CHECK(isfinite(m->c_ras[i]), MV_ERR_BAD_HEADER, "%s: MGH Pxyz_c[%d] (centre) is not finite", name, i);
+        for (j = 0; j < 3; j++)
+            MV__CHECK(isfinite(m->mdc[i][j]), MV_ERR_BAD_HEADER, "%s: MGH Mdc[%d][%d] (direction) is not finite", name, i,
+                      j);
+    }
+    return MV_OK;
+}
+
+/* nibabel's MGHHeader.get_affine: M = Mdc^T diag(delta) in float32 (numpy
+   multiplies the two float32 arrays), translation Pxyz_c - M dims / 2 in
+   float64, both then held in a float32 matrix (affines.from_matvec keeps
+   M's dtype), as FreeSurfer's own float matrices hold them. */
+static void mv__mgh_affine(const mv__mgh *m, double aff[4][4])
+{
+    int r, c;
+    mv__identity4(aff);
+    for (r = 0; r < 3; r++) {
+        double centre = 0;
+        for (c = 0; c < 3; c++) {
+            aff[r][c] = (double)(float)(m->mdc[c][r] * m->delta[c]); /* exact product of two float32, rounded once */
+            centre += aff[r][c] * (double)m->dims[c];
+        }
+        aff[r][3] = (double)(float)(m->c_ras[r] - centre / 2);
+    }
+}
+
+/* m as the NIfTI-style header the loader's body reads: the fields
+   FreeSurfer's NIfTI writer sets (qform and sform codes 1, units mm, and ms
+   for a 4D file's TR, which nibabel gives as its fourth zoom). */
+static mv_status mv__mgh_to_header(const mv__mgh *m, const char *name, mv__nhdr *h)
+{
+    double aff[4][4], pixdim[3];
+    uint64_t bytes;
+    mv_vol tmp;
+    int i;
+    memset(h, 0, sizeof(*h));
+    mv_vol_init(&tmp);
+    h->meta = tmp.meta;
+    h->format = MV_FORMAT_MGH;
+    h->meta.format = MV_FORMAT_MGH;
+    h->meta.big_endian = 1;
+    h->dtype = mv__mgh_dtype(m->type);
+    h->swap = !mv__host_is_big_endian() && mv__dt[h->dtype].size > 1;
+    h->datatype = mv__dt[h->dtype].nifti;
+    h->ndim = m->dims[3] > 1 ? 4 : 3; /* as nibabel: one frame is a 3D image */
+    h->dim[0] = h->ndim;
+    for (i = 0; i < 8; i++) h->pixdim[i] = 1.0;
+    bytes = mv__dt[h->dtype].size;
+    for (i = 0; i < 4; i++) {
+        h->dim[i + 1] = m->dims[i];
+        MV__CHECK(mv__mul_u64(bytes, (uint64_t)m->dims[i], &bytes) && bytes <= ((uint64_t)1 << 62), MV_ERR_SIZE_OVERFLOW,
+                  "%s: MGH dims overflow", name);
+    }
+    for (i = 0; i < 3; i++) h->pixdim[i + 1] = m->delta[i];
+    h->data_bytes = bytes;
+    h->vox_offset = MV__MGH_DATA_OFFSET;
+    mv__mgh_affine(m, aff);
+    h->meta.qform_code = h->meta.sform_code = MV_XFORM_SCANNER;
+    for (i = 0; i < 3; i++) memcpy(h->meta.srow[i], aff[i], sizeof(h->meta.srow[i]));
+    mv__affine_to_quatern(aff, h->meta.quatern, h->meta.qoffset, pixdim, &h->meta.qfac);
+    h->meta.xyzt_units = MV_UNITS_MM | (h->ndim == 4 ? MV_UNITS_MSEC : 0);
+    h->meta.mgh_dof = m->dof;
+    memcpy(h->meta.mgh_geometry, m->delta, sizeof(m->delta));
+    memcpy(h->meta.mgh_geometry + 3, m->mdc, sizeof(m->mdc));
+    memcpy(h->meta.mgh_geometry + 12, m->c_ras, sizeof(m->c_ras));
+    return MV_OK;
+}
+
+/* The footer's MR parameters (zero where the file ends first, as nibabel
+   pads them) into meta; a 4D file's TR is its time spacing. */
+static mv_status mv__mgh_footer(const unsigned char *f, size_t got, const char *name, mv_meta *meta, double *tr_spacing)
+{
+    unsigned char full[MV__MGH_FOOTER];
+    int i;
+    memset(full, 0, sizeof(full));
+    memcpy(full, f, MV__MIN(got, sizeof(full)));
+    for (i = 0; i < 5; i++) meta->mgh_mr[i] = mv__rd_f32(full, 4 * (size_t)i, !mv__host_is_big_endian());
+    if (tr_spacing) {
+        MV__CHECK(isfinite(meta->mgh_mr[0]), MV_ERR_BAD_HEADER, "%s: MGH footer TR is not finite (the 4D file's time spacing)",
+                  name);
+        *tr_spacing = meta->mgh_mr[0];
+    }
+    return MV_OK;
+}
+
+/* A single MGH file from s (gzip already unwrapped; its first 4 bytes
+   already read, as first4). The footer is read
+   before the voxels where the source is addressable (and for a header-only
+   load), else by the loader's body once the voxels are in: a gzip stream
+   without medvol's index only goes forward. */
+static mv_status mv__mgh_load(mv__src *s, const unsigned char first4[4], int borrow, const mv_load_opts *o, mv_vol *out)
+{
+    unsigned char b[MV__MGH_DATA_OFFSET], foot[MV__MGH_FOOTER];
+    size_t got = 0;
+    mv__mgh m;
+    mv__nhdr h;
+    mv__box box;
+    mv__want w;
+    mv_vol v;
+    mv_status st;
+    int late = s->size == MV__SIZE_UNKNOWN && !o->header_only;
+    if (s->size != MV__SIZE_UNKNOWN && s->size < MV__MGH_DATA_OFFSET)
+        return mv__fail(MV_ERR_TRUNCATED, "%s: %llu bytes, shorter than the %d-byte MGH header", s->name,
+                        (unsigned long long)s->size, MV__MGH_DATA_OFFSET);
+    memcpy(b, first4, 4);
+    MV__TRY(mv__src_read(s, 4, b + 4, sizeof(b) - 4)); /* the whole header (its unused bytes too), from any source */
+    MV__TRY(mv__mgh_parse(b, s->name, &m));
+    MV__TRY(mv__mgh_to_header(&m, s->name, &h));
+    MV__TRY(mv__box_plan(&h, o, &box));
+    MV__TRY(mv__load_want(&h, o, &w));
+    memset(foot, 0, sizeof(foot));
+    if (late) {
+        h.tail = foot;
+        h.tail_cap = sizeof(foot);
+        h.tail_got = &got;
+    } else {
+        MV__TRY(mv__src_read_upto(s, h.vox_offset + h.data_bytes, foot, sizeof(foot), !o->header_only, &got));
+        MV__TRY(mv__mgh_footer(foot, got, s->name, &h.meta, h.ndim == 4 ? &h.pixdim[4] : NULL));
+    }
+    st = mv__load_body(s, s, &h, &box, &w, o, 0, borrow, &v);
+    if (st == MV_OK && late) {
+        double tr = 0;
+        st = mv__mgh_footer(foot, got, s->name, &v.meta, h.ndim == 4 ? &tr : NULL);
+        if (h.ndim == 4 && v.ndim >= 4) v.spacing[3] = tr;
+        if (st != MV_OK) mv_free(&v);
+    }
+    if (st == MV_OK) *out = v;
+    return st;
+}
+
+static void mv__put_be(unsigned char *p, uint32_t v, int bytes)
+{
+    int i;
+    for (i = 0; i < bytes; i++) p[i] = (unsigned char)(v >> (8 * (bytes - 1 - i)));
+}
+
+static void mv__put_be_f32(unsigned char *p, double d)
+{
+    float f = (float)d;
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    mv__put_be(p, u, 4);
+}
+
+/* What a volume becomes in MGH: header fields from the affine as nibabel's
+   MGHImage._affine2header sets them (delta = the column norms, Mdc = the
+   columns over them, Pxyz_c = the world point of voxel shape / 2), stored
+   as float32; the footer from meta (a 4D volume's TR from its time
+   spacing, in ms). */
+static mv_status mv__mgh_plan(const mv_vol *v, const char *name, unsigned char hdr[MV__MGH_DATA_OFFSET],
+                              unsigned char foot[MV__MGH_FOOTER], uint64_t *data_bytes)
+{
+    int32_t type = -1;
+    int64_t dims[4];
+    double tr;
+    int i, r, c, stored;
+    size_t k;
+    MV__CHECK(v != NULL && v->data != NULL, MV_ERR_INVALID_ARG, "%s: the volume %s", name, v ? "has no data" : "is NULL");
+    MV__TRY(mv__shape_bytes(v->dtype, v->ndim, v->dim, data_bytes));
+    for (k = 0; k < MV__ARRAY_LEN(mv__mgh_types); k++)
+        if (mv__mgh_types[k].dt == v->dtype && mv__mgh_types[k].code != 10) type = mv__mgh_types[k].code;
+    MV__CHECK(type >= 0, MV_ERR_UNSUPPORTED,
+              "%s: %s has no MGH type (MGH holds uint8, int16, int32 and float32; convert first)", name,
+              mv__dt[v->dtype].name);
+    {
+        int active = 0;
+        double s, o;
+        (void)mv__scaling(v->meta.scl_slope, v->meta.scl_inter, &active, &s, &o);
+        MV__CHECK(!active, MV_ERR_UNSUPPORTED,
+                  "%s: scl_slope %g / scl_inter %g: MGH has no scaling (load with opts.scaled, or convert, first)", name,
+                  v->meta.scl_slope, v->meta.scl_inter);
+    }
+    for (i = 0; i < MV_MAX_DIMS; i++) {
+        int64_t d = i < v->ndim ? v->dim[i] : 1;
+        MV__CHECK(i < 4 || d == 1, MV_ERR_UNSUPPORTED, "%s: axis %d has length %lld: MGH holds 4 axes", name, i,
+                  (long long)d);
+        MV__CHECK(d <= INT32_MAX, MV_ERR_UNSUPPORTED, "%s: axis %d has length %lld: MGH dims are int32", name, i,
+                  (long long)d);
+        if (i < 4) dims[i] = d;
+    }
+    /* the geometry read from an MGH file, while it still gives this affine
+       at this shape (a crop or a resample changes either): bytes as read */
+    {
+        mv__mgh g;
+        double aff[4][4];
+        memset(&g, 0, sizeof(g));
+        for (i = 0; i < 3; i++) g.dims[i] = (int32_t)dims[i];
+        memcpy(g.delta, v->meta.mgh_geometry, sizeof(g.delta));
+        memcpy(g.mdc, v->meta.mgh_geometry + 3, sizeof(g.mdc));
+        memcpy(g.c_ras, v->meta.mgh_geometry + 12, sizeof(g.c_ras));
+        mv__mgh_affine(&g, aff);
+        stored = g.delta[0] != 0 && g.delta[1] != 0 && g.delta[2] != 0;
+        for (r = 0; r < 3 && stored; r++)
+            for (c = 0; c < 4; c++) stored &= aff[r][c] == v->affine[r][c];
+    }
+    memset(hdr, 0, MV__MGH_DATA_OFFSET);
+    mv__put_be(hdr, 1, 4);
+    for (i = 0; i < 4; i++) mv__put_be(hdr + 4 + 4 * i, (uint32_t)dims[i], 4);
+    mv__put_be(hdr + 20, (uint32_t)type, 4);
+    mv__put_be(hdr + 24, (uint32_t)v->meta.mgh_dof, 4);
+    mv__put_be(hdr + 28, 1, 2); /* goodRASFlag */
+    for (c = 0; c < 3 && stored; c++) {
+        mv__put_be_f32(hdr + 30 + 4 * c, v->meta.mgh_geometry[c]);
+        for (r = 0; r < 3; r++) mv__put_be_f32(hdr + 42 + 12 * c + 4 * r, v->meta.mgh_geometry[3 + 3 * c + r]);
+        mv__put_be_f32(hdr + 78 + 4 * c, v->meta.mgh_geometry[12 + c]);
+    }
+    for (c = 0; c < 3 && !stored; c++) {
+        double norm = 0, centre = 0;
+        for (r = 0; r < 3; r++) norm += v->affine[r][c] * v->affine[r][c];
+        norm = sqrt(norm);
+        MV__CHECK(norm > 0 && isfinite(norm), MV_ERR_INVALID_ARG, "%s: affine column %d is %s", name, c,
+                  norm > 0 ? "not finite" : "zero");
+        mv__put_be_f32(hdr + 30 + 4 * c, norm);
+        for (r = 0; r < 3; r++) mv__put_be_f32(hdr + 42 + 12 * c + 4 * r, v->affine[r][c] / norm);
+        for (r = 0; r < 3; r++) centre += v->affine[c][r] * ((double)dims[r] / 2.0);
+        centre += v->affine[c][3];
+        MV__CHECK(isfinite(centre), MV_ERR_INVALID_ARG, "%s: affine row %d is not finite", name, c);
+        mv__put_be_f32(hdr + 78 + 4 * c, centre);
+    }
+    tr = v->meta.mgh_mr[0];
+    if (v->ndim >= 4) {
+        int unit = v->meta.xyzt_units & 0x38;
+        tr = unit == MV_UNITS_MSEC ? v->spacing[3] : unit == MV_UNITS_USEC ? v->spacing[3] / 1000.0
+           : unit == MV_UNITS_SEC || unit == 0 ? v->spacing[3] * 1000.0 : 0.0;
+    }
+    mv__put_be_f32(foot, tr);
+    for (i = 1; i < 5; i++) mv__put_be_f32(foot + 4 * i, v->meta.mgh_mr[i]);
+    return MV_OK;
+}
+
+/* The voxels from element first on, n bytes of them, big-endian into dst. */
+static void mv__mgh_voxels_be(const mv_vol *v, size_t first_byte, size_t n, unsigned char *dst)
+{
+    size_t es = mv__dt[v->dtype].size;
+    memcpy(dst, (const unsigned char *)v->data + first_byte, n);
+    if (es > 1 && !mv__host_is_big_endian()) mv__kernels_get()->bswap[es](dst, n / es);
+}
+
+/* The whole file into s: plain, or gzip-compressed with g (medvol's
+   indexed members; one member with g->single_member). name is for
+   messages. A plain write swaps the voxels through a 1 MiB buffer; the
+   compressor takes whole pieces, so a compressed one swaps a copy. */
+static mv_status mv__mgh_write(const mv_vol *v, const char *name, mv__sink *s, const mv_gzip_opts *g)
+{
+    void *ctx = g ? g->alloc_ctx : NULL;
+    unsigned char hdr[MV__MGH_DATA_OFFSET], foot[MV__MGH_FOOTER], *be = NULL, *all = NULL;
+    const unsigned char *voxels;
+    uint64_t data_bytes = 0;
+    int native;
+    size_t chunk = (size_t)1 << 20, done, total;
+    mv_status st = MV_OK;
+    MV__TRY(mv__mgh_plan(v, name, hdr, foot, &data_bytes));
+    MV__CHECK(mv__add_u64(data_bytes, sizeof(hdr) + sizeof(foot), &done) && mv__fits_size(done), MV_ERR_SIZE_OVERFLOW,
+              "%s: %llu voxel bytes", name, (unsigned long long)data_bytes);
+    total = (size_t)done;
+    native = mv__dt[v->dtype].size == 1 || mv__host_is_big_endian();
+    voxels = (const unsigned char *)v->data;
+    if (g && g->single_member) { /* one DEFLATE stream needs the bytes in one piece */
+        all = (unsigned char *)mv__alloc(total, ctx);
+        MV__CHECK(all != NULL, MV_ERR_OUT_OF_MEMORY, "%s: gzip input of %zu bytes", name, total);
+        memcpy(all, hdr, sizeof(hdr));
+        if (native) memcpy(all + sizeof(hdr), voxels, (size_t)data_bytes);
+        else mv__mgh_voxels_be(v, 0, (size_t)data_bytes, all + sizeof(hdr));
+        memcpy(all + sizeof(hdr) + (size_t)data_bytes, foot, sizeof(foot));
+        st = mv__gz_write_single(all, total, g, s);
+        mv__free(all, ctx);
+        return st;
+    }
+    if (!native) {
+        size_t n = g ? (size_t)data_bytes : chunk;
+        be = (unsigned char *)mv__alloc(n ? n : 1, ctx);
+        MV__CHECK(be != NULL, MV_ERR_OUT_OF_MEMORY, "%s: big-endian buffer of %zu bytes", name, n);
+    }
+    if (g) {
+        mv__gz_piece pc[3];
+        if (be) {
+            mv__mgh_voxels_be(v, 0, (size_t)data_bytes, be);
+            voxels = be;
+        }
+        pc[0].p = hdr;
+        pc[0].n = sizeof(hdr);
+        pc[1].p = voxels;
+        pc[1].n = (size_t)data_bytes;
+        pc[2].p = foot;
+        pc[2].n = sizeof(foot);
+        st = mv__gz_write_pieces(pc, 3, g, s);
+    } else {
+        st = mv__sink_write(s, hdr, sizeof(hdr));
+        for (done = 0; st == MV_OK && done < (size_t)data_bytes; done += chunk) {
+            size_t n = MV__MIN(chunk, (size_t)data_bytes - done);
+            if (native) {
+                st = mv__sink_write(s, voxels + done, n);
+            } else {
+                mv__mgh_voxels_be(v, done, n, be);
+                st = mv__sink_write(s, be, n);
+            }
+        }
+        if (st == MV_OK) st = mv__sink_write(s, foot, sizeof(foot));
+    }
+    mv__free(be, ctx);
+    return st;
+}
+
+/* The gzip options a save compresses with (the save's allocator by default). */
+static mv_gzip_opts mv__save_gzip_opts(const mv_save_opts *opts)
+{
+    mv_gzip_opts g;
+    if (opts) g = opts->gzip;
+    else memset(&g, 0, sizeof(g));
+    if (!g.alloc_ctx && opts) g.alloc_ctx = opts->alloc_ctx;
+    return g;
+}
+
+#if defined(MV__HAVE_FILES)
+static mv_status mv__mgh_save(const char *path, const mv_vol *v, const mv_save_opts *opts)
+{
+    void *ctx = opts ? opts->alloc_ctx : NULL;
+    int gz = mv__ends_with(path, ".mgz") || mv__ends_with(path, ".gz"), do_fsync = opts ? opts->fsync : 0;
+    mv_gzip_opts g = mv__save_gzip_opts(opts);
+    unsigned char hdr[MV__MGH_DATA_OFFSET], foot[MV__MGH_FOOTER];
+    uint64_t data_bytes;
+    mv__tmpfile t;
+    mv__sink s;
+    mv_status st;
+    MV__TRY(mv__mgh_plan(v, path, hdr, foot, &data_bytes)); /* refusals before a temporary exists */
+    MV__TRY(mv__tmp_create(&t, path, ctx));
+    mv__sink_fd(&s, t.fd, path);
+    st = mv__mgh_write(v, path, &s, gz ? &g : NULL);
+    st = mv__tmp_rename(&t, mv__tmp_close(&t, st, do_fsync), ctx);
+    mv__tmp_free(&t, ctx);
     return st;
 }
 #endif

@@ -254,6 +254,15 @@ class Inputs:
             sitk.WriteImage(img, self.path("f32-z.mha"), True)
         except ImportError:
             pass
+        try:  # FreeSurfer MGH inputs: nibabel's .mgh (big-endian), that file gzip -6 as one
+            # member (as FreeSurfer's zlib writes .mgz), and medvol's indexed .mgz
+            import nibabel as nib
+            nib.save(nib.MGHImage(self.x, np.eye(4)), self.path("f32.mgh"))
+            with open(self.path("f32.mgh"), "rb") as f, gzip.open(self.path("f32-z6.mgz"), "wb", compresslevel=6) as g:
+                shutil.copyfileobj(f, g, 1 << 20)
+            mv.save(self.path("f32-mv.mgz"), self.x, level=6, threads=threads)
+        except ImportError:
+            pass
         self.peer_inputs(peers)
 
     def path(self, name):
@@ -412,14 +421,16 @@ def build_ops(mv, T):
         if only:  # formats the other tools do not read
             tools = {k: v for k, v in tools.items() if k in only}
         ref = (lambda i: i.x) if dtype == "f32" else (lambda i: i.x16)
-        return Op(key, title, tools, ref, 0.0, notes={
+        notes = {
             "numpy": "nibabel load(mmap=False).get_fdata(float32)",
             "medrs": "load().to_numpy()",
             "TorchIO": "ScalarImage.load() (reads through SimpleITK)",
             "MONAI": "LoadImage(NibabelReader, float32)",
             "medvol": "mv_load(scaled, mmap never): read into fresh memory"} if not only else {
             "medvol": "mv_load (mmap never): read into fresh memory",
-            "SimpleITK": "ReadImage(path, sitkFloat32)"})
+            "numpy": "nibabel load(mmap=False).get_fdata(float32)",
+            "SimpleITK": "ReadImage(path, sitkFloat32)"}
+        return Op(key, title, tools, ref, 0.0, notes={k: v for k, v in notes.items() if k in tools})
 
     ops = [
         load_op("load_nii_i16", "load .nii int16 (scaled -> f32)", "i16.nii", "i16"),
@@ -432,6 +443,13 @@ def build_ops(mv, T):
                 only=("medvol", "medvol-1t", "SimpleITK")),
         load_op("load_mhaz_f32", "load .mha float32, zlib (SimpleITK-written)", "f32-z.mha", "f32",
                 only=("medvol", "medvol-1t", "SimpleITK")),
+        # FreeSurfer MGH (Inputs: nibabel's writer; SimpleITK 2.5 has no MGH reader)
+        load_op("load_mgh_f32", "load .mgh float32 (nibabel-written, big-endian)", "f32.mgh", "f32",
+                only=("medvol", "medvol-1t", "numpy")),
+        load_op("load_mgz_f32", "load .mgz float32 (gzip -6, 1 member)", "f32-z6.mgz", "f32",
+                only=("medvol", "medvol-1t", "numpy")),
+        load_op("load_mvmgz_f32", "load .mgz float32 (medvol-written, indexed)", "f32-mv.mgz", "f32",
+                only=("medvol", "medvol-1t", "numpy")),
     ]
 
     # ---- crop-first loads: a centred (n/4)^3 box ----

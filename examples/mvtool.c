@@ -258,6 +258,7 @@ static void print_info(const char *path, const mv_vol *vp)
            m->format == MV_FORMAT_NIFTI1   ? "NIfTI-1"
            : m->format == MV_FORMAT_NIFTI2 ? "NIfTI-2"
            : m->format == MV_FORMAT_METAIMAGE ? "MetaImage"
+           : m->format == MV_FORMAT_MGH       ? "FreeSurfer MGH"
                                               : "Analyze 7.5",
            !m->pair ? " single file" : m->format == MV_FORMAT_METAIMAGE ? " header + data file" : " pair (.hdr/.img)",
            m->big_endian ? "big" : "little");
@@ -294,6 +295,9 @@ static void print_info(const char *path, const mv_vol *vp)
            m->slice_code, (long long)m->slice_start, (long long)m->slice_end, m->slice_duration, m->dim_info);
     printf("descrip      \"%s\"\n", m->descrip);
     printf("aux_file     \"%s\"\n", m->aux_file);
+    if (m->format == MV_FORMAT_MGH)
+        printf("mgh          TR %g ms, flip angle %g rad, TE %g ms, TI %g ms, FoV %g, dof %d\n", m->mgh_mr[0], m->mgh_mr[1],
+               m->mgh_mr[2], m->mgh_mr[3], m->mgh_mr[4], m->mgh_dof);
     printf("extensions   %d", m->n_ext);
     for (i = 0; i < m->n_ext; i++) printf("%s code %d (%u bytes)", i ? "," : ":", m->ext[i].code, (unsigned)m->ext[i].size);
     printf("\n");
@@ -710,11 +714,11 @@ static int cmd_frames(const args *a)
 }
 
 /* PREFIX + 4-digit time index + extension: the extension PREFIX ends with
-   (.nii, .nii.gz, .hdr, .hdr.gz, .img, .img.gz, MetaImage .mha, .mhd), else
-   .nii.gz (fslsplit's). */
+   (.nii, .nii.gz, .hdr, .hdr.gz, .img, .img.gz, MetaImage .mha, .mhd,
+   FreeSurfer .mgh, .mgz), else .nii.gz (fslsplit's). */
 static int split_name(const char *prefix, int64_t t, char *out, size_t cap)
 {
-    static const char *exts[] = {".nii.gz", ".hdr.gz", ".img.gz", ".nii", ".hdr", ".img", ".mha", ".mhd"};
+    static const char *exts[] = {".nii.gz", ".hdr.gz", ".img.gz", ".nii", ".hdr", ".img", ".mha", ".mhd", ".mgh", ".mgz"};
     size_t n = strlen(prefix), e;
     int i, w;
     for (i = 0; i < (int)(sizeof(exts) / sizeof(exts[0])); i++) {
@@ -1276,9 +1280,10 @@ static const command commands[] = {
     {"convert", "rewrite in another format or dtype",
      "mvtool convert IN OUT [--dtype NAME] [--nifti2] [--saturate | --scale] [--compress]\n"
      "  format from OUT's name (.nii[.gz], .hdr/.img[.gz], MetaImage .mha/.mhd;\n"
-     "  --compress: MetaImage's zlib CompressedData); without --dtype stored\n"
-     "  values and metadata are kept (MetaImage has no scaling: a scaled input\n"
-     "  needs --dtype). --dtype converts the scaled values (float64; integers\n"
+     "  --compress: MetaImage's zlib CompressedData; FreeSurfer .mgh, .mgz);\n"
+     "  without --dtype stored values and metadata are kept (MetaImage and MGH\n"
+     "  have no scaling: a scaled input needs --dtype; MGH holds uint8, int16,\n"
+     "  int32 and float32). --dtype converts the scaled values (float64; integers\n"
      "  round half to even). To an integer dtype, values outside its range are stored with\n"
      "  scl_slope/scl_inter chosen as nibabel's nib.save does (said on stderr);\n"
      "  --saturate clips them instead (with a warning); --scale scales float (or\n"
@@ -1325,8 +1330,9 @@ static const command commands[] = {
      "mvtool split IN [PREFIX]\n"
      "  writes PREFIX0000.nii.gz, PREFIX0001.nii.gz, ... (the time index in 4 digits,\n"
      "  more if needed; PREFIX default vol), as fslsplit; if PREFIX ends in .nii,\n"
-     "  .nii.gz, .hdr, .hdr.gz, .mha or .mhd the index goes before that extension\n"
-     "  (out/t.nii -> out/t0000.nii). Dtype, scaling and metadata are the input's.\n",
+     "  .nii.gz, .hdr, .hdr.gz, .mha, .mhd, .mgh or .mgz the index goes before that\n"
+     "  extension (out/t.nii -> out/t0000.nii). Dtype, scaling and metadata are the\n"
+     "  input's.\n",
      "", 1, 2, cmd_split},
     {"merge", "concatenate 3D/4D files in time (like fslmerge -t)",
      "mvtool merge OUT IN...\n"

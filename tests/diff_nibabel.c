@@ -1,8 +1,9 @@
-/* diff_nibabel.c - one NIfTI / Analyze read or write through medvol's
-   public API, for tests/py/diff_nibabel.py, which draws random files and
-   volumes (every datatype and byte order, odd headers, crop boxes, every
-   load path) and compares each result with nibabel's. Not a test on its
-   own: the Python side decides.
+/* diff_nibabel.c - one NIfTI / Analyze (or FreeSurfer MGH) read or write
+   through medvol's public API, for tests/py/diff_nibabel.py, which draws
+   random files and volumes (every datatype and byte order, odd headers,
+   crop boxes, every load path) and compares each result with nibabel's,
+   and tests/py/diff_mgh.py, which does the same with .mgh/.mgz files. Not
+   a test on its own: the Python side decides.
 
    diff_nibabel read OPTS PATH OUT [REPORT]
        mv_load* of PATH; the voxel array (as loaded, native byte order) to
@@ -184,6 +185,8 @@ static void report_vol(FILE *o, const mv_vol *v)
         put_hex(o, m->ext[i].data, m->ext[i].size);
         fputc('\n', o);
     }
+    put_doubles(o, "mgh_mr", m->mgh_mr, 5);
+    fprintf(o, "mgh_dof %d\n", m->mgh_dof);
     fprintf(o, "flags %u\n", v->flags);
 }
 
