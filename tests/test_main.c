@@ -648,6 +648,15 @@ unsigned char *tu_read_file(const char *path, size_t *len)
     return buf;
 }
 
+int tu_affine_is(const mv_vol *v, const double want[3][4])
+{
+    int r, c;
+    for (r = 0; r < 3; r++)
+        for (c = 0; c < 4; c++)
+            if (v->affine[r][c] != want[r][c]) return 0;
+    return 1;
+}
+
 int tu_write_file(const char *path, const void *data, size_t len)
 {
     FILE *f = fopen(path, "wb");

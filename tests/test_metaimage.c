@@ -32,15 +32,6 @@ static void put_file(const char *path, const char *text, const void *data, size_
     free(b);
 }
 
-static int affine_is(const mv_vol *v, const double want[3][4])
-{
-    int r, c;
-    for (r = 0; r < 3; r++)
-        for (c = 0; c < 4; c++)
-            if (v->affine[r][c] != want[r][c]) return 0;
-    return 1;
-}
-
 MV_TEST(metaimage, hand_written_headers)
 {
     const char *p = tu_path("mi_hand.mha"), *q = tu_path("mi_hand.mhd"), *raw = tu_path("mi_hand.dat");
@@ -63,7 +54,7 @@ MV_TEST(metaimage, hand_written_headers)
     EXPECT_EQ_INT(v.ndim, 2);
     s = (const int16_t *)v.data;
     EXPECT(s[0] == 1 && s[1] == 2 && s[2] == 3 && s[3] == 256);
-    EXPECT_MSG(affine_is(&v, a2), "affine row 0: %g %g %g %g", v.affine[0][0], v.affine[0][1], v.affine[0][2],
+    EXPECT_MSG(tu_affine_is(&v, a2), "affine row 0: %g %g %g %g", v.affine[0][0], v.affine[0][1], v.affine[0][2],
                v.affine[0][3]);
     EXPECT_EQ_INT(v.meta.format, MV_FORMAT_METAIMAGE);
     EXPECT_EQ_INT(v.meta.sform_code, 1);
@@ -78,7 +69,7 @@ MV_TEST(metaimage, hand_written_headers)
         EXPECT_EQ_INT(v.dtype, MV_DT_I32);
         EXPECT_EQ_INT(v.ndim, 1);
         EXPECT(((int32_t *)v.data)[2] == 70000 && ((int32_t *)v.data)[0] == -5);
-        EXPECT(affine_is(&v, a1));
+        EXPECT(tu_affine_is(&v, a1));
         mv_free(&v);
     }
     /* .mhd: HeaderSize skips 5 bytes of the data file; -1 takes its end */

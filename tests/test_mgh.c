@@ -123,15 +123,6 @@ static size_t example_bytes(unsigned char *b, int footer, int tags, int16_t good
     return n;
 }
 
-static int affine_is(const mv_vol *v, const double want[3][4])
-{
-    int r, c;
-    for (r = 0; r < 3; r++)
-        for (c = 0; c < 4; c++)
-            if (v->affine[r][c] != want[r][c]) return 0;
-    return 1;
-}
-
 /* the example's checks: voxels (from box start b0 on axis 0, size n0),
    geometry and the footer */
 static void check_example(const mv_vol *v, int64_t b0, int64_t n0, const char *how)
@@ -155,7 +146,7 @@ static void check_example(const mv_vol *v, int64_t b0, int64_t n0, const char *h
         double want[3][4];
         memcpy(want, ex_affine, sizeof(want));
         for (i = 0; i < 3; i++) want[i][3] += ex_affine[i][0] * (double)b0;
-        EXPECT_MSG(affine_is(v, (const double(*)[4])want), "%s: affine row 0 %g %g %g %g", how, v->affine[0][0], v->affine[0][1],
+        EXPECT_MSG(tu_affine_is(v, (const double(*)[4])want), "%s: affine row 0 %g %g %g %g", how, v->affine[0][0], v->affine[0][1],
                    v->affine[0][2], v->affine[0][3]);
     }
     EXPECT_MSG(v->spacing[0] == 2 && v->spacing[1] == 3 && v->spacing[2] == 4 && v->spacing[3] == 2500,
@@ -287,7 +278,7 @@ MV_TEST(mgh, hand_written_files)
         const double want[3][4] = {{-1, 0, 0, 1.5}, {0, 0, -1, 1}, {0, 1, 0, -1}};
         n = example_bytes(b, 1, 0, 0, 4);
         REQUIRE_OK(mv_load_mem(b, n, &v, NULL));
-        EXPECT_MSG(affine_is(&v, want), "goodRASFlag 0: row 0 %g %g %g %g", v.affine[0][0], v.affine[0][1],
+        EXPECT_MSG(tu_affine_is(&v, want), "goodRASFlag 0: row 0 %g %g %g %g", v.affine[0][0], v.affine[0][1],
                    v.affine[0][2], v.affine[0][3]);
         EXPECT(v.spacing[0] == 1 && v.spacing[2] == 1);
         mv_free(&v);
@@ -434,22 +425,6 @@ static void oblique_volume(mv_vol *v, mv_dtype dt, int ndim)
     v->affine[3][3] = 1;
 }
 
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *b;
-    long k;
-    *n = 0;
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    k = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    b = (unsigned char *)malloc((size_t)k + 1);
-    if (b && fread(b, 1, (size_t)k, f) == (size_t)k) *n = (size_t)k;
-    fclose(f);
-    return b;
-}
-
 MV_TEST(mgh, save_and_reload)
 {
     const char *p = tu_path("mgh_save.mgh"), *pz = tu_path("mgh_save.mgz"), *pg = tu_path("mgh_save.mgh.gz");
@@ -465,7 +440,7 @@ MV_TEST(mgh, save_and_reload)
     v.meta.mgh_mr[2] = 4;
     v.meta.mgh_dof = 3;
     REQUIRE_OK(mv_save(p, &v, NULL));
-    f = slurp(p, &n);
+    f = tu_read_file(p, &n);
     REQUIRE(f && n == 284 + 120 * 2 + 20);
     EXPECT(rd_be32(f) == 1 && rd_be32(f + 4) == 5 && rd_be32(f + 8) == 4 && rd_be32(f + 12) == 3 && rd_be32(f + 16) == 2);
     EXPECT(rd_be32(f + 20) == 4 && rd_be32(f + 24) == 3 && f[28] == 0 && f[29] == 1);
@@ -509,7 +484,7 @@ MV_TEST(mgh, save_and_reload)
                        "%s affine", which[k]);
             mv_free(&r);
         }
-        f = slurp(pz, &n);
+        f = tu_read_file(pz, &n);
         EXPECT(f && n > 2 && f[0] == 0x1f && f[1] == 0x8b);
         free(f);
     }
@@ -548,13 +523,13 @@ MV_TEST(mgh, save_and_reload)
         tu_write_file(q, b, sizeof(b));
         REQUIRE_OK(mv_load(q, &r, NULL));
         REQUIRE_OK(mv_save(q2, &r, NULL));
-        f = slurp(q2, &n);
+        f = tu_read_file(q2, &n);
         EXPECT_MSG(f && n == sizeof(b) && !memcmp(f, b, n), "the rewrite differs from the file it was read from");
         free(f);
         /* moved: now the geometry is the affine's (Pxyz_c moves by 1 mm in x) */
         r.affine[0][3] += 1;
         REQUIRE_OK(mv_save(q2, &r, NULL));
-        f = slurp(q2, &n);
+        f = tu_read_file(q2, &n);
         EXPECT(f && fabs(rd_be_f32(f + 78) - (s.c[0] + 1)) < 1e-4 && rd_be_f32(f + 38) != 3.0f);
         free(f);
         mv_free(&r);
@@ -656,7 +631,7 @@ MV_TEST(mgh, freesurfer_file)
     if (access(path, R_OK) != 0) SKIP("%s: not installed (apt-get install python3-nibabel)", path);
     REQUIRE_OK(mv_load(path, &v, NULL));
     EXPECT(v.dtype == MV_DT_F32 && v.ndim == 4 && v.dim[0] == 3 && v.dim[1] == 4 && v.dim[2] == 5 && v.dim[3] == 2);
-    EXPECT_MSG(affine_is(&v, v2r), "mri_info --vox2ras: row 0 %g %g %g %g", v.affine[0][0], v.affine[0][1], v.affine[0][2],
+    EXPECT_MSG(tu_affine_is(&v, v2r), "mri_info --vox2ras: row 0 %g %g %g %g", v.affine[0][0], v.affine[0][1], v.affine[0][2],
                v.affine[0][3]);
     EXPECT(v.spacing[0] == 1 && v.spacing[1] == 1 && v.spacing[2] == 1 && v.spacing[3] == 2);
     EXPECT(v.meta.mgh_mr[0] == 2 && v.meta.mgh_mr[1] == 0 && v.meta.mgh_mr[2] == 0 && v.meta.mgh_mr[3] == 0 &&
@@ -665,8 +640,8 @@ MV_TEST(mgh, freesurfer_file)
     EXPECT_NEAR(((float *)v.data)[1 + 3 * (2 + 4 * (3 + 5 * 1))], 0.0018, 5e-5);
     REQUIRE_OK(mv_save(out, &v, NULL));
     mv_free(&v);
-    orig = slurp(path, &n);
-    again = slurp(out, &n2);
+    orig = tu_read_file(path, &n);
+    again = tu_read_file(out, &n2);
     REQUIRE(orig && again);
     plain = (unsigned char *)malloc(1 << 16);
     plain2 = (unsigned char *)malloc(1 << 16);
