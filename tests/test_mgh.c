@@ -567,11 +567,13 @@ MV_TEST(mgh, save_and_reload)
     }
 }
 
-/* A medvol-written (indexed) .mgz and a one-member one, 4.8 MB of int16
-   voxels: loads on 1, 2 and 3 threads, whole and cropped, equal bytes. */
+/* A medvol-written (indexed) .mgz, a one-member one and a plain .mgh
+   (its big-endian voxels swapped by the parallel conversion), 4.9 MB of
+   int16 voxels: loads on 1, 2 and 3 threads, whole and cropped, equal
+   bytes. */
 MV_TEST(mgh, threads_identical)
 {
-    const char *pi = tu_path("mgh_threads.mgz"), *ps = tu_path("mgh_threads1.mgz");
+    const char *files[3], *kind[3] = {"indexed", "one member", "plain"};
     int64_t dims[4] = {96, 80, 64, 5};
     mv_vol v, r;
     mv_save_opts so;
@@ -582,26 +584,29 @@ MV_TEST(mgh, threads_identical)
     for (i = 0; i < n; i++) ((int16_t *)v.data)[i] = (int16_t)((i * 2654435761u) >> 17);
     v.affine[0][0] = v.affine[1][1] = v.affine[2][2] = 1;
     v.spacing[3] = 0.75;
-    REQUIRE_OK(mv_save(pi, &v, NULL));
+    files[0] = tu_path("mgh_threads.mgz");
+    files[1] = tu_path("mgh_threads1.mgz");
+    files[2] = tu_path("mgh_threads.mgh");
+    REQUIRE_OK(mv_save(files[0], &v, NULL));
     memset(&so, 0, sizeof(so));
     so.gzip.single_member = 1;
-    REQUIRE_OK(mv_save(ps, &v, &so));
-    for (k = 0; k < 2; k++)
+    REQUIRE_OK(mv_save(files[1], &v, &so));
+    REQUIRE_OK(mv_save(files[2], &v, NULL));
+    for (k = 0; k < 3; k++)
         for (t = 1; t <= 3; t++) {
             mv_load_opts o;
             int64_t x, y, z, f, bad = 0;
             memset(&o, 0, sizeof(o));
             o.threads = t;
-            REQUIRE_OK(mv_load(k ? ps : pi, &r, &o));
-            EXPECT_MSG(r.ndim == 4 && !memcmp(r.data, v.data, n * 2) && r.spacing[3] == 750, "%s, %d threads",
-                       k ? "one member" : "indexed", t);
+            REQUIRE_OK(mv_load(files[k], &r, &o));
+            EXPECT_MSG(r.ndim == 4 && !memcmp(r.data, v.data, n * 2) && r.spacing[3] == 750, "%s, %d threads", kind[k], t);
             mv_free(&r);
             o.box_start[0] = 10;
             o.box_size[0] = 50;
             o.box_start[2] = 20;
             o.box_size[2] = 30;
             o.box_start[3] = 2;
-            REQUIRE_OK(mv_load(k ? ps : pi, &r, &o));
+            REQUIRE_OK(mv_load(files[k], &r, &o));
             for (f = 0; f < 3; f++)
                 for (z = 0; z < 30; z++)
                     for (y = 0; y < 80; y++)
@@ -609,7 +614,7 @@ MV_TEST(mgh, threads_identical)
                             bad += ((int16_t *)r.data)[x + 50 * (y + 80 * (z + 30 * f))] !=
                                    ((int16_t *)v.data)[(x + 10) + 96 * (y + 80 * ((z + 20) + 64 * (f + 2)))];
             EXPECT_MSG(bad == 0 && r.spacing[3] == 750 && r.dim[3] == 3, "%s crop, %d threads: %lld voxels differ",
-                       k ? "one member" : "indexed", t, (long long)bad);
+                       kind[k], t, (long long)bad);
             mv_free(&r);
         }
     mv_free(&v);
