@@ -12678,6 +12678,13 @@ static void mv__put_le(unsigned char *p, uint64_t v, int bytes)
     for (i = 0; i < bytes; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
 
+/* (zlib's Adler-32 trailer, MGH's fields) */
+static void mv__put_be(unsigned char *p, uint64_t v, int bytes)
+{
+    int i;
+    for (i = 0; i < bytes; i++) p[i] = (unsigned char)(v >> (8 * (bytes - 1 - i)));
+}
+
 /* A member header; with an index: FEXTRA with the 'MV' subfield. */
 static size_t mv__gz_write_header(unsigned char *h, int level, int indexed, uint64_t csize, uint64_t usize)
 {
@@ -16089,10 +16096,7 @@ static mv_status mv__mha_payload(const mv_vol *v, const mv__mha_w *w, const mv_s
             mv__free(z, ctx);
             return mv__fail(MV_ERR_OUT_OF_MEMORY, "zlib compression: output bound exceeded");
         }
-        z[2 + got] = (unsigned char)(a >> 24);
-        z[3 + got] = (unsigned char)(a >> 16);
-        z[4 + got] = (unsigned char)(a >> 8);
-        z[5 + got] = (unsigned char)a;
+        mv__put_be(z + 2 + got, a, 4);
         *p = *tmp = z;
         *n = got + 6;
         return MV_OK;
@@ -16373,12 +16377,6 @@ static mv_status mv__mgh_load(mv__src *s, const unsigned char first4[4], int bor
     }
     if (st == MV_OK) *out = v;
     return st;
-}
-
-static void mv__put_be(unsigned char *p, uint32_t v, int bytes)
-{
-    int i;
-    for (i = 0; i < bytes; i++) p[i] = (unsigned char)(v >> (8 * (bytes - 1 - i)));
 }
 
 static void mv__put_be_f32(unsigned char *p, double d)
