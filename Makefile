@@ -70,7 +70,10 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool convert $(BUILD)/run-p.mha $(BUILD)/run-p.mhd && \
 	  $(BUILD)/mvtool info $(BUILD)/run-p.mhd && $(BUILD)/mvtool stats $(BUILD)/run-p.mha && \
 	  $(BUILD)/mvtool convert $(BUILD)/run-m.nii.gz $(BUILD)/run-m.mgz --dtype float32 && \
-	  $(BUILD)/mvtool info $(BUILD)/run-m.mgz && $(BUILD)/mvtool stats $(BUILD)/run-m.mgz
+	  $(BUILD)/mvtool info $(BUILD)/run-m.mgz && $(BUILD)/mvtool stats $(BUILD)/run-m.mgz && \
+	  $(BUILD)/mvtool convert $(BUILD)/run-p.nii $(BUILD)/run-p.nrrd --compress && \
+	  $(BUILD)/mvtool convert $(BUILD)/run-m.nii.gz $(BUILD)/run-m.nhdr && \
+	  $(BUILD)/mvtool info $(BUILD)/run-m.nhdr && $(BUILD)/mvtool stats $(BUILD)/run-p.nrrd
 	$(BUILD)/mvtool smooth $(BUILD)/run-p.nii $(BUILD)/run-s.nii 1.5 && \
 	  $(BUILD)/mvtool gradient $(BUILD)/run-s.nii $(BUILD)/run-g.nii && \
 	  $(BUILD)/mvtool stats $(BUILD)/run-s.nii $(BUILD)/run-g.nii
@@ -347,7 +350,7 @@ FUZZ_DIR   := $(BUILD)/fuzz$(FUZZ_OPT)
 # `make fuzz` then reuses: one ASan+UBSan build per target serves both.
 # Without libFuzzer, the same replay with any compiler: make
 # $(BUILD)/replay-nifti (tests/fuzz/fuzz_main.c).
-FUZZERS := nifti gunzip loadops cfl text metaimage mgh
+FUZZERS := nifti gunzip loadops cfl text metaimage mgh nrrd
 $(BUILD)/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_main.c medvol.h | $(BUILD)
 	$(CC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all $(WFLAGS) -o $@ $< tests/fuzz/fuzz_main.c $(LDLIBS)
 test-fuzz-replay: $(addprefix $(FUZZ_DIR)/,$(FUZZERS))

@@ -41,7 +41,8 @@ TABLE OF CONTENTS (search for the anchors)
       >>types         mv_status, mv_dtype, mv_isa, mv_vol, option structs
       >>api-runtime   version, status names, last error, threads, ISA, build info
       >>api-volume    dtypes, mv_vol life cycle, affine and orientation, conversion, stats
-      >>api-nifti     NIfTI-1/2 and Analyze I/O; MetaImage (.mha/.mhd); MGH (.mgh/.mgz)
+      >>api-nifti     NIfTI-1/2 and Analyze I/O; MetaImage (.mha/.mhd); NRRD (.nrrd/.nhdr);
+                      MGH (.mgh/.mgz)
       >>api-gzip      gzip/DEFLATE compression and decompression
       >>api-intensity z-normalize, rescale, clamp, histogram, percentiles
       >>api-spatial   crop/pad, flip, permute, reorient, rot90
@@ -96,6 +97,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>impl-nifti    NIfTI reader and writer
       >>impl-metaimage  ITK MetaImage reader and writer (zlib, channels)
       >>impl-mgh      FreeSurfer MGH reader and writer (footer, geometry)
+      >>impl-nrrd     NRRD reader and writer (encodings, kinds, spaces)
       >>impl-cfl      BART .cfl/.hdr files
       >>impl-resample resampling: separable and general maps, cubic prefilter
       >>impl-phantom  phantoms
@@ -549,7 +551,8 @@ typedef enum mv_format {
     MV_FORMAT_NIFTI2,
     MV_FORMAT_ANALYZE,    /* Analyze 7.5 (SPM2 flavour); read only */
     MV_FORMAT_METAIMAGE,  /* ITK MetaImage (.mha, .mhd + raw) */
-    MV_FORMAT_MGH         /* FreeSurfer MGH (.mgh, .mgz = gzip) */
+    MV_FORMAT_MGH,        /* FreeSurfer MGH (.mgh, .mgz = gzip) */
+    MV_FORMAT_NRRD        /* NRRD (.nrrd, .nhdr + data file: teem, 3D Slicer) */
 } mv_format;
 
 /* How mv_load maps files. */
@@ -729,7 +732,9 @@ typedef struct mv_load_opts {
 typedef struct mv_gzip_opts {
     int level;          /* 0 = default (6); 1 fastest .. 9 smallest; -1 = stored */
     size_t member_size; /* uncompressed bytes per gzip member (0 = 1 MiB) */
-    int single_member;  /* one member, as gzip(1) writes: no index, no parallel compression */
+    int single_member;  /* one member, as gzip(1) writes (for readers that take only the first
+                           member: pynrrd, zlib's decompressobj): no index, so it decodes on one
+                           thread; compressed in parallel as pigz does (parts of member_size) */
     int threads;        /* 0 = library default */
     void *alloc_ctx;
 } mv_gzip_opts;
@@ -743,7 +748,8 @@ typedef struct mv_save_opts {
     mv_gzip_opts gzip;      /* how to compress */
     void *alloc_ctx;
     mv_format format;       /* mv_save_mem / mv_save_io: 0 (or NIFTI1/2) NIfTI, MV_FORMAT_MGH
-                               FreeSurfer MGH (.mgz bytes with compress); mv_save: the name */
+                               FreeSurfer MGH (.mgz bytes with compress), MV_FORMAT_NRRD an
+                               attached .nrrd (gzip encoding with compress); mv_save: the name */
 } mv_save_opts;
 
 /* >>api-runtime ============================================================ */
@@ -879,7 +885,8 @@ MVDEF mv_status mv_compute_stats(const mv_vol *v, mv_stats *out, const mv_stats_
    (.nii.gz, .hdr.gz/.img.gz) is decompressed by the built-in gzip, in
    parallel for files medvol wrote (member index), and a crop box decodes
    only the members it needs. .mha and .mhd are MetaImage (see METAIMAGE
-   below); a single file (or buffer, or stream) that starts as MGH does,
+   below); .nrrd and .nhdr are NRRD (see NRRD), as is a file starting with
+   "NRRD" by any name; a single file (or buffer, or stream) that starts as MGH does,
    .mgh and .mgz by name, is FreeSurfer MGH (see MGH below). out is an
    output (MEMORY); on failure it is empty.
    allocates: yes (or maps). thread-safe: yes. */
@@ -934,6 +941,77 @@ MVDEF mv_status mv_load(const char *path, mv_vol *out, const mv_load_opts *opts)
    .mhd's text), data the .mhd's data file (NULL for LOCAL). */
 MVDEF mv_status mv_load_metaimage_mem(const void *header, size_t header_len, const void *data, size_t data_len,
                                       mv_vol *out, const mv_load_opts *opts);
+/* NRRD: teem's format, 3D Slicer's (.nrrd: header and voxels; .nhdr: the
+   header, the voxels in the file its "data file" names, beside it). mv_load
+   takes them by name, and mv_load, mv_load_mem and mv_load_mem_borrow by
+   their magic ("NRRD") whatever the name; not from streams (mv_load_io).
+   Read as ITK (SimpleITK 2.5, Slicer) reads them through teem
+   (tests/py/diff_sitk.py's nrrd family runs SimpleITK, pynrrd and teem's
+   unu on the same files):
+   - Magic NRRD0001..NRRD0005; "field: value" lines in any order, names and
+     values matched ignoring case, every teem spelling (type "short",
+     "int16", "signed short int", ...); "key:=value" lines and # comments
+     are skipped. An unknown or repeated field, or a per-axis field without
+     one entry per axis, is MV_ERR_BAD_HEADER, as teem refuses them.
+   - Types: the integers to 64 bits, float, double ("block":
+     MV_ERR_UNSUPPORTED). Encodings raw, gzip (gz), ascii (text, txt: white
+     space between values), hex; bzip2 and zrl are MV_ERR_UNSUPPORTED
+     ("unu save -e gzip" converts). endian is required for multi-byte types
+     (not ascii). line skip counts lines, byte skip file bytes (raw, ascii,
+     hex) or decompressed bytes (gzip), -1 = the voxels end the file (raw).
+     gzip, ascii and hex data must hold exactly the voxels: teem ignores
+     what is left, pynrrd refuses it, medvol refuses it (MV_ERR_BAD_DATA).
+     data file: a name beside the header (or absolute); LIST and numbered
+     files (a pattern) are MV_ERR_UNSUPPORTED.
+   - Axes: those of kind domain, space, time or unknown are the image's; at
+     most one other axis (vector, list, RGB-color, point, ...: the values of
+     a voxel, ITK's pixel components) loads as a vector volume as ITK puts
+     one in NIfTI: the components on axis 4 (dims [x][y][z][1][C]; past the
+     last axis for 4D+), intent 1007, wherever the file has that axis (first,
+     interleaved, as ITK and Slicer write; last; between: moved). Such an
+     axis of size 1 (stub, scalar) is dropped; kinds complex (size 2, axis
+     0) with float or double is complex64 / complex128. Two such axes, the
+     masked-matrix kinds: MV_ERR_UNSUPPORTED; a kind whose size is fixed
+     (3-vector, RGB-color, ...) and an axis of another size: BAD_HEADER.
+   - Geometry as ITK's NrrdImageIO: with "space" (or "space dimension"),
+     which must count the image axes, spacing = the length of the axis's
+     space direction, direction = that vector over it, origin = space
+     origin; RAS and LAS coordinates are turned into LPS (ITK reads every
+     other space, the -time ones, scanner-xyz and 3D-*-handed included, as
+     LPS already; so does medvol); an image axis whose direction is "none"
+     keeps spacing 1 and the unit direction. Without a space: spacings
+     (1 where absent or nan; a spacing beside a space is BAD_HEADER) and
+     the origin teem computes from axis mins when every image axis has one
+     (cell centring unless centers says node: min + spacing / 2), else 0.
+     The affine is nibabel's of the NIfTI file ITK would write from the
+     image (RAS: LPS with x and y negated); axes past three keep their
+     spacing and origin (meta.toffset), as for MetaImage. meta.format is
+     MV_FORMAT_NRRD, qform_code = sform_code = 1, units mm and s. Not kept:
+     key/value pairs, measurement frame (DWI gradients), labels, units.
+   - Voxels straight from a raw file map or are read in parallel as
+     NIfTI's; gzip data decodes whole (one member, as teem, ITK and medvol
+     write it, on one thread), then the crop box applies; ascii and hex are
+     parsed whole.
+   mv_save to .nrrd / .nhdr writes what ITK's writer does: NRRD0004, teem's
+   type names, "space: left-posterior-superior" for three axes and "space
+   dimension: N" otherwise, the space directions (LPS columns of the
+   affine), kinds domain, endian of this host, encoding raw, or gzip with
+   opts->compress (one gzip member at opts->gzip.level, compressed in
+   parallel: pynrrd, and so MONAI, reads only the first member of a gzip
+   stream), space origin.
+   .nhdr puts the voxels in NAME.raw (NAME.raw.gz compressed) beside it,
+   both renamed into place under the pair lock as a .hdr/.img pair is. A
+   vector volume (intent 1007) is written with its components as the first
+   axis (kind vector), a complex volume as float or double pairs (kind
+   complex), 1-2 axes as MetaImage's writer decides. Refused
+   (MV_ERR_UNSUPPORTED, named): float16, bfloat16, float128, complex256,
+   RGB dtypes, a complex vector volume, and active scaling.
+   mv_save_mem / mv_save_io with opts.format = MV_FORMAT_NRRD write the
+   attached .nrrd's bytes. mv_load_nrrd_mem reads from memory: header is
+   the .nrrd (or the .nhdr's text), data the data file's bytes (NULL when
+   attached). */
+MVDEF mv_status mv_load_nrrd_mem(const void *header, size_t header_len, const void *data, size_t data_len, mv_vol *out,
+                                 const mv_load_opts *opts);
 /* MGH: FreeSurfer's .mgh (and .mgz, the same bytes gzip-compressed), as
    recon-all writes brain.mgz and aseg.mgz. mv_load, mv_load_mem,
    mv_load_mem_borrow and mv_load_io recognise it by its first four bytes
@@ -1002,8 +1080,8 @@ MVDEF mv_status mv_load_io(const mv_io *io, mv_vol *out, const mv_load_opts *opt
 
 #if !defined(MEDVOL_NO_STDIO)
 /* Saves a volume; the format comes from the name (.nii single, .hdr/.img
-   pair, .mha/.mhd MetaImage: see METAIMAGE; .mgh, .mgz, .mgh.gz MGH: see
-   MGH). Writes a temporary file in the same folder and renames it, so the
+   pair, .mha/.mhd MetaImage: see METAIMAGE; .nrrd/.nhdr NRRD: see NRRD;
+   .mgh, .mgz, .mgh.gz MGH: see MGH). Writes a temporary file in the same folder and renames it, so the
    target is the old file or the whole new one.
    - Version: opts->nifti_version, else NIfTI-1 unless something needs
      NIfTI-2: dims over 32767, a volume read from NIfTI-2 (kept), or a
@@ -1032,7 +1110,7 @@ MVDEF mv_status mv_save(const char *path, const mv_vol *v, const mv_save_opts *o
 MVDEF mv_status mv_save_mem(const mv_vol *v, void *buf, size_t cap, size_t *len,
                             const mv_save_opts *opts);
 /* (mv_save_mem and mv_save_io write MGH instead with opts->format =
-   MV_FORMAT_MGH; see MGH.) */
+   MV_FORMAT_MGH, see MGH; an attached .nrrd with MV_FORMAT_NRRD, see NRRD.) */
 /* Single-file image to a stream (io->write). allocates: no. */
 MVDEF mv_status mv_save_io(const mv_vol *v, const mv_io *io, const mv_save_opts *opts);
 
@@ -1066,7 +1144,9 @@ MVDEF mv_status mv_gunzip(const void *in, size_t in_len, void *out, size_t out_c
 /* Compresses n bytes as gzip into out (see mv_gzip_opts): by default as
    members of member_size bytes compressed in parallel, each a plain gzip
    member with an index subfield (gzip -d, zlib, nibabel read the whole);
-   single_member writes one member as gzip(1) does. *out_len is the exact
+   single_member writes one member as gzip(1) does, compressed as pigz does
+   (member_size parts in parallel, each ended by a sync flush; the same
+   bytes on any thread count; no index, so it decodes on one thread). *out_len is the exact
    size; with out NULL (or out_cap too small: MV_ERR_BUFFER_TOO_SMALL) the
    size is still computed, by compressing. mv_gzip_bound is the most it can
    be. Levels: 1 fastest ... 9 smallest, 0 = 6, -1 = stored.
@@ -12498,7 +12578,7 @@ static MV__UNUSED size_t mv__deflate_bound(size_t n)
 }
 
 /* Level 0: stored blocks only, straight copies. */
-static size_t mv__dfl_store_all(const unsigned char *in, size_t n, unsigned char *out, size_t cap)
+static size_t mv__dfl_store_all(const unsigned char *in, size_t n, unsigned char *out, size_t cap, int final)
 {
     mv__dfl_bits w;
     w.buf = 0;
@@ -12506,7 +12586,7 @@ static size_t mv__dfl_store_all(const unsigned char *in, size_t n, unsigned char
     w.p = out;
     w.end = out + cap;
     w.overflow = 0;
-    mv__dfl_write_stored(&w, in, n, 1);
+    mv__dfl_write_stored(&w, in, n, final); /* (stored blocks end on a byte: no flush block needed) */
     return w.overflow ? 0 : (size_t)(w.p - out);
 }
 
@@ -12570,9 +12650,14 @@ static void mv__dfl_end_block(mv__dfl *s, size_t start, size_t end, size_t nseq,
    in + n). level 0 = stored blocks only, 1 = fastest, 6 = default, 9 =
    smallest. scratch: mv__deflate_scratch_size(level) bytes, 64-byte aligned,
    contents irrelevant. Same input and level, same bytes, on every machine.
+   With final 0 the stream goes on: no block is marked last, and an empty
+   stored block (zlib's Z_SYNC_FLUSH: 5 bytes more than a final stream at
+   most) ends it on a byte, so the blocks of another piece compressed on
+   its own can follow (pigz's single-member layout; the next piece refers
+   to nothing before it).
    allocates: no. thread-safe: yes, with a scratch block per thread. */
-static MV__UNUSED size_t mv__deflate_raw(const unsigned char *in, size_t n, unsigned char *out, size_t cap,
-                                         int level, void *scratch)
+static size_t mv__deflate_raw_part(const unsigned char *in, size_t n, unsigned char *out, size_t cap, int level,
+                                   void *scratch, int final)
 {
     mv__dfl *s = (mv__dfl *)scratch;
     size_t (*parse)(mv__dfl *, size_t, size_t);
@@ -12582,7 +12667,7 @@ static MV__UNUSED size_t mv__deflate_raw(const unsigned char *in, size_t n, unsi
     MEDVOL_ASSERT(((uintptr_t)scratch & 63) == 0);
     if (cap < 2) return 0; /* the shortest stream, an empty static block, is 2 bytes */
     if (n == 0) in = &no_input; /* may be NULL then: no arithmetic on a null pointer */
-    if (level == 0) return mv__dfl_store_all(in, n, out, cap);
+    if (level == 0) return mv__dfl_store_all(in, n, out, cap, final);
     mv__dfl_setup(s, in, n, out, cap, level);
     parse = !s->par.chains ? mv__dfl_parse_fast : s->par.lazy ? mv__dfl_parse_lazy : mv__dfl_parse_greedy;
     while (pos < n) {
@@ -12608,9 +12693,16 @@ static MV__UNUSED size_t mv__deflate_raw(const unsigned char *in, size_t n, unsi
             s->block_cost = block_start < chunk_start ? merged_cost : mv__dfl_cost2(s->block_ll, s->block_d);
         }
     }
-    mv__dfl_write_block(s, block_start, n, s->nseq, s->block_ll, s->block_d, 1);
+    mv__dfl_write_block(s, block_start, n, s->nseq, s->block_ll, s->block_d, final);
+    if (!final) mv__dfl_write_stored(&s->bw, NULL, 0, 0); /* the sync flush */
     mv__dfl_align(&s->bw);
     return s->bw.overflow ? 0 : (size_t)(s->bw.p - out);
+}
+
+static MV__UNUSED size_t mv__deflate_raw(const unsigned char *in, size_t n, unsigned char *out, size_t cap,
+                                         int level, void *scratch)
+{
+    return mv__deflate_raw_part(in, n, out, cap, level, scratch, 1);
 }
 
 /* ---- byte sinks: memory (counting past its end), file descriptor, stream ---- */
@@ -12797,33 +12889,128 @@ done:
     return st;
 }
 
-/* gzip(1)'s layout: one member, no index (the input in one piece). */
+/* ---- CRC-32 of a concatenation from the CRCs of its parts ----
+   crc(A B) = crc(A) x^(8 |B|) + crc(B) over GF(2), modulo the CRC
+   polynomial (bit-reflected, as the CRC itself): the sum is an xor, x^k a
+   product of the squares x^(2^j) for the bits of k. */
+static uint32_t mv__crc_mulmod(uint32_t a, uint32_t b)
+{
+    uint32_t prod = 0;
+    int i;
+    for (i = 0; i < 32; i++) { /* a's coefficient of x^i is bit 31 - i (reflected) */
+        if (a & (0x80000000u >> i)) prod ^= b;
+        b = b & 1 ? (b >> 1) ^ 0xedb88320u : b >> 1; /* b x */
+    }
+    return prod;
+}
+
+static uint32_t mv__crc32_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
+{
+    uint32_t xp = 0x80000000u, sq = 0x00800000u; /* x^0; x^8 (one byte of shift) */
+    for (; len_b; len_b >>= 1) {
+        if (len_b & 1) xp = mv__crc_mulmod(xp, sq);
+        sq = mv__crc_mulmod(sq, sq);
+    }
+    return mv__crc_mulmod(xp, crc_a) ^ crc_b;
+}
+
+/* gzip(1)'s layout: one member, no index. Input of more than one piece of
+   member_size bytes is compressed as pigz does: the pieces in parallel,
+   each a DEFLATE stream of its own ended by a sync flush (the last: a final
+   block), joined into the one member, its CRC-32 combined from theirs; the
+   bytes depend on member_size and level, not on the thread count. */
+#define MV__GZ_SYNC_FLUSH 5 /* an empty stored block: 3 bits, then LEN and NLEN */
+
+typedef struct mv__gz_part {
+    const unsigned char *in;
+    size_t n;
+    unsigned char *out; /* mv__deflate_bound(n) + MV__GZ_SYNC_FLUSH bytes */
+    size_t len;
+    uint32_t crc;
+    int final;
+} mv__gz_part;
+
+typedef struct mv__gz_parts {
+    mv__gz_part *part;
+    void **scratch; /* one per worker */
+    int level;
+} mv__gz_parts;
+
+static mv_status mv__gz_parts_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__gz_parts *j = (const mv__gz_parts *)ctx;
+    for (; b < e; b++) {
+        mv__gz_part *t = &j->part[b];
+        t->len = mv__deflate_raw_part(t->in, t->n, t->out, mv__deflate_bound(t->n) + MV__GZ_SYNC_FLUSH, j->level,
+                                      j->scratch[worker], t->final);
+        MV__CHECK(t->len != 0, MV_ERR_BUFFER_TOO_SMALL, "deflate: %zu bytes did not fit their bound", t->n);
+        t->crc = mv__kernels_get()->crc32(0, t->in, t->n);
+    }
+    return MV_OK;
+}
+
+/* The most a single member of n bytes in pieces of msize can take. */
+static size_t mv__gz_single_bound(size_t n, size_t msize)
+{
+    size_t pieces = n / msize + 1, extra = pieces * (16 + MV__GZ_SYNC_FLUSH) + n / 2048 + 18;
+    return n > SIZE_MAX - extra ? SIZE_MAX : n + extra;
+}
+
 static mv_status mv__gz_write_single(const unsigned char *in, size_t n, const mv_gzip_opts *o, mv__sink *sink)
 {
-    int level = mv__gz_level(o);
-    void *ctx = o ? o->alloc_ctx : NULL, *scratch;
-    mv__gz_task t;
-    mv_status st;
-    t.in = in;
-    t.n = n;
-    t.out = (unsigned char *)mv__alloc(mv__gz_member_bound(n), ctx);
-    scratch = mv__alloc(mv__deflate_scratch_size(level), ctx);
-    if (!t.out || !scratch) {
-        mv__free(t.out, ctx);
-        mv__free(scratch, ctx);
-        return mv__fail(MV_ERR_OUT_OF_MEMORY, "gzip compression buffers (%zu bytes)", mv__gz_member_bound(n));
+    size_t msize = o && o->member_size ? o->member_size : MV__GZ_DEFAULT_MEMBER, np = n ? (n + msize - 1) / msize : 1;
+    size_t i, done = 0, pbound;
+    int level = mv__gz_level(o), nt = (int)MV__MIN((size_t)mv__resolve_threads(o ? o->threads : 0), np), batch, w;
+    void *ctx = o ? o->alloc_ctx : NULL, *scratch[MV__MAX_THREADS];
+    mv__gz_part *part = NULL;
+    unsigned char *outbuf = NULL, hdr[10], trailer[8];
+    uint32_t crc = 0;
+    mv_status st = MV_OK;
+    mv__gz_parts j;
+    pbound = mv__deflate_bound(MV__MIN(msize, n)) + MV__GZ_SYNC_FLUSH;
+    batch = (int)MV__MIN((size_t)nt * 2, np);
+    memset(scratch, 0, sizeof(scratch));
+    part = (mv__gz_part *)mv__alloc_zero((size_t)batch * sizeof(mv__gz_part), ctx);
+    outbuf = (unsigned char *)mv__alloc((size_t)batch * pbound, ctx);
+    for (w = 0; w < nt && part && outbuf; w++)
+        if (!(scratch[w] = mv__alloc(mv__deflate_scratch_size(level), ctx))) break;
+    if (!part || !outbuf || w < nt) {
+        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "gzip compression buffers");
+        goto done;
     }
-    st = mv__gz_compress_member(&t, level, 0, scratch);
-    if (st == MV_OK) st = mv__sink_write(sink, t.out, t.len);
-    mv__free(t.out, ctx);
-    mv__free(scratch, ctx);
+    j.part = part;
+    j.scratch = scratch;
+    j.level = level;
+    st = mv__sink_write(sink, hdr, mv__gz_write_header(hdr, level, 0, 0, 0));
+    for (i = 0; i < np && st == MV_OK;) { /* a batch compressed in parallel, then written in order */
+        int nb = 0, k;
+        for (; nb < batch && i < np; nb++, i++) {
+            part[nb].in = n ? in + done : in;
+            part[nb].n = MV__MIN(msize, n - done);
+            part[nb].out = outbuf + (size_t)nb * pbound;
+            part[nb].final = i + 1 == np;
+            done += part[nb].n;
+        }
+        st = mv__parallel_try(nb, 1, nt, mv__gz_parts_range, &j);
+        for (k = 0; k < nb && st == MV_OK; k++) {
+            st = mv__sink_write(sink, part[k].out, part[k].len);
+            crc = mv__crc32_combine(crc, part[k].crc, part[k].n);
+        }
+    }
+    mv__put_le(trailer, crc, 4);
+    mv__put_le(trailer + 4, (uint32_t)n, 4);
+    if (st == MV_OK) st = mv__sink_write(sink, trailer, 8);
+done:
+    for (w = 0; w < nt; w++) mv__free(scratch[w], ctx);
+    mv__free(outbuf, ctx);
+    mv__free(part, ctx);
     return st;
 }
 
 MVDEF size_t mv_gzip_bound(size_t n, const mv_gzip_opts *opts)
 {
     size_t msize = opts && opts->member_size ? opts->member_size : MV__GZ_DEFAULT_MEMBER, full, rest;
-    if (opts && opts->single_member) return mv__gz_member_bound(n);
+    if (opts && opts->single_member) return mv__gz_single_bound(n, msize);
     full = n / msize;
     rest = n % msize;
     return full * mv__gz_member_bound(msize) + mv__gz_member_bound(rest);
@@ -14159,6 +14346,7 @@ static void mv__vol_squeeze(mv_vol *v)
 static mv_status mv__load_body(mv__src *hsrc, mv__src *dsrc, const mv__nhdr *hp, const mv__box *boxp, const mv__want *wp,
                                const mv_load_opts *op, int pair, int borrow, mv_vol *out);
 static mv_status mv__mgh_load(mv__src *s, const unsigned char first4[4], int borrow, const mv_load_opts *o, mv_vol *out);
+static mv_status mv__nrrd_load_src(mv__src *s, const char *path, const mv_load_opts *opts, mv_vol *out);
 
 static mv_status mv__load_sources(mv__src *hsrc, mv__src *isrc, int single, int borrow, const mv_load_opts *opts,
                                   mv_vol *out)
@@ -14182,6 +14370,8 @@ static mv_status mv__load_sources(mv__src *hsrc, mv__src *isrc, int single, int 
     MV__TRY(mv__src_read(hsrc, 0, hb, 4));
     if (single && hb[0] == 0 && hb[1] == 0 && hb[2] == 0 && hb[3] == 1) /* MGH version 1 (big-endian) */
         return mv__mgh_load(hsrc, hb, borrow, &o, out);
+    if (single && memcmp(hb, "NRRD", 4) == 0) /* (a NRRD file by another name: its data file lies beside it) */
+        return mv__nrrd_load_src(hsrc, hsrc->kind == MV__SRC_FILE ? hsrc->name : NULL, &o, out);
     hlen = (mv__rd_u32(hb, 0, 0) == MV__N2_SIZE || mv__rd_u32(hb, 0, 1) == MV__N2_SIZE) ? MV__N2_SIZE : MV__N1_SIZE;
     if (hsrc->size != MV__SIZE_UNKNOWN && hsrc->size < hlen)
         return mv__fail(MV_ERR_TRUNCATED, "%s: %llu bytes, shorter than a %zu-byte header", hsrc->name,
@@ -14568,6 +14758,7 @@ static char *mv__pair_sibling(const char *path, void *ctx)
 }
 
 static mv_status mv__mha_load_path(const char *path, mv_vol *out, const mv_load_opts *opts);
+static mv_status mv__nrrd_load_path(const char *path, mv_vol *out, const mv_load_opts *opts);
 
 MVDEF mv_status mv_load(const char *path, mv_vol *out, const mv_load_opts *opts)
 {
@@ -14581,6 +14772,10 @@ MVDEF mv_status mv_load(const char *path, mv_vol *out, const mv_load_opts *opts)
     if (mv__ends_with(path, ".mha") || mv__ends_with(path, ".mhd")) {
         mv__warn_detail[0] = 0;
         return mv__name_error(mv__mha_load_path(path, out, opts), path, NULL);
+    }
+    if (mv__ends_with(path, ".nrrd") || mv__ends_with(path, ".nhdr")) {
+        mv__warn_detail[0] = 0;
+        return mv__name_error(mv__nrrd_load_path(path, out, opts), path, NULL);
     }
     n = strlen(path) - (mv__ends_with(path, ".gz") ? 3 : 0);
     if (n >= 4 && (mv__streq_nocase_n(path + n - 4, ".hdr", 4) || mv__streq_nocase_n(path + n - 4, ".img", 4))) {
@@ -14899,12 +15094,23 @@ static mv_status mv__write_nifti(const mv_vol *v, const mv__wplan *p, int pair, 
 static mv_status mv__mgh_write(const mv_vol *v, const char *name, mv__sink *s, const mv_gzip_opts *g);
 static mv_gzip_opts mv__save_gzip_opts(const mv_save_opts *opts);
 
+/* NRRD to memory and streams (its writer formats text: files' builds only) */
+#if defined(MV__HAVE_FILES)
+static mv_status mv__nrrd_write(const mv_vol *v, const char *name, mv__sink *s, const mv_save_opts *opts);
+#else
+static mv_status mv__nrrd_write(const mv_vol *v, const char *name, mv__sink *s, const mv_save_opts *opts)
+{
+    (void)v, (void)s, (void)opts;
+    return mv__fail(MV_ERR_UNSUPPORTED, "%s: NRRD is written only where medvol has stdio (MEDVOL_NO_STDIO)", name);
+}
+#endif
+
 /* mv_save_mem / mv_save_io write NIfTI unless opts->format says MGH. */
 static mv_status mv__save_format_nifti(const mv_save_opts *opts, const char *fn)
 {
     mv_format f = opts ? opts->format : MV_FORMAT_NONE;
     MV__CHECK(f == MV_FORMAT_NONE || f == MV_FORMAT_NIFTI1 || f == MV_FORMAT_NIFTI2, MV_ERR_UNSUPPORTED,
-              "%s: opts.format %d (memory and streams take NIfTI or MV_FORMAT_MGH)", fn, (int)f);
+              "%s: opts.format %d (memory and streams take NIfTI, MV_FORMAT_MGH or MV_FORMAT_NRRD)", fn, (int)f);
     return MV_OK;
 }
 
@@ -14921,6 +15127,16 @@ MVDEF mv_status mv_save_mem(const mv_vol *v, void *buf, size_t cap, size_t *len,
         s.cap = buf ? cap : 0;
         s.name = "memory";
         MV__TRY(mv__mgh_write(v, "mv_save_mem", &s, opts->compress ? &g : NULL));
+        *len = s.len;
+        MV__CHECK(!buf || s.len <= cap, MV_ERR_BUFFER_TOO_SMALL, "mv_save_mem: needs %zu bytes, buffer has %zu", s.len, cap);
+        return MV_OK;
+    }
+    if (opts && opts->format == MV_FORMAT_NRRD) {
+        memset(&s, 0, sizeof(s)); /* a memory sink counts what does not fit */
+        s.buf = (unsigned char *)buf;
+        s.cap = buf ? cap : 0;
+        s.name = "memory";
+        MV__TRY(mv__nrrd_write(v, "mv_save_mem", &s, opts));
         *len = s.len;
         MV__CHECK(!buf || s.len <= cap, MV_ERR_BUFFER_TOO_SMALL, "mv_save_mem: needs %zu bytes, buffer has %zu", s.len, cap);
         return MV_OK;
@@ -14959,6 +15175,7 @@ MVDEF mv_status mv_save_io(const mv_vol *v, const mv_io *io, const mv_save_opts 
         mv_gzip_opts g = mv__save_gzip_opts(opts);
         return mv__mgh_write(v, "mv_save_io", &s, opts->compress ? &g : NULL);
     }
+    if (opts && opts->format == MV_FORMAT_NRRD) return mv__nrrd_write(v, "mv_save_io", &s, opts);
     MV__TRY(mv__save_format_nifti(opts, "mv_save_io"));
     MV__TRY(mv__plan_write(v, 0, opts ? opts->nifti_version : 0, "mv_save_io", &p));
     return mv__write_nifti(v, &p, 0, &s, &s, opts && opts->compress ? &opts->gzip : NULL);
@@ -15167,6 +15384,7 @@ static void mv__sink_fd(mv__sink *s, int fd, const char *name)
 
 static mv_status mv__mha_save(const char *path, const mv_vol *v, const mv_save_opts *opts);
 static mv_status mv__mgh_save(const char *path, const mv_vol *v, const mv_save_opts *opts);
+static mv_status mv__nrrd_save(const char *path, const mv_vol *v, const mv_save_opts *opts);
 
 MVDEF mv_status mv_save(const char *path, const mv_vol *v, const mv_save_opts *opts)
 {
@@ -15180,6 +15398,7 @@ MVDEF mv_status mv_save(const char *path, const mv_vol *v, const mv_save_opts *o
     mv_gzip_opts gzo;
     MV__CHECK(path && path[0], MV_ERR_INVALID_ARG, "mv_save: empty path");
     if (mv__ends_with(path, ".mha") || mv__ends_with(path, ".mhd")) return mv__mha_save(path, v, opts);
+    if (mv__ends_with(path, ".nrrd") || mv__ends_with(path, ".nhdr")) return mv__nrrd_save(path, v, opts);
     if (mv__ends_with(path, ".mgh") || mv__ends_with(path, ".mgz") || mv__ends_with(path, ".mgh.gz"))
         return mv__mgh_save(path, v, opts);
     gz = mv__ends_with(path, ".gz");
@@ -15254,6 +15473,11 @@ MVDEF mv_status mv_save(const char *path, const mv_vol *v, const mv_save_opts *o
 
 #define MV__MHA_MAX_TEXT ((size_t)1 << 20) /* no ElementDataFile in 1 MiB: not a MetaImage */
 #define MV__MHA_MAX_CHANNELS 65536
+enum { MV__NRRD_BYTES = 0, MV__NRRD_ASCII, MV__NRRD_HEX }; /* mv__mha.text_enc */
+struct mv__mha;
+static mv_status mv__nrrd_skip_lines(mv__src *src, int64_t n, uint64_t *off);
+static mv_status mv__nrrd_text_decode(const struct mv__mha *m, const char *in, size_t len, unsigned char *out,
+                                      size_t want, const char *name);
 
 typedef struct mv__mha {
     int ndims, channels, compressed, msb;
@@ -15266,6 +15490,12 @@ typedef struct mv__mha {
     size_t text_len;                      /* header bytes, ElementDataFile's line included */
     int local;                            /* ElementDataFile = LOCAL */
     char data_file[1024];                 /* otherwise the file it names */
+    /* what NRRD (>>impl-nrrd) reads through the same loader */
+    mv_format format;                     /* MV_FORMAT_NRRD, else MetaImage */
+    int chan_axis;                        /* the channel axis's place in the file (MetaImage: 0, fastest) */
+    int text_enc;                         /* NRRD voxels as text: MV__NRRD_ASCII or MV__NRRD_HEX (0: bytes) */
+    int64_t line_skip;                    /* NRRD: lines before the data */
+    uint64_t decoded_skip;                /* NRRD: byte skip of a gzip or hex encoding (in the decoded bytes) */
 } mv__mha;
 
 static const struct {
@@ -15494,8 +15724,8 @@ static mv_status mv__mha_affine(const mv__mha *m, const char *name, double aff[4
     for (r = 0; r < m->ndims; r++)
         for (c = 0; c < m->ndims; c++)
             MV__CHECK((r < 3) == (c < 3) || m->dir[r][c] == 0, MV_ERR_UNSUPPORTED,
-                      "%s: TransformMatrix couples axis %d with world axis %d (only the first three axes can be spatial)",
-                      name, c, r);
+                      "%s: %s couples axis %d with world axis %d (only the first three axes can be spatial)", name,
+                      m->format == MV_FORMAT_NRRD ? "space directions" : "TransformMatrix", c, r);
     mv__identity4(aff);
     for (r = 0; r < 3; r++) { /* (0 - x, not -x: no -0 in the affine) */
         for (c = 0; c < 3; c++) {
@@ -15509,36 +15739,39 @@ static mv_status mv__mha_affine(const mv__mha *m, const char *name, double aff[4
 
 /* m as the NIfTI-style header the loader's body reads: the same fields ITK
    writes when it saves this image as NIfTI (qform and sform codes 1, units
-   mm and s, the affine in both). With channels the file's layout is
-   [channel][x][y]...: the header says so (the channel axis first); the
-   caller moves that axis last. */
+   mm and s, the affine in both). With channels the file's layout has them
+   on axis m->chan_axis (MetaImage: 0, [channel][x][y]...): the header says
+   so; the caller moves that axis last. */
 static mv_status mv__mha_to_header(const mv__mha *m, const char *name, uint64_t vox_offset, mv__nhdr *h)
 {
     double aff[4][4], pixdim[3];
-    int i, c = m->channels > 1;
+    int i, c = m->channels > 1, k = m->chan_axis;
+    mv_format f = m->format == MV_FORMAT_NRRD ? MV_FORMAT_NRRD : MV_FORMAT_METAIMAGE;
     uint64_t bytes = mv__dt[m->dtype].size;
     mv_vol tmp;
     memset(h, 0, sizeof(*h));
     MV__TRY(mv__mha_affine(m, name, aff));
     mv_vol_init(&tmp);
     h->meta = tmp.meta;
-    h->format = MV_FORMAT_METAIMAGE;
-    h->meta.format = MV_FORMAT_METAIMAGE;
+    h->format = f;
+    h->meta.format = f;
     h->meta.big_endian = m->msb;
-    h->swap = m->msb != mv__host_is_big_endian() && mv__dt[m->dtype].size > 1;
+    /* (ASCII voxels are parsed into this host's order) */
+    h->swap = m->msb != mv__host_is_big_endian() && mv__dt[m->dtype].size > 1 && m->text_enc != MV__NRRD_ASCII;
     h->dtype = m->dtype;
     h->datatype = mv__dt[m->dtype].nifti;
     h->ndim = m->ndims + c;
     h->dim[0] = h->ndim;
     for (i = 0; i < 8; i++) h->pixdim[i] = 1.0;
-    if (c) h->dim[1] = m->channels;
-    for (i = 0; i < m->ndims; i++) {
-        h->dim[i + 1 + c] = m->dim[i];
-        h->pixdim[i + 1 + c] = fabs(m->spacing[i]);
+    if (c) h->dim[1 + k] = m->channels;
+    for (i = 0; i < m->ndims; i++) { /* file axis i, or i + 1 past the channels */
+        h->dim[i + 1 + (c && i >= k)] = m->dim[i];
+        h->pixdim[i + 1 + (c && i >= k)] = fabs(m->spacing[i]);
     }
     for (i = 0; i < h->ndim; i++)
         MV__CHECK(mv__mul_u64(bytes, (uint64_t)h->dim[i + 1], &bytes) && bytes <= ((uint64_t)1 << 62),
-                  MV_ERR_SIZE_OVERFLOW, "%s: DimSize x ElementNumberOfChannels overflows", name);
+                  MV_ERR_SIZE_OVERFLOW, "%s: %s overflows", name,
+                  f == MV_FORMAT_NRRD ? "sizes" : "DimSize x ElementNumberOfChannels");
     h->data_bytes = bytes;
     h->vox_offset = vox_offset;
     h->meta.qform_code = h->meta.sform_code = MV_XFORM_SCANNER;
@@ -15663,6 +15896,15 @@ static void mv__channels_move(const unsigned char *src, unsigned char *dst, int6
 }
 #undef MV__CHANNEL_LOOP
 
+/* The same for channels on a middle axis: [outer][C][block] -> [C][outer][block],
+   a block being the bytes of the axes before the channel axis (NRRD). */
+static void mv__channel_blocks_move(const unsigned char *src, unsigned char *dst, int64_t outer, int64_t C, size_t block)
+{
+    int64_t o, c;
+    for (o = 0; o < outer; o++)
+        for (c = 0; c < C; c++) memcpy(dst + (size_t)(c * outer + o) * block, src + (size_t)(o * C + c) * block, block);
+}
+
 /* The axis a channel count lands on: after the spatial axes and time, as
    ITK stores a vector image in NIfTI (dim[5]). */
 static int mv__mha_channel_axis(int ndims) { return ndims < 4 ? 4 : ndims; }
@@ -15671,51 +15913,53 @@ static int mv__mha_channel_axis(int ndims) { return ndims < 4 ? 4 : ndims; }
    ([x][y][z][t][c]) mapped to the file's ([c][x][y][z][t]). */
 static mv_status mv__mha_channel_opts(const mv__mha *m, const mv_load_opts *o, mv_load_opts *fo, const char *name)
 {
-    int i, ca = mv__mha_channel_axis(m->ndims);
+    int i, ca = mv__mha_channel_axis(m->ndims), k = m->chan_axis;
     *fo = *o;
     fo->squeeze = 0;
     for (i = 0; i < MV_MAX_DIMS; i++) fo->box_start[i] = fo->box_size[i] = 0;
     for (i = 0; i < MV_MAX_DIMS; i++) {
-        if (i < m->ndims) {
-            fo->box_start[i + 1] = o->box_start[i];
-            fo->box_size[i + 1] = o->box_size[i];
+        if (i < m->ndims) { /* file axis i, or i + 1 from the channel axis on */
+            fo->box_start[i + (i >= k)] = o->box_start[i];
+            fo->box_size[i + (i >= k)] = o->box_size[i];
         } else if (i == ca) {
-            fo->box_start[0] = o->box_start[i];
-            fo->box_size[0] = o->box_size[i];
+            fo->box_start[k] = o->box_start[i];
+            fo->box_size[k] = o->box_size[i];
         } else {
             MV__CHECK(o->box_start[i] == 0 && o->box_size[i] <= 1, MV_ERR_INVALID_ARG,
                       "%s: box on axis %d, which has length 1 (the channels are axis %d)", name, i, ca);
         }
     }
-    MV__CHECK(o->mmap != MV_MMAP_REQUIRE, MV_ERR_UNSUPPORTED, "%s: cannot map: the channels are interleaved in the file",
-              name);
+    MV__CHECK(o->mmap != MV_MMAP_REQUIRE || k == m->ndims, MV_ERR_UNSUPPORTED,
+              "%s: cannot map: the channels are interleaved in the file", name);
     return MV_OK;
 }
 
-/* v ([c][x][y]... as loaded) -> [x][y][z][t][c] with the box's corner in
-   the affine; v is replaced. */
+/* v (the channels on file axis k as loaded: [c][x][y]... for k = 0) ->
+   [x][y][z][t][c] with the box's corner in the affine; v is replaced. */
 static mv_status mv__mha_channels_last(const mv__mha *m, const mv_load_opts *o, mv_vol *v)
 {
-    int i, r, ca = mv__mha_channel_axis(m->ndims);
-    int64_t C = v->dim[0], n = 1;
+    int i, r, ca = mv__mha_channel_axis(m->ndims), k = m->chan_axis;
+    int64_t C = v->dim[k], n = 1, inner = 1;
     mv_vol w = *v;
     double corner[3];
     w.ndim = ca + 1;
     for (i = 0; i < MV_MAX_DIMS; i++) {
-        w.dim[i] = i < m->ndims ? v->dim[i + 1] : i == ca ? C : 1;
-        w.spacing[i] = i < m->ndims ? v->spacing[i + 1] : 1.0;
+        w.dim[i] = i < m->ndims ? v->dim[i + (i >= k)] : i == ca ? C : 1;
+        w.spacing[i] = i < m->ndims ? v->spacing[i + (i >= k)] : 1.0;
     }
     for (i = 0; i < m->ndims; i++) n *= w.dim[i];
+    for (i = 0; i < k; i++) inner *= w.dim[i];
     mv_meta_affine(&w, w.affine);
     for (r = 0; r < 3; r++) corner[r] = 0;
     for (i = 0; i < 3 && i < m->ndims; i++)
         for (r = 0; r < 3; r++) corner[r] += w.affine[r][i] * (double)o->box_start[i];
     for (r = 0; r < 3; r++) w.affine[r][3] += corner[r];
-    if (v->data && C > 1) {
+    if (v->data && C > 1 && k < m->ndims) { /* (channels on the last file axis are planes already) */
         size_t es = mv__dt[v->dtype].size, bytes = (size_t)(n * C) * es;
         void *d = mv__alloc(bytes, o->alloc_ctx);
         MV__CHECK(d != NULL, MV_ERR_OUT_OF_MEMORY, "channel planes of %zu bytes", bytes);
-        mv__channels_move((const unsigned char *)v->data, (unsigned char *)d, n, C, es, 1);
+        if (k == 0) mv__channels_move((const unsigned char *)v->data, (unsigned char *)d, n, C, es, 1);
+        else mv__channel_blocks_move((const unsigned char *)v->data, (unsigned char *)d, n / inner, C, (size_t)inner * es);
         mv_free(v); /* its voxels (a MetaImage volume has no extensions) */
         w.data = w.mem_base = d;
         w.mem_size = bytes;
@@ -15740,14 +15984,22 @@ static mv_status mv__mha_load_parsed(const mv__mha *m, mv__src *hsrc, mv__src *d
     mv_vol v;
     uint64_t off = 0;
     unsigned char *plain = NULL;
+    uint64_t want = 0; /* decoded bytes in plain */
     mv_status st;
     const char *name = hsrc->name;
     if (opts) o = *opts;
     else memset(&o, 0, sizeof(o));
     if (m->channels > 1) MV__TRY(mv__mha_channel_opts(m, &o, &fo, name));
     else fo = o;
-    if (m->local) off = m->header_size > 0 ? (uint64_t)m->header_size : m->text_len;
-    else if (m->header_size > 0) off = (uint64_t)m->header_size;
+    if (m->format == MV_FORMAT_NRRD) { /* after the header's blank line (attached), the line skip, the byte skip */
+        off = m->local ? m->text_len : 0;
+        if (m->line_skip > 0 && !o.header_only) MV__TRY(mv__nrrd_skip_lines(dsrc, m->line_skip, &off));
+        if (m->header_size > 0) off += (uint64_t)m->header_size;
+    } else if (m->local) {
+        off = m->header_size > 0 ? (uint64_t)m->header_size : m->text_len;
+    } else if (m->header_size > 0) {
+        off = (uint64_t)m->header_size;
+    }
     MV__TRY(mv__mha_to_header(m, name, off, &h));
     if (m->header_size < 0 && !o.header_only) { /* the data ends the file */
         MV__CHECK(dsrc->size != MV__SIZE_UNKNOWN && dsrc->size >= h.data_bytes, MV_ERR_TRUNCATED,
@@ -15757,16 +16009,17 @@ static mv_status mv__mha_load_parsed(const mv__mha *m, mv__src *hsrc, mv__src *d
     }
     MV__TRY(mv__box_plan(&h, &fo, &box));
     MV__TRY(mv__load_want(&h, &fo, &w));
-    if (m->compressed && !o.header_only) { /* one zlib stream: decoded whole, then read as memory */
+    if ((m->compressed || m->text_enc) && !o.header_only) { /* one zlib stream (or text): decoded whole, then read as memory */
         uint64_t avail = dsrc->size > off ? dsrc->size - off : 0, clen = m->compressed_size ? m->compressed_size : avail;
+        want = h.data_bytes + m->decoded_skip; /* (the skip is below 2^62: no overflow) */
         uint64_t limit = o.max_bytes && o.max_bytes < (uint64_t)MEDVOL_MAX_BYTES ? o.max_bytes : (uint64_t)MEDVOL_MAX_BYTES;
         unsigned char *packed = NULL;
         const unsigned char *packed_view = NULL;
         MV__CHECK(dsrc->size != MV__SIZE_UNKNOWN && clen <= avail, MV_ERR_TRUNCATED,
                   "%s: %llu bytes of compressed data after byte %llu, CompressedDataSize says %llu", dsrc->name,
                   (unsigned long long)avail, (unsigned long long)off, (unsigned long long)clen);
-        MV__CHECK(h.data_bytes <= limit, MV_ERR_SIZE_OVERFLOW, "%s: %llu voxel bytes exceed the limit of %llu (%s)",
-                  dsrc->name, (unsigned long long)h.data_bytes, (unsigned long long)limit,
+        MV__CHECK(want <= limit, MV_ERR_SIZE_OVERFLOW, "%s: %llu voxel bytes exceed the limit of %llu (%s)",
+                  dsrc->name, (unsigned long long)want, (unsigned long long)limit,
                   o.max_bytes ? "opts.max_bytes" : "MEDVOL_MAX_BYTES");
         MV__CHECK(mv__fits_size(clen), MV_ERR_SIZE_OVERFLOW, "%s: %llu compressed bytes", dsrc->name,
                   (unsigned long long)clen);
@@ -15777,27 +16030,30 @@ static mv_status mv__mha_load_parsed(const mv__mha *m, mv__src *hsrc, mv__src *d
 #endif
         st = packed_view ? MV_OK : mv__src_read_new(dsrc, off, (size_t)clen, o.alloc_ctx, &packed);
         if (st == MV_OK) {
-            plain = (unsigned char *)mv__alloc(h.data_bytes ? (size_t)h.data_bytes : 1, o.alloc_ctx);
-            if (!plain) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %llu voxel bytes", dsrc->name, (unsigned long long)h.data_bytes);
+            plain = (unsigned char *)mv__alloc(want ? (size_t)want : 1, o.alloc_ctx);
+            if (!plain) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %llu voxel bytes", dsrc->name, (unsigned long long)want);
         }
-        if (st == MV_OK)
-            st = mv__zlib_inflate(packed_view ? packed_view : packed, (size_t)clen, plain, (size_t)h.data_bytes, dsrc->name,
-                                  o.threads, o.alloc_ctx);
+        if (st == MV_OK) {
+            const unsigned char *in = packed_view ? packed_view : packed;
+            if (m->text_enc) st = mv__nrrd_text_decode(m, (const char *)in, (size_t)clen, plain, (size_t)want, dsrc->name);
+            else st = mv__zlib_inflate(in, (size_t)clen, plain, (size_t)want, dsrc->name, o.threads, o.alloc_ctx);
+        }
         mv__free(packed, o.alloc_ctx);
         if (st != MV_OK) {
             mv__free(plain, o.alloc_ctx);
             return st;
         }
-        mv__src_mem(&msrc, plain, (size_t)h.data_bytes, dsrc->name);
+        mv__src_mem(&msrc, plain, (size_t)want, dsrc->name);
         dsrc = &msrc;
-        h.vox_offset = 0;
+        h.vox_offset = m->decoded_skip;
     }
     /* decoded bytes are borrowed where they are the answer, and then owned */
     st = mv__load_body(hsrc, dsrc, &h, &box, &w, &fo, pair, plain != NULL, &v);
-    if (st == MV_OK && plain && v.flags == MV_VOL_BORROWED && v.data == plain) {
+    if (st == MV_OK && plain && v.flags == MV_VOL_BORROWED && (unsigned char *)v.data >= plain &&
+        (unsigned char *)v.data < plain + want) { /* (past a byte skip, or a box's contiguous part) */
         v.flags = MV_VOL_OWNED;
         v.mem_base = plain;
-        v.mem_size = (size_t)h.data_bytes;
+        v.mem_size = (size_t)want;
         plain = NULL;
     }
     mv__free(plain, o.alloc_ctx);
@@ -15833,7 +16089,21 @@ MVDEF mv_status mv_load_metaimage_mem(const void *header, size_t header_len, con
 #if defined(MV__HAVE_FILES)
 /* The header text of a file: its first bytes up to ElementDataFile's line
    (read in growing pieces; MV__MHA_MAX_TEXT at most). */
-static mv_status mv__mha_read_text(mv__src *s, char **text, size_t *len, void *ctx)
+static int mv__mha_text_done(const char *buf, size_t have, int nrrd)
+{
+    size_t i;
+    if (nrrd) { /* NRRD: a blank line */
+        for (i = 1; i < have; i++)
+            if (buf[i] == '\n' && (buf[i - 1] == '\n' || (i >= 2 && buf[i - 1] == '\r' && buf[i - 2] == '\n'))) return 1;
+        return 0;
+    }
+    for (i = 0; i + 15 <= have; i++) /* MetaImage: the line after "ElementDataFile" */
+        if ((i == 0 || buf[i - 1] == '\n') && memcmp(buf + i, "ElementDataFile", 15) == 0)
+            return memchr(buf + i, '\n', have - i) != NULL;
+    return 0;
+}
+
+static mv_status mv__mha_read_text(mv__src *s, char **text, size_t *len, int nrrd, void *ctx)
 {
     size_t want = 4096, have = 0;
     char *buf = NULL;
@@ -15842,7 +16112,6 @@ static mv_status mv__mha_read_text(mv__src *s, char **text, size_t *len, void *c
         size_t n = (size_t)MV__MIN((uint64_t)want, s->size);
         char *nb = (char *)mv__alloc(n + 1, ctx);
         mv_status st;
-        const char *hit;
         MV__CHECK(nb != NULL, MV_ERR_OUT_OF_MEMORY, "%s: header text", s->name);
         if (have) memcpy(nb, buf, have);
         mv__free(buf, ctx);
@@ -15854,14 +16123,7 @@ static mv_status mv__mha_read_text(mv__src *s, char **text, size_t *len, void *c
         }
         have = n;
         buf[have] = 0;
-        /* the header ends with the line after "ElementDataFile" */
-        hit = NULL;
-        {
-            size_t i;
-            for (i = 0; i + 15 <= have && !hit; i++)
-                if ((i == 0 || buf[i - 1] == '\n') && memcmp(buf + i, "ElementDataFile", 15) == 0) hit = buf + i;
-        }
-        if ((hit && memchr(hit, '\n', have - (size_t)(hit - buf))) || have == s->size || want >= MV__MHA_MAX_TEXT) break;
+        if (mv__mha_text_done(buf, have, nrrd) || have == s->size || want >= MV__MHA_MAX_TEXT) break;
         want *= 4;
     }
     *text = buf;
@@ -15898,7 +16160,7 @@ static mv_status mv__mha_load_path(const char *path, mv_vol *out, const mv_load_
         mv__pair_unlock(lock);
         return st;
     }
-    st = mv__mha_read_text(&hs, &text, &len, ctx);
+    st = mv__mha_read_text(&hs, &text, &len, 0, ctx);
     if (st == MV_OK) st = mv__mha_parse(text, len, path, &m);
     mv__free(text, ctx);
     if (st == MV_OK && !m.local && !header_only) {
@@ -15955,8 +16217,9 @@ static mv_status mv__mha_plan(const mv_vol *v, const char *name, mv__mha_w *w)
         double s, o;
         (void)mv__scaling(v->meta.scl_slope, v->meta.scl_inter, &active, &s, &o);
         MV__CHECK(!active, MV_ERR_UNSUPPORTED,
-                  "%s: scl_slope %g / scl_inter %g: MetaImage has no scaling (load with opts.scaled, or convert, first)",
-                  name, v->meta.scl_slope, v->meta.scl_inter);
+                  "%s: scl_slope %g / scl_inter %g: %s has no scaling (load with opts.scaled, or convert, first)",
+                  name, v->meta.scl_slope, v->meta.scl_inter,
+                  mv__ends_with(name, ".nrrd") || mv__ends_with(name, ".nhdr") ? "NRRD" : "MetaImage");
     }
     w->channels = 1;
     nsp = v->ndim;
@@ -16059,8 +16322,9 @@ static size_t mv__mha_header_text(const mv__mha_w *w, int compressed, uint64_t c
 }
 
 /* The voxel bytes as the file stores them: v's own memory, or (channels)
-   interleaved into *tmp; compressed into *tmp as one zlib stream. */
-static mv_status mv__mha_payload(const mv_vol *v, const mv__mha_w *w, const mv_save_opts *opts, void *ctx,
+   interleaved into *tmp; compressed into *tmp as one zlib stream
+   (MetaImage), or with gz as one gzip member (NRRD). */
+static mv_status mv__mha_payload(const mv_vol *v, const mv__mha_w *w, const mv_save_opts *opts, int gz, void *ctx,
                                  const unsigned char **p, size_t *n, unsigned char **tmp)
 {
     size_t es = mv__dt[v->dtype].size, bytes = (size_t)w->plane * (size_t)w->channels * es;
@@ -16073,6 +16337,25 @@ static mv_status mv__mha_payload(const mv_vol *v, const mv__mha_w *w, const mv_s
         MV__CHECK(inter != NULL, MV_ERR_OUT_OF_MEMORY, "interleaved channels (%zu bytes)", bytes);
         mv__channels_move((const unsigned char *)v->data, inter, (int64_t)w->plane, w->channels, es, 0);
         *p = inter;
+    }
+    if (opts && opts->compress && gz) {
+        mv_gzip_opts g = opts->gzip;
+        size_t cap, got = 0;
+        unsigned char *z;
+        mv_status st;
+        g.single_member = 1;
+        g.alloc_ctx = ctx;
+        cap = mv_gzip_bound(bytes, &g);
+        z = (unsigned char *)mv__alloc(cap ? cap : 1, ctx);
+        st = z ? mv_gzip(*p, bytes, z, cap, &got, &g) : mv__fail(MV_ERR_OUT_OF_MEMORY, "gzip buffer (%zu bytes)", cap);
+        mv__free(inter, ctx);
+        if (st != MV_OK) {
+            mv__free(z, ctx);
+            return st;
+        }
+        *p = *tmp = z;
+        *n = got;
+        return MV_OK;
     }
     if (opts && opts->compress) {
         int level = mv__gz_level(&opts->gzip);
@@ -16105,6 +16388,66 @@ static mv_status mv__mha_payload(const mv_vol *v, const mv__mha_w *w, const mv_s
     return MV_OK;
 }
 
+/* The data file of a detached header at path: *target = the header's real
+   place (a symlinked header: its target), *data = that name with its last
+   strip bytes replaced by suffix, *base = the data file's name alone. */
+static mv_status mv__data_file_beside(const char *path, size_t strip, const char *suffix, void *ctx, char **target,
+                                      char **data, const char **base)
+{
+    size_t k, e = strlen(suffix);
+    *data = NULL;
+    MV__TRY(mv__follow_links(path, ctx, target));
+    k = strlen(*target);
+    *data = (char *)mv__alloc(k - strip + e + 1, ctx);
+    if (!*data) {
+        mv__free(*target, ctx);
+        *target = NULL;
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: file name", path);
+    }
+    memcpy(*data, *target, k - strip);
+    memcpy(*data + k - strip, suffix, e + 1);
+    *base = strrchr(*data, '/') ? strrchr(*data, '/') + 1 : *data;
+    return MV_OK;
+}
+
+/* A text header and its voxels: one file (data NULL: text, then payload),
+   or the header at target and the payload at data, both written to
+   temporaries and renamed under the pair lock, the data first. */
+static mv_status mv__header_data_write(const char *path, const char *target, const char *data, const char *text,
+                                       size_t tlen, const unsigned char *payload, size_t n, int do_fsync, void *ctx)
+{
+    mv__tmpfile th, td;
+    mv__sink hs, ds;
+    mv_status st;
+    if (!data) {
+        MV__TRY(mv__tmp_create(&th, path, ctx));
+        mv__sink_fd(&hs, th.fd, path);
+        st = mv__sink_write(&hs, text, tlen);
+        if (st == MV_OK) st = mv__sink_write(&hs, payload, n);
+        st = mv__tmp_rename(&th, mv__tmp_close(&th, st, do_fsync), ctx);
+        mv__tmp_free(&th, ctx);
+        return st;
+    }
+    MV__TRY(mv__tmp_create(&td, data, ctx));
+    st = mv__tmp_create(&th, target, ctx);
+    if (st == MV_OK) {
+        int lock;
+        mv__sink_fd(&ds, td.fd, data);
+        mv__sink_fd(&hs, th.fd, path);
+        st = mv__sink_write(&ds, payload, n);
+        if (st == MV_OK) st = mv__sink_write(&hs, text, tlen);
+        st = mv__tmp_close(&td, st, do_fsync);
+        st = mv__tmp_close(&th, st, do_fsync);
+        lock = st == MV_OK ? mv__pair_lock(target, 1) : -1;
+        st = mv__tmp_rename(&td, st, ctx);
+        st = mv__tmp_rename(&th, st, ctx);
+        mv__pair_unlock(lock);
+        mv__tmp_free(&th, ctx);
+    }
+    mv__tmp_free(&td, ctx); /* (not renamed: removed) */
+    return st;
+}
+
 /* .mha: one file (header, then voxels). .mhd: the header and NAME.raw
    (NAME.zraw compressed) beside it, both renamed under the pair lock,
    the data first. */
@@ -16118,58 +16461,16 @@ static mv_status mv__mha_save(const char *path, const mv_vol *v, const mv_save_o
     const unsigned char *payload;
     unsigned char *tmp = NULL;
     size_t n = 0, tlen;
-    mv__tmpfile th, td;
-    mv__sink hs, ds;
     mv_status st;
     MV__TRY(mv__mha_plan(v, path, &w));
-    if (detached) { /* NAME.raw beside the header's real place (a symlinked header: beside its target) */
-        size_t k;
-        MV__TRY(mv__follow_links(path, ctx, &target));
-        k = strlen(target);
-        raw = (char *)mv__alloc(k + 3, ctx);
-        if (!raw) {
-            mv__free(target, ctx);
-            return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: file name", path);
-        }
-        memcpy(raw, target, k - 4);
-        strcpy(raw + k - 4, compressed ? ".zraw" : ".raw");
-        raw_base = strrchr(raw, '/') ? strrchr(raw, '/') + 1 : raw;
-    }
-    st = mv__mha_payload(v, &w, opts, ctx, &payload, &n, &tmp);
+    if (detached) /* NAME.raw beside the header's real place */
+        MV__TRY(mv__data_file_beside(path, 4, compressed ? ".zraw" : ".raw", ctx, &target, &raw, &raw_base));
+    st = mv__mha_payload(v, &w, opts, 0, ctx, &payload, &n, &tmp);
     if (st == MV_OK) {
         tlen = mv__mha_header_text(&w, compressed, n, raw_base, text, sizeof(text));
         st = tlen < sizeof(text) ? MV_OK : mv__fail(MV_ERR_INVALID_ARG, "%s: header text too long", path);
     }
-    if (st == MV_OK && !detached) {
-        st = mv__tmp_create(&th, path, ctx);
-        if (st == MV_OK) {
-            mv__sink_fd(&hs, th.fd, path);
-            st = mv__sink_write(&hs, text, tlen);
-            if (st == MV_OK) st = mv__sink_write(&hs, payload, n);
-            st = mv__tmp_rename(&th, mv__tmp_close(&th, st, do_fsync), ctx);
-            mv__tmp_free(&th, ctx);
-        }
-    } else if (st == MV_OK) {
-        st = mv__tmp_create(&td, raw, ctx);
-        if (st == MV_OK) {
-            st = mv__tmp_create(&th, target, ctx);
-            if (st == MV_OK) {
-                int lock;
-                mv__sink_fd(&ds, td.fd, raw);
-                mv__sink_fd(&hs, th.fd, path);
-                st = mv__sink_write(&ds, payload, n);
-                if (st == MV_OK) st = mv__sink_write(&hs, text, tlen);
-                st = mv__tmp_close(&td, st, do_fsync);
-                st = mv__tmp_close(&th, st, do_fsync);
-                lock = st == MV_OK ? mv__pair_lock(target, 1) : -1;
-                st = mv__tmp_rename(&td, st, ctx);
-                st = mv__tmp_rename(&th, st, ctx);
-                mv__pair_unlock(lock);
-                mv__tmp_free(&th, ctx);
-            }
-            mv__tmp_free(&td, ctx);
-        }
-    }
+    if (st == MV_OK) st = mv__header_data_write(path, target, raw, text, tlen, payload, n, do_fsync, ctx);
     mv__free(tmp, ctx);
     mv__free(raw, ctx);
     mv__free(target, ctx);
@@ -16573,6 +16874,845 @@ static mv_status mv__mgh_save(const char *path, const mv_vol *v, const mv_save_o
     st = mv__mgh_write(v, path, &s, gz ? &g : NULL);
     st = mv__tmp_rename(&t, mv__tmp_close(&t, st, do_fsync), ctx);
     mv__tmp_free(&t, ctx);
+    return st;
+}
+#endif
+
+/* >>impl-nrrd ============================================================== */
+
+/* NRRD, teem's format and 3D Slicer's (.nrrd: header and data; .nhdr: the
+   header, the data in the file "data file" names). The header is text:
+   the magic NRRD0001..NRRD0005, then "field: value" lines, "key:=value"
+   lines and # comments up to a blank line (or, detached, the end of the
+   file). It is read into the MetaImage loader's mv__mha (>>impl-metaimage):
+   the geometry in ITK's LPS terms, the channels on the file axis they
+   have, so both formats share the planner, sources, decoding and channel
+   moves. The readings are teem's where ITK (SimpleITK, Slicer) reads
+   through teem, and ITK's where it adds its own (tests/py/diff_nrrd.py
+   runs medvol, SimpleITK, pynrrd and teem's unu on the same files):
+   - field names and enumerated values (types, encodings, kinds, spaces,
+     endians, centers) are matched ignoring case; an unknown field, a
+     repeated one, or a per-axis field without one entry per axis is
+     MV_ERR_BAD_HEADER, as in teem; key/value pairs are skipped;
+   - axes whose kind is domain, space, time or unknown are the image's axes
+     ("domain" in teem); one other axis (vector, list, RGB-color, ...) holds
+     the channels, which ITK moves to the pixel: medvol loads them as a
+     vector volume (intent 1007), as ITK writes that pixel to NIfTI; a
+     complex axis of size 2 first, with float or double, is a complex dtype;
+   - byte skip counts file bytes (raw, ascii, hex: after the line skip) or
+     decoded bytes (gzip); -1 (raw only) means the data ends the file.
+     gzip, ascii and hex data must hold exactly the voxels (teem ignores
+     what is left over, pynrrd refuses it; medvol says so). */
+
+#define MV__NRRD_MAX_DIM 16 /* NRRD_DIM_MAX */
+
+static const struct {
+    const char *name;
+    mv_dtype dt;
+} mv__nrrd_types[] = {
+    /* teem's names first (what the writer uses), then its other spellings */
+    {"signed char", MV_DT_I8}, {"unsigned char", MV_DT_U8}, {"short", MV_DT_I16}, {"unsigned short", MV_DT_U16},
+    {"int", MV_DT_I32}, {"unsigned int", MV_DT_U32}, {"long long int", MV_DT_I64},
+    {"unsigned long long int", MV_DT_U64}, {"float", MV_DT_F32}, {"double", MV_DT_F64},
+    {"int8", MV_DT_I8}, {"int8_t", MV_DT_I8}, {"uchar", MV_DT_U8}, {"uint8", MV_DT_U8}, {"uint8_t", MV_DT_U8},
+    {"short int", MV_DT_I16}, {"signed short", MV_DT_I16}, {"signed short int", MV_DT_I16}, {"int16", MV_DT_I16},
+    {"int16_t", MV_DT_I16}, {"ushort", MV_DT_U16}, {"unsigned short int", MV_DT_U16}, {"uint16", MV_DT_U16},
+    {"uint16_t", MV_DT_U16}, {"signed int", MV_DT_I32}, {"int32", MV_DT_I32}, {"int32_t", MV_DT_I32},
+    {"uint", MV_DT_U32}, {"uint32", MV_DT_U32}, {"uint32_t", MV_DT_U32}, {"longlong", MV_DT_I64},
+    {"long long", MV_DT_I64}, {"signed long long", MV_DT_I64}, {"signed long long int", MV_DT_I64},
+    {"int64", MV_DT_I64}, {"int64_t", MV_DT_I64}, {"ulonglong", MV_DT_U64}, {"unsigned long long", MV_DT_U64},
+    {"uint64", MV_DT_U64}, {"uint64_t", MV_DT_U64}};
+
+/* Axis kinds: the size each needs (0: any) and whether it is an image axis. */
+static const struct {
+    const char *name;
+    int size, domain;
+} mv__nrrd_kinds[] = {
+    {"???", 0, 1}, {"none", 0, 1}, {"domain", 0, 1}, {"space", 0, 1}, {"time", 0, 1}, {"list", 0, 0},
+    {"point", 0, 0}, {"vector", 0, 0}, {"covariant-vector", 0, 0}, {"normal", 0, 0}, {"stub", 1, 0},
+    {"scalar", 1, 0}, {"complex", 2, 0}, {"2-vector", 2, 0}, {"3-color", 3, 0}, {"RGB-color", 3, 0},
+    {"HSV-color", 3, 0}, {"XYZ-color", 3, 0}, {"4-color", 4, 0}, {"RGBA-color", 4, 0}, {"3-vector", 3, 0},
+    {"3-gradient", 3, 0}, {"3-normal", 3, 0}, {"4-vector", 4, 0}, {"quaternion", 4, 0},
+    {"2D-symmetric-matrix", 3, 0}, {"2D-masked-symmetric-matrix", 4, 0}, {"2D-matrix", 4, 0},
+    {"2D-masked-matrix", 5, 0}, {"3D-symmetric-matrix", 6, 0}, {"3D-masked-symmetric-matrix", 7, 0},
+    {"3D-matrix", 9, 0}, {"3D-masked-matrix", 10, 0}};
+
+/* Named spaces: their dimension and the signs that take their coordinates
+   to LPS. ITK converts RAS and LAS and reads every other space (the -time
+   ones included) as LPS already; so does medvol. */
+static const struct {
+    const char *name, *abbrev;
+    int dim;
+    double sign[3];
+} mv__nrrd_spaces[] = {
+    {"right-anterior-superior", "RAS", 3, {-1, -1, 1}}, {"left-anterior-superior", "LAS", 3, {1, -1, 1}},
+    {"left-posterior-superior", "LPS", 3, {1, 1, 1}}, {"right-anterior-superior-time", "RAST", 4, {1, 1, 1}},
+    {"left-anterior-superior-time", "LAST", 4, {1, 1, 1}}, {"left-posterior-superior-time", "LPST", 4, {1, 1, 1}},
+    {"scanner-xyz", NULL, 3, {1, 1, 1}}, {"scanner-xyz-time", NULL, 4, {1, 1, 1}},
+    {"3D-right-handed", NULL, 3, {1, 1, 1}}, {"3D-left-handed", NULL, 3, {1, 1, 1}},
+    {"3D-right-handed-time", NULL, 4, {1, 1, 1}}, {"3D-left-handed-time", NULL, 4, {1, 1, 1}}};
+
+enum {
+    MV__NF_DIMENSION, MV__NF_TYPE, MV__NF_SIZES, MV__NF_SPACINGS, MV__NF_THICKNESSES, MV__NF_AXIS_MINS,
+    MV__NF_AXIS_MAXS, MV__NF_CENTERS, MV__NF_LABELS, MV__NF_UNITS, MV__NF_KINDS, MV__NF_MIN, MV__NF_MAX,
+    MV__NF_OLD_MIN, MV__NF_OLD_MAX, MV__NF_ENDIAN, MV__NF_ENCODING, MV__NF_LINE_SKIP, MV__NF_BYTE_SKIP,
+    MV__NF_DATA_FILE, MV__NF_SPACE, MV__NF_SPACE_DIMENSION, MV__NF_SPACE_DIRECTIONS, MV__NF_SPACE_ORIGIN,
+    MV__NF_SPACE_UNITS, MV__NF_MEASUREMENT_FRAME, MV__NF_CONTENT, MV__NF_NUMBER, MV__NF_SAMPLE_UNITS,
+    MV__NF_BLOCK_SIZE, MV__NF_COUNT
+};
+
+static const struct {
+    const char *name;
+    int field;
+} mv__nrrd_fields[] = {
+    {"dimension", MV__NF_DIMENSION}, {"type", MV__NF_TYPE}, {"sizes", MV__NF_SIZES},
+    {"spacings", MV__NF_SPACINGS}, {"thicknesses", MV__NF_THICKNESSES}, {"axis mins", MV__NF_AXIS_MINS},
+    {"axismins", MV__NF_AXIS_MINS}, {"axis maxs", MV__NF_AXIS_MAXS}, {"axismaxs", MV__NF_AXIS_MAXS},
+    {"centers", MV__NF_CENTERS}, {"centerings", MV__NF_CENTERS}, {"labels", MV__NF_LABELS},
+    {"units", MV__NF_UNITS}, {"kinds", MV__NF_KINDS}, {"min", MV__NF_MIN}, {"max", MV__NF_MAX},
+    {"old min", MV__NF_OLD_MIN}, {"oldmin", MV__NF_OLD_MIN}, {"old max", MV__NF_OLD_MAX},
+    {"oldmax", MV__NF_OLD_MAX}, {"endian", MV__NF_ENDIAN}, {"encoding", MV__NF_ENCODING},
+    {"line skip", MV__NF_LINE_SKIP}, {"lineskip", MV__NF_LINE_SKIP}, {"byte skip", MV__NF_BYTE_SKIP},
+    {"byteskip", MV__NF_BYTE_SKIP}, {"data file", MV__NF_DATA_FILE}, {"datafile", MV__NF_DATA_FILE},
+    {"space", MV__NF_SPACE}, {"space dimension", MV__NF_SPACE_DIMENSION},
+    {"space directions", MV__NF_SPACE_DIRECTIONS}, {"space origin", MV__NF_SPACE_ORIGIN},
+    {"space units", MV__NF_SPACE_UNITS}, {"measurement frame", MV__NF_MEASUREMENT_FRAME},
+    {"content", MV__NF_CONTENT}, {"number", MV__NF_NUMBER}, {"sample units", MV__NF_SAMPLE_UNITS},
+    {"sampleunits", MV__NF_SAMPLE_UNITS}, {"block size", MV__NF_BLOCK_SIZE}, {"blocksize", MV__NF_BLOCK_SIZE}};
+
+#define MV__NRRD_COUNT(t) ((int)(sizeof(t) / sizeof((t)[0])))
+
+/* A value's text a[0..n) equals s, ignoring case. */
+static int mv__nrrd_is(const char *a, size_t n, const char *s)
+{
+    return strlen(s) == n && mv__streq_nocase_n(a, s, n);
+}
+
+/* The next whitespace-separated token of [*p, end): 1 and its bounds. */
+static int mv__nrrd_token(const char **p, const char *end, const char **tok, size_t *len)
+{
+    const char *q = *p;
+    while (q < end && (*q == ' ' || *q == '\t')) q++;
+    if (q == end) return 0;
+    *tok = q;
+    while (q < end && *q != ' ' && *q != '\t') q++;
+    *len = (size_t)(q - *tok);
+    *p = q;
+    return 1;
+}
+
+/* One number token into *x (nan allowed when nan_ok; integers when ints). */
+static mv_status mv__nrrd_number(const char *field, const char *tok, size_t len, int nan_ok, int ints, double *x,
+                                 const char *name)
+{
+    char buf[64], *end;
+    MV__CHECK(len < sizeof(buf), MV_ERR_BAD_HEADER, "%s: %s: a %zu-character number", name, field, len);
+    memcpy(buf, tok, len);
+    buf[len] = 0;
+    *x = strtod(buf, &end);
+    MV__CHECK(end == buf + len && len > 0 && (isfinite(*x) || (nan_ok && isnan(*x))) &&
+                  (!ints || *x == floor(*x)),
+              MV_ERR_BAD_HEADER, "%s: %s: '%s' is not a%s", name, field, buf,
+              ints ? "n integer" : nan_ok ? " number" : " finite number");
+    return MV_OK;
+}
+
+/* Exactly n numbers of a value into v. */
+static mv_status mv__nrrd_numbers(const char *field, const char *val, size_t vlen, double *v, int n, int nan_ok,
+                                  int ints, const char *name)
+{
+    const char *p = val, *end = val + vlen, *tok;
+    size_t len;
+    int i;
+    for (i = 0; i < n; i++) {
+        MV__CHECK(mv__nrrd_token(&p, end, &tok, &len), MV_ERR_BAD_HEADER, "%s: %s has %d value%s, %d wanted (one per axis)",
+                  name, field, i, i == 1 ? "" : "s", n);
+        MV__TRY(mv__nrrd_number(field, tok, len, nan_ok, ints, &v[i], name));
+    }
+    MV__CHECK(!mv__nrrd_token(&p, end, &tok, &len), MV_ERR_BAD_HEADER, "%s: %s has more than %d values", name, field, n);
+    return MV_OK;
+}
+
+/* A space vector "(x,y,z)" of n numbers at *p (spaces allowed inside), or
+   "none" (*none = 1). */
+static mv_status mv__nrrd_vector(const char *field, const char **p, const char *end, int n, double *v, int *none,
+                                 const char *name)
+{
+    const char *q = *p;
+    int i;
+    while (q < end && (*q == ' ' || *q == '\t')) q++;
+    *none = 0;
+    if (end - q >= 4 && mv__streq_nocase_n(q, "none", 4)) {
+        *none = 1;
+        *p = q + 4;
+        return MV_OK;
+    }
+    MV__CHECK(q < end && *q == '(', MV_ERR_BAD_HEADER, "%s: %s: '%.*s' is neither (...) nor none", name, field,
+              (int)MV__MIN((size_t)(end - q), (size_t)24), q);
+    q++;
+    for (i = 0; i < n; i++) {
+        const char *s;
+        while (q < end && (*q == ' ' || *q == '\t')) q++;
+        for (s = q; q < end && *q != ',' && *q != ')' && *q != ' ' && *q != '\t'; q++) {
+        }
+        MV__TRY(mv__nrrd_number(field, s, (size_t)(q - s), 0, 0, &v[i], name));
+        while (q < end && (*q == ' ' || *q == '\t')) q++;
+        MV__CHECK(q < end && *q == (i + 1 < n ? ',' : ')'), MV_ERR_BAD_HEADER,
+                  "%s: %s: a vector of %d numbers (the space dimension) wanted", name, field, n);
+        q++;
+    }
+    *p = q;
+    return MV_OK;
+}
+
+/* Lines of the header: *pos moves past each; 0 at the end. The line is
+   [*b, *e) without its '\r'. */
+static int mv__nrrd_line(const char *text, size_t len, size_t *pos, const char **b, const char **e)
+{
+    const char *s = text + *pos, *end = text + len, *q;
+    if (*pos >= len) return 0;
+    q = (const char *)memchr(s, '\n', (size_t)(end - s));
+    *b = s;
+    *e = q ? q : end;
+    *pos = q ? (size_t)(q - text) + 1 : len;
+    if (*e > *b && (*e)[-1] == '\r') (*e)--;
+    return 1;
+}
+
+/* The lines each field came on (val NULL: absent). */
+typedef struct mv__nrrd_fieldset {
+    const char *val[MV__NF_COUNT];
+    size_t len[MV__NF_COUNT];
+} mv__nrrd_fieldset;
+
+/* Splits the header text into fields; *text_len = the bytes up to and
+   including the blank line (the whole text when there is none). */
+static mv_status mv__nrrd_fields_read(const char *text, size_t len, const char *name, mv__nrrd_fieldset *f,
+                                      size_t *text_len, int *blank)
+{
+    size_t pos = 0, lineno = 1;
+    const char *b, *e;
+    memset(f, 0, sizeof(*f));
+    *blank = 0;
+    MV__CHECK(mv__nrrd_line(text, len, &pos, &b, &e) && e - b == 8 && memcmp(b, "NRRD000", 7) == 0 && b[7] >= '1' &&
+                  b[7] <= '5',
+              MV_ERR_BAD_HEADER, "%s: the first line is not a NRRD magic (NRRD0001 .. NRRD0005)", name);
+    while (mv__nrrd_line(text, len, &pos, &b, &e)) {
+        const char *c;
+        size_t k;
+        int i;
+        lineno++;
+        if (b == e) { /* the blank line ends the header */
+            *blank = 1;
+            break;
+        }
+        if (*b == '#') continue;
+        for (c = b; c + 1 < e && !(c[0] == ':' && c[1] == '='); c++) {
+        }
+        if (c + 1 < e) continue; /* key:=value */
+        for (c = b; c < e && *c != ':'; c++) {
+        }
+        MV__CHECK(c < e && (c + 1 == e || c[1] == ' '), MV_ERR_BAD_HEADER,
+                  "%s: line %zu ('%.*s') is neither \"field: value\" nor \"key:=value\"", name, lineno,
+                  (int)MV__MIN((size_t)(e - b), (size_t)40), b);
+        k = (size_t)(c - b);
+        for (i = 0; i < MV__NRRD_COUNT(mv__nrrd_fields) && !mv__nrrd_is(b, k, mv__nrrd_fields[i].name); i++) {
+        }
+        MV__CHECK(i < MV__NRRD_COUNT(mv__nrrd_fields), MV_ERR_BAD_HEADER, "%s: line %zu: unknown field '%.*s'", name,
+                  lineno, (int)MV__MIN(k, (size_t)40), b);
+        i = mv__nrrd_fields[i].field;
+        MV__CHECK(!f->val[i], MV_ERR_BAD_HEADER, "%s: line %zu: a second '%.*s' field", name, lineno, (int)k, b);
+        c += c + 1 < e ? 2 : 1;
+        while (e > c && (e[-1] == ' ' || e[-1] == '\t')) e--;
+        f->val[i] = c;
+        f->len[i] = (size_t)(e - c);
+        if (i == MV__NF_DATA_FILE && e - c >= 4 && mv__streq_nocase_n(c, "LIST", 4)) break; /* file names follow */
+    }
+    *text_len = pos;
+    return MV_OK;
+}
+
+/* Enumerated value: the table index of val among n names (ignoring case), or -1. */
+#define MV__NRRD_LOOKUP(table, member, val, vlen, out)                                           \
+    do {                                                                                         \
+        int i_;                                                                                  \
+        (out) = -1;                                                                              \
+        for (i_ = 0; i_ < MV__NRRD_COUNT(table) && (out) < 0; i_++)                              \
+            if ((table)[i_].member && mv__nrrd_is((val), (vlen), (table)[i_].member)) (out) = i_; \
+    } while (0)
+
+/* The per-axis tokens of a field (kinds, centers): exactly n of them. */
+static mv_status mv__nrrd_tokens(const char *field, const char *val, size_t vlen, int n, const char **tok, size_t *len,
+                                 const char *name)
+{
+    const char *p = val, *end = val + vlen, *t;
+    size_t l;
+    int i;
+    for (i = 0; i < n; i++)
+        MV__CHECK(mv__nrrd_token(&p, end, &tok[i], &len[i]), MV_ERR_BAD_HEADER,
+                  "%s: %s has %d entries, %d wanted (one per axis)", name, field, i, n);
+    MV__CHECK(!mv__nrrd_token(&p, end, &t, &l), MV_ERR_BAD_HEADER, "%s: %s has more than %d entries", name, field, n);
+    return MV_OK;
+}
+
+/* The layout fields: type, dimension, sizes, encoding, endian, skips, data file. */
+static mv_status mv__nrrd_parse_layout(const mv__nrrd_fieldset *f, const char *name, mv__mha *m, int *dim,
+                                       int64_t *sizes)
+{
+    double x, tmp[MV__NRRD_MAX_DIM];
+    int i, t;
+    MV__CHECK(f->val[MV__NF_TYPE], MV_ERR_BAD_HEADER, "%s: no type field", name);
+    MV__NRRD_LOOKUP(mv__nrrd_types, name, f->val[MV__NF_TYPE], f->len[MV__NF_TYPE], t);
+    MV__CHECK(t >= 0, mv__nrrd_is(f->val[MV__NF_TYPE], f->len[MV__NF_TYPE], "block") ? MV_ERR_UNSUPPORTED : MV_ERR_BAD_HEADER,
+              "%s: type: %.*s (medvol reads the integer types to 64 bits, float and double)", name,
+              (int)MV__MIN(f->len[MV__NF_TYPE], (size_t)32), f->val[MV__NF_TYPE]);
+    m->dtype = mv__nrrd_types[t].dt;
+    MV__CHECK(f->val[MV__NF_DIMENSION], MV_ERR_BAD_HEADER, "%s: no dimension field", name);
+    MV__TRY(mv__nrrd_numbers("dimension", f->val[MV__NF_DIMENSION], f->len[MV__NF_DIMENSION], &x, 1, 0, 1, name));
+    MV__CHECK(x >= 1 && x <= MV__NRRD_MAX_DIM, MV_ERR_BAD_HEADER, "%s: dimension: %.0f (1 .. %d)", name, x,
+              MV__NRRD_MAX_DIM);
+    *dim = (int)x;
+    MV__CHECK(f->val[MV__NF_SIZES], MV_ERR_BAD_HEADER, "%s: no sizes field", name);
+    MV__TRY(mv__nrrd_numbers("sizes", f->val[MV__NF_SIZES], f->len[MV__NF_SIZES], tmp, *dim, 0, 1, name));
+    for (i = 0; i < *dim; i++) {
+        MV__CHECK(tmp[i] >= 1 && tmp[i] <= 9e15, MV_ERR_BAD_HEADER, "%s: sizes[%d] = %.0f", name, i, tmp[i]);
+        sizes[i] = (int64_t)tmp[i];
+    }
+    MV__CHECK(f->val[MV__NF_ENCODING], MV_ERR_BAD_HEADER, "%s: no encoding field", name);
+    {
+        const char *v = f->val[MV__NF_ENCODING];
+        size_t n = f->len[MV__NF_ENCODING];
+        if (mv__nrrd_is(v, n, "raw")) {
+        } else if (mv__nrrd_is(v, n, "gzip") || mv__nrrd_is(v, n, "gz")) {
+            m->compressed = 1;
+        } else if (mv__nrrd_is(v, n, "ascii") || mv__nrrd_is(v, n, "text") || mv__nrrd_is(v, n, "txt")) {
+            m->text_enc = MV__NRRD_ASCII;
+        } else if (mv__nrrd_is(v, n, "hex")) {
+            m->text_enc = MV__NRRD_HEX;
+        } else {
+            int known = mv__nrrd_is(v, n, "bzip2") || mv__nrrd_is(v, n, "bz2") || mv__nrrd_is(v, n, "zrl");
+            return mv__fail(known ? MV_ERR_UNSUPPORTED : MV_ERR_BAD_HEADER,
+                            "%s: encoding: %.*s (medvol reads raw, gzip, ascii and hex%s)", name,
+                            (int)MV__MIN(n, (size_t)32), v, known ? "; unu save -e gzip converts" : "");
+        }
+    }
+    if (mv__dt[m->dtype].size > 1 && m->text_enc != MV__NRRD_ASCII) {
+        const char *v = f->val[MV__NF_ENDIAN];
+        size_t n = f->len[MV__NF_ENDIAN];
+        MV__CHECK(v, MV_ERR_BAD_HEADER, "%s: no endian field (type %s needs one)", name, mv__nrrd_types[t].name);
+        MV__CHECK(mv__nrrd_is(v, n, "little") || mv__nrrd_is(v, n, "big"), MV_ERR_BAD_HEADER,
+                  "%s: endian: %.*s (little or big)", name, (int)MV__MIN(n, (size_t)32), v);
+        m->msb = mv__nrrd_is(v, n, "big");
+    }
+    if (f->val[MV__NF_LINE_SKIP]) {
+        MV__TRY(mv__nrrd_numbers("line skip", f->val[MV__NF_LINE_SKIP], f->len[MV__NF_LINE_SKIP], &x, 1, 0, 1, name));
+        MV__CHECK(x >= 0 && x < 9e15, MV_ERR_BAD_HEADER, "%s: line skip: %.0f", name, x);
+        m->line_skip = (int64_t)x;
+    }
+    if (f->val[MV__NF_BYTE_SKIP]) {
+        MV__TRY(mv__nrrd_numbers("byte skip", f->val[MV__NF_BYTE_SKIP], f->len[MV__NF_BYTE_SKIP], &x, 1, 0, 1, name));
+        MV__CHECK(x >= -1 && x < 4e18, MV_ERR_BAD_HEADER, "%s: byte skip: %.0f (-1 or more)", name, x);
+        MV__CHECK(x >= 0 || (!m->compressed && !m->text_enc), MV_ERR_BAD_HEADER,
+                  "%s: byte skip: -1 (the data ends the file) needs raw encoding", name);
+        if (m->compressed) m->decoded_skip = (uint64_t)x; /* gzip: in the decompressed bytes */
+        else m->header_size = (int64_t)x;                /* raw, ascii, hex: file bytes */
+    }
+    m->local = 1;
+    if (f->val[MV__NF_DATA_FILE]) {
+        const char *v = f->val[MV__NF_DATA_FILE];
+        size_t n = f->len[MV__NF_DATA_FILE];
+        MV__CHECK(n > 0, MV_ERR_BAD_HEADER, "%s: data file is empty", name);
+        MV__CHECK(!(n >= 4 && mv__streq_nocase_n(v, "LIST", 4) && (n == 4 || v[4] == ' ')), MV_ERR_UNSUPPORTED,
+                  "%s: data file: LIST (the data in several files) is not supported", name);
+        MV__CHECK(!memchr(v, '%', n) || !memchr(v, ' ', n), MV_ERR_UNSUPPORTED,
+                  "%s: data file: %.*s (numbered files, a pattern) is not supported", name, (int)MV__MIN(n, (size_t)64), v);
+        MV__CHECK(n < sizeof(m->data_file), MV_ERR_UNSUPPORTED, "%s: data file: a %zu-byte name", name, n);
+        memcpy(m->data_file, v, n);
+        m->data_file[n] = 0;
+        m->local = 0;
+    }
+    return MV_OK;
+}
+
+/* Kinds: which file axis (if any) holds the channels, the image axes. */
+static mv_status mv__nrrd_parse_axes(const mv__nrrd_fieldset *f, const char *name, int dim, const int64_t *sizes,
+                                     mv__mha *m, int *axes, int *range)
+{
+    const char *tok[MV__NRRD_MAX_DIM];
+    size_t len[MV__NRRD_MAX_DIM];
+    int i, n = 0;
+    *range = -1;
+    if (f->val[MV__NF_KINDS])
+        MV__TRY(mv__nrrd_tokens("kinds", f->val[MV__NF_KINDS], f->len[MV__NF_KINDS], dim, tok, len, name));
+    for (i = 0; i < dim; i++) {
+        int k = 0;
+        if (f->val[MV__NF_KINDS]) {
+            MV__NRRD_LOOKUP(mv__nrrd_kinds, name, tok[i], len[i], k);
+            MV__CHECK(k >= 0, MV_ERR_BAD_HEADER, "%s: kinds[%d]: unknown kind '%.*s'", name, i,
+                      (int)MV__MIN(len[i], (size_t)32), tok[i]);
+            MV__CHECK(!mv__nrrd_kinds[k].size || sizes[i] == mv__nrrd_kinds[k].size, MV_ERR_BAD_HEADER,
+                      "%s: kinds[%d] = %s needs size %d, sizes[%d] = %lld", name, i, mv__nrrd_kinds[k].name,
+                      mv__nrrd_kinds[k].size, i, (long long)sizes[i]);
+        }
+        if (mv__nrrd_kinds[k].domain) {
+            axes[n++] = i;
+            continue;
+        }
+        MV__CHECK(*range < 0, MV_ERR_UNSUPPORTED, "%s: kinds: axes %d and %d both hold values per voxel (ITK and medvol take one)",
+                  name, *range, i);
+        MV__CHECK(!strstr(mv__nrrd_kinds[k].name, "masked"), MV_ERR_UNSUPPORTED, "%s: kinds[%d] = %s is not supported",
+                  name, i, mv__nrrd_kinds[k].name);
+        if (!strcmp(mv__nrrd_kinds[k].name, "complex")) {
+            MV__CHECK(i == 0 && (m->dtype == MV_DT_F32 || m->dtype == MV_DT_F64), MV_ERR_UNSUPPORTED,
+                      "%s: kinds[%d] = complex: medvol reads float or double pairs on axis 0", name, i);
+            m->dtype = m->dtype == MV_DT_F32 ? MV_DT_C64 : MV_DT_C128;
+        } else if (sizes[i] > 1) {
+            MV__CHECK(sizes[i] <= MV__MHA_MAX_CHANNELS, MV_ERR_UNSUPPORTED, "%s: %lld values per voxel (medvol takes %d)",
+                      name, (long long)sizes[i], MV__MHA_MAX_CHANNELS);
+            m->channels = (int)sizes[i];
+        }
+        *range = i;
+    }
+    m->ndims = n;
+    MV__CHECK(n >= 1 && n <= MV_MAX_DIMS && (m->channels == 1 || n < MV_MAX_DIMS), MV_ERR_UNSUPPORTED,
+              "%s: %d image axes%s (medvol holds %d)", name, n, m->channels > 1 ? " and a channel axis" : "",
+              MV_MAX_DIMS);
+    for (i = 0; i < n; i++) m->dim[i] = sizes[axes[i]];
+    /* (a range axis of size 1, or complex folded into the dtype, leaves
+       the layout as the image axes alone have it) */
+    m->chan_axis = m->channels > 1 ? *range : 0;
+    return MV_OK;
+}
+
+/* The geometry in ITK's LPS terms, as ITK's NrrdImageIO sets it: with a
+   space, spacing = |space direction|, direction = that vector over it (for
+   an image axis; "none" keeps unit spacing and the identity column), origin
+   = space origin; RAS and LAS coordinates are turned to LPS. Without one,
+   spacings (unit where absent or nan), and the origin teem computes from
+   axis mins when every image axis has one (cell centring unless centers
+   says node: min + spacing / 2), else 0. */
+static mv_status mv__nrrd_parse_geometry(const mv__nrrd_fieldset *f, const char *name, int dim, const int64_t *sizes,
+                                         const int *axes, mv__mha *m)
+{
+    double v[MV__NRRD_MAX_DIM], sign[MV__NRRD_MAX_DIM], spc[MV__NRRD_MAX_DIM];
+    int i, j, r, sd = 0, none, n = m->ndims;
+    for (i = 0; i < MV_MAX_DIMS; i++) {
+        m->spacing[i] = 1.0;
+        for (r = 0; r < MV_MAX_DIMS; r++) m->dir[r][i] = r == i;
+    }
+    for (i = 0; i < MV__NRRD_MAX_DIM; i++) sign[i] = spc[i] = 1.0;
+    MV__CHECK(!(f->val[MV__NF_SPACE] && f->val[MV__NF_SPACE_DIMENSION]), MV_ERR_BAD_HEADER,
+              "%s: both space and space dimension (one or the other)", name);
+    if (f->val[MV__NF_SPACE]) {
+        int s, t;
+        MV__NRRD_LOOKUP(mv__nrrd_spaces, name, f->val[MV__NF_SPACE], f->len[MV__NF_SPACE], s);
+        MV__NRRD_LOOKUP(mv__nrrd_spaces, abbrev, f->val[MV__NF_SPACE], f->len[MV__NF_SPACE], t);
+        if (s < 0) s = t;
+        MV__CHECK(s >= 0, MV_ERR_BAD_HEADER, "%s: space: unknown space '%.*s'", name,
+                  (int)MV__MIN(f->len[MV__NF_SPACE], (size_t)40), f->val[MV__NF_SPACE]);
+        sd = mv__nrrd_spaces[s].dim;
+        for (r = 0; r < 3; r++) sign[r] = mv__nrrd_spaces[s].sign[r];
+    } else if (f->val[MV__NF_SPACE_DIMENSION]) {
+        MV__TRY(mv__nrrd_numbers("space dimension", f->val[MV__NF_SPACE_DIMENSION], f->len[MV__NF_SPACE_DIMENSION], v,
+                                 1, 0, 1, name));
+        MV__CHECK(v[0] >= 1 && v[0] <= MV__NRRD_MAX_DIM, MV_ERR_BAD_HEADER, "%s: space dimension: %.0f", name, v[0]);
+        sd = (int)v[0];
+    }
+    MV__CHECK(sd || (!f->val[MV__NF_SPACE_DIRECTIONS] && !f->val[MV__NF_SPACE_ORIGIN]), MV_ERR_BAD_HEADER,
+              "%s: space %s without a space or space dimension field", name,
+              f->val[MV__NF_SPACE_DIRECTIONS] ? "directions" : "origin");
+    if (f->val[MV__NF_SPACINGS]) {
+        MV__TRY(mv__nrrd_numbers("spacings", f->val[MV__NF_SPACINGS], f->len[MV__NF_SPACINGS], spc, dim, 1, 0, name));
+        for (i = 0; i < dim; i++)
+            MV__CHECK(!sd || isnan(spc[i]), MV_ERR_BAD_HEADER,
+                      "%s: spacings[%d] = %g beside a space (the spacing is the space direction's length)", name, i,
+                      spc[i]);
+    }
+    if (sd) {
+        MV__CHECK(sd == n, MV_ERR_UNSUPPORTED,
+                  "%s: %d image axes in a space of dimension %d (ITK and medvol need them equal)", name, n, sd);
+        if (f->val[MV__NF_SPACE_DIRECTIONS]) {
+            const char *p = f->val[MV__NF_SPACE_DIRECTIONS], *end = p + f->len[MV__NF_SPACE_DIRECTIONS], *t;
+            size_t l;
+            for (i = j = 0; i < dim; i++) {
+                double norm = 0;
+                MV__TRY(mv__nrrd_vector("space directions", &p, end, sd, v, &none, name));
+                if (j >= n || axes[j] != i) continue; /* the channel axis's direction (none, as a rule) */
+                if (!none) {
+                    for (r = 0; r < sd; r++) norm += v[r] * v[r];
+                    norm = sqrt(norm);
+                    MV__CHECK(norm > 0 && isfinite(norm), MV_ERR_BAD_HEADER, "%s: space directions[%d] is %s", name, i,
+                              norm > 0 ? "not finite" : "zero");
+                    m->spacing[j] = norm;
+                    for (r = 0; r < sd; r++) m->dir[r][j] = v[r] / norm * sign[r];
+                }
+                j++;
+            }
+            MV__CHECK(!mv__nrrd_token(&p, end, &t, &l), MV_ERR_BAD_HEADER, "%s: space directions has more than %d entries",
+                      name, dim);
+        }
+        if (f->val[MV__NF_SPACE_ORIGIN]) {
+            const char *p = f->val[MV__NF_SPACE_ORIGIN], *end = p + f->len[MV__NF_SPACE_ORIGIN];
+            MV__TRY(mv__nrrd_vector("space origin", &p, end, sd, v, &none, name));
+            MV__CHECK(!none, MV_ERR_BAD_HEADER, "%s: space origin: none", name);
+            for (r = 0; r < sd; r++) m->offset[r] = v[r] * sign[r];
+        }
+        return MV_OK;
+    }
+    for (j = 0; j < n; j++)
+        if (!isnan(spc[axes[j]])) {
+            MV__CHECK(spc[axes[j]] != 0, MV_ERR_BAD_HEADER, "%s: spacings[%d] is 0", name, axes[j]);
+            m->spacing[j] = spc[axes[j]];
+        }
+    if (f->val[MV__NF_AXIS_MINS]) { /* teem's nrrdOriginCalculate, cell centring by default */
+        double mins[MV__NRRD_MAX_DIM], maxs[MV__NRRD_MAX_DIM], o[MV_MAX_DIMS];
+        const char *tok[MV__NRRD_MAX_DIM];
+        size_t len[MV__NRRD_MAX_DIM];
+        int ok = 1;
+        MV__TRY(mv__nrrd_numbers("axis mins", f->val[MV__NF_AXIS_MINS], f->len[MV__NF_AXIS_MINS], mins, dim, 1, 0, name));
+        for (i = 0; i < dim; i++) maxs[i] = NAN;
+        if (f->val[MV__NF_AXIS_MAXS])
+            MV__TRY(mv__nrrd_numbers("axis maxs", f->val[MV__NF_AXIS_MAXS], f->len[MV__NF_AXIS_MAXS], maxs, dim, 1, 0, name));
+        if (f->val[MV__NF_CENTERS])
+            MV__TRY(mv__nrrd_tokens("centers", f->val[MV__NF_CENTERS], f->len[MV__NF_CENTERS], dim, tok, len, name));
+        for (j = 0; j < n && ok; j++) {
+            int a = axes[j], node = f->val[MV__NF_CENTERS] && mv__nrrd_is(tok[a], len[a], "node");
+            double s = !isnan(spc[a]) ? spc[a] : (maxs[a] - mins[a]) / (double)(node ? sizes[a] - 1 : sizes[a]);
+            o[j] = node ? mins[a] : mins[a] + s / 2;
+            ok = isfinite(o[j]);
+        }
+        for (j = 0; j < n && ok; j++) m->offset[j] = o[j];
+    }
+    return MV_OK;
+}
+
+/* Parses a NRRD header text (name for messages) into m; *text_len = the
+   header's bytes (the data of an attached header follows them). */
+static mv_status mv__nrrd_parse(const char *text, size_t len, const char *name, mv__mha *m)
+{
+    mv__nrrd_fieldset f;
+    int64_t sizes[MV__NRRD_MAX_DIM];
+    int axes[MV__NRRD_MAX_DIM], dim = 0, range = -1, blank = 0; /* (set by the calls: gcc -O3 cannot see it) */
+    memset(m, 0, sizeof(*m));
+    m->format = MV_FORMAT_NRRD;
+    m->channels = 1;
+    MV__TRY(mv__nrrd_fields_read(text, len, name, &f, &m->text_len, &blank));
+    MV__TRY(mv__nrrd_parse_layout(&f, name, m, &dim, sizes));
+    MV__CHECK(blank || !m->local, MV_ERR_TRUNCATED, "%s: no blank line after the header (the data would follow it)",
+              name);
+    MV__TRY(mv__nrrd_parse_axes(&f, name, dim, sizes, m, axes, &range));
+    return mv__nrrd_parse_geometry(&f, name, dim, sizes, axes, m);
+}
+
+/* Moves *off past n lines of src (each ending with '\n'). */
+static mv_status mv__nrrd_skip_lines(mv__src *src, int64_t n, uint64_t *off)
+{
+    unsigned char buf[4096];
+    while (n > 0) {
+        size_t got = 0, i;
+        MV__TRY(mv__src_read_upto(src, *off, buf, sizeof(buf), 1, &got));
+        MV__CHECK(got > 0, MV_ERR_TRUNCATED, "%s: the data ends within the line skip (%lld lines to go)", src->name,
+                  (long long)n);
+        for (i = 0; i < got && n > 0; i++)
+            if (buf[i] == '\n') n--;
+        *off += i;
+    }
+    return MV_OK;
+}
+
+static int mv__nrrd_white(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
+/* ascii (numbers separated by white space, read as this host's values) or
+   hex (two digits a byte, white space between pairs ignored) into exactly
+   want bytes of out. */
+static mv_status mv__nrrd_text_decode(const mv__mha *m, const char *in, size_t len, unsigned char *out, size_t want,
+                                      const char *name)
+{
+    const char *p = in, *end = in + len;
+    size_t es, n = 0, i;
+    if (m->text_enc == MV__NRRD_HEX) {
+        for (i = 0; i < want; i++) {
+            int d[2], k;
+            for (k = 0; k < 2; k++) {
+                int c;
+                while (p < end && mv__nrrd_white(*p)) p++;
+                MV__CHECK(p < end, MV_ERR_TRUNCATED, "%s: the hex data ends after %zu of %zu bytes", name, i, want);
+                c = (unsigned char)*p++;
+                d[k] = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+                MV__CHECK(d[k] >= 0, MV_ERR_BAD_DATA, "%s: hex data: '%c' at data byte %zu is not a hex digit", name, c,
+                          (size_t)(p - 1 - in));
+            }
+            out[i] = (unsigned char)(d[0] << 4 | d[1]);
+        }
+    } else { /* a complex value is two numbers */
+        mv_dtype cdt = mv__dt[m->dtype].kind == MV__K_COMPLEX ? (mv_dtype)mv__dt[m->dtype].comp : m->dtype;
+        int bits;
+        es = mv__dt[cdt].size;
+        n = want / es;
+        bits = 8 * (int)es;
+        for (i = 0; i < n; i++) {
+            char tok[80], *e;
+            size_t l = 0;
+            while (p < end && mv__nrrd_white(*p)) p++;
+            MV__CHECK(p < end, MV_ERR_TRUNCATED, "%s: the ascii data ends after %zu of %zu values", name, i, n);
+            while (p < end && !mv__nrrd_white(*p) && l + 1 < sizeof(tok)) tok[l++] = *p++;
+            tok[l] = 0;
+            MV__CHECK(p == end || mv__nrrd_white(*p), MV_ERR_BAD_DATA, "%s: ascii value %zu is over %zu characters",
+                      name, i, sizeof(tok) - 2);
+            if (mv__dt[cdt].kind == MV__K_FLOAT) { /* (strtof: float values rounded once) */
+                float y = 0;
+                double x = 0;
+                if (cdt == MV_DT_F32) y = strtof(tok, &e);
+                else x = strtod(tok, &e);
+                MV__CHECK(*e == 0, MV_ERR_BAD_DATA, "%s: ascii value %zu ('%s') is not a number", name, i, tok);
+                if (cdt == MV_DT_F32) memcpy(out + 4 * i, &y, 4);
+                else memcpy(out + 8 * i, &x, 8);
+            } else {
+                /* [+-]digits, the magnitude in u (no strtoll: errno is not everywhere) */
+                int neg = tok[0] == '-', ok = 1;
+                const char *d = tok + (tok[0] == '-' || tok[0] == '+');
+                uint64_t u = 0, lim;
+                ok = *d != 0;
+                for (; *d && ok; d++) {
+                    ok = *d >= '0' && *d <= '9' && u <= (UINT64_MAX - (uint64_t)(*d - '0')) / 10;
+                    if (ok) u = u * 10 + (uint64_t)(*d - '0');
+                }
+                if (mv__dt[cdt].kind == MV__K_UINT) lim = neg ? 0 : bits == 64 ? UINT64_MAX : ((uint64_t)1 << bits) - 1;
+                else lim = ((uint64_t)1 << (bits - 1)) - (uint64_t)!neg; /* 2^(b-1) below zero, 2^(b-1) - 1 above */
+                ok = ok && u <= lim;
+                MV__CHECK(ok, MV_ERR_BAD_DATA, "%s: ascii value %zu ('%s') is not a%s", name, i, tok,
+                          mv__dt[cdt].kind == MV__K_UINT ? "n unsigned integer that fits" : "n integer that fits");
+                if (neg) u = 0 - u; /* two's complement */
+                switch (es) { /* this host's byte order: the header then says no swap */
+                case 1: out[i] = (unsigned char)u; break;
+                case 2: { uint16_t y = (uint16_t)u; memcpy(out + 2 * i, &y, 2); } break;
+                case 4: { uint32_t y = (uint32_t)u; memcpy(out + 4 * i, &y, 4); } break;
+                default: memcpy(out + 8 * i, &u, 8); break;
+                }
+            }
+        }
+    }
+    while (p < end && mv__nrrd_white(*p)) p++;
+    MV__CHECK(p == end, MV_ERR_BAD_DATA, "%s: the %s data holds more than the %zu %s the header says", name,
+              m->text_enc == MV__NRRD_HEX ? "hex" : "ascii", m->text_enc == MV__NRRD_HEX ? want : n,
+              m->text_enc == MV__NRRD_HEX ? "bytes" : "values");
+    return MV_OK;
+}
+
+/* The name teem writes for dt (a complex dtype: its component's). */
+static MV__UNUSED const char *mv__nrrd_type_name(mv_dtype dt)
+{
+    int i;
+    if (mv__dt[dt].kind == MV__K_COMPLEX) dt = (mv_dtype)mv__dt[dt].comp;
+    for (i = 0; i < 10; i++)
+        if (mv__nrrd_types[i].dt == dt) return mv__nrrd_types[i].name;
+    return NULL;
+}
+
+/* A NRRD header read from s (a known size: a file or memory): parsed,
+   then its voxels from s itself or from the data file beside path (NULL:
+   none may be named). */
+static mv_status mv__nrrd_load_src(mv__src *s, const char *path, const mv_load_opts *opts, mv_vol *out)
+{
+    void *ctx = opts ? opts->alloc_ctx : NULL;
+    int header_only = opts && opts->header_only;
+    const char *text;
+    char *owned = NULL;
+    size_t len = 0;
+    mv__mha m;
+    mv_status st;
+    MV__CHECK(s->size != MV__SIZE_UNKNOWN, MV_ERR_UNSUPPORTED,
+              "%s: NRRD from a stream or a gzip-compressed file (medvol reads NRRD files and memory)", s->name);
+    if (s->mem) {
+        text = (const char *)s->mem;
+        len = (size_t)MV__MIN(s->size, (uint64_t)MV__MHA_MAX_TEXT);
+    } else {
+#if defined(MV__HAVE_FILES)
+        MV__TRY(mv__mha_read_text(s, &owned, &len, 1, ctx));
+        text = owned;
+#else
+        return mv__fail(MV_ERR_UNSUPPORTED, "%s: NRRD needs files (MEDVOL_NO_STDIO)", s->name);
+#endif
+    }
+    st = mv__nrrd_parse(text, len, s->name, &m);
+    mv__free(owned, ctx);
+    MV__TRY(st);
+    if (m.local || header_only) return mv__mha_load_parsed(&m, s, s, opts, 0, out);
+    MV__CHECK(path != NULL, MV_ERR_INVALID_ARG,
+              "%s: the header names data file %s: load it by path (mv_load) or with mv_load_nrrd_mem", s->name,
+              m.data_file);
+#if defined(MV__HAVE_FILES)
+    {
+        mv__src ds;
+        char *data_path = mv__path_beside(path, m.data_file, ctx);
+        MV__CHECK(data_path != NULL, MV_ERR_OUT_OF_MEMORY, "%s: file name", path);
+        st = mv__src_open(&ds, data_path);
+        if (st == MV_OK) {
+            st = mv__mha_load_parsed(&m, s, &ds, opts, 1, out);
+            mv__src_close(&ds);
+        } else {
+            st = mv__fail_prefix(st, "%s: data file: %s", path, m.data_file);
+        }
+        mv__free(data_path, ctx);
+        return st;
+    }
+#else
+    return MV_ERR_UNSUPPORTED;
+#endif
+}
+
+#if defined(MV__HAVE_FILES)
+/* mv_load of a .nrrd or .nhdr: its data file is read under the pair lock
+   that a save of the two takes. */
+static mv_status mv__nrrd_load_path(const char *path, mv_vol *out, const mv_load_opts *opts)
+{
+    mv__src hs;
+    mv_vol res;
+    int lock = -1;
+    mv_status st;
+    if (!(opts && opts->header_only) && mv__ends_with(path, ".nhdr")) lock = mv__pair_lock(path, 0);
+    st = mv__src_open(&hs, path);
+    if (st == MV_OK) {
+        st = mv__nrrd_load_src(&hs, path, opts, &res);
+        if (st == MV_OK) st = mv__out_commit(out, &res);
+        mv__src_close(&hs);
+    }
+    mv__pair_unlock(lock);
+    return st;
+}
+#endif
+
+MVDEF mv_status mv_load_nrrd_mem(const void *header, size_t header_len, const void *data, size_t data_len, mv_vol *out,
+                                 const mv_load_opts *opts)
+{
+    mv__mha m;
+    mv__src hs, ds;
+    mv_vol res;
+    mv_status st;
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_load_nrrd_mem: out is NULL");
+    MV__TRY(mv__out_begin(out));
+    MV__CHECK(header != NULL || header_len == 0, MV_ERR_INVALID_ARG, "mv_load_nrrd_mem: header is NULL");
+    MV__CHECK(data != NULL || data_len == 0, MV_ERR_INVALID_ARG, "mv_load_nrrd_mem: data is NULL");
+    MV__TRY(mv__nrrd_parse((const char *)header, MV__MIN(header_len, MV__MHA_MAX_TEXT), "NRRD header", &m));
+    MV__CHECK(m.local || data != NULL || (opts && opts->header_only), MV_ERR_INVALID_ARG,
+              "NRRD header: data file %s, but no data buffer was given", m.data_file);
+    mv__src_mem(&hs, header, header_len, "NRRD header");
+    mv__src_mem(&ds, data, data_len, "NRRD data");
+    st = mv__mha_load_parsed(&m, &hs, m.local ? &hs : &ds, opts, !m.local, &res);
+    if (st == MV_OK) st = mv__out_commit(out, &res);
+    return st;
+}
+
+/* ---- NRRD writer (snprintf and files: not under MEDVOL_NO_STDIO) ---- */
+#if defined(MV__HAVE_FILES)
+
+/* Appends "key: (a,b,..)" style vectors: n numbers of v in parentheses. */
+static void mv__nrrd_put_vector(char *buf, size_t cap, size_t *at, const double *v, int n)
+{
+    char num[40];
+    int i;
+    mv__mha_put(buf, cap, at, "(");
+    for (i = 0; i < n; i++) {
+        mv__vtk_number(num, sizeof(num), v[i] == 0 ? 0.0 : v[i]); /* no "-0" */
+        mv__mha_put(buf, cap, at, i ? ",%s" : "%s", num);
+    }
+    mv__mha_put(buf, cap, at, ")");
+}
+
+/* The header as ITK's NrrdImageIO writes it (teem's field order): LPS
+   space for three axes, else "space dimension"; channels (or a complex
+   pair) as a first axis with no direction. */
+static size_t mv__nrrd_header_text(const mv__mha_w *w, mv_dtype dt, int compressed, const char *data_file, char *buf,
+                                   size_t cap)
+{
+    size_t at = 0, cs = mv__dt[dt].kind == MV__K_COMPLEX ? mv__dt[mv__dt[dt].comp].size : mv__dt[dt].size;
+    int i, r, n = w->ndims, lead = w->channels > 1 || mv__dt[dt].kind == MV__K_COMPLEX;
+    double col[MV_MAX_DIMS];
+    mv__mha_put(buf, cap, &at,
+                "NRRD0004\n# Complete NRRD file format specification at:\n"
+                "# http://teem.sourceforge.net/nrrd/format.html\ntype: %s\ndimension: %d\n",
+                mv__nrrd_type_name(dt), n + lead);
+    if (n == 3) mv__mha_put(buf, cap, &at, "space: left-posterior-superior\n");
+    else mv__mha_put(buf, cap, &at, "space dimension: %d\n", n);
+    mv__mha_put(buf, cap, &at, "sizes:");
+    if (lead) mv__mha_put(buf, cap, &at, " %d", w->channels > 1 ? w->channels : 2);
+    for (i = 0; i < n; i++) mv__mha_put(buf, cap, &at, " %lld", (long long)w->dim[i]);
+    mv__mha_put(buf, cap, &at, "\nspace directions:%s", lead ? " none" : "");
+    for (i = 0; i < n; i++) {
+        for (r = 0; r < n; r++) col[r] = w->dir[r][i] * w->spacing[i];
+        mv__mha_put(buf, cap, &at, " ");
+        mv__nrrd_put_vector(buf, cap, &at, col, n);
+    }
+    mv__mha_put(buf, cap, &at, "\nkinds:%s", !lead ? "" : w->channels > 1 ? " vector" : " complex");
+    for (i = 0; i < n; i++) mv__mha_put(buf, cap, &at, " domain");
+    mv__mha_put(buf, cap, &at, "\n");
+    if (cs > 1) mv__mha_put(buf, cap, &at, "endian: %s\n", mv__host_is_big_endian() ? "big" : "little");
+    mv__mha_put(buf, cap, &at, "encoding: %s\nspace origin: ", compressed ? "gzip" : "raw");
+    mv__nrrd_put_vector(buf, cap, &at, w->offset, n);
+    mv__mha_put(buf, cap, &at, "\n");
+    if (data_file) mv__mha_put(buf, cap, &at, "data file: %s\n", data_file);
+    mv__mha_put(buf, cap, &at, "\n");
+    return at;
+}
+
+/* v as NRRD: the header text (naming data_file, NULL: attached) into
+   text[0..cap) and the voxels as the file stores them (*payload; *tmp owns
+   what was made for it). */
+static mv_status mv__nrrd_encode(const mv_vol *v, const char *name, const mv_save_opts *opts, const char *data_file,
+                                 char *text, size_t cap, size_t *tlen, const unsigned char **payload, size_t *n,
+                                 unsigned char **tmp)
+{
+    void *ctx = opts ? opts->alloc_ctx : NULL;
+    mv__mha_w w;
+    mv_vol t;
+    *tmp = NULL;
+    MV__CHECK(v != NULL, MV_ERR_INVALID_ARG, "%s: the volume is NULL", name);
+    MV__CHECK(mv__dtype_ok(v->dtype) && mv__nrrd_type_name(v->dtype) != NULL, MV_ERR_UNSUPPORTED,
+              "%s: %s has no NRRD type (NRRD holds integers up to 64 bits, float, double, and complex of those two)",
+              name, mv_dtype_name(v->dtype));
+    t = *v; /* the plan reads a complex volume as its component type: one value a voxel, the pair a first axis */
+    if (mv__dt[v->dtype].kind == MV__K_COMPLEX) t.dtype = (mv_dtype)mv__dt[v->dtype].comp;
+    MV__TRY(mv__mha_plan(&t, name, &w));
+    MV__CHECK(!(w.channels > 1 && mv__dt[v->dtype].kind == MV__K_COMPLEX), MV_ERR_UNSUPPORTED,
+              "%s: a complex vector volume (NRRD holds one axis of values per voxel)", name);
+    *tlen = mv__nrrd_header_text(&w, v->dtype, opts && opts->compress, data_file, text, cap);
+    MV__CHECK(*tlen < cap, MV_ERR_INVALID_ARG, "%s: header text too long", name);
+    return mv__mha_payload(v, &w, opts, 1, ctx, payload, n, tmp);
+}
+
+/* .nrrd: one file (header, blank line, voxels). .nhdr: the header and
+   NAME.raw (NAME.raw.gz compressed) beside it, as ITK names them, both
+   renamed under the pair lock. */
+static mv_status mv__nrrd_save(const char *path, const mv_vol *v, const mv_save_opts *opts)
+{
+    void *ctx = opts ? opts->alloc_ctx : NULL;
+    char text[8192], *target = NULL, *raw = NULL;
+    const char *raw_base = NULL;
+    const unsigned char *payload = NULL;
+    unsigned char *tmp = NULL;
+    size_t n = 0, tlen = 0;
+    mv_status st;
+    if (mv__ends_with(path, ".nhdr"))
+        MV__TRY(mv__data_file_beside(path, 5, opts && opts->compress ? ".raw.gz" : ".raw", ctx, &target, &raw, &raw_base));
+    st = mv__nrrd_encode(v, path, opts, raw_base, text, sizeof(text), &tlen, &payload, &n, &tmp);
+    if (st == MV_OK) st = mv__header_data_write(path, target, raw, text, tlen, payload, n, opts ? opts->fsync : 0, ctx);
+    mv__free(tmp, ctx);
+    mv__free(raw, ctx);
+    mv__free(target, ctx);
+    return st;
+}
+
+/* mv_save_mem / mv_save_io with opts->format = MV_FORMAT_NRRD: an attached .nrrd. */
+static mv_status mv__nrrd_write(const mv_vol *v, const char *name, mv__sink *s, const mv_save_opts *opts)
+{
+    char text[8192];
+    const unsigned char *payload = NULL;
+    unsigned char *tmp = NULL;
+    size_t n = 0, tlen = 0;
+    mv_status st = mv__nrrd_encode(v, name, opts, NULL, text, sizeof(text), &tlen, &payload, &n, &tmp);
+    if (st == MV_OK) st = mv__sink_write(s, text, tlen);
+    if (st == MV_OK) st = mv__sink_write(s, payload, n);
+    mv__free(tmp, opts ? opts->alloc_ctx : NULL);
     return st;
 }
 #endif

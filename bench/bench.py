@@ -252,6 +252,8 @@ class Inputs:
             img = sitk.GetImageFromArray(self.x.T)
             sitk.WriteImage(img, self.path("f32.mha"), False)
             sitk.WriteImage(img, self.path("f32-z.mha"), True)
+            sitk.WriteImage(img, self.path("f32.nrrd"), False)  # NRRD as ITK (and 3D Slicer) write it
+            sitk.WriteImage(img, self.path("f32-z.nrrd"), True)
         except ImportError:
             pass
         try:  # FreeSurfer MGH inputs: nibabel's .mgh (big-endian), that file gzip -6 as one
@@ -400,6 +402,10 @@ def build_ops(mv, T):
         im.load()
         return im
 
+    def pynrrd_load(path):
+        import nrrd
+        return nrrd.read(path)[0]
+
     def medrs_load(path):
         import medrs
         return medrs.load(path).to_numpy()
@@ -417,9 +423,12 @@ def build_ops(mv, T):
             "TorchIO": lambda i: tio_load(f(i)),
             "medrs": lambda i: medrs_load(f(i)),
             "SimpleITK": lambda i: sitk_read(f(i)),
+            "pynrrd": lambda i: pynrrd_load(f(i)),
         }
         if only:  # formats the other tools do not read
             tools = {k: v for k, v in tools.items() if k in only}
+        else:  # (pynrrd reads NRRD alone)
+            del tools["pynrrd"]
         ref = (lambda i: i.x) if dtype == "f32" else (lambda i: i.x16)
         notes = {
             "numpy": "nibabel load(mmap=False).get_fdata(float32)",
@@ -429,7 +438,8 @@ def build_ops(mv, T):
             "medvol": "mv_load(scaled, mmap never): read into fresh memory"} if not only else {
             "medvol": "mv_load (mmap never): read into fresh memory",
             "numpy": "nibabel load(mmap=False).get_fdata(float32)",
-            "SimpleITK": "ReadImage(path, sitkFloat32)"}
+            "SimpleITK": "ReadImage(path, sitkFloat32)",
+            "pynrrd": "nrrd.read(path) (MONAI's NRRD reader)"}
         return Op(key, title, tools, ref, 0.0, notes={k: v for k, v in notes.items() if k in tools})
 
     ops = [
@@ -443,6 +453,11 @@ def build_ops(mv, T):
                 only=("medvol", "medvol-1t", "SimpleITK")),
         load_op("load_mhaz_f32", "load .mha float32, zlib (SimpleITK-written)", "f32-z.mha", "f32",
                 only=("medvol", "medvol-1t", "SimpleITK")),
+        # NRRD as ITK writes it (raw, and gzip at ITK's level 2, one member)
+        load_op("load_nrrd_f32", "load .nrrd float32 (SimpleITK-written)", "f32.nrrd", "f32",
+                only=("medvol", "medvol-1t", "SimpleITK", "pynrrd")),
+        load_op("load_nrrdz_f32", "load .nrrd float32, gzip (SimpleITK-written)", "f32-z.nrrd", "f32",
+                only=("medvol", "medvol-1t", "SimpleITK", "pynrrd")),
         # FreeSurfer MGH (Inputs: nibabel's writer; SimpleITK 2.5 has no MGH reader)
         load_op("load_mgh_f32", "load .mgh float32 (nibabel-written, big-endian)", "f32.mgh", "f32",
                 only=("medvol", "medvol-1t", "numpy")),

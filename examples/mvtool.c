@@ -259,8 +259,11 @@ static void print_info(const char *path, const mv_vol *vp)
            : m->format == MV_FORMAT_NIFTI2 ? "NIfTI-2"
            : m->format == MV_FORMAT_METAIMAGE ? "MetaImage"
            : m->format == MV_FORMAT_MGH       ? "FreeSurfer MGH"
+           : m->format == MV_FORMAT_NRRD      ? "NRRD"
                                               : "Analyze 7.5",
-           !m->pair ? " single file" : m->format == MV_FORMAT_METAIMAGE ? " header + data file" : " pair (.hdr/.img)",
+           !m->pair                                                        ? " single file"
+           : m->format == MV_FORMAT_METAIMAGE || m->format == MV_FORMAT_NRRD ? " header + data file"
+                                                                           : " pair (.hdr/.img)",
            m->big_endian ? "big" : "little");
     printf("dtype        %s (datatype %d, %d bits)\n", mv_dtype_name(v->dtype), mv_dtype_nifti_code(v->dtype),
            (int)mv_dtype_size(v->dtype) * 8);
@@ -715,10 +718,11 @@ static int cmd_frames(const args *a)
 
 /* PREFIX + 4-digit time index + extension: the extension PREFIX ends with
    (.nii, .nii.gz, .hdr, .hdr.gz, .img, .img.gz, MetaImage .mha, .mhd,
-   FreeSurfer .mgh, .mgz), else .nii.gz (fslsplit's). */
+   NRRD .nrrd, .nhdr, FreeSurfer .mgh, .mgz), else .nii.gz (fslsplit's). */
 static int split_name(const char *prefix, int64_t t, char *out, size_t cap)
 {
-    static const char *exts[] = {".nii.gz", ".hdr.gz", ".img.gz", ".nii", ".hdr", ".img", ".mha", ".mhd", ".mgh", ".mgz"};
+    static const char *exts[] = {".nii.gz", ".hdr.gz", ".img.gz", ".nii", ".hdr", ".img", ".mha", ".mhd", ".nrrd", ".nhdr",
+                                 ".mgh", ".mgz"};
     size_t n = strlen(prefix), e;
     int i, w;
     for (i = 0; i < (int)(sizeof(exts) / sizeof(exts[0])); i++) {
@@ -1280,8 +1284,9 @@ static const command commands[] = {
     {"convert", "rewrite in another format or dtype",
      "mvtool convert IN OUT [--dtype NAME] [--nifti2] [--saturate | --scale] [--compress]\n"
      "  format from OUT's name (.nii[.gz], .hdr/.img[.gz], MetaImage .mha/.mhd;\n"
-     "  --compress: MetaImage's zlib CompressedData; FreeSurfer .mgh, .mgz);\n"
-     "  without --dtype stored values and metadata are kept (MetaImage and MGH\n"
+     "  --compress: MetaImage's zlib CompressedData; NRRD .nrrd/.nhdr, --compress:\n"
+     "  gzip encoding; FreeSurfer .mgh, .mgz);\n"
+     "  without --dtype stored values and metadata are kept (MetaImage, NRRD and MGH\n"
      "  have no scaling: a scaled input needs --dtype; MGH holds uint8, int16,\n"
      "  int32 and float32). --dtype converts the scaled values (float64; integers\n"
      "  round half to even). To an integer dtype, values outside its range are stored with\n"
@@ -1330,8 +1335,8 @@ static const command commands[] = {
      "mvtool split IN [PREFIX]\n"
      "  writes PREFIX0000.nii.gz, PREFIX0001.nii.gz, ... (the time index in 4 digits,\n"
      "  more if needed; PREFIX default vol), as fslsplit; if PREFIX ends in .nii,\n"
-     "  .nii.gz, .hdr, .hdr.gz, .mha, .mhd, .mgh or .mgz the index goes before that\n"
-     "  extension (out/t.nii -> out/t0000.nii). Dtype, scaling and metadata are the\n"
+     "  .nii.gz, .hdr, .hdr.gz, .mha, .mhd, .nrrd, .nhdr, .mgh or .mgz the index goes\n"
+     "  before that extension (out/t.nii -> out/t0000.nii). Dtype, scaling and metadata are the\n"
      "  input's.\n",
      "", 1, 2, cmd_split},
     {"merge", "concatenate 3D/4D files in time (like fslmerge -t)",

@@ -485,10 +485,11 @@ MV_TEST(gzip, other_tools_read_ours)
     char args[2048], out[512];
     int k, rc;
     if (!tu_python("gzip")) SKIP("needs /usr/bin/python3");
-    for (k = 0; k < 3; k++) {
+    for (k = 0; k < 4; k++) {
         memset(&o, 0, sizeof(o));
-        o.level = k == 0 ? 1 : 6;
-        o.single_member = k == 2;
+        o.level = k == 0 ? 1 : k == 3 ? 9 : 6;
+        o.single_member = k >= 2; /* in parts of 1 MiB, and of 100000 bytes, compressed in parallel */
+        if (k == 3) o.member_size = 100000;
         cap = mv_gzip_bound(n, &o);
         gz = (unsigned char *)malloc(cap);
         REQUIRE_OK(mv_gzip(in, n, gz, cap, &len, &o));
@@ -501,6 +502,14 @@ MV_TEST(gzip, other_tools_read_ours)
             rc = system(cmd);
         }
         EXPECT_MSG(rc == 0, "Python's gzip module disagrees (case %d)", k);
+        if (k >= 2) { /* one member: zlib's decoder (as pynrrd uses it) reads it all and nothing is left over */
+            char cmd[2300];
+            snprintf(cmd, sizeof(cmd),
+                     "%s -c \"import zlib,sys; d=zlib.decompressobj(31); o=d.decompress(open('%s','rb').read()); "
+                     "sys.exit(not (o == open('%s','rb').read() and d.eof and d.unused_data == b''))\"",
+                     tu_python("gzip"), tu_path("ours.gz"), tu_path("ours.raw"));
+            EXPECT_MSG(system(cmd) == 0, "zlib does not read it as one member (case %d)", k);
+        }
         snprintf(args, sizeof(args), "gzip -t '%s' 2>&1", tu_path("ours.gz"));
         EXPECT_MSG(system(args) == 0, "gzip -t rejects it (case %d)", k);
         snprintf(args, sizeof(args), "command -v pigz >/dev/null && pigz -t '%s' 2>&1 || true", tu_path("ours.gz"));
@@ -509,6 +518,40 @@ MV_TEST(gzip, other_tools_read_ours)
     }
     (void)out;
     free(in);
+}
+
+/* one member compressed in parallel parts (pigz's layout): the same bytes
+   on any thread count, one gzip header, decoded whole and in pieces */
+MV_TEST(gzip, single_member_parts)
+{
+    size_t n = (size_t)(3 << 20) + 17, len1 = 0, len2 = 0, got = 0, cap, i;
+    unsigned char *in = sample_bytes(n, 5), *a, *b, *back = (unsigned char *)malloc(n + 1);
+    mv_gzip_opts o;
+    memset(&o, 0, sizeof(o));
+    o.single_member = 1;
+    o.member_size = 70000; /* 46 parts */
+    cap = mv_gzip_bound(n, &o);
+    a = (unsigned char *)malloc(cap);
+    b = (unsigned char *)malloc(cap);
+    o.threads = 1;
+    REQUIRE_OK(mv_gzip(in, n, a, cap, &len1, &o));
+    o.threads = 2;
+    REQUIRE_OK(mv_gzip(in, n, b, cap, &len2, &o));
+    EXPECT(len1 == len2 && memcmp(a, b, len1) == 0);
+    EXPECT(a[0] == 0x1f && a[1] == 0x8b && a[3] == 0); /* no FEXTRA: no index */
+    for (i = 10; i + 1 < len1; i++) /* (a gzip header would not survive inside: there is only the one) */
+        if (a[i] == 0x1f && a[i + 1] == 0x8b && i + 3 < len1 && a[i + 2] == 8 && a[i + 3] == 0 && i + 10 < len1 &&
+            a[i + 9] == 255)
+            break;
+    EXPECT_MSG(i + 1 >= len1, "a second gzip header at %zu", i);
+    EXPECT_OK(mv_gunzip(a, len1, back, n + 1, &got, NULL));
+    EXPECT(got == n && memcmp(back, in, n) == 0);
+    a[len1 - 6] ^= 1; /* the combined CRC-32 is checked */
+    EXPECT_STATUS(mv_gunzip(a, len1, back, n + 1, &got, NULL), MV_ERR_BAD_DATA);
+    free(in);
+    free(a);
+    free(b);
+    free(back);
 }
 
 /* .nii.gz in every form: single file, pair, memory, stream; crop-first and

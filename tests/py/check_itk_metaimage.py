@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""ITK's own MetaImage files (Debian's insighttoolkit5-examples: the .mha
-and .mhd images of its Data folder, written by ITK and its tools over the
-years) read by medvol and by SimpleITK (Debian's /usr/bin/python3 with
-numpy and SimpleITK).
+"""ITK's own MetaImage and NRRD files (Debian's insighttoolkit5-examples:
+the .mha, .mhd and .nhdr images of its Data folder, written by ITK and its
+tools over the years) read by medvol and by SimpleITK (Debian's
+/usr/bin/python3 with numpy and SimpleITK).
 
   /usr/bin/python3 tests/py/check_itk_metaimage.py BUILD/diff_sitk DIR
 
@@ -29,7 +29,8 @@ from diff_sitk import mha_expected_affine, mha_mv_layout  # noqa: E402 (the meta
 
 def main():
     exe, root = sys.argv[1], sys.argv[2]
-    files = sorted(glob.glob(os.path.join(root, '**', '*.mh[ad]'), recursive=True))
+    files = sorted(f for ext in ('*.mh[ad]', '*.nhdr', '*.nrrd')
+                   for f in glob.glob(os.path.join(root, '**', ext), recursive=True))
     tmp = tempfile.mkdtemp(prefix='itk_mha.')
     both = refused = bad = 0
     for path in files:

@@ -166,7 +166,7 @@ import SimpleITK as sitk
 
 S4 = np.diag([-1.0, -1.0, 1.0, 1.0])
 FAMILIES = ['tfm_mv', 'tfm_sitk', 'warp_aff', 'warp_field', 'field_io', 'compose', 'addaff', 'invert', 'jac',
-            'metaimage']
+            'metaimage', 'nrrd']
 # What --perturb F changes on medvol's side (each makes its check fail):
 PERTURB = {
     'tfm_mv': "medvol writes the LPS matrix S M S instead of M (no RAS<->LPS)",
@@ -179,6 +179,7 @@ PERTURB = {
     'invert': "medvol's inverse scaled by 1 + 1e-4 before the checks",
     'jac': "the field medvol reads has component 0 scaled by 1 + 1e-4",
     'metaimage': "the affine medvol loads translated by 1e-9 mm along x",
+    'nrrd': "the affine medvol loads translated by 1e-9 mm along y",
 }
 perturb = None
 
@@ -1247,16 +1248,23 @@ def mha_expected_dims(img):
     return d
 
 
-def fam_metaimage(case, rng):
-    import nibabel as nib
-    nd = int(rng.choice([2, 2, 3, 3, 3, 4]))  # SimpleITK has no 1D images (tests/test_metaimage.c has)
+def rand_io_image(rng, cplx_ok=False):
+    """a random SimpleITK image for the file families: 2-4 axes of 1-9
+    voxels (every 50th case larger), every MHA_TYPES dtype, 1 in 4 a vector
+    image of 2-4 channels (2D/3D), random directions, spacings and origins;
+    with cplx_ok some complex ones. Returns (img, nc, complex dtype or None)"""
+    nd = int(rng.choice([2, 2, 3, 3, 3, 4]))  # SimpleITK has no 1D images (the C tests have)
     nc = int(rng.integers(2, 5)) if nd in (2, 3) and rng.random() < 0.25 else 1
-    dtype = MHA_TYPES[int(rng.integers(len(MHA_TYPES)))]
+    cplx = (np.complex64 if rng.random() < 0.5 else np.complex128) if cplx_ok and nc == 1 and rng.random() < 0.08 else None
+    dtype = cplx or MHA_TYPES[int(rng.integers(len(MHA_TYPES)))]
     size = [int(rng.choice([1, 2, 3, 5, 9])) for _ in range(nd)]
     if LARGE:
         size = [int(rng.choice([48, 64])) for _ in range(min(nd, 3))] + [2] * max(0, nd - 3)
     shape = tuple(reversed(size)) + ((nc,) if nc > 1 else ())
-    arr = mha_values(rng, dtype, shape)
+    if cplx:
+        arr = (mha_values(rng, np.float64, shape) + 1j * mha_values(rng, np.float64, shape)).astype(cplx)
+    else:
+        arr = mha_values(rng, dtype, shape)
     img = sitk.GetImageFromArray(arr, isVector=nc > 1)
     k = min(nd, 3)
     R = np.eye(nd)
@@ -1267,14 +1275,12 @@ def fam_metaimage(case, rng):
     img.SetDirection([float(x) for x in R.ravel()])
     img.SetSpacing([float(rng.choice([0.3, 0.5, 1.0, 1.7, rng.uniform(0.2, 4.0)])) for _ in range(nd)])
     img.SetOrigin([float(rng.uniform(-60, 60)) for _ in range(nd)])
-    ext = '.mha' if rng.random() < 0.5 else '.mhd'
-    src = case.p('src' + ext)
-    sitk.WriteImage(img, src, bool(rng.random() < 0.3))
-    for e in mha_edit(case, rng, src, img):
-        case.note(e)
-    ref = sitk.ReadImage(src)
-    case.note('vector images' if nc > 1 else '%dD images' % nd)
-    # (1) medvol reads
+    return img, nc, cplx
+
+
+def check_mv_load(case, src, ref, nc, fam):
+    """mv_load of src against SimpleITK's reading ref: dtype, dims, intent,
+    voxels bit for bit, the affine to 1e-15; returns the affine's error"""
     out = case.call('mha-load', src, case.p('ld.raw'), case.p('ld.mat')).split()
     want_dims = mha_expected_dims(ref)
     got_dims = [int(x) for x in out[2:2 + int(out[1])]]
@@ -1287,17 +1293,17 @@ def fam_metaimage(case, rng):
     if not np.array_equal(got.view(np.uint8), mha_mv_layout(ref).view(np.uint8)):
         raise Failure('%s: mv_load voxels differ from SimpleITK\'s' % src)
     A = read_mat(case.p('ld.mat'))
-    if perturb == 'metaimage':
-        A[0, 3] += 1e-9
+    if perturb == fam:
+        A[0 if fam == 'metaimage' else 1, 3] += 1e-9
     E = mha_expected_affine(ref)
     err = float(np.max(np.abs(A - E) / (1e-300 + np.maximum(1.0, np.abs(E)))))
     if err > 1e-15:
         raise Failure('%s: mv_load affine\n%s\nexpected from SimpleITK\'s geometry\n%s' % (src, A, E))
-    # (2) medvol writes MetaImage, SimpleITK reads
-    ext2 = '.mha' if rng.random() < 0.5 else '.mhd'
-    comp = int(rng.random() < 0.4)
-    dst = case.p('mv' + ext2)
-    case.call('convert', src, dst, comp, int(rng.integers(1, 10)))
+    return err
+
+
+def check_sitk_reads(dst, ref):
+    """SimpleITK reads medvol's file dst as the image ref it was written from"""
     back = sitk.ReadImage(dst)
     if back.GetPixelID() != ref.GetPixelID() or back.GetSize() != ref.GetSize():
         raise Failure('%s read by SimpleITK: %s %s, written from %s %s' % (
@@ -1311,6 +1317,27 @@ def fam_metaimage(case, rng):
         e = np.max(np.abs(a - b) / (np.maximum(1.0, np.abs(b)) if rel else 1.0))
         if e > 1e-12:
             raise Failure('%s read by SimpleITK: %s %s, written from %s' % (dst, what, a, b))
+
+
+def fam_metaimage(case, rng):
+    import nibabel as nib
+    img, nc, _ = rand_io_image(rng)
+    nd = img.GetDimension()
+    ext = '.mha' if rng.random() < 0.5 else '.mhd'
+    src = case.p('src' + ext)
+    sitk.WriteImage(img, src, bool(rng.random() < 0.3))
+    for e in mha_edit(case, rng, src, img):
+        case.note(e)
+    ref = sitk.ReadImage(src)
+    case.note('vector images' if nc > 1 else '%dD images' % nd)
+    # (1) medvol reads
+    err = check_mv_load(case, src, ref, nc, 'metaimage')
+    # (2) medvol writes MetaImage, SimpleITK reads
+    ext2 = '.mha' if rng.random() < 0.5 else '.mhd'
+    comp = int(rng.random() < 0.4)
+    dst = case.p('mv' + ext2)
+    case.call('convert', src, dst, comp, int(rng.integers(1, 10)))
+    check_sitk_reads(dst, ref)
     if comp and ('CompressedData = True' not in mha_split(dst)[0]):
         raise Failure('%s: asked for compression, the header says otherwise' % dst)
     # (3) NIfTI as ITK writes it
@@ -1324,6 +1351,154 @@ def fam_metaimage(case, rng):
     if e3 > 1e-6:
         raise Failure('%s vs ITK\'s %s: affine\n%s\nvs\n%s' % (mine, theirs, a.affine, b.affine))
     case.peak('nifti affine vs ITK (of 1e-6)', e3 / 1e-6)
+    return err / 1e-15
+
+
+UNU = shutil.which('teem-unu') or shutil.which('unu')  # teem's own reader and writer (Debian: teem-apps)
+try:
+    import nrrd as pynrrd  # pynrrd (PyPI), MONAI's NRRD reader
+except ImportError:
+    pynrrd = None
+
+
+def nrrd_split(path):
+    """(header lines, data bytes, data path or None when attached)"""
+    with open(path, 'rb') as f:
+        blob = f.read()
+    k = blob.find(b'\n\n')
+    head = blob[:k + 1] if k >= 0 else blob
+    lines = head.decode().splitlines()
+    for ln in lines:
+        if ln.startswith('data file: '):
+            dpath = os.path.join(os.path.dirname(path), ln.split(': ', 1)[1])
+            with open(dpath, 'rb') as f:
+                return lines, f.read(), dpath
+    return lines, blob[k + 2:], None
+
+
+def nrrd_join(path, lines, data):
+    """an attached .nrrd at path (a detached header's data file moved in)"""
+    lines = [ln for ln in lines if not ln.startswith('data file: ')]
+    with open(path, 'wb') as f:
+        f.write(('\n'.join(lines) + '\n\n').encode() + data)
+
+
+def nrrd_field(lines, name):
+    for i, ln in enumerate(lines):
+        if ln.startswith(name + ': '):
+            return i, ln.split(': ', 1)[1]
+    return None, None
+
+
+def nrrd_vectors(text):
+    out = []
+    for t in text.split():
+        out.append(None if t == 'none' else [float(x) for x in t.strip('()').split(',')])
+    return out
+
+
+def nrrd_vec_text(v):
+    return 'none' if v is None else '(' + ','.join(repr(float(x)) for x in v) + ')'
+
+
+def nrrd_edit(case, rng, path, img):
+    """rewrites the SimpleITK-written file at path as other writers make
+    them; returns the path to read (the same, or a new attached .nrrd)"""
+    lines, data, dpath = nrrd_split(path)
+    gz = nrrd_field(lines, 'encoding')[1] == 'gzip'
+    edits = []
+    i, sp = nrrd_field(lines, 'space')
+    if sp == 'left-posterior-superior' and rng.random() < 0.5:  # RAS or LAS coordinates, by name or abbreviation
+        name = ['right-anterior-superior', 'RAS', 'left-anterior-superior', 'LAS'][int(rng.integers(4))]
+        flip = [-1, -1, 1] if name[0] in 'rR' else [1, -1, 1]  # to RAS: x and y; LAS: y
+        lines[i] = 'space: ' + name
+        j, d = nrrd_field(lines, 'space directions')
+        lines[j] = 'space directions: ' + ' '.join(
+            nrrd_vec_text(None if v is None else np.array(v) * flip) for v in nrrd_vectors(d))
+        j, o = nrrd_field(lines, 'space origin')
+        lines[j] = 'space origin: ' + nrrd_vec_text(np.array(nrrd_vectors(o)[0]) * flip)
+        edits.append('space ' + name)
+    j, kinds = nrrd_field(lines, 'kinds')
+    if kinds and rng.random() < 0.3:
+        lines[j] = 'kinds: ' + ' '.join('space' if k == 'domain' else k for k in kinds.split())
+        edits.append('kinds space')
+    out = path
+    if rng.random() < 0.5 or dpath is not None:
+        out = case.p('edited.nrrd')
+        nrrd_join(out, lines, data)
+    else:
+        nrrd_join(out, lines, data)
+    r = rng.random()
+    if UNU and r < 0.45:  # teem re-encodes it: ascii, hex, gzip, or big-endian raw
+        enc, endian = [('ascii', None), ('hex', None), ('gzip', None), ('raw', 'big'), ('hex', 'big')][int(rng.integers(5))]
+        args = [UNU, 'save', '-f', 'nrrd', '-e', enc, '-i', out, '-o', case.p('unu.nrrd')]
+        if endian:
+            args += ['-en', endian]
+        case.cmds.append(' '.join(args))
+        subprocess.run(args, check=True, capture_output=True)
+        out = case.p('unu.nrrd')
+        edits.append('unu ' + enc + (' ' + endian if endian else ''))
+    elif r < 0.7 and not gz:  # data after junk: line skip, byte skip, byte skip -1
+        lines, data, _ = nrrd_split(out)
+        how = int(rng.integers(3))
+        junk = b''.join(b'junk line %d\n' % q for q in range(int(rng.integers(1, 4))))
+        if how == 0:
+            lines.append('line skip: %d' % junk.count(b'\n'))
+        elif how == 1:
+            junk = bytes(rng.integers(0, 256, int(rng.integers(1, 40)), dtype=np.uint8))
+            lines.append('byte skip: %d' % len(junk))
+        else:
+            junk = bytes(rng.integers(0, 256, int(rng.integers(1, 40)), dtype=np.uint8))
+            lines.append('byte skip: -1')
+        out = case.p('skip.nrrd')
+        nrrd_join(out, lines, junk + data)
+        edits.append(['line skip', 'byte skip', 'byte skip -1'][how])
+    if UNU and img.GetNumberOfComponentsPerPixel() > 1 and rng.random() < 0.4:  # the channel axis last
+        nd = img.GetDimension()
+        args = [UNU, 'permute', '-p'] + [str(q) for q in list(range(1, nd + 1)) + [0]] + ['-i', out, '-o',
+                                                                                         case.p('perm.nrrd')]
+        case.cmds.append(' '.join(args))
+        subprocess.run(args, check=True, capture_output=True)
+        out = case.p('perm.nrrd')
+        edits.append('channels last')
+    for e in edits:
+        case.note(e)
+    return out
+
+
+def fam_nrrd(case, rng):
+    img, nc, cplx = rand_io_image(rng, cplx_ok=True)
+    nd = img.GetDimension()
+    src = case.p('src' + ('.nrrd' if rng.random() < 0.5 else '.nhdr'))
+    sitk.WriteImage(img, src, bool(rng.random() < 0.3))
+    src = nrrd_edit(case, rng, src, img)
+    ref = sitk.ReadImage(src)
+    case.note('vector images' if nc > 1 else 'complex images' if cplx else '%dD images' % nd)
+    # (1) medvol reads what SimpleITK reads
+    err = check_mv_load(case, src, ref, nc, 'nrrd')
+    # (2) medvol writes NRRD: SimpleITK, pynrrd and teem read it
+    comp = int(rng.random() < 0.4)
+    dst = case.p('mv' + ('.nrrd' if rng.random() < 0.5 else '.nhdr'))
+    case.call('convert', src, dst, comp, int(rng.integers(1, 10)))
+    check_sitk_reads(dst, ref)
+    if comp != (nrrd_field(nrrd_split(dst)[0], 'encoding')[1] == 'gzip'):
+        raise Failure('%s: compression %d asked, the header says %s' % (dst, comp, nrrd_field(nrrd_split(dst)[0], 'encoding')[1]))
+    if pynrrd is not None:  # pynrrd: x fastest (Fortran order), channels (or re/im) first
+        pd, _ = pynrrd.read(dst)
+        want = sitk.GetArrayFromImage(ref)
+        have = pd.T
+        if cplx:
+            have = np.ascontiguousarray(have).view(cplx)[..., 0]
+        if have.shape != want.shape or not np.array_equal(np.ascontiguousarray(have).view(np.uint8),
+                                                          np.ascontiguousarray(want).view(np.uint8)):
+            raise Failure('%s read by pynrrd: shape %s or voxels differ from %s' % (dst, have.shape, want.shape))
+        case.note('read by pynrrd')
+    if UNU:
+        r = subprocess.run([UNU, 'save', '-f', 'nrrd', '-e', 'raw', '-i', dst, '-o', case.p('unu_back.nrrd')],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Failure('%s: teem refuses it: %s' % (dst, r.stderr.strip()[:300]))
+        case.note('read by unu')
     return err / 1e-15
 
 

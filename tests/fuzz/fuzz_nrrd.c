@@ -1,0 +1,72 @@
+/* libFuzzer target: NRRD headers and voxels (medvol.h NRRD) from
+   memory. The input is a .nrrd (header text, a blank line, then the voxels:
+   raw, gzip, ascii or hex); when its header names a data file, the bytes
+   after the first NUL (or none) are that file. The last byte picks load
+   options (a crop box, a dtype, header only). An attached input must load
+   the same through mv_load_mem (by its magic). A load that succeeds is
+   rewritten as .nrrd, raw and gzip, and read back: the voxels must come
+   back the same (abort otherwise, so the fuzzer reports it). Built by `make fuzz` or with
+   fuzz_main.c as a replayer. */
+#ifndef MEDVOL_FUZZ_LINKED /* make fuzz links build/fuzz-O1/medvol.o instead */
+#define MEDVOL_IMPLEMENTATION
+#elif !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L /* getpid, mkdir (the implementation asks for them itself) */
+#endif
+#include "../../medvol.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static char dir[64];
+    char path[128];
+    const uint8_t *nul = (const uint8_t *)memchr(data, 0, size);
+    uint8_t sel = size ? data[size - 1] : 0;
+    mv_load_opts lo = MV_ZERO_INIT;
+    mv_vol v, w;
+    int k;
+    if (!dir[0]) {
+        snprintf(dir, sizeof(dir), "/tmp/medvol-fuzz-nrrd-%ld", (long)getpid());
+        (void)mkdir(dir, 0700);
+    }
+    lo.max_bytes = (uint64_t)1 << 24; /* headers may claim anything; keep the fuzzer's memory small */
+    lo.threads = 1;
+    if (sel & 1) {
+        lo.box_start[0] = size > 2 ? data[size - 2] % 3 : 0;
+        lo.box_size[1] = size > 3 ? data[size - 3] % 2 : 0;
+        lo.box_size[4] = (sel >> 5) & 1;
+    }
+    if (sel & 2) lo.dtype = MV_DT_F64;
+    lo.header_only = (sel & 28) == 28;
+    mv_vol_init(&v);
+    if (mv_load_nrrd_mem(data, size, nul ? nul + 1 : NULL, nul ? size - (size_t)(nul + 1 - data) : 0, &v, &lo) != MV_OK)
+        return 0;
+    if (!nul && size >= 4 && !memcmp(data, "NRRD", 4)) { /* by its magic: the same volume */
+        if (mv_load_mem(data, size, &w, &lo) != MV_OK) abort();
+        if (w.dtype != v.dtype || mv_vol_bytes(&w) != mv_vol_bytes(&v) ||
+            (v.data && memcmp(w.data, v.data, mv_vol_bytes(&v))))
+            abort();
+        mv_free(&w);
+    }
+    if (!v.data) {
+        mv_free(&v);
+        return 0;
+    }
+    for (k = 0; k < 2; k++) { /* plain, then compressed */
+        mv_save_opts so = MV_ZERO_INIT;
+        so.compress = k;
+        snprintf(path, sizeof(path), "%s/x.nrrd", dir);
+        if (mv_save(path, &v, &so) != MV_OK) continue; /* e.g. a type NRRD cannot hold after a conversion */
+        if (mv_load(path, &w, NULL) != MV_OK) abort();
+        if (w.dtype != v.dtype || mv_vol_bytes(&w) != mv_vol_bytes(&v) || memcmp(w.data, v.data, mv_vol_bytes(&v)))
+            abort();
+        mv_free(&w);
+    }
+    mv_free(&v);
+    return 0;
+}

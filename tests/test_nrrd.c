@@ -1,0 +1,438 @@
+/* NRRD (.nrrd / .nhdr, medvol.h NRRD): headers written here by hand, their
+   voxels and affines worked out from the NRRD rules (teem's format page:
+   world point = space origin + sum of index x space direction; RAS as
+   is, LPS x and y negated; without a space, teem's origin from axis mins),
+   every encoding, the refusals of malformed files (each a status and a
+   message naming the field and the file), and what mv_save writes read
+   back. SimpleITK, pynrrd and teem's unu reading and writing the same
+   files is tests/py/diff_sitk.py's nrrd family; ITK's own .nhdr images
+   are in tests/py/check_itk_metaimage.py. */
+#include "mvtest.h"
+#include "testutil.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void put_nrrd(const char *path, const char *text, const void *data, size_t n)
+{
+    size_t t = strlen(text);
+    unsigned char *b = (unsigned char *)malloc(t + n + 1);
+    memcpy(b, text, t);
+    if (n) memcpy(b + t, data, n);
+    tu_write_file(path, b, t + n);
+    free(b);
+}
+
+/* int16 values 1 .. 24 of a 4 x 3 x 2 volume, big-endian */
+static void be_ramp(unsigned char *b)
+{
+    int i;
+    for (i = 0; i < 24; i++) {
+        b[2 * i] = 0;
+        b[2 * i + 1] = (unsigned char)(i + 1);
+    }
+}
+
+static int ramp_is(const mv_vol *v, int first, int count)
+{
+    const int16_t *s = (const int16_t *)v->data;
+    int i;
+    if (v->dtype != MV_DT_I16) return 0;
+    for (i = 0; i < count; i++)
+        if (s[i] != first + i) return 0;
+    return 1;
+}
+
+#define RAS_HEADER                                                                                               \
+    "NRRD0004\n# written by hand\ntype: short\ndimension: 3\nspace: right-anterior-superior\nsizes: 4 3 2\n"     \
+    "space directions: (0,2,0) (-3,0,0) (0,0,4)\nkinds: domain domain domain\nendian: big\n"                      \
+    "space origin: (10,20,30)\nsome key:=some value: with a colon\n"
+
+MV_TEST(nrrd, hand_written_files)
+{
+    const char *p = tu_path("nr_hand.nrrd"), *q = tu_path("nr_hand.nhdr"), *raw = tu_path("nr_hand.dat");
+    /* RAS space: the directions are the affine's columns as written, the
+       origin its translation (no sign change) */
+    const double ras[3][4] = {{0, -3, 0, 10}, {2, 0, 0, 20}, {0, 0, 4, 30}};
+    unsigned char be[48], junk[53];
+    char text[1024];
+    mv_vol v;
+    mv_load_opts o = MV_ZERO_INIT;
+    be_ramp(be);
+    put_nrrd(p, RAS_HEADER "encoding: raw\n\n", be, sizeof(be));
+    REQUIRE_OK(mv_load(p, &v, NULL));
+    EXPECT_EQ_INT(v.ndim, 3);
+    EXPECT(v.dim[0] == 4 && v.dim[1] == 3 && v.dim[2] == 2);
+    EXPECT(ramp_is(&v, 1, 24));
+    EXPECT_MSG(tu_affine_is(&v, ras), "affine row 0: %g %g %g %g", v.affine[0][0], v.affine[0][1], v.affine[0][2],
+               v.affine[0][3]);
+    EXPECT_EQ_INT(v.meta.format, MV_FORMAT_NRRD);
+    EXPECT_EQ_INT(v.meta.sform_code, 1);
+    EXPECT_REL(v.spacing[1], 3.0, 0);
+    mv_free(&v);
+    /* the same bytes from memory: by their magic, and through mv_load_nrrd_mem */
+    {
+        size_t n;
+        unsigned char *b = tu_read_file(p, &n);
+        REQUIRE_OK(mv_load_mem(b, n, &v, NULL));
+        EXPECT(ramp_is(&v, 1, 24) && tu_affine_is(&v, ras));
+        mv_free(&v);
+        REQUIRE_OK(mv_load_nrrd_mem(b, n, NULL, 0, &v, NULL));
+        EXPECT(ramp_is(&v, 1, 24));
+        mv_free(&v);
+        free(b);
+    }
+    /* a crop box (x 1..2, z 1) and header-only */
+    o.box_start[0] = 1, o.box_size[0] = 2, o.box_start[2] = 1, o.box_size[2] = 1;
+    REQUIRE_OK(mv_load(p, &v, &o));
+    EXPECT(v.dim[0] == 2 && v.dim[1] == 3 && v.dim[2] == 1);
+    EXPECT(((int16_t *)v.data)[0] == 14 && ((int16_t *)v.data)[5] == 23);
+    EXPECT_REL(v.affine[0][3], 10.0, 0); /* moved by column 0 + column 2: (0, 2, 4) */
+    EXPECT_REL(v.affine[1][3], 22.0, 0);
+    EXPECT_REL(v.affine[2][3], 34.0, 0);
+    mv_free(&v);
+    memset(&o, 0, sizeof(o));
+    o.header_only = 1;
+    REQUIRE_OK(mv_load(p, &v, &o));
+    EXPECT(v.data == NULL && v.dim[2] == 2);
+    mv_free(&v);
+    /* LPS (as ITK writes): x and y negated; LAS: y negated */
+    put_nrrd(p,
+             "NRRD0005\ntype: uint8\ndimension: 3\nspace: LPS\nsizes: 2 2 1\n"
+             "space directions: (1.5,0,0) (0,0.5,0) (0,0,1)\n"
+             "encoding: raw\nspace origin: (-7,8,9)\n\n",
+             "\x01\x02\x03\x04", 4);
+    {
+        const double lps[3][4] = {{-1.5, 0, 0, 7}, {0, -0.5, 0, -8}, {0, 0, 1, 9}};
+        REQUIRE_OK(mv_load(p, &v, NULL));
+        EXPECT(v.ndim == 3 && v.dtype == MV_DT_U8 && ((unsigned char *)v.data)[3] == 4);
+        EXPECT_MSG(tu_affine_is(&v, lps), "LPS affine row 0: %g %g %g %g", v.affine[0][0], v.affine[0][1],
+                   v.affine[0][2], v.affine[0][3]);
+        mv_free(&v);
+    }
+    put_nrrd(p,
+             "NRRD0004\ntype: uchar\ndimension: 3\nspace: left-anterior-superior\nsizes: 1 1 1\n"
+             "space directions: (1,0,0) (0,2,0) (0,0,3)\nencoding: raw\nspace origin: (4,5,6)\n\n",
+             "\x07", 1);
+    {
+        const double las[3][4] = {{-1, 0, 0, -4}, {0, 2, 0, 5}, {0, 0, 3, 6}};
+        REQUIRE_OK(mv_load(p, &v, NULL));
+        EXPECT(tu_affine_is(&v, las));
+        mv_free(&v);
+    }
+    /* .nhdr: line skip 2, then byte skip 3 into a data file of its own */
+    memcpy(junk, "line one\nline two\nabc", 21);
+    memcpy(junk + 21, be + 16, 32); /* values 9 .. 24 */
+    tu_write_file(raw, junk, 53);
+    put_nrrd(q,
+             "NRRD0004\ntype: int16\ndimension: 2\nsizes: 4 4\nendian: big\nencoding: raw\ndata file: ./nr_hand.dat\n"
+             "line skip: 2\nbyte skip: 3\n",
+             NULL, 0);
+    REQUIRE_OK(mv_load(q, &v, NULL));
+    EXPECT(ramp_is(&v, 9, 16));
+    mv_free(&v);
+    /* byte skip -1: the data ends the file */
+    put_nrrd(q, "NRRD0004\ntype: int16\ndimension: 1\nsizes: 3\nendian: big\nencoding: raw\ndata file: nr_hand.dat\n"
+                "byte skip: -1\n\n", NULL, 0);
+    REQUIRE_OK(mv_load(q, &v, NULL));
+    EXPECT(ramp_is(&v, 22, 3));
+    mv_free(&v);
+    /* a detached header from memory names its data buffer */
+    {
+        size_t hn;
+        unsigned char *h = tu_read_file(q, &hn);
+        REQUIRE_OK(mv_load_nrrd_mem(h, hn, junk, sizeof(junk), &v, NULL));
+        EXPECT(ramp_is(&v, 22, 3));
+        mv_free(&v);
+        EXPECT_STATUS(mv_load_mem(h, hn, &v, NULL), MV_ERR_INVALID_ARG);
+        EXPECT(strstr(mv_last_error(), "nr_hand.dat") != NULL);
+        free(h);
+    }
+    /* ascii and hex encodings (values as text; hex in the stated byte order) */
+    put_nrrd(p, "NRRD0004\ntype: short\ndimension: 2\nsizes: 3 2\nencoding: ascii\n\n  -32768 2\n3\t4 5\n32767\n", NULL, 0);
+    REQUIRE_OK(mv_load(p, &v, NULL));
+    EXPECT(((int16_t *)v.data)[0] == -32768 && ((int16_t *)v.data)[4] == 5 && ((int16_t *)v.data)[5] == 32767);
+    mv_free(&v);
+    put_nrrd(p, "NRRD0004\ntype: float\ndimension: 1\nsizes: 3\nencoding: text\n\n0.1 -2.5e3 nan\n", NULL, 0);
+    REQUIRE_OK(mv_load(p, &v, NULL));
+    EXPECT(((float *)v.data)[0] == 0.1f && ((float *)v.data)[1] == -2500.0f && isnan(((float *)v.data)[2]));
+    mv_free(&v);
+    put_nrrd(p, "NRRD0004\ntype: ushort\ndimension: 1\nsizes: 3\nendian: little\nencoding: hex\nbyte skip: 2\n\nzz0100\nFFff 3412\n",
+             NULL, 0);
+    REQUIRE_OK(mv_load(p, &v, NULL));
+    EXPECT(((uint16_t *)v.data)[0] == 1 && ((uint16_t *)v.data)[1] == 65535 && ((uint16_t *)v.data)[2] == 0x1234);
+    mv_free(&v);
+    /* gzip (one member, as teem and ITK write it): byte skip counts decoded
+       bytes (4 of them before the voxels here); without it the stream holds
+       4 bytes too many */
+    {
+        unsigned char z[256], jb[52];
+        size_t zn = 0, tl;
+        mv_gzip_opts g = MV_ZERO_INIT;
+        g.single_member = 1;
+        memcpy(jb, "abcd", 4);
+        memcpy(jb + 4, be, sizeof(be));
+        REQUIRE_OK(mv_gzip(jb, sizeof(jb), z, sizeof(z), &zn, &g));
+        tl = (size_t)snprintf(text, sizeof(text), "%s", RAS_HEADER "encoding: gzip\nbyte skip: 4\n\n");
+        put_nrrd(p, text, z, zn);
+        REQUIRE_OK(mv_load(p, &v, NULL));
+        EXPECT(ramp_is(&v, 1, 24) && tu_affine_is(&v, ras));
+        mv_free(&v);
+        memcpy(text + tl - 3, "0\n\n", 4);
+        put_nrrd(p, text, z, zn);
+        EXPECT_STATUS(mv_load(p, &v, NULL), MV_ERR_BAD_DATA);
+        EXPECT(strstr(mv_last_error(), "gzip") != NULL);
+    }
+    remove(p);
+    remove(q);
+    remove(raw);
+}
+
+MV_TEST(nrrd, channels_and_kinds)
+{
+    const char *p = tu_path("nr_vec.nrrd");
+    /* 2 x 2 x 1 voxels, 3 values each; interleaved (vector axis first) or
+       planar (list axis last): both load as [x][y][z][1][3], planes by
+       channel, intent 1007 */
+    unsigned char inter[12], planar[12];
+    int i, c;
+    mv_vol v;
+    for (i = 0; i < 4; i++)
+        for (c = 0; c < 3; c++) {
+            inter[i * 3 + c] = (unsigned char)(10 * c + i);
+            planar[c * 4 + i] = (unsigned char)(10 * c + i);
+        }
+    put_nrrd(p,
+             "NRRD0004\ntype: unsigned char\ndimension: 4\nspace: LPS\nsizes: 3 2 2 1\n"
+             "space directions: none (1,0,0) (0,1,0) (0,0,1)\nkinds: RGB-color domain domain domain\nencoding: raw\n\n",
+             inter, sizeof(inter));
+    REQUIRE_OK(mv_load(p, &v, NULL));
+    EXPECT_EQ_INT(v.ndim, 5);
+    EXPECT(v.dim[0] == 2 && v.dim[1] == 2 && v.dim[2] == 1 && v.dim[3] == 1 && v.dim[4] == 3);
+    EXPECT_EQ_INT(v.meta.intent_code, 1007);
+    EXPECT(memcmp(v.data, planar, 12) == 0);
+    mv_free(&v);
+    put_nrrd(p,
+             "NRRD0004\ntype: unsigned char\ndimension: 4\nspace: LPS\nsizes: 2 2 1 3\n"
+             "space directions: (1,0,0) (0,1,0) (0,0,1) none\nkinds: space space space list\nencoding: raw\n\n",
+             planar, sizeof(planar));
+    REQUIRE_OK(mv_load(p, &v, NULL));
+    EXPECT(v.ndim == 5 && v.dim[4] == 3 && memcmp(v.data, planar, 12) == 0);
+    mv_free(&v);
+    /* the channel axis in the middle: [x][c][y] -> planes */
+    {
+        unsigned char mid[12];
+        int y;
+        for (i = 0; i < 2; i++)
+            for (c = 0; c < 3; c++)
+                for (y = 0; y < 2; y++) mid[y * 6 + c * 2 + i] = (unsigned char)(10 * c + y * 2 + i);
+        put_nrrd(p, "NRRD0004\ntype: uint8\ndimension: 3\nsizes: 2 3 2\nkinds: domain vector domain\nencoding: raw\n\n",
+                 mid, sizeof(mid));
+        REQUIRE_OK(mv_load(p, &v, NULL));
+        EXPECT(v.ndim == 5 && v.dim[0] == 2 && v.dim[1] == 2 && v.dim[4] == 3);
+        EXPECT(memcmp(v.data, planar, 12) == 0);
+        mv_free(&v);
+    }
+    /* a stub axis of size 1 leaves a scalar image; complex pairs on axis 0 are complex64 */
+    put_nrrd(p, "NRRD0004\ntype: uint8\ndimension: 3\nsizes: 1 2 2\nkinds: stub domain domain\nencoding: raw\n\n", planar, 4);
+    REQUIRE_OK(mv_load(p, &v, NULL));
+    EXPECT(v.ndim == 2 && v.meta.intent_code == 0);
+    mv_free(&v);
+    {
+        float f[4] = {1, -2, 3.5f, 4};
+        uint16_t one = 1;
+        put_nrrd(p, *(unsigned char *)&one ? "NRRD0004\ntype: float\ndimension: 2\nsizes: 2 2\nkinds: complex domain\n"
+                                             "endian: little\nencoding: raw\n\n"
+                                           : "NRRD0004\ntype: float\ndimension: 2\nsizes: 2 2\nkinds: complex domain\n"
+                                             "endian: big\nencoding: raw\n\n",
+                 f, sizeof(f));
+        REQUIRE_OK(mv_load(p, &v, NULL));
+        EXPECT(v.dtype == MV_DT_C64 && v.ndim == 1 && v.dim[0] == 2);
+        EXPECT(((float *)v.data)[1] == -2 && ((float *)v.data)[2] == 3.5f);
+        mv_free(&v);
+    }
+    /* no space: spacings, and the origin from axis mins (cell: min + spacing / 2; node: min) */
+    put_nrrd(p,
+             "NRRD0004\ntype: uint8\ndimension: 2\nsizes: 2 3\nspacings: 2 0.5\naxis mins: 10 -1\ncenters: cell node\n"
+             "encoding: raw\n\n",
+             planar, 6);
+    {
+        const double a[3][4] = {{-2, 0, 0, -11}, {0, -0.5, 0, 1}, {0, 0, 1, 0}};
+        REQUIRE_OK(mv_load(p, &v, NULL));
+        EXPECT_MSG(tu_affine_is(&v, a), "row 0: %g %g %g %g; row 1: %g %g %g %g", v.affine[0][0], v.affine[0][1],
+                   v.affine[0][2], v.affine[0][3], v.affine[1][0], v.affine[1][1], v.affine[1][2], v.affine[1][3]);
+        mv_free(&v);
+    }
+    remove(p);
+}
+
+MV_TEST(nrrd, malformed_files)
+{
+    static const struct {
+        const char *text;
+        mv_status want;
+        const char *says;
+    } cases[] = {
+        {"NRRD0009\ntype: uchar\ndimension: 1\nsizes: 1\nencoding: raw\n\nx", MV_ERR_BAD_HEADER, "magic"},
+        {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 1\nencoding: raw\ncolor: blue\n\nx", MV_ERR_BAD_HEADER, "color"},
+        {"NRRD0004\ntype: uchar\ntype: uchar\ndimension: 1\nsizes: 1\nencoding: raw\n\nx", MV_ERR_BAD_HEADER, "second"},
+        {"NRRD0004\ntype uchar\ndimension: 1\nsizes: 1\nencoding: raw\n\nx", MV_ERR_BAD_HEADER, "line 2"},
+        {"NRRD0004\ndimension: 1\nsizes: 1\nencoding: raw\n\nx", MV_ERR_BAD_HEADER, "type"},
+        {"NRRD0004\ntype: block\nblock size: 4\ndimension: 1\nsizes: 1\nencoding: raw\n\nxxxx", MV_ERR_UNSUPPORTED, "block"},
+        {"NRRD0004\ntype: uchar\ndimension: 17\nsizes: 1\nencoding: raw\n\nx", MV_ERR_BAD_HEADER, "dimension"},
+        {"NRRD0004\ntype: uchar\ndimension: 2\nsizes: 1\nencoding: raw\n\nx", MV_ERR_BAD_HEADER, "sizes"},
+        {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 0\nencoding: raw\n\nx", MV_ERR_BAD_HEADER, "sizes[0]"},
+        {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 1\n\nx", MV_ERR_BAD_HEADER, "encoding"},
+        {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 1\nencoding: bzip2\n\nx", MV_ERR_UNSUPPORTED, "bzip2"},
+        {"NRRD0004\ntype: short\ndimension: 1\nsizes: 1\nencoding: raw\n\nxx", MV_ERR_BAD_HEADER, "endian"},
+        {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 1\nencoding: raw\ndata file: LIST\nslice.raw\n", MV_ERR_UNSUPPORTED,
+         "LIST"},
+        {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 2\nencoding: raw\ndata file: s%03d.raw 1 2 1\n", MV_ERR_UNSUPPORTED,
+         "pattern"},
+        {"NRRD0004\ntype: uchar\ndimension: 3\nsizes: 2 2 1\nkinds: vector list domain\nencoding: raw\n\nxxxx",
+         MV_ERR_UNSUPPORTED, "kinds"},
+        {"NRRD0004\ntype: uchar\ndimension: 2\nsizes: 2 1\nkinds: RGB-color domain\nencoding: raw\n\nxx", MV_ERR_BAD_HEADER,
+         "RGB-color"},
+        {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 1\nkinds: sideways\nencoding: raw\n\nx", MV_ERR_BAD_HEADER, "sideways"},
+        {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 1\nspace: LPS\nspace dimension: 3\nencoding: raw\n\nx",
+         MV_ERR_BAD_HEADER, "space dimension"},
+        {"NRRD0004\ntype: uchar\ndimension: 2\nsizes: 1 1\nspace: LPS\nencoding: raw\n\nx", MV_ERR_UNSUPPORTED, "space"},
+        {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 1\nspace: up-down-sideways\nencoding: raw\n\nx", MV_ERR_BAD_HEADER,
+         "up-down"},
+        {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 1\nspace dimension: 1\nspace directions: (0)\nencoding: raw\n\nx",
+         MV_ERR_BAD_HEADER, "space directions[0]"},
+        {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 1\nspace dimension: 1\nspace directions: (1,2)\nencoding: raw\n\nx",
+         MV_ERR_BAD_HEADER, "space directions"},
+        {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 1\nspace directions: (1)\nencoding: raw\n\nx", MV_ERR_BAD_HEADER,
+         "without a space"},
+        {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 1\nspace dimension: 1\nspacings: 2\nencoding: raw\n\nx",
+         MV_ERR_BAD_HEADER, "spacings[0]"},
+        {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 1\nencoding: gzip\nbyte skip: -1\n\nx", MV_ERR_BAD_HEADER,
+         "byte skip"},
+        {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 1\nencoding: raw\n", MV_ERR_TRUNCATED, "blank line"},
+        {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 9\nencoding: raw\n\nxx", MV_ERR_TRUNCATED, "bytes"},
+        {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 2\nencoding: raw\nline skip: 5\n\nx\ny\n", MV_ERR_TRUNCATED,
+         "line skip"},
+        {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 2\nencoding: ascii\n\n7 256\n", MV_ERR_BAD_DATA, "'256'"},
+        {"NRRD0004\ntype: int\ndimension: 1\nsizes: 2\nencoding: ascii\n\n7 2.5\n", MV_ERR_BAD_DATA, "'2.5'"},
+        {"NRRD0004\ntype: float\ndimension: 1\nsizes: 3\nencoding: ascii\n\n7 2.5\n", MV_ERR_TRUNCATED, "ascii"},
+        {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 2\nencoding: ascii\n\n1 2 3\n", MV_ERR_BAD_DATA, "more than"},
+        {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 2\nencoding: hex\n\n0g01\n", MV_ERR_BAD_DATA, "hex digit"},
+        {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 2\nencoding: gzip\n\nnot gzip", MV_ERR_BAD_DATA, "zlib"},
+        {"NRRD0004\ntype: double\ndimension: 3\nsizes: 3000000000 3000000000 3000000000\nendian: little\nencoding: raw\n\nx",
+         MV_ERR_SIZE_OVERFLOW, "sizes"},
+    };
+    const char *p = tu_path("nr_bad.nrrd");
+    size_t i;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        mv_vol v;
+        mv_status st;
+        put_nrrd(p, cases[i].text, NULL, 0);
+        st = mv_load(p, &v, NULL);
+        EXPECT_MSG(st == cases[i].want, "case %zu: %s, expected %s (%s)", i, mv_status_str(st),
+                   mv_status_str(cases[i].want), mv_last_error());
+        EXPECT_MSG(st == MV_OK || (strstr(mv_last_error(), cases[i].says) && strstr(mv_last_error(), "nr_bad.nrrd")),
+                   "case %zu: the message '%s' does not name '%s' and the file", i, mv_last_error(), cases[i].says);
+        EXPECT(v.data == NULL);
+        if (st == MV_OK) mv_free(&v);
+    }
+    remove(p);
+}
+
+/* whether the text file at path holds line */
+static int has_line(const char *path, const char *line)
+{
+    size_t n, k = strlen(line), i;
+    unsigned char *b = tu_read_file(path, &n);
+    int hit = 0;
+    for (i = 0; b && i + k <= n && !hit; i++)
+        hit = (i == 0 || b[i - 1] == '\n') && !memcmp(b + i, line, k) && (i + k == n || b[i + k] == '\n');
+    free(b);
+    return hit;
+}
+
+MV_TEST(nrrd, save_and_reload)
+{
+    static const char *const names[4] = {"nr_rt.nrrd", "nr_rt.nhdr", "nr_rtz.nrrd", "nr_rtz.nhdr"};
+    mv_vol v, w;
+    int64_t d[3] = {3, 2, 2};
+    int k;
+    REQUIRE_OK(mv_vol_alloc(&v, MV_DT_I32, 3, d, NULL));
+    for (k = 0; k < 12; k++) ((int32_t *)v.data)[k] = k * 1000 - 5000;
+    memset(v.affine, 0, sizeof(v.affine));
+    /* RAS columns (0, 2, 0), (-0.5, 0, 0), (0, 0, 3), origin (1, -2, 3):
+       LPS (0, -2, 0), (0.5, 0, 0), (0, 0, 3), (-1, 2, 3) */
+    v.affine[1][0] = 2, v.affine[0][1] = -0.5, v.affine[2][2] = 3;
+    v.affine[0][3] = 1, v.affine[1][3] = -2, v.affine[2][3] = 3, v.affine[3][3] = 1;
+    for (k = 0; k < 4; k++) {
+        mv_save_opts so = MV_ZERO_INIT;
+        const char *p = tu_path(names[k]);
+        so.compress = k >= 2;
+        REQUIRE_OK(mv_save(p, &v, &so));
+        EXPECT(has_line(p, "NRRD0004") && has_line(p, "type: int") && has_line(p, "dimension: 3"));
+        EXPECT(has_line(p, "space: left-posterior-superior") && has_line(p, "sizes: 3 2 2"));
+        EXPECT_MSG(has_line(p, "space directions: (0,-2,0) (0.5,0,0) (0,0,3)"), "%s: space directions", names[k]);
+        EXPECT(has_line(p, "space origin: (-1,2,3)") && has_line(p, "kinds: domain domain domain"));
+        EXPECT(has_line(p, k >= 2 ? "encoding: gzip" : "encoding: raw"));
+        if (k == 1) EXPECT(has_line(p, "data file: nr_rt.raw") && access(tu_path("nr_rt.raw"), F_OK) == 0);
+        if (k == 3) EXPECT(has_line(p, "data file: nr_rtz.raw.gz") && access(tu_path("nr_rtz.raw.gz"), F_OK) == 0);
+        REQUIRE_OK(mv_load(p, &w, NULL));
+        EXPECT(w.dtype == MV_DT_I32 && w.ndim == 3 && memcmp(w.data, v.data, 48) == 0);
+        EXPECT(tu_affine_is(&w, (const double(*)[4])v.affine));
+        mv_free(&w);
+        remove(p);
+    }
+    remove(tu_path("nr_rt.raw"));
+    remove(tu_path("nr_rtz.raw.gz"));
+    /* to memory (an attached .nrrd, raw and gzip): the same header, read back by its magic */
+    for (k = 0; k < 2; k++) {
+        mv_save_opts so = MV_ZERO_INIT;
+        size_t n = 0, n2 = 0;
+        unsigned char *b;
+        so.format = MV_FORMAT_NRRD;
+        so.compress = k;
+        REQUIRE_OK(mv_save_mem(&v, NULL, 0, &n, &so));
+        b = (unsigned char *)malloc(n);
+        EXPECT_STATUS(mv_save_mem(&v, b, n - 1, &n2, &so), MV_ERR_BUFFER_TOO_SMALL);
+        REQUIRE_OK(mv_save_mem(&v, b, n, &n2, &so));
+        EXPECT(n2 == n && memcmp(b, "NRRD0004\n", 9) == 0);
+        REQUIRE_OK(mv_load_mem(b, n, &w, NULL));
+        EXPECT(w.meta.format == MV_FORMAT_NRRD && w.dtype == MV_DT_I32 && memcmp(w.data, v.data, 48) == 0);
+        EXPECT(tu_affine_is(&w, (const double(*)[4])v.affine));
+        mv_free(&w);
+        free(b);
+    }
+    /* a vector volume goes out as ITK writes one: the values first (2D:
+       its z axis has length 1 and the affine keeps x and y in the plane) */
+    {
+        mv_vol f;
+        int64_t fd[5] = {2, 1, 1, 1, 3};
+        const char *p = tu_path("nr_vec.nrrd");
+        REQUIRE_OK(mv_vol_alloc(&f, MV_DT_F32, 5, fd, NULL));
+        for (k = 0; k < 6; k++) ((float *)f.data)[k] = (float)k;
+        f.meta.intent_code = 1007;
+        REQUIRE_OK(mv_save(p, &f, NULL));
+        EXPECT(has_line(p, "sizes: 3 2 1") && has_line(p, "kinds: vector domain domain"));
+        EXPECT(has_line(p, "space dimension: 2") && has_line(p, "space directions: none (-1,0) (0,-1)"));
+        REQUIRE_OK(mv_load(p, &w, NULL));
+        EXPECT(w.ndim == 5 && w.dim[4] == 3 && memcmp(w.data, f.data, 24) == 0);
+        mv_free(&w);
+        mv_free(&f);
+        remove(p);
+    }
+    /* refused: no NRRD type, scaling; no file is left */
+    {
+        mv_vol r;
+        const char *p = tu_path("nr_refused.nrrd");
+        REQUIRE_OK(mv_vol_alloc(&r, MV_DT_RGB24, 3, d, NULL));
+        EXPECT_STATUS(mv_save(p, &r, NULL), MV_ERR_UNSUPPORTED);
+        EXPECT(strstr(mv_last_error(), "rgb24") != NULL);
+        mv_free(&r);
+        v.meta.scl_slope = 2;
+        EXPECT_STATUS(mv_save(p, &v, NULL), MV_ERR_UNSUPPORTED);
+        EXPECT(strstr(mv_last_error(), "NRRD has no scaling") != NULL);
+        EXPECT(access(p, F_OK) != 0);
+    }
+    mv_free(&v);
+}
