@@ -21,7 +21,7 @@ typedef size_t (*compress_fn)(const unsigned char *in, size_t n, unsigned char *
 typedef size_t (*decompress_fn)(const unsigned char *in, size_t n, unsigned char *out, size_t cap);
 
 /* ---- the engines, one function each way ---- */
-static int bench_threads = 1;
+static int bench_threads = 1, bench_single = 0; /* medvol: threads; one member (pigz's layout) */
 
 static size_t zlib_c(const unsigned char *in, size_t n, unsigned char *out, size_t cap, int level)
 {
@@ -124,6 +124,7 @@ static size_t medvol_c(const unsigned char *in, size_t n, unsigned char *out, si
     memset(&o, 0, sizeof(o));
     o.level = level;
     o.threads = bench_threads;
+    o.single_member = bench_single;
     return mv_gzip(in, n, out, cap, &len, &o) == MV_OK ? len : 0;
 }
 static size_t medvol_d(const unsigned char *in, size_t n, unsigned char *out, size_t cap)
@@ -237,11 +238,14 @@ static void bench_buffer(const char *what, const unsigned char *data, size_t n, 
             r.out = comp + cap / 2 > comp + len ? comp : comp;
             r.compress = 1;
             r.out = (unsigned char *)malloc(cap);
-            for (k = 0; k < 2; k++) {
-                r.level = engines[3].level[k];
-                snprintf(row, sizeof(row), "compress medvol-%d, %d thread%s", r.level, t, t > 1 ? "s" : "");
+            for (k = 0; k < 4; k++) { /* indexed members, then one member in parallel parts */
+                r.level = engines[3].level[k % 2];
+                bench_single = k >= 2;
+                snprintf(row, sizeof(row), "compress medvol-%d%s, %d thread%s", r.level, bench_single ? " one member" : "",
+                         t, t > 1 ? "s" : "");
                 prof_row(row, prof_run(run_once, &r, reps), n, base);
             }
+            bench_single = 0;
             free(r.out);
         }
         bench_threads = 1;
