@@ -49,7 +49,7 @@ WORK_DIR = os.path.join(ROOT, "build", "bench-work")
 BASELINE = os.path.join(HERE, "baseline.json")
 
 MEDVOLS = ("medvol", "medvol-1t", "medvol-into")
-PEERS = ["numpy", "scipy", "torch", "MONAI", "TorchIO", "medrs", "SimpleITK"]
+PEERS = ["numpy", "scipy", "torch", "MONAI", "TorchIO", "medrs", "SimpleITK", "pynrrd"]
 PEER_TITLES = {
     "numpy": "nibabel / numpy / scipy",
     "scipy": "scipy.fft (workers)",
@@ -58,6 +58,7 @@ PEER_TITLES = {
     "TorchIO": "TorchIO",
     "medrs": "medrs",
     "SimpleITK": "SimpleITK",
+    "pynrrd": "pynrrd",
 }
 
 
@@ -1198,7 +1199,7 @@ def versions(mv, peers):
     import numpy
     v["numpy"] = numpy.__version__
     for mod, name in (("scipy", "scipy"), ("nibabel", "nibabel"), ("torch", "torch"), ("monai", "MONAI"),
-                      ("torchio", "TorchIO"), ("medrs", "medrs"), ("SimpleITK", "SimpleITK")):
+                      ("torchio", "TorchIO"), ("medrs", "medrs"), ("SimpleITK", "SimpleITK"), ("nrrd", "pynrrd")):
         if name in ("scipy", "nibabel") or name in peers:
             try:
                 m = __import__(mod)
@@ -1229,7 +1230,7 @@ def load_peers(threads, log):
         ok.append("MONAI")
     except ImportError as e:
         log("MONAI unavailable: %s" % e)
-    for mod, name in (("torchio", "TorchIO"), ("medrs", "medrs")):
+    for mod, name in (("torchio", "TorchIO"), ("medrs", "medrs"), ("nrrd", "pynrrd")):
         try:
             __import__(mod)
             ok.append(name)
