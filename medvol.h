@@ -16888,8 +16888,9 @@ static mv_status mv__mgh_save(const char *path, const mv_vol *v, const mv_save_o
    the geometry in ITK's LPS terms, the channels on the file axis they
    have, so both formats share the planner, sources, decoding and channel
    moves. The readings are teem's where ITK (SimpleITK, Slicer) reads
-   through teem, and ITK's where it adds its own (tests/py/diff_nrrd.py
-   runs medvol, SimpleITK, pynrrd and teem's unu on the same files):
+   through teem, and ITK's where it adds its own (tests/py/diff_sitk.py's
+   nrrd family runs medvol, SimpleITK, pynrrd and teem's unu on the same
+   files):
    - field names and enumerated values (types, encodings, kinds, spaces,
      endians, centers) are matched ignoring case; an unknown field, a
      repeated one, or a per-axis field without one entry per axis is
@@ -17557,7 +17558,8 @@ static mv_status mv__nrrd_load_src(mv__src *s, const char *path, const mv_load_o
         return st;
     }
 #else
-    return MV_ERR_UNSUPPORTED;
+    return mv__fail(MV_ERR_UNSUPPORTED, "%s: data file %s: medvol has no files here (MEDVOL_NO_STDIO)", s->name,
+                    m.data_file);
 #endif
 }
 
