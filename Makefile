@@ -71,8 +71,8 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool info $(BUILD)/run-p.mhd && $(BUILD)/mvtool stats $(BUILD)/run-p.mha && \
 	  $(BUILD)/mvtool convert $(BUILD)/run-m.nii.gz $(BUILD)/run-m.mgz --dtype float32 && \
 	  $(BUILD)/mvtool info $(BUILD)/run-m.mgz && $(BUILD)/mvtool stats $(BUILD)/run-m.mgz && \
-	  $(BUILD)/mvtool convert $(BUILD)/run-p.nii $(BUILD)/run-p.nrrd --compress && \
-	  $(BUILD)/mvtool convert $(BUILD)/run-m.nii.gz $(BUILD)/run-m.nhdr && \
+	  $(BUILD)/mvtool convert $(BUILD)/run-p.nii $(BUILD)/run-p.nrrd --compress --dtype float32 && \
+	  $(BUILD)/mvtool convert $(BUILD)/run-m.nii.gz $(BUILD)/run-m.nhdr --dtype float32 && \
 	  $(BUILD)/mvtool info $(BUILD)/run-m.nhdr && $(BUILD)/mvtool stats $(BUILD)/run-p.nrrd
 	$(BUILD)/mvtool smooth $(BUILD)/run-p.nii $(BUILD)/run-s.nii 1.5 && \
 	  $(BUILD)/mvtool gradient $(BUILD)/run-s.nii $(BUILD)/run-g.nii && \

@@ -17538,7 +17538,7 @@ static mv_status mv__nrrd_load_src(mv__src *s, const char *path, const mv_load_o
     st = mv__nrrd_parse(text, len, s->name, &m);
     mv__free(owned, ctx);
     MV__TRY(st);
-    if (m.local || header_only) return mv__mha_load_parsed(&m, s, s, opts, 0, out);
+    if (m.local || header_only) return mv__mha_load_parsed(&m, s, s, opts, !m.local, out); /* (pair: a data file named) */
     MV__CHECK(path != NULL, MV_ERR_INVALID_ARG,
               "%s: the header names data file %s: load it by path (mv_load) or with mv_load_nrrd_mem", s->name,
               m.data_file);

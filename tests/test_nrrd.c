@@ -131,7 +131,13 @@ MV_TEST(nrrd, hand_written_files)
              NULL, 0);
     REQUIRE_OK(mv_load(q, &v, NULL));
     EXPECT(ramp_is(&v, 9, 16));
+    EXPECT(v.meta.pair == 1 && v.meta.format == MV_FORMAT_NRRD);
     mv_free(&v);
+    o.header_only = 1; /* (a header-only load says so too: mvtool info prints it) */
+    REQUIRE_OK(mv_load(q, &v, &o));
+    EXPECT(v.data == NULL && v.meta.pair == 1);
+    mv_free(&v);
+    o.header_only = 0;
     /* byte skip -1: the data ends the file */
     put_nrrd(q, "NRRD0004\ntype: int16\ndimension: 1\nsizes: 3\nendian: big\nencoding: raw\ndata file: nr_hand.dat\n"
                 "byte skip: -1\n\n", NULL, 0);
