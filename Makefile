@@ -270,7 +270,7 @@ test-tsan: $(BUILD)/tests-tsan
 	  --filter integrity.parallel --filter integrity.thread --filter resample.isa_and_threads --filter dtype.convert_threads --filter gzip.member_index \
 	  --filter analysis.cache --filter analysis.isa_and_threads --filter math.isa_and --filter register.threads --filter register.setup --filter register.elastix_field_threads \
 	  --filter filter.every_isa --filter filter.pyramid --filter field.threads --filter transport.isa_threads --filter warp.large \
-	  --filter metaimage.threads --filter mgh.threads --filter morph.label_matches --filter morph.edt_matches --filter morph.binary_morph --filter analysis.seed \
+	  --filter metaimage.threads --filter mgh.threads --filter nrrd.threads --filter gzip.single_member --filter morph.label_matches --filter morph.edt_matches --filter morph.binary_morph --filter analysis.seed \
 	  --filter fft.threads_identical --filter fft.measured_plans --filter nufft.threads_identical \
 	  --filter recon.isa_and_threads --filter recon.grappa_threads --filter bspline.cost_gradient --filter bspline.large_2d --filter syn.lncc_threads \
 	  --filter regspeed.metric_loops_threads --filter regspeed.jitter --filter analysis.twotime_paths --filter recon.cgsense_chunked \

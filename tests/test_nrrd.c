@@ -442,3 +442,53 @@ MV_TEST(nrrd, save_and_reload)
     }
     mv_free(&v);
 }
+
+/* big enough for 2+ workers (4.9 MB of int16, 3 channels): raw .nrrd
+   (mapped and read in parallel, the channels moved), .nhdr + raw.gz (one
+   member compressed in parallel parts, decoded whole), on 1, 2 and 3
+   threads, whole and cropped: the same voxels each time */
+MV_TEST(nrrd, threads_identical)
+{
+    const char *files[2];
+    int64_t dims[5] = {96, 80, 106, 1, 3};
+    mv_vol v, r;
+    mv_save_opts so;
+    size_t i, n;
+    int k, t;
+    REQUIRE_OK(mv_vol_alloc(&v, MV_DT_I16, 5, dims, NULL));
+    n = (size_t)mv_vol_count(&v);
+    for (i = 0; i < n; i++) ((int16_t *)v.data)[i] = (int16_t)((i * 2654435761u) >> 17);
+    v.meta.intent_code = 1007;
+    files[0] = tu_path("nr_threads.nrrd");
+    files[1] = tu_path("nr_threads.nhdr");
+    REQUIRE_OK(mv_save(files[0], &v, NULL));
+    memset(&so, 0, sizeof(so));
+    so.compress = 1;
+    so.gzip.member_size = 300000; /* 17 parts */
+    REQUIRE_OK(mv_save(files[1], &v, &so));
+    for (k = 0; k < 2; k++)
+        for (t = 1; t <= 3; t++) {
+            mv_load_opts o;
+            int64_t x, y, z, c, bad = 0;
+            memset(&o, 0, sizeof(o));
+            o.threads = t;
+            REQUIRE_OK(mv_load(files[k], &r, &o));
+            EXPECT_MSG(r.ndim == 5 && r.dim[4] == 3 && !memcmp(r.data, v.data, n * 2), "%s, %d threads", files[k], t);
+            mv_free(&r);
+            o.box_start[0] = 10, o.box_size[0] = 50;
+            o.box_start[2] = 20, o.box_size[2] = 30;
+            o.box_start[4] = 1;
+            REQUIRE_OK(mv_load(files[k], &r, &o));
+            for (c = 0; c < 2; c++)
+                for (z = 0; z < 30; z++)
+                    for (y = 0; y < 80; y++)
+                        for (x = 0; x < 50; x++)
+                            bad += ((int16_t *)r.data)[x + 50 * (y + 80 * (z + 30 * c))] !=
+                                   ((int16_t *)v.data)[(x + 10) + 96 * (y + 80 * ((z + 20) + 106 * (c + 1)))];
+            EXPECT_MSG(bad == 0 && r.dim[4] == 2, "%s crop, %d threads: %lld voxels differ", files[k], t, (long long)bad);
+            mv_free(&r);
+        }
+    for (k = 0; k < 2; k++) remove(files[k]);
+    remove(tu_path("nr_threads.raw.gz"));
+    mv_free(&v);
+}
