@@ -97,7 +97,8 @@ TABLE OF CONTENTS (search for the anchors)
       >>impl-nifti    NIfTI reader and writer
       >>impl-metaimage  ITK MetaImage reader and writer (zlib, channels)
       >>impl-mgh      FreeSurfer MGH reader and writer (footer, geometry)
-      >>impl-nrrd     NRRD reader and writer (encodings, kinds, spaces)
+      >>impl-nrrd     NRRD reader and writer (encodings, kinds, spaces, DWI keys)
+      >>impl-grad     diffusion gradient tables: FSL bval/bvec
       >>impl-cfl      BART .cfl/.hdr files
       >>impl-resample resampling: separable and general maps, cubic prefilter
       >>impl-phantom  phantoms
@@ -631,6 +632,11 @@ typedef struct mv_meta {
     double mgh_geometry[15];/* MGH delta[3], Mdc[3][3] (stored order), Pxyz_c[3] as read
                                (all 0 otherwise): rewritten as they are while the affine
                                is still the one they give (see MGH) */
+    int n_grad;             /* diffusion gradient table: rows (0: none), one per volume of
+                               axis 3 (see DIFFUSION GRADIENTS) */
+    double *grad;           /* n_grad rows of 4: the unit gradient direction x, y, z in
+                               world RAS+ (the affine's space) and b (s/mm^2); owned by the
+                               volume as ext is (mv_free releases it) */
 } mv_meta;
 
 /* Ownership of mv_vol.data. */
@@ -987,7 +993,25 @@ MVDEF mv_status mv_load_metaimage_mem(const void *header, size_t header_len, con
      image (RAS: LPS with x and y negated); axes past three keep their
      spacing and origin (meta.toffset), as for MetaImage. meta.format is
      MV_FORMAT_NRRD, qform_code = sform_code = 1, units mm and s. Not kept:
-     key/value pairs, measurement frame (DWI gradients), labels, units.
+     key/value pairs other than the diffusion ones, labels, units.
+   - Diffusion (DWI) files, as 3D Slicer, DWIConvert and teem's tend write
+     them (NA-MIC's convention): "DWMRI_b-value:=b", one
+     "DWMRI_gradient_NNNN:=gx gy gz" per volume (NNNN from 0000; a
+     "DWMRI_NEX_NNNN:=k" key repeats gradient NNNN k times, the next k - 1
+     keys absent) and the "measurement frame" (the vectors it lists are the
+     columns of M: a gradient's world coordinates are M g; identity when
+     absent). Such a file's value axis (kind list or vector, wherever it
+     is) becomes axis 3: dims [x][y][z][N], intent 0, as FSL, MRtrix3 and
+     dcm2niix lay out a DWI series, and meta.grad gets one row per volume:
+     the direction M g / |g| turned from the file's space to RAS+ (LPS and
+     other spaces as for the geometry), b = b-value |g|^2 (the convention's
+     scaling: the longest gradient has |g| = 1), direction 0 where g = 0.
+     A gradient key missing, repeated or past the last volume, a NEX count
+     that runs past it or over a gradient given, no b-value, a gradient
+     whose b or direction overflows: MV_ERR_BAD_HEADER; a series on more
+     than three image axes, a measurement frame outside a 3D space:
+     MV_ERR_UNSUPPORTED; each message names the key and the file. A crop
+     box on axis 3 keeps the rows of the volumes it keeps.
    - Voxels straight from a raw file map or are read in parallel as
      NIfTI's; gzip data decodes whole (one member, as teem, ITK and medvol
      write it, on one thread), then the crop box applies; ascii and hex are
@@ -1003,7 +1027,12 @@ MVDEF mv_status mv_load_metaimage_mem(const void *header, size_t header_len, con
    both renamed into place under the pair lock as a .hdr/.img pair is. A
    vector volume (intent 1007) is written with its components as the first
    axis (kind vector), a complex volume as float or double pairs (kind
-   complex), 1-2 axes as MetaImage's writer decides. Refused
+   complex), 1-2 axes as MetaImage's writer decides. A 4D volume whose
+   gradient table describes axis 3 (meta.n_grad == dim[3]) is written as a
+   DWI as Slicer reads one: kinds space space space list (the volumes
+   last, so the voxels keep their order), "measurement frame" the
+   identity, "modality:=DWMRI", DWMRI_b-value the largest b and each
+   gradient the LPS direction times sqrt(b / largest b). Refused
    (MV_ERR_UNSUPPORTED, named): float16, bfloat16, float128, complex256,
    RGB dtypes, a complex vector volume, and active scaling.
    mv_save_mem / mv_save_io with opts.format = MV_FORMAT_NRRD write the
@@ -1012,6 +1041,46 @@ MVDEF mv_status mv_load_metaimage_mem(const void *header, size_t header_len, con
    attached). */
 MVDEF mv_status mv_load_nrrd_mem(const void *header, size_t header_len, const void *data, size_t data_len, mv_vol *out,
                                  const mv_load_opts *opts);
+/* DIFFUSION GRADIENTS. meta.grad holds a diffusion-weighted series'
+   gradient table: row r (of meta.n_grad) describes volume r of axis 3
+   (dims [x][y][z][N], meta.n_grad == N) as x, y, z, b: the unit gradient
+   direction in world RAS+ coordinates (the space of v->affine, as MRtrix3's
+   "grad.b" tables and its -export_grad_mrtrix write them) and the b-value
+   in s/mm^2; direction (0, 0, 0) for b = 0. In world coordinates the
+   table stays true whatever is done to the voxel axes (reorienting,
+   resampling). The NRRD reader fills it from a DWI file's keys (see NRRD),
+   mv_load_fsl_gradients from FSL's bval and bvec files; the NRRD writer
+   and mv_save_fsl_gradients write it (NIfTI, MetaImage and MGH files have
+   no place for it: FSL's files go beside them, as dcm2niix and mvtool
+   convert write them). Results of medvol's functions carry
+   their input's table as they carry its extensions; where axis 3 no longer
+   has n_grad volumes the table no longer describes them, and the writers
+   leave it out (NRRD) or refuse (FSL).
+   FSL's files, as FSL, dcm2niix and MRtrix3 read and write them: bval is
+   one line of N b-values; bvec three lines (x, y, z) of N values each,
+   the direction in the image's voxel axes with x negated when the
+   affine's 3x3 part has a positive determinant (FSL's radiological voxel
+   frame). medvol reads bvec as three lines or as N lines of three (as
+   MRtrix3 does), and maps it to the world with the affine's rotation
+   (its 3x3 part with unit columns): world = R (flipped bvec). Written with
+   10 significant digits.
+   mv_gradients_from_fsl sets v's table from bvals[0..n) and bvecs (3 x n:
+   bvecs[n * k + i] is component k of volume i); mv_gradients_to_fsl
+   writes it out in that layout (needs n_grad == dim[3] as above).
+   mv_vol_set_gradients copies a world table of n rows of 4 (n = 0
+   removes it). Directions are normalised, 0 stays 0; a b-value < 0 or a
+   value not finite is MV_ERR_INVALID_ARG, named. allocates: the table. */
+MVDEF mv_status mv_vol_set_gradients(mv_vol *v, const double *grad, int n);
+MVDEF mv_status mv_gradients_from_fsl(mv_vol *v, const double *bvals, const double *bvecs, int n);
+MVDEF mv_status mv_gradients_to_fsl(const mv_vol *v, double *bvals, double *bvecs);
+#if !defined(MEDVOL_NO_STDIO)
+/* The same through FSL's text files (bval and bvec, written in place with a
+   temporary file renamed over each; n from the files, which must give the
+   same count and that of axis 3). MV_ERR_BAD_DATA names the file, line
+   and value that is not a number. */
+MVDEF mv_status mv_load_fsl_gradients(mv_vol *v, const char *bval_path, const char *bvec_path);
+MVDEF mv_status mv_save_fsl_gradients(const mv_vol *v, const char *bval_path, const char *bvec_path);
+#endif
 /* MGH: FreeSurfer's .mgh (and .mgz, the same bytes gzip-compressed), as
    recon-all writes brain.mgz and aseg.mgz. mv_load, mv_load_mem,
    mv_load_mem_borrow and mv_load_io recognise it by its first four bytes
@@ -10094,6 +10163,16 @@ MVDEF mv_status mv_vol_wrap(mv_vol *v, void *data, mv_dtype dt, int ndim, const 
     return mv__out_commit(v, &t);
 }
 
+/* m, a field-by-field copy of another volume's metadata, owns nothing:
+   for views, which release nothing. */
+static void mv__meta_disown(mv_meta *m)
+{
+    m->ext = NULL;
+    m->n_ext = 0;
+    m->grad = NULL;
+    m->n_grad = 0;
+}
+
 MVDEF mv_status mv_vol_wrap_like(mv_vol *v, void *data, mv_dtype dt, const mv_vol *like)
 {
     uint64_t bytes = 0;
@@ -10108,8 +10187,7 @@ MVDEF mv_status mv_vol_wrap_like(mv_vol *v, void *data, mv_dtype dt, const mv_vo
     t.mem_base = NULL;
     t.mem_size = 0;
     t.alloc_ctx = NULL;
-    t.meta.ext = NULL; /* extensions stay with like: nothing here is ours to free */
-    t.meta.n_ext = 0;
+    mv__meta_disown(&t.meta); /* extensions and gradients stay with like: nothing here is ours to free */
     return mv__out_commit(v, &t);
 }
 
@@ -10124,6 +10202,20 @@ static void mv__free_extensions(mv_meta *m, void *ctx)
     m->n_ext = 0;
 }
 
+static void mv__free_gradients(mv_meta *m, void *ctx)
+{
+    mv__free(m->grad, ctx);
+    m->grad = NULL;
+    m->n_grad = 0;
+}
+
+/* What a volume's metadata owns: its extensions and its gradient table. */
+static void mv__free_owned_meta(mv_meta *m, void *ctx)
+{
+    mv__free_extensions(m, ctx);
+    mv__free_gradients(m, ctx);
+}
+
 MVDEF void mv_free(mv_vol *v)
 {
     if (!v) return;
@@ -10131,7 +10223,7 @@ MVDEF void mv_free(mv_vol *v)
 #if defined(MV__HAVE_FILES)
     if ((v->flags & MV_VOL_MAPPED) && v->mem_base) munmap(v->mem_base, v->mem_size);
 #endif
-    mv__free_extensions(&v->meta, v->alloc_ctx);
+    mv__free_owned_meta(&v->meta, v->alloc_ctx);
     mv_vol_init(v);
 }
 
@@ -10160,6 +10252,31 @@ static mv_status mv__copy_extensions(mv_meta *m, const mv_extension *ext, int n,
     return MV_OK;
 }
 
+/* Copy of a gradient table of n rows into m (m's old table is not freed). */
+static mv_status mv__copy_gradients(mv_meta *m, const double *grad, int n, void *ctx)
+{
+    m->grad = NULL;
+    m->n_grad = 0;
+    if (n <= 0) return MV_OK;
+    MV__CHECK(grad != NULL, MV_ERR_INVALID_ARG, "gradient table: NULL table of %d rows", n);
+    m->grad = (double *)mv__alloc((size_t)n * 4 * sizeof(double), ctx);
+    MV__CHECK(m->grad != NULL, MV_ERR_OUT_OF_MEMORY, "gradient table of %d rows", n);
+    memcpy(m->grad, grad, (size_t)n * 4 * sizeof(double));
+    m->n_grad = n;
+    return MV_OK;
+}
+
+/* Copies of what src's metadata owns (extensions, gradient table) into m,
+   whose own are not freed: m is a copy of src's fields on entry, as a rule. */
+static mv_status mv__copy_owned_meta(mv_meta *m, const mv_meta *src, void *ctx)
+{
+    mv_status st;
+    MV__TRY(mv__copy_extensions(m, src->ext, src->n_ext, ctx));
+    st = mv__copy_gradients(m, src->grad, src->n_grad, ctx);
+    if (st != MV_OK) mv__free_extensions(m, ctx);
+    return st;
+}
+
 MVDEF mv_status mv_vol_set_extensions(mv_vol *v, const mv_extension *ext, int n)
 {
     mv_meta tmp;
@@ -10181,7 +10298,7 @@ static mv_status mv__copy_meta_to(const mv_vol *src, mv_vol *t)
     t->flags = 0;
     t->mem_base = NULL;
     t->mem_size = 0;
-    return mv__copy_extensions(&t->meta, src->meta.ext, src->meta.n_ext, src->alloc_ctx);
+    return mv__copy_owned_meta(&t->meta, &src->meta, src->alloc_ctx);
 }
 
 MVDEF mv_status mv_vol_copy_meta(const mv_vol *src, mv_vol *dst)
@@ -15496,6 +15613,7 @@ typedef struct mv__mha {
     int text_enc;                         /* NRRD voxels as text: MV__NRRD_ASCII or MV__NRRD_HEX (0: bytes) */
     int64_t line_skip;                    /* NRRD: lines before the data */
     uint64_t decoded_skip;                /* NRRD: byte skip of a gzip or hex encoding (in the decoded bytes) */
+    int dwi;                              /* NRRD: DWMRI_ gradient keys: the channels are axis 3's volumes */
 } mv__mha;
 
 static const struct {
@@ -15778,7 +15896,7 @@ static mv_status mv__mha_to_header(const mv__mha *m, const char *name, uint64_t 
     for (i = 0; i < 3; i++) memcpy(h->meta.srow[i], aff[i], sizeof(h->meta.srow[i]));
     mv__affine_to_quatern(aff, h->meta.quatern, h->meta.qoffset, pixdim, &h->meta.qfac);
     if (m->ndims > 3) h->meta.toffset = m->offset[3];
-    if (c) h->meta.intent_code = 1007; /* NIFTI_INTENT_VECTOR, as ITK writes vector images */
+    if (c && !m->dwi) h->meta.intent_code = 1007; /* NIFTI_INTENT_VECTOR, as ITK writes vector images */
     return MV_OK;
 }
 
@@ -15906,14 +16024,15 @@ static void mv__channel_blocks_move(const unsigned char *src, unsigned char *dst
 }
 
 /* The axis a channel count lands on: after the spatial axes and time, as
-   ITK stores a vector image in NIfTI (dim[5]). */
-static int mv__mha_channel_axis(int ndims) { return ndims < 4 ? 4 : ndims; }
+   ITK stores a vector image in NIfTI (dim[5]: axis 4, past the last for
+   4D+); axis 3 for a NRRD DWI series (its volumes). */
+static int mv__mha_channel_axis(const mv__mha *m) { return m->dwi ? 3 : m->ndims < 4 ? 4 : m->ndims; }
 
 /* A multi-channel load: the box and squeeze of the caller's layout
    ([x][y][z][t][c]) mapped to the file's ([c][x][y][z][t]). */
 static mv_status mv__mha_channel_opts(const mv__mha *m, const mv_load_opts *o, mv_load_opts *fo, const char *name)
 {
-    int i, ca = mv__mha_channel_axis(m->ndims), k = m->chan_axis;
+    int i, ca = mv__mha_channel_axis(m), k = m->chan_axis;
     *fo = *o;
     fo->squeeze = 0;
     for (i = 0; i < MV_MAX_DIMS; i++) fo->box_start[i] = fo->box_size[i] = 0;
@@ -15938,7 +16057,7 @@ static mv_status mv__mha_channel_opts(const mv__mha *m, const mv_load_opts *o, m
    [x][y][z][t][c] with the box's corner in the affine; v is replaced. */
 static mv_status mv__mha_channels_last(const mv__mha *m, const mv_load_opts *o, mv_vol *v)
 {
-    int i, r, ca = mv__mha_channel_axis(m->ndims), k = m->chan_axis;
+    int i, r, ca = mv__mha_channel_axis(m), k = m->chan_axis;
     int64_t C = v->dim[k], n = 1, inner = 1;
     mv_vol w = *v;
     double corner[3];
@@ -17275,6 +17394,8 @@ static mv_status mv__nrrd_parse_axes(const mv__nrrd_fieldset *f, const char *nam
         *range = i;
     }
     m->ndims = n;
+    MV__CHECK(!m->dwi || n <= 3, MV_ERR_UNSUPPORTED,
+              "%s: a DWI series (DWMRI_gradient_ keys) on %d image axes (medvol reads 1 to 3 and the volumes)", name, n);
     MV__CHECK(n >= 1 && n <= MV_MAX_DIMS && (m->channels == 1 || n < MV_MAX_DIMS), MV_ERR_UNSUPPORTED,
               "%s: %d image axes%s (medvol holds %d)", name, n, m->channels > 1 ? " and a channel axis" : "",
               MV_MAX_DIMS);
@@ -17282,6 +17403,34 @@ static mv_status mv__nrrd_parse_axes(const mv__nrrd_fieldset *f, const char *nam
     /* (a range axis of size 1, or complex folded into the dtype, leaves
        the layout as the image axes alone have it) */
     m->chan_axis = m->channels > 1 ? *range : 0;
+    return MV_OK;
+}
+
+/* The space: its dimension *sd (0: none) and the signs that take its
+   coordinates to LPS (sign[0..MV__NRRD_MAX_DIM), 1 past the third). */
+static mv_status mv__nrrd_space(const mv__nrrd_fieldset *f, const char *name, int *sd, double *sign)
+{
+    double v;
+    int i;
+    *sd = 0;
+    for (i = 0; i < MV__NRRD_MAX_DIM; i++) sign[i] = 1.0;
+    MV__CHECK(!(f->val[MV__NF_SPACE] && f->val[MV__NF_SPACE_DIMENSION]), MV_ERR_BAD_HEADER,
+              "%s: both space and space dimension (one or the other)", name);
+    if (f->val[MV__NF_SPACE]) {
+        int s, t;
+        MV__NRRD_LOOKUP(mv__nrrd_spaces, name, f->val[MV__NF_SPACE], f->len[MV__NF_SPACE], s);
+        MV__NRRD_LOOKUP(mv__nrrd_spaces, abbrev, f->val[MV__NF_SPACE], f->len[MV__NF_SPACE], t);
+        if (s < 0) s = t;
+        MV__CHECK(s >= 0, MV_ERR_BAD_HEADER, "%s: space: unknown space '%.*s'", name,
+                  (int)MV__MIN(f->len[MV__NF_SPACE], (size_t)40), f->val[MV__NF_SPACE]);
+        *sd = mv__nrrd_spaces[s].dim;
+        for (i = 0; i < 3; i++) sign[i] = mv__nrrd_spaces[s].sign[i];
+    } else if (f->val[MV__NF_SPACE_DIMENSION]) {
+        MV__TRY(mv__nrrd_numbers("space dimension", f->val[MV__NF_SPACE_DIMENSION], f->len[MV__NF_SPACE_DIMENSION], &v,
+                                 1, 0, 1, name));
+        MV__CHECK(v >= 1 && v <= MV__NRRD_MAX_DIM, MV_ERR_BAD_HEADER, "%s: space dimension: %.0f", name, v);
+        *sd = (int)v;
+    }
     return MV_OK;
 }
 
@@ -17301,24 +17450,8 @@ static mv_status mv__nrrd_parse_geometry(const mv__nrrd_fieldset *f, const char 
         m->spacing[i] = 1.0;
         for (r = 0; r < MV_MAX_DIMS; r++) m->dir[r][i] = r == i;
     }
-    for (i = 0; i < MV__NRRD_MAX_DIM; i++) sign[i] = spc[i] = 1.0;
-    MV__CHECK(!(f->val[MV__NF_SPACE] && f->val[MV__NF_SPACE_DIMENSION]), MV_ERR_BAD_HEADER,
-              "%s: both space and space dimension (one or the other)", name);
-    if (f->val[MV__NF_SPACE]) {
-        int s, t;
-        MV__NRRD_LOOKUP(mv__nrrd_spaces, name, f->val[MV__NF_SPACE], f->len[MV__NF_SPACE], s);
-        MV__NRRD_LOOKUP(mv__nrrd_spaces, abbrev, f->val[MV__NF_SPACE], f->len[MV__NF_SPACE], t);
-        if (s < 0) s = t;
-        MV__CHECK(s >= 0, MV_ERR_BAD_HEADER, "%s: space: unknown space '%.*s'", name,
-                  (int)MV__MIN(f->len[MV__NF_SPACE], (size_t)40), f->val[MV__NF_SPACE]);
-        sd = mv__nrrd_spaces[s].dim;
-        for (r = 0; r < 3; r++) sign[r] = mv__nrrd_spaces[s].sign[r];
-    } else if (f->val[MV__NF_SPACE_DIMENSION]) {
-        MV__TRY(mv__nrrd_numbers("space dimension", f->val[MV__NF_SPACE_DIMENSION], f->len[MV__NF_SPACE_DIMENSION], v,
-                                 1, 0, 1, name));
-        MV__CHECK(v[0] >= 1 && v[0] <= MV__NRRD_MAX_DIM, MV_ERR_BAD_HEADER, "%s: space dimension: %.0f", name, v[0]);
-        sd = (int)v[0];
-    }
+    for (i = 0; i < MV__NRRD_MAX_DIM; i++) spc[i] = 1.0;
+    MV__TRY(mv__nrrd_space(f, name, &sd, sign));
     MV__CHECK(sd || (!f->val[MV__NF_SPACE_DIRECTIONS] && !f->val[MV__NF_SPACE_ORIGIN]), MV_ERR_BAD_HEADER,
               "%s: space %s without a space or space dimension field", name,
               f->val[MV__NF_SPACE_DIRECTIONS] ? "directions" : "origin");
@@ -17387,6 +17520,55 @@ static mv_status mv__nrrd_parse_geometry(const mv__nrrd_fieldset *f, const char 
     return MV_OK;
 }
 
+/* ---- diffusion (DWI) keys: NA-MIC's convention (see NRRD, DIFFUSION GRADIENTS) ---- */
+
+/* The next "key:=value" line of the header (up to its blank line) from
+   *pos (start at 0: the magic line is passed over): 1 and its parts. */
+static int mv__nrrd_next_kv(const char *text, size_t len, size_t *pos, const char **key, size_t *klen,
+                            const char **val, size_t *vlen)
+{
+    const char *b, *e, *c;
+    if (*pos == 0 && !mv__nrrd_line(text, len, pos, &b, &e)) return 0;
+    while (mv__nrrd_line(text, len, pos, &b, &e)) {
+        if (b == e) return 0; /* the blank line ends the header */
+        if (*b == '#') continue;
+        for (c = b; c + 1 < e && !(c[0] == ':' && c[1] == '='); c++) {
+        }
+        if (c + 1 >= e) continue; /* a field */
+        *key = b;
+        *klen = (size_t)(c - b);
+        *val = c + 2;
+        *vlen = (size_t)(e - c - 2);
+        return 1;
+    }
+    return 0;
+}
+
+/* Key k[0..n) is prefix followed by decimal digits: 1 and the number. */
+static int mv__nrrd_key_index(const char *k, size_t n, const char *prefix, long *index)
+{
+    size_t p = strlen(prefix), i;
+    long x = 0;
+    if (n <= p || memcmp(k, prefix, p) != 0 || n - p > 9) return 0;
+    for (i = p; i < n; i++) {
+        if (k[i] < '0' || k[i] > '9') return 0;
+        x = x * 10 + (k[i] - '0');
+    }
+    *index = x;
+    return 1;
+}
+
+/* Whether the header has a DWMRI_gradient_ key: a DWI series. */
+static int mv__nrrd_has_dwi(const char *text, size_t len)
+{
+    size_t pos = 0, kl, vl;
+    const char *k, *v;
+    long i;
+    while (mv__nrrd_next_kv(text, len, &pos, &k, &kl, &v, &vl))
+        if (mv__nrrd_key_index(k, kl, "DWMRI_gradient_", &i)) return 1;
+    return 0;
+}
+
 /* Parses a NRRD header text (name for messages) into m; *text_len = the
    header's bytes (the data of an attached header follows them). */
 static mv_status mv__nrrd_parse(const char *text, size_t len, const char *name, mv__mha *m)
@@ -17401,6 +17583,7 @@ static mv_status mv__nrrd_parse(const char *text, size_t len, const char *name, 
     MV__TRY(mv__nrrd_parse_layout(&f, name, m, &dim, sizes));
     MV__CHECK(blank || !m->local, MV_ERR_TRUNCATED, "%s: no blank line after the header (the data would follow it)",
               name);
+    m->dwi = mv__nrrd_has_dwi(text, m->text_len);
     MV__TRY(mv__nrrd_parse_axes(&f, name, dim, sizes, m, axes, &range));
     return mv__nrrd_parse_geometry(&f, name, dim, sizes, axes, m);
 }
@@ -17510,13 +17693,179 @@ static MV__UNUSED const char *mv__nrrd_type_name(mv_dtype dt)
     return NULL;
 }
 
+/* One DWMRI key of a DWI header into the raw table: g[3 i..] the gradient
+   as written (have[i] = 1), nex[i] its DWMRI_NEX count (0: none). */
+static mv_status mv__nrrd_dwi_key(const char *k, size_t kl, const char *v, size_t vl, int64_t n, double *g,
+                                  unsigned char *have, int32_t *nex, double *bval, const char *name)
+{
+    char key[40];
+    double x[3];
+    long i;
+    if (kl >= sizeof(key)) return MV_OK; /* (no DWMRI key is this long) */
+    memcpy(key, k, kl);
+    key[kl] = 0;
+    if (!strcmp(key, "DWMRI_b-value")) {
+        MV__CHECK(isnan(*bval), MV_ERR_BAD_HEADER, "%s: a second DWMRI_b-value", name);
+        MV__TRY(mv__nrrd_numbers(key, v, vl, bval, 1, 0, 0, name));
+        MV__CHECK(*bval >= 0, MV_ERR_BAD_HEADER, "%s: DWMRI_b-value = %g (s/mm^2, 0 or more)", name, *bval);
+    } else if (mv__nrrd_key_index(k, kl, "DWMRI_gradient_", &i)) {
+        MV__CHECK(i < n, MV_ERR_BAD_HEADER, "%s: %s: the series has %lld volumes (0 .. %lld)", name, key, (long long)n,
+                  (long long)n - 1);
+        MV__CHECK(!have[i], MV_ERR_BAD_HEADER, "%s: a second %s", name, key);
+        MV__TRY(mv__nrrd_numbers(key, v, vl, x, 3, 0, 0, name));
+        memcpy(g + 3 * i, x, sizeof(x));
+        have[i] = 1;
+    } else if (mv__nrrd_key_index(k, kl, "DWMRI_NEX_", &i)) {
+        MV__CHECK(i < n, MV_ERR_BAD_HEADER, "%s: %s: the series has %lld volumes (0 .. %lld)", name, key, (long long)n,
+                  (long long)n - 1);
+        MV__CHECK(!nex[i], MV_ERR_BAD_HEADER, "%s: a second %s", name, key);
+        MV__TRY(mv__nrrd_numbers(key, v, vl, x, 1, 0, 1, name));
+        MV__CHECK(x[0] >= 1 && x[0] <= (double)(n - i), MV_ERR_BAD_HEADER,
+                  "%s: %s = %g repeats gradient %ld past the last volume (%lld)", name, key, x[0], i, (long long)n - 1);
+        nex[i] = (int32_t)x[0];
+    }
+    return MV_OK;
+}
+
+/* The measurement frame M (identity when absent): the vectors listed are
+   its columns, in the file's space. */
+static mv_status mv__nrrd_measurement_frame(const mv__nrrd_fieldset *f, int sd, const char *name, double mf[3][3])
+{
+    const char *p = f->val[MV__NF_MEASUREMENT_FRAME], *end;
+    double col[MV__NRRD_MAX_DIM];
+    int r, c, none;
+    for (r = 0; r < 3; r++)
+        for (c = 0; c < 3; c++) mf[r][c] = r == c;
+    if (!p) return MV_OK;
+    end = p + f->len[MV__NF_MEASUREMENT_FRAME];
+    MV__CHECK(sd == 3, MV_ERR_UNSUPPORTED, "%s: measurement frame in a space of dimension %d (a DWI series needs 3)",
+              name, sd);
+    for (c = 0; c < 3; c++) {
+        MV__TRY(mv__nrrd_vector("measurement frame", &p, end, 3, col, &none, name));
+        MV__CHECK(!none, MV_ERR_BAD_HEADER, "%s: measurement frame: vector %d is none", name, c);
+        for (r = 0; r < 3; r++) mf[r][c] = col[r];
+    }
+    return MV_OK;
+}
+
+/* The keys' gradients g (n rows of 3, as written) into world rows of 4:
+   M g turned from the file's space to RAS+ and normalised, b = b-value
+   |g|^2. */
+static void mv__nrrd_dwi_rows(const double *g, int64_t n, double mf[3][3], const double *sign, double bval,
+                              double *rows)
+{
+    int64_t i;
+    int r;
+    for (i = 0; i < n; i++) {
+        const double *gi = g + 3 * i;
+        double w[3], wn;
+        for (r = 0; r < 3; r++) w[r] = (mf[r][0] * gi[0] + mf[r][1] * gi[1] + mf[r][2] * gi[2]) * sign[r];
+        w[0] = -w[0]; /* LPS -> RAS */
+        w[1] = -w[1];
+        wn = MV__MAX(fabs(w[0]), MV__MAX(fabs(w[1]), fabs(w[2]))); /* (scaled first: no overflow in the squares) */
+        if (wn > 0 && isfinite(wn))
+            for (r = 0; r < 3; r++) w[r] /= wn;
+        wn = sqrt(w[0] * w[0] + w[1] * w[1] + w[2] * w[2]);
+        for (r = 0; r < 3; r++) rows[4 * i + r] = wn > 0 ? w[r] / wn : 0.0;
+        rows[4 * i + 3] = bval * (gi[0] * gi[0] + gi[1] * gi[1] + gi[2] * gi[2]);
+    }
+}
+
+/* A DWI series' gradient table (n volumes: m's channels) from its header
+   text into v->meta: the rows of the volumes v holds (box_start[3] on). */
+static mv_status mv__nrrd_dwi_attach(const char *text, size_t len, const char *name, const mv__mha *m,
+                                     const mv_load_opts *o, mv_vol *v)
+{
+    mv__nrrd_fieldset f;
+    void *ctx = o ? o->alloc_ctx : NULL;
+    int64_t n = m->channels, first = o ? o->box_start[3] : 0, i, j;
+    double sign[MV__NRRD_MAX_DIM], mf[3][3], bval = NAN, *g, *rows;
+    unsigned char *have;
+    int32_t *nex;
+    size_t tl, pos = 0, kl, vl;
+    const char *k, *val;
+    int sd = 0, blank;
+    mv_status st = MV_OK;
+    MV__TRY(mv__nrrd_fields_read(text, len, name, &f, &tl, &blank));
+    MV__TRY(mv__nrrd_space(&f, name, &sd, sign));
+    MV__TRY(mv__nrrd_measurement_frame(&f, sd, name, mf));
+    g = (double *)mv__alloc((size_t)n * 3 * sizeof(double), ctx);
+    have = (unsigned char *)mv__alloc_zero((size_t)n, ctx);
+    nex = (int32_t *)mv__alloc_zero((size_t)n * sizeof(int32_t), ctx);
+    rows = (double *)mv__alloc((size_t)n * 4 * sizeof(double), ctx);
+    if (!g || !have || !nex || !rows)
+        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: a gradient table of %lld rows", name, (long long)n);
+    while (st == MV_OK && mv__nrrd_next_kv(text, len, &pos, &k, &kl, &val, &vl))
+        st = mv__nrrd_dwi_key(k, kl, val, vl, n, g, have, nex, &bval, name);
+    if (st == MV_OK && isnan(bval)) st = mv__fail(MV_ERR_BAD_HEADER, "%s: DWMRI_gradient_ keys without DWMRI_b-value", name);
+    for (i = 0; i < n && st == MV_OK; i++) { /* a gradient repeated by its NEX key fills the volumes after it */
+        if (have[i] != 1) continue;
+        for (j = 1; j < nex[i] && st == MV_OK; j++) {
+            if (have[i + j])
+                st = mv__fail(MV_ERR_BAD_HEADER, "%s: DWMRI_gradient_%04lld is given and DWMRI_NEX_%04lld repeats gradient "
+                              "%04lld there", name, (long long)(i + j), (long long)i, (long long)i);
+            memcpy(g + 3 * (i + j), g + 3 * i, 3 * sizeof(double));
+            have[i + j] = 2;
+        }
+    }
+    for (i = 0; i < n && st == MV_OK; i++)
+        if (!have[i]) st = mv__fail(MV_ERR_BAD_HEADER, "%s: no DWMRI_gradient_%04lld (the series has %lld volumes)", name,
+                                    (long long)i, (long long)n);
+    if (st == MV_OK) mv__nrrd_dwi_rows(g, n, mf, sign, bval, rows);
+    for (i = 0; i < 4 * n && st == MV_OK; i++)
+        if (!isfinite(rows[i]))
+            st = mv__fail(MV_ERR_BAD_HEADER, "%s: DWMRI_gradient_%04lld gives %s %g (too large a gradient or b-value)", name,
+                          (long long)(i / 4), i % 4 == 3 ? "b" : "a direction component", rows[i]);
+    if (st == MV_OK && first >= 0 && first < n) {
+        int64_t keep = MV__MIN(v->dim[3], n - first);
+        mv__free_gradients(&v->meta, v->alloc_ctx);
+        st = mv__copy_gradients(&v->meta, rows + 4 * first, (int)keep, v->alloc_ctx);
+    }
+    mv__free(g, ctx);
+    mv__free(have, ctx);
+    mv__free(nex, ctx);
+    mv__free(rows, ctx);
+    return st;
+}
+
+/* The voxels of a parsed header from s (attached, or header only) or from
+   the data file it names beside path. */
+static mv_status mv__nrrd_load_parsed(const mv__mha *m, mv__src *s, const char *path, const mv_load_opts *opts,
+                                      mv_vol *out)
+{
+    if (m->local || (opts && opts->header_only))
+        return mv__mha_load_parsed(m, s, s, opts, !m->local, out); /* (pair: a data file named) */
+    MV__CHECK(path != NULL, MV_ERR_INVALID_ARG,
+              "%s: the header names data file %s: load it by path (mv_load) or with mv_load_nrrd_mem", s->name,
+              m->data_file);
+#if defined(MV__HAVE_FILES)
+    {
+        mv__src ds;
+        mv_status st;
+        char *data_path = mv__path_beside(path, m->data_file, opts ? opts->alloc_ctx : NULL);
+        MV__CHECK(data_path != NULL, MV_ERR_OUT_OF_MEMORY, "%s: file name", path);
+        st = mv__src_open(&ds, data_path);
+        if (st == MV_OK) {
+            st = mv__mha_load_parsed(m, s, &ds, opts, 1, out);
+            mv__src_close(&ds);
+        } else {
+            st = mv__fail_prefix(st, "%s: data file: %s", path, m->data_file);
+        }
+        mv__free(data_path, opts ? opts->alloc_ctx : NULL);
+        return st;
+    }
+#else
+    return mv__fail(MV_ERR_UNSUPPORTED, "%s: data file %s: medvol has no files here (MEDVOL_NO_STDIO)", s->name,
+                    m->data_file);
+#endif
+}
+
 /* A NRRD header read from s (a known size: a file or memory): parsed,
    then its voxels from s itself or from the data file beside path (NULL:
-   none may be named). */
+   none may be named); a DWI series' gradient table from its keys. */
 static mv_status mv__nrrd_load_src(mv__src *s, const char *path, const mv_load_opts *opts, mv_vol *out)
 {
     void *ctx = opts ? opts->alloc_ctx : NULL;
-    int header_only = opts && opts->header_only;
     const char *text;
     char *owned = NULL;
     size_t len = 0;
@@ -17536,31 +17885,13 @@ static mv_status mv__nrrd_load_src(mv__src *s, const char *path, const mv_load_o
 #endif
     }
     st = mv__nrrd_parse(text, len, s->name, &m);
-    mv__free(owned, ctx);
-    MV__TRY(st);
-    if (m.local || header_only) return mv__mha_load_parsed(&m, s, s, opts, !m.local, out); /* (pair: a data file named) */
-    MV__CHECK(path != NULL, MV_ERR_INVALID_ARG,
-              "%s: the header names data file %s: load it by path (mv_load) or with mv_load_nrrd_mem", s->name,
-              m.data_file);
-#if defined(MV__HAVE_FILES)
-    {
-        mv__src ds;
-        char *data_path = mv__path_beside(path, m.data_file, ctx);
-        MV__CHECK(data_path != NULL, MV_ERR_OUT_OF_MEMORY, "%s: file name", path);
-        st = mv__src_open(&ds, data_path);
-        if (st == MV_OK) {
-            st = mv__mha_load_parsed(&m, s, &ds, opts, 1, out);
-            mv__src_close(&ds);
-        } else {
-            st = mv__fail_prefix(st, "%s: data file: %s", path, m.data_file);
-        }
-        mv__free(data_path, ctx);
-        return st;
+    if (st == MV_OK) st = mv__nrrd_load_parsed(&m, s, path, opts, out);
+    if (st == MV_OK && m.dwi) {
+        st = mv__nrrd_dwi_attach(text, m.text_len, s->name, &m, opts, out);
+        if (st != MV_OK) mv_free(out);
     }
-#else
-    return mv__fail(MV_ERR_UNSUPPORTED, "%s: data file %s: medvol has no files here (MEDVOL_NO_STDIO)", s->name,
-                    m.data_file);
-#endif
+    mv__free(owned, ctx);
+    return st;
 }
 
 #if defined(MV__HAVE_FILES)
@@ -17601,6 +17932,10 @@ MVDEF mv_status mv_load_nrrd_mem(const void *header, size_t header_len, const vo
     mv__src_mem(&hs, header, header_len, "NRRD header");
     mv__src_mem(&ds, data, data_len, "NRRD data");
     st = mv__mha_load_parsed(&m, &hs, m.local ? &hs : &ds, opts, !m.local, &res);
+    if (st == MV_OK && m.dwi) {
+        st = mv__nrrd_dwi_attach((const char *)header, m.text_len, "NRRD header", &m, opts, &res);
+        if (st != MV_OK) mv_free(&res);
+    }
     if (st == MV_OK) st = mv__out_commit(out, &res);
     return st;
 }
@@ -17621,41 +17956,81 @@ static void mv__nrrd_put_vector(char *buf, size_t cap, size_t *at, const double 
     mv__mha_put(buf, cap, at, ")");
 }
 
+/* A DWI series' keys (v's gradient table describes axis 3): the identity
+   measurement frame, DWMRI_b-value the largest b, each gradient the LPS
+   direction scaled by sqrt(b / largest b) (NA-MIC's convention). */
+static void mv__nrrd_put_dwi(char *buf, size_t cap, size_t *at, const mv_meta *meta)
+{
+    char num[40];
+    double bmax = 0, g[3];
+    int i, r;
+    for (i = 0; i < meta->n_grad; i++) bmax = MV__MAX(bmax, meta->grad[4 * i + 3]);
+    mv__mha_put(buf, cap, at, "measurement frame: (1,0,0) (0,1,0) (0,0,1)\nmodality:=DWMRI\n");
+    mv__vtk_number(num, sizeof(num), bmax);
+    mv__mha_put(buf, cap, at, "DWMRI_b-value:=%s\n", num);
+    for (i = 0; i < meta->n_grad; i++) {
+        const double *row = meta->grad + 4 * i;
+        double scale = bmax > 0 ? sqrt(row[3] / bmax) : 0.0;
+        g[0] = -row[0] * scale; /* RAS -> LPS */
+        g[1] = -row[1] * scale;
+        g[2] = row[2] * scale;
+        mv__mha_put(buf, cap, at, "DWMRI_gradient_%04d:=", i);
+        for (r = 0; r < 3; r++) {
+            mv__vtk_number(num, sizeof(num), g[r] == 0 ? 0.0 : g[r]);
+            mv__mha_put(buf, cap, at, r ? " %s" : "%s", num);
+        }
+        mv__mha_put(buf, cap, at, "\n");
+    }
+}
+
 /* The header as ITK's NrrdImageIO writes it (teem's field order): LPS
    space for three axes, else "space dimension"; channels (or a complex
-   pair) as a first axis with no direction. */
-static size_t mv__nrrd_header_text(const mv__mha_w *w, mv_dtype dt, int compressed, const char *data_file, char *buf,
-                                   size_t cap)
+   pair) as a first axis with no direction. A DWI series (dwi: its
+   metadata, w 4D) has three space axes and its volumes last, kind list. */
+static size_t mv__nrrd_header_text(const mv__mha_w *w, mv_dtype dt, int compressed, const char *data_file,
+                                   const mv_meta *dwi, char *buf, size_t cap)
 {
     size_t at = 0, cs = mv__dt[dt].kind == MV__K_COMPLEX ? mv__dt[mv__dt[dt].comp].size : mv__dt[dt].size;
-    int i, r, n = w->ndims, lead = w->channels > 1 || mv__dt[dt].kind == MV__K_COMPLEX;
+    int i, r, n = dwi ? 3 : w->ndims, lead = w->channels > 1 || mv__dt[dt].kind == MV__K_COMPLEX;
     double col[MV_MAX_DIMS];
     mv__mha_put(buf, cap, &at,
                 "NRRD0004\n# Complete NRRD file format specification at:\n"
                 "# http://teem.sourceforge.net/nrrd/format.html\ntype: %s\ndimension: %d\n",
-                mv__nrrd_type_name(dt), n + lead);
+                mv__nrrd_type_name(dt), n + lead + (dwi != NULL));
     if (n == 3) mv__mha_put(buf, cap, &at, "space: left-posterior-superior\n");
     else mv__mha_put(buf, cap, &at, "space dimension: %d\n", n);
     mv__mha_put(buf, cap, &at, "sizes:");
     if (lead) mv__mha_put(buf, cap, &at, " %d", w->channels > 1 ? w->channels : 2);
-    for (i = 0; i < n; i++) mv__mha_put(buf, cap, &at, " %lld", (long long)w->dim[i]);
+    for (i = 0; i < n + (dwi != NULL); i++) mv__mha_put(buf, cap, &at, " %lld", (long long)w->dim[i]);
     mv__mha_put(buf, cap, &at, "\nspace directions:%s", lead ? " none" : "");
     for (i = 0; i < n; i++) {
         for (r = 0; r < n; r++) col[r] = w->dir[r][i] * w->spacing[i];
         mv__mha_put(buf, cap, &at, " ");
         mv__nrrd_put_vector(buf, cap, &at, col, n);
     }
-    mv__mha_put(buf, cap, &at, "\nkinds:%s", !lead ? "" : w->channels > 1 ? " vector" : " complex");
-    for (i = 0; i < n; i++) mv__mha_put(buf, cap, &at, " domain");
-    mv__mha_put(buf, cap, &at, "\n");
+    mv__mha_put(buf, cap, &at, "%s\nkinds:%s", dwi ? " none" : "", !lead ? "" : w->channels > 1 ? " vector" : " complex");
+    for (i = 0; i < n; i++) mv__mha_put(buf, cap, &at, dwi ? " space" : " domain");
+    mv__mha_put(buf, cap, &at, "%s\n", dwi ? " list" : "");
     if (cs > 1) mv__mha_put(buf, cap, &at, "endian: %s\n", mv__host_is_big_endian() ? "big" : "little");
     mv__mha_put(buf, cap, &at, "encoding: %s\nspace origin: ", compressed ? "gzip" : "raw");
     mv__nrrd_put_vector(buf, cap, &at, w->offset, n);
     mv__mha_put(buf, cap, &at, "\n");
+    if (dwi) mv__nrrd_put_dwi(buf, cap, &at, dwi);
     if (data_file) mv__mha_put(buf, cap, &at, "data file: %s\n", data_file);
     mv__mha_put(buf, cap, &at, "\n");
     return at;
 }
+
+/* Whether v is written as a DWI series: a 4D scalar volume whose gradient
+   table describes axis 3. */
+static int mv__nrrd_is_dwi(const mv_vol *v, const mv__mha_w *w)
+{
+    return v->meta.n_grad > 0 && v->meta.grad && v->ndim == 4 && v->dim[3] == v->meta.n_grad && w->channels == 1 &&
+           w->ndims == 4 && mv__dt[v->dtype].kind != MV__K_COMPLEX;
+}
+
+/* Header text room: the fields, and a line per gradient. */
+static size_t mv__nrrd_text_cap(const mv_vol *v) { return 8192 + (v ? (size_t)MV__MAX(v->meta.n_grad, 0) * 96 : 0); }
 
 /* v as NRRD: the header text (naming data_file, NULL: attached) into
    text[0..cap) and the voxels as the file stores them (*payload; *tmp owns
@@ -17677,7 +18052,8 @@ static mv_status mv__nrrd_encode(const mv_vol *v, const char *name, const mv_sav
     MV__TRY(mv__mha_plan(&t, name, &w));
     MV__CHECK(!(w.channels > 1 && mv__dt[v->dtype].kind == MV__K_COMPLEX), MV_ERR_UNSUPPORTED,
               "%s: a complex vector volume (NRRD holds one axis of values per voxel)", name);
-    *tlen = mv__nrrd_header_text(&w, v->dtype, opts && opts->compress, data_file, text, cap);
+    *tlen = mv__nrrd_header_text(&w, v->dtype, opts && opts->compress, data_file, mv__nrrd_is_dwi(v, &w) ? &v->meta : NULL,
+                                 text, cap);
     MV__CHECK(*tlen < cap, MV_ERR_INVALID_ARG, "%s: header text too long", name);
     return mv__mha_payload(v, &w, opts, 1, ctx, payload, n, tmp);
 }
@@ -17688,16 +18064,19 @@ static mv_status mv__nrrd_encode(const mv_vol *v, const char *name, const mv_sav
 static mv_status mv__nrrd_save(const char *path, const mv_vol *v, const mv_save_opts *opts)
 {
     void *ctx = opts ? opts->alloc_ctx : NULL;
-    char text[8192], *target = NULL, *raw = NULL;
+    char *text, *target = NULL, *raw = NULL;
     const char *raw_base = NULL;
     const unsigned char *payload = NULL;
     unsigned char *tmp = NULL;
-    size_t n = 0, tlen = 0;
+    size_t n = 0, tlen = 0, cap = mv__nrrd_text_cap(v);
     mv_status st;
-    if (mv__ends_with(path, ".nhdr"))
-        MV__TRY(mv__data_file_beside(path, 5, opts && opts->compress ? ".raw.gz" : ".raw", ctx, &target, &raw, &raw_base));
-    st = mv__nrrd_encode(v, path, opts, raw_base, text, sizeof(text), &tlen, &payload, &n, &tmp);
+    text = (char *)mv__alloc(cap, ctx);
+    MV__CHECK(text != NULL, MV_ERR_OUT_OF_MEMORY, "%s: header text", path);
+    st = !mv__ends_with(path, ".nhdr") ? MV_OK
+         : mv__data_file_beside(path, 5, opts && opts->compress ? ".raw.gz" : ".raw", ctx, &target, &raw, &raw_base);
+    if (st == MV_OK) st = mv__nrrd_encode(v, path, opts, raw_base, text, cap, &tlen, &payload, &n, &tmp);
     if (st == MV_OK) st = mv__header_data_write(path, target, raw, text, tlen, payload, n, opts ? opts->fsync : 0, ctx);
+    mv__free(text, ctx);
     mv__free(tmp, ctx);
     mv__free(raw, ctx);
     mv__free(target, ctx);
@@ -17707,14 +18086,274 @@ static mv_status mv__nrrd_save(const char *path, const mv_vol *v, const mv_save_
 /* mv_save_mem / mv_save_io with opts->format = MV_FORMAT_NRRD: an attached .nrrd. */
 static mv_status mv__nrrd_write(const mv_vol *v, const char *name, mv__sink *s, const mv_save_opts *opts)
 {
-    char text[8192];
+    void *ctx = opts ? opts->alloc_ctx : NULL;
+    size_t n = 0, tlen = 0, cap = mv__nrrd_text_cap(v);
+    char *text = (char *)mv__alloc(cap, ctx);
     const unsigned char *payload = NULL;
     unsigned char *tmp = NULL;
-    size_t n = 0, tlen = 0;
-    mv_status st = mv__nrrd_encode(v, name, opts, NULL, text, sizeof(text), &tlen, &payload, &n, &tmp);
+    mv_status st;
+    MV__CHECK(text != NULL, MV_ERR_OUT_OF_MEMORY, "%s: header text", name);
+    st = mv__nrrd_encode(v, name, opts, NULL, text, cap, &tlen, &payload, &n, &tmp);
     if (st == MV_OK) st = mv__sink_write(s, text, tlen);
     if (st == MV_OK) st = mv__sink_write(s, payload, n);
-    mv__free(tmp, opts ? opts->alloc_ctx : NULL);
+    mv__free(text, ctx);
+    mv__free(tmp, ctx);
+    return st;
+}
+#endif
+
+/* >>impl-grad ============================================================= */
+
+/* Diffusion gradient tables (DIFFUSION GRADIENTS): meta.grad in world RAS+,
+   FSL's bval/bvec in the voxel axes. The NRRD keys are read in >>impl-nrrd. */
+
+MVDEF mv_status mv_vol_set_gradients(mv_vol *v, const double *grad, int n)
+{
+    mv_meta tmp;
+    int i, r;
+    MV__CHECK(v != NULL && n >= 0 && (grad != NULL || n == 0), MV_ERR_INVALID_ARG, "mv_vol_set_gradients: bad arguments");
+    for (i = 0; i < n; i++) {
+        for (r = 0; r < 4; r++)
+            MV__CHECK(isfinite(grad[4 * i + r]), MV_ERR_INVALID_ARG, "mv_vol_set_gradients: row %d: value %d is %g", i, r,
+                      grad[4 * i + r]);
+        MV__CHECK(grad[4 * i + 3] >= 0, MV_ERR_INVALID_ARG, "mv_vol_set_gradients: row %d: b = %g (0 or more)", i,
+                  grad[4 * i + 3]);
+    }
+    tmp = v->meta;
+    MV__TRY(mv__copy_gradients(&tmp, grad, n, v->alloc_ctx));
+    for (i = 0; i < n; i++) { /* unit directions; 0 stays 0 */
+        double *g = tmp.grad + 4 * i, len = sqrt(g[0] * g[0] + g[1] * g[1] + g[2] * g[2]);
+        if (len > 0)
+            for (r = 0; r < 3; r++) g[r] /= len;
+    }
+    mv__free_gradients(&v->meta, v->alloc_ctx);
+    v->meta.grad = tmp.grad;
+    v->meta.n_grad = tmp.n_grad;
+    return MV_OK;
+}
+
+/* FSL's voxel frame: R, the affine's 3x3 part with unit columns (voxel
+   axes -> world RAS+ directions), its inverse, and whether FSL negates x
+   (a positive determinant). */
+static mv_status mv__fsl_frame(const mv_vol *v, double R[3][3], double Rinv[3][3], int *flip, const char *fn)
+{
+    double det;
+    int r, c;
+    for (c = 0; c < 3; c++) {
+        double len = sqrt(v->affine[0][c] * v->affine[0][c] + v->affine[1][c] * v->affine[1][c] +
+                          v->affine[2][c] * v->affine[2][c]);
+        MV__CHECK(len > 0 && isfinite(len), MV_ERR_INVALID_ARG, "%s: the affine's column %d is %s", fn, c,
+                  len > 0 ? "not finite" : "zero");
+        for (r = 0; r < 3; r++) R[r][c] = v->affine[r][c] / len;
+    }
+    det = mv__det3(R);
+    MV__CHECK(fabs(det) > 1e-12, MV_ERR_INVALID_ARG, "%s: the affine's 3x3 part is singular", fn);
+    for (r = 0; r < 3; r++) /* the adjugate over the determinant */
+        for (c = 0; c < 3; c++)
+            Rinv[c][r] = (R[(r + 1) % 3][(c + 1) % 3] * R[(r + 2) % 3][(c + 2) % 3] -
+                          R[(r + 1) % 3][(c + 2) % 3] * R[(r + 2) % 3][(c + 1) % 3]) / det;
+    *flip = det > 0;
+    return MV_OK;
+}
+
+/* n == axis 3's volume count (ndim 4, or a single volume). */
+static mv_status mv__grad_count_check(const mv_vol *v, int64_t n, const char *fn)
+{
+    int64_t vols = v->ndim >= 4 ? v->dim[3] : 1;
+    MV__CHECK(n >= 1 && n == vols && v->ndim <= 4, MV_ERR_INVALID_ARG,
+              "%s: %lld gradient%s for a volume of %d axes with %lld volume%s on axis 3", fn, (long long)n,
+              n == 1 ? "" : "s", v->ndim, (long long)vols, vols == 1 ? "" : "s");
+    return MV_OK;
+}
+
+MVDEF mv_status mv_gradients_from_fsl(mv_vol *v, const double *bvals, const double *bvecs, int n)
+{
+    double R[3][3], Ri[3][3], *rows;
+    int flip, i, r;
+    mv_status st;
+    const char *fn = "mv_gradients_from_fsl";
+    MV__CHECK(v != NULL && bvals != NULL && bvecs != NULL, MV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    MV__TRY(mv__grad_count_check(v, n, fn));
+    MV__TRY(mv__fsl_frame(v, R, Ri, &flip, fn));
+    rows = (double *)mv__alloc((size_t)n * 4 * sizeof(double), v->alloc_ctx);
+    MV__CHECK(rows != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %d rows", fn, n);
+    for (i = 0; i < n; i++) {
+        double b[3];
+        for (r = 0; r < 3; r++) b[r] = bvecs[(size_t)n * r + i];
+        if (flip) b[0] = -b[0];
+        for (r = 0; r < 3; r++) rows[4 * i + r] = R[r][0] * b[0] + R[r][1] * b[1] + R[r][2] * b[2];
+        rows[4 * i + 3] = bvals[i];
+    }
+    st = mv_vol_set_gradients(v, rows, n);
+    mv__free(rows, v->alloc_ctx);
+    return st;
+}
+
+MVDEF mv_status mv_gradients_to_fsl(const mv_vol *v, double *bvals, double *bvecs)
+{
+    double R[3][3], Ri[3][3];
+    int flip, i, r, n;
+    const char *fn = "mv_gradients_to_fsl";
+    MV__CHECK(v != NULL && bvals != NULL && bvecs != NULL, MV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    n = v->meta.n_grad;
+    MV__CHECK(n > 0 && v->meta.grad, MV_ERR_INVALID_ARG, "%s: the volume has no gradient table", fn);
+    MV__TRY(mv__grad_count_check(v, n, fn));
+    MV__TRY(mv__fsl_frame(v, R, Ri, &flip, fn));
+    for (i = 0; i < n; i++) {
+        const double *g = v->meta.grad + 4 * i;
+        double b[3], len;
+        for (r = 0; r < 3; r++) b[r] = Ri[r][0] * g[0] + Ri[r][1] * g[1] + Ri[r][2] * g[2];
+        if (flip) b[0] = -b[0];
+        len = sqrt(b[0] * b[0] + b[1] * b[1] + b[2] * b[2]); /* (1 but for a sheared affine) */
+        for (r = 0; r < 3; r++) bvecs[(size_t)n * r + i] = len > 0 ? b[r] / len : 0.0;
+        bvals[i] = g[3];
+    }
+    return MV_OK;
+}
+
+#if defined(MV__HAVE_FILES)
+static mv_status mv__reg_read_text_alloc(const char *path, size_t limit, char **text, size_t *len, void *ctx,
+                                         const char *fn);
+static mv_status mv__reg_write_bytes(const char *path, const void *text, size_t n, const char *fn);
+
+/* The numbers of an FSL text file: rows of whitespace-separated values
+   (*rows lines with values, *cols values on each, the same on every
+   line), in reading order into *out (allocated). */
+static mv_status mv__fsl_numbers(const char *path, double **out, int *rows, int *cols, void *ctx, const char *fn)
+{
+    char *text = NULL, *p, *end;
+    size_t len = 0, cap = 0, n = 0;
+    double *v = NULL;
+    int line = 0, on_line;
+    mv_status st;
+    *out = NULL;
+    *rows = *cols = 0;
+    MV__TRY(mv__reg_read_text_alloc(path, (size_t)64 << 20, &text, &len, ctx, fn));
+    st = MV_OK;
+    for (p = text, end = text + len; p < end && st == MV_OK;) {
+        char *eol = (char *)memchr(p, '\n', (size_t)(end - p));
+        if (!eol) eol = end;
+        line++;
+        on_line = 0;
+        while (st == MV_OK) {
+            char *q;
+            double x;
+            while (p < eol && (*p == ' ' || *p == '\t' || *p == '\r' || *p == ',')) p++;
+            if (p == eol) break;
+            *eol = 0; /* (strtod stops at the line's end) */
+            x = strtod(p, &q);
+            if (q == p || !isfinite(x)) {
+                st = mv__fail(MV_ERR_BAD_DATA, "%s: %s: line %d: '%.20s' is not a finite number", fn, path, line, p);
+                break;
+            }
+            p = q;
+            if (n == cap) {
+                double *w;
+                cap = cap ? 2 * cap : 256;
+                w = (double *)mv__alloc(cap * sizeof(double), ctx);
+                if (!w) {
+                    st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %s: %zu numbers", fn, path, cap);
+                    break;
+                }
+                if (n) memcpy(w, v, n * sizeof(double));
+                mv__free(v, ctx);
+                v = w;
+            }
+            v[n++] = x;
+            on_line++;
+        }
+        if (st == MV_OK && on_line) {
+            if (*rows == 0) *cols = on_line;
+            else if (on_line != *cols)
+                st = mv__fail(MV_ERR_BAD_DATA, "%s: %s: line %d has %d values, the first line %d", fn, path, line, on_line,
+                              *cols);
+            (*rows)++;
+        }
+        p = eol + 1;
+    }
+    mv__free(text, ctx);
+    if (st == MV_OK && n == 0) st = mv__fail(MV_ERR_BAD_DATA, "%s: %s: no numbers", fn, path);
+    if (st != MV_OK) {
+        mv__free(v, ctx);
+        return st;
+    }
+    *out = v;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_load_fsl_gradients(mv_vol *v, const char *bval_path, const char *bvec_path)
+{
+    const char *fn = "mv_load_fsl_gradients";
+    double *bv = NULL, *bc = NULL, *t = NULL;
+    int vr, vc, cr, cc, n = 0, i, k;
+    mv_status st;
+    void *ctx;
+    MV__CHECK(v != NULL && bval_path != NULL && bvec_path != NULL, MV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    ctx = v->alloc_ctx;
+    st = mv__fsl_numbers(bval_path, &bv, &vr, &vc, ctx, fn);
+    if (st == MV_OK) st = mv__fsl_numbers(bvec_path, &bc, &cr, &cc, ctx, fn);
+    if (st == MV_OK) {
+        n = vr * vc;
+        if (vr != 1 && vc != 1) st = mv__fail(MV_ERR_BAD_DATA, "%s: %s: %d lines of %d values (one line, or one column)", fn,
+                                           bval_path, vr, vc);
+        else if (!(cr == 3 && cc == n) && !(cc == 3 && cr == n))
+            st = mv__fail(MV_ERR_BAD_DATA, "%s: %s: %d lines of %d values: 3 lines of %d (one per b-value in %s) wanted", fn,
+                          bvec_path, cr, cc, n, bval_path);
+    }
+    if (st == MV_OK && cc == 3 && cr == n && n != 3) { /* one line per volume: transposed to FSL's three lines */
+        t = (double *)mv__alloc((size_t)n * 3 * sizeof(double), ctx);
+        if (!t) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %d gradients", fn, n);
+        for (i = 0; i < n && st == MV_OK; i++)
+            for (k = 0; k < 3; k++) t[(size_t)n * k + i] = bc[3 * i + k];
+    }
+    if (st == MV_OK) st = mv_gradients_from_fsl(v, bv, t ? t : bc, n);
+    mv__free(bv, ctx);
+    mv__free(bc, ctx);
+    mv__free(t, ctx);
+    return st;
+}
+
+/* Appends one line of n values (%.10g, space-separated). */
+static size_t mv__fsl_line(char *buf, size_t at, const double *x, int n)
+{
+    int i;
+    for (i = 0; i < n; i++) at += (size_t)snprintf(buf + at, 32, i ? " %.10g" : "%.10g", x[i] == 0 ? 0.0 : x[i]);
+    buf[at++] = '\n';
+    return at;
+}
+
+MVDEF mv_status mv_save_fsl_gradients(const mv_vol *v, const char *bval_path, const char *bvec_path)
+{
+    const char *fn = "mv_save_fsl_gradients";
+    double *bv, *bc;
+    char *text;
+    size_t at;
+    int n, k;
+    mv_status st;
+    void *ctx;
+    MV__CHECK(v != NULL && bval_path != NULL && bvec_path != NULL, MV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    ctx = v->alloc_ctx;
+    n = v->meta.n_grad;
+    MV__CHECK(n > 0, MV_ERR_INVALID_ARG, "%s: the volume has no gradient table", fn);
+    bv = (double *)mv__alloc((size_t)n * 4 * sizeof(double), ctx);
+    text = (char *)mv__alloc((size_t)n * 3 * 24 + 64, ctx); /* (%.10g: at most 17 characters and a space) */
+    if (!bv || !text) {
+        mv__free(bv, ctx);
+        mv__free(text, ctx);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %d gradients", fn, n);
+    }
+    bc = bv + n;
+    st = mv_gradients_to_fsl(v, bv, bc);
+    if (st == MV_OK) {
+        at = mv__fsl_line(text, 0, bv, n);
+        st = mv__reg_write_bytes(bval_path, text, at, fn);
+    }
+    if (st == MV_OK) {
+        for (at = 0, k = 0; k < 3; k++) at = mv__fsl_line(text, at, bc + (size_t)n * k, n);
+        st = mv__reg_write_bytes(bvec_path, text, at, fn);
+    }
+    mv__free(bv, ctx);
+    mv__free(text, ctx);
     return st;
 }
 #endif
@@ -21752,10 +22391,10 @@ static mv_status mv__result_alloc(const mv_vol *in, size_t obytes, void *alloc_c
     t->mem_base = NULL;
     t->mem_size = 0;
     t->alloc_ctx = alloc_ctx;
-    MV__TRY(mv__copy_extensions(&t->meta, in->meta.ext, in->meta.n_ext, alloc_ctx));
+    MV__TRY(mv__copy_owned_meta(&t->meta, &in->meta, alloc_ctx));
     t->data = mv__alloc(obytes, alloc_ctx);
     if (!t->data) {
-        mv__free_extensions(&t->meta, alloc_ctx);
+        mv__free_owned_meta(&t->meta, alloc_ctx);
         return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %llu bytes", fn, (unsigned long long)obytes);
     }
     t->flags = MV_VOL_OWNED;
@@ -21944,8 +22583,7 @@ static mv_vol mv__frame_view(const mv_vol *v, int64_t f)
     t.data = (unsigned char *)v->data + (size_t)f * fbytes;
     t.ndim = 3;
     for (a = 3; a < MV_MAX_DIMS; a++) t.dim[a] = 1;
-    t.meta.ext = NULL;
-    t.meta.n_ext = 0;
+    mv__meta_disown(&t.meta);
     t.flags = MV_VOL_BORROWED;
     return t;
 }
@@ -22264,8 +22902,7 @@ MVDEF mv_status mv_pipeline_geometry(const mv_vol *in, const mv_op *ops, int n_o
     t.flags = 0;
     t.mem_base = NULL;
     t.mem_size = 0;
-    t.meta.ext = NULL;
-    t.meta.n_ext = 0;
+    mv__meta_disown(&t.meta);
     mv__result_geometry(&pl, in, &t, 1);
     return mv__out_commit_in(out, &t, in, NULL);
 }
@@ -22376,8 +23013,7 @@ static mv_status mv__pipeline_load_with(mv__loader_fn load, const void *lctx, co
             t.alloc_ctx = ro.alloc_ctx;
             mv__result_geometry(&pl, &hdr, &t, 1);
             mv__write_pass(&pl, &s, (unsigned char *)t.data, odt, ro.threads);
-            hdr.meta.ext = NULL; /* the result owns them now */
-            hdr.meta.n_ext = 0;
+            mv__meta_disown(&hdr.meta); /* the result owns them now */
             if (opts && opts->squeeze) mv__vol_squeeze(&t);
             st = mv__out_commit(out, &t);
         }
@@ -26213,7 +26849,7 @@ static mv_status mv__mri_alloc_like(const mv_vol *in, mv_dtype dt, int drop_coil
     t.mem_base = NULL;
     t.mem_size = 0;
     t.alloc_ctx = ctx; /* extensions and data both belong to the call's allocator */
-    MV__TRY(mv__copy_extensions(&t.meta, in->meta.ext, in->meta.n_ext, ctx));
+    MV__TRY(mv__copy_owned_meta(&t.meta, &in->meta, ctx));
     t.dtype = dt;
     if (drop_coil && in->ndim > MV_COIL_AXIS) {
         for (a = MV_COIL_AXIS; a < MV_MAX_DIMS - 1; a++) {
@@ -26228,7 +26864,7 @@ static mv_status mv__mri_alloc_like(const mv_vol *in, mv_dtype dt, int drop_coil
     bytes = (size_t)mv_vol_count(&t) * mv_dtype_size(dt);
     t.data = mv__alloc(bytes, ctx);
     if (!t.data) {
-        mv__free_extensions(&t.meta, ctx);
+        mv__free_owned_meta(&t.meta, ctx);
         return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %zu bytes", fn, bytes);
     }
     t.flags = MV_VOL_OWNED;
@@ -30238,6 +30874,44 @@ static mv_status mv__reg_read_text(const char *path, char *buf, size_t cap, size
     fclose(f);
     buf[n] = 0;
     if (len) *len = n;
+    return MV_OK;
+}
+
+/* A whole text file (at most limit bytes) into *text (allocated, NUL-terminated). */
+static mv_status mv__reg_read_text_alloc(const char *path, size_t limit, char **text, size_t *len, void *ctx,
+                                         const char *fn)
+{
+    FILE *f;
+    long size;
+    size_t n;
+    char *buf;
+    *text = NULL;
+    MV__CHECK(path != NULL, MV_ERR_INVALID_ARG, "%s: path is NULL", fn);
+    f = fopen(path, "rb");
+    MV__CHECK(f != NULL, errno == ENOENT ? MV_ERR_NOT_FOUND : MV_ERR_IO, "%s: %s: %s", fn, path, strerror(errno));
+    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return mv__fail(MV_ERR_IO, "%s: %s: cannot seek (not a file?)", fn, path);
+    }
+    if ((unsigned long)size > limit) {
+        fclose(f);
+        return mv__fail(MV_ERR_BAD_DATA, "%s: %s: %ld bytes, more than %zu", fn, path, size, limit);
+    }
+    buf = (char *)mv__alloc((size_t)size + 1, ctx);
+    if (!buf) {
+        fclose(f);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %s: %ld bytes", fn, path, size);
+    }
+    n = fread(buf, 1, (size_t)size, f);
+    if (ferror(f) || n != (size_t)size) {
+        fclose(f);
+        mv__free(buf, ctx);
+        return mv__fail(MV_ERR_IO, "%s: %s: read error", fn, path);
+    }
+    fclose(f);
+    buf[n] = 0;
+    *text = buf;
+    *len = n;
     return MV_OK;
 }
 
@@ -38900,8 +39574,7 @@ static mv_status mv__vector_image_alloc(mv_vol *t, const mv_vol *grid, int ncomp
     dims[4] = ncomp;
     MV__TRY(mv_vol_alloc(t, MV_DT_F32, 5, dims, alloc_ctx));
     t->meta = grid->meta;
-    t->meta.ext = NULL;
-    t->meta.n_ext = 0;
+    mv__meta_disown(&t->meta);
     t->meta.format = MV_FORMAT_NONE;
     t->meta.pair = 0;
     t->meta.big_endian = 0;
@@ -39441,8 +40114,7 @@ MVDEF mv_status mv_field_jacobian(const mv_vol *field, mv_vol *out, const mv_fie
         return st;
     }
     t.meta = field->meta;
-    t.meta.ext = NULL;
-    t.meta.n_ext = 0;
+    mv__meta_disown(&t.meta);
     t.meta.intent_code = 0;
     t.meta.format = MV_FORMAT_NONE;
     memcpy(t.affine, field->affine, sizeof(t.affine));

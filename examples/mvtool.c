@@ -304,6 +304,18 @@ static void print_info(const char *path, const mv_vol *vp)
     printf("extensions   %d", m->n_ext);
     for (i = 0; i < m->n_ext; i++) printf("%s code %d (%u bytes)", i ? "," : ":", m->ext[i].code, (unsigned)m->ext[i].size);
     printf("\n");
+    if (m->n_grad > 0) {
+        double lo = m->grad[3], hi = m->grad[3];
+        int nb0 = 0;
+        for (i = 0; i < m->n_grad; i++) {
+            double b = m->grad[4 * i + 3];
+            lo = b < lo ? b : lo;
+            hi = b > hi ? b : hi;
+            nb0 += b == 0;
+        }
+        printf("gradients    %d (%d with b = 0), b %g .. %g s/mm^2, first direction (RAS) %g %g %g\n", m->n_grad, nb0, lo,
+               hi, m->grad[0], m->grad[1], m->grad[2]);
+    }
 }
 
 /* Every file is reported; one that fails gets its error on stderr and the
@@ -643,9 +655,50 @@ int parse_dtype(const args *a, const char *word, mv_dtype *dt)
     return 0;
 }
 
+/* OUT's name without its image extension (".nii.gz", ".mgz", ...): where
+   the FSL gradient files go, as dcm2niix names them (dwi.nii.gz:
+   dwi.bval, dwi.bvec). */
+static void grad_stem(const char *path, char *stem, size_t cap)
+{
+    static const char *exts[] = {".nii.gz", ".nii", ".hdr.gz", ".img.gz", ".hdr", ".img", ".mgz", ".mgh", ".mha", ".mhd"};
+    size_t n = strlen(path), i;
+    snprintf(stem, cap, "%s", path);
+    for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+        size_t k = strlen(exts[i]);
+        if (n > k && n - k < cap && strcmp(path + n - k, exts[i]) == 0) {
+            stem[n - k] = 0;
+            return;
+        }
+    }
+}
+
+static int is_nrrd_name(const char *path)
+{
+    size_t n = strlen(path);
+    return (n > 5 && strcmp(path + n - 5, ".nrrd") == 0) || (n > 5 && strcmp(path + n - 5, ".nhdr") == 0);
+}
+
+/* A diffusion series' table beside OUT as FSL's bval/bvec (NRRD holds it
+   in its header instead). */
+static int save_gradients_beside(const char *out_path, const mv_vol *v)
+{
+    char stem[4096], bval[4200], bvec[4200];
+    mv_status st;
+    if (v->meta.n_grad <= 0 || is_nrrd_name(out_path)) return 0;
+    grad_stem(out_path, stem, sizeof(stem));
+    snprintf(bval, sizeof(bval), "%s.bval", stem);
+    snprintf(bvec, sizeof(bvec), "%s.bvec", stem);
+    st = mv_save_fsl_gradients(v, bval, bvec);
+    if (st != MV_OK) return fail_at(st, out_path);
+    fprintf(stderr, "mvtool convert: %d gradients written to %s and %s\n", v->meta.n_grad, bval, bvec);
+    return 0;
+}
+
 /* Without --dtype the stored values and all metadata are rewritten as they
    are; with it, the values (scaling applied, in float64) are converted
-   (convert_values). */
+   (convert_values). A diffusion series' gradient table (from a DWI NRRD,
+   or --bval/--bvec) goes with it: into the header of a NRRD output,
+   beside any other as FSL's OUT.bval and OUT.bvec. */
 static int cmd_convert(const args *a)
 {
     mv_vol v, out;
@@ -660,12 +713,23 @@ static int cmd_convert(const args *a)
     if (opt_flag(a, "--saturate") && opt_flag(a, "--scale")) return usage_error(a, "--saturate and --scale exclude each other", NULL);
     if (opt_flag(a, "--nifti2")) so.nifti_version = 2;
     so.compress = opt_flag(a, "--compress");
+    if (!opt_str(a, "--bval") != !opt_str(a, "--bvec")) return usage_error(a, "--bval and --bvec go together", NULL);
     if (load_or_fail(a->pos[0], &v, NULL)) return 1;
-    if (dt == MV_DT_UNKNOWN || dt == v.dtype) return save_and_free(a->pos[1], &v, &so);
-    st = convert_values(a->pos[0], &v, dt, mode, &out);
-    mv_free(&v);
-    if (st != MV_OK) return fail_at(st, a->pos[0]);
-    return save_and_free(a->pos[1], &out, &so);
+    if (opt_str(a, "--bval") && (st = mv_load_fsl_gradients(&v, opt_str(a, "--bval"), opt_str(a, "--bvec"))) != MV_OK) {
+        mv_free(&v);
+        return fail_at(st, a->pos[0]);
+    }
+    if (dt == MV_DT_UNKNOWN || dt == v.dtype) {
+        out = v;
+    } else {
+        st = convert_values(a->pos[0], &v, dt, mode, &out);
+        mv_free(&v);
+        if (st != MV_OK) return fail_at(st, a->pos[0]);
+    }
+    st = mv_save(a->pos[1], &out, &so);
+    rc = st == MV_OK ? save_gradients_beside(a->pos[1], &out) : fail_at(st, a->pos[1]);
+    mv_free(&out);
+    return rc;
 }
 
 /* Shepp-Logan is made in float32 and smooth in int16 or float32; another
@@ -1283,6 +1347,7 @@ static const command commands[] = {
      "-k= -l= -P= --per-frame", 1, -1, cmd_stats},
     {"convert", "rewrite in another format or dtype",
      "mvtool convert IN OUT [--dtype NAME] [--nifti2] [--saturate | --scale] [--compress]\n"
+     "               [--bval FILE --bvec FILE]\n"
      "  format from OUT's name (.nii[.gz], .hdr/.img[.gz], MetaImage .mha/.mhd;\n"
      "  --compress: MetaImage's zlib CompressedData; NRRD .nrrd/.nhdr, --compress:\n"
      "  gzip encoding; FreeSurfer .mgh, .mgz);\n"
@@ -1293,8 +1358,12 @@ static const command commands[] = {
      "  scl_slope/scl_inter chosen as nibabel's nib.save does (said on stderr);\n"
      "  --saturate clips them instead (with a warning); --scale scales float (or\n"
      "  scaled) input even when it fits, exactly as nib.save always does.\n"
-     "  NAME: uint8 int8 int16 uint16 int32 uint32 int64 uint64 float32 float64 ...\n",
-     "--dtype= --nifti2 --saturate --scale --compress", 2, 2, cmd_convert},
+     "  NAME: uint8 int8 int16 uint16 int32 uint32 int64 uint64 float32 float64 ...\n"
+     "  Diffusion series: a DWI NRRD's gradients (DWMRI_ keys, measurement frame),\n"
+     "  or FSL's --bval/--bvec given with IN, go into OUT's header (NRRD) or beside\n"
+     "  it as FSL's files (dwi.nii.gz: dwi.bval, dwi.bvec; x negated for a\n"
+     "  positive-determinant affine, as FSL, dcm2niix and MRtrix3 do).\n",
+     "--dtype= --nifti2 --saturate --scale --compress --bval= --bvec=", 2, 2, cmd_convert},
     {"phantom", "a 3D Shepp-Logan or smooth+noise phantom",
      "mvtool phantom OUT [--size N] [--kind shepp|smooth] [--dtype NAME]\n"
      "  N x N x N (default 128), shepp by default, float32 by default; integer\n"

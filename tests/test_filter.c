@@ -413,7 +413,7 @@ MV_TEST(filter, every_isa_and_thread_count_identical)
             for (kk = 0; kk < (meth ? 1 : 5); kk++) {
                 REQUIRE_OK(threads_kind(kk, &in, s, 1, &a));
                 for (rep = 0; rep < reps; rep++)
-                    for (th = 2; th <= 3; th++) {
+                    for (th = 2; th <= tu_threads_upto(3); th++) {
                         REQUIRE_OK(threads_kind(kk, &in, s, th, &b));
                         EXPECT_MSG(mv_vol_bytes(&a) == mv_vol_bytes(&b) && memcmp(a.data, b.data, mv_vol_bytes(&a)) == 0,
                                    "kind %d: 1 vs %d threads differ (%dD)", kk, th, meth ? 4 : 3);

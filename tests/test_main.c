@@ -164,6 +164,13 @@ static const char *python_exe(void)
 #define TU_TSAN 0
 #endif
 
+int tu_threads_upto(int n)
+{
+    const char *e = getenv("MEDVOL_TEST_MAX_THREADS");
+    int m = e ? atoi(e) : 0;
+    return m >= 1 && m < n ? m : n;
+}
+
 int tu_isa_extra_runs(int isa, int active)
 {
     if (isa == active) return 1;

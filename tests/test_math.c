@@ -191,7 +191,7 @@ MV_TEST(math, isa_and_threads_identical)
                    elsewhere the SIMD ISAs' 2-thread runs check the split */
                 if (!(avail & (1u << isa)) || !tu_isa_extra_runs(isa, (int)saved)) continue;
                 EXPECT_OK(mv_set_isa((mv_isa)isa));
-                for (o1.threads = 1; o1.threads <= 2; o1.threads++) {
+                for (o1.threads = 1; o1.threads <= tu_threads_upto(2); o1.threads++) {
                     int64_t at;
                     memset(got, 0x55, (size_t)n * 4);
                     EXPECT_OK(mv_math_into(&va, (mv_math_op)op, form ? &vb : NULL, 2.5, &vg, &o1));

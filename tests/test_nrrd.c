@@ -273,6 +273,9 @@ MV_TEST(nrrd, channels_and_kinds)
     remove(p);
 }
 
+/* a DWI series of two uint8 volumes (the list axis first) without its keys */
+#define DWI_BAD_HEADER "NRRD0004\ntype: uchar\ndimension: 4\nsizes: 2 1 1 1\nkinds: list domain domain domain\nencoding: raw\n"
+
 MV_TEST(nrrd, malformed_files)
 {
     static const struct {
@@ -328,6 +331,31 @@ MV_TEST(nrrd, malformed_files)
         {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 2\nencoding: gzip\n\nnot gzip", MV_ERR_BAD_DATA, "zlib"},
         {"NRRD0004\ntype: double\ndimension: 3\nsizes: 3000000000 3000000000 3000000000\nendian: little\nencoding: raw\n\nx",
          MV_ERR_SIZE_OVERFLOW, "sizes"},
+        /* DWI series (NA-MIC keys) */
+        {DWI_BAD_HEADER "DWMRI_gradient_0000:=0 0 0\nDWMRI_gradient_0001:=1 0 0\n\nxx", MV_ERR_BAD_HEADER,
+         "without DWMRI_b-value"},
+        {DWI_BAD_HEADER "DWMRI_b-value:=1000\nDWMRI_gradient_0000:=0 0 0\n\nxx", MV_ERR_BAD_HEADER,
+         "no DWMRI_gradient_0001"},
+        {DWI_BAD_HEADER "DWMRI_b-value:=1000\nDWMRI_gradient_0000:=0 0 0\nDWMRI_gradient_0002:=1 0 0\n\nxx",
+         MV_ERR_BAD_HEADER, "DWMRI_gradient_0002: the series has 2 volumes"},
+        {DWI_BAD_HEADER "DWMRI_b-value:=1000\nDWMRI_gradient_0000:=0 0 0\nDWMRI_gradient_0000:=1 0 0\n\nxx",
+         MV_ERR_BAD_HEADER, "second DWMRI_gradient_0000"},
+        {DWI_BAD_HEADER "DWMRI_b-value:=1000\nDWMRI_gradient_0000:=0 0\nDWMRI_gradient_0001:=1 0 0\n\nxx",
+         MV_ERR_BAD_HEADER, "DWMRI_gradient_0000 has 2 values"},
+        {DWI_BAD_HEADER "DWMRI_b-value:=-5\nDWMRI_gradient_0000:=0 0 0\nDWMRI_gradient_0001:=1 0 0\n\nxx",
+         MV_ERR_BAD_HEADER, "DWMRI_b-value = -5"},
+        {DWI_BAD_HEADER "DWMRI_b-value:=1000\nDWMRI_gradient_0000:=0 0 0\nDWMRI_NEX_0000:=3\n\nxx", MV_ERR_BAD_HEADER,
+         "DWMRI_NEX_0000 = 3"},
+        {DWI_BAD_HEADER "DWMRI_b-value:=1000\nDWMRI_gradient_0000:=0 0 0\nDWMRI_NEX_0000:=2\n"
+                        "DWMRI_gradient_0001:=1 0 0\n\nxx",
+         MV_ERR_BAD_HEADER, "DWMRI_gradient_0001 is given and DWMRI_NEX_0000"},
+        {"NRRD0004\ntype: uchar\ndimension: 4\nsizes: 2 1 1 1\nkinds: list domain domain domain\nspace: RAS\n"
+         "measurement frame: (1,0,0) none (0,0,1)\nencoding: raw\nDWMRI_b-value:=1000\nDWMRI_gradient_0000:=0 0 0\n"
+         "DWMRI_gradient_0001:=1 0 0\n\nxx",
+         MV_ERR_BAD_HEADER, "measurement frame: vector 1 is none"},
+        {"NRRD0004\ntype: uchar\ndimension: 5\nsizes: 2 1 1 1 1\nkinds: list domain domain domain domain\n"
+         "encoding: raw\nDWMRI_b-value:=1000\nDWMRI_gradient_0000:=0 0 0\nDWMRI_gradient_0001:=1 0 0\n\nxx",
+         MV_ERR_UNSUPPORTED, "DWI series"},
     };
     const char *p = tu_path("nr_bad.nrrd");
     size_t i;
@@ -491,4 +519,167 @@ MV_TEST(nrrd, threads_identical)
     for (k = 0; k < 2; k++) remove(files[k]);
     remove(tu_path("nr_threads.raw.gz"));
     mv_free(&v);
+}
+
+/* A DWI series as Slicer writes one, worked out by hand. Space RAS; the
+   measurement frame's vectors (0,1,0) (-1,0,0) (0,0,1) are M's columns, so
+   a gradient g has world coordinates M g = g0 (0,1,0) + g1 (-1,0,0) +
+   g2 (0,0,1): (1,0,0) -> (0,1,0), (0,0.7071,0) -> (-0.7071,0,0).
+   b = 1000 |g|^2: 0, 1000, 1000 (NEX 2 repeats gradient 1), 500. */
+#define DWI_HEADER                                                                                                   \
+    "NRRD0005\ntype: short\ndimension: 4\nspace: right-anterior-superior\nsizes: 4 2 2 2\n"                           \
+    "space directions: none (2,0,0) (0,2,0) (0,0,3)\nkinds: list domain domain domain\nendian: little\nencoding: raw\n" \
+    "space origin: (1,2,3)\nmeasurement frame: (0,1,0) (-1,0,0) (0,0,1)\nmodality:=DWMRI\nDWMRI_b-value:=1000\n"       \
+    "DWMRI_gradient_0000:= 0 0 0\nDWMRI_gradient_0001:= 1 0 0\nDWMRI_NEX_0001:=2\n"                                   \
+    "DWMRI_gradient_0003:= 0 0.70710678118654757 0\n\n"
+
+static const double dwi_world[4][4] = {{0, 0, 0, 0}, {0, 1, 0, 1000}, {0, 1, 0, 1000}, {-1, 0, 0, 500}};
+
+static int grad_rows_are(const mv_vol *v, const double (*want)[4], int n, double tol)
+{
+    int i, k;
+    if (v->meta.n_grad != n || (n && !v->meta.grad)) return 0;
+    for (i = 0; i < n; i++)
+        for (k = 0; k < 4; k++)
+            if (fabs(v->meta.grad[4 * i + k] - want[i][k]) > tol * (k == 3 ? 1000 : 1)) return 0;
+    return 1;
+}
+
+static void dwi_file(const char *p)
+{
+    int16_t d[32];
+    int c, i;
+    for (i = 0; i < 8; i++) /* the list axis first: value 100 c + voxel */
+        for (c = 0; c < 4; c++) d[4 * i + c] = (int16_t)(100 * c + i);
+    put_nrrd(p, DWI_HEADER, d, sizeof(d));
+}
+
+MV_TEST(nrrd, dwi_gradients)
+{
+    const char *p = tu_path("nr_dwi.nrrd"), *q = tu_path("nr_dwi_out.nhdr");
+    const double aff[3][4] = {{2, 0, 0, 1}, {0, 2, 0, 2}, {0, 0, 3, 3}};
+    mv_load_opts o = MV_ZERO_INIT;
+    mv_vol v, w;
+    size_t n;
+    unsigned char *b;
+    int i, c;
+    dwi_file(p);
+    REQUIRE_OK(mv_load(p, &v, NULL));
+    /* the volumes are axis 3, as FSL and MRtrix3 lay out a series: no vector intent */
+    EXPECT(v.ndim == 4 && v.dim[0] == 2 && v.dim[1] == 2 && v.dim[2] == 2 && v.dim[3] == 4);
+    EXPECT(v.meta.intent_code == 0 && tu_affine_is(&v, aff));
+    for (i = 0; i < 8; i++)
+        for (c = 0; c < 4; c++) EXPECT(((int16_t *)v.data)[8 * c + i] == 100 * c + i);
+    EXPECT_MSG(grad_rows_are(&v, dwi_world, 4, 1e-12), "n_grad %d, row 3: %g %g %g %g", v.meta.n_grad,
+               v.meta.grad ? v.meta.grad[12] : 0, v.meta.grad ? v.meta.grad[13] : 0, v.meta.grad ? v.meta.grad[14] : 0,
+               v.meta.grad ? v.meta.grad[15] : 0);
+    /* copies own their table (freed once each: ASan's suite checks) */
+    REQUIRE_OK(mv_vol_copy(&v, &w));
+    EXPECT(w.meta.grad != v.meta.grad && w.meta.n_grad == 4 && memcmp(w.meta.grad, v.meta.grad, 16 * sizeof(double)) == 0);
+    mv_free(&w);
+    /* a crop box on axis 3 keeps its volumes' rows; a header-only load has the table */
+    o.box_start[3] = 1;
+    o.box_size[3] = 3;
+    REQUIRE_OK(mv_load(p, &w, &o));
+    EXPECT(w.dim[3] == 3 && grad_rows_are(&w, dwi_world + 1, 3, 1e-12) && ((int16_t *)w.data)[0] == 100);
+    mv_free(&w);
+    memset(&o, 0, sizeof(o));
+    o.header_only = 1;
+    REQUIRE_OK(mv_load(p, &w, &o));
+    EXPECT(w.data == NULL && grad_rows_are(&w, dwi_world, 4, 1e-12));
+    mv_free(&w);
+    /* from memory, by the magic */
+    b = tu_read_file(p, &n);
+    REQUIRE(b != NULL);
+    REQUIRE_OK(mv_load_mem(b, n, &w, NULL));
+    EXPECT(grad_rows_are(&w, dwi_world, 4, 1e-12));
+    mv_free(&w);
+    free(b);
+    /* results of medvol's functions carry the table */
+    REQUIRE_OK(mv_convert(&v, &w, MV_DT_F32, NULL));
+    EXPECT(w.meta.n_grad == 4 && memcmp(w.meta.grad, v.meta.grad, 16 * sizeof(double)) == 0);
+    mv_free(&w);
+    /* written back as Slicer reads a DWI series: LPS, the volumes last, the
+       identity frame, each gradient the LPS direction x sqrt(b / 1000) */
+    REQUIRE_OK(mv_save(q, &v, NULL));
+    EXPECT(has_line(q, "kinds: space space space list") && has_line(q, "sizes: 2 2 2 4"));
+    EXPECT(has_line(q, "space directions: (-2,0,0) (0,-2,0) (0,0,3) none") && has_line(q, "space origin: (-1,-2,3)"));
+    EXPECT(has_line(q, "measurement frame: (1,0,0) (0,1,0) (0,0,1)") && has_line(q, "modality:=DWMRI"));
+    EXPECT(has_line(q, "DWMRI_b-value:=1000") && has_line(q, "DWMRI_gradient_0000:=0 0 0"));
+    EXPECT(has_line(q, "DWMRI_gradient_0001:=0 -1 0") && has_line(q, "DWMRI_gradient_0002:=0 -1 0"));
+    REQUIRE_OK(mv_load(q, &w, NULL));
+    EXPECT(grad_rows_are(&w, dwi_world, 4, 1e-12) && memcmp(w.data, v.data, 64) == 0 && tu_affine_is(&w, aff));
+    mv_free(&w);
+    /* a table that no longer describes axis 3 is left out */
+    v.dim[3] = 2;
+    v.meta.n_grad = 3;
+    REQUIRE_OK(mv_save(q, &v, NULL));
+    EXPECT(!has_line(q, "modality:=DWMRI") && has_line(q, "kinds: domain domain domain domain"));
+    v.dim[3] = 4;
+    v.meta.n_grad = 4;
+    remove(q);
+    remove(tu_path("nr_dwi_out.raw"));
+    remove(p);
+    mv_free(&v);
+}
+
+/* FSL's bval/bvec for the series above: its affine diag(2, 2, 3) has a
+   positive determinant, so FSL's voxel frame negates x. World (0,1,0)
+   is voxel (0,1,0): bvec (0,1,0); world (-1,0,0) is voxel (-1,0,0):
+   bvec (1,0,0). */
+MV_TEST(nrrd, fsl_gradient_files)
+{
+    const char *p = tu_path("nr_fsl.nrrd"), *bval = tu_path("nr_fsl.bval"), *bvec = tu_path("nr_fsl.bvec");
+    const double want_bvecs[12] = {0, 0, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0};
+    double bv[4], bc[12], rows[8];
+    mv_vol v;
+    int i;
+    dwi_file(p);
+    REQUIRE_OK(mv_load(p, &v, NULL));
+    REQUIRE_OK(mv_gradients_to_fsl(&v, bv, bc));
+    EXPECT(bv[0] == 0 && bv[1] == 1000 && bv[2] == 1000 && fabs(bv[3] - 500) < 1e-9);
+    for (i = 0; i < 12; i++) EXPECT_MSG(fabs(bc[i] - want_bvecs[i]) < 1e-15, "bvecs[%d] = %g", i, bc[i]);
+    REQUIRE_OK(mv_save_fsl_gradients(&v, bval, bvec));
+    EXPECT(has_line(bval, "0 1000 1000 500"));
+    EXPECT(has_line(bvec, "0 0 0 1") && has_line(bvec, "0 1 1 0") && has_line(bvec, "0 0 0 0"));
+    /* read back: three lines, or one line per volume with commas (MRtrix3 takes both) */
+    REQUIRE_OK(mv_vol_set_gradients(&v, NULL, 0));
+    EXPECT(v.meta.n_grad == 0 && v.meta.grad == NULL);
+    REQUIRE_OK(mv_load_fsl_gradients(&v, bval, bvec));
+    EXPECT(grad_rows_are(&v, dwi_world, 4, 1e-12));
+    tu_write_file(bvec, "0 0 0\n0, 1, 0\r\n0 1 0\n1 0 0\n", 27);
+    REQUIRE_OK(mv_load_fsl_gradients(&v, bval, bvec));
+    EXPECT(grad_rows_are(&v, dwi_world, 4, 1e-12));
+    /* a flipped affine column flips the voxel frame and FSL's x with it:
+       the world table read back is the same */
+    for (i = 0; i < 3; i++) v.affine[i][0] = -v.affine[i][0];
+    REQUIRE_OK(mv_gradients_to_fsl(&v, bv, bc));
+    EXPECT(bc[3] == 1 && bc[4 + 1] == 1); /* det < 0: no flip; world (-1,0,0) is voxel (+1,0,0) */
+    REQUIRE_OK(mv_gradients_from_fsl(&v, bv, bc, 4));
+    EXPECT(grad_rows_are(&v, dwi_world, 4, 1e-12));
+    /* refusals, named */
+    tu_write_file(bvec, "0 0 0 1\n0 1 x 0\n0 0 0 0\n", 24);
+    EXPECT_STATUS(mv_load_fsl_gradients(&v, bval, bvec), MV_ERR_BAD_DATA);
+    EXPECT(strstr(mv_last_error(), "nr_fsl.bvec: line 2: 'x") != NULL);
+    tu_write_file(bvec, "0 0 0\n0 1 0\n", 12);
+    EXPECT_STATUS(mv_load_fsl_gradients(&v, bval, bvec), MV_ERR_BAD_DATA);
+    EXPECT(strstr(mv_last_error(), "3 lines of 4") != NULL);
+    tu_write_file(bval, "0 1000 1000\n", 12);
+    tu_write_file(bvec, "0 0 0\n0 1 0\n0 0 1\n", 18);
+    EXPECT_STATUS(mv_load_fsl_gradients(&v, bval, bvec), MV_ERR_INVALID_ARG);
+    EXPECT(strstr(mv_last_error(), "3 gradients for a volume of 4 axes with 4 volumes") != NULL);
+    EXPECT(grad_rows_are(&v, dwi_world, 4, 1e-12)); /* (unchanged by a refusal) */
+    remove(bval);
+    EXPECT_STATUS(mv_load_fsl_gradients(&v, bval, bvec), MV_ERR_NOT_FOUND);
+    rows[0] = 0, rows[1] = 3, rows[2] = 4, rows[3] = -1;
+    EXPECT_STATUS(mv_vol_set_gradients(&v, rows, 1), MV_ERR_INVALID_ARG);
+    rows[3] = NAN;
+    EXPECT_STATUS(mv_vol_set_gradients(&v, rows, 1), MV_ERR_INVALID_ARG);
+    rows[3] = 700, rows[4] = rows[5] = rows[6] = rows[7] = 0;
+    REQUIRE_OK(mv_vol_set_gradients(&v, rows, 2)); /* directions normalised: (0, 0.6, 0.8) */
+    EXPECT(v.meta.n_grad == 2 && fabs(v.meta.grad[1] - 0.6) < 1e-15 && fabs(v.meta.grad[2] - 0.8) < 1e-15);
+    EXPECT_STATUS(mv_save_fsl_gradients(&v, bval, bvec), MV_ERR_INVALID_ARG); /* 2 rows, 4 volumes */
+    mv_free(&v);
+    remove(bvec);
+    remove(p);
 }

@@ -453,7 +453,7 @@ MV_TEST(ops, isa_and_threads_identical)
             REQUIRE_OK(mv_set_isa(MV_ISA_REF));
             REQUIRE_OK(mv_pipeline(&in, chains[c], n_ops[c], &ref, &po));
             /* every ISA (long rows: the vector loops run), then more threads */
-            for (isa = 1; isa < MV_ISA_COUNT + 2; isa++) {
+            for (isa = 1; isa < MV_ISA_COUNT + tu_threads_upto(3) - 1; isa++) {
                 const char *what;
                 if (isa < MV_ISA_COUNT) {
                     if (!(mv_isa_available() & (1u << isa))) continue;

@@ -889,7 +889,7 @@ MV_TEST(recon, isa_and_threads_ecalib)
         for (isa = 0; isa < 16; isa++) {
             if (!(avail & (1u << isa)) || !tu_isa_extra_runs(isa, (int)best)) continue;
             REQUIRE_OK(mv_set_isa((mv_isa)isa));
-            for (th = isa == MV_ISA_REF ? 2 : 1; th <= 3; th++) { /* the reference on 1 thread is m0 itself */
+            for (th = isa == MV_ISA_REF ? 2 : 1; th <= tu_threads_upto(3); th++) { /* the reference on 1 thread is m0 itself */
                 eo.threads = th;
                 mv_vol_init(&m);
                 mv_vol_init(&e);
@@ -997,7 +997,7 @@ MV_TEST(recon, isa_and_threads_invariant)
                 if (!(avail & (1u << isa))) continue;
                 REQUIRE_OK(mv_set_isa((mv_isa)isa));
                 mv_vol_init(&t1);
-                for (th = 1; th <= 2; th++) {
+                for (th = 1; th <= tu_threads_upto(2); th++) {
                     go.threads = th;
                     REQUIRE_OK(mv_grappa_calibrate(&ug, &ci, &go));
                     REQUIRE_OK(mv_grappa_weights(ci, 0, &wi, NULL, NULL));

@@ -326,7 +326,7 @@ MV_TEST(resample, isa_and_threads_identical)
         for (isa = 0; isa < MV_ISA_COUNT; isa++) {
             if (!(avail & (1u << isa))) continue;
             REQUIRE_OK(mv_set_isa((mv_isa)isa));
-            for (t = 1; t <= 3; t++) {
+            for (t = 1; t <= tu_threads_upto(3); t++) {
                 /* the threaded runs of the active ISA MEDVOL_TEST_REPS times
                    (a race shows up in some runs only) */
                 int rep, nrep = t > 1 && isa == (int)active ? reps : 1;

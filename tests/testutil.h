@@ -71,5 +71,11 @@ void *tu_batch_read(const tu_batch *b, int id, const char *ext, size_t bytes);
      work split and the pool, which no ISA changes (an ISA swaps the kernel
      inside each piece), and the other suites compare the ISAs. */
 int tu_isa_extra_runs(int isa, int active);
+/* The last thread count of a test's "1, 2, 3 threads" loop: n, or fewer
+   under MEDVOL_TEST_MAX_THREADS. The NEON suite sets 1: under qemu its job
+   is the NEON kernels against their references; whether thread counts give
+   the same bytes is the native suites' (TSan's among them) to show, and
+   under qemu each thread count cost a full run of the kernel again. */
+int tu_threads_upto(int n);
 
 #endif

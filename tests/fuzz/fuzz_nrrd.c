@@ -5,7 +5,8 @@
    options (a crop box, a dtype, header only). An attached input must load
    the same through mv_load_mem (by its magic). A load that succeeds is
    rewritten as .nrrd, raw and gzip, and read back: the voxels must come
-   back the same (abort otherwise, so the fuzzer reports it). Built by `make fuzz` or with
+   back the same, and a DWI series' gradient table (abort otherwise, so the
+   fuzzer reports it). Built by `make fuzz` or with
    fuzz_main.c as a replayer. */
 #ifndef MEDVOL_FUZZ_LINKED /* make fuzz links build/fuzz-O1/medvol.o instead */
 #define MEDVOL_IMPLEMENTATION
@@ -65,6 +66,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (mv_load(path, &w, NULL) != MV_OK) abort();
         if (w.dtype != v.dtype || mv_vol_bytes(&w) != mv_vol_bytes(&v) || memcmp(w.data, v.data, mv_vol_bytes(&v)))
             abort();
+        if (v.ndim == 4 && v.meta.n_grad == v.dim[3]) { /* a DWI series: its table comes back (to rounding) */
+            int i;
+            if (w.meta.n_grad != v.meta.n_grad) abort();
+            for (i = 0; i < 4 * v.meta.n_grad; i++) {
+                double a = v.meta.grad[i], b = w.meta.grad[i], tol = (i % 4 == 3 ? 1e-9 * (1 + a) : 1e-6);
+                if (!(a - b <= tol && b - a <= tol) && !(i % 4 != 3 && v.meta.grad[i - i % 4 + 3] == 0)) abort();
+            }
+        }
         mv_free(&w);
     }
     mv_free(&v);
