@@ -15614,6 +15614,7 @@ typedef struct mv__mha {
     int64_t line_skip;                    /* NRRD: lines before the data */
     uint64_t decoded_skip;                /* NRRD: byte skip of a gzip or hex encoding (in the decoded bytes) */
     int dwi;                              /* NRRD: DWMRI_ gradient keys: the channels are axis 3's volumes */
+    double dwi_frame[3][3];               /* ... and a gradient as written -> world RAS+ (frame, space) */
 } mv__mha;
 
 static const struct {
@@ -17569,6 +17570,34 @@ static int mv__nrrd_has_dwi(const char *text, size_t len)
     return 0;
 }
 
+/* A DWI series' m->dwi_frame: the measurement frame M (the vectors listed
+   are its columns, in the file's space; identity when absent), then the
+   space's signs to LPS and LPS -> RAS+: a gradient g as written has world
+   RAS+ coordinates dwi_frame g. */
+static mv_status mv__nrrd_dwi_frame(const mv__nrrd_fieldset *f, const char *name, mv__mha *m)
+{
+    const char *p = f->val[MV__NF_MEASUREMENT_FRAME], *end;
+    double col[MV__NRRD_MAX_DIM], sign[MV__NRRD_MAX_DIM];
+    static const double lps_to_ras[3] = {-1, -1, 1};
+    int r, c, none, sd;
+    MV__TRY(mv__nrrd_space(f, name, &sd, sign));
+    for (r = 0; r < 3; r++)
+        for (c = 0; c < 3; c++) m->dwi_frame[r][c] = r == c;
+    if (p) {
+        end = p + f->len[MV__NF_MEASUREMENT_FRAME];
+        MV__CHECK(sd == 3, MV_ERR_UNSUPPORTED,
+                  "%s: measurement frame in a space of dimension %d (a DWI series needs 3)", name, sd);
+        for (c = 0; c < 3; c++) {
+            MV__TRY(mv__nrrd_vector("measurement frame", &p, end, 3, col, &none, name));
+            MV__CHECK(!none, MV_ERR_BAD_HEADER, "%s: measurement frame: vector %d is none", name, c);
+            for (r = 0; r < 3; r++) m->dwi_frame[r][c] = col[r];
+        }
+    }
+    for (r = 0; r < 3; r++)
+        for (c = 0; c < 3; c++) m->dwi_frame[r][c] *= sign[r] * lps_to_ras[r];
+    return MV_OK;
+}
+
 /* Parses a NRRD header text (name for messages) into m; *text_len = the
    header's bytes (the data of an attached header follows them). */
 static mv_status mv__nrrd_parse(const char *text, size_t len, const char *name, mv__mha *m)
@@ -17585,7 +17614,8 @@ static mv_status mv__nrrd_parse(const char *text, size_t len, const char *name, 
               name);
     m->dwi = mv__nrrd_has_dwi(text, m->text_len);
     MV__TRY(mv__nrrd_parse_axes(&f, name, dim, sizes, m, axes, &range));
-    return mv__nrrd_parse_geometry(&f, name, dim, sizes, axes, m);
+    MV__TRY(mv__nrrd_parse_geometry(&f, name, dim, sizes, axes, m));
+    return m->dwi ? mv__nrrd_dwi_frame(&f, name, m) : MV_OK;
 }
 
 /* Moves *off past n lines of src (each ending with '\n'). */
@@ -17727,41 +17757,17 @@ static mv_status mv__nrrd_dwi_key(const char *k, size_t kl, const char *v, size_
     return MV_OK;
 }
 
-/* The measurement frame M (identity when absent): the vectors listed are
-   its columns, in the file's space. */
-static mv_status mv__nrrd_measurement_frame(const mv__nrrd_fieldset *f, int sd, const char *name, double mf[3][3])
-{
-    const char *p = f->val[MV__NF_MEASUREMENT_FRAME], *end;
-    double col[MV__NRRD_MAX_DIM];
-    int r, c, none;
-    for (r = 0; r < 3; r++)
-        for (c = 0; c < 3; c++) mf[r][c] = r == c;
-    if (!p) return MV_OK;
-    end = p + f->len[MV__NF_MEASUREMENT_FRAME];
-    MV__CHECK(sd == 3, MV_ERR_UNSUPPORTED, "%s: measurement frame in a space of dimension %d (a DWI series needs 3)",
-              name, sd);
-    for (c = 0; c < 3; c++) {
-        MV__TRY(mv__nrrd_vector("measurement frame", &p, end, 3, col, &none, name));
-        MV__CHECK(!none, MV_ERR_BAD_HEADER, "%s: measurement frame: vector %d is none", name, c);
-        for (r = 0; r < 3; r++) mf[r][c] = col[r];
-    }
-    return MV_OK;
-}
-
 /* The keys' gradients g (n rows of 3, as written) into world rows of 4:
-   M g turned from the file's space to RAS+ and normalised, b = b-value
-   |g|^2. */
-static void mv__nrrd_dwi_rows(const double *g, int64_t n, double mf[3][3], const double *sign, double bval,
-                              double *rows)
+   the direction of F g (F: m->dwi_frame, world RAS+), normalised; b =
+   b-value |g|^2. */
+static void mv__nrrd_dwi_rows(const double *g, int64_t n, const double (*F)[3], double bval, double *rows)
 {
     int64_t i;
     int r;
     for (i = 0; i < n; i++) {
         const double *gi = g + 3 * i;
         double w[3], wn;
-        for (r = 0; r < 3; r++) w[r] = (mf[r][0] * gi[0] + mf[r][1] * gi[1] + mf[r][2] * gi[2]) * sign[r];
-        w[0] = -w[0]; /* LPS -> RAS */
-        w[1] = -w[1];
+        for (r = 0; r < 3; r++) w[r] = F[r][0] * gi[0] + F[r][1] * gi[1] + F[r][2] * gi[2];
         wn = MV__MAX(fabs(w[0]), MV__MAX(fabs(w[1]), fabs(w[2]))); /* (scaled first: no overflow in the squares) */
         if (wn > 0 && isfinite(wn))
             for (r = 0; r < 3; r++) w[r] /= wn;
@@ -17776,19 +17782,14 @@ static void mv__nrrd_dwi_rows(const double *g, int64_t n, double mf[3][3], const
 static mv_status mv__nrrd_dwi_attach(const char *text, size_t len, const char *name, const mv__mha *m,
                                      const mv_load_opts *o, mv_vol *v)
 {
-    mv__nrrd_fieldset f;
     void *ctx = o ? o->alloc_ctx : NULL;
     int64_t n = m->channels, first = o ? o->box_start[3] : 0, i, j;
-    double sign[MV__NRRD_MAX_DIM], mf[3][3], bval = NAN, *g, *rows;
+    double bval = NAN, *g, *rows;
     unsigned char *have;
     int32_t *nex;
-    size_t tl, pos = 0, kl, vl;
+    size_t pos = 0, kl, vl;
     const char *k, *val;
-    int sd = 0, blank;
     mv_status st = MV_OK;
-    MV__TRY(mv__nrrd_fields_read(text, len, name, &f, &tl, &blank));
-    MV__TRY(mv__nrrd_space(&f, name, &sd, sign));
-    MV__TRY(mv__nrrd_measurement_frame(&f, sd, name, mf));
     g = (double *)mv__alloc((size_t)n * 3 * sizeof(double), ctx);
     have = (unsigned char *)mv__alloc_zero((size_t)n, ctx);
     nex = (int32_t *)mv__alloc_zero((size_t)n * sizeof(int32_t), ctx);
@@ -17811,7 +17812,7 @@ static mv_status mv__nrrd_dwi_attach(const char *text, size_t len, const char *n
     for (i = 0; i < n && st == MV_OK; i++)
         if (!have[i]) st = mv__fail(MV_ERR_BAD_HEADER, "%s: no DWMRI_gradient_%04lld (the series has %lld volumes)", name,
                                     (long long)i, (long long)n);
-    if (st == MV_OK) mv__nrrd_dwi_rows(g, n, mf, sign, bval, rows);
+    if (st == MV_OK) mv__nrrd_dwi_rows(g, n, (const double(*)[3])m->dwi_frame, bval, rows);
     for (i = 0; i < 4 * n && st == MV_OK; i++)
         if (!isfinite(rows[i]))
             st = mv__fail(MV_ERR_BAD_HEADER, "%s: DWMRI_gradient_%04lld gives %s %g (too large a gradient or b-value)", name,
@@ -18212,9 +18213,30 @@ MVDEF mv_status mv_gradients_to_fsl(const mv_vol *v, double *bvals, double *bvec
 }
 
 #if defined(MV__HAVE_FILES)
-static mv_status mv__reg_read_text_alloc(const char *path, size_t limit, char **text, size_t *len, void *ctx,
-                                         const char *fn);
 static mv_status mv__reg_write_bytes(const char *path, const void *text, size_t n, const char *fn);
+
+/* A whole text file (64 MiB at most) into *text (allocated, NUL-terminated). */
+static mv_status mv__fsl_text(const char *path, char **text, size_t *len, void *ctx, const char *fn)
+{
+    mv__src src;
+    mv_status st;
+    *text = NULL;
+    st = mv__src_open(&src, path);
+    if (st == MV_OK && src.size > ((uint64_t)64 << 20))
+        st = mv__fail(MV_ERR_BAD_DATA, "%s: %s: %llu bytes, more than 64 MiB", fn, path, (unsigned long long)src.size);
+    if (st == MV_OK && !(*text = (char *)mv__alloc((size_t)src.size + 1, ctx)))
+        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %s: %llu bytes", fn, path, (unsigned long long)src.size);
+    if (st == MV_OK) st = mv__src_read(&src, 0, *text, (size_t)src.size);
+    if (st == MV_OK) {
+        (*text)[src.size] = 0;
+        *len = (size_t)src.size;
+    } else {
+        mv__free(*text, ctx);
+        *text = NULL;
+    }
+    mv__src_close(&src); /* (safe after a failed open: fd -1) */
+    return st;
+}
 
 /* The numbers of an FSL text file: rows of whitespace-separated values
    (*rows lines with values, *cols values on each, the same on every
@@ -18228,7 +18250,8 @@ static mv_status mv__fsl_numbers(const char *path, double **out, int *rows, int 
     mv_status st;
     *out = NULL;
     *rows = *cols = 0;
-    MV__TRY(mv__reg_read_text_alloc(path, (size_t)64 << 20, &text, &len, ctx, fn));
+    MV__CHECK(path != NULL, MV_ERR_INVALID_ARG, "%s: path is NULL", fn);
+    MV__TRY(mv__fsl_text(path, &text, &len, ctx, fn));
     st = MV_OK;
     for (p = text, end = text + len; p < end && st == MV_OK;) {
         char *eol = (char *)memchr(p, '\n', (size_t)(end - p));
@@ -30874,44 +30897,6 @@ static mv_status mv__reg_read_text(const char *path, char *buf, size_t cap, size
     fclose(f);
     buf[n] = 0;
     if (len) *len = n;
-    return MV_OK;
-}
-
-/* A whole text file (at most limit bytes) into *text (allocated, NUL-terminated). */
-static mv_status mv__reg_read_text_alloc(const char *path, size_t limit, char **text, size_t *len, void *ctx,
-                                         const char *fn)
-{
-    FILE *f;
-    long size;
-    size_t n;
-    char *buf;
-    *text = NULL;
-    MV__CHECK(path != NULL, MV_ERR_INVALID_ARG, "%s: path is NULL", fn);
-    f = fopen(path, "rb");
-    MV__CHECK(f != NULL, errno == ENOENT ? MV_ERR_NOT_FOUND : MV_ERR_IO, "%s: %s: %s", fn, path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return mv__fail(MV_ERR_IO, "%s: %s: cannot seek (not a file?)", fn, path);
-    }
-    if ((unsigned long)size > limit) {
-        fclose(f);
-        return mv__fail(MV_ERR_BAD_DATA, "%s: %s: %ld bytes, more than %zu", fn, path, size, limit);
-    }
-    buf = (char *)mv__alloc((size_t)size + 1, ctx);
-    if (!buf) {
-        fclose(f);
-        return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %s: %ld bytes", fn, path, size);
-    }
-    n = fread(buf, 1, (size_t)size, f);
-    if (ferror(f) || n != (size_t)size) {
-        fclose(f);
-        mv__free(buf, ctx);
-        return mv__fail(MV_ERR_IO, "%s: %s: read error", fn, path);
-    }
-    fclose(f);
-    buf[n] = 0;
-    *text = buf;
-    *len = n;
     return MV_OK;
 }
 

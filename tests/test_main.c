@@ -171,6 +171,21 @@ int tu_threads_upto(int n)
     return m >= 1 && m < n ? m : n;
 }
 
+int64_t tu_i16_box_mismatches(const mv_vol *r, const mv_vol *v, const int64_t corner[4], const int64_t size[4])
+{
+    const int16_t *a = (const int16_t *)r->data, *b = (const int16_t *)v->data;
+    int64_t x, y, z, w, bad = 0;
+    if (r->dtype != MV_DT_I16 || v->dtype != MV_DT_I16 || mv_vol_count(r) < size[0] * size[1] * size[2] * size[3])
+        return -1;
+    for (w = 0; w < size[3]; w++)
+        for (z = 0; z < size[2]; z++)
+            for (y = 0; y < size[1]; y++)
+                for (x = 0; x < size[0]; x++)
+                    bad += a[x + size[0] * (y + size[1] * (z + size[2] * w))] !=
+                           b[(x + corner[0]) + v->dim[0] * ((y + corner[1]) + v->dim[1] * ((z + corner[2]) + v->dim[2] * (w + corner[3])))];
+    return bad;
+}
+
 int tu_isa_extra_runs(int isa, int active)
 {
     if (isa == active) return 1;

@@ -595,7 +595,8 @@ MV_TEST(mgh, threads_identical)
     for (k = 0; k < 3; k++)
         for (t = 1; t <= 3; t++) {
             mv_load_opts o;
-            int64_t x, y, z, f, bad = 0;
+            const int64_t corner[4] = {10, 0, 20, 2}, size[4] = {50, 80, 30, 3};
+            int64_t bad;
             memset(&o, 0, sizeof(o));
             o.threads = t;
             REQUIRE_OK(mv_load(files[k], &r, &o));
@@ -607,12 +608,7 @@ MV_TEST(mgh, threads_identical)
             o.box_size[2] = 30;
             o.box_start[3] = 2;
             REQUIRE_OK(mv_load(files[k], &r, &o));
-            for (f = 0; f < 3; f++)
-                for (z = 0; z < 30; z++)
-                    for (y = 0; y < 80; y++)
-                        for (x = 0; x < 50; x++)
-                            bad += ((int16_t *)r.data)[x + 50 * (y + 80 * (z + 30 * f))] !=
-                                   ((int16_t *)v.data)[(x + 10) + 96 * (y + 80 * ((z + 20) + 64 * (f + 2)))];
+            bad = tu_i16_box_mismatches(&r, &v, corner, size);
             EXPECT_MSG(bad == 0 && r.spacing[3] == 750 && r.dim[3] == 3, "%s crop, %d threads: %lld voxels differ",
                        kind[k], t, (long long)bad);
             mv_free(&r);

@@ -471,6 +471,17 @@ MV_TEST(nrrd, save_and_reload)
     mv_free(&v);
 }
 
+/* v's gradient table is want's n rows (directions to tol, b to 1000 tol) */
+static int grad_rows_are(const mv_vol *v, const double (*want)[4], int n, double tol)
+{
+    int i, k;
+    if (v->meta.n_grad != n || (n && !v->meta.grad)) return 0;
+    for (i = 0; i < n; i++)
+        for (k = 0; k < 4; k++)
+            if (fabs(v->meta.grad[4 * i + k] - want[i][k]) > tol * (k == 3 ? 1000 : 1)) return 0;
+    return 1;
+}
+
 /* big enough for 2+ workers (4.9 MB of int16, 3 channels): raw .nrrd
    (mapped and read in parallel, the channels moved), .nhdr + raw.gz (one
    member compressed in parallel parts, decoded whole), on 1, 2 and 3
@@ -497,7 +508,8 @@ MV_TEST(nrrd, threads_identical)
     for (k = 0; k < 2; k++)
         for (t = 1; t <= 3; t++) {
             mv_load_opts o;
-            int64_t x, y, z, c, bad = 0;
+            const int64_t corner[4] = {10, 0, 20, 1}, size[4] = {50, 80, 30, 2};
+            int64_t bad;
             memset(&o, 0, sizeof(o));
             o.threads = t;
             REQUIRE_OK(mv_load(files[k], &r, &o));
@@ -507,15 +519,50 @@ MV_TEST(nrrd, threads_identical)
             o.box_start[2] = 20, o.box_size[2] = 30;
             o.box_start[4] = 1;
             REQUIRE_OK(mv_load(files[k], &r, &o));
-            for (c = 0; c < 2; c++)
-                for (z = 0; z < 30; z++)
-                    for (y = 0; y < 80; y++)
-                        for (x = 0; x < 50; x++)
-                            bad += ((int16_t *)r.data)[x + 50 * (y + 80 * (z + 30 * c))] !=
-                                   ((int16_t *)v.data)[(x + 10) + 96 * (y + 80 * ((z + 20) + 106 * (c + 1)))];
+            bad = tu_i16_box_mismatches(&r, &v, corner, size); /* (v: [96][80][106][1][3], the channels flattened) */
             EXPECT_MSG(bad == 0 && r.dim[4] == 2, "%s crop, %d threads: %lld voxels differ", files[k], t, (long long)bad);
             mv_free(&r);
         }
+    /* the same interleaved file with DWI keys: the values become axis 3
+       (the channel move to the series' layout, as big, on 1-3 threads),
+       whole and from volume 1 on, each with its rows (LPS (1,0,0) is RAS
+       (-1,0,0)) */
+    {
+        static const char keys[] = "DWMRI_b-value:=1000\nDWMRI_gradient_0000:=0 0 0\nDWMRI_gradient_0001:=1 0 0\n"
+                                   "DWMRI_gradient_0002:=0 0 1\n";
+        static const double rows[3][4] = {{0, 0, 0, 0}, {-1, 0, 0, 1000}, {0, 0, 1, 1000}};
+        const char *d = tu_path("nr_threads_dwi.nrrd");
+        size_t len, at;
+        unsigned char *b = tu_read_file(files[0], &len), *w;
+        REQUIRE(b != NULL);
+        for (at = 0; at + 1 < len && !(b[at] == '\n' && b[at + 1] == '\n'); at++) {
+        }
+        REQUIRE(at + 1 < len);
+        w = (unsigned char *)malloc(len + sizeof(keys));
+        memcpy(w, b, at + 1);
+        memcpy(w + at + 1, keys, sizeof(keys) - 1);
+        memcpy(w + at + sizeof(keys), b + at + 1, len - at - 1);
+        tu_write_file(d, w, len + sizeof(keys) - 1);
+        free(w);
+        free(b);
+        for (t = 1; t <= 3; t++) {
+            mv_load_opts o;
+            memset(&o, 0, sizeof(o));
+            o.threads = t;
+            REQUIRE_OK(mv_load(d, &r, &o));
+            EXPECT_MSG(r.ndim == 4 && r.dim[3] == 3 && r.meta.intent_code == 0 && !memcmp(r.data, v.data, n * 2) &&
+                           grad_rows_are(&r, rows, 3, 1e-15),
+                       "DWI, %d threads", t);
+            mv_free(&r);
+            o.box_start[3] = 1;
+            REQUIRE_OK(mv_load(d, &r, &o));
+            EXPECT_MSG(r.dim[3] == 2 && !memcmp(r.data, (int16_t *)v.data + n / 3, n / 3 * 4) &&
+                           grad_rows_are(&r, rows + 1, 2, 1e-15),
+                       "DWI from volume 1, %d threads", t);
+            mv_free(&r);
+        }
+        remove(d);
+    }
     for (k = 0; k < 2; k++) remove(files[k]);
     remove(tu_path("nr_threads.raw.gz"));
     mv_free(&v);
@@ -534,16 +581,6 @@ MV_TEST(nrrd, threads_identical)
     "DWMRI_gradient_0003:= 0 0.70710678118654757 0\n\n"
 
 static const double dwi_world[4][4] = {{0, 0, 0, 0}, {0, 1, 0, 1000}, {0, 1, 0, 1000}, {-1, 0, 0, 500}};
-
-static int grad_rows_are(const mv_vol *v, const double (*want)[4], int n, double tol)
-{
-    int i, k;
-    if (v->meta.n_grad != n || (n && !v->meta.grad)) return 0;
-    for (i = 0; i < n; i++)
-        for (k = 0; k < 4; k++)
-            if (fabs(v->meta.grad[4 * i + k] - want[i][k]) > tol * (k == 3 ? 1000 : 1)) return 0;
-    return 1;
-}
 
 static void dwi_file(const char *p)
 {

@@ -77,5 +77,9 @@ int tu_isa_extra_runs(int isa, int active);
    the same bytes is the native suites' (TSan's among them) to show, and
    under qemu each thread count cost a full run of the kernel again. */
 int tu_threads_upto(int n);
+/* int16 voxels of r, the box of size[0..4) at corner[0..4) of v (x fastest;
+   v's axes 3 and up flattened into the fourth), that differ from v's: 0
+   when r holds exactly that box, -1 when r has fewer voxels than it. */
+int64_t tu_i16_box_mismatches(const mv_vol *r, const mv_vol *v, const int64_t corner[4], const int64_t size[4]);
 
 #endif
