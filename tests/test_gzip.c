@@ -689,3 +689,111 @@ MV_TEST(gzip, every_isa_decodes)
     free(in);
     free(back);
 }
+
+/* ---- one plain member on several threads (>>impl-gzip) ----
+   Files from zlib, gzip(1), pigz and nibabel (tests/py/ref_gzpar.py): every
+   thread count gives the raw bytes, and a damaged copy the same status and
+   message as one thread does. This test build splits reads of 512 KiB and
+   more (tests/medvol_impl.c: MEDVOL_GZIP_PARALLEL_CHUNK 256 KiB; the default
+   suite links the shipped 16 MiB, where these files decode on one thread and
+   gzip.parallel_engine in test_isa.c checks the split itself). */
+static const char *const gzpar_cases[] = {"i16_z6",    "i16_z9",    "f32_z6",     "f32_z1",      "text_z9", "sparse_z6",
+                                          "i16_fixed", "f32_huff", "f32_stored", "two_members", "gzip9",   "pigz6"};
+
+static mv_status gunzip_threads(const unsigned char *gz, size_t gzn, unsigned char *out, size_t cap, size_t *got, int t)
+{
+    mv_gzip_opts o;
+    memset(&o, 0, sizeof(o));
+    o.threads = t;
+    return mv_gunzip(gz, gzn, out, cap, got, &o);
+}
+
+MV_TEST(gzip, one_member_on_threads)
+{
+    const char *dir = tu_gzpar_dir();
+    char path[700];
+    size_t i;
+    int t, tmax = tu_threads_upto(4);
+    if (!dir) SKIP("needs /usr/bin/python3 with numpy and nibabel (tests/py/ref_gzpar.py)");
+    for (i = 0; i < sizeof(gzpar_cases) / sizeof(gzpar_cases[0]); i++) {
+        size_t gzn = 0, rawn = 0, got = 0;
+        unsigned char *gz, *raw, *out;
+        int tool = i >= 10; /* gzip(1) and pigz: left out where missing */
+        snprintf(path, sizeof(path), "%s/%s.gz", dir, gzpar_cases[i]);
+        gz = tu_read_file(path, &gzn);
+        snprintf(path, sizeof(path), "%s/%s.raw", dir, gzpar_cases[i]);
+        raw = tu_read_file(path, &rawn);
+        if (tool && (!gz || !raw)) {
+            free(gz);
+            free(raw);
+            continue;
+        }
+        REQUIRE(gz && raw && rawn > ((size_t)2 << 20));
+        out = (unsigned char *)malloc(rawn + 4096);
+        for (t = 1; t <= tmax; t++) {
+            mv_status st = gunzip_threads(gz, gzn, out, rawn + 4096, &got, t);
+            EXPECT_MSG(st == MV_OK && got == rawn && memcmp(out, raw, rawn) == 0, "%s, %d threads: %s (%s), %zu of %zu bytes",
+                       gzpar_cases[i], t, mv_status_str(st), mv_last_error(), got, rawn);
+        }
+        if (i < 3 || i == 4) { /* damaged: a bit flipped at 3/5 of the data, or the last fifth cut off */
+            int k;
+            for (k = 0; k < 2; k++) {
+                size_t len = k ? gzn - gzn / 5 : gzn, at = gzn * 3 / 5;
+                mv_status first = MV_OK;
+                char msg[512] = "";
+                if (k == 0) gz[at] ^= 0x10;
+                for (t = 1; t <= tmax; t++) {
+                    mv_status st = gunzip_threads(gz, len, out, rawn + 4096, &got, t);
+                    if (t == 1) {
+                        first = st;
+                        snprintf(msg, sizeof(msg), "%s", mv_last_error());
+                        EXPECT_MSG(st != MV_OK, "%s damaged (%d) decodes", gzpar_cases[i], k);
+                    } else {
+                        EXPECT_MSG(st == first && strcmp(msg, mv_last_error()) == 0,
+                                   "%s damaged (%d), %d threads: %s (%s), one thread: %s (%s)", gzpar_cases[i], k, t,
+                                   mv_status_str(st), mv_last_error(), mv_status_str(first), msg);
+                    }
+                }
+                if (k == 0) gz[at] ^= 0x10;
+            }
+        }
+        free(gz);
+        free(raw);
+        free(out);
+    }
+    { /* nibabel's .nii.gz through the loader: whole, and a crop that ends before the member does */
+        size_t rawn = 0;
+        unsigned char *raw;
+        mv_vol v;
+        mv_load_opts o;
+        snprintf(path, sizeof(path), "%s/ball.raw", dir);
+        raw = tu_read_file(path, &rawn);
+        REQUIRE(raw != NULL);
+        snprintf(path, sizeof(path), "%s/ball.nii.gz", dir);
+        for (t = 1; t <= tmax; t++) {
+            memset(&o, 0, sizeof(o));
+            o.threads = t;
+            REQUIRE_OK(mv_load(path, &v, &o));
+            EXPECT_MSG(v.dtype == MV_DT_I16 && mv_vol_bytes(&v) == rawn && memcmp(v.data, raw, rawn) == 0,
+                       "ball.nii.gz, %d threads", t);
+            {
+                int64_t nx = v.dim[0], ny = v.dim[1], nz = v.dim[2], z0 = 2, nzc = nz - 7, x, y, z, bad = 0;
+                mv_vol c;
+                mv_free(&v);
+                o.box_start[2] = z0;
+                o.box_size[2] = nzc;
+                REQUIRE_OK(mv_load(path, &c, &o));
+                for (z = 0; z < nzc; z++)
+                    for (y = 0; y < ny; y++)
+                        for (x = 0; x < nx; x++) {
+                            int16_t want;
+                            memcpy(&want, raw + 2 * (size_t)(((z + z0) * ny + y) * nx + x), 2);
+                            bad += ((const int16_t *)c.data)[(z * ny + y) * nx + x] != want;
+                        }
+                EXPECT_MSG(bad == 0 && c.dim[2] == nzc, "ball.nii.gz crop, %d threads: %lld voxels differ", t, (long long)bad);
+                mv_free(&c);
+            }
+        }
+        free(raw);
+    }
+}

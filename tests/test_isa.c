@@ -14,6 +14,8 @@
 #if !defined(MEDVOL_NO_SIMD) && (defined(__x86_64__) || defined(_M_X64)) && !defined(MEDVOL_RUNTIME_DISPATCH)
 #define MEDVOL_RUNTIME_DISPATCH
 #endif
+/* as tests/medvol_impl.c: a gzip member splits from reads of 512 KiB */
+#define MEDVOL_GZIP_PARALLEL_CHUNK ((size_t)256 << 10)
 #define MEDVOL_IMPLEMENTATION
 #include "../medvol.h"
 #include "testutil.h"
@@ -1134,4 +1136,67 @@ MV_TEST(isa, combined_litlen_entries)
     }
     EXPECT_MSG(pairs > 1000 && fused > 1000, "only %u pair and %u fused entries: the test would not see a wrong one", pairs,
                fused);
+}
+
+/* ---- one gzip member on several threads: the engine itself ----
+   (>>impl-gzip; this file's copy splits reads of 512 KiB.) On files from
+   zlib, gzip(1) and pigz (tests/py/ref_gzpar.py), taken to their data and
+   handed to the parallel decoder on 4 threads: with dynamic blocks it must
+   accept most of each member (the speculative chunks' starts found and
+   chained), and what it accepts and then the stream's own decoding give the
+   raw bytes and a clean end. With no dynamic block to find (fixed or stored
+   blocks only) the first chunk, the real decoder, finds no place to stop and
+   decodes it all; sparse_z6 (zeros with a stretch of noise) has blocks longer
+   than this build's small chunks: for these only the bytes are checked. */
+MV_TEST(gzip, parallel_engine)
+{
+    static const struct {
+        const char *name;
+        int most; /* 1: most of it is accepted in parallel; -1: any amount */
+    } cases[] = {{"i16_z6", 1}, {"i16_z9", 1}, {"f32_z6", 1}, {"f32_huff", 1}, {"sparse_z6", -1}, {"gzip9", 1},
+                 {"pigz6", 1},  {"i16_fixed", -1}, {"f32_stored", -1}};
+    const char *dir = tu_gzpar_dir();
+    char path[700];
+    size_t i;
+    if (!dir) SKIP("needs /usr/bin/python3 with numpy and nibabel (tests/py/ref_gzpar.py)");
+    for (i = 0; i < MV__ARRAY_LEN(cases); i++) {
+        size_t gzn = 0, rawn = 0, ip = 0, op = 0, used = 0, got = 0, done = 0;
+        unsigned char *gz, *raw, *out;
+        mv_gunzip_stream *s;
+        int end = 0;
+        snprintf(path, sizeof(path), "%s/%s.gz", dir, cases[i].name);
+        gz = tu_read_file(path, &gzn);
+        snprintf(path, sizeof(path), "%s/%s.raw", dir, cases[i].name);
+        raw = tu_read_file(path, &rawn);
+        if ((!gz || !raw) && (!strcmp(cases[i].name, "gzip9") || !strcmp(cases[i].name, "pigz6"))) { /* tool missing */
+            free(gz);
+            free(raw);
+            continue;
+        }
+        REQUIRE(gz && raw);
+        out = (unsigned char *)malloc(rawn);
+        REQUIRE_OK(mv_gunzip_stream_new(&s, NULL));
+        REQUIRE_OK(mv_gunzip_stream_run(s, gz, gzn, &used, out, 0, &got, &end)); /* to the data */
+        ip = used;
+        EXPECT(s->gz_state == MV__GZ_DATA && got == 0);
+        mv__gz_inflate_parallel(s, gz, gzn, &ip, out, rawn, 4, NULL, &done);
+        if (cases[i].most > 0)
+            EXPECT_MSG(done > rawn / 2, "%s: %zu of %zu bytes in parallel", cases[i].name, done, rawn);
+        EXPECT_MSG(memcmp(out, raw, done) == 0, "%s: the parallel part differs", cases[i].name);
+        op = done;
+        while (op < rawn || !end) { /* the rest on the stream's own decoder, then its trailer check */
+            mv_status st = mv_gunzip_stream_run(s, gz + ip, gzn - ip, &used, out + op, rawn - op, &got, &end);
+            EXPECT_MSG(st == MV_OK, "%s: %s (%s)", cases[i].name, mv_status_str(st), mv_last_error());
+            if (st != MV_OK || (used == 0 && got == 0)) break;
+            ip += used;
+            op += got;
+            if (end && op == rawn) break;
+        }
+        EXPECT_MSG(end && op == rawn && memcmp(out, raw, rawn) == 0, "%s: %zu of %zu bytes, end %d", cases[i].name, op, rawn,
+                   end);
+        mv_gunzip_stream_free(s, NULL);
+        free(gz);
+        free(raw);
+        free(out);
+    }
 }

@@ -716,6 +716,22 @@ const char *tu_refs_dir(void)
     return state == 1 ? dir : NULL;
 }
 
+/* one-member gzip files from zlib, gzip(1), pigz and nibabel (tests/py/ref_gzpar.py), made once per run */
+const char *tu_gzpar_dir(void)
+{
+    static int state; /* 0 unknown, 1 ok, 2 unavailable */
+    static char dir[600];
+    if (state == 0) {
+        state = 2;
+        if (tu_python("numpy nibabel")) {
+            snprintf(dir, sizeof(dir), "%s", tu_path("gzpar"));
+            if (tu_run_py("ref_gzpar.py", dir, NULL, 0) == 0) state = 1;
+            else printf("    (tests/py/ref_gzpar.py failed)\n");
+        }
+    }
+    return state == 1 ? dir : NULL;
+}
+
 int tu_batch_open(tu_batch *b, const char *name)
 {
     char path[600];

@@ -38,6 +38,7 @@ uint64_t tu_rand(uint64_t *state);
 double tu_rand01(uint64_t *state);
 /* the folder of reference files made by tests/py/refs.py (NULL if no numpy) */
 const char *tu_refs_dir(void);
+const char *tu_gzpar_dir(void);
 
 /* A batch of cases for one tests/py script, run once: the folder
    build/test-tmp-<pid>/<name> holds cases.txt (one line a case, "c<id> ..."

@@ -1,7 +1,11 @@
 /* libFuzzer target: the gzip/DEFLATE decoder on arbitrary bytes, one-shot
    and streamed in input/output pieces chosen by the input itself, and as a
-   .nii.gz through the NIfTI loader. */
+   .nii.gz through the NIfTI loader; one member on 3 threads must give what
+   one thread gives (bytes, status, message). */
 #ifndef MEDVOL_FUZZ_LINKED /* make fuzz links build/fuzz-O1/medvol.o instead */
+/* a member splits across threads from reads of 32 KiB, inputs of 512 bytes
+   (the par_* seeds), as in the linked build (FUZZ_FLAGS) */
+#define MEDVOL_GZIP_PARALLEL_CHUNK ((size_t)16 << 10)
 #define MEDVOL_IMPLEMENTATION
 #endif
 #include "../../medvol.h"
@@ -34,6 +38,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             mv_gunzip_stream_free(s, NULL);
         }
+    }
+    { /* the parallel decoder's promise: nothing differs but the time */
+        static unsigned char one[1 << 20], three[1 << 20];
+        static char msg[512];
+        size_t g1 = 0, g3 = 0;
+        mv_status s1, s3;
+        o.threads = 1;
+        s1 = mv_gunzip(data, size, one, sizeof(one), &g1, &o);
+        strncpy(msg, mv_last_error(), sizeof(msg) - 1);
+        o.threads = 3;
+        s3 = mv_gunzip(data, size, three, sizeof(three), &g3, &o);
+        if (s1 != s3 || g1 != g3 || (s1 == MV_OK && memcmp(one, three, g1) != 0) ||
+            (s1 != MV_OK && strcmp(msg, mv_last_error()) != 0))
+            abort();
     }
     if (mv_load_mem(data, size, &v, NULL) == MV_OK) mv_free(&v);
     return 0;
