@@ -12081,7 +12081,7 @@ static void mv__gz_inflate_parallel(mv_gunzip_stream *gs, const unsigned char *i
                                     unsigned char *dst, size_t n, int threads, void *ctx, size_t *done)
 {
     mv__gzpar P;
-    mv__gzpar_chunk c[MV__MAX_THREADS];
+    mv__gzpar_chunk *c;
     int T = mv__resolve_threads(threads), k, last_final = 0, ready = 1, first_done = 0;
 #if defined(MV__HAVE_THREADS)
     pthread_mutex_t mu;
@@ -12096,9 +12096,10 @@ static void mv__gz_inflate_parallel(mv_gunzip_stream *gs, const unsigned char *i
     if (T < 2 || n < 2 * MV__GZPAR_OUT || data_end < *ip + 2 * MV__GZPAR_MIN_IN || gs->gz_state != MV__GZ_DATA ||
         gs->inf.state < MV__I_BLOCK || gs->inf.state > MV__I_COPY)
         return;
+    c = (mv__gzpar_chunk *)mv__alloc_zero(sizeof(mv__gzpar_chunk) * (size_t)T, ctx);
+    if (!c) return;
     pos = mv__inf_bitpos(&gs->inf, *ip);
     ratio = MV__MIN(MV__MAX((double)n / (double)(data_end - *ip), 1.0), 64.0);
-    memset(c, 0, sizeof(c[0]) * (size_t)T);
     P.in = in;
     P.in_len = in_len;
     P.dst = dst;
@@ -12205,6 +12206,7 @@ static void mv__gz_inflate_parallel(mv_gunzip_stream *gs, const unsigned char *i
         mv__free(c[k].sym, ctx);
         if (k) mv__free(c[k].bytes, ctx);
     }
+    mv__free(c, ctx);
 #if defined(MV__HAVE_THREADS)
     pthread_mutex_destroy(&mu);
 #endif

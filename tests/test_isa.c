@@ -1148,7 +1148,7 @@ MV_TEST(isa, combined_litlen_entries)
    blocks only) the first chunk, the real decoder, finds no place to stop and
    decodes it all; sparse_z6 (zeros with a stretch of noise) has blocks longer
    than this build's small chunks: for these only the bytes are checked. */
-MV_TEST(gzip, parallel_engine)
+MV_TEST(isa, gzip_parallel_engine)
 {
     static const struct {
         const char *name;
