@@ -11647,20 +11647,29 @@ static int mv__gzpar_first_has_stopped(const mv__gzpar *P)
 
 MV__INLINE int64_t mv__inf_bitpos(const mv__inflater *s, size_t ip) { return (int64_t)ip * 8 - (int64_t)s->bitcnt; }
 
-/* A fresh decoder at a block boundary, bit `bit` of in. */
-static void mv__inf_seek_block(mv__inflater *s, const unsigned char *in, int64_t bit, size_t *ip)
+/* The decoder's input at bit `bit` of in: the rest of that byte in the bit
+   buffer, *ip after it. */
+static void mv__inf_at_bit(mv__inflater *s, const unsigned char *in, int64_t bit, size_t *ip)
 {
     size_t byte = (size_t)(bit >> 3);
     unsigned sh = (unsigned)(bit & 7);
-    mv__inflate_reset(s);
-    s->block_step = 1;
-    s->at_block_entry = 1;
+    s->bitbuf = 0;
+    s->bitcnt = 0;
     if (sh) {
         s->bitbuf = (uint64_t)in[byte] >> sh;
         s->bitcnt = 8 - sh;
         byte++;
     }
     *ip = byte;
+}
+
+/* A fresh decoder at a block boundary, bit `bit` of in. */
+static void mv__inf_seek_block(mv__inflater *s, const unsigned char *in, int64_t bit, size_t *ip)
+{
+    mv__inflate_reset(s);
+    s->block_step = 1;
+    s->at_block_entry = 1;
+    mv__inf_at_bit(s, in, bit, ip);
 }
 
 /* The first bit in [from, to) where a dynamic block that is not the last
@@ -12213,15 +12222,8 @@ static void mv__gz_inflate_parallel(mv_gunzip_stream *gs, const unsigned char *i
     if (out_pos == 0) return;
     { /* the stream's decoder: at the boundary where the accepted part ends */
         mv__inflater *s = &gs->inf;
-        size_t nip = (size_t)(pos >> 3);
-        unsigned sh = (unsigned)(pos & 7);
-        s->bitbuf = 0;
-        s->bitcnt = 0;
-        if (sh) {
-            s->bitbuf = (uint64_t)in[nip] >> sh;
-            s->bitcnt = 8 - sh;
-            nip++;
-        }
+        size_t nip;
+        mv__inf_at_bit(s, in, pos, &nip);
         s->state = last_final ? MV__I_END : MV__I_BLOCK;
         s->final = last_final;
         s->fixed_tables = 0; /* the tables are a chunk's, not the last block's */
