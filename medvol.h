@@ -1212,7 +1212,10 @@ MVDEF mv_status mv_affine_invert(const double a[4][4], double r[4][4]);
    pigz, nibabel) decodes on several threads too, speculatively (see
    >>impl-gzip: the same bytes and the same errors as on one thread).
    Errors: MV_ERR_BAD_DATA (what is wrong and where), MV_ERR_TRUNCATED,
-   MV_ERR_UNSUPPORTED (not deflate).
+   MV_ERR_UNSUPPORTED (not deflate). On MV_ERR_TRUNCATED *out_len = the
+   bytes the data held before it ended (written as far as out_cap reaches);
+   on the other errors it is 0, whatever was written before the damage was
+   found (on any number of threads: the same value).
    allocates: decoder state (45 KiB per thread); for a member on several
    threads, each thread's output until it is placed (about
    MEDVOL_GZIP_PARALLEL_CHUNK). thread-safe: yes. */
@@ -6677,7 +6680,10 @@ MV__INLINE void mv__inflate_fast_body(mv__inflater *s, const unsigned char *in, 
                     e = dt[MV__E_VALUE(e) + (bb & ((1u << MV__E_CODE(e)) - 1))];
                     MV__CONSUME(e);
                 }
-                if (e & MV__E_INVALID) {
+                if (e & MV__E_INVALID) { /* only root entries are invalid (codes of 5 bits, or
+                                            one code of 1 bit): undone, as the slow path never took it */
+                    bc += (uint8_t)e;
+                    bb = saved;
                     s->state = -1;
                     s->error = "invalid distance code";
                     break;
@@ -10963,6 +10969,9 @@ static int mv__inf_decode_slow(mv__inflater *s, const uint32_t *table, unsigned 
     return 0;
 }
 
+/* The bit of in the decoder reads next (bits it holds are not yet read). */
+MV__INLINE int64_t mv__inf_bitpos(const mv__inflater *s, size_t ip) { return (int64_t)ip * 8 - (int64_t)s->bitcnt; }
+
 /* Decodes from in[*ip..in_len) into out[*op..out_cap) until the output is
    full, the input runs out, the final block ends, or the data is wrong.
    out[0..*op) must be this stream's own earlier output (the fast loop copies
@@ -11463,9 +11472,11 @@ MVDEF mv_status mv_gunzip_stream_run(mv_gunzip_stream *s, const void *in_, size_
             int r = mv__inflate(&s->inf, in, in_len, &ip, out + mb, cap - mb, &rel);
             op = mb + rel;
             mv__gz_account(s, out + op0, op - op0);
-            if (r == MV__INF_ERROR) {
+            if (r == MV__INF_ERROR) { /* where: the byte of the first bit not used, which
+                                         the data alone decides (not how far the bit
+                                         buffer had read ahead, nor how the input came) */
                 st = mv__fail(MV_ERR_BAD_DATA, "deflate data: %s (at compressed byte %llu)", s->inf.error,
-                              (unsigned long long)(s->total_in + ip));
+                              (unsigned long long)((s->total_in * 8 + mv__inf_bitpos(&s->inf, ip)) >> 3));
                 goto out;
             }
             if (r == MV__INF_NEED_INPUT) break;
@@ -11644,8 +11655,6 @@ static int mv__gzpar_first_has_stopped(const mv__gzpar *P)
 #endif
     return d;
 }
-
-MV__INLINE int64_t mv__inf_bitpos(const mv__inflater *s, size_t ip) { return (int64_t)ip * 8 - (int64_t)s->bitcnt; }
 
 /* The decoder's input at bit `bit` of in: the rest of that byte in the bit
    buffer, *ip after it. */
@@ -12389,6 +12398,7 @@ MVDEF mv_status mv_gunzip(const void *in_, size_t in_len, void *out_, size_t out
         mv__gz_scan(in, in_len, list, nm, &total);
         st = mv__gz_decode_members(in, list, nm, out, opts ? opts->threads : 0, ctx);
         mv__free(list, ctx);
+        if (st != MV_OK) *out_len = 0;
         return st;
     }
     { /* one stream in order; past the end of out, count into scratch. A
@@ -12424,7 +12434,9 @@ MVDEF mv_status mv_gunzip(const void *in_, size_t in_len, void *out_, size_t out
         members = s->members;
         member_start = s->member_start;
         mv_gunzip_stream_free(s, ctx);
-        *out_len = op;
+        /* on damage, 0: how much came out before it was found depends on
+           how the work was cut (the parallel part places its output first) */
+        *out_len = st == MV_OK ? op : 0;
         if (st != MV_OK) return st;
         MV__CHECK(end, MV_ERR_TRUNCATED, "gzip data ends inside member %d at compressed byte %llu (after %zu input bytes)",
                   members - 1, (unsigned long long)member_start, in_len);

@@ -320,6 +320,58 @@ MV_TEST(gzip, corrupt_streams)
     }
 }
 
+/* An error names the byte holding the first bit of what is wrong, whatever
+   path found it: the fast loop (whole buffer, bits read ahead), the slow one
+   (the stream fed a byte at a time), or several threads. Fixed Huffman
+   codes laid out by hand (RFC 1951 3.2.6): L literals 'a' (8 bits), four
+   0xF0 (9 bits, so the bad code starts mid-byte), then either symbol 286
+   (has a fixed code, never valid) or length 3 with distance code 30 (the
+   same). Padding after it keeps the fast loop's 40 input bytes in reach. */
+MV_TEST(gzip, damage_named_at_its_bit)
+{
+    static unsigned char gz[2048], out[4096];
+    int bad_dist, i, feed;
+    for (bad_dist = 0; bad_dist < 2; bad_dist++) {
+        const int L = 600;
+        long long start; /* bit of the bad code in the deflate data */
+        size_t n, got;
+        char want[64];
+        bitw w;
+        memset(&w, 0, sizeof(w));
+        bw_put(&w, 1, 1);
+        bw_put(&w, 1, 2);
+        for (i = 0; i < L; i++) bw_code(&w, 0x30 + 'a', 8);
+        for (i = 0; i < 4; i++) bw_code(&w, 0x190 + (0xF0 - 144), 9);
+        start = 3 + 8LL * L + 36;
+        if (bad_dist) {
+            bw_code(&w, 1, 7); /* 257: length 3 */
+            start += 7;
+            bw_code(&w, 30, 5); /* distance code 30 */
+        } else {
+            bw_code(&w, 0xC0 + (286 - 280), 8); /* 286 */
+        }
+        REQUIRE(start % 8 >= 4); /* a code read whole would end in the next byte */
+        for (i = 0; i < 16; i++) bw_put(&w, 0, 32);
+        bw_flush(&w);
+        n = wrap_gzip(&w, gz, 0, 0);
+        snprintf(want, sizeof(want), "(at compressed byte %lld)", 10 + start / 8);
+        for (feed = 0; feed < 3; feed++) {
+            mv_status st;
+            if (feed == 0) {
+                st = mv_gunzip(gz, n, out, sizeof(out), &got, NULL);
+            } else {
+                size_t piece = feed == 1 ? 1 : 37;
+                stream_decode(gz, n, piece, piece, out, sizeof(out), &st);
+            }
+            EXPECT_MSG(st == MV_ERR_BAD_DATA && strstr(mv_last_error(), bad_dist ? "invalid distance code"
+                                                                                  : "invalid literal/length code") &&
+                           strstr(mv_last_error(), want),
+                       "%s, %s: %s (%s), expected %s", bad_dist ? "distance 30" : "symbol 286",
+                       feed ? "streamed" : "whole", mv_status_str(st), mv_last_error(), want);
+        }
+    }
+}
+
 /* .nii.gz written by nibabel: crop-first reading stops decoding early */
 MV_TEST(gzip, nii_gz_crop_reads_little)
 {
@@ -751,18 +803,25 @@ MV_TEST(gzip, one_member_on_threads)
             for (k = 0; k < 2; k++) {
                 size_t len = k ? gzn - gzn / 5 : gzn, at = gzn * 3 / 5;
                 mv_status first = MV_OK;
+                size_t first_got = 0;
                 char msg[512] = "";
                 if (k == 0) gz[at] ^= 0x10;
                 for (t = 1; t <= tmax; t++) {
                     mv_status st = gunzip_threads(gz, len, out, rawn + 4096, &got, t);
                     if (t == 1) {
                         first = st;
+                        first_got = got;
                         snprintf(msg, sizeof(msg), "%s", mv_last_error());
                         EXPECT_MSG(st != MV_OK, "%s damaged (%d) decodes", name, k);
+                        /* the documented *out_len: 0 on damage, on a cut a prefix of the data */
+                        EXPECT_MSG(st == MV_ERR_TRUNCATED ? got > 0 && got < rawn && memcmp(out, raw, got) == 0
+                                                          : got == 0,
+                                   "%s damaged (%d): %s, %zu bytes out", name, k, mv_status_str(st), got);
                     } else {
-                        EXPECT_MSG(st == first && strcmp(msg, mv_last_error()) == 0,
-                                   "%s damaged (%d), %d threads: %s (%s), one thread: %s (%s)", name, k, t,
-                                   mv_status_str(st), mv_last_error(), mv_status_str(first), msg);
+                        EXPECT_MSG(st == first && got == first_got && strcmp(msg, mv_last_error()) == 0,
+                                   "%s damaged (%d), %d threads: %s (%s) %zu bytes, one thread: %s (%s) %zu bytes",
+                                   name, k, t, mv_status_str(st), mv_last_error(), got, mv_status_str(first), msg,
+                                   first_got);
                     }
                 }
                 if (k == 0) gz[at] ^= 0x10;

@@ -1,7 +1,8 @@
 /* libFuzzer target: the gzip/DEFLATE decoder on arbitrary bytes, one-shot
    and streamed in input/output pieces chosen by the input itself, and as a
    .nii.gz through the NIfTI loader; one member on 3 threads must give what
-   one thread gives (bytes, status, message). */
+   one thread gives (bytes, status, message), and damage found in a stream
+   fed in pieces is named as the whole buffer names it. */
 #ifndef MEDVOL_FUZZ_LINKED /* make fuzz links build/fuzz-O1/medvol.o instead */
 /* a member splits across threads from reads of 32 KiB, inputs of 512 bytes
    (the par_* seeds), as in the linked build (FUZZ_FLAGS) */
@@ -17,12 +18,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static unsigned char out[1 << 16];
+    static char whole_msg[512];
     size_t got = 0, need = 0;
     mv_gzip_opts o;
+    mv_status whole;
     mv_vol v;
     memset(&o, 0, sizeof(o));
     o.threads = 1;
-    mv_gunzip(data, size, out, sizeof(out), &got, &o);
+    whole = mv_gunzip(data, size, out, sizeof(out), &got, &o);
+    strncpy(whole_msg, mv_last_error(), sizeof(whole_msg) - 1);
     mv_gunzip(data, size, NULL, 0, &need, &o);
     {
         mv_gunzip_stream *s;
@@ -31,7 +35,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (mv_gunzip_stream_new(&s, NULL) == MV_OK) {
             while (ip < size || idle < 2) {
                 size_t used = 0, n = 0, len = size - ip < ichunk ? size - ip : ichunk;
-                if (mv_gunzip_stream_run(s, data + ip, len, &used, out, ochunk, &n, &end) != MV_OK) break;
+                mv_status st = mv_gunzip_stream_run(s, data + ip, len, &used, out, ochunk, &n, &end);
+                if (st == MV_ERR_BAD_DATA && strstr(mv_last_error(), "deflate data:") &&
+                    (whole != st || strcmp(whole_msg, mv_last_error()) != 0))
+                    abort(); /* the same damage, named at another byte */
+                if (st != MV_OK) break;
                 ip += used;
                 idle = used == 0 && n == 0 ? idle + 1 : 0;
                 if (idle >= 2) break;
