@@ -202,12 +202,14 @@ endef
 #    itself whatever the suite's flags, and test_alloc.c fixes its own
 #    configuration (no threads, no stdio), so there they would repeat the
 #    default suite's compiler and code;
-#  - the clang suite skips test_alloc.c (another compiler for the same
-#    allocation paths) and keeps test_isa.c: every kernel through clang's
-#    code generation, against its scalar reference.
-# Both run in the default, ASan+UBSan, no-SIMD and NEON suites; in the last
-# three test_isa.c's copy is the suite's implementation (its configuration
-# is theirs), so only test_alloc.c adds a compile of the header.
+#  - the clang, no-SIMD and NEON suites skip test_alloc.c (another
+#    compiler, kernel set or target for the same allocation paths, which
+#    are portable C: each failure injected is a branch in code no ISA
+#    changes) and keep test_isa.c: every kernel through that code
+#    generation, against its scalar reference.
+# Both run in the default and ASan+UBSan suites (where a leak on a failure
+# path is found); in the ASan, no-SIMD and NEON suites test_isa.c's copy is
+# the suite's implementation (its configuration is theirs).
 TEST_SRC_TSAN := $(filter-out tests/test_isa.c tests/test_alloc.c,$(TEST_SRC))
 TEST_SRC_FFTW := tests/test_main.c tests/test_fft.c tests/test_fft_plan.c tests/test_nufft.c
 TEST_SRC_NO_ISA_ALLOC := $(TEST_SRC_TSAN)
@@ -224,7 +226,7 @@ $(BUILD)/tests-default: $(TEST_SRC) tests/*.h medvol.h $(BUILD)/medvol.o | $(BUI
 SAN_DEBUG  := -gline-tables-only
 ASAN_FLAGS := -O1 $(SAN_DEBUG) -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 $(eval $(call suite,asan,clang,$(ASAN_FLAGS) -DMEDVOL_RUNTIME_DISPATCH,,isa))
-$(eval $(call suite,nosimd,$(CC),-DMEDVOL_NO_SIMD,,isa))
+$(eval $(call suite,nosimd,$(CC),-DMEDVOL_NO_SIMD -DMVT_PARTIAL_SUITE,$(TEST_SRC_NO_ALLOC),isa))
 $(eval $(call suite,nothreads,$(CC),-DMEDVOL_NO_THREADS -march=native -DMVT_PARTIAL_SUITE,$(TEST_SRC_NO_ISA_ALLOC)))
 $(eval $(call suite,clang,clang,-march=native -DMVT_PARTIAL_SUITE,$(TEST_SRC_NO_ALLOC)))
 # ThreadSanitizer over the threaded load, gzip and pool paths (the whole suite
@@ -273,7 +275,7 @@ ASAN_SKIP := bspline.recovers_known_field_mni syn.local_intensity_change transpo
 test-asan: $(BUILD)/tests-asan
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/tests-asan $(addprefix --skip ,$(ASAN_SKIP))
 test-nosimd: $(BUILD)/tests-nosimd
-	$(BUILD)/tests-nosimd $(SKIP_SLOW)
+	$(BUILD)/tests-nosimd $(SKIP_SLOW) --skip alloc.
 test-nothreads: $(BUILD)/tests-nothreads
 	$(BUILD)/tests-nothreads $(SKIP_SLOW) --skip isa. --skip alloc.
 test-cxx: $(BUILD)/tests-cxx
@@ -577,12 +579,12 @@ test-cuda-emu-san: $(EMU)/test_cuda_san
 # 2, 3 threads" loops stop at 1 (MEDVOL_TEST_MAX_THREADS, testutil.h:
 # recon's ecalib and GRAPPA, resample, filter, math, ops: those tests took
 # 150 of the suite's 406 s under qemu with every thread count).
-NEON_SKIP := $(SKIP_SLOW) $(addprefix --skip ,bspline.large_2d_threads recon.cgsense_chunked_series \
+NEON_SKIP := $(SKIP_SLOW) $(addprefix --skip ,alloc. bspline.large_2d_threads recon.cgsense_chunked_series \
   regspeed.metric_loops_threads recon.grappa_threads_repeated register.setup_any_threads register.simpleitk_applies)
 AARCH64_CC ?= aarch64-linux-gnu-gcc
 test-neon: | $(BUILD)
 	@if command -v $(AARCH64_CC) >/dev/null && command -v qemu-aarch64 >/dev/null; then \
-	  $(AARCH64_CC) $(TEST_CFLAGS) $(WFLAGS) $(XFLAGS) -DMVT_ISA_IMPLEMENTS -static -o $(BUILD)/tests-neon $(TEST_SRC) $(LDLIBS) && \
+	  $(AARCH64_CC) $(TEST_CFLAGS) $(WFLAGS) $(XFLAGS) -DMVT_ISA_IMPLEMENTS -DMVT_PARTIAL_SUITE -static -o $(BUILD)/tests-neon $(TEST_SRC_NO_ALLOC) $(LDLIBS) && \
 	  MEDVOL_TEST_REPS=1 MEDVOL_TEST_MAX_THREADS=1 qemu-aarch64 $(BUILD)/tests-neon $(NEON_SKIP); \
 	else echo "SKIPPED test-neon: needs $(AARCH64_CC) and qemu-aarch64 (apt-get install gcc-aarch64-linux-gnu qemu-user)"; fi
 

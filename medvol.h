@@ -930,8 +930,8 @@ MVDEF mv_status mv_load(const char *path, mv_vol *out, const mv_load_opts *opts)
      displacement field mv_field functions take (LPS mm). A crop box is in
      that layout too; MV_MMAP_REQUIRE is refused (the channels are moved).
    - Voxels straight from a file map or read in parallel as NIfTI's do;
-     compressed ones are decoded whole (one thread: a zlib stream has no
-     members), then converted or cropped.
+     compressed ones are decoded whole (a large zlib stream on several
+     threads, as a gzip member: >>impl-gzip), then converted or cropped.
    mv_save to .mha / .mhd writes ITK's layout (its field order, 17-digit
    numbers, BinaryDataByteOrderMSB of this host): for .mhd the voxels go to
    NAME.raw (NAME.zraw compressed) beside it, both renamed into place under
@@ -11546,6 +11546,7 @@ out:
 }
 
 /* ---- one member on several threads ----
+   (a gzip member, or a zlib stream: MetaImage's CompressedData)
    A DEFLATE stream has no index: where a block begins is known only by
    decoding everything before it, and matches reach up to 32 KiB back into
    output not yet known. So, as pugz and rapidgzip do, the compressed bytes
@@ -11593,6 +11594,10 @@ out:
 #define MV__GZPAR_MAX_SYM MV__MAX(MV__GZPAR_OUT / 4, (size_t)1 << 20)
 
 static uint32_t mv__crc32_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
+static uint32_t mv__adler32(uint32_t a, const void *p, size_t n);
+static uint32_t mv__adler32_combine(uint32_t a, uint32_t b, uint64_t len_b);
+/* the check a member or stream carries: gzip's CRC-32, zlib's Adler-32 */
+enum { MV__SUM_CRC32, MV__SUM_ADLER32 };
 
 typedef struct mv__gzpar_chunk {
     mv__inflater *inf;
@@ -11621,7 +11626,8 @@ typedef struct mv__gzpar {
     mv__gzpar_chunk *c;
     int nc;
     size_t base, total;  /* the round's accepted output in dst */
-    uint32_t *slice_crc; /* one per MV__GZPAR_SLICE of it */
+    int sum_kind;        /* MV__SUM_CRC32 or MV__SUM_ADLER32 */
+    uint32_t *slice_sum; /* the check of each MV__GZPAR_SLICE of it */
     const mv__inflater *hist; /* the stream's decoder: its history is what precedes dst */
     void *ctx;
     /* set once chunk 0 has stopped: a header search still going by then
@@ -12016,8 +12022,8 @@ static void mv__gzpar_place(const mv__gzpar *P, const mv__gzpar_chunk *c, size_t
 }
 
 /* Slices of MV__GZPAR_SLICE bytes of the round's accepted output: the
-   speculative chunks' parts placed, and each slice's CRC-32 (fresh pages
-   fault on every thread, not on one per chunk). */
+   speculative chunks' parts placed, and each slice's CRC-32 or Adler-32
+   (fresh pages fault on every thread, not on one per chunk). */
 #define MV__GZPAR_SLICE ((size_t)1 << 20)
 static mv_status mv__gzpar_place_range(void *ctx, int64_t b, int64_t e, int worker)
 {
@@ -12031,7 +12037,8 @@ static mv_status mv__gzpar_place_range(void *ctx, int64_t b, int64_t e, int work
             size_t len = c->nsym + c->nbytes, x = MV__MAX(lo, c->off), y = MV__MIN(hi, c->off + len);
             if (x < y) mv__gzpar_place(P, c, x - c->off, y - c->off);
         }
-        P->slice_crc[b] = mv__kernels_get()->crc32(0, P->dst + lo, hi - lo);
+        P->slice_sum[b] = P->sum_kind == MV__SUM_CRC32 ? mv__kernels_get()->crc32(0, P->dst + lo, hi - lo)
+                                                       : mv__adler32(1, P->dst + lo, hi - lo);
     }
     return MV_OK;
 }
@@ -12089,14 +12096,17 @@ static int mv__gzpar_window(const mv__gzpar *P, int k)
     return 1;
 }
 
-/* Decodes the rest of the current member of gs (in its data, gz_state
-   MV__GZ_DATA) from in[*ip...] into dst (room n) on several threads, as far
-   as rounds succeed. *done bytes are then in dst and gs is where its own
-   decoding goes on: at a block boundary or the member's end, its CRC-32,
-   counts and history up to date. *done 0: gs untouched (too little data,
-   one thread, no memory, or the first guess failed). */
-static void mv__gz_inflate_parallel(mv_gunzip_stream *gs, const unsigned char *in, size_t in_len, size_t *ip,
-                                    unsigned char *dst, size_t n, int threads, void *ctx, size_t *done)
+/* Decodes the rest of the deflate stream that inf is inside (between
+   blocks or in one) from in[*ip...] into dst (room n) on several threads,
+   as far as rounds succeed; the compressed data ends by data_end (a
+   trailer follows). *done bytes are then in dst, *sum carries on over them
+   (sum_kind) and inf is where its own decoding goes on, *ip after: at a
+   block boundary or the stream's end, history and count up to date.
+   *done 0: inf untouched (too little data, one thread, no memory, or the
+   first guess failed). */
+static void mv__inflate_parallel(mv__inflater *inf, const unsigned char *in, size_t in_len, size_t data_end,
+                                 size_t *ip, unsigned char *dst, size_t n, int threads, void *ctx, int sum_kind,
+                                 uint32_t *sum, size_t *done)
 {
     mv__gzpar P;
     mv__gzpar_chunk *c;
@@ -12104,19 +12114,19 @@ static void mv__gz_inflate_parallel(mv_gunzip_stream *gs, const unsigned char *i
 #if defined(MV__HAVE_THREADS)
     pthread_mutex_t mu;
 #endif
-    size_t out_pos = 0, data_end = in_len >= 8 ? in_len - 8 : 0;
+    size_t out_pos = 0;
     int64_t pos;
     double ratio;
     *done = 0;
 #if defined(MV__HAVE_THREADS)
     if (mv__in_worker) return; /* nested: no threads to run on */
 #endif
-    if (T < 2 || n < 2 * MV__GZPAR_OUT || data_end < *ip + 2 * MV__GZPAR_MIN_IN || gs->gz_state != MV__GZ_DATA ||
-        gs->inf.state < MV__I_BLOCK || gs->inf.state > MV__I_COPY)
+    if (T < 2 || n < 2 * MV__GZPAR_OUT || data_end > in_len || data_end < *ip + 2 * MV__GZPAR_MIN_IN ||
+        inf->state < MV__I_BLOCK || inf->state > MV__I_COPY)
         return;
     c = (mv__gzpar_chunk *)mv__alloc_zero(sizeof(mv__gzpar_chunk) * (size_t)T, ctx);
     if (!c) return;
-    pos = mv__inf_bitpos(&gs->inf, *ip);
+    pos = mv__inf_bitpos(inf, *ip);
     ratio = MV__MIN(MV__MAX((double)n / (double)(data_end - *ip), 1.0), 64.0);
     P.in = in;
     P.in_len = in_len;
@@ -12124,7 +12134,8 @@ static void mv__gz_inflate_parallel(mv_gunzip_stream *gs, const unsigned char *i
     P.c = c;
     P.ctx = ctx;
     P.first_done = &first_done;
-    P.hist = &gs->inf;
+    P.hist = inf;
+    P.sum_kind = sum_kind;
 #if defined(MV__HAVE_THREADS)
     pthread_mutex_init(&mu, NULL);
     P.mu = &mu;
@@ -12148,7 +12159,7 @@ static void mv__gz_inflate_parallel(mv_gunzip_stream *gs, const unsigned char *i
         first_in = (size_t)((1 + MV__GZPAR_LEAD) * (double)chunk_in);
         /* chunk 0: the real decoder, straight into dst */
         if (out_pos == 0) {
-            memcpy(c[0].inf, &gs->inf, sizeof(mv__inflater));
+            memcpy(c[0].inf, inf, sizeof(mv__inflater));
             c[0].ip = *ip;
         } else {
             mv__inf_seek_block(c[0].inf, in, pos, &c[0].ip);
@@ -12197,19 +12208,22 @@ static void mv__gz_inflate_parallel(mv_gunzip_stream *gs, const unsigned char *i
         P.total = accepted;
         {
             int64_t ns = (int64_t)((accepted + MV__GZPAR_SLICE - 1) / MV__GZPAR_SLICE), j;
-            P.slice_crc = (uint32_t *)mv__alloc((size_t)ns * sizeof(uint32_t), ctx);
-            if (!P.slice_crc) { /* no memory: chunk 0 alone is in place */
+            P.slice_sum = (uint32_t *)mv__alloc((size_t)ns * sizeof(uint32_t), ctx);
+            if (!P.slice_sum) { /* no memory: chunk 0 alone is in place */
                 accepted = c[0].nbytes - out_pos;
                 acc = 1;
                 P.nc = 1;
                 P.total = accepted;
-                gs->crc = mv__kernels_get()->crc32(gs->crc, dst + out_pos, accepted);
+                *sum = sum_kind == MV__SUM_CRC32 ? mv__kernels_get()->crc32(*sum, dst + out_pos, accepted)
+                                                 : mv__adler32(*sum, dst + out_pos, accepted);
             } else {
                 (void)mv__parallel_try(ns, 1, T, mv__gzpar_place_range, &P);
-                for (j = 0; j < ns; j++)
-                    gs->crc = mv__crc32_combine(gs->crc, P.slice_crc[j],
-                                                MV__MIN(MV__GZPAR_SLICE, accepted - (size_t)j * MV__GZPAR_SLICE));
-                mv__free(P.slice_crc, ctx);
+                for (j = 0; j < ns; j++) {
+                    size_t len = MV__MIN(MV__GZPAR_SLICE, accepted - (size_t)j * MV__GZPAR_SLICE);
+                    *sum = sum_kind == MV__SUM_CRC32 ? mv__crc32_combine(*sum, P.slice_sum[j], len)
+                                                     : mv__adler32_combine(*sum, P.slice_sum[j], len);
+                }
+                mv__free(P.slice_sum, ctx);
             }
         }
         out_pos += accepted;
@@ -12229,22 +12243,29 @@ static void mv__gz_inflate_parallel(mv_gunzip_stream *gs, const unsigned char *i
     pthread_mutex_destroy(&mu);
 #endif
     if (out_pos == 0) return;
-    { /* the stream's decoder: at the boundary where the accepted part ends */
-        mv__inflater *s = &gs->inf;
-        size_t nip;
-        mv__inf_at_bit(s, in, pos, &nip);
-        s->state = last_final ? MV__I_END : MV__I_BLOCK;
-        s->final = last_final;
-        s->fixed_tables = 0; /* the tables are a chunk's, not the last block's */
-        s->pending_sym = 0;
-        s->total_out += out_pos;
-        mv__inflate_keep_history(s, dst, out_pos);
-        gs->member_out += out_pos;
-        gs->total_out += out_pos;
-        gs->total_in += nip - *ip;
-        *ip = nip;
-    }
+    /* the caller's decoder: at the boundary where the accepted part ends */
+    mv__inf_at_bit(inf, in, pos, ip);
+    inf->state = last_final ? MV__I_END : MV__I_BLOCK;
+    inf->final = last_final;
+    inf->fixed_tables = 0; /* the tables are a chunk's, not the last block's */
+    inf->pending_sym = 0;
+    inf->total_out += out_pos;
+    mv__inflate_keep_history(inf, dst, out_pos);
     *done = out_pos;
+}
+
+/* The rest of gs's current member (gz_state MV__GZ_DATA) as above: its
+   CRC-32 and the stream's counts carried on. */
+static void mv__gz_inflate_parallel(mv_gunzip_stream *gs, const unsigned char *in, size_t in_len, size_t *ip,
+                                    unsigned char *dst, size_t n, int threads, void *ctx, size_t *done)
+{
+    size_t ip0 = *ip;
+    *done = 0;
+    if (gs->gz_state != MV__GZ_DATA || in_len < 8) return;
+    mv__inflate_parallel(&gs->inf, in, in_len, in_len - 8, ip, dst, n, threads, ctx, MV__SUM_CRC32, &gs->crc, done);
+    gs->member_out += *done;
+    gs->total_out += *done;
+    gs->total_in += *ip - ip0;
 }
 
 /* ---- one-shot decoding, with the member index when present ---- */
@@ -12410,7 +12431,8 @@ MVDEF mv_status mv_gunzip(const void *in_, size_t in_len, void *out_, size_t out
         int parallel = out && in_len >= 2 * MV__GZPAR_MIN_IN && mv__resolve_threads(threads) > 1;
         uint64_t member_start;
         MV__TRY(mv_gunzip_stream_new(&s, ctx));
-        while (ip < in_len) {
+        for (;;) { /* until a call moves nothing: with all input read, the
+                      decoder may still hold output it had no room for */
             size_t used, got;
             unsigned char scratch[4096];
             int full = op >= out_cap;
@@ -12422,7 +12444,6 @@ MVDEF mv_status mv_gunzip(const void *in_, size_t in_len, void *out_, size_t out
                 ip += used;
                 mv__gz_inflate_parallel(s, in, in_len, &ip, out + op, out_cap - op, threads, ctx, &done);
                 op += done;
-                if (ip == in_len) break;
             }
             st = full ? mv_gunzip_stream_run(s, in + ip, in_len - ip, &used, scratch, sizeof(scratch), &got, &end)
                       : mv_gunzip_stream_run(s, in + ip, in_len - ip, &used, out + op, out_cap - op, &got, &end);
@@ -16692,15 +16713,32 @@ static uint32_t mv__adler32(uint32_t a, const void *p_, size_t n)
     return (s2 << 16) | s1;
 }
 
+/* The Adler-32 of A then B from each one's own (B of len_b bytes). From
+   s1 = 1 + sum b_i and s2 = len + sum (len - i) b_i (i from 0): continued
+   from A's (a1, a2), s1 = a1 + b1 - 1 and s2 = a2 + b2 + len_b (a1 - 1),
+   modulo 65521 (zlib's adler32_combine). */
+static uint32_t mv__adler32_combine(uint32_t a, uint32_t b, uint64_t len_b)
+{
+    const uint32_t M = 65521;
+    uint32_t a1 = a & 0xffff, a2 = a >> 16, b1 = b & 0xffff, b2 = b >> 16;
+    uint32_t s1 = (a1 + b1 + M - 1) % M;
+    uint64_t s2 = ((uint64_t)a2 + b2 + (len_b % M) * (uint64_t)((a1 + M - 1) % M)) % M;
+    return (uint32_t)s2 << 16 | s1;
+}
+
 /* One zlib stream (RFC 1950) in[0..in_len) into exactly out_len bytes;
-   a gzip stream (MetaIO's reader takes both) through mv_gunzip. */
+   a gzip stream (MetaIO's reader takes both) through mv_gunzip. A large
+   one decodes on several threads as a gzip member does (>>impl-gzip, "one
+   member on several threads"): the same bytes and errors. */
 static mv_status mv__zlib_inflate(const unsigned char *in, size_t in_len, unsigned char *out, size_t out_len,
                                   const char *name, int threads, void *ctx)
 {
     mv__inflater *s;
     size_t ip = 2, op = 0;
     int r, k = 0;
-    uint32_t want = 0;
+    uint32_t want = 0, sum = 1;
+    size_t summed = 0; /* out[0..summed) is in sum: what the threads placed */
+    unsigned long long at;
     const char *why;
     if (in_len >= 2 && in[0] == 0x1f && in[1] == 0x8b) {
         mv_gzip_opts g;
@@ -16722,24 +16760,33 @@ static mv_status mv__zlib_inflate(const unsigned char *in, size_t in_len, unsign
     s = (mv__inflater *)mv__alloc(sizeof(*s), ctx);
     MV__CHECK(s != NULL, MV_ERR_OUT_OF_MEMORY, "%s: zlib decoder", name);
     mv__inflate_reset(s);
-    r = mv__inflate(s, in, in_len, &ip, out, out_len, &op);
+    r = MV__INF_NEED_OUTPUT;
+    if (out_len >= 2 * MV__GZPAR_OUT && in_len > 4 && mv__resolve_threads(threads) > 1) {
+        r = mv__inflate(s, in, in_len, &ip, out, 0, &op); /* into the first block, no room for output */
+        if (r == MV__INF_NEED_OUTPUT)
+            mv__inflate_parallel(s, in, in_len, in_len - 4, &ip, out, out_len, threads, ctx, MV__SUM_ADLER32, &sum,
+                                 &summed);
+        op = summed;
+    }
+    if (r == MV__INF_NEED_OUTPUT) r = mv__inflate(s, in, in_len, &ip, out, out_len, &op);
     why = s->error;
+    at = (unsigned long long)(mv__inf_bitpos(s, ip) >> 3); /* the byte of the first bit not used */
     if (r == MV__INF_DONE) { /* the Adler-32 follows at the next byte boundary */
         mv__inf_take(s, s->bitcnt & 7);
         for (k = 0; k < 4 && (s->bitcnt >= 8 || ip < in_len); k++)
             want = want << 8 | (s->bitcnt >= 8 ? mv__inf_take(s, 8) : in[ip++]);
     }
     mv__free(s, ctx);
-    MV__CHECK(r != MV__INF_ERROR, MV_ERR_BAD_DATA, "%s: zlib data: %s (near compressed byte %zu)", name,
-              why ? why : "corrupt", ip);
+    MV__CHECK(r != MV__INF_ERROR, MV_ERR_BAD_DATA, "%s: zlib data: %s (at compressed byte %llu)", name,
+              why ? why : "corrupt", at);
     MV__CHECK(r != MV__INF_NEED_OUTPUT, MV_ERR_BAD_DATA, "%s: the zlib data holds more than the %zu bytes the header says",
               name, out_len);
     MV__CHECK(r == MV__INF_DONE, MV_ERR_TRUNCATED, "%s: the zlib data ends after %zu of %zu bytes", name, op, out_len);
     MV__CHECK(op == out_len, MV_ERR_BAD_DATA, "%s: the zlib data holds %zu bytes, the header says %zu", name, op, out_len);
     MV__CHECK(k == 4, MV_ERR_TRUNCATED, "%s: the zlib stream ends before its Adler-32", name);
-    MV__CHECK(want == mv__adler32(1, out, out_len), MV_ERR_BAD_DATA,
-              "%s: Adler-32 mismatch (stored %08x, computed %08x)", name, (unsigned)want,
-              (unsigned)mv__adler32(1, out, out_len));
+    sum = mv__adler32(sum, out + summed, out_len - summed);
+    MV__CHECK(want == sum, MV_ERR_BAD_DATA, "%s: Adler-32 mismatch (stored %08x, computed %08x)", name, (unsigned)want,
+              (unsigned)sum);
     return MV_OK;
 }
 

@@ -17,9 +17,10 @@
 #include <unistd.h>
 
 /* MVT_PARTIAL_SUITE: a suite built from some of the test files (the TSan
-   and FFTW suites, which run a --filter of the tests): the others' tests
-   are weak references, null here, and selecting one is a failure (a filter
-   that names a test the suite's build left out must not pass silently).
+   and FFTW suites run a --filter of the tests, the others --skip what they
+   leave out: Makefile, TEST_SRC_*): the others' tests are weak
+   references, null here, and selecting one is a failure (a filter that
+   names a test the suite's build left out must not pass silently).
    Every other suite links every test: a missing one is a link error. */
 #if defined(MVT_PARTIAL_SUITE)
 #define X(area, name) void mvt_##area##__##name(void) __attribute__((weak));

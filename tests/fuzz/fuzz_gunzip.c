@@ -36,9 +36,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             while (ip < size || idle < 2) {
                 size_t used = 0, n = 0, len = size - ip < ichunk ? size - ip : ichunk;
                 mv_status st = mv_gunzip_stream_run(s, data + ip, len, &used, out, ochunk, &n, &end);
+                /* the same damage, named at another byte (medvol's indexed
+                   members decode whole within the sizes their index gives,
+                   so there the whole buffer may name a size, not the data) */
                 if (st == MV_ERR_BAD_DATA && strstr(mv_last_error(), "deflate data:") &&
-                    (whole != st || strcmp(whole_msg, mv_last_error()) != 0))
-                    abort(); /* the same damage, named at another byte */
+                    strstr(whole_msg, "deflate data:") && (whole != st || strcmp(whole_msg, mv_last_error()) != 0))
+                    abort();
                 if (st != MV_OK) break;
                 ip += used;
                 idle = used == 0 && n == 0 ? idle + 1 : 0;

@@ -4,7 +4,9 @@
    (or none) are that file. The last byte picks load options (a crop box, a
    dtype, header only). A load that succeeds is rewritten as .mha, plain and
    zlib-compressed, and read back: the voxels must come back the same (abort
-   otherwise, so the fuzzer reports it). Built by `make fuzz` or with
+   otherwise, so the fuzzer reports it). Loaded on 3 threads (a zlib stream
+   of 32 KiB and more decodes in parallel in the fuzz builds), the status,
+   message and voxels must be one thread's. Built by `make fuzz` or with
    fuzz_main.c as a replayer. */
 #ifndef MEDVOL_FUZZ_LINKED /* make fuzz links build/fuzz-O1/medvol.o instead */
 #define MEDVOL_IMPLEMENTATION
@@ -28,6 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t sel = size ? data[size - 1] : 0;
     mv_load_opts lo = MV_ZERO_INIT;
     mv_vol v, w;
+    mv_status st;
+    static char msg[1024];
     int k;
     if (!dir[0]) {
         snprintf(dir, sizeof(dir), "/tmp/medvol-fuzz-mha-%ld", (long)getpid());
@@ -43,9 +47,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (sel & 2) lo.dtype = MV_DT_F64;
     lo.header_only = (sel & 28) == 28;
     mv_vol_init(&v);
-    if (mv_load_metaimage_mem(data, size, nul ? nul + 1 : NULL, nul ? size - (size_t)(nul + 1 - data) : 0, &v, &lo) !=
-        MV_OK)
-        return 0;
+    st = mv_load_metaimage_mem(data, size, nul ? nul + 1 : NULL, nul ? size - (size_t)(nul + 1 - data) : 0, &v, &lo);
+    snprintf(msg, sizeof(msg), "%s", st == MV_OK ? "" : mv_last_error());
+    { /* the same on 3 threads */
+        mv_load_opts l3 = lo;
+        mv_status s3;
+        l3.threads = 3;
+        mv_vol_init(&w);
+        s3 = mv_load_metaimage_mem(data, size, nul ? nul + 1 : NULL, nul ? size - (size_t)(nul + 1 - data) : 0, &w, &l3);
+        if (s3 != st || (st != MV_OK && strcmp(msg, mv_last_error()) != 0)) abort();
+        if (st == MV_OK && (w.dtype != v.dtype || mv_vol_bytes(&w) != mv_vol_bytes(&v) ||
+                            (v.data && memcmp(w.data, v.data, mv_vol_bytes(&v)) != 0)))
+            abort();
+        if (s3 == MV_OK) mv_free(&w);
+    }
+    if (st != MV_OK) return 0;
     if (!v.data) {
         mv_free(&v);
         return 0;

@@ -6,7 +6,9 @@ is NAME.gz and NAME.raw in DIR, about MIB MiB each (default 3; the test
 build splits reads of 512 KiB and more, MEDVOL_GZIP_PARALLEL_CHUNK 256 KiB;
 40 for the shipped 16 MiB). The bytes come from zlib (Python's zlib
 module), gzip(1), pigz and nibabel, never from medvol; cases whose tool is
-missing are left out."""
+missing are left out. MetaImage files (NAME.mha, NAME.raw) hold one zlib
+stream each (Python's zlib, as ITK's MetaIO writes: compress2), and where
+SimpleITK is installed one that ITK itself wrote (sitk_i16)."""
 import gzip
 import os
 import shutil
@@ -67,6 +69,25 @@ def main(out, mib):
             open(os.path.join(out, name + '.gz'), 'wb').write(blob)
             shutil.copyfile(mixed, os.path.join(out, name + '.raw'))
     os.remove(mixed)
+    # MetaImage with CompressedData: one zlib stream (RFC 1950) after the header
+    def mha(name, raw, etype, dims, level):
+        z = zlib.compress(raw, level)
+        hdr = ('ObjectType = Image\nNDims = %d\nBinaryData = True\nBinaryDataByteOrderMSB = False\n'
+               'CompressedData = True\nCompressedDataSize = %d\nDimSize = %s\nElementSpacing = %s\n'
+               'ElementType = %s\nElementDataFile = LOCAL\n' %
+               (len(dims), len(z), ' '.join(map(str, dims)), ' '.join(['1'] * len(dims)), etype))
+        open(os.path.join(out, name + '.mha'), 'wb').write(hdr.encode() + z)
+        open(os.path.join(out, name + '.raw'), 'wb').write(raw)
+    mha('i16_zlib6', i16, 'MET_SHORT', vol.shape[::-1], 6)
+    mha('i16_zlib9', i16, 'MET_SHORT', vol.shape[::-1], 9)
+    mha('f32_zlib1', f32, 'MET_FLOAT', [128, 128, len(f32) // (4 * 128 * 128)], 1)
+    mha('text_zlib9', text, 'MET_UCHAR', [len(text)], 9)
+    try:
+        import SimpleITK as sitk
+        sitk.WriteImage(sitk.GetImageFromArray(vol), os.path.join(out, 'sitk_i16.mha'), useCompression=True)
+        open(os.path.join(out, 'sitk_i16.raw'), 'wb').write(i16)
+    except ImportError:
+        pass
     # nibabel's own .nii.gz (one member, written by Python's gzip module)
     import nibabel as nib
     img = nib.Nifti1Image(np.ascontiguousarray(vol.transpose(2, 1, 0)), np.diag([0.9, 0.9, 1.1, 1.0]))
