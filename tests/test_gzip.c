@@ -776,15 +776,7 @@ MV_TEST(gzip, one_member_on_threads)
         size_t gzn = 0, rawn = 0, got = 0;
         unsigned char *gz, *raw, *out;
         const char *name = gzpar_cases[i].name;
-        snprintf(path, sizeof(path), "%s/%s.gz", dir, name);
-        gz = tu_read_file(path, &gzn);
-        snprintf(path, sizeof(path), "%s/%s.raw", dir, name);
-        raw = tu_read_file(path, &rawn);
-        if (gzpar_cases[i].tool && (!gz || !raw)) {
-            free(gz);
-            free(raw);
-            continue;
-        }
+        if (!tu_gzpar_case(name, ".gz", &gz, &gzn, &raw, &rawn) && gzpar_cases[i].tool) continue;
         REQUIRE(gz && raw && rawn > ((size_t)2 << 20));
         out = (unsigned char *)malloc(rawn + 4096);
         for (t = 1; t <= tmax; t++) { /* repeated on 2+ threads: a race shows as a run that differs */

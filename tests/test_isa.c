@@ -1147,7 +1147,8 @@ MV_TEST(isa, combined_litlen_entries)
    raw bytes and a clean end. With no dynamic block to find (fixed or stored
    blocks only) the first chunk, the real decoder, finds no place to stop and
    decodes it all; sparse_z6 (zeros with a stretch of noise) has blocks longer
-   than this build's small chunks: for these only the bytes are checked. */
+   than this build's small chunks: for these only the bytes are checked.
+   Then zlib streams (MetaImage's), whose Adler-32 the engine combines. */
 MV_TEST(isa, gzip_parallel_engine)
 {
     static const struct {
@@ -1155,24 +1156,16 @@ MV_TEST(isa, gzip_parallel_engine)
         int most; /* 1: most of it is accepted in parallel; -1: any amount */
     } cases[] = {{"i16_z6", 1}, {"i16_z9", 1}, {"f32_z6", 1}, {"f32_huff", 1}, {"sparse_z6", -1}, {"gzip9", 1},
                  {"pigz6", 1},  {"i16_fixed", -1}, {"f32_stored", -1}};
-    const char *dir = tu_gzpar_dir();
-    char path[700];
     size_t i;
-    if (!dir) SKIP("needs /usr/bin/python3 with numpy and nibabel (tests/py/ref_gzpar.py)");
+    if (!tu_gzpar_dir()) SKIP("needs /usr/bin/python3 with numpy and nibabel (tests/py/ref_gzpar.py)");
     for (i = 0; i < MV__ARRAY_LEN(cases); i++) {
         size_t gzn = 0, rawn = 0, ip = 0, op = 0, used = 0, got = 0, done = 0;
         unsigned char *gz, *raw, *out;
         mv_gunzip_stream *s;
         int end = 0;
-        snprintf(path, sizeof(path), "%s/%s.gz", dir, cases[i].name);
-        gz = tu_read_file(path, &gzn);
-        snprintf(path, sizeof(path), "%s/%s.raw", dir, cases[i].name);
-        raw = tu_read_file(path, &rawn);
-        if ((!gz || !raw) && (!strcmp(cases[i].name, "gzip9") || !strcmp(cases[i].name, "pigz6"))) { /* tool missing */
-            free(gz);
-            free(raw);
+        if (!tu_gzpar_case(cases[i].name, ".gz", &gz, &gzn, &raw, &rawn) &&
+            (!strcmp(cases[i].name, "gzip9") || !strcmp(cases[i].name, "pigz6"))) /* tool missing */
             continue;
-        }
         REQUIRE(gz && raw);
         out = (unsigned char *)malloc(rawn);
         REQUIRE_OK(mv_gunzip_stream_new(&s, NULL));
@@ -1196,6 +1189,38 @@ MV_TEST(isa, gzip_parallel_engine)
                    end);
         mv_gunzip_stream_free(s, NULL);
         free(gz);
+        free(raw);
+        free(out);
+    }
+    /* MetaImage's zlib streams (Python's zlib) on a bare decoder: most of it
+       in parallel, its Adler-32 combined from slices equal to the direct sum
+       of those bytes, then the decoder's own end */
+    for (i = 0; i < 2; i++) {
+        const char *name = i ? "f32_zlib1" : "i16_zlib6";
+        size_t filen = 0, rawn = 0, ip = 0, op = 0, done = 0;
+        unsigned char *file, *raw, *out;
+        mv__inflater *inf;
+        uint32_t sum = 1;
+        int r;
+        REQUIRE(tu_gzpar_case(name, ".mha", &file, &filen, &raw, &rawn));
+        while (ip + 6 < filen && memcmp(file + ip, "LOCAL\n", 6) != 0) ip++; /* the header's last line */
+        ip += 6 + 2;                                                        /* and the zlib header */
+        REQUIRE(ip < filen);
+        out = (unsigned char *)malloc(rawn);
+        inf = (mv__inflater *)malloc(sizeof(*inf));
+        REQUIRE(out && inf);
+        mv__inflate_reset(inf);
+        EXPECT(mv__inflate(inf, file, filen, &ip, out, 0, &op) == MV__INF_NEED_OUTPUT && op == 0);
+        mv__inflate_parallel(inf, file, filen, filen - 4, &ip, out, rawn, 4, NULL, MV__SUM_ADLER32, &sum, &done);
+        EXPECT_MSG(done > rawn / 2, "%s: %zu of %zu bytes in parallel", name, done, rawn);
+        EXPECT_MSG(memcmp(out, raw, done) == 0 && sum == mv__adler32(1, raw, done), "%s: parallel part or its Adler-32",
+                   name);
+        op = done;
+        r = mv__inflate(inf, file, filen, &ip, out, rawn, &op);
+        EXPECT_MSG(r == MV__INF_DONE && op == rawn && memcmp(out, raw, rawn) == 0, "%s: %d, %zu of %zu bytes", name, r, op,
+                   rawn);
+        free(inf);
+        free(file);
         free(raw);
         free(out);
     }

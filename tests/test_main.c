@@ -733,6 +733,24 @@ const char *tu_gzpar_dir(void)
     return state == 1 ? dir : NULL;
 }
 
+int tu_gzpar_case(const char *name, const char *ext, unsigned char **data, size_t *n, unsigned char **raw,
+                  size_t *rawn)
+{
+    char path[700];
+    const char *dir = tu_gzpar_dir();
+    *data = *raw = NULL;
+    if (!dir) return 0;
+    snprintf(path, sizeof(path), "%s/%s%s", dir, name, ext);
+    *data = tu_read_file(path, n);
+    snprintf(path, sizeof(path), "%s/%s.raw", dir, name);
+    *raw = tu_read_file(path, rawn);
+    if (*data && *raw) return 1;
+    free(*data);
+    free(*raw);
+    *data = *raw = NULL;
+    return 0;
+}
+
 int tu_batch_open(tu_batch *b, const char *name)
 {
     char path[600];

@@ -39,6 +39,10 @@ double tu_rand01(uint64_t *state);
 /* the folder of reference files made by tests/py/refs.py (NULL if no numpy) */
 const char *tu_refs_dir(void);
 const char *tu_gzpar_dir(void);
+/* case name of that folder: name.ext into *data (*n bytes) and name.raw
+   into *raw (*rawn), malloc'ed; 0, and nothing kept, if either is missing */
+int tu_gzpar_case(const char *name, const char *ext, unsigned char **data, size_t *n, unsigned char **raw,
+                  size_t *rawn);
 
 /* A batch of cases for one tests/py script, run once: the folder
    build/test-tmp-<pid>/<name> holds cases.txt (one line a case, "c<id> ..."
