@@ -842,7 +842,7 @@ MV_TEST(bspline, large_2d_threads_identical)
     int64_t dm[3] = {1450, 1330, 1};
     double sp[3] = {1, 1, 1}, gs[3] = {96, 0, 0};
     const double moff[3] = {-700, -650, 0};
-    int reps = getenv("MEDVOL_TEST_REPS") ? atoi(getenv("MEDVOL_TEST_REPS")) : 3, rep, th, mi;
+    int reps = tu_test_reps(3), rep, th, mi;
     mv_vol M, L[2], W1, Wt;
     mv_bspline_grid g;
     mv_pyramid_schedule ps;

@@ -401,7 +401,7 @@ MV_TEST(filter, every_isa_and_thread_count_identical)
         int64_t d3[3] = {130, 100, 90}, d4[4] = {96, 70, 2, 80};
         mv_vol in, a, b;
         double s[3] = {1.5, 2.5, 12.0};
-        int meth, kk, th, rep, reps = getenv("MEDVOL_TEST_REPS") ? atoi(getenv("MEDVOL_TEST_REPS")) : 3;
+        int meth, kk, th, rep, reps = tu_test_reps(3);
         for (meth = 0; meth < 2; meth++) {
             fill_vol(&in, MV_DT_I16, meth ? 4 : 3, meth ? d4 : d3, 99);
             in.meta.scl_slope = 0.5;

@@ -780,7 +780,7 @@ MV_TEST(gzip, one_member_on_threads)
         REQUIRE(gz && raw && rawn > ((size_t)2 << 20));
         out = (unsigned char *)malloc(rawn + 4096);
         for (t = 1; t <= tmax; t++) { /* repeated on 2+ threads: a race shows as a run that differs */
-            int r, reps = t == 1 ? 1 : getenv("MEDVOL_TEST_REPS") ? atoi(getenv("MEDVOL_TEST_REPS")) : 3;
+            int r, reps = t == 1 ? 1 : tu_test_reps(3);
             for (r = 0; r < reps; r++) {
                 mv_status st;
                 memset(out, 0xA5, rawn);

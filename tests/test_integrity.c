@@ -102,7 +102,7 @@ MV_TEST(integrity, parallel_indexed_loads_match_nibabel)
     static const int threads[] = {1, 2, 3, 8};
     const char *paths[3];
     size_t f;
-    int reps = getenv("MEDVOL_TEST_REPS") ? atoi(getenv("MEDVOL_TEST_REPS")) : 6;
+    int reps = tu_test_reps(6);
     if (!tu_python("numpy nibabel")) {
         mvt_skip("nibabel (python3-nibabel) not installed");
         return;

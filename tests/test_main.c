@@ -172,6 +172,13 @@ int tu_threads_upto(int n)
     return m >= 1 && m < n ? m : n;
 }
 
+int tu_test_reps(int dflt)
+{
+    const char *e = getenv("MEDVOL_TEST_REPS");
+    int m = e ? atoi(e) : 0;
+    return m >= 1 ? m : dflt;
+}
+
 int64_t tu_i16_box_mismatches(const mv_vol *r, const mv_vol *v, const int64_t corner[4], const int64_t size[4])
 {
     const int16_t *a = (const int16_t *)r->data, *b = (const int16_t *)v->data;

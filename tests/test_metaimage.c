@@ -407,7 +407,7 @@ MV_TEST(metaimage, threads_zlib_stream)
         REQUIRE(raw && file && rawn > ((size_t)2 << 20));
         snprintf(path, sizeof(path), "%s/%s.mha", dir, cases[i].name);
         for (t = 1; t <= tmax; t++) { /* repeated on 2+ threads: a race shows as a run that differs */
-            int r, reps = t == 1 ? 1 : getenv("MEDVOL_TEST_REPS") ? atoi(getenv("MEDVOL_TEST_REPS")) : 3;
+            int r, reps = t == 1 ? 1 : tu_test_reps(3);
             for (r = 0; r < reps; r++) {
                 o.threads = t;
                 REQUIRE_OK(mv_load(path, &v, &o));

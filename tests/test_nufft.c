@@ -368,7 +368,7 @@ MV_TEST(nufft, threads_identical)
     free(coords);
     coords = random_coords(N3, 200000, 12);
     {
-        int reps = getenv("MEDVOL_TEST_REPS") ? atoi(getenv("MEDVOL_TEST_REPS")) : 3, rep;
+        int reps = tu_test_reps(3), rep;
         int64_t nv3 = 48 * 40 * 36;
         fill_cplx(img, nv3, 7);
         fill_cplx(k1, 200000, 5);

@@ -1042,7 +1042,7 @@ MV_TEST(recon, isa_and_threads_invariant)
    would show here as a differing weight or sample. */
 MV_TEST(recon, grappa_threads_repeated)
 {
-    int reps = getenv("MEDVOL_TEST_REPS") ? atoi(getenv("MEDVOL_TEST_REPS")) : 3, rep, th, kind;
+    int reps = tu_test_reps(3), rep, th, kind;
     for (kind = 0; kind < 2; kind++) {
         mv_vol k, ref, t;
         mv_grappa_calib *c1 = NULL, *ct = NULL;

@@ -1349,7 +1349,7 @@ MV_TEST(register, elastix_field_threads_identical)
     double ga[4][4];
     uint64_t seed = 11;
     char path[1024];
-    int reps = getenv("MEDVOL_TEST_REPS") ? atoi(getenv("MEDVOL_TEST_REPS")) : 3, rep, th, kind, r, c;
+    int reps = tu_test_reps(3), rep, th, kind, r, c;
     REQUIRE_OK(mv_vol_alloc(&fx, MV_DT_F32, 3, dims, NULL));
     fx.affine[0][0] = 1.1, fx.affine[1][1] = 0.9, fx.affine[2][2] = 1.3, fx.affine[0][3] = -20;
     REQUIRE_OK(mv_bspline_grid_init(&g, &fx, sp, NULL));

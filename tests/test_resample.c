@@ -315,7 +315,7 @@ MV_TEST(resample, isa_and_threads_identical)
     unsigned avail = mv_isa_available();
     mv_isa active = mv_isa_active();
     size_t ci;
-    int isa, t, reps = getenv("MEDVOL_TEST_REPS") ? atoi(getenv("MEDVOL_TEST_REPS")) : 3;
+    int isa, t, reps = tu_test_reps(3);
     for (ci = 0; ci < sizeof(cfgs) / sizeof(cfgs[0]) + sizeof(big) / sizeof(big[0]); ci++) {
         const rs_cfg *c = ci < sizeof(cfgs) / sizeof(cfgs[0]) ? &cfgs[ci] : &big[ci - sizeof(cfgs) / sizeof(cfgs[0])];
         int is_big = ci >= sizeof(cfgs) / sizeof(cfgs[0]);

@@ -82,6 +82,10 @@ int tu_isa_extra_runs(int isa, int active);
    the same bytes is the native suites' (TSan's among them) to show, and
    under qemu each thread count cost a full run of the kernel again. */
 int tu_threads_upto(int n);
+/* How many times a test repeats its multi-thread runs (a race shows in some
+   runs only): MEDVOL_TEST_REPS when it is 1 or more (make test-tsan sets 1:
+   TSan reports a race from any run that makes the accesses), else dflt. */
+int tu_test_reps(int dflt);
 /* int16 voxels of r, the box of size[0..4) at corner[0..4) of v (x fastest;
    v's axes 3 and up flattened into the fourth), that differ from v's: 0
    when r holds exactly that box, -1 when r has fewer voxels than it. */
