@@ -1004,10 +1004,14 @@ MVDEF mv_status mv_load_metaimage_mem(const void *header, size_t header_len, con
      "DWMRI_NEX_NNNN:=k" key repeats gradient NNNN k times, the next k - 1
      keys absent) and the "measurement frame" (the vectors it lists are the
      columns of M: a gradient's world coordinates are M g; identity when
-     absent). Such a file's value axis (kind list or vector, wherever it
+     absent; vectors that are zero or nearly dependent, the determinant
+     of the unit vectors under 1e-6 in magnitude: MV_ERR_BAD_HEADER, as
+     such a frame would send a gradient with b > 0 to no direction; other
+     frames are taken as written, the directions normalised after them).
+     Such a file's value axis (kind list or vector, wherever it
      is) becomes axis 3: dims [x][y][z][N], intent 0, as FSL, MRtrix3 and
      dcm2niix lay out a DWI series, and meta.grad gets one row per volume:
-     the direction M g / |g| turned from the file's space to RAS+ (LPS and
+     the direction of M g (normalised) turned from the file's space to RAS+ (LPS and
      other spaces as for the geometry), b = b-value |g|^2 (the convention's
      scaling: the longest gradient has |g| = 1), direction 0 where g = 0.
      A gradient key missing, repeated or past the last volume, a NEX count
@@ -18377,6 +18381,33 @@ static int mv__nrrd_has_dwi(const char *text, size_t len)
     return 0;
 }
 
+/* The measurement frame turns a gradient into world coordinates: a
+   rotation (or reflection) in every file the convention's writers make. One
+   whose columns are zero or (nearly) dependent would send some gradient
+   with b > 0 to no direction, or to one that rounding decides, so it is
+   refused: the determinant of its columns each scaled to length 1 must be
+   at least 1e-6 in magnitude (a rotation's is 1; columns 0.06 degrees from
+   a common plane give about 1e-3). */
+static mv_status mv__nrrd_frame_check(const double (*M)[3], const char *name)
+{
+    double u[3][3], det;
+    int r, c;
+    for (c = 0; c < 3; c++) {
+        double big = MV__MAX(fabs(M[0][c]), MV__MAX(fabs(M[1][c]), fabs(M[2][c]))), len = 0;
+        MV__CHECK(big > 0, MV_ERR_BAD_HEADER, "%s: measurement frame: vector %d is zero (the frame must be a rotation)",
+                  name, c);
+        for (r = 0; r < 3; r++) u[r][c] = M[r][c] / big, len += u[r][c] * u[r][c]; /* (scaled first: no overflow) */
+        for (r = 0; r < 3; r++) u[r][c] /= sqrt(len);
+    }
+    det = u[0][0] * (u[1][1] * u[2][2] - u[1][2] * u[2][1]) - u[0][1] * (u[1][0] * u[2][2] - u[1][2] * u[2][0]) +
+          u[0][2] * (u[1][0] * u[2][1] - u[1][1] * u[2][0]);
+    MV__CHECK(fabs(det) >= 1e-6, MV_ERR_BAD_HEADER,
+              "%s: measurement frame: its vectors are (nearly) linearly dependent (determinant %.3g of the unit "
+              "vectors; the frame must be a rotation)",
+              name, det);
+    return MV_OK;
+}
+
 /* A DWI series' m->dwi_frame: the measurement frame M (the vectors listed
    are its columns, in the file's space; identity when absent), then the
    space's signs to LPS and LPS -> RAS+: a gradient g as written has world
@@ -18399,6 +18430,7 @@ static mv_status mv__nrrd_dwi_frame(const mv__nrrd_fieldset *f, const char *name
             MV__CHECK(!none, MV_ERR_BAD_HEADER, "%s: measurement frame: vector %d is none", name, c);
             for (r = 0; r < 3; r++) m->dwi_frame[r][c] = col[r];
         }
+        MV__TRY(mv__nrrd_frame_check((const double(*)[3])m->dwi_frame, name));
     }
     for (r = 0; r < 3; r++)
         for (c = 0; c < 3; c++) m->dwi_frame[r][c] *= sign[r] * lps_to_ras[r];

@@ -353,6 +353,22 @@ MV_TEST(nrrd, malformed_files)
          "measurement frame: (1,0,0) none (0,0,1)\nencoding: raw\nDWMRI_b-value:=1000\nDWMRI_gradient_0000:=0 0 0\n"
          "DWMRI_gradient_0001:=1 0 0\n\nxx",
          MV_ERR_BAD_HEADER, "measurement frame: vector 1 is none"},
+        /* a frame that is no rotation: a zero vector would send gradient
+           0001 (b 1000) to no direction; dependent vectors (the third in
+           the plane of the first two, det 0; then 2e-7 out of it) likewise
+           for some gradient. (The fuzzer's: (1e308,1,0) (-0,0,0) (0,0,1).) */
+        {"NRRD0004\ntype: uchar\ndimension: 4\nsizes: 2 1 1 1\nkinds: list domain domain domain\nspace: RAS\n"
+         "measurement frame: (1e308,1,0) (-0,0,0) (0,0,1)\nencoding: raw\nDWMRI_b-value:=1000\n"
+         "DWMRI_gradient_0000:=0 0 0\nDWMRI_gradient_0001:=0 1 0\n\nxx",
+         MV_ERR_BAD_HEADER, "measurement frame: vector 1 is zero"},
+        {"NRRD0004\ntype: uchar\ndimension: 4\nsizes: 2 1 1 1\nkinds: list domain domain domain\nspace: RAS\n"
+         "measurement frame: (1,0,0) (0,1,0) (3,-4,0)\nencoding: raw\nDWMRI_b-value:=1000\n"
+         "DWMRI_gradient_0000:=0 0 0\nDWMRI_gradient_0001:=0 1 0\n\nxx",
+         MV_ERR_BAD_HEADER, "measurement frame: its vectors are (nearly) linearly dependent"},
+        {"NRRD0004\ntype: uchar\ndimension: 4\nsizes: 2 1 1 1\nkinds: list domain domain domain\nspace: RAS\n"
+         "measurement frame: (1,0,0) (0,1,0) (3,-4,1e-6)\nencoding: raw\nDWMRI_b-value:=1000\n"
+         "DWMRI_gradient_0000:=0 0 0\nDWMRI_gradient_0001:=0 1 0\n\nxx",
+         MV_ERR_BAD_HEADER, "determinant 2e-07"},
         {"NRRD0004\ntype: uchar\ndimension: 5\nsizes: 2 1 1 1 1\nkinds: list domain domain domain domain\n"
          "encoding: raw\nDWMRI_b-value:=1000\nDWMRI_gradient_0000:=0 0 0\nDWMRI_gradient_0001:=1 0 0\n\nxx",
          MV_ERR_UNSUPPORTED, "DWI series"},
@@ -610,6 +626,20 @@ MV_TEST(nrrd, dwi_gradients)
     EXPECT_MSG(grad_rows_are(&v, dwi_world, 4, 1e-12), "n_grad %d, row 3: %g %g %g %g", v.meta.n_grad,
                v.meta.grad ? v.meta.grad[12] : 0, v.meta.grad ? v.meta.grad[13] : 0, v.meta.grad ? v.meta.grad[14] : 0,
                v.meta.grad ? v.meta.grad[15] : 0);
+    {   /* the same frame scaled by 3: invertible, no rotation; the directions are normalised after it,
+           b comes from the gradients as written (malformed_files refuses singular frames) */
+        static const char frame[] = "measurement frame: (0,1,0) (-1,0,0) (0,0,1)";
+        char text[sizeof(DWI_HEADER) + 16];
+        const char *at = strstr(DWI_HEADER, frame);
+        int16_t d[32] = {0};
+        REQUIRE(at != NULL);
+        snprintf(text, sizeof(text), "%.*smeasurement frame: (0,3,0) (-3,0,0) (0,0,3)%s", (int)(at - DWI_HEADER),
+                 DWI_HEADER, at + strlen(frame));
+        put_nrrd(tu_path("nr_dwi3.nrrd"), text, d, sizeof(d));
+        REQUIRE_OK(mv_load(tu_path("nr_dwi3.nrrd"), &w, NULL));
+        EXPECT(grad_rows_are(&w, dwi_world, 4, 1e-12));
+        mv_free(&w);
+    }
     /* copies own their table (freed once each: ASan's suite checks) */
     REQUIRE_OK(mv_vol_copy(&v, &w));
     EXPECT(w.meta.grad != v.meta.grad && w.meta.n_grad == 4 && memcmp(w.meta.grad, v.meta.grad, 16 * sizeof(double)) == 0);
