@@ -18399,8 +18399,7 @@ static mv_status mv__nrrd_frame_check(const double (*M)[3], const char *name)
         for (r = 0; r < 3; r++) u[r][c] = M[r][c] / big, len += u[r][c] * u[r][c]; /* (scaled first: no overflow) */
         for (r = 0; r < 3; r++) u[r][c] /= sqrt(len);
     }
-    det = u[0][0] * (u[1][1] * u[2][2] - u[1][2] * u[2][1]) - u[0][1] * (u[1][0] * u[2][2] - u[1][2] * u[2][0]) +
-          u[0][2] * (u[1][0] * u[2][1] - u[1][1] * u[2][0]);
+    det = mv__det3(u);
     MV__CHECK(fabs(det) >= 1e-6, MV_ERR_BAD_HEADER,
               "%s: measurement frame: its vectors are (nearly) linearly dependent (determinant %.3g of the unit "
               "vectors; the frame must be a rotation)",
