@@ -693,7 +693,9 @@ test-diff-numpy: $(BUILD)/diff_numpy
 DIFF_SITK_CASES ?= 25
 # ITK's own .mha/.mhd files (Debian's insighttoolkit5-examples, fetched once
 # with apt-get download and unpacked here; skipped when that fails) read by
-# medvol and SimpleITK alike (tests/py/check_itk_metaimage.py)
+# medvol and SimpleITK alike (tests/py/check_itk_metaimage.py); 3D Slicer's
+# .seg.nrrd files (slicerio's test data, PyPI) through medvol, their segment
+# key/value pairs read by SimpleITK and slicerio (tests/py/check_slicer_seg.py)
 ITK_EXAMPLES := $(BUILD)/itk-examples
 test-diff-sitk: $(BUILD)/diff_sitk
 	@if /usr/bin/python3 -c 'import numpy, nibabel, SimpleITK' 2>/dev/null; then \
@@ -702,7 +704,11 @@ test-diff-sitk: $(BUILD)/diff_sitk
 	      apt-get download insighttoolkit5-examples >/dev/null 2>&1 && dpkg -x insighttoolkit5-examples_*.deb . && touch .ok); then \
 	    { /usr/bin/python3 tests/py/check_itk_metaimage.py $(BUILD)/diff_sitk $(ITK_EXAMPLES) > $(BUILD)/itk-metaimage.log \
 	      || { cat $(BUILD)/itk-metaimage.log; false; }; } && tail -1 $(BUILD)/itk-metaimage.log; \
-	  else echo "SKIPPED ITK's MetaImage examples: apt-get download insighttoolkit5-examples failed"; fi; \
+	  else echo "SKIPPED ITK's MetaImage examples: apt-get download insighttoolkit5-examples failed"; fi && \
+	  if /usr/bin/python3 -c 'import slicerio' 2>/dev/null; then \
+	    { /usr/bin/python3 tests/py/check_slicer_seg.py $(BUILD)/diff_sitk > $(BUILD)/slicer-seg.log \
+	      || { cat $(BUILD)/slicer-seg.log; false; }; } && tail -1 $(BUILD)/slicer-seg.log; \
+	  else echo "SKIPPED 3D Slicer's .seg.nrrd files: needs slicerio (pip)"; fi; \
 	else echo "SKIPPED test-diff-sitk: needs /usr/bin/python3 with numpy, nibabel and SimpleITK"; fi
 
 # diffusion gradient tables (tests/py/diff_dwi.py): random DWI NRRD files

@@ -603,6 +603,13 @@ typedef struct mv_extension {
     unsigned char *data;
 } mv_extension;
 
+/* One "key:=value" pair of a NRRD header (KEY/VALUE PAIRS): NUL-terminated
+   strings, unescaped. Both live in one allocation that the volume owns. */
+typedef struct mv_keyvalue {
+    char *key;
+    char *value;
+} mv_keyvalue;
+
 /* The NIfTI metadata a faithful rewrite needs. Spacing and the affine live in
    mv_vol; these are the header fields as stored (float32 fields widened). */
 typedef struct mv_meta {
@@ -641,6 +648,9 @@ typedef struct mv_meta {
     double *grad;           /* n_grad rows of 4: the unit gradient direction x, y, z in
                                world RAS+ (the affine's space) and b (s/mm^2); owned by the
                                volume as ext is (mv_free releases it) */
+    int n_kv;               /* key/value pairs (KEY/VALUE PAIRS): a NRRD header's, in file */
+    mv_keyvalue *kv;        /* order; owned by the volume as ext is: change them with
+                               mv_vol_set_keyvalue(s), never in place */
 } mv_meta;
 
 /* Ownership of mv_vol.data. */
@@ -840,20 +850,48 @@ MVDEF mv_status mv_vol_wrap(mv_vol *v, void *data, mv_dtype dt, int ndim,
    mv_pipeline_geometry's result, which has them). v is an output volume
    (MEMORY). allocates: no. */
 MVDEF mv_status mv_vol_wrap_like(mv_vol *v, void *data, mv_dtype dt, const mv_vol *like);
-/* Releases data (owned or mapped) and extensions; leaves an empty volume.
-   Safe on an mv_vol_init'ed or zeroed volume. */
+/* Releases data (owned or mapped) and what the metadata owns (extensions,
+   gradient table, key/value pairs); leaves an empty volume. Safe on an
+   mv_vol_init'ed or zeroed volume. */
 MVDEF void mv_free(mv_vol *v);
-/* Deep copy (data, metadata, extensions). dst is an output volume (MEMORY).
-   allocates: yes. */
+/* Deep copy (data, metadata, extensions, gradients, key/value pairs). dst
+   is an output volume (MEMORY). allocates: yes. */
 MVDEF mv_status mv_vol_copy(const mv_vol *src, mv_vol *dst);
-/* Copies geometry and metadata (extensions deep-copied) but not data; dst gets
-   no data. dst is an output volume (MEMORY). allocates: only for extensions. */
+/* Copies geometry and metadata (what it owns deep-copied) but not data; dst
+   gets no data. dst is an output volume (MEMORY). allocates: only for what
+   the metadata owns. */
 MVDEF mv_status mv_vol_copy_meta(const mv_vol *src, mv_vol *dst);
 /* Voxel count (product of dims) and bytes of the voxel array. */
 MVDEF int64_t mv_vol_count(const mv_vol *v);
 MVDEF size_t mv_vol_bytes(const mv_vol *v);
 /* Replaces the extensions with copies of ext[0..n). allocates: yes. */
 MVDEF mv_status mv_vol_set_extensions(mv_vol *v, const mv_extension *ext, int n);
+/* KEY/VALUE PAIRS. meta.kv holds a NRRD header's "key:=value" lines (3D
+   Slicer's segment names and colours, a scanner's or a pipeline's notes):
+   what SimpleITK's reader puts in an image's metadata dictionary from them,
+   and what its writer writes back. mv_load of a .nrrd/.nhdr fills it (see
+   NRRD), mv_save to NRRD writes it, the volume operations carry it along
+   as they carry extensions, and the other formats neither read nor write
+   it. A key is a non-empty string; the rules are NRRD's, so that every
+   list round-trips through a file:
+   - no key contains ":=" (the line's separator) or starts with '#' (a
+     comment); no key or value contains a carriage return (teem ends a line
+     there); newlines and backslashes are fine (escaped in the file);
+   - each key once;
+   - none of the diffusion keys, which meta.grad stands for (DIFFUSION
+     GRADIENTS): DWMRI_b-value, DWMRI_gradient_NNNN, DWMRI_NEX_NNNN, and
+     "modality" with the value DWMRI.
+   Breaking one is MV_ERR_INVALID_ARG, naming the key, from the setters
+   below and from the NRRD writer (a list edited in place).
+   mv_vol_keyvalue: the value of key, or NULL (no such key, or v or key is
+   NULL); the pointer lives until the list changes. mv_vol_set_keyvalue:
+   sets key to value (replacing its value in place, else appending the
+   pair), or removes key when value is NULL (absent: MV_OK).
+   mv_vol_set_keyvalues: replaces the list with copies of kv[0..n), in
+   their order. allocates: the setters, yes. */
+MVDEF const char *mv_vol_keyvalue(const mv_vol *v, const char *key);
+MVDEF mv_status mv_vol_set_keyvalue(mv_vol *v, const char *key, const char *value);
+MVDEF mv_status mv_vol_set_keyvalues(mv_vol *v, const mv_keyvalue *kv, int n);
 
 /* Orientation of a volume's voxel axes. mv_io_orientation: for each voxel
    axis, the world axis (0 = x L->R, 1 = y P->A, 2 = z I->S) it runs along
@@ -10197,6 +10235,8 @@ static void mv__meta_disown(mv_meta *m)
     m->n_ext = 0;
     m->grad = NULL;
     m->n_grad = 0;
+    m->kv = NULL;
+    m->n_kv = 0;
 }
 
 MVDEF mv_status mv_vol_wrap_like(mv_vol *v, void *data, mv_dtype dt, const mv_vol *like)
@@ -10213,7 +10253,7 @@ MVDEF mv_status mv_vol_wrap_like(mv_vol *v, void *data, mv_dtype dt, const mv_vo
     t.mem_base = NULL;
     t.mem_size = 0;
     t.alloc_ctx = NULL;
-    mv__meta_disown(&t.meta); /* extensions and gradients stay with like: nothing here is ours to free */
+    mv__meta_disown(&t.meta); /* what like's metadata owns stays with it: nothing here is ours to free */
     return mv__out_commit(v, &t);
 }
 
@@ -10235,11 +10275,24 @@ static void mv__free_gradients(mv_meta *m, void *ctx)
     m->n_grad = 0;
 }
 
-/* What a volume's metadata owns: its extensions and its gradient table. */
+static void mv__free_keyvalues(mv_meta *m, void *ctx)
+{
+    int i;
+    if (m->kv) {
+        for (i = 0; i < m->n_kv; i++) mv__free(m->kv[i].key, ctx); /* (the value shares its block) */
+        mv__free(m->kv, ctx);
+    }
+    m->kv = NULL;
+    m->n_kv = 0;
+}
+
+/* What a volume's metadata owns: its extensions, gradient table and
+   key/value pairs. */
 static void mv__free_owned_meta(mv_meta *m, void *ctx)
 {
     mv__free_extensions(m, ctx);
     mv__free_gradients(m, ctx);
+    mv__free_keyvalues(m, ctx);
 }
 
 MVDEF void mv_free(mv_vol *v)
@@ -10292,13 +10345,54 @@ static mv_status mv__copy_gradients(mv_meta *m, const double *grad, int n, void 
     return MV_OK;
 }
 
-/* Copies of what src's metadata owns (extensions, gradient table) into m,
-   whose own are not freed: m is a copy of src's fields on entry, as a rule. */
+/* A pair's block: key, NUL, value, NUL (p->value points into it). */
+static mv_status mv__kv_fill(mv_keyvalue *p, const char *key, size_t klen, const char *value, size_t vlen, void *ctx)
+{
+    char *b = (char *)mv__alloc(klen + vlen + 2, ctx);
+    MV__CHECK(b != NULL, MV_ERR_OUT_OF_MEMORY, "key/value pair '%.*s': %zu bytes", (int)MV__MIN(klen, (size_t)40), key,
+              klen + vlen + 2);
+    memcpy(b, key, klen);
+    b[klen] = 0;
+    memcpy(b + klen + 1, value, vlen);
+    b[klen + 1 + vlen] = 0;
+    p->key = b;
+    p->value = b + klen + 1;
+    return MV_OK;
+}
+
+/* Copies of kv[0..n) into m (m's old list is not freed). */
+static mv_status mv__copy_keyvalues(mv_meta *m, const mv_keyvalue *kv, int n, void *ctx)
+{
+    int i;
+    m->kv = NULL;
+    m->n_kv = 0;
+    if (n <= 0) return MV_OK;
+    MV__CHECK(kv != NULL, MV_ERR_INVALID_ARG, "key/value pairs: NULL list of %d", n);
+    m->kv = (mv_keyvalue *)mv__alloc_zero((size_t)n * sizeof(mv_keyvalue), ctx);
+    MV__CHECK(m->kv != NULL, MV_ERR_OUT_OF_MEMORY, "key/value list of %d", n);
+    for (i = 0; i < n; i++) {
+        mv_status st = mv__kv_fill(&m->kv[i], kv[i].key, strlen(kv[i].key), kv[i].value, strlen(kv[i].value), ctx);
+        if (st != MV_OK) {
+            mv__free_keyvalues(m, ctx);
+            return st;
+        }
+        m->n_kv = i + 1;
+    }
+    return MV_OK;
+}
+
+/* Copies of what src's metadata owns (extensions, gradient table, key/value
+   pairs) into m, whose own are not freed: m is a copy of src's fields on
+   entry, as a rule. */
 static mv_status mv__copy_owned_meta(mv_meta *m, const mv_meta *src, void *ctx)
 {
     mv_status st;
     MV__TRY(mv__copy_extensions(m, src->ext, src->n_ext, ctx));
     st = mv__copy_gradients(m, src->grad, src->n_grad, ctx);
+    if (st == MV_OK) {
+        st = mv__copy_keyvalues(m, src->kv, src->n_kv, ctx);
+        if (st != MV_OK) mv__free_gradients(m, ctx);
+    }
     if (st != MV_OK) mv__free_extensions(m, ctx);
     return st;
 }
@@ -10312,6 +10406,151 @@ MVDEF mv_status mv_vol_set_extensions(mv_vol *v, const mv_extension *ext, int n)
     mv__free_extensions(&v->meta, v->alloc_ctx);
     v->meta.ext = tmp.ext;
     v->meta.n_ext = tmp.n_ext;
+    return MV_OK;
+}
+
+/* ---- key/value pairs (KEY/VALUE PAIRS) ---- */
+
+/* Key k[0..kn) is prefix followed by 1 to 9 decimal digits: 1 and the number. */
+static int mv__key_index(const char *k, size_t kn, const char *prefix, long *index)
+{
+    size_t p = strlen(prefix), i;
+    long x = 0;
+    if (kn <= p || memcmp(k, prefix, p) != 0 || kn - p > 9) return 0;
+    for (i = p; i < kn; i++) {
+        if (k[i] < '0' || k[i] > '9') return 0;
+        x = x * 10 + (k[i] - '0');
+    }
+    *index = x;
+    return 1;
+}
+
+/* Whether a pair is one of the diffusion keys that meta.grad stands for
+   (NA-MIC's DWI convention): never in meta.kv. */
+static int mv__kv_is_diffusion(const char *k, size_t kn, const char *val, size_t vn)
+{
+    long i;
+    return (kn == 13 && !memcmp(k, "DWMRI_b-value", 13)) || mv__key_index(k, kn, "DWMRI_gradient_", &i) ||
+           mv__key_index(k, kn, "DWMRI_NEX_", &i) || (kn == 8 && !memcmp(k, "modality", 8) && vn == 5 && !memcmp(val, "DWMRI", 5));
+}
+
+/* A pair that a NRRD header can hold and give back (KEY/VALUE PAIRS). */
+static mv_status mv__kv_check(const char *key, const char *value, const char *who)
+{
+    MV__CHECK(key != NULL && value != NULL, MV_ERR_INVALID_ARG, "%s: a NULL key or value", who);
+    MV__CHECK(key[0] != 0, MV_ERR_INVALID_ARG, "%s: an empty key (a NRRD reader drops it)", who);
+    MV__CHECK(strstr(key, ":=") == NULL, MV_ERR_INVALID_ARG, "%s: key '%.60s' holds \":=\" (NRRD's separator)", who, key);
+    MV__CHECK(key[0] != '#', MV_ERR_INVALID_ARG, "%s: key '%.60s' starts with '#' (a NRRD comment)", who, key);
+    MV__CHECK(!strchr(key, '\r') && !strchr(value, '\r'), MV_ERR_INVALID_ARG,
+              "%s: key '%.60s': a carriage return in the key or value (a NRRD reader ends the line there)", who, key);
+    MV__CHECK(!mv__kv_is_diffusion(key, strlen(key), value, strlen(value)), MV_ERR_INVALID_ARG,
+              "%s: key '%.60s' is a diffusion key: the gradient table is meta.grad (mv_vol_set_gradients)", who, key);
+    return MV_OK;
+}
+
+typedef struct mv__kv_ref {
+    const char *key;
+    int index;
+} mv__kv_ref;
+
+static int mv__kv_ref_cmp(const void *a, const void *b)
+{
+    const mv__kv_ref *x = (const mv__kv_ref *)a, *y = (const mv__kv_ref *)b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* kv[0..n)'s keys sorted, each with its place (ties in list order): *out,
+   NULL for n == 0; the caller frees it. */
+static mv_status mv__kv_sorted(const mv_keyvalue *kv, int n, void *ctx, mv__kv_ref **out)
+{
+    int i;
+    *out = NULL;
+    if (n <= 0) return MV_OK;
+    *out = (mv__kv_ref *)mv__alloc((size_t)n * sizeof(mv__kv_ref), ctx);
+    MV__CHECK(*out != NULL, MV_ERR_OUT_OF_MEMORY, "sorting %d keys", n);
+    for (i = 0; i < n; i++) (*out)[i].key = kv[i].key, (*out)[i].index = i;
+    qsort(*out, (size_t)n, sizeof(mv__kv_ref), mv__kv_ref_cmp);
+    return MV_OK;
+}
+
+/* Every pair of kv[0..n) valid, each key once (who names the caller). */
+static mv_status mv__kv_check_list(const mv_keyvalue *kv, int n, const char *who, void *ctx)
+{
+    mv__kv_ref *r;
+    mv_status st = MV_OK;
+    int i;
+    MV__CHECK(n >= 0 && (kv != NULL || n == 0), MV_ERR_INVALID_ARG, "%s: a NULL list of %d pairs", who, n);
+    for (i = 0; i < n; i++) MV__TRY(mv__kv_check(kv[i].key, kv[i].value, who));
+    MV__TRY(mv__kv_sorted(kv, n, ctx, &r));
+    for (i = 1; i < n && st == MV_OK; i++)
+        if (!strcmp(r[i - 1].key, r[i].key))
+            st = mv__fail(MV_ERR_INVALID_ARG, "%s: key '%.60s' twice (pairs %d and %d)", who, r[i].key, r[i - 1].index,
+                          r[i].index);
+    mv__free(r, ctx);
+    return st;
+}
+
+MVDEF const char *mv_vol_keyvalue(const mv_vol *v, const char *key)
+{
+    int i;
+    if (!v || !key) return NULL;
+    for (i = 0; i < v->meta.n_kv; i++)
+        if (!strcmp(v->meta.kv[i].key, key)) return v->meta.kv[i].value;
+    return NULL;
+}
+
+MVDEF mv_status mv_vol_set_keyvalues(mv_vol *v, const mv_keyvalue *kv, int n)
+{
+    mv_meta tmp;
+    MV__CHECK(v != NULL, MV_ERR_INVALID_ARG, "mv_vol_set_keyvalues: v is NULL");
+    MV__TRY(mv__kv_check_list(kv, n, "mv_vol_set_keyvalues", v->alloc_ctx));
+    tmp = v->meta;
+    MV__TRY(mv__copy_keyvalues(&tmp, kv, n, v->alloc_ctx));
+    mv__free_keyvalues(&v->meta, v->alloc_ctx);
+    v->meta.kv = tmp.kv;
+    v->meta.n_kv = tmp.n_kv;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_vol_set_keyvalue(mv_vol *v, const char *key, const char *value)
+{
+    mv_meta *m;
+    mv_keyvalue pair, *list;
+    int i, n;
+    MV__CHECK(v != NULL && key != NULL, MV_ERR_INVALID_ARG, "mv_vol_set_keyvalue: v or key is NULL");
+    if (value) MV__TRY(mv__kv_check(key, value, "mv_vol_set_keyvalue"));
+    m = &v->meta;
+    n = m->n_kv;
+    for (i = 0; i < n && strcmp(m->kv[i].key, key); i++) {
+    }
+    if (!value && i == n) return MV_OK; /* nothing to remove */
+    if (!value) {                       /* the others keep their order */
+        mv__free(m->kv[i].key, v->alloc_ctx);
+        memmove(m->kv + i, m->kv + i + 1, (size_t)(n - i - 1) * sizeof(mv_keyvalue));
+        if (--m->n_kv == 0) {
+            mv__free(m->kv, v->alloc_ctx);
+            m->kv = NULL;
+        }
+        return MV_OK;
+    }
+    MV__CHECK(i < n || n < INT_MAX, MV_ERR_INVALID_ARG, "mv_vol_set_keyvalue: the list is full");
+    MV__TRY(mv__kv_fill(&pair, key, strlen(key), value, strlen(value), v->alloc_ctx));
+    if (i < n) { /* a new value in the key's place */
+        mv__free(m->kv[i].key, v->alloc_ctx);
+        m->kv[i] = pair;
+        return MV_OK;
+    }
+    list = (mv_keyvalue *)mv__alloc((size_t)(n + 1) * sizeof(mv_keyvalue), v->alloc_ctx);
+    if (!list) {
+        mv__free(pair.key, v->alloc_ctx);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_vol_set_keyvalue: a list of %d pairs", n + 1);
+    }
+    if (n) memcpy(list, m->kv, (size_t)n * sizeof(mv_keyvalue));
+    list[n] = pair;
+    mv__free(m->kv, v->alloc_ctx);
+    m->kv = list;
+    m->n_kv = n + 1;
     return MV_OK;
 }
 
@@ -18356,20 +18595,6 @@ static int mv__nrrd_next_kv(const char *text, size_t len, size_t *pos, const cha
     return 0;
 }
 
-/* Key k[0..n) is prefix followed by decimal digits: 1 and the number. */
-static int mv__nrrd_key_index(const char *k, size_t n, const char *prefix, long *index)
-{
-    size_t p = strlen(prefix), i;
-    long x = 0;
-    if (n <= p || memcmp(k, prefix, p) != 0 || n - p > 9) return 0;
-    for (i = p; i < n; i++) {
-        if (k[i] < '0' || k[i] > '9') return 0;
-        x = x * 10 + (k[i] - '0');
-    }
-    *index = x;
-    return 1;
-}
-
 /* Whether the header has a DWMRI_gradient_ key: a DWI series. */
 static int mv__nrrd_has_dwi(const char *text, size_t len)
 {
@@ -18377,7 +18602,7 @@ static int mv__nrrd_has_dwi(const char *text, size_t len)
     const char *k, *v;
     long i;
     while (mv__nrrd_next_kv(text, len, &pos, &k, &kl, &v, &vl))
-        if (mv__nrrd_key_index(k, kl, "DWMRI_gradient_", &i)) return 1;
+        if (mv__key_index(k, kl, "DWMRI_gradient_", &i)) return 1;
     return 0;
 }
 
@@ -18576,14 +18801,14 @@ static mv_status mv__nrrd_dwi_key(const char *k, size_t kl, const char *v, size_
         MV__CHECK(isnan(*bval), MV_ERR_BAD_HEADER, "%s: a second DWMRI_b-value", name);
         MV__TRY(mv__nrrd_numbers(key, v, vl, bval, 1, 0, 0, name));
         MV__CHECK(*bval >= 0, MV_ERR_BAD_HEADER, "%s: DWMRI_b-value = %g (s/mm^2, 0 or more)", name, *bval);
-    } else if (mv__nrrd_key_index(k, kl, "DWMRI_gradient_", &i)) {
+    } else if (mv__key_index(k, kl, "DWMRI_gradient_", &i)) {
         MV__CHECK(i < n, MV_ERR_BAD_HEADER, "%s: %s: the series has %lld volumes (0 .. %lld)", name, key, (long long)n,
                   (long long)n - 1);
         MV__CHECK(!have[i], MV_ERR_BAD_HEADER, "%s: a second %s", name, key);
         MV__TRY(mv__nrrd_numbers(key, v, vl, x, 3, 0, 0, name));
         memcpy(g + 3 * i, x, sizeof(x));
         have[i] = 1;
-    } else if (mv__nrrd_key_index(k, kl, "DWMRI_NEX_", &i)) {
+    } else if (mv__key_index(k, kl, "DWMRI_NEX_", &i)) {
         MV__CHECK(i < n, MV_ERR_BAD_HEADER, "%s: %s: the series has %lld volumes (0 .. %lld)", name, key, (long long)n,
                   (long long)n - 1);
         MV__CHECK(!nex[i], MV_ERR_BAD_HEADER, "%s: a second %s", name, key);
@@ -18667,6 +18892,101 @@ static mv_status mv__nrrd_dwi_attach(const char *text, size_t len, const char *n
     return st;
 }
 
+/* ---- key/value pairs (KEY/VALUE PAIRS) ---- */
+
+/* teem's unescaping of a key or value (airUnescape), in place: "\\n" is a
+   newline, "\\\\" a backslash, any other backslash stays; the new length. */
+static size_t mv__nrrd_unescape(char *s, size_t n)
+{
+    size_t i, j = 0;
+    for (i = 0; i < n; i++) {
+        if (s[i] == '\\' && i + 1 < n && (s[i + 1] == 'n' || s[i + 1] == '\\')) {
+            s[j++] = s[i + 1] == 'n' ? '\n' : '\\';
+            i++;
+        } else {
+            s[j++] = s[i];
+        }
+    }
+    return j;
+}
+
+/* kv[0..*n) as teem keeps them: a repeated key stays in its first place
+   with its last value (the later pairs' blocks freed, the list closed up). */
+static mv_status mv__nrrd_kv_merge(mv_keyvalue *kv, int *n, void *ctx)
+{
+    mv__kv_ref *r;
+    int i, j, k;
+    MV__TRY(mv__kv_sorted(kv, *n, ctx, &r));
+    for (i = 0; i < *n; i = j) {
+        for (j = i + 1; j < *n && !strcmp(r[i].key, r[j].key); j++) {
+        }
+        if (j - i < 2) continue;
+        for (k = i; k < j - 1; k++) {
+            mv__free(kv[r[k].index].key, ctx);
+            kv[r[k].index].key = NULL;
+        }
+        kv[r[i].index] = kv[r[j - 1].index]; /* the same key: the last pair's block */
+        kv[r[j - 1].index].key = NULL;
+    }
+    mv__free(r, ctx);
+    for (i = k = 0; i < *n; i++)
+        if (kv[i].key) kv[k++] = kv[i];
+    *n = k;
+    return MV_OK;
+}
+
+/* One pair of the header into p, unescaped (both strings in one block). */
+static mv_status mv__nrrd_kv_unescaped(mv_keyvalue *p, const char *k, size_t kl, const char *val, size_t vl, void *ctx)
+{
+    char *b = (char *)mv__alloc(kl + vl + 2, ctx);
+    MV__CHECK(b != NULL, MV_ERR_OUT_OF_MEMORY, "key/value pair '%.*s': %zu bytes", (int)MV__MIN(kl, (size_t)40), k,
+              kl + vl + 2);
+    memcpy(b, k, kl);
+    kl = mv__nrrd_unescape(b, kl);
+    b[kl] = 0;
+    memcpy(b + kl + 1, val, vl);
+    vl = mv__nrrd_unescape(b + kl + 1, vl);
+    b[kl + 1 + vl] = 0;
+    p->key = b;
+    p->value = b + kl + 1;
+    return MV_OK;
+}
+
+/* The header's key/value pairs into v->meta.kv (KEY/VALUE PAIRS): the
+   diffusion keys left out (meta.grad stands for them), the others
+   unescaped and merged as teem does, empty keys dropped. A NUL byte in one
+   is MV_ERR_BAD_HEADER. */
+static mv_status mv__nrrd_kv_attach(const char *text, size_t len, const char *name, mv_vol *v)
+{
+    void *ctx = v->alloc_ctx;
+    size_t pos = 0, kl, vl;
+    const char *k, *val;
+    mv_keyvalue *kv;
+    int n = 0, i = 0;
+    mv_status st = MV_OK;
+    while (mv__nrrd_next_kv(text, len, &pos, &k, &kl, &val, &vl)) {
+        MV__CHECK(!memchr(k, 0, kl + 2 + vl), MV_ERR_BAD_HEADER, "%s: key/value pair '%.*s' holds a NUL byte", name,
+                  (int)MV__MIN(kl, (size_t)40), k);
+        n += kl > 0 && !mv__kv_is_diffusion(k, kl, val, vl); /* (at most the header's lines: n fits an int) */
+    }
+    if (n == 0) return MV_OK;
+    kv = (mv_keyvalue *)mv__alloc_zero((size_t)n * sizeof(mv_keyvalue), ctx);
+    MV__CHECK(kv != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %d key/value pairs", name, n);
+    pos = 0;
+    while (st == MV_OK && i < n && mv__nrrd_next_kv(text, len, &pos, &k, &kl, &val, &vl))
+        if (kl > 0 && !mv__kv_is_diffusion(k, kl, val, vl)) st = mv__nrrd_kv_unescaped(&kv[i++], k, kl, val, vl, ctx);
+    if (st == MV_OK) st = mv__nrrd_kv_merge(kv, &n, ctx);
+    if (st != MV_OK) {
+        for (i = 0; i < n; i++) mv__free(kv[i].key, ctx); /* (NULL where none was made) */
+        mv__free(kv, ctx);
+        return mv__fail_prefix(st, "%s", name);
+    }
+    mv__free_keyvalues(&v->meta, ctx);
+    v->meta.kv = kv;
+    v->meta.n_kv = n;
+    return MV_OK;
+}
+
 /* The voxels of a parsed header from s (attached, or header only) or from
    the data file it names beside path. */
 static mv_status mv__nrrd_load_parsed(const mv__mha *m, mv__src *s, const char *path, const mv_load_opts *opts,
@@ -18725,8 +19045,9 @@ static mv_status mv__nrrd_load_src(mv__src *s, const char *path, const mv_load_o
     }
     st = mv__nrrd_parse(text, len, s->name, &m);
     if (st == MV_OK) st = mv__nrrd_load_parsed(&m, s, path, opts, out);
-    if (st == MV_OK && m.dwi) {
-        st = mv__nrrd_dwi_attach(text, m.text_len, s->name, &m, opts, out);
+    if (st == MV_OK) { /* the metadata in the keys (out loaded: freed on failure) */
+        if (m.dwi) st = mv__nrrd_dwi_attach(text, m.text_len, s->name, &m, opts, out);
+        if (st == MV_OK) st = mv__nrrd_kv_attach(text, m.text_len, s->name, out);
         if (st != MV_OK) mv_free(out);
     }
     mv__free(owned, ctx);
@@ -18771,8 +19092,9 @@ MVDEF mv_status mv_load_nrrd_mem(const void *header, size_t header_len, const vo
     mv__src_mem(&hs, header, header_len, "NRRD header");
     mv__src_mem(&ds, data, data_len, "NRRD data");
     st = mv__mha_load_parsed(&m, &hs, m.local ? &hs : &ds, opts, !m.local, &res);
-    if (st == MV_OK && m.dwi) {
-        st = mv__nrrd_dwi_attach((const char *)header, m.text_len, "NRRD header", &m, opts, &res);
+    if (st == MV_OK) {
+        if (m.dwi) st = mv__nrrd_dwi_attach((const char *)header, m.text_len, "NRRD header", &m, opts, &res);
+        if (st == MV_OK) st = mv__nrrd_kv_attach((const char *)header, m.text_len, "NRRD header", &res);
         if (st != MV_OK) mv_free(&res);
     }
     if (st == MV_OK) st = mv__out_commit(out, &res);
@@ -18822,12 +19144,26 @@ static void mv__nrrd_put_dwi(char *buf, size_t cap, size_t *at, const mv_meta *m
     }
 }
 
+/* Appends s escaped as teem writes a key or value: a backslash doubled, a
+   newline as "\\n" (KEY/VALUE PAIRS). */
+static void mv__nrrd_put_escaped(char *buf, size_t cap, size_t *at, const char *s)
+{
+    for (; *s && *at < cap; s++) {
+        if (*s == '\\' || *s == '\n') {
+            buf[(*at)++] = '\\';
+            if (*at == cap) break;
+        }
+        buf[(*at)++] = *s == '\n' ? 'n' : *s;
+    }
+}
+
 /* The header as ITK's NrrdImageIO writes it (teem's field order): LPS
    space for three axes, else "space dimension"; channels (or a complex
    pair) as a first axis with no direction. A DWI series (dwi: its
-   metadata, w 4D) has three space axes and its volumes last, kind list. */
+   metadata, w 4D) has three space axes and its volumes last, kind list.
+   The key/value pairs of meta follow. */
 static size_t mv__nrrd_header_text(const mv__mha_w *w, mv_dtype dt, int compressed, const char *data_file,
-                                   const mv_meta *dwi, char *buf, size_t cap)
+                                   const mv_meta *meta, const mv_meta *dwi, char *buf, size_t cap)
 {
     size_t at = 0, cs = mv__dt[dt].kind == MV__K_COMPLEX ? mv__dt[mv__dt[dt].comp].size : mv__dt[dt].size;
     int i, r, n = dwi ? 3 : w->ndims, lead = w->channels > 1 || mv__dt[dt].kind == MV__K_COMPLEX;
@@ -18855,6 +19191,12 @@ static size_t mv__nrrd_header_text(const mv__mha_w *w, mv_dtype dt, int compress
     mv__nrrd_put_vector(buf, cap, &at, w->offset, n);
     mv__mha_put(buf, cap, &at, "\n");
     if (dwi) mv__nrrd_put_dwi(buf, cap, &at, dwi);
+    for (i = 0; i < meta->n_kv; i++) {
+        mv__nrrd_put_escaped(buf, cap, &at, meta->kv[i].key);
+        mv__mha_put(buf, cap, &at, ":=");
+        mv__nrrd_put_escaped(buf, cap, &at, meta->kv[i].value);
+        mv__mha_put(buf, cap, &at, "\n");
+    }
     if (data_file) mv__mha_put(buf, cap, &at, "data file: %s\n", data_file);
     mv__mha_put(buf, cap, &at, "\n");
     return at;
@@ -18868,8 +19210,19 @@ static int mv__nrrd_is_dwi(const mv_vol *v, const mv__mha_w *w)
            w->ndims == 4 && mv__dt[v->dtype].kind != MV__K_COMPLEX;
 }
 
-/* Header text room: the fields, and a line per gradient. */
-static size_t mv__nrrd_text_cap(const mv_vol *v) { return 8192 + (v ? (size_t)MV__MAX(v->meta.n_grad, 0) * 96 : 0); }
+/* Header text room: the fields, a line per gradient, and the key/value
+   pairs escaped (at most twice their length). */
+static size_t mv__nrrd_text_cap(const mv_vol *v)
+{
+    size_t cap = 8192;
+    int i;
+    if (!v) return cap;
+    cap += (size_t)MV__MAX(v->meta.n_grad, 0) * 96;
+    for (i = 0; v->meta.kv && i < v->meta.n_kv; i++)
+        if (v->meta.kv[i].key && v->meta.kv[i].value)
+            cap += 2 * (strlen(v->meta.kv[i].key) + strlen(v->meta.kv[i].value)) + 4;
+    return cap;
+}
 
 /* v as NRRD: the header text (naming data_file, NULL: attached) into
    text[0..cap) and the voxels as the file stores them (*payload; *tmp owns
@@ -18881,6 +19234,7 @@ static mv_status mv__nrrd_encode(const mv_vol *v, const char *name, const mv_sav
     void *ctx = opts ? opts->alloc_ctx : NULL;
     mv__mha_w w;
     mv_vol t;
+    int dwi;
     *tmp = NULL;
     MV__CHECK(v != NULL, MV_ERR_INVALID_ARG, "%s: the volume is NULL", name);
     MV__CHECK(mv__dtype_ok(v->dtype) && mv__nrrd_type_name(v->dtype) != NULL, MV_ERR_UNSUPPORTED,
@@ -18891,8 +19245,13 @@ static mv_status mv__nrrd_encode(const mv_vol *v, const char *name, const mv_sav
     MV__TRY(mv__mha_plan(&t, name, &w));
     MV__CHECK(!(w.channels > 1 && mv__dt[v->dtype].kind == MV__K_COMPLEX), MV_ERR_UNSUPPORTED,
               "%s: a complex vector volume (NRRD holds one axis of values per voxel)", name);
-    *tlen = mv__nrrd_header_text(&w, v->dtype, opts && opts->compress, data_file, mv__nrrd_is_dwi(v, &w) ? &v->meta : NULL,
-                                 text, cap);
+    dwi = mv__nrrd_is_dwi(v, &w);
+    MV__TRY(mv__kv_check_list(v->meta.kv, v->meta.n_kv, name, ctx));
+    MV__CHECK(!dwi || !mv_vol_keyvalue(v, "modality"), MV_ERR_INVALID_ARG,
+              "%s: key 'modality' = '%.60s': a DWI series is written with modality:=DWMRI", name,
+              mv_vol_keyvalue(v, "modality"));
+    *tlen = mv__nrrd_header_text(&w, v->dtype, opts && opts->compress, data_file, &v->meta, dwi ? &v->meta : NULL, text,
+                                 cap);
     MV__CHECK(*tlen < cap, MV_ERR_INVALID_ARG, "%s: header text too long", name);
     return mv__mha_payload(v, &w, opts, 1, ctx, payload, n, tmp);
 }

@@ -349,8 +349,8 @@ typedef struct CUstream_st *mv_cuda_stream;
 
 /* A volume on the device: an mv_vol whose data pointer is DEVICE memory on
    `device`, with all of mv_vol's metadata (dtype, ndim, dim, spacing,
-   affine, scaling, NIfTI fields). vol.meta has no extensions (n_ext 0) and
-   no gradient table (n_grad 0).
+   affine, scaling, NIfTI fields). vol.meta has no extensions (n_ext 0), no
+   gradient table (n_grad 0) and no key/value pairs (n_kv 0).
    Metadata functions of medvol.h (mv_vol_count, mv_vol_bytes,
    mv_orientation, mv_pipeline_geometry) may be given &d.vol; functions that
    touch voxels may not (the pointer is not host memory).
@@ -1058,7 +1058,7 @@ static int mv__cu_same_dims(const mv_vol *a, const mv_vol *b)
 }
 
 /* Device memory of dims x dtype for d, with meta's metadata (no extensions,
-   no host ownership fields). */
+   gradients or key/value pairs, no host ownership fields). */
 static mv_status mv__cu_alloc_like(mv_cuda_vol *d, const mv_vol *meta, mv_dtype dt, int ndim, const int64_t *dims,
                                    cudaStream_t s)
 {
@@ -1072,6 +1072,8 @@ static mv_status mv__cu_alloc_like(mv_cuda_vol *d, const mv_vol *meta, mv_dtype 
     t.vol.meta.n_ext = 0;
     t.vol.meta.grad = NULL;
     t.vol.meta.n_grad = 0;
+    t.vol.meta.kv = NULL;
+    t.vol.meta.n_kv = 0;
     t.vol.mem_base = NULL;
     t.vol.mem_size = 0;
     t.vol.alloc_ctx = NULL;
@@ -1580,6 +1582,8 @@ MVCDEF mv_status mv_cuda_download(const mv_cuda_vol *d, mv_vol *h, mv_cuda_strea
         t.meta.n_ext = 0;
         t.meta.grad = NULL;
         t.meta.n_grad = 0;
+        t.meta.kv = NULL;
+        t.meta.n_kv = 0;
     }
     st = mv_cuda_download_into(d, &t, stream);
     if (st != MV_OK) {
@@ -2354,6 +2358,8 @@ static mv_status mv__cu_voxel_map(const mv_vol *in, const mv_op *op, double M[4]
     probe.meta.n_ext = 0;
     probe.meta.grad = NULL;
     probe.meta.n_grad = 0;
+    probe.meta.kv = NULL;
+    probe.meta.n_kv = 0;
     for (r = 0; r < 4; r++)
         for (c = 0; c < 4; c++) probe.affine[r][c] = r == c ? 1.0 : 0.0;
     MV__CU_STRY(mv_pipeline_geometry(&probe, op, 1, &g));

@@ -246,6 +246,15 @@ static const char *time_unit(int u)
 
 /* ---- info, stats ---- */
 
+/* s as a NRRD header writes it: a backslash doubled, a newline as \n */
+static void print_escaped(const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '\n') putchar('\\');
+        putchar(*s == '\n' ? 'n' : *s);
+    }
+}
+
 static void print_info(const char *path, const mv_vol *vp)
 {
     const mv_vol *v = vp;
@@ -315,6 +324,14 @@ static void print_info(const char *path, const mv_vol *vp)
         }
         printf("gradients    %d (%d with b = 0), b %g .. %g s/mm^2, first direction (RAS) %g %g %g\n", m->n_grad, nb0, lo,
                hi, m->grad[0], m->grad[1], m->grad[2]);
+    }
+    if (m->n_kv > 0) printf("key/values   %d (NRRD's key:=value lines, escaped as there)\n", m->n_kv);
+    for (i = 0; i < m->n_kv; i++) {
+        printf("  ");
+        print_escaped(m->kv[i].key);
+        printf(":=");
+        print_escaped(m->kv[i].value);
+        printf("\n");
     }
 }
 

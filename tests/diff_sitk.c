@@ -28,9 +28,12 @@
                                              mv_field_invert_into; prints iterations,
                                              max and mean residual (%.17g)
    diff_sitk jac IN.nii OUT.raw              mv_field_jacobian (float32 X*Y*Z)
-   diff_sitk mha-load IN OUT.raw OUT.mat     mv_load of any file (a MetaImage here); prints
+   diff_sitk mha-load IN OUT.raw OUT.mat [OUT.kv]
+                                             mv_load of any file (a MetaImage here); prints
                                              "DTYPE NDIM D0 .. D(NDIM-1) INTENT"; writes the
-                                             voxels as loaded and the affine
+                                             voxels as loaded and the affine, and the
+                                             key/value pairs, a line "HEXKEY HEXVALUE" each
+                                             (empty: "-")
    diff_sitk convert IN OUT COMPRESS LEVEL   mv_load + mv_save (opts.compress, gzip.level)
 
    MAT, MAFF, RAFF, GAFF, QAFF: 4x4 RAS-mm text files (mv_matrix_read).
@@ -207,6 +210,28 @@ static int cmd_fload(int argc, char **argv)
     return st == MV_OK ? 0 : status_fail("mv_matrix_write", st);
 }
 
+/* s in hex, "-" when empty */
+static void put_hex(FILE *f, const char *s)
+{
+    if (!*s) fputc('-', f);
+    for (; *s; s++) fprintf(f, "%02x", (unsigned char)*s);
+}
+
+static int write_pairs(const char *path, const mv_vol *v)
+{
+    FILE *f = fopen(path, "w");
+    int i, ok;
+    if (!f) return 0;
+    for (i = 0; i < v->meta.n_kv; i++) {
+        put_hex(f, v->meta.kv[i].key);
+        fputc(' ', f);
+        put_hex(f, v->meta.kv[i].value);
+        fputc('\n', f);
+    }
+    ok = !ferror(f);
+    return fclose(f) == 0 && ok;
+}
+
 static int cmd_mha(int argc, char **argv)
 {
     mv_vol v;
@@ -223,9 +248,13 @@ static int cmd_mha(int argc, char **argv)
         mv_free(&v);
         return st == MV_OK ? 0 : status_fail(argv[3], st);
     }
-    if (argc != 5) return 2;
+    if (argc != 5 && argc != 6) return 2;
     st = mv_load(argv[2], &v, NULL);
     if (st != MV_OK) return status_fail(argv[2], st);
+    if (argc == 6 && !write_pairs(argv[5], &v)) {
+        mv_free(&v);
+        return io_fail("writing", argv[5]);
+    }
     printf("%s %d", mv_dtype_name(v.dtype), v.ndim);
     for (i = 0; i < v.ndim; i++) printf(" %lld", (long long)v.dim[i]);
     printf(" %d\n", v.meta.intent_code);

@@ -215,6 +215,52 @@ MV_TEST(alloc, failing_allocator_never_leaks)
         }
         ta_fail_at = -1;
     }
+    /* NRRD key/value pairs: the load's list, each pair's block, the merge
+       of a repeated key; the setters and a copy that carries them */
+    {
+        static const char nrrd[] = "NRRD0004\ntype: uchar\ndimension: 1\nsizes: 2\nencoding: raw\na:=1\nb:=x\\ny\n"
+                                   "a:=2\nc:=3\n\nAB";
+        mv_keyvalue two[2];
+        ta_allocs = 0;
+        REQUIRE_OK(mv_load_nrrd_mem(nrrd, sizeof(nrrd) - 1, NULL, 0, &back, NULL));
+        needed = ta_allocs;
+        EXPECT(back.meta.n_kv == 3 && !strcmp(mv_vol_keyvalue(&back, "a"), "2") && !strcmp(mv_vol_keyvalue(&back, "b"), "x\ny"));
+        mv_free(&back);
+        for (k = 0; k < needed; k++) {
+            long live_before = ta_live;
+            ta_fail_at = k;
+            st = mv_load_nrrd_mem(nrrd, sizeof(nrrd) - 1, NULL, 0, &back, NULL);
+            EXPECT_MSG(st == MV_ERR_OUT_OF_MEMORY, "NRRD allocation %ld failing: %s", k, mv_status_str(st));
+            EXPECT(back.data == NULL && back.meta.kv == NULL);
+            EXPECT_MSG(ta_live == live_before, "NRRD allocation %ld failing: %ld blocks leaked", k, ta_live - live_before);
+        }
+        two[0].key = (char *)"p", two[0].value = (char *)"1";
+        two[1].key = (char *)"q", two[1].value = (char *)"2";
+        for (k = 0; k < 5; k++) { /* 4 allocations replace the list: the sort's, the list, two pairs */
+            long live_before;
+            REQUIRE_OK(mv_vol_set_keyvalues(&v, two, 2));
+            live_before = ta_live;
+            ta_fail_at = k;
+            st = mv_vol_set_keyvalues(&v, two, 2); /* the old list stays when the new one fails */
+            EXPECT(st == (k < 4 ? MV_ERR_OUT_OF_MEMORY : MV_OK) && v.meta.n_kv == 2 && !strcmp(v.meta.kv[1].value, "2"));
+            EXPECT_EQ_INT(ta_live, live_before);
+            ta_fail_at = k;
+            st = mv_vol_set_keyvalue(&v, "r", "3"); /* a new pair: its block, the longer list */
+            EXPECT(st == (k < 2 ? MV_ERR_OUT_OF_MEMORY : MV_OK) && v.meta.n_kv == (k < 2 ? 2 : 3));
+            EXPECT_EQ_INT(ta_live, live_before + (k < 2 ? 0 : 1)); /* (the list replaced: one block more) */
+            ta_fail_at = k;
+            st = mv_vol_copy_meta(&v, &conv);
+            if (st == MV_OK) {
+                EXPECT(conv.meta.n_kv == v.meta.n_kv && conv.meta.kv[0].key != v.meta.kv[0].key);
+                mv_free(&conv);
+            } else {
+                EXPECT_EQ_INT(st, MV_ERR_OUT_OF_MEMORY);
+            }
+            ta_fail_at = -1;
+            REQUIRE_OK(mv_vol_set_keyvalues(&v, NULL, 0));
+            EXPECT_EQ_INT(ta_live, live_before - 3);
+        }
+    }
     free(image);
     mv_free(&v);
     EXPECT_EQ_INT(ta_live, 0);

@@ -750,3 +750,137 @@ MV_TEST(nrrd, fsl_gradient_files)
     remove(bvec);
     remove(p);
 }
+
+/* KEY/VALUE PAIRS: the expected lists follow teem's rules (formatNRRD.c's
+   notes on string handling, airUnescape, nrrdKeyValueAdd), which teem's unu
+   shows on this very header: split at the first ":=", nothing trimmed,
+   "\n" and "\\" unescaped and any other backslash kept, a repeated key in
+   its first place with its last value, an empty key dropped, '#' lines
+   comments. diff_sitk.py's nrrd family checks the same against SimpleITK's
+   metadata dictionary, both ways. */
+#define KV_HEADER                                                                                                 \
+    "NRRD0004\ntype: uchar\ndimension: 3\nsizes: 2 1 1\nencoding: raw\nSegment0_Name:=liver\n:=dropped\nk:=v1\n"   \
+    "#c:=a comment\n a :=  b \nx:=y\\nz\\\\q\\t\\\nk:=v2\nempty:=\nDWMRI_b-value:=1000\nmodality:=MRI\nmulti:=a:=b\n"
+
+static const char *const kv_want[7][2] = {{"Segment0_Name", "liver"}, {"k", "v2"},        {" a ", "  b "},
+                                          {"x", "y\nz\\q\\t\\"},      {"empty", ""},        {"modality", "MRI"},
+                                          {"multi", "a:=b"}};
+
+static int kv_list_is(const mv_vol *v, const char *const (*want)[2], int n)
+{
+    int i;
+    if (v->meta.n_kv != n) return 0;
+    for (i = 0; i < n; i++)
+        if (strcmp(v->meta.kv[i].key, want[i][0]) || strcmp(v->meta.kv[i].value, want[i][1])) return 0;
+    return 1;
+}
+
+MV_TEST(nrrd, key_values)
+{
+    static const char *const names[3] = {"nr_kv_out.nrrd", "nr_kv_out.nhdr", "nr_kvz_out.nrrd"};
+    static const char *const bad_keys[7][2] = {{"", "x"},         {"a:=b", "x"},    {"#a", "x"},          {"a\rb", "x"},
+                                               {"a", "x\ry"},     {"DWMRI_b-value", "1"}, {"DWMRI_gradient_0002", "1 0 0"}};
+    const unsigned char data[2] = {7, 9};
+    char p[1024]; /* (tu_path's buffers are reused) */
+    mv_load_opts o = MV_ZERO_INIT;
+    mv_vol v, w;
+    mv_keyvalue two[2];
+    size_t n;
+    unsigned char *b;
+    int i;
+    snprintf(p, sizeof(p), "%s", tu_path("nr_kv.nrrd"));
+    put_nrrd(p, KV_HEADER "\n", data, 2);
+    REQUIRE_OK(mv_load(p, &v, NULL));
+    EXPECT_MSG(kv_list_is(&v, kv_want, 7), "%d pairs, the first '%s'", v.meta.n_kv, v.meta.n_kv ? v.meta.kv[0].key : "");
+    EXPECT(!strcmp(mv_vol_keyvalue(&v, "multi"), "a:=b") && mv_vol_keyvalue(&v, "c") == NULL &&
+           mv_vol_keyvalue(&v, "") == NULL && mv_vol_keyvalue(NULL, "k") == NULL && mv_vol_keyvalue(&v, NULL) == NULL);
+    /* header only, and from memory */
+    o.header_only = 1;
+    REQUIRE_OK(mv_load(p, &w, &o));
+    EXPECT(w.data == NULL && kv_list_is(&w, kv_want, 7));
+    mv_free(&w);
+    b = tu_read_file(p, &n);
+    REQUIRE(b != NULL);
+    REQUIRE_OK(mv_load_nrrd_mem(b, n, NULL, 0, &w, NULL));
+    EXPECT(kv_list_is(&w, kv_want, 7));
+    mv_free(&w);
+    free(b);
+    /* copies own their pairs; results of medvol's functions carry them */
+    REQUIRE_OK(mv_vol_copy(&v, &w));
+    EXPECT(kv_list_is(&w, kv_want, 7) && w.meta.kv != v.meta.kv && w.meta.kv[0].key != v.meta.kv[0].key);
+    mv_free(&w);
+    REQUIRE_OK(mv_convert(&v, &w, MV_DT_F32, NULL));
+    EXPECT(kv_list_is(&w, kv_want, 7));
+    mv_free(&w);
+    /* written escaped as teem writes them, in order; read back the same */
+    for (i = 0; i < 3; i++) {
+        mv_save_opts so = MV_ZERO_INIT;
+        const char *q = tu_path(names[i]);
+        so.compress = i == 2;
+        REQUIRE_OK(mv_save(q, &v, &so));
+        EXPECT(has_line(q, "Segment0_Name:=liver") && has_line(q, " a :=  b ") && has_line(q, "x:=y\\nz\\\\q\\\\t\\\\"));
+        EXPECT(has_line(q, "empty:=") && has_line(q, "multi:=a:=b") && !has_line(q, "k:=v1") && has_line(q, "k:=v2"));
+        REQUIRE_OK(mv_load(q, &w, NULL));
+        EXPECT_MSG(kv_list_is(&w, kv_want, 7), "%s: %d pairs", names[i], w.meta.n_kv);
+        EXPECT(((unsigned char *)w.data)[1] == 9);
+        mv_free(&w);
+        remove(q);
+    }
+    remove(tu_path("nr_kv_out.raw"));
+    /* the setters: a new value in place, a new key last, a removal closes up */
+    REQUIRE_OK(mv_vol_set_keyvalue(&v, "k", "three\nlines\\"));
+    REQUIRE_OK(mv_vol_set_keyvalue(&v, "new", "last"));
+    REQUIRE_OK(mv_vol_set_keyvalue(&v, "Segment0_Name", NULL));
+    REQUIRE_OK(mv_vol_set_keyvalue(&v, "absent", NULL));
+    EXPECT(v.meta.n_kv == 7 && !strcmp(v.meta.kv[0].key, "k") && !strcmp(v.meta.kv[0].value, "three\nlines\\") &&
+           !strcmp(v.meta.kv[6].key, "new") && !strcmp(v.meta.kv[1].key, " a "));
+    for (i = 0; i < 7; i++) { /* keys NRRD cannot hold or give back, and the diffusion keys: refused, named */
+        EXPECT_MSG(mv_vol_set_keyvalue(&v, bad_keys[i][0], bad_keys[i][1]) == MV_ERR_INVALID_ARG, "bad key %d", i);
+        EXPECT_MSG(i == 0 || strstr(mv_last_error(), bad_keys[i][0]), "%d: %s", i, mv_last_error());
+    }
+    EXPECT(mv_vol_set_keyvalue(&v, "modality", "DWMRI") == MV_ERR_INVALID_ARG);
+    EXPECT(v.meta.n_kv == 7);
+    two[0].key = two[1].key = (char *)"same";
+    two[0].value = (char *)"1";
+    two[1].value = (char *)"2";
+    EXPECT(mv_vol_set_keyvalues(&v, two, 2) == MV_ERR_INVALID_ARG && strstr(mv_last_error(), "'same' twice"));
+    EXPECT(v.meta.n_kv == 7);
+    two[1].key = (char *)"other";
+    REQUIRE_OK(mv_vol_set_keyvalues(&v, two, 2));
+    EXPECT(v.meta.n_kv == 2 && !strcmp(mv_vol_keyvalue(&v, "other"), "2"));
+    /* a list edited in place into one NRRD cannot give back: refused, no file */
+    v.meta.kv[1].key[0] = '#';
+    EXPECT(mv_save(tu_path(names[0]), &v, NULL) == MV_ERR_INVALID_ARG && strstr(mv_last_error(), "'#ther'"));
+    EXPECT(access(tu_path(names[0]), F_OK) != 0);
+    v.meta.kv[1].key[0] = 's'; /* "sther" */
+    v.meta.kv[1].key[1] = 'a', v.meta.kv[1].key[2] = 'm', v.meta.kv[1].key[3] = 'e', v.meta.kv[1].key[4] = 0;
+    EXPECT(mv_save(tu_path(names[0]), &v, NULL) == MV_ERR_INVALID_ARG && strstr(mv_last_error(), "twice"));
+    REQUIRE_OK(mv_vol_set_keyvalues(&v, NULL, 0));
+    EXPECT(v.meta.n_kv == 0 && v.meta.kv == NULL);
+    mv_free(&v);
+    /* a DWI series: its keys are meta.grad, not pairs; a 'modality' pair
+       would contradict the modality:=DWMRI it is written with */
+    dwi_file(p);
+    REQUIRE_OK(mv_load(p, &v, NULL));
+    EXPECT(v.meta.n_kv == 0 && v.meta.n_grad == 4);
+    REQUIRE_OK(mv_vol_set_keyvalue(&v, "modality", "MRI"));
+    EXPECT(mv_save(tu_path(names[0]), &v, NULL) == MV_ERR_INVALID_ARG && strstr(mv_last_error(), "modality"));
+    REQUIRE_OK(mv_vol_set_keyvalue(&v, "modality", NULL));
+    REQUIRE_OK(mv_vol_set_keyvalue(&v, "scanner", "3T"));
+    REQUIRE_OK(mv_save(tu_path(names[0]), &v, NULL));
+    EXPECT(has_line(tu_path(names[0]), "scanner:=3T") && has_line(tu_path(names[0]), "modality:=DWMRI"));
+    REQUIRE_OK(mv_load(tu_path(names[0]), &w, NULL));
+    EXPECT(w.meta.n_kv == 1 && w.meta.n_grad == 4 && !strcmp(mv_vol_keyvalue(&w, "scanner"), "3T"));
+    mv_free(&w);
+    mv_free(&v);
+    remove(tu_path(names[0]));
+    /* a NUL byte in a pair: damage, named */
+    {
+        static const char head[] = "NRRD0004\ntype: uchar\ndimension: 1\nsizes: 2\nencoding: raw\nab";
+        const unsigned char tail[] = {0, 'c', ':', '=', 'd', '\n', '\n', 7, 9};
+        put_nrrd(p, head, tail, sizeof(tail));
+        EXPECT(mv_load(p, &v, NULL) == MV_ERR_BAD_HEADER && strstr(mv_last_error(), "NUL") &&
+               strstr(mv_last_error(), "nr_kv.nrrd") && v.data == NULL);
+    }
+    remove(p);
+}

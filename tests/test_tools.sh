@@ -168,6 +168,10 @@ fi
 
 $T phantom "$W/p.nii" --size 24 && $T info "$W/p.nii" | grep -q "24 x 24 x 24" && ok || bad "phantom"
 $T phantom "$W/q.nii" --size 16 --kind smooth --dtype int16 && $T info "$W/q.nii" | grep -q int16 && ok || bad "smooth phantom"
+# a NRRD's key/value pairs: listed by info, kept by convert (escaped as in the file)
+printf 'NRRD0004\ntype: uchar\ndimension: 3\nsizes: 2 1 1\nencoding: raw\nSegment0_Name:=liver\nnote:=a\\nb\n\nAB' > "$W/kv.nrrd"
+$T convert "$W/kv.nrrd" "$W/kv2.nhdr" && $T info "$W/kv2.nhdr" > "$W/kvinfo" && grep -q "^key/values   2" "$W/kvinfo" \
+  && grep -qx "  Segment0_Name:=liver" "$W/kvinfo" && grep -qxF '  note:=a\nb' "$W/kvinfo" && ok || bad "info lists NRRD key/values"
 $T stats "$W/missing.nii" 2> "$W/err"; [ $? -eq 1 ] && grep -q "MV_ERR_NOT_FOUND" "$W/err" && ok || bad "missing file: exit 1 + status"
 printf 'garbage' > "$W/g.nii"
 $T info "$W/g.nii" 2> "$W/err"; [ $? -eq 1 ] && grep -q "MV_ERR_TRUNCATED" "$W/err" && ok || bad "garbage file"

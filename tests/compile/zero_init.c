@@ -16,6 +16,7 @@
 int main(void)
 {
     mv_extension ext = MV_ZERO_INIT;
+    mv_keyvalue kv = MV_ZERO_INIT;
     mv_meta meta = MV_ZERO_INIT;
     mv_vol vol = MV_ZERO_INIT;
     mv_io io = MV_ZERO_INIT;
@@ -83,6 +84,7 @@ int main(void)
 
     /* the initializer zeroes, not merely compiles: a field of each kind */
     CHECK(ext.data == NULL && ext.size == 0);
+    CHECK(kv.key == NULL && kv.value == NULL);
     CHECK(meta.format == MV_FORMAT_NONE && meta.ext == NULL && meta.srow[2][3] == 0.0 && meta.descrip[0] == 0);
     CHECK(vol.data == NULL && vol.dtype == MV_DT_UNKNOWN && vol.dim[MV_MAX_DIMS - 1] == 0);
     CHECK(vol.affine[3][3] == 0.0 && vol.meta.n_ext == 0 && vol.alloc_ctx == NULL);

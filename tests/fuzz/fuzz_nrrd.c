@@ -5,8 +5,8 @@
    options (a crop box, a dtype, header only). An attached input must load
    the same through mv_load_mem (by its magic). A load that succeeds is
    rewritten as .nrrd, raw and gzip, and read back: the voxels must come
-   back the same, and a DWI series' gradient table (abort otherwise, so the
-   fuzzer reports it). Built by `make fuzz` or with
+   back the same, and a DWI series' gradient table, and the key/value pairs
+   (abort otherwise, so the fuzzer reports it). Built by `make fuzz` or with
    fuzz_main.c as a replayer. */
 #ifndef MEDVOL_FUZZ_LINKED /* make fuzz links build/fuzz-O1/medvol.o instead */
 #define MEDVOL_IMPLEMENTATION
@@ -21,6 +21,16 @@
 #include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* whether a and b hold the same key/value pairs in the same order */
+static int same_pairs(const mv_vol *a, const mv_vol *b)
+{
+    int i;
+    if (a->meta.n_kv != b->meta.n_kv) return 0;
+    for (i = 0; i < a->meta.n_kv; i++)
+        if (strcmp(a->meta.kv[i].key, b->meta.kv[i].key) || strcmp(a->meta.kv[i].value, b->meta.kv[i].value)) return 0;
+    return 1;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -50,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!nul && size >= 4 && !memcmp(data, "NRRD", 4)) { /* by its magic: the same volume */
         if (mv_load_mem(data, size, &w, &lo) != MV_OK) abort();
         if (w.dtype != v.dtype || mv_vol_bytes(&w) != mv_vol_bytes(&v) ||
-            (v.data && memcmp(w.data, v.data, mv_vol_bytes(&v))))
+            (v.data && memcmp(w.data, v.data, mv_vol_bytes(&v))) || !same_pairs(&v, &w))
             abort();
         mv_free(&w);
     }
@@ -64,7 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         snprintf(path, sizeof(path), "%s/x.nrrd", dir);
         if (mv_save(path, &v, &so) != MV_OK) continue; /* e.g. a type NRRD cannot hold after a conversion */
         if (mv_load(path, &w, NULL) != MV_OK) abort();
-        if (w.dtype != v.dtype || mv_vol_bytes(&w) != mv_vol_bytes(&v) || memcmp(w.data, v.data, mv_vol_bytes(&v)))
+        if (w.dtype != v.dtype || mv_vol_bytes(&w) != mv_vol_bytes(&v) || memcmp(w.data, v.data, mv_vol_bytes(&v)) ||
+            !same_pairs(&v, &w))
             abort();
         if (v.ndim == 4 && v.meta.n_grad == v.dim[3]) { /* a DWI series: its table comes back (to rounding) */
             int i;

@@ -1281,7 +1281,7 @@ def rand_io_image(rng, cplx_ok=False):
 def check_mv_load(case, src, ref, nc, fam):
     """mv_load of src against SimpleITK's reading ref: dtype, dims, intent,
     voxels bit for bit, the affine to 1e-15; returns the affine's error"""
-    out = case.call('mha-load', src, case.p('ld.raw'), case.p('ld.mat')).split()
+    out = case.call('mha-load', src, case.p('ld.raw'), case.p('ld.mat'), case.p('ld.kv')).split()
     want_dims = mha_expected_dims(ref)
     got_dims = [int(x) for x in out[2:2 + int(out[1])]]
     want_dt = np.dtype(sitk.GetArrayViewFromImage(ref).dtype)
@@ -1466,21 +1466,66 @@ def nrrd_edit(case, rng, path, img):
     return out
 
 
+KV_CHARS = 'abcXYZ019 _-.:=#\\\n\t\u00e9'
+
+
+def rand_pairs(rng):
+    """a few key/value pairs for SimpleITK's metadata dictionary: any text
+    NRRD can hold (teem escapes the backslashes and newlines), keys not
+    empty, without ":=" (ITK would write a line that splits there), not
+    starting with '#' or the prefixes ITK gives meanings (NRRD_, ITK_)"""
+    pairs = {}
+    for _ in range(int(rng.integers(1, 5))):
+        k = ''.join(KV_CHARS[int(i)] for i in rng.integers(0, len(KV_CHARS), int(rng.integers(1, 12))))
+        v = ''.join(KV_CHARS[int(i)] for i in rng.integers(0, len(KV_CHARS), int(rng.integers(0, 20))))
+        if ':=' in k or k.startswith(('#', 'NRRD_', 'ITK_')):
+            continue
+        pairs[k] = v
+    return pairs
+
+
+def sitk_pairs(img):
+    """the pairs of a NRRD file in the dictionary SimpleITK read it into
+    (without what ITK adds: NRRD_ fields, ITK_ notes)"""
+    return {k: img.GetMetaData(k) for k in img.GetMetaDataKeys() if not k.startswith(('NRRD_', 'ITK_'))}
+
+
+def mv_pairs(path):
+    pairs = {}
+    with open(path) as f:
+        for ln in f:
+            k, v = (bytes.fromhex('' if x == '-' else x).decode() for x in ln.split())
+            if k in pairs:
+                raise Failure('%s: key %r twice in medvol\'s list' % (path, k))
+            pairs[k] = v
+    return pairs
+
+
 def fam_nrrd(case, rng):
     img, nc, cplx = rand_io_image(rng, cplx_ok=True)
     nd = img.GetDimension()
     src = case.p('src' + ('.nrrd' if rng.random() < 0.5 else '.nhdr'))
+    if rng.random() < 0.5:
+        for k, v in rand_pairs(rng).items():
+            img.SetMetaData(k, v)
+        case.note('key/value pairs')
     sitk.WriteImage(img, src, bool(rng.random() < 0.3))
     src = nrrd_edit(case, rng, src, img)
     ref = sitk.ReadImage(src)
     case.note('vector images' if nc > 1 else 'complex images' if cplx else '%dD images' % nd)
     # (1) medvol reads what SimpleITK reads
     err = check_mv_load(case, src, ref, nc, 'nrrd')
+    want = sitk_pairs(ref)
+    if mv_pairs(case.p('ld.kv')) != want:
+        raise Failure('%s: medvol\'s key/value pairs %r, SimpleITK\'s %r' % (src, mv_pairs(case.p('ld.kv')), want))
     # (2) medvol writes NRRD: SimpleITK, pynrrd and teem read it
     comp = int(rng.random() < 0.4)
     dst = case.p('mv' + ('.nrrd' if rng.random() < 0.5 else '.nhdr'))
     case.call('convert', src, dst, comp, int(rng.integers(1, 10)))
     check_sitk_reads(dst, ref)
+    if sitk_pairs(sitk.ReadImage(dst)) != sitk_pairs(ref):
+        raise Failure('%s read by SimpleITK: key/value pairs %r, written from %r' % (
+            dst, sitk_pairs(sitk.ReadImage(dst)), sitk_pairs(ref)))
     if comp != (nrrd_field(nrrd_split(dst)[0], 'encoding')[1] == 'gzip'):
         raise Failure('%s: compression %d asked, the header says %s' % (dst, comp, nrrd_field(nrrd_split(dst)[0], 'encoding')[1]))
     if pynrrd is not None:  # pynrrd: x fastest (Fortran order), channels (or re/im) first
