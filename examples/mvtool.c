@@ -711,6 +711,33 @@ static int save_gradients_beside(const char *out_path, const mv_vol *v)
     return 0;
 }
 
+/* --set KEY:=VALUE and --unset KEY, in the order given: the volume's
+   key/value pairs (medvol.h KEY/VALUE PAIRS; NRRD writes them). 0, or the
+   exit status (2: the library refused the pair, its message on stderr). */
+static int apply_pairs(const args *a, mv_vol *v)
+{
+    int i;
+    for (i = 0; i < a->nopt; i++) {
+        const char *w = a->opt_val[i], *sep;
+        mv_status st = MV_OK;
+        if (!strcmp(a->opt_name[i], "--set")) {
+            char key[1024];
+            sep = strstr(w, ":=");
+            if (!sep || (size_t)(sep - w) >= sizeof(key)) return usage_error(a, "--set takes KEY:=VALUE", w);
+            memcpy(key, w, (size_t)(sep - w));
+            key[sep - w] = 0;
+            st = mv_vol_set_keyvalue(v, key, sep + 2);
+        } else if (!strcmp(a->opt_name[i], "--unset")) {
+            st = mv_vol_set_keyvalue(v, w, NULL);
+        }
+        if (st != MV_OK) {
+            fprintf(stderr, "mvtool %s: %s: %s\n", a->cmd->name, mv_status_str(st), mv_last_error());
+            return 2;
+        }
+    }
+    return 0;
+}
+
 /* Without --dtype the stored values and all metadata are rewritten as they
    are; with it, the values (scaling applied, in float64) are converted
    (convert_values). A diffusion series' gradient table (from a DWI NRRD,
@@ -735,6 +762,10 @@ static int cmd_convert(const args *a)
     if (opt_str(a, "--bval") && (st = mv_load_fsl_gradients(&v, opt_str(a, "--bval"), opt_str(a, "--bvec"))) != MV_OK) {
         mv_free(&v);
         return fail_at(st, a->pos[0]);
+    }
+    if ((rc = apply_pairs(a, &v)) != 0) {
+        mv_free(&v);
+        return rc;
     }
     if (dt == MV_DT_UNKNOWN || dt == v.dtype) {
         out = v;
@@ -1364,7 +1395,7 @@ static const command commands[] = {
      "-k= -l= -P= --per-frame", 1, -1, cmd_stats},
     {"convert", "rewrite in another format or dtype",
      "mvtool convert IN OUT [--dtype NAME] [--nifti2] [--saturate | --scale] [--compress]\n"
-     "               [--bval FILE --bvec FILE]\n"
+     "               [--bval FILE --bvec FILE] [--set KEY:=VALUE] [--unset KEY]\n"
      "  format from OUT's name (.nii[.gz], .hdr/.img[.gz], MetaImage .mha/.mhd;\n"
      "  --compress: MetaImage's zlib CompressedData; NRRD .nrrd/.nhdr, --compress:\n"
      "  gzip encoding; FreeSurfer .mgh, .mgz);\n"
@@ -1379,8 +1410,11 @@ static const command commands[] = {
      "  Diffusion series: a DWI NRRD's gradients (DWMRI_ keys, measurement frame),\n"
      "  or FSL's --bval/--bvec given with IN, go into OUT's header (NRRD) or beside\n"
      "  it as FSL's files (dwi.nii.gz: dwi.bval, dwi.bvec; x negated for a\n"
-     "  positive-determinant affine, as FSL, dcm2niix and MRtrix3 do).\n",
-     "--dtype= --nifti2 --saturate --scale --compress --bval= --bvec=", 2, 2, cmd_convert},
+     "  positive-determinant affine, as FSL, dcm2niix and MRtrix3 do).\n"
+     "  Key/value pairs (a NRRD's key:=value lines, which NRRD outputs keep):\n"
+     "  --set KEY:=VALUE sets one, --unset KEY removes one (each repeatable, in\n"
+     "  order; `mvtool info` lists them).\n",
+     "--dtype= --nifti2 --saturate --scale --compress --bval= --bvec= --set= --unset=", 2, 2, cmd_convert},
     {"phantom", "a 3D Shepp-Logan or smooth+noise phantom",
      "mvtool phantom OUT [--size N] [--kind shepp|smooth] [--dtype NAME]\n"
      "  N x N x N (default 128), shepp by default, float32 by default; integer\n"
