@@ -874,9 +874,11 @@ MVDEF mv_status mv_vol_set_extensions(mv_vol *v, const mv_extension *ext, int n)
    as they carry extensions, and the other formats neither read nor write
    it. A key is a non-empty string; the rules are NRRD's, so that every
    list round-trips through a file:
-   - no key contains ":=" (the line's separator) or starts with '#' (a
-     comment); no key or value contains a carriage return (teem ends a line
-     there); newlines and backslashes are fine (escaped in the file);
+   - no key contains ":=" (the line's separator) or ": " (teem, and so
+     SimpleITK, reads a line whose ": " comes before its ":=" as a field)
+     or starts with '#' (a comment); no key or value contains a carriage
+     return (teem ends a line there); newlines and backslashes are fine
+     (escaped in the file);
    - each key once;
    - none of the diffusion keys, which meta.grad stands for (DIFFUSION
      GRADIENTS): DWMRI_b-value, DWMRI_gradient_NNNN, DWMRI_NEX_NNNN, and
@@ -998,9 +1000,13 @@ MVDEF mv_status mv_load_metaimage_mem(const void *header, size_t header_len, con
    unu on the same files):
    - Magic NRRD0001..NRRD0005; "field: value" lines in any order, names and
      values matched ignoring case, every teem spelling (type "short",
-     "int16", "signed short int", ...); "key:=value" lines and # comments
-     are skipped. An unknown or repeated field, or a per-axis field without
-     one entry per axis, is MV_ERR_BAD_HEADER, as teem refuses them.
+     "int16", "signed short int", ...); "key:=value" lines are key/value
+     pairs (KEY/VALUE PAIRS), # lines comments. Lines end as teem ends them:
+     at "\n", "\r\n" or a lone "\r" (in the header and in a line skip). A
+     line is a pair when its first ":=" comes before any ": " ("Z: b:=v" is
+     field Z, as for teem). An unknown or repeated field, or a per-axis
+     field without one entry per axis, is MV_ERR_BAD_HEADER, as teem refuses
+     them.
    - Types: the integers to 64 bits, float, double ("block":
      MV_ERR_UNSUPPORTED). Encodings raw, gzip (gz), ascii (text, txt: white
      space between values), hex; bzip2 and zrl are MV_ERR_UNSUPPORTED
@@ -1034,8 +1040,8 @@ MVDEF mv_status mv_load_metaimage_mem(const void *header, size_t header_len, con
      The affine is nibabel's of the NIfTI file ITK would write from the
      image (RAS: LPS with x and y negated); axes past three keep their
      spacing and origin (meta.toffset), as for MetaImage. meta.format is
-     MV_FORMAT_NRRD, qform_code = sform_code = 1, units mm and s. Not kept:
-     key/value pairs other than the diffusion ones, labels, units.
+     MV_FORMAT_NRRD, qform_code = sform_code = 1, units mm and s; the
+     key/value pairs in meta.kv (KEY/VALUE PAIRS). Not kept: labels, units.
    - Diffusion (DWI) files, as 3D Slicer, DWIConvert and teem's tend write
      them (NA-MIC's convention): "DWMRI_b-value:=b", one
      "DWMRI_gradient_NNNN:=gx gy gz" per volume (NNNN from 0000; a
@@ -10440,6 +10446,8 @@ static mv_status mv__kv_check(const char *key, const char *value, const char *wh
     MV__CHECK(key != NULL && value != NULL, MV_ERR_INVALID_ARG, "%s: a NULL key or value", who);
     MV__CHECK(key[0] != 0, MV_ERR_INVALID_ARG, "%s: an empty key (a NRRD reader drops it)", who);
     MV__CHECK(strstr(key, ":=") == NULL, MV_ERR_INVALID_ARG, "%s: key '%.60s' holds \":=\" (NRRD's separator)", who, key);
+    MV__CHECK(strstr(key, ": ") == NULL, MV_ERR_INVALID_ARG,
+              "%s: key '%.60s' holds \": \" (teem reads such a line as a field)", who, key);
     MV__CHECK(key[0] != '#', MV_ERR_INVALID_ARG, "%s: key '%.60s' starts with '#' (a NRRD comment)", who, key);
     MV__CHECK(!strchr(key, '\r') && !strchr(value, '\r'), MV_ERR_INVALID_ARG,
               "%s: key '%.60s': a carriage return in the key or value (a NRRD reader ends the line there)", who, key);
@@ -17262,9 +17270,14 @@ MVDEF mv_status mv_load_metaimage_mem(const void *header, size_t header_len, con
 static int mv__mha_text_done(const char *buf, size_t have, int nrrd)
 {
     size_t i;
-    if (nrrd) { /* NRRD: a blank line */
-        for (i = 1; i < have; i++)
-            if (buf[i] == '\n' && (buf[i - 1] == '\n' || (i >= 2 && buf[i - 1] == '\r' && buf[i - 2] == '\n'))) return 1;
+    if (nrrd) { /* NRRD: a blank line (lines end at "\n", "\r\n" or "\r", as mv__nrrd_line ends them) */
+        for (i = 0; i < have; i++) {
+            size_t j;
+            if (buf[i] != '\n' && buf[i] != '\r') continue;
+            j = i + 1 + (buf[i] == '\r' && i + 1 < have && buf[i + 1] == '\n'); /* past this line's end */
+            if (j < have && (buf[j] == '\n' || buf[j] == '\r')) return 1;         /* an empty line follows */
+            i = j - 1;
+        }
         return 0;
     }
     for (i = 0; i + 15 <= have; i++) /* MetaImage: the line after "ElementDataFile" */
@@ -18237,17 +18250,34 @@ static mv_status mv__nrrd_vector(const char *field, const char **p, const char *
 }
 
 /* Lines of the header: *pos moves past each; 0 at the end. The line is
-   [*b, *e) without its '\r'. */
+   [*b, *e). A line ends as teem's airOneLine ends one: at "\n", "\r\n" or
+   a lone "\r" (old Mac files; a carriage return inside a line ends it
+   there, for teem and so for SimpleITK and Slicer). */
 static int mv__nrrd_line(const char *text, size_t len, size_t *pos, const char **b, const char **e)
 {
     const char *s = text + *pos, *end = text + len, *q;
     if (*pos >= len) return 0;
-    q = (const char *)memchr(s, '\n', (size_t)(end - s));
+    for (q = s; q < end && *q != '\n' && *q != '\r'; q++) {
+    }
     *b = s;
-    *e = q ? q : end;
-    *pos = q ? (size_t)(q - text) + 1 : len;
-    if (*e > *b && (*e)[-1] == '\r') (*e)--;
+    *e = q;
+    if (q < end && *q == '\r' && q + 1 < end && q[1] == '\n') q++;
+    *pos = q < end ? (size_t)(q - text) + 1 : len;
     return 1;
+}
+
+/* Where a "key:=value" line's ":=" is, or NULL for a field line: as teem
+   tells them apart, the line is a key/value pair when its first ":=" comes
+   before its first ": " (or it has no ": "); "Z: b:=v" is field Z. */
+static const char *mv__nrrd_kv_sep(const char *b, const char *e)
+{
+    const char *c;
+    for (c = b; c + 1 < e; c++) {
+        if (c[0] != ':') continue;
+        if (c[1] == '=') return c;
+        if (c[1] == ' ') return NULL;
+    }
+    return NULL;
 }
 
 /* The lines each field came on (val NULL: absent). */
@@ -18277,10 +18307,7 @@ static mv_status mv__nrrd_fields_read(const char *text, size_t len, const char *
             *blank = 1;
             break;
         }
-        if (*b == '#') continue;
-        for (c = b; c + 1 < e && !(c[0] == ':' && c[1] == '='); c++) {
-        }
-        if (c + 1 < e) continue; /* key:=value */
+        if (*b == '#' || mv__nrrd_kv_sep(b, e)) continue; /* a comment, a key/value pair */
         for (c = b; c < e && *c != ':'; c++) {
         }
         MV__CHECK(c < e && (c + 1 == e || c[1] == ' '), MV_ERR_BAD_HEADER,
@@ -18582,10 +18609,7 @@ static int mv__nrrd_next_kv(const char *text, size_t len, size_t *pos, const cha
     if (*pos == 0 && !mv__nrrd_line(text, len, pos, &b, &e)) return 0;
     while (mv__nrrd_line(text, len, pos, &b, &e)) {
         if (b == e) return 0; /* the blank line ends the header */
-        if (*b == '#') continue;
-        for (c = b; c + 1 < e && !(c[0] == ':' && c[1] == '='); c++) {
-        }
-        if (c + 1 >= e) continue; /* a field */
+        if (*b == '#' || !(c = mv__nrrd_kv_sep(b, e))) continue; /* a comment, a field */
         *key = b;
         *klen = (size_t)(c - b);
         *val = c + 2;
@@ -18685,14 +18709,26 @@ static mv_status mv__nrrd_parse(const char *text, size_t len, const char *name, 
 static mv_status mv__nrrd_skip_lines(mv__src *src, int64_t n, uint64_t *off)
 {
     unsigned char buf[4096];
+    int cr = 0; /* the last line ended with '\r': a '\n' right after it belongs to it */
     while (n > 0) {
         size_t got = 0, i;
         MV__TRY(mv__src_read_upto(src, *off, buf, sizeof(buf), 1, &got));
         MV__CHECK(got > 0, MV_ERR_TRUNCATED, "%s: the data ends within the line skip (%lld lines to go)", src->name,
                   (long long)n);
-        for (i = 0; i < got && n > 0; i++)
-            if (buf[i] == '\n') n--;
+        for (i = 0; i < got && n > 0; i++) { /* lines end as the header's do (mv__nrrd_line) */
+            if (buf[i] == '\n' && cr) {
+                cr = 0;
+                continue;
+            }
+            cr = buf[i] == '\r';
+            if (buf[i] == '\n' || cr) n--;
+        }
         *off += i;
+    }
+    if (cr) { /* the last line's "\r\n" */
+        size_t got = 0;
+        MV__TRY(mv__src_read_upto(src, *off, buf, 1, 1, &got));
+        if (got == 1 && buf[0] == '\n') (*off)++;
     }
     return MV_OK;
 }

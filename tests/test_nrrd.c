@@ -778,8 +778,9 @@ static int kv_list_is(const mv_vol *v, const char *const (*want)[2], int n)
 MV_TEST(nrrd, key_values)
 {
     static const char *const names[3] = {"nr_kv_out.nrrd", "nr_kv_out.nhdr", "nr_kvz_out.nrrd"};
-    static const char *const bad_keys[7][2] = {{"", "x"},         {"a:=b", "x"},    {"#a", "x"},          {"a\rb", "x"},
-                                               {"a", "x\ry"},     {"DWMRI_b-value", "1"}, {"DWMRI_gradient_0002", "1 0 0"}};
+    static const char *const bad_keys[8][2] = {{"", "x"},         {"a:=b", "x"},    {"#a", "x"},          {"a\rb", "x"},
+                                               {"a", "x\ry"},     {"DWMRI_b-value", "1"}, {"DWMRI_gradient_0002", "1 0 0"},
+                                               {"Z: b", "x"}};
     const unsigned char data[2] = {7, 9};
     char p[1024]; /* (tu_path's buffers are reused) */
     mv_load_opts o = MV_ZERO_INIT;
@@ -834,7 +835,7 @@ MV_TEST(nrrd, key_values)
     REQUIRE_OK(mv_vol_set_keyvalue(&v, "absent", NULL));
     EXPECT(v.meta.n_kv == 7 && !strcmp(v.meta.kv[0].key, "k") && !strcmp(v.meta.kv[0].value, "three\nlines\\") &&
            !strcmp(v.meta.kv[6].key, "new") && !strcmp(v.meta.kv[1].key, " a "));
-    for (i = 0; i < 7; i++) { /* keys NRRD cannot hold or give back, and the diffusion keys: refused, named */
+    for (i = 0; i < 8; i++) { /* keys NRRD cannot hold or give back, and the diffusion keys: refused, named */
         EXPECT_MSG(mv_vol_set_keyvalue(&v, bad_keys[i][0], bad_keys[i][1]) == MV_ERR_INVALID_ARG, "bad key %d", i);
         EXPECT_MSG(i == 0 || strstr(mv_last_error(), bad_keys[i][0]), "%d: %s", i, mv_last_error());
     }
@@ -881,6 +882,53 @@ MV_TEST(nrrd, key_values)
         put_nrrd(p, head, tail, sizeof(tail));
         EXPECT(mv_load(p, &v, NULL) == MV_ERR_BAD_HEADER && strstr(mv_last_error(), "NUL") &&
                strstr(mv_last_error(), "nr_kv.nrrd") && v.data == NULL);
+    }
+    remove(p);
+}
+
+/* Lines end as teem's airOneLine ends them ("\n", "\r\n", a lone "\r"),
+   and a line is a key/value pair when its ":=" comes before any ": ":
+   teem's unu reads each header below as written here (checked by hand with
+   unu save; diff_sitk.py's nrrd family rewrites SimpleITK's files with
+   "\r\n" and "\r" line ends and compares). */
+MV_TEST(nrrd, line_ends)
+{
+    static const struct {
+        const char *text;
+        mv_status want;
+        const char *k0, *v0, *k1, *v1; /* the pairs (NULL: fewer) */
+    } cases[] = {
+        {"NRRD0004\rtype: uchar\rdimension: 1\rsizes: 2\rencoding: raw\rk:=a\r\rAB", MV_OK, "k", "a", NULL, NULL},
+        {"NRRD0004\r\ntype: uchar\r\ndimension: 1\r\nsizes: 2\r\nencoding: raw\r\nk:=a\r\n\r\nAB", MV_OK, "k", "a", NULL, NULL},
+        /* a lone '\r' inside a line ends it: two pairs */
+        {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 2\nencoding: raw\nk:=a\rb:=c\n\nAB", MV_OK, "k", "a", "b", "c"},
+        /* "\n" then "\r\n": the blank line */
+        {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 2\nencoding: raw\n\r\nAB", MV_OK, NULL, NULL, NULL, NULL},
+        /* ":=" first: a pair whose value holds ": "; ": " first: field Z, unknown */
+        {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 2\nencoding: raw\nk:=a: b\n\nAB", MV_OK, "k", "a: b", NULL, NULL},
+        {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 2\nencoding: raw\nZ: b:=v\n\nAB", MV_ERR_BAD_HEADER, NULL, NULL, NULL, NULL},
+        {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 2\nencoding: raw\nZ:b:=v\n\nAB", MV_OK, "Z:b", "v", NULL, NULL},
+        /* a line skip over "\r", "\r\n" and "\n" lines (the last "\r\n" whole) */
+        {"NRRD0004\ntype: uchar\ndimension: 1\nsizes: 2\nencoding: raw\nline skip: 3\n\nx\ry\r\nz\r\nAB", MV_OK, NULL, NULL, NULL,
+         NULL},
+    };
+    const char *p = tu_path("nr_eol.nrrd");
+    size_t i;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        mv_vol v;
+        mv_status st;
+        put_nrrd(p, cases[i].text, NULL, 0);
+        st = mv_load(p, &v, NULL);
+        EXPECT_MSG(st == cases[i].want, "case %zu: %s (%s)", i, mv_status_str(st), mv_last_error());
+        if (st != MV_OK) continue;
+        EXPECT_MSG(v.dim[0] == 2 && ((unsigned char *)v.data)[0] == 'A' && ((unsigned char *)v.data)[1] == 'B',
+                   "case %zu: voxels %d %d", i, ((unsigned char *)v.data)[0], ((unsigned char *)v.data)[1]);
+        EXPECT_MSG(v.meta.n_kv == (cases[i].k0 != NULL) + (cases[i].k1 != NULL), "case %zu: %d pairs", i, v.meta.n_kv);
+        if (cases[i].k0) EXPECT_MSG(mv_vol_keyvalue(&v, cases[i].k0) && !strcmp(mv_vol_keyvalue(&v, cases[i].k0), cases[i].v0),
+                                    "case %zu", i);
+        if (cases[i].k1) EXPECT_MSG(mv_vol_keyvalue(&v, cases[i].k1) && !strcmp(mv_vol_keyvalue(&v, cases[i].k1), cases[i].v1),
+                                    "case %zu", i);
+        mv_free(&v);
     }
     remove(p);
 }

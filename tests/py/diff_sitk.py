@@ -1461,6 +1461,15 @@ def nrrd_edit(case, rng, path, img):
         subprocess.run(args, check=True, capture_output=True)
         out = case.p('perm.nrrd')
         edits.append('channels last')
+    if rng.random() < 0.3:  # the header's lines ended as Windows or old Mac files end them (teem reads both)
+        with open(out, 'rb') as f:
+            blob = f.read()
+        k = blob.find(b'\n\n') + 2
+        eol = b'\r\n' if rng.random() < 0.5 or blob[k:k + 1] == b'\n' else b'\r'  # (a lone '\r' then '\n': one end)
+        out = case.p('eol.nrrd')
+        with open(out, 'wb') as f:
+            f.write(blob[:k].replace(b'\n', eol) + blob[k:])
+        edits.append('line ends ' + repr(eol.decode()))
     for e in edits:
         case.note(e)
     return out
@@ -1472,13 +1481,14 @@ KV_CHARS = 'abcXYZ019 _-.:=#\\\n\t\u00e9'
 def rand_pairs(rng):
     """a few key/value pairs for SimpleITK's metadata dictionary: any text
     NRRD can hold (teem escapes the backslashes and newlines), keys not
-    empty, without ":=" (ITK would write a line that splits there), not
-    starting with '#' or the prefixes ITK gives meanings (NRRD_, ITK_)"""
+    empty, without ":=" (ITK would write a line that splits there) or ": "
+    (a line teem reads as a field), not starting with '#' or the prefixes
+    ITK gives meanings (NRRD_, ITK_)"""
     pairs = {}
     for _ in range(int(rng.integers(1, 5))):
         k = ''.join(KV_CHARS[int(i)] for i in rng.integers(0, len(KV_CHARS), int(rng.integers(1, 12))))
         v = ''.join(KV_CHARS[int(i)] for i in rng.integers(0, len(KV_CHARS), int(rng.integers(0, 20))))
-        if ':=' in k or k.startswith(('#', 'NRRD_', 'ITK_')):
+        if ':=' in k or ': ' in k or k.startswith(('#', 'NRRD_', 'ITK_')):
             continue
         pairs[k] = v
     return pairs
