@@ -6,7 +6,8 @@
    the same through mv_load_mem (by its magic). A load that succeeds is
    rewritten as .nrrd, raw and gzip, and read back: the voxels must come
    back the same, and a DWI series' gradient table, and the key/value pairs
-   (abort otherwise, so the fuzzer reports it). Built by `make fuzz` or with
+   (abort otherwise, so the fuzzer reports it). Every list of pairs a load
+   gives must pass the setters' rules (a NRRD can give it back). Built by `make fuzz` or with
    fuzz_main.c as a replayer. */
 #ifndef MEDVOL_FUZZ_LINKED /* make fuzz links build/fuzz-O1/medvol.o instead */
 #define MEDVOL_IMPLEMENTATION
@@ -57,6 +58,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mv_vol_init(&v);
     if (mv_load_nrrd_mem(data, size, nul ? nul + 1 : NULL, nul ? size - (size_t)(nul + 1 - data) : 0, &v, &lo) != MV_OK)
         return 0;
+    if (v.meta.n_kv > 0) { /* what medvol reads it can write */
+        mv_vol t;
+        mv_vol_init(&t);
+        if (mv_vol_set_keyvalues(&t, v.meta.kv, v.meta.n_kv) != MV_OK || !same_pairs(&t, &v)) abort();
+        mv_free(&t);
+    }
     if (!nul && size >= 4 && !memcmp(data, "NRRD", 4)) { /* by its magic: the same volume */
         if (mv_load_mem(data, size, &w, &lo) != MV_OK) abort();
         if (w.dtype != v.dtype || mv_vol_bytes(&w) != mv_vol_bytes(&v) ||
