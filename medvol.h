@@ -10351,15 +10351,35 @@ static mv_status mv__copy_gradients(mv_meta *m, const double *grad, int n, void 
     return MV_OK;
 }
 
-/* A pair's block: key, NUL, value, NUL (p->value points into it). */
-static mv_status mv__kv_fill(mv_keyvalue *p, const char *key, size_t klen, const char *value, size_t vlen, void *ctx)
+/* teem's unescaping of a key or value (airUnescape), in place: "\\n" is a
+   newline, "\\\\" a backslash, any other backslash stays; the new length. */
+static size_t mv__nrrd_unescape(char *s, size_t n)
+{
+    size_t i, j = 0;
+    for (i = 0; i < n; i++) {
+        if (s[i] == '\\' && i + 1 < n && (s[i + 1] == 'n' || s[i + 1] == '\\')) {
+            s[j++] = s[i + 1] == 'n' ? '\n' : '\\';
+            i++;
+        } else {
+            s[j++] = s[i];
+        }
+    }
+    return j;
+}
+
+/* A pair's block: key, NUL, value, NUL (p->value points into it); with
+   unescape, both as a NRRD header escapes them (mv__nrrd_unescape). */
+static mv_status mv__kv_fill(mv_keyvalue *p, const char *key, size_t klen, const char *value, size_t vlen, int unescape,
+                             void *ctx)
 {
     char *b = (char *)mv__alloc(klen + vlen + 2, ctx);
     MV__CHECK(b != NULL, MV_ERR_OUT_OF_MEMORY, "key/value pair '%.*s': %zu bytes", (int)MV__MIN(klen, (size_t)40), key,
               klen + vlen + 2);
     memcpy(b, key, klen);
+    if (unescape) klen = mv__nrrd_unescape(b, klen);
     b[klen] = 0;
     memcpy(b + klen + 1, value, vlen);
+    if (unescape) vlen = mv__nrrd_unescape(b + klen + 1, vlen);
     b[klen + 1 + vlen] = 0;
     p->key = b;
     p->value = b + klen + 1;
@@ -10377,7 +10397,7 @@ static mv_status mv__copy_keyvalues(mv_meta *m, const mv_keyvalue *kv, int n, vo
     m->kv = (mv_keyvalue *)mv__alloc_zero((size_t)n * sizeof(mv_keyvalue), ctx);
     MV__CHECK(m->kv != NULL, MV_ERR_OUT_OF_MEMORY, "key/value list of %d", n);
     for (i = 0; i < n; i++) {
-        mv_status st = mv__kv_fill(&m->kv[i], kv[i].key, strlen(kv[i].key), kv[i].value, strlen(kv[i].value), ctx);
+        mv_status st = mv__kv_fill(&m->kv[i], kv[i].key, strlen(kv[i].key), kv[i].value, strlen(kv[i].value), 0, ctx);
         if (st != MV_OK) {
             mv__free_keyvalues(m, ctx);
             return st;
@@ -10543,7 +10563,7 @@ MVDEF mv_status mv_vol_set_keyvalue(mv_vol *v, const char *key, const char *valu
         return MV_OK;
     }
     MV__CHECK(i < n || n < INT_MAX, MV_ERR_INVALID_ARG, "mv_vol_set_keyvalue: the list is full");
-    MV__TRY(mv__kv_fill(&pair, key, strlen(key), value, strlen(value), v->alloc_ctx));
+    MV__TRY(mv__kv_fill(&pair, key, strlen(key), value, strlen(value), 0, v->alloc_ctx));
     if (i < n) { /* a new value in the key's place */
         mv__free(m->kv[i].key, v->alloc_ctx);
         m->kv[i] = pair;
@@ -17267,17 +17287,15 @@ MVDEF mv_status mv_load_metaimage_mem(const void *header, size_t header_len, con
 #if defined(MV__HAVE_FILES)
 /* The header text of a file: its first bytes up to ElementDataFile's line
    (read in growing pieces; MV__MHA_MAX_TEXT at most). */
+static int mv__nrrd_line(const char *text, size_t len, size_t *pos, const char **b, const char **e);
 static int mv__mha_text_done(const char *buf, size_t have, int nrrd)
 {
     size_t i;
-    if (nrrd) { /* NRRD: a blank line (lines end at "\n", "\r\n" or "\r", as mv__nrrd_line ends them) */
-        for (i = 0; i < have; i++) {
-            size_t j;
-            if (buf[i] != '\n' && buf[i] != '\r') continue;
-            j = i + 1 + (buf[i] == '\r' && i + 1 < have && buf[i + 1] == '\n'); /* past this line's end */
-            if (j < have && (buf[j] == '\n' || buf[j] == '\r')) return 1;         /* an empty line follows */
-            i = j - 1;
-        }
+    if (nrrd) { /* NRRD: a blank line (an empty line ends at a line end the buffer holds) */
+        const char *b, *e;
+        i = 0;
+        while (mv__nrrd_line(buf, have, &i, &b, &e))
+            if (b == e) return 1;
         return 0;
     }
     for (i = 0; i + 15 <= have; i++) /* MetaImage: the line after "ElementDataFile" */
@@ -18930,22 +18948,6 @@ static mv_status mv__nrrd_dwi_attach(const char *text, size_t len, const char *n
 
 /* ---- key/value pairs (KEY/VALUE PAIRS) ---- */
 
-/* teem's unescaping of a key or value (airUnescape), in place: "\\n" is a
-   newline, "\\\\" a backslash, any other backslash stays; the new length. */
-static size_t mv__nrrd_unescape(char *s, size_t n)
-{
-    size_t i, j = 0;
-    for (i = 0; i < n; i++) {
-        if (s[i] == '\\' && i + 1 < n && (s[i + 1] == 'n' || s[i + 1] == '\\')) {
-            s[j++] = s[i + 1] == 'n' ? '\n' : '\\';
-            i++;
-        } else {
-            s[j++] = s[i];
-        }
-    }
-    return j;
-}
-
 /* kv[0..*n) as teem keeps them: a repeated key stays in its first place
    with its last value (the later pairs' blocks freed, the list closed up). */
 static mv_status mv__nrrd_kv_merge(mv_keyvalue *kv, int *n, void *ctx)
@@ -18971,23 +18973,6 @@ static mv_status mv__nrrd_kv_merge(mv_keyvalue *kv, int *n, void *ctx)
     return MV_OK;
 }
 
-/* One pair of the header into p, unescaped (both strings in one block). */
-static mv_status mv__nrrd_kv_unescaped(mv_keyvalue *p, const char *k, size_t kl, const char *val, size_t vl, void *ctx)
-{
-    char *b = (char *)mv__alloc(kl + vl + 2, ctx);
-    MV__CHECK(b != NULL, MV_ERR_OUT_OF_MEMORY, "key/value pair '%.*s': %zu bytes", (int)MV__MIN(kl, (size_t)40), k,
-              kl + vl + 2);
-    memcpy(b, k, kl);
-    kl = mv__nrrd_unescape(b, kl);
-    b[kl] = 0;
-    memcpy(b + kl + 1, val, vl);
-    vl = mv__nrrd_unescape(b + kl + 1, vl);
-    b[kl + 1 + vl] = 0;
-    p->key = b;
-    p->value = b + kl + 1;
-    return MV_OK;
-}
-
 /* The header's key/value pairs into v->meta.kv (KEY/VALUE PAIRS): the
    diffusion keys left out (meta.grad stands for them), the others
    unescaped and merged as teem does, empty keys dropped. A NUL byte in one
@@ -19010,7 +18995,7 @@ static mv_status mv__nrrd_kv_attach(const char *text, size_t len, const char *na
     MV__CHECK(kv != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %d key/value pairs", name, n);
     pos = 0;
     while (st == MV_OK && i < n && mv__nrrd_next_kv(text, len, &pos, &k, &kl, &val, &vl))
-        if (kl > 0 && !mv__kv_is_diffusion(k, kl, val, vl)) st = mv__nrrd_kv_unescaped(&kv[i++], k, kl, val, vl, ctx);
+        if (kl > 0 && !mv__kv_is_diffusion(k, kl, val, vl)) st = mv__kv_fill(&kv[i++], k, kl, val, vl, 1, ctx);
     if (st == MV_OK) st = mv__nrrd_kv_merge(kv, &n, ctx);
     if (st != MV_OK) {
         for (i = 0; i < n; i++) mv__free(kv[i].key, ctx); /* (NULL where none was made) */
