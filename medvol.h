@@ -649,8 +649,9 @@ typedef struct mv_meta {
                                world RAS+ (the affine's space) and b (s/mm^2); owned by the
                                volume as ext is (mv_free releases it) */
     int n_kv;               /* key/value pairs (KEY/VALUE PAIRS): a NRRD header's, in file */
-    mv_keyvalue *kv;        /* order; owned by the volume as ext is: change them with
-                               mv_vol_set_keyvalue(s), never in place */
+    mv_keyvalue *kv;        /* order, then its kept fields (NRRD_ keys); owned by the
+                               volume as ext is: change them with mv_vol_set_keyvalue(s),
+                               never in place */
 } mv_meta;
 
 /* Ownership of mv_vol.data. */
@@ -867,9 +868,10 @@ MVDEF size_t mv_vol_bytes(const mv_vol *v);
 /* Replaces the extensions with copies of ext[0..n). allocates: yes. */
 MVDEF mv_status mv_vol_set_extensions(mv_vol *v, const mv_extension *ext, int n);
 /* KEY/VALUE PAIRS. meta.kv holds a NRRD header's "key:=value" lines (3D
-   Slicer's segment names and colours, a scanner's or a pipeline's notes):
-   what SimpleITK's reader puts in an image's metadata dictionary from them,
-   and what its writer writes back. mv_load of a .nrrd/.nhdr fills it (see
+   Slicer's segment names and colours, a scanner's or a pipeline's notes)
+   and the fields ITK keeps beside them under NRRD_ names (labels, kinds,
+   ...: NRRD, KEPT FIELDS): what SimpleITK's reader puts in an image's
+   metadata dictionary, and what its writer writes back. mv_load of a .nrrd/.nhdr fills it (see
    NRRD), mv_save to NRRD writes it, the volume operations carry it along
    as they carry extensions, and the other formats neither read nor write
    it. A key is a non-empty string; the rules are NRRD's, so that every
@@ -882,7 +884,12 @@ MVDEF mv_status mv_vol_set_extensions(mv_vol *v, const mv_extension *ext, int n)
    - each key once;
    - none of the diffusion keys, which meta.grad stands for (DIFFUSION
      GRADIENTS): DWMRI_b-value, DWMRI_gradient_NNNN, DWMRI_NEX_NNNN, and
-     "modality" with the value DWMRI.
+     "modality" with the value DWMRI;
+   - ITK's keys for NRRD fields (NRRD: KEPT FIELDS) hold what the field
+     can: a kind or a centering by name, a finite number for thicknesses
+     and old min / max, labels and units on one line and not ending with
+     a backslash, content on one line, not empty and not starting with
+     white space.
    Breaking one is MV_ERR_INVALID_ARG, naming the key, from the setters
    below and from the NRRD writer (a list edited in place).
    mv_vol_keyvalue: the value of key, or NULL (no such key, or v or key is
@@ -1041,7 +1048,44 @@ MVDEF mv_status mv_load_metaimage_mem(const void *header, size_t header_len, con
      image (RAS: LPS with x and y negated); axes past three keep their
      spacing and origin (meta.toffset), as for MetaImage. meta.format is
      MV_FORMAT_NRRD, qform_code = sform_code = 1, units mm and s; the
-     key/value pairs in meta.kv (KEY/VALUE PAIRS). Not kept: labels, units.
+     key/value pairs and the kept fields (below) in meta.kv (KEY/VALUE
+     PAIRS). Not kept: space units, sample units, axis mins and maxs (the
+     geometry stands for them), ITK's NRRD_space and NRRD_measurement frame
+     (the affine and meta.grad stand for them).
+   - KEPT FIELDS: what has no place in mv_vol is kept as ITK's NrrdImageIO
+     keeps it in its metadata dictionary, under its keys: "NRRD_content",
+     "NRRD_old min", "NRRD_old max" and, for image axis i (0-based: the
+     volume's axis), "NRRD_thicknesses[i]", "NRRD_centerings[i]",
+     "NRRD_kinds[i]", "NRRD_labels[i]", "NRRD_units[i]"; the axis of a
+     voxel's values (a vector volume's components, a DWI series' volumes,
+     a complex pair) as "NRRD_kinds[pixel]", "NRRD_labels[pixel]",
+     "NRRD_units[pixel]" (a layered Slicer segmentation keeps its list
+     kind there). Values as ITK's reader gives them: numbers as written,
+     kinds and centerings by teem's names, labels and units unquoted (\" a
+     quote, any other backslash kept), content from its first non-blank
+     character to the line's end; unknowns (nan, ???, "") left out. teem's
+     checks apply on reading (MV_ERR_BAD_HEADER, named): one quoted string
+     per axis in labels and units, no unit on an axis with a space
+     direction, numbers in thicknesses and old min / max, cell, node or ???
+     in centers. A "key:=value" pair named as a kept field is a dictionary
+     entry too; the field itself, when the header has it, replaces it (as in
+     ITK's dictionary), and one the writer would refuse (below) is dropped.
+     mv_save to NRRD writes the entries back as the fields (a per-axis key
+     of an axis the file lacks is left out, as ITK's writer leaves it, and
+     so are an image axis's units: every image axis is written with a space
+     direction, beside which teem refuses units; other NRRD_ keys,
+     "NRRD_kinds[0]_x" or "NRRD_space", are written as pairs, which
+     SimpleITK 2.5 drops), so a layered segmentation is written with its
+     list axis (ITK writes vector, which slicerio refuses). Unlike ITK's
+     writer, medvol's refuses (MV_ERR_INVALID_ARG, naming the key) what
+     would change how the file reads back: an image axis's kind other than
+     domain, space, time or ??? (ITK writes such a list axis without a
+     direction: the volume's shape changes), a values' kind of another
+     class or size (4-color on 3 components, domain, complex on a vector).
+     Operations carry the entries as they are, as ITK's filters carry the
+     dictionary: after permuting or reorienting axes a per-axis entry
+     still describes the file axis it came from (drop it with
+     mv_vol_set_keyvalue(v, key, NULL)).
    - Diffusion (DWI) files, as 3D Slicer, DWIConvert and teem's tend write
      them (NA-MIC's convention): "DWMRI_b-value:=b", one
      "DWMRI_gradient_NNNN:=gx gy gz" per volume (NNNN from 0000; a
@@ -1086,7 +1130,9 @@ MVDEF mv_status mv_load_metaimage_mem(const void *header, size_t header_len, con
    identity, "modality:=DWMRI", DWMRI_b-value the largest b and each
    gradient the LPS direction times sqrt(b / largest b). Refused
    (MV_ERR_UNSUPPORTED, named): float16, bfloat16, float128, complex256,
-   RGB dtypes, a complex vector volume, and active scaling.
+   RGB dtypes, a complex vector volume, and active scaling. Kept fields
+   (KEPT FIELDS) are written where teem writes them; a kept kind replaces
+   the kind named here for its axis.
    mv_save_mem / mv_save_io with opts.format = MV_FORMAT_NRRD write the
    attached .nrrd's bytes. mv_load_nrrd_mem reads from memory: header is
    the .nrrd (or the .nhdr's text), data the data file's bytes (NULL when
@@ -10460,9 +10506,12 @@ static int mv__kv_is_diffusion(const char *k, size_t kn, const char *val, size_t
            mv__key_index(k, kn, "DWMRI_NEX_", &i) || (kn == 8 && !memcmp(k, "modality", 8) && vn == 5 && !memcmp(val, "DWMRI", 5));
 }
 
+static const char *mv__nrrd_kept_key_problem(const char *key, const char *value);
+
 /* A pair that a NRRD header can hold and give back (KEY/VALUE PAIRS). */
 static mv_status mv__kv_check(const char *key, const char *value, const char *who)
 {
+    const char *why;
     MV__CHECK(key != NULL && value != NULL, MV_ERR_INVALID_ARG, "%s: a NULL key or value", who);
     MV__CHECK(key[0] != 0, MV_ERR_INVALID_ARG, "%s: an empty key (a NRRD reader drops it)", who);
     MV__CHECK(strstr(key, ":=") == NULL, MV_ERR_INVALID_ARG, "%s: key '%.60s' holds \":=\" (NRRD's separator)", who, key);
@@ -10473,6 +10522,8 @@ static mv_status mv__kv_check(const char *key, const char *value, const char *wh
               "%s: key '%.60s': a carriage return in the key or value (a NRRD reader ends the line there)", who, key);
     MV__CHECK(!mv__kv_is_diffusion(key, strlen(key), value, strlen(value)), MV_ERR_INVALID_ARG,
               "%s: key '%.60s' is a diffusion key: the gradient table is meta.grad (mv_vol_set_gradients)", who, key);
+    why = mv__nrrd_kept_key_problem(key, value);
+    MV__CHECK(!why, MV_ERR_INVALID_ARG, "%s: key '%.60s' = '%.60s': %s", who, key, value, why);
     return MV_OK;
 }
 
@@ -18095,7 +18146,8 @@ static mv_status mv__mgh_save(const char *path, const mv_vol *v, const mv_save_o
    - field names and enumerated values (types, encodings, kinds, spaces,
      endians, centers) are matched ignoring case; an unknown field, a
      repeated one, or a per-axis field without one entry per axis is
-     MV_ERR_BAD_HEADER, as in teem; key/value pairs are skipped;
+     MV_ERR_BAD_HEADER, as in teem; key/value pairs and the kept fields
+     (NRRD: KEPT FIELDS) are read into meta.kv after the voxels;
    - axes whose kind is domain, space, time or unknown are the image's axes
      ("domain" in teem); one other axis (vector, list, RGB-color, ...) holds
      the channels, which ITK moves to the pixel: medvol loads them as a
@@ -18339,7 +18391,10 @@ static mv_status mv__nrrd_fields_read(const char *text, size_t len, const char *
         i = mv__nrrd_fields[i].field;
         MV__CHECK(!f->val[i], MV_ERR_BAD_HEADER, "%s: line %zu: a second '%.*s' field", name, lineno, (int)k, b);
         c += c + 1 < e ? 2 : 1;
-        while (e > c && (e[-1] == ' ' || e[-1] == '\t')) e--;
+        if (i == MV__NF_CONTENT) /* free text, as ITK keeps it: white space skipped before it, kept after */
+            while (c < e && (*c == ' ' || *c == '\t')) c++;
+        else
+            while (e > c && (e[-1] == ' ' || e[-1] == '\t')) e--;
         f->val[i] = c;
         f->len[i] = (size_t)(e - c);
         if (i == MV__NF_DATA_FILE && e - c >= 4 && mv__streq_nocase_n(c, "LIST", 4)) break; /* file names follow */
@@ -18368,6 +18423,194 @@ static mv_status mv__nrrd_tokens(const char *field, const char *val, size_t vlen
         MV__CHECK(mv__nrrd_token(&p, end, &tok[i], &len[i]), MV_ERR_BAD_HEADER,
                   "%s: %s has %d entries, %d wanted (one per axis)", name, field, i, n);
     MV__CHECK(!mv__nrrd_token(&p, end, &t, &l), MV_ERR_BAD_HEADER, "%s: %s has more than %d entries", name, field, n);
+    return MV_OK;
+}
+
+/* ---- fields kept in meta.kv under ITK's names (see NRRD: KEPT FIELDS) ---- */
+
+enum {
+    MV__NK_CONTENT, MV__NK_OLD_MIN, MV__NK_OLD_MAX, /* one per file */
+    MV__NK_THICKNESS, MV__NK_CENTERING, MV__NK_KIND, MV__NK_LABEL, MV__NK_UNIT, /* one per axis */
+    MV__NK_COUNT
+};
+#define MV__NK_PER_AXIS(k) ((k) >= MV__NK_THICKNESS)
+
+/* The field names in ITK's keys ("NRRD_" name, "[axis]" for the per-axis ones). */
+static const char *const mv__nrrd_kept_names[MV__NK_COUNT] = {"content",    "old min", "old max", "thicknesses",
+                                                              "centerings", "kinds",   "labels",  "units"};
+
+/* Roles of a volume's axes in its NRRD file. */
+enum {
+    MV__NA_NONE,   /* no such axis in the file */
+    MV__NA_IMAGE,  /* an image axis: a space direction, a domain kind */
+    MV__NA_VALUES, /* the values of a voxel (vector volume): no direction */
+    MV__NA_DWI,    /* a DWI series' volumes: no direction, kind list or vector */
+    MV__NA_COMPLEX /* a complex dtype's pair: kind complex */
+};
+
+#define MV__NRRD_PIXEL MV__NRRD_MAX_DIM /* the axis of the values of a voxel: "[pixel]" */
+
+/* Whether key is ITK's key for a kept field: "NRRD_" and its name, then for
+   a per-axis field "[i]" (an image axis, i 0..15 in plain decimal) or, for
+   kinds, labels and units, "[pixel]" (the values' axis: MV__NRRD_PIXEL):
+   1, *field and *axis (-1 for the fields of the file). */
+static int mv__nrrd_kept_key(const char *key, int *field, int *axis)
+{
+    int f;
+    if (strncmp(key, "NRRD_", 5) != 0) return 0;
+    key += 5;
+    for (f = 0; f < MV__NK_COUNT; f++) {
+        size_t n = strlen(mv__nrrd_kept_names[f]);
+        const char *q = key + n;
+        if (strncmp(key, mv__nrrd_kept_names[f], n) != 0) continue;
+        *field = f;
+        *axis = -1;
+        if (!MV__NK_PER_AXIS(f)) return *q == 0;
+        if (f >= MV__NK_KIND && !strcmp(q, "[pixel]")) return *axis = MV__NRRD_PIXEL, 1;
+        if (q[0] != '[' || q[1] < '0' || q[1] > '9') return 0;
+        if (q[2] == ']' && q[3] == 0) return *axis = q[1] - '0', 1;
+        if (q[1] != '0' && q[2] >= '0' && q[2] <= '9' && q[3] == ']' && q[4] == 0) {
+            *axis = (q[1] - '0') * 10 + (q[2] - '0');
+            return *axis < MV__NRRD_MAX_DIM;
+        }
+        return 0;
+    }
+    return 0;
+}
+
+/* The index of kind name s in mv__nrrd_kinds (ignoring case), or -1. */
+static int mv__nrrd_kind_index(const char *s, size_t n)
+{
+    int k;
+    MV__NRRD_LOOKUP(mv__nrrd_kinds, name, s, n, k);
+    return k;
+}
+
+/* Whether all of s is one finite number (no white space before it). */
+static int mv__nrrd_is_number(const char *s)
+{
+    char *end;
+    double x = strtod(s, &end);
+    return *s && *s != ' ' && *s != '\t' && *end == 0 && isfinite(x);
+}
+
+/* What keeps value from standing for kept field `field` in a NRRD
+   header that gives it back (NULL: nothing). */
+static const char *mv__nrrd_kept_value_problem(int field, const char *value)
+{
+    size_t n = strlen(value);
+    switch (field) {
+    case MV__NK_CONTENT:
+        if (!n) return "empty (a header keeps no empty content)";
+        if (value[0] == ' ' || value[0] == '\t') return "starts with white space (a reader skips it)";
+        break;
+    case MV__NK_OLD_MIN:
+    case MV__NK_OLD_MAX:
+    case MV__NK_THICKNESS:
+        return mv__nrrd_is_number(value) ? NULL : "not a finite number";
+    case MV__NK_CENTERING:
+        return mv__nrrd_is(value, n, "cell") || mv__nrrd_is(value, n, "node") || !strcmp(value, "???")
+                   ? NULL
+                   : "not a centering: cell, node or ??? (unknown)";
+    case MV__NK_KIND:
+        return mv__nrrd_kind_index(value, n) >= 0 ? NULL : "not a NRRD axis kind";
+    default: /* labels, units: one quoted string each */
+        if (n && value[n - 1] == '\\') return "ends with a backslash (a reader takes \\\" for a quote)";
+        break;
+    }
+    return strchr(value, '\n') || strchr(value, '\r') ? "a line end in a field's value" : NULL;
+}
+
+/* (mv__kv_check's part: NULL unless key is a kept field's with a value
+   the field cannot hold.) */
+static const char *mv__nrrd_kept_key_problem(const char *key, const char *value)
+{
+    int field, axis;
+    return mv__nrrd_kept_key(key, &field, &axis) ? mv__nrrd_kept_value_problem(field, value) : NULL;
+}
+
+/* What keeps a per-axis value from describing an axis of that role
+   (channels: values per voxel), NULL: nothing. (Units are never refused:
+   those of an image axis are not written, mv__nrrd_kept_collect.) */
+static const char *mv__nrrd_kept_role_problem(int field, const char *value, int role, int channels)
+{
+    if (field == MV__NK_KIND) {
+        int k = mv__nrrd_kind_index(value, strlen(value)), size;
+        const char *kn;
+        if (k < 0) return "not a NRRD axis kind";
+        size = mv__nrrd_kinds[k].size;
+        kn = mv__nrrd_kinds[k].name;
+        if (role == MV__NA_IMAGE && !mv__nrrd_kinds[k].domain)
+            return "an image axis's kind is domain, space, time or ??? (another makes it a value axis)";
+        if (role == MV__NA_VALUES &&
+            (mv__nrrd_kinds[k].domain || size == 1 || !strcmp(kn, "complex") || strstr(kn, "masked") ||
+             (size && size != channels)))
+            return "not a kind for the values of a voxel (vector, list, ... of their count)";
+        if (role == MV__NA_DWI && strcmp(kn, "list") && strcmp(kn, "vector"))
+            return "a DWI series' volumes are of kind list or vector";
+        if (role == MV__NA_COMPLEX && strcmp(kn, "complex")) return "a complex volume's pair is of kind complex";
+    }
+    return NULL;
+}
+
+/* One quoted string of a labels or units field at *p, as teem reads it
+   (_nrrdGetQuotedString): white space, '"', then the characters up to the
+   next '"' that no backslash escapes ("\\\"" is a quote; any other
+   backslash stays). out (room for end - *p bytes, or NULL) gets them and
+   *olen their count; 0 without an opening or a closing quote. */
+static int mv__nrrd_quoted(const char **p, const char *end, char *out, size_t *olen)
+{
+    const char *q = *p;
+    size_t n = 0;
+    while (q < end && (*q == ' ' || *q == '\t')) q++;
+    if (q == end || *q != '"') return 0;
+    for (q++; q < end && *q != '"'; q++, n++) {
+        if (*q == '\\' && q + 1 < end && q[1] == '"') q++;
+        if (out) out[n] = *q;
+    }
+    if (q == end) return 0;
+    *olen = n;
+    *p = q + 1;
+    return 1;
+}
+
+/* The fields kept in meta.kv, checked as teem checks them on reading:
+   thicknesses numbers (nan allowed), centerings cell, node or ???, one
+   quoted string per axis in labels and units, no unit on an axis with a
+   space direction (directed[axis]), old min and old max numbers. */
+static mv_status mv__nrrd_parse_kept(const mv__nrrd_fieldset *f, const char *name, int dim, const int *directed)
+{
+    double x[MV__NRRD_MAX_DIM];
+    const char *tok[MV__NRRD_MAX_DIM];
+    size_t len[MV__NRRD_MAX_DIM], l;
+    int i, g;
+    if (f->val[MV__NF_THICKNESSES])
+        MV__TRY(mv__nrrd_numbers("thicknesses", f->val[MV__NF_THICKNESSES], f->len[MV__NF_THICKNESSES], x, dim, 1, 0, name));
+    if (f->val[MV__NF_OLD_MIN])
+        MV__TRY(mv__nrrd_numbers("old min", f->val[MV__NF_OLD_MIN], f->len[MV__NF_OLD_MIN], x, 1, 1, 0, name));
+    if (f->val[MV__NF_OLD_MAX])
+        MV__TRY(mv__nrrd_numbers("old max", f->val[MV__NF_OLD_MAX], f->len[MV__NF_OLD_MAX], x, 1, 1, 0, name));
+    if (f->val[MV__NF_CENTERS]) {
+        MV__TRY(mv__nrrd_tokens("centers", f->val[MV__NF_CENTERS], f->len[MV__NF_CENTERS], dim, tok, len, name));
+        for (i = 0; i < dim; i++)
+            MV__CHECK(mv__nrrd_is(tok[i], len[i], "cell") || mv__nrrd_is(tok[i], len[i], "node") ||
+                          mv__nrrd_is(tok[i], len[i], "???") || mv__nrrd_is(tok[i], len[i], "none"),
+                      MV_ERR_BAD_HEADER, "%s: centers[%d]: '%.*s' (cell, node, or ??? unknown)", name, i,
+                      (int)MV__MIN(len[i], (size_t)32), tok[i]);
+    }
+    for (g = 0; g < 2; g++) { /* labels, units */
+        const char *p = f->val[g ? MV__NF_UNITS : MV__NF_LABELS], *end, *what = g ? "units" : "labels";
+        if (!p) continue;
+        end = p + f->len[g ? MV__NF_UNITS : MV__NF_LABELS];
+        for (i = 0; i < dim; i++) {
+            MV__CHECK(mv__nrrd_quoted(&p, end, NULL, &l), MV_ERR_BAD_HEADER,
+                      "%s: %s: entry %d of %d is not a \"quoted\" string", name, what, i, dim);
+            MV__CHECK(!g || !l || !directed[i], MV_ERR_BAD_HEADER,
+                      "%s: units[%d] on an axis with a space direction (teem refuses it)", name, i);
+        }
+        while (p < end && (*p == ' ' || *p == '\t')) p++;
+        MV__CHECK(p == end, MV_ERR_BAD_HEADER, "%s: %s has more than %d entries", name, what, dim);
+    }
     return MV_OK;
 }
 
@@ -18538,7 +18781,7 @@ static mv_status mv__nrrd_space(const mv__nrrd_fieldset *f, const char *name, in
    axis mins when every image axis has one (cell centring unless centers
    says node: min + spacing / 2), else 0. */
 static mv_status mv__nrrd_parse_geometry(const mv__nrrd_fieldset *f, const char *name, int dim, const int64_t *sizes,
-                                         const int *axes, mv__mha *m)
+                                         const int *axes, mv__mha *m, int *directed)
 {
     double v[MV__NRRD_MAX_DIM], sign[MV__NRRD_MAX_DIM], spc[MV__NRRD_MAX_DIM];
     int i, j, r, sd = 0, none, n = m->ndims;
@@ -18546,7 +18789,7 @@ static mv_status mv__nrrd_parse_geometry(const mv__nrrd_fieldset *f, const char 
         m->spacing[i] = 1.0;
         for (r = 0; r < MV_MAX_DIMS; r++) m->dir[r][i] = r == i;
     }
-    for (i = 0; i < MV__NRRD_MAX_DIM; i++) spc[i] = 1.0;
+    for (i = 0; i < MV__NRRD_MAX_DIM; i++) spc[i] = 1.0, directed[i] = 0;
     MV__TRY(mv__nrrd_space(f, name, &sd, sign));
     MV__CHECK(sd || (!f->val[MV__NF_SPACE_DIRECTIONS] && !f->val[MV__NF_SPACE_ORIGIN]), MV_ERR_BAD_HEADER,
               "%s: space %s without a space or space dimension field", name,
@@ -18567,6 +18810,7 @@ static mv_status mv__nrrd_parse_geometry(const mv__nrrd_fieldset *f, const char 
             for (i = j = 0; i < dim; i++) {
                 double norm = 0;
                 MV__TRY(mv__nrrd_vector("space directions", &p, end, sd, v, &none, name));
+                directed[i] = !none;
                 if (j >= n || axes[j] != i) continue; /* the channel axis's direction (none, as a rule) */
                 if (!none) {
                     for (r = 0; r < sd; r++) norm += v[r] * v[r];
@@ -18709,7 +18953,8 @@ static mv_status mv__nrrd_parse(const char *text, size_t len, const char *name, 
 {
     mv__nrrd_fieldset f;
     int64_t sizes[MV__NRRD_MAX_DIM];
-    int axes[MV__NRRD_MAX_DIM], dim = 0, range = -1, blank = 0; /* (set by the calls: gcc -O3 cannot see it) */
+    int axes[MV__NRRD_MAX_DIM], directed[MV__NRRD_MAX_DIM], dim = 0, range = -1,
+        blank = 0; /* (set by the calls: gcc -O3 cannot see it) */
     memset(m, 0, sizeof(*m));
     m->format = MV_FORMAT_NRRD;
     m->channels = 1;
@@ -18719,7 +18964,8 @@ static mv_status mv__nrrd_parse(const char *text, size_t len, const char *name, 
               name);
     m->dwi = mv__nrrd_has_dwi(text, m->text_len);
     MV__TRY(mv__nrrd_parse_axes(&f, name, dim, sizes, m, axes, &range));
-    MV__TRY(mv__nrrd_parse_geometry(&f, name, dim, sizes, axes, m));
+    MV__TRY(mv__nrrd_parse_geometry(&f, name, dim, sizes, axes, m, directed));
+    MV__TRY(mv__nrrd_parse_kept(&f, name, dim, directed));
     return m->dwi ? mv__nrrd_dwi_frame(&f, name, m) : MV_OK;
 }
 
@@ -18973,36 +19219,165 @@ static mv_status mv__nrrd_kv_merge(mv_keyvalue *kv, int *n, void *ctx)
     return MV_OK;
 }
 
+/* The role of kept-field axis `axis` (an image axis or MV__NRRD_PIXEL) in
+   the layout a header gives (m). */
+static int mv__nrrd_load_role(const mv__mha *m, int axis)
+{
+    if (axis == MV__NRRD_PIXEL)
+        return m->dwi              ? MV__NA_DWI
+               : m->channels > 1   ? MV__NA_VALUES
+               : mv__dt[m->dtype].kind == MV__K_COMPLEX ? MV__NA_COMPLEX
+                                                        : MV__NA_NONE;
+    return axis < m->ndims ? MV__NA_IMAGE : MV__NA_NONE;
+}
+
+/* Appends the pair of kept field `field` of axis `axis` (-1: none;
+   MV__NRRD_PIXEL: "[pixel]"), value v[0..vl), at kv[*n]. */
+static mv_status mv__nrrd_kept_add(mv_keyvalue *kv, int *n, const char *field, int axis, const char *v, size_t vl,
+                                   void *ctx)
+{
+    char key[48] = "NRRD_"; /* (no snprintf: MEDVOL_NO_STDIO reads NRRD from memory too) */
+    size_t k = 5 + strlen(field);
+    memcpy(key + 5, field, k - 5);
+    if (axis == MV__NRRD_PIXEL) memcpy(key + k, "[pixel]", 7), k += 7;
+    else if (axis >= 0) {
+        key[k++] = '[';
+        if (axis >= 10) key[k++] = (char)('0' + axis / 10);
+        key[k++] = (char)('0' + axis % 10);
+        key[k++] = ']';
+    }
+    MV__TRY(mv__kv_fill(&kv[*n], key, k, v, vl, 0, ctx));
+    (*n)++;
+    return MV_OK;
+}
+
+/* The header's kept fields (NRRD: KEPT FIELDS) appended to kv at *n (room
+   for 3 + 5 MV__NRRD_MAX_DIM more), as ITK's reader puts them in its
+   dictionary: a per-axis value under the image axis that the file axis
+   became, the values' axis (vector components, DWI volumes, a complex
+   pair) as [pixel] with its kind, label and units only, none for a
+   dropped axis (size 1); numbers as written, kinds and
+   centerings by teem's names, labels and units unquoted; unknown values
+   (nan, ???, "") left out. */
+static mv_status mv__nrrd_kept_attach(const char *text, size_t len, const char *name, mv_keyvalue *kv, int *n,
+                                      void *ctx)
+{
+    static const int from[MV__NK_COUNT] = {MV__NF_CONTENT,    MV__NF_OLD_MIN, MV__NF_OLD_MAX, MV__NF_THICKNESSES,
+                                           MV__NF_CENTERS,    MV__NF_KINDS,   MV__NF_LABELS,  MV__NF_UNITS};
+    mv__nrrd_fieldset f;
+    const char *tok[MV__NRRD_MAX_DIM];
+    size_t tl[MV__NRRD_MAX_DIM], text_len, room = 1;
+    double x, sizes[MV__NRRD_MAX_DIM];
+    int map[MV__NRRD_MAX_DIM], dim, i, j = 0, blank, fld;
+    char *buf;
+    mv_status st = MV_OK;
+    MV__TRY(mv__nrrd_fields_read(text, len, name, &f, &text_len, &blank));
+    MV__TRY(mv__nrrd_numbers("dimension", f.val[MV__NF_DIMENSION], f.len[MV__NF_DIMENSION], &x, 1, 0, 1, name));
+    dim = (int)x;
+    MV__TRY(mv__nrrd_numbers("sizes", f.val[MV__NF_SIZES], f.len[MV__NF_SIZES], sizes, dim, 0, 1, name));
+    if (f.val[MV__NF_KINDS]) MV__TRY(mv__nrrd_tokens("kinds", f.val[MV__NF_KINDS], f.len[MV__NF_KINDS], dim, tok, tl, name));
+    for (i = 0; i < dim; i++) { /* as mv__nrrd_parse_axes laid them out */
+        int k = f.val[MV__NF_KINDS] ? mv__nrrd_kind_index(tok[i], tl[i]) : 0;
+        map[i] = mv__nrrd_kinds[k].domain ? j++ : sizes[i] > 1 ? MV__NRRD_PIXEL : -1;
+    }
+    room += f.val[MV__NF_LABELS] ? f.len[MV__NF_LABELS] : 0;
+    room += f.val[MV__NF_UNITS] ? f.len[MV__NF_UNITS] : 0;
+    buf = (char *)mv__alloc(room, ctx);
+    MV__CHECK(buf != NULL, MV_ERR_OUT_OF_MEMORY, "%s: labels and units: %zu bytes", name, room);
+    for (fld = 0; fld < MV__NK_COUNT && st == MV_OK; fld++) {
+        const char *p = f.val[from[fld]], *end, *t;
+        size_t l;
+        if (!p) continue;
+        end = p + f.len[from[fld]];
+        if (fld == MV__NK_CONTENT) {
+            if (p < end) st = mv__nrrd_kept_add(kv, n, "content", -1, p, (size_t)(end - p), ctx);
+            continue;
+        }
+        for (i = 0; i < (MV__NK_PER_AXIS(fld) ? dim : 1) && st == MV_OK; i++) {
+            int axis = MV__NK_PER_AXIS(fld) ? map[i] : -1, k;
+            if (fld == MV__NK_LABEL || fld == MV__NK_UNIT) {
+                (void)mv__nrrd_quoted(&p, end, buf, &l); /* (checked by mv__nrrd_parse_kept) */
+                t = buf;
+            } else {
+                (void)mv__nrrd_token(&p, end, &t, &l);
+            }
+            if ((MV__NK_PER_AXIS(fld) && axis < 0) || l == 0) continue;
+            if (axis == MV__NRRD_PIXEL && fld < MV__NK_KIND) continue; /* (ITK keeps the values' kind, label, units) */
+            if (fld == MV__NK_KIND) {
+                k = mv__nrrd_kind_index(t, l);
+                if (k < 0 || !strcmp(mv__nrrd_kinds[k].name, "???") || !strcmp(mv__nrrd_kinds[k].name, "none")) continue;
+                t = mv__nrrd_kinds[k].name, l = strlen(t);
+            } else if (fld == MV__NK_CENTERING) {
+                if (!mv__nrrd_is(t, l, "cell") && !mv__nrrd_is(t, l, "node")) continue;
+                t = mv__nrrd_is(t, l, "cell") ? "cell" : "node", l = 4;
+            } else if (fld != MV__NK_LABEL && fld != MV__NK_UNIT) { /* thicknesses, old min, old max */
+                char num[64];                                         /* (parsed: under 64 characters) */
+                memcpy(num, t, MV__MIN(l, sizeof(num) - 1));
+                num[MV__MIN(l, sizeof(num) - 1)] = 0;
+                if (!mv__nrrd_is_number(num)) continue; /* nan: unknown */
+            }
+            st = mv__nrrd_kept_add(kv, n, mv__nrrd_kept_names[fld], axis, t, l, ctx);
+        }
+    }
+    mv__free(buf, ctx);
+    return st;
+}
+
+/* Drops from kv[0..*n) the kept-field pairs that the writer would refuse
+   for the volume m describes (a value the field cannot hold, a kind its
+   axis cannot have: pairs in the file named as ITK names fields), so that
+   every list a load gives can be saved again. */
+static void mv__nrrd_kept_filter(mv_keyvalue *kv, int *n, const mv__mha *m, void *ctx)
+{
+    int i, k, field, axis;
+    for (i = k = 0; i < *n; i++) {
+        const char *why = NULL;
+        if (mv__nrrd_kept_key(kv[i].key, &field, &axis)) {
+            why = mv__nrrd_kept_value_problem(field, kv[i].value);
+            if (!why && axis >= 0)
+                why = mv__nrrd_kept_role_problem(field, kv[i].value, mv__nrrd_load_role(m, axis), m->channels);
+        }
+        if (why) mv__free(kv[i].key, ctx);
+        else kv[k++] = kv[i];
+    }
+    *n = k;
+}
+
 /* The header's key/value pairs into v->meta.kv (KEY/VALUE PAIRS): the
    diffusion keys left out (meta.grad stands for them), the others
-   unescaped and merged as teem does, empty keys dropped. A NUL byte in one
-   is MV_ERR_BAD_HEADER. */
-static mv_status mv__nrrd_kv_attach(const char *text, size_t len, const char *name, mv_vol *v)
+   unescaped and merged as teem does, empty keys dropped; then the kept
+   fields (NRRD: KEPT FIELDS), which replace a pair of the same key as in
+   ITK's dictionary. A NUL byte in a pair is MV_ERR_BAD_HEADER. */
+static mv_status mv__nrrd_kv_attach(const char *text, size_t len, const char *name, const mv__mha *m, mv_vol *v)
 {
     void *ctx = v->alloc_ctx;
     size_t pos = 0, kl, vl;
     const char *k, *val;
     mv_keyvalue *kv;
-    int n = 0, i = 0;
+    int n = 0, i = 0, room;
     mv_status st = MV_OK;
     while (mv__nrrd_next_kv(text, len, &pos, &k, &kl, &val, &vl)) {
         MV__CHECK(!memchr(k, 0, kl + 2 + vl), MV_ERR_BAD_HEADER, "%s: key/value pair '%.*s' holds a NUL byte", name,
                   (int)MV__MIN(kl, (size_t)40), k);
         n += kl > 0 && !mv__kv_is_diffusion(k, kl, val, vl); /* (at most the header's lines: n fits an int) */
     }
-    if (n == 0) return MV_OK;
-    kv = (mv_keyvalue *)mv__alloc_zero((size_t)n * sizeof(mv_keyvalue), ctx);
-    MV__CHECK(kv != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %d key/value pairs", name, n);
+    room = n + 3 + 5 * MV__NRRD_MAX_DIM;
+    kv = (mv_keyvalue *)mv__alloc_zero((size_t)room * sizeof(mv_keyvalue), ctx);
+    MV__CHECK(kv != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %d key/value pairs", name, room);
     pos = 0;
     while (st == MV_OK && i < n && mv__nrrd_next_kv(text, len, &pos, &k, &kl, &val, &vl))
         if (kl > 0 && !mv__kv_is_diffusion(k, kl, val, vl)) st = mv__kv_fill(&kv[i++], k, kl, val, vl, 1, ctx);
+    if (st == MV_OK) st = mv__nrrd_kept_attach(text, len, name, kv, &i, ctx);
+    n = i;
     if (st == MV_OK) st = mv__nrrd_kv_merge(kv, &n, ctx);
     if (st != MV_OK) {
-        for (i = 0; i < n; i++) mv__free(kv[i].key, ctx); /* (NULL where none was made) */
+        for (i = 0; i < room; i++) mv__free(kv[i].key, ctx); /* (NULL where none was made) */
         mv__free(kv, ctx);
         return mv__fail_prefix(st, "%s", name);
     }
+    mv__nrrd_kept_filter(kv, &n, m, ctx);
     mv__free_keyvalues(&v->meta, ctx);
+    if (n == 0) mv__free(kv, ctx), kv = NULL;
     v->meta.kv = kv;
     v->meta.n_kv = n;
     return MV_OK;
@@ -19068,7 +19443,7 @@ static mv_status mv__nrrd_load_src(mv__src *s, const char *path, const mv_load_o
     if (st == MV_OK) st = mv__nrrd_load_parsed(&m, s, path, opts, out);
     if (st == MV_OK) { /* the metadata in the keys (out loaded: freed on failure) */
         if (m.dwi) st = mv__nrrd_dwi_attach(text, m.text_len, s->name, &m, opts, out);
-        if (st == MV_OK) st = mv__nrrd_kv_attach(text, m.text_len, s->name, out);
+        if (st == MV_OK) st = mv__nrrd_kv_attach(text, m.text_len, s->name, &m, out);
         if (st != MV_OK) mv_free(out);
     }
     mv__free(owned, ctx);
@@ -19115,7 +19490,7 @@ MVDEF mv_status mv_load_nrrd_mem(const void *header, size_t header_len, const vo
     st = mv__mha_load_parsed(&m, &hs, m.local ? &hs : &ds, opts, !m.local, &res);
     if (st == MV_OK) {
         if (m.dwi) st = mv__nrrd_dwi_attach((const char *)header, m.text_len, "NRRD header", &m, opts, &res);
-        if (st == MV_OK) st = mv__nrrd_kv_attach((const char *)header, m.text_len, "NRRD header", &res);
+        if (st == MV_OK) st = mv__nrrd_kv_attach((const char *)header, m.text_len, "NRRD header", &m, &res);
         if (st != MV_OK) mv_free(&res);
     }
     if (st == MV_OK) st = mv__out_commit(out, &res);
@@ -19178,41 +19553,151 @@ static void mv__nrrd_put_escaped(char *buf, size_t cap, size_t *at, const char *
     }
 }
 
+/* A volume's kept fields (NRRD: KEPT FIELDS) by file axis: v[field][axis]
+   (the single fields at [0]), NULL where it has none. */
+typedef struct mv__nrrd_kept_w {
+    const char *v[MV__NK_COUNT][MV__NRRD_MAX_DIM];
+    int any[MV__NK_COUNT];
+} mv__nrrd_kept_w;
+
+/* The role of kept-field axis `axis` (an image axis or MV__NRRD_PIXEL) in
+   the file the writer makes of v (w, dwi), and *file_axis its place there:
+   the values first (vector), the volumes last (DWI). */
+static int mv__nrrd_write_role(const mv_vol *v, const mv__mha_w *w, int dwi, int axis, int *file_axis)
+{
+    int lead = w->channels > 1 || mv__dt[v->dtype].kind == MV__K_COMPLEX;
+    *file_axis = 0;
+    if (axis == MV__NRRD_PIXEL) {
+        if (dwi) *file_axis = 3;
+        return dwi                 ? MV__NA_DWI
+               : w->channels > 1   ? MV__NA_VALUES
+               : lead              ? MV__NA_COMPLEX
+                                   : MV__NA_NONE;
+    }
+    *file_axis = lead + axis;
+    return axis < (dwi ? 3 : w->ndims) ? MV__NA_IMAGE : MV__NA_NONE;
+}
+
+/* v's kept fields by file axis (the values' forms checked already, with
+   the pairs). A per-axis key for an axis the file lacks is not written, as
+   ITK's writer leaves it, nor an image axis's units (the writer gives every
+   image axis a space direction, beside which teem refuses units); a kind
+   its axis cannot have is MV_ERR_INVALID_ARG, naming the key. */
+static mv_status mv__nrrd_kept_collect(const mv_vol *v, const mv__mha_w *w, int dwi, const char *name,
+                                       mv__nrrd_kept_w *kw)
+{
+    int i, field, axis, fa = 0, role;
+    memset(kw, 0, sizeof(*kw));
+    for (i = 0; i < v->meta.n_kv; i++) {
+        const mv_keyvalue *p = &v->meta.kv[i];
+        if (!mv__nrrd_kept_key(p->key, &field, &axis)) continue;
+        if (axis >= 0) {
+            const char *why;
+            role = mv__nrrd_write_role(v, w, dwi, axis, &fa);
+            if (role == MV__NA_NONE || (field == MV__NK_UNIT && role == MV__NA_IMAGE)) continue;
+            why = mv__nrrd_kept_role_problem(field, p->value, role, w->channels);
+            MV__CHECK(!why, MV_ERR_INVALID_ARG, "%s: key '%s' = '%.60s': %s", name, p->key, p->value, why);
+        }
+        kw->v[field][axis >= 0 ? fa : 0] = p->value;
+        kw->any[field] = 1;
+    }
+    return MV_OK;
+}
+
+/* Appends " \"s\"": a label or unit as teem writes one, '"' escaped. */
+static void mv__nrrd_put_quoted(char *buf, size_t cap, size_t *at, const char *s)
+{
+    mv__mha_put(buf, cap, at, " \"");
+    for (; *s && *at < cap; s++) {
+        if (*s == '"') {
+            buf[(*at)++] = '\\';
+            if (*at == cap) break;
+        }
+        buf[(*at)++] = *s;
+    }
+    mv__mha_put(buf, cap, at, "\"");
+}
+
+/* Appends a kept per-axis field's line for the file's d axes (nan, ??? or
+   "" for an axis without a value); nothing when no axis has one. Kinds
+   are written with the others' defaults (mv__nrrd_header_text). */
+static void mv__nrrd_put_kept(char *buf, size_t cap, size_t *at, const mv__nrrd_kept_w *kw, int field, int d)
+{
+    int a;
+    if (!kw->any[field]) return;
+    mv__mha_put(buf, cap, at, "%s:", mv__nrrd_kept_names[field]);
+    for (a = 0; a < d; a++) {
+        const char *x = kw->v[field][a];
+        if (field == MV__NK_LABEL || field == MV__NK_UNIT) mv__nrrd_put_quoted(buf, cap, at, x ? x : "");
+        else if (field == MV__NK_CENTERING)
+            mv__mha_put(buf, cap, at, " %s", !x ? "???" : mv__nrrd_is(x, strlen(x), "cell") ? "cell" : mv__nrrd_is(x, strlen(x), "node") ? "node" : "???");
+        else mv__mha_put(buf, cap, at, " %s", x ? x : "nan");
+    }
+    mv__mha_put(buf, cap, at, "\n");
+}
+
+/* The kind written for file axis a: a kept one by teem's name (none as
+   ??? for unknown), else def. */
+static const char *mv__nrrd_kind_out(const mv__nrrd_kept_w *kw, int a, const char *def)
+{
+    const char *x = kw->v[MV__NK_KIND][a];
+    int k = x ? mv__nrrd_kind_index(x, strlen(x)) : -1;
+    if (k < 0) return def;
+    return !strcmp(mv__nrrd_kinds[k].name, "none") ? "???" : mv__nrrd_kinds[k].name;
+}
+
 /* The header as ITK's NrrdImageIO writes it (teem's field order): LPS
    space for three axes, else "space dimension"; channels (or a complex
    pair) as a first axis with no direction. A DWI series (dwi: its
    metadata, w 4D) has three space axes and its volumes last, kind list.
-   The key/value pairs of meta follow. */
+   The kept fields (kw) go where teem puts them; the key/value pairs of
+   meta follow. */
 static size_t mv__nrrd_header_text(const mv__mha_w *w, mv_dtype dt, int compressed, const char *data_file,
-                                   const mv_meta *meta, const mv_meta *dwi, char *buf, size_t cap)
+                                   const mv_meta *meta, const mv_meta *dwi, const mv__nrrd_kept_w *kw, char *buf,
+                                   size_t cap)
 {
     size_t at = 0, cs = mv__dt[dt].kind == MV__K_COMPLEX ? mv__dt[mv__dt[dt].comp].size : mv__dt[dt].size;
-    int i, r, n = dwi ? 3 : w->ndims, lead = w->channels > 1 || mv__dt[dt].kind == MV__K_COMPLEX;
+    int i, r, field, axis, n = dwi ? 3 : w->ndims, lead = w->channels > 1 || mv__dt[dt].kind == MV__K_COMPLEX;
+    int d = lead + n + (dwi != NULL);
     double col[MV_MAX_DIMS];
     mv__mha_put(buf, cap, &at,
                 "NRRD0004\n# Complete NRRD file format specification at:\n"
-                "# http://teem.sourceforge.net/nrrd/format.html\ntype: %s\ndimension: %d\n",
-                mv__nrrd_type_name(dt), n + lead + (dwi != NULL));
+                "# http://teem.sourceforge.net/nrrd/format.html\n");
+    if (kw->any[MV__NK_CONTENT]) mv__mha_put(buf, cap, &at, "content: %s\n", kw->v[MV__NK_CONTENT][0]);
+    mv__mha_put(buf, cap, &at, "type: %s\ndimension: %d\n", mv__nrrd_type_name(dt), d);
     if (n == 3) mv__mha_put(buf, cap, &at, "space: left-posterior-superior\n");
     else mv__mha_put(buf, cap, &at, "space dimension: %d\n", n);
     mv__mha_put(buf, cap, &at, "sizes:");
     if (lead) mv__mha_put(buf, cap, &at, " %d", w->channels > 1 ? w->channels : 2);
     for (i = 0; i < n + (dwi != NULL); i++) mv__mha_put(buf, cap, &at, " %lld", (long long)w->dim[i]);
-    mv__mha_put(buf, cap, &at, "\nspace directions:%s", lead ? " none" : "");
+    mv__mha_put(buf, cap, &at, "\n");
+    mv__nrrd_put_kept(buf, cap, &at, kw, MV__NK_THICKNESS, d);
+    mv__mha_put(buf, cap, &at, "space directions:%s", lead ? " none" : "");
     for (i = 0; i < n; i++) {
         for (r = 0; r < n; r++) col[r] = w->dir[r][i] * w->spacing[i];
         mv__mha_put(buf, cap, &at, " ");
         mv__nrrd_put_vector(buf, cap, &at, col, n);
     }
-    mv__mha_put(buf, cap, &at, "%s\nkinds:%s", dwi ? " none" : "", !lead ? "" : w->channels > 1 ? " vector" : " complex");
-    for (i = 0; i < n; i++) mv__mha_put(buf, cap, &at, dwi ? " space" : " domain");
-    mv__mha_put(buf, cap, &at, "%s\n", dwi ? " list" : "");
+    mv__mha_put(buf, cap, &at, "%s\n", dwi ? " none" : "");
+    mv__nrrd_put_kept(buf, cap, &at, kw, MV__NK_CENTERING, d);
+    mv__mha_put(buf, cap, &at, "kinds:");
+    for (i = 0; i < d; i++)
+        mv__mha_put(buf, cap, &at, " %s",
+                    mv__nrrd_kind_out(kw, i, i < lead ? (w->channels > 1 ? "vector" : "complex")
+                                             : dwi      ? (i < 3 ? "space" : "list")
+                                                        : "domain"));
+    mv__mha_put(buf, cap, &at, "\n");
+    mv__nrrd_put_kept(buf, cap, &at, kw, MV__NK_LABEL, d);
+    mv__nrrd_put_kept(buf, cap, &at, kw, MV__NK_UNIT, d);
+    if (kw->any[MV__NK_OLD_MIN]) mv__mha_put(buf, cap, &at, "old min: %s\n", kw->v[MV__NK_OLD_MIN][0]);
+    if (kw->any[MV__NK_OLD_MAX]) mv__mha_put(buf, cap, &at, "old max: %s\n", kw->v[MV__NK_OLD_MAX][0]);
     if (cs > 1) mv__mha_put(buf, cap, &at, "endian: %s\n", mv__host_is_big_endian() ? "big" : "little");
     mv__mha_put(buf, cap, &at, "encoding: %s\nspace origin: ", compressed ? "gzip" : "raw");
     mv__nrrd_put_vector(buf, cap, &at, w->offset, n);
     mv__mha_put(buf, cap, &at, "\n");
     if (dwi) mv__nrrd_put_dwi(buf, cap, &at, dwi);
     for (i = 0; i < meta->n_kv; i++) {
+        if (mv__nrrd_kept_key(meta->kv[i].key, &field, &axis)) continue; /* a field, or an axis the file lacks */
         mv__nrrd_put_escaped(buf, cap, &at, meta->kv[i].key);
         mv__mha_put(buf, cap, &at, ":=");
         mv__nrrd_put_escaped(buf, cap, &at, meta->kv[i].value);
@@ -19253,6 +19738,7 @@ static mv_status mv__nrrd_encode(const mv_vol *v, const char *name, const mv_sav
                                  unsigned char **tmp)
 {
     void *ctx = opts ? opts->alloc_ctx : NULL;
+    mv__nrrd_kept_w kw;
     mv__mha_w w;
     mv_vol t;
     int dwi;
@@ -19271,8 +19757,9 @@ static mv_status mv__nrrd_encode(const mv_vol *v, const char *name, const mv_sav
     MV__CHECK(!dwi || !mv_vol_keyvalue(v, "modality"), MV_ERR_INVALID_ARG,
               "%s: key 'modality' = '%.60s': a DWI series is written with modality:=DWMRI", name,
               mv_vol_keyvalue(v, "modality"));
-    *tlen = mv__nrrd_header_text(&w, v->dtype, opts && opts->compress, data_file, &v->meta, dwi ? &v->meta : NULL, text,
-                                 cap);
+    MV__TRY(mv__nrrd_kept_collect(v, &w, dwi, name, &kw));
+    *tlen = mv__nrrd_header_text(&w, v->dtype, opts && opts->compress, data_file, &v->meta, dwi ? &v->meta : NULL, &kw,
+                                 text, cap);
     MV__CHECK(*tlen < cap, MV_ERR_INVALID_ARG, "%s: header text too long", name);
     return mv__mha_payload(v, &w, opts, 1, ctx, payload, n, tmp);
 }

@@ -325,7 +325,9 @@ static void print_info(const char *path, const mv_vol *vp)
         printf("gradients    %d (%d with b = 0), b %g .. %g s/mm^2, first direction (RAS) %g %g %g\n", m->n_grad, nb0, lo,
                hi, m->grad[0], m->grad[1], m->grad[2]);
     }
-    if (m->n_kv > 0) printf("key/values   %d (NRRD's key:=value lines, escaped as there)\n", m->n_kv);
+    if (m->n_kv > 0)
+        printf("key/values   %d (NRRD's key:=value lines, then its fields under ITK's NRRD_ names; escaped)\n",
+               m->n_kv);
     for (i = 0; i < m->n_kv; i++) {
         printf("  ");
         print_escaped(m->kv[i].key);

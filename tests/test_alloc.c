@@ -216,15 +216,17 @@ MV_TEST(alloc, failing_allocator_never_leaks)
         ta_fail_at = -1;
     }
     /* NRRD key/value pairs: the load's list, each pair's block, the merge
-       of a repeated key; the setters and a copy that carries them */
+       of a repeated key, the kept fields (their labels' buffer); the setters
+       and a copy that carries them */
     {
         static const char nrrd[] = "NRRD0004\ntype: uchar\ndimension: 1\nsizes: 2\nencoding: raw\na:=1\nb:=x\\ny\n"
-                                   "a:=2\nc:=3\n\nAB";
+                                   "a:=2\nc:=3\nkinds: space\nlabels: \"L\"\ncontent: c\n\nAB";
         mv_keyvalue two[2];
         ta_allocs = 0;
         REQUIRE_OK(mv_load_nrrd_mem(nrrd, sizeof(nrrd) - 1, NULL, 0, &back, NULL));
         needed = ta_allocs;
-        EXPECT(back.meta.n_kv == 3 && !strcmp(mv_vol_keyvalue(&back, "a"), "2") && !strcmp(mv_vol_keyvalue(&back, "b"), "x\ny"));
+        EXPECT(back.meta.n_kv == 6 && !strcmp(mv_vol_keyvalue(&back, "a"), "2") && !strcmp(mv_vol_keyvalue(&back, "b"), "x\ny"));
+        EXPECT(!strcmp(mv_vol_keyvalue(&back, "NRRD_labels[0]"), "L") && !strcmp(mv_vol_keyvalue(&back, "NRRD_content"), "c"));
         mv_free(&back);
         for (k = 0; k < needed; k++) {
             long live_before = ta_live;

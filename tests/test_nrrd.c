@@ -666,8 +666,15 @@ MV_TEST(nrrd, dwi_gradients)
     REQUIRE_OK(mv_convert(&v, &w, MV_DT_F32, NULL));
     EXPECT(w.meta.n_grad == 4 && memcmp(w.meta.grad, v.meta.grad, 16 * sizeof(double)) == 0);
     mv_free(&w);
+    /* the file's kinds are kept (NRRD: KEPT FIELDS), the volumes' as [pixel] */
+    EXPECT(v.meta.n_kv == 4 && !strcmp(mv_vol_keyvalue(&v, "NRRD_kinds[pixel]"), "list") &&
+           !strcmp(mv_vol_keyvalue(&v, "NRRD_kinds[2]"), "domain"));
+    REQUIRE_OK(mv_save(q, &v, NULL));
+    EXPECT(has_line(q, "kinds: domain domain domain list"));
     /* written back as Slicer reads a DWI series: LPS, the volumes last, the
-       identity frame, each gradient the LPS direction x sqrt(b / 1000) */
+       identity frame, each gradient the LPS direction x sqrt(b / 1000); the
+       image axes of kind space when no kinds are kept */
+    REQUIRE_OK(mv_vol_set_keyvalues(&v, NULL, 0));
     REQUIRE_OK(mv_save(q, &v, NULL));
     EXPECT(has_line(q, "kinds: space space space list") && has_line(q, "sizes: 2 2 2 4"));
     EXPECT(has_line(q, "space directions: (-2,0,0) (0,-2,0) (0,0,3) none") && has_line(q, "space origin: (-1,-2,3)"));
@@ -766,13 +773,17 @@ static const char *const kv_want[7][2] = {{"Segment0_Name", "liver"}, {"k", "v2"
                                           {"x", "y\nz\\q\\t\\"},      {"empty", ""},        {"modality", "MRI"},
                                           {"multi", "a:=b"}};
 
+/* v's pairs, the kept fields (NRRD_ keys: nrrd.kept_fields) passed over,
+   are want[0..n) in order. */
 static int kv_list_is(const mv_vol *v, const char *const (*want)[2], int n)
 {
-    int i;
-    if (v->meta.n_kv != n) return 0;
-    for (i = 0; i < n; i++)
-        if (strcmp(v->meta.kv[i].key, want[i][0]) || strcmp(v->meta.kv[i].value, want[i][1])) return 0;
-    return 1;
+    int i, j = 0;
+    for (i = 0; i < v->meta.n_kv; i++) {
+        if (!strncmp(v->meta.kv[i].key, "NRRD_", 5)) continue;
+        if (j == n || strcmp(v->meta.kv[i].key, want[j][0]) || strcmp(v->meta.kv[i].value, want[j][1])) return 0;
+        j++;
+    }
+    return j == n;
 }
 
 MV_TEST(nrrd, key_values)
@@ -863,7 +874,7 @@ MV_TEST(nrrd, key_values)
        would contradict the modality:=DWMRI it is written with */
     dwi_file(p);
     REQUIRE_OK(mv_load(p, &v, NULL));
-    EXPECT(v.meta.n_kv == 0 && v.meta.n_grad == 4);
+    EXPECT(kv_list_is(&v, kv_want, 0) && v.meta.n_grad == 4);
     REQUIRE_OK(mv_vol_set_keyvalue(&v, "modality", "MRI"));
     EXPECT(mv_save(tu_path(names[0]), &v, NULL) == MV_ERR_INVALID_ARG && strstr(mv_last_error(), "modality"));
     REQUIRE_OK(mv_vol_set_keyvalue(&v, "modality", NULL));
@@ -871,7 +882,7 @@ MV_TEST(nrrd, key_values)
     REQUIRE_OK(mv_save(tu_path(names[0]), &v, NULL));
     EXPECT(has_line(tu_path(names[0]), "scanner:=3T") && has_line(tu_path(names[0]), "modality:=DWMRI"));
     REQUIRE_OK(mv_load(tu_path(names[0]), &w, NULL));
-    EXPECT(w.meta.n_kv == 1 && w.meta.n_grad == 4 && !strcmp(mv_vol_keyvalue(&w, "scanner"), "3T"));
+    EXPECT(w.meta.n_grad == 4 && !strcmp(mv_vol_keyvalue(&w, "scanner"), "3T"));
     mv_free(&w);
     mv_free(&v);
     remove(tu_path(names[0]));
@@ -882,6 +893,146 @@ MV_TEST(nrrd, key_values)
         put_nrrd(p, head, tail, sizeof(tail));
         EXPECT(mv_load(p, &v, NULL) == MV_ERR_BAD_HEADER && strstr(mv_last_error(), "NUL") &&
                strstr(mv_last_error(), "nr_kv.nrrd") && v.data == NULL);
+    }
+    remove(p);
+}
+
+/* NRRD: KEPT FIELDS. The expected list is ITK's reading (SimpleITK 2.5's
+   dictionary of this header, checked by hand; diff_sitk.py's nrrd family
+   compares random ones): content from its first non-blank character to
+   the line's end; per image axis thicknesses (nan: none), centerings,
+   kinds (??? none) and labels (\" a quote, any other backslash kept, ""
+   none); the values' axis as [pixel] with its kind, label and units; old
+   min (old max nan: none). A pair named as a kept field stays unless the
+   field replaces it (labels[1] is "" here, so the pair stays). */
+#define KEPT_HEADER                                                                                       \
+    "NRRD0004\ntype: uchar\ndimension: 4\nspace: left-posterior-superior\nsizes: 3 2 2 2\n"                 \
+    "content:   CT  head \t\nthicknesses: nan 1.5 nan 2\ncenters: ??? cell NODE ???\n"                 \
+    "space directions: none (1,0,0) (0,1,0) (0,0,1)\nkinds: RGB-color space domain ???\n"                \
+    "labels: \"rgb \\\"x\\\"\"  \"a\\\\b\" \"\" \"z\"\nunits: \"u\" \"\" \"\" \"\"\nold min: -3.5\nold max: nan\n" \
+    "NRRD_labels[1]:=L1\nNRRD_units[0]:=mm\nNRRD_thicknesses[9]:=3\nNRRD_kinds[0]_vendor:=x\nencoding: raw\n\n"
+
+static const char *const kept_want[17][2] = {
+    {"NRRD_labels[1]", "L1"},         {"NRRD_units[0]", "mm"},       {"NRRD_thicknesses[9]", "3"},
+    {"NRRD_kinds[0]_vendor", "x"},
+    {"NRRD_content", "CT  head \t"}, {"NRRD_old min", "-3.5"},      {"NRRD_thicknesses[0]", "1.5"},
+    {"NRRD_thicknesses[2]", "2"},     {"NRRD_centerings[0]", "cell"}, {"NRRD_centerings[1]", "node"},
+    {"NRRD_kinds[pixel]", "RGB-color"}, {"NRRD_kinds[0]", "space"}, {"NRRD_kinds[1]", "domain"},
+    {"NRRD_labels[pixel]", "rgb \"x\""}, {"NRRD_labels[0]", "a\\\\b"}, {"NRRD_labels[2]", "z"},
+    {"NRRD_units[pixel]", "u"}};
+
+static int kept_list_is(const mv_vol *v, const char *const (*want)[2], int n)
+{
+    int i;
+    if (v->meta.n_kv != n) return 0;
+    for (i = 0; i < n; i++)
+        if (strcmp(v->meta.kv[i].key, want[i][0]) || strcmp(v->meta.kv[i].value, want[i][1])) return 0;
+    return 1;
+}
+
+MV_TEST(nrrd, kept_fields)
+{
+    static const char *const bad_values[8][2] = {
+        {"NRRD_kinds[0]", "bogus"},     {"NRRD_centerings[1]", "middle"}, {"NRRD_thicknesses[0]", "1x"},
+        {"NRRD_content", " lead"},      {"NRRD_labels[0]", "a\\"},        {"NRRD_labels[pixel]", "a\nb"},
+        {"NRRD_old min", "inf"},        {"NRRD_content", ""}};
+    static const char *const bad_roles[5][2] = {{"NRRD_kinds[0]", "list"},        {"NRRD_kinds[2]", "vector"},
+                                                {"NRRD_kinds[pixel]", "4-color"}, {"NRRD_kinds[pixel]", "complex"},
+                                                {"NRRD_kinds[pixel]", "domain"}};
+    static const char *const bad_files[6] = {
+        "units: \"\" \"mm\" \"\" \"\"\n",  /* a unit beside a space direction (teem refuses it) */
+        "labels: \"a\" \"b\" \"c\"\n",     /* three labels for four axes */
+        "labels: \"a\" \"b\" \"c\" \"d\" \"e\"\n", "labels: \"a\" \"b\" \"c\" \"d\n", "centers: cell cell cell middle\n",
+        "thicknesses: 1 2 x 4\n"};
+    unsigned char data[24];
+    char p[1024], q[1024], text[1024];
+    mv_load_opts o = MV_ZERO_INIT;
+    mv_vol v, w;
+    int i;
+    for (i = 0; i < 24; i++) data[i] = (unsigned char)i;
+    snprintf(p, sizeof(p), "%s", tu_path("nr_kept.nrrd"));
+    snprintf(q, sizeof(q), "%s", tu_path("nr_kept_out.nrrd"));
+    put_nrrd(p, KEPT_HEADER, data, sizeof(data));
+    REQUIRE_OK(mv_load(p, &v, NULL));
+    EXPECT_MSG(kept_list_is(&v, kept_want, 17), "%d pairs, the first '%s'", v.meta.n_kv,
+               v.meta.n_kv ? v.meta.kv[0].key : "");
+    o.header_only = 1;
+    REQUIRE_OK(mv_load(p, &w, &o));
+    EXPECT(kept_list_is(&w, kept_want, 17));
+    mv_free(&w);
+    /* written as teem writes the fields, the pixel axis first; the key of an
+       axis the file lacks and an image axis's unit left out (as ITK's
+       writer; teem refuses units beside a space direction), others as pairs */
+    REQUIRE_OK(mv_save(q, &v, NULL));
+    EXPECT(has_line(q, "content: CT  head \t") && has_line(q, "thicknesses: nan 1.5 nan 2"));
+    EXPECT(has_line(q, "centerings: ??? cell node ???") && has_line(q, "kinds: RGB-color space domain domain"));
+    EXPECT(has_line(q, "labels: \"rgb \\\"x\\\"\" \"a\\\\b\" \"L1\" \"z\"") && has_line(q, "units: \"u\" \"\" \"\" \"\""));
+    EXPECT(has_line(q, "old min: -3.5") && !has_line(q, "old max: nan") && has_line(q, "NRRD_kinds[0]_vendor:=x"));
+    EXPECT(!has_line(q, "NRRD_thicknesses[9]:=3") && !has_line(q, "NRRD_labels[1]:=L1"));
+    EXPECT(!has_line(q, "NRRD_units[0]:=mm"));
+    REQUIRE_OK(mv_load(q, &w, NULL));
+    for (i = 0; i < 17; i++)
+        EXPECT_MSG(i == 1 || i == 2 || (mv_vol_keyvalue(&w, kept_want[i][0]) &&
+                              !strcmp(mv_vol_keyvalue(&w, kept_want[i][0]), kept_want[i][1])),
+                   "%s after a round trip: %s", kept_want[i][0], mv_vol_keyvalue(&w, kept_want[i][0]));
+    EXPECT(w.meta.n_kv == 16 && !strcmp(mv_vol_keyvalue(&w, "NRRD_kinds[2]"), "domain") &&
+           memcmp(w.data, v.data, 24) == 0);
+    mv_free(&w);
+    /* the setters refuse what the fields cannot hold, named; other NRRD_
+       keys are plain pairs */
+    for (i = 0; i < 8; i++) {
+        EXPECT_MSG(mv_vol_set_keyvalue(&v, bad_values[i][0], bad_values[i][1]) == MV_ERR_INVALID_ARG, "%s = '%s'",
+                   bad_values[i][0], bad_values[i][1]);
+        EXPECT_MSG(strstr(mv_last_error(), bad_values[i][0]) != NULL, "%s", mv_last_error());
+    }
+    EXPECT(!strcmp(mv_vol_keyvalue(&v, "NRRD_kinds[0]"), "space"));
+    REQUIRE_OK(mv_vol_set_keyvalue(&v, "NRRD_kinds[01]", "anything"));
+    REQUIRE_OK(mv_vol_set_keyvalue(&v, "NRRD_thicknesses[pixel]", "anything"));
+    REQUIRE_OK(mv_vol_set_keyvalue(&v, "NRRD_centerings[0]", "NODE"));
+    REQUIRE_OK(mv_vol_set_keyvalue(&v, "NRRD_kinds[pixel]", "3-vector"));
+    REQUIRE_OK(mv_save(q, &v, NULL));
+    EXPECT(has_line(q, "NRRD_kinds[01]:=anything") && has_line(q, "NRRD_thicknesses[pixel]:=anything"));
+    EXPECT(has_line(q, "centerings: ??? node node ???") && has_line(q, "kinds: 3-vector space domain domain"));
+    remove(q);
+    /* the writer refuses a kind or a unit the axis cannot have, named, no file */
+    for (i = 0; i < 5; i++) {
+        REQUIRE_OK(mv_vol_copy(&v, &w));
+        REQUIRE_OK(mv_vol_set_keyvalue(&w, bad_roles[i][0], bad_roles[i][1]));
+        EXPECT_MSG(mv_save(q, &w, NULL) == MV_ERR_INVALID_ARG && strstr(mv_last_error(), bad_roles[i][0]), "%s = %s: %s",
+                   bad_roles[i][0], bad_roles[i][1], mv_last_error());
+        EXPECT(access(q, F_OK) != 0);
+        mv_free(&w);
+    }
+    mv_free(&v);
+    /* a complex volume's pair: [pixel] of kind complex only */
+    {
+        const uint16_t one = 1;
+        float c[6] = {1, 2, 3, 4, 5, 6};
+        snprintf(text, sizeof(text),
+                 "NRRD0004\ntype: float\ndimension: 2\nsizes: 2 3\nkinds: complex domain\n"
+                 "labels: \"re-im\" \"x\"\nendian: %s\nencoding: raw\n\n",
+                 *(const unsigned char *)&one ? "little" : "big");
+        put_nrrd(p, text, c, sizeof(c));
+        REQUIRE_OK(mv_load(p, &v, NULL));
+        EXPECT(v.dtype == MV_DT_C64 && !strcmp(mv_vol_keyvalue(&v, "NRRD_kinds[pixel]"), "complex") &&
+               !strcmp(mv_vol_keyvalue(&v, "NRRD_labels[pixel]"), "re-im") &&
+               !strcmp(mv_vol_keyvalue(&v, "NRRD_labels[0]"), "x"));
+        REQUIRE_OK(mv_save(q, &v, NULL));
+        EXPECT(has_line(q, "labels: \"re-im\" \"x\" \"\"") || has_line(q, "labels: \"re-im\" \"x\""));
+        REQUIRE_OK(mv_vol_set_keyvalue(&v, "NRRD_kinds[pixel]", "vector"));
+        EXPECT(mv_save(q, &v, NULL) == MV_ERR_INVALID_ARG);
+        mv_free(&v);
+        remove(q);
+    }
+    /* fields teem refuses: damage, named */
+    for (i = 0; i < 6; i++) {
+        snprintf(text, sizeof(text),
+                 "NRRD0004\ntype: uchar\ndimension: 4\nspace: left-posterior-superior\nsizes: 3 2 2 2\n"
+                 "space directions: none (1,0,0) (0,1,0) (0,0,1)\nkinds: vector domain domain domain\n%sencoding: raw\n\n",
+                 bad_files[i]);
+        put_nrrd(p, text, data, sizeof(data));
+        EXPECT_MSG(mv_load(p, &v, NULL) == MV_ERR_BAD_HEADER && strstr(mv_last_error(), "nr_kept.nrrd"), "file %d: %s",
+                   i, mv_last_error());
     }
     remove(p);
 }

@@ -168,13 +168,21 @@ fi
 
 $T phantom "$W/p.nii" --size 24 && $T info "$W/p.nii" | grep -q "24 x 24 x 24" && ok || bad "phantom"
 $T phantom "$W/q.nii" --size 16 --kind smooth --dtype int16 && $T info "$W/q.nii" | grep -q int16 && ok || bad "smooth phantom"
-# a NRRD's key/value pairs: listed by info, kept by convert (escaped as in the file)
+# a NRRD's key/value pairs: listed by info, kept by convert (escaped as in the
+# file); then the fields kept under ITK's names (the kinds medvol wrote)
 printf 'NRRD0004\ntype: uchar\ndimension: 3\nsizes: 2 1 1\nencoding: raw\nSegment0_Name:=liver\nnote:=a\\nb\n\nAB' > "$W/kv.nrrd"
-$T convert "$W/kv.nrrd" "$W/kv2.nhdr" && $T info "$W/kv2.nhdr" > "$W/kvinfo" && grep -q "^key/values   2" "$W/kvinfo" \
-  && grep -qx "  Segment0_Name:=liver" "$W/kvinfo" && grep -qxF '  note:=a\nb' "$W/kvinfo" && ok || bad "info lists NRRD key/values"
+$T convert "$W/kv.nrrd" "$W/kv2.nhdr" && $T info "$W/kv2.nhdr" > "$W/kvinfo" && grep -q "^key/values   5" "$W/kvinfo" \
+  && grep -qx "  Segment0_Name:=liver" "$W/kvinfo" && grep -qxF '  note:=a\nb' "$W/kvinfo" \
+  && grep -qxF '  NRRD_kinds[2]:=domain' "$W/kvinfo" && ok || bad "info lists NRRD key/values"
 $T convert "$W/kv2.nhdr" "$W/kv3.nrrd" --unset note --set "Segment0_Name:=right lung" --set "x:=1:=2" \
-  && $T info "$W/kv3.nrrd" > "$W/kvinfo" && grep -q "^key/values   2" "$W/kvinfo" && grep -qx "  Segment0_Name:=right lung" "$W/kvinfo" \
-  && grep -qx "  x:=1:=2" "$W/kvinfo" && ok || bad "convert --set / --unset"
+  --set 'NRRD_labels[0]:=left "L"' && $T info "$W/kv3.nrrd" > "$W/kvinfo" && grep -q "^key/values   6" "$W/kvinfo" \
+  && grep -qx "  Segment0_Name:=right lung" "$W/kvinfo" && grep -qx "  x:=1:=2" "$W/kvinfo" \
+  && grep -qxF '  NRRD_labels[0]:=left "L"' "$W/kvinfo" && grep -qxF 'labels: "left \"L\"" "" ""' "$W/kv3.nrrd" \
+  && ok || bad "convert --set / --unset"
+$T convert "$W/kv2.nhdr" "$W/kv4.nrrd" --set "NRRD_kinds[0]:=bogus" 2> "$W/err"; [ $? -eq 2 ] \
+  && grep -q "not a NRRD axis kind" "$W/err" && [ ! -e "$W/kv4.nrrd" ] && ok || bad "convert --set refuses a field's bad value"
+$T convert "$W/kv2.nhdr" "$W/kv4.nrrd" --set "NRRD_kinds[0]:=list" 2> "$W/err"; [ $? -eq 1 ] \
+  && grep -q "NRRD_kinds\[0\]" "$W/err" && [ ! -e "$W/kv4.nrrd" ] && ok || bad "convert refuses a kind its axis cannot have"
 $T convert "$W/kv2.nhdr" "$W/kv4.nrrd" --set "#k:=v" 2> "$W/err"; [ $? -eq 2 ] && grep -q "MV_ERR_INVALID_ARG" "$W/err" \
   && grep -q "'#k'" "$W/err" && [ ! -e "$W/kv4.nrrd" ] && ok || bad "convert --set refuses a key NRRD cannot hold"
 $T stats "$W/missing.nii" 2> "$W/err"; [ $? -eq 1 ] && grep -q "MV_ERR_NOT_FOUND" "$W/err" && ok || bad "missing file: exit 1 + status"

@@ -12,10 +12,13 @@ are NRRD key/value pairs (Segment0_Name:=ribs ...). For each file:
     "key:=value" lines in their order, and the values of SimpleITK's
     metadata dictionary of the file (unescaped by teem: Slicer writes a
     conversion parameter's newlines as "\n");
+  - medvol's kept fields (NRRD_kinds[i] under ITK's names, the layered
+    file's NRRD_kinds[pixel] list) are those of SimpleITK's dictionary;
   - medvol's .seg.nrrd written from it (mv_save, gzip) is read by SimpleITK
-    as the same image with the same pairs, and by slicerio (the labelmap;
-    slicerio reads layers only from kind list, medvol writes ITK's vector)
-    as the same segmentation: every segment field, the voxels, the
+    as the same image with the same pairs and fields, and by slicerio as
+    the same segmentation: every segment field, the voxels (the layers
+    too: slicerio reads them only from an axis of kind list, which medvol
+    writes back from the kept kind; ITK's writer says vector), the
     IJK-to-LPS matrix.
 Exit 0 when all hold, 1 on a failure (named), 2 usage. Debian's python3 with
 SimpleITK and slicerio from PyPI (.ci/run installs them).
@@ -30,7 +33,7 @@ import SimpleITK as sitk
 import slicerio
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from diff_sitk import Failure, check_sitk_reads, mv_pairs, sitk_pairs  # noqa: E402
+from diff_sitk import Failure, check_sitk_reads, mv_pairs, sitk_fields, sitk_pairs  # noqa: E402
 
 
 def file_keys(path):
@@ -49,19 +52,23 @@ def check(exe, src, tmp):
     ld = [os.path.join(tmp, n) for n in ('ld.raw', 'ld.mat', 'ld.kv')]
     run('mha-load', src, *ld)
     got = mv_pairs(ld[2])
+    fields = {k: v for k, v in got.items() if k.startswith('NRRD_')}
+    got = {k: v for k, v in got.items() if not k.startswith('NRRD_')}
     if list(got) != file_keys(src):
         raise Failure('%s: medvol\'s keys\n%s\nthe header\'s\n%s' % (src, list(got), file_keys(src)))
     ref = sitk.ReadImage(src)
     if got != sitk_pairs(ref):
         raise Failure('%s: medvol\'s pairs differ from SimpleITK\'s dictionary: %s' % (
             src, [k for k in got if got[k] != sitk_pairs(ref).get(k)]))
+    layers = ref.GetNumberOfComponentsPerPixel()
+    if fields != sitk_fields(ref):
+        raise Failure('%s: medvol\'s kept fields %r, SimpleITK\'s %r' % (src, fields, sitk_fields(ref)))
     dst = os.path.join(tmp, 'mv.seg.nrrd')
     run('convert', src, dst, '1', '6')
     check_sitk_reads(dst, ref)
-    if sitk_pairs(sitk.ReadImage(dst)) != sitk_pairs(ref):
-        raise Failure('%s read by SimpleITK: its pairs differ from %s\'s' % (dst, src))
-    if ref.GetNumberOfComponentsPerPixel() > 1:
-        return '%d pairs, %d layers: SimpleITK' % (len(got), ref.GetNumberOfComponentsPerPixel())
+    back = sitk.ReadImage(dst)
+    if sitk_pairs(back) != sitk_pairs(ref) or sitk_fields(back) != sitk_fields(ref):
+        raise Failure('%s read by SimpleITK: its pairs or fields differ from %s\'s' % (dst, src))
     a, b = slicerio.read_segmentation(src), slicerio.read_segmentation(dst)
     if a['segments'] != b['segments']:
         raise Failure('%s read by slicerio: segments\n%s\nfrom %s\n%s' % (dst, b['segments'], src, a['segments']))
@@ -69,7 +76,8 @@ def check(exe, src, tmp):
         raise Failure('%s read by slicerio: the voxels differ' % dst)
     if np.max(np.abs(np.array(a['ijkToLPS']) - np.array(b['ijkToLPS']))) > 1e-9:
         raise Failure('%s read by slicerio: ijkToLPS\n%s\nfrom\n%s' % (dst, b['ijkToLPS'], a['ijkToLPS']))
-    return '%d pairs, %d segments: SimpleITK and slicerio' % (len(got), len(a['segments']))
+    return '%d pairs, %d segments%s: SimpleITK and slicerio' % (
+        len(got), len(a['segments']), ', %d layers' % layers if layers > 1 else '')
 
 
 def main():
