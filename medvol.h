@@ -19295,6 +19295,7 @@ static mv_status mv__nrrd_kept_attach(const char *text, size_t len, const char *
         }
         for (i = 0; i < (MV__NK_PER_AXIS(fld) ? dim : 1) && st == MV_OK; i++) {
             int axis = MV__NK_PER_AXIS(fld) ? map[i] : -1, k;
+            t = NULL, l = 0;
             if (fld == MV__NK_LABEL || fld == MV__NK_UNIT) {
                 (void)mv__nrrd_quoted(&p, end, buf, &l); /* (checked by mv__nrrd_parse_kept) */
                 t = buf;
@@ -19628,9 +19629,10 @@ static void mv__nrrd_put_kept(char *buf, size_t cap, size_t *at, const mv__nrrd_
     mv__mha_put(buf, cap, at, "%s:", mv__nrrd_kept_names[field]);
     for (a = 0; a < d; a++) {
         const char *x = kw->v[field][a];
+        size_t n = x ? strlen(x) : 0;
         if (field == MV__NK_LABEL || field == MV__NK_UNIT) mv__nrrd_put_quoted(buf, cap, at, x ? x : "");
-        else if (field == MV__NK_CENTERING)
-            mv__mha_put(buf, cap, at, " %s", !x ? "???" : mv__nrrd_is(x, strlen(x), "cell") ? "cell" : mv__nrrd_is(x, strlen(x), "node") ? "node" : "???");
+        else if (field == MV__NK_CENTERING) /* (by teem's name: cell, node, ???) */
+            mv__mha_put(buf, cap, at, " %s", mv__nrrd_is(x, n, "cell") ? "cell" : mv__nrrd_is(x, n, "node") ? "node" : "???");
         else mv__mha_put(buf, cap, at, " %s", x ? x : "nan");
     }
     mv__mha_put(buf, cap, at, "\n");
