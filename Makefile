@@ -67,7 +67,7 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool stats $(BUILD)/run-p.nii $(BUILD)/run-f.nii && \
 	  $(BUILD)/mvtool stats $(BUILD)/run-p.nii -k $(BUILD)/run-f.nii -P 5,50,95 && \
 	  $(BUILD)/mvtool convert $(BUILD)/run-p.nii $(BUILD)/run-p.mha --compress --dtype float32 && \
-	  $(BUILD)/mvtool convert $(BUILD)/run-p.mha $(BUILD)/run-p.mhd && \
+	  $(BUILD)/mvtool convert $(BUILD)/run-p.mha $(BUILD)/run-p.mhd --set "PatientName:=Shepp^Logan" && \
 	  $(BUILD)/mvtool info $(BUILD)/run-p.mhd && $(BUILD)/mvtool stats $(BUILD)/run-p.mha && \
 	  $(BUILD)/mvtool convert $(BUILD)/run-m.nii.gz $(BUILD)/run-m.mgz --dtype float32 && \
 	  $(BUILD)/mvtool info $(BUILD)/run-m.mgz && $(BUILD)/mvtool stats $(BUILD)/run-m.mgz && \

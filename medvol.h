@@ -870,12 +870,15 @@ MVDEF mv_status mv_vol_set_extensions(mv_vol *v, const mv_extension *ext, int n)
 /* KEY/VALUE PAIRS. meta.kv holds a NRRD header's "key:=value" lines (3D
    Slicer's segment names and colours, a scanner's or a pipeline's notes)
    and the fields ITK keeps beside them under NRRD_ names (labels, kinds,
-   ...: NRRD, KEPT FIELDS): what SimpleITK's reader puts in an image's
-   metadata dictionary, and what its writer writes back. mv_load of a .nrrd/.nhdr fills it (see
-   NRRD), mv_save to NRRD writes it, the volume operations carry it along
-   as they carry extensions, and the other formats neither read nor write
-   it. A key is a non-empty string; the rules are NRRD's, so that every
-   list round-trips through a file:
+   ...: NRRD, KEPT FIELDS), or a MetaImage header's extra fields
+   (METAIMAGE: EXTRA FIELDS): what SimpleITK's reader puts in an image's
+   metadata dictionary, and what its writer writes back. mv_load of a
+   .nrrd/.nhdr or .mha/.mhd fills it, mv_save to NRRD or MetaImage writes
+   it (MetaImage: the pairs it can hold), the volume operations carry it
+   along as they carry extensions; NIfTI and MGH files neither read nor
+   write it (as ITK's NIfTI writer drops its dictionary). A key is a
+   non-empty string; the rules are NRRD's, so that every list round-trips
+   through a NRRD file:
    - no key contains ":=" (the line's separator) or ": " (teem, and so
      SimpleITK, reads a line whose ": " comes before its ":=" as a field)
      or starts with '#' (a comment); no key or value contains a carriage
@@ -979,6 +982,21 @@ MVDEF mv_status mv_load(const char *path, mv_vol *out, const mv_load_opts *opts)
    - Voxels straight from a file map or read in parallel as NIfTI's do;
      compressed ones are decoded whole (a large zlib stream on several
      threads, as a gzip member: >>impl-gzip), then converted or cropped.
+   - Lines as MetaIO reads them: the key ends at the first '=' or ':'
+     ("NDims: 3" is NDims), the value starts after any more '=', ':' and
+     blanks; both are trimmed.
+   - EXTRA FIELDS: a line whose key is none of MetaIO's fields goes into
+     meta.kv (KEY/VALUE PAIRS) as ITK's MetaImageIO puts it in its
+     metadata dictionary (a scanner's PatientName, a pipeline's notes), in
+     file order, a repeated key keeping its first place and its last value;
+     AcquisitionDate, DistanceUnits and Modality go there too, under ITK's
+     names ITK_ExperimentDate, ITK_VoxelUnits and Modality (as written; ITK
+     adds Modality = MET_MOD_UNKNOWN to every image, medvol does not). A
+     key NRRD could not give back (a leading '#', ": " inside) is left out,
+     so every list can be saved in either format; MetaIO's own fields
+     (Comment, Name, ElementMin, ...) are not kept. Where medvol and
+     MetaIO differ: MetaIO drops a value's last character when it is not
+     ASCII (UTF-8 'é'), medvol keeps it.
    mv_save to .mha / .mhd writes ITK's layout (its field order, 17-digit
    numbers, BinaryDataByteOrderMSB of this host): for .mhd the voxels go to
    NAME.raw (NAME.zraw compressed) beside it, both renamed into place under
@@ -993,7 +1011,14 @@ MVDEF mv_status mv_load(const char *path, mv_vol *out, const mv_load_opts *opts)
    MetaImage lacks (complex, RGB, float16, bfloat16, float128) and active
    scaling (scl_slope/scl_inter: MetaImage has none; load with
    opts.scaled first). NIfTI-only metadata (descrip, intent parameters,
-   extensions, slice timing) is not written.
+   extensions, slice timing) is not written. meta.kv is written as extra
+   fields after ElementSpacing, as ITK writes its dictionary (ITK's three
+   names turned back into MetaIO's), each pair that reads back the same:
+   left out are an empty value (ITK writes none either), a line end or
+   white space at either end, a key with '=' or ':' or that is one of
+   MetaIO's fields, a value starting with '=' or ':'. The pairs are checked
+   as for NRRD (KEY/VALUE PAIRS: a list edited in place is
+   MV_ERR_INVALID_ARG).
    mv_load_metaimage_mem reads from memory: header is the .mha (or the
    .mhd's text), data the .mhd's data file (NULL for LOCAL). */
 MVDEF mv_status mv_load_metaimage_mem(const void *header, size_t header_len, const void *data, size_t data_len,
@@ -10508,21 +10533,27 @@ static int mv__kv_is_diffusion(const char *k, size_t kn, const char *val, size_t
 
 static const char *mv__nrrd_kept_key_problem(const char *key, const char *value);
 
+/* What keeps a pair from a NRRD header that gives it back (KEY/VALUE
+   PAIRS), NULL: nothing. */
+static const char *mv__kv_problem(const char *key, const char *value)
+{
+    if (!key[0]) return "an empty key (a NRRD reader drops it)";
+    if (strstr(key, ":=")) return "the key holds \":=\" (NRRD's separator)";
+    if (strstr(key, ": ")) return "the key holds \": \" (teem reads such a line as a field)";
+    if (key[0] == '#') return "the key starts with '#' (a NRRD comment)";
+    if (strchr(key, '\r') || strchr(value, '\r'))
+        return "a carriage return in the key or value (a NRRD reader ends the line there)";
+    if (mv__kv_is_diffusion(key, strlen(key), value, strlen(value)))
+        return "a diffusion key: the gradient table is meta.grad (mv_vol_set_gradients)";
+    return mv__nrrd_kept_key_problem(key, value);
+}
+
 /* A pair that a NRRD header can hold and give back (KEY/VALUE PAIRS). */
 static mv_status mv__kv_check(const char *key, const char *value, const char *who)
 {
     const char *why;
     MV__CHECK(key != NULL && value != NULL, MV_ERR_INVALID_ARG, "%s: a NULL key or value", who);
-    MV__CHECK(key[0] != 0, MV_ERR_INVALID_ARG, "%s: an empty key (a NRRD reader drops it)", who);
-    MV__CHECK(strstr(key, ":=") == NULL, MV_ERR_INVALID_ARG, "%s: key '%.60s' holds \":=\" (NRRD's separator)", who, key);
-    MV__CHECK(strstr(key, ": ") == NULL, MV_ERR_INVALID_ARG,
-              "%s: key '%.60s' holds \": \" (teem reads such a line as a field)", who, key);
-    MV__CHECK(key[0] != '#', MV_ERR_INVALID_ARG, "%s: key '%.60s' starts with '#' (a NRRD comment)", who, key);
-    MV__CHECK(!strchr(key, '\r') && !strchr(value, '\r'), MV_ERR_INVALID_ARG,
-              "%s: key '%.60s': a carriage return in the key or value (a NRRD reader ends the line there)", who, key);
-    MV__CHECK(!mv__kv_is_diffusion(key, strlen(key), value, strlen(value)), MV_ERR_INVALID_ARG,
-              "%s: key '%.60s' is a diffusion key: the gradient table is meta.grad (mv_vol_set_gradients)", who, key);
-    why = mv__nrrd_kept_key_problem(key, value);
+    why = mv__kv_problem(key, value);
     MV__CHECK(!why, MV_ERR_INVALID_ARG, "%s: key '%.60s' = '%.60s': %s", who, key, value, why);
     return MV_OK;
 }
@@ -16683,8 +16714,9 @@ MVDEF mv_status mv_save(const char *path, const mv_vol *v, const mv_save_opts *o
    zlib stream) and interleaved by channel, in the file itself (LOCAL) or in
    the file that line names. The parser keeps MetaIO's readings (checked
    against SimpleITK 2.5: tests/py/diff_sitk.py's metaimage family and
-   tests/py/check_itk_metaimage.py): keys are matched
-   case-sensitively and unknown ones ignored; an absent BinaryData means
+   tests/py/check_itk_metaimage.py): keys end at '=' or ':' and are
+   matched case-sensitively, unknown ones kept as extra fields (meta.kv:
+   mv__mha_kv_attach); an absent BinaryData means
    binary; MET_LONG / MET_ULONG are 4 bytes; ElementSpacing wins over
    ElementSize; Position/Origin mean Offset and Rotation/Orientation mean
    TransformMatrix; an array field reads its first NDims (NDims^2) numbers
@@ -16696,6 +16728,7 @@ MVDEF mv_status mv_save(const char *path, const mv_vol *v, const mv_save_opts *o
 enum { MV__NRRD_BYTES = 0, MV__NRRD_ASCII, MV__NRRD_HEX }; /* mv__mha.text_enc */
 struct mv__mha;
 static mv_status mv__nrrd_skip_lines(mv__src *src, int64_t n, uint64_t *off);
+static mv_status mv__nrrd_kv_merge(mv_keyvalue *kv, int *n, void *ctx);
 static mv_status mv__nrrd_text_decode(const struct mv__mha *m, const char *in, size_t len, unsigned char *out,
                                       size_t want, const char *name);
 
@@ -16739,10 +16772,13 @@ static MV__UNUSED const char *mv__mha_type_name(mv_dtype dt)
     return NULL;
 }
 
-/* One "Key = Value" line of the header: the key and the value, trimmed. */
+/* One "Key = Value" line of the header (or "Key: Value": MetaIO's key
+   ends at the first '=' or ':'): the key and the value, trimmed; eq: the
+   line has its separator. */
 typedef struct mv__mha_line {
     const char *key, *val;
     size_t key_len, val_len;
+    int eq;
 } mv__mha_line;
 
 static int mv__mha_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
@@ -16755,15 +16791,17 @@ static int mv__mha_next_line(const char *text, size_t len, size_t *pos, mv__mha_
     for (e = b; e < len && text[e] != '\n'; e++) {
     }
     *pos = e < len ? e + 1 : e;
-    for (k = b; k < e && text[k] != '='; k++) {
+    for (k = b; k < e && text[k] != '=' && text[k] != ':'; k++) { /* (MetaIO ends a key at either) */
     }
     l->key = text + b;
     l->key_len = k - b;
+    l->eq = k < e;
     while (l->key_len && mv__mha_space(l->key[l->key_len - 1])) l->key_len--;
     while (l->key_len && mv__mha_space(l->key[0])) l->key++, l->key_len--;
     l->val = text + (k < e ? k + 1 : e);
     l->val_len = (size_t)(text + e - l->val);
-    while (l->val_len && mv__mha_space(l->val[0])) l->val++, l->val_len--;
+    while (l->val_len && (mv__mha_space(l->val[0]) || l->val[0] == '=' || l->val[0] == ':')) /* (MET_SkipToVal) */
+        l->val++, l->val_len--;
     while (l->val_len && mv__mha_space(l->val[l->val_len - 1])) l->val_len--;
     return 1;
 }
@@ -16934,6 +16972,92 @@ static mv_status mv__mha_parse(const char *text, size_t len, const char *name, m
     }
     MV__CHECK(!(m->compressed && m->header_size < 0), MV_ERR_UNSUPPORTED,
               "%s: HeaderSize = -1 with CompressedData (where would the stream start?)", name);
+    return MV_OK;
+}
+
+/* ---- extra fields: "Key = Value" lines MetaIO does not know (see METAIMAGE) ---- */
+
+/* MetaIO's own fields (MetaObject's and MetaImage's, matched
+   case-sensitively): never extras. */
+static const char *const mv__mha_metaio_fields[] = {
+    "ObjectType", "ObjectSubType", "FileFormatVersion", "Comment", "AcquisitionDate", "NDims", "Name", "ID",
+    "ParentID", "CompressedData", "CompressedDataSize", "BinaryData", "ElementByteOrderMSB",
+    "BinaryDataByteOrderMSB", "Color", "Position", "Origin", "Offset", "TransformMatrix", "Rotation",
+    "Orientation", "CenterOfRotation", "DistanceUnits", "AnatomicalOrientation", "ElementSpacing", "DimSize",
+    "HeaderSize", "Modality", "ImagePosition", "SequenceID", "ElementMin", "ElementMax",
+    "ElementNumberOfChannels", "ElementSize", "ElementNBits", "ElementToIntensityFunctionSlope",
+    "ElementToIntensityFunctionOffset", "ElementType", "ElementDataFile"};
+
+/* MetaIO fields ITK's MetaImageIO keeps in its dictionary, under its names. */
+static const char *const mv__mha_itk_names[3][2] = {
+    {"AcquisitionDate", "ITK_ExperimentDate"}, {"DistanceUnits", "ITK_VoxelUnits"}, {"Modality", "Modality"}};
+
+static int mv__mha_is_metaio_field(const char *k, size_t n)
+{
+    size_t i;
+    for (i = 0; i < sizeof(mv__mha_metaio_fields) / sizeof(mv__mha_metaio_fields[0]); i++)
+        if (strlen(mv__mha_metaio_fields[i]) == n && !memcmp(k, mv__mha_metaio_fields[i], n)) return 1;
+    return 0;
+}
+
+/* The dictionary key of header line l (its key, or ITK's name for the
+   three fields it keeps; *kl its length), NULL for a line that is not an
+   extra: a MetaIO field, no '=', an empty key. */
+static const char *mv__mha_extra_key(const mv__mha_line *l, size_t *kl)
+{
+    int i;
+    if (!l->eq || !l->key_len) return NULL;
+    for (i = 0; i < 3; i++)
+        if (mv__mha_is(l, mv__mha_itk_names[i][0])) return *kl = strlen(mv__mha_itk_names[i][1]), mv__mha_itk_names[i][1];
+    if (mv__mha_is_metaio_field(l->key, l->key_len)) return NULL;
+    *kl = l->key_len;
+    return l->key;
+}
+
+/* The header's extra fields (up to ElementDataFile, text[0..len)) into
+   v->meta.kv as ITK's MetaImageIO puts them in its dictionary: key and
+   value trimmed, a repeated key in its first place with its last value;
+   AcquisitionDate, DistanceUnits and Modality under ITK's names. A pair a
+   NRRD header could not give back (a key with ": " or a leading '#', a
+   carriage return inside: KEY/VALUE PAIRS) is left out, so that every list
+   can be written again. */
+static mv_status mv__mha_kv_attach(const char *text, size_t len, const char *name, mv_vol *v)
+{
+    void *ctx = v->alloc_ctx;
+    mv__mha_line l;
+    mv_keyvalue *kv = NULL;
+    size_t pos, kl;
+    int n = 0, i = 0, pass;
+    mv_status st = MV_OK;
+    for (pass = 0; pass < 2; pass++) { /* count, then fill */
+        pos = 0;
+        while (st == MV_OK && mv__mha_next_line(text, len, &pos, &l) && !mv__mha_is(&l, "ElementDataFile")) {
+            const char *k = mv__mha_extra_key(&l, &kl);
+            if (!k || memchr(k, 0, kl) || memchr(l.val, 0, l.val_len)) continue; /* (a C string ends there) */
+            if (pass == 0) n++;
+            else if (i < n) st = mv__kv_fill(&kv[i++], k, kl, l.val, l.val_len, 0, ctx);
+        }
+        if (pass == 0) {
+            if (n == 0) return MV_OK;
+            kv = (mv_keyvalue *)mv__alloc_zero((size_t)n * sizeof(mv_keyvalue), ctx);
+            MV__CHECK(kv != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %d extra fields", name, n);
+        }
+    }
+    n = i;
+    if (st == MV_OK) st = mv__nrrd_kv_merge(kv, &n, ctx);
+    if (st != MV_OK) {
+        for (i = 0; i < n; i++) mv__free(kv[i].key, ctx);
+        mv__free(kv, ctx);
+        return mv__fail_prefix(st, "%s", name);
+    }
+    for (i = pass = 0; i < n; i++) { /* (pass: the kept ones) */
+        if (mv__kv_problem(kv[i].key, kv[i].value)) mv__free(kv[i].key, ctx);
+        else kv[pass++] = kv[i];
+    }
+    mv__free_keyvalues(&v->meta, ctx);
+    if (pass == 0) mv__free(kv, ctx), kv = NULL;
+    v->meta.kv = kv;
+    v->meta.n_kv = pass;
     return MV_OK;
 }
 
@@ -17331,6 +17455,8 @@ MVDEF mv_status mv_load_metaimage_mem(const void *header, size_t header_len, con
     mv__src_mem(&hs, header, header_len, "MetaImage header");
     mv__src_mem(&ds, data, data_len, "MetaImage data");
     st = mv__mha_load_parsed(&m, &hs, m.local ? &hs : &ds, opts, !m.local, &res);
+    if (st == MV_OK && (st = mv__mha_kv_attach((const char *)header, m.text_len, "MetaImage header", &res)) != MV_OK)
+        mv_free(&res);
     if (st == MV_OK) st = mv__out_commit(out, &res);
     return st;
 }
@@ -17414,7 +17540,6 @@ static mv_status mv__mha_load_path(const char *path, mv_vol *out, const mv_load_
     }
     st = mv__mha_read_text(&hs, &text, &len, 0, ctx);
     if (st == MV_OK) st = mv__mha_parse(text, len, path, &m);
-    mv__free(text, ctx);
     if (st == MV_OK && !m.local && !header_only) {
         data_path = mv__path_beside(path, m.data_file, ctx);
         st = data_path ? mv__src_open(&ds, data_path) : mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: file name", path);
@@ -17424,8 +17549,10 @@ static mv_status mv__mha_load_path(const char *path, mv_vol *out, const mv_load_
     if (st == MV_OK) { /* LOCAL: the header's own source (not a copy: a mapping made on it is closed with it) */
         st = mv__mha_load_parsed(&m, &hs, m.local || header_only ? &hs : &ds, opts, !m.local, &res);
         if (!m.local && !header_only) mv__src_close(&ds);
+        if (st == MV_OK && (st = mv__mha_kv_attach(text, m.text_len, path, &res)) != MV_OK) mv_free(&res);
         if (st == MV_OK) st = mv__out_commit(out, &res);
     }
+    mv__free(text, ctx);
     mv__src_close(&hs);
     mv__free(data_path, ctx);
     return st;
@@ -17538,8 +17665,40 @@ static void mv__mha_put_numbers(char *buf, size_t cap, size_t *at, const char *k
 }
 
 /* The header text, as ITK writes it (its field order), into buf. */
-static size_t mv__mha_header_text(const mv__mha_w *w, int compressed, uint64_t csize, const char *data_file, char *buf,
-                                  size_t cap)
+/* The header key under which MetaImage holds pair (key, value) so that it
+   reads back the same (ITK's names turned back into MetaIO's), or NULL:
+   an empty value or one with a line end or white space at either end
+   (MetaIO trims it; ITK writes no empty one), a key with '=' or ':' (where
+   MetaIO ends a key), a line end or white space at an end, or a key that
+   is MetaIO's own field; a value starting with '=' or ':' (MetaIO skips
+   them before a value). */
+static const char *mv__mha_extra_name(const char *key, const char *value)
+{
+    size_t kl = strlen(key), vl = strlen(value);
+    const char *name = NULL;
+    int i;
+    for (i = 0; i < 3 && !name; i++)
+        if (!strcmp(key, mv__mha_itk_names[i][1])) name = mv__mha_itk_names[i][0];
+    if (!name && kl && !strchr(key, '=') && !strchr(key, ':') && !strchr(key, '\n') && !mv__mha_space(key[0]) &&
+        !mv__mha_space(key[kl - 1]) && !mv__mha_is_metaio_field(key, kl))
+        name = key;
+    if (!vl || strchr(value, '\n') || mv__mha_space(value[0]) || value[0] == '=' || value[0] == ':' ||
+        mv__mha_space(value[vl - 1]))
+        return NULL;
+    return name;
+}
+
+/* Header text room: the fields, and the pairs as extra fields. */
+static size_t mv__mha_text_cap(const mv_meta *meta)
+{
+    size_t cap = 8192;
+    int i;
+    for (i = 0; meta->kv && i < meta->n_kv; i++) cap += strlen(meta->kv[i].key) + strlen(meta->kv[i].value) + 4;
+    return cap;
+}
+
+static size_t mv__mha_header_text(const mv__mha_w *w, int compressed, uint64_t csize, const char *data_file,
+                                  const mv_meta *meta, char *buf, size_t cap)
 {
     double t[MV_MAX_DIMS * MV_MAX_DIMS] = {0}, d[MV_MAX_DIMS] = {0}; /* (zeroed: gcc -O3 cannot see n <= MV_MAX_DIMS) */
     size_t at = 0;
@@ -17566,6 +17725,10 @@ static size_t mv__mha_header_text(const mv__mha_w *w, int compressed, uint64_t c
         mv__mha_put(buf, cap, &at, "AnatomicalOrientation = %s\n", code);
     }
     mv__mha_put_numbers(buf, cap, &at, "ElementSpacing", w->spacing, n);
+    for (i = 0; meta->kv && i < meta->n_kv; i++) { /* the extra fields where ITK writes them */
+        const char *name = mv__mha_extra_name(meta->kv[i].key, meta->kv[i].value);
+        if (name) mv__mha_put(buf, cap, &at, "%s = %s\n", name, meta->kv[i].value);
+    }
     for (i = 0; i < n; i++) d[i] = (double)w->dim[i];
     mv__mha_put_numbers(buf, cap, &at, "DimSize", d, n);
     if (w->channels > 1) mv__mha_put(buf, cap, &at, "ElementNumberOfChannels = %d\n", w->channels);
@@ -17708,21 +17871,26 @@ static mv_status mv__mha_save(const char *path, const mv_vol *v, const mv_save_o
     void *ctx = opts ? opts->alloc_ctx : NULL;
     int detached = mv__ends_with(path, ".mhd"), do_fsync = opts ? opts->fsync : 0, compressed = opts && opts->compress;
     mv__mha_w w;
-    char text[8192], *target = NULL, *raw = NULL;
+    char *text, *target = NULL, *raw = NULL;
     const char *raw_base = "LOCAL";
     const unsigned char *payload;
     unsigned char *tmp = NULL;
-    size_t n = 0, tlen;
+    size_t n = 0, tlen, cap;
     mv_status st;
     MV__TRY(mv__mha_plan(v, path, &w));
-    if (detached) /* NAME.raw beside the header's real place */
-        MV__TRY(mv__data_file_beside(path, 4, compressed ? ".zraw" : ".raw", ctx, &target, &raw, &raw_base));
-    st = mv__mha_payload(v, &w, opts, 0, ctx, &payload, &n, &tmp);
+    MV__TRY(mv__kv_check_list(v->meta.kv, v->meta.n_kv, path, ctx)); /* (a list edited in place) */
+    cap = mv__mha_text_cap(&v->meta);
+    text = (char *)mv__alloc(cap, ctx);
+    MV__CHECK(text != NULL, MV_ERR_OUT_OF_MEMORY, "%s: header text", path);
+    st = !detached ? MV_OK /* NAME.raw beside the header's real place */
+         : mv__data_file_beside(path, 4, compressed ? ".zraw" : ".raw", ctx, &target, &raw, &raw_base);
+    if (st == MV_OK) st = mv__mha_payload(v, &w, opts, 0, ctx, &payload, &n, &tmp);
     if (st == MV_OK) {
-        tlen = mv__mha_header_text(&w, compressed, n, raw_base, text, sizeof(text));
-        st = tlen < sizeof(text) ? MV_OK : mv__fail(MV_ERR_INVALID_ARG, "%s: header text too long", path);
+        tlen = mv__mha_header_text(&w, compressed, n, raw_base, &v->meta, text, cap);
+        st = tlen < cap ? MV_OK : mv__fail(MV_ERR_INVALID_ARG, "%s: header text too long", path);
     }
     if (st == MV_OK) st = mv__header_data_write(path, target, raw, text, tlen, payload, n, do_fsync, ctx);
+    mv__free(text, ctx);
     mv__free(tmp, ctx);
     mv__free(raw, ctx);
     mv__free(target, ctx);

@@ -326,7 +326,7 @@ static void print_info(const char *path, const mv_vol *vp)
                hi, m->grad[0], m->grad[1], m->grad[2]);
     }
     if (m->n_kv > 0)
-        printf("key/values   %d (NRRD's key:=value lines, then its fields under ITK's NRRD_ names; escaped)\n",
+        printf("key/values   %d (NRRD's key:=value lines and NRRD_ fields, or MetaImage's extra fields; escaped)\n",
                m->n_kv);
     for (i = 0; i < m->n_kv; i++) {
         printf("  ");

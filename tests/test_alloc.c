@@ -236,6 +236,25 @@ MV_TEST(alloc, failing_allocator_never_leaks)
             EXPECT(back.data == NULL && back.meta.kv == NULL);
             EXPECT_MSG(ta_live == live_before, "NRRD allocation %ld failing: %ld blocks leaked", k, ta_live - live_before);
         }
+        { /* a MetaImage's extra fields: the list, each pair's block, the merge */
+            static const char mha[] = "ObjectType = Image\nNDims = 1\nPatientName = A\nk: v\nPatientName = B\n"
+                                      "DimSize = 2\nElementType = MET_UCHAR\nElementDataFile = LOCAL\nAB";
+            ta_allocs = 0;
+            REQUIRE_OK(mv_load_metaimage_mem(mha, sizeof(mha) - 1, NULL, 0, &back, NULL));
+            needed = ta_allocs;
+            EXPECT(back.meta.n_kv == 2 && !strcmp(mv_vol_keyvalue(&back, "PatientName"), "B"));
+            mv_free(&back);
+            for (k = 0; k < needed; k++) {
+                long live_before = ta_live;
+                ta_fail_at = k;
+                st = mv_load_metaimage_mem(mha, sizeof(mha) - 1, NULL, 0, &back, NULL);
+                EXPECT_MSG(st == MV_ERR_OUT_OF_MEMORY, "MetaImage allocation %ld failing: %s", k, mv_status_str(st));
+                EXPECT(back.data == NULL && back.meta.kv == NULL);
+                EXPECT_MSG(ta_live == live_before, "MetaImage allocation %ld failing: %ld blocks leaked", k,
+                           ta_live - live_before);
+            }
+            ta_fail_at = -1;
+        }
         two[0].key = (char *)"p", two[0].value = (char *)"1";
         two[1].key = (char *)"q", two[1].value = (char *)"2";
         for (k = 0; k < 5; k++) { /* 4 allocations replace the list: the sort's, the list, two pairs */

@@ -446,3 +446,94 @@ MV_TEST(metaimage, threads_zlib_stream)
         free(file);
     }
 }
+
+/* whether the file at path has line as a whole line */
+static int has_line_text(const char *path, const char *line)
+{
+    size_t n, k = strlen(line), i;
+    unsigned char *b = tu_read_file(path, &n);
+    int hit = 0;
+    for (i = 0; b && i + k <= n && !hit; i++)
+        hit = (i == 0 || b[i - 1] == '\n') && !memcmp(b + i, line, k) && (i + k == n || b[i + k] == '\n');
+    free(b);
+    return hit;
+}
+
+/* whether s occurs in the file at path */
+static int file_has(const char *path, const char *s)
+{
+    size_t n;
+    unsigned char *b = tu_read_file(path, &n);
+    int hit = b && has_text(b, n, s);
+    free(b);
+    return hit;
+}
+
+/* METAIMAGE: EXTRA FIELDS. The expected list is SimpleITK 2.5's dictionary
+   of this very header (checked by hand; diff_sitk.py's metaimage family
+   compares random ones both ways): MetaIO's key ends at the first '=' or
+   ':', its value starts after any more '=', ':' and blanks, both trimmed;
+   MetaIO's own fields are not extras (Comment), but AcquisitionDate,
+   DistanceUnits and Modality are, under ITK's names; a repeated key keeps
+   the last value. Unlike ITK, medvol leaves out '#x' (a key NRRD could not
+   give back: KEY/VALUE PAIRS). */
+#define EXTRA_HEADER                                                                                          \
+    "ObjectType = Image\nNDims = 2\nAcquisitionDate = 2020\nDistanceUnits = mm\nFormTypeName = x\n"              \
+    "Comment = not kept\nModality = MET_MOD_MR\nPatientName = Doe^J\nweird key = a = b\nk=v\n  spaced  =  x  \n" \
+    "empty =\ntrail = v \t\nPatientName = Roe^R\na: b = c\nlead = := v\n#x = y\nElementSpacing: 1 1\n"          \
+    "DimSize = 2 1\nElementType = MET_UCHAR\nElementDataFile = LOCAL\n"
+
+static const char *const extra_want[12][2] = {
+    {"ITK_ExperimentDate", "2020"}, {"ITK_VoxelUnits", "mm"}, {"FormTypeName", "x"}, {"Modality", "MET_MOD_MR"},
+    {"PatientName", "Roe^R"},       {"weird key", "a = b"},  {"k", "v"},            {"spaced", "x"},
+    {"empty", ""},                  {"trail", "v"},          {"a", "b = c"},        {"lead", "v"}};
+
+MV_TEST(metaimage, extra_fields)
+{
+    static const char *const written[11] = {"AcquisitionDate = 2020", "DistanceUnits = mm", "FormTypeName = x",
+                                            "Modality = MET_MOD_MR",  "PatientName = Roe^R", "weird key = a = b",
+                                            "k = v",                  "spaced = x",          "trail = v",
+                                            "a = b = c",              "lead = v"};
+    static const char *const left_out[6][3] = {{"bad=key", "1", "bad="}, {"colon:key", "1", "colon:"},
+                                               {"pad", " x", "pad ="},   {"NDims", "5", "NDims = 5"},
+                                               {"eq", "=x", "eq ="},     {"nl", "a\nb", "nl ="}};
+    const unsigned char data[2] = {7, 9};
+    char p[1024], q[1024];
+    mv_vol v, w;
+    int i;
+    snprintf(p, sizeof(p), "%s", tu_path("mh_extra.mha"));
+    snprintf(q, sizeof(q), "%s", tu_path("mh_extra_out.mha"));
+    put_file(p, EXTRA_HEADER, data, 2);
+    REQUIRE_OK(mv_load(p, &v, NULL));
+    EXPECT(v.ndim == 2 && v.dim[0] == 2 && ((unsigned char *)v.data)[1] == 9); /* (ElementSpacing: read too) */
+    EXPECT_MSG(v.meta.n_kv == 12, "%d extra fields", v.meta.n_kv);
+    for (i = 0; i < 12 && i < v.meta.n_kv; i++)
+        EXPECT_MSG(!strcmp(v.meta.kv[i].key, extra_want[i][0]) && !strcmp(v.meta.kv[i].value, extra_want[i][1]),
+                   "extra %d: '%s' = '%s'", i, v.meta.kv[i].key, v.meta.kv[i].value);
+    /* written where ITK writes them (ITK's names turned back), read back the
+       same; what MetaImage cannot hold is left out */
+    for (i = 0; i < 6; i++) REQUIRE_OK(mv_vol_set_keyvalue(&v, left_out[i][0], left_out[i][1]));
+    REQUIRE_OK(mv_vol_set_keyvalue(&v, "NRRD_kinds[0]", "domain"));
+    REQUIRE_OK(mv_save(q, &v, NULL));
+    for (i = 0; i < 11; i++) EXPECT_MSG(has_line_text(q, written[i]), "no line '%s'", written[i]);
+    EXPECT(has_line_text(q, "NRRD_kinds[0] = domain") && !has_line_text(q, "empty ="));
+    for (i = 0; i < 6; i++) EXPECT_MSG(!file_has(q, left_out[i][2]), "'%s' written", left_out[i][0]);
+    REQUIRE_OK(mv_load(q, &w, NULL));
+    EXPECT_MSG(w.meta.n_kv == 12, "%d back", w.meta.n_kv);
+    for (i = 0; i < 12; i++)
+        EXPECT_MSG(i == 8 || (mv_vol_keyvalue(&w, extra_want[i][0]) &&
+                              !strcmp(mv_vol_keyvalue(&w, extra_want[i][0]), extra_want[i][1])),
+                   "%s after a round trip", extra_want[i][0]);
+    EXPECT(!strcmp(mv_vol_keyvalue(&w, "NRRD_kinds[0]"), "domain"));
+    mv_free(&w);
+    /* .mhd too; a list edited in place is refused as the NRRD writer refuses it */
+    REQUIRE_OK(mv_save(tu_path("mh_extra_out.mhd"), &v, NULL));
+    EXPECT(has_line_text(tu_path("mh_extra_out.mhd"), "PatientName = Roe^R"));
+    v.meta.kv[0].key[0] = '#';
+    EXPECT(mv_save(q, &v, NULL) == MV_ERR_INVALID_ARG && strstr(mv_last_error(), "'#TK_ExperimentDate'"));
+    mv_free(&v);
+    remove(q);
+    remove(p);
+    remove(tu_path("mh_extra_out.mhd"));
+    remove(tu_path("mh_extra_out.raw"));
+}

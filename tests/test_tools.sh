@@ -179,6 +179,10 @@ $T convert "$W/kv2.nhdr" "$W/kv3.nrrd" --unset note --set "Segment0_Name:=right 
   && grep -qx "  Segment0_Name:=right lung" "$W/kvinfo" && grep -qx "  x:=1:=2" "$W/kvinfo" \
   && grep -qxF '  NRRD_labels[0]:=left "L"' "$W/kvinfo" && grep -qxF 'labels: "left \"L\"" "" ""' "$W/kv3.nrrd" \
   && ok || bad "convert --set / --unset"
+# to MetaImage: the pairs it can hold as extra fields (a value with a line end left out), read back
+$T convert "$W/kv2.nhdr" "$W/kv.mha" && grep -aqx "Segment0_Name = liver" "$W/kv.mha" && $T info "$W/kv.mha" > "$W/kvinfo" \
+  && grep -q "^key/values   4" "$W/kvinfo" && grep -qx "  Segment0_Name:=liver" "$W/kvinfo" \
+  && grep -qxF '  NRRD_kinds[0]:=domain' "$W/kvinfo" && ! grep -q "note" "$W/kvinfo" && ok || bad "MetaImage extra fields"
 $T convert "$W/kv2.nhdr" "$W/kv4.nrrd" --set "NRRD_kinds[0]:=bogus" 2> "$W/err"; [ $? -eq 2 ] \
   && grep -q "not a NRRD axis kind" "$W/err" && [ ! -e "$W/kv4.nrrd" ] && ok || bad "convert --set refuses a field's bad value"
 $T convert "$W/kv2.nhdr" "$W/kv4.nrrd" --set "NRRD_kinds[0]:=list" 2> "$W/err"; [ $? -eq 1 ] \

@@ -3,7 +3,9 @@
    stream); when its header names a data file, the bytes after the first NUL
    (or none) are that file. The last byte picks load options (a crop box, a
    dtype, header only). A load that succeeds is rewritten as .mha, plain and
-   zlib-compressed, and read back: the voxels must come back the same (abort
+   zlib-compressed, and read back: the voxels must come back the same, and
+   the extra fields (some left out, none changed; written once more, all
+   of them), and every list a load gives must pass the setters (abort
    otherwise, so the fuzzer reports it). Loaded on 3 threads (a zlib stream
    of 32 KiB and more decodes in parallel in the fuzz builds), the status,
    message and voxels must be one thread's. Built by `make fuzz` or with
@@ -21,6 +23,19 @@
 #include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* whether b's pairs are some of a's, with a's values, in a's order (a
+   rewrite leaves out what MetaImage cannot hold, never changes a value) */
+static int pairs_within(const mv_vol *b, const mv_vol *a)
+{
+    int i, j = 0;
+    for (i = 0; i < b->meta.n_kv; i++) {
+        while (j < a->meta.n_kv && strcmp(a->meta.kv[j].key, b->meta.kv[i].key)) j++;
+        if (j == a->meta.n_kv || strcmp(a->meta.kv[j].value, b->meta.kv[i].value)) return 0;
+        j++;
+    }
+    return 1;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -62,6 +77,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (s3 == MV_OK) mv_free(&w);
     }
     if (st != MV_OK) return 0;
+    if (v.meta.n_kv > 0) { /* what medvol reads it can write (the extra fields) */
+        mv_vol t;
+        mv_vol_init(&t);
+        if (mv_vol_set_keyvalues(&t, v.meta.kv, v.meta.n_kv) != MV_OK || t.meta.n_kv != v.meta.n_kv) abort();
+        mv_free(&t);
+    }
     if (!v.data) {
         mv_free(&v);
         return 0;
@@ -72,8 +93,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         snprintf(path, sizeof(path), "%s/x.mha", dir);
         if (mv_save(path, &v, &so) != MV_OK) continue; /* e.g. a type MetaImage cannot hold after a conversion */
         if (mv_load(path, &w, NULL) != MV_OK) abort();
-        if (w.dtype != v.dtype || mv_vol_bytes(&w) != mv_vol_bytes(&v) || memcmp(w.data, v.data, mv_vol_bytes(&v)))
+        if (w.dtype != v.dtype || mv_vol_bytes(&w) != mv_vol_bytes(&v) || memcmp(w.data, v.data, mv_vol_bytes(&v)) ||
+            !pairs_within(&w, &v))
             abort();
+        if (k == 0) { /* written and read once more: the extra fields stay */
+            mv_vol w2;
+            if (mv_save(path, &w, &so) != MV_OK || mv_load(path, &w2, NULL) != MV_OK || !pairs_within(&w2, &w) ||
+                w2.meta.n_kv != w.meta.n_kv)
+                abort();
+            mv_free(&w2);
+        }
         mv_free(&w);
     }
     mv_free(&v);

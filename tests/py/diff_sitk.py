@@ -1182,6 +1182,46 @@ def mha_split(path):
         return lines, f.read(), dpath
 
 
+# MetaIO's own fields: never extra fields (MetaObject's and MetaImage's)
+METAIO_FIELDS = {
+    'ObjectType', 'ObjectSubType', 'FileFormatVersion', 'Comment', 'AcquisitionDate', 'NDims', 'Name', 'ID', 'ParentID',
+    'CompressedData', 'CompressedDataSize', 'BinaryData', 'ElementByteOrderMSB', 'BinaryDataByteOrderMSB', 'Color',
+    'Position', 'Origin', 'Offset', 'TransformMatrix', 'Rotation', 'Orientation', 'CenterOfRotation', 'DistanceUnits',
+    'AnatomicalOrientation', 'ElementSpacing', 'DimSize', 'HeaderSize', 'Modality', 'ImagePosition', 'SequenceID',
+    'ElementMin', 'ElementMax', 'ElementNumberOfChannels', 'ElementSize', 'ElementNBits',
+    'ElementToIntensityFunctionSlope', 'ElementToIntensityFunctionOffset', 'ElementType', 'ElementDataFile'}
+MHA_KEY_CHARS = 'abcXYZ019 _-.#\t\u00e9'  # (no '=' or ':': MetaIO ends a key at either)
+MHA_VAL_CHARS = 'abcXYZ019 _-.:=#\\\t\u00e9'
+
+
+def rand_extras(rng):
+    """extra fields for SimpleITK's metadata dictionary that MetaImage holds
+    (ITK writes them as "key = value" lines): no line ends, no white space
+    at either end (MetaIO trims it), not empty, keys without '=' or ':',
+    not MetaIO's fields, not starting with '#' (a pair NRRD could not give
+    back: medvol leaves it out); ITK_ExperimentDate is AcquisitionDate"""
+    out = {}
+    for _ in range(int(rng.integers(1, 5))):
+        k = ''.join(MHA_KEY_CHARS[int(i)] for i in rng.integers(0, len(MHA_KEY_CHARS), int(rng.integers(1, 12)))).strip()
+        v = ''.join(MHA_VAL_CHARS[int(i)] for i in rng.integers(0, len(MHA_VAL_CHARS), int(rng.integers(1, 20)))).strip()
+        v = v.lstrip('=:').strip()  # (MetaIO skips '=' and ':' before a value: not what ITK wrote)
+        if v and ord(v[-1]) > 127:  # (MetaIO drops a last non-ASCII character; medvol keeps it)
+            v = v + '.'
+        if k and v and not k.startswith(('#', 'ITK_', 'NRRD_')) and k not in METAIO_FIELDS:
+            out[k] = v
+    if rng.random() < 0.3:
+        out['ITK_ExperimentDate'] = '2024-%02d-%02d' % (int(rng.integers(1, 13)), int(rng.integers(1, 29)))
+    return out
+
+
+def sitk_extras(img):
+    """SimpleITK's dictionary of a MetaImage without what ITK adds itself
+    (ITK_ notes, Modality MET_MOD_UNKNOWN when the file has none)"""
+    return {k: img.GetMetaData(k) for k in img.GetMetaDataKeys()
+            if (not k.startswith('ITK_') or k in ('ITK_ExperimentDate', 'ITK_VoxelUnits'))
+            and not (k == 'Modality' and img.GetMetaData(k) == 'MET_MOD_UNKNOWN')}
+
+
 def mha_edit(case, rng, path, img):
     """rewrites path as another writer might; returns what was done"""
     import zlib
@@ -1208,6 +1248,9 @@ def mha_edit(case, rng, path, img):
         data = bytes(rng.integers(0, 256, int(rng.integers(1, 40)), dtype=np.uint8)) + data
         lines.insert(len(lines) - 1, 'HeaderSize = -1')
         done.append('HeaderSize -1')
+    if rng.random() < 0.25:  # "Key: Value" lines, which MetaIO reads as "Key = Value"
+        lines = [ln.replace(' = ', ': ', 1) if rng.random() < 0.5 else ln for ln in lines]
+        done.append('colon separators')
     if not done:
         return done
     text = ('\n'.join(lines) + '\n').encode()
@@ -1325,19 +1368,28 @@ def fam_metaimage(case, rng):
     nd = img.GetDimension()
     ext = '.mha' if rng.random() < 0.5 else '.mhd'
     src = case.p('src' + ext)
+    if rng.random() < 0.5:
+        for k, v in rand_extras(rng).items():
+            img.SetMetaData(k, v)
+        case.note('extra fields')
     sitk.WriteImage(img, src, bool(rng.random() < 0.3))
     for e in mha_edit(case, rng, src, img):
         case.note(e)
     ref = sitk.ReadImage(src)
     case.note('vector images' if nc > 1 else '%dD images' % nd)
-    # (1) medvol reads
+    # (1) medvol reads, the extra fields as SimpleITK's dictionary has them
     err = check_mv_load(case, src, ref, nc, 'metaimage')
+    if mv_pairs(case.p('ld.kv')) != sitk_extras(ref):
+        raise Failure('%s: medvol\'s extra fields %r, SimpleITK\'s %r' % (src, mv_pairs(case.p('ld.kv')), sitk_extras(ref)))
     # (2) medvol writes MetaImage, SimpleITK reads
     ext2 = '.mha' if rng.random() < 0.5 else '.mhd'
     comp = int(rng.random() < 0.4)
     dst = case.p('mv' + ext2)
     case.call('convert', src, dst, comp, int(rng.integers(1, 10)))
     check_sitk_reads(dst, ref)
+    if sitk_extras(sitk.ReadImage(dst)) != sitk_extras(ref):
+        raise Failure('%s read by SimpleITK: extra fields %r, written from %r' % (
+            dst, sitk_extras(sitk.ReadImage(dst)), sitk_extras(ref)))
     if comp and ('CompressedData = True' not in mha_split(dst)[0]):
         raise Failure('%s: asked for compression, the header says otherwise' % dst)
     # (3) NIfTI as ITK writes it
