@@ -17664,7 +17664,6 @@ static void mv__mha_put_numbers(char *buf, size_t cap, size_t *at, const char *k
     mv__mha_put(buf, cap, at, "\n");
 }
 
-/* The header text, as ITK writes it (its field order), into buf. */
 /* The header key under which MetaImage holds pair (key, value) so that it
    reads back the same (ITK's names turned back into MetaIO's), or NULL:
    an empty value or one with a line end or white space at either end
@@ -17697,6 +17696,8 @@ static size_t mv__mha_text_cap(const mv_meta *meta)
     return cap;
 }
 
+/* The header text, as ITK writes it (its field order; meta's pairs as
+   extra fields), into buf. */
 static size_t mv__mha_header_text(const mv__mha_w *w, int compressed, uint64_t csize, const char *data_file,
                                   const mv_meta *meta, char *buf, size_t cap)
 {
