@@ -678,6 +678,17 @@ unsigned char *tu_read_file(const char *path, size_t *len)
     return buf;
 }
 
+int tu_file_has_line(const char *path, const char *line)
+{
+    size_t n, k = strlen(line), i;
+    unsigned char *b = tu_read_file(path, &n);
+    int hit = 0;
+    for (i = 0; b && i + k <= n && !hit; i++)
+        hit = (i == 0 || b[i - 1] == '\n') && !memcmp(b + i, line, k) && (i + k == n || b[i + k] == '\n');
+    free(b);
+    return hit;
+}
+
 int tu_affine_is(const mv_vol *v, const double want[3][4])
 {
     int r, c;

@@ -447,18 +447,6 @@ MV_TEST(metaimage, threads_zlib_stream)
     }
 }
 
-/* whether the file at path has line as a whole line */
-static int has_line_text(const char *path, const char *line)
-{
-    size_t n, k = strlen(line), i;
-    unsigned char *b = tu_read_file(path, &n);
-    int hit = 0;
-    for (i = 0; b && i + k <= n && !hit; i++)
-        hit = (i == 0 || b[i - 1] == '\n') && !memcmp(b + i, line, k) && (i + k == n || b[i + k] == '\n');
-    free(b);
-    return hit;
-}
-
 /* whether s occurs in the file at path */
 static int file_has(const char *path, const char *s)
 {
@@ -515,8 +503,8 @@ MV_TEST(metaimage, extra_fields)
     for (i = 0; i < 6; i++) REQUIRE_OK(mv_vol_set_keyvalue(&v, left_out[i][0], left_out[i][1]));
     REQUIRE_OK(mv_vol_set_keyvalue(&v, "NRRD_kinds[0]", "domain"));
     REQUIRE_OK(mv_save(q, &v, NULL));
-    for (i = 0; i < 11; i++) EXPECT_MSG(has_line_text(q, written[i]), "no line '%s'", written[i]);
-    EXPECT(has_line_text(q, "NRRD_kinds[0] = domain") && !has_line_text(q, "empty ="));
+    for (i = 0; i < 11; i++) EXPECT_MSG(tu_file_has_line(q, written[i]), "no line '%s'", written[i]);
+    EXPECT(tu_file_has_line(q, "NRRD_kinds[0] = domain") && !tu_file_has_line(q, "empty ="));
     for (i = 0; i < 6; i++) EXPECT_MSG(!file_has(q, left_out[i][2]), "'%s' written", left_out[i][0]);
     REQUIRE_OK(mv_load(q, &w, NULL));
     EXPECT_MSG(w.meta.n_kv == 12, "%d back", w.meta.n_kv);
@@ -528,7 +516,7 @@ MV_TEST(metaimage, extra_fields)
     mv_free(&w);
     /* .mhd too; a list edited in place is refused as the NRRD writer refuses it */
     REQUIRE_OK(mv_save(tu_path("mh_extra_out.mhd"), &v, NULL));
-    EXPECT(has_line_text(tu_path("mh_extra_out.mhd"), "PatientName = Roe^R"));
+    EXPECT(tu_file_has_line(tu_path("mh_extra_out.mhd"), "PatientName = Roe^R"));
     v.meta.kv[0].key[0] = '#';
     EXPECT(mv_save(q, &v, NULL) == MV_ERR_INVALID_ARG && strstr(mv_last_error(), "'#TK_ExperimentDate'"));
     mv_free(&v);

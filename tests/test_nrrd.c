@@ -391,16 +391,7 @@ MV_TEST(nrrd, malformed_files)
 }
 
 /* whether the text file at path holds line */
-static int has_line(const char *path, const char *line)
-{
-    size_t n, k = strlen(line), i;
-    unsigned char *b = tu_read_file(path, &n);
-    int hit = 0;
-    for (i = 0; b && i + k <= n && !hit; i++)
-        hit = (i == 0 || b[i - 1] == '\n') && !memcmp(b + i, line, k) && (i + k == n || b[i + k] == '\n');
-    free(b);
-    return hit;
-}
+static int has_line(const char *path, const char *line) { return tu_file_has_line(path, line); }
 
 MV_TEST(nrrd, save_and_reload)
 {

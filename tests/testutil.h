@@ -30,6 +30,8 @@ int tu_run_py(const char *script, const char *args, char *out, size_t cap);
 void tu_pycache_counts(int *runs, int *hits);
 /* whole file into malloc'ed memory (NULL if unreadable) */
 unsigned char *tu_read_file(const char *path, size_t *len);
+/* whether the file at path holds line as a whole line ('\n'-ended or last) */
+int tu_file_has_line(const char *path, const char *line);
 /* v's affine rows 0-2 equal want exactly */
 int tu_affine_is(const mv_vol *v, const double want[3][4]);
 int tu_write_file(const char *path, const void *data, size_t len);
