@@ -16732,6 +16732,8 @@ static mv_status mv__nrrd_kv_merge(mv_keyvalue *kv, int *n, void *ctx);
 static mv_status mv__nrrd_text_decode(const struct mv__mha *m, const char *in, size_t len, unsigned char *out,
                                       size_t want, const char *name);
 
+#define MV__NRRD_MAX_DIM 16 /* NRRD_DIM_MAX */
+
 typedef struct mv__mha {
     int ndims, channels, compressed, msb;
     int64_t dim[MV_MAX_DIMS];
@@ -16751,6 +16753,8 @@ typedef struct mv__mha {
     uint64_t decoded_skip;                /* NRRD: byte skip of a gzip or hex encoding (in the decoded bytes) */
     int dwi;                              /* NRRD: DWMRI_ gradient keys: the channels are axis 3's volumes */
     double dwi_frame[3][3];               /* ... and a gradient as written -> world RAS+ (frame, space) */
+    int file_dim;                         /* NRRD: the file's axes; kept_axis[a]: file axis a's */
+    int kept_axis[MV__NRRD_MAX_DIM];      /* ... image axis, MV__NRRD_PIXEL (the values), or -1 (dropped) */
 } mv__mha;
 
 static const struct {
@@ -18327,7 +18331,6 @@ static mv_status mv__mgh_save(const char *path, const mv_vol *v, const mv_save_o
      gzip, ascii and hex data must hold exactly the voxels (teem ignores
      what is left over, pynrrd refuses it; medvol says so). */
 
-#define MV__NRRD_MAX_DIM 16 /* NRRD_DIM_MAX */
 
 static const struct {
     const char *name;
@@ -18883,9 +18886,11 @@ static mv_status mv__nrrd_parse_axes(const mv__nrrd_fieldset *f, const char *nam
                       mv__nrrd_kinds[k].size, i, (long long)sizes[i]);
         }
         if (mv__nrrd_kinds[k].domain) {
+            m->kept_axis[i] = n;
             axes[n++] = i;
             continue;
         }
+        m->kept_axis[i] = sizes[i] > 1 ? MV__NRRD_PIXEL : -1; /* (a size-1 value axis is dropped) */
         MV__CHECK(*range < 0, MV_ERR_UNSUPPORTED, "%s: kinds: axes %d and %d both hold values per voxel (ITK and medvol take one)",
                   name, *range, i);
         MV__CHECK(!strstr(mv__nrrd_kinds[k].name, "masked"), MV_ERR_UNSUPPORTED, "%s: kinds[%d] = %s is not supported",
@@ -18902,6 +18907,7 @@ static mv_status mv__nrrd_parse_axes(const mv__nrrd_fieldset *f, const char *nam
         *range = i;
     }
     m->ndims = n;
+    m->file_dim = dim;
     MV__CHECK(!m->dwi || n <= 3, MV_ERR_UNSUPPORTED,
               "%s: a DWI series (DWMRI_gradient_ keys) on %d image axes (medvol reads 1 to 3 and the volumes)", name, n);
     MV__CHECK(n >= 1 && n <= MV_MAX_DIMS && (m->channels == 1 || n < MV_MAX_DIMS), MV_ERR_UNSUPPORTED,
@@ -19428,27 +19434,18 @@ static mv_status mv__nrrd_kept_add(mv_keyvalue *kv, int *n, const char *field, i
    dropped axis (size 1); numbers as written, kinds and
    centerings by teem's names, labels and units unquoted; unknown values
    (nan, ???, "") left out. */
-static mv_status mv__nrrd_kept_attach(const char *text, size_t len, const char *name, mv_keyvalue *kv, int *n,
-                                      void *ctx)
+static mv_status mv__nrrd_kept_attach(const char *text, size_t len, const char *name, const mv__mha *m,
+                                      mv_keyvalue *kv, int *n, void *ctx)
 {
     static const int from[MV__NK_COUNT] = {MV__NF_CONTENT,    MV__NF_OLD_MIN, MV__NF_OLD_MAX, MV__NF_THICKNESSES,
                                            MV__NF_CENTERS,    MV__NF_KINDS,   MV__NF_LABELS,  MV__NF_UNITS};
     mv__nrrd_fieldset f;
-    const char *tok[MV__NRRD_MAX_DIM];
-    size_t tl[MV__NRRD_MAX_DIM], text_len, room = 1;
-    double x, sizes[MV__NRRD_MAX_DIM];
-    int map[MV__NRRD_MAX_DIM], dim, i, j = 0, blank, fld;
+    size_t text_len, room = 1;
+    const int *map = m->kept_axis, dim = m->file_dim; /* (mv__nrrd_parse_axes laid them out) */
+    int i, blank, fld;
     char *buf;
     mv_status st = MV_OK;
-    MV__TRY(mv__nrrd_fields_read(text, len, name, &f, &text_len, &blank));
-    MV__TRY(mv__nrrd_numbers("dimension", f.val[MV__NF_DIMENSION], f.len[MV__NF_DIMENSION], &x, 1, 0, 1, name));
-    dim = (int)x;
-    MV__TRY(mv__nrrd_numbers("sizes", f.val[MV__NF_SIZES], f.len[MV__NF_SIZES], sizes, dim, 0, 1, name));
-    if (f.val[MV__NF_KINDS]) MV__TRY(mv__nrrd_tokens("kinds", f.val[MV__NF_KINDS], f.len[MV__NF_KINDS], dim, tok, tl, name));
-    for (i = 0; i < dim; i++) { /* as mv__nrrd_parse_axes laid them out */
-        int k = f.val[MV__NF_KINDS] ? mv__nrrd_kind_index(tok[i], tl[i]) : 0;
-        map[i] = mv__nrrd_kinds[k].domain ? j++ : sizes[i] > 1 ? MV__NRRD_PIXEL : -1;
-    }
+    MV__TRY(mv__nrrd_fields_read(text, len, name, &f, &text_len, &blank)); /* (the parse checked every field) */
     room += f.val[MV__NF_LABELS] ? f.len[MV__NF_LABELS] : 0;
     room += f.val[MV__NF_UNITS] ? f.len[MV__NF_UNITS] : 0;
     buf = (char *)mv__alloc(room, ctx);
@@ -19537,7 +19534,7 @@ static mv_status mv__nrrd_kv_attach(const char *text, size_t len, const char *na
     pos = 0;
     while (st == MV_OK && i < n && mv__nrrd_next_kv(text, len, &pos, &k, &kl, &val, &vl))
         if (kl > 0 && !mv__kv_is_diffusion(k, kl, val, vl)) st = mv__kv_fill(&kv[i++], k, kl, val, vl, 1, ctx);
-    if (st == MV_OK) st = mv__nrrd_kept_attach(text, len, name, kv, &i, ctx);
+    if (st == MV_OK) st = mv__nrrd_kept_attach(text, len, name, m, kv, &i, ctx);
     n = i;
     if (st == MV_OK) st = mv__nrrd_kv_merge(kv, &n, ctx);
     if (st != MV_OK) {

@@ -58,6 +58,31 @@ static void ta_free(void *p)
     }
 }
 
+/* A loader from memory (header, its length, data file, its length). */
+typedef mv_status (*ta_mem_loader)(const void *, size_t, const void *, size_t, mv_vol *, const mv_load_opts *);
+
+/* Loads text[0..n) with load into *out (the caller checks and frees it),
+   then again with each of those allocations failing in turn: every time
+   MV_ERR_OUT_OF_MEMORY, no volume, no pairs, no block leaked. */
+static void ta_fail_each_allocation(const char *what, ta_mem_loader load, const char *text, size_t n, mv_vol *out)
+{
+    long k, needed;
+    mv_vol back;
+    mv_status st;
+    ta_allocs = 0;
+    REQUIRE_OK(load(text, n, NULL, 0, out, NULL));
+    needed = ta_allocs;
+    for (k = 0; k < needed; k++) {
+        long live_before = ta_live;
+        ta_fail_at = k;
+        st = load(text, n, NULL, 0, &back, NULL);
+        EXPECT_MSG(st == MV_ERR_OUT_OF_MEMORY, "%s allocation %ld failing: %s", what, k, mv_status_str(st));
+        EXPECT(back.data == NULL && back.meta.kv == NULL);
+        EXPECT_MSG(ta_live == live_before, "%s allocation %ld failing: %ld blocks leaked", what, k, ta_live - live_before);
+    }
+    ta_fail_at = -1;
+}
+
 MV_TEST(alloc, firmware_forms_allocate_nothing)
 {
     int16_t raw[64];
@@ -221,40 +246,17 @@ MV_TEST(alloc, failing_allocator_never_leaks)
     {
         static const char nrrd[] = "NRRD0004\ntype: uchar\ndimension: 1\nsizes: 2\nencoding: raw\na:=1\nb:=x\\ny\n"
                                    "a:=2\nc:=3\nkinds: space\nlabels: \"L\"\ncontent: c\n\nAB";
+        static const char mha[] = "ObjectType = Image\nNDims = 1\nPatientName = A\nk: v\nPatientName = B\n"
+                                  "DimSize = 2\nElementType = MET_UCHAR\nElementDataFile = LOCAL\nAB";
         mv_keyvalue two[2];
-        ta_allocs = 0;
-        REQUIRE_OK(mv_load_nrrd_mem(nrrd, sizeof(nrrd) - 1, NULL, 0, &back, NULL));
-        needed = ta_allocs;
+        ta_fail_each_allocation("NRRD", mv_load_nrrd_mem, nrrd, sizeof(nrrd) - 1, &back);
         EXPECT(back.meta.n_kv == 6 && !strcmp(mv_vol_keyvalue(&back, "a"), "2") && !strcmp(mv_vol_keyvalue(&back, "b"), "x\ny"));
         EXPECT(!strcmp(mv_vol_keyvalue(&back, "NRRD_labels[0]"), "L") && !strcmp(mv_vol_keyvalue(&back, "NRRD_content"), "c"));
         mv_free(&back);
-        for (k = 0; k < needed; k++) {
-            long live_before = ta_live;
-            ta_fail_at = k;
-            st = mv_load_nrrd_mem(nrrd, sizeof(nrrd) - 1, NULL, 0, &back, NULL);
-            EXPECT_MSG(st == MV_ERR_OUT_OF_MEMORY, "NRRD allocation %ld failing: %s", k, mv_status_str(st));
-            EXPECT(back.data == NULL && back.meta.kv == NULL);
-            EXPECT_MSG(ta_live == live_before, "NRRD allocation %ld failing: %ld blocks leaked", k, ta_live - live_before);
-        }
-        { /* a MetaImage's extra fields: the list, each pair's block, the merge */
-            static const char mha[] = "ObjectType = Image\nNDims = 1\nPatientName = A\nk: v\nPatientName = B\n"
-                                      "DimSize = 2\nElementType = MET_UCHAR\nElementDataFile = LOCAL\nAB";
-            ta_allocs = 0;
-            REQUIRE_OK(mv_load_metaimage_mem(mha, sizeof(mha) - 1, NULL, 0, &back, NULL));
-            needed = ta_allocs;
-            EXPECT(back.meta.n_kv == 2 && !strcmp(mv_vol_keyvalue(&back, "PatientName"), "B"));
-            mv_free(&back);
-            for (k = 0; k < needed; k++) {
-                long live_before = ta_live;
-                ta_fail_at = k;
-                st = mv_load_metaimage_mem(mha, sizeof(mha) - 1, NULL, 0, &back, NULL);
-                EXPECT_MSG(st == MV_ERR_OUT_OF_MEMORY, "MetaImage allocation %ld failing: %s", k, mv_status_str(st));
-                EXPECT(back.data == NULL && back.meta.kv == NULL);
-                EXPECT_MSG(ta_live == live_before, "MetaImage allocation %ld failing: %ld blocks leaked", k,
-                           ta_live - live_before);
-            }
-            ta_fail_at = -1;
-        }
+        /* a MetaImage's extra fields: the list, each pair's block, the merge */
+        ta_fail_each_allocation("MetaImage", mv_load_metaimage_mem, mha, sizeof(mha) - 1, &back);
+        EXPECT(back.meta.n_kv == 2 && !strcmp(mv_vol_keyvalue(&back, "PatientName"), "B"));
+        mv_free(&back);
         two[0].key = (char *)"p", two[0].value = (char *)"1";
         two[1].key = (char *)"q", two[1].value = (char *)"2";
         for (k = 0; k < 5; k++) { /* 4 allocations replace the list: the sort's, the list, two pairs */
