@@ -1107,10 +1107,15 @@ MVDEF mv_status mv_load_metaimage_mem(const void *header, size_t header_len, con
      domain, space, time or ??? (ITK writes such a list axis without a
      direction: the volume's shape changes), a values' kind of another
      class or size (4-color on 3 components, domain, complex on a vector).
-     Operations carry the entries as they are, as ITK's filters carry the
-     dictionary: after permuting or reorienting axes a per-axis entry
-     still describes the file axis it came from (drop it with
-     mv_vol_set_keyvalue(v, key, NULL)).
+     Operations keep the entries (ITK's filters drop the whole dictionary,
+     SimpleITK's PermuteAxes and DICOMOrient included), and a per-axis
+     entry follows its axis as nibabel's as_reoriented moves dim_info:
+     mv_permute, mv_reorient, mv_rot90 and chains and loads that take
+     those steps rename "NRRD_labels[0]" to the axis it went to; an MRI
+     step that combines the coil axis drops that axis's entries and moves
+     those of later axes down one. Resampling keeps them as they are, as
+     nibabel's resample_from_to keeps the input's header. Drop one with
+     mv_vol_set_keyvalue(v, key, NULL).
    - Diffusion (DWI) files, as 3D Slicer, DWIConvert and teem's tend write
      them (NA-MIC's convention): "DWMRI_b-value:=b", one
      "DWMRI_gradient_NNNN:=gx gy gz" per volume (NNNN from 0000; a
@@ -18650,6 +18655,30 @@ static int mv__nrrd_kept_key(const char *key, int *field, int *axis)
     return 0;
 }
 
+/* The kept per-axis fields of m follow their axis through a step that
+   moves axes (a permutation, a dropped coil axis), as dim_info does: the
+   fields of axis a < n go to axis to[a], or go where to[a] < 0; others
+   ("[pixel]", axes from n) stay. n <= 10 and to[a] < n, so a key's one
+   index digit is rewritten in place (the value shares its block). */
+static void mv__nrrd_kept_follow_axes(mv_meta *m, const int *to, int n, void *ctx)
+{
+    int i, k = 0, field, axis;
+    MEDVOL_ASSERT(n <= 10);
+    for (i = 0; i < m->n_kv; i++) {
+        mv_keyvalue p = m->kv[i];
+        if (mv__nrrd_kept_key(p.key, &field, &axis) && axis >= 0 && axis < n) {
+            if (to[axis] < 0) {
+                mv__free(p.key, ctx);
+                continue;
+            }
+            MEDVOL_ASSERT(to[axis] < n);
+            p.key[strlen(p.key) - 2] = (char)('0' + to[axis]);
+        }
+        m->kv[k++] = p;
+    }
+    m->n_kv = k;
+}
+
 /* The index of kind name s in mv__nrrd_kinds (ignoring case), or -1. */
 static int mv__nrrd_kind_index(const char *s, size_t n)
 {
@@ -24230,7 +24259,7 @@ static void mv__result_geometry(const mv__plan *pl, const mv_vol *in, mv_vol *ou
 {
     int a;
     if (meta_too) {
-        int fields[3], f;
+        int fields[3], f, to[3];
         out->meta.dim_info = 0;
         fields[0] = in->meta.dim_info & 3;
         fields[1] = (in->meta.dim_info >> 2) & 3;
@@ -24241,6 +24270,8 @@ static void mv__result_geometry(const mv__plan *pl, const mv_vol *in, mv_vol *ou
                 if (pl->map.axis[a] == fields[f] - 1) na = a + 1;
             out->meta.dim_info |= na << (2 * f);
         }
+        for (a = 0; a < 3; a++) to[pl->map.axis[a]] = a; /* the NRRD fields too */
+        mv__nrrd_kept_follow_axes(&out->meta, to, 3, out->alloc_ctx);
         if (pl->values) {
             out->meta.scl_slope = 1.0;
             out->meta.scl_inter = 0.0;
@@ -28748,6 +28779,10 @@ static mv_status mv__mri_alloc_like(const mv_vol *in, mv_dtype dt, int drop_coil
     MV__TRY(mv__copy_owned_meta(&t.meta, &in->meta, ctx));
     t.dtype = dt;
     if (drop_coil && in->ndim > MV_COIL_AXIS) {
+        int to[MV_MAX_DIMS];
+        for (a = 0; a < MV_MAX_DIMS; a++) to[a] = a < MV_COIL_AXIS ? a : a - 1;
+        to[MV_COIL_AXIS] = -1;
+        mv__nrrd_kept_follow_axes(&t.meta, to, MV_MAX_DIMS, ctx);
         for (a = MV_COIL_AXIS; a < MV_MAX_DIMS - 1; a++) {
             t.dim[a] = t.dim[a + 1];
             t.spacing[a] = t.spacing[a + 1];

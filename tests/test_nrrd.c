@@ -1074,3 +1074,90 @@ MV_TEST(nrrd, line_ends)
     }
     remove(p);
 }
+
+/* Whether every image axis a of v has label "n<dim[a]>" and thickness
+   "<dim[a]>" (the file below names its axes by their sizes, all different,
+   so an entry on the wrong axis shows) and the values' label is kept. */
+static int kept_follow_sizes(const mv_vol *v)
+{
+    int a;
+    const char *px = mv_vol_keyvalue(v, "NRRD_labels[pixel]");
+    for (a = 0; a < 3; a++) {
+        char key[32], want[32];
+        const char *got;
+        snprintf(key, sizeof(key), "NRRD_labels[%d]", a);
+        snprintf(want, sizeof(want), "n%lld", (long long)v->dim[a]);
+        got = mv_vol_keyvalue(v, key);
+        if (!got || strcmp(got, want)) return 0;
+        snprintf(key, sizeof(key), "NRRD_thicknesses[%d]", a);
+        snprintf(want, sizeof(want), "%lld", (long long)v->dim[a]);
+        got = mv_vol_keyvalue(v, key);
+        if (!got || strcmp(got, want)) return 0;
+    }
+    return px && !strcmp(px, "rgb");
+}
+
+/* A per-axis entry follows its axis through steps that move axes, as
+   nibabel's as_reoriented moves dim_info's freq / phase / slice; the
+   values' entries stay; a step that drops the coil axis drops its entries
+   and moves later ones down. */
+MV_TEST(nrrd, kept_fields_follow_axes)
+{
+    static const char header[] =
+        "NRRD0004\ntype: uchar\ndimension: 4\nspace: left-posterior-superior\nsizes: 3 4 3 2\n"
+        "space directions: none (0,1,0) (-1,0,0) (0,0,2)\nkinds: RGB-color domain domain domain\n"
+        "labels: \"rgb\" \"n4\" \"n3\" \"n2\"\nthicknesses: nan 4 3 2\nencoding: raw\n\n";
+    static const int perm[3] = {2, 0, 1};
+    unsigned char data[72];
+    const char *p = tu_path("nr_follow.nrrd"), *q = tu_path("nr_follow_out.nrrd");
+    mv_op chain[2];
+    mv_vol v, w;
+    int i, k;
+    for (i = 0; i < 72; i++) data[i] = (unsigned char)i;
+    put_nrrd(p, header, data, sizeof(data));
+    REQUIRE_OK(mv_load(p, &v, NULL));
+    REQUIRE(v.dim[0] == 4 && v.dim[1] == 3 && v.dim[2] == 2 && kept_follow_sizes(&v));
+    REQUIRE_OK(mv_permute(&v, &w, perm, NULL));
+    EXPECT(w.dim[0] == 2 && kept_follow_sizes(&w));
+    mv_free(&w);
+    for (k = 1; k < 4; k++) {
+        REQUIRE_OK(mv_rot90(&v, &w, k, 0, 2, NULL));
+        EXPECT_MSG(kept_follow_sizes(&w), "rot90 k = %d", k);
+        mv_free(&w);
+    }
+    REQUIRE_OK(mv_reorient(&v, &w, "SLP", NULL));
+    EXPECT(w.dim[0] == 2 && kept_follow_sizes(&w));
+    /* written back on the axes they follow (the file's labels line) */
+    REQUIRE_OK(mv_save(q, &w, NULL));
+    EXPECT(has_line(q, "labels: \"rgb\" \"n2\" \"n3\" \"n4\""));
+    mv_free(&w);
+    chain[0] = mv_op_reorient("SLP");
+    chain[1] = mv_op_flip(1);
+    REQUIRE_OK(mv_pipeline(&v, chain, 2, &w, NULL));
+    EXPECT(kept_follow_sizes(&w));
+    mv_free(&w);
+    REQUIRE_OK(mv_pipeline_load(p, chain, 2, &w, NULL));
+    EXPECT(w.dim[0] == 2 && kept_follow_sizes(&w));
+    mv_free(&w);
+    mv_free(&v);
+    /* the coil axis (MV_COIL_AXIS) combined away: its entries go, the
+       next axis's move down */
+    {
+        const int64_t dims[5] = {2, 2, 2, 3, 5};
+        const char *const keys[6][2] = {{"NRRD_labels[0]", "x"},    {"NRRD_labels[3]", "coil"},
+                                        {"NRRD_labels[4]", "time"}, {"NRRD_kinds[3]", "list"},
+                                        {"NRRD_kinds[4]", "time"},  {"NRRD_labels[pixel]", "re-im"}};
+        REQUIRE_OK(mv_vol_alloc(&v, MV_DT_C64, 5, dims, NULL));
+        memset(v.data, 0, mv_vol_bytes(&v));
+        for (i = 0; i < 6; i++) REQUIRE_OK(mv_vol_set_keyvalue(&v, keys[i][0], keys[i][1]));
+        REQUIRE_OK(mv_rss(&v, &w, NULL));
+        EXPECT(w.ndim == 4 && w.dim[3] == 5 && w.meta.n_kv == 4);
+        EXPECT(!strcmp(mv_vol_keyvalue(&w, "NRRD_labels[0]"), "x") && !strcmp(mv_vol_keyvalue(&w, "NRRD_labels[3]"), "time"));
+        EXPECT(!strcmp(mv_vol_keyvalue(&w, "NRRD_kinds[3]"), "time") && !mv_vol_keyvalue(&w, "NRRD_labels[4]"));
+        EXPECT(!strcmp(mv_vol_keyvalue(&w, "NRRD_labels[pixel]"), "re-im"));
+        mv_free(&w);
+        mv_free(&v);
+    }
+    remove(p);
+    remove(q);
+}
