@@ -75,6 +75,9 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	    --set "Segment0_Name:=Shepp-Logan head" --set "note:=medvol make run" \
 	    --set "NRRD_labels[2]:=inferior-superior" --set "NRRD_content:=Shepp-Logan phantom" && \
 	  $(BUILD)/mvtool info $(BUILD)/run-p.nrrd | grep -A7 "^key/values" && \
+	  $(BUILD)/mvtool reorient $(BUILD)/run-p.nrrd $(BUILD)/run-p-sra.nrrd SRA && \
+	  $(BUILD)/mvtool info $(BUILD)/run-p-sra.nrrd | grep "NRRD_labels" && \
+	  $(BUILD)/mvtool convert $(BUILD)/run-p-sra.nrrd $(BUILD)/run-p-sra.nii && \
 	  $(BUILD)/mvtool convert $(BUILD)/run-m.nii.gz $(BUILD)/run-m.nhdr --dtype float32 && \
 	  $(BUILD)/mvtool info $(BUILD)/run-m.nhdr && $(BUILD)/mvtool stats $(BUILD)/run-p.nrrd && \
 	  printf '0 1000\n' > $(BUILD)/run-m.bval && printf '0 0.6\n0 0\n0 0.8\n' > $(BUILD)/run-m.bvec && \

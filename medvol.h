@@ -1299,6 +1299,19 @@ MVDEF mv_status mv_load_io(const mv_io *io, mv_vol *out, const mv_load_opts *opt
      a live process's. It lists the folder once to find them.
    allocates: small buffers. */
 MVDEF mv_status mv_save(const char *path, const mv_vol *v, const mv_save_opts *opts);
+/* Whether the file mv_save(path, v) makes keeps pair i (v->meta.kv[i]),
+   the format told by path's name as mv_save tells it: it writes the pair,
+   or the file says it anyway (a kept kind that is its axis's kind in any
+   file of v: domain for an image axis, space for axes 0..2, vector,
+   complex or list for a voxel's values, see NRRD: KEPT FIELDS). NRRD
+   writes every pair but the kept per-axis fields of an axis the file
+   lacks and image axes' units; MetaImage the pairs an extra field can
+   hold (METAIMAGE); NIfTI, Analyze and MGH none (no place for them; ITK's
+   NIfTI writer drops its dictionary too). 0 for an index out of range;
+   for a volume mv_save refuses to write to path the answer means nothing
+   (and mv_last_error may have changed). mvtool names the pairs a
+   conversion leaves out with it. allocates: no. */
+MVDEF int mv_save_keeps_keyvalue(const char *path, const mv_vol *v, int i);
 #endif
 /* Single-file image into caller memory (gzip-compressed with opts->compress).
    buf NULL: *len = bytes needed, MV_OK (compressed: by compressing). cap too
@@ -16642,6 +16655,23 @@ static mv_status mv__mha_save(const char *path, const mv_vol *v, const mv_save_o
 static mv_status mv__mgh_save(const char *path, const mv_vol *v, const mv_save_opts *opts);
 static mv_status mv__nrrd_save(const char *path, const mv_vol *v, const mv_save_opts *opts);
 
+/* The format mv_save writes to path, by its name (MV_FORMAT_NIFTI1 for
+   .nii, .hdr and .img with or without .gz, the version decided later;
+   MV_FORMAT_NONE: no format has that name). */
+static mv_format mv__save_format(const char *path)
+{
+    size_t n = strlen(path);
+    if (mv__ends_with(path, ".mha") || mv__ends_with(path, ".mhd")) return MV_FORMAT_METAIMAGE;
+    if (mv__ends_with(path, ".nrrd") || mv__ends_with(path, ".nhdr")) return MV_FORMAT_NRRD;
+    if (mv__ends_with(path, ".mgh") || mv__ends_with(path, ".mgz") || mv__ends_with(path, ".mgh.gz"))
+        return MV_FORMAT_MGH;
+    if (mv__ends_with(path, ".gz")) n -= 3;
+    if (n >= 4 && (mv__streq_nocase_n(path + n - 4, ".hdr", 4) || mv__streq_nocase_n(path + n - 4, ".img", 4) ||
+                   mv__streq_nocase_n(path + n - 4, ".nii", 4)))
+        return MV_FORMAT_NIFTI1;
+    return MV_FORMAT_NONE;
+}
+
 MVDEF mv_status mv_save(const char *path, const mv_vol *v, const mv_save_opts *opts)
 {
     mv__wplan p;
@@ -16653,17 +16683,20 @@ MVDEF mv_status mv_save(const char *path, const mv_vol *v, const mv_save_opts *o
     size_t n;
     mv_gzip_opts gzo;
     MV__CHECK(path && path[0], MV_ERR_INVALID_ARG, "mv_save: empty path");
-    if (mv__ends_with(path, ".mha") || mv__ends_with(path, ".mhd")) return mv__mha_save(path, v, opts);
-    if (mv__ends_with(path, ".nrrd") || mv__ends_with(path, ".nhdr")) return mv__nrrd_save(path, v, opts);
-    if (mv__ends_with(path, ".mgh") || mv__ends_with(path, ".mgz") || mv__ends_with(path, ".mgh.gz"))
-        return mv__mgh_save(path, v, opts);
+    switch (mv__save_format(path)) {
+    case MV_FORMAT_METAIMAGE: return mv__mha_save(path, v, opts);
+    case MV_FORMAT_NRRD: return mv__nrrd_save(path, v, opts);
+    case MV_FORMAT_MGH: return mv__mgh_save(path, v, opts);
+    case MV_FORMAT_NIFTI1: break;
+    default:
+        return mv__fail(MV_ERR_INVALID_ARG,
+                        "'%s': cannot tell the format from the name (use .nii, .hdr or .img, each with or without .gz, "
+                        ".mha/.mhd, .nrrd/.nhdr or .mgh/.mgz)",
+                        path);
+    }
     gz = mv__ends_with(path, ".gz");
     n = strlen(path) - (gz ? 3 : 0);
-    pair = n >= 4 && (mv__streq_nocase_n(path + n - 4, ".hdr", 4) || mv__streq_nocase_n(path + n - 4, ".img", 4));
-    MV__CHECK(pair || (n >= 4 && mv__streq_nocase_n(path + n - 4, ".nii", 4)), MV_ERR_INVALID_ARG,
-              "'%s': cannot tell the format from the name (use .nii, .hdr or .img, each with or without .gz, .mha/.mhd "
-              "or .mgh/.mgz)",
-              path);
+    pair = mv__streq_nocase_n(path + n - 4, ".hdr", 4) || mv__streq_nocase_n(path + n - 4, ".img", 4);
     MV__TRY(mv__plan_write(v, pair, opts ? opts->nifti_version : 0, path, &p));
     if (opts) gzo = opts->gzip;
     else memset(&gzo, 0, sizeof(gzo));
@@ -19959,6 +19992,52 @@ static mv_status mv__nrrd_encode(const mv_vol *v, const char *name, const mv_sav
                                  text, cap);
     MV__CHECK(*tlen < cap, MV_ERR_INVALID_ARG, "%s: header text too long", name);
     return mv__mha_payload(v, &w, opts, 1, ctx, payload, n, tmp);
+}
+
+/* Whether kind (a kept kind of v's axis `axis`) is the one that axis has
+   in any file of v, said or not: domain (space for axes 0..2) for an image
+   axis, vector, complex or list for the values (mv__nrrd_header_text's
+   defaults). *role gets the axis's role in a NRRD file of v (NONE as well
+   for a volume NRRD cannot hold). */
+static int mv__nrrd_kind_implied(const mv_vol *v, const char *kind, int axis, const char *name, int *role)
+{
+    mv__mha_w w;
+    mv_vol t;
+    int fa, k = mv__nrrd_kind_index(kind, strlen(kind));
+    const char *kn = k >= 0 ? mv__nrrd_kinds[k].name : "";
+    t = *v; /* planned as mv__nrrd_encode plans it; a header-only volume as if it had voxels */
+    if (mv__dt[v->dtype].kind == MV__K_COMPLEX) t.dtype = (mv_dtype)mv__dt[v->dtype].comp;
+    if (!t.data) t.data = &t;
+    *role = MV__NA_NONE;
+    if (mv__mha_plan(&t, name, &w) != MV_OK) return 0;
+    *role = mv__nrrd_write_role(v, &w, mv__nrrd_is_dwi(v, &w), axis, &fa);
+    switch (*role) {
+    case MV__NA_IMAGE: return !strcmp(kn, "domain") || (!strcmp(kn, "space") && axis < 3);
+    case MV__NA_VALUES: return !strcmp(kn, "vector");
+    case MV__NA_DWI: return !strcmp(kn, "list");
+    case MV__NA_COMPLEX: return !strcmp(kn, "complex");
+    default: return 0;
+    }
+}
+
+MVDEF int mv_save_keeps_keyvalue(const char *path, const mv_vol *v, int i)
+{
+    const mv_keyvalue *p;
+    int field = 0, axis = -1, role, kept;
+    if (!path || !v || !v->meta.kv || i < 0 || i >= v->meta.n_kv) return 0;
+    p = &v->meta.kv[i];
+    kept = mv__nrrd_kept_key(p->key, &field, &axis);
+    if (kept && field == MV__NK_KIND && axis >= 0 && mv__nrrd_kind_implied(v, p->value, axis, path, &role)) return 1;
+    switch (mv__save_format(path)) {
+    case MV_FORMAT_METAIMAGE: return mv__mha_extra_name(p->key, p->value) != NULL;
+    case MV_FORMAT_NRRD: break;
+    default: return 0; /* NIfTI, Analyze, MGH: no place for pairs */
+    }
+    if (!kept || axis < 0) return 1;
+    /* a per-axis field: written where its axis is in the file
+       (mv__nrrd_kept_collect), units but on an image axis */
+    (void)mv__nrrd_kind_implied(v, "", axis, path, &role);
+    return role != MV__NA_NONE && !(field == MV__NK_UNIT && role == MV__NA_IMAGE);
 }
 
 /* .nrrd: one file (header, blank line, voxels). .nhdr: the header and

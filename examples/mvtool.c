@@ -207,10 +207,26 @@ int load_or_fail(const char *path, mv_vol *v, const mv_load_opts *o)
     return st == MV_OK ? 0 : fail_at(st, path);
 }
 
+/* After a save of v to path: a warning naming the key/value pairs the
+   file has no place for (a NRRD's pairs and fields written to NIfTI, say),
+   so that a conversion never loses them unsaid. */
+void warn_unwritten_pairs(const char *path, const mv_vol *v)
+{
+    int i, n = 0, shown = 0;
+    for (i = 0; i < v->meta.n_kv; i++) n += !mv_save_keeps_keyvalue(path, v, i);
+    if (!n) return;
+    fprintf(stderr, "mvtool: warning: %s: %d key/value pair%s not written (the format has no place for %s):", path, n,
+            n == 1 ? "" : "s", n == 1 ? "it" : "them");
+    for (i = 0; i < v->meta.n_kv && shown < 8; i++)
+        if (!mv_save_keeps_keyvalue(path, v, i)) fprintf(stderr, "%s '%s'", shown++ ? "," : "", v->meta.kv[i].key);
+    fprintf(stderr, "%s\n", n > shown ? ", ..." : "");
+}
+
 /* Saves and releases v; exit status. */
 int save_and_free(const char *path, mv_vol *v, const mv_save_opts *so)
 {
     mv_status st = mv_save(path, v, so);
+    if (st == MV_OK) warn_unwritten_pairs(path, v);
     mv_free(v);
     return st == MV_OK ? 0 : fail_at(st, path);
 }
@@ -777,6 +793,7 @@ static int cmd_convert(const args *a)
         if (st != MV_OK) return fail_at(st, a->pos[0]);
     }
     st = mv_save(a->pos[1], &out, &so);
+    if (st == MV_OK) warn_unwritten_pairs(a->pos[1], &out);
     rc = st == MV_OK ? save_gradients_beside(a->pos[1], &out) : fail_at(st, a->pos[1]);
     mv_free(&out);
     return rc;
@@ -888,6 +905,7 @@ static int cmd_split(const args *a)
             mv_free(&v);
             return fail_at(st, name);
         }
+        if (t == 0) warn_unwritten_pairs(name, &f); /* (the frames' files alike: said once) */
     }
     mv_free(&v);
     return 0;

@@ -59,6 +59,8 @@ int parse_dtype(const args *a, const char *word, mv_dtype *dt);
 /* mv_load / mv_save with the failure reported; exit status (save frees v) */
 int load_or_fail(const char *path, mv_vol *v, const mv_load_opts *o);
 int save_and_free(const char *path, mv_vol *v, const mv_save_opts *so);
+/* after a save: names on stderr the pairs the file left out (mv_save_keeps_keyvalue) */
+void warn_unwritten_pairs(const char *path, const mv_vol *v);
 
 /* The families' tables (one extern pair per examples/mvtool_<family>.c). */
 extern const command mvtool_math_commands[];

@@ -1161,3 +1161,59 @@ MV_TEST(nrrd, kept_fields_follow_axes)
     remove(p);
     remove(q);
 }
+
+/* mv_save_keeps_keyvalue says of each pair what a save and a reload show:
+   the pair back with its value, or (hand-listed: the kinds every file of
+   the volume has) implied; NIfTI keeps only those. */
+MV_TEST(nrrd, save_keeps_keyvalue)
+{
+    static const char header[] =
+        "NRRD0004\ntype: uchar\ndimension: 4\nspace: left-posterior-superior\nsizes: 3 4 3 2\n"
+        "space directions: none (0,1,0) (-1,0,0) (0,0,2)\nkinds: vector domain domain domain\n"
+        "labels: \"rgb\" \"n4\" \"n3\" \"n2\"\nunits: \"px\" \"\" \"\" \"\"\nencoding: raw\n"
+        "NRRD_units[0]:=mm\nNRRD_labels[5]:=far\na:b:=1\nnote:= lead\nModality:=MR\n\n";
+    static const char *const implied[4] = {"NRRD_kinds[0]", "NRRD_kinds[1]", "NRRD_kinds[2]", "NRRD_kinds[pixel]"};
+    static const char *const outs[4] = {"nr_keeps_out.nrrd", "nr_keeps_out.nhdr", "nr_keeps_out.mha", "nr_keeps_out.nii"};
+    unsigned char data[72];
+    const char *p = tu_path("nr_keeps.nrrd");
+    mv_vol v, r;
+    int i, f, k, n_implied = 0;
+    memset(data, 7, sizeof(data));
+    put_nrrd(p, header, data, sizeof(data));
+    REQUIRE_OK(mv_load(p, &v, NULL));
+    REQUIRE(v.meta.n_kv == 14); /* the five pairs, then the fields */
+    for (f = 0; f < 4; f++) {
+        char q[1024];
+        snprintf(q, sizeof(q), "%s", tu_path(outs[f]));
+        REQUIRE_OK(mv_save(q, &v, NULL));
+        REQUIRE_OK(mv_load(q, &r, NULL));
+        for (i = 0; i < v.meta.n_kv; i++) {
+            const char *back = mv_vol_keyvalue(&r, v.meta.kv[i].key);
+            int is_implied = 0, want;
+            for (k = 0; k < 4; k++) is_implied |= !strcmp(v.meta.kv[i].key, implied[k]);
+            want = (back && !strcmp(back, v.meta.kv[i].value)) || is_implied;
+            EXPECT_MSG(mv_save_keeps_keyvalue(q, &v, i) == want, "%s: '%s' = '%s' (back: '%s')", outs[f],
+                       v.meta.kv[i].key, v.meta.kv[i].value, back ? back : "(none)");
+            n_implied += f == 3 && want;
+        }
+        mv_free(&r);
+        remove(q);
+        if (f == 1) { /* (the .nhdr's data file) */
+            snprintf(q, sizeof(q), "%s", tu_path("nr_keeps_out.raw"));
+            remove(q);
+        }
+    }
+    EXPECT(n_implied == 4); /* NIfTI: the kinds only */
+    /* what each format leaves out, by name */
+    EXPECT(!strcmp(v.meta.kv[0].key, "NRRD_units[0]") && !strcmp(v.meta.kv[1].key, "NRRD_labels[5]"));
+    EXPECT(!mv_save_keeps_keyvalue("x.nrrd", &v, 0) && !mv_save_keeps_keyvalue("x.nrrd", &v, 1) &&
+           mv_save_keeps_keyvalue("x.nrrd", &v, 2) && mv_save_keeps_keyvalue("x.nhdr", &v, 13));
+    EXPECT(!mv_save_keeps_keyvalue("x.mhd", &v, 2) && !mv_save_keeps_keyvalue("x.mha", &v, 3) &&
+           mv_save_keeps_keyvalue("x.mha", &v, 4));
+    EXPECT(!mv_save_keeps_keyvalue("x.mgz", &v, 4) && !mv_save_keeps_keyvalue("x.hdr.gz", &v, 4) &&
+           !mv_save_keeps_keyvalue("x.txt", &v, 4) && mv_save_keeps_keyvalue("x.nii.gz", &v, 6));
+    EXPECT(!mv_save_keeps_keyvalue("x.nrrd", &v, -1) && !mv_save_keeps_keyvalue("x.nrrd", &v, 14) &&
+           !mv_save_keeps_keyvalue(NULL, &v, 0) && !mv_save_keeps_keyvalue("x.nrrd", NULL, 0));
+    mv_free(&v);
+    remove(p);
+}

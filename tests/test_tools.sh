@@ -180,9 +180,19 @@ $T convert "$W/kv2.nhdr" "$W/kv3.nrrd" --unset note --set "Segment0_Name:=right 
   && grep -qxF '  NRRD_labels[0]:=left "L"' "$W/kvinfo" && grep -qxF 'labels: "left \"L\"" "" ""' "$W/kv3.nrrd" \
   && ok || bad "convert --set / --unset"
 # to MetaImage: the pairs it can hold as extra fields (a value with a line end left out), read back
-$T convert "$W/kv2.nhdr" "$W/kv.mha" && grep -aqx "Segment0_Name = liver" "$W/kv.mha" && $T info "$W/kv.mha" > "$W/kvinfo" \
+$T convert "$W/kv2.nhdr" "$W/kv.mha" 2> "$W/err" && grep -aqx "Segment0_Name = liver" "$W/kv.mha" && $T info "$W/kv.mha" > "$W/kvinfo" \
   && grep -q "^key/values   4" "$W/kvinfo" && grep -qx "  Segment0_Name:=liver" "$W/kvinfo" \
   && grep -qxF '  NRRD_kinds[0]:=domain' "$W/kvinfo" && ! grep -q "note" "$W/kvinfo" && ok || bad "MetaImage extra fields"
+# what an output leaves out is named on stderr (the kinds NIfTI's axes have anyway are not)
+grep -q "kv.mha: 1 key/value pair not written .*: 'note'$" "$W/err" && ok || bad "convert names the pair MetaImage leaves out"
+$T convert "$W/kv2.nhdr" "$W/kv.nii" 2> "$W/err" && grep -q "kv.nii: 2 key/value pairs not written .*: 'Segment0_Name', 'note'$" "$W/err" \
+  && ok || bad "convert names the pairs NIfTI leaves out"
+$T convert "$W/kv2.nhdr" "$W/kv5.nrrd" 2> "$W/err" && [ ! -s "$W/err" ] && ok || bad "convert to NRRD keeps every pair, unsaid"
+# per-axis fields follow their axis: axis 0 runs P, axis 1 R, so RAS swaps them
+printf 'NRRD0004\ntype: uchar\ndimension: 3\nspace: left-posterior-superior\nsizes: 4 3 2\nspace directions: (0,1,0) (1,0,0) (0,0,2)\nlabels: "a" "b" "c"\nthicknesses: 1 2 3\nencoding: raw\n\n' > "$W/ax.nrrd"
+head -c 24 /dev/zero >> "$W/ax.nrrd"
+$T reorient "$W/ax.nrrd" "$W/ax2.nrrd" RAS && grep -aqxF 'sizes: 3 4 2' "$W/ax2.nrrd" && grep -aqxF 'labels: "b" "a" "c"' "$W/ax2.nrrd" \
+  && grep -aqxF 'thicknesses: 2 1 3' "$W/ax2.nrrd" && ok || bad "reorient moves the per-axis NRRD fields with their axes"
 $T convert "$W/kv2.nhdr" "$W/kv4.nrrd" --set "NRRD_kinds[0]:=bogus" 2> "$W/err"; [ $? -eq 2 ] \
   && grep -q "not a NRRD axis kind" "$W/err" && [ ! -e "$W/kv4.nrrd" ] && ok || bad "convert --set refuses a field's bad value"
 $T convert "$W/kv2.nhdr" "$W/kv4.nrrd" --set "NRRD_kinds[0]:=list" 2> "$W/err"; [ $? -eq 1 ] \
