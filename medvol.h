@@ -4426,6 +4426,26 @@ MVDEF mv_status mv_itk_tfm_parse(const char *text, double m[4][4]);
    file whole. Checked against SimpleITK (tests/py/diff_sitk.py). */
 MVDEF mv_status mv_itk_mat_parse(const void *data, size_t size, double m[4][4]);
 MVDEF mv_status mv_itk_mat_format(const double m[4][4], int ndim, void *buf, size_t cap, size_t *len);
+/* ITK's HDF5 transform files (HDF5TransformIO: what SimpleITK and ANTs
+   write as .h5, ANTs' --write-composite-transform among them): a group
+   /TransformGroup/N per transform, its class name (TransformType) and
+   parameters (TransformParameters, TransformFixedParameters; float64 or
+   float32). mv_itk_h5_parse reads the kinds mv_itk_tfm_parse reads, a
+   CompositeTransform of them as ITK composes it (group 0 the composite,
+   its members 1, 2, ... applied last first), from the files ITK 4 (HDF5's
+   earliest format: symbol-table groups) and ITK 5 (the latest: link
+   messages, checksums) write; its own reader, no HDF5 library (see
+   >>impl-register for what of HDF5 it reads). A displacement field or
+   B-spline member is MV_ERR_UNSUPPORTED naming its kind; damage
+   (checksums, addresses outside the file) MV_ERR_BAD_DATA naming the
+   object. mv_itk_h5_format writes m as AffineTransform_double_N_N with a
+   zero centre, as ITK 5 lays the file out (*len: its bytes, about 4.6 KiB;
+   MV_ERR_BUFFER_TOO_SMALL when cap is short), ndim 2 under
+   mv_itk_tfm_format's rule; SimpleITK, h5py and h5dump read it
+   (tests/py/diff_sitk.py). mv_itk_tfm_read reads a .h5 by its content,
+   mv_itk_h5_write writes the file whole. allocates: no. */
+MVDEF mv_status mv_itk_h5_parse(const void *data, size_t size, double m[4][4]);
+MVDEF mv_status mv_itk_h5_format(const double m[4][4], int ndim, void *buf, size_t cap, size_t *len);
 #if !defined(MEDVOL_NO_STDIO)
 MVDEF mv_status mv_matrix_format(const double m[4][4], char *buf, size_t cap);
 MVDEF mv_status mv_itk_tfm_format(const double m[4][4], int ndim, char *buf, size_t cap);
@@ -4435,6 +4455,7 @@ MVDEF mv_status mv_matrix_read(const char *path, double m[4][4]);
 MVDEF mv_status mv_itk_tfm_write(const char *path, const double m[4][4], int ndim);
 MVDEF mv_status mv_itk_tfm_read(const char *path, double m[4][4]);
 MVDEF mv_status mv_itk_mat_write(const char *path, const double m[4][4], int ndim);
+MVDEF mv_status mv_itk_h5_write(const char *path, const double m[4][4], int ndim);
 #endif
 
 /* elastix TransformParameters files: what elastix writes as
@@ -32757,28 +32778,845 @@ static size_t mv__mat_put(unsigned char *out, const char *name, const double *v,
     return at;
 }
 
+/* The parameters of RAS m as ITK's AffineTransform_double_N_N in LPS (the
+   matrix row by row, then the offset; *n of them) for a file of ndim 2
+   or 3 that keeps all of m (fn names the caller in a refusal). */
+static mv_status mv__itk_affine_params(const double m[4][4], int ndim, double par[12], int *n, const char *fn)
+{
+    double L[4][4];
+    const double D[4] = {-1, -1, 1, 1};
+    int r, c;
+    MV__CHECK(ndim == 2 || ndim == 3, MV_ERR_INVALID_ARG, "%s: ndim %d (2 or 3)", fn, ndim);
+    MV__CHECK(mv__rs_finite44(m) && mv__rs_bottom_ok(m), MV_ERR_INVALID_ARG,
+              "%s: the matrix is not finite or its bottom row is not 0 0 0 1", fn);
+    MV__CHECK(ndim == 3 || (m[0][2] == 0 && m[1][2] == 0 && m[2][0] == 0 && m[2][1] == 0 && m[2][2] == 1 && m[2][3] == 0),
+              MV_ERR_INVALID_ARG, "%s: ndim 2, but the matrix mixes z with x and y or moves z (ndim 3 keeps it)", fn);
+    for (r = 0; r < 4; r++)
+        for (c = 0; c < 4; c++) L[r][c] = D[r] * m[r][c] * D[c];
+    *n = 0;
+    for (r = 0; r < ndim; r++)
+        for (c = 0; c < ndim; c++) par[(*n)++] = L[r][c];
+    for (r = 0; r < ndim; r++) par[(*n)++] = L[r][3];
+    return MV_OK;
+}
+
 MVDEF mv_status mv_itk_mat_format(const double m[4][4], int ndim, void *buf, size_t cap, size_t *len)
 {
     unsigned char tmp[512];
-    double L[4][4], par[12], fix[3] = {0, 0, 0};
-    const double D[4] = {-1, -1, 1, 1};
-    int r, c, n = 0;
+    double par[12], fix[3] = {0, 0, 0};
+    int n = 0;
     size_t at;
     MV__CHECK(m && len, MV_ERR_INVALID_ARG, "mv_itk_mat_format: NULL argument");
-    MV__CHECK(ndim == 2 || ndim == 3, MV_ERR_INVALID_ARG, "mv_itk_mat_format: ndim %d (2 or 3)", ndim);
-    MV__CHECK(mv__rs_finite44(m) && mv__rs_bottom_ok(m), MV_ERR_INVALID_ARG,
-              "mv_itk_mat_format: the matrix is not finite or its bottom row is not 0 0 0 1");
-    MV__CHECK(ndim == 3 || (m[0][2] == 0 && m[1][2] == 0 && m[2][0] == 0 && m[2][1] == 0 && m[2][2] == 1 && m[2][3] == 0),
-              MV_ERR_INVALID_ARG, "mv_itk_mat_format: ndim 2, but the matrix mixes z with x and y or moves z (ndim 3 keeps it)");
-    for (r = 0; r < 4; r++)
-        for (c = 0; c < 4; c++) L[r][c] = D[r] * m[r][c] * D[c];
-    for (r = 0; r < ndim; r++)
-        for (c = 0; c < ndim; c++) par[n++] = L[r][c];
-    for (r = 0; r < ndim; r++) par[n++] = L[r][3];
+    MV__TRY(mv__itk_affine_params(m, ndim, par, &n, "mv_itk_mat_format"));
     at = mv__mat_put(tmp, ndim == 3 ? "AffineTransform_double_3_3" : "AffineTransform_double_2_2", par, n);
     at += mv__mat_put(tmp + at, "fixed", fix, ndim);
     *len = at;
     MV__CHECK(buf && cap >= at, MV_ERR_BUFFER_TOO_SMALL, "mv_itk_mat_format: %llu bytes needed, %llu given",
+              (unsigned long long)at, (unsigned long long)(buf ? cap : 0));
+    memcpy(buf, tmp, at);
+    return MV_OK;
+}
+
+/* ---- ITK's HDF5 transform files (mv_itk_h5_*) ----
+   ITK's HDF5TransformIO keeps each transform as a group /TransformGroup/N
+   (N = 0, 1, ...) holding datasets TransformType (one variable-length
+   string: the class name), TransformFixedParameters and TransformParameters
+   (1-D float64 or float32; ITK before 4.9 spelled them "Tranform..."). A
+   CompositeTransform is group 0 with no parameters, its members 1, 2, ...
+   What is read of the HDF5 format (the HDF Group's "HDF5 File Format
+   Specification" 3.0) is what ITK's writers have made through the library:
+   superblocks 0 to 3 (version 0 from ITK 4's default file format, 2 from
+   ITK 5, which asks for the latest), object headers of version 1 and 2
+   (continuation chunks followed; version 2's lookup3 checksums checked),
+   groups as link messages or as a symbol table (B-tree, symbol nodes,
+   local heap), datasets of one dimension laid out compact or contiguous,
+   IEEE floats of either byte order, fixed-length and variable-length
+   strings (the latter in a global heap). Anything else (chunked or
+   filtered data, dense link storage: a composite of more than 8
+   transforms, shared messages) is MV_ERR_UNSUPPORTED naming the object. */
+
+#define MV__H5_UNDEF UINT64_MAX
+#define MV__H5_MAX_MSGS 64   /* messages kept per object (ITK's have under 12) */
+#define MV__H5_MAX_CHUNKS 16 /* chunks followed per object header */
+
+/* Bob Jenkins' lookup3 hash (hashlittle, initval 0): the checksum of a
+   version 2 object header, continuation chunk and superblock. */
+static uint32_t mv__h5_rot(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
+static uint32_t mv__h5_lookup3(const unsigned char *k, size_t len)
+{
+    uint32_t a, b, c;
+    size_t i;
+    a = b = c = 0xdeadbeefu + (uint32_t)len;
+    while (len > 12) {
+        a += (uint32_t)k[0] | (uint32_t)k[1] << 8 | (uint32_t)k[2] << 16 | (uint32_t)k[3] << 24;
+        b += (uint32_t)k[4] | (uint32_t)k[5] << 8 | (uint32_t)k[6] << 16 | (uint32_t)k[7] << 24;
+        c += (uint32_t)k[8] | (uint32_t)k[9] << 8 | (uint32_t)k[10] << 16 | (uint32_t)k[11] << 24;
+        a -= c, a ^= mv__h5_rot(c, 4), c += b; /* mix */
+        b -= a, b ^= mv__h5_rot(a, 6), a += c;
+        c -= b, c ^= mv__h5_rot(b, 8), b += a;
+        a -= c, a ^= mv__h5_rot(c, 16), c += b;
+        b -= a, b ^= mv__h5_rot(a, 19), a += c;
+        c -= b, c ^= mv__h5_rot(b, 4), b += a;
+        len -= 12;
+        k += 12;
+    }
+    if (len == 0) return c;
+    for (i = 0; i < len; i++) { /* the last 1..12 bytes, little-endian into a, b, c */
+        uint32_t byte = (uint32_t)k[i] << (8 * (i % 4));
+        if (i < 4) a += byte;
+        else if (i < 8) b += byte;
+        else c += byte;
+    }
+    c ^= b, c -= mv__h5_rot(b, 14); /* final */
+    a ^= c, a -= mv__h5_rot(c, 11);
+    b ^= a, b -= mv__h5_rot(a, 25);
+    c ^= b, c -= mv__h5_rot(b, 16);
+    a ^= c, a -= mv__h5_rot(c, 4);
+    b ^= a, b -= mv__h5_rot(a, 14);
+    c ^= b, c -= mv__h5_rot(b, 24);
+    return c;
+}
+
+static uint64_t mv__h5_le(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    int i;
+    for (i = n - 1; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+
+/* An address as stored (all bits set: undefined, MV__H5_UNDEF). */
+static uint64_t mv__h5_addr(const unsigned char *p, int n)
+{
+    uint64_t v = mv__h5_le(p, n);
+    return n < 8 && v == (((uint64_t)1 << (8 * n)) - 1) ? MV__H5_UNDEF : v;
+}
+
+typedef struct mv__h5r {
+    const unsigned char *p;
+    size_t n;
+    uint64_t base; /* the superblock's place: addresses count from it */
+    int osz, lsz;  /* bytes of an address and of a length */
+} mv__h5r;
+
+/* *out = the len bytes at address addr, 0 when they are not all in the file. */
+static int mv__h5_span(const mv__h5r *r, uint64_t addr, uint64_t len, const unsigned char **out)
+{
+    if (addr == MV__H5_UNDEF || addr > r->n - r->base || len > r->n - r->base - addr) return 0;
+    *out = r->p + r->base + addr;
+    return 1;
+}
+
+typedef struct mv__h5msg {
+    int type, flags;
+    const unsigned char *d;
+    size_t n;
+} mv__h5msg;
+
+typedef struct mv__h5obj {
+    int n;
+    mv__h5msg m[MV__H5_MAX_MSGS];
+} mv__h5obj;
+
+/* The superblock (at 0, or 512, 1024, ... as HDF5 looks for it): sizes,
+   base and *root, the root group's object header. */
+static mv_status mv__h5_superblock(const unsigned char *p, size_t n, mv__h5r *r, uint64_t *root)
+{
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    size_t at = 0;
+    const unsigned char *s;
+    int v;
+    while (at + 8 <= n && memcmp(p + at, sig, 8) != 0) at = at ? at * 2 : 512;
+    MV__CHECK(at + 8 <= n, MV_ERR_BAD_HEADER, "no HDF5 signature");
+    s = p + at;
+    v = n - at > 8 ? s[8] : -1;
+    MV__CHECK(v >= 0 && v <= 3, MV_ERR_UNSUPPORTED, "HDF5 superblock version %d (0 to 3 are read)", v);
+    memset(r, 0, sizeof(*r));
+    r->p = p;
+    r->n = n;
+    if (v <= 1) {
+        size_t need = 24 + (v == 1 ? 4 : 0);
+        MV__CHECK(n - at >= need, MV_ERR_TRUNCATED, "HDF5 superblock cut short");
+        r->osz = s[13], r->lsz = s[14];
+    } else {
+        MV__CHECK(n - at >= 12, MV_ERR_TRUNCATED, "HDF5 superblock cut short");
+        r->osz = s[9], r->lsz = s[10];
+    }
+    MV__CHECK((r->osz == 2 || r->osz == 4 || r->osz == 8) && (r->lsz == 2 || r->lsz == 4 || r->lsz == 8),
+              MV_ERR_BAD_HEADER, "HDF5 superblock: sizes of offsets %d and lengths %d (2, 4 or 8)", r->osz, r->lsz);
+    if (v <= 1) {
+        /* ... base, free space, end of file and driver addresses, then the
+           root group's symbol table entry (name offset, object header) */
+        size_t o = 24 + (v == 1 ? 4 : 0), need = o + 4 * (size_t)r->osz + 2 * (size_t)r->osz + 24;
+        MV__CHECK(n - at >= need, MV_ERR_TRUNCATED, "HDF5 superblock cut short");
+        r->base = mv__h5_le(s + o, r->osz);
+        *root = mv__h5_addr(s + o + 4 * (size_t)r->osz + (size_t)r->osz, r->osz);
+    } else {
+        size_t o = 12, need = o + 4 * (size_t)r->osz + 4;
+        MV__CHECK(n - at >= need, MV_ERR_TRUNCATED, "HDF5 superblock cut short");
+        MV__CHECK(mv__h5_lookup3(s, need - 4) == (uint32_t)mv__h5_le(s + need - 4, 4), MV_ERR_BAD_DATA,
+                  "HDF5 superblock: checksum mismatch (a damaged file)");
+        r->base = mv__h5_le(s + o, r->osz);
+        *root = mv__h5_addr(s + o + 3 * (size_t)r->osz, r->osz);
+    }
+    MV__CHECK(r->base <= n, MV_ERR_BAD_HEADER, "HDF5 superblock: base address %llu past the file's %llu bytes",
+              (unsigned long long)r->base, (unsigned long long)n);
+    return MV_OK;
+}
+
+/* Appends message (type, flags, d[0..len)) to o; a continuation's chunk to
+   the queue (addr, len) instead. */
+static mv_status mv__h5_add_msg(const mv__h5r *r, mv__h5obj *o, int type, int flags, const unsigned char *d, size_t len,
+                                uint64_t *qa, uint64_t *ql, int *nq, const char *what)
+{
+    if (type == 0) return MV_OK; /* NIL: free space */
+    if (type == 0x10) {          /* continuation: another chunk of this header */
+        MV__CHECK(len >= (size_t)(r->osz + r->lsz), MV_ERR_BAD_DATA, "%s: continuation message cut short", what);
+        MV__CHECK(*nq < MV__H5_MAX_CHUNKS, MV_ERR_UNSUPPORTED, "%s: more than %d header chunks", what, MV__H5_MAX_CHUNKS);
+        qa[*nq] = mv__h5_addr(d, r->osz);
+        ql[*nq] = mv__h5_le(d + r->osz, r->lsz);
+        (*nq)++;
+        return MV_OK;
+    }
+    MV__CHECK(o->n < MV__H5_MAX_MSGS, MV_ERR_UNSUPPORTED, "%s: more than %d header messages", what, MV__H5_MAX_MSGS);
+    o->m[o->n].type = type;
+    o->m[o->n].flags = flags;
+    o->m[o->n].d = d;
+    o->m[o->n].n = len;
+    o->n++;
+    return MV_OK;
+}
+
+/* The messages of the object header at addr (version 1 or 2), its
+   continuation chunks followed. */
+static mv_status mv__h5_object(const mv__h5r *r, uint64_t addr, mv__h5obj *o, const char *what)
+{
+    uint64_t qa[MV__H5_MAX_CHUNKS], ql[MV__H5_MAX_CHUNKS];
+    const unsigned char *h;
+    int nq = 0, k, v2, creation = 0;
+    o->n = 0;
+    MV__CHECK(mv__h5_span(r, addr, 16, &h), MV_ERR_BAD_DATA, "%s: object header address %llu outside the file", what,
+              (unsigned long long)addr);
+    v2 = !memcmp(h, "OHDR", 4);
+    if (v2) {
+        int flags = h[5], szb = 1 << (flags & 3);
+        size_t pre = 6 + (flags & 0x20 ? 16 : 0) + (flags & 0x10 ? 4 : 0);
+        const unsigned char *c;
+        uint64_t len;
+        MV__CHECK(h[4] == 2, MV_ERR_UNSUPPORTED, "%s: object header version %d", what, h[4]);
+        MV__CHECK(mv__h5_span(r, addr, pre + (size_t)szb, &c), MV_ERR_TRUNCATED, "%s: object header cut short", what);
+        len = mv__h5_le(c + pre, szb);
+        creation = flags & 0x04;
+        qa[0] = addr + pre + (size_t)szb; /* chunk 0: its messages, then the checksum over all before it */
+        ql[0] = len;
+        MV__CHECK(mv__h5_span(r, addr, pre + (size_t)szb + len + 4, &c), MV_ERR_TRUNCATED, "%s: object header cut short",
+                  what);
+        MV__CHECK(mv__h5_lookup3(c, pre + (size_t)szb + len) == (uint32_t)mv__h5_le(c + pre + szb + len, 4),
+                  MV_ERR_BAD_DATA, "%s: object header checksum mismatch (a damaged file)", what);
+    } else {
+        MV__CHECK(h[0] == 1, MV_ERR_BAD_DATA, "%s: no object header at address %llu (version %d)", what,
+                  (unsigned long long)addr, h[0]);
+        qa[0] = addr + 16; /* 12 bytes of prefix, aligned to 8 */
+        ql[0] = mv__h5_le(h + 8, 4);
+    }
+    nq = 1;
+    for (k = 0; k < nq; k++) {
+        const unsigned char *c;
+        size_t at = 0, end;
+        if (v2 && k > 0) { /* "OCHK", messages, checksum */
+            MV__CHECK(ql[k] >= 8 && mv__h5_span(r, qa[k], ql[k], &c) && !memcmp(c, "OCHK", 4), MV_ERR_BAD_DATA,
+                      "%s: continuation chunk %d is not an OCHK block", what, k);
+            MV__CHECK(mv__h5_lookup3(c, (size_t)ql[k] - 4) == (uint32_t)mv__h5_le(c + ql[k] - 4, 4), MV_ERR_BAD_DATA,
+                      "%s: continuation chunk %d checksum mismatch (a damaged file)", what, k);
+            at = 4;
+            end = (size_t)ql[k] - 4;
+        } else {
+            MV__CHECK(mv__h5_span(r, qa[k], ql[k], &c), MV_ERR_TRUNCATED, "%s: header chunk %d runs past the file", what,
+                      k);
+            end = (size_t)ql[k];
+        }
+        while (at < end) {
+            size_t hs = v2 ? 4 + (creation ? 2 : 0) : 8, len;
+            int type, flags;
+            if (end - at < hs) break; /* a gap at a chunk's end */
+            type = v2 ? c[at] : (int)mv__h5_le(c + at, 2);
+            len = (size_t)mv__h5_le(c + at + (v2 ? 1 : 2), 2);
+            flags = c[at + (v2 ? 3 : 4)];
+            MV__CHECK(len <= end - at - hs, MV_ERR_BAD_DATA, "%s: message of type %d runs past its chunk", what, type);
+            MV__TRY(mv__h5_add_msg(r, o, type, flags, c + at + hs, len, qa, ql, &nq, what));
+            at += hs + len;
+        }
+    }
+    return MV_OK;
+}
+
+/* The first message of type in o (NULL: none); one shared from elsewhere
+   (flags bit 1) is refused. */
+static mv_status mv__h5_msg(const mv__h5obj *o, int type, const mv__h5msg **out, const char *what)
+{
+    int i;
+    *out = NULL;
+    for (i = 0; i < o->n; i++)
+        if (o->m[i].type == type) {
+            MV__CHECK(!(o->m[i].flags & 0x02), MV_ERR_UNSUPPORTED, "%s: a shared header message (type %d)", what, type);
+            *out = &o->m[i];
+            return MV_OK;
+        }
+    return MV_OK;
+}
+
+/* Looks name up in a symbol-table group (B-tree node at tree, local heap
+   at heap): *addr and *found. */
+static mv_status mv__h5_symtab(const mv__h5r *r, uint64_t tree, uint64_t heap, const char *name, uint64_t *addr,
+                               int *found, int depth, const char *what)
+{
+    const unsigned char *hp, *names, *t;
+    uint64_t names_len, names_at;
+    int O = r->osz, L = r->lsz, level, used, i;
+    size_t entry = 2 * (size_t)O + 24;
+    MV__CHECK(depth < 8, MV_ERR_BAD_DATA, "%s: symbol table B-tree deeper than 8", what);
+    MV__CHECK(mv__h5_span(r, heap, 8 + 2 * (size_t)L + (size_t)O, &hp) && !memcmp(hp, "HEAP", 4), MV_ERR_BAD_DATA,
+              "%s: no local heap at address %llu", what, (unsigned long long)heap);
+    names_len = mv__h5_le(hp + 8, L);
+    names_at = mv__h5_addr(hp + 8 + 2 * L, O);
+    MV__CHECK(mv__h5_span(r, names_at, names_len, &names), MV_ERR_BAD_DATA, "%s: local heap data outside the file", what);
+    MV__CHECK(mv__h5_span(r, tree, 8 + 2 * (size_t)O, &t) && !memcmp(t, "TREE", 4) && t[4] == 0, MV_ERR_BAD_DATA,
+              "%s: no group B-tree node at address %llu", what, (unsigned long long)tree);
+    level = t[5];
+    used = (int)mv__h5_le(t + 6, 2);
+    MV__CHECK(mv__h5_span(r, tree, 8 + 2 * (size_t)O + (size_t)used * (size_t)(L + O) + (size_t)L, &t), MV_ERR_TRUNCATED,
+              "%s: B-tree node cut short", what);
+    for (i = 0; i < used && !*found; i++) {
+        uint64_t child = mv__h5_addr(t + 8 + 2 * O + (size_t)i * (size_t)(L + O) + (size_t)L, O);
+        const unsigned char *sn;
+        int nsym, j;
+        if (level > 0) {
+            MV__TRY(mv__h5_symtab(r, child, heap, name, addr, found, depth + 1, what));
+            continue;
+        }
+        MV__CHECK(mv__h5_span(r, child, 8, &sn) && !memcmp(sn, "SNOD", 4), MV_ERR_BAD_DATA,
+                  "%s: no symbol table node at address %llu", what, (unsigned long long)child);
+        nsym = (int)mv__h5_le(sn + 6, 2);
+        MV__CHECK(mv__h5_span(r, child, 8 + (size_t)nsym * entry, &sn), MV_ERR_TRUNCATED, "%s: symbol table node cut short",
+                  what);
+        for (j = 0; j < nsym; j++) {
+            const unsigned char *e = sn + 8 + (size_t)j * entry;
+            uint64_t off = mv__h5_le(e, O);
+            size_t k = strlen(name);
+            if (off < names_len && names_len - off > k && !memcmp(names + off, name, k + 1)) {
+                *addr = mv__h5_addr(e + O, O);
+                *found = 1;
+                break;
+            }
+        }
+    }
+    return MV_OK;
+}
+
+/* Looks name up among group o's links: *addr (its object header) and
+   *found. */
+static mv_status mv__h5_child(const mv__h5r *r, const mv__h5obj *o, const char *name, uint64_t *addr, int *found,
+                              const char *what)
+{
+    int i, O = r->osz;
+    size_t k = strlen(name);
+    *found = 0;
+    for (i = 0; i < o->n && !*found; i++) {
+        const mv__h5msg *m = &o->m[i];
+        const unsigned char *d = m->d;
+        if (m->type == 0x06) { /* link: version 1, flags, [type], [order], [charset], name length, name, target */
+            size_t at = 2, nl;
+            int flags, ltype = 0;
+            MV__CHECK(m->n >= 3 && d[0] == 1, MV_ERR_BAD_DATA, "%s: link message version %d", what, m->n ? d[0] : -1);
+            flags = d[1];
+            if (flags & 0x08) ltype = d[at++];
+            if (flags & 0x04) at += 8;
+            if (flags & 0x10) at++;
+            MV__CHECK(m->n >= at + ((size_t)1 << (flags & 3)), MV_ERR_BAD_DATA, "%s: link message cut short", what);
+            nl = (size_t)mv__h5_le(d + at, 1 << (flags & 3));
+            at += (size_t)1 << (flags & 3);
+            MV__CHECK(nl <= m->n - at, MV_ERR_BAD_DATA, "%s: link name runs past its message", what);
+            if (nl != k || memcmp(d + at, name, k) != 0) continue;
+            MV__CHECK(ltype == 0, MV_ERR_UNSUPPORTED, "%s: '%s' is a soft or external link", what, name);
+            MV__CHECK(m->n - at - nl >= (size_t)O, MV_ERR_BAD_DATA, "%s: link '%s' cut short", what, name);
+            *addr = mv__h5_addr(d + at + nl, O);
+            *found = 1;
+        } else if (m->type == 0x02) { /* link info: dense storage when its fractal heap is defined */
+            size_t at = 2 + (m->n > 1 && (d[1] & 1) ? 8 : 0);
+            MV__CHECK(m->n >= at + (size_t)O, MV_ERR_BAD_DATA, "%s: link info message cut short", what);
+            MV__CHECK(mv__h5_addr(d + at, O) == MV__H5_UNDEF, MV_ERR_UNSUPPORTED,
+                      "%s: links in dense storage (a group of more than 8: ITK's composite of more transforms)", what);
+        } else if (m->type == 0x11) { /* symbol table: B-tree and local heap */
+            MV__CHECK(m->n >= 2 * (size_t)O, MV_ERR_BAD_DATA, "%s: symbol table message cut short", what);
+            MV__TRY(mv__h5_symtab(r, mv__h5_addr(d, O), mv__h5_addr(d + O, O), name, addr, found, 0, what));
+        }
+    }
+    return MV_OK;
+}
+
+/* The object at path (from the root group, names split by '/'). */
+static mv_status mv__h5_open(const mv__h5r *r, uint64_t root, const char *path, mv__h5obj *o, int *found)
+{
+    char name[64];
+    uint64_t addr = root;
+    const char *p = path;
+    MV__TRY(mv__h5_object(r, root, o, "/"));
+    *found = 1;
+    while (*p == '/') {
+        size_t k = strcspn(p + 1, "/");
+        MV__CHECK(k < sizeof(name), MV_ERR_INVALID_ARG, "%s: name too long", path);
+        memcpy(name, p + 1, k);
+        name[k] = 0;
+        MV__TRY(mv__h5_child(r, o, name, &addr, found, path));
+        if (!*found) return MV_OK;
+        MV__TRY(mv__h5_object(r, addr, o, path));
+        p += 1 + k;
+    }
+    return MV_OK;
+}
+
+/* Object 0x48 = 8-byte-free global heap object index of collection at
+   addr: *d and *len. */
+static mv_status mv__h5_gheap(const mv__h5r *r, uint64_t addr, uint32_t index, const unsigned char **d, size_t *len,
+                              const char *what)
+{
+    const unsigned char *g;
+    uint64_t size, at;
+    int L = r->lsz;
+    MV__CHECK(mv__h5_span(r, addr, 8 + (size_t)L, &g) && !memcmp(g, "GCOL", 4) && g[4] == 1, MV_ERR_BAD_DATA,
+              "%s: no global heap collection at address %llu", what, (unsigned long long)addr);
+    size = mv__h5_le(g + 8, L);
+    MV__CHECK(size >= 8 + (uint64_t)L && mv__h5_span(r, addr, size, &g), MV_ERR_TRUNCATED,
+              "%s: global heap collection runs past the file", what);
+    at = 8 + (uint64_t)L;
+    while (size - at >= 8 + (uint64_t)L) { /* index, references, reserved, size, data padded to 8 */
+        uint32_t idx = (uint32_t)mv__h5_le(g + at, 2);
+        uint64_t n = mv__h5_le(g + at + 8, L), step;
+        if (idx == 0) break; /* free space: the rest */
+        MV__CHECK(n <= size - at - 8 - (uint64_t)L, MV_ERR_BAD_DATA, "%s: global heap object %u runs past its collection",
+                  what, idx);
+        if (idx == index) {
+            *d = g + at + 8 + L;
+            *len = (size_t)n;
+            return MV_OK;
+        }
+        step = 8 + (uint64_t)L + ((n + 7) & ~(uint64_t)7);
+        if (step > size - at) break;
+        at += step;
+    }
+    return mv__fail(MV_ERR_BAD_DATA, "%s: global heap object %u not found", what, index);
+}
+
+/* A one-dimensional dataset's values: floats into v (cap values, *count
+   all of them), or (s != NULL) a string into s[0..scap). */
+static mv_status mv__h5_dataset(const mv__h5r *r, const mv__h5obj *o, double *v, int cap, int *count, char *s,
+                                size_t scap, const char *what)
+{
+    const mv__h5msg *sp, *ty, *ly, *fl;
+    const unsigned char *d, *raw;
+    uint64_t n = 1, esz, need;
+    int rank, i, cls, big = 0, vlen = 0, O = r->osz, L = r->lsz;
+    size_t at;
+    MV__TRY(mv__h5_msg(o, 0x01, &sp, what));
+    MV__TRY(mv__h5_msg(o, 0x03, &ty, what));
+    MV__TRY(mv__h5_msg(o, 0x08, &ly, what));
+    MV__TRY(mv__h5_msg(o, 0x0B, &fl, what));
+    MV__CHECK(sp && ty && ly, MV_ERR_BAD_DATA, "%s: not a dataset (no dataspace, datatype or layout)", what);
+    MV__CHECK(!fl, MV_ERR_UNSUPPORTED, "%s: filtered (compressed) data", what);
+    /* dataspace: version 1 (dims at 8) or 2 (type at 3: 2 is null, dims at 4) */
+    d = sp->d;
+    MV__CHECK(sp->n >= 4 && (d[0] == 1 || d[0] == 2), MV_ERR_UNSUPPORTED, "%s: dataspace version %d", what, sp->n ? d[0] : -1);
+    rank = d[1];
+    at = d[0] == 1 ? 8 : 4;
+    MV__CHECK(sp->n >= at + (size_t)rank * (size_t)L, MV_ERR_BAD_DATA, "%s: dataspace cut short", what);
+    MV__CHECK(rank <= 1, MV_ERR_BAD_DATA, "%s: %d dimensions (ITK writes one)", what, rank);
+    if (rank == 1) n = mv__h5_le(d + at, L);
+    if (d[0] == 2 && d[3] == 2) n = 0;
+    /* datatype: class and version, 3 bytes of bits, size, properties */
+    d = ty->d;
+    MV__CHECK(ty->n >= 8, MV_ERR_BAD_DATA, "%s: datatype cut short", what);
+    cls = d[0] & 15;
+    esz = mv__h5_le(d + 4, 4);
+    if (s) {
+        MV__CHECK(cls == 3 || (cls == 9 && (d[1] & 15) == 1), MV_ERR_BAD_DATA, "%s: not a string (datatype class %d)",
+                  what, cls);
+        vlen = cls == 9;
+        MV__CHECK(n == 1, MV_ERR_BAD_DATA, "%s: %llu strings (one expected)", what, (unsigned long long)n);
+        MV__CHECK(!vlen || esz == 8 + (uint64_t)O, MV_ERR_BAD_DATA, "%s: variable-length string of %llu bytes", what,
+                  (unsigned long long)esz);
+    } else {
+        MV__CHECK(cls == 1 && (esz == 4 || esz == 8), MV_ERR_BAD_DATA,
+                  "%s: datatype class %d of %llu bytes (ITK's parameters are float32 or float64)", what, cls,
+                  (unsigned long long)esz);
+        MV__CHECK(ty->n >= 20 && !(d[1] & 0x40) && d[2] == esz * 8 - 1 && mv__h5_le(d + 10, 2) == esz * 8 &&
+                      d[12] == (esz == 4 ? 23 : 52) && d[13] == (esz == 4 ? 8 : 11) && d[14] == 0 &&
+                      d[15] == (esz == 4 ? 23 : 52) && mv__h5_le(d + 16, 4) == (esz == 4 ? 127u : 1023u),
+                  MV_ERR_UNSUPPORTED, "%s: a float that is not IEEE 754 binary32 or binary64", what);
+        big = d[1] & 1;
+    }
+    /* layout: versions 1-2 (class at 2, address, dims, compact size);
+       3-4 (class at 1: 0 compact with its size, 1 contiguous) */
+    d = ly->d;
+    MV__CHECK(!(esz && n > UINT64_MAX / esz), MV_ERR_BAD_DATA, "%s: %llu elements", what, (unsigned long long)n);
+    need = n * esz;
+    MV__CHECK(ly->n >= 2 && d[0] >= 1 && d[0] <= 4, MV_ERR_UNSUPPORTED, "%s: layout version %d", what, ly->n ? d[0] : -1);
+    if (d[0] <= 2) {
+        int nd = ly->n > 1 ? d[1] : 0, lc = ly->n > 2 ? d[2] : -1;
+        at = 8;
+        MV__CHECK(lc == 0 || lc == 1, MV_ERR_UNSUPPORTED, "%s: chunked data (layout class %d)", what, lc);
+        if (lc == 1) {
+            MV__CHECK(ly->n >= at + (size_t)O, MV_ERR_BAD_DATA, "%s: layout cut short", what);
+            raw = d; /* (no values: no data, its address undefined) */
+            MV__CHECK(need == 0 || mv__h5_span(r, mv__h5_addr(d + at, O), need, &raw), MV_ERR_BAD_DATA,
+                      "%s: data outside the file (never written?)", what);
+        } else {
+            at += 4 * (size_t)nd;
+            MV__CHECK(ly->n >= at + 4 && mv__h5_le(d + at, 4) >= need && ly->n - at - 4 >= need, MV_ERR_BAD_DATA,
+                      "%s: compact data cut short", what);
+            raw = d + at + 4;
+        }
+    } else {
+        MV__CHECK(d[1] <= 1, MV_ERR_UNSUPPORTED, "%s: chunked or virtual data (layout class %d)", what, d[1]);
+        if (d[1] == 1) {
+            MV__CHECK(ly->n >= 2 + (size_t)O, MV_ERR_BAD_DATA, "%s: layout cut short", what);
+            raw = d;
+            MV__CHECK(need == 0 || mv__h5_span(r, mv__h5_addr(d + 2, O), need, &raw), MV_ERR_BAD_DATA,
+                      "%s: data outside the file (never written?)", what);
+        } else {
+            MV__CHECK(ly->n >= 4 && mv__h5_le(d + 2, 2) >= need && ly->n - 4 >= need, MV_ERR_BAD_DATA,
+                      "%s: compact data cut short", what);
+            raw = d + 4;
+        }
+    }
+    if (s) {
+        const unsigned char *str = raw;
+        size_t len = (size_t)esz, k = 0;
+        if (vlen) { /* length, then the global heap object: collection address and index */
+            size_t hl = 0;
+            len = (size_t)mv__h5_le(raw, 4);
+            MV__TRY(mv__h5_gheap(r, mv__h5_addr(raw + 4, O), (uint32_t)mv__h5_le(raw + 4 + O, 4), &str, &hl, what));
+            MV__CHECK(len <= hl, MV_ERR_BAD_DATA, "%s: string of %llu bytes in a heap object of %llu", what,
+                      (unsigned long long)len, (unsigned long long)hl);
+        }
+        while (k < len && str[k] && k + 1 < scap) s[k] = (char)str[k], k++;
+        s[k] = 0;
+        MV__CHECK(k == len || !str[k], MV_ERR_BAD_DATA, "%s: string longer than %llu bytes", what,
+                  (unsigned long long)(scap - 1));
+        return MV_OK;
+    }
+    MV__CHECK(n <= (uint64_t)INT32_MAX, MV_ERR_BAD_DATA, "%s: %llu values", what, (unsigned long long)n);
+    *count = (int)n;
+    for (i = 0; i < *count && i < cap; i++) {
+        const unsigned char *e = raw + (size_t)i * (size_t)esz;
+        unsigned char b[8];
+        int j;
+        for (j = 0; j < (int)esz; j++) b[j] = big ? e[esz - 1 - (uint64_t)j] : e[j];
+        if (esz == 4) {
+            uint32_t u = (uint32_t)mv__h5_le(b, 4);
+            float f;
+            memcpy(&f, &u, 4);
+            v[i] = f;
+        } else {
+            uint64_t u = mv__h5_le(b, 8);
+            memcpy(&v[i], &u, 8);
+        }
+    }
+    return MV_OK;
+}
+
+/* "/TransformGroup/<index>/<leaf>" (leaf NULL: the group) into out[160]. */
+static void mv__h5_member_path(char *out, int index, const char *leaf)
+{
+    char digits[12];
+    size_t n = 0, k = 0;
+    do digits[n++] = (char)('0' + index % 10), index /= 10;
+    while (index > 0 && n < sizeof(digits));
+    memcpy(out, "/TransformGroup/", 16);
+    k = 16;
+    while (n > 0) out[k++] = digits[--n];
+    out[k] = 0;
+    if (leaf) {
+        out[k++] = '/';
+        memcpy(out + k, leaf, strlen(leaf) + 1);
+    }
+}
+
+/* Transform `index` of the file (group /TransformGroup/index): its class
+   name into kind and, unless a composite, its LPS 4x4 L and dimension. */
+static mv_status mv__h5_member(const mv__h5r *r, uint64_t root, int index, char kind[96], int *nd, double L[4][4],
+                               int *found)
+{
+    static const char *const fixed_names[2] = {"TransformFixedParameters", "TranformFixedParameters"};
+    static const char *const par_names[2] = {"TransformParameters", "TranformParameters"};
+    char path[160];
+    mv__h5obj o;
+    double par[16], fix[16];
+    int fam, np, npar = 0, nfix = 0, i, have;
+    mv__h5_member_path(path, index, "TransformType");
+    MV__TRY(mv__h5_open(r, root, path, &o, found));
+    if (!*found) {
+        mv__h5_member_path(path, index, NULL);
+        MV__TRY(mv__h5_open(r, root, path, &o, &have));
+        MV__CHECK(!have, MV_ERR_BAD_DATA, "mv_itk_h5_parse: %s has no TransformType", path);
+        return MV_OK;
+    }
+    MV__TRY(mv__h5_dataset(r, &o, NULL, 0, NULL, kind, 96, path));
+    if (!strncmp(kind, "CompositeTransform_", 19)) return MV_OK;
+    MV__TRY(mv__tfm_kind(kind, &fam, nd, &np, "mv_itk_h5_parse"));
+    for (i = 0; i < 2; i++) { /* the parameters, as ITK 4.9 and later or as before spell them */
+        mv__h5_member_path(path, index, par_names[i]);
+        MV__TRY(mv__h5_open(r, root, path, &o, &have));
+        if (have) break;
+    }
+    MV__CHECK(have, MV_ERR_BAD_DATA, "mv_itk_h5_parse: /TransformGroup/%d (%s) has no TransformParameters", index, kind);
+    MV__TRY(mv__h5_dataset(r, &o, par, 16, &npar, NULL, 0, path));
+    MV__CHECK(npar == np, MV_ERR_BAD_DATA, "mv_itk_h5_parse: %s: %d parameters, %d needed", path, npar, np);
+    for (i = 0; i < 2; i++) {
+        mv__h5_member_path(path, index, fixed_names[i]);
+        MV__TRY(mv__h5_open(r, root, path, &o, &have));
+        if (have) break;
+    }
+    if (have) MV__TRY(mv__h5_dataset(r, &o, fix, 16, &nfix, NULL, 0, path));
+    for (i = 0; i < np; i++)
+        MV__CHECK(isfinite(par[i]), MV_ERR_BAD_DATA, "mv_itk_h5_parse: %s: parameter %d is not finite", kind, i);
+    MV__CHECK(nfix <= 4, MV_ERR_BAD_DATA, "mv_itk_h5_parse: %s: %d fixed parameters", kind, nfix);
+    for (i = 0; i < nfix; i++)
+        MV__CHECK(isfinite(fix[i]), MV_ERR_BAD_DATA, "mv_itk_h5_parse: %s: fixed parameter %d is not finite", kind, i);
+    if (fam == MV__TFM_TRANSLATION || fam == MV__TFM_IDENTITY) nfix = 0;
+    MV__CHECK(nfix == 0 || nfix == *nd || (fam == MV__TFM_EULER3 && nfix == 4), MV_ERR_BAD_DATA,
+              "mv_itk_h5_parse: %s: %d fixed parameters (its centre: %d)", kind, nfix, *nd);
+    for (i = nfix; i < 4; i++) fix[i] = 0; /* no centre given: the origin */
+    return mv__tfm_matrix(fam, *nd, par, fix, fam == MV__TFM_EULER3 && nfix >= 4 && fix[3] != 0, L, "mv_itk_h5_parse",
+                          kind);
+}
+
+static mv_status mv__itk_h5_parse(const void *data, size_t size, double m[4][4])
+{
+    mv__h5r r;
+    uint64_t root = MV__H5_UNDEF;
+    char kind[96];
+    double L[4][4], T[4][4], P[4][4];
+    const double D[4] = {-1, -1, 1, 1};
+    int nd = 0, nd1, found, i, rr, c;
+    MV__TRY(mv__h5_superblock((const unsigned char *)data, size, &r, &root));
+    MV__TRY(mv__h5_member(&r, root, 0, kind, &nd, L, &found));
+    MV__CHECK(found, MV_ERR_BAD_DATA, "mv_itk_h5_parse: no /TransformGroup/0/TransformType (not an ITK transform file)");
+    if (!strncmp(kind, "CompositeTransform_", 19)) {
+        /* its members 1, 2, ... applied last first (ITK's CompositeTransform):
+           the map is L1 L2 ... Ln */
+        const char *u = strrchr(kind, '_');
+        nd = u && (u[1] == '2' || u[1] == '3') && !u[2] ? u[1] - '0' : 0;
+        MV__CHECK(nd, MV_ERR_UNSUPPORTED, "mv_itk_h5_parse: %s (a 2D or 3D composite is read)", kind);
+        mv__m4_identity(L);
+        for (i = 1;; i++) {
+            char k2[96];
+            MV__TRY(mv__h5_member(&r, root, i, k2, &nd1, T, &found));
+            if (!found) break;
+            MV__CHECK(strncmp(k2, "CompositeTransform_", 19) != 0, MV_ERR_UNSUPPORTED,
+                      "mv_itk_h5_parse: a composite within a composite (/TransformGroup/%d)", i);
+            MV__CHECK(nd1 == nd, MV_ERR_BAD_DATA, "mv_itk_h5_parse: a %dD transform in a %dD composite", nd1, nd);
+            mv__m4_mul((const double(*)[4])L, (const double(*)[4])T, P);
+            memcpy(L, P, sizeof(P));
+        }
+        MV__CHECK(i > 1, MV_ERR_BAD_DATA, "mv_itk_h5_parse: an empty CompositeTransform");
+        for (rr = 0; rr < 3; rr++)
+            MV__CHECK(isfinite(L[rr][0]) && isfinite(L[rr][1]) && isfinite(L[rr][2]) && isfinite(L[rr][3]),
+                      MV_ERR_BAD_DATA, "mv_itk_h5_parse: the composite's row %d is not finite", rr);
+    }
+    for (rr = 0; rr < 4; rr++)
+        for (c = 0; c < 4; c++) m[rr][c] = D[rr] * L[rr][c] * D[c];
+    return MV_OK;
+}
+
+MVDEF mv_status mv_itk_h5_parse(const void *data, size_t size, double m[4][4])
+{
+    mv_status st;
+    MV__CHECK(data && m, MV_ERR_INVALID_ARG, "mv_itk_h5_parse: NULL argument");
+    st = mv__itk_h5_parse(data, size, m);
+    return st == MV_OK ? st : mv__fail_prefix(st, "mv_itk_h5_parse");
+}
+
+/* ---- the writer: the file ITK 5 writes, in the latest format (superblock
+   2, version 2 object headers), the data compact in the headers, the type
+   name a variable-length string in a global heap ---- */
+
+static void mv__h5w_put(unsigned char *b, size_t *at, uint64_t v, int n)
+{
+    int i;
+    for (i = 0; i < n; i++) b[(*at)++] = (unsigned char)(v >> (8 * i));
+}
+
+/* Starts a message of type (flags) at *at; returns where its size goes. */
+static size_t mv__h5w_msg(unsigned char *b, size_t *at, int type, int flags)
+{
+    size_t s;
+    b[(*at)++] = (unsigned char)type;
+    s = *at;
+    *at += 2;
+    b[(*at)++] = (unsigned char)flags;
+    return s;
+}
+static void mv__h5w_end_msg(unsigned char *b, size_t size_at, size_t at)
+{
+    size_t n = at - size_at - 3, k = size_at;
+    mv__h5w_put(b, &k, n, 2);
+}
+
+/* Starts an object header at *at (its address); mv__h5w_end_object
+   closes it with chunk 0's size and the checksum. */
+static size_t mv__h5w_object(unsigned char *b, size_t *at)
+{
+    size_t start = *at;
+    memcpy(b + *at, "OHDR", 4);
+    *at += 4;
+    b[(*at)++] = 2;
+    b[(*at)++] = 2; /* flags: chunk 0's size in 4 bytes, no times */
+    *at += 4;
+    return start;
+}
+static void mv__h5w_end_object(unsigned char *b, size_t start, size_t *at)
+{
+    size_t k = start + 6;
+    mv__h5w_put(b, &k, *at - start - 10, 4);
+    mv__h5w_put(b, at, mv__h5_lookup3(b + start, *at - start), 4);
+}
+
+/* A group's header: link info, group info, then links to the n objects
+   named names at addrs. */
+static size_t mv__h5w_group(unsigned char *b, size_t *at, const char *const *names, const size_t *addrs, int n)
+{
+    size_t start = mv__h5w_object(b, at), s;
+    int i;
+    s = mv__h5w_msg(b, at, 0x02, 0); /* link info: version 0, no creation order, no dense storage */
+    b[(*at)++] = 0;
+    b[(*at)++] = 0;
+    mv__h5w_put(b, at, MV__H5_UNDEF, 8);
+    mv__h5w_put(b, at, MV__H5_UNDEF, 8);
+    mv__h5w_end_msg(b, s, *at);
+    s = mv__h5w_msg(b, at, 0x0A, 1); /* group info: version 0, defaults */
+    b[(*at)++] = 0;
+    b[(*at)++] = 0;
+    mv__h5w_end_msg(b, s, *at);
+    for (i = 0; i < n; i++) { /* a hard link: version 1, flags 0 (1-byte name length) */
+        size_t k = strlen(names[i]);
+        s = mv__h5w_msg(b, at, 0x06, 0);
+        b[(*at)++] = 1;
+        b[(*at)++] = 0;
+        b[(*at)++] = (unsigned char)k;
+        memcpy(b + *at, names[i], k);
+        *at += k;
+        mv__h5w_put(b, at, addrs[i], 8);
+        mv__h5w_end_msg(b, s, *at);
+    }
+    mv__h5w_end_object(b, start, at);
+    return start;
+}
+
+/* A one-dimensional dataset's header: n float64 values v, or (v NULL) one
+   variable-length string whose heap object is index 1 of the collection
+   at heap, len bytes long. */
+static size_t mv__h5w_dataset(unsigned char *b, size_t *at, const double *v, int n, size_t heap, size_t len)
+{
+    size_t start = mv__h5w_object(b, at), s;
+    int i;
+    s = mv__h5w_msg(b, at, 0x01, 0); /* dataspace: version 2, rank 1, simple */
+    b[(*at)++] = 2;
+    b[(*at)++] = 1;
+    b[(*at)++] = 0;
+    b[(*at)++] = 1;
+    mv__h5w_put(b, at, (uint64_t)(v ? n : 1), 8);
+    mv__h5w_end_msg(b, s, *at);
+    s = mv__h5w_msg(b, at, 0x03, 1);
+    if (v) { /* IEEE float64 little-endian: sign at 63, exponent 52+11 (bias 1023), mantissa 0+52 */
+        static const unsigned char f64[20] = {0x11, 0x20, 63, 0, 8, 0, 0, 0, 0, 0, 64, 0, 52, 11, 0, 52, 0xff, 3, 0, 0};
+        memcpy(b + *at, f64, 20);
+        *at += 20;
+    } else { /* a variable-length string (ASCII, NUL-terminated) of 1-byte unsigned integers */
+        static const unsigned char vs[20] = {0x19, 1, 0, 0, 16, 0, 0, 0, 0x10, 0, 0, 0, 1, 0, 0, 0, 0, 0, 8, 0};
+        memcpy(b + *at, vs, 20);
+        *at += 20;
+    }
+    mv__h5w_end_msg(b, s, *at);
+    s = mv__h5w_msg(b, at, 0x05, 1); /* fill value: version 3, allocation late, fill if set, none defined */
+    b[(*at)++] = 3;
+    b[(*at)++] = 0x0a;
+    mv__h5w_end_msg(b, s, *at);
+    s = mv__h5w_msg(b, at, 0x08, 0); /* layout: version 3, compact, the data here */
+    b[(*at)++] = 3;
+    b[(*at)++] = 0;
+    if (v) {
+        mv__h5w_put(b, at, (uint64_t)n * 8, 2);
+        for (i = 0; i < n; i++) {
+            uint64_t u;
+            memcpy(&u, &v[i], 8);
+            mv__h5w_put(b, at, u, 8);
+        }
+    } else { /* the string's length, the heap collection, the object index */
+        mv__h5w_put(b, at, 16, 2);
+        mv__h5w_put(b, at, len, 4);
+        mv__h5w_put(b, at, heap, 8);
+        mv__h5w_put(b, at, 1, 4);
+    }
+    mv__h5w_end_msg(b, s, *at);
+    mv__h5w_end_object(b, start, at);
+    return start;
+}
+
+#define MV__H5_HEAP_SIZE 4096 /* a global heap collection's least size */
+
+MVDEF mv_status mv_itk_h5_format(const double m[4][4], int ndim, void *buf, size_t cap, size_t *len)
+{
+    unsigned char tmp[MV__H5_HEAP_SIZE + 2048];
+    const char *kind = ndim == 3 ? "AffineTransform_double_3_3" : "AffineTransform_double_2_2";
+    const char *names[3];
+    size_t addrs[3], at = 0, k, heap = 48, root, tg, g0, kl = strlen(kind);
+    double par[12], fix[3] = {0, 0, 0};
+    int n;
+    MV__CHECK(m && len, MV_ERR_INVALID_ARG, "mv_itk_h5_format: NULL argument");
+    MV__TRY(mv__itk_affine_params(m, ndim, par, &n, "mv_itk_h5_format"));
+    memset(tmp, 0, sizeof(tmp));
+    /* the global heap right after the superblock: the type name as object
+       1, then free space to the collection's end */
+    at = heap;
+    memcpy(tmp + at, "GCOL", 4);
+    tmp[at + 4] = 1;
+    at += 8;
+    mv__h5w_put(tmp, &at, MV__H5_HEAP_SIZE, 8);
+    mv__h5w_put(tmp, &at, 1, 2);
+    mv__h5w_put(tmp, &at, 0, 6);
+    mv__h5w_put(tmp, &at, kl, 8);
+    memcpy(tmp + at, kind, kl);
+    at += (kl + 7) & ~(size_t)7;
+    k = at;
+    mv__h5w_put(tmp, &at, 0, 8);
+    mv__h5w_put(tmp, &at, heap + MV__H5_HEAP_SIZE - k, 8);
+    at = heap + MV__H5_HEAP_SIZE;
+    /* the datasets, the groups they are in, the root group */
+    names[0] = "TransformType", addrs[0] = mv__h5w_dataset(tmp, &at, NULL, 0, heap, kl);
+    names[1] = "TransformFixedParameters", addrs[1] = mv__h5w_dataset(tmp, &at, fix, ndim, 0, 0);
+    names[2] = "TransformParameters", addrs[2] = mv__h5w_dataset(tmp, &at, par, n, 0, 0);
+    g0 = mv__h5w_group(tmp, &at, names, addrs, 3);
+    names[0] = "0", addrs[0] = g0;
+    tg = mv__h5w_group(tmp, &at, names, addrs, 1);
+    names[0] = "TransformGroup", addrs[0] = tg;
+    root = mv__h5w_group(tmp, &at, names, addrs, 1);
+    MEDVOL_ASSERT(at <= sizeof(tmp));
+    /* the superblock: version 2, 8-byte addresses and lengths, base 0, no
+       extension, end of file, root group, checksum */
+    k = 0;
+    memcpy(tmp, "\x89HDF\r\n\x1a\n", 8);
+    k = 8;
+    tmp[k++] = 2;
+    tmp[k++] = 8;
+    tmp[k++] = 8;
+    tmp[k++] = 0;
+    mv__h5w_put(tmp, &k, 0, 8);
+    mv__h5w_put(tmp, &k, MV__H5_UNDEF, 8);
+    mv__h5w_put(tmp, &k, at, 8);
+    mv__h5w_put(tmp, &k, root, 8);
+    mv__h5w_put(tmp, &k, mv__h5_lookup3(tmp, 44), 4);
+    *len = at;
+    MV__CHECK(buf && cap >= at, MV_ERR_BUFFER_TOO_SMALL, "mv_itk_h5_format: %llu bytes needed, %llu given",
               (unsigned long long)at, (unsigned long long)(buf ? cap : 0));
     memcpy(buf, tmp, at);
     return MV_OK;
@@ -32917,11 +33755,54 @@ MVDEF mv_status mv_itk_mat_write(const char *path, const double m[4][4], int ndi
     MV__TRY(mv_itk_mat_format(m, ndim, buf, sizeof(buf), &n));
     return mv__reg_write_bytes(path, buf, n, "mv_itk_mat_write");
 }
+MVDEF mv_status mv_itk_h5_write(const char *path, const double m[4][4], int ndim)
+{
+    unsigned char buf[MV__H5_HEAP_SIZE + 2048];
+    size_t n = 0;
+    MV__CHECK(path != NULL, MV_ERR_INVALID_ARG, "mv_itk_h5_write: path is NULL");
+    MV__TRY(mv_itk_h5_format(m, ndim, buf, sizeof(buf), &n));
+    return mv__reg_write_bytes(path, buf, n, "mv_itk_h5_write");
+}
+
+/* An HDF5 file (its signature first) read whole and parsed: an ITK .h5
+   holding a displacement field runs to megabytes, refused by its kind. */
+static mv_status mv__itk_h5_read(const char *path, double m[4][4])
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf;
+    long size;
+    size_t n;
+    mv_status st;
+    MV__CHECK(f != NULL, errno == ENOENT ? MV_ERR_NOT_FOUND : MV_ERR_IO, "mv_itk_tfm_read: %s: %s", path, strerror(errno));
+    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return mv__fail(MV_ERR_IO, "mv_itk_tfm_read: %s: cannot tell its size", path);
+    }
+    buf = (unsigned char *)mv__alloc((size_t)size + 1, NULL);
+    if (!buf) {
+        fclose(f);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_itk_tfm_read: %s: %ld bytes", path, size);
+    }
+    n = fread(buf, 1, (size_t)size, f);
+    st = ferror(f) || n != (size_t)size ? mv__fail(MV_ERR_IO, "mv_itk_tfm_read: %s: read error", path)
+                                        : mv_itk_h5_parse(buf, n, m);
+    fclose(f);
+    mv__free(buf, NULL);
+    return st == MV_OK ? st : mv__fail_prefix(st, "%s", path);
+}
+
 MVDEF mv_status mv_itk_tfm_read(const char *path, double m[4][4])
 {
     char buf[65536];
     size_t n = 0;
     mv_status st;
+    {
+        FILE *f = path ? fopen(path, "rb") : NULL;
+        unsigned char sig[8] = {0};
+        size_t k = f ? fread(sig, 1, 8, f) : 0;
+        if (f) fclose(f);
+        if (k == 8 && !memcmp(sig, "\x89HDF\r\n\x1a\n", 8)) return mv__itk_h5_read(path, m);
+    }
     MV__TRY(mv__reg_read_text(path, buf, sizeof(buf), &n, "mv_itk_tfm_read"));
     /* a MATLAB level 4 file starts with its type: 0 or 10 (little-endian), 1000 or 1010 */
     if (n >= 20 && (!memcmp(buf, "\0\0\0\0", 4) || !memcmp(buf, "\n\0\0\0", 4) || !memcmp(buf, "\0\0\3\350", 4) ||

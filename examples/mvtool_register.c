@@ -564,8 +564,9 @@ static int cmd_register(const args *a)
         rc = fail_at(st, omat);
         goto done;
     }
-    if (otfm && (st = has_suffix(otfm, ".mat") ? mv_itk_mat_write(otfm, (const double(*)[4])r.matrix, ndim)
-                                               : mv_itk_tfm_write(otfm, (const double(*)[4])r.matrix, ndim)) != MV_OK) {
+    if (otfm && (st = has_suffix(otfm, ".mat")  ? mv_itk_mat_write(otfm, (const double(*)[4])r.matrix, ndim)
+                      : has_suffix(otfm, ".h5") ? mv_itk_h5_write(otfm, (const double(*)[4])r.matrix, ndim)
+                                                : mv_itk_tfm_write(otfm, (const double(*)[4])r.matrix, ndim)) != MV_OK) {
         rc = fail_at(st, otfm);
         goto done;
     }
@@ -596,10 +597,10 @@ done:
     return rc;
 }
 
-/* MATRIX for elastix-write: an ITK .tfm or .mat by its extension, else 4x4 text */
+/* MATRIX for elastix-write: an ITK .tfm, .mat or .h5 by its extension, else 4x4 text */
 static mv_status read_any_matrix(const char *path, double m[4][4])
 {
-    if (has_suffix(path, ".tfm") || has_suffix(path, ".mat")) return mv_itk_tfm_read(path, m);
+    if (has_suffix(path, ".tfm") || has_suffix(path, ".mat") || has_suffix(path, ".h5")) return mv_itk_tfm_read(path, m);
     return mv_matrix_read(path, m);
 }
 
@@ -865,7 +866,8 @@ const command mvtool_register_commands[] = {
      "  interpolated (as ITK v4 samples; helps affine MI and NCC, costs rigid MI).\n"
      "  One line per level on stderr (--quiet: none). --out-matrix: 4x4 text; --out-tfm:\n"
      "  ITK AffineTransform (LPS) for SimpleITK/ANTs, text (.tfm) or, named *.mat, ITK's\n"
-     "  MATLAB form (as ANTs writes *0GenericAffine.mat); --out-elastix: an elastix\n"
+     "  MATLAB form (as ANTs writes *0GenericAffine.mat), named *.h5, ITK's HDF5 form;\n"
+     "  --out-elastix: an elastix\n"
      "  AffineTransform file with the fixed grid that transformix applies (linear\n"
      "  interpolation, 0 outside); --out: moving resampled on the fixed\n"
      "  grid (linear, 0 outside). With no output option the matrix goes to stdout.\n"
@@ -896,7 +898,7 @@ const command mvtool_register_commands[] = {
      "--out-tfm= --out-elastix= --threads= --seed= --jitter --quiet --grid-spacing= --regularization= --out-field= --radius= --step= --dtype=",
      2, 2, cmd_register},
     {"warp", "apply a fixed->moving matrix, ITK .tfm or elastix TransformParameters file",
-     "mvtool warp MOVING REFERENCE OUT --matrix M.txt | --tfm T.tfm|T.mat | --elastix TP.txt\n"
+     "mvtool warp MOVING REFERENCE OUT --matrix M.txt | --tfm T.tfm|T.mat|T.h5 | --elastix TP.txt\n"
      "                [--interp nearest|linear|cubic]\n"
      "  OUT(x) = MOVING(T(x)) on REFERENCE's grid (its header only is read); T maps\n"
      "  reference (fixed) world points to moving world points, as register writes it.\n"

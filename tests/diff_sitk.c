@@ -5,7 +5,8 @@
    smooth fields, 2D and 3D) and compares each result with SimpleITK's.
    Not a test on its own: the Python side decides.
 
-   diff_sitk tfm-write MAT NDIM OUT.tfm      mv_matrix_read + mv_itk_tfm_write (OUT.mat: mv_itk_mat_write)
+   diff_sitk tfm-write MAT NDIM OUT.tfm      mv_matrix_read + mv_itk_tfm_write (OUT.mat: mv_itk_mat_write,
+                                             OUT.h5: mv_itk_h5_write)
    diff_sitk tfm-read IN.tfm OUT.mat         mv_itk_tfm_read (text or MATLAB) + mv_matrix_write
    diff_sitk warp MOV.raw MX MY MZ MT MAFF RX RY RZ RAFF MAT INTERP FILL_OUTSIDE FILL OUT.raw
                                              mv_warp_affine onto the grid (RX RY RZ, RAFF)
@@ -113,10 +114,11 @@ static int cmd_tfm(int argc, char **argv)
         if (st != MV_OK) return status_fail("mv_matrix_read", st);
         {
             size_t n = strlen(argv[4]);
-            int mat = n > 4 && !strcmp(argv[4] + n - 4, ".mat");
-            st = mat ? mv_itk_mat_write(argv[4], (const double(*)[4])m, atoi(argv[3]))
-                     : mv_itk_tfm_write(argv[4], (const double(*)[4])m, atoi(argv[3]));
-            return st == MV_OK ? 0 : status_fail(mat ? "mv_itk_mat_write" : "mv_itk_tfm_write", st);
+            int mat = n > 4 && !strcmp(argv[4] + n - 4, ".mat"), h5 = n > 3 && !strcmp(argv[4] + n - 3, ".h5");
+            st = mat  ? mv_itk_mat_write(argv[4], (const double(*)[4])m, atoi(argv[3]))
+                 : h5 ? mv_itk_h5_write(argv[4], (const double(*)[4])m, atoi(argv[3]))
+                      : mv_itk_tfm_write(argv[4], (const double(*)[4])m, atoi(argv[3]));
+            return st == MV_OK ? 0 : status_fail(mat ? "mv_itk_mat_write" : h5 ? "mv_itk_h5_write" : "mv_itk_tfm_write", st);
         }
     }
     if (argc != 4) return 2;
