@@ -392,7 +392,7 @@ FUZZ_DIR   := $(BUILD)/fuzz$(FUZZ_OPT)
 # `make fuzz` then reuses: one ASan+UBSan build per target serves both.
 # Without libFuzzer, the same replay with any compiler: make
 # $(BUILD)/replay-nifti (tests/fuzz/fuzz_main.c).
-FUZZERS := nifti gunzip loadops cfl text metaimage mgh nrrd
+FUZZERS := nifti gunzip loadops cfl text metaimage mgh nrrd h5
 $(BUILD)/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_main.c medvol.h | $(BUILD)
 	$(CC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all $(WFLAGS) -o $@ $< tests/fuzz/fuzz_main.c $(LDLIBS)
 test-fuzz-replay: $(addprefix $(FUZZ_DIR)/,$(FUZZERS))

@@ -4441,8 +4441,10 @@ MVDEF mv_status mv_itk_mat_format(const double m[4][4], int ndim, void *buf, siz
    object. mv_itk_h5_format writes m as AffineTransform_double_N_N with a
    zero centre, as ITK 5 lays the file out (*len: its bytes, about 4.6 KiB;
    MV_ERR_BUFFER_TOO_SMALL when cap is short), ndim 2 under
-   mv_itk_tfm_format's rule; SimpleITK, h5py and h5dump read it
-   (tests/py/diff_sitk.py). mv_itk_tfm_read reads a .h5 by its content,
+   mv_itk_tfm_format's rule; SimpleITK and h5py read it
+   (tests/py/diff_sitk.py, which also has h5py write ITK's layout in both
+   formats for the reader; fixed-length strings, which ITK cannot read,
+   are read too). mv_itk_tfm_read reads a .h5 by its content,
    mv_itk_h5_write writes the file whole. allocates: no. */
 MVDEF mv_status mv_itk_h5_parse(const void *data, size_t size, double m[4][4]);
 MVDEF mv_status mv_itk_h5_format(const double m[4][4], int ndim, void *buf, size_t cap, size_t *len);

@@ -945,6 +945,73 @@ MV_TEST(register, itk_mat_files)
     EXPECT(strstr(mv_last_error(), "'centre'") != NULL);
 }
 
+/* ITK's HDF5 transform files: the files SimpleITK 2.5 (ITK 5.4: HDF5's
+   latest format) and h5py (HDF5's earliest format: symbol-table groups, as
+   ITK 4 wrote) wrote of AffineTransform_double_3_3 with parameters
+   1 0.1 0 0 1 0 0 0 1 1 2 3 and centre 4 5 6 (kept as fuzz seeds): in
+   LPS A = [1 .1 0; 0 1 0; 0 0 1], offset t + c - A c = (0.5, 2, 3), so
+   RAS m = S L S has m[0][1] = 0.1, translation (-0.5, -2, 3). Then
+   medvol's writer read back, the file whole, and damage. */
+MV_TEST(register, itk_h5_files)
+{
+    static const char *const seeds[2] = {"tests/fuzz/corpus/h5/sitk_affine3d", "tests/fuzz/corpus/h5/h5py_earliest"};
+    static const double want[4][4] = {{1, 0.1, 0, -0.5}, {0, 1, 0, -2}, {0, 0, 1, 3}, {0, 0, 0, 1}};
+    unsigned char out[8192];
+    double m[4][4], back[4][4];
+    size_t n, len = 0, cut;
+    int i, r, c, bad_ok = 1;
+    for (i = 0; i < 2; i++) {
+        unsigned char *file = tu_read_file(seeds[i], &n);
+        REQUIRE(file != NULL);
+        EXPECT_STATUS(mv_itk_h5_parse(file, n, m), MV_OK);
+        for (r = 0; r < 4; r++)
+            for (c = 0; c < 4; c++) EXPECT_MSG(m[r][c] == want[r][c], "%s: m[%d][%d] = %.17g", seeds[i], r, c, m[r][c]);
+        REQUIRE_OK(mv_itk_tfm_read(seeds[i], back)); /* by content */
+        EXPECT(memcmp(back, m, sizeof(m)) == 0);
+        /* every cut of the file refused, none read past it (ASan) */
+        for (cut = 0; cut < n; cut += 1 + cut / 64)
+            bad_ok &= mv_itk_h5_parse(file, cut, back) != MV_OK;
+        free(file);
+    }
+    EXPECT(bad_ok);
+    /* the writer, read back (2D and 3D) */
+    REQUIRE_OK(mv_itk_h5_format(want, 3, out, sizeof(out), &len));
+    EXPECT(len > 4096 && len < 6144);
+    REQUIRE_OK(mv_itk_h5_parse(out, len, m));
+    for (r = 0; r < 4; r++)
+        for (c = 0; c < 4; c++) EXPECT_MSG(m[r][c] == want[r][c], "written: m[%d][%d] = %.17g", r, c, m[r][c]);
+    EXPECT_STATUS(mv_itk_h5_format(want, 3, out, len - 1, &n), MV_ERR_BUFFER_TOO_SMALL);
+    EXPECT_EQ_INT((int64_t)n, (int64_t)len);
+    EXPECT_STATUS(mv_itk_h5_format(want, 2, out, sizeof(out), &n), MV_ERR_INVALID_ARG); /* z moves */
+    {
+        const double flat[4][4] = {{0, -1, 0, 2}, {1, 0, 0, 3}, {0, 0, 1, 0}, {0, 0, 0, 1}};
+        REQUIRE_OK(mv_itk_h5_format(flat, 2, out, sizeof(out), &len));
+        REQUIRE_OK(mv_itk_h5_parse(out, len, m));
+        for (r = 0; r < 4; r++)
+            for (c = 0; c < 4; c++) EXPECT_MSG(m[r][c] == flat[r][c], "2D m[%d][%d] = %g", r, c, m[r][c]);
+        REQUIRE_OK(mv_itk_h5_write(tu_path("t.h5"), flat, 2));
+        REQUIRE_OK(mv_itk_tfm_read(tu_path("t.h5"), back));
+        EXPECT(memcmp(back, m, sizeof(m)) == 0);
+    }
+    /* damage: a byte of an object header (its checksum), of the
+       superblock, the signature; refusals named */
+    REQUIRE_OK(mv_itk_h5_format(want, 3, out, sizeof(out), &len));
+    out[len - 20] ^= 1; /* in the root group's header */
+    EXPECT_STATUS(mv_itk_h5_parse(out, len, m), MV_ERR_BAD_DATA);
+    EXPECT(strstr(mv_last_error(), "mv_itk_h5_parse") && strstr(mv_last_error(), "checksum"));
+    out[len - 20] ^= 1;
+    out[20] ^= 1;
+    EXPECT_STATUS(mv_itk_h5_parse(out, len, m), MV_ERR_BAD_DATA);
+    EXPECT(strstr(mv_last_error(), "superblock") != NULL);
+    out[20] ^= 1;
+    out[8] = 4;
+    EXPECT_STATUS(mv_itk_h5_parse(out, len, m), MV_ERR_UNSUPPORTED);
+    EXPECT(strstr(mv_last_error(), "version 4") != NULL);
+    out[0] = 'x';
+    EXPECT_STATUS(mv_itk_h5_parse(out, len, m), MV_ERR_BAD_HEADER);
+    EXPECT_STATUS(mv_itk_h5_parse(NULL, len, m), MV_ERR_INVALID_ARG);
+}
+
 /* transformix's point files and outputpoints.txt, worked out by hand: a
    translation (1.5, -2, 0.25) on the grid Size 4 5 6, Spacing 2 1 1,
    Origin 10 20 30 (all LPS). Indices round half up (itk::Math::Round: -0.5

@@ -25,8 +25,9 @@ displacements) whose coordinates every side computes exactly, so the
 boundary rules are compared at their edges, rounding ties included. It
 compares:
 
-  tfm_mv     mv_itk_tfm_write (.tfm) or mv_itk_mat_write (ITK's MATLAB
-             .mat, what ANTs writes) of a RAS matrix M (2D, 3D), read by
+  tfm_mv     mv_itk_tfm_write (.tfm), mv_itk_mat_write (ITK's MATLAB
+             .mat, what ANTs writes) or mv_itk_h5_write (ITK's HDF5 .h5) of
+             a RAS matrix M (2D, 3D), read by
              sitk.ReadTransform: maps LPS points as S M S (S = diag(-1, -1,
              1)); |diff| <= 1e-11 x max(1, |y|) (double on both sides; the
              17-digit text round-trips).
@@ -39,12 +40,23 @@ compares:
              (>>api-register: every matrix-plus-offset kind and Composites of
              them) must map RAS points as sitk.ReadTransform of the same file
              maps LPS points (1e-11 relative); a BSplineTransform must be
-             MV_ERR_UNSUPPORTED naming the kind; ITK's .h5 files
-             MV_ERR_BAD_HEADER. A .mat (1 in 9) is read as SimpleITK wrote it
+             MV_ERR_UNSUPPORTED naming the kind, in a .tfm or a .h5 (ITK's
+             HDF5 form, read by medvol's own reader). A .mat (1 in 9) is read as SimpleITK wrote it
              or re-encoded big-endian and/or float32 (its variables
              rewritten, the kind renamed _float_; SimpleITK reads those too
              and is the reference); a Composite (ITK keeps its last member
              only) or B-spline .mat must be MV_ERR_UNSUPPORTED naming it.
+  tfm_h5py   the transforms of tfm_sitk (B-splines left out) in ITK's HDF5
+             layout written by h5py (the HDF Group's library, not ITK's
+             writer): HDF5's earliest format (symbol-table groups, version
+             1 object headers: what ITK 4 wrote) or the latest (link
+             messages, checksums), parameters float64 or float32 of either
+             byte order, ITK's old "Tranform..." dataset names, the type
+             name a variable-length or (1 in 5) fixed-length string; read
+             by mv_itk_tfm_read, must map points as sitk.ReadTransform of
+             the same file (1e-11 relative; of the .tfm SimpleITK wrote
+             where the string is fixed-length, which ITK cannot read).
+             Skipped when /usr/bin/python3 has no h5py (python3-h5py).
   warp_aff   mv_warp_affine (linear, nearest, cubic; edge or fill; 4D moving
              images in a fifth of the cases) of a float32 image on one random
              grid onto another through M, against sitk.Resample (float64,
@@ -165,12 +177,13 @@ import numpy as np
 import SimpleITK as sitk
 
 S4 = np.diag([-1.0, -1.0, 1.0, 1.0])
-FAMILIES = ['tfm_mv', 'tfm_sitk', 'warp_aff', 'warp_field', 'field_io', 'compose', 'addaff', 'invert', 'jac',
+FAMILIES = ['tfm_mv', 'tfm_sitk', 'tfm_h5py', 'warp_aff', 'warp_field', 'field_io', 'compose', 'addaff', 'invert', 'jac',
             'metaimage', 'nrrd']
 # What --perturb F changes on medvol's side (each makes its check fail):
 PERTURB = {
     'tfm_mv': "medvol writes the LPS matrix S M S instead of M (no RAS<->LPS)",
     'tfm_sitk': "medvol's matrix read as if it were LPS (no RAS<->LPS)",
+    'tfm_h5py': "medvol's matrix read as if it were LPS (no RAS<->LPS)",
     'warp_aff': "medvol's matrix translated by 1e-3 mm along x",
     'warp_field': "the field medvol reads scaled by 1 + 1e-4",
     'field_io': "the sitk-written field's origin moved 1e-4 mm before medvol's affine is compared",
@@ -509,9 +522,11 @@ def fam_tfm_mv(case, rng):
     M = rand_matrix(rng, nd)
     Mmv = S4 @ M @ S4 if perturb == 'tfm_mv' else M
     write_mat(case.p('m.txt'), Mmv)
-    out = case.p('m' + str(rng.choice(['.tfm', '.mat'])))  # text, or ITK's MATLAB form
+    out = case.p('m' + str(rng.choice(['.tfm', '.mat', '.h5'])))  # text, ITK's MATLAB form or its HDF5 form
     case.call('tfm-write', case.p('m.txt'), nd, out)
-    case.note('written as ' + out[-4:])
+    case.note('written as ' + out[out.rindex('.'):])
+    if out.endswith('.h5'):
+        h5_layout_check(out, nd, S4 @ Mmv @ S4)
     tf = sitk.ReadTransform(out)
     L = S4 @ M @ S4
     worst = 0.0
@@ -527,6 +542,26 @@ def fam_tfm_mv(case, rng):
         raise Failure('%s read by sitk maps points %.3g x the tolerance away from S M S (M: %s)' %
                       (out, worst, np.array2string(M, precision=6)))
     return worst
+
+
+def h5_layout_check(path, nd, L):
+    """the file as h5py (libhdf5) reads it: ITK's layout, the LPS matrix L
+    row by row then its translation, a zero centre"""
+    try:
+        import h5py
+    except ImportError:
+        return
+    with h5py.File(path, 'r') as f:
+        g = f['TransformGroup/0']
+        kind = g['TransformType'][0]
+        kind = kind.decode() if isinstance(kind, bytes) else kind
+        want = 'AffineTransform_double_%d_%d' % (nd, nd)
+        par, fix = g['TransformParameters'][()], g['TransformFixedParameters'][()]
+        if kind != want or list(f['TransformGroup'].keys()) != ['0']:
+            raise Failure('%s: h5py reads TransformType %r (%s wanted)' % (path, kind, want))
+        ref = np.concatenate([L[:nd, :nd].ravel(), L[:nd, 3]])
+        if par.dtype != np.float64 or not np.array_equal(par, ref) or not np.array_equal(fix, np.zeros(nd)):
+            raise Failure('%s: h5py reads parameters %r, fixed %r (%r wanted)' % (path, par, fix, ref))
 
 
 # the kinds mv_itk_tfm_parse refuses (>>api-register: "other kinds (B-spline,
@@ -599,13 +634,10 @@ def fam_tfm_sitk(case, rng):
     path = case.p('s' + ext)
     sitk.WriteTransform(tf, path)
     if ext == '.h5':
-        # ITK's HDF5 form: not read (mv_itk_tfm_parse: "no '#Insight
-        # Transform File' first line")
-        r = case.run('tfm-read', path, case.p('s.mat.txt'))
-        case.note('binary %s refused' % ext)
-        if r.returncode != 3 or 'MV_ERR_BAD_HEADER' not in r.stderr:
-            raise Failure('%s: expected MV_ERR_BAD_HEADER, got exit %d: %s' % (path, r.returncode, r.stderr.strip()))
-        return 0.0
+        # ITK's HDF5 form: the class name of group 0 (a composite's members
+        # follow it), read by medvol's own HDF5 reader
+        tkind = 'BSplineTransform_double_3_3' if kind == 'bspline' else sitk_class_name(tf)
+        return h5_case(case, rng, path, tkind)
     if ext == '.mat':
         return mat_case(case, rng, kind, path)
     text = open(path).read()
@@ -630,13 +662,101 @@ def fam_tfm_sitk(case, rng):
     return compare_read(case, rng, path, tkind, case.p('s.mat'))
 
 
-def compare_read(case, rng, path, tkind, matrix):
+def sitk_class_name(tf):
+    """ITK's class name of tf as its files give it (AffineTransform_double_3_3)"""
+    tmp = tempfile.mkdtemp(prefix='h5name')
+    try:
+        sitk.WriteTransform(tf, os.path.join(tmp, 't.tfm'))
+        text = open(os.path.join(tmp, 't.tfm')).read()
+    finally:
+        shutil.rmtree(tmp)
+    return [x for x in text.splitlines() if x.startswith('Transform:')][0].split()[1]
+
+
+def h5_case(case, rng, path, tkind, ref=None):
+    """medvol reads the .h5 at path as sitk.ReadTransform reads ref (path
+    when None); a B-spline is refused naming its kind"""
+    r = case.run('tfm-read', path, case.p('s.mat'))
+    case.note('.h5 ' + tkind)
+    if tkind in REFUSED:
+        if r.returncode != 3 or 'MV_ERR_UNSUPPORTED' not in r.stderr or tkind not in r.stderr:
+            raise Failure('%s (%s): expected MV_ERR_UNSUPPORTED naming it, got exit %d: %s' %
+                          (path, tkind, r.returncode, r.stderr.strip()))
+        return 0.0
+    if r.returncode != 0:
+        raise Failure('%s (%s): exit %d: %s' % (path, tkind, r.returncode, r.stderr.strip()))
+    return compare_read(case, rng, path, tkind, case.p('s.mat'), ref)
+
+
+def tfm_blocks(text):
+    """(class name, Parameters, FixedParameters) of each transform of a .tfm text"""
+    out = []
+    for block in text.split('#Transform ')[1:]:
+        kind, par, fix = None, [], []
+        for line in block.splitlines():
+            if line.startswith('Transform:'):
+                kind = line.split()[1]
+            elif line.startswith('Parameters:'):
+                par = [float(x) for x in line.split()[1:]]
+            elif line.startswith('FixedParameters:'):
+                fix = [float(x) for x in line.split()[1:]]
+        out.append((kind, par, fix))
+    return out
+
+
+def fam_tfm_h5py(case, rng):
+    try:
+        import h5py
+    except ImportError:
+        case.note('no h5py: skipped')
+        return 0.0
+    kind, tf = rand_sitk_transform(rng)
+    while kind == 'bspline':
+        kind, tf = rand_sitk_transform(rng)
+    tfm = case.p('s.tfm')
+    sitk.WriteTransform(tf, tfm)
+    text = open(tfm).read()
+    if kind in ('affine3_float', 'affine3_mob', 'affine2_mob', 'affine2_float'):
+        nd = 2 if kind.startswith('affine2') else 3
+        new = 'MatrixOffsetTransformBase' if kind.endswith('mob') else 'AffineTransform'
+        text = text.replace('AffineTransform_double_%d_%d' % (nd, nd),
+                            '%s_%s_%d_%d' % (new, 'float' if kind.endswith('float') else 'double', nd, nd))
+        with open(tfm, 'w') as f:
+            f.write(text)
+    blocks = tfm_blocks(text)
+    libver = str(rng.choice(['earliest', 'latest']))
+    dtype = str(rng.choice(['<f8', '>f8', '<f4', '>f4']))
+    fixed_str = bool(rng.random() < 0.2)
+    if fixed_str:
+        dtype = str(rng.choice(['<f8', '>f8']))  # (the .tfm, in float64, is then the reference)
+    typo = bool(rng.random() < 0.3)
+    path = case.p('s.h5')
+    with h5py.File(path, 'w', libver=libver) as f:
+        f.create_dataset('ITKVersion', data=np.array([b'4.13.2'], dtype=object), dtype=h5py.string_dtype('ascii'))
+        g = f.create_group('TransformGroup')
+        for i, (k, par, fix) in enumerate(blocks):
+            sub = g.create_group(str(i))
+            if fixed_str:
+                sub['TransformType'] = np.array([k.encode()])
+            else:
+                sub.create_dataset('TransformType', data=np.array([k.encode()], dtype=object),
+                                   dtype=h5py.string_dtype('ascii'))
+            if not k.startswith('CompositeTransform'):
+                pre = 'Tranform' if typo else 'Transform'
+                sub.create_dataset(pre + 'FixedParameters', data=np.array(fix, dtype=dtype))
+                sub.create_dataset(pre + 'Parameters', data=np.array(par, dtype=dtype))
+    case.note('h5py %s %s%s%s' % (libver, dtype, ' fixed string' if fixed_str else '', ' Tranform' if typo else ''))
+    return h5_case(case, rng, path, blocks[0][0], tfm if fixed_str else None)
+
+
+def compare_read(case, rng, path, tkind, matrix, ref=None):
     """medvol's reading of path (its RAS matrix in the text file matrix)
-    against sitk.ReadTransform of the same file, at 12 random points"""
-    ref_tf = sitk.ReadTransform(path)
+    against sitk.ReadTransform of the same file (or of ref), at 12 random
+    points"""
+    ref_tf = sitk.ReadTransform(ref if ref else path)
     nd = ref_tf.GetDimension()
     m = read_mat(matrix)
-    if perturb != 'tfm_sitk':
+    if perturb not in ('tfm_sitk', 'tfm_h5py'):
         m = S4 @ m @ S4  # medvol's RAS matrix in LPS
     worst = 0.0
     for _ in range(12):
