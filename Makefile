@@ -95,6 +95,9 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	    --out-elastix $(BUILD)/run-TransformParameters.txt --out-tfm $(BUILD)/run-reg.mat && \
 	  cat $(BUILD)/run-reg.txt && \
 	  $(BUILD)/mvtool warp $(BUILD)/run-r.nii $(BUILD)/run-moved.nii $(BUILD)/run-mw.nii --tfm $(BUILD)/run-reg.mat && \
+	  $(BUILD)/mvtool register $(BUILD)/run-moved.nii $(BUILD)/run-r.nii --levels 2x1 --quiet --out-tfm $(BUILD)/run-reg.h5 && \
+	  $(BUILD)/mvtool warp $(BUILD)/run-r.nii $(BUILD)/run-moved.nii $(BUILD)/run-hw.nii --tfm $(BUILD)/run-reg.h5 && \
+	  cmp $(BUILD)/run-mw.nii $(BUILD)/run-hw.nii && echo "ITK .h5 and .mat transforms warp alike" && \
 	  $(BUILD)/mvtool warp $(BUILD)/run-r.nii $(BUILD)/run-moved.nii $(BUILD)/run-ew.nii --elastix $(BUILD)/run-TransformParameters.txt && \
 	  $(BUILD)/mvtool elastix-field $(BUILD)/run-TransformParameters.txt $(BUILD)/run-elastix-field.nii.gz && \
 	  mkdir -p $(BUILD)/run-transformix && printf 'point\n2\n0 0 0\n10 -5 3\n' > $(BUILD)/run-points.txt && \

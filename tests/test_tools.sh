@@ -561,8 +561,12 @@ if "$PY" tests/py/reg_data.py build/regdata 2>/dev/null | grep -q '^ok.*2d'; the
   else
     bad "register: $(cat "$W/err")"
   fi
-  $T register $R/slice2d_pd_fixed.nii $R/slice2d_pd_moving.nii --quiet --iterations 2x2x2 --out-matrix "$W/q.txt" 2> "$W/err" \
-    && [ ! -s "$W/err" ] && ok || bad "register --quiet wrote to stderr: $(cat "$W/err")"
+  $T register $R/slice2d_pd_fixed.nii $R/slice2d_pd_moving.nii --quiet --iterations 2x2x2 --out-matrix "$W/q.txt" \
+    --out-tfm "$W/q.h5" 2> "$W/err" && [ ! -s "$W/err" ] && ok || bad "register --quiet wrote to stderr: $(cat "$W/err")"
+  # ITK's HDF5 form: warp --tfm q.h5 gives warp --matrix q.txt's voxels
+  head -c 8 "$W/q.h5" | od -An -c | grep -q 'H   D   F' && $T warp $R/slice2d_pd_moving.nii $R/slice2d_pd_fixed.nii "$W/wh.nii" --tfm "$W/q.h5" \
+    && $T warp $R/slice2d_pd_moving.nii $R/slice2d_pd_fixed.nii "$W/wq.nii" --matrix "$W/q.txt" && cmp -s "$W/wh.nii" "$W/wq.nii" \
+    && ok || bad "register --out-tfm X.h5, then warp --tfm X.h5"
   $T register $R/slice2d_pd_fixed.nii $R/slice2d_pd_moving.nii --transform bogus 2> "$W/err"
   [ $? -eq 2 ] && grep -q bogus "$W/err" && ok || bad "register --transform bogus: not a usage error naming it"
   $T register $R/slice2d_pd_fixed.nii "$W/absent.nii" 2> "$W/err"
