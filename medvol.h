@@ -33011,7 +33011,7 @@ static mv_status mv__h5_object(const mv__h5r *r, uint64_t addr, mv__h5obj *o, co
         creation = flags & 0x04;
         qa[0] = addr + pre + (size_t)szb; /* chunk 0: its messages, then the checksum over all before it */
         ql[0] = len;
-        MV__CHECK(mv__h5_span(r, addr, pre + (size_t)szb + len + 4, &c), MV_ERR_TRUNCATED, "%s: object header cut short",
+        MV__CHECK(len <= r->n && mv__h5_span(r, addr, pre + (size_t)szb + len + 4, &c), MV_ERR_TRUNCATED, "%s: object header cut short",
                   what);
         MV__CHECK(mv__h5_lookup3(c, pre + (size_t)szb + len) == (uint32_t)mv__h5_le(c + pre + szb + len, 4),
                   MV_ERR_BAD_DATA, "%s: object header checksum mismatch (a damaged file)", what);
