@@ -4447,6 +4447,19 @@ MVDEF mv_status mv_itk_mat_format(const double m[4][4], int ndim, void *buf, siz
    are read too). mv_itk_tfm_read reads a .h5 by its content,
    mv_itk_h5_write writes the file whole. allocates: no. */
 MVDEF mv_status mv_itk_h5_parse(const void *data, size_t size, double m[4][4]);
+/* mv_itk_h5_parse_field / mv_itk_h5_read_field: the same, and a
+   DisplacementFieldTransform (ANTs' SyN warps in its composite .h5, what
+   fMRIPrep's *_xfm.h5 hold; SimpleITK writes them too) as a medvol field
+   (>>api-field: float32 LPS vectors, dims (X,Y,Z,1,3) or (X,Y,1,1,2), the
+   RAS affine of ITK's grid from its FixedParameters: size, origin,
+   spacing, direction row by row), when the file's transform is that field
+   alone or a composite whose last member it is (ITK applies the last
+   member first): then T(p) = m (p + d(p)), the map mv_field_warp applies
+   with matrix m, and `mvtool warp-field --field X.h5`. A file without a
+   field gives m and an empty field (ndim 0, no data); a field elsewhere
+   in a composite, or two, is MV_ERR_UNSUPPORTED. field is an output
+   (MEMORY). allocates: the field; _read_field the file's bytes too. */
+MVDEF mv_status mv_itk_h5_parse_field(const void *data, size_t size, double m[4][4], mv_vol *field, void *alloc_ctx);
 MVDEF mv_status mv_itk_h5_format(const double m[4][4], int ndim, void *buf, size_t cap, size_t *len);
 #if !defined(MEDVOL_NO_STDIO)
 MVDEF mv_status mv_matrix_format(const double m[4][4], char *buf, size_t cap);
@@ -4458,6 +4471,7 @@ MVDEF mv_status mv_itk_tfm_write(const char *path, const double m[4][4], int ndi
 MVDEF mv_status mv_itk_tfm_read(const char *path, double m[4][4]);
 MVDEF mv_status mv_itk_mat_write(const char *path, const double m[4][4], int ndim);
 MVDEF mv_status mv_itk_h5_write(const char *path, const double m[4][4], int ndim);
+MVDEF mv_status mv_itk_h5_read_field(const char *path, double m[4][4], mv_vol *field, void *alloc_ctx);
 #endif
 
 /* elastix TransformParameters files: what elastix writes as
@@ -33209,14 +33223,25 @@ static mv_status mv__h5_gheap(const mv__h5r *r, uint64_t addr, uint32_t index, c
     return mv__fail(MV_ERR_BAD_DATA, "%s: global heap object %u not found", what, index);
 }
 
+/* Where a displacement field's values go: value i of the file (voxel
+   i / comps, component i % comps) to f[(i % comps) * plane + i / comps],
+   rounded to float32 (medvol's fields keep each component in its plane). */
+typedef struct mv__h5_planar {
+    float *f;
+    int comps;
+    size_t plane;
+} mv__h5_planar;
+
 /* A one-dimensional dataset's values: floats into v (cap values, *count
-   all of them), or (s != NULL) a string into s[0..scap). */
-static mv_status mv__h5_dataset(const mv__h5r *r, const mv__h5obj *o, double *v, int cap, int *count, char *s,
-                                size_t scap, const char *what)
+   all of them) or, with pl, into pl's planes (cap values at most), or
+   (s != NULL) a string into s[0..scap). */
+static mv_status mv__h5_dataset(const mv__h5r *r, const mv__h5obj *o, double *v, int64_t cap, int64_t *count,
+                                const mv__h5_planar *pl, char *s, size_t scap, const char *what)
 {
     const mv__h5msg *sp, *ty, *ly, *fl;
     const unsigned char *d, *raw;
     uint64_t n = 1, esz, need;
+    int64_t k;
     int rank, i, cls, big = 0, vlen = 0, O = r->osz, L = r->lsz;
     size_t at;
     MV__TRY(mv__h5_msg(o, 0x01, &sp, what));
@@ -33292,7 +33317,7 @@ static mv_status mv__h5_dataset(const mv__h5r *r, const mv__h5obj *o, double *v,
     }
     if (s) {
         const unsigned char *str = raw;
-        size_t len = (size_t)esz, k = 0;
+        size_t len = (size_t)esz, j = 0;
         if (vlen) { /* length, then the global heap object: collection address and index */
             size_t hl = 0;
             len = (size_t)mv__h5_le(raw, 4);
@@ -33300,28 +33325,30 @@ static mv_status mv__h5_dataset(const mv__h5r *r, const mv__h5obj *o, double *v,
             MV__CHECK(len <= hl, MV_ERR_BAD_DATA, "%s: string of %llu bytes in a heap object of %llu", what,
                       (unsigned long long)len, (unsigned long long)hl);
         }
-        while (k < len && str[k] && k + 1 < scap) s[k] = (char)str[k], k++;
-        s[k] = 0;
-        MV__CHECK(k == len || !str[k], MV_ERR_BAD_DATA, "%s: string longer than %llu bytes", what,
+        while (j < len && str[j] && j + 1 < scap) s[j] = (char)str[j], j++;
+        s[j] = 0;
+        MV__CHECK(j == len || !str[j], MV_ERR_BAD_DATA, "%s: string longer than %llu bytes", what,
                   (unsigned long long)(scap - 1));
         return MV_OK;
     }
-    MV__CHECK(n <= (uint64_t)INT32_MAX, MV_ERR_BAD_DATA, "%s: %llu values", what, (unsigned long long)n);
-    *count = (int)n;
-    for (i = 0; i < *count && i < cap; i++) {
-        const unsigned char *e = raw + (size_t)i * (size_t)esz;
+    MV__CHECK(n <= (uint64_t)INT64_MAX / 16, MV_ERR_BAD_DATA, "%s: %llu values", what, (unsigned long long)n);
+    *count = (int64_t)n;
+    for (k = 0; k < *count && k < cap; k++) {
+        const unsigned char *e = raw + (size_t)k * (size_t)esz;
         unsigned char b[8];
-        int j;
-        for (j = 0; j < (int)esz; j++) b[j] = big ? e[esz - 1 - (uint64_t)j] : e[j];
+        double x;
+        for (i = 0; i < (int)esz; i++) b[i] = big ? e[esz - 1 - (uint64_t)i] : e[i];
         if (esz == 4) {
             uint32_t u = (uint32_t)mv__h5_le(b, 4);
             float f;
             memcpy(&f, &u, 4);
-            v[i] = f;
+            x = f;
         } else {
             uint64_t u = mv__h5_le(b, 8);
-            memcpy(&v[i], &u, 8);
+            memcpy(&x, &u, 8);
         }
+        if (pl) pl->f[(size_t)(k % pl->comps) * pl->plane + (size_t)(k / pl->comps)] = (float)x;
+        else v[k] = x;
     }
     return MV_OK;
 }
@@ -33346,87 +33373,178 @@ static void mv__h5_member_path(char *out, int index, const char *leaf)
 /* Transform `index` of the file (group /TransformGroup/index): its class
    name into kind and, unless a composite, its LPS 4x4 L and dimension. */
 static mv_status mv__h5_member(const mv__h5r *r, uint64_t root, int index, char kind[96], int *nd, double L[4][4],
-                               int *found)
+                               int *found, int field_ok)
 {
     static const char *const fixed_names[2] = {"TransformFixedParameters", "TranformFixedParameters"};
     static const char *const par_names[2] = {"TransformParameters", "TranformParameters"};
     char path[160];
     mv__h5obj o;
     double par[16], fix[16];
-    int fam, np, npar = 0, nfix = 0, i, have;
+    int64_t npar = 0, nfix = 0;
+    int fam, np, i, have;
     mv__h5_member_path(path, index, "TransformType");
     MV__TRY(mv__h5_open(r, root, path, &o, found));
     if (!*found) {
         mv__h5_member_path(path, index, NULL);
         MV__TRY(mv__h5_open(r, root, path, &o, &have));
-        MV__CHECK(!have, MV_ERR_BAD_DATA, "mv_itk_h5_parse: %s has no TransformType", path);
+        MV__CHECK(!have, MV_ERR_BAD_DATA, "%s has no TransformType", path);
         return MV_OK;
     }
-    MV__TRY(mv__h5_dataset(r, &o, NULL, 0, NULL, kind, 96, path));
+    MV__TRY(mv__h5_dataset(r, &o, NULL, 0, NULL, NULL, kind, 96, path));
     if (!strncmp(kind, "CompositeTransform_", 19)) return MV_OK;
-    MV__TRY(mv__tfm_kind(kind, &fam, nd, &np, "mv_itk_h5_parse"));
+    if (field_ok && !strncmp(kind, "DisplacementFieldTransform_", 27)) return MV_OK; /* read by mv__h5_field */
+    MV__TRY(mv__tfm_kind(kind, &fam, nd, &np, path));
     for (i = 0; i < 2; i++) { /* the parameters, as ITK 4.9 and later or as before spell them */
         mv__h5_member_path(path, index, par_names[i]);
         MV__TRY(mv__h5_open(r, root, path, &o, &have));
         if (have) break;
     }
-    MV__CHECK(have, MV_ERR_BAD_DATA, "mv_itk_h5_parse: /TransformGroup/%d (%s) has no TransformParameters", index, kind);
-    MV__TRY(mv__h5_dataset(r, &o, par, 16, &npar, NULL, 0, path));
-    MV__CHECK(npar == np, MV_ERR_BAD_DATA, "mv_itk_h5_parse: %s: %d parameters, %d needed", path, npar, np);
+    MV__CHECK(have, MV_ERR_BAD_DATA, "/TransformGroup/%d (%s) has no TransformParameters", index, kind);
+    MV__TRY(mv__h5_dataset(r, &o, par, 16, &npar, NULL, NULL, 0, path));
+    MV__CHECK(npar == np, MV_ERR_BAD_DATA, "%s: %lld parameters, %d needed", path, (long long)npar, np);
     for (i = 0; i < 2; i++) {
         mv__h5_member_path(path, index, fixed_names[i]);
         MV__TRY(mv__h5_open(r, root, path, &o, &have));
         if (have) break;
     }
-    if (have) MV__TRY(mv__h5_dataset(r, &o, fix, 16, &nfix, NULL, 0, path));
+    if (have) MV__TRY(mv__h5_dataset(r, &o, fix, 16, &nfix, NULL, NULL, 0, path));
     for (i = 0; i < np; i++)
-        MV__CHECK(isfinite(par[i]), MV_ERR_BAD_DATA, "mv_itk_h5_parse: %s: parameter %d is not finite", kind, i);
-    MV__CHECK(nfix <= 4, MV_ERR_BAD_DATA, "mv_itk_h5_parse: %s: %d fixed parameters", kind, nfix);
+        MV__CHECK(isfinite(par[i]), MV_ERR_BAD_DATA, "%s: parameter %d is not finite", kind, i);
+    MV__CHECK(nfix <= 4, MV_ERR_BAD_DATA, "%s: %lld fixed parameters", kind, (long long)nfix);
     for (i = 0; i < nfix; i++)
-        MV__CHECK(isfinite(fix[i]), MV_ERR_BAD_DATA, "mv_itk_h5_parse: %s: fixed parameter %d is not finite", kind, i);
+        MV__CHECK(isfinite(fix[i]), MV_ERR_BAD_DATA, "%s: fixed parameter %d is not finite", kind, i);
     if (fam == MV__TFM_TRANSLATION || fam == MV__TFM_IDENTITY) nfix = 0;
     MV__CHECK(nfix == 0 || nfix == *nd || (fam == MV__TFM_EULER3 && nfix == 4), MV_ERR_BAD_DATA,
-              "mv_itk_h5_parse: %s: %d fixed parameters (its centre: %d)", kind, nfix, *nd);
+              "%s: %lld fixed parameters (its centre: %d)", kind, (long long)nfix, *nd);
     for (i = nfix; i < 4; i++) fix[i] = 0; /* no centre given: the origin */
-    return mv__tfm_matrix(fam, *nd, par, fix, fam == MV__TFM_EULER3 && nfix >= 4 && fix[3] != 0, L, "mv_itk_h5_parse",
-                          kind);
+    mv__h5_member_path(path, index, NULL);
+    return mv__tfm_matrix(fam, *nd, par, fix, fam == MV__TFM_EULER3 && nfix >= 4 && fix[3] != 0, L, path, kind);
 }
 
-static mv_status mv__itk_h5_parse(const void *data, size_t size, double m[4][4])
+/* The DisplacementFieldTransform of group `index` (kind: its class name)
+   as a medvol field *t: FixedParameters are ITK's size, origin, spacing
+   and direction (row by row) of the field's LPS grid, Parameters the LPS
+   vectors voxel by voxel (x fastest), components interleaved. */
+static mv_status mv__h5_field(const mv__h5r *r, uint64_t root, int index, const char *kind, mv_vol *t, void *ctx)
+{
+    static const char *const fixed_names[2] = {"TransformFixedParameters", "TranformFixedParameters"};
+    static const char *const par_names[2] = {"TransformParameters", "TranformParameters"};
+    const char *u = strrchr(kind, '_');
+    char path[160];
+    mv__h5obj o;
+    mv__h5_planar pl;
+    mv_vol g;
+    double fix[18];
+    int64_t nfix = 0, npar = 0, nvox = 1;
+    int D = u && (u[1] == '2' || u[1] == '3') && !u[2] ? u[1] - '0' : 0, i, have = 0, a, b;
+    mv_status st;
+    MV__CHECK(D, MV_ERR_UNSUPPORTED, "%s (a 2D or 3D displacement field is read)", kind);
+    for (i = 0; i < 2 && !have; i++) {
+        mv__h5_member_path(path, index, fixed_names[i]);
+        MV__TRY(mv__h5_open(r, root, path, &o, &have));
+    }
+    MV__CHECK(have, MV_ERR_BAD_DATA, "/TransformGroup/%d (%s) has no TransformFixedParameters", index, kind);
+    MV__TRY(mv__h5_dataset(r, &o, fix, 18, &nfix, NULL, NULL, 0, path));
+    MV__CHECK(nfix == 3 * D + D * D, MV_ERR_BAD_DATA, "%s: %lld values (size, origin, spacing, direction: %d)", path,
+              (long long)nfix, 3 * D + D * D);
+    mv_vol_init(&g);
+    g.ndim = 3;
+    for (a = 0; a < D; a++) {
+        double sz = fix[a], sp = fix[2 * D + a];
+        MV__CHECK(sz >= 1 && sz <= 1e9 && sz == floor(sz), MV_ERR_BAD_DATA, "%s: size[%d] = %g", path, a, sz);
+        MV__CHECK(isfinite(sp) && sp > 0 && isfinite(fix[D + a]), MV_ERR_BAD_DATA, "%s: spacing[%d] = %g, origin %g", path,
+                  a, sp, fix[D + a]);
+        g.dim[a] = (int64_t)sz;
+        g.spacing[a] = sp;
+        MV__CHECK(nvox <= ((int64_t)1 << 40) / g.dim[a], MV_ERR_SIZE_OVERFLOW, "%s: a field of more than 2^40 voxels", path);
+        nvox *= g.dim[a];
+    }
+    /* the RAS affine of ITK's LPS grid: x = origin + direction diag(spacing) index, x and y negated */
+    for (a = 0; a < 3; a++)
+        for (b = 0; b < 4; b++) g.affine[a][b] = a == b && a >= D ? 1.0 : 0.0;
+    for (a = 0; a < D; a++) {
+        double sign = a < 2 ? -1.0 : 1.0;
+        for (b = 0; b < D; b++) g.affine[a][b] = sign * fix[3 * D + a * D + b] * g.spacing[b];
+        g.affine[a][3] = sign * fix[D + a];
+    }
+    for (a = 0; a < D * D; a++)
+        MV__CHECK(isfinite(fix[3 * D + a]), MV_ERR_BAD_DATA, "%s: direction value %d is not finite", path, a);
+    MV__TRY(mv_field_alloc(t, &g, D, ctx));
+    have = 0;
+    for (i = 0; i < 2 && !have; i++) {
+        mv__h5_member_path(path, index, par_names[i]);
+        st = mv__h5_open(r, root, path, &o, &have);
+        if (st != MV_OK) break;
+    }
+    if (st == MV_OK && !have)
+        st = mv__fail(MV_ERR_BAD_DATA, "/TransformGroup/%d (%s) has no TransformParameters", index, kind);
+    pl.f = (float *)t->data;
+    pl.comps = D;
+    pl.plane = (size_t)nvox;
+    if (st == MV_OK) st = mv__h5_dataset(r, &o, NULL, nvox * D, &npar, &pl, NULL, 0, path);
+    if (st == MV_OK && npar != nvox * D)
+        st = mv__fail(MV_ERR_BAD_DATA, "%s: %lld values for %lld voxels of %d components", path, (long long)npar,
+                      (long long)nvox, D);
+    if (st != MV_OK) mv_free(t);
+    return st;
+}
+
+/* The transform the file holds: its linear part m (RAS) and, with field,
+   a DisplacementFieldTransform that is its only transform or a
+   composite's last member (ITK applies it first: T(p) = m (p + d(p)));
+   no field in the file: *field left empty. */
+static mv_status mv__itk_h5_read(const void *data, size_t size, double m[4][4], mv_vol *field, void *ctx)
 {
     mv__h5r r;
     uint64_t root = MV__H5_UNDEF;
-    char kind[96];
+    char kind[96], fkind[96];
     double L[4][4], T[4][4], P[4][4];
     const double D[4] = {-1, -1, 1, 1};
-    int nd = 0, nd1, found, i, rr, c;
+    int nd = 0, nd1, found, i, rr, c, field_at = -1;
     MV__TRY(mv__h5_superblock((const unsigned char *)data, size, &r, &root));
-    MV__TRY(mv__h5_member(&r, root, 0, kind, &nd, L, &found));
-    MV__CHECK(found, MV_ERR_BAD_DATA, "mv_itk_h5_parse: no /TransformGroup/0/TransformType (not an ITK transform file)");
+    MV__TRY(mv__h5_member(&r, root, 0, kind, &nd, L, &found, field != NULL));
+    MV__CHECK(found, MV_ERR_BAD_DATA, "no /TransformGroup/0/TransformType (not an ITK transform file)");
     if (!strncmp(kind, "CompositeTransform_", 19)) {
         /* its members 1, 2, ... applied last first (ITK's CompositeTransform):
            the map is L1 L2 ... Ln */
         const char *u = strrchr(kind, '_');
         nd = u && (u[1] == '2' || u[1] == '3') && !u[2] ? u[1] - '0' : 0;
-        MV__CHECK(nd, MV_ERR_UNSUPPORTED, "mv_itk_h5_parse: %s (a 2D or 3D composite is read)", kind);
+        MV__CHECK(nd, MV_ERR_UNSUPPORTED, "%s (a 2D or 3D composite is read)", kind);
         mv__m4_identity(L);
         for (i = 1;; i++) {
             char k2[96];
-            MV__TRY(mv__h5_member(&r, root, i, k2, &nd1, T, &found));
+            MV__TRY(mv__h5_member(&r, root, i, k2, &nd1, T, &found, field != NULL));
             if (!found) break;
+            MV__CHECK(field_at < 0, MV_ERR_UNSUPPORTED,
+                      "/TransformGroup/%d follows the displacement field (read: linear members, then one field last)", i);
             MV__CHECK(strncmp(k2, "CompositeTransform_", 19) != 0, MV_ERR_UNSUPPORTED,
-                      "mv_itk_h5_parse: a composite within a composite (/TransformGroup/%d)", i);
-            MV__CHECK(nd1 == nd, MV_ERR_BAD_DATA, "mv_itk_h5_parse: a %dD transform in a %dD composite", nd1, nd);
+                      "a composite within a composite (/TransformGroup/%d)", i);
+            if (!strncmp(k2, "DisplacementFieldTransform_", 27)) {
+                field_at = i;
+                memcpy(fkind, k2, sizeof(fkind));
+                continue;
+            }
+            MV__CHECK(nd1 == nd, MV_ERR_BAD_DATA, "a %dD transform in a %dD composite", nd1, nd);
             mv__m4_mul((const double(*)[4])L, (const double(*)[4])T, P);
             memcpy(L, P, sizeof(P));
         }
-        MV__CHECK(i > 1, MV_ERR_BAD_DATA, "mv_itk_h5_parse: an empty CompositeTransform");
+        MV__CHECK(i > 1, MV_ERR_BAD_DATA, "an empty CompositeTransform");
         for (rr = 0; rr < 3; rr++)
             MV__CHECK(isfinite(L[rr][0]) && isfinite(L[rr][1]) && isfinite(L[rr][2]) && isfinite(L[rr][3]),
-                      MV_ERR_BAD_DATA, "mv_itk_h5_parse: the composite's row %d is not finite", rr);
+                      MV_ERR_BAD_DATA, "the composite's row %d is not finite", rr);
+    } else if (!strncmp(kind, "DisplacementFieldTransform_", 27)) {
+        field_at = 0;
+        memcpy(fkind, kind, sizeof(fkind));
+        mv__m4_identity(L);
     }
     for (rr = 0; rr < 4; rr++)
         for (c = 0; c < 4; c++) m[rr][c] = D[rr] * L[rr][c] * D[c];
+    if (field) {
+        mv_vol t;
+        mv_vol_init(&t);
+        if (field_at >= 0) MV__TRY(mv__h5_field(&r, root, field_at, fkind, &t, ctx));
+        mv__out_commit(field, &t);
+    }
     return MV_OK;
 }
 
@@ -33434,8 +33552,16 @@ MVDEF mv_status mv_itk_h5_parse(const void *data, size_t size, double m[4][4])
 {
     mv_status st;
     MV__CHECK(data && m, MV_ERR_INVALID_ARG, "mv_itk_h5_parse: NULL argument");
-    st = mv__itk_h5_parse(data, size, m);
+    st = mv__itk_h5_read(data, size, m, NULL, NULL);
     return st == MV_OK ? st : mv__fail_prefix(st, "mv_itk_h5_parse");
+}
+
+MVDEF mv_status mv_itk_h5_parse_field(const void *data, size_t size, double m[4][4], mv_vol *field, void *alloc_ctx)
+{
+    mv_status st;
+    MV__CHECK(data && m && field, MV_ERR_INVALID_ARG, "mv_itk_h5_parse_field: NULL argument");
+    st = mv__itk_h5_read(data, size, m, field, alloc_ctx);
+    return st == MV_OK ? st : mv__fail_prefix(st, "mv_itk_h5_parse_field");
 }
 
 /* ---- the writer: the file ITK 5 writes, in the latest format (superblock
@@ -33766,31 +33892,40 @@ MVDEF mv_status mv_itk_h5_write(const char *path, const double m[4][4], int ndim
     return mv__reg_write_bytes(path, buf, n, "mv_itk_h5_write");
 }
 
-/* An HDF5 file (its signature first) read whole and parsed: an ITK .h5
-   holding a displacement field runs to megabytes, refused by its kind. */
-static mv_status mv__itk_h5_read(const char *path, double m[4][4])
+/* An HDF5 file read whole (an ITK .h5 holding a displacement field runs
+   to hundreds of megabytes) and parsed: the matrix (field NULL) or the
+   matrix and the field. */
+static mv_status mv__itk_h5_read_file(const char *path, double m[4][4], mv_vol *field, void *ctx, const char *fn)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f;
     unsigned char *buf;
     long size;
     size_t n;
     mv_status st;
-    MV__CHECK(f != NULL, errno == ENOENT ? MV_ERR_NOT_FOUND : MV_ERR_IO, "mv_itk_tfm_read: %s: %s", path, strerror(errno));
+    MV__CHECK(path && m, MV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    f = fopen(path, "rb");
+    MV__CHECK(f != NULL, errno == ENOENT ? MV_ERR_NOT_FOUND : MV_ERR_IO, "%s: %s: %s", fn, path, strerror(errno));
     if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
         fclose(f);
-        return mv__fail(MV_ERR_IO, "mv_itk_tfm_read: %s: cannot tell its size", path);
+        return mv__fail(MV_ERR_IO, "%s: %s: cannot tell its size", fn, path);
     }
-    buf = (unsigned char *)mv__alloc((size_t)size + 1, NULL);
+    buf = (unsigned char *)mv__alloc((size_t)size + 1, ctx);
     if (!buf) {
         fclose(f);
-        return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_itk_tfm_read: %s: %ld bytes", path, size);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %s: %ld bytes", fn, path, size);
     }
     n = fread(buf, 1, (size_t)size, f);
-    st = ferror(f) || n != (size_t)size ? mv__fail(MV_ERR_IO, "mv_itk_tfm_read: %s: read error", path)
-                                        : mv_itk_h5_parse(buf, n, m);
+    st = ferror(f) || n != (size_t)size ? mv__fail(MV_ERR_IO, "%s: %s: read error", fn, path)
+                                        : mv__itk_h5_read(buf, n, m, field, ctx);
     fclose(f);
-    mv__free(buf, NULL);
-    return st == MV_OK ? st : mv__fail_prefix(st, "%s", path);
+    mv__free(buf, ctx);
+    return st == MV_OK ? st : mv__fail_prefix(st, "%s: %s", fn, path);
+}
+
+MVDEF mv_status mv_itk_h5_read_field(const char *path, double m[4][4], mv_vol *field, void *alloc_ctx)
+{
+    MV__CHECK(field != NULL, MV_ERR_INVALID_ARG, "mv_itk_h5_read_field: NULL argument");
+    return mv__itk_h5_read_file(path, m, field, alloc_ctx, "mv_itk_h5_read_field");
 }
 
 MVDEF mv_status mv_itk_tfm_read(const char *path, double m[4][4])
@@ -33803,7 +33938,7 @@ MVDEF mv_status mv_itk_tfm_read(const char *path, double m[4][4])
         unsigned char sig[8] = {0};
         size_t k = f ? fread(sig, 1, 8, f) : 0;
         if (f) fclose(f);
-        if (k == 8 && !memcmp(sig, "\x89HDF\r\n\x1a\n", 8)) return mv__itk_h5_read(path, m);
+        if (k == 8 && !memcmp(sig, "\x89HDF\r\n\x1a\n", 8)) return mv__itk_h5_read_file(path, m, NULL, NULL, "mv_itk_tfm_read");
     }
     MV__TRY(mv__reg_read_text(path, buf, sizeof(buf), &n, "mv_itk_tfm_read"));
     /* a MATLAB level 4 file starts with its type: 0 or 10 (little-endian), 1000 or 1010 */

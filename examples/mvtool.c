@@ -201,6 +201,12 @@ int parse_ints(const char *s, int64_t *out, int n, int64_t lo, int64_t hi)
 }
 
 
+int has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n > k && !strcmp(s + n - k, suffix);
+}
+
 int load_or_fail(const char *path, mv_vol *v, const mv_load_opts *o)
 {
     mv_status st = mv_load(path, v, o);

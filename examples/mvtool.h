@@ -56,6 +56,8 @@ int parse_shape(const char *s, int64_t *shape);
 int parse_spacing(const char *s, double *spacing);
 /* a dtype name; 0, or the usage error's exit status */
 int parse_dtype(const args *a, const char *word, mv_dtype *dt);
+/* whether s ends with suffix (and has more before it) */
+int has_suffix(const char *s, const char *suffix);
 /* mv_load / mv_save with the failure reported; exit status (save frees v) */
 int load_or_fail(const char *path, mv_vol *v, const mv_load_opts *o);
 int save_and_free(const char *path, mv_vol *v, const mv_save_opts *so);

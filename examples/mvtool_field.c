@@ -73,7 +73,15 @@ static int cmd_warp_field(const args *a)
         if (parse_list(opt_str(a, "--fill"), &o.fill, 1) != 1) return usage_error(a, "--fill wants a number", opt_str(a, "--fill"));
         o.fill_outside = 1;
     }
-    if (load_field_or_fail(fpath, &field)) return 1;
+    if (has_suffix(fpath, ".h5")) { /* ITK's HDF5 transform: its linear members are the matrix */
+        if (mpath) return usage_error(a, "--field X.h5 carries its own matrix (the composite's linear members): no --matrix", mpath);
+        st = mv_itk_h5_read_field(fpath, M, &field, NULL);
+        if (st != MV_OK) return fail_at(st, fpath);
+        if (!field.data) return usage_error(a, "the .h5 holds no DisplacementFieldTransform (use mvtool warp --tfm)", fpath);
+        mpath = fpath;
+    } else if (load_field_or_fail(fpath, &field)) {
+        return 1;
+    }
     ho.header_only = 1;
     if (load_or_fail(a->pos[1], &ref, &ho)) {
         mv_free(&field);
@@ -243,7 +251,10 @@ const command mvtool_field_commands[] = {
      "  REFERENCE's grid. Fixed point p samples MOVING at M(p + d(p)): the field first,\n"
      "  then the matrix (4x4 RAS mm text, fixed -> moving), as SimpleITK's\n"
      "  CompositeTransform([M, field]). Default linear; nearest keeps the dtype\n"
-     "  (labels); --fill: outside samples get VALUE (default: the edge continues).\n",
+     "  (labels); --fill: outside samples get VALUE (default: the edge continues).\n"
+     "  FIELD named *.h5: an ITK/ANTs HDF5 transform (ANTs' composite, fMRIPrep's\n"
+     "  *_xfm.h5) whose last member is a DisplacementFieldTransform; its linear\n"
+     "  members are M.\n",
      "--field= --matrix= --interp= --fill=", 3, 3, cmd_warp_field},
     {"jacobian", "Jacobian determinant of a displacement field (folded voxels on stderr)",
      "mvtool jacobian FIELD OUT\n"

@@ -158,12 +158,6 @@ static int grid_on_fixed(const mv_bspline_grid *grid, const mv_vol *fixed, const
     return 0;
 }
 
-static int has_suffix(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n > k && !strcmp(s + n - k, suffix);
-}
-
 static double mono_seconds(void)
 {
     struct timespec t;

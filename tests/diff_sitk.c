@@ -18,6 +18,9 @@
                                              (NC x X*Y*Z float32), mv_field_save
    diff_sitk fload IN.nii OUT.raw OUT.mat    mv_field_load; prints X Y Z NC; writes the
                                              components and the affine
+   diff_sitk h5-field IN.h5 OUT.raw OUT.aff OUT.mat
+                                             mv_itk_h5_read_field; prints X Y Z NC (0s: no
+                                             field); the components, the field's affine, m
    diff_sitk fsample FIELD.nii QX QY QZ QAFF OUT.raw
                                              the field at the nodes of grid Q:
                                              mv_field_compose_into(field, zero field on Q)
@@ -212,6 +215,29 @@ static int cmd_fload(int argc, char **argv)
     return st == MV_OK ? 0 : status_fail("mv_matrix_write", st);
 }
 
+/* h5-field IN.h5 OUT.raw OUT.aff OUT.mat: mv_itk_h5_read_field; prints X Y
+   Z NC (0 0 0 0 without a field); the components, the field's affine, m */
+static int cmd_h5_field(int argc, char **argv)
+{
+    mv_vol f;
+    double m[4][4];
+    mv_status st;
+    if (argc != 6) return 2;
+    st = mv_itk_h5_read_field(argv[2], m, &f, NULL);
+    if (st != MV_OK) return status_fail("mv_itk_h5_read_field", st);
+    if (!f.data) {
+        printf("0 0 0 0\n");
+    } else {
+        printf("%lld %lld %lld %lld\n", (long long)f.dim[0], (long long)f.dim[1], (long long)f.dim[2],
+               (long long)f.dim[4]);
+        if (!diff_write_exact(argv[3], f.data, mv_vol_bytes(&f))) return io_fail("writing", argv[3]);
+        st = mv_matrix_write(argv[4], (const double(*)[4])f.affine);
+    }
+    mv_free(&f);
+    if (st == MV_OK) st = mv_matrix_write(argv[5], (const double(*)[4])m);
+    return st == MV_OK ? 0 : status_fail("mv_matrix_write", st);
+}
+
 /* s in hex, "-" when empty */
 static void put_hex(FILE *f, const char *s)
 {
@@ -367,6 +393,8 @@ int main(int argc, char **argv)
             rc = cmd_fsave(argc, argv);
         else if (!strcmp(c, "fload"))
             rc = cmd_fload(argc, argv);
+        else if (!strcmp(c, "h5-field"))
+            rc = cmd_h5_field(argc, argv);
         else if (!strcmp(c, "fsample"))
             rc = cmd_fsample(argc, argv);
         else if (!strcmp(c, "mha-load") || !strcmp(c, "convert"))

@@ -1010,6 +1010,39 @@ MV_TEST(register, itk_h5_files)
     out[0] = 'x';
     EXPECT_STATUS(mv_itk_h5_parse(out, len, m), MV_ERR_BAD_HEADER);
     EXPECT_STATUS(mv_itk_h5_parse(NULL, len, m), MV_ERR_INVALID_ARG);
+    /* a composite [affine, displacement field] SimpleITK wrote: the affine
+       parameters 1 .1 0 0 1 0 0 0 1 1 2 3 (centre 0), the field on a
+       4 x 3 x 2 grid, spacing 1.5 2 3, origin 10 20 30 (LPS), direction
+       rows (0 -.9553 .2955) (1 0 0) (0 .2955 .9553), its first vector the
+       one numpy drew, (0.34558419, 0.82161814, 0.33043708) */
+    {
+        mv_vol f;
+        unsigned char *file = tu_read_file("tests/fuzz/corpus/h5/sitk_composite_field", &n);
+        REQUIRE(file != NULL);
+        EXPECT_STATUS(mv_itk_h5_parse(file, n, m), MV_ERR_UNSUPPORTED); /* the matrix alone: the field refused */
+        EXPECT(strstr(mv_last_error(), "DisplacementFieldTransform_double_3_3") != NULL);
+        REQUIRE_OK(mv_itk_h5_parse_field(file, n, m, &f, NULL));
+        free(file);
+        EXPECT(m[0][1] == 0.1 && m[0][3] == -1 && m[1][3] == -2 && m[2][3] == 3);
+        REQUIRE(f.data != NULL && f.ndim == 5 && f.dim[0] == 4 && f.dim[1] == 3 && f.dim[2] == 2 && f.dim[4] == 3);
+        EXPECT_OK(mv_field_check(&f, NULL));
+        EXPECT_NEAR(((const float *)f.data)[0], 0.34558419, 1e-7);
+        EXPECT_NEAR(((const float *)f.data)[24], 0.82161814, 1e-7);
+        EXPECT_NEAR(((const float *)f.data)[48], 0.33043708, 1e-7);
+        /* RAS affine: LPS direction x spacing, x and y rows negated */
+        EXPECT_NEAR(f.affine[0][0], 0, 1e-12);
+        EXPECT_NEAR(f.affine[0][1], 0.95533649 * 2, 1e-7);
+        EXPECT_NEAR(f.affine[1][0], -1.5, 1e-12);
+        EXPECT_NEAR(f.affine[2][2], 0.95533649 * 3, 1e-7);
+        EXPECT_NEAR(f.affine[0][3], -10, 0);
+        EXPECT_NEAR(f.affine[1][3], -20, 0);
+        EXPECT_NEAR(f.affine[2][3], 30, 0);
+        mv_free(&f);
+        /* a file without a field: the matrix, an empty field */
+        REQUIRE_OK(mv_itk_h5_format(want, 3, out, sizeof(out), &len));
+        REQUIRE_OK(mv_itk_h5_parse_field(out, len, m, &f, NULL));
+        EXPECT(f.data == NULL && m[0][3] == -0.5);
+    }
 }
 
 /* transformix's point files and outputpoints.txt, worked out by hand: a

@@ -6,6 +6,7 @@
    first checksum, and the structures behind it go unfuzzed). A parse that
    succeeds gives a finite matrix whose bottom row is 0 0 0 1, and the
    same matrix after a round trip through mv_itk_h5_format (3D);
+   mv_itk_h5_parse_field's field, when it gives one, passes mv_field_check;
    mv_itk_h5_format's own file must parse. A broken invariant aborts, so
    the fuzzer reports it. Built by `make fuzz` or with fuzz_main.c as a
    replayer. */
@@ -94,6 +95,12 @@ static void fz_parse(const uint8_t *data, size_t size)
     unsigned char out[8192];
     size_t len = 0;
     int r, c;
+    mv_vol f;
+    /* with a displacement field: a field medvol's functions take */
+    if (mv_itk_h5_parse_field(data, size, m, &f, NULL) == MV_OK) {
+        if (f.data && mv_field_check(&f, NULL) != MV_OK) abort();
+        mv_free(&f);
+    }
     if (mv_itk_h5_parse(data, size, m) != MV_OK) return;
     for (r = 0; r < 4; r++)
         for (c = 0; c < 4; c++)

@@ -57,6 +57,14 @@ compares:
              the same file (1e-11 relative; of the .tfm SimpleITK wrote
              where the string is fixed-length, which ITK cannot read).
              Skipped when /usr/bin/python3 has no h5py (python3-h5py).
+  h5_field   a DisplacementFieldTransform (random grid, smooth field) alone
+             or after 1-2 linear transforms in a CompositeTransform, written
+             by SimpleITK as .h5 and read by mv_itk_h5_read_field: the
+             field's affine maps each index to SimpleITK's point (1e-9
+             relative), and each grid point p goes to S m S (p + d(p)) as
+             sitk.ReadTransform of the file takes it (1e-6 x the matrix
+             norm x max(1, |d|): d is float32 in medvol); a field placed
+             before linear members must be MV_ERR_UNSUPPORTED.
   warp_aff   mv_warp_affine (linear, nearest, cubic; edge or fill; 4D moving
              images in a fifth of the cases) of a float32 image on one random
              grid onto another through M, against sitk.Resample (float64,
@@ -177,13 +185,14 @@ import numpy as np
 import SimpleITK as sitk
 
 S4 = np.diag([-1.0, -1.0, 1.0, 1.0])
-FAMILIES = ['tfm_mv', 'tfm_sitk', 'tfm_h5py', 'warp_aff', 'warp_field', 'field_io', 'compose', 'addaff', 'invert', 'jac',
+FAMILIES = ['tfm_mv', 'tfm_sitk', 'tfm_h5py', 'h5_field', 'warp_aff', 'warp_field', 'field_io', 'compose', 'addaff', 'invert', 'jac',
             'metaimage', 'nrrd']
 # What --perturb F changes on medvol's side (each makes its check fail):
 PERTURB = {
     'tfm_mv': "medvol writes the LPS matrix S M S instead of M (no RAS<->LPS)",
     'tfm_sitk': "medvol's matrix read as if it were LPS (no RAS<->LPS)",
     'tfm_h5py': "medvol's matrix read as if it were LPS (no RAS<->LPS)",
+    'h5_field': "the field medvol reads from the .h5 scaled by 1 + 1e-4",
     'warp_aff': "medvol's matrix translated by 1e-3 mm along x",
     'warp_field': "the field medvol reads scaled by 1 + 1e-4",
     'field_io': "the sitk-written field's origin moved 1e-4 mm before medvol's affine is compared",
@@ -747,6 +756,69 @@ def fam_tfm_h5py(case, rng):
                 sub.create_dataset(pre + 'Parameters', data=np.array(par, dtype=dtype))
     case.note('h5py %s %s%s%s' % (libver, dtype, ' fixed string' if fixed_str else '', ' Tranform' if typo else ''))
     return h5_case(case, rng, path, blocks[0][0], tfm if fixed_str else None)
+
+
+def fam_h5_field(case, rng):
+    """a DisplacementFieldTransform alone or last in a composite after 1-2
+    linear members, written by SimpleITK as .h5, read by
+    mv_itk_h5_read_field: the field's grid maps indices as SimpleITK's
+    image does, and every grid point p goes where sitk.ReadTransform of the
+    file takes it, S m S (p + d(p)) (d rounded to float32)"""
+    nd = int(rng.choice([2, 3]))
+    g = rand_grid(rng, nd, rand_dims(rng, nd))
+    d = smooth_field(rng, g, nd, float(rng.uniform(0.5, 6)))
+    field = sitk.DisplacementFieldTransform(sitk_vector(d, g))
+    parts = []
+    for _ in range(int(rng.integers(0, 3))):
+        k2, t2 = rand_sitk_transform(rng)
+        while k2.startswith(('composite', 'bspline')) or t2.GetDimension() != nd:
+            k2, t2 = rand_sitk_transform(rng)
+        parts.append(t2)
+    misplaced = bool(parts) and rng.random() < 0.1  # the field first: refused
+    tf = sitk.CompositeTransform(([field] + parts) if misplaced else (parts + [field])) if parts else field
+    path = case.p('f.h5')
+    sitk.WriteTransform(tf, path)
+    r = case.run('h5-field', path, case.p('f.raw'), case.p('f.aff'), case.p('f.mat'))
+    case.note('%dD field after %d linear' % (nd, len(parts)) + (', misplaced' if misplaced else ''))
+    if misplaced:
+        if r.returncode != 3 or 'MV_ERR_UNSUPPORTED' not in r.stderr:
+            raise Failure('%s: a field before linear members: expected MV_ERR_UNSUPPORTED, got exit %d: %s' %
+                          (path, r.returncode, r.stderr.strip()))
+        return 0.0
+    if r.returncode != 0:
+        raise Failure('%s: exit %d: %s' % (path, r.returncode, r.stderr.strip()))
+    X, Y, Z, nc = [int(x) for x in r.stdout.split()]
+    if [X, Y, Z] != [int(x) for x in g['dims']] or nc != nd:
+        raise Failure('%s: field %dx%dx%d, %d components (%s, %d wanted)' % (path, X, Y, Z, nc, g['dims'], nd))
+    dmv = np.fromfile(case.p('f.raw'), np.float32).reshape(nc, Z, Y, X).astype(np.float64)
+    aff, m = read_mat(case.p('f.aff')), read_mat(case.p('f.mat'))
+    if perturb == 'h5_field':
+        dmv = dmv * (1 + 1e-4)
+    ref_tf = sitk.ReadTransform(path)
+    img = sitk_ref(g)
+    M = S4 @ m @ S4
+    scale = max(1.0, float(np.abs(M[:3, :3]).sum(axis=1).max()))
+    worst = 0.0
+    every = list(np.ndindex(Z, Y, X))
+    if len(every) > 3000:  # a LARGE case: 3000 voxels drawn
+        every = [every[int(i)] for i in rng.choice(len(every), 3000, replace=False)]
+    for idx in every:
+        z, y, x = idx
+        ijk = [x, y] if nd == 2 else [x, y, z]
+        p = np.array(img.TransformIndexToPhysicalPoint([int(v) for v in ijk]))
+        q = (S4 @ aff @ np.array([x, y, z, 1.0]))[:nd]
+        if np.max(np.abs(q - p)) > 1e-9 * max(1.0, np.max(np.abs(p))):
+            raise Failure('%s: voxel %s at %s in medvol, %s in sitk' % (path, ijk, q, p))
+        want = np.array(ref_tf.TransformPoint([float(v) for v in p]))
+        pp = np.zeros(3)
+        pp[:nd] = p + dmv[:, z, y, x]
+        got = (M @ np.append(pp, 1))[:nd]
+        dref = np.abs(np.array(d[:, z, y, x]))
+        tol = 1e-6 * scale * max(1.0, float(dref.max())) + 1e-9 * max(1.0, float(np.max(np.abs(want))))
+        worst = max(worst, float(np.max(np.abs(got - want))) / tol)
+    if worst > 1:
+        raise Failure('%s: points %.3g x the tolerance from sitk' % (path, worst))
+    return worst
 
 
 def compare_read(case, rng, path, tkind, matrix, ref=None):
