@@ -518,6 +518,22 @@ PYEOF
   $T warp-field "$F/moving.nii" "$F/moving.nii" "$F/w.nii" --field "$F/field.nii" --matrix "$F/M.txt" 2> "$W/err" || bad "warp-field --matrix: $(cat "$W/err")"
   r=$("$PY" tests/py/ref_field.py warp "$F" w 1 0 0 $(head -3 "$F/M.txt")) && awk -v r="$r" 'BEGIN { split(r, v, " ");
     exit !(v[1] == "ok" && v[2] <= 1e-5 * v[3]) }' && ok || bad "warp-field --matrix vs scipy: $r"
+  # the same field and matrix as SimpleITK writes them in one ITK .h5
+  # (CompositeTransform([affine, field]), ANTs' layout): warp-field --field X.h5
+  # gives --field F --matrix M's voxels (grids equal up to the NIfTI float32 rounding)
+  if "$PY" -c 'import SimpleITK' 2>/dev/null; then
+    "$PY" -c 'import sys, numpy as np, SimpleITK as sitk
+d = sys.argv[1]
+f = sitk.DisplacementFieldTransform(sitk.Cast(sitk.ReadImage(d + "/field.nii"), sitk.sitkVectorFloat64))
+S = np.diag([-1.0, -1.0, 1.0, 1.0]); L = S @ np.loadtxt(d + "/M.txt") @ S
+a = sitk.AffineTransform(3); a.SetMatrix([float(x) for x in L[:3, :3].ravel()]); a.SetTranslation([float(x) for x in L[:3, 3]])
+sitk.WriteTransform(sitk.CompositeTransform([a, f]), d + "/xfm.h5")' "$F" && \
+    $T warp-field "$F/moving.nii" "$F/moving.nii" "$F/wh.nii" --field "$F/xfm.h5" 2> "$W/err" && \
+    "$PY" -c 'import sys, numpy as np, nibabel as nib
+a = np.asarray(nib.load(sys.argv[1]).dataobj, np.float64); b = np.asarray(nib.load(sys.argv[2]).dataobj, np.float64)
+sys.exit(0 if np.abs(a - b).max() <= 1e-4 * max(1.0, np.ptp(a)) else 1)' "$F/w.nii" "$F/wh.nii" && ok \
+      || bad "warp-field --field X.h5 (SimpleITK's composite) vs --field F --matrix M: $(cat "$W/err")"
+  fi
   $T jacobian "$F/field.nii" "$F/jac.nii" 2> "$W/err" && grep -q "folded voxels" "$W/err" && \
     r=$("$PY" tests/py/ref_field.py jac "$F") && awk -v r="$r" -v e="$(cat "$W/err")" 'BEGIN { split(r, v, " ");
       split(e, w, " "); exit !(v[1] == "ok" && v[2] <= 1e-5 && w[2] == v[3]) }' && ok || bad "jacobian vs numpy: $r / $(cat "$W/err")"
