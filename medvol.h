@@ -32854,6 +32854,7 @@ MVDEF mv_status mv_itk_mat_format(const double m[4][4], int ndim, void *buf, siz
 #define MV__H5_UNDEF UINT64_MAX
 #define MV__H5_MAX_MSGS 64   /* messages kept per object (ITK's have under 12) */
 #define MV__H5_MAX_CHUNKS 16 /* chunks followed per object header */
+#define MV__H5_MAX_MEMBERS 256 /* transforms in a composite (ANTs writes two or three) */
 
 /* Bob Jenkins' lookup3 hash (hashlittle, initval 0): the checksum of a
    version 2 object header, continuation chunk and superblock. */
@@ -33025,8 +33026,8 @@ static mv_status mv__h5_object(const mv__h5r *r, uint64_t addr, mv__h5obj *o, co
         creation = flags & 0x04;
         qa[0] = addr + pre + (size_t)szb; /* chunk 0: its messages, then the checksum over all before it */
         ql[0] = len;
-        MV__CHECK(len <= r->n && mv__h5_span(r, addr, pre + (size_t)szb + len + 4, &c), MV_ERR_TRUNCATED, "%s: object header cut short",
-                  what);
+        MV__CHECK(len <= r->n && mv__h5_span(r, addr, pre + (size_t)szb + len + 4, &c), MV_ERR_TRUNCATED,
+                  "%s: object header cut short", what);
         MV__CHECK(mv__h5_lookup3(c, pre + (size_t)szb + len) == (uint32_t)mv__h5_le(c + pre + szb + len, 4),
                   MV_ERR_BAD_DATA, "%s: object header checksum mismatch (a damaged file)", what);
     } else {
@@ -33084,13 +33085,16 @@ static mv_status mv__h5_msg(const mv__h5obj *o, int type, const mv__h5msg **out,
 /* Looks name up in a symbol-table group (B-tree node at tree, local heap
    at heap): *addr and *found. */
 static mv_status mv__h5_symtab(const mv__h5r *r, uint64_t tree, uint64_t heap, const char *name, uint64_t *addr,
-                               int *found, int depth, const char *what)
+                               int *found, int depth, int *visits, const char *what)
 {
     const unsigned char *hp, *names, *t;
     uint64_t names_len, names_at;
     int O = r->osz, L = r->lsz, level, used, i;
     size_t entry = 2 * (size_t)O + 24;
     MV__CHECK(depth < 8, MV_ERR_BAD_DATA, "%s: symbol table B-tree deeper than 8", what);
+    /* (a damaged tree whose nodes point back into it would be walked
+       without end: a group of ITK's has a node or two) */
+    MV__CHECK(++*visits <= 4096, MV_ERR_BAD_DATA, "%s: symbol table B-tree of more than 4096 nodes", what);
     MV__CHECK(mv__h5_span(r, heap, 8 + 2 * (size_t)L + (size_t)O, &hp) && !memcmp(hp, "HEAP", 4), MV_ERR_BAD_DATA,
               "%s: no local heap at address %llu", what, (unsigned long long)heap);
     names_len = mv__h5_le(hp + 8, L);
@@ -33107,7 +33111,7 @@ static mv_status mv__h5_symtab(const mv__h5r *r, uint64_t tree, uint64_t heap, c
         const unsigned char *sn;
         int nsym, j;
         if (level > 0) {
-            MV__TRY(mv__h5_symtab(r, child, heap, name, addr, found, depth + 1, what));
+            MV__TRY(mv__h5_symtab(r, child, heap, name, addr, found, depth + 1, visits, what));
             continue;
         }
         MV__CHECK(mv__h5_span(r, child, 8, &sn) && !memcmp(sn, "SNOD", 4), MV_ERR_BAD_DATA,
@@ -33163,8 +33167,9 @@ static mv_status mv__h5_child(const mv__h5r *r, const mv__h5obj *o, const char *
             MV__CHECK(mv__h5_addr(d + at, O) == MV__H5_UNDEF, MV_ERR_UNSUPPORTED,
                       "%s: links in dense storage (a group of more than 8: ITK's composite of more transforms)", what);
         } else if (m->type == 0x11) { /* symbol table: B-tree and local heap */
+            int visits = 0;
             MV__CHECK(m->n >= 2 * (size_t)O, MV_ERR_BAD_DATA, "%s: symbol table message cut short", what);
-            MV__TRY(mv__h5_symtab(r, mv__h5_addr(d, O), mv__h5_addr(d + O, O), name, addr, found, 0, what));
+            MV__TRY(mv__h5_symtab(r, mv__h5_addr(d, O), mv__h5_addr(d + O, O), name, addr, found, 0, &visits, what));
         }
     }
     return MV_OK;
@@ -33469,22 +33474,21 @@ static mv_status mv__h5_field(const mv__h5r *r, uint64_t root, int index, const 
     }
     for (a = 0; a < D * D; a++)
         MV__CHECK(isfinite(fix[3 * D + a]), MV_ERR_BAD_DATA, "%s: direction value %d is not finite", path, a);
-    MV__TRY(mv_field_alloc(t, &g, D, ctx));
+    /* the values counted (and found in the file) before the field is allocated */
     have = 0;
     for (i = 0; i < 2 && !have; i++) {
         mv__h5_member_path(path, index, par_names[i]);
-        st = mv__h5_open(r, root, path, &o, &have);
-        if (st != MV_OK) break;
+        MV__TRY(mv__h5_open(r, root, path, &o, &have));
     }
-    if (st == MV_OK && !have)
-        st = mv__fail(MV_ERR_BAD_DATA, "/TransformGroup/%d (%s) has no TransformParameters", index, kind);
+    MV__CHECK(have, MV_ERR_BAD_DATA, "/TransformGroup/%d (%s) has no TransformParameters", index, kind);
+    MV__TRY(mv__h5_dataset(r, &o, NULL, 0, &npar, NULL, NULL, 0, path));
+    MV__CHECK(npar == nvox * D, MV_ERR_BAD_DATA, "%s: %lld values for %lld voxels of %d components", path,
+              (long long)npar, (long long)nvox, D);
+    MV__TRY(mv_field_alloc(t, &g, D, ctx));
     pl.f = (float *)t->data;
     pl.comps = D;
     pl.plane = (size_t)nvox;
-    if (st == MV_OK) st = mv__h5_dataset(r, &o, NULL, nvox * D, &npar, &pl, NULL, 0, path);
-    if (st == MV_OK && npar != nvox * D)
-        st = mv__fail(MV_ERR_BAD_DATA, "%s: %lld values for %lld voxels of %d components", path, (long long)npar,
-                      (long long)nvox, D);
+    st = mv__h5_dataset(r, &o, NULL, nvox * D, &npar, &pl, NULL, 0, path);
     if (st != MV_OK) mv_free(t);
     return st;
 }
@@ -33513,6 +33517,8 @@ static mv_status mv__itk_h5_read(const void *data, size_t size, double m[4][4], 
         mv__m4_identity(L);
         for (i = 1;; i++) {
             char k2[96];
+            MV__CHECK(i <= MV__H5_MAX_MEMBERS, MV_ERR_UNSUPPORTED, "a composite of more than %d transforms",
+                      MV__H5_MAX_MEMBERS);
             MV__TRY(mv__h5_member(&r, root, i, k2, &nd1, T, &found, field != NULL));
             if (!found) break;
             MV__CHECK(field_at < 0, MV_ERR_UNSUPPORTED,
