@@ -115,6 +115,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>impl-bspline  B-spline FFD: tap tables, metric blocks, bending energy, driver
       >>impl-syn      SyN: box sums, LNCC forces, the symmetric driver
       >>impl-register transforms, metrics with gradients, optimisers, driver, files
+                      (.tfm, .mat, ITK HDF5 .h5 with its own HDF5 reader, elastix)
       >>impl-analysis Pearson, seed maps, chi-squared, angles, mv_cache
       >>impl-transport proton transport: physics, plan, passes, step
       >>history       version history
