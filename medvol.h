@@ -33398,7 +33398,11 @@ static mv_status mv__h5_member(const mv__h5r *r, uint64_t root, int index, char 
     }
     MV__TRY(mv__h5_dataset(r, &o, NULL, 0, NULL, NULL, kind, 96, path));
     if (!strncmp(kind, "CompositeTransform_", 19)) return MV_OK;
-    if (field_ok && !strncmp(kind, "DisplacementFieldTransform_", 27)) return MV_OK; /* read by mv__h5_field */
+    if (!strncmp(kind, "DisplacementFieldTransform_", 27)) { /* read by mv__h5_field */
+        MV__CHECK(field_ok, MV_ERR_UNSUPPORTED, "%s: %s is a displacement field (mv_itk_h5_read_field reads it)", path,
+                  kind);
+        return MV_OK;
+    }
     MV__TRY(mv__tfm_kind(kind, &fam, nd, &np, path));
     for (i = 0; i < 2; i++) { /* the parameters, as ITK 4.9 and later or as before spell them */
         mv__h5_member_path(path, index, par_names[i]);
