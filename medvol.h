@@ -33376,13 +33376,28 @@ static void mv__h5_member_path(char *out, int index, const char *leaf)
     }
 }
 
+/* The parameters (fixed 0) or fixed parameters (1) of transform `index`,
+   as ITK 4.9 and later spell them or as before ("Tranform..."): *have,
+   o and path (the name found, for messages). */
+static mv_status mv__h5_params(const mv__h5r *r, uint64_t root, int index, int fixed, char path[160], mv__h5obj *o,
+                               int *have)
+{
+    static const char *const names[2][2] = {{"TransformParameters", "TranformParameters"},
+                                            {"TransformFixedParameters", "TranformFixedParameters"}};
+    int i;
+    *have = 0;
+    for (i = 0; i < 2 && !*have; i++) {
+        mv__h5_member_path(path, index, names[fixed][i]);
+        MV__TRY(mv__h5_open(r, root, path, o, have));
+    }
+    return MV_OK;
+}
+
 /* Transform `index` of the file (group /TransformGroup/index): its class
    name into kind and, unless a composite, its LPS 4x4 L and dimension. */
 static mv_status mv__h5_member(const mv__h5r *r, uint64_t root, int index, char kind[96], int *nd, double L[4][4],
                                int *found, int field_ok)
 {
-    static const char *const fixed_names[2] = {"TransformFixedParameters", "TranformFixedParameters"};
-    static const char *const par_names[2] = {"TransformParameters", "TranformParameters"};
     char path[160];
     mv__h5obj o;
     double par[16], fix[16];
@@ -33404,19 +33419,11 @@ static mv_status mv__h5_member(const mv__h5r *r, uint64_t root, int index, char 
         return MV_OK;
     }
     MV__TRY(mv__tfm_kind(kind, &fam, nd, &np, path));
-    for (i = 0; i < 2; i++) { /* the parameters, as ITK 4.9 and later or as before spell them */
-        mv__h5_member_path(path, index, par_names[i]);
-        MV__TRY(mv__h5_open(r, root, path, &o, &have));
-        if (have) break;
-    }
+    MV__TRY(mv__h5_params(r, root, index, 0, path, &o, &have));
     MV__CHECK(have, MV_ERR_BAD_DATA, "/TransformGroup/%d (%s) has no TransformParameters", index, kind);
     MV__TRY(mv__h5_dataset(r, &o, par, 16, &npar, NULL, NULL, 0, path));
     MV__CHECK(npar == np, MV_ERR_BAD_DATA, "%s: %lld parameters, %d needed", path, (long long)npar, np);
-    for (i = 0; i < 2; i++) {
-        mv__h5_member_path(path, index, fixed_names[i]);
-        MV__TRY(mv__h5_open(r, root, path, &o, &have));
-        if (have) break;
-    }
+    MV__TRY(mv__h5_params(r, root, index, 1, path, &o, &have));
     if (have) MV__TRY(mv__h5_dataset(r, &o, fix, 16, &nfix, NULL, NULL, 0, path));
     for (i = 0; i < np; i++)
         MV__CHECK(isfinite(par[i]), MV_ERR_BAD_DATA, "%s: parameter %d is not finite", kind, i);
@@ -33437,8 +33444,6 @@ static mv_status mv__h5_member(const mv__h5r *r, uint64_t root, int index, char 
    vectors voxel by voxel (x fastest), components interleaved. */
 static mv_status mv__h5_field(const mv__h5r *r, uint64_t root, int index, const char *kind, mv_vol *t, void *ctx)
 {
-    static const char *const fixed_names[2] = {"TransformFixedParameters", "TranformFixedParameters"};
-    static const char *const par_names[2] = {"TransformParameters", "TranformParameters"};
     const char *u = strrchr(kind, '_');
     char path[160];
     mv__h5obj o;
@@ -33446,13 +33451,10 @@ static mv_status mv__h5_field(const mv__h5r *r, uint64_t root, int index, const 
     mv_vol g;
     double fix[18];
     int64_t nfix = 0, npar = 0, nvox = 1;
-    int D = u && (u[1] == '2' || u[1] == '3') && !u[2] ? u[1] - '0' : 0, i, have = 0, a, b;
+    int D = u && (u[1] == '2' || u[1] == '3') && !u[2] ? u[1] - '0' : 0, have = 0, a, b;
     mv_status st;
     MV__CHECK(D, MV_ERR_UNSUPPORTED, "%s (a 2D or 3D displacement field is read)", kind);
-    for (i = 0; i < 2 && !have; i++) {
-        mv__h5_member_path(path, index, fixed_names[i]);
-        MV__TRY(mv__h5_open(r, root, path, &o, &have));
-    }
+    MV__TRY(mv__h5_params(r, root, index, 1, path, &o, &have));
     MV__CHECK(have, MV_ERR_BAD_DATA, "/TransformGroup/%d (%s) has no TransformFixedParameters", index, kind);
     MV__TRY(mv__h5_dataset(r, &o, fix, 18, &nfix, NULL, NULL, 0, path));
     MV__CHECK(nfix == 3 * D + D * D, MV_ERR_BAD_DATA, "%s: %lld values (size, origin, spacing, direction: %d)", path,
@@ -33480,11 +33482,7 @@ static mv_status mv__h5_field(const mv__h5r *r, uint64_t root, int index, const 
     for (a = 0; a < D * D; a++)
         MV__CHECK(isfinite(fix[3 * D + a]), MV_ERR_BAD_DATA, "%s: direction value %d is not finite", path, a);
     /* the values counted (and found in the file) before the field is allocated */
-    have = 0;
-    for (i = 0; i < 2 && !have; i++) {
-        mv__h5_member_path(path, index, par_names[i]);
-        MV__TRY(mv__h5_open(r, root, path, &o, &have));
-    }
+    MV__TRY(mv__h5_params(r, root, index, 0, path, &o, &have));
     MV__CHECK(have, MV_ERR_BAD_DATA, "/TransformGroup/%d (%s) has no TransformParameters", index, kind);
     MV__TRY(mv__h5_dataset(r, &o, NULL, 0, &npar, NULL, NULL, 0, path));
     MV__CHECK(npar == nvox * D, MV_ERR_BAD_DATA, "%s: %lld values for %lld voxels of %d components", path,

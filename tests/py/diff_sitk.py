@@ -637,6 +637,21 @@ def rand_sitk_transform(rng):
     return kind, tf
 
 
+def renamed_kind_text(path, kind):
+    """the .tfm text SimpleITK wrote at path; for the kinds drawn as renamed
+    Affine files (affine3_float, ..._mob) the class renamed _float_ or
+    MatrixOffsetTransformBase (SimpleITK reads those too), in the file too"""
+    text = open(path).read()
+    if kind in ('affine3_float', 'affine3_mob', 'affine2_mob', 'affine2_float'):
+        nd = 2 if kind.startswith('affine2') else 3
+        new = 'MatrixOffsetTransformBase' if kind.endswith('mob') else 'AffineTransform'
+        text = text.replace('AffineTransform_double_%d_%d' % (nd, nd),
+                            '%s_%s_%d_%d' % (new, 'float' if kind.endswith('float') else 'double', nd, nd))
+        with open(path, 'w') as f:
+            f.write(text)
+    return text
+
+
 def fam_tfm_sitk(case, rng):
     kind, tf = rand_sitk_transform(rng)
     ext = str(rng.choice(['.tfm'] * 6 + ['.txt', '.mat', '.h5']))
@@ -646,29 +661,12 @@ def fam_tfm_sitk(case, rng):
         # ITK's HDF5 form: the class name of group 0 (a composite's members
         # follow it), read by medvol's own HDF5 reader
         tkind = 'BSplineTransform_double_3_3' if kind == 'bspline' else sitk_class_name(tf)
-        return h5_case(case, rng, path, tkind)
+        return read_case(case, rng, path, tkind, '.h5 ')
     if ext == '.mat':
         return mat_case(case, rng, kind, path)
-    text = open(path).read()
-    if kind in ('affine3_float', 'affine3_mob', 'affine2_mob', 'affine2_float'):
-        nd = 2 if kind.startswith('affine2') else 3
-        new = 'MatrixOffsetTransformBase' if kind.endswith('mob') else 'AffineTransform'
-        text = text.replace('AffineTransform_double_%d_%d' % (nd, nd),
-                            '%s_%s_%d_%d' % (new, 'float' if kind.endswith('float') else 'double', nd, nd))
-        with open(path, 'w') as f:
-            f.write(text)
+    text = renamed_kind_text(path, kind)
     line = [x for x in text.splitlines() if x.startswith('Transform:')][0]
-    tkind = line.split()[1]
-    r = case.run('tfm-read', path, case.p('s.mat'))
-    case.note(tkind)
-    if tkind in REFUSED:
-        if r.returncode != 3 or 'MV_ERR_UNSUPPORTED' not in r.stderr or tkind not in r.stderr:
-            raise Failure('%s (%s): expected MV_ERR_UNSUPPORTED naming it, got exit %d: %s' %
-                          (path, tkind, r.returncode, r.stderr.strip()))
-        return 0.0
-    if r.returncode != 0:
-        raise Failure('%s (%s): exit %d: %s' % (path, tkind, r.returncode, r.stderr.strip()))
-    return compare_read(case, rng, path, tkind, case.p('s.mat'))
+    return read_case(case, rng, path, line.split()[1], '')
 
 
 def sitk_class_name(tf):
@@ -682,11 +680,12 @@ def sitk_class_name(tf):
     return [x for x in text.splitlines() if x.startswith('Transform:')][0].split()[1]
 
 
-def h5_case(case, rng, path, tkind, ref=None):
-    """medvol reads the .h5 at path as sitk.ReadTransform reads ref (path
-    when None); a B-spline is refused naming its kind"""
+def read_case(case, rng, path, tkind, label, ref=None):
+    """medvol reads the transform file at path (of class tkind) as
+    sitk.ReadTransform reads ref (path when None); a B-spline is refused
+    naming its kind"""
     r = case.run('tfm-read', path, case.p('s.mat'))
-    case.note('.h5 ' + tkind)
+    case.note(label + tkind)
     if tkind in REFUSED:
         if r.returncode != 3 or 'MV_ERR_UNSUPPORTED' not in r.stderr or tkind not in r.stderr:
             raise Failure('%s (%s): expected MV_ERR_UNSUPPORTED naming it, got exit %d: %s' %
@@ -724,14 +723,7 @@ def fam_tfm_h5py(case, rng):
         kind, tf = rand_sitk_transform(rng)
     tfm = case.p('s.tfm')
     sitk.WriteTransform(tf, tfm)
-    text = open(tfm).read()
-    if kind in ('affine3_float', 'affine3_mob', 'affine2_mob', 'affine2_float'):
-        nd = 2 if kind.startswith('affine2') else 3
-        new = 'MatrixOffsetTransformBase' if kind.endswith('mob') else 'AffineTransform'
-        text = text.replace('AffineTransform_double_%d_%d' % (nd, nd),
-                            '%s_%s_%d_%d' % (new, 'float' if kind.endswith('float') else 'double', nd, nd))
-        with open(tfm, 'w') as f:
-            f.write(text)
+    text = renamed_kind_text(tfm, kind)
     blocks = tfm_blocks(text)
     libver = str(rng.choice(['earliest', 'latest']))
     dtype = str(rng.choice(['<f8', '>f8', '<f4', '>f4']))
@@ -755,7 +747,7 @@ def fam_tfm_h5py(case, rng):
                 sub.create_dataset(pre + 'FixedParameters', data=np.array(fix, dtype=dtype))
                 sub.create_dataset(pre + 'Parameters', data=np.array(par, dtype=dtype))
     case.note('h5py %s %s%s%s' % (libver, dtype, ' fixed string' if fixed_str else '', ' Tranform' if typo else ''))
-    return h5_case(case, rng, path, blocks[0][0], tfm if fixed_str else None)
+    return read_case(case, rng, path, blocks[0][0], '.h5 ', tfm if fixed_str else None)
 
 
 def fam_h5_field(case, rng):
