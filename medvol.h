@@ -19845,6 +19845,14 @@ static int mv__nrrd_write_role(const mv_vol *v, const mv__mha_w *w, int dwi, int
     return axis < (dwi ? 3 : w->ndims) ? MV__NA_IMAGE : MV__NA_NONE;
 }
 
+/* Whether the writer writes a per-axis kept field of an axis of that role:
+   not of an axis the file lacks, nor an image axis's units (every image
+   axis gets a space direction, beside which teem refuses units). */
+static int mv__nrrd_axis_field_written(int field, int role)
+{
+    return role != MV__NA_NONE && !(field == MV__NK_UNIT && role == MV__NA_IMAGE);
+}
+
 /* v's kept fields by file axis (the values' forms checked already, with
    the pairs). A per-axis key for an axis the file lacks is not written, as
    ITK's writer leaves it, nor an image axis's units (the writer gives every
@@ -19861,7 +19869,7 @@ static mv_status mv__nrrd_kept_collect(const mv_vol *v, const mv__mha_w *w, int 
         if (axis >= 0) {
             const char *why;
             role = mv__nrrd_write_role(v, w, dwi, axis, &fa);
-            if (role == MV__NA_NONE || (field == MV__NK_UNIT && role == MV__NA_IMAGE)) continue;
+            if (!mv__nrrd_axis_field_written(field, role)) continue;
             why = mv__nrrd_kept_role_problem(field, p->value, role, w->channels);
             MV__CHECK(!why, MV_ERR_INVALID_ARG, "%s: key '%s' = '%.60s': %s", name, p->key, p->value, why);
         }
@@ -20032,24 +20040,30 @@ static mv_status mv__nrrd_encode(const mv_vol *v, const char *name, const mv_sav
     return mv__mha_payload(v, &w, opts, 1, ctx, payload, n, tmp);
 }
 
-/* Whether kind (a kept kind of v's axis `axis`) is the one that axis has
-   in any file of v, said or not: domain (space for axes 0..2) for an image
-   axis, vector, complex or list for the values (mv__nrrd_header_text's
-   defaults). *role gets the axis's role in a NRRD file of v (NONE as well
-   for a volume NRRD cannot hold). */
-static int mv__nrrd_kind_implied(const mv_vol *v, const char *kind, int axis, const char *name, int *role)
+/* The role of kept-field axis `axis` in the NRRD file mv_save would make
+   of v (mv__nrrd_write_role on the plan mv__nrrd_encode makes; a
+   header-only volume planned as if it had voxels); MV__NA_NONE as well
+   for a volume NRRD cannot hold. */
+static int mv__nrrd_axis_role(const mv_vol *v, int axis, const char *name)
 {
     mv__mha_w w;
     mv_vol t;
-    int fa, k = mv__nrrd_kind_index(kind, strlen(kind));
-    const char *kn = k >= 0 ? mv__nrrd_kinds[k].name : "";
-    t = *v; /* planned as mv__nrrd_encode plans it; a header-only volume as if it had voxels */
+    int fa;
+    t = *v;
     if (mv__dt[v->dtype].kind == MV__K_COMPLEX) t.dtype = (mv_dtype)mv__dt[v->dtype].comp;
     if (!t.data) t.data = &t;
-    *role = MV__NA_NONE;
-    if (mv__mha_plan(&t, name, &w) != MV_OK) return 0;
-    *role = mv__nrrd_write_role(v, &w, mv__nrrd_is_dwi(v, &w), axis, &fa);
-    switch (*role) {
+    if (mv__mha_plan(&t, name, &w) != MV_OK) return MV__NA_NONE;
+    return mv__nrrd_write_role(v, &w, mv__nrrd_is_dwi(v, &w), axis, &fa);
+}
+
+/* Whether kind is the one an axis of that role has in any file, said or
+   not: domain (space for axes 0..2) for an image axis, vector, complex or
+   list for the values (mv__nrrd_header_text's defaults). */
+static int mv__nrrd_kind_implied(const char *kind, int role, int axis)
+{
+    int k = mv__nrrd_kind_index(kind, strlen(kind));
+    const char *kn = k >= 0 ? mv__nrrd_kinds[k].name : "";
+    switch (role) {
     case MV__NA_IMAGE: return !strcmp(kn, "domain") || (!strcmp(kn, "space") && axis < 3);
     case MV__NA_VALUES: return !strcmp(kn, "vector");
     case MV__NA_DWI: return !strcmp(kn, "list");
@@ -20061,21 +20075,18 @@ static int mv__nrrd_kind_implied(const mv_vol *v, const char *kind, int axis, co
 MVDEF int mv_save_keeps_keyvalue(const char *path, const mv_vol *v, int i)
 {
     const mv_keyvalue *p;
-    int field = 0, axis = -1, role, kept;
+    int field = 0, axis = -1, role = MV__NA_NONE, per_axis;
     if (!path || !v || !v->meta.kv || i < 0 || i >= v->meta.n_kv) return 0;
     p = &v->meta.kv[i];
-    kept = mv__nrrd_kept_key(p->key, &field, &axis);
-    if (kept && field == MV__NK_KIND && axis >= 0 && mv__nrrd_kind_implied(v, p->value, axis, path, &role)) return 1;
+    per_axis = mv__nrrd_kept_key(p->key, &field, &axis) && axis >= 0;
+    if (per_axis) role = mv__nrrd_axis_role(v, axis, path);
+    if (per_axis && field == MV__NK_KIND && mv__nrrd_kind_implied(p->value, role, axis)) return 1;
     switch (mv__save_format(path)) {
     case MV_FORMAT_METAIMAGE: return mv__mha_extra_name(p->key, p->value) != NULL;
     case MV_FORMAT_NRRD: break;
     default: return 0; /* NIfTI, Analyze, MGH: no place for pairs */
     }
-    if (!kept || axis < 0) return 1;
-    /* a per-axis field: written where its axis is in the file
-       (mv__nrrd_kept_collect), units but on an image axis */
-    (void)mv__nrrd_kind_implied(v, "", axis, path, &role);
-    return role != MV__NA_NONE && !(field == MV__NK_UNIT && role == MV__NA_IMAGE);
+    return !per_axis || mv__nrrd_axis_field_written(field, role);
 }
 
 /* .nrrd: one file (header, blank line, voxels). .nhdr: the header and
@@ -33362,13 +33373,9 @@ static mv_status mv__h5_dataset(const mv__h5r *r, const mv__h5obj *o, double *v,
 /* "/TransformGroup/<index>/<leaf>" (leaf NULL: the group) into out[160]. */
 static void mv__h5_member_path(char *out, int index, const char *leaf)
 {
-    char digits[12];
-    size_t n = 0, k = 0;
-    do digits[n++] = (char)('0' + index % 10), index /= 10;
-    while (index > 0 && n < sizeof(digits));
+    size_t k = 16;
     memcpy(out, "/TransformGroup/", 16);
-    k = 16;
-    while (n > 0) out[k++] = digits[--n];
+    k += mv__fmt_u64(out + k, (uint64_t)index, 10, 0);
     out[k] = 0;
     if (leaf) {
         out[k++] = '/';
@@ -33376,21 +33383,31 @@ static void mv__h5_member_path(char *out, int index, const char *leaf)
     }
 }
 
-/* The parameters (fixed 0) or fixed parameters (1) of transform `index`,
-   as ITK 4.9 and later spell them or as before ("Tranform..."): *have,
-   o and path (the name found, for messages). */
-static mv_status mv__h5_params(const mv__h5r *r, uint64_t root, int index, int fixed, char path[160], mv__h5obj *o,
+/* Dataset `name` (or, not found, `alt`: NULL for none) in group g of
+   transform `index`: *have, o and path (the name found, for messages). */
+static mv_status mv__h5_in_group(const mv__h5r *r, const mv__h5obj *g, int index, const char *name, const char *alt,
+                                 char path[160], mv__h5obj *o, int *have)
+{
+    const char *names[2];
+    uint64_t addr = MV__H5_UNDEF;
+    int i;
+    names[0] = name;
+    names[1] = alt;
+    *have = 0;
+    for (i = 0; i < 2 && names[i] && !*have; i++) {
+        mv__h5_member_path(path, index, names[i]);
+        MV__TRY(mv__h5_child(r, g, names[i], &addr, have, path));
+    }
+    return *have ? mv__h5_object(r, addr, o, path) : MV_OK;
+}
+
+/* The parameters (fixed 0) or fixed parameters (1) in group g of transform
+   `index`, as ITK 4.9 and later spell them or as before ("Tranform..."). */
+static mv_status mv__h5_params(const mv__h5r *r, const mv__h5obj *g, int index, int fixed, char path[160], mv__h5obj *o,
                                int *have)
 {
-    static const char *const names[2][2] = {{"TransformParameters", "TranformParameters"},
-                                            {"TransformFixedParameters", "TranformFixedParameters"}};
-    int i;
-    *have = 0;
-    for (i = 0; i < 2 && !*have; i++) {
-        mv__h5_member_path(path, index, names[fixed][i]);
-        MV__TRY(mv__h5_open(r, root, path, o, have));
-    }
-    return MV_OK;
+    return fixed ? mv__h5_in_group(r, g, index, "TransformFixedParameters", "TranformFixedParameters", path, o, have)
+                 : mv__h5_in_group(r, g, index, "TransformParameters", "TranformParameters", path, o, have);
 }
 
 /* Transform `index` of the file (group /TransformGroup/index): its class
@@ -33399,18 +33416,15 @@ static mv_status mv__h5_member(const mv__h5r *r, uint64_t root, int index, char 
                                int *found, int field_ok)
 {
     char path[160];
-    mv__h5obj o;
+    mv__h5obj g, o;
     double par[16], fix[16];
     int64_t npar = 0, nfix = 0;
     int fam, np, i, have;
-    mv__h5_member_path(path, index, "TransformType");
-    MV__TRY(mv__h5_open(r, root, path, &o, found));
-    if (!*found) {
-        mv__h5_member_path(path, index, NULL);
-        MV__TRY(mv__h5_open(r, root, path, &o, &have));
-        MV__CHECK(!have, MV_ERR_BAD_DATA, "%s has no TransformType", path);
-        return MV_OK;
-    }
+    mv__h5_member_path(path, index, NULL);
+    MV__TRY(mv__h5_open(r, root, path, &g, found)); /* the group, once; its datasets from it */
+    if (!*found) return MV_OK;
+    MV__TRY(mv__h5_in_group(r, &g, index, "TransformType", NULL, path, &o, &have));
+    MV__CHECK(have, MV_ERR_BAD_DATA, "/TransformGroup/%d has no TransformType", index);
     MV__TRY(mv__h5_dataset(r, &o, NULL, 0, NULL, NULL, kind, 96, path));
     if (!strncmp(kind, "CompositeTransform_", 19)) return MV_OK;
     if (!strncmp(kind, "DisplacementFieldTransform_", 27)) { /* read by mv__h5_field */
@@ -33419,11 +33433,11 @@ static mv_status mv__h5_member(const mv__h5r *r, uint64_t root, int index, char 
         return MV_OK;
     }
     MV__TRY(mv__tfm_kind(kind, &fam, nd, &np, path));
-    MV__TRY(mv__h5_params(r, root, index, 0, path, &o, &have));
+    MV__TRY(mv__h5_params(r, &g, index, 0, path, &o, &have));
     MV__CHECK(have, MV_ERR_BAD_DATA, "/TransformGroup/%d (%s) has no TransformParameters", index, kind);
     MV__TRY(mv__h5_dataset(r, &o, par, 16, &npar, NULL, NULL, 0, path));
     MV__CHECK(npar == np, MV_ERR_BAD_DATA, "%s: %lld parameters, %d needed", path, (long long)npar, np);
-    MV__TRY(mv__h5_params(r, root, index, 1, path, &o, &have));
+    MV__TRY(mv__h5_params(r, &g, index, 1, path, &o, &have));
     if (have) MV__TRY(mv__h5_dataset(r, &o, fix, 16, &nfix, NULL, NULL, 0, path));
     for (i = 0; i < np; i++)
         MV__CHECK(isfinite(par[i]), MV_ERR_BAD_DATA, "%s: parameter %d is not finite", kind, i);
@@ -33446,7 +33460,7 @@ static mv_status mv__h5_field(const mv__h5r *r, uint64_t root, int index, const 
 {
     const char *u = strrchr(kind, '_');
     char path[160];
-    mv__h5obj o;
+    mv__h5obj grp, o;
     mv__h5_planar pl;
     mv_vol g;
     double fix[18];
@@ -33454,7 +33468,10 @@ static mv_status mv__h5_field(const mv__h5r *r, uint64_t root, int index, const 
     int D = u && (u[1] == '2' || u[1] == '3') && !u[2] ? u[1] - '0' : 0, have = 0, a, b;
     mv_status st;
     MV__CHECK(D, MV_ERR_UNSUPPORTED, "%s (a 2D or 3D displacement field is read)", kind);
-    MV__TRY(mv__h5_params(r, root, index, 1, path, &o, &have));
+    mv__h5_member_path(path, index, NULL);
+    MV__TRY(mv__h5_open(r, root, path, &grp, &have));
+    MV__CHECK(have, MV_ERR_BAD_DATA, "%s: no such group", path);
+    MV__TRY(mv__h5_params(r, &grp, index, 1, path, &o, &have));
     MV__CHECK(have, MV_ERR_BAD_DATA, "/TransformGroup/%d (%s) has no TransformFixedParameters", index, kind);
     MV__TRY(mv__h5_dataset(r, &o, fix, 18, &nfix, NULL, NULL, 0, path));
     MV__CHECK(nfix == 3 * D + D * D, MV_ERR_BAD_DATA, "%s: %lld values (size, origin, spacing, direction: %d)", path,
@@ -33482,7 +33499,7 @@ static mv_status mv__h5_field(const mv__h5r *r, uint64_t root, int index, const 
     for (a = 0; a < D * D; a++)
         MV__CHECK(isfinite(fix[3 * D + a]), MV_ERR_BAD_DATA, "%s: direction value %d is not finite", path, a);
     /* the values counted (and found in the file) before the field is allocated */
-    MV__TRY(mv__h5_params(r, root, index, 0, path, &o, &have));
+    MV__TRY(mv__h5_params(r, &grp, index, 0, path, &o, &have));
     MV__CHECK(have, MV_ERR_BAD_DATA, "/TransformGroup/%d (%s) has no TransformParameters", index, kind);
     MV__TRY(mv__h5_dataset(r, &o, NULL, 0, &npar, NULL, NULL, 0, path));
     MV__CHECK(npar == nvox * D, MV_ERR_BAD_DATA, "%s: %lld values for %lld voxels of %d components", path,

@@ -218,14 +218,17 @@ int load_or_fail(const char *path, mv_vol *v, const mv_load_opts *o)
    so that a conversion never loses them unsaid. */
 void warn_unwritten_pairs(const char *path, const mv_vol *v)
 {
-    int i, n = 0, shown = 0;
-    for (i = 0; i < v->meta.n_kv; i++) n += !mv_save_keeps_keyvalue(path, v, i);
+    int i, n = 0, shown[8];
+    for (i = 0; i < v->meta.n_kv; i++)
+        if (!mv_save_keeps_keyvalue(path, v, i)) {
+            if (n < 8) shown[n] = i;
+            n++;
+        }
     if (!n) return;
     fprintf(stderr, "mvtool: warning: %s: %d key/value pair%s not written (the format has no place for %s):", path, n,
             n == 1 ? "" : "s", n == 1 ? "it" : "them");
-    for (i = 0; i < v->meta.n_kv && shown < 8; i++)
-        if (!mv_save_keeps_keyvalue(path, v, i)) fprintf(stderr, "%s '%s'", shown++ ? "," : "", v->meta.kv[i].key);
-    fprintf(stderr, "%s\n", n > shown ? ", ..." : "");
+    for (i = 0; i < n && i < 8; i++) fprintf(stderr, "%s '%s'", i ? "," : "", v->meta.kv[shown[i]].key);
+    fprintf(stderr, "%s\n", n > 8 ? ", ..." : "");
 }
 
 /* Saves and releases v; exit status. */
