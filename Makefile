@@ -98,6 +98,9 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool register $(BUILD)/run-moved.nii $(BUILD)/run-r.nii --levels 2x1 --quiet --out-tfm $(BUILD)/run-reg.h5 && \
 	  $(BUILD)/mvtool warp $(BUILD)/run-r.nii $(BUILD)/run-moved.nii $(BUILD)/run-hw.nii --tfm $(BUILD)/run-reg.h5 && \
 	  cmp $(BUILD)/run-mw.nii $(BUILD)/run-hw.nii && echo "ITK .h5 and .mat transforms warp alike" && \
+	  cp tests/fuzz/corpus/h5/itk_affine_deflate $(BUILD)/run-itk-affine.h5 && \
+	  $(BUILD)/mvtool warp $(BUILD)/run-r.nii $(BUILD)/run-r.nii $(BUILD)/run-itkw.nii --tfm $(BUILD)/run-itk-affine.h5 && \
+	  echo "ITK 5.4's compressed .h5 (deflate in chunks, as ANTs writes it) applied" && \
 	  $(BUILD)/mvtool warp $(BUILD)/run-r.nii $(BUILD)/run-moved.nii $(BUILD)/run-ew.nii --elastix $(BUILD)/run-TransformParameters.txt && \
 	  $(BUILD)/mvtool elastix-field $(BUILD)/run-TransformParameters.txt $(BUILD)/run-elastix-field.nii.gz && \
 	  mkdir -p $(BUILD)/run-transformix && printf 'point\n2\n0 0 0\n10 -5 3\n' > $(BUILD)/run-points.txt && \

@@ -4435,8 +4435,10 @@ MVDEF mv_status mv_itk_mat_format(const double m[4][4], int ndim, void *buf, siz
    CompositeTransform of them as ITK composes it (group 0 the composite,
    its members 1, 2, ... applied last first), from the files ITK 4 (HDF5's
    earliest format: symbol-table groups) and ITK 5 (the latest: link
-   messages, checksums) write; its own reader, no HDF5 library (see
-   >>impl-register for what of HDF5 it reads). A displacement field or
+   messages, checksums) write, compressed or not (ITK's UseCompression,
+   which ANTs always sets: deflate in chunks; h5py's shuffle and
+   Fletcher-32 too); its own reader, no HDF5 library (see >>impl-register
+   for what of HDF5 it reads). A displacement field or
    B-spline member is MV_ERR_UNSUPPORTED naming its kind; damage
    (checksums, addresses outside the file) MV_ERR_BAD_DATA naming the
    object. mv_itk_h5_format writes m as AffineTransform_double_N_N with a
@@ -4446,7 +4448,9 @@ MVDEF mv_status mv_itk_mat_format(const double m[4][4], int ndim, void *buf, siz
    (tests/py/diff_sitk.py, which also has h5py write ITK's layout in both
    formats for the reader; fixed-length strings, which ITK cannot read,
    are read too). mv_itk_tfm_read reads a .h5 by its content,
-   mv_itk_h5_write writes the file whole. allocates: no. */
+   mv_itk_h5_write writes the file whole. allocates: compressed data's
+   chunk buffers (with the default allocator; two of ITK's 8 MiB chunks at
+   most), freed before it returns. */
 MVDEF mv_status mv_itk_h5_parse(const void *data, size_t size, double m[4][4]);
 /* mv_itk_h5_parse_field / mv_itk_h5_read_field: the same, and a
    DisplacementFieldTransform (ANTs' SyN warps in its composite .h5, what
@@ -32857,11 +32861,22 @@ MVDEF mv_status mv_itk_mat_format(const double m[4][4], int ndim, void *buf, siz
    ITK 5, which asks for the latest), object headers of version 1 and 2
    (continuation chunks followed; version 2's lookup3 checksums checked),
    groups as link messages or as a symbol table (B-tree, symbol nodes,
-   local heap), datasets of one dimension laid out compact or contiguous,
-   IEEE floats of either byte order, fixed-length and variable-length
-   strings (the latter in a global heap). Anything else (chunked or
-   filtered data, dense link storage: a composite of more than 8
-   transforms, shared messages) is MV_ERR_UNSUPPORTED naming the object. */
+   local heap), datasets of one dimension laid out compact, contiguous or
+   in chunks (ITK's compressed writes), IEEE floats of either byte order,
+   fixed-length and variable-length strings (the latter in a global heap).
+   Chunks are found through layout 3's version 1 B-tree (HDF5's earliest
+   format) or layout 4's single-chunk, implicit or fixed array index (the
+   latest; pages of a large fixed array too), and decoded through the
+   filters deflate (medvol's own inflate), shuffle and Fletcher-32 (both
+   byte orders of the checksum, as HDF5 accepts them), in reverse order of
+   the pipeline, skipping what a chunk's filter mask says was skipped and,
+   under layout 4's flag, the partial edge chunk. A chunk never written is
+   MV_ERR_BAD_DATA (HDF5 would give its fill value: for a transform, a
+   parameter nobody wrote). Anything else (other filters, named in the
+   message: szip, LZF, Blosc, Zstandard, ...; the indexes of a dataset that
+   can grow in the latest format: extensible array, version 2 B-tree;
+   dense link storage: a composite of more than 8 transforms; shared
+   messages) is MV_ERR_UNSUPPORTED naming the object. */
 
 #define MV__H5_UNDEF UINT64_MAX
 #define MV__H5_MAX_MSGS 64   /* messages kept per object (ITK's have under 12) */
@@ -32926,6 +32941,7 @@ typedef struct mv__h5r {
     size_t n;
     uint64_t base; /* the superblock's place: addresses count from it */
     int osz, lsz;  /* bytes of an address and of a length */
+    void *ctx;     /* the allocator's, for decoded chunks */
 } mv__h5r;
 
 /* *out = the len bytes at address addr, 0 when they are not all in the file. */
@@ -32954,6 +32970,7 @@ static mv_status mv__h5_superblock(const unsigned char *p, size_t n, mv__h5r *r,
     static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
     size_t at = 0;
     const unsigned char *s;
+    uint64_t eof;
     int v;
     while (at + 8 <= n && memcmp(p + at, sig, 8) != 0) at = at ? at * 2 : 512;
     MV__CHECK(at + 8 <= n, MV_ERR_BAD_HEADER, "no HDF5 signature");
@@ -32990,6 +33007,12 @@ static mv_status mv__h5_superblock(const unsigned char *p, size_t n, mv__h5r *r,
     }
     MV__CHECK(r->base <= n, MV_ERR_BAD_HEADER, "HDF5 superblock: base address %llu past the file's %llu bytes",
               (unsigned long long)r->base, (unsigned long long)n);
+    /* its end-of-file address (after the base and one more address in
+       every version): a shorter file is cut short, as HDF5 refuses it */
+    eof = mv__h5_addr(s + (v <= 1 ? 24 + (v == 1 ? 4 : 0) : 12) + 2 * (size_t)r->osz, r->osz);
+    MV__CHECK(eof != MV__H5_UNDEF && eof <= n - r->base, MV_ERR_TRUNCATED,
+              "HDF5 file cut short: %llu bytes, its superblock says %llu", (unsigned long long)(n - r->base),
+              (unsigned long long)eof);
     return MV_OK;
 }
 
@@ -33249,24 +33272,412 @@ typedef struct mv__h5_planar {
     size_t plane;
 } mv__h5_planar;
 
-/* A one-dimensional dataset's values: floats into v (cap values, *count
-   all of them) or, with pl, into pl's planes (cap values at most), or
-   (s != NULL) a string into s[0..scap). */
+/* Values first .. first+count of a dataset's raw bytes (raw: value `first`)
+   decoded into v or pl's planes at their places. */
+static void mv__h5_values(const unsigned char *raw, int esz, int big, uint64_t first, uint64_t count, double *v,
+                          const mv__h5_planar *pl)
+{
+    uint64_t k;
+    int i;
+    for (k = 0; k < count; k++) {
+        const unsigned char *e = raw + (size_t)k * (size_t)esz;
+        unsigned char b[8];
+        uint64_t at = first + k;
+        double x;
+        for (i = 0; i < esz; i++) b[i] = big ? e[esz - 1 - i] : e[i];
+        if (esz == 4) {
+            uint32_t u = (uint32_t)mv__h5_le(b, 4);
+            float f;
+            memcpy(&f, &u, 4);
+            x = f;
+        } else {
+            uint64_t u = mv__h5_le(b, 8);
+            memcpy(&x, &u, 8);
+        }
+        if (pl) pl->f[(size_t)(at % (uint64_t)pl->comps) * pl->plane + (size_t)(at / (uint64_t)pl->comps)] = (float)x;
+        else v[at] = x;
+    }
+}
+
+/* ---- chunked data: ITK's compressed writes (TransformFileWriter's
+   UseCompression, which ANTs sets: deflate level 5 in chunks of 1 Mi
+   values) and h5py's chunks ---- */
+
+#define MV__H5_MAX_FILTERS 8
+#define MV__H5_MAX_CHUNK_BYTES ((uint64_t)64 << 20) /* a chunk decoded (ITK's are 8 MiB at most) */
+#define MV__H5_MAX_NCHUNKS ((uint64_t)1 << 24)
+
+/* A dataset's filter pipeline (message 0x0B) in the order the writer
+   applied it: deflate (1), shuffle (2) and Fletcher-32 (3) are undone. */
+typedef struct mv__h5pipe {
+    int n;
+    int id[MV__H5_MAX_FILTERS];
+    uint32_t cd0[MV__H5_MAX_FILTERS]; /* its first client value: shuffle's element size */
+} mv__h5pipe;
+
+static const char *mv__h5_filter_name(unsigned id)
+{
+    switch (id) {
+    case 1: return "deflate";
+    case 2: return "shuffle";
+    case 3: return "Fletcher-32";
+    case 4: return "szip";
+    case 5: return "n-bit";
+    case 6: return "scale-offset";
+    case 307: return "bzip2";
+    case 32000: return "LZF";
+    case 32001: return "Blosc";
+    case 32004: return "LZ4";
+    case 32008: return "bitshuffle";
+    case 32015: return "Zstandard";
+    default: return "a plugin filter";
+    }
+}
+
+/* The filter pipeline message: version 1 (names padded to 8 bytes, client
+   values to an even count) or 2 (a name only for ids of 256 and up). */
+static mv_status mv__h5_pipeline(const mv__h5msg *m, mv__h5pipe *p, const char *what)
+{
+    const unsigned char *d = m->d;
+    size_t at, n = m->n;
+    int i, k, v = n >= 2 ? d[0] : -1;
+    MV__CHECK(v == 1 || v == 2, MV_ERR_UNSUPPORTED, "%s: filter pipeline version %d", what, v);
+    p->n = d[1];
+    MV__CHECK(p->n >= 1 && p->n <= MV__H5_MAX_FILTERS, MV_ERR_BAD_DATA, "%s: a pipeline of %d filters", what, p->n);
+    at = v == 1 ? 8 : 2;
+    for (i = 0; i < p->n; i++) {
+        unsigned id, name = 0, ncd;
+        MV__CHECK(n >= at + 2, MV_ERR_BAD_DATA, "%s: filter pipeline cut short", what);
+        id = (unsigned)mv__h5_le(d + at, 2);
+        at += 2;
+        if (v == 1 || id >= 256) {
+            MV__CHECK(n >= at + 2, MV_ERR_BAD_DATA, "%s: filter pipeline cut short", what);
+            name = (unsigned)mv__h5_le(d + at, 2);
+            at += 2;
+        }
+        MV__CHECK(n >= at + 4, MV_ERR_BAD_DATA, "%s: filter pipeline cut short", what);
+        ncd = (unsigned)mv__h5_le(d + at + 2, 2); /* (after the flags) */
+        at += 4;
+        if (v == 1) name = (name + 7) & ~7u;
+        MV__CHECK(n - at >= name && n - at - name >= 4 * (size_t)ncd, MV_ERR_BAD_DATA, "%s: filter pipeline cut short",
+                  what);
+        at += name;
+        p->cd0[i] = ncd ? (uint32_t)mv__h5_le(d + at, 4) : 0;
+        at += 4 * (size_t)ncd + (v == 1 && (ncd & 1) ? 4 : 0);
+        MV__CHECK(id >= 1 && id <= 3, MV_ERR_UNSUPPORTED,
+                  "%s: compressed with filter %u (%s); deflate, shuffle and Fletcher-32 are read", what, id,
+                  mv__h5_filter_name(id));
+        MV__CHECK(id != 2 || (ncd >= 1 && p->cd0[i] >= 1), MV_ERR_BAD_DATA, "%s: shuffle without its element size", what);
+        for (k = 0; k < i; k++)
+            MV__CHECK(id != 1 || p->id[k] != 1, MV_ERR_UNSUPPORTED, "%s: deflate twice in one pipeline", what);
+        p->id[i] = (int)id;
+    }
+    return MV_OK;
+}
+
+/* HDF5's Fletcher-32: 16-bit big-endian words, an odd last byte as the high
+   half of one, sums folded every 360 words. */
+static uint32_t mv__h5_fletcher32(const unsigned char *d, size_t n)
+{
+    uint32_t s1 = 0, s2 = 0;
+    size_t words = n / 2, i = 0;
+    while (words) {
+        size_t t = words > 360 ? 360 : words;
+        words -= t;
+        for (; t; t--, i += 2) s1 += (uint32_t)d[i] << 8 | d[i + 1], s2 += s1;
+        s1 = (s1 & 0xffff) + (s1 >> 16);
+        s2 = (s2 & 0xffff) + (s2 >> 16);
+    }
+    if (n & 1) {
+        s1 += (uint32_t)d[n - 1] << 8, s2 += s1;
+        s1 = (s1 & 0xffff) + (s1 >> 16);
+        s2 = (s2 & 0xffff) + (s2 >> 16);
+    }
+    s1 = (s1 & 0xffff) + (s1 >> 16);
+    s2 = (s2 & 0xffff) + (s2 >> 16);
+    return s2 << 16 | s1;
+}
+
+/* What a chunked dataset's walk fills: its shape, pipeline, buffers and
+   which chunks have come. */
+typedef struct mv__h5chunks {
+    const mv__h5r *r;
+    const mv__h5pipe *pipe; /* NULL: stored as they are */
+    uint64_t n, per, bytes; /* values; values and bytes of a chunk */
+    uint64_t nchunks, got;
+    int esz, big, raw_edge; /* raw_edge: the partial last chunk is stored unfiltered (layout 4's flag) */
+    unsigned char *seen, *buf[2];
+    uint64_t cap[2];
+    double *v;
+    const mv__h5_planar *pl;
+    const char *what;
+} mv__h5chunks;
+
+/* Buffer `which` of c made at least `need` bytes long. */
+static mv_status mv__h5_chunk_buf(mv__h5chunks *c, int which, uint64_t need)
+{
+    if (c->cap[which] >= need) return MV_OK;
+    if (c->buf[which]) mv__free(c->buf[which], c->r->ctx);
+    c->buf[which] = (unsigned char *)mv__alloc((size_t)need, c->r->ctx);
+    c->cap[which] = c->buf[which] ? need : 0;
+    MV__CHECK(c->buf[which] != NULL, MV_ERR_OUT_OF_MEMORY, "%s: a chunk buffer of %llu bytes", c->what,
+              (unsigned long long)need);
+    return MV_OK;
+}
+
+/* The chunk's stored bytes d[0..len) with the filters its mask leaves on
+   undone last first, between two buffers: a Fletcher-32 checked and cut
+   off, deflate inflated (to the size it was given: the chunk's and the
+   checksums inside; one deflate per pipeline), shuffle undone (at any
+   size: it may follow deflate); *out the chunk's bytes. */
+static mv_status mv__h5_unfilter(mv__h5chunks *c, uint64_t k, const unsigned char *d, uint64_t len, uint32_t mask,
+                                 const unsigned char **out)
+{
+    const mv__h5pipe *p = c->pipe;
+    int i, j, which = 0;
+    for (i = p->n - 1; i >= 0; i--) {
+        if (mask >> i & 1) continue; /* the writer skipped it (an optional filter that failed) */
+        if (p->id[i] == 3) {
+            uint32_t want, sum;
+            MV__CHECK(len >= 4, MV_ERR_BAD_DATA, "%s: a chunk of %llu bytes with a Fletcher-32", c->what,
+                      (unsigned long long)len);
+            len -= 4;
+            want = (uint32_t)mv__h5_le(d + len, 4);
+            sum = mv__h5_fletcher32(d, (size_t)len);
+            /* HDF5 before 1.6.3 swapped the bytes of each half: its readers take both */
+            MV__CHECK(want == sum || want == ((sum & 0x00ff00ffu) << 8 | (sum >> 8 & 0x00ff00ffu)), MV_ERR_BAD_DATA,
+                      "%s: Fletcher-32 mismatch in chunk %llu (stored %08x, computed %08x)", c->what,
+                      (unsigned long long)k, (unsigned)want, (unsigned)sum);
+        } else if (p->id[i] == 1) {
+            uint64_t size = c->bytes;
+            for (j = 0; j < i; j++) size += p->id[j] == 3 && !(mask >> j & 1) ? 4 : 0; /* checksums inside */
+            MV__TRY(mv__h5_chunk_buf(c, which, size));
+            MV__TRY(mv__zlib_inflate(d, (size_t)len, c->buf[which], (size_t)size, c->what, 0, c->r->ctx));
+            d = c->buf[which], len = size, which ^= 1;
+        } else {
+            uint64_t s = p->cd0[i], e, m, b;
+            if (s > 1 && len >= s) { /* byte b of value e was at b * m + e; a tail past m values stays */
+                MV__TRY(mv__h5_chunk_buf(c, which, len));
+                m = len / s;
+                for (e = 0; e < m; e++)
+                    for (b = 0; b < s; b++) c->buf[which][e * s + b] = d[b * m + e];
+                memcpy(c->buf[which] + m * s, d + m * s, (size_t)(len - m * s));
+                d = c->buf[which], which ^= 1;
+            }
+        }
+    }
+    MV__CHECK(len == c->bytes, MV_ERR_BAD_DATA, "%s: a chunk of %llu bytes stored, %llu expected", c->what,
+              (unsigned long long)len, (unsigned long long)c->bytes);
+    *out = d;
+    return MV_OK;
+}
+
+/* One chunk: the values from `first` at the file's address with its stored
+   size and filter mask, decoded into their places (each chunk once). */
+static mv_status mv__h5_take_chunk(mv__h5chunks *c, uint64_t first, uint64_t addr, uint64_t size, uint32_t mask)
+{
+    const unsigned char *d;
+    uint64_t k, count;
+    MV__CHECK(first % c->per == 0 && first < c->n, MV_ERR_BAD_DATA, "%s: a chunk at value %llu (chunks of %llu, %llu values)",
+              c->what, (unsigned long long)first, (unsigned long long)c->per, (unsigned long long)c->n);
+    k = first / c->per;
+    MV__CHECK(!c->seen[k], MV_ERR_BAD_DATA, "%s: chunk %llu indexed twice", c->what, (unsigned long long)k);
+    c->seen[k] = 1;
+    count = c->n - first < c->per ? c->n - first : c->per;
+    MV__CHECK(mv__h5_span(c->r, addr, size, &d), MV_ERR_BAD_DATA, "%s: chunk %llu outside the file", c->what,
+              (unsigned long long)k);
+    if (c->pipe && !(c->raw_edge && count < c->per)) MV__TRY(mv__h5_unfilter(c, k, d, size, mask, &d));
+    else
+        MV__CHECK(size == c->bytes, MV_ERR_BAD_DATA, "%s: chunk %llu of %llu bytes (%llu expected)", c->what,
+                  (unsigned long long)k, (unsigned long long)size, (unsigned long long)c->bytes);
+    mv__h5_values(d, c->esz, c->big, first, count, c->v, c->pl);
+    c->got++;
+    return MV_OK;
+}
+
+/* Layout 3's version 1 B-tree of chunks: keys (stored size, filter mask,
+   offsets by dimension), children chunk addresses at level 0; each level
+   one less than its parent's, the nodes no more than the chunks. */
+static mv_status mv__h5_btree_chunks(mv__h5chunks *c, uint64_t node, int level, int *visits)
+{
+    const mv__h5r *r = c->r;
+    const unsigned char *t;
+    size_t O = (size_t)r->osz, key = 8 + 2 * 8; /* one dimension and the element's */
+    int used, i;
+    MV__CHECK(++*visits <= (int)(2 * c->nchunks + 64), MV_ERR_BAD_DATA, "%s: the chunk B-tree has more nodes than chunks",
+              c->what);
+    MV__CHECK(mv__h5_span(r, node, 8 + 2 * O, &t) && !memcmp(t, "TREE", 4) && t[4] == 1, MV_ERR_BAD_DATA,
+              "%s: no chunk B-tree node at %llu", c->what, (unsigned long long)node);
+    MV__CHECK(level < 0 || t[5] == level, MV_ERR_BAD_DATA, "%s: a B-tree node of level %d under level %d", c->what, t[5],
+              level + 1);
+    level = t[5];
+    MV__CHECK(level <= 16, MV_ERR_BAD_DATA, "%s: a chunk B-tree %d levels deep", c->what, level);
+    used = (int)mv__h5_le(t + 6, 2);
+    MV__CHECK(mv__h5_span(r, node, 8 + 2 * O + (size_t)used * (key + O) + key, &t), MV_ERR_TRUNCATED,
+              "%s: chunk B-tree node cut short", c->what);
+    for (i = 0; i < used; i++) {
+        const unsigned char *k = t + 8 + 2 * O + (size_t)i * (key + O);
+        uint64_t child = mv__h5_addr(k + key, r->osz);
+        if (level > 0) MV__TRY(mv__h5_btree_chunks(c, child, level - 1, visits));
+        else MV__TRY(mv__h5_take_chunk(c, mv__h5_le(k + 8, 8), child, mv__h5_le(k, 4), (uint32_t)mv__h5_le(k + 4, 4)));
+    }
+    return MV_OK;
+}
+
+/* Layout 4's fixed array of chunk addresses (a dataset that cannot grow,
+   in more than one chunk): header FAHD, data block FADB of entries
+   (address; filtered: stored size and filter mask too), each checksummed.
+   Past 2^page_bits entries (1024 by default) the entries are in pages
+   after the block, each with its checksum, a page never written marked
+   off in the block's bitmap (most significant bit first). */
+static mv_status mv__h5_farray_chunks(mv__h5chunks *c, uint64_t hdr, int filtered)
+{
+    const mv__h5r *r = c->r;
+    const unsigned char *h, *b, *e;
+    size_t O = (size_t)r->osz, L = (size_t)r->lsz, hn = 8 + L + O, es, clen, bn, bits;
+    uint64_t max, per_page, npages, p, i, first, count, at;
+    MV__CHECK(mv__h5_span(r, hdr, hn + 4, &h) && !memcmp(h, "FAHD", 4) && h[4] == 0, MV_ERR_BAD_DATA,
+              "%s: no fixed array header at %llu", c->what, (unsigned long long)hdr);
+    MV__CHECK(mv__h5_lookup3(h, hn) == (uint32_t)mv__h5_le(h + hn, 4), MV_ERR_BAD_DATA,
+              "%s: fixed array header checksum mismatch", c->what);
+    es = h[6];
+    clen = filtered && es > O + 4 ? es - O - 4 : 0;
+    MV__CHECK(h[5] == filtered && (filtered ? clen >= 1 && clen <= 8 : es == O), MV_ERR_BAD_DATA,
+              "%s: fixed array entries of %d bytes (client %d)", c->what, h[6], h[5]);
+    max = mv__h5_le(h + 8, (int)L);
+    MV__CHECK(max == c->nchunks, MV_ERR_BAD_DATA, "%s: a fixed array of %llu chunks, %llu wanted", c->what,
+              (unsigned long long)max, (unsigned long long)c->nchunks);
+    per_page = h[7] < 32 ? (uint64_t)1 << h[7] : max;
+    npages = max > per_page ? max / per_page + (max % per_page != 0) : 0;
+    bits = (size_t)(npages + 7) / 8;
+    bn = 6 + O + (npages ? bits : (size_t)max * es);
+    at = mv__h5_addr(h + 8 + L, (int)O);
+    MV__CHECK(mv__h5_span(r, at, bn + 4, &b) && !memcmp(b, "FADB", 4) && b[4] == 0 && mv__h5_addr(b + 6, (int)O) == hdr,
+              MV_ERR_BAD_DATA, "%s: no fixed array data block for its header", c->what);
+    MV__CHECK(mv__h5_lookup3(b, bn) == (uint32_t)mv__h5_le(b + bn, 4), MV_ERR_BAD_DATA,
+              "%s: fixed array data block checksum mismatch", c->what);
+    for (p = 0; p < (npages ? npages : 1); p++) {
+        first = p * per_page;
+        count = npages ? (max - first < per_page ? max - first : per_page) : max;
+        e = b + 6 + O;
+        if (npages) {
+            if (!(b[6 + O + p / 8] & (0x80 >> (p % 8)))) continue; /* never written: named below */
+            MV__CHECK(mv__h5_span(r, at + bn + 4 + p * (per_page * es + 4), count * es + 4, &e), MV_ERR_BAD_DATA,
+                      "%s: fixed array page %llu outside the file", c->what, (unsigned long long)p);
+            MV__CHECK(mv__h5_lookup3(e, (size_t)count * es) == (uint32_t)mv__h5_le(e + count * es, 4), MV_ERR_BAD_DATA,
+                      "%s: fixed array page %llu checksum mismatch", c->what, (unsigned long long)p);
+        }
+        for (i = 0; i < count; i++, e += es) {
+            uint64_t addr = mv__h5_addr(e, (int)O);
+            if (addr == MV__H5_UNDEF) continue; /* never written: named below */
+            MV__TRY(mv__h5_take_chunk(c, (first + i) * c->per, addr, filtered ? mv__h5_le(e + O, (int)clen) : c->bytes,
+                                      filtered ? (uint32_t)mv__h5_le(e + O + clen, 4) : 0));
+        }
+    }
+    return MV_OK;
+}
+
+/* A chunked one-dimensional dataset (layout message d[0..len): version 3,
+   or 4 with a single chunk, implicit or fixed array index) into v or pl. */
+static mv_status mv__h5_chunked(mv__h5chunks *c, const unsigned char *d, size_t len)
+{
+    const mv__h5r *r = c->r;
+    int O = r->osz, visits = 0;
+    uint64_t dims[2], i, at, addr;
+    size_t dl = 4;
+    mv_status st = MV_OK;
+    if (d[0] == 3) {
+        MV__CHECK(len >= 3 + (size_t)O + 8 && d[2] == 2, MV_ERR_BAD_DATA, "%s: chunked layout of %d dimensions (2 wanted)",
+                  c->what, len >= 3 ? d[2] : -1);
+        addr = mv__h5_addr(d + 3, O);
+        dims[0] = mv__h5_le(d + 3 + O, 4), dims[1] = mv__h5_le(d + 7 + O, 4);
+        at = 0;
+    } else {
+        MV__CHECK(len >= 5 && d[3] == 2 && d[4] >= 1 && d[4] <= 8, MV_ERR_BAD_DATA,
+                  "%s: chunked layout of %d dimensions (2 wanted) in %d-byte sizes", c->what, len >= 5 ? d[3] : -1,
+                  len >= 5 ? d[4] : -1);
+        MV__CHECK(!(d[2] & ~3), MV_ERR_UNSUPPORTED, "%s: chunked layout flags %d", c->what, d[2]);
+        dl = d[4];
+        MV__CHECK(len >= 6 + 2 * dl, MV_ERR_BAD_DATA, "%s: layout cut short", c->what);
+        dims[0] = mv__h5_le(d + 5, (int)dl), dims[1] = mv__h5_le(d + 5 + dl, (int)dl);
+        at = 5 + 2 * dl; /* the index type */
+        c->raw_edge = d[2] & 1;
+        addr = MV__H5_UNDEF;
+    }
+    MV__CHECK(dims[1] == (uint64_t)c->esz && dims[0] >= 1, MV_ERR_BAD_DATA,
+              "%s: chunks of %llu values of %llu bytes (values of %d)", c->what, (unsigned long long)dims[0],
+              (unsigned long long)dims[1], c->esz);
+    c->per = dims[0];
+    MV__CHECK(c->per <= MV__H5_MAX_CHUNK_BYTES / (uint64_t)c->esz, MV_ERR_UNSUPPORTED,
+              "%s: chunks of %llu values (%llu MiB at most are decoded)", c->what, (unsigned long long)c->per,
+              (unsigned long long)(MV__H5_MAX_CHUNK_BYTES >> 20));
+    c->bytes = c->per * (uint64_t)c->esz;
+    c->nchunks = c->n / c->per + (c->n % c->per != 0);
+    MV__CHECK(c->nchunks <= MV__H5_MAX_NCHUNKS, MV_ERR_UNSUPPORTED, "%s: %llu chunks", c->what,
+              (unsigned long long)c->nchunks);
+    if (!c->nchunks) return MV_OK;
+    c->seen = (unsigned char *)mv__alloc((size_t)c->nchunks, r->ctx);
+    MV__CHECK(c->seen != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %llu chunks", c->what, (unsigned long long)c->nchunks);
+    memset(c->seen, 0, (size_t)c->nchunks);
+    if (d[0] == 3) {
+        st = mv__h5_btree_chunks(c, addr, -1, &visits);
+    } else {
+        int type = len > at ? d[at] : -1, filtered = (d[2] & 2) != 0;
+        size_t info = type == 1 && filtered ? (size_t)r->lsz + 4 : type == 3 ? 1 : 0;
+        if (type < 1 || type > 3) {
+            st = mv__fail(MV_ERR_UNSUPPORTED, "%s: chunk index type %d (%s)", c->what, type,
+                          type == 4 ? "an extensible array: a dataset that can grow"
+                          : type == 5 ? "a version 2 B-tree: a dataset that can grow"
+                                      : "single, implicit and fixed array are read");
+        } else if (len < at + 1 + info + (size_t)O) {
+            st = mv__fail(MV_ERR_BAD_DATA, "%s: layout cut short", c->what);
+        } else {
+            addr = mv__h5_addr(d + at + 1 + info, O);
+            if (type == 1) {
+                st = c->nchunks == 1 ? mv__h5_take_chunk(c, 0, addr,
+                                                         filtered ? mv__h5_le(d + at + 1, r->lsz) : c->bytes,
+                                                         filtered ? (uint32_t)mv__h5_le(d + at + 1 + r->lsz, 4) : 0)
+                                     : mv__fail(MV_ERR_BAD_DATA, "%s: a single-chunk index for %llu chunks", c->what,
+                                                (unsigned long long)c->nchunks);
+            } else if (type == 2) { /* chunks one after another, unfiltered */
+                st = c->pipe ? mv__fail(MV_ERR_BAD_DATA, "%s: an implicit chunk index with filters", c->what) : MV_OK;
+                for (i = 0; st == MV_OK && addr != MV__H5_UNDEF && i < c->nchunks; i++)
+                    st = addr <= UINT64_MAX - i * c->bytes
+                             ? mv__h5_take_chunk(c, i * c->per, addr + i * c->bytes, c->bytes, 0)
+                             : mv__fail(MV_ERR_BAD_DATA, "%s: chunk %llu outside the file", c->what, (unsigned long long)i);
+            } else {
+                st = mv__h5_farray_chunks(c, addr, c->pipe != NULL); /* (the flag is the single chunk's) */
+            }
+        }
+    }
+    if (st == MV_OK && c->got < c->nchunks) {
+        for (i = 0; c->seen[i]; i++) {}
+        st = mv__fail(MV_ERR_BAD_DATA, "%s: chunk %llu (values %llu..) never written", c->what, (unsigned long long)i,
+                      (unsigned long long)(i * c->per));
+    }
+    mv__free(c->seen, r->ctx);
+    if (c->buf[0]) mv__free(c->buf[0], r->ctx);
+    if (c->buf[1]) mv__free(c->buf[1], r->ctx);
+    return st;
+}
+
+/* A one-dimensional dataset's values: floats into v (decoded when all
+   *count fit in cap) or, with pl, into pl's planes (cap values), or
+   (s != NULL) a string into s[0..scap). Compact, contiguous and (values
+   only) chunked data. */
 static mv_status mv__h5_dataset(const mv__h5r *r, const mv__h5obj *o, double *v, int64_t cap, int64_t *count,
                                 const mv__h5_planar *pl, char *s, size_t scap, const char *what)
 {
     const mv__h5msg *sp, *ty, *ly, *fl;
     const unsigned char *d, *raw;
     uint64_t n = 1, esz, need;
-    int64_t k;
-    int rank, i, cls, big = 0, vlen = 0, O = r->osz, L = r->lsz;
+    int rank, cls, big = 0, vlen = 0, O = r->osz, L = r->lsz;
     size_t at;
     MV__TRY(mv__h5_msg(o, 0x01, &sp, what));
     MV__TRY(mv__h5_msg(o, 0x03, &ty, what));
     MV__TRY(mv__h5_msg(o, 0x08, &ly, what));
     MV__TRY(mv__h5_msg(o, 0x0B, &fl, what));
     MV__CHECK(sp && ty && ly, MV_ERR_BAD_DATA, "%s: not a dataset (no dataspace, datatype or layout)", what);
-    MV__CHECK(!fl, MV_ERR_UNSUPPORTED, "%s: filtered (compressed) data", what);
     /* dataspace: version 1 (dims at 8) or 2 (type at 3: 2 is null, dims at 4) */
     d = sp->d;
     MV__CHECK(sp->n >= 4 && (d[0] == 1 || d[0] == 2), MV_ERR_UNSUPPORTED, "%s: dataspace version %d", what, sp->n ? d[0] : -1);
@@ -33299,15 +33710,37 @@ static mv_status mv__h5_dataset(const mv__h5r *r, const mv__h5obj *o, double *v,
         big = d[1] & 1;
     }
     /* layout: versions 1-2 (class at 2, address, dims, compact size);
-       3-4 (class at 1: 0 compact with its size, 1 contiguous) */
+       3-4 (class at 1: 0 compact with its size, 1 contiguous, 2 chunked) */
     d = ly->d;
     MV__CHECK(!(esz && n > UINT64_MAX / esz), MV_ERR_BAD_DATA, "%s: %llu elements", what, (unsigned long long)n);
     need = n * esz;
     MV__CHECK(ly->n >= 2 && d[0] >= 1 && d[0] <= 4, MV_ERR_UNSUPPORTED, "%s: layout version %d", what, ly->n ? d[0] : -1);
+    if (d[0] >= 3 && d[1] == 2) { /* chunked */
+        mv__h5chunks c;
+        mv__h5pipe pipe;
+        int deflate = 0, i;
+        MV__CHECK(!s, MV_ERR_UNSUPPORTED, "%s: a chunked string", what);
+        memset(&c, 0, sizeof(c));
+        if (fl) {
+            MV__TRY(mv__h5_pipeline(fl, &pipe, what));
+            c.pipe = &pipe;
+            for (i = 0; i < pipe.n; i++) deflate |= pipe.id[i] == 1;
+        }
+        /* what the file can hold (deflate packs at most 1032 bytes in one),
+           checked before a caller allocates for the count */
+        MV__CHECK(need / (deflate ? 1032 : 1) <= r->n, MV_ERR_BAD_DATA, "%s: %llu values in a file of %llu bytes", what,
+                  (unsigned long long)n, (unsigned long long)r->n);
+        MV__CHECK(n <= (uint64_t)INT64_MAX / 16, MV_ERR_BAD_DATA, "%s: %llu values", what, (unsigned long long)n);
+        *count = (int64_t)n;
+        if ((!v && !pl) || n > (uint64_t)cap) return MV_OK; /* counted only */
+        c.r = r, c.n = n, c.esz = (int)esz, c.big = big, c.v = v, c.pl = pl, c.what = what;
+        return mv__h5_chunked(&c, d, ly->n);
+    }
+    MV__CHECK(!fl, MV_ERR_BAD_DATA, "%s: filters on data that is not chunked", what);
     if (d[0] <= 2) {
         int nd = ly->n > 1 ? d[1] : 0, lc = ly->n > 2 ? d[2] : -1;
         at = 8;
-        MV__CHECK(lc == 0 || lc == 1, MV_ERR_UNSUPPORTED, "%s: chunked data (layout class %d)", what, lc);
+        MV__CHECK(lc == 0 || lc == 1, MV_ERR_UNSUPPORTED, "%s: chunked data in an HDF5 1.6 layout (class %d)", what, lc);
         if (lc == 1) {
             MV__CHECK(ly->n >= at + (size_t)O, MV_ERR_BAD_DATA, "%s: layout cut short", what);
             raw = d; /* (no values: no data, its address undefined) */
@@ -33320,7 +33753,7 @@ static mv_status mv__h5_dataset(const mv__h5r *r, const mv__h5obj *o, double *v,
             raw = d + at + 4;
         }
     } else {
-        MV__CHECK(d[1] <= 1, MV_ERR_UNSUPPORTED, "%s: chunked or virtual data (layout class %d)", what, d[1]);
+        MV__CHECK(d[1] <= 1, MV_ERR_UNSUPPORTED, "%s: virtual data (layout class %d)", what, d[1]);
         if (d[1] == 1) {
             MV__CHECK(ly->n >= 2 + (size_t)O, MV_ERR_BAD_DATA, "%s: layout cut short", what);
             raw = d;
@@ -33350,23 +33783,7 @@ static mv_status mv__h5_dataset(const mv__h5r *r, const mv__h5obj *o, double *v,
     }
     MV__CHECK(n <= (uint64_t)INT64_MAX / 16, MV_ERR_BAD_DATA, "%s: %llu values", what, (unsigned long long)n);
     *count = (int64_t)n;
-    for (k = 0; k < *count && k < cap; k++) {
-        const unsigned char *e = raw + (size_t)k * (size_t)esz;
-        unsigned char b[8];
-        double x;
-        for (i = 0; i < (int)esz; i++) b[i] = big ? e[esz - 1 - (uint64_t)i] : e[i];
-        if (esz == 4) {
-            uint32_t u = (uint32_t)mv__h5_le(b, 4);
-            float f;
-            memcpy(&f, &u, 4);
-            x = f;
-        } else {
-            uint64_t u = mv__h5_le(b, 8);
-            memcpy(&x, &u, 8);
-        }
-        if (pl) pl->f[(size_t)(k % pl->comps) * pl->plane + (size_t)(k / pl->comps)] = (float)x;
-        else v[k] = x;
-    }
+    if ((v || pl) && n <= (uint64_t)cap) mv__h5_values(raw, (int)esz, big, 0, n, v, pl);
     return MV_OK;
 }
 
@@ -33526,6 +33943,7 @@ static mv_status mv__itk_h5_read(const void *data, size_t size, double m[4][4], 
     const double D[4] = {-1, -1, 1, 1};
     int nd = 0, nd1, found, i, rr, c, field_at = -1;
     MV__TRY(mv__h5_superblock((const unsigned char *)data, size, &r, &root));
+    r.ctx = ctx;
     MV__TRY(mv__h5_member(&r, root, 0, kind, &nd, L, &found, field != NULL));
     MV__CHECK(found, MV_ERR_BAD_DATA, "no /TransformGroup/0/TransformType (not an ITK transform file)");
     if (!strncmp(kind, "CompositeTransform_", 19)) {

@@ -1,7 +1,8 @@
 /* mvtool_field.c - displacement-field commands of mvtool (>>api-field):
    warp-field, jacobian, invert-field, compose-field, exp-field, demons. Fields are
    ITK/ANTs displacement files (NIfTI (X,Y,Z,1,3), intent 1007, LPS mm, on
-   the fixed grid); matrices are 4x4 RAS mm text (fixed -> moving). */
+   the fixed grid, or an ITK .h5 DisplacementFieldTransform); matrices are
+   4x4 RAS mm text (fixed -> moving). */
 #include "mvtool.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,9 +44,27 @@ static int read_matrix(const char *path, double M[4][4])
     return 1;
 }
 
+/* A field file: ITK/ANTs NIfTI, or (*.h5) an ITK HDF5 transform that is a
+   DisplacementFieldTransform alone (a composite's linear members would be
+   dropped: warp-field --field X.h5 alone applies them). */
 static int load_field_or_fail(const char *path, mv_vol *f)
 {
-    mv_status st = mv_field_load(path, f, NULL);
+    mv_status st;
+    if (has_suffix(path, ".h5")) {
+        double M[4][4];
+        int r, c, linear = 0;
+        st = mv_itk_h5_read_field(path, M, f, NULL);
+        if (st != MV_OK) return fail_at(st, path);
+        for (r = 0; r < 4; r++)
+            for (c = 0; c < 4; c++) linear |= M[r][c] != (r == c ? 1.0 : 0.0);
+        if (f->data && !linear) return 0;
+        mv_free(f);
+        fprintf(stderr, "mvtool: %s: %s\n", path,
+                linear ? "a composite with linear members besides its field (only warp-field --field applies them)"
+                       : "no DisplacementFieldTransform in it");
+        return 1;
+    }
+    st = mv_field_load(path, f, NULL);
     if (st != MV_OK) return fail_at(st, path);
     return 0;
 }
@@ -258,6 +277,8 @@ const command mvtool_field_commands[] = {
      "--field= --matrix= --interp= --fill=", 3, 3, cmd_warp_field},
     {"jacobian", "Jacobian determinant of a displacement field (folded voxels on stderr)",
      "mvtool jacobian FIELD OUT\n"
+     "  FIELD (here and in invert-field, compose-field, exp-field): an ITK/ANTs\n"
+     "  displacement NIfTI or an ITK .h5 holding a DisplacementFieldTransform alone.\n"
      "  det(I + grad d), central differences in world units (one-sided at the border);\n"
      "  float32 OUT on the field's grid. The count of folded voxels (det <= 0) and the\n"
      "  smallest determinant go to stderr.\n",

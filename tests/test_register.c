@@ -1045,6 +1045,69 @@ MV_TEST(register, itk_h5_files)
     }
 }
 
+/* The compressed files ITK 5.4's own writer made (TransformFileWriter with
+   UseCompression, as ANTs writes: deflate level 5 in chunks of 1 Mi
+   values; tests/py/make_itk_h5_fixtures.py): the affine of itk_h5_files in
+   one chunk, and a composite of that affine (centre 0) and a field of
+   80 x 72 x 64 vectors (0.5 + 0.125 i [i == j == k], -0.25,
+   1 - 0.0625 (k mod 2)) on spacing 1.5 2 2.5, origin (-10, 20, 5) LPS:
+   1,105,920 values in two chunks of a fixed array. Every cut of the files
+   is refused (the superblock's end-of-file address), and every changed
+   byte of the affine's refused or read the same, but for the 24 bytes of
+   its FixedParameters, which ITK stores uncompressed (h5dump -p: OFFSET
+   8272): HDF5 keeps no checksum of raw data. */
+MV_TEST(register, itk_h5_compressed)
+{
+    static const double want[4][4] = {{1, 0.1, 0, -0.5}, {0, 1, 0, -2}, {0, 0, 1, 3}, {0, 0, 0, 1}};
+    double m[4][4];
+    size_t n, at, cut;
+    int r, c, quiet_ok = 1, cut_ok = 1;
+    mv_vol f;
+    unsigned char *file = tu_read_file("tests/fuzz/corpus/h5/itk_affine_deflate", &n);
+    REQUIRE(file != NULL);
+    REQUIRE_OK(mv_itk_h5_parse(file, n, m));
+    for (r = 0; r < 4; r++)
+        for (c = 0; c < 4; c++) EXPECT_MSG(m[r][c] == want[r][c], "m[%d][%d] = %.17g", r, c, m[r][c]);
+    for (cut = 0; cut < n; cut += 1 + cut / 64) cut_ok &= mv_itk_h5_parse(file, cut, m) != MV_OK;
+    for (at = 0; at < n; at++) { /* one bit of each byte: refused, or (padding, names nobody reads) the same */
+        file[at] ^= 0x10;
+        if (mv_itk_h5_parse(file, n, m) == MV_OK && (at < 8272 || at >= 8296))
+            for (r = 0; r < 4; r++)
+                for (c = 0; c < 4; c++) quiet_ok &= m[r][c] == want[r][c];
+        file[at] ^= 0x10;
+    }
+    EXPECT(cut_ok);
+    EXPECT(quiet_ok);
+    free(file);
+
+    file = tu_read_file("tests/fuzz/corpus/h5/itk_composite_field_deflate", &n);
+    REQUIRE(file != NULL);
+    REQUIRE_OK(mv_itk_h5_parse_field(file, n, m, &f, NULL));
+    EXPECT(m[0][1] == 0.1 && m[0][3] == -1 && m[1][3] == -2 && m[2][3] == 3);
+    REQUIRE(f.data != NULL && f.dim[0] == 80 && f.dim[1] == 72 && f.dim[2] == 64 && f.dim[4] == 3);
+    EXPECT(f.affine[0][0] == -1.5 && f.affine[1][1] == -2 && f.affine[2][2] == 2.5);
+    EXPECT(f.affine[0][3] == 10 && f.affine[1][3] == -20 && f.affine[2][3] == 5);
+    {
+        const float *d = (const float *)f.data;
+        int64_t i, j, k, v, bad = 0, nv = 80 * 72 * 64;
+        for (k = 0; k < 64; k++)
+            for (j = 0; j < 72; j++)
+                for (i = 0; i < 80; i++) {
+                    v = (k * 72 + j) * 80 + i;
+                    bad += d[v] != 0.5f + (i == j && j == k ? 0.125f * (float)i : 0.0f) || d[nv + v] != -0.25f ||
+                           d[2 * nv + v] != 1.0f - 0.0625f * (float)(k % 2);
+                }
+        EXPECT_EQ_INT(bad, 0);
+        EXPECT(d[(63 * 72 + 63) * 80 + 63] == 0.5f + 0.125f * 63); /* in the second chunk */
+    }
+    mv_free(&f);
+    for (cut = 1; cut < n; cut += n / 37) cut_ok &= mv_itk_h5_parse_field(file, n - cut, m, &f, NULL) != MV_OK;
+    EXPECT(cut_ok);
+    EXPECT_STATUS(mv_itk_h5_parse(file, n, m), MV_ERR_UNSUPPORTED); /* the matrix alone: the field named */
+    EXPECT(strstr(mv_last_error(), "DisplacementFieldTransform_double_3_3") != NULL);
+    free(file);
+}
+
 /* transformix's point files and outputpoints.txt, worked out by hand: a
    translation (1.5, -2, 0.25) on the grid Size 4 5 6, Spacing 2 1 1,
    Origin 10 20 30 (all LPS). Indices round half up (itk::Math::Round: -0.5

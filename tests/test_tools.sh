@@ -533,6 +533,19 @@ sitk.WriteTransform(sitk.CompositeTransform([a, f]), d + "/xfm.h5")' "$F" && \
 a = np.asarray(nib.load(sys.argv[1]).dataobj, np.float64); b = np.asarray(nib.load(sys.argv[2]).dataobj, np.float64)
 sys.exit(0 if np.abs(a - b).max() <= 1e-4 * max(1.0, np.ptp(a)) else 1)' "$F/w.nii" "$F/wh.nii" && ok \
       || bad "warp-field --field X.h5 (SimpleITK's composite) vs --field F --matrix M: $(cat "$W/err")"
+    # the field alone in a .h5 (SimpleITK's writer): jacobian reads it as the NIfTI;
+    # the composite (linear members besides) is refused, naming them
+    "$PY" -c 'import sys, SimpleITK as sitk
+d = sys.argv[1]
+sitk.WriteTransform(sitk.DisplacementFieldTransform(sitk.Cast(sitk.ReadImage(d + "/field.nii"), sitk.sitkVectorFloat64)),
+                    d + "/fonly.h5")' "$F" && \
+      $T jacobian "$F/field.nii" "$F/jn.nii" 2> /dev/null && $T jacobian "$F/fonly.h5" "$F/jh.nii" 2> "$W/err" && \
+      "$PY" -c 'import sys, numpy as np, nibabel as nib
+a, b = [nib.load(p) for p in sys.argv[1:3]]
+sys.exit(0 if np.array_equal(a.get_fdata(), b.get_fdata()) and np.allclose(a.affine, b.affine, atol=1e-5) else 1)' \
+        "$F/jn.nii" "$F/jh.nii" && ok || bad "jacobian X.h5 (a field alone) vs jacobian of its NIfTI: $(cat "$W/err")"
+    ! $T jacobian "$F/xfm.h5" "$F/jx.nii" 2> "$W/err" && grep -q "linear members" "$W/err" && [ ! -e "$F/jx.nii" ] && ok \
+      || bad "jacobian of a composite .h5: want a refusal naming its linear members: $(cat "$W/err")"
   fi
   $T jacobian "$F/field.nii" "$F/jac.nii" 2> "$W/err" && grep -q "folded voxels" "$W/err" && \
     r=$("$PY" tests/py/ref_field.py jac "$F") && awk -v r="$r" -v e="$(cat "$W/err")" 'BEGIN { split(r, v, " ");

@@ -1,5 +1,6 @@
 /* libFuzzer target: mv_itk_h5_parse, medvol's reader of ITK's HDF5
-   transform files (superblocks, object headers, groups, datasets, heaps).
+   transform files (superblocks, object headers, groups, datasets, heaps,
+   chunk indexes and filters).
    The input is parsed twice: as it is, and with every version 2 object
    header, continuation chunk and superblock it seems to hold given the
    lookup3 checksum its bytes now have (a mutation otherwise stops at the
@@ -66,7 +67,9 @@ static uint64_t fz_le(const uint8_t *p, int n)
 
 /* Gives each "OHDR" block (its chunk 0), "OCHK" block (its length from the
    continuation messages is not known here: up to the next signature or
-   64 bytes) and version 2-3 superblock in b the checksum of its bytes. */
+   64 bytes), version 2-3 superblock and fixed array header and data block
+   (unpaged, 8-byte addresses and lengths, base 0: what the seeds have) in b
+   the checksum of its bytes. */
 static void fz_fix_checksums(uint8_t *b, size_t n)
 {
     size_t at;
@@ -82,6 +85,12 @@ static void fz_fix_checksums(uint8_t *b, size_t n)
             size_t end = at + 4;
             while (end + 4 <= n && end - at < 64 && memcmp(b + end, "OHDR", 4) && memcmp(b + end, "OCHK", 4)) end++;
             if (end - at >= 8) fz_put32(b + end - 4, fz_lookup3(b + at, end - at - 4));
+        } else if (!memcmp(b + at, "FAHD", 4) && at + 28 <= n) {
+            uint64_t max = fz_le(b + at + 8, 8), blk = fz_le(b + at + 16, 8);
+            fz_put32(b + at + 24, fz_lookup3(b + at, 24));
+            if (b[at + 7] < 32 && max <= (uint64_t)1 << b[at + 7] && max <= n && blk < n &&
+                14 + max * b[at + 6] + 4 <= n - blk && !memcmp(b + blk, "FADB", 4))
+                fz_put32(b + blk + 14 + max * b[at + 6], fz_lookup3(b + blk, 14 + max * b[at + 6]));
         } else if (!memcmp(b + at, "\x89HDF\r\n\x1a\n", 8) && (b[at + 8] == 2 || b[at + 8] == 3)) {
             size_t need = 12 + 4 * (size_t)b[at + 9] + 4;
             if (b[at + 9] <= 8 && at + need <= n) fz_put32(b + at + need - 4, fz_lookup3(b + at, need - 4));

@@ -56,6 +56,14 @@ compares:
              by mv_itk_tfm_read, must map points as sitk.ReadTransform of
              the same file (1e-11 relative; of the .tfm SimpleITK wrote
              where the string is fixed-length, which ITK cannot read).
+             Half the parameter datasets are chunked (h5_storage: random
+             chunk sizes; deflate, shuffle and Fletcher-32 in a random
+             order, as ITK's UseCompression and h5py write them; the
+             indexes of both formats: B-tree, single chunk, implicit, fixed
+             array, paged or not; HDF5's unfiltered partial edge chunk); a
+             dataset that can grow in the latest format (its extensible
+             array) or compressed by h5py's LZF must be MV_ERR_UNSUPPORTED
+             naming it and the dataset.
              Skipped when /usr/bin/python3 has no h5py (python3-h5py).
   h5_field   a DisplacementFieldTransform (random grid, smooth field) alone
              or after 1-2 linear transforms in a CompositeTransform, written
@@ -64,7 +72,10 @@ compares:
              relative), and each grid point p goes to S m S (p + d(p)) as
              sitk.ReadTransform of the file takes it (1e-6 x the matrix
              norm x max(1, |d|): d is float32 in medvol); a field placed
-             before linear members must be MV_ERR_UNSUPPORTED.
+             before linear members must be MV_ERR_UNSUPPORTED. In half the
+             cases h5py rewrites the file in either format, its parameters
+             chunked and filtered (h5_storage, never growable), SimpleITK's
+             file the reference.
   warp_aff   mv_warp_affine (linear, nearest, cubic; edge or fill; 4D moving
              images in a fifth of the cases) of a float32 image on one random
              grid onto another through M, against sitk.Resample (float64,
@@ -712,6 +723,81 @@ def tfm_blocks(text):
     return out
 
 
+def hdf5_library():
+    """ctypes handle on the libhdf5 h5py has loaded (for what h5py does not
+    wrap: H5Pset_chunk_opts)"""
+    import ctypes
+    for line in open('/proc/self/maps'):
+        path = line.split()[-1]
+        name = path.rsplit('/', 1)[-1]
+        if name.startswith('libhdf5') and '_hl' not in name and '.so' in name:
+            return ctypes.CDLL(path)
+    return None
+
+
+def h5_storage(rng, n, libver, grow_ok):
+    """a random storage of a dataset of n values: None (h5py's contiguous)
+    or chunk size, filters in the order applied, early allocation (the
+    latest format's implicit index when unfiltered), the unfiltered partial
+    edge chunk (H5Pset_chunk_opts), and (grow_ok) an unlimited dimension or
+    h5py's LZF filter, which medvol refuses"""
+    if n == 0 or rng.random() < 0.5:
+        return None
+    st = {'chunks': int(min(n, max(1, round(np.exp(rng.uniform(0, np.log(n + 1))))))), 'libver': libver}
+    if n > 1100 and rng.random() < 0.3:
+        st['chunks'] = n // 1100  # over 1024 chunks: the latest format pages its fixed array
+    st['filters'] = [f for f in ('gzip', 'shuffle', 'fletcher32') if rng.random() < 0.5]
+    if grow_ok and rng.random() < 0.05:
+        st['filters'].append('lzf')  # h5py's own filter: refused, named
+    rng.shuffle(st['filters'])
+    st['level'] = int(rng.integers(0, 10))
+    st['early'] = bool(rng.random() < 0.3)
+    st['raw_edge'] = bool(st['filters'] and n % st['chunks'] and libver == 'latest' and rng.random() < 0.3)
+    st['grow'] = bool(grow_ok and rng.random() < 0.1)
+    return st
+
+
+def h5_storage_text(st, n):
+    """st in a few words (how the case notes count it)"""
+    if not st:
+        return 'contiguous'
+    k = -(-n // st['chunks'])
+    latest = st['libver'] == 'latest'
+    index = ('B-tree' if not latest else 'extensible array' if st['grow'] else 'single chunk' if k == 1 else
+             'implicit' if st['early'] and not st['filters'] else 'paged fixed array' if k > 1024 else 'fixed array')
+    return '%s, %s%s' % (index, '+'.join(st['filters']) or 'unfiltered', ', raw edge' if st['raw_edge'] else '')
+
+
+def h5_put(group, name, data, st):
+    """dataset name of group holding data (1-D), stored as st says"""
+    import ctypes
+    import h5py
+    data = np.ascontiguousarray(data)
+    if not st:
+        group.create_dataset(name, data=data)
+        return
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_chunk((st['chunks'],))
+    for f in st['filters']:
+        if f == 'gzip':
+            dcpl.set_deflate(st['level'])
+        elif f == 'shuffle':
+            dcpl.set_shuffle()
+        elif f == 'lzf':
+            dcpl.set_filter(h5py.h5z.FILTER_LZF, h5py.h5z.FLAG_OPTIONAL)
+        else:
+            dcpl.set_fletcher32()
+    if st['early']:
+        dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+    if st['raw_edge']:  # H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS
+        lib = hdf5_library()
+        if lib is None or lib.H5Pset_chunk_opts(ctypes.c_int64(dcpl.id), ctypes.c_uint(2)) < 0:
+            raise Failure('H5Pset_chunk_opts failed')
+    space = h5py.h5s.create_simple((len(data),), (h5py.h5s.UNLIMITED if st['grow'] else len(data),))
+    ds = h5py.h5d.create(group.id, name.encode(), h5py.h5t.py_create(data.dtype), space, dcpl=dcpl)
+    ds.write(h5py.h5s.ALL, h5py.h5s.ALL, data)
+
+
 def fam_tfm_h5py(case, rng):
     try:
         import h5py
@@ -732,6 +818,7 @@ def fam_tfm_h5py(case, rng):
         dtype = str(rng.choice(['<f8', '>f8']))  # (the .tfm, in float64, is then the reference)
     typo = bool(rng.random() < 0.3)
     path = case.p('s.h5')
+    refused = []  # (dataset, the word its refusal must hold)
     with h5py.File(path, 'w', libver=libver) as f:
         f.create_dataset('ITKVersion', data=np.array([b'4.13.2'], dtype=object), dtype=h5py.string_dtype('ascii'))
         g = f.create_group('TransformGroup')
@@ -744,10 +831,49 @@ def fam_tfm_h5py(case, rng):
                                    dtype=h5py.string_dtype('ascii'))
             if not k.startswith('CompositeTransform'):
                 pre = 'Tranform' if typo else 'Transform'
-                sub.create_dataset(pre + 'FixedParameters', data=np.array(fix, dtype=dtype))
-                sub.create_dataset(pre + 'Parameters', data=np.array(par, dtype=dtype))
+                for leaf, vals in (('FixedParameters', fix), ('Parameters', par)):
+                    st = h5_storage(rng, len(vals), libver, True)
+                    name = '/TransformGroup/%d/%s' % (i, pre + leaf)
+                    if st and st['grow'] and libver == 'latest':
+                        refused.append((name, 'extensible array'))
+                    if st and 'lzf' in st['filters']:
+                        refused.append((name, 'LZF'))
+                    if st:
+                        case.note(h5_storage_text(st, len(vals)))
+                    h5_put(sub, pre + leaf, np.array(vals, dtype=dtype), st)
     case.note('h5py %s %s%s%s' % (libver, dtype, ' fixed string' if fixed_str else '', ' Tranform' if typo else ''))
+    if refused:  # the latest format's extensible array, LZF: refused, named with the dataset
+        r = case.run('tfm-read', path, case.p('s.mat'))
+        if r.returncode != 3 or 'MV_ERR_UNSUPPORTED' not in r.stderr or \
+                not any(name in r.stderr and word in r.stderr for name, word in refused):
+            raise Failure('%s (%s): expected MV_ERR_UNSUPPORTED naming it, got exit %d: %s' %
+                          (path, refused, r.returncode, r.stderr.strip()))
+        return 0.0
     return read_case(case, rng, path, blocks[0][0], '.h5 ', tfm if fixed_str else None)
+
+
+def h5_rewrite_chunked(case, rng, src, dst):
+    """src (an ITK .h5) copied by h5py to dst in either format, each
+    transform's parameters stored as h5_storage draws (never growable)"""
+    import h5py
+    libver = str(rng.choice(['earliest', 'latest']))
+    case.note('h5py ' + libver)
+    with h5py.File(src, 'r') as fi:
+        with h5py.File(dst, 'w', libver=libver) as fo:
+            for key in fi:
+                if key != 'TransformGroup':
+                    fi.copy(key, fo)
+            g = fo.create_group('TransformGroup')
+            for i in fi['TransformGroup']:
+                si, so = fi['TransformGroup'][i], g.create_group(i)
+                for leaf in si:
+                    if leaf == 'TransformType':
+                        si.copy(leaf, so)
+                        continue
+                    vals = si[leaf][()]
+                    st = h5_storage(rng, len(vals), libver, False)
+                    case.note(h5_storage_text(st, len(vals)))
+                    h5_put(so, leaf, vals, st)
 
 
 def fam_h5_field(case, rng):
@@ -770,6 +896,10 @@ def fam_h5_field(case, rng):
     tf = sitk.CompositeTransform(([field] + parts) if misplaced else (parts + [field])) if parts else field
     path = case.p('f.h5')
     sitk.WriteTransform(tf, path)
+    ref_path = path
+    if rng.random() < 0.5:
+        path = case.p('f_chunked.h5')
+        h5_rewrite_chunked(case, rng, ref_path, path)
     r = case.run('h5-field', path, case.p('f.raw'), case.p('f.aff'), case.p('f.mat'))
     case.note('%dD field after %d linear' % (nd, len(parts)) + (', misplaced' if misplaced else ''))
     if misplaced:
@@ -786,7 +916,7 @@ def fam_h5_field(case, rng):
     aff, m = read_mat(case.p('f.aff')), read_mat(case.p('f.mat'))
     if perturb == 'h5_field':
         dmv = dmv * (1 + 1e-4)
-    ref_tf = sitk.ReadTransform(path)
+    ref_tf = sitk.ReadTransform(ref_path)
     img = sitk_ref(g)
     M = S4 @ m @ S4
     scale = max(1.0, float(np.abs(M[:3, :3]).sum(axis=1).max()))
