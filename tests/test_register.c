@@ -1055,15 +1055,33 @@ MV_TEST(register, itk_h5_files)
    is refused (the superblock's end-of-file address), and every changed
    byte of the affine's refused or read the same, but for the 24 bytes of
    its FixedParameters, which ITK stores uncompressed (h5dump -p: OFFSET
-   8272): HDF5 keeps no checksum of raw data. */
+   8272): HDF5 keeps no checksum of raw data. Then the same affine in the
+   chunks h5py made (tests/py/make_h5py_h5_seeds.py): a two-level B-tree
+   of shuffled, deflated, checksummed chunks; a fixed array of big-endian
+   ones; the implicit index of float32 ones. */
 MV_TEST(register, itk_h5_compressed)
 {
     static const double want[4][4] = {{1, 0.1, 0, -0.5}, {0, 1, 0, -2}, {0, 0, 1, 3}, {0, 0, 0, 1}};
+    static const char *const h5py_seeds[3] = {"tests/fuzz/corpus/h5/h5py_earliest_btree_deflate",
+                                              "tests/fuzz/corpus/h5/h5py_latest_farray_deflate",
+                                              "tests/fuzz/corpus/h5/h5py_latest_implicit"};
     double m[4][4];
     size_t n, at, cut;
-    int r, c, quiet_ok = 1, cut_ok = 1;
+    int r, c, i, quiet_ok = 1, cut_ok = 1;
     mv_vol f;
-    unsigned char *file = tu_read_file("tests/fuzz/corpus/h5/itk_affine_deflate", &n);
+    unsigned char *file;
+    for (i = 0; i < 3; i++) {
+        file = tu_read_file(h5py_seeds[i], &n);
+        REQUIRE(file != NULL);
+        REQUIRE_OK(mv_itk_h5_parse(file, n, m));
+        for (r = 0; r < 4; r++)
+            for (c = 0; c < 4; c++) /* the float32 seed: 0.1f, 5 x 0.1f off by 7.5e-9 */
+                EXPECT_MSG(fabs(m[r][c] - want[r][c]) <= (i == 2 ? 1e-8 : 0), "%s: m[%d][%d] = %.17g", h5py_seeds[i], r,
+                           c, m[r][c]);
+        for (cut = 0; cut < n; cut += 1 + cut / 64) cut_ok &= mv_itk_h5_parse(file, cut, m) != MV_OK;
+        free(file);
+    }
+    file = tu_read_file("tests/fuzz/corpus/h5/itk_affine_deflate", &n);
     REQUIRE(file != NULL);
     REQUIRE_OK(mv_itk_h5_parse(file, n, m));
     for (r = 0; r < 4; r++)
