@@ -117,6 +117,11 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	    --out $(BUILD)/run-bw.nii 2> $(BUILD)/run-bsp.log && tail -1 $(BUILD)/run-bsp.log && \
 	  $(BUILD)/mvtool register $(BUILD)/run-r.nii $(BUILD)/run-moved.nii --transform syn --out-field $(BUILD)/run-syn.nii.gz \
 	    --out $(BUILD)/run-sw.nii 2> $(BUILD)/run-syn.log && tail -1 $(BUILD)/run-syn.log && \
+	  $(BUILD)/mvtool register $(BUILD)/run-moved.nii $(BUILD)/run-r.nii --transform syn --init-matrix $(BUILD)/run-reg.txt \
+	    --quiet --out-field $(BUILD)/run-syn.h5 --out $(BUILD)/run-shw.nii && \
+	  $(BUILD)/mvtool warp-field $(BUILD)/run-r.nii $(BUILD)/run-moved.nii $(BUILD)/run-shw2.nii --field $(BUILD)/run-syn.h5 \
+	    --fill 0 && cmp $(BUILD)/run-shw.nii $(BUILD)/run-shw2.nii && \
+	  echo "SyN after the affine as one ITK .h5 composite (ANTs' --write-composite-transform): warp-field applies it as register did" && \
 	  $(BUILD)/mvtool register $(BUILD)/run-r.nii $(BUILD)/run-moved.nii --transform bspline --levels 4x2 \
 	    --out $(BUILD)/run-bwl.nii 2> $(BUILD)/run-bspl.log && grep -h 'shrunk\|full-resolution' $(BUILD)/run-bspl.log
 	$(BUILD)/mvtool math $(BUILD)/run-s.nii -thr 0.3 -bin $(BUILD)/run-mask.nii && \

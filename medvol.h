@@ -4477,6 +4477,20 @@ MVDEF mv_status mv_itk_tfm_read(const char *path, double m[4][4]);
 MVDEF mv_status mv_itk_mat_write(const char *path, const double m[4][4], int ndim);
 MVDEF mv_status mv_itk_h5_write(const char *path, const double m[4][4], int ndim);
 MVDEF mv_status mv_itk_h5_read_field(const char *path, double m[4][4], mv_vol *field, void *alloc_ctx);
+/* mv_itk_h5_write_field: a medvol field (>>api-field) as ITK's .h5, what
+   mv_itk_h5_read_field, SimpleITK, ANTs' antsApplyTransforms and
+   nitransforms read: m NULL, a DisplacementFieldTransform_double_D_D
+   alone; else the CompositeTransform_double_D_D [AffineTransform m,
+   field], ANTs' --write-composite-transform layout, which maps p to
+   m (p + d(p)) (mv_field_warp's map with matrix m; a deformable
+   registration's field with its init matrix). D is the field's component
+   count (a 2D field's grid and m must keep z apart; its z spacing, which
+   ITK's 2D grid lacks, is not written: read back as 1). The grid becomes
+   ITK's size, origin, spacing and direction (LPS), the vectors float64
+   (the float32 values exactly), uncompressed and contiguous after the
+   headers, in the latest format as ITK 5 writes it; the file is written
+   whole (a temporary renamed). allocates: no. */
+MVDEF mv_status mv_itk_h5_write_field(const char *path, const double m[4][4], const mv_vol *field);
 #endif
 
 /* elastix TransformParameters files: what elastix writes as
@@ -34084,22 +34098,33 @@ static size_t mv__h5w_group(unsigned char *b, size_t *at, const char *const *nam
     return start;
 }
 
-/* A one-dimensional dataset's header: n float64 values v, or (v NULL) one
-   variable-length string whose heap object is index 1 of the collection
-   at heap, len bytes long. */
-static size_t mv__h5w_dataset(unsigned char *b, size_t *at, const double *v, int n, size_t heap, size_t len)
+#define MV__H5_HEAP_SIZE 4096 /* a global heap collection's least size */
+
+/* What a dataset holds: n float64 values v (compact, in its header), n
+   float64 values at addr (contiguous: v NULL), or (n 0) one
+   variable-length string, object `index` of the global heap at `heap`,
+   len bytes long. */
+typedef struct mv__h5w_data {
+    const double *v;
+    uint64_t n, addr;
+    size_t heap, len;
+    int index;
+} mv__h5w_data;
+
+/* A one-dimensional dataset's header. */
+static size_t mv__h5w_dataset(unsigned char *b, size_t *at, const mv__h5w_data *x)
 {
     size_t start = mv__h5w_object(b, at), s;
-    int i;
+    uint64_t i;
     s = mv__h5w_msg(b, at, 0x01, 0); /* dataspace: version 2, rank 1, simple */
     b[(*at)++] = 2;
     b[(*at)++] = 1;
     b[(*at)++] = 0;
     b[(*at)++] = 1;
-    mv__h5w_put(b, at, (uint64_t)(v ? n : 1), 8);
+    mv__h5w_put(b, at, x->n ? x->n : 1, 8);
     mv__h5w_end_msg(b, s, *at);
     s = mv__h5w_msg(b, at, 0x03, 1);
-    if (v) { /* IEEE float64 little-endian: sign at 63, exponent 52+11 (bias 1023), mantissa 0+52 */
+    if (x->n) { /* IEEE float64 little-endian: sign at 63, exponent 52+11 (bias 1023), mantissa 0+52 */
         static const unsigned char f64[20] = {0x11, 0x20, 63, 0, 8, 0, 0, 0, 0, 0, 64, 0, 52, 11, 0, 52, 0xff, 3, 0, 0};
         memcpy(b + *at, f64, 20);
         *at += 20;
@@ -34113,80 +34138,116 @@ static size_t mv__h5w_dataset(unsigned char *b, size_t *at, const double *v, int
     b[(*at)++] = 3;
     b[(*at)++] = 0x0a;
     mv__h5w_end_msg(b, s, *at);
-    s = mv__h5w_msg(b, at, 0x08, 0); /* layout: version 3, compact, the data here */
+    s = mv__h5w_msg(b, at, 0x08, 0); /* layout: version 3, compact (the data here) or contiguous */
     b[(*at)++] = 3;
-    b[(*at)++] = 0;
-    if (v) {
-        mv__h5w_put(b, at, (uint64_t)n * 8, 2);
-        for (i = 0; i < n; i++) {
+    if (x->n && !x->v) {
+        b[(*at)++] = 1;
+        mv__h5w_put(b, at, x->addr, 8);
+        mv__h5w_put(b, at, x->n * 8, 8);
+    } else if (x->n) {
+        b[(*at)++] = 0;
+        mv__h5w_put(b, at, x->n * 8, 2);
+        for (i = 0; i < x->n; i++) {
             uint64_t u;
-            memcpy(&u, &v[i], 8);
+            memcpy(&u, &x->v[i], 8);
             mv__h5w_put(b, at, u, 8);
         }
     } else { /* the string's length, the heap collection, the object index */
+        b[(*at)++] = 0;
         mv__h5w_put(b, at, 16, 2);
-        mv__h5w_put(b, at, len, 4);
-        mv__h5w_put(b, at, heap, 8);
-        mv__h5w_put(b, at, 1, 4);
+        mv__h5w_put(b, at, x->len, 4);
+        mv__h5w_put(b, at, x->heap, 8);
+        mv__h5w_put(b, at, (uint64_t)x->index, 4);
     }
     mv__h5w_end_msg(b, s, *at);
     mv__h5w_end_object(b, start, at);
     return start;
 }
 
-#define MV__H5_HEAP_SIZE 4096 /* a global heap collection's least size */
+/* A transform's group: its TransformType (heap object `index`, len bytes)
+   and, unless a composite (fix NULL), its fixed parameters (compact) and
+   parameters (compact, or with par NULL npar of them at addr). */
+static size_t mv__h5w_transform(unsigned char *b, size_t *at, size_t heap, int index, size_t len, const double *fix,
+                                int nfix, const double *par, uint64_t npar, uint64_t addr)
+{
+    static const char *const names[3] = {"TransformType", "TransformFixedParameters", "TransformParameters"};
+    size_t addrs[3];
+    mv__h5w_data x;
+    memset(&x, 0, sizeof(x));
+    x.heap = heap, x.len = len, x.index = index;
+    addrs[0] = mv__h5w_dataset(b, at, &x);
+    if (fix) {
+        memset(&x, 0, sizeof(x));
+        x.v = fix, x.n = (uint64_t)nfix;
+        addrs[1] = mv__h5w_dataset(b, at, &x);
+        x.v = par, x.n = npar, x.addr = addr;
+        addrs[2] = mv__h5w_dataset(b, at, &x);
+    }
+    return mv__h5w_group(b, at, names, addrs, fix ? 3 : 1);
+}
+
+/* The global heap collection at heap (MV__H5_HEAP_SIZE bytes): strings
+   1..n, then its free space. */
+static void mv__h5w_heap(unsigned char *b, size_t heap, const char *const *s, int n)
+{
+    size_t at = heap, k;
+    int i;
+    memcpy(b + at, "GCOL", 4);
+    b[at + 4] = 1;
+    at += 8;
+    mv__h5w_put(b, &at, MV__H5_HEAP_SIZE, 8);
+    for (i = 0; i < n; i++) {
+        k = strlen(s[i]);
+        mv__h5w_put(b, &at, (uint64_t)i + 1, 2);
+        mv__h5w_put(b, &at, 0, 6);
+        mv__h5w_put(b, &at, k, 8);
+        memcpy(b + at, s[i], k);
+        at += (k + 7) & ~(size_t)7;
+    }
+    k = at;
+    mv__h5w_put(b, &at, 0, 8);
+    mv__h5w_put(b, &at, heap + MV__H5_HEAP_SIZE - k, 8);
+}
+
+/* The superblock: version 2, 8-byte addresses and lengths, base 0, no
+   extension, the end of the file, the root group, the checksum. */
+static void mv__h5w_superblock(unsigned char *b, uint64_t eof, size_t root)
+{
+    size_t k = 8;
+    memcpy(b, "\x89HDF\r\n\x1a\n", 8);
+    b[k++] = 2;
+    b[k++] = 8;
+    b[k++] = 8;
+    b[k++] = 0;
+    mv__h5w_put(b, &k, 0, 8);
+    mv__h5w_put(b, &k, MV__H5_UNDEF, 8);
+    mv__h5w_put(b, &k, eof, 8);
+    mv__h5w_put(b, &k, root, 8);
+    mv__h5w_put(b, &k, mv__h5_lookup3(b, 44), 4);
+}
+
 
 MVDEF mv_status mv_itk_h5_format(const double m[4][4], int ndim, void *buf, size_t cap, size_t *len)
 {
     unsigned char tmp[MV__H5_HEAP_SIZE + 2048];
     const char *kind = ndim == 3 ? "AffineTransform_double_3_3" : "AffineTransform_double_2_2";
-    const char *names[3];
-    size_t addrs[3], at = 0, k, heap = 48, root, tg, g0, kl = strlen(kind);
+    const char *names[1];
+    size_t addrs[1], at, heap = 48, root, tg;
     double par[12], fix[3] = {0, 0, 0};
     int n;
     MV__CHECK(m && len, MV_ERR_INVALID_ARG, "mv_itk_h5_format: NULL argument");
     MV__TRY(mv__itk_affine_params(m, ndim, par, &n, "mv_itk_h5_format"));
     memset(tmp, 0, sizeof(tmp));
-    /* the global heap right after the superblock: the type name as object
-       1, then free space to the collection's end */
-    at = heap;
-    memcpy(tmp + at, "GCOL", 4);
-    tmp[at + 4] = 1;
-    at += 8;
-    mv__h5w_put(tmp, &at, MV__H5_HEAP_SIZE, 8);
-    mv__h5w_put(tmp, &at, 1, 2);
-    mv__h5w_put(tmp, &at, 0, 6);
-    mv__h5w_put(tmp, &at, kl, 8);
-    memcpy(tmp + at, kind, kl);
-    at += (kl + 7) & ~(size_t)7;
-    k = at;
-    mv__h5w_put(tmp, &at, 0, 8);
-    mv__h5w_put(tmp, &at, heap + MV__H5_HEAP_SIZE - k, 8);
+    /* the global heap right after the superblock (the type name), then the
+       transform's group, /TransformGroup, the root group */
+    mv__h5w_heap(tmp, heap, &kind, 1);
     at = heap + MV__H5_HEAP_SIZE;
-    /* the datasets, the groups they are in, the root group */
-    names[0] = "TransformType", addrs[0] = mv__h5w_dataset(tmp, &at, NULL, 0, heap, kl);
-    names[1] = "TransformFixedParameters", addrs[1] = mv__h5w_dataset(tmp, &at, fix, ndim, 0, 0);
-    names[2] = "TransformParameters", addrs[2] = mv__h5w_dataset(tmp, &at, par, n, 0, 0);
-    g0 = mv__h5w_group(tmp, &at, names, addrs, 3);
-    names[0] = "0", addrs[0] = g0;
+    names[0] = "0", addrs[0] = mv__h5w_transform(tmp, &at, heap, 1, strlen(kind), fix, ndim, par, (uint64_t)n, 0);
     tg = mv__h5w_group(tmp, &at, names, addrs, 1);
     names[0] = "TransformGroup", addrs[0] = tg;
     root = mv__h5w_group(tmp, &at, names, addrs, 1);
     MEDVOL_ASSERT(at <= sizeof(tmp));
-    /* the superblock: version 2, 8-byte addresses and lengths, base 0, no
-       extension, end of file, root group, checksum */
-    k = 0;
-    memcpy(tmp, "\x89HDF\r\n\x1a\n", 8);
-    k = 8;
-    tmp[k++] = 2;
-    tmp[k++] = 8;
-    tmp[k++] = 8;
-    tmp[k++] = 0;
-    mv__h5w_put(tmp, &k, 0, 8);
-    mv__h5w_put(tmp, &k, MV__H5_UNDEF, 8);
-    mv__h5w_put(tmp, &k, at, 8);
-    mv__h5w_put(tmp, &k, root, 8);
-    mv__h5w_put(tmp, &k, mv__h5_lookup3(tmp, 44), 4);
+    mv__h5w_superblock(tmp, at, root);
     *len = at;
     MV__CHECK(buf && cap >= at, MV_ERR_BUFFER_TOO_SMALL, "mv_itk_h5_format: %llu bytes needed, %llu given",
               (unsigned long long)at, (unsigned long long)(buf ? cap : 0));
@@ -34334,6 +34395,122 @@ MVDEF mv_status mv_itk_h5_write(const char *path, const double m[4][4], int ndim
     MV__CHECK(path != NULL, MV_ERR_INVALID_ARG, "mv_itk_h5_write: path is NULL");
     MV__TRY(mv_itk_h5_format(m, ndim, buf, sizeof(buf), &n));
     return mv__reg_write_bytes(path, buf, n, "mv_itk_h5_write");
+}
+
+/* The field's grid as ITK's FixedParameters of a DisplacementFieldTransform
+   (size, origin, spacing, direction row by row; LPS): the inverse of
+   mv__h5_field's reading. A 2D field's grid must keep z apart. */
+static mv_status mv__itk_field_fixed(const mv_vol *f, int D, double fix[18], const char *fn)
+{
+    double sp[3];
+    int a, b;
+    if (D == 2)
+        MV__CHECK(f->affine[2][0] == 0 && f->affine[2][1] == 0 && f->affine[0][2] == 0 && f->affine[1][2] == 0,
+                  MV_ERR_INVALID_ARG, "%s: a 2D field whose grid mixes z with x and y", fn);
+    for (b = 0; b < D; b++) {
+        sp[b] = sqrt(f->affine[0][b] * f->affine[0][b] + f->affine[1][b] * f->affine[1][b] +
+                     f->affine[2][b] * f->affine[2][b]);
+        fix[b] = (double)f->dim[b];
+        fix[2 * D + b] = sp[b];
+    }
+    for (a = 0; a < D; a++) {
+        double sign = a < 2 ? -1.0 : 1.0; /* RAS -> LPS */
+        fix[D + a] = sign * f->affine[a][3];
+        for (b = 0; b < D; b++) fix[3 * D + a * D + b] = sign * f->affine[a][b] / sp[b];
+    }
+    return MV_OK;
+}
+
+/* The file of mv_itk_h5_write_field laid out in b (cap bytes, from 0): the
+   heap, the transforms' groups, /TransformGroup and the root; the field's
+   parameters (npar float64) at data_at, after the rest. *end: where the
+   objects end. */
+static void mv__h5w_field_file(unsigned char *b, size_t *end, const double *par, int n, const double *fix, int D,
+                               uint64_t npar, uint64_t data_at)
+{
+    static const char *const groups[3] = {"0", "1", "2"}, *root_name = "TransformGroup";
+    char kinds[3][48];
+    const char *k[3];
+    const double zero[3] = {0, 0, 0};
+    size_t addrs[3], at, heap = 48, tg;
+    int i, nk = 0;
+    if (par) {
+        snprintf(kinds[nk++], 48, "CompositeTransform_double_%d_%d", D, D);
+        snprintf(kinds[nk++], 48, "AffineTransform_double_%d_%d", D, D);
+    }
+    snprintf(kinds[nk++], 48, "DisplacementFieldTransform_double_%d_%d", D, D);
+    for (i = 0; i < nk; i++) k[i] = kinds[i];
+    mv__h5w_heap(b, heap, k, nk);
+    at = heap + MV__H5_HEAP_SIZE;
+    i = 0;
+    if (par) {
+        addrs[0] = mv__h5w_transform(b, &at, heap, 1, strlen(k[0]), NULL, 0, NULL, 0, 0);
+        addrs[1] = mv__h5w_transform(b, &at, heap, 2, strlen(k[1]), zero, D, par, (uint64_t)n, 0);
+        i = 2;
+    }
+    addrs[i] = mv__h5w_transform(b, &at, heap, i + 1, strlen(k[i]), fix, 3 * D + D * D, NULL, npar, data_at);
+    tg = mv__h5w_group(b, &at, groups, addrs, nk);
+    addrs[0] = mv__h5w_group(b, &at, &root_name, &tg, 1);
+    mv__h5w_superblock(b, data_at + 8 * npar, addrs[0]);
+    *end = at;
+}
+
+MVDEF mv_status mv_itk_h5_write_field(const char *path, const double m[4][4], const mv_vol *field)
+{
+    static const char *fn = "mv_itk_h5_write_field";
+    unsigned char head[MV__H5_HEAP_SIZE + 4096], block[8192 * 8];
+    double par[12], fix[18];
+    char tmp[4096];
+    const float *d;
+    uint64_t npar, data_at, v, j, nvox, done;
+    size_t end = 0, k;
+    int n = 0, D, c, ok;
+    FILE *f;
+    MV__CHECK(path && field, MV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    MV__TRY(mv_field_check(field, NULL));
+    D = (int)field->dim[4];
+    if (m) MV__TRY(mv__itk_affine_params(m, D, par, &n, fn));
+    MV__TRY(mv__itk_field_fixed(field, D, fix, fn));
+    nvox = (uint64_t)field->dim[0] * (uint64_t)field->dim[1] * (uint64_t)field->dim[2];
+    npar = nvox * (uint64_t)D;
+    /* laid out twice: first to learn where the objects end, then with the
+       parameters' address after them (every address is 8 bytes either way) */
+    memset(head, 0, sizeof(head));
+    mv__h5w_field_file(head, &end, m ? par : NULL, n, fix, D, npar, 0);
+    data_at = (end + 7) & ~(uint64_t)7;
+    memset(head, 0, sizeof(head));
+    mv__h5w_field_file(head, &end, m ? par : NULL, n, fix, D, npar, data_at);
+    MEDVOL_ASSERT(data_at <= sizeof(head));
+    MV__CHECK(strlen(path) + 32 < sizeof(tmp), MV_ERR_INVALID_ARG, "%s: path too long", fn);
+    snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
+    f = fopen(tmp, "wb");
+    MV__CHECK(f != NULL, MV_ERR_IO, "%s: %s: cannot create (%s)", fn, tmp, strerror(errno));
+    /* the header, then the vectors voxel by voxel (x fastest), components
+       interleaved, float64 little-endian */
+    ok = fwrite(head, 1, (size_t)data_at, f) == (size_t)data_at;
+    d = (const float *)field->data;
+    for (done = 0; ok && done < nvox; done += v) {
+        v = nvox - done < sizeof(block) / 8 / (uint64_t)D ? nvox - done : sizeof(block) / 8 / (uint64_t)D;
+        k = 0;
+        for (j = 0; j < v; j++)
+            for (c = 0; c < D; c++) {
+                double x = (double)d[(uint64_t)c * nvox + done + j];
+                uint64_t u;
+                memcpy(&u, &x, 8);
+                mv__h5w_put(block, &k, u, 8);
+            }
+        ok = fwrite(block, 1, k, f) == k;
+    }
+    if (fclose(f) != 0) ok = 0;
+    if (!ok) {
+        remove(tmp);
+        return mv__fail(MV_ERR_IO, "%s: %s: write failed", fn, path);
+    }
+    if (rename(tmp, path) != 0) {
+        remove(tmp);
+        return mv__fail(MV_ERR_IO, "%s: %s: rename failed (%s)", fn, path, strerror(errno));
+    }
+    return MV_OK;
 }
 
 /* An HDF5 file read whole (an ITK .h5 holding a displacement field runs

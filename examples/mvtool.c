@@ -207,6 +207,12 @@ int has_suffix(const char *s, const char *suffix)
     return n > k && !strcmp(s + n - k, suffix);
 }
 
+int save_field_file(const char *path, const mv_vol *field, const double (*M)[4])
+{
+    mv_status st = has_suffix(path, ".h5") ? mv_itk_h5_write_field(path, M, field) : mv_field_save(path, field, NULL);
+    return st == MV_OK ? 0 : fail_at(st, path);
+}
+
 int load_or_fail(const char *path, mv_vol *v, const mv_load_opts *o)
 {
     mv_status st = mv_load(path, v, o);

@@ -61,6 +61,10 @@ int has_suffix(const char *s, const char *suffix);
 /* mv_load / mv_save with the failure reported; exit status (save frees v) */
 int load_or_fail(const char *path, mv_vol *v, const mv_load_opts *o);
 int save_and_free(const char *path, mv_vol *v, const mv_save_opts *so);
+/* a displacement field to path: *.h5 ITK's HDF5 transform (after the
+   matrix M, when given, as a composite: the whole fixed -> moving map),
+   else a NIfTI field file (M not stored); exit status */
+int save_field_file(const char *path, const mv_vol *field, const double (*M)[4]);
 /* after a save: names on stderr the pairs the file left out (mv_save_keeps_keyvalue) */
 void warn_unwritten_pairs(const char *path, const mv_vol *v);
 

@@ -69,12 +69,11 @@ static int load_field_or_fail(const char *path, mv_vol *f)
     return 0;
 }
 
-static int save_field_and_free(const char *path, mv_vol *f)
+static int save_field_and_free(const char *path, mv_vol *f, const double (*M)[4])
 {
-    mv_status st = mv_field_save(path, f, NULL);
+    int rc = save_field_file(path, f, M);
     mv_free(f);
-    if (st != MV_OK) return fail_at(st, path);
-    return 0;
+    return rc;
 }
 
 static int cmd_warp_field(const args *a)
@@ -166,7 +165,7 @@ static int cmd_invert_field(const args *a)
     }
     fprintf(stderr, "invert-field: %d iterations, residual max %.4g mm, mean %.4g mm\n", info.iterations, info.max_residual,
             info.mean_residual);
-    return save_field_and_free(a->pos[1], &e);
+    return save_field_and_free(a->pos[1], &e, NULL);
 }
 
 static int cmd_compose_field(const args *a)
@@ -184,7 +183,7 @@ static int cmd_compose_field(const args *a)
         mv_free(&d2);
         return fail_at(st, a->pos[0]);
     }
-    return save_field_and_free(a->pos[2], &d2);
+    return save_field_and_free(a->pos[2], &d2, NULL);
 }
 
 static int cmd_exp_field(const args *a)
@@ -199,7 +198,7 @@ static int cmd_exp_field(const args *a)
         return fail_at(st, a->pos[0]);
     }
     fprintf(stderr, "exp-field: %d squarings\n", info.squarings);
-    return save_field_and_free(a->pos[1], &v);
+    return save_field_and_free(a->pos[1], &v, NULL);
 }
 
 
@@ -259,7 +258,7 @@ static int cmd_demons(const args *a)
     }
     mv_free(&F);
     mv_free(&M);
-    return save_field_and_free(a->pos[2], &d);
+    return save_field_and_free(a->pos[2], &d, im ? (const double(*)[4])o.init_matrix : NULL);
 }
 
 const command mvtool_field_commands[] = {
@@ -278,7 +277,8 @@ const command mvtool_field_commands[] = {
     {"jacobian", "Jacobian determinant of a displacement field (folded voxels on stderr)",
      "mvtool jacobian FIELD OUT\n"
      "  FIELD (here and in invert-field, compose-field, exp-field): an ITK/ANTs\n"
-     "  displacement NIfTI or an ITK .h5 holding a DisplacementFieldTransform alone.\n"
+     "  displacement NIfTI or an ITK .h5 holding a DisplacementFieldTransform alone;\n"
+     "  the fields those three write, named *.h5, are ITK's HDF5 transforms too.\n"
      "  det(I + grad d), central differences in world units (one-sided at the border);\n"
      "  float32 OUT on the field's grid. The count of folded voxels (det <= 0) and the\n"
      "  smallest determinant go to stderr.\n",
@@ -297,8 +297,9 @@ const command mvtool_field_commands[] = {
      "              [--smooth SIGMA] [--init-matrix M.txt]\n"
      "  Vercauteren's diffeomorphic demons, symmetric forces, coarse to fine (default 3\n"
      "  levels, 100,60,40 iterations, field smoothing 1.5 voxels). OUT_FIELD: ITK/ANTs\n"
-     "  displacement field on FIXED's grid (moving point = M(p + d(p))); --out writes\n"
-     "  the warped moving image; progress on stderr.\n",
+     "  displacement field on FIXED's grid (moving point = M(p + d(p))); named *.h5,\n"
+     "  ITK's HDF5 CompositeTransform of M and the field (the field alone without M);\n"
+     "  --out writes the warped moving image; progress on stderr.\n",
      "--out= --levels= --iterations= --smooth= --init-matrix=", 3, 3, cmd_demons},
     {"exp-field", "exponential of a stationary velocity field (scaling and squaring)",
      "mvtool exp-field VELOCITY OUT\n"

@@ -300,7 +300,7 @@ static int register_bspline(const args *a)
         }
         rc = save_and_free(out, &w, NULL);
     }
-    if (ofield && rc == 0 && (st = mv_field_save(ofield, &fld, NULL)) != MV_OK) rc = fail_at(st, ofield);
+    if (ofield && rc == 0) rc = save_field_file(ofield, &fld, NULL); /* (the init matrix folded in) */
     /* elastix files: the grid on the fixed image's own grid (registered on
        a shrunk copy in the large mode), then the init matrix */
     if (oelx && rc == 0) {
@@ -486,7 +486,7 @@ static int cmd_register_deformable(const args *a, int syn)
         }
         if ((rc = save_and_free(out, &w, NULL)) != 0) goto done;
     }
-    if (ofield && (st = mv_field_save(ofield, &d, NULL)) != MV_OK) rc = fail_at(st, ofield);
+    if (ofield) rc = save_field_file(ofield, &d, has_init ? (const double(*)[4])init : NULL);
 done:
     mv_free(&fx);
     mv_free(&mo);
@@ -679,6 +679,7 @@ static int cmd_elastix_field(const args *a)
     mv_elastix_transform *t = NULL;
     mv_vol ref, field;
     mv_load_opts ho = MV_ZERO_INIT;
+    int rc;
     mv_status st = mv_elastix_read(a->pos[0], &t, NULL);
     if (st != MV_OK) return fail_at(st, a->pos[0]);
     ho.header_only = 1;
@@ -691,10 +692,9 @@ static int cmd_elastix_field(const args *a)
     if (rpath) mv_free(&ref);
     mv_elastix_free(t);
     if (st != MV_OK) return fail_at(st, a->pos[0]);
-    st = mv_field_save(a->pos[1], &field, NULL);
+    rc = save_field_file(a->pos[1], &field, NULL);
     mv_free(&field);
-    if (st != MV_OK) return fail_at(st, a->pos[1]);
-    return 0;
+    return rc;
 }
 
 static int cmd_elastix_write(const args *a)
@@ -887,7 +887,11 @@ const command mvtool_register_commands[] = {
      "  modality) or greedy SyN (local NCC over (2R+1)^3 voxels, default R 2, or MSE; two\n"
      "  half-way fields, default step 0.25 voxel per half, smoothing sqrt(3),sqrt(0.5)\n"
      "  voxels). --smooth: sigmas of the update and of the field (voxels; 0 = none).\n"
-     "  One line per level on stderr. --out: moving warped (linear, 0 outside).\n",
+     "  One line per level on stderr. --out: moving warped (linear, 0 outside).\n"
+     "  FIELD named *.h5 (all three transforms): ITK's HDF5 transform, the field after\n"
+     "  the --init-matrix as one CompositeTransform (ANTs' --write-composite-transform;\n"
+     "  the B-spline's field has it folded in): what antsApplyTransforms, SimpleITK and\n"
+     "  `mvtool warp-field --field` apply whole.\n",
      "--transform= --metric= --levels= --smooth= --iterations= --fixed-mask= --init-matrix= --out= --out-matrix= "
      "--out-tfm= --out-elastix= --threads= --seed= --jitter --quiet --grid-spacing= --regularization= --out-field= --radius= --step= --dtype=",
      2, 2, cmd_register},
@@ -906,7 +910,8 @@ const command mvtool_register_commands[] = {
      "  The file's transform, with the chain of initial transforms it names (Compose or\n"
      "  Add), as an ITK displacement field (float32 (X,Y,Z,1,3), intent 1007, LPS mm,\n"
      "  p -> p + d(p)) on the file's fixed grid (Size, Spacing, Origin, Direction) or on\n"
-     "  REFERENCE's: what `transformix -def all` writes as deformationField.nii.\n",
+     "  REFERENCE's: what `transformix -def all` writes as deformationField.nii; OUT\n"
+     "  named *.h5: ITK's HDF5 DisplacementFieldTransform.\n",
      "--ref=", 2, 2, cmd_elastix_field},
     {"elastix-write", "a 4x4 matrix or ITK .tfm as an elastix TransformParameters file",
      "mvtool elastix-write MATRIX FIXED OUT [--interp nearest|linear|cubic]\n"

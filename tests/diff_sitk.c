@@ -16,6 +16,9 @@
    diff_sitk fsave GX GY GZ GAFF NC IN.raw OUT.nii
                                              mv_field_alloc on the grid, IN's components
                                              (NC x X*Y*Z float32), mv_field_save
+   diff_sitk fsave GX GY GZ GAFF NC IN.raw OUT.h5 [MAT]
+                                             the same field by mv_itk_h5_write_field (after
+                                             the matrix MAT: a composite)
    diff_sitk fload IN.nii OUT.raw OUT.mat    mv_field_load; prints X Y Z NC; writes the
                                              components and the affine
    diff_sitk h5-field IN.h5 OUT.raw OUT.aff OUT.mat
@@ -185,15 +188,24 @@ static int cmd_fsave(int argc, char **argv)
 {
     mv_vol grid, f;
     mv_status st;
+    double m[4][4];
+    size_t n;
     int rc;
-    if (argc != 9) return 2;
+    if (argc != 9 && argc != 10) return 2;
     rc = grid_vol(&grid, argv[2], argv[3], argv[4], NULL, argv[5], NULL, "grid");
     if (rc) return rc;
     mv_vol_init(&f);
     st = mv_field_alloc(&f, &grid, atoi(argv[6]), NULL);
     if (st != MV_OK) return status_fail("mv_field_alloc", st);
     if (!diff_read_exact(argv[7], f.data, mv_vol_bytes(&f))) return io_fail("reading", argv[7]);
-    rc = save_field(argv[8], &f, "mv_field_save");
+    n = strlen(argv[8]);
+    if (n > 3 && !strcmp(argv[8] + n - 3, ".h5")) { /* ITK's .h5: the field alone, or after MAT */
+        st = argc == 10 ? mv_matrix_read(argv[9], m) : MV_OK;
+        if (st == MV_OK) st = mv_itk_h5_write_field(argv[8], argc == 10 ? (const double(*)[4])m : NULL, &f);
+        rc = st == MV_OK ? 0 : status_fail("mv_itk_h5_write_field", st);
+    } else {
+        rc = save_field(argv[8], &f, "mv_field_save");
+    }
     mv_free(&f);
     mv_free(&grid);
     return rc;

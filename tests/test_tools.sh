@@ -831,6 +831,18 @@ print("field error %.3f mm of %.3f mm" % (e, n)); sys.exit(0 if e <= float(sys.a
   else
     bad "register syn: $(cat "$W/err")"
   fi
+  # --out-field X.h5 with --init-matrix: one ITK CompositeTransform [M, field] (SimpleITK
+  # reads it so); warp-field --field X.h5 gives register's --out voxel for voxel
+  printf '1 0 0 0.75\n0 1 0 -0.5\n0 0 1 0\n0 0 0 1\n' > "$S/m.txt"
+  $T register $R/slice2d_pd_fixed.nii "$S/mov.nii" --transform syn --levels 2 --iterations 20x10 --quiet \
+      --init-matrix "$S/m.txt" --out-field "$S/c.h5" --out "$S/wc.nii" 2> "$W/err" && \
+    $T warp-field "$S/mov.nii" $R/slice2d_pd_fixed.nii "$S/wc2.nii" --field "$S/c.h5" --fill 0 2>> "$W/err" && \
+    cmp -s "$S/wc.nii" "$S/wc2.nii" && { ! "$PY" -c 'import SimpleITK' 2>/dev/null || \
+    "$PY" -c 'import sys, SimpleITK as sitk
+t = sitk.CompositeTransform(sitk.ReadTransform(sys.argv[1]))
+k = [t.GetNthTransform(i).GetName() for i in range(t.GetNumberOfTransforms())]
+sys.exit(0 if k == ["AffineTransform", "DisplacementFieldTransform"] else "%s" % k)' "$S/c.h5"; } && ok \
+    || bad "register syn --init-matrix --out-field X.h5: not the composite warp-field applies as --out: $(cat "$W/err")"
   "$PY" -c 'import sys, numpy as np, nibabel as nib
 img = nib.load(sys.argv[1]); a = np.asarray(img.dataobj, np.float64); x = a / a.max()
 i, j = np.meshgrid(np.arange(a.shape[0]), np.arange(a.shape[1]), indexing="ij")

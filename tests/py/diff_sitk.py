@@ -76,6 +76,14 @@ compares:
              cases h5py rewrites the file in either format, its parameters
              chunked and filtered (h5_storage, never growable), SimpleITK's
              file the reference.
+  h5_field_mv  a random field (2D or 3D, random grid) written by
+             mv_itk_h5_write_field alone or (2 in 3) after a random matrix m
+             as ITK's composite; SimpleITK reads it: every grid point p goes
+             to S m S (p + d(p)) (1e-9 relative: d's float32 values are
+             written exactly, and the grid points are the field's nodes
+             only if ITK's grid is the field's); h5py reads ITK's layout (class names, groups, float64
+             parameters: the vectors interleaved); mv_itk_h5_read_field
+             reads the file back bit for bit.
   warp_aff   mv_warp_affine (linear, nearest, cubic; edge or fill; 4D moving
              images in a fifth of the cases) of a float32 image on one random
              grid onto another through M, against sitk.Resample (float64,
@@ -196,7 +204,7 @@ import numpy as np
 import SimpleITK as sitk
 
 S4 = np.diag([-1.0, -1.0, 1.0, 1.0])
-FAMILIES = ['tfm_mv', 'tfm_sitk', 'tfm_h5py', 'h5_field', 'warp_aff', 'warp_field', 'field_io', 'compose', 'addaff', 'invert', 'jac',
+FAMILIES = ['tfm_mv', 'tfm_sitk', 'tfm_h5py', 'h5_field', 'h5_field_mv', 'warp_aff', 'warp_field', 'field_io', 'compose', 'addaff', 'invert', 'jac',
             'metaimage', 'nrrd']
 # What --perturb F changes on medvol's side (each makes its check fail):
 PERTURB = {
@@ -204,6 +212,7 @@ PERTURB = {
     'tfm_sitk': "medvol's matrix read as if it were LPS (no RAS<->LPS)",
     'tfm_h5py': "medvol's matrix read as if it were LPS (no RAS<->LPS)",
     'h5_field': "the field medvol reads from the .h5 scaled by 1 + 1e-4",
+    'h5_field_mv': "the field medvol wrote to the .h5 scaled by 1 + 1e-4 in the reference",
     'warp_aff': "medvol's matrix translated by 1e-3 mm along x",
     'warp_field': "the field medvol reads scaled by 1 + 1e-4",
     'field_io': "the sitk-written field's origin moved 1e-4 mm before medvol's affine is compared",
@@ -940,6 +949,65 @@ def fam_h5_field(case, rng):
         worst = max(worst, float(np.max(np.abs(got - want))) / tol)
     if worst > 1:
         raise Failure('%s: points %.3g x the tolerance from sitk' % (path, worst))
+    return worst
+
+
+def fam_h5_field_mv(case, rng):
+    nd = int(rng.choice([2, 3]))
+    g = rand_grid(rng, nd, rand_dims(rng, nd))
+    d = f32(smooth_field(rng, g, nd, float(rng.uniform(0.5, 6))))
+    use_m = rng.random() < 2 / 3
+    M = rand_matrix(rng, nd) if use_m else np.eye(4)
+    if use_m:
+        write_mat(case.p('m.txt'), M)
+    d.astype(np.float32).tofile(case.p('f.raw'))
+    path = case.p('f.h5')
+    case.call('fsave', *(raw_grid_args(case, 'g', g) + [nd, case.p('f.raw'), path] +
+                         ([case.p('m.txt')] if use_m else [])))
+    case.note('%dD field%s' % (nd, ' after a matrix' if use_m else ' alone'))
+    # h5py: ITK's layout
+    try:
+        import h5py
+        with h5py.File(path, 'r') as f:
+            grp = f['TransformGroup']
+            kinds = [grp[k]['TransformType'][0] for k in sorted(grp.keys())]
+            kinds = [k.decode() if isinstance(k, bytes) else k for k in kinds]
+            want = (['CompositeTransform_double_%d_%d' % (nd, nd), 'AffineTransform_double_%d_%d' % (nd, nd)]
+                    if use_m else []) + ['DisplacementFieldTransform_double_%d_%d' % (nd, nd)]
+            par = grp[str(len(want) - 1)]['TransformParameters'][()]
+            if kinds != want or par.dtype != np.float64 or \
+                    not np.array_equal(par, d.reshape(nd, -1).T.ravel().astype(np.float64)):
+                raise Failure('%s: h5py reads %s and %d parameters (%s; the vectors interleaved wanted)' %
+                              (path, kinds, par.size, want))
+    except ImportError:
+        case.note('no h5py: layout unchecked')
+    # medvol reads its file back bit for bit
+    r = case.run('h5-field', path, case.p('b.raw'), case.p('b.aff'), case.p('b.mat'))
+    if r.returncode != 0:
+        raise Failure('%s read back: exit %d: %s' % (path, r.returncode, r.stderr.strip()))
+    back = np.fromfile(case.p('b.raw'), np.float32)
+    if not np.array_equal(back, d.ravel()) or not np.array_equal(read_mat(case.p('b.mat')), M if use_m else np.eye(4)):
+        raise Failure('%s read back by medvol: the field or the matrix differs' % path)
+    # SimpleITK maps every grid point p to S m S (p + d(p))
+    tf = sitk.ReadTransform(path)
+    L = S4 @ M @ S4
+    pts = grid_points_lps(g)
+    dd = d.reshape(nd, -1).astype(np.float64)
+    if perturb == 'h5_field_mv':
+        dd = dd * (1 + 1e-4)
+    if nd == 2:
+        dd = np.vstack([dd, np.zeros((1, dd.shape[1]))])
+    want = (L[:3, :3] @ (pts + dd) + L[:3, 3:4])[:nd]
+    idx = np.arange(pts.shape[1])
+    if idx.size > 3000:
+        idx = rng.choice(idx.size, 3000, replace=False)
+    worst = 0.0
+    for i in idx:
+        got = np.array(tf.TransformPoint([float(x) for x in pts[:nd, i]]))
+        tol = 1e-9 * max(1.0, float(np.max(np.abs(want[:, i]))), float(np.max(np.abs(pts[:, i]))))
+        worst = max(worst, float(np.max(np.abs(got - want[:, i]))) / tol)
+    if worst > 1:
+        raise Failure('%s: SimpleITK maps the grid points %.3g x the tolerance from S m S (p + d(p))' % (path, worst))
     return worst
 
 
