@@ -30,7 +30,7 @@ ifneq ($(wildcard /usr/include/fftw3.h),)
 EXAMPLES += $(BUILD)/profile_fft_vs_fftw
 endif
 
-.PHONY: bench-register bench-transformix bench-large2d bench-deformable3d bench-analysis bench-morph all install uninstall test-install test-tsan run bench bench-quick bench-check bench-baseline bench-setup bench-gzip bench-fft test-large test test-quick test-tools test-diff-scipy test-diff-nibabel test-diff-numpy test-diff-sitk test-diff-bart test-diff-elastix test-diff-dwi test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
+.PHONY: bench-register bench-transformix bench-h5 bench-large2d bench-deformable3d bench-analysis bench-morph all install uninstall test-install test-tsan run bench bench-quick bench-check bench-baseline bench-setup bench-gzip bench-fft test-large test test-quick test-tools test-diff-scipy test-diff-nibabel test-diff-numpy test-diff-sitk test-diff-bart test-diff-elastix test-diff-dwi test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
         test-all test-symbols test-fuzz-replay test-march fuzz clean cuda test-cuda test-cuda-symbols test-cuda-emu test-cuda-emu-order test-cuda-emu-pdd test-cuda-emu-race test-cuda-emu-san profile-cuda-emu
 all: $(EXAMPLES)
 
@@ -174,6 +174,11 @@ bench-deformable3d: $(BUILD)/mvtool
 # -def all and -in (orders 1, 3), outputs compared first (bench/transformix_bench.py; Debian's python3)
 bench-transformix: $(BUILD)/mvtool
 	/usr/bin/python3 bench/transformix_bench.py $(BUILD)/mvtool 256 $(or $(BENCH_ARGS),5)
+# an ANTs/fMRIPrep-sized compressed ITK .h5 composite (affine + MNI-grid field) read by medvol beside
+# SimpleITK and h5py, outputs checked first (bench/h5_field_bench.py; Debian's python3 with h5py, nibabel,
+# SimpleITK; ctypes on build/libmedvol_bench.so)
+bench-h5:
+	/usr/bin/python3 bench/h5_field_bench.py $(BENCH_ARGS)
 # the analysis kernels beside numpy and multipletau, outputs checked first (bench/analysis_bench.py;
 # Debian's python3 with numpy and multipletau; ctypes on build/libmedvol_bench.so)
 bench-analysis:

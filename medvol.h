@@ -33286,30 +33286,56 @@ typedef struct mv__h5_planar {
     size_t plane;
 } mv__h5_planar;
 
+/* Value i of a dataset's raw bytes (esz 4 or 8, big-endian or not). */
+static double mv__h5_value(const unsigned char *e, int esz, int big)
+{
+    unsigned char b[8];
+    int i;
+    for (i = 0; i < esz; i++) b[i] = big ? e[esz - 1 - i] : e[i];
+    if (esz == 4) {
+        uint32_t u = (uint32_t)mv__h5_le(b, 4);
+        float f;
+        memcpy(&f, &u, 4);
+        return f;
+    } else {
+        uint64_t u = mv__h5_le(b, 8);
+        double x;
+        memcpy(&x, &u, 8);
+        return x;
+    }
+}
+
 /* Values first .. first+count of a dataset's raw bytes (raw: value `first`)
-   decoded into v or pl's planes at their places. */
+   decoded into v or pl's planes at their places. A field's millions of
+   little-endian float64 values on a little-endian host take the fast path
+   (a copy per value, its component and voxel counted along), the rest
+   mv__h5_value's byte by byte reference. */
 static void mv__h5_values(const unsigned char *raw, int esz, int big, uint64_t first, uint64_t count, double *v,
                           const mv__h5_planar *pl)
 {
+    const uint16_t one = 1;
+    const int host_le = *(const unsigned char *)&one == 1;
     uint64_t k;
-    int i;
-    for (k = 0; k < count; k++) {
-        const unsigned char *e = raw + (size_t)k * (size_t)esz;
-        unsigned char b[8];
-        uint64_t at = first + k;
-        double x;
-        for (i = 0; i < esz; i++) b[i] = big ? e[esz - 1 - i] : e[i];
-        if (esz == 4) {
-            uint32_t u = (uint32_t)mv__h5_le(b, 4);
-            float f;
-            memcpy(&f, &u, 4);
-            x = f;
+    if (!pl) {
+        for (k = 0; k < count; k++) v[first + k] = mv__h5_value(raw + (size_t)k * (size_t)esz, esz, big);
+        return;
+    }
+    {
+        uint64_t comps = (uint64_t)pl->comps, c = first % comps, vox = first / comps;
+        float *f = pl->f;
+        if (esz == 8 && !big && host_le) {
+            for (k = 0; k < count; k++) {
+                double x;
+                memcpy(&x, raw + (size_t)k * 8, 8);
+                f[(size_t)c * pl->plane + (size_t)vox] = (float)x;
+                if (++c == comps) c = 0, vox++;
+            }
         } else {
-            uint64_t u = mv__h5_le(b, 8);
-            memcpy(&x, &u, 8);
+            for (k = 0; k < count; k++) {
+                f[(size_t)c * pl->plane + (size_t)vox] = (float)mv__h5_value(raw + (size_t)k * (size_t)esz, esz, big);
+                if (++c == comps) c = 0, vox++;
+            }
         }
-        if (pl) pl->f[(size_t)(at % (uint64_t)pl->comps) * pl->plane + (size_t)(at / (uint64_t)pl->comps)] = (float)x;
-        else v[at] = x;
     }
 }
 
@@ -33412,29 +33438,39 @@ static uint32_t mv__h5_fletcher32(const unsigned char *d, size_t n)
     return s2 << 16 | s1;
 }
 
-/* What a chunked dataset's walk fills: its shape, pipeline, buffers and
-   which chunks have come. */
+/* Where a chunk's stored bytes are (d NULL: not indexed) and which of the
+   filters were skipped on it. */
+typedef struct mv__h5chunk {
+    const unsigned char *d;
+    uint64_t size;
+    uint32_t mask;
+} mv__h5chunk;
+
+/* A chunked dataset: its shape and pipeline, the chunks its index gave
+   (first pass), the buffers each worker decodes them in (second pass). */
 typedef struct mv__h5chunks {
     const mv__h5r *r;
     const mv__h5pipe *pipe; /* NULL: stored as they are */
     uint64_t n, per, bytes; /* values; values and bytes of a chunk */
     uint64_t nchunks, got;
     int esz, big, raw_edge; /* raw_edge: the partial last chunk is stored unfiltered (layout 4's flag) */
-    unsigned char *seen, *buf[2];
-    uint64_t cap[2];
+    int inflate_threads;    /* 1 while the chunks decode on several threads */
+    mv__h5chunk *chunk;
+    unsigned char *buf[2 * MV__MAX_THREADS]; /* worker w's two: 2w, 2w + 1 */
+    uint64_t cap[2 * MV__MAX_THREADS];
     double *v;
     const mv__h5_planar *pl;
     const char *what;
 } mv__h5chunks;
 
-/* Buffer `which` of c made at least `need` bytes long. */
-static mv_status mv__h5_chunk_buf(mv__h5chunks *c, int which, uint64_t need)
+/* Buffer b (a worker's) of c made at least `need` bytes long. */
+static mv_status mv__h5_chunk_buf(mv__h5chunks *c, int b, uint64_t need)
 {
-    if (c->cap[which] >= need) return MV_OK;
-    if (c->buf[which]) mv__free(c->buf[which], c->r->ctx);
-    c->buf[which] = (unsigned char *)mv__alloc((size_t)need, c->r->ctx);
-    c->cap[which] = c->buf[which] ? need : 0;
-    MV__CHECK(c->buf[which] != NULL, MV_ERR_OUT_OF_MEMORY, "%s: a chunk buffer of %llu bytes", c->what,
+    if (c->cap[b] >= need) return MV_OK;
+    if (c->buf[b]) mv__free(c->buf[b], c->r->ctx);
+    c->buf[b] = (unsigned char *)mv__alloc((size_t)need, c->r->ctx);
+    c->cap[b] = c->buf[b] ? need : 0;
+    MV__CHECK(c->buf[b] != NULL, MV_ERR_OUT_OF_MEMORY, "%s: a chunk buffer of %llu bytes", c->what,
               (unsigned long long)need);
     return MV_OK;
 }
@@ -33443,12 +33479,13 @@ static mv_status mv__h5_chunk_buf(mv__h5chunks *c, int which, uint64_t need)
    undone last first, between two buffers: a Fletcher-32 checked and cut
    off, deflate inflated (to the size it was given: the chunk's and the
    checksums inside; one deflate per pipeline), shuffle undone (at any
-   size: it may follow deflate); *out the chunk's bytes. */
-static mv_status mv__h5_unfilter(mv__h5chunks *c, uint64_t k, const unsigned char *d, uint64_t len, uint32_t mask,
+   size: it may follow deflate), in worker w's buffers; *out the chunk's
+   bytes. */
+static mv_status mv__h5_unfilter(mv__h5chunks *c, int w, uint64_t k, const unsigned char *d, uint64_t len, uint32_t mask,
                                  const unsigned char **out)
 {
     const mv__h5pipe *p = c->pipe;
-    int i, j, which = 0;
+    int i, j, which = 2 * w;
     for (i = p->n - 1; i >= 0; i--) {
         if (mask >> i & 1) continue; /* the writer skipped it (an optional filter that failed) */
         if (p->id[i] == 3) {
@@ -33466,7 +33503,8 @@ static mv_status mv__h5_unfilter(mv__h5chunks *c, uint64_t k, const unsigned cha
             uint64_t size = c->bytes;
             for (j = 0; j < i; j++) size += p->id[j] == 3 && !(mask >> j & 1) ? 4 : 0; /* checksums inside */
             MV__TRY(mv__h5_chunk_buf(c, which, size));
-            MV__TRY(mv__zlib_inflate(d, (size_t)len, c->buf[which], (size_t)size, c->what, 0, c->r->ctx));
+            MV__TRY(mv__zlib_inflate(d, (size_t)len, c->buf[which], (size_t)size, c->what, c->inflate_threads,
+                                     c->r->ctx));
             d = c->buf[which], len = size, which ^= 1;
         } else {
             uint64_t s = p->cd0[i], e, m, b;
@@ -33486,26 +33524,38 @@ static mv_status mv__h5_unfilter(mv__h5chunks *c, uint64_t k, const unsigned cha
     return MV_OK;
 }
 
-/* One chunk: the values from `first` at the file's address with its stored
-   size and filter mask, decoded into their places (each chunk once). */
+/* The index's entry for the chunk of values from `first`: its address,
+   stored size and filter mask (each chunk once, in the file). */
 static mv_status mv__h5_take_chunk(mv__h5chunks *c, uint64_t first, uint64_t addr, uint64_t size, uint32_t mask)
 {
     const unsigned char *d;
-    uint64_t k, count;
+    uint64_t k;
     MV__CHECK(first % c->per == 0 && first < c->n, MV_ERR_BAD_DATA, "%s: a chunk at value %llu (chunks of %llu, %llu values)",
               c->what, (unsigned long long)first, (unsigned long long)c->per, (unsigned long long)c->n);
     k = first / c->per;
-    MV__CHECK(!c->seen[k], MV_ERR_BAD_DATA, "%s: chunk %llu indexed twice", c->what, (unsigned long long)k);
-    c->seen[k] = 1;
-    count = c->n - first < c->per ? c->n - first : c->per;
+    MV__CHECK(!c->chunk[k].d, MV_ERR_BAD_DATA, "%s: chunk %llu indexed twice", c->what, (unsigned long long)k);
     MV__CHECK(mv__h5_span(c->r, addr, size, &d), MV_ERR_BAD_DATA, "%s: chunk %llu outside the file", c->what,
               (unsigned long long)k);
-    if (c->pipe && !(c->raw_edge && count < c->per)) MV__TRY(mv__h5_unfilter(c, k, d, size, mask, &d));
-    else
-        MV__CHECK(size == c->bytes, MV_ERR_BAD_DATA, "%s: chunk %llu of %llu bytes (%llu expected)", c->what,
-                  (unsigned long long)k, (unsigned long long)size, (unsigned long long)c->bytes);
-    mv__h5_values(d, c->esz, c->big, first, count, c->v, c->pl);
+    c->chunk[k].d = d, c->chunk[k].size = size, c->chunk[k].mask = mask;
     c->got++;
+    return MV_OK;
+}
+
+/* Chunks [b, e) decoded into their values' places on worker w. */
+static mv_status mv__h5_decode_chunks(void *ctx, int64_t b, int64_t e, int w)
+{
+    mv__h5chunks *c = (mv__h5chunks *)ctx;
+    int64_t k;
+    for (k = b; k < e; k++) {
+        const mv__h5chunk *ch = &c->chunk[k];
+        const unsigned char *d = ch->d;
+        uint64_t first = (uint64_t)k * c->per, count = c->n - first < c->per ? c->n - first : c->per;
+        if (c->pipe && !(c->raw_edge && count < c->per)) MV__TRY(mv__h5_unfilter(c, w, (uint64_t)k, d, ch->size, ch->mask, &d));
+        else
+            MV__CHECK(ch->size == c->bytes, MV_ERR_BAD_DATA, "%s: chunk %lld of %llu bytes (%llu expected)", c->what,
+                      (long long)k, (unsigned long long)ch->size, (unsigned long long)c->bytes);
+        mv__h5_values(d, c->esz, c->big, first, count, c->v, c->pl);
+    }
     return MV_OK;
 }
 
@@ -33630,9 +33680,9 @@ static mv_status mv__h5_chunked(mv__h5chunks *c, const unsigned char *d, size_t 
     MV__CHECK(c->nchunks <= MV__H5_MAX_NCHUNKS, MV_ERR_UNSUPPORTED, "%s: %llu chunks", c->what,
               (unsigned long long)c->nchunks);
     if (!c->nchunks) return MV_OK;
-    c->seen = (unsigned char *)mv__alloc((size_t)c->nchunks, r->ctx);
-    MV__CHECK(c->seen != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %llu chunks", c->what, (unsigned long long)c->nchunks);
-    memset(c->seen, 0, (size_t)c->nchunks);
+    c->chunk = (mv__h5chunk *)mv__alloc((size_t)c->nchunks * sizeof(mv__h5chunk), r->ctx);
+    MV__CHECK(c->chunk != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %llu chunks", c->what, (unsigned long long)c->nchunks);
+    memset(c->chunk, 0, (size_t)c->nchunks * sizeof(mv__h5chunk));
     if (d[0] == 3) {
         st = mv__h5_btree_chunks(c, addr, -1, &visits);
     } else {
@@ -33665,13 +33715,21 @@ static mv_status mv__h5_chunked(mv__h5chunks *c, const unsigned char *d, size_t 
         }
     }
     if (st == MV_OK && c->got < c->nchunks) {
-        for (i = 0; c->seen[i]; i++) {}
+        for (i = 0; c->chunk[i].d; i++) {}
         st = mv__fail(MV_ERR_BAD_DATA, "%s: chunk %llu (values %llu..) never written", c->what, (unsigned long long)i,
                       (unsigned long long)(i * c->per));
     }
-    mv__free(c->seen, r->ctx);
-    if (c->buf[0]) mv__free(c->buf[0], r->ctx);
-    if (c->buf[1]) mv__free(c->buf[1], r->ctx);
+    /* every chunk indexed: decoded, several at once on the library's
+       threads (each into its own values: the same result for any count),
+       one alone with its inflate on them */
+    if (st == MV_OK) {
+        int threads = mv__threads_for_bytes(0, c->n * (uint64_t)c->esz);
+        c->inflate_threads = c->nchunks > 1 ? 1 : threads;
+        st = mv__parallel_try((int64_t)c->nchunks, 1, c->nchunks > 1 ? threads : 1, mv__h5_decode_chunks, c);
+    }
+    mv__free(c->chunk, r->ctx);
+    for (i = 0; i < 2 * MV__MAX_THREADS; i++)
+        if (c->buf[i]) mv__free(c->buf[i], r->ctx);
     return st;
 }
 
@@ -34513,9 +34571,9 @@ MVDEF mv_status mv_itk_h5_write_field(const char *path, const double m[4][4], co
     return MV_OK;
 }
 
-/* An HDF5 file read whole (an ITK .h5 holding a displacement field runs
-   to hundreds of megabytes) and parsed: the matrix (field NULL) or the
-   matrix and the field. */
+/* An HDF5 file mapped (an ITK .h5 holding a displacement field runs to
+   hundreds of megabytes: no copy) or, where it cannot be, read whole, and
+   parsed: the matrix (field NULL) or the matrix and the field. */
 static mv_status mv__itk_h5_read_file(const char *path, double m[4][4], mv_vol *field, void *ctx, const char *fn)
 {
     FILE *f;
@@ -34524,6 +34582,19 @@ static mv_status mv__itk_h5_read_file(const char *path, double m[4][4], mv_vol *
     size_t n;
     mv_status st;
     MV__CHECK(path && m, MV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+#if defined(MV__HAVE_FILES)
+    {
+        mv__src s;
+        if (mv__src_open(&s, path) == MV_OK) {
+            if (s.size > 0 && mv__src_map(&s, 0) == MV_OK) {
+                st = mv__itk_h5_read(s.mem, (size_t)s.size, m, field, ctx);
+                mv__src_close(&s);
+                return st == MV_OK ? st : mv__fail_prefix(st, "%s: %s", fn, path);
+            }
+            mv__src_close(&s); /* (empty, or not mappable: read below) */
+        }
+    }
+#endif
     f = fopen(path, "rb");
     MV__CHECK(f != NULL, errno == ENOENT ? MV_ERR_NOT_FOUND : MV_ERR_IO, "%s: %s: %s", fn, path, strerror(errno));
     if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
