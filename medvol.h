@@ -4448,9 +4448,10 @@ MVDEF mv_status mv_itk_mat_format(const double m[4][4], int ndim, void *buf, siz
    (tests/py/diff_sitk.py, which also has h5py write ITK's layout in both
    formats for the reader; fixed-length strings, which ITK cannot read,
    are read too). mv_itk_tfm_read reads a .h5 by its content,
-   mv_itk_h5_write writes the file whole. allocates: compressed data's
-   chunk buffers (with the default allocator; two of ITK's 8 MiB chunks at
-   most), freed before it returns. */
+   mv_itk_h5_write writes the file whole. allocates: for chunked data, its
+   chunk table and two chunk-sized buffers per decoding thread (16 MiB
+   each for ITK's chunks; the default allocator here, alloc_ctx's in
+   _parse_field), freed before it returns. */
 MVDEF mv_status mv_itk_h5_parse(const void *data, size_t size, double m[4][4]);
 /* mv_itk_h5_parse_field / mv_itk_h5_read_field: the same, and a
    DisplacementFieldTransform (ANTs' SyN warps in its composite .h5, what
@@ -32884,7 +32885,9 @@ MVDEF mv_status mv_itk_mat_format(const double m[4][4], int ndim, void *buf, siz
    filters deflate (medvol's own inflate), shuffle and Fletcher-32 (both
    byte orders of the checksum, as HDF5 accepts them), in reverse order of
    the pipeline, skipping what a chunk's filter mask says was skipped and,
-   under layout 4's flag, the partial edge chunk. A chunk never written is
+   under layout 4's flag, the partial edge chunk; once every chunk is
+   indexed they decode on the library's threads, each into its own values
+   (the same field for any thread count). A chunk never written is
    MV_ERR_BAD_DATA (HDF5 would give its fill value: for a transform, a
    parameter nobody wrote). Anything else (other filters, named in the
    message: szip, LZF, Blosc, Zstandard, ...; the indexes of a dataset that
@@ -33286,7 +33289,7 @@ typedef struct mv__h5_planar {
     size_t plane;
 } mv__h5_planar;
 
-/* Value i of a dataset's raw bytes (esz 4 or 8, big-endian or not). */
+/* The value at e (esz 4 or 8 bytes, big-endian or not). */
 static double mv__h5_value(const unsigned char *e, int esz, int big)
 {
     unsigned char b[8];
@@ -33550,10 +33553,12 @@ static mv_status mv__h5_decode_chunks(void *ctx, int64_t b, int64_t e, int w)
         const mv__h5chunk *ch = &c->chunk[k];
         const unsigned char *d = ch->d;
         uint64_t first = (uint64_t)k * c->per, count = c->n - first < c->per ? c->n - first : c->per;
-        if (c->pipe && !(c->raw_edge && count < c->per)) MV__TRY(mv__h5_unfilter(c, w, (uint64_t)k, d, ch->size, ch->mask, &d));
-        else
+        if (c->pipe && !(c->raw_edge && count < c->per)) {
+            MV__TRY(mv__h5_unfilter(c, w, (uint64_t)k, d, ch->size, ch->mask, &d));
+        } else {
             MV__CHECK(ch->size == c->bytes, MV_ERR_BAD_DATA, "%s: chunk %lld of %llu bytes (%llu expected)", c->what,
                       (long long)k, (unsigned long long)ch->size, (unsigned long long)c->bytes);
+        }
         mv__h5_values(d, c->esz, c->big, first, count, c->v, c->pl);
     }
     return MV_OK;
@@ -33616,7 +33621,8 @@ static mv_status mv__h5_farray_chunks(mv__h5chunks *c, uint64_t hdr, int filtere
     bits = (size_t)(npages + 7) / 8;
     bn = 6 + O + (npages ? bits : (size_t)max * es);
     at = mv__h5_addr(h + 8 + L, (int)O);
-    MV__CHECK(mv__h5_span(r, at, bn + 4, &b) && !memcmp(b, "FADB", 4) && b[4] == 0 && mv__h5_addr(b + 6, (int)O) == hdr,
+    MV__CHECK(mv__h5_span(r, at, bn + 4, &b) && !memcmp(b, "FADB", 4) && b[4] == 0 &&
+                  mv__h5_addr(b + 6, (int)O) == hdr,
               MV_ERR_BAD_DATA, "%s: no fixed array data block for its header", c->what);
     MV__CHECK(mv__h5_lookup3(b, bn) == (uint32_t)mv__h5_le(b + bn, 4), MV_ERR_BAD_DATA,
               "%s: fixed array data block checksum mismatch", c->what);
@@ -49839,7 +49845,12 @@ MVDEF mv_status mv_transport_dose_gy(const mv_transport *t, const double *dose_m
                        and morphology: see their sections.) elastix
                        TransformParameters files: read (linear kinds,
                        B-splines, chains) and written (affine, B-spline
-                       results), checked against transformix.
+                       results), checked against transformix. ITK transform
+                       files: .tfm, .mat and .h5 (medvol's own HDF5 reader:
+                       both file formats, chunked and compressed data as
+                       ANTs writes it, chunks decoded on threads;
+                       displacement fields read and written as composites),
+                       checked against SimpleITK and h5py.
    0.1.0  (2026-11-21) foundation: stb-style header, mv_vol model with every
                        NIfTI dtype plus f16/bf16, conversions with rounding,
                        saturation and NIfTI scaling, deterministic float64
