@@ -4488,10 +4488,16 @@ MVDEF mv_status mv_itk_h5_read_field(const char *path, double m[4][4], mv_vol *f
    count (a 2D field's grid and m must keep z apart; its z spacing, which
    ITK's 2D grid lacks, is not written: read back as 1). The grid becomes
    ITK's size, origin, spacing and direction (LPS), the vectors float64
-   (the float32 values exactly), uncompressed and contiguous after the
-   headers, in the latest format as ITK 5 writes it; the file is written
-   whole (a temporary renamed). allocates: no. */
-MVDEF mv_status mv_itk_h5_write_field(const char *path, const double m[4][4], const mv_vol *field);
+   (the float32 values exactly): level 0 uncompressed and contiguous after
+   the headers; level 1-9 deflated as ITK's UseCompression writes them
+   (ANTs': level 5), in chunks of 1 Mi values (more when a field has over
+   64 Mi, to keep the chunks in one B-tree leaf; up to 8 Mi) indexed by a
+   version 1 B-tree, the chunks deflated on the library's threads, the
+   last one padded whole as HDF5 keeps them; superblock 2 and version 2
+   object headers as ITK 5 writes them. The file is written whole (a
+   temporary renamed; the headers last). allocates: level 0 no; else two
+   chunk buffers and the deflate scratch per thread. */
+MVDEF mv_status mv_itk_h5_write_field(const char *path, const double m[4][4], const mv_vol *field, int level);
 #endif
 
 /* elastix TransformParameters files: what elastix writes as
@@ -14094,6 +14100,22 @@ static void mv__put_be(unsigned char *p, uint64_t v, int bytes)
     for (i = 0; i < bytes; i++) p[i] = (unsigned char)(v >> (8 * (bytes - 1 - i)));
 }
 
+/* in[0..n) as one zlib stream (RFC 1950: header, raw deflate at level,
+   Adler-32) into out (cap >= mv__deflate_bound(n) + 6 always suffices);
+   its length, 0 when it did not fit. scratch: mv__deflate_scratch_size. */
+static size_t mv__zlib_deflate(const unsigned char *in, size_t n, unsigned char *out, size_t cap, int level,
+                               void *scratch)
+{
+    size_t got;
+    if (cap < 6) return 0;
+    out[0] = 0x78; /* deflate, 32 KiB window; FLEVEL as zlib sets it, check bits to a multiple of 31 */
+    out[1] = (unsigned char)(level <= 1 ? 0x01 : level < 6 ? 0x5e : level == 6 ? 0x9c : 0xda);
+    got = mv__deflate_raw(in, n, out + 2, cap - 6, level, scratch);
+    if (!got) return 0;
+    mv__put_be(out + 2 + got, mv__adler32(1, in, n), 4);
+    return got + 6;
+}
+
 /* A member header; with an index: FEXTRA with the 'MV' subfield. */
 static size_t mv__gz_write_header(unsigned char *h, int level, int indexed, uint64_t csize, uint64_t usize)
 {
@@ -17877,26 +17899,21 @@ static mv_status mv__mha_payload(const mv_vol *v, const mv__mha_w *w, const mv_s
         size_t cap = mv__deflate_bound(bytes), got;
         unsigned char *z = cap < SIZE_MAX - 6 ? (unsigned char *)mv__alloc(cap + 6, ctx) : NULL;
         void *scratch = mv__alloc(mv__deflate_scratch_size(level), ctx);
-        uint32_t a;
         if (!z || !scratch) {
             mv__free(z, ctx);
             mv__free(scratch, ctx);
             mv__free(inter, ctx);
             return mv__fail(MV_ERR_OUT_OF_MEMORY, "zlib compression buffers (%zu bytes)", cap);
         }
-        z[0] = 0x78; /* deflate, 32 KiB window; FLEVEL as zlib sets it, check bits to a multiple of 31 */
-        z[1] = (unsigned char)(level <= 1 ? 0x01 : level < 6 ? 0x5e : level == 6 ? 0x9c : 0xda);
-        got = mv__deflate_raw(*p, bytes, z + 2, cap, level, scratch);
+        got = mv__zlib_deflate(*p, bytes, z, cap + 6, level, scratch);
         mv__free(scratch, ctx);
-        a = mv__adler32(1, *p, bytes);
         mv__free(inter, ctx);
         if (got == 0) {
             mv__free(z, ctx);
             return mv__fail(MV_ERR_OUT_OF_MEMORY, "zlib compression: output bound exceeded");
         }
-        mv__put_be(z + 2 + got, a, 4);
         *p = *tmp = z;
-        *n = got + 6;
+        *n = got;
         return MV_OK;
     }
     *tmp = inter;
@@ -32873,7 +32890,8 @@ MVDEF mv_status mv_itk_mat_format(const double m[4][4], int ndim, void *buf, siz
    What is read of the HDF5 format (the HDF Group's "HDF5 File Format
    Specification" 3.0) is what ITK's writers have made through the library:
    superblocks 0 to 3 (version 0 from ITK 4's default file format, 2 from
-   ITK 5, which asks for the latest), object headers of version 1 and 2
+   ITK 5, which asks for HDF5 1.8's format: its compressed chunks still in
+   a version 1 B-tree), object headers of version 1 and 2
    (continuation chunks followed; version 2's lookup3 checksums checked),
    groups as link messages or as a symbol table (B-tree, symbol nodes,
    local heap), datasets of one dimension laid out compact, contiguous or
@@ -34165,14 +34183,15 @@ static size_t mv__h5w_group(unsigned char *b, size_t *at, const char *const *nam
 #define MV__H5_HEAP_SIZE 4096 /* a global heap collection's least size */
 
 /* What a dataset holds: n float64 values v (compact, in its header), n
-   float64 values at addr (contiguous: v NULL), or (n 0) one
+   float64 values at addr (contiguous: v NULL, per 0) or in chunks of per
+   values deflated at level (v NULL: addr their B-tree), or (n 0) one
    variable-length string, object `index` of the global heap at `heap`,
    len bytes long. */
 typedef struct mv__h5w_data {
     const double *v;
-    uint64_t n, addr;
+    uint64_t n, addr, per;
     size_t heap, len;
-    int index;
+    int index, level;
 } mv__h5w_data;
 
 /* A one-dimensional dataset's header. */
@@ -34202,9 +34221,25 @@ static size_t mv__h5w_dataset(unsigned char *b, size_t *at, const mv__h5w_data *
     b[(*at)++] = 3;
     b[(*at)++] = 0x0a;
     mv__h5w_end_msg(b, s, *at);
-    s = mv__h5w_msg(b, at, 0x08, 0); /* layout: version 3, compact (the data here) or contiguous */
+    if (x->n && !x->v && x->per) {
+        s = mv__h5w_msg(b, at, 0x0B, 1); /* filter pipeline: version 2, deflate (optional, as H5Pset_deflate) */
+        b[(*at)++] = 2;
+        b[(*at)++] = 1;
+        mv__h5w_put(b, at, 1, 2);
+        mv__h5w_put(b, at, 1, 2);
+        mv__h5w_put(b, at, 1, 2);
+        mv__h5w_put(b, at, (uint64_t)x->level, 4);
+        mv__h5w_end_msg(b, s, *at);
+    }
+    s = mv__h5w_msg(b, at, 0x08, 0); /* layout: version 3, compact (the data here), contiguous or chunked */
     b[(*at)++] = 3;
-    if (x->n && !x->v) {
+    if (x->n && !x->v && x->per) { /* dimensionality 2 (the values, the element), the B-tree, the chunk's sizes */
+        b[(*at)++] = 2;
+        b[(*at)++] = 2;
+        mv__h5w_put(b, at, x->addr, 8);
+        mv__h5w_put(b, at, x->per, 4);
+        mv__h5w_put(b, at, 8, 4);
+    } else if (x->n && !x->v) {
         b[(*at)++] = 1;
         mv__h5w_put(b, at, x->addr, 8);
         mv__h5w_put(b, at, x->n * 8, 8);
@@ -34230,9 +34265,10 @@ static size_t mv__h5w_dataset(unsigned char *b, size_t *at, const mv__h5w_data *
 
 /* A transform's group: its TransformType (heap object `index`, len bytes)
    and, unless a composite (fix NULL), its fixed parameters (compact) and
-   parameters (compact, or with par NULL npar of them at addr). */
+   parameters (compact, or with par NULL npar of them at addr: contiguous,
+   or per > 0 the B-tree of their chunks deflated at level). */
 static size_t mv__h5w_transform(unsigned char *b, size_t *at, size_t heap, int index, size_t len, const double *fix,
-                                int nfix, const double *par, uint64_t npar, uint64_t addr)
+                                int nfix, const double *par, uint64_t npar, uint64_t addr, uint64_t per, int level)
 {
     static const char *const names[3] = {"TransformType", "TransformFixedParameters", "TransformParameters"};
     size_t addrs[3];
@@ -34244,7 +34280,7 @@ static size_t mv__h5w_transform(unsigned char *b, size_t *at, size_t heap, int i
         memset(&x, 0, sizeof(x));
         x.v = fix, x.n = (uint64_t)nfix;
         addrs[1] = mv__h5w_dataset(b, at, &x);
-        x.v = par, x.n = npar, x.addr = addr;
+        x.v = par, x.n = npar, x.addr = addr, x.per = per, x.level = level;
         addrs[2] = mv__h5w_dataset(b, at, &x);
     }
     return mv__h5w_group(b, at, names, addrs, fix ? 3 : 1);
@@ -34306,7 +34342,7 @@ MVDEF mv_status mv_itk_h5_format(const double m[4][4], int ndim, void *buf, size
        transform's group, /TransformGroup, the root group */
     mv__h5w_heap(tmp, heap, &kind, 1);
     at = heap + MV__H5_HEAP_SIZE;
-    names[0] = "0", addrs[0] = mv__h5w_transform(tmp, &at, heap, 1, strlen(kind), fix, ndim, par, (uint64_t)n, 0);
+    names[0] = "0", addrs[0] = mv__h5w_transform(tmp, &at, heap, 1, strlen(kind), fix, ndim, par, (uint64_t)n, 0, 0, 0);
     tg = mv__h5w_group(tmp, &at, names, addrs, 1);
     names[0] = "TransformGroup", addrs[0] = tg;
     root = mv__h5w_group(tmp, &at, names, addrs, 1);
@@ -34485,18 +34521,53 @@ static mv_status mv__itk_field_fixed(const mv_vol *f, int D, double fix[18], con
     return MV_OK;
 }
 
-/* The file of mv_itk_h5_write_field laid out in b (cap bytes, from 0): the
+/* Where a field's parameters go: contiguous at data_at (per 0), or in
+   nchunks chunks of per values deflated at level, chunk i at caddr[i]
+   with csize[i] bytes (zeros in the layout's first pass), eof the end. */
+#define MV__H5_BTREE_2K 64 /* entries of a chunk B-tree node: 2K, HDF5's K of 32 */
+typedef struct mv__h5w_store {
+    uint64_t data_at, per, eof;
+    int level, nchunks;
+    uint64_t caddr[MV__H5_BTREE_2K], csize[MV__H5_BTREE_2K];
+} mv__h5w_store;
+
+/* A version 1 B-tree leaf of the store's chunks, as large as HDF5 reads a
+   node (2K children, 2K + 1 keys: stored size, filter mask, the offsets of
+   the values and of the element, the last key the end of the last chunk). */
+static size_t mv__h5w_chunk_btree(unsigned char *b, size_t *at, const mv__h5w_store *st)
+{
+    size_t start = *at;
+    int i;
+    memcpy(b + *at, "TREE", 4);
+    *at += 4;
+    b[(*at)++] = 1; /* raw data chunks */
+    b[(*at)++] = 0; /* a leaf */
+    mv__h5w_put(b, at, (uint64_t)st->nchunks, 2);
+    mv__h5w_put(b, at, MV__H5_UNDEF, 8); /* no siblings */
+    mv__h5w_put(b, at, MV__H5_UNDEF, 8);
+    for (i = 0; i <= st->nchunks; i++) {
+        mv__h5w_put(b, at, i < st->nchunks ? st->csize[i] : 0, 4);
+        mv__h5w_put(b, at, 0, 4);
+        mv__h5w_put(b, at, (uint64_t)i * st->per, 8);
+        mv__h5w_put(b, at, 0, 8);
+        if (i < st->nchunks) mv__h5w_put(b, at, st->caddr[i], 8);
+    }
+    *at = start + 24 + MV__H5_BTREE_2K * 8 + (MV__H5_BTREE_2K + 1) * 24;
+    return start;
+}
+
+/* The file of mv_itk_h5_write_field laid out in b (from 0, zeroed): the
    heap, the transforms' groups, /TransformGroup and the root; the field's
-   parameters (npar float64) at data_at, after the rest. *end: where the
-   objects end. */
+   parameters as st says, after the rest. *end: where the objects end. */
 static void mv__h5w_field_file(unsigned char *b, size_t *end, const double *par, int n, const double *fix, int D,
-                               uint64_t npar, uint64_t data_at)
+                               uint64_t npar, const mv__h5w_store *st)
 {
     static const char *const groups[3] = {"0", "1", "2"}, *root_name = "TransformGroup";
     char kinds[3][48];
     const char *k[3];
     const double zero[3] = {0, 0, 0};
     size_t addrs[3], at, heap = 48, tg;
+    uint64_t where = st->data_at;
     int i, nk = 0;
     if (par) {
         snprintf(kinds[nk++], 48, "CompositeTransform_double_%d_%d", D, D);
@@ -34508,73 +34579,181 @@ static void mv__h5w_field_file(unsigned char *b, size_t *end, const double *par,
     at = heap + MV__H5_HEAP_SIZE;
     i = 0;
     if (par) {
-        addrs[0] = mv__h5w_transform(b, &at, heap, 1, strlen(k[0]), NULL, 0, NULL, 0, 0);
-        addrs[1] = mv__h5w_transform(b, &at, heap, 2, strlen(k[1]), zero, D, par, (uint64_t)n, 0);
+        addrs[0] = mv__h5w_transform(b, &at, heap, 1, strlen(k[0]), NULL, 0, NULL, 0, 0, 0, 0);
+        addrs[1] = mv__h5w_transform(b, &at, heap, 2, strlen(k[1]), zero, D, par, (uint64_t)n, 0, 0, 0);
         i = 2;
     }
-    addrs[i] = mv__h5w_transform(b, &at, heap, i + 1, strlen(k[i]), fix, 3 * D + D * D, NULL, npar, data_at);
+    if (st->per) where = mv__h5w_chunk_btree(b, &at, st);
+    addrs[i] = mv__h5w_transform(b, &at, heap, i + 1, strlen(k[i]), fix, 3 * D + D * D, NULL, npar, where, st->per,
+                                 st->level);
     tg = mv__h5w_group(b, &at, groups, addrs, nk);
     addrs[0] = mv__h5w_group(b, &at, &root_name, &tg, 1);
-    mv__h5w_superblock(b, data_at + 8 * npar, addrs[0]);
+    mv__h5w_superblock(b, st->eof, addrs[0]);
     *end = at;
 }
 
-MVDEF mv_status mv_itk_h5_write_field(const char *path, const double m[4][4], const mv_vol *field)
+/* Values first .. first+count of the field (planes of float32) as ITK's
+   parameters: voxel by voxel, components interleaved, float64
+   little-endian, into out. */
+static void mv__h5w_field_values(const mv_vol *field, int D, uint64_t first, uint64_t count, unsigned char *out)
+{
+    const float *d = (const float *)field->data;
+    uint64_t nvox = (uint64_t)field->dim[0] * (uint64_t)field->dim[1] * (uint64_t)field->dim[2], c = first % (uint64_t)D,
+             vox = first / (uint64_t)D, k;
+    size_t at = 0;
+    for (k = 0; k < count; k++) {
+        double x = (double)d[c * nvox + vox];
+        uint64_t u;
+        memcpy(&u, &x, 8);
+        mv__h5w_put(out, &at, u, 8);
+        if (++c == (uint64_t)D) c = 0, vox++;
+    }
+}
+
+/* The chunks of a compressed write, a batch at a time: slot s (chunk
+   first + s, all per values of it) deflated into out[s] (len[s] bytes) on
+   worker w's buffers. */
+typedef struct mv__h5w_deflate_job {
+    const mv_vol *field;
+    int D, level;
+    uint64_t npar, per, first;
+    unsigned char *vals[MV__MAX_THREADS], *out[MV__MAX_THREADS];
+    void *scratch[MV__MAX_THREADS];
+    size_t cap, len[MV__MAX_THREADS];
+} mv__h5w_deflate_job;
+
+static mv_status mv__h5w_deflate_range(void *ctx, int64_t b, int64_t e, int w)
+{
+    mv__h5w_deflate_job *j = (mv__h5w_deflate_job *)ctx;
+    int64_t s;
+    for (s = b; s < e; s++) {
+        uint64_t at = (j->first + (uint64_t)s) * j->per, count = j->npar - at < j->per ? j->npar - at : j->per;
+        mv__h5w_field_values(j->field, j->D, at, count, j->vals[w]);
+        /* HDF5 keeps every chunk whole: the last one's tail is zeros */
+        memset(j->vals[w] + count * 8, 0, (size_t)(j->per - count) * 8);
+        j->len[s] = mv__zlib_deflate(j->vals[w], (size_t)j->per * 8, j->out[s], j->cap, j->level, j->scratch[w]);
+        MV__CHECK(j->len[s] > 0, MV_ERR_OUT_OF_MEMORY, "mv_itk_h5_write_field: chunk %llu past its bound",
+                  (unsigned long long)(j->first + (uint64_t)s));
+    }
+    return MV_OK;
+}
+
+/* The compressed parameters written to f from st->data_at, chunk by
+   chunk, a batch of `threads` chunks deflated at once; st's chunk
+   addresses, sizes and eof filled. */
+static mv_status mv__h5w_write_chunks(FILE *f, const mv_vol *field, int D, uint64_t npar, mv__h5w_store *st,
+                                      const char *path)
 {
     static const char *fn = "mv_itk_h5_write_field";
-    unsigned char head[MV__H5_HEAP_SIZE + 4096], block[8192 * 8];
+    mv__h5w_deflate_job *j = (mv__h5w_deflate_job *)mv__alloc(sizeof(mv__h5w_deflate_job), NULL);
+    int threads = mv__threads_for_bytes(0, npar * 8), t, k;
+    uint64_t pos = st->data_at;
+    mv_status stt = MV_OK;
+    MV__CHECK(j != NULL, MV_ERR_OUT_OF_MEMORY, "%s: the deflate job", fn);
+    memset(j, 0, sizeof(*j));
+    if (threads > st->nchunks) threads = st->nchunks;
+    j->field = field, j->D = D, j->level = st->level, j->npar = npar, j->per = st->per;
+    j->cap = mv__deflate_bound((size_t)st->per * 8) + 6;
+    for (t = 0; t < threads && stt == MV_OK; t++) {
+        j->vals[t] = (unsigned char *)mv__alloc((size_t)st->per * 8, NULL);
+        j->out[t] = (unsigned char *)mv__alloc(j->cap, NULL);
+        j->scratch[t] = mv__alloc(mv__deflate_scratch_size(st->level), NULL);
+        if (!j->vals[t] || !j->out[t] || !j->scratch[t])
+            stt = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: deflate buffers of %zu bytes", fn, j->cap);
+    }
+    if (stt == MV_OK && fseek(f, (long)st->data_at, SEEK_SET) != 0)
+        stt = mv__fail(MV_ERR_IO, "%s: %s: seek failed", fn, path);
+    for (j->first = 0; stt == MV_OK && j->first < (uint64_t)st->nchunks; j->first += (uint64_t)threads) {
+        int batch = st->nchunks - (int)j->first < threads ? st->nchunks - (int)j->first : threads;
+        stt = mv__parallel_try(batch, 1, threads, mv__h5w_deflate_range, j);
+        for (k = 0; stt == MV_OK && k < batch; k++) {
+            st->caddr[j->first + (uint64_t)k] = pos, st->csize[j->first + (uint64_t)k] = j->len[k];
+            pos += j->len[k];
+            if (fwrite(j->out[k], 1, j->len[k], f) != j->len[k]) stt = mv__fail(MV_ERR_IO, "%s: %s: write failed", fn, path);
+        }
+    }
+    st->eof = pos;
+    for (t = 0; t < threads; t++) {
+        if (j->vals[t]) mv__free(j->vals[t], NULL);
+        if (j->out[t]) mv__free(j->out[t], NULL);
+        if (j->scratch[t]) mv__free(j->scratch[t], NULL);
+    }
+    mv__free(j, NULL);
+    return stt;
+}
+
+/* The uncompressed parameters written to f after the headers. */
+static int mv__h5w_write_contiguous(FILE *f, const mv_vol *field, int D, uint64_t npar)
+{
+    unsigned char block[8192 * 8];
+    uint64_t done, v;
+    int ok = 1;
+    for (done = 0; ok && done < npar; done += v) {
+        v = npar - done < sizeof(block) / 8 ? npar - done : sizeof(block) / 8;
+        mv__h5w_field_values(field, D, done, v, block);
+        ok = fwrite(block, 1, (size_t)v * 8, f) == (size_t)v * 8;
+    }
+    return ok;
+}
+
+MVDEF mv_status mv_itk_h5_write_field(const char *path, const double m[4][4], const mv_vol *field, int level)
+{
+    static const char *fn = "mv_itk_h5_write_field";
+    unsigned char head[MV__H5_HEAP_SIZE + 8192];
     double par[12], fix[18];
     char tmp[4096];
-    const float *d;
-    uint64_t npar, data_at, v, j, nvox, done;
-    size_t end = 0, k;
-    int n = 0, D, c, ok;
+    mv__h5w_store st;
+    uint64_t npar;
+    size_t end = 0;
+    int n = 0, D;
+    mv_status s = MV_OK;
     FILE *f;
     MV__CHECK(path && field, MV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    MV__CHECK(level >= 0 && level <= 9, MV_ERR_INVALID_ARG, "%s: deflate level %d (0: none, 1-9)", fn, level);
     MV__TRY(mv_field_check(field, NULL));
     D = (int)field->dim[4];
     if (m) MV__TRY(mv__itk_affine_params(m, D, par, &n, fn));
     MV__TRY(mv__itk_field_fixed(field, D, fix, fn));
-    nvox = (uint64_t)field->dim[0] * (uint64_t)field->dim[1] * (uint64_t)field->dim[2];
-    npar = nvox * (uint64_t)D;
-    /* laid out twice: first to learn where the objects end, then with the
-       parameters' address after them (every address is 8 bytes either way) */
+    npar = (uint64_t)field->dim[0] * (uint64_t)field->dim[1] * (uint64_t)field->dim[2] * (uint64_t)D;
+    memset(&st, 0, sizeof(st));
+    if (level) { /* ITK's chunks of 1 Mi values, larger to keep them in one B-tree leaf */
+        st.level = level;
+        st.per = (uint64_t)1 << 20;
+        if (npar > MV__H5_BTREE_2K * st.per) st.per = npar / MV__H5_BTREE_2K + (npar % MV__H5_BTREE_2K != 0);
+        MV__CHECK(st.per * 8 <= MV__H5_MAX_CHUNK_BYTES, MV_ERR_UNSUPPORTED,
+                  "%s: %llu values compressed in %d chunks of %llu MiB at most (write it with level 0)", fn,
+                  (unsigned long long)npar, MV__H5_BTREE_2K, (unsigned long long)(MV__H5_MAX_CHUNK_BYTES >> 20));
+        if (st.per > npar) st.per = npar;
+        st.nchunks = (int)(npar / st.per + (npar % st.per != 0));
+    }
+    /* laid out first to learn where the objects end (every address is 8
+       bytes either way), then again with the data's places */
     memset(head, 0, sizeof(head));
-    mv__h5w_field_file(head, &end, m ? par : NULL, n, fix, D, npar, 0);
-    data_at = (end + 7) & ~(uint64_t)7;
-    memset(head, 0, sizeof(head));
-    mv__h5w_field_file(head, &end, m ? par : NULL, n, fix, D, npar, data_at);
-    MEDVOL_ASSERT(data_at <= sizeof(head));
+    mv__h5w_field_file(head, &end, m ? par : NULL, n, fix, D, npar, &st);
+    st.data_at = (end + 7) & ~(uint64_t)7;
+    MEDVOL_ASSERT(st.data_at <= sizeof(head));
     MV__CHECK(strlen(path) + 32 < sizeof(tmp), MV_ERR_INVALID_ARG, "%s: path too long", fn);
     snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
     f = fopen(tmp, "wb");
     MV__CHECK(f != NULL, MV_ERR_IO, "%s: %s: cannot create (%s)", fn, tmp, strerror(errno));
-    /* the header, then the vectors voxel by voxel (x fastest), components
-       interleaved, float64 little-endian */
-    ok = fwrite(head, 1, (size_t)data_at, f) == (size_t)data_at;
-    d = (const float *)field->data;
-    for (done = 0; ok && done < nvox; done += v) {
-        v = nvox - done < sizeof(block) / 8 / (uint64_t)D ? nvox - done : sizeof(block) / 8 / (uint64_t)D;
-        k = 0;
-        for (j = 0; j < v; j++)
-            for (c = 0; c < D; c++) {
-                double x = (double)d[(uint64_t)c * nvox + done + j];
-                uint64_t u;
-                memcpy(&u, &x, 8);
-                mv__h5w_put(block, &k, u, 8);
-            }
-        ok = fwrite(block, 1, k, f) == k;
+    if (level) {
+        s = mv__h5w_write_chunks(f, field, D, npar, &st, path);
+    } else {
+        st.eof = st.data_at + 8 * npar;
+        if (fseek(f, (long)st.data_at, SEEK_SET) != 0 || !mv__h5w_write_contiguous(f, field, D, npar))
+            s = mv__fail(MV_ERR_IO, "%s: %s: write failed", fn, path);
     }
-    if (fclose(f) != 0) ok = 0;
-    if (!ok) {
-        remove(tmp);
-        return mv__fail(MV_ERR_IO, "%s: %s: write failed", fn, path);
+    /* the headers last, with the chunks' places */
+    if (s == MV_OK) {
+        memset(head, 0, sizeof(head));
+        mv__h5w_field_file(head, &end, m ? par : NULL, n, fix, D, npar, &st);
+        if (fseek(f, 0, SEEK_SET) != 0 || fwrite(head, 1, (size_t)st.data_at, f) != (size_t)st.data_at)
+            s = mv__fail(MV_ERR_IO, "%s: %s: write failed", fn, path);
     }
-    if (rename(tmp, path) != 0) {
-        remove(tmp);
-        return mv__fail(MV_ERR_IO, "%s: %s: rename failed (%s)", fn, path, strerror(errno));
-    }
-    return MV_OK;
+    if (fclose(f) != 0 && s == MV_OK) s = mv__fail(MV_ERR_IO, "%s: %s: write failed", fn, path);
+    if (s == MV_OK && rename(tmp, path) != 0) s = mv__fail(MV_ERR_IO, "%s: %s: rename failed (%s)", fn, path, strerror(errno));
+    if (s != MV_OK) remove(tmp);
+    return s;
 }
 
 /* An HDF5 file mapped (an ITK .h5 holding a displacement field runs to

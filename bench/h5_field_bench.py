@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Reading an ANTs/fMRIPrep-sized ITK .h5 composite (an affine and a
 displacement field on the 193 x 229 x 193 MNI 1 mm grid, ITK's compressed
-layout: deflate level 5 in chunks of 1 Mi float64 values, HDF5's latest
-format, as ITK's TransformFileWriter with UseCompression writes it) with
+layout: deflate level 5 in chunks of 1 Mi float64 values, superblock 2 and
+a version 1 B-tree of chunks (HDF5 1.8's format bounds, h5py's libver
+'v108'), as ITK 5.4's TransformFileWriter with UseCompression writes it) with
 medvol beside SimpleITK and h5py: make bench-h5.
 
   /usr/bin/python3 bench/h5_field_bench.py [ROUNDS]
@@ -45,7 +46,7 @@ def write_itk_h5(path):
     d = d.astype(np.float32).astype(np.float64)  # float values stored as double, as ANTs writes them
     fix = [X, Y, Z, -96.0, -132.0, -78.0, 1.0, 1.0, 1.0, 1, 0, 0, 0, 1, 0, 0, 0, 1]
     vlen = h5py.string_dtype('ascii')
-    with h5py.File(path, 'w', libver='latest') as f:
+    with h5py.File(path, 'w', libver='v108') as f:
         g = f.create_group('TransformGroup')
         for n, kind in enumerate(['CompositeTransform_double_3_3', 'AffineTransform_double_3_3',
                                   'DisplacementFieldTransform_double_3_3']):

@@ -888,10 +888,10 @@ const command mvtool_register_commands[] = {
      "  half-way fields, default step 0.25 voxel per half, smoothing sqrt(3),sqrt(0.5)\n"
      "  voxels). --smooth: sigmas of the update and of the field (voxels; 0 = none).\n"
      "  One line per level on stderr. --out: moving warped (linear, 0 outside).\n"
-     "  FIELD named *.h5 (all three transforms): ITK's HDF5 transform, the field after\n"
-     "  the --init-matrix as one CompositeTransform (ANTs' --write-composite-transform;\n"
-     "  the B-spline's field has it folded in): what antsApplyTransforms, SimpleITK and\n"
-     "  `mvtool warp-field --field` apply whole.\n",
+     "  FIELD named *.h5 (all three transforms): ITK's HDF5 transform (deflated as ANTs\n"
+     "  writes it), the field after the --init-matrix as one CompositeTransform (ANTs'\n"
+     "  --write-composite-transform; the B-spline's field has it folded in): what\n"
+     "  antsApplyTransforms, SimpleITK and `mvtool warp-field --field` apply whole.\n",
      "--transform= --metric= --levels= --smooth= --iterations= --fixed-mask= --init-matrix= --out= --out-matrix= "
      "--out-tfm= --out-elastix= --threads= --seed= --jitter --quiet --grid-spacing= --regularization= --out-field= --radius= --step= --dtype=",
      2, 2, cmd_register},

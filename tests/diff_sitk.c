@@ -18,7 +18,8 @@
                                              (NC x X*Y*Z float32), mv_field_save
    diff_sitk fsave GX GY GZ GAFF NC IN.raw OUT.h5 [MAT]
                                              the same field by mv_itk_h5_write_field (after
-                                             the matrix MAT: a composite)
+                                             the matrix MAT: a composite), deflate level
+                                             $DIFF_H5_LEVEL (default 0)
    diff_sitk fload IN.nii OUT.raw OUT.mat    mv_field_load; prints X Y Z NC; writes the
                                              components and the affine
    diff_sitk h5-field IN.h5 OUT.raw OUT.aff OUT.mat
@@ -201,7 +202,9 @@ static int cmd_fsave(int argc, char **argv)
     n = strlen(argv[8]);
     if (n > 3 && !strcmp(argv[8] + n - 3, ".h5")) { /* ITK's .h5: the field alone, or after MAT */
         st = argc == 10 ? mv_matrix_read(argv[9], m) : MV_OK;
-        if (st == MV_OK) st = mv_itk_h5_write_field(argv[8], argc == 10 ? (const double(*)[4])m : NULL, &f);
+        if (st == MV_OK)
+            st = mv_itk_h5_write_field(argv[8], argc == 10 ? (const double(*)[4])m : NULL, &f,
+                                       getenv("DIFF_H5_LEVEL") ? atoi(getenv("DIFF_H5_LEVEL")) : 0);
         rc = st == MV_OK ? 0 : status_fail("mv_itk_h5_write_field", st);
     } else {
         rc = save_field(argv[8], &f, "mv_field_save");

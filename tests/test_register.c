@@ -1051,7 +1051,8 @@ MV_TEST(register, itk_h5_files)
    one chunk, and a composite of that affine (centre 0) and a field of
    80 x 72 x 64 vectors (0.5 + 0.125 i [i == j == k], -0.25,
    1 - 0.0625 (k mod 2)) on spacing 1.5 2 2.5, origin (-10, 20, 5) LPS:
-   1,105,920 values in two chunks of a fixed array. Every cut of the files
+   1,105,920 values in two chunks (superblock 2, the chunks in a version 1
+   B-tree: HDF5 1.8's format bounds). Every cut of the files
    is refused (the superblock's end-of-file address), and every changed
    byte of the affine's refused or read the same, but for the 24 bytes of
    its FixedParameters, which ITK stores uncompressed (h5dump -p: OFFSET
@@ -1126,8 +1127,8 @@ MV_TEST(register, itk_h5_compressed)
     free(file);
 }
 
-/* mv_itk_h5_write_field read back by mv_itk_h5_read_field: the field bit
-   for bit, its grid (1e-12; a 2D grid's z spacing, which ITK's 2D grid
+/* mv_itk_h5_write_field read back by mv_itk_h5_read_field, uncompressed
+   and deflated in chunks (level 5, as ITK): the field bit for bit, its grid (1e-12; a 2D grid's z spacing, which ITK's 2D grid
    lacks, read back as 1), the matrix exactly, alone and after a matrix,
    3D and 2D; the refusals. SimpleITK reads these files in diff_sitk's
    h5_field_mv. */
@@ -1150,7 +1151,7 @@ MV_TEST(register, itk_h5_write_field)
         REQUIRE_OK(mv_field_alloc(&f, &g, two ? 2 : 3, NULL));
         n = f.dim[0] * f.dim[1] * f.dim[2] * f.dim[4];
         for (i = 0; i < n; i++) ((float *)f.data)[i] = (float)(0.37 * (double)i - 11.1);
-        REQUIRE_OK(mv_itk_h5_write_field(tu_path("wf.h5"), mm, &f));
+        REQUIRE_OK(mv_itk_h5_write_field(tu_path("wf.h5"), mm, &f, pass % 2 ? 0 : 5));
         REQUIRE_OK(mv_itk_h5_read_field(tu_path("wf.h5"), mb, &back, NULL));
         REQUIRE(back.data != NULL && back.dim[4] == f.dim[4] && back.dim[0] == 7 && back.dim[1] == 5 &&
                 back.dim[2] == f.dim[2]);
@@ -1166,22 +1167,39 @@ MV_TEST(register, itk_h5_write_field)
         mv_free(&back);
         mv_free(&f);
     }
+    /* three chunks of ITK's 1 Mi values, the last padded (as HDF5 keeps chunks whole) */
+    mv_vol_init(&g);
+    g.ndim = 3, g.dim[0] = 128, g.dim[1] = 100, g.dim[2] = 90;
+    memset(g.affine, 0, sizeof(g.affine));
+    g.affine[0][0] = g.affine[1][1] = g.affine[2][2] = g.affine[3][3] = 1;
+    REQUIRE_OK(mv_field_alloc(&f, &g, 3, NULL));
+    n = f.dim[0] * f.dim[1] * f.dim[2] * 3;
+    for (i = 0; i < n; i++) ((float *)f.data)[i] = (float)((i * 7919) % 1000) * 0.25f;
+    REQUIRE_OK(mv_itk_h5_write_field(tu_path("wf3.h5"), m, &f, 1));
+    REQUIRE_OK(mv_itk_h5_read_field(tu_path("wf3.h5"), mb, &back, NULL));
+    REQUIRE(back.data != NULL && back.dim[0] == 128 && back.dim[2] == 90);
+    EXPECT(memcmp(back.data, f.data, (size_t)n * 4) == 0 && mb[0][1] == 0.1);
+    mv_free(&back);
+    mv_free(&f);
     /* refused: a 2D field whose grid mixes z in, a matrix moving z with a 2D field, not a field */
     g.dim[2] = 1, g.affine[2][0] = 0.1;
     REQUIRE_OK(mv_field_alloc(&f, &g, 2, NULL));
-    EXPECT_STATUS(mv_itk_h5_write_field(tu_path("wf2.h5"), NULL, &f), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_itk_h5_write_field(tu_path("wf2.h5"), NULL, &f, 0), MV_ERR_INVALID_ARG);
     EXPECT(strstr(mv_last_error(), "mixes z") != NULL);
     f.affine[2][0] = 0;
-    EXPECT_STATUS(mv_itk_h5_write_field(tu_path("wf2.h5"), m, &f), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_itk_h5_write_field(tu_path("wf2.h5"), m, &f, 5), MV_ERR_INVALID_ARG);
     mv_free(&f);
     {
         FILE *none = fopen(tu_path("wf2.h5"), "rb"); /* nothing half-written */
         EXPECT(none == NULL);
         if (none) fclose(none);
     }
-    EXPECT_STATUS(mv_itk_h5_write_field(tu_path("wf2.h5"), NULL, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_itk_h5_write_field(tu_path("wf2.h5"), NULL, NULL, 0), MV_ERR_INVALID_ARG);
     mv_vol_init(&f);
-    EXPECT_STATUS(mv_itk_h5_write_field(tu_path("wf2.h5"), NULL, &f), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_itk_h5_write_field(tu_path("wf2.h5"), NULL, &f, 0), MV_ERR_INVALID_ARG);
+    REQUIRE_OK(mv_field_alloc(&f, &g, 2, NULL));
+    EXPECT_STATUS(mv_itk_h5_write_field(tu_path("wf2.h5"), NULL, &f, 10), MV_ERR_INVALID_ARG); /* levels 0-9 */
+    mv_free(&f);
 }
 
 /* transformix's point files and outputpoints.txt, worked out by hand: a

@@ -2,8 +2,9 @@
 """Write the compressed ITK .h5 transforms kept as fuzz seeds (and read by
 tests/test_register.c, register.itk_h5_compressed) with ITK's own
 HDF5TransformIO, as ANTs writes them: TransformFileWriter with
-UseCompression on (deflate level 5, chunks of 1 Mi values, HDF5's latest
-format: a single-chunk index or a fixed array of chunks).
+UseCompression on (deflate level 5, chunks of 1 Mi values; superblock 2,
+but the chunks indexed by a version 1 B-tree, layout message 3: HDF5's
+1.8 format bounds, what h5py calls libver 'v108').
 
 Not run by `make test` (ITK's Python wheels are 1.4 GB); run by hand with a
 Python that has them, e.g.
