@@ -14103,8 +14103,8 @@ static void mv__put_be(unsigned char *p, uint64_t v, int bytes)
 /* in[0..n) as one zlib stream (RFC 1950: header, raw deflate at level,
    Adler-32) into out (cap >= mv__deflate_bound(n) + 6 always suffices);
    its length, 0 when it did not fit. scratch: mv__deflate_scratch_size. */
-static size_t mv__zlib_deflate(const unsigned char *in, size_t n, unsigned char *out, size_t cap, int level,
-                               void *scratch)
+static MV__UNUSED size_t mv__zlib_deflate(const unsigned char *in, size_t n, unsigned char *out, size_t cap,
+                                          int level, void *scratch)
 {
     size_t got;
     if (cap < 6) return 0;
