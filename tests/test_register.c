@@ -1108,13 +1108,13 @@ MV_TEST(register, itk_h5_compressed)
     EXPECT(f.affine[0][3] == 10 && f.affine[1][3] == -20 && f.affine[2][3] == 5);
     {
         const float *d = (const float *)f.data;
-        int64_t i, j, k, v, bad = 0, nv = 80 * 72 * 64;
-        for (k = 0; k < 64; k++)
-            for (j = 0; j < 72; j++)
-                for (i = 0; i < 80; i++) {
-                    v = (k * 72 + j) * 80 + i;
-                    bad += d[v] != 0.5f + (i == j && j == k ? 0.125f * (float)i : 0.0f) || d[nv + v] != -0.25f ||
-                           d[2 * nv + v] != 1.0f - 0.0625f * (float)(k % 2);
+        int64_t x, y, z, v, bad = 0, nv = 80 * 72 * 64;
+        for (z = 0; z < 64; z++)
+            for (y = 0; y < 72; y++)
+                for (x = 0; x < 80; x++) {
+                    v = (z * 72 + y) * 80 + x;
+                    bad += d[v] != 0.5f + (x == y && y == z ? 0.125f * (float)x : 0.0f) || d[nv + v] != -0.25f ||
+                           d[2 * nv + v] != 1.0f - 0.0625f * (float)(z % 2);
                 }
         EXPECT_EQ_INT(bad, 0);
         EXPECT(d[(63 * 72 + 63) * 80 + 63] == 0.5f + 0.125f * 63); /* in the second chunk */
