@@ -101,6 +101,10 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  cp tests/fuzz/corpus/h5/itk_affine_deflate $(BUILD)/run-itk-affine.h5 && \
 	  $(BUILD)/mvtool warp $(BUILD)/run-r.nii $(BUILD)/run-r.nii $(BUILD)/run-itkw.nii --tfm $(BUILD)/run-itk-affine.h5 && \
 	  echo "ITK 5.4's compressed .h5 (deflate in chunks, as ANTs writes it) applied" && \
+	  cp tests/fuzz/corpus/h5/sitk_bspline_composite $(BUILD)/run-sitk-bspline.h5 && \
+	  $(BUILD)/mvtool tfm-field $(BUILD)/run-sitk-bspline.h5 $(BUILD)/run-r.nii $(BUILD)/run-bspline-field.nii.gz && \
+	  $(BUILD)/mvtool warp $(BUILD)/run-r.nii $(BUILD)/run-r.nii $(BUILD)/run-bsw.nii --tfm $(BUILD)/run-sitk-bspline.h5 && \
+	  echo "SimpleITK's .h5 composite [Affine, BSplineTransform]: its displacement field and its warp" && \
 	  $(BUILD)/mvtool warp $(BUILD)/run-r.nii $(BUILD)/run-moved.nii $(BUILD)/run-ew.nii --elastix $(BUILD)/run-TransformParameters.txt && \
 	  $(BUILD)/mvtool elastix-field $(BUILD)/run-TransformParameters.txt $(BUILD)/run-elastix-field.nii.gz && \
 	  mkdir -p $(BUILD)/run-transformix && printf 'point\n2\n0 0 0\n10 -5 3\n' > $(BUILD)/run-points.txt && \
@@ -409,7 +413,7 @@ FUZZ_DIR   := $(BUILD)/fuzz$(FUZZ_OPT)
 # Without libFuzzer, the same replay with any compiler: make
 # $(BUILD)/replay-nifti (tests/fuzz/fuzz_main.c).
 FUZZERS := nifti gunzip loadops cfl text metaimage mgh nrrd h5
-$(BUILD)/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_main.c medvol.h | $(BUILD)
+$(BUILD)/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_main.c tests/fuzz/fuzz_itk_chain.h medvol.h | $(BUILD)
 	$(CC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all $(WFLAGS) -o $@ $< tests/fuzz/fuzz_main.c $(LDLIBS)
 test-fuzz-replay: $(addprefix $(FUZZ_DIR)/,$(FUZZERS))
 	@for f in $(FUZZERS); do $(FUZZ_DIR)/$$f tests/fuzz/corpus/$$f/* >$(FUZZ_DIR)/replay-$$f.log 2>&1 \
@@ -428,7 +432,7 @@ $(FUZZ_DIR):
 	mkdir -p $@
 $(FUZZ_DIR)/medvol.o: tests/medvol_impl.c medvol.h | $(FUZZ_DIR)
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ tests/medvol_impl.c
-$(addprefix $(FUZZ_DIR)/,$(FUZZERS)): $(FUZZ_DIR)/%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/medvol.o
+$(addprefix $(FUZZ_DIR)/,$(FUZZERS)): $(FUZZ_DIR)/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_itk_chain.h $(FUZZ_DIR)/medvol.o
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -DMEDVOL_FUZZ_LINKED -o $@ $< $(FUZZ_DIR)/medvol.o $(LDLIBS)
 # (one target per fuzzer, so that make -j fuzzes side by side: .ci/run
 # runs them on every core)

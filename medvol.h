@@ -4671,6 +4671,48 @@ MVDEF mv_status mv_elastix_vtk_format(const mv_elastix_transform *t, const void 
                                       size_t *len);
 MVDEF mv_status mv_elastix_vtk_write(const char *path, const mv_elastix_transform *t, const char *in_path);
 #endif
+/* ITK transform files with B-splines: a .tfm, .mat or .h5 file (told by
+   its first bytes, whatever its name) read as a transform chain, the
+   mv_elastix_transform the elastix files read into, so mv_elastix_point,
+   _field, _jacobian, _jacobian_matrix, _matrix, _is_linear and _free apply
+   it. Read: the matrix-plus-offset kinds of mv_itk_tfm_read and ITK's
+   BSplineTransform, alone or as members of a CompositeTransform, 2D or 3D,
+   double or float, order 3 (BSplineTransform_double_3_3) or 1 and 2 (its
+   name ends in _1 or _2, as SimpleITK writes them). A composite's members
+   are applied as ITK applies them: the last first, the first member
+   outermost (T(p) = T1(T2(...Tn(p)))). A BSplineTransform's
+   FixedParameters are its coefficient grid's size, origin, spacing and
+   direction (row by row) in LPS mm, its Parameters the coefficients of
+   each LPS component in turn, x fastest; the displacement at p is
+   sum_k c_k B(i(p) - k), i(p) the continuous grid index. A point whose
+   support would leave the grid keeps its place, as in ITK: valid is
+   (order - 1) / 2 <= i <= size - 1 - (order - 1) / 2 per axis, the upper
+   bound evaluated as the limit from below (ITK 5's InsideValidRegion
+   takes it, and what lies within 4 ULPs of it). Points on those bounds
+   are common (the first and last voxels of the grid
+   BSplineTransformInitializer lays over an image), and which side of a
+   bound a rounded index falls on is decided by its last bit: when the
+   grid's direction is a signed permutation (axis-aligned or flipped, as
+   nearly every B-spline grid) medvol computes i with ITK's arithmetic,
+   the same bits; an oblique grid's inverse ITK takes by SVD, medvol by
+   its own, so there a point within rounding of a bound may fall on the
+   other side than in ITK. Checked against
+   SimpleITK's TransformPoint and TransformToDisplacementField
+   (tests/py/diff_sitk.py, family bspline_itk), .tfm and .h5, compressed
+   or not. A chain read here has no fixed grid: mv_elastix_field and the
+   Jacobians need ref (MV_ERR_INVALID_ARG without), mv_elastix_grid and
+   index point files are refused. Refused (MV_ERR_UNSUPPORTED, naming the
+   member): a DisplacementFieldTransform (mv_itk_h5_read_field reads one
+   after the matrices), ITK 3's BSplineDeformableTransform (ITK 5 no longer
+   reads it either), other kinds, order 0, more than MV_ELASTIX_MAX_CHAIN
+   links (runs of matrices count as one). Counts, finiteness and the grid
+   (integer sizes, positive spacings, a direction x spacing that can be
+   inverted) are checked: MV_ERR_BAD_DATA naming the member and the field.
+   allocates: the chain (mv_elastix_free). */
+MVDEF mv_status mv_itk_transform_parse(const void *data, size_t size, mv_elastix_transform **t, void *alloc_ctx);
+#if !defined(MEDVOL_NO_STDIO)
+MVDEF mv_status mv_itk_transform_read(const char *path, mv_elastix_transform **t, void *alloc_ctx);
+#endif
 
 /* >>api-bspline ============================================================
    Cubic B-spline free-form deformation (FFD), the model of elastix's
@@ -32500,20 +32542,27 @@ static const struct {
     {"Similarity3DTransform", MV__TFM_SIM3, 3},    {"ScaleVersor3DTransform", MV__TFM_SCALEVERSOR3, 3},
     {"ScaleSkewVersor3DTransform", MV__TFM_SCALESKEWVERSOR3, 3}};
 
+/* just past "NAME:" at the start of a line after p (before end, if not
+   NULL), or NULL */
+static const char *mv__tfm_line(const char *p, const char *end, const char *name)
+{
+    size_t len = strlen(name);
+    const char *q = p;
+    for (;;) {
+        q = strstr(q, name);
+        if (!q || (end && q >= end)) return NULL;
+        if (q[-1] == '\n') return q + len;
+        q += len;
+    }
+}
+
 /* the numbers of the "NAME:" line that follows p (before end, if not NULL):
    up to cap of them into v, how many in *n; -1 when the line is missing */
 static int mv__tfm_numbers(const char *p, const char *end, const char *name, double *v, int cap, int *n)
 {
-    size_t len = strlen(name);
-    const char *q = p;
+    const char *q = mv__tfm_line(p, end, name);
     *n = 0;
-    for (;;) {
-        q = strstr(q, name);
-        if (!q || (end && q >= end)) return -1;
-        if (q[-1] == '\n') break;
-        q += len;
-    }
-    q += len;
+    if (!q) return -1;
     while (*n < cap) {
         double x;
         const char *r;
@@ -32565,6 +32614,8 @@ static mv_status mv__tfm_kind(const char *kind, int *fam, int *nd, int *np, cons
                 (!mv__tfm_kinds[i].nd || mv__tfm_kinds[i].nd == *nd))
                 *fam = mv__tfm_kinds[i].family;
     }
+    MV__CHECK(*fam >= 0 || strncmp(kind, "BSplineTransform_", 17), MV_ERR_UNSUPPORTED,
+              "%s: %s is a B-spline, not a matrix (mv_itk_transform_read reads it)", fn, kind);
     MV__CHECK(*fam >= 0, MV_ERR_UNSUPPORTED,
               "%s: transform kind '%s' (matrix-plus-offset kinds only: Affine, MatrixOffsetTransformBase, "
               "Translation, Identity, Scale, Euler2D/3D, Rigid2D, Similarity2D/3D, VersorRigid3D, ScaleVersor3D, "
@@ -33924,7 +33975,9 @@ static mv_status mv__h5_params(const mv__h5r *r, const mv__h5obj *g, int index, 
 }
 
 /* Transform `index` of the file (group /TransformGroup/index): its class
-   name into kind and, unless a composite, its LPS 4x4 L and dimension. */
+   name into kind and, unless a composite, its LPS 4x4 L and dimension.
+   field_ok: 1 lets a displacement field by (mv__h5_field reads it), 2 a
+   B-spline (mv__itk_h5_link); else they are refused. */
 static mv_status mv__h5_member(const mv__h5r *r, uint64_t root, int index, char kind[96], int *nd, double L[4][4],
                                int *found, int field_ok)
 {
@@ -33941,8 +33994,12 @@ static mv_status mv__h5_member(const mv__h5r *r, uint64_t root, int index, char 
     MV__TRY(mv__h5_dataset(r, &o, NULL, 0, NULL, NULL, kind, 96, path));
     if (!strncmp(kind, "CompositeTransform_", 19)) return MV_OK;
     if (!strncmp(kind, "DisplacementFieldTransform_", 27)) { /* read by mv__h5_field */
-        MV__CHECK(field_ok, MV_ERR_UNSUPPORTED, "%s: %s is a displacement field (mv_itk_h5_read_field reads it)", path,
+        MV__CHECK(field_ok & 1, MV_ERR_UNSUPPORTED, "%s: %s is a displacement field (mv_itk_h5_read_field reads it)", path,
                   kind);
+        return MV_OK;
+    }
+    if (!strncmp(kind, "BSpline", 7)) { /* read by mv__itk_h5_link */
+        MV__CHECK(field_ok & 2, MV_ERR_UNSUPPORTED, "%s: %s is a B-spline (mv_itk_transform_read reads it)", path, kind);
         return MV_OK;
     }
     MV__TRY(mv__tfm_kind(kind, &fam, nd, &np, path));
@@ -34842,6 +34899,7 @@ static mv_status mv__vector_image_alloc(mv_vol *t, const mv_vol *grid, int ncomp
 typedef struct mv__elx_link {
     int bspline;             /* 0: L; 1: the grid below */
     int add;                 /* HowToCombineTransforms "Add" with the links after it */
+    int itk;                 /* an ITK BSplineTransform: ITK's valid region (mv__elx_valid) */
     double L[4][4];          /* LPS, fixed -> moving */
     int order;               /* B-spline: 1, 2 or 3 */
     int64_t gsize[3], gindex[3];
@@ -35189,6 +35247,38 @@ static double mv__elx_bspline_dw(int order, double u)
     return a < 1 ? -sg : 0;
 }
 
+/* x and y within n units in the last place, as ITK's FloatAlmostEqual
+   (also within a tenth of DBL_EPSILON, never across signs) */
+static int mv__ulps_within(double x, double y, int64_t n)
+{
+    int64_t ix, iy;
+    if (fabs(x - y) <= 0.1 * DBL_EPSILON) return 1;
+    if (!isfinite(x) || !isfinite(y) || (x < 0) != (y < 0)) return 0;
+    memcpy(&ix, &x, sizeof(ix));
+    memcpy(&iy, &y, sizeof(iy));
+    return (ix > iy ? ix - iy : iy - ix) <= n;
+}
+
+/* Whether a B-spline link's continuous grid index *c along axis a is in its
+   valid region (the support of order + 1 coefficients inside the grid),
+   and where that support starts (*s). elastix's region is [lo, hi): hi
+   itself would need a coefficient past the grid. ITK's BSplineTransform
+   (ITK 5: InsideValidRegion) also takes hi and what lies within 4 ULPs of
+   it (its FloatAlmostEqual), evaluated as the limit from below. */
+static int mv__elx_valid(const mv__elx_link *k, int a, double *c, double half, int64_t *s)
+{
+    double lo = (double)k->gindex[a] + half, hi = (double)(k->gindex[a] + k->gsize[a] - 1) - half;
+    int64_t last = k->gindex[a] + k->gsize[a] - 1 - k->order; /* the last support start */
+    if (k->itk && hi >= lo && *c >= hi && mv__ulps_within(*c, hi, 4)) {
+        *c = hi;
+        *s = last;
+        return last >= k->gindex[a];
+    }
+    if (!(*c >= lo && *c < hi)) return 0;
+    *s = (int64_t)mv__rs_floor(*c - half); /* |c| < 2^31 here: the grid's size is bounded */
+    return *s >= k->gindex[a] && *s <= last; /* never a coefficient outside the grid */
+}
+
 /* one link on an LPS point (nd coordinates used, the rest kept); J (may be
    NULL): its spatial Jacobian dq/dp there, 3x3 (identity outside a
    B-spline's valid region, as elastix) */
@@ -35213,8 +35303,7 @@ static void mv__elx_link_apply(const mv__elx_link *k, int nd, const double p[3],
         c[a] = 0;
         for (b = 0; b < nd; b++) c[a] += k->p2i[a][b] * (p[b] - k->gorigin[b]);
         /* outside the valid region (the support would leave the grid): no displacement */
-        if (!(c[a] >= (double)k->gindex[a] + half && c[a] < (double)(k->gindex[a] + k->gsize[a] - 1) - half)) return;
-        s[a] = (int64_t)mv__rs_floor(c[a] - half); /* |c| < 2^31: the valid region */
+        if (!mv__elx_valid(k, a, &c[a], half, &s[a])) return;
         for (i = 0; i <= k->order; i++) {
             w[a][i] = mv__elx_bspline_w(k->order, c[a] - (double)(s[a] + i));
             if (J) dw[a][i] = mv__elx_bspline_dw(k->order, c[a] - (double)(s[a] + i));
@@ -35385,6 +35474,7 @@ MVDEF mv_status mv_elastix_point(const mv_elastix_transform *t, const double p[3
 MVDEF mv_status mv_elastix_grid(const mv_elastix_transform *t, int64_t dims[3], double affine[4][4])
 {
     MV__CHECK(t && dims && affine && t->n > 0, MV_ERR_INVALID_ARG, "mv_elastix_grid: NULL argument");
+    MV__CHECK(t->size[0] > 0, MV_ERR_INVALID_ARG, "mv_elastix_grid: a chain read from an ITK transform file has no fixed grid");
     memcpy(dims, t->size, sizeof(t->size));
     memcpy(affine, t->affine, sizeof(t->affine));
     return MV_OK;
@@ -35526,6 +35616,8 @@ static mv_status mv__elx_ref(const mv_elastix_transform *t, const mv_vol **ref, 
 {
     int a;
     MV__CHECK(t && t->n > 0, MV_ERR_INVALID_ARG, "%s: NULL transform", fn);
+    MV__CHECK(*ref || t->size[0] > 0, MV_ERR_INVALID_ARG,
+              "%s: ref is NULL, and a chain read from an ITK transform file has no fixed grid of its own", fn);
     if (!*ref) {
         mv_vol_init(grid);
         grid->ndim = 3;
@@ -35601,6 +35693,322 @@ MVDEF mv_status mv_elastix_jacobian_matrix(const mv_elastix_transform *t, const 
     j.nc = t->nd;
     mv__elx_run(&j, ref, opts);
     return mv__out_commit_in(out, &v, ref, NULL);
+}
+
+/* ---- ITK transform files as a chain (mv_itk_transform_*) ----
+   A .tfm, .mat or .h5 file's transforms become the links of an
+   mv_elastix_transform in ITK's composite order (the file's first member
+   is link 0, the outermost; the last is applied first), runs of matrix
+   kinds folded into one matrix link, each BSplineTransform a B-spline link
+   evaluated with ITK's valid region (mv__elx_valid). Such a chain has no
+   fixed grid of its own (size 0): fields and Jacobians need a reference. */
+
+/* ITK's B-spline class names: BSplineTransform_{double,float}_N_N for
+   order 3 and BSplineTransform_{double,float}_N_N_K for order K (what ITK 5
+   and SimpleITK write). *is: kind is one (with *nd and *order); 0 for the
+   other families. ITK 3's BSplineDeformableTransform, which ITK 5 no
+   longer reads, and orders other than 1-3 are MV_ERR_UNSUPPORTED. */
+static mv_status mv__itk_bspline_kind(const char *kind, int *is, int *nd, int *order, const char *where)
+{
+    const char *p = kind + 17;
+    *is = 0;
+    MV__CHECK(strncmp(kind, "BSplineDeformableTransform_", 27) != 0, MV_ERR_UNSUPPORTED,
+              "%s: %s (ITK 3's B-spline class, which ITK 5 no longer reads; a BSplineTransform is read)", where, kind);
+    if (strncmp(kind, "BSplineTransform_", 17)) return MV_OK;
+    p = !strncmp(p, "double_", 7) ? p + 7 : !strncmp(p, "float_", 6) ? p + 6 : NULL;
+    MV__CHECK(p && (p[0] == '2' || p[0] == '3') && p[1] == '_' && p[2] == p[0] &&
+                  (p[3] == 0 || (p[3] == '_' && p[4] >= '0' && p[4] <= '9' && p[5] == 0)),
+              MV_ERR_UNSUPPORTED, "%s: transform kind '%s' (BSplineTransform_double_N_N[_ORDER], N 2 or 3, is read)",
+              where, kind);
+    *nd = p[0] - '0';
+    *order = p[3] ? p[4] - '0' : 3;
+    MV__CHECK(*order >= 1 && *order <= 3, MV_ERR_UNSUPPORTED, "%s: %s: a B-spline of order %d (1, 2 or 3 is read)", where,
+              kind, *order);
+    *is = 1;
+    return MV_OK;
+}
+
+/* The next link of t, or a refusal when the chain is full */
+static mv_status mv__itk_chain_next(mv_elastix_transform *t, int nd, mv__elx_link **k, const char *where)
+{
+    MV__CHECK(t->n == 0 || nd == t->nd, MV_ERR_BAD_DATA, "%s: a %dD transform in a %dD chain", where, nd, t->nd);
+    MV__CHECK(t->n < MV_ELASTIX_MAX_CHAIN, MV_ERR_UNSUPPORTED, "%s: more than %d links (B-splines and the matrices between them)",
+              where, MV_ELASTIX_MAX_CHAIN);
+    t->nd = nd;
+    *k = &t->link[t->n++];
+    memset(*k, 0, sizeof(**k));
+    return MV_OK;
+}
+
+/* A matrix member (LPS L) after the members before it: folded into the
+   link before when that is a matrix too (it is applied after this one) */
+static mv_status mv__itk_chain_matrix(mv_elastix_transform *t, int nd, const double L[4][4], const char *where)
+{
+    mv__elx_link *k = NULL;
+    if (t->n > 0 && !t->link[t->n - 1].bspline && nd == t->nd) {
+        double P[4][4];
+        mv__m4_mul((const double(*)[4])t->link[t->n - 1].L, L, P);
+        memcpy(t->link[t->n - 1].L, P, sizeof(P));
+        return MV_OK;
+    }
+    MV__TRY(mv__itk_chain_next(t, nd, &k, where));
+    memcpy(k->L, L, sizeof(k->L));
+    return MV_OK;
+}
+
+/* whether the nd x nd direction D (row by row) is a signed permutation:
+   one +-1 in each row and column, zeros elsewhere */
+static int mv__itk_signed_perm(int nd, const double *D)
+{
+    int r, c, ones;
+    for (r = 0; r < nd; r++) {
+        for (ones = 0, c = 0; c < nd; c++) {
+            if (D[r * nd + c] != 0 && fabs(D[r * nd + c]) != 1) return 0;
+            ones += D[r * nd + c] != 0;
+        }
+        if (ones != 1) return 0;
+        for (ones = 0, c = 0; c < nd; c++) ones += D[c * nd + r] != 0;
+        if (ones != 1) return 0;
+    }
+    return 1;
+}
+
+/* A BSplineTransform member: FixedParameters fix (nfix of them: the
+   coefficient grid's size, origin, spacing, then its direction row by row,
+   nd (3 + nd) in all, LPS) and Parameters par (npar: the coefficients of
+   each LPS component in turn, x fastest), which the link takes over on
+   success (the caller frees them otherwise). */
+static mv_status mv__itk_chain_bspline(mv_elastix_transform *t, int nd, int order, const double *fix, int64_t nfix,
+                                       double *par, int64_t npar, const char *where)
+{
+    mv__elx_link *k = NULL;
+    double G[3][3];
+    uint64_t cells = 1;
+    int64_t i;
+    int a, b;
+    MV__CHECK(nfix == nd * (3 + nd), MV_ERR_BAD_DATA,
+              "%s: %lld FixedParameters (the grid's size, origin, spacing and direction: %d)", where, (long long)nfix,
+              nd * (3 + nd));
+    for (a = 0; a < nfix; a++)
+        MV__CHECK(isfinite(fix[a]), MV_ERR_BAD_DATA, "%s: FixedParameters[%d] is not finite", where, a);
+    for (a = 0; a < nd; a++) {
+        MV__CHECK(fix[a] >= 1 && fix[a] <= 1e9 && fix[a] == floor(fix[a]), MV_ERR_BAD_DATA, "%s: grid size[%d] = %g",
+                  where, a, fix[a]);
+        MV__CHECK(fix[2 * nd + a] > 0, MV_ERR_BAD_DATA, "%s: grid spacing[%d] = %g", where, a, fix[2 * nd + a]);
+        MV__CHECK(mv__mul_u64(cells, (uint64_t)fix[a], &cells), MV_ERR_BAD_DATA, "%s: the grid size overflows", where);
+    }
+    MV__CHECK((uint64_t)npar == cells * (uint64_t)nd, MV_ERR_BAD_DATA,
+              "%s: %lld Parameters, the grid holds %llu coefficients x %d components", where, (long long)npar,
+              (unsigned long long)cells, nd);
+    for (i = 0; i < npar; i++)
+        MV__CHECK(isfinite(par[i]), MV_ERR_BAD_DATA, "%s: Parameters[%lld] is not finite", where, (long long)i);
+    for (a = 0; a < 3; a++)
+        for (b = 0; b < 3; b++) G[a][b] = a < nd && b < nd ? fix[3 * nd + a * nd + b] * fix[2 * nd + b] : a == b;
+    MV__TRY(mv__itk_chain_next(t, nd, &k, where));
+    if (mv__itk_signed_perm(nd, fix + 3 * nd)) {
+        /* G^-1 = diag(1 / spacing) D^T, each entry +-1 / spacing in one
+           rounding: the inverse ITK's SVD gives such a grid, so that a
+           point's index has ITK's last bit on the region's bounds */
+        for (a = 0; a < 3; a++)
+            for (b = 0; b < 3; b++) k->p2i[a][b] = a < nd && b < nd ? fix[3 * nd + b * nd + a] / fix[2 * nd + a] : a == b;
+    } else if (!mv__elx_inv(nd, (const double(*)[3])G, k->p2i)) {
+        t->n--;
+        return mv__fail(MV_ERR_BAD_DATA, "%s: the grid's direction x spacing is singular", where);
+    }
+    for (a = 0; a < 3; a++) {
+        k->gsize[a] = a < nd ? (int64_t)fix[a] : 1;
+        k->gorigin[a] = a < nd ? fix[nd + a] : 0;
+    }
+    k->order = order;
+    k->bspline = k->itk = 1;
+    k->coef = par;
+    return MV_OK;
+}
+
+/* The numbers on the "NAME:" line after p (before end): counted,
+   allocated (*v, *n of them; NULL when the line is missing), read */
+static mv_status mv__tfm_numbers_alloc(const char *p, const char *end, const char *name, double **v, int64_t *n,
+                                       void *ctx, const char *where)
+{
+    const char *q = mv__tfm_line(p, end, name);
+    int64_t count = 0;
+    int got = 0;
+    *v = NULL;
+    *n = 0;
+    if (!q) return MV_OK;
+    for (;;) { /* words to the end of the line */
+        while (*q == ' ' || *q == '\t') q++;
+        if (!*q || *q == '\n' || *q == '\r') break;
+        count++;
+        while (*q && *q != ' ' && *q != '\t' && *q != '\n' && *q != '\r') q++;
+    }
+    MV__CHECK(count < ((int64_t)1 << 28), MV_ERR_UNSUPPORTED, "%s: %lld %s values", where, (long long)count, name);
+    *v = (double *)mv__alloc((size_t)MV__MAX(count, 1) * sizeof(double), ctx);
+    MV__CHECK(*v != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %lld %s values", where, (long long)count, name);
+    mv__tfm_numbers(p, end, name, *v, (int)count, &got);
+    if (got != count) {
+        mv__free(*v, ctx);
+        *v = NULL;
+        return mv__fail(MV_ERR_BAD_DATA, "%s: %s value %d is not a number", where, name, got + 1);
+    }
+    *n = count;
+    return MV_OK;
+}
+
+/* One "Transform:" of a .tfm file (p just past it, end the next or NULL)
+   onto the chain */
+static mv_status mv__itk_tfm_link(const char *p, const char *end, mv_elastix_transform *t, int index)
+{
+    char kind[96], where[128];
+    double L[4][4], fix[20], *par = NULL;
+    int64_t npar = 0;
+    size_t k = 0;
+    int is, nd, order, nfix = 0;
+    mv_status st;
+    while (*p == ' ') p++;
+    while (p[k] && p[k] != '\n' && p[k] != '\r' && p[k] != ' ' && k < sizeof(kind) - 1) kind[k] = p[k], k++;
+    kind[k] = 0;
+    mv__format(where, sizeof(where), "Transform %d (%s)", index, kind);
+    MV__TRY(mv__itk_bspline_kind(kind, &is, &nd, &order, where));
+    if (!is) {
+        MV__TRY(mv__tfm_one(p, end, &nd, L));
+        return mv__itk_chain_matrix(t, nd, (const double(*)[4])L, where);
+    }
+    MV__TRY(mv__tfm_numbers_alloc(p, end, "Parameters:", &par, &npar, t->alloc_ctx, where));
+    MV__CHECK(par != NULL, MV_ERR_BAD_DATA, "%s: no 'Parameters:' line", where);
+    if (mv__tfm_numbers(p, end, "FixedParameters:", fix, 20, &nfix) != 0) nfix = 0;
+    st = mv__itk_chain_bspline(t, nd, order, fix, nfix, par, npar, where);
+    if (st != MV_OK) mv__free(par, t->alloc_ctx);
+    return st;
+}
+
+/* A .tfm file's text (NUL-terminated): its transform, or a composite's
+   members in order */
+static mv_status mv__itk_tfm_chain(const char *text, mv_elastix_transform *t)
+{
+    const char *p = strstr(text, "\nTransform:"), *next;
+    int members = 0;
+    MV__CHECK(strncmp(text, "#Insight Transform File", 23) == 0, MV_ERR_BAD_HEADER, "no '#Insight Transform File' first line");
+    MV__CHECK(p != NULL, MV_ERR_BAD_DATA, "no 'Transform:' line");
+    p += 11;
+    while (*p == ' ') p++;
+    next = strstr(p, "\nTransform:");
+    if (strncmp(p, "CompositeTransform_", 19)) return mv__itk_tfm_link(p, next, t, 0); /* the file's first transform */
+    while (next) {
+        p = next + 11;
+        next = strstr(p, "\nTransform:");
+        MV__TRY(mv__itk_tfm_link(p, next, t, ++members));
+    }
+    MV__CHECK(members > 0, MV_ERR_BAD_DATA, "an empty CompositeTransform");
+    return MV_OK;
+}
+
+/* Member `index` of an .h5 file (its class kind, and L, nd when a matrix)
+   onto the chain */
+static mv_status mv__itk_h5_link(const mv__h5r *r, uint64_t root, int index, const char *kind, int nd,
+                                 const double L[4][4], mv_elastix_transform *t)
+{
+    char path[160], where[128];
+    mv__h5obj g, o;
+    double fix[20], *par = NULL;
+    int64_t nfix = 0, npar = 0;
+    int is, order, have;
+    mv_status st;
+    mv__format(where, sizeof(where), "/TransformGroup/%d (%s)", index, kind);
+    MV__TRY(mv__itk_bspline_kind(kind, &is, &nd, &order, where));
+    if (!is) return mv__itk_chain_matrix(t, nd, L, where);
+    mv__h5_member_path(path, index, NULL);
+    MV__TRY(mv__h5_open(r, root, path, &g, &have));
+    MV__CHECK(have, MV_ERR_BAD_DATA, "%s: no such group", path);
+    MV__TRY(mv__h5_params(r, &g, index, 1, path, &o, &have));
+    MV__CHECK(have, MV_ERR_BAD_DATA, "%s has no TransformFixedParameters", where);
+    MV__TRY(mv__h5_dataset(r, &o, fix, 20, &nfix, NULL, NULL, 0, path));
+    MV__CHECK(nfix <= 20, MV_ERR_BAD_DATA, "%s: %lld FixedParameters", where, (long long)nfix);
+    MV__TRY(mv__h5_params(r, &g, index, 0, path, &o, &have));
+    MV__CHECK(have, MV_ERR_BAD_DATA, "%s has no TransformParameters", where);
+    MV__TRY(mv__h5_dataset(r, &o, NULL, 0, &npar, NULL, NULL, 0, path)); /* counted (and bounded by the file) first */
+    MV__CHECK(npar < ((int64_t)1 << 28), MV_ERR_UNSUPPORTED, "%s: %lld Parameters", where, (long long)npar);
+    par = (double *)mv__alloc((size_t)MV__MAX(npar, 1) * sizeof(double), t->alloc_ctx);
+    MV__CHECK(par != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %lld Parameters", where, (long long)npar);
+    st = mv__h5_dataset(r, &o, par, npar, &npar, NULL, NULL, 0, path);
+    if (st == MV_OK) st = mv__itk_chain_bspline(t, nd, order, fix, nfix, par, npar, where);
+    if (st != MV_OK) mv__free(par, t->alloc_ctx);
+    return st;
+}
+
+/* An ITK .h5 file: its transform, or a composite's members in order */
+static mv_status mv__itk_h5_chain(const void *data, size_t size, mv_elastix_transform *t)
+{
+    mv__h5r r;
+    uint64_t root = MV__H5_UNDEF;
+    char kind[96];
+    double L[4][4];
+    int nd = 0, found, i;
+    MV__TRY(mv__h5_superblock((const unsigned char *)data, size, &r, &root));
+    r.ctx = t->alloc_ctx;
+    MV__TRY(mv__h5_member(&r, root, 0, kind, &nd, L, &found, 2));
+    MV__CHECK(found, MV_ERR_BAD_DATA, "no /TransformGroup/0/TransformType (not an ITK transform file)");
+    if (strncmp(kind, "CompositeTransform_", 19)) return mv__itk_h5_link(&r, root, 0, kind, nd, (const double(*)[4])L, t);
+    for (i = 1;; i++) {
+        MV__CHECK(i <= MV__H5_MAX_MEMBERS, MV_ERR_UNSUPPORTED, "a composite of more than %d transforms", MV__H5_MAX_MEMBERS);
+        MV__TRY(mv__h5_member(&r, root, i, kind, &nd, L, &found, 2));
+        if (!found) break;
+        MV__CHECK(strncmp(kind, "CompositeTransform_", 19) != 0, MV_ERR_UNSUPPORTED,
+                  "a composite within a composite (/TransformGroup/%d)", i);
+        MV__TRY(mv__itk_h5_link(&r, root, i, kind, nd, (const double(*)[4])L, t));
+    }
+    MV__CHECK(i > 1, MV_ERR_BAD_DATA, "an empty CompositeTransform");
+    return MV_OK;
+}
+
+/* a MATLAB level 4 file starts with its type: 0 or 10 (little-endian), 1000 or 1010 */
+static int mv__itk_is_mat(const unsigned char *b, size_t n)
+{
+    return n >= 20 && (!memcmp(b, "\0\0\0\0", 4) || !memcmp(b, "\n\0\0\0", 4) || !memcmp(b, "\0\0\3\350", 4) ||
+                       !memcmp(b, "\0\0\3\362", 4));
+}
+
+static mv_status mv__itk_chain(const unsigned char *data, size_t size, mv_elastix_transform *t)
+{
+    if (size >= 23 && !memcmp(data, "#Insight Transform File", 23)) { /* text: NUL-terminated for the parser */
+        char *text = (char *)mv__alloc(size + 1, t->alloc_ctx);
+        mv_status st;
+        MV__CHECK(text != NULL, MV_ERR_OUT_OF_MEMORY, "a .tfm file of %llu bytes", (unsigned long long)size);
+        memcpy(text, data, size);
+        text[size] = 0;
+        st = mv__itk_tfm_chain(text, t);
+        mv__free(text, t->alloc_ctx);
+        return st;
+    }
+    if (mv__itk_is_mat(data, size)) {
+        double m[4][4], L[4][4];
+        const double D[4] = {-1, -1, 1, 1};
+        int r, c;
+        MV__TRY(mv_itk_mat_parse(data, size, m));
+        for (r = 0; r < 4; r++)
+            for (c = 0; c < 4; c++) L[r][c] = D[r] * m[r][c] * D[c];
+        return mv__itk_chain_matrix(t, 3, (const double(*)[4])L, ".mat"); /* ITK's .mat: 2D kept in 3D */
+    }
+    return mv__itk_h5_chain(data, size, t);
+}
+
+MVDEF mv_status mv_itk_transform_parse(const void *data, size_t size, mv_elastix_transform **t, void *alloc_ctx)
+{
+    mv_status st;
+    MV__CHECK(data && t, MV_ERR_INVALID_ARG, "mv_itk_transform_parse: NULL argument");
+    MV__TRY(mv__elx_new(t, alloc_ctx));
+    st = mv__itk_chain((const unsigned char *)data, size, *t);
+    if (st != MV_OK) {
+        mv_elastix_free(*t);
+        *t = NULL;
+        return mv__fail_prefix(st, "mv_itk_transform_parse");
+    }
+    /* what mv_elastix_output_opts reports: linear, 0 outside, float .nii */
+    strcpy((*t)->interp, "FinalLinearInterpolator");
+    strcpy((*t)->pixel, "float");
+    strcpy((*t)->format, "nii");
+    (*t)->order = 1;
+    return MV_OK;
 }
 
 #if !defined(MEDVOL_NO_STDIO)
@@ -35890,6 +36298,8 @@ MVDEF mv_status mv_elastix_points_format(const mv_elastix_transform *t, const mv
     nd = t->nd;
     MV__CHECK(pts->ndim == nd && (pts->count == 0 || pts->p), MV_ERR_INVALID_ARG,
               "%s: %dD points for a %dD transform", fn, pts->ndim, nd);
+    MV__CHECK(t->size[0] > 0, MV_ERR_INVALID_ARG,
+              "%s: a chain read from an ITK transform file has no fixed grid for the points' indices", fn);
     MV__CHECK(mv__elx_inv(nd, (const double(*)[3])t->fix_m, finv), MV_ERR_BAD_DATA, "%s: the fixed grid is singular", fn);
     if (moving) {
         const double S[3] = {-1, -1, 1};
@@ -36368,6 +36778,20 @@ MVDEF mv_status mv_elastix_write_bspline(const char *path, const mv_bspline_grid
     }
     return MV_OK;
 }
+
+MVDEF mv_status mv_itk_transform_read(const char *path, mv_elastix_transform **t, void *alloc_ctx)
+{
+    char *buf;
+    size_t len;
+    mv_status st;
+    MV__CHECK(t != NULL, MV_ERR_INVALID_ARG, "mv_itk_transform_read: t is NULL");
+    *t = NULL;
+    MV__TRY(mv__elx_slurp(path, alloc_ctx, &buf, &len, "mv_itk_transform_read"));
+    st = mv_itk_transform_parse(buf, len, t, alloc_ctx);
+    mv__free(buf, alloc_ctx);
+    return st == MV_OK ? st : mv__fail_prefix(st, "%s", path);
+}
+
 #endif
 
 

@@ -598,15 +598,16 @@ static mv_status read_any_matrix(const char *path, double m[4][4])
     return mv_matrix_read(path, m);
 }
 
-/* moving onto ref's grid through an elastix chain: a matrix when every link
-   is linear, else the chain's field (0 outside the moving image, as
-   transformix's DefaultPixelValue 0) */
-static int warp_elastix(const args *a, const char *path, mv_interp interp)
+/* moving onto ref's grid through a transform chain (an elastix chain, or
+   an ITK file's transforms: elastix 0, ITK 1): a matrix when every link is
+   linear, else the chain's field (0 outside the moving image, as
+   transformix's DefaultPixelValue 0 and ITK's ResampleImageFilter) */
+static int warp_chain(const args *a, const char *path, int itk, mv_interp interp)
 {
     mv_elastix_transform *t = NULL;
     mv_vol mo, ref, w, field;
     mv_load_opts ho = MV_ZERO_INIT;
-    mv_status st = mv_elastix_read(path, &t, NULL);
+    mv_status st = itk ? mv_itk_transform_read(path, &t, NULL) : mv_elastix_read(path, &t, NULL);
     if (st != MV_OK) return fail_at(st, path);
     if (load_or_fail(a->pos[0], &mo, NULL)) {
         mv_elastix_free(t);
@@ -656,9 +657,10 @@ static int cmd_warp(const args *a)
     if (!!mat + !!tfm + !!elx != 1)
         return usage_error(a, "give exactly one of --matrix M.txt, --tfm T.tfm and --elastix TransformParameters.txt", NULL);
     if (interp && !parse_interp(interp, &ro.interp)) return usage_error(a, "--interp wants nearest, linear or cubic", interp);
-    if (elx) return warp_elastix(a, elx, ro.interp);
-    st = mat ? mv_matrix_read(mat, m) : mv_itk_tfm_read(tfm, m);
-    if (st != MV_OK) return fail_at(st, mat ? mat : tfm);
+    if (elx) return warp_chain(a, elx, 0, ro.interp);
+    if (tfm) return warp_chain(a, tfm, 1, ro.interp); /* B-splines and composites with them too */
+    st = mv_matrix_read(mat, m);
+    if (st != MV_OK) return fail_at(st, mat);
     if (load_or_fail(a->pos[0], &mo, NULL)) return 1;
     memset(&ho, 0, sizeof(ho));
     ho.header_only = 1; /* the reference's grid is all warp needs */
@@ -693,6 +695,29 @@ static int cmd_elastix_field(const args *a)
     mv_elastix_free(t);
     if (st != MV_OK) return fail_at(st, a->pos[0]);
     rc = save_field_file(a->pos[1], &field, NULL);
+    mv_free(&field);
+    return rc;
+}
+
+static int cmd_tfm_field(const args *a)
+{
+    mv_elastix_transform *t = NULL;
+    mv_vol ref, field;
+    mv_load_opts ho = MV_ZERO_INIT;
+    int rc;
+    mv_status st = mv_itk_transform_read(a->pos[0], &t, NULL);
+    if (st != MV_OK) return fail_at(st, a->pos[0]);
+    ho.header_only = 1;
+    if (load_or_fail(a->pos[1], &ref, &ho)) {
+        mv_elastix_free(t);
+        return 1;
+    }
+    mv_vol_init(&field);
+    st = mv_elastix_field(t, &ref, &field, NULL);
+    mv_free(&ref);
+    mv_elastix_free(t);
+    if (st != MV_OK) return fail_at(st, a->pos[0]);
+    rc = save_field_file(a->pos[2], &field, NULL);
     mv_free(&field);
     return rc;
 }
@@ -900,7 +925,8 @@ const command mvtool_register_commands[] = {
      "                [--interp nearest|linear|cubic]\n"
      "  OUT(x) = MOVING(T(x)) on REFERENCE's grid (its header only is read); T maps\n"
      "  reference (fixed) world points to moving world points, as register writes it.\n"
-     "  --tfm: an ITK transform file, text or MATLAB .mat (ANTs' *GenericAffine.mat).\n"
+     "  --tfm: an ITK transform file, text, MATLAB .mat (ANTs' *GenericAffine.mat) or\n"
+     "  HDF5 .h5: matrix kinds and BSplineTransforms, alone or in a composite.\n"
      "  --elastix: an elastix TransformParameters file and the chain of initial\n"
      "  transforms it names (linear kinds, B-splines), as transformix applies it.\n"
      "  Default linear; 0 outside MOVING.\n",
@@ -913,6 +939,15 @@ const command mvtool_register_commands[] = {
      "  REFERENCE's: what `transformix -def all` writes as deformationField.nii; OUT\n"
      "  named *.h5: ITK's HDF5 DisplacementFieldTransform.\n",
      "--ref=", 2, 2, cmd_elastix_field},
+    {"tfm-field", "an ITK transform file (B-splines, composites) as a displacement field",
+     "mvtool tfm-field T.tfm|T.h5|T.mat REFERENCE OUT\n"
+     "  The file's transform (matrix kinds and BSplineTransforms, alone or in a\n"
+     "  CompositeTransform, applied last member first as ITK does) as an ITK\n"
+     "  displacement field on REFERENCE's grid (its header only is read): float32\n"
+     "  (X,Y,Z,1,3), intent 1007, LPS mm, p -> p + d(p), what antsApplyTransforms\n"
+     "  -o [OUT,1] and SimpleITK's TransformToDisplacementField give; OUT named *.h5:\n"
+     "  ITK's HDF5 DisplacementFieldTransform.\n",
+     "", 3, 3, cmd_tfm_field},
     {"elastix-write", "a 4x4 matrix or ITK .tfm as an elastix TransformParameters file",
      "mvtool elastix-write MATRIX FIXED OUT [--interp nearest|linear|cubic]\n"
      "  MATRIX: 4x4 text (fixed -> moving, RAS mm) or an ITK .tfm / .mat; OUT: an elastix\n"

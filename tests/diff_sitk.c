@@ -25,6 +25,11 @@
    diff_sitk h5-field IN.h5 OUT.raw OUT.aff OUT.mat
                                              mv_itk_h5_read_field; prints X Y Z NC (0s: no
                                              field); the components, the field's affine, m
+   diff_sitk chain IN PTS.raw N OUT.raw [GX GY GZ GAFF FIELD.raw]
+                                             mv_itk_transform_read (.tfm, .mat or .h5, B-splines
+                                             too) + mv_elastix_point of N RAS points (float64
+                                             x y z each) and, with a grid, mv_elastix_field on
+                                             it (its components as the field holds them)
    diff_sitk fsample FIELD.nii QX QY QZ QAFF OUT.raw
                                              the field at the nodes of grid Q:
                                              mv_field_compose_into(field, zero field on Q)
@@ -253,6 +258,44 @@ static int cmd_h5_field(int argc, char **argv)
     return st == MV_OK ? 0 : status_fail("mv_matrix_write", st);
 }
 
+/* chain IN PTS.raw N OUT.raw [GX GY GZ GAFF FIELD.raw] */
+static int cmd_chain(int argc, char **argv)
+{
+    mv_elastix_transform *t = NULL;
+    mv_status st;
+    double *p;
+    long long n, i;
+    int rc = 0;
+    if (argc != 6 && argc != 11) return 2;
+    n = atoll(argv[4]);
+    st = mv_itk_transform_read(argv[2], &t, NULL);
+    if (st != MV_OK) return status_fail("mv_itk_transform_read", st);
+    p = (double *)malloc((size_t)(n > 0 ? n : 1) * 3 * sizeof(double));
+    if (!p || !diff_read_exact(argv[3], p, (size_t)n * 3 * sizeof(double))) rc = io_fail("reading", argv[3]);
+    for (i = 0; rc == 0 && i < n; i++) {
+        double q[3];
+        st = mv_elastix_point(t, p + 3 * i, q);
+        if (st != MV_OK) rc = status_fail("mv_elastix_point", st);
+        memcpy(p + 3 * i, q, sizeof(q));
+    }
+    if (rc == 0 && !diff_write_exact(argv[5], p, (size_t)n * 3 * sizeof(double))) rc = io_fail("writing", argv[5]);
+    free(p);
+    if (rc == 0 && argc == 11) {
+        mv_vol g, f;
+        rc = grid_vol(&g, argv[6], argv[7], argv[8], NULL, argv[9], NULL, "chain grid");
+        if (rc == 0) {
+            mv_vol_init(&f);
+            st = mv_elastix_field(t, &g, &f, NULL);
+            if (st != MV_OK) rc = status_fail("mv_elastix_field", st);
+            else if (!diff_write_exact(argv[10], f.data, mv_vol_bytes(&f))) rc = io_fail("writing", argv[10]);
+            mv_free(&f);
+            mv_free(&g);
+        }
+    }
+    mv_elastix_free(t);
+    return rc;
+}
+
 /* s in hex, "-" when empty */
 static void put_hex(FILE *f, const char *s)
 {
@@ -410,6 +453,8 @@ int main(int argc, char **argv)
             rc = cmd_fload(argc, argv);
         else if (!strcmp(c, "h5-field"))
             rc = cmd_h5_field(argc, argv);
+        else if (!strcmp(c, "chain"))
+            rc = cmd_chain(argc, argv);
         else if (!strcmp(c, "fsample"))
             rc = cmd_fsample(argc, argv);
         else if (!strcmp(c, "mha-load") || !strcmp(c, "convert"))

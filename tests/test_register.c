@@ -1862,3 +1862,273 @@ MV_TEST(register, bad_arguments)
     mv_free(&mo);
     mv_free(&badmask);
 }
+
+/* ITK BSplineTransforms read as a chain (mv_itk_transform_parse): against
+   analytic B-spline sums (coefficients constant: the displacement is that
+   constant, partition of unity; coefficients equal to their grid index:
+   the displacement is the point's grid index, as B-splines of any order
+   reproduce a straight line) on the bounds of ITK's valid region, against
+   SimpleITK's TransformPoint on the files it wrote
+   (tests/py/make_sitk_bspline_fixtures.py), and the refusals. */
+/* from tests/py/make_sitk_bspline_fixtures.py (SimpleITK 2.5.7) */
+static const struct {
+    int h5;
+    double p[3], q[3];
+} sitk_bspline_points[17] = {
+    {1, {-16.25, 4.5, 8}, {-17.25289318784419, 6.500011070317, 9.4139969509797901}},
+    {1, {-17.5, 5.6666666666666661, 6.5}, {-19.12112179324027, 6.9522619301167801, 7.5672379286036691}},
+    {1, {-15, 3.333333333333333, 9.5}, {-15.408290836087428, 5.7685988728359749, 10.913581917569008}},
+    {1, {-16.25, 5.6666689999999997, 8}, {-17.461666549999997, 7.9566690700000002, 8.8316666899999987}},
+    {1, {-16.25, 3.3333309999999994, 8}, {-17.578333449999999, 5.5533309299999996, 8.8083333100000019}},
+    {1, {-17, 4.0333333333333332, 9.1999999999999993}, {-17.464891891263839, 6.3480900236969067, 10.40770678478156}},
+    {1, {-16.25, 7.5333333333333332, 8}, {-17.368333333333332, 9.8793333333333333, 8.8503333333333352}},
+    {1, {-13.75, 4.5, 8}, {-15.07, 6.6549999999999994, 8.7699999999999996}},
+    {1, {-20, 17.333333333333336, 30.5}, {-20.103333333333335, 19.898333333333337, 31.298333333333336}},
+    {0, {3, -4, 0}, {2.5424539426190944, -3.3281409083930722, 0}},
+    {0, {-7, -8.5, 0}, {-6.3341562408324155, -8.2192493209313167, 0}},
+    {0, {-2, -6.25, 0}, {-3.5057390963376291, -6.1455262979442713, 0}},
+    {0, {-7, -4, 0}, {-7.2923570160386388, -5.0139564753380306, 0}},
+    {0, {3, -8.5, 0}, {2.3656676919385555, -7.8271193031140101, 0}},
+    {0, {-2.625, -5.6875, 0}, {-4.1811437471833326, -5.8397641385819563, 0}},
+    {0, {4.25, -6.25, 0}, {4.25, -6.25, 0}},
+    {0, {-8.25, -6.25, 0}, {-8.25, -6.25, 0}},
+};
+
+/* the .tfm text of a B-spline kind on an nd-D grid of g^nd points, origin
+   o, spacing s, identity direction; component a's coefficient at grid
+   index (i, j, k): cst[a] + lin[a] * (index along axis a) */
+static char *bspline_tfm(const char *kind, int nd, int g, double o, double s, const double cst[3], const double lin[3],
+                         const char *before)
+{
+    size_t cap = 65536, n = 0;
+    char *t = (char *)malloc(cap);
+    int a, i, cells = nd == 3 ? g * g * g : g * g;
+    n += (size_t)snprintf(t + n, cap - n, "#Insight Transform File V1.0\n%s#Transform %d\nTransform: %s\nParameters:",
+                          before, before[0] ? 2 : 0, kind);
+    for (a = 0; a < nd; a++)
+        for (i = 0; i < cells; i++) {
+            int idx[3] = {i % g, (i / g) % g, i / (g * g)};
+            n += (size_t)snprintf(t + n, cap - n, " %.17g", cst[a] + lin[a] * idx[a]);
+        }
+    n += (size_t)snprintf(t + n, cap - n, "\nFixedParameters:");
+    for (a = 0; a < nd; a++) n += (size_t)snprintf(t + n, cap - n, " %d", g);
+    for (a = 0; a < nd; a++) n += (size_t)snprintf(t + n, cap - n, " %.17g", o);
+    for (a = 0; a < nd; a++) n += (size_t)snprintf(t + n, cap - n, " %.17g", s);
+    for (a = 0; a < nd * nd; a++) n += (size_t)snprintf(t + n, cap - n, " %d", a % (nd + 1) == 0);
+    n += (size_t)snprintf(t + n, cap - n, "\n");
+    return t;
+}
+
+/* t at the LPS point p (RAS in and out of mv_elastix_point) */
+static void lps_apply(const mv_elastix_transform *t, const double p[3], double q[3])
+{
+    double r[3] = {-p[0], -p[1], p[2]}, s[3];
+    mv_elastix_point(t, r, s);
+    q[0] = -s[0], q[1] = -s[1], q[2] = s[2];
+}
+
+MV_TEST(register, itk_bspline_files)
+{
+    static const double cst[3] = {1.5, -0.5, 2.0}, zero[3] = {0, 0, 0}, one[3] = {1, 1, 1};
+    mv_elastix_transform *t = NULL;
+    double p[3], q[3], m[4][4];
+    char *txt;
+    unsigned char *file;
+    size_t n, cut;
+    int order, i, a, cut_ok = 1;
+    mv_vol f, grid;
+
+    /* constant coefficients on a 6^3 grid, origin -10, spacing 4 (LPS): the
+       valid region is grid index [h, 5 - h], h = (order - 1) / 2, the
+       upper bound included (ITK); outside it the point stays */
+    for (order = 1; order <= 3; order++) {
+        char kind[64];
+        double h = (order - 1) / 2.0, lo = -10 + 4 * h, hi = -10 + 4 * (5 - h);
+        snprintf(kind, sizeof(kind), order == 3 ? "BSplineTransform_double_3_3" : "BSplineTransform_float_3_3_%d", order);
+        txt = bspline_tfm(kind, 3, 6, -10, 4, cst, zero, "");
+        REQUIRE_OK(mv_itk_transform_parse(txt, strlen(txt), &t, NULL));
+        EXPECT(mv_elastix_ndim(t) == 3 && mv_elastix_links(t) == 1 && !mv_elastix_is_linear(t));
+        for (i = 0; i < 6; i++) {
+            static const double at[6] = {0, 0, 0, 0, 1e-9, -1e-9};
+            double x = i < 2 ? (i ? hi : lo) : i == 2 ? (lo + hi) / 2 : i == 3 ? lo + 0.37 : i == 4 ? hi : lo;
+            int inside = i < 4;
+            p[0] = x + at[i], p[1] = (lo + hi) / 2 + 0.3, p[2] = hi;
+            lps_apply(t, p, q);
+            for (a = 0; a < 3; a++)
+                EXPECT_MSG(fabs(q[a] - p[a] - (inside ? cst[a] : 0)) <= 1e-12, "order %d, x %.17g: d[%d] = %.17g", order,
+                           p[0], a, q[a] - p[a]);
+        }
+        mv_elastix_free(t);
+        free(txt);
+        /* coefficients = their grid index: d = the point's grid index (x, y, z) */
+        txt = bspline_tfm(kind, 3, 6, -10, 4, zero, one, "");
+        REQUIRE_OK(mv_itk_transform_parse(txt, strlen(txt), &t, NULL));
+        for (i = 0; i < 20; i++) {
+            double c[3] = {h + (5 - 2 * h) * i / 19.0, h + (5 - 2 * h) * (19 - i) / 19.0, 2.5 - h + h * (i % 2)};
+            for (a = 0; a < 3; a++) p[a] = -10 + 4 * c[a];
+            lps_apply(t, p, q);
+            for (a = 0; a < 3; a++)
+                EXPECT_MSG(fabs(q[a] - p[a] - c[a]) <= 1e-12, "order %d, index %g %g %g: d[%d] = %.17g", order, c[0], c[1],
+                           c[2], a, q[a] - p[a]);
+        }
+        mv_elastix_free(t);
+        free(txt);
+    }
+
+    /* a composite [Translation, BSpline] (the B-spline first), 2D order 1;
+       a grid of 1 point per axis (smaller than the support): no region */
+    txt = bspline_tfm("BSplineTransform_double_2_2_1", 2, 4, 0, 1, cst, zero,
+                      "#Transform 0\nTransform: CompositeTransform_double_2_2\n#Transform 1\n"
+                      "Transform: TranslationTransform_double_2_2\nParameters: 10 20\nFixedParameters:\n");
+    REQUIRE_OK(mv_itk_transform_parse(txt, strlen(txt), &t, NULL));
+    p[0] = 1.25, p[1] = 3, p[2] = 7; /* (3, y): the upper bound */
+    lps_apply(t, p, q);
+    EXPECT(fabs(q[0] - 12.75) <= 1e-12 && fabs(q[1] - 22.5) <= 1e-12 && q[2] == 7);
+    EXPECT_STATUS(mv_elastix_matrix(t, m), MV_ERR_UNSUPPORTED);
+    mv_elastix_free(t);
+    free(txt);
+    txt = bspline_tfm("BSplineTransform_double_3_3", 3, 1, 0, 1, cst, zero, "");
+    REQUIRE_OK(mv_itk_transform_parse(txt, strlen(txt), &t, NULL));
+    p[0] = p[1] = p[2] = 0;
+    lps_apply(t, p, q);
+    EXPECT(q[0] == 0 && q[1] == 0 && q[2] == 0);
+    mv_elastix_free(t);
+    free(txt);
+
+    /* SimpleITK's own files and points: the .h5 composite [Affine, BSpline]
+       (its grid turned a quarter about z) and a 2D order-2 .tfm over an image grid, whose
+       first and last voxels lie on the bounds */
+    for (i = 0; i < 2; i++) {
+        int k, bad = 0;
+        file = tu_read_file(i ? "tests/fuzz/corpus/text/sitk_bspline2d_order2" : "tests/fuzz/corpus/h5/sitk_bspline_composite",
+                            &n);
+        REQUIRE(file != NULL);
+        REQUIRE_OK(mv_itk_transform_parse(file, n, &t, NULL));
+        EXPECT(mv_elastix_ndim(t) == (i ? 2 : 3) && mv_elastix_links(t) == (i ? 1 : 2));
+        for (k = 0; k < (int)(sizeof(sitk_bspline_points) / sizeof(sitk_bspline_points[0])); k++) {
+            if (sitk_bspline_points[k].h5 == i) continue;
+            mv_elastix_point(t, sitk_bspline_points[k].p, q);
+            for (a = 0; a < 3; a++) bad += fabs(q[a] - sitk_bspline_points[k].q[a]) > 1e-12 * (1 + fabs(q[a]));
+        }
+        EXPECT_MSG(bad == 0, "%d coordinates differ from SimpleITK's", bad);
+        /* a field needs a grid: the chain has none */
+        mv_vol_init(&f);
+        EXPECT_STATUS(mv_elastix_field(t, NULL, &f, NULL), MV_ERR_INVALID_ARG);
+        {
+            int64_t dims[3];
+            EXPECT_STATUS(mv_elastix_grid(t, dims, m), MV_ERR_INVALID_ARG);
+        }
+        if (i == 1) { /* the field on the image's own 9 x 7 grid: every voxel as SimpleITK's points above */
+            int64_t d[3] = {9, 7, 1};
+            REQUIRE_OK(mv_vol_alloc(&grid, MV_DT_U8, 3, d, NULL));
+            memset(grid.affine, 0, sizeof(grid.affine));
+            grid.affine[0][0] = -1.25, grid.affine[1][1] = -0.75, grid.affine[2][2] = grid.affine[3][3] = 1;
+            grid.affine[0][3] = 3, grid.affine[1][3] = -4;
+            grid.spacing[0] = 1.25, grid.spacing[1] = 0.75;
+            REQUIRE_OK(mv_elastix_field(t, &grid, &f, NULL));
+            for (k = 0; k < (int)(sizeof(sitk_bspline_points) / sizeof(sitk_bspline_points[0])); k++) {
+                const double *sp = sitk_bspline_points[k].p, *sq = sitk_bspline_points[k].q;
+                double x = (3 - sp[0]) / 1.25, y = (-4 - sp[1]) / 0.75; /* the point's voxel, when it is one */
+                if (sitk_bspline_points[k].h5 || x != floor(x) || y != floor(y) || x < 0 || x > 8 || y < 0 || y > 6) continue;
+                for (a = 0; a < 2; a++) {
+                    float v = ((const float *)f.data)[a * 63 + (int)y * 9 + (int)x];
+                    EXPECT_MSG(fabs(v + (sq[a] - sp[a])) <= 1e-5, "voxel %g %g: d[%d] %g, SimpleITK %g", x,
+                               y, a, v, -(sq[a] - sp[a]));
+                }
+            }
+            mv_free(&f);
+            mv_free(&grid);
+        }
+        mv_elastix_free(t);
+        for (cut = 0; cut < n; cut += 1 + cut / 32) {
+            mv_status st = mv_itk_transform_parse(file, cut, &t, NULL);
+            cut_ok &= st != MV_OK && t == NULL;
+            if (st == MV_OK) mv_elastix_free(t);
+        }
+        free(file);
+    }
+    EXPECT(cut_ok);
+
+    /* refusals, each naming what is wrong */
+    {
+        static const struct {
+            const char *text, *word;
+            mv_status st;
+        } no[] = {
+            {"#Insight Transform File V1.0\nTransform: BSplineDeformableTransform_double_3_3\nParameters: 0\n",
+             "BSplineDeformableTransform", MV_ERR_UNSUPPORTED},
+            {"#Insight Transform File V1.0\nTransform: BSplineTransform_double_3_3_0\nParameters: 0 0 0\n"
+             "FixedParameters: 1 1 1 0 0 0 1 1 1 1 0 0 0 1 0 0 0 1\n",
+             "order 0", MV_ERR_UNSUPPORTED},
+            {"#Insight Transform File V1.0\nTransform: BSplineTransform_double_3_3\nParameters: 0 0\n"
+             "FixedParameters: 1 1 1 0 0 0 1 1 1 1 0 0 0 1 0 0 0 1\n",
+             "2 Parameters", MV_ERR_BAD_DATA},
+            {"#Insight Transform File V1.0\nTransform: BSplineTransform_double_3_3\nParameters: 0 1e999 0\n"
+             "FixedParameters: 1 1 1 0 0 0 1 1 1 1 0 0 0 1 0 0 0 1\n",
+             "Parameters[1]", MV_ERR_BAD_DATA},
+            {"#Insight Transform File V1.0\nTransform: BSplineTransform_double_3_3\nParameters: 0 0 0\n"
+             "FixedParameters: 1 1 1 0 0 0 1 -1 1 1 0 0 0 1 0 0 0 1\n",
+             "spacing[1]", MV_ERR_BAD_DATA},
+            {"#Insight Transform File V1.0\nTransform: BSplineTransform_double_3_3\nParameters: 0 0 0\n"
+             "FixedParameters: 1 1 1 0 0 0 1 1 1 1 0 0 1 0 0 0 0 1\n",
+             "singular", MV_ERR_BAD_DATA},
+            {"#Insight Transform File V1.0\nTransform: BSplineTransform_double_3_3\nParameters: 0 0 0\n"
+             "FixedParameters: 1 1.5 1 0 0 0 1 1 1 1 0 0 0 1 0 0 0 1\n",
+             "size[1]", MV_ERR_BAD_DATA},
+            {"#Insight Transform File V1.0\nTransform: BSplineTransform_double_3_3\nParameters: 0 0 0\n",
+             "FixedParameters", MV_ERR_BAD_DATA},
+            {"#Insight Transform File V1.0\nTransform: CompositeTransform_double_3_3\n#Transform 1\n"
+             "Transform: BSplineTransform_double_2_2\nParameters: 0 0\nFixedParameters: 1 1 0 0 1 1 1 0 0 1\n"
+             "#Transform 2\nTransform: TranslationTransform_double_3_3\nParameters: 1 2 3\n",
+             "a 3D transform in a 2D chain", MV_ERR_BAD_DATA},
+            {"#Insight Transform File V1.0\nTransform: CompositeTransform_double_3_3\n", "empty", MV_ERR_BAD_DATA},
+        };
+        for (i = 0; i < (int)(sizeof(no) / sizeof(no[0])); i++) {
+            t = (mv_elastix_transform *)&t; /* anything: a failure sets it to NULL */
+            EXPECT_STATUS(mv_itk_transform_parse(no[i].text, strlen(no[i].text), &t, NULL), no[i].st);
+            EXPECT_MSG(strstr(mv_last_error(), no[i].word) != NULL && t == NULL, "case %d: %s", i, mv_last_error());
+        }
+    }
+    /* more links than a chain holds: B-splines between translations */
+    {
+        char *big = (char *)malloc(1 << 16);
+        size_t k = (size_t)sprintf(big, "#Insight Transform File V1.0\nTransform: CompositeTransform_double_2_2\n");
+        for (i = 0; i < MV_ELASTIX_MAX_CHAIN + 1; i++)
+            k += (size_t)sprintf(big + k, i % 2 ? "#Transform %d\nTransform: TranslationTransform_double_2_2\nParameters: 1 2\n"
+                                                : "#Transform %d\nTransform: BSplineTransform_double_2_2_1\nParameters: 0 0\n"
+                                                  "FixedParameters: 1 1 0 0 1 1 1 0 0 1\n",
+                                 i + 1);
+        EXPECT_STATUS(mv_itk_transform_parse(big, k, &t, NULL), MV_ERR_UNSUPPORTED);
+        /* translations fold into one link: 16 of them read */
+        k = (size_t)sprintf(big, "#Insight Transform File V1.0\nTransform: CompositeTransform_double_2_2\n");
+        for (i = 0; i < 40; i++)
+            k += (size_t)sprintf(big + k, "#Transform %d\nTransform: TranslationTransform_double_2_2\nParameters: 1 2\n", i + 1);
+        REQUIRE_OK(mv_itk_transform_parse(big, k, &t, NULL));
+        EXPECT(mv_elastix_links(t) == 1 && mv_elastix_is_linear(t));
+        REQUIRE_OK(mv_elastix_matrix(t, m));
+        EXPECT(m[0][3] == -40 && m[1][3] == -80);
+        mv_elastix_free(t);
+        free(big);
+    }
+    /* a displacement field member: refused by name (mv_itk_h5_read_field reads it) */
+    file = tu_read_file("tests/fuzz/corpus/h5/itk_composite_field_deflate", &n);
+    REQUIRE(file != NULL);
+    EXPECT_STATUS(mv_itk_transform_parse(file, n, &t, NULL), MV_ERR_UNSUPPORTED);
+    EXPECT(strstr(mv_last_error(), "DisplacementFieldTransform") != NULL);
+    free(file);
+    /* the matrix readers leave a B-spline to this one, by name */
+    file = tu_read_file("tests/fuzz/corpus/text/sitk_bspline2d_order2", &n);
+    REQUIRE(file != NULL);
+    txt = (char *)malloc(n + 1);
+    memcpy(txt, file, n);
+    txt[n] = 0;
+    EXPECT_STATUS(mv_itk_tfm_parse(txt, m), MV_ERR_UNSUPPORTED);
+    EXPECT(strstr(mv_last_error(), "mv_itk_transform_read") != NULL);
+    free(txt);
+    free(file);
+    file = tu_read_file("tests/fuzz/corpus/h5/sitk_bspline_composite", &n);
+    REQUIRE(file != NULL);
+    EXPECT_STATUS(mv_itk_h5_parse(file, n, m), MV_ERR_UNSUPPORTED);
+    EXPECT(strstr(mv_last_error(), "mv_itk_transform_read") != NULL);
+    free(file);
+}

@@ -606,6 +606,53 @@ else
   echo "  (skip register/warp: tests/py/reg_data.py found no data: offline or no numpy/scipy/nibabel)"
 fi
 
+# ITK B-splines (mv_itk_transform_read): SimpleITK lays a cubic B-spline over
+# a smooth phantom's grid (an oblique one) and writes [Affine, BSpline] as
+# .tfm and .h5; tfm-field gives SimpleITK's TransformToDisplacementField, warp
+# --tfm the warp of that field, and a displacement field is refused by name
+if "$PY" -c 'import SimpleITK, nibabel' 2>/dev/null; then
+  $T phantom "$W/bs_ref.nii" --size 20 --kind smooth && "$PY" - "$W" <<'PYEOF' && ok || bad "SimpleITK B-spline files"
+import sys, numpy as np, SimpleITK as sitk
+w = sys.argv[1]
+img = sitk.ReadImage(w + '/bs_ref.nii')
+D = np.array([[0.8, -0.6, 0], [0.6, 0.8, 0], [0, 0, 1.0]])  # about the same centre, 1.5 mm off
+c = np.array(img.TransformContinuousIndexToPhysicalPoint([(n - 1) / 2.0 for n in img.GetSize()]))
+img.SetDirection(list(D.ravel()))
+img.SetOrigin(list(c + 1.5 - D @ (np.array(img.GetSpacing()) * (np.array(img.GetSize()) - 1) / 2.0)))
+sitk.WriteImage(img, w + '/bs_obl.nii')
+bs = sitk.BSplineTransformInitializer(img, [3, 2, 4], 3)
+bs.SetParameters(list(np.random.default_rng(5).normal(0, 2.0, len(bs.GetParameters()))))
+aff = sitk.AffineTransform(3)
+aff.SetMatrix([1.02, 0.05, 0, -0.04, 0.97, 0.02, 0, 0.03, 1.01])
+aff.SetTranslation([1.5, -2.0, 0.75])
+tf = sitk.CompositeTransform([aff, bs])
+for ext in ('tfm', 'h5'):
+    sitk.WriteTransform(tf, '%s/bs.%s' % (w, ext))
+d = sitk.TransformToDisplacementField(tf, sitk.sitkVectorFloat64, img.GetSize(), img.GetOrigin(), img.GetSpacing(),
+                                      img.GetDirection())
+np.save(w + '/bs_field.npy', sitk.GetArrayFromImage(d))
+sitk.WriteTransform(sitk.DisplacementFieldTransform(sitk.Cast(d, sitk.sitkVectorFloat64)), w + '/bs_dfield.h5')
+PYEOF
+  for ext in tfm h5; do
+    $T tfm-field "$W/bs.$ext" "$W/bs_obl.nii" "$W/bs_$ext.nii" && "$PY" - "$W/bs_$ext.nii" "$W/bs_field.npy" <<'PYEOF' \
+      && ok || bad "tfm-field bs.$ext differs from SimpleITK's TransformToDisplacementField"
+import sys, numpy as np, nibabel as nib
+got = np.asarray(nib.load(sys.argv[1]).dataobj)[:, :, :, 0, :]  # (X, Y, Z, 3)
+want = np.load(sys.argv[2]).transpose(2, 1, 0, 3)               # sitk's (Z, Y, X, 3)
+err = np.abs(got - want).max()
+sys.exit(0 if err <= 1e-5 * max(1.0, np.abs(want).max()) else print('max diff', err) or 1)
+PYEOF
+    $T warp "$W/bs_ref.nii" "$W/bs_obl.nii" "$W/bs_w_$ext.nii" --tfm "$W/bs.$ext" \
+      && $T warp-field "$W/bs_ref.nii" "$W/bs_obl.nii" "$W/bs_wf_$ext.nii" --field "$W/bs_$ext.nii" --fill 0 \
+      && cmp -s "$W/bs_w_$ext.nii" "$W/bs_wf_$ext.nii" && ok || bad "warp --tfm bs.$ext is not the warp of its field"
+  done
+  $T tfm-field "$W/bs_dfield.h5" "$W/bs_obl.nii" "$W/bs_x.nii" 2> "$W/err"
+  [ $? -eq 1 ] && grep -q "MV_ERR_UNSUPPORTED" "$W/err" && grep -q "DisplacementFieldTransform" "$W/err" && [ ! -e "$W/bs_x.nii" ] \
+    && ok || bad "tfm-field of a displacement field: $(cat "$W/err")"
+else
+  echo "  (skip ITK B-splines: no SimpleITK or nibabel)"
+fi
+
 # analysis (issue 15): corr-seed against a nilearn-style numpy map of the same
 # file, corr-matrix against numpy.corrcoef of the atlas's region means
 if [ -f "$D/nifti/functional.nii" ] && "$PY" -c 'import nibabel' 2>/dev/null; then

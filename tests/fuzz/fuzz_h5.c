@@ -8,13 +8,15 @@
    succeeds gives a finite matrix whose bottom row is 0 0 0 1, and the
    same matrix after a round trip through mv_itk_h5_format (3D);
    mv_itk_h5_parse_field's field, when it gives one, passes mv_field_check;
-   mv_itk_h5_format's own file must parse. A broken invariant aborts, so
+   mv_itk_h5_format's own file must parse; mv_itk_transform_parse's chain
+   passes fz_itk_chain (fuzz_itk_chain.h). A broken invariant aborts, so
    the fuzzer reports it. Built by `make fuzz` or with fuzz_main.c as a
    replayer. */
 #ifndef MEDVOL_FUZZ_LINKED /* make fuzz links build/fuzz-O1/medvol.o instead */
 #define MEDVOL_IMPLEMENTATION
 #endif
 #include "../../medvol.h"
+#include "fuzz_itk_chain.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +107,7 @@ static void fz_parse(const uint8_t *data, size_t size)
     size_t len = 0;
     int r, c;
     mv_vol f;
+    fz_itk_chain(data, size); /* the whole file as a chain (B-splines too) */
     /* with a displacement field: a field medvol's functions take */
     if (mv_itk_h5_parse_field(data, size, m, &f, NULL) == MV_OK) {
         if (f.data && mv_field_check(&f, NULL) != MV_OK) abort();

@@ -14,6 +14,8 @@
      (outputpoints.vtk: the size asked, then that many bytes, beginning
      with the input's first line);
    - mv_elastix_points_parse(A) in 2D and 3D: count x ndim finite numbers;
+   - mv_itk_transform_parse(the whole input) (an ITK .tfm, .mat or .h5 as
+     a transform chain, B-splines included): fz_itk_chain (fuzz_itk_chain.h);
    - mv_itk_mat_parse(the whole input) (ITK's MATLAB .mat transforms): a
      parse that succeeds gives what fz_matrix_ok asks, and the same doubles
      after a round trip through mv_itk_mat_format (3D);
@@ -26,6 +28,7 @@
 #define MEDVOL_IMPLEMENTATION
 #endif
 #include "../../medvol.h"
+#include "fuzz_itk_chain.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,6 +217,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (blen) memcpy(b, nul + 1, blen);
     b[blen] = 0;
     fz_itk_mat(data, size);
+    fz_itk_chain(data, size);
     fz_matrix(a);
     fz_elastix(a, b, nul ? nul + 1 : NULL, blen);
     fz_points(NULL, a, 2);
