@@ -30,7 +30,7 @@ ifneq ($(wildcard /usr/include/fftw3.h),)
 EXAMPLES += $(BUILD)/profile_fft_vs_fftw
 endif
 
-.PHONY: bench-register bench-transformix bench-h5 bench-large2d bench-deformable3d bench-analysis bench-morph all install uninstall test-install test-tsan run bench bench-quick bench-check bench-baseline bench-setup bench-gzip bench-fft test-large test test-quick test-tools test-diff-scipy test-diff-nibabel test-diff-numpy test-diff-sitk test-diff-bart test-diff-elastix test-diff-dwi test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
+.PHONY: bench-register bench-transformix bench-h5 bench-itk-bspline bench-large2d bench-deformable3d bench-analysis bench-morph all install uninstall test-install test-tsan run bench bench-quick bench-check bench-baseline bench-setup bench-gzip bench-fft test-large test test-quick test-tools test-diff-scipy test-diff-nibabel test-diff-numpy test-diff-sitk test-diff-bart test-diff-elastix test-diff-dwi test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-configs \
         test-all test-symbols test-fuzz-replay test-march fuzz clean cuda test-cuda test-cuda-symbols test-cuda-emu test-cuda-emu-order test-cuda-emu-pdd test-cuda-emu-race test-cuda-emu-san profile-cuda-emu
 all: $(EXAMPLES)
 
@@ -183,6 +183,10 @@ bench-transformix: $(BUILD)/mvtool
 # SimpleITK; ctypes on build/libmedvol_bench.so)
 bench-h5:
 	/usr/bin/python3 bench/h5_field_bench.py $(BENCH_ARGS)
+# an ITK [Affine, BSplineTransform] .h5's field on the MNI grid beside SimpleITK's
+# TransformToDisplacementField (bench/itk_bspline_bench.py; ctypes on build/libmedvol_bench.so)
+bench-itk-bspline:
+	/usr/bin/python3 bench/itk_bspline_bench.py $(BENCH_ARGS)
 # the analysis kernels beside numpy and multipletau, outputs checked first (bench/analysis_bench.py;
 # Debian's python3 with numpy and multipletau; ctypes on build/libmedvol_bench.so)
 bench-analysis:

@@ -4696,10 +4696,9 @@ MVDEF mv_status mv_elastix_vtk_write(const char *path, const mv_elastix_transfor
    nearly every B-spline grid) medvol computes i with ITK's arithmetic,
    the same bits; an oblique grid's inverse ITK takes by SVD, medvol by
    its own, so there a point within rounding of a bound may fall on the
-   other side than in ITK. Checked against
-   SimpleITK's TransformPoint and TransformToDisplacementField
-   (tests/py/diff_sitk.py, family bspline_itk), .tfm and .h5, compressed
-   or not. A chain read here has no fixed grid: mv_elastix_field and the
+   other side than in ITK. Checked against SimpleITK's TransformPoint and
+   TransformToDisplacementField (tests/py/diff_sitk.py, family
+   bspline_itk), .tfm and .h5, compressed or not. A chain read here has no fixed grid: mv_elastix_field and the
    Jacobians need ref (MV_ERR_INVALID_ARG without), mv_elastix_grid and
    index point files are refused. Refused (MV_ERR_UNSUPPORTED, naming the
    member): a DisplacementFieldTransform (mv_itk_h5_read_field reads one
@@ -33998,7 +33997,8 @@ static mv_status mv__h5_member(const mv__h5r *r, uint64_t root, int index, char 
                   kind);
         return MV_OK;
     }
-    if (!strncmp(kind, "BSpline", 7)) { /* read by mv__itk_h5_link */
+    if (!strncmp(kind, "BSplineTransform_", 17) || !strncmp(kind, "BSplineDeformableTransform_", 27)) {
+        /* read (or refused, named) by mv__itk_h5_link */
         MV__CHECK(field_ok & 2, MV_ERR_UNSUPPORTED, "%s: %s is a B-spline (mv_itk_transform_read reads it)", path, kind);
         return MV_OK;
     }
@@ -35916,7 +35916,10 @@ static mv_status mv__itk_h5_link(const mv__h5r *r, uint64_t root, int index, con
     mv_status st;
     mv__format(where, sizeof(where), "/TransformGroup/%d (%s)", index, kind);
     MV__TRY(mv__itk_bspline_kind(kind, &is, &nd, &order, where));
-    if (!is) return mv__itk_chain_matrix(t, nd, L, where);
+    if (!is) { /* a matrix kind, mv__h5_member read it (found by libFuzzer: never a kind it left) */
+        MV__CHECK(nd == 2 || nd == 3, MV_ERR_BAD_DATA, "%s: not a transform of 2 or 3 dimensions", where);
+        return mv__itk_chain_matrix(t, nd, L, where);
+    }
     mv__h5_member_path(path, index, NULL);
     MV__TRY(mv__h5_open(r, root, path, &g, &have));
     MV__CHECK(have, MV_ERR_BAD_DATA, "%s: no such group", path);
@@ -36508,10 +36511,13 @@ static mv_status mv__vtk_scan(const char *in, size_t in_len, mv__vtk_layout *L)
               mv__vtk_shown(wb, we, shown));
     L->points_word = wb;
     MV__CHECK(mv__elx_token(&p, end, &wb, &we), MV_ERR_BAD_DATA, "VTK file: POINTS without a count");
-    for (k = 0; wb + k < we; k++)
+    /* the digits of [wb, we) added up here: the word may end the input,
+       with no terminator for strtoll to stop at (found by libFuzzer) */
+    for (L->n = 0, k = 0; wb + k < we; k++) {
         MV__CHECK(wb[k] >= '0' && wb[k] <= '9' && k < 15, MV_ERR_BAD_DATA, "VTK file: POINTS: '%s' is not a count",
                   mv__vtk_shown(wb, we, shown));
-    L->n = (int64_t)strtoll(wb, NULL, 10);
+        L->n = L->n * 10 + (wb[k] - '0');
+    }
     MV__CHECK(mv__elx_token(&p, end, &wb, &we), MV_ERR_BAD_DATA, "VTK file: POINTS %lld without a type", (long long)L->n);
     L->size = mv__vtk_is(wb, we, "float") ? 4 : mv__vtk_is(wb, we, "double") ? 8 : 0;
     MV__CHECK(L->size, MV_ERR_UNSUPPORTED, "VTK file: POINTS of type %s (transformix reads float and double)",

@@ -1534,6 +1534,16 @@ MV_TEST(register, elastix_vtk_points)
         buf[len] = 0;
         EXPECT_EQ_STR((const char *)buf, "# vtk DataFile Version 2.0\nx\nASCII\nDATASET POLYDATA\nPOINTS 1 double\n2 4 7\n");
     }
+    { /* the input ends in the middle of the count, with no terminator after it: read to its
+         end and no further (libFuzzer found strtoll reading on; ASan watches the copy's edge) */
+        static const char cut[] = "# vtk DataFile Version 2.0\nx\nASCII\nDATASET POLYDATA\nPOINTS 12";
+        char *in3 = (char *)malloc(sizeof(cut) - 1);
+        REQUIRE(in3 != NULL);
+        memcpy(in3, cut, sizeof(cut) - 1);
+        EXPECT_STATUS(mv_elastix_vtk_format(t, in3, sizeof(cut) - 1, buf, sizeof(buf), &len), MV_ERR_BAD_DATA);
+        EXPECT(strstr(mv_last_error(), "POINTS 12 without a type") != NULL);
+        free(in3);
+    }
     mv_elastix_free(t);
 }
 

@@ -50,12 +50,12 @@ static void fz_matrix(const char *text)
     char buf[4096];
     int r, c;
     if (mv_matrix_parse(text, m) == MV_OK) {
-        fz_matrix_ok(m);
+        fz_matrix_ok((const double(*)[4])m);
         if (mv_matrix_format((const double(*)[4])m, buf, sizeof(buf)) != MV_OK) abort();
         if (mv_matrix_parse(buf, w) != MV_OK || memcmp(m, w, sizeof(m))) abort();
     }
     if (mv_itk_tfm_parse(text, m) == MV_OK) {
-        fz_matrix_ok(m);
+        fz_matrix_ok((const double(*)[4])m);
         for (r = 0; r < 3; r++)
             for (c = 0; c < 4; c++) big = fabs(m[r][c]) > big ? fabs(m[r][c]) : big;
         if (big > 1e300) return; /* the format's products may overflow; nothing to compare */
@@ -91,7 +91,7 @@ static void fz_elastix(const char *text, const char *points, const uint8_t *vtk,
     if (mv_elastix_links(t) != 1) abort();
     if (mv_elastix_is_linear(t)) {
         mv_status st = mv_elastix_matrix(t, m);
-        if (st == MV_OK) fz_matrix_ok(m);
+        if (st == MV_OK) fz_matrix_ok((const double(*)[4])m);
         else if (st != MV_ERR_BAD_DATA) abort();
     } else if (mv_elastix_matrix(t, m) != MV_ERR_UNSUPPORTED) {
         abort();
@@ -181,7 +181,7 @@ static void fz_itk_mat(const uint8_t *data, size_t size)
     size_t len = 0;
     int r, c;
     if (mv_itk_mat_parse(data, size, m) != MV_OK) return;
-    fz_matrix_ok(m);
+    fz_matrix_ok((const double(*)[4])m);
     if (mv_itk_mat_format((const double(*)[4])m, 3, buf, sizeof(buf), &len) != MV_OK || len != 193) abort();
     if (mv_itk_mat_parse(buf, len, m2) != MV_OK) abort();
     for (r = 0; r < 4; r++)

@@ -8,6 +8,7 @@ tests/fuzz/corpus/h5/sitk_bspline_composite    ITK's HDF5 form of
     CompositeTransform_double_3_3 [AffineTransform, BSplineTransform of
     order 3 on a 4x4x4 grid turned a quarter about z (a direction that is
     not its transpose), spacings 7/3, 2.5 and 3 mm].
+tests/fuzz/corpus/text/sitk_bspline_composite  the same as a .tfm (a seed).
 tests/fuzz/corpus/text/sitk_bspline2d_order2   the .tfm of a 2D
     BSplineTransform of order 2 (BSplineTransform_double_2_2_2) on a
     5x4 grid laid over a 9x7 image by BSplineTransformInitializer.
@@ -47,6 +48,8 @@ def main():
     comp = sitk.CompositeTransform([aff, bs])
     sitk.WriteTransform(comp, '/tmp/sitk_bspline_composite.h5')
     os.replace('/tmp/sitk_bspline_composite.h5', os.path.join(out, 'h5', 'sitk_bspline_composite'))
+    sitk.WriteTransform(comp, '/tmp/sitk_bspline_composite.tfm')
+    os.replace('/tmp/sitk_bspline_composite.tfm', os.path.join(out, 'text', 'sitk_bspline_composite'))
     # 2D, order 2, over an image grid
     img = sitk.Image([9, 7], sitk.sitkFloat32)
     img.SetOrigin([-3.0, 4.0])
