@@ -4410,7 +4410,8 @@ MVDEF mv_status mv_warp_affine(const mv_vol *moving, const mv_vol *ref, const do
    CompositeTransform of them (applied last first, as ITK does: the map is
    the product in file order). The file's first transform (or composite)
    is read; other kinds (B-spline, displacement field) are
-   MV_ERR_UNSUPPORTED naming the kind. Format forms (not under MEDVOL_NO_STDIO: snprintf):
+   MV_ERR_UNSUPPORTED naming the kind (mv_itk_transform_read reads
+   B-splines, mv_itk_h5_read_field fields). Format forms (not under MEDVOL_NO_STDIO: snprintf):
    MV_ERR_BUFFER_TOO_SMALL if cap is short. allocates: no. */
 MVDEF mv_status mv_matrix_parse(const char *text, double m[4][4]);
 MVDEF mv_status mv_itk_tfm_parse(const char *text, double m[4][4]);
@@ -4439,7 +4440,8 @@ MVDEF mv_status mv_itk_mat_format(const double m[4][4], int ndim, void *buf, siz
    which ANTs always sets: deflate in chunks; h5py's shuffle and
    Fletcher-32 too); its own reader, no HDF5 library (see >>impl-register
    for what of HDF5 it reads). A displacement field or
-   B-spline member is MV_ERR_UNSUPPORTED naming its kind; damage
+   B-spline member is MV_ERR_UNSUPPORTED naming its kind (read by
+   mv_itk_h5_read_field and mv_itk_transform_parse); damage
    (checksums, addresses outside the file) MV_ERR_BAD_DATA naming the
    object. mv_itk_h5_format writes m as AffineTransform_double_N_N with a
    zero centre, as ITK 5 lays the file out (*len: its bytes, about 4.6 KiB;
@@ -35991,6 +35993,14 @@ static mv_status mv__itk_chain(const unsigned char *data, size_t size, mv_elasti
         for (r = 0; r < 4; r++)
             for (c = 0; c < 4; c++) L[r][c] = D[r] * m[r][c] * D[c];
         return mv__itk_chain_matrix(t, 3, (const double(*)[4])L, ".mat"); /* ITK's .mat: 2D kept in 3D */
+    }
+    MV__CHECK(!(size >= 4 && data[0] == 0x89 && !memcmp(data + 1, "HDF", 3)) || size >= 8, MV_ERR_TRUNCATED,
+              "an HDF5 file cut short");
+    if (size < 8 || memcmp(data, "\x89HDF\r\n\x1a\n", 8)) { /* HDF5 may sit after a user block (512, 1024, ... bytes) */
+        size_t at = 512;
+        while (at + 8 <= size && memcmp(data + at, "\x89HDF\r\n\x1a\n", 8)) at *= 2;
+        MV__CHECK(at + 8 <= size, MV_ERR_BAD_HEADER,
+                  "not an ITK transform file (no '#Insight Transform File' line, MATLAB .mat header or HDF5 signature)");
     }
     return mv__itk_h5_chain(data, size, t);
 }

@@ -2092,6 +2092,8 @@ MV_TEST(register, itk_bspline_files)
              "#Transform 2\nTransform: TranslationTransform_double_3_3\nParameters: 1 2 3\n",
              "a 3D transform in a 2D chain", MV_ERR_BAD_DATA},
             {"#Insight Transform File V1.0\nTransform: CompositeTransform_double_3_3\n", "empty", MV_ERR_BAD_DATA},
+            {"1 0 0 0\n0 1 0 0\n0 0 1 0\n0 0 0 1\n", "not an ITK transform file", MV_ERR_BAD_HEADER},
+            {"\x89HDF\r\n", "cut short", MV_ERR_TRUNCATED},
         };
         for (i = 0; i < (int)(sizeof(no) / sizeof(no[0])); i++) {
             t = (mv_elastix_transform *)&t; /* anything: a failure sets it to NULL */
