@@ -35581,8 +35581,100 @@ typedef struct mv__elx_field_job {
     int64_t n[3];
     size_t nv;
     int nc;
+    int rows_fit;   /* mv__elx_rows_fit: the field row by row */
     double A[4][4]; /* voxel -> RAS */
 } mv__elx_field_job;
+
+/* The field's fast path, for a chain whose innermost link (applied first)
+   is a B-spline followed only by matrices, on a grid whose voxel rows run
+   along the B-spline grid's first axis (the grid over the same image, or
+   any grid sharing its axes: a row's y and z world coordinates, and so its
+   grid indices 1 and 2, do not change along it). Per row the coefficients
+   are summed over axes 1 and 2 once (the row's weights), leaving a line of
+   gsize[0] values per component; per voxel the order + 1 weights of axis
+   0 finish the sum: (order + 1) multiply-adds a component instead of
+   (order + 1)^nd. The same terms as mv__elx_link_apply, summed in
+   another order (a few ULPs apart). 0 when the chain or grid does not
+   fit; the caller then takes the point-by-point path. */
+static int mv__elx_rows_fit(const mv__elx_field_job *j)
+{
+    const mv_elastix_transform *t = j->t;
+    const mv__elx_link *k = &t->link[t->n - 1];
+    int a;
+    if (!j->out || !k->bspline || j->n[0] < 2) return 0;
+    for (a = 0; a < t->n - 1; a++)
+        if (t->link[a].bspline || t->link[a].add) return 0;
+    for (a = 1; a < t->nd; a++) /* LPS y, z (and so grid indices 1, 2) fixed along a row */
+        if (j->A[a][0] != 0 || k->p2i[a][0] != 0) return 0;
+    return k->gsize[0] <= j->n[0] * (k->order + 1); /* the line costs less than the voxels it serves */
+}
+
+static int mv__elx_field_rows_fast(const mv__elx_field_job *j, int64_t r0, int64_t r1)
+{
+    const mv_elastix_transform *t = j->t;
+    const mv__elx_link *k = &t->link[t->n - 1];
+    const int nd = t->nd, o = k->order;
+    const double half = (o - 1) / 2.0;
+    const size_t gx = (size_t)k->gsize[0], gxy = gx * (size_t)k->gsize[1], cells = gxy * (size_t)k->gsize[2];
+    double *line = (double *)mv__alloc(3 * gx * sizeof(double), t->alloc_ctx);
+    int64_t r, i;
+    if (!line) return 0;
+    for (r = r0; r < r1; r++) {
+        const int64_t y = r % j->n[1], z = r / j->n[1];
+        double p[3], q[3], c[3], w[3][4];
+        int64_t s[3] = {0, 0, 0};
+        int a, b, l, m, inside = 1;
+        size_t g;
+        for (a = 0; a < 3; a++) p[a] = j->A[a][1] * (double)y + j->A[a][2] * (double)z + j->A[a][3]; /* i = 0 */
+        p[0] = -p[0], p[1] = -p[1];
+        /* the row's grid indices 1, 2 and their weights, as mv__elx_link_apply finds them */
+        w[2][0] = 1;
+        for (a = 1; a < nd; a++) {
+            c[a] = 0;
+            for (b = 0; b < nd; b++) c[a] += k->p2i[a][b] * (p[b] - k->gorigin[b]);
+            if (!mv__elx_valid(k, a, &c[a], half, &s[a])) inside = 0;
+            for (l = 0; inside && l <= o; l++) w[a][l] = mv__elx_bspline_w(o, c[a] - (double)(s[a] + l));
+            s[a] -= k->gindex[a];
+        }
+        if (inside)
+            for (b = 0; b < nd; b++)
+                for (g = 0; g < gx; g++) {
+                    const double *cf = k->coef + (size_t)b * cells + (size_t)s[2] * gxy + (size_t)s[1] * gx + g;
+                    double v = 0;
+                    for (l = 0; l <= (nd == 3 ? o : 0); l++) {
+                        double pl = 0;
+                        for (m = 0; m <= o; m++) pl += w[1][m] * cf[(size_t)l * gxy + (size_t)m * gx];
+                        v += w[2][l] * pl;
+                    }
+                    line[(size_t)b * gx + g] = v;
+                }
+        for (i = 0; i < j->n[0]; i++) {
+            const size_t v = (size_t)(r * j->n[0] + i);
+            double x[3];
+            for (a = 0; a < 3; a++) p[a] = j->A[a][0] * (double)i + j->A[a][1] * (double)y + j->A[a][2] * (double)z + j->A[a][3];
+            p[0] = -p[0], p[1] = -p[1]; /* LPS, as mv__elx_field_rows */
+            memcpy(x, p, sizeof(x));
+            c[0] = 0;
+            for (b = 0; b < nd; b++) c[0] += k->p2i[0][b] * (p[b] - k->gorigin[b]);
+            if (inside && mv__elx_valid(k, 0, &c[0], half, &s[0])) {
+                const double *ln = line + (size_t)(s[0] - k->gindex[0]);
+                for (l = 0; l <= o; l++) w[0][l] = mv__elx_bspline_w(o, c[0] - (double)(s[0] + l));
+                for (b = 0; b < nd; b++) {
+                    double d = 0;
+                    for (l = 0; l <= o; l++) d += w[0][l] * ln[(size_t)b * gx + (size_t)l];
+                    x[b] = p[b] + d;
+                }
+            }
+            for (a = t->n - 2; a >= 0; a--) { /* the matrices after it */
+                mv__elx_link_apply(&t->link[a], nd, x, q, NULL);
+                memcpy(x, q, sizeof(x));
+            }
+            for (a = 0; a < j->nc; a++) j->out[(size_t)a * j->nv + v] = (float)(x[a] - p[a]);
+        }
+    }
+    mv__free(line, t->alloc_ctx);
+    return 1;
+}
 
 static void mv__elx_field_rows(void *ctx, int64_t r0, int64_t r1, int worker)
 {
@@ -35590,6 +35682,7 @@ static void mv__elx_field_rows(void *ctx, int64_t r0, int64_t r1, int worker)
     int64_t r, i;
     int a;
     (void)worker;
+    if (j->rows_fit && mv__elx_field_rows_fast(j, r0, r1)) return; /* else (no memory for the line) point by point */
     for (r = r0; r < r1; r++) {
         const int64_t y = r % j->n[1], z = r / j->n[1];
         for (i = 0; i < j->n[0]; i++) {
@@ -35640,6 +35733,7 @@ static void mv__elx_run(mv__elx_field_job *j, const mv_vol *grid, const mv_field
     for (a = 0; a < 3; a++) j->n[a] = a < grid->ndim ? grid->dim[a] : 1;
     j->nv = (size_t)(j->n[0] * j->n[1] * j->n[2]);
     memcpy(j->A, grid->affine, sizeof(j->A));
+    j->rows_fit = mv__elx_rows_fit(j);
     mv__parallel_for(j->n[1] * j->n[2], MV__MAX(1, 4096 / j->n[0]), threads, mv__elx_field_rows, j);
 }
 

@@ -1906,7 +1906,8 @@ static const struct {
 
 /* the .tfm text of a B-spline kind on an nd-D grid of g^nd points, origin
    o, spacing s, identity direction; component a's coefficient at grid
-   index (i, j, k): cst[a] + lin[a] * (index along axis a) */
+   index (i, j, k): cst[a] + lin[a] * (index along axis a), or (lin NULL)
+   3 sin(0.7 n + 1.3 a) at the n-th grid point */
 static char *bspline_tfm(const char *kind, int nd, int g, double o, double s, const double cst[3], const double lin[3],
                          const char *before)
 {
@@ -1918,7 +1919,8 @@ static char *bspline_tfm(const char *kind, int nd, int g, double o, double s, co
     for (a = 0; a < nd; a++)
         for (i = 0; i < cells; i++) {
             int idx[3] = {i % g, (i / g) % g, i / (g * g)};
-            n += (size_t)snprintf(t + n, cap - n, " %.17g", cst[a] + lin[a] * idx[a]);
+            n += (size_t)snprintf(t + n, cap - n, " %.17g",
+                                  lin ? cst[a] + lin[a] * idx[a] : 3 * sin(0.7 * i + 1.3 * a)); /* NULL: irregular */
         }
     n += (size_t)snprintf(t + n, cap - n, "\nFixedParameters:");
     for (a = 0; a < nd; a++) n += (size_t)snprintf(t + n, cap - n, " %d", g);
@@ -2058,6 +2060,52 @@ MV_TEST(register, itk_bspline_files)
         free(file);
     }
     EXPECT(cut_ok);
+
+    /* the field row by row (a grid whose rows run along the B-spline grid's
+       first axis: the coefficients summed per row) and voxel by voxel (a
+       grid turned a little: each voxel's own sum) equal mv_elastix_point at
+       every voxel, in 3D after a matrix (outer) and in 2D, on grids reaching
+       past the valid region */
+    for (order = 1; order <= 3; order++)
+        for (i = 0; i < 4; i++) {
+            const int nd = i < 2 ? 3 : 2, turned = i % 2;
+            char kind[64];
+            int64_t d[3] = {23, 19, nd == 3 ? 17 : 1}, x, y, z, nv = 23 * 19 * (nd == 3 ? 17 : 1);
+            int bad = 0;
+            snprintf(kind, sizeof(kind), "BSplineTransform_double_%d_%d_%d", nd, nd, order);
+            txt = bspline_tfm(kind, nd, 7, -12, 4.5, zero, NULL,
+                              nd == 3 ? "#Transform 0\nTransform: CompositeTransform_double_3_3\n#Transform 1\n"
+                                        "Transform: AffineTransform_double_3_3\nParameters: 1.1 0.1 0 0 0.9 0.05 0.02 0 1 3 -2 1\n"
+                                        "FixedParameters: 1 2 3\n"
+                                      : "");
+            REQUIRE_OK(mv_itk_transform_parse(txt, strlen(txt), &t, NULL));
+            REQUIRE_OK(mv_vol_alloc(&grid, MV_DT_U8, 3, d, NULL));
+            memset(grid.affine, 0, sizeof(grid.affine));
+            grid.affine[0][0] = -1.7, grid.affine[1][1] = -1.6, grid.affine[2][2] = 1.9, grid.affine[3][3] = 1;
+            if (turned) grid.affine[1][0] = 0.01, grid.affine[0][1] = -0.01;
+            grid.affine[0][3] = 20, grid.affine[1][3] = 17, grid.affine[2][3] = nd == 3 ? -16 : 0;
+            grid.spacing[0] = 1.7, grid.spacing[1] = 1.6, grid.spacing[2] = 1.9;
+            REQUIRE_OK(mv_elastix_field(t, &grid, &f, NULL));
+            for (z = 0; z < d[2]; z++)
+                for (y = 0; y < d[1]; y++)
+                    for (x = 0; x < d[0]; x++) {
+                        const int64_t v = (z * d[1] + y) * d[0] + x;
+                        double r[3];
+                        for (a = 0; a < 3; a++)
+                            r[a] = grid.affine[a][0] * x + grid.affine[a][1] * y + grid.affine[a][2] * z + grid.affine[a][3];
+                        mv_elastix_point(t, r, q);
+                        for (a = 0; a < nd; a++) { /* the field in LPS: x and y of RAS negated */
+                            double want = (a < 2 ? -1 : 1) * (q[a] - r[a]);
+                            bad += fabs(((const float *)f.data)[a * nv + v] - want) > 1e-5 * (1 + fabs(want));
+                        }
+                    }
+            EXPECT_MSG(bad == 0, "order %d, %dD, %s grid: %d values differ from mv_elastix_point", order, nd,
+                       turned ? "turned" : "row-aligned", bad);
+            mv_free(&f);
+            mv_free(&grid);
+            mv_elastix_free(t);
+            free(txt);
+        }
 
     /* refusals, each naming what is wrong */
     {
