@@ -22,10 +22,8 @@ the 205 MB of decoded float64 into fresh memory (the memcpy line).
 """
 import ctypes
 import os
-import statistics
 import sys
 import tempfile
-import time
 
 import numpy as np
 
@@ -103,13 +101,7 @@ def main():
         raise SystemExit('medvol matrix %s differs' % mm)
     print('checked: medvol field == h5py values (float32), matrix == S A S')
 
-    def timed(fn, n):
-        ts = []
-        for _ in range(n):
-            t = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t)
-        return min(ts), statistics.median(ts)
+    timed = medvol_so.timed
 
     def mv_once():
         medvol_read()

@@ -19,10 +19,8 @@ memcpy line).
 """
 import ctypes
 import os
-import statistics
 import sys
 import tempfile
-import time
 
 import numpy as np
 
@@ -95,13 +93,7 @@ def main():
     print('checked: medvol field == SimpleITK TransformToDisplacementField within %.2g mm (float32), |d| up to %.1f mm'
           % (err, np.abs(want).max()))
 
-    def timed(fn, n):
-        ts = []
-        for _ in range(n):
-            t = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t)
-        return min(ts), statistics.median(ts)
+    timed = medvol_so.timed
 
     def mv_once():
         medvol_field()

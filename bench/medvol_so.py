@@ -1,7 +1,7 @@
 """build/libmedvol_bench.so: the whole of medvol.h as one shared library for
 the ctypes benches (nufft_bench.py, analysis_bench.py), rebuilt when medvol.h
 is newer. Imported from the bench scripts' own folder."""
-import os, subprocess, sys
+import os, statistics, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SO = os.path.join(ROOT, "build", "libmedvol_bench.so")
@@ -16,3 +16,13 @@ def build_so():
            "-DMEDVOL_RUNTIME_DISPATCH", "-x", "c", hdr, "-o", SO, "-lm", "-lpthread"]
     print("building", SO, "(a few minutes)", file=sys.stderr)
     subprocess.run(cmd, check=True)
+
+
+def timed(fn, n):
+    """best and median wall time of n calls of fn"""
+    ts = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return min(ts), statistics.median(ts)

@@ -675,15 +675,16 @@ static int cmd_warp(const args *a)
     return save_and_free(a->pos[2], &w, NULL);
 }
 
-static int cmd_elastix_field(const args *a)
+/* the field of the transform chain in file tpath (an elastix file, or an ITK
+   one: itk 1) on rpath's grid (NULL: the elastix file's fixed grid) into out */
+static int chain_field(const char *tpath, int itk, const char *rpath, const char *out)
 {
-    const char *rpath = opt_str(a, "--ref");
     mv_elastix_transform *t = NULL;
     mv_vol ref, field;
     mv_load_opts ho = MV_ZERO_INIT;
     int rc;
-    mv_status st = mv_elastix_read(a->pos[0], &t, NULL);
-    if (st != MV_OK) return fail_at(st, a->pos[0]);
+    mv_status st = itk ? mv_itk_transform_read(tpath, &t, NULL) : mv_elastix_read(tpath, &t, NULL);
+    if (st != MV_OK) return fail_at(st, tpath);
     ho.header_only = 1;
     if (rpath && load_or_fail(rpath, &ref, &ho)) {
         mv_elastix_free(t);
@@ -693,34 +694,15 @@ static int cmd_elastix_field(const args *a)
     st = mv_elastix_field(t, rpath ? &ref : NULL, &field, NULL);
     if (rpath) mv_free(&ref);
     mv_elastix_free(t);
-    if (st != MV_OK) return fail_at(st, a->pos[0]);
-    rc = save_field_file(a->pos[1], &field, NULL);
+    if (st != MV_OK) return fail_at(st, tpath);
+    rc = save_field_file(out, &field, NULL);
     mv_free(&field);
     return rc;
 }
 
-static int cmd_tfm_field(const args *a)
-{
-    mv_elastix_transform *t = NULL;
-    mv_vol ref, field;
-    mv_load_opts ho = MV_ZERO_INIT;
-    int rc;
-    mv_status st = mv_itk_transform_read(a->pos[0], &t, NULL);
-    if (st != MV_OK) return fail_at(st, a->pos[0]);
-    ho.header_only = 1;
-    if (load_or_fail(a->pos[1], &ref, &ho)) {
-        mv_elastix_free(t);
-        return 1;
-    }
-    mv_vol_init(&field);
-    st = mv_elastix_field(t, &ref, &field, NULL);
-    mv_free(&ref);
-    mv_elastix_free(t);
-    if (st != MV_OK) return fail_at(st, a->pos[0]);
-    rc = save_field_file(a->pos[2], &field, NULL);
-    mv_free(&field);
-    return rc;
-}
+static int cmd_elastix_field(const args *a) { return chain_field(a->pos[0], 0, opt_str(a, "--ref"), a->pos[1]); }
+
+static int cmd_tfm_field(const args *a) { return chain_field(a->pos[0], 1, a->pos[1], a->pos[2]); }
 
 static int cmd_elastix_write(const args *a)
 {
