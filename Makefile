@@ -105,6 +105,9 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool tfm-field $(BUILD)/run-sitk-bspline.h5 $(BUILD)/run-r.nii $(BUILD)/run-bspline-field.nii.gz && \
 	  $(BUILD)/mvtool warp $(BUILD)/run-r.nii $(BUILD)/run-r.nii $(BUILD)/run-bsw.nii --tfm $(BUILD)/run-sitk-bspline.h5 && \
 	  echo "SimpleITK's .h5 composite [Affine, BSplineTransform]: its displacement field and its warp" && \
+	  cp tests/fuzz/corpus/h5/sitk_field_inverse_composite $(BUILD)/run-sitk-field-inverse.h5 && \
+	  $(BUILD)/mvtool warp $(BUILD)/run-r.nii $(BUILD)/run-r.nii $(BUILD)/run-dfw.nii --tfm $(BUILD)/run-sitk-field-inverse.h5 && \
+	  echo "ANTs' inverse layout [DisplacementFieldTransform, Affine] (SimpleITK's .h5) applied" && \
 	  $(BUILD)/mvtool warp $(BUILD)/run-r.nii $(BUILD)/run-moved.nii $(BUILD)/run-ew.nii --elastix $(BUILD)/run-TransformParameters.txt && \
 	  $(BUILD)/mvtool elastix-field $(BUILD)/run-TransformParameters.txt $(BUILD)/run-elastix-field.nii.gz && \
 	  mkdir -p $(BUILD)/run-transformix && printf 'point\n2\n0 0 0\n10 -5 3\n' > $(BUILD)/run-points.txt && \

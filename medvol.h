@@ -4677,10 +4677,14 @@ MVDEF mv_status mv_elastix_vtk_write(const char *path, const mv_elastix_transfor
    its first bytes, whatever its name) read as a transform chain, the
    mv_elastix_transform the elastix files read into, so mv_elastix_point,
    _field, _jacobian, _jacobian_matrix, _matrix, _is_linear and _free apply
-   it. Read: the matrix-plus-offset kinds of mv_itk_tfm_read and ITK's
-   BSplineTransform, alone or as members of a CompositeTransform, 2D or 3D,
-   double or float, order 3 (BSplineTransform_double_3_3) or 1 and 2 (its
-   name ends in _1 or _2, as SimpleITK writes them). A composite's members
+   it. Read: the matrix-plus-offset kinds of mv_itk_tfm_read, ITK's
+   BSplineTransform and DisplacementFieldTransform, alone or as members of
+   a CompositeTransform (in any place and number: ANTs' Composite.h5
+   [affine, field] and InverseComposite.h5 [inverse field, inverse
+   affine] alike), 2D or 3D, double or float (evaluated in double, as
+   SimpleITK reads them), B-splines of order 3
+   (BSplineTransform_double_3_3) or 1 and 2 (its name ends in _1 or _2, as
+   SimpleITK writes them). A composite's members
    are applied as ITK applies them: the last first, the first member
    outermost (T(p) = T1(T2(...Tn(p)))). A BSplineTransform's
    FixedParameters are its coefficient grid's size, origin, spacing and
@@ -4700,16 +4704,32 @@ MVDEF mv_status mv_elastix_vtk_write(const char *path, const mv_elastix_transfor
    its own, so there a point within rounding of a bound may fall on the
    other side than in ITK. Checked against SimpleITK's TransformPoint and
    TransformToDisplacementField (tests/py/diff_sitk.py, family
-   bspline_itk), .tfm and .h5, compressed or not. A chain read here has no fixed grid: mv_elastix_field and the
-   Jacobians need ref (MV_ERR_INVALID_ARG without), mv_elastix_grid and
-   index point files are refused. Refused (MV_ERR_UNSUPPORTED, naming the
-   member): a DisplacementFieldTransform (mv_itk_h5_read_field reads one
-   after the matrices), ITK 3's BSplineDeformableTransform (ITK 5 no longer
-   reads it either), other kinds, order 0, more than MV_ELASTIX_MAX_CHAIN
-   links (runs of matrices count as one). Counts, finiteness and the grid
-   (integer sizes, positive spacings, a direction x spacing that can be
-   inverted) are checked: MV_ERR_BAD_DATA naming the member and the field.
-   allocates: the chain (mv_elastix_free). */
+   bspline_itk), .tfm and .h5, compressed or not.
+   A DisplacementFieldTransform's FixedParameters are its grid's size,
+   origin, spacing and direction (row by row, LPS), its Parameters the LPS
+   vectors point by point (x fastest), kept in float64 as the file has
+   them (mv_itk_h5_read_field, for mv_field_warp, rounds them to float32).
+   It maps p to p + d(p) as ITK does, in ITK's arithmetic: inside the
+   field's buffer, continuous index i(p) in [-0.5, size - 0.5) on every
+   axis, d is the vectors interpolated linearly (ITK's
+   VectorLinearInterpolateImageFunction, its neighbours summed in its
+   order: an index past the grid takes the edge's vector, so the outer
+   half voxel holds it); outside the buffer d = 0 (the point keeps its
+   place). Checked against SimpleITK's TransformPoint and
+   TransformToDisplacementField (family field_itk), the buffer's bounds
+   included. Such a chain has no analytic Jacobian: mv_elastix_jacobian
+   and _jacobian_matrix refuse it (MV_ERR_UNSUPPORTED; mv_field_jacobian
+   of mv_elastix_field's field is ITK's DisplacementFieldJacobian-
+   DeterminantFilter on it). A chain read here has no fixed grid:
+   mv_elastix_field and the Jacobians need ref (MV_ERR_INVALID_ARG
+   without), mv_elastix_grid and index point files are refused. Refused
+   (MV_ERR_UNSUPPORTED, naming the member): ITK 3's
+   BSplineDeformableTransform (ITK 5 no longer reads it either), other
+   kinds, order 0, more than MV_ELASTIX_MAX_CHAIN links (runs of matrices
+   count as one). Counts, finiteness and the grid (integer sizes, positive
+   spacings, a direction x spacing that can be inverted) are checked:
+   MV_ERR_BAD_DATA naming the member and the field. allocates: the chain
+   (mv_elastix_free), a field's vectors in float64. */
 MVDEF mv_status mv_itk_transform_parse(const void *data, size_t size, mv_elastix_transform **t, void *alloc_ctx);
 #if !defined(MEDVOL_NO_STDIO)
 MVDEF mv_status mv_itk_transform_read(const char *path, mv_elastix_transform **t, void *alloc_ctx);
@@ -33977,8 +33997,9 @@ static mv_status mv__h5_params(const mv__h5r *r, const mv__h5obj *g, int index, 
 
 /* Transform `index` of the file (group /TransformGroup/index): its class
    name into kind and, unless a composite, its LPS 4x4 L and dimension.
-   field_ok: 1 lets a displacement field by (mv__h5_field reads it), 2 a
-   B-spline (mv__itk_h5_link); else they are refused. */
+   field_ok: 1 lets a displacement field by (mv__h5_field or
+   mv__itk_h5_link reads it), 2 a B-spline (mv__itk_h5_link); else they are
+   refused. */
 static mv_status mv__h5_member(const mv__h5r *r, uint64_t root, int index, char kind[96], int *nd, double L[4][4],
                                int *found, int field_ok)
 {
@@ -33995,7 +34016,7 @@ static mv_status mv__h5_member(const mv__h5r *r, uint64_t root, int index, char 
     MV__TRY(mv__h5_dataset(r, &o, NULL, 0, NULL, NULL, kind, 96, path));
     if (!strncmp(kind, "CompositeTransform_", 19)) return MV_OK;
     if (!strncmp(kind, "DisplacementFieldTransform_", 27)) { /* read by mv__h5_field */
-        MV__CHECK(field_ok & 1, MV_ERR_UNSUPPORTED, "%s: %s is a displacement field (mv_itk_h5_read_field reads it)", path,
+        MV__CHECK(field_ok & 1, MV_ERR_UNSUPPORTED, "%s: %s is a displacement field (mv_itk_h5_read_field and mv_itk_transform_read read it)", path,
                   kind);
         return MV_OK;
     }
@@ -34898,15 +34919,18 @@ MVDEF mv_status mv_itk_tfm_read(const char *path, double m[4][4])
 static void mv__bsp_colnorms(const double aff[4][4], double sp[3]); /* >>impl-bspline: column norms = spacings */
 static mv_status mv__vector_image_alloc(mv_vol *t, const mv_vol *grid, int ncomp, void *alloc_ctx, const char *fn); /* >>impl-field */
 
+enum { MV__ELX_MATRIX, MV__ELX_BSPLINE, MV__ELX_FIELD };
 typedef struct mv__elx_link {
-    int bspline;             /* 0: L; 1: the grid below */
+    int kind;                /* MV__ELX_MATRIX: L; _BSPLINE: the grid below and its coefficients; _FIELD: ITK's
+                                DisplacementFieldTransform, the grid below and its vectors */
     int add;                 /* HowToCombineTransforms "Add" with the links after it */
     int itk;                 /* an ITK BSplineTransform: ITK's valid region (mv__elx_valid) */
     double L[4][4];          /* LPS, fixed -> moving */
     int order;               /* B-spline: 1, 2 or 3 */
     int64_t gsize[3], gindex[3];
     double gorigin[3], p2i[3][3]; /* point -> continuous grid index: p2i (p - gorigin) */
-    double *coef;            /* nd x prod(gsize), component-major, x fastest */
+    double *coef;            /* B-spline: nd x prod(gsize), component-major, x fastest; field: prod(gsize)
+                                vectors of nd values (interleaved, as ITK keeps them), x fastest */
 } mv__elx_link;
 
 struct mv_elastix_transform {
@@ -35106,7 +35130,7 @@ static mv_status mv__elx_bspline(const char *text, int nd, const double *par, in
     k->coef = (double *)mv__alloc((size_t)n * sizeof(double), actx);
     MV__CHECK(k->coef != NULL, MV_ERR_OUT_OF_MEMORY, "elastix file: %lld B-spline coefficients", (long long)n);
     memcpy(k->coef, par, (size_t)n * sizeof(double));
-    k->bspline = 1;
+    k->kind = MV__ELX_BSPLINE;
     return MV_OK;
 }
 
@@ -35281,6 +35305,56 @@ static int mv__elx_valid(const mv__elx_link *k, int a, double *c, double half, i
     return *s >= k->gindex[a] && *s <= last; /* never a coefficient outside the grid */
 }
 
+/* A displacement field link (ITK's DisplacementFieldTransform) on an LPS
+   point, in ITK's arithmetic: the continuous index of p in the field's
+   grid; inside the buffer, [-0.5, size - 0.5) on every axis (ITK's
+   ImageFunction::IsInsideBuffer), q = p + the vectors interpolated
+   linearly (VectorLinearInterpolateImageFunction: its 2^nd neighbours in
+   its order, an index past the grid clamped to its edge, so the outer half
+   voxel holds the edge's vector, zero weights skipped, done once the
+   weights sum to exactly 1); outside, q = p. J (never asked for: the
+   Jacobians refuse a field link) is set to the identity. */
+static void mv__elx_field_apply(const mv__elx_link *k, int nd, const double p[3], double q[3], double J[3][3])
+{
+    double c[3], frac[3], d[3] = {0, 0, 0}, total = 0;
+    int64_t base[3];
+    int a, b, corner;
+    q[0] = p[0], q[1] = p[1], q[2] = p[2];
+    if (J)
+        for (a = 0; a < 3; a++)
+            for (b = 0; b < 3; b++) J[a][b] = a == b;
+    for (a = 0; a < nd; a++) {
+        c[a] = 0;
+        for (b = 0; b < nd; b++) c[a] += k->p2i[a][b] * (p[b] - k->gorigin[b]);
+        if (!(c[a] >= -0.5 && c[a] < (double)k->gsize[a] - 0.5)) return; /* NaN too */
+        base[a] = (int64_t)floor(c[a]);
+        frac[a] = c[a] - (double)base[a];
+    }
+    for (corner = 0; corner < (1 << nd); corner++) {
+        double w = 1;
+        size_t at = 0, stride = 1;
+        for (a = 0; a < nd; a++) {
+            int64_t i;
+            if (corner >> a & 1) {
+                i = base[a] + 1 < k->gsize[a] ? base[a] + 1 : k->gsize[a] - 1;
+                w *= frac[a];
+            } else {
+                i = base[a] > 0 ? base[a] : 0;
+                w *= 1.0 - frac[a];
+            }
+            at += (size_t)i * stride;
+            stride *= (size_t)k->gsize[a];
+        }
+        if (w != 0) {
+            const double *v = k->coef + at * (size_t)nd;
+            for (b = 0; b < nd; b++) d[b] += w * v[b];
+            total += w;
+        }
+        if (total == 1.0) break;
+    }
+    for (b = 0; b < nd; b++) q[b] = p[b] + d[b];
+}
+
 /* one link on an LPS point (nd coordinates used, the rest kept); J (may be
    NULL): its spatial Jacobian dq/dp there, 3x3 (identity outside a
    B-spline's valid region, as elastix) */
@@ -35289,7 +35363,11 @@ static void mv__elx_link_apply(const mv__elx_link *k, int nd, const double p[3],
     double c[3], w[3][4], dw[3][4], dc[3][3], half = (k->order - 1) / 2.0;
     int64_t s[3], cells;
     int a, b, i, j, l;
-    if (!k->bspline) {
+    if (k->kind == MV__ELX_FIELD) {
+        mv__elx_field_apply(k, nd, p, q, J);
+        return;
+    }
+    if (k->kind == MV__ELX_MATRIX) {
         for (a = 0; a < 3; a++) {
             q[a] = k->L[a][0] * p[0] + k->L[a][1] * p[1] + k->L[a][2] * p[2] + k->L[a][3];
             if (J)
@@ -35434,7 +35512,7 @@ MVDEF int mv_elastix_is_linear(const mv_elastix_transform *t)
     int k;
     if (!t) return 0;
     for (k = 0; k < t->n; k++)
-        if (t->link[k].bspline) return 0;
+        if (t->link[k].kind != MV__ELX_MATRIX) return 0;
     return 1;
 }
 
@@ -35445,7 +35523,8 @@ MVDEF mv_status mv_elastix_matrix(const mv_elastix_transform *t, double m[4][4])
     int k, r, c;
     MV__CHECK(t && m && t->n > 0, MV_ERR_INVALID_ARG, "mv_elastix_matrix: NULL argument");
     MV__CHECK(mv_elastix_is_linear(t), MV_ERR_UNSUPPORTED,
-              "mv_elastix_matrix: the chain holds a B-spline: not a matrix (mv_elastix_field gives its field)");
+              "mv_elastix_matrix: the chain holds a B-spline or a displacement field: not a matrix (mv_elastix_field gives "
+              "its field)");
     memcpy(M, t->link[t->n - 1].L, sizeof(M));
     for (k = t->n - 2; k >= 0; k--) {
         if (t->link[k].add)
@@ -35601,9 +35680,9 @@ static int mv__elx_rows_fit(const mv__elx_field_job *j)
     const mv_elastix_transform *t = j->t;
     const mv__elx_link *k = &t->link[t->n - 1];
     int a;
-    if (!j->out || !k->bspline || j->n[0] < 2) return 0;
+    if (!j->out || k->kind != MV__ELX_BSPLINE || j->n[0] < 2) return 0;
     for (a = 0; a < t->n - 1; a++)
-        if (t->link[a].bspline || t->link[a].add) return 0;
+        if (t->link[a].kind != MV__ELX_MATRIX || t->link[a].add) return 0;
     for (a = 1; a < t->nd; a++) /* LPS y, z (and so grid indices 1, 2) fixed along a row */
         if (j->A[a][0] != 0 || k->p2i[a][0] != 0) return 0;
     return k->gsize[0] <= j->n[0] * (k->order + 1); /* the line costs less than the voxels it serves */
@@ -35706,6 +35785,18 @@ static void mv__elx_field_rows(void *ctx, int64_t r0, int64_t r1, int worker)
     }
 }
 
+/* The Jacobians are analytic per link; a displacement field link has none
+   (ITK's DisplacementFieldTransform takes finite differences of its grid) */
+static mv_status mv__elx_no_field(const mv_elastix_transform *t, const char *fn)
+{
+    int k;
+    for (k = 0; k < t->n; k++)
+        MV__CHECK(t->link[k].kind != MV__ELX_FIELD, MV_ERR_UNSUPPORTED,
+                  "%s: transform %d is a displacement field, which has no analytic Jacobian (mv_elastix_field, then "
+                  "mv_field_jacobian on the field)", fn, k);
+    return MV_OK;
+}
+
 /* ref, or (NULL) a header of the file's fixed grid in *grid */
 static mv_status mv__elx_ref(const mv_elastix_transform *t, const mv_vol **ref, mv_vol *grid, const char *fn)
 {
@@ -35760,6 +35851,7 @@ MVDEF mv_status mv_elastix_jacobian(const mv_elastix_transform *t, const mv_vol 
     int a, nd;
     MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_elastix_jacobian: out is NULL");
     MV__TRY(mv__elx_ref(t, &ref, &grid, "mv_elastix_jacobian"));
+    MV__TRY(mv__elx_no_field(t, "mv_elastix_jacobian"));
     for (a = 0; a < 3; a++) dims[a] = a < ref->ndim ? ref->dim[a] : 1;
     nd = t->nd == 2 ? 2 : 3;
     MV__TRY(mv_vol_alloc(&v, MV_DT_F32, nd, dims, opts ? opts->alloc_ctx : NULL));
@@ -35782,6 +35874,7 @@ MVDEF mv_status mv_elastix_jacobian_matrix(const mv_elastix_transform *t, const 
     mv__elx_field_job j;
     MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_elastix_jacobian_matrix: out is NULL");
     MV__TRY(mv__elx_ref(t, &ref, &grid, "mv_elastix_jacobian_matrix"));
+    MV__TRY(mv__elx_no_field(t, "mv_elastix_jacobian_matrix"));
     MV__TRY(mv__vector_image_alloc(&v, ref, t->nd * t->nd, opts ? opts->alloc_ctx : NULL, "mv_elastix_jacobian_matrix"));
     memset(&j, 0, sizeof(j));
     j.t = t;
@@ -35799,28 +35892,32 @@ MVDEF mv_status mv_elastix_jacobian_matrix(const mv_elastix_transform *t, const 
    evaluated with ITK's valid region (mv__elx_valid). Such a chain has no
    fixed grid of its own (size 0): fields and Jacobians need a reference. */
 
-/* ITK's B-spline class names: BSplineTransform_{double,float}_N_N for
-   order 3 and BSplineTransform_{double,float}_N_N_K for order K (what ITK 5
-   and SimpleITK write). *is: kind is one (with *nd and *order); 0 for the
-   other families. ITK 3's BSplineDeformableTransform, which ITK 5 no
-   longer reads, and orders other than 1-3 are MV_ERR_UNSUPPORTED. */
-static mv_status mv__itk_bspline_kind(const char *kind, int *is, int *nd, int *order, const char *where)
+/* ITK's class names of the members with a grid: BSplineTransform_{double,
+   float}_N_N for order 3 and BSplineTransform_{double,float}_N_N_K for order
+   K (what ITK 5 and SimpleITK write), DisplacementFieldTransform_{double,
+   float}_N_N. *gk: MV__ELX_BSPLINE (with *nd and *order) or MV__ELX_FIELD
+   (with *nd); MV__ELX_MATRIX for the other families. ITK 3's
+   BSplineDeformableTransform, which ITK 5 no longer reads, and orders
+   other than 1-3 are MV_ERR_UNSUPPORTED. */
+static mv_status mv__itk_grid_kind(const char *kind, int *gk, int *nd, int *order, const char *where)
 {
-    const char *p = kind + 17;
-    *is = 0;
+    const char *p;
+    int field = !strncmp(kind, "DisplacementFieldTransform_", 27);
+    *gk = MV__ELX_MATRIX;
     MV__CHECK(strncmp(kind, "BSplineDeformableTransform_", 27) != 0, MV_ERR_UNSUPPORTED,
               "%s: %s (ITK 3's B-spline class, which ITK 5 no longer reads; a BSplineTransform is read)", where, kind);
-    if (strncmp(kind, "BSplineTransform_", 17)) return MV_OK;
+    if (!field && strncmp(kind, "BSplineTransform_", 17)) return MV_OK;
+    p = kind + (field ? 27 : 17);
     p = !strncmp(p, "double_", 7) ? p + 7 : !strncmp(p, "float_", 6) ? p + 6 : NULL;
     MV__CHECK(p && (p[0] == '2' || p[0] == '3') && p[1] == '_' && p[2] == p[0] &&
-                  (p[3] == 0 || (p[3] == '_' && p[4] >= '0' && p[4] <= '9' && p[5] == 0)),
-              MV_ERR_UNSUPPORTED, "%s: transform kind '%s' (BSplineTransform_double_N_N[_ORDER], N 2 or 3, is read)",
-              where, kind);
+                  (p[3] == 0 || (!field && p[3] == '_' && p[4] >= '0' && p[4] <= '9' && p[5] == 0)),
+              MV_ERR_UNSUPPORTED, "%s: transform kind '%s' (%s, N 2 or 3, is read)", where, kind,
+              field ? "DisplacementFieldTransform_double_N_N" : "BSplineTransform_double_N_N[_ORDER]");
     *nd = p[0] - '0';
-    *order = p[3] ? p[4] - '0' : 3;
+    *order = field ? 1 : p[3] ? p[4] - '0' : 3;
     MV__CHECK(*order >= 1 && *order <= 3, MV_ERR_UNSUPPORTED, "%s: %s: a B-spline of order %d (1, 2 or 3 is read)", where,
               kind, *order);
-    *is = 1;
+    *gk = field ? MV__ELX_FIELD : MV__ELX_BSPLINE;
     return MV_OK;
 }
 
@@ -35841,7 +35938,7 @@ static mv_status mv__itk_chain_next(mv_elastix_transform *t, int nd, mv__elx_lin
 static mv_status mv__itk_chain_matrix(mv_elastix_transform *t, int nd, const double L[4][4], const char *where)
 {
     mv__elx_link *k = NULL;
-    if (t->n > 0 && !t->link[t->n - 1].bspline && nd == t->nd) {
+    if (t->n > 0 && t->link[t->n - 1].kind == MV__ELX_MATRIX && nd == t->nd) {
         double P[4][4];
         mv__m4_mul((const double(*)[4])t->link[t->n - 1].L, L, P);
         memcpy(t->link[t->n - 1].L, P, sizeof(P));
@@ -35869,14 +35966,17 @@ static int mv__itk_signed_perm(int nd, const double *D)
     return 1;
 }
 
-/* A BSplineTransform member: FixedParameters fix (nfix of them: the
-   coefficient grid's size, origin, spacing, then its direction row by row,
-   nd (3 + nd) in all, LPS) and Parameters par (npar: the coefficients of
-   each LPS component in turn, x fastest), which the link takes over on
-   success (the caller frees them otherwise). */
-static mv_status mv__itk_chain_bspline(mv_elastix_transform *t, int nd, int order, const double *fix, int64_t nfix,
-                                       double *par, int64_t npar, const char *where)
+/* A member with a grid, kind gk (mv__itk_grid_kind): FixedParameters fix
+   (nfix of them: the grid's size, origin, spacing, then its direction row
+   by row, nd (3 + nd) in all, LPS) and Parameters par (npar: nd per grid
+   point; a BSplineTransform's coefficients of each LPS component in turn, x
+   fastest; a DisplacementFieldTransform's LPS vectors point by point, x
+   fastest), which the link takes over on success (the caller frees them
+   otherwise). */
+static mv_status mv__itk_chain_grid(mv_elastix_transform *t, int nd, int gk, int order, const double *fix, int64_t nfix,
+                                    double *par, int64_t npar, const char *where)
 {
+    const char *what = gk == MV__ELX_FIELD ? "vectors" : "coefficients";
     mv__elx_link *k = NULL;
     double G[3][3];
     uint64_t cells = 1;
@@ -35894,8 +35994,8 @@ static mv_status mv__itk_chain_bspline(mv_elastix_transform *t, int nd, int orde
         MV__CHECK(mv__mul_u64(cells, (uint64_t)fix[a], &cells), MV_ERR_BAD_DATA, "%s: the grid size overflows", where);
     }
     MV__CHECK((uint64_t)npar == cells * (uint64_t)nd, MV_ERR_BAD_DATA,
-              "%s: %lld Parameters, the grid holds %llu coefficients x %d components", where, (long long)npar,
-              (unsigned long long)cells, nd);
+              "%s: %lld Parameters, the grid holds %llu %s x %d components", where, (long long)npar,
+              (unsigned long long)cells, what, nd);
     for (i = 0; i < npar; i++)
         MV__CHECK(isfinite(par[i]), MV_ERR_BAD_DATA, "%s: Parameters[%lld] is not finite", where, (long long)i);
     for (a = 0; a < 3; a++)
@@ -35904,7 +36004,8 @@ static mv_status mv__itk_chain_bspline(mv_elastix_transform *t, int nd, int orde
     if (mv__itk_signed_perm(nd, fix + 3 * nd)) {
         /* G^-1 = diag(1 / spacing) D^T, each entry +-1 / spacing in one
            rounding: the inverse ITK's SVD gives such a grid, so that a
-           point's index has ITK's last bit on the region's bounds */
+           point's index has ITK's last bit on the region's (or buffer's)
+           bounds */
         for (a = 0; a < 3; a++)
             for (b = 0; b < 3; b++) k->p2i[a][b] = a < nd && b < nd ? fix[3 * nd + b * nd + a] / fix[2 * nd + a] : a == b;
     } else if (!mv__elx_inv(nd, (const double(*)[3])G, k->p2i)) {
@@ -35916,7 +36017,8 @@ static mv_status mv__itk_chain_bspline(mv_elastix_transform *t, int nd, int orde
         k->gorigin[a] = a < nd ? fix[nd + a] : 0;
     }
     k->order = order;
-    k->bspline = k->itk = 1;
+    k->kind = gk;
+    k->itk = 1;
     k->coef = par;
     return MV_OK;
 }
@@ -35959,21 +36061,21 @@ static mv_status mv__itk_tfm_link(const char *p, const char *end, mv_elastix_tra
     double L[4][4], fix[20], *par = NULL;
     int64_t npar = 0;
     size_t k = 0;
-    int is, nd, order, nfix = 0;
+    int gk, nd, order, nfix = 0;
     mv_status st;
     while (*p == ' ') p++;
     while (p[k] && p[k] != '\n' && p[k] != '\r' && p[k] != ' ' && k < sizeof(kind) - 1) kind[k] = p[k], k++;
     kind[k] = 0;
     mv__format(where, sizeof(where), "Transform %d (%s)", index, kind);
-    MV__TRY(mv__itk_bspline_kind(kind, &is, &nd, &order, where));
-    if (!is) {
+    MV__TRY(mv__itk_grid_kind(kind, &gk, &nd, &order, where));
+    if (gk == MV__ELX_MATRIX) {
         MV__TRY(mv__tfm_one(p, end, &nd, L));
         return mv__itk_chain_matrix(t, nd, (const double(*)[4])L, where);
     }
     MV__TRY(mv__tfm_numbers_alloc(p, end, "Parameters:", &par, &npar, t->alloc_ctx, where));
     MV__CHECK(par != NULL, MV_ERR_BAD_DATA, "%s: no 'Parameters:' line", where);
     if (mv__tfm_numbers(p, end, "FixedParameters:", fix, 20, &nfix) != 0) nfix = 0;
-    st = mv__itk_chain_bspline(t, nd, order, fix, nfix, par, npar, where);
+    st = mv__itk_chain_grid(t, nd, gk, order, fix, nfix, par, npar, where);
     if (st != MV_OK) mv__free(par, t->alloc_ctx);
     return st;
 }
@@ -36008,11 +36110,11 @@ static mv_status mv__itk_h5_link(const mv__h5r *r, uint64_t root, int index, con
     mv__h5obj g, o;
     double fix[20], *par = NULL;
     int64_t nfix = 0, npar = 0;
-    int is, order, have;
+    int gk, order, have;
     mv_status st;
     mv__format(where, sizeof(where), "/TransformGroup/%d (%s)", index, kind);
-    MV__TRY(mv__itk_bspline_kind(kind, &is, &nd, &order, where));
-    if (!is) { /* a matrix kind, mv__h5_member read it (found by libFuzzer: never a kind it left) */
+    MV__TRY(mv__itk_grid_kind(kind, &gk, &nd, &order, where));
+    if (gk == MV__ELX_MATRIX) { /* a matrix kind, mv__h5_member read it (found by libFuzzer: never a kind it left) */
         MV__CHECK(nd == 2 || nd == 3, MV_ERR_BAD_DATA, "%s: not a transform of 2 or 3 dimensions", where);
         return mv__itk_chain_matrix(t, nd, L, where);
     }
@@ -36026,11 +36128,11 @@ static mv_status mv__itk_h5_link(const mv__h5r *r, uint64_t root, int index, con
     MV__TRY(mv__h5_params(r, &g, index, 0, path, &o, &have));
     MV__CHECK(have, MV_ERR_BAD_DATA, "%s has no TransformParameters", where);
     MV__TRY(mv__h5_dataset(r, &o, NULL, 0, &npar, NULL, NULL, 0, path)); /* counted (and bounded by the file) first */
-    MV__CHECK(npar < ((int64_t)1 << 28), MV_ERR_UNSUPPORTED, "%s: %lld Parameters", where, (long long)npar);
+    MV__CHECK(npar < ((int64_t)1 << 31), MV_ERR_UNSUPPORTED, "%s: %lld Parameters", where, (long long)npar);
     par = (double *)mv__alloc((size_t)MV__MAX(npar, 1) * sizeof(double), t->alloc_ctx);
     MV__CHECK(par != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %lld Parameters", where, (long long)npar);
     st = mv__h5_dataset(r, &o, par, npar, &npar, NULL, NULL, 0, path);
-    if (st == MV_OK) st = mv__itk_chain_bspline(t, nd, order, fix, nfix, par, npar, where);
+    if (st == MV_OK) st = mv__itk_chain_grid(t, nd, gk, order, fix, nfix, par, npar, where);
     if (st != MV_OK) mv__free(par, t->alloc_ctx);
     return st;
 }
@@ -36045,12 +36147,12 @@ static mv_status mv__itk_h5_chain(const void *data, size_t size, mv_elastix_tran
     int nd = 0, found, i;
     MV__TRY(mv__h5_superblock((const unsigned char *)data, size, &r, &root));
     r.ctx = t->alloc_ctx;
-    MV__TRY(mv__h5_member(&r, root, 0, kind, &nd, L, &found, 2));
+    MV__TRY(mv__h5_member(&r, root, 0, kind, &nd, L, &found, 3));
     MV__CHECK(found, MV_ERR_BAD_DATA, "no /TransformGroup/0/TransformType (not an ITK transform file)");
     if (strncmp(kind, "CompositeTransform_", 19)) return mv__itk_h5_link(&r, root, 0, kind, nd, (const double(*)[4])L, t);
     for (i = 1;; i++) {
         MV__CHECK(i <= MV__H5_MAX_MEMBERS, MV_ERR_UNSUPPORTED, "a composite of more than %d transforms", MV__H5_MAX_MEMBERS);
-        MV__TRY(mv__h5_member(&r, root, i, kind, &nd, L, &found, 2));
+        MV__TRY(mv__h5_member(&r, root, i, kind, &nd, L, &found, 3));
         if (!found) break;
         MV__CHECK(strncmp(kind, "CompositeTransform_", 19) != 0, MV_ERR_UNSUPPORTED,
                   "a composite within a composite (/TransformGroup/%d)", i);

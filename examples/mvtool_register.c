@@ -908,7 +908,8 @@ const command mvtool_register_commands[] = {
      "  OUT(x) = MOVING(T(x)) on REFERENCE's grid (its header only is read); T maps\n"
      "  reference (fixed) world points to moving world points, as register writes it.\n"
      "  --tfm: an ITK transform file, text, MATLAB .mat (ANTs' *GenericAffine.mat) or\n"
-     "  HDF5 .h5: matrix kinds and BSplineTransforms, alone or in a composite.\n"
+     "  HDF5 .h5: matrix kinds, BSplineTransforms and DisplacementFieldTransforms,\n"
+     "  alone or in a composite (ANTs' Composite.h5 and InverseComposite.h5).\n"
      "  --elastix: an elastix TransformParameters file and the chain of initial\n"
      "  transforms it names (linear kinds, B-splines), as transformix applies it.\n"
      "  Default linear; 0 outside MOVING.\n",
@@ -921,9 +922,10 @@ const command mvtool_register_commands[] = {
      "  REFERENCE's: what `transformix -def all` writes as deformationField.nii; OUT\n"
      "  named *.h5: ITK's HDF5 DisplacementFieldTransform.\n",
      "--ref=", 2, 2, cmd_elastix_field},
-    {"tfm-field", "an ITK transform file (B-splines, composites) as a displacement field",
+    {"tfm-field", "an ITK transform file (B-splines, fields, composites) as a displacement field",
      "mvtool tfm-field T.tfm|T.h5|T.mat REFERENCE OUT\n"
-     "  The file's transform (matrix kinds and BSplineTransforms, alone or in a\n"
+     "  The file's transform (matrix kinds, BSplineTransforms and\n"
+     "  DisplacementFieldTransforms, alone or in a\n"
      "  CompositeTransform, applied last member first as ITK does) as an ITK\n"
      "  displacement field on REFERENCE's grid (its header only is read): float32\n"
      "  (X,Y,Z,1,3), intent 1007, LPS mm, p -> p + d(p), what antsApplyTransforms\n"

@@ -2170,12 +2170,6 @@ MV_TEST(register, itk_bspline_files)
         mv_elastix_free(t);
         free(big);
     }
-    /* a displacement field member: refused by name (mv_itk_h5_read_field reads it) */
-    file = tu_read_file("tests/fuzz/corpus/h5/itk_composite_field_deflate", &n);
-    REQUIRE(file != NULL);
-    EXPECT_STATUS(mv_itk_transform_parse(file, n, &t, NULL), MV_ERR_UNSUPPORTED);
-    EXPECT(strstr(mv_last_error(), "DisplacementFieldTransform") != NULL);
-    free(file);
     /* the matrix readers leave a B-spline to this one, by name */
     file = tu_read_file("tests/fuzz/corpus/text/sitk_bspline2d_order2", &n);
     REQUIRE(file != NULL);
@@ -2191,4 +2185,257 @@ MV_TEST(register, itk_bspline_files)
     EXPECT_STATUS(mv_itk_h5_parse(file, n, m), MV_ERR_UNSUPPORTED);
     EXPECT(strstr(mv_last_error(), "mv_itk_transform_read") != NULL);
     free(file);
+}
+
+/* from tests/py/make_sitk_field_fixtures.py (SimpleITK 2.5.7) */
+static const struct {
+    int h5;
+    double p[3], q[3];
+} sitk_field_points[18] = {
+    {1, {-9.7533738457896, 2.512982400757636, 5.0194144108594418}, {-10.823279730449475, 3.9518327514257621, 3.3130970036717242}},
+    {1, {-11.576009806105642, 6.2915198564648254, 2.005455495405136}, {-10.85208685666513, 5.6945356604096338, 3.5375469120037821}},
+    {1, {-7.9307378854735582, -1.2655550549495542, 8.0333733263137486}, {-8.8081365811806851, -3.3641311757573749, 9.1528816617628479}},
+    {1, {-10.586770448617346, 0.57698582130630305, 7.2279360125633225}, {-10.922546441010841, 1.7467787888601771, 8.5870129982678307}},
+    {1, {-9.9308198028189576, 7.0173125316555574, 4.9717749790461419}, {-14.001004237787676, 6.5188524362609037, 3.4546641049559552}},
+    {1, {-7.2312386801717068, -1.8789511383014519, 8.9354556252740966}, {-8.108136581180684, -3.9891311757573806, 10.052881661762848}},
+    {1, {-9.709128489354244, 3.7543798307507719, 0.30222905088765439}, {-10.250000000000004, 3.9999999999999996, 1.2000000000000002}},
+    {1, {-9.499879621461945, -3.921774929096538, 5.0874707420212992}, {-10.25, -3.4999999999999964, 5.9999999999999991}},
+    {1, {1.8994934111481503, 14.472465282529919, 5.1306521719584932}, {1.999999999999998, 13.999999999999993, 6}},
+    {0, {2, -1, 0}, {1.7337409190609092, 0.16544818436350917, 0}},
+    {0, {-1, -2.5, 0}, {-3.1620535423305789, -2.4250513698691365, 0}},
+    {0, {-0.25, -2.125, 0}, {0.067027581649099943, -1.5622987510741422, 0}},
+    {0, {2.75, -1.5, 0}, {1.1034921921637575, 1.292225891159138, 0}},
+    {0, {-1.375, -2.7000000000000002, 0}, {-3.4612006844204131, -2.72693874519226, 0}},
+    {0, {3.125, -1.5, 0}, {2.2130947730803214, 0.071260749147355917, 0}},
+    {0, {-1.75, -1.5, 0}, {-2.4441706114070074, -1.3694002583266744, 0}},
+    {0, {0.5, -2.75, 0}, {0.07473674745228065, -1.898650404745668, 0}},
+    {0, {-8.5, 0.5, 0}, {-9.4837323263275266, -1.4534886750395044, 0}},
+};
+
+/* A DisplacementFieldTransform_double_ND_ND .tfm (after `before`, a
+   composite's first members) on a grid of size g, origin o, spacing s and
+   direction D (row by row, LPS), its vectors d(i) = cst + B i at grid
+   index i (linear: ITK's linear interpolation gives it back exactly) */
+static char *field_tfm(int nd, const int g[3], const double o[3], const double s[3], const double *D,
+                       const double cst[3], const double B[3][3], const char *before)
+{
+    size_t cap = 65536, n = 0;
+    char *t = (char *)malloc(cap);
+    int a, b, i, cells = g[0] * g[1] * (nd == 3 ? g[2] : 1);
+    n += (size_t)snprintf(t + n, cap - n,
+                          "#Insight Transform File V1.0\n%s#Transform %d\nTransform: DisplacementFieldTransform_double_%d_%d\n"
+                          "Parameters:", before, before[0] ? 2 : 0, nd, nd);
+    for (i = 0; i < cells; i++) {
+        int idx[3] = {i % g[0], (i / g[0]) % g[1], i / (g[0] * g[1])};
+        for (a = 0; a < nd; a++) {
+            double v = cst[a];
+            for (b = 0; b < nd; b++) v += B[a][b] * idx[b];
+            n += (size_t)snprintf(t + n, cap - n, " %.17g", v);
+        }
+    }
+    n += (size_t)snprintf(t + n, cap - n, "\nFixedParameters:");
+    for (a = 0; a < nd; a++) n += (size_t)snprintf(t + n, cap - n, " %d", g[a]);
+    for (a = 0; a < nd; a++) n += (size_t)snprintf(t + n, cap - n, " %.17g", o[a]);
+    for (a = 0; a < nd; a++) n += (size_t)snprintf(t + n, cap - n, " %.17g", s[a]);
+    for (a = 0; a < nd * nd; a++) n += (size_t)snprintf(t + n, cap - n, " %.17g", D[a]);
+    n += (size_t)snprintf(t + n, cap - n, "\n");
+    return t;
+}
+
+MV_TEST(register, itk_field_files)
+{
+    /* a 4 x 3 x 2 grid turned a quarter about z (LPS direction rows), dyadic
+       spacings and origin: every point below has an exact grid index */
+    static const int g[3] = {4, 3, 2};
+    static const double o[3] = {-10, 5, 2}, s[3] = {2, 0.5, 4}, D[9] = {0, -1, 0, 1, 0, 0, 0, 0, 1};
+    static const double cst[3] = {1.5, -0.5, 2}, B[3][3] = {{0.25, -1, 0.5}, {2, 0.125, -0.75}, {-0.5, 0.375, 1}};
+    /* grid indices per axis: inside, the outer half voxel (the edge's vector)
+       with its bounds -0.5 (in) and size - 0.5 (out), and past them */
+    static const double cs[][3] = {{0, 0, 0},    {3, 2, 1},      {1.25, 0.5, 0.75}, {2.5, 1.75, 0.25}, {-0.5, 1, 0.5},
+                                   {-0.25, 2.25, 1.5}, {3.25, -0.5, -0.5}, {3.5, 1, 0},  {1, 2.5, 0},    {1, 1, 1.5},
+                                   {-0.5 - 0x1p-20, 1, 0}, {3.5 - 0x1p-20, 2.5 - 0x1p-20, 1.5 - 0x1p-20}, {-3, 7, 0}};
+    mv_elastix_transform *t = NULL;
+    double p[3], q[3], m[4][4];
+    char *txt;
+    unsigned char *file;
+    size_t n, cut;
+    int i, a, b, cut_ok = 1;
+    mv_vol f, grid, ff;
+
+    txt = field_tfm(3, g, o, s, D, cst, B, "");
+    REQUIRE_OK(mv_itk_transform_parse(txt, strlen(txt), &t, NULL));
+    EXPECT(mv_elastix_ndim(t) == 3 && mv_elastix_links(t) == 1 && !mv_elastix_is_linear(t));
+    for (i = 0; i < (int)(sizeof(cs) / sizeof(cs[0])); i++) {
+        double c[3], d[3];
+        int inside = 1;
+        for (a = 0; a < 3; a++) {
+            inside &= cs[i][a] >= -0.5 && cs[i][a] < g[a] - 0.5;
+            c[a] = cs[i][a] < 0 ? 0 : cs[i][a] > g[a] - 1 ? g[a] - 1 : cs[i][a]; /* the edge's vector */
+        }
+        for (a = 0; a < 3; a++) {
+            p[a] = o[a];
+            for (b = 0; b < 3; b++) p[a] += D[a * 3 + b] * s[b] * cs[i][b];
+        }
+        for (a = 0; a < 3; a++)
+            for (d[a] = cst[a], b = 0; b < 3; b++) d[a] += B[a][b] * c[b];
+        lps_apply(t, p, q);
+        for (a = 0; a < 3; a++)
+            EXPECT_MSG(fabs(q[a] - p[a] - (inside ? d[a] : 0)) <= 1e-12, "index %g %g %g: d[%d] = %.17g, want %.17g",
+                       cs[i][0], cs[i][1], cs[i][2], a, q[a] - p[a], inside ? d[a] : 0);
+    }
+    /* no matrix, no analytic Jacobian (named), the field on a grid */
+    EXPECT_STATUS(mv_elastix_matrix(t, m), MV_ERR_UNSUPPORTED);
+    {
+        int64_t d3[3] = {6, 5, 4};
+        REQUIRE_OK(mv_vol_alloc(&grid, MV_DT_U8, 3, d3, NULL));
+        mv_vol_init(&f);
+        EXPECT_STATUS(mv_elastix_jacobian(t, &grid, &f, NULL), MV_ERR_UNSUPPORTED);
+        EXPECT(strstr(mv_last_error(), "displacement field") != NULL && f.data == NULL);
+        EXPECT_STATUS(mv_elastix_jacobian_matrix(t, &grid, &f, NULL), MV_ERR_UNSUPPORTED);
+        REQUIRE_OK(mv_elastix_field(t, &grid, &f, NULL));
+        for (i = 0; i < 120; i++) { /* each voxel (RAS affine: identity) as mv_elastix_point */
+            double r[3] = {(double)(i % 6), (double)(i / 6 % 5), (double)(i / 30)};
+            mv_elastix_point(t, r, q);
+            for (a = 0; a < 3; a++)
+                EXPECT(fabs(((const float *)f.data)[a * 120 + i] - (q[a] - r[a])) <= 1e-5 * (1 + fabs(q[a] - r[a])));
+        }
+        mv_free(&f);
+        mv_free(&grid);
+    }
+    mv_elastix_free(t);
+    free(txt);
+
+    /* 2D, both of ANTs' layouts: [Translation, field] (the field first) and
+       [field, Translation] (the translation first, the field on its result) */
+    for (i = 0; i < 2; i++) {
+        static const int g2[3] = {3, 5, 1};
+        static const double o2[3] = {1, 2, 0}, s2[3] = {0.5, 2, 1}, D2[4] = {1, 0, 0, 1}, c2[3] = {1, 2, 0};
+        static const char *tr = "#Transform 0\nTransform: CompositeTransform_double_2_2\n#Transform 1\n"
+                                "Transform: TranslationTransform_double_2_2\nParameters: 0.25 -4\nFixedParameters:\n";
+        const double B2[3][3] = {{1, 0.5, 0}, {-0.25, 2, 0}, {0, 0, 0}};
+        if (i == 0) {
+            txt = field_tfm(2, g2, o2, s2, D2, c2, B2, tr);
+        } else { /* the field's member first, then the translation's */
+            char *body = field_tfm(2, g2, o2, s2, D2, c2, B2, "");
+            const char *member = strstr(body, "Transform: Disp");
+            txt = (char *)malloc(strlen(body) + 512);
+            sprintf(txt, "#Insight Transform File V1.0\n#Transform 0\nTransform: CompositeTransform_double_2_2\n"
+                         "#Transform 1\n%s#Transform 2\nTransform: TranslationTransform_double_2_2\nParameters: 0.25 -4\n"
+                         "FixedParameters:\n", member);
+            free(body);
+        }
+        REQUIRE_OK(mv_itk_transform_parse(txt, strlen(txt), &t, NULL));
+        EXPECT(mv_elastix_ndim(t) == 2 && mv_elastix_links(t) == 2);
+        {
+            /* field index (0.5, 1.25): p = (1.25, 4.5), d = (1 + 0.5 + 0.625, 2 - 0.125 + 2.5) */
+            double x[3] = {1.25, 4.5, 3}, y[3];
+            if (i == 1) x[0] -= 0.25, x[1] += 4; /* the translation takes it there first */
+            lps_apply(t, x, y);
+            EXPECT_MSG(fabs(y[0] - (1.25 + 2.125 + (i ? 0 : 0.25))) <= 1e-12 &&
+                           fabs(y[1] - (4.5 + 4.375 + (i ? 0 : -4))) <= 1e-12 && y[2] == 3,
+                       "layout %d: %.17g %.17g %.17g", i, y[0], y[1], y[2]);
+        }
+        mv_elastix_free(t);
+        free(txt);
+    }
+
+    /* SimpleITK's own files and points: the .h5 [field, Affine] (ANTs'
+       inverse layout) over a grid turned a quarter about z, a 2D .tfm
+       [Euler2D, field]: inside, in the outer half voxel, on the bounds,
+       outside */
+    for (i = 0; i < 2; i++) {
+        int k, bad_pts = 0;
+        file = tu_read_file(i ? "tests/fuzz/corpus/h5/sitk_field_inverse_composite" : "tests/fuzz/corpus/text/sitk_field2d_composite",
+                            &n);
+        REQUIRE(file != NULL);
+        REQUIRE_OK(mv_itk_transform_parse(file, n, &t, NULL));
+        EXPECT(mv_elastix_ndim(t) == (i ? 3 : 2) && mv_elastix_links(t) == 2);
+        for (k = 0; k < (int)(sizeof(sitk_field_points) / sizeof(sitk_field_points[0])); k++) {
+            if (sitk_field_points[k].h5 != i) continue;
+            mv_elastix_point(t, sitk_field_points[k].p, q);
+            for (a = 0; a < 3; a++) bad_pts += fabs(q[a] - sitk_field_points[k].q[a]) > 1e-12 * (1 + fabs(q[a]));
+        }
+        EXPECT_MSG(bad_pts == 0, "%s: %d coordinates differ from SimpleITK's", i ? ".h5" : ".tfm", bad_pts);
+        mv_elastix_free(t);
+        for (cut = 0; cut < n; cut += 1 + cut / 32) { /* a text's prefix may be a file (its first members): no leak */
+            mv_status st = mv_itk_transform_parse(file, cut, &t, NULL);
+            cut_ok &= (st != MV_OK || !i) && (st == MV_OK) == (t != NULL);
+            if (st == MV_OK) mv_elastix_free(t);
+        }
+        free(file);
+    }
+
+    /* refused, named: counts, kinds, grids */
+    {
+        static const struct {
+            const char *from, *to;
+            mv_status st;
+            const char *says;
+        } bad[] = {
+            {"Parameters: 1.5", "Parameters:", MV_ERR_BAD_DATA, "Parameters"},
+            {"_double_3_3", "_double_3_2", MV_ERR_UNSUPPORTED, "DisplacementFieldTransform_double_N_N"},
+            {"_double_3_3", "_double_3_3_3", MV_ERR_UNSUPPORTED, "DisplacementFieldTransform_double_N_N"},
+            {"FixedParameters: 4", "FixedParameters: 0", MV_ERR_BAD_DATA, "grid size[0]"},
+            {" -10 5 2 2 ", " -10 5 2 -2 ", MV_ERR_BAD_DATA, "grid spacing[0]"},
+            {" 0 -1 0 1 0 0 0 0 1", " 0 -1 0 0 -1 0 0 0 1", MV_ERR_BAD_DATA, "singular"},
+            {" 0 -1 0 1 0 0 0 0 1", " 0 -1 0 1 0 0 0 0", MV_ERR_BAD_DATA, "FixedParameters"},
+        };
+        char *base = field_tfm(3, g, o, s, D, cst, B, "");
+        for (i = 0; i < (int)(sizeof(bad) / sizeof(bad[0])); i++) {
+            const char *at = strstr(base, bad[i].from);
+            REQUIRE(at != NULL);
+            txt = (char *)malloc(strlen(base) + 64);
+            memcpy(txt, base, (size_t)(at - base));
+            strcpy(txt + (at - base), bad[i].to);
+            strcat(txt, at + strlen(bad[i].from));
+            EXPECT_STATUS(mv_itk_transform_parse(txt, strlen(txt), &t, NULL), bad[i].st);
+            EXPECT_MSG(t == NULL && strstr(mv_last_error(), bad[i].says) != NULL, "%s -> %s: %s", bad[i].from, bad[i].to,
+                       mv_last_error());
+            free(txt);
+        }
+        free(base);
+    }
+
+    /* ITK's own .h5 (deflated chunks, ANTs' layout [Affine, field]): the
+       chain maps each of the field's voxels p to m (p + d(p)), m and d as
+       mv_itk_h5_parse_field reads them (d rounded to float32 there) */
+    file = tu_read_file("tests/fuzz/corpus/h5/itk_composite_field_deflate", &n);
+    REQUIRE(file != NULL);
+    REQUIRE_OK(mv_itk_transform_parse(file, n, &t, NULL));
+    mv_vol_init(&ff);
+    REQUIRE_OK(mv_itk_h5_parse_field(file, n, m, &ff, NULL));
+    EXPECT(mv_elastix_ndim(t) == 3 && mv_elastix_links(t) == 2 && ff.ndim == 5);
+    {
+        const int64_t nv = ff.dim[0] * ff.dim[1] * ff.dim[2];
+        int64_t v;
+        int bad_pts = 0;
+        double worst = 0;
+        for (v = 0; v < nv; v++) {
+            double idx[3] = {(double)(v % ff.dim[0]), (double)(v / ff.dim[0] % ff.dim[1]), (double)(v / ff.dim[0] / ff.dim[1])};
+            double r[3], x[3], want[3];
+            for (a = 0; a < 3; a++) r[a] = ff.affine[a][0] * idx[0] + ff.affine[a][1] * idx[1] + ff.affine[a][2] * idx[2] + ff.affine[a][3];
+            for (a = 0; a < 3; a++) { /* d is LPS: RAS x and y negated */
+                double dv = ((const float *)ff.data)[a * nv + v];
+                x[a] = r[a] + (a < 2 ? -dv : dv);
+            }
+            for (a = 0; a < 3; a++) want[a] = m[a][0] * x[0] + m[a][1] * x[1] + m[a][2] * x[2] + m[a][3];
+            mv_elastix_point(t, r, q);
+            for (a = 0; a < 3; a++) {
+                double e = fabs(q[a] - want[a]);
+                worst = e > worst ? e : worst;
+                bad_pts += e > 1e-5 * (1 + fabs(want[a]));
+            }
+        }
+        EXPECT_MSG(bad_pts == 0 && nv > 100, "%d coordinates differ (worst %g mm) over %lld voxels", bad_pts, worst,
+                   (long long)nv);
+    }
+    mv_free(&ff);
+    mv_elastix_free(t);
+    for (cut = 0; cut < n; cut += 1 + cut / 16) {
+        mv_status st = mv_itk_transform_parse(file, cut, &t, NULL);
+        cut_ok &= st != MV_OK && t == NULL;
+        if (st == MV_OK) mv_elastix_free(t);
+    }
+    free(file);
+    EXPECT(cut_ok);
 }

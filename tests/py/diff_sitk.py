@@ -206,7 +206,7 @@ import numpy as np
 import SimpleITK as sitk
 
 S4 = np.diag([-1.0, -1.0, 1.0, 1.0])
-FAMILIES = ['tfm_mv', 'tfm_sitk', 'tfm_h5py', 'h5_field', 'h5_field_mv', 'bspline_itk', 'warp_aff', 'warp_field', 'field_io', 'compose', 'addaff', 'invert', 'jac',
+FAMILIES = ['tfm_mv', 'tfm_sitk', 'tfm_h5py', 'h5_field', 'h5_field_mv', 'bspline_itk', 'field_itk', 'warp_aff', 'warp_field', 'field_io', 'compose', 'addaff', 'invert', 'jac',
             'metaimage', 'nrrd']
 # What --perturb F changes on medvol's side (each makes its check fail):
 PERTURB = {
@@ -216,6 +216,7 @@ PERTURB = {
     'h5_field': "the field medvol reads from the .h5 scaled by 1 + 1e-4",
     'h5_field_mv': "the field medvol wrote to the .h5 scaled by 1 + 1e-4 in the reference",
     'bspline_itk': "medvol's points scaled by 1 + 1e-7, its field by 1 + 1e-4",
+    'field_itk': "medvol's points scaled by 1 + 1e-7, its field by 1 + 1e-4",
     'warp_aff': "medvol's matrix translated by 1e-3 mm along x",
     'warp_field': "the field medvol reads scaled by 1 + 1e-4",
     'field_io': "the sitk-written field's origin moved 1e-4 mm before medvol's affine is compared",
@@ -1092,6 +1093,149 @@ def fam_bspline_itk(case, rng):
         dref = from_sitk_vector(df, nd)
         dmv = np.fromfile(case.p('f.raw'), np.float32).reshape(nd, Z, Y, X).astype(np.float64)
         if perturb == 'bspline_itk':
+            dmv = dmv * (1 + 1e-4)
+        tol = 2e-6 * max(1.0, float(np.abs(dref).max()))
+        err = float(np.abs(dmv - dref).max())
+        if err > tol:
+            k = np.unravel_index(int(np.argmax(np.abs(dmv - dref))), dmv.shape)
+            raise Failure('%s: field %.3g from sitk at component/z/y/x %s (%.6g vs %.6g)' %
+                          (path, err, list(k), dmv[k], dref[k]))
+        worst = max(worst, err / tol)
+        case.note('fields')
+    return worst
+
+
+def rand_field_itk(rng, nd, lattice):
+    """an ITK DisplacementFieldTransform on a random grid of 1-7 points per
+    axis (lattice: every index exact, as rand_grid), its vectors normal
+    (0.5-6 mm, not smooth: the interpolation is checked, not the field)"""
+    g = rand_grid(rng, nd, rand_dims(rng, nd, (1, 2, 3, 4, 5, 7)), lattice=lattice)
+    X, Y, Z = g['dims']
+    d = rng.normal(0, float(rng.uniform(0.5, 6)), (nd, Z, Y, X))
+    return sitk.DisplacementFieldTransform(sitk_vector(d, g)), g
+
+
+def field_points(rng, g, bounds, n):
+    """n LPS points around field grid g (continuous index -1.5 to size + 0.5
+    on each axis) and, bounds, some on grid points and half-way between,
+    and points on the bounds of its buffer (index -0.5 and size - 0.5,
+    exact on a lattice grid) and 2^-10 either side: where ITK's last bit
+    decides, asked only of grids whose index medvol computes with ITK's
+    arithmetic (signed permutation directions)"""
+    nd = g['nd']
+    size = np.array(g['dims'][:nd], np.float64)
+    cs = []
+    for _ in range(n):
+        c = rng.uniform(-1.5, size + 0.5)
+        if bounds and rng.random() < 0.3:  # grid points and half-way (the bounds among them)
+            c = np.floor(c * 2) / 2
+        cs.append(c)
+    if bounds:
+        for _ in range(n // 2):
+            c = np.floor(rng.uniform(-0.5, size - 0.5) * 4) / 4
+            a = int(rng.integers(0, nd))
+            c[a] = float(rng.choice([-0.5, size[a] - 0.5])) + float(rng.choice([0, 0, -2 ** -10, 2 ** -10]))
+            cs.append(c)
+    return [g['o'][:nd] + g['L'][:nd, :nd] @ c for c in cs]
+
+
+def fam_field_itk(case, rng):
+    """ITK DisplacementFieldTransforms, anywhere in a composite with linear
+    members, B-splines and other fields (ANTs' Composite.h5 [affine,
+    field], InverseComposite.h5 [field, affine] and longer), as SimpleITK
+    writes them (.tfm, .h5, the .h5 rewritten by h5py in chunks and
+    filters, float class names): mv_itk_transform_read + mv_elastix_point
+    maps points as sitk's TransformPoint (the bounds of the innermost
+    field's buffer included when its direction is a signed permutation,
+    where medvol's index has ITK's bits) and mv_elastix_field gives
+    TransformToDisplacementField's field on a grid"""
+    nd = int(rng.choice([2, 3]))
+    lattice = bool(rng.random() < 0.5)
+    fd, g = rand_field_itk(rng, nd, lattice)
+    members = [fd]
+    for _ in range(int(rng.integers(0, 4))):
+        u = rng.random()
+        if u < 0.25:
+            members.append(rand_field_itk(rng, nd, lattice)[0])
+        elif u < 0.4:
+            members.append(rand_bspline_itk(rng, nd, lattice)[0])
+        else:
+            k2, t2 = rand_sitk_transform(rng)
+            while k2.startswith(('composite', 'bspline')) or t2.GetDimension() != nd:
+                k2, t2 = rand_sitk_transform(rng)
+            members.append(t2)
+    rng.shuffle(members)
+    inner = members[-1].GetName() == 'DisplacementFieldTransform'
+    if inner:  # ITK applies it first: the points' bounds are its buffer's
+        fl = sitk.DisplacementFieldTransform(members[-1]).GetFixedParameters()
+        g = {'nd': nd, 'dims': [int(x) for x in fl[:nd]] + [1] * (3 - nd), 'o': np.zeros(3), 'L': np.eye(3)}
+        sp, D = np.array(fl[2 * nd:3 * nd]), np.array(fl[3 * nd:]).reshape(nd, nd)
+        g['o'][:nd] = fl[nd:2 * nd]
+        g['L'][:nd, :nd] = D * sp
+        A = np.eye(4)
+        A[:3, :3], A[:3, 3] = g['L'], g['o']
+        g['A'] = S4 @ A
+    tf = sitk.CompositeTransform(members) if len(members) > 1 else fd
+    ext = str(rng.choice(['.tfm', '.tfm_float', '.h5', '.h5', '.h5_chunked']))
+    ref_path = case.p('t' + ext.split('_')[0])
+    sitk.WriteTransform(tf, ref_path)
+    path = ref_path
+    if ext == '.tfm_float':  # the float classes: the same numbers
+        path = case.p('t_float.tfm')
+        with open(path, 'w') as f:
+            f.write(open(ref_path).read().replace('_double_', '_float_'))
+    elif ext == '.h5_chunked':
+        if importlib.util.find_spec('h5py') is None:
+            case.note('no h5py: .h5 as written')
+        else:
+            path = case.p('t_chunked.h5')
+            h5_rewrite_chunked(case, rng, ref_path, path)
+    kinds = [m.GetName() for m in members]
+    for what in ('%dD' % nd, ext, '%d-member' % len(members), 'lattice geometry' if lattice else 'any geometry',
+                 'field innermost' if inner else 'field outer'):
+        case.note(what)
+    if kinds.count('DisplacementFieldTransform') > 1:
+        case.note('two or more fields')
+    ref_tf = sitk.ReadTransform(ref_path)
+    axis_aligned = inner and bool(np.all(np.isin(np.abs(g['L'][:nd, :nd] / np.sqrt((g['L'][:nd, :nd] ** 2).sum(axis=0))),
+                                                 [0.0, 1.0])))
+    if axis_aligned:
+        case.note('bounds')
+    pts = field_points(rng, g, axis_aligned, 60)
+    P = np.zeros((len(pts), 3))
+    P[:, :nd] = np.array(pts)
+    (P * [-1, -1, 1]).astype(np.float64).tofile(case.p('p.raw'))
+    args = ['chain', path, case.p('p.raw'), len(pts), case.p('q.raw')]
+    fg = g if rng.random() < 0.5 else rand_grid(rng, nd, rand_dims(rng, nd), center_lps=list(grid_center_lps(g)))
+    args += raw_grid_args(case, 'fg', fg) + [case.p('f.raw')]
+    case.call(*args)
+    Q = np.fromfile(case.p('q.raw'), np.float64).reshape(-1, 3) * [-1, -1, 1]
+    worst, moved = 0.0, 0
+    for p, q in zip(pts, Q):
+        try:
+            want = np.array(ref_tf.TransformPoint([float(v) for v in p]))
+        except RuntimeError:  # ITK 5.4 reads past a B-spline grid smaller than its support
+            case.note('ITK throws (a grid smaller than the support)')
+            fg = None
+            continue
+        if perturb == 'field_itk':
+            q = q * (1 + 1e-7)
+        tol = 1e-9 * max(1.0, float(np.max(np.abs(want))), float(np.max(np.abs(p))))
+        err = float(np.max(np.abs(q[:nd] - want)))
+        if err > tol:
+            raise Failure('%s: point %s goes to %s in sitk, %s in medvol' % (path, list(p), list(want), list(q[:nd])))
+        worst = max(worst, err / tol)
+        moved += bool(np.any(want != p))
+    if moved < len(pts) // 4:
+        case.note('few points moved')
+    if fg is not None:
+        X, Y, Z = fg['dims']
+        img = sitk_ref(fg)
+        df = sitk.TransformToDisplacementField(ref_tf, sitk.sitkVectorFloat64, img.GetSize(), img.GetOrigin(),
+                                               img.GetSpacing(), img.GetDirection())
+        dref = from_sitk_vector(df, nd)
+        dmv = np.fromfile(case.p('f.raw'), np.float32).reshape(nd, Z, Y, X).astype(np.float64)
+        if perturb == 'field_itk':
             dmv = dmv * (1 + 1e-4)
         tol = 2e-6 * max(1.0, float(np.abs(dref).max()))
         err = float(np.abs(dmv - dref).max())
