@@ -33400,17 +33400,20 @@ static double mv__h5_value(const unsigned char *e, int esz, int big)
 
 /* Values first .. first+count of a dataset's raw bytes (raw: value `first`)
    decoded into v or pl's planes at their places. A field's millions of
-   little-endian float64 values on a little-endian host take the fast path
-   (a copy per value, its component and voxel counted along), the rest
-   mv__h5_value's byte by byte reference. */
+   little-endian float64 values on a little-endian host take the fast paths
+   (into v one copy; into planes a copy per value, its component and voxel
+   counted along), the rest mv__h5_value's byte by byte reference. */
 static void mv__h5_values(const unsigned char *raw, int esz, int big, uint64_t first, uint64_t count, double *v,
                           const mv__h5_planar *pl)
 {
     const uint16_t one = 1;
     const int host_le = *(const unsigned char *)&one == 1;
     uint64_t k;
-    if (!pl) {
-        for (k = 0; k < count; k++) v[first + k] = mv__h5_value(raw + (size_t)k * (size_t)esz, esz, big);
+    if (!pl) { /* a transform's parameters (a field's vectors in float64: a copy) */
+        if (esz == 8 && !big && host_le)
+            memcpy(v + first, raw, (size_t)count * 8);
+        else
+            for (k = 0; k < count; k++) v[first + k] = mv__h5_value(raw + (size_t)k * (size_t)esz, esz, big);
         return;
     }
     {
@@ -35316,38 +35319,38 @@ static int mv__elx_valid(const mv__elx_link *k, int a, double *c, double half, i
    Jacobians refuse a field link) is set to the identity. */
 static void mv__elx_field_apply(const mv__elx_link *k, int nd, const double p[3], double q[3], double J[3][3])
 {
-    double c[3], frac[3], d[3] = {0, 0, 0}, total = 0;
-    int64_t base[3];
+    double c, frac, d[3] = {0, 0, 0}, total = 0, wt[2][3] = {{1, 1, 1}, {0, 0, 0}};
+    size_t off[2][3] = {{0, 0, 0}, {0, 0, 0}}, stride = (size_t)nd;
     int a, b, corner;
     q[0] = p[0], q[1] = p[1], q[2] = p[2];
     if (J)
         for (a = 0; a < 3; a++)
             for (b = 0; b < 3; b++) J[a][b] = a == b;
+    /* per axis: the lower and upper neighbour (clamped to the grid) and
+       their weights 1 - frac and frac */
     for (a = 0; a < nd; a++) {
-        c[a] = 0;
-        for (b = 0; b < nd; b++) c[a] += k->p2i[a][b] * (p[b] - k->gorigin[b]);
-        if (!(c[a] >= -0.5 && c[a] < (double)k->gsize[a] - 0.5)) return; /* NaN too */
-        base[a] = (int64_t)floor(c[a]);
-        frac[a] = c[a] - (double)base[a];
+        int64_t base;
+        c = 0;
+        for (b = 0; b < nd; b++) c += k->p2i[a][b] * (p[b] - k->gorigin[b]);
+        if (!(c >= -0.5 && c < (double)k->gsize[a] - 0.5)) return; /* NaN too */
+        base = (int64_t)floor(c);
+        frac = c - (double)base;
+        wt[0][a] = 1.0 - frac;
+        wt[1][a] = frac;
+        off[0][a] = (size_t)(base > 0 ? base : 0) * stride;
+        off[1][a] = (size_t)(base + 1 < k->gsize[a] ? base + 1 : k->gsize[a] - 1) * stride;
+        stride *= (size_t)k->gsize[a];
     }
-    for (corner = 0; corner < (1 << nd); corner++) {
-        double w = 1;
-        size_t at = 0, stride = 1;
-        for (a = 0; a < nd; a++) {
-            int64_t i;
-            if (corner >> a & 1) {
-                i = base[a] + 1 < k->gsize[a] ? base[a] + 1 : k->gsize[a] - 1;
-                w *= frac[a];
-            } else {
-                i = base[a] > 0 ? base[a] : 0;
-                w *= 1.0 - frac[a];
-            }
-            at += (size_t)i * stride;
-            stride *= (size_t)k->gsize[a];
-        }
+    /* the corners in ITK's order (bit a: upper along axis a), each weight
+       the product over the axes in order; 2D: the z = 1 corners weigh 0 */
+    for (corner = 0; corner < 8; corner++) {
+        const int x = corner & 1, y = corner >> 1 & 1, z = corner >> 2;
+        const double w = wt[x][0] * wt[y][1] * wt[z][2];
         if (w != 0) {
-            const double *v = k->coef + at * (size_t)nd;
-            for (b = 0; b < nd; b++) d[b] += w * v[b];
+            const double *v = k->coef + off[x][0] + off[y][1] + off[z][2];
+            d[0] += w * v[0];
+            d[1] += w * v[1];
+            if (nd == 3) d[2] += w * v[2];
             total += w;
         }
         if (total == 1.0) break;
