@@ -121,7 +121,9 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	    2> $(BUILD)/run-demons.log && tail -1 $(BUILD)/run-demons.log && \
 	  $(BUILD)/mvtool jacobian $(BUILD)/run-field.nii.gz $(BUILD)/run-jac.nii
 	$(BUILD)/mvtool register $(BUILD)/run-r.nii $(BUILD)/run-moved.nii --transform bspline --out-field $(BUILD)/run-bsp.nii.gz \
-	    --out $(BUILD)/run-bw.nii 2> $(BUILD)/run-bsp.log && tail -1 $(BUILD)/run-bsp.log && \
+	    --out $(BUILD)/run-bw.nii --out-tfm $(BUILD)/run-bsp.h5 2> $(BUILD)/run-bsp.log && tail -1 $(BUILD)/run-bsp.log && \
+	  $(BUILD)/mvtool warp $(BUILD)/run-r.nii $(BUILD)/run-moved.nii $(BUILD)/run-bw-itk.nii --tfm $(BUILD)/run-bsp.h5 && \
+	  echo "the B-spline written as ITK's BSplineTransform (.h5, for SimpleITK/ANTs/Slicer) and applied from it" && \
 	  $(BUILD)/mvtool register $(BUILD)/run-r.nii $(BUILD)/run-moved.nii --transform syn --out-field $(BUILD)/run-syn.nii.gz \
 	    --out $(BUILD)/run-sw.nii 2> $(BUILD)/run-syn.log && tail -1 $(BUILD)/run-syn.log && \
 	  $(BUILD)/mvtool register $(BUILD)/run-moved.nii $(BUILD)/run-r.nii --transform syn --init-matrix $(BUILD)/run-reg.txt \

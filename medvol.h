@@ -4844,6 +4844,26 @@ MVDEF mv_status mv_bspline_bending_energy(const mv_bspline_grid *grid, double *v
 #if !defined(MEDVOL_NO_STDIO)
 MVDEF mv_status mv_elastix_write_bspline(const char *path, const mv_bspline_grid *grid, const double matrix[4][4],
                                          mv_interp interp);
+/* The same grid (and matrix after it) as an ITK transform file, what
+   SimpleITK (sitk.ReadTransform), ANTs (antsApplyTransforms), Slicer and
+   mv_itk_transform_read read: a BSplineTransform_double_N_N of order 3 on
+   the padded control grid mv_elastix_write_bspline writes (so it equals
+   mv_bspline_field on the whole fixed grid; its FixedParameters the
+   grid's size, origin, spacing and direction row by row, LPS mm; its
+   Parameters the LPS coefficients component by component, x fastest),
+   alone when matrix is NULL or the identity, else after it as ITK's
+   CompositeTransform_double_N_N [AffineTransform, BSplineTransform]
+   (ITK applies the B-spline first: p -> M (p + d(p)), the map of
+   mv_bspline_opts.init_matrix). path ending ".h5": ITK's HDF5 form (the
+   layout of mv_itk_h5_write_field; level 0 uncompressed, 1-9 deflated in
+   chunks as ITK's UseCompression), else the text .tfm (numbers with 17
+   digits: the doubles exactly; level unused). The file is written whole
+   or not at all. MV_ERR_UNSUPPORTED as mv_elastix_write_bspline (an axis
+   of fewer than 4 control points), MV_ERR_INVALID_ARG for a 2D grid with
+   a matrix that mixes z in. allocates: yes. Checked: SimpleITK's
+   TransformToDisplacementField of the file equals mv_bspline_field
+   (tests/test_tools.sh, `mvtool register --transform bspline --out-tfm`). */
+MVDEF mv_status mv_itk_write_bspline(const char *path, const mv_bspline_grid *grid, const double matrix[4][4], int level);
 #endif
 
 typedef struct mv_bspline_opts {
@@ -34639,12 +34659,24 @@ static size_t mv__h5w_chunk_btree(unsigned char *b, size_t *at, const mv__h5w_st
     return start;
 }
 
-/* The file of mv_itk_h5_write_field laid out in b (from 0, zeroed): the
-   heap, the transforms' groups, /TransformGroup and the root; the field's
-   parameters as st says, after the rest. *end: where the objects end. */
-static void mv__h5w_field_file(unsigned char *b, size_t *end, const double *par, int n, const double *fix, int D,
-                               uint64_t npar, const mv__h5w_store *st)
+/* Where the last member's parameters come from: a field's float32
+   planes (written voxel by voxel, components interleaved) or float64
+   values v in their order (a B-spline's coefficients). */
+typedef struct mv__h5w_src {
+    const mv_vol *field;
+    const double *v;
+    int D;
+    const char *kind; /* the member's class: "DisplacementFieldTransform" or "BSplineTransform" */
+} mv__h5w_src;
+
+/* The file of mv_itk_h5_write_field / mv_itk_write_bspline laid out in b
+   (from 0, zeroed): the heap, the transforms' groups, /TransformGroup and
+   the root; the last member's parameters as st says, after the rest.
+   *end: where the objects end. */
+static void mv__h5w_field_file(unsigned char *b, size_t *end, const double *par, int n, const double *fix,
+                               const mv__h5w_src *src, uint64_t npar, const mv__h5w_store *st)
 {
+    const int D = src->D;
     static const char *const groups[3] = {"0", "1", "2"}, *root_name = "TransformGroup";
     char kinds[3][48];
     const char *k[3];
@@ -34656,7 +34688,7 @@ static void mv__h5w_field_file(unsigned char *b, size_t *end, const double *par,
         snprintf(kinds[nk++], 48, "CompositeTransform_double_%d_%d", D, D);
         snprintf(kinds[nk++], 48, "AffineTransform_double_%d_%d", D, D);
     }
-    snprintf(kinds[nk++], 48, "DisplacementFieldTransform_double_%d_%d", D, D);
+    snprintf(kinds[nk++], 48, "%s_double_%d_%d", src->kind, D, D);
     for (i = 0; i < nk; i++) k[i] = kinds[i];
     mv__h5w_heap(b, heap, k, nk);
     at = heap + MV__H5_HEAP_SIZE;
@@ -34675,15 +34707,26 @@ static void mv__h5w_field_file(unsigned char *b, size_t *end, const double *par,
     *end = at;
 }
 
-/* Values first .. first+count of the field (planes of float32) as ITK's
-   parameters: voxel by voxel, components interleaved, float64
-   little-endian, into out. */
-static void mv__h5w_field_values(const mv_vol *field, int D, uint64_t first, uint64_t count, unsigned char *out)
+/* Values first .. first+count of the source as ITK's parameters, float64
+   little-endian, into out: a field's planes of float32 voxel by voxel,
+   components interleaved; float64 values as they are. */
+static void mv__h5w_field_values(const mv__h5w_src *src, uint64_t first, uint64_t count, unsigned char *out)
 {
-    const float *d = (const float *)field->data;
-    uint64_t nvox = (uint64_t)field->dim[0] * (uint64_t)field->dim[1] * (uint64_t)field->dim[2], c = first % (uint64_t)D,
-             vox = first / (uint64_t)D, k;
+    const mv_vol *field = src->field;
+    const int D = src->D;
+    const float *d;
+    uint64_t nvox, c = first % (uint64_t)D, vox = first / (uint64_t)D, k;
     size_t at = 0;
+    if (src->v) {
+        for (k = 0; k < count; k++) {
+            uint64_t u;
+            memcpy(&u, src->v + first + k, 8);
+            mv__h5w_put(out, &at, u, 8);
+        }
+        return;
+    }
+    d = (const float *)field->data;
+    nvox = (uint64_t)field->dim[0] * (uint64_t)field->dim[1] * (uint64_t)field->dim[2];
     for (k = 0; k < count; k++) {
         double x = (double)d[c * nvox + vox];
         uint64_t u;
@@ -34697,8 +34740,9 @@ static void mv__h5w_field_values(const mv_vol *field, int D, uint64_t first, uin
    first + s, all per values of it) deflated into out[s] (len[s] bytes) on
    worker w's buffers. */
 typedef struct mv__h5w_deflate_job {
-    const mv_vol *field;
-    int D, level;
+    const mv__h5w_src *src;
+    const char *fn;
+    int level;
     uint64_t npar, per, first;
     unsigned char *vals[MV__MAX_THREADS], *out[MV__MAX_THREADS];
     void *scratch[MV__MAX_THREADS];
@@ -34711,11 +34755,11 @@ static mv_status mv__h5w_deflate_range(void *ctx, int64_t b, int64_t e, int w)
     int64_t s;
     for (s = b; s < e; s++) {
         uint64_t at = (j->first + (uint64_t)s) * j->per, count = j->npar - at < j->per ? j->npar - at : j->per;
-        mv__h5w_field_values(j->field, j->D, at, count, j->vals[w]);
+        mv__h5w_field_values(j->src, at, count, j->vals[w]);
         /* HDF5 keeps every chunk whole: the last one's tail is zeros */
         memset(j->vals[w] + count * 8, 0, (size_t)(j->per - count) * 8);
         j->len[s] = mv__zlib_deflate(j->vals[w], (size_t)j->per * 8, j->out[s], j->cap, j->level, j->scratch[w]);
-        MV__CHECK(j->len[s] > 0, MV_ERR_OUT_OF_MEMORY, "mv_itk_h5_write_field: chunk %llu past its bound",
+        MV__CHECK(j->len[s] > 0, MV_ERR_OUT_OF_MEMORY, "%s: chunk %llu past its bound", j->fn,
                   (unsigned long long)(j->first + (uint64_t)s));
     }
     return MV_OK;
@@ -34724,10 +34768,9 @@ static mv_status mv__h5w_deflate_range(void *ctx, int64_t b, int64_t e, int w)
 /* The compressed parameters written to f from st->data_at, chunk by
    chunk, a batch of `threads` chunks deflated at once; st's chunk
    addresses, sizes and eof filled. */
-static mv_status mv__h5w_write_chunks(FILE *f, const mv_vol *field, int D, uint64_t npar, mv__h5w_store *st,
-                                      const char *path)
+static mv_status mv__h5w_write_chunks(FILE *f, const mv__h5w_src *src, uint64_t npar, mv__h5w_store *st,
+                                      const char *path, const char *fn)
 {
-    static const char *fn = "mv_itk_h5_write_field";
     mv__h5w_deflate_job *j = (mv__h5w_deflate_job *)mv__alloc(sizeof(mv__h5w_deflate_job), NULL);
     int threads = mv__threads_for_bytes(0, npar * 8), t, k;
     uint64_t pos = st->data_at;
@@ -34735,7 +34778,7 @@ static mv_status mv__h5w_write_chunks(FILE *f, const mv_vol *field, int D, uint6
     MV__CHECK(j != NULL, MV_ERR_OUT_OF_MEMORY, "%s: the deflate job", fn);
     memset(j, 0, sizeof(*j));
     if (threads > st->nchunks) threads = st->nchunks;
-    j->field = field, j->D = D, j->level = st->level, j->npar = npar, j->per = st->per;
+    j->src = src, j->fn = fn, j->level = st->level, j->npar = npar, j->per = st->per;
     j->cap = mv__deflate_bound((size_t)st->per * 8) + 6;
     for (t = 0; t < threads && stt == MV_OK; t++) {
         j->vals[t] = (unsigned char *)mv__alloc((size_t)st->per * 8, NULL);
@@ -34766,38 +34809,31 @@ static mv_status mv__h5w_write_chunks(FILE *f, const mv_vol *field, int D, uint6
 }
 
 /* The uncompressed parameters written to f after the headers. */
-static int mv__h5w_write_contiguous(FILE *f, const mv_vol *field, int D, uint64_t npar)
+static int mv__h5w_write_contiguous(FILE *f, const mv__h5w_src *src, uint64_t npar)
 {
     unsigned char block[8192 * 8];
     uint64_t done, v;
     int ok = 1;
     for (done = 0; ok && done < npar; done += v) {
         v = npar - done < sizeof(block) / 8 ? npar - done : sizeof(block) / 8;
-        mv__h5w_field_values(field, D, done, v, block);
+        mv__h5w_field_values(src, done, v, block);
         ok = fwrite(block, 1, (size_t)v * 8, f) == (size_t)v * 8;
     }
     return ok;
 }
 
-MVDEF mv_status mv_itk_h5_write_field(const char *path, const double m[4][4], const mv_vol *field, int level)
+/* The .h5 of [AffineTransform par (n values; NULL: none), the member src
+   with FixedParameters fix (nfix) and npar parameters], written whole (a
+   temporary renamed), the parameters deflated at level (0: contiguous). */
+static mv_status mv__h5w_write(const char *path, const double *par, int n, const double *fix, const mv__h5w_src *src,
+                               uint64_t npar, int level, const char *fn)
 {
-    static const char *fn = "mv_itk_h5_write_field";
     unsigned char head[MV__H5_HEAP_SIZE + 8192];
-    double par[12], fix[18];
     char tmp[4096];
     mv__h5w_store st;
-    uint64_t npar;
     size_t end = 0;
-    int n = 0, D;
     mv_status s = MV_OK;
     FILE *f;
-    MV__CHECK(path && field, MV_ERR_INVALID_ARG, "%s: NULL argument", fn);
-    MV__CHECK(level >= 0 && level <= 9, MV_ERR_INVALID_ARG, "%s: deflate level %d (0: none, 1-9)", fn, level);
-    MV__TRY(mv_field_check(field, NULL));
-    D = (int)field->dim[4];
-    if (m) MV__TRY(mv__itk_affine_params(m, D, par, &n, fn));
-    MV__TRY(mv__itk_field_fixed(field, D, fix, fn));
-    npar = (uint64_t)field->dim[0] * (uint64_t)field->dim[1] * (uint64_t)field->dim[2] * (uint64_t)D;
     memset(&st, 0, sizeof(st));
     if (level) { /* ITK's chunks of 1 Mi values, larger to keep them in one B-tree leaf */
         st.level = level;
@@ -34812,7 +34848,7 @@ MVDEF mv_status mv_itk_h5_write_field(const char *path, const double m[4][4], co
     /* laid out first to learn where the objects end (every address is 8
        bytes either way), then again with the data's places */
     memset(head, 0, sizeof(head));
-    mv__h5w_field_file(head, &end, m ? par : NULL, n, fix, D, npar, &st);
+    mv__h5w_field_file(head, &end, par, n, fix, src, npar, &st);
     st.data_at = (end + 7) & ~(uint64_t)7;
     MEDVOL_ASSERT(st.data_at <= sizeof(head));
     MV__CHECK(strlen(path) + 32 < sizeof(tmp), MV_ERR_INVALID_ARG, "%s: path too long", fn);
@@ -34820,16 +34856,16 @@ MVDEF mv_status mv_itk_h5_write_field(const char *path, const double m[4][4], co
     f = fopen(tmp, "wb");
     MV__CHECK(f != NULL, MV_ERR_IO, "%s: %s: cannot create (%s)", fn, tmp, strerror(errno));
     if (level) {
-        s = mv__h5w_write_chunks(f, field, D, npar, &st, path);
+        s = mv__h5w_write_chunks(f, src, npar, &st, path, fn);
     } else {
         st.eof = st.data_at + 8 * npar;
-        if (fseek(f, (long)st.data_at, SEEK_SET) != 0 || !mv__h5w_write_contiguous(f, field, D, npar))
+        if (fseek(f, (long)st.data_at, SEEK_SET) != 0 || !mv__h5w_write_contiguous(f, src, npar))
             s = mv__fail(MV_ERR_IO, "%s: %s: write failed", fn, path);
     }
     /* the headers last, with the chunks' places */
     if (s == MV_OK) {
         memset(head, 0, sizeof(head));
-        mv__h5w_field_file(head, &end, m ? par : NULL, n, fix, D, npar, &st);
+        mv__h5w_field_file(head, &end, par, n, fix, src, npar, &st);
         if (fseek(f, 0, SEEK_SET) != 0 || fwrite(head, 1, (size_t)st.data_at, f) != (size_t)st.data_at)
             s = mv__fail(MV_ERR_IO, "%s: %s: write failed", fn, path);
     }
@@ -34837,6 +34873,26 @@ MVDEF mv_status mv_itk_h5_write_field(const char *path, const double m[4][4], co
     if (s == MV_OK && rename(tmp, path) != 0) s = mv__fail(MV_ERR_IO, "%s: %s: rename failed (%s)", fn, path, strerror(errno));
     if (s != MV_OK) remove(tmp);
     return s;
+}
+
+MVDEF mv_status mv_itk_h5_write_field(const char *path, const double m[4][4], const mv_vol *field, int level)
+{
+    static const char *fn = "mv_itk_h5_write_field";
+    double par[12], fix[18];
+    mv__h5w_src src;
+    int n = 0;
+    MV__CHECK(path && field, MV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    MV__CHECK(level >= 0 && level <= 9, MV_ERR_INVALID_ARG, "%s: deflate level %d (0: none, 1-9)", fn, level);
+    MV__TRY(mv_field_check(field, NULL));
+    memset(&src, 0, sizeof(src));
+    src.field = field;
+    src.D = (int)field->dim[4];
+    src.kind = "DisplacementFieldTransform";
+    if (m) MV__TRY(mv__itk_affine_params(m, src.D, par, &n, fn));
+    MV__TRY(mv__itk_field_fixed(field, src.D, fix, fn));
+    return mv__h5w_write(path, m ? par : NULL, n, fix, &src,
+                         (uint64_t)field->dim[0] * (uint64_t)field->dim[1] * (uint64_t)field->dim[2] * (uint64_t)src.D,
+                         level, fn);
 }
 
 /* An HDF5 file mapped (an ITK .h5 holding a displacement field runs to
@@ -36896,31 +36952,26 @@ static void mv__elx_pad_axis(const double *in, double *out, const int64_t n[3], 
             }
 }
 
-MVDEF mv_status mv_elastix_write_bspline(const char *path, const mv_bspline_grid *grid, const double matrix[4][4],
-                                         mv_interp interp)
+/* grid as elastix's and ITK's B-spline transforms lay it out (their
+   valid region drops each end interval): *coef (allocated: nd blocks of
+   np[0] np[1] np[2] values, x fastest) the coefficients padded by one
+   point at each end of each axis whose fourth difference is zero (so the
+   padded grid gives mv_bspline_field on the whole fixed grid), np the
+   padded sizes, and the padded grid's LPS spacing gsp, origin go and
+   direction g->D (g: the fixed grid's LPS geometry). */
+static mv_status mv__bsp_padded(const mv_bspline_grid *grid, mv__elx_geo *g, double **coef, int64_t np[3], double gsp[3],
+                                double go[3], const char *fn)
 {
-    static const char *fn = "mv_elastix_write_bspline";
-    mv__elx_geo g;
-    mv__elx_sb b, e;
-    char bpath[4096], extra[1024];
-    double *cur = NULL, *nxt = NULL, gsp[3], go[3], par[12];
+    double *cur = NULL, *nxt = NULL;
     int64_t n[3], cells, c;
     size_t big;
-    int a, r, nd, ident = 1, ok;
-    mv_status st = MV_OK;
-    MV__CHECK(path && grid && grid->coef, MV_ERR_INVALID_ARG, "%s: NULL argument", fn);
-    MV__TRY(mv__elx_interp_ok(interp, fn));
-    nd = grid->ndim;
+    int a, r, nd = grid->ndim;
+    *coef = NULL;
     MV__CHECK(nd == 2 || nd == 3, MV_ERR_INVALID_ARG, "%s: grid ndim %d", fn, nd);
     for (a = 0; a < nd; a++)
         MV__CHECK(grid->n[a] >= 4, MV_ERR_UNSUPPORTED, "%s: %lld control points along axis %d (an image axis of one voxel "
-                  "has no cubic grid in elastix)", fn, (long long)grid->n[a], a);
-    if (matrix) {
-        for (a = 0; a < 4; a++)
-            for (r = 0; r < 4; r++) ident &= matrix[a][r] == (a == r);
-        MV__TRY(mv__elx_affine_par(matrix, nd, par, fn));
-    }
-    MV__TRY(mv__elx_geo_of(nd, grid->fdim, grid->affine, &g, fn));
+                  "has no cubic grid in elastix or ITK)", fn, (long long)grid->n[a], a);
+    MV__TRY(mv__elx_geo_of(nd, grid->fdim, grid->affine, g, fn));
     /* the coefficients padded along each axis in turn */
     big = 1;
     for (a = 0; a < 3; a++) {
@@ -36944,18 +36995,46 @@ MVDEF mv_status mv_elastix_write_bspline(const char *path, const mv_bspline_grid
             memcpy(cur + (size_t)c * big, nxt + (size_t)c * big, (size_t)(m[0] * m[1] * m[2]) * sizeof(double));
         }
     }
+    mv__free(nxt, grid->alloc_ctx);
+    for (a = 0; a < 3; a++) np[a] = a < nd ? n[a] + 2 : n[a];
     /* control point j (padded: j - 1) at fixed voxel origin + (j - 1) s: in
        LPS, o + D diag(sp) (origin + (j - 1) s) */
-    for (a = 0; a < 3; a++) gsp[a] = grid->spacing[a] * g.sp[a];
+    for (a = 0; a < 3; a++) gsp[a] = grid->spacing[a] * g->sp[a];
     for (r = 0; r < 3; r++) {
-        go[r] = g.o[r];
-        for (a = 0; a < nd; a++) go[r] += g.D[r][a] * g.sp[a] * (grid->origin[a] - grid->spacing[a]);
+        go[r] = g->o[r];
+        for (a = 0; a < nd; a++) go[r] += g->D[r][a] * g->sp[a] * (grid->origin[a] - grid->spacing[a]);
     }
+    *coef = cur;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_elastix_write_bspline(const char *path, const mv_bspline_grid *grid, const double matrix[4][4],
+                                         mv_interp interp)
+{
+    static const char *fn = "mv_elastix_write_bspline";
+    mv__elx_geo g;
+    mv__elx_sb b, e;
+    char bpath[4096], extra[1024];
+    double *cur = NULL, gsp[3], go[3], par[12];
+    int64_t n[3], big;
+    int a, r, nd, ident = 1, ok;
+    mv_status st = MV_OK;
+    MV__CHECK(path && grid && grid->coef, MV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    MV__TRY(mv__elx_interp_ok(interp, fn));
+    nd = grid->ndim;
+    MV__CHECK(nd == 2 || nd == 3, MV_ERR_INVALID_ARG, "%s: grid ndim %d", fn, nd);
+    if (matrix) {
+        for (a = 0; a < 4; a++)
+            for (r = 0; r < 4; r++) ident &= matrix[a][r] == (a == r);
+        MV__TRY(mv__elx_affine_par(matrix, nd, par, fn));
+    }
+    MV__TRY(mv__bsp_padded(grid, &g, &cur, n, gsp, go, fn));
+    big = n[0] * n[1] * n[2];
     memset(&e, 0, sizeof(e));
     e.p = extra;
     e.cap = sizeof(extra);
     ok = mv__elx_put(&e, "// BSplineTransform specific\n(GridSize");
-    for (a = 0; ok && a < nd; a++) ok = mv__elx_put(&e, " %lld", (long long)(n[a] + 2));
+    for (a = 0; ok && a < nd; a++) ok = mv__elx_put(&e, " %lld", (long long)n[a]);
     ok = ok && mv__elx_put(&e, ")\n(GridIndex%s)\n", nd == 2 ? " 0 0" : " 0 0 0") && mv__elx_put_vec(&e, "GridSpacing", gsp, nd) &&
          mv__elx_put_vec(&e, "GridOrigin", go, nd) && mv__elx_put_dir(&e, "GridDirection", nd, (const double(*)[3])g.D) &&
          mv__elx_put(&e, "(BSplineTransformSplineOrder 3)\n(UseCyclicTransform \"false\")\n");
@@ -36973,9 +37052,8 @@ MVDEF mv_status mv_elastix_write_bspline(const char *path, const mv_bspline_grid
     memset(&b, 0, sizeof(b));
     b.grows = 1;
     b.actx = grid->alloc_ctx;
-    ok = ok && mv__elx_put_file(&b, "BSplineTransform", cur, (int64_t)big * nd, NULL, &g, extra, interp);
+    ok = ok && mv__elx_put_file(&b, "BSplineTransform", cur, big * nd, NULL, &g, extra, interp);
     mv__free(cur, grid->alloc_ctx);
-    mv__free(nxt, grid->alloc_ctx);
     if (!ok) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: the file's text", fn);
     if (st == MV_OK) st = mv__reg_write_text(bpath, b.p, fn);
     mv__free(b.p, grid->alloc_ctx);
@@ -36992,6 +37070,76 @@ MVDEF mv_status mv_elastix_write_bspline(const char *path, const mv_bspline_grid
         MV__TRY(mv__reg_write_text(path, abuf, fn));
     }
     return MV_OK;
+}
+
+/* the ITK .tfm of [AffineTransform par (n values; NULL: none), the
+   BSplineTransform of fix and coefficients c (nc)] in b */
+static int mv__itk_bspline_text(mv__elx_sb *b, int nd, const double *par, int n, const double *fix, const double *c,
+                                int64_t nc)
+{
+    int64_t i;
+    int ok = mv__elx_put(b, "#Insight Transform File V1.0\n"), member = 0;
+    if (par) {
+        ok = ok && mv__elx_put(b, "#Transform 0\nTransform: CompositeTransform_double_%d_%d\n#Transform 1\n"
+                               "Transform: AffineTransform_double_%d_%d\nParameters:", nd, nd, nd, nd);
+        for (i = 0; ok && i < n; i++) ok = mv__elx_put(b, " %.17g", par[i]);
+        ok = ok && mv__elx_put(b, "\nFixedParameters:%s\n", nd == 3 ? " 0 0 0" : " 0 0");
+        member = 2;
+    }
+    ok = ok && mv__elx_put(b, "#Transform %d\nTransform: BSplineTransform_double_%d_%d\nParameters:", member, nd, nd);
+    for (i = 0; ok && i < nc; i++) ok = mv__elx_put(b, " %.17g", c[i]);
+    ok = ok && mv__elx_put(b, "\nFixedParameters:");
+    for (i = 0; ok && i < nd * (3 + nd); i++) ok = mv__elx_put(b, " %.17g", fix[i]);
+    return ok && mv__elx_put(b, "\n");
+}
+
+MVDEF mv_status mv_itk_write_bspline(const char *path, const mv_bspline_grid *grid, const double matrix[4][4], int level)
+{
+    static const char *fn = "mv_itk_write_bspline";
+    mv__elx_geo g;
+    double *cur = NULL, gsp[3], go[3], par[12], fix[18];
+    int64_t n[3], nc;
+    size_t len;
+    int a, r, nd, np = 0, ident = 1, h5;
+    mv_status st = MV_OK;
+    MV__CHECK(path && grid && grid->coef, MV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    MV__CHECK(level >= 0 && level <= 9, MV_ERR_INVALID_ARG, "%s: deflate level %d (0: none, 1-9)", fn, level);
+    nd = grid->ndim;
+    MV__CHECK(nd == 2 || nd == 3, MV_ERR_INVALID_ARG, "%s: grid ndim %d", fn, nd);
+    len = strlen(path);
+    h5 = len >= 3 && (!strcmp(path + len - 3, ".h5") || !strcmp(path + len - 3, ".H5"));
+    if (matrix) {
+        for (a = 0; a < 4; a++)
+            for (r = 0; r < 4; r++) ident &= matrix[a][r] == (a == r);
+        if (!ident) MV__TRY(mv__itk_affine_params(matrix, nd, par, &np, fn));
+    }
+    MV__TRY(mv__bsp_padded(grid, &g, &cur, n, gsp, go, fn));
+    nc = n[0] * n[1] * n[2] * nd;
+    /* FixedParameters: the padded grid's size, origin, spacing and
+       direction row by row (ITK's order; elastix writes columns) */
+    for (a = 0; a < nd; a++) {
+        fix[a] = (double)n[a];
+        fix[nd + a] = go[a];
+        fix[2 * nd + a] = gsp[a];
+        for (r = 0; r < nd; r++) fix[3 * nd + a * nd + r] = g.D[a][r];
+    }
+    if (h5) {
+        mv__h5w_src src;
+        memset(&src, 0, sizeof(src));
+        src.v = cur, src.D = nd, src.kind = "BSplineTransform";
+        st = mv__h5w_write(path, ident ? NULL : par, np, fix, &src, (uint64_t)nc, level, fn);
+    } else {
+        mv__elx_sb b;
+        memset(&b, 0, sizeof(b));
+        b.grows = 1;
+        b.actx = grid->alloc_ctx;
+        st = mv__itk_bspline_text(&b, nd, ident ? NULL : par, np, fix, cur, nc)
+                 ? mv__reg_write_text(path, b.p, fn)
+                 : mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: the file's text (%lld coefficients)", fn, (long long)nc);
+        mv__free(b.p, grid->alloc_ctx);
+    }
+    mv__free(cur, grid->alloc_ctx);
+    return st;
 }
 
 MVDEF mv_status mv_itk_transform_read(const char *path, mv_elastix_transform **t, void *alloc_ctx)

@@ -207,8 +207,6 @@ int has_suffix(const char *s, const char *suffix)
     return n > k && !strcmp(s + n - k, suffix);
 }
 
-/* .h5 fields deflated as ITK's UseCompression (which ANTs sets) writes them */
-#define MVTOOL_H5_LEVEL 5
 int save_field_file(const char *path, const mv_vol *field, const double (*M)[4])
 {
     mv_status st = has_suffix(path, ".h5") ? mv_itk_h5_write_field(path, M, field, MVTOOL_H5_LEVEL)

@@ -61,6 +61,8 @@ int has_suffix(const char *s, const char *suffix);
 /* mv_load / mv_save with the failure reported; exit status (save frees v) */
 int load_or_fail(const char *path, mv_vol *v, const mv_load_opts *o);
 int save_and_free(const char *path, mv_vol *v, const mv_save_opts *so);
+/* .h5 fields and B-splines deflated as ITK's UseCompression (which ANTs sets) writes them */
+#define MVTOOL_H5_LEVEL 5
 /* a displacement field to path: *.h5 ITK's HDF5 transform (after the
    matrix M, when given, as a composite: the whole fixed -> moving map),
    else a NIfTI field file (M not stored); exit status */

@@ -175,7 +175,7 @@ static int register_bspline(const args *a)
     const char *reg = opt_str(a, "--regularization"), *fmask = opt_str(a, "--fixed-mask");
     const char *initm = opt_str(a, "--init-matrix"), *out = opt_str(a, "--out"), *ofield = opt_str(a, "--out-field");
     const char *thr = opt_str(a, "--threads"), *seed = opt_str(a, "--seed"), *dname = opt_str(a, "--dtype");
-    const char *oelx = opt_str(a, "--out-elastix");
+    const char *oelx = opt_str(a, "--out-elastix"), *otfm = opt_str(a, "--out-tfm");
     mv_status st;
     mv_bspline_grid grid;
     large_mode lm;
@@ -248,7 +248,7 @@ static int register_bspline(const args *a)
         mv_free(&fs);
         mv_free(&ms);
     } else {
-        if (oelx) o.grid_out = &grid;
+        if (oelx || otfm) o.grid_out = &grid;
         st = mv_register_bspline(&fx, &mo, &fld, &o, &r);
     }
     if (st != MV_OK) {
@@ -301,17 +301,20 @@ static int register_bspline(const args *a)
         rc = save_and_free(out, &w, NULL);
     }
     if (ofield && rc == 0) rc = save_field_file(ofield, &fld, NULL); /* (the init matrix folded in) */
-    /* elastix files: the grid on the fixed image's own grid (registered on
-       a shrunk copy in the large mode), then the init matrix */
-    if (oelx && rc == 0) {
+    /* elastix and ITK files: the grid on the fixed image's own grid
+       (registered on a shrunk copy in the large mode), then the init matrix */
+    if ((oelx || otfm) && rc == 0) {
         mv_bspline_grid full = grid;
+        const double(*im)[4] = initm ? (const double(*)[4])o.init_matrix : NULL;
         if (lm.on && grid_on_fixed(&grid, &fx, a->pos[0], &full))
             rc = 1;
-        else if ((st = mv_elastix_write_bspline(oelx, &full, initm ? (const double(*)[4])o.init_matrix : NULL,
-                                                MV_INTERP_LINEAR)) != MV_OK)
+        else if (oelx && (st = mv_elastix_write_bspline(oelx, &full, im, MV_INTERP_LINEAR)) != MV_OK)
             rc = fail_at(st, oelx);
+        else if (otfm && (st = mv_itk_write_bspline(otfm, &full, im, MVTOOL_H5_LEVEL)) != MV_OK)
+            rc = fail_at(st, otfm);
     }
-    if (!out && !ofield && !oelx) fprintf(stderr, "register: nothing written (give --out, --out-field and/or --out-elastix)\n");
+    if (!out && !ofield && !oelx && !otfm)
+        fprintf(stderr, "register: nothing written (give --out, --out-field, --out-elastix and/or --out-tfm)\n");
 done:
     if (!quiet && rc == 0) fprintf(stderr, "bspline: done, %.2f s\n", mono_seconds() - t0);
     mv_free(&fx);
@@ -880,7 +883,9 @@ const command mvtool_register_commands[] = {
      "  --init-matrix folded in), --out: moving warped by it (--dtype: its dtype, default\n"
      "  float32; integers rounded); --out-elastix TP.txt: the grid as an elastix\n"
      "  BSplineTransform file for transformix (with --init-matrix: TP.txt an affine whose\n"
-     "  initial transform is TP-bspline.txt). One line per level.\n"
+     "  initial transform is TP-bspline.txt); --out-tfm T.tfm|T.h5: the grid as ITK's\n"
+     "  BSplineTransform (after --init-matrix: the composite [Affine, BSplineTransform])\n"
+     "  for SimpleITK, ANTs and Slicer. One line per level.\n"
      "  Large images: --levels ending above 1 (e.g. 32x16x8 for a 17320^2 scan) registers\n"
      "  copies of both images shrunk by that last factor, never the full resolution; --out\n"
      "  is still full resolution, warped a row at a time (mv_bspline_warp_into: no full-size\n"

@@ -791,16 +791,41 @@ else
   echo "  (skip proton_pdd --lateral: no build/proton_pdd or numpy)"
 fi
 
+# SimpleITK's field of ITK transform file T (sitk.ReadTransform,
+# TransformToDisplacementField) on the grid of field file F (nibabel, LPS
+# vectors) equals F within TOL (relative to the largest |d|, mm):
+# sitk_field_ok T F TOL (a 2D transform when F has 2 components)
+sitk_field_ok() {
+  "$PY" - "$1" "$2" "$3" <<'PYEOF'
+import sys, numpy as np, nibabel as nib, SimpleITK as sitk
+tf = sitk.ReadTransform(sys.argv[1])
+F = nib.load(sys.argv[2]); d = np.asarray(F.dataobj, np.float64)  # (X, Y, Z, 1, nc)
+nd = d.shape[-1]
+A = np.diag([-1.0, -1, 1, 1]) @ F.affine  # LPS
+L = A[:nd, :nd]; sp = np.sqrt((L ** 2).sum(axis=0))
+size = [int(x) for x in d.shape[:nd]]
+ref = sitk.TransformToDisplacementField(tf, sitk.sitkVectorFloat64, size, [float(x) for x in A[:nd, 3]],
+                                        [float(x) for x in sp], [float(x) for x in (L / sp).ravel()])
+want = np.moveaxis(sitk.GetArrayFromImage(ref), range(nd), range(nd - 1, -1, -1))  # (X, Y[, Z], nc)
+got = d[:, :, 0, 0, :] if nd == 2 else d[:, :, :, 0, :]
+err = np.abs(got - want).max()
+print('    SimpleITK reads %s: its field within %.2g mm of medvol\'s (|d| up to %.2f)' % (sys.argv[1].split('/')[-1], err, np.abs(want).max()))
+sys.exit(0 if err <= float(sys.argv[3]) * max(1.0, np.abs(want).max()) else 1)
+PYEOF
+}
+
 # register --transform bspline (issue 17): an axial slice of the MNI brain
 # (1 mm) moved by a known smooth field (tests/py/bspline_data.py: both
 # images samples of one continuous image); the field file against the true
 # field over the brain, one stderr line per level, no folds, --out equal to
-# warp-field with the written field, a bad --grid-spacing refused
+# warp-field with the written field, --out-tfm's ITK BSplineTransform (.h5)
+# made into a field by SimpleITK equal to the field file, a bad
+# --grid-spacing refused
 if "$PY" tests/py/reg_data.py build/regdata 2>/dev/null | grep -q '^ok' && \
    "$PY" tests/py/bspline_data.py build/regdata build/bsplinedata 1 2d 2>/dev/null | grep -q '^ok'; then
   B=build/bsplinedata/def12d
   if $T register ${B}_fixed.nii ${B}_moving.nii --transform bspline --metric mse --grid-spacing 8 --regularization 0 --levels 4x2x1 \
-       --out "$W/bw.nii" --out-field "$W/bf.nii" 2> "$W/err"; then
+       --out "$W/bw.nii" --out-field "$W/bf.nii" --out-tfm "$W/bt.h5" 2> "$W/err"; then
     [ "$(grep -c '^level' "$W/err")" -eq 3 ] && ok || bad "register bspline: not one line per level: $(cat "$W/err")"
     "$PY" -c 'import sys, numpy as np, nibabel as nib
 e = np.asarray(nib.load(sys.argv[1]).dataobj, np.float64); t = np.asarray(nib.load(sys.argv[2]).dataobj, np.float64)
@@ -814,6 +839,7 @@ sys.exit(0 if err.mean() < 0.05 and np.percentile(err, 95) < 0.15 else 1)' "$W/b
       "$PY" -c 'import sys, numpy as np, nibabel as nib
 a, b = [nib.load(p).get_fdata() for p in sys.argv[1:3]]
 sys.exit(0 if np.abs(a - b).max() <= 1e-4 * np.ptp(a) else 1)' "$W/bw.nii" "$W/bw2.nii" && ok || bad "warp-field with the bspline field differs from --out"
+    sitk_field_ok "$W/bt.h5" "$W/bf.nii" 1e-5 && ok || bad "register bspline --out-tfm bt.h5: SimpleITK's field differs"
   else
     bad "register --transform bspline: $(cat "$W/err")"
   fi
@@ -831,11 +857,12 @@ fi
 # shrunk 2x and streams the full-resolution warp (mv_bspline_warp_into).
 # The field file (on the shrunk grid) against the analytic truth at its
 # points, the warped image full size, uint8, and its NCC with the fixed
-# image over the interior
+# image over the interior; --out-tfm's .tfm (the grid on the full-size
+# fixed grid) gives SimpleITK the field file's vectors at its points
 if "$PY" tests/py/fabric_data.py build/fabricdata 1024 2>/dev/null | grep -q '^ok'; then
   B=build/fabricdata/fabric1024
   if $T register ${B}_fixed.nii ${B}_moving.nii --transform bspline --metric ncc --levels 8x4x2 --grid-spacing 64 \
-       --dtype uint8 --out "$W/lw.nii" --out-field "$W/lf.nii" 2> "$W/err"; then
+       --dtype uint8 --out "$W/lw.nii" --out-field "$W/lf.nii" --out-tfm "$W/lt.tfm" 2> "$W/err"; then
     grep -q 'shrunk 2x (512x512)' "$W/err" && grep -q 'full-resolution warp' "$W/err" && ok || bad "register bspline large mode: $(cat "$W/err")"
     "$PY" -c 'import sys, numpy as np, nibabel as nib
 sys.path.insert(0, "tests/py"); import fabric_data
@@ -853,6 +880,7 @@ c = slice(64, 960); ncc = lambda u, v: np.corrcoef(u[c, c].ravel(), v[c, c].rave
 print("    bspline large mode, 1024^2 fabric: field error mean %.3f px, p95 %.3f px; NCC %.4f (unregistered %.4f)" % (e[sel].mean(), np.percentile(e[sel], 95), ncc(f, a), ncc(f, m)))
 sys.exit(0 if e[sel].mean() < 0.5 and np.percentile(e[sel], 95) < 1.0 and ncc(f, a) > 0.98 else 1)' "$W/lw.nii" $B "$W/lf.nii" \
       && ok || bad "register bspline large mode: field error or NCC"
+    sitk_field_ok "$W/lt.tfm" "$W/lf.nii" 1e-5 && ok || bad "register bspline large mode --out-tfm lt.tfm: SimpleITK's field differs"
   else
     bad "register --transform bspline --levels 8x4x2: $(cat "$W/err")"
   fi
