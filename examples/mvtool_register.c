@@ -4,6 +4,7 @@
    elastix TransformParameters file), elastix-field and elastix-write. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "mvtool.h"
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -707,6 +708,176 @@ static int cmd_elastix_field(const args *a) { return chain_field(a->pos[0], 0, o
 
 static int cmd_tfm_field(const args *a) { return chain_field(a->pos[0], 1, a->pos[1], a->pos[2]); }
 
+/* ---- tfm-points: a CSV of LPS points through an ITK transform file ---- */
+
+/* x as the shortest of %.15g, %.16g, %.17g that reads back the same double */
+static void shortest_g(char *buf, size_t cap, double x)
+{
+    int prec;
+    for (prec = 15; prec <= 17; prec++) {
+        snprintf(buf, cap, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x) return;
+    }
+}
+
+/* field k of a CSV line [b, e) (commas split, no quoting): its bounds, or 0
+   when the line has fewer fields */
+static int csv_field(const char *b, const char *e, int k, const char **fb, const char **fe)
+{
+    const char *p = b;
+    for (; k > 0; k--) {
+        while (p < e && *p != ',') p++;
+        if (p == e) return 0;
+        p++;
+    }
+    *fb = p;
+    while (p < e && *p != ',') p++;
+    *fe = p;
+    return 1;
+}
+
+/* [b, e) trimmed of blanks and one pair of double quotes */
+static void csv_trim(const char **b, const char **e)
+{
+    while (*b < *e && (**b == ' ' || **b == '\t')) (*b)++;
+    while (*e > *b && ((*e)[-1] == ' ' || (*e)[-1] == '\t')) (*e)--;
+    if (*e - *b >= 2 && **b == '"' && (*e)[-1] == '"') (*b)++, (*e)--;
+}
+
+static int cmd_tfm_points(const args *a)
+{
+    const char *tpath = a->pos[0], *in = a->pos[1], *out = a->pos[2];
+    mv_elastix_transform *t = NULL;
+    FILE *f;
+    char *text = NULL, *res = NULL, tmp[4096];
+    size_t n = 0, cap = 0, len = 0, got;
+    const char *p, *end, *le;
+    int col[3] = {-1, -1, -1}, nd, line = 0, header = 1, rc = 0, k;
+    long long points = 0;
+    mv_status st = mv_itk_transform_read(tpath, &t, NULL);
+    if (st != MV_OK) return fail_at(st, tpath);
+    nd = mv_elastix_ndim(t);
+    if (!(f = fopen(in, "rb"))) {
+        fprintf(stderr, "tfm-points: %s: %s\n", in, strerror(errno));
+        mv_elastix_free(t);
+        return 1;
+    }
+    for (;;) { /* the whole file */
+        if (n + 65536 + 1 > cap) {
+            char *g = (char *)realloc(text, cap = 2 * cap + 65536 + 1);
+            if (!g) break;
+            text = g;
+        }
+        got = fread(text + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) break;
+    }
+    fclose(f);
+    if (!text) {
+        mv_elastix_free(t);
+        fprintf(stderr, "tfm-points: %s: out of memory\n", in);
+        return 1;
+    }
+    text[n] = 0;
+    res = (char *)malloc(cap = 2 * n + 256);
+    for (p = text, end = text + n; rc == 0 && res && p < end; p = le + (le < end)) {
+        const char *fb, *fe, *b = p, *e;
+        double lps[3] = {0, 0, 0}, r[3], q[3];
+        char num[3][32];
+        line++;
+        le = memchr(p, '\n', (size_t)(end - p)) ? (const char *)memchr(p, '\n', (size_t)(end - p)) : end;
+        e = le > p && le[-1] == '\r' ? le - 1 : le;
+        if (e == b) continue; /* blank lines dropped */
+        if (len + (size_t)(e - b) + 3 * 32 + 2 > cap) {
+            char *g = (char *)realloc(res, cap = 2 * cap + (size_t)(e - b) + 128);
+            if (!g) {
+                free(res);
+                res = NULL;
+                break;
+            }
+            res = g;
+        }
+        if (header) { /* the column names: x, y (and z) among them */
+            for (k = 0; csv_field(b, e, k, &fb, &fe); k++) {
+                csv_trim(&fb, &fe);
+                if (fe - fb == 1 && (*fb == 'x' || *fb == 'X')) col[0] = col[0] < 0 ? k : col[0];
+                if (fe - fb == 1 && (*fb == 'y' || *fb == 'Y')) col[1] = col[1] < 0 ? k : col[1];
+                if (fe - fb == 1 && (*fb == 'z' || *fb == 'Z')) col[2] = col[2] < 0 ? k : col[2];
+            }
+            if (col[0] < 0 || col[1] < 0 || (nd == 3 && col[2] < 0)) {
+                fprintf(stderr, "tfm-points: %s: line %d: the header names no %s column (x,y%s: LPS mm, as ITK and ANTs)\n",
+                        in, line, col[0] < 0 ? "x" : col[1] < 0 ? "y" : "z", nd == 3 ? ",z" : "");
+                rc = 1;
+            }
+            memcpy(res + len, b, (size_t)(e - b));
+            len += (size_t)(e - b);
+            res[len++] = '\n';
+            header = 0;
+            continue;
+        }
+        for (k = 0; k < 3 && rc == 0; k++) {
+            char *stop;
+            if (col[k] < 0) continue;
+            if (!csv_field(b, e, col[k], &fb, &fe)) {
+                fprintf(stderr, "tfm-points: %s: line %d has no column %c\n", in, line, "xyz"[k]);
+                rc = 1;
+                break;
+            }
+            csv_trim(&fb, &fe);
+            snprintf(num[k], sizeof(num[k]), "%.*s", (int)(fe - fb < 31 ? fe - fb : 31), fb);
+            lps[k] = strtod(num[k], &stop);
+            if (fe == fb || fe - fb > 31 || *stop || !isfinite(lps[k])) {
+                fprintf(stderr, "tfm-points: %s: line %d, column %c: '%.*s' is not a finite number\n", in, line, "xyz"[k],
+                        (int)(fe - fb), fb);
+                rc = 1;
+            }
+        }
+        if (rc) break;
+        r[0] = -lps[0], r[1] = -lps[1], r[2] = lps[2]; /* LPS -> RAS and back */
+        mv_elastix_point(t, r, q);
+        q[0] = -q[0], q[1] = -q[1];
+        for (k = 0; k < 3; k++) shortest_g(num[k], sizeof(num[k]), q[k]);
+        /* the line again, x, y, z replaced */
+        for (k = 0; csv_field(b, e, k, &fb, &fe); k++) {
+            int c = k == col[0] ? 0 : k == col[1] ? 1 : k == col[2] && col[2] >= 0 ? 2 : -1;
+            if (k) res[len++] = ',';
+            if (c >= 0) {
+                memcpy(res + len, num[c], strlen(num[c]));
+                len += strlen(num[c]);
+            } else {
+                memcpy(res + len, fb, (size_t)(fe - fb));
+                len += (size_t)(fe - fb);
+            }
+        }
+        res[len++] = '\n';
+        points++;
+    }
+    free(text);
+    mv_elastix_free(t);
+    if (!res) {
+        fprintf(stderr, "tfm-points: %s: out of memory\n", in);
+        return 1;
+    }
+    if (rc == 0 && header) {
+        fprintf(stderr, "tfm-points: %s: empty (a header line x,y,z,... then one point per line)\n", in);
+        rc = 1;
+    }
+    if (rc == 0) { /* written whole or not at all */
+        snprintf(tmp, sizeof(tmp), "%s.tmp", out);
+        f = fopen(tmp, "wb");
+        rc = !f || fwrite(res, 1, len, f) != len;
+        if (f && fclose(f) != 0) rc = 1;
+        if (rc == 0 && rename(tmp, out) != 0) rc = 1;
+        if (rc) {
+            fprintf(stderr, "tfm-points: %s: write failed (%s)\n", out, strerror(errno));
+            remove(tmp);
+        }
+    }
+    free(res);
+    if (rc == 0) fprintf(stderr, "tfm-points: %lld points\n", points);
+    return rc;
+}
+
 static int cmd_elastix_write(const args *a)
 {
     const char *interp = opt_str(a, "--interp");
@@ -937,6 +1108,16 @@ const command mvtool_register_commands[] = {
      "  -o [OUT,1] and SimpleITK's TransformToDisplacementField give; OUT named *.h5:\n"
      "  ITK's HDF5 DisplacementFieldTransform.\n",
      "", 3, 3, cmd_tfm_field},
+    {"tfm-points", "a CSV of LPS points through an ITK transform file (antsApplyTransformsToPoints)",
+     "mvtool tfm-points T.tfm|T.h5|T.mat IN.csv OUT.csv\n"
+     "  Each point p of IN.csv (a header line naming its columns, x, y and z among them:\n"
+     "  LPS mm, what ITK and ANTs' antsApplyTransformsToPoints read) goes to T(p), the\n"
+     "  file's transform as SimpleITK's TransformPoint applies it (fixed -> moving, the\n"
+     "  direction the file warps images by: to bring moving points to fixed, give the\n"
+     "  inverse, e.g. ANTs' InverseComposite.h5). Other columns are copied as they are,\n"
+     "  blank lines dropped; the coordinates written with 15-17 digits (the doubles\n"
+     "  exactly). A 2D transform moves x and y. OUT is written whole or not at all.\n",
+     "", 3, 3, cmd_tfm_points},
     {"elastix-write", "a 4x4 matrix or ITK .tfm as an elastix TransformParameters file",
      "mvtool elastix-write MATRIX FIXED OUT [--interp nearest|linear|cubic]\n"
      "  MATRIX: 4x4 text (fixed -> moving, RAS mm) or an ITK .tfm / .mat; OUT: an elastix\n"

@@ -666,6 +666,32 @@ PYEOF
   $T warp "$W/bs_ref.nii" "$W/bs_obl.nii" "$W/bs_w_inv.nii" --tfm "$W/bs_inv.h5" \
     && $T warp-field "$W/bs_ref.nii" "$W/bs_obl.nii" "$W/bs_wf_inv.nii" --field "$W/bs_inv.nii" --fill 0 \
     && cmp -s "$W/bs_w_inv.nii" "$W/bs_wf_inv.nii" && ok || bad "warp --tfm bs_inv.h5 is not the warp of its field"
+  # tfm-points: a CSV of LPS points (ANTs' x,y,z,t columns and more) through
+  # each file as SimpleITK's TransformPoint maps them; a bad number refused
+  printf 'x,y,z,t,label,comment\n' > "$W/pts.csv"
+  "$PY" -c 'import sys, numpy as np, SimpleITK as sitk
+img = sitk.ReadImage(sys.argv[1])  # points over its grid (index -1 to size): mostly where the B-spline and field act
+for i, c in enumerate(np.random.default_rng(3).uniform(-1, 20, (40, 3))):
+    p = img.TransformContinuousIndexToPhysicalPoint([float(v) for v in c])
+    print("%r,%r,%r,0,%d,pt %d" % (*p, i, i))' "$W/bs_obl.nii" >> "$W/pts.csv"
+  for f in bs.tfm bs.h5 bs_inv.h5; do
+    $T tfm-points "$W/$f" "$W/pts.csv" "$W/pts_out.csv" 2> /dev/null && "$PY" - "$W/$f" "$W/pts.csv" "$W/pts_out.csv" <<'PYEOF' \
+      && ok || bad "tfm-points $f differs from SimpleITK's TransformPoint"
+import sys, csv, SimpleITK as sitk
+tf = sitk.ReadTransform(sys.argv[1])
+rows_in, rows_out = list(csv.reader(open(sys.argv[2]))), list(csv.reader(open(sys.argv[3])))
+assert rows_in[0] == rows_out[0] and len(rows_in) == len(rows_out), 'header or count'
+for a, b in zip(rows_in[1:], rows_out[1:]):
+    want = tf.TransformPoint([float(v) for v in a[:3]])
+    assert a[3:] == b[3:], (a, b)
+    assert all(abs(float(g) - w) <= 1e-9 * max(1.0, abs(w)) for g, w in zip(b[:3], want)), (a, b, want)
+PYEOF
+  done
+  printf 'x,y,z\n1,2,3\n4,abc,6\n' > "$W/pts_bad.csv"
+  rm -f "$W/pts_bad_out.csv"
+  $T tfm-points "$W/bs.h5" "$W/pts_bad.csv" "$W/pts_bad_out.csv" 2> "$W/err"
+  [ $? -eq 1 ] && grep -q "line 3, column y: 'abc'" "$W/err" && [ ! -e "$W/pts_bad_out.csv" ] && ok \
+    || bad "tfm-points with a bad number: $(cat "$W/err")"
 else
   echo "  (skip ITK B-splines: no SimpleITK or nibabel)"
 fi
