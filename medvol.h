@@ -4518,9 +4518,22 @@ MVDEF mv_status mv_itk_h5_write_field(const char *path, const double m[4][4], co
    by row, then t), and BSplineTransform / RecursiveBSplineTransform
    (GridSize, GridIndex, GridSpacing, GridOrigin, GridDirection, order 1-3;
    the coefficients per component in LPS mm, x fastest; a point outside
-   the grid's valid region keeps its place, as elastix). Other kinds and
-   cyclic B-splines and binary parameter files are MV_ERR_UNSUPPORTED
-   naming them. Direction and GridDirection are read column by column, as
+   the grid's valid region keeps its place, as elastix), and
+   DeformationFieldTransform (no parameters: DeformationFieldFileName names
+   an image of LPS vectors, what `transformix -def all` writes, read with
+   mv_field_load, a relative name looked up beside the file then as given;
+   its vectors as float, as elastix reads them; DeformationFieldInterpolation-
+   Order 0, the default, the nearest vector (indices rounded half up, ITK's
+   RoundHalfIntegerUp) or 1 linear (ITK's VectorLinearInterpolateImage-
+   Function); inside the field's buffer, index [-0.5, size - 0.5) on every
+   axis, p + d(p), outside p; UseDirectionCosines "false" drops the field's
+   direction, as elastix; the field image's geometry is its sform, as
+   nibabel reads it, where ITK takes the spacing from pixdim: float32
+   numbers a last bit apart; such a chain has no Jacobian:
+   mv_elastix_jacobian and _jacobian_matrix refuse it). mv_elastix_parse
+   refuses a file that names a field or an initial transform (it reads no
+   files). Other kinds and cyclic B-splines and binary parameter files are
+   MV_ERR_UNSUPPORTED naming them. Direction and GridDirection are read column by column, as
    elastix writes them; GridIndex offsets the coefficients as ITK's grid
    region does (elastix 5.0.1's transformix ignores it for
    RecursiveBSplineTransform; elastix itself always writes 0).
@@ -34984,8 +34997,9 @@ typedef struct mv__elx_link {
                                 DisplacementFieldTransform, the grid below and its vectors */
     int add;                 /* HowToCombineTransforms "Add" with the links after it */
     int itk;                 /* an ITK BSplineTransform: ITK's valid region (mv__elx_valid) */
+    int unit_dir;            /* elastix field: UseDirectionCosines "false" (its grid's direction ignored) */
     double L[4][4];          /* LPS, fixed -> moving */
-    int order;               /* B-spline: 1, 2 or 3 */
+    int order;               /* B-spline: 1, 2 or 3; field: 0 nearest, 1 linear */
     int64_t gsize[3], gindex[3];
     double gorigin[3], p2i[3][3]; /* point -> continuous grid index: p2i (p - gorigin) */
     double *coef;            /* B-spline: nd x prod(gsize), component-major, x fastest; field: prod(gsize)
@@ -35212,7 +35226,12 @@ static mv_status mv__elx_linear(const char *text, const char *kind, int nd, cons
 
 /* One file's text into link k (and, for the chain's first file, the fixed
    grid); init: its InitialTransformParametersFileName ("" for none) */
-static mv_status mv__elx_link_parse(const char *text, mv_elastix_transform *t, int k, char *init, size_t init_cap)
+/* One TransformParameters file's text as link k of t; init: the file it
+   names as its initial transform ("" none); field_file: a
+   DeformationFieldTransform's DeformationFieldFileName (the field is
+   loaded by the caller, mv__elx_load_field), else "" */
+static mv_status mv__elx_link_parse(const char *text, mv_elastix_transform *t, int k, char *init, size_t init_cap,
+                                    char *field_file, size_t field_cap)
 {
     static const char *const linear[] = {"TranslationTransform", "EulerTransform", "SimilarityTransform", "AffineTransform"};
     mv__elx_link *L = &t->link[k];
@@ -35237,9 +35256,25 @@ static mv_status mv__elx_link_parse(const char *text, mv_elastix_transform *t, i
               "a binary file) is not supported");
     t->nd = nd;
     for (i = 0; i < (int)MV__ARRAY_LEN(linear); i++) is_lin |= !strcmp(kind, linear[i]);
-    MV__CHECK(is_lin || !strcmp(kind, "BSplineTransform") || !strcmp(kind, "RecursiveBSplineTransform"), MV_ERR_UNSUPPORTED,
+    MV__CHECK(is_lin || !strcmp(kind, "BSplineTransform") || !strcmp(kind, "RecursiveBSplineTransform") ||
+                  !strcmp(kind, "DeformationFieldTransform"),
+              MV_ERR_UNSUPPORTED,
               "elastix file: transform kind \"%s\" (supported: TranslationTransform, EulerTransform, SimilarityTransform, "
-              "AffineTransform, BSplineTransform, RecursiveBSplineTransform)", kind);
+              "AffineTransform, BSplineTransform, RecursiveBSplineTransform, DeformationFieldTransform)", kind);
+    field_file[0] = 0;
+    if (!strcmp(kind, "DeformationFieldTransform")) { /* no parameters: a field image file */
+        memset(L, 0, sizeof(*L));
+        L->kind = MV__ELX_FIELD;
+        MV__CHECK(mv__elx_string(text, "DeformationFieldFileName", field_file, field_cap) == 0 && field_file[0],
+                  MV_ERR_BAD_DATA, "elastix file: DeformationFieldTransform without (DeformationFieldFileName \"...\")");
+        v[0] = 0;
+        MV__TRY(mv__elx_vec(text, "DeformationFieldInterpolationOrder", v, 1));
+        MV__CHECK(v[0] == 0 || v[0] == 1, MV_ERR_BAD_DATA,
+                  "elastix file: DeformationFieldInterpolationOrder %g (0: nearest, 1: linear)", v[0]);
+        L->order = (int)v[0];
+        L->unit_dir = !mv__elx_string(text, "UseDirectionCosines", s, sizeof(s)) && !strcmp(s, "false");
+        goto combine;
+    }
     /* the parameters: counted, then read */
     MV__TRY(mv__elx_numbers(text, "TransformParameters", NULL, 0, &n, &found));
     MV__CHECK(found, MV_ERR_BAD_DATA, "elastix file: %s without (TransformParameters ...)", kind);
@@ -35254,6 +35289,7 @@ static mv_status mv__elx_link_parse(const char *text, mv_elastix_transform *t, i
         st = is_lin ? mv__elx_linear(text, kind, nd, par, n, L) : mv__elx_bspline(text, nd, par, n, L, t->alloc_ctx);
     mv__free(par, t->alloc_ctx);
     MV__TRY(st);
+combine:
     L->add = 0;
     if (!mv__elx_string(text, "HowToCombineTransforms", s, sizeof(s))) {
         MV__CHECK(!strcmp(s, "Compose") || !strcmp(s, "Add"), MV_ERR_BAD_DATA,
@@ -35389,6 +35425,12 @@ static void mv__elx_field_apply(const mv__elx_link *k, int nd, const double p[3]
         c = 0;
         for (b = 0; b < nd; b++) c += k->p2i[a][b] * (p[b] - k->gorigin[b]);
         if (!(c >= -0.5 && c < (double)k->gsize[a] - 0.5)) return; /* NaN too */
+        if (k->order == 0) { /* elastix's nearest: ITK's RoundHalfIntegerUp, (2c + 0.5 to even) / 2 */
+            off[0][a] = (size_t)((int64_t)nearbyint(2 * c + 0.5) >> 1) * stride;
+            wt[0][a] = 1, wt[1][a] = 0;
+            stride *= (size_t)k->gsize[a];
+            continue;
+        }
         base = (int64_t)floor(c);
         frac = c - (double)base;
         wt[0][a] = 1.0 - frac;
@@ -35547,14 +35589,17 @@ MVDEF void mv_elastix_free(mv_elastix_transform *t)
 
 MVDEF mv_status mv_elastix_parse(const char *text, mv_elastix_transform **t, void *alloc_ctx)
 {
-    char init[4096];
+    char init[4096], field[4096];
     mv_status st;
     MV__CHECK(text != NULL, MV_ERR_INVALID_ARG, "mv_elastix_parse: text is NULL");
     MV__TRY(mv__elx_new(t, alloc_ctx));
-    st = mv__elx_link_parse(text, *t, 0, init, sizeof(init));
+    st = mv__elx_link_parse(text, *t, 0, init, sizeof(init), field, sizeof(field));
     if (st == MV_OK && init[0])
         st = mv__fail(MV_ERR_UNSUPPORTED, "mv_elastix_parse: the file names an initial transform "
                                           "(InitialTransformParametersFileName): read it with mv_elastix_read");
+    if (st == MV_OK && field[0])
+        st = mv__fail(MV_ERR_UNSUPPORTED, "mv_elastix_parse: the file names a deformation field file "
+                                          "(DeformationFieldFileName): read it with mv_elastix_read");
     if (st != MV_OK) {
         mv_elastix_free(*t);
         *t = NULL;
@@ -36280,9 +36325,88 @@ MVDEF mv_status mv_itk_transform_parse(const void *data, size_t size, mv_elastix
 }
 
 #if !defined(MEDVOL_NO_STDIO)
+/* a relative name rel (4096 bytes) named by file `name`: beside that file,
+   if there, else as given */
+static void mv__elx_beside(const char *name, char *rel)
+{
+    if (rel[0] != '/' && strrchr(name, '/')) {
+        char beside[4096];
+        size_t dl = (size_t)(strrchr(name, '/') - name) + 1;
+        FILE *g;
+        if (dl + strlen(rel) < sizeof(beside)) {
+            memcpy(beside, name, dl);
+            strcpy(beside + dl, rel);
+            if ((g = fopen(beside, "rb")) != NULL) {
+                fclose(g);
+                strcpy(rel, beside);
+            }
+        }
+    }
+}
+
+/* The deformation field of link k (elastix's DeformationFieldTransform)
+   from the image file path (mv_field_load: LPS vectors, as transformix
+   writes its deformationField): its grid (LPS; the direction dropped
+   when the file says UseDirectionCosines "false", as elastix) and its
+   vectors as float, as elastix reads them, kept interleaved in float64 */
+static mv_status mv__elx_load_field(mv_elastix_transform *t, int k, const char *path)
+{
+    mv__elx_link *L = &t->link[k];
+    mv_load_opts lo = MV_ZERO_INIT;
+    mv_vol f;
+    double G[3][3], sp[3], D[9];
+    size_t nv, v;
+    int nd = t->nd, a, b, c;
+    lo.alloc_ctx = t->alloc_ctx;
+    MV__TRY(mv_field_load(path, &f, &lo));
+    if ((int)f.dim[4] != nd || (nd == 2 && f.dim[2] != 1)) {
+        mv_status st = mv__fail(MV_ERR_BAD_DATA, "DeformationFieldFileName %s: a field of %lld components over %lld slices "
+                                "for a %dD transform", path, (long long)f.dim[4], (long long)f.dim[2], nd);
+        mv_free(&f);
+        return st;
+    }
+    for (a = 0; a < 3; a++) L->gsize[a] = a < nd ? f.dim[a] : 1;
+    nv = (size_t)(f.dim[0] * f.dim[1] * f.dim[2]);
+    for (b = 0; b < nd; b++) { /* LPS columns: index step per axis */
+        sp[b] = 0;
+        for (a = 0; a < nd; a++) {
+            G[a][b] = (a < 2 ? -1.0 : 1.0) * f.affine[a][b];
+            sp[b] += G[a][b] * G[a][b];
+        }
+        sp[b] = sqrt(sp[b]);
+    }
+    for (a = 0; a < nd; a++) {
+        L->gorigin[a] = (a < 2 ? -1.0 : 1.0) * f.affine[a][3];
+        for (b = 0; b < nd; b++) D[a * nd + b] = L->unit_dir ? (double)(a == b) : G[a][b] / sp[b];
+    }
+    for (a = 0; a < 3; a++)
+        for (b = 0; b < 3; b++) L->p2i[a][b] = a == b;
+    if (mv__itk_signed_perm(nd, D)) { /* +-1 / spacing, as ITK's inverse of such a grid */
+        for (a = 0; a < nd; a++)
+            for (b = 0; b < nd; b++) L->p2i[a][b] = D[b * nd + a] / sp[a];
+    } else {
+        double M[3][3];
+        for (a = 0; a < 3; a++)
+            for (b = 0; b < 3; b++) M[a][b] = a < nd && b < nd ? D[a * nd + b] * sp[b] : a == b;
+        if (!mv__elx_inv(nd, (const double(*)[3])M, L->p2i)) {
+            mv_free(&f);
+            return mv__fail(MV_ERR_BAD_DATA, "DeformationFieldFileName %s: a singular grid", path);
+        }
+    }
+    L->coef = (double *)mv__alloc(nv * (size_t)nd * sizeof(double), t->alloc_ctx);
+    if (!L->coef) {
+        mv_free(&f);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "DeformationFieldFileName %s: %llu vectors", path, (unsigned long long)nv);
+    }
+    for (v = 0; v < nv; v++)
+        for (c = 0; c < nd; c++) L->coef[v * (size_t)nd + (size_t)c] = ((const float *)f.data)[(size_t)c * nv + v];
+    mv_free(&f);
+    return MV_OK;
+}
+
 MVDEF mv_status mv_elastix_read(const char *path, mv_elastix_transform **t, void *alloc_ctx)
 {
-    char *buf = NULL, name[4096], init[4096], prev[4096];
+    char *buf = NULL, name[4096], init[4096], prev[4096], field[4096];
     const size_t cap = (size_t)64 << 20; /* a B-spline of ~3 M parameters */
     mv_status st = MV_OK;
     int k;
@@ -36323,27 +36447,18 @@ MVDEF mv_status mv_elastix_read(const char *path, mv_elastix_transform **t, void
         }
         fclose(f);
         buf[len] = 0;
-        st = mv__elx_link_parse(buf, *t, k, init, sizeof(init));
+        st = mv__elx_link_parse(buf, *t, k, init, sizeof(init), field, sizeof(field));
+        if (st == MV_OK && field[0]) {
+            mv__elx_beside(name, field);
+            st = mv__elx_load_field(*t, k, field);
+        }
         if (st != MV_OK) {
             st = mv__fail_prefix(st, "%s", name);
             break;
         }
         (*t)->n = k + 1;
         if (!init[0]) break;
-        /* a relative name: beside the file that names it, if there, else as given */
-        if (init[0] != '/' && strrchr(name, '/')) {
-            char beside[4096];
-            size_t dl = (size_t)(strrchr(name, '/') - name) + 1;
-            FILE *g;
-            if (dl + strlen(init) < sizeof(beside)) {
-                memcpy(beside, name, dl);
-                strcpy(beside + dl, init);
-                if ((g = fopen(beside, "rb")) != NULL) {
-                    fclose(g);
-                    strcpy(init, beside);
-                }
-            }
-        }
+        mv__elx_beside(name, init);
         strcpy(prev, name);
         strcpy(name, init);
     }

@@ -1555,6 +1555,121 @@ MV_TEST(register, elastix_vtk_points)
    elastix would zero without the written grid's padding; 17 voxels on 4
    intervals of 4 put the last voxel on the grid's last knot. With a
    matrix the chain is the affine after the B-spline. */
+/* elastix's DeformationFieldTransform: a field file (LPS vectors d(i) = cst
+   + B i at grid index i, linear: order 1 gives them back exactly inside)
+   named beside the parameter file; order 1 and order 0 (nearest, half
+   indices rounded up), the buffer's bounds, an initial translation
+   composed, refusals */
+MV_TEST(register, elastix_field_files)
+{
+    static const double cst[3] = {1.5, -0.5, 2}, B[3][3] = {{0.25, -1, 0.5}, {2, 0.125, -0.75}, {-0.5, 0.375, 1}};
+    static const double cs[][3] = {{0, 0, 0},     {3, 2, 1},     {1.25, 0.5, 0.75}, {2.5, 1.5, 0.5}, {-0.5, 1, 0.5},
+                                   {-0.25, 2.25, 1.25}, {3.5, 1, 0}, {1, 2.5, 0},      {1, 1, 1.5},    {0.5, 0.5, 0.5}};
+    const int64_t dims[3] = {4, 3, 2};
+    mv_vol grid, f;
+    mv_elastix_transform *t = NULL;
+    char tp[1024], text[2048], lin[1024];
+    const char *common = "(FixedImageDimension 3)\n(MovingImageDimension 3)\n(Size 4 3 2)\n(Spacing 2 0.5 4)\n"
+                         "(Origin -10 5 2)\n(Direction 1 0 0 0 1 0 0 0 1)\n";
+    int64_t v;
+    int order, i, a, b;
+    FILE *fp;
+    double m[4][4], p[3], q[3];
+    REQUIRE_OK(mv_vol_alloc(&grid, MV_DT_U8, 3, dims, NULL));
+    memset(grid.affine, 0, sizeof(grid.affine));
+    grid.affine[0][0] = -2, grid.affine[1][1] = -0.5, grid.affine[2][2] = 4, grid.affine[3][3] = 1; /* LPS: +2, +0.5, +4 */
+    grid.affine[0][3] = 10, grid.affine[1][3] = -5, grid.affine[2][3] = 2;                           /* LPS origin -10, 5, 2 */
+    grid.spacing[0] = 2, grid.spacing[1] = 0.5, grid.spacing[2] = 4;
+    REQUIRE_OK(mv_field_alloc(&f, &grid, 3, NULL));
+    for (v = 0; v < 24; v++) {
+        const double idx[3] = {(double)(v % 4), (double)(v / 4 % 3), (double)(v / 12)};
+        for (a = 0; a < 3; a++) {
+            double d = cst[a];
+            for (b = 0; b < 3; b++) d += B[a][b] * idx[b];
+            ((float *)f.data)[a * 24 + v] = (float)d;
+        }
+    }
+    REQUIRE_OK(mv_field_save(tu_path("elx_defield.nii"), &f, NULL));
+    snprintf(tp, sizeof(tp), "%s", tu_path("elx_defield_tp.txt"));
+    for (order = 0; order <= 1; order++) {
+        snprintf(text, sizeof(text), "(Transform \"DeformationFieldTransform\")\n(NumberOfParameters 0)\n%s"
+                                     "(DeformationFieldFileName \"elx_defield.nii\")\n(DeformationFieldInterpolationOrder %d)\n",
+                 common, order);
+        fp = fopen(tp, "w");
+        REQUIRE(fp != NULL);
+        fputs(text, fp);
+        fclose(fp);
+        REQUIRE_OK(mv_elastix_read(tp, &t, NULL));
+        EXPECT(mv_elastix_links(t) == 1 && !mv_elastix_is_linear(t));
+        for (i = 0; i < (int)(sizeof(cs) / sizeof(cs[0])); i++) {
+            double c[3], d[3], lps[3];
+            int inside = 1;
+            for (a = 0; a < 3; a++) {
+                inside &= cs[i][a] >= -0.5 && cs[i][a] < dims[a] - 0.5;
+                c[a] = order == 0 ? floor(cs[i][a] + 0.5) : cs[i][a]; /* nearest: halves up */
+                c[a] = c[a] < 0 ? 0 : c[a] > dims[a] - 1 ? dims[a] - 1 : c[a];
+            }
+            lps[0] = -10 + 2 * cs[i][0], lps[1] = 5 + 0.5 * cs[i][1], lps[2] = 2 + 4 * cs[i][2];
+            p[0] = -lps[0], p[1] = -lps[1], p[2] = lps[2];
+            REQUIRE_OK(mv_elastix_point(t, p, q));
+            for (a = 0; a < 3; a++)
+                for (d[a] = cst[a], b = 0; b < 3; b++) d[a] += B[a][b] * c[b];
+            for (a = 0; a < 3; a++) {
+                double got = a < 2 ? -(q[a] - p[a]) : q[a] - p[a], want = inside ? (double)(float)d[a] : 0;
+                if (order == 1 && inside) want = d[a]; /* (the float vectors interpolated: within their rounding) */
+                EXPECT_MSG(fabs(got - want) <= 2e-6, "order %d, index %g %g %g: d[%d] = %.9g, want %.9g", order, cs[i][0],
+                           cs[i][1], cs[i][2], a, got, want);
+            }
+        }
+        EXPECT_STATUS(mv_elastix_matrix(t, m), MV_ERR_UNSUPPORTED);
+        mv_elastix_free(t);
+        /* text alone cannot name a file */
+        EXPECT_STATUS(mv_elastix_parse(text, &t, NULL), MV_ERR_UNSUPPORTED);
+        EXPECT(t == NULL && strstr(mv_last_error(), "DeformationFieldFileName") != NULL);
+    }
+    /* after an initial translation (Compose): the field at the translated point */
+    snprintf(lin, sizeof(lin), "%s", tu_path("elx_defield_lin.txt"));
+    fp = fopen(lin, "w");
+    REQUIRE(fp != NULL);
+    fprintf(fp, "(Transform \"TranslationTransform\")\n(NumberOfParameters 3)\n(TransformParameters 2 0.5 4)\n%s", common);
+    fclose(fp);
+    snprintf(text, sizeof(text), "(Transform \"DeformationFieldTransform\")\n(InitialTransformParametersFileName \"%s\")\n%s"
+                                 "(DeformationFieldFileName \"elx_defield.nii\")\n(DeformationFieldInterpolationOrder 1)\n",
+             lin, common);
+    fp = fopen(tp, "w");
+    REQUIRE(fp != NULL);
+    fputs(text, fp);
+    fclose(fp);
+    REQUIRE_OK(mv_elastix_read(tp, &t, NULL));
+    p[0] = 10, p[1] = -5, p[2] = 2; /* index (0, 0, 0) -> translated to index (1, 1, 1) */
+    REQUIRE_OK(mv_elastix_point(t, p, q));
+    {
+        double want[3];
+        for (a = 0; a < 3; a++) want[a] = cst[a] + B[a][0] + B[a][1] + B[a][2];
+        EXPECT(fabs(-(q[0] - p[0]) - (2 + want[0])) <= 2e-6 && fabs(-(q[1] - p[1]) - (0.5 + want[1])) <= 2e-6 &&
+               fabs(q[2] - p[2] - (4 + want[2])) <= 2e-6);
+    }
+    EXPECT_STATUS(mv_elastix_jacobian(t, NULL, &grid, NULL), MV_ERR_UNSUPPORTED);
+    mv_elastix_free(t);
+    /* refusals, named: no file, a missing file, an order of 2, a 2D field for a 3D transform */
+    {
+        static const char *const bad[][2] = {{"(DeformationFieldInterpolationOrder 1)\n", "DeformationFieldFileName"},
+                                             {"(DeformationFieldFileName \"elx_no_such.nii\")\n", "elx_no_such.nii"},
+                                             {"(DeformationFieldFileName \"elx_defield.nii\")\n(DeformationFieldInterpolationOrder 2)\n",
+                                              "DeformationFieldInterpolationOrder 2"}};
+        for (i = 0; i < 3; i++) {
+            fp = fopen(tp, "w");
+            REQUIRE(fp != NULL);
+            fprintf(fp, "(Transform \"DeformationFieldTransform\")\n%s%s", common, bad[i][0]);
+            fclose(fp);
+            EXPECT(mv_elastix_read(tp, &t, NULL) != MV_OK && t == NULL);
+            EXPECT_MSG(strstr(mv_last_error(), bad[i][1]) != NULL, "%s", mv_last_error());
+        }
+    }
+    mv_free(&f);
+    mv_free(&grid);
+}
+
 MV_TEST(register, elastix_bspline_written)
 {
     mv_vol fx, f1, f2;

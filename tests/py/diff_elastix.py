@@ -205,7 +205,7 @@ import numpy as np
 S3 = np.diag([-1.0, -1.0, 1.0])
 S4 = np.diag([-1.0, -1.0, 1.0, 1.0])
 FAMILIES = ['linear', 'bspline', 'chain', 'ref', 'write', 'warp', 'transformix', 'points', 'elastix', 'regwrite',
-            'refusals']
+            'defield', 'refusals']
 LINEAR = ['TranslationTransform', 'EulerTransform', 'SimilarityTransform', 'AffineTransform']
 BSPLINE = ['BSplineTransform', 'RecursiveBSplineTransform']
 ATOL, RTOL = 1e-4, 1e-6  # field tolerance: ATOL mm + RTOL |value|
@@ -1327,6 +1327,116 @@ def fam_points(case, rng):
     if moving:
         case.note('with -in (OutputIndexMoving)')
     return max(worst, vtk_points(case, rng, nd, files, tp, tp_tx, P))
+
+
+def fam_defield(case, rng):
+    """elastix's DeformationFieldTransform (a field image named by
+    DeformationFieldFileName, DeformationFieldInterpolationOrder 0 nearest
+    or 1 linear, UseDirectionCosines true or false), alone or after a
+    linear initial transform (Compose or Add): mvtool transformix -def
+    POINTS and -def all against transformix. The field: NIfTI vectors
+    (nibabel) on a grid of 1-6 points per axis, a lattice (signed
+    permutation directions, dyadic spacings and origin: every index exact)
+    or any; points around it, on lattice grids also on the buffer's bounds
+    (index -0.5 in, size - 0.5 out) and on half-integers (nearest's ties).
+    Lattice fields are compared to transformix's 6 printed decimals; other
+    grids within 1e-5 mm: ITK's NIfTI reader takes the spacing from pixdim,
+    medvol (as nibabel) the sform's columns, float32 numbers that differ in
+    their last bits (2e-6 mm seen)."""
+    import nibabel as nib
+    if model_only:
+        return 0.0
+    nd = int(rng.choice([2, 3]))
+    fmt = Fmt(rng)
+    lattice = bool(rng.random() < 0.5)
+    size = rng.integers(2, 7, nd)  # (ITK's NIfTI reader drops a trailing axis of one point: a singular direction)
+    if lattice:
+        D = np.zeros((nd, nd))
+        D[np.arange(nd), rng.permutation(nd)] = rng.choice([-1.0, 1.0], nd)
+        sp = rng.choice([0.5, 1.0, 2.0], nd)
+        org = np.round(rng.uniform(-20, 20, nd) * 4) / 4
+    else:
+        D, sp, org = rand_direction(rng, nd), rng.uniform(0.5, 3.0, nd), rng.uniform(-20, 20, nd)
+    order = int(rng.integers(0, 2))
+    unit_dir = bool(rng.random() < 0.25)
+    X, Y, Z = [int(size[a]) if a < nd else 1 for a in range(3)]
+    d = rng.normal(0, float(rng.uniform(0.5, 5)), (X, Y, Z, 1, nd)).astype(np.float32)
+    A = np.eye(4)
+    A[:nd, :nd], A[:nd, 3] = D * sp, org
+    img = nib.Nifti1Image(d, S4 @ A)
+    img.header.set_intent('vector')
+    img.set_sform(S4 @ A, 1)
+    img.set_qform(S4 @ A, 0)  # (an sform alone: the one float32 matrix both readers take)
+    nib.save(img, case.p('field.nii'))
+    Dg = np.eye(nd) if unit_dir else D  # the grid elastix uses
+    g = make_grid(nd, size, np.zeros(nd, int), sp, org, Dg)
+    prev = ('NoInitialTransform', 'NoInitialTransform')
+    combine = 'Compose'
+    if rng.random() < 0.4:  # (transformix's own equivalent where Debian's lacks the kind: write_pair)
+        prev = write_pair(case, 'tp0', rand_linear(rng, nd, fmt, org), g, fmt)
+        combine = str(rng.choice(['Compose', 'Add']))
+        case.note('after a linear transform (%s)' % combine)
+    tps = []
+    for name, init in (('tp', prev[0]), ('tp.tx', prev[1])):
+        text = tp_text({'kind': 'DeformationFieldTransform', 'params': []}, g, fmt, init=init, combine=combine,
+                       count=0, extra=['(DeformationFieldFileName "field.nii")',
+                                       '(DeformationFieldInterpolationOrder %d)' % order])
+        text = re.sub(r'\(TransformParameters *\)\n', '', text)  # elastix's parser takes no empty entry
+        if unit_dir:
+            text = text.replace('(UseDirectionCosines "true")', '(UseDirectionCosines "false")')
+        tps.append(write_text(case.p(name + '.txt'), text))
+    tp, tp_tx = tps
+    for what in ('%dD' % nd, 'order %d' % order, 'lattice' if lattice else 'any geometry',
+                 'UseDirectionCosines false' if unit_dir else 'direction cosines'):
+        case.note(what)
+    # points: continuous indices of the field's grid (the grid elastix uses)
+    cs = [rng.uniform(-1.5, size + 0.5) for _ in range(30)]
+    if lattice and prev[0] == 'NoInitialTransform':
+        for _ in range(20):
+            c = np.floor(rng.uniform(-0.5, size - 0.5) * 2) / 2  # half-integers: nearest's ties
+            a = int(rng.integers(0, nd))
+            if rng.random() < 0.5:
+                c[a] = float(rng.choice([-0.5, size[a] - 0.5]))
+            cs.append(c)
+        case.note('bounds and ties')
+    P = np.array([org + (Dg * sp) @ c for c in cs]).T
+    pts = write_text(case.p('points.txt'), 'point\n%d\n' % P.shape[1] +
+                     ''.join(' '.join('%.17g' % v for v in P[:, j]) + '\n' for j in range(P.shape[1])))
+    tdir, mdir = case.p('tx'), case.p('mv')
+    os.makedirs(tdir)
+    os.makedirs(mdir)
+    r = case.run([TRANSFORMIX, '-def', pts, '-tp', tp_tx, '-out', tdir])
+    if r.returncode < 0:
+        case.note('transformix crashes (rerun)')
+        r = case.run([TRANSFORMIX, '-def', pts, '-tp', tp_tx, '-out', tdir])
+    if r.returncode != 0 or not os.path.exists(os.path.join(tdir, 'outputpoints.txt')):
+        raise Failure('transformix -def %s: exit %d, no outputpoints.txt' % (pts, r.returncode))
+    case.mv('transformix', '-def', pts, '-tp', tp, '-out', mdir)
+    tx, mv = read_outputpoints(os.path.join(tdir, 'outputpoints.txt')), read_outputpoints(os.path.join(mdir, 'outputpoints.txt'))
+    if len(tx) != P.shape[1] or len(mv) != len(tx):
+        raise Failure('outputpoints.txt: %d lines from mvtool, %d from transformix' % (len(mv), len(tx)))
+    worst, moved = 0.0, 0
+    for j, (a, b) in enumerate(zip(mv, tx)):
+        for name in ('OutputPoint', 'Deformation'):
+            fx, fy = np.array([float(v) for v in a[name]]), np.array([float(v) for v in b[name]])
+            tol = (1.01e-6 if lattice else 1e-5) + (2.0 ** -23 if name == 'Deformation' else 1e-12) * np.abs(fy)
+            wv = float(np.max(np.abs(fx - fy) / tol))
+            if not wv <= 1:
+                raise Failure('point %d %s (continuous index %s): mvtool %s, transformix %s' % (j, name, cs[j], a[name], b[name]))
+            worst = max(worst, wv)
+        moved += any(float(v) != 0 for v in b['Deformation'])
+    case.note('points moved', moved)
+    # the whole field on the fixed grid
+    ref = case.transformix(tp_tx, case.p('txall'))
+    os.makedirs(case.p('mvall'))
+    case.mv('transformix', '-def', 'all', '-tp', tp, '-out', case.p('mvall'))
+    fa = np.asarray(nib.load(os.path.join(case.p('mvall'), 'deformationField.nii')).dataobj, np.float64)
+    fb = np.asarray(nib.load(ref).dataobj, np.float64)
+    err = float(np.abs(fa.reshape(-1) - fb.reshape(-1)).max()) if fa.size == fb.size else np.inf
+    tol = 1e-5 * max(1.0, float(np.abs(fb).max()))
+    if not err <= tol:
+        raise Failure('deformationField.nii: mvtool %s, transformix %s, largest difference %.3g' % (fa.shape, fb.shape, err))
+    return max(worst, err / tol)
 
 
 def write_vtk(path, P, binary, ftype, rng):
