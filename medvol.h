@@ -4533,10 +4533,11 @@ MVDEF mv_status mv_itk_h5_write_field(const char *path, const double m[4][4], co
    mv_elastix_jacobian and _jacobian_matrix refuse it). mv_elastix_parse
    refuses a file that names a field or an initial transform (it reads no
    files). Other kinds and cyclic B-splines and binary parameter files are
-   MV_ERR_UNSUPPORTED naming them. Direction and GridDirection are read column by column, as
-   elastix writes them; GridIndex offsets the coefficients as ITK's grid
-   region does (elastix 5.0.1's transformix ignores it for
-   RecursiveBSplineTransform; elastix itself always writes 0).
+   MV_ERR_UNSUPPORTED naming them. Direction and GridDirection are read
+   column by column, as elastix writes them; GridIndex offsets the
+   coefficients as ITK's grid region does (elastix 5.0.1's transformix
+   ignores it for RecursiveBSplineTransform; elastix itself always writes
+   0).
    The file's fixed-image grid (Size, Index, Spacing, Origin, Direction;
    UseDirectionCosines "false": identity) is the default field grid.
    Points: elastix maps fixed -> moving in LPS mm; medvol's functions take
@@ -34052,8 +34053,8 @@ static mv_status mv__h5_member(const mv__h5r *r, uint64_t root, int index, char 
     MV__TRY(mv__h5_dataset(r, &o, NULL, 0, NULL, NULL, kind, 96, path));
     if (!strncmp(kind, "CompositeTransform_", 19)) return MV_OK;
     if (!strncmp(kind, "DisplacementFieldTransform_", 27)) { /* read by mv__h5_field */
-        MV__CHECK(field_ok & 1, MV_ERR_UNSUPPORTED, "%s: %s is a displacement field (mv_itk_h5_read_field and mv_itk_transform_read read it)", path,
-                  kind);
+        MV__CHECK(field_ok & 1, MV_ERR_UNSUPPORTED,
+                  "%s: %s is a displacement field (mv_itk_h5_read_field and mv_itk_transform_read read it)", path, kind);
         return MV_OK;
     }
     if (!strncmp(kind, "BSplineTransform_", 17) || !strncmp(kind, "BSplineDeformableTransform_", 27)) {

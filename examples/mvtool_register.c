@@ -744,135 +744,166 @@ static void csv_trim(const char **b, const char **e)
     if (*e - *b >= 2 && **b == '"' && (*e)[-1] == '"') (*b)++, (*e)--;
 }
 
-static int cmd_tfm_points(const args *a)
+/* the whole of file path, NUL-terminated (*n bytes before it), or NULL
+   with the reason on stderr */
+static char *read_text_file(const char *path, size_t *n)
 {
-    const char *tpath = a->pos[0], *in = a->pos[1], *out = a->pos[2];
-    mv_elastix_transform *t = NULL;
-    FILE *f;
-    char *text = NULL, *res = NULL, tmp[4096];
-    size_t n = 0, cap = 0, len = 0, got;
-    const char *p, *end, *le;
-    int col[3] = {-1, -1, -1}, nd, line = 0, header = 1, rc = 0, k;
-    long long points = 0;
-    mv_status st = mv_itk_transform_read(tpath, &t, NULL);
-    if (st != MV_OK) return fail_at(st, tpath);
-    nd = mv_elastix_ndim(t);
-    if (!(f = fopen(in, "rb"))) {
-        fprintf(stderr, "tfm-points: %s: %s\n", in, strerror(errno));
-        mv_elastix_free(t);
-        return 1;
+    FILE *f = fopen(path, "rb");
+    char *text = NULL;
+    size_t cap = 0, got;
+    *n = 0;
+    if (!f) {
+        fprintf(stderr, "%s: %s\n", path, strerror(errno));
+        return NULL;
     }
-    for (;;) { /* the whole file */
-        if (n + 65536 + 1 > cap) {
+    for (;;) {
+        if (*n + 65536 + 1 > cap) {
             char *g = (char *)realloc(text, cap = 2 * cap + 65536 + 1);
-            if (!g) break;
+            if (!g) {
+                fprintf(stderr, "%s: out of memory after %llu bytes\n", path, (unsigned long long)*n);
+                free(text);
+                fclose(f);
+                return NULL;
+            }
             text = g;
         }
-        got = fread(text + n, 1, cap - n - 1, f);
-        n += got;
+        got = fread(text + *n, 1, cap - *n - 1, f);
+        *n += got;
         if (got == 0) break;
     }
+    if (ferror(f)) {
+        fprintf(stderr, "%s: read error\n", path);
+        free(text);
+        text = NULL;
+    }
     fclose(f);
-    if (!text) {
-        mv_elastix_free(t);
-        fprintf(stderr, "tfm-points: %s: out of memory\n", in);
+    if (text) text[*n] = 0;
+    return text;
+}
+
+/* the header line [b, e): the columns named x, y, z (col[a], -1: none) */
+static void tfm_points_header(const char *b, const char *e, int col[3])
+{
+    const char *fb, *fe;
+    int k, a;
+    for (k = 0; csv_field(b, e, k, &fb, &fe); k++) {
+        csv_trim(&fb, &fe);
+        for (a = 0; a < 3; a++)
+            if (fe - fb == 1 && (*fb == "xyz"[a] || *fb == "XYZ"[a]) && col[a] < 0) col[a] = k;
+    }
+}
+
+/* one point line [b, e) (line number line of file in) through t, appended to
+   out at *len (room for the line and 96 more bytes); 0, or 1 with the
+   reason on stderr */
+static int tfm_points_row(const mv_elastix_transform *t, const char *b, const char *e, const int col[3], const char *in,
+                          int line, char *out, size_t *len)
+{
+    const char *fb, *fe;
+    double lps[3] = {0, 0, 0}, r[3], q[3];
+    char num[3][32];
+    int k;
+    for (k = 0; k < 3; k++) {
+        char *stop;
+        if (col[k] < 0) continue;
+        if (!csv_field(b, e, col[k], &fb, &fe)) {
+            fprintf(stderr, "tfm-points: %s: line %d has no column %c\n", in, line, "xyz"[k]);
+            return 1;
+        }
+        csv_trim(&fb, &fe);
+        snprintf(num[k], sizeof(num[k]), "%.*s", (int)(fe - fb < 31 ? fe - fb : 31), fb);
+        lps[k] = strtod(num[k], &stop);
+        if (fe == fb || fe - fb > 31 || *stop || !isfinite(lps[k])) {
+            fprintf(stderr, "tfm-points: %s: line %d, column %c: '%.*s' is not a finite number\n", in, line, "xyz"[k],
+                    (int)(fe - fb), fb);
+            return 1;
+        }
+    }
+    r[0] = -lps[0], r[1] = -lps[1], r[2] = lps[2]; /* LPS -> RAS and back */
+    mv_elastix_point(t, r, q);
+    q[0] = -q[0], q[1] = -q[1];
+    for (k = 0; k < 3; k++) shortest_g(num[k], sizeof(num[k]), q[k]);
+    for (k = 0; csv_field(b, e, k, &fb, &fe); k++) { /* the line again, x, y, z replaced */
+        int c = k == col[0] ? 0 : k == col[1] ? 1 : col[2] >= 0 && k == col[2] ? 2 : -1;
+        if (k) out[(*len)++] = ',';
+        if (c >= 0) fb = num[c], fe = num[c] + strlen(num[c]);
+        memcpy(out + *len, fb, (size_t)(fe - fb));
+        *len += (size_t)(fe - fb);
+    }
+    out[(*len)++] = '\n';
+    return 0;
+}
+
+/* text written to path whole or not at all (a temporary renamed); 0 or 1 */
+static int write_whole(const char *path, const char *text, size_t len)
+{
+    char tmp[4096];
+    FILE *f;
+    int rc;
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+        fprintf(stderr, "%s: path too long\n", path);
         return 1;
     }
-    text[n] = 0;
-    res = (char *)malloc(cap = 2 * n + 256);
+    f = fopen(tmp, "wb");
+    rc = !f || fwrite(text, 1, len, f) != len;
+    if (f && fclose(f) != 0) rc = 1;
+    if (rc == 0 && rename(tmp, path) != 0) rc = 1;
+    if (rc) {
+        fprintf(stderr, "%s: write failed (%s)\n", path, strerror(errno));
+        remove(tmp);
+    }
+    return rc;
+}
+
+static int cmd_tfm_points(const args *a)
+{
+    const char *in = a->pos[1], *p, *end, *le;
+    mv_elastix_transform *t = NULL;
+    char *text, *res;
+    size_t n, cap, len = 0;
+    int col[3] = {-1, -1, -1}, line = 0, header = 1, rc = 0;
+    long long points = 0;
+    mv_status st = mv_itk_transform_read(a->pos[0], &t, NULL);
+    if (st != MV_OK) return fail_at(st, a->pos[0]);
+    if (!(text = read_text_file(in, &n))) {
+        mv_elastix_free(t);
+        return 1;
+    }
+    res = (char *)malloc(cap = n + n / 2 + 256);
     for (p = text, end = text + n; rc == 0 && res && p < end; p = le + (le < end)) {
-        const char *fb, *fe, *b = p, *e;
-        double lps[3] = {0, 0, 0}, r[3], q[3];
-        char num[3][32];
+        const char *b = p, *e;
         line++;
-        le = memchr(p, '\n', (size_t)(end - p)) ? (const char *)memchr(p, '\n', (size_t)(end - p)) : end;
+        le = (const char *)memchr(p, '\n', (size_t)(end - p));
+        if (!le) le = end;
         e = le > p && le[-1] == '\r' ? le - 1 : le;
         if (e == b) continue; /* blank lines dropped */
-        if (len + (size_t)(e - b) + 3 * 32 + 2 > cap) {
-            char *g = (char *)realloc(res, cap = 2 * cap + (size_t)(e - b) + 128);
-            if (!g) {
-                free(res);
-                res = NULL;
-                break;
-            }
+        if (len + (size_t)(e - b) + 98 > cap) { /* room for the line, its numbers grown to 32 bytes each */
+            char *g = (char *)realloc(res, cap = 2 * cap + (size_t)(e - b) + 98);
+            if (!g) free(res);
             res = g;
+            if (!res) break;
         }
         if (header) { /* the column names: x, y (and z) among them */
-            for (k = 0; csv_field(b, e, k, &fb, &fe); k++) {
-                csv_trim(&fb, &fe);
-                if (fe - fb == 1 && (*fb == 'x' || *fb == 'X')) col[0] = col[0] < 0 ? k : col[0];
-                if (fe - fb == 1 && (*fb == 'y' || *fb == 'Y')) col[1] = col[1] < 0 ? k : col[1];
-                if (fe - fb == 1 && (*fb == 'z' || *fb == 'Z')) col[2] = col[2] < 0 ? k : col[2];
-            }
-            if (col[0] < 0 || col[1] < 0 || (nd == 3 && col[2] < 0)) {
+            tfm_points_header(b, e, col);
+            if (col[0] < 0 || col[1] < 0 || (mv_elastix_ndim(t) == 3 && col[2] < 0)) {
                 fprintf(stderr, "tfm-points: %s: line %d: the header names no %s column (x,y%s: LPS mm, as ITK and ANTs)\n",
-                        in, line, col[0] < 0 ? "x" : col[1] < 0 ? "y" : "z", nd == 3 ? ",z" : "");
+                        in, line, col[0] < 0 ? "x" : col[1] < 0 ? "y" : "z", mv_elastix_ndim(t) == 3 ? ",z" : "");
                 rc = 1;
             }
             memcpy(res + len, b, (size_t)(e - b));
             len += (size_t)(e - b);
             res[len++] = '\n';
             header = 0;
-            continue;
+        } else {
+            rc = tfm_points_row(t, b, e, col, in, line, res, &len);
+            points += rc == 0;
         }
-        for (k = 0; k < 3 && rc == 0; k++) {
-            char *stop;
-            if (col[k] < 0) continue;
-            if (!csv_field(b, e, col[k], &fb, &fe)) {
-                fprintf(stderr, "tfm-points: %s: line %d has no column %c\n", in, line, "xyz"[k]);
-                rc = 1;
-                break;
-            }
-            csv_trim(&fb, &fe);
-            snprintf(num[k], sizeof(num[k]), "%.*s", (int)(fe - fb < 31 ? fe - fb : 31), fb);
-            lps[k] = strtod(num[k], &stop);
-            if (fe == fb || fe - fb > 31 || *stop || !isfinite(lps[k])) {
-                fprintf(stderr, "tfm-points: %s: line %d, column %c: '%.*s' is not a finite number\n", in, line, "xyz"[k],
-                        (int)(fe - fb), fb);
-                rc = 1;
-            }
-        }
-        if (rc) break;
-        r[0] = -lps[0], r[1] = -lps[1], r[2] = lps[2]; /* LPS -> RAS and back */
-        mv_elastix_point(t, r, q);
-        q[0] = -q[0], q[1] = -q[1];
-        for (k = 0; k < 3; k++) shortest_g(num[k], sizeof(num[k]), q[k]);
-        /* the line again, x, y, z replaced */
-        for (k = 0; csv_field(b, e, k, &fb, &fe); k++) {
-            int c = k == col[0] ? 0 : k == col[1] ? 1 : k == col[2] && col[2] >= 0 ? 2 : -1;
-            if (k) res[len++] = ',';
-            if (c >= 0) {
-                memcpy(res + len, num[c], strlen(num[c]));
-                len += strlen(num[c]);
-            } else {
-                memcpy(res + len, fb, (size_t)(fe - fb));
-                len += (size_t)(fe - fb);
-            }
-        }
-        res[len++] = '\n';
-        points++;
     }
     free(text);
     mv_elastix_free(t);
-    if (!res) {
-        fprintf(stderr, "tfm-points: %s: out of memory\n", in);
-        return 1;
-    }
-    if (rc == 0 && header) {
-        fprintf(stderr, "tfm-points: %s: empty (a header line x,y,z,... then one point per line)\n", in);
-        rc = 1;
-    }
-    if (rc == 0) { /* written whole or not at all */
-        snprintf(tmp, sizeof(tmp), "%s.tmp", out);
-        f = fopen(tmp, "wb");
-        rc = !f || fwrite(res, 1, len, f) != len;
-        if (f && fclose(f) != 0) rc = 1;
-        if (rc == 0 && rename(tmp, out) != 0) rc = 1;
-        if (rc) {
-            fprintf(stderr, "tfm-points: %s: write failed (%s)\n", out, strerror(errno));
-            remove(tmp);
-        }
-    }
+    if (!res) fprintf(stderr, "tfm-points: %s: out of memory\n", in);
+    if (res && rc == 0 && header) fprintf(stderr, "tfm-points: %s: empty (a header line x,y,z,... then a point a line)\n", in);
+    rc = !res || rc || header ? 1 : write_whole(a->pos[2], res, len);
     free(res);
     if (rc == 0) fprintf(stderr, "tfm-points: %lld points\n", points);
     return rc;
