@@ -116,7 +116,14 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  printf '# vtk DataFile Version 3.0\nlandmarks\nASCII\nDATASET POLYDATA\nPOINTS 2 float\n0 0 0\n10 -5 3\nLINES 1 3\n2 0 1\n' \
 	    > $(BUILD)/run-mesh.vtk && \
 	  $(BUILD)/mvtool transformix -tp $(BUILD)/run-TransformParameters.txt -out $(BUILD)/run-transformix -def $(BUILD)/run-mesh.vtk && \
-	  cat $(BUILD)/run-transformix/outputpoints.vtk
+	  cat $(BUILD)/run-transformix/outputpoints.vtk && \
+	  sed -e 's|^(Transform "AffineTransform")|(Transform "DeformationFieldTransform")|' $(BUILD)/run-TransformParameters.txt \
+	    > $(BUILD)/run-TP-field.txt && \
+	  printf '(DeformationFieldFileName "run-elastix-field.nii.gz")\n(DeformationFieldInterpolationOrder 1)\n' \
+	    >> $(BUILD)/run-TP-field.txt && \
+	  $(BUILD)/mvtool transformix -tp $(BUILD)/run-TP-field.txt -out $(BUILD)/run-transformix -def $(BUILD)/run-points.txt && \
+	  echo "elastix's DeformationFieldTransform of that field (linear: the affine's points again):" && \
+	  cat $(BUILD)/run-transformix/outputpoints.txt
 	$(BUILD)/mvtool demons $(BUILD)/run-r.nii $(BUILD)/run-moved.nii $(BUILD)/run-field.nii.gz --out $(BUILD)/run-dw.nii \
 	    2> $(BUILD)/run-demons.log && tail -1 $(BUILD)/run-demons.log && \
 	  $(BUILD)/mvtool jacobian $(BUILD)/run-field.nii.gz $(BUILD)/run-jac.nii
