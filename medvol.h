@@ -4530,7 +4530,9 @@ MVDEF mv_status mv_itk_h5_write_field(const char *path, const double m[4][4], co
    direction, as elastix; the field image's geometry is its sform, as
    nibabel reads it, where ITK takes the spacing from pixdim: float32
    numbers a last bit apart; such a chain has no Jacobian:
-   mv_elastix_jacobian and _jacobian_matrix refuse it). mv_elastix_parse
+   mv_elastix_jacobian and _jacobian_matrix refuse it, as transformix
+   5.0.1 does ("Not implemented for DeformationFieldInterpolating-
+   Transform")). mv_elastix_parse
    refuses a file that names a field or an initial transform (it reads no
    files). Other kinds and cyclic B-splines and binary parameter files are
    MV_ERR_UNSUPPORTED naming them. Direction and GridDirection are read

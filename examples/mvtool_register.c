@@ -1118,7 +1118,8 @@ const command mvtool_register_commands[] = {
      "  HDF5 .h5: matrix kinds, BSplineTransforms and DisplacementFieldTransforms,\n"
      "  alone or in a composite (ANTs' Composite.h5 and InverseComposite.h5).\n"
      "  --elastix: an elastix TransformParameters file and the chain of initial\n"
-     "  transforms it names (linear kinds, B-splines), as transformix applies it.\n"
+     "  transforms it names (linear kinds, B-splines, DeformationFieldTransform), as\n"
+     "  transformix applies it.\n"
      "  Default linear; 0 outside MOVING.\n",
      "--matrix= --tfm= --elastix= --interp=", 3, 3, cmd_warp},
     {"elastix-field", "the displacement field of an elastix TransformParameters file (transformix -def all)",
