@@ -36235,7 +36235,10 @@ static mv_status mv__itk_h5_link(const mv__h5r *r, uint64_t root, int index, con
     MV__TRY(mv__h5_params(r, &g, index, 0, path, &o, &have));
     MV__CHECK(have, MV_ERR_BAD_DATA, "%s has no TransformParameters", where);
     MV__TRY(mv__h5_dataset(r, &o, NULL, 0, &npar, NULL, NULL, 0, path)); /* counted (and bounded by the file) first */
-    MV__CHECK(npar < ((int64_t)1 << 31), MV_ERR_UNSUPPORTED, "%s: %lld Parameters", where, (long long)npar);
+    /* 2^28 values (2 GiB of float64: a 0.5 mm whole-head field) at most: a
+       deflated file may claim ~1000x its size, and this is allocated first */
+    MV__CHECK(npar < ((int64_t)1 << 28), MV_ERR_UNSUPPORTED, "%s: %lld Parameters (2^28 at most)", where,
+              (long long)npar);
     par = (double *)mv__alloc((size_t)MV__MAX(npar, 1) * sizeof(double), t->alloc_ctx);
     MV__CHECK(par != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %lld Parameters", where, (long long)npar);
     st = mv__h5_dataset(r, &o, par, npar, &npar, NULL, NULL, 0, path);

@@ -1843,6 +1843,38 @@ MV_TEST(register, elastix_field_threads_identical)
                 EXPECT(memcmp(ref[0].data, ref[1].data, bytes) == 0);
                 mv_free(&ref[1]);
             }
+        if (kind == 0) { /* that field as an ITK displacement field link ([M, field] .h5): the same bits on any
+                            thread count, and each voxel as mv_elastix_point (the rows split across threads) */
+            mv_elastix_transform *tf = NULL;
+            mv_vol f1;
+            int bad = 0;
+            snprintf(path, sizeof(path), "%s", tu_path("thr-field.h5"));
+            REQUIRE_OK(mv_itk_h5_write_field(path, M, &ref[0], 0));
+            REQUIRE_OK(mv_itk_transform_read(path, &tf, NULL));
+            fo.threads = 1;
+            mv_vol_init(&f1);
+            REQUIRE_OK(mv_elastix_field(tf, &fx, &f1, &fo));
+            for (i = 0; i < dims[0] * dims[1] * dims[2]; i += 7) {
+                double p[3], q[3];
+                const int64_t x = i % dims[0], y = i / dims[0] % dims[1], z = i / (dims[0] * dims[1]);
+                for (r = 0; r < 3; r++) p[r] = fx.affine[r][0] * x + fx.affine[r][1] * y + fx.affine[r][2] * z + fx.affine[r][3];
+                REQUIRE_OK(mv_elastix_point(tf, p, q));
+                for (r = 0; r < 3; r++) /* LPS components */
+                    bad += ((const float *)f1.data)[(size_t)r * (size_t)(dims[0] * dims[1] * dims[2]) + (size_t)i] !=
+                           (float)((r < 2 ? -1 : 1) * (q[r] - p[r]));
+            }
+            EXPECT_MSG(bad == 0, "%d field components differ from mv_elastix_point", bad);
+            for (rep = 0; rep < reps; rep++)
+                for (th = 2; th <= 3; th++) {
+                    fo.threads = th;
+                    mv_vol_init(&ref[1]);
+                    REQUIRE_OK(mv_elastix_field(tf, &fx, &ref[1], &fo));
+                    EXPECT(memcmp(f1.data, ref[1].data, bytes) == 0);
+                    mv_free(&ref[1]);
+                }
+            mv_free(&f1);
+            mv_elastix_free(tf);
+        }
         mv_free(&ref[0]);
     }
     mv_elastix_free(t);
@@ -2074,6 +2106,23 @@ static char *bspline_tfm(const char *kind, int nd, int g, double o, double s, co
     return t;
 }
 
+/* Every prefix of an ITK transform file (n bytes; the step grows with the
+   cut) through mv_itk_transform_parse: 1 when each left the chain NULL on
+   failure and set on success, and (may_parse 0) none parsed. A text's
+   prefix can be a file (its first members), an .h5's never. */
+static int itk_prefixes_ok(const unsigned char *file, size_t n, int may_parse)
+{
+    mv_elastix_transform *t = NULL;
+    size_t cut;
+    int ok = 1;
+    for (cut = 0; cut < n; cut += 1 + cut / 32) {
+        mv_status st = mv_itk_transform_parse(file, cut, &t, NULL);
+        ok &= (st != MV_OK || may_parse) && (st == MV_OK) == (t != NULL);
+        if (st == MV_OK) mv_elastix_free(t);
+    }
+    return ok;
+}
+
 /* t at the LPS point p (RAS in and out of mv_elastix_point) */
 static void lps_apply(const mv_elastix_transform *t, const double p[3], double q[3])
 {
@@ -2089,7 +2138,7 @@ MV_TEST(register, itk_bspline_files)
     double p[3], q[3], m[4][4];
     char *txt;
     unsigned char *file;
-    size_t n, cut;
+    size_t n;
     int order, i, a, cut_ok = 1;
     mv_vol f, grid;
 
@@ -2195,11 +2244,7 @@ MV_TEST(register, itk_bspline_files)
             mv_free(&grid);
         }
         mv_elastix_free(t);
-        for (cut = 0; cut < n; cut += 1 + cut / 32) {
-            mv_status st = mv_itk_transform_parse(file, cut, &t, NULL);
-            cut_ok &= st != MV_OK && t == NULL;
-            if (st == MV_OK) mv_elastix_free(t);
-        }
+        cut_ok &= itk_prefixes_ok(file, n, 0);
         free(file);
     }
     EXPECT(cut_ok);
@@ -2401,7 +2446,7 @@ MV_TEST(register, itk_field_files)
     double p[3], q[3], m[4][4];
     char *txt;
     unsigned char *file;
-    size_t n, cut;
+    size_t n;
     int i, a, b, cut_ok = 1;
     mv_vol f, grid, ff;
 
@@ -2500,11 +2545,7 @@ MV_TEST(register, itk_field_files)
         }
         EXPECT_MSG(bad_pts == 0, "%s: %d coordinates differ from SimpleITK's", i ? ".h5" : ".tfm", bad_pts);
         mv_elastix_free(t);
-        for (cut = 0; cut < n; cut += 1 + cut / 32) { /* a text's prefix may be a file (its first members): no leak */
-            mv_status st = mv_itk_transform_parse(file, cut, &t, NULL);
-            cut_ok &= (st != MV_OK || !i) && (st == MV_OK) == (t != NULL);
-            if (st == MV_OK) mv_elastix_free(t);
-        }
+        cut_ok &= itk_prefixes_ok(file, n, !i); /* the .tfm (i 0): a prefix may be its first members */
         free(file);
     }
 
@@ -2574,11 +2615,7 @@ MV_TEST(register, itk_field_files)
     }
     mv_free(&ff);
     mv_elastix_free(t);
-    for (cut = 0; cut < n; cut += 1 + cut / 16) {
-        mv_status st = mv_itk_transform_parse(file, cut, &t, NULL);
-        cut_ok &= st != MV_OK && t == NULL;
-        if (st == MV_OK) mv_elastix_free(t);
-    }
+    cut_ok &= itk_prefixes_ok(file, n, 0);
     free(file);
     EXPECT(cut_ok);
 }

@@ -1008,6 +1008,88 @@ def bspline_points(rng, tf, bounds, n):
     return [org + D @ (sp * c) for c in cs]
 
 
+def rand_linear_member(rng, nd):
+    """a random sitk transform of a matrix kind (no composite, no B-spline) of dimension nd"""
+    k, tf = rand_sitk_transform(rng)
+    while k.startswith(('composite', 'bspline')) or tf.GetDimension() != nd:
+        k, tf = rand_sitk_transform(rng)
+    return tf
+
+
+def write_sitk_file(case, rng, tf, exts):
+    """tf written by SimpleITK in a form drawn from exts (.tfm, .h5; .tfm_float:
+    the .tfm with float class names; .h5_chunked: the .h5 rewritten by h5py in
+    chunks and filters): (the file SimpleITK reads back, the file for medvol, ext)"""
+    ext = str(rng.choice(exts))
+    ref_path = case.p('t' + ext.split('_')[0])
+    sitk.WriteTransform(tf, ref_path)
+    path = ref_path
+    if ext == '.tfm_float':  # the float classes: the same numbers
+        path = case.p('t_float.tfm')
+        with open(path, 'w') as f:
+            f.write(open(ref_path).read().replace('_double_', '_float_'))
+    elif ext == '.h5_chunked':
+        if importlib.util.find_spec('h5py') is None:
+            case.note('no h5py: .h5 as written')
+        else:
+            path = case.p('t_chunked.h5')
+            h5_rewrite_chunked(case, rng, ref_path, path)
+    return ref_path, path, ext
+
+
+def compare_chain(case, path, ref_tf, pts, nd, fg, fam):
+    """medvol's chain of file path (diff_sitk chain) against sitk's ref_tf: the
+    LPS points pts through TransformPoint (1e-9 relative) and, fg not None, the
+    field on grid fg against TransformToDisplacementField (2e-6); --perturb fam
+    scales medvol's points by 1 + 1e-7 and its field by 1 + 1e-4. (worst
+    fraction of a tolerance, how many points sitk moved)"""
+    P = np.zeros((len(pts), 3))
+    P[:, :nd] = np.array(pts)
+    (P * [-1, -1, 1]).astype(np.float64).tofile(case.p('p.raw'))
+    args = ['chain', path, case.p('p.raw'), len(pts), case.p('q.raw')]
+    if fg is not None:
+        args += raw_grid_args(case, 'fg', fg) + [case.p('f.raw')]
+    case.call(*args)
+    Q = np.fromfile(case.p('q.raw'), np.float64).reshape(-1, 3) * [-1, -1, 1]
+    worst, moved = 0.0, 0
+    for p, q in zip(pts, Q):
+        try:
+            want = np.array(ref_tf.TransformPoint([float(v) for v in p]))
+        except RuntimeError:
+            # ITK 5.4 reads past a B-spline grid smaller than its support (size
+            # < order + 1 on an axis: its nudge at the upper bound makes an
+            # empty region valid): no reference; medvol leaves such a point in place
+            case.note('ITK throws (a grid smaller than the support)')
+            fg = None
+            continue
+        if perturb == fam:
+            q = q * (1 + 1e-7)
+        tol = 1e-9 * max(1.0, float(np.max(np.abs(want))), float(np.max(np.abs(p))))
+        err = float(np.max(np.abs(q[:nd] - want)))
+        if err > tol:
+            raise Failure('%s: point %s goes to %s in sitk, %s in medvol' % (path, list(p), list(want), list(q[:nd])))
+        worst = max(worst, err / tol)
+        moved += bool(np.any(want != p))
+    if fg is not None:
+        X, Y, Z = fg['dims']
+        img = sitk_ref(fg)
+        df = sitk.TransformToDisplacementField(ref_tf, sitk.sitkVectorFloat64, img.GetSize(), img.GetOrigin(),
+                                               img.GetSpacing(), img.GetDirection())
+        dref = from_sitk_vector(df, nd)
+        dmv = np.fromfile(case.p('f.raw'), np.float32).reshape(nd, Z, Y, X).astype(np.float64)
+        if perturb == fam:
+            dmv = dmv * (1 + 1e-4)
+        tol = 2e-6 * max(1.0, float(np.abs(dref).max()))
+        err = float(np.abs(dmv - dref).max())
+        if err > tol:
+            k = np.unravel_index(int(np.argmax(np.abs(dmv - dref))), dmv.shape)
+            raise Failure('%s: field %.3g from sitk at component/z/y/x %s (%.6g vs %.6g)' %
+                          (path, err, list(k), dmv[k], dref[k]))
+        worst = max(worst, err / tol)
+        case.note('fields')
+    return worst, moved
+
+
 def fam_bspline_itk(case, rng):
     """ITK BSplineTransforms, alone or in a composite with linear members
     and other B-splines, as SimpleITK writes them (.tfm, .h5, the .h5
@@ -1025,27 +1107,11 @@ def fam_bspline_itk(case, rng):
         if rng.random() < 0.25:
             members.append(rand_bspline_itk(rng, nd, lattice)[0])
         else:
-            k2, t2 = rand_sitk_transform(rng)
-            while k2.startswith(('composite', 'bspline')) or t2.GetDimension() != nd:
-                k2, t2 = rand_sitk_transform(rng)
-            members.append(t2)
+            members.append(rand_linear_member(rng, nd))
     rng.shuffle(members)
     innermost = members[-1].GetName() == 'BSplineTransform'  # ITK applies it first: its bounds are the points'
     tf = sitk.CompositeTransform(members) if len(members) > 1 else bs
-    ext = str(rng.choice(['.tfm', '.tfm', '.tfm_float', '.h5', '.h5', '.h5_chunked']))
-    ref_path = case.p('t' + ext.split('_')[0])
-    sitk.WriteTransform(tf, ref_path)
-    path = ref_path
-    if ext == '.tfm_float':  # the float classes: the same numbers
-        path = case.p('t_float.tfm')
-        with open(path, 'w') as f:
-            f.write(open(ref_path).read().replace('_double_', '_float_'))
-    elif ext == '.h5_chunked':
-        if importlib.util.find_spec('h5py') is None:
-            case.note('no h5py: .h5 as written')
-        else:
-            path = case.p('t_chunked.h5')
-            h5_rewrite_chunked(case, rng, ref_path, path)
+    ref_path, path, ext = write_sitk_file(case, rng, tf, ['.tfm', '.tfm', '.tfm_float', '.h5', '.h5', '.h5_chunked'])
     for what in ('%dD' % nd, ext, '%d-member' % len(members), 'lattice geometry' if lattice else 'any geometry'):
         case.note(what)
     ref_tf = sitk.ReadTransform(ref_path)
@@ -1057,52 +1123,9 @@ def fam_bspline_itk(case, rng):
     if axis_aligned:
         case.note('bounds')
     pts = bspline_points(rng, inner, axis_aligned, 60)
-    P = np.zeros((len(pts), 3))
-    P[:, :nd] = np.array(pts)
-    (P * [-1, -1, 1]).astype(np.float64).tofile(case.p('p.raw'))
-    args = ['chain', path, case.p('p.raw'), len(pts), case.p('q.raw')]
     fg = g if g is not None else (rand_grid(rng, nd, rand_dims(rng, nd), center_lps=list(bspline_grid_of(bs)[1]) +
                                             [0] * (3 - nd)) if rng.random() < 0.5 else None)
-    if fg is not None:
-        args += raw_grid_args(case, 'fg', fg) + [case.p('f.raw')]
-    case.call(*args)
-    Q = np.fromfile(case.p('q.raw'), np.float64).reshape(-1, 3) * [-1, -1, 1]
-    worst = 0.0
-    for p, q in zip(pts, Q):
-        try:
-            want = np.array(ref_tf.TransformPoint([float(v) for v in p]))
-        except RuntimeError:
-            # ITK 5.4 reads past a grid smaller than the support (size < order + 1
-            # on an axis: its nudge at the upper bound makes an empty region
-            # valid): no reference; medvol leaves such a point in place
-            case.note('ITK throws (a grid smaller than the support)')
-            fg = None
-            continue
-        if perturb == 'bspline_itk':
-            q = q * (1 + 1e-7)
-        tol = 1e-9 * max(1.0, float(np.max(np.abs(want))), float(np.max(np.abs(p))))
-        err = float(np.max(np.abs(q[:nd] - want)))
-        if err > tol:
-            raise Failure('%s: point %s goes to %s in sitk, %s in medvol' % (path, list(p), list(want), list(q[:nd])))
-        worst = max(worst, err / tol)
-    if fg is not None:
-        X, Y, Z = fg['dims']
-        img = sitk_ref(fg)
-        df = sitk.TransformToDisplacementField(ref_tf, sitk.sitkVectorFloat64, img.GetSize(), img.GetOrigin(),
-                                               img.GetSpacing(), img.GetDirection())
-        dref = from_sitk_vector(df, nd)
-        dmv = np.fromfile(case.p('f.raw'), np.float32).reshape(nd, Z, Y, X).astype(np.float64)
-        if perturb == 'bspline_itk':
-            dmv = dmv * (1 + 1e-4)
-        tol = 2e-6 * max(1.0, float(np.abs(dref).max()))
-        err = float(np.abs(dmv - dref).max())
-        if err > tol:
-            k = np.unravel_index(int(np.argmax(np.abs(dmv - dref))), dmv.shape)
-            raise Failure('%s: field %.3g from sitk at component/z/y/x %s (%.6g vs %.6g)' %
-                          (path, err, list(k), dmv[k], dref[k]))
-        worst = max(worst, err / tol)
-        case.note('fields')
-    return worst
+    return compare_chain(case, path, ref_tf, pts, nd, fg, 'bspline_itk')[0]
 
 
 def rand_field_itk(rng, nd, lattice):
@@ -1160,10 +1183,7 @@ def fam_field_itk(case, rng):
         elif u < 0.4:
             members.append(rand_bspline_itk(rng, nd, lattice)[0])
         else:
-            k2, t2 = rand_sitk_transform(rng)
-            while k2.startswith(('composite', 'bspline')) or t2.GetDimension() != nd:
-                k2, t2 = rand_sitk_transform(rng)
-            members.append(t2)
+            members.append(rand_linear_member(rng, nd))
     rng.shuffle(members)
     inner = members[-1].GetName() == 'DisplacementFieldTransform'
     if inner:  # ITK applies it first: the points' bounds are its buffer's
@@ -1176,20 +1196,7 @@ def fam_field_itk(case, rng):
         A[:3, :3], A[:3, 3] = g['L'], g['o']
         g['A'] = S4 @ A
     tf = sitk.CompositeTransform(members) if len(members) > 1 else fd
-    ext = str(rng.choice(['.tfm', '.tfm_float', '.h5', '.h5', '.h5_chunked']))
-    ref_path = case.p('t' + ext.split('_')[0])
-    sitk.WriteTransform(tf, ref_path)
-    path = ref_path
-    if ext == '.tfm_float':  # the float classes: the same numbers
-        path = case.p('t_float.tfm')
-        with open(path, 'w') as f:
-            f.write(open(ref_path).read().replace('_double_', '_float_'))
-    elif ext == '.h5_chunked':
-        if importlib.util.find_spec('h5py') is None:
-            case.note('no h5py: .h5 as written')
-        else:
-            path = case.p('t_chunked.h5')
-            h5_rewrite_chunked(case, rng, ref_path, path)
+    ref_path, path, ext = write_sitk_file(case, rng, tf, ['.tfm', '.tfm_float', '.h5', '.h5', '.h5_chunked'])
     kinds = [m.GetName() for m in members]
     for what in ('%dD' % nd, ext, '%d-member' % len(members), 'lattice geometry' if lattice else 'any geometry',
                  'field innermost' if inner else 'field outer'):
@@ -1202,49 +1209,10 @@ def fam_field_itk(case, rng):
     if axis_aligned:
         case.note('bounds')
     pts = field_points(rng, g, axis_aligned, 60)
-    P = np.zeros((len(pts), 3))
-    P[:, :nd] = np.array(pts)
-    (P * [-1, -1, 1]).astype(np.float64).tofile(case.p('p.raw'))
-    args = ['chain', path, case.p('p.raw'), len(pts), case.p('q.raw')]
     fg = g if rng.random() < 0.5 else rand_grid(rng, nd, rand_dims(rng, nd), center_lps=list(grid_center_lps(g)))
-    args += raw_grid_args(case, 'fg', fg) + [case.p('f.raw')]
-    case.call(*args)
-    Q = np.fromfile(case.p('q.raw'), np.float64).reshape(-1, 3) * [-1, -1, 1]
-    worst, moved = 0.0, 0
-    for p, q in zip(pts, Q):
-        try:
-            want = np.array(ref_tf.TransformPoint([float(v) for v in p]))
-        except RuntimeError:  # ITK 5.4 reads past a B-spline grid smaller than its support
-            case.note('ITK throws (a grid smaller than the support)')
-            fg = None
-            continue
-        if perturb == 'field_itk':
-            q = q * (1 + 1e-7)
-        tol = 1e-9 * max(1.0, float(np.max(np.abs(want))), float(np.max(np.abs(p))))
-        err = float(np.max(np.abs(q[:nd] - want)))
-        if err > tol:
-            raise Failure('%s: point %s goes to %s in sitk, %s in medvol' % (path, list(p), list(want), list(q[:nd])))
-        worst = max(worst, err / tol)
-        moved += bool(np.any(want != p))
+    worst, moved = compare_chain(case, path, ref_tf, pts, nd, fg, 'field_itk')
     if moved < len(pts) // 4:
         case.note('few points moved')
-    if fg is not None:
-        X, Y, Z = fg['dims']
-        img = sitk_ref(fg)
-        df = sitk.TransformToDisplacementField(ref_tf, sitk.sitkVectorFloat64, img.GetSize(), img.GetOrigin(),
-                                               img.GetSpacing(), img.GetDirection())
-        dref = from_sitk_vector(df, nd)
-        dmv = np.fromfile(case.p('f.raw'), np.float32).reshape(nd, Z, Y, X).astype(np.float64)
-        if perturb == 'field_itk':
-            dmv = dmv * (1 + 1e-4)
-        tol = 2e-6 * max(1.0, float(np.abs(dref).max()))
-        err = float(np.abs(dmv - dref).max())
-        if err > tol:
-            k = np.unravel_index(int(np.argmax(np.abs(dmv - dref))), dmv.shape)
-            raise Failure('%s: field %.3g from sitk at component/z/y/x %s (%.6g vs %.6g)' %
-                          (path, err, list(k), dmv[k], dref[k]))
-        worst = max(worst, err / tol)
-        case.note('fields')
     return worst
 
 
