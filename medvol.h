@@ -4880,6 +4880,41 @@ MVDEF mv_status mv_elastix_write_bspline(const char *path, const mv_bspline_grid
    TransformToDisplacementField of the file equals mv_bspline_field
    (tests/test_tools.sh, `mvtool register --transform bspline --out-tfm`). */
 MVDEF mv_status mv_itk_write_bspline(const char *path, const mv_bspline_grid *grid, const double matrix[4][4], int level);
+/* Any chain medvol reads (mv_elastix_read: an elastix TransformParameters
+   file and its initial transforms; mv_itk_transform_read / _parse: ITK's
+   files) as an ITK transform file, what SimpleITK (sitk.ReadTransform),
+   ANTs (antsApplyTransforms), 3D Slicer and mv_itk_transform_read read:
+   elastix -> ITK conversion, or an ITK file rewritten (.tfm <-> .h5,
+   compressed or not). The map is the chain's, fixed -> moving, as
+   mv_elastix_point applies it. Members: each run of linear links (the
+   elastix kinds, ITK's matrix kinds, composed; elastix's
+   HowToCombineTransforms "Add" summed, L1 + L2 - I) one AffineTransform
+   (centre 0; identity matrices dropped unless alone), each B-spline a
+   BSplineTransform_double_N_N (order 3; _1 or _2 appended for orders 1
+   and 2, as SimpleITK names them) on the link's grid (an elastix
+   GridIndex folded into its origin; FixedParameters size, origin,
+   spacing, direction row by row; the coefficients as they are), each
+   displacement field a DisplacementFieldTransform_double_N_N (its grid,
+   its vectors in float64); more than one member make a
+   CompositeTransform_double_N_N, listed outermost first (ITK applies the
+   last member first: the chain's first file is member 1, its innermost
+   initial transform the last). path ending ".h5" or ".hdf5" (any case):
+   ITK's HDF5 form, the grids' parameters deflated at level 1-9 in chunks
+   (ITK's UseCompression) or contiguous (0); else the text .tfm (17
+   digits: the doubles exactly; level unused). Written whole or not at
+   all. One difference of meaning remains, at a measure-zero set of
+   points: a point exactly on the upper bound of an elastix B-spline's
+   valid region is outside it in elastix (the point keeps its place) and
+   inside in ITK (mv__elx_valid). Refused, named (MV_ERR_UNSUPPORTED): an
+   "Add" step with a B-spline or field on either side (an ITK composite
+   only composes: write the chain's field, mv_elastix_field +
+   mv_itk_h5_write_field), a field read with nearest-neighbour
+   interpolation (elastix's DeformationFieldInterpolationOrder 0: ITK's
+   field interpolates linearly). Checked against transformix and
+   SimpleITK (tests/py/diff_elastix.py, family to_itk: SimpleITK's
+   TransformPoint of the file against transformix's deformation field of
+   the elastix chain). allocates: yes. */
+MVDEF mv_status mv_itk_write_transform(const char *path, const mv_elastix_transform *t, int level);
 #endif
 
 typedef struct mv_bspline_opts {
@@ -34682,44 +34717,63 @@ typedef struct mv__h5w_src {
     const mv_vol *field;
     const double *v;
     int D;
-    const char *kind; /* the member's class: "DisplacementFieldTransform" or "BSplineTransform" */
 } mv__h5w_src;
 
-/* The file of mv_itk_h5_write_field / mv_itk_write_bspline laid out in b
-   (from 0, zeroed): the heap, the transforms' groups, /TransformGroup and
-   the root; the last member's parameters as st says, after the rest.
-   *end: where the objects end. */
-static void mv__h5w_field_file(unsigned char *b, size_t *end, const double *par, int n, const double *fix,
-                               const mv__h5w_src *src, uint64_t npar, const mv__h5w_store *st)
+/* One transform of an ITK file: its class (kind: "AffineTransform_double_3_3",
+   "BSplineTransform_double_3_3", ...; a CompositeTransform has no
+   parameters), FixedParameters fix (nfix), and Parameters either compact
+   (par, npar: a matrix's) or nbig values from src (a grid's: contiguous
+   or in deflated chunks, as st says). */
+#define MV__ITKW_MAX_MEMBERS (MV_ELASTIX_MAX_CHAIN + 1) /* the links and the composite */
+typedef struct mv__h5w_member {
+    char kind[64];
+    int composite, nfix, npar;
+    double fix[21], par[12];
+    mv__h5w_src src;
+    uint64_t nbig;
+    mv__h5w_store st;
+} mv__h5w_member;
+
+/* The bytes of the header a file of nm members needs at most (the heap,
+   each member's group, its three datasets and a chunk B-tree, the two
+   groups above them). */
+static size_t mv__h5w_head_size(int nm) { return MV__H5_HEAP_SIZE + 1024 + (size_t)nm * 3584; }
+
+/* The file of members m[0..nm) laid out in b (from 0, zeroed): the heap of
+   their classes, their groups /TransformGroup/0, 1, ..., /TransformGroup
+   and the root; the grids' parameters where their stores say. *end: where
+   the objects end; eof the file's end. */
+static void mv__h5w_layout(unsigned char *b, size_t *end, const mv__h5w_member *m, int nm, uint64_t eof)
 {
-    const int D = src->D;
-    static const char *const groups[3] = {"0", "1", "2"}, *root_name = "TransformGroup";
-    char kinds[3][48];
-    const char *k[3];
-    const double zero[3] = {0, 0, 0};
-    size_t addrs[3], at, heap = 48, tg;
-    uint64_t where = st->data_at;
-    int i, nk = 0;
-    if (par) {
-        snprintf(kinds[nk++], 48, "CompositeTransform_double_%d_%d", D, D);
-        snprintf(kinds[nk++], 48, "AffineTransform_double_%d_%d", D, D);
+    static const char *root_name = "TransformGroup";
+    char names[MV__ITKW_MAX_MEMBERS][4];
+    const char *k[MV__ITKW_MAX_MEMBERS] = {0}, *nk[MV__ITKW_MAX_MEMBERS] = {0};
+    size_t addrs[MV__ITKW_MAX_MEMBERS], at, heap = 48, tg;
+    int i;
+    for (i = 0; i < nm; i++) {
+        k[i] = m[i].kind;
+        snprintf(names[i], sizeof(names[i]), "%d", i);
+        nk[i] = names[i];
     }
-    snprintf(kinds[nk++], 48, "%s_double_%d_%d", src->kind, D, D);
-    for (i = 0; i < nk; i++) k[i] = kinds[i];
-    mv__h5w_heap(b, heap, k, nk);
+    mv__h5w_heap(b, heap, k, nm);
     at = heap + MV__H5_HEAP_SIZE;
-    i = 0;
-    if (par) {
-        addrs[0] = mv__h5w_transform(b, &at, heap, 1, strlen(k[0]), NULL, 0, NULL, 0, 0, 0, 0);
-        addrs[1] = mv__h5w_transform(b, &at, heap, 2, strlen(k[1]), zero, D, par, (uint64_t)n, 0, 0, 0);
-        i = 2;
+    for (i = 0; i < nm; i++) {
+        const mv__h5w_member *x = &m[i];
+        uint64_t where = x->st.data_at;
+        if (x->composite) {
+            addrs[i] = mv__h5w_transform(b, &at, heap, i + 1, strlen(k[i]), NULL, 0, NULL, 0, 0, 0, 0);
+        } else if (!x->nbig) {
+            addrs[i] = mv__h5w_transform(b, &at, heap, i + 1, strlen(k[i]), x->fix, x->nfix, x->par, (uint64_t)x->npar,
+                                         0, 0, 0);
+        } else {
+            if (x->st.per) where = mv__h5w_chunk_btree(b, &at, &x->st);
+            addrs[i] = mv__h5w_transform(b, &at, heap, i + 1, strlen(k[i]), x->fix, x->nfix, NULL, x->nbig, where,
+                                         x->st.per, x->st.level);
+        }
     }
-    if (st->per) where = mv__h5w_chunk_btree(b, &at, st);
-    addrs[i] = mv__h5w_transform(b, &at, heap, i + 1, strlen(k[i]), fix, 3 * D + D * D, NULL, npar, where, st->per,
-                                 st->level);
-    tg = mv__h5w_group(b, &at, groups, addrs, nk);
+    tg = mv__h5w_group(b, &at, nk, addrs, nm);
     addrs[0] = mv__h5w_group(b, &at, &root_name, &tg, 1);
-    mv__h5w_superblock(b, st->eof, addrs[0]);
+    mv__h5w_superblock(b, eof, addrs[0]);
     *end = at;
 }
 
@@ -34838,77 +34892,120 @@ static int mv__h5w_write_contiguous(FILE *f, const mv__h5w_src *src, uint64_t np
     return ok;
 }
 
-/* The .h5 of [AffineTransform par (n values; NULL: none), the member src
-   with FixedParameters fix (nfix) and npar parameters], written whole (a
-   temporary renamed), the parameters deflated at level (0: contiguous). */
-static mv_status mv__h5w_write(const char *path, const double *par, int n, const double *fix, const mv__h5w_src *src,
-                               uint64_t npar, int level, const char *fn)
+/* A grid member's store for nbig values deflated at level (0:
+   contiguous): ITK's chunks of 1 Mi values, larger to keep them in one
+   B-tree leaf. */
+static mv_status mv__h5w_store_init(mv__h5w_store *st, uint64_t npar, int level, const char *fn)
 {
-    unsigned char head[MV__H5_HEAP_SIZE + 8192];
+    memset(st, 0, sizeof(*st));
+    if (!level) return MV_OK;
+    st->level = level;
+    st->per = (uint64_t)1 << 20;
+    if (npar > MV__H5_BTREE_2K * st->per) st->per = npar / MV__H5_BTREE_2K + (npar % MV__H5_BTREE_2K != 0);
+    MV__CHECK(st->per * 8 <= MV__H5_MAX_CHUNK_BYTES, MV_ERR_UNSUPPORTED,
+              "%s: %llu values compressed in %d chunks of %llu MiB at most (write it with level 0)", fn,
+              (unsigned long long)npar, MV__H5_BTREE_2K, (unsigned long long)(MV__H5_MAX_CHUNK_BYTES >> 20));
+    if (st->per > npar) st->per = npar;
+    st->nchunks = (int)(npar / st->per + (npar % st->per != 0));
+    return MV_OK;
+}
+
+/* The .h5 of members m[0..nm) (a composite first when more than one),
+   written whole (a temporary renamed), the grids' parameters deflated at
+   level (0: contiguous) one grid after another after the headers. */
+static mv_status mv__h5w_write(const char *path, mv__h5w_member *m, int nm, int level, const char *fn)
+{
+    unsigned char *head;
     char tmp[4096];
-    mv__h5w_store st;
-    size_t end = 0;
+    size_t end = 0, cap = mv__h5w_head_size(nm);
+    uint64_t pos;
     mv_status s = MV_OK;
     FILE *f;
-    memset(&st, 0, sizeof(st));
-    if (level) { /* ITK's chunks of 1 Mi values, larger to keep them in one B-tree leaf */
-        st.level = level;
-        st.per = (uint64_t)1 << 20;
-        if (npar > MV__H5_BTREE_2K * st.per) st.per = npar / MV__H5_BTREE_2K + (npar % MV__H5_BTREE_2K != 0);
-        MV__CHECK(st.per * 8 <= MV__H5_MAX_CHUNK_BYTES, MV_ERR_UNSUPPORTED,
-                  "%s: %llu values compressed in %d chunks of %llu MiB at most (write it with level 0)", fn,
-                  (unsigned long long)npar, MV__H5_BTREE_2K, (unsigned long long)(MV__H5_MAX_CHUNK_BYTES >> 20));
-        if (st.per > npar) st.per = npar;
-        st.nchunks = (int)(npar / st.per + (npar % st.per != 0));
-    }
+    int i;
+    for (i = 0; i < nm; i++)
+        if (m[i].nbig) MV__TRY(mv__h5w_store_init(&m[i].st, m[i].nbig, level, fn));
+    MV__CHECK(strlen(path) + 32 < sizeof(tmp), MV_ERR_INVALID_ARG, "%s: path too long", fn);
+    head = (unsigned char *)mv__alloc(cap, NULL);
+    MV__CHECK(head != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %llu bytes of headers", fn, (unsigned long long)cap);
     /* laid out first to learn where the objects end (every address is 8
        bytes either way), then again with the data's places */
-    memset(head, 0, sizeof(head));
-    mv__h5w_field_file(head, &end, par, n, fix, src, npar, &st);
-    st.data_at = (end + 7) & ~(uint64_t)7;
-    MEDVOL_ASSERT(st.data_at <= sizeof(head));
-    MV__CHECK(strlen(path) + 32 < sizeof(tmp), MV_ERR_INVALID_ARG, "%s: path too long", fn);
+    memset(head, 0, cap);
+    mv__h5w_layout(head, &end, m, nm, 0);
+    MEDVOL_ASSERT(end <= cap);
+    pos = (end + 7) & ~(uint64_t)7;
     snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
     f = fopen(tmp, "wb");
-    MV__CHECK(f != NULL, MV_ERR_IO, "%s: %s: cannot create (%s)", fn, tmp, strerror(errno));
-    if (level) {
-        s = mv__h5w_write_chunks(f, src, npar, &st, path, fn);
-    } else {
-        st.eof = st.data_at + 8 * npar;
-        if (fseek(f, (long)st.data_at, SEEK_SET) != 0 || !mv__h5w_write_contiguous(f, src, npar))
-            s = mv__fail(MV_ERR_IO, "%s: %s: write failed", fn, path);
+    if (!f) {
+        mv__free(head, NULL);
+        return mv__fail(MV_ERR_IO, "%s: %s: cannot create (%s)", fn, tmp, strerror(errno));
     }
-    /* the headers last, with the chunks' places */
+    for (i = 0; i < nm && s == MV_OK; i++) {
+        mv__h5w_store *st = &m[i].st;
+        if (!m[i].nbig) continue;
+        st->data_at = pos;
+        if (level) {
+            s = mv__h5w_write_chunks(f, &m[i].src, m[i].nbig, st, path, fn);
+        } else {
+            st->eof = st->data_at + 8 * m[i].nbig;
+            if (fseek(f, (long)st->data_at, SEEK_SET) != 0 || !mv__h5w_write_contiguous(f, &m[i].src, m[i].nbig))
+                s = mv__fail(MV_ERR_IO, "%s: %s: write failed", fn, path);
+        }
+        pos = st->eof;
+    }
+    /* the headers last, with the grids' places */
     if (s == MV_OK) {
-        memset(head, 0, sizeof(head));
-        mv__h5w_field_file(head, &end, par, n, fix, src, npar, &st);
-        if (fseek(f, 0, SEEK_SET) != 0 || fwrite(head, 1, (size_t)st.data_at, f) != (size_t)st.data_at)
+        size_t head_bytes = (size_t)((end + 7) & ~(size_t)7);
+        memset(head, 0, cap);
+        mv__h5w_layout(head, &end, m, nm, pos);
+        if (fseek(f, 0, SEEK_SET) != 0 || fwrite(head, 1, head_bytes, f) != head_bytes)
             s = mv__fail(MV_ERR_IO, "%s: %s: write failed", fn, path);
     }
+    mv__free(head, NULL);
     if (fclose(f) != 0 && s == MV_OK) s = mv__fail(MV_ERR_IO, "%s: %s: write failed", fn, path);
     if (s == MV_OK && rename(tmp, path) != 0) s = mv__fail(MV_ERR_IO, "%s: %s: rename failed (%s)", fn, path, strerror(errno));
     if (s != MV_OK) remove(tmp);
     return s;
 }
 
+/* An AffineTransform member of the RAS matrix m (nd 2 or 3; its centre 0) */
+static mv_status mv__itkw_affine(mv__h5w_member *x, int nd, const double m[4][4], const char *fn)
+{
+    memset(x, 0, sizeof(*x));
+    snprintf(x->kind, sizeof(x->kind), "AffineTransform_double_%d_%d", nd, nd);
+    x->nfix = nd;
+    return mv__itk_affine_params(m, nd, x->par, &x->npar, fn);
+}
+
+/* A CompositeTransform_double_nd_nd member */
+static void mv__itkw_composite(mv__h5w_member *x, int nd)
+{
+    memset(x, 0, sizeof(*x));
+    snprintf(x->kind, sizeof(x->kind), "CompositeTransform_double_%d_%d", nd, nd);
+    x->composite = 1;
+}
+
 MVDEF mv_status mv_itk_h5_write_field(const char *path, const double m[4][4], const mv_vol *field, int level)
 {
     static const char *fn = "mv_itk_h5_write_field";
-    double par[12], fix[18];
-    mv__h5w_src src;
-    int n = 0;
+    mv__h5w_member mem[3], *x;
+    int D, nm = 0;
     MV__CHECK(path && field, MV_ERR_INVALID_ARG, "%s: NULL argument", fn);
     MV__CHECK(level >= 0 && level <= 9, MV_ERR_INVALID_ARG, "%s: deflate level %d (0: none, 1-9)", fn, level);
     MV__TRY(mv_field_check(field, NULL));
-    memset(&src, 0, sizeof(src));
-    src.field = field;
-    src.D = (int)field->dim[4];
-    src.kind = "DisplacementFieldTransform";
-    if (m) MV__TRY(mv__itk_affine_params(m, src.D, par, &n, fn));
-    MV__TRY(mv__itk_field_fixed(field, src.D, fix, fn));
-    return mv__h5w_write(path, m ? par : NULL, n, fix, &src,
-                         (uint64_t)field->dim[0] * (uint64_t)field->dim[1] * (uint64_t)field->dim[2] * (uint64_t)src.D,
-                         level, fn);
+    D = (int)field->dim[4];
+    if (m) {
+        mv__itkw_composite(&mem[nm++], D);
+        MV__TRY(mv__itkw_affine(&mem[nm++], D, m, fn));
+    }
+    x = &mem[nm++];
+    memset(x, 0, sizeof(*x));
+    snprintf(x->kind, sizeof(x->kind), "DisplacementFieldTransform_double_%d_%d", D, D);
+    x->src.field = field;
+    x->src.D = D;
+    x->nfix = 3 * D + D * D;
+    x->nbig = (uint64_t)field->dim[0] * (uint64_t)field->dim[1] * (uint64_t)field->dim[2] * (uint64_t)D;
+    MV__TRY(mv__itk_field_fixed(field, D, x->fix, fn));
+    return mv__h5w_write(path, mem, nm, level, fn);
 }
 
 /* An HDF5 file mapped (an ITK .h5 holding a displacement field runs to
@@ -35005,6 +35102,8 @@ typedef struct mv__elx_link {
     int order;               /* B-spline: 1, 2 or 3; field: 0 nearest, 1 linear */
     int64_t gsize[3], gindex[3];
     double gorigin[3], p2i[3][3]; /* point -> continuous grid index: p2i (p - gorigin) */
+    double gsp[3], gdir[3][3];    /* the grid's spacing and direction (LPS, column a: axis a) as the file gave them
+                                    (what mv_itk_write_transform writes back) */
     double *coef;            /* B-spline: nd x prod(gsize), component-major, x fastest; field: prod(gsize)
                                 vectors of nd values (interleaved, as ITK keeps them), x fastest */
 } mv__elx_link;
@@ -35203,6 +35302,10 @@ static mv_status mv__elx_bspline(const char *text, int nd, const double *par, in
         for (b = 0; b < 3; b++) G[a][b] = b < nd ? D[a][b] * v[b] : D[a][b];
     MV__CHECK(mv__elx_inv(nd, (const double(*)[3])G, k->p2i), MV_ERR_BAD_DATA,
               "elastix file: GridDirection x GridSpacing is singular");
+    for (a = 0; a < 3; a++) {
+        k->gsp[a] = v[a];
+        for (b = 0; b < 3; b++) k->gdir[a][b] = D[a][b];
+    }
     k->coef = (double *)mv__alloc((size_t)n * sizeof(double), actx);
     MV__CHECK(k->coef != NULL, MV_ERR_OUT_OF_MEMORY, "elastix file: %lld B-spline coefficients", (long long)n);
     memcpy(k->coef, par, (size_t)n * sizeof(double));
@@ -36122,6 +36225,8 @@ static mv_status mv__itk_chain_grid(mv_elastix_transform *t, int nd, int gk, int
     for (a = 0; a < 3; a++) {
         k->gsize[a] = a < nd ? (int64_t)fix[a] : 1;
         k->gorigin[a] = a < nd ? fix[nd + a] : 0;
+        k->gsp[a] = a < nd ? fix[2 * nd + a] : 1;
+        for (b = 0; b < 3; b++) k->gdir[a][b] = a < nd && b < nd ? fix[3 * nd + a * nd + b] : a == b;
     }
     k->order = order;
     k->kind = gk;
@@ -36292,13 +36397,20 @@ static mv_status mv__itk_chain(const unsigned char *data, size_t size, mv_elasti
         return st;
     }
     if (mv__itk_is_mat(data, size)) {
-        double m[4][4], L[4][4];
+        double m[4][4], L[4][4], v[16];
         const double D[4] = {-1, -1, 1, 1};
-        int r, c;
+        const unsigned char *p = data;
+        size_t left = size;
+        char kind[64];
+        int r, c, count, fam, nd, np;
         MV__TRY(mv_itk_mat_parse(data, size, m));
+        /* its dimension from the kind's name, as SimpleITK reads it (an
+           AffineTransform_double_2_2 is a 2D transform) */
+        MV__TRY(mv__mat_var(&p, &left, kind, v, &count));
+        MV__TRY(mv__tfm_kind(kind, &fam, &nd, &np, ".mat"));
         for (r = 0; r < 4; r++)
             for (c = 0; c < 4; c++) L[r][c] = D[r] * m[r][c] * D[c];
-        return mv__itk_chain_matrix(t, 3, (const double(*)[4])L, ".mat"); /* ITK's .mat: 2D kept in 3D */
+        return mv__itk_chain_matrix(t, nd, (const double(*)[4])L, ".mat");
     }
     MV__CHECK(!(size >= 4 && data[0] == 0x89 && !memcmp(data + 1, "HDF", 3)) || size >= 8, MV_ERR_TRUNCATED,
               "an HDF5 file cut short");
@@ -36385,8 +36497,10 @@ static mv_status mv__elx_load_field(mv_elastix_transform *t, int k, const char *
         L->gorigin[a] = (a < 2 ? -1.0 : 1.0) * f.affine[a][3];
         for (b = 0; b < nd; b++) D[a * nd + b] = L->unit_dir ? (double)(a == b) : G[a][b] / sp[b];
     }
-    for (a = 0; a < 3; a++)
-        for (b = 0; b < 3; b++) L->p2i[a][b] = a == b;
+    for (a = 0; a < 3; a++) {
+        L->gsp[a] = a < nd ? sp[a] : 1;
+        for (b = 0; b < 3; b++) L->p2i[a][b] = a == b, L->gdir[a][b] = a < nd && b < nd ? D[a * nd + b] : a == b;
+    }
     if (mv__itk_signed_perm(nd, D)) { /* +-1 / spacing, as ITK's inverse of such a grid */
         for (a = 0; a < nd; a++)
             for (b = 0; b < nd; b++) L->p2i[a][b] = D[b * nd + a] / sp[a];
@@ -37193,73 +37307,200 @@ MVDEF mv_status mv_elastix_write_bspline(const char *path, const mv_bspline_grid
     return MV_OK;
 }
 
-/* the ITK .tfm of [AffineTransform par (n values; NULL: none), the
-   BSplineTransform of fix and coefficients c (nc)] in b */
-static int mv__itk_bspline_text(mv__elx_sb *b, int nd, const double *par, int n, const double *fix, const double *c,
-                                int64_t nc)
+/* The ITK .tfm of members m[0..nm) in b: each "#Transform i", its class,
+   then (a composite has neither) its Parameters and FixedParameters with
+   17 digits (the doubles exactly) */
+static int mv__itkw_text(mv__elx_sb *b, const mv__h5w_member *m, int nm)
 {
-    int64_t i;
-    int ok = mv__elx_put(b, "#Insight Transform File V1.0\n"), member = 0;
-    if (par) {
-        ok = ok && mv__elx_put(b, "#Transform 0\nTransform: CompositeTransform_double_%d_%d\n#Transform 1\n"
-                               "Transform: AffineTransform_double_%d_%d\nParameters:", nd, nd, nd, nd);
-        for (i = 0; ok && i < n; i++) ok = mv__elx_put(b, " %.17g", par[i]);
-        ok = ok && mv__elx_put(b, "\nFixedParameters:%s\n", nd == 3 ? " 0 0 0" : " 0 0");
-        member = 2;
+    int ok = mv__elx_put(b, "#Insight Transform File V1.0\n"), i, j;
+    for (i = 0; ok && i < nm; i++) {
+        const mv__h5w_member *x = &m[i];
+        uint64_t v;
+        ok = mv__elx_put(b, "#Transform %d\nTransform: %s\n", i, x->kind);
+        if (x->composite) continue;
+        ok = ok && mv__elx_put(b, "Parameters:");
+        for (j = 0; ok && j < x->npar; j++) ok = mv__elx_put(b, " %.17g", x->par[j]);
+        for (v = 0; ok && v < x->nbig; v++) {
+            unsigned char le[8];
+            uint64_t u = 0;
+            double d;
+            int k;
+            mv__h5w_field_values(&x->src, v, 1, le); /* the value as the .h5 holds it */
+            for (k = 7; k >= 0; k--) u = u << 8 | le[k];
+            memcpy(&d, &u, 8);
+            ok = mv__elx_put(b, " %.17g", d);
+        }
+        ok = ok && mv__elx_put(b, "\nFixedParameters:");
+        for (j = 0; ok && j < x->nfix; j++) ok = mv__elx_put(b, " %.17g", x->fix[j]);
+        ok = ok && mv__elx_put(b, "\n");
     }
-    ok = ok && mv__elx_put(b, "#Transform %d\nTransform: BSplineTransform_double_%d_%d\nParameters:", member, nd, nd);
-    for (i = 0; ok && i < nc; i++) ok = mv__elx_put(b, " %.17g", c[i]);
-    ok = ok && mv__elx_put(b, "\nFixedParameters:");
-    for (i = 0; ok && i < nd * (3 + nd); i++) ok = mv__elx_put(b, " %.17g", fix[i]);
-    return ok && mv__elx_put(b, "\n");
+    return ok;
+}
+
+/* members m[0..nm) as an ITK transform file: path ending ".h5" (or
+   ".hdf5", any case) HDF5, deflated at level; else the text .tfm */
+static mv_status mv__itkw_file(const char *path, mv__h5w_member *m, int nm, int level, const char *fn)
+{
+    mv__elx_sb b;
+    mv_status st;
+    if (mv__ends_with(path, ".h5") || mv__ends_with(path, ".hdf5")) return mv__h5w_write(path, m, nm, level, fn);
+    memset(&b, 0, sizeof(b));
+    b.grows = 1;
+    st = mv__itkw_text(&b, m, nm) ? mv__reg_write_text(path, b.p, fn)
+                                  : mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: the file's text", fn);
+    mv__free(b.p, NULL);
+    return st;
 }
 
 MVDEF mv_status mv_itk_write_bspline(const char *path, const mv_bspline_grid *grid, const double matrix[4][4], int level)
 {
     static const char *fn = "mv_itk_write_bspline";
     mv__elx_geo g;
-    double *cur = NULL, gsp[3], go[3], par[12], fix[18];
-    int64_t n[3], nc;
-    size_t len;
-    int a, r, nd, np = 0, ident = 1, h5;
-    mv_status st = MV_OK;
+    mv__h5w_member mem[3], *x;
+    double *cur = NULL, gsp[3], go[3];
+    int64_t n[3];
+    int a, r, nd, nm = 0, ident = 1;
+    mv_status st;
     MV__CHECK(path && grid && grid->coef, MV_ERR_INVALID_ARG, "%s: NULL argument", fn);
     MV__CHECK(level >= 0 && level <= 9, MV_ERR_INVALID_ARG, "%s: deflate level %d (0: none, 1-9)", fn, level);
     nd = grid->ndim;
     MV__CHECK(nd == 2 || nd == 3, MV_ERR_INVALID_ARG, "%s: grid ndim %d", fn, nd);
-    len = strlen(path);
-    h5 = len >= 3 && (!strcmp(path + len - 3, ".h5") || !strcmp(path + len - 3, ".H5"));
     if (matrix) {
         for (a = 0; a < 4; a++)
             for (r = 0; r < 4; r++) ident &= matrix[a][r] == (a == r);
-        if (!ident) MV__TRY(mv__itk_affine_params(matrix, nd, par, &np, fn));
+    }
+    if (matrix && !ident) {
+        mv__itkw_composite(&mem[nm++], nd);
+        MV__TRY(mv__itkw_affine(&mem[nm++], nd, matrix, fn));
     }
     MV__TRY(mv__bsp_padded(grid, &g, &cur, n, gsp, go, fn));
-    nc = n[0] * n[1] * n[2] * nd;
+    x = &mem[nm++];
+    memset(x, 0, sizeof(*x));
+    snprintf(x->kind, sizeof(x->kind), "BSplineTransform_double_%d_%d", nd, nd);
+    x->src.v = cur;
+    x->src.D = nd;
+    x->nbig = (uint64_t)(n[0] * n[1] * n[2] * nd);
     /* FixedParameters: the padded grid's size, origin, spacing and
        direction row by row (ITK's order; elastix writes columns) */
+    x->nfix = nd * (3 + nd);
     for (a = 0; a < nd; a++) {
-        fix[a] = (double)n[a];
-        fix[nd + a] = go[a];
-        fix[2 * nd + a] = gsp[a];
-        for (r = 0; r < nd; r++) fix[3 * nd + a * nd + r] = g.D[a][r];
+        x->fix[a] = (double)n[a];
+        x->fix[nd + a] = go[a];
+        x->fix[2 * nd + a] = gsp[a];
+        for (r = 0; r < nd; r++) x->fix[3 * nd + a * nd + r] = g.D[a][r];
     }
-    if (h5) {
-        mv__h5w_src src;
-        memset(&src, 0, sizeof(src));
-        src.v = cur, src.D = nd, src.kind = "BSplineTransform";
-        st = mv__h5w_write(path, ident ? NULL : par, np, fix, &src, (uint64_t)nc, level, fn);
-    } else {
-        mv__elx_sb b;
-        memset(&b, 0, sizeof(b));
-        b.grows = 1;
-        b.actx = grid->alloc_ctx;
-        st = mv__itk_bspline_text(&b, nd, ident ? NULL : par, np, fix, cur, nc)
-                 ? mv__reg_write_text(path, b.p, fn)
-                 : mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: the file's text (%lld coefficients)", fn, (long long)nc);
-        mv__free(b.p, grid->alloc_ctx);
-    }
+    st = mv__itkw_file(path, mem, nm, level, fn);
     mv__free(cur, grid->alloc_ctx);
+    return st;
+}
+
+/* Link k's grid as an ITK member's FixedParameters: size, origin (of its
+   first point: an elastix GridIndex moves it), spacing, direction row by
+   row */
+static void mv__itkw_grid_fixed(const mv__elx_link *k, int nd, double *fix)
+{
+    int a, b;
+    for (a = 0; a < nd; a++) {
+        fix[a] = (double)k->gsize[a];
+        fix[nd + a] = k->gorigin[a];
+        for (b = 0; b < nd; b++) {
+            if (k->gindex[b]) fix[nd + a] += k->gdir[a][b] * k->gsp[b] * (double)k->gindex[b];
+            fix[3 * nd + a * nd + b] = k->gdir[a][b];
+        }
+        fix[2 * nd + a] = k->gsp[a];
+    }
+}
+
+/* What the chain t becomes in an ITK file, innermost first: matrices
+   (composed, or summed where elastix says Add) and the grid links
+   between them; *no entries, each a link (grid) or NULL and its matrix
+   mats[i] (LPS). Refuses what an ITK composite cannot say. */
+static mv_status mv__itkw_flatten(const mv_elastix_transform *t, const mv__elx_link **lk, double (*mats)[4][4], int *no,
+                                  const char *fn)
+{
+    int k, r, c, n = 0;
+    for (k = t->n - 1; k >= 0; k--) {
+        const mv__elx_link *L = &t->link[k];
+        int top_matrix = n > 0 && !lk[n - 1];
+        if (L->add && k < t->n - 1) { /* L(p) + inner(p) - p: a matrix only when both are */
+            MV__CHECK(L->kind == MV__ELX_MATRIX && n == 1 && top_matrix, MV_ERR_UNSUPPORTED,
+                      "%s: link %d is added to the transforms before it (elastix's HowToCombineTransforms \"Add\"), "
+                      "and a B-spline or field takes part: an ITK composite only composes (write the chain's field: "
+                      "mv_elastix_field and mv_itk_h5_write_field)", fn, k);
+            for (r = 0; r < 3; r++)
+                for (c = 0; c < 4; c++) mats[0][r][c] += L->L[r][c] - (r == c);
+            continue;
+        }
+        if (L->kind == MV__ELX_MATRIX && top_matrix) { /* applied after the matrix below it */
+            double P[4][4];
+            mv__m4_mul((const double(*)[4])L->L, (const double(*)[4])mats[n - 1], P);
+            memcpy(mats[n - 1], P, sizeof(P));
+            continue;
+        }
+        MV__CHECK(!(L->kind == MV__ELX_FIELD && L->order == 0), MV_ERR_UNSUPPORTED,
+                  "%s: link %d is a displacement field read with nearest-neighbour interpolation (elastix's "
+                  "DeformationFieldInterpolationOrder 0): an ITK DisplacementFieldTransform interpolates linearly", fn, k);
+        MEDVOL_ASSERT(n < MV__ITKW_MAX_MEMBERS - 1);
+        lk[n] = L->kind == MV__ELX_MATRIX ? NULL : L;
+        if (L->kind == MV__ELX_MATRIX) memcpy(mats[n], L->L, sizeof(L->L));
+        n++;
+    }
+    /* identity matrices say nothing (unless alone) */
+    for (k = 0; k < n && n > 1; k++) {
+        int ident = !lk[k];
+        for (r = 0; ident && r < 4; r++)
+            for (c = 0; c < 4; c++) ident &= mats[k][r][c] == (r == c);
+        if (ident) {
+            memmove(lk + k, lk + k + 1, (size_t)(n - k - 1) * sizeof(*lk));
+            memmove(mats + k, mats + k + 1, (size_t)(n - k - 1) * sizeof(*mats));
+            n--, k--;
+        }
+    }
+    *no = n;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_itk_write_transform(const char *path, const mv_elastix_transform *t, int level)
+{
+    static const char *fn = "mv_itk_write_transform";
+    const double S[4] = {-1, -1, 1, 1};
+    const mv__elx_link *lk[MV__ITKW_MAX_MEMBERS];
+    double mats[MV__ITKW_MAX_MEMBERS][4][4];
+    mv__h5w_member *m;
+    int i, r, c, nd, no = 0, nm = 0;
+    mv_status st = MV_OK;
+    MV__CHECK(path && t && t->n > 0, MV_ERR_INVALID_ARG, "%s: NULL argument or an empty chain", fn);
+    MV__CHECK(level >= 0 && level <= 9, MV_ERR_INVALID_ARG, "%s: deflate level %d (0: none, 1-9)", fn, level);
+    nd = t->nd;
+    MV__TRY(mv__itkw_flatten(t, lk, mats, &no, fn));
+    m = (mv__h5w_member *)mv__alloc(sizeof(*m) * MV__ITKW_MAX_MEMBERS, NULL);
+    MV__CHECK(m != NULL, MV_ERR_OUT_OF_MEMORY, "%s: the members", fn);
+    if (no > 1) mv__itkw_composite(&m[nm++], nd);
+    for (i = no - 1; i >= 0 && st == MV_OK; i--) { /* outermost first: ITK applies the last member first */
+        mv__h5w_member *x = &m[nm++];
+        const mv__elx_link *L = lk[i];
+        if (!L) {
+            double ras[4][4];
+            for (r = 0; r < 4; r++)
+                for (c = 0; c < 4; c++) ras[r][c] = S[r] * mats[i][r][c] * S[c];
+            st = mv__itkw_affine(x, nd, (const double(*)[4])ras, fn);
+            continue;
+        }
+        memset(x, 0, sizeof(*x));
+        if (L->kind == MV__ELX_FIELD)
+            snprintf(x->kind, sizeof(x->kind), "DisplacementFieldTransform_double_%d_%d", nd, nd);
+        else if (L->order == 3)
+            snprintf(x->kind, sizeof(x->kind), "BSplineTransform_double_%d_%d", nd, nd);
+        else
+            snprintf(x->kind, sizeof(x->kind), "BSplineTransform_double_%d_%d_%d", nd, nd, L->order);
+        x->nfix = nd * (3 + nd);
+        mv__itkw_grid_fixed(L, nd, x->fix);
+        x->src.v = L->coef;
+        x->src.D = nd;
+        x->nbig = (uint64_t)(L->gsize[0] * L->gsize[1] * L->gsize[2]) * (uint64_t)nd;
+    }
+    if (st == MV_OK) st = mv__itkw_file(path, m, nm, level, fn);
+    mv__free(m, NULL);
     return st;
 }
 

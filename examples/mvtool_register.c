@@ -708,6 +708,46 @@ static int cmd_elastix_field(const args *a) { return chain_field(a->pos[0], 0, o
 
 static int cmd_tfm_field(const args *a) { return chain_field(a->pos[0], 1, a->pos[1], a->pos[2]); }
 
+/* ---- tfm-convert: an elastix chain or ITK file as an ITK transform file ---- */
+
+/* whether path is an ITK transform file (text, MATLAB .mat or HDF5, by its
+   first bytes or its name) rather than an elastix TransformParameters file */
+static int is_itk_file(const char *path)
+{
+    unsigned char b[24];
+    size_t n = 0;
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        n = fread(b, 1, sizeof(b), f);
+        fclose(f);
+    }
+    if (n >= 23 && !memcmp(b, "#Insight Transform File", 23)) return 1;
+    if (n >= 8 && !memcmp(b, "\x89HDF\r\n\x1a\n", 8)) return 1;
+    return has_suffix(path, ".tfm") || has_suffix(path, ".mat") || has_suffix(path, ".h5") || has_suffix(path, ".hdf5");
+}
+
+static int cmd_tfm_convert(const args *a)
+{
+    const char *in = a->pos[0], *out = a->pos[1], *lv = opt_str(a, "--level");
+    mv_elastix_transform *t = NULL;
+    int64_t level = MVTOOL_H5_LEVEL;
+    mv_status st;
+    if (lv && !parse_ints(lv, &level, 1, 0, 9)) return usage_error(a, "--level wants 0-9", lv);
+    st = is_itk_file(in) ? mv_itk_transform_read(in, &t, NULL) : mv_elastix_read(in, &t, NULL);
+    if (st != MV_OK) return fail_at(st, in);
+    if (has_suffix(out, ".mat")) { /* ANTs' *GenericAffine.mat: a matrix only */
+        double m[4][4];
+        st = mv_elastix_matrix(t, m);
+        if (st == MV_OK) st = mv_itk_mat_write(out, (const double(*)[4])m, mv_elastix_ndim(t));
+    } else {
+        st = mv_itk_write_transform(out, t, (int)level);
+    }
+    if (st == MV_OK)
+        fprintf(stderr, "tfm-convert: %s -> %s (%d link%s)\n", in, out, mv_elastix_links(t), mv_elastix_links(t) == 1 ? "" : "s");
+    mv_elastix_free(t);
+    return st == MV_OK ? 0 : fail_at(st, out);
+}
+
 /* ---- tfm-points: a CSV of LPS points through an ITK transform file ---- */
 
 /* x as the shortest of %.15g, %.16g, %.17g that reads back the same double */
@@ -1140,6 +1180,20 @@ const command mvtool_register_commands[] = {
      "  -o [OUT,1] and SimpleITK's TransformToDisplacementField give; OUT named *.h5:\n"
      "  ITK's HDF5 DisplacementFieldTransform.\n",
      "", 3, 3, cmd_tfm_field},
+    {"tfm-convert", "an elastix TransformParameters chain or ITK transform file as an ITK file (.h5, .tfm, .mat)",
+     "mvtool tfm-convert IN OUT [--level N]\n"
+     "  IN: an elastix TransformParameters file (with the initial transforms it names:\n"
+     "  linear kinds, B-splines, DeformationFieldTransform) or an ITK transform file\n"
+     "  (.tfm, .mat, .h5: matrix kinds, BSplineTransforms, DisplacementFieldTransforms,\n"
+     "  composites). OUT: the same map (fixed -> moving) as ITK writes it, what\n"
+     "  SimpleITK, antsApplyTransforms and Slicer read: OUT named *.h5 HDF5 (grids\n"
+     "  deflated at --level, default 5, as ANTs; 0 uncompressed), *.mat ANTs' MATLAB\n"
+     "  affine (linear chains only), else text .tfm. Linear runs become one\n"
+     "  AffineTransform, each B-spline a BSplineTransform, each field a\n"
+     "  DisplacementFieldTransform, in a CompositeTransform when more than one.\n"
+     "  Refused: elastix's \"Add\" with a B-spline or field (write its field with\n"
+     "  elastix-field), nearest-neighbour fields (DeformationFieldInterpolationOrder 0).\n",
+     "--level=", 2, 2, cmd_tfm_convert},
     {"tfm-points", "a CSV of LPS points through an ITK transform file (antsApplyTransformsToPoints)",
      "mvtool tfm-points T.tfm|T.h5|T.mat IN.csv OUT.csv\n"
      "  Each point p of IN.csv (a header line naming its columns, x, y and z among them:\n"

@@ -296,6 +296,20 @@ static int cmd_chain(int argc, char **argv)
     return rc;
 }
 
+/* itk-rewrite IN OUT LEVEL: an ITK file read as a chain and written back
+   (mv_itk_write_transform: .h5 at LEVEL, or .tfm) */
+static int cmd_itk_rewrite(int argc, char **argv)
+{
+    mv_elastix_transform *t = NULL;
+    mv_status st;
+    if (argc != 5) return 2;
+    st = mv_itk_transform_read(argv[2], &t, NULL);
+    if (st != MV_OK) return status_fail("mv_itk_transform_read", st);
+    st = mv_itk_write_transform(argv[3], t, atoi(argv[4]));
+    mv_elastix_free(t);
+    return st == MV_OK ? 0 : status_fail("mv_itk_write_transform", st);
+}
+
 /* s in hex, "-" when empty */
 static void put_hex(FILE *f, const char *s)
 {
@@ -455,6 +469,8 @@ int main(int argc, char **argv)
             rc = cmd_h5_field(argc, argv);
         else if (!strcmp(c, "chain"))
             rc = cmd_chain(argc, argv);
+        else if (!strcmp(c, "itk-rewrite"))
+            rc = cmd_itk_rewrite(argc, argv);
         else if (!strcmp(c, "fsample"))
             rc = cmd_fsample(argc, argv);
         else if (!strcmp(c, "mha-load") || !strcmp(c, "convert"))

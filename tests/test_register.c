@@ -1621,6 +1621,26 @@ MV_TEST(register, elastix_field_files)
                            cs[i][1], cs[i][2], a, got, want);
             }
         }
+        /* as an ITK file: a linear field only (ITK's DisplacementFieldTransform interpolates linearly), read
+           back mapping each point to the same bits */
+        if (order == 0) {
+            EXPECT_STATUS(mv_itk_write_transform(tu_path("elx_defield_itk.tfm"), t, 0), MV_ERR_UNSUPPORTED);
+            EXPECT_MSG(strstr(mv_last_error(), "DeformationFieldInterpolationOrder 0") != NULL, "%s", mv_last_error());
+        } else {
+            mv_elastix_transform *u = NULL;
+            int same = 1;
+            REQUIRE_OK(mv_itk_write_transform(tu_path("elx_defield_itk.h5"), t, 0));
+            REQUIRE_OK(mv_itk_transform_read(tu_path("elx_defield_itk.h5"), &u, NULL));
+            for (i = 0; i < (int)(sizeof(cs) / sizeof(cs[0])); i++) {
+                double r[3];
+                p[0] = 10 - 2 * cs[i][0], p[1] = -5 - 0.5 * cs[i][1], p[2] = 2 + 4 * cs[i][2];
+                mv_elastix_point(t, p, q);
+                mv_elastix_point(u, p, r);
+                same &= q[0] == r[0] && q[1] == r[1] && q[2] == r[2];
+            }
+            EXPECT_MSG(same, "the field written as ITK's maps a point elsewhere");
+            mv_elastix_free(u);
+        }
         EXPECT_STATUS(mv_elastix_matrix(t, m), MV_ERR_UNSUPPORTED);
         mv_elastix_free(t);
         /* text alone cannot name a file */
@@ -2618,4 +2638,136 @@ MV_TEST(register, itk_field_files)
     cut_ok &= itk_prefixes_ok(file, n, 0);
     free(file);
     EXPECT(cut_ok);
+}
+
+/* an elastix parameter file of a 3D transform at path: kind, its
+   parameters, the combination with the initial file init (NULL: none),
+   extra entries */
+static void elx_write_tp(const char *path, const char *kind, const char *params, const char *init, int add,
+                         const char *extra)
+{
+    FILE *fp = fopen(path, "w");
+    if (!fp) return;
+    fprintf(fp, "(Transform \"%s\")\n(TransformParameters %s)\n(InitialTransformParametersFileName \"%s\")\n"
+                "(HowToCombineTransforms \"%s\")\n(FixedImageDimension 3)\n(MovingImageDimension 3)\n(Size 8 8 8)\n"
+                "(Spacing 1 1 1)\n(Origin 0 0 0)\n(Direction 1 0 0 0 1 0 0 0 1)\n%s",
+            kind, params, init ? init : "NoInitialTransform", add ? "Add" : "Compose", extra ? extra : "");
+    fclose(fp);
+}
+
+static int file_exists(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f) fclose(f);
+    return f != NULL;
+}
+
+/* mv_itk_write_transform: an elastix chain [Affine, B-spline (order 3,
+   GridIndex (-1, 0, 2), an oblique grid; points over its box), Euler added to a translation]
+   written as .tfm and .h5 (contiguous, deflated) reads back as ITK's
+   [Affine, BSplineTransform, Affine] mapping every point as the chain
+   does (the B-spline's origin moved by its index, the added matrices
+   summed: within 1e-9 mm); SimpleITK's own files rewritten map
+   SimpleITK's points; refusals named, no file left. (SimpleITK against
+   transformix on written files: tests/py/diff_elastix.py, family
+   to_itk.) */
+MV_TEST(register, itk_chain_written)
+{
+    static const char *const outs[4] = {"chain.tfm", "chain.h5", "chain_z.h5", "chain.HDF5"};
+    static const char *const aff = "1.02 0.03 -0.01 -0.02 0.98 0.04 0.01 -0.03 1.01 -2 3 0.5";
+    char tr[1024], eu[1024], bs[1024], af[1024], af2[1024], coef[16384];
+    mv_elastix_transform *t = NULL, *t2 = NULL, *u = NULL;
+    uint64_t seed = 11;
+    unsigned char *file;
+    double m[4][4], p[3], q[3], r[3];
+    size_t n, at = 0;
+    int i, k, a, cut_ok = 1, moved = 0;
+    snprintf(tr, sizeof(tr), "%s", tu_path("itkw_tr.txt"));
+    snprintf(eu, sizeof(eu), "%s", tu_path("itkw_eu.txt"));
+    snprintf(bs, sizeof(bs), "%s", tu_path("itkw_bs.txt"));
+    snprintf(af, sizeof(af), "%s", tu_path("itkw_af.txt"));
+    snprintf(af2, sizeof(af2), "%s", tu_path("itkw_af2.txt"));
+    elx_write_tp(tr, "TranslationTransform", "1.5 -2 0.75", NULL, 0, NULL);
+    elx_write_tp(eu, "EulerTransform", "0.1 -0.05 0.2 0.5 1 -1", tr, 1, "(CenterOfRotationPoint 3 4 5)\n");
+    for (i = 0; i < 8 * 7 * 6 * 3; i++)
+        at += (size_t)snprintf(coef + at, sizeof(coef) - at, " %.6f", 4 * tu_rand01(&seed) - 2);
+    elx_write_tp(bs, "BSplineTransform", coef, eu, 0,
+                 "(GridSize 8 7 6)\n(GridIndex -1 0 2)\n(GridSpacing 3 2.5 4)\n(GridOrigin 2 -3 -6)\n"
+                 "(GridDirection 0.6 0.8 0 -0.8 0.6 0 0 0 1)\n(BSplineTransformSplineOrder 3)\n");
+    elx_write_tp(af, "AffineTransform", aff, bs, 0, "(CenterOfRotationPoint 4 4 4)\n");
+    elx_write_tp(af2, "AffineTransform", aff, eu, 0, "(CenterOfRotationPoint 4 4 4)\n"); /* without the B-spline */
+    REQUIRE_OK(mv_elastix_read(af, &t, NULL));
+    REQUIRE_OK(mv_elastix_read(af2, &t2, NULL));
+    REQUIRE(mv_elastix_links(t) == 4);
+    for (k = 0; k < 4; k++) {
+        double worst = 0;
+        REQUIRE_OK(mv_itk_write_transform(tu_path(outs[k]), t, k == 2 ? 6 : 0));
+        REQUIRE_OK(mv_itk_transform_read(tu_path(outs[k]), &u, NULL));
+        EXPECT_EQ_INT(mv_elastix_links(u), 3); /* Affine, B-spline, Euler + translation - I */
+        for (i = 0; i < 400; i++) {
+            /* about the valid region (index [0, 5) x [1, 5) x [3, 6)): c -> LPS origin + D diag(spacing) c -> RAS */
+            double c[3] = {6 * tu_rand01(&seed) - 0.5, 5 * tu_rand01(&seed) + 0.5, 4 * tu_rand01(&seed) + 2.5};
+            p[0] = -(2 + 0.6 * 3 * c[0] - 0.8 * 2.5 * c[1]), p[1] = -(-3 + 0.8 * 3 * c[0] + 0.6 * 2.5 * c[1]);
+            p[2] = -6 + 4 * c[2];
+            REQUIRE_OK(mv_elastix_point(t, p, q));
+            REQUIRE_OK(mv_elastix_point(u, p, r));
+            for (a = 0; a < 3; a++) worst = fmax(worst, fabs(q[a] - r[a]));
+            if (k == 0) {
+                REQUIRE_OK(mv_elastix_point(t2, p, r));
+                moved += fabs(q[0] - r[0]) + fabs(q[1] - r[1]) + fabs(q[2] - r[2]) > 1e-3;
+            }
+        }
+        EXPECT_MSG(worst <= 1e-9, "%s: a point %.3g mm away from the elastix chain's", outs[k], worst);
+        mv_elastix_free(u);
+        u = NULL;
+    }
+    EXPECT_MSG(moved > 120, "only %d of 400 points inside the B-spline's region", moved);
+    file = tu_read_file(tu_path("chain_z.h5"), &n);
+    REQUIRE(file != NULL);
+    cut_ok &= itk_prefixes_ok(file, n, 0);
+    free(file);
+    mv_elastix_free(t2);
+
+    /* refused, named, no file: a B-spline added to the transforms before it */
+    elx_write_tp(af2, "AffineTransform", aff, bs, 1, "(CenterOfRotationPoint 4 4 4)\n");
+    mv_elastix_free(t);
+    REQUIRE_OK(mv_elastix_read(af2, &t, NULL));
+    EXPECT_STATUS(mv_itk_write_transform(tu_path("chain_add.h5"), t, 0), MV_ERR_UNSUPPORTED);
+    EXPECT_MSG(strstr(mv_last_error(), "Add") != NULL, "%s", mv_last_error());
+    EXPECT(!file_exists(tu_path("chain_add.h5")));
+    EXPECT_STATUS(mv_itk_write_transform(tu_path("chain_add.h5"), t, 10), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_itk_write_transform(NULL, t, 0), MV_ERR_INVALID_ARG);
+    mv_elastix_free(t);
+
+    /* SimpleITK's own files ([field, Affine] .h5, 2D [Euler2D, field] .tfm)
+       rewritten in the other form: SimpleITK's points */
+    for (i = 0; i < 2; i++) {
+        int bad_pts = 0;
+        const char *out = tu_path(i ? "sitk_rewritten.tfm" : "sitk_rewritten.h5");
+        file = tu_read_file(i ? "tests/fuzz/corpus/h5/sitk_field_inverse_composite" : "tests/fuzz/corpus/text/sitk_field2d_composite",
+                            &n);
+        REQUIRE(file != NULL);
+        REQUIRE_OK(mv_itk_transform_parse(file, n, &t, NULL));
+        free(file);
+        REQUIRE_OK(mv_itk_write_transform(out, t, 3));
+        mv_elastix_free(t);
+        REQUIRE_OK(mv_itk_transform_read(out, &t, NULL));
+        EXPECT(mv_elastix_ndim(t) == (i ? 3 : 2) && mv_elastix_links(t) == 2);
+        for (k = 0; k < (int)(sizeof(sitk_field_points) / sizeof(sitk_field_points[0])); k++) {
+            if (sitk_field_points[k].h5 != i) continue;
+            mv_elastix_point(t, sitk_field_points[k].p, q);
+            for (a = 0; a < 3; a++) bad_pts += fabs(q[a] - sitk_field_points[k].q[a]) > 1e-12 * (1 + fabs(q[a]));
+        }
+        EXPECT_MSG(bad_pts == 0, "%s: %d coordinates differ from SimpleITK's", out, bad_pts);
+        mv_elastix_free(t);
+    }
+
+    /* a 2D .mat (ANTs' 2D GenericAffine) is a 2D transform, as SimpleITK reads it */
+    memset(m, 0, sizeof(m));
+    m[0][0] = 0.9, m[0][1] = 0.1, m[1][0] = -0.1, m[1][1] = 1.1, m[2][2] = m[3][3] = 1, m[0][3] = 3, m[1][3] = -4;
+    REQUIRE_OK(mv_itk_mat_write(tu_path("affine2d.mat"), (const double(*)[4])m, 2));
+    REQUIRE_OK(mv_itk_transform_read(tu_path("affine2d.mat"), &t, NULL));
+    EXPECT_EQ_INT(mv_elastix_ndim(t), 2);
+    mv_elastix_free(t);
+    EXPECT_MSG(cut_ok, "a prefix of the written .h5 parsed, or left the chain set on failure");
 }

@@ -606,6 +606,29 @@ else
   echo "  (skip register/warp: tests/py/reg_data.py found no data: offline or no numpy/scipy/nibabel)"
 fi
 
+# SimpleITK's field of ITK transform file T (sitk.ReadTransform,
+# TransformToDisplacementField) on the grid of field file F (nibabel, LPS
+# vectors) equals F within TOL (relative to the largest |d|, mm):
+# sitk_field_ok T F TOL (a 2D transform when F has 2 components)
+sitk_field_ok() {
+  "$PY" - "$1" "$2" "$3" <<'PYEOF'
+import sys, numpy as np, nibabel as nib, SimpleITK as sitk
+tf = sitk.ReadTransform(sys.argv[1])
+F = nib.load(sys.argv[2]); d = np.asarray(F.dataobj, np.float64)  # (X, Y, Z, 1, nc)
+nd = d.shape[-1]
+A = np.diag([-1.0, -1, 1, 1]) @ F.affine  # LPS
+L = A[:nd, :nd]; sp = np.sqrt((L ** 2).sum(axis=0))
+size = [int(x) for x in d.shape[:nd]]
+ref = sitk.TransformToDisplacementField(tf, sitk.sitkVectorFloat64, size, [float(x) for x in A[:nd, 3]],
+                                        [float(x) for x in sp], [float(x) for x in (L / sp).ravel()])
+want = np.moveaxis(sitk.GetArrayFromImage(ref), range(nd), range(nd - 1, -1, -1))  # (X, Y[, Z], nc)
+got = d[:, :, 0, 0, :] if nd == 2 else d[:, :, :, 0, :]
+err = np.abs(got - want).max()
+print('    SimpleITK reads %s: its field within %.2g mm of medvol\'s (|d| up to %.2f)' % (sys.argv[1].split('/')[-1], err, np.abs(want).max()))
+sys.exit(0 if err <= float(sys.argv[3]) * max(1.0, np.abs(want).max()) else 1)
+PYEOF
+}
+
 # ITK B-splines (mv_itk_transform_read): SimpleITK lays a cubic B-spline over
 # a smooth phantom's grid (an oblique one) and writes [Affine, BSpline] as
 # .tfm and .h5; tfm-field gives SimpleITK's TransformToDisplacementField, warp
@@ -692,6 +715,35 @@ PYEOF
   $T tfm-points "$W/bs.h5" "$W/pts_bad.csv" "$W/pts_bad_out.csv" 2> "$W/err"
   [ $? -eq 1 ] && grep -q "line 3, column y: 'abc'" "$W/err" && [ ! -e "$W/pts_bad_out.csv" ] && ok \
     || bad "tfm-points with a bad number: $(cat "$W/err")"
+  # tfm-convert: ITK files rewritten in the other form, and an elastix chain
+  # [Affine, B-spline with a GridIndex and an oblique grid] and an elastix
+  # affine (.mat) as ITK files: SimpleITK's field of each equals medvol's
+  # field of the input; an Add step with a B-spline refused, no file
+  for f in bs.h5:tfm bs.tfm:h5 bs_inv.h5:tfm; do
+    i=${f%%:*}; o=conv_${i%%.*}.${f#*:}
+    $T tfm-convert "$W/$i" "$W/$o" 2> /dev/null && $T tfm-field "$W/$i" "$W/bs_obl.nii" "$W/conv_ref.nii" \
+      && sitk_field_ok "$W/$o" "$W/conv_ref.nii" 1e-6 > /dev/null && ok || bad "tfm-convert $i -> $o: SimpleITK's field differs"
+  done
+  "$PY" - "$W" <<'PYEOF' && ok || bad "elastix files for tfm-convert"
+import sys, numpy as np
+w = sys.argv[1]
+geo = '(FixedImageDimension 3)\n(MovingImageDimension 3)\n(Size 20 20 20)\n(Spacing 1 1 1)\n(Origin 0 0 0)\n(Direction 1 0 0 0 1 0 0 0 1)\n'
+c = np.random.default_rng(7).normal(0, 1.5, 7 * 6 * 5 * 3)
+open(w + '/ex_bs.txt', 'w').write('(Transform "BSplineTransform")\n(NumberOfParameters %d)\n(TransformParameters %s)\n' % (len(c), ' '.join('%.6f' % v for v in c)) + geo +
+    '(GridSize 7 6 5)\n(GridIndex -1 0 1)\n(GridSpacing 5 6 7)\n(GridOrigin -6 -14 -9)\n(GridDirection 0.8 0.6 0 -0.6 0.8 0 0 0 1)\n(BSplineTransformSplineOrder 3)\n')
+for name, init, how in (('ex_af', 'ex_bs', 'Compose'), ('ex_add', 'ex_bs', 'Add'), ('ex_lin', None, 'Compose')):
+    open('%s/%s.txt' % (w, name), 'w').write('(Transform "AffineTransform")\n(NumberOfParameters 12)\n(TransformParameters 1.02 0.03 0 -0.02 0.98 0.04 0 -0.03 1.01 -2 3 0.5)\n'
+        '(InitialTransformParametersFileName "%s")\n(HowToCombineTransforms "%s")\n(CenterOfRotationPoint -9 -9 9)\n' % (
+            '%s/%s.txt' % (w, init) if init else 'NoInitialTransform', how) + geo)
+PYEOF
+  for f in ex_af:h5 ex_af:tfm ex_lin:mat; do
+    i=${f%%:*}; o=conv_$i.${f#*:}
+    $T tfm-convert "$W/$i.txt" "$W/$o" --level 9 2> /dev/null && $T elastix-field "$W/$i.txt" "$W/conv_ref.nii" --ref "$W/bs_obl.nii" \
+      && sitk_field_ok "$W/$o" "$W/conv_ref.nii" 1e-6 && ok || bad "tfm-convert $i.txt -> $o: SimpleITK's field differs"
+  done
+  $T tfm-convert "$W/ex_add.txt" "$W/conv_add.h5" 2> "$W/err"
+  [ $? -eq 1 ] && grep -q '"Add"' "$W/err" && [ ! -e "$W/conv_add.h5" ] && ok \
+    || bad "tfm-convert of an Add with a B-spline: not refused by name ($(cat "$W/err"))"
 else
   echo "  (skip ITK B-splines: no SimpleITK or nibabel)"
 fi
@@ -817,28 +869,6 @@ else
   echo "  (skip proton_pdd --lateral: no build/proton_pdd or numpy)"
 fi
 
-# SimpleITK's field of ITK transform file T (sitk.ReadTransform,
-# TransformToDisplacementField) on the grid of field file F (nibabel, LPS
-# vectors) equals F within TOL (relative to the largest |d|, mm):
-# sitk_field_ok T F TOL (a 2D transform when F has 2 components)
-sitk_field_ok() {
-  "$PY" - "$1" "$2" "$3" <<'PYEOF'
-import sys, numpy as np, nibabel as nib, SimpleITK as sitk
-tf = sitk.ReadTransform(sys.argv[1])
-F = nib.load(sys.argv[2]); d = np.asarray(F.dataobj, np.float64)  # (X, Y, Z, 1, nc)
-nd = d.shape[-1]
-A = np.diag([-1.0, -1, 1, 1]) @ F.affine  # LPS
-L = A[:nd, :nd]; sp = np.sqrt((L ** 2).sum(axis=0))
-size = [int(x) for x in d.shape[:nd]]
-ref = sitk.TransformToDisplacementField(tf, sitk.sitkVectorFloat64, size, [float(x) for x in A[:nd, 3]],
-                                        [float(x) for x in sp], [float(x) for x in (L / sp).ravel()])
-want = np.moveaxis(sitk.GetArrayFromImage(ref), range(nd), range(nd - 1, -1, -1))  # (X, Y[, Z], nc)
-got = d[:, :, 0, 0, :] if nd == 2 else d[:, :, :, 0, :]
-err = np.abs(got - want).max()
-print('    SimpleITK reads %s: its field within %.2g mm of medvol\'s (|d| up to %.2f)' % (sys.argv[1].split('/')[-1], err, np.abs(want).max()))
-sys.exit(0 if err <= float(sys.argv[3]) * max(1.0, np.abs(want).max()) else 1)
-PYEOF
-}
 
 # register --transform bspline (issue 17): an axial slice of the MNI brain
 # (1 mm) moved by a known smooth field (tests/py/bspline_data.py: both

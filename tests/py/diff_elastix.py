@@ -147,6 +147,20 @@ counted in the summary.
             must be medvol's full-resolution --out within 1e-4 of the range
             where the moving point is at least 1 voxel inside MOVING (the
             edge rules differ: --out fills 0, ITK mirrors half a voxel).
+  to_itk    mvtool tfm-convert of random elastix chains (1-4 files: the
+            linear kinds and B-splines as in chain, composed, or added
+            between linear files; in a quarter of the cases the innermost
+            file a DeformationFieldTransform of order 1 on a lattice grid)
+            into ITK files (.h5 deflated at a random level or not, .tfm,
+            .mat for linear chains): SimpleITK's TransformPoint of the file
+            on the fixed grid against transformix's -def all field (the
+            field tolerance, B-spline edges left out) and, without a field,
+            at 40 points about the grid against the numpy model (1e-7 mm +
+            1e-9 relative); the file converted back (tfm-convert of the ITK
+            file into the other ITK form) must give SimpleITK the same
+            points to the bit. A chain that adds (HowToCombineTransforms
+            "Add") a B-spline, or adds to one, must be refused naming "Add",
+            with no file left. Skipped without SimpleITK.
   refusals  mutations of a valid 3D AffineTransform file (which mvtool must
             read): an AffineDTITransform, a BSplineTransform with
             UseCyclicTransform "true", a missing initial file, NumberOfParameters
@@ -205,7 +219,7 @@ import numpy as np
 S3 = np.diag([-1.0, -1.0, 1.0])
 S4 = np.diag([-1.0, -1.0, 1.0, 1.0])
 FAMILIES = ['linear', 'bspline', 'chain', 'ref', 'write', 'warp', 'transformix', 'points', 'elastix', 'regwrite',
-            'defield', 'refusals']
+            'defield', 'to_itk', 'refusals']
 LINEAR = ['TranslationTransform', 'EulerTransform', 'SimilarityTransform', 'AffineTransform']
 BSPLINE = ['BSplineTransform', 'RecursiveBSplineTransform']
 ATOL, RTOL = 1e-4, 1e-6  # field tolerance: ATOL mm + RTOL |value|
@@ -1437,6 +1451,118 @@ def fam_defield(case, rng):
     if not err <= tol:
         raise Failure('deformationField.nii: mvtool %s, transformix %s, largest difference %.3g' % (fa.shape, fb.shape, err))
     return max(worst, err / tol)
+
+
+def sitk_points(path, P):
+    """SimpleITK's TransformPoint of the ITK transform file at path on each
+    LPS point (the columns of P)"""
+    import SimpleITK as sitk
+    tr = sitk.ReadTransform(path)
+    return np.array([tr.TransformPoint([float(v) for v in P[:, j]]) for j in range(P.shape[1])]).T
+
+
+def lattice_field(case, rng, nd, center):
+    """a random NIfTI displacement field (nibabel, sform only) on a lattice
+    grid (signed permutation, dyadic spacing and origin) about center, and
+    its elastix grid"""
+    import nibabel as nib
+    size = rng.integers(2, 7, nd)
+    D = np.zeros((nd, nd))
+    D[np.arange(nd), rng.permutation(nd)] = rng.choice([-1.0, 1.0], nd)
+    sp = rng.choice([2.0, 4.0, 8.0], nd)
+    org = np.round((center - D @ (sp * (size - 1) / 2.0) + rng.uniform(-4, 4, nd)) * 4) / 4
+    X, Y, Z = [int(size[a]) if a < nd else 1 for a in range(3)]
+    d = rng.normal(0, float(rng.uniform(0.5, 3)), (X, Y, Z, 1, nd)).astype(np.float32)
+    A = np.eye(4)
+    A[:nd, :nd], A[:nd, 3] = D * sp, org
+    img = nib.Nifti1Image(d, S4 @ A)
+    img.header.set_intent('vector')
+    img.set_sform(S4 @ A, 1)
+    img.set_qform(S4 @ A, 0)
+    nib.save(img, case.p('field.nii'))
+    return make_grid(nd, size, np.zeros(nd, int), sp, org, D)
+
+
+def fam_to_itk(case, rng):
+    if model_only:
+        return 0.0
+    if not have_sitk():
+        case.note('skipped: no SimpleITK')
+        return 0.0
+    nd = int(rng.choice([2, 3]))
+    fmt = Fmt(rng)
+    n = int(rng.integers(1, 5))
+    g = rand_grid(rng, nd, fmt)
+    field = bool(rng.random() < 0.25)
+    files = []
+    for i in range(n):
+        gi = g if i == n - 1 else rand_grid(rng, nd, fmt, center=grid_center(g) + rng.uniform(-5, 5, nd))
+        files.append({'tf': rand_any(rng, nd, fmt, g, 0.45), 'grid': gi,
+                      'combine': str(rng.choice(['Compose', 'Add'], p=[0.75, 0.25])) if i else 'Compose'})
+    if field:
+        lattice_field(case, rng, nd, grid_center(g))
+        files[0]['tf'] = {'kind': 'DeformationFieldTransform', 'params': []}
+        case.note('with a DeformationFieldTransform')
+    prev = ('NoInitialTransform', 'NoInitialTransform')
+    for i, f in enumerate(files):
+        names = []
+        for name, tf, init in (('tp%d' % i, f['tf'], prev[0]), ('tp%d.tx' % i, tx_equiv(f['tf']), prev[1])):
+            if tf['kind'] == 'DeformationFieldTransform':
+                text = tp_text(tf, f['grid'], fmt, init=init, count=0,
+                               extra=['(DeformationFieldFileName "%s")' % case.p('field.nii'),
+                                      '(DeformationFieldInterpolationOrder 1)'])
+                text = re.sub(r'\(TransformParameters *\)\n', '', text)
+            else:
+                text = tp_text(tf, f['grid'], fmt, init=init, combine=f['combine'])
+            names.append(write_text(case.p(name + '.txt'), text))
+        prev = tuple(names)
+    tp, tp_tx = prev
+    kinds = [f['tf']['kind'] for f in files]
+    linear = all(k in LINEAR for k in kinds)
+    # an Add step is written only between matrices: the file and all before it linear
+    refuse = any(f['combine'] == 'Add' and not all(k in LINEAR for k in kinds[:i + 1]) for i, f in enumerate(files))
+    ext = str(rng.choice(['.h5', '.h5', '.tfm', '.txt'] + (['.mat'] if linear else [])))
+    level = int(rng.integers(0, 10)) if ext == '.h5' else 0
+    out = case.p('chain' + ext)
+    case.note('%s%s' % (ext, ' level %d' % level if ext == '.h5' else ''))
+    case.note('chains of %d' % n)
+    r = case.run([case.exe, 'tfm-convert', tp, out, '--level', level])
+    if refuse:
+        case.note('Add with a B-spline (refused)')
+        if r.returncode != 1 or 'Add' not in r.stderr or os.path.exists(out):
+            raise Failure('tfm-convert of a chain adding a B-spline: exit %d (1 wanted), stderr %r, file left: %s'
+                          % (r.returncode, r.stderr.strip(), os.path.exists(out)))
+        return 0.0
+    if r.returncode != 0:
+        raise Failure('mvtool tfm-convert: exit %d: %s' % (r.returncode, r.stderr.strip()))
+    case.note('Add steps', sum(f['combine'] == 'Add' for f in files[1:]))
+    # SimpleITK on the fixed grid against transformix's field
+    P = grid_points(g)
+    Qs = sitk_points(out, P)
+    Q, edge = (None, None) if field else eval_chain(files, P)
+    w, tx, img, mask = field_case(case, tp_tx, g, nd, Q, edge)
+    w = max(w, compare(case, 'SimpleITK of %s vs transformix' % os.path.basename(out), Qs - P, tx, mask))
+    # off the grid, against the model
+    if not field:
+        c = np.array([rng.uniform(-2, s + 1, 40) for s in g['size']]) + np.array(g['index'])[:, None]
+        P2 = g['origin'][:, None] + (g['D'] * g['spacing']) @ c
+        Q2, e2 = eval_chain(files, P2)
+        Q2s = sitk_points(out, P2)
+        keep = e2 > EDGE
+        err = np.abs(Q2s - Q2)[:, keep] / (1e-7 + 1e-9 * np.abs(Q2[:, keep]))
+        if err.size and not np.max(err) <= 1:
+            j = int(np.argmax(np.max(err, axis=0)))
+            raise Failure('SimpleITK of %s vs the numpy model: point %s gives %s, the model %s'
+                          % (os.path.basename(out), P2[:, keep][:, j], Q2s[:, keep][:, j], Q2[:, keep][:, j]))
+        case.peak('SimpleITK vs the model (of 1e-7 mm)', float(np.max(err)) if err.size else 0.0)
+    # converted back from ITK to ITK: the same points to the bit
+    back = case.p('back' + ('.tfm' if ext == '.h5' else '.h5'))
+    case.mv('tfm-convert', out, back)
+    Qb = sitk_points(back, P)
+    if not np.array_equal(Qb, Qs):
+        raise Failure('%s -> %s: SimpleITK maps the grid differently (largest difference %.3g mm)'
+                      % (os.path.basename(out), os.path.basename(back), float(np.max(np.abs(Qb - Qs)))))
+    return w
 
 
 def write_vtk(path, P, binary, ftype, rng):

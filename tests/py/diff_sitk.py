@@ -1040,9 +1040,12 @@ def write_sitk_file(case, rng, tf, exts):
 def compare_chain(case, path, ref_tf, pts, nd, fg, fam):
     """medvol's chain of file path (diff_sitk chain) against sitk's ref_tf: the
     LPS points pts through TransformPoint (1e-9 relative) and, fg not None, the
-    field on grid fg against TransformToDisplacementField (2e-6); --perturb fam
-    scales medvol's points by 1 + 1e-7 and its field by 1 + 1e-4. (worst
-    fraction of a tolerance, how many points sitk moved)"""
+    field on grid fg against TransformToDisplacementField (2e-6); the file
+    rewritten by medvol (diff_sitk itk-rewrite: mv_itk_write_transform) in the
+    other form (.tfm <-> .h5, deflate level case % 10) and read by SimpleITK
+    maps pts as ref_tf (1e-9 relative); --perturb fam scales medvol's points
+    by 1 + 1e-7, its field by 1 + 1e-4 and the rewritten file's points by 1 +
+    1e-7. (worst fraction of a tolerance, how many points sitk moved)"""
     P = np.zeros((len(pts), 3))
     P[:, :nd] = np.array(pts)
     (P * [-1, -1, 1]).astype(np.float64).tofile(case.p('p.raw'))
@@ -1070,6 +1073,24 @@ def compare_chain(case, path, ref_tf, pts, nd, fg, fam):
             raise Failure('%s: point %s goes to %s in sitk, %s in medvol' % (path, list(p), list(want), list(q[:nd])))
         worst = max(worst, err / tol)
         moved += bool(np.any(want != p))
+    # rewritten by medvol in the other form: SimpleITK's own points
+    level = case.k % 10  # (no draw: the family's random sequence stays as it was)
+    out = case.p('rewritten' + ('.tfm' if path.endswith('.h5') else '.h5'))
+    case.call('itk-rewrite', path, out, level)
+    mine = sitk.ReadTransform(out)
+    for p in pts:
+        try:
+            want = np.array(ref_tf.TransformPoint([float(v) for v in p]))
+        except RuntimeError:
+            continue
+        got = np.array(mine.TransformPoint([float(v) for v in p]))
+        if perturb == fam:
+            got = got * (1 + 1e-7)
+        tol = 1e-9 * max(1.0, float(np.max(np.abs(want))), float(np.max(np.abs(p))))
+        if not float(np.max(np.abs(got - want))) <= tol:
+            raise Failure('%s rewritten by medvol as %s (level %d): SimpleITK maps %s to %s, the original to %s'
+                          % (path, out, level, list(p), list(got), list(want)))
+    case.note('rewritten as %s' % out[-3:].lstrip('.'))
     if fg is not None:
         X, Y, Z = fg['dims']
         img = sitk_ref(fg)
