@@ -34787,7 +34787,11 @@ static void mv__h5w_field_values(const mv__h5w_src *src, uint64_t first, uint64_
     const float *d;
     uint64_t nvox, c = first % (uint64_t)D, vox = first / (uint64_t)D, k;
     size_t at = 0;
-    if (src->v) {
+    if (src->v && !mv__host_is_big_endian()) { /* float64 little-endian already: the bytes as they are */
+        memcpy(out, src->v + first, (size_t)count * 8);
+        return;
+    }
+    if (src->v) { /* (the scalar reference: byte by byte) */
         for (k = 0; k < count; k++) {
             uint64_t u;
             memcpy(&u, src->v + first + k, 8);
