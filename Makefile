@@ -195,7 +195,7 @@ bench-deformable3d: $(BUILD)/mvtool
 # -def all and -in (orders 1, 3), outputs compared first (bench/transformix_bench.py; Debian's python3)
 bench-transformix: $(BUILD)/mvtool
 	/usr/bin/python3 bench/transformix_bench.py $(BUILD)/mvtool 256 $(or $(BENCH_ARGS),5)
-# an ANTs/fMRIPrep-sized compressed ITK .h5 composite (affine + MNI-grid field) read by medvol beside
+# an ANTs/fMRIPrep-sized compressed ITK .h5 composite (affine + MNI-grid field) read and rewritten by medvol beside
 # SimpleITK and h5py, outputs checked first (bench/h5_field_bench.py; Debian's python3 with h5py, nibabel,
 # SimpleITK; ctypes on build/libmedvol_bench.so)
 bench-h5:
