@@ -35519,11 +35519,12 @@ static int mv__elx_valid(const mv__elx_link *k, int a, double *c, double half, i
    voxel holds the edge's vector, zero weights skipped, done once the
    weights sum to exactly 1); outside, q = p. J (never asked for: the
    Jacobians refuse a field link) is set to the identity. */
-static void mv__elx_field_apply(const mv__elx_link *k, int nd, const double p[3], double q[3], double J[3][3])
+MV__INLINE void mv__elx_field_apply(const mv__elx_link *k, int nd, const double p[3], double q[3], double J[3][3])
 {
-    double c, frac, d[3] = {0, 0, 0}, total = 0, wt[2][3] = {{1, 1, 1}, {0, 0, 0}};
-    size_t off[2][3] = {{0, 0, 0}, {0, 0, 0}}, stride = (size_t)nd;
-    int a, b, corner;
+    double c, frac, d0 = 0, d1 = 0, d2 = 0, total = 0, lw[3] = {1, 1, 1}, uw[3] = {0, 0, 0};
+    size_t lo[3] = {0, 0, 0}, up[3] = {0, 0, 0}, stride = (size_t)nd;
+    const double *v;
+    int a, b;
     q[0] = p[0], q[1] = p[1], q[2] = p[2];
     if (J)
         for (a = 0; a < 3; a++)
@@ -35536,34 +35537,49 @@ static void mv__elx_field_apply(const mv__elx_link *k, int nd, const double p[3]
         for (b = 0; b < nd; b++) c += k->p2i[a][b] * (p[b] - k->gorigin[b]);
         if (!(c >= -0.5 && c < (double)k->gsize[a] - 0.5)) return; /* NaN too */
         if (k->order == 0) { /* elastix's nearest: ITK's RoundHalfIntegerUp, (2c + 0.5 to even) / 2 */
-            off[0][a] = (size_t)((int64_t)nearbyint(2 * c + 0.5) >> 1) * stride;
-            wt[0][a] = 1, wt[1][a] = 0;
+            lo[a] = (size_t)((int64_t)nearbyint(2 * c + 0.5) >> 1) * stride;
+            uw[a] = 0;
             stride *= (size_t)k->gsize[a];
             continue;
         }
-        base = (int64_t)floor(c);
+        base = (int64_t)c; /* floor: c >= -0.5 here, so truncation is off by one below 0 only */
+        if ((double)base > c) base--;
         frac = c - (double)base;
-        wt[0][a] = 1.0 - frac;
-        wt[1][a] = frac;
-        off[0][a] = (size_t)(base > 0 ? base : 0) * stride;
-        off[1][a] = (size_t)(base + 1 < k->gsize[a] ? base + 1 : k->gsize[a] - 1) * stride;
+        lw[a] = 1.0 - frac;
+        uw[a] = frac;
+        lo[a] = (size_t)(base > 0 ? base : 0) * stride;
+        up[a] = (size_t)(base + 1 < k->gsize[a] ? base + 1 : k->gsize[a] - 1) * stride;
         stride *= (size_t)k->gsize[a];
     }
-    /* the corners in ITK's order (bit a: upper along axis a), each weight
-       the product over the axes in order; 2D: the z = 1 corners weigh 0 */
-    for (corner = 0; corner < 8; corner++) {
-        const int x = corner & 1, y = corner >> 1 & 1, z = corner >> 2;
-        const double w = wt[x][0] * wt[y][1] * wt[z][2];
-        if (w != 0) {
-            const double *v = k->coef + off[x][0] + off[y][1] + off[z][2];
-            d[0] += w * v[0];
-            d[1] += w * v[1];
-            if (nd == 3) d[2] += w * v[2];
-            total += w;
-        }
-        if (total == 1.0) break;
-    }
-    for (b = 0; b < nd; b++) q[b] = p[b] + d[b];
+    /* the corners in ITK's order (x the fastest bit), each weight the
+       product over the axes in order, zero weights skipped, done once the
+       weights sum to exactly 1; 2D: the upper z corners weigh 0. The
+       corners written out, so that the sums stay in registers. */
+#define MV__FIELD_CORNER(WX, WY, WZ, OX, OY, OZ)                        \
+    do {                                                                \
+        const double w_ = WX[0] * WY[1] * WZ[2];                        \
+        if (w_ != 0) {                                                  \
+            v = k->coef + OX[0] + OY[1] + OZ[2];                        \
+            d0 += w_ * v[0];                                            \
+            d1 += w_ * v[1];                                            \
+            if (nd == 3) d2 += w_ * v[2];                               \
+            total += w_;                                                \
+        }                                                               \
+        if (total == 1.0) goto summed;                                  \
+    } while (0)
+    MV__FIELD_CORNER(lw, lw, lw, lo, lo, lo);
+    MV__FIELD_CORNER(uw, lw, lw, up, lo, lo);
+    MV__FIELD_CORNER(lw, uw, lw, lo, up, lo);
+    MV__FIELD_CORNER(uw, uw, lw, up, up, lo);
+    MV__FIELD_CORNER(lw, lw, uw, lo, lo, up);
+    MV__FIELD_CORNER(uw, lw, uw, up, lo, up);
+    MV__FIELD_CORNER(lw, uw, uw, lo, up, up);
+    MV__FIELD_CORNER(uw, uw, uw, up, up, up);
+#undef MV__FIELD_CORNER
+summed:
+    q[0] = p[0] + d0;
+    q[1] = p[1] + d1;
+    if (nd == 3) q[2] = p[2] + d2;
 }
 
 /* one link on an LPS point (nd coordinates used, the rest kept); J (may be
@@ -35874,7 +35890,7 @@ typedef struct mv__elx_field_job {
     int64_t n[3];
     size_t nv;
     int nc;
-    int rows_fit;   /* mv__elx_rows_fit: the field row by row */
+    int rows_fit;   /* mv__elx_rows_fit: the field row by row (1: a B-spline first, 2: a displacement field last) */
     double A[4][4]; /* voxel -> RAS */
 } mv__elx_field_job;
 
@@ -35894,6 +35910,11 @@ static int mv__elx_rows_fit(const mv__elx_field_job *j)
     const mv_elastix_transform *t = j->t;
     const mv__elx_link *k = &t->link[t->n - 1];
     int a;
+    if (j->out && t->link[0].kind == MV__ELX_FIELD) { /* mv__elx_field_rows_field: matrices, then the field */
+        for (a = 0; a < t->n; a++) /* (composed: an Add on any link but the innermost takes the point path) */
+            if ((a > 0 && t->link[a].kind != MV__ELX_MATRIX) || (a < t->n - 1 && t->link[a].add)) return 0;
+        return 2;
+    }
     if (!j->out || k->kind != MV__ELX_BSPLINE || j->n[0] < 2) return 0;
     for (a = 0; a < t->n - 1; a++)
         if (t->link[a].kind != MV__ELX_MATRIX || t->link[a].add) return 0;
@@ -35969,12 +35990,48 @@ static int mv__elx_field_rows_fast(const mv__elx_field_job *j, int64_t r0, int64
     return 1;
 }
 
+/* The field of a chain whose last link (applied last) is a displacement
+   field and whose others are matrices (ANTs' InverseComposite.h5 [field,
+   affine], a field alone): mv__elx_chain_apply's arithmetic, its links
+   written out (the matrices as mv__elx_link_apply applies them, the
+   field's interpolation inlined for nd 2 or 3): the same bits, without
+   a call and a dispatch per link and point. */
+static void mv__elx_field_rows_field(const mv__elx_field_job *j, int64_t r0, int64_t r1)
+{
+    const mv_elastix_transform *t = j->t;
+    const mv__elx_link *f = &t->link[0];
+    int64_t r, i;
+    int a, l;
+    for (r = r0; r < r1; r++) {
+        const int64_t y = r % j->n[1], z = r / j->n[1];
+        for (i = 0; i < j->n[0]; i++) {
+            double p[3], x[3], q[3];
+            const size_t v = (size_t)(r * j->n[0] + i);
+            for (a = 0; a < 3; a++) p[a] = j->A[a][0] * (double)i + j->A[a][1] * (double)y + j->A[a][2] * (double)z + j->A[a][3];
+            p[0] = -p[0], p[1] = -p[1]; /* LPS */
+            x[0] = p[0], x[1] = p[1], x[2] = p[2];
+            for (l = t->n - 1; l >= 1; l--) {
+                const mv__elx_link *k = &t->link[l];
+                for (a = 0; a < 3; a++) q[a] = k->L[a][0] * x[0] + k->L[a][1] * x[1] + k->L[a][2] * x[2] + k->L[a][3];
+                x[0] = q[0], x[1] = q[1], x[2] = q[2];
+            }
+            if (t->nd == 3) mv__elx_field_apply(f, 3, x, q, NULL);
+            else mv__elx_field_apply(f, 2, x, q, NULL);
+            for (a = 0; a < j->nc; a++) j->out[(size_t)a * j->nv + v] = (float)(q[a] - p[a]);
+        }
+    }
+}
+
 static void mv__elx_field_rows(void *ctx, int64_t r0, int64_t r1, int worker)
 {
     const mv__elx_field_job *j = (const mv__elx_field_job *)ctx;
     int64_t r, i;
     int a;
     (void)worker;
+    if (j->rows_fit == 2) {
+        mv__elx_field_rows_field(j, r0, r1);
+        return;
+    }
     if (j->rows_fit && mv__elx_field_rows_fast(j, r0, r1)) return; /* else (no memory for the line) point by point */
     for (r = r0; r < r1; r++) {
         const int64_t y = r % j->n[1], z = r / j->n[1];

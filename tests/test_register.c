@@ -1823,6 +1823,28 @@ static mv_status elx_run_kind(int kind, const mv_elastix_transform *t, mv_vol *o
    blocks: every thread count up to 3 gets work) gives the one-thread
    bytes with 2 and 3 threads, MEDVOL_TEST_REPS times (default 3); the
    TSan suite runs it too. The field's grid is the file's (mv_elastix_grid). */
+/* an elastix parameter file of a 3D transform at path: kind, its
+   parameters, the combination with the initial file init (NULL: none),
+   extra entries */
+static void elx_write_tp(const char *path, const char *kind, const char *params, const char *init, int add,
+                         const char *extra)
+{
+    FILE *fp = fopen(path, "w");
+    if (!fp) return;
+    fprintf(fp, "(Transform \"%s\")\n(TransformParameters %s)\n(InitialTransformParametersFileName \"%s\")\n"
+                "(HowToCombineTransforms \"%s\")\n(FixedImageDimension 3)\n(MovingImageDimension 3)\n(Size 8 8 8)\n"
+                "(Spacing 1 1 1)\n(Origin 0 0 0)\n(Direction 1 0 0 0 1 0 0 0 1)\n%s",
+            kind, params, init ? init : "NoInitialTransform", add ? "Add" : "Compose", extra ? extra : "");
+    fclose(fp);
+}
+
+static int file_exists(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f) fclose(f);
+    return f != NULL;
+}
+
 MV_TEST(register, elastix_field_threads_identical)
 {
     mv_vol fx, ref[2];
@@ -1834,7 +1856,7 @@ MV_TEST(register, elastix_field_threads_identical)
     double ga[4][4];
     uint64_t seed = 11;
     char path[1024];
-    int reps = tu_test_reps(3), rep, th, kind, r, c;
+    int reps = tu_test_reps(3), rep, th, kind, layout, r, c;
     REQUIRE_OK(mv_vol_alloc(&fx, MV_DT_F32, 3, dims, NULL));
     fx.affine[0][0] = 1.1, fx.affine[1][1] = 0.9, fx.affine[2][2] = 1.3, fx.affine[0][3] = -20;
     REQUIRE_OK(mv_bspline_grid_init(&g, &fx, sp, NULL));
@@ -1863,14 +1885,31 @@ MV_TEST(register, elastix_field_threads_identical)
                 EXPECT(memcmp(ref[0].data, ref[1].data, bytes) == 0);
                 mv_free(&ref[1]);
             }
-        if (kind == 0) { /* that field as an ITK displacement field link ([M, field] .h5): the same bits on any
-                            thread count, and each voxel as mv_elastix_point (the rows split across threads) */
+        for (layout = 0; kind == 0 && layout < 3; layout++) {
+            /* that field as a displacement field link: last in ITK's [M, field] .h5 (point by point), or
+               first in an elastix DeformationFieldTransform after an affine (the InverseComposite layout:
+               mv__elx_field_rows_field), or added to it (HowToCombineTransforms "Add": point by point):
+               the same bits on any thread count, each voxel as mv_elastix_point (the rows split across
+               threads) */
             mv_elastix_transform *tf = NULL;
             mv_vol f1;
             int bad = 0;
-            snprintf(path, sizeof(path), "%s", tu_path("thr-field.h5"));
-            REQUIRE_OK(mv_itk_h5_write_field(path, M, &ref[0], 0));
-            REQUIRE_OK(mv_itk_transform_read(path, &tf, NULL));
+            if (layout == 0) {
+                snprintf(path, sizeof(path), "%s", tu_path("thr-field.h5"));
+                REQUIRE_OK(mv_itk_h5_write_field(path, M, &ref[0], 0));
+                REQUIRE_OK(mv_itk_transform_read(path, &tf, NULL));
+            } else {
+                char aff[1024], fld[1024];
+                snprintf(aff, sizeof(aff), "%s", tu_path("thr-aff.txt"));
+                snprintf(fld, sizeof(fld), "%s", tu_path("thr-field-tp.txt"));
+                REQUIRE_OK(mv_field_save(tu_path("thr-field.nii"), &ref[0], NULL));
+                elx_write_tp(aff, "AffineTransform", "0.99 0.05 0.02 -0.05 0.99 0 -0.02 0 1.01 1.5 -2 0.5", NULL, 0,
+                             "(CenterOfRotationPoint 0 0 0)\n");
+                elx_write_tp(fld, "DeformationFieldTransform", "", aff, layout == 2,
+                             "(DeformationFieldFileName \"thr-field.nii\")\n(DeformationFieldInterpolationOrder 1)\n");
+                REQUIRE_OK(mv_elastix_read(fld, &tf, NULL));
+                EXPECT_EQ_INT(mv_elastix_links(tf), 2);
+            }
             fo.threads = 1;
             mv_vol_init(&f1);
             REQUIRE_OK(mv_elastix_field(tf, &fx, &f1, &fo));
@@ -2638,28 +2677,6 @@ MV_TEST(register, itk_field_files)
     cut_ok &= itk_prefixes_ok(file, n, 0);
     free(file);
     EXPECT(cut_ok);
-}
-
-/* an elastix parameter file of a 3D transform at path: kind, its
-   parameters, the combination with the initial file init (NULL: none),
-   extra entries */
-static void elx_write_tp(const char *path, const char *kind, const char *params, const char *init, int add,
-                         const char *extra)
-{
-    FILE *fp = fopen(path, "w");
-    if (!fp) return;
-    fprintf(fp, "(Transform \"%s\")\n(TransformParameters %s)\n(InitialTransformParametersFileName \"%s\")\n"
-                "(HowToCombineTransforms \"%s\")\n(FixedImageDimension 3)\n(MovingImageDimension 3)\n(Size 8 8 8)\n"
-                "(Spacing 1 1 1)\n(Origin 0 0 0)\n(Direction 1 0 0 0 1 0 0 0 1)\n%s",
-            kind, params, init ? init : "NoInitialTransform", add ? "Add" : "Compose", extra ? extra : "");
-    fclose(fp);
-}
-
-static int file_exists(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f) fclose(f);
-    return f != NULL;
 }
 
 /* mv_itk_write_transform: an elastix chain [Affine, B-spline (order 3,
