@@ -2779,6 +2779,45 @@ MV_TEST(register, itk_chain_written)
         mv_elastix_free(t);
     }
 
+    /* the longest chain: a composite of 16 members, fields on 3^3 grids
+       between affines (none folded), written with 16 grids' chunk indexes
+       and read back to the same bits */
+    {
+        size_t cap = 1 << 16, tl = 0;
+        char *txt = (char *)malloc(cap);
+        int mem, same = 1;
+        REQUIRE(txt != NULL);
+        tl += (size_t)snprintf(txt + tl, cap - tl, "#Insight Transform File V1.0\n#Transform 0\nTransform: CompositeTransform_double_3_3\n");
+        for (mem = 1; mem <= MV_ELASTIX_MAX_CHAIN; mem++) {
+            tl += (size_t)snprintf(txt + tl, cap - tl, "#Transform %d\nTransform: %s_double_3_3\nParameters:", mem,
+                                   mem % 2 ? "DisplacementFieldTransform" : "AffineTransform");
+            for (i = 0; i < (mem % 2 ? 81 : 12); i++)
+                tl += (size_t)snprintf(txt + tl, cap - tl, " %.17g",
+                                       mem % 2 ? tu_rand01(&seed) - 0.5 : (i < 9 ? (i % 4 == 0) + 0.05 * (tu_rand01(&seed) - 0.5) : tu_rand01(&seed)));
+            tl += (size_t)snprintf(txt + tl, cap - tl, "\nFixedParameters:%s\n",
+                                   mem % 2 ? " 3 3 3 -4 -4 -4 4 4 4 1 0 0 0 1 0 0 0 1" : " 0 0 0");
+        }
+        REQUIRE(tl < cap);
+        REQUIRE_OK(mv_itk_transform_parse(txt, tl, &t, NULL));
+        free(txt);
+        EXPECT_EQ_INT(mv_elastix_links(t), MV_ELASTIX_MAX_CHAIN);
+        for (k = 0; k < 2; k++) {
+            REQUIRE_OK(mv_itk_write_transform(tu_path("chain16.h5"), t, k));
+            REQUIRE_OK(mv_itk_transform_read(tu_path("chain16.h5"), &u, NULL));
+            EXPECT_EQ_INT(mv_elastix_links(u), MV_ELASTIX_MAX_CHAIN);
+            for (i = 0; i < 200; i++) {
+                for (a = 0; a < 3; a++) p[a] = 14 * tu_rand01(&seed) - 7;
+                mv_elastix_point(t, p, q);
+                mv_elastix_point(u, p, r);
+                same &= q[0] == r[0] && q[1] == r[1] && q[2] == r[2];
+            }
+            mv_elastix_free(u);
+            u = NULL;
+        }
+        EXPECT_MSG(same, "the 16-member composite read back maps a point elsewhere");
+        mv_elastix_free(t);
+    }
+
     /* a 2D .mat (ANTs' 2D GenericAffine) is a 2D transform, as SimpleITK reads it */
     memset(m, 0, sizeof(m));
     m[0][0] = 0.9, m[0][1] = 0.1, m[1][0] = -0.1, m[1][1] = 1.1, m[2][2] = m[3][3] = 1, m[0][3] = 3, m[1][3] = -4;
