@@ -4910,7 +4910,8 @@ MVDEF mv_status mv_itk_write_bspline(const char *path, const mv_bspline_grid *gr
    only composes: write the chain's field, mv_elastix_field +
    mv_itk_h5_write_field), a field read with nearest-neighbour
    interpolation (elastix's DeformationFieldInterpolationOrder 0: ITK's
-   field interpolates linearly). Checked against transformix and
+   field interpolates linearly); MV_ERR_BAD_DATA when matrices compose
+   to one that is not finite. Checked against transformix and
    SimpleITK (tests/py/diff_elastix.py, family to_itk: SimpleITK's
    TransformPoint of the file against transformix's deformation field of
    the elastix chain). allocates: yes. */
@@ -37544,7 +37545,9 @@ MVDEF mv_status mv_itk_write_transform(const char *path, const mv_elastix_transf
             double ras[4][4];
             for (r = 0; r < 4; r++)
                 for (c = 0; c < 4; c++) ras[r][c] = S[r] * mats[i][r][c] * S[c];
-            st = mv__itkw_affine(x, nd, (const double(*)[4])ras, fn);
+            st = mv__rs_finite44(ras) ? mv__itkw_affine(x, nd, (const double(*)[4])ras, fn)
+                                      : mv__fail(MV_ERR_BAD_DATA, "%s: the chain's matrices compose to a matrix that is "
+                                                 "not finite", fn);
             continue;
         }
         memset(x, 0, sizeof(*x));

@@ -4,11 +4,32 @@
    that succeeds gives dimension 2 or 3 and 1 .. MV_ELASTIX_MAX_CHAIN
    links, a matrix exactly when every link is linear (or MV_ERR_BAD_DATA
    when its products overflow), a point, a field, a Jacobian and its matrix
-   on a 2x2x2 grid, and refuses a field without a grid (it has none). A
-   broken invariant aborts. */
+   on a 2x2x2 grid, and refuses a field without a grid (it has none); the
+   chain written back by mv_itk_write_transform (an .h5, and a .tfm, in
+   the temporary folder) must read back with the same dimension and no
+   more links (runs of matrices are folded). A broken invariant aborts. */
 #ifndef FUZZ_ITK_CHAIN_H
 #define FUZZ_ITK_CHAIN_H
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
+
+/* t written as an ITK file at a temporary path ending ext and read back */
+static void fz_itk_rewrite(const mv_elastix_transform *t, const char *ext)
+{
+    char path[256];
+    const char *dir = getenv("TMPDIR");
+    mv_elastix_transform *u = NULL;
+    mv_status st;
+    snprintf(path, sizeof(path), "%s/fz_itkw_%ld%s", dir && *dir ? dir : "/tmp", (long)getpid(), ext);
+    st = mv_itk_write_transform(path, t, 0);
+    if (st == MV_ERR_BAD_DATA) return; /* matrices that compose to one not finite */
+    if (st != MV_OK) abort();          /* (an ITK chain has no Add nor nearest field) */
+    if (mv_itk_transform_read(path, &u, NULL) != MV_OK) abort();
+    if (mv_elastix_ndim(u) != mv_elastix_ndim(t) || mv_elastix_links(u) > mv_elastix_links(t)) abort();
+    mv_elastix_free(u);
+    remove(path);
+}
 
 static void fz_itk_chain(const uint8_t *data, size_t size)
 {
@@ -36,6 +57,8 @@ static void fz_itk_chain(const uint8_t *data, size_t size)
         if (mv_elastix_jacobian_matrix(t, &ref, &f, NULL) == MV_OK) mv_free(&f);
         mv_free(&ref);
     }
+    fz_itk_rewrite(t, ".h5");
+    fz_itk_rewrite(t, ".tfm");
     mv_elastix_free(t);
 }
 #endif
