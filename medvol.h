@@ -37400,17 +37400,19 @@ static int mv__itkw_text(mv__elx_sb *b, const mv__h5w_member *m, int nm)
 }
 
 /* members m[0..nm) as an ITK transform file: path ending ".h5" (or
-   ".hdf5", any case) HDF5, deflated at level; else the text .tfm */
-static mv_status mv__itkw_file(const char *path, mv__h5w_member *m, int nm, int level, const char *fn)
+   ".hdf5", any case) HDF5, deflated at level; else the text .tfm (its
+   text allocated from actx) */
+static mv_status mv__itkw_file(const char *path, mv__h5w_member *m, int nm, int level, void *actx, const char *fn)
 {
     mv__elx_sb b;
     mv_status st;
     if (mv__ends_with(path, ".h5") || mv__ends_with(path, ".hdf5")) return mv__h5w_write(path, m, nm, level, fn);
     memset(&b, 0, sizeof(b));
     b.grows = 1;
+    b.actx = actx;
     st = mv__itkw_text(&b, m, nm) ? mv__reg_write_text(path, b.p, fn)
                                   : mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: the file's text", fn);
-    mv__free(b.p, NULL);
+    mv__free(b.p, actx);
     return st;
 }
 
@@ -37451,7 +37453,7 @@ MVDEF mv_status mv_itk_write_bspline(const char *path, const mv_bspline_grid *gr
         x->fix[2 * nd + a] = gsp[a];
         for (r = 0; r < nd; r++) x->fix[3 * nd + a * nd + r] = g.D[a][r];
     }
-    st = mv__itkw_file(path, mem, nm, level, fn);
+    st = mv__itkw_file(path, mem, nm, level, grid->alloc_ctx, fn);
     mv__free(cur, grid->alloc_ctx);
     return st;
 }
@@ -37535,7 +37537,7 @@ MVDEF mv_status mv_itk_write_transform(const char *path, const mv_elastix_transf
     MV__CHECK(level >= 0 && level <= 9, MV_ERR_INVALID_ARG, "%s: deflate level %d (0: none, 1-9)", fn, level);
     nd = t->nd;
     MV__TRY(mv__itkw_flatten(t, lk, mats, &no, fn));
-    m = (mv__h5w_member *)mv__alloc(sizeof(*m) * MV__ITKW_MAX_MEMBERS, NULL);
+    m = (mv__h5w_member *)mv__alloc(sizeof(*m) * MV__ITKW_MAX_MEMBERS, t->alloc_ctx);
     MV__CHECK(m != NULL, MV_ERR_OUT_OF_MEMORY, "%s: the members", fn);
     if (no > 1) mv__itkw_composite(&m[nm++], nd);
     for (i = no - 1; i >= 0 && st == MV_OK; i--) { /* outermost first: ITK applies the last member first */
@@ -37545,7 +37547,7 @@ MVDEF mv_status mv_itk_write_transform(const char *path, const mv_elastix_transf
             double ras[4][4];
             for (r = 0; r < 4; r++)
                 for (c = 0; c < 4; c++) ras[r][c] = S[r] * mats[i][r][c] * S[c];
-            st = mv__rs_finite44(ras) ? mv__itkw_affine(x, nd, (const double(*)[4])ras, fn)
+            st = mv__rs_finite44((const double(*)[4])ras) ? mv__itkw_affine(x, nd, (const double(*)[4])ras, fn)
                                       : mv__fail(MV_ERR_BAD_DATA, "%s: the chain's matrices compose to a matrix that is "
                                                  "not finite", fn);
             continue;
@@ -37563,8 +37565,8 @@ MVDEF mv_status mv_itk_write_transform(const char *path, const mv_elastix_transf
         x->src.D = nd;
         x->nbig = (uint64_t)(L->gsize[0] * L->gsize[1] * L->gsize[2]) * (uint64_t)nd;
     }
-    if (st == MV_OK) st = mv__itkw_file(path, m, nm, level, fn);
-    mv__free(m, NULL);
+    if (st == MV_OK) st = mv__itkw_file(path, m, nm, level, t->alloc_ctx, fn);
+    mv__free(m, t->alloc_ctx);
     return st;
 }
 

@@ -732,7 +732,7 @@ static int cmd_tfm_convert(const args *a)
     mv_elastix_transform *t = NULL;
     int64_t level = MVTOOL_H5_LEVEL;
     mv_status st;
-    if (lv && !parse_ints(lv, &level, 1, 0, 9)) return usage_error(a, "--level wants 0-9", lv);
+    if (lv && parse_ints(lv, &level, 1, 0, 9) != 1) return usage_error(a, "--level wants a whole number 0-9", lv);
     st = is_itk_file(in) ? mv_itk_transform_read(in, &t, NULL) : mv_elastix_read(in, &t, NULL);
     if (st != MV_OK) return fail_at(st, in);
     if (has_suffix(out, ".mat")) { /* ANTs' *GenericAffine.mat: a matrix only */

@@ -741,6 +741,8 @@ PYEOF
     $T tfm-convert "$W/$i.txt" "$W/$o" --level 9 2> /dev/null && $T elastix-field "$W/$i.txt" "$W/conv_ref.nii" --ref "$W/bs_obl.nii" \
       && sitk_field_ok "$W/$o" "$W/conv_ref.nii" 1e-6 && ok || bad "tfm-convert $i.txt -> $o: SimpleITK's field differs"
   done
+  $T tfm-convert "$W/ex_af.txt" "$W/conv_lv.h5" --level 12 2> "$W/err"
+  [ $? -eq 2 ] && grep -q "'12'" "$W/err" && [ ! -e "$W/conv_lv.h5" ] && ok || bad "tfm-convert --level 12: not a usage error ($(cat "$W/err"))"
   $T tfm-convert "$W/ex_add.txt" "$W/conv_add.h5" 2> "$W/err"
   [ $? -eq 1 ] && grep -q '"Add"' "$W/err" && [ ! -e "$W/conv_add.h5" ] && ok \
     || bad "tfm-convert of an Add with a B-spline: not refused by name ($(cat "$W/err"))"

@@ -1375,13 +1375,7 @@ def fam_defield(case, rng):
     unit_dir = bool(rng.random() < 0.25)
     X, Y, Z = [int(size[a]) if a < nd else 1 for a in range(3)]
     d = rng.normal(0, float(rng.uniform(0.5, 5)), (X, Y, Z, 1, nd)).astype(np.float32)
-    A = np.eye(4)
-    A[:nd, :nd], A[:nd, 3] = D * sp, org
-    img = nib.Nifti1Image(d, S4 @ A)
-    img.header.set_intent('vector')
-    img.set_sform(S4 @ A, 1)
-    img.set_qform(S4 @ A, 0)  # (an sform alone: the one float32 matrix both readers take)
-    nib.save(img, case.p('field.nii'))
+    save_field_nifti(case.p('field.nii'), d, nd, D, sp, org)
     Dg = np.eye(nd) if unit_dir else D  # the grid elastix uses
     g = make_grid(nd, size, np.zeros(nd, int), sp, org, Dg)
     prev = ('NoInitialTransform', 'NoInitialTransform')
@@ -1461,11 +1455,24 @@ def sitk_points(path, P):
     return np.array([tr.TransformPoint([float(v) for v in P[:, j]]) for j in range(P.shape[1])]).T
 
 
-def lattice_field(case, rng, nd, center):
-    """a random NIfTI displacement field (nibabel, sform only) on a lattice
-    grid (signed permutation, dyadic spacing and origin) about center, and
-    its elastix grid"""
+def save_field_nifti(path, d, nd, D, sp, org):
+    """vectors d (X, Y, Z, 1, nd) as a NIfTI displacement field (nibabel,
+    intent vector) on the LPS grid of direction D, spacing sp and origin
+    org: an sform alone, the one float32 matrix both readers take"""
     import nibabel as nib
+    A = np.eye(4)
+    A[:nd, :nd], A[:nd, 3] = D * sp, org
+    img = nib.Nifti1Image(d, S4 @ A)
+    img.header.set_intent('vector')
+    img.set_sform(S4 @ A, 1)
+    img.set_qform(S4 @ A, 0)
+    nib.save(img, path)
+
+
+def lattice_field(case, rng, nd, center):
+    """a random NIfTI displacement field on a lattice grid (signed
+    permutation, dyadic spacing and origin) about center, and its elastix
+    grid"""
     size = rng.integers(2, 7, nd)
     D = np.zeros((nd, nd))
     D[np.arange(nd), rng.permutation(nd)] = rng.choice([-1.0, 1.0], nd)
@@ -1473,13 +1480,7 @@ def lattice_field(case, rng, nd, center):
     org = np.round((center - D @ (sp * (size - 1) / 2.0) + rng.uniform(-4, 4, nd)) * 4) / 4
     X, Y, Z = [int(size[a]) if a < nd else 1 for a in range(3)]
     d = rng.normal(0, float(rng.uniform(0.5, 3)), (X, Y, Z, 1, nd)).astype(np.float32)
-    A = np.eye(4)
-    A[:nd, :nd], A[:nd, 3] = D * sp, org
-    img = nib.Nifti1Image(d, S4 @ A)
-    img.header.set_intent('vector')
-    img.set_sform(S4 @ A, 1)
-    img.set_qform(S4 @ A, 0)
-    nib.save(img, case.p('field.nii'))
+    save_field_nifti(case.p('field.nii'), d, nd, D, sp, org)
     return make_grid(nd, size, np.zeros(nd, int), sp, org, D)
 
 
