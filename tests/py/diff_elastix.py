@@ -129,8 +129,10 @@ counted in the summary.
             resolutions, 60 iterations) then BSplineTransform (16 mm grid,
             40 iterations) with -t0 (absolute path: the B-spline file names
             it); for each TransformParameters file elastix wrote, transformix
-            -def all vs mvtool elastix-field. How close elastix came to the
-            known map is printed, not checked.
+            -def all vs mvtool elastix-field, and (with SimpleITK) vs
+            SimpleITK's points through the file converted by mvtool
+            tfm-convert to ITK's .h5. How close elastix came to the known
+            map is printed, not checked.
   regwrite  3 fixed cases: mvtool register --transform bspline (a 20^3
             Gaussian-blob phantom, 1.3 mm, oblique in case 1, against a
             copy moved by a small rotation; levels 2x1) with --out-field and
@@ -1768,6 +1770,12 @@ def fam_elastix(case, rng):
             continue
         worst = max(worst, mv_field(case, tp, case.p('mv_e%d.nii' % i), (), g, 3, tx, img, mask,
                                     os.path.basename(os.path.dirname(tp))))
+        if have_sitk():  # elastix's own files converted to ITK's: SimpleITK's points against transformix's field
+            conv = case.p('e%d.h5' % i)
+            case.mv('tfm-convert', tp, conv)
+            Pg = grid_points(g)
+            worst = max(worst, compare(case, 'SimpleITK of tfm-convert of %s' % tp, sitk_points(conv, Pg) - Pg, tx, mask))
+            case.note('elastix files converted to ITK .h5')
     case.note('elastix files compared', len(outs))
     return worst
 
