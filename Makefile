@@ -128,7 +128,11 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  printf 'x,y,z\n0,0,0\n10,-5,3\n' > $(BUILD)/run-points.csv && \
 	  $(BUILD)/mvtool tfm-points $(BUILD)/run-TP-field-itk.h5 $(BUILD)/run-points.csv $(BUILD)/run-points-itk.csv && \
 	  echo "the same chain converted to ITK's .h5 (for SimpleITK/ANTs/Slicer), its points (LPS):" && \
-	  cat $(BUILD)/run-points-itk.csv
+	  cat $(BUILD)/run-points-itk.csv && \
+	  $(BUILD)/mvtool tfm-convert $(BUILD)/run-TP-field-itk.h5 $(BUILD)/run-TP-back.txt --elastix --ref $(BUILD)/run-r.nii && \
+	  $(BUILD)/mvtool transformix -tp $(BUILD)/run-TP-back.txt -out $(BUILD)/run-transformix-back -def $(BUILD)/run-points.txt && \
+	  echo "and that .h5 as elastix files again (for transformix), its points:" && \
+	  cat $(BUILD)/run-transformix-back/outputpoints.txt
 	$(BUILD)/mvtool demons $(BUILD)/run-r.nii $(BUILD)/run-moved.nii $(BUILD)/run-field.nii.gz --out $(BUILD)/run-dw.nii \
 	    2> $(BUILD)/run-demons.log && tail -1 $(BUILD)/run-demons.log && \
 	  $(BUILD)/mvtool jacobian $(BUILD)/run-field.nii.gz $(BUILD)/run-jac.nii

@@ -4916,6 +4916,44 @@ MVDEF mv_status mv_itk_write_bspline(const char *path, const mv_bspline_grid *gr
    TransformPoint of the file against transformix's deformation field of
    the elastix chain). allocates: yes. */
 MVDEF mv_status mv_itk_write_transform(const char *path, const mv_elastix_transform *t, int level);
+/* Any chain medvol reads as elastix TransformParameters files, what
+   transformix (-tp), elastix (-t0: an initial transform) and
+   mv_elastix_read read: ITK -> elastix conversion (an ANTs, SimpleITK or
+   Slicer transform applied by transformix), or an elastix chain rewritten
+   with its field files beside it. The map is the chain's, fixed ->
+   moving, as mv_elastix_point applies it. One file per link: path is the
+   first (the outermost, applied last), each naming the next as its
+   InitialTransformParametersFileName: path with its ".txt" (when it ends
+   so) replaced by "-1.txt", "-2.txt" ... in the chain's order, named as
+   path is given (elastix 5.0 opens the names from its working folder:
+   give an absolute path for transformix run elsewhere; mv_elastix_read
+   also looks beside the file). Links: a matrix (a run of ITK matrix kinds,
+   or one elastix linear kind) an AffineTransform (LPS, centre 0: an Euler
+   or similarity transform's angles become its matrix); a B-spline a
+   BSplineTransform of its order on its grid (GridSize, GridIndex,
+   GridSpacing, GridOrigin, GridDirection as the link holds them; ITK's
+   FixedParameters origin is elastix's GridOrigin with GridIndex 0) with
+   its coefficients; a displacement field a DeformationFieldTransform
+   (its interpolation order) whose field goes beside as a MetaImage, path
+   with "-field.mha" (link 0) or "-K-field.mha" (link K) for its ".txt":
+   float32 LPS vectors, as elastix holds fields (ITK's float64 vectors
+   rounded to float), its grid in doubles. HowToCombineTransforms as read
+   ("Add" kept). Every file carries the fixed grid (Size, Index 0,
+   Spacing, Origin, Direction: transformix's output grid) of fixed's
+   first three axes (a 2D chain needs one slice), or with fixed NULL the
+   chain's own (a chain read by mv_elastix_read; one read from an ITK
+   file has none: MV_ERR_INVALID_ARG), and transformix's resampler:
+   FinalBSplineInterpolator of order 0, 1 or 3 for interp, 0 outside.
+   Written innermost first, each file whole; on failure none of the files
+   is left. One difference of meaning, at a measure-zero set of points: a
+   point exactly on the upper bound of an ITK B-spline's valid region is
+   deformed in ITK and keeps its place in elastix (mv__elx_valid).
+   MV_ERR_BAD_DATA for a field vector past float32's range. Checked
+   against transformix and SimpleITK (tests/py/diff_elastix.py, family
+   from_itk: transformix's deformation field of the written files against
+   SimpleITK's TransformPoint of the ITK file). allocates: yes. */
+MVDEF mv_status mv_elastix_write_transform(const char *path, const mv_elastix_transform *t, const mv_vol *fixed,
+                                           mv_interp interp);
 #endif
 
 typedef struct mv_bspline_opts {
@@ -36733,18 +36771,22 @@ static int mv__elx_put_dir(mv__elx_sb *b, const char *name, int nd, const double
 /* a whole file: kind and parameters, the initial transform's name (NULL:
    none), the fixed grid, then the kind's own entries (extra, a string
    already formatted) and the resampling part */
-static int mv__elx_put_file(mv__elx_sb *b, const char *kind, const double *par, int64_t np, const char *initial,
+static int mv__elx_put_file(mv__elx_sb *b, const char *kind, const double *par, int64_t np, const char *initial, int add,
                             const mv__elx_geo *g, const char *extra, mv_interp interp)
 {
     int64_t i;
     int a, ok;
-    ok = mv__elx_put(b, "(Transform \"%s\")\n(NumberOfParameters %lld)\n(TransformParameters", kind, (long long)np);
-    for (i = 0; ok && i < np; i++) ok = mv__elx_put(b, " %.17g", par[i]);
-    ok = ok && mv__elx_put(b, ")\n(InitialTransformParametersFileName \"%s\")\n(UseBinaryFormatForTransformationParameters "
-                              "\"false\")\n(HowToCombineTransforms \"Compose\")\n\n// Image specific (written by medvol)\n"
+    ok = mv__elx_put(b, "(Transform \"%s\")\n(NumberOfParameters %lld)\n", kind, (long long)np);
+    if (np > 0) { /* none (a field): no entry, as transformix 5.0.1 refuses an empty one */
+        ok = ok && mv__elx_put(b, "(TransformParameters");
+        for (i = 0; ok && i < np; i++) ok = mv__elx_put(b, " %.17g", par[i]);
+        ok = ok && mv__elx_put(b, ")\n");
+    }
+    ok = ok && mv__elx_put(b, "(InitialTransformParametersFileName \"%s\")\n(UseBinaryFormatForTransformationParameters "
+                              "\"false\")\n(HowToCombineTransforms \"%s\")\n\n// Image specific (written by medvol)\n"
                               "(FixedImageDimension %d)\n(MovingImageDimension %d)\n(FixedInternalImagePixelType \"float\")\n"
                               "(MovingInternalImagePixelType \"float\")\n(Size",
-                           initial ? initial : "NoInitialTransform", g->nd, g->nd);
+                           initial ? initial : "NoInitialTransform", add ? "Add" : "Compose", g->nd, g->nd);
     for (a = 0; ok && a < g->nd; a++) ok = mv__elx_put(b, " %lld", (long long)g->size[a]);
     ok = ok && mv__elx_put(b, ")\n(Index%s)\n", g->nd == 2 ? " 0 0" : " 0 0 0");
     ok = ok && mv__elx_put_vec(b, "Spacing", g->sp, g->nd) && mv__elx_put_vec(b, "Origin", g->o, g->nd);
@@ -36801,7 +36843,7 @@ MVDEF mv_status mv_elastix_format(const double m[4][4], const mv_vol *fixed, mv_
     b.p = buf;
     b.cap = cap;
     buf[0] = 0;
-    MV__CHECK(mv__elx_put_file(&b, "AffineTransform", par, nd * nd + nd, NULL, &g,
+    MV__CHECK(mv__elx_put_file(&b, "AffineTransform", par, nd * nd + nd, NULL, 0, &g,
                                nd == 3 ? mv__elx_affine_extra : mv__elx_affine_extra2, interp),
               MV_ERR_BUFFER_TOO_SMALL, "%s: %llu bytes are too few", fn, (unsigned long long)cap);
     return MV_OK;
@@ -37349,7 +37391,7 @@ MVDEF mv_status mv_elastix_write_bspline(const char *path, const mv_bspline_grid
     memset(&b, 0, sizeof(b));
     b.grows = 1;
     b.actx = grid->alloc_ctx;
-    ok = ok && mv__elx_put_file(&b, "BSplineTransform", cur, big * nd, NULL, &g, extra, interp);
+    ok = ok && mv__elx_put_file(&b, "BSplineTransform", cur, big * nd, NULL, 0, &g, extra, interp);
     mv__free(cur, grid->alloc_ctx);
     if (!ok) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: the file's text", fn);
     if (st == MV_OK) st = mv__reg_write_text(bpath, b.p, fn);
@@ -37361,7 +37403,7 @@ MVDEF mv_status mv_elastix_write_bspline(const char *path, const mv_bspline_grid
         memset(&t2, 0, sizeof(t2));
         t2.p = abuf;
         t2.cap = sizeof(abuf);
-        MV__CHECK(mv__elx_put_file(&t2, "AffineTransform", par, nd * nd + nd, bpath, &g,
+        MV__CHECK(mv__elx_put_file(&t2, "AffineTransform", par, nd * nd + nd, bpath, 0, &g,
                                    nd == 3 ? mv__elx_affine_extra : mv__elx_affine_extra2, interp),
                   MV_ERR_INVALID_ARG, "%s: path too long", fn);
         MV__TRY(mv__reg_write_text(path, abuf, fn));
@@ -37567,6 +37609,153 @@ MVDEF mv_status mv_itk_write_transform(const char *path, const mv_elastix_transf
     }
     if (st == MV_OK) st = mv__itkw_file(path, m, nm, level, t->alloc_ctx, fn);
     mv__free(m, t->alloc_ctx);
+    return st;
+}
+
+/* The name of file `what` of a chain written at path: path with its
+   ".txt" (when it ends so) replaced by "-K" (K > 0) and ext, or ext alone */
+static mv_status mv__elxw_name(char *out, size_t cap, const char *path, int k, const char *ext, const char *fn)
+{
+    size_t len = strlen(path), stem = mv__ends_with(path, ".txt") ? len - 4 : len;
+    char num[24] = "";
+    if (k > 0) mv__format(num, sizeof(num), "-%d", k);
+    MV__CHECK(stem + strlen(num) + strlen(ext) < cap, MV_ERR_INVALID_ARG, "%s: path too long: %s", fn, path);
+    memcpy(out, path, stem);
+    mv__format(out + stem, cap - stem, "%s%s", num, ext);
+    return MV_OK;
+}
+
+/* Field link L as a medvol field (float32 LPS vectors, x fastest, one
+   component after the other) on its grid, for mv_field_save */
+static mv_status mv__elxw_field_vol(const mv__elx_link *L, int nd, mv_vol *f, void *actx, const char *fn)
+{
+    const double S[3] = {-1, -1, 1};
+    mv_vol grid;
+    size_t nv, v;
+    int r, c;
+    mv_vol_init(&grid);
+    grid.ndim = 3;
+    for (r = 0; r < 3; r++) grid.dim[r] = L->gsize[r];
+    mv__m4_identity(grid.affine);
+    for (r = 0; r < nd; r++) { /* RAS = S (origin + dir diag(spacing) index) */
+        for (c = 0; c < nd; c++) grid.affine[r][c] = S[r] * L->gdir[r][c] * L->gsp[c];
+        grid.affine[r][3] = S[r] * L->gorigin[r];
+    }
+    for (r = 0; r < 3; r++) grid.spacing[r] = L->gsp[r];
+    MV__TRY(mv_field_alloc(f, &grid, nd, actx));
+    nv = (size_t)(L->gsize[0] * L->gsize[1] * L->gsize[2]);
+    for (c = 0; c < nd; c++) {
+        float *d = (float *)f->data + (size_t)c * nv;
+        for (v = 0; v < nv; v++) d[v] = (float)L->coef[v * (size_t)nd + (size_t)c];
+    }
+    for (v = 0; v < nv * (size_t)nd; v++)
+        if (!isfinite(((const float *)f->data)[v])) {
+            mv_free(f);
+            return mv__fail(MV_ERR_BAD_DATA, "%s: the field's vector %llu is not finite in float32", fn,
+                            (unsigned long long)(v % nv));
+        }
+    return MV_OK;
+}
+
+/* The text of link k's file (its field file already written at fpath) */
+static int mv__elxw_text(mv__elx_sb *b, const mv__elx_link *L, int nd, const char *initial, const mv__elx_geo *g,
+                         const char *fpath, mv_interp interp)
+{
+    char extra[2048];
+    mv__elx_sb e;
+    double par[12], gi[3];
+    int r, c, n = 0, ok;
+    memset(&e, 0, sizeof(e));
+    e.p = extra;
+    e.cap = sizeof(extra);
+    extra[0] = 0;
+    if (L->kind == MV__ELX_MATRIX) { /* LPS as held: the matrix row by row, then the translation */
+        for (r = 0; r < nd; r++)
+            for (c = 0; c < nd; c++) par[n++] = L->L[r][c];
+        for (r = 0; r < nd; r++) par[n++] = L->L[r][3];
+        return mv__elx_put_file(b, "AffineTransform", par, n, initial, L->add, g,
+                                nd == 3 ? mv__elx_affine_extra : mv__elx_affine_extra2, interp);
+    }
+    if (L->kind == MV__ELX_FIELD) {
+        ok = mv__elx_put(&e, "// DeformationFieldTransform specific\n(DeformationFieldFileName \"%s\")\n"
+                             "(DeformationFieldInterpolationOrder %d)\n", fpath, L->order);
+        return ok && mv__elx_put_file(b, "DeformationFieldTransform", NULL, 0, initial, L->add, g, extra, interp);
+    }
+    for (r = 0; r < nd; r++) gi[r] = (double)L->gindex[r];
+    ok = mv__elx_put(&e, "// BSplineTransform specific\n(GridSize");
+    for (r = 0; ok && r < nd; r++) ok = mv__elx_put(&e, " %lld", (long long)L->gsize[r]);
+    ok = ok && mv__elx_put(&e, ")\n") && mv__elx_put_vec(&e, "GridIndex", gi, nd) &&
+         mv__elx_put_vec(&e, "GridSpacing", L->gsp, nd) && mv__elx_put_vec(&e, "GridOrigin", L->gorigin, nd) &&
+         mv__elx_put_dir(&e, "GridDirection", nd, (const double(*)[3])L->gdir) &&
+         mv__elx_put(&e, "(BSplineTransformSplineOrder %d)\n(UseCyclicTransform \"false\")\n", L->order);
+    return ok && mv__elx_put_file(b, "BSplineTransform", L->coef, (int64_t)nd * L->gsize[0] * L->gsize[1] * L->gsize[2],
+                                  initial, L->add, g, extra, interp);
+}
+
+/* a written chain's files: link k's TransformParameters and field */
+typedef struct mv__elxw_file {
+    char tp[4096], field[4096];
+    int made; /* 1: tp written, 2: field written (removed on failure) */
+} mv__elxw_file;
+
+MVDEF mv_status mv_elastix_write_transform(const char *path, const mv_elastix_transform *t, const mv_vol *fixed,
+                                           mv_interp interp)
+{
+    static const char *fn = "mv_elastix_write_transform";
+    mv__elxw_file *names;
+    mv__elx_geo g;
+    mv__elx_sb b;
+    int64_t dims[3];
+    int k, a, nd;
+    mv_status st = MV_OK;
+    MV__CHECK(path && t && t->n > 0, MV_ERR_INVALID_ARG, "%s: NULL argument or an empty chain", fn);
+    MV__TRY(mv__elx_interp_ok(interp, fn));
+    nd = t->nd;
+    if (fixed) {
+        for (a = 0; a < 3; a++) dims[a] = a < fixed->ndim ? fixed->dim[a] : 1;
+        MV__CHECK(nd == 3 || dims[2] == 1, MV_ERR_INVALID_ARG, "%s: a 2D chain, but the fixed image has %lld slices", fn,
+                  (long long)dims[2]);
+        MV__TRY(mv__elx_geo_of(nd, dims, fixed->affine, &g, fn));
+    } else {
+        MV__CHECK(t->size[0] > 0, MV_ERR_INVALID_ARG,
+                  "%s: fixed is NULL, and a chain read from an ITK transform file has no fixed grid of its own "
+                  "(elastix's files need one: transformix's output grid)", fn);
+        MV__TRY(mv__elx_geo_of(nd, t->size, (const double(*)[4])t->affine, &g, fn));
+    }
+    names = (mv__elxw_file *)mv__alloc_zero(sizeof(*names) * (size_t)t->n, t->alloc_ctx);
+    MV__CHECK(names != NULL, MV_ERR_OUT_OF_MEMORY, "%s: the file names", fn);
+    for (k = 0; k < t->n && st == MV_OK; k++) {
+        st = mv__elxw_name(names[k].tp, sizeof(names[k].tp), path, k, ".txt", fn);
+        if (st == MV_OK && k == 0) strcpy(names[0].tp, path); /* path itself, whatever its ending */
+        if (st == MV_OK && t->link[k].kind == MV__ELX_FIELD)
+            st = mv__elxw_name(names[k].field, sizeof(names[k].field), path, k, "-field.mha", fn);
+    }
+    /* innermost first: a file is written once what it names is there */
+    for (k = t->n - 1; k >= 0 && st == MV_OK; k--) {
+        const mv__elx_link *L = &t->link[k];
+        if (L->kind == MV__ELX_FIELD) {
+            mv_vol f;
+            mv_vol_init(&f);
+            st = mv__elxw_field_vol(L, nd, &f, t->alloc_ctx, fn);
+            if (st == MV_OK) st = mv_field_save(names[k].field, &f, NULL);
+            mv_free(&f);
+            if (st != MV_OK) break;
+            names[k].made |= 2;
+        }
+        memset(&b, 0, sizeof(b));
+        b.grows = 1;
+        b.actx = t->alloc_ctx;
+        st = mv__elxw_text(&b, L, nd, k < t->n - 1 ? names[k + 1].tp : NULL, &g, names[k].field, interp)
+                 ? mv__reg_write_text(names[k].tp, b.p, fn)
+                 : mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: the text of %s", fn, names[k].tp);
+        mv__free(b.p, t->alloc_ctx);
+        if (st == MV_OK) names[k].made |= 1;
+    }
+    for (k = 0; k < t->n && st != MV_OK; k++) { /* on failure none of the chain is left */
+        if (names[k].made & 1) (void)remove(names[k].tp);
+        if (names[k].made & 2) (void)remove(names[k].field);
+    }
+    mv__free(names, t->alloc_ctx);
     return st;
 }
 

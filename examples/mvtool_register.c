@@ -708,7 +708,7 @@ static int cmd_elastix_field(const args *a) { return chain_field(a->pos[0], 0, o
 
 static int cmd_tfm_field(const args *a) { return chain_field(a->pos[0], 1, a->pos[1], a->pos[2]); }
 
-/* ---- tfm-convert: an elastix chain or ITK file as an ITK transform file ---- */
+/* ---- tfm-convert: an elastix chain or ITK file as an ITK transform file or elastix files ---- */
 
 /* whether path is an ITK transform file (text, MATLAB .mat or HDF5, by its
    first bytes or its name) rather than an elastix TransformParameters file */
@@ -728,14 +728,30 @@ static int is_itk_file(const char *path)
 
 static int cmd_tfm_convert(const args *a)
 {
-    const char *in = a->pos[0], *out = a->pos[1], *lv = opt_str(a, "--level");
+    const char *in = a->pos[0], *out = a->pos[1], *lv = opt_str(a, "--level"), *ref = opt_str(a, "--ref");
+    const char *interp = opt_str(a, "--interp");
+    int elastix = opt_flag(a, "--elastix");
     mv_elastix_transform *t = NULL;
+    mv_interp ip = MV_INTERP_LINEAR;
+    mv_vol fixed;
     int64_t level = MVTOOL_H5_LEVEL;
     mv_status st;
     if (lv && parse_ints(lv, &level, 1, 0, 9) != 1) return usage_error(a, "--level wants a whole number 0-9", lv);
+    if (!elastix && (ref || interp)) return usage_error(a, "--ref and --interp go with --elastix", ref ? ref : interp);
+    if (elastix && lv) return usage_error(a, "--level is for ITK's .h5, not with --elastix", lv);
+    if (interp && !parse_interp(interp, &ip)) return usage_error(a, "--interp wants nearest, linear or cubic", interp);
     st = is_itk_file(in) ? mv_itk_transform_read(in, &t, NULL) : mv_elastix_read(in, &t, NULL);
     if (st != MV_OK) return fail_at(st, in);
-    if (has_suffix(out, ".mat")) { /* ANTs' *GenericAffine.mat: a matrix only */
+    if (elastix) { /* elastix's TransformParameters files, on REF's grid or the chain's own */
+        mv_load_opts ho = MV_ZERO_INIT;
+        ho.header_only = 1;
+        if (ref && load_or_fail(ref, &fixed, &ho)) {
+            mv_elastix_free(t);
+            return 1;
+        }
+        st = mv_elastix_write_transform(out, t, ref ? &fixed : NULL, ip);
+        if (ref) mv_free(&fixed);
+    } else if (has_suffix(out, ".mat")) { /* ANTs' *GenericAffine.mat: a matrix only */
         double m[4][4];
         st = mv_elastix_matrix(t, m);
         if (st == MV_OK) st = mv_itk_mat_write(out, (const double(*)[4])m, mv_elastix_ndim(t));
@@ -1180,7 +1196,8 @@ const command mvtool_register_commands[] = {
      "  -o [OUT,1] and SimpleITK's TransformToDisplacementField give; OUT named *.h5:\n"
      "  ITK's HDF5 DisplacementFieldTransform.\n",
      "", 3, 3, cmd_tfm_field},
-    {"tfm-convert", "an elastix TransformParameters chain or ITK transform file as an ITK file (.h5, .tfm, .mat)",
+    {"tfm-convert", "an elastix TransformParameters chain or ITK transform file as an ITK file (.h5, .tfm, .mat) or "
+     "as elastix files",
      "mvtool tfm-convert IN OUT [--level N]\n"
      "  IN: an elastix TransformParameters file (with the initial transforms it names:\n"
      "  linear kinds, B-splines, DeformationFieldTransform) or an ITK transform file\n"
@@ -1192,8 +1209,16 @@ const command mvtool_register_commands[] = {
      "  AffineTransform, each B-spline a BSplineTransform, each field a\n"
      "  DisplacementFieldTransform, in a CompositeTransform when more than one.\n"
      "  Refused: elastix's \"Add\" with a B-spline or field (write its field with\n"
-     "  elastix-field), nearest-neighbour fields (DeformationFieldInterpolationOrder 0).\n",
-     "--level=", 2, 2, cmd_tfm_convert},
+     "  elastix-field), nearest-neighbour fields (DeformationFieldInterpolationOrder 0).\n"
+     "mvtool tfm-convert IN OUT.txt --elastix [--ref FIXED] [--interp nearest|linear|cubic]\n"
+     "  The same map as elastix TransformParameters files, what transformix -tp and\n"
+     "  elastix -t0 read: one file per link, OUT the outermost, OUT-1.txt, OUT-2.txt ...\n"
+     "  its initial transforms (named as OUT is given: give an absolute path for\n"
+     "  transformix run elsewhere); a field written beside as OUT-field.mha\n"
+     "  (OUT-K-field.mha), float32. FIXED's grid (its header only is read) is\n"
+     "  transformix's output grid; an elastix IN keeps its own without --ref (an ITK\n"
+     "  file has none). --interp: transformix's resampling (default linear).\n",
+     "--level= --elastix --ref= --interp=", 2, 2, cmd_tfm_convert},
     {"tfm-points", "a CSV of LPS points through an ITK transform file (antsApplyTransformsToPoints)",
      "mvtool tfm-points T.tfm|T.h5|T.mat IN.csv OUT.csv\n"
      "  Each point p of IN.csv (a header line naming its columns, x, y and z among them:\n"

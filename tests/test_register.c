@@ -10,6 +10,7 @@
    transform files (and SimpleITK applying the .tfm when it is installed),
    and argument errors. */
 #include "testutil.h"
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1621,8 +1622,22 @@ MV_TEST(register, elastix_field_files)
         /* as an ITK file: a linear field only (ITK's DisplacementFieldTransform interpolates linearly), read
            back mapping each point to the same bits */
         if (order == 0) {
+            mv_elastix_transform *u = NULL;
+            int same = 1;
             EXPECT_STATUS(mv_itk_write_transform(tu_path("elx_defield_itk.tfm"), t, 0), MV_ERR_UNSUPPORTED);
             EXPECT_MSG(strstr(mv_last_error(), "DeformationFieldInterpolationOrder 0") != NULL, "%s", mv_last_error());
+            /* elastix files keep the nearest field: read back, every point to the same bits */
+            REQUIRE_OK(mv_elastix_write_transform(tu_path("elx_defield_rewritten.txt"), t, NULL, MV_INTERP_LINEAR));
+            REQUIRE_OK(mv_elastix_read(tu_path("elx_defield_rewritten.txt"), &u, NULL));
+            for (i = 0; i < (int)(sizeof(cs) / sizeof(cs[0])); i++) {
+                double r[3];
+                p[0] = 10 - 2 * cs[i][0], p[1] = -5 - 0.5 * cs[i][1], p[2] = 2 + 4 * cs[i][2];
+                mv_elastix_point(t, p, q);
+                mv_elastix_point(u, p, r);
+                same &= q[0] == r[0] && q[1] == r[1] && q[2] == r[2];
+            }
+            EXPECT_MSG(same, "the nearest field rewritten as elastix files maps a point elsewhere");
+            mv_elastix_free(u);
         } else {
             mv_elastix_transform *u = NULL;
             int same = 1;
@@ -2817,4 +2832,129 @@ MV_TEST(register, itk_chain_written)
     EXPECT_EQ_INT(mv_elastix_ndim(t), 2);
     mv_elastix_free(t);
     EXPECT_MSG(cut_ok, "a prefix of the written .h5 parsed, or left the chain set on failure");
+}
+
+/* Chains written as elastix files (mv_elastix_write_transform) and read
+   back: an elastix chain [Affine, B-spline (GridIndex, oblique), Euler
+   added to a translation] on its own fixed grid maps points to the same
+   bits, its "Add" kept; SimpleITK's [field, Affine] .h5 and 2D [Euler2D,
+   field] .tfm on a given fixed grid map SimpleITK's tabulated points
+   within the float32 rounding of the field's vectors (elastix holds fields
+   in float), the field beside as OUT-K-field.mha; refusals leave no file,
+   and a failure at the last file removes those written before it.
+   transformix itself reads such files in tests/py/diff_elastix.py
+   (family from_itk). */
+MV_TEST(register, elastix_chain_written)
+{
+    static const char *const aff = "1.02 0.03 -0.01 -0.02 0.98 0.04 0.01 -0.03 1.01 -2 3 0.5";
+    char tr[1024], eu[1024], bs[1024], af[1024], out[1024], coef[16384];
+    mv_elastix_transform *t = NULL, *u = NULL;
+    mv_vol fixed;
+    uint64_t seed = 5;
+    unsigned char *file;
+    const int64_t dims3[3] = {8, 8, 8}, dims2[3] = {8, 8, 1};
+    double p[3], q[3], r[3];
+    size_t n, at = 0;
+    int i, k, a, same = 1, moved = 0;
+    snprintf(tr, sizeof(tr), "%s", tu_path("elxw_tr.txt"));
+    snprintf(eu, sizeof(eu), "%s", tu_path("elxw_eu.txt"));
+    snprintf(bs, sizeof(bs), "%s", tu_path("elxw_bs.txt"));
+    snprintf(af, sizeof(af), "%s", tu_path("elxw_af.txt"));
+    REQUIRE(elx_write_tp(tr, "TranslationTransform", "1.5 -2 0.75", NULL, 0, NULL));
+    REQUIRE(elx_write_tp(eu, "EulerTransform", "0.1 -0.05 0.2 0.5 1 -1", tr, 1, "(CenterOfRotationPoint 3 4 5)\n"));
+    for (i = 0; i < 8 * 7 * 6 * 3; i++)
+        at += (size_t)snprintf(coef + at, sizeof(coef) - at, " %.6f", 4 * tu_rand01(&seed) - 2);
+    REQUIRE(elx_write_tp(bs, "BSplineTransform", coef, eu, 0,
+                         "(GridSize 8 7 6)\n(GridIndex -1 0 2)\n(GridSpacing 3 2.5 4)\n(GridOrigin 2 -3 -6)\n"
+                         "(GridDirection 0.6 0.8 0 -0.8 0.6 0 0 0 1)\n(BSplineTransformSplineOrder 2)\n"));
+    REQUIRE(elx_write_tp(af, "AffineTransform", aff, bs, 0, "(CenterOfRotationPoint 4 4 4)\n"));
+    REQUIRE_OK(mv_elastix_read(af, &t, NULL));
+    snprintf(out, sizeof(out), "%s", tu_path("elxw_out.txt"));
+    REQUIRE_OK(mv_elastix_write_transform(out, t, NULL, MV_INTERP_CUBIC));
+    REQUIRE_OK(mv_elastix_read(out, &u, NULL));
+    EXPECT_EQ_INT(mv_elastix_links(u), 4);
+    for (i = 0; i < 400; i++) {
+        double c[3] = {6 * tu_rand01(&seed) - 0.5, 5 * tu_rand01(&seed) + 0.5, 4 * tu_rand01(&seed) + 2.5};
+        p[0] = -(2 + 0.6 * 3 * c[0] - 0.8 * 2.5 * c[1]), p[1] = -(-3 + 0.8 * 3 * c[0] + 0.6 * 2.5 * c[1]);
+        p[2] = -6 + 4 * c[2];
+        REQUIRE_OK(mv_elastix_point(t, p, q));
+        REQUIRE_OK(mv_elastix_point(u, p, r));
+        same &= q[0] == r[0] && q[1] == r[1] && q[2] == r[2];
+    }
+    EXPECT_MSG(same, "the elastix chain written and read back maps a point elsewhere");
+    {
+        int64_t gd[3], gd2[3];
+        double ga[4][4], ga2[4][4];
+        REQUIRE_OK(mv_elastix_grid(t, gd, ga));
+        REQUIRE_OK(mv_elastix_grid(u, gd2, ga2));
+        EXPECT(gd[0] == gd2[0] && gd[1] == gd2[1] && gd[2] == gd2[2] && memcmp(ga, ga2, sizeof(ga)) == 0);
+    }
+    mv_elastix_free(u);
+    u = NULL;
+    file = tu_read_file(tu_path("elxw_out-2.txt"), &n); /* the Euler: added, named after the B-spline's file */
+    REQUIRE(file != NULL);
+    file = (unsigned char *)realloc(file, n + 1);
+    REQUIRE(file != NULL);
+    file[n] = 0;
+    EXPECT(strstr((const char *)file, "(HowToCombineTransforms \"Add\")") != NULL);
+    EXPECT(strstr((const char *)file, "elxw_out-3.txt\")") != NULL);
+    free(file);
+    file = tu_read_file(out, &n);
+    REQUIRE(file != NULL);
+    file = (unsigned char *)realloc(file, n + 1);
+    REQUIRE(file != NULL);
+    file[n] = 0;
+    EXPECT(strstr((const char *)file, "(FinalBSplineInterpolationOrder 3)") != NULL);
+    free(file);
+
+    /* a failure at the last file (a folder holds its name) leaves none of the chain */
+    snprintf(out, sizeof(out), "%s", tu_path("elxw_dir.txt"));
+    REQUIRE(mkdir(out, 0755) == 0 || errno == EEXIST);
+    EXPECT(mv_elastix_write_transform(out, t, NULL, MV_INTERP_LINEAR) != MV_OK);
+    EXPECT(access(tu_path("elxw_dir-1.txt"), F_OK) != 0 && access(tu_path("elxw_dir-3.txt"), F_OK) != 0);
+    rmdir(out);
+    EXPECT_STATUS(mv_elastix_write_transform(tu_path("elxw_bad.txt"), t, NULL, (mv_interp)99), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_elastix_write_transform(NULL, t, NULL, MV_INTERP_LINEAR), MV_ERR_INVALID_ARG);
+    mv_elastix_free(t);
+    t = NULL;
+
+    /* SimpleITK's field composites on a given fixed grid */
+    for (k = 0; k < 2; k++) {
+        int bad_pts = 0, nd = k ? 3 : 2;
+        char field[1024];
+        file = tu_read_file(k ? "tests/fuzz/corpus/h5/sitk_field_inverse_composite" : "tests/fuzz/corpus/text/sitk_field2d_composite",
+                            &n);
+        REQUIRE(file != NULL);
+        REQUIRE_OK(mv_itk_transform_parse(file, n, &t, NULL));
+        free(file);
+        snprintf(out, sizeof(out), "%s", tu_path(k ? "elxw_sitk3.txt" : "elxw_sitk2.txt"));
+        /* an ITK file has no fixed grid of its own; a 2D chain needs a fixed image of one slice */
+        EXPECT_STATUS(mv_elastix_write_transform(out, t, NULL, MV_INTERP_LINEAR), MV_ERR_INVALID_ARG);
+        EXPECT_MSG(strstr(mv_last_error(), "fixed grid") != NULL, "%s", mv_last_error());
+        EXPECT(access(out, F_OK) != 0);
+        REQUIRE_OK(mv_vol_alloc(&fixed, MV_DT_U8, 3, dims3, NULL));
+        if (!k) EXPECT_STATUS(mv_elastix_write_transform(out, t, &fixed, MV_INTERP_LINEAR), MV_ERR_INVALID_ARG);
+        mv_free(&fixed);
+        REQUIRE_OK(mv_vol_alloc(&fixed, MV_DT_U8, 3, k ? dims3 : dims2, NULL));
+        REQUIRE_OK(mv_elastix_write_transform(out, t, &fixed, MV_INTERP_NEAREST));
+        mv_free(&fixed);
+        /* [Euler2D, field]: the field is link 1; [field, Affine]: link 0 */
+        snprintf(field, sizeof(field), "%s", tu_path(k ? "elxw_sitk3-field.mha" : "elxw_sitk2-1-field.mha"));
+        EXPECT_MSG(access(field, F_OK) == 0, "no %s", field);
+        snprintf(field, sizeof(field), "%s", tu_path(k ? "elxw_sitk3-1-field.mha" : "elxw_sitk2-field.mha"));
+        EXPECT(access(field, F_OK) != 0);
+        REQUIRE_OK(mv_elastix_read(out, &u, NULL));
+        EXPECT(mv_elastix_ndim(u) == nd && mv_elastix_links(u) == 2);
+        for (i = 0; i < (int)(sizeof(sitk_field_points) / sizeof(sitk_field_points[0])); i++) {
+            if (sitk_field_points[i].h5 != k) continue;
+            mv_elastix_point(u, sitk_field_points[i].p, q);
+            for (a = 0; a < 3; a++) bad_pts += fabs(q[a] - sitk_field_points[i].q[a]) > 1e-5;
+            moved += fabs(q[0] - sitk_field_points[i].p[0]) > 1e-3;
+        }
+        EXPECT_MSG(bad_pts == 0, "%s: %d coordinates differ from SimpleITK's", out, bad_pts);
+        mv_elastix_free(u);
+        mv_elastix_free(t);
+        u = t = NULL;
+    }
+    EXPECT(moved > 6);
 }

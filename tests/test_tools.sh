@@ -746,6 +746,24 @@ PYEOF
   $T tfm-convert "$W/ex_add.txt" "$W/conv_add.h5" 2> "$W/err"
   [ $? -eq 1 ] && grep -q '"Add"' "$W/err" && [ ! -e "$W/conv_add.h5" ] && ok \
     || bad "tfm-convert of an Add with a B-spline: not refused by name ($(cat "$W/err"))"
+  # tfm-convert --elastix: SimpleITK's files as elastix files on bs_obl's grid (medvol's field of them is
+  # SimpleITK's; a field in float32), an elastix chain rewritten on its own grid (the same field, byte for
+  # byte), and the refusals: an ITK file without --ref, --ref without --elastix
+  for i in bs.h5 bs_inv.h5; do
+    o=conv_elx_${i%%.*}.txt
+    $T tfm-convert "$W/$i" "$W/$o" --elastix --ref "$W/bs_obl.nii" 2> /dev/null && $T elastix-field "$W/$o" "$W/conv_ref.nii" \
+      && sitk_field_ok "$W/$i" "$W/conv_ref.nii" 1e-6 > /dev/null && ok || bad "tfm-convert $i -> $o --elastix: the field differs"
+  done
+  $T tfm-convert "$W/ex_add.txt" "$W/conv_elx_add.txt" --elastix --interp cubic 2> /dev/null \
+    && $T elastix-field "$W/ex_add.txt" "$W/conv_a.nii" && $T elastix-field "$W/conv_elx_add.txt" "$W/conv_b.nii" \
+    && cmp -s "$W/conv_a.nii" "$W/conv_b.nii" && grep -q '"Add"' "$W/conv_elx_add.txt" && ok \
+    || bad "tfm-convert --elastix of an elastix chain with Add: another field"
+  rm -f "$W/conv_elx_none.txt"
+  $T tfm-convert "$W/bs.h5" "$W/conv_elx_none.txt" --elastix 2> "$W/err"
+  [ $? -eq 1 ] && grep -q "fixed grid" "$W/err" && [ ! -e "$W/conv_elx_none.txt" ] && ok \
+    || bad "tfm-convert --elastix of an ITK file without --ref: $(cat "$W/err")"
+  $T tfm-convert "$W/bs.h5" "$W/conv_elx_none.txt" --ref "$W/bs_obl.nii" 2> "$W/err"
+  [ $? -eq 2 ] && [ ! -e "$W/conv_elx_none.txt" ] && ok || bad "tfm-convert --ref without --elastix: not a usage error"
 else
   echo "  (skip ITK B-splines: no SimpleITK or nibabel)"
 fi

@@ -171,6 +171,22 @@ counted in the summary.
             problem (a keyword: the kind, "cyclic", the missing path,
             NumberOfParameters / TransformParameters, nan / inf / finite)
             and write no OUT.
+  from_itk  mvtool tfm-convert --elastix of random ITK files SimpleITK
+            writes (.h5 or .tfm; 1-4 members: AffineTransform, Euler,
+            Similarity, TranslationTransform, BSplineTransform of order 1-3
+            on a random grid, DisplacementFieldTransform in float64 on a
+            random oblique grid; a composite when more than one) with --ref
+            a fixed image SimpleITK writes (.nii or .mha) and a random
+            --interp: transformix's -def all field of the written files
+            against SimpleITK's TransformPoint of the ITK file on the fixed
+            grid (the field tolerance; the field's vectors are float32 in
+            elastix), leaving out the voxels within 1e-6 grid units (1e-4
+            with a .nii: its float32 sform) of a member's edge (a B-spline's
+            valid region, a field's buffer bounds) at that member's input
+            point; the written files converted back to an ITK .h5 must give
+            SimpleITK the same field (the same tolerance); in a tenth of the
+            cases tfm-convert --elastix without --ref must be refused
+            (exit 1, "fixed grid", no file). Skipped without SimpleITK.
 
 What was verified about transformix 5.0.1 (the model; --model checks it):
   - `transformix -def all -tp TP -out DIR` writes DIR/deformationField.nii
@@ -221,7 +237,7 @@ import numpy as np
 S3 = np.diag([-1.0, -1.0, 1.0])
 S4 = np.diag([-1.0, -1.0, 1.0, 1.0])
 FAMILIES = ['linear', 'bspline', 'chain', 'ref', 'write', 'warp', 'transformix', 'points', 'elastix', 'regwrite',
-            'defield', 'to_itk', 'refusals']
+            'defield', 'to_itk', 'refusals', 'from_itk']
 LINEAR = ['TranslationTransform', 'EulerTransform', 'SimilarityTransform', 'AffineTransform']
 BSPLINE = ['BSplineTransform', 'RecursiveBSplineTransform']
 ATOL, RTOL = 1e-4, 1e-6  # field tolerance: ATOL mm + RTOL |value|
@@ -1565,6 +1581,146 @@ def fam_to_itk(case, rng):
     if not np.array_equal(Qb, Qs):
         raise Failure('%s -> %s: SimpleITK maps the grid differently (largest difference %.3g mm)'
                       % (os.path.basename(out), os.path.basename(back), float(np.max(np.abs(Qb - Qs)))))
+    return w
+
+
+def sitk_grid_image(g, pixel=None):
+    """a SimpleITK image (zeros) on grid g (its Index folded into the origin)"""
+    import SimpleITK as sitk
+    nd = g['nd']
+    img = sitk.Image([int(s) for s in g['size']], pixel if pixel is not None else sitk.sitkFloat32)
+    img.SetSpacing([float(s) for s in g['spacing']])
+    img.SetOrigin([float(v) for v in g['origin'] + (g['D'] * g['spacing']) @ np.array(g['index'], np.float64)])
+    img.SetDirection([float(v) for v in g['D'].ravel()])
+    return img
+
+
+def rand_sitk_member(rng, nd, center):
+    """a random SimpleITK transform about center (LPS): (transform, its
+    kind, its grid for the edge mask or None, the B-spline order or -1 for a
+    field)"""
+    import SimpleITK as sitk
+    kind = str(rng.choice(['affine', 'euler', 'similarity', 'translation', 'bspline', 'field'],
+                          p=[0.2, 0.15, 0.1, 0.1, 0.3, 0.15]))
+    c = [float(v) for v in center + rng.uniform(-5, 5, nd)]
+    t = [float(v) for v in rng.uniform(-6, 6, nd)]
+    if kind == 'affine':
+        tr = sitk.AffineTransform(nd)
+        tr.SetMatrix([float(v) for v in (rotation(rng, nd) @ np.diag(rng.uniform(0.85, 1.2, nd))
+                                         + rng.normal(0, 0.04, (nd, nd))).ravel()])
+        tr.SetCenter(c)
+        tr.SetTranslation(t)
+        return tr, 'AffineTransform', None, 0
+    if kind == 'euler':
+        tr = sitk.Euler3DTransform() if nd == 3 else sitk.Euler2DTransform()
+        tr.SetCenter(c)
+        if nd == 3:
+            tr.SetRotation(*[float(v) for v in rng.uniform(-0.4, 0.4, 3)])
+        else:
+            tr.SetAngle(float(rng.uniform(-0.4, 0.4)))
+        tr.SetTranslation(t)
+        return tr, 'Euler', None, 0
+    if kind == 'similarity':
+        tr = sitk.Similarity3DTransform() if nd == 3 else sitk.Similarity2DTransform()
+        tr.SetCenter(c)
+        if nd == 3:
+            axis = rng.normal(0, 1, 3)
+            tr.SetRotation([float(v) for v in axis / np.linalg.norm(axis)], float(rng.uniform(-0.4, 0.4)))
+        else:
+            tr.SetAngle(float(rng.uniform(-0.4, 0.4)))
+        tr.SetScale(float(rng.uniform(0.85, 1.2)))
+        tr.SetTranslation(t)
+        return tr, 'Similarity', None, 0
+    if kind == 'translation':
+        return sitk.TranslationTransform(nd, t), 'TranslationTransform', None, 0
+    fmt = FULL
+    if kind == 'bspline':
+        g = rand_grid(rng, nd, fmt, center=np.array(c), sizes=(6, 14), index_p=0.0)
+        order = int(rng.integers(1, 4))
+        tr = sitk.BSplineTransformInitializer(sitk_grid_image(g), [int(v) for v in rng.integers(1, 5, nd)], order)
+        tr.SetParameters([float(v) for v in rng.normal(0, float(rng.uniform(0.3, 2.0)), len(tr.GetParameters()))])
+        fp = tr.GetFixedParameters()
+        size = [int(round(v)) for v in fp[:nd]]
+        D = np.array(fp[3 * nd:]).reshape(nd, nd)
+        grid = make_grid(nd, size, [0] * nd, fp[2 * nd:3 * nd], fp[nd:2 * nd], D)
+        return tr, 'BSplineTransform order %d' % order, grid, order
+    g = rand_grid(rng, nd, fmt, center=np.array(c), sizes=(3, 9), index_p=0.0)
+    img = sitk_grid_image(g, sitk.sitkVectorFloat64)
+    a = rng.normal(0, float(rng.uniform(0.3, 2.0)), tuple(g['size'][::-1]) + (nd,))
+    f = sitk.GetImageFromArray(a, isVector=True)
+    f.CopyInformation(img)
+    g = make_grid(nd, g['size'], [0] * nd, g['spacing'], np.array(img.GetOrigin()), g['D'])
+    return sitk.DisplacementFieldTransform(f), 'DisplacementFieldTransform', g, -1
+
+
+def edge_distance(grid, order, X):
+    """the distance (grid units) of points X (nd, N) to the edges where a
+    member's displacement jumps: a B-spline's valid region (ITK: [(order -
+    1) / 2, size - 1 - (order - 1) / 2]) or a field's buffer ([-0.5, size -
+    0.5))"""
+    c = np.linalg.solve(grid['D'] * grid['spacing'], X - grid['origin'][:, None])
+    size = np.array(grid['size'], np.float64)[:, None]
+    lo, hi = (-0.5, size - 0.5) if order < 0 else ((order - 1) / 2.0, size - 1 - (order - 1) / 2.0)
+    return np.min(np.minimum(np.abs(c - lo), np.abs(c - hi)), axis=0)
+
+
+def fam_from_itk(case, rng):
+    """random SimpleITK chains (.h5 / .tfm) converted by mvtool tfm-convert
+    --elastix: transformix's field of the written files against SimpleITK's
+    TransformPoint of the ITK file"""
+    if model_only:
+        return 0.0
+    if not have_sitk():
+        case.note('skipped: no SimpleITK')
+        return 0.0
+    import SimpleITK as sitk
+    nd = int(rng.choice([2, 3]))
+    g = rand_grid(rng, nd, FULL, index_p=0.0)
+    n = int(rng.integers(1, 5))
+    members = [rand_sitk_member(rng, nd, grid_center(g)) for _ in range(n)]
+    for m in members:
+        case.note(m[1])
+    ext = str(rng.choice(['.h5', '.tfm']))
+    itk = case.p('chain' + ext)
+    sitk.WriteTransform(members[0][0] if n == 1 else sitk.CompositeTransform([m[0] for m in members]), itk)
+    refext = str(rng.choice(['.nii', '.mha']))
+    ref = case.p('fixed' + refext)
+    sitk.WriteImage(sitk_grid_image(g), ref)
+    interp = str(rng.choice(['nearest', 'linear', 'cubic']))
+    tp = case.p('chain_elx.txt')
+    case.note('ITK ' + ext)
+    case.note('fixed ' + refext)
+    case.note('chains of %d' % n)
+    if rng.random() < 0.1:  # an ITK file has no fixed grid: --ref is needed
+        r = case.run([case.exe, 'tfm-convert', itk, tp, '--elastix'])
+        if r.returncode != 1 or 'fixed grid' not in r.stderr or os.path.exists(tp):
+            raise Failure('tfm-convert --elastix without --ref: exit %d (1 wanted), stderr %r, file left: %s'
+                          % (r.returncode, r.stderr.strip(), os.path.exists(tp)))
+        case.note('refused without --ref')
+    case.mv('tfm-convert', itk, tp, '--elastix', '--ref', ref, '--interp', interp)
+    want = {'nearest': 0, 'linear': 1, 'cubic': 3}[interp]
+    if '(FinalBSplineInterpolationOrder %d)' % want not in open(tp).read():
+        raise Failure('%s: no (FinalBSplineInterpolationOrder %d) for --interp %s' % (tp, want, interp))
+    # the edge mask: each member's input points (the members after it applied), SimpleITK's own
+    P = grid_points(g)
+    X, keep = P.copy(), np.ones(P.shape[1], bool)
+    tol = 1e-4 if refext == '.nii' else 1e-6  # a NIfTI's float32 sform moves the grid by ~1e-7 relative
+    for tr, kind, grid, order in members[::-1]:
+        if grid is not None:
+            keep &= edge_distance(grid, order, X) > tol
+        X = np.array([tr.TransformPoint([float(v) for v in X[:, j]]) for j in range(X.shape[1])]).T
+    case.note('voxels at an edge (left out)', int((~keep).sum()))
+    Qs = sitk_points(itk, P)
+    if np.max(np.abs(Qs - X)) > 1e-9 * (1 + np.max(np.abs(X))):
+        raise Failure('harness: SimpleITK maps the file differently from its members applied in turn')
+    ga = make_grid(nd, g['size'], [0] * nd, g['spacing'], g['origin'], g['D'])
+    w, tx, img, _ = field_case(case, tp, ga, nd)
+    w = compare(case, 'transformix of the written files vs SimpleITK of %s' % os.path.basename(itk), tx, Qs - P, keep)
+    # back to ITK: SimpleITK maps as through the original (fields now float32)
+    back = case.p('back.h5')
+    case.mv('tfm-convert', tp, back)
+    w = max(w, compare(case, 'SimpleITK of %s (back from elastix) vs of %s' % (os.path.basename(back), os.path.basename(itk)),
+                       sitk_points(back, P) - P, Qs - P))
     return w
 
 
