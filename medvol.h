@@ -4436,7 +4436,8 @@ MVDEF mv_status mv_itk_mat_format(const double m[4][4], int ndim, void *buf, siz
    CompositeTransform of them as ITK composes it (group 0 the composite,
    its members 1, 2, ... applied last first), from the files ITK 4 (HDF5's
    earliest format: symbol-table groups) and ITK 5 (the latest: link
-   messages, checksums) write, compressed or not (ITK's UseCompression,
+   messages, dense link storage for a composite of 8 transforms or more,
+   checksums) write, compressed or not (ITK's UseCompression,
    which ANTs always sets: deflate in chunks; h5py's shuffle and
    Fletcher-32 too); its own reader, no HDF5 library (see >>impl-register
    for what of HDF5 it reads). A displacement field or
@@ -33075,8 +33076,13 @@ MVDEF mv_status mv_itk_mat_format(const double m[4][4], int ndim, void *buf, siz
    ITK 5, which asks for HDF5 1.8's format: its compressed chunks still in
    a version 1 B-tree), object headers of version 1 and 2
    (continuation chunks followed; version 2's lookup3 checksums checked),
-   groups as link messages or as a symbol table (B-tree, symbol nodes,
-   local heap), datasets of one dimension laid out compact, contiguous or
+   groups as link messages, as a symbol table (B-tree, symbol nodes,
+   local heap) or in dense storage (more than 8 links: ITK 5's composite of
+   8 transforms or more; link messages in a fractal heap of direct blocks
+   under a root direct or indirect block, found through the version 2
+   B-tree of the names, any depth; every block's checksum checked; each
+   record's link read and its name compared, the hash not trusted),
+   datasets of one dimension laid out compact, contiguous or
    in chunks (ITK's compressed writes), IEEE floats of either byte order,
    fixed-length and variable-length strings (the latter in a global heap).
    Chunks are found through layout 3's version 1 B-tree (HDF5's earliest
@@ -33091,9 +33097,10 @@ MVDEF mv_status mv_itk_mat_format(const double m[4][4], int ndim, void *buf, siz
    MV_ERR_BAD_DATA (HDF5 would give its fill value: for a transform, a
    parameter nobody wrote). Anything else (other filters, named in the
    message: szip, LZF, Blosc, Zstandard, ...; the indexes of a dataset that
-   can grow in the latest format: extensible array, version 2 B-tree;
-   dense link storage: a composite of more than 8 transforms; shared
-   messages) is MV_ERR_UNSUPPORTED naming the object. */
+   can grow in the latest format: extensible array, version 2 B-tree; a
+   link heap with I/O filters, huge or tiny objects or indirect blocks
+   below its root (beyond thousands of links); shared messages) is
+   MV_ERR_UNSUPPORTED naming the object. */
 
 #define MV__H5_UNDEF UINT64_MAX
 #define MV__H5_MAX_MSGS 64   /* messages kept per object (ITK's have under 12) */
@@ -33385,39 +33392,248 @@ static mv_status mv__h5_symtab(const mv__h5r *r, uint64_t tree, uint64_t heap, c
     return MV_OK;
 }
 
-/* Looks name up among group o's links: *addr (its object header) and
-   *found. */
+/* A link message (version 1: flags, [type], [creation order], [charset],
+   name length, name, target) d[0..n) against name: *addr (its object
+   header) and *found when it names it (a hard link; others refused) */
+static mv_status mv__h5_link(const unsigned char *d, size_t n, int O, const char *name, uint64_t *addr, int *found,
+                             const char *what)
+{
+    size_t at = 2, nl, k = strlen(name);
+    int flags, ltype = 0;
+    MV__CHECK(n >= 3 && d[0] == 1, MV_ERR_BAD_DATA, "%s: link message version %d", what, n ? d[0] : -1);
+    flags = d[1];
+    if (flags & 0x08) ltype = d[at++];
+    if (flags & 0x04) at += 8;
+    if (flags & 0x10) at++;
+    MV__CHECK(n >= at + ((size_t)1 << (flags & 3)), MV_ERR_BAD_DATA, "%s: link message cut short", what);
+    nl = (size_t)mv__h5_le(d + at, 1 << (flags & 3));
+    at += (size_t)1 << (flags & 3);
+    MV__CHECK(nl <= n - at, MV_ERR_BAD_DATA, "%s: link name runs past its message", what);
+    if (nl != k || memcmp(d + at, name, k) != 0) return MV_OK;
+    MV__CHECK(ltype == 0, MV_ERR_UNSUPPORTED, "%s: '%s' is a soft or external link", what, name);
+    MV__CHECK(n - at - nl >= (size_t)O, MV_ERR_BAD_DATA, "%s: link '%s' cut short", what, name);
+    *addr = mv__h5_addr(d + at + nl, O);
+    *found = 1;
+    return MV_OK;
+}
+
+/* ---- dense link storage ----
+   A group of more than 8 links in HDF5's newer format (ITK 5's composite
+   of 8 transforms or more: its members and itself) keeps its link
+   messages as objects of a fractal heap, indexed by a version 2 B-tree of
+   the names' hashes (record type 5: the hash, then a 7-byte heap ID).
+   Every record's link is read and its name compared (a group of ITK's has
+   at most a few hundred): no trust in the hash. */
+
+typedef struct mv__h5heap {
+    uint64_t root;             /* root block: direct (rows 0) or indirect */
+    uint64_t start, max_direct; /* block sizes (powers of two) */
+    int width, rows;           /* doubling table: columns; the root indirect block's rows */
+    int off_size, len_size;    /* bytes of a heap ID's offset and length */
+    int checksummed;           /* direct blocks carry a checksum */
+} mv__h5heap;
+
+static int mv__h5_log2(uint64_t v)
+{
+    int b = 0;
+    while (v >>= 1) b++;
+    return b;
+}
+
+static mv_status mv__h5_heap_open(const mv__h5r *r, uint64_t addr, mv__h5heap *h, const char *what)
+{
+    const unsigned char *p;
+    int O = r->osz, L = r->lsz, heap_bits, dir_bits;
+    size_t at = 14 + 10 * (size_t)L + 2 * (size_t)O, need; /* the table's width, after the counters */
+    uint64_t max_man;
+    need = at + 2 + 2 * (size_t)L + 4 + (size_t)O + 2 + 4;
+    MV__CHECK(mv__h5_span(r, addr, need, &p) && !memcmp(p, "FRHP", 4) && p[4] == 0, MV_ERR_BAD_DATA,
+              "%s: no fractal heap (version 0) at address %llu", what, (unsigned long long)addr);
+    MV__CHECK(mv__h5_le(p + 7, 2) == 0, MV_ERR_UNSUPPORTED, "%s: a fractal heap with I/O filters", what);
+    MV__CHECK(mv__h5_lookup3(p, need - 4) == (uint32_t)mv__h5_le(p + need - 4, 4), MV_ERR_BAD_DATA,
+              "%s: fractal heap header checksum mismatch (a damaged file)", what);
+    h->checksummed = (p[9] & 0x02) != 0;
+    max_man = mv__h5_le(p + 10, 4);
+    h->width = (int)mv__h5_le(p + at, 2);
+    h->start = mv__h5_le(p + at + 2, L);
+    h->max_direct = mv__h5_le(p + at + 2 + L, L);
+    heap_bits = (int)mv__h5_le(p + at + 2 + 2 * L, 2);
+    h->root = mv__h5_addr(p + at + 2 + 2 * L + 4, O);
+    h->rows = (int)mv__h5_le(p + at + 2 + 2 * L + 4 + O, 2);
+    MV__CHECK(h->width >= 1 && h->width <= 65536 && !(h->width & (h->width - 1)) && h->start >= 64 &&
+                  !(h->start & (h->start - 1)) && h->max_direct >= h->start &&
+                  !(h->max_direct & (h->max_direct - 1)) && heap_bits >= 8 && heap_bits <= 64 && max_man >= 1 && h->rows <= 64 &&
+                  h->max_direct <= ((uint64_t)1 << 24),
+              MV_ERR_BAD_DATA, "%s: fractal heap header with an impossible doubling table", what);
+    dir_bits = mv__h5_log2(h->max_direct);
+    h->off_size = (heap_bits + 7) / 8;
+    h->len_size = MV__MIN((dir_bits + 7) / 8, mv__h5_log2(max_man) / 8 + 1);
+    MV__CHECK(1 + h->off_size + h->len_size <= 7, MV_ERR_UNSUPPORTED,
+              "%s: fractal heap IDs of %d bytes (a link name index holds 7)", what, 1 + h->off_size + h->len_size);
+    return MV_OK;
+}
+
+/* The object of heap ID id (7 bytes): *obj, *len, inside its direct block */
+static mv_status mv__h5_heap_object(const mv__h5r *r, const mv__h5heap *h, const unsigned char *id,
+                                    const unsigned char **obj, size_t *len, const char *what)
+{
+    const unsigned char *b;
+    int O = r->osz, row, col;
+    uint64_t off, n, boff = 0, bsize = h->start, baddr = h->root, pos = 0;
+    size_t head = 5 + (size_t)O + (size_t)h->off_size + (h->checksummed ? 4 : 0);
+    MV__CHECK((id[0] & 0xf0) == 0, MV_ERR_UNSUPPORTED, "%s: a %s object in the link heap (managed ones only)", what,
+              (id[0] & 0x30) == 0x10 ? "huge" : (id[0] & 0x30) == 0x20 ? "tiny" : "heap ID of another version");
+    off = mv__h5_le(id + 1, h->off_size);
+    n = mv__h5_le(id + 1 + h->off_size, h->len_size);
+    if (h->rows > 0) { /* the root is an indirect block: the direct block whose span holds off */
+        const int direct_rows = mv__h5_log2(h->max_direct) - mv__h5_log2(h->start) + 2;
+        const unsigned char *ib;
+        size_t ihead = 5 + (size_t)O + (size_t)h->off_size, size = ihead + (size_t)h->rows * (size_t)h->width * (size_t)O + 4;
+        MV__CHECK(h->rows <= direct_rows, MV_ERR_UNSUPPORTED,
+                  "%s: a link heap with indirect blocks below its root (a group of very many links)", what);
+        MV__CHECK(mv__h5_span(r, h->root, size, &ib) && !memcmp(ib, "FHIB", 4) && ib[4] == 0, MV_ERR_BAD_DATA,
+                  "%s: no fractal heap indirect block at address %llu", what, (unsigned long long)h->root);
+        MV__CHECK(mv__h5_lookup3(ib, size - 4) == (uint32_t)mv__h5_le(ib + size - 4, 4), MV_ERR_BAD_DATA,
+                  "%s: fractal heap indirect block checksum mismatch (a damaged file)", what);
+        baddr = MV__H5_UNDEF;
+        for (row = 0; row < h->rows && baddr == MV__H5_UNDEF; row++) {
+            uint64_t rsize = row == 0 ? h->start : h->start << (row - 1);
+            for (col = 0; col < h->width; col++, pos += rsize)
+                if (off >= pos && off - pos < rsize) {
+                    baddr = mv__h5_addr(ib + ihead + ((size_t)row * (size_t)h->width + (size_t)col) * (size_t)O, O);
+                    boff = pos;
+                    bsize = rsize;
+                    break;
+                }
+        }
+        MV__CHECK(baddr != MV__H5_UNDEF, MV_ERR_BAD_DATA, "%s: link heap object at offset %llu outside the heap's blocks",
+                  what, (unsigned long long)off);
+    }
+    MV__CHECK(off - boff >= head && n <= bsize - (off - boff) && n > 0, MV_ERR_BAD_DATA,
+              "%s: link heap object (offset %llu, %llu bytes) outside its block", what, (unsigned long long)off,
+              (unsigned long long)n);
+    MV__CHECK(mv__h5_span(r, baddr, bsize, &b) && !memcmp(b, "FHDB", 4) && b[4] == 0 &&
+                  mv__h5_le(b + 5 + O, h->off_size) == boff,
+              MV_ERR_BAD_DATA, "%s: no fractal heap direct block of offset %llu at address %llu", what,
+              (unsigned long long)boff, (unsigned long long)baddr);
+    if (h->checksummed) { /* over the whole block, its checksum field read as zero */
+        const size_t at = head - 4;
+        unsigned char *copy = (unsigned char *)mv__alloc((size_t)bsize, r->ctx);
+        uint32_t sum;
+        MV__CHECK(copy != NULL, MV_ERR_OUT_OF_MEMORY, "%s: a heap block of %llu bytes", what, (unsigned long long)bsize);
+        memcpy(copy, b, (size_t)bsize);
+        memset(copy + at, 0, 4);
+        sum = mv__h5_lookup3(copy, (size_t)bsize);
+        mv__free(copy, r->ctx);
+        MV__CHECK(sum == (uint32_t)mv__h5_le(b + at, 4), MV_ERR_BAD_DATA,
+                  "%s: fractal heap direct block checksum mismatch (a damaged file)", what);
+    }
+    *obj = b + (off - boff);
+    *len = (size_t)n;
+    return MV_OK;
+}
+
+/* The records of version 2 B-tree node addr (depth d, nrec records),
+   each link read from the heap against name; *visits bounds a damaged tree */
+typedef struct mv__h5bt2 {
+    uint32_t node_size;
+    int rec_size, nrec_size, depth;
+    int max_nrec[9], total_size[9]; /* per depth: records a node holds; bytes of a child's total count */
+} mv__h5bt2;
+
+static mv_status mv__h5_bt2_walk(const mv__h5r *r, const mv__h5bt2 *t, const mv__h5heap *h, uint64_t addr, int d,
+                                 uint64_t nrec, const char *name, uint64_t *out, int *found, int *visits, const char *what)
+{
+    const unsigned char *p;
+    int O = r->osz, i;
+    size_t ptr = d > 0 ? (size_t)O + (size_t)t->nrec_size + (size_t)t->total_size[d - 1] : 0;
+    size_t body = 6 + (size_t)nrec * (size_t)t->rec_size + (d > 0 ? (size_t)(nrec + 1) * ptr : 0);
+    MV__CHECK(++*visits <= 4096, MV_ERR_BAD_DATA, "%s: link name B-tree of more than 4096 nodes", what);
+    MV__CHECK(nrec <= (uint64_t)t->max_nrec[d] && body + 4 <= t->node_size, MV_ERR_BAD_DATA,
+              "%s: link name B-tree node of %llu records (at most %d)", what, (unsigned long long)nrec, t->max_nrec[d]);
+    MV__CHECK(mv__h5_span(r, addr, body + 4, &p) && !memcmp(p, d > 0 ? "BTIN" : "BTLF", 4) && p[4] == 0 && p[5] == 5,
+              MV_ERR_BAD_DATA, "%s: no link name B-tree %s node at address %llu", what, d > 0 ? "internal" : "leaf",
+              (unsigned long long)addr);
+    MV__CHECK(mv__h5_lookup3(p, body) == (uint32_t)mv__h5_le(p + body, 4), MV_ERR_BAD_DATA,
+              "%s: link name B-tree node checksum mismatch (a damaged file)", what);
+    for (i = 0; i < (int)nrec && !*found; i++) {
+        const unsigned char *obj = NULL;
+        size_t len = 0;
+        MV__TRY(mv__h5_heap_object(r, h, p + 6 + (size_t)i * (size_t)t->rec_size + 4, &obj, &len, what));
+        MV__TRY(mv__h5_link(obj, len, O, name, out, found, what));
+    }
+    for (i = 0; d > 0 && i <= (int)nrec && !*found; i++) {
+        const unsigned char *c = p + 6 + (size_t)nrec * (size_t)t->rec_size + (size_t)i * ptr;
+        MV__TRY(mv__h5_bt2_walk(r, t, h, mv__h5_addr(c, O), d - 1, mv__h5_le(c + O, t->nrec_size), name, out, found, visits,
+                                what));
+    }
+    return MV_OK;
+}
+
+/* bytes that hold v (HDF5's H5VM_limit_enc_size) */
+static int mv__h5_enc_size(uint64_t v) { return mv__h5_log2(v) / 8 + 1; }
+
+/* name among the dense links of a group: fractal heap at heap, name index
+   (version 2 B-tree) at tree */
+static mv_status mv__h5_dense(const mv__h5r *r, uint64_t heap, uint64_t tree, const char *name, uint64_t *addr,
+                              int *found, const char *what)
+{
+    const unsigned char *p;
+    mv__h5heap h;
+    mv__h5bt2 t;
+    int O = r->osz, L = r->lsz, u, visits = 0;
+    size_t need = 16 + (size_t)O + 2 + (size_t)L + 4;
+    uint64_t root, root_nrec;
+    MV__TRY(mv__h5_heap_open(r, heap, &h, what));
+    MV__CHECK(mv__h5_span(r, tree, need, &p) && !memcmp(p, "BTHD", 4) && p[4] == 0, MV_ERR_BAD_DATA,
+              "%s: no version 2 B-tree header at address %llu", what, (unsigned long long)tree);
+    MV__CHECK(mv__h5_lookup3(p, need - 4) == (uint32_t)mv__h5_le(p + need - 4, 4), MV_ERR_BAD_DATA,
+              "%s: link name B-tree header checksum mismatch (a damaged file)", what);
+    MV__CHECK(p[5] == 5, MV_ERR_UNSUPPORTED, "%s: a version 2 B-tree of record type %d (link names: 5)", what, p[5]);
+    t.node_size = (uint32_t)mv__h5_le(p + 6, 4);
+    t.rec_size = (int)mv__h5_le(p + 10, 2);
+    t.depth = (int)mv__h5_le(p + 12, 2);
+    root = mv__h5_addr(p + 16, O);
+    root_nrec = mv__h5_le(p + 16 + O, 2);
+    MV__CHECK(t.rec_size == 11 && t.node_size >= 64 && t.node_size <= ((uint32_t)1 << 20) && t.depth <= 8, MV_ERR_BAD_DATA,
+              "%s: link name B-tree of %d-byte records, %u-byte nodes, depth %d", what, t.rec_size, t.node_size, t.depth);
+    /* the node geometry, as HDF5 derives it (H5B2__hdr_init) */
+    t.max_nrec[0] = (int)((t.node_size - 10) / (uint32_t)t.rec_size);
+    t.nrec_size = mv__h5_enc_size((uint64_t)t.max_nrec[0]);
+    t.total_size[0] = 0;
+    {
+        uint64_t cum = (uint64_t)t.max_nrec[0];
+        for (u = 1; u <= t.depth; u++) {
+            uint32_t ptr = (uint32_t)(O + t.nrec_size + t.total_size[u - 1]);
+            MV__CHECK(t.node_size > 10 + ptr, MV_ERR_BAD_DATA, "%s: link name B-tree nodes too small", what);
+            t.max_nrec[u] = (int)((t.node_size - (10 + ptr)) / ((uint32_t)t.rec_size + ptr));
+            MV__CHECK(t.max_nrec[u] >= 1 && cum < ((uint64_t)1 << 48), MV_ERR_BAD_DATA, "%s: link name B-tree nodes too small",
+                      what);
+            cum = ((uint64_t)t.max_nrec[u] + 1) * cum + (uint64_t)t.max_nrec[u];
+            t.total_size[u] = mv__h5_enc_size(cum);
+        }
+    }
+    if (root == MV__H5_UNDEF || root_nrec == 0) return MV_OK; /* no links */
+    return mv__h5_bt2_walk(r, &t, &h, root, t.depth, root_nrec, name, addr, found, &visits, what);
+}
+
+/* Looks name up among group o's links (link messages, a symbol table, or
+   dense storage): *addr (its object header) and *found. */
 static mv_status mv__h5_child(const mv__h5r *r, const mv__h5obj *o, const char *name, uint64_t *addr, int *found,
                               const char *what)
 {
     int i, O = r->osz;
-    size_t k = strlen(name);
     *found = 0;
     for (i = 0; i < o->n && !*found; i++) {
         const mv__h5msg *m = &o->m[i];
         const unsigned char *d = m->d;
-        if (m->type == 0x06) { /* link: version 1, flags, [type], [order], [charset], name length, name, target */
-            size_t at = 2, nl;
-            int flags, ltype = 0;
-            MV__CHECK(m->n >= 3 && d[0] == 1, MV_ERR_BAD_DATA, "%s: link message version %d", what, m->n ? d[0] : -1);
-            flags = d[1];
-            if (flags & 0x08) ltype = d[at++];
-            if (flags & 0x04) at += 8;
-            if (flags & 0x10) at++;
-            MV__CHECK(m->n >= at + ((size_t)1 << (flags & 3)), MV_ERR_BAD_DATA, "%s: link message cut short", what);
-            nl = (size_t)mv__h5_le(d + at, 1 << (flags & 3));
-            at += (size_t)1 << (flags & 3);
-            MV__CHECK(nl <= m->n - at, MV_ERR_BAD_DATA, "%s: link name runs past its message", what);
-            if (nl != k || memcmp(d + at, name, k) != 0) continue;
-            MV__CHECK(ltype == 0, MV_ERR_UNSUPPORTED, "%s: '%s' is a soft or external link", what, name);
-            MV__CHECK(m->n - at - nl >= (size_t)O, MV_ERR_BAD_DATA, "%s: link '%s' cut short", what, name);
-            *addr = mv__h5_addr(d + at + nl, O);
-            *found = 1;
+        if (m->type == 0x06) { /* a link */
+            MV__TRY(mv__h5_link(d, m->n, O, name, addr, found, what));
         } else if (m->type == 0x02) { /* link info: dense storage when its fractal heap is defined */
             size_t at = 2 + (m->n > 1 && (d[1] & 1) ? 8 : 0);
-            MV__CHECK(m->n >= at + (size_t)O, MV_ERR_BAD_DATA, "%s: link info message cut short", what);
-            MV__CHECK(mv__h5_addr(d + at, O) == MV__H5_UNDEF, MV_ERR_UNSUPPORTED,
-                      "%s: links in dense storage (a group of more than 8: ITK's composite of more transforms)", what);
+            MV__CHECK(m->n >= at + 2 * (size_t)O, MV_ERR_BAD_DATA, "%s: link info message cut short", what);
+            if (mv__h5_addr(d + at, O) != MV__H5_UNDEF)
+                MV__TRY(mv__h5_dense(r, mv__h5_addr(d + at, O), mv__h5_addr(d + at + O, O), name, addr, found, what));
         } else if (m->type == 0x11) { /* symbol table: B-tree and local heap */
             int visits = 0;
             MV__CHECK(m->n >= 2 * (size_t)O, MV_ERR_BAD_DATA, "%s: symbol table message cut short", what);
@@ -37612,8 +37828,8 @@ MVDEF mv_status mv_itk_write_transform(const char *path, const mv_elastix_transf
     return st;
 }
 
-/* The name of file `what` of a chain written at path: path with its
-   ".txt" (when it ends so) replaced by "-K" (K > 0) and ext, or ext alone */
+/* A file name of the chain written at path, for link k: path with its
+   ".txt" (when it ends so) replaced by "-k" (k > 0) and ext */
 static mv_status mv__elxw_name(char *out, size_t cap, const char *path, int k, const char *ext, const char *fn)
 {
     size_t len = strlen(path), stem = mv__ends_with(path, ".txt") ? len - 4 : len;
@@ -37657,7 +37873,8 @@ static mv_status mv__elxw_field_vol(const mv__elx_link *L, int nd, mv_vol *f, vo
     return MV_OK;
 }
 
-/* The text of link k's file (its field file already written at fpath) */
+/* The text of link L's file: its initial transform's file (NULL: none),
+   the fixed grid, its field's file fpath (a field link) */
 static int mv__elxw_text(mv__elx_sb *b, const mv__elx_link *L, int nd, const char *initial, const mv__elx_geo *g,
                          const char *fpath, mv_interp interp)
 {
@@ -37735,9 +37952,11 @@ MVDEF mv_status mv_elastix_write_transform(const char *path, const mv_elastix_tr
         const mv__elx_link *L = &t->link[k];
         if (L->kind == MV__ELX_FIELD) {
             mv_vol f;
+            mv_save_opts so = MV_ZERO_INIT;
             mv_vol_init(&f);
+            so.alloc_ctx = t->alloc_ctx;
             st = mv__elxw_field_vol(L, nd, &f, t->alloc_ctx, fn);
-            if (st == MV_OK) st = mv_field_save(names[k].field, &f, NULL);
+            if (st == MV_OK) st = mv_field_save(names[k].field, &f, &so);
             mv_free(&f);
             if (st != MV_OK) break;
             names[k].made |= 2;

@@ -2958,3 +2958,88 @@ MV_TEST(register, elastix_chain_written)
     }
     EXPECT(moved > 6);
 }
+
+/* from tests/py/make_sitk_dense_fixtures.py (SimpleITK 2.5.7) */
+static const struct {
+    int members;
+    double p[3], q[3];
+} sitk_dense_points[8] = {
+    {12, {-11.677640796883736, 7.0847825585732878, -12.862723774973677}, {-10.348808608233394, 22.367624178505128, -15.720853747281414}},
+    {12, {19.183524619584801, -19.082914268088203, 23.484097867750869}, {12.590886452835131, -24.016071089949889, 1.0295055130755228}},
+    {12, {-16.326036864844667, 20.084412350425684, 19.848267742249298}, {-20.561778677941501, 14.014145351458525, 17.241572750338804}},
+    {12, {8.4829529175567409, 13.967260831740415, 15.69358185020468}, {4.4112090694125499, 8.3117698140608312, 13.499951739546956}},
+    {52, {23.869391535252149, 28.442364720062923, 16.579778062151121}, {11.251129705720924, 65.984072759087169, 28.523966074007838}},
+    {52, {22.061491319710818, 29.069879723570946, -9.0321927860462985}, {0.4296281544900401, 77.516616809880659, 8.2870972230439719}},
+    {52, {22.646074695151995, -19.487511364204281, 17.414293132106479}, {6.1748637920181704, 22.523985458915888, 8.9046318044324586}},
+    {52, {28.673932845956113, -13.190106045568534, -8.4270666242321752}, {3.0526732199276401, 39.888028749520743, -11.892247488467829}},
+};
+
+/* sitk_dense_points of the composite of `members` through t: the
+   coordinates more than 1e-9 mm off */
+static int dense_points_off(const mv_elastix_transform *t, int members)
+{
+    double q[3];
+    int i, a, off = 0;
+    for (i = 0; i < (int)(sizeof(sitk_dense_points) / sizeof(sitk_dense_points[0])); i++) {
+        if (sitk_dense_points[i].members != members) continue;
+        mv_elastix_point(t, sitk_dense_points[i].p, q);
+        for (a = 0; a < 3; a++) off += !(fabs(q[a] - sitk_dense_points[i].q[a]) <= 1e-9);
+    }
+    return off;
+}
+
+/* ITK 5's composites of 8 members or more: their /TransformGroup holds its
+   links in dense storage (a fractal heap indexed by a version 2 B-tree),
+   read link by link by name. SimpleITK's files of 12 members (one heap
+   block, a B-tree leaf) and 52 (an indirect heap block, a B-tree of two
+   levels), Euler rotations and translations in turn, map SimpleITK's
+   tabulated points; every cut is refused; a bit flipped in the dense
+   storage's blocks (the heap's header and direct blocks, the B-tree's
+   header and nodes, at their sizes in these files: every 5th byte) is
+   refused, each carrying a checksum, or changes no point (raw parameter
+   data has no checksum in HDF5: not flipped). Random composites:
+   tests/py/diff_sitk.py, family h5_dense. */
+MV_TEST(register, itk_h5_dense_links)
+{
+    static const char *const files[2] = {"tests/fuzz/corpus/h5/sitk_dense12", "tests/fuzz/corpus/h5/sitk_dense52"};
+    static const struct {
+        char sig[5];
+        size_t len;
+    } blocks[5] = {{"FRHP", 146}, {"FHDB", 512}, {"BTHD", 38}, {"BTLF", 512}, {"BTIN", 512}};
+    mv_elastix_transform *t = NULL;
+    unsigned char *file;
+    size_t n, at, k;
+    int f, b, bad = 0, silent = 0, cut_ok = 1, refused = 0;
+    for (f = 0; f < 2; f++) {
+        const int members = f ? 52 : 12;
+        file = tu_read_file(files[f], &n);
+        REQUIRE(file != NULL);
+        REQUIRE_OK(mv_itk_transform_parse(file, n, &t, NULL));
+        EXPECT_EQ_INT(mv_elastix_ndim(t), 3);
+        bad += dense_points_off(t, members);
+        mv_elastix_free(t);
+        t = NULL;
+        cut_ok &= itk_prefixes_ok(file, n, 0);
+        for (at = 0; at + 4 <= n; at++)
+            for (b = 0; b < 5; b++) {
+                if (memcmp(file + at, blocks[b].sig, 4) != 0) continue;
+                for (k = at; k < at + blocks[b].len && k < n; k += 5) {
+                    file[k] ^= 0x10;
+                    if (mv_itk_transform_parse(file, n, &t, NULL) == MV_OK) {
+                        silent += dense_points_off(t, members);
+                        mv_elastix_free(t);
+                        t = NULL;
+                    } else {
+                        refused++;
+                        EXPECT(t == NULL);
+                    }
+                    file[k] ^= 0x10;
+                }
+            }
+        free(file);
+    }
+    EXPECT_MSG(bad == 0, "%d coordinates differ from SimpleITK's", bad);
+    EXPECT_MSG(cut_ok, "a cut file parsed, or left the chain set on failure");
+    EXPECT_MSG(silent == 0, "%d coordinates moved by a flipped bit that was not refused", silent);
+    EXPECT_MSG(refused > 400, "only %d flipped files refused", refused);
+}

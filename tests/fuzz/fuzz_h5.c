@@ -67,10 +67,65 @@ static uint64_t fz_le(const uint8_t *p, int n)
     return v;
 }
 
+/* The version 2 B-tree node at b[node] (depth d, nrec records of rs
+   bytes; child pointers of an 8-byte address and a 1-byte count below a
+   node of depth 1, what the seeds have) and, below it, its children: each
+   given the checksum of its bytes */
+static void fz_fix_bt2(uint8_t *b, size_t n, uint64_t node, int d, uint64_t nrec, uint64_t rs, int budget)
+{
+    uint64_t body = 6 + nrec * rs + (d > 0 ? (nrec + 1) * 9 : 0), i;
+    if (budget <= 0 || d > 1 || nrec > 4096 || rs > 64 || node >= n || body + 4 > n - node) return;
+    if (memcmp(b + node, d ? "BTIN" : "BTLF", 4)) return;
+    fz_put32(b + node + body, fz_lookup3(b + node, body));
+    for (i = 0; d && i <= nrec; i++) {
+        const uint8_t *c = b + node + 6 + nrec * rs + i * 9;
+        fz_fix_bt2(b, n, fz_le(c, 8), d - 1, c[8], rs, budget - 1);
+    }
+}
+
+/* The fractal heap at b[at] (version 0, 8-byte addresses and lengths, no
+   filters): its header, root indirect block (direct children only) and
+   direct blocks (checksummed: the field read as zero) given their
+   checksums */
+static void fz_fix_heap(uint8_t *b, size_t n, size_t at)
+{
+    const size_t t = at + 14 + 10 * 8 + 2 * 8; /* the table's width */
+    uint64_t start, root, blocks[64], sizes[64];
+    int width, bits, rows, off_size, nb = 0, r, c, i;
+    if (at + 146 > n || b[at + 4] != 0 || fz_le(b + at + 7, 2) != 0) return;
+    width = (int)fz_le(b + t, 2);
+    start = fz_le(b + t + 2, 8);
+    bits = (int)fz_le(b + t + 18, 2);
+    root = fz_le(b + t + 22, 8);
+    rows = (int)fz_le(b + t + 30, 2);
+    fz_put32(b + at + 142, fz_lookup3(b + at, 142));
+    off_size = (bits + 7) / 8;
+    if (start < 16 || start > 65536 || width < 1 || width > 16 || off_size > 8 || root >= n) return;
+    if (rows == 0) {
+        blocks[nb] = root, sizes[nb++] = start;
+    } else if (rows <= 4 && !memcmp(b + root, "FHIB", 4)) {
+        size_t head = 5 + 8 + (size_t)off_size, size = head + (size_t)rows * (size_t)width * 8 + 4;
+        if (size > n - root) return;
+        fz_put32(b + root + size - 4, fz_lookup3(b + root, size - 4));
+        for (r = 0; r < rows; r++)
+            for (c = 0; c < width && nb < 64; c++) {
+                blocks[nb] = fz_le(b + root + head + ((size_t)r * (size_t)width + (size_t)c) * 8, 8);
+                sizes[nb++] = r == 0 ? start : start << (r - 1);
+            }
+    }
+    for (i = 0; i < nb; i++) {
+        size_t ck = 5 + 8 + (size_t)off_size;
+        if (!(b[at + 9] & 2) || blocks[i] >= n || sizes[i] > n - blocks[i] || memcmp(b + blocks[i], "FHDB", 4)) continue;
+        memset(b + blocks[i] + ck, 0, 4);
+        fz_put32(b + blocks[i] + ck, fz_lookup3(b + blocks[i], (size_t)sizes[i]));
+    }
+}
+
 /* Gives each "OHDR" block (its chunk 0), "OCHK" block (its length from the
    continuation messages is not known here: up to the next signature or
    64 bytes), version 2-3 superblock and fixed array header and data block
-   (unpaged, 8-byte addresses and lengths, base 0: what the seeds have) in b
+   (unpaged, 8-byte addresses and lengths, base 0: what the seeds have),
+   and the dense link storage's fractal heap and version 2 B-tree in b
    the checksum of its bytes. */
 static void fz_fix_checksums(uint8_t *b, size_t n)
 {
@@ -93,6 +148,11 @@ static void fz_fix_checksums(uint8_t *b, size_t n)
             if (b[at + 7] < 32 && max <= (uint64_t)1 << b[at + 7] && max <= n && blk < n &&
                 14 + max * b[at + 6] + 4 <= n - blk && !memcmp(b + blk, "FADB", 4))
                 fz_put32(b + blk + 14 + max * b[at + 6], fz_lookup3(b + blk, 14 + max * b[at + 6]));
+        } else if (!memcmp(b + at, "FRHP", 4)) {
+            fz_fix_heap(b, n, at);
+        } else if (!memcmp(b + at, "BTHD", 4) && at + 38 <= n) {
+            fz_put32(b + at + 34, fz_lookup3(b + at, 34));
+            fz_fix_bt2(b, n, fz_le(b + at + 16, 8), (int)fz_le(b + at + 12, 2), fz_le(b + at + 24, 2), fz_le(b + at + 10, 2), 64);
         } else if (!memcmp(b + at, "\x89HDF\r\n\x1a\n", 8) && (b[at + 8] == 2 || b[at + 8] == 3)) {
             size_t need = 12 + 4 * (size_t)b[at + 9] + 4;
             if (b[at + 9] <= 8 && at + need <= n) fz_put32(b + at + need - 4, fz_lookup3(b + at, need - 4));

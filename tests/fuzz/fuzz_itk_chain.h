@@ -7,7 +7,9 @@
    on a 2x2x2 grid, and refuses a field without a grid (it has none); the
    chain written back by mv_itk_write_transform (an .h5, and a .tfm, in
    the temporary folder) must read back with the same dimension and no
-   more links (runs of matrices are folded). A broken invariant aborts. */
+   more links (runs of matrices are folded); written as elastix files by
+   mv_elastix_write_transform on the 2x2x2 grid, it must read back with
+   the same dimension and links. A broken invariant aborts. */
 #ifndef FUZZ_ITK_CHAIN_H
 #define FUZZ_ITK_CHAIN_H
 #include <stdio.h>
@@ -29,6 +31,31 @@ static void fz_itk_rewrite(const mv_elastix_transform *t, const char *ext)
     if (mv_elastix_ndim(u) != mv_elastix_ndim(t) || mv_elastix_links(u) > mv_elastix_links(t)) abort();
     mv_elastix_free(u);
     remove(path);
+}
+
+/* t written as elastix files (on ref's grid) and read back: the same
+   dimension and links; every file removed */
+static void fz_elx_rewrite(const mv_elastix_transform *t, const mv_vol *ref)
+{
+    char path[256], name[300];
+    const char *dir = getenv("TMPDIR");
+    mv_elastix_transform *u = NULL;
+    mv_status st;
+    int k, n = mv_elastix_links(t);
+    snprintf(path, sizeof(path), "%s/fz_elxw_%ld", dir && *dir ? dir : "/tmp", (long)getpid());
+    snprintf(name, sizeof(name), "%s.txt", path);
+    st = mv_elastix_write_transform(name, t, ref, MV_INTERP_LINEAR);
+    if (st == MV_ERR_BAD_DATA) return; /* a field vector past float32's range */
+    if (st != MV_OK) abort();
+    if (mv_elastix_read(name, &u, NULL) != MV_OK) abort();
+    if (mv_elastix_ndim(u) != mv_elastix_ndim(t) || mv_elastix_links(u) != n) abort();
+    mv_elastix_free(u);
+    for (k = 0; k < n; k++) {
+        if (k) snprintf(name, sizeof(name), "%s-%d.txt", path, k);
+        remove(name);
+        snprintf(name, sizeof(name), k ? "%s-%d-field.mha" : "%s-field.mha", path, k);
+        remove(name);
+    }
 }
 
 static void fz_itk_chain(const uint8_t *data, size_t size)
@@ -55,6 +82,7 @@ static void fz_itk_chain(const uint8_t *data, size_t size)
         if (mv_elastix_field(t, &ref, &f, NULL) == MV_OK) mv_free(&f);
         if (mv_elastix_jacobian(t, &ref, &f, NULL) == MV_OK) mv_free(&f);
         if (mv_elastix_jacobian_matrix(t, &ref, &f, NULL) == MV_OK) mv_free(&f);
+        fz_elx_rewrite(t, &ref);
         mv_free(&ref);
     }
     fz_itk_rewrite(t, ".h5");

@@ -34,7 +34,7 @@ compares:
   tfm_sitk   sitk.WriteTransform of Affine (2D, 3D), Euler3D (ZXY and ZYX),
              Euler2D, Similarity2D/3D, VersorRigid3D, Translation (2D, 3D),
              Scale (2D, 3D), ScaleVersor3D, ScaleSkewVersor3D and Composites
-             of 1-3 of them, with centres, and Affine files renamed to the
+             of 1-3 of them (a quarter of them 8-40), with centres, and Affine files renamed to the
              _float_ and MatrixOffsetTransformBase kinds (SimpleITK reads those
              too), read by mv_itk_tfm_read. The kinds the header lists
              (>>api-register: every matrix-plus-offset kind and Composites of
@@ -190,6 +190,15 @@ compares:
              NIfTI and SimpleITK writes its own NIfTI of the same image:
              nibabel sees the same voxels and shape, affines equal within
              float32 rounding (1e-6 x max(1, |A|)).
+  h5_dense   a CompositeTransform of 8-60 random matrix kinds of one
+             dimension (9 or more links in /TransformGroup) written as .h5
+             by SimpleITK (ITK 5's newer format keeps them in dense
+             storage: a fractal heap indexed by a version 2 B-tree; an
+             indirect heap block from about 40 members, a B-tree of two
+             levels from about 50), and h5py's copy in the latest format
+             with the groups created in a random order (track_order in
+             half: a creation-order index too): medvol must map points as
+             sitk.ReadTransform of SimpleITK's file (1e-11 relative).
 Exit 0 when every case agrees; else each failing case is printed with the
 command that reruns it and the driver commands (files kept).
 """
@@ -207,7 +216,7 @@ import SimpleITK as sitk
 
 S4 = np.diag([-1.0, -1.0, 1.0, 1.0])
 FAMILIES = ['tfm_mv', 'tfm_sitk', 'tfm_h5py', 'h5_field', 'h5_field_mv', 'bspline_itk', 'field_itk', 'warp_aff', 'warp_field', 'field_io', 'compose', 'addaff', 'invert', 'jac',
-            'metaimage', 'nrrd']
+            'metaimage', 'nrrd', 'h5_dense']
 # What --perturb F changes on medvol's side (each makes its check fail):
 PERTURB = {
     'tfm_mv': "medvol writes the LPS matrix S M S instead of M (no RAS<->LPS)",
@@ -226,6 +235,7 @@ PERTURB = {
     'jac': "the field medvol reads has component 0 scaled by 1 + 1e-4",
     'metaimage': "the affine medvol loads translated by 1e-9 mm along x",
     'nrrd': "the affine medvol loads translated by 1e-9 mm along y",
+    'h5_dense': "medvol's matrix read as if it were LPS (no RAS<->LPS)",
 }
 perturb = None
 
@@ -603,7 +613,9 @@ def h5_layout_check(path, nd, L):
 REFUSED = ('BSplineTransform_double_3_3', 'BSplineTransform_double_2_2')
 
 
-def rand_sitk_transform(rng):
+def rand_sitk_transform(rng, member=False):
+    """(kind, a random SimpleITK transform); member: drawn as a composite's
+    member (a composite drawn then, which the caller discards, stays small)"""
     kind = str(rng.choice(['affine3', 'affine2', 'euler3', 'euler3zyx', 'euler2', 'sim2', 'sim3', 'versor3',
                            'trans3', 'trans2', 'scale3', 'scale2', 'ssv3', 'sv3', 'composite', 'composite',
                            'composite2', 'affine3_float', 'affine3_mob', 'affine2_mob', 'affine2_float', 'bspline']))
@@ -614,10 +626,13 @@ def rand_sitk_transform(rng):
     th = rng.uniform(0, 3.0)
     vers = list(rotation(rng, 3)[:, 0] * np.sin(th / 2)) + [float(np.cos(th / 2))]  # unit quaternion
     if kind.startswith('composite'):
-        # 1-3 members of the other kinds of that dimension, applied last first
+        # 1-3 members of the other kinds of that dimension, applied last
+        # first; a quarter 8-40 (9 or more links in one HDF5 group: ITK 5's
+        # .h5 keeps them in dense storage, a fractal heap and a B-tree)
         parts, want = [], 2 if kind == 'composite2' else 3
-        while len(parts) < int(rng.integers(1, 4)):
-            k2, t2_ = rand_sitk_transform(rng)
+        many = int(rng.integers(8, 41)) if not member and rng.random() < 0.25 else 0
+        while len(parts) < (many or int(rng.integers(1, 4))):
+            k2, t2_ = rand_sitk_transform(rng, True)
             if not k2.startswith(('composite', 'bspline')) and t2_.GetDimension() == want:
                 parts.append(t2_)
         return kind, sitk.CompositeTransform(parts)
@@ -684,6 +699,8 @@ def fam_tfm_sitk(case, rng):
     if ext == '.h5':
         # ITK's HDF5 form: the class name of group 0 (a composite's members
         # follow it), read by medvol's own HDF5 reader
+        if kind.startswith('composite') and tf.GetNumberOfTransforms() >= 8:
+            case.note('.h5 composites of 8+ members (dense link storage)')
         tkind = 'BSplineTransform_double_3_3' if kind == 'bspline' else sitk_class_name(tf)
         return read_case(case, rng, path, tkind, '.h5 ')
     if ext == '.mat':
@@ -692,6 +709,39 @@ def fam_tfm_sitk(case, rng):
     line = [x for x in text.splitlines() if x.startswith('Transform:')][0]
     return read_case(case, rng, path, line.split()[1], '')
 
+
+def fam_h5_dense(case, rng):
+    """a composite of 8-60 members (9+ links in /TransformGroup) as
+    SimpleITK writes it (ITK 5's newer format: the links in dense storage,
+    a fractal heap indexed by a version 2 B-tree; from about 40 members an
+    indirect heap block, from about 50 a B-tree of two levels), and h5py's
+    copy of it in the latest format with the groups created in a random
+    order (track_order in half: a creation-order index too): medvol reads
+    each as SimpleITK reads SimpleITK's"""
+    import h5py
+    nd = int(rng.choice([2, 3]))
+    n = int(rng.integers(8, 61))
+    parts = []
+    while len(parts) < n:
+        k, tf = rand_sitk_transform(rng, True)
+        if not k.startswith(('composite', 'bspline')) and tf.GetDimension() == nd:
+            parts.append(tf)
+    path = case.p('s.h5')
+    sitk.WriteTransform(sitk.CompositeTransform(parts), path)
+    case.note('composites of %s members' % ('8-20' if n <= 20 else '21-40' if n <= 40 else '41-60'))
+    tkind = 'CompositeTransform_double_%d_%d' % (nd, nd)
+    w = read_case(case, rng, path, tkind, 'SimpleITK .h5 ')
+    track = bool(rng.random() < 0.5)
+    copy = case.p('h.h5')
+    with h5py.File(path, 'r') as fi, h5py.File(copy, 'w', libver='latest', track_order=track) as fo:
+        for key in fi:
+            if key != 'TransformGroup':
+                fi.copy(key, fo)
+        g = fo.create_group('TransformGroup', track_order=track)
+        names = list(fi['TransformGroup'].keys())
+        for i in rng.permutation(len(names)):
+            fi.copy(fi['TransformGroup'][names[int(i)]], g, name=names[int(i)])
+    return max(w, read_case(case, rng, copy, tkind, 'h5py latest%s ' % (', track_order' if track else ''), path))
 
 def sitk_class_name(tf):
     """ITK's class name of tf as its files give it (AffineTransform_double_3_3)"""
@@ -855,6 +905,8 @@ def fam_tfm_h5py(case, rng):
                         case.note(h5_storage_text(st, len(vals)))
                     h5_put(sub, pre + leaf, np.array(vals, dtype=dtype), st)
     case.note('h5py %s %s%s%s' % (libver, dtype, ' fixed string' if fixed_str else '', ' Tranform' if typo else ''))
+    if libver == 'latest' and len(blocks) > 8:
+        case.note('groups of 9+ links (dense link storage)')
     if refused:  # the latest format's extensible array, LZF: refused, named with the dataset
         r = case.run('tfm-read', path, case.p('s.mat'))
         if r.returncode != 3 or 'MV_ERR_UNSUPPORTED' not in r.stderr or \
@@ -1309,7 +1361,7 @@ def compare_read(case, rng, path, tkind, matrix, ref=None):
     ref_tf = sitk.ReadTransform(ref if ref else path)
     nd = ref_tf.GetDimension()
     m = read_mat(matrix)
-    if perturb not in ('tfm_sitk', 'tfm_h5py'):
+    if perturb not in ('tfm_sitk', 'tfm_h5py', 'h5_dense'):
         m = S4 @ m @ S4  # medvol's RAS matrix in LPS
     worst = 0.0
     for _ in range(12):
