@@ -33080,8 +33080,8 @@ MVDEF mv_status mv_itk_mat_format(const double m[4][4], int ndim, void *buf, siz
    local heap) or in dense storage (more than 8 links: ITK 5's composite of
    8 transforms or more; link messages in a fractal heap of direct blocks
    under a root direct or indirect block, found through the version 2
-   B-tree of the names, any depth; every block's checksum checked; each
-   record's link read and its name compared, the hash not trusted),
+   B-tree of the names' hashes, any depth; every block's checksum checked;
+   the links of the name's hash read and their names compared),
    datasets of one dimension laid out compact, contiguous or
    in chunks (ITK's compressed writes), IEEE floats of either byte order,
    fixed-length and variable-length strings (the latter in a global heap).
@@ -33421,9 +33421,10 @@ static mv_status mv__h5_link(const unsigned char *d, size_t n, int O, const char
    A group of more than 8 links in HDF5's newer format (ITK 5's composite
    of 8 transforms or more: its members and itself) keeps its link
    messages as objects of a fractal heap, indexed by a version 2 B-tree of
-   the names' hashes (record type 5: the hash, then a 7-byte heap ID).
-   Every record's link is read and its name compared (a group of ITK's has
-   at most a few hundred): no trust in the hash. */
+   the names' hashes (record type 5: the lookup3 hash of the name, then a
+   7-byte heap ID). The records of the name's hash are read and their
+   names compared; the tree is walked whole (a group of ITK's has at most
+   a few hundred links), not searched by the hash's order. */
 
 typedef struct mv__h5heap {
     uint64_t root;             /* root block: direct (rows 0) or indirect */
@@ -33509,7 +33510,7 @@ static mv_status mv__h5_heap_object(const mv__h5r *r, const mv__h5heap *h, const
         MV__CHECK(baddr != MV__H5_UNDEF, MV_ERR_BAD_DATA, "%s: link heap object at offset %llu outside the heap's blocks",
                   what, (unsigned long long)off);
     }
-    MV__CHECK(off - boff >= head && n <= bsize - (off - boff) && n > 0, MV_ERR_BAD_DATA,
+    MV__CHECK(off - boff >= head && off - boff < bsize && n <= bsize - (off - boff) && n > 0, MV_ERR_BAD_DATA,
               "%s: link heap object (offset %llu, %llu bytes) outside its block", what, (unsigned long long)off,
               (unsigned long long)n);
     MV__CHECK(mv__h5_span(r, baddr, bsize, &b) && !memcmp(b, "FHDB", 4) && b[4] == 0 &&
@@ -33533,8 +33534,9 @@ static mv_status mv__h5_heap_object(const mv__h5r *r, const mv__h5heap *h, const
     return MV_OK;
 }
 
-/* The records of version 2 B-tree node addr (depth d, nrec records),
-   each link read from the heap against name; *visits bounds a damaged tree */
+/* The records of version 2 B-tree node addr (depth d, nrec records) that
+   hold name's hash, each link read from the heap against name; *visits
+   bounds a damaged tree */
 typedef struct mv__h5bt2 {
     uint32_t node_size;
     int rec_size, nrec_size, depth;
@@ -33544,6 +33546,7 @@ typedef struct mv__h5bt2 {
 static mv_status mv__h5_bt2_walk(const mv__h5r *r, const mv__h5bt2 *t, const mv__h5heap *h, uint64_t addr, int d,
                                  uint64_t nrec, const char *name, uint64_t *out, int *found, int *visits, const char *what)
 {
+    const uint32_t hash = mv__h5_lookup3((const unsigned char *)name, strlen(name));
     const unsigned char *p;
     int O = r->osz, i;
     size_t ptr = d > 0 ? (size_t)O + (size_t)t->nrec_size + (size_t)t->total_size[d - 1] : 0;
@@ -33557,9 +33560,10 @@ static mv_status mv__h5_bt2_walk(const mv__h5r *r, const mv__h5bt2 *t, const mv_
     MV__CHECK(mv__h5_lookup3(p, body) == (uint32_t)mv__h5_le(p + body, 4), MV_ERR_BAD_DATA,
               "%s: link name B-tree node checksum mismatch (a damaged file)", what);
     for (i = 0; i < (int)nrec && !*found; i++) {
-        const unsigned char *obj = NULL;
+        const unsigned char *rec = p + 6 + (size_t)i * (size_t)t->rec_size, *obj = NULL;
         size_t len = 0;
-        MV__TRY(mv__h5_heap_object(r, h, p + 6 + (size_t)i * (size_t)t->rec_size + 4, &obj, &len, what));
+        if ((uint32_t)mv__h5_le(rec, 4) != hash) continue;
+        MV__TRY(mv__h5_heap_object(r, h, rec + 4, &obj, &len, what));
         MV__TRY(mv__h5_link(obj, len, O, name, out, found, what));
     }
     for (i = 0; d > 0 && i <= (int)nrec && !*found; i++) {

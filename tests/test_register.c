@@ -2685,6 +2685,38 @@ MV_TEST(register, itk_field_files)
     EXPECT(cut_ok);
 }
 
+/* The elastix chain the writers' tests start from: an AffineTransform
+   (file f->af, parameters elx_chain_affine, centre (4, 4, 4)) whose
+   initial transform is a B-spline of `order` (f->bs: GridIndex (-1, 0, 2),
+   an oblique grid, coefficients in [-2, 2] from *seed) on an Euler
+   transform (f->eu) added to a translation (f->tr); files prefix_*.txt;
+   1 when written */
+static const char *const elx_chain_affine = "1.02 0.03 -0.01 -0.02 0.98 0.04 0.01 -0.03 1.01 -2 3 0.5";
+typedef struct elx_chain_files {
+    char tr[1024], eu[1024], bs[1024], af[1024];
+} elx_chain_files;
+static int elx_test_chain(elx_chain_files *f, const char *prefix, int order, uint64_t *seed)
+{
+    char name[64], coef[16384], grid[512];
+    size_t at = 0;
+    int i;
+    snprintf(name, sizeof(name), "%s_tr.txt", prefix);
+    snprintf(f->tr, sizeof(f->tr), "%s", tu_path(name));
+    snprintf(name, sizeof(name), "%s_eu.txt", prefix);
+    snprintf(f->eu, sizeof(f->eu), "%s", tu_path(name));
+    snprintf(name, sizeof(name), "%s_bs.txt", prefix);
+    snprintf(f->bs, sizeof(f->bs), "%s", tu_path(name));
+    snprintf(name, sizeof(name), "%s_af.txt", prefix);
+    snprintf(f->af, sizeof(f->af), "%s", tu_path(name));
+    for (i = 0; i < 8 * 7 * 6 * 3; i++) at += (size_t)snprintf(coef + at, sizeof(coef) - at, " %.6f", 4 * tu_rand01(seed) - 2);
+    snprintf(grid, sizeof(grid), "(GridSize 8 7 6)\n(GridIndex -1 0 2)\n(GridSpacing 3 2.5 4)\n(GridOrigin 2 -3 -6)\n"
+                                 "(GridDirection 0.6 0.8 0 -0.8 0.6 0 0 0 1)\n(BSplineTransformSplineOrder %d)\n", order);
+    return elx_write_tp(f->tr, "TranslationTransform", "1.5 -2 0.75", NULL, 0, NULL) &&
+           elx_write_tp(f->eu, "EulerTransform", "0.1 -0.05 0.2 0.5 1 -1", f->tr, 1, "(CenterOfRotationPoint 3 4 5)\n") &&
+           elx_write_tp(f->bs, "BSplineTransform", coef, f->eu, 0, grid) &&
+           elx_write_tp(f->af, "AffineTransform", elx_chain_affine, f->bs, 0, "(CenterOfRotationPoint 4 4 4)\n");
+}
+
 /* mv_itk_write_transform: an elastix chain [Affine, B-spline (order 3,
    GridIndex (-1, 0, 2), an oblique grid; points over its box), Euler added to a translation]
    written as .tfm and .h5 (contiguous, deflated) reads back as ITK's
@@ -2697,29 +2729,18 @@ MV_TEST(register, itk_field_files)
 MV_TEST(register, itk_chain_written)
 {
     static const char *const outs[4] = {"chain.tfm", "chain.h5", "chain_z.h5", "chain.HDF5"};
-    static const char *const aff = "1.02 0.03 -0.01 -0.02 0.98 0.04 0.01 -0.03 1.01 -2 3 0.5";
-    char tr[1024], eu[1024], bs[1024], af[1024], af2[1024], coef[16384];
+    char af2[1024];
+    elx_chain_files ch;
     mv_elastix_transform *t = NULL, *t2 = NULL, *u = NULL;
     uint64_t seed = 11;
     unsigned char *file;
     double m[4][4], p[3], q[3], r[3];
-    size_t n, at = 0;
+    size_t n;
     int i, k, a, cut_ok = 1, moved = 0;
-    snprintf(tr, sizeof(tr), "%s", tu_path("itkw_tr.txt"));
-    snprintf(eu, sizeof(eu), "%s", tu_path("itkw_eu.txt"));
-    snprintf(bs, sizeof(bs), "%s", tu_path("itkw_bs.txt"));
-    snprintf(af, sizeof(af), "%s", tu_path("itkw_af.txt"));
+    REQUIRE(elx_test_chain(&ch, "itkw", 3, &seed));
     snprintf(af2, sizeof(af2), "%s", tu_path("itkw_af2.txt"));
-    REQUIRE(elx_write_tp(tr, "TranslationTransform", "1.5 -2 0.75", NULL, 0, NULL));
-    REQUIRE(elx_write_tp(eu, "EulerTransform", "0.1 -0.05 0.2 0.5 1 -1", tr, 1, "(CenterOfRotationPoint 3 4 5)\n"));
-    for (i = 0; i < 8 * 7 * 6 * 3; i++)
-        at += (size_t)snprintf(coef + at, sizeof(coef) - at, " %.6f", 4 * tu_rand01(&seed) - 2);
-    REQUIRE(elx_write_tp(bs, "BSplineTransform", coef, eu, 0,
-                 "(GridSize 8 7 6)\n(GridIndex -1 0 2)\n(GridSpacing 3 2.5 4)\n(GridOrigin 2 -3 -6)\n"
-                 "(GridDirection 0.6 0.8 0 -0.8 0.6 0 0 0 1)\n(BSplineTransformSplineOrder 3)\n"));
-    REQUIRE(elx_write_tp(af, "AffineTransform", aff, bs, 0, "(CenterOfRotationPoint 4 4 4)\n"));
-    REQUIRE(elx_write_tp(af2, "AffineTransform", aff, eu, 0, "(CenterOfRotationPoint 4 4 4)\n")); /* without the B-spline */
-    REQUIRE_OK(mv_elastix_read(af, &t, NULL));
+    REQUIRE(elx_write_tp(af2, "AffineTransform", elx_chain_affine, ch.eu, 0, "(CenterOfRotationPoint 4 4 4)\n")); /* without the B-spline */
+    REQUIRE_OK(mv_elastix_read(ch.af, &t, NULL));
     REQUIRE_OK(mv_elastix_read(af2, &t2, NULL));
     REQUIRE(mv_elastix_links(t) == 4);
     for (k = 0; k < 4; k++) {
@@ -2752,7 +2773,7 @@ MV_TEST(register, itk_chain_written)
     mv_elastix_free(t2);
 
     /* refused, named, no file: a B-spline added to the transforms before it */
-    REQUIRE(elx_write_tp(af2, "AffineTransform", aff, bs, 1, "(CenterOfRotationPoint 4 4 4)\n"));
+    REQUIRE(elx_write_tp(af2, "AffineTransform", elx_chain_affine, ch.bs, 1, "(CenterOfRotationPoint 4 4 4)\n"));
     mv_elastix_free(t);
     REQUIRE_OK(mv_elastix_read(af2, &t, NULL));
     EXPECT_STATUS(mv_itk_write_transform(tu_path("chain_add.h5"), t, 0), MV_ERR_UNSUPPORTED);
@@ -2846,29 +2867,18 @@ MV_TEST(register, itk_chain_written)
    (family from_itk). */
 MV_TEST(register, elastix_chain_written)
 {
-    static const char *const aff = "1.02 0.03 -0.01 -0.02 0.98 0.04 0.01 -0.03 1.01 -2 3 0.5";
-    char tr[1024], eu[1024], bs[1024], af[1024], out[1024], coef[16384];
+    char out[1024];
+    elx_chain_files ch;
     mv_elastix_transform *t = NULL, *u = NULL;
     mv_vol fixed;
     uint64_t seed = 5;
     unsigned char *file;
     const int64_t dims3[3] = {8, 8, 8}, dims2[3] = {8, 8, 1};
     double p[3], q[3], r[3];
-    size_t n, at = 0;
+    size_t n;
     int i, k, a, same = 1, moved = 0;
-    snprintf(tr, sizeof(tr), "%s", tu_path("elxw_tr.txt"));
-    snprintf(eu, sizeof(eu), "%s", tu_path("elxw_eu.txt"));
-    snprintf(bs, sizeof(bs), "%s", tu_path("elxw_bs.txt"));
-    snprintf(af, sizeof(af), "%s", tu_path("elxw_af.txt"));
-    REQUIRE(elx_write_tp(tr, "TranslationTransform", "1.5 -2 0.75", NULL, 0, NULL));
-    REQUIRE(elx_write_tp(eu, "EulerTransform", "0.1 -0.05 0.2 0.5 1 -1", tr, 1, "(CenterOfRotationPoint 3 4 5)\n"));
-    for (i = 0; i < 8 * 7 * 6 * 3; i++)
-        at += (size_t)snprintf(coef + at, sizeof(coef) - at, " %.6f", 4 * tu_rand01(&seed) - 2);
-    REQUIRE(elx_write_tp(bs, "BSplineTransform", coef, eu, 0,
-                         "(GridSize 8 7 6)\n(GridIndex -1 0 2)\n(GridSpacing 3 2.5 4)\n(GridOrigin 2 -3 -6)\n"
-                         "(GridDirection 0.6 0.8 0 -0.8 0.6 0 0 0 1)\n(BSplineTransformSplineOrder 2)\n"));
-    REQUIRE(elx_write_tp(af, "AffineTransform", aff, bs, 0, "(CenterOfRotationPoint 4 4 4)\n"));
-    REQUIRE_OK(mv_elastix_read(af, &t, NULL));
+    REQUIRE(elx_test_chain(&ch, "elxw", 2, &seed));
+    REQUIRE_OK(mv_elastix_read(ch.af, &t, NULL));
     snprintf(out, sizeof(out), "%s", tu_path("elxw_out.txt"));
     REQUIRE_OK(mv_elastix_write_transform(out, t, NULL, MV_INTERP_CUBIC));
     REQUIRE_OK(mv_elastix_read(out, &u, NULL));

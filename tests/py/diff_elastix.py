@@ -697,6 +697,17 @@ def load_field(path):
     return img, np.asarray(img.dataobj, np.float64)
 
 
+def sitk_skipped(case):
+    """whether a family that needs mvtool and SimpleITK skips this case
+    (--model, or no SimpleITK: noted)"""
+    if model_only:
+        return True
+    if not have_sitk():
+        case.note('skipped: no SimpleITK')
+        return True
+    return False
+
+
 def have_sitk():
     try:
         import SimpleITK  # noqa: F401
@@ -1503,10 +1514,7 @@ def lattice_field(case, rng, nd, center):
 
 
 def fam_to_itk(case, rng):
-    if model_only:
-        return 0.0
-    if not have_sitk():
-        case.note('skipped: no SimpleITK')
+    if sitk_skipped(case):
         return 0.0
     nd = int(rng.choice([2, 3]))
     fmt = Fmt(rng)
@@ -1668,10 +1676,7 @@ def fam_from_itk(case, rng):
     """random SimpleITK chains (.h5 / .tfm) converted by mvtool tfm-convert
     --elastix: transformix's field of the written files against SimpleITK's
     TransformPoint of the ITK file"""
-    if model_only:
-        return 0.0
-    if not have_sitk():
-        case.note('skipped: no SimpleITK')
+    if sitk_skipped(case):
         return 0.0
     import SimpleITK as sitk
     nd = int(rng.choice([2, 3]))
