@@ -1129,11 +1129,15 @@ MV_TEST(register, itk_h5_compressed)
     free(file);
 }
 
+static int elx_write_tp(const char *path, const char *kind, const char *params, const char *init, int add,
+                        const char *extra);
+
 /* The threaded paths of the .h5 reader and writer at sizes split across
    threads (two 8 MiB chunks of ITK's composite fixture decoded at once; a
-   27 MB field deflated three chunks a batch), repeated, with 1, 2 and 4
-   threads: the same field read every time, the same file bytes written
-   (make test-tsan runs this test). */
+   27 MB field deflated three chunks a batch; a file of two grids of two
+   chunks each), repeated, with 1, 2 and 4 threads: the same field read
+   every time, the same file bytes written (make test-tsan runs this
+   test). */
 MV_TEST(register, itk_h5_threads)
 {
     static const double m[4][4] = {{1, 0.1, 0, 2}, {0, 0.9, 0.05, -3}, {0.02, 0, 1.1, 1}, {0, 0, 0, 1}};
@@ -1178,6 +1182,50 @@ MV_TEST(register, itk_h5_threads)
     REQUIRE_OK(mv_itk_h5_read_field(tu_path("thr.h5"), mb, &g, NULL)); /* and the file holds the field */
     EXPECT(memcmp(g.data, f.data, (size_t)nv * 4) == 0);
     mv_free(&g);
+    /* two grids in one file (mv_itk_write_transform of an elastix chain of
+       two fields, each of two chunks), deflated: the same bytes on 1, 2
+       and 4 threads */
+    {
+        mv_elastix_transform *chain = NULL;
+        const int64_t d2[3] = {80, 80, 64};
+        char f1[1024], f2[1024], extra[1200];
+        mv_vol h;
+        int64_t nv2;
+        mv_vol_init(&g);
+        g.ndim = 3, g.dim[0] = d2[0], g.dim[1] = d2[1], g.dim[2] = d2[2];
+        memset(g.affine, 0, sizeof(g.affine));
+        g.affine[0][0] = g.affine[1][1] = g.affine[2][2] = g.affine[3][3] = 1;
+        REQUIRE_OK(mv_field_alloc(&h, &g, 3, NULL));
+        nv2 = d2[0] * d2[1] * d2[2] * 3;
+        for (i = 0; i < nv2; i++) ((float *)h.data)[i] = (float)((i * 104729) % 997) * 0.125f - 60.0f;
+        REQUIRE_OK(mv_field_save(tu_path("thr_grid.nii"), &h, NULL));
+        mv_free(&h);
+        snprintf(f1, sizeof(f1), "%s", tu_path("thr_f1.txt"));
+        snprintf(f2, sizeof(f2), "%s", tu_path("thr_f2.txt"));
+        snprintf(extra, sizeof(extra), "(DeformationFieldFileName \"%s\")\n(DeformationFieldInterpolationOrder 1)\n",
+                 tu_path("thr_grid.nii"));
+        REQUIRE(elx_write_tp(f1, "DeformationFieldTransform", "", NULL, 0, extra));
+        REQUIRE(elx_write_tp(f2, "DeformationFieldTransform", "", f1, 0, extra));
+        REQUIRE_OK(mv_elastix_read(f2, &chain, NULL));
+        REQUIRE(mv_elastix_links(chain) == 2);
+        free(wref);
+        wref = NULL;
+        for (t = 0; t < 3; t++) {
+            size_t nw2 = 0;
+            REQUIRE_OK(mv_set_threads(threads[t]));
+            REQUIRE_OK(mv_itk_write_transform(tu_path("thr2.h5"), chain, 1));
+            w = tu_read_file(tu_path("thr2.h5"), &nw2);
+            REQUIRE(w != NULL);
+            if (!wref) {
+                wref = w, nw = nw2;
+                continue;
+            }
+            EXPECT_MSG(nw2 == nw && memcmp(w, wref, nw) == 0, "two grids deflated on %d threads: other bytes", threads[t]);
+            free(w);
+        }
+        REQUIRE_OK(mv_set_threads(0));
+        mv_elastix_free(chain);
+    }
     mv_free(&f);
     mv_free(&ref);
     free(wref);
