@@ -36149,7 +36149,8 @@ typedef struct mv__elx_field_job {
     int64_t n[3];
     size_t nv;
     int nc;
-    int rows_fit;   /* mv__elx_rows_fit: the field row by row (1: a B-spline first, 2: a displacement field last) */
+    int rows_fit;   /* mv__elx_rows_fit: the field row by row (1: a B-spline first, 2: one displacement field
+                       among matrices) */
     double A[4][4]; /* voxel -> RAS */
 } mv__elx_field_job;
 
@@ -36169,10 +36170,15 @@ static int mv__elx_rows_fit(const mv__elx_field_job *j)
     const mv_elastix_transform *t = j->t;
     const mv__elx_link *k = &t->link[t->n - 1];
     int a;
-    if (j->out && t->link[0].kind == MV__ELX_FIELD) { /* mv__elx_field_rows_field: matrices, then the field */
-        for (a = 0; a < t->n; a++) /* (composed: an Add on any link but the innermost takes the point path) */
-            if ((a > 0 && t->link[a].kind != MV__ELX_MATRIX) || (a < t->n - 1 && t->link[a].add)) return 0;
-        return 2;
+    if (j->out) { /* mv__elx_field_rows_field: one field among matrices, all composed (an Add on any link but
+                     the innermost takes the point path) */
+        int fields = 0, others = 0;
+        for (a = 0; a < t->n; a++) {
+            fields += t->link[a].kind == MV__ELX_FIELD;
+            others += t->link[a].kind != MV__ELX_FIELD && t->link[a].kind != MV__ELX_MATRIX;
+            if (a < t->n - 1 && t->link[a].add) return 0;
+        }
+        if (fields == 1 && others == 0) return 2;
     }
     if (!j->out || k->kind != MV__ELX_BSPLINE || j->n[0] < 2) return 0;
     for (a = 0; a < t->n - 1; a++)
@@ -36249,16 +36255,16 @@ static int mv__elx_field_rows_fast(const mv__elx_field_job *j, int64_t r0, int64
     return 1;
 }
 
-/* The field of a chain whose last link (applied last) is a displacement
-   field and whose others are matrices (ANTs' InverseComposite.h5 [field,
-   affine], a field alone): mv__elx_chain_apply's arithmetic, its links
-   written out (the matrices as mv__elx_link_apply applies them, the
-   field's interpolation inlined for nd 2 or 3): the same bits, without
-   a call and a dispatch per link and point. */
+/* The field of a chain of one displacement field among matrices, all
+   composed: ANTs' Composite.h5 [affine, field] (the field applied first),
+   its InverseComposite.h5 [field, affine] (last), a field alone, an
+   elastix DeformationFieldTransform after an affine. mv__elx_chain_apply's
+   arithmetic, its links written out (the matrices as mv__elx_link_apply
+   applies them, the field's interpolation inlined for nd 2 or 3): the
+   same bits, without a call and a dispatch per link and point. */
 static void mv__elx_field_rows_field(const mv__elx_field_job *j, int64_t r0, int64_t r1)
 {
     const mv_elastix_transform *t = j->t;
-    const mv__elx_link *f = &t->link[0];
     int64_t r, i;
     int a, l;
     for (r = r0; r < r1; r++) {
@@ -36269,14 +36275,17 @@ static void mv__elx_field_rows_field(const mv__elx_field_job *j, int64_t r0, int
             for (a = 0; a < 3; a++) p[a] = j->A[a][0] * (double)i + j->A[a][1] * (double)y + j->A[a][2] * (double)z + j->A[a][3];
             p[0] = -p[0], p[1] = -p[1]; /* LPS */
             x[0] = p[0], x[1] = p[1], x[2] = p[2];
-            for (l = t->n - 1; l >= 1; l--) {
+            for (l = t->n - 1; l >= 0; l--) {
                 const mv__elx_link *k = &t->link[l];
-                for (a = 0; a < 3; a++) q[a] = k->L[a][0] * x[0] + k->L[a][1] * x[1] + k->L[a][2] * x[2] + k->L[a][3];
+                if (k->kind == MV__ELX_FIELD) {
+                    if (t->nd == 3) mv__elx_field_apply(k, 3, x, q, NULL);
+                    else mv__elx_field_apply(k, 2, x, q, NULL);
+                } else {
+                    for (a = 0; a < 3; a++) q[a] = k->L[a][0] * x[0] + k->L[a][1] * x[1] + k->L[a][2] * x[2] + k->L[a][3];
+                }
                 x[0] = q[0], x[1] = q[1], x[2] = q[2];
             }
-            if (t->nd == 3) mv__elx_field_apply(f, 3, x, q, NULL);
-            else mv__elx_field_apply(f, 2, x, q, NULL);
-            for (a = 0; a < j->nc; a++) j->out[(size_t)a * j->nv + v] = (float)(q[a] - p[a]);
+            for (a = 0; a < j->nc; a++) j->out[(size_t)a * j->nv + v] = (float)(x[a] - p[a]);
         }
     }
 }

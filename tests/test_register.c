@@ -1896,8 +1896,8 @@ static int elx_write_tp(const char *path, const char *kind, const char *params, 
    blocks: every thread count up to 3 gets work) gives the one-thread
    bytes with 2 and 3 threads, MEDVOL_TEST_REPS times (default 3); the
    TSan suite runs it too. The field's grid is the file's (mv_elastix_grid).
-   Then that field as a field link in three layouts (point by point, the
-   field row path, an Add that must not take it), each voxel against
+   Then that field as a field link in three layouts (the field row path
+   with the field applied first and last, an Add that must not take it), each voxel against
    mv_elastix_point and the threads against one. */
 MV_TEST(register, elastix_field_threads_identical)
 {
@@ -1940,9 +1940,10 @@ MV_TEST(register, elastix_field_threads_identical)
                 mv_free(&ref[1]);
             }
         for (layout = 0; kind == 0 && layout < 3; layout++) {
-            /* that field as a displacement field link: last in ITK's [M, field] .h5 (point by point), or
-               first in an elastix DeformationFieldTransform after an affine (the InverseComposite layout:
-               mv__elx_field_rows_field), or added to it (HowToCombineTransforms "Add": point by point):
+            /* that field as a displacement field link: last in ITK's [M, field] .h5 (applied first: ANTs'
+               Composite.h5 layout) or first in an elastix DeformationFieldTransform after an affine (applied
+               last: the InverseComposite layout), both mv__elx_field_rows_field, or added to it
+               (HowToCombineTransforms "Add": point by point):
                the same bits on any thread count, each voxel as mv_elastix_point (the rows split across
                threads) */
             mv_elastix_transform *tf = NULL;
