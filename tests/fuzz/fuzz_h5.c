@@ -100,7 +100,7 @@ static void fz_fix_heap(uint8_t *b, size_t n, size_t at)
     rows = (int)fz_le(b + t + 30, 2);
     fz_put32(b + at + 142, fz_lookup3(b + at, 142));
     off_size = (bits + 7) / 8;
-    if (start < 16 || start > 65536 || width < 1 || width > 16 || off_size > 8 || root >= n) return;
+    if (start < 16 || start > 65536 || width < 1 || width > 16 || off_size > 8 || n < 4 || root > n - 4) return;
     if (rows == 0) {
         blocks[nb] = root, sizes[nb++] = start;
     } else if (rows <= 4 && !memcmp(b + root, "FHIB", 4)) {
