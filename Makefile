@@ -129,6 +129,7 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool tfm-points $(BUILD)/run-TP-field-itk.h5 $(BUILD)/run-points.csv $(BUILD)/run-points-itk.csv && \
 	  echo "the same chain converted to ITK's .h5 (for SimpleITK/ANTs/Slicer), its points (LPS):" && \
 	  cat $(BUILD)/run-points-itk.csv && \
+	  mkdir -p $(BUILD)/run-transformix-back && \
 	  $(BUILD)/mvtool tfm-convert $(BUILD)/run-TP-field-itk.h5 $(BUILD)/run-TP-back.txt --elastix --ref $(BUILD)/run-r.nii && \
 	  $(BUILD)/mvtool transformix -tp $(BUILD)/run-TP-back.txt -out $(BUILD)/run-transformix-back -def $(BUILD)/run-points.txt && \
 	  echo "and that .h5 as elastix files again (for transformix), its points:" && \

@@ -764,6 +764,8 @@ PYEOF
     || bad "tfm-convert --elastix of an ITK file without --ref: $(cat "$W/err")"
   $T tfm-convert "$W/bs.h5" "$W/conv_elx_none.txt" --ref "$W/bs_obl.nii" 2> "$W/err"
   [ $? -eq 2 ] && [ ! -e "$W/conv_elx_none.txt" ] && ok || bad "tfm-convert --ref without --elastix: not a usage error"
+  $T tfm-convert "$W/bs.h5" "$W/conv_elx_none.txt" --elastix --ref "$W/bs_obl.nii" --level 3 2> "$W/err"
+  [ $? -eq 2 ] && [ ! -e "$W/conv_elx_none.txt" ] && ok || bad "tfm-convert --elastix --level: not a usage error"
 else
   echo "  (skip ITK B-splines: no SimpleITK or nibabel)"
 fi
