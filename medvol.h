@@ -4949,7 +4949,8 @@ MVDEF mv_status mv_itk_write_transform(const char *path, const mv_elastix_transf
    is left. One difference of meaning, at a measure-zero set of points: a
    point exactly on the upper bound of an ITK B-spline's valid region is
    deformed in ITK and keeps its place in elastix (mv__elx_valid).
-   MV_ERR_BAD_DATA for a field vector past float32's range. Checked
+   MV_ERR_BAD_DATA for a field vector past float32's range or a run of
+   ITK matrices that composes to a matrix not finite. Checked
    against transformix and SimpleITK (tests/py/diff_elastix.py, family
    from_itk: transformix's deformation field of the written files against
    SimpleITK's TransformPoint of the ITK file). allocates: yes. */
@@ -37952,6 +37953,9 @@ MVDEF mv_status mv_elastix_write_transform(const char *path, const mv_elastix_tr
                   "(elastix's files need one: transformix's output grid)", fn);
         MV__TRY(mv__elx_geo_of(nd, t->size, (const double(*)[4])t->affine, &g, fn));
     }
+    for (k = 0; k < t->n; k++) /* (an ITK file's run of matrices can compose to one past double's range) */
+        MV__CHECK(t->link[k].kind != MV__ELX_MATRIX || mv__rs_finite44((const double(*)[4])t->link[k].L), MV_ERR_BAD_DATA,
+                  "%s: link %d's matrices compose to a matrix that is not finite", fn, k);
     names = (mv__elxw_file *)mv__alloc_zero(sizeof(*names) * (size_t)t->n, t->alloc_ctx);
     MV__CHECK(names != NULL, MV_ERR_OUT_OF_MEMORY, "%s: the file names", fn);
     for (k = 0; k < t->n && st == MV_OK; k++) {

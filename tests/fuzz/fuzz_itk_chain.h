@@ -45,7 +45,7 @@ static void fz_elx_rewrite(const mv_elastix_transform *t, const mv_vol *ref)
     snprintf(path, sizeof(path), "%s/fz_elxw_%ld", dir && *dir ? dir : "/tmp", (long)getpid());
     snprintf(name, sizeof(name), "%s.txt", path);
     st = mv_elastix_write_transform(name, t, ref, MV_INTERP_LINEAR);
-    if (st == MV_ERR_BAD_DATA) return; /* a field vector past float32's range */
+    if (st == MV_ERR_BAD_DATA) return; /* a field vector past float32's range, matrices composed past double's */
     if (st != MV_OK) abort();
     if (mv_elastix_read(name, &u, NULL) != MV_OK) abort();
     if (mv_elastix_ndim(u) != mv_elastix_ndim(t) || mv_elastix_links(u) != n) abort();
