@@ -37876,14 +37876,15 @@ static mv_status mv__elxw_field_vol(const mv__elx_link *L, int nd, mv_vol *f, vo
     nv = (size_t)(L->gsize[0] * L->gsize[1] * L->gsize[2]);
     for (c = 0; c < nd; c++) {
         float *d = (float *)f->data + (size_t)c * nv;
-        for (v = 0; v < nv; v++) d[v] = (float)L->coef[v * (size_t)nd + (size_t)c];
-    }
-    for (v = 0; v < nv * (size_t)nd; v++)
-        if (!isfinite(((const float *)f->data)[v])) {
-            mv_free(f);
-            return mv__fail(MV_ERR_BAD_DATA, "%s: the field's vector %llu is not finite in float32", fn,
-                            (unsigned long long)(v % nv));
+        for (v = 0; v < nv; v++) {
+            d[v] = (float)L->coef[v * (size_t)nd + (size_t)c];
+            if (!isfinite(d[v])) {
+                mv_free(f);
+                return mv__fail(MV_ERR_BAD_DATA, "%s: the field's vector %llu is not finite in float32", fn,
+                                (unsigned long long)v);
+            }
         }
+    }
     return MV_OK;
 }
 

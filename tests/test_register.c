@@ -2756,6 +2756,16 @@ static int elx_test_chain(elx_chain_files *f, const char *prefix, int order, uin
            elx_write_tp(f->af, "AffineTransform", elx_chain_affine, f->bs, 0, "(CenterOfRotationPoint 4 4 4)\n");
 }
 
+/* A random RAS point about that chain's B-spline valid region (grid
+   index [0, 5) x [1, 5) x [3, 6) and half a cell around): c -> LPS
+   GridOrigin + GridDirection diag(GridSpacing) c -> RAS */
+static void elx_chain_point(uint64_t *seed, double p[3])
+{
+    const double c[3] = {6 * tu_rand01(seed) - 0.5, 5 * tu_rand01(seed) + 0.5, 4 * tu_rand01(seed) + 2.5};
+    p[0] = -(2 + 0.6 * 3 * c[0] - 0.8 * 2.5 * c[1]), p[1] = -(-3 + 0.8 * 3 * c[0] + 0.6 * 2.5 * c[1]);
+    p[2] = -6 + 4 * c[2];
+}
+
 /* mv_itk_write_transform: an elastix chain [Affine, B-spline (order 3,
    GridIndex (-1, 0, 2), an oblique grid; points over its box), Euler added to a translation]
    written as .tfm and .h5 (contiguous, deflated) reads back as ITK's
@@ -2788,10 +2798,7 @@ MV_TEST(register, itk_chain_written)
         REQUIRE_OK(mv_itk_transform_read(tu_path(outs[k]), &u, NULL));
         EXPECT_EQ_INT(mv_elastix_links(u), 3); /* Affine, B-spline, Euler + translation - I */
         for (i = 0; i < 400; i++) {
-            /* about the valid region (index [0, 5) x [1, 5) x [3, 6)): c -> LPS origin + D diag(spacing) c -> RAS */
-            double c[3] = {6 * tu_rand01(&seed) - 0.5, 5 * tu_rand01(&seed) + 0.5, 4 * tu_rand01(&seed) + 2.5};
-            p[0] = -(2 + 0.6 * 3 * c[0] - 0.8 * 2.5 * c[1]), p[1] = -(-3 + 0.8 * 3 * c[0] + 0.6 * 2.5 * c[1]);
-            p[2] = -6 + 4 * c[2];
+            elx_chain_point(&seed, p);
             REQUIRE_OK(mv_elastix_point(t, p, q));
             REQUIRE_OK(mv_elastix_point(u, p, r));
             for (a = 0; a < 3; a++) worst = fmax(worst, fabs(q[a] - r[a]));
@@ -2923,9 +2930,7 @@ MV_TEST(register, elastix_chain_written)
     REQUIRE_OK(mv_elastix_read(out, &u, NULL));
     EXPECT_EQ_INT(mv_elastix_links(u), 4);
     for (i = 0; i < 400; i++) {
-        double c[3] = {6 * tu_rand01(&seed) - 0.5, 5 * tu_rand01(&seed) + 0.5, 4 * tu_rand01(&seed) + 2.5};
-        p[0] = -(2 + 0.6 * 3 * c[0] - 0.8 * 2.5 * c[1]), p[1] = -(-3 + 0.8 * 3 * c[0] + 0.6 * 2.5 * c[1]);
-        p[2] = -6 + 4 * c[2];
+        elx_chain_point(&seed, p);
         REQUIRE_OK(mv_elastix_point(t, p, q));
         REQUIRE_OK(mv_elastix_point(u, p, r));
         same &= q[0] == r[0] && q[1] == r[1] && q[2] == r[2];
