@@ -1273,7 +1273,14 @@ MVDEF mv_status mv_load_mem_borrow(const void *buf, size_t len, mv_vol *out,
 /* A .hdr/.img pair (or Analyze) from two buffers. */
 MVDEF mv_status mv_load_mem_pair(const void *hdr, size_t hdr_len, const void *img,
                                  size_t img_len, mv_vol *out, const mv_load_opts *opts);
-/* A single-file image from a stream (io->read; io->seek optional). */
+/* A single-file image from a stream (io->read; io->seek optional). A
+   gzip-compressed stream that the load reads to its end (every voxel, or
+   opts->verify) is read whole into memory first and then decoded as a
+   file is, on opts->threads (medvol's indexed members in parallel, one
+   member in speculative chunks): its compressed bytes are held besides the
+   volume until the load returns, and decoding starts once the stream has
+   ended (a slow link is not overlapped with it). A header or crop-box load
+   decodes as the bytes arrive and stops once it has them. */
 MVDEF mv_status mv_load_io(const mv_io *io, mv_vol *out, const mv_load_opts *opts);
 
 #if !defined(MEDVOL_NO_STDIO)
@@ -14850,6 +14857,7 @@ struct mv__gzsrc {
     unsigned char *inbuf;       /* stream input */
     size_t inbuf_len, inbuf_pos;
     int under_done;
+    unsigned char *owned;       /* a stream read whole: the memory `in` points into */
     unsigned char *skip;
     uint64_t out_pos;
     mv__gz_member *members;     /* the index, when every member has one */
@@ -14869,6 +14877,7 @@ static void mv__gzsrc_close(mv__gzsrc *g)
     ctx = g->ctx;
     if (g->st) mv_gunzip_stream_free(g->st, ctx);
     mv__free(g->inbuf, ctx);
+    mv__free(g->owned, ctx);
     mv__free(g->skip, ctx);
     mv__free(g->members, ctx);
     mv__free(g->decoded, ctx);
@@ -15101,9 +15110,52 @@ static mv_status mv__gzsrc_read_rest(mv__gzsrc *g, uint64_t off, const unsigned 
     return MV_OK;
 }
 
+/* A stream's gzip data whole into memory (the two bytes peeked at to sniff
+   it first), for a load that decodes all of it anyway: then it is decoded
+   as a file's is, on several threads (by its member index, or in
+   speculative chunks). Stops at EOF (*whole = 1) or once cap bytes are in
+   (*whole = 0: the stream goes on, and the bytes read serve as the
+   sequential decoder's first input). */
+static mv_status mv__src_slurp_io(mv__src *raw, uint64_t cap, void *ctx, unsigned char **out, size_t *len, size_t *room,
+                                  int *whole)
+{
+    unsigned char *p = NULL;
+    size_t n = raw->npeek, most = (size_t)MV__MIN(cap, (uint64_t)SIZE_MAX);
+    mv_status st = mv__grow(&p, room, MV__MAX(n, MV__GZ_SCRATCH), MV__MAX(most, MV__GZ_SCRATCH), 0, ctx);
+    *whole = 0;
+    if (st == MV_OK) {
+        memcpy(p, raw->peek, n);
+        raw->peek_used = raw->npeek;
+    }
+    while (st == MV_OK && n < most) {
+        size_t want, k;
+        if (n == *room) {
+            st = mv__grow(&p, room, n + 1, most, n, ctx);
+            continue;
+        }
+        want = MV__MIN(*room - n, MV__STREAM_STEP);
+        k = raw->io->read(raw->io->user, p + n, want);
+        if (k == (size_t)-1) st = mv__fail(MV_ERR_IO, "%s: read error at %zu", raw->name, n);
+        else if (k > want) st = mv__fail(MV_ERR_IO, "%s: read callback returned more than asked", raw->name);
+        else if (k == 0) *whole = 1;
+        if (k == 0 || st != MV_OK) break;
+        n += k;
+    }
+    if (st != MV_OK) {
+        mv__free(p, ctx);
+        return st;
+    }
+    raw->pos = n;
+    *out = p;
+    *len = n;
+    return MV_OK;
+}
+
 /* If raw holds gzip data, wraps it: *use is then a decompressing source
-   (size known only with the member index), else raw itself. */
-static mv_status mv__src_sniff_gz(mv__src *raw, mv__src *wrap, mv__src **use, int threads, void *ctx)
+   (size known only with the member index), else raw itself. slurp_cap: a
+   stream that is to be read to its end anyway is read into memory first,
+   up to that many bytes (0: decoded as it arrives). */
+static mv_status mv__src_sniff_gz(mv__src *raw, mv__src *wrap, mv__src **use, int threads, uint64_t slurp_cap, void *ctx)
 {
     unsigned char magic[2];
     mv__gzsrc *g;
@@ -15141,7 +15193,24 @@ static mv_status mv__src_sniff_gz(mv__src *raw, mv__src *wrap, mv__src **use, in
     wrap->fd = -1;
     wrap->gz = g;
     wrap->size = MV__SIZE_UNKNOWN;
-    if (raw->kind == MV__SRC_IO) {
+    if (raw->kind == MV__SRC_IO && slurp_cap) {
+        size_t len = 0, room = 0;
+        int whole = 0;
+        mv_status st = mv__src_slurp_io(raw, slurp_cap, ctx, &g->inbuf, &len, &room, &whole);
+        if (st != MV_OK) {
+            mv__gzsrc_close(g);
+            return st;
+        }
+        if (whole) { /* all of it: from here on as a file's bytes */
+            g->owned = g->inbuf;
+            g->inbuf = NULL;
+            g->in = g->owned;
+            g->in_len = len;
+        } else { /* past the cap: decoded as it arrives, these bytes first */
+            g->under = raw;
+            g->inbuf_len = len;
+        }
+    } else if (raw->kind == MV__SRC_IO) {
         g->under = raw;
         g->inbuf = (unsigned char *)mv__alloc(MV__GZ_SCRATCH, ctx);
         if (!g->inbuf) {
@@ -15152,10 +15221,12 @@ static mv_status mv__src_sniff_gz(mv__src *raw, mv__src *wrap, mv__src **use, in
         g->inbuf_len = 2;
         raw->peek_used = 2;
     } else {
-        uint64_t total = 0;
-        size_t nm;
         g->in = raw->mem;
         g->in_len = (size_t)raw->size;
+    }
+    if (g->in) { /* in memory: the member index, when every member has one */
+        uint64_t total = 0;
+        size_t nm;
         nm = mv__gz_scan(g->in, g->in_len, NULL, 0, &total);
         if (nm > 0) {
             g->members = (mv__gz_member *)mv__alloc(nm * sizeof(mv__gz_member), ctx);
@@ -16120,6 +16191,30 @@ static mv_status mv__load_body(mv__src *hsrc, mv__src *dsrc, const mv__nhdr *hp,
     return MV_OK;
 }
 
+/* A gzip stream (mv_load_io) is read whole into memory before it is
+   decoded when the load reads it to its end anyway (every voxel, or
+   opts.verify; not a header or a crop box): then it is decoded as a file's
+   bytes are, its members in parallel (medvol's member index) or one member
+   in speculative chunks, where decoding as the bytes arrive runs on one
+   thread; and on every thread count the same way, so that a damaged
+   stream gives the same error whatever the count (the index names a
+   member that decodes to more than it says; decoding as the bytes arrive
+   would stop at its CRC-32 first). The bound: what the voxels may take
+   (opts.max_bytes) and a quarter more (no DEFLATE encoder expands data by
+   more than fixed Huffman codes' 9 bits a byte), plus 1 MiB of headers; a
+   stream that goes on past it is decoded as it arrives after what was
+   read. */
+static uint64_t mv__stream_slurp_cap(const mv_load_opts *opts)
+{
+    uint64_t limit = opts && opts->max_bytes ? opts->max_bytes : (uint64_t)MEDVOL_MAX_BYTES;
+    int i, box = 0;
+    if (opts && opts->header_only) return 0;
+    for (i = 0; opts && i < MV_MAX_DIMS; i++) box |= opts->box_start[i] != 0 || opts->box_size[i] != 0;
+    if (box && !opts->verify) return 0;
+    limit = MV__MIN(limit, (uint64_t)1 << 60);
+    return limit + limit / 4 + ((uint64_t)1 << 20);
+}
+
 /* The loader on two sources (the same one for a single file), either of
    which may turn out to be gzip-compressed. */
 static mv_status mv__load_core(mv__src *hsrc, mv__src *isrc, int single, int borrow, const mv_load_opts *opts,
@@ -16132,9 +16227,9 @@ static mv_status mv__load_core(mv__src *hsrc, mv__src *isrc, int single, int bor
     mv_vol res; /* out is written once the load is complete */
     mv_vol_init(&res);
     mv__warn_detail[0] = 0;
-    st = mv__src_sniff_gz(hsrc, &hwrap, &hs, threads, ctx);
-    if (st == MV_OK && !single && isrc && isrc->kind != MV__SRC_MEM) st = mv__src_sniff_gz(isrc, &iwrap, &is, threads, ctx);
-    else if (st == MV_OK && !single && isrc && isrc->size >= 2) st = mv__src_sniff_gz(isrc, &iwrap, &is, threads, ctx);
+    st = mv__src_sniff_gz(hsrc, &hwrap, &hs, threads, mv__stream_slurp_cap(opts), ctx);
+    if (st == MV_OK && !single && isrc && isrc->kind != MV__SRC_MEM) st = mv__src_sniff_gz(isrc, &iwrap, &is, threads, 0, ctx);
+    else if (st == MV_OK && !single && isrc && isrc->size >= 2) st = mv__src_sniff_gz(isrc, &iwrap, &is, threads, 0, ctx);
     if (st == MV_OK) st = mv__load_sources(hs, is, single, borrow, opts, &res);
     if (st == MV_OK && res.meta.warnings) { /* name the file once, in front */
         char w[sizeof(mv__warn_detail)];
