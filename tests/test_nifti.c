@@ -4,6 +4,7 @@
 #include "testutil.h"
 #include "json.h"
 #include <dirent.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1441,6 +1442,51 @@ MV_TEST(nifti, stale_temps_removed)
     unlink(other_host);
     unlink(other_file);
     EXPECT_EQ_INT(count_tmp_files(tu_path("")), 0);
+    mv_free(&v);
+}
+
+/* in a folder of more than 4096 names a process cleans stale temporaries
+   at its first save there only (a readdir of every save would make N
+   saves into a folder of N files cost N^2); a forked child is another
+   process and cleans them again */
+MV_TEST(nifti, stale_temps_large_folder)
+{
+    mv_vol v;
+    int64_t dims[3] = {3, 3, 3};
+    char dir[1024], name[1200], target[1200], dead_tmp[1400], host[17];
+    pid_t dead = fork(), child;
+    struct stat st;
+    int i, status = 0;
+    if (dead == 0) _exit(0);
+    REQUIRE(dead > 0 && waitpid(dead, NULL, 0) == dead);
+    snprintf(dir, sizeof(dir), "%s", tu_path("bigfolder"));
+    REQUIRE(mkdir(dir, 0755) == 0 || errno == EEXIST);
+    for (i = 0; i < 4100; i++) {
+        snprintf(name, sizeof(name), "%s/sub-%04d_T1w.nii.gz", dir, i);
+        REQUIRE(tu_write_file(name, "", 0));
+    }
+    snprintf(target, sizeof(target), "%s/out.nii", dir);
+    tmp_host(host, sizeof(host));
+    snprintf(dead_tmp, sizeof(dead_tmp), "%s.mvtmp-%s-%ld-abcdef", target, host, (long)dead);
+    REQUIRE(make_vol(&v, MV_DT_U8, 3, dims, 4));
+    REQUIRE(tu_write_file(dead_tmp, "half", 4));
+    REQUIRE_OK(mv_save(target, &v, NULL)); /* the first save here: cleaned */
+    EXPECT_MSG(stat(dead_tmp, &st) != 0, "%s is still there after the first save", dead_tmp);
+    REQUIRE(tu_write_file(dead_tmp, "half", 4));
+    REQUIRE_OK(mv_save(target, &v, NULL)); /* the folder is known: not read again */
+    EXPECT_MSG(stat(dead_tmp, &st) == 0, "%s: the folder was read again", dead_tmp);
+    child = fork();
+    if (child == 0) _exit(mv_save(target, &v, NULL) == MV_OK ? 0 : 1);
+    REQUIRE(child > 0 && waitpid(child, &status, 0) == child);
+    EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    EXPECT_MSG(stat(dead_tmp, &st) != 0, "%s: the child process did not clean it", dead_tmp);
+    unlink(dead_tmp);
+    unlink(target);
+    for (i = 0; i < 4100; i++) {
+        snprintf(name, sizeof(name), "%s/sub-%04d_T1w.nii.gz", dir, i);
+        unlink(name);
+    }
+    EXPECT(rmdir(dir) == 0);
     mv_free(&v);
 }
 
