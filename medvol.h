@@ -17162,7 +17162,12 @@ MVDEF mv_status mv_save(const char *path, const mv_vol *v, const mv_save_opts *o
    and ignores the rest; HeaderSize is an offset from the data file's start
    (LOCAL included), -1 = the data ends the file. */
 
-#define MV__MHA_MAX_TEXT ((size_t)1 << 20) /* no ElementDataFile in 1 MiB: not a MetaImage */
+/* A header's end (a NRRD's blank line, a MetaImage's ElementDataFile line)
+   must come within this many bytes; past it the header is refused by name.
+   Headers are read in growing pieces, so only a header this long costs
+   this much: 3D Slicer writes ten key/value lines per segment, a .seg.nrrd
+   of an atlas of 2,000 labels has a header of about 2 MiB. */
+#define MV__MHA_MAX_TEXT ((size_t)64 << 20)
 #define MV__MHA_MAX_CHANNELS 65536
 enum { MV__NRRD_BYTES = 0, MV__NRRD_ASCII, MV__NRRD_HEX }; /* mv__mha.text_enc */
 struct mv__mha;
@@ -17881,32 +17886,8 @@ static mv_status mv__mha_load_parsed(const mv__mha *m, mv__src *hsrc, mv__src *d
     return st;
 }
 
-MVDEF mv_status mv_load_metaimage_mem(const void *header, size_t header_len, const void *data, size_t data_len,
-                                      mv_vol *out, const mv_load_opts *opts)
-{
-    mv__mha m;
-    mv__src hs, ds;
-    mv_vol res;
-    mv_status st;
-    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_load_metaimage_mem: out is NULL");
-    MV__TRY(mv__out_begin(out));
-    MV__CHECK(header != NULL || header_len == 0, MV_ERR_INVALID_ARG, "mv_load_metaimage_mem: header is NULL");
-    MV__CHECK(data != NULL || data_len == 0, MV_ERR_INVALID_ARG, "mv_load_metaimage_mem: data is NULL");
-    MV__TRY(mv__mha_parse((const char *)header, MV__MIN(header_len, MV__MHA_MAX_TEXT), "MetaImage header", &m));
-    MV__CHECK(m.local || data != NULL || (opts && opts->header_only), MV_ERR_INVALID_ARG,
-              "MetaImage header: ElementDataFile = %s, but no data buffer was given", m.data_file);
-    mv__src_mem(&hs, header, header_len, "MetaImage header");
-    mv__src_mem(&ds, data, data_len, "MetaImage data");
-    st = mv__mha_load_parsed(&m, &hs, m.local ? &hs : &ds, opts, !m.local, &res);
-    if (st == MV_OK && (st = mv__mha_kv_attach((const char *)header, m.text_len, "MetaImage header", &res)) != MV_OK)
-        mv_free(&res);
-    if (st == MV_OK) st = mv__out_commit(out, &res);
-    return st;
-}
-
-#if defined(MV__HAVE_FILES)
-/* The header text of a file: its first bytes up to ElementDataFile's line
-   (read in growing pieces; MV__MHA_MAX_TEXT at most). */
+/* Whether buf holds a header's end: a NRRD's blank line, or the line of a
+   MetaImage's ElementDataFile. */
 static int mv__nrrd_line(const char *text, size_t len, size_t *pos, const char **b, const char **e);
 static int mv__mha_text_done(const char *buf, size_t have, int nrrd)
 {
@@ -17924,6 +17905,43 @@ static int mv__mha_text_done(const char *buf, size_t have, int nrrd)
     return 0;
 }
 
+/* The first len of total bytes as header text: refused when they were cut
+   at MV__MHA_MAX_TEXT before the header's end (parsing the cut line would
+   call a good header malformed). */
+static mv_status mv__mha_text_check(const char *text, size_t len, uint64_t total, int nrrd, const char *name)
+{
+    if ((uint64_t)len >= total || mv__mha_text_done(text, len, nrrd)) return MV_OK;
+    return mv__fail(MV_ERR_BAD_HEADER, "%s: the header does not end (%s) in its first %zu MiB, medvol's limit", name,
+                    nrrd ? "a blank line" : "an ElementDataFile line", MV__MHA_MAX_TEXT >> 20);
+}
+
+MVDEF mv_status mv_load_metaimage_mem(const void *header, size_t header_len, const void *data, size_t data_len,
+                                      mv_vol *out, const mv_load_opts *opts)
+{
+    mv__mha m;
+    mv__src hs, ds;
+    mv_vol res;
+    mv_status st;
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_load_metaimage_mem: out is NULL");
+    MV__TRY(mv__out_begin(out));
+    MV__CHECK(header != NULL || header_len == 0, MV_ERR_INVALID_ARG, "mv_load_metaimage_mem: header is NULL");
+    MV__CHECK(data != NULL || data_len == 0, MV_ERR_INVALID_ARG, "mv_load_metaimage_mem: data is NULL");
+    MV__TRY(mv__mha_text_check((const char *)header, MV__MIN(header_len, MV__MHA_MAX_TEXT), header_len, 0, "MetaImage header"));
+    MV__TRY(mv__mha_parse((const char *)header, MV__MIN(header_len, MV__MHA_MAX_TEXT), "MetaImage header", &m));
+    MV__CHECK(m.local || data != NULL || (opts && opts->header_only), MV_ERR_INVALID_ARG,
+              "MetaImage header: ElementDataFile = %s, but no data buffer was given", m.data_file);
+    mv__src_mem(&hs, header, header_len, "MetaImage header");
+    mv__src_mem(&ds, data, data_len, "MetaImage data");
+    st = mv__mha_load_parsed(&m, &hs, m.local ? &hs : &ds, opts, !m.local, &res);
+    if (st == MV_OK && (st = mv__mha_kv_attach((const char *)header, m.text_len, "MetaImage header", &res)) != MV_OK)
+        mv_free(&res);
+    if (st == MV_OK) st = mv__out_commit(out, &res);
+    return st;
+}
+
+#if defined(MV__HAVE_FILES)
+/* The header text of a file: its first bytes up to ElementDataFile's line
+   (read in growing pieces; MV__MHA_MAX_TEXT at most). */
 static mv_status mv__mha_read_text(mv__src *s, char **text, size_t *len, int nrrd, void *ctx)
 {
     size_t want = 4096, have = 0;
@@ -17946,6 +17964,13 @@ static mv_status mv__mha_read_text(mv__src *s, char **text, size_t *len, int nrr
         buf[have] = 0;
         if (mv__mha_text_done(buf, have, nrrd) || have == s->size || want >= MV__MHA_MAX_TEXT) break;
         want *= 4;
+    }
+    {
+        mv_status st = mv__mha_text_check(buf, have, s->size, nrrd, s->name);
+        if (st != MV_OK) {
+            mv__free(buf, ctx);
+            return st;
+        }
     }
     *text = buf;
     *len = have;
@@ -20056,6 +20081,7 @@ static mv_status mv__nrrd_load_src(mv__src *s, const char *path, const mv_load_o
     if (s->mem) {
         text = (const char *)s->mem;
         len = (size_t)MV__MIN(s->size, (uint64_t)MV__MHA_MAX_TEXT);
+        MV__TRY(mv__mha_text_check(text, len, s->size, 1, s->name));
     } else {
 #if defined(MV__HAVE_FILES)
         MV__TRY(mv__mha_read_text(s, &owned, &len, 1, ctx));
@@ -20107,6 +20133,7 @@ MVDEF mv_status mv_load_nrrd_mem(const void *header, size_t header_len, const vo
     MV__TRY(mv__out_begin(out));
     MV__CHECK(header != NULL || header_len == 0, MV_ERR_INVALID_ARG, "mv_load_nrrd_mem: header is NULL");
     MV__CHECK(data != NULL || data_len == 0, MV_ERR_INVALID_ARG, "mv_load_nrrd_mem: data is NULL");
+    MV__TRY(mv__mha_text_check((const char *)header, MV__MIN(header_len, MV__MHA_MAX_TEXT), header_len, 1, "NRRD header"));
     MV__TRY(mv__nrrd_parse((const char *)header, MV__MIN(header_len, MV__MHA_MAX_TEXT), "NRRD header", &m));
     MV__CHECK(m.local || data != NULL || (opts && opts->header_only), MV_ERR_INVALID_ARG,
               "NRRD header: data file %s, but no data buffer was given", m.data_file);

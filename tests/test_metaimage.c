@@ -525,3 +525,43 @@ MV_TEST(metaimage, extra_fields)
     remove(tu_path("mh_extra_out.mhd"));
     remove(tu_path("mh_extra_out.raw"));
 }
+
+/* Headers past 1 MiB (ITK's MetaIO reads any length): extra fields, every
+   one in order, and the voxels after ElementDataFile; a header whose
+   ElementDataFile line is not in its first 64 MiB is refused by name. */
+MV_TEST(metaimage, long_headers)
+{
+    size_t n = 40000, i, len, cap = (size_t)70 << 20;
+    char *text = (char *)malloc(cap), p[1024], key[64], val[96];
+    const unsigned char data[2] = {7, 9};
+    mv_vol v;
+    int same = 1;
+    REQUIRE(text != NULL);
+    len = (size_t)snprintf(text, cap, "ObjectType = Image\nNDims = 2\nDimSize = 2 1\nElementType = MET_UCHAR\n");
+    for (i = 0; i < n; i++) len += (size_t)snprintf(text + len, cap - len, "Extra%05zu = value number %zu\n", i, i);
+    REQUIRE(len > ((size_t)1 << 20));
+    snprintf(text + len, cap - len, "ElementDataFile = LOCAL\n");
+    snprintf(p, sizeof(p), "%s", tu_path("mh_long.mha"));
+    put_file(p, text, data, 2);
+    REQUIRE_OK(mv_load(p, &v, NULL));
+    EXPECT(((unsigned char *)v.data)[0] == 7 && ((unsigned char *)v.data)[1] == 9);
+    EXPECT_MSG(v.meta.n_kv == (int)n, "%d extra fields", v.meta.n_kv);
+    for (i = 0; i < n && (int)i < v.meta.n_kv && same; i++) {
+        snprintf(key, sizeof(key), "Extra%05zu", i);
+        snprintf(val, sizeof(val), "value number %zu", i);
+        same = !strcmp(v.meta.kv[i].key, key) && !strcmp(v.meta.kv[i].value, val);
+    }
+    EXPECT_MSG(same, "extra field %zu differs", i);
+    mv_free(&v);
+    /* no ElementDataFile in the first 64 MiB */
+    len = (size_t)snprintf(text, cap, "ObjectType = Image\nNDims = 2\nDimSize = 2 1\nElementType = MET_UCHAR\n");
+    while (len < ((size_t)65 << 20)) len += (size_t)snprintf(text + len, cap - len, "Comment = a long header\n");
+    snprintf(text + len, cap - len, "ElementDataFile = LOCAL\n");
+    put_file(p, text, data, 2);
+    EXPECT_STATUS(mv_load(p, &v, NULL), MV_ERR_BAD_HEADER);
+    EXPECT_MSG(strstr(mv_last_error(), "64 MiB") != NULL && strstr(mv_last_error(), "mh_long.mha") != NULL, "%s",
+               mv_last_error());
+    EXPECT_STATUS(mv_load_metaimage_mem(text, strlen(text), data, 2, &v, NULL), MV_ERR_BAD_HEADER);
+    remove(p);
+    free(text);
+}

@@ -1217,3 +1217,61 @@ MV_TEST(nrrd, save_keeps_keyvalue)
     mv_free(&v);
     remove(p);
 }
+
+/* Headers past 1 MiB (3D Slicer writes ten key/value lines a segment: an
+   atlas of 2,000 labels has a header of about 2 MiB), which teem and so
+   SimpleITK read: every pair, in order, and the voxels after the header;
+   a header whose blank line is not in its first 64 MiB is refused by name
+   (from a file and from memory), never parsed from a cut line. */
+MV_TEST(nrrd, long_headers)
+{
+    size_t n = 30000, i, len, cap = (size_t)70 << 20;
+    char *text = (char *)malloc(cap), p[1024], key[64], val[96];
+    unsigned char be[48], *b;
+    mv_vol v;
+    int src;
+    REQUIRE(text != NULL);
+    be_ramp(be);
+    len = (size_t)snprintf(text, cap, "%s", RAS_HEADER "encoding: raw\n");
+    for (i = 0; i < n; i++)
+        len += (size_t)snprintf(text + len, cap - len, "Segment%05zu_Name:=structure %zu of the atlas, left side\n", i, i);
+    REQUIRE(len > ((size_t)1 << 20));
+    text[len++] = '\n';
+    text[len] = 0;
+    snprintf(p, sizeof(p), "%s", tu_path("nr_long.nrrd"));
+    put_nrrd(p, text, be, sizeof(be));
+    b = tu_read_file(p, &len);
+    REQUIRE(b != NULL);
+    for (src = 0; src < 3; src++) {
+        mv_status st = src == 0 ? mv_load(p, &v, NULL) : src == 1 ? mv_load_mem(b, len, &v, NULL)
+                                                                  : mv_load_nrrd_mem(b, len, NULL, 0, &v, NULL);
+        int same = 1;
+        EXPECT_MSG(st == MV_OK, "source %d: %s", src, mv_last_error());
+        if (st != MV_OK) continue;
+        EXPECT(ramp_is(&v, 1, 24));
+        /* "some key", the segments, then the three kinds (ITK's NRRD_kinds[i]) */
+        EXPECT_MSG(v.meta.n_kv == (int)n + 4, "source %d: %d pairs", src, v.meta.n_kv);
+        for (i = 0; i < n && (int)i + 1 < v.meta.n_kv && same; i++) {
+            snprintf(key, sizeof(key), "Segment%05zu_Name", i);
+            snprintf(val, sizeof(val), "structure %zu of the atlas, left side", i);
+            same = !strcmp(v.meta.kv[i + 1].key, key) && !strcmp(v.meta.kv[i + 1].value, val);
+        }
+        EXPECT_MSG(same, "source %d: pair %zu differs", src, i);
+        mv_free(&v);
+    }
+    free(b);
+    /* no blank line in the first 64 MiB: comments up to 65 MiB, then the data */
+    len = (size_t)snprintf(text, cap, "%s", RAS_HEADER "encoding: raw\n");
+    while (len < ((size_t)65 << 20)) len += (size_t)snprintf(text + len, cap - len, "# a comment line of the header\n");
+    text[len++] = '\n';
+    memcpy(text + len, be, sizeof(be));
+    len += sizeof(be);
+    EXPECT_STATUS(mv_load_mem(text, len, &v, NULL), MV_ERR_BAD_HEADER);
+    EXPECT_MSG(strstr(mv_last_error(), "64 MiB") != NULL, "%s", mv_last_error());
+    REQUIRE(tu_write_file(p, text, len));
+    EXPECT_STATUS(mv_load(p, &v, NULL), MV_ERR_BAD_HEADER);
+    EXPECT_MSG(strstr(mv_last_error(), "64 MiB") != NULL && strstr(mv_last_error(), "nr_long.nrrd") != NULL, "%s",
+               mv_last_error());
+    remove(p);
+    free(text);
+}
