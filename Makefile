@@ -65,6 +65,7 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool merge $(BUILD)/run-m.nii.gz $(BUILD)/run-p.nii $(BUILD)/run-p.nii && \
 	  $(BUILD)/mvtool frames $(BUILD)/run-m.nii.gz $(BUILD)/run-f.nii 1 && \
 	  $(BUILD)/mvtool stats $(BUILD)/run-p.nii $(BUILD)/run-f.nii && \
+	  cat $(BUILD)/run-m.nii.gz | $(BUILD)/mvtool stats - && \
 	  $(BUILD)/mvtool stats $(BUILD)/run-p.nii -k $(BUILD)/run-f.nii -P 5,50,95 && \
 	  $(BUILD)/mvtool convert $(BUILD)/run-p.nii $(BUILD)/run-p.mha --compress --dtype float32 && \
 	  $(BUILD)/mvtool convert $(BUILD)/run-p.mha $(BUILD)/run-p.mhd --set "PatientName:=Shepp^Logan" && \

@@ -214,9 +214,27 @@ int save_field_file(const char *path, const mv_vol *field, const double (*M)[4])
     return st == MV_OK ? 0 : fail_at(st, path);
 }
 
+/* "-": standard input, a pipe or a redirect (NIfTI or MGH, gzip-compressed
+   or not: what mv_load_io recognises); read once, so a command that reads
+   an input twice says so with the stream's error */
+static size_t stdin_read(void *user, void *buf, size_t n)
+{
+    size_t k = fread(buf, 1, n, stdin);
+    (void)user;
+    return k == 0 && ferror(stdin) ? (size_t)-1 : k;
+}
+
 int load_or_fail(const char *path, mv_vol *v, const mv_load_opts *o)
 {
-    mv_status st = mv_load(path, v, o);
+    mv_status st;
+    if (strcmp(path, "-") == 0) {
+        mv_io io;
+        memset(&io, 0, sizeof(io));
+        io.read = stdin_read;
+        st = mv_load_io(&io, v, o);
+        return st == MV_OK ? 0 : fail_at(st, "standard input");
+    }
+    st = mv_load(path, v, o);
     return st == MV_OK ? 0 : fail_at(st, path);
 }
 
@@ -1404,7 +1422,9 @@ static int cmd_rss(const args *a)
 /* ---- the table: one row per subcommand drives --help, the parser and
    dispatch ---- */
 
-#define FILES_NOTE "files: .nii, .hdr/.img pairs (NIfTI-1/2; Analyze 7.5 read), .gz of either\n"
+#define FILES_NOTE                                                                                             \
+    "files: .nii, .hdr/.img pairs (NIfTI-1/2; Analyze 7.5 read), .gz of either; an input '-' is standard\n"  \
+    "input (NIfTI or MGH, gzip or not), read once\n"
 
 static const command commands[] = {
     {"info", "header summary of each file (like nib-ls / fslhd)",

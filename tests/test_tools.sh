@@ -49,6 +49,14 @@ if [ -f "$D/nifti/anatomical.nii" ]; then
     && ok || bad "convert to .nii.gz"
   $T convert "$W/a.nii.gz" "$W/a3.hdr.gz" && [ "$($T stats "$W/a3.img.gz")" = "$s0" ] && ok || bad "convert .nii.gz to a gzip pair"
   $T convert "$A" "$W/af.nii" --dtype float32 && $T info "$W/af.nii" | grep -q "float32" && ok || bad "convert --dtype float32"
+  # '-': standard input, plain or gzip (read whole, then decoded as a file), the same values as the file
+  [ "$(cat "$A" | $T stats -)" = "$s0" ] && [ "$($T stats - < "$W/a.nii.gz")" = "$s0" ] && ok || bad "stats of standard input"
+  $T info - < "$W/a.nii.gz" | grep -q "dims         33 x 41 x 25" && ok || bad "info of standard input"
+  cat "$W/a.nii.gz" | $T convert - "$W/a_stdin.nii" && [ "$($T stats "$W/a_stdin.nii")" = "$s0" ] \
+    && ok || bad "convert from standard input"
+  $T stats - < /dev/null 2> "$W/err"; [ $? -eq 1 ] && grep -q "standard input" "$W/err" && ok || bad "empty standard input: $(cat "$W/err")"
+  head -c 3000 "$W/a.nii.gz" | $T stats - 2> "$W/err"; [ $? -eq 1 ] && grep -q "MV_ERR_TRUNCATED: standard input" "$W/err" \
+    && ok || bad "cut standard input: $(cat "$W/err")"
   $T convert "$A" "$W/au.nii" --dtype uint8 2> "$W/err" && grep -q "saturate" "$W/err" && ok || bad "convert --dtype uint8 warns"
   # the scaled values in float64: the same statistics (std's float64 summation
   # order differs: compare to 1e-14)
