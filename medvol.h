@@ -228,6 +228,14 @@ OPTIONS
    The same works for mv_vol, mv_stats, mv_io and every other public struct.
    (Plain {0} is an error in C++ where the first field is an enum.)
 
+NUMBERS IN TEXT
+   Every text medvol reads or writes (NRRD and MetaImage headers, elastix
+   and ITK transform files, 4x4 matrices, point files, FSL bval/bvec)
+   spells numbers as C does ("0.5"), whatever locale the program set with
+   setlocale (a Qt or GTK application sets the user's: German's would read
+   and write "0,5"). The library switches its own thread to C's
+   LC_NUMERIC (uselocale) for each number; other threads are untouched.
+
 MEMORY
    OUTPUT VOLUMES. One rule for every function that fills an mv_vol *out
    (dst, v, sens, kspace): out is an output only, written and never read,
@@ -5107,6 +5115,14 @@ MVDEF mv_status mv_register_bspline(const mv_vol *fixed, const mv_vol *moving, m
 #define MV__POSIX 1
 #include <unistd.h>
 #endif
+/* newlocale / uselocale (POSIX.1-2008): numbers in text as C writes them */
+#if defined(MV__POSIX) && (!defined(__GLIBC__) || defined(__USE_XOPEN2K8))
+#include <locale.h>
+#if defined(__APPLE__)
+#include <xlocale.h>
+#endif
+#define MV__HAVE_USELOCALE 1
+#endif
 #if !defined(MEDVOL_NO_STDIO)
 #if !defined(MV__POSIX)
 #error "medvol: file I/O needs POSIX (open/pread/mmap); on other systems define MEDVOL_NO_STDIO and use the memory and mv_io forms"
@@ -5624,6 +5640,90 @@ static void mv__format(char *dst, size_t cap, const char *fmt, ...)
     mv__vformat(dst, cap, fmt, ap);
     va_end(ap);
 }
+
+/* ---- numbers in files: C's, whatever the program's locale ----
+   Every format medvol reads and writes spells 0.5 as "0.5". A program
+   that sets a locale (Qt and GTK applications set the user's at start;
+   German's LC_NUMERIC writes "0,5") makes the C library's strtod stop at
+   the '.' and its printf write ',': headers would be refused, and files
+   written that other tools misread. So the library parses and prints
+   numbers through these, which run the C library's own function (its
+   exact rounding) under a C LC_NUMERIC on the calling thread for the call
+   (uselocale: per thread, so the program's other threads are untouched;
+   about nothing per call next to strtod's ~80 ns). mv__format, for
+   messages, has digits of its own. Without POSIX.1-2008 the functions run
+   as they are (a bare-metal build rarely changes LC_NUMERIC). */
+#if defined(MV__HAVE_USELOCALE)
+static locale_t mv__c_numeric;
+#if defined(MV__HAVE_THREADS)
+static pthread_once_t mv__c_numeric_once = PTHREAD_ONCE_INIT;
+#endif
+static void mv__c_numeric_make(void) { mv__c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0); }
+/* The C numeric locale on this thread; returns what to give back to
+   mv__c_numeric_leave ((locale_t)0 when nothing changed). */
+static locale_t mv__c_numeric_enter(void)
+{
+#if defined(MV__HAVE_THREADS)
+    (void)pthread_once(&mv__c_numeric_once, mv__c_numeric_make);
+#else
+    if (!mv__c_numeric) mv__c_numeric_make();
+#endif
+    return mv__c_numeric ? uselocale(mv__c_numeric) : (locale_t)0;
+}
+static void mv__c_numeric_leave(locale_t before)
+{
+    if (before) (void)uselocale(before);
+}
+#define MV__C_NUMERIC(stmt)                                                                                     \
+    do {                                                                                                        \
+        locale_t mv__before_ = mv__c_numeric_enter();                                                           \
+        stmt;                                                                                                   \
+        mv__c_numeric_leave(mv__before_);                                                                       \
+    } while (0)
+#else
+#define MV__C_NUMERIC(stmt)                                                                                     \
+    do {                                                                                                        \
+        stmt;                                                                                                   \
+    } while (0)
+#endif
+
+static double mv__strtod(const char *s, char **end)
+{
+    double x;
+    MV__C_NUMERIC(x = strtod(s, end));
+    return x;
+}
+
+static float mv__strtof(const char *s, char **end)
+{
+    float x;
+    MV__C_NUMERIC(x = strtof(s, end));
+    return x;
+}
+
+#if defined(MV__HAVE_FILES) /* (stdio.h: the writers of text files) */
+static MV__UNUSED int mv__vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap)
+{
+    int n;
+    MV__C_NUMERIC(n = vsnprintf(buf, cap, fmt, ap));
+    return n;
+}
+
+static MV__UNUSED int mv__snprintf(char *buf, size_t cap, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static MV__UNUSED int mv__snprintf(char *buf, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = mv__vsnprintf(buf, cap, fmt, ap);
+    va_end(ap);
+    return n;
+}
+#endif
 
 /* Records the detail of a failure and returns its status:
    return mv__fail(MV_ERR_TRUNCATED, "file is %llu bytes", n); */
@@ -17275,7 +17375,7 @@ static mv_status mv__mha_numbers(const char *name, const mv__mha_line *l, double
     mv__mha_copy(l, buf, sizeof(buf));
     p = buf;
     for (i = 0; i < want; i++) {
-        double x = strtod(p, &end);
+        double x = mv__strtod(p, &end);
         MV__CHECK(end != p, MV_ERR_BAD_HEADER, "%s: %.*s has %d number%s, %d wanted", name, (int)l->key_len, l->key, i,
                   i == 1 ? "" : "s", want);
         MV__CHECK(isfinite(x) && (!ints || x == floor(x)), MV_ERR_BAD_HEADER, "%s: %.*s: '%.*s' is not a%s", name,
@@ -18114,7 +18214,7 @@ static void mv__mha_put(char *buf, size_t cap, size_t *at, const char *fmt, ...)
     int n;
     if (*at >= cap) return;
     va_start(ap, fmt);
-    n = vsnprintf(buf + *at, cap - *at, fmt, ap);
+    n = mv__vsnprintf(buf + *at, cap - *at, fmt, ap);
     va_end(ap);
     *at = n < 0 || (size_t)n >= cap - *at ? cap : *at + (size_t)n;
 }
@@ -18894,7 +18994,7 @@ static mv_status mv__nrrd_number(const char *field, const char *tok, size_t len,
     MV__CHECK(len < sizeof(buf), MV_ERR_BAD_HEADER, "%s: %s: a %zu-character number", name, field, len);
     memcpy(buf, tok, len);
     buf[len] = 0;
-    *x = strtod(buf, &end);
+    *x = mv__strtod(buf, &end);
     MV__CHECK(end == buf + len && len > 0 && (isfinite(*x) || (nan_ok && isnan(*x))) &&
                   (!ints || *x == floor(*x)),
               MV_ERR_BAD_HEADER, "%s: %s: '%s' is not a%s", name, field, buf,
@@ -19145,7 +19245,7 @@ static int mv__nrrd_kind_index(const char *s, size_t n)
 static int mv__nrrd_is_number(const char *s)
 {
     char *end;
-    double x = strtod(s, &end);
+    double x = mv__strtod(s, &end);
     return *s && *s != ' ' && *s != '\t' && *end == 0 && isfinite(x);
 }
 
@@ -19697,8 +19797,8 @@ static mv_status mv__nrrd_text_decode(const mv__mha *m, const char *in, size_t l
             if (mv__dt[cdt].kind == MV__K_FLOAT) { /* (strtof: float values rounded once) */
                 float y = 0;
                 double x = 0;
-                if (cdt == MV_DT_F32) y = strtof(tok, &e);
-                else x = strtod(tok, &e);
+                if (cdt == MV_DT_F32) y = mv__strtof(tok, &e);
+                else x = mv__strtod(tok, &e);
                 MV__CHECK(*e == 0, MV_ERR_BAD_DATA, "%s: ascii value %zu ('%s') is not a number", name, i, tok);
                 if (cdt == MV_DT_F32) memcpy(out + 4 * i, &y, 4);
                 else memcpy(out + 8 * i, &x, 8);
@@ -20679,7 +20779,7 @@ static mv_status mv__fsl_numbers(const char *path, double **out, int *rows, int 
             while (p < eol && (*p == ' ' || *p == '\t' || *p == '\r' || *p == ',')) p++;
             if (p == eol) break;
             *eol = 0; /* (strtod stops at the line's end) */
-            x = strtod(p, &q);
+            x = mv__strtod(p, &q);
             if (q == p || !isfinite(x)) {
                 st = mv__fail(MV_ERR_BAD_DATA, "%s: %s: line %d: '%.20s' is not a finite number", fn, path, line, p);
                 break;
@@ -20755,7 +20855,7 @@ MVDEF mv_status mv_load_fsl_gradients(mv_vol *v, const char *bval_path, const ch
 static size_t mv__fsl_line(char *buf, size_t at, const double *x, int n)
 {
     int i;
-    for (i = 0; i < n; i++) at += (size_t)snprintf(buf + at, 32, i ? " %.10g" : "%.10g", x[i] == 0 ? 0.0 : x[i]);
+    for (i = 0; i < n; i++) at += (size_t)mv__snprintf(buf + at, 32, i ? " %.10g" : "%.10g", x[i] == 0 ? 0.0 : x[i]);
     buf[at++] = '\n';
     return at;
 }
@@ -32805,7 +32905,7 @@ static const char *mv__reg_num(const char *p, double *v)
         }
     }
     if (!*p) return NULL;
-    *v = strtod(p, &end);
+    *v = mv__strtod(p, &end);
     if (end == p) return NULL;
     return end;
 }
@@ -34950,7 +35050,7 @@ MVDEF mv_status mv_matrix_format(const double m[4][4], char *buf, size_t cap)
     int r, n;
     MV__CHECK(m && buf, MV_ERR_INVALID_ARG, "mv_matrix_format: NULL argument");
     for (r = 0; r < 4; r++) {
-        n = snprintf(buf + len, cap > len ? cap - len : 0, "%.17g %.17g %.17g %.17g\n", m[r][0], m[r][1], m[r][2], m[r][3]);
+        n = mv__snprintf(buf + len, cap > len ? cap - len : 0, "%.17g %.17g %.17g %.17g\n", m[r][0], m[r][1], m[r][2], m[r][3]);
         MV__CHECK(n > 0 && len + (size_t)n < cap, MV_ERR_BUFFER_TOO_SMALL, "mv_matrix_format: %llu bytes are too few",
                   (unsigned long long)cap);
         len += (size_t)n;
@@ -34978,7 +35078,7 @@ MVDEF mv_status mv_itk_tfm_format(const double m[4][4], int ndim, char *buf, siz
         for (c = 0; c < 4; c++) L[r][c] = D[r] * m[r][c] * D[c];
 #define MV__TFM_PUT(...)                                                                              \
     do {                                                                                              \
-        n = snprintf(buf + len, cap > len ? cap - len : 0, __VA_ARGS__);                              \
+        n = mv__snprintf(buf + len, cap > len ? cap - len : 0, __VA_ARGS__);                              \
         MV__CHECK(n > 0 && len + (size_t)n < cap, MV_ERR_BUFFER_TOO_SMALL,                            \
                   "mv_itk_tfm_format: %llu bytes are too few", (unsigned long long)cap);              \
         len += (size_t)n;                                                                             \
@@ -35633,7 +35733,7 @@ static int mv__elx_word_number(const char *wb, const char *we, double *x, char s
     if (len == 0 || len >= sizeof(tmp)) return 0;
     memcpy(tmp, wb, len);
     tmp[len] = 0;
-    *x = strtod(tmp, &end);
+    *x = mv__strtod(tmp, &end);
     return *end == 0 && isfinite(*x);
 }
 
@@ -37109,7 +37209,7 @@ static int mv__elx_put(mv__elx_sb *b, const char *fmt, ...)
         va_list ap;
         int n;
         va_start(ap, fmt);
-        n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+        n = mv__vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
         va_end(ap);
         if (n < 0) return 0;
         if (b->p && b->len + (size_t)n < b->cap) {
@@ -37289,7 +37389,7 @@ static size_t mv__elx_row_put(char *row, size_t at, size_t cap, const char *fmt,
     va_list ap;
     int n;
     va_start(ap, fmt);
-    n = vsnprintf(at < cap ? row + at : NULL, at < cap ? cap - at : 0, fmt, ap);
+    n = mv__vsnprintf(at < cap ? row + at : NULL, at < cap ? cap - at : 0, fmt, ap);
     va_end(ap);
     return at + (n > 0 ? (size_t)n : 0);
 }
@@ -37573,7 +37673,7 @@ static mv_status mv__vtk_coord(const mv__vtk_layout *L, const char **p, int64_t 
               (long long)(we - wb));
     memcpy(tmp, wb, (size_t)(we - wb));
     tmp[we - wb] = 0;
-    *v = L->size == 4 ? (double)strtof(tmp, &e) : strtod(tmp, &e);
+    *v = L->size == 4 ? (double)mv__strtof(tmp, &e) : mv__strtod(tmp, &e);
     MV__CHECK(e != tmp && *e == 0 && isfinite(*v), MV_ERR_BAD_DATA,
               "VTK file: point %lld of %lld, coordinate %d: '%.24s' is not a finite %s", (long long)j, (long long)L->n, a,
               tmp, L->size == 4 ? "float" : "double");
@@ -37586,8 +37686,8 @@ static size_t mv__vtk_number(char *out, size_t cap, double x)
 {
     int prec, n = 0;
     for (prec = 15; prec <= 17; prec++) {
-        n = snprintf(out, cap, "%.*g", prec, x);
-        if (n > 0 && (size_t)n < cap && strtod(out, NULL) == x) break;
+        n = mv__snprintf(out, cap, "%.*g", prec, x);
+        if (n > 0 && (size_t)n < cap && mv__strtod(out, NULL) == x) break;
     }
     return n > 0 ? (size_t)n : 0;
 }
@@ -44436,7 +44536,7 @@ static int mv__pyr_word(const char **p, double *v, char *word, size_t cap, int *
     *more = *e != 0;
     *p = *e ? e + 1 : e;
     if (e == s) return 0;
-    *v = strtod(word, &end);
+    *v = mv__strtod(word, &end);
     if (end == word || *end) return 0;
     return 1;
 }

@@ -2,9 +2,13 @@
    parallel loads of medvol's indexed .nii.gz give nibabel's voxels every
    time, a damaged .nii.gz is an error (never MV_OK) on every load path,
    and an error raised on a worker thread reaches the caller with the same
-   detail whatever the thread count. The references are nibabel's voxels
-   (tests/py/nib_raw.py, Debian's /usr/bin/python3) and gzip(1) -t. */
+   detail whatever the thread count; numbers in text files read and write
+   the same in a locale that spells 0.5 "0,5". The references are nibabel's
+   voxels (tests/py/nib_raw.py, Debian's /usr/bin/python3), gzip(1) -t
+   and the C locale's bytes. */
+#define _POSIX_C_SOURCE 200809L /* setenv: a compiled locale's folder */
 #include "testutil.h"
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -547,4 +551,148 @@ MV_TEST(integrity, thread_errors_same_detail)
     }
     free(bad);
     free(gz);
+}
+
+/* ---- numbers in files, whatever the program's locale ---- */
+
+/* A locale whose decimal point is a comma, as a Qt or GTK application sets
+   from LANG=de_DE.UTF-8: an installed one, else de_DE compiled by
+   localedef (Debian's locales package) into the test folder. */
+static int it_comma_locale(void)
+{
+    static const char *const names[] = {"de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "fr_FR.utf8"};
+    char dir[1024], cmd[2200], buf[16];
+    size_t i;
+    for (i = 0; i < IT_LEN(names); i++)
+        if (setlocale(LC_ALL, names[i]) && snprintf(buf, sizeof(buf), "%g", 0.5) > 0 && !strcmp(buf, "0,5")) return 1;
+    snprintf(dir, sizeof(dir), "%s", tu_path("locale"));
+    snprintf(cmd, sizeof(cmd), "mkdir -p '%s' && localedef -i de_DE -f UTF-8 '%s/de_DE.UTF-8' >/dev/null 2>&1", dir, dir);
+    if (system(cmd) != 0) return 0;
+    setenv("LOCPATH", dir, 1);
+    if (setlocale(LC_ALL, "de_DE.UTF-8") && snprintf(buf, sizeof(buf), "%g", 0.5) > 0 && !strcmp(buf, "0,5")) return 1;
+    setlocale(LC_ALL, "C");
+    return 0;
+}
+
+/* What the library writes, and what it reads back, in the current locale:
+   every text format with numbers. Each text into out[k] (NUL-separated
+   lengths in len[k]); the numbers read into got[]. */
+#define IT_TEXTS 6
+typedef struct it_numbers {
+    char *text[IT_TEXTS];
+    size_t len[IT_TEXTS];
+    double got[40];
+    int ngot;
+} it_numbers;
+
+static void it_put(it_numbers *r, double x) { r->got[r->ngot++] = x; }
+
+static void it_numbers_run(it_numbers *r)
+{
+    static const double m[4][4] = {{0.5, 0.25, 0, 1.25}, {-0.125, 1.5, 0, -2.75}, {0, 0, 0.75, 3.5}, {0, 0, 0, 1}};
+    static const char nrrd[] = "NRRD0004\ntype: uchar\ndimension: 3\nspace: left-posterior-superior\nsizes: 2 2 2\n"
+                               "space directions: (0.5,0,0) (0,0.75,0) (0,0,1.5)\nspace origin: (1.25,2.5,-3.75)\n"
+                               "encoding: ascii\n\n1 2 3 4 5 6 7 8\n";
+    static const char tp[] = "(Transform \"EulerTransform\")\n(NumberOfParameters 6)\n"
+                             "(TransformParameters 0.0125 -0.025 0.05 1.5 -2.25 0.75)\n"
+                             "(InitialTransformParametersFileName \"NoInitialTransform\")\n"
+                             "(HowToCombineTransforms \"Compose\")\n(FixedImageDimension 3)\n(MovingImageDimension 3)\n"
+                             "(Size 10 10 10)\n(Index 0 0 0)\n(Spacing 1.5 1.5 2.5)\n(Origin -7.5 0.25 1.75)\n"
+                             "(Direction 1 0 0 0 1 0 0 0 1)\n(CenterOfRotationPoint 0.5 -1.5 2.5)\n";
+    static const double p[3] = {1.25, -0.5, 3.75};
+    double back[4][4], q[3];
+    mv_vol v, w;
+    mv_elastix_transform *t = NULL;
+    mv_elastix_points pts;
+    size_t n, cap = 1 << 16;
+    int k, i, j;
+    memset(r, 0, sizeof(*r));
+    for (k = 0; k < IT_TEXTS; k++) r->text[k] = (char *)calloc(cap, 1);
+    /* writers: a matrix, ITK .tfm, elastix, NRRD and MetaImage headers, FSL */
+    EXPECT_OK(mv_matrix_format(m, r->text[0], cap));
+    EXPECT_OK(mv_itk_tfm_format(m, 3, r->text[1], cap));
+    REQUIRE_OK(mv_load_mem(nrrd, sizeof(nrrd) - 1, &v, NULL));
+    EXPECT_OK(mv_elastix_format(m, &v, MV_INTERP_LINEAR, r->text[2], cap));
+    {
+        mv_save_opts so = MV_ZERO_INIT;
+        so.format = MV_FORMAT_NRRD;
+        EXPECT_OK(mv_save_mem(&v, r->text[3], cap, &n, &so));
+        r->len[3] = n;
+    }
+    EXPECT_OK(mv_save(tu_path("loc.mha"), &v, NULL));
+    free(r->text[4]);
+    r->text[4] = (char *)tu_read_file(tu_path("loc.mha"), &r->len[4]);
+    {
+        static const double grad[8] = {0, 0, 0, 0, 0.6, 0, 0.8, 1000.5};
+        int64_t d4[4] = {2, 2, 2, 2};
+        mv_vol dwi;
+        REQUIRE_OK(mv_vol_alloc(&dwi, MV_DT_U8, 4, d4, NULL));
+        memset(dwi.data, 0, 16);
+        EXPECT_OK(mv_vol_set_gradients(&dwi, grad, 2));
+        EXPECT_OK(mv_save_fsl_gradients(&dwi, tu_path("loc.bval"), tu_path("loc.bvec")));
+        free(r->text[5]);
+        r->text[5] = (char *)tu_read_file(tu_path("loc.bvec"), &r->len[5]);
+        EXPECT_OK(mv_vol_set_gradients(&dwi, NULL, 0));
+        EXPECT_OK(mv_load_fsl_gradients(&dwi, tu_path("loc.bval"), tu_path("loc.bvec")));
+        for (i = 0; i < 8 && dwi.meta.n_grad == 2; i++) it_put(r, dwi.meta.grad[i]);
+        mv_free(&dwi);
+    }
+    for (k = 0; k < 3; k++) r->len[k] = strlen(r->text[k]);
+    /* readers: each writer's text back, a NRRD and MetaImage header's
+       geometry, an elastix transform and a transformix point file */
+    EXPECT_OK(mv_matrix_parse(r->text[0], back));
+    it_put(r, back[0][0]);
+    it_put(r, back[1][3]);
+    EXPECT_OK(mv_itk_tfm_parse(r->text[1], back));
+    it_put(r, back[0][1]);
+    it_put(r, back[2][3]);
+    for (i = 0; i < 3; i++)
+        for (j = 0; j < 4; j += 3) it_put(r, v.affine[i][j]);
+    EXPECT_OK(mv_load_metaimage_mem(r->text[4], r->len[4], NULL, 0, &w, NULL));
+    if (w.data) {
+        it_put(r, w.affine[1][1]);
+        it_put(r, w.affine[2][3]);
+        mv_free(&w);
+    }
+    EXPECT_OK(mv_elastix_parse(tp, &t, NULL));
+    if (t) {
+        EXPECT_OK(mv_elastix_point(t, p, q));
+        for (i = 0; i < 3; i++) it_put(r, q[i]);
+        mv_elastix_free(t);
+    }
+    EXPECT_OK(mv_elastix_points_parse("point\n2\n0.5 1.5 2.5\n-1.25 0 3.75\n", 3, &pts, NULL));
+    for (i = 0; i < 6 && pts.count == 2; i++) it_put(r, pts.p[i]);
+    mv_elastix_points_free(&pts);
+    mv_free(&v);
+}
+
+/* A program in a locale that writes "0,5" (a Qt or GTK application in
+   German) gets the files and numbers it gets in C's: the same bytes out,
+   the same values in. Without such a locale medvol's parsers refused
+   "0.5" and its writers wrote "0,5". */
+MV_TEST(integrity, numbers_any_locale)
+{
+    it_numbers c, de;
+    int k, i;
+    setlocale(LC_ALL, "C");
+    it_numbers_run(&c);
+    EXPECT_MSG(c.ngot == 29, "%d numbers read in C's locale", c.ngot);
+    EXPECT(strstr(c.text[0], "0.5 ") != NULL && c.got[7] == 1000.5 && c.got[8] == 0.5 && c.got[28] == 3.75);
+    if (!it_comma_locale()) {
+        mvt_skip("no locale with a decimal comma (install Debian's locales package: localedef needs de_DE)");
+    } else {
+        it_numbers_run(&de);
+        setlocale(LC_ALL, "C");
+        for (k = 0; k < IT_TEXTS; k++)
+            EXPECT_MSG(c.len[k] == de.len[k] && c.text[k] && de.text[k] && !memcmp(c.text[k], de.text[k], c.len[k]),
+                       "text %d differs in a comma locale: '%.60s'", k, de.text[k] ? de.text[k] : "(none)");
+        EXPECT_MSG(de.ngot == c.ngot, "%d numbers read in the comma locale, %d in C's", de.ngot, c.ngot);
+        for (i = 0; i < c.ngot && i < de.ngot; i++)
+            EXPECT_MSG(memcmp(&c.got[i], &de.got[i], sizeof(double)) == 0, "number %d: %.17g in C, %.17g with commas", i,
+                       c.got[i], de.got[i]);
+        for (k = 0; k < IT_TEXTS; k++) free(de.text[k]);
+    }
+    setlocale(LC_ALL, "C");
+    unsetenv("LOCPATH");
+    for (k = 0; k < IT_TEXTS; k++) free(c.text[k]);
 }
