@@ -16302,11 +16302,11 @@ static mv_status mv__load_body(mv__src *hsrc, mv__src *dsrc, const mv__nhdr *hp,
    thread; and on every thread count the same way, so that a damaged
    stream gives the same error whatever the count (the index names a
    member that decodes to more than it says; decoding as the bytes arrive
-   would stop at its CRC-32 first). The bound: what the voxels may take
-   (opts.max_bytes) and a quarter more (no DEFLATE encoder expands data by
-   more than fixed Huffman codes' 9 bits a byte), plus 1 MiB of headers; a
-   stream that goes on past it is decoded as it arrives after what was
-   read. */
+   would stop at its CRC-32 first). The bound on the memory, not on what
+   loads: what the voxels may take (opts.max_bytes) and a quarter more
+   (encoders store what would expand; fixed Huffman codes expand bytes by
+   an eighth at most), plus 1 MiB of headers; a stream that goes on past
+   it is decoded as it arrives after what was read. */
 static uint64_t mv__stream_slurp_cap(const mv_load_opts *opts)
 {
     uint64_t limit = opts && opts->max_bytes ? opts->max_bytes : (uint64_t)MEDVOL_MAX_BYTES;
