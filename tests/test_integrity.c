@@ -575,8 +575,8 @@ static int it_comma_locale(void)
 }
 
 /* What the library writes, and what it reads back, in the current locale:
-   every text format with numbers. Each text into out[k] (NUL-separated
-   lengths in len[k]); the numbers read into got[]. */
+   every text format with numbers. Each text into text[k] (its length in
+   len[k]); the numbers read into got[]. */
 #define IT_TEXTS 6
 typedef struct it_numbers {
     char *text[IT_TEXTS];
@@ -585,7 +585,10 @@ typedef struct it_numbers {
     int ngot;
 } it_numbers;
 
-static void it_put(it_numbers *r, double x) { r->got[r->ngot++] = x; }
+static void it_put(it_numbers *r, double x)
+{
+    if (r->ngot < (int)IT_LEN(r->got)) r->got[r->ngot++] = x;
+}
 
 static void it_numbers_run(it_numbers *r)
 {
