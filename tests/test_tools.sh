@@ -52,6 +52,8 @@ if [ -f "$D/nifti/anatomical.nii" ]; then
   # '-': standard input, plain or gzip (read whole, then decoded as a file), the same values as the file
   [ "$(cat "$A" | $T stats -)" = "$s0" ] && [ "$($T stats - < "$W/a.nii.gz")" = "$s0" ] && ok || bad "stats of standard input"
   $T info - < "$W/a.nii.gz" | grep -q "dims         33 x 41 x 25" && ok || bad "info of standard input"
+  $T convert "$A" "$W/a_in.mgz" && [ "$($T stats - < "$W/a_in.mgz")" = "$($T stats "$W/a_in.mgz")" ] \
+    && $T info - < "$W/a_in.mgz" | grep -q "MGH" && ok || bad "an .mgz on standard input"
   cat "$W/a.nii.gz" | $T convert - "$W/a_stdin.nii" && [ "$($T stats "$W/a_stdin.nii")" = "$s0" ] \
     && ok || bad "convert from standard input"
   $T stats - < /dev/null 2> "$W/err"; [ $? -eq 1 ] && grep -q "standard input" "$W/err" && ok || bad "empty standard input: $(cat "$W/err")"
