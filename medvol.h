@@ -18008,11 +18008,15 @@ static int mv__mha_text_done(const char *buf, size_t have, int nrrd)
 /* The first len of total bytes as header text: refused when they were cut
    at MV__MHA_MAX_TEXT before the header's end (parsing the cut line would
    call a good header malformed). */
+static mv_status mv__mha_text_cut(const char *name, int nrrd)
+{
+    return mv__fail(MV_ERR_BAD_HEADER, "%s: the header does not end (%s) in its first %zu MiB, medvol's limit", name,
+                    nrrd ? "a blank line" : "an ElementDataFile line", MV__MHA_MAX_TEXT >> 20);
+}
 static mv_status mv__mha_text_check(const char *text, size_t len, uint64_t total, int nrrd, const char *name)
 {
     if ((uint64_t)len >= total || mv__mha_text_done(text, len, nrrd)) return MV_OK;
-    return mv__fail(MV_ERR_BAD_HEADER, "%s: the header does not end (%s) in its first %zu MiB, medvol's limit", name,
-                    nrrd ? "a blank line" : "an ElementDataFile line", MV__MHA_MAX_TEXT >> 20);
+    return mv__mha_text_cut(name, nrrd);
 }
 
 MVDEF mv_status mv_load_metaimage_mem(const void *header, size_t header_len, const void *data, size_t data_len,
@@ -18046,12 +18050,16 @@ static mv_status mv__mha_read_text(mv__src *s, char **text, size_t *len, int nrr
 {
     size_t want = 4096, have = 0;
     char *buf = NULL;
+    int done = 0;
     *text = NULL;
     for (;;) {
         size_t n = (size_t)MV__MIN((uint64_t)want, s->size);
         char *nb = (char *)mv__alloc(n + 1, ctx);
         mv_status st;
-        MV__CHECK(nb != NULL, MV_ERR_OUT_OF_MEMORY, "%s: header text", s->name);
+        if (!nb) { /* (the piece read so far is freed too) */
+            mv__free(buf, ctx);
+            return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: header text", s->name);
+        }
         if (have) memcpy(nb, buf, have);
         mv__free(buf, ctx);
         buf = nb;
@@ -18062,15 +18070,13 @@ static mv_status mv__mha_read_text(mv__src *s, char **text, size_t *len, int nrr
         }
         have = n;
         buf[have] = 0;
-        if (mv__mha_text_done(buf, have, nrrd) || have == s->size || want >= MV__MHA_MAX_TEXT) break;
+        done = mv__mha_text_done(buf, have, nrrd);
+        if (done || have == s->size || want >= MV__MHA_MAX_TEXT) break;
         want *= 4;
     }
-    {
-        mv_status st = mv__mha_text_check(buf, have, s->size, nrrd, s->name);
-        if (st != MV_OK) {
-            mv__free(buf, ctx);
-            return st;
-        }
+    if (!done && have < s->size) { /* cut at the limit before its end */
+        mv__free(buf, ctx);
+        return mv__mha_text_cut(s->name, nrrd);
     }
     *text = buf;
     *len = have;
