@@ -3024,7 +3024,18 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    the mask does not depend on x (Cartesian lines), A^H A only transforms
    along y (and z), half the FFT work. 2D (opts.slices: z indexes slices)
    or 3D transforms. mv_cg_solve is the same solver over any normal
-   operator.
+   operator. BART's pics multiplies its Cartesian data and maps by fftmod
+   and uses the uncentred FFT, which is this model with the data
+   multiplied by fftmod twice: e^{4 pi i (j - c/2) c / n} per axis of n
+   samples, c = n / 2 (integer division). For n a multiple of 4 that is 1;
+   for other even n it is -1 (BART's image is negated once for each such
+   axis); for odd n a linear phase, which shifts BART's image by (n - 1) /
+   n of a sample (sinc-interpolated) from the centred reconstruction.
+   opts.bart_fftmod = 1 applies that factor to the data (item dims: per
+   slice with opts.slices), so that the image is BART's to float rounding
+   at every size; 0 (the default) keeps the centred model, whose image
+   sits where the FFT's centre puts it (numpy's fftshift convention, as
+   `bart fft` itself). mvtool pics sets it.
    Non-Cartesian CG-SENSE (mv_cgsense_nc, BART pics -l2 -t): the same CG
    with A = NUFFT * S (the unitary NUFFT of >>api-nufft, no density
    weighting, as BART without -p): b = sum_c conj(S_c) NUFFT^H y_c, and
@@ -3041,7 +3052,38 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    side by side across threads (each on one thread), a lone item across its
    coils (per-coil results summed in coil order: the same bytes for any
    thread count and chunk size). mv_cgsense and mv_cgsense_nc are this
-   driver over volumes in memory. */
+   driver over volumes in memory.
+
+   L1-WAVELET (opts.l1_wavelet > 0; BART pics -l1 -r lambda, or -R
+   W:7:0:lambda): the same operators (Cartesian or non-Cartesian, items
+   and chunks as above), solving min 1/2 ||A x - y||^2 + lambda ||W x||_1
+   by BART's FISTA (its default algorithm for one l1 term): from x = 0,
+   opts.iterations (30) times: x = prox(x) with threshold lambda * step;
+   the ravine (Nesterov) step x = x_k + (t_{k-1} - 1) / t_k (x_k -
+   x_{k-1}), t_k = (1 + sqrt(1 + 4 t_{k-1}^2)) / 2 from t_0 = 1; x += step
+   (A^H y - A^H A x); step 0.95 (BART -s; BART warns that non-Cartesian
+   data may need a smaller one: the Toeplitz operator is not normalised).
+   The result is that last gradient step, as BART returns it. W is BART's
+   wavelet (src/wavelet): each level filters every axis still in the
+   hierarchy, x then y then z, with the analysis pair, bands of (n + flen -
+   1) / 2 samples (redundant: a band is a little over half), the signal
+   mirrored half-sample at each edge; the low band goes on to the next
+   level along each axis until its band would fall below minsize (min(dim,
+   16) per axis); the inverse is BART's synthesis (the same taps of each
+   parity, nothing mirrored, z then y then x). Every coefficient is soft
+   thresholded, the coarsest low band included (as BART does): x |x|^-1
+   max(|x| - t, 0), complex. Cycle spinning: each prox circularly shifts
+   the image by BART's random shifts, per axis a draw in [0, 2^levels]
+   from glibc's rand_r seeded with 1 at the start of each solve (BART's
+   generator, so that pics without -n gives BART's image; BART shares one
+   state across the slices of a loop, medvol restarts it per item), or
+   none with opts.no_randshift (-n). Axes BART cannot run (under 3
+   samples: BART asserts; a band that does not shrink, CDF 9/7 under 10
+   samples: BART recurses without end) are left untransformed. opts.scale
+   divides the data first (BART's data scale, which l1 is not invariant
+   to: mvtool pics estimates it as BART does). l1 together with Tikhonov
+   (BART's ADMM) is MV_ERR_UNSUPPORTED. Cost per iteration: the normal
+   operator's plus about 2^k (k axes) sweeps of the image per level sum. */
 
 /* Options of GRAPPA; all-zero = defaults. */
 typedef struct mv_grappa_opts {
@@ -3160,6 +3202,30 @@ MVDEF mv_status mv_coil_compress(const mv_vol *kspace, int ncoils_out, int calib
    MV_OK or a status to stop the solve with. */
 typedef mv_status (*mv_normal_op)(void *user, const float *x, float *y, int64_t n);
 
+/* The wavelets of BART (--wavelet): Daubechies' 4-tap orthogonal filter
+   (BART's default "dau2"), Haar, and the CDF 9/7 biorthogonal pair
+   (BART's "cdf44", JPEG 2000's irreversible filter). */
+typedef enum mv_wavelet_type { MV_WAVELET_DAU2 = 0, MV_WAVELET_HAAR = 1, MV_WAVELET_CDF44 = 2 } mv_wavelet_type;
+
+/* Options of mv_wavelet_thresh; all-zero = BART pics's wavelet. */
+typedef struct mv_wavelet_opts {
+    int type;        /* mv_wavelet_type */
+    unsigned axes;   /* bits of the axes transformed (x 1, y 2, z 4): 0 = all three */
+    int minsize[3];  /* coarsest band per axis: 0 = min(dim, 16) (BART pics); 16 = bart threshold -W */
+    int shift[3];    /* circular shift before the transform, undone after (cycle spinning): 0 .. dim - 1 */
+    int threads;
+    void *alloc_ctx;
+} mv_wavelet_opts;
+
+/* Soft thresholding in BART's wavelet domain (see L1-WAVELET above): out =
+   the inverse transform of soft(W in, lambda), each volume (x, y, z) of in
+   (c64, batch dims[3..]) on its own. bart threshold -W lambda is
+   opts.minsize = {16, 16, 16}. out is allocated (c64, in's dims; out may be
+   in). MV_ERR_INVALID_ARG: lambda < 0, a shift outside its axis.
+   allocates: yes (the output, the coefficients: ~2^k times one volume for k
+   axes transformed). thread-safe: yes. */
+MVDEF mv_status mv_wavelet_thresh(const mv_vol *in, mv_vol *out, double lambda, const mv_wavelet_opts *opts);
+
 /* Options of the CG solvers; all-zero = defaults. */
 typedef struct mv_cg_opts {
     double lambda;    /* Tikhonov weight added to the normal operator (BART -r; 0 = none) */
@@ -3173,6 +3239,14 @@ typedef struct mv_cg_opts {
     int iterations_done; /* out: iterations run by the last solve (all items: their sum) */
     double nufft_tol; /* non-Cartesian: NUFFT and Toeplitz accuracy, 1e-6 .. 0.1 (0 = 1e-4) */
     int64_t chunk;    /* mv_cgsense_run: items held in memory at once (0 = the thread count) */
+    /* l1-wavelet (BART pics -l1 -r L, -R W:FLAGS:0:L), CG-SENSE entry points only: */
+    double l1_wavelet;     /* > 0: minimise 1/2 ||A x - y||^2 + l1_wavelet ||W x||_1 by FISTA (lambda must be 0) */
+    double step;           /* FISTA step: 0 = 0.95 (BART -s) */
+    int wavelet;           /* mv_wavelet_type: 0 = Daubechies 2 (BART --wavelet dau2) */
+    int no_randshift;      /* 1: no random cycle spinning (BART -n) */
+    unsigned wavelet_axes; /* bits of the axes transformed (x 1, y 2, z 4): 0 = 7 (-l1); -R W:FLAGS */
+    double scale;          /* the k-space is divided by it before the solve (BART's data scale, pics -w): 0 = 1 */
+    int bart_fftmod;       /* Cartesian, 1: BART pics's image (its fftmod convention: see CG-SENSE above) */
 } mv_cg_opts;
 
 /* CG on (N + lambda I) x = b, from x = 0 (BART's conjgrad, float32 vectors,
@@ -42651,7 +42725,548 @@ done:
     return st;
 }
 
+/* ---- l1-wavelet: BART's wavelet thresholding ------------------------------ */
+
+/* Filters in BART's order (src/wavelet/wavelet.c): [analysis, synthesis] x
+   [low, high] x taps, tap l applied as filter[flen - 1 - l]. Daubechies'
+   4-tap orthogonal filter h = ((1 + s3), (3 + s3), (3 - s3), (1 - s3)) /
+   (4 sqrt 2) and Haar are made from their closed forms, rounded to float
+   as BART rounds its literals; CDF 9/7 (BART's "cdf44") has none: the
+   values are JPEG 2000's irreversible 9/7 filter pair, sqrt(2)-normalised. */
+#define MV__WAV_MAXTAPS 10
+#define MV__WAV_MAXLEV 64
+
+typedef struct mv__wav_filter {
+    int flen;
+    float f[2][2][MV__WAV_MAXTAPS];
+} mv__wav_filter;
+
+static void mv__wav_filter_make(int type, mv__wav_filter *w)
+{
+    int l;
+    memset(w, 0, sizeof(*w));
+    if (type == MV_WAVELET_HAAR) {
+        float s = (float)(1 / sqrt(2.0));
+        w->flen = 2;
+        w->f[0][0][0] = w->f[0][0][1] = w->f[1][0][0] = w->f[1][0][1] = s;
+        w->f[0][1][0] = -s;
+        w->f[0][1][1] = w->f[1][1][0] = s;
+        w->f[1][1][1] = -s;
+    } else if (type == MV_WAVELET_CDF44) {
+        /* analysis low a0..a4 (symmetric about tap 5), analysis high b0..b3
+           (about tap 4); synthesis low / high are the high / low with the
+           odd taps negated (the quadrature-mirror relation) */
+        static const double a[5] = {0.85269867900889385, 0.37740285561283066, -0.11062440441843718,
+                                    -0.023849465019556843, 0.03782845550726404};
+        static const double b[4] = {-0.7884856164055829, 0.41809227322161724, 0.040689417609164058,
+                                    -0.064538882628697058};
+        w->flen = 10;
+        for (l = 0; l < 5; l++) {
+            w->f[0][0][5 - l] = w->f[0][0][5 + l] = (float)a[l];
+            w->f[1][1][5 - l] = w->f[1][1][5 + l] = (float)((l & 1) ? a[l] : -a[l]);
+        }
+        for (l = 0; l < 4; l++) {
+            w->f[0][1][4 - l] = w->f[0][1][4 + l] = (float)b[l];
+            w->f[1][0][4 - l] = w->f[1][0][4 + l] = (float)((l & 1) ? b[l] : -b[l]);
+        }
+    } else { /* Daubechies 2 (D4) */
+        double r2 = 4 * sqrt(2.0), s3 = sqrt(3.0);
+        double h[4];
+        h[0] = (1 + s3) / r2;
+        h[1] = (3 + s3) / r2;
+        h[2] = (3 - s3) / r2;
+        h[3] = (1 - s3) / r2;
+        w->flen = 4;
+        for (l = 0; l < 4; l++) {
+            w->f[0][0][l] = (float)h[3 - l];                       /* analysis low: h reversed */
+            w->f[0][1][l] = (float)((l & 1) ? h[l] : -h[l]);      /* analysis high: (-1)^(l+1) h_l */
+            w->f[1][0][l] = (float)h[l];                           /* synthesis low: h */
+            w->f[1][1][l] = (float)((l & 1) ? -h[3 - l] : h[3 - l]); /* synthesis high */
+        }
+    }
+}
+
+/* One level of the hierarchy: the input box `in`, the axes it transforms,
+   and its coefficient box `out` (low then high band along each transformed
+   axis: 2 * band samples, band = (in + flen - 1) / 2), at `off` complex
+   values into the coefficient store. */
+typedef struct mv__wav_level {
+    int64_t in[3], band[3], out[3];
+    unsigned axes;
+    size_t off;
+} mv__wav_level;
+
+typedef struct mv__wav {
+    mv__wav_filter filt;
+    int64_t dims[3];
+    int64_t minsize[3];
+    unsigned axes;   /* transformed at the first level (and drawn shifts) */
+    int nlev;
+    mv__wav_level lev[MV__WAV_MAXLEV];
+    size_t coeffs;   /* complex values of every level's box */
+    size_t tmp;      /* complex values of one pass temporary (the first box) */
+} mv__wav;
+
+static int64_t mv__wav_band(int64_t n, int flen) { return (n + flen - 1) / 2; }
+
+/* whether an axis of length n stays in the hierarchy (min: its minsize) */
+static int mv__wav_axis_ok(int64_t n, int64_t min, int flen)
+{
+    return n >= 3 && n >= min && mv__wav_band(n, flen) < n;
+}
+
+/* BART's hierarchy (wavelet_num_levels / fwt2): every level transforms the
+   axes left, an axis leaves once its band is below its minsize. Two
+   departures where BART cannot run: an axis shorter than 3 samples (BART
+   asserts) or whose band would not shrink (flen 10 below 10 samples: BART
+   recurses without end) is not transformed. */
+static mv_status mv__wav_plan(mv__wav *w, const int64_t dims[3], unsigned axes, const int64_t minsize[3], int type,
+                              const char *fn)
+{
+    int a, L;
+    int64_t cur[3];
+    unsigned ax = 0;
+    memset(w, 0, sizeof(*w));
+    mv__wav_filter_make(type, &w->filt);
+    for (a = 0; a < 3; a++) {
+        w->dims[a] = cur[a] = dims[a];
+        w->minsize[a] = minsize[a] > 0 ? minsize[a] : MV__MIN(dims[a], (int64_t)16);
+        if (((axes >> a) & 1u) && dims[a] > 1 && mv__wav_axis_ok(dims[a], w->minsize[a], w->filt.flen)) ax |= 1u << a;
+    }
+    w->axes = ax;
+    for (L = 0; ax; L++) {
+        mv__wav_level *lv = &w->lev[L];
+        unsigned next = 0;
+        uint64_t n = 1;
+        MV__CHECK(L < MV__WAV_MAXLEV, MV_ERR_INVALID_ARG, "%s: more than %d wavelet levels", fn, MV__WAV_MAXLEV);
+        lv->axes = ax;
+        for (a = 0; a < 3; a++) {
+            lv->in[a] = cur[a];
+            lv->band[a] = ((ax >> a) & 1u) ? mv__wav_band(cur[a], w->filt.flen) : cur[a];
+            lv->out[a] = ((ax >> a) & 1u) ? 2 * lv->band[a] : cur[a];
+            MV__CHECK(mv__mul_u64(n, (uint64_t)lv->out[a], &n), MV_ERR_SIZE_OVERFLOW, "%s: wavelet box overflows", fn);
+            if (((ax >> a) & 1u) && lv->band[a] >= w->minsize[a] && lv->band[a] < cur[a] && lv->band[a] >= 3)
+                next |= 1u << a;
+        }
+        MV__CHECK(n <= (uint64_t)SIZE_MAX / 64 && w->coeffs <= (size_t)(SIZE_MAX / 64 - n), MV_ERR_SIZE_OVERFLOW,
+                  "%s: wavelet coefficients overflow", fn);
+        lv->off = w->coeffs;
+        w->coeffs += (size_t)n;
+        if (L == 0) w->tmp = (size_t)n;
+        for (a = 0; a < 3; a++) cur[a] = lv->band[a];
+        ax = next;
+    }
+    w->nlev = L;
+    return MV_OK;
+}
+
+/* scratch of mv__wav_thresh in bytes: the boxes and three temporaries */
+static size_t mv__wav_scratch_bytes(const mv__wav *w)
+{
+    size_t n = w->nlev ? w->coeffs + 3 * w->tmp : 0;
+    return n * 8 + 64;
+}
+
+/* Single levels of glibc's rand_r (POSIX.1's example generator run three
+   times for 31 bits) and BART's rand_lim over it: the random wavelet
+   shifts of BART's pics, which seeds its state with 1. */
+static int mv__glibc_rand_r(unsigned *seed)
+{
+    unsigned next = *seed;
+    int r;
+    next = next * 1103515245u + 12345u;
+    r = (int)((next / 65536u) % 2048u);
+    next = next * 1103515245u + 12345u;
+    r = (r << 10) ^ (int)((next / 65536u) % 1024u);
+    next = next * 1103515245u + 12345u;
+    r = (r << 10) ^ (int)((next / 65536u) % 1024u);
+    *seed = next;
+    return r;
+}
+
+static int64_t mv__bart_rand_lim(unsigned *state, int64_t limit)
+{
+    int64_t divisor = 2147483647 / (limit + 1), r;
+    do r = mv__glibc_rand_r(state) / divisor;
+    while (r > limit);
+    return r;
+}
+
+/* BART's shifts for one application (wavelet_thresh_apply): per axis
+   transformed, in axis order, a draw in [0, 2^levels] where levels counts
+   that axis's own hierarchy plus one; taken modulo the axis (BART asserts
+   it is below). */
+static void mv__wav_draw_shifts(const mv__wav *w, unsigned *state, int64_t shift[3])
+{
+    int a;
+    for (a = 0; a < 3; a++) {
+        int64_t n = w->dims[a], levels = 1;
+        shift[a] = 0;
+        if (!((w->axes >> a) & 1u)) continue;
+        for (;;) {
+            int64_t b = mv__wav_band(n, w->filt.flen);
+            levels++;
+            if (b < w->minsize[a] || b >= n || b < 3) break;
+            n = b;
+        }
+        shift[a] = mv__bart_rand_lim(state, (int64_t)1 << MV__MIN(levels, (int64_t)30)) % w->dims[a];
+    }
+}
+
+/* One 1D pass along an axis of a box: dims (outer, n_in, inner) complex
+   values -> (outer, n_out, inner). Forward: n_out = 2 band, output row j <
+   band the low filter, j >= band the high, input indices mirrored at the
+   edges (half-sample symmetric: -1 -> 0, n -> n - 1), as BART's
+   wavelet_down3. Inverse: each output row sums the low band's then the
+   high band's contributions of the taps of its parity, rows outside a band
+   skipped (BART's wavelet_up3). One row per task, each summed in tap order
+   into zero: the same bytes for any thread count. */
+typedef struct mv__wav_pass {
+    const float *src;
+    float *dst;
+    int64_t inner, n_in, n_out, band;
+    int flen, inverse;
+    const float *lo, *hi;
+} mv__wav_pass;
+
+static int64_t mv__wav_coord(int64_t j, int64_t n, int flen, int l)
+{
+    int64_t i = 2 * j + 1 - (flen - 1) + l;
+    if (i < 0) i = -i - 1;
+    if (i >= n) i = n - 1 - (i - n);
+    return i < 0 ? 0 : i;
+}
+
+/* Along x (inner 1): whole lines, interleaved complex samples, one
+   accumulator pair per output summed in tap order from 0 (BART's order).
+   Outputs whose taps need no mirroring take the interior loop, inlined
+   with the filter length constant (mv__wav_line calls it with 2, 4, 10);
+   the edges take mv__wav_coord. */
+MV__INLINE void mv__wav_line_fl(const mv__wav_pass *p, const float *s, float *d, const int fl)
+{
+    int64_t j, n = p->n_in, band = p->band;
+    int l, h;
+    if (!p->inverse) {
+        int64_t jlo = (fl - 1) / 2, jhi = (n - 1) / 2; /* interior: 2j + 2 - fl >= 0 and 2j + 1 < n */
+        for (h = 0; h < 2; h++) {
+            const float *f = h ? p->hi : p->lo;
+            for (j = 0; j < band; j++) {
+                float re = 0, im = 0;
+                if (j >= jlo && j < jhi) {
+                    const float *q = s + 2 * (2 * j + 2 - fl);
+                    for (l = 0; l < fl; l++) {
+                        re += q[2 * l] * f[fl - l - 1];
+                        im += q[2 * l + 1] * f[fl - l - 1];
+                    }
+                } else {
+                    for (l = 0; l < fl; l++) {
+                        int64_t i = mv__wav_coord(j, n, fl, l);
+                        re += s[2 * i] * f[fl - l - 1];
+                        im += s[2 * i + 1] * f[fl - l - 1];
+                    }
+                }
+                d[2 * (h * band + j)] = re;
+                d[2 * (h * band + j) + 1] = im;
+            }
+        }
+        return;
+    }
+    for (j = 0; j < p->n_out; j++) {
+        float re = 0, im = 0;
+        for (h = 0; h < 2; h++) {
+            const float *f = h ? p->hi : p->lo, *q = s + 2 * h * band;
+            for (l = (int)((j + 1) % 2); l < fl; l += 2) {
+                int64_t jj = (j + l - 1) / 2;
+                if (jj >= band) continue;
+                re += q[2 * jj] * f[fl - l - 1];
+                im += q[2 * jj + 1] * f[fl - l - 1];
+            }
+        }
+        d[2 * j] = re;
+        d[2 * j + 1] = im;
+    }
+}
+
+static void mv__wav_line(const mv__wav_pass *p, const float *s, float *d)
+{
+    if (p->flen == 4) mv__wav_line_fl(p, s, d, 4);
+    else if (p->flen == 2) mv__wav_line_fl(p, s, d, 2);
+    else mv__wav_line_fl(p, s, d, 10);
+}
+
+/* Along y or z: output row t (2 inner floats) = the sum over taps of input
+   rows times a filter value, in blocks of 64 floats kept in registers /
+   L1, each float summed in tap order from 0 (BART's order). */
+static void mv__wav_rows(const float *const *src, const float *f, int nt, float *d, int64_t w)
+{
+    int64_t i0, i;
+    int l;
+    for (i0 = 0; i0 < w; i0 += 64) {
+        float acc[64];
+        int64_t m = MV__MIN((int64_t)64, w - i0);
+        for (i = 0; i < m; i++) acc[i] = 0;
+        for (l = 0; l < nt; l++) {
+            const float *sp = src[l] + i0;
+            float fv = f[l];
+            for (i = 0; i < m; i++) acc[i] += sp[i] * fv;
+        }
+        memcpy(d + i0, acc, (size_t)m * sizeof(float));
+    }
+}
+
+static void mv__wav_pass_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__wav_pass *p = (const mv__wav_pass *)ctx;
+    int64_t t, w2 = 2 * p->inner;
+    int fl = p->flen, l;
+    (void)worker;
+    if (p->inner == 1) { /* tasks are whole lines */
+        for (t = b; t < e; t++) mv__wav_line(p, p->src + 2 * t * p->n_in, p->dst + 2 * t * p->n_out);
+        return;
+    }
+    for (t = b; t < e; t++) {
+        int64_t o = t / p->n_out, j = t % p->n_out;
+        const float *s = p->src + o * p->n_in * w2, *rows[2 * MV__WAV_MAXTAPS];
+        float f[2 * MV__WAV_MAXTAPS];
+        int nt = 0;
+        if (!p->inverse) {
+            int high = j >= p->band;
+            const float *ff = high ? p->hi : p->lo;
+            int64_t jj = j - (high ? p->band : 0);
+            for (l = 0; l < fl; l++, nt++) {
+                rows[nt] = s + mv__wav_coord(jj, p->n_in, fl, l) * w2;
+                f[nt] = ff[fl - l - 1];
+            }
+        } else {
+            int h;
+            for (h = 0; h < 2; h++)
+                for (l = (int)((j + 1) % 2); l < fl; l += 2) {
+                    int64_t jj = (j + l - 1) / 2;
+                    if (jj >= p->band) continue;
+                    rows[nt] = s + (h * p->band + jj) * w2;
+                    f[nt++] = (h ? p->hi : p->lo)[fl - l - 1];
+                }
+        }
+        mv__wav_rows(rows, f, nt, p->dst + t * w2, w2);
+    }
+}
+
+static void mv__wav_pass_run(const mv__wav *w, const float *src, float *dst, const int64_t din[3], int axis,
+                             int64_t n_out, int64_t band, int inverse, int threads)
+{
+    mv__wav_pass p;
+    int64_t outer = 1;
+    int a;
+    p.src = src;
+    p.dst = dst;
+    p.inner = 1;
+    for (a = 0; a < axis; a++) p.inner *= din[a];
+    for (a = axis + 1; a < 3; a++) outer *= din[a];
+    p.n_in = din[axis];
+    p.n_out = n_out;
+    p.band = band;
+    p.flen = w->filt.flen;
+    p.inverse = inverse;
+    p.lo = w->filt.f[inverse][0];
+    p.hi = w->filt.f[inverse][1];
+    if (p.inner == 1) /* lines */
+        mv__parallel_for(outer, MV__MAX((int64_t)1, 4096 / (n_out + p.n_in)), threads, mv__wav_pass_range, &p);
+    else
+        mv__parallel_for(outer * n_out, MV__MAX((int64_t)1, 8192 / (2 * p.inner)), threads, mv__wav_pass_range, &p);
+}
+
+/* dst box (dd) <- src box (sd) at offset (0, 0, 0), or the reverse (get):
+   the low-low sub-box of a level's coefficient box and the next level */
+static void mv__wav_subbox(float *big, const int64_t bd[3], float *small, const int64_t sd[3], int get)
+{
+    int64_t y, z;
+    for (z = 0; z < sd[2]; z++)
+        for (y = 0; y < sd[1]; y++) {
+            float *bp = big + 2 * ((z * bd[1] + y) * bd[0]);
+            float *sp = small + 2 * ((z * sd[1] + y) * sd[0]);
+            if (get) memcpy(sp, bp, (size_t)sd[0] * 8);
+            else memcpy(bp, sp, (size_t)sd[0] * 8);
+        }
+}
+
+/* circular shift: dst[(i + s) mod n] = src[i] per axis, s in [0, n)
+   (BART's md_circ_shift; undo: by n - s) */
+static void mv__wav_circshift(const float *src, float *dst, const int64_t d[3], const int64_t s[3], int undo)
+{
+    int64_t y, z, sh[3];
+    int a;
+    for (a = 0; a < 3; a++) sh[a] = undo ? (d[a] - s[a]) % d[a] : s[a];
+    for (z = 0; z < d[2]; z++)
+        for (y = 0; y < d[1]; y++) {
+            const float *sp = src + 2 * ((z * d[1] + y) * d[0]);
+            float *dp = dst + 2 * ((((z + sh[2]) % d[2]) * d[1] + (y + sh[1]) % d[1]) * d[0]);
+            memcpy(dp + 2 * sh[0], sp, (size_t)(d[0] - sh[0]) * 8);
+            if (sh[0]) memcpy(dp, sp + 2 * (d[0] - sh[0]), (size_t)sh[0] * 8);
+        }
+}
+
+/* BART's complex soft threshold (vecops zsoftthresh): |x| as cabsf (the
+   float64 root of the float64 sum of squares, rounded), red = |x| - lambda,
+   x (red / |x|) where red > 0, else 0. */
+static void mv__zsoftthresh(float *x, size_t n, float lambda)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        float re = x[2 * i], im = x[2 * i + 1];
+        float norm = (float)sqrt((double)re * re + (double)im * im);
+        float red = norm - lambda;
+        if (red > 0) {
+            float g = red / norm;
+            x[2 * i] = g * re;
+            x[2 * i + 1] = g * im;
+        } else {
+            x[2 * i] = x[2 * i + 1] = 0;
+        }
+    }
+}
+
+typedef struct mv__wav_soft {
+    float *x;
+    float lambda;
+} mv__wav_soft;
+
+static void mv__wav_soft_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__wav_soft *s = (const mv__wav_soft *)ctx;
+    (void)worker;
+    mv__zsoftthresh(s->x + 2 * b, (size_t)(e - b), s->lambda);
+}
+
+/* The passes of one level: forward from src (the level's input box) into
+   its coefficient box dst, axes in increasing order; inverse from the box
+   into dst, axes in decreasing order (BART's fwtN / iwtN). Between passes
+   the values go back and forth between t0 and t1 (neither src nor dst). */
+static void mv__wav_level_run(const mv__wav *w, const mv__wav_level *lv, const float *src, float *dst, float *t0,
+                              float *t1, int inverse, int threads)
+{
+    int64_t cd[3];
+    const float *cur = src;
+    int a, k, n = 0, done = 0;
+    for (a = 0; a < 3; a++) {
+        cd[a] = inverse ? lv->out[a] : lv->in[a];
+        n += (int)((lv->axes >> a) & 1u);
+    }
+    for (k = 0; k < 3; k++) {
+        int64_t n_out;
+        float *to;
+        a = inverse ? 2 - k : k;
+        if (!((lv->axes >> a) & 1u)) continue;
+        n_out = inverse ? lv->in[a] : lv->out[a];
+        to = ++done == n ? dst : cur == t0 ? t1 : t0;
+        mv__wav_pass_run(w, cur, to, cd, a, n_out, lv->band[a], inverse, threads);
+        cd[a] = n_out;
+        cur = to;
+    }
+}
+
+/* out = S^-1 W' soft(W S in, lambda): in circularly shifted by shift[]
+   (S), transformed level by level (W), every coefficient of every level
+   soft-thresholded (the last level's low band too, as BART does), then
+   reconstructed (W', BART's iwt) and shifted back. One volume (w->dims
+   complex values); in and out may be the same; scratch:
+   mv__wav_scratch_bytes(w). */
+static void mv__wav_thresh(const mv__wav *w, const float *in, float *out, float lambda, const int64_t shift[3],
+                           unsigned char *scratch, int threads)
+{
+    float *box = (float *)mv__nu_align(scratch), *ta = box + 2 * w->coeffs, *t0 = ta + 2 * w->tmp,
+          *t1 = t0 + 2 * w->tmp;
+    size_t nvox = (size_t)(w->dims[0] * w->dims[1] * w->dims[2]);
+    int L;
+    mv__wav_soft sc;
+    sc.lambda = lambda;
+    if (w->nlev == 0) { /* nothing transformed: the threshold of the samples themselves (BART's flags 0) */
+        if (out != in) memcpy(out, in, nvox * 8);
+        sc.x = out;
+        mv__parallel_for((int64_t)nvox, 4096, threads, mv__wav_soft_range, &sc);
+        return;
+    }
+    mv__wav_circshift(in, ta, w->dims, shift, 0);
+    for (L = 0; L < w->nlev; L++) {
+        const mv__wav_level *lv = &w->lev[L];
+        if (L > 0) mv__wav_subbox(box + 2 * w->lev[L - 1].off, w->lev[L - 1].out, ta, lv->in, 1);
+        mv__wav_level_run(w, lv, ta, box + 2 * lv->off, t0, t1, 0, threads);
+    }
+    sc.x = box;
+    mv__parallel_for((int64_t)w->coeffs, 4096, threads, mv__wav_soft_range, &sc);
+    for (L = w->nlev - 1; L >= 0; L--) {
+        const mv__wav_level *lv = &w->lev[L];
+        mv__wav_level_run(w, lv, box + 2 * lv->off, ta, t0, t1, 1, threads);
+        if (L > 0) mv__wav_subbox(box + 2 * w->lev[L - 1].off, w->lev[L - 1].out, ta, lv->in, 0);
+    }
+    mv__wav_circshift(ta, out, w->dims, shift, 1);
+}
+
+MVDEF mv_status mv_wavelet_thresh(const mv_vol *in, mv_vol *out, double lambda, const mv_wavelet_opts *opts)
+{
+    static const char *fn = "mv_wavelet_thresh";
+    mv_wavelet_opts to;
+    mv__wav w;
+    mv_vol t;
+    int64_t minsize[3], shift[3], nvox, nb, b;
+    unsigned char *scr;
+    int a, th;
+    if (!opts) {
+        memset(&to, 0, sizeof(to));
+        opts = &to;
+    }
+    MV__TRY(mv__mri_check_c64(in, fn, "in"));
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    MV__CHECK(lambda >= 0 && lambda <= 3.4e38, MV_ERR_INVALID_ARG, "%s: lambda = %g (a float >= 0)", fn, lambda);
+    MV__CHECK(opts->type >= MV_WAVELET_DAU2 && opts->type <= MV_WAVELET_CDF44, MV_ERR_INVALID_ARG,
+              "%s: opts.type = %d (MV_WAVELET_DAU2, _HAAR or _CDF44)", fn, opts->type);
+    MV__CHECK(opts->axes < 8u, MV_ERR_INVALID_ARG, "%s: opts.axes = %u (bits of x, y, z)", fn, opts->axes);
+    for (a = 0; a < 3; a++) {
+        MV__CHECK(opts->minsize[a] >= 0, MV_ERR_INVALID_ARG, "%s: opts.minsize[%d] = %d", fn, a, opts->minsize[a]);
+        MV__CHECK(opts->shift[a] >= 0 && opts->shift[a] < in->dim[a], MV_ERR_INVALID_ARG,
+                  "%s: opts.shift[%d] = %d (0 .. dims[%d] - 1 = %lld)", fn, a, opts->shift[a], a,
+                  (long long)(in->dim[a] - 1));
+        minsize[a] = opts->minsize[a];
+        shift[a] = opts->shift[a];
+    }
+    MV__TRY(mv__wav_plan(&w, in->dim, opts->axes ? opts->axes : 7u, minsize, opts->type, fn));
+    th = mv__resolve_threads(opts->threads);
+    scr = (unsigned char *)mv__alloc(mv__wav_scratch_bytes(&w), opts->alloc_ctx);
+    MV__CHECK(scr != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %zu bytes of coefficients", fn, mv__wav_scratch_bytes(&w));
+    if (mv__mri_alloc_like(in, MV_DT_C64, 0, &t, opts->alloc_ctx, fn) != MV_OK) {
+        mv__free(scr, opts->alloc_ctx);
+        return MV_ERR_OUT_OF_MEMORY;
+    }
+    nvox = in->dim[0] * in->dim[1] * in->dim[2];
+    nb = mv_vol_count(in) / nvox;
+    for (b = 0; b < nb; b++)
+        mv__wav_thresh(&w, (const float *)in->data + 2 * b * nvox, (float *)t.data + 2 * b * nvox, (float)lambda,
+                       shift, scr, th);
+    mv__free(scr, opts->alloc_ctx);
+    return mv__out_commit_in(out, &t, in, NULL);
+}
+
+
 /* ---- CG and CG-SENSE ------------------------------------------------------ */
+
+/* BART's fftmod (num/fft.c): axis of n samples, index j, in turns */
+static double mv__bart_fftmod_turns(int64_t n, int64_t j)
+{
+    const int64_t c = n / 2;
+    return ((double)j - (double)c / 2.) * ((double)c / (double)n);
+}
+
+/* e^{2 pi i ph}, the fractional part's quarter turns exact */
+static void mv__unit_turns(double ph, double *re, double *im)
+{
+    double rem = ph - floor(ph);
+    if (rem == 0 || rem == 0.5) {
+        *re = rem == 0 ? 1 : -1, *im = 0;
+    } else if (rem == 0.25 || rem == 0.75) {
+        *re = 0, *im = rem == 0.25 ? 1 : -1;
+    } else {
+        *re = cos(2 * 3.14159265358979323846 * rem), *im = sin(2 * 3.14159265358979323846 * rem);
+    }
+}
 
 static double mv__cdot_re(const float *a, const float *b, int64_t n) /* Re <a, b> in float64 */
 {
@@ -42673,6 +43288,17 @@ static mv_status mv__cg_check(const mv_cg_opts *o, const char *fn)
     MV__CHECK(o->nufft_tol == 0 || (o->nufft_tol >= 1e-6 * (1 - 1e-9) && o->nufft_tol <= 0.1), MV_ERR_INVALID_ARG,
               "%s: opts.nufft_tol = %g (1e-6 .. 0.1, 0 = 1e-4)", fn, o->nufft_tol);
     MV__CHECK(o->chunk >= 0, MV_ERR_INVALID_ARG, "%s: opts.chunk = %lld", fn, (long long)o->chunk);
+    MV__CHECK(o->l1_wavelet >= 0 && o->l1_wavelet <= 3.4e38, MV_ERR_INVALID_ARG, "%s: opts.l1_wavelet = %g", fn,
+              o->l1_wavelet);
+    MV__CHECK(o->step >= 0 && o->step <= 3.4e38, MV_ERR_INVALID_ARG, "%s: opts.step = %g", fn, o->step);
+    MV__CHECK(o->scale >= 0 && o->scale <= 1e300, MV_ERR_INVALID_ARG, "%s: opts.scale = %g", fn, o->scale);
+    MV__CHECK(o->wavelet >= MV_WAVELET_DAU2 && o->wavelet <= MV_WAVELET_CDF44, MV_ERR_INVALID_ARG,
+              "%s: opts.wavelet = %d", fn, o->wavelet);
+    MV__CHECK(o->wavelet_axes < 8u, MV_ERR_INVALID_ARG, "%s: opts.wavelet_axes = %u (bits of x, y, z)", fn,
+              o->wavelet_axes);
+    MV__CHECK(!(o->l1_wavelet > 0 && o->lambda > 0), MV_ERR_UNSUPPORTED,
+              "%s: opts.l1_wavelet and opts.lambda both set (BART solves the pair by ADMM; medvol has l1 by FISTA "
+              "or l2 by CG)", fn);
     return MV_OK;
 }
 
@@ -42747,6 +43373,59 @@ MVDEF mv_status mv_cg_solve(mv_normal_op op, void *user, const float *b, float *
     return st;
 }
 
+/* FISTA on 1/2 ||A x - y||^2 + lambda ||W x||_1 from x = 0, BART's fista
+   (iter/italgos.c) with the wavelet threshold as its prox, in BART's float
+   arithmetic: per iteration x = prox(x, lambda step); the ravine step
+   x = x_k + (t_{k-1} - 1) / t_k (x_k - x_{k-1}); r = b - N x; stop when
+   ||r|| < tolerance ||b||; x += step r. The result is that last gradient
+   step (not thresholded again), as BART's. vec: 2 n-vectors; wsc: the
+   wavelet scratch; shifts drawn as BART's, from state 1, unless
+   o->no_randshift. */
+static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, float *x, int64_t n, const mv_cg_opts *o,
+                               const mv__wav *w, float *vec, unsigned char *wsc, int threads, int report, int *iters,
+                               double *res)
+{
+    float *xa = x, *xb = vec, *r = vec + 2 * n, *t;
+    float step = o->step > 0 ? (float)o->step : 0.95f;
+    float lam = (float)o->l1_wavelet * step, ra = 1.f;
+    double bb = sqrt(mv__cdot_re(b, b, n)), rn = 0, eps = o->tolerance * bb;
+    unsigned state = 1;
+    int it, maxit = o->iterations ? o->iterations : 30;
+    int64_t i, sh[3] = {0, 0, 0};
+    mv_status st = MV_OK;
+    *iters = 0;
+    memset(xa, 0, (size_t)n * 8);
+    memset(xb, 0, (size_t)n * 8);
+    for (it = 0; it < maxit; it++) {
+        float tfo = ra, c1, c2;
+        if (!o->no_randshift) mv__wav_draw_shifts(w, &state, sh);
+        mv__wav_thresh(w, xa, xa, lam, sh, wsc, threads);
+        ra = (1.f + sqrtf(1.f + 4.f * ra * ra)) / 2.f;
+        t = xa; /* xa: the previous thresholded iterate, xb: this one */
+        xa = xb;
+        xb = t;
+        c1 = (1.f - tfo) / ra - 1.f;
+        c2 = (tfo - 1.f) / ra + 1.f;
+        for (i = 0; i < 2 * n; i++) xa[i] += c1 * xa[i];
+        for (i = 0; i < 2 * n; i++) xa[i] += c2 * xb[i];
+        st = op(user, xa, r, n);
+        if (st != MV_OK) break;
+        for (i = 0; i < 2 * n; i++) r[i] = b[i] - r[i];
+        rn = sqrt(mv__cdot_re(r, r, n));
+        *iters = it + 1;
+        if (report && o->progress && o->progress(o->progress_user, it + 1, bb > 0 ? rn / bb : 0)) {
+            st = mv__fail(MV_ERR_CANCELLED, "mv_cgsense: cancelled by the progress callback after %d FISTA iterations",
+                          it + 1);
+            break;
+        }
+        if (rn < eps) break;
+        for (i = 0; i < 2 * n; i++) xa[i] += step * r[i];
+    }
+    if (xa != x) memcpy(x, xa, (size_t)n * 8);
+    *res = bb > 0 ? rn / bb : 0;
+    return st;
+}
+
 /* A CG-SENSE plan: what every item of one geometry shares. */
 struct mv_cgsense_plan {
     int noncart;             /* 1: NUFFT adjoint + Toeplitz normal operator */
@@ -42762,6 +43441,7 @@ struct mv_cgsense_plan {
     size_t fft_scratch;      /* Cartesian: per thread */
     mv_nufft_plan *nu;       /* non-Cartesian */
     mv_nufft_toeplitz *toep;
+    float *fftmod2;          /* Cartesian with opts.bart_fftmod: BART's fftmod squared per voxel (complex) */
     int threads;
     void *alloc_ctx;
 };
@@ -42771,6 +43451,7 @@ typedef struct mv__cgs_op {
     const mv_cgsense_plan *pl;
     int64_t nvox, nc, sstride;     /* voxels of the item, coils, coil stride of sens */
     const float *sens;
+    const float *fftmod2;          /* NULL, or the data's factor (pl->fftmod2) */
     const unsigned char *mask;     /* nvox */
     const mv_fft_plan *fwd, *inv;  /* over the transformed axes, ortho */
     float *coil;                   /* nc x nvox: per-coil results */
@@ -42799,10 +43480,15 @@ static void mv__cgs_coil_range(void *ctx, int64_t b, int64_t e, int worker)
             for (i = 0; i < o->nvox; i++)
                 if (!o->mask[i]) t[2 * i] = t[2 * i + 1] = 0;
         } else {
-            const float *k = o->x + 2 * c * o->kstride;
+            const float *k = o->x + 2 * c * o->kstride, *f = o->fftmod2;
             for (i = 0; i < o->nvox; i++) {
                 t[2 * i] = o->mask[i] ? k[2 * i] : 0;
                 t[2 * i + 1] = o->mask[i] ? k[2 * i + 1] : 0;
+            }
+            for (i = 0; f && i < o->nvox; i++) {
+                float re = t[2 * i], im = t[2 * i + 1];
+                t[2 * i] = re * f[2 * i] - im * f[2 * i + 1];
+                t[2 * i + 1] = re * f[2 * i + 1] + im * f[2 * i];
             }
         }
         mv_fftc_execute_into(o->inv, t, t, scr);
@@ -42869,7 +43555,34 @@ MVDEF void mv_cgsense_plan_free(mv_cgsense_plan *pl)
     mv_fft_plan_free(pl->pi1);
     mv_nufft_toeplitz_free(pl->toep);
     mv_nufft_plan_free(pl->nu);
+    mv__free(pl->fftmod2, pl->alloc_ctx);
     mv__free(pl, pl->alloc_ctx);
+}
+
+/* BART's fftmod applied twice (see CG-SENSE): per voxel of an item,
+   e^{2 pi i 2 sum_a turns(n_a, j_a)} over the axes longer than 1, made in
+   float64 and rounded (quarter turns exact) */
+static mv_status mv__cgs_fftmod2_make(mv_cgsense_plan *pl)
+{
+    int64_t x, y, z;
+    float *f = (float *)mv__alloc((size_t)pl->nvox * 8, pl->alloc_ctx);
+    MV__CHECK(f != NULL, MV_ERR_OUT_OF_MEMORY, "mv_cgsense_plan_make: the fftmod factor of %lld voxels",
+              (long long)pl->nvox);
+    pl->fftmod2 = f;
+    for (z = 0; z < pl->dims[2]; z++)
+        for (y = 0; y < pl->dims[1]; y++)
+            for (x = 0; x < pl->dims[0]; x++) {
+                int64_t j[3];
+                double ph = 0, re, im;
+                int a;
+                j[0] = x, j[1] = y, j[2] = z;
+                for (a = 0; a < 3; a++)
+                    if (pl->dims[a] > 1) ph += mv__bart_fftmod_turns(pl->dims[a], j[a]);
+                mv__unit_turns(2 * ph, &re, &im);
+                f[2 * ((z * pl->dims[1] + y) * pl->dims[0] + x)] = (float)re;
+                f[2 * ((z * pl->dims[1] + y) * pl->dims[0] + x) + 1] = (float)im;
+            }
+    return MV_OK;
 }
 
 static mv_status mv__cgs_cart_plans(mv_cgsense_plan *pl)
@@ -42933,6 +43646,7 @@ MVDEF mv_status mv_cgsense_plan_make(mv_cgsense_plan **plan, const mv_vol *sens,
     if (!pl->noncart) {
         pl->nk = pl->nvox * pl->nc;
         st = mv__cgs_cart_plans(pl);
+        if (st == MV_OK && opts->bart_fftmod) st = mv__cgs_fftmod2_make(pl);
     } else {
         mv_nufft_opts no;
         memset(&no, 0, sizeof(no));
@@ -42967,21 +43681,36 @@ MVDEF mv_status mv_cgsense_plan_info(const mv_cgsense_plan *plan, int64_t *kspac
     return MV_OK;
 }
 
-/* Work of one item solved on th threads: coil images, b, CG vectors, the
-   Cartesian mask, and the FFT / NUFFT / Toeplitz scratch. */
-static size_t mv__cgs_work_bytes(const mv_cgsense_plan *pl, int th)
+/* The wavelet hierarchy of an item's image, for l1-wavelet solves */
+static mv_status mv__cgs_wav_plan(const mv_cgsense_plan *pl, const mv_cg_opts *o, mv__wav *w)
 {
-    size_t v = (size_t)pl->nvox * 8, s;
+    static const int64_t auto_min[3] = {0, 0, 0};
+    return mv__wav_plan(w, pl->dims, o->wavelet_axes ? o->wavelet_axes : 7u, auto_min, o->wavelet, "mv_cgsense");
+}
+
+/* the FFT / NUFFT / Toeplitz scratch of one item on th threads (Cartesian:
+   with the mask) */
+static size_t mv__cgs_scratch_bytes(const mv_cgsense_plan *pl, int th)
+{
     if (pl->noncart)
-        s = MV__MAX(mv_nufft_scratch_size(pl->nu, pl->nc), mv_nufft_toeplitz_scratch_size(pl->toep, pl->nc));
-    else
-        s = pl->fft_scratch * (size_t)th + (size_t)pl->nvox;
-    return 64 * 4 + v * (size_t)pl->nc + v * 4 + s;
+        return MV__MAX(mv_nufft_scratch_size(pl->nu, pl->nc), mv_nufft_toeplitz_scratch_size(pl->toep, pl->nc));
+    return pl->fft_scratch * (size_t)th + (size_t)pl->nvox;
+}
+
+/* Work of one item solved on th threads: coil images, b, CG vectors, the
+   Cartesian mask, the FFT / NUFFT / Toeplitz scratch, and with o asking
+   for l1-wavelet the coefficients (o NULL: the adjoint alone). */
+static size_t mv__cgs_work_bytes(const mv_cgsense_plan *pl, int th, const mv_cg_opts *o)
+{
+    size_t v = (size_t)pl->nvox * 8, wav = 0;
+    mv__wav w;
+    if (o && o->l1_wavelet > 0 && mv__cgs_wav_plan(pl, o, &w) == MV_OK) wav = mv__wav_scratch_bytes(&w);
+    return 64 * 5 + v * (size_t)pl->nc + v * 4 + mv__cgs_scratch_bytes(pl, th) + wav;
 }
 
 typedef struct mv__cgs_work {
     float *coil, *b, *cg;
-    unsigned char *mask, *scratch;
+    unsigned char *mask, *scratch, *wav;
 } mv__cgs_work;
 
 static void mv__cgs_work_split(const mv_cgsense_plan *pl, int th, unsigned char *w, mv__cgs_work *k)
@@ -42996,6 +43725,7 @@ static void mv__cgs_work_split(const mv_cgsense_plan *pl, int th, unsigned char 
     p += (3 * v + 63) & ~(size_t)63;
     k->scratch = p;
     k->mask = pl->noncart ? NULL : p + pl->fft_scratch * (size_t)th;
+    k->wav = (unsigned char *)mv__nu_align(p + mv__cgs_scratch_bytes(pl, th));
 }
 
 /* the operator of item `item` (its sens slice), with the work's buffers */
@@ -43007,6 +43737,7 @@ static void mv__cgs_op_init(const mv_cgsense_plan *pl, int64_t item, const mv__c
     op->nc = pl->nc;
     op->sstride = pl->sstride;
     op->sens = pl->sens + 2 * (pl->slices ? (item % pl->nzs) * pl->nvox : 0);
+    op->fftmod2 = pl->fftmod2;
     op->mask = w->mask;
     op->coil = w->coil;
     op->scratch = w->scratch;
@@ -43055,17 +43786,28 @@ static mv_status mv__cgs_adjoint(mv__cgs_op *op, const float *k, float *b)
     return MV_OK;
 }
 
-/* solves one item on th threads; work: mv__cgs_work_bytes(pl, th) bytes */
+/* solves one item on th threads (CG, or FISTA for l1-wavelet); work:
+   mv__cgs_work_bytes(pl, th, o) bytes */
 static mv_status mv__cgs_item(const mv_cgsense_plan *pl, int64_t item, const float *k, float *x, const mv_cg_opts *o,
                               unsigned char *work, int th, int report, int *iters, double *res)
 {
     mv__cgs_work w;
     mv__cgs_op op;
+    mv_normal_op normal = pl->noncart ? mv__cgs_nc_normal : mv__cgs_normal;
     mv__cgs_work_split(pl, th, work, &w);
     mv__cgs_op_init(pl, item, &w, th, &op);
     MV__TRY(mv__cgs_adjoint(&op, k, w.b));
-    return mv__cg_run(pl->noncart ? mv__cgs_nc_normal : mv__cgs_normal, &op, w.b, x, pl->nvox, o, w.cg, report, iters,
-                      res);
+    if (o->scale > 0 && o->scale != 1) { /* A^H (y / scale): BART divides the data (pics -w, or its estimate) */
+        float f = (float)(1 / o->scale);
+        int64_t i;
+        for (i = 0; i < 2 * pl->nvox; i++) w.b[i] *= f;
+    }
+    if (o->l1_wavelet > 0) {
+        mv__wav wv;
+        MV__TRY(mv__cgs_wav_plan(pl, o, &wv));
+        return mv__fista_run(normal, &op, w.b, x, pl->nvox, o, &wv, w.cg, w.wav, th, report, iters, res);
+    }
+    return mv__cg_run(normal, &op, w.b, x, pl->nvox, o, w.cg, report, iters, res);
 }
 
 MVDEF mv_status mv_cgsense_adjoint(const mv_cgsense_plan *plan, int64_t item, const void *kspace, void *image)
@@ -43077,7 +43819,7 @@ MVDEF mv_status mv_cgsense_adjoint(const mv_cgsense_plan *plan, int64_t item, co
     mv_status st;
     MV__CHECK(plan && kspace && image, MV_ERR_INVALID_ARG, "%s: NULL %s", fn, !plan ? "plan" : kspace ? "image" : "kspace");
     MV__CHECK(item >= 0, MV_ERR_INVALID_ARG, "%s: item %lld", fn, (long long)item);
-    work = (unsigned char *)mv__alloc(mv__cgs_work_bytes(plan, plan->threads), plan->alloc_ctx);
+    work = (unsigned char *)mv__alloc(mv__cgs_work_bytes(plan, plan->threads, NULL), plan->alloc_ctx);
     MV__CHECK(work != NULL, MV_ERR_OUT_OF_MEMORY, "%s: work buffers", fn);
     mv__cgs_work_split(plan, plan->threads, work, &w);
     mv__cgs_op_init(plan, item, &w, plan->threads, &op);
@@ -43139,8 +43881,8 @@ MVDEF mv_status mv_cgsense_run(const mv_cgsense_plan *plan, int64_t nitems, cons
     r.pl = plan;
     r.o = o;
     /* workers of a round: one thread each; an item alone: all threads */
-    r.work_bytes = (mv__cgs_work_bytes(plan, 1) + 63) & ~(size_t)63;
-    wb = MV__MAX(r.work_bytes * (size_t)conc, mv__cgs_work_bytes(plan, th));
+    r.work_bytes = (mv__cgs_work_bytes(plan, 1, o) + 63) & ~(size_t)63;
+    wb = MV__MAX(r.work_bytes * (size_t)conc, mv__cgs_work_bytes(plan, th, o));
     {
         uint64_t need = 64 * 3 + (uint64_t)W * (kb + xb) + wb + (uint64_t)W * (sizeof(double) + sizeof(mv_status) + sizeof(int));
         MV__CHECK(need <= (uint64_t)SIZE_MAX / 2, MV_ERR_SIZE_OVERFLOW, "%s: %lld items of %zu bytes", fn, (long long)W, kb);
@@ -43487,26 +44229,10 @@ MVDEF mv_status mv_bart_scale_estimate_nc(const mv_vol *traj, const mv_vol *kspa
 
 /* fftmod_phase of BART's fft.c: the turns of sample j of an axis of n,
    (j - (n/2)/2) (n/2)/n */
-static double mv__bart_fftmod_turns(int64_t n, int64_t j)
-{
-    const int64_t c = n / 2;
-    return ((double)j - (double)c / 2.) * ((double)c / (double)n);
-}
-
-/* fftmod_phase2 of BART's vecops.c: e^{2 pi i (ph + turns(n, j))}, its
-   fractional part's quarter turns exact */
+/* fftmod_phase2 of BART's vecops.c: e^{2 pi i (ph + turns(n, j))} */
 static void mv__bart_fftmod_phase(int64_t n, int64_t j, double ph, double *re, double *im)
 {
-    double rem;
-    ph += mv__bart_fftmod_turns(n, j);
-    rem = ph - floor(ph);
-    if (rem == 0 || rem == 0.5) {
-        *re = rem == 0 ? 1 : -1, *im = 0;
-    } else if (rem == 0.25 || rem == 0.75) {
-        *re = 0, *im = rem == 0.25 ? 1 : -1;
-    } else {
-        *re = cos(2 * 3.14159265358979323846 * rem), *im = sin(2 * 3.14159265358979323846 * rem);
-    }
+    mv__unit_turns(ph + mv__bart_fftmod_turns(n, j), re, im);
 }
 
 /* Sample (x, y, z) of a (d[0], d[1], d[2]) k-space after BART's fftmod

@@ -111,14 +111,14 @@ static int cmd_ecalib(const args *a)
 /* ---- pics --chunk: items streamed from KSPACE.cfl to OUT.cfl ---- */
 
 /* the file side of mv_recon_io: item i of the k-space file at i * kbytes,
-   of the output at i * xbytes; the image is divided by the data scale
-   (BART's without -S) before it is written */
+   of the output at i * xbytes; with -S the image is multiplied by the data
+   scale (the library divided the data by it) before it is written */
 typedef struct pics_stream {
     FILE *in, *out;
     const char *in_name, *out_name;
     size_t kbytes, xbytes;
-    double div;       /* 1: none */
-    float *scaled;    /* xbytes of room for the divided image */
+    double mul;       /* the image is multiplied by it (-S: the data scale); 1: none */
+    float *scaled;    /* xbytes of room for the scaled image */
     float *mag;       /* scale pre-pass: |A^H y| of every item, or NULL */
     const mv_cgsense_plan *plan;
 } pics_stream;
@@ -136,8 +136,8 @@ static mv_status ps_write(void *user, int64_t item, const void *buf, size_t byte
     pics_stream *p = (pics_stream *)user;
     const float *x = (const float *)buf;
     size_t i;
-    if (p->div != 1) {
-        for (i = 0; i < bytes / 4; i++) p->scaled[i] = (float)(x[i] / p->div);
+    if (p->mul != 1) {
+        for (i = 0; i < bytes / 4; i++) p->scaled[i] = (float)(x[i] * p->mul);
         x = p->scaled;
     }
     if (fseeko(p->out, (off_t)item * (off_t)p->xbytes, SEEK_SET) != 0 || fwrite(x, 1, bytes, p->out) != bytes)
@@ -173,7 +173,8 @@ static void cfl_base(const char *path, char *out, size_t cap)
 /* pics with --chunk: the k-space is never loaded whole; rounds of CHUNK
    items go through memory (mv_cgsense_run) and the output is written item
    by item into a temporary renamed into place at the end */
-static int pics_chunked(const args *a, mv_vol *traj, mv_vol *maps, mv_cg_opts *o, double scale, int want_scale)
+static int pics_chunked(const args *a, mv_vol *traj, mv_vol *maps, mv_cg_opts *o, double scale, int want_scale,
+                        int rescale)
 {
     mv_load_opts ho = MV_ZERO_INIT;
     mv_vol kh;
@@ -214,7 +215,7 @@ static int pics_chunked(const args *a, mv_vol *traj, mv_vol *maps, mv_cg_opts *o
     ps.out_name = tmp;
     ps.kbytes = (size_t)nk * 8;
     ps.xbytes = (size_t)nvox * 8;
-    ps.div = 1;
+    ps.mul = 1;
     ps.plan = pl;
     ps.scaled = (float *)malloc(ps.xbytes);
     if (!ps.in || !ps.out || !ps.scaled) {
@@ -247,7 +248,8 @@ static int pics_chunked(const args *a, mv_vol *traj, mv_vol *maps, mv_cg_opts *o
         free(mag);
         if (st != MV_OK) goto done;
     }
-    if (scale > 0) ps.div = scale;
+    if (scale > 0) o->scale = scale;
+    if (scale > 0 && rescale) ps.mul = scale;
     io.read = ps_read;
     io.write = ps_write;
     io.user = &ps;
@@ -272,17 +274,63 @@ done:
     return rc;
 }
 
+/* pics's regularisation: -l2 (Tikhonov, CG), -l1 (l1-wavelet, FISTA), or
+   one -R (W:FLAGS:JFLAGS:LAMBDA, Q:LAMBDA); 0 or the usage error's status */
+static int pics_reg(const args *a, mv_cg_opts *o, double lambda, int *l1)
+{
+    const char *R = opt_str(a, "-R"), *wt = opt_str(a, "--wavelet");
+    int n = opt_flag(a, "-l2") + opt_flag(a, "-l1") + (R != NULL);
+    *l1 = opt_flag(a, "-l1");
+    if (n != 1) return usage_error(a, "one regularisation: -l2, -l1 or -R W:FLAGS:0:LAMBDA / Q:LAMBDA", n ? "(several)" : "(none)");
+    if (R) {
+        unsigned flags, jflags;
+        float lam;
+        char tail;
+        if (sscanf(R, "W:%u:%u:%f%c", &flags, &jflags, &lam, &tail) == 3) {
+            if (flags == 0 || flags > 7 || (flags & jflags) || !(lam >= 0))
+                return usage_error(a, "-R W: transform flags within x, y, z (1..7), joint flags apart, lambda >= 0", R);
+            if (jflags) return usage_error(a, "-R W: joint thresholding (JFLAGS) is not implemented", R);
+            o->wavelet_axes = flags;
+            lambda = lam;
+            *l1 = 1;
+        } else if (sscanf(R, "Q:%f%c", &lam, &tail) == 1 && lam >= 0) {
+            lambda = lam;
+        } else {
+            return usage_error(a, "-R: W:FLAGS:0:LAMBDA (l1-wavelet) or Q:LAMBDA (l2) are implemented (TV, LLR, ... are not)", R);
+        }
+    }
+    if (*l1) {
+        o->l1_wavelet = (float)lambda; /* BART keeps lambda as a float */
+        if (!(o->l1_wavelet > 0)) return usage_error(a, "-l1 needs -r LAMBDA > 0", opt_str(a, "-r") ? opt_str(a, "-r") : "(no -r)");
+    } else {
+        o->lambda = lambda;
+    }
+    o->no_randshift = opt_flag(a, "-n");
+    if (wt) {
+        if (!strcmp(wt, "dau2")) o->wavelet = MV_WAVELET_DAU2;
+        else if (!strcmp(wt, "haar")) o->wavelet = MV_WAVELET_HAAR;
+        else if (!strcmp(wt, "cdf44")) o->wavelet = MV_WAVELET_CDF44;
+        else return usage_error(a, "--wavelet takes haar, dau2 or cdf44", wt);
+    }
+    if (opt_str(a, "-s")) {
+        double d;
+        if (parse_list(opt_str(a, "-s"), &d, 1) != 1 || !(d > 0)) return usage_error(a, "-s takes a step > 0", opt_str(a, "-s"));
+        o->step = d;
+    }
+    return 0;
+}
+
 static int cmd_pics(const args *a)
 {
     mv_vol k, s, t, out;
     mv_cg_opts o = MV_ZERO_INIT;
-    double d, scale = 0;
+    double d, lambda = 0, scale = 0;
     int64_t v;
-    int rc, nc = opt_str(a, "-t") != NULL;
+    int rc, l1, rescale = opt_flag(a, "-S"), nc = opt_str(a, "-t") != NULL;
     mv_status st;
-    if (!opt_flag(a, "-l2")) return usage_error(a, "only -l2 (Tikhonov, CG) is implemented", opt_flag(a, "-l1") ? "-l1" : "(no -l2)");
     if (opt_num(a, "-r", &d) < 0 || (opt_str(a, "-r") && !(d >= 0))) return usage_error(a, "-r takes lambda >= 0", opt_str(a, "-r"));
-    if (opt_str(a, "-r")) o.lambda = d;
+    if (opt_str(a, "-r")) lambda = d;
+    if ((rc = pics_reg(a, &o, lambda, &l1))) return rc;
     if (opt_int(a, "-i", 1, 100000, &v) < 0) return usage_error(a, "-i takes an iteration count", opt_str(a, "-i"));
     o.iterations = opt_str(a, "-i") ? (int)v : 30;
     if (opt_num(a, "-w", &d) < 0 || (opt_str(a, "-w") && !(d > 0))) return usage_error(a, "-w takes a scale > 0", opt_str(a, "-w"));
@@ -294,17 +342,19 @@ static int cmd_pics(const args *a)
     if (opt_str(a, "--nufft-tol")) o.nufft_tol = d;
     if (opt_int(a, "--chunk", 1, 1 << 20, &v) < 0) return usage_error(a, "--chunk takes an item count >= 1", opt_str(a, "--chunk"));
     if (opt_str(a, "--chunk")) o.chunk = v;
+    o.bart_fftmod = !nc; /* BART's image at every size (medvol.h, CG-SENSE) */
     mv_vol_init(&t);
     if (nc && (rc = cfl_load_or_fail(opt_str(a, "-t"), &t))) return rc;
     if ((rc = cfl_load_or_fail(a->pos[1], &s))) {
         mv_free(&t);
         return rc;
     }
-    /* BART: data / scale (estimated unless -w); -S multiplies the image back,
-       i.e. (the l2 solution being linear in the data) leaves it unscaled */
+    /* BART divides the data by its scale (estimated unless -w) and -S
+       multiplies the image back. The l2 image is linear in the data, so
+       with -S it needs no scale; the l1 image is not. */
     if (o.chunk) {
-        rc = pics_chunked(a, nc ? &t : NULL, &s, &o, opt_flag(a, "-S") ? 0 : scale,
-                          !opt_flag(a, "-S") && scale == 0);
+        int want = scale == 0 && (!rescale || l1);
+        rc = pics_chunked(a, nc ? &t : NULL, &s, &o, rescale && !l1 ? 0 : scale, want, rescale);
         mv_free(&t);
         mv_free(&s);
         return rc;
@@ -314,7 +364,8 @@ static int cmd_pics(const args *a)
         mv_free(&s);
         return rc;
     }
-    if (scale == 0 && !opt_flag(a, "-S")) {
+    if (rescale && !l1) scale = 0;
+    else if (scale == 0) {
         st = nc ? mv_bart_scale_estimate_nc(&t, &k, &s, &scale, &o) : mv_bart_scale_estimate(&k, &scale, NULL);
         if (st != MV_OK) {
             mv_free(&k);
@@ -324,6 +375,7 @@ static int cmd_pics(const args *a)
         }
         if (scale == 0) scale = 1;
     }
+    o.scale = scale;
     mv_vol_init(&out);
     {
         double t0 = now_ms();
@@ -334,10 +386,10 @@ static int cmd_pics(const args *a)
     mv_free(&s);
     mv_free(&t);
     if (st != MV_OK) return fail_at(st, a->pos[0]);
-    if (!opt_flag(a, "-S")) {
+    if (rescale && scale > 0 && scale != 1) {
         int64_t i, n = 2 * mv_vol_count(&out);
         float *p = (float *)out.data;
-        for (i = 0; i < n; i++) p[i] = (float)(p[i] / scale);
+        for (i = 0; i < n; i++) p[i] = (float)(p[i] * scale);
     }
     if (out.ndim > 3 && out.ndim < MV_MAX_DIMS) { /* frames: BART keeps a coil axis of 1 before them */
         int ax;
@@ -346,6 +398,71 @@ static int cmd_pics(const args *a)
         out.ndim++;
     }
     return cfl_save_or_fail(a->pos[2], &out);
+}
+
+/* bart threshold: soft (default; -j joint over the flagged dims), -W
+   wavelet (BART's: Daubechies 2 over x, y, z where they have 16 samples or
+   more, coarsest band 16), -H hard, -B binary */
+static int cmd_threshold(const args *a)
+{
+    mv_vol in, out;
+    double lambda;
+    int64_t jf = 0;
+    int rc, modes = opt_flag(a, "-W") + opt_flag(a, "-H") + opt_flag(a, "-B");
+    mv_status st = MV_OK;
+    if (modes > 1) return usage_error(a, "one of -W, -H, -B", "(several)");
+    if (parse_list(a->pos[0], &lambda, 1) != 1 || !(lambda >= 0)) return usage_error(a, "lambda >= 0", a->pos[0]);
+    if (opt_int(a, "-j", 0, 65535, &jf) < 0 || (jf && modes))
+        return usage_error(a, "-j takes a bitmask of the dims thresholded jointly (soft thresholding only)", opt_str(a, "-j"));
+    if ((rc = cfl_load_or_fail(a->pos[1], &in))) return rc;
+    mv_vol_init(&out);
+    if (opt_flag(a, "-W")) {
+        mv_wavelet_opts wo = MV_ZERO_INIT;
+        wo.minsize[0] = wo.minsize[1] = wo.minsize[2] = 16;
+        st = mv_wavelet_thresh(&in, &out, lambda, &wo);
+        mv_free(&in);
+        if (st != MV_OK) return fail_at(st, a->pos[1]);
+        return cfl_save_or_fail(a->pos[2], &out);
+    }
+    {
+        /* elementwise, or over groups: the norm of each group of samples
+           that differ only in the -j dims (float sums of squares) */
+        int64_t n = mv_vol_count(&in), i, stride[MV_MAX_DIMS];
+        float *x = (float *)in.data, lam = (float)lambda;
+        float *norm;
+        int ax;
+        for (ax = 0; ax < MV_MAX_DIMS; ax++) {
+            stride[ax] = ax ? stride[ax - 1] * in.dim[ax - 1] : 1;
+        }
+        norm = (float *)calloc((size_t)n, sizeof(float));
+        if (!norm) {
+            mv_free(&in);
+            return fail_at(mv_set_error(MV_ERR_OUT_OF_MEMORY, "threshold: %lld norms", (long long)n), a->pos[1]);
+        }
+        for (i = 0; i < n; i++) { /* the group's key: i with the joint dims' coordinates set to 0 */
+            int64_t key = 0;
+            for (ax = 0; ax < MV_MAX_DIMS; ax++)
+                if (!((jf >> ax) & 1)) key += (i / stride[ax] % in.dim[ax]) * stride[ax];
+            norm[key] += x[2 * i] * x[2 * i] + x[2 * i + 1] * x[2 * i + 1];
+        }
+        for (i = 0; i < n; i++) {
+            int64_t key = 0;
+            float m, keep;
+            for (ax = 0; ax < MV_MAX_DIMS; ax++)
+                if (!((jf >> ax) & 1)) key += (i / stride[ax] % in.dim[ax]) * stride[ax];
+            m = jf ? sqrtf(norm[key]) : (float)sqrt((double)x[2 * i] * x[2 * i] + (double)x[2 * i + 1] * x[2 * i + 1]);
+            if (opt_flag(a, "-H")) keep = m > lam ? 1.f : 0.f;
+            else if (opt_flag(a, "-B")) {
+                x[2 * i] = m > lam ? 1.f : 0.f;
+                x[2 * i + 1] = 0;
+                continue;
+            } else keep = m - lam > 0 ? (m - lam) / m : 0.f;
+            x[2 * i] *= keep;
+            x[2 * i + 1] *= keep;
+        }
+        free(norm);
+    }
+    return cfl_save_or_fail(a->pos[2], &in);
 }
 
 static int cmd_grappa(const args *a)
@@ -420,8 +537,8 @@ const command mvtool_recon_commands[] = {
      "  Files are BART .cfl/.hdr.\n"
      "  --time: the library call's time on stderr.\n",
      "-m= -r= -k= -t= -c= --iter= --time", 2, 3, cmd_ecalib},
-    {"pics", "CG-SENSE reconstruction, Cartesian or non-Cartesian (BART pics -l2 [-t])",
-     "mvtool pics -l2 [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [--tol T] [--chunk N] KSPACE MAPS OUT\n"
+    {"pics", "SENSE reconstruction, l2 (CG) or l1-wavelet (FISTA), Cartesian or non-Cartesian (BART pics)",
+     "mvtool pics -l2|-l1|-R W:7:0:L [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [-n] [-s STEP] [--wavelet W] [--tol T] [--chunk N] KSPACE MAPS OUT\n"
      "  Tikhonov-regularised SENSE by conjugate gradients on (A^H A + LAMBDA I) x\n"
      "  = A^H y, as BART pics -l2: A = pattern * FFT * maps, or with -t TRAJ\n"
      "  (BART's trajectory, k-space (1, X, Y, C, frames...)) A = NUFFT * maps with\n"
@@ -430,8 +547,19 @@ const command mvtool_recon_commands[] = {
      "  after the coils) are reconstructed one by one with the same maps and plans.\n"
      "  --chunk N: stream the frames from KSPACE.cfl to OUT.cfl, N at a time in\n"
      "  memory. --tol T: stop at ||r|| <= T ||A^H y||. --nufft-tol T (default\n"
-     "  1e-4). --time: the library call's time on stderr.\n",
-     "-l2 -l1 -r= -i= -S -w= -t= --tol= --nufft-tol= --chunk= --time", 3, 3, cmd_pics},
+     "  1e-4). --time: the library call's time on stderr.\n"
+     "  -l1 (or -R W:FLAGS:0:LAMBDA, FLAGS the axes transformed): l1-wavelet\n"
+     "  compressed sensing, min 1/2 ||A x - y||^2 + LAMBDA ||W x||_1 by BART's FISTA\n"
+     "  (step -s, default 0.95) with BART's wavelet (--wavelet dau2 (default),\n"
+     "  haar, cdf44) and its random cycle spinning (-n: none). -R Q:LAMBDA = -l2.\n",
+     "-l2 -l1 -R= -r= -i= -S -w= -t= -n -s= --wavelet= --tol= --nufft-tol= --chunk= --time", 3, 3, cmd_pics},
+    {"threshold", "soft, wavelet, hard or binary thresholding of a .cfl (BART threshold)",
+     "mvtool threshold [-W|-H|-B] [-j BITMASK] LAMBDA IN OUT\n"
+     "  As bart threshold: complex soft thresholding x max(|x| - LAMBDA, 0) / |x|\n"
+     "  (-j: |x| the norm over the dims of BITMASK, jointly), -W in BART's wavelet\n"
+     "  domain (Daubechies 2 over x, y, z where they have 16 samples or more),\n"
+     "  -H hard (x where |x| > LAMBDA), -B binary (1 where |x| > LAMBDA).\n",
+     "-W -H -B -j=", 3, 3, cmd_threshold},
     {"grappa", "GRAPPA reconstruction of undersampled k-space (+ g-factor)",
      "mvtool grappa KSPACE OUT [--acs N] [--kernel 5x4] [--accel R] [--lambda L] [--3d] [--gfactor G]\n"
      "  Fills the missing phase-encode lines of Cartesian undersampled k-space\n"

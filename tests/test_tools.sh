@@ -1136,6 +1136,34 @@ PYEOF
   $T grappa "$W/rk" "$W/x" 2>"$W/err"; [ $? -eq 1 ] && grep -q "no undersampling" "$W/err" && ok || bad "grappa on fully sampled data: $(cat "$W/err")"
   $T grappa "$W/ru" "$W/x" --kernel 5 2>"$W/err"; [ $? -eq 2 ] && ok || bad "grappa --kernel 5: usage error"
   $T ecalib -m 3 "$W/rk" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && ok || bad "ecalib -m 3: usage error"
+  # l1-wavelet pics (BART's FISTA, wavelet and random shifts) and threshold against bart itself
+  bart pics -l1 -r 0.01 -i 20 "$W/ru" "$W/rbm" "$W/rbl" >/dev/null 2>&1
+  $T pics -l1 -r 0.01 -i 20 "$W/ru" "$W/rbm" "$W/rml" && "$PY" - "$W/rbl" "$W/rml" <<'PYEOF' && ok || bad "pics -l1 vs bart pics -l1"
+import sys, numpy as np
+rd = lambda n: np.fromfile(n + '.cfl', np.complex64)
+b, m = rd(sys.argv[1]), rd(sys.argv[2])
+e = np.linalg.norm(m - b) / np.linalg.norm(b)
+sys.exit(0 if e < 2e-5 else print('pics -l1 NRMSE', e) or 1)
+PYEOF
+  $T pics -l1 -r 0.01 -i 8 -S "$W/ru" "$W/rbm" "$W/rms" && $T pics -l1 -r 0.01 -i 8 -S --chunk 1 "$W/ru" "$W/rbm" "$W/rmc" &&
+    cmp -s "$W/rms.cfl" "$W/rmc.cfl" && ok || bad "pics -l1 -S --chunk 1: the in-memory bytes"
+  $T pics -l1 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "\-r" "$W/err" && ok || bad "pics -l1 without -r: $(cat "$W/err")"
+  $T pics -l1 -l2 -r 0.1 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && ok || bad "pics -l1 -l2: usage error"
+  $T pics -R T:7:0:0.01 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "T:7:0:0.01" "$W/err" && ok || bad "pics -R T: usage error naming it: $(cat "$W/err")"
+  $T pics -R W:7:1:0.01 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && ok || bad "pics -R W with joint flags on a transformed axis: usage error"
+  $T pics -l1 -r 0.01 --wavelet db4 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "db4" "$W/err" && ok || bad "pics --wavelet db4: usage error"
+  for m in -W -H -B ""; do
+    bart threshold $m 0.8 "$W/rbm" "$W/tb" >/dev/null 2>&1
+    $T threshold $m 0.8 "$W/rbm" "$W/tm" && "$PY" - "$W/tb" "$W/tm" <<'PYEOF' && ok || bad "threshold $m vs bart threshold"
+import sys, numpy as np
+rd = lambda n: np.fromfile(n + '.cfl', np.complex64)
+b, m = rd(sys.argv[1]), rd(sys.argv[2])
+e = np.linalg.norm(m - b) / max(np.linalg.norm(b), 1e-30)
+sys.exit(0 if b.shape == m.shape and e < 1e-6 else print('threshold NRMSE', e) or 1)
+PYEOF
+  done
+  $T threshold -W -j 8 0.8 "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && ok || bad "threshold -W -j: usage error"
+  $T threshold -1 "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && ok || bad "threshold -1: usage error"
 else
   echo "  (skip recon commands vs bart: no bart or numpy)"
 fi

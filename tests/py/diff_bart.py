@@ -130,7 +130,7 @@ import time
 import numpy as np
 
 BART = os.environ.get('BART', 'bart')
-FAMILIES = ['cfl', 'hdr', 'traj', 'fft', 'rss', 'nufft', 'ecalib', 'pics', 'scale', 'cc']
+FAMILIES = ['cfl', 'hdr', 'traj', 'fft', 'rss', 'nufft', 'ecalib', 'pics', 'scale', 'cc', 'thresh', 'l1']
 FILE_STATUSES = ('MV_ERR_BAD_HEADER', 'MV_ERR_TRUNCATED', 'MV_ERR_BAD_DATA', 'MV_ERR_NOT_FOUND',
                  'MV_ERR_SIZE_OVERFLOW', 'MV_ERR_UNSUPPORTED')
 
@@ -859,10 +859,11 @@ def cg_sense64(y, S, mask, lam, it):
 
 def fam_pics(c, run, d):
     rng = c.rng
-    n = int(rng.choice([16, 20, 24]))
+    nc = rng.random() < 0.4
+    # every residue mod 4 (BART's fftmod: medvol.h, CG-SENSE); radial even only (BART's NUFFT: bart_limits)
+    n = int(rng.choice([16, 18, 20, 24] if nc else [16, 18, 20, 21, 24, 25]))
     C = int(rng.integers(2, 6))
     k = coil_phantom(rng, n, C)
-    nc = rng.random() < 0.4
     lam = float(rng.choice([0.0, 0.001, 0.01, 0.1] + ([1.0, 1.0] if nc else [])))
     it = int(rng.choice([5, 10, 30]))
     write_cfl(os.path.join(d, 'kc'), k.astype(np.complex64))
@@ -1033,6 +1034,159 @@ def bart_limits(c, run, d):
               % rel(read_cfl(os.path.join(d, 'bo'), 3).reshape(-1), ref))
 
 
+def fam_thresh(c, run, d):
+    """bart threshold [-W|-H|-B|-j] against mvtool threshold on random
+    complex arrays: -W (BART's wavelet, axes of 16 samples or more) and
+    soft within 1e-6 relative (the transform itself, lambda 0, is BART's
+    bits; the magnitudes round differently: BART's joint norms are float
+    sums); -H and -B: the same kept samples"""
+    rng = c.rng
+    nd = int(rng.integers(1, 5))
+    dims = [int(rng.choice([1, 5, 15, 16, 17, 24, 31, 40, 64])) for _ in range(min(nd, 3))] + \
+           [int(rng.choice([1, 2, 3])) for _ in range(max(0, nd - 3))]
+    while int(np.prod(dims)) > 200000:
+        dims[int(np.argmax(dims))] //= 2
+    x = crandn(rng, dims).astype(np.complex64)
+    write_cfl(os.path.join(d, 'x'), x)
+    mode = str(rng.choice(['-W', '-W', '-W', '', '-j', '-H', '-B']))
+    lam = float(rng.choice([0.0, 0.05, 0.5, 1.0, 3.0]))
+    args = []
+    if mode == '-j':
+        args = ['-j', str(int(rng.integers(1, 1 << len(dims))))]
+    elif mode:
+        args = [mode]
+    args += [repr(lam), 'x']
+    run([BART, 'threshold'] + args + ['b'], check=True)
+    rm = run([c.tool, 'threshold'] + args + ['m'])
+    what = 'threshold %s on %s' % (' '.join(args[:-1]), dims)
+    if rm.returncode != 0:
+        c.fail('thresh', '%s: mvtool: %s' % (what, rm.stderr.strip()), run)
+        return
+    b, m = read_cfl(os.path.join(d, 'b'), len(dims)), read_cfl(os.path.join(d, 'm'), len(dims))
+    if b is None or m is None or b.shape != m.shape:
+        c.fail('thresh', '%s: dims %s, BART %s' % (what, hdr_dims(os.path.join(d, 'm')), hdr_dims(os.path.join(d, 'b'))), run)
+        return
+    if mode in ('-H', '-B'):
+        bad = int(np.sum(b != m))
+        if bad:
+            c.fail('thresh', '%s: %d samples differ' % (what, bad), run)
+        return
+    e = rel(m, b) if np.linalg.norm(b) > 0 else float(np.linalg.norm(m))
+    c.ratio('thresh %s (/1e-6)' % (mode or 'soft'), e / 1e-6)
+    if e > 1e-6:
+        c.fail('thresh', '%s: %.3g from BART' % (what, e), run)
+
+
+def smooth_object(rng, shape):
+    """a random object of a few ellipsoids (any 2D/3D shape)"""
+    g = np.meshgrid(*[(np.arange(n) - n // 2) / n for n in shape], indexing='ij')
+    obj = np.zeros(shape)
+    for _ in range(5):
+        r2 = sum(((gi - rng.uniform(-0.2, 0.2)) / rng.uniform(0.1, 0.3)) ** 2 for gi in g)
+        obj += rng.uniform(0.5, 1.5) * (r2 < 1)
+    return obj
+
+
+def fam_l1(c, run, d):
+    """bart pics -l1 (or -R W:FLAGS:0:LAMBDA) against mvtool pics: BART's
+    FISTA with its wavelet, Cartesian 2D/3D with random variable-density
+    lines or radial (-t), BART's random cycle spinning or -n, -S or BART's
+    data scale, random lambda, step, wavelet (dau2, haar; cdf44 on axes of
+    10 samples and more) and iterations. Maps: normalised smooth coils
+    (not ESPIRiT: 3D too). Cartesian within 2e-5 (float rounding over the
+    iterations; measured <= 3e-6), radial within 1e-2 (the two NUFFTs
+    differ by ~1e-3). The shifts must matter: medvol's image with the other
+    choice of -n must be farther from BART's than the tolerance (else the
+    case is only counted)."""
+    rng = c.rng
+    nc = rng.random() < 0.3
+    three = not nc and rng.random() < 0.35
+    # sizes of every residue mod 4: BART's fftmod negates (n = 2 mod 4) or shifts (odd n) its image
+    shape = [int(rng.choice([16, 19, 21, 24, 33, 34])), int(rng.choice([16, 23, 24, 30, 31]))] + \
+            ([int(rng.choice([10, 11, 12, 16]))] if three else [1])
+    if nc:  # square, even: BART's NUFFT is off on odd sizes (bart_limits)
+        shape[0] += shape[0] % 2
+        shape[1] = shape[0]
+    C = int(rng.integers(2, 6))
+    obj = smooth_object(rng, shape)
+    g = np.meshgrid(*[(np.arange(n) - n // 2) / n for n in shape], indexing='ij')
+    maps = []
+    for i in range(C):
+        t = 2 * np.pi * i / C
+        maps.append(np.exp(-((g[0] - 0.6 * np.cos(t)) ** 2 + (g[1] - 0.6 * np.sin(t)) ** 2) / 0.5)
+                    * np.exp(1j * rng.uniform(-np.pi, np.pi)))
+    S = np.stack(maps, -1)
+    S /= np.sqrt(np.sum(np.abs(S) ** 2, -1, keepdims=True))
+    write_cfl(os.path.join(d, 's'), S.astype(np.complex64))
+    img = obj[..., None] * S
+    axes = (0, 1, 2) if three else (0, 1)
+    if nc:
+        X, Y = 2 * shape[0], int(rng.choice([16, 24, 32]))
+        run([BART, 'traj', '-r', '-x', str(X), '-y', str(Y)] + (['-G'] if rng.random() < 0.5 else []) + ['t0'], check=True)
+        run([BART, 'scale', '0.4', 't0', 't'], check=True)
+        t = read_cfl(os.path.join(d, 't'), 3).real.reshape(3, -1, order='F').astype(np.float64)
+        y = nudft(t, shape, img=img).reshape(1, X, Y, C, order='F')
+        y += crandn(rng, y.shape, 1e-3 * np.abs(y).max())
+        write_cfl(os.path.join(d, 'k'), y.astype(np.complex64))
+        what, tol = '%s, %d coils, radial %dx%d' % (shape, C, X, Y), 1e-2
+    else:
+        k = centred(img, axes, False)
+        k += crandn(rng, k.shape, 1e-3 * np.abs(k).max())
+        ny, nz = shape[1], shape[2]
+        pdf = np.exp(-(((np.arange(ny) - ny // 2) / (0.3 * ny)) ** 2))[:, None] * \
+            (np.exp(-(((np.arange(nz) - nz // 2) / (0.3 * nz)) ** 2))[None, :] if nz > 1 else np.ones((1, 1)))
+        mask = rng.random((ny, nz)) < pdf
+        mask[ny // 2 - 2:ny // 2 + 2, max(0, nz // 2 - 2):nz // 2 + 2] = True
+        write_cfl(os.path.join(d, 'k'), (k * mask[None, :, :, None]).astype(np.complex64))
+        what, tol = '%s, %d coils, %.0f%% of the lines' % (shape, C, 100 * mask.mean()), 2e-5
+    lam = float(rng.choice([0.001, 0.005, 0.02, 0.1]))
+    it = int(rng.choice([5, 15, 30]))
+    shifts = rng.random() < 0.6
+    wav = str(rng.choice(['dau2', 'dau2', 'haar'] + (['cdf44'] if min(shape[:2]) >= 10 and (not three or shape[2] >= 10) else [])))
+    if rng.random() < 0.3:
+        flags = int(rng.choice([3, 7, 1, 2] if three else [3, 1, 2]))
+        args = ['-R', 'W:%d:0:%r' % (flags, lam)]
+    else:
+        args = ['-l1', '-r', repr(lam)]
+    args += ['-i', str(it)] + ([] if shifts else ['-n']) + (['--wavelet', wav] if wav != 'dau2' else [])
+    if nc:  # a step below 1 / (the normal operator's largest eigenvalue): FISTA diverges beyond 2 / L
+        E = nudft(t, shape, img=np.eye(int(np.prod(shape))).reshape(tuple(shape) + (-1,), order='F'))
+        Sm = S.reshape(-1, C, order='F')
+        v = crandn(rng, Sm.shape[0])
+        for _ in range(60):  # power iteration on sum_c S_c^H E^H E S_c (converges from below)
+            v = np.sum(np.conj(Sm) * (E.conj().T @ (E @ (Sm * v[:, None]))), axis=1)
+            L = float(np.linalg.norm(v))
+            v /= L
+        args += ['-s', repr(float(np.float32(rng.uniform(0.5, 0.95) / L)))]
+    elif rng.random() < 0.3:
+        args += ['-s', repr(float(rng.choice([0.5, 0.8])))]
+    if rng.random() < 0.6:
+        args += ['-S']
+    args += (['-t', 't'] if nc else []) + ['k', 's']
+    what += ', ' + ' '.join(args[:-2])
+    run([BART, 'pics'] + args + ['b'], check=True)
+    rm = run([c.tool, 'pics'] + args + ['m'])
+    if rm.returncode != 0:
+        c.fail('l1', '%s: mvtool pics: %s' % (what, rm.stderr.strip()), run)
+        return
+    b, m = read_cfl(os.path.join(d, 'b'), 3), read_cfl(os.path.join(d, 'm'), 3)
+    if b is None or m is None or b.shape != m.shape:
+        c.fail('l1', '%s: dims %s, BART %s' % (what, hdr_dims(os.path.join(d, 'm')), hdr_dims(os.path.join(d, 'b'))), run)
+        return
+    e = rel(m, b)
+    c.ratio('l1 pics (non-Cartesian)' if nc else 'l1 pics', e / tol)
+    if e > tol:
+        c.fail('l1', '%s: %.3g from BART' % (what, e), run)
+        return
+    other = [a for a in args if a != '-n'] if not shifts else args[:-2] + ['-n'] + args[-2:]
+    run([c.tool, 'pics'] + other + ['o'], check=True)
+    eo = rel(read_cfl(os.path.join(d, 'o'), 3), b)
+    if eo <= 3 * tol:
+        c.note('l1: the shifts (-n or not) moved the image by less than 3x the tolerance')
+    elif e > eo / 10:
+        c.fail('l1', '%s: %.3g from BART, and %.3g with the other -n: the shifts are not BART\'s' % (what, e, eo), run)
+
+
 def fixed_cases(c):
     """The disagreements the random cases found, as minimal reproducers
     (each fails until medvol is changed), and BART 0.8's own limits that the
@@ -1060,7 +1214,8 @@ def main():
         return 0
     root = tempfile.mkdtemp(prefix='diff_bart.')
     c = Ctx(exe, tool, root, np.random.default_rng(seed))
-    per = {'cfl': 3, 'hdr': 5, 'traj': 4, 'fft': 3, 'rss': 2, 'nufft': 3, 'ecalib': 0.1, 'pics': 0.1, 'scale': 1, 'cc': 1}
+    per = {'cfl': 3, 'hdr': 5, 'traj': 4, 'fft': 3, 'rss': 2, 'nufft': 3, 'ecalib': 0.1, 'pics': 0.1, 'scale': 1, 'cc': 1,
+           'thresh': 2, 'l1': 1}
     t00 = time.time()
     if len(sys.argv) <= 5:
         fixed_cases(c)
