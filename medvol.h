@@ -3075,9 +3075,11 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    max(|x| - t, 0), complex. Cycle spinning: each prox circularly shifts
    the image by BART's random shifts, per axis a draw in [0, 2^levels]
    from glibc's rand_r seeded with 1 at the start of each solve (BART's
-   generator, so that pics without -n gives BART's image; BART shares one
-   state across the slices of a loop, medvol restarts it per item), or
-   none with opts.no_randshift (-n). Axes BART cannot run (under 3
+   generator, so that pics without -n gives BART's image), or none with
+   opts.no_randshift (-n). Each item restarts the generator: the frames of
+   one call get the same shifts, as in BART's joint solve of a series
+   (the objective separates by frame); a BART loop over slices that shares
+   one state would differ. Axes BART cannot run (under 3
    samples: BART asserts; a band that does not shrink, CDF 9/7 under 10
    samples: BART recurses without end) are left untransformed. opts.scale
    divides the data first (BART's data scale, which l1 is not invariant
@@ -42919,8 +42921,10 @@ static void mv__wav_draw_shifts(const mv__wav *w, unsigned *state, int64_t shift
    edges (half-sample symmetric: -1 -> 0, n -> n - 1), as BART's
    wavelet_down3. Inverse: each output row sums the low band's then the
    high band's contributions of the taps of its parity, rows outside a band
-   skipped (BART's wavelet_up3). One row per task, each summed in tap order
-   into zero: the same bytes for any thread count. */
+   skipped (BART's wavelet_up3). Tasks are whole lines along x, rows of
+   2 inner floats along y and z; every output is summed in tap order from
+   zero by one task: the same bytes for any thread count, and BART's
+   (bart threshold -W with lambda 0 gives its bytes: tests/py/diff_bart.py). */
 typedef struct mv__wav_pass {
     const float *src;
     float *dst;
@@ -43075,8 +43079,8 @@ static void mv__wav_pass_run(const mv__wav *w, const float *src, float *dst, con
         mv__parallel_for(outer * n_out, MV__MAX((int64_t)1, 8192 / (2 * p.inner)), threads, mv__wav_pass_range, &p);
 }
 
-/* dst box (dd) <- src box (sd) at offset (0, 0, 0), or the reverse (get):
-   the low-low sub-box of a level's coefficient box and the next level */
+/* The corner sub-box (0, 0, 0) .. sd of a box of dims bd (a level's
+   low-low band: the next level's input) copied out of (get) or into big */
 static void mv__wav_subbox(float *big, const int64_t bd[3], float *small, const int64_t sd[3], int get)
 {
     int64_t y, z;

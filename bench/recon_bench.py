@@ -1,9 +1,9 @@
-"""medvol's parallel-imaging commands beside BART 0.8 (ecalib, pics -l2) and
+"""medvol's parallel-imaging commands beside BART 0.8 (ecalib, pics -l2, pics -l1) and
 pygrappa (cgrappa, its C++ GRAPPA) on identical data; outputs are checked
 against each other (or the fully sampled reference) before any time is
 quoted.
 
-    python3 bench/recon_bench.py [--size 256] [--quick]
+    python3 bench/recon_bench.py [--size 256] [--quick] [--pics-only --reps N]
 
 Run with the python3 that has pygrappa (the pyenv one on PATH; numpy only
 otherwise, GRAPPA rows then skipped). Needs build/mvtool (make build/mvtool)
@@ -190,6 +190,35 @@ def ecalib_times(n, reps, coils):
     print('\nload average after: %s' % (os.getloadavg(),))
 
 
+PICS_CASES = [['-l2', '-r', '0.01', '-i', '30', '-S'], ['-l1', '-r', '0.005', '-i', '30', '-S'],
+              ['-l1', '-r', '0.005', '-i', '30', '-n', '-S']]
+
+
+def pics_times(n, reps):
+    """pics on 256^2 R=4 8-coil k-space with BART's maps: BART and mvtool
+    run alternately, reps each; min wall (process, .cfl I/O) and medvol's
+    library time; the images compared first"""
+    print('load average: %s' % (os.getloadavg(),))
+    with tempfile.TemporaryDirectory() as d:
+        data = make_data(d, n)
+        k, kn = data['8']
+        run(['bart', 'ecalib', '-m1', d + '/kn8', d + '/be8'])
+        writecfl(d + '/u8', undersample(kn, 4).reshape(n, n, 1, 8))
+        print('| case | BART 0.8 (min of %d) | medvol (min of %d) | BART / medvol | image NRMSE vs BART |' % (reps, reps))
+        print('|---|---|---|---|---|')
+        for args in PICS_CASES:
+            tbs, tms, libs = [], [], []
+            for _ in range(reps):
+                tbs.append(run(['bart', 'pics'] + args + [d + '/u8', d + '/be8', d + '/bp'])[0])
+                tm, out = run([MVTOOL, 'pics'] + args + ['--time', d + '/u8', d + '/be8', d + '/mp'])
+                tms.append(tm)
+                libs.append(float(re.search(r'pics: ([\d.]+) ms', out).group(1)))
+            b, m = readcfl(d + '/bp').squeeze(), readcfl(d + '/mp').squeeze()
+            e = np.linalg.norm(m - b) / np.linalg.norm(b)
+            print('| pics %s, R=4, 8 coils | %.2f s | %.2f s (library %.0f ms) | %.1fx | %.1e |'
+                  % (' '.join(args), min(tbs), min(tms), min(libs), min(tbs) / min(tms), e))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--size', type=int, default=256)
@@ -199,6 +228,8 @@ def main():
     ap.add_argument('--reps', type=int, default=5, help='runs per R with --grappa-only, per tool with --ecalib-only (default 5)')
     ap.add_argument('--ecalib-only', action='store_true',
                     help='only ecalib -m1, BART and medvol interleaved, --reps runs each (8 and 32 coils; 8 with --quick)')
+    ap.add_argument('--pics-only', action='store_true',
+                    help='only pics -l2 and -l1 (Cartesian R=4, 8 coils, BART\'s maps), BART and medvol interleaved, --reps runs each')
     a = ap.parse_args()
     if not os.path.exists(MVTOOL):
         sys.exit('build/mvtool missing: make build/mvtool')
@@ -208,6 +239,9 @@ def main():
         return
     if a.ecalib_only:
         ecalib_times(n, a.reps, ('8',) if a.quick else ('8', '32'))
+        return
+    if a.pics_only:
+        pics_times(n, a.reps)
         return
     rows = []
     print('load average: %s; threads: medvol 2 (default), BART (OpenMP default), pygrappa 1' % (os.getloadavg(),))
@@ -235,6 +269,14 @@ def main():
         m = readcfl(d + '/mp').squeeze()
         e = np.linalg.norm(m - b) / np.linalg.norm(b)
         rows.append(('pics -l2 -r 0.01 -i 30, R=4, 8 coils', 'BART %.2f s' % tb, 'medvol %.2f s (library %.0f ms)' % (tm, lib),
+                     '%.1fx' % (tb / tm), 'image NRMSE %.1e' % e))
+        # l1-wavelet (FISTA, BART's cycle spinning), same data and maps
+        tb, _ = run(['bart', 'pics', '-l1', '-r', '0.005', '-i', '30', '-S', d + '/u8', d + '/be8', d + '/bl'])
+        tm, out = run([MVTOOL, 'pics', '-l1', '-r', '0.005', '-i', '30', '-S', '--time', d + '/u8', d + '/be8', d + '/ml'])
+        lib = float(re.search(r'pics: ([\d.]+) ms', out).group(1))
+        b, m = readcfl(d + '/bl').squeeze(), readcfl(d + '/ml').squeeze()
+        e = np.linalg.norm(m - b) / np.linalg.norm(b)
+        rows.append(('pics -l1 -r 0.005 -i 30, R=4, 8 coils', 'BART %.2f s' % tb, 'medvol %.2f s (library %.0f ms)' % (tm, lib),
                      '%.1fx' % (tb / tm), 'image NRMSE %.1e' % e))
         # non-Cartesian CG-SENSE: BART's radial phantom, 64 uniform
         # spokes x 512 samples (2x readout oversampling, bart traj -x 512 +
