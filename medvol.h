@@ -3085,7 +3085,25 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    divides the data first (BART's data scale, which l1 is not invariant
    to: mvtool pics estimates it as BART does). l1 together with Tikhonov
    (BART's ADMM) is MV_ERR_UNSUPPORTED. Cost per iteration: the normal
-   operator's plus about 2^k (k axes) sweeps of the image per level sum. */
+   operator's plus about 2^k (k axes) sweeps of the image per level sum.
+
+   TV (opts.tv > 0; BART pics -R T:FLAGS:0:lambda): min 1/2 ||A x - y||^2
+   + lambda sum_voxels |G x| (isotropic: the root of the sum over the
+   differenced axes), G the circular finite differences of BART's
+   linop_grad (g_a[i] = x[i] - x[i - e_a] along each axis of
+   opts.tv_axes, default x, y, z; an axis of one sample adds nothing),
+   solved by BART's ADMM with pics's settings: x, z, u from 0; each round
+   x solves (A^H A + rho G^H G) x = A^H y + rho G^H (z - u) by at most
+   opts.admm_cg_iterations (10, BART -C) CG steps from the previous x,
+   stopping at 1e-3 of the right side's norm; G x is over-relaxed (1.6 G x
+   - 0.6 z); z = the isotropic shrinkage of G x + u by lambda / rho; u =
+   G x + u - z; rho = opts.admm_rho (0.5, BART -u), fixed. As BART,
+   opts.iterations (30) bounds the CG steps in all: rounds run until
+   their total passes it (opts.iterations_done: that total), so -i 30
+   with 10 steps a round is 4 rounds. The image is the last x. Float
+   arithmetic as BART's (tests: within 3e-7 of bart pics -R T on its
+   phantom). progress: per round, its number and the relative primal
+   residual ||G x_hat - z|| / ||z||. */
 
 /* Options of GRAPPA; all-zero = defaults. */
 typedef struct mv_grappa_opts {
@@ -3249,6 +3267,11 @@ typedef struct mv_cg_opts {
     unsigned wavelet_axes; /* bits of the axes transformed (x 1, y 2, z 4): 0 = 7 (-l1); -R W:FLAGS */
     double scale;          /* the k-space is divided by it before the solve (BART's data scale, pics -w): 0 = 1 */
     int bart_fftmod;       /* Cartesian, 1: BART pics's image (its fftmod convention: see CG-SENSE above) */
+    /* total variation (BART pics -R T:FLAGS:0:L), CG-SENSE entry points only: */
+    double tv;             /* > 0: minimise 1/2 ||A x - y||^2 + tv TV(x) (isotropic) by ADMM (lambda must be 0) */
+    unsigned tv_axes;      /* bits of the axes differenced (x 1, y 2, z 4): 0 = 7 */
+    double admm_rho;       /* ADMM penalty: 0 = 0.5 (BART -u) */
+    int admm_cg_iterations; /* CG steps per x-update at most: 0 = 10 (BART -C) */
 } mv_cg_opts;
 
 /* CG on (N + lambda I) x = b, from x = 0 (BART's conjgrad, float32 vectors,
@@ -43300,9 +43323,14 @@ static mv_status mv__cg_check(const mv_cg_opts *o, const char *fn)
               "%s: opts.wavelet = %d", fn, o->wavelet);
     MV__CHECK(o->wavelet_axes < 8u, MV_ERR_INVALID_ARG, "%s: opts.wavelet_axes = %u (bits of x, y, z)", fn,
               o->wavelet_axes);
-    MV__CHECK(!(o->l1_wavelet > 0 && o->lambda > 0), MV_ERR_UNSUPPORTED,
-              "%s: opts.l1_wavelet and opts.lambda both set (BART solves the pair by ADMM; medvol has l1 by FISTA "
-              "or l2 by CG)", fn);
+    MV__CHECK(o->tv >= 0 && o->tv <= 3.4e38, MV_ERR_INVALID_ARG, "%s: opts.tv = %g", fn, o->tv);
+    MV__CHECK(o->tv_axes < 8u, MV_ERR_INVALID_ARG, "%s: opts.tv_axes = %u (bits of x, y, z)", fn, o->tv_axes);
+    MV__CHECK(o->admm_rho >= 0 && o->admm_rho <= 3.4e38, MV_ERR_INVALID_ARG, "%s: opts.admm_rho = %g", fn, o->admm_rho);
+    MV__CHECK(o->admm_cg_iterations >= 0, MV_ERR_INVALID_ARG, "%s: opts.admm_cg_iterations = %d", fn,
+              o->admm_cg_iterations);
+    MV__CHECK((o->l1_wavelet > 0) + (o->lambda > 0) + (o->tv > 0) <= 1, MV_ERR_UNSUPPORTED,
+              "%s: more than one of opts.lambda, opts.l1_wavelet, opts.tv (BART solves such sums by ADMM over "
+              "several terms; medvol has one term: l2 by CG, l1-wavelet by FISTA, TV by ADMM)", fn);
     return MV_OK;
 }
 
@@ -43427,6 +43455,253 @@ static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, floa
     }
     if (xa != x) memcpy(x, xa, (size_t)n * 8);
     *res = bb > 0 ? rn / bb : 0;
+    return st;
+}
+
+/* ---- TV by ADMM: BART's pics -R T ------------------------------------------ */
+
+/* The TV of BART's pics (linop_grad, prox_thresh): per axis a of the mask
+   with more than one sample, g_a = x - x shifted by one sample along a
+   (circular: g_a[i] = x[i] - x[i - e_a]); its adjoint sums, axis by axis
+   in the same order, h[i] = g_a[i] - g_a[i + e_a]. Axes of one sample
+   give zero components, which BART carries and which change nothing. */
+typedef struct mv__tv {
+    int64_t dims[3];
+    int axis[3];
+    int k;          /* axes with a gradient */
+    int64_t n;      /* voxels */
+} mv__tv;
+
+static void mv__tv_make(mv__tv *t, const int64_t dims[3], unsigned axes)
+{
+    int a;
+    memset(t, 0, sizeof(*t));
+    for (a = 0; a < 3; a++) {
+        t->dims[a] = dims[a];
+        if (((axes >> a) & 1u) && dims[a] > 1) t->axis[t->k++] = a;
+    }
+    t->n = dims[0] * dims[1] * dims[2];
+}
+
+/* d[i] = a[i] - b[i] over one row of n complex values */
+static void mv__tv_row_sub(float *d, const float *a, const float *b, int64_t n)
+{
+    int64_t i;
+    for (i = 0; i < 2 * n; i++) d[i] = a[i] - b[i];
+}
+
+/* y[i] += a[i] - b[i] over one row */
+static void mv__tv_row_addsub(float *y, const float *a, const float *b, int64_t n)
+{
+    int64_t i;
+    for (i = 0; i < 2 * n; i++) y[i] += a[i] - b[i];
+}
+
+/* One component of G x (dir 1) or of G^H's backward difference (dir -1)
+   along axis a: out[i] = v[i] - v[i - dir e_a], circular; rows along x,
+   whole rows at a time (along y and z the neighbour row is one offset
+   away; along x the row's ends wrap). add: out += instead of =. */
+static void mv__tv_diff(const mv__tv *t, int a, int dir, const float *v, float *out, int add)
+{
+    int64_t nx = t->dims[0], ny = t->dims[1], nz = t->dims[2], y, z;
+    for (z = 0; z < nz; z++)
+        for (y = 0; y < ny; y++) {
+            int64_t r = (z * ny + y) * nx, nb;
+            const float *vr = v + 2 * r;
+            float *o = out + 2 * r;
+            if (a == 0) {
+                /* the row against itself moved by one sample, its end wrapped */
+                int64_t x;
+                for (x = 0; x < nx; x++) {
+                    int64_t j = x - dir < 0 ? nx - 1 : x - dir >= nx ? 0 : x - dir;
+                    float re = vr[2 * x] - vr[2 * j], im = vr[2 * x + 1] - vr[2 * j + 1];
+                    if (add) o[2 * x] += re, o[2 * x + 1] += im;
+                    else o[2 * x] = re, o[2 * x + 1] = im;
+                }
+                continue;
+            }
+            if (a == 1) nb = (z * ny + (y - dir + ny) % ny) * nx;
+            else nb = (((z - dir + nz) % nz) * ny + y) * nx;
+            if (add) mv__tv_row_addsub(o, vr, v + 2 * nb, nx);
+            else mv__tv_row_sub(o, vr, v + 2 * nb, nx);
+        }
+}
+
+/* g (k x n complex) = G x */
+static void mv__tv_grad(const mv__tv *t, const float *x, float *g)
+{
+    int c;
+    for (c = 0; c < t->k; c++) mv__tv_diff(t, t->axis[c], 1, x, g + 2 * c * t->n, 0);
+}
+
+/* y (n complex) = G^H g: each component's backward difference added to
+   the sum from zero, in component order (BART's grad_adjoint) */
+static void mv__tv_adjoint(const mv__tv *t, const float *g, float *y)
+{
+    int c;
+    memset(y, 0, (size_t)t->n * 8);
+    for (c = 0; c < t->k; c++) mv__tv_diff(t, t->axis[c], -1, g + 2 * c * t->n, y, 1);
+}
+
+/* BART's isotropic prox (prox_thresh jointly over the gradient axis): per
+   voxel the float root of the float sum of the components' |g|^2, then g
+   (|g| - t) / |g| where positive, else 0 */
+static void mv__tv_shrink(const mv__tv *t, float *g, float thr)
+{
+    int64_t i;
+    int c;
+    for (i = 0; i < t->n; i++) {
+        float ss = 0, norm, red, f;
+        for (c = 0; c < t->k; c++) {
+            const float *q = g + 2 * (c * t->n + i);
+            ss += q[0] * q[0] + q[1] * q[1];
+        }
+        norm = sqrtf(ss);
+        red = norm - thr;
+        f = red > 0 ? red / norm : 0;
+        for (c = 0; c < t->k; c++) {
+            float *q = g + 2 * (c * t->n + i);
+            q[0] *= f;
+            q[1] *= f;
+        }
+    }
+}
+
+/* ADMM's normal equations: (A^H A + rho G^H G) x */
+typedef struct mv__admm_ne {
+    mv_normal_op op;
+    void *user;
+    const mv__tv *tv;
+    float rho;
+    float *g, *tmp; /* k n and n complex */
+} mv__admm_ne;
+
+static mv_status mv__admm_ne_apply(const mv__admm_ne *e, const float *x, float *y)
+{
+    int64_t i, n = e->tv->n;
+    mv__tv_grad(e->tv, x, e->g);
+    mv__tv_adjoint(e->tv, e->g, e->tmp);
+    MV__TRY(e->op(e->user, x, y, n));
+    for (i = 0; i < 2 * n; i++) y[i] = e->rho * e->tmp[i] + y[i];
+    return MV_OK;
+}
+
+/* BART's conjgrad (iter/italgos.c) from the caller's x, in its float
+   arithmetic: at most maxit steps, stopping when ||r||^2 <= eps^2; returns
+   the steps taken (each one normal-operator call) in *steps */
+static mv_status mv__admm_cg(const mv__admm_ne *e, const float *b, float *x, int maxit, float eps, float *r, float *p,
+                             float *ap, int *steps)
+{
+    int64_t i, n = e->tv->n;
+    float rsold, rsnew, eps2 = (float)((double)eps * eps);
+    int it;
+    *steps = 0;
+    MV__TRY(mv__admm_ne_apply(e, x, r));
+    for (i = 0; i < 2 * n; i++) r[i] = b[i] - r[i];
+    memcpy(p, r, (size_t)n * 8);
+    rsold = (float)mv__cdot_re(r, r, n);
+    if (rsold == 0) return MV_OK;
+    for (it = 0; it < maxit; it++) {
+        float pap, alpha, beta;
+        MV__TRY(mv__admm_ne_apply(e, p, ap));
+        *steps = it + 1;
+        pap = (float)mv__cdot_re(p, ap, n);
+        if (pap == 0) break;
+        alpha = rsold / pap;
+        for (i = 0; i < 2 * n; i++) {
+            x[i] += alpha * p[i];
+            r[i] += -alpha * ap[i];
+        }
+        rsnew = (float)mv__cdot_re(r, r, n);
+        beta = rsnew / rsold;
+        rsold = rsnew;
+        if (rsnew <= eps2) break;
+        for (i = 0; i < 2 * n; i++) p[i] = beta * p[i] + r[i];
+    }
+    return MV_OK;
+}
+
+/* bytes of mv__admm_tv_run's vectors: x-side 5 n (rhs, s, CG's r, p, Ap)
+   plus the normal equations' n, and 4 k n on the gradient side (z, u, G x,
+   the normal equations' gradient) */
+static size_t mv__admm_bytes(const mv__tv *t)
+{
+    return (size_t)t->n * 8 * (size_t)(6 + 4 * t->k) + 64 * 12;
+}
+
+/* ADMM for 1/2 ||A x - y||^2 + lambda TV(x), BART's admm (iter/admm.c)
+   with pics's settings: x, z, u from 0; per iteration the x-update solves
+   (A^H A + rho G^H G) x = A^H y + rho G^H (z - u) by at most cg_iter CG
+   steps from the previous x, stopping at 1e-3 of the right side's norm;
+   over-relaxation G x_hat = 1.6 G x - 0.6 z; z = shrink(G x_hat + u,
+   lambda / rho); u += G x_hat - z. BART counts the CG steps and stops once
+   their total exceeds opts.iterations (so -i 30 with 10 CG steps per
+   x-update runs 4 updates); rho fixed (BART's -u, default 0.5). */
+static mv_status mv__admm_tv_run(mv_normal_op op, void *user, const float *b, float *x, const mv__tv *t,
+                                 const mv_cg_opts *o, unsigned char *work, int report, int *iters, double *res)
+{
+    int64_t i, n = t->n, kn = (int64_t)t->k * n;
+    float *base = (float *)mv__nu_align(work);
+    float *rhs = base, *s = rhs + 2 * n, *r = s + 2 * n, *p = r + 2 * n, *ap = p + 2 * n, *ntmp = ap + 2 * n;
+    float *z = ntmp + 2 * n, *u = z + 2 * kn, *gx = u + 2 * kn, *ng = gx + 2 * kn;
+    float rho = o->admm_rho > 0 ? (float)o->admm_rho : 0.5f, alpha = 1.6f, thr;
+    int maxit = o->iterations ? o->iterations : 30, cgit = o->admm_cg_iterations ? o->admm_cg_iterations : 10;
+    int it, total = 0;
+    double bb = sqrt(mv__cdot_re(b, b, n)), rn = 0; /* rn: ||G x_hat - z|| / ||z|| of the last iteration */
+    mv__admm_ne ne;
+    mv_status st = MV_OK;
+    ne.op = op;
+    ne.user = user;
+    ne.tv = t;
+    ne.rho = rho;
+    ne.g = ng;
+    ne.tmp = ntmp;
+    thr = (float)o->tv * (1.f / rho);
+    *iters = 0;
+    *res = 0;
+    memset(x, 0, (size_t)n * 8);
+    memset(z, 0, (size_t)kn * 8);
+    memset(u, 0, (size_t)kn * 8);
+    if (bb == 0) return MV_OK;
+    for (it = 0; it < maxit; it++) {
+        int steps;
+        float rnorm;
+        for (i = 0; i < 2 * kn; i++) gx[i] = z[i] - u[i];
+        mv__tv_adjoint(t, gx, s);
+        for (i = 0; i < 2 * n; i++) rhs[i] = rho * s[i] + b[i];
+        rnorm = (float)sqrt(mv__cdot_re(rhs, rhs, n));
+        if (rnorm != 0) {
+            st = mv__admm_cg(&ne, rhs, x, cgit, 1e-3f * rnorm, r, p, ap, &steps);
+            if (st != MV_OK) break;
+            total += steps;
+        }
+        mv__tv_grad(t, x, gx);
+        for (i = 0; i < 2 * kn; i++) { /* over-relaxed G x, plus u */
+            float g = alpha * gx[i];
+            g += (1.f - alpha) * z[i];
+            gx[i] = g + u[i];
+        }
+        memcpy(z, gx, (size_t)kn * 8);
+        mv__tv_shrink(t, z, thr);
+        {
+            double du = 0, zz = 0;
+            for (i = 0; i < 2 * kn; i++) {
+                float un = gx[i] - z[i];
+                du += (double)(un - u[i]) * (un - u[i]); /* u's step: the relaxed primal residual */
+                zz += (double)z[i] * z[i];
+                u[i] = un;
+            }
+            rn = zz > 0 ? sqrt(du / zz) : sqrt(du);
+        }
+        *iters = total;
+        if (report && o->progress && o->progress(o->progress_user, it + 1, rn)) {
+            st = mv__fail(MV_ERR_CANCELLED, "mv_cgsense: cancelled by the progress callback after %d ADMM iterations",
+                          it + 1);
+            break;
+        }
+        if (total > maxit) break;
+    }
+    *res = rn;
     return st;
 }
 
@@ -43702,19 +43977,26 @@ static size_t mv__cgs_scratch_bytes(const mv_cgsense_plan *pl, int th)
 }
 
 /* Work of one item solved on th threads: coil images, b, CG vectors, the
-   Cartesian mask, the FFT / NUFFT / Toeplitz scratch, and with o asking
-   for l1-wavelet the coefficients (o NULL: the adjoint alone). */
+   Cartesian mask, the FFT / NUFFT / Toeplitz scratch, and the
+   regulariser's: l1-wavelet's coefficients or ADMM's vectors (o NULL: the
+   adjoint alone). */
 static size_t mv__cgs_work_bytes(const mv_cgsense_plan *pl, int th, const mv_cg_opts *o)
 {
-    size_t v = (size_t)pl->nvox * 8, wav = 0;
-    mv__wav w;
-    if (o && o->l1_wavelet > 0 && mv__cgs_wav_plan(pl, o, &w) == MV_OK) wav = mv__wav_scratch_bytes(&w);
-    return 64 * 5 + v * (size_t)pl->nc + v * 4 + mv__cgs_scratch_bytes(pl, th) + wav;
+    size_t v = (size_t)pl->nvox * 8, reg = 0;
+    if (o && o->l1_wavelet > 0) {
+        mv__wav w;
+        if (mv__cgs_wav_plan(pl, o, &w) == MV_OK) reg = mv__wav_scratch_bytes(&w);
+    } else if (o && o->tv > 0) {
+        mv__tv t;
+        mv__tv_make(&t, pl->dims, o->tv_axes ? o->tv_axes : 7u);
+        reg = mv__admm_bytes(&t);
+    }
+    return 64 * 5 + v * (size_t)pl->nc + v * 4 + mv__cgs_scratch_bytes(pl, th) + reg;
 }
 
 typedef struct mv__cgs_work {
     float *coil, *b, *cg;
-    unsigned char *mask, *scratch, *wav;
+    unsigned char *mask, *scratch, *reg; /* reg: the regulariser's work */
 } mv__cgs_work;
 
 static void mv__cgs_work_split(const mv_cgsense_plan *pl, int th, unsigned char *w, mv__cgs_work *k)
@@ -43729,7 +44011,7 @@ static void mv__cgs_work_split(const mv_cgsense_plan *pl, int th, unsigned char 
     p += (3 * v + 63) & ~(size_t)63;
     k->scratch = p;
     k->mask = pl->noncart ? NULL : p + pl->fft_scratch * (size_t)th;
-    k->wav = (unsigned char *)mv__nu_align(p + mv__cgs_scratch_bytes(pl, th));
+    k->reg = (unsigned char *)mv__nu_align(p + mv__cgs_scratch_bytes(pl, th));
 }
 
 /* the operator of item `item` (its sens slice), with the work's buffers */
@@ -43809,7 +44091,12 @@ static mv_status mv__cgs_item(const mv_cgsense_plan *pl, int64_t item, const flo
     if (o->l1_wavelet > 0) {
         mv__wav wv;
         MV__TRY(mv__cgs_wav_plan(pl, o, &wv));
-        return mv__fista_run(normal, &op, w.b, x, pl->nvox, o, &wv, w.cg, w.wav, th, report, iters, res);
+        return mv__fista_run(normal, &op, w.b, x, pl->nvox, o, &wv, w.cg, w.reg, th, report, iters, res);
+    }
+    if (o->tv > 0) {
+        mv__tv t;
+        mv__tv_make(&t, pl->dims, o->tv_axes ? o->tv_axes : 7u);
+        return mv__admm_tv_run(normal, &op, w.b, x, &t, o, w.reg, report, iters, res);
     }
     return mv__cg_run(normal, &op, w.b, x, pl->nvox, o, w.cg, report, iters, res);
 }

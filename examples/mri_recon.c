@@ -16,7 +16,8 @@
    lambda 0.01) at R = 4 with 24 ACS lines, each with its time and its
    error against the phantom; compressed sensing on random variable-density
    lines (about R = 4, 16 centre lines): CG-SENSE beside l1-wavelet (BART
-   pics -l1 -r 0.005 on BART's data scale: FISTA, 30 iterations). Last, radial: the slice's coil images sampled
+   pics -l1 -r 0.005 on BART's data scale: FISTA, 30 iterations) and TV
+   (BART pics -R T:7:0:0.005 -i 150: ADMM, 150 CG steps in all). Last, radial: the slice's coil images sampled
    on golden-angle spokes by the forward NUFFT (BART's trajectory and
    scaling; pi/2 * size spokes of 2 * size samples scaled by 1/2, i.e. two-
    fold readout oversampling as `bart traj -x 2N` + `bart scale 0.5`; without
@@ -359,8 +360,8 @@ int main(int argc, char **argv)
            beside l1-wavelet (BART pics -l1 -r 0.005: FISTA, Daubechies 2,
            cycle spinning) on BART's data scale */
         {
-            mv_vol kcs, xl2, xl1;
-            double scale = 0, t4, t5;
+            mv_vol kcs, xl2, xl1, xtv;
+            double scale = 0, t4, t5, t6;
             unsigned seed = 2026u;
             int64_t kept = 0;
             TRY("copy", mv_vol_copy(&kf, &kcs));
@@ -384,17 +385,25 @@ int main(int argc, char **argv)
             co.l1_wavelet = 0.005;
             TRY("l1-wavelet", mv_cgsense(&kcs, &maps, &xl1, &co));
             t5 = prof_now_ms();
+            co.l1_wavelet = 0;
+            co.tv = 0.005;
+            co.iterations = 150; /* BART's -i counts TV's CG steps: 15 rounds */
+            TRY("TV", mv_cgsense(&kcs, &maps, &xtv, &co));
+            t6 = prof_now_ms();
             printf("# 2D: random lines (%lld of %lld, R=%.1f, 16 centre): CG-SENSE 30 iterations %.1f ms, error %.4f; "
-                   "l1-wavelet (BART pics -l1 -r 0.005) 30 FISTA iterations %.1f ms, error %.4f\n",
+                   "l1-wavelet (BART pics -l1 -r 0.005) 30 FISTA iterations %.1f ms, error %.4f; "
+                   "TV (BART pics -R T:7:0:0.005 -i 150, ADMM) %d CG steps %.1f ms, error %.4f\n",
                    (long long)kept, (long long)ny, (double)ny / kept, t4 - t3, image_error(&xl2, &img2), t5 - t4,
-                   image_error(&xl1, &img2));
+                   image_error(&xl1, &img2), co.iterations_done, t6 - t5, image_error(&xtv, &img2));
             save_mag(dir, "cs_l2.nii", &xl2);
             save_mag(dir, "cs_l1_wavelet.nii", &xl1);
+            save_mag(dir, "cs_tv.nii", &xtv);
             mv_free(&kcs);
             mv_free(&xl2);
             mv_free(&xl1);
+            mv_free(&xtv);
         }
-        printf("# wrote %s/{grappa_r3,gfactor_r3,cgsense_r4,cs_l2,cs_l1_wavelet}.nii\n", dir);
+        printf("# wrote %s/{grappa_r3,gfactor_r3,cgsense_r4,cs_l2,cs_l1_wavelet,cs_tv}.nii\n", dir);
         mv_grappa_free(cal);
         mv_free(&img2);
         mv_free(&sens2);

@@ -274,8 +274,21 @@ done:
     return rc;
 }
 
+/* ADMM's -u RHO and -C ITER (TV) */
+static int pics_admm_opts(const args *a, mv_cg_opts *o)
+{
+    double d;
+    int64_t v;
+    if (opt_num(a, "-u", &d) < 0 || (opt_str(a, "-u") && !(d > 0))) return usage_error(a, "-u takes rho > 0", opt_str(a, "-u"));
+    if (opt_str(a, "-u")) o->admm_rho = (float)d;
+    if (opt_int(a, "-C", 1, 100000, &v) < 0) return usage_error(a, "-C takes a CG step count", opt_str(a, "-C"));
+    if (opt_str(a, "-C")) o->admm_cg_iterations = (int)v;
+    return 0;
+}
+
 /* pics's regularisation: -l2 (Tikhonov, CG), -l1 (l1-wavelet, FISTA), or
-   one -R (W:FLAGS:JFLAGS:LAMBDA, Q:LAMBDA); 0 or the usage error's status */
+   one -R (W:FLAGS:JFLAGS:LAMBDA, T:FLAGS:0:LAMBDA, Q:LAMBDA); 0 or the
+   usage error's status; *l1: 0 l2, 1 l1-wavelet, 2 TV */
 static int pics_reg(const args *a, mv_cg_opts *o, double lambda, int *l1)
 {
     const char *R = opt_str(a, "-R"), *wt = opt_str(a, "--wavelet");
@@ -293,10 +306,18 @@ static int pics_reg(const args *a, mv_cg_opts *o, double lambda, int *l1)
             o->wavelet_axes = flags;
             lambda = lam;
             *l1 = 1;
+        } else if (sscanf(R, "T:%u:%u:%f%c", &flags, &jflags, &lam, &tail) == 3) {
+            if (flags == 0 || flags > 7 || !(lam > 0))
+                return usage_error(a, "-R T: difference flags within x, y, z (1..7), lambda > 0", R);
+            if (jflags) return usage_error(a, "-R T: joint flags beyond the gradient's are not implemented", R);
+            o->tv = lam; /* a float, as BART keeps it */
+            o->tv_axes = flags;
+            *l1 = 2;
+            return pics_admm_opts(a, o);
         } else if (sscanf(R, "Q:%f%c", &lam, &tail) == 1 && lam >= 0) {
             lambda = lam;
         } else {
-            return usage_error(a, "-R: W:FLAGS:0:LAMBDA (l1-wavelet) or Q:LAMBDA (l2) are implemented (TV, LLR, ... are not)", R);
+            return usage_error(a, "-R: W:FLAGS:0:LAMBDA (l1-wavelet), T:FLAGS:0:LAMBDA (TV) or Q:LAMBDA (l2) are implemented (LLR, ... are not)", R);
         }
     }
     if (*l1) {
@@ -551,8 +572,11 @@ const command mvtool_recon_commands[] = {
      "  -l1 (or -R W:FLAGS:0:LAMBDA, FLAGS the axes transformed): l1-wavelet\n"
      "  compressed sensing, min 1/2 ||A x - y||^2 + LAMBDA ||W x||_1 by BART's FISTA\n"
      "  (step -s, default 0.95) with BART's wavelet (--wavelet dau2 (default),\n"
-     "  haar, cdf44) and its random cycle spinning (-n: none). -R Q:LAMBDA = -l2.\n",
-     "-l2 -l1 -R= -r= -i= -S -w= -t= -n -s= --wavelet= --tol= --nufft-tol= --chunk= --time", 3, 3, cmd_pics},
+     "  haar, cdf44) and its random cycle spinning (-n: none). -R Q:LAMBDA = -l2.\n"
+     "  -R T:FLAGS:0:LAMBDA: isotropic total variation over the FLAGS axes by BART's\n"
+     "  ADMM (rho -u, default 0.5; at most -C CG steps per x-update, default 10;\n"
+     "  -i counts CG steps in all, as BART's).\n",
+     "-l2 -l1 -R= -r= -i= -S -w= -t= -n -s= -u= -C= --wavelet= --tol= --nufft-tol= --chunk= --time", 3, 3, cmd_pics},
     {"threshold", "soft, wavelet, hard or binary thresholding of a .cfl (BART threshold)",
      "mvtool threshold [-W|-H|-B] [-j BITMASK] LAMBDA IN OUT\n"
      "  As bart threshold: complex soft thresholding x max(|x| - LAMBDA, 0) / |x|\n"

@@ -1397,10 +1397,11 @@ MV_TEST(recon, l1_wavelet_analytic)
 
 /* l1-wavelet pics on BART's phantom (126: every axis 2 mod 4, where BART's
    fftmod negates the image) against bart pics -l1 with its random shifts
-   and with -n, and the same bytes for any thread count and chunk */
-MV_TEST(recon, l1_wavelet_matches_bart_pics)
+   and with -n, and the same bytes for any thread count and chunk; TV
+   (bart pics -R T:7:0:0.01, ADMM) on the same data */
+MV_TEST(recon, l1_tv_match_bart_pics)
 {
-    mv_vol k, u, s, b, bn, x;
+    mv_vol k, u, s, b, bn, bt, x;
     mv_cg_opts o = MV_ZERO_INIT;
     char cmd[3000];
     double e, en, scale = 0;
@@ -1415,12 +1416,17 @@ MV_TEST(recon, l1_wavelet_matches_bart_pics)
              tu_path("rc_l1"), tu_path("rc_l1_s"), tu_path("rc_l1_u"), tu_path("rc_l1_s"), tu_path("rc_l1_b"),
              tu_path("rc_l1_u"), tu_path("rc_l1_s"), tu_path("rc_l1_bn"));
     REQUIRE(run_quiet(cmd) == 0);
+    snprintf(cmd, sizeof(cmd), "bart pics -R T:7:0:0.01 -i 30 %s %s %s", tu_path("rc_l1_u"), tu_path("rc_l1_s"),
+             tu_path("rc_l1_bt"));
+    REQUIRE(run_quiet(cmd) == 0);
     mv_vol_init(&s);
     mv_vol_init(&b);
     mv_vol_init(&bn);
+    mv_vol_init(&bt);
     REQUIRE_OK(mv_cfl_load(tu_path("rc_l1_s"), &s, NULL));
     REQUIRE_OK(mv_cfl_load(tu_path("rc_l1_b"), &b, NULL));
     REQUIRE_OK(mv_cfl_load(tu_path("rc_l1_bn"), &bn, NULL));
+    REQUIRE_OK(mv_cfl_load(tu_path("rc_l1_bt"), &bt, NULL));
     REQUIRE_OK(mv_bart_scale_estimate(&u, &scale, NULL));
     o.l1_wavelet = 0.005;
     o.iterations = 30;
@@ -1439,6 +1445,21 @@ MV_TEST(recon, l1_wavelet_matches_bart_pics)
     REQUIRE_OK(mv_cgsense(&u, &s, &x, &o));
     e = c64_nrmse(&x, &bn);
     EXPECT_MSG(e < 2e-5, "pics -l1 -n vs BART: NRMSE %.3g", e);
+    {
+        mv_cg_opts to = o;
+        mv_vol y;
+        to.l1_wavelet = 0;
+        to.no_randshift = 0;
+        to.tv = 0.01;
+        mv_vol_init(&y);
+        REQUIRE_OK(mv_cgsense(&u, &s, &y, &to));
+        e = c64_nrmse(&y, &bt);
+        EXPECT_MSG(e < 2e-5, "pics -R T:7:0:0.01 (ADMM) vs BART: NRMSE %.3g", e);
+        EXPECT_MSG(to.iterations_done > 30 && to.iterations_done <= 40,
+                   "ADMM: %d CG steps (BART stops once the total passes -i 30, at most 10 a round)", to.iterations_done);
+        printf("    pics -R T NRMSE vs BART: %.2e\n", e);
+        mv_free(&y);
+    }
     /* the same bytes for any thread count: one item on 1..3 threads, and
        two batch volumes side by side (one thread each) or one at a time */
     {
@@ -1479,6 +1500,58 @@ MV_TEST(recon, l1_wavelet_matches_bart_pics)
     mv_free(&s);
     mv_free(&b);
     mv_free(&bn);
+    mv_free(&bt);
     mv_free(&u);
     mv_free(&k);
+}
+
+/* TV by ADMM on an identity normal operator (one coil of sensitivity 1,
+   every sample): rows of two plateaus 1 and 3, 8 samples each, periodic;
+   the ROF minimiser keeps the plateaus and moves each toward the other by
+   2 lambda / 8 (two jumps of weight lambda against 8 samples' data term):
+   1.1 and 2.9 at lambda 0.4 */
+MV_TEST(recon, tv_analytic)
+{
+    mv_vol x, k, s, y;
+    mv_cg_opts o = MV_ZERO_INIT;
+    int64_t v, bad = 0;
+    c64_vol(&x, 16, 8, 1, 1);
+    c64_vol(&s, 16, 8, 1, 1);
+    for (v = 0; v < 128; v++) {
+        ((float *)x.data)[2 * v] = v % 16 < 8 ? 1.f : 3.f, ((float *)x.data)[2 * v + 1] = 0;
+        ((float *)s.data)[2 * v] = 1, ((float *)s.data)[2 * v + 1] = 0;
+    }
+    mv_vol_init(&k);
+    REQUIRE_OK(mv_fftc(&x, &k, 3u, 0, NULL));
+    for (v = 0; v < 128; v++) /* every sample acquired: the mask is the nonzero samples */
+        if (((float *)k.data)[2 * v] == 0 && ((float *)k.data)[2 * v + 1] == 0) ((float *)k.data)[2 * v] = 1e-9f;
+    o.tv = 0.4;
+    o.iterations = 100;
+    mv_vol_init(&y);
+    REQUIRE_OK(mv_cgsense(&k, &s, &y, &o));
+    for (v = 0; v < 128; v++) {
+        double want = v % 16 < 8 ? 1.1 : 2.9, re = ((float *)y.data)[2 * v], im = ((float *)y.data)[2 * v + 1];
+        bad += fabs(re - want) > 1e-5 || fabs(im) > 1e-5;
+    }
+    EXPECT_MSG(bad == 0, "TV of two plateaus: %lld voxels off 1.1 / 2.9 (voxel 0: %g, voxel 8: %g)", (long long)bad,
+               ((float *)y.data)[0], ((float *)y.data)[16]);
+    /* x-only TV (tv_axes 1) is the same here; y-only leaves the rows as they are (no y variation) */
+    o.tv_axes = 2;
+    mv_free(&y);
+    REQUIRE_OK(mv_cgsense(&k, &s, &y, &o));
+    EXPECT_MSG(fabs(((float *)y.data)[0] - 1) < 1e-5 && fabs(((float *)y.data)[16] - 3) < 1e-5,
+               "TV along y of rows constant in y: %g, %g (1, 3)", ((float *)y.data)[0], ((float *)y.data)[16]);
+    o.tv_axes = 0;
+    o.progress = cancel_after_3;
+    EXPECT_EQ_INT(mv_cgsense(&k, &s, &y, &o), MV_ERR_CANCELLED);
+    o.progress = NULL;
+    o.l1_wavelet = 0.1;
+    EXPECT_EQ_INT(mv_cgsense(&k, &s, &y, &o), MV_ERR_UNSUPPORTED);
+    o.l1_wavelet = 0;
+    o.admm_rho = -1;
+    EXPECT_EQ_INT(mv_cgsense(&k, &s, &y, &o), MV_ERR_INVALID_ARG);
+    mv_free(&y);
+    mv_free(&k);
+    mv_free(&s);
+    mv_free(&x);
 }

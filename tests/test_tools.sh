@@ -1147,9 +1147,18 @@ sys.exit(0 if e < 2e-5 else print('pics -l1 NRMSE', e) or 1)
 PYEOF
   $T pics -l1 -r 0.01 -i 8 -S "$W/ru" "$W/rbm" "$W/rms" && $T pics -l1 -r 0.01 -i 8 -S --chunk 1 "$W/ru" "$W/rbm" "$W/rmc" &&
     cmp -s "$W/rms.cfl" "$W/rmc.cfl" && ok || bad "pics -l1 -S --chunk 1: the in-memory bytes"
+  bart pics -R T:3:0:0.01 -i 20 -u 1 "$W/ru" "$W/rbm" "$W/rbt" >/dev/null 2>&1
+  $T pics -R T:3:0:0.01 -i 20 -u 1 "$W/ru" "$W/rbm" "$W/rmt" && "$PY" - "$W/rbt" "$W/rmt" <<'PYEOF' && ok || bad "pics -R T vs bart pics -R T"
+import sys, numpy as np
+rd = lambda n: np.fromfile(n + '.cfl', np.complex64)
+b, m = rd(sys.argv[1]), rd(sys.argv[2])
+e = np.linalg.norm(m - b) / np.linalg.norm(b)
+sys.exit(0 if e < 2e-5 else print('pics -R T NRMSE', e) or 1)
+PYEOF
+  $T pics -R T:3:0:0.01 -u 0 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && ok || bad "pics -u 0: usage error"
   $T pics -l1 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "\-r" "$W/err" && ok || bad "pics -l1 without -r: $(cat "$W/err")"
   $T pics -l1 -l2 -r 0.1 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && ok || bad "pics -l1 -l2: usage error"
-  $T pics -R T:7:0:0.01 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "T:7:0:0.01" "$W/err" && ok || bad "pics -R T: usage error naming it: $(cat "$W/err")"
+  $T pics -R L:7:7:0.01 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "L:7:7:0.01" "$W/err" && ok || bad "pics -R L: usage error naming it: $(cat "$W/err")"
   $T pics -R W:7:1:0.01 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && ok || bad "pics -R W with joint flags on a transformed axis: usage error"
   $T pics -l1 -r 0.01 --wavelet db4 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "db4" "$W/err" && ok || bad "pics --wavelet db4: usage error"
   for m in -W -H -B ""; do

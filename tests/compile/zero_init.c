@@ -73,6 +73,7 @@ int main(void)
     mv_dcf_opts z_dcf_opts = MV_ZERO_INIT;
     mv_grappa_opts z_grappa_opts = MV_ZERO_INIT;
     mv_ecalib_opts z_ecalib_opts = MV_ZERO_INIT;
+    mv_wavelet_opts z_wavelet_opts = MV_ZERO_INIT;
     mv_cg_opts z_cg_opts = MV_ZERO_INIT;
     mv_recon_io z_recon_io = MV_ZERO_INIT;
     mv_lncc_opts z_lncc_opts = MV_ZERO_INIT;
@@ -111,6 +112,8 @@ int main(void)
     CHECK(z_field_opts.scratch == NULL && z_demons_opts.progress == NULL);
     CHECK(z_traj_opts.golden == 0 && z_nufft_opts.tol == 0.0 && z_dcf_opts.progress == NULL);
     CHECK(z_grappa_opts.kernel[2] == 0 && z_grappa_opts.lambda == 0.0 && z_ecalib_opts.calib[2] == 0);
+    CHECK(z_wavelet_opts.type == MV_WAVELET_DAU2 && z_wavelet_opts.shift[2] == 0 && z_cg_opts.tv == 0.0 &&
+          z_cg_opts.admm_cg_iterations == 0 && z_cg_opts.bart_fftmod == 0);
     CHECK(z_cg_opts.lambda == 0.0 && z_lncc_opts.alloc_ctx == NULL && z_syn_opts.iterations[MV_SYN_MAX_LEVELS - 1] == 0);
     CHECK(z_syn_result.metric == 0.0 && z_bspline_grid.origin[2] == 0.0 && z_bspline_opts.metric.fixed_mask == NULL);
     CHECK(z_bspline_result.iterations[MV_BSPLINE_MAX_LEVELS - 1] == 0 && z_bspline_result.cost == 0.0);

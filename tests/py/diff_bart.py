@@ -6,15 +6,15 @@ computation where BART's own accuracy is the limit (Debian's
 
   /usr/bin/python3 tests/py/diff_bart.py BUILD/diff_bart BUILD/mvtool [CASES [SEED [FAMILY,...]]]
 
-CASES scales every family (default 12: about 4 s; per family 3x cfl, 5x
-hdr, 4x traj, 3x fft, 2x rss, 3x nufft, 0.1x ecalib and pics, 1x scale
-and cc, at least 1); FAMILY (comma-separated: cfl, hdr, traj, fft, rss,
-nufft, ecalib, pics, scale, cc)
+CASES scales every family (default 12: about 15 s; per family 3x cfl, 5x
+hdr, 4x traj, 3x fft, 2x rss, 3x nufft, 0.1x ecalib and pics, 1x scale,
+cc and l1, 2x thresh, 0.5x tv, at least 1); FAMILY (comma-separated: cfl,
+hdr, traj, fft, rss, nufft, ecalib, pics, scale, cc, thresh, l1, tv)
 limits the run and leaves out the fixed cases. medvol runs through
 tests/diff_bart.c (mv_cfl_load / mv_cfl_save, mv_fftc*, mv_rss*,
 mv_bart_scale_estimate, mv_coil_compress) or
 through build/mvtool where mvtool takes BART's own arguments (traj, nufft,
-ecalib, pics). A case's failure prints what differs and the commands that
+ecalib, pics, threshold). A case's failure prints what differs and the commands that
 reproduce it; its files are kept in the printed directory. Exit 0 when
 every case agrees.
 
@@ -113,6 +113,12 @@ every case agrees.
           coil within 1e-4 of BART's up to a constant phase (1 - |<m,b>| and
           the norm); a BART "Empty calibration region" must be medvol's
           MV_ERR_BAD_DATA naming the box.
+  thresh  bart threshold [-W|-H|-B|-j] and mvtool threshold on random
+          complex arrays (fam_thresh).
+  l1      bart pics -l1 / -R W (FISTA, BART's wavelet and random shifts)
+          and mvtool pics on random Cartesian 2D/3D and radial data
+          (fam_l1: sizes of every residue mod 4, BART's fftmod).
+  tv      bart pics -R T (isotropic TV by ADMM) likewise (fam_l1).
 
 First the fixed cases: minimal reproducers of the disagreements found
 (ESPIRiT's phase reference, BART's getopt spellings that mvtool refuses, the
@@ -130,7 +136,7 @@ import time
 import numpy as np
 
 BART = os.environ.get('BART', 'bart')
-FAMILIES = ['cfl', 'hdr', 'traj', 'fft', 'rss', 'nufft', 'ecalib', 'pics', 'scale', 'cc', 'thresh', 'l1']
+FAMILIES = ['cfl', 'hdr', 'traj', 'fft', 'rss', 'nufft', 'ecalib', 'pics', 'scale', 'cc', 'thresh', 'l1', 'tv']
 FILE_STATUSES = ('MV_ERR_BAD_HEADER', 'MV_ERR_TRUNCATED', 'MV_ERR_BAD_DATA', 'MV_ERR_NOT_FOUND',
                  'MV_ERR_SIZE_OVERFLOW', 'MV_ERR_UNSUPPORTED')
 
@@ -1087,7 +1093,7 @@ def smooth_object(rng, shape):
     return obj
 
 
-def fam_l1(c, run, d):
+def fam_l1(c, run, d, tv=False):
     """bart pics -l1 (or -R W:FLAGS:0:LAMBDA) against mvtool pics: BART's
     FISTA with its wavelet, Cartesian 2D/3D with random variable-density
     lines or radial (-t), BART's random cycle spinning or -n, -S or BART's
@@ -1097,7 +1103,10 @@ def fam_l1(c, run, d):
     iterations; measured <= 3e-6), radial within 1e-2 (the two NUFFTs
     differ by ~1e-3). The shifts must matter: medvol's image with the other
     choice of -n must be farther from BART's than the tolerance (else the
-    case is only counted)."""
+    case is only counted). With tv: bart pics -R T:FLAGS:0:LAMBDA (isotropic
+    TV by BART's ADMM: random -u rho, -C CG steps, -i total CG steps) on
+    the same data, the same tolerances but radial's 2e-2."""
+    fam = 'tv' if tv else 'l1'
     rng = c.rng
     nc = rng.random() < 0.3
     three = not nc and rng.random() < 0.35
@@ -1128,7 +1137,9 @@ def fam_l1(c, run, d):
         y = nudft(t, shape, img=img).reshape(1, X, Y, C, order='F')
         y += crandn(rng, y.shape, 1e-3 * np.abs(y).max())
         write_cfl(os.path.join(d, 'k'), y.astype(np.complex64))
-        what, tol = '%s, %d coils, radial %dx%d' % (shape, C, X, Y), 1e-2
+        # TV: 2e-2, its ADMM's inner CG amplifying the NUFFTs' ~1e-3 as
+        # l2's CG does (measured: 1.29e-2 once in 120 cases, typically 1.5e-3)
+        what, tol = '%s, %d coils, radial %dx%d' % (shape, C, X, Y), 2e-2 if tv else 1e-2
     else:
         k = centred(img, axes, False)
         k += crandn(rng, k.shape, 1e-3 * np.abs(k).max())
@@ -1143,13 +1154,19 @@ def fam_l1(c, run, d):
     it = int(rng.choice([5, 15, 30]))
     shifts = rng.random() < 0.6
     wav = str(rng.choice(['dau2', 'dau2', 'haar'] + (['cdf44'] if min(shape[:2]) >= 10 and (not three or shape[2] >= 10) else [])))
-    if rng.random() < 0.3:
+    if tv:
+        flags = int(rng.choice([3, 7, 1, 2, 5] if three else [3, 7, 1, 2]))
+        args = ['-R', 'T:%d:0:%r' % (flags, lam), '-i', str(int(rng.choice([10, 30, 45])))]
+        args += ['-u', repr(float(rng.choice([0.2, 0.5, 1.0])))] if rng.random() < 0.5 else []
+        args += ['-C', str(int(rng.choice([3, 5, 10])))] if rng.random() < 0.5 else []
+    elif rng.random() < 0.3:
         flags = int(rng.choice([3, 7, 1, 2] if three else [3, 1, 2]))
         args = ['-R', 'W:%d:0:%r' % (flags, lam)]
     else:
         args = ['-l1', '-r', repr(lam)]
-    args += ['-i', str(it)] + ([] if shifts else ['-n']) + (['--wavelet', wav] if wav != 'dau2' else [])
-    if nc:  # a step below 1 / (the normal operator's largest eigenvalue): FISTA diverges beyond 2 / L
+    if not tv:
+        args += ['-i', str(it)] + ([] if shifts else ['-n']) + (['--wavelet', wav] if wav != 'dau2' else [])
+    if nc and not tv:  # a step below 1 / (the normal operator's largest eigenvalue): FISTA diverges beyond 2 / L
         E = nudft(t, shape, img=np.eye(int(np.prod(shape))).reshape(tuple(shape) + (-1,), order='F'))
         Sm = S.reshape(-1, C, order='F')
         v = crandn(rng, Sm.shape[0])
@@ -1158,7 +1175,7 @@ def fam_l1(c, run, d):
             L = float(np.linalg.norm(v))
             v /= L
         args += ['-s', repr(float(np.float32(rng.uniform(0.5, 0.95) / L)))]
-    elif rng.random() < 0.3:
+    elif rng.random() < 0.3 and not tv:
         args += ['-s', repr(float(rng.choice([0.5, 0.8])))]
     if rng.random() < 0.6:
         args += ['-S']
@@ -1167,16 +1184,18 @@ def fam_l1(c, run, d):
     run([BART, 'pics'] + args + ['b'], check=True)
     rm = run([c.tool, 'pics'] + args + ['m'])
     if rm.returncode != 0:
-        c.fail('l1', '%s: mvtool pics: %s' % (what, rm.stderr.strip()), run)
+        c.fail(fam, '%s: mvtool pics: %s' % (what, rm.stderr.strip()), run)
         return
     b, m = read_cfl(os.path.join(d, 'b'), 3), read_cfl(os.path.join(d, 'm'), 3)
     if b is None or m is None or b.shape != m.shape:
-        c.fail('l1', '%s: dims %s, BART %s' % (what, hdr_dims(os.path.join(d, 'm')), hdr_dims(os.path.join(d, 'b'))), run)
+        c.fail(fam, '%s: dims %s, BART %s' % (what, hdr_dims(os.path.join(d, 'm')), hdr_dims(os.path.join(d, 'b'))), run)
         return
     e = rel(m, b)
-    c.ratio('l1 pics (non-Cartesian)' if nc else 'l1 pics', e / tol)
+    c.ratio(fam + ' pics (non-Cartesian)' if nc else fam + ' pics', e / tol)
     if e > tol:
-        c.fail('l1', '%s: %.3g from BART' % (what, e), run)
+        c.fail(fam, '%s: %.3g from BART' % (what, e), run)
+        return
+    if tv:
         return
     other = [a for a in args if a != '-n'] if not shifts else args[:-2] + ['-n'] + args[-2:]
     run([c.tool, 'pics'] + other + ['o'], check=True)
@@ -1185,6 +1204,10 @@ def fam_l1(c, run, d):
         c.note('l1: the shifts (-n or not) moved the image by less than 3x the tolerance')
     elif e > eo / 10:
         c.fail('l1', '%s: %.3g from BART, and %.3g with the other -n: the shifts are not BART\'s' % (what, e, eo), run)
+
+
+def fam_tv(c, run, d):
+    fam_l1(c, run, d, tv=True)
 
 
 def fixed_cases(c):
@@ -1215,7 +1238,7 @@ def main():
     root = tempfile.mkdtemp(prefix='diff_bart.')
     c = Ctx(exe, tool, root, np.random.default_rng(seed))
     per = {'cfl': 3, 'hdr': 5, 'traj': 4, 'fft': 3, 'rss': 2, 'nufft': 3, 'ecalib': 0.1, 'pics': 0.1, 'scale': 1, 'cc': 1,
-           'thresh': 2, 'l1': 1}
+           'thresh': 2, 'l1': 1, 'tv': 0.5}
     t00 = time.time()
     if len(sys.argv) <= 5:
         fixed_cases(c)
