@@ -294,7 +294,9 @@ static int pics_reg(const args *a, mv_cg_opts *o, double lambda, int *l1)
     const char *R = opt_str(a, "-R"), *wt = opt_str(a, "--wavelet");
     int n = opt_flag(a, "-l2") + opt_flag(a, "-l1") + (R != NULL);
     *l1 = opt_flag(a, "-l1");
-    if (n != 1) return usage_error(a, "one regularisation: -l2, -l1 or -R W:FLAGS:0:LAMBDA / Q:LAMBDA", n ? "(several)" : "(none)");
+    if (n != 1)
+        return usage_error(a, "one regularisation: -l2, -l1 or -R W:FLAGS:0:LAMBDA / T:FLAGS:0:LAMBDA / Q:LAMBDA",
+                           n ? "(several)" : "(none)");
     if (R) {
         unsigned flags, jflags;
         float lam;
@@ -322,7 +324,9 @@ static int pics_reg(const args *a, mv_cg_opts *o, double lambda, int *l1)
     }
     if (*l1) {
         o->l1_wavelet = (float)lambda; /* BART keeps lambda as a float */
-        if (!(o->l1_wavelet > 0)) return usage_error(a, "-l1 needs -r LAMBDA > 0", opt_str(a, "-r") ? opt_str(a, "-r") : "(no -r)");
+        if (!(o->l1_wavelet > 0))
+            return usage_error(a, R ? "-R W needs LAMBDA > 0" : "-l1 needs -r LAMBDA > 0",
+                               R ? R : opt_str(a, "-r") ? opt_str(a, "-r") : "(no -r)");
     } else {
         o->lambda = lambda;
     }
