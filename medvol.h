@@ -42782,8 +42782,9 @@ static void mv__wav_filter_make(int type, mv__wav_filter *w)
         w->f[1][1][1] = -s;
     } else if (type == MV_WAVELET_CDF44) {
         /* analysis low a0..a4 (symmetric about tap 5), analysis high b0..b3
-           (about tap 4); synthesis low / high are the high / low with the
-           odd taps negated (the quadrature-mirror relation) */
+           (about tap 4); synthesis low / high are the high / low with
+           every other tap negated, the centre tap included (the
+           quadrature-mirror relation) */
         static const double a[5] = {0.85269867900889385, 0.37740285561283066, -0.11062440441843718,
                                     -0.023849465019556843, 0.03782845550726404};
         static const double b[4] = {-0.7884856164055829, 0.41809227322161724, 0.040689417609164058,
@@ -42895,7 +42896,7 @@ static size_t mv__wav_scratch_bytes(const mv__wav *w)
     return n * 8 + 64;
 }
 
-/* Single levels of glibc's rand_r (POSIX.1's example generator run three
+/* glibc's rand_r (POSIX.1's example linear congruential step, taken three
    times for 31 bits) and BART's rand_lim over it: the random wavelet
    shifts of BART's pics, which seeds its state with 1. */
 static int mv__glibc_rand_r(unsigned *seed)
