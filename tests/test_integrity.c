@@ -509,7 +509,7 @@ MV_TEST(integrity, thread_errors_same_detail)
         REQUIRE(tu_write_file(dpath, bad, len));
         snprintf(want, sizeof(want), "gzip member %d at compressed byte %zu", k, off[k]);
         for (t = 0; t < IT_LEN(threads); t++) {
-            for (r = 0; r < 9; r++) { /* memory, file, stream (read whole first on 2+ threads) */
+            for (r = 0; r < 3 * tu_test_reps(3); r++) { /* memory, file, stream (read whole first on 2+ threads) */
                 mv_load_opts o;
                 mv_vol v;
                 mv_status st;

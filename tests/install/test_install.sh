@@ -41,8 +41,8 @@ if command -v pkg-config >/dev/null; then
     "$tmp/consumer-c" >/dev/null || fail "the pkg-config C build does not run"
     # C++ with runtime dispatch, unoptimized, as a debug build compiles it.
     # gcc's -O3 warnings after inlining are checked once, by the CMake
-    # Release build below (C); g++'s own come from its front end (tests-cxx
-    # compiles the header as C++ at -O2). g++ -O3 here took 88 s, -O0 15 s;
+    # Release build below (C; make test-extended); g++'s own come from its
+    # front end (tests-cxx compiles the header as C++ at -O1). g++ -O3 here took 88 s, -O0 15 s;
     # the Makefile's test-configs says which build checks which configuration
     # shellcheck disable=SC2086
     $CXX -std=c++11 -x c++ -O0 -DMEDVOL_RUNTIME_DISPATCH -Wall -Wextra -Wpedantic -Werror $cflags \
@@ -55,8 +55,13 @@ else
 fi
 
 if command -v cmake >/dev/null; then
+    # MEDVOL_INSTALL_BUILD_TYPE: Release (-O3 -DNDEBUG, the default: gcc's
+    # warnings after -O3's inlining) or what make test passes, Debug (-O0 -g:
+    # the install and find_package checks without a 112-CPU-second -O3
+    # compile; make test-extended runs the Release build)
+    build_type=${MEDVOL_INSTALL_BUILD_TYPE:-Release}
     cmake -S "$tmp/src" -B "$tmp/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_COMPILER="$CC" \
-          -DCMAKE_BUILD_TYPE=Release >"$tmp/cmake.log" 2>&1 || { cat "$tmp/cmake.log"; fail "cmake configure (find_package(medvol))"; }
+          -DCMAKE_BUILD_TYPE="$build_type" >"$tmp/cmake.log" 2>&1 || { cat "$tmp/cmake.log"; fail "cmake configure (find_package(medvol))"; }
     cmake --build "$tmp/cmake-build" >>"$tmp/cmake.log" 2>&1 || { cat "$tmp/cmake.log"; fail "cmake build"; }
     "$tmp/cmake-build/consumer" >/dev/null || fail "the CMake build does not run"
     # the version file refuses another major (and, in 0.x, another minor) version
