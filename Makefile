@@ -31,7 +31,7 @@ EXAMPLES += $(BUILD)/profile_fft_vs_fftw
 endif
 
 .PHONY: bench-register bench-transformix bench-h5 bench-itk-bspline bench-large2d bench-deformable3d bench-analysis bench-morph all install uninstall test-install test-tsan run bench bench-quick bench-check bench-baseline bench-setup bench-gzip bench-fft test-large test test-quick test-tools test-diff-scipy test-diff-nibabel test-diff-numpy test-diff-sitk test-diff-bart test-diff-elastix test-diff-dwi test-asan test-nosimd test-nothreads test-cxx test-clang test-fftw test-neon test-neon-full test-configs test-extended \
-        test-install-release test-all test-symbols test-fuzz-replay test-march fuzz clean cuda test-cuda test-cuda-symbols test-cuda-emu test-cuda-emu-order test-cuda-emu-pdd test-cuda-emu-race test-cuda-emu-san profile-cuda-emu
+        test-install-release test-configs-gcc-front test-all test-symbols test-fuzz-replay test-march fuzz clean cuda test-cuda test-cuda-symbols test-cuda-emu test-cuda-emu-order test-cuda-emu-pdd test-cuda-emu-race test-cuda-emu-san profile-cuda-emu
 all: $(EXAMPLES)
 
 $(BUILD):
@@ -66,6 +66,7 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool frames $(BUILD)/run-m.nii.gz $(BUILD)/run-f.nii 1 && \
 	  $(BUILD)/mvtool stats $(BUILD)/run-p.nii $(BUILD)/run-f.nii && \
 	  cat $(BUILD)/run-m.nii.gz | $(BUILD)/mvtool stats - && \
+	  $(BUILD)/mvtool convert $(BUILD)/run-p.nii - --compress --dtype float32 | $(BUILD)/mvtool stats - && \
 	  $(BUILD)/mvtool stats $(BUILD)/run-p.nii -k $(BUILD)/run-f.nii -P 5,50,95 && \
 	  $(BUILD)/mvtool convert $(BUILD)/run-p.nii $(BUILD)/run-p.mha --compress --dtype float32 && \
 	  $(BUILD)/mvtool convert $(BUILD)/run-p.mha $(BUILD)/run-p.mhd --set "PatientName:=Shepp^Logan" && \
@@ -372,9 +373,11 @@ test-cxx: $(BUILD)/tests-cxx
 	$(BUILD)/tests-cxx $(SKIP_SLOW) --skip isa. --skip alloc.
 # (one repetition of the repeated thread tests, MEDVOL_TEST_REPS: TSan
 # reports a race from the accesses' missing happens-before order in any run
-# that makes them, not only when the timing goes wrong)
+# that makes them, not only when the timing goes wrong; and at most 3
+# threads, MEDVOL_TEST_MAX_THREADS: two tasks meeting is what TSan checks,
+# and three give an interior split)
 test-tsan: $(BUILD)/tests-tsan
-	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" MEDVOL_TEST_REPS=1 $(BUILD)/tests-tsan \
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" MEDVOL_TEST_REPS=1 MEDVOL_TEST_MAX_THREADS=3 $(BUILD)/tests-tsan \
 	  --filter integrity.parallel --filter integrity.thread --filter integrity.gzip_streams --filter resample.isa_and_threads --filter dtype.convert_threads --filter gzip.member_index \
 	  --filter analysis.cache --filter analysis.isa_and_threads --filter math.isa_and --filter register.threads --filter register.setup --filter register.elastix_field_threads --filter register.itk_h5_threads \
 	  --filter filter.every_isa --filter filter.pyramid --filter field.threads --filter transport.isa_threads --filter warp.large \
@@ -400,8 +403,9 @@ test-fftw: $(BUILD)/tests-fftw
 # test-install's CMake Release build (C, make test-extended; its pkg-config
 # C++ build is -O0), and
 # -DMEDVOL_USE_FFTW in the FFTW suite (-O1) (CONFIGS_ELSEWHERE); gcc checks
-# the rest with -fsyntax-only. clang's and g++'s warnings come from their
-# front ends, so -fsyntax-only finds them for every configuration.
+# the rest with -fsyntax-only in make test-extended (test-configs-gcc-front,
+# 57 CPU-seconds). clang's and g++'s warnings come from their front ends, so
+# -fsyntax-only finds them for every configuration (in make test).
 # (A full -O1 compile of the header takes ~20 s: 17 configurations x 3
 # compilers was 17 minutes of CI.)
 CONFIGS_OPT := "-DMEDVOL_NO_STDIO" "-DMEDVOL_NO_STDIO -DMEDVOL_NO_THREADS -DMEDVOL_NO_SIMD"
@@ -423,9 +427,6 @@ test-configs: | $(BUILD)
 	  for cc in "clang -std=c99" "$(CXX) -std=c++11 -x c++"; do \
 	    $$cc -fsyntax-only -Wall -Wextra -Wpedantic -Werror $$cfg tests/compile/config.c || { echo "FAIL: $$cc $$cfg"; exit 1; }; \
 	  done; \
-	done
-	@for cfg in $(CONFIGS_FRONT); do \
-	  $(CC) -std=c99 -fsyntax-only -Wall -Wextra -Wpedantic -Werror $$cfg tests/compile/config.c || { echo "FAIL: $(CC) $$cfg"; exit 1; }; \
 	done
 	@for cc in "$(CC) -std=c99" "clang -std=c99" "$(CXX) -std=c++11 -x c++"; do \
 	  $$cc -O1 -Wall -Wextra -Wpedantic -Werror -c tests/compile/cuda_header.c -o $(BUILD)/cfg.o || { echo "FAIL: $$cc medvol_cuda.h"; exit 1; }; \
@@ -640,9 +641,12 @@ $(EMU)/test_emu_fft: tests/cuda_emu/test_emu_fft.cc $(EMU)/emu.a
 	$(CXX) $(EMU_FLAGS) -O2 -o $@ tests/cuda_emu/test_emu_fft.cc $(EMU)/emu.a $(LDLIBS)
 # four targets, so that make -j runs them side by side (one after another
 # they were the last two minutes of make test, on one core)
-# (make test runs the first three; the ASan+UBSan build, 161 CPU-seconds of
-# g++ and 76 of running on 2026-11-29, is in make test-extended)
-test-cuda-emu: test-cuda-emu-order test-cuda-emu-pdd test-cuda-emu-race
+# (make test runs the thread-order and race-check runs; the ASan+UBSan
+# build, 161 CPU-seconds of g++ and 76 of running on 2026-11-29, and
+# proton_pdd --gpu --compare, 50 s (the transport group's race-check run
+# compares every operator and step of the GPU with the CPU), are in make
+# test-extended)
+test-cuda-emu: test-cuda-emu-order test-cuda-emu-race
 # (thread order: only the groups the race check leaves out; it runs every
 # other grid in thread order first and tests that result, so a second
 # thread-order run of those repeated it)
@@ -652,10 +656,11 @@ test-cuda-emu-order: $(EMU)/test_emu $(EMU)/test_emu_fft $(EMU)/test_cuda
 	  MV_CUDA_TEST_ONLY=$(EMU_SKIP_RACE) $(EMU)/test_cuda
 test-cuda-emu-pdd: $(EMU)/test_cuda $(EMU)/proton_pdd_gpu
 	@echo "== proton_pdd --gpu --compare on the emulator"; tests/test_pdd_gpu.sh $(EMU) quick
-	@echo "== no device (MV_EMU_DEVICES=0): the SKIPPED paths"; \
-	  MV_EMU_DEVICES=0 $(EMU)/test_cuda | grep -q "^SKIPPED: no CUDA device" && \
+	@echo "== no device (MV_EMU_DEVICES=0): proton_pdd's SKIPPED path"; \
 	  MV_EMU_DEVICES=0 tests/test_pdd_gpu.sh $(EMU) quick | grep -q "SKIPPED the device runs" && echo ok
 test-cuda-emu-race: $(EMU)/test_cuda
+	@echo "== no device (MV_EMU_DEVICES=0): test_cuda's SKIPPED path"; \
+	  MV_EMU_DEVICES=0 $(EMU)/test_cuda | grep -q "^SKIPPED: no CUDA device" && echo ok
 	@echo "== tests/test_cuda.cu on the emulator, race check"; \
 	  MV_EMU_RACECHECK=1 MV_CUDA_TEST_SKIP=$(EMU_SKIP_RACE) $(EMU)/test_cuda
 test-cuda-emu-san: $(EMU)/test_cuda_san
@@ -857,11 +862,19 @@ test-all: test-quick test-tools test-asan test-tsan test-nosimd test-cxx test-ff
 # (clang's code at -O1 runs in the ASan+UBSan and TSan suites), the C
 # no-threads suite (make test's no-threads build is the C++ suite), the
 # NEON suite's thread-count and accuracy tests, the CUDA emulator under
-# ASan+UBSan, and test-install's CMake Release (-O3) build. Run it before a
+# ASan+UBSan and proton_pdd --gpu on it, test-install's CMake Release (-O3)
+# build, and gcc's front end on the configurations it does not compile
+# (clang's and g++'s check them in make test). Run it before a
 # release and in a session that changes medvol_cuda.h or the SIMD kernels.
+test-configs-gcc-front:
+	@for cfg in $(CONFIGS_FRONT); do \
+	  $(CC) -std=c99 -fsyntax-only -Wall -Wextra -Wpedantic -Werror $$cfg tests/compile/config.c || { echo "FAIL: $(CC) $$cfg"; exit 1; }; \
+	done
+	@echo "configs (gcc's front end): ok"
 test-extended:
 	@MEDVOL_TEST_PYCACHE=$(BUILD)/pycache $(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target \
-	  test-clang test-nothreads test-neon-full test-cuda-emu-san test-install-release
+	  test-clang test-nothreads test-neon-full test-cuda-emu-san test-cuda-emu-pdd test-install-release \
+	  test-configs-gcc-front
 	@echo "make test-extended: all configurations passed"
 
 clean:

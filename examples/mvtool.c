@@ -9,6 +9,7 @@
    Exit status: 0 done; 2 usage error (unknown subcommand, option or value;
    the message names the word); 1 a file or operation failed (the status
    name, the file and the library's detail on stderr). */
+#define _POSIX_C_SOURCE 200809L /* isatty, fileno */
 #ifndef MEDVOL_EXAMPLE_LINKED /* make links build/libmedvol.a instead (README) */
 #define MEDVOL_IMPLEMENTATION
 #endif
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- the shared argument parser (declared in mvtool.h) ---- */
 
@@ -241,7 +243,7 @@ int load_or_fail(const char *path, mv_vol *v, const mv_load_opts *o)
 /* After a save of v to path: a warning naming the key/value pairs the
    file has no place for (a NRRD's pairs and fields written to NIfTI, say),
    so that a conversion never loses them unsaid. */
-void warn_unwritten_pairs(const char *path, const mv_vol *v)
+static void warn_unwritten_pairs_named(const char *path, const char *name, const mv_vol *v)
 {
     int i, n = 0, shown[8];
     for (i = 0; i < v->meta.n_kv; i++)
@@ -250,10 +252,49 @@ void warn_unwritten_pairs(const char *path, const mv_vol *v)
             n++;
         }
     if (!n) return;
-    fprintf(stderr, "mvtool: warning: %s: %d key/value pair%s not written (the format has no place for %s):", path, n,
+    fprintf(stderr, "mvtool: warning: %s: %d key/value pair%s not written (the format has no place for %s):", name, n,
             n == 1 ? "" : "s", n == 1 ? "it" : "them");
     for (i = 0; i < n && i < 8; i++) fprintf(stderr, "%s '%s'", i ? "," : "", v->meta.kv[shown[i]].key);
     fprintf(stderr, "%s\n", n > 8 ? ", ..." : "");
+}
+void warn_unwritten_pairs(const char *path, const mv_vol *v)
+{
+    warn_unwritten_pairs_named(path, path, v);
+}
+
+/* "-" as convert's output: the volume as one NIfTI stream on standard
+   output (.nii; .nii.gz with --compress, NIfTI-2 with --nifti2), what
+   "mvtool ... -" (mv_load_io) and nibabel's Nifti1Image.from_bytes read
+   back. Refused when standard output is a terminal, as gzip refuses. */
+static int stdout_write(void *user, const void *buf, size_t n)
+{
+    (void)user;
+    return fwrite(buf, 1, n, stdout) == n ? 0 : -1;
+}
+
+static int save_to_stdout(const char *cmd, const mv_vol *v, const mv_save_opts *so)
+{
+    mv_io io;
+    mv_save_opts o;
+    mv_status st;
+    if (isatty(fileno(stdout))) {
+        fprintf(stderr, "mvtool %s: standard output is a terminal: not writing a volume there (redirect it, or name a file)\n",
+                cmd);
+        return 2;
+    }
+    memset(&io, 0, sizeof(io));
+    io.write = stdout_write;
+    if (so) o = *so;
+    else memset(&o, 0, sizeof(o));
+    o.format = o.nifti_version == 2 ? MV_FORMAT_NIFTI2 : MV_FORMAT_NIFTI1;
+    st = mv_save_io(v, &io, &o);
+    if (st == MV_OK && fflush(stdout) != 0) {
+        fprintf(stderr, "mvtool %s: standard output: write failed\n", cmd);
+        return 1;
+    }
+    if (st != MV_OK) return fail_at(st, "standard output");
+    warn_unwritten_pairs_named(o.compress ? "-.nii.gz" : "-.nii", "standard output", v);
+    return 0;
 }
 
 /* Saves and releases v; exit status. */
@@ -825,6 +866,14 @@ static int cmd_convert(const args *a)
         st = convert_values(a->pos[0], &v, dt, mode, &out);
         mv_free(&v);
         if (st != MV_OK) return fail_at(st, a->pos[0]);
+    }
+    if (!strcmp(a->pos[1], "-")) {
+        rc = save_to_stdout("convert", &out, &so);
+        if (!rc && out.meta.n_grad > 0)
+            fprintf(stderr, "mvtool convert: warning: %d gradients not written (no bval/bvec beside standard output)\n",
+                    out.meta.n_grad);
+        mv_free(&out);
+        return rc;
     }
     st = mv_save(a->pos[1], &out, &so);
     if (st == MV_OK) warn_unwritten_pairs(a->pos[1], &out);
@@ -1454,7 +1503,8 @@ static const command commands[] = {
      "               [--bval FILE --bvec FILE] [--set KEY:=VALUE] [--unset KEY]\n"
      "  format from OUT's name (.nii[.gz], .hdr/.img[.gz], MetaImage .mha/.mhd;\n"
      "  --compress: MetaImage's zlib CompressedData; NRRD .nrrd/.nhdr, --compress:\n"
-     "  gzip encoding; FreeSurfer .mgh, .mgz);\n"
+     "  gzip encoding; FreeSurfer .mgh, .mgz); OUT '-': a NIfTI stream on standard\n"
+     "  output (.nii, --compress .nii.gz, --nifti2), not to a terminal;\n"
      "  without --dtype stored values and metadata are kept (MetaImage, NRRD and MGH\n"
      "  have no scaling: a scaled input needs --dtype; MGH holds uint8, int16,\n"
      "  int32 and float32). --dtype converts the scaled values (float64; integers\n"

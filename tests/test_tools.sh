@@ -59,6 +59,26 @@ if [ -f "$D/nifti/anatomical.nii" ]; then
   $T stats - < /dev/null 2> "$W/err"; [ $? -eq 1 ] && grep -q "standard input" "$W/err" && ok || bad "empty standard input: $(cat "$W/err")"
   head -c 3000 "$W/a.nii.gz" | $T stats - 2> "$W/err"; [ $? -eq 1 ] && grep -q "MV_ERR_TRUNCATED: standard input" "$W/err" \
     && ok || bad "cut standard input: $(cat "$W/err")"
+  # '-' as convert's output: a NIfTI stream on standard output, the bytes a
+  # file save writes; nibabel reads the gzip stream (from_bytes) as it loads
+  # the input; refused on a terminal (script gives one) and named on a write error
+  $T convert "$A" "$W/a_file.nii" && $T convert "$A" - > "$W/a_out.nii" && cmp -s "$W/a_file.nii" "$W/a_out.nii" \
+    && ok || bad "convert to standard output: not the file's bytes"
+  $T convert "$A" - --compress --dtype float32 | "$PY" -c '
+import gzip, sys, numpy as np, nibabel as nib
+got = nib.Nifti1Image.from_bytes(gzip.decompress(sys.stdin.buffer.read()))
+want = nib.load(sys.argv[1])
+assert got.get_data_dtype() == np.float32, got.get_data_dtype()
+assert np.array_equal(got.get_fdata(), want.get_fdata().astype(np.float32)), "values"
+assert np.allclose(got.affine, want.affine, rtol=0, atol=1e-6), "affine"
+' "$A" 2> "$W/err" && ok || bad "convert - --compress vs nibabel: $(tail -3 "$W/err")"
+  $T convert "$A" - --nifti2 | $T info - | grep -q "NIfTI-2" && ok || bad "convert - --nifti2"
+  if command -v script >/dev/null; then
+    out=$(script -qec "$T convert $A -" /dev/null); rc=$?
+    [ $rc -eq 2 ] && [[ $out == *"standard output is a terminal"* ]] && ok || bad "convert - on a terminal: rc $rc: $out"
+  fi
+  $T convert "$A" - > /dev/full 2> "$W/err"; [ $? -eq 1 ] && grep -q "standard output" "$W/err" && ok \
+    || bad "convert - to a full device: $(cat "$W/err")"
   $T convert "$A" "$W/au.nii" --dtype uint8 2> "$W/err" && grep -q "saturate" "$W/err" && ok || bad "convert --dtype uint8 warns"
   # the scaled values in float64: the same statistics (std's float64 summation
   # order differs: compare to 1e-14)
