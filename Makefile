@@ -402,7 +402,7 @@ test-fftw: $(BUILD)/tests-fftw
 # optimization (-O3 -DNDEBUG: warnings -O1 does not give after inlining) in
 # test-install's CMake Release build (C, make test-extended; its pkg-config
 # C++ build is -O0), and
-# -DMEDVOL_USE_FFTW in the FFTW suite (-O1) (CONFIGS_ELSEWHERE); gcc checks
+# -DMEDVOL_USE_FFTW in the FFTW suite (-O1, make test-extended) (CONFIGS_ELSEWHERE); gcc checks
 # the rest with -fsyntax-only in make test-extended (test-configs-gcc-front,
 # 57 CPU-seconds). clang's and g++'s warnings come from their front ends, so
 # -fsyntax-only finds them for every configuration (in make test).
@@ -852,7 +852,7 @@ test:
 	@rm -rf $(BUILD)/pycache
 	@MEDVOL_TEST_PYCACHE=$(BUILD)/pycache $(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target FUZZ_OPT=-O0 \
 	  INSTALL_BUILD_TYPE=Debug test-all
-test-all: test-quick test-tools test-asan test-tsan test-nosimd test-cxx test-fftw test-neon test-configs \
+test-all: test-quick test-tools test-asan test-tsan test-nosimd test-cxx test-neon test-configs \
           test-install test-symbols test-fuzz-replay test-cuda test-cuda-symbols test-cuda-emu test-diff-scipy test-diff-nibabel \
           test-diff-numpy test-diff-sitk test-diff-bart test-diff-elastix test-diff-dwi
 	@echo "make test: all configurations passed"
@@ -863,8 +863,10 @@ test-all: test-quick test-tools test-asan test-tsan test-nosimd test-cxx test-ff
 # no-threads suite (make test's no-threads build is the C++ suite), the
 # NEON suite's thread-count and accuracy tests, the CUDA emulator under
 # ASan+UBSan and proton_pdd --gpu on it, test-install's CMake Release (-O3)
-# build, and gcc's front end on the configurations it does not compile
-# (clang's and g++'s check them in make test). Run it before a
+# build, gcc's front end on the configurations it does not compile
+# (clang's and g++'s check them in make test), and the FFTW suite (the FFT
+# tests with mv_fft_* on fftwf: an optional build, 70 CPU-seconds; its
+# configuration compiles in make test's clang and g++ front-end checks). Run it before a
 # release and in a session that changes medvol_cuda.h or the SIMD kernels.
 test-configs-gcc-front:
 	@for cfg in $(CONFIGS_FRONT); do \
@@ -874,7 +876,7 @@ test-configs-gcc-front:
 test-extended:
 	@MEDVOL_TEST_PYCACHE=$(BUILD)/pycache $(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target \
 	  test-clang test-nothreads test-neon-full test-cuda-emu-san test-cuda-emu-pdd test-install-release \
-	  test-configs-gcc-front
+	  test-configs-gcc-front test-fftw
 	@echo "make test-extended: all configurations passed"
 
 clean:
