@@ -401,11 +401,11 @@ test-fftw: $(BUILD)/tests-fftw
 # -DMEDVOL_RUNTIME_DISPATCH in build/medvol.o (-O2) and at release
 # optimization (-O3 -DNDEBUG: warnings -O1 does not give after inlining) in
 # test-install's CMake Release build (C, make test-extended; its pkg-config
-# C++ build is -O0), and
-# -DMEDVOL_USE_FFTW in the FFTW suite (-O1, make test-extended) (CONFIGS_ELSEWHERE); gcc checks
-# the rest with -fsyntax-only in make test-extended (test-configs-gcc-front,
-# 57 CPU-seconds). clang's and g++'s warnings come from their front ends, so
-# -fsyntax-only finds them for every configuration (in make test).
+# C++ build is -O0), and -DMEDVOL_USE_FFTW in the FFTW suite (-O1, make
+# test-extended) (CONFIGS_ELSEWHERE); gcc checks the rest with -fsyntax-only
+# in make test-extended (test-configs-gcc-front, 57 CPU-seconds). clang's
+# and g++'s warnings come from their front ends, so -fsyntax-only finds them
+# for every configuration (in make test).
 # (A full -O1 compile of the header takes ~20 s: 17 configurations x 3
 # compilers was 17 minutes of CI.)
 CONFIGS_OPT := "-DMEDVOL_NO_STDIO" "-DMEDVOL_NO_STDIO -DMEDVOL_NO_THREADS -DMEDVOL_NO_SIMD"
