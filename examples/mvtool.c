@@ -265,7 +265,9 @@ void warn_unwritten_pairs(const char *path, const mv_vol *v)
 /* "-" as convert's output: the volume as one NIfTI stream on standard
    output (.nii; .nii.gz with --compress, NIfTI-2 with --nifti2), what
    "mvtool ... -" (mv_load_io) and nibabel's Nifti1Image.from_bytes read
-   back. Refused when standard output is a terminal, as gzip refuses. */
+   back. Refused when standard output is a terminal, as gzip refuses.
+   (mv_save_io calls the callback on this thread, in order: the members
+   it compresses side by side are written after they join.) */
 static int stdout_write(void *user, const void *buf, size_t n)
 {
     (void)user;
@@ -284,8 +286,7 @@ static int save_to_stdout(const char *cmd, const mv_vol *v, const mv_save_opts *
     }
     memset(&io, 0, sizeof(io));
     io.write = stdout_write;
-    if (so) o = *so;
-    else memset(&o, 0, sizeof(o));
+    o = *so;
     o.format = o.nifti_version == 2 ? MV_FORMAT_NIFTI2 : MV_FORMAT_NIFTI1;
     st = mv_save_io(v, &io, &o);
     if (st == MV_OK && fflush(stdout) != 0) {

@@ -73,6 +73,11 @@ assert np.array_equal(got.get_fdata(), want.get_fdata().astype(np.float32)), "va
 assert np.allclose(got.affine, want.affine, rtol=0, atol=1e-6), "affine"
 ' "$A" 2> "$W/err" && ok || bad "convert - --compress vs nibabel: $(tail -3 "$W/err")"
   $T convert "$A" - --nifti2 | $T info - | grep -q "NIfTI-2" && ok || bad "convert - --nifti2"
+  # 8 MiB of float32 voxels: 1 MiB members compressed on every thread, written
+  # through the callback: the bytes of the file save each time
+  $T phantom "$W/big.nii" --size 128 && $T convert "$W/big.nii" "$W/big_file.nii.gz" && \
+    ( for r in 1 2 3; do $T convert "$W/big.nii" - --compress | cmp -s - "$W/big_file.nii.gz" || exit 1; done ) \
+    && ok || bad "convert - --compress of 8 MiB: not the .nii.gz file's bytes"
   if command -v script >/dev/null; then
     out=$(script -qec "$T convert $A -" /dev/null); rc=$?
     [ $rc -eq 2 ] && [[ $out == *"standard output is a terminal"* ]] && ok || bad "convert - on a terminal: rc $rc: $out"
