@@ -2976,7 +2976,9 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    the support (|q| = 0); R = Ry Rz.
 
    ESPIRiT (mv_ecalib): BART ecalib's algorithm and defaults (calibration
-   region 24, kernel 6, threshold 0.001, crop 0.8, 1 map): the calibration
+   region 24, kernel 6, threshold 0.001, crop 0.8), but one map unless
+   opts.maps = 2 (BART's default is two, which mvtool ecalib follows; the
+   CG-SENSE solvers take both): the calibration
    matrix of every kernel patch of the calibration box (BART's
    extract_calib: grown from the centre while fully sampled, centred in a
    window of opts.calib (24) phase encodes as BART centres it, which for
@@ -3036,6 +3038,22 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    at every size; 0 (the default) keeps the centred model, whose image
    sits where the FFT's centre puts it (numpy's fftshift convention, as
    `bart fft` itself). mvtool pics sets it.
+   ESPIRiT maps (BART's pics on ecalib's default -m 2): sens c64 (x, y, z,
+   C, M) with M maps in dims[4] makes the image M volumes, x = (x_0, ..,
+   x_{M-1}), and A x = mask * fftc * sum_m S_m x_m (non-Cartesian: NUFFT *
+   sum_m S_m x_m); A^H gives map m sum_c conj(S_cm) (coil image c). The
+   image is c64 (x, y, z, M, batch...) (with opts.slices (x, y, S, M,
+   batch...); non-Cartesian (Nx, Ny, Nz, M, frames...)): BART's (x, y, z,
+   1, M, ...) without its coil axis of 1. One map keeps the layouts
+   without the M axis. Every solver takes them (CG, FISTA, ADMM); the
+   regularisers act on each map's volume on its own, as BART's (its
+   wavelet and gradient leave the maps axis alone; the cycle-spinning
+   shifts are drawn once per iteration for all maps); BART's
+   non-Cartesian data scale is the rule on |A^H y| of every map. Checked
+   against numpy's dense solve (tests/py/ref_recon.py) and bart pics on
+   bart ecalib's two maps: Cartesian l2, l1 and TV within 2e-6,
+   radial as one map (tests/test_recon.c). medvol_cuda.h's CG-SENSE takes
+   one map (MV_ERR_INVALID_ARG names the maps).
    Non-Cartesian CG-SENSE (mv_cgsense_nc, BART pics -l2 -t): the same CG
    with A = NUFFT * S (the unitary NUFFT of >>api-nufft, no density
    weighting, as BART without -p): b = sum_c conj(S_c) NUFFT^H y_c, and
@@ -3187,7 +3205,7 @@ MVDEF void mv_grappa_free(mv_grappa_calib *cal);
    allocates: yes. thread-safe: yes. */
 MVDEF mv_status mv_grappa(const mv_vol *kspace, mv_vol *out, mv_vol *gfactor, const mv_grappa_opts *opts);
 
-/* Options of ESPIRiT; all-zero = BART ecalib's defaults. */
+/* Options of ESPIRiT; all-zero = BART ecalib's defaults, but one map (BART: two). */
 typedef struct mv_ecalib_opts {
     int calib[3];     /* calibration box per axis: 0 = 24 (min with dims; 1 where the dim is 1) */
     int kernel[3];    /* kernel size per axis: 0 = 6 (1 where the dim is 1) */
@@ -3285,7 +3303,8 @@ typedef struct mv_cg_opts {
 MVDEF mv_status mv_cg_solve(mv_normal_op op, void *user, const float *b, float *x, int64_t n, mv_cg_opts *opts);
 
 /* Cartesian CG-SENSE (see the text above): kspace c64 (x, y, z, C, batch...),
-   sens c64 (x, y, z, C) (a BART maps file with one map), out c64 (x, y, z,
+   sens c64 (x, y, z, C) or (x, y, z, C, M) (a BART maps file; M ESPIRiT
+   maps), out c64 (x, y, z, batch...), with M > 1 maps (x, y, z, M,
    batch...). allocates: yes (one slice or volume of coil buffers per call,
    FFT plans). thread-safe: yes (opts per call). */
 MVDEF mv_status mv_cgsense(const mv_vol *kspace, const mv_vol *sens, mv_vol *out, mv_cg_opts *opts);
@@ -3294,10 +3313,11 @@ MVDEF mv_status mv_cgsense_into(const mv_vol *kspace, const mv_vol *sens, mv_vol
 /* Non-Cartesian CG-SENSE, BART pics -l2 -t TRAJ (see the text above):
    traj c64 (3, X, Y, 1) shared by every frame, or (3, X, Y, 1, d4..d6) one
    per frame; kspace c64 (1, X, Y, C, d4..d6) (BART's layout, frames in
-   dims 4..6); sens c64 (Nx, Ny, Nz, C) (one map; its dims are the image's);
-   out c64 (Nx, Ny, Nz, d4, d5, d6). opts.slices: 2D frames, sens (Nx, Ny,
-   S, C) holds S slices, kspace dims[4] = S, frame i uses sens slice i mod
-   S, out (Nx, Ny, S, d5, d6). A shared trajectory makes one NUFFT plan and
+   dims 4..6); sens c64 (Nx, Ny, Nz, C) (its dims are the image's) or (Nx,
+   Ny, Nz, C, M) (M maps); out c64 (Nx, Ny, Nz, d4, d5, d6), with M > 1
+   maps (Nx, Ny, Nz, M, d4, d5, d6). opts.slices: 2D frames, sens (Nx, Ny,
+   S, C[, M]) holds S slices, kspace dims[4] = S, frame i uses sens slice i
+   mod S, out (Nx, Ny, S[, M], d5, d6). A shared trajectory makes one NUFFT plan and
    Toeplitz kernel for all frames (frames run side by side, one per thread);
    per-frame trajectories make a plan per frame. Statuses: as mv_cgsense,
    MV_ERR_UNSUPPORTED (a 1D image). allocates: yes. thread-safe: yes. */
@@ -3311,7 +3331,8 @@ MVDEF mv_status mv_cgsense_nc_into(const mv_vol *traj, const mv_vol *kspace, con
    image (x, y, z); Cartesian with opts.slices, one slice z of volume b,
    item b nz + z: k-space (x, y, C), image (x, y); non-Cartesian, one frame:
    k-space (1, X, Y, C), image (Nx, Ny, Nz) (slices: (Nx, Ny)), each array
-   dense, complex64. read fills one item's k-space, write takes one item's
+   dense, complex64; with M ESPIRiT maps an item's image is M of those,
+   one after the other. read fills one item's k-space, write takes one item's
    image; both run on the caller's thread, items in increasing order, and
    return MV_OK or a status that stops the run. */
 typedef struct mv_recon_io {
@@ -3320,10 +3341,11 @@ typedef struct mv_recon_io {
     void *user;
 } mv_recon_io;
 
-/* A CG-SENSE plan: the maps and, for non-Cartesian data, the NUFFT plan
-   and Toeplitz kernel of one trajectory (traj c64 (3, X, Y, 1); NULL =
-   Cartesian, whose sampling pattern is taken from each item's nonzero
-   samples), made once and shared by every item. Reads opts.slices,
+/* A CG-SENSE plan: the maps (sens (x, y, z, C) or (x, y, z, C, M)) and,
+   for non-Cartesian data, the NUFFT plan and Toeplitz kernel of one
+   trajectory (traj c64 (3, X, Y, 1); NULL = Cartesian, whose sampling
+   pattern is taken from each item's nonzero samples), made once and
+   shared by every item. Reads opts.slices,
    threads, nufft_tol, alloc_ctx. Keeps a pointer to sens (the caller keeps
    it alive) and none to traj. allocates: yes. thread-safe: yes; a plan is
    read-only once made. */
@@ -43414,7 +43436,8 @@ MVDEF mv_status mv_cg_solve(mv_normal_op op, void *user, const float *b, float *
    arithmetic: per iteration x = prox(x, lambda step); the ravine step
    x = x_k + (t_{k-1} - 1) / t_k (x_k - x_{k-1}); r = b - N x; stop when
    ||r|| < tolerance ||b||; x += step r. The result is that last gradient
-   step (not thresholded again), as BART's. vec: 2 n-vectors; wsc: the
+   step (not thresholded again), as BART's. x holds n / w's voxels volumes
+   (maps), each thresholded on its own. vec: 2 n-vectors; wsc: the
    wavelet scratch; shifts drawn as BART's, from state 1, unless
    o->no_randshift. */
 static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, float *x, int64_t n, const mv_cg_opts *o,
@@ -43427,7 +43450,7 @@ static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, floa
     double bb = sqrt(mv__cdot_re(b, b, n)), rn = 0, eps = o->tolerance * bb;
     unsigned state = 1;
     int it, maxit = o->iterations ? o->iterations : 30;
-    int64_t i, sh[3] = {0, 0, 0};
+    int64_t i, m, sh[3] = {0, 0, 0}, nvol = w->dims[0] * w->dims[1] * w->dims[2];
     mv_status st = MV_OK;
     *iters = 0;
     memset(xa, 0, (size_t)n * 8);
@@ -43435,7 +43458,8 @@ static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, floa
     for (it = 0; it < maxit; it++) {
         float tfo = ra, c1, c2;
         if (!o->no_randshift) mv__wav_draw_shifts(w, &state, sh);
-        mv__wav_thresh(w, xa, xa, lam, sh, wsc, threads);
+        for (m = 0; m < n / nvol; m++) /* ESPIRiT maps: each volume, the same shifts (BART's draw per axis) */
+            mv__wav_thresh(w, xa + 2 * m * nvol, xa + 2 * m * nvol, lam, sh, wsc, threads);
         ra = (1.f + sqrtf(1.f + 4.f * ra * ra)) / 2.f;
         t = xa; /* xa: the previous thresholded iterate, xb: this one */
         xa = xb;
@@ -43468,15 +43492,18 @@ static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, floa
    with more than one sample, g_a = x - x shifted by one sample along a
    (circular: g_a[i] = x[i] - x[i - e_a]); its adjoint sums, axis by axis
    in the same order, h[i] = g_a[i] - g_a[i + e_a]. Axes of one sample
-   give zero components, which BART carries and which change nothing. */
+   give zero components, which BART carries and which change nothing.
+   Several volumes (ESPIRiT maps) are differenced each on its own, as
+   BART's gradient leaves the maps axis alone. */
 typedef struct mv__tv {
     int64_t dims[3];
     int axis[3];
     int k;          /* axes with a gradient */
-    int64_t n;      /* voxels */
+    int64_t nb;     /* volumes, one after the other */
+    int64_t n;      /* voxels of them all */
 } mv__tv;
 
-static void mv__tv_make(mv__tv *t, const int64_t dims[3], unsigned axes)
+static void mv__tv_make(mv__tv *t, const int64_t dims[3], int64_t nb, unsigned axes)
 {
     int a;
     memset(t, 0, sizeof(*t));
@@ -43484,7 +43511,8 @@ static void mv__tv_make(mv__tv *t, const int64_t dims[3], unsigned axes)
         t->dims[a] = dims[a];
         if (((axes >> a) & 1u) && dims[a] > 1) t->axis[t->k++] = a;
     }
-    t->n = dims[0] * dims[1] * dims[2];
+    t->nb = nb;
+    t->n = dims[0] * dims[1] * dims[2] * nb;
 }
 
 /* d[i] = a[i] - b[i] over one row of n complex values */
@@ -43505,7 +43533,7 @@ static void mv__tv_row_addsub(float *y, const float *a, const float *b, int64_t 
    along axis a: out[i] = v[i] - v[i - dir e_a], circular; rows along x,
    whole rows at a time (along y and z the neighbour row is one offset
    away; along x the row's ends wrap). add: out += instead of =. */
-static void mv__tv_diff(const mv__tv *t, int a, int dir, const float *v, float *out, int add)
+static void mv__tv_diff_vol(const mv__tv *t, int a, int dir, const float *v, float *out, int add)
 {
     int64_t nx = t->dims[0], ny = t->dims[1], nz = t->dims[2], y, z;
     for (z = 0; z < nz; z++)
@@ -43529,6 +43557,13 @@ static void mv__tv_diff(const mv__tv *t, int a, int dir, const float *v, float *
             if (add) mv__tv_row_addsub(o, vr, v + 2 * nb, nx);
             else mv__tv_row_sub(o, vr, v + 2 * nb, nx);
         }
+}
+
+/* mv__tv_diff_vol of every volume */
+static void mv__tv_diff(const mv__tv *t, int a, int dir, const float *v, float *out, int add)
+{
+    int64_t b, nvol = t->dims[0] * t->dims[1] * t->dims[2];
+    for (b = 0; b < t->nb; b++) mv__tv_diff_vol(t, a, dir, v + 2 * b * nvol, out + 2 * b * nvol, add);
 }
 
 /* g (k x n complex) = G x */
@@ -43715,9 +43750,10 @@ struct mv_cgsense_plan {
     int slices;              /* items are 2D slices: item i uses the sens slice i mod nzs */
     int64_t dims[3];         /* one item's image */
     int64_t nzs;             /* sens slices (slices mode), else 1 */
-    int64_t nvox, nc;        /* voxels of an item, coils */
+    int64_t nvox, nc;        /* voxels of one map of an item, coils */
+    int64_t nmaps, nimg;     /* ESPIRiT maps (sens dims[4]); image values of an item: nvox x nmaps */
     int64_t nk;              /* k-space samples of an item (all coils) */
-    int64_t sstride;         /* coil stride of sens */
+    int64_t sstride, mstride; /* coil and map strides of sens */
     const float *sens;       /* the caller's maps (borrowed) */
     mv_fft_plan *pf, *pi;    /* Cartesian: over the item's axes (ortho, one thread) */
     mv_fft_plan *pf1, *pi1;  /* Cartesian: y (and z) only, for masks constant along x */
@@ -43732,7 +43768,8 @@ struct mv_cgsense_plan {
 /* the normal operator (and adjoint) of one item */
 typedef struct mv__cgs_op {
     const mv_cgsense_plan *pl;
-    int64_t nvox, nc, sstride;     /* voxels of the item, coils, coil stride of sens */
+    int64_t nvox, nc, sstride;     /* voxels of one map, coils, coil stride of sens */
+    int64_t nmaps, mstride;        /* maps (the image holds nmaps volumes of nvox), map stride of sens */
     const float *sens;
     const float *fftmod2;          /* NULL, or the data's factor (pl->fftmod2) */
     const unsigned char *mask;     /* nvox */
@@ -43748,6 +43785,40 @@ typedef struct mv__cgs_op {
     mv__toep_job tj;               /* non-Cartesian */
 } mv__cgs_op;
 
+/* Several ESPIRiT maps (BART's pics on ecalib -m 2): the image holds one
+   volume per map, x = (x_0, .., x_{M-1}), and coil c sees sum_m S_cm x_m;
+   the adjoint gives map m sum_c conj(S_cm) coil_c. Both run in blocks of
+   MV__CGS_BLOCK voxels through a stack buffer, in map and coil order (the
+   same sums for any thread count). One map keeps the conj(S) product
+   inside the coil pass. */
+#define MV__CGS_BLOCK 512
+
+/* t = sum_m S_cm x_m for coil c (t: nvox values) */
+static void mv__cgs_mix(const mv__cgs_op *o, int64_t c, float *t)
+{
+    const mv__mri_ops *mo = mv__mri_ops_active();
+    const mv__math_ops *ma = mv__kernels_get()->math;
+    const float *s = o->sens + 2 * c * o->sstride;
+    float tmp[2 * MV__CGS_BLOCK];
+    int64_t i, m, n;
+    mo->cmul(o->x, s, t, o->nvox, 0);
+    for (m = 1; m < o->nmaps; m++)
+        for (i = 0; i < o->nvox; i += n) {
+            n = MV__MIN((int64_t)MV__CGS_BLOCK, o->nvox - i);
+            mo->cmul(o->x + 2 * (m * o->nvox + i), s + 2 * (m * o->mstride + i), tmp, n, 0);
+            ma->bin(MV_MATH_ADD, t + 2 * i, tmp, 0, 0, t + 2 * i, (size_t)(2 * n));
+        }
+}
+
+/* non-Cartesian, several maps: the coil images of coils [b, e) */
+static void mv__cgs_mix_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__cgs_op *o = (const mv__cgs_op *)ctx;
+    int64_t c;
+    (void)worker;
+    for (c = b; c < e; c++) mv__cgs_mix(o, c, o->coil + 2 * c * o->nvox);
+}
+
 static void mv__cgs_coil_range(void *ctx, int64_t b, int64_t e, int worker)
 {
     const mv__cgs_op *o = (const mv__cgs_op *)ctx;
@@ -43758,7 +43829,7 @@ static void mv__cgs_coil_range(void *ctx, int64_t b, int64_t e, int worker)
         const float *s = o->sens + 2 * c * o->sstride;
         float *t = o->coil + 2 * c * o->nvox;
         if (o->normal) {
-            mo->cmul(o->x, s, t, o->nvox, 0);
+            mv__cgs_mix(o, c, t);
             mv_fftc_execute_into(o->fwd, t, t, scr);
             for (i = 0; i < o->nvox; i++)
                 if (!o->mask[i]) t[2 * i] = t[2 * i + 1] = 0;
@@ -43775,7 +43846,7 @@ static void mv__cgs_coil_range(void *ctx, int64_t b, int64_t e, int worker)
             }
         }
         mv_fftc_execute_into(o->inv, t, t, scr);
-        mo->cmul(t, s, t, o->nvox, 1); /* conj(S) t */
+        if (o->nmaps == 1) mo->cmul(t, s, t, o->nvox, 1); /* conj(S) t; several maps: mv__cgs_maps_range */
     }
 }
 
@@ -43805,27 +43876,62 @@ static void mv__cgs_combine_range(void *ctx, int64_t b, int64_t e, int worker)
     mv__cgs_sum_range(ctx, b, e, worker);
 }
 
+/* several maps: y_m = sum_c conj(S_cm) coil_c for every map, voxels [b, e)
+   (the products of coil 0, then each coil's added, as the one-map sum) */
+static void mv__cgs_maps_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__cgs_op *o = (const mv__cgs_op *)ctx;
+    const mv__mri_ops *mo = mv__mri_ops_active();
+    const mv__math_ops *ma = mv__kernels_get()->math;
+    float tmp[2 * MV__CGS_BLOCK];
+    int64_t i, m, c, n;
+    (void)worker;
+    for (m = 0; m < o->nmaps; m++)
+        for (i = b; i < e; i += n) {
+            const float *s = o->sens + 2 * (m * o->mstride + i);
+            float *y = o->y + 2 * (m * o->nvox + i);
+            n = MV__MIN((int64_t)MV__CGS_BLOCK, e - i);
+            mo->cmul(o->coil + 2 * i, s, y, n, 1);
+            for (c = 1; c < o->nc; c++) {
+                mo->cmul(o->coil + 2 * (c * o->nvox + i), s + 2 * c * o->sstride, tmp, n, 1);
+                ma->bin(MV_MATH_ADD, y, tmp, 0, 0, y, (size_t)(2 * n));
+            }
+        }
+}
+
+/* the image from the coil images: sum (one map; conj(S) applied by the
+   coil pass) or per map */
+static void mv__cgs_gather(mv__cgs_op *o, float *y)
+{
+    o->y = y;
+    mv__parallel_for(o->nvox, 4096, o->threads, o->nmaps > 1 ? mv__cgs_maps_range : mv__cgs_sum_range, o);
+}
+
 static mv_status mv__cgs_normal(void *user, const float *x, float *y, int64_t n)
 {
     mv__cgs_op *o = (mv__cgs_op *)user;
     (void)n;
     o->x = x;
-    o->y = y;
     o->normal = 1;
     mv__parallel_for(o->nc, 1, o->threads, mv__cgs_coil_range, o);
-    mv__parallel_for(o->nvox, 4096, o->threads, mv__cgs_sum_range, o);
+    mv__cgs_gather(o, y);
     return MV_OK;
 }
 
-/* non-Cartesian: y = sum_c conj(S_c) T (S_c x) */
+/* non-Cartesian: y = sum_c conj(S_c) T (S_c x); several maps: the coil
+   images sum_m S_cm x_m first, T applied to them in place */
 static mv_status mv__cgs_nc_normal(void *user, const float *x, float *y, int64_t n)
 {
     mv__cgs_op *o = (mv__cgs_op *)user;
     (void)n;
-    o->tj.x = x;
+    if (o->nmaps > 1) {
+        o->x = x;
+        mv__parallel_for(o->nc, 1, o->threads, mv__cgs_mix_range, o);
+    } else {
+        o->tj.x = x;
+    }
     MV__TRY(mv__toep_run(&o->tj, o->nc, o->scratch));
-    o->y = y;
-    mv__parallel_for(o->nvox, 4096, o->threads, mv__cgs_sum_range, o);
+    mv__cgs_gather(o, y);
     return MV_OK;
 }
 
@@ -43893,12 +43999,26 @@ static mv_status mv__cgs_cart_plans(mv_cgsense_plan *pl)
     return MV_OK;
 }
 
+/* The maps of sens (c64 x, y, z, C, M): M in dims[4], nothing beyond. */
+static mv_status mv__cgs_maps_of(const mv_vol *sens, const char *fn, int64_t *nmaps)
+{
+    int a;
+    *nmaps = 1; /* set on every path (gcc -O2 cannot see that failures leave it unused) */
+    for (a = MV_COIL_AXIS + 2; a < sens->ndim; a++)
+        MV__CHECK(sens->dim[a] == 1, MV_ERR_INVALID_ARG,
+                  "%s: sens dims[%d] = %lld: maps are c64 (x, y, z, coils, maps), nothing beyond", fn, a,
+                  (long long)sens->dim[a]);
+    *nmaps = sens->ndim > MV_COIL_AXIS + 1 ? sens->dim[MV_COIL_AXIS + 1] : 1;
+    return MV_OK;
+}
+
 MVDEF mv_status mv_cgsense_plan_make(mv_cgsense_plan **plan, const mv_vol *sens, const mv_vol *traj, const mv_cg_opts *opts)
 {
     static const char *fn = "mv_cgsense_plan_make";
     mv_cg_opts to;
     mv_cgsense_plan *pl;
     mv__mri_shape ss;
+    int64_t nmaps;
     mv_status st = MV_OK;
     MV__CHECK(plan != NULL, MV_ERR_INVALID_ARG, "%s: plan is NULL", fn);
     *plan = NULL;
@@ -43909,8 +44029,7 @@ MVDEF mv_status mv_cgsense_plan_make(mv_cgsense_plan **plan, const mv_vol *sens,
     MV__TRY(mv__cg_check(opts, fn));
     MV__TRY(mv__mri_check_c64(sens, fn, "sens"));
     ss = mv__mri_shape_of(sens);
-    MV__CHECK(ss.nbatch == 1, MV_ERR_INVALID_ARG, "%s: sens has %lld maps (one map: c64 x, y, z, coils)", fn,
-              (long long)ss.nbatch);
+    MV__TRY(mv__cgs_maps_of(sens, fn, &nmaps));
     pl = (mv_cgsense_plan *)mv__alloc_zero(sizeof(*pl), opts->alloc_ctx);
     MV__CHECK(pl != NULL, MV_ERR_OUT_OF_MEMORY, "%s: plan", fn);
     pl->alloc_ctx = opts->alloc_ctx;
@@ -43921,11 +44040,14 @@ MVDEF mv_status mv_cgsense_plan_make(mv_cgsense_plan **plan, const mv_vol *sens,
     pl->nc = ss.nc;
     pl->sens = (const float *)sens->data;
     pl->sstride = ss.nvox;
+    pl->nmaps = nmaps;
+    pl->mstride = ss.nvox * ss.nc;
     pl->dims[0] = sens->dim[0];
     pl->dims[1] = sens->dim[1];
     pl->dims[2] = pl->slices ? 1 : sens->dim[2];
     pl->nzs = pl->slices ? sens->dim[2] : 1;
     pl->nvox = pl->dims[0] * pl->dims[1] * pl->dims[2];
+    pl->nimg = pl->nvox * pl->nmaps;
     if (!pl->noncart) {
         pl->nk = pl->nvox * pl->nc;
         st = mv__cgs_cart_plans(pl);
@@ -43959,7 +44081,7 @@ MVDEF mv_status mv_cgsense_plan_info(const mv_cgsense_plan *plan, int64_t *kspac
 {
     MV__CHECK(plan != NULL, MV_ERR_INVALID_ARG, "mv_cgsense_plan_info: plan is NULL");
     if (kspace_count) *kspace_count = plan->nk;
-    if (image_count) *image_count = plan->nvox;
+    if (image_count) *image_count = plan->nimg;
     if (slices) *slices = plan->nzs;
     return MV_OK;
 }
@@ -43986,16 +44108,16 @@ static size_t mv__cgs_scratch_bytes(const mv_cgsense_plan *pl, int th)
    adjoint alone). */
 static size_t mv__cgs_work_bytes(const mv_cgsense_plan *pl, int th, const mv_cg_opts *o)
 {
-    size_t v = (size_t)pl->nvox * 8, reg = 0;
+    size_t v = (size_t)pl->nvox * 8, vi = (size_t)pl->nimg * 8, reg = 0;
     if (o && o->l1_wavelet > 0) {
         mv__wav w;
         if (mv__cgs_wav_plan(pl, o, &w) == MV_OK) reg = mv__wav_scratch_bytes(&w);
     } else if (o && o->tv > 0) {
         mv__tv t;
-        mv__tv_make(&t, pl->dims, o->tv_axes ? o->tv_axes : 7u);
+        mv__tv_make(&t, pl->dims, pl->nmaps, o->tv_axes ? o->tv_axes : 7u);
         reg = mv__admm_bytes(&t);
     }
-    return 64 * 5 + v * (size_t)pl->nc + v * 4 + mv__cgs_scratch_bytes(pl, th) + reg;
+    return 64 * 5 + v * (size_t)pl->nc + vi * 4 + mv__cgs_scratch_bytes(pl, th) + reg;
 }
 
 typedef struct mv__cgs_work {
@@ -44005,14 +44127,14 @@ typedef struct mv__cgs_work {
 
 static void mv__cgs_work_split(const mv_cgsense_plan *pl, int th, unsigned char *w, mv__cgs_work *k)
 {
-    size_t v = (size_t)pl->nvox * 8;
+    size_t v = (size_t)pl->nvox * 8, vi = (size_t)pl->nimg * 8;
     unsigned char *p = (unsigned char *)mv__nu_align(w);
     k->coil = (float *)p;
     p += (v * (size_t)pl->nc + 63) & ~(size_t)63;
     k->b = (float *)p;
-    p += (v + 63) & ~(size_t)63;
+    p += (vi + 63) & ~(size_t)63;
     k->cg = (float *)p;
-    p += (3 * v + 63) & ~(size_t)63;
+    p += (3 * vi + 63) & ~(size_t)63;
     k->scratch = p;
     k->mask = pl->noncart ? NULL : p + pl->fft_scratch * (size_t)th;
     k->reg = (unsigned char *)mv__nu_align(p + mv__cgs_scratch_bytes(pl, th));
@@ -44026,6 +44148,8 @@ static void mv__cgs_op_init(const mv_cgsense_plan *pl, int64_t item, const mv__c
     op->nvox = pl->nvox;
     op->nc = pl->nc;
     op->sstride = pl->sstride;
+    op->nmaps = pl->nmaps;
+    op->mstride = pl->mstride;
     op->sens = pl->sens + 2 * (pl->slices ? (item % pl->nzs) * pl->nvox : 0);
     op->fftmod2 = pl->fftmod2;
     op->mask = w->mask;
@@ -44035,8 +44159,10 @@ static void mv__cgs_op_init(const mv_cgsense_plan *pl, int64_t item, const mv__c
     op->threads = th;
     op->kstride = pl->nvox;
     op->tj.t = pl->toep;
-    op->tj.sens = op->sens;
+    op->tj.sens = pl->nmaps > 1 ? NULL : op->sens; /* several maps: T of the mixed coil images, in place */
     op->tj.sens_stride = pl->sstride;
+    op->tj.x = pl->nmaps > 1 ? w->coil : NULL;
+    op->tj.in_stride = pl->nmaps > 1 ? pl->nvox : 0;
     op->tj.out = w->coil;
     op->tj.nvox = pl->nvox;
 }
@@ -44050,7 +44176,7 @@ static mv_status mv__cgs_adjoint(mv__cgs_op *op, const float *k, float *b)
     op->y = b;
     if (pl->noncart) {
         MV__TRY(mv_nufft_execute_into(pl->nu, 1, k, op->coil, pl->nc, op->scratch));
-        mv__parallel_for(pl->nvox, 4096, op->threads, mv__cgs_combine_range, op);
+        mv__parallel_for(pl->nvox, 4096, op->threads, pl->nmaps > 1 ? mv__cgs_maps_range : mv__cgs_combine_range, op);
         return MV_OK;
     }
     {
@@ -44067,7 +44193,7 @@ static mv_status mv__cgs_adjoint(mv__cgs_op *op, const float *k, float *b)
         op->x = k;
         op->normal = 0;
         mv__parallel_for(pl->nc, 1, op->threads, mv__cgs_coil_range, op);
-        mv__parallel_for(pl->nvox, 4096, op->threads, mv__cgs_sum_range, op);
+        mv__cgs_gather(op, b);
         if (sep) { /* A^H A only transforms along y (and z) */
             op->fwd = pl->pf1;
             op->inv = pl->pi1;
@@ -44090,19 +44216,19 @@ static mv_status mv__cgs_item(const mv_cgsense_plan *pl, int64_t item, const flo
     if (o->scale > 0 && o->scale != 1) { /* A^H (y / scale): BART divides the data (pics -w, or its estimate) */
         float f = (float)(1 / o->scale);
         int64_t i;
-        for (i = 0; i < 2 * pl->nvox; i++) w.b[i] *= f;
+        for (i = 0; i < 2 * pl->nimg; i++) w.b[i] *= f;
     }
     if (o->l1_wavelet > 0) {
         mv__wav wv;
         MV__TRY(mv__cgs_wav_plan(pl, o, &wv));
-        return mv__fista_run(normal, &op, w.b, x, pl->nvox, o, &wv, w.cg, w.reg, th, report, iters, res);
+        return mv__fista_run(normal, &op, w.b, x, pl->nimg, o, &wv, w.cg, w.reg, th, report, iters, res);
     }
     if (o->tv > 0) {
         mv__tv t;
-        mv__tv_make(&t, pl->dims, o->tv_axes ? o->tv_axes : 7u);
+        mv__tv_make(&t, pl->dims, pl->nmaps, o->tv_axes ? o->tv_axes : 7u);
         return mv__admm_tv_run(normal, &op, w.b, x, &t, o, w.reg, report, iters, res);
     }
-    return mv__cg_run(normal, &op, w.b, x, pl->nvox, o, w.cg, report, iters, res);
+    return mv__cg_run(normal, &op, w.b, x, pl->nimg, o, w.cg, report, iters, res);
 }
 
 MVDEF mv_status mv_cgsense_adjoint(const mv_cgsense_plan *plan, int64_t item, const void *kspace, void *image)
@@ -44128,7 +44254,7 @@ typedef struct mv__cgs_round {
     const mv_cgsense_plan *pl;
     const mv_cg_opts *o;
     int64_t item0;
-    float *k, *x;              /* item j at k + 2 j nk, x + 2 j nvox */
+    float *k, *x;              /* item j at k + 2 j nk, x + 2 j nimg */
     unsigned char *work;       /* per worker */
     size_t work_bytes;
     mv_status *st;
@@ -44142,7 +44268,7 @@ static void mv__cgs_round_range(void *ctx, int64_t b, int64_t e, int worker)
     const mv_cgsense_plan *pl = r->pl;
     int64_t j;
     for (j = b; j < e; j++)
-        r->st[j] = mv__cgs_item(pl, r->item0 + j, r->k + 2 * j * pl->nk, r->x + 2 * j * pl->nvox, r->o,
+        r->st[j] = mv__cgs_item(pl, r->item0 + j, r->k + 2 * j * pl->nk, r->x + 2 * j * pl->nimg, r->o,
                                 r->work + (size_t)worker * r->work_bytes, 1, 0, &r->iters[j], &r->res[j]);
 }
 
@@ -44171,7 +44297,7 @@ MVDEF mv_status mv_cgsense_run(const mv_cgsense_plan *plan, int64_t nitems, cons
     W = MV__MIN(o->chunk ? o->chunk : (int64_t)th, nitems);
     conc = (int)MV__MIN((int64_t)th, W);
     kb = (size_t)plan->nk * 8;
-    xb = (size_t)plan->nvox * 8;
+    xb = (size_t)plan->nimg * 8;
     memset(&r, 0, sizeof(r));
     r.pl = plan;
     r.o = o;
@@ -44209,12 +44335,12 @@ MVDEF mv_status mv_cgsense_run(const mv_cgsense_plan *plan, int64_t nitems, cons
             }
         } else {
             for (j = 0; j < n && st == MV_OK; j++) {
-                st = mv__cgs_item(plan, i0 + j, r.k + 2 * j * plan->nk, r.x + 2 * j * plan->nvox, o, r.work, th, 1,
+                st = mv__cgs_item(plan, i0 + j, r.k + 2 * j * plan->nk, r.x + 2 * j * plan->nimg, o, r.work, th, 1,
                                   &r.iters[j], &r.res[j]);
                 total += r.iters[j];
             }
         }
-        for (j = 0; j < n && st == MV_OK; j++) st = io->write(io->user, i0 + j, r.x + 2 * j * plan->nvox, xb);
+        for (j = 0; j < n && st == MV_OK; j++) st = io->write(io->user, i0 + j, r.x + 2 * j * plan->nimg, xb);
     }
     o->iterations_done = (int)MV__MIN(total, (int64_t)INT32_MAX);
     mv__free(buf, plan->alloc_ctx);
@@ -44225,13 +44351,16 @@ MVDEF mv_status mv_cgsense_run(const mv_cgsense_plan *plan, int64_t nitems, cons
 typedef struct mv__cgs_mem {
     const float *k;
     float *x;
-    int64_t nxy, nz, nc, nk, nvox; /* Cartesian slices: plane, slices, coils; item samples and voxels */
+    int64_t nxy, nz, nc, nk, nvox; /* Cartesian slices: plane, slices, coils; item samples, voxels of a map */
+    int64_t nmaps, nzw;            /* maps; slices per volume of the image (1: items are volumes) */
+    int64_t item0;                 /* the run's item 0 is item0 of the arrays */
     int cart_slices;
 } mv__cgs_mem;
 
 static mv_status mv__cgs_mem_read(void *user, int64_t item, void *buf, size_t bytes)
 {
     const mv__cgs_mem *m = (const mv__cgs_mem *)user;
+    item += m->item0;
     if (m->cart_slices) { /* coil c of slice z of volume b sits at ((b C + c) nz + z) nxy */
         int64_t z = item % m->nz, b = item / m->nz, c;
         for (c = 0; c < m->nc; c++)
@@ -44243,10 +44372,35 @@ static mv_status mv__cgs_mem_read(void *user, int64_t item, void *buf, size_t by
     return MV_OK;
 }
 
+/* map p of item i (slice z = i mod nzw of volume b = i / nzw) goes to
+   ((b M + p) nzw + z) nvox: an image (x, y, z, M, batch...), which for one
+   map or volume items is item after item */
 static mv_status mv__cgs_mem_write(void *user, int64_t item, const void *buf, size_t bytes)
 {
     const mv__cgs_mem *m = (const mv__cgs_mem *)user;
-    memcpy(m->x + 2 * item * m->nvox, buf, bytes);
+    int64_t z, b, p;
+    (void)bytes;
+    item += m->item0;
+    z = item % m->nzw;
+    b = item / m->nzw;
+    for (p = 0; p < m->nmaps; p++)
+        memcpy(m->x + 2 * (((b * m->nmaps + p) * m->nzw + z) * m->nvox), (const float *)buf + 2 * p * m->nvox,
+               (size_t)m->nvox * 8);
+    return MV_OK;
+}
+
+/* out of a Cartesian CG-SENSE: c64 (x, y, z, batch...) for one map, (x, y,
+   z, M, batch...) for M maps */
+static mv_status mv__cgs_check_out(const mv_vol *kspace, int64_t nmaps, const mv_vol *out, const char *fn)
+{
+    mv__mri_shape sh = mv__mri_shape_of(kspace);
+    if (nmaps == 1) return mv__mri_check_out(kspace, out, MV_DT_C64, fn);
+    MV__TRY(mv__mri_check_vol(out, fn, "out"));
+    MV__CHECK(out->dtype == MV_DT_C64 && out->dim[0] == kspace->dim[0] && out->dim[1] == kspace->dim[1] &&
+                  out->dim[2] == kspace->dim[2] && out->dim[3] == nmaps && mv_vol_count(out) == sh.nvox * nmaps * sh.nbatch,
+              MV_ERR_INVALID_ARG, "%s: out must be c64 (%lld, %lld, %lld, %lld maps) x %lld batch volumes", fn,
+              (long long)kspace->dim[0], (long long)kspace->dim[1], (long long)kspace->dim[2], (long long)nmaps,
+              (long long)sh.nbatch);
     return MV_OK;
 }
 
@@ -44260,6 +44414,7 @@ MVDEF mv_status mv_cgsense_into(const mv_vol *kspace, const mv_vol *sens, mv_vol
     mv__cgs_mem m;
     mv_recon_io io;
     mv_status st;
+    int64_t nmaps;
     int a;
     if (!o) {
         memset(&to, 0, sizeof(to));
@@ -44267,15 +44422,15 @@ MVDEF mv_status mv_cgsense_into(const mv_vol *kspace, const mv_vol *sens, mv_vol
     }
     MV__TRY(mv__mri_check_c64(kspace, fn, "kspace"));
     MV__TRY(mv__mri_check_c64(sens, fn, "sens"));
-    MV__TRY(mv__mri_check_out(kspace, out, MV_DT_C64, fn));
+    MV__TRY(mv__cgs_maps_of(sens, fn, &nmaps));
+    MV__TRY(mv__cgs_check_out(kspace, nmaps, out, fn));
     sh = mv__mri_shape_of(kspace);
     ss = mv__mri_shape_of(sens);
     for (a = 0; a < 3; a++)
         MV__CHECK(sens->dim[a] == kspace->dim[a], MV_ERR_INVALID_ARG, "%s: sens dims[%d] = %lld, kspace has %lld", fn, a,
                   (long long)sens->dim[a], (long long)kspace->dim[a]);
-    MV__CHECK(ss.nc == sh.nc && ss.nbatch == 1, MV_ERR_INVALID_ARG,
-              "%s: sens has %lld coils x %lld maps, kspace %lld coils (one map)", fn, (long long)ss.nc,
-              (long long)ss.nbatch, (long long)sh.nc);
+    MV__CHECK(ss.nc == sh.nc, MV_ERR_INVALID_ARG, "%s: sens has %lld coils, kspace %lld", fn, (long long)ss.nc,
+              (long long)sh.nc);
     MV__TRY(mv_cgsense_plan_make(&pl, sens, NULL, o));
     memset(&m, 0, sizeof(m));
     m.k = (const float *)kspace->data;
@@ -44285,6 +44440,8 @@ MVDEF mv_status mv_cgsense_into(const mv_vol *kspace, const mv_vol *sens, mv_vol
     m.nc = sh.nc;
     m.nk = pl->nk;
     m.nvox = pl->nvox;
+    m.nmaps = pl->nmaps;
+    m.nzw = pl->slices ? m.nz : 1;
     m.cart_slices = pl->slices;
     io.read = mv__cgs_mem_read;
     io.write = mv__cgs_mem_write;
@@ -44296,12 +44453,20 @@ MVDEF mv_status mv_cgsense_into(const mv_vol *kspace, const mv_vol *sens, mv_vol
 
 MVDEF mv_status mv_cgsense(const mv_vol *kspace, const mv_vol *sens, mv_vol *out, mv_cg_opts *opts)
 {
-    mv_vol t;
+    mv_vol t, kh;
     mv_status st;
+    int64_t nmaps;
     void *ctx = opts ? opts->alloc_ctx : NULL;
     MV__TRY(mv__mri_check_c64(kspace, "mv_cgsense", "kspace"));
+    MV__TRY(mv__mri_check_c64(sens, "mv_cgsense", "sens"));
+    MV__TRY(mv__cgs_maps_of(sens, "mv_cgsense", &nmaps));
     MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_cgsense: out is NULL");
-    MV__TRY(mv__mri_alloc_like(kspace, MV_DT_C64, 1, &t, ctx, "mv_cgsense"));
+    kh = *kspace; /* several maps: the coil axis becomes the maps' */
+    if (nmaps > 1) {
+        kh.dim[MV_COIL_AXIS] = nmaps;
+        kh.ndim = MV__MAX(kh.ndim, MV_COIL_AXIS + 1);
+    }
+    MV__TRY(mv__mri_alloc_like(&kh, MV_DT_C64, nmaps == 1, &t, ctx, "mv_cgsense"));
     st = mv_cgsense_into(kspace, sens, &t, opts);
     if (st != MV_OK) {
         mv_free(&t);
@@ -44313,7 +44478,7 @@ MVDEF mv_status mv_cgsense(const mv_vol *kspace, const mv_vol *sens, mv_vol *out
 /* The non-Cartesian shapes: items (frames), whether the trajectory is
    per frame, and the output dims. */
 typedef struct mv__cgs_nc_shape {
-    int64_t items, per_frame, odims[MV_MAX_DIMS];
+    int64_t items, per_frame, nmaps, odims[MV_MAX_DIMS];
     int ondim;
 } mv__cgs_nc_shape;
 
@@ -44326,6 +44491,7 @@ static mv_status mv__cgs_nc_check(const mv_vol *traj, const mv_vol *kspace, cons
     MV__TRY(mv__mri_check_c64(traj, fn, "traj"));
     MV__TRY(mv__mri_check_c64(kspace, fn, "kspace"));
     MV__TRY(mv__mri_check_c64(sens, fn, "sens"));
+    MV__TRY(mv__cgs_maps_of(sens, fn, &s->nmaps));
     ss = mv__mri_shape_of(sens);
     MV__CHECK(traj->dim[0] == 3 && traj->dim[3] == 1, MV_ERR_INVALID_ARG,
               "%s: traj dims (%lld, ., ., %lld): (3, X, Y, 1, frames...) needed", fn, (long long)traj->dim[0],
@@ -44334,9 +44500,8 @@ static mv_status mv__cgs_nc_check(const mv_vol *traj, const mv_vol *kspace, cons
               MV_ERR_INVALID_ARG, "%s: kspace dims (%lld, %lld, %lld) do not match the trajectory's (1, %lld, %lld)", fn,
               (long long)kspace->dim[0], (long long)kspace->dim[1], (long long)kspace->dim[2], (long long)traj->dim[1],
               (long long)traj->dim[2]);
-    MV__CHECK(ss.nbatch == 1 && kspace->dim[3] == ss.nc, MV_ERR_INVALID_ARG,
-              "%s: sens has %lld coils x %lld maps, kspace %lld coils (one map)", fn, (long long)ss.nc,
-              (long long)ss.nbatch, (long long)kspace->dim[3]);
+    MV__CHECK(kspace->dim[3] == ss.nc, MV_ERR_INVALID_ARG, "%s: sens has %lld coils, kspace %lld", fn,
+              (long long)ss.nc, (long long)kspace->dim[3]);
     for (a = 4; a < MV_MAX_DIMS; a++)
         if (traj->dim[a] > 1) tframes = 1;
     s->items = 1;
@@ -44351,13 +44516,14 @@ static mv_status mv__cgs_nc_check(const mv_vol *traj, const mv_vol *kspace, cons
     s->odims[0] = sens->dim[0];
     s->odims[1] = sens->dim[1];
     s->odims[2] = sens->dim[2];
+    if (s->nmaps > 1) s->odims[3] = s->nmaps; /* (Nx, Ny, Nz, M, frames...) */
     if (slices) {
         MV__CHECK(kspace->dim[4] == sens->dim[2], MV_ERR_INVALID_ARG,
                   "%s: opts.slices: kspace dims[4] = %lld slices, sens has %lld", fn, (long long)kspace->dim[4],
                   (long long)sens->dim[2]);
-        for (a = 5; a < MV_MAX_DIMS; a++) s->odims[a - 2] = kspace->dim[a];
+        for (a = 5; a < MV_MAX_DIMS; a++) s->odims[a - 2 + (s->nmaps > 1)] = kspace->dim[a];
     } else {
-        for (a = 4; a < MV_MAX_DIMS; a++) s->odims[a - 1] = kspace->dim[a];
+        for (a = 4; a < MV_MAX_DIMS; a++) s->odims[a - 1 + (s->nmaps > 1)] = kspace->dim[a];
     }
     s->ondim = 3;
     for (a = 3; a < MV_MAX_DIMS; a++)
@@ -44395,13 +44561,17 @@ MVDEF mv_status mv_cgsense_nc_into(const mv_vol *traj, const mv_vol *kspace, con
     MV__TRY(mv__cgs_nc_check(traj, kspace, sens, o->slices, &s, fn));
     MV__TRY(mv__mri_check_vol(out, fn, "out"));
     MV__CHECK(out->dtype == MV_DT_C64 && out->dim[0] == s.odims[0] && out->dim[1] == s.odims[1] &&
-                  out->dim[2] == s.odims[2] && mv_vol_count(out) == s.odims[0] * s.odims[1] * s.odims[2] * s.items /
-                                                                   (o->slices ? s.odims[2] : 1),
-              MV_ERR_INVALID_ARG, "%s: out must be c64 (%lld, %lld, %lld) x %lld frames", fn, (long long)s.odims[0],
-              (long long)s.odims[1], (long long)s.odims[2], (long long)(s.items / (o->slices ? s.odims[2] : 1)));
+                  out->dim[2] == s.odims[2] && (s.nmaps == 1 || out->dim[3] == s.nmaps) &&
+                  mv_vol_count(out) == s.odims[0] * s.odims[1] * s.odims[2] * s.nmaps * s.items /
+                                           (o->slices ? s.odims[2] : 1),
+              MV_ERR_INVALID_ARG, "%s: out must be c64 (%lld, %lld, %lld%s) x %lld frames", fn, (long long)s.odims[0],
+              (long long)s.odims[1], (long long)s.odims[2], s.nmaps > 1 ? ", maps" : "",
+              (long long)(s.items / (o->slices ? s.odims[2] : 1)));
     memset(&m, 0, sizeof(m));
     m.k = (const float *)kspace->data;
     m.x = (float *)out->data;
+    m.nmaps = s.nmaps;
+    m.nzw = o->slices ? s.odims[2] : 1;
     io.read = mv__cgs_mem_read;
     io.write = mv__cgs_mem_write;
     io.user = &m;
@@ -44423,8 +44593,7 @@ MVDEF mv_status mv_cgsense_nc_into(const mv_vol *traj, const mv_vol *kspace, con
             if (st != MV_OK) break;
             m.nk = pl->nk;
             m.nvox = pl->nvox;
-            m.k = (const float *)kspace->data + 2 * f * pl->nk;
-            m.x = (float *)out->data + 2 * f * pl->nvox;
+            m.item0 = f; /* the frame's k-space and image (its slice, its maps) */
             if (o->slices) { /* the frame's sens slice: shift the plan's maps */
                 pl->sens += 2 * (f % pl->nzs) * pl->nvox;
                 pl->nzs = 1;
@@ -44500,7 +44669,7 @@ MVDEF mv_status mv_bart_scale_estimate_nc(const mv_vol *traj, const mv_vol *kspa
             if (s.per_frame) mv__cgs_traj_frame(traj, f, &tv);
             st = mv_cgsense_plan_make(&pl, sens, s.per_frame ? &tv : traj, &o);
             if (st != MV_OK) break;
-            nvox = pl->nvox;
+            nvox = pl->nimg; /* |A^H y| of every map, as BART's estimate over its image (maps included) */
             if (!mag) {
                 mag = (float *)mv__alloc((size_t)(nvox * s.items) * sizeof(float), o.alloc_ctx);
                 img = (float *)mv__alloc((size_t)nvox * 8, o.alloc_ctx);

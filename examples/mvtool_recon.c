@@ -62,7 +62,7 @@ static int cmd_ecalib(const args *a)
     double d;
     int rc, i;
     if (opt_int(a, "-m", 1, 2, &v) < 0) return usage_error(a, "-m takes 1 or 2", opt_str(a, "-m"));
-    if (opt_str(a, "-m")) o.maps = (int)v;
+    o.maps = opt_str(a, "-m") ? (int)v : 2; /* BART ecalib's default: two maps (pics takes both) */
     if (opt_int(a, "-r", 1, 4096, &v) < 0) return usage_error(a, "-r takes a calibration size", opt_str(a, "-r"));
     if (opt_str(a, "-r"))
         for (i = 0; i < 3; i++) o.calib[i] = (int)v;
@@ -78,6 +78,7 @@ static int cmd_ecalib(const args *a)
     if (opt_int(a, "--iter", 1, 10000, &v) < 0) return usage_error(a, "--iter takes 1 .. 10000", opt_str(a, "--iter"));
     if (opt_str(a, "--iter")) o.iterations = (int)v;
     if ((rc = cfl_load_or_fail(a->pos[0], &k))) return rc;
+    if (!opt_str(a, "-m") && (k.ndim <= 3 || k.dim[3] == 1)) o.maps = 1; /* one coil: one map (BART asserts) */
     mv_vol_init(&maps);
     mv_vol_init(&eig);
     {
@@ -199,8 +200,14 @@ static int pics_chunked(const args *a, mv_vol *traj, mv_vol *maps, mv_cg_opts *o
         mv_cgsense_plan_free(pl);
         return usage_error(a, "k-space dims do not match the maps (and trajectory)", a->pos[0]);
     }
-    /* output: BART's, the image dims, 1 coil, then the k-space's frames */
+    if (maps->ndim > 4 && maps->dim[4] > 1 && kh.dim[4] > 1) {
+        mv_cgsense_plan_free(pl);
+        return usage_error(a, "with several maps the k-space's dims[4] (BART's maps axis) must be 1", a->pos[0]);
+    }
+    /* output: BART's, the image dims, 1 coil, then the k-space's frames
+       (the maps in dims[4], where the k-space has 1) */
     for (ax = 0; ax < MV_MAX_DIMS; ax++) od[ax] = ax < 3 ? maps->dim[ax] : ax == 3 ? 1 : kh.dim[ax];
+    if (maps->ndim > 4) od[4] = maps->dim[4];
     nd = 3;
     for (ax = 3; ax < MV_MAX_DIMS; ax++)
         if (od[ax] > 1) nd = ax + 1;
@@ -345,12 +352,22 @@ static int pics_reg(const args *a, mv_cg_opts *o, double lambda, int *l1)
     return 0;
 }
 
+/* MAPS as the library takes them: (x, y, z, C) or (x, y, z, C, M) (BART's
+   ecalib -m 2), nothing beyond */
+static int pics_maps_axis(const args *a, const mv_vol *s)
+{
+    int ax;
+    for (ax = 5; ax < s->ndim; ax++)
+        if (s->dim[ax] > 1) return usage_error(a, "MAPS must be (x, y, z, coils[, maps])", a->pos[1]);
+    return 0;
+}
+
 static int cmd_pics(const args *a)
 {
     mv_vol k, s, t, out;
     mv_cg_opts o = MV_ZERO_INIT;
     double d, lambda = 0, scale = 0;
-    int64_t v;
+    int64_t v, nmaps;
     int rc, l1, rescale = opt_flag(a, "-S"), nc = opt_str(a, "-t") != NULL;
     mv_status st;
     if (opt_num(a, "-r", &d) < 0 || (opt_str(a, "-r") && !(d >= 0))) return usage_error(a, "-r takes lambda >= 0", opt_str(a, "-r"));
@@ -374,6 +391,12 @@ static int cmd_pics(const args *a)
         mv_free(&t);
         return rc;
     }
+    if ((rc = pics_maps_axis(a, &s))) {
+        mv_free(&t);
+        mv_free(&s);
+        return rc;
+    }
+    nmaps = s.ndim > 4 ? s.dim[4] : 1;
     /* BART divides the data by its scale (estimated unless -w) and -S
        multiplies the image back. The l2 image is linear in the data, so
        with -S it needs no scale; the l1 image is not. */
@@ -388,6 +411,12 @@ static int cmd_pics(const args *a)
         mv_free(&t);
         mv_free(&s);
         return rc;
+    }
+    if (s.ndim > 4 && s.dim[4] > 1 && k.ndim > 4 && k.dim[4] > 1) {
+        mv_free(&k);
+        mv_free(&t);
+        mv_free(&s);
+        return usage_error(a, "with several maps the k-space's dims[4] (BART's maps axis) must be 1", a->pos[0]);
     }
     if (rescale && !l1) scale = 0;
     else if (scale == 0) {
@@ -416,7 +445,11 @@ static int cmd_pics(const args *a)
         float *p = (float *)out.data;
         for (i = 0; i < n; i++) p[i] = (float)(p[i] * scale);
     }
-    if (out.ndim > 3 && out.ndim < MV_MAX_DIMS) { /* frames: BART keeps a coil axis of 1 before them */
+    if (nmaps > 1) { /* (x, y, z, M, 1, frames...) -> BART's (x, y, z, 1, M, frames...) */
+        out.dim[4] = out.dim[3];
+        out.dim[3] = 1;
+        if (out.ndim < 5) out.ndim = 5;
+    } else if (out.ndim > 3 && out.ndim < MV_MAX_DIMS) { /* frames: BART keeps a coil axis of 1 before them */
         int ax;
         for (ax = out.ndim; ax > 3; ax--) out.dim[ax] = out.dim[ax - 1];
         out.dim[3] = 1;
@@ -555,8 +588,9 @@ const command mvtool_recon_commands[] = {
     {"ecalib", "ESPIRiT coil sensitivity maps (BART ecalib)",
      "mvtool ecalib [-m 1|2] [-r CAL] [-k KERNEL] [-t THR] [-c CROP] [--iter N] KSPACE MAPS [EIG]\n"
      "  ESPIRiT maps (x, y, z, coils, maps) of multi-coil k-space with a fully\n"
-     "  sampled centre, BART ecalib's defaults: -r 24 -k 6 -t 0.001 -c 0.8 -m 1\n"
-     "  (-c 0: no crop). EIG: the eigenvalue maps (x, y, z, 1, maps as BART).\n"
+     "  sampled centre, BART ecalib's defaults: -r 24 -k 6 -t 0.001 -c 0.8 -m 2\n"
+     "  (-c 0: no crop; -m 1: one map). EIG: the eigenvalue maps (x, y, z, 1,\n"
+     "  maps as BART).\n"
      "  --iter N: power iterations per voxel at most (BART's fixed 30; voxels\n"
      "  whose two largest eigenvalues are close need more to converge).\n"
      "  Files are BART .cfl/.hdr.\n"
@@ -570,6 +604,8 @@ const command mvtool_recon_commands[] = {
      "  A^H A by the Toeplitz embedding. The data is divided by BART's scale\n"
      "  estimate (or -w SCALE) and -S scales the image back. Frames (k-space dims\n"
      "  after the coils) are reconstructed one by one with the same maps and plans.\n"
+     "  MAPS (x, y, z, coils, M) with M ESPIRiT maps (mvtool or bart ecalib's\n"
+     "  default two) give OUT (x, y, z, 1, M, frames...), as BART.\n"
      "  --chunk N: stream the frames from KSPACE.cfl to OUT.cfl, N at a time in\n"
      "  memory. --tol T: stop at ||r|| <= T ||A^H y||. --nufft-tol T (default\n"
      "  1e-4). --time: the library call's time on stderr.\n"

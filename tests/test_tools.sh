@@ -1161,6 +1161,23 @@ PYEOF
   $T grappa "$W/rk" "$W/x" 2>"$W/err"; [ $? -eq 1 ] && grep -q "no undersampling" "$W/err" && ok || bad "grappa on fully sampled data: $(cat "$W/err")"
   $T grappa "$W/ru" "$W/x" --kernel 5 2>"$W/err"; [ $? -eq 2 ] && ok || bad "grappa --kernel 5: usage error"
   $T ecalib -m 3 "$W/rk" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && ok || bad "ecalib -m 3: usage error"
+  # BART's ESPIRiT workflow: ecalib's default two maps, pics on both, against bart itself
+  bart ecalib "$W/rk" "$W/rb2" >/dev/null 2>&1 && bart pics -l2 -r 0.01 "$W/ru" "$W/rb2" "$W/rbp2" >/dev/null 2>&1
+  $T ecalib "$W/rk" "$W/rm2" && $T pics -l2 -r 0.01 "$W/ru" "$W/rm2" "$W/rmp2" &&
+    "$PY" - "$W/rb2" "$W/rm2" "$W/rbp2" "$W/rmp2" <<'PYEOF' && ok || bad "ecalib (two maps) + pics vs bart ecalib + pics"
+import sys, numpy as np
+def rd(n):
+    d = [int(v) for v in open(n + '.hdr').read().split('\n')[1].split()]
+    return d, np.fromfile(n + '.cfl', np.complex64)
+(dsb, _), (dsm, _), (db, b), (dm, m) = [rd(n) for n in sys.argv[1:5]]
+e = np.linalg.norm(m - b) / np.linalg.norm(b)
+ok = dsb == dsm and dsm[3:5] == [6, 2] and db == dm and dm[3:5] == [1, 2] and e < 1e-4
+sys.exit(0 if ok else print('maps', dsb, dsm, 'image', db, dm, 'NRMSE', e) or 1)
+PYEOF
+  $T pics -l2 -r 0.01 --chunk 1 "$W/ru" "$W/rm2" "$W/rmc2" && cmp -s "$W/rmc2.cfl" "$W/rmp2.cfl" &&
+    cmp -s "$W/rmc2.hdr" "$W/rmp2.hdr" && ok || bad "pics --chunk 1, two maps: the in-memory bytes"
+  bart join 4 "$W/ru" "$W/ru" "$W/ru4" >/dev/null 2>&1
+  $T pics -l2 "$W/ru4" "$W/rm2" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "maps axis" "$W/err" && ok || bad "pics: two maps and k-space dims[4] = 2: $(cat "$W/err")"
   # l1-wavelet pics (BART's FISTA, wavelet and random shifts) and threshold against bart itself
   bart pics -l1 -r 0.01 -i 20 "$W/ru" "$W/rbm" "$W/rbl" >/dev/null 2>&1
   $T pics -l1 -r 0.01 -i 20 "$W/ru" "$W/rbm" "$W/rml" && "$PY" - "$W/rbl" "$W/rml" <<'PYEOF' && ok || bad "pics -l1 vs bart pics -l1"

@@ -88,7 +88,8 @@ every case agrees.
           eigenvalue is within 0.02 of the crop. Sizes odd and even, some
           with every R-th line and an ACS band (the box stops at the band
           and sits where BART's window puts it).
-  pics    mvtool pics -l2 -S and bart pics -l2 -S with BART's maps on
+  pics    mvtool pics -l2 -S and bart pics -l2 -S with BART's maps (40%:
+          ecalib's two, the image one volume per map) on
           small k-space (random lambda, iterations; 30% without -S, where
           both divide by their data scale estimate): Cartesian with random
           R (both run CG from 0 on the same normal equations in float32:
@@ -843,10 +844,13 @@ def fam_cc(c, run, d):
 
 def cg_sense64(y, S, mask, lam, it):
     """BART's conjgrad (x0 = 0, `it` steps, no early stop) in float64 on
-    (A^H A + lam I) x = A^H y, A = mask * fftc * S over axes 0, 1 (2D)"""
+    (A^H A + lam I) x = A^H y, A = mask * fftc * sum_m S_m x_m over axes 0,
+    1 (2D); y (x, y, z, C, 1), S (x, y, z, C, M), x (x, y, z, 1, M)"""
     def normal(x):
-        return np.sum(np.conj(S) * centred(mask * centred(S * x[..., None], (0, 1), False), (0, 1), True), axis=3) + lam * x
-    rhs = np.sum(np.conj(S) * centred(mask * y, (0, 1), True), axis=3)
+        coil = np.sum(S * x, axis=4, keepdims=True)
+        return np.sum(np.conj(S) * centred(mask * centred(coil, (0, 1), False), (0, 1), True), axis=3,
+                      keepdims=True) + lam * x
+    rhs = np.sum(np.conj(S) * centred(mask * y, (0, 1), True), axis=3, keepdims=True)
     x, r = np.zeros_like(rhs), rhs.copy()
     p, rs = r.copy(), float(np.vdot(r, r).real)
     for _ in range(it):
@@ -872,8 +876,9 @@ def fam_pics(c, run, d):
     k = coil_phantom(rng, n, C)
     lam = float(rng.choice([0.0, 0.001, 0.01, 0.1] + ([1.0, 1.0] if nc else [])))
     it = int(rng.choice([5, 10, 30]))
+    M = 2 if rng.random() < 0.4 else 1  # ESPIRiT's two maps (BART's default): the image holds one volume per map
     write_cfl(os.path.join(d, 'kc'), k.astype(np.complex64))
-    run([BART, 'ecalib', '-m', '1', 'kc', 's'], check=True)
+    run([BART, 'ecalib', '-m', str(M), 'kc', 's'], check=True)
     exact = None
     if nc:  # radial k-space of the coil images: BART's trajectory, points away from the edge
         X, Y = 2 * n, int(rng.choice([16, 24, 32]))
@@ -884,21 +889,24 @@ def fam_pics(c, run, d):
         img = centred(k[:, :, 0], (0, 1), True).reshape(n, n, 1, C)
         y = nudft(t, [n, n, 1], img=img).reshape(1, X, Y, C, order='F')
         write_cfl(os.path.join(d, 'k'), y.astype(np.complex64))
-        what, tol = '%dx%d, %d coils, radial %dx%d' % (n, n, C, X, Y), 1e-2
+        what, tol = '%dx%d, %d coils, %d map(s), radial %dx%d' % (n, n, C, M, X, Y), 1e-2
         if lam >= 1.0 and it == 30:  # well conditioned: CG converges, so the exact solution is a reference
-            S = read_cfl(os.path.join(d, 's'), 4).reshape(n * n, C, order='F').astype(np.complex128)
-            E = nudft(t, [n, n, 1], img=np.eye(n * n).reshape((n, n, 1, n * n), order='F'))  # M x n^2
+            S = read_cfl(os.path.join(d, 's'), 5).reshape(n * n, C, M, order='F').astype(np.complex128)
+            E = nudft(t, [n, n, 1], img=np.eye(n * n).reshape((n, n, 1, n * n), order='F'))  # samples x n^2
+            EE = E.conj().T @ E
             Yc = y.reshape(-1, C, order='F')
-            A = sum(np.conj(S[:, i])[:, None] * (E.conj().T @ E) * S[:, i][None, :] for i in range(C))
-            b = sum(np.conj(S[:, i]) * (E.conj().T @ Yc[:, i]) for i in range(C))
-            exact = np.linalg.solve(A + lam * np.eye(n * n), b).reshape(n, n, 1, order='F')
+            # the normal matrix in blocks of maps (map m's pixels after map m - 1's)
+            A = np.block([[sum(np.conj(S[:, i, p])[:, None] * EE * S[:, i, q][None, :] for i in range(C))
+                           for q in range(M)] for p in range(M)])
+            b = np.concatenate([sum(np.conj(S[:, i, p]) * (E.conj().T @ Yc[:, i]) for i in range(C)) for p in range(M)])
+            exact = np.linalg.solve(A + lam * np.eye(n * n * M), b)
     else:  # Cartesian: every R-th line through the centre, and 6 centre lines
         R = int(rng.choice([1, 2, 3]))
         mask = np.zeros(n, bool)
         mask[(np.arange(n) - n // 2) % R == 0] = True
         mask[n // 2 - 3:n // 2 + 3] = True
         write_cfl(os.path.join(d, 'k'), (k * mask[None, :, None, None]).astype(np.complex64))
-        what, tol = '%dx%d, %d coils, R %d' % (n, n, C, R), 2e-4
+        what, tol = '%dx%d, %d coils, %d map(s), R %d' % (n, n, C, M, R), 2e-4
     if rng.random() < 0.3:  # without -S both divide the data by their scale estimate and keep the image so
         args, exact, what = ['-l2', '-r', repr(lam), '-i', str(it)], None, what + ', no -S'
     else:
@@ -909,18 +917,19 @@ def fam_pics(c, run, d):
     if rm.returncode != 0:
         c.fail('pics', 'mvtool pics: %s' % rm.stderr.strip(), run)
         return
-    b, m = read_cfl(os.path.join(d, 'b'), 3), read_cfl(os.path.join(d, 'm'), 3)
-    if b is None or m is None or b.shape != m.shape:
+    if hdr_dims(os.path.join(d, 'm')) != hdr_dims(os.path.join(d, 'b')):
         c.fail('pics', 'dims %s, BART %s' % (hdr_dims(os.path.join(d, 'm')), hdr_dims(os.path.join(d, 'b'))), run)
         return
+    # (x, y, 1, 1, maps): flat in BART's order, map after map
+    b, m = [read_cfl(os.path.join(d, f)).reshape(-1, order='F') for f in ('b', 'm')]
     e = rel(m, b)
     if e > tol and not nc and '-S' in args:
         # float32 rounding amplified by a badly conditioned system (lambda
         # 0, few coils): both drift from the same CG in float64; medvol must
         # then be within 3x BART's own drift of it (2e-4 at least)
-        S = read_cfl(os.path.join(d, 's'), 4).astype(np.complex128)
-        y = read_cfl(os.path.join(d, 'k'), 4).astype(np.complex128)
-        x64 = cg_sense64(y, S, (np.abs(y) > 0).any(axis=3, keepdims=True), lam, it)
+        S = read_cfl(os.path.join(d, 's'), 5).astype(np.complex128)
+        y = read_cfl(os.path.join(d, 'k'), 5).astype(np.complex128)
+        x64 = cg_sense64(y, S, (np.abs(y) > 0).any(axis=3, keepdims=True), lam, it).reshape(-1, order='F')
         em, eb = rel(m, x64), rel(b, x64)
         if em <= max(tol, 3 * eb):
             c.note('pics: beyond 2e-4 of BART where both drift from float64 CG alike (lambda 0, ill-conditioned)')
@@ -945,7 +954,7 @@ def fixed_ecalib_phase(c, run, d):
     every map differs from BART's by one constant phase factor."""
     run([BART, 'phantom', '-x', '24', '-k', '-s', '3', 'k'], check=True)
     run([BART, 'ecalib', '-m', '1', 'k', 'b'], check=True)
-    r = run([c.tool, 'ecalib', 'k', 'm'])
+    r = run([c.tool, 'ecalib', '-m', '1', 'k', 'm'])
     b, m = read_cfl(os.path.join(d, 'b'), 4), read_cfl(os.path.join(d, 'm'), 4) if r.returncode == 0 else None
     if m is None or m.shape != b.shape:
         c.fail('fixed', 'ecalib: mvtool ecalib failed: %s' % r.stderr.strip(), run)
@@ -1098,7 +1107,8 @@ def fam_l1(c, run, d, tv=False):
     FISTA with its wavelet, Cartesian 2D/3D with random variable-density
     lines or radial (-t), BART's random cycle spinning or -n, -S or BART's
     data scale, random lambda, step, wavelet (dau2, haar; cdf44 on axes of
-    10 samples and more) and iterations. Maps: normalised smooth coils
+    10 samples and more) and iterations. Maps (30%: two, the second not in
+    the data): normalised smooth coils
     (not ESPIRiT: 3D too). Cartesian within 2e-5 (float rounding over the
     iterations; measured <= 3e-6), radial within 1e-2 (the two NUFFTs
     differ by ~1e-3). The shifts must matter: medvol's image with the other
@@ -1126,8 +1136,13 @@ def fam_l1(c, run, d, tv=False):
                     * np.exp(1j * rng.uniform(-np.pi, np.pi)))
     S = np.stack(maps, -1)
     S /= np.sqrt(np.sum(np.abs(S) ** 2, -1, keepdims=True))
-    write_cfl(os.path.join(d, 's'), S.astype(np.complex64))
     img = obj[..., None] * S
+    M = 2 if rng.random() < 0.3 else 1
+    if M == 2:  # a second set of maps (ESPIRiT's second map: weaker, other phases), which the data does not hold
+        S2 = np.stack([np.roll(S[..., i], shape[0] // 3, axis=0) * 0.4 * np.exp(1j * rng.uniform(-np.pi, np.pi))
+                       for i in range(C)], -1)
+        S = np.stack([S, S2], -1)
+    write_cfl(os.path.join(d, 's'), S.astype(np.complex64))
     axes = (0, 1, 2) if three else (0, 1)
     if nc:
         X, Y = 2 * shape[0], int(rng.choice([16, 24, 32]))
@@ -1177,10 +1192,11 @@ def fam_l1(c, run, d, tv=False):
         E = nudft(t, shape, img=np.eye(int(np.prod(shape))).reshape(tuple(shape) + (-1,), order='F'))
         E = E.astype(np.complex64)
         Eh = np.ascontiguousarray(E.conj().T)
-        Sm = S.reshape(-1, C, order='F').astype(np.complex64)
-        v = crandn(rng, Sm.shape[0]).astype(np.complex64)
-        for _ in range(30):  # power iteration on sum_c S_c^H E^H E S_c (converges from below: margin in the step)
-            v = np.sum(np.conj(Sm) * (Eh @ (E @ (Sm * v[:, None]))), axis=1)
+        Sm = S.reshape(E.shape[1], C, M, order='F').astype(np.complex64)
+        v = crandn(rng, (E.shape[1], M)).astype(np.complex64)
+        for _ in range(30):  # power iteration on A^H A, A x = E sum_m S_m x_m (converges from below: margin in the step)
+            coil = np.sum(Sm * v[:, None, :], axis=2)
+            v = np.sum(np.conj(Sm) * (Eh @ (E @ coil))[:, :, None], axis=1)
             L = float(np.linalg.norm(v))
             v /= L
         args += ['-s', repr(float(np.float32(rng.uniform(0.5, 0.9) / L)))]
@@ -1189,16 +1205,16 @@ def fam_l1(c, run, d, tv=False):
     if rng.random() < 0.6:
         args += ['-S']
     args += (['-t', 't'] if nc else []) + ['k', 's']
-    what += ', ' + ' '.join(args[:-2])
+    what += ', %d map(s), ' % M + ' '.join(args[:-2])
     run([BART, 'pics'] + args + ['b'], check=True)
     rm = run([c.tool, 'pics'] + args + ['m'])
     if rm.returncode != 0:
         c.fail(fam, '%s: mvtool pics: %s' % (what, rm.stderr.strip()), run)
         return
-    b, m = read_cfl(os.path.join(d, 'b'), 3), read_cfl(os.path.join(d, 'm'), 3)
-    if b is None or m is None or b.shape != m.shape:
+    if hdr_dims(os.path.join(d, 'm')) != hdr_dims(os.path.join(d, 'b')):
         c.fail(fam, '%s: dims %s, BART %s' % (what, hdr_dims(os.path.join(d, 'm')), hdr_dims(os.path.join(d, 'b'))), run)
         return
+    b, m = [read_cfl(os.path.join(d, f)).reshape(-1, order='F') for f in ('b', 'm')]  # maps one after the other
     e = rel(m, b)
     c.ratio(fam + ' pics (non-Cartesian)' if nc else fam + ' pics', e / tol)
     if e > tol:
@@ -1208,7 +1224,7 @@ def fam_l1(c, run, d, tv=False):
         return
     other = [a for a in args if a != '-n'] if not shifts else args[:-2] + ['-n'] + args[-2:]
     run([c.tool, 'pics'] + other + ['o'], check=True)
-    eo = rel(read_cfl(os.path.join(d, 'o'), 3), b)
+    eo = rel(read_cfl(os.path.join(d, 'o')).reshape(-1, order='F'), b)
     if eo <= 3 * tol:
         c.note('l1: the shifts (-n or not) moved the image by less than 3x the tolerance')
     elif e > eo / 10:

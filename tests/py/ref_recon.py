@@ -1,14 +1,15 @@
 """Float64 references for tests/test_recon.c (Debian python3: numpy only).
 
   ref_recon.py normal P   reads Pk, Ps (BART .cfl pairs: k-space
-      (x, y, 1, C) and sensitivities (x, y, 1, C)) and Plambda.txt, solves
-      (A^H A + lambda I) x = A^H y directly with A = mask * fftc * S (mask:
-      samples nonzero in some coil, unitary centred FFT), writes Px.cfl.
+      (x, y, 1, C) and sensitivities (x, y, 1, C) or (x, y, 1, C, M): M
+      ESPIRiT maps) and Plambda.txt, solves (A^H A + lambda I) x = A^H y
+      directly with A = mask * fftc * sum_m S_m x_m (mask: samples nonzero
+      in some coil, unitary centred FFT), writes Px.cfl (x, y, 1, M).
   ref_recon.py nc P       reads Pt (trajectory (3, M)), Pk (k-space (1, M,
       1, C)), Ps (sensitivities (nx, ny, 1, C)) and Plambda.txt, solves the
       same normal equations with A = the exact NUDFT (BART's unitary
       convention: s sum_x f(x) exp(-2 pi i k.(x - N/2) / N), s = 1 /
-      sqrt(nx ny)) times S, writes Px.cfl.
+      sqrt(nx ny)) times S (maps as for normal), writes Px.cfl.
   ref_recon.py eigh DIR   tests/testutil.h's batch: DIR/cases.txt lines
       "c<id> n nk"; c<id>.a holds a Hermitian n x n matrix (complex128,
       row-major); writes c<id>.w (its eigenvalues, ascending, float64) and
@@ -48,23 +49,25 @@ def normal(d):
     k = readcfl(d + 'k').astype(np.complex128)
     s = readcfl(d + 's').astype(np.complex128)
     nx, ny, nc = k.shape[0], k.shape[1], k.shape[3]
+    nm = s.size // (nx * ny * nc)
     k = k.reshape(nx, ny, nc)
-    s = s.reshape(nx, ny, nc)
+    s = s.reshape(nx, ny, nc, nm)
     lam = float(open(d + 'lambda.txt').read())
     mask = np.any(k != 0, axis=2)
     n = nx * ny
-    # the matrix of A, column by column (small cases only)
+    # the matrix of A, column by column (small cases only): map m's pixels after map m - 1's
     cols = []
-    for j in range(n):
-        e = np.zeros(n, complex)
-        e[j] = 1
-        img = e.reshape(nx, ny, order='F')
-        ks = fftc(s * img[:, :, None], (0, 1)) * mask[:, :, None]
-        cols.append(ks.reshape(-1, order='F'))
+    for m in range(nm):
+        for j in range(n):
+            e = np.zeros(n, complex)
+            e[j] = 1
+            img = e.reshape(nx, ny, order='F')
+            ks = fftc(s[:, :, :, m] * img[:, :, None], (0, 1)) * mask[:, :, None]
+            cols.append(ks.reshape(-1, order='F'))
     A = np.array(cols).T
     y = k.reshape(-1, order='F')
-    x = np.linalg.solve(A.conj().T @ A + lam * np.eye(n), A.conj().T @ y)
-    writecfl(d + 'x', x.reshape(nx, ny, order='F'))
+    x = np.linalg.solve(A.conj().T @ A + lam * np.eye(n * nm), A.conj().T @ y)
+    writecfl(d + 'x', x.reshape(nx, ny, 1, nm, order='F'))
 
 
 def noncart(d):
@@ -72,19 +75,21 @@ def noncart(d):
     k = readcfl(d + 'k').astype(np.complex128)
     s = readcfl(d + 's').astype(np.complex128)
     nx, ny, nc = s.shape[0], s.shape[1], s.shape[3]
+    nm = s.size // (nx * ny * nc)
     m = t.shape[1]
     t = t.reshape(3, m)
     k = k.reshape(m, nc)
-    s = s.reshape(nx, ny, nc)
+    s = s.reshape(nx, ny, nc, nm)
     lam = float(open(d + 'lambda.txt').read())
     xs, ys = np.meshgrid(np.arange(nx) - nx // 2, np.arange(ny) - ny // 2, indexing='ij')
     xs, ys = xs.reshape(-1, order='F'), ys.reshape(-1, order='F')
     E = np.exp(-2j * np.pi * (np.outer(t[0], xs) / nx + np.outer(t[1], ys) / ny)) / np.sqrt(nx * ny)
-    A = np.vstack([E * s[:, :, c].reshape(-1, order='F')[None, :] for c in range(nc)])
+    A = np.vstack([np.hstack([E * s[:, :, c, j].reshape(-1, order='F')[None, :] for j in range(nm)])
+                   for c in range(nc)])
     y = k.reshape(-1, order='F')
-    n = nx * ny
+    n = nx * ny * nm
     x = np.linalg.solve(A.conj().T @ A + lam * np.eye(n), A.conj().T @ y)
-    writecfl(d + 'x', x.reshape(nx, ny, order='F'))
+    writecfl(d + 'x', x.reshape(nx, ny, 1, nm, order='F'))
 
 
 def eigh(d):
