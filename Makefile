@@ -346,7 +346,8 @@ SLOW_TESTS := transport.lateral_spread transport.pstar_range transport.conservat
   bspline.field_matches syn.recovers syn.local_intensity syn.init_matrix syn.lncc_matches regspeed.auto_sampling \
   regspeed.jitter regspeed.finest_level recon.cgsense_matches_bart recon.ecalib_matches_bart recon.grappa_bart_phantom \
   recon.grappa_medvol_phantom recon.cgsense_nc_matches_bart nufft.threads_identical morph.isa_and_threads_identical \
-  recon.l1_tv_match_bart_pics recon.espirit_maps_match_bart_pics
+  recon.l1_tv_match_bart_pics recon.espirit_maps_match_bart_pics \
+  recon.pics_step_eigen_matches_bart
 SKIP_SLOW := $(addprefix --skip ,$(SLOW_TESTS))
 
 test-quick: $(BUILD)/tests-default

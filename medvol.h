@@ -3081,6 +3081,21 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    x_{k-1}), t_k = (1 + sqrt(1 + 4 t_{k-1}^2)) / 2 from t_0 = 1; x += step
    (A^H y - A^H A x); step 0.95 (BART -s; BART warns that non-Cartesian
    data may need a smaller one: the Toeplitz operator is not normalised).
+   opts.step_eigen (BART -e) divides the step by BART's estimate of the
+   largest eigenvalue of its forward operator's normal (estimate_maxeigenval
+   on its Cartesian forward operator, which is S and the FFT: BART weights
+   the data term by the pattern, so the estimate is S^H S's, about 1 for
+   normalised maps; non-Cartesian: A^H A with the NUFFT): u from BART's Gaussian
+   draws (num/rand.c: glibc's rand_r from seed 123, pairs of uniforms
+   2 rand_r / RAND_MAX - 1 until inside the unit circle, Marsaglia's polar
+   form, one complex value per image value in memory order), normalised,
+   then 30 times u = A^H A u / ||A^H A u||; the estimate is the last norm
+   (mv_cgsense_max_eigen). Each item makes its own (BART's operator spans
+   every frame, whose largest eigenvalue is the largest over the frames:
+   the same for one volume). Cartesian: S^H S per voxel, BART's FFTs
+   cancelled (float rounding apart, the same estimate); non-Cartesian: the
+   Toeplitz operator, within the NUFFTs' difference of BART's. CG and ADMM
+   take no step (BART ignores -e there).
    The result is that last gradient step, as BART returns it. W is BART's
    wavelet (src/wavelet): each level filters every axis still in the
    hierarchy, x then y then z, with the analysis pair, bands of (n + flen -
@@ -3293,6 +3308,7 @@ typedef struct mv_cg_opts {
     unsigned tv_axes;      /* bits of the axes differenced (x 1, y 2, z 4): 0 = 7 */
     double admm_rho;       /* ADMM penalty: 0 = 0.5 (BART -u) */
     int admm_cg_iterations; /* CG steps per x-update at most: 0 = 10 (BART -C) */
+    int step_eigen;        /* 1: FISTA's step divided by A^H A's largest eigenvalue (BART pics -e; see L1-WAVELET) */
 } mv_cg_opts;
 
 /* CG on (N + lambda I) x = b, from x = 0 (BART's conjgrad, float32 vectors,
@@ -3374,6 +3390,13 @@ MVDEF mv_status mv_cgsense_run(const mv_cgsense_plan *plan, int64_t nitems, cons
 /* A^H y of one item (the CG's right-hand side): kspace and image as the
    item layout above. allocates: yes (work buffers). thread-safe: yes. */
 MVDEF mv_status mv_cgsense_adjoint(const mv_cgsense_plan *plan, int64_t item, const void *kspace, void *image);
+
+/* BART's estimate of the largest eigenvalue of item `item`'s forward
+   operator's normal (pics -e, estimate_maxeigenval; see L1-WAVELET): 30
+   power iterations from BART's Gaussian start vector, the last norm.
+   Cartesian: S^H S, without the pattern, as BART's; non-Cartesian: the
+   Toeplitz A^H A. allocates: yes (work buffers). thread-safe: yes. */
+MVDEF mv_status mv_cgsense_max_eigen(const mv_cgsense_plan *plan, int64_t item, double *lambda);
 
 /* BART's scale rule (estimate_scaling_norm): mag (n magnitudes) sorted in
    place; p90 unless max - p90 >= 2 (p90 - median), then max. allocates: no. */
@@ -43354,6 +43377,8 @@ static mv_status mv__cg_check(const mv_cg_opts *o, const char *fn)
     MV__CHECK(o->admm_rho >= 0 && o->admm_rho <= 3.4e38, MV_ERR_INVALID_ARG, "%s: opts.admm_rho = %g", fn, o->admm_rho);
     MV__CHECK(o->admm_cg_iterations >= 0, MV_ERR_INVALID_ARG, "%s: opts.admm_cg_iterations = %d", fn,
               o->admm_cg_iterations);
+    MV__CHECK(o->step_eigen == 0 || o->step_eigen == 1, MV_ERR_INVALID_ARG, "%s: opts.step_eigen = %d (0 or 1)", fn,
+              o->step_eigen);
     MV__CHECK((o->l1_wavelet > 0) + (o->lambda > 0) + (o->tv > 0) <= 1, MV_ERR_UNSUPPORTED,
               "%s: more than one of opts.lambda, opts.l1_wavelet, opts.tv (BART solves such sums by ADMM over "
               "several terms; medvol has one term: l2 by CG, l1-wavelet by FISTA, TV by ADMM)", fn);
@@ -43484,6 +43509,60 @@ static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, floa
     if (xa != x) memcpy(x, xa, (size_t)n * 8);
     *res = bb > 0 ? rn / bb : 0;
     return st;
+}
+
+/* BART's md_gaussian_rand (num/rand.c) into n complex values: per value a
+   pair of uniforms 2 rand_r / RAND_MAX - 1 drawn until inside the unit
+   circle, then Marsaglia's polar form, in double, stored as floats */
+static void mv__bart_gaussian(float *u, int64_t n, unsigned *seed)
+{
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        double u1, u2, s, f;
+        do {
+            u1 = 2. * (mv__glibc_rand_r(seed) / 2147483647.) - 1.;
+            u2 = 2. * (mv__glibc_rand_r(seed) / 2147483647.) - 1.;
+            s = u1 * u1 + u2 * u2;
+        } while (s > 1.);
+        f = sqrt(-2. * log(s) / s);
+        u[2 * i] = (float)(f * u1);
+        u[2 * i + 1] = (float)(f * u2);
+    }
+}
+
+/* BART's vecops norm: float squares summed in double */
+static double mv__bart_norm(const float *v, int64_t n)
+{
+    double r = 0;
+    int64_t i;
+    for (i = 0; i < 2 * n; i++) r += v[i] * v[i];
+    return sqrt(r);
+}
+
+/* BART's estimate_maxeigenval on a normal operator of n complex values:
+   u from its Gaussian draws (seed 123), normalised, then 30 times u = N u
+   / ||N u|| (BART's power(): the scale a float); *lam the last norm, 0 for
+   an operator that gives zero (u and v: n-vectors) */
+static mv_status mv__bart_max_eigen(mv_normal_op op, void *user, int64_t n, float *u, float *v, double *lam)
+{
+    unsigned seed = 123;
+    double s;
+    float f;
+    int it;
+    int64_t i;
+    mv__bart_gaussian(u, n, &seed);
+    s = mv__bart_norm(u, n);
+    f = (float)(1. / s);
+    for (i = 0; i < 2 * n; i++) u[i] *= f;
+    for (it = 0; it < 30; it++) {
+        MV__TRY(op(user, u, v, n));
+        s = mv__bart_norm(v, n);
+        if (s == 0) break;
+        f = (float)(1. / s);
+        for (i = 0; i < 2 * n; i++) u[i] = v[i] * f;
+    }
+    *lam = s;
+    return MV_OK;
 }
 
 /* ---- TV by ADMM: BART's pics -R T ------------------------------------------ */
@@ -43935,6 +44014,19 @@ static mv_status mv__cgs_nc_normal(void *user, const float *x, float *y, int64_t
     return MV_OK;
 }
 
+/* BART's Cartesian forward operator's normal for its -e estimate: S^H S
+   (its FFTs cancel; its pattern weights the data term instead) */
+static mv_status mv__cgs_sens_normal(void *user, const float *x, float *y, int64_t n)
+{
+    mv__cgs_op *o = (mv__cgs_op *)user;
+    (void)n;
+    o->x = x;
+    mv__parallel_for(o->nc, 1, o->threads, mv__cgs_mix_range, o);
+    o->y = y;
+    mv__parallel_for(o->nvox, 4096, o->threads, o->nmaps > 1 ? mv__cgs_maps_range : mv__cgs_combine_range, o);
+    return MV_OK;
+}
+
 MVDEF void mv_cgsense_plan_free(mv_cgsense_plan *pl)
 {
     if (!pl) return;
@@ -44220,8 +44312,16 @@ static mv_status mv__cgs_item(const mv_cgsense_plan *pl, int64_t item, const flo
     }
     if (o->l1_wavelet > 0) {
         mv__wav wv;
+        mv_cg_opts os = *o;
         MV__TRY(mv__cgs_wav_plan(pl, o, &wv));
-        return mv__fista_run(normal, &op, w.b, x, pl->nimg, o, &wv, w.cg, w.reg, th, report, iters, res);
+        if (o->step_eigen) { /* BART's float step divided by the estimate (pics -e) */
+            double lam;
+            float step = o->step > 0 ? (float)o->step : 0.95f;
+            MV__TRY(mv__bart_max_eigen(pl->noncart ? normal : mv__cgs_sens_normal, &op, pl->nimg, w.cg,
+                                       w.cg + 2 * pl->nimg, &lam));
+            if (lam > 0) os.step = (float)(step / lam);
+        }
+        return mv__fista_run(normal, &op, w.b, x, pl->nimg, &os, &wv, w.cg, w.reg, th, report, iters, res);
     }
     if (o->tv > 0) {
         mv__tv t;
@@ -44245,6 +44345,25 @@ MVDEF mv_status mv_cgsense_adjoint(const mv_cgsense_plan *plan, int64_t item, co
     mv__cgs_work_split(plan, plan->threads, work, &w);
     mv__cgs_op_init(plan, item, &w, plan->threads, &op);
     st = mv__cgs_adjoint(&op, (const float *)kspace, (float *)image);
+    mv__free(work, plan->alloc_ctx);
+    return st;
+}
+
+MVDEF mv_status mv_cgsense_max_eigen(const mv_cgsense_plan *plan, int64_t item, double *lambda)
+{
+    static const char *fn = "mv_cgsense_max_eigen";
+    unsigned char *work;
+    mv__cgs_work w;
+    mv__cgs_op op;
+    mv_status st;
+    MV__CHECK(plan && lambda, MV_ERR_INVALID_ARG, "%s: NULL %s", fn, !plan ? "plan" : "lambda");
+    MV__CHECK(item >= 0, MV_ERR_INVALID_ARG, "%s: item %lld", fn, (long long)item);
+    work = (unsigned char *)mv__alloc(mv__cgs_work_bytes(plan, plan->threads, NULL), plan->alloc_ctx);
+    MV__CHECK(work != NULL, MV_ERR_OUT_OF_MEMORY, "%s: work buffers", fn);
+    mv__cgs_work_split(plan, plan->threads, work, &w);
+    mv__cgs_op_init(plan, item, &w, plan->threads, &op);
+    st = mv__bart_max_eigen(plan->noncart ? mv__cgs_nc_normal : mv__cgs_sens_normal, &op, plan->nimg, w.cg,
+                            w.cg + 2 * plan->nimg, lambda);
     mv__free(work, plan->alloc_ctx);
     return st;
 }

@@ -2,7 +2,7 @@
    files (ecalib, pics -l2) and the GRAPPA command BART lacks.
 
      mvtool ecalib [-m 1|2] [-r CAL] [-k KERNEL] [-t THR] [-c CROP] [--iter N] KSPACE MAPS [EIG]
-     mvtool pics -l2 [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [--chunk N] KSPACE MAPS OUT
+     mvtool pics -l2|-l1|-R ... [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [-e] [--chunk N] KSPACE MAPS OUT
      mvtool grappa KSPACE OUT [--acs N] [--kernel 5x4] [--accel R] [--lambda L] [--gfactor G]
 
    BART's flags and argument order; files are BART .cfl/.hdr pairs (NAME,
@@ -338,6 +338,7 @@ static int pics_reg(const args *a, mv_cg_opts *o, double lambda, int *l1)
         o->lambda = lambda;
     }
     o->no_randshift = opt_flag(a, "-n");
+    o->step_eigen = opt_flag(a, "-e"); /* FISTA's step over A^H A's largest eigenvalue (CG, ADMM: no step) */
     if (wt) {
         if (!strcmp(wt, "dau2")) o->wavelet = MV_WAVELET_DAU2;
         else if (!strcmp(wt, "haar")) o->wavelet = MV_WAVELET_HAAR;
@@ -597,7 +598,7 @@ const command mvtool_recon_commands[] = {
      "  --time: the library call's time on stderr.\n",
      "-m= -r= -k= -t= -c= --iter= --time", 2, 3, cmd_ecalib},
     {"pics", "SENSE reconstruction, l2 (CG) or l1-wavelet (FISTA), Cartesian or non-Cartesian (BART pics)",
-     "mvtool pics -l2|-l1|-R W:7:0:L [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [-n] [-s STEP] [--wavelet W] [--tol T] [--chunk N] KSPACE MAPS OUT\n"
+     "mvtool pics -l2|-l1|-R W:7:0:L [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [-n] [-s STEP] [-e] [--wavelet W] [--tol T] [--chunk N] KSPACE MAPS OUT\n"
      "  Tikhonov-regularised SENSE by conjugate gradients on (A^H A + LAMBDA I) x\n"
      "  = A^H y, as BART pics -l2: A = pattern * FFT * maps, or with -t TRAJ\n"
      "  (BART's trajectory, k-space (1, X, Y, C, frames...)) A = NUFFT * maps with\n"
@@ -611,12 +612,13 @@ const command mvtool_recon_commands[] = {
      "  1e-4). --time: the library call's time on stderr.\n"
      "  -l1 (or -R W:FLAGS:0:LAMBDA, FLAGS the axes transformed): l1-wavelet\n"
      "  compressed sensing, min 1/2 ||A x - y||^2 + LAMBDA ||W x||_1 by BART's FISTA\n"
-     "  (step -s, default 0.95) with BART's wavelet (--wavelet dau2 (default),\n"
+     "  (step -s, default 0.95; -e divides it by BART's estimate of A^H A's\n"
+     "  largest eigenvalue, as non-Cartesian data needs) with BART's wavelet (--wavelet dau2 (default),\n"
      "  haar, cdf44) and its random cycle spinning (-n: none). -R Q:LAMBDA = -l2.\n"
      "  -R T:FLAGS:0:LAMBDA: isotropic total variation over the FLAGS axes by BART's\n"
      "  ADMM (rho -u, default 0.5; at most -C CG steps per x-update, default 10;\n"
      "  -i counts CG steps in all, as BART's).\n",
-     "-l2 -l1 -R= -r= -i= -S -w= -t= -n -s= -u= -C= --wavelet= --tol= --nufft-tol= --chunk= --time", 3, 3, cmd_pics},
+     "-l2 -l1 -R= -r= -i= -S -w= -t= -n -s= -e -u= -C= --wavelet= --tol= --nufft-tol= --chunk= --time", 3, 3, cmd_pics},
     {"threshold", "soft, wavelet, hard or binary thresholding of a .cfl (BART threshold)",
      "mvtool threshold [-W|-H|-B] [-j BITMASK] LAMBDA IN OUT\n"
      "  As bart threshold: complex soft thresholding x max(|x| - LAMBDA, 0) / |x|\n"

@@ -1800,3 +1800,179 @@ MV_TEST(recon, espirit_maps_match_bart_pics)
     mv_free(&u);
     mv_free(&k);
 }
+
+/* the value of bart pics -d5's "Maximum eigenvalue:" line in file P SUFFIX (0: none) */
+static double bart_printed_eigen(const char *P, const char *suffix)
+{
+    char path[600], line[512];
+    double v = 0;
+    FILE *f;
+    snprintf(path, sizeof(path), "%s%s", P, suffix);
+    f = fopen(path, "r");
+    if (!f) return 0;
+    while (fgets(line, sizeof(line), f))
+        if (strstr(line, "Maximum eigenvalue:")) v = atof(strstr(line, ":") + 1);
+    fclose(f);
+    return v;
+}
+
+/* BART pics -e: the step of FISTA divided by BART's estimate of the
+   largest eigenvalue of its forward operator's normal. The estimate
+   against the one bart pics -d5 prints (three digits); the l1-wavelet images against bart pics -e -l1 on its phantom with
+   ecalib's two maps, Cartesian (the same operator: to float rounding) and
+   radial (the NUFFTs' ~1e-3). */
+MV_TEST(recon, pics_step_eigen_matches_bart)
+{
+    mv_vol k, u, s, b, x, t, kn;
+    mv_cg_opts o = MV_ZERO_INIT;
+    mv_cgsense_plan *pl = NULL;
+    char cmd[7000], P[400];
+    double e, scale = 0, lam = 0, bart_lam = 0;
+    if (!have_bart()) SKIP("needs the bart command (Debian package bart)");
+    REQUIRE_OK(bart_phantom(64, 6, "rc_pe", &k));
+    REQUIRE_OK(mv_vol_copy(&k, &u));
+    undersample(&u, 3, 16, 1, 1);
+    REQUIRE_OK(mv_cfl_save(tu_path("rc_pe_u"), &u, NULL));
+    REQUIRE(bart_radial(64, 48, 6, "rc_per"));
+    snprintf(P, sizeof(P), "%s", tu_path("rc_pe"));
+    snprintf(cmd, sizeof(cmd),
+             "bart ecalib %s %s_s >/dev/null 2>&1 && bart pics -d5 -e -l1 -r 0.005 %s_u %s_s %s_b > %s_log 2>&1 && "
+             "bart pics -d5 -e -l1 -r 0.005 -t %sr_t %sr_k %s_s %s_nc > %s_lognc 2>&1",
+             P, P, P, P, P, P, P, P, P, P, P);
+    REQUIRE(system(cmd) == 0);
+    bart_lam = bart_printed_eigen(P, "_log");
+    REQUIRE(bart_lam > 0);
+    mv_vol_init(&s);
+    REQUIRE_OK(mv_cfl_load(tu_path("rc_pe_s"), &s, NULL));
+    REQUIRE_OK(mv_cgsense_plan_make(&pl, &s, NULL, NULL));
+    REQUIRE_OK(mv_cgsense_max_eigen(pl, 0, &lam));
+    mv_cgsense_plan_free(pl);
+    EXPECT_MSG(fabs(lam - bart_lam) <= 5e-3 * bart_lam, "largest eigenvalue %.6g, bart pics prints %.3g", lam, bart_lam);
+    printf("    pics -e: largest eigenvalue %.6g (BART prints %.2e)\n", lam, bart_lam);
+    REQUIRE_OK(mv_bart_scale_estimate(&u, &scale, NULL));
+    o.bart_fftmod = 1;
+    o.iterations = 30;
+    o.l1_wavelet = 0.005;
+    o.scale = scale;
+    o.step_eigen = 1;
+    mv_vol_init(&b);
+    REQUIRE_OK(mv_cfl_load(tu_path("rc_pe_b"), &b, NULL));
+    mv_vol_init(&x);
+    REQUIRE_OK(mv_cgsense(&u, &s, &x, &o));
+    e = c64_nrmse(&x, &b);
+    EXPECT_MSG(e < 2e-5, "pics -e -l1 vs BART: NRMSE %.3g", e);
+    printf("    pics -e -l1, 2 maps, NRMSE vs BART: %.2e\n", e);
+    mv_free(&x);
+    mv_free(&b);
+    /* radial: BART's scale on |A^H y|, the step from the estimate */
+    mv_vol_init(&t);
+    mv_vol_init(&kn);
+    mv_vol_init(&b);
+    snprintf(cmd, sizeof(cmd), "%sr_t", P);
+    REQUIRE_OK(mv_cfl_load(cmd, &t, NULL));
+    snprintf(cmd, sizeof(cmd), "%sr_k", P);
+    REQUIRE_OK(mv_cfl_load(cmd, &kn, NULL));
+    snprintf(cmd, sizeof(cmd), "%s_nc", P);
+    REQUIRE_OK(mv_cfl_load(cmd, &b, NULL));
+    o.bart_fftmod = 0;
+    REQUIRE_OK(mv_cgsense_plan_make(&pl, &s, &t, NULL));
+    REQUIRE_OK(mv_cgsense_max_eigen(pl, 0, &lam));
+    mv_cgsense_plan_free(pl);
+    bart_lam = bart_printed_eigen(P, "_lognc");
+    EXPECT_MSG(fabs(lam - bart_lam) <= 1e-2 * bart_lam, "radial: largest eigenvalue %.6g, bart pics prints %.3g", lam,
+               bart_lam);
+    printf("    pics -e -t: largest eigenvalue %.6g (BART prints %.2e)\n", lam, bart_lam);
+    REQUIRE_OK(mv_bart_scale_estimate_nc(&t, &kn, &s, &scale, &o));
+    o.scale = scale;
+    mv_vol_init(&x);
+    REQUIRE_OK(mv_cgsense_nc(&t, &kn, &s, &x, &o));
+    e = c64_nrmse(&x, &b);
+    EXPECT_MSG(e < 1e-2, "pics -e -l1 -t vs BART: NRMSE %.3g", e);
+    printf("    pics -e -l1 -t, 2 maps, NRMSE vs BART: %.2e\n", e);
+    mv_free(&x);
+    mv_free(&b);
+    mv_free(&t);
+    mv_free(&kn);
+    mv_free(&s);
+    mv_free(&u);
+    mv_free(&k);
+}
+
+/* mv_cgsense_max_eigen (Cartesian: S^H S, as BART's) against numpy's
+   largest eigenvalue of the per-voxel 2 x 2 map Gram matrices (float64),
+   on random maps with one voxel's three times as large (a clear largest
+   eigenvalue: 30 power iterations reach it); and the non-Cartesian
+   estimate below numpy's exact largest eigenvalue of the dense A^H A
+   (NUDFT) and within 2% of it */
+MV_TEST(recon, max_eigen_matches_exact)
+{
+    int64_t sd[5] = {12, 10, 1, 3, 2}, i;
+    int64_t td[2] = {3, 300}, nkd[4] = {1, 300, 1, 3}, nsd[5] = {16, 12, 1, 3, 2};
+    mv_vol k, s, t;
+    mv_cgsense_plan *pl = NULL;
+    uint64_t rng = 4242;
+    double lam = 0, exact = 0;
+    char out[256];
+    if (!tu_python("numpy")) SKIP("needs numpy in /usr/bin/python3");
+    REQUIRE_OK(mv_vol_alloc(&s, MV_DT_C64, 5, sd, NULL));
+    for (i = 0; i < 2 * 120 * 6; i++) ((float *)s.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+    for (i = 0; i < 6; i++) { /* voxel 57, every coil and map */
+        ((float *)s.data)[2 * (i * 120 + 57)] *= 3;
+        ((float *)s.data)[2 * (i * 120 + 57) + 1] *= 3;
+    }
+    REQUIRE_OK(mv_cfl_save(tu_path("rc_me_s"), &s, NULL));
+    REQUIRE(ref_recon_run("maxeig", "rc_me_") == 0);
+    {
+        char path[700];
+        FILE *f;
+        snprintf(path, sizeof(path), "%s", tu_path("rc_me_maxeig.txt"));
+        f = fopen(path, "r");
+        REQUIRE(f != NULL);
+        REQUIRE(fgets(out, sizeof(out), f) != NULL);
+        fclose(f);
+        exact = atof(out);
+    }
+    REQUIRE_OK(mv_cgsense_plan_make(&pl, &s, NULL, NULL));
+    REQUIRE_OK(mv_cgsense_max_eigen(pl, 0, &lam));
+    mv_cgsense_plan_free(pl);
+    EXPECT_MSG(fabs(lam - exact) <= 1e-5 * exact, "Cartesian estimate %.8g, numpy's largest eigenvalue of S^H S %.8g",
+               lam, exact);
+    mv_free(&s);
+    /* non-Cartesian: random samples, the NUDFT's A^H A */
+    REQUIRE_OK(mv_vol_alloc(&t, MV_DT_C64, 2, td, NULL));
+    REQUIRE_OK(mv_vol_alloc(&k, MV_DT_C64, 4, nkd, NULL));
+    REQUIRE_OK(mv_vol_alloc(&s, MV_DT_C64, 5, nsd, NULL));
+    for (i = 0; i < 300; i++) {
+        ((float *)t.data)[6 * i] = (float)((tu_rand01(&rng) - 0.5) * 16);
+        ((float *)t.data)[6 * i + 2] = (float)((tu_rand01(&rng) - 0.5) * 12);
+    }
+    for (i = 0; i < 2 * 300 * 3; i++) ((float *)k.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+    for (i = 0; i < 2 * 16 * 12 * 6; i++) ((float *)s.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+    REQUIRE_OK(mv_cfl_save(tu_path("rc_mf_t"), &t, NULL));
+    REQUIRE_OK(mv_cfl_save(tu_path("rc_mf_k"), &k, NULL));
+    REQUIRE_OK(mv_cfl_save(tu_path("rc_mf_s"), &s, NULL));
+    REQUIRE(ref_recon_run("maxeig_nc", "rc_mf_") == 0);
+    {
+        char path[700];
+        FILE *f;
+        snprintf(path, sizeof(path), "%s", tu_path("rc_mf_maxeig.txt"));
+        f = fopen(path, "r");
+        REQUIRE(f != NULL);
+        REQUIRE(fgets(out, sizeof(out), f) != NULL);
+        fclose(f);
+        exact = atof(out);
+    }
+    {
+        mv_cg_opts o = MV_ZERO_INIT;
+        o.nufft_tol = 1e-6;
+        REQUIRE_OK(mv_cgsense_plan_make(&pl, &s, &t, &o));
+    }
+    REQUIRE_OK(mv_cgsense_max_eigen(pl, 0, &lam));
+    mv_cgsense_plan_free(pl);
+    EXPECT_MSG(lam <= exact * (1 + 1e-5) && lam >= 0.98 * exact,
+               "non-Cartesian estimate %.8g, numpy's largest eigenvalue of A^H A %.8g", lam, exact);
+    printf("    largest eigenvalue: non-Cartesian estimate %.6g, exact %.6g\n", lam, exact);
+    mv_free(&t);
+    mv_free(&k);
+    mv_free(&s);
+}

@@ -1187,6 +1187,15 @@ b, m = rd(sys.argv[1]), rd(sys.argv[2])
 e = np.linalg.norm(m - b) / np.linalg.norm(b)
 sys.exit(0 if e < 2e-5 else print('pics -l1 NRMSE', e) or 1)
 PYEOF
+  # -e: the step over BART's estimate of A^H A's largest eigenvalue (the two maps of ecalib's default)
+  bart pics -e -l1 -r 0.01 -i 20 "$W/ru" "$W/rb2" "$W/rble" >/dev/null 2>&1
+  $T pics -e -l1 -r 0.01 -i 20 "$W/ru" "$W/rm2" "$W/rmle" && "$PY" - "$W/rble" "$W/rmle" <<'PYEOF' && ok || bad "pics -e -l1 vs bart pics -e -l1"
+import sys, numpy as np
+rd = lambda n: np.fromfile(n + '.cfl', np.complex64)
+b, m = rd(sys.argv[1]), rd(sys.argv[2])
+e = np.linalg.norm(m - b) / np.linalg.norm(b)
+sys.exit(0 if e < 2e-5 else print('pics -e -l1 NRMSE', e) or 1)
+PYEOF
   $T pics -l1 -r 0.01 -i 8 -S "$W/ru" "$W/rbm" "$W/rms" && $T pics -l1 -r 0.01 -i 8 -S --chunk 1 "$W/ru" "$W/rbm" "$W/rmc" &&
     cmp -s "$W/rms.cfl" "$W/rmc.cfl" && ok || bad "pics -l1 -S --chunk 1: the in-memory bytes"
   bart pics -R T:3:0:0.01 -i 20 -u 1 "$W/ru" "$W/rbm" "$W/rbt" >/dev/null 2>&1

@@ -5,6 +5,10 @@
       ESPIRiT maps) and Plambda.txt, solves (A^H A + lambda I) x = A^H y
       directly with A = mask * fftc * sum_m S_m x_m (mask: samples nonzero
       in some coil, unitary centred FFT), writes Px.cfl (x, y, 1, M).
+  ref_recon.py maxeig P   the largest eigenvalue of S^H S (BART's
+      Cartesian -e operator: per voxel the Gram matrix of the maps Ps over
+      the coils, numpy.linalg.eigvalsh) into Pmaxeig.txt; maxeig_nc P: of
+      nc's dense A^H A.
   ref_recon.py nc P       reads Pt (trajectory (3, M)), Pk (k-space (1, M,
       1, C)), Ps (sensitivities (nx, ny, 1, C)) and Plambda.txt, solves the
       same normal equations with A = the exact NUDFT (BART's unitary
@@ -45,14 +49,14 @@ def ifftc(x, axes):
     return np.fft.fftshift(np.fft.ifftn(np.fft.ifftshift(x, axes=axes), axes=axes, norm='ortho'), axes=axes)
 
 
-def normal(d):
+def cart_matrix(d):
+    """A (dense), y, and the image shape (nx, ny, maps) of a Cartesian case"""
     k = readcfl(d + 'k').astype(np.complex128)
     s = readcfl(d + 's').astype(np.complex128)
     nx, ny, nc = k.shape[0], k.shape[1], k.shape[3]
     nm = s.size // (nx * ny * nc)
     k = k.reshape(nx, ny, nc)
     s = s.reshape(nx, ny, nc, nm)
-    lam = float(open(d + 'lambda.txt').read())
     mask = np.any(k != 0, axis=2)
     n = nx * ny
     # the matrix of A, column by column (small cases only): map m's pixels after map m - 1's
@@ -64,13 +68,35 @@ def normal(d):
             img = e.reshape(nx, ny, order='F')
             ks = fftc(s[:, :, :, m] * img[:, :, None], (0, 1)) * mask[:, :, None]
             cols.append(ks.reshape(-1, order='F'))
-    A = np.array(cols).T
-    y = k.reshape(-1, order='F')
-    x = np.linalg.solve(A.conj().T @ A + lam * np.eye(n * nm), A.conj().T @ y)
+    return np.array(cols).T, k.reshape(-1, order='F'), (nx, ny, nm)
+
+
+def normal(d):
+    A, y, (nx, ny, nm) = cart_matrix(d)
+    lam = float(open(d + 'lambda.txt').read())
+    x = np.linalg.solve(A.conj().T @ A + lam * np.eye(nx * ny * nm), A.conj().T @ y)
     writecfl(d + 'x', x.reshape(nx, ny, 1, nm, order='F'))
 
 
-def noncart(d):
+def maxeig(d):
+    """BART's Cartesian -e operator, S^H S: per voxel the M x M Gram matrix
+    of its maps over the coils; the largest eigenvalue of them all"""
+    s = readcfl(d + 's').astype(np.complex128)
+    nx, ny, nc = s.shape[0], s.shape[1], s.shape[3]
+    s = s.reshape(nx * ny, nc, s.size // (nx * ny * nc), order='F')
+    g = np.einsum('vcm,vcn->vmn', s.conj(), s)
+    with open(d + 'maxeig.txt', 'w') as f:
+        f.write('%.17g\n' % np.linalg.eigvalsh(g).max())
+
+
+def maxeig_nc(d):
+    A, _, _ = nc_matrix(d)
+    with open(d + 'maxeig.txt', 'w') as f:
+        f.write('%.17g\n' % np.linalg.eigvalsh(A.conj().T @ A)[-1])
+
+
+def nc_matrix(d):
+    """A (dense NUDFT times the maps), y, and the image shape of a non-Cartesian case"""
     t = readcfl(d + 't').real.astype(np.float64)
     k = readcfl(d + 'k').astype(np.complex128)
     s = readcfl(d + 's').astype(np.complex128)
@@ -80,13 +106,17 @@ def noncart(d):
     t = t.reshape(3, m)
     k = k.reshape(m, nc)
     s = s.reshape(nx, ny, nc, nm)
-    lam = float(open(d + 'lambda.txt').read())
     xs, ys = np.meshgrid(np.arange(nx) - nx // 2, np.arange(ny) - ny // 2, indexing='ij')
     xs, ys = xs.reshape(-1, order='F'), ys.reshape(-1, order='F')
     E = np.exp(-2j * np.pi * (np.outer(t[0], xs) / nx + np.outer(t[1], ys) / ny)) / np.sqrt(nx * ny)
     A = np.vstack([np.hstack([E * s[:, :, c, j].reshape(-1, order='F')[None, :] for j in range(nm)])
                    for c in range(nc)])
-    y = k.reshape(-1, order='F')
+    return A, k.reshape(-1, order='F'), (nx, ny, nm)
+
+
+def noncart(d):
+    A, y, (nx, ny, nm) = nc_matrix(d)
+    lam = float(open(d + 'lambda.txt').read())
     n = nx * ny * nm
     x = np.linalg.solve(A.conj().T @ A + lam * np.eye(n), A.conj().T @ y)
     writecfl(d + 'x', x.reshape(nx, ny, 1, nm, order='F'))
@@ -109,6 +139,10 @@ def eigh(d):
 if __name__ == '__main__':
     if sys.argv[1] == 'normal':
         normal(sys.argv[2])
+    elif sys.argv[1] == 'maxeig':
+        maxeig(sys.argv[2])
+    elif sys.argv[1] == 'maxeig_nc':
+        maxeig_nc(sys.argv[2])
     elif sys.argv[1] == 'nc':
         noncart(sys.argv[2])
     elif sys.argv[1] == 'eigh':
