@@ -3089,7 +3089,7 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    draws (num/rand.c: glibc's rand_r from seed 123, pairs of uniforms
    2 rand_r / RAND_MAX - 1 until inside the unit circle, Marsaglia's polar
    form, one complex value per image value in memory order), normalised,
-   then 30 times u = A^H A u / ||A^H A u||; the estimate is the last norm
+   then 30 times u = N u / ||N u|| (N that normal); the estimate is the last norm
    (mv_cgsense_max_eigen). Each item makes its own (BART's operator spans
    every frame, whose largest eigenvalue is the largest over the frames:
    the same for one volume). Cartesian: S^H S per voxel, BART's FFTs
@@ -3308,7 +3308,7 @@ typedef struct mv_cg_opts {
     unsigned tv_axes;      /* bits of the axes differenced (x 1, y 2, z 4): 0 = 7 */
     double admm_rho;       /* ADMM penalty: 0 = 0.5 (BART -u) */
     int admm_cg_iterations; /* CG steps per x-update at most: 0 = 10 (BART -C) */
-    int step_eigen;        /* 1: FISTA's step divided by A^H A's largest eigenvalue (BART pics -e; see L1-WAVELET) */
+    int step_eigen;        /* 1: FISTA's step divided by BART's largest-eigenvalue estimate (pics -e; see L1-WAVELET) */
 } mv_cg_opts;
 
 /* CG on (N + lambda I) x = b, from x = 0 (BART's conjgrad, float32 vectors,

@@ -15,11 +15,12 @@
    ESPIRiT maps of the fully sampled slice and CG-SENSE (30 iterations,
    lambda 0.01) at R = 4 with 24 ACS lines, then the same with ESPIRiT's
    two maps (BART ecalib's default; the root sum of squares of the two
-   images), each with its time and its error against the phantom; compressed sensing on random variable-density
-   lines (about R = 4, 16 centre lines): CG-SENSE beside l1-wavelet (BART
-   pics -l1 -r 0.005 on BART's data scale: FISTA, 30 iterations) and TV
-   (BART pics -R T:7:0:0.005 -i 150: ADMM, 150 CG steps in all). Last, radial: the slice's coil images sampled
-   on golden-angle spokes by the forward NUFFT (BART's trajectory and
+   images), each with its time and its error against the phantom;
+   compressed sensing on random variable-density lines (about R = 4, 16
+   centre lines): CG-SENSE beside l1-wavelet (BART pics -l1 -r 0.005 on
+   BART's data scale: FISTA, 30 iterations) and TV (BART pics -R
+   T:7:0:0.005 -i 150: ADMM, 150 CG steps in all). Last, radial: the
+   slice's coil images sampled on golden-angle spokes by the forward NUFFT (BART's trajectory and
    scaling; pi/2 * size spokes of 2 * size samples scaled by 1/2, i.e. two-
    fold readout oversampling as `bart traj -x 2N` + `bart scale 0.5`; without
    it the object's corners alias along the spokes), density compensation

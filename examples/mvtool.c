@@ -1442,17 +1442,68 @@ static int cmd_ifft(const args *a) { return fft_run(a, 1, 0); }
 static int cmd_fftc(const args *a) { return fft_run(a, 0, 1); }
 static int cmd_ifftc(const args *a) { return fft_run(a, 1, 1); }
 
+/* rss BITMASK IN OUT, BART's form (bart rss): .cfl files, the root sum of
+   squares over the dims of BITMASK (bit a: dims[a]; BART's 16 dims, those
+   past the file's 7 axes of one sample), each kept as a dim of 1, complex
+   out (imaginary 0), as BART writes it. The squares of the float parts
+   are summed in float64 (BART sums in float32: the two agree to float
+   rounding). bart rss 8 combines coils, bart rss 16 ESPIRiT maps. */
+static int rss_bart(const args *a)
+{
+    mv_vol v, r;
+    int64_t flags = 0, od[MV_MAX_DIMS], i, n;
+    double *acc;
+    mv_status st;
+    int ax;
+    if (parse_ints(a->pos[0], &flags, 1, 0, 65535) != 1)
+        return usage_error(a, "BITMASK: the dims to combine, 0 .. 65535 (bart rss's)", a->pos[0]);
+    st = mv_cfl_load(a->pos[1], &v, NULL);
+    if (st != MV_OK) return fail_at(st, a->pos[1]);
+    for (ax = 0; ax < MV_MAX_DIMS; ax++) od[ax] = ((flags >> ax) & 1) ? 1 : v.dim[ax];
+    mv_vol_init(&r);
+    st = mv_vol_alloc(&r, MV_DT_C64, v.ndim, od, NULL);
+    n = mv_vol_count(&r);
+    acc = st == MV_OK ? (double *)calloc((size_t)n, sizeof(double)) : NULL;
+    if (st == MV_OK && !acc) st = mv_set_error(MV_ERR_OUT_OF_MEMORY, "rss: %lld sums", (long long)n);
+    if (st != MV_OK) {
+        mv_free(&v);
+        mv_free(&r);
+        return fail_at(st, a->pos[1]);
+    }
+    for (i = 0; i < mv_vol_count(&v); i++) { /* input index -> the output index with the flagged dims at 0 */
+        const float *x = (const float *)v.data + 2 * i;
+        int64_t rest = i, o = 0, stride = 1;
+        for (ax = 0; ax < v.ndim; ax++) {
+            int64_t c = rest % v.dim[ax];
+            rest /= v.dim[ax];
+            o += ((flags >> ax) & 1 ? 0 : c) * stride;
+            stride *= od[ax];
+        }
+        acc[o] += (double)(x[0] * x[0]) + (double)(x[1] * x[1]);
+    }
+    for (i = 0; i < n; i++) {
+        ((float *)r.data)[2 * i] = (float)sqrt(acc[i]);
+        ((float *)r.data)[2 * i + 1] = 0;
+    }
+    free(acc);
+    mv_free(&v);
+    st = mv_cfl_save(a->pos[2], &r, NULL);
+    mv_free(&r);
+    return st == MV_OK ? 0 : fail_at(st, a->pos[2]);
+}
+
 /* rss: root-sum-of-squares over the coil axis (dims[3], BART's coil
    dimension; dims[4..] stay, one RSS per volume), float32 out. complex64
    and float32 go straight in; other dtypes, and scaled files, through
    their scaled values (complex128 as complex64). A file with no coil axis
-   (3D) gives |x|. */
+   (3D) gives |x|. Three arguments: BART's form (rss_bart). */
 static int cmd_rss(const args *a)
 {
     mv_vol v, c, r;
     mv_convert_opts co;
     mv_status st;
     int scaled;
+    if (a->npos == 3) return rss_bart(a);
     if (load_or_fail(a->pos[0], &v, NULL)) return 1;
     scaled = (v.meta.scl_slope != 0 && v.meta.scl_slope != 1) || v.meta.scl_inter != 0;
     if ((v.dtype != MV_DT_C64 && v.dtype != MV_DT_F32) || scaled) {
@@ -1583,7 +1634,9 @@ static const command commands[] = {
      "mvtool ifftc IN OUT\n  fftshift(ifftn(ifftshift(x), norm='ortho')) over x,y,z.\n", "", 2, 2, cmd_ifftc},
     {"rss", "root-sum-of-squares over the coil axis (dims[3], as BART)",
      "mvtool rss IN OUT\n  root-sum-of-squares over dims[3] (coils, as BART), float32 out; dims[4..]\n"
-     "  kept (one RSS per volume).\n", "", 2, 2, cmd_rss},
+     "  kept (one RSS per volume).\n"
+     "mvtool rss BITMASK IN OUT\n  bart rss: .cfl files, over the dims of BITMASK (8: coils, 16: ESPIRiT\n"
+     "  maps), kept as dims of 1, complex out.\n", "", 2, 3, cmd_rss},
 };
 
 /* Every family's table, in the order --help lists them. */

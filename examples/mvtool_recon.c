@@ -338,7 +338,7 @@ static int pics_reg(const args *a, mv_cg_opts *o, double lambda, int *l1)
         o->lambda = lambda;
     }
     o->no_randshift = opt_flag(a, "-n");
-    o->step_eigen = opt_flag(a, "-e"); /* FISTA's step over A^H A's largest eigenvalue (CG, ADMM: no step) */
+    o->step_eigen = opt_flag(a, "-e"); /* FISTA's step over BART's eigenvalue estimate (CG, ADMM: no step) */
     if (wt) {
         if (!strcmp(wt, "dau2")) o->wavelet = MV_WAVELET_DAU2;
         else if (!strcmp(wt, "haar")) o->wavelet = MV_WAVELET_HAAR;
@@ -612,9 +612,10 @@ const command mvtool_recon_commands[] = {
      "  1e-4). --time: the library call's time on stderr.\n"
      "  -l1 (or -R W:FLAGS:0:LAMBDA, FLAGS the axes transformed): l1-wavelet\n"
      "  compressed sensing, min 1/2 ||A x - y||^2 + LAMBDA ||W x||_1 by BART's FISTA\n"
-     "  (step -s, default 0.95; -e divides it by BART's estimate of A^H A's\n"
-     "  largest eigenvalue, as non-Cartesian data needs) with BART's wavelet (--wavelet dau2 (default),\n"
-     "  haar, cdf44) and its random cycle spinning (-n: none). -R Q:LAMBDA = -l2.\n"
+     "  (step -s, default 0.95; -e divides it by BART's estimate of the largest\n"
+     "  eigenvalue of A^H A, as non-Cartesian data needs) with BART's wavelet\n"
+     "  (--wavelet dau2 (default), haar, cdf44) and its random cycle spinning (-n:\n"
+     "  none). -R Q:LAMBDA = -l2.\n"
      "  -R T:FLAGS:0:LAMBDA: isotropic total variation over the FLAGS axes by BART's\n"
      "  ADMM (rho -u, default 0.5; at most -C CG steps per x-update, default 10;\n"
      "  -i counts CG steps in all, as BART's).\n",

@@ -1174,6 +1174,18 @@ e = np.linalg.norm(m - b) / np.linalg.norm(b)
 ok = dsb == dsm and dsm[3:5] == [6, 2] and db == dm and dm[3:5] == [1, 2] and e < 1e-4
 sys.exit(0 if ok else print('maps', dsb, dsm, 'image', db, dm, 'NRMSE', e) or 1)
 PYEOF
+  # the two maps' images combined as BART scripts do (bart rss 16), mvtool taking BART's argv
+  bart rss 16 "$W/rmp2" "$W/rbr2" >/dev/null 2>&1
+  $T rss 16 "$W/rmp2" "$W/rmr2" && "$PY" - "$W/rbr2" "$W/rmr2" <<'PYEOF' && ok || bad "rss 16 (BART's argv) vs bart rss 16"
+import sys, numpy as np
+def rd(n):
+    d = [int(v) for v in open(n + '.hdr').read().split('\n')[1].split()]
+    return d, np.fromfile(n + '.cfl', np.complex64)
+(db, b), (dm, m) = rd(sys.argv[1]), rd(sys.argv[2])
+e = np.max(np.abs(m - b)) / np.max(np.abs(b))
+sys.exit(0 if db == dm and dm[4] == 1 and e < 1e-6 else print('rss 16', db, dm, e) or 1)
+PYEOF
+  $T rss 70000 "$W/rmp2" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && ok || bad "rss 70000: usage error"
   $T pics -l2 -r 0.01 --chunk 1 "$W/ru" "$W/rm2" "$W/rmc2" && cmp -s "$W/rmc2.cfl" "$W/rmp2.cfl" &&
     cmp -s "$W/rmc2.hdr" "$W/rmp2.hdr" && ok || bad "pics --chunk 1, two maps: the in-memory bytes"
   bart join 4 "$W/ru" "$W/ru" "$W/ru4" >/dev/null 2>&1
