@@ -1976,3 +1976,59 @@ MV_TEST(recon, max_eigen_matches_exact)
     mv_free(&k);
     mv_free(&s);
 }
+
+/* Several maps at sizes the threads split: 96 x 64 voxels (two 4096-voxel
+   ranges of the per-map combination, the second not a whole number of
+   512-voxel blocks), 3 coils, 2 maps; Cartesian and non-Cartesian, l2 and
+   l1-wavelet and TV, on 1 and 3 threads: the same bytes */
+MV_TEST(recon, maps_threads_identical)
+{
+    int64_t kd[4] = {96, 64, 1, 3}, sd[5] = {96, 64, 1, 3, 2}, td[3] = {3, 128, 24}, nkd[4] = {1, 128, 24, 3}, i;
+    mv_vol k, s, t, kn, x1, x3;
+    uint64_t rng = 31337;
+    int v;
+    REQUIRE_OK(mv_vol_alloc(&k, MV_DT_C64, 4, kd, NULL));
+    REQUIRE_OK(mv_vol_alloc(&s, MV_DT_C64, 5, sd, NULL));
+    REQUIRE_OK(mv_vol_alloc(&t, MV_DT_C64, 3, td, NULL));
+    REQUIRE_OK(mv_vol_alloc(&kn, MV_DT_C64, 4, nkd, NULL));
+    for (i = 0; i < 2 * mv_vol_count(&k); i++) ((float *)k.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+    for (i = 0; i < 2 * mv_vol_count(&s); i++) ((float *)s.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+    for (i = 0; i < 2 * mv_vol_count(&kn); i++) ((float *)kn.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+    for (i = 0; i < 128 * 24; i++) { /* spokes' points anywhere in [-N/2, N/2) */
+        ((float *)t.data)[6 * i] = (float)((tu_rand01(&rng) - 0.5) * 96);
+        ((float *)t.data)[6 * i + 2] = (float)((tu_rand01(&rng) - 0.5) * 64);
+    }
+    for (i = 0; i < 64; i++) /* every other line (and the centre) sampled */
+        if (i % 2 && (i < 28 || i > 36)) {
+            int64_t c, x;
+            for (c = 0; c < 3; c++)
+                for (x = 0; x < 96; x++) {
+                    float *p = (float *)k.data + 2 * ((c * 64 + i) * 96 + x);
+                    p[0] = p[1] = 0;
+                }
+        }
+    for (v = 0; v < 6; v++) {
+        mv_cg_opts o = MV_ZERO_INIT;
+        int nc = v >= 3;
+        o.iterations = 6;
+        if (v % 3 == 0) o.lambda = 0.01;
+        if (v % 3 == 1) o.l1_wavelet = 0.01, o.step_eigen = nc;
+        if (v % 3 == 2) o.tv = 0.01;
+        if (nc) o.step = 0.5;
+        o.threads = 1;
+        mv_vol_init(&x1);
+        mv_vol_init(&x3);
+        REQUIRE_OK(nc ? mv_cgsense_nc(&t, &kn, &s, &x1, &o) : mv_cgsense(&k, &s, &x1, &o));
+        o.threads = 3;
+        REQUIRE_OK(nc ? mv_cgsense_nc(&t, &kn, &s, &x3, &o) : mv_cgsense(&k, &s, &x3, &o));
+        REQUIRE(mv_vol_count(&x1) == 96 * 64 * 2 && mv_vol_count(&x3) == mv_vol_count(&x1));
+        EXPECT_MSG(!memcmp(x1.data, x3.data, (size_t)mv_vol_bytes(&x1)), "%s %s, 2 maps: 1 and 3 threads differ",
+                   nc ? "non-Cartesian" : "Cartesian", v % 3 == 0 ? "l2" : v % 3 == 1 ? "l1-wavelet" : "TV");
+        mv_free(&x1);
+        mv_free(&x3);
+    }
+    mv_free(&k);
+    mv_free(&s);
+    mv_free(&t);
+    mv_free(&kn);
+}
