@@ -1579,6 +1579,33 @@ static int ref_recon_lambda(const char *name, double lambda)
     return fclose(f) == 0;
 }
 
+/* A random non-Cartesian case with two maps for ref_recon.py: 300 points
+   anywhere in [-N/2, N/2) of a 16 x 12 image, 3 coils, random k-space and
+   maps, saved as NAME{t,k,s} */
+static mv_status random_nc_maps_case(uint64_t *rng, const char *name, mv_vol *t, mv_vol *k, mv_vol *s)
+{
+    int64_t td[2] = {3, 300}, kd[4] = {1, 300, 1, 3}, sd[5] = {16, 12, 1, 3, 2}, i;
+    char path[600];
+    mv_status st;
+    st = mv_vol_alloc(t, MV_DT_C64, 2, td, NULL);
+    if (st == MV_OK) st = mv_vol_alloc(k, MV_DT_C64, 4, kd, NULL);
+    if (st == MV_OK) st = mv_vol_alloc(s, MV_DT_C64, 5, sd, NULL);
+    if (st != MV_OK) return st;
+    for (i = 0; i < 300; i++) {
+        ((float *)t->data)[6 * i] = (float)((tu_rand01(rng) - 0.5) * 16);
+        ((float *)t->data)[6 * i + 2] = (float)((tu_rand01(rng) - 0.5) * 12);
+    }
+    for (i = 0; i < 2 * 300 * 3; i++) ((float *)k->data)[i] = (float)(tu_rand01(rng) * 2 - 1);
+    for (i = 0; i < 2 * 16 * 12 * 6; i++) ((float *)s->data)[i] = (float)(tu_rand01(rng) * 2 - 1);
+    snprintf(path, sizeof(path), "%st", tu_path(name));
+    st = mv_cfl_save(path, t, NULL);
+    snprintf(path, sizeof(path), "%sk", tu_path(name));
+    if (st == MV_OK) st = mv_cfl_save(path, k, NULL);
+    snprintf(path, sizeof(path), "%ss", tu_path(name));
+    if (st == MV_OK) st = mv_cfl_save(path, s, NULL);
+    return st;
+}
+
 /* The normal equations with two maps against numpy's dense solve of them
    (A = mask * fftc * (S_0 x_0 + S_1 x_1), and the exact NUDFT for
    non-Cartesian), random maps and data; then the layout (x, y, z, maps) of
@@ -1587,7 +1614,6 @@ static int ref_recon_lambda(const char *name, double lambda)
 MV_TEST(recon, cgsense_maps_direct_solve)
 {
     int64_t kd[4] = {12, 10, 1, 3}, sd[5] = {12, 10, 1, 3, 2}, i;
-    int64_t td[2] = {3, 300}, nkd[4] = {1, 300, 1, 3}, nsd[5] = {16, 12, 1, 3, 2};
     mv_vol k, s, x, r, t, y0;
     mv_cg_opts o = MV_ZERO_INIT;
     uint64_t rng = 77;
@@ -1675,18 +1701,7 @@ MV_TEST(recon, cgsense_maps_direct_solve)
     mv_free(&k);
     mv_free(&s);
     /* non-Cartesian: random samples in [-N/2, N/2) per axis */
-    REQUIRE_OK(mv_vol_alloc(&t, MV_DT_C64, 2, td, NULL));
-    REQUIRE_OK(mv_vol_alloc(&k, MV_DT_C64, 4, nkd, NULL));
-    REQUIRE_OK(mv_vol_alloc(&s, MV_DT_C64, 5, nsd, NULL));
-    for (i = 0; i < 300; i++) {
-        ((float *)t.data)[6 * i] = (float)((tu_rand01(&rng) - 0.5) * 16);
-        ((float *)t.data)[6 * i + 2] = (float)((tu_rand01(&rng) - 0.5) * 12);
-    }
-    for (i = 0; i < 2 * 300 * 3; i++) ((float *)k.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
-    for (i = 0; i < 2 * 16 * 12 * 6; i++) ((float *)s.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
-    REQUIRE_OK(mv_cfl_save(tu_path("rc_mn_t"), &t, NULL));
-    REQUIRE_OK(mv_cfl_save(tu_path("rc_mn_k"), &k, NULL));
-    REQUIRE_OK(mv_cfl_save(tu_path("rc_mn_s"), &s, NULL));
+    REQUIRE_OK(random_nc_maps_case(&rng, "rc_mn_", &t, &k, &s));
     REQUIRE(ref_recon_lambda("rc_mn_", 0.05));
     REQUIRE(ref_recon_run("nc", "rc_mn_") == 0);
     mv_vol_init(&r);
@@ -1907,7 +1922,6 @@ MV_TEST(recon, pics_step_eigen_matches_bart)
 MV_TEST(recon, max_eigen_matches_exact)
 {
     int64_t sd[5] = {12, 10, 1, 3, 2}, i;
-    int64_t td[2] = {3, 300}, nkd[4] = {1, 300, 1, 3}, nsd[5] = {16, 12, 1, 3, 2};
     mv_vol k, s, t;
     mv_cgsense_plan *pl = NULL;
     uint64_t rng = 4242;
@@ -1939,18 +1953,7 @@ MV_TEST(recon, max_eigen_matches_exact)
                lam, exact);
     mv_free(&s);
     /* non-Cartesian: random samples, the NUDFT's A^H A */
-    REQUIRE_OK(mv_vol_alloc(&t, MV_DT_C64, 2, td, NULL));
-    REQUIRE_OK(mv_vol_alloc(&k, MV_DT_C64, 4, nkd, NULL));
-    REQUIRE_OK(mv_vol_alloc(&s, MV_DT_C64, 5, nsd, NULL));
-    for (i = 0; i < 300; i++) {
-        ((float *)t.data)[6 * i] = (float)((tu_rand01(&rng) - 0.5) * 16);
-        ((float *)t.data)[6 * i + 2] = (float)((tu_rand01(&rng) - 0.5) * 12);
-    }
-    for (i = 0; i < 2 * 300 * 3; i++) ((float *)k.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
-    for (i = 0; i < 2 * 16 * 12 * 6; i++) ((float *)s.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
-    REQUIRE_OK(mv_cfl_save(tu_path("rc_mf_t"), &t, NULL));
-    REQUIRE_OK(mv_cfl_save(tu_path("rc_mf_k"), &k, NULL));
-    REQUIRE_OK(mv_cfl_save(tu_path("rc_mf_s"), &s, NULL));
+    REQUIRE_OK(random_nc_maps_case(&rng, "rc_mf_", &t, &k, &s));
     REQUIRE(ref_recon_run("maxeig_nc", "rc_mf_") == 0);
     {
         char path[700];
