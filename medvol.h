@@ -3052,8 +3052,8 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    non-Cartesian data scale is the rule on |A^H y| of every map. Checked
    against numpy's dense solve (tests/py/ref_recon.py) and bart pics on
    bart ecalib's two maps: Cartesian l2, l1 and TV within 2e-6,
-   radial as one map (tests/test_recon.c). medvol_cuda.h's CG-SENSE takes
-   one map (MV_ERR_INVALID_ARG names the maps).
+   radial as one map (tests/test_recon.c). medvol_cuda.h's CG-SENSE
+   (l2, Cartesian and non-Cartesian) takes several maps too.
    Non-Cartesian CG-SENSE (mv_cgsense_nc, BART pics -l2 -t): the same CG
    with A = NUFFT * S (the unitary NUFFT of >>api-nufft, no density
    weighting, as BART without -p): b = sum_c conj(S_c) NUFFT^H y_c, and

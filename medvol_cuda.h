@@ -194,7 +194,8 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
      The host emulation with a float64 DFT in cuFFT's place came to 1.5e-7
      of the peak (tests/test_cuda_host.cu); the H200 2.3e-7.
    - Cartesian CG-SENSE (mv_cuda_cgsense_into): the CPU's mask, products and
-     float32 coil sums in its order (no FMA), cuFFT for its FFTs, CG dot
+     float32 coil sums in its order (no FMA; several ESPIRiT maps: the
+     CPU's map mixing and per-map sums in its order), cuFFT for its FFTs, CG dot
      products in float64 in a fixed chunk / lane / tree order (the same
      bytes on every run). Against mv_cgsense_into: the same iteration
      counts, image relative RMS <= 1e-5 for regularised or well-conditioned
@@ -259,7 +260,12 @@ cuFFT: one pass of its own; a cuFFT LTO load callback would hide it, at
 the cost of nvrtc and nvJitLink at run time).
 
 VERSION HISTORY
-   next   (2026-11-26, H100) the one-kernel Lie step timed and sped up:
+   next   (2026-11-29) mv_cuda_cgsense_into and mv_cuda_cgsense_nc_into
+          on several ESPIRiT maps (sens (x, y, z, C, M), out with the maps
+          axis, as the CPU's): the CPU's map mixing and per-map sums;
+          checked on the emulator against mv_cgsense_into /
+          mv_cgsense_nc_into, not yet run on a GPU.
+          (2026-11-26, H100) the one-kernel Lie step timed and sped up:
           its energy-loss loads issued an angle ahead, int offsets from
           the kernel arguments, a thread's cells a template parameter,
           tiles costed in passes (0.247 -> 0.165 ms at the baseline grid,
@@ -831,7 +837,15 @@ MVCDEF mv_status mv_cuda_grappa_apply_into(const mv_grappa_calib *cal, const mv_
 
 /* Cartesian CG-SENSE on the device: mv_cgsense_into of medvol.h
    (>>api-recon). kspace c64 (x, y, z, C, batch...), sens c64 (x, y, z, C)
-   (one map), out c64 (x, y, z, batch...), all device memory; opts as the
+   or, with M ESPIRiT maps (BART's pics on ecalib's default two), (x, y, z,
+   C, M); out c64 (x, y, z, batch...) for one map, (x, y, z, M, batch...)
+   for M (the CPU's layouts: under opts.slices map m of slice z of batch
+   volume b at ((b M + m) nz + z), a slice's maps solved in scratch and
+   copied there), all device memory. Several maps: the image is M volumes,
+   coil c sees sum_m S_cm x_m (map 0's product, then each further map's
+   added in map order) and the adjoint gives map m sum_c conj(S_cm) coil_c,
+   the CPU's float32 operations in its order (mv__cgs_mix,
+   mv__cgs_maps_range); the CG vectors hold the M volumes. opts as the
    CPU's (NULL = defaults; lambda, iterations, tolerance, slices, progress
    are read, threads / chunk / alloc_ctx / nufft_tol only checked). The
    CPU's steps, item by item (a 2D slice with opts.slices, else a 3D
@@ -850,25 +864,35 @@ MVCDEF mv_status mv_cuda_grappa_apply_into(const mv_grappa_calib *cal, const mv_
    iterations; 1e-6 .. 2.5e-6 in the host emulation with a float64 DFT);
    unregularised ill-conditioned solves drift further with the iterations,
    as any two float32 CG runs do (3D R = 2 x 2, lambda 0, 30 iterations:
-   5.6e-5 in the emulation; the test allows 5e-4). Waits: the
+   5.6e-5 in the emulation; the test allows 5e-4). Two maps (the second
+   orthogonal to the first across the coils, as ESPIRiT's): image
+   relative RMS per batch volume of both maps <= 2e-5 (the emulation with
+   a float64 cuFFT: 1.4e-6 .. 5.1e-6; a second map doubles the unknowns of
+   the same samples, so the float32 CG runs part a little faster). Waits: the
    host reads two scalars per iteration (p.Ap and r.r: one stream
    synchronisation each iteration) to test for the stop and to call
    opts.progress, which is called after every iteration of every item with
    (iteration, ||r||), as the CPU calls it when items run one at a time
    (opts.threads 1 or a single item); nonzero cancels: MV_ERR_CANCELLED, out
    holding the cancelled item's last iterate. opts.iterations_done: the sum
-   over items. allocates: stream-ordered scratch (C + 3 image vectors of one
-   item, its mask, a few KiB of partials), cuFFT plans (kept in the plan
-   cache). MV_ERR_UNSUPPORTED: C x item voxels beyond 2^31 - 1 (one 32-bit
-   cuFFT plan). thread-safe: yes (opts per call). */
+   over items. allocates: stream-ordered scratch (C coil images and 3
+   image vectors of one item, M volumes each (4 with slices and several
+   maps), its mask, a few KiB of partials), cuFFT plans (kept in the plan
+   cache). MV_ERR_INVALID_ARG: sens beyond (x, y, z, C, M), out without
+   the maps axis for M > 1, other shapes, opts (naming them).
+   MV_ERR_UNSUPPORTED: C x item voxels beyond 2^31 - 1 (one 32-bit cuFFT
+   plan). thread-safe: yes (opts per call). */
 MVCDEF mv_status mv_cuda_cgsense_into(const mv_cuda_vol *kspace, const mv_cuda_vol *sens, mv_cuda_vol *out,
                                       mv_cg_opts *opts, mv_cuda_stream stream);
 
 /* Non-Cartesian CG-SENSE on the device: mv_cgsense_nc_into of medvol.h
    (>>api-recon, BART pics -l2 -t TRAJ): the same arguments, traj in host
    memory (c64 (3, X, Y, 1), or (3, X, Y, 1, d4..d6) one per frame),
-   kspace c64 (1, X, Y, C, d4..d6), sens c64 (Nx, Ny, Nz, C) (one map) and
-   out c64 (Nx, Ny, Nz, d4..d6) in device memory; opts.slices as the CPU's
+   kspace c64 (1, X, Y, C, d4..d6), sens c64 (Nx, Ny, Nz, C) and out c64
+   (Nx, Ny, Nz, d4..d6), or with M ESPIRiT maps sens (Nx, Ny, Nz, C, M)
+   and out (Nx, Ny, Nz, M, d4..d6), in device memory (several maps as
+   mv_cuda_cgsense_into's: coil c's image sum_m S_cm x_m goes through T, the
+   adjoint gives each map's volume); opts.slices as the CPU's
    (2D frames, frame i uses sens slice i mod S). opts as the CPU's (NULL =
    defaults; lambda, iterations, tolerance, slices, nufft_tol, progress
    read; threads and alloc_ctx go to the host-side setup; chunk only
@@ -895,15 +919,19 @@ MVCDEF mv_status mv_cuda_cgsense_into(const mv_cuda_vol *kspace, const mv_cuda_v
    operators differ by ~1e-7, the NUFFT's and cuFFT's rounding against the
    CPU's, and radial data without density compensation make A^H A + lambda
    ill-conditioned, so the difference grows with the iterations; the host
-   emulation with a float64 DFT gives the numbers in SEMANTICS). Waits: the host
+   emulation with a float64 DFT gives the numbers in SEMANTICS), or 10x
+   the CPU's own spread under a one-ulp perturbation of the k-space where
+   that is larger (two maps on the emulator: 1.8e-5 .. 9.4e-5 against
+   spreads of 2.9e-5 .. 9.3e-5, per frame volume of both maps). Waits: the host
    builds and uploads the operators (once, or once per frame with a
    trajectory per frame) and reads two scalars per iteration; progress
    after every iteration of every frame with (iteration, ||r||), as the
    CPU calls it when frames run one at a time; nonzero cancels:
    MV_ERR_CANCELLED, out holding the cancelled frame's last iterate.
    opts.iterations_done: the sum over frames. allocates: host memory for
-   the operators' setup; stream-ordered device memory: C + 3 image vectors
-   of one frame, the NUFFT plan (>>cuda-api-nufft), the real kernel (4
+   the operators' setup; stream-ordered device memory: C coil images and
+   3 image vectors of M volumes (4 with slices and several maps) of one
+   frame, the NUFFT plan (>>cuda-api-nufft), the real kernel (4
    bytes per 2N grid cell) and the 2N grids of a coil batch (all coils
    while their grids fit in 1 GiB, else as many as do); cuFFT plans (plan
    cache). Statuses: MV_ERR_INVALID_ARG (shapes, opts, NULL, naming the
@@ -8533,6 +8561,8 @@ struct mv__cu_cg {
     int64_t nvox, nc;
     int64_t kstride; /* coil stride of the k-space: x y z of the whole volume */
     int64_t sstride; /* coil stride of sens */
+    int64_t nmaps;   /* ESPIRiT maps: the image holds nmaps volumes of nvox */
+    int64_t mstride; /* map stride of sens (x y z C of the whole volume) */
     int64_t h[3];    /* per axis: ceil(n/2) where the layout transforms it, else 0 */
     int yz;          /* 1: the y/z layout */
 };
@@ -8573,6 +8603,20 @@ static MV__CU_HD float2 mv__cu_cg_cmul(float2 x, float2 s, int conj)
                        MV__CU_FADD(MV__CU_FMUL(s.x, x.y), MV__CU_FMUL(s.y, x.x)));
 }
 
+/* coil c's image at voxel i, s = coil c's maps: sum_m S_cm p_m, map 0's
+   product then each further map's added in map order (medvol.h's
+   mv__cgs_mix; one map: S_c p) */
+static MV__CU_HD float2 mv__cu_cg_mix(const float2 *p, const float2 *s, int64_t nvox, int64_t nmaps, int64_t mstride,
+                                      int64_t i)
+{
+    float2 t = mv__cu_cg_cmul(p[i], s[i], 0);
+    for (int64_t m = 1; m < nmaps; m++) {
+        const float2 v = mv__cu_cg_cmul(p[m * nvox + i], s[m * mstride + i], 0);
+        t = make_float2(MV__CU_FADD(t.x, v.x), MV__CU_FADD(t.y, v.y));
+    }
+    return t;
+}
+
 /* the adjoint's input sample: the k-space sample where sampled, else 0 */
 static MV__CU_HD float2 mv__cu_cg_pack(float2 k, unsigned char m) { return m ? k : make_float2(0.0f, 0.0f); }
 
@@ -8584,7 +8628,8 @@ static MV__CU_HD float2 mv__cu_cg_masked(float2 v, unsigned char m, float scale)
 
 /* voxel i of sum_c conj(S_c) (scale t_c), in coil order (the CPU's float32
    sum of the coil images), then + lam p where lam_on (the CPU adds lambda
-   p only when lambda != 0) */
+   p only when lambda != 0); several maps: sens is map m's (sens + m
+   mstride) and p its value, for each map's volume (mv__cgs_maps_range) */
 static MV__CU_HD float2 mv__cu_cg_reduce(const mv__cu_cg &g, const float2 *buf, const float2 *sens, int64_t i, float scale,
                                          int lam_on, float lam, float2 p)
 {
@@ -8679,14 +8724,14 @@ static __global__ void mv__cu_cg_pack_kernel(const float2 *__restrict__ k, const
     }
 }
 
-/* threads over (coil, voxel): S_c p into the buffer */
+/* threads over (coil, voxel): sum_m S_cm p_m into the buffer */
 static __global__ void mv__cu_cg_expand_kernel(const float2 *__restrict__ p, const float2 *__restrict__ sens,
                                                float2 *__restrict__ buf, mv__cu_cg g)
 {
     const int64_t n = g.nc * g.nvox;
     for (int64_t j = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (int64_t)gridDim.x * blockDim.x) {
         const int64_t c = j / g.nvox, i = j % g.nvox;
-        buf[mv__cu_cg_index(g, c, i)] = mv__cu_cg_cmul(p[i], sens[c * g.sstride + i], 0);
+        buf[mv__cu_cg_index(g, c, i)] = mv__cu_cg_mix(p, sens + c * g.sstride, g.nvox, g.nmaps, g.mstride, i);
     }
 }
 
@@ -8701,13 +8746,16 @@ static __global__ void mv__cu_cg_maskpass_kernel(const unsigned char *__restrict
     }
 }
 
-/* threads over voxels: y = sum_c conj(S_c) scale buf_c (+ lam p) */
+/* threads over (map, voxel): y_m = sum_c conj(S_cm) scale buf_c (+ lam p_m) */
 static __global__ void mv__cu_cg_reduce_kernel(const float2 *__restrict__ buf, const float2 *__restrict__ sens,
                                                const float2 *__restrict__ p, float2 *__restrict__ y, mv__cu_cg g,
                                                float scale, int lam_on, float lam)
 {
-    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < g.nvox; i += (int64_t)gridDim.x * blockDim.x)
-        y[i] = mv__cu_cg_reduce(g, buf, sens, i, scale, lam_on, lam, lam_on ? p[i] : make_float2(0.0f, 0.0f));
+    const int64_t n = g.nmaps * g.nvox;
+    for (int64_t j = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t m = j / g.nvox, i = j % g.nvox;
+        y[j] = mv__cu_cg_reduce(g, buf, sens + m * g.mstride, i, scale, lam_on, lam, lam_on ? p[j] : make_float2(0.0f, 0.0f));
+    }
 }
 
 /* one block per chunk (the grid is the chunk count), MV__CU_CG_LANES threads */
@@ -8796,6 +8844,7 @@ static void mv__cu_cg_fft_desc(const mv__cu_cg &g, int yz, mv__cu_cg_fftd *d)
 /* device scratch and the plans of one call, released stream-ordered in any case */
 struct mv__cu_cg_bufs {
     float2 *buf, *r, *p, *ap;
+    float2 *x; /* the solve's image where out does not hold it in one piece (slices with maps), else NULL */
     unsigned char *mask;
     double2 *part;
     mv__cu_cg_scalars *sc;
@@ -8805,8 +8854,8 @@ struct mv__cu_cg_bufs {
 
 static void mv__cu_cg_bufs_free(mv__cu_cg_bufs *b, cudaStream_t s)
 {
-    void *p[7] = {b->buf, b->r, b->p, b->ap, b->mask, b->part, b->sc};
-    for (int i = 0; i < 7; i++)
+    void *p[8] = {b->buf, b->r, b->p, b->ap, b->x, b->mask, b->part, b->sc};
+    for (int i = 0; i < 8; i++)
         if (p[i]) cudaFreeAsync(p[i], s);
     for (int i = 0; i < 2; i++)
         if (b->slot[i] >= 0) mv__cu_plan_release(b->slot[i]);
@@ -8846,7 +8895,8 @@ static mv_status mv__cu_cg_normal(const mv__cu_cg &g, const mv__cu_cg_bufs &b, c
     mv__cu_cg_maskpass_kernel<<<mv__cu_blocks(all, threads), threads, 0, s>>>(b.mask, b.buf, g, scale);
     MV__CU_TRY(cudaGetLastError());
     MV__CU_STRY(mv__cu_cg_fft(b, g.yz, CUFFT_INVERSE, s));
-    mv__cu_cg_reduce_kernel<<<mv__cu_blocks(g.nvox, threads), threads, 0, s>>>(b.buf, sens, p, y, g, 1.0f, lam_on, lam);
+    mv__cu_cg_reduce_kernel<<<mv__cu_blocks(g.nmaps * g.nvox, threads), threads, 0, s>>>(b.buf, sens, p, y, g, 1.0f, lam_on,
+                                                                                         lam);
     MV__CU_TRY(cudaGetLastError());
     return MV_OK;
 }
@@ -8915,13 +8965,13 @@ static mv_status mv__cu_cg_cart_normal(void *user, const float2 *p, float2 *y, c
     return mv__cu_cg_normal(c->g, *c->b, c->sens, p, y, c->scale, c->lam_on, c->lam, s);
 }
 
-/* one item: mask, b = A^H y (into r), then mv__cg_run's loop with x in place
-   in out; *iters as the CPU counts them */
+/* one item: mask, b = A^H y (into r), then mv__cg_run's loop with x (the
+   item's nmaps volumes) in place; *iters as the CPU counts them */
 static mv_status mv__cu_cg_item(const mv__cu_cg &g0, const mv__cu_cg_bufs &b, const float2 *k, const float2 *sens,
                                 float2 *x, const mv_cg_opts *o, int *iters, cudaStream_t s)
 {
     const int threads = 256;
-    const int64_t n = g0.nvox;
+    const int64_t n = g0.nvox, nimg = g0.nmaps * g0.nvox;
     mv__cu_cg g = g0;
     mv__cu_cg_scalars h;
     mv__cu_cg_cart op;
@@ -8936,10 +8986,10 @@ static mv_status mv__cu_cg_item(const mv__cu_cg &g0, const mv__cu_cg_bufs &b, co
     mv__cu_cg_pack_kernel<<<mv__cu_blocks(g.nc * n, threads), threads, 0, s>>>(k, b.mask, b.buf, g);
     MV__CU_TRY(cudaGetLastError());
     MV__CU_STRY(mv__cu_cg_fft(b, 0, CUFFT_INVERSE, s));
-    mv__cu_cg_reduce_kernel<<<mv__cu_blocks(n, threads), threads, 0, s>>>(b.buf, sens, NULL, b.r, g,
-                                                                           (float)(1.0 / sqrt((double)b.fd[0].N)), 0, 0.0f);
+    mv__cu_cg_reduce_kernel<<<mv__cu_blocks(nimg, threads), threads, 0, s>>>(b.buf, sens, NULL, b.r, g,
+                                                                              (float)(1.0 / sqrt((double)b.fd[0].N)), 0, 0.0f);
     MV__CU_TRY(cudaGetLastError());
-    MV__CU_STRY(mv__cu_cg_start(b, x, n, &h, s));
+    MV__CU_STRY(mv__cu_cg_start(b, x, nimg, &h, s));
     /* the normal operator's layout: y/z transforms where the mask allows */
     op.g = g;
     mv__cu_cg_layout(&op.g, !h.notsep && b.slot[1] >= 0);
@@ -8948,23 +8998,58 @@ static mv_status mv__cu_cg_item(const mv__cu_cg &g0, const mv__cu_cg_bufs &b, co
     op.scale = (float)(1.0 / (double)b.fd[op.g.yz].N);
     op.lam_on = o->lambda != 0;
     op.lam = (float)o->lambda;
-    return mv__cu_cg_iterate(mv__cu_cg_cart_normal, &op, b, x, n, h.rs, o, iters, "mv_cuda_cgsense_into", s);
+    return mv__cu_cg_iterate(mv__cu_cg_cart_normal, &op, b, x, nimg, h.rs, o, iters, "mv_cuda_cgsense_into", s);
 }
 
-/* the CG vectors and the dot products' partials of n-voxel items, the coil
-   buffer (nbuf complex values) and, where mask, the sampling mask */
-static mv_status mv__cu_cg_bufs_alloc(mv__cu_cg_bufs *b, int64_t n, int64_t nbuf, int mask, const char *fn, cudaStream_t s)
+/* the CG vectors (n complex values: an item's image), where xbuf an image
+   of the solve's own, the dot products' partials, the coil buffer (nbuf
+   complex values) and, where nmask, the sampling mask (nmask voxels) */
+static mv_status mv__cu_cg_bufs_alloc(mv__cu_cg_bufs *b, int64_t n, int xbuf, int64_t nbuf, int64_t nmask, const char *fn,
+                                      cudaStream_t s)
 {
     const size_t vb = (size_t)n * sizeof(float2);
     cudaError_t e = cudaMallocAsync((void **)&b->buf, (size_t)nbuf * sizeof(float2), s);
     if (e == cudaSuccess) e = cudaMallocAsync((void **)&b->r, vb, s);
     if (e == cudaSuccess) e = cudaMallocAsync((void **)&b->p, vb, s);
     if (e == cudaSuccess) e = cudaMallocAsync((void **)&b->ap, vb, s);
-    if (e == cudaSuccess && mask) e = cudaMallocAsync((void **)&b->mask, (size_t)n, s);
+    if (e == cudaSuccess && xbuf) e = cudaMallocAsync((void **)&b->x, vb, s);
+    if (e == cudaSuccess && nmask) e = cudaMallocAsync((void **)&b->mask, (size_t)nmask, s);
     if (e == cudaSuccess)
         e = cudaMallocAsync((void **)&b->part, (size_t)((n + MV__CU_CG_CHUNK - 1) / MV__CU_CG_CHUNK) * sizeof(double2), s);
     if (e == cudaSuccess) e = cudaMallocAsync((void **)&b->sc, sizeof(mv__cu_cg_scalars), s);
     if (e != cudaSuccess) return mv__cu_fail(e, fn);
+    return MV_OK;
+}
+
+/* Where an item's image goes in out: map p of item i (slice z = i mod nzw
+   of volume b = i / nzw) at ((b M + p) nzw + z) nvox, an image (x, y, z,
+   M, batch...) (medvol.h's mv__cgs_mem_write). The maps of one item lie in
+   one piece for one map or volume items; slices with several maps are
+   solved in b.x and copied out map by map. */
+static float2 *mv__cu_cg_place(float2 *out, int64_t item, int64_t nzw, int64_t nmaps, int64_t nvox, int64_t p)
+{
+    return out + ((item / nzw * nmaps + p) * nzw + item % nzw) * nvox;
+}
+
+static mv_status mv__cu_cg_scatter(const float2 *x, float2 *out, int64_t item, int64_t nzw, int64_t nmaps, int64_t nvox,
+                                   cudaStream_t s)
+{
+    for (int64_t p = 0; p < nmaps; p++)
+        MV__CU_TRY(cudaMemcpyAsync(mv__cu_cg_place(out, item, nzw, nmaps, nvox, p), x + p * nvox,
+                                   (size_t)nvox * sizeof(float2), cudaMemcpyDeviceToDevice, s));
+    return MV_OK;
+}
+
+/* The maps of sens (medvol.h's mv__cgs_maps_of): c64 (x, y, z, C, M), M in
+   dims[4], nothing beyond */
+static mv_status mv__cu_cg_maps_of(const mv_vol *sens, const char *fn, int64_t *nmaps)
+{
+    *nmaps = 1;
+    for (int a = 5; a < MV_MAX_DIMS; a++)
+        MV__CU_CHECK(mv__cu_dim(sens, a) == 1, MV_ERR_INVALID_ARG,
+                     "%s: sens dims[%d] = %lld: maps are c64 (x, y, z, coils, maps), nothing beyond", fn, a,
+                     (long long)mv__cu_dim(sens, a));
+    *nmaps = mv__cu_dim(sens, 4);
     return MV_OK;
 }
 
@@ -8995,7 +9080,7 @@ MVCDEF mv_status mv_cuda_cgsense_into(const mv_cuda_vol *kspace, const mv_cuda_v
     mv_cg_opts *o = opts;
     mv__cu_cg g;
     mv__cu_cg_bufs b;
-    int64_t nvol, nc, nbatch, nz, nitems, item, total = 0;
+    int64_t nvol, nc, nbatch, nz, nitems, item, nmaps, nzw, total = 0;
     mv_status st = MV_OK;
     int a;
     if (!o) {
@@ -9010,6 +9095,7 @@ MVCDEF mv_status mv_cuda_cgsense_into(const mv_cuda_vol *kspace, const mv_cuda_v
     MV__CU_CHECK(out->vol.dtype == MV_DT_C64, MV_ERR_INVALID_ARG, "%s: out is %s, complex64 needed", fn,
                  mv_dtype_name(out->vol.dtype));
     MV__CU_STRY(mv__cu_cg_check_opts(o, fn));
+    MV__CU_STRY(mv__cu_cg_maps_of(&sens->vol, fn, &nmaps));
     for (a = 0; a < 3; a++) {
         MV__CU_CHECK(mv__cu_dim(&sens->vol, a) == mv__cu_dim(&kspace->vol, a), MV_ERR_INVALID_ARG,
                      "%s: sens dims[%d] = %lld, kspace has %lld", fn, a, (long long)mv__cu_dim(&sens->vol, a),
@@ -9022,13 +9108,17 @@ MVCDEF mv_status mv_cuda_cgsense_into(const mv_cuda_vol *kspace, const mv_cuda_v
     nc = mv__cu_dim(&kspace->vol, 3);
     nbatch = mv_vol_count(&kspace->vol) / (nvol * nc);
     nz = mv__cu_dim(&kspace->vol, 2);
-    MV__CU_CHECK(mv__cu_dim(&sens->vol, 3) == nc && mv_vol_count(&sens->vol) == nvol * nc, MV_ERR_INVALID_ARG,
-                 "%s: sens has %lld coils x %lld maps, kspace %lld coils (one map)", fn,
-                 (long long)mv__cu_dim(&sens->vol, 3), (long long)(mv_vol_count(&sens->vol) / (nvol * mv__cu_dim(&sens->vol, 3))),
-                 (long long)nc);
-    MV__CU_CHECK(mv_vol_count(&out->vol) == nvol * nbatch, MV_ERR_INVALID_ARG,
-                 "%s: out has %lld voxels, %lld needed (x*y*z times the batch dims[4..])", fn,
-                 (long long)mv_vol_count(&out->vol), (long long)(nvol * nbatch));
+    MV__CU_CHECK(mv__cu_dim(&sens->vol, 3) == nc, MV_ERR_INVALID_ARG, "%s: sens has %lld coils, kspace %lld", fn,
+                 (long long)mv__cu_dim(&sens->vol, 3), (long long)nc);
+    if (nmaps == 1)
+        MV__CU_CHECK(mv_vol_count(&out->vol) == nvol * nbatch, MV_ERR_INVALID_ARG,
+                     "%s: out has %lld voxels, %lld needed (x*y*z times the batch dims[4..])", fn,
+                     (long long)mv_vol_count(&out->vol), (long long)(nvol * nbatch));
+    else
+        MV__CU_CHECK(mv__cu_dim(&out->vol, 3) == nmaps && mv_vol_count(&out->vol) == nvol * nmaps * nbatch,
+                     MV_ERR_INVALID_ARG, "%s: out must be c64 (%lld, %lld, %lld, %lld maps) x %lld batch volumes", fn,
+                     (long long)mv__cu_dim(&kspace->vol, 0), (long long)mv__cu_dim(&kspace->vol, 1), (long long)nz,
+                     (long long)nmaps, (long long)nbatch);
     o->iterations_done = 0;
     memset(&g, 0, sizeof(g));
     g.n[0] = mv__cu_dim(&kspace->vol, 0);
@@ -9038,8 +9128,11 @@ MVCDEF mv_status mv_cuda_cgsense_into(const mv_cuda_vol *kspace, const mv_cuda_v
     g.nc = nc;
     g.kstride = nvol;
     g.sstride = nvol;
+    g.nmaps = nmaps;
+    g.mstride = nvol * nc;
+    nzw = o->slices ? nz : 1;
     /* cufftPlanMany takes int lengths, strides, distances and counts; the grid of a dot product is the chunk count */
-    MV__CU_CHECK(g.nc * g.nvox <= INT32_MAX && (g.nvox + MV__CU_CG_CHUNK - 1) / MV__CU_CG_CHUNK <= INT32_MAX,
+    MV__CU_CHECK(g.nc * g.nvox <= INT32_MAX && (nmaps * g.nvox + MV__CU_CG_CHUNK - 1) / MV__CU_CG_CHUNK <= INT32_MAX,
                  MV_ERR_UNSUPPORTED, "%s: %lld coils x %lld voxels: too many for one 32-bit cuFFT plan", fn,
                  (long long)g.nc, (long long)g.nvox);
     memset(&b, 0, sizeof(b));
@@ -9050,15 +9143,19 @@ MVCDEF mv_status mv_cuda_cgsense_into(const mv_cuda_vol *kspace, const mv_cuda_v
     for (a = 0; a < 2 && st == MV_OK; a++)
         if (b.fd[a].rank > 0)
             st = mv__cu_plan_get(b.fd[a].rank, b.fd[a].n, b.fd[a].stride, b.fd[a].dist, b.fd[a].batch, s, &b.slot[a]);
-    if (st == MV_OK) st = mv__cu_cg_bufs_alloc(&b, g.nvox, g.nc * g.nvox, 1, "mv_cuda_cgsense_into: cudaMallocAsync", s);
+    if (st == MV_OK)
+        st = mv__cu_cg_bufs_alloc(&b, nmaps * g.nvox, nmaps > 1 && nzw > 1, g.nc * g.nvox, g.nvox,
+                                  "mv_cuda_cgsense_into: cudaMallocAsync", s);
     /* items in the CPU's order: item = batch volume (3D), or batch volume nz + slice */
     nitems = o->slices ? nz * nbatch : nbatch;
     for (item = 0; st == MV_OK && item < nitems; item++) {
         const int64_t bv = o->slices ? item / nz : item, z = o->slices ? item % nz : 0;
+        float2 *xo = (float2 *)out->vol.data;
         int iters = 0;
         st = mv__cu_cg_item(g, b, (const float2 *)kspace->vol.data + (bv * nc * nz + z) * g.n[0] * g.n[1],
-                            (const float2 *)sens->vol.data + z * g.n[0] * g.n[1], (float2 *)out->vol.data + item * g.nvox,
-                            o, &iters, s);
+                            (const float2 *)sens->vol.data + z * g.n[0] * g.n[1],
+                            b.x ? b.x : mv__cu_cg_place(xo, item, nzw, nmaps, g.nvox, 0), o, &iters, s);
+        if (st == MV_OK && b.x) st = mv__cu_cg_scatter(b.x, xo, item, nzw, nmaps, g.nvox, s);
         total += iters;
     }
     o->iterations_done = (int)(total < (int64_t)INT32_MAX ? total : (int64_t)INT32_MAX);
@@ -9929,13 +10026,15 @@ static MV__CU_HD int64_t mv__cu_tp_cell(const mv__cu_tp &t, int64_t i)
 }
 
 /* grid cell `cell` of one coil before the forward FFT: S x inside the
-   image (mv__cmul_c64_ref's product, conj 0), zero in the padding */
-static MV__CU_HD float2 mv__cu_tp_pad(const mv__cu_tp &t, const float2 *x, const float2 *sens, int64_t cell)
+   image (mv__cmul_c64_ref's product, conj 0; several maps sum_m S_m x_m,
+   mv__cu_cg_mix), zero in the padding */
+static MV__CU_HD float2 mv__cu_tp_pad(const mv__cu_tp &t, const float2 *x, const float2 *sens, int64_t nmaps,
+                                      int64_t mstride, int64_t cell)
 {
     const int64_t gx = cell % t.G[0], gy = cell / t.G[0] % t.G[1], gz = cell / (t.G[0] * t.G[1]);
     if (gx >= t.N[0] || gy >= t.N[1] || gz >= t.N[2]) return make_float2(0.0f, 0.0f);
     const int64_t i = (gz * t.N[1] + gy) * t.N[0] + gx;
-    return mv__cu_cg_cmul(x[i], sens[i], 0);
+    return mv__cu_cg_mix(x, sens, t.nvox, nmaps, mstride, i);
 }
 
 /* a transformed cell times the real kernel (mv__rmul_c64_ref) */
@@ -9955,11 +10054,12 @@ static void mv__cu_tp_fft_desc(const mv__cu_tp &t, int64_t cb, mv__cu_cg_fftd *d
 
 /* threads over (coil of the batch, grid cell) */
 static __global__ void mv__cu_tp_pad_kernel(mv__cu_tp t, const float2 *__restrict__ x, const float2 *__restrict__ sens,
-                                            int64_t sstride, int64_t cb, float2 *__restrict__ grid)
+                                            int64_t sstride, int64_t nmaps, int64_t mstride, int64_t cb,
+                                            float2 *__restrict__ grid)
 {
     const int64_t n = cb * t.ncell;
     for (int64_t j = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (int64_t)gridDim.x * blockDim.x)
-        grid[j] = mv__cu_tp_pad(t, x, sens + j / t.ncell * sstride, j % t.ncell);
+        grid[j] = mv__cu_tp_pad(t, x, sens + j / t.ncell * sstride, nmaps, mstride, j % t.ncell);
 }
 
 static __global__ void mv__cu_tp_weight_kernel(mv__cu_tp t, const float *__restrict__ khat, int64_t cb,
@@ -10096,7 +10196,7 @@ static mv_status mv__cu_cgnc_normal(void *user, const float2 *p, float2 *y, cuda
     for (int64_t c0 = 0; c0 < op.g.nc; c0 += op.cb) {
         const int64_t cb = op.g.nc - c0 < op.cb ? op.g.nc - c0 : op.cb;
         mv__cu_tp_pad_kernel<<<mv__cu_blocks(cb * op.t.ncell, threads), threads, 0, s>>>(
-            op.t, p, c->sens + c0 * op.g.sstride, op.g.sstride, cb, op.grid);
+            op.t, p, c->sens + c0 * op.g.sstride, op.g.sstride, op.g.nmaps, op.g.mstride, cb, op.grid);
         MV__CU_TRY(cudaGetLastError());
         MV__CU_STRY(mv__cu_tp_fft(op.t, op.grid, cb, CUFFT_FORWARD, s));
         mv__cu_tp_weight_kernel<<<mv__cu_blocks(cb * op.t.ncell, threads), threads, 0, s>>>(op.t, op.khat, cb, op.grid);
@@ -10106,8 +10206,8 @@ static mv_status mv__cu_cgnc_normal(void *user, const float2 *p, float2 *y, cuda
                                                                                        c->b->buf + c0 * op.t.nvox);
         MV__CU_TRY(cudaGetLastError());
     }
-    mv__cu_cg_reduce_kernel<<<mv__cu_blocks(op.t.nvox, threads), threads, 0, s>>>(c->b->buf, c->sens, p, y, op.g, 1.0f,
-                                                                                  c->lam_on, c->lam);
+    mv__cu_cg_reduce_kernel<<<mv__cu_blocks(op.g.nmaps * op.t.nvox, threads), threads, 0, s>>>(
+        c->b->buf, c->sens, p, y, op.g, 1.0f, c->lam_on, c->lam);
     MV__CU_TRY(cudaGetLastError());
     return MV_OK;
 }
@@ -10117,26 +10217,27 @@ static mv_status mv__cu_cgnc_item(const mv__cu_cgnc &op, const mv__cu_cg_bufs &b
                                   float2 *x, const mv_cg_opts *o, int *iters, cudaStream_t s)
 {
     const int threads = 256;
+    const int64_t nimg = op.g.nmaps * op.t.nvox;
     mv__cu_cg_scalars h;
     mv__cu_cgnc_call call;
     *iters = 0;
     MV__CU_STRY(mv_cuda_nufft_execute(op.nu, 1, k, b.buf, op.g.nc, s));
-    mv__cu_cg_reduce_kernel<<<mv__cu_blocks(op.t.nvox, threads), threads, 0, s>>>(b.buf, sens, NULL, b.r, op.g, 1.0f, 0,
-                                                                                  0.0f);
+    mv__cu_cg_reduce_kernel<<<mv__cu_blocks(nimg, threads), threads, 0, s>>>(b.buf, sens, NULL, b.r, op.g, 1.0f, 0, 0.0f);
     MV__CU_TRY(cudaGetLastError());
-    MV__CU_STRY(mv__cu_cg_start(b, x, op.t.nvox, &h, s));
+    MV__CU_STRY(mv__cu_cg_start(b, x, nimg, &h, s));
     call.op = &op;
     call.b = &b;
     call.sens = sens;
     call.lam_on = o->lambda != 0;
     call.lam = (float)o->lambda;
-    return mv__cu_cg_iterate(mv__cu_cgnc_normal, &call, b, x, op.t.nvox, h.rs, o, iters, "mv_cuda_cgsense_nc_into", s);
+    return mv__cu_cg_iterate(mv__cu_cgnc_normal, &call, b, x, nimg, h.rs, o, iters, "mv_cuda_cgsense_nc_into", s);
 }
 
 /* the shapes of mv_cgsense_nc_into (medvol.h's mv__cgs_nc_check): frames,
    whether the trajectory has one per frame, and what out must hold */
 struct mv__cu_cgnc_shape {
     int64_t frames, per_frame, nc, M, dims[3], nzs;
+    int64_t nmaps; /* ESPIRiT maps (sens dims[4]) */
 };
 
 static mv_status mv__cu_cgnc_check(const mv_vol *traj, const mv_cuda_vol *kspace, const mv_cuda_vol *sens,
@@ -10163,8 +10264,8 @@ static mv_status mv__cu_cgnc_check(const mv_vol *traj, const mv_cuda_vol *kspace
                  (long long)mv__cu_dim(k, 0), (long long)mv__cu_dim(k, 1), (long long)mv__cu_dim(k, 2),
                  (long long)mv__cu_dim(traj, 1), (long long)mv__cu_dim(traj, 2));
     sh->nc = mv__cu_dim(k, 3);
-    MV__CU_CHECK(mv__cu_dim(se, 3) == sh->nc && mv_vol_count(se) == mv__cu_dim(se, 0) * mv__cu_dim(se, 1) * mv__cu_dim(se, 2) * sh->nc,
-                 MV_ERR_INVALID_ARG, "%s: sens has %lld coils (and maps beyond dims[3]?), kspace %lld coils (one map)", fn,
+    MV__CU_STRY(mv__cu_cg_maps_of(se, fn, &sh->nmaps));
+    MV__CU_CHECK(mv__cu_dim(se, 3) == sh->nc, MV_ERR_INVALID_ARG, "%s: sens has %lld coils, kspace %lld", fn,
                  (long long)mv__cu_dim(se, 3), (long long)sh->nc);
     sh->per_frame = 0;
     for (a = 4; a < MV_MAX_DIMS; a++)
@@ -10187,9 +10288,11 @@ static mv_status mv__cu_cgnc_check(const mv_vol *traj, const mv_cuda_vol *kspace
     {
         const int64_t per = sh->dims[0] * sh->dims[1] * sh->dims[2];
         MV__CU_CHECK(mv__cu_dim(&out->vol, 0) == sh->dims[0] && mv__cu_dim(&out->vol, 1) == sh->dims[1] &&
-                         mv__cu_dim(&out->vol, 2) == mv__cu_dim(se, 2) && mv_vol_count(&out->vol) == per * sh->frames,
-                     MV_ERR_INVALID_ARG, "%s: out must be c64 (%lld, %lld, %lld) x %lld frames", fn, (long long)sh->dims[0],
-                     (long long)sh->dims[1], (long long)mv__cu_dim(se, 2),
+                         mv__cu_dim(&out->vol, 2) == mv__cu_dim(se, 2) &&
+                         (sh->nmaps == 1 || mv__cu_dim(&out->vol, 3) == sh->nmaps) &&
+                         mv_vol_count(&out->vol) == per * sh->nmaps * sh->frames,
+                     MV_ERR_INVALID_ARG, "%s: out must be c64 (%lld, %lld, %lld%s) x %lld frames", fn, (long long)sh->dims[0],
+                     (long long)sh->dims[1], (long long)mv__cu_dim(se, 2), sh->nmaps > 1 ? ", maps" : "",
                      (long long)(sh->frames / (o->slices ? mv__cu_dim(se, 2) : 1)));
     }
     return MV_OK;
@@ -10217,7 +10320,7 @@ MVCDEF mv_status mv_cuda_cgsense_nc_into(const mv_vol *traj, const mv_cuda_vol *
     mv__cu_cgnc_shape sh;
     mv__cu_cgnc op;
     mv__cu_cg_bufs b;
-    int64_t f, nvox, total = 0;
+    int64_t f, nvox, nzw, total = 0;
     mv_status st = MV_OK;
     if (!o) {
         memset(&to, 0, sizeof(to));
@@ -10227,8 +10330,10 @@ MVCDEF mv_status mv_cuda_cgsense_nc_into(const mv_vol *traj, const mv_cuda_vol *
     MV__CU_STRY(mv__cu_cg_check_opts(o, fn));
     o->iterations_done = 0;
     nvox = sh.dims[0] * sh.dims[1] * sh.dims[2];
-    MV__CU_CHECK((nvox + MV__CU_CG_CHUNK - 1) / MV__CU_CG_CHUNK <= INT32_MAX, MV_ERR_UNSUPPORTED,
-                 "%s: %lld voxels: too many for one dot-product grid", fn, (long long)nvox);
+    nzw = o->slices ? sh.nzs : 1;
+    MV__CU_CHECK((sh.nmaps * nvox + MV__CU_CG_CHUNK - 1) / MV__CU_CG_CHUNK <= INT32_MAX, MV_ERR_UNSUPPORTED,
+                 "%s: %lld voxels x %lld maps: too many for one dot-product grid", fn, (long long)nvox,
+                 (long long)sh.nmaps);
     memset(&op, 0, sizeof(op));
     op.g.n[0] = sh.dims[0];
     op.g.n[1] = sh.dims[1];
@@ -10236,9 +10341,12 @@ MVCDEF mv_status mv_cuda_cgsense_nc_into(const mv_vol *traj, const mv_cuda_vol *
     op.g.nvox = nvox;
     op.g.nc = sh.nc;
     op.g.sstride = mv__cu_dim(&sens->vol, 0) * mv__cu_dim(&sens->vol, 1) * mv__cu_dim(&sens->vol, 2);
+    op.g.nmaps = sh.nmaps;
+    op.g.mstride = op.g.sstride * sh.nc;
     memset(&b, 0, sizeof(b));
     b.slot[0] = b.slot[1] = -1;
-    st = mv__cu_cg_bufs_alloc(&b, nvox, sh.nc * nvox, 0, "mv_cuda_cgsense_nc_into: cudaMallocAsync", s);
+    st = mv__cu_cg_bufs_alloc(&b, sh.nmaps * nvox, sh.nmaps > 1 && nzw > 1, sh.nc * nvox, 0,
+                              "mv_cuda_cgsense_nc_into: cudaMallocAsync", s);
     /* frames in the CPU's order; a trajectory per frame makes operators per frame */
     for (f = 0; st == MV_OK && f < sh.frames; f++) {
         int iters = 0;
@@ -10249,8 +10357,9 @@ MVCDEF mv_status mv_cuda_cgsense_nc_into(const mv_vol *traj, const mv_cuda_vol *
             if (st != MV_OK) break;
         }
         st = mv__cu_cgnc_item(op, b, (const float2 *)kspace->vol.data + f * sh.M * sh.nc,
-                              (const float2 *)sens->vol.data + (f % sh.nzs) * nvox, (float2 *)out->vol.data + f * nvox, o,
-                              &iters, s);
+                              (const float2 *)sens->vol.data + (f % sh.nzs) * nvox,
+                              b.x ? b.x : mv__cu_cg_place((float2 *)out->vol.data, f, nzw, sh.nmaps, nvox, 0), o, &iters, s);
+        if (st == MV_OK && b.x) st = mv__cu_cg_scatter(b.x, (float2 *)out->vol.data, f, nzw, sh.nmaps, nvox, s);
         total += iters;
     }
     o->iterations_done = (int)(total < (int64_t)INT32_MAX ? total : (int64_t)INT32_MAX);

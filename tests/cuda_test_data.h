@@ -114,4 +114,48 @@ static void cuda_test_cg_data(int64_t nx, int64_t ny, int64_t nz, int64_t nc, in
                         }
                 }
 }
+/* A second ESPIRiT map beside the maps of sens (x, y, z, C): sens becomes
+   (x, y, z, C, 2). As ecalib's second map, it is orthogonal to map 0
+   across the coils at each voxel: map 1 = 0.5 |m0| u, u the unit part of
+   v = (coil c+1's map 0)_c orthogonal to m0 (complex Gram-Schmidt in
+   float64). The per-voxel Gram matrix is diag(|m0|^2, |m0|^2 / 4): a
+   well-conditioned pair (maps far from orthogonal make the undersampled
+   solves ill-conditioned, where two float32 CG runs drift apart with the
+   iterations). */
+static void cuda_test_add_map(mv_vol *sens)
+{
+    mv_vol two;
+    const int64_t d[5] = {sens->dim[0], sens->dim[1], sens->dim[2], sens->dim[3], 2};
+    const int64_t per = d[0] * d[1] * d[2], nc = d[3];
+    mv_vol_init(&two);
+    if (mv_vol_alloc(&two, MV_DT_C64, 5, d, NULL) != MV_OK) exit(1);
+    const float *a = (const float *)sens->data;
+    float *b = (float *)two.data;
+    memcpy(b, a, (size_t)(per * nc) * 8);
+    for (int64_t i = 0; i < per; i++) {
+        double n0 = 0, pr = 0, pi = 0, nu = 0;
+        for (int64_t c = 0; c < nc; c++) { /* <m0, v> and |m0|^2 */
+            const float *m = a + 2 * (c * per + i), *v = a + 2 * (((c + 1) % nc) * per + i);
+            n0 += (double)m[0] * m[0] + (double)m[1] * m[1];
+            pr += (double)m[0] * v[0] + (double)m[1] * v[1];
+            pi += (double)m[0] * v[1] - (double)m[1] * v[0];
+        }
+        pr /= n0, pi /= n0;
+        for (int64_t pass = 0; pass < 2; pass++)
+            for (int64_t c = 0; c < nc; c++) {
+                const float *m = a + 2 * (c * per + i), *v = a + 2 * (((c + 1) % nc) * per + i);
+                const double ur = v[0] - (pr * m[0] - pi * m[1]), ui = v[1] - (pr * m[1] + pi * m[0]);
+                if (pass == 0) {
+                    nu += ur * ur + ui * ui;
+                } else {
+                    const double f = nu > 0 ? 0.5 * sqrt(n0 / nu) : 0;
+                    float *w = b + 2 * ((nc + c) * per + i);
+                    w[0] = (float)(f * ur), w[1] = (float)(f * ui);
+                }
+            }
+    }
+    mv_free(sens);
+    *sens = two;
+}
+
 #endif

@@ -2315,15 +2315,17 @@ static double t_cg_worst(const mv_vol *gpu, const mv_vol *cpu, int64_t nvox)
     return worst;
 }
 
-/* opts NULL: both sides with defaults (30 iterations, no progress) */
+/* opts NULL: both sides with defaults (30 iterations, no progress);
+   nmaps 2: the maps of cuda_test_add_map, out (x, y, z, 2, nb) */
 static void t_cg_case(int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nb, int slices, int lines, double lambda,
-                      int iterations, double tolerance, double bound, int null_opts, const char *what)
+                      int iterations, double tolerance, double bound, int null_opts, int nmaps, const char *what)
 {
     mv_vol k, sens, cpu, back, back2;
     mv_cuda_vol dk, ds, dout, dout2;
     mv_cg_opts oc, og;
     t_cg_prog pc, pg;
-    const int64_t od[4] = {nx, ny, nz, nb};
+    const int64_t od[5] = {nx, ny, nz, nmaps > 1 ? nmaps : nb, nb};
+    const int odim = nmaps > 1 ? 5 : 4;
     const int64_t nvox = nx * ny * (slices ? 1 : nz);
     memset(&oc, 0, sizeof(oc));
     memset(&pc, 0, sizeof(pc));
@@ -2333,16 +2335,19 @@ static void t_cg_case(int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nb
     og = oc;
     og.progress_user = &pg;
     cuda_test_cg_data(nx, ny, nz, nc, nb, slices, lines, 0.01, t_uniform, t_next, &k, &sens);
+    if (nmaps > 1) cuda_test_add_map(&sens);
     mv_vol_init(&cpu);
     REQUIRE_OK(mv_cgsense(&k, &sens, &cpu, null_opts ? NULL : &oc));
     REQUIRE_OK(mv_cuda_upload(&k, &dk, t_stream));
     REQUIRE_OK(mv_cuda_upload(&sens, &ds, t_stream));
-    REQUIRE_OK(mv_cuda_vol_alloc(&dout, MV_DT_C64, 4, od, t_stream));
-    REQUIRE_OK(mv_cuda_vol_alloc(&dout2, MV_DT_C64, 4, od, t_stream));
+    REQUIRE_OK(mv_cuda_vol_alloc(&dout, MV_DT_C64, odim, od, t_stream));
+    REQUIRE_OK(mv_cuda_vol_alloc(&dout2, MV_DT_C64, odim, od, t_stream));
     CHECK_OK(mv_cuda_cgsense_into(&dk, &ds, &dout, null_opts ? NULL : &og, t_stream));
     CHECK_OK(mv_cuda_download(&dout, &back, t_stream));
     {
-        const double worst = t_cg_worst(&back, &cpu, nvox);
+        /* two maps: per batch volume of (x, y, z, 2) (map 1 of data made
+           through map 0 alone is small: its own relative error means little) */
+        const double worst = t_cg_worst(&back, &cpu, nmaps > 1 ? nx * ny * nz * nmaps : nvox);
         CHECK(worst <= bound, "%s: image relative RMS %.3g (bound %g)", what, worst, bound);
         if (!null_opts) {
             double rworst = 0;
@@ -2377,15 +2382,20 @@ static void t_cg_case(int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nb
 
 static void test_cgsense(void)
 {
-    t_cg_case(21, 19, 3, 4, 2, 1, 1, 0.0, 12, 0.0, 1e-5, 0, "2D 21x19, 3 slices x 2 volumes, 4 coils, lines, 12 iterations");
-    t_cg_case(20, 17, 2, 3, 1, 1, 0, 0.01, 30, 1e-3, 1e-5, 0, "2D 20x17, 2 slices, 3 coils, points, lambda 0.01, tolerance 1e-3");
-    t_cg_case(11, 10, 9, 3, 1, 0, 1, 0.0, 10, 0.0, 1e-5, 0, "3D 11x10x9, 3 coils, lines, 10 iterations");
-    t_cg_case(9, 8, 7, 2, 2, 0, 0, 0.05, 20, 1e-4, 1e-5, 0, "3D 9x8x7 x 2 volumes, 2 coils, points, lambda 0.05, tolerance 1e-4");
-    t_cg_case(64, 64, 1, 8, 1, 1, 1, 0.001, 30, 1e-5, 1e-5, 0, "2D 64x64, 8 coils, lines, lambda 0.001, tolerance 1e-5");
-    t_cg_case(40, 36, 1, 6, 1, 1, 1, 0.0, 0, 0.0, 1e-5, 1, "2D 40x36, 6 coils, lines, defaults");
-    t_cg_case(128, 128, 1, 8, 1, 1, 1, 0.0, 30, 0.0, 1e-5, 0, "2D 128x128, 8 coils, lines, 30 iterations");
-    t_cg_case(48, 40, 32, 8, 1, 0, 0, 0.05, 12, 0.0, 1e-5, 0, "3D 48x40x32, 8 coils, points, lambda 0.05, 12 iterations");
-    t_cg_case(15, 14, 13, 4, 1, 0, 1, 0.0, 30, 0.0, 5e-4, 0, "3D 15x14x13, 4 coils, lines, lambda 0, 30 iterations (drift bound)");
+    t_cg_case(21, 19, 3, 4, 2, 1, 1, 0.0, 12, 0.0, 1e-5, 0, 1, "2D 21x19, 3 slices x 2 volumes, 4 coils, lines, 12 iterations");
+    t_cg_case(20, 17, 2, 3, 1, 1, 0, 0.01, 30, 1e-3, 1e-5, 0, 1, "2D 20x17, 2 slices, 3 coils, points, lambda 0.01, tolerance 1e-3");
+    t_cg_case(11, 10, 9, 3, 1, 0, 1, 0.0, 10, 0.0, 1e-5, 0, 1, "3D 11x10x9, 3 coils, lines, 10 iterations");
+    t_cg_case(9, 8, 7, 2, 2, 0, 0, 0.05, 20, 1e-4, 1e-5, 0, 1, "3D 9x8x7 x 2 volumes, 2 coils, points, lambda 0.05, tolerance 1e-4");
+    t_cg_case(64, 64, 1, 8, 1, 1, 1, 0.001, 30, 1e-5, 1e-5, 0, 1, "2D 64x64, 8 coils, lines, lambda 0.001, tolerance 1e-5");
+    t_cg_case(40, 36, 1, 6, 1, 1, 1, 0.0, 0, 0.0, 1e-5, 1, 1, "2D 40x36, 6 coils, lines, defaults");
+    t_cg_case(128, 128, 1, 8, 1, 1, 1, 0.0, 30, 0.0, 1e-5, 0, 1, "2D 128x128, 8 coils, lines, 30 iterations");
+    t_cg_case(48, 40, 32, 8, 1, 0, 0, 0.05, 12, 0.0, 1e-5, 0, 1, "3D 48x40x32, 8 coils, points, lambda 0.05, 12 iterations");
+    t_cg_case(15, 14, 13, 4, 1, 0, 1, 0.0, 30, 0.0, 5e-4, 0, 1, "3D 15x14x13, 4 coils, lines, lambda 0, 30 iterations (drift bound)");
+    /* two ESPIRiT maps: slices (each item's maps copied to their places in
+       (x, y, S, 2, nb)), volumes, the y/z and the full layout */
+    t_cg_case(21, 19, 3, 4, 2, 1, 1, 0.01, 12, 0.0, 2e-5, 0, 2, "2D 21x19, 3 slices x 2 volumes, 4 coils, 2 maps, lines, lambda 0.01, 12 iterations");
+    t_cg_case(9, 8, 7, 3, 2, 0, 0, 0.05, 20, 1e-4, 2e-5, 0, 2, "3D 9x8x7 x 2 volumes, 3 coils, 2 maps, points, lambda 0.05, tolerance 1e-4");
+    t_cg_case(64, 64, 1, 8, 1, 1, 1, 0.02, 30, 1e-4, 2e-5, 0, 2, "2D 64x64, 8 coils, 2 maps, lines, lambda 0.02, tolerance 1e-4");
     {
         /* cancelling, and arguments the CPU refuses too */
         mv_vol k, sens, bad;
@@ -2415,6 +2425,22 @@ static void test_cgsense(void)
         CHECK_STATUS(mv_cuda_cgsense_into(&dbad, &ds, &dout, &o, t_stream), MV_ERR_UNSUPPORTED);
         mv_cuda_free(&dbad, t_stream);
         mv_free(&bad);
+        {
+            /* maps: nothing beyond (x, y, z, C, M); two maps need out's maps axis */
+            const int64_t s6[6] = {24, 20, 1, 4, 1, 2}, o5[5] = {24, 20, 1, 2, 1};
+            mv_cuda_vol dmaps;
+            REQUIRE_OK(mv_cuda_vol_alloc(&dbad, MV_DT_C64, 6, s6, t_stream));
+            CHECK_STATUS(mv_cuda_cgsense_into(&dk, &dbad, &dout, &o, t_stream), MV_ERR_INVALID_ARG);
+            mv_cuda_free(&dbad, t_stream);
+            cuda_test_add_map(&sens);
+            REQUIRE_OK(mv_cuda_upload(&sens, &dmaps, t_stream));
+            REQUIRE_OK(mv_cuda_vol_alloc(&dbad, MV_DT_C64, 5, o5, t_stream));
+            CHECK_STATUS(mv_cuda_cgsense_into(&dk, &dmaps, &dout, &o, t_stream), MV_ERR_INVALID_ARG); /* no maps axis */
+            CHECK(strstr(mv_last_error(), "maps") != NULL, "two maps, out of one: %s", mv_last_error());
+            CHECK_STATUS(mv_cuda_cgsense_into(&dk, &dmaps, &dbad, &o, t_stream), MV_OK);
+            mv_cuda_free(&dbad, t_stream);
+            mv_cuda_free(&dmaps, t_stream);
+        }
         mv_cuda_free(&dk, t_stream);
         mv_cuda_free(&ds, t_stream);
         mv_cuda_free(&dout, t_stream);
@@ -2755,15 +2781,19 @@ static double t_cgnc_cpu_spread(const mv_vol *traj, const mv_vol *k, const mv_vo
 }
 
 /* bound: the device's relative RMS distance from the CPU's image, or 10x
-   the CPU's own spread (t_cgnc_cpu_spread) where that is larger */
+   the CPU's own spread (t_cgnc_cpu_spread) where that is larger; nmaps 2:
+   the maps of cuda_test_add_map, out (N0, N1, N2 or S, 2, frames) */
 static void t_cgnc_case(const int64_t N[3], int64_t X, int64_t Y, int three_d, int64_t nc, int64_t F, int per_frame,
-                        int64_t S, double lambda, int iterations, double tolerance, double bound, const char *what)
+                        int64_t S, double lambda, int iterations, double tolerance, double bound, int nmaps,
+                        const char *what)
 {
     mv_vol traj, k, sens, cpu, back, back2;
     mv_cuda_vol dk, ds, dout, dout2;
     mv_cg_opts oc, og;
     t_cg_prog pc, pg;
-    const int64_t nvox = N[0] * N[1] * N[2], od[4] = {N[0], N[1], S ? S : N[2], S ? F / S : F};
+    const int64_t nvox = N[0] * N[1] * N[2], nf = S ? F / S : F;
+    const int64_t od[5] = {N[0], N[1], S ? S : N[2], nmaps > 1 ? nmaps : nf, nf};
+    const int odim = nmaps > 1 ? 5 : 4;
     memset(&oc, 0, sizeof(oc));
     memset(&pc, 0, sizeof(pc));
     memset(&pg, 0, sizeof(pg));
@@ -2773,17 +2803,20 @@ static void t_cgnc_case(const int64_t N[3], int64_t X, int64_t Y, int three_d, i
     og.progress_user = &pg;
     t_cgnc_traj(X, Y, three_d, per_frame ? F : 1, &traj);
     t_cgnc_data(N, nc, &traj, F, S, &k, &sens);
+    if (nmaps > 1) cuda_test_add_map(&sens);
     mv_vol_init(&cpu);
-    REQUIRE_OK(mv_vol_alloc(&cpu, MV_DT_C64, 4, od, NULL));
+    REQUIRE_OK(mv_vol_alloc(&cpu, MV_DT_C64, odim, od, NULL));
     REQUIRE_OK(mv_cgsense_nc_into(&traj, &k, &sens, &cpu, &oc));
     REQUIRE_OK(mv_cuda_upload(&k, &dk, t_stream));
     REQUIRE_OK(mv_cuda_upload(&sens, &ds, t_stream));
-    REQUIRE_OK(mv_cuda_vol_alloc(&dout, MV_DT_C64, 4, od, t_stream));
-    REQUIRE_OK(mv_cuda_vol_alloc(&dout2, MV_DT_C64, 4, od, t_stream));
+    REQUIRE_OK(mv_cuda_vol_alloc(&dout, MV_DT_C64, odim, od, t_stream));
+    REQUIRE_OK(mv_cuda_vol_alloc(&dout2, MV_DT_C64, odim, od, t_stream));
     CHECK_OK(mv_cuda_cgsense_nc_into(&traj, &dk, &ds, &dout, &og, t_stream));
     CHECK_OK(mv_cuda_download(&dout, &back, t_stream));
     {
-        const double worst = t_cg_worst(&back, &cpu, nvox), spread = t_cgnc_cpu_spread(&traj, &k, &sens, &cpu, &oc, nvox);
+        /* two maps: per frame volume of (N0, N1, N2 or S, 2) (as the Cartesian's) */
+        const int64_t per = nmaps > 1 ? N[0] * N[1] * (S ? S : N[2]) * nmaps : nvox;
+        const double worst = t_cg_worst(&back, &cpu, per), spread = t_cgnc_cpu_spread(&traj, &k, &sens, &cpu, &oc, per);
         const double limit = fmax(bound, 10 * spread);
         const int slack = tolerance > 0 ? 1 : 0;
         CHECK(worst <= limit, "%s: image relative RMS %.3g (bound %g; the CPU's own spread %.3g)", what, worst, limit,
@@ -2807,9 +2840,9 @@ static void test_cgsense_nc(void)
 {
     static const int64_t n2a[3] = {21, 19, 1}, n2b[3] = {32, 32, 1}, n2c[3] = {128, 128, 1}, n3[3] = {9, 8, 7},
                          n3b[3] = {33, 31, 29};
-    t_cgnc_case(n2a, 21, 13, 0, 4, 2, 0, 0, 0.01, 30, 1e-4, 1e-4, "2D 21x19, 13 spokes, 4 coils, 2 frames, lambda 0.01, tolerance 1e-4");
-    t_cgnc_case(n2b, 32, 24, 0, 8, 1, 0, 0, 0.001, 30, 1e-5, 1e-4, "2D 32x32, 24 spokes, 8 coils, lambda 0.001, tolerance 1e-5");
-    t_cgnc_case(n2a, 21, 11, 0, 3, 3, 0, 3, 0.01, 15, 0.0, 1e-4, "2D 21x19, opts.slices (3), 3 coils, lambda 0.01, 15 iterations");
+    t_cgnc_case(n2a, 21, 13, 0, 4, 2, 0, 0, 0.01, 30, 1e-4, 1e-4, 1, "2D 21x19, 13 spokes, 4 coils, 2 frames, lambda 0.01, tolerance 1e-4");
+    t_cgnc_case(n2b, 32, 24, 0, 8, 1, 0, 0, 0.001, 30, 1e-5, 1e-4, 1, "2D 32x32, 24 spokes, 8 coils, lambda 0.001, tolerance 1e-5");
+    t_cgnc_case(n2a, 21, 11, 0, 3, 3, 0, 3, 0.01, 15, 0.0, 1e-4, 1, "2D 21x19, opts.slices (3), 3 coils, lambda 0.01, 15 iterations");
     /* An ill-conditioned solve (radial 3D without density compensation,
        lambda 0.01) stopped by tolerance: its float32 drift is the drift
        bound's. On the CUDA emulator (tests/cuda_emu, cuFFT in float64),
@@ -2818,12 +2851,17 @@ static void test_cgsense_nc(void)
        iterations apart (7 and 9), 1.4e-2 apart; this data stops both at 9,
        1.6e-5 apart. Before every group drew from one seed, the whole suite
        gave this case other data, 1.7e-4 apart: the 1e-4 bound failed. */
-    t_cgnc_case(n3, 9, 120, 1, 3, 1, 0, 0, 0.01, 30, 1e-3, 2e-3, "3D 9x8x7, kooshball 120 spokes, 3 coils, lambda 0.01, tolerance 1e-3");
-    t_cgnc_case(n3, 9, 60, 1, 3, 1, 0, 0, 0.05, 12, 0.0, 1e-4, "3D 9x8x7, kooshball 60 spokes, 3 coils, lambda 0.05, 12 iterations");
-    t_cgnc_case(n2c, 128, 96, 0, 8, 1, 0, 0, 0.01, 20, 0.0, 1e-4, "2D 128x128, 96 spokes, 8 coils, lambda 0.01, 20 iterations");
-    t_cgnc_case(n3b, 33, 400, 1, 4, 1, 0, 0, 0.05, 10, 0.0, 1e-4, "3D 33x31x29, kooshball 400 spokes, 4 coils, lambda 0.05, 10 iterations");
-    t_cgnc_case(n2a, 21, 9, 0, 3, 2, 1, 0, 0.0, 8, 0.0, 1e-4, "2D 21x19, a trajectory per frame, lambda 0, 8 iterations (drift: 10x the CPU's spread)");
-    t_cgnc_case(n3, 9, 60, 1, 3, 1, 0, 0, 0.1, 7, 0.0, 1e-4, "3D 9x8x7, kooshball 60 spokes, lambda 0.1, 7 iterations (drift: 10x the CPU's spread)");
+    t_cgnc_case(n3, 9, 120, 1, 3, 1, 0, 0, 0.01, 30, 1e-3, 2e-3, 1, "3D 9x8x7, kooshball 120 spokes, 3 coils, lambda 0.01, tolerance 1e-3");
+    t_cgnc_case(n3, 9, 60, 1, 3, 1, 0, 0, 0.05, 12, 0.0, 1e-4, 1, "3D 9x8x7, kooshball 60 spokes, 3 coils, lambda 0.05, 12 iterations");
+    t_cgnc_case(n2c, 128, 96, 0, 8, 1, 0, 0, 0.01, 20, 0.0, 1e-4, 1, "2D 128x128, 96 spokes, 8 coils, lambda 0.01, 20 iterations");
+    t_cgnc_case(n3b, 33, 400, 1, 4, 1, 0, 0, 0.05, 10, 0.0, 1e-4, 1, "3D 33x31x29, kooshball 400 spokes, 4 coils, lambda 0.05, 10 iterations");
+    t_cgnc_case(n2a, 21, 9, 0, 3, 2, 1, 0, 0.0, 8, 0.0, 1e-4, 1, "2D 21x19, a trajectory per frame, lambda 0, 8 iterations (drift: 10x the CPU's spread)");
+    t_cgnc_case(n3, 9, 60, 1, 3, 1, 0, 0, 0.1, 7, 0.0, 1e-4, 1, "3D 9x8x7, kooshball 60 spokes, lambda 0.1, 7 iterations (drift: 10x the CPU's spread)");
+    /* two ESPIRiT maps: frames, slices (each frame's maps copied to their
+       places in (N0, N1, S, 2, frames)), a kooshball */
+    t_cgnc_case(n2a, 21, 13, 0, 4, 2, 0, 0, 0.01, 30, 1e-4, 1e-4, 2, "2D 21x19, 13 spokes, 4 coils, 2 maps, 2 frames, lambda 0.01, tolerance 1e-4");
+    t_cgnc_case(n2a, 21, 11, 0, 3, 3, 0, 3, 0.01, 15, 0.0, 1e-4, 2, "2D 21x19, opts.slices (3), 3 coils, 2 maps, lambda 0.01, 15 iterations");
+    t_cgnc_case(n3, 9, 60, 1, 3, 1, 0, 0, 0.05, 12, 0.0, 1e-4, 2, "3D 9x8x7, kooshball 60 spokes, 3 coils, 2 maps, lambda 0.05, 12 iterations");
     {
         /* cancelling, and arguments the CPU refuses too */
         static const int64_t N[3] = {24, 20, 1};
@@ -2853,6 +2891,15 @@ static void test_cgsense_nc(void)
         CHECK_STATUS(mv_cuda_cgsense_nc_into(&traj, &dk, &ds, &dbad, &o, t_stream), MV_ERR_INVALID_ARG); /* out too large */
         CHECK_STATUS(mv_cuda_cgsense_nc_into(&traj, &dbad, &ds, &dout, &o, t_stream), MV_ERR_INVALID_ARG); /* not (1, X, Y) */
         mv_cuda_free(&dbad, t_stream);
+        {
+            /* two maps need out's maps axis */
+            mv_cuda_vol dmaps;
+            cuda_test_add_map(&sens);
+            REQUIRE_OK(mv_cuda_upload(&sens, &dmaps, t_stream));
+            CHECK_STATUS(mv_cuda_cgsense_nc_into(&traj, &dk, &dmaps, &dout, &o, t_stream), MV_ERR_INVALID_ARG);
+            CHECK(strstr(mv_last_error(), "maps") != NULL, "two maps, out of one: %s", mv_last_error());
+            mv_cuda_free(&dmaps, t_stream);
+        }
         mv_cuda_free(&dk, t_stream), mv_cuda_free(&ds, t_stream), mv_cuda_free(&dout, t_stream);
         mv_free(&traj), mv_free(&k), mv_free(&sens);
     }

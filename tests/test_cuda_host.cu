@@ -2206,7 +2206,11 @@ static void check_grappa(void)
      the "host") against mv_cgsense_into: the same iteration count, image
      relative RMS <= 1e-5 (measured: 1e-6 .. 2.5e-6), and <= 5e-4 for an
      unregularised ill-conditioned solve of 30 iterations (measured 5.6e-5:
-     two float32 CG runs drift apart with the iterations). */
+     two float32 CG runs drift apart with the iterations);
+   - two ESPIRiT maps (sens (x, y, z, C, 2) of cuda_test_add_map): the same
+     three checks, the normal operator's reference mixing sum_m S_cm b_m in
+     float64, the solve per item over both maps (in the CPU's out at ((b M
+     + m) nz + z)) within 2e-5. */
 
 /* the float64 stand-in for cuFFT on the buffer layout d: per batch, a
    separable DFT in float64 over the transformed axes, rounded once;
@@ -2273,19 +2277,21 @@ struct cg_emu {
     unsigned char *mask;
 };
 
-static void cg_emu_init(cg_emu *e, int64_t nx, int64_t ny, int64_t nz, int64_t nc, int slices)
+static void cg_emu_init(cg_emu *e, int64_t nx, int64_t ny, int64_t nz, int64_t nc, int slices, int64_t nmaps)
 {
     memset(e, 0, sizeof(*e));
     e->g.n[0] = nx, e->g.n[1] = ny, e->g.n[2] = slices ? 1 : nz;
     e->g.nvox = e->g.n[0] * e->g.n[1] * e->g.n[2];
     e->g.nc = nc;
     e->g.kstride = e->g.sstride = nx * ny * nz;
+    e->g.nmaps = nmaps, e->g.mstride = nx * ny * nz * nc;
     mv__cu_cg_fft_desc(e->g, 0, &e->fd[0]);
     mv__cu_cg_fft_desc(e->g, 1, &e->fd[1]);
+    const size_t nimg = (size_t)(nmaps * e->g.nvox);
     e->buf = (float2 *)calloc((size_t)(nc * e->g.nvox), sizeof(float2));
-    e->r = (float2 *)calloc((size_t)e->g.nvox, sizeof(float2));
-    e->p = (float2 *)calloc((size_t)e->g.nvox, sizeof(float2));
-    e->ap = (float2 *)calloc((size_t)e->g.nvox, sizeof(float2));
+    e->r = (float2 *)calloc(nimg, sizeof(float2));
+    e->p = (float2 *)calloc(nimg, sizeof(float2));
+    e->ap = (float2 *)calloc(nimg, sizeof(float2));
     e->mask = (unsigned char *)calloc((size_t)e->g.nvox, 1);
 }
 
@@ -2306,8 +2312,9 @@ static int cg_emu_adjoint(cg_emu *e, const float2 *k, const float2 *sens)
     for (int64_t j = 0; j < g.nc * g.nvox; j++)
         e->buf[mv__cu_cg_index(g, j / g.nvox, j % g.nvox)] = mv__cu_cg_pack(k[(j / g.nvox) * g.kstride + j % g.nvox], e->mask[j % g.nvox]);
     cg_dft(e->buf, e->fd[0], +1);
-    for (int64_t i = 0; i < g.nvox; i++)
-        e->r[i] = mv__cu_cg_reduce(g, e->buf, sens, i, (float)(1.0 / sqrt((double)e->fd[0].N)), 0, 0.0f, make_float2(0, 0));
+    for (int64_t j = 0; j < g.nmaps * g.nvox; j++) /* map j / nvox (mv__cu_cg_reduce_kernel) */
+        e->r[j] = mv__cu_cg_reduce(g, e->buf, sens + j / g.nvox * g.mstride, j % g.nvox,
+                                   (float)(1.0 / sqrt((double)e->fd[0].N)), 0, 0.0f, make_float2(0, 0));
     return !notsep && e->fd[1].rank > 0;
 }
 
@@ -2318,20 +2325,22 @@ static void cg_emu_normal(cg_emu *e, int yz, const float2 *sens, const float2 *p
     mv__cu_cg_layout(&g, yz);
     const float scale = (float)(1.0 / (double)e->fd[yz].N);
     for (int64_t j = 0; j < g.nc * g.nvox; j++)
-        e->buf[mv__cu_cg_index(g, j / g.nvox, j % g.nvox)] = mv__cu_cg_cmul(p[j % g.nvox], sens[(j / g.nvox) * g.sstride + j % g.nvox], 0);
+        e->buf[mv__cu_cg_index(g, j / g.nvox, j % g.nvox)] =
+            mv__cu_cg_mix(p, sens + (j / g.nvox) * g.sstride, g.nvox, g.nmaps, g.mstride, j % g.nvox);
     cg_dft(e->buf, e->fd[yz], -1);
     for (int64_t j = 0; j < g.nc * g.nvox; j++) {
         const int64_t bi = mv__cu_cg_index(g, j / g.nvox, j % g.nvox);
         e->buf[bi] = mv__cu_cg_masked(e->buf[bi], e->mask[j % g.nvox], scale);
     }
     cg_dft(e->buf, e->fd[yz], +1);
-    for (int64_t i = 0; i < g.nvox; i++) y[i] = mv__cu_cg_reduce(g, e->buf, sens, i, 1.0f, lam_on, lam, p[i]);
+    for (int64_t j = 0; j < g.nmaps * g.nvox; j++)
+        y[j] = mv__cu_cg_reduce(g, e->buf, sens + j / g.nvox * g.mstride, j % g.nvox, 1.0f, lam_on, lam, p[j]);
 }
 
 /* the whole solve of one item (mv__cu_cg_item), x written */
 static int cg_emu_item(cg_emu *e, const float2 *k, const float2 *sens, float2 *x, const mv_cg_opts *o)
 {
-    const int64_t n = e->g.nvox;
+    const int64_t n = e->g.nmaps * e->g.nvox;
     const int maxit = o->iterations ? o->iterations : 30, lam_on = o->lambda != 0;
     int iters = 0;
     const int yz = cg_emu_adjoint(e, k, sens);
@@ -2383,7 +2392,7 @@ static void cg_data(int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nb, 
 }
 
 static void cg_case(int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nb, int slices, int lines, double lambda,
-                    int iterations, double tolerance, double bound, const char *what)
+                    int iterations, double tolerance, double bound, int64_t nmaps, const char *what)
 {
     mv_vol k, sens, cpu;
     mv_cg_opts o;
@@ -2391,8 +2400,9 @@ static void cg_case(int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nb, 
     memset(&o, 0, sizeof(o));
     o.lambda = lambda, o.iterations = iterations, o.tolerance = tolerance, o.slices = slices, o.threads = 1;
     cg_data(nx, ny, nz, nc, nb, slices, lines, &k, &sens);
-    cg_emu_init(&e, nx, ny, nz, nc, slices);
-    const int64_t n = e.g.nvox, nitems = slices ? nz * nb : nb;
+    if (nmaps > 1) cuda_test_add_map(&sens);
+    cg_emu_init(&e, nx, ny, nz, nc, slices, nmaps);
+    const int64_t n = e.g.nvox, nimg = nmaps * n, nitems = slices ? nz * nb : nb, nzw = slices ? nz : 1;
     const float2 *kd = (const float2 *)k.data, *sd = (const float2 *)sens.data;
     double worst_b = 0, worst_n = 0, worst_x = 0;
     int iters_bad = 0, any_yz = 0, cpu_iters = 0, emu_iters = 0;
@@ -2414,8 +2424,9 @@ static void cg_case(int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nb, 
         return;
     }
     cpu_iters = o.iterations_done;
-    float2 *item_k = (float2 *)malloc(sizeof(float2) * n * nc), *ref = (float2 *)malloc(sizeof(float2) * n);
-    float2 *x = (float2 *)malloc(sizeof(float2) * n), *ax = (float2 *)malloc(sizeof(float2) * n);
+    float2 *item_k = (float2 *)malloc(sizeof(float2) * n * nc), *ref = (float2 *)malloc(sizeof(float2) * nimg);
+    float2 *x = (float2 *)malloc(sizeof(float2) * nimg), *ax = (float2 *)malloc(sizeof(float2) * nimg);
+    float2 *cx = (float2 *)malloc(sizeof(float2) * nimg);
     mv_vol tmp;
     mv_vol_init(&tmp);
     for (int64_t item = 0; item < nitems; item++) {
@@ -2426,9 +2437,9 @@ static void cg_case(int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nb, 
         if (mv_cgsense_adjoint(pl, item, item_k, ref) != MV_OK) { printf("FAIL %s: adjoint: %s\n", what, mv_last_error()); fails++; break; }
         const int yz = cg_emu_adjoint(&e, k0, s0);
         any_yz |= yz;
-        worst_b = fmax(worst_b, cg_rel_rms(e.r, ref, n));
-        /* one normal operator on b: the CPU's as its adjoint of mask fftc(S_c b), plus (float)lambda b */
-        memcpy(x, e.r, sizeof(float2) * n);
+        worst_b = fmax(worst_b, cg_rel_rms(e.r, ref, nimg));
+        /* one normal operator on b: the CPU's as its adjoint of mask fftc(sum_m S_cm b_m), plus (float)lambda b */
+        memcpy(x, e.r, sizeof(float2) * nimg);
         cg_emu_normal(&e, yz, s0, x, ax, lambda != 0, (float)lambda);
         {
             const int64_t d3[4] = {nx, ny, slices ? 1 : nz, nc};
@@ -2438,9 +2449,14 @@ static void cg_case(int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nb, 
             if (mv_vol_alloc(&sx, MV_DT_C64, 4, d3, NULL) != MV_OK) exit(1);
             float2 *sxd = (float2 *)sx.data;
             for (int64_t c = 0; c < nc; c++)
-                for (int64_t i = 0; i < n; i++) {
-                    const float2 sv = s0[c * e.g.sstride + i];
-                    sxd[c * n + i] = make_float2(sv.x * x[i].x - sv.y * x[i].y, sv.x * x[i].y + sv.y * x[i].x);
+                for (int64_t i = 0; i < n; i++) { /* in float64, rounded once */
+                    double re = 0, im = 0;
+                    for (int64_t m = 0; m < nmaps; m++) {
+                        const float2 sv = s0[m * e.g.mstride + c * e.g.sstride + i], xv = x[m * n + i];
+                        re += (double)sv.x * xv.x - (double)sv.y * xv.y;
+                        im += (double)sv.x * xv.y + (double)sv.y * xv.x;
+                    }
+                    sxd[c * n + i] = make_float2((float)re, (float)im);
                 }
             if (mv_fftc(&sx, &fx, slices ? 3u : 7u, 0, NULL) != MV_OK) exit(1);
             float2 *fd = (float2 *)fx.data;
@@ -2449,14 +2465,16 @@ static void cg_case(int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nb, 
                     if (!e.mask[i]) fd[c * n + i] = make_float2(0, 0);
             if (mv_cgsense_adjoint(pl, item, fd, ref) != MV_OK) exit(1);
             if (lambda != 0)
-                for (int64_t i = 0; i < n; i++) ref[i] = make_float2(ref[i].x + (float)lambda * x[i].x, ref[i].y + (float)lambda * x[i].y);
-            worst_n = fmax(worst_n, cg_rel_rms(ax, ref, n));
+                for (int64_t i = 0; i < nimg; i++) ref[i] = make_float2(ref[i].x + (float)lambda * x[i].x, ref[i].y + (float)lambda * x[i].y);
+            worst_n = fmax(worst_n, cg_rel_rms(ax, ref, nimg));
             mv_free(&sx);
             mv_free(&fx);
         }
         /* the whole solve */
         emu_iters += cg_emu_item(&e, k0, s0, x, &o);
-        worst_x = fmax(worst_x, cg_rel_rms(x, (const float2 *)cpu.data + item * n, n));
+        for (int64_t m = 0; m < nmaps; m++) /* the item's maps in the CPU's out (x, y, z, M, batch...) */
+            memcpy(cx + m * n, (const float2 *)cpu.data + ((item / nzw * nmaps + m) * nzw + item % nzw) * n, sizeof(float2) * n);
+        worst_x = fmax(worst_x, cg_rel_rms(x, cx, nimg));
     }
     iters_bad = emu_iters != cpu_iters;
     if (worst_b > 1e-6 || worst_n > 1e-6 || worst_x > bound || iters_bad || any_yz != lines) {
@@ -2467,7 +2485,7 @@ static void cg_case(int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nb, 
         printf("  %s: A^H y rel RMS %.2e, normal op %.2e, solve %.2e after %d iterations (CPU %d)%s\n", what, worst_b,
                worst_n, worst_x, emu_iters, cpu_iters, any_yz ? ", y/z transforms" : "");
     }
-    free(item_k), free(ref), free(x), free(ax);
+    free(item_k), free(ref), free(x), free(ax), free(cx);
     cg_emu_free(&e);
     mv_cgsense_plan_free(pl);
     mv_free(&cpu);
@@ -2509,16 +2527,21 @@ static void check_cg_dot(void)
 static void check_cgsense(void)
 {
     check_cg_dot();
-    cg_case(21, 19, 3, 4, 2, 1, 1, 0.0, 12, 0.0, 1e-5, "cgsense 2D 21x19 (odd), 3 slices x 2 volumes, 4 coils, lines, 12 iterations");
-    cg_case(20, 17, 2, 3, 1, 1, 0, 0.01, 30, 1e-3, 1e-5, "cgsense 2D 20x17, 2 slices, 3 coils, points, lambda 0.01, tolerance 1e-3");
-    cg_case(11, 10, 9, 3, 1, 0, 1, 0.0, 10, 0.0, 1e-5, "cgsense 3D 11x10x9 (odd), 3 coils, lines, 10 iterations");
-    cg_case(9, 8, 7, 2, 1, 0, 0, 0.05, 20, 1e-4, 1e-5, "cgsense 3D 9x8x7 (odd), 2 coils, points, lambda 0.05, tolerance 1e-4");
-    cg_case(64, 64, 1, 8, 1, 1, 1, 0.001, 30, 1e-5, 1e-5, "cgsense 2D 64x64, 8 coils, lines, lambda 0.001, tolerance 1e-5");
+    cg_case(21, 19, 3, 4, 2, 1, 1, 0.0, 12, 0.0, 1e-5, 1, "cgsense 2D 21x19 (odd), 3 slices x 2 volumes, 4 coils, lines, 12 iterations");
+    cg_case(20, 17, 2, 3, 1, 1, 0, 0.01, 30, 1e-3, 1e-5, 1, "cgsense 2D 20x17, 2 slices, 3 coils, points, lambda 0.01, tolerance 1e-3");
+    cg_case(11, 10, 9, 3, 1, 0, 1, 0.0, 10, 0.0, 1e-5, 1, "cgsense 3D 11x10x9 (odd), 3 coils, lines, 10 iterations");
+    cg_case(9, 8, 7, 2, 1, 0, 0, 0.05, 20, 1e-4, 1e-5, 1, "cgsense 3D 9x8x7 (odd), 2 coils, points, lambda 0.05, tolerance 1e-4");
+    cg_case(64, 64, 1, 8, 1, 1, 1, 0.001, 30, 1e-5, 1e-5, 1, "cgsense 2D 64x64, 8 coils, lines, lambda 0.001, tolerance 1e-5");
     /* unregularised and ill-conditioned (R = 2 x 2 in 3D), run for 30
        iterations: two float32 CG runs drift apart as the iterations go on
        (5.6e-5 here with a float64 DFT in cuFFT's place): the looser bound
        medvol_cuda.h states for such solves */
-    cg_case(15, 14, 13, 4, 1, 0, 1, 0.0, 30, 0.0, 5e-4, "cgsense 3D 15x14x13 (odd), 4 coils, lines, lambda 0, 30 iterations");
+    cg_case(15, 14, 13, 4, 1, 0, 1, 0.0, 30, 0.0, 5e-4, 1, "cgsense 3D 15x14x13 (odd), 4 coils, lines, lambda 0, 30 iterations");
+    /* two ESPIRiT maps (cuda_test_add_map): the mixing and per-map sums;
+       the solve compared per item over both maps (2e-5: twice the
+       unknowns of the same samples part float32 CG runs a little faster) */
+    cg_case(21, 19, 3, 4, 2, 1, 1, 0.01, 12, 0.0, 2e-5, 2, "cgsense 2D 21x19 (odd), 3 slices x 2 volumes, 4 coils, 2 maps, lines, lambda 0.01");
+    cg_case(9, 8, 7, 3, 1, 0, 0, 0.05, 20, 1e-4, 2e-5, 2, "cgsense 3D 9x8x7 (odd), 3 coils, 2 maps, points, lambda 0.05, tolerance 1e-4");
 }
 
 /* ---- NUFFT: the device plan's tables and element functions on the host ---- */
@@ -2895,6 +2918,7 @@ static int cgnc_emu_init(cgnc_emu *e, const mv_vol *traj, const int64_t dims[3],
     e->op.g.nvox = dims[0] * dims[1] * dims[2];
     e->op.g.nc = nc;
     e->op.g.sstride = sstride;
+    e->op.g.nmaps = 1, e->op.g.mstride = sstride * nc;
     if (mv_nufft_plan_traj(&e->cpu, dims, traj, &no) || mv_nufft_toeplitz_make(&e->toep, e->cpu, NULL, &no) ||
         mv_nufft_toeplitz_get_kernel(e->toep, &e->K) || mv__cu_cgnc_geometry(&e->op, e->K))
         return 0;
@@ -2931,7 +2955,7 @@ static void cgnc_emu_normal(cgnc_emu *e, const float2 *sens, const float2 *p, fl
         mv__cu_cg_fftd d;
         mv__cu_tp_fft_desc(t, cb, &d);
         for (int64_t j = 0; j < cb * t.ncell; j++)
-            e->grid[j] = mv__cu_tp_pad(t, p, sens + (c0 + j / t.ncell) * op.g.sstride, j % t.ncell);
+            e->grid[j] = mv__cu_tp_pad(t, p, sens + (c0 + j / t.ncell) * op.g.sstride, op.g.nmaps, op.g.mstride, j % t.ncell);
         cg_dft(e->grid.data(), d, -1);
         for (int64_t j = 0; j < cb * t.ncell; j++) e->grid[j] = mv__cu_tp_weight(e->grid[j], e->K.khat[j % t.ncell]);
         cg_dft(e->grid.data(), d, +1);
