@@ -43840,6 +43840,7 @@ struct mv_cgsense_plan {
     mv_nufft_plan *nu;       /* non-Cartesian */
     mv_nufft_toeplitz *toep;
     float *fftmod2;          /* Cartesian with opts.bart_fftmod: BART's fftmod squared per voxel (complex) */
+    unsigned fold_full, fold_yz; /* Cartesian: the axes of pf / pf1 where their centring is a sign (mv__cgs_fold), else 0 */
     int threads;
     void *alloc_ctx;
 };
@@ -43853,6 +43854,8 @@ typedef struct mv__cgs_op {
     const float *fftmod2;          /* NULL, or the data's factor (pl->fftmod2) */
     const unsigned char *mask;     /* nvox */
     const mv_fft_plan *fwd, *inv;  /* over the transformed axes, ortho */
+    unsigned fold;                 /* the normal operator's centring folded into signs on these axes (0: fftc) */
+    float *xs;                     /* nimg: the signed image of a folded normal operator */
     float *coil;                   /* nc x nvox: per-coil results */
     unsigned char *scratch;        /* per worker */
     size_t scratch_bytes;
@@ -43909,7 +43912,8 @@ static void mv__cgs_coil_range(void *ctx, int64_t b, int64_t e, int worker)
         float *t = o->coil + 2 * c * o->nvox;
         if (o->normal) {
             mv__cgs_mix(o, c, t);
-            mv_fftc_execute_into(o->fwd, t, t, scr);
+            if (o->fold) mv_fft_execute_into(o->fwd, t, t, scr);
+            else mv_fftc_execute_into(o->fwd, t, t, scr);
             for (i = 0; i < o->nvox; i++)
                 if (!o->mask[i]) t[2 * i] = t[2 * i + 1] = 0;
         } else {
@@ -43924,7 +43928,8 @@ static void mv__cgs_coil_range(void *ctx, int64_t b, int64_t e, int worker)
                 t[2 * i + 1] = re * f[2 * i + 1] + im * f[2 * i];
             }
         }
-        mv_fftc_execute_into(o->inv, t, t, scr);
+        if (o->normal && o->fold) mv_fft_execute_into(o->inv, t, t, scr);
+        else mv_fftc_execute_into(o->inv, t, t, scr);
         if (o->nmaps == 1) mo->cmul(t, s, t, o->nvox, 1); /* conj(S) t; several maps: mv__cgs_maps_range */
     }
 }
@@ -43986,14 +43991,83 @@ static void mv__cgs_gather(mv__cgs_op *o, float *y)
     mv__parallel_for(o->nvox, 4096, o->threads, o->nmaps > 1 ? mv__cgs_maps_range : mv__cgs_sum_range, o);
 }
 
+/* The Cartesian normal operator's centring as signs. On an axis of even
+   length n the centred transform's pre- and post-factors (mv_fftc) are
+   (-1)^i and (-1)^(i - n/2): exact signs. In
+   ifftc(mask fftc(S x)) the factors between the two FFTs multiply to the
+   constant (-1)^(n/2) on each side of the mask, and the outer pair to
+   sigma_i = (-1)^i times the same constant; the FFTs are linear and round
+   symmetrically, so the constants cancel exactly and the operator is
+   sigma F^-1 mask F sigma (uncentred FFTs, one sign flip of x before the
+   coil pass and of y after it: two passes over the image instead of four
+   over every coil image), bit for bit the centred one (up to the sign of
+   zeros). Axes of length 1 have the factor 1. An odd length > 1 on a
+   transformed axis (complex factors) keeps mv_fftc. */
+static unsigned mv__cgs_fold_axes(const int64_t dims[3], unsigned axes)
+{
+    int a;
+    for (a = 0; a < 3; a++)
+        if ((axes >> a & 1u) && dims[a] > 1 && dims[a] % 2) return 0;
+    return axes;
+}
+
+/* out = sigma in over the voxels [b, e) of every map's volume:
+   sigma_i = (-1)^(sum of i's indices on the fold axes); in may be out */
+typedef struct mv__cgs_sign_job {
+    const float *in;
+    float *out;
+    const int64_t *dims;
+    int64_t nvox, nmaps;
+    unsigned axes;
+} mv__cgs_sign_job;
+
+static void mv__cgs_sign_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__cgs_sign_job *j = (const mv__cgs_sign_job *)ctx;
+    const int64_t nx = j->dims[0], ny = j->dims[1];
+    const int fx = (int)(j->axes & 1u);
+    int64_t m, i;
+    (void)worker;
+    for (m = 0; m < j->nmaps; m++) {
+        const float *s = j->in + 2 * m * j->nvox;
+        float *d = j->out + 2 * m * j->nvox;
+        for (i = b; i < e;) {
+            const int64_t row = i / nx, end = MV__MIN(e, (row + 1) * nx);
+            int par = (int)((((j->axes >> 1) & 1u) ? row % ny : 0) + (((j->axes >> 2) & 1u) ? row / ny : 0)) & 1;
+            for (; i < end; i++) {
+                const float g = ((fx ? (int)((i - row * nx) & 1) : 0) ^ par) ? -1.0f : 1.0f;
+                d[2 * i] = g * s[2 * i];
+                d[2 * i + 1] = g * s[2 * i + 1];
+            }
+        }
+    }
+}
+
+static void mv__cgs_sign(const mv__cgs_op *o, const float *in, float *out)
+{
+    mv__cgs_sign_job j;
+    j.in = in;
+    j.out = out;
+    j.dims = o->pl->dims;
+    j.nvox = o->nvox;
+    j.nmaps = o->nmaps;
+    j.axes = o->fold;
+    mv__parallel_for(o->nvox, 4096, o->threads, mv__cgs_sign_range, &j);
+}
+
 static mv_status mv__cgs_normal(void *user, const float *x, float *y, int64_t n)
 {
     mv__cgs_op *o = (mv__cgs_op *)user;
     (void)n;
     o->x = x;
+    if (o->fold) { /* sigma F^-1 mask F sigma (mv__cgs_fold_axes) */
+        mv__cgs_sign(o, x, o->xs);
+        o->x = o->xs;
+    }
     o->normal = 1;
     mv__parallel_for(o->nc, 1, o->threads, mv__cgs_coil_range, o);
     mv__cgs_gather(o, y);
+    if (o->fold) mv__cgs_sign(o, y, y);
     return MV_OK;
 }
 
@@ -44088,6 +44162,8 @@ static mv_status mv__cgs_cart_plans(mv_cgsense_plan *pl)
     pl->fft_scratch = MV__MAX(mv_fftc_scratch_size(pl->pf), mv_fftc_scratch_size(pl->pi));
     if (pl->pf1) pl->fft_scratch = MV__MAX(pl->fft_scratch, MV__MAX(mv_fftc_scratch_size(pl->pf1), mv_fftc_scratch_size(pl->pi1)));
     pl->fft_scratch = (pl->fft_scratch + 63) & ~(size_t)63;
+    pl->fold_full = mv__cgs_fold_axes(pl->dims, full);
+    pl->fold_yz = mv__cgs_fold_axes(pl->dims, yz);
     return MV_OK;
 }
 
@@ -44209,11 +44285,11 @@ static size_t mv__cgs_work_bytes(const mv_cgsense_plan *pl, int th, const mv_cg_
         mv__tv_make(&t, pl->dims, pl->nmaps, o->tv_axes ? o->tv_axes : 7u);
         reg = mv__admm_bytes(&t);
     }
-    return 64 * 5 + v * (size_t)pl->nc + vi * 4 + mv__cgs_scratch_bytes(pl, th) + reg;
+    return 64 * 6 + v * (size_t)pl->nc + vi * 5 + mv__cgs_scratch_bytes(pl, th) + reg;
 }
 
 typedef struct mv__cgs_work {
-    float *coil, *b, *cg;
+    float *coil, *b, *cg, *xs;
     unsigned char *mask, *scratch, *reg; /* reg: the regulariser's work */
 } mv__cgs_work;
 
@@ -44227,6 +44303,8 @@ static void mv__cgs_work_split(const mv_cgsense_plan *pl, int th, unsigned char 
     p += (vi + 63) & ~(size_t)63;
     k->cg = (float *)p;
     p += (3 * vi + 63) & ~(size_t)63;
+    k->xs = (float *)p;
+    p += (vi + 63) & ~(size_t)63;
     k->scratch = p;
     k->mask = pl->noncart ? NULL : p + pl->fft_scratch * (size_t)th;
     k->reg = (unsigned char *)mv__nu_align(p + mv__cgs_scratch_bytes(pl, th));
@@ -44245,6 +44323,7 @@ static void mv__cgs_op_init(const mv_cgsense_plan *pl, int64_t item, const mv__c
     op->sens = pl->sens + 2 * (pl->slices ? (item % pl->nzs) * pl->nvox : 0);
     op->fftmod2 = pl->fftmod2;
     op->mask = w->mask;
+    op->xs = w->xs;
     op->coil = w->coil;
     op->scratch = w->scratch;
     op->scratch_bytes = pl->fft_scratch;
@@ -44286,9 +44365,11 @@ static mv_status mv__cgs_adjoint(mv__cgs_op *op, const float *k, float *b)
         op->normal = 0;
         mv__parallel_for(pl->nc, 1, op->threads, mv__cgs_coil_range, op);
         mv__cgs_gather(op, b);
+        op->fold = pl->fold_full;
         if (sep) { /* A^H A only transforms along y (and z) */
             op->fwd = pl->pf1;
             op->inv = pl->pi1;
+            op->fold = pl->fold_yz;
         }
     }
     return MV_OK;
