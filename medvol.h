@@ -9719,6 +9719,7 @@ typedef struct mv__ec_vox {
     double *lam;      /* out: maps x lanes; lam[m] the eigenvalue of map m */
 } mv__ec_vox;
 typedef unsigned (*mv__k_ec_vox_fn)(const mv__ec_vox *a);
+typedef void (*mv__k_wav_rows_fn)(const float *const *src, const float *f, int nt, float *d, int64_t w);
 typedef struct mv__recon_ops {
     mv__k_zger_fn zger;   /* ESPIRiT's image-space Gram rows, back-transforms */
     mv__k_zgram_fn zgram; /* GRAPPA calibration: Gram blocks, A^H B, Cholesky; ESPIRiT's Gram */
@@ -9726,6 +9727,7 @@ typedef struct mv__recon_ops {
     mv__k_ec_her2_fn ec_her2; /* ESPIRiT: tridiagonalisation rows */
     mv__k_ec_rot_fn ec_rot;   /* ESPIRiT: QL rotations on the wanted vectors */
     mv__k_ec_vox_fn ec_vox;   /* ESPIRiT: per-voxel Gram and orthogonal iteration */
+    mv__k_wav_rows_fn wav_rows; /* l1-wavelet: the filter passes (mv__wav_rows_ref) */
 } mv__recon_ops;
 
 static void mv__zger_ref(double *gr, double *gi, const double *xr, const double *xi, double ar, double ai, int64_t n)
@@ -9913,8 +9915,29 @@ static unsigned mv__ec_vox_ref(const mv__ec_vox *a)
     return kept;
 }
 
+/* The wavelet's filter passes (>>api-recon, l1-wavelet): d[i] = sum over
+   taps l of src[l][i] f[l], i < w floats, each summed in tap order from 0
+   (BART's order; the vector kernels keep it per lane: their bytes). */
+static void mv__wav_rows_ref(const float *const *src, const float *f, int nt, float *d, int64_t w)
+{
+    int64_t i0, i;
+    int l;
+    for (i0 = 0; i0 < w; i0 += 64) {
+        float acc[64];
+        int64_t m = MV__MIN((int64_t)64, w - i0);
+        for (i = 0; i < m; i++) acc[i] = 0;
+        for (l = 0; l < nt; l++) {
+            const float *sp = src[l] + i0;
+            float fv = f[l];
+            for (i = 0; i < m; i++) acc[i] += sp[i] * fv;
+        }
+        memcpy(d + i0, acc, (size_t)m * sizeof(float));
+    }
+}
+
 static const mv__recon_ops mv__recon_ops_ref = {mv__zger_ref, mv__zgram_ref, mv__gr_rows_ref,
-                                                mv__ec_her2_ref, mv__ec_rot_ref, mv__ec_vox_ref};
+                                                mv__ec_her2_ref, mv__ec_rot_ref, mv__ec_vox_ref,
+                                                mv__wav_rows_ref};
 
 /* >>impl-morph-types =======================================================
    The vector kernel of the distance transform (>>impl-morph): squared
@@ -43015,79 +43038,137 @@ static int64_t mv__wav_coord(int64_t j, int64_t n, int flen, int l)
 
 /* Along x (inner 1): whole lines, interleaved complex samples, one
    accumulator pair per output summed in tap order from 0 (BART's order).
-   Outputs whose taps need no mirroring take the interior loop, inlined
-   with the filter length constant (mv__wav_line calls it with 2, 4, 10);
-   the edges take mv__wav_coord. */
-MV__INLINE void mv__wav_line_fl(const mv__wav_pass *p, const float *s, float *d, const int fl)
+   mv__wav_fwd_out / mv__wav_inv_out give one output (the edges mirror
+   through mv__wav_coord); mv__wav_line_ref runs them over the line: the
+   scalar reference of mv__wav_line. */
+static void mv__wav_fwd_out(const mv__wav_pass *p, const float *s, int fl, int h, int64_t j, float *d)
 {
-    int64_t j, n = p->n_in, band = p->band;
+    const float *f = h ? p->hi : p->lo;
+    float re = 0, im = 0;
+    int l;
+    for (l = 0; l < fl; l++) {
+        int64_t i = mv__wav_coord(j, p->n_in, fl, l);
+        re += s[2 * i] * f[fl - l - 1];
+        im += s[2 * i + 1] * f[fl - l - 1];
+    }
+    d[0] = re;
+    d[1] = im;
+}
+
+static void mv__wav_inv_out(const mv__wav_pass *p, const float *s, int fl, int64_t j, float *d)
+{
+    float re = 0, im = 0;
     int l, h;
-    if (!p->inverse) {
-        int64_t jlo = (fl - 1) / 2, jhi = (n - 1) / 2; /* interior: 2j + 2 - fl >= 0 and 2j + 1 < n */
-        for (h = 0; h < 2; h++) {
-            const float *f = h ? p->hi : p->lo;
-            for (j = 0; j < band; j++) {
-                float re = 0, im = 0;
-                if (j >= jlo && j < jhi) {
-                    const float *q = s + 2 * (2 * j + 2 - fl);
-                    for (l = 0; l < fl; l++) {
-                        re += q[2 * l] * f[fl - l - 1];
-                        im += q[2 * l + 1] * f[fl - l - 1];
-                    }
-                } else {
-                    for (l = 0; l < fl; l++) {
-                        int64_t i = mv__wav_coord(j, n, fl, l);
-                        re += s[2 * i] * f[fl - l - 1];
-                        im += s[2 * i + 1] * f[fl - l - 1];
-                    }
-                }
-                d[2 * (h * band + j)] = re;
-                d[2 * (h * band + j) + 1] = im;
-            }
+    for (h = 0; h < 2; h++) {
+        const float *f = h ? p->hi : p->lo, *q = s + 2 * h * p->band;
+        for (l = (int)((j + 1) % 2); l < fl; l += 2) {
+            int64_t jj = (j + l - 1) / 2;
+            if (jj >= p->band) continue;
+            re += q[2 * jj] * f[fl - l - 1];
+            im += q[2 * jj + 1] * f[fl - l - 1];
         }
+    }
+    d[0] = re;
+    d[1] = im;
+}
+
+static MV__UNUSED void mv__wav_line_ref(const mv__wav_pass *p, const float *s, float *d)
+{
+    int64_t j;
+    int h;
+    if (!p->inverse) {
+        for (h = 0; h < 2; h++)
+            for (j = 0; j < p->band; j++) mv__wav_fwd_out(p, s, p->flen, h, j, d + 2 * (h * p->band + j));
         return;
     }
-    for (j = 0; j < p->n_out; j++) {
-        float re = 0, im = 0;
-        for (h = 0; h < 2; h++) {
-            const float *f = h ? p->hi : p->lo, *q = s + 2 * h * band;
-            for (l = (int)((j + 1) % 2); l < fl; l += 2) {
-                int64_t jj = (j + l - 1) / 2;
-                if (jj >= band) continue;
-                re += q[2 * jj] * f[fl - l - 1];
-                im += q[2 * jj + 1] * f[fl - l - 1];
-            }
-        }
-        d[2 * j] = re;
-        d[2 * j + 1] = im;
-    }
+    for (j = 0; j < p->n_out; j++) mv__wav_inv_out(p, s, p->flen, j, d + 2 * j);
 }
 
-static void mv__wav_line(const mv__wav_pass *p, const float *s, float *d)
-{
-    if (p->flen == 4) mv__wav_line_fl(p, s, d, 4);
-    else if (p->flen == 2) mv__wav_line_fl(p, s, d, 2);
-    else mv__wav_line_fl(p, s, d, 10);
-}
-
-/* Along y or z: output row t (2 inner floats) = the sum over taps of input
-   rows times a filter value, in blocks of 64 floats kept in registers /
-   L1, each float summed in tap order from 0 (BART's order). */
+/* the filter passes' rows (mv__wav_rows_ref, dispatched) */
 static void mv__wav_rows(const float *const *src, const float *f, int nt, float *d, int64_t w)
 {
-    int64_t i0, i;
-    int l;
-    for (i0 = 0; i0 < w; i0 += 64) {
-        float acc[64];
-        int64_t m = MV__MIN((int64_t)64, w - i0);
-        for (i = 0; i < m; i++) acc[i] = 0;
-        for (l = 0; l < nt; l++) {
-            const float *sp = src[l] + i0;
-            float fv = f[l];
-            for (i = 0; i < m; i++) acc[i] += sp[i] * fv;
-        }
-        memcpy(d + i0, acc, (size_t)m * sizeof(float));
+    mv__kernels_get()->recon->wav_rows(src, f, nt, d, w);
+}
+
+/* The interior of a line as rows (mv__wav_rows: contiguous floats, one
+   accumulator each summed in tap order from 0: the reference's sums, bit
+   for bit, in vector registers). Forward: output j's tap l reads sample
+   2 j + 2 - fl + l, the even or odd samples of the line by the parity of
+   l: the line's samples from 2 j0 + 2 - fl are split into the two (a
+   block of MV__WAV_XBLOCK outputs at a time, in L1) and tap l of the
+   block's outputs is a contiguous run of one of them. Inverse: output 2t
+   sums band sample t + u times tap 2u + 1 of each band, output 2t + 1
+   the same samples times tap 2u: two runs of rows over the bands, the
+   results interleaved. Outputs whose taps mirror (forward) or leave a
+   band (inverse) take the reference's per-output code. */
+#define MV__WAV_XBLOCK 128
+
+static MV__UNUSED void mv__wav_line_fwd(const mv__wav_pass *p, const float *s, float *d)
+{
+    const int fl = p->flen, half = fl / 2;
+    const int64_t band = p->band, jlo = MV__MIN((int64_t)(fl - 1) / 2, band);
+    const int64_t jhi = MV__MAX(jlo, MV__MIN((p->n_in - 1) / 2, band));
+    float ev[2 * (MV__WAV_XBLOCK + MV__WAV_MAXTAPS / 2)], od[2 * (MV__WAV_XBLOCK + MV__WAV_MAXTAPS / 2)];
+    const float *rows[MV__WAV_MAXTAPS];
+    float f[2][MV__WAV_MAXTAPS];
+    int64_t j, j0, k;
+    int h, l;
+    for (h = 0; h < 2; h++) {
+        for (j = 0; j < jlo; j++) mv__wav_fwd_out(p, s, fl, h, j, d + 2 * (h * band + j));
+        for (j = jhi; j < band; j++) mv__wav_fwd_out(p, s, fl, h, j, d + 2 * (h * band + j));
+        for (l = 0; l < fl; l++) f[h][l] = (h ? p->hi : p->lo)[fl - l - 1];
     }
+    for (j0 = jlo; j0 < jhi; j0 += MV__WAV_XBLOCK) {
+        const int64_t m = MV__MIN((int64_t)MV__WAV_XBLOCK, jhi - j0), nrow = m + half - 1;
+        const float *q = s + 2 * (2 * j0 + 2 - fl);
+        for (k = 0; k < nrow; k++) { /* samples 2 j0 + 2 - fl + 2k (even taps) and + 1 (odd taps) */
+            ev[2 * k] = q[4 * k], ev[2 * k + 1] = q[4 * k + 1];
+            od[2 * k] = q[4 * k + 2], od[2 * k + 1] = q[4 * k + 3];
+        }
+        for (l = 0; l < fl; l++) rows[l] = (l % 2 ? od : ev) + 2 * (l / 2);
+        for (h = 0; h < 2; h++) mv__wav_rows(rows, f[h], fl, d + 2 * (h * band + j0), 2 * m);
+    }
+}
+
+static MV__UNUSED void mv__wav_line_inv(const mv__wav_pass *p, const float *s, float *d)
+{
+    const int fl = p->flen, half = fl / 2;
+    const int64_t band = p->band, T = MV__MAX((int64_t)0, MV__MIN(band - half + 1, p->n_out / 2));
+    float ev[2 * MV__WAV_XBLOCK], od[2 * MV__WAV_XBLOCK];
+    const float *rows[MV__WAV_MAXTAPS];
+    float fe[MV__WAV_MAXTAPS], fo[MV__WAV_MAXTAPS];
+    int64_t j, t0, t;
+    int h, u;
+    for (h = 0; h < 2; h++) /* tap order: band 0's taps, then band 1's, ascending */
+        for (u = 0; u < half; u++) {
+            const float *f = h ? p->hi : p->lo;
+            fe[h * half + u] = f[fl - (2 * u + 1) - 1];
+            fo[h * half + u] = f[fl - 2 * u - 1];
+        }
+    for (t0 = 0; t0 < T; t0 += MV__WAV_XBLOCK) {
+        const int64_t m = MV__MIN((int64_t)MV__WAV_XBLOCK, T - t0);
+        for (h = 0; h < 2; h++)
+            for (u = 0; u < half; u++) rows[h * half + u] = s + 2 * (h * band + t0 + u);
+        mv__wav_rows(rows, fe, fl, ev, 2 * m);
+        mv__wav_rows(rows, fo, fl, od, 2 * m);
+        for (t = 0; t < m; t++) {
+            float *o = d + 4 * (t0 + t);
+            o[0] = ev[2 * t], o[1] = ev[2 * t + 1], o[2] = od[2 * t], o[3] = od[2 * t + 1];
+        }
+    }
+    for (j = 2 * T; j < p->n_out; j++) mv__wav_inv_out(p, s, fl, j, d + 2 * j);
+}
+
+/* (MEDVOL_NO_SIMD: the scalar reference; tests/test_isa.c holds the two to
+   the same bytes) */
+static void mv__wav_line(const mv__wav_pass *p, const float *s, float *d)
+{
+#if defined(MEDVOL_NO_SIMD)
+    mv__wav_line_ref(p, s, d);
+#else
+    if (p->inverse) mv__wav_line_inv(p, s, d);
+    else mv__wav_line_fwd(p, s, d);
+#endif
 }
 
 static void mv__wav_pass_range(void *ctx, int64_t b, int64_t e, int worker)
@@ -59379,8 +59460,43 @@ MV__FN unsigned MV__SFX(mv__ec_vox)(const mv__ec_vox *a)
 #undef mv__ec_sqrt
 #undef MV__EC_NV
 
+/* mv__wav_rows_ref in vectors: four (then one) vectors of outputs held in
+   registers through the taps, each lane 0 + its products added in tap
+   order (no FMA): the reference's bytes; the tail by the reference's
+   per-float sums */
+MV__FN void MV__SFX(mv__wav_rows)(const float *const *src, const float *f, int nt, float *d, int64_t w)
+{
+    int64_t i = 0;
+    int l, v;
+    for (; i + 4 * MV__VL <= w; i += 4 * MV__VL) {
+        mv__vf a[4];
+        MV__UNROLL
+        for (v = 0; v < 4; v++) a[v] = mv__vf_set1(0.0f);
+        for (l = 0; l < nt; l++) {
+            const mv__vf fv = mv__vf_set1(f[l]);
+            const float *sp = src[l] + i;
+            MV__UNROLL
+            for (v = 0; v < 4; v++) a[v] = mv__vf_add(a[v], mv__vf_mul(mv__vf_loadu(sp + v * MV__VL), fv));
+        }
+        MV__UNROLL
+        for (v = 0; v < 4; v++) mv__vf_storeu(d + i + v * MV__VL, a[v]);
+    }
+    for (; i + MV__VL <= w; i += MV__VL) {
+        mv__vf a = mv__vf_set1(0.0f);
+        for (l = 0; l < nt; l++) a = mv__vf_add(a, mv__vf_mul(mv__vf_loadu(src[l] + i), mv__vf_set1(f[l])));
+        mv__vf_storeu(d + i, a);
+    }
+    for (; i < w; i++) {
+        float acc = 0;
+        for (l = 0; l < nt; l++) acc += src[l][i] * f[l];
+        d[i] = acc;
+    }
+    MV__ZEROUPPER();
+}
+
 static const mv__recon_ops MV__SFX(mv__recon_ops) = {MV__SFX(mv__zger), MV__SFX(mv__zgram), MV__SFX(mv__gr_rows),
-                                                      MV__SFX(mv__ec_her2), MV__SFX(mv__ec_rot), MV__SFX(mv__ec_vox)};
+                                                      MV__SFX(mv__ec_her2), MV__SFX(mv__ec_rot), MV__SFX(mv__ec_vox),
+                                                      MV__SFX(mv__wav_rows)};
 
 /* >>pass-morph =============================================================
    The distance transform's pencil kernels (>>impl-morph-types): a pencil row

@@ -651,6 +651,80 @@ done:
 /* GRAPPA's four-row complex product (>>pass-recon): output counts around
    every vector width, one or several source segments, rows repeated (a
    short group), row strides wider than the outputs; bit for bit */
+/* The wavelet's x lines (mv__wav_line_fwd / _inv: the interior as
+   contiguous rows of the even and odd samples) against the per-output
+   reference, bit for bit: every filter, lines from 1 sample (all edges)
+   to past two blocks of MV__WAV_XBLOCK outputs, odd and even; and the
+   rows kernel (recon->wav_rows) of every ISA against mv__wav_rows_ref:
+   1..10 taps, widths 0..150 floats (vector blocks and tails). */
+MV_TEST(isa, wavelet_lines_match_reference)
+{
+    float *src = (float *)malloc(sizeof(float) * 2 * 700), *a = (float *)malloc(sizeof(float) * 2 * 700);
+    float *b = (float *)malloc(sizeof(float) * 2 * 700);
+    uint64_t seed = 11;
+    int type, inv, lines = 0;
+    int64_t n, q;
+    REQUIRE(src && a && b);
+    for (q = 0; q < 2 * 700; q++) src[q] = (float)((double)(int64_t)(tu_rand(&seed) >> 40) / 4194304.0);
+    for (type = MV_WAVELET_DAU2; type <= MV_WAVELET_CDF44; type++) {
+        mv__wav_filter f;
+        mv__wav_filter_make(type, &f);
+        for (inv = 0; inv < 2; inv++)
+            for (n = 1; n <= 300; n++) {
+                mv__wav_pass p;
+                const int64_t band = mv__wav_band(n, f.flen), nout = inv ? n : 2 * band;
+                memset(&p, 0, sizeof(p));
+                p.inner = 1;
+                p.n_in = inv ? 2 * band : n;
+                p.n_out = nout;
+                p.band = band;
+                p.flen = f.flen;
+                p.inverse = inv;
+                p.lo = f.f[inv][0];
+                p.hi = f.f[inv][1];
+                memset(a, 0xA5, sizeof(float) * 2 * 700);
+                memset(b, 0x5A, sizeof(float) * 2 * 700);
+                mv__wav_line_ref(&p, src, a);
+                if (inv) mv__wav_line_inv(&p, src, b);
+                else mv__wav_line_fwd(&p, src, b);
+                EXPECT_MSG(!memcmp(a, b, sizeof(float) * 2 * (size_t)nout), "wavelet %d %s line n=%lld", type,
+                           inv ? "inverse" : "forward", (long long)n);
+                if (mvt_cur.failures) goto done;
+                lines++;
+            }
+    }
+    EXPECT(lines == 3 * 2 * 300);
+    { /* the rows kernel of every ISA (lines and y / z passes) against its reference */
+        isa_table *t = (isa_table *)malloc(8 * sizeof(isa_table));
+        const float *rows[10];
+        int nt = t ? isa_tables(t) : 0, i, taps;
+        int64_t w;
+        REQUIRE(t);
+        for (i = 0; i < nt; i++)
+            for (taps = 1; taps <= 10; taps++)
+                for (w = 0; w <= 150; w++) {
+                    float fv[10];
+                    int l;
+                    for (l = 0; l < taps; l++) {
+                        rows[l] = src + 7 * l + (w % 3); /* overlapping, unaligned rows */
+                        fv[l] = src[600 + l];
+                    }
+                    memset(a, 0xA5, sizeof(float) * 2 * 700);
+                    memset(b, 0x5A, sizeof(float) * 2 * 700);
+                    mv__wav_rows_ref(rows, fv, taps, a, w);
+                    t[i].k.recon->wav_rows(rows, fv, taps, b, w);
+                    EXPECT_MSG(!memcmp(a, b, sizeof(float) * (size_t)w), "[%s] wav_rows taps=%d w=%lld",
+                               mv_isa_name(t[i].isa), taps, (long long)w);
+                    if (mvt_cur.failures) break;
+                }
+        free(t);
+    }
+done:
+    free(src);
+    free(a);
+    free(b);
+}
+
 MV_TEST(isa, grappa_rows_match_reference)
 {
     static const int64_t ns_[] = {1, 3, 7, 33};
