@@ -43678,15 +43678,21 @@ static void mv__tv_make(mv__tv *t, const int64_t dims[3], int64_t nb, unsigned a
 /* d[i] = a[i] - b[i] over one row of n complex values */
 static void mv__tv_row_sub(float *d, const float *a, const float *b, int64_t n)
 {
-    int64_t i;
-    for (i = 0; i < 2 * n; i++) d[i] = a[i] - b[i];
+    mv__kernels_get()->math->bin(MV_MATH_SUB, a, b, 0, 0, d, (size_t)(2 * n)); /* the dispatched d = a - b */
 }
 
-/* y[i] += a[i] - b[i] over one row */
+/* y[i] += a[i] - b[i] over one row: a - b into a block on the stack, then
+   added (the same two roundings as y + (a - b)) */
 static void mv__tv_row_addsub(float *y, const float *a, const float *b, int64_t n)
 {
-    int64_t i;
-    for (i = 0; i < 2 * n; i++) y[i] += a[i] - b[i];
+    const mv__math_ops *ma = mv__kernels_get()->math;
+    float tmp[512];
+    int64_t i, m;
+    for (i = 0; i < 2 * n; i += m) {
+        m = MV__MIN((int64_t)512, 2 * n - i);
+        ma->bin(MV_MATH_SUB, a + i, b + i, 0, 0, tmp, (size_t)m);
+        ma->bin(MV_MATH_ADD, y + i, tmp, 0, 0, y + i, (size_t)m);
+    }
 }
 
 /* One component of G x (dir 1) or of G^H's backward difference (dir -1)
@@ -43702,14 +43708,15 @@ static void mv__tv_diff_vol(const mv__tv *t, int a, int dir, const float *v, flo
             const float *vr = v + 2 * r;
             float *o = out + 2 * r;
             if (a == 0) {
-                /* the row against itself moved by one sample, its end wrapped */
-                int64_t x;
-                for (x = 0; x < nx; x++) {
-                    int64_t j = x - dir < 0 ? nx - 1 : x - dir >= nx ? 0 : x - dir;
-                    float re = vr[2 * x] - vr[2 * j], im = vr[2 * x + 1] - vr[2 * j + 1];
-                    if (add) o[2 * x] += re, o[2 * x + 1] += im;
-                    else o[2 * x] = re, o[2 * x + 1] = im;
-                }
+                /* the row against itself moved by one sample (the row
+                   functions on the nx - 1 samples whose neighbour is
+                   inside), then the sample whose neighbour wraps */
+                const int64_t x0 = dir > 0 ? 1 : 0, xw = dir > 0 ? 0 : nx - 1, jw = dir > 0 ? nx - 1 : 0;
+                float re = vr[2 * xw] - vr[2 * jw], im = vr[2 * xw + 1] - vr[2 * jw + 1];
+                if (add) mv__tv_row_addsub(o + 2 * x0, vr + 2 * x0, vr + 2 * (x0 - dir), nx - 1);
+                else mv__tv_row_sub(o + 2 * x0, vr + 2 * x0, vr + 2 * (x0 - dir), nx - 1);
+                if (add) o[2 * xw] += re, o[2 * xw + 1] += im;
+                else o[2 * xw] = re, o[2 * xw + 1] = im;
                 continue;
             }
             if (a == 1) nb = (z * ny + (y - dir + ny) % ny) * nx;
@@ -43921,7 +43928,7 @@ struct mv_cgsense_plan {
     mv_nufft_plan *nu;       /* non-Cartesian */
     mv_nufft_toeplitz *toep;
     float *fftmod2;          /* Cartesian with opts.bart_fftmod: BART's fftmod squared per voxel (complex) */
-    unsigned fold_full, fold_yz; /* Cartesian: the axes of pf / pf1 where their centring is a sign (mv__cgs_fold), else 0 */
+    unsigned fold_full, fold_yz; /* Cartesian: the axes of pf / pf1 where their centring is a sign (mv__cgs_fold_axes), else 0 */
     int threads;
     void *alloc_ctx;
 };
