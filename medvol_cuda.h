@@ -9155,7 +9155,10 @@ MVCDEF mv_status mv_cuda_cgsense_into(const mv_cuda_vol *kspace, const mv_cuda_v
         st = mv__cu_cg_item(g, b, (const float2 *)kspace->vol.data + (bv * nc * nz + z) * g.n[0] * g.n[1],
                             (const float2 *)sens->vol.data + z * g.n[0] * g.n[1],
                             b.x ? b.x : mv__cu_cg_place(xo, item, nzw, nmaps, g.nvox, 0), o, &iters, s);
-        if (st == MV_OK && b.x) st = mv__cu_cg_scatter(b.x, xo, item, nzw, nmaps, g.nvox, s);
+        if (b.x && (st == MV_OK || st == MV_ERR_CANCELLED)) { /* a cancelled item's last iterate too, as in place */
+            const mv_status sc = mv__cu_cg_scatter(b.x, xo, item, nzw, nmaps, g.nvox, s);
+            if (st == MV_OK) st = sc;
+        }
         total += iters;
     }
     o->iterations_done = (int)(total < (int64_t)INT32_MAX ? total : (int64_t)INT32_MAX);
@@ -10359,7 +10362,10 @@ MVCDEF mv_status mv_cuda_cgsense_nc_into(const mv_vol *traj, const mv_cuda_vol *
         st = mv__cu_cgnc_item(op, b, (const float2 *)kspace->vol.data + f * sh.M * sh.nc,
                               (const float2 *)sens->vol.data + (f % sh.nzs) * nvox,
                               b.x ? b.x : mv__cu_cg_place((float2 *)out->vol.data, f, nzw, sh.nmaps, nvox, 0), o, &iters, s);
-        if (st == MV_OK && b.x) st = mv__cu_cg_scatter(b.x, (float2 *)out->vol.data, f, nzw, sh.nmaps, nvox, s);
+        if (b.x && (st == MV_OK || st == MV_ERR_CANCELLED)) { /* a cancelled frame's last iterate too, as in place */
+            const mv_status sc = mv__cu_cg_scatter(b.x, (float2 *)out->vol.data, f, nzw, sh.nmaps, nvox, s);
+            if (st == MV_OK) st = sc;
+        }
         total += iters;
     }
     o->iterations_done = (int)(total < (int64_t)INT32_MAX ? total : (int64_t)INT32_MAX);
