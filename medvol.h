@@ -43546,6 +43546,20 @@ MVDEF mv_status mv_cg_solve(mv_normal_op op, void *user, const float *b, float *
    (maps), each thresholded on its own. vec: 2 n-vectors; wsc: the
    wavelet scratch; shifts drawn as BART's, from state 1, unless
    o->no_randshift. */
+/* y += a x over nf floats on the dispatched multiply and add (a x rounded,
+   then added: the expression's two roundings); x may be y */
+static void mv__fista_axpy(float *y, float a, const float *x, int64_t nf)
+{
+    const mv__math_ops *ma = mv__kernels_get()->math;
+    float tmp[512];
+    int64_t i, m;
+    for (i = 0; i < nf; i += m) {
+        m = MV__MIN((int64_t)512, nf - i);
+        ma->bin(MV_MATH_MUL, x + i, NULL, a, 0, tmp, (size_t)m);
+        ma->bin(MV_MATH_ADD, y + i, tmp, 0, 0, y + i, (size_t)m);
+    }
+}
+
 static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, float *x, int64_t n, const mv_cg_opts *o,
                                const mv__wav *w, float *vec, unsigned char *wsc, int threads, int report, int *iters,
                                double *res)
@@ -43556,7 +43570,7 @@ static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, floa
     double bb = sqrt(mv__cdot_re(b, b, n)), rn = 0, eps = o->tolerance * bb;
     unsigned state = 1;
     int it, maxit = o->iterations ? o->iterations : 30;
-    int64_t i, m, sh[3] = {0, 0, 0}, nvol = w->dims[0] * w->dims[1] * w->dims[2];
+    int64_t m, sh[3] = {0, 0, 0}, nvol = w->dims[0] * w->dims[1] * w->dims[2];
     mv_status st = MV_OK;
     *iters = 0;
     memset(xa, 0, (size_t)n * 8);
@@ -43572,11 +43586,11 @@ static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, floa
         xb = t;
         c1 = (1.f - tfo) / ra - 1.f;
         c2 = (tfo - 1.f) / ra + 1.f;
-        for (i = 0; i < 2 * n; i++) xa[i] += c1 * xa[i];
-        for (i = 0; i < 2 * n; i++) xa[i] += c2 * xb[i];
+        mv__fista_axpy(xa, c1, xa, 2 * n); /* xa += c1 xa, then += c2 xb (BART's two steps) */
+        mv__fista_axpy(xa, c2, xb, 2 * n);
         st = op(user, xa, r, n);
         if (st != MV_OK) break;
-        for (i = 0; i < 2 * n; i++) r[i] = b[i] - r[i];
+        mv__kernels_get()->math->bin(MV_MATH_SUB, b, r, 0, 0, r, (size_t)(2 * n)); /* r = b - A^H A xa */
         rn = sqrt(mv__cdot_re(r, r, n));
         *iters = it + 1;
         if (report && o->progress && o->progress(o->progress_user, it + 1, bb > 0 ? rn / bb : 0)) {
@@ -43585,7 +43599,7 @@ static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, floa
             break;
         }
         if (rn < eps) break;
-        for (i = 0; i < 2 * n; i++) xa[i] += step * r[i];
+        mv__fista_axpy(xa, step, r, 2 * n);
     }
     if (xa != x) memcpy(x, xa, (size_t)n * 8);
     *res = bb > 0 ? rn / bb : 0;
