@@ -43546,18 +43546,25 @@ MVDEF mv_status mv_cg_solve(mv_normal_op op, void *user, const float *b, float *
    (maps), each thresholded on its own. vec: 2 n-vectors; wsc: the
    wavelet scratch; shifts drawn as BART's, from state 1, unless
    o->no_randshift. */
-/* y += a x over nf floats on the dispatched multiply and add (a x rounded,
-   then added: the expression's two roundings); x may be y */
-static void mv__fista_axpy(float *y, float a, const float *x, int64_t nf)
+/* y += (a op b) over nf floats (b NULL: a op s) on the dispatched kernels,
+   a block at a time through the stack: the expression's two roundings, as
+   the scalar y[i] += a[i] op b[i]; a may be y */
+static void mv__bin_accumulate(float *y, int op, const float *a, const float *b, float s, int64_t nf)
 {
     const mv__math_ops *ma = mv__kernels_get()->math;
     float tmp[512];
     int64_t i, m;
     for (i = 0; i < nf; i += m) {
         m = MV__MIN((int64_t)512, nf - i);
-        ma->bin(MV_MATH_MUL, x + i, NULL, a, 0, tmp, (size_t)m);
+        ma->bin(op, a + i, b ? b + i : NULL, s, 0, tmp, (size_t)m);
         ma->bin(MV_MATH_ADD, y + i, tmp, 0, 0, y + i, (size_t)m);
     }
+}
+
+/* y += a x over nf floats; x may be y */
+static void mv__fista_axpy(float *y, float a, const float *x, int64_t nf)
+{
+    mv__bin_accumulate(y, MV_MATH_MUL, x, NULL, a, nf);
 }
 
 static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, float *x, int64_t n, const mv_cg_opts *o,
@@ -43695,18 +43702,10 @@ static void mv__tv_row_sub(float *d, const float *a, const float *b, int64_t n)
     mv__kernels_get()->math->bin(MV_MATH_SUB, a, b, 0, 0, d, (size_t)(2 * n)); /* the dispatched d = a - b */
 }
 
-/* y[i] += a[i] - b[i] over one row: a - b into a block on the stack, then
-   added (the same two roundings as y + (a - b)) */
+/* y[i] += a[i] - b[i] over one row */
 static void mv__tv_row_addsub(float *y, const float *a, const float *b, int64_t n)
 {
-    const mv__math_ops *ma = mv__kernels_get()->math;
-    float tmp[512];
-    int64_t i, m;
-    for (i = 0; i < 2 * n; i += m) {
-        m = MV__MIN((int64_t)512, 2 * n - i);
-        ma->bin(MV_MATH_SUB, a + i, b + i, 0, 0, tmp, (size_t)m);
-        ma->bin(MV_MATH_ADD, y + i, tmp, 0, 0, y + i, (size_t)m);
-    }
+    mv__bin_accumulate(y, MV_MATH_SUB, a, b, 0, 2 * n);
 }
 
 /* One component of G x (dir 1) or of G^H's backward difference (dir -1)
