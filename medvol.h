@@ -44102,8 +44102,9 @@ static void mv__cgs_gather(mv__cgs_op *o, float *y)
    sigma F^-1 mask F sigma (uncentred FFTs, one sign flip of x before the
    coil pass and of y after it: two passes over the image instead of four
    over every coil image), bit for bit the centred one (up to the sign of
-   zeros). Axes of length 1 have the factor 1. An odd length > 1 on a
-   transformed axis (complex factors) keeps mv_fftc. */
+   zeros; tests/test_isa.c holds the two paths to the same values). Axes
+   of length 1 have the factor 1. An odd length > 1 on a transformed axis
+   (complex factors) keeps mv_fftc. */
 static unsigned mv__cgs_fold_axes(const int64_t dims[3], unsigned axes)
 {
     int a;
