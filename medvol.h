@@ -43026,6 +43026,7 @@ typedef struct mv__wav_pass {
     int64_t inner, n_in, n_out, band;
     int flen, inverse;
     const float *lo, *hi;
+    mv__k_wav_rows_fn rows; /* the dispatched rows kernel (mv__wav_rows_ref), looked up once per pass */
 } mv__wav_pass;
 
 static int64_t mv__wav_coord(int64_t j, int64_t n, int flen, int l)
@@ -43084,13 +43085,7 @@ static MV__UNUSED void mv__wav_line_ref(const mv__wav_pass *p, const float *s, f
     for (j = 0; j < p->n_out; j++) mv__wav_inv_out(p, s, p->flen, j, d + 2 * j);
 }
 
-/* the filter passes' rows (mv__wav_rows_ref, dispatched) */
-static void mv__wav_rows(const float *const *src, const float *f, int nt, float *d, int64_t w)
-{
-    mv__kernels_get()->recon->wav_rows(src, f, nt, d, w);
-}
-
-/* The interior of a line as rows (mv__wav_rows: contiguous floats, one
+/* The interior of a line as rows (p->rows: contiguous floats, one
    accumulator each summed in tap order from 0: the reference's sums, bit
    for bit, in vector registers). Forward: output j's tap l reads sample
    2 j + 2 - fl + l, the even or odd samples of the line by the parity of
@@ -43126,7 +43121,7 @@ static MV__UNUSED void mv__wav_line_fwd(const mv__wav_pass *p, const float *s, f
             od[2 * k] = q[4 * k + 2], od[2 * k + 1] = q[4 * k + 3];
         }
         for (l = 0; l < fl; l++) rows[l] = (l % 2 ? od : ev) + 2 * (l / 2);
-        for (h = 0; h < 2; h++) mv__wav_rows(rows, f[h], fl, d + 2 * (h * band + j0), 2 * m);
+        for (h = 0; h < 2; h++) p->rows(rows, f[h], fl, d + 2 * (h * band + j0), 2 * m);
     }
 }
 
@@ -43149,8 +43144,8 @@ static MV__UNUSED void mv__wav_line_inv(const mv__wav_pass *p, const float *s, f
         const int64_t m = MV__MIN((int64_t)MV__WAV_XBLOCK, T - t0);
         for (h = 0; h < 2; h++)
             for (u = 0; u < half; u++) rows[h * half + u] = s + 2 * (h * band + t0 + u);
-        mv__wav_rows(rows, fe, fl, ev, 2 * m);
-        mv__wav_rows(rows, fo, fl, od, 2 * m);
+        p->rows(rows, fe, fl, ev, 2 * m);
+        p->rows(rows, fo, fl, od, 2 * m);
         for (t = 0; t < m; t++) {
             float *o = d + 4 * (t0 + t);
             o[0] = ev[2 * t], o[1] = ev[2 * t + 1], o[2] = od[2 * t], o[3] = od[2 * t + 1];
@@ -43204,7 +43199,7 @@ static void mv__wav_pass_range(void *ctx, int64_t b, int64_t e, int worker)
                     f[nt++] = (h ? p->hi : p->lo)[fl - l - 1];
                 }
         }
-        mv__wav_rows(rows, f, nt, p->dst + t * w2, w2);
+        p->rows(rows, f, nt, p->dst + t * w2, w2);
     }
 }
 
@@ -43226,6 +43221,7 @@ static void mv__wav_pass_run(const mv__wav *w, const float *src, float *dst, con
     p.inverse = inverse;
     p.lo = w->filt.f[inverse][0];
     p.hi = w->filt.f[inverse][1];
+    p.rows = mv__kernels_get()->recon->wav_rows;
     if (p.inner == 1) /* lines */
         mv__parallel_for(outer, MV__MAX((int64_t)1, 4096 / (n_out + p.n_in)), threads, mv__wav_pass_range, &p);
     else
@@ -43548,10 +43544,11 @@ MVDEF mv_status mv_cg_solve(mv_normal_op op, void *user, const float *b, float *
    o->no_randshift. */
 /* y += (a op b) over nf floats (b NULL: a op s) on the dispatched kernels,
    a block at a time through the stack: the expression's two roundings, as
-   the scalar y[i] += a[i] op b[i]; a may be y */
-static void mv__bin_accumulate(float *y, int op, const float *a, const float *b, float s, int64_t nf)
+   the scalar y[i] += a[i] op b[i]; a may be y (ma: the caller's lookup of
+   the dispatched math kernels, once per pass) */
+static void mv__bin_accumulate(const mv__math_ops *ma, float *y, int op, const float *a, const float *b, float s,
+                               int64_t nf)
 {
-    const mv__math_ops *ma = mv__kernels_get()->math;
     float tmp[512];
     int64_t i, m;
     for (i = 0; i < nf; i += m) {
@@ -43561,16 +43558,12 @@ static void mv__bin_accumulate(float *y, int op, const float *a, const float *b,
     }
 }
 
-/* y += a x over nf floats; x may be y */
-static void mv__fista_axpy(float *y, float a, const float *x, int64_t nf)
-{
-    mv__bin_accumulate(y, MV_MATH_MUL, x, NULL, a, nf);
-}
 
 static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, float *x, int64_t n, const mv_cg_opts *o,
                                const mv__wav *w, float *vec, unsigned char *wsc, int threads, int report, int *iters,
                                double *res)
 {
+    const mv__math_ops *ma = mv__kernels_get()->math;
     float *xa = x, *xb = vec, *r = vec + 2 * n, *t;
     float step = o->step > 0 ? (float)o->step : 0.95f;
     float lam = (float)o->l1_wavelet * step, ra = 1.f;
@@ -43593,11 +43586,11 @@ static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, floa
         xb = t;
         c1 = (1.f - tfo) / ra - 1.f;
         c2 = (tfo - 1.f) / ra + 1.f;
-        mv__fista_axpy(xa, c1, xa, 2 * n); /* xa += c1 xa, then += c2 xb (BART's two steps) */
-        mv__fista_axpy(xa, c2, xb, 2 * n);
+        mv__bin_accumulate(ma, xa, MV_MATH_MUL, xa, NULL, c1, 2 * n); /* xa += c1 xa, then += c2 xb (BART's two steps) */
+        mv__bin_accumulate(ma, xa, MV_MATH_MUL, xb, NULL, c2, 2 * n);
         st = op(user, xa, r, n);
         if (st != MV_OK) break;
-        mv__kernels_get()->math->bin(MV_MATH_SUB, b, r, 0, 0, r, (size_t)(2 * n)); /* r = b - A^H A xa */
+        ma->bin(MV_MATH_SUB, b, r, 0, 0, r, (size_t)(2 * n)); /* r = b - A^H A xa */
         rn = sqrt(mv__cdot_re(r, r, n));
         *iters = it + 1;
         if (report && o->progress && o->progress(o->progress_user, it + 1, bb > 0 ? rn / bb : 0)) {
@@ -43606,7 +43599,7 @@ static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, floa
             break;
         }
         if (rn < eps) break;
-        mv__fista_axpy(xa, step, r, 2 * n);
+        mv__bin_accumulate(ma, xa, MV_MATH_MUL, r, NULL, step, 2 * n); /* xa += step r */
     }
     if (xa != x) memcpy(x, xa, (size_t)n * 8);
     *res = bb > 0 ? rn / bb : 0;
@@ -43696,16 +43689,12 @@ static void mv__tv_make(mv__tv *t, const int64_t dims[3], int64_t nb, unsigned a
     t->n = dims[0] * dims[1] * dims[2] * nb;
 }
 
-/* d[i] = a[i] - b[i] over one row of n complex values */
-static void mv__tv_row_sub(float *d, const float *a, const float *b, int64_t n)
+/* d[i] = a[i] - b[i] (add: d[i] += a[i] - b[i]) over n complex values of
+   a row, on the dispatched kernels */
+static void mv__tv_row(const mv__math_ops *ma, int add, float *d, const float *a, const float *b, int64_t n)
 {
-    mv__kernels_get()->math->bin(MV_MATH_SUB, a, b, 0, 0, d, (size_t)(2 * n)); /* the dispatched d = a - b */
-}
-
-/* y[i] += a[i] - b[i] over one row */
-static void mv__tv_row_addsub(float *y, const float *a, const float *b, int64_t n)
-{
-    mv__bin_accumulate(y, MV_MATH_SUB, a, b, 0, 2 * n);
+    if (add) mv__bin_accumulate(ma, d, MV_MATH_SUB, a, b, 0, 2 * n);
+    else ma->bin(MV_MATH_SUB, a, b, 0, 0, d, (size_t)(2 * n));
 }
 
 /* One component of G x (dir 1) or of G^H's backward difference (dir -1)
@@ -43714,6 +43703,7 @@ static void mv__tv_row_addsub(float *y, const float *a, const float *b, int64_t 
    away; along x the row's ends wrap). add: out += instead of =. */
 static void mv__tv_diff_vol(const mv__tv *t, int a, int dir, const float *v, float *out, int add)
 {
+    const mv__math_ops *ma = mv__kernels_get()->math;
     int64_t nx = t->dims[0], ny = t->dims[1], nz = t->dims[2], y, z;
     for (z = 0; z < nz; z++)
         for (y = 0; y < ny; y++) {
@@ -43726,16 +43716,14 @@ static void mv__tv_diff_vol(const mv__tv *t, int a, int dir, const float *v, flo
                    inside), then the sample whose neighbour wraps */
                 const int64_t x0 = dir > 0 ? 1 : 0, xw = dir > 0 ? 0 : nx - 1, jw = dir > 0 ? nx - 1 : 0;
                 float re = vr[2 * xw] - vr[2 * jw], im = vr[2 * xw + 1] - vr[2 * jw + 1];
-                if (add) mv__tv_row_addsub(o + 2 * x0, vr + 2 * x0, vr + 2 * (x0 - dir), nx - 1);
-                else mv__tv_row_sub(o + 2 * x0, vr + 2 * x0, vr + 2 * (x0 - dir), nx - 1);
+                mv__tv_row(ma, add, o + 2 * x0, vr + 2 * x0, vr + 2 * (x0 - dir), nx - 1);
                 if (add) o[2 * xw] += re, o[2 * xw + 1] += im;
                 else o[2 * xw] = re, o[2 * xw + 1] = im;
                 continue;
             }
             if (a == 1) nb = (z * ny + (y - dir + ny) % ny) * nx;
             else nb = (((z - dir + nz) % nz) * ny + y) * nx;
-            if (add) mv__tv_row_addsub(o, vr, v + 2 * nb, nx);
-            else mv__tv_row_sub(o, vr, v + 2 * nb, nx);
+            mv__tv_row(ma, add, o, vr, v + 2 * nb, nx);
         }
 }
 

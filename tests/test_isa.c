@@ -682,6 +682,7 @@ MV_TEST(isa, wavelet_lines_match_reference)
                 p.inverse = inv;
                 p.lo = f.f[inv][0];
                 p.hi = f.f[inv][1];
+                p.rows = mv__kernels_get()->recon->wav_rows;
                 memset(a, 0xA5, sizeof(float) * 2 * 700);
                 memset(b, 0x5A, sizeof(float) * 2 * 700);
                 mv__wav_line_ref(&p, src, a);
