@@ -3116,11 +3116,12 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    samples: BART asserts; a band that does not shrink, CDF 9/7 under 10
    samples: BART recurses without end) are left untransformed. opts.scale
    divides the data first (BART's data scale, which l1 is not invariant
-   to: mvtool pics estimates it as BART does). l1 together with Tikhonov
-   (BART's ADMM) is MV_ERR_UNSUPPORTED. Cost per iteration: the normal
-   operator's plus about 2^k (k axes) sweeps of the image per level sum.
+   to: mvtool pics estimates it as BART does). l1 together with another
+   term, or with opts.admm, is solved by ADMM (below). Cost per iteration:
+   the normal operator's plus about 2^k (k axes) sweeps of the image per
+   level sum.
 
-   TV (opts.tv > 0; BART pics -R T:FLAGS:0:lambda): min 1/2 ||A x - y||^2
+   TV (opts.tv > 0, alone; BART pics -R T:FLAGS:0:lambda): min 1/2 ||A x - y||^2
    + lambda sum_voxels |G x| (isotropic: the root of the sum over the
    differenced axes), G the circular finite differences of BART's
    linop_grad (g_a[i] = x[i] - x[i - e_a] along each axis of
@@ -3139,7 +3140,30 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    per round, its number and the relative primal residual ||G x_hat - z||
    / ||z||. Non-Cartesian: the rounds amplify the NUFFT's error as CG's
    iterations do (BART's and medvol's images part by up to 5e-2 after
-   -i 30 on small radial cases, 4e-3 once ADMM has settled). */
+   -i 30 on small radial cases, 4e-3 once ADMM has settled).
+
+   ADMM OVER SEVERAL TERMS (BART pics with several -R, or -m): when more
+   than one of opts.lambda, opts.l1_wavelet, opts.tv is set, or opts.admm
+   is 1 (BART -m: ADMM even for one l2 or l1-wavelet term), the solve is
+   BART's ADMM above over every term, min 1/2 ||A x - y||^2 + sum_j
+   f_j(G_j x), with BART's terms (grecon/optreg.c): l2 lambda / 2 ||x||^2
+   (G = I, prox x / (lambda / rho + 1)), l1-wavelet lambda ||W x||_1 (G =
+   I, prox the wavelet threshold by lambda / rho with BART's random shifts
+   drawn per prox call, from seed 1 per item, unless opts.no_randshift)
+   and TV as above. The x-update solves (A^H A + rho sum_j G_j^H G_j) x =
+   A^H y + rho sum_j G_j^H (z_j - u_j); the terms' z- and u-updates follow
+   one after the other, each with its own z_j, u_j. The terms run in the
+   order l2, l1-wavelet, TV: BART's order is the command line's, which
+   changes only the rounding of the sums with three terms (two terms add
+   in either order to the same floats). BART chooses FISTA for -R W
+   followed by -R Q and then asserts (its FISTA takes one term); medvol
+   solves that as Q then W. No step is used (BART ignores -s and -e with
+   ADMM). Checked against bart pics: l1-wavelet + TV, l2 + TV, -m with
+   l1-wavelet within 5e-7 on its phantom (tests/test_recon.c), random
+   2D/3D Cartesian and radial cases with two or three terms in any order
+   (make test-diff-bart's admm: within 2e-5, radial 5e-2); on an identity
+   operator l2 + l1 (orthonormal Haar) converges to W^T soft(W b, lambda)
+   / (1 + mu), l2 + TV to the analytic two-plateau minimiser. */
 
 /* Options of GRAPPA; all-zero = defaults. */
 typedef struct mv_grappa_opts {
@@ -3284,7 +3308,7 @@ MVDEF mv_status mv_wavelet_thresh(const mv_vol *in, mv_vol *out, double lambda, 
 
 /* Options of the CG solvers; all-zero = defaults. */
 typedef struct mv_cg_opts {
-    double lambda;    /* Tikhonov weight added to the normal operator (BART -r; 0 = none) */
+    double lambda;    /* Tikhonov weight added to the normal operator (BART -r; 0 = none); with other terms an ADMM l2 term */
     int iterations;   /* at most: 0 = 30 (BART pics -i default) */
     double tolerance; /* stop when ||r|| <= tolerance ||b||: 0 = run every iteration */
     int slices;       /* mv_cgsense: 1 = z indexes 2D slices (2D FFTs), 0 = 3D */
@@ -3296,7 +3320,7 @@ typedef struct mv_cg_opts {
     double nufft_tol; /* non-Cartesian: NUFFT and Toeplitz accuracy, 1e-6 .. 0.1 (0 = 1e-4) */
     int64_t chunk;    /* mv_cgsense_run: items held in memory at once (0 = the thread count) */
     /* l1-wavelet (BART pics -l1 -r L, -R W:FLAGS:0:L), CG-SENSE entry points only: */
-    double l1_wavelet;     /* > 0: minimise 1/2 ||A x - y||^2 + l1_wavelet ||W x||_1 by FISTA (lambda must be 0) */
+    double l1_wavelet;     /* > 0: minimise 1/2 ||A x - y||^2 + l1_wavelet ||W x||_1 by FISTA (with other terms: ADMM) */
     double step;           /* FISTA step: 0 = 0.95 (BART -s) */
     int wavelet;           /* mv_wavelet_type: 0 = Daubechies 2 (BART --wavelet dau2) */
     int no_randshift;      /* 1: no random cycle spinning (BART -n) */
@@ -3304,11 +3328,12 @@ typedef struct mv_cg_opts {
     double scale;          /* the k-space is divided by it before the solve (BART's data scale, pics -w): 0 = 1 */
     int bart_fftmod;       /* Cartesian, 1: BART pics's image (its fftmod convention: see CG-SENSE above) */
     /* total variation (BART pics -R T:FLAGS:0:L), CG-SENSE entry points only: */
-    double tv;             /* > 0: minimise 1/2 ||A x - y||^2 + tv TV(x) (isotropic) by ADMM (lambda must be 0) */
+    double tv;             /* > 0: minimise 1/2 ||A x - y||^2 + tv TV(x) (isotropic) by ADMM (with any other terms) */
     unsigned tv_axes;      /* bits of the axes differenced (x 1, y 2, z 4): 0 = 7 */
     double admm_rho;       /* ADMM penalty: 0 = 0.5 (BART -u) */
     int admm_cg_iterations; /* CG steps per x-update at most: 0 = 10 (BART -C) */
     int step_eigen;        /* 1: FISTA's step divided by BART's largest-eigenvalue estimate (pics -e; see L1-WAVELET) */
+    int admm;              /* 1: ADMM even for one l2 or l1-wavelet term (BART pics -m; see ADMM) */
 } mv_cg_opts;
 
 /* CG on (N + lambda I) x = b, from x = 0 (BART's conjgrad, float32 vectors,
@@ -43456,9 +43481,7 @@ static mv_status mv__cg_check(const mv_cg_opts *o, const char *fn)
               o->admm_cg_iterations);
     MV__CHECK(o->step_eigen == 0 || o->step_eigen == 1, MV_ERR_INVALID_ARG, "%s: opts.step_eigen = %d (0 or 1)", fn,
               o->step_eigen);
-    MV__CHECK((o->l1_wavelet > 0) + (o->lambda > 0) + (o->tv > 0) <= 1, MV_ERR_UNSUPPORTED,
-              "%s: more than one of opts.lambda, opts.l1_wavelet, opts.tv (BART solves such sums by ADMM over "
-              "several terms; medvol has one term: l2 by CG, l1-wavelet by FISTA, TV by ADMM)", fn);
+    MV__CHECK(o->admm == 0 || o->admm == 1, MV_ERR_INVALID_ARG, "%s: opts.admm = %d (0 or 1)", fn, o->admm);
     return MV_OK;
 }
 
@@ -43525,6 +43548,9 @@ MVDEF mv_status mv_cg_solve(mv_normal_op op, void *user, const float *b, float *
     MV__CHECK(op != NULL && b != NULL && x != NULL, MV_ERR_INVALID_ARG, "mv_cg_solve: op, b or x is NULL");
     MV__CHECK(n >= 1 && (uint64_t)n <= (uint64_t)SIZE_MAX / 32, MV_ERR_INVALID_ARG, "mv_cg_solve: n = %lld", (long long)n);
     MV__TRY(mv__cg_check(o, "mv_cg_solve"));
+    MV__CHECK(o->l1_wavelet == 0 && o->tv == 0 && o->admm == 0, MV_ERR_INVALID_ARG,
+              "mv_cg_solve: opts.%s is set (mv_cg_solve is CG on N + lambda; l1-wavelet, TV and ADMM are "
+              "mv_cgsense's)", o->l1_wavelet != 0 ? "l1_wavelet" : o->tv != 0 ? "tv" : "admm");
     o->iterations_done = 0;
     r = (float *)mv__alloc((size_t)n * 24, o->alloc_ctx);
     MV__CHECK(r != NULL, MV_ERR_OUT_OF_MEMORY, "mv_cg_solve: 3 vectors of %lld values", (long long)n);
@@ -43774,43 +43800,146 @@ static void mv__tv_shrink(const mv__tv *t, float *g, float thr)
     }
 }
 
-/* ADMM's normal equations: (A^H A + rho G^H G) x */
-typedef struct mv__admm_ne {
+/* ---- ADMM over BART's terms: pics -R T, several terms, -m ----------------- */
+
+/* The terms BART's pics hands its ADMM (grecon/optreg.c), each f_j(G_j x):
+   l2 (-l2, -R Q: G = I, prox_leastsquares), l1-wavelet (-l1, -R W: G = I,
+   the wavelet threshold with its random shifts as the prox) and TV (-R T:
+   G = the circular gradient, the isotropic shrinkage). */
+enum { MV__ADMM_L2 = 0, MV__ADMM_WAVELET = 1, MV__ADMM_TV = 2 };
+
+typedef struct mv__admm_term {
+    int kind;
+    float lambda;
+    int64_t m;    /* complex values of G_j x: n, or k n for TV */
+    float *z, *u; /* m each */
+} mv__admm_term;
+
+/* One ADMM solve: the data term's normal operator, the terms in BART's
+   order, and the vectors they share. */
+typedef struct mv__admm {
     mv_normal_op op;
     void *user;
-    const mv__tv *tv;
+    int64_t n;
     float rho;
-    float *g, *tmp; /* k n and n complex */
-} mv__admm_ne;
+    int nt;
+    mv__admm_term t[3];
+    const mv__tv *tv;    /* the gradient of a TV term */
+    const mv__wav *wav;  /* the wavelet of an l1-wavelet term */
+    unsigned char *wsc;  /* its scratch */
+    int threads;         /* its threads */
+    int shifts;          /* 1: BART's random cycle spinning */
+    unsigned state;      /* the shifts' generator (BART's prox: seeded 1) */
+    float *gx;           /* max m: G_j x, its relaxed form, z_j - u_j */
+    float *ng;           /* k n: the gradient inside the normal equations */
+    float *acc, *tmp;    /* n each: the terms' sum, one term's G^H G x */
+} mv__admm;
 
-static mv_status mv__admm_ne_apply(const mv__admm_ne *e, const float *x, float *y)
+/* which opts.lambda / l1_wavelet / tv terms there are, in BART's order for
+   pics's flags: l2, l1-wavelet, TV (kinds[], returns their count) */
+static int mv__admm_kinds(const mv_cg_opts *o, int kinds[3])
 {
-    int64_t i, n = e->tv->n;
-    mv__tv_grad(e->tv, x, e->g);
-    mv__tv_adjoint(e->tv, e->g, e->tmp);
-    MV__TRY(e->op(e->user, x, y, n));
-    for (i = 0; i < 2 * n; i++) y[i] = e->rho * e->tmp[i] + y[i];
+    int nt = 0;
+    if (o->lambda > 0) kinds[nt++] = MV__ADMM_L2;
+    if (o->l1_wavelet > 0) kinds[nt++] = MV__ADMM_WAVELET;
+    if (o->tv > 0) kinds[nt++] = MV__ADMM_TV;
+    return nt;
+}
+
+/* whether the solve is BART's ADMM: TV, several terms, or opts.admm (-m) */
+static int mv__admm_wanted(const mv_cg_opts *o)
+{
+    int kinds[3];
+    return o->admm || o->tv > 0 || mv__admm_kinds(o, kinds) > 1;
+}
+
+/* bytes of mv__admm_run's vectors for n image values: x-side 7 n (rhs, s,
+   CG's r, p, Ap, the normal equations' sum and term); per term z and u;
+   G x's m; TV's k n inside the normal equations; the wavelet's scratch */
+static size_t mv__admm_bytes(const mv_cg_opts *o, int64_t n, const mv__tv *t, size_t wav_scratch)
+{
+    int kinds[3], nt = mv__admm_kinds(o, kinds), j;
+    size_t m = (size_t)n, vals = 7 * (size_t)n;
+    for (j = 0; j < nt; j++) {
+        size_t mj = kinds[j] == MV__ADMM_TV ? (size_t)t->k * (size_t)n : (size_t)n;
+        vals += 2 * mj;
+        m = MV__MAX(m, mj);
+        if (kinds[j] == MV__ADMM_TV) vals += mj;
+    }
+    return (vals + m) * 8 + 64 * 16 + (o->l1_wavelet > 0 ? wav_scratch : 0);
+}
+
+/* out (m_j values) = G_j v */
+static void mv__admm_forward(const mv__admm *a, int j, const float *v, float *out)
+{
+    if (a->t[j].kind == MV__ADMM_TV) mv__tv_grad(a->tv, v, out);
+    else memcpy(out, v, (size_t)a->n * 8);
+}
+
+/* the prox of term j into z_j from G_j x_hat + u_j (in), BART's lambda mu
+   with mu = 1 / rho in float (its plan->lambda 1 over rho) */
+static void mv__admm_prox(mv__admm *a, int j, const float *in)
+{
+    mv__admm_term *t = &a->t[j];
+    float mu = 1.f / a->rho, thr = t->lambda * mu;
+    int64_t i, b;
+    if (t->kind == MV__ADMM_L2) { /* (x + 0) / (mu lambda + 1): BART's scalar in double, applied as a float */
+        float s = (float)(1. / (double)(mu * t->lambda + 1.f));
+        for (i = 0; i < 2 * t->m; i++) t->z[i] = in[i] * s;
+    } else if (t->kind == MV__ADMM_WAVELET) {
+        int64_t sh[3] = {0, 0, 0}, nvol = a->wav->dims[0] * a->wav->dims[1] * a->wav->dims[2];
+        if (a->shifts) mv__wav_draw_shifts(a->wav, &a->state, sh);
+        for (b = 0; b < a->n / nvol; b++) /* ESPIRiT maps: each volume, the same shifts */
+            mv__wav_thresh(a->wav, in + 2 * b * nvol, t->z + 2 * b * nvol, thr, sh, a->wsc, a->threads);
+    } else {
+        memcpy(t->z, in, (size_t)t->m * 8);
+        mv__tv_shrink(a->tv, t->z, thr);
+    }
+}
+
+/* ADMM's normal equations as BART's admm_normaleq: the terms' rho G_j^H
+   G_j x summed in term order (the first one exact: 0 + rho N_1 x), then
+   A^H A x added */
+static mv_status mv__admm_ne_apply(const mv__admm *a, const float *x, float *y)
+{
+    int64_t i, n = a->n;
+    int j;
+    MV__TRY(a->op(a->user, x, y, n));
+    for (j = 0; j < a->nt; j++) {
+        const float *nj = x;
+        if (a->t[j].kind == MV__ADMM_TV) {
+            mv__tv_grad(a->tv, x, a->ng);
+            mv__tv_adjoint(a->tv, a->ng, a->tmp);
+            nj = a->tmp;
+        }
+        if (j == 0)
+            for (i = 0; i < 2 * n; i++) a->acc[i] = a->rho * nj[i];
+        else
+            for (i = 0; i < 2 * n; i++) a->acc[i] = a->acc[i] + a->rho * nj[i];
+    }
+    if (a->nt > 0)
+        for (i = 0; i < 2 * n; i++) y[i] = a->acc[i] + y[i];
     return MV_OK;
 }
 
 /* BART's conjgrad (iter/italgos.c) from the caller's x, in its float
    arithmetic: at most maxit steps, stopping when ||r||^2 <= eps^2; returns
    the steps taken (each one normal-operator call) in *steps */
-static mv_status mv__admm_cg(const mv__admm_ne *e, const float *b, float *x, int maxit, float eps, float *r, float *p,
+static mv_status mv__admm_cg(const mv__admm *a, const float *b, float *x, int maxit, float eps, float *r, float *p,
                              float *ap, int *steps)
 {
-    int64_t i, n = e->tv->n;
+    int64_t i, n = a->n;
     float rsold, rsnew, eps2 = (float)((double)eps * eps);
     int it;
     *steps = 0;
-    MV__TRY(mv__admm_ne_apply(e, x, r));
+    MV__TRY(mv__admm_ne_apply(a, x, r));
     for (i = 0; i < 2 * n; i++) r[i] = b[i] - r[i];
     memcpy(p, r, (size_t)n * 8);
     rsold = (float)mv__cdot_re(r, r, n);
     if (rsold == 0) return MV_OK;
     for (it = 0; it < maxit; it++) {
         float pap, alpha, beta;
-        MV__TRY(mv__admm_ne_apply(e, p, ap));
+        MV__TRY(mv__admm_ne_apply(a, p, ap));
         *steps = it + 1;
         pap = (float)mv__cdot_re(p, ap, n);
         if (pap == 0) break;
@@ -43828,78 +43957,115 @@ static mv_status mv__admm_cg(const mv__admm_ne *e, const float *b, float *x, int
     return MV_OK;
 }
 
-/* bytes of mv__admm_tv_run's vectors: x-side 5 n (rhs, s, CG's r, p, Ap)
-   plus the normal equations' n, and 4 k n on the gradient side (z, u, G x,
-   the normal equations' gradient) */
-static size_t mv__admm_bytes(const mv__tv *t)
+/* the x-update's right side, BART's: rhs = sum_j G_j^H (z_j - u_j) in term
+   order (the first exact), then rho rhs + A^H y */
+static void mv__admm_rhs(mv__admm *a, const float *b, float *rhs, float *s)
 {
-    return (size_t)t->n * 8 * (size_t)(6 + 4 * t->k) + 64 * 12;
+    int64_t i, n = a->n;
+    int j;
+    for (j = 0; j < a->nt; j++) {
+        mv__admm_term *t = &a->t[j];
+        float *gj = a->t[j].kind == MV__ADMM_TV ? s : a->gx;
+        for (i = 0; i < 2 * t->m; i++) a->gx[i] = t->z[i] - t->u[i];
+        if (t->kind == MV__ADMM_TV) mv__tv_adjoint(a->tv, a->gx, s);
+        if (j == 0) memcpy(rhs, gj, (size_t)n * 8);
+        else
+            for (i = 0; i < 2 * n; i++) rhs[i] = rhs[i] + gj[i];
+    }
+    if (a->nt == 0) memset(rhs, 0, (size_t)n * 8);
+    for (i = 0; i < 2 * n; i++) rhs[i] = a->rho * rhs[i] + b[i];
 }
 
-/* ADMM for 1/2 ||A x - y||^2 + lambda TV(x), BART's admm (iter/admm.c)
-   with pics's settings: x, z, u from 0; per iteration the x-update solves
-   (A^H A + rho G^H G) x = A^H y + rho G^H (z - u) by at most cg_iter CG
-   steps from the previous x, stopping at 1e-3 of the right side's norm;
-   over-relaxation G x_hat = 1.6 G x - 0.6 z; z = shrink(G x_hat + u,
-   lambda / rho); u += G x_hat - z. BART counts the CG steps and stops once
-   their total exceeds opts.iterations (so -i 30 with 10 CG steps per
-   x-update runs 4 updates); rho fixed (BART's -u, default 0.5). */
-static mv_status mv__admm_tv_run(mv_normal_op op, void *user, const float *b, float *x, const mv__tv *t,
-                                 const mv_cg_opts *o, unsigned char *work, int report, int *iters, double *res)
+/* term j's z- and u-update after the x-update, BART's: G_j x over-relaxed
+   (alpha G_j x + (1 - alpha) z_j) plus u_j; z_j its prox; u_j += the
+   relaxed G_j x - z_j. Adds ||u_j's step||^2 and ||z_j||^2 to *du, *zz. */
+static void mv__admm_term_update(mv__admm *a, int j, const float *x, double *du, double *zz)
 {
-    int64_t i, n = t->n, kn = (int64_t)t->k * n;
-    float *base = (float *)mv__nu_align(work);
-    float *rhs = base, *s = rhs + 2 * n, *r = s + 2 * n, *p = r + 2 * n, *ap = p + 2 * n, *ntmp = ap + 2 * n;
-    float *z = ntmp + 2 * n, *u = z + 2 * kn, *gx = u + 2 * kn, *ng = gx + 2 * kn;
-    float rho = o->admm_rho > 0 ? (float)o->admm_rho : 0.5f, alpha = 1.6f, thr;
+    mv__admm_term *t = &a->t[j];
+    const float alpha = 1.6f;
+    int64_t i;
+    mv__admm_forward(a, j, x, a->gx);
+    for (i = 0; i < 2 * t->m; i++) {
+        float g = alpha * a->gx[i];
+        g += (1.f - alpha) * t->z[i];
+        a->gx[i] = g + t->u[i];
+    }
+    mv__admm_prox(a, j, a->gx);
+    for (i = 0; i < 2 * t->m; i++) {
+        float un = a->gx[i] - t->z[i];
+        *du += (double)(un - t->u[i]) * (un - t->u[i]); /* u's step: the relaxed primal residual */
+        *zz += (double)t->z[i] * t->z[i];
+        t->u[i] = un;
+    }
+}
+
+/* ADMM for 1/2 ||A x - y||^2 + sum_j f_j(G_j x), BART's admm (iter/admm.c)
+   with pics's settings: x, z, u from 0; per round the x-update solves
+   (A^H A + rho sum_j G_j^H G_j) x = A^H y + rho sum_j G_j^H (z_j - u_j) by
+   at most cg_iter CG steps from the previous x, stopping at 1e-3 of the
+   right side's norm; then term by term G_j x_hat = 1.6 G_j x - 0.6 z_j,
+   z_j = prox(G_j x_hat + u_j, lambda_j / rho), u_j += G_j x_hat - z_j.
+   BART counts the CG steps and stops once their total exceeds
+   opts.iterations (so -i 30 with 10 CG steps per x-update runs 4 rounds);
+   rho fixed (BART's -u, default 0.5). t: the TV term's gradient, w and
+   wsc: the wavelet term's (NULL where there is none). */
+static mv_status mv__admm_run(mv_normal_op op, void *user, const float *b, float *x, int64_t n, const mv__tv *t,
+                              const mv__wav *w, const mv_cg_opts *o, unsigned char *work, int threads, int report,
+                              int *iters, double *res)
+{
+    int kinds[3], nt = mv__admm_kinds(o, kinds), j, it, total = 0;
     int maxit = o->iterations ? o->iterations : 30, cgit = o->admm_cg_iterations ? o->admm_cg_iterations : 10;
-    int it, total = 0;
-    double bb = sqrt(mv__cdot_re(b, b, n)), rn = 0; /* rn: ||G x_hat - z|| / ||z|| of the last iteration */
-    mv__admm_ne ne;
+    int64_t m = n;
+    float *p = (float *)mv__nu_align(work);
+    float *rhs, *s, *r, *pp, *ap;
+    double bb = sqrt(mv__cdot_re(b, b, n)), rn = 0; /* rn: ||G x_hat - z|| / ||z|| of the last round */
+    mv__admm a;
     mv_status st = MV_OK;
-    ne.op = op;
-    ne.user = user;
-    ne.tv = t;
-    ne.rho = rho;
-    ne.g = ng;
-    ne.tmp = ntmp;
-    thr = (float)o->tv * (1.f / rho);
+    memset(&a, 0, sizeof(a));
+    a.op = op;
+    a.user = user;
+    a.n = n;
+    a.rho = o->admm_rho > 0 ? (float)o->admm_rho : 0.5f;
+    a.nt = nt;
+    a.tv = t;
+    a.wav = w;
+    a.threads = threads;
+    a.shifts = !o->no_randshift;
+    a.state = 1;
+    rhs = p, s = rhs + 2 * n, r = s + 2 * n, pp = r + 2 * n, ap = pp + 2 * n;
+    a.acc = ap + 2 * n, a.tmp = a.acc + 2 * n;
+    p = a.tmp + 2 * n;
+    for (j = 0; j < nt; j++) {
+        mv__admm_term *tj = &a.t[j];
+        tj->kind = kinds[j];
+        tj->lambda = (float)(kinds[j] == MV__ADMM_L2 ? o->lambda : kinds[j] == MV__ADMM_WAVELET ? o->l1_wavelet : o->tv);
+        tj->m = kinds[j] == MV__ADMM_TV ? (int64_t)t->k * n : n;
+        tj->z = p, tj->u = p + 2 * tj->m;
+        p = tj->u + 2 * tj->m;
+        if (kinds[j] == MV__ADMM_TV) a.ng = p, p += 2 * tj->m;
+        m = MV__MAX(m, tj->m);
+        memset(tj->z, 0, (size_t)tj->m * 8);
+        memset(tj->u, 0, (size_t)tj->m * 8);
+    }
+    a.gx = p;
+    a.wsc = (unsigned char *)(a.gx + 2 * m);
     *iters = 0;
     *res = 0;
     memset(x, 0, (size_t)n * 8);
-    memset(z, 0, (size_t)kn * 8);
-    memset(u, 0, (size_t)kn * 8);
     if (bb == 0) return MV_OK;
     for (it = 0; it < maxit; it++) {
         int steps;
         float rnorm;
-        for (i = 0; i < 2 * kn; i++) gx[i] = z[i] - u[i];
-        mv__tv_adjoint(t, gx, s);
-        for (i = 0; i < 2 * n; i++) rhs[i] = rho * s[i] + b[i];
+        double du = 0, zz = 0;
+        mv__admm_rhs(&a, b, rhs, s);
         rnorm = (float)sqrt(mv__cdot_re(rhs, rhs, n));
         if (rnorm != 0) {
-            st = mv__admm_cg(&ne, rhs, x, cgit, 1e-3f * rnorm, r, p, ap, &steps);
+            st = mv__admm_cg(&a, rhs, x, cgit, 1e-3f * rnorm, r, pp, ap, &steps);
             if (st != MV_OK) break;
             total += steps;
         }
-        mv__tv_grad(t, x, gx);
-        for (i = 0; i < 2 * kn; i++) { /* over-relaxed G x, plus u */
-            float g = alpha * gx[i];
-            g += (1.f - alpha) * z[i];
-            gx[i] = g + u[i];
-        }
-        memcpy(z, gx, (size_t)kn * 8);
-        mv__tv_shrink(t, z, thr);
-        {
-            double du = 0, zz = 0;
-            for (i = 0; i < 2 * kn; i++) {
-                float un = gx[i] - z[i];
-                du += (double)(un - u[i]) * (un - u[i]); /* u's step: the relaxed primal residual */
-                zz += (double)z[i] * z[i];
-                u[i] = un;
-            }
-            rn = zz > 0 ? sqrt(du / zz) : sqrt(du);
-        }
+        for (j = 0; j < nt; j++) mv__admm_term_update(&a, j, x, &du, &zz);
+        rn = zz > 0 ? sqrt(du / zz) : sqrt(du);
         *iters = total;
         if (report && o->progress && o->progress(o->progress_user, it + 1, rn)) {
             st = mv__fail(MV_ERR_CANCELLED, "mv_cgsense: cancelled by the progress callback after %d ADMM iterations",
@@ -44370,10 +44536,11 @@ static size_t mv__cgs_work_bytes(const mv_cgsense_plan *pl, int th, const mv_cg_
     if (o && o->l1_wavelet > 0) {
         mv__wav w;
         if (mv__cgs_wav_plan(pl, o, &w) == MV_OK) reg = mv__wav_scratch_bytes(&w);
-    } else if (o && o->tv > 0) {
+    }
+    if (o && mv__admm_wanted(o)) {
         mv__tv t;
         mv__tv_make(&t, pl->dims, pl->nmaps, o->tv_axes ? o->tv_axes : 7u);
-        reg = mv__admm_bytes(&t);
+        reg = mv__admm_bytes(o, pl->nimg, &t, reg);
     }
     return 64 * 6 + v * (size_t)pl->nc + vi * 5 + mv__cgs_scratch_bytes(pl, th) + reg;
 }
@@ -44465,7 +44632,8 @@ static mv_status mv__cgs_adjoint(mv__cgs_op *op, const float *k, float *b)
     return MV_OK;
 }
 
-/* solves one item on th threads (CG, or FISTA for l1-wavelet); work:
+/* solves one item on th threads (CG for l2, FISTA for l1-wavelet, ADMM for
+   TV, several terms or opts.admm); work:
    mv__cgs_work_bytes(pl, th, o) bytes */
 static mv_status mv__cgs_item(const mv_cgsense_plan *pl, int64_t item, const float *k, float *x, const mv_cg_opts *o,
                               unsigned char *work, int th, int report, int *iters, double *res)
@@ -44481,6 +44649,14 @@ static mv_status mv__cgs_item(const mv_cgsense_plan *pl, int64_t item, const flo
         int64_t i;
         for (i = 0; i < 2 * pl->nimg; i++) w.b[i] *= f;
     }
+    if (mv__admm_wanted(o)) {
+        mv__tv t;
+        mv__wav wv;
+        if (o->l1_wavelet > 0) MV__TRY(mv__cgs_wav_plan(pl, o, &wv));
+        mv__tv_make(&t, pl->dims, pl->nmaps, o->tv_axes ? o->tv_axes : 7u);
+        return mv__admm_run(normal, &op, w.b, x, pl->nimg, &t, o->l1_wavelet > 0 ? &wv : NULL, o, w.reg, th, report,
+                            iters, res);
+    }
     if (o->l1_wavelet > 0) {
         mv__wav wv;
         mv_cg_opts os = *o;
@@ -44493,11 +44669,6 @@ static mv_status mv__cgs_item(const mv_cgsense_plan *pl, int64_t item, const flo
             if (lam > 0) os.step = (float)(step / lam);
         }
         return mv__fista_run(normal, &op, w.b, x, pl->nimg, &os, &wv, w.cg, w.reg, th, report, iters, res);
-    }
-    if (o->tv > 0) {
-        mv__tv t;
-        mv__tv_make(&t, pl->dims, pl->nmaps, o->tv_axes ? o->tv_axes : 7u);
-        return mv__admm_tv_run(normal, &op, w.b, x, &t, o, w.reg, report, iters, res);
     }
     return mv__cg_run(normal, &op, w.b, x, pl->nimg, o, w.cg, report, iters, res);
 }

@@ -18,8 +18,9 @@
    images), each with its time and its error against the phantom;
    compressed sensing on random variable-density lines (about R = 4, 16
    centre lines): CG-SENSE beside l1-wavelet (BART pics -l1 -r 0.005 on
-   BART's data scale: FISTA, 30 iterations) and TV (BART pics -R
-   T:7:0:0.005 -i 150: ADMM, 150 CG steps in all). Last, radial: the
+   BART's data scale: FISTA, 30 iterations), TV (BART pics -R
+   T:7:0:0.005 -i 150: ADMM, 150 CG steps in all) and both (-R W:7:0:0.003
+   -R T:7:0:0.003: ADMM over two terms). Last, radial: the
    slice's coil images sampled on golden-angle spokes by the forward NUFFT (BART's trajectory and
    scaling; pi/2 * size spokes of 2 * size samples scaled by 1/2, i.e. two-
    fold readout oversampling as `bart traj -x 2N` + `bart scale 0.5`; without
@@ -382,8 +383,8 @@ int main(int argc, char **argv)
            beside l1-wavelet (BART pics -l1 -r 0.005: FISTA, Daubechies 2,
            cycle spinning) on BART's data scale */
         {
-            mv_vol kcs, xl2, xl1, xtv;
-            double scale = 0, t4, t5, t6;
+            mv_vol kcs, xl2, xl1, xtv, xwt;
+            double scale = 0, t4, t5, t6, t7;
             unsigned seed = 2026u;
             int64_t kept = 0;
             TRY("copy", mv_vol_copy(&kf, &kcs));
@@ -417,15 +418,25 @@ int main(int argc, char **argv)
                    "TV (BART pics -R T:7:0:0.005 -i 150, ADMM) %d CG steps %.1f ms, error %.4f\n",
                    (long long)kept, (long long)ny, (double)ny / kept, t4 - t3, image_error(&xl2, &img2), t5 - t4,
                    image_error(&xl1, &img2), co.iterations_done, t6 - t5, image_error(&xtv, &img2));
+            co.l1_wavelet = 0.003; /* both terms at once: BART's ADMM over several terms */
+            co.tv = 0.003;
+            TRY("l1-wavelet + TV", mv_cgsense(&kcs, &maps, &xwt, &co));
+            t7 = prof_now_ms();
+            printf("# 2D: l1-wavelet + TV (BART pics -R W:7:0:0.003 -R T:7:0:0.003 -i 150, ADMM over two terms) "
+                   "%d CG steps %.1f ms, error %.4f\n",
+                   co.iterations_done, t7 - t6, image_error(&xwt, &img2));
             save_mag(dir, "cs_l2.nii", &xl2);
             save_mag(dir, "cs_l1_wavelet.nii", &xl1);
             save_mag(dir, "cs_tv.nii", &xtv);
+            save_mag(dir, "cs_l1_tv.nii", &xwt);
             mv_free(&kcs);
             mv_free(&xl2);
             mv_free(&xl1);
             mv_free(&xtv);
+            mv_free(&xwt);
         }
-        printf("# wrote %s/{grappa_r3,gfactor_r3,cgsense_r4,cgsense_r4_2maps,cs_l2,cs_l1_wavelet,cs_tv}.nii\n", dir);
+        printf("# wrote %s/{grappa_r3,gfactor_r3,cgsense_r4,cgsense_r4_2maps,cs_l2,cs_l1_wavelet,cs_tv,cs_l1_tv}.nii\n",
+               dir);
         mv_grappa_free(cal);
         mv_free(&img2);
         mv_free(&sens2);

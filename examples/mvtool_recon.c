@@ -281,7 +281,7 @@ done:
     return rc;
 }
 
-/* ADMM's -u RHO and -C ITER (TV) */
+/* ADMM's -u RHO and -C ITER */
 static int pics_admm_opts(const args *a, mv_cg_opts *o)
 {
     double d;
@@ -293,49 +293,86 @@ static int pics_admm_opts(const args *a, mv_cg_opts *o)
     return 0;
 }
 
-/* pics's regularisation: -l2 (Tikhonov, CG), -l1 (l1-wavelet, FISTA), or
-   one -R (W:FLAGS:JFLAGS:LAMBDA, T:FLAGS:0:LAMBDA, Q:LAMBDA); 0 or the
-   usage error's status; *l1: 0 l2, 1 l1-wavelet, 2 TV */
-static int pics_reg(const args *a, mv_cg_opts *o, double lambda, int *l1)
+/* One of pics's terms: -l1 / -R W:FLAGS:0:L (l1-wavelet), -R T:FLAGS:0:L
+   (TV), -l2 / -R Q:L (l2) into o; lambda: -r's, for -l1 and -l2; *kinds:
+   bit 0 l2, 1 l1-wavelet, 2 TV, each at most once. 0 or the usage
+   error's status. */
+static int pics_term(const args *a, const char *name, const char *R, double lambda, mv_cg_opts *o, unsigned *kinds)
 {
-    const char *R = opt_str(a, "-R"), *wt = opt_str(a, "--wavelet");
-    int n = opt_flag(a, "-l2") + opt_flag(a, "-l1") + (R != NULL);
-    *l1 = opt_flag(a, "-l1");
-    if (n != 1)
-        return usage_error(a, "one regularisation: -l2, -l1 or -R W:FLAGS:0:LAMBDA / T:FLAGS:0:LAMBDA / Q:LAMBDA",
-                           n ? "(several)" : "(none)");
-    if (R) {
-        unsigned flags, jflags;
-        float lam;
-        char tail;
-        if (sscanf(R, "W:%u:%u:%f%c", &flags, &jflags, &lam, &tail) == 3) {
-            if (flags == 0 || flags > 7 || (flags & jflags) || !(lam >= 0))
-                return usage_error(a, "-R W: transform flags within x, y, z (1..7), joint flags apart, lambda >= 0", R);
-            if (jflags) return usage_error(a, "-R W: joint thresholding (JFLAGS) is not implemented", R);
-            o->wavelet_axes = flags;
-            lambda = lam;
-            *l1 = 1;
-        } else if (sscanf(R, "T:%u:%u:%f%c", &flags, &jflags, &lam, &tail) == 3) {
-            if (flags == 0 || flags > 7 || !(lam > 0))
-                return usage_error(a, "-R T: difference flags within x, y, z (1..7), lambda > 0", R);
-            if (jflags) return usage_error(a, "-R T: joint flags beyond the gradient's are not implemented", R);
-            o->tv = lam; /* a float, as BART keeps it */
-            o->tv_axes = flags;
-            *l1 = 2;
-            return pics_admm_opts(a, o);
-        } else if (sscanf(R, "Q:%f%c", &lam, &tail) == 1 && lam >= 0) {
-            lambda = lam;
-        } else {
-            return usage_error(a, "-R: W:FLAGS:0:LAMBDA (l1-wavelet), T:FLAGS:0:LAMBDA (TV) or Q:LAMBDA (l2) are implemented (LLR, ... are not)", R);
+    unsigned flags, jflags, kind;
+    float lam;
+    char tail;
+    if (!strcmp(name, "-l1")) {
+        kind = 2u;
+        o->l1_wavelet = (float)lambda; /* BART keeps lambda as a float */
+        o->wavelet_axes = 7u;
+    } else if (!strcmp(name, "-l2")) {
+        kind = 1u;
+        o->lambda = lambda;
+    } else if (sscanf(R, "W:%u:%u:%f%c", &flags, &jflags, &lam, &tail) == 3) {
+        if (flags == 0 || flags > 7 || (flags & jflags) || !(lam >= 0))
+            return usage_error(a, "-R W: transform flags within x, y, z (1..7), joint flags apart, lambda >= 0", R);
+        if (jflags) return usage_error(a, "-R W: joint thresholding (JFLAGS) is not implemented", R);
+        kind = 2u;
+        o->wavelet_axes = flags;
+        o->l1_wavelet = lam;
+    } else if (sscanf(R, "T:%u:%u:%f%c", &flags, &jflags, &lam, &tail) == 3) {
+        if (flags == 0 || flags > 7 || !(lam > 0))
+            return usage_error(a, "-R T: difference flags within x, y, z (1..7), lambda > 0", R);
+        if (jflags) return usage_error(a, "-R T: joint flags beyond the gradient's are not implemented", R);
+        kind = 4u;
+        o->tv = lam; /* a float, as BART keeps it */
+        o->tv_axes = flags;
+    } else if (sscanf(R, "Q:%f%c", &lam, &tail) == 1 && lam >= 0) {
+        kind = 1u;
+        o->lambda = lam;
+    } else {
+        return usage_error(a, "-R: W:FLAGS:0:LAMBDA (l1-wavelet), T:FLAGS:0:LAMBDA (TV) or Q:LAMBDA (l2) are implemented "
+                              "(LLR, ... are not)", R);
+    }
+    if (*kinds & kind)
+        return usage_error(a, "one term of each kind (l2: -l2 / -R Q, l1-wavelet: -l1 / -R W, TV: -R T)",
+                           R ? R : name);
+    *kinds |= kind;
+    return 0;
+}
+
+/* pics's regularisation: -l2, -l1 and -R terms in any number (one of each
+   kind): one l2 term by CG, one l1-wavelet term by FISTA, TV, several
+   terms or -m by ADMM, as BART chooses; 0 or the usage error's status;
+   *l1: nonzero when the image is not linear in the data (l1-wavelet, TV) */
+static int pics_reg(const args *a, mv_cg_opts *o, int *l1)
+{
+    const char *wt = opt_str(a, "--wavelet");
+    unsigned kinds = 0;
+    int i, rc, nt = 0;
+    double cur = -1, lam[32];
+    /* -l1 / -l2 take the -r given before them and use it up; those with
+       none take the last -r (or 0), as BART's opt_reg */
+    for (i = 0; i < a->nopt; i++) {
+        lam[i] = -1;
+        if (!strcmp(a->opt_name[i], "-r")) {
+            if (parse_list(a->opt_val[i], &cur, 1) != 1 || !(cur >= 0)) return usage_error(a, "-r takes lambda >= 0", a->opt_val[i]);
+        } else if (!strcmp(a->opt_name[i], "-l1") || !strcmp(a->opt_name[i], "-l2")) {
+            lam[i] = cur;
+            cur = -1;
         }
     }
-    if (*l1) {
-        o->l1_wavelet = (float)lambda; /* BART keeps lambda as a float */
-        if (!(o->l1_wavelet > 0))
-            return usage_error(a, R ? "-R W needs LAMBDA > 0" : "-l1 needs -r LAMBDA > 0",
-                               R ? R : opt_str(a, "-r") ? opt_str(a, "-r") : "(no -r)");
-    } else {
-        o->lambda = lambda;
+    for (i = 0; i < a->nopt; i++) { /* BART's terms in command-line order */
+        const char *nm = a->opt_name[i];
+        if (strcmp(nm, "-l1") && strcmp(nm, "-l2") && strcmp(nm, "-R")) continue;
+        if ((rc = pics_term(a, nm, a->opt_val[i], lam[i] >= 0 ? lam[i] : cur >= 0 ? cur : 0, o, &kinds))) return rc;
+        nt++;
+    }
+    if (nt == 0) return usage_error(a, "a regularisation: -l2, -l1 or -R W:FLAGS:0:LAMBDA / T:FLAGS:0:LAMBDA / Q:LAMBDA", "(none)");
+    o->admm = opt_flag(a, "-m");
+    *l1 = (kinds & 6u) != 0;
+    if (o->admm || nt > 1 || (kinds & 4u)) { /* ADMM: every term a term (lambda 0 would drop it) */
+        if ((kinds & 1u) && !(o->lambda > 0)) return usage_error(a, "ADMM's l2 term needs LAMBDA > 0", "-l2 / -R Q");
+        if ((kinds & 2u) && !(o->l1_wavelet > 0)) return usage_error(a, "ADMM's l1-wavelet term needs LAMBDA > 0", "-l1 / -R W");
+        if ((rc = pics_admm_opts(a, o))) return rc;
+    } else if ((kinds & 2u) && !(o->l1_wavelet > 0)) {
+        return usage_error(a, "-l1 / -R W needs LAMBDA > 0", opt_str(a, "-r") ? opt_str(a, "-r") : "(no -r)");
     }
     o->no_randshift = opt_flag(a, "-n");
     o->step_eigen = opt_flag(a, "-e"); /* FISTA's step over BART's eigenvalue estimate (CG, ADMM: no step) */
@@ -367,13 +404,11 @@ static int cmd_pics(const args *a)
 {
     mv_vol k, s, t, out;
     mv_cg_opts o = MV_ZERO_INIT;
-    double d, lambda = 0, scale = 0;
+    double d, scale = 0;
     int64_t v, nmaps;
-    int rc, l1, rescale = opt_flag(a, "-S"), nc = opt_str(a, "-t") != NULL;
+    int rc, l1 = 0, rescale = opt_flag(a, "-S"), nc = opt_str(a, "-t") != NULL;
     mv_status st;
-    if (opt_num(a, "-r", &d) < 0 || (opt_str(a, "-r") && !(d >= 0))) return usage_error(a, "-r takes lambda >= 0", opt_str(a, "-r"));
-    if (opt_str(a, "-r")) lambda = d;
-    if ((rc = pics_reg(a, &o, lambda, &l1))) return rc;
+    if ((rc = pics_reg(a, &o, &l1))) return rc;
     if (opt_int(a, "-i", 1, 100000, &v) < 0) return usage_error(a, "-i takes an iteration count", opt_str(a, "-i"));
     o.iterations = opt_str(a, "-i") ? (int)v : 30;
     if (opt_num(a, "-w", &d) < 0 || (opt_str(a, "-w") && !(d > 0))) return usage_error(a, "-w takes a scale > 0", opt_str(a, "-w"));
@@ -597,8 +632,8 @@ const command mvtool_recon_commands[] = {
      "  Files are BART .cfl/.hdr.\n"
      "  --time: the library call's time on stderr.\n",
      "-m= -r= -k= -t= -c= --iter= --time", 2, 3, cmd_ecalib},
-    {"pics", "SENSE reconstruction, l2 (CG) or l1-wavelet (FISTA), Cartesian or non-Cartesian (BART pics)",
-     "mvtool pics -l2|-l1|-R W:7:0:L [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [-n] [-s STEP] [-e] [--wavelet W] [--tol T] [--chunk N] KSPACE MAPS OUT\n"
+    {"pics", "SENSE reconstruction, l2 (CG), l1-wavelet (FISTA), TV and sums of terms (ADMM), Cartesian or non-Cartesian (BART pics)",
+     "mvtool pics -l2|-l1|-R W:7:0:L|-R T:7:0:L|-R Q:L... [-m] [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [-n] [-s STEP] [-e] [--wavelet W] [--tol T] [--chunk N] KSPACE MAPS OUT\n"
      "  Tikhonov-regularised SENSE by conjugate gradients on (A^H A + LAMBDA I) x\n"
      "  = A^H y, as BART pics -l2: A = pattern * FFT * maps, or with -t TRAJ\n"
      "  (BART's trajectory, k-space (1, X, Y, C, frames...)) A = NUFFT * maps with\n"
@@ -618,8 +653,11 @@ const command mvtool_recon_commands[] = {
      "  none). -R Q:LAMBDA = -l2.\n"
      "  -R T:FLAGS:0:LAMBDA: isotropic total variation over the FLAGS axes by BART's\n"
      "  ADMM (rho -u, default 0.5; at most -C CG steps per x-update, default 10;\n"
-     "  -i counts CG steps in all, as BART's).\n",
-     "-l2 -l1 -R= -r= -i= -S -w= -t= -n -s= -e -u= -C= --wavelet= --tol= --nufft-tol= --chunk= --time", 3, 3, cmd_pics},
+     "  -i counts CG steps in all, as BART's).\n"
+     "  Several terms (one of each kind: l2, l1-wavelet, TV), as -R W:7:0:0.005\n"
+     "  -R T:7:0:0.002, are solved together by BART's ADMM, as is one term with\n"
+     "  -m; -l1 / -l2 take the -r before them (or the last -r), as BART's.\n",
+     "-l2 -l1 -R= -r= -i= -S -w= -t= -n -s= -e -m -u= -C= --wavelet= --tol= --nufft-tol= --chunk= --time", 3, 3, cmd_pics},
     {"threshold", "soft, wavelet, hard or binary thresholding of a .cfl (BART threshold)",
      "mvtool threshold [-W|-H|-B] [-j BITMASK] LAMBDA IN OUT\n"
      "  As bart threshold: complex soft thresholding x max(|x| - LAMBDA, 0) / |x|\n"

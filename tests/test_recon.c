@@ -1380,10 +1380,35 @@ MV_TEST(recon, l1_wavelet_analytic)
         o.iterations = 30;
         EXPECT_EQ_INT(mv_cgsense(&k, &s, &y, &o), MV_ERR_CANCELLED);
         o.progress = NULL;
-        /* l1 and Tikhonov together: ADMM in BART, refused here */
-        o.lambda = 0.1;
-        EXPECT_EQ_INT(mv_cgsense(&k, &s, &y, &o), MV_ERR_UNSUPPORTED);
-        o.lambda = 0;
+        /* ADMM (BART's pics -m, and its solver for l1 and Tikhonov
+           together) converges to the minimiser itself, not FISTA's last
+           gradient step: W orthonormal, the minimiser of 1/2 ||x - b||^2 +
+           mu / 2 ||x||^2 + lambda ||W x||_1 is W^T soft(W b, lambda) /
+           (1 + mu) (mu 0: ADMM on the l1 term alone) */
+        {
+            static const double mus[2] = {0, 0.25};
+            int q;
+            mv_cg_opts ao = o;
+            ao.iterations = 300;
+            for (q = 0; q < 2; q++) {
+                haar2((const float *)x.data, 16, wb, 0);
+                for (i = 0; i < 16 * 16 * 2; i++) {
+                    double re = wb[2 * i], im = wb[2 * i + 1], m = sqrt(re * re + im * im);
+                    double g = (m > lam ? (m - lam) / m : 0) / (1 + mus[q]);
+                    wb[2 * i] = g * re, wb[2 * i + 1] = g * im;
+                }
+                haar2((const float *)r.data, 16, wb, 1);
+                ao.lambda = mus[q];
+                ao.admm = mus[q] == 0;
+                mv_free(&y);
+                REQUIRE_OK(mv_cgsense(&k, &s, &y, &ao));
+                e = c64_nrmse(&y, &r);
+                EXPECT_MSG(e < 1e-5, "ADMM, l1 (Haar) %s: %.3g from the minimiser", q ? "+ l2 0.25" : "alone (-m)", e);
+                EXPECT_MSG(ao.iterations_done == 300,
+                           "ADMM ran %d CG steps: one a round (its normal equations are a multiple of I) for BART's "
+                           "300 rounds", ao.iterations_done);
+            }
+        }
         o.step = -1;
         EXPECT_EQ_INT(mv_cgsense(&k, &s, &y, &o), MV_ERR_INVALID_ARG);
         free(wb);
@@ -1419,6 +1444,17 @@ MV_TEST(recon, l1_tv_match_bart_pics)
     snprintf(cmd, sizeof(cmd), "bart pics -R T:7:0:0.01 -i 30 %s %s %s", tu_path("rc_l1_u"), tu_path("rc_l1_s"),
              tu_path("rc_l1_bt"));
     REQUIRE(run_quiet(cmd) == 0);
+    /* BART's ADMM over several terms (l1-wavelet with its shifts + TV, l2
+       + TV) and on one l1-wavelet term (-m) */
+    {
+        char us[2100]; /* "U S B": one call of tu_path each (it rotates 8 buffers) */
+        snprintf(us, sizeof(us), "%s %s %s", tu_path("rc_l1_u"), tu_path("rc_l1_s"), tu_path("rc_l1_b"));
+        snprintf(cmd, sizeof(cmd),
+                 "bart pics -R W:7:0:0.005 -R T:7:0:0.005 -i 30 %s_wt && bart pics -R Q:0.01 -R T:7:0:0.01 -i 30 %s_qt "
+                 "&& bart pics -m -R W:7:0:0.005 -i 30 %s_mw",
+                 us, us, us);
+        REQUIRE(run_quiet(cmd) == 0);
+    }
     mv_vol_init(&s);
     mv_vol_init(&b);
     mv_vol_init(&bn);
@@ -1460,39 +1496,72 @@ MV_TEST(recon, l1_tv_match_bart_pics)
         printf("    pics -R T NRMSE vs BART: %.2e\n", e);
         mv_free(&y);
     }
+    {
+        static const char *sfx[3] = {"_wt", "_qt", "_mw"};
+        static const double wav[3] = {0.005, 0, 0.005}, tv[3] = {0.005, 0.01, 0}, l2[3] = {0, 0.01, 0};
+        int q;
+        for (q = 0; q < 3; q++) {
+            mv_cg_opts to = o;
+            mv_vol y, bb;
+            char name[64];
+            snprintf(name, sizeof(name), "rc_l1_b%s", sfx[q]);
+            mv_vol_init(&bb);
+            REQUIRE_OK(mv_cfl_load(tu_path(name), &bb, NULL));
+            to.no_randshift = 0;
+            to.l1_wavelet = wav[q];
+            to.tv = tv[q];
+            to.lambda = l2[q];
+            to.admm = q == 2;
+            mv_vol_init(&y);
+            REQUIRE_OK(mv_cgsense(&u, &s, &y, &to));
+            e = c64_nrmse(&y, &bb);
+            EXPECT_MSG(e < 2e-5, "pics %s (ADMM) vs BART: NRMSE %.3g",
+                       q == 0 ? "-R W -R T" : q == 1 ? "-R Q -R T" : "-m -R W", e);
+            printf("    pics %s NRMSE vs BART: %.2e\n", q == 0 ? "-R W -R T" : q == 1 ? "-R Q -R T" : "-m -R W", e);
+            mv_free(&y);
+            mv_free(&bb);
+        }
+    }
     /* the same bytes for any thread count: one item on 1..3 threads, and
-       two batch volumes side by side (one thread each) or one at a time */
+       two batch volumes side by side (one thread each) or one at a time;
+       FISTA, then ADMM over l1-wavelet (its threaded prox) and TV */
     {
         mv_vol u2, y;
         int64_t d[5], nv = mv_vol_count(&u);
         int64_t m = 126 * 126;
+        int q;
         d[0] = d[1] = 126, d[2] = 1, d[3] = 8, d[4] = 2;
         mv_vol_init(&u2);
         REQUIRE_OK(mv_vol_alloc(&u2, MV_DT_C64, 5, d, NULL));
         memcpy(u2.data, u.data, (size_t)nv * 8);
         memcpy((float *)u2.data + 2 * nv, u.data, (size_t)nv * 8);
         o.no_randshift = 0;
-        for (th = 1; th <= 3; th++) {
-            o.threads = th;
-            mv_vol_init(&y);
-            REQUIRE_OK(mv_cgsense(&u, &s, &y, &o));
-            if (th == 1) {
-                mv_free(&x);
-                x = y;
-                continue;
+        for (q = 0; q < 2; q++) {
+            const char *what = q ? "l1 + TV pics (ADMM)" : "l1 pics";
+            o.tv = q ? 0.005 : 0;
+            o.chunk = 0;
+            for (th = 1; th <= 3; th++) {
+                o.threads = th;
+                mv_vol_init(&y);
+                REQUIRE_OK(mv_cgsense(&u, &s, &y, &o));
+                if (th == 1) {
+                    mv_free(&x);
+                    x = y;
+                    continue;
+                }
+                EXPECT_MSG(memcmp(x.data, y.data, (size_t)m * 8) == 0, "%s: %d threads differ from 1", what, th);
+                mv_free(&y);
             }
-            EXPECT_MSG(memcmp(x.data, y.data, (size_t)m * 8) == 0, "l1 pics: %d threads differ from 1", th);
-            mv_free(&y);
-        }
-        for (th = 1; th <= 3; th += 2) {
-            o.threads = th;
-            o.chunk = th == 1 ? 0 : 2;
-            mv_vol_init(&y);
-            REQUIRE_OK(mv_cgsense(&u2, &s, &y, &o));
-            EXPECT_MSG(memcmp(x.data, y.data, (size_t)m * 8) == 0 &&
-                           memcmp(x.data, (float *)y.data + 2 * m, (size_t)m * 8) == 0,
-                       "l1 pics: a batch of two on %d threads differs from one volume", th);
-            mv_free(&y);
+            for (th = 1; th <= 3; th += 2) {
+                o.threads = th;
+                o.chunk = th == 1 ? 0 : 2;
+                mv_vol_init(&y);
+                REQUIRE_OK(mv_cgsense(&u2, &s, &y, &o));
+                EXPECT_MSG(memcmp(x.data, y.data, (size_t)m * 8) == 0 &&
+                               memcmp(x.data, (float *)y.data + 2 * m, (size_t)m * 8) == 0,
+                           "%s: a batch of two on %d threads differs from one volume", what, th);
+                mv_free(&y);
+            }
         }
         mv_free(&u2);
     }
@@ -1545,9 +1614,22 @@ MV_TEST(recon, tv_analytic)
     o.progress = cancel_after_3;
     EXPECT_EQ_INT(mv_cgsense(&k, &s, &y, &o), MV_ERR_CANCELLED);
     o.progress = NULL;
-    o.l1_wavelet = 0.1;
-    EXPECT_EQ_INT(mv_cgsense(&k, &s, &y, &o), MV_ERR_UNSUPPORTED);
-    o.l1_wavelet = 0;
+    /* with Tikhonov's mu / 2 ||x||^2 too (BART's ADMM over both terms)
+       each plateau also shrinks by 1 + mu: (1 + 2 lambda / 8) / (1 + mu)
+       and (3 - 2 lambda / 8) / (1 + mu), 0.88 and 2.32 at mu 0.25 */
+    o.lambda = 0.25;
+    mv_free(&y);
+    REQUIRE_OK(mv_cgsense(&k, &s, &y, &o));
+    for (bad = 0, v = 0; v < 128; v++) {
+        double want = v % 16 < 8 ? 0.88 : 2.32, re = ((float *)y.data)[2 * v], im = ((float *)y.data)[2 * v + 1];
+        bad += fabs(re - want) > 1e-5 || fabs(im) > 1e-5;
+    }
+    EXPECT_MSG(bad == 0, "TV + l2 of two plateaus: %lld voxels off 0.88 / 2.32 (voxel 0: %g, voxel 8: %g)",
+               (long long)bad, ((float *)y.data)[0], ((float *)y.data)[16]);
+    o.lambda = 0;
+    o.admm = 2;
+    EXPECT_EQ_INT(mv_cgsense(&k, &s, &y, &o), MV_ERR_INVALID_ARG);
+    o.admm = 0;
     o.admm_rho = -1;
     EXPECT_EQ_INT(mv_cgsense(&k, &s, &y, &o), MV_ERR_INVALID_ARG);
     mv_free(&y);
@@ -2016,13 +2098,15 @@ MV_TEST(recon, maps_threads_identical)
                     p[0] = p[1] = 0;
                 }
         }
-    for (v = 0; v < 6; v++) {
+    for (v = 0; v < 8; v++) { /* l2, l1-wavelet, TV, then all three (ADMM), Cartesian and radial */
+        static const char *names[4] = {"l2", "l1-wavelet", "TV", "l2 + l1-wavelet + TV"};
         mv_cg_opts o = MV_ZERO_INIT;
-        int nc = v >= 3;
+        int nc = v >= 6 ? v == 7 : v >= 3, kind = v >= 6 ? 3 : v % 3;
         o.iterations = 6;
-        if (v % 3 == 0) o.lambda = 0.01;
-        if (v % 3 == 1) o.l1_wavelet = 0.01, o.step_eigen = nc;
-        if (v % 3 == 2) o.tv = 0.01;
+        if (kind == 0) o.lambda = 0.01;
+        if (kind == 1) o.l1_wavelet = 0.01, o.step_eigen = nc;
+        if (kind == 2) o.tv = 0.01;
+        if (kind == 3) o.lambda = o.l1_wavelet = o.tv = 0.01;
         if (nc) o.step = 0.5;
         o.threads = 1;
         mv_vol_init(&x1);
@@ -2033,7 +2117,7 @@ MV_TEST(recon, maps_threads_identical)
             REQUIRE_OK(nc ? mv_cgsense_nc(&t, &kn, &s, &x3, &o) : mv_cgsense(&k, &s, &x3, &o));
             REQUIRE(mv_vol_count(&x1) == 96 * 64 * 2 && mv_vol_count(&x3) == mv_vol_count(&x1));
             EXPECT_MSG(!memcmp(x1.data, x3.data, (size_t)mv_vol_bytes(&x1)), "%s %s, 2 maps: 1 and 3 threads differ (run %d)",
-                       nc ? "non-Cartesian" : "Cartesian", v % 3 == 0 ? "l2" : v % 3 == 1 ? "l1-wavelet" : "TV", r);
+                       nc ? "non-Cartesian" : "Cartesian", names[kind], r);
             mv_free(&x3);
         }
         mv_free(&x1);

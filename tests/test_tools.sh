@@ -1220,7 +1220,17 @@ sys.exit(0 if e < 2e-5 else print('pics -R T NRMSE', e) or 1)
 PYEOF
   $T pics -R T:3:0:0.01 -u 0 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && ok || bad "pics -u 0: usage error"
   $T pics -l1 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "\-r" "$W/err" && ok || bad "pics -l1 without -r: $(cat "$W/err")"
-  $T pics -l1 -l2 -r 0.1 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && ok || bad "pics -l1 -l2: usage error"
+  # several terms by BART's ADMM; -l2 takes the -r before it, -l1 the last one (BART's opt_reg)
+  bart pics -r 0.02 -l2 -l1 -r 0.005 -R T:3:0:0.005 -i 20 "$W/ru" "$W/rbm" "$W/rba" >/dev/null 2>&1
+  $T pics -r 0.02 -l2 -l1 -r 0.005 -R T:3:0:0.005 -i 20 "$W/ru" "$W/rbm" "$W/rma" && "$PY" - "$W/rba" "$W/rma" <<'PYEOF' && ok || bad "pics -l2 -l1 -R T (ADMM) vs bart pics"
+import sys, numpy as np
+rd = lambda n: np.fromfile(n + '.cfl', np.complex64)
+b, m = rd(sys.argv[1]), rd(sys.argv[2])
+e = np.linalg.norm(m - b) / np.linalg.norm(b)
+sys.exit(0 if e < 2e-5 else print('pics -l2 -l1 -R T NRMSE', e) or 1)
+PYEOF
+  $T pics -R W:7:0:0.01 -R W:3:0:0.01 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "one term of each kind" "$W/err" && ok || bad "pics with two -R W: usage error: $(cat "$W/err")"
+  $T pics -m -R Q:0 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "LAMBDA > 0" "$W/err" && ok || bad "pics -m -R Q:0: usage error: $(cat "$W/err")"
   $T pics -R L:7:7:0.01 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "L:7:7:0.01" "$W/err" && ok || bad "pics -R L: usage error naming it: $(cat "$W/err")"
   $T pics -R W:7:1:0.01 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && ok || bad "pics -R W with joint flags on a transformed axis: usage error"
   $T pics -l1 -r 0.01 --wavelet db4 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "db4" "$W/err" && ok || bad "pics --wavelet db4: usage error"

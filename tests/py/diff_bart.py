@@ -8,8 +8,8 @@ computation where BART's own accuracy is the limit (Debian's
 
 CASES scales every family (default 12: about 15 s; per family 3x cfl, 5x
 hdr, 4x traj, 3x fft, 2x rss, 3x nufft, 0.1x ecalib and pics, 1x scale,
-cc and l1, 2x thresh, 0.5x tv, at least 1); FAMILY (comma-separated: cfl,
-hdr, traj, fft, rss, nufft, ecalib, pics, scale, cc, thresh, l1, tv)
+cc and l1, 2x thresh, 0.5x tv and admm, at least 1); FAMILY (comma-separated:
+cfl, hdr, traj, fft, rss, nufft, ecalib, pics, scale, cc, thresh, l1, tv, admm)
 limits the run and leaves out the fixed cases. medvol runs through
 tests/diff_bart.c (mv_cfl_load / mv_cfl_save, mv_fftc*, mv_rss*,
 mv_bart_scale_estimate, mv_coil_compress) or
@@ -122,6 +122,8 @@ every case agrees.
           and mvtool pics on random Cartesian 2D/3D and radial data
           (fam_l1: sizes of every residue mod 4, BART's fftmod).
   tv      bart pics -R T (isotropic TV by ADMM) likewise (fam_l1).
+  admm    bart pics with two or three terms of -R Q, W and T in a random
+          order, or one with -m (BART's ADMM over several terms), likewise.
 
 First the fixed cases: minimal reproducers of the disagreements found
 (ESPIRiT's phase reference, BART's getopt spellings that mvtool refuses, the
@@ -139,7 +141,7 @@ import time
 import numpy as np
 
 BART = os.environ.get('BART', 'bart')
-FAMILIES = ['cfl', 'hdr', 'traj', 'fft', 'rss', 'nufft', 'ecalib', 'pics', 'scale', 'cc', 'thresh', 'l1', 'tv']
+FAMILIES = ['cfl', 'hdr', 'traj', 'fft', 'rss', 'nufft', 'ecalib', 'pics', 'scale', 'cc', 'thresh', 'l1', 'tv', 'admm']
 FILE_STATUSES = ('MV_ERR_BAD_HEADER', 'MV_ERR_TRUNCATED', 'MV_ERR_BAD_DATA', 'MV_ERR_NOT_FOUND',
                  'MV_ERR_SIZE_OVERFLOW', 'MV_ERR_UNSUPPORTED')
 
@@ -1130,7 +1132,36 @@ def smooth_object(rng, shape):
     return obj
 
 
-def fam_l1(c, run, d, tv=False):
+def admm_args(rng, lam, nc, three):
+    """the terms of an ADMM case (fam_admm): two or three of l2 (-R Q /
+    -l2), l1-wavelet (-R W / -l1) and TV (-R T) in a random order, or one
+    l2 or l1-wavelet term with -m; returns the argument list and whether
+    an l1-wavelet term is in it"""
+    kinds = list(rng.permutation(['Q', 'W', 'T']))[:int(rng.choice([1, 2, 2, 3]))]
+    force = len(kinds) == 1 or (kinds == ['W', 'Q'])  # BART's FISTA asserts on W then Q: -m makes it ADMM
+    if len(kinds) == 1 and kinds[0] == 'T':
+        kinds = ['W']
+    args = ['-m'] if force else []
+    for k in kinds:
+        if k == 'Q':
+            args += ['-R', 'Q:%r' % float(rng.choice([0.005, 0.02, 0.1]))]
+        elif k == 'W':
+            flags = int(rng.choice([3, 7, 1, 2] if three else [3, 1, 2]))
+            args += ['-R', 'W:%d:0:%r' % (flags, lam)]
+        else:
+            flags = int(rng.choice([3, 7, 1, 2, 5] if three else [3, 7, 1, 2]))
+            args += ['-R', 'T:%d:0:%r' % (flags, min(lam, 0.02) if nc else lam)]
+    args += ['-i', str(int(rng.choice([150, 300] if nc else [10, 30, 45])))]
+    args += ['-u', repr(float(rng.choice([0.5, 1.0] if nc else [0.2, 0.5, 1.0])))] if rng.random() < 0.5 else []
+    args += ['-C', str(int(rng.choice([3, 5, 10])))] if rng.random() < 0.5 else []
+    if 'W' in kinds:
+        args += ([] if rng.random() < 0.6 else ['-n'])
+        if rng.random() < 0.3:
+            args += ['--wavelet', 'haar']
+    return args, 'W' in kinds
+
+
+def fam_l1(c, run, d, tv=False, admm=False):
     """bart pics -l1 (or -R W:FLAGS:0:LAMBDA) against mvtool pics: BART's
     FISTA with its wavelet, Cartesian 2D/3D with random variable-density
     lines or radial (-t), BART's random cycle spinning or -n, -S or BART's
@@ -1146,7 +1177,7 @@ def fam_l1(c, run, d, tv=False):
     case is only counted). With tv: bart pics -R T:FLAGS:0:LAMBDA (isotropic
     TV by BART's ADMM: random -u rho, -C CG steps, -i total CG steps) on
     the same data, the same tolerances but radial's 5e-2 (ADMM's rounds amplify the NUFFTs' difference)."""
-    fam = 'tv' if tv else 'l1'
+    fam = 'admm' if admm else 'tv' if tv else 'l1'
     rng = c.rng
     nc = rng.random() < 0.3
     three = not nc and rng.random() < 0.35
@@ -1186,7 +1217,7 @@ def fam_l1(c, run, d, tv=False):
         # CG's stopping point moves with them) as l2's CG amplifies it:
         # measured up to 3.5e-2 at -i 150 and 300 (seed 12: 3 of 22 radial
         # cases beyond 2e-2, one map or two; the Cartesian rounds agree to 3e-7)
-        what, tol = '%s, %d coils, radial %dx%d' % (shape, C, X, Y), 5e-2 if tv else 1e-2
+        what, tol = '%s, %d coils, radial %dx%d' % (shape, C, X, Y), 5e-2 if tv or admm else 1e-2
     else:
         k = centred(img, axes, False)
         k += crandn(rng, k.shape, 1e-3 * np.abs(k).max())
@@ -1201,7 +1232,10 @@ def fam_l1(c, run, d, tv=False):
     it = int(rng.choice([5, 15, 30]))
     shifts = rng.random() < 0.6
     wav = str(rng.choice(['dau2', 'dau2', 'haar'] + (['cdf44'] if min(shape[:2]) >= 10 and (not three or shape[2] >= 10) else [])))
-    if tv:
+    if admm:
+        args, shifts = admm_args(rng, lam, nc, three)
+        shifts = shifts and '-n' not in args  # the other -n only where a wavelet term has shifts
+    elif tv:
         flags = int(rng.choice([3, 7, 1, 2, 5] if three else [3, 7, 1, 2]))
         # radial: rounds enough to approach the minimiser: after a few, the two NUFFTs' ~1e-3 flips
         # where the inner CG stops and the iterates part by up to 5e-2 (measured at -i 30; 4e-3 at 300)
@@ -1218,6 +1252,8 @@ def fam_l1(c, run, d, tv=False):
         args = ['-R', 'W:%d:0:%r' % (flags, lam)]
     else:
         args = ['-l1', '-r', repr(lam)]
+    if admm:
+        tv = True  # from here on as TV: no step, radial within 5e-2
     if not tv:
         args += ['-i', str(it)] + ([] if shifts else ['-n']) + (['--wavelet', wav] if wav != 'dau2' else [])
     if nc and not tv and rng.random() < 0.4:  # BART's own remedy: the step over its eigenvalue estimate
@@ -1256,7 +1292,7 @@ def fam_l1(c, run, d, tv=False):
     if e > tol:
         c.fail(fam, '%s: %.3g from BART' % (what, e), run)
         return
-    if tv:
+    if tv and not (admm and shifts):
         return
     other = [a for a in args if a != '-n'] if not shifts else args[:-2] + ['-n'] + args[-2:]
     run([c.tool, 'pics'] + other + ['o'], check=True)
@@ -1264,11 +1300,15 @@ def fam_l1(c, run, d, tv=False):
     if eo <= 3 * tol:
         c.note('l1: the shifts (-n or not) moved the image by less than 3x the tolerance')
     elif e > eo / 10:
-        c.fail('l1', '%s: %.3g from BART, and %.3g with the other -n: the shifts are not BART\'s' % (what, e, eo), run)
+        c.fail(fam, '%s: %.3g from BART, and %.3g with the other -n: the shifts are not BART\'s' % (what, e, eo), run)
 
 
 def fam_tv(c, run, d):
     fam_l1(c, run, d, tv=True)
+
+
+def fam_admm(c, run, d):
+    fam_l1(c, run, d, admm=True)
 
 
 def fixed_cases(c):
@@ -1299,7 +1339,7 @@ def main():
     root = tempfile.mkdtemp(prefix='diff_bart.')
     c = Ctx(exe, tool, root, np.random.default_rng(seed))
     per = {'cfl': 3, 'hdr': 5, 'traj': 4, 'fft': 3, 'rss': 2, 'nufft': 3, 'ecalib': 0.1, 'pics': 0.1, 'scale': 1, 'cc': 1,
-           'thresh': 2, 'l1': 1, 'tv': 0.5}
+           'thresh': 2, 'l1': 1, 'tv': 0.5, 'admm': 0.5}
     t00 = time.time()
     if len(sys.argv) <= 5:
         fixed_cases(c)
