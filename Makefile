@@ -575,8 +575,8 @@ test-cuda-symbols: cuda
 # (memcheck's out-of-bounds accesses), each without the slowest groups, and
 # the groups the race check leaves out in thread order (EMU_SKIP_*: the
 # barrier-heavy metric reductions take 48 s of the 85 s thread-order run;
-# cgsense_nc, 29 s of the race check, launches no kernel that the cgsense
-# and nufft groups do not race-check, MV_EMU_VERBOSE=1 lists them). g++ compiles
+# cgsense_nc, 29 s of the race check, has its kernels race-checked through
+# its two-case group cgsense_nc_race, MV_EMU_VERBOSE=1 lists them). g++ compiles
 # medvol_cuda.h after tests/cuda_emu/rewrite.py turns its <<<>>> launches into
 # calls. What it cannot show (timings, registers, the real cuFFT) still needs
 # a GPU session.

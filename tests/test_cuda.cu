@@ -2866,6 +2866,17 @@ static void t_cgnc_case(const int64_t N[3], int64_t X, int64_t Y, int three_d, i
     mv_cuda_free(&dk, t_stream), mv_cuda_free(&ds, t_stream), mv_cuda_free(&dout, t_stream), mv_cuda_free(&dout2, t_stream);
 }
 
+/* Two small cases of test_cgsense_nc (one map over frames, two maps over
+   slices, few iterations): every kernel of the non-Cartesian solve (the
+   Toeplitz pad, weight and crop among them) in a group short enough for
+   the emulator's race check, which leaves cgsense_nc itself out */
+static void test_cgsense_nc_race(void)
+{
+    static const int64_t n2a[3] = {21, 19, 1};
+    t_cgnc_case(n2a, 21, 13, 0, 4, 2, 0, 0, 0.01, 4, 0.0, 1e-4, 1, "2D 21x19, 13 spokes, 4 coils, 2 frames, lambda 0.01, 4 iterations");
+    t_cgnc_case(n2a, 21, 11, 0, 3, 2, 0, 2, 0.01, 4, 0.0, 1e-4, 2, "2D 21x19, opts.slices (2), 3 coils, 2 maps, lambda 0.01, 4 iterations");
+}
+
 static void test_cgsense_nc(void)
 {
     static const int64_t n2a[3] = {21, 19, 1}, n2b[3] = {32, 32, 1}, n2c[3] = {128, 128, 1}, n3[3] = {9, 8, 7},
@@ -2942,7 +2953,7 @@ static const t_case t_cases[] = {
     {"large", test_large},                     {"gaussian", test_gaussian},   {"field", test_field},
     {"transport", test_transport},            {"demons", test_demons},       {"metric", test_metric},     {"metric_lncc", test_metric_lncc},
     {"grappa", test_grappa},                   {"cgsense", test_cgsense},     {"nufft", test_nufft},
-    {"cgsense_nc", test_cgsense_nc},
+    {"cgsense_nc", test_cgsense_nc},            {"cgsense_nc_race", test_cgsense_nc_race},
 };
 
 /* whether group name is in the comma-separated list of environment variable var */
