@@ -3142,28 +3142,43 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    iterations do (BART's and medvol's images part by up to 5e-2 after
    -i 30 on small radial cases, 4e-3 once ADMM has settled).
 
+   IMAGE-DOMAIN TERMS (BART pics -R I:0:lambda, -R S): opts.l1_image
+   adds lambda ||x||_1 (BART's prox_thresh: x (|x| - t) / |x| where
+   positive, |x| the float root of re^2 + im^2), opts.nonneg the
+   constraint that every real and imaginary part is >= 0 (BART's
+   prox_nonneg: each float clamped at 0). Alone each is solved by the
+   FISTA above with its prox in place of the wavelet's (BART's default
+   for one such term; opts.step, opts.step_eigen as there).
+
    ADMM OVER SEVERAL TERMS (BART pics with several -R, or -m): when more
-   than one of opts.lambda, opts.l1_wavelet, opts.tv is set, or opts.admm
-   is 1 (BART -m: ADMM even for one l2 or l1-wavelet term), the solve is
-   BART's ADMM above over every term, min 1/2 ||A x - y||^2 + sum_j
-   f_j(G_j x), with BART's terms (grecon/optreg.c): l2 lambda / 2 ||x||^2
-   (G = I, prox x / (lambda / rho + 1)), l1-wavelet lambda ||W x||_1 (G =
-   I, prox the wavelet threshold by lambda / rho with BART's random shifts
-   drawn per prox call, from seed 1 per item, unless opts.no_randshift)
-   and TV as above. The x-update solves (A^H A + rho sum_j G_j^H G_j) x =
-   A^H y + rho sum_j G_j^H (z_j - u_j); the terms' z- and u-updates follow
-   one after the other, each with its own z_j, u_j. The terms run in the
-   order l2, l1-wavelet, TV: BART's order is the command line's, which
-   changes only the rounding of the sums with three terms (two terms add
-   in either order to the same floats). BART chooses FISTA for -R W
-   followed by -R Q and then asserts (its FISTA takes one term); medvol
-   solves that as Q then W. No step is used (BART ignores -s and -e with
-   ADMM). Checked against bart pics: l1-wavelet + TV, l2 + TV, -m with
+   than one of opts.lambda, l1_wavelet, l1_image, tv, nonneg is set, or
+   opts.admm is 1 (BART -m: ADMM even for one term), the solve is BART's
+   ADMM above over every term, min 1/2 ||A x - y||^2 + sum_j f_j(G_j x),
+   with BART's terms (grecon/optreg.c): l2 lambda / 2 ||x||^2 (G = I, prox
+   x / (lambda / rho + 1)), l1-wavelet lambda ||W x||_1 (G = I, prox the
+   wavelet threshold by lambda / rho with BART's random shifts drawn per
+   prox call, from seed 1 per item, unless opts.no_randshift), l1 and
+   non-negativity (G = I, their proxes above, l1's by lambda / rho) and TV
+   as above. The x-update solves (A^H A + rho sum_j G_j^H G_j) x = A^H y +
+   rho sum_j G_j^H (z_j - u_j); the terms' z- and u-updates follow one
+   after the other, each with its own z_j, u_j. The terms run in the order
+   l2, l1-wavelet, l1, TV, non-negativity: BART's order is the command
+   line's, which changes only the rounding of the sums with three terms or
+   more (two terms add in either order to the same floats). BART chooses
+   FISTA when a -R W, I or S comes first and only -R Q terms follow, and
+   then asserts (its FISTA takes one term); medvol solves those by ADMM.
+   No step is used (BART ignores -s and -e with ADMM). With the wavelet's
+   random shifts the prox changes every round and ADMM does not settle:
+   on radial data, where the NUFFTs differ by ~1e-3, BART's and medvol's
+   images part by up to 0.1 at any iteration count (with no_randshift
+   ~1e-3). Checked against bart pics: l1-wavelet + TV, l2 + TV, -m with
    l1-wavelet within 5e-7 on its phantom (tests/test_recon.c), random
-   2D/3D Cartesian and radial cases with two or three terms in any order
-   (make test-diff-bart's admm: within 2e-5, radial 5e-2); on an identity
-   operator l2 + l1 (orthonormal Haar) converges to W^T soft(W b, lambda)
-   / (1 + mu), l2 + TV to the analytic two-plateau minimiser. */
+   2D/3D Cartesian and radial cases of two or three terms in any order,
+   -m and -R I / -R S alone (make test-diff-bart's admm: within 2e-5,
+   radial 5e-2); on an identity operator l2 + l1-wavelet (orthonormal Haar)
+   converges to W^T soft(W b, lambda) / (1 + mu), l2 + TV to the analytic
+   two-plateau minimiser, -R I and -R S (alone, -m, with l2) to their
+   closed forms. */
 
 /* Options of GRAPPA; all-zero = defaults. */
 typedef struct mv_grappa_opts {
@@ -3333,7 +3348,10 @@ typedef struct mv_cg_opts {
     double admm_rho;       /* ADMM penalty: 0 = 0.5 (BART -u) */
     int admm_cg_iterations; /* CG steps per x-update at most: 0 = 10 (BART -C) */
     int step_eigen;        /* 1: FISTA's step divided by BART's largest-eigenvalue estimate (pics -e; see L1-WAVELET) */
-    int admm;              /* 1: ADMM even for one l2 or l1-wavelet term (BART pics -m; see ADMM) */
+    int admm;              /* 1: ADMM even for one term (BART pics -m; see ADMM) */
+    /* BART pics's image-domain terms (-R I, -R S), CG-SENSE entry points only: */
+    double l1_image;       /* > 0: + l1_image ||x||_1 (complex soft threshold, -R I:0:L): FISTA alone, else ADMM */
+    int nonneg;            /* 1: real and imaginary parts >= 0 (BART's prox_nonneg, -R S): FISTA alone, else ADMM */
 } mv_cg_opts;
 
 /* CG on (N + lambda I) x = b, from x = 0 (BART's conjgrad, float32 vectors,
@@ -43482,6 +43500,8 @@ static mv_status mv__cg_check(const mv_cg_opts *o, const char *fn)
     MV__CHECK(o->step_eigen == 0 || o->step_eigen == 1, MV_ERR_INVALID_ARG, "%s: opts.step_eigen = %d (0 or 1)", fn,
               o->step_eigen);
     MV__CHECK(o->admm == 0 || o->admm == 1, MV_ERR_INVALID_ARG, "%s: opts.admm = %d (0 or 1)", fn, o->admm);
+    MV__CHECK(o->l1_image >= 0 && o->l1_image <= 3.4e38, MV_ERR_INVALID_ARG, "%s: opts.l1_image = %g", fn, o->l1_image);
+    MV__CHECK(o->nonneg == 0 || o->nonneg == 1, MV_ERR_INVALID_ARG, "%s: opts.nonneg = %d (0 or 1)", fn, o->nonneg);
     return MV_OK;
 }
 
@@ -43548,9 +43568,12 @@ MVDEF mv_status mv_cg_solve(mv_normal_op op, void *user, const float *b, float *
     MV__CHECK(op != NULL && b != NULL && x != NULL, MV_ERR_INVALID_ARG, "mv_cg_solve: op, b or x is NULL");
     MV__CHECK(n >= 1 && (uint64_t)n <= (uint64_t)SIZE_MAX / 32, MV_ERR_INVALID_ARG, "mv_cg_solve: n = %lld", (long long)n);
     MV__TRY(mv__cg_check(o, "mv_cg_solve"));
-    MV__CHECK(o->l1_wavelet == 0 && o->tv == 0 && o->admm == 0, MV_ERR_INVALID_ARG,
-              "mv_cg_solve: opts.%s is set (mv_cg_solve is CG on N + lambda; l1-wavelet, TV and ADMM are "
-              "mv_cgsense's)", o->l1_wavelet != 0 ? "l1_wavelet" : o->tv != 0 ? "tv" : "admm");
+    MV__CHECK(o->l1_wavelet == 0 && o->tv == 0 && o->admm == 0 && o->l1_image == 0 && o->nonneg == 0,
+              MV_ERR_INVALID_ARG,
+              "mv_cg_solve: opts.%s is set (mv_cg_solve is CG on N + lambda; the other terms and ADMM are "
+              "mv_cgsense's)",
+              o->l1_wavelet != 0 ? "l1_wavelet" : o->tv != 0 ? "tv" : o->admm ? "admm" : o->l1_image != 0 ? "l1_image"
+                                                                                               : "nonneg");
     o->iterations_done = 0;
     r = (float *)mv__alloc((size_t)n * 24, o->alloc_ctx);
     MV__CHECK(r != NULL, MV_ERR_OUT_OF_MEMORY, "mv_cg_solve: 3 vectors of %lld values", (long long)n);
@@ -43559,15 +43582,40 @@ MVDEF mv_status mv_cg_solve(mv_normal_op op, void *user, const float *b, float *
     return st;
 }
 
-/* FISTA on 1/2 ||A x - y||^2 + lambda ||W x||_1 from x = 0, BART's fista
-   (iter/italgos.c) with the wavelet threshold as its prox, in BART's float
-   arithmetic: per iteration x = prox(x, lambda step); the ravine step
-   x = x_k + (t_{k-1} - 1) / t_k (x_k - x_{k-1}); r = b - N x; stop when
-   ||r|| < tolerance ||b||; x += step r. The result is that last gradient
-   step (not thresholded again), as BART's. x holds n / w's voxels volumes
-   (maps), each thresholded on its own. vec: 2 n-vectors; wsc: the
-   wavelet scratch; shifts drawn as BART's, from state 1, unless
-   o->no_randshift. */
+/* BART's prox_thresh (md_zsoftthresh_core2) over k components of n complex
+   values each, thresholded jointly: per value the float root of the float
+   sum of the components' |g|^2, then g (|g| - t) / |g| where positive,
+   else 0 (k 1: the l1 prox of -R I; TV's isotropic shrinkage over its
+   gradient axis) */
+static void mv__shrink_joint(float *g, int64_t n, int k, float thr)
+{
+    int64_t i;
+    int c;
+    for (i = 0; i < n; i++) {
+        float ss = 0, norm, red, f;
+        for (c = 0; c < k; c++) {
+            const float *q = g + 2 * (c * n + i);
+            ss += q[0] * q[0] + q[1] * q[1];
+        }
+        norm = sqrtf(ss);
+        red = norm - thr;
+        f = red > 0 ? red / norm : 0;
+        for (c = 0; c < k; c++) {
+            float *q = g + 2 * (c * n + i);
+            q[0] *= f;
+            q[1] *= f;
+        }
+    }
+}
+
+/* BART's prox_nonneg (md_smax with 0): every float, real and imaginary
+   part alike, clamped below at 0 */
+static void mv__nonneg(const float *in, float *out, int64_t n)
+{
+    int64_t i;
+    for (i = 0; i < 2 * n; i++) out[i] = in[i] > 0 ? in[i] : 0.f;
+}
+
 /* y += (a op b) over nf floats (b NULL: a op s) on the dispatched kernels,
    a block at a time through the stack: the expression's two roundings, as
    the scalar y[i] += a[i] op b[i]; a may be y (ma: the caller's lookup of
@@ -43584,7 +43632,16 @@ static void mv__bin_accumulate(const mv__math_ops *ma, float *y, int op, const f
     }
 }
 
-
+/* FISTA on 1/2 ||A x - y||^2 + f(x) from x = 0, BART's fista
+   (iter/italgos.c) with the term's prox, in BART's float arithmetic: per
+   iteration x = prox(x, lambda step); the ravine step x = x_k + (t_{k-1}
+   - 1) / t_k (x_k - x_{k-1}); r = b - N x; stop when ||r|| < tolerance
+   ||b||; x += step r. The result is that last gradient step (not
+   thresholded again), as BART's. f: lambda ||W x||_1 (w: the wavelet;
+   x holds n / w's voxels volumes (maps), each thresholded on its own;
+   wsc its scratch; shifts drawn as BART's, from state 1, unless
+   o->no_randshift), else o->l1_image ||x||_1, else the non-negativity
+   constraint. vec: 2 n-vectors. */
 static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, float *x, int64_t n, const mv_cg_opts *o,
                                const mv__wav *w, float *vec, unsigned char *wsc, int threads, int report, int *iters,
                                double *res)
@@ -43592,20 +43649,22 @@ static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, floa
     const mv__math_ops *ma = mv__kernels_get()->math;
     float *xa = x, *xb = vec, *r = vec + 2 * n, *t;
     float step = o->step > 0 ? (float)o->step : 0.95f;
-    float lam = (float)o->l1_wavelet * step, ra = 1.f;
+    float lam = (float)(w ? o->l1_wavelet : o->l1_image) * step, ra = 1.f;
     double bb = sqrt(mv__cdot_re(b, b, n)), rn = 0, eps = o->tolerance * bb;
     unsigned state = 1;
     int it, maxit = o->iterations ? o->iterations : 30;
-    int64_t m, sh[3] = {0, 0, 0}, nvol = w->dims[0] * w->dims[1] * w->dims[2];
+    int64_t m, sh[3] = {0, 0, 0}, nvol = w ? w->dims[0] * w->dims[1] * w->dims[2] : n;
     mv_status st = MV_OK;
     *iters = 0;
     memset(xa, 0, (size_t)n * 8);
     memset(xb, 0, (size_t)n * 8);
     for (it = 0; it < maxit; it++) {
         float tfo = ra, c1, c2;
-        if (!o->no_randshift) mv__wav_draw_shifts(w, &state, sh);
-        for (m = 0; m < n / nvol; m++) /* ESPIRiT maps: each volume, the same shifts (BART's draw per axis) */
+        if (w && !o->no_randshift) mv__wav_draw_shifts(w, &state, sh);
+        for (m = 0; w && m < n / nvol; m++) /* ESPIRiT maps: each volume, the same shifts (BART's draw per axis) */
             mv__wav_thresh(w, xa + 2 * m * nvol, xa + 2 * m * nvol, lam, sh, wsc, threads);
+        if (!w && o->l1_image > 0) mv__shrink_joint(xa, n, 1, lam);
+        else if (!w) mv__nonneg(xa, xa, n);
         ra = (1.f + sqrtf(1.f + 4.f * ra * ra)) / 2.f;
         t = xa; /* xa: the previous thresholded iterate, xb: this one */
         xa = xb;
@@ -43776,29 +43835,12 @@ static void mv__tv_adjoint(const mv__tv *t, const float *g, float *y)
     for (c = 0; c < t->k; c++) mv__tv_diff(t, t->axis[c], -1, g + 2 * c * t->n, y, 1);
 }
 
-/* BART's isotropic prox (prox_thresh jointly over the gradient axis): per
-   voxel the float root of the float sum of the components' |g|^2, then g
-   (|g| - t) / |g| where positive, else 0 */
+/* BART's isotropic TV prox: prox_thresh jointly over the gradient axis */
 static void mv__tv_shrink(const mv__tv *t, float *g, float thr)
 {
-    int64_t i;
-    int c;
-    for (i = 0; i < t->n; i++) {
-        float ss = 0, norm, red, f;
-        for (c = 0; c < t->k; c++) {
-            const float *q = g + 2 * (c * t->n + i);
-            ss += q[0] * q[0] + q[1] * q[1];
-        }
-        norm = sqrtf(ss);
-        red = norm - thr;
-        f = red > 0 ? red / norm : 0;
-        for (c = 0; c < t->k; c++) {
-            float *q = g + 2 * (c * t->n + i);
-            q[0] *= f;
-            q[1] *= f;
-        }
-    }
+    mv__shrink_joint(g, t->n, t->k, thr);
 }
+
 
 /* ---- ADMM over BART's terms: pics -R T, several terms, -m ----------------- */
 
@@ -43806,7 +43848,7 @@ static void mv__tv_shrink(const mv__tv *t, float *g, float thr)
    l2 (-l2, -R Q: G = I, prox_leastsquares), l1-wavelet (-l1, -R W: G = I,
    the wavelet threshold with its random shifts as the prox) and TV (-R T:
    G = the circular gradient, the isotropic shrinkage). */
-enum { MV__ADMM_L2 = 0, MV__ADMM_WAVELET = 1, MV__ADMM_TV = 2 };
+enum { MV__ADMM_L2 = 0, MV__ADMM_WAVELET = 1, MV__ADMM_L1 = 2, MV__ADMM_TV = 3, MV__ADMM_NONNEG = 4 };
 
 typedef struct mv__admm_term {
     int kind;
@@ -43823,7 +43865,7 @@ typedef struct mv__admm {
     int64_t n;
     float rho;
     int nt;
-    mv__admm_term t[3];
+    mv__admm_term t[5];
     const mv__tv *tv;    /* the gradient of a TV term */
     const mv__wav *wav;  /* the wavelet of an l1-wavelet term */
     unsigned char *wsc;  /* its scratch */
@@ -43835,22 +43877,31 @@ typedef struct mv__admm {
     float *acc, *tmp;    /* n each: the terms' sum, one term's G^H G x */
 } mv__admm;
 
-/* which opts.lambda / l1_wavelet / tv terms there are, in BART's order for
-   pics's flags: l2, l1-wavelet, TV (kinds[], returns their count) */
-static int mv__admm_kinds(const mv_cg_opts *o, int kinds[3])
+/* which of the opts' terms there are, in medvol's order: l2, l1-wavelet,
+   l1 of the image, TV, non-negativity (kinds[], returns their count) */
+static int mv__admm_kinds(const mv_cg_opts *o, int kinds[5])
 {
     int nt = 0;
     if (o->lambda > 0) kinds[nt++] = MV__ADMM_L2;
     if (o->l1_wavelet > 0) kinds[nt++] = MV__ADMM_WAVELET;
+    if (o->l1_image > 0) kinds[nt++] = MV__ADMM_L1;
     if (o->tv > 0) kinds[nt++] = MV__ADMM_TV;
+    if (o->nonneg) kinds[nt++] = MV__ADMM_NONNEG;
     return nt;
 }
 
 /* whether the solve is BART's ADMM: TV, several terms, or opts.admm (-m) */
 static int mv__admm_wanted(const mv_cg_opts *o)
 {
-    int kinds[3];
+    int kinds[5];
     return o->admm || o->tv > 0 || mv__admm_kinds(o, kinds) > 1;
+}
+
+/* the FISTA solve of one proximal term (BART's choice for one l1-wavelet,
+   l1 or non-negativity term) */
+static int mv__fista_wanted(const mv_cg_opts *o)
+{
+    return !mv__admm_wanted(o) && (o->l1_wavelet > 0 || o->l1_image > 0 || o->nonneg);
 }
 
 /* bytes of mv__admm_run's vectors for n image values: x-side 7 n (rhs, s,
@@ -43858,7 +43909,7 @@ static int mv__admm_wanted(const mv_cg_opts *o)
    G x's m; TV's k n inside the normal equations; the wavelet's scratch */
 static size_t mv__admm_bytes(const mv_cg_opts *o, int64_t n, const mv__tv *t, size_t wav_scratch)
 {
-    int kinds[3], nt = mv__admm_kinds(o, kinds), j;
+    int kinds[5], nt = mv__admm_kinds(o, kinds), j;
     size_t m = (size_t)n, vals = 7 * (size_t)n;
     for (j = 0; j < nt; j++) {
         size_t mj = kinds[j] == MV__ADMM_TV ? (size_t)t->k * (size_t)n : (size_t)n;
@@ -43891,6 +43942,11 @@ static void mv__admm_prox(mv__admm *a, int j, const float *in)
         if (a->shifts) mv__wav_draw_shifts(a->wav, &a->state, sh);
         for (b = 0; b < a->n / nvol; b++) /* ESPIRiT maps: each volume, the same shifts */
             mv__wav_thresh(a->wav, in + 2 * b * nvol, t->z + 2 * b * nvol, thr, sh, a->wsc, a->threads);
+    } else if (t->kind == MV__ADMM_L1) {
+        memcpy(t->z, in, (size_t)t->m * 8);
+        mv__shrink_joint(t->z, t->m, 1, thr);
+    } else if (t->kind == MV__ADMM_NONNEG) {
+        mv__nonneg(in, t->z, t->m);
     } else {
         memcpy(t->z, in, (size_t)t->m * 8);
         mv__tv_shrink(a->tv, t->z, thr);
@@ -44013,7 +44069,7 @@ static mv_status mv__admm_run(mv_normal_op op, void *user, const float *b, float
                               const mv__wav *w, const mv_cg_opts *o, unsigned char *work, int threads, int report,
                               int *iters, double *res)
 {
-    int kinds[3], nt = mv__admm_kinds(o, kinds), j, it, total = 0;
+    int kinds[5], nt = mv__admm_kinds(o, kinds), j, it, total = 0;
     int maxit = o->iterations ? o->iterations : 30, cgit = o->admm_cg_iterations ? o->admm_cg_iterations : 10;
     int64_t m = n;
     float *p = (float *)mv__nu_align(work);
@@ -44038,7 +44094,11 @@ static mv_status mv__admm_run(mv_normal_op op, void *user, const float *b, float
     for (j = 0; j < nt; j++) {
         mv__admm_term *tj = &a.t[j];
         tj->kind = kinds[j];
-        tj->lambda = (float)(kinds[j] == MV__ADMM_L2 ? o->lambda : kinds[j] == MV__ADMM_WAVELET ? o->l1_wavelet : o->tv);
+        tj->lambda = (float)(kinds[j] == MV__ADMM_L2        ? o->lambda
+                             : kinds[j] == MV__ADMM_WAVELET ? o->l1_wavelet
+                             : kinds[j] == MV__ADMM_L1      ? o->l1_image
+                             : kinds[j] == MV__ADMM_TV      ? o->tv
+                                                            : 0);
         tj->m = kinds[j] == MV__ADMM_TV ? (int64_t)t->k * n : n;
         tj->z = p, tj->u = p + 2 * tj->m;
         p = tj->u + 2 * tj->m;
@@ -44632,8 +44692,8 @@ static mv_status mv__cgs_adjoint(mv__cgs_op *op, const float *k, float *b)
     return MV_OK;
 }
 
-/* solves one item on th threads (CG for l2, FISTA for l1-wavelet, ADMM for
-   TV, several terms or opts.admm); work:
+/* solves one item on th threads (CG for l2, FISTA for one l1-wavelet, l1 or
+   non-negativity term, ADMM for TV, several terms or opts.admm); work:
    mv__cgs_work_bytes(pl, th, o) bytes */
 static mv_status mv__cgs_item(const mv_cgsense_plan *pl, int64_t item, const float *k, float *x, const mv_cg_opts *o,
                               unsigned char *work, int th, int report, int *iters, double *res)
@@ -44657,10 +44717,10 @@ static mv_status mv__cgs_item(const mv_cgsense_plan *pl, int64_t item, const flo
         return mv__admm_run(normal, &op, w.b, x, pl->nimg, &t, o->l1_wavelet > 0 ? &wv : NULL, o, w.reg, th, report,
                             iters, res);
     }
-    if (o->l1_wavelet > 0) {
+    if (mv__fista_wanted(o)) {
         mv__wav wv;
         mv_cg_opts os = *o;
-        MV__TRY(mv__cgs_wav_plan(pl, o, &wv));
+        if (o->l1_wavelet > 0) MV__TRY(mv__cgs_wav_plan(pl, o, &wv));
         if (o->step_eigen) { /* BART's float step divided by the estimate (pics -e) */
             double lam;
             float step = o->step > 0 ? (float)o->step : 0.95f;
@@ -44668,7 +44728,8 @@ static mv_status mv__cgs_item(const mv_cgsense_plan *pl, int64_t item, const flo
                                        w.cg + 2 * pl->nimg, &lam));
             if (lam > 0) os.step = (float)(step / lam);
         }
-        return mv__fista_run(normal, &op, w.b, x, pl->nimg, &os, &wv, w.cg, w.reg, th, report, iters, res);
+        return mv__fista_run(normal, &op, w.b, x, pl->nimg, &os, o->l1_wavelet > 0 ? &wv : NULL, w.cg, w.reg, th,
+                             report, iters, res);
     }
     return mv__cg_run(normal, &op, w.b, x, pl->nimg, o, w.cg, report, iters, res);
 }

@@ -9064,8 +9064,9 @@ static mv_status mv__cu_cg_check_opts(const mv_cg_opts *o, const char *fn)
                  "%s: opts.nufft_tol = %g (1e-6 .. 0.1, 0 = 1e-4)", fn, o->nufft_tol);
     MV__CU_CHECK(o->chunk >= 0, MV_ERR_INVALID_ARG, "%s: opts.chunk = %lld", fn, (long long)o->chunk);
     /* what the CPU solves besides CG-SENSE, not on the device yet */
-    MV__CU_CHECK(o->l1_wavelet == 0 && o->tv == 0 && o->admm == 0, MV_ERR_UNSUPPORTED,
-                 "%s: opts.l1_wavelet / opts.tv / opts.admm (FISTA and ADMM run on the CPU only)", fn);
+    MV__CU_CHECK(o->l1_wavelet == 0 && o->tv == 0 && o->admm == 0 && o->l1_image == 0 && o->nonneg == 0,
+                 MV_ERR_UNSUPPORTED,
+                 "%s: opts.l1_wavelet / tv / admm / l1_image / nonneg (FISTA and ADMM run on the CPU only)", fn);
     MV__CU_CHECK(o->scale == 0 && !o->bart_fftmod, MV_ERR_UNSUPPORTED,
                  "%s: opts.scale / opts.bart_fftmod (scale the data before the call)", fn);
     return MV_OK;

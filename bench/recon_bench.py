@@ -191,7 +191,8 @@ def ecalib_times(n, reps, coils):
 
 
 PICS_CASES = [['-l2', '-r', '0.01', '-i', '30', '-S'], ['-l1', '-r', '0.005', '-i', '30', '-S'],
-              ['-l1', '-r', '0.005', '-i', '30', '-n', '-S'], ['-R', 'T:7:0:0.005', '-i', '30', '-S']]
+              ['-l1', '-r', '0.005', '-i', '30', '-n', '-S'], ['-R', 'T:7:0:0.005', '-i', '30', '-S'],
+              ['-R', 'W:7:0:0.005', '-R', 'T:7:0:0.005', '-i', '30', '-S']]  # ADMM over two terms
 
 
 def pics_times(n, reps):
@@ -232,7 +233,7 @@ def main():
     ap.add_argument('--ecalib-only', action='store_true',
                     help='only ecalib -m1, BART and medvol interleaved, --reps runs each (8 and 32 coils; 8 with --quick)')
     ap.add_argument('--pics-only', action='store_true',
-                    help='only pics -l2, -l1 and -R T (Cartesian R=4, 8 coils, BART\'s maps), BART and medvol interleaved, --reps runs each')
+                    help='only pics -l2, -l1, -R T and -R W -R T (Cartesian R=4, 8 coils, BART\'s maps), BART and medvol interleaved, --reps runs each')
     a = ap.parse_args()
     if not os.path.exists(MVTOOL):
         sys.exit('build/mvtool missing: make build/mvtool')

@@ -294,9 +294,10 @@ static int pics_admm_opts(const args *a, mv_cg_opts *o)
 }
 
 /* One of pics's terms: -l1 / -R W:FLAGS:0:L (l1-wavelet), -R T:FLAGS:0:L
-   (TV), -l2 / -R Q:L (l2) into o; lambda: -r's, for -l1 and -l2; *kinds:
-   bit 0 l2, 1 l1-wavelet, 2 TV, each at most once. 0 or the usage
-   error's status. */
+   (TV), -l2 / -R Q:L (l2), -R I:0:L (l1 of the image), -R S (non-negative)
+   into o; lambda: -r's, for -l1 and -l2; *kinds: bit 0 l2, 1 l1-wavelet,
+   2 TV, 3 l1, 4 non-negative, each at most once. 0 or the usage error's
+   status. */
 static int pics_term(const args *a, const char *name, const char *R, double lambda, mv_cg_opts *o, unsigned *kinds)
 {
     unsigned flags, jflags, kind;
@@ -326,21 +327,30 @@ static int pics_term(const args *a, const char *name, const char *R, double lamb
     } else if (sscanf(R, "Q:%f%c", &lam, &tail) == 1 && lam >= 0) {
         kind = 1u;
         o->lambda = lam;
+    } else if (sscanf(R, "I:%u:%f%c", &jflags, &lam, &tail) == 2) {
+        if (!(lam > 0)) return usage_error(a, "-R I: lambda > 0", R);
+        if (jflags) return usage_error(a, "-R I: joint thresholding (JFLAGS) is not implemented", R);
+        kind = 8u;
+        o->l1_image = lam;
+    } else if (!strcmp(R, "S")) {
+        kind = 16u;
+        o->nonneg = 1;
     } else {
-        return usage_error(a, "-R: W:FLAGS:0:LAMBDA (l1-wavelet), T:FLAGS:0:LAMBDA (TV) or Q:LAMBDA (l2) are implemented "
-                              "(LLR, ... are not)", R);
+        return usage_error(a, "-R: W:FLAGS:0:LAMBDA (l1-wavelet), T:FLAGS:0:LAMBDA (TV), Q:LAMBDA (l2), I:0:LAMBDA (l1) "
+                              "and S (non-negative) are implemented (LLR, ... are not)", R);
     }
     if (*kinds & kind)
-        return usage_error(a, "one term of each kind (l2: -l2 / -R Q, l1-wavelet: -l1 / -R W, TV: -R T)",
+        return usage_error(a, "one term of each kind (l2: -l2 / -R Q, l1-wavelet: -l1 / -R W, TV: -R T, -R I, -R S)",
                            R ? R : name);
     *kinds |= kind;
     return 0;
 }
 
 /* pics's regularisation: -l2, -l1 and -R terms in any number (one of each
-   kind): one l2 term by CG, one l1-wavelet term by FISTA, TV, several
-   terms or -m by ADMM, as BART chooses; 0 or the usage error's status;
-   *l1: nonzero when the image is not linear in the data (l1-wavelet, TV) */
+   kind): one l2 term by CG, one l1-wavelet, l1 or non-negativity term by
+   FISTA, TV, several terms or -m by ADMM, as BART chooses; 0 or the usage
+   error's status; *l1: nonzero when the image is not linear in the data
+   (every term but l2) */
 static int pics_reg(const args *a, mv_cg_opts *o, int *l1)
 {
     const char *wt = opt_str(a, "--wavelet");
@@ -366,7 +376,7 @@ static int pics_reg(const args *a, mv_cg_opts *o, int *l1)
     }
     if (nt == 0) return usage_error(a, "a regularisation: -l2, -l1 or -R W:FLAGS:0:LAMBDA / T:FLAGS:0:LAMBDA / Q:LAMBDA", "(none)");
     o->admm = opt_flag(a, "-m");
-    *l1 = (kinds & 6u) != 0;
+    *l1 = (kinds & ~1u) != 0;
     if (o->admm || nt > 1 || (kinds & 4u)) { /* ADMM: every term a term (lambda 0 would drop it) */
         if ((kinds & 1u) && !(o->lambda > 0)) return usage_error(a, "ADMM's l2 term needs LAMBDA > 0", "-l2 / -R Q");
         if ((kinds & 2u) && !(o->l1_wavelet > 0)) return usage_error(a, "ADMM's l1-wavelet term needs LAMBDA > 0", "-l1 / -R W");
@@ -633,7 +643,7 @@ const command mvtool_recon_commands[] = {
      "  --time: the library call's time on stderr.\n",
      "-m= -r= -k= -t= -c= --iter= --time", 2, 3, cmd_ecalib},
     {"pics", "SENSE reconstruction, l2 (CG), l1-wavelet (FISTA), TV and sums of terms (ADMM), Cartesian or non-Cartesian (BART pics)",
-     "mvtool pics -l2|-l1|-R W:7:0:L|-R T:7:0:L|-R Q:L... [-m] [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [-n] [-s STEP] [-e] [--wavelet W] [--tol T] [--chunk N] KSPACE MAPS OUT\n"
+     "mvtool pics -l2|-l1|-R W:7:0:L|-R T:7:0:L|-R Q:L|-R I:0:L|-R S... [-m] [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [-n] [-s STEP] [-e] [--wavelet W] [--tol T] [--chunk N] KSPACE MAPS OUT\n"
      "  Tikhonov-regularised SENSE by conjugate gradients on (A^H A + LAMBDA I) x\n"
      "  = A^H y, as BART pics -l2: A = pattern * FFT * maps, or with -t TRAJ\n"
      "  (BART's trajectory, k-space (1, X, Y, C, frames...)) A = NUFFT * maps with\n"
@@ -654,9 +664,12 @@ const command mvtool_recon_commands[] = {
      "  -R T:FLAGS:0:LAMBDA: isotropic total variation over the FLAGS axes by BART's\n"
      "  ADMM (rho -u, default 0.5; at most -C CG steps per x-update, default 10;\n"
      "  -i counts CG steps in all, as BART's).\n"
-     "  Several terms (one of each kind: l2, l1-wavelet, TV), as -R W:7:0:0.005\n"
-     "  -R T:7:0:0.002, are solved together by BART's ADMM, as is one term with\n"
-     "  -m; -l1 / -l2 take the -r before them (or the last -r), as BART's.\n",
+     "  -R I:0:LAMBDA: LAMBDA ||x||_1 (complex soft threshold); -R S: real and\n"
+     "  imaginary parts >= 0; alone by BART's FISTA (-s, -e as -l1).\n"
+     "  Several terms (one of each kind: l2, l1-wavelet, l1, TV, S), as\n"
+     "  -R W:7:0:0.005 -R T:7:0:0.002, are solved together by BART's ADMM, as is\n"
+     "  one term with -m; -l1 / -l2 take the -r before them (or the last -r), as\n"
+     "  BART's.\n",
      "-l2 -l1 -R= -r= -i= -S -w= -t= -n -s= -e -m -u= -C= --wavelet= --tol= --nufft-tol= --chunk= --time", 3, 3, cmd_pics},
     {"threshold", "soft, wavelet, hard or binary thresholding of a .cfl (BART threshold)",
      "mvtool threshold [-W|-H|-B] [-j BITMASK] LAMBDA IN OUT\n"

@@ -1307,7 +1307,7 @@ MV_TEST(recon, l1_wavelet_analytic)
 {
     static const int types[3] = {MV_WAVELET_DAU2, MV_WAVELET_HAAR, MV_WAVELET_CDF44};
     mv_vol x, y, k, s, r;
-    int t, i;
+    int t, i, c;
     int64_t v, n;
     /* lambda 0 reconstructs (the redundant bands and half-sample mirroring
        keep every sample), shifted or not, 3D with odd sizes */
@@ -1409,6 +1409,39 @@ MV_TEST(recon, l1_wavelet_analytic)
                            "300 rounds", ao.iterations_done);
             }
         }
+        /* the image-domain terms on the same identity operator, against
+           their closed forms per value v of b: -R I (lambda |x|) has the
+           minimiser soft(v, lambda), -R S (each float >= 0) max(v, 0), with
+           l2's mu / 2 ||x||^2 beside it both divided by 1 + mu; FISTA alone
+           returns its last gradient step x* + step (b - x*), ADMM (-m, or
+           with l2) the minimiser */
+        for (i = 0; i < 6; i++) {
+            mv_cg_opts po = MV_ZERO_INIT;
+            int l1 = i % 2 == 0, fista = i < 2, mu = i >= 4;
+            const float *bv = (const float *)x.data;
+            double err = 0, ref = 0;
+            po.iterations = 300;
+            po.step = st;
+            po.l1_image = l1 ? lam : 0;
+            po.nonneg = !l1;
+            po.admm = i == 2 || i == 3;
+            po.lambda = mu ? 0.25 : 0;
+            mv_free(&y);
+            REQUIRE_OK(mv_cgsense(&k, &s, &y, &po));
+            for (v = 0; v < 256; v++) {
+                double re = bv[2 * v], im = bv[2 * v + 1], m = sqrt(re * re + im * im), w[2];
+                double g = l1 ? (m > lam ? (m - lam) / m : 0) : 1;
+                w[0] = l1 ? g * re : (re > 0 ? re : 0), w[1] = l1 ? g * im : (im > 0 ? im : 0);
+                for (c = 0; c < 2; c++) {
+                    double want = w[c] / (mu ? 1.25 : 1), got = ((const float *)y.data)[2 * v + c];
+                    if (fista) want += st * (bv[2 * v + c] - want);
+                    err += (got - want) * (got - want), ref += want * want;
+                }
+            }
+            e = sqrt(err / ref);
+            EXPECT_MSG(e < 1e-5, "-R %s%s on the identity: %.3g from its closed form", l1 ? "I" : "S",
+                       fista ? " (FISTA)" : mu ? " + l2 0.25 (ADMM)" : " -m (ADMM)", e);
+        }
         o.step = -1;
         EXPECT_EQ_INT(mv_cgsense(&k, &s, &y, &o), MV_ERR_INVALID_ARG);
         free(wb);
@@ -1447,13 +1480,13 @@ MV_TEST(recon, l1_tv_match_bart_pics)
     /* BART's ADMM over several terms (l1-wavelet with its shifts + TV, l2
        + TV) and on one l1-wavelet term (-m) */
     {
-        char us[2100]; /* "U S B": one call of tu_path each (it rotates 8 buffers) */
+        char us[2100], cmd3[6600]; /* "U S B": one call of tu_path each (it rotates 8 buffers) */
         snprintf(us, sizeof(us), "%s %s %s", tu_path("rc_l1_u"), tu_path("rc_l1_s"), tu_path("rc_l1_b"));
-        snprintf(cmd, sizeof(cmd),
+        snprintf(cmd3, sizeof(cmd3),
                  "bart pics -R W:7:0:0.005 -R T:7:0:0.005 -i 30 %s_wt && bart pics -R Q:0.01 -R T:7:0:0.01 -i 30 %s_qt "
                  "&& bart pics -m -R W:7:0:0.005 -i 30 %s_mw",
                  us, us, us);
-        REQUIRE(run_quiet(cmd) == 0);
+        REQUIRE(run_quiet(cmd3) == 0);
     }
     mv_vol_init(&s);
     mv_vol_init(&b);
@@ -2098,15 +2131,15 @@ MV_TEST(recon, maps_threads_identical)
                     p[0] = p[1] = 0;
                 }
         }
-    for (v = 0; v < 8; v++) { /* l2, l1-wavelet, TV, then all three (ADMM), Cartesian and radial */
-        static const char *names[4] = {"l2", "l1-wavelet", "TV", "l2 + l1-wavelet + TV"};
+    for (v = 0; v < 8; v++) { /* l2, l1-wavelet, TV, then all five terms (ADMM), Cartesian and radial */
+        static const char *names[4] = {"l2", "l1-wavelet", "TV", "l2 + l1-wavelet + l1 + TV + non-negativity"};
         mv_cg_opts o = MV_ZERO_INIT;
         int nc = v >= 6 ? v == 7 : v >= 3, kind = v >= 6 ? 3 : v % 3;
         o.iterations = 6;
         if (kind == 0) o.lambda = 0.01;
         if (kind == 1) o.l1_wavelet = 0.01, o.step_eigen = nc;
         if (kind == 2) o.tv = 0.01;
-        if (kind == 3) o.lambda = o.l1_wavelet = o.tv = 0.01;
+        if (kind == 3) o.lambda = o.l1_wavelet = o.l1_image = o.tv = 0.01, o.nonneg = 1;
         if (nc) o.step = 0.5;
         o.threads = 1;
         mv_vol_init(&x1);

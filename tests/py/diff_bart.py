@@ -122,8 +122,9 @@ every case agrees.
           and mvtool pics on random Cartesian 2D/3D and radial data
           (fam_l1: sizes of every residue mod 4, BART's fftmod).
   tv      bart pics -R T (isotropic TV by ADMM) likewise (fam_l1).
-  admm    bart pics with two or three terms of -R Q, W and T in a random
-          order, or one with -m (BART's ADMM over several terms), likewise.
+  admm    bart pics with two or three terms of -R Q, W, I, T and S in a
+          random order, or one with -m (BART's ADMM over several terms), or
+          -R I / -R S alone (FISTA), likewise.
 
 First the fixed cases: minimal reproducers of the disagreements found
 (ESPIRiT's phase reference, BART's getopt spellings that mvtool refuses, the
@@ -1133,29 +1134,47 @@ def smooth_object(rng, shape):
 
 
 def admm_args(rng, lam, nc, three):
-    """the terms of an ADMM case (fam_admm): two or three of l2 (-R Q /
-    -l2), l1-wavelet (-R W / -l1) and TV (-R T) in a random order, or one
-    l2 or l1-wavelet term with -m; returns the argument list and whether
-    an l1-wavelet term is in it"""
-    kinds = list(rng.permutation(['Q', 'W', 'T']))[:int(rng.choice([1, 2, 2, 3]))]
-    force = len(kinds) == 1 or (kinds == ['W', 'Q'])  # BART's FISTA asserts on W then Q: -m makes it ADMM
-    if len(kinds) == 1 and kinds[0] == 'T':
-        kinds = ['W']
+    """the terms of an admm case: two or three of l2 (-R Q), l1-wavelet
+    (-R W), l1 of the image (-R I), TV (-R T) and non-negativity (-R S) in
+    a random order (BART's ADMM), or one of Q, W, I, S with -m (ADMM), or
+    on Cartesian data one of I, S alone (BART's FISTA with their prox);
+    returns the argument list and whether an l1-wavelet term is in it"""
+    kinds = list(rng.permutation(['Q', 'W', 'I', 'T', 'S']))[:int(rng.choice([1, 2, 2, 3]))]
+    if kinds == ['T']:
+        kinds = ['I']
+    # BART picks FISTA when W, I or S comes first and only Q follows, and its FISTA asserts on two terms: -m
+    force = (len(kinds) == 1 and (nc or kinds[0] in 'QW' or rng.random() < 0.5)) or \
+        (len(kinds) > 1 and kinds[0] in 'WIS' and all(k == 'Q' for k in kinds[1:]))
     args = ['-m'] if force else []
     for k in kinds:
         if k == 'Q':
             args += ['-R', 'Q:%r' % float(rng.choice([0.005, 0.02, 0.1]))]
         elif k == 'W':
+            # radial: lambda <= 0.02, as TV's: at 0.1 with the random shifts BART's own rounds move by 0.14
+            # between -i 150 and 600 and the two part by 0.1 (seed 13); -n, or 0.02, 4e-3 and 1e-3 apart
             flags = int(rng.choice([3, 7, 1, 2] if three else [3, 1, 2]))
-            args += ['-R', 'W:%d:0:%r' % (flags, lam)]
+            args += ['-R', 'W:%d:0:%r' % (flags, min(lam, 0.02) if nc else lam)]
+        elif k == 'I':
+            args += ['-R', 'I:0:%r' % float(rng.choice([0.001, 0.005, 0.02]))]
+        elif k == 'S':
+            args += ['-R', 'S']
         else:
             flags = int(rng.choice([3, 7, 1, 2, 5] if three else [3, 7, 1, 2]))
             args += ['-R', 'T:%d:0:%r' % (flags, min(lam, 0.02) if nc else lam)]
-    args += ['-i', str(int(rng.choice([150, 300] if nc else [10, 30, 45])))]
-    args += ['-u', repr(float(rng.choice([0.5, 1.0] if nc else [0.2, 0.5, 1.0])))] if rng.random() < 0.5 else []
-    args += ['-C', str(int(rng.choice([3, 5, 10])))] if rng.random() < 0.5 else []
+    fista = len(kinds) == 1 and not force
+    its = [5, 15, 30] if fista else [150, 300] if nc else [10, 30, 45]
+    args += ['-i', str(int(rng.choice(its)))]
+    if not fista:
+        args += ['-u', repr(float(rng.choice([0.5, 1.0] if nc else [0.2, 0.5, 1.0])))] if rng.random() < 0.5 else []
+        args += ['-C', str(int(rng.choice([3, 5, 10])))] if rng.random() < 0.5 else []
+    elif rng.random() < 0.3:
+        args += ['-s', repr(float(rng.choice([0.5, 0.8])))]
     if 'W' in kinds:
-        args += ([] if rng.random() < 0.6 else ['-n'])
+        # radial: -n. With the random shifts ADMM's prox changes every round and its iterates never
+        # settle: the NUFFTs' ~1e-3 difference parts BART's and medvol's by up to 0.1 at any -i
+        # (seeds 14, 16: 0.05..0.1 at -i 150 .. 1200; the same cases with -n 1e-3). The Cartesian
+        # cases check the shifts.
+        args += ['-n'] if nc or rng.random() >= 0.6 else []
         if rng.random() < 0.3:
             args += ['--wavelet', 'haar']
     return args, 'W' in kinds
