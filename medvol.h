@@ -43841,13 +43841,13 @@ static void mv__tv_shrink(const mv__tv *t, float *g, float thr)
     mv__shrink_joint(g, t->n, t->k, thr);
 }
 
-
 /* ---- ADMM over BART's terms: pics -R T, several terms, -m ----------------- */
 
 /* The terms BART's pics hands its ADMM (grecon/optreg.c), each f_j(G_j x):
    l2 (-l2, -R Q: G = I, prox_leastsquares), l1-wavelet (-l1, -R W: G = I,
-   the wavelet threshold with its random shifts as the prox) and TV (-R T:
-   G = the circular gradient, the isotropic shrinkage). */
+   the wavelet threshold with its random shifts as the prox), l1 (-R I: G =
+   I, prox_thresh), TV (-R T: G = the circular gradient, the isotropic
+   shrinkage) and non-negativity (-R S: G = I, prox_nonneg). */
 enum { MV__ADMM_L2 = 0, MV__ADMM_WAVELET = 1, MV__ADMM_L1 = 2, MV__ADMM_TV = 3, MV__ADMM_NONNEG = 4 };
 
 typedef struct mv__admm_term {
@@ -43875,6 +43875,7 @@ typedef struct mv__admm {
     float *gx;           /* max m: G_j x, its relaxed form, z_j - u_j */
     float *ng;           /* k n: the gradient inside the normal equations */
     float *acc, *tmp;    /* n each: the terms' sum, one term's G^H G x */
+    const mv__math_ops *ma; /* the dispatched math kernels, looked up once per solve */
 } mv__admm;
 
 /* which of the opts' terms there are, in medvol's order: l2, l1-wavelet,
@@ -43933,10 +43934,10 @@ static void mv__admm_prox(mv__admm *a, int j, const float *in)
 {
     mv__admm_term *t = &a->t[j];
     float mu = 1.f / a->rho, thr = t->lambda * mu;
-    int64_t i, b;
+    int64_t b;
     if (t->kind == MV__ADMM_L2) { /* (x + 0) / (mu lambda + 1): BART's scalar in double, applied as a float */
         float s = (float)(1. / (double)(mu * t->lambda + 1.f));
-        for (i = 0; i < 2 * t->m; i++) t->z[i] = in[i] * s;
+        a->ma->bin(MV_MATH_MUL, in, NULL, s, 0, t->z, (size_t)(2 * t->m));
     } else if (t->kind == MV__ADMM_WAVELET) {
         int64_t sh[3] = {0, 0, 0}, nvol = a->wav->dims[0] * a->wav->dims[1] * a->wav->dims[2];
         if (a->shifts) mv__wav_draw_shifts(a->wav, &a->state, sh);
@@ -43955,10 +43956,11 @@ static void mv__admm_prox(mv__admm *a, int j, const float *in)
 
 /* ADMM's normal equations as BART's admm_normaleq: the terms' rho G_j^H
    G_j x summed in term order (the first one exact: 0 + rho N_1 x), then
-   A^H A x added */
+   A^H A x added (the loops on the dispatched kernels, the same roundings
+   as the scalar expressions) */
 static mv_status mv__admm_ne_apply(const mv__admm *a, const float *x, float *y)
 {
-    int64_t i, n = a->n;
+    int64_t n = a->n;
     int j;
     MV__TRY(a->op(a->user, x, y, n));
     for (j = 0; j < a->nt; j++) {
@@ -43968,13 +43970,10 @@ static mv_status mv__admm_ne_apply(const mv__admm *a, const float *x, float *y)
             mv__tv_adjoint(a->tv, a->ng, a->tmp);
             nj = a->tmp;
         }
-        if (j == 0)
-            for (i = 0; i < 2 * n; i++) a->acc[i] = a->rho * nj[i];
-        else
-            for (i = 0; i < 2 * n; i++) a->acc[i] = a->acc[i] + a->rho * nj[i];
+        if (j == 0) a->ma->bin(MV_MATH_MUL, nj, NULL, a->rho, 0, a->acc, (size_t)(2 * n));
+        else mv__bin_accumulate(a->ma, a->acc, MV_MATH_MUL, nj, NULL, a->rho, 2 * n);
     }
-    if (a->nt > 0)
-        for (i = 0; i < 2 * n; i++) y[i] = a->acc[i] + y[i];
+    if (a->nt > 0) a->ma->bin(MV_MATH_ADD, a->acc, y, 0, 0, y, (size_t)(2 * n));
     return MV_OK;
 }
 
@@ -43984,12 +43983,14 @@ static mv_status mv__admm_ne_apply(const mv__admm *a, const float *x, float *y)
 static mv_status mv__admm_cg(const mv__admm *a, const float *b, float *x, int maxit, float eps, float *r, float *p,
                              float *ap, int *steps)
 {
-    int64_t i, n = a->n;
+    const mv__math_ops *ma = a->ma;
+    int64_t n = a->n;
+    size_t nf = (size_t)(2 * n);
     float rsold, rsnew, eps2 = (float)((double)eps * eps);
     int it;
     *steps = 0;
     MV__TRY(mv__admm_ne_apply(a, x, r));
-    for (i = 0; i < 2 * n; i++) r[i] = b[i] - r[i];
+    ma->bin(MV_MATH_SUB, b, r, 0, 0, r, nf);
     memcpy(p, r, (size_t)n * 8);
     rsold = (float)mv__cdot_re(r, r, n);
     if (rsold == 0) return MV_OK;
@@ -44000,15 +44001,14 @@ static mv_status mv__admm_cg(const mv__admm *a, const float *b, float *x, int ma
         pap = (float)mv__cdot_re(p, ap, n);
         if (pap == 0) break;
         alpha = rsold / pap;
-        for (i = 0; i < 2 * n; i++) {
-            x[i] += alpha * p[i];
-            r[i] += -alpha * ap[i];
-        }
+        mv__bin_accumulate(ma, x, MV_MATH_MUL, p, NULL, alpha, 2 * n); /* x += alpha p */
+        mv__bin_accumulate(ma, r, MV_MATH_MUL, ap, NULL, -alpha, 2 * n); /* r += -alpha Ap */
         rsnew = (float)mv__cdot_re(r, r, n);
         beta = rsnew / rsold;
         rsold = rsnew;
         if (rsnew <= eps2) break;
-        for (i = 0; i < 2 * n; i++) p[i] = beta * p[i] + r[i];
+        ma->bin(MV_MATH_MUL, p, NULL, beta, 0, p, nf); /* p = beta p + r */
+        ma->bin(MV_MATH_ADD, p, r, 0, 0, p, nf);
     }
     return MV_OK;
 }
@@ -44017,19 +44017,21 @@ static mv_status mv__admm_cg(const mv__admm *a, const float *b, float *x, int ma
    order (the first exact), then rho rhs + A^H y */
 static void mv__admm_rhs(mv__admm *a, const float *b, float *rhs, float *s)
 {
-    int64_t i, n = a->n;
+    const mv__math_ops *ma = a->ma;
+    int64_t n = a->n;
+    size_t nf = (size_t)(2 * n);
     int j;
     for (j = 0; j < a->nt; j++) {
         mv__admm_term *t = &a->t[j];
         float *gj = a->t[j].kind == MV__ADMM_TV ? s : a->gx;
-        for (i = 0; i < 2 * t->m; i++) a->gx[i] = t->z[i] - t->u[i];
+        ma->bin(MV_MATH_SUB, t->z, t->u, 0, 0, a->gx, (size_t)(2 * t->m));
         if (t->kind == MV__ADMM_TV) mv__tv_adjoint(a->tv, a->gx, s);
         if (j == 0) memcpy(rhs, gj, (size_t)n * 8);
-        else
-            for (i = 0; i < 2 * n; i++) rhs[i] = rhs[i] + gj[i];
+        else ma->bin(MV_MATH_ADD, rhs, gj, 0, 0, rhs, nf);
     }
     if (a->nt == 0) memset(rhs, 0, (size_t)n * 8);
-    for (i = 0; i < 2 * n; i++) rhs[i] = a->rho * rhs[i] + b[i];
+    ma->bin(MV_MATH_MUL, rhs, NULL, a->rho, 0, rhs, nf); /* rho rhs + A^H y */
+    ma->bin(MV_MATH_ADD, rhs, b, 0, 0, rhs, nf);
 }
 
 /* term j's z- and u-update after the x-update, BART's: G_j x over-relaxed
@@ -44040,12 +44042,11 @@ static void mv__admm_term_update(mv__admm *a, int j, const float *x, double *du,
     mv__admm_term *t = &a->t[j];
     const float alpha = 1.6f;
     int64_t i;
+    size_t mf = (size_t)(2 * t->m);
     mv__admm_forward(a, j, x, a->gx);
-    for (i = 0; i < 2 * t->m; i++) {
-        float g = alpha * a->gx[i];
-        g += (1.f - alpha) * t->z[i];
-        a->gx[i] = g + t->u[i];
-    }
+    a->ma->bin(MV_MATH_MUL, a->gx, NULL, alpha, 0, a->gx, mf); /* alpha G x + (1 - alpha) z, plus u */
+    mv__bin_accumulate(a->ma, a->gx, MV_MATH_MUL, t->z, NULL, 1.f - alpha, 2 * t->m);
+    a->ma->bin(MV_MATH_ADD, a->gx, t->u, 0, 0, a->gx, mf);
     mv__admm_prox(a, j, a->gx);
     for (i = 0; i < 2 * t->m; i++) {
         float un = a->gx[i] - t->z[i];
@@ -44088,6 +44089,7 @@ static mv_status mv__admm_run(mv_normal_op op, void *user, const float *b, float
     a.threads = threads;
     a.shifts = !o->no_randshift;
     a.state = 1;
+    a.ma = mv__kernels_get()->math;
     rhs = p, s = rhs + 2 * n, r = s + 2 * n, pp = r + 2 * n, ap = pp + 2 * n;
     a.acc = ap + 2 * n, a.tmp = a.acc + 2 * n;
     p = a.tmp + 2 * n;
