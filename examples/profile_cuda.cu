@@ -551,7 +551,12 @@ static void p_recon_grappa(int R)
    writes, each cuFFT pass counted as one read and one write of the coil
    buffer): per iteration (96 C + 121) n bytes, the mask and A^H y
    (64 C + 40) n, n = 256^2 voxels. The per-iteration row is (t30 - t1) /
-   29 of the two medians. The CPU's mv_cgsense_into beside them. */
+   29 of the two medians. The CPU's mv_cgsense_into beside them.
+   Then on two ESPIRiT maps (M = 2, random maps): the expand kernel reads
+   M images and M maps per coil value and the reduce kernel M maps, the CG
+   vectors are M n long, so per iteration ((32 M + 64) C + 121 M) n and
+   for the mask and A^H y ((16 M + 48) C + 40 M) n (M = 1: the figures
+   above). */
 typedef struct {
     mv_cuda_vol k, sens, out;
     mv_vol hk, hsens, hout;
@@ -569,17 +574,19 @@ static void op_cgsense_cpu(void *c)
     P_CHECK(mv_cgsense_into(&g->hk, &g->hsens, &g->hout, &g->o));
 }
 
-static void p_recon_cgsense(void)
+static void p_recon_cgsense(int64_t nmaps)
 {
-    const int64_t n = 256, nc = 8, dims[4] = {n, n, 1, nc}, odims[3] = {n, n, 1};
+    const int64_t n = 256, nc = 8, dims[4] = {n, n, 1, nc}, sdims[5] = {n, n, 1, nc, nmaps},
+                  odims[4] = {n, n, 1, nmaps};
     const int its[2] = {1, 30};
+    const double M = (double)nmaps;
     p_cgs g;
     prof_result r[2], h[2];
     uint64_t rng = 0x9E3779B97F4A7C15ull;
     memset(&g, 0, sizeof(g));
     P_CHECK(mv_vol_alloc(&g.hk, MV_DT_C64, 4, dims, NULL));
-    P_CHECK(mv_vol_alloc(&g.hsens, MV_DT_C64, 4, dims, NULL));
-    P_CHECK(mv_vol_alloc(&g.hout, MV_DT_C64, 3, odims, NULL));
+    P_CHECK(mv_vol_alloc(&g.hsens, MV_DT_C64, nmaps > 1 ? 5 : 4, sdims, NULL));
+    P_CHECK(mv_vol_alloc(&g.hout, MV_DT_C64, nmaps > 1 ? 4 : 3, odims, NULL));
     {
         float *d = (float *)g.hk.data, *s = (float *)g.hsens.data;
         for (int64_t c = 0; c < nc; c++)
@@ -595,26 +602,32 @@ static void p_recon_cgsense(void)
                     }
                 }
             }
+        for (int64_t i = 2 * nc * n * n; i < 2 * nc * n * n * nmaps; i++) { /* further maps: more random values */
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            s[i] = (float)((double)(rng >> 11) / 9007199254740992.0 - 0.5);
+        }
     }
     P_CHECK(mv_cuda_upload(&g.hk, &g.k, P_s));
     P_CHECK(mv_cuda_upload(&g.hsens, &g.sens, P_s));
-    P_CHECK(mv_cuda_vol_alloc(&g.out, MV_DT_C64, 3, odims, P_s));
+    P_CHECK(mv_cuda_vol_alloc(&g.out, MV_DT_C64, nmaps > 1 ? 4 : 3, odims, P_s));
     g.o.slices = 1;
     for (int k = 0; k < 2; k++) {
         char name[96];
         const double nv = (double)(n * n);
-        const size_t traffic = (size_t)(((double)its[k] * (96.0 * nc + 121.0) + (64.0 * nc + 40.0)) * nv);
+        const size_t traffic = (size_t)(((double)its[k] * ((32.0 * M + 64.0) * nc + 121.0 * M) +
+                                         ((16.0 * M + 48.0) * nc + 40.0 * M)) * nv);
         g.o.iterations = its[k];
         r[k] = p_time_gpu(op_cgsense, &g);
         h[k] = prof_run(op_cgsense_cpu, &g, P_iters < 3 ? P_iters : 3);
-        snprintf(name, sizeof(name), "CG-SENSE 256^2 x 8 coils, %d iteration%s", its[k], its[k] > 1 ? "s" : "");
+        snprintf(name, sizeof(name), "CG-SENSE 256^2 x 8 %s, %d iteration%s", nmaps > 1 ? "x 2 maps" : "coils", its[k],
+                 its[k] > 1 ? "s" : "");
         p_row(name, r[k], traffic);
         printf("%-44s %9.3f ms on the CPU (%s, %d threads): %.1fx\n", "  the same on the CPU (median)", h[k].median,
                mv_isa_name(mv_isa_active()), mv_threads(), r[k].median > 0 ? h[k].median / r[k].median : 0);
     }
     {
         const double it_gpu = (r[1].median - r[0].median) / 29.0, it_cpu = (h[1].median - h[0].median) / 29.0;
-        const double bytes = (96.0 * nc + 121.0) * (double)(n * n);
+        const double bytes = ((32.0 * M + 64.0) * nc + 121.0 * M) * (double)(n * n);
         const prof_result base = p_memcpy((size_t)(bytes / 2));
         printf("%-44s %9.3f ms (%.1f GB/s nominal, %.2f x memcpy), CPU %.3f ms: %.1fx\n",
                "  one CG iteration ((t30 - t1) / 29)", it_gpu, it_gpu > 0 ? bytes / 1e9 / (it_gpu / 1e3) : 0,
@@ -884,7 +897,8 @@ int main(int argc, char **argv)
 
     p_recon_grappa(2);
     p_recon_grappa(4);
-    p_recon_cgsense();
+    p_recon_cgsense(1);
+    p_recon_cgsense(2);
     p_recon_cgsense_nc(8);
     p_recon_cgsense_nc(32);
 
