@@ -240,7 +240,9 @@ the solve; the kernel is made on the host), density compensation
 whole oversampled or 2N grid), the CG-SENSE solves' items side by side (they solve one
 slice or volume at a time, with a host round trip per iteration: fine for
 256^2 x 8 coils and up, launch-bound for many small slices), chunked series
-(mv_cgsense_run's callbacks), GRAPPA calibration and g-factor (the
+(mv_cgsense_run's callbacks), the regularised solves besides l2 (opts.l1_wavelet,
+tv, l1_image, nonneg, admm: BART's FISTA and ADMM run in medvol.h's
+mv_cgsense only), GRAPPA calibration and g-factor (the
 calibration is made on the host by mv_grappa_calibrate), SENSE unfolding,
 morphology, percentile rescale,
 f128/complex/RGB conversion, in-place fftshift. The proton transport's
