@@ -1307,6 +1307,16 @@ def fam_l1(c, run, d, tv=False, admm=False):
         return
     b, m = [read_cfl(os.path.join(d, f)).reshape(-1, order='F') for f in ('b', 'm')]  # maps one after the other
     e = rel(m, b)
+    if e > tol and admm and not nc:
+        # rounding amplified: some small cases (2 coils, a weak wavelet term beside l1) move BART's own image
+        # by as much when its data is scaled by 1 + 3e-7 (seed 31: 4.4e-5 from BART, BART 5.3e-5 from itself;
+        # its CG steps per round change at a stopping threshold). medvol must then be within 3x that spread.
+        run([BART, 'scale', '1.0000003', 'k', 'kp'], check=True)
+        run([BART, 'pics'] + args[:-2] + ['kp', 's', 'bp'], check=True)
+        spread = rel(read_cfl(os.path.join(d, 'bp')).reshape(-1, order='F'), b)
+        c.note('admm: Cartesian cases beyond 2e-5, compared with 3x BART\'s own spread (its data x (1 + 3e-7))')
+        what += ' (BART\'s own spread %.3g)' % spread
+        tol = max(tol, 3 * spread)
     c.ratio(fam + ' pics (non-Cartesian)' if nc else fam + ' pics', e / tol)
     if e > tol:
         c.fail(fam, '%s: %.3g from BART' % (what, e), run)
@@ -1317,7 +1327,7 @@ def fam_l1(c, run, d, tv=False, admm=False):
     run([c.tool, 'pics'] + other + ['o'], check=True)
     eo = rel(read_cfl(os.path.join(d, 'o')).reshape(-1, order='F'), b)
     if eo <= 3 * tol:
-        c.note('l1: the shifts (-n or not) moved the image by less than 3x the tolerance')
+        c.note('%s: the shifts (-n or not) moved the image by less than 3x the tolerance' % fam)
     elif e > eo / 10:
         c.fail(fam, '%s: %.3g from BART, and %.3g with the other -n: the shifts are not BART\'s' % (what, e, eo), run)
 
