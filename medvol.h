@@ -3144,7 +3144,9 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
 
    IMAGE-DOMAIN TERMS (BART pics -R I:0:lambda, -R S): opts.l1_image
    adds lambda ||x||_1 (BART's prox_thresh: x (|x| - t) / |x| where
-   positive, |x| the float root of re^2 + im^2), opts.nonneg the
+   positive, |x| the float root of re^2 + im^2; with
+   opts.l1_image_joint_maps, BART's -R I:16:lambda, |x| is the root of the
+   float sum over the voxel's ESPIRiT maps in map order), opts.nonneg the
    constraint that every real and imaginary part is >= 0 (BART's
    prox_nonneg: each float clamped at 0). Alone each is solved by the
    FISTA above with its prox in place of the wavelet's (BART's default
@@ -3352,6 +3354,7 @@ typedef struct mv_cg_opts {
     int admm;              /* 1: ADMM even for one term (BART pics -m; see ADMM) */
     /* BART pics's image-domain terms (-R I, -R S), CG-SENSE entry points only: */
     double l1_image;       /* > 0: + l1_image ||x||_1 (complex soft threshold, -R I:0:L): FISTA alone, else ADMM */
+    int l1_image_joint_maps; /* 1: l1_image over each voxel's ESPIRiT maps jointly (BART -R I:16:L) */
     int nonneg;            /* 1: real and imaginary parts >= 0 (BART's prox_nonneg, -R S): FISTA alone, else ADMM */
 } mv_cg_opts;
 
@@ -43503,6 +43506,8 @@ static mv_status mv__cg_check(const mv_cg_opts *o, const char *fn)
     MV__CHECK(o->admm == 0 || o->admm == 1, MV_ERR_INVALID_ARG, "%s: opts.admm = %d (0 or 1)", fn, o->admm);
     MV__CHECK(o->l1_image >= 0 && o->l1_image <= 3.4e38, MV_ERR_INVALID_ARG, "%s: opts.l1_image = %g", fn, o->l1_image);
     MV__CHECK(o->nonneg == 0 || o->nonneg == 1, MV_ERR_INVALID_ARG, "%s: opts.nonneg = %d (0 or 1)", fn, o->nonneg);
+    MV__CHECK(o->l1_image_joint_maps == 0 || o->l1_image_joint_maps == 1, MV_ERR_INVALID_ARG,
+              "%s: opts.l1_image_joint_maps = %d (0 or 1)", fn, o->l1_image_joint_maps);
     return MV_OK;
 }
 
@@ -43617,6 +43622,14 @@ static void mv__nonneg(const float *in, float *out, int64_t n)
     for (i = 0; i < 2 * n; i++) out[i] = in[i] > 0 ? in[i] : 0.f;
 }
 
+/* -R I's prox in place on n values, volumes (maps) of nvol: each value on
+   its own, or (joint, BART's -R I:16) each voxel's maps together */
+static void mv__l1_image_prox(float *x, int64_t n, int64_t nvol, int joint, float thr)
+{
+    if (joint) mv__shrink_joint(x, nvol, (int)(n / nvol), thr);
+    else mv__shrink_joint(x, n, 1, thr);
+}
+
 /* y += (a op b) over nf floats (b NULL: a op s) on the dispatched kernels,
    a block at a time through the stack: the expression's two roundings, as
    the scalar y[i] += a[i] op b[i]; a may be y (ma: the caller's lookup of
@@ -43642,10 +43655,11 @@ static void mv__bin_accumulate(const mv__math_ops *ma, float *y, int op, const f
    x holds n / w's voxels volumes (maps), each thresholded on its own;
    wsc its scratch; shifts drawn as BART's, from state 1, unless
    o->no_randshift), else o->l1_image ||x||_1, else the non-negativity
-   constraint. vec: 2 n-vectors. */
-static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, float *x, int64_t n, const mv_cg_opts *o,
-                               const mv__wav *w, float *vec, unsigned char *wsc, int threads, int report, int *iters,
-                               double *res)
+   constraint. x holds n / nvol volumes (ESPIRiT maps) of nvol values.
+   vec: 2 n-vectors. */
+static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, float *x, int64_t n, int64_t nvol,
+                               const mv_cg_opts *o, const mv__wav *w, float *vec, unsigned char *wsc, int threads,
+                               int report, int *iters, double *res)
 {
     const mv__math_ops *ma = mv__kernels_get()->math;
     float *xa = x, *xb = vec, *r = vec + 2 * n, *t;
@@ -43654,7 +43668,7 @@ static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, floa
     double bb = sqrt(mv__cdot_re(b, b, n)), rn = 0, eps = o->tolerance * bb;
     unsigned state = 1;
     int it, maxit = o->iterations ? o->iterations : 30;
-    int64_t m, sh[3] = {0, 0, 0}, nvol = w ? w->dims[0] * w->dims[1] * w->dims[2] : n;
+    int64_t m, sh[3] = {0, 0, 0};
     mv_status st = MV_OK;
     *iters = 0;
     memset(xa, 0, (size_t)n * 8);
@@ -43664,7 +43678,7 @@ static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, floa
         if (w && !o->no_randshift) mv__wav_draw_shifts(w, &state, sh);
         for (m = 0; w && m < n / nvol; m++) /* ESPIRiT maps: each volume, the same shifts (BART's draw per axis) */
             mv__wav_thresh(w, xa + 2 * m * nvol, xa + 2 * m * nvol, lam, sh, wsc, threads);
-        if (!w && o->l1_image > 0) mv__shrink_joint(xa, n, 1, lam);
+        if (!w && o->l1_image > 0) mv__l1_image_prox(xa, n, nvol, o->l1_image_joint_maps, lam);
         else if (!w) mv__nonneg(xa, xa, n);
         ra = (1.f + sqrtf(1.f + 4.f * ra * ra)) / 2.f;
         t = xa; /* xa: the previous thresholded iterate, xb: this one */
@@ -43872,6 +43886,7 @@ typedef struct mv__admm {
     unsigned char *wsc;  /* its scratch */
     int threads;         /* its threads */
     int shifts;          /* 1: BART's random cycle spinning */
+    int l1_joint;        /* the l1 term over each voxel's maps jointly */
     unsigned state;      /* the shifts' generator (BART's prox: seeded 1) */
     float *gx;           /* max m: G_j x, its relaxed form, z_j - u_j */
     float *ng;           /* k n: the gradient inside the normal equations */
@@ -43946,7 +43961,7 @@ static void mv__admm_prox(mv__admm *a, int j, const float *in)
             mv__wav_thresh(a->wav, in + 2 * b * nvol, t->z + 2 * b * nvol, thr, sh, a->wsc, a->threads);
     } else if (t->kind == MV__ADMM_L1) {
         memcpy(t->z, in, (size_t)t->m * 8);
-        mv__shrink_joint(t->z, t->m, 1, thr);
+        mv__l1_image_prox(t->z, t->m, a->tv->n / a->tv->nb, a->l1_joint, thr);
     } else if (t->kind == MV__ADMM_NONNEG) {
         mv__nonneg(in, t->z, t->m);
     } else {
@@ -44089,6 +44104,7 @@ static mv_status mv__admm_run(mv_normal_op op, void *user, const float *b, float
     a.wav = w;
     a.threads = threads;
     a.shifts = !o->no_randshift;
+    a.l1_joint = o->l1_image_joint_maps;
     a.state = 1;
     a.ma = mv__kernels_get()->math;
     rhs = p, s = rhs + 2 * n, r = s + 2 * n, pp = r + 2 * n, ap = pp + 2 * n;
@@ -44731,8 +44747,8 @@ static mv_status mv__cgs_item(const mv_cgsense_plan *pl, int64_t item, const flo
                                        w.cg + 2 * pl->nimg, &lam));
             if (lam > 0) os.step = (float)(step / lam);
         }
-        return mv__fista_run(normal, &op, w.b, x, pl->nimg, &os, o->l1_wavelet > 0 ? &wv : NULL, w.cg, w.reg, th,
-                             report, iters, res);
+        return mv__fista_run(normal, &op, w.b, x, pl->nimg, pl->nvox, &os, o->l1_wavelet > 0 ? &wv : NULL, w.cg,
+                             w.reg, th, report, iters, res);
     }
     return mv__cg_run(normal, &op, w.b, x, pl->nimg, o, w.cg, report, iters, res);
 }

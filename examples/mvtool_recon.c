@@ -329,9 +329,11 @@ static int pics_term(const args *a, const char *name, const char *R, double lamb
         o->lambda = lam;
     } else if (sscanf(R, "I:%u:%f%c", &jflags, &lam, &tail) == 2) {
         if (!(lam > 0)) return usage_error(a, "-R I: lambda > 0", R);
-        if (jflags) return usage_error(a, "-R I: joint thresholding (JFLAGS) is not implemented", R);
+        if (jflags & ~16u)
+            return usage_error(a, "-R I: joint thresholding (JFLAGS) beyond the maps axis (16) is not implemented", R);
         kind = 8u;
         o->l1_image = lam;
+        o->l1_image_joint_maps = jflags != 0;
     } else if (!strcmp(R, "S")) {
         kind = 16u;
         o->nonneg = 1;
@@ -664,7 +666,8 @@ const command mvtool_recon_commands[] = {
      "  -R T:FLAGS:0:LAMBDA: isotropic total variation over the FLAGS axes by BART's\n"
      "  ADMM (rho -u, default 0.5; at most -C CG steps per x-update, default 10;\n"
      "  -i counts CG steps in all, as BART's).\n"
-     "  -R I:0:LAMBDA: LAMBDA ||x||_1 (complex soft threshold); -R S: real and\n"
+     "  -R I:0:LAMBDA: LAMBDA ||x||_1 (complex soft threshold; I:16: jointly over\n"
+     "  the ESPIRiT maps of a voxel); -R S: real and\n"
      "  imaginary parts >= 0; alone by BART's FISTA (-s, -e as -l1).\n"
      "  Several terms (one of each kind: l2, l1-wavelet, l1, TV, S), as\n"
      "  -R W:7:0:0.005 -R T:7:0:0.002, are solved together by BART's ADMM, as is\n"

@@ -2139,7 +2139,7 @@ MV_TEST(recon, maps_threads_identical)
         if (kind == 0) o.lambda = 0.01;
         if (kind == 1) o.l1_wavelet = 0.01, o.step_eigen = nc;
         if (kind == 2) o.tv = 0.01;
-        if (kind == 3) o.lambda = o.l1_wavelet = o.l1_image = o.tv = 0.01, o.nonneg = 1;
+        if (kind == 3) o.lambda = o.l1_wavelet = o.l1_image = o.tv = 0.01, o.nonneg = o.l1_image_joint_maps = 1;
         if (nc) o.step = 0.5;
         o.threads = 1;
         mv_vol_init(&x1);

@@ -1229,10 +1229,11 @@ b, m = rd(sys.argv[1]), rd(sys.argv[2])
 e = np.linalg.norm(m - b) / np.linalg.norm(b)
 sys.exit(0 if e < 2e-5 else print('pics -l2 -l1 -R T NRMSE', e) or 1)
 PYEOF
-  # the image-domain terms: -R I alone (FISTA) and with -R S (ADMM)
-  for R in "-R I:0:0.01" "-R I:0:0.005 -R S"; do
-    bart pics $R -i 20 "$W/ru" "$W/rbm" "$W/rbi" >/dev/null 2>&1
-    $T pics $R -i 20 "$W/ru" "$W/rbm" "$W/rmi" && "$PY" - "$W/rbi" "$W/rmi" <<'PYEOF' && ok || bad "pics $R vs bart pics"
+  # the image-domain terms: -R I alone (FISTA), with -R S (ADMM), jointly over bart ecalib's two maps
+  for R in "-R I:0:0.01 rbm" "-R I:0:0.005 -R S rbm" "-R I:16:0.01 rb2"; do
+    M=${R##* }; R=${R% *}
+    bart pics $R -i 20 "$W/ru" "$W/$M" "$W/rbi" >/dev/null 2>&1
+    $T pics $R -i 20 "$W/ru" "$W/$M" "$W/rmi" && "$PY" - "$W/rbi" "$W/rmi" <<'PYEOF' && ok || bad "pics $R ($M) vs bart pics"
 import sys, numpy as np
 rd = lambda n: np.fromfile(n + '.cfl', np.complex64)
 b, m = rd(sys.argv[1]), rd(sys.argv[2])
@@ -1240,7 +1241,7 @@ e = np.linalg.norm(m - b) / np.linalg.norm(b)
 sys.exit(0 if e < 2e-5 else print('pics NRMSE', e) or 1)
 PYEOF
   done
-  $T pics -R I:16:0.01 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "JFLAGS" "$W/err" && ok || bad "pics -R I with joint flags: usage error: $(cat "$W/err")"
+  $T pics -R I:8:0.01 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "JFLAGS" "$W/err" && ok || bad "pics -R I with joint flags beyond the maps: usage error: $(cat "$W/err")"
   $T pics -R W:7:0:0.01 -R W:3:0:0.01 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "one term of each kind" "$W/err" && ok || bad "pics with two -R W: usage error: $(cat "$W/err")"
   $T pics -m -R Q:0 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "LAMBDA > 0" "$W/err" && ok || bad "pics -m -R Q:0: usage error: $(cat "$W/err")"
   $T pics -R L:7:7:0.01 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "L:7:7:0.01" "$W/err" && ok || bad "pics -R L: usage error naming it: $(cat "$W/err")"

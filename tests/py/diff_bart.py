@@ -1133,9 +1133,10 @@ def smooth_object(rng, shape):
     return obj
 
 
-def admm_args(rng, lam, nc, three):
+def admm_args(rng, lam, nc, three, M):
     """the terms of an admm case: two or three of l2 (-R Q), l1-wavelet
-    (-R W), l1 of the image (-R I), TV (-R T) and non-negativity (-R S) in
+    (-R W), l1 of the image (-R I, on two maps I:16 half the time: jointly
+    over the maps), TV (-R T) and non-negativity (-R S) in
     a random order (BART's ADMM), or one of Q, W, I, S with -m (ADMM), or
     on Cartesian data one of I, S alone (BART's FISTA with their prox);
     returns the argument list and whether an l1-wavelet term is in it"""
@@ -1155,7 +1156,8 @@ def admm_args(rng, lam, nc, three):
             flags = int(rng.choice([3, 7, 1, 2] if three else [3, 1, 2]))
             args += ['-R', 'W:%d:0:%r' % (flags, min(lam, 0.02) if nc else lam)]
         elif k == 'I':
-            args += ['-R', 'I:0:%r' % float(rng.choice([0.001, 0.005, 0.02]))]
+            joint = 16 if M == 2 and rng.random() < 0.5 else 0  # two maps: half the time jointly over them
+            args += ['-R', 'I:%d:%r' % (joint, float(rng.choice([0.001, 0.005, 0.02])))]
         elif k == 'S':
             args += ['-R', 'S']
         else:
@@ -1252,7 +1254,7 @@ def fam_l1(c, run, d, tv=False, admm=False):
     shifts = rng.random() < 0.6
     wav = str(rng.choice(['dau2', 'dau2', 'haar'] + (['cdf44'] if min(shape[:2]) >= 10 and (not three or shape[2] >= 10) else [])))
     if admm:
-        args, shifts = admm_args(rng, lam, nc, three)
+        args, shifts = admm_args(rng, lam, nc, three, M)
         shifts = shifts and '-n' not in args  # the other -n only where a wavelet term has shifts
     elif tv:
         flags = int(rng.choice([3, 7, 1, 2, 5] if three else [3, 7, 1, 2]))
