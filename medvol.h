@@ -43481,7 +43481,8 @@ static double mv__cdot_re(const float *a, const float *b, int64_t n) /* Re <a, b
 
 static mv_status mv__cg_check(const mv_cg_opts *o, const char *fn)
 {
-    MV__CHECK(o->lambda >= 0 && o->lambda == o->lambda, MV_ERR_INVALID_ARG, "%s: opts.lambda = %g", fn, o->lambda);
+    MV__CHECK(o->lambda >= 0 && o->lambda <= 3.4e38, MV_ERR_INVALID_ARG, "%s: opts.lambda = %g (0 .. 3.4e38: a float)", fn,
+              o->lambda);
     MV__CHECK(o->iterations >= 0, MV_ERR_INVALID_ARG, "%s: opts.iterations = %d", fn, o->iterations);
     MV__CHECK(o->tolerance >= 0 && o->tolerance == o->tolerance, MV_ERR_INVALID_ARG, "%s: opts.tolerance = %g", fn,
               o->tolerance);

@@ -9058,7 +9058,8 @@ static mv_status mv__cu_cg_maps_of(const mv_vol *sens, const char *fn, int64_t *
 /* mv_cg_opts as the CPU checks it (mv__cg_check) */
 static mv_status mv__cu_cg_check_opts(const mv_cg_opts *o, const char *fn)
 {
-    MV__CU_CHECK(o->lambda >= 0 && o->lambda == o->lambda, MV_ERR_INVALID_ARG, "%s: opts.lambda = %g", fn, o->lambda);
+    MV__CU_CHECK(o->lambda >= 0 && o->lambda <= 3.4e38, MV_ERR_INVALID_ARG, "%s: opts.lambda = %g (0 .. 3.4e38: a float)", fn,
+                 o->lambda);
     MV__CU_CHECK(o->iterations >= 0, MV_ERR_INVALID_ARG, "%s: opts.iterations = %d", fn, o->iterations);
     MV__CU_CHECK(o->tolerance >= 0 && o->tolerance == o->tolerance, MV_ERR_INVALID_ARG, "%s: opts.tolerance = %g", fn,
                  o->tolerance);

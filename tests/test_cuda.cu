@@ -2415,6 +2415,8 @@ static void test_cgsense(void)
         o.progress = NULL;
         o.lambda = -1;
         CHECK_STATUS(mv_cuda_cgsense_into(&dk, &ds, &dout, &o, t_stream), MV_ERR_INVALID_ARG);
+        o.lambda = HUGE_VAL;
+        CHECK_STATUS(mv_cuda_cgsense_into(&dk, &ds, &dout, &o, t_stream), MV_ERR_INVALID_ARG);
         o.lambda = 0;
         REQUIRE_OK(mv_cuda_vol_alloc(&dbad, MV_DT_C64, 4, bd, t_stream)); /* 3 coils of maps for 4 of data */
         CHECK_STATUS(mv_cuda_cgsense_into(&dk, &dbad, &dout, &o, t_stream), MV_ERR_INVALID_ARG);

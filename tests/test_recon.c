@@ -1168,6 +1168,8 @@ MV_TEST(recon, bad_arguments)
     EXPECT_STATUS(mv_cgsense(&u, NULL, &out, &co), MV_ERR_INVALID_ARG);
     co.lambda = -1;
     EXPECT_STATUS(mv_cgsense(&u, &s, &out, &co), MV_ERR_INVALID_ARG);
+    co.lambda = HUGE_VAL; /* an infinite weight was taken and gave a NaN image */
+    EXPECT_STATUS(mv_cgsense(&u, &s, &out, &co), MV_ERR_INVALID_ARG);
     co.lambda = 0;
     EXPECT_STATUS(mv_cg_solve(NULL, NULL, NULL, NULL, 1, &co), MV_ERR_INVALID_ARG);
     /* non-Cartesian and the chunked driver */
