@@ -43938,13 +43938,6 @@ static size_t mv__admm_bytes(const mv_cg_opts *o, int64_t n, const mv__tv *t, si
     return (vals + m) * 8 + 64 * 16 + (o->l1_wavelet > 0 ? wav_scratch : 0);
 }
 
-/* out (m_j values) = G_j v */
-static void mv__admm_forward(const mv__admm *a, int j, const float *v, float *out)
-{
-    if (a->t[j].kind == MV__ADMM_TV) mv__tv_grad(a->tv, v, out);
-    else memcpy(out, v, (size_t)a->n * 8);
-}
-
 /* the prox of term j into z_j from G_j x_hat + u_j (in), BART's lambda mu
    with mu = 1 / rho in float (its plan->lambda 1 over rho) */
 static void mv__admm_prox(mv__admm *a, int j, const float *in)
@@ -44060,8 +44053,12 @@ static void mv__admm_term_update(mv__admm *a, int j, const float *x, double *du,
     const float alpha = 1.6f;
     int64_t i;
     size_t mf = (size_t)(2 * t->m);
-    mv__admm_forward(a, j, x, a->gx);
-    a->ma->bin(MV_MATH_MUL, a->gx, NULL, alpha, 0, a->gx, mf); /* alpha G x + (1 - alpha) z, plus u */
+    const float *gx = x; /* G_j x: x itself for G = I (no copy), else the gradient into gx */
+    if (t->kind == MV__ADMM_TV) {
+        mv__tv_grad(a->tv, x, a->gx);
+        gx = a->gx;
+    }
+    a->ma->bin(MV_MATH_MUL, gx, NULL, alpha, 0, a->gx, mf); /* alpha G x + (1 - alpha) z, plus u */
     mv__bin_accumulate(a->ma, a->gx, MV_MATH_MUL, t->z, NULL, 1.f - alpha, 2 * t->m);
     a->ma->bin(MV_MATH_ADD, a->gx, t->u, 0, 0, a->gx, mf);
     mv__admm_prox(a, j, a->gx);
