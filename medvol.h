@@ -3356,6 +3356,12 @@ typedef struct mv_cg_opts {
     double l1_image;       /* > 0: + l1_image ||x||_1 (complex soft threshold, -R I:0:L): FISTA alone, else ADMM */
     int l1_image_joint_maps; /* 1: l1_image over each voxel's ESPIRiT maps jointly (BART -R I:16:L) */
     int nonneg;            /* 1: real and imaginary parts >= 0 (BART's prox_nonneg, -R S): FISTA alone, else ADMM */
+    /* BART pics's locally low rank (-R L:XFLAGS:JFLAGS:L, -b), CG-SENSE entry points only: */
+    double llr;            /* > 0: + llr x the blocks' nuclear norms over the frames, every item of the call solved at once: FISTA alone, else ADMM */
+    int llr_block;         /* block side: 0 = 8 (BART -b) */
+    unsigned llr_axes;     /* XFLAGS: the axes whose block samples are the matrix rows (x 1, y 2, z 4): 0 = 7 */
+    unsigned llr_block_axes; /* JFLAGS: the axes cut into blocks (the others whole): 0 = 7 */
+    int llr_exact;         /* 1: every block thresholded exactly (BART skips some: see LOCALLY LOW RANK) */
 } mv_cg_opts;
 
 /* CG on (N + lambda I) x = b, from x = 0 (BART's conjgrad, float32 vectors,
@@ -43509,6 +43515,14 @@ static mv_status mv__cg_check(const mv_cg_opts *o, const char *fn)
     MV__CHECK(o->nonneg == 0 || o->nonneg == 1, MV_ERR_INVALID_ARG, "%s: opts.nonneg = %d (0 or 1)", fn, o->nonneg);
     MV__CHECK(o->l1_image_joint_maps == 0 || o->l1_image_joint_maps == 1, MV_ERR_INVALID_ARG,
               "%s: opts.l1_image_joint_maps = %d (0 or 1)", fn, o->l1_image_joint_maps);
+    MV__CHECK(o->llr >= 0 && o->llr <= 3.4e38, MV_ERR_INVALID_ARG, "%s: opts.llr = %g", fn, o->llr);
+    MV__CHECK(o->llr_block >= 0 && o->llr_block <= 4096, MV_ERR_INVALID_ARG, "%s: opts.llr_block = %d (0 .. 4096)",
+              fn, o->llr_block);
+    MV__CHECK(o->llr_axes < 8u && o->llr_block_axes < 8u, MV_ERR_INVALID_ARG,
+              "%s: opts.llr_%saxes = %u (bits of x, y, z)", fn, o->llr_axes < 8u ? "block_" : "",
+              o->llr_axes < 8u ? o->llr_block_axes : o->llr_axes);
+    MV__CHECK(o->llr_exact == 0 || o->llr_exact == 1, MV_ERR_INVALID_ARG, "%s: opts.llr_exact = %d (0 or 1)", fn,
+              o->llr_exact);
     return MV_OK;
 }
 
@@ -43575,12 +43589,12 @@ MVDEF mv_status mv_cg_solve(mv_normal_op op, void *user, const float *b, float *
     MV__CHECK(op != NULL && b != NULL && x != NULL, MV_ERR_INVALID_ARG, "mv_cg_solve: op, b or x is NULL");
     MV__CHECK(n >= 1 && (uint64_t)n <= (uint64_t)SIZE_MAX / 32, MV_ERR_INVALID_ARG, "mv_cg_solve: n = %lld", (long long)n);
     MV__TRY(mv__cg_check(o, "mv_cg_solve"));
-    MV__CHECK(o->l1_wavelet == 0 && o->tv == 0 && o->admm == 0 && o->l1_image == 0 && o->nonneg == 0,
+    MV__CHECK(o->l1_wavelet == 0 && o->tv == 0 && o->admm == 0 && o->l1_image == 0 && o->nonneg == 0 && o->llr == 0,
               MV_ERR_INVALID_ARG,
               "mv_cg_solve: opts.%s is set (mv_cg_solve is CG on N + lambda; the other terms and ADMM are "
               "mv_cgsense's)",
               o->l1_wavelet != 0 ? "l1_wavelet" : o->tv != 0 ? "tv" : o->admm ? "admm" : o->l1_image != 0 ? "l1_image"
-                                                                                               : "nonneg");
+                                                                              : o->nonneg ? "nonneg" : "llr");
     o->iterations_done = 0;
     r = (float *)mv__alloc((size_t)n * 24, o->alloc_ctx);
     MV__CHECK(r != NULL, MV_ERR_OUT_OF_MEMORY, "mv_cg_solve: 3 vectors of %lld values", (long long)n);
@@ -43623,12 +43637,358 @@ static void mv__nonneg(const float *in, float *out, int64_t n)
     for (i = 0; i < 2 * n; i++) out[i] = in[i] > 0 ? in[i] : 0.f;
 }
 
-/* -R I's prox in place on n values, volumes (maps) of nvol: each value on
-   its own, or (joint, BART's -R I:16) each voxel's maps together */
-static void mv__l1_image_prox(float *x, int64_t n, int64_t nvol, int joint, float thr)
+/* -R I's prox in place on n values, items of nimg values, volumes (maps)
+   of nvol: each value on its own, or (joint, BART's -R I:16) each voxel's
+   maps together, item by item */
+static void mv__l1_image_prox(float *x, int64_t n, int64_t nvol, int64_t nimg, int joint, float thr)
 {
-    if (joint) mv__shrink_joint(x, nvol, (int)(n / nvol), thr);
-    else mv__shrink_joint(x, n, 1, thr);
+    int64_t i;
+    if (!joint) mv__shrink_joint(x, n, 1, thr);
+    for (i = 0; joint && i < n / nimg; i++) mv__shrink_joint(x + 2 * i * nimg, nvol, (int)(nimg / nvol), thr);
+}
+
+/* ---- Locally low rank: BART's pics -R L ------------------------------------ */
+
+/* glibc's random() (rand(): the TYPE_3 additive feedback generator),
+   seeded as srandom(seed): r_0 = seed, r_i = 16807 r_{i-1} mod (2^31 - 1)
+   for i < 31, r_i = r_{i-31} for 31 <= i < 34, then r_i = r_{i-31} +
+   r_{i-3} mod 2^32 with the first 310 of those dropped; a draw is the next
+   r_i >> 1. BART's lrthresh draws its block shifts from rand(), which
+   nothing seeds (seed 1: 1804289383, 846930886, ...). r_j sits at r[j %
+   34]. */
+typedef struct mv__glibc_random {
+    uint32_t r[34];
+    int64_t k; /* the next index */
+} mv__glibc_random;
+
+static uint32_t mv__glibc_random_step(mv__glibc_random *g)
+{
+    uint32_t v = g->r[(g->k - 31) % 34] + g->r[(g->k - 3) % 34];
+    g->r[g->k % 34] = v;
+    g->k++;
+    return v;
+}
+
+static void mv__glibc_srandom(mv__glibc_random *g, uint32_t seed)
+{
+    int i;
+    int64_t w = seed ? seed : 1;
+    g->r[0] = (uint32_t)w;
+    for (i = 1; i < 31; i++) {
+        w = (16807 * w) % 2147483647;
+        g->r[i] = (uint32_t)w;
+    }
+    for (i = 31; i < 34; i++) g->r[i] = g->r[i - 31];
+    g->k = 34;
+    for (i = 0; i < 310; i++) mv__glibc_random_step(g);
+}
+
+static int64_t mv__glibc_random_lim(mv__glibc_random *g, int64_t limit)
+{
+    int64_t divisor = 2147483647 / (limit + 1), r;
+    do r = (int64_t)(mv__glibc_random_step(g) >> 1) / divisor;
+    while (r > limit);
+    return r;
+}
+
+/* The blocks of BART's lrthresh (pics -R L:XFLAGS:JFLAGS:lambda, -b blk)
+   on an image of nitems frames of nvol volumes (ESPIRiT maps) of dims:
+   along each axis in JFLAGS a block of min(blk, dim) samples, along the
+   others the whole axis; one volume at a time (BART's maps axis is given
+   blocks of 1) and every frame (BART's blocks span every other axis). The
+   axes are padded to whole blocks by circular extension. A block's
+   samples, x fastest then y, z and the frame, fill a column-major M x N
+   matrix, M the block's samples along the XFLAGS axes (BART's basorati
+   matrix and batch_svthresh's [N][M] view of it). */
+typedef struct mv__llr {
+    int64_t dims[3], nvox;  /* one volume */
+    int64_t nvol, nitems;   /* volumes of an item, items (frames) */
+    int64_t blk[3], zpad[3], nb[3];
+    int64_t M, N, k;        /* rows, columns, min(M, N) */
+    int64_t nblocks;        /* per volume */
+    float gwidth;           /* BART's GWIDTH(M, N, B): the threshold's factor */
+    int exact;              /* 1: no block skipped on BART's bound */
+} mv__llr;
+
+static void mv__llr_make(mv__llr *l, const int64_t dims[3], int64_t nvol, int64_t nitems, int block, unsigned xflags,
+                         unsigned jflags, int exact)
+{
+    int a;
+    int64_t bsize = nitems, zsize = nvol * nitems, B;
+    memset(l, 0, sizeof(*l));
+    if (block <= 0) block = 8;
+    if (!xflags) xflags = 7u;
+    if (!jflags) jflags = 7u;
+    l->M = 1;
+    l->nblocks = 1;
+    for (a = 0; a < 3; a++) {
+        l->dims[a] = dims[a];
+        l->blk[a] = ((jflags >> a) & 1u) ? MV__MIN((int64_t)block, dims[a]) : dims[a];
+        l->nb[a] = (dims[a] + l->blk[a] - 1) / l->blk[a];
+        l->zpad[a] = l->nb[a] * l->blk[a];
+        if ((xflags >> a) & 1u) l->M *= l->blk[a];
+        bsize *= l->blk[a];
+        zsize *= l->zpad[a];
+        l->nblocks *= l->nb[a];
+    }
+    l->nvox = dims[0] * dims[1] * dims[2];
+    l->nvol = nvol;
+    l->nitems = nitems;
+    l->N = bsize / l->M;
+    l->k = MV__MIN(l->M, l->N);
+    B = zsize / bsize;
+    /* (sqrtf(M) + sqrtf(N)) + sqrtf(logf(B min(M, N))), in float as BART's macro */
+    l->gwidth = (sqrtf((float)l->M) + sqrtf((float)l->N)) + sqrtf(logf((float)B * (float)l->k));
+    l->exact = exact;
+}
+
+/* BART's shifts of one application: per axis of its 16, a draw in [0,
+   min(blk - 1, zpad - blk)] (zero where the block spans the axis; each
+   draw still takes a number from the generator) */
+static void mv__llr_draw_shifts(const mv__llr *l, mv__glibc_random *g, int64_t sh[3])
+{
+    int a;
+    for (a = 0; a < 16; a++) {
+        int64_t lim = a < 3 ? MV__MIN(l->blk[a] - 1, l->zpad[a] - l->blk[a]) : 0, s = mv__glibc_random_lim(g, lim);
+        if (a < 3) sh[a] = s;
+    }
+}
+
+/* per worker: the block's matrix, its sample indices and whether each
+   lands inside the image, and three k x k matrices (double complex) */
+static size_t mv__llr_scratch_bytes(const mv__llr *l)
+{
+    size_t mn = (size_t)(l->M * l->N), kk = (size_t)(l->k * l->k);
+    return mn * (16 + 8 + 1) + 3 * kk * 16 + 4 * 64;
+}
+
+/* Eigenvectors of the k x k Hermitian g (double complex, row-major, in
+   place: its diagonal becomes the eigenvalues) into v, by cyclic Jacobi
+   rotations: each (p, q) with g_pq = |g_pq| e^{i phi} is made real by
+   diag(1, e^{-i phi}) and zeroed by the real rotation of
+   tan 2 theta = 2 |g_pq| / (g_qq - g_pp); sweeps until none rotates
+   (every off-diagonal within 1e-15 of the trace). */
+static void mv__herm_jacobi(double *g, double *v, int64_t k)
+{
+    int64_t p, q, i, sweep;
+    double tr = 0;
+    for (i = 0; i < k; i++) tr += fabs(g[2 * (i * k + i)]);
+    memset(v, 0, (size_t)(k * k) * 16);
+    for (i = 0; i < k; i++) v[2 * (i * k + i)] = 1;
+    for (sweep = 0; sweep < 64; sweep++) {
+        int rotated = 0;
+        for (p = 0; p < k; p++)
+            for (q = p + 1; q < k; q++) {
+                double gr = g[2 * (p * k + q)], gi = g[2 * (p * k + q) + 1], ag = sqrt(gr * gr + gi * gi);
+                double a = g[2 * (p * k + p)], b = g[2 * (q * k + q)], th, t, c, s, er, ei;
+                if (ag <= 1e-15 * tr || ag < 1e-300) continue; /* below the Gram's rounding */
+                rotated = 1;
+                th = (b - a) / (2 * ag);
+                t = (th >= 0 ? 1 : -1) / (fabs(th) + sqrt(th * th + 1));
+                c = 1 / sqrt(t * t + 1);
+                s = t * c;
+                er = gr / ag, ei = -gi / ag; /* e^{-i phi} */
+                /* W = [[c, s], [-s e, c e]] (e = e^{-i phi}): columns p, q of g and v ... */
+                for (i = 0; i < k; i++) {
+                    double *gp = g + 2 * (i * k + p), *gq = g + 2 * (i * k + q);
+                    double xr = gq[0] * er - gq[1] * ei, xi = gq[0] * ei + gq[1] * er; /* g_iq e */
+                    double pr = gp[0], pi = gp[1];
+                    gp[0] = c * pr - s * xr, gp[1] = c * pi - s * xi;
+                    gq[0] = s * pr + c * xr, gq[1] = s * pi + c * xi;
+                    gp = v + 2 * (i * k + p), gq = v + 2 * (i * k + q);
+                    xr = gq[0] * er - gq[1] * ei, xi = gq[0] * ei + gq[1] * er;
+                    pr = gp[0], pi = gp[1];
+                    gp[0] = c * pr - s * xr, gp[1] = c * pi - s * xi;
+                    gq[0] = s * pr + c * xr, gq[1] = s * pi + c * xi;
+                }
+                for (i = 0; i < k; i++) { /* ... then rows p, q: W^H g */
+                    double *gp = g + 2 * (p * k + i), *gq = g + 2 * (q * k + i);
+                    double xr = gq[0] * er + gq[1] * ei, xi = gq[1] * er - gq[0] * ei; /* conj(e) g_qi */
+                    double pr = gp[0], pi = gp[1];
+                    gp[0] = c * pr - s * xr, gp[1] = c * pi - s * xi;
+                    gq[0] = s * pr + c * xr, gq[1] = s * pi + c * xi;
+                }
+                g[2 * (p * k + q)] = g[2 * (p * k + q) + 1] = 0;
+                g[2 * (q * k + p)] = g[2 * (q * k + p) + 1] = 0;
+                g[2 * (p * k + p) + 1] = g[2 * (q * k + q) + 1] = 0;
+            }
+        if (!rotated) break;
+    }
+}
+
+typedef struct mv__llr_job {
+    const mv__llr *l;
+    const float *in;
+    float *out;
+    float thr;
+    int64_t sh[3];
+    unsigned char *scratch; /* per worker */
+    size_t scratch_bytes;
+} mv__llr_job;
+
+/* the samples of block id (volume id / nblocks): for element e of the
+   block, idx[e] its source (the padded position wrapped into the image)
+   and in[e] whether it is an image sample (the padding is dropped) */
+/* (p - s) mod zpad for 0 <= p, s < zpad */
+static int64_t mv__llr_unshift(int64_t p, int64_t s, int64_t zpad)
+{
+    int64_t q = p - s;
+    return q < 0 ? q + zpad : q;
+}
+
+static void mv__llr_block_index(const mv__llr *l, const int64_t sh[3], int64_t id, int64_t *idx, unsigned char *inside)
+{
+    int64_t v = id / l->nblocks, b = id % l->nblocks, o[3], e = 0, f, z, y, x;
+    o[0] = (b % l->nb[0]) * l->blk[0];
+    o[1] = (b / l->nb[0] % l->nb[1]) * l->blk[1];
+    o[2] = (b / l->nb[0] / l->nb[1]) * l->blk[2];
+    for (f = 0; f < l->nitems; f++)
+        for (z = 0; z < l->blk[2]; z++) {
+            /* BART shifts the padded image: padded sample p holds q = p - s
+               (mod zpad), the image's sample q (mod dim: zpad < 2 dim) */
+            int64_t qz = mv__llr_unshift(o[2] + z, sh[2], l->zpad[2]), qy, qx;
+            for (y = 0; y < l->blk[1]; y++) {
+                int64_t base, iny;
+                qy = mv__llr_unshift(o[1] + y, sh[1], l->zpad[1]);
+                iny = qy < l->dims[1] && qz < l->dims[2];
+                base = (f * l->nvol + v) * l->nvox +
+                       ((qz < l->dims[2] ? qz : qz - l->dims[2]) * l->dims[1] + (qy < l->dims[1] ? qy : qy - l->dims[1])) *
+                           l->dims[0];
+                for (x = 0; x < l->blk[0]; x++, e++) {
+                    qx = mv__llr_unshift(o[0] + x, sh[0], l->zpad[0]);
+                    idx[e] = base + (qx < l->dims[0] ? qx : qx - l->dims[0]);
+                    inside[e] = (unsigned char)(iny && qx < l->dims[0]);
+                }
+            }
+        }
+}
+
+/* singular value soft thresholding of one block: A (M x N, column-major,
+   double complex) becomes U max(S - thr, 0) V^H, computed from the
+   smaller Gram matrix G (A^H A, or A A^H when N > M): with G = V L V^H, A
+   V f(L) V^H (f = max(sqrt(l) - thr, 0) / sqrt(l)), or V f(L) V^H A. BART
+   first skips the SVD and zeroes the block when its bound max_i sum_j
+   |(A^T A)_ij| (A A^T when N > M; no conjugate, as its csyrk) is below
+   thr^2; that is not a bound for complex data (a column (1, i) gives 0),
+   so such blocks can hold singular values above thr: unless l->exact,
+   medvol does the same, for BART's images. Returns 0 when the block is
+   all zero after. */
+static int mv__llr_svt(const mv__llr *l, double *A, double *G, double *V, double *P, float thr)
+{
+    int64_t M = l->M, N = l->N, k = l->k, i, j, r;
+    int tall = N <= M, any = 0;
+    float t2 = thr * thr, ub = 0; /* BART's float bound and threshold squared */
+    /* the Gram matrix and (in P, moduli) BART's unconjugated products,
+       both symmetric: the upper triangles in one pass */
+    for (i = 0; i < k; i++)
+        for (j = i; j < k; j++) {
+            double gr = 0, gi = 0, cr = 0, ci = 0;
+            int64_t n = tall ? M : N, sa = tall ? 1 : M;
+            const double *a = A + 2 * (tall ? i * M : i), *b = A + 2 * (tall ? j * M : j);
+            for (r = 0; r < n; r++, a += 2 * sa, b += 2 * sa) {
+                gr += a[0] * b[0] + a[1] * b[1]; /* tall: conj(a) b = (A^H A)_ij; wide: a conj(b) = (A A^H)_ij */
+                gi += a[0] * b[1] - a[1] * b[0];
+                cr += a[0] * b[0] - a[1] * b[1];
+                ci += a[0] * b[1] + a[1] * b[0];
+            }
+            if (!tall) gi = -gi;
+            G[2 * (i * k + j)] = gr, G[2 * (i * k + j) + 1] = gi;
+            G[2 * (j * k + i)] = gr, G[2 * (j * k + i) + 1] = -gi;
+            P[i * k + j] = P[j * k + i] = (float)sqrt(cr * cr + ci * ci);
+        }
+    if (!l->exact) {
+        for (i = 0; i < k; i++) {
+            float su = 0; /* a float sum of the moduli, as BART's */
+            for (j = 0; j < k; j++) su += (float)P[i * k + j];
+            ub = MV__MAX(ub, su);
+        }
+        if (ub < t2) return 0;
+    }
+    mv__herm_jacobi(G, V, k);
+    memset(P, 0, (size_t)(k * k) * 16);
+    for (r = 0; r < k; r++) { /* P = V diag(f) V^H */
+        double lam = G[2 * (r * k + r)], s = lam > 0 ? sqrt(lam) : 0, f = s > thr ? (s - thr) / s : 0;
+        if (f == 0) continue;
+        any = 1;
+        for (i = 0; i < k; i++) {
+            double vr = V[2 * (i * k + r)] * f, vi = V[2 * (i * k + r) + 1] * f;
+            for (j = 0; j < k; j++) {
+                double wr = V[2 * (j * k + r)], wi = -V[2 * (j * k + r) + 1];
+                P[2 * (i * k + j)] += vr * wr - vi * wi;
+                P[2 * (i * k + j) + 1] += vr * wi + vi * wr;
+            }
+        }
+    }
+    if (!any) return 0;
+    /* A P (tall: each row of A times P) or P A (each column of A), one
+       row (column) at a time through V */
+    if (tall) {
+        for (r = 0; r < M; r++) {
+            for (j = 0; j < N; j++) {
+                double sr = 0, si = 0;
+                for (i = 0; i < N; i++) {
+                    const double *a = A + 2 * (i * M + r), *p = P + 2 * (i * k + j);
+                    sr += a[0] * p[0] - a[1] * p[1], si += a[0] * p[1] + a[1] * p[0];
+                }
+                V[2 * j] = sr, V[2 * j + 1] = si;
+            }
+            for (j = 0; j < N; j++) A[2 * (j * M + r)] = V[2 * j], A[2 * (j * M + r) + 1] = V[2 * j + 1];
+        }
+    } else {
+        for (j = 0; j < N; j++) {
+            double *col = A + 2 * j * M;
+            for (i = 0; i < M; i++) {
+                double sr = 0, si = 0;
+                for (r = 0; r < M; r++) {
+                    const double *p = P + 2 * (i * k + r);
+                    sr += p[0] * col[2 * r] - p[1] * col[2 * r + 1], si += p[0] * col[2 * r + 1] + p[1] * col[2 * r];
+                }
+                V[2 * i] = sr, V[2 * i + 1] = si;
+            }
+            memcpy(col, V, (size_t)M * 16);
+        }
+    }
+    return 1;
+}
+
+static void mv__llr_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__llr_job *jb = (const mv__llr_job *)ctx;
+    const mv__llr *l = jb->l;
+    int64_t mn = l->M * l->N, kk = l->k * l->k, id, i;
+    unsigned char *s = jb->scratch + (size_t)worker * jb->scratch_bytes;
+    double *A = (double *)mv__nu_align(s), *G = (double *)mv__nu_align(A + 2 * mn), *V = G + 2 * kk, *P = V + 2 * kk;
+    int64_t *idx = (int64_t *)mv__nu_align(P + 2 * kk);
+    unsigned char *inside = (unsigned char *)(idx + mn);
+    for (id = b; id < e; id++) {
+        int keep;
+        mv__llr_block_index(l, jb->sh, id, idx, inside);
+        for (i = 0; i < mn; i++) A[2 * i] = jb->in[2 * idx[i]], A[2 * i + 1] = jb->in[2 * idx[i] + 1];
+        keep = mv__llr_svt(l, A, G, V, P, jb->thr);
+        for (i = 0; i < mn; i++)
+            if (inside[i]) {
+                jb->out[2 * idx[i]] = keep ? (float)A[2 * i] : 0.f;
+                jb->out[2 * idx[i] + 1] = keep ? (float)A[2 * i + 1] : 0.f;
+            }
+    }
+}
+
+/* out = BART's lrthresh of in (not in place: the padding reads samples of
+   other blocks) with threshold thr (its lambda mu, times GWIDTH here) and
+   shifts sh; blocks run side by side, each written by one worker (the
+   same bytes for any thread count) */
+static void mv__llr_thresh(const mv__llr *l, const float *in, float *out, float thr, const int64_t sh[3],
+                           unsigned char *scratch, int threads)
+{
+    mv__llr_job jb;
+    jb.l = l;
+    jb.in = in;
+    jb.out = out;
+    jb.thr = thr * l->gwidth;
+    jb.sh[0] = sh[0], jb.sh[1] = sh[1], jb.sh[2] = sh[2];
+    jb.scratch = scratch;
+    jb.scratch_bytes = (mv__llr_scratch_bytes(l) + 63) & ~(size_t)63;
+    mv__parallel_for(l->nblocks * l->nvol, 1, threads, mv__llr_range, &jb);
 }
 
 /* y += (a op b) over nf floats (b NULL: a op s) on the dispatched kernels,
@@ -43655,23 +44015,27 @@ static void mv__bin_accumulate(const mv__math_ops *ma, float *y, int op, const f
    thresholded again), as BART's. f: lambda ||W x||_1 (w: the wavelet;
    x holds n / w's voxels volumes (maps), each thresholded on its own;
    wsc its scratch; shifts drawn as BART's, from state 1, unless
-   o->no_randshift), else o->l1_image ||x||_1, else the non-negativity
-   constraint. x holds n / nvol volumes (ESPIRiT maps) of nvol values.
-   vec: 2 n-vectors. */
+   o->no_randshift), else (llr) BART's locally low-rank threshold of
+   o->llr (its shifts from glibc's rand() state 1 unless
+   o->no_randshift; wsc its scratch), else o->l1_image ||x||_1, else the
+   non-negativity constraint. x holds n / nvol volumes (ESPIRiT maps, then
+   items of nimg values) of nvol values. vec: 2 n-vectors. */
 static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, float *x, int64_t n, int64_t nvol,
-                               const mv_cg_opts *o, const mv__wav *w, float *vec, unsigned char *wsc, int threads,
-                               int report, int *iters, double *res)
+                               int64_t nimg, const mv_cg_opts *o, const mv__wav *w, const mv__llr *llr, float *vec,
+                               unsigned char *wsc, int threads, int report, int *iters, double *res)
 {
     const mv__math_ops *ma = mv__kernels_get()->math;
     float *xa = x, *xb = vec, *r = vec + 2 * n, *t;
     float step = o->step > 0 ? (float)o->step : 0.95f;
-    float lam = (float)(w ? o->l1_wavelet : o->l1_image) * step, ra = 1.f;
+    float lam = (float)(w ? o->l1_wavelet : llr ? o->llr : o->l1_image) * step, ra = 1.f;
     double bb = sqrt(mv__cdot_re(b, b, n)), rn = 0, eps = o->tolerance * bb;
     unsigned state = 1;
+    mv__glibc_random g;
     int it, maxit = o->iterations ? o->iterations : 30;
     int64_t m, sh[3] = {0, 0, 0};
     mv_status st = MV_OK;
     *iters = 0;
+    mv__glibc_srandom(&g, 1);
     memset(xa, 0, (size_t)n * 8);
     memset(xb, 0, (size_t)n * 8);
     for (it = 0; it < maxit; it++) {
@@ -43679,8 +44043,15 @@ static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, floa
         if (w && !o->no_randshift) mv__wav_draw_shifts(w, &state, sh);
         for (m = 0; w && m < n / nvol; m++) /* ESPIRiT maps: each volume, the same shifts (BART's draw per axis) */
             mv__wav_thresh(w, xa + 2 * m * nvol, xa + 2 * m * nvol, lam, sh, wsc, threads);
-        if (!w && o->l1_image > 0) mv__l1_image_prox(xa, n, nvol, o->l1_image_joint_maps, lam);
-        else if (!w) mv__nonneg(xa, xa, n);
+        if (llr) { /* out of place (r is free until the gradient step) */
+            if (!o->no_randshift) mv__llr_draw_shifts(llr, &g, sh);
+            mv__llr_thresh(llr, xa, r, lam, sh, wsc, threads);
+            memcpy(xa, r, (size_t)n * 8);
+        } else if (!w && o->l1_image > 0) {
+            mv__l1_image_prox(xa, n, nvol, nimg, o->l1_image_joint_maps, lam);
+        } else if (!w) {
+            mv__nonneg(xa, xa, n);
+        }
         ra = (1.f + sqrtf(1.f + 4.f * ra * ra)) / 2.f;
         t = xa; /* xa: the previous thresholded iterate, xb: this one */
         xa = xb;
@@ -43863,8 +44234,9 @@ static void mv__tv_shrink(const mv__tv *t, float *g, float thr)
    l2 (-l2, -R Q: G = I, prox_leastsquares), l1-wavelet (-l1, -R W: G = I,
    the wavelet threshold with its random shifts as the prox), l1 (-R I: G =
    I, prox_thresh), TV (-R T: G = the circular gradient, the isotropic
-   shrinkage) and non-negativity (-R S: G = I, prox_nonneg). */
-enum { MV__ADMM_L2 = 0, MV__ADMM_WAVELET = 1, MV__ADMM_L1 = 2, MV__ADMM_TV = 3, MV__ADMM_NONNEG = 4 };
+   shrinkage), non-negativity (-R S: G = I, prox_nonneg) and locally low
+   rank (-R L: G = I, lrthresh). */
+enum { MV__ADMM_L2 = 0, MV__ADMM_WAVELET = 1, MV__ADMM_L1 = 2, MV__ADMM_TV = 3, MV__ADMM_NONNEG = 4, MV__ADMM_LLR = 5 };
 
 typedef struct mv__admm_term {
     int kind;
@@ -43881,14 +44253,18 @@ typedef struct mv__admm {
     int64_t n;
     float rho;
     int nt;
-    mv__admm_term t[5];
+    mv__admm_term t[6];
+    int64_t nimg;        /* values of one item (the l1 term's joint maps are an item's) */
     const mv__tv *tv;    /* the gradient of a TV term */
     const mv__wav *wav;  /* the wavelet of an l1-wavelet term */
     unsigned char *wsc;  /* its scratch */
-    int threads;         /* its threads */
-    int shifts;          /* 1: BART's random cycle spinning */
+    const mv__llr *llr;  /* the blocks of a locally low-rank term */
+    unsigned char *lsc;  /* its scratch */
+    int threads;         /* the proxes' threads */
+    int shifts;          /* 1: BART's random cycle spinning and block shifts */
     int l1_joint;        /* the l1 term over each voxel's maps jointly */
-    unsigned state;      /* the shifts' generator (BART's prox: seeded 1) */
+    unsigned state;      /* the wavelet shifts' generator (BART's prox: seeded 1) */
+    mv__glibc_random g;  /* the block shifts' (BART's rand(), unseeded: 1) */
     float *gx;           /* max m: G_j x, its relaxed form, z_j - u_j */
     float *ng;           /* k n: the gradient inside the normal equations */
     float *acc, *tmp;    /* n each: the terms' sum, one term's G^H G x */
@@ -43896,8 +44272,9 @@ typedef struct mv__admm {
 } mv__admm;
 
 /* which of the opts' terms there are, in medvol's order: l2, l1-wavelet,
-   l1 of the image, TV, non-negativity (kinds[], returns their count) */
-static int mv__admm_kinds(const mv_cg_opts *o, int kinds[5])
+   l1 of the image, TV, non-negativity, locally low rank (kinds[], returns
+   their count) */
+static int mv__admm_kinds(const mv_cg_opts *o, int kinds[6])
 {
     int nt = 0;
     if (o->lambda > 0) kinds[nt++] = MV__ADMM_L2;
@@ -43905,29 +44282,31 @@ static int mv__admm_kinds(const mv_cg_opts *o, int kinds[5])
     if (o->l1_image > 0) kinds[nt++] = MV__ADMM_L1;
     if (o->tv > 0) kinds[nt++] = MV__ADMM_TV;
     if (o->nonneg) kinds[nt++] = MV__ADMM_NONNEG;
+    if (o->llr > 0) kinds[nt++] = MV__ADMM_LLR;
     return nt;
 }
 
 /* whether the solve is BART's ADMM: TV, several terms, or opts.admm (-m) */
 static int mv__admm_wanted(const mv_cg_opts *o)
 {
-    int kinds[5];
+    int kinds[6];
     return o->admm || o->tv > 0 || mv__admm_kinds(o, kinds) > 1;
 }
 
 /* the FISTA solve of one proximal term (BART's choice for one l1-wavelet,
-   l1 or non-negativity term) */
+   l1, non-negativity or locally low-rank term) */
 static int mv__fista_wanted(const mv_cg_opts *o)
 {
-    return !mv__admm_wanted(o) && (o->l1_wavelet > 0 || o->l1_image > 0 || o->nonneg);
+    return !mv__admm_wanted(o) && (o->l1_wavelet > 0 || o->l1_image > 0 || o->nonneg || o->llr > 0);
 }
 
 /* bytes of mv__admm_run's vectors for n image values: x-side 7 n (rhs, s,
    CG's r, p, Ap, the normal equations' sum and term); per term z and u;
-   G x's m; TV's k n inside the normal equations; the wavelet's scratch */
-static size_t mv__admm_bytes(const mv_cg_opts *o, int64_t n, const mv__tv *t, size_t wav_scratch)
+   G x's m; TV's k n inside the normal equations; the proxes' scratch
+   (the wavelet's, the low-rank blocks') */
+static size_t mv__admm_bytes(const mv_cg_opts *o, int64_t n, const mv__tv *t, size_t prox_scratch)
 {
-    int kinds[5], nt = mv__admm_kinds(o, kinds), j;
+    int kinds[6], nt = mv__admm_kinds(o, kinds), j;
     size_t m = (size_t)n, vals = 7 * (size_t)n;
     for (j = 0; j < nt; j++) {
         size_t mj = kinds[j] == MV__ADMM_TV ? (size_t)t->k * (size_t)n : (size_t)n;
@@ -43935,7 +44314,7 @@ static size_t mv__admm_bytes(const mv_cg_opts *o, int64_t n, const mv__tv *t, si
         m = MV__MAX(m, mj);
         if (kinds[j] == MV__ADMM_TV) vals += mj;
     }
-    return (vals + m) * 8 + 64 * 16 + (o->l1_wavelet > 0 ? wav_scratch : 0);
+    return (vals + m) * 8 + 64 * 16 + prox_scratch;
 }
 
 /* the prox of term j into z_j from G_j x_hat + u_j (in), BART's lambda mu
@@ -43955,7 +44334,11 @@ static void mv__admm_prox(mv__admm *a, int j, const float *in)
             mv__wav_thresh(a->wav, in + 2 * b * nvol, t->z + 2 * b * nvol, thr, sh, a->wsc, a->threads);
     } else if (t->kind == MV__ADMM_L1) {
         memcpy(t->z, in, (size_t)t->m * 8);
-        mv__l1_image_prox(t->z, t->m, a->tv->n / a->tv->nb, a->l1_joint, thr);
+        mv__l1_image_prox(t->z, t->m, a->tv->n / a->tv->nb, a->nimg, a->l1_joint, thr);
+    } else if (t->kind == MV__ADMM_LLR) {
+        int64_t sh[3] = {0, 0, 0};
+        if (a->shifts) mv__llr_draw_shifts(a->llr, &a->g, sh);
+        mv__llr_thresh(a->llr, in, t->z, thr, sh, a->lsc, a->threads);
     } else if (t->kind == MV__ADMM_NONNEG) {
         mv__nonneg(in, t->z, t->m);
     } else {
@@ -44078,13 +44461,17 @@ static void mv__admm_term_update(mv__admm *a, int j, const float *x, double *du,
    z_j = prox(G_j x_hat + u_j, lambda_j / rho), u_j += G_j x_hat - z_j.
    BART counts the CG steps and stops once their total exceeds
    opts.iterations (so -i 30 with 10 CG steps per x-update runs 4 rounds);
-   rho fixed (BART's -u, default 0.5). t: the TV term's gradient, w and
-   wsc: the wavelet term's (NULL where there is none). */
-static mv_status mv__admm_run(mv_normal_op op, void *user, const float *b, float *x, int64_t n, const mv__tv *t,
-                              const mv__wav *w, const mv_cg_opts *o, unsigned char *work, int threads, int report,
-                              int *iters, double *res)
+   rho fixed (BART's -u, default 0.5). t: the TV term's gradient (its
+   volumes: every map of every item), w: the wavelet term's, llr: the
+   low-rank term's (NULL where there is none); work: mv__admm_bytes with
+   the wavelet's scratch (wav_bytes) and the blocks' after it; nimg: the
+   values of one item. */
+static mv_status mv__admm_run(mv_normal_op op, void *user, const float *b, float *x, int64_t n, int64_t nimg,
+                              const mv__tv *t, const mv__wav *w, size_t wav_bytes, const mv__llr *llr,
+                              const mv_cg_opts *o, unsigned char *work, int threads, int report, int *iters,
+                              double *res)
 {
-    int kinds[5], nt = mv__admm_kinds(o, kinds), j, it, total = 0;
+    int kinds[6], nt = mv__admm_kinds(o, kinds), j, it, total = 0;
     int maxit = o->iterations ? o->iterations : 30, cgit = o->admm_cg_iterations ? o->admm_cg_iterations : 10;
     int64_t m = n;
     float *p = (float *)mv__nu_align(work);
@@ -44096,14 +44483,17 @@ static mv_status mv__admm_run(mv_normal_op op, void *user, const float *b, float
     a.op = op;
     a.user = user;
     a.n = n;
+    a.nimg = nimg;
     a.rho = o->admm_rho > 0 ? (float)o->admm_rho : 0.5f;
     a.nt = nt;
     a.tv = t;
     a.wav = w;
+    a.llr = llr;
     a.threads = threads;
     a.shifts = !o->no_randshift;
     a.l1_joint = o->l1_image_joint_maps;
     a.state = 1;
+    mv__glibc_srandom(&a.g, 1);
     a.ma = mv__kernels_get()->math;
     rhs = p, s = rhs + 2 * n, r = s + 2 * n, pp = r + 2 * n, ap = pp + 2 * n;
     a.acc = ap + 2 * n, a.tmp = a.acc + 2 * n;
@@ -44115,6 +44505,7 @@ static mv_status mv__admm_run(mv_normal_op op, void *user, const float *b, float
                              : kinds[j] == MV__ADMM_WAVELET ? o->l1_wavelet
                              : kinds[j] == MV__ADMM_L1      ? o->l1_image
                              : kinds[j] == MV__ADMM_TV      ? o->tv
+                             : kinds[j] == MV__ADMM_LLR     ? o->llr
                                                             : 0);
         tj->m = kinds[j] == MV__ADMM_TV ? (int64_t)t->k * n : n;
         tj->z = p, tj->u = p + 2 * tj->m;
@@ -44126,6 +44517,7 @@ static mv_status mv__admm_run(mv_normal_op op, void *user, const float *b, float
     }
     a.gx = p;
     a.wsc = (unsigned char *)(a.gx + 2 * m);
+    a.lsc = (unsigned char *)mv__nu_align(a.wsc + wav_bytes);
     *iters = 0;
     *res = 0;
     memset(x, 0, (size_t)n * 8);
@@ -44729,10 +45121,12 @@ static mv_status mv__cgs_item(const mv_cgsense_plan *pl, int64_t item, const flo
     if (mv__admm_wanted(o)) {
         mv__tv t;
         mv__wav wv;
+        size_t wb = 0;
         if (o->l1_wavelet > 0) MV__TRY(mv__cgs_wav_plan(pl, o, &wv));
+        if (o->l1_wavelet > 0) wb = mv__wav_scratch_bytes(&wv);
         mv__tv_make(&t, pl->dims, pl->nmaps, o->tv_axes ? o->tv_axes : 7u);
-        return mv__admm_run(normal, &op, w.b, x, pl->nimg, &t, o->l1_wavelet > 0 ? &wv : NULL, o, w.reg, th, report,
-                            iters, res);
+        return mv__admm_run(normal, &op, w.b, x, pl->nimg, pl->nimg, &t, o->l1_wavelet > 0 ? &wv : NULL, wb, NULL, o,
+                            w.reg, th, report, iters, res);
     }
     if (mv__fista_wanted(o)) {
         mv__wav wv;
@@ -44745,7 +45139,8 @@ static mv_status mv__cgs_item(const mv_cgsense_plan *pl, int64_t item, const flo
                                        w.cg + 2 * pl->nimg, &lam));
             if (lam > 0) os.step = (float)(step / lam);
         }
-        return mv__fista_run(normal, &op, w.b, x, pl->nimg, pl->nvox, &os, o->l1_wavelet > 0 ? &wv : NULL, w.cg,
+        return mv__fista_run(normal, &op, w.b, x, pl->nimg, pl->nvox, pl->nimg, &os, o->l1_wavelet > 0 ? &wv : NULL,
+                             NULL, w.cg,
                              w.reg, th, report, iters, res);
     }
     return mv__cg_run(normal, &op, w.b, x, pl->nimg, o, w.cg, report, iters, res);
@@ -44811,6 +45206,122 @@ static void mv__cgs_round_range(void *ctx, int64_t b, int64_t e, int worker)
                                 r->work + (size_t)worker * r->work_bytes, 1, 0, &r->iters[j], &r->res[j]);
 }
 
+/* ---- One solve over every item: locally low rank couples the frames ----- */
+
+/* the normal operator of a series: each item's on its own slice of the
+   joint vector, in item order (sens_only: BART's Cartesian -e operator) */
+typedef struct mv__cgs_joint {
+    mv__cgs_op *ops; /* per item */
+    int64_t nitems, nimg;
+    int noncart, sens_only;
+} mv__cgs_joint;
+
+static mv_status mv__cgs_joint_normal(void *user, const float *x, float *y, int64_t n)
+{
+    const mv__cgs_joint *j = (const mv__cgs_joint *)user;
+    mv_normal_op f = j->sens_only ? mv__cgs_sens_normal : j->noncart ? mv__cgs_nc_normal : mv__cgs_normal;
+    int64_t i;
+    (void)n;
+    for (i = 0; i < j->nitems; i++) MV__TRY(f(&j->ops[i], x + 2 * i * j->nimg, y + 2 * i * j->nimg, j->nimg));
+    return MV_OK;
+}
+
+/* Solves nitems items as one image (BART's joint solve of a series: its
+   operator spans every frame; CG's, FISTA's and ADMM's scalars are the
+   whole vector's), item i with plan pls[npl == 1 ? 0 : i]: every item's
+   k-space read first (A^H y and, Cartesian, its sampling mask kept), the
+   solve on th threads (items one after the other inside the operator,
+   each across its coils), then every image written. Memory: two images
+   of the series and the solver's vectors over it. */
+static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int64_t nitems, const mv_recon_io *io,
+                                   mv_cg_opts *o, int th)
+{
+    static const char *fn = "mv_cgsense_run";
+    const mv_cgsense_plan *pl = pls[0];
+    int64_t nimg = pl->nimg, n = nitems * nimg, i;
+    size_t wb = 0, kb = (size_t)pl->nk * 8, reg, wavb = 0, llrb;
+    mv__cgs_joint jn;
+    mv__cgs_work w;
+    mv__llr llr;
+    mv__wav wv;
+    mv__tv t;
+    unsigned char *buf, *work, *masks, *rw;
+    float *k, *b, *x;
+    int admm = mv__admm_wanted(o), iters = 0;
+    double res = 0;
+    uint64_t need;
+    mv_status st = MV_OK;
+    for (i = 0; i < npl; i++) wb = MV__MAX(wb, mv__cgs_work_bytes(pls[i], th, NULL));
+    mv__llr_make(&llr, pl->dims, pl->nmaps, nitems, o->llr_block, o->llr_axes, o->llr_block_axes, o->llr_exact);
+    llrb = ((mv__llr_scratch_bytes(&llr) + 63) & ~(size_t)63) * (size_t)th;
+    if (o->l1_wavelet > 0) {
+        MV__TRY(mv__cgs_wav_plan(pl, o, &wv));
+        wavb = mv__wav_scratch_bytes(&wv);
+    }
+    mv__tv_make(&t, pl->dims, pl->nmaps * nitems, o->tv_axes ? o->tv_axes : 7u);
+    reg = admm ? mv__admm_bytes(o, n, &t, ((wavb + 63) & ~(size_t)63) + llrb)
+               : (size_t)n * 16 + 64 + MV__MAX(wavb, llrb); /* FISTA: 2 vectors and one prox's scratch */
+    need = 64 * 8 + (uint64_t)wb + kb + (uint64_t)nitems * (sizeof(mv__cgs_op) + (uint64_t)pl->nvox) +
+           2 * (uint64_t)n * 8 + reg;
+    MV__CHECK(need <= (uint64_t)SIZE_MAX / 2, MV_ERR_SIZE_OVERFLOW, "%s: a series of %lld items of %lld values", fn,
+              (long long)nitems, (long long)nimg);
+    buf = (unsigned char *)mv__alloc((size_t)need, pl->alloc_ctx);
+    MV__CHECK(buf != NULL, MV_ERR_OUT_OF_MEMORY,
+              "%s: %llu bytes for the joint solve of %lld items (opts.llr holds the whole series)", fn,
+              (unsigned long long)need, (long long)nitems);
+    memset(&jn, 0, sizeof(jn));
+    work = (unsigned char *)mv__nu_align(buf);
+    jn.ops = (mv__cgs_op *)mv__nu_align(work + wb);
+    masks = (unsigned char *)mv__nu_align(jn.ops + nitems);
+    k = mv__nu_align(masks + (size_t)nitems * (size_t)pl->nvox);
+    b = mv__nu_align((unsigned char *)k + kb);
+    x = mv__nu_align(b + 2 * n);
+    rw = (unsigned char *)mv__nu_align(x + 2 * n);
+    jn.nitems = nitems;
+    jn.nimg = nimg;
+    jn.noncart = pl->noncart;
+    for (i = 0; i < nitems && st == MV_OK; i++) {
+        const mv_cgsense_plan *pi = pls[npl == 1 ? 0 : i];
+        mv__cgs_op *op = &jn.ops[i];
+        st = io->read(io->user, i, k, kb);
+        if (st != MV_OK) break;
+        mv__cgs_work_split(pi, th, work, &w);
+        mv__cgs_op_init(pi, i, &w, th, op);
+        st = mv__cgs_adjoint(op, k, b + 2 * i * nimg);
+        if (!pi->noncart) { /* the item's own mask, kept */
+            memcpy(masks + (size_t)i * (size_t)pl->nvox, w.mask, (size_t)pl->nvox);
+            op->mask = masks + (size_t)i * (size_t)pl->nvox;
+        }
+    }
+    if (st == MV_OK && o->scale > 0 && o->scale != 1) {
+        float f = (float)(1 / o->scale);
+        for (i = 0; i < 2 * n; i++) b[i] *= f;
+    }
+    if (st == MV_OK && admm) {
+        st = mv__admm_run(mv__cgs_joint_normal, &jn, b, x, n, nimg, &t, o->l1_wavelet > 0 ? &wv : NULL,
+                          (wavb + 63) & ~(size_t)63, o->llr > 0 ? &llr : NULL, o, rw, th, 1, &iters, &res);
+    } else if (st == MV_OK) {
+        mv_cg_opts os = *o;
+        float *vec = mv__nu_align(rw);
+        unsigned char *psc = (unsigned char *)mv__nu_align(vec + 4 * n);
+        if (o->step_eigen) { /* BART's estimate on its operator over the whole series */
+            double lam;
+            float step = o->step > 0 ? (float)o->step : 0.95f;
+            jn.sens_only = !pl->noncart;
+            st = mv__bart_max_eigen(mv__cgs_joint_normal, &jn, n, vec, vec + 2 * n, &lam);
+            jn.sens_only = 0;
+            if (st == MV_OK && lam > 0) os.step = (float)(step / lam);
+        }
+        if (st == MV_OK)
+            st = mv__fista_run(mv__cgs_joint_normal, &jn, b, x, n, pl->nvox, nimg, &os, NULL, &llr, vec, psc, th, 1,
+                               &iters, &res);
+    }
+    o->iterations_done = iters;
+    for (i = 0; i < nitems && st == MV_OK; i++) st = io->write(io->user, i, x + 2 * i * nimg, (size_t)nimg * 8);
+    mv__free(buf, pl->alloc_ctx);
+    return st;
+}
+
 MVDEF mv_status mv_cgsense_run(const mv_cgsense_plan *plan, int64_t nitems, const mv_recon_io *io, mv_cg_opts *opts)
 {
     static const char *fn = "mv_cgsense_run";
@@ -44833,6 +45344,12 @@ MVDEF mv_status mv_cgsense_run(const mv_cgsense_plan *plan, int64_t nitems, cons
     o->iterations_done = 0;
     th = o->threads ? mv__resolve_threads(o->threads) : plan->threads;
     if (th > MV__MAX_THREADS) th = MV__MAX_THREADS;
+    if (o->llr > 0) {
+        mv_cgsense_plan *p1 = (mv_cgsense_plan *)plan; /* read only */
+        MV__CHECK(!plan->slices, MV_ERR_UNSUPPORTED,
+                  "%s: opts.llr with opts.slices (locally low rank over 2D slices; reconstruct the volume)", fn);
+        return mv__cgs_joint_run(&p1, 1, nitems, io, o, th);
+    }
     W = MV__MIN(o->chunk ? o->chunk : (int64_t)th, nitems);
     conc = (int)MV__MIN((int64_t)th, W);
     kb = (size_t)plan->nk * 8;
@@ -45120,6 +45637,30 @@ MVDEF mv_status mv_cgsense_nc_into(const mv_vol *traj, const mv_vol *kspace, con
         m.nvox = pl->nvox;
         st = mv_cgsense_run(pl, s.items, &io, o);
         mv_cgsense_plan_free(pl);
+        return st;
+    }
+    if (o->llr > 0) { /* one solve over every frame: every frame's plan at once */
+        mv_cgsense_plan **pls;
+        int th;
+        MV__TRY(mv__cg_check(o, fn));
+        MV__CHECK(!o->slices, MV_ERR_UNSUPPORTED,
+                  "%s: opts.llr with opts.slices (locally low rank over 2D slices; reconstruct the volume)", fn);
+        pls = (mv_cgsense_plan **)mv__alloc((size_t)s.items * sizeof(*pls), o->alloc_ctx);
+        MV__CHECK(pls != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %lld plans", fn, (long long)s.items);
+        memset(pls, 0, (size_t)s.items * sizeof(*pls));
+        for (f = 0; f < s.items && st == MV_OK; f++) {
+            mv_vol tv;
+            mv__cgs_traj_frame(traj, f, &tv);
+            st = mv_cgsense_plan_make(&pls[f], sens, &tv, o);
+        }
+        if (st == MV_OK) {
+            m.nk = pls[0]->nk;
+            m.nvox = pls[0]->nvox;
+            th = o->threads ? mv__resolve_threads(o->threads) : pls[0]->threads;
+            st = mv__cgs_joint_run(pls, s.items, s.items, &io, o, MV__MIN(th, MV__MAX_THREADS));
+        }
+        for (f = 0; f < s.items; f++) mv_cgsense_plan_free(pls[f]);
+        mv__free(pls, o->alloc_ctx);
         return st;
     }
     /* one trajectory per frame: a plan per frame, each frame on every thread */

@@ -294,10 +294,10 @@ static int pics_admm_opts(const args *a, mv_cg_opts *o)
 }
 
 /* One of pics's terms: -l1 / -R W:FLAGS:0:L (l1-wavelet), -R T:FLAGS:0:L
-   (TV), -l2 / -R Q:L (l2), -R I:0:L (l1 of the image), -R S (non-negative)
-   into o; lambda: -r's, for -l1 and -l2; *kinds: bit 0 l2, 1 l1-wavelet,
-   2 TV, 3 l1, 4 non-negative, each at most once. 0 or the usage error's
-   status. */
+   (TV), -l2 / -R Q:L (l2), -R I:0:L (l1 of the image), -R S (non-negative),
+   -R L:XFLAGS:JFLAGS:L (locally low rank) into o; lambda: -r's, for -l1
+   and -l2; *kinds: bit 0 l2, 1 l1-wavelet, 2 TV, 3 l1, 4 non-negative, 5
+   low rank, each at most once. 0 or the usage error's status. */
 static int pics_term(const args *a, const char *name, const char *R, double lambda, mv_cg_opts *o, unsigned *kinds)
 {
     unsigned flags, jflags, kind;
@@ -337,12 +337,21 @@ static int pics_term(const args *a, const char *name, const char *R, double lamb
     } else if (!strcmp(R, "S")) {
         kind = 16u;
         o->nonneg = 1;
+    } else if (sscanf(R, "L:%u:%u:%f%c", &flags, &jflags, &lam, &tail) == 3) {
+        if (flags == 0 || flags > 7 || jflags == 0 || jflags > 7 || !(lam > 0))
+            return usage_error(a, "-R L: row and block flags within x, y, z (1..7; flags over the frames are not "
+                                  "implemented), lambda > 0", R);
+        kind = 32u;
+        o->llr = lam; /* a float, as BART keeps it */
+        o->llr_axes = flags;
+        o->llr_block_axes = jflags;
     } else {
-        return usage_error(a, "-R: W:FLAGS:0:LAMBDA (l1-wavelet), T:FLAGS:0:LAMBDA (TV), Q:LAMBDA (l2), I:0:LAMBDA (l1) "
-                              "and S (non-negative) are implemented (LLR, ... are not)", R);
+        return usage_error(a, "-R: W:FLAGS:0:LAMBDA (l1-wavelet), T:FLAGS:0:LAMBDA (TV), Q:LAMBDA (l2), I:0:LAMBDA (l1), "
+                              "S (non-negative) and L:FLAGS:FLAGS:LAMBDA (locally low rank) are implemented "
+                              "(M, G, C, V, F, ... are not)", R);
     }
     if (*kinds & kind)
-        return usage_error(a, "one term of each kind (l2: -l2 / -R Q, l1-wavelet: -l1 / -R W, TV: -R T, -R I, -R S)",
+        return usage_error(a, "one term of each kind (l2: -l2 / -R Q, l1-wavelet: -l1 / -R W, TV: -R T, -R I, -R S, -R L)",
                            R ? R : name);
     *kinds |= kind;
     return 0;
@@ -398,6 +407,11 @@ static int pics_reg(const args *a, mv_cg_opts *o, int *l1)
         double d;
         if (parse_list(opt_str(a, "-s"), &d, 1) != 1 || !(d > 0)) return usage_error(a, "-s takes a step > 0", opt_str(a, "-s"));
         o->step = d;
+    }
+    if (opt_str(a, "-b")) {
+        int64_t v;
+        if (opt_int(a, "-b", 1, 4096, &v) < 0) return usage_error(a, "-b takes a block side (1 .. 4096)", opt_str(a, "-b"));
+        o->llr_block = (int)v;
     }
     return 0;
 }
@@ -645,7 +659,7 @@ const command mvtool_recon_commands[] = {
      "  --time: the library call's time on stderr.\n",
      "-m= -r= -k= -t= -c= --iter= --time", 2, 3, cmd_ecalib},
     {"pics", "SENSE reconstruction, l2 (CG), l1-wavelet (FISTA), TV and sums of terms (ADMM), Cartesian or non-Cartesian (BART pics)",
-     "mvtool pics -l2|-l1|-R W:7:0:L|-R T:7:0:L|-R Q:L|-R I:0:L|-R S... [-m] [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [-n] [-s STEP] [-e] [--wavelet W] [--tol T] [--chunk N] KSPACE MAPS OUT\n"
+     "mvtool pics -l2|-l1|-R W:7:0:L|-R T:7:0:L|-R Q:L|-R I:0:L|-R S|-R L:7:7:L... [-m] [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [-n] [-s STEP] [-e] [-b BLK] [--wavelet W] [--tol T] [--chunk N] KSPACE MAPS OUT\n"
      "  Tikhonov-regularised SENSE by conjugate gradients on (A^H A + LAMBDA I) x\n"
      "  = A^H y, as BART pics -l2: A = pattern * FFT * maps, or with -t TRAJ\n"
      "  (BART's trajectory, k-space (1, X, Y, C, frames...)) A = NUFFT * maps with\n"
@@ -669,11 +683,16 @@ const command mvtool_recon_commands[] = {
      "  -R I:0:LAMBDA: LAMBDA ||x||_1 (complex soft threshold; I:16: jointly over\n"
      "  the ESPIRiT maps of a voxel); -R S: real and\n"
      "  imaginary parts >= 0; alone by BART's FISTA (-s, -e as -l1).\n"
-     "  Several terms (one of each kind: l2, l1-wavelet, l1, TV, S), as\n"
+     "  -R L:XFLAGS:JFLAGS:LAMBDA: locally low rank, BART's: blocks of -b samples\n"
+     "  (default 8) along the JFLAGS axes, whole along the others, each a matrix\n"
+     "  of its XFLAGS samples x the frames (k-space dims after the coils), singular\n"
+     "  values soft thresholded, random block shifts (-n: none); the frames are\n"
+     "  solved together (all in memory, --chunk or not). Alone by FISTA.\n"
+     "  Several terms (one of each kind: l2, l1-wavelet, l1, TV, S, L), as\n"
      "  -R W:7:0:0.005 -R T:7:0:0.002, are solved together by BART's ADMM, as is\n"
      "  one term with -m; -l1 / -l2 take the -r before them (or the last -r), as\n"
      "  BART's.\n",
-     "-l2 -l1 -R= -r= -i= -S -w= -t= -n -s= -e -m -u= -C= --wavelet= --tol= --nufft-tol= --chunk= --time", 3, 3, cmd_pics},
+     "-l2 -l1 -R= -r= -i= -S -w= -t= -n -s= -e -m -u= -C= -b= --wavelet= --tol= --nufft-tol= --chunk= --time", 3, 3, cmd_pics},
     {"threshold", "soft, wavelet, hard or binary thresholding of a .cfl (BART threshold)",
      "mvtool threshold [-W|-H|-B] [-j BITMASK] LAMBDA IN OUT\n"
      "  As bart threshold: complex soft thresholding x max(|x| - LAMBDA, 0) / |x|\n"
