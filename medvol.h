@@ -3181,7 +3181,49 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    amplify rounding; radial 5e-2); on an identity operator l2 + l1-wavelet (orthonormal Haar)
    converges to W^T soft(W b, lambda) / (1 + mu), l2 + TV to the analytic
    two-plateau minimiser, -R I and -R S (alone, -m, with l2) to their
-   closed forms. */
+   closed forms.
+
+   LOCALLY LOW RANK (opts.llr > 0; BART pics -R L:XFLAGS:JFLAGS:lambda,
+   -b opts.llr_block): + lambda g sum_blocks ||X_block||_*, the nuclear
+   norms of BART's lrthresh blocks over a series: every item of the call
+   (Cartesian batch volumes, non-Cartesian frames with one trajectory or
+   one per frame) is solved as one image, BART's joint solve: the normal
+   operator is each item's on its own part, the solvers' scalars (FISTA's
+   residual, ADMM's CG steps, -e's eigenvalue estimate) are the whole
+   series', and opts.chunk is ignored (the series is held in memory:
+   4 images of the series with FISTA, about 10 + 2 per term with ADMM,
+   and one item's coil images; opts.slices is refused). A block spans min(opts.llr_block (0 =
+   8), dim) samples along each axis of opts.llr_block_axes (JFLAGS, 0 =
+   7), the whole axis along the others, one ESPIRiT map (BART gives its
+   maps axis blocks of 1) and every frame; the axes are padded to whole
+   blocks by circular extension (the padding's results dropped). Its
+   samples, x fastest, then y, z, the frame, fill a column-major M x N
+   matrix, M the product of the block's sides along opts.llr_axes (XFLAGS,
+   0 = 7; BART's basorati matrix). Each prox soft thresholds every block's
+   singular values by lambda mu g (mu: FISTA's step, ADMM's 1 / rho), g =
+   BART's GWIDTH = (sqrtf(M) + sqrtf(N)) + sqrtf(logf(B min(M, N))) in
+   float, B the blocks (of every map); the padded image is first shifted
+   circularly by BART's random shifts (per application, per axis of its
+   16, a draw in [0, min(blk - 1, zpad - blk)] by its rand_lim from
+   glibc's rand(), unseeded: state 1; every axis takes a draw, those that
+   must be 0 too), none with opts.no_randshift. The singular values come
+   from the smaller Gram matrix (A^H A or A A^H) by Hermitian Jacobi
+   rotations in double (BART: LAPACK's float SVD; the results agree to
+   float rounding). BART zeroes a block without its SVD when max_i sum_j
+   |(A^T A)_ij| (A A^T when N > M: products without the conjugate, its
+   csyrk) is below the threshold squared. That is not a bound on the
+   singular values of complex data (a column (1, i) gives 0): BART zeroes
+   blocks whose largest singular value is above the threshold, up to
+   ~1.6 times it on generic complex 64 x 3 blocks. medvol does the same
+   by default, for BART's images; opts.llr_exact = 1 thresholds every
+   block exactly. Alone the term is solved by FISTA (BART's default for
+   -R L first; -s, -e), with others by ADMM (G = I). Blocks run side by
+   side across threads (the same bytes for any count). Checked against
+   bart pics on a 6-frame Cartesian series (-R L:7:7 with its shifts, -n,
+   with -R W, -m -R L:3:3 -b 4: within 1e-6; tests/test_recon.c), random
+   Cartesian and radial series (make test-diff-bart's llr), and on an
+   identity operator against each block's singular value thresholding
+   (FISTA, ADMM, with l2; BART's rule and exact). */
 
 /* Options of GRAPPA; all-zero = defaults. */
 typedef struct mv_grappa_opts {
@@ -3395,7 +3437,8 @@ MVDEF mv_status mv_cgsense_nc(const mv_vol *traj, const mv_vol *kspace, const mv
 MVDEF mv_status mv_cgsense_nc_into(const mv_vol *traj, const mv_vol *kspace, const mv_vol *sens, mv_vol *out,
                                    mv_cg_opts *opts);
 
-/* Chunked reconstructions (4D series larger than memory). An ITEM is what
+/* Chunked reconstructions (4D series larger than memory; opts.llr solves
+   the whole series at once, see LOCALLY LOW RANK). An ITEM is what
    one solve reconstructs: Cartesian 3D, one volume: k-space (x, y, z, C),
    image (x, y, z); Cartesian with opts.slices, one slice z of volume b,
    item b nz + z: k-space (x, y, C), image (x, y); non-Cartesian, one frame:

@@ -241,7 +241,7 @@ whole oversampled or 2N grid), the CG-SENSE solves' items side by side (they sol
 slice or volume at a time, with a host round trip per iteration: fine for
 256^2 x 8 coils and up, launch-bound for many small slices), chunked series
 (mv_cgsense_run's callbacks), the regularised solves besides l2 (opts.l1_wavelet,
-tv, l1_image, nonneg, admm: BART's FISTA and ADMM run in medvol.h's
+tv, l1_image, nonneg, llr, admm: BART's FISTA and ADMM run in medvol.h's
 mv_cgsense only), GRAPPA calibration and g-factor (the
 calibration is made on the host by mv_grappa_calibrate), SENSE unfolding,
 morphology, percentile rescale,
@@ -9067,9 +9067,9 @@ static mv_status mv__cu_cg_check_opts(const mv_cg_opts *o, const char *fn)
                  "%s: opts.nufft_tol = %g (1e-6 .. 0.1, 0 = 1e-4)", fn, o->nufft_tol);
     MV__CU_CHECK(o->chunk >= 0, MV_ERR_INVALID_ARG, "%s: opts.chunk = %lld", fn, (long long)o->chunk);
     /* what the CPU solves besides CG-SENSE, not on the device yet */
-    MV__CU_CHECK(o->l1_wavelet == 0 && o->tv == 0 && o->admm == 0 && o->l1_image == 0 && o->nonneg == 0,
+    MV__CU_CHECK(o->l1_wavelet == 0 && o->tv == 0 && o->admm == 0 && o->l1_image == 0 && o->nonneg == 0 && o->llr == 0,
                  MV_ERR_UNSUPPORTED,
-                 "%s: opts.l1_wavelet / tv / admm / l1_image / nonneg (FISTA and ADMM run on the CPU only)", fn);
+                 "%s: opts.l1_wavelet / tv / admm / l1_image / nonneg / llr (FISTA and ADMM run on the CPU only)", fn);
     MV__CU_CHECK(o->scale == 0 && !o->bart_fftmod, MV_ERR_UNSUPPORTED,
                  "%s: opts.scale / opts.bart_fftmod (scale the data before the call)", fn);
     return MV_OK;

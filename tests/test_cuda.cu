@@ -2418,6 +2418,10 @@ static void test_cgsense(void)
         o.lambda = HUGE_VAL;
         CHECK_STATUS(mv_cuda_cgsense_into(&dk, &ds, &dout, &o, t_stream), MV_ERR_INVALID_ARG);
         o.lambda = 0;
+        o.llr = 0.01; /* locally low rank: the CPU's (medvol.h) */
+        CHECK_STATUS(mv_cuda_cgsense_into(&dk, &ds, &dout, &o, t_stream), MV_ERR_UNSUPPORTED);
+        CHECK(strstr(mv_last_error(), "llr") != NULL, "opts.llr refused by name: %s", mv_last_error());
+        o.llr = 0;
         REQUIRE_OK(mv_cuda_vol_alloc(&dbad, MV_DT_C64, 4, bd, t_stream)); /* 3 coils of maps for 4 of data */
         CHECK_STATUS(mv_cuda_cgsense_into(&dk, &dbad, &dout, &o, t_stream), MV_ERR_INVALID_ARG);
         CHECK_STATUS(mv_cuda_cgsense_into(&dk, &ds, &dbad, &o, t_stream), MV_ERR_INVALID_ARG); /* out too large */

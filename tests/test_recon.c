@@ -2394,3 +2394,55 @@ MV_TEST(recon, llr_match_bart_pics)
     mv_free(&ks);
     mv_free(&s);
 }
+
+/* -R L's blocks run side by side: 1 and 3 threads give the same bytes,
+   repeated (a race shows as a run that differs); Cartesian 4 frames of 2
+   maps (each frame its own lines), radial with a trajectory per frame;
+   FISTA alone, ADMM with the other terms (shifts on, blocks padded) */
+MV_TEST(recon, llr_threads_identical)
+{
+    int64_t kd[5] = {24, 20, 1, 3, 4}, sd[5] = {24, 20, 1, 3, 2}, td[6] = {3, 48, 6, 1, 1, 4},
+            nkd[6] = {1, 48, 6, 3, 1, 4}, i;
+    mv_vol k, s, t, kn, x1, x3;
+    uint64_t rng = 4711;
+    int v, r, reps = tu_test_reps(3);
+    REQUIRE_OK(mv_vol_alloc(&k, MV_DT_C64, 5, kd, NULL));
+    REQUIRE_OK(mv_vol_alloc(&s, MV_DT_C64, 5, sd, NULL));
+    REQUIRE_OK(mv_vol_alloc(&t, MV_DT_C64, 6, td, NULL));
+    REQUIRE_OK(mv_vol_alloc(&kn, MV_DT_C64, 6, nkd, NULL));
+    for (i = 0; i < 2 * mv_vol_count(&k); i++) ((float *)k.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+    for (i = 0; i < 2 * mv_vol_count(&s); i++) ((float *)s.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+    for (i = 0; i < 2 * mv_vol_count(&kn); i++) ((float *)kn.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+    for (i = 0; i < mv_vol_count(&t) / 3; i++) {
+        ((float *)t.data)[6 * i] = (float)((tu_rand01(&rng) - 0.5) * 24);
+        ((float *)t.data)[6 * i + 2] = (float)((tu_rand01(&rng) - 0.5) * 20);
+    }
+    for (i = 0; i < 4 * 3 * 20; i++) /* frame f keeps lines y = f (mod 2) and the centre */
+        if ((i % 20) % 2 != (i / 60) % 2 && (i % 20 < 8 || i % 20 > 12))
+            memset((float *)k.data + 2 * i * 24, 0, 24 * 8);
+    for (v = 0; v < 4; v++) {
+        mv_cg_opts o = MV_ZERO_INIT;
+        int nc = v >= 2, admm = v % 2;
+        o.iterations = 6;
+        o.llr = 0.05;
+        if (admm) o.l1_wavelet = o.tv = o.l1_image = 0.01, o.l1_image_joint_maps = o.nonneg = 1;
+        if (nc) o.step = 0.3;
+        o.threads = 1;
+        mv_vol_init(&x1);
+        mv_vol_init(&x3);
+        REQUIRE_OK(nc ? mv_cgsense_nc(&t, &kn, &s, &x1, &o) : mv_cgsense(&k, &s, &x1, &o));
+        REQUIRE(mv_vol_count(&x1) == 24 * 20 * 2 * 4);
+        o.threads = 3;
+        for (r = 0; r < reps; r++) {
+            REQUIRE_OK(nc ? mv_cgsense_nc(&t, &kn, &s, &x3, &o) : mv_cgsense(&k, &s, &x3, &o));
+            EXPECT_MSG(!memcmp(x1.data, x3.data, (size_t)mv_vol_bytes(&x1)), "%s -R L%s: 1 and 3 threads differ (run %d)",
+                       nc ? "radial" : "Cartesian", admm ? " + W + T + I + S (ADMM)" : " (FISTA)", r);
+            mv_free(&x3);
+        }
+        mv_free(&x1);
+    }
+    mv_free(&k);
+    mv_free(&s);
+    mv_free(&t);
+    mv_free(&kn);
+}

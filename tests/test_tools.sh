@@ -1244,7 +1244,50 @@ PYEOF
   $T pics -R I:8:0.01 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "JFLAGS" "$W/err" && ok || bad "pics -R I with joint flags beyond the maps: usage error: $(cat "$W/err")"
   $T pics -R W:7:0:0.01 -R W:3:0:0.01 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "one term of each kind" "$W/err" && ok || bad "pics with two -R W: usage error: $(cat "$W/err")"
   $T pics -m -R Q:0 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "LAMBDA > 0" "$W/err" && ok || bad "pics -m -R Q:0: usage error: $(cat "$W/err")"
-  $T pics -R L:7:7:0.01 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "L:7:7:0.01" "$W/err" && ok || bad "pics -R L: usage error naming it: $(cat "$W/err")"
+  $T pics -R M:7:7:0.01 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "M:7:7:0.01" "$W/err" && ok || bad "pics -R M (multi-scale low rank): usage error naming it: $(cat "$W/err")"
+  $T pics -R L:1024:7:0.01 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "\-R L" "$W/err" && ok || bad "pics -R L with row flags over the frames: usage error: $(cat "$W/err")"
+  $T pics -R L:7:7:0.01 -b 0 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "\-b" "$W/err" && ok || bad "pics -b 0: usage error: $(cat "$W/err")"
+  # locally low rank over a series made by bart: 5 frames of two phantoms mixed
+  # with changing weights, each its own Poisson-disc lines; then a radial series,
+  # golden-angle spokes cut into frames (one trajectory per frame)
+  LL="$W/ll"
+  mkdir -p "$LL"
+  if bart phantom -x 48 -k -s 4 "$LL/pk" >/dev/null 2>&1 && bart phantom -x 48 -k -s 4 -G "$LL/pg" >/dev/null 2>&1; then
+    fr=""
+    for f in 0 1 2 3 4; do
+      bart saxpy 0.$((9 - 2 * f)) "$LL/pk" "$LL/pg" "$LL/m$f" >/dev/null 2>&1 &&
+        bart poisson -Y 48 -Z 1 -y 2.5 -z 1 -C 1 -v -s $((f + 3)) "$LL/p$f" >/dev/null 2>&1 &&
+        bart fmac "$LL/m$f" "$LL/p$f" "$LL/k$f" >/dev/null 2>&1
+      fr="$fr $LL/k$f"
+    done
+    bart join 5 $fr "$LL/ks" >/dev/null 2>&1 && bart ecalib -m1 "$LL/pk" "$LL/s" >/dev/null 2>&1
+    for R in "-R L:7:7:0.02" "-R L:7:7:0.02 -R T:3:0:0.005 -b 4"; do
+      bart pics $R -i 20 "$LL/ks" "$LL/s" "$LL/b" >/dev/null 2>&1
+      $T pics $R -i 20 "$LL/ks" "$LL/s" "$LL/m" && "$PY" - "$LL/b" "$LL/m" 2e-5 <<'PYEOF' && ok || bad "pics $R (a 5-frame series) vs bart pics"
+import sys, numpy as np
+def rd(n):
+    d = [int(v) for v in open(n + '.hdr').read().split('\n')[1].split()]
+    return d, np.fromfile(n + '.cfl', np.complex64)
+(db, b), (dm, m) = rd(sys.argv[1]), rd(sys.argv[2])
+e = np.linalg.norm(m - b) / np.linalg.norm(b)
+sys.exit(0 if db == dm and e < float(sys.argv[3]) else print('pics NRMSE', e, db, dm) or 1)
+PYEOF
+    done
+    bart traj -x 48 -y 60 -r -G "$LL/t0" >/dev/null 2>&1 && bart reshape $(bart bitmask 2 5) 12 5 "$LL/t0" "$LL/tr" >/dev/null 2>&1 &&
+      bart phantom -x 48 -k -s 4 -t "$LL/tr" "$LL/nk" >/dev/null 2>&1 && bart phantom -x 48 -S 4 "$LL/ns" >/dev/null 2>&1 &&
+      bart pics -R L:7:7:0.02 -e -i 20 -t "$LL/tr" "$LL/nk" "$LL/ns" "$LL/nb" >/dev/null 2>&1
+    $T pics -R L:7:7:0.02 -e -i 20 -t "$LL/tr" "$LL/nk" "$LL/ns" "$LL/nm" && "$PY" - "$LL/nb" "$LL/nm" 1e-2 <<'PYEOF' && ok || bad "pics -R L -t (radial, a trajectory per frame) vs bart pics"
+import sys, numpy as np
+def rd(n):
+    d = [int(v) for v in open(n + '.hdr').read().split('\n')[1].split()]
+    return d, np.fromfile(n + '.cfl', np.complex64)
+(db, b), (dm, m) = rd(sys.argv[1]), rd(sys.argv[2])
+e = np.linalg.norm(m - b) / np.linalg.norm(b)
+sys.exit(0 if db == dm and e < float(sys.argv[3]) else print('pics NRMSE', e, db, dm) or 1)
+PYEOF
+  else
+    bad "bart phantom for the -R L series"
+  fi
   $T pics -R W:7:1:0.01 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && ok || bad "pics -R W with joint flags on a transformed axis: usage error"
   $T pics -l1 -r 0.01 --wavelet db4 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "db4" "$W/err" && ok || bad "pics --wavelet db4: usage error"
   for m in -W -H -B ""; do

@@ -8,8 +8,8 @@ computation where BART's own accuracy is the limit (Debian's
 
 CASES scales every family (default 12: about 15 s; per family 3x cfl, 5x
 hdr, 4x traj, 3x fft, 2x rss, 3x nufft, 0.1x ecalib and pics, 1x scale,
-cc and l1, 2x thresh, 0.5x tv and admm, at least 1); FAMILY (comma-separated:
-cfl, hdr, traj, fft, rss, nufft, ecalib, pics, scale, cc, thresh, l1, tv, admm)
+cc and l1, 2x thresh, 0.5x tv, admm and llr, at least 1); FAMILY (comma-separated:
+cfl, hdr, traj, fft, rss, nufft, ecalib, pics, scale, cc, thresh, l1, tv, admm, llr)
 limits the run and leaves out the fixed cases. medvol runs through
 tests/diff_bart.c (mv_cfl_load / mv_cfl_save, mv_fftc*, mv_rss*,
 mv_bart_scale_estimate, mv_coil_compress) or
@@ -125,6 +125,11 @@ every case agrees.
   admm    bart pics with two or three terms of -R Q, W, I, T and S in a
           random order, or one with -m (BART's ADMM over several terms), or
           -R I / -R S alone (FISTA), likewise.
+  llr     bart pics -R L:XFLAGS:JFLAGS:LAMBDA (locally low rank over a
+          series of 2..7 frames: BART's lrthresh, random block shifts from
+          rand()) alone (FISTA) or with another term (ADMM), random -b,
+          flags, -n, Cartesian 2D/3D with every frame its own lines, or
+          radial with a trajectory per frame (fam_llr).
 
 First the fixed cases: minimal reproducers of the disagreements found
 (ESPIRiT's phase reference, BART's getopt spellings that mvtool refuses, the
@@ -142,7 +147,8 @@ import time
 import numpy as np
 
 BART = os.environ.get('BART', 'bart')
-FAMILIES = ['cfl', 'hdr', 'traj', 'fft', 'rss', 'nufft', 'ecalib', 'pics', 'scale', 'cc', 'thresh', 'l1', 'tv', 'admm']
+FAMILIES = ['cfl', 'hdr', 'traj', 'fft', 'rss', 'nufft', 'ecalib', 'pics', 'scale', 'cc', 'thresh', 'l1', 'tv', 'admm',
+            'llr']
 FILE_STATUSES = ('MV_ERR_BAD_HEADER', 'MV_ERR_TRUNCATED', 'MV_ERR_BAD_DATA', 'MV_ERR_NOT_FOUND',
                  'MV_ERR_SIZE_OVERFLOW', 'MV_ERR_UNSUPPORTED')
 
@@ -1342,6 +1348,129 @@ def fam_admm(c, run, d):
     fam_l1(c, run, d, admm=True)
 
 
+def fam_llr(c, run, d):
+    """bart pics -R L:XFLAGS:JFLAGS:LAMBDA against mvtool pics on a series:
+    T frames (2..7, BART's TE axis) of two random objects mixed with weights
+    that change per frame (a low-rank series) seen by smooth coils (1 or 2
+    maps), Cartesian 2D/3D, every frame its own random lines around a full
+    centre, or radial (40% of the 2D cases: golden-angle spokes cut into
+    frames, one trajectory per frame). The term alone (BART's FISTA; radial
+    with -e) or beside one of -R Q, W, T, I (ADMM; radial -n), or with -m;
+    random -b (3..8), flags (row flags = block flags, or the row flags a
+    superset), lambda, -n. Cartesian within 2e-5 (or 3x BART's own spread
+    under a 3e-7 change of its data, as admm), radial 1e-2 (FISTA) or 5e-2
+    (ADMM): the NUFFTs differ by ~1e-3. Cartesian FISTA cases with shifts:
+    medvol with -n must be farther from BART than the tolerance."""
+    rng = c.rng
+    T = int(rng.integers(2, 8))
+    three = rng.random() < 0.3
+    nc = not three and rng.random() < 0.4
+    shape = [int(rng.choice([16, 19, 24, 30, 33])), int(rng.choice([16, 21, 24, 31]))] + \
+            ([int(rng.choice([6, 9, 12]))] if three else [1])
+    if nc:
+        shape[0] += shape[0] % 2
+        shape[1] = shape[0]
+    C = int(rng.integers(2, 6))
+    o1, o2 = smooth_object(rng, shape), smooth_object(rng, shape)
+    g = np.meshgrid(*[(np.arange(n) - n // 2) / n for n in shape], indexing='ij')
+    maps = []
+    for i in range(C):
+        t = 2 * np.pi * i / C
+        maps.append(np.exp(-((g[0] - 0.6 * np.cos(t)) ** 2 + (g[1] - 0.6 * np.sin(t)) ** 2) / 0.5)
+                    * np.exp(1j * rng.uniform(-np.pi, np.pi)))
+    S = np.stack(maps, -1)
+    S /= np.sqrt(np.sum(np.abs(S) ** 2, -1, keepdims=True))
+    M = 2 if rng.random() < 0.25 else 1
+    Sw = S
+    if M == 2:
+        S2 = np.stack([np.roll(S[..., i], shape[0] // 3, axis=0) * 0.4 * np.exp(1j * rng.uniform(-np.pi, np.pi))
+                       for i in range(C)], -1)
+        Sw = np.stack([S, S2], -1)
+    write_cfl(os.path.join(d, 's'), Sw.astype(np.complex64))
+    wa, wb = rng.uniform(0.2, 1.0, T), rng.uniform(0.2, 1.0, T)
+    axes = (0, 1, 2) if three else (0, 1)
+    if nc:
+        X, Y = 2 * shape[0], int(rng.choice([8, 12, 16]))
+        run([BART, 'traj', '-r', '-G', '-x', str(X), '-y', str(Y * T), 't0'], check=True)
+        run([BART, 'scale', '0.4', 't0', 't1'], check=True)
+        run([BART, 'reshape', str(4 | 32), str(Y), str(T), 't1', 't'], check=True)
+        ta = read_cfl(os.path.join(d, 't1'), 3).real.astype(np.float64)
+        ks = np.zeros((1, X, Y, C, 1, T), np.complex128)
+        for f in range(T):
+            img = (wa[f] * o1 + wb[f] * o2)[..., None] * S
+            tf = ta[:, :, f * Y:(f + 1) * Y].reshape(3, -1, order='F')
+            ks[..., 0, f] = nudft(tf, shape, img=img).reshape(1, X, Y, C, order='F')
+        ks += crandn(rng, ks.shape, 1e-3 * np.abs(ks).max())
+        what = '%s x %d frames, %d coils, radial %dx%d per frame' % (shape, T, C, X, Y)
+    else:
+        ks = np.zeros(tuple(shape) + (C, 1, T), np.complex128)
+        ny, nz = shape[1], shape[2]
+        for f in range(T):
+            k = centred((wa[f] * o1 + wb[f] * o2)[..., None] * S, axes, False)
+            mask = rng.random((ny, nz)) < 0.35
+            mask[ny // 2 - 2:ny // 2 + 2, max(0, nz // 2 - 1):nz // 2 + 1] = True
+            ks[..., 0, f] = k * mask[None, :, :, None]
+        ks += crandn(rng, ks.shape, 1e-3 * np.abs(ks).max()) * (ks != 0)
+        what = '%s x %d frames, %d coils' % (shape, T, C)
+    write_cfl(os.path.join(d, 'k'), ks.astype(np.complex64))
+    jf = int(rng.choice([7, 3, 1, 2] if three else [3, 1, 2, 7]))
+    xf = jf if rng.random() < 0.7 else 7
+    lam = float(rng.choice([0.005, 0.02, 0.05]))
+    args = ['-R', 'L:%d:%d:%r' % (xf, jf, lam)]
+    other = rng.random()
+    admm = other < 0.45
+    if other < 0.35:
+        k = str(rng.choice(['Q', 'W', 'T', 'I']))
+        term = ['-R', {'Q': 'Q:0.01', 'W': 'W:3:0:0.005', 'T': 'T:3:0:0.005', 'I': 'I:0:0.005'}[k]]
+        # either order; BART takes L then only Q as FISTA's and asserts: Q first
+        args = term + args if k == 'Q' or rng.random() < 0.5 else args + term
+    elif admm:
+        args = ['-m'] + args
+    args += ['-i', str(int(rng.choice([150, 300] if nc and admm else [10, 20, 30])))]
+    if rng.random() < 0.5:
+        args += ['-b', str(int(rng.integers(3, 9)))]
+    shifts = not (nc and admm) and rng.random() < 0.6
+    args += [] if shifts else ['-n']
+    if nc and not admm:
+        args += ['-e']
+    elif not admm and rng.random() < 0.3:
+        args += ['-s', repr(float(rng.choice([0.5, 0.8])))]
+    if rng.random() < 0.5:
+        args += ['-S']
+    args += (['-t', 't'] if nc else []) + ['k', 's']
+    tol = (5e-2 if admm else 1e-2) if nc else 2e-5
+    what += ', %d map(s), ' % M + ' '.join(args[:-2])
+    run([BART, 'pics'] + args + ['b'], check=True)
+    rm = run([c.tool, 'pics'] + args + ['m'])
+    if rm.returncode != 0:
+        c.fail('llr', '%s: mvtool pics: %s' % (what, rm.stderr.strip()), run)
+        return
+    if hdr_dims(os.path.join(d, 'm')) != hdr_dims(os.path.join(d, 'b')):
+        c.fail('llr', '%s: dims %s, BART %s' % (what, hdr_dims(os.path.join(d, 'm')), hdr_dims(os.path.join(d, 'b'))), run)
+        return
+    b, m = [read_cfl(os.path.join(d, f)).reshape(-1, order='F') for f in ('b', 'm')]
+    e = rel(m, b)
+    if e > tol and not nc:  # rounding amplified, as in admm: within 3x BART's own spread
+        run([BART, 'scale', '1.0000003', 'k', 'kp'], check=True)
+        run([BART, 'pics'] + args[:-2] + ['kp', 's', 'bp'], check=True)
+        spread = rel(read_cfl(os.path.join(d, 'bp')).reshape(-1, order='F'), b)
+        c.note('llr: Cartesian cases beyond 2e-5, compared with 3x BART\'s own spread (its data x (1 + 3e-7))')
+        what += ' (BART\'s own spread %.3g)' % spread
+        tol = max(tol, 3 * spread)
+    c.ratio('llr pics (non-Cartesian)' if nc else 'llr pics', e / tol)
+    if e > tol:
+        c.fail('llr', '%s: %.3g from BART' % (what, e), run)
+        return
+    if nc or admm or not shifts:
+        return
+    run([c.tool, 'pics'] + args[:-2] + ['-n'] + args[-2:] + ['o'], check=True)
+    eo = rel(read_cfl(os.path.join(d, 'o')).reshape(-1, order='F'), b)
+    if eo <= 3 * tol:
+        c.note('llr: the block shifts (-n or not) moved the image by less than 3x the tolerance')
+    elif e > eo / 10:
+        c.fail('llr', '%s: %.3g from BART, and %.3g with -n: the shifts are not BART\'s' % (what, e, eo), run)
+
+
 def fixed_cases(c):
     """The disagreements the random cases found, as minimal reproducers
     (each fails until medvol is changed), and BART 0.8's own limits that the
@@ -1370,7 +1499,7 @@ def main():
     root = tempfile.mkdtemp(prefix='diff_bart.')
     c = Ctx(exe, tool, root, np.random.default_rng(seed))
     per = {'cfl': 3, 'hdr': 5, 'traj': 4, 'fft': 3, 'rss': 2, 'nufft': 3, 'ecalib': 0.1, 'pics': 0.1, 'scale': 1, 'cc': 1,
-           'thresh': 2, 'l1': 1, 'tv': 0.5, 'admm': 0.5}
+           'thresh': 2, 'l1': 1, 'tv': 0.5, 'admm': 0.5, 'llr': 0.5}
     t00 = time.time()
     if len(sys.argv) <= 5:
         fixed_cases(c)
