@@ -756,6 +756,10 @@ typedef struct mv_load_opts {
                                the file so every CRC-32 is checked (see INTEGRITY) */
     uint64_t max_bytes;     /* largest voxel array (and decompressed range) this load
                                allocates; 0 = MEDVOL_MAX_BYTES (MV_ERR_SIZE_OVERFLOW) */
+    int cfl_fold;           /* BART .cfl: its axes 7..15 (TIME_DIM and the others beyond
+                               the 7 of medvol) folded into the last, dims[6] = the product
+                               of sizes 6..15 (in memory order the same samples); 0: refused
+                               (MV_ERR_UNSUPPORTED). mv_cfl_dims gives the 16 sizes */
 } mv_load_opts;
 
 /* gzip options (mv_gzip, mv_gunzip, and how mv_save compresses). */
@@ -780,6 +784,9 @@ typedef struct mv_save_opts {
     mv_format format;       /* mv_save_mem / mv_save_io: 0 (or NIFTI1/2) NIfTI, MV_FORMAT_MGH
                                FreeSurfer MGH (.mgz bytes with compress), MV_FORMAT_NRRD an
                                attached .nrrd (gzip encoding with compress); mv_save: the name */
+    const int64_t *cfl_dims; /* mv_cfl_save: NULL, or the header's 16 sizes (each >= 1, their
+                               product the volume's count: a volume loaded with cfl_fold
+                               written back with BART's axes) */
 } mv_save_opts;
 
 /* >>api-runtime ============================================================ */
@@ -2617,6 +2624,10 @@ MVDEF mv_status mv_phantom_kspace(const mv_vol *image, const mv_vol *sens, mv_vo
    allocates: yes (load). thread-safe: yes. */
 MVDEF mv_status mv_cfl_load(const char *path, mv_vol *out, const mv_load_opts *opts);
 MVDEF mv_status mv_cfl_save(const char *path, const mv_vol *v, const mv_save_opts *opts);
+/* The 16 sizes of a .cfl pair's header (BART's rules, as mv_cfl_load; the
+   .cfl is not opened), for the axes beyond medvol's 7 that opts.cfl_fold
+   folds. allocates: no. */
+MVDEF mv_status mv_cfl_dims(const char *path, int64_t dims[16]);
 #endif
 
 /* >>api-nufft ==============================================================
@@ -21297,8 +21308,13 @@ static mv_status mv__cfl_load_named(const char *hname, const char *cname, mv_vol
         if (dims[i] > 1) nd = i + 1;
         MV__CHECK(mv__mul_u64(bytes, (uint64_t)dims[i], &bytes), MV_ERR_SIZE_OVERFLOW, "'%s': size overflows", hname);
     }
-    MV__CHECK(nd <= MV_MAX_DIMS, MV_ERR_UNSUPPORTED, "'%s': dimension %d is %lld; medvol volumes have at most %d axes",
-              hname, nd, (long long)dims[nd - 1], MV_MAX_DIMS);
+    if (nd > MV_MAX_DIMS && opts && opts->cfl_fold) { /* BART's axes 6..15 as one: the same samples in order */
+        for (i = MV_MAX_DIMS; i < MV__CFL_DIMS; i++) dims[MV_MAX_DIMS - 1] *= dims[i];
+        nd = MV_MAX_DIMS;
+    }
+    MV__CHECK(nd <= MV_MAX_DIMS, MV_ERR_UNSUPPORTED,
+              "'%s': dimension %d is %lld; medvol volumes have at most %d axes (opts.cfl_fold folds the others)", hname,
+              nd, (long long)dims[nd - 1], MV_MAX_DIMS);
     if (opts && opts->header_only) { /* dims only: data NULL, no .cfl read */
         mv_vol_init(&t);
         mv__vol_set_shape(&t, MV_DT_C64, nd, dims);
@@ -21329,6 +21345,22 @@ static mv_status mv__cfl_load_named(const char *hname, const char *cname, mv_vol
         return st;
     }
     return mv__out_commit(out, &t);
+}
+
+MVDEF mv_status mv_cfl_dims(const char *path, int64_t dims[16])
+{
+    char text[65536], *hname;
+    mv_status st;
+    int lock;
+    MV__CHECK(path && path[0] && dims, MV_ERR_INVALID_ARG, "mv_cfl_dims: %s", dims ? "empty path" : "dims is NULL");
+    hname = mv__cfl_path(path, ".hdr", NULL);
+    MV__CHECK(hname != NULL, MV_ERR_OUT_OF_MEMORY, "mv_cfl_dims: file name");
+    lock = mv__pair_lock(hname, 0);
+    st = mv__cfl_read_header(hname, text, sizeof(text));
+    if (st == MV_OK) st = mv__cfl_parse_header(text, hname, dims);
+    mv__pair_unlock(lock);
+    mv__free(hname, NULL);
+    return st;
 }
 
 MVDEF mv_status mv_cfl_load(const char *path, mv_vol *out, const mv_load_opts *opts)
@@ -21365,7 +21397,8 @@ static mv_status mv__cfl_write_pair(const mv_vol *v, const char *hname, const ch
     memcpy(text, "# Dimensions\n", 13);
     len = 13;
     for (i = 0; i < MV__CFL_DIMS; i++) { /* BART's own form: every size followed by a space */
-        mv__format(text + len, sizeof(text) - len, "%lld ", (long long)(i < v->ndim ? v->dim[i] : 1));
+        int64_t d = opts && opts->cfl_dims ? opts->cfl_dims[i] : i < v->ndim ? v->dim[i] : 1;
+        mv__format(text + len, sizeof(text) - len, "%lld ", (long long)d);
         len += strlen(text + len);
     }
     text[len++] = '\n';
@@ -21398,6 +21431,18 @@ MVDEF mv_status mv_cfl_save(const char *path, const mv_vol *v, const mv_save_opt
     MV__CHECK(v->dtype == MV_DT_C64, MV_ERR_INVALID_ARG, "mv_cfl_save: '%s': dtype %s (.cfl holds complex64)", path,
               mv_dtype_name(v->dtype));
     MV__CHECK(v->ndim >= 1 && v->ndim <= MV_MAX_DIMS, MV_ERR_INVALID_ARG, "mv_cfl_save: '%s': ndim %d", path, v->ndim);
+    if (opts && opts->cfl_dims) { /* BART's 16 sizes for the volume's samples */
+        uint64_t prod = 1;
+        int i;
+        for (i = 0; i < MV__CFL_DIMS; i++) {
+            MV__CHECK(opts->cfl_dims[i] >= 1 && mv__mul_u64(prod, (uint64_t)opts->cfl_dims[i], &prod),
+                      MV_ERR_INVALID_ARG, "mv_cfl_save: '%s': opts.cfl_dims[%d] = %lld", path, i,
+                      (long long)opts->cfl_dims[i]);
+        }
+        MV__CHECK(prod == (uint64_t)mv_vol_count(v), MV_ERR_INVALID_ARG,
+                  "mv_cfl_save: '%s': opts.cfl_dims hold %llu samples, the volume %lld", path, (unsigned long long)prod,
+                  (long long)mv_vol_count(v));
+    }
     hname = mv__cfl_path(path, ".hdr", ctx);
     cname = mv__cfl_path(path, ".cfl", ctx);
     if (hname && cname) st = mv__cfl_write_pair(v, hname, cname, opts);

@@ -193,6 +193,8 @@ def ecalib_times(n, reps, coils):
 PICS_CASES = [['-l2', '-r', '0.01', '-i', '30', '-S'], ['-l1', '-r', '0.005', '-i', '30', '-S'],
               ['-l1', '-r', '0.005', '-i', '30', '-n', '-S'], ['-R', 'T:7:0:0.005', '-i', '30', '-S'],
               ['-R', 'W:7:0:0.005', '-R', 'T:7:0:0.005', '-i', '30', '-S']]  # ADMM over two terms
+LLR_CASES = [['-R', 'L:7:7:0.02', '-i', '30', '-S'],  # locally low rank, FISTA; then beside TV (ADMM)
+             ['-R', 'L:7:7:0.02', '-R', 'T:7:0:0.005', '-i', '30', '-S']]
 
 
 def pics_times(n, reps):
@@ -221,6 +223,33 @@ def pics_times(n, reps):
                 e = np.linalg.norm(m - b) / np.linalg.norm(b)
                 print('| pics %s, R=4, 8 coils%s | %.2f s | %.2f s (library %.0f ms) | %.1fx | %.1e |'
                       % (' '.join(args), label, min(tbs), min(tms), min(libs), min(tbs) / min(tms), e))
+        # locally low rank over a series: 10 frames of BART's two phantoms mixed with weights that
+        # change per frame, each frame R = 4 lines at its own offset (plus 24 centre lines), BART's one map
+        run(['bart', 'phantom', '-x', str(n), '-k', '-s', '8', '-G', d + '/kg'])
+        kg = readcfl(d + '/kg').reshape(n, n, 8)
+        T = 10
+        rng = np.random.default_rng(3)
+        ks = np.zeros((n, n, 1, 8, 1, T), np.complex64)
+        for f in range(T):
+            kf = np.exp(-f / 4.0) * kn + (0.2 + 0.1 * f) * kg
+            keep = np.zeros(n, bool)
+            keep[f % 4::4] = True
+            keep[n // 2 - 12:n // 2 + 12] = True
+            ks[:, :, 0, :, 0, f] = (kf * keep[None, :, None]).astype(np.complex64)
+        ks += (0.001 * np.abs(ks).max() * (rng.standard_normal(ks.shape) + 1j * rng.standard_normal(ks.shape))
+               * (ks != 0)).astype(np.complex64)
+        writecfl(d + '/s10', ks)
+        for args in LLR_CASES:
+            tbs, tms, libs = [], [], []
+            for _ in range(reps):
+                tbs.append(run(['bart', 'pics'] + args + [d + '/s10', d + '/be8', d + '/bp'])[0])
+                tm, out = run([MVTOOL, 'pics'] + args + ['--time', d + '/s10', d + '/be8', d + '/mp'])
+                tms.append(tm)
+                libs.append(float(re.search(r'pics: ([\d.]+) ms', out).group(1)))
+            b, m = readcfl(d + '/bp').squeeze(), readcfl(d + '/mp').squeeze()
+            e = np.linalg.norm(m - b) / np.linalg.norm(b)
+            print('| pics %s, %d frames, R=4, 8 coils | %.2f s | %.2f s (library %.0f ms) | %.1fx | %.1e |'
+                  % (' '.join(args), T, min(tbs), min(tms), min(libs), min(tbs) / min(tms), e))
 
 
 def main():
@@ -233,7 +262,7 @@ def main():
     ap.add_argument('--ecalib-only', action='store_true',
                     help='only ecalib -m1, BART and medvol interleaved, --reps runs each (8 and 32 coils; 8 with --quick)')
     ap.add_argument('--pics-only', action='store_true',
-                    help='only pics -l2, -l1, -R T and -R W -R T (Cartesian R=4, 8 coils, BART\'s maps), BART and medvol interleaved, --reps runs each')
+                    help='only pics -l2, -l1, -R T and -R W -R T (Cartesian R=4, 8 coils, BART\'s maps) and -R L on a 10-frame series, BART and medvol interleaved, --reps runs each')
     a = ap.parse_args()
     if not os.path.exists(MVTOOL):
         sys.exit('build/mvtool missing: make build/mvtool')

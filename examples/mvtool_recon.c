@@ -30,6 +30,32 @@ static int cfl_load_or_fail(const char *path, mv_vol *v)
     return st == MV_OK ? 0 : fail_at(st, path);
 }
 
+/* a .cfl with BART's axes beyond medvol's 7 (its TIME_DIM 10, ...) folded
+   into the last: pics's frames are one list */
+static int cfl_load_folded(const char *path, mv_vol *v)
+{
+    mv_load_opts lo = MV_ZERO_INIT;
+    mv_status st;
+    lo.cfl_fold = 1;
+    mv_vol_init(v);
+    st = mv_cfl_load(path, v, &lo);
+    return st == MV_OK ? 0 : fail_at(st, path);
+}
+
+/* pics's output header, BART's: the k-space's 16 sizes with the image's
+   x, y, z, one coil, and several maps in BART's maps axis (where the
+   k-space has 1) */
+static int pics_out_dims(const char *kpath, const mv_vol *maps, int64_t od[16])
+{
+    mv_status st = mv_cfl_dims(kpath, od);
+    int ax;
+    if (st != MV_OK) return fail_at(st, kpath);
+    for (ax = 0; ax < 3; ax++) od[ax] = maps->dim[ax];
+    od[3] = 1;
+    if (maps->ndim > 4 && maps->dim[4] > 1) od[4] = maps->dim[4];
+    return 0;
+}
+
 static int cfl_save_or_fail(const char *path, mv_vol *v)
 {
     mv_status st = mv_cfl_save(path, v, NULL);
@@ -183,11 +209,12 @@ static int pics_chunked(const args *a, mv_vol *traj, mv_vol *maps, mv_cg_opts *o
     pics_stream ps;
     mv_recon_io io;
     char kin[4200], base[4096], tmp[4200], fin[4200];
-    int64_t nk, nvox, nitems, od[MV_MAX_DIMS], i;
-    int nd, rc = 1, ax;
+    int64_t nk, nvox, nitems, od[16], i;
+    int rc = 1, ax;
     mv_status st;
     memset(&ps, 0, sizeof(ps));
     ho.header_only = 1;
+    ho.cfl_fold = 1;
     mv_vol_init(&kh);
     st = mv_cfl_load(a->pos[0], &kh, &ho);
     if (st != MV_OK) return fail_at(st, a->pos[0]);
@@ -204,13 +231,10 @@ static int pics_chunked(const args *a, mv_vol *traj, mv_vol *maps, mv_cg_opts *o
         mv_cgsense_plan_free(pl);
         return usage_error(a, "with several maps the k-space's dims[4] (BART's maps axis) must be 1", a->pos[0]);
     }
-    /* output: BART's, the image dims, 1 coil, then the k-space's frames
-       (the maps in dims[4], where the k-space has 1) */
-    for (ax = 0; ax < MV_MAX_DIMS; ax++) od[ax] = ax < 3 ? maps->dim[ax] : ax == 3 ? 1 : kh.dim[ax];
-    if (maps->ndim > 4) od[4] = maps->dim[4];
-    nd = 3;
-    for (ax = 3; ax < MV_MAX_DIMS; ax++)
-        if (od[ax] > 1) nd = ax + 1;
+    if (pics_out_dims(a->pos[0], maps, od)) {
+        mv_cgsense_plan_free(pl);
+        return 1;
+    }
     cfl_base(a->pos[0], base, sizeof(base));
     snprintf(kin, sizeof(kin), "%s.cfl", base);
     cfl_base(a->pos[2], base, sizeof(base));
@@ -277,7 +301,7 @@ done:
         return fail_at(st, a->pos[0]);
     }
     if (rename(tmp, fin) != 0) return fail_at(mv_set_error(MV_ERR_IO, "renaming '%s'", tmp), fin);
-    rc = write_cfl_header(base, od, nd);
+    rc = write_cfl_header(base, od, 16);
     return rc;
 }
 
@@ -431,7 +455,7 @@ static int cmd_pics(const args *a)
     mv_vol k, s, t, out;
     mv_cg_opts o = MV_ZERO_INIT;
     double d, scale = 0;
-    int64_t v, nmaps;
+    int64_t v, od[16];
     int rc, l1 = 0, rescale = opt_flag(a, "-S"), nc = opt_str(a, "-t") != NULL;
     mv_status st;
     if ((rc = pics_reg(a, &o, &l1))) return rc;
@@ -448,7 +472,7 @@ static int cmd_pics(const args *a)
     if (opt_str(a, "--chunk")) o.chunk = v;
     o.bart_fftmod = !nc; /* BART's image at every size (medvol.h, CG-SENSE) */
     mv_vol_init(&t);
-    if (nc && (rc = cfl_load_or_fail(opt_str(a, "-t"), &t))) return rc;
+    if (nc && (rc = cfl_load_folded(opt_str(a, "-t"), &t))) return rc;
     if ((rc = cfl_load_or_fail(a->pos[1], &s))) {
         mv_free(&t);
         return rc;
@@ -458,7 +482,6 @@ static int cmd_pics(const args *a)
         mv_free(&s);
         return rc;
     }
-    nmaps = s.ndim > 4 ? s.dim[4] : 1;
     /* BART divides the data by its scale (estimated unless -w) and -S
        multiplies the image back. The l2 image is linear in the data, so
        with -S it needs no scale; the l1 image is not. */
@@ -469,7 +492,8 @@ static int cmd_pics(const args *a)
         mv_free(&s);
         return rc;
     }
-    if ((rc = cfl_load_or_fail(a->pos[0], &k))) {
+    if ((rc = cfl_load_folded(a->pos[0], &k)) || (rc = pics_out_dims(a->pos[0], &s, od))) {
+        if (!rc) mv_free(&k);
         mv_free(&t);
         mv_free(&s);
         return rc;
@@ -507,17 +531,13 @@ static int cmd_pics(const args *a)
         float *p = (float *)out.data;
         for (i = 0; i < n; i++) p[i] = (float)(p[i] * scale);
     }
-    if (nmaps > 1) { /* (x, y, z, M, 1, frames...) -> BART's (x, y, z, 1, M, frames...) */
-        out.dim[4] = out.dim[3];
-        out.dim[3] = 1;
-        if (out.ndim < 5) out.ndim = 5;
-    } else if (out.ndim > 3 && out.ndim < MV_MAX_DIMS) { /* frames: BART keeps a coil axis of 1 before them */
-        int ax;
-        for (ax = out.ndim; ax > 3; ax--) out.dim[ax] = out.dim[ax - 1];
-        out.dim[3] = 1;
-        out.ndim++;
+    { /* (x, y, z, M, frames...) in BART's (x, y, z, 1, M, frames...) */
+        mv_save_opts so = MV_ZERO_INIT;
+        so.cfl_dims = od;
+        st = mv_cfl_save(a->pos[2], &out, &so);
+        mv_free(&out);
+        return st == MV_OK ? 0 : fail_at(st, a->pos[2]);
     }
-    return cfl_save_or_fail(a->pos[2], &out);
 }
 
 /* bart threshold: soft (default; -j joint over the flagged dims), -W
@@ -665,7 +685,8 @@ const command mvtool_recon_commands[] = {
      "  (BART's trajectory, k-space (1, X, Y, C, frames...)) A = NUFFT * maps with\n"
      "  A^H A by the Toeplitz embedding. The data is divided by BART's scale\n"
      "  estimate (or -w SCALE) and -S scales the image back. Frames (k-space dims\n"
-     "  after the coils) are reconstructed one by one with the same maps and plans.\n"
+     "  after the coils, BART's TIME_DIM 10 and every axis up to 15 included) are\n"
+     "  reconstructed one by one with the same maps and plans (-R L: together).\n"
      "  MAPS (x, y, z, coils, M) with M ESPIRiT maps (mvtool or bart ecalib's\n"
      "  default two) give OUT (x, y, z, 1, M, frames...), as BART.\n"
      "  --chunk N: stream the frames from KSPACE.cfl to OUT.cfl, N at a time in\n"

@@ -251,3 +251,63 @@ MV_TEST(cfl, header_spellings_as_bart)
         mv_free(&v);
     }
 }
+
+/* BART's axes beyond medvol's 7 (its TIME_DIM 10): refused by default,
+   folded into dims[6] with opts.cfl_fold (the same samples in order),
+   mv_cfl_dims gives the 16 sizes and mv_cfl_save writes them back
+   (opts.cfl_dims), which bart reads; a wrong product is refused */
+MV_TEST(cfl, fold_bart_axes)
+{
+    char p1[300], p3[300], mine[300], cmd[3000];
+    mv_vol p, q, h;
+    mv_load_opts lo = MV_ZERO_INIT;
+    mv_save_opts so = MV_ZERO_INIT;
+    int64_t d16[16], bad16[16], i, n, f, wrong = 0;
+    if (!have_bart()) SKIP("needs the bart command (Debian package bart)");
+    snprintf(p1, sizeof(p1), "%s", tu_path("cfl_fold1"));
+    snprintf(p3, sizeof(p3), "%s", tu_path("cfl_fold3"));
+    snprintf(mine, sizeof(mine), "%s", tu_path("cfl_fold_medvol"));
+    /* frames f = 0, 1, 2 along BART's axis 10: (f + 1) x the phantom */
+    snprintf(cmd, sizeof(cmd), "bart phantom -x 8 -k -s 2 %s && bart scale 2 %s %s_2 && bart scale 3 %s %s_3 && "
+             "bart join 10 %s %s_2 %s_3 %s", p1, p1, p1, p1, p1, p1, p1, p1, p3);
+    REQUIRE(run_quiet(cmd) == 0);
+    mv_vol_init(&p);
+    mv_vol_init(&q);
+    mv_vol_init(&h);
+    EXPECT_STATUS(mv_cfl_load(p3, &q, NULL), MV_ERR_UNSUPPORTED);
+    EXPECT_MSG(strstr(mv_last_error(), "dimension 11") && strstr(mv_last_error(), "cfl_fold"), "%s", mv_last_error());
+    REQUIRE_OK(mv_cfl_load(p1, &p, NULL));
+    lo.cfl_fold = 1;
+    REQUIRE_OK(mv_cfl_load(p3, &q, &lo));
+    EXPECT_EQ_INT(q.ndim, 7);
+    EXPECT_EQ_INT(q.dim[3], 2);
+    EXPECT_EQ_INT(q.dim[4], 1);
+    EXPECT_EQ_INT(q.dim[6], 3);
+    n = mv_vol_count(&p) * 2;
+    for (f = 0; f < 3 && mv_vol_count(&q) == 3 * mv_vol_count(&p); f++)
+        for (i = 0; i < n; i++) wrong += ((float *)q.data)[f * n + i] != (float)(f + 1) * ((float *)p.data)[i];
+    EXPECT_MSG(mv_vol_count(&q) == 3 * mv_vol_count(&p) && wrong == 0, "folded frames: %lld samples differ", (long long)wrong);
+    lo.header_only = 1;
+    REQUIRE_OK(mv_cfl_load(p3, &h, &lo));
+    EXPECT(h.data == NULL && h.ndim == 7 && h.dim[6] == 3);
+    REQUIRE_OK(mv_cfl_dims(p3, d16));
+    for (i = 0; i < 16; i++)
+        EXPECT_MSG(d16[i] == (i < 2 ? 8 : i == 3 ? 2 : i == 10 ? 3 : 1), "mv_cfl_dims[%lld] = %lld", (long long)i,
+                   (long long)d16[i]);
+    so.cfl_dims = d16;
+    REQUIRE_OK(mv_cfl_save(mine, &q, &so));
+    snprintf(cmd, sizeof(cmd), "test \"$(bart show -d 10 %s)\" = 3 && test \"$(bart show -d 3 %s)\" = 2 && "
+             "cmp -s %s.cfl %s.cfl", mine, mine, mine, p3);
+    EXPECT_MSG(system(cmd) == 0, "bart reads other axes than mv_cfl_save wrote with opts.cfl_dims, or other samples");
+    memcpy(bad16, d16, sizeof(bad16));
+    bad16[10] = 4;
+    so.cfl_dims = bad16;
+    EXPECT_STATUS(mv_cfl_save(mine, &q, &so), MV_ERR_INVALID_ARG);
+    EXPECT_MSG(strstr(mv_last_error(), "cfl_dims"), "%s", mv_last_error());
+    bad16[10] = 0;
+    EXPECT_STATUS(mv_cfl_save(mine, &q, &so), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_cfl_dims(tu_path("cfl_fold_missing"), d16), MV_ERR_NOT_FOUND);
+    mv_free(&p);
+    mv_free(&q);
+    mv_free(&h);
+}

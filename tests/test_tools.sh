@@ -1273,6 +1273,21 @@ e = np.linalg.norm(m - b) / np.linalg.norm(b)
 sys.exit(0 if db == dm and e < float(sys.argv[3]) else print('pics NRMSE', e, db, dm) or 1)
 PYEOF
     done
+    # the frames in BART's TIME_DIM (10): folded on load, BART's axes written back; --chunk the same bytes
+    bart transpose 5 10 "$LL/ks" "$LL/kt" >/dev/null 2>&1 && bart pics -R L:7:7:0.02 -i 20 "$LL/kt" "$LL/s" "$LL/bt" >/dev/null 2>&1
+    $T pics -R L:7:7:0.02 -i 20 "$LL/kt" "$LL/s" "$LL/mt" && "$PY" - "$LL/bt" "$LL/mt" 2e-5 <<'PYEOF' && ok || bad "pics -R L, frames in BART's axis 10, vs bart pics"
+import sys, numpy as np
+def rd(n):
+    d = [int(v) for v in open(n + '.hdr').read().split('\n')[1].split()]
+    return d, np.fromfile(n + '.cfl', np.complex64)
+(db, b), (dm, m) = rd(sys.argv[1]), rd(sys.argv[2])
+e = np.linalg.norm(m - b) / np.linalg.norm(b)
+sys.exit(0 if db == dm and dm[10] == 5 and e < float(sys.argv[3]) else print('pics NRMSE', e, db, dm) or 1)
+PYEOF
+    $T pics -R L:7:7:0.02 -i 20 --chunk 2 "$LL/kt" "$LL/s" "$LL/mtc" && cmp -s "$LL/mtc.cfl" "$LL/mt.cfl" &&
+      cmp -s "$LL/mtc.hdr" "$LL/mt.hdr" && ok || bad "pics -R L --chunk 2, frames in axis 10: the in-memory bytes and header"
+    $T pics -l2 -r 0.01 -i 10 "$LL/kt" "$LL/s" "$LL/ml" && bart pics -l2 -r 0.01 -i 10 "$LL/kt" "$LL/s" "$LL/bl" >/dev/null 2>&1 &&
+      [ "$(head -2 "$LL/ml.hdr")" = "$(head -2 "$LL/bl.hdr")" ] && ok || bad "pics -l2, frames in axis 10: BART's dims"
     bart traj -x 48 -y 60 -r -G "$LL/t0" >/dev/null 2>&1 && bart reshape $(bart bitmask 2 5) 12 5 "$LL/t0" "$LL/tr" >/dev/null 2>&1 &&
       bart phantom -x 48 -k -s 4 -t "$LL/tr" "$LL/nk" >/dev/null 2>&1 && bart phantom -x 48 -S 4 "$LL/ns" >/dev/null 2>&1 &&
       bart pics -R L:7:7:0.02 -e -i 20 -t "$LL/tr" "$LL/nk" "$LL/ns" "$LL/nb" >/dev/null 2>&1

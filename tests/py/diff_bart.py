@@ -129,7 +129,8 @@ every case agrees.
           series of 2..7 frames: BART's lrthresh, random block shifts from
           rand()) alone (FISTA) or with another term (ADMM), random -b,
           flags, -n, Cartesian 2D/3D with every frame its own lines, or
-          radial with a trajectory per frame (fam_llr).
+          radial with a trajectory per frame, the frames in BART's axis 5
+          or 10 (fam_llr).
 
 First the fixed cases: minimal reproducers of the disagreements found
 (ESPIRiT's phase reference, BART's getopt spellings that mvtool refuses, the
@@ -1413,6 +1414,15 @@ def fam_llr(c, run, d):
         ks += crandn(rng, ks.shape, 1e-3 * np.abs(ks).max()) * (ks != 0)
         what = '%s x %d frames, %d coils' % (shape, T, C)
     write_cfl(os.path.join(d, 'k'), ks.astype(np.complex64))
+    if rng.random() < 0.3:  # the frames in BART's TIME_DIM (10), beyond medvol's 7 axes: mvtool folds them
+        run([BART, 'transpose', '5', '10', 'k', 'k10'], check=True)
+        os.replace(os.path.join(d, 'k10.cfl'), os.path.join(d, 'k.cfl'))
+        os.replace(os.path.join(d, 'k10.hdr'), os.path.join(d, 'k.hdr'))
+        if nc:
+            run([BART, 'transpose', '5', '10', 't', 't10'], check=True)
+            os.replace(os.path.join(d, 't10.cfl'), os.path.join(d, 't.cfl'))
+            os.replace(os.path.join(d, 't10.hdr'), os.path.join(d, 't.hdr'))
+        what += ', frames in axis 10'
     jf = int(rng.choice([7, 3, 1, 2] if three else [3, 1, 2, 7]))
     xf = jf if rng.random() < 0.7 else 7
     lam = float(rng.choice([0.005, 0.02, 0.05]))
