@@ -3228,7 +3228,15 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    ~1.6 times it on generic complex 64 x 3 blocks. medvol does the same
    by default, for BART's images; opts.llr_exact = 1 thresholds every
    block exactly. Alone the term is solved by FISTA (BART's default for
-   -R L first; -s, -e), with others by ADMM (G = I). Blocks run side by
+   -R L first; -s, -e), with others by ADMM (G = I).
+   JOINT SERIES (opts.joint = 1, implied by opts.llr): the series solved
+   as one image as above for any terms. The minimiser is the same as item
+   by item (the terms other than LLR separate by item), but the iterates
+   are not: CG's and ADMM's step sizes and stopping tests are the whole
+   series', so after a given number of iterations the two differ (on a
+   6-frame 64^2 series with its own lines per frame, -l2 3e-4, -R T 9e-3
+   apart; FISTA's step is fixed and its l1 images agree). BART solves a
+   series jointly, so opts.joint gives its images (mvtool pics --joint). Blocks run side by
    side across threads (the same bytes for any count). Checked against
    bart pics on a 6-frame Cartesian series (-R L:7:7 with its shifts, -n,
    with -R W, -m -R L:3:3 -b 4: within 1e-6; tests/test_recon.c), random
@@ -3415,6 +3423,7 @@ typedef struct mv_cg_opts {
     unsigned llr_axes;     /* XFLAGS: the axes whose block samples are the matrix rows (x 1, y 2, z 4): 0 = 7 */
     unsigned llr_block_axes; /* JFLAGS: the axes cut into blocks (the others whole): 0 = 7 */
     int llr_exact;         /* 1: every block thresholded exactly (BART skips some: see LOCALLY LOW RANK) */
+    int joint;             /* 1: every item of the call solved as one image, BART's solve of a series (see JOINT SERIES) */
 } mv_cg_opts;
 
 /* CG on (N + lambda I) x = b, from x = 0 (BART's conjgrad, float32 vectors,
@@ -43611,6 +43620,7 @@ static mv_status mv__cg_check(const mv_cg_opts *o, const char *fn)
               o->llr_axes < 8u ? o->llr_block_axes : o->llr_axes);
     MV__CHECK(o->llr_exact == 0 || o->llr_exact == 1, MV_ERR_INVALID_ARG, "%s: opts.llr_exact = %d (0 or 1)", fn,
               o->llr_exact);
+    MV__CHECK(o->joint == 0 || o->joint == 1, MV_ERR_INVALID_ARG, "%s: opts.joint = %d (0 or 1)", fn, o->joint);
     return MV_OK;
 }
 
@@ -45316,7 +45326,7 @@ static mv_status mv__cgs_joint_normal(void *user, const float *x, float *y, int6
 
 /* Solves nitems items as one image (BART's joint solve of a series: its
    operator spans every frame; CG's, FISTA's and ADMM's scalars are the
-   whole vector's), item i with plan pls[npl == 1 ? 0 : i]: every item's
+   whole vector's; opts.llr or opts.joint), item i with plan pls[npl == 1 ? 0 : i]: every item's
    k-space read first (A^H y and, Cartesian, its sampling mask kept), the
    solve on th threads (items one after the other inside the operator,
    each across its coils), then every image written. Memory: two images
@@ -45335,7 +45345,7 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
     mv__tv t;
     unsigned char *buf, *work, *masks, *rw;
     float *k, *b, *x;
-    int admm = mv__admm_wanted(o), iters = 0;
+    int admm = mv__admm_wanted(o), fista = mv__fista_wanted(o), iters = 0;
     double res = 0;
     uint64_t need;
     mv_status st = MV_OK;
@@ -45347,8 +45357,9 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
         wavb = mv__wav_scratch_bytes(&wv);
     }
     mv__tv_make(&t, pl->dims, pl->nmaps * nitems, o->tv_axes ? o->tv_axes : 7u);
-    reg = admm ? mv__admm_bytes(o, n, &t, ((wavb + 63) & ~(size_t)63) + llrb)
-               : (size_t)n * 16 + 64 + MV__MAX(wavb, llrb); /* FISTA: 2 vectors and one prox's scratch */
+    reg = admm    ? mv__admm_bytes(o, n, &t, ((wavb + 63) & ~(size_t)63) + llrb)
+          : fista ? (size_t)n * 16 + 64 + MV__MAX(wavb, llrb) /* FISTA: 2 vectors and one prox's scratch */
+                  : (size_t)n * 24 + 64;                       /* CG: 3 vectors */
     need = 64 * 8 + (uint64_t)wb + kb + (uint64_t)nitems * (sizeof(mv__cgs_op) + (uint64_t)pl->nvox) +
            2 * (uint64_t)n * 8 + reg;
     MV__CHECK(need <= (uint64_t)SIZE_MAX / 2, MV_ERR_SIZE_OVERFLOW, "%s: a series of %lld items of %lld values", fn,
@@ -45388,6 +45399,8 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
     if (st == MV_OK && admm) {
         st = mv__admm_run(mv__cgs_joint_normal, &jn, b, x, n, nimg, &t, o->l1_wavelet > 0 ? &wv : NULL,
                           (wavb + 63) & ~(size_t)63, o->llr > 0 ? &llr : NULL, o, rw, th, 1, &iters, &res);
+    } else if (st == MV_OK && !fista) {
+        st = mv__cg_run(mv__cgs_joint_normal, &jn, b, x, n, o, mv__nu_align(rw), 1, &iters, &res);
     } else if (st == MV_OK) {
         mv_cg_opts os = *o;
         float *vec = mv__nu_align(rw);
@@ -45401,8 +45414,8 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
             if (st == MV_OK && lam > 0) os.step = (float)(step / lam);
         }
         if (st == MV_OK)
-            st = mv__fista_run(mv__cgs_joint_normal, &jn, b, x, n, pl->nvox, nimg, &os, NULL, &llr, vec, psc, th, 1,
-                               &iters, &res);
+            st = mv__fista_run(mv__cgs_joint_normal, &jn, b, x, n, pl->nvox, nimg, &os, o->l1_wavelet > 0 ? &wv : NULL,
+                               o->llr > 0 ? &llr : NULL, vec, psc, th, 1, &iters, &res);
     }
     o->iterations_done = iters;
     for (i = 0; i < nitems && st == MV_OK; i++) st = io->write(io->user, i, x + 2 * i * nimg, (size_t)nimg * 8);
@@ -45432,10 +45445,11 @@ MVDEF mv_status mv_cgsense_run(const mv_cgsense_plan *plan, int64_t nitems, cons
     o->iterations_done = 0;
     th = o->threads ? mv__resolve_threads(o->threads) : plan->threads;
     if (th > MV__MAX_THREADS) th = MV__MAX_THREADS;
-    if (o->llr > 0) {
+    if (o->llr > 0 || o->joint) {
         mv_cgsense_plan *p1 = (mv_cgsense_plan *)plan; /* read only */
         MV__CHECK(!plan->slices, MV_ERR_UNSUPPORTED,
-                  "%s: opts.llr with opts.slices (locally low rank over 2D slices; reconstruct the volume)", fn);
+                  "%s: opts.%s with opts.slices (a joint solve over 2D slices; reconstruct the volume)", fn,
+                  o->llr > 0 ? "llr" : "joint");
         return mv__cgs_joint_run(&p1, 1, nitems, io, o, th);
     }
     W = MV__MIN(o->chunk ? o->chunk : (int64_t)th, nitems);
@@ -45727,12 +45741,13 @@ MVDEF mv_status mv_cgsense_nc_into(const mv_vol *traj, const mv_vol *kspace, con
         mv_cgsense_plan_free(pl);
         return st;
     }
-    if (o->llr > 0) { /* one solve over every frame: every frame's plan at once */
+    if (o->llr > 0 || o->joint) { /* one solve over every frame: every frame's plan at once */
         mv_cgsense_plan **pls;
         int th;
         MV__TRY(mv__cg_check(o, fn));
         MV__CHECK(!o->slices, MV_ERR_UNSUPPORTED,
-                  "%s: opts.llr with opts.slices (locally low rank over 2D slices; reconstruct the volume)", fn);
+                  "%s: opts.%s with opts.slices (a joint solve over 2D slices; reconstruct the volume)", fn,
+                  o->llr > 0 ? "llr" : "joint");
         pls = (mv_cgsense_plan **)mv__alloc((size_t)s.items * sizeof(*pls), o->alloc_ctx);
         MV__CHECK(pls != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %lld plans", fn, (long long)s.items);
         memset(pls, 0, (size_t)s.items * sizeof(*pls));

@@ -420,6 +420,7 @@ static int pics_reg(const args *a, mv_cg_opts *o, int *l1)
         return usage_error(a, "-l1 / -R W needs LAMBDA > 0", opt_str(a, "-r") ? opt_str(a, "-r") : "(no -r)");
     }
     o->no_randshift = opt_flag(a, "-n");
+    o->joint = opt_flag(a, "--joint"); /* BART's solve of a series: the frames as one image */
     o->step_eigen = opt_flag(a, "-e"); /* FISTA's step over BART's eigenvalue estimate (CG, ADMM: no step) */
     if (wt) {
         if (!strcmp(wt, "dau2")) o->wavelet = MV_WAVELET_DAU2;
@@ -679,14 +680,15 @@ const command mvtool_recon_commands[] = {
      "  --time: the library call's time on stderr.\n",
      "-m= -r= -k= -t= -c= --iter= --time", 2, 3, cmd_ecalib},
     {"pics", "SENSE reconstruction, l2 (CG), l1-wavelet (FISTA), TV and sums of terms (ADMM), Cartesian or non-Cartesian (BART pics)",
-     "mvtool pics -l2|-l1|-R W:7:0:L|-R T:7:0:L|-R Q:L|-R I:0:L|-R S|-R L:7:7:L... [-m] [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [-n] [-s STEP] [-e] [-b BLK] [--wavelet W] [--tol T] [--chunk N] KSPACE MAPS OUT\n"
+     "mvtool pics -l2|-l1|-R W:7:0:L|-R T:7:0:L|-R Q:L|-R I:0:L|-R S|-R L:7:7:L... [-m] [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [-n] [-s STEP] [-e] [-b BLK] [--wavelet W] [--tol T] [--chunk N] [--joint] KSPACE MAPS OUT\n"
      "  Tikhonov-regularised SENSE by conjugate gradients on (A^H A + LAMBDA I) x\n"
      "  = A^H y, as BART pics -l2: A = pattern * FFT * maps, or with -t TRAJ\n"
      "  (BART's trajectory, k-space (1, X, Y, C, frames...)) A = NUFFT * maps with\n"
      "  A^H A by the Toeplitz embedding. The data is divided by BART's scale\n"
      "  estimate (or -w SCALE) and -S scales the image back. Frames (k-space dims\n"
      "  after the coils, BART's TIME_DIM 10 and every axis up to 15 included) are\n"
-     "  reconstructed one by one with the same maps and plans (-R L: together).\n"
+     "  reconstructed one by one with the same maps and plans; --joint (and -R L)\n"
+     "  solves them as one image, as BART does: the same minimiser, BART's iterates.\n"
      "  MAPS (x, y, z, coils, M) with M ESPIRiT maps (mvtool or bart ecalib's\n"
      "  default two) give OUT (x, y, z, 1, M, frames...), as BART.\n"
      "  --chunk N: stream the frames from KSPACE.cfl to OUT.cfl, N at a time in\n"
@@ -713,7 +715,7 @@ const command mvtool_recon_commands[] = {
      "  -R W:7:0:0.005 -R T:7:0:0.002, are solved together by BART's ADMM, as is\n"
      "  one term with -m; -l1 / -l2 take the -r before them (or the last -r), as\n"
      "  BART's.\n",
-     "-l2 -l1 -R= -r= -i= -S -w= -t= -n -s= -e -m -u= -C= -b= --wavelet= --tol= --nufft-tol= --chunk= --time", 3, 3, cmd_pics},
+     "-l2 -l1 -R= -r= -i= -S -w= -t= -n -s= -e -m -u= -C= -b= --wavelet= --tol= --nufft-tol= --chunk= --joint --time", 3, 3, cmd_pics},
     {"threshold", "soft, wavelet, hard or binary thresholding of a .cfl (BART threshold)",
      "mvtool threshold [-W|-H|-B] [-j BITMASK] LAMBDA IN OUT\n"
      "  As bart threshold: complex soft thresholding x max(|x| - LAMBDA, 0) / |x|\n"

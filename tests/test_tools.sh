@@ -1273,6 +1273,18 @@ e = np.linalg.norm(m - b) / np.linalg.norm(b)
 sys.exit(0 if db == dm and e < float(sys.argv[3]) else print('pics NRMSE', e, db, dm) or 1)
 PYEOF
     done
+    # --joint: the series as one image, BART's CG and ADMM iterates (item by item: the same minimiser, other iterates)
+    for R in "-l2 -r 0.01" "-R T:3:0:0.005"; do
+      bart pics $R -i 20 "$LL/ks" "$LL/s" "$LL/bj" >/dev/null 2>&1
+      $T pics $R -i 20 --joint "$LL/ks" "$LL/s" "$LL/mj" && $T pics $R -i 20 "$LL/ks" "$LL/s" "$LL/mi" &&
+        "$PY" - "$LL/bj" "$LL/mj" "$LL/mi" <<'PYEOF' && ok || bad "pics $R --joint (a 5-frame series) vs bart pics"
+import sys, numpy as np
+rd = lambda n: np.fromfile(n + '.cfl', np.complex64)
+b, j, i = rd(sys.argv[1]), rd(sys.argv[2]), rd(sys.argv[3])
+ej, ei = [np.linalg.norm(m - b) / np.linalg.norm(b) for m in (j, i)]
+sys.exit(0 if ej < 2e-5 and ei > 10 * ej else print('--joint NRMSE', ej, 'item by item', ei) or 1)
+PYEOF
+    done
     # the frames in BART's TIME_DIM (10): folded on load, BART's axes written back; --chunk the same bytes
     bart transpose 5 10 "$LL/ks" "$LL/kt" >/dev/null 2>&1 && bart pics -R L:7:7:0.02 -i 20 "$LL/kt" "$LL/s" "$LL/bt" >/dev/null 2>&1
     $T pics -R L:7:7:0.02 -i 20 "$LL/kt" "$LL/s" "$LL/mt" && "$PY" - "$LL/bt" "$LL/mt" 2e-5 <<'PYEOF' && ok || bad "pics -R L, frames in BART's axis 10, vs bart pics"

@@ -130,7 +130,8 @@ every case agrees.
           rand()) alone (FISTA) or with another term (ADMM), random -b,
           flags, -n, Cartesian 2D/3D with every frame its own lines, or
           radial with a trajectory per frame, the frames in BART's axis 5
-          or 10 (fam_llr).
+          or 10; a fifth of the cases -l2 or -R T alone with mvtool
+          --joint (fam_llr).
 
 First the fixed cases: minimal reproducers of the disagreements found
 (ESPIRiT's phase reference, BART's getopt spellings that mvtool refuses, the
@@ -1439,6 +1440,12 @@ def fam_llr(c, run, d):
     args += ['-i', str(int(rng.choice([150, 300] if nc and admm else [10, 20, 30])))]
     if rng.random() < 0.5:
         args += ['-b', str(int(rng.integers(3, 9)))]
+    mine = []
+    if rng.random() < 0.2:  # no LLR: l2 or TV on the series, mvtool --joint (BART's iterates of a series)
+        admm = rng.random() < 0.5
+        args = (['-R', 'T:3:0:0.005'] if admm else ['-l2', '-r', '0.01']) + \
+            ['-i', str(int(rng.choice([150, 300] if nc and admm else [10, 20, 30])))]
+        mine = ['--joint']
     shifts = not (nc and admm) and rng.random() < 0.6
     args += [] if shifts else ['-n']
     if nc and not admm:
@@ -1451,7 +1458,7 @@ def fam_llr(c, run, d):
     tol = (5e-2 if admm else 1e-2) if nc else 2e-5
     what += ', %d map(s), ' % M + ' '.join(args[:-2])
     run([BART, 'pics'] + args + ['b'], check=True)
-    rm = run([c.tool, 'pics'] + args + ['m'])
+    rm = run([c.tool, 'pics'] + mine + args + ['m'])
     if rm.returncode != 0:
         c.fail('llr', '%s: mvtool pics: %s' % (what, rm.stderr.strip()), run)
         return
@@ -1471,7 +1478,7 @@ def fam_llr(c, run, d):
     if e > tol:
         c.fail('llr', '%s: %.3g from BART' % (what, e), run)
         return
-    if nc or admm or not shifts:
+    if nc or admm or not shifts or mine:
         return
     run([c.tool, 'pics'] + args[:-2] + ['-n'] + args[-2:] + ['o'], check=True)
     eo = rel(read_cfl(os.path.join(d, 'o')).reshape(-1, order='F'), b)
