@@ -2422,6 +2422,9 @@ static void test_cgsense(void)
         CHECK_STATUS(mv_cuda_cgsense_into(&dk, &ds, &dout, &o, t_stream), MV_ERR_UNSUPPORTED);
         CHECK(strstr(mv_last_error(), "llr") != NULL, "opts.llr refused by name: %s", mv_last_error());
         o.llr = 0;
+        o.joint = 1; /* a series as one image: the CPU's */
+        CHECK_STATUS(mv_cuda_cgsense_into(&dk, &ds, &dout, &o, t_stream), MV_ERR_UNSUPPORTED);
+        o.joint = 0;
         REQUIRE_OK(mv_cuda_vol_alloc(&dbad, MV_DT_C64, 4, bd, t_stream)); /* 3 coils of maps for 4 of data */
         CHECK_STATUS(mv_cuda_cgsense_into(&dk, &dbad, &dout, &o, t_stream), MV_ERR_INVALID_ARG);
         CHECK_STATUS(mv_cuda_cgsense_into(&dk, &ds, &dbad, &o, t_stream), MV_ERR_INVALID_ARG); /* out too large */
