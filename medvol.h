@@ -3136,7 +3136,11 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    + lambda sum_voxels |G x| (isotropic: the root of the sum over the
    differenced axes), G the circular finite differences of BART's
    linop_grad (g_a[i] = x[i] - x[i - e_a] along each axis of
-   opts.tv_axes, default x, y, z; an axis of one sample adds nothing),
+   opts.tv_axes, default x, y, z; an axis of one sample adds nothing;
+   bit 8: the frames of a series, solved jointly (JOINT SERIES), item f
+   against item f - 1, circular, after the spatial axes as BART's frame
+   axes come after its x, y, z: BART's -R T:1024:.. on a series in its
+   TIME_DIM, -R T:1027:.. spatio-temporal),
    solved by BART's ADMM with pics's settings: x, z, u from 0; each round
    x solves (A^H A + rho G^H G) x = A^H y + rho G^H (z - u) by at most
    opts.admm_cg_iterations (10, BART -C) CG steps from the previous x,
@@ -3196,53 +3200,56 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
 
    LOCALLY LOW RANK (opts.llr > 0; BART pics -R L:XFLAGS:JFLAGS:lambda,
    -b opts.llr_block): + lambda g sum_blocks ||X_block||_*, the nuclear
-   norms of BART's lrthresh blocks over a series: every item of the call
-   (Cartesian batch volumes, non-Cartesian frames with one trajectory or
-   one per frame) is solved as one image, BART's joint solve: the normal
-   operator is each item's on its own part, the solvers' scalars (FISTA's
-   residual, ADMM's CG steps, -e's eigenvalue estimate) are the whole
-   series', and opts.chunk is ignored (the series is held in memory:
-   4 images of the series with FISTA, about 10 + 2 per term with ADMM,
-   and one item's coil images; opts.slices is refused). A block spans min(opts.llr_block (0 =
-   8), dim) samples along each axis of opts.llr_block_axes (JFLAGS, 0 =
-   7), the whole axis along the others, one ESPIRiT map (BART gives its
-   maps axis blocks of 1) and every frame; the axes are padded to whole
-   blocks by circular extension (the padding's results dropped). Its
-   samples, x fastest, then y, z, the frame, fill a column-major M x N
-   matrix, M the product of the block's sides along opts.llr_axes (XFLAGS,
-   0 = 7; BART's basorati matrix). Each prox soft thresholds every block's
-   singular values by lambda mu g (mu: FISTA's step, ADMM's 1 / rho), g =
-   BART's GWIDTH = (sqrtf(M) + sqrtf(N)) + sqrtf(logf(B min(M, N))) in
-   float, B the blocks (of every map); the padded image is first shifted
-   circularly by BART's random shifts (per application, per axis of its
-   16, a draw in [0, min(blk - 1, zpad - blk)] by its rand_lim from
-   glibc's rand(), unseeded: state 1; every axis takes a draw, those that
-   must be 0 too), none with opts.no_randshift. The singular values come
-   from the smaller Gram matrix (A^H A or A A^H) by Hermitian Jacobi
-   rotations in double (BART: LAPACK's float SVD; the results agree to
-   float rounding). BART zeroes a block without its SVD when max_i sum_j
-   |(A^T A)_ij| (A A^T when N > M: products without the conjugate, its
-   csyrk) is below the threshold squared. That is not a bound on the
-   singular values of complex data (a column (1, i) gives 0): BART zeroes
-   blocks whose largest singular value is above the threshold, up to
-   ~1.6 times it on generic complex 64 x 3 blocks. medvol does the same
-   by default, for BART's images; opts.llr_exact = 1 thresholds every
-   block exactly. Alone the term is solved by FISTA (BART's default for
-   -R L first; -s, -e), with others by ADMM (G = I).
-   JOINT SERIES (opts.joint = 1, implied by opts.llr): the series solved
-   as one image as above for any terms. The minimiser is the same as item
-   by item (the terms other than LLR separate by item), but the iterates
-   are not: CG's and ADMM's step sizes and stopping tests are the whole
-   series', so after a given number of iterations the two differ (on a
-   6-frame 64^2 series with its own lines per frame, -l2 3e-4, -R T 9e-3
-   apart; FISTA's step is fixed and its l1 images agree). BART solves a
-   series jointly, so opts.joint gives its images (mvtool pics --joint). Blocks run side by
-   side across threads (the same bytes for any count). Checked against
-   bart pics on a 6-frame Cartesian series (-R L:7:7 with its shifts, -n,
-   with -R W, -m -R L:3:3 -b 4: within 1e-6; tests/test_recon.c), random
-   Cartesian and radial series (make test-diff-bart's llr), and on an
-   identity operator against each block's singular value thresholding
-   (FISTA, ADMM, with l2; BART's rule and exact). */
+   norms of BART's lrthresh blocks over a series, solved as one image
+   (JOINT SERIES below). A block spans min(opts.llr_block (0 = 8), dim)
+   samples along each axis of opts.llr_block_axes (JFLAGS, 0 = 7), the
+   whole axis along the others, one ESPIRiT map (BART gives its maps axis
+   blocks of 1) and every frame; the axes are padded to whole blocks by
+   circular extension (the padding's results dropped). Its samples, x
+   fastest, then y, z, the frame, fill a column-major M x N matrix, M the
+   product of the block's sides along opts.llr_axes (XFLAGS, 0 = 7; BART's
+   basorati matrix). Each prox soft thresholds every block's singular
+   values by lambda mu g (mu: FISTA's step, ADMM's 1 / rho), g = BART's
+   GWIDTH = (sqrtf(M) + sqrtf(N)) + sqrtf(logf(B min(M, N))) in float, B
+   the blocks (of every map); the padded image is first shifted circularly
+   by BART's random shifts (per application, per axis of its 16, a draw in
+   [0, min(blk - 1, zpad - blk)] by its rand_lim from glibc's rand(),
+   unseeded: state 1; every axis takes a draw, those that must be 0 too),
+   none with opts.no_randshift. The singular values come from the smaller
+   Gram matrix (A^H A or A A^H) by Hermitian Jacobi rotations in double
+   (BART: LAPACK's float SVD; the results agree to float rounding). BART
+   zeroes a block without its SVD when max_i sum_j |(A^T A)_ij| (A A^T
+   when N > M: products without the conjugate, its csyrk) is below the
+   threshold squared. That is not a bound on the singular values of
+   complex data (a column (1, i) gives 0): BART zeroes blocks whose
+   largest singular value is above the threshold, up to ~1.6 times it on
+   generic complex 64 x 3 blocks. medvol does the same by default, for
+   BART's images; opts.llr_exact = 1 thresholds every block exactly. Alone
+   the term is solved by FISTA (BART's default for -R L first; -s, -e),
+   with others by ADMM (G = I). Blocks run side by side across threads
+   (the same bytes for any count). Checked against bart pics on a 6-frame
+   Cartesian series (-R L:7:7 with its shifts, -n, with -R W, -m -R L:3:3
+   -b 4: within 1e-6; tests/test_recon.c), random Cartesian and radial
+   series (make test-diff-bart's llr), and on an identity operator against
+   each block's singular value thresholding (FISTA, ADMM, with l2; BART's
+   rule and exact).
+
+   JOINT SERIES (opts.joint = 1, and always with opts.llr or TV along the
+   frames, opts.tv_axes bit 8): every item of
+   the call (Cartesian batch volumes, non-Cartesian frames with one
+   trajectory or one per frame) is solved as one image, as BART solves a
+   series: the normal operator is each item's on its own part, and the
+   solvers' scalars (CG's steps and stopping test, FISTA's residual,
+   ADMM's inner CG, -e's eigenvalue estimate) are the whole series'.
+   opts.chunk is ignored (the series is held in memory: about 5 images of
+   the series with CG or FISTA, 10 + 2 per term with ADMM, and one item's
+   coil images); opts.slices is refused; progress reports the solve's
+   iterations. Without LLR the minimiser is the same as item by item (the
+   terms separate by item) but the iterates are not: after a given number
+   of iterations the two differ (on a 6-frame 64^2 series with its own
+   lines per frame, -l2 3e-4 and -R T 9e-3 apart after -i 30; FISTA's step
+   is fixed and its l1 images agree), and the joint ones are BART's
+   (mvtool pics --joint: -l2 5e-6, -R T 3e-7 from bart pics). */
 
 /* Options of GRAPPA; all-zero = defaults. */
 typedef struct mv_grappa_opts {
@@ -3408,7 +3415,7 @@ typedef struct mv_cg_opts {
     int bart_fftmod;       /* Cartesian, 1: BART pics's image (its fftmod convention: see CG-SENSE above) */
     /* total variation (BART pics -R T:FLAGS:0:L), CG-SENSE entry points only: */
     double tv;             /* > 0: minimise 1/2 ||A x - y||^2 + tv TV(x) (isotropic) by ADMM (with any other terms) */
-    unsigned tv_axes;      /* bits of the axes differenced (x 1, y 2, z 4): 0 = 7 */
+    unsigned tv_axes;      /* bits of the axes differenced (x 1, y 2, z 4; 8: the frames, a joint solve): 0 = 7 */
     double admm_rho;       /* ADMM penalty: 0 = 0.5 (BART -u) */
     int admm_cg_iterations; /* CG steps per x-update at most: 0 = 10 (BART -C) */
     int step_eigen;        /* 1: FISTA's step divided by BART's largest-eigenvalue estimate (pics -e; see L1-WAVELET) */
@@ -3457,8 +3464,8 @@ MVDEF mv_status mv_cgsense_nc(const mv_vol *traj, const mv_vol *kspace, const mv
 MVDEF mv_status mv_cgsense_nc_into(const mv_vol *traj, const mv_vol *kspace, const mv_vol *sens, mv_vol *out,
                                    mv_cg_opts *opts);
 
-/* Chunked reconstructions (4D series larger than memory; opts.llr solves
-   the whole series at once, see LOCALLY LOW RANK). An ITEM is what
+/* Chunked reconstructions (4D series larger than memory; opts.llr and
+   opts.joint solve the whole series at once, see JOINT SERIES). An ITEM is what
    one solve reconstructs: Cartesian 3D, one volume: k-space (x, y, z, C),
    image (x, y, z); Cartesian with opts.slices, one slice z of volume b,
    item b nz + z: k-space (x, y, C), image (x, y); non-Cartesian, one frame:
@@ -43601,7 +43608,8 @@ static mv_status mv__cg_check(const mv_cg_opts *o, const char *fn)
     MV__CHECK(o->wavelet_axes < 8u, MV_ERR_INVALID_ARG, "%s: opts.wavelet_axes = %u (bits of x, y, z)", fn,
               o->wavelet_axes);
     MV__CHECK(o->tv >= 0 && o->tv <= 3.4e38, MV_ERR_INVALID_ARG, "%s: opts.tv = %g", fn, o->tv);
-    MV__CHECK(o->tv_axes < 8u, MV_ERR_INVALID_ARG, "%s: opts.tv_axes = %u (bits of x, y, z)", fn, o->tv_axes);
+    MV__CHECK(o->tv_axes < 16u, MV_ERR_INVALID_ARG, "%s: opts.tv_axes = %u (bits of x, y, z and 8: the frames)", fn,
+              o->tv_axes);
     MV__CHECK(o->admm_rho >= 0 && o->admm_rho <= 3.4e38, MV_ERR_INVALID_ARG, "%s: opts.admm_rho = %g", fn, o->admm_rho);
     MV__CHECK(o->admm_cg_iterations >= 0, MV_ERR_INVALID_ARG, "%s: opts.admm_cg_iterations = %d", fn,
               o->admm_cg_iterations);
@@ -44241,10 +44249,11 @@ static mv_status mv__bart_max_eigen(mv_normal_op op, void *user, int64_t n, floa
    BART's gradient leaves the maps axis alone. */
 typedef struct mv__tv {
     int64_t dims[3];
-    int axis[3];
+    int axis[4];    /* 0..2: x, y, z; 3: the frames (items) of a joint series */
     int k;          /* axes with a gradient */
     int64_t nb;     /* volumes, one after the other */
     int64_t n;      /* voxels of them all */
+    int64_t nframes; /* items of a joint series (axis 3: item f against item f - 1, circular) */
 } mv__tv;
 
 static void mv__tv_make(mv__tv *t, const int64_t dims[3], int64_t nb, unsigned axes)
@@ -44257,6 +44266,15 @@ static void mv__tv_make(mv__tv *t, const int64_t dims[3], int64_t nb, unsigned a
     }
     t->nb = nb;
     t->n = dims[0] * dims[1] * dims[2] * nb;
+    t->nframes = 1;
+}
+
+/* the frames of a joint series as a gradient axis after x, y, z (BART's
+   frame axes come after its spatial ones): opts.tv_axes bit 8 */
+static void mv__tv_frames(mv__tv *t, int64_t nframes, unsigned axes)
+{
+    t->nframes = nframes;
+    if (((axes >> 3) & 1u) && nframes > 1) t->axis[t->k++] = 3;
 }
 
 /* d[i] = a[i] - b[i] (add: d[i] += a[i] - b[i]) over n complex values of
@@ -44297,10 +44315,17 @@ static void mv__tv_diff_vol(const mv__tv *t, int a, int dir, const float *v, flo
         }
 }
 
-/* mv__tv_diff_vol of every volume */
+/* mv__tv_diff_vol of every volume; along the frames (a 3) each item
+   against its neighbour item, circular, whole items at a time */
 static void mv__tv_diff(const mv__tv *t, int a, int dir, const float *v, float *out, int add)
 {
     int64_t b, nvol = t->dims[0] * t->dims[1] * t->dims[2];
+    if (a == 3) {
+        const mv__math_ops *ma = mv__kernels_get()->math;
+        int64_t f, T = t->nframes, ni = t->n / T;
+        for (f = 0; f < T; f++) mv__tv_row(ma, add, out + 2 * f * ni, v + 2 * f * ni, v + 2 * ((f - dir + T) % T) * ni, ni);
+        return;
+    }
     for (b = 0; b < t->nb; b++) mv__tv_diff_vol(t, a, dir, v + 2 * b * nvol, out + 2 * b * nvol, add);
 }
 
@@ -45304,7 +45329,14 @@ static void mv__cgs_round_range(void *ctx, int64_t b, int64_t e, int worker)
                                 r->work + (size_t)worker * r->work_bytes, 1, 0, &r->iters[j], &r->res[j]);
 }
 
-/* ---- One solve over every item: locally low rank couples the frames ----- */
+/* ---- One solve over every item: BART's series (LLR couples the frames) --- */
+
+/* a joint solve: asked for, or a term that couples the frames (LLR, TV
+   along them) */
+static int mv__joint_wanted(const mv_cg_opts *o)
+{
+    return o->joint || o->llr > 0 || (o->tv > 0 && ((o->tv_axes >> 3) & 1u));
+}
 
 /* the normal operator of a series: each item's on its own slice of the
    joint vector, in item order (sens_only: BART's Cartesian -e operator) */
@@ -45324,10 +45356,10 @@ static mv_status mv__cgs_joint_normal(void *user, const float *x, float *y, int6
     return MV_OK;
 }
 
-/* Solves nitems items as one image (BART's joint solve of a series: its
-   operator spans every frame; CG's, FISTA's and ADMM's scalars are the
-   whole vector's; opts.llr or opts.joint), item i with plan pls[npl == 1 ? 0 : i]: every item's
-   k-space read first (A^H y and, Cartesian, its sampling mask kept), the
+/* Solves nitems items as one image (opts.llr or opts.joint: BART's joint
+   solve of a series, whose operator spans every frame; CG's, FISTA's and
+   ADMM's scalars are the whole vector's), item i with plan pls[npl == 1 ?
+   0 : i]: every item's k-space read first (A^H y and, Cartesian, its sampling mask kept), the
    solve on th threads (items one after the other inside the operator,
    each across its coils), then every image written. Memory: two images
    of the series and the solver's vectors over it. */
@@ -45351,12 +45383,13 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
     mv_status st = MV_OK;
     for (i = 0; i < npl; i++) wb = MV__MAX(wb, mv__cgs_work_bytes(pls[i], th, NULL));
     mv__llr_make(&llr, pl->dims, pl->nmaps, nitems, o->llr_block, o->llr_axes, o->llr_block_axes, o->llr_exact);
-    llrb = ((mv__llr_scratch_bytes(&llr) + 63) & ~(size_t)63) * (size_t)th;
+    llrb = o->llr > 0 ? ((mv__llr_scratch_bytes(&llr) + 63) & ~(size_t)63) * (size_t)th : 0;
     if (o->l1_wavelet > 0) {
         MV__TRY(mv__cgs_wav_plan(pl, o, &wv));
         wavb = mv__wav_scratch_bytes(&wv);
     }
     mv__tv_make(&t, pl->dims, pl->nmaps * nitems, o->tv_axes ? o->tv_axes : 7u);
+    mv__tv_frames(&t, nitems, o->tv_axes);
     reg = admm    ? mv__admm_bytes(o, n, &t, ((wavb + 63) & ~(size_t)63) + llrb)
           : fista ? (size_t)n * 16 + 64 + MV__MAX(wavb, llrb) /* FISTA: 2 vectors and one prox's scratch */
                   : (size_t)n * 24 + 64;                       /* CG: 3 vectors */
@@ -45445,11 +45478,11 @@ MVDEF mv_status mv_cgsense_run(const mv_cgsense_plan *plan, int64_t nitems, cons
     o->iterations_done = 0;
     th = o->threads ? mv__resolve_threads(o->threads) : plan->threads;
     if (th > MV__MAX_THREADS) th = MV__MAX_THREADS;
-    if (o->llr > 0 || o->joint) {
+    if (mv__joint_wanted(o)) {
         mv_cgsense_plan *p1 = (mv_cgsense_plan *)plan; /* read only */
         MV__CHECK(!plan->slices, MV_ERR_UNSUPPORTED,
                   "%s: opts.%s with opts.slices (a joint solve over 2D slices; reconstruct the volume)", fn,
-                  o->llr > 0 ? "llr" : "joint");
+                  o->llr > 0 ? "llr" : o->joint ? "joint" : "tv_axes 8 (TV over the frames)");
         return mv__cgs_joint_run(&p1, 1, nitems, io, o, th);
     }
     W = MV__MIN(o->chunk ? o->chunk : (int64_t)th, nitems);
@@ -45741,13 +45774,13 @@ MVDEF mv_status mv_cgsense_nc_into(const mv_vol *traj, const mv_vol *kspace, con
         mv_cgsense_plan_free(pl);
         return st;
     }
-    if (o->llr > 0 || o->joint) { /* one solve over every frame: every frame's plan at once */
+    if (mv__joint_wanted(o)) { /* one solve over every frame: every frame's plan at once */
         mv_cgsense_plan **pls;
         int th;
         MV__TRY(mv__cg_check(o, fn));
         MV__CHECK(!o->slices, MV_ERR_UNSUPPORTED,
                   "%s: opts.%s with opts.slices (a joint solve over 2D slices; reconstruct the volume)", fn,
-                  o->llr > 0 ? "llr" : "joint");
+                  o->llr > 0 ? "llr" : o->joint ? "joint" : "tv_axes 8 (TV over the frames)");
         pls = (mv_cgsense_plan **)mv__alloc((size_t)s.items * sizeof(*pls), o->alloc_ctx);
         MV__CHECK(pls != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %lld plans", fn, (long long)s.items);
         memset(pls, 0, (size_t)s.items * sizeof(*pls));

@@ -197,6 +197,8 @@ static void cfl_base(const char *path, char *out, size_t cap)
     out[n] = 0;
 }
 
+static int pics_tv_frames(const args *a, mv_cg_opts *o, const int64_t kd[16]);
+
 /* pics with --chunk: the k-space is never loaded whole; rounds of CHUNK
    items go through memory (mv_cgsense_run) and the output is written item
    by item into a temporary renamed into place at the end */
@@ -218,6 +220,7 @@ static int pics_chunked(const args *a, mv_vol *traj, mv_vol *maps, mv_cg_opts *o
     mv_vol_init(&kh);
     st = mv_cfl_load(a->pos[0], &kh, &ho);
     if (st != MV_OK) return fail_at(st, a->pos[0]);
+    if ((rc = pics_out_dims(a->pos[0], maps, od)) || (rc = pics_tv_frames(a, o, od))) return rc;
     st = mv_cgsense_plan_make(&pl, maps, traj, o);
     if (st != MV_OK) return fail_at(st, a->pos[1]);
     mv_cgsense_plan_info(pl, &nk, &nvox, NULL);
@@ -230,10 +233,6 @@ static int pics_chunked(const args *a, mv_vol *traj, mv_vol *maps, mv_cg_opts *o
     if (maps->ndim > 4 && maps->dim[4] > 1 && kh.dim[4] > 1) {
         mv_cgsense_plan_free(pl);
         return usage_error(a, "with several maps the k-space's dims[4] (BART's maps axis) must be 1", a->pos[0]);
-    }
-    if (pics_out_dims(a->pos[0], maps, od)) {
-        mv_cgsense_plan_free(pl);
-        return 1;
     }
     cfl_base(a->pos[0], base, sizeof(base));
     snprintf(kin, sizeof(kin), "%s.cfl", base);
@@ -342,8 +341,10 @@ static int pics_term(const args *a, const char *name, const char *R, double lamb
         o->wavelet_axes = flags;
         o->l1_wavelet = lam;
     } else if (sscanf(R, "T:%u:%u:%f%c", &flags, &jflags, &lam, &tail) == 3) {
-        if (flags == 0 || flags > 7 || !(lam > 0))
-            return usage_error(a, "-R T: difference flags within x, y, z (1..7), lambda > 0", R);
+        /* the frame axes' bits (5..15) stay as BART's until pics_tv_frames
+           knows the k-space's axes */
+        if (flags == 0 || flags >= 65536u || (flags & 24u) || !(lam > 0))
+            return usage_error(a, "-R T: difference flags of x, y, z (1, 2, 4) and frame axes (32 .. 32768), lambda > 0", R);
         if (jflags) return usage_error(a, "-R T: joint flags beyond the gradient's are not implemented", R);
         kind = 4u;
         o->tv = lam; /* a float, as BART keeps it */
@@ -378,6 +379,27 @@ static int pics_term(const args *a, const char *name, const char *R, double lamb
         return usage_error(a, "one term of each kind (l2: -l2 / -R Q, l1-wavelet: -l1 / -R W, TV: -R T, -R I, -R S, -R L)",
                            R ? R : name);
     *kinds |= kind;
+    return 0;
+}
+
+/* -R T's flags on BART's frame axes (5..15: bits 32 and up) as the
+   library's frames bit (8), given the k-space's 16 sizes: flags on axes of
+   one sample add nothing (as BART's gradient along them); TV along the
+   frames needs them in one axis, the flagged one */
+static int pics_tv_frames(const args *a, mv_cg_opts *o, const int64_t kd[16])
+{
+    unsigned fl = o->tv_axes >> 5, live = 0;
+    int ax;
+    for (ax = 5; ax < 16; ax++)
+        if (kd[ax] > 1) live |= 1u << (ax - 5);
+    o->tv_axes &= 7u;
+    if (!(fl & live)) return o->tv_axes || !fl ? 0 : usage_error(a, "every flagged axis has one sample", "-R T");
+    if ((fl & live) != live)
+        return usage_error(a, "TV along one of several frame axes is not implemented (the flags must cover "
+                              "every frame axis, and only one may hold frames)", "-R T");
+    if (live & (live - 1))
+        return usage_error(a, "TV along several frame axes at once is not implemented", "-R T");
+    o->tv_axes |= 8u;
     return 0;
 }
 
@@ -493,8 +515,8 @@ static int cmd_pics(const args *a)
         mv_free(&s);
         return rc;
     }
-    if ((rc = cfl_load_folded(a->pos[0], &k)) || (rc = pics_out_dims(a->pos[0], &s, od))) {
-        if (!rc) mv_free(&k);
+    if ((rc = pics_out_dims(a->pos[0], &s, od)) || (rc = pics_tv_frames(a, &o, od)) ||
+        (rc = cfl_load_folded(a->pos[0], &k))) {
         mv_free(&t);
         mv_free(&s);
         return rc;
@@ -700,7 +722,8 @@ const command mvtool_recon_commands[] = {
      "  eigenvalue of A^H A, as non-Cartesian data needs) with BART's wavelet\n"
      "  (--wavelet dau2 (default), haar, cdf44) and its random cycle spinning (-n:\n"
      "  none). -R Q:LAMBDA = -l2.\n"
-     "  -R T:FLAGS:0:LAMBDA: isotropic total variation over the FLAGS axes by BART's\n"
+     "  -R T:FLAGS:0:LAMBDA: isotropic total variation over the FLAGS axes (x, y, z,\n"
+     "  and the frames' axis: 1024 for BART's TIME_DIM; the series solved at once) by BART's\n"
      "  ADMM (rho -u, default 0.5; at most -C CG steps per x-update, default 10;\n"
      "  -i counts CG steps in all, as BART's).\n"
      "  -R I:0:LAMBDA: LAMBDA ||x||_1 (complex soft threshold; I:16: jointly over\n"

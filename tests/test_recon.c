@@ -2305,16 +2305,17 @@ MV_TEST(recon, llr_analytic)
    both generators), -m -R L:3:3 -b 4; then the same bytes for 1, 2, 3
    threads and with opts.chunk (ignored: the series is solved at once);
    then -l2 and -R T with opts.joint (BART's iterates of a series: solved
-   item by item they are 10x farther from BART's). */
+   item by item they are 10x farther from BART's), and TV along x, y and
+   the frames (BART's -R T:35, its frames in axis 5). */
 MV_TEST(recon, llr_match_bart_pics)
 {
-    static const char *args[6] = {"-R L:7:7:0.02", "-R L:7:7:0.02 -n", "-R L:7:7:0.02 -R W:7:0:0.005",
-                                  "-m -R L:3:3:0.05 -b 4", "-l2 -r 0.01", "-R T:7:0:0.005"};
+    static const char *args[7] = {"-R L:7:7:0.02", "-R L:7:7:0.02 -n", "-R L:7:7:0.02 -R W:7:0:0.005",
+                                  "-m -R L:3:3:0.05 -b 4", "-l2 -r 0.01", "-R T:7:0:0.005", "-R T:35:0:0.005"};
     mv_vol k0, k1, ks, s, b, x, y;
     int64_t d[6] = {64, 64, 1, 4, 1, 6}, nf = 64 * 64 * 4, f, i;
     uint64_t rng = 777;
     char cmd[4000];
-    double e[6], scale = 0;
+    double e[7], scale = 0;
     int q, th;
     if (!have_bart()) SKIP("needs the bart command (Debian package bart)");
     snprintf(cmd, sizeof(cmd), "bart phantom -x 64 -k -s 4 %s", tu_path("llr_k0"));
@@ -2345,7 +2346,7 @@ MV_TEST(recon, llr_match_bart_pics)
     mv_vol_init(&s);
     REQUIRE_OK(mv_cfl_load(tu_path("llr_s"), &s, NULL));
     REQUIRE_OK(mv_bart_scale_estimate(&ks, &scale, NULL));
-    for (q = 0; q < 6; q++) { /* -R L; then l2 and TV solved jointly (opts.joint), as BART solves a series */
+    for (q = 0; q < 7; q++) { /* -R L; l2 and TV solved jointly (opts.joint), as BART solves a series; TV along the frames */
         mv_cg_opts o = MV_ZERO_INIT;
         char name[32], ks_s[2100];
         snprintf(name, sizeof(name), "llr_b%d", q);
@@ -2364,15 +2365,16 @@ MV_TEST(recon, llr_match_bart_pics)
         o.l1_wavelet = q == 2 ? 0.005 : 0;
         o.admm = q == 3;
         o.lambda = q == 4 ? 0.01 : 0;
-        o.tv = q == 5 ? 0.005 : 0;
-        o.joint = q >= 4;
+        o.tv = q >= 5 ? 0.005 : 0;
+        o.tv_axes = q == 6 ? 8u | 3u : 0; /* BART's 32: its axis 5, the frames here */
+        o.joint = q == 4 || q == 5;
         mv_vol_init(&x);
         REQUIRE_OK(mv_cgsense(&ks, &s, &x, &o));
         REQUIRE(mv_vol_count(&x) == mv_vol_count(&b) && mv_vol_count(&x) == 64 * 64 * 6);
         e[q] = c64_nrmse(&x, &b);
         EXPECT_MSG(e[q] < 2e-5, "pics %s vs BART: NRMSE %.3g", args[q], e[q]);
         printf("    pics %s NRMSE vs BART: %.2e\n", args[q], e[q]);
-        if (q >= 4) { /* item by item: BART's minimiser, not its iterates */
+        if (q == 4 || q == 5) { /* item by item: BART's minimiser, not its iterates */
             double ei;
             o.joint = 0;
             mv_vol_init(&y);
@@ -2435,12 +2437,13 @@ MV_TEST(recon, llr_threads_identical)
     for (i = 0; i < 4 * 3 * 20; i++) /* frame f keeps lines y = f (mod 2) and the centre */
         if ((i % 20) % 2 != (i / 60) % 2 && (i % 20 < 8 || i % 20 > 12))
             memset((float *)k.data + 2 * i * 24, 0, 24 * 8);
-    for (v = 0; v < 4; v++) {
+    for (v = 0; v < 6; v++) { /* LLR alone, with every other term; then TV along x, y and the frames alone */
         mv_cg_opts o = MV_ZERO_INIT;
-        int nc = v >= 2, admm = v % 2;
+        int nc = v == 2 || v == 3 || v == 5, admm = v % 2 && v < 4;
         o.iterations = 6;
-        o.llr = 0.05;
+        o.llr = v < 4 ? 0.05 : 0;
         if (admm) o.l1_wavelet = o.tv = o.l1_image = 0.01, o.l1_image_joint_maps = o.nonneg = 1;
+        if (v >= 4) o.tv = 0.01, o.tv_axes = 11u;
         if (nc) o.step = 0.3;
         o.threads = 1;
         mv_vol_init(&x1);
@@ -2450,8 +2453,9 @@ MV_TEST(recon, llr_threads_identical)
         o.threads = 3;
         for (r = 0; r < reps; r++) {
             REQUIRE_OK(nc ? mv_cgsense_nc(&t, &kn, &s, &x3, &o) : mv_cgsense(&k, &s, &x3, &o));
-            EXPECT_MSG(!memcmp(x1.data, x3.data, (size_t)mv_vol_bytes(&x1)), "%s -R L%s: 1 and 3 threads differ (run %d)",
-                       nc ? "radial" : "Cartesian", admm ? " + W + T + I + S (ADMM)" : " (FISTA)", r);
+            EXPECT_MSG(!memcmp(x1.data, x3.data, (size_t)mv_vol_bytes(&x1)), "%s %s: 1 and 3 threads differ (run %d)",
+                       nc ? "radial" : "Cartesian",
+                       v >= 4 ? "TV over x, y and the frames" : admm ? "-R L + W + T + I + S (ADMM)" : "-R L (FISTA)", r);
             mv_free(&x3);
         }
         mv_free(&x1);

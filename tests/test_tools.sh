@@ -1261,7 +1261,7 @@ PYEOF
       fr="$fr $LL/k$f"
     done
     bart join 5 $fr "$LL/ks" >/dev/null 2>&1 && bart ecalib -m1 "$LL/pk" "$LL/s" >/dev/null 2>&1
-    for R in "-R L:7:7:0.02" "-R L:7:7:0.02 -R T:3:0:0.005 -b 4"; do
+    for R in "-R L:7:7:0.02" "-R L:7:7:0.02 -R T:3:0:0.005 -b 4" "-R T:32:0:0.01" "-R T:35:0:0.005"; do
       bart pics $R -i 20 "$LL/ks" "$LL/s" "$LL/b" >/dev/null 2>&1
       $T pics $R -i 20 "$LL/ks" "$LL/s" "$LL/m" && "$PY" - "$LL/b" "$LL/m" 2e-5 <<'PYEOF' && ok || bad "pics $R (a 5-frame series) vs bart pics"
 import sys, numpy as np
@@ -1296,6 +1296,17 @@ def rd(n):
 e = np.linalg.norm(m - b) / np.linalg.norm(b)
 sys.exit(0 if db == dm and dm[10] == 5 and e < float(sys.argv[3]) else print('pics NRMSE', e, db, dm) or 1)
 PYEOF
+    bart pics -R T:1027:0:0.005 -i 20 "$LL/kt" "$LL/s" "$LL/bt2" >/dev/null 2>&1
+    $T pics -R T:1027:0:0.005 -i 20 "$LL/kt" "$LL/s" "$LL/mt2" && "$PY" - "$LL/bt2" "$LL/mt2" 2e-5 <<'PYEOF' && ok || bad "pics -R T:1027 (TV over x, y and BART's axis 10) vs bart pics"
+import sys, numpy as np
+def rd(n):
+    d = [int(v) for v in open(n + '.hdr').read().split('\n')[1].split()]
+    return d, np.fromfile(n + '.cfl', np.complex64)
+(db, b), (dm, m) = rd(sys.argv[1]), rd(sys.argv[2])
+e = np.linalg.norm(m - b) / np.linalg.norm(b)
+sys.exit(0 if db == dm and e < float(sys.argv[3]) else print('pics NRMSE', e, db, dm) or 1)
+PYEOF
+    $T pics -R T:1024:0:0.01 "$LL/ks" "$LL/s" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "one sample" "$W/err" && ok || bad "pics -R T:1024 with axis 10 of one sample: usage error: $(cat "$W/err")"
     $T pics -R L:7:7:0.02 -i 20 --chunk 2 "$LL/kt" "$LL/s" "$LL/mtc" && cmp -s "$LL/mtc.cfl" "$LL/mt.cfl" &&
       cmp -s "$LL/mtc.hdr" "$LL/mt.hdr" && ok || bad "pics -R L --chunk 2, frames in axis 10: the in-memory bytes and header"
     $T pics -l2 -r 0.01 -i 10 "$LL/kt" "$LL/s" "$LL/ml" && bart pics -l2 -r 0.01 -i 10 "$LL/kt" "$LL/s" "$LL/bl" >/dev/null 2>&1 &&

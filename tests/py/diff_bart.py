@@ -131,7 +131,8 @@ every case agrees.
           flags, -n, Cartesian 2D/3D with every frame its own lines, or
           radial with a trajectory per frame, the frames in BART's axis 5
           or 10; a fifth of the cases -l2 or -R T alone with mvtool
-          --joint (fam_llr).
+          --joint; half the TV terms along the frames too (-R T:35 or
+          T:1027) (fam_llr).
 
 First the fixed cases: minimal reproducers of the disagreements found
 (ESPIRiT's phase reference, BART's getopt spellings that mvtool refuses, the
@@ -1415,7 +1416,9 @@ def fam_llr(c, run, d):
         ks += crandn(rng, ks.shape, 1e-3 * np.abs(ks).max()) * (ks != 0)
         what = '%s x %d frames, %d coils' % (shape, T, C)
     write_cfl(os.path.join(d, 'k'), ks.astype(np.complex64))
-    if rng.random() < 0.3:  # the frames in BART's TIME_DIM (10), beyond medvol's 7 axes: mvtool folds them
+    ax10 = rng.random() < 0.3
+    tflags = 3 | (1024 if ax10 else 32) if rng.random() < 0.5 else 3  # half the TV terms along the frames too
+    if ax10:  # the frames in BART's TIME_DIM (10), beyond medvol's 7 axes: mvtool folds them
         run([BART, 'transpose', '5', '10', 'k', 'k10'], check=True)
         os.replace(os.path.join(d, 'k10.cfl'), os.path.join(d, 'k.cfl'))
         os.replace(os.path.join(d, 'k10.hdr'), os.path.join(d, 'k.hdr'))
@@ -1432,7 +1435,7 @@ def fam_llr(c, run, d):
     admm = other < 0.45
     if other < 0.35:
         k = str(rng.choice(['Q', 'W', 'T', 'I']))
-        term = ['-R', {'Q': 'Q:0.01', 'W': 'W:3:0:0.005', 'T': 'T:3:0:0.005', 'I': 'I:0:0.005'}[k]]
+        term = ['-R', {'Q': 'Q:0.01', 'W': 'W:3:0:0.005', 'T': 'T:%d:0:0.005' % tflags, 'I': 'I:0:0.005'}[k]]
         # either order; BART takes L then only Q as FISTA's and asserts: Q first
         args = term + args if k == 'Q' or rng.random() < 0.5 else args + term
     elif admm:
@@ -1443,9 +1446,9 @@ def fam_llr(c, run, d):
     mine = []
     if rng.random() < 0.2:  # no LLR: l2 or TV on the series, mvtool --joint (BART's iterates of a series)
         admm = rng.random() < 0.5
-        args = (['-R', 'T:3:0:0.005'] if admm else ['-l2', '-r', '0.01']) + \
+        args = (['-R', 'T:%d:0:0.005' % tflags] if admm else ['-l2', '-r', '0.01']) + \
             ['-i', str(int(rng.choice([150, 300] if nc and admm else [10, 20, 30])))]
-        mine = ['--joint']
+        mine = ['--joint'] if tflags == 3 or not admm else []  # TV along the frames: joint anyway
     shifts = not (nc and admm) and rng.random() < 0.6
     args += [] if shifts else ['-n']
     if nc and not admm:
