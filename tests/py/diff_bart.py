@@ -1142,6 +1142,26 @@ def smooth_object(rng, shape):
     return obj
 
 
+def smooth_coils(rng, shape, C):
+    """C smooth coil maps on a ring (Gaussian magnitude, a random constant
+    phase each), normalised to a root sum of squares of 1"""
+    g = np.meshgrid(*[(np.arange(n) - n // 2) / n for n in shape], indexing='ij')
+    maps = []
+    for i in range(C):
+        t = 2 * np.pi * i / C
+        maps.append(np.exp(-((g[0] - 0.6 * np.cos(t)) ** 2 + (g[1] - 0.6 * np.sin(t)) ** 2) / 0.5)
+                    * np.exp(1j * rng.uniform(-np.pi, np.pi)))
+    S = np.stack(maps, -1)
+    return S / np.sqrt(np.sum(np.abs(S) ** 2, -1, keepdims=True))
+
+
+def second_map(rng, S, shape):
+    """a second set of maps (ESPIRiT's second map: weaker, other phases),
+    which the data does not hold"""
+    return np.stack([np.roll(S[..., i], shape[0] // 3, axis=0) * 0.4 * np.exp(1j * rng.uniform(-np.pi, np.pi))
+                     for i in range(S.shape[-1])], -1)
+
+
 def admm_args(rng, lam, nc, three, M):
     """the terms of an admm case: two or three of l2 (-R Q), l1-wavelet
     (-R W), l1 of the image (-R I, on two maps I:16 half the time: jointly
@@ -1219,19 +1239,11 @@ def fam_l1(c, run, d, tv=False, admm=False):
         shape[1] = shape[0]
     C = int(rng.integers(2, 6))
     obj = smooth_object(rng, shape)
-    g = np.meshgrid(*[(np.arange(n) - n // 2) / n for n in shape], indexing='ij')
-    maps = []
-    for i in range(C):
-        t = 2 * np.pi * i / C
-        maps.append(np.exp(-((g[0] - 0.6 * np.cos(t)) ** 2 + (g[1] - 0.6 * np.sin(t)) ** 2) / 0.5)
-                    * np.exp(1j * rng.uniform(-np.pi, np.pi)))
-    S = np.stack(maps, -1)
-    S /= np.sqrt(np.sum(np.abs(S) ** 2, -1, keepdims=True))
+    S = smooth_coils(rng, shape, C)
     img = obj[..., None] * S
     M = 2 if rng.random() < 0.3 else 1
     if M == 2:  # a second set of maps (ESPIRiT's second map: weaker, other phases), which the data does not hold
-        S2 = np.stack([np.roll(S[..., i], shape[0] // 3, axis=0) * 0.4 * np.exp(1j * rng.uniform(-np.pi, np.pi))
-                       for i in range(C)], -1)
+        S2 = second_map(rng, S, shape)
         S = np.stack([S, S2], -1)
     write_cfl(os.path.join(d, 's'), S.astype(np.complex64))
     axes = (0, 1, 2) if three else (0, 1)
@@ -1375,19 +1387,11 @@ def fam_llr(c, run, d):
         shape[1] = shape[0]
     C = int(rng.integers(2, 6))
     o1, o2 = smooth_object(rng, shape), smooth_object(rng, shape)
-    g = np.meshgrid(*[(np.arange(n) - n // 2) / n for n in shape], indexing='ij')
-    maps = []
-    for i in range(C):
-        t = 2 * np.pi * i / C
-        maps.append(np.exp(-((g[0] - 0.6 * np.cos(t)) ** 2 + (g[1] - 0.6 * np.sin(t)) ** 2) / 0.5)
-                    * np.exp(1j * rng.uniform(-np.pi, np.pi)))
-    S = np.stack(maps, -1)
-    S /= np.sqrt(np.sum(np.abs(S) ** 2, -1, keepdims=True))
+    S = smooth_coils(rng, shape, C)
     M = 2 if rng.random() < 0.25 else 1
     Sw = S
     if M == 2:
-        S2 = np.stack([np.roll(S[..., i], shape[0] // 3, axis=0) * 0.4 * np.exp(1j * rng.uniform(-np.pi, np.pi))
-                       for i in range(C)], -1)
+        S2 = second_map(rng, S, shape)
         Sw = np.stack([S, S2], -1)
     write_cfl(os.path.join(d, 's'), Sw.astype(np.complex64))
     wa, wb = rng.uniform(0.2, 1.0, T), rng.uniform(0.2, 1.0, T)
