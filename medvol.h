@@ -43138,13 +43138,18 @@ static int mv__glibc_rand_r(unsigned *seed)
     return r;
 }
 
-static int64_t mv__bart_rand_lim(unsigned *state, int64_t limit)
+/* BART's rand_lim: a draw in [0, limit] from a 31-bit generator (next
+   on state: glibc's rand_r for the wavelet's shifts, its rand() for the
+   low-rank blocks'), redrawn while above */
+static int64_t mv__bart_rand_lim(int (*next)(void *), void *state, int64_t limit)
 {
     int64_t divisor = 2147483647 / (limit + 1), r;
-    do r = mv__glibc_rand_r(state) / divisor;
+    do r = next(state) / divisor;
     while (r > limit);
     return r;
 }
+
+static int mv__rand_r_next(void *state) { return mv__glibc_rand_r((unsigned *)state); }
 
 /* BART's shifts for one application (wavelet_thresh_apply): per axis
    transformed, in axis order, a draw in [0, 2^levels] where levels counts
@@ -43163,7 +43168,7 @@ static void mv__wav_draw_shifts(const mv__wav *w, unsigned *state, int64_t shift
             if (b < w->minsize[a] || b >= n || b < 3) break;
             n = b;
         }
-        shift[a] = mv__bart_rand_lim(state, (int64_t)1 << MV__MIN(levels, (int64_t)30)) % w->dims[a];
+        shift[a] = mv__bart_rand_lim(mv__rand_r_next, state, (int64_t)1 << MV__MIN(levels, (int64_t)30)) % w->dims[a];
     }
 }
 
@@ -43789,13 +43794,7 @@ static void mv__glibc_srandom(mv__glibc_random *g, uint32_t seed)
     for (i = 0; i < 310; i++) mv__glibc_random_step(g);
 }
 
-static int64_t mv__glibc_random_lim(mv__glibc_random *g, int64_t limit)
-{
-    int64_t divisor = 2147483647 / (limit + 1), r;
-    do r = (int64_t)(mv__glibc_random_step(g) >> 1) / divisor;
-    while (r > limit);
-    return r;
-}
+static int mv__glibc_random_next(void *g) { return (int)(mv__glibc_random_step((mv__glibc_random *)g) >> 1); }
 
 /* The blocks of BART's lrthresh (pics -R L:XFLAGS:JFLAGS:lambda, -b blk)
    on an image of nitems frames of nvol volumes (ESPIRiT maps) of dims:
@@ -43855,7 +43854,7 @@ static void mv__llr_draw_shifts(const mv__llr *l, mv__glibc_random *g, int64_t s
 {
     int a;
     for (a = 0; a < 16; a++) {
-        int64_t lim = a < 3 ? MV__MIN(l->blk[a] - 1, l->zpad[a] - l->blk[a]) : 0, s = mv__glibc_random_lim(g, lim);
+        int64_t lim = a < 3 ? MV__MIN(l->blk[a] - 1, l->zpad[a] - l->blk[a]) : 0, s = mv__bart_rand_lim(mv__glibc_random_next, g, lim);
         if (a < 3) sh[a] = s;
     }
 }
@@ -45224,6 +45223,28 @@ static mv_status mv__cgs_adjoint(mv__cgs_op *op, const float *k, float *b)
     return MV_OK;
 }
 
+/* A^H (y / scale) from A^H y (n values): BART divides the data by its
+   scale (pics -w, or its estimate) */
+static void mv__cgs_scale_data(float *b, int64_t n, const mv_cg_opts *o)
+{
+    float f;
+    int64_t i;
+    if (!(o->scale > 0) || o->scale == 1) return;
+    f = (float)(1 / o->scale);
+    for (i = 0; i < 2 * n; i++) b[i] *= f;
+}
+
+/* pics -e: FISTA's float step divided by BART's largest-eigenvalue
+   estimate of op on n values (uv: 2 n-vectors of scratch), into os->step */
+static mv_status mv__fista_step_eigen(mv_normal_op op, void *user, int64_t n, float *uv, mv_cg_opts *os)
+{
+    double lam;
+    float step = os->step > 0 ? (float)os->step : 0.95f;
+    MV__TRY(mv__bart_max_eigen(op, user, n, uv, uv + 2 * n, &lam));
+    if (lam > 0) os->step = (float)(step / lam);
+    return MV_OK;
+}
+
 /* solves one item on th threads (CG for l2, FISTA for one l1-wavelet, l1 or
    non-negativity term, ADMM for TV, several terms or opts.admm); work:
    mv__cgs_work_bytes(pl, th, o) bytes */
@@ -45236,11 +45257,7 @@ static mv_status mv__cgs_item(const mv_cgsense_plan *pl, int64_t item, const flo
     mv__cgs_work_split(pl, th, work, &w);
     mv__cgs_op_init(pl, item, &w, th, &op);
     MV__TRY(mv__cgs_adjoint(&op, k, w.b));
-    if (o->scale > 0 && o->scale != 1) { /* A^H (y / scale): BART divides the data (pics -w, or its estimate) */
-        float f = (float)(1 / o->scale);
-        int64_t i;
-        for (i = 0; i < 2 * pl->nimg; i++) w.b[i] *= f;
-    }
+    mv__cgs_scale_data(w.b, pl->nimg, o);
     if (mv__admm_wanted(o)) {
         mv__tv t;
         mv__wav wv;
@@ -45255,13 +45272,8 @@ static mv_status mv__cgs_item(const mv_cgsense_plan *pl, int64_t item, const flo
         mv__wav wv;
         mv_cg_opts os = *o;
         if (o->l1_wavelet > 0) MV__TRY(mv__cgs_wav_plan(pl, o, &wv));
-        if (o->step_eigen) { /* BART's float step divided by the estimate (pics -e) */
-            double lam;
-            float step = o->step > 0 ? (float)o->step : 0.95f;
-            MV__TRY(mv__bart_max_eigen(pl->noncart ? normal : mv__cgs_sens_normal, &op, pl->nimg, w.cg,
-                                       w.cg + 2 * pl->nimg, &lam));
-            if (lam > 0) os.step = (float)(step / lam);
-        }
+        if (o->step_eigen)
+            MV__TRY(mv__fista_step_eigen(pl->noncart ? normal : mv__cgs_sens_normal, &op, pl->nimg, w.cg, &os));
         return mv__fista_run(normal, &op, w.b, x, pl->nimg, pl->nvox, pl->nimg, &os, o->l1_wavelet > 0 ? &wv : NULL,
                              NULL, w.cg,
                              w.reg, th, report, iters, res);
@@ -45425,10 +45437,7 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
             op->mask = masks + (size_t)i * (size_t)pl->nvox;
         }
     }
-    if (st == MV_OK && o->scale > 0 && o->scale != 1) {
-        float f = (float)(1 / o->scale);
-        for (i = 0; i < 2 * n; i++) b[i] *= f;
-    }
+    if (st == MV_OK) mv__cgs_scale_data(b, n, o);
     if (st == MV_OK && admm) {
         st = mv__admm_run(mv__cgs_joint_normal, &jn, b, x, n, nimg, &t, o->l1_wavelet > 0 ? &wv : NULL,
                           (wavb + 63) & ~(size_t)63, o->llr > 0 ? &llr : NULL, o, rw, th, 1, &iters, &res);
@@ -45439,12 +45448,9 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
         float *vec = mv__nu_align(rw);
         unsigned char *psc = (unsigned char *)mv__nu_align(vec + 4 * n);
         if (o->step_eigen) { /* BART's estimate on its operator over the whole series */
-            double lam;
-            float step = o->step > 0 ? (float)o->step : 0.95f;
             jn.sens_only = !pl->noncart;
-            st = mv__bart_max_eigen(mv__cgs_joint_normal, &jn, n, vec, vec + 2 * n, &lam);
+            st = mv__fista_step_eigen(mv__cgs_joint_normal, &jn, n, vec, &os);
             jn.sens_only = 0;
-            if (st == MV_OK && lam > 0) os.step = (float)(step / lam);
         }
         if (st == MV_OK)
             st = mv__fista_run(mv__cgs_joint_normal, &jn, b, x, n, pl->nvox, nimg, &os, o->l1_wavelet > 0 ? &wv : NULL,

@@ -197,6 +197,22 @@ LLR_CASES = [['-R', 'L:7:7:0.02', '-i', '30', '-S'],  # locally low rank, FISTA;
              ['-R', 'L:7:7:0.02', '-R', 'T:7:0:0.005', '-i', '30', '-S']]
 
 
+def pics_row(d, args, kspace, maps, reps, what):
+    """bart pics and mvtool pics ARGS on d/KSPACE, d/MAPS, alternately,
+    reps each: one table row (min wall, medvol's library time, ratio, the
+    images' NRMSE)"""
+    tbs, tms, libs = [], [], []
+    for _ in range(reps):
+        tbs.append(run(['bart', 'pics'] + args + [d + '/' + kspace, d + '/' + maps, d + '/bp'])[0])
+        tm, out = run([MVTOOL, 'pics'] + args + ['--time', d + '/' + kspace, d + '/' + maps, d + '/mp'])
+        tms.append(tm)
+        libs.append(float(re.search(r'pics: ([\d.]+) ms', out).group(1)))
+    b, m = readcfl(d + '/bp').squeeze(), readcfl(d + '/mp').squeeze()
+    e = np.linalg.norm(m - b) / np.linalg.norm(b)
+    print('| pics %s, %s | %.2f s | %.2f s (library %.0f ms) | %.1fx | %.1e |'
+          % (' '.join(args), what, min(tbs), min(tms), min(libs), min(tbs) / min(tms), e))
+
+
 def pics_times(n, reps):
     """pics on 256^2 R=4 8-coil k-space with BART's maps (one, then ecalib's
     two): BART and mvtool
@@ -213,16 +229,7 @@ def pics_times(n, reps):
         print('|---|---|---|---|---|')
         for maps, label in (('be8', ''), ('be82', ', 2 maps')):
             for args in PICS_CASES:
-                tbs, tms, libs = [], [], []
-                for _ in range(reps):
-                    tbs.append(run(['bart', 'pics'] + args + [d + '/u8', d + '/' + maps, d + '/bp'])[0])
-                    tm, out = run([MVTOOL, 'pics'] + args + ['--time', d + '/u8', d + '/' + maps, d + '/mp'])
-                    tms.append(tm)
-                    libs.append(float(re.search(r'pics: ([\d.]+) ms', out).group(1)))
-                b, m = readcfl(d + '/bp').squeeze(), readcfl(d + '/mp').squeeze()
-                e = np.linalg.norm(m - b) / np.linalg.norm(b)
-                print('| pics %s, R=4, 8 coils%s | %.2f s | %.2f s (library %.0f ms) | %.1fx | %.1e |'
-                      % (' '.join(args), label, min(tbs), min(tms), min(libs), min(tbs) / min(tms), e))
+                pics_row(d, args, 'u8', maps, reps, 'R=4, 8 coils' + label)
         # locally low rank over a series: 10 frames of BART's two phantoms mixed with weights that
         # change per frame, each frame R = 4 lines at its own offset (plus 24 centre lines), BART's one map
         run(['bart', 'phantom', '-x', str(n), '-k', '-s', '8', '-G', d + '/kg'])
@@ -240,16 +247,7 @@ def pics_times(n, reps):
                * (ks != 0)).astype(np.complex64)
         writecfl(d + '/s10', ks)
         for args in LLR_CASES:
-            tbs, tms, libs = [], [], []
-            for _ in range(reps):
-                tbs.append(run(['bart', 'pics'] + args + [d + '/s10', d + '/be8', d + '/bp'])[0])
-                tm, out = run([MVTOOL, 'pics'] + args + ['--time', d + '/s10', d + '/be8', d + '/mp'])
-                tms.append(tm)
-                libs.append(float(re.search(r'pics: ([\d.]+) ms', out).group(1)))
-            b, m = readcfl(d + '/bp').squeeze(), readcfl(d + '/mp').squeeze()
-            e = np.linalg.norm(m - b) / np.linalg.norm(b)
-            print('| pics %s, %d frames, R=4, 8 coils | %.2f s | %.2f s (library %.0f ms) | %.1fx | %.1e |'
-                  % (' '.join(args), T, min(tbs), min(tms), min(libs), min(tbs) / min(tms), e))
+            pics_row(d, args, 's10', 'be8', reps, '%d frames, R=4, 8 coils' % T)
 
 
 def main():

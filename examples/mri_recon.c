@@ -75,6 +75,27 @@ static double image_error(const mv_vol *recon, const mv_vol *phantom)
     return sqrt(e / pp);
 }
 
+/* Random phase-encode lines of 2D k-space k (n x ny, coils, c64): the 16
+   centre lines kept, each other line y kept where the next draw of the
+   LCG *seed falls below p(y) = floor + (1 - floor) exp(-d^2 / (2 width^2))
+   (d = (y - ny/2) / (ny/2); width 0: p = floor), the rest zeroed in every
+   coil. Returns the lines kept. */
+static int64_t keep_random_lines(float *k, int64_t n, int64_t ny, int coils, double floor_p, double width, unsigned *seed)
+{
+    int64_t y, kept = 0;
+    int c;
+    for (y = 0; y < ny; y++) {
+        double d = (double)(y - ny / 2) / (ny / 2);
+        double p = width > 0 ? floor_p + (1 - floor_p) * exp(-d * d / (2 * width * width)) : floor_p;
+        int keep = y >= ny / 2 - 8 && y < ny / 2 + 8;
+        *seed = *seed * 1664525u + 1013904223u;
+        keep = keep || (*seed >> 8) / 16777216.0 < p;
+        kept += keep;
+        for (c = 0; c < coils && !keep; c++) memset(k + 2 * (c * ny + y) * n, 0, (size_t)n * 8);
+    }
+    return kept;
+}
+
 /* saves |v| (float32 as is, complex as magnitude) as DIR/name */
 static void save_mag(const char *dir, const char *name, const mv_vol *v)
 {
@@ -388,14 +409,7 @@ int main(int argc, char **argv)
             unsigned seed = 2026u;
             int64_t kept = 0;
             TRY("copy", mv_vol_copy(&kf, &kcs));
-            for (y = 0; y < ny; y++) {
-                double d = (double)(y - ny / 2) / (ny / 2), p = 0.12 + 0.88 * exp(-d * d / (2 * 0.12 * 0.12));
-                int keep = (y >= ny / 2 - 8 && y < ny / 2 + 8);
-                seed = seed * 1664525u + 1013904223u;
-                keep = keep || (seed >> 8) / 16777216.0 < p;
-                kept += keep;
-                for (c = 0; c < coils && !keep; c++) memset((float *)kcs.data + 2 * (c * ny + y) * n, 0, (size_t)n * 8);
-            }
+            kept = keep_random_lines((float *)kcs.data, n, ny, coils, 0.12, 0.12, &seed);
             TRY("scale", mv_bart_scale_estimate(&kcs, &scale, NULL));
             memset(&co, 0, sizeof(co));
             co.iterations = 30;
@@ -457,12 +471,7 @@ int main(int argc, char **argv)
                     ((float *)frame.data)[v] = ((float *)truth.data)[f * nv + v] = (float)(wa * p + wb * p * p);
                 }
                 TRY("frame k-space", mv_phantom_kspace(&frame, &sens2, &kt, NULL));
-                for (y = 0; y < ny; y++) {
-                    int keep = y >= ny / 2 - 8 && y < ny / 2 + 8;
-                    seed = seed * 1664525u + 1013904223u;
-                    keep = keep || (seed >> 8) / 16777216.0 < 0.15;
-                    for (c = 0; c < coils && !keep; c++) memset((float *)kt.data + 2 * (c * ny + y) * n, 0, (size_t)n * 8);
-                }
+                keep_random_lines((float *)kt.data, n, ny, coils, 0.15, 0, &seed);
                 memcpy((float *)ks.data + 2 * f * nv * coils, kt.data, (size_t)(nv * coils) * 8);
                 mv_free(&kt);
             }

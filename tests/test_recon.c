@@ -2107,23 +2107,36 @@ MV_TEST(recon, max_eigen_matches_exact)
    512-voxel blocks), 3 coils, 2 maps; Cartesian and non-Cartesian, l2 and
    l1-wavelet and TV, on 1 and 3 threads (3 threads MEDVOL_TEST_REPS times,
    default 3): the same bytes */
+/* a c64 volume of dims d, every float uniform in [-1, 1) from *rng */
+static void c64_uniform(mv_vol *v, int nd, const int64_t *d, uint64_t *rng)
+{
+    int64_t i;
+    REQUIRE_OK(mv_vol_alloc(v, MV_DT_C64, nd, d, NULL));
+    for (i = 0; i < 2 * mv_vol_count(v); i++) ((float *)v->data)[i] = (float)(tu_rand01(rng) * 2 - 1);
+}
+
+/* a trajectory t (3, ...) of points anywhere in [-nx/2, nx/2) x [-ny/2,
+   ny/2), z = 0, from *rng */
+static void random_points(mv_vol *t, int nd, const int64_t *d, double nx, double ny, uint64_t *rng)
+{
+    int64_t i;
+    REQUIRE_OK(mv_vol_alloc(t, MV_DT_C64, nd, d, NULL));
+    for (i = 0; i < mv_vol_count(t) / 3; i++) {
+        ((float *)t->data)[6 * i] = (float)((tu_rand01(rng) - 0.5) * nx);
+        ((float *)t->data)[6 * i + 2] = (float)((tu_rand01(rng) - 0.5) * ny);
+    }
+}
+
 MV_TEST(recon, maps_threads_identical)
 {
     int64_t kd[4] = {96, 64, 1, 3}, sd[5] = {96, 64, 1, 3, 2}, td[3] = {3, 128, 24}, nkd[4] = {1, 128, 24, 3}, i;
     mv_vol k, s, t, kn, x1, x3;
     uint64_t rng = 31337;
     int v, r, reps = tu_test_reps(3);
-    REQUIRE_OK(mv_vol_alloc(&k, MV_DT_C64, 4, kd, NULL));
-    REQUIRE_OK(mv_vol_alloc(&s, MV_DT_C64, 5, sd, NULL));
-    REQUIRE_OK(mv_vol_alloc(&t, MV_DT_C64, 3, td, NULL));
-    REQUIRE_OK(mv_vol_alloc(&kn, MV_DT_C64, 4, nkd, NULL));
-    for (i = 0; i < 2 * mv_vol_count(&k); i++) ((float *)k.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
-    for (i = 0; i < 2 * mv_vol_count(&s); i++) ((float *)s.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
-    for (i = 0; i < 2 * mv_vol_count(&kn); i++) ((float *)kn.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
-    for (i = 0; i < 128 * 24; i++) { /* spokes' points anywhere in [-N/2, N/2) */
-        ((float *)t.data)[6 * i] = (float)((tu_rand01(&rng) - 0.5) * 96);
-        ((float *)t.data)[6 * i + 2] = (float)((tu_rand01(&rng) - 0.5) * 64);
-    }
+    c64_uniform(&k, 4, kd, &rng);
+    c64_uniform(&s, 5, sd, &rng);
+    c64_uniform(&kn, 4, nkd, &rng);
+    random_points(&t, 3, td, 96, 64, &rng); /* spokes' points anywhere in [-N/2, N/2) */
     for (i = 0; i < 64; i++) /* every other line (and the centre) sampled */
         if (i % 2 && (i < 28 || i > 36)) {
             int64_t c, x;
@@ -2423,17 +2436,10 @@ MV_TEST(recon, llr_threads_identical)
     mv_vol k, s, t, kn, x1, x3;
     uint64_t rng = 4711;
     int v, r, reps = tu_test_reps(3);
-    REQUIRE_OK(mv_vol_alloc(&k, MV_DT_C64, 5, kd, NULL));
-    REQUIRE_OK(mv_vol_alloc(&s, MV_DT_C64, 5, sd, NULL));
-    REQUIRE_OK(mv_vol_alloc(&t, MV_DT_C64, 6, td, NULL));
-    REQUIRE_OK(mv_vol_alloc(&kn, MV_DT_C64, 6, nkd, NULL));
-    for (i = 0; i < 2 * mv_vol_count(&k); i++) ((float *)k.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
-    for (i = 0; i < 2 * mv_vol_count(&s); i++) ((float *)s.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
-    for (i = 0; i < 2 * mv_vol_count(&kn); i++) ((float *)kn.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
-    for (i = 0; i < mv_vol_count(&t) / 3; i++) {
-        ((float *)t.data)[6 * i] = (float)((tu_rand01(&rng) - 0.5) * 24);
-        ((float *)t.data)[6 * i + 2] = (float)((tu_rand01(&rng) - 0.5) * 20);
-    }
+    c64_uniform(&k, 5, kd, &rng);
+    c64_uniform(&s, 5, sd, &rng);
+    c64_uniform(&kn, 6, nkd, &rng);
+    random_points(&t, 6, td, 24, 20, &rng);
     for (i = 0; i < 4 * 3 * 20; i++) /* frame f keeps lines y = f (mod 2) and the centre */
         if ((i % 20) % 2 != (i / 60) % 2 && (i % 20 < 8 || i % 20 > 12))
             memset((float *)k.data + 2 * i * 24, 0, 24 * 8);

@@ -1211,6 +1211,16 @@ def admm_args(rng, lam, nc, three, M):
     return args, 'W' in kinds
 
 
+def bart_spread(c, run, d, args, b, fam):
+    """how far BART's own image b moves when its data k is scaled by 1 +
+    3e-7 (the same pics ARGS, whose last two are k s): the rounding floor a
+    Cartesian case beyond 2e-5 is then held to (3x)"""
+    run([BART, 'scale', '1.0000003', 'k', 'kp'], check=True)
+    run([BART, 'pics'] + args[:-2] + ['kp', 's', 'bp'], check=True)
+    c.note('%s: Cartesian cases beyond 2e-5, compared with 3x BART\'s own spread (its data x (1 + 3e-7))' % fam)
+    return rel(read_cfl(os.path.join(d, 'bp')).reshape(-1, order='F'), b)
+
+
 def fam_l1(c, run, d, tv=False, admm=False):
     """bart pics -l1 (or -R W:FLAGS:0:LAMBDA) against mvtool pics: BART's
     FISTA with its wavelet, Cartesian 2D/3D with random variable-density
@@ -1334,10 +1344,7 @@ def fam_l1(c, run, d, tv=False, admm=False):
         # rounding amplified: some small cases (2 coils, a weak wavelet term beside l1) move BART's own image
         # by as much when its data is scaled by 1 + 3e-7 (seed 31: 4.4e-5 from BART, BART 5.3e-5 from itself;
         # its CG steps per round change at a stopping threshold). medvol must then be within 3x that spread.
-        run([BART, 'scale', '1.0000003', 'k', 'kp'], check=True)
-        run([BART, 'pics'] + args[:-2] + ['kp', 's', 'bp'], check=True)
-        spread = rel(read_cfl(os.path.join(d, 'bp')).reshape(-1, order='F'), b)
-        c.note('admm: Cartesian cases beyond 2e-5, compared with 3x BART\'s own spread (its data x (1 + 3e-7))')
+        spread = bart_spread(c, run, d, args, b, 'admm')
         what += ' (BART\'s own spread %.3g)' % spread
         tol = max(tol, 3 * spread)
     c.ratio(fam + ' pics (non-Cartesian)' if nc else fam + ' pics', e / tol)
@@ -1481,10 +1488,7 @@ def fam_llr(c, run, d):
     b, m = [read_cfl(os.path.join(d, f)).reshape(-1, order='F') for f in ('b', 'm')]
     e = rel(m, b)
     if e > tol and not nc:  # rounding amplified, as in admm: within 3x BART's own spread
-        run([BART, 'scale', '1.0000003', 'k', 'kp'], check=True)
-        run([BART, 'pics'] + args[:-2] + ['kp', 's', 'bp'], check=True)
-        spread = rel(read_cfl(os.path.join(d, 'bp')).reshape(-1, order='F'), b)
-        c.note('llr: Cartesian cases beyond 2e-5, compared with 3x BART\'s own spread (its data x (1 + 3e-7))')
+        spread = bart_spread(c, run, d, args, b, 'llr')
         what += ' (BART\'s own spread %.3g)' % spread
         tol = max(tol, 3 * spread)
     c.ratio('llr pics (non-Cartesian)' if nc else 'llr pics', e / tol)
