@@ -25,6 +25,8 @@ import sys
 
 import numpy as np
 
+from build_lock import hold, write_whole
+
 try:
     import nibabel as nib
     from scipy import ndimage
@@ -39,7 +41,7 @@ if not os.path.exists(MNI):
     print("SKIP: %s not found (tests/py/reg_data.py fetches it)" % MNI)
     sys.exit(0)
 tag = "def%g%s" % (SP, "2d" if TWO_D else "")
-os.makedirs(OUT, exist_ok=True)
+LOCK = hold(OUT)  # suites run side by side: one builds, the others wait
 if os.path.exists(os.path.join(OUT, tag + "_true.nii")):
     print("ok")
     sys.exit(0)
@@ -104,7 +106,7 @@ if res > 1e-9:
 
 def save(name, arr, dims):
     im = nib.Nifti1Image(arr.astype(np.float32), F_aff)
-    nib.save(im, os.path.join(OUT, tag + name))
+    write_whole(os.path.join(OUT, tag + name), lambda t: nib.save(im, t))
 
 
 dims = tuple(shape)
@@ -117,5 +119,5 @@ fld = np.stack([lps[c].reshape(dims, order="F") for c in range(nc)], axis=-1)[:,
 im = nib.Nifti1Image(fld.astype(np.float32), F_aff)
 im.header.set_intent(1007)
 im.header["xyzt_units"] = 2
-nib.save(im, os.path.join(OUT, tag + "_true.nii"))
+write_whole(os.path.join(OUT, tag + "_true.nii"), lambda t: nib.save(im, t))
 print("ok")

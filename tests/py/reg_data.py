@@ -26,6 +26,8 @@ import struct
 
 import numpy as np
 
+from build_lock import hold, write_bytes, write_whole
+
 try:
     import nibabel as nib
     from scipy import ndimage
@@ -54,8 +56,7 @@ def fetch_mni():
     z = zipfile.ZipFile(whl[0])
     for name in z.namelist():
         if "mni_icbm152_" in name and name.endswith("_converted.nii.gz"):
-            with open(os.path.join(OUT, os.path.basename(name)), "wb") as f:
-                f.write(z.read(name))
+            write_bytes(os.path.join(OUT, os.path.basename(name)), z.read(name))
     return dst
 
 
@@ -147,7 +148,11 @@ def sample(src, src_aff, grid_shape, grid_aff, world_map):
 
 
 def save(name, arr, aff):
-    nib.save(nib.Nifti1Image(arr.astype(np.float32), aff), os.path.join(OUT, name))
+    write_whole(os.path.join(OUT, name), lambda t: nib.save(nib.Nifti1Image(arr.astype(np.float32), aff), t))
+
+
+def save_txt(name, T):
+    write_whole(os.path.join(OUT, name), lambda t: np.savetxt(t, T, fmt="%.17g"))
 
 
 def make_pair(name, src, src_aff, fshape, faff, mshape, maff, T, remap=None, mask_src=None):
@@ -161,7 +166,7 @@ def make_pair(name, src, src_aff, fshape, faff, mshape, maff, T, remap=None, mas
     thr = np.percentile(fixed, 60) if mask_src is None else None
     mask = (fixed > thr) if mask_src is None else (sample(mask_src, src_aff, fshape, faff, np.eye(4)) > 0.5)
     save(name + "_mask.nii", mask.astype(np.float32), faff)
-    np.savetxt(os.path.join(OUT, name + "_true.txt"), T, fmt="%.17g")
+    save_txt(name + "_true.txt", T)
 
 
 def nonmono(x):  # a non-monotonic remap of [0, 1]: dark and bright both low
@@ -169,6 +174,7 @@ def nonmono(x):  # a non-monotonic remap of [0, 1]: dark and bright both low
 
 
 def main():
+    lock = hold(OUT)  # suites run side by side: one builds, the others wait
     done = os.path.join(OUT, "done.txt")
     if os.path.exists(done) and os.path.getmtime(done) >= os.path.getmtime(os.path.abspath(__file__)):
         print("ok " + open(done).read().strip())  # cached
@@ -218,10 +224,9 @@ def main():
         save("slice2d_t1pd_fixed.nii", fixed, a2)
         save("slice2d_t1pd_moving.nii", moving, maff2)
         save("slice2d_t1pd_mask.nii", (fixed > np.percentile(fixed, 50)).astype(np.float32), a2)
-        np.savetxt(os.path.join(OUT, "slice2d_t1pd_true.txt"), T2, fmt="%.17g")
+        save_txt("slice2d_t1pd_true.txt", T2)
         have.append("2d")
-    with open(os.path.join(OUT, "done.txt"), "w") as f:
-        f.write(" ".join(have) + "\n")
+    write_bytes(done, (" ".join(have) + "\n").encode())
     print("ok " + " ".join(have))
 
 
