@@ -3227,7 +3227,9 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    BART's images; opts.llr_exact = 1 thresholds every block exactly. Alone
    the term is solved by FISTA (BART's default for -R L first; -s, -e),
    with others by ADMM (G = I). Blocks run side by side across threads
-   (the same bytes for any count). Checked against bart pics on a 6-frame
+   (the same bytes for any count), eight at a time in the vector lanes of
+   the dispatched ISA (each lane the scalar reference's arithmetic: the
+   same bytes on every ISA and with MEDVOL_NO_SIMD). Checked against bart pics on a 6-frame
    Cartesian series (-R L:7:7 with its shifts, -n, with -R W, -m -R L:3:3
    -b 4: within 1e-6; tests/test_recon.c), random Cartesian and radial
    series (make test-diff-bart's llr), and on an identity operator against
@@ -9842,6 +9844,35 @@ typedef struct mv__ec_vox {
     double *lam;      /* out: maps x lanes; lam[m] the eigenvalue of map m */
 } mv__ec_vox;
 typedef unsigned (*mv__k_ec_vox_fn)(const mv__ec_vox *a);
+/* BART's lrthresh (>>api-recon, LOCALLY LOW RANK) on up to MV__LLR_LANES
+   blocks side by side (the lanes; every array below is [..][2][lanes]: the
+   lanes' real parts, then their imaginary parts). Each lane one block's M
+   x N matrix A (column-major) becomes U max(S - thr, 0) V^H, computed from
+   the smaller Gram matrix G (A^H A, or A A^H when N > M, k x k, k = min(M,
+   N)): G = V L V^H by cyclic Hermitian Jacobi rotations in double, then A
+   V f(L) V^H or V f(L) V^H A (f = max(sqrt(l) - thr, 0) / sqrt(l)).
+   Unless `exact`, BART's shortcut first: a lane is dropped (its block
+   zeroed unseen) when max_i sum_j |(A^T A)_ij| (A A^T when N > M; no
+   conjugate, as its csyrk; the moduli and sums in float) is below thr^2;
+   that is not a bound for complex data (a column (1, i) gives 0), so such
+   blocks can hold singular values above thr: medvol does the same, for
+   BART's images. Returns the lanes of `act` whose block is not all zero
+   after; the other lanes' a is left undefined (the caller writes zeros;
+   it fills the lanes outside `act` with zeros, never read as data). Each
+   lane does the reference's operations in its order, and a lane that has
+   stopped (no rotation left, dropped) keeps its values by selects, not
+   arithmetic: the SIMD variants (lanes == MV__LLR_LANES) give the
+   reference's bytes on every ISA. */
+#define MV__LLR_LANES 8
+typedef struct mv__llr_lanes {
+    int64_t M, N, lanes;
+    unsigned act;       /* lanes holding a block: bit l for lane l */
+    int exact;          /* 1: no lane dropped on BART's bound */
+    float thr;
+    double *a;          /* in/out: M N x 2 x lanes */
+    double *g, *v, *p;  /* scratch: k k x 2 x lanes each */
+} mv__llr_lanes;
+typedef unsigned (*mv__k_llr_svt_fn)(const mv__llr_lanes *a);
 typedef void (*mv__k_wav_rows_fn)(const float *const *src, const float *f, int nt, float *d, int64_t w);
 typedef struct mv__recon_ops {
     mv__k_zger_fn zger;   /* ESPIRiT's image-space Gram rows, back-transforms */
@@ -9851,6 +9882,7 @@ typedef struct mv__recon_ops {
     mv__k_ec_rot_fn ec_rot;   /* ESPIRiT: QL rotations on the wanted vectors */
     mv__k_ec_vox_fn ec_vox;   /* ESPIRiT: per-voxel Gram and orthogonal iteration */
     mv__k_wav_rows_fn wav_rows; /* l1-wavelet: the filter passes (mv__wav_rows_ref) */
+    mv__k_llr_svt_fn llr_svt;   /* locally low rank: blocks' singular value thresholding */
 } mv__recon_ops;
 
 static void mv__zger_ref(double *gr, double *gi, const double *xr, const double *xi, double ar, double ai, int64_t n)
@@ -10058,9 +10090,151 @@ static void mv__wav_rows_ref(const float *const *src, const float *f, int nt, fl
     }
 }
 
+/* One rotation of mv__llr_svt_ref's Jacobi on the element pair x, y of a
+   lane (imaginary parts L doubles on): x' = c x - s e y, y' = s x + c e y */
+static void mv__llr_rot_ref(double *x, double *y, int64_t L, double c, double s, double er, double ei)
+{
+    const double yr = y[0] * er - y[L] * ei, yi = y[0] * ei + y[L] * er, xr = x[0], xi = x[L];
+    x[0] = c * xr - s * yr, x[L] = c * xi - s * yi;
+    y[0] = s * xr + c * yr, y[L] = s * xi + c * yi;
+}
+
+/* Eigenvectors of lane l's k x k Hermitian g (row-major, in place: its
+   diagonal becomes the eigenvalues) into v, by cyclic Jacobi rotations:
+   each (p, q) with g_pq = |g_pq| e^{i phi} is made real by diag(1,
+   e^{-i phi}) and zeroed by the real rotation of tan 2 theta = 2 |g_pq| /
+   (g_qq - g_pp); sweeps until none rotates (every off-diagonal within
+   1e-15 of the trace), at most 64. */
+static void mv__llr_jacobi_ref(double *g, double *v, int64_t k, int64_t L, int64_t l)
+{
+    const int64_t S = 2 * L;
+    int64_t p, q, i, sweep;
+    double tr = 0;
+    for (i = 0; i < k; i++) tr += fabs(g[(i * k + i) * S + l]);
+    for (i = 0; i < k * k; i++) v[i * S + l] = v[i * S + L + l] = 0;
+    for (i = 0; i < k; i++) v[(i * k + i) * S + l] = 1;
+    for (sweep = 0; sweep < 64; sweep++) {
+        int rotated = 0;
+        for (p = 0; p < k; p++)
+            for (q = p + 1; q < k; q++) {
+                double *gpq = g + (p * k + q) * S + l, *gqp = g + (q * k + p) * S + l;
+                double gr = gpq[0], gi = gpq[L], ag = sqrt(gr * gr + gi * gi);
+                double a = g[(p * k + p) * S + l], b = g[(q * k + q) * S + l], th, t, c, s, er, ei;
+                if (ag <= 1e-15 * tr || ag < 1e-300) continue; /* below the Gram's rounding */
+                rotated = 1;
+                th = (b - a) / (2 * ag);
+                t = (th >= 0 ? 1 : -1) / (fabs(th) + sqrt(th * th + 1));
+                c = 1 / sqrt(t * t + 1);
+                s = t * c;
+                er = gr / ag, ei = -gi / ag; /* e = e^{-i phi} */
+                /* W = [[c, s], [-s e, c e]]: columns p, q of g and v, then rows p, q (W^H g) */
+                for (i = 0; i < k; i++) {
+                    mv__llr_rot_ref(g + (i * k + p) * S + l, g + (i * k + q) * S + l, L, c, s, er, ei);
+                    mv__llr_rot_ref(v + (i * k + p) * S + l, v + (i * k + q) * S + l, L, c, s, er, ei);
+                }
+                for (i = 0; i < k; i++) mv__llr_rot_ref(g + (p * k + i) * S + l, g + (q * k + i) * S + l, L, c, s, er, -ei);
+                gpq[0] = gpq[L] = gqp[0] = gqp[L] = 0;
+                g[(p * k + p) * S + L + l] = g[(q * k + q) * S + L + l] = 0;
+            }
+        if (!rotated) break;
+    }
+}
+
+/* element (i, j) of lane l's M x N matrix along its Gram side: a tall
+   block's column i (rows r), a wide block's row i (columns r) */
+static int64_t mv__llr_gram_at(int64_t M, int tall, int64_t i, int64_t r) { return tall ? i * M + r : r * M + i; }
+
+/* mv__llr_lanes one lane at a time (any lanes count) */
+static unsigned mv__llr_svt_ref(const mv__llr_lanes *a)
+{
+    const int64_t M = a->M, N = a->N, k = MV__MIN(M, N), L = a->lanes, S = 2 * L, n = N <= M ? M : N;
+    const int tall = N <= M;
+    const float t2 = a->thr * a->thr; /* BART's float bound and threshold squared */
+    double *A = a->a, *G = a->g, *V = a->v, *P = a->p;
+    int64_t l, i, j, r;
+    unsigned kept = 0;
+    for (l = 0; l < L; l++) {
+        int any = 0;
+        if (!(a->act >> l & 1u)) continue;
+        /* the Gram matrix and (in P's real parts) the moduli of BART's
+           unconjugated products, both symmetric: the upper triangles in
+           one pass */
+        for (i = 0; i < k; i++)
+            for (j = i; j < k; j++) {
+                double gr = 0, gi = 0, cr = 0, ci = 0;
+                for (r = 0; r < n; r++) {
+                    const double *x = A + mv__llr_gram_at(M, tall, i, r) * S + l, *y = A + mv__llr_gram_at(M, tall, j, r) * S + l;
+                    gr += x[0] * y[0] + x[L] * y[L]; /* tall: conj(x) y = (A^H A)_ij; wide: x conj(y) = (A A^H)_ij */
+                    gi += x[0] * y[L] - x[L] * y[0];
+                    cr += x[0] * y[0] - x[L] * y[L];
+                    ci += x[0] * y[L] + x[L] * y[0];
+                }
+                if (!tall) gi = -gi;
+                G[(i * k + j) * S + l] = gr, G[(i * k + j) * S + L + l] = gi;
+                G[(j * k + i) * S + l] = gr, G[(j * k + i) * S + L + l] = -gi;
+                P[(i * k + j) * S + l] = P[(j * k + i) * S + l] = (float)sqrt(cr * cr + ci * ci);
+            }
+        if (!a->exact) {
+            float ub = 0;
+            for (i = 0; i < k; i++) {
+                float su = 0; /* a float sum of the moduli, as BART's */
+                for (j = 0; j < k; j++) su += (float)P[(i * k + j) * S + l];
+                ub = MV__MAX(ub, su);
+            }
+            if (ub < t2) continue;
+        }
+        mv__llr_jacobi_ref(G, V, k, L, l);
+        for (i = 0; i < k * k; i++) P[i * S + l] = P[i * S + L + l] = 0;
+        for (r = 0; r < k; r++) { /* P = V diag(f) V^H */
+            double lam = G[(r * k + r) * S + l], s = lam > 0 ? sqrt(lam) : 0, f = s > a->thr ? (s - a->thr) / s : 0;
+            if (f == 0) continue;
+            any = 1;
+            for (i = 0; i < k; i++) {
+                double vr = V[(i * k + r) * S + l] * f, vi = V[(i * k + r) * S + L + l] * f;
+                for (j = 0; j < k; j++) {
+                    double wr = V[(j * k + r) * S + l], wi = -V[(j * k + r) * S + L + l];
+                    P[(i * k + j) * S + l] += vr * wr - vi * wi;
+                    P[(i * k + j) * S + L + l] += vr * wi + vi * wr;
+                }
+            }
+        }
+        if (!any) continue;
+        kept |= 1u << l;
+        /* A P (tall: each row of A times P) or P A (each column of A), one
+           row (column) at a time through V */
+        if (tall) {
+            for (r = 0; r < M; r++) {
+                for (j = 0; j < N; j++) {
+                    double sr = 0, si = 0;
+                    for (i = 0; i < N; i++) {
+                        const double *x = A + (i * M + r) * S + l, *y = P + (i * k + j) * S + l;
+                        sr += x[0] * y[0] - x[L] * y[L], si += x[0] * y[L] + x[L] * y[0];
+                    }
+                    V[j * S + l] = sr, V[j * S + L + l] = si;
+                }
+                for (j = 0; j < N; j++) A[(j * M + r) * S + l] = V[j * S + l], A[(j * M + r) * S + L + l] = V[j * S + L + l];
+            }
+        } else {
+            for (j = 0; j < N; j++) {
+                double *col = A + j * M * S + l;
+                for (i = 0; i < M; i++) {
+                    double sr = 0, si = 0;
+                    for (r = 0; r < M; r++) {
+                        const double *y = P + (i * k + r) * S + l;
+                        sr += y[0] * col[r * S] - y[L] * col[r * S + L], si += y[0] * col[r * S + L] + y[L] * col[r * S];
+                    }
+                    V[i * S + l] = sr, V[i * S + L + l] = si;
+                }
+                for (i = 0; i < M; i++) col[i * S] = V[i * S + l], col[i * S + L] = V[i * S + L + l];
+            }
+        }
+    }
+    return kept;
+}
+
 static const mv__recon_ops mv__recon_ops_ref = {mv__zger_ref, mv__zgram_ref, mv__gr_rows_ref,
                                                 mv__ec_her2_ref, mv__ec_rot_ref, mv__ec_vox_ref,
-                                                mv__wav_rows_ref};
+                                                mv__wav_rows_ref, mv__llr_svt_ref};
 
 /* >>impl-morph-types =======================================================
    The vector kernel of the distance transform (>>impl-morph): squared
@@ -43813,7 +43987,17 @@ typedef struct mv__llr {
     int64_t nblocks;        /* per volume */
     float gwidth;           /* BART's GWIDTH(M, N, B): the threshold's factor */
     int exact;              /* 1: no block skipped on BART's bound */
+    int64_t lanes;          /* blocks thresholded side by side (mv__llr_lanes) */
 } mv__llr;
+
+/* per worker, for `lanes` blocks side by side: the blocks' matrices,
+   their sample indices and whether each lands inside the image, and three
+   k x k matrices (double complex) */
+static size_t mv__llr_scratch_bytes(const mv__llr *l, int64_t lanes)
+{
+    size_t mn = (size_t)(l->M * l->N), kk = (size_t)(l->k * l->k);
+    return (size_t)lanes * (mn * (16 + 8 + 1) + 3 * kk * 16) + 4 * 64;
+}
 
 static void mv__llr_make(mv__llr *l, const int64_t dims[3], int64_t nvol, int64_t nitems, int block, unsigned xflags,
                          unsigned jflags, int exact)
@@ -43845,6 +44029,12 @@ static void mv__llr_make(mv__llr *l, const int64_t dims[3], int64_t nvol, int64_
     /* (sqrtf(M) + sqrtf(N)) + sqrtf(logf(B min(M, N))), in float as BART's macro */
     l->gwidth = (sqrtf((float)l->M) + sqrtf((float)l->N)) + sqrtf(logf((float)B * (float)l->k));
     l->exact = exact;
+    /* MV__LLR_LANES blocks at a time (the vector kernels) unless there are
+       fewer blocks or their scratch would pass 32 MiB a worker (one block
+       of a whole large axis); one lane gives the same bytes */
+    l->lanes = 1;
+    if (l->nblocks * nvol >= MV__LLR_LANES && mv__llr_scratch_bytes(l, MV__LLR_LANES) <= ((size_t)32 << 20))
+        l->lanes = MV__LLR_LANES;
 }
 
 /* BART's shifts of one application: per axis of its 16, a draw in [0,
@@ -43859,67 +44049,6 @@ static void mv__llr_draw_shifts(const mv__llr *l, mv__glibc_random *g, int64_t s
     }
 }
 
-/* per worker: the block's matrix, its sample indices and whether each
-   lands inside the image, and three k x k matrices (double complex) */
-static size_t mv__llr_scratch_bytes(const mv__llr *l)
-{
-    size_t mn = (size_t)(l->M * l->N), kk = (size_t)(l->k * l->k);
-    return mn * (16 + 8 + 1) + 3 * kk * 16 + 4 * 64;
-}
-
-/* Eigenvectors of the k x k Hermitian g (double complex, row-major, in
-   place: its diagonal becomes the eigenvalues) into v, by cyclic Jacobi
-   rotations: each (p, q) with g_pq = |g_pq| e^{i phi} is made real by
-   diag(1, e^{-i phi}) and zeroed by the real rotation of
-   tan 2 theta = 2 |g_pq| / (g_qq - g_pp); sweeps until none rotates
-   (every off-diagonal within 1e-15 of the trace). */
-static void mv__herm_jacobi(double *g, double *v, int64_t k)
-{
-    int64_t p, q, i, sweep;
-    double tr = 0;
-    for (i = 0; i < k; i++) tr += fabs(g[2 * (i * k + i)]);
-    memset(v, 0, (size_t)(k * k) * 16);
-    for (i = 0; i < k; i++) v[2 * (i * k + i)] = 1;
-    for (sweep = 0; sweep < 64; sweep++) {
-        int rotated = 0;
-        for (p = 0; p < k; p++)
-            for (q = p + 1; q < k; q++) {
-                double gr = g[2 * (p * k + q)], gi = g[2 * (p * k + q) + 1], ag = sqrt(gr * gr + gi * gi);
-                double a = g[2 * (p * k + p)], b = g[2 * (q * k + q)], th, t, c, s, er, ei;
-                if (ag <= 1e-15 * tr || ag < 1e-300) continue; /* below the Gram's rounding */
-                rotated = 1;
-                th = (b - a) / (2 * ag);
-                t = (th >= 0 ? 1 : -1) / (fabs(th) + sqrt(th * th + 1));
-                c = 1 / sqrt(t * t + 1);
-                s = t * c;
-                er = gr / ag, ei = -gi / ag; /* e^{-i phi} */
-                /* W = [[c, s], [-s e, c e]] (e = e^{-i phi}): columns p, q of g and v ... */
-                for (i = 0; i < k; i++) {
-                    double *gp = g + 2 * (i * k + p), *gq = g + 2 * (i * k + q);
-                    double xr = gq[0] * er - gq[1] * ei, xi = gq[0] * ei + gq[1] * er; /* g_iq e */
-                    double pr = gp[0], pi = gp[1];
-                    gp[0] = c * pr - s * xr, gp[1] = c * pi - s * xi;
-                    gq[0] = s * pr + c * xr, gq[1] = s * pi + c * xi;
-                    gp = v + 2 * (i * k + p), gq = v + 2 * (i * k + q);
-                    xr = gq[0] * er - gq[1] * ei, xi = gq[0] * ei + gq[1] * er;
-                    pr = gp[0], pi = gp[1];
-                    gp[0] = c * pr - s * xr, gp[1] = c * pi - s * xi;
-                    gq[0] = s * pr + c * xr, gq[1] = s * pi + c * xi;
-                }
-                for (i = 0; i < k; i++) { /* ... then rows p, q: W^H g */
-                    double *gp = g + 2 * (p * k + i), *gq = g + 2 * (q * k + i);
-                    double xr = gq[0] * er + gq[1] * ei, xi = gq[1] * er - gq[0] * ei; /* conj(e) g_qi */
-                    double pr = gp[0], pi = gp[1];
-                    gp[0] = c * pr - s * xr, gp[1] = c * pi - s * xi;
-                    gq[0] = s * pr + c * xr, gq[1] = s * pi + c * xi;
-                }
-                g[2 * (p * k + q)] = g[2 * (p * k + q) + 1] = 0;
-                g[2 * (q * k + p)] = g[2 * (q * k + p) + 1] = 0;
-                g[2 * (p * k + p) + 1] = g[2 * (q * k + q) + 1] = 0;
-            }
-        if (!rotated) break;
-    }
-}
 
 typedef struct mv__llr_job {
     const mv__llr *l;
@@ -43968,113 +44097,47 @@ static void mv__llr_block_index(const mv__llr *l, const int64_t sh[3], int64_t i
         }
 }
 
-/* singular value soft thresholding of one block: A (M x N, column-major,
-   double complex) becomes U max(S - thr, 0) V^H, computed from the
-   smaller Gram matrix G (A^H A, or A A^H when N > M): with G = V L V^H, A
-   V f(L) V^H (f = max(sqrt(l) - thr, 0) / sqrt(l)), or V f(L) V^H A. BART
-   first skips the SVD and zeroes the block when its bound max_i sum_j
-   |(A^T A)_ij| (A A^T when N > M; no conjugate, as its csyrk) is below
-   thr^2; that is not a bound for complex data (a column (1, i) gives 0),
-   so such blocks can hold singular values above thr: unless l->exact,
-   medvol does the same, for BART's images. Returns 0 when the block is
-   all zero after. */
-static int mv__llr_svt(const mv__llr *l, double *A, double *G, double *V, double *P, float thr)
-{
-    int64_t M = l->M, N = l->N, k = l->k, i, j, r;
-    int tall = N <= M, any = 0;
-    float t2 = thr * thr, ub = 0; /* BART's float bound and threshold squared */
-    /* the Gram matrix and (in P, moduli) BART's unconjugated products,
-       both symmetric: the upper triangles in one pass */
-    for (i = 0; i < k; i++)
-        for (j = i; j < k; j++) {
-            double gr = 0, gi = 0, cr = 0, ci = 0;
-            int64_t n = tall ? M : N, sa = tall ? 1 : M;
-            const double *a = A + 2 * (tall ? i * M : i), *b = A + 2 * (tall ? j * M : j);
-            for (r = 0; r < n; r++, a += 2 * sa, b += 2 * sa) {
-                gr += a[0] * b[0] + a[1] * b[1]; /* tall: conj(a) b = (A^H A)_ij; wide: a conj(b) = (A A^H)_ij */
-                gi += a[0] * b[1] - a[1] * b[0];
-                cr += a[0] * b[0] - a[1] * b[1];
-                ci += a[0] * b[1] + a[1] * b[0];
-            }
-            if (!tall) gi = -gi;
-            G[2 * (i * k + j)] = gr, G[2 * (i * k + j) + 1] = gi;
-            G[2 * (j * k + i)] = gr, G[2 * (j * k + i) + 1] = -gi;
-            P[i * k + j] = P[j * k + i] = (float)sqrt(cr * cr + ci * ci);
-        }
-    if (!l->exact) {
-        for (i = 0; i < k; i++) {
-            float su = 0; /* a float sum of the moduli, as BART's */
-            for (j = 0; j < k; j++) su += (float)P[i * k + j];
-            ub = MV__MAX(ub, su);
-        }
-        if (ub < t2) return 0;
-    }
-    mv__herm_jacobi(G, V, k);
-    memset(P, 0, (size_t)(k * k) * 16);
-    for (r = 0; r < k; r++) { /* P = V diag(f) V^H */
-        double lam = G[2 * (r * k + r)], s = lam > 0 ? sqrt(lam) : 0, f = s > thr ? (s - thr) / s : 0;
-        if (f == 0) continue;
-        any = 1;
-        for (i = 0; i < k; i++) {
-            double vr = V[2 * (i * k + r)] * f, vi = V[2 * (i * k + r) + 1] * f;
-            for (j = 0; j < k; j++) {
-                double wr = V[2 * (j * k + r)], wi = -V[2 * (j * k + r) + 1];
-                P[2 * (i * k + j)] += vr * wr - vi * wi;
-                P[2 * (i * k + j) + 1] += vr * wi + vi * wr;
-            }
-        }
-    }
-    if (!any) return 0;
-    /* A P (tall: each row of A times P) or P A (each column of A), one
-       row (column) at a time through V */
-    if (tall) {
-        for (r = 0; r < M; r++) {
-            for (j = 0; j < N; j++) {
-                double sr = 0, si = 0;
-                for (i = 0; i < N; i++) {
-                    const double *a = A + 2 * (i * M + r), *p = P + 2 * (i * k + j);
-                    sr += a[0] * p[0] - a[1] * p[1], si += a[0] * p[1] + a[1] * p[0];
-                }
-                V[2 * j] = sr, V[2 * j + 1] = si;
-            }
-            for (j = 0; j < N; j++) A[2 * (j * M + r)] = V[2 * j], A[2 * (j * M + r) + 1] = V[2 * j + 1];
-        }
-    } else {
-        for (j = 0; j < N; j++) {
-            double *col = A + 2 * j * M;
-            for (i = 0; i < M; i++) {
-                double sr = 0, si = 0;
-                for (r = 0; r < M; r++) {
-                    const double *p = P + 2 * (i * k + r);
-                    sr += p[0] * col[2 * r] - p[1] * col[2 * r + 1], si += p[0] * col[2 * r + 1] + p[1] * col[2 * r];
-                }
-                V[2 * i] = sr, V[2 * i + 1] = si;
-            }
-            memcpy(col, V, (size_t)M * 16);
-        }
-    }
-    return 1;
-}
-
+/* groups [b, e) of l->lanes blocks: each block's samples gathered into
+   its lane, the lanes thresholded together (mv__llr_lanes), the image
+   samples written back (zeros where a block was dropped or thresholded
+   away) */
 static void mv__llr_range(void *ctx, int64_t b, int64_t e, int worker)
 {
     const mv__llr_job *jb = (const mv__llr_job *)ctx;
     const mv__llr *l = jb->l;
-    int64_t mn = l->M * l->N, kk = l->k * l->k, id, i;
+    const int64_t L = l->lanes, S = 2 * L, mn = l->M * l->N, kk = l->k * l->k, total = l->nblocks * l->nvol;
+    const mv__k_llr_svt_fn svt = L == MV__LLR_LANES ? mv__kernels_get()->recon->llr_svt : mv__llr_svt_ref;
     unsigned char *s = jb->scratch + (size_t)worker * jb->scratch_bytes;
-    double *A = (double *)mv__nu_align(s), *G = (double *)mv__nu_align(A + 2 * mn), *V = G + 2 * kk, *P = V + 2 * kk;
-    int64_t *idx = (int64_t *)mv__nu_align(P + 2 * kk);
-    unsigned char *inside = (unsigned char *)(idx + mn);
-    for (id = b; id < e; id++) {
-        int keep;
-        mv__llr_block_index(l, jb->sh, id, idx, inside);
-        for (i = 0; i < mn; i++) A[2 * i] = jb->in[2 * idx[i]], A[2 * i + 1] = jb->in[2 * idx[i] + 1];
-        keep = mv__llr_svt(l, A, G, V, P, jb->thr);
-        for (i = 0; i < mn; i++)
-            if (inside[i]) {
-                jb->out[2 * idx[i]] = keep ? (float)A[2 * i] : 0.f;
-                jb->out[2 * idx[i] + 1] = keep ? (float)A[2 * i + 1] : 0.f;
+    double *A = (double *)mv__nu_align(s), *G = (double *)mv__nu_align(A + S * mn), *V = G + S * kk, *P = V + S * kk;
+    int64_t *idx = (int64_t *)mv__nu_align(P + S * kk);
+    unsigned char *inside = (unsigned char *)(idx + L * mn);
+    mv__llr_lanes la;
+    int64_t grp, ln, i;
+    la.M = l->M, la.N = l->N, la.lanes = L, la.exact = l->exact, la.thr = jb->thr;
+    la.a = A, la.g = G, la.v = V, la.p = P;
+    for (grp = b; grp < e; grp++) {
+        const int64_t id0 = grp * L, nl = MV__MIN(L, total - id0);
+        unsigned kept;
+        for (ln = 0; ln < nl; ln++) mv__llr_block_index(l, jb->sh, id0 + ln, idx + ln * mn, inside + ln * mn);
+        /* element by element across the lanes: A's rows written whole */
+        for (i = 0; i < mn; i++) {
+            double *ar = A + i * S;
+            for (ln = 0; ln < nl; ln++) {
+                const float *src = jb->in + 2 * idx[ln * mn + i];
+                ar[ln] = src[0], ar[L + ln] = src[1];
             }
+            for (; ln < L; ln++) ar[ln] = ar[L + ln] = 0; /* no block: zeros, computed and not read */
+        }
+        la.act = (unsigned)(((uint64_t)1 << nl) - 1);
+        kept = svt(&la);
+        for (i = 0; i < mn; i++)
+            for (ln = 0; ln < nl; ln++)
+                if (inside[ln * mn + i]) {
+                    float *dst = jb->out + 2 * idx[ln * mn + i];
+                    const int keep = (int)(kept >> ln & 1u);
+                    dst[0] = keep ? (float)A[i * S + ln] : 0.f;
+                    dst[1] = keep ? (float)A[i * S + L + ln] : 0.f;
+                }
     }
 }
 
@@ -44092,8 +44155,8 @@ static void mv__llr_thresh(const mv__llr *l, const float *in, float *out, float 
     jb.thr = thr * l->gwidth;
     jb.sh[0] = sh[0], jb.sh[1] = sh[1], jb.sh[2] = sh[2];
     jb.scratch = scratch;
-    jb.scratch_bytes = (mv__llr_scratch_bytes(l) + 63) & ~(size_t)63;
-    mv__parallel_for(l->nblocks * l->nvol, 1, threads, mv__llr_range, &jb);
+    jb.scratch_bytes = (mv__llr_scratch_bytes(l, l->lanes) + 63) & ~(size_t)63;
+    mv__parallel_for((l->nblocks * l->nvol + l->lanes - 1) / l->lanes, 1, threads, mv__llr_range, &jb);
 }
 
 /* y += (a op b) over nf floats (b NULL: a op s) on the dispatched kernels,
@@ -45395,7 +45458,7 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
     mv_status st = MV_OK;
     for (i = 0; i < npl; i++) wb = MV__MAX(wb, mv__cgs_work_bytes(pls[i], th, NULL));
     mv__llr_make(&llr, pl->dims, pl->nmaps, nitems, o->llr_block, o->llr_axes, o->llr_block_axes, o->llr_exact);
-    llrb = o->llr > 0 ? ((mv__llr_scratch_bytes(&llr) + 63) & ~(size_t)63) * (size_t)th : 0;
+    llrb = o->llr > 0 ? ((mv__llr_scratch_bytes(&llr, llr.lanes) + 63) & ~(size_t)63) * (size_t)th : 0;
     if (o->l1_wavelet > 0) {
         MV__TRY(mv__cgs_wav_plan(pl, o, &wv));
         wavb = mv__wav_scratch_bytes(&wv);
@@ -60182,29 +60245,42 @@ MV__FN void MV__SFX(mv__ec_rot)(double *x, double *y, double c, double s, int64_
     if (j < n) mv__ec_rot_ref(x + j, y + j, c, s, n - j);
 }
 
-/* ESPIRiT's voxels (>>impl-recon-types): the MV__EC_LANES lanes as
-   MV__EC_NV vectors, every lane the reference's operations in its order;
-   lanes that stop keep their values by selects, and the loop ends when no
-   lane is left. mv__ec_sel(m, a, b): a where m, else b; mv__ec_mclr(m, s):
-   m without the lanes of s. */
+/* ESPIRiT's voxels and the locally low rank blocks (>>impl-recon-types):
+   the MV__EC_LANES (MV__LLR_LANES) lanes as MV__EC_NV (MV__LLR_NV)
+   vectors, every lane the reference's operations in its order; lanes that
+   stop keep their values by selects, and the loop ends when no lane is
+   left. mv__lane_sel(m, a, b): a where m, else b; mv__lane_clear(m, s): m
+   without the lanes of s; mv__lane_neq(a, b): a != b (true for NaN, as
+   C's !=); mv__lane_f32(v): v rounded to float (as C's (float) cast, kept
+   as double); mv__lane_neg(v): -v (exact, the sign of zero too). */
 #if defined(MV__PASS_AVX512)
-#define mv__ec_sel(m, a, b) _mm512_mask_mov_pd((b), (m), (a))
-#define mv__ec_mclr(m, s) ((__mmask8)((m) & ~(s)))
-#define mv__ec_sqrt(v) _mm512_sqrt_pd(v)
+#define mv__lane_sel(m, a, b) _mm512_mask_mov_pd((b), (m), (a))
+#define mv__lane_clear(m, s) ((__mmask8)((m) & ~(s)))
+#define mv__lane_sqrt(v) _mm512_sqrt_pd(v)
+#define mv__lane_neq(a, b) _mm512_cmp_pd_mask((a), (b), _CMP_NEQ_UQ)
+#define mv__lane_f32(v) _mm512_cvtps_pd(_mm512_cvtpd_ps(v))
 #elif defined(MV__PASS_AVX2)
-#define mv__ec_sel(m, a, b) _mm256_blendv_pd((b), (a), (m))
-#define mv__ec_mclr(m, s) _mm256_andnot_pd((s), (m))
-#define mv__ec_sqrt(v) _mm256_sqrt_pd(v)
+#define mv__lane_sel(m, a, b) _mm256_blendv_pd((b), (a), (m))
+#define mv__lane_clear(m, s) _mm256_andnot_pd((s), (m))
+#define mv__lane_sqrt(v) _mm256_sqrt_pd(v)
+#define mv__lane_neq(a, b) _mm256_cmp_pd((a), (b), _CMP_NEQ_UQ)
+#define mv__lane_f32(v) _mm256_cvtps_pd(_mm256_cvtpd_ps(v))
 #elif defined(MV__PASS_SSE2)
-#define mv__ec_sel(m, a, b) _mm_or_pd(_mm_and_pd((m), (a)), _mm_andnot_pd((m), (b)))
-#define mv__ec_mclr(m, s) _mm_andnot_pd((s), (m))
-#define mv__ec_sqrt(v) _mm_sqrt_pd(v)
+#define mv__lane_sel(m, a, b) _mm_or_pd(_mm_and_pd((m), (a)), _mm_andnot_pd((m), (b)))
+#define mv__lane_clear(m, s) _mm_andnot_pd((s), (m))
+#define mv__lane_sqrt(v) _mm_sqrt_pd(v)
+#define mv__lane_neq(a, b) _mm_cmpneq_pd((a), (b))
+#define mv__lane_f32(v) _mm_cvtps_pd(_mm_cvtpd_ps(v))
 #elif defined(MV__PASS_NEON)
-#define mv__ec_sel(m, a, b) vbslq_f64((m), (a), (b))
-#define mv__ec_mclr(m, s) vbicq_u64((m), (s))
-#define mv__ec_sqrt(v) vsqrtq_f64(v)
+#define mv__lane_sel(m, a, b) vbslq_f64((m), (a), (b))
+#define mv__lane_clear(m, s) vbicq_u64((m), (s))
+#define mv__lane_sqrt(v) vsqrtq_f64(v)
+#define mv__lane_neq(a, b) veorq_u64(vceqq_f64((a), (b)), vdupq_n_u64(~(uint64_t)0))
+#define mv__lane_f32(v) vcvt_f64_f32(vcvt_f32_f64(v))
 #endif
+#define mv__lane_neg(v) mv__vd_sub(mv__vd_set1(-0.0), (v))
 #define MV__EC_NV (MV__EC_LANES / MV__VDL)
+#define MV__LLR_NV (MV__LLR_LANES / MV__VDL)
 
 /* entry e of G = sum_dx T[dx] px[dx] for the lanes */
 MV__FN void MV__SFX(mv__ec_gent)(const mv__ec_vox *a, int64_t e)
@@ -60253,7 +60329,7 @@ MV__FN unsigned MV__SFX(mv__ec_vox)(const mv__ec_vox *a)
         for (u = 0; u < MV__EC_NV; u++) {
             mv__vd tr = zero;
             for (c = 0; c < nc; c++) tr = mv__vd_add(tr, mv__vd_loadu(g + (c * (c + 1) / 2 + c) * S + u * MV__VDL));
-            act[u] = mv__ec_mclr(act[u], mv__vdm_gt(cv, tr));
+            act[u] = mv__lane_clear(act[u], mv__vdm_gt(cv, tr));
             kept |= mv__vdm_bits(act[u]) << (u * MV__VDL);
         }
         if (!kept) {
@@ -60276,7 +60352,7 @@ MV__FN unsigned MV__SFX(mv__ec_vox)(const mv__ec_vox *a)
                     fr = c2 == c ? mv__vd_add(fr, mv__vd_mul(gr, gr))
                                  : mv__vd_add(fr, mv__vd_mul(two, mv__vd_add(mv__vd_mul(gr, gr), mv__vd_mul(gi, gi))));
                 }
-            act[u] = mv__ec_mclr(act[u], mv__vdm_gt(c2v, fr));
+            act[u] = mv__lane_clear(act[u], mv__vdm_gt(c2v, fr));
             kept |= mv__vdm_bits(act[u]) << (u * MV__VDL);
         }
         if (!kept) {
@@ -60357,12 +60433,12 @@ MV__FN unsigned MV__SFX(mv__ec_vox)(const mv__ec_vox *a)
                 }
             for (u = 0; u < MV__EC_NV; u++) {
                 double *lp = a->lam + (M - 1 - m) * L + u * MV__VDL;
-                nr[u] = mv__ec_sqrt(nr[u]);
-                mv__vd_storeu(lp, mv__ec_sel(act[u], nr[u], mv__vd_loadu(lp)));
+                nr[u] = mv__lane_sqrt(nr[u]);
+                mv__vd_storeu(lp, mv__lane_sel(act[u], nr[u], mv__vd_loadu(lp)));
             }
             for (u = 0; u < MV__EC_NV; u++) { /* 1 / nr where nr > 0, else 1 (the vector stays 0) */
                 const mv__vdm pos = mv__vdm_gt(nr[u], zero);
-                nr[u] = mv__ec_sel(pos, mv__vd_div(one, nr[u]), one);
+                nr[u] = mv__lane_sel(pos, mv__vd_div(one, nr[u]), one);
             }
             for (c = 0; c < nc; c++)
                 for (u = 0; u < MV__EC_NV; u++) {
@@ -60380,14 +60456,14 @@ MV__FN unsigned MV__SFX(mv__ec_vox)(const mv__ec_vox *a)
                 const mv__vd dr = mv__vd_sub(w0, v0), di = mv__vd_sub(w1, v1);
                 st[u] = mv__vd_add(st[u], mv__vd_mul(dr, dr));
                 st[u] = mv__vd_add(st[u], mv__vd_mul(di, di));
-                mv__vd_storeu(vr, mv__ec_sel(act[u], w0, v0));
-                mv__vd_storeu(vi, mv__ec_sel(act[u], w1, v1));
+                mv__vd_storeu(vr, mv__lane_sel(act[u], w0, v0));
+                mv__vd_storeu(vi, mv__lane_sel(act[u], w1, v1));
             }
         for (u = 0; u < MV__EC_NV; u++) {
-            const mv__vd s = mv__ec_sqrt(st[u]);
-            const mv__vd q = mv__ec_sel(mv__vdm_gt(sp[u], zero), mv__vd_div(s, sp[u]), one);
+            const mv__vd s = mv__lane_sqrt(st[u]);
+            const mv__vd q = mv__lane_sel(mv__vdm_gt(sp[u], zero), mv__vd_div(s, sp[u]), one);
             const mv__vdm stop = mv__vdm_and(mv__vdm_gt(one, q), mv__vdm_gt(mv__vd_mul(tol, mv__vd_sub(one, q)), mv__vd_mul(s, q)));
-            act[u] = mv__ec_mclr(act[u], stop);
+            act[u] = mv__lane_clear(act[u], stop);
             sp[u] = s;
             left |= mv__vdm_bits(act[u]);
         }
@@ -60396,10 +60472,240 @@ MV__FN unsigned MV__SFX(mv__ec_vox)(const mv__ec_vox *a)
     MV__ZEROUPPER();
     return kept;
 }
-#undef mv__ec_sel
-#undef mv__ec_mclr
-#undef mv__ec_sqrt
+/* mv__llr_svt_ref's rotation on the pair x, y of every lane (x', y' from
+   the old values; the lanes outside rot keep theirs) */
+MV__RS_FNI void MV__SFX(mv__llr_rot)(double *x, double *y, int64_t L, const mv__vd *c, const mv__vd *s, const mv__vd *er,
+                                 const mv__vd *ei, const mv__vdm *rot)
+{
+    int u;
+    for (u = 0; u < MV__LLR_NV; u++) {
+        double *px = x + u * MV__VDL, *py = y + u * MV__VDL;
+        const mv__vd x0 = mv__vd_loadu(px), x1 = mv__vd_loadu(px + L), y0 = mv__vd_loadu(py), y1 = mv__vd_loadu(py + L);
+        const mv__vd yr = mv__vd_sub(mv__vd_mul(y0, er[u]), mv__vd_mul(y1, ei[u]));
+        const mv__vd yi = mv__vd_add(mv__vd_mul(y0, ei[u]), mv__vd_mul(y1, er[u]));
+        mv__vd_storeu(px, mv__lane_sel(rot[u], mv__vd_sub(mv__vd_mul(c[u], x0), mv__vd_mul(s[u], yr)), x0));
+        mv__vd_storeu(px + L, mv__lane_sel(rot[u], mv__vd_sub(mv__vd_mul(c[u], x1), mv__vd_mul(s[u], yi)), x1));
+        mv__vd_storeu(py, mv__lane_sel(rot[u], mv__vd_add(mv__vd_mul(s[u], x0), mv__vd_mul(c[u], yr)), y0));
+        mv__vd_storeu(py + L, mv__lane_sel(rot[u], mv__vd_add(mv__vd_mul(s[u], x1), mv__vd_mul(c[u], yi)), y1));
+    }
+}
+
+/* x[i] = sel(m, 0, x[i]) for the lanes (real and imaginary parts) */
+MV__RS_FNI void MV__SFX(mv__llr_zero)(double *x, int64_t L, const mv__vdm *m)
+{
+    const mv__vd zero = mv__vd_set1(0.0);
+    int u;
+    for (u = 0; u < MV__LLR_NV; u++) {
+        mv__vd_storeu(x + u * MV__VDL, mv__lane_sel(m[u], zero, mv__vd_loadu(x + u * MV__VDL)));
+        mv__vd_storeu(x + L + u * MV__VDL, mv__lane_sel(m[u], zero, mv__vd_loadu(x + L + u * MV__VDL)));
+    }
+}
+
+/* mv__llr_jacobi_ref for the lanes of act: a (p, q) rotates the lanes
+   the reference rotates; the sweeps go on while any lane rotates (a lane
+   that has stopped sees the same matrix again and rotates nothing) */
+MV__FN void MV__SFX(mv__llr_jacobi)(double *g, double *v, int64_t k, const mv__vdm *act)
+{
+    const int64_t L = MV__LLR_LANES, S = 2 * MV__LLR_LANES;
+    const mv__vd zero = mv__vd_set1(0.0), one = mv__vd_set1(1.0), mone = mv__vd_set1(-1.0), two = mv__vd_set1(2.0);
+    const mv__vd eps = mv__vd_set1(1e-15), tiny = mv__vd_set1(1e-300);
+    mv__vd tr[MV__LLR_NV];
+    int64_t p, q, i, sweep;
+    int u;
+    for (u = 0; u < MV__LLR_NV; u++) {
+        tr[u] = zero;
+        for (i = 0; i < k; i++) tr[u] = mv__vd_add(tr[u], mv__vd_abs(mv__vd_loadu(g + (i * k + i) * S + u * MV__VDL)));
+    }
+    for (i = 0; i < k * k; i++)
+        for (u = 0; u < MV__LLR_NV; u++) {
+            mv__vd_storeu(v + i * S + u * MV__VDL, i % (k + 1) == 0 ? one : zero);
+            mv__vd_storeu(v + i * S + L + u * MV__VDL, zero);
+        }
+    for (sweep = 0; sweep < 64; sweep++) {
+        unsigned rotated = 0;
+        for (p = 0; p < k; p++)
+            for (q = p + 1; q < k; q++) {
+                double *gpq = g + (p * k + q) * S, *gqp = g + (q * k + p) * S;
+                mv__vd c[MV__LLR_NV], s[MV__LLR_NV], er[MV__LLR_NV], ei[MV__LLR_NV];
+                mv__vdm rot[MV__LLR_NV];
+                unsigned any = 0;
+                for (u = 0; u < MV__LLR_NV; u++) {
+                    const mv__vd gr = mv__vd_loadu(gpq + u * MV__VDL), gi = mv__vd_loadu(gpq + L + u * MV__VDL);
+                    const mv__vd ag = mv__lane_sqrt(mv__vd_add(mv__vd_mul(gr, gr), mv__vd_mul(gi, gi)));
+                    const mv__vd a = mv__vd_loadu(g + (p * k + p) * S + u * MV__VDL), b = mv__vd_loadu(g + (q * k + q) * S + u * MV__VDL);
+                    const mv__vd th = mv__vd_div(mv__vd_sub(b, a), mv__vd_mul(two, ag));
+                    const mv__vd sg = mv__lane_sel(mv__vdm_ge(th, zero), one, mone);
+                    const mv__vd t = mv__vd_div(sg, mv__vd_add(mv__vd_abs(th), mv__lane_sqrt(mv__vd_add(mv__vd_mul(th, th), one))));
+                    rot[u] = mv__lane_clear(act[u], mv__vdm_or(mv__vdm_le(ag, mv__vd_mul(eps, tr[u])), mv__vdm_gt(tiny, ag)));
+                    any |= mv__vdm_bits(rot[u]);
+                    c[u] = mv__vd_div(one, mv__lane_sqrt(mv__vd_add(mv__vd_mul(t, t), one)));
+                    s[u] = mv__vd_mul(t, c[u]);
+                    er[u] = mv__vd_div(gr, ag);
+                    ei[u] = mv__vd_div(mv__lane_neg(gi), ag);
+                }
+                if (!any) continue;
+                rotated = 1;
+                for (i = 0; i < k; i++) {
+                    MV__SFX(mv__llr_rot)(g + (i * k + p) * S, g + (i * k + q) * S, L, c, s, er, ei, rot);
+                    MV__SFX(mv__llr_rot)(v + (i * k + p) * S, v + (i * k + q) * S, L, c, s, er, ei, rot);
+                }
+                for (u = 0; u < MV__LLR_NV; u++) ei[u] = mv__lane_neg(ei[u]);
+                for (i = 0; i < k; i++) MV__SFX(mv__llr_rot)(g + (p * k + i) * S, g + (q * k + i) * S, L, c, s, er, ei, rot);
+                MV__SFX(mv__llr_zero)(gpq, L, rot);
+                MV__SFX(mv__llr_zero)(gqp, L, rot);
+                for (u = 0; u < MV__LLR_NV; u++) {
+                    double *dp = g + (p * k + p) * S + L + u * MV__VDL, *dq = g + (q * k + q) * S + L + u * MV__VDL;
+                    mv__vd_storeu(dp, mv__lane_sel(rot[u], zero, mv__vd_loadu(dp)));
+                    mv__vd_storeu(dq, mv__lane_sel(rot[u], zero, mv__vd_loadu(dq)));
+                }
+            }
+        if (!rotated) break;
+    }
+}
+
+/* mv__llr_lanes in vectors (lanes == MV__LLR_LANES; else the reference) */
+MV__FN unsigned MV__SFX(mv__llr_svt)(const mv__llr_lanes *a)
+{
+    const int64_t M = a->M, N = a->N, k = MV__MIN(M, N), L = MV__LLR_LANES, S = 2 * MV__LLR_LANES, n = N <= M ? M : N;
+    const int tall = N <= M;
+    const float t2 = a->thr * a->thr;
+    const mv__vd zero = mv__vd_set1(0.0), thr = mv__vd_set1((double)a->thr), t2v = mv__vd_set1((double)t2);
+    double *A = a->a, *G = a->g, *V = a->v, *P = a->p;
+    mv__vdm act[MV__LLR_NV];
+    int64_t i, j, r;
+    unsigned kept = 0, left = 0;
+    int u;
+    if (a->lanes != MV__LLR_LANES) return mv__llr_svt_ref(a);
+    {
+        double bits[MV__LLR_LANES];
+        for (u = 0; u < MV__LLR_LANES; u++) bits[u] = (a->act >> u & 1u) ? 1.0 : 0.0;
+        for (u = 0; u < MV__LLR_NV; u++) act[u] = mv__vdm_gt(mv__vd_loadu(bits + u * MV__VDL), zero);
+    }
+    for (i = 0; i < k; i++) /* G and BART's moduli (mv__llr_svt_ref) */
+        for (j = i; j < k; j++) {
+            mv__vd gr[MV__LLR_NV], gi[MV__LLR_NV], cr[MV__LLR_NV], ci[MV__LLR_NV];
+            for (u = 0; u < MV__LLR_NV; u++) gr[u] = gi[u] = cr[u] = ci[u] = zero;
+            for (r = 0; r < n; r++) {
+                const double *x = A + mv__llr_gram_at(M, tall, i, r) * S, *y = A + mv__llr_gram_at(M, tall, j, r) * S;
+                for (u = 0; u < MV__LLR_NV; u++) {
+                    const mv__vd x0 = mv__vd_loadu(x + u * MV__VDL), x1 = mv__vd_loadu(x + L + u * MV__VDL);
+                    const mv__vd y0 = mv__vd_loadu(y + u * MV__VDL), y1 = mv__vd_loadu(y + L + u * MV__VDL);
+                    gr[u] = mv__vd_add(gr[u], mv__vd_add(mv__vd_mul(x0, y0), mv__vd_mul(x1, y1)));
+                    gi[u] = mv__vd_add(gi[u], mv__vd_sub(mv__vd_mul(x0, y1), mv__vd_mul(x1, y0)));
+                    cr[u] = mv__vd_add(cr[u], mv__vd_sub(mv__vd_mul(x0, y0), mv__vd_mul(x1, y1)));
+                    ci[u] = mv__vd_add(ci[u], mv__vd_add(mv__vd_mul(x0, y1), mv__vd_mul(x1, y0)));
+                }
+            }
+            for (u = 0; u < MV__LLR_NV; u++) {
+                const mv__vd gim = tall ? gi[u] : mv__lane_neg(gi[u]);
+                const mv__vd md = mv__lane_f32(mv__lane_sqrt(mv__vd_add(mv__vd_mul(cr[u], cr[u]), mv__vd_mul(ci[u], ci[u]))));
+                mv__vd_storeu(G + (i * k + j) * S + u * MV__VDL, gr[u]);
+                mv__vd_storeu(G + (i * k + j) * S + L + u * MV__VDL, gim);
+                mv__vd_storeu(G + (j * k + i) * S + u * MV__VDL, gr[u]);
+                mv__vd_storeu(G + (j * k + i) * S + L + u * MV__VDL, mv__lane_neg(gim));
+                mv__vd_storeu(P + (i * k + j) * S + u * MV__VDL, md);
+                mv__vd_storeu(P + (j * k + i) * S + u * MV__VDL, md);
+            }
+        }
+    for (u = 0; u < MV__LLR_NV; u++) {
+        if (!a->exact) { /* BART's bound: float sums (a double sum of two floats rounded to float is the float sum) */
+            mv__vd ub = zero;
+            for (i = 0; i < k; i++) {
+                mv__vd su = zero;
+                for (j = 0; j < k; j++) su = mv__lane_f32(mv__vd_add(su, mv__vd_loadu(P + (i * k + j) * S + u * MV__VDL)));
+                ub = mv__lane_sel(mv__vdm_gt(ub, su), ub, su);
+            }
+            act[u] = mv__lane_clear(act[u], mv__vdm_gt(t2v, ub));
+        }
+        left |= mv__vdm_bits(act[u]);
+    }
+    if (!left) {
+        MV__ZEROUPPER();
+        return 0;
+    }
+    MV__SFX(mv__llr_jacobi)(G, V, k, act);
+    for (i = 0; i < k * k; i++)
+        for (u = 0; u < MV__LLR_NV; u++) {
+            mv__vd_storeu(P + i * S + u * MV__VDL, zero);
+            mv__vd_storeu(P + i * S + L + u * MV__VDL, zero);
+        }
+    for (r = 0; r < k; r++) { /* P = V diag(f) V^H in the lanes whose f is not 0 */
+        mv__vd f[MV__LLR_NV];
+        mv__vdm nz[MV__LLR_NV];
+        unsigned some = 0;
+        for (u = 0; u < MV__LLR_NV; u++) {
+            const mv__vd lam = mv__vd_loadu(G + (r * k + r) * S + u * MV__VDL);
+            const mv__vd s = mv__lane_sel(mv__vdm_gt(lam, zero), mv__lane_sqrt(lam), zero);
+            f[u] = mv__lane_sel(mv__vdm_gt(s, thr), mv__vd_div(mv__vd_sub(s, thr), s), zero);
+            nz[u] = mv__vdm_and(act[u], mv__lane_neq(f[u], zero));
+            some |= mv__vdm_bits(nz[u]);
+            kept |= mv__vdm_bits(nz[u]) << (u * MV__VDL);
+        }
+        if (!some) continue;
+        for (i = 0; i < k; i++)
+            for (u = 0; u < MV__LLR_NV; u++) {
+                const mv__vd vr = mv__vd_mul(mv__vd_loadu(V + (i * k + r) * S + u * MV__VDL), f[u]);
+                const mv__vd vi = mv__vd_mul(mv__vd_loadu(V + (i * k + r) * S + L + u * MV__VDL), f[u]);
+                for (j = 0; j < k; j++) {
+                    double *pr = P + (i * k + j) * S + u * MV__VDL, *pi = pr + L;
+                    const mv__vd wr = mv__vd_loadu(V + (j * k + r) * S + u * MV__VDL);
+                    const mv__vd wi = mv__lane_neg(mv__vd_loadu(V + (j * k + r) * S + L + u * MV__VDL));
+                    const mv__vd p0 = mv__vd_loadu(pr), p1 = mv__vd_loadu(pi);
+                    mv__vd_storeu(pr, mv__lane_sel(nz[u], mv__vd_add(p0, mv__vd_sub(mv__vd_mul(vr, wr), mv__vd_mul(vi, wi))), p0));
+                    mv__vd_storeu(pi, mv__lane_sel(nz[u], mv__vd_add(p1, mv__vd_add(mv__vd_mul(vr, wi), mv__vd_mul(vi, wr))), p1));
+                }
+            }
+    }
+    if (!kept) {
+        MV__ZEROUPPER();
+        return 0;
+    }
+    /* A P or P A through V (mv__llr_svt_ref); the lanes not kept compute too (their a is not read) */
+    if (tall) {
+        for (r = 0; r < M; r++) {
+            for (j = 0; j < N; j++)
+                for (u = 0; u < MV__LLR_NV; u++) {
+                    mv__vd sr = zero, si = zero;
+                    for (i = 0; i < N; i++) {
+                        const double *x = A + (i * M + r) * S + u * MV__VDL, *y = P + (i * k + j) * S + u * MV__VDL;
+                        const mv__vd x0 = mv__vd_loadu(x), x1 = mv__vd_loadu(x + L), y0 = mv__vd_loadu(y), y1 = mv__vd_loadu(y + L);
+                        sr = mv__vd_add(sr, mv__vd_sub(mv__vd_mul(x0, y0), mv__vd_mul(x1, y1)));
+                        si = mv__vd_add(si, mv__vd_add(mv__vd_mul(x0, y1), mv__vd_mul(x1, y0)));
+                    }
+                    mv__vd_storeu(V + j * S + u * MV__VDL, sr);
+                    mv__vd_storeu(V + j * S + L + u * MV__VDL, si);
+                }
+            for (j = 0; j < N; j++) memcpy(A + (j * M + r) * S, V + j * S, (size_t)S * sizeof(double));
+        }
+    } else {
+        for (j = 0; j < N; j++) {
+            double *col = A + j * M * S;
+            for (i = 0; i < M; i++)
+                for (u = 0; u < MV__LLR_NV; u++) {
+                    mv__vd sr = zero, si = zero;
+                    for (r = 0; r < M; r++) {
+                        const double *y = P + (i * k + r) * S + u * MV__VDL, *x = col + r * S + u * MV__VDL;
+                        const mv__vd y0 = mv__vd_loadu(y), y1 = mv__vd_loadu(y + L), x0 = mv__vd_loadu(x), x1 = mv__vd_loadu(x + L);
+                        sr = mv__vd_add(sr, mv__vd_sub(mv__vd_mul(y0, x0), mv__vd_mul(y1, x1)));
+                        si = mv__vd_add(si, mv__vd_add(mv__vd_mul(y0, x1), mv__vd_mul(y1, x0)));
+                    }
+                    mv__vd_storeu(V + i * S + u * MV__VDL, sr);
+                    mv__vd_storeu(V + i * S + L + u * MV__VDL, si);
+                }
+            memcpy(col, V, (size_t)(M * S) * sizeof(double));
+        }
+    }
+    MV__ZEROUPPER();
+    return kept;
+}
+#undef mv__lane_sel
+#undef mv__lane_clear
+#undef mv__lane_sqrt
+#undef mv__lane_neq
+#undef mv__lane_f32
+#undef mv__lane_neg
 #undef MV__EC_NV
+#undef MV__LLR_NV
 
 /* mv__wav_rows_ref in vectors: four (then one) vectors of outputs held in
    registers through the taps, each lane 0 + its products added in tap
@@ -60437,7 +60743,7 @@ MV__FN void MV__SFX(mv__wav_rows)(const float *const *src, const float *f, int n
 
 static const mv__recon_ops MV__SFX(mv__recon_ops) = {MV__SFX(mv__zger), MV__SFX(mv__zgram), MV__SFX(mv__gr_rows),
                                                       MV__SFX(mv__ec_her2), MV__SFX(mv__ec_rot), MV__SFX(mv__ec_vox),
-                                                      MV__SFX(mv__wav_rows)};
+                                                      MV__SFX(mv__wav_rows), MV__SFX(mv__llr_svt)};
 
 /* >>pass-morph =============================================================
    The distance transform's pencil kernels (>>impl-morph-types): a pencil row

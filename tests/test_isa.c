@@ -1004,6 +1004,101 @@ done:
     free(sb);
 }
 
+/* The locally low rank blocks' kernel (>>pass-recon, mv__llr_lanes):
+   tall, square and wide blocks (k from 1 to 12), lane subsets, BART's
+   bound on or off (exact), thresholds that keep every singular value,
+   some, or none, on random, nearly rank-one, all-zero and BART-bound
+   blocks (columns c (1, i): their unconjugated products cancel, so the
+   bound drops them though their singular values pass the threshold): the
+   lanes kept and their matrices bit for bit against the reference */
+MV_TEST(isa, llr_kernels_match_reference)
+{
+    static const int64_t shapes[][2] = {{64, 8}, {16, 8}, {8, 8}, {4, 8}, {1, 5}, {5, 1}, {27, 3}, {3, 27}, {40, 12}};
+    static const unsigned acts[] = {0xFFu, 0x5Au, 0x01u, 0x80u, 0x00u};
+    const int64_t L = MV__LLR_LANES, S = 2 * MV__LLR_LANES, cap = 64 * 8 * S, kcap = 12 * 12 * S;
+    isa_table *t = (isa_table *)malloc(8 * sizeof(isa_table));
+    mv__kernels ref;
+    double *a0 = (double *)malloc(sizeof(double) * (size_t)cap), *ra = (double *)malloc(sizeof(double) * (size_t)(cap + 3 * kcap));
+    double *va = (double *)malloc(sizeof(double) * (size_t)(cap + 3 * kcap));
+    int nt = isa_tables(t), i, si, ai, ki, ti, ex;
+    uint64_t seed = 29;
+    REQUIRE(t && a0 && ra && va);
+    mv__kt_fill_ref(&ref);
+    for (si = 0; si < (int)(sizeof(shapes) / sizeof(shapes[0])); si++)
+        for (ki = 0; ki < 4; ki++)
+            for (ti = 0; ti < 3; ti++)
+                for (ex = 0; ex < 2; ex++)
+                    for (ai = 0; ai < 5; ai++) {
+                        const int64_t M = shapes[si][0], N = shapes[si][1], mn = M * N;
+                        int64_t e, l;
+                        double big = 0;
+                        mv__llr_lanes la, lb;
+                        unsigned ka;
+                        /* kind ki: 0 random, 1 rank one + 1e-3 noise, 2 lane 3 all zero
+                           (else random), 3 BART-bound columns c_j (1, i) in the odd lanes */
+                        for (l = 0; l < L; l++) {
+                            double u[2 * 64], w[2 * 64];
+                            for (e = 0; e < 2 * M; e++) u[e] = ec_rnd(&seed);
+                            for (e = 0; e < 2 * N; e++) w[e] = ec_rnd(&seed);
+                            for (e = 0; e < mn; e++) {
+                                const int64_t r = e % M, c = e / M;
+                                double re = ec_rnd(&seed), im = ec_rnd(&seed);
+                                if (ki == 1) {
+                                    re = u[2 * r] * w[2 * c] - u[2 * r + 1] * w[2 * c + 1] + 1e-3 * re;
+                                    im = u[2 * r] * w[2 * c + 1] + u[2 * r + 1] * w[2 * c] + 1e-3 * im;
+                                } else if (ki == 2 && l == 3) {
+                                    re = im = 0;
+                                } else if (ki == 3 && (l & 1)) { /* rows r: x_r (1 or i), the same along a column */
+                                    const int odd = (int)((N <= M ? r : c) & 1);
+                                    re = odd ? 0 : w[2 * (N <= M ? c : r % N)];
+                                    im = odd ? w[2 * (N <= M ? c : r % N)] : 0;
+                                }
+                                a0[e * S + l] = re, a0[e * S + L + l] = im;
+                                big = MV__MAX(big, fabs(re) + fabs(im));
+                            }
+                        }
+                        la.M = M, la.N = N, la.lanes = L, la.act = acts[ai], la.exact = ex;
+                        /* ti: 0 keeps every value, 1 some (about the median), 2 none */
+                        la.thr = ti == 0 ? 0.0f : ti == 1 ? (float)(0.6 * big * sqrt((double)MV__MIN(M, N))) : (float)(1e3 * big * (double)mn);
+                        lb = la;
+                        la.a = ra, la.g = ra + cap, la.v = la.g + kcap, la.p = la.v + kcap;
+                        lb.a = va, lb.g = va + cap, lb.v = lb.g + kcap, lb.p = lb.v + kcap;
+                        memcpy(ra, a0, sizeof(double) * (size_t)(mn * S));
+                        ka = ref.recon->llr_svt(&la);
+                        EXPECT_MSG((ka & ~acts[ai]) == 0, "llr_svt kept %x of %x", ka, acts[ai]);
+                        if (ti == 0 && ki != 2) EXPECT_MSG(ka == acts[ai], "threshold 0 kept %x of %x", ka, acts[ai]);
+                        if (ti == 1 && ki == 3 && M == 64) /* the odd lanes' rank-one blocks: dropped unseen by BART's bound */
+                            EXPECT_MSG((ka & 0xAAu) == (ex ? (acts[ai] & 0xAAu) : 0u), "BART's bound: kept %x of %x (exact %d)", ka,
+                                       acts[ai], ex);
+                        if (ti == 2) EXPECT_MSG(ka == 0, "huge threshold kept %x", ka);
+                        for (i = 0; i < nt; i++) {
+                            unsigned kb;
+                            memcpy(va, a0, sizeof(double) * (size_t)(mn * S));
+                            kb = t[i].k.recon->llr_svt(&lb);
+                            EXPECT_MSG(ka == kb, "[%s] llr_svt lanes %x vs %x", mv_isa_name(t[i].isa), kb, ka);
+                            for (l = 0; l < L; l++) {
+                                if (!(ka >> l & 1u)) continue;
+                                for (e = 0; e < mn; e++)
+                                    if (memcmp(&ra[e * S + l], &va[e * S + l], sizeof(double)) ||
+                                        memcmp(&ra[e * S + L + l], &va[e * S + L + l], sizeof(double))) {
+                                        MVT_FAIL("[%s] llr_svt lane %lld element %lld", mv_isa_name(t[i].isa), (long long)l, (long long)e);
+                                        break;
+                                    }
+                            }
+                            if (mvt_cur.failures) {
+                                MVT_FAIL("[%s] llr_svt M=%lld N=%lld kind %d thr %d exact %d act %x", mv_isa_name(t[i].isa),
+                                         (long long)M, (long long)N, ki, ti, ex, acts[ai]);
+                                goto done;
+                            }
+                        }
+                    }
+done:
+    free(t);
+    free(a0);
+    free(ra);
+    free(va);
+}
+
 /* ESPIRiT's eigensolver (>>impl-recon: Householder rows, QL with its
    rotations replayed on the kept vectors) against numpy's eigh
    (tests/py/ref_recon.py): the eigenvalues and the projector onto the kept
