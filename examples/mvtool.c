@@ -307,6 +307,119 @@ int save_and_free(const char *path, mv_vol *v, const mv_save_opts *so)
     return st == MV_OK ? 0 : fail_at(st, path);
 }
 
+/* ---- BART .cfl pairs with BART's 16 axes (declared in mvtool.h) ---- */
+
+int cfl_fold_dims(const int64_t bd[16], int64_t dims[MV_MAX_DIMS])
+{
+    int ax, nd = 1;
+    for (ax = 0; ax < MV_MAX_DIMS; ax++) dims[ax] = bd[ax];
+    for (ax = MV_MAX_DIMS; ax < 16; ax++) dims[MV_MAX_DIMS - 1] *= bd[ax];
+    for (ax = 0; ax < MV_MAX_DIMS; ax++)
+        if (dims[ax] > 1) nd = ax + 1;
+    return nd;
+}
+
+int cfl_load_folded(const char *path, mv_vol *v, int64_t bd[16])
+{
+    mv_load_opts lo;
+    int64_t fd[MV_MAX_DIMS];
+    int ax;
+    mv_status st;
+    memset(&lo, 0, sizeof(lo));
+    lo.cfl_fold = 1;
+    mv_vol_init(v);
+    st = mv_cfl_load(path, v, &lo);
+    if (st == MV_OK && bd) st = mv_cfl_dims(path, bd);
+    if (st != MV_OK) {
+        mv_free(v);
+        return fail_at(st, path);
+    }
+    if (!bd) return 0;
+    /* two reads of the header: a pair replaced between them is caught here */
+    cfl_fold_dims(bd, fd);
+    for (ax = 0; ax < MV_MAX_DIMS; ax++)
+        if (fd[ax] != (ax < v->ndim ? v->dim[ax] : 1)) break;
+    if (ax == MV_MAX_DIMS) return 0;
+    mv_free(v);
+    return fail_at(mv_set_error(MV_ERR_BAD_HEADER, "'%s' changed while it was read", path), path);
+}
+
+int cfl_save_dims(const char *path, mv_vol *v, const int64_t bd[16])
+{
+    mv_save_opts so;
+    mv_status st;
+    memset(&so, 0, sizeof(so));
+    so.cfl_dims = bd;
+    st = mv_cfl_save(path, v, &so);
+    mv_free(v);
+    return st == MV_OK ? 0 : fail_at(st, path);
+}
+
+int cfl_broadcast(const args *a, const char *xname, const int64_t x[16], const char *yname, const int64_t y[16],
+                  int from, int64_t out[16])
+{
+    char msg[200];
+    int ax;
+    for (ax = from; ax < 16; ax++) {
+        if (x[ax] != y[ax] && x[ax] != 1 && y[ax] != 1) {
+            snprintf(msg, sizeof(msg), "BART's axis %d holds %lld samples in this file and %lld in '%s' (each 1 or the "
+                     "other's, as bart's)", ax, (long long)x[ax], (long long)y[ax], yname);
+            return usage_error(a, msg, xname);
+        }
+        out[ax] = x[ax] > y[ax] ? x[ax] : y[ax];
+    }
+    return 0;
+}
+
+int cfl_fold_broadcast(const args *a, const char *name, const int64_t x[16], const int64_t out[16])
+{
+    char msg[300];
+    int ax, whole = -1, one = -1;
+    for (ax = MV_MAX_DIMS - 1; ax < 16; ax++) {
+        if (x[ax] != 1 && x[ax] != out[ax]) { /* no broadcast at all: the folded sizes could still agree */
+            snprintf(msg, sizeof(msg), "BART's axis %d holds %lld samples in this file and %lld in the result (1 or as "
+                     "many)", ax, (long long)x[ax], (long long)out[ax]);
+            return usage_error(a, msg, name);
+        }
+        if (out[ax] > 1 && x[ax] == out[ax] && whole < 0) whole = ax;
+        if (out[ax] > 1 && x[ax] == 1 && one < 0) one = ax;
+    }
+    if (whole < 0 || one < 0) return 0;
+    snprintf(msg, sizeof(msg), "shared along BART's axis %d (1 sample for the result's %lld) but not along axis %d "
+             "(%lld): medvol folds BART's axes 6..15 into one, shared along all of them or none (the mix is not implemented)",
+             one, (long long)out[one], whole, (long long)out[whole]);
+    return usage_error(a, msg, name);
+}
+
+void cfl_groups_init(cfl_groups *g, const int64_t bd[16], unsigned flags, int64_t gd[16])
+{
+    int64_t stride = 1;
+    int ax;
+    for (ax = 0; ax < 16; ax++) {
+        int flagged = (flags >> ax) & 1u;
+        g->bd[ax] = bd[ax];
+        g->c[ax] = 0;
+        gd[ax] = flagged ? 1 : bd[ax];
+        g->step[ax] = flagged ? 0 : stride;
+        stride *= gd[ax];
+    }
+    g->at = 0;
+}
+
+/* the next sample: an odometer over the 16 coordinates, no divisions */
+void cfl_groups_next(cfl_groups *g)
+{
+    int ax;
+    for (ax = 0; ax < 16; ax++) {
+        if (++g->c[ax] < g->bd[ax]) {
+            g->at += g->step[ax];
+            return;
+        }
+        g->at -= g->step[ax] * (g->bd[ax] - 1);
+        g->c[ax] = 0;
+    }
+}
+
 
 static const char *xform_name(int code)
 {
@@ -1443,25 +1556,26 @@ static int cmd_fftc(const args *a) { return fft_run(a, 0, 1); }
 static int cmd_ifftc(const args *a) { return fft_run(a, 1, 1); }
 
 /* rss BITMASK IN OUT, BART's form (bart rss): .cfl files, the root sum of
-   squares over the dims of BITMASK (bit a: dims[a]; BART's 16 dims, those
-   past the file's 7 axes of one sample), each kept as a dim of 1, complex
-   out (imaginary 0), as BART writes it. The squares of the float parts
-   are summed in float64 (BART sums in float32: the two agree to float
-   rounding). bart rss 8 combines coils, bart rss 16 ESPIRiT maps. */
+   squares over the axes of BITMASK (bit a: BART's axis a, all 16 of them:
+   the groups walk the file's own axes, so a folded frame axis combines
+   alone), each kept as an axis of 1, complex out (imaginary 0), BART's
+   16 sizes written back. The squares of the float parts are summed in
+   float64 (BART sums in float32: the two agree to float rounding). bart
+   rss 8 combines coils, bart rss 16 ESPIRiT maps, bart rss 1024 frames. */
 static int rss_bart(const args *a)
 {
     mv_vol v, r;
-    int64_t flags = 0, od[MV_MAX_DIMS], i, n;
+    int64_t flags = 0, bd[16], gd[16], fd[MV_MAX_DIMS], i, n;
+    cfl_groups g;
     double *acc;
     mv_status st;
-    int ax;
+    int rc;
     if (parse_ints(a->pos[0], &flags, 1, 0, 65535) != 1)
         return usage_error(a, "BITMASK: the dims to combine, 0 .. 65535 (bart rss's)", a->pos[0]);
-    st = mv_cfl_load(a->pos[1], &v, NULL);
-    if (st != MV_OK) return fail_at(st, a->pos[1]);
-    for (ax = 0; ax < MV_MAX_DIMS; ax++) od[ax] = ((flags >> ax) & 1) ? 1 : v.dim[ax];
+    if ((rc = cfl_load_folded(a->pos[1], &v, bd))) return rc;
+    cfl_groups_init(&g, bd, (unsigned)flags, gd);
     mv_vol_init(&r);
-    st = mv_vol_alloc(&r, MV_DT_C64, v.ndim, od, NULL);
+    st = mv_vol_alloc(&r, MV_DT_C64, cfl_fold_dims(gd, fd), fd, NULL);
     n = mv_vol_count(&r);
     acc = st == MV_OK ? (double *)calloc((size_t)n, sizeof(double)) : NULL;
     if (st == MV_OK && !acc) st = mv_set_error(MV_ERR_OUT_OF_MEMORY, "rss: %lld sums", (long long)n);
@@ -1470,16 +1584,9 @@ static int rss_bart(const args *a)
         mv_free(&r);
         return fail_at(st, a->pos[1]);
     }
-    for (i = 0; i < mv_vol_count(&v); i++) { /* input index -> the output index with the flagged dims at 0 */
+    for (i = 0; i < mv_vol_count(&v); i++, cfl_groups_next(&g)) {
         const float *x = (const float *)v.data + 2 * i;
-        int64_t rest = i, o = 0, stride = 1;
-        for (ax = 0; ax < v.ndim; ax++) {
-            int64_t c = rest % v.dim[ax];
-            rest /= v.dim[ax];
-            o += ((flags >> ax) & 1 ? 0 : c) * stride;
-            stride *= od[ax];
-        }
-        acc[o] += (double)(x[0] * x[0]) + (double)(x[1] * x[1]);
+        acc[g.at] += (double)(x[0] * x[0]) + (double)(x[1] * x[1]);
     }
     for (i = 0; i < n; i++) {
         ((float *)r.data)[2 * i] = (float)sqrt(acc[i]);
@@ -1487,9 +1594,7 @@ static int rss_bart(const args *a)
     }
     free(acc);
     mv_free(&v);
-    st = mv_cfl_save(a->pos[2], &r, NULL);
-    mv_free(&r);
-    return st == MV_OK ? 0 : fail_at(st, a->pos[2]);
+    return cfl_save_dims(a->pos[2], &r, gd);
 }
 
 /* rss: root-sum-of-squares over the coil axis (dims[3], BART's coil
@@ -1636,7 +1741,8 @@ static const command commands[] = {
      "mvtool rss IN OUT\n  root-sum-of-squares over dims[3] (coils, as BART), float32 out; dims[4..]\n"
      "  kept (one RSS per volume).\n"
      "mvtool rss BITMASK IN OUT\n  bart rss: .cfl files, over the dims of BITMASK (8: coils, 16: ESPIRiT\n"
-     "  maps), kept as dims of 1, complex out.\n", "", 2, 3, cmd_rss},
+     "  maps, 1024: BART's TIME_DIM), kept as dims of 1, complex out. All 16 of\n"
+     "  BART's axes (those beyond medvol's 7 folded on load), OUT with BART's sizes.\n", "", 2, 3, cmd_rss},
 };
 
 /* Every family's table, in the order --help lists them. */

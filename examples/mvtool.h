@@ -61,6 +61,34 @@ int has_suffix(const char *s, const char *suffix);
 /* mv_load / mv_save with the failure reported; exit status (save frees v) */
 int load_or_fail(const char *path, mv_vol *v, const mv_load_opts *o);
 int save_and_free(const char *path, mv_vol *v, const mv_save_opts *so);
+/* BART .cfl pairs with all 16 of BART's axes. cfl_load_folded: NAME with
+   BART's axes 6..15 (TIME_DIM 10 among them) folded into dims[6], the
+   same samples in the same order (mv_load_opts.cfl_fold), and its 16 sizes
+   in bd (NULL: not wanted). cfl_save_dims: v written with BART's 16 sizes
+   bd (NULL: v's own dims), then freed. Exit status (1: fail_at's). */
+int cfl_load_folded(const char *path, mv_vol *v, int64_t bd[16]);
+int cfl_save_dims(const char *path, mv_vol *v, const int64_t bd[16]);
+/* 16 BART sizes as a volume's dims (axes 6..15 in dims[6]); its ndim */
+int cfl_fold_dims(const int64_t bd[16], int64_t dims[MV_MAX_DIMS]);
+/* BART's rule for two files' axes from..15: each 1 or the other's, out
+   the larger (axes below from untouched). 0, or the usage error naming the
+   axis. */
+int cfl_broadcast(const args *a, const char *xname, const int64_t x[16], const char *yname, const int64_t y[16],
+                  int from, int64_t out[16]);
+/* Whether x, broadcast to the result's sizes out, survives the fold: one
+   folded axis (BART's 6..15) is shared or not as a whole, so x must hold
+   all of out's samples there or one. 0, or the usage error naming the axis
+   and the file name. */
+int cfl_fold_broadcast(const args *a, const char *name, const int64_t x[16], const int64_t out[16]);
+/* Groups of samples that differ only in the axes of a BART bitmask (bart
+   rss, threshold -j): walks the samples of 16 BART sizes in file order,
+   at = the index of the current sample's group among the groups (flagged
+   axes of size 1: gd, the result's sizes). */
+typedef struct cfl_groups {
+    int64_t bd[16], step[16], c[16], at;
+} cfl_groups;
+void cfl_groups_init(cfl_groups *g, const int64_t bd[16], unsigned flags, int64_t gd[16]);
+void cfl_groups_next(cfl_groups *g);
 /* .h5 fields and B-splines deflated as ITK's UseCompression (which ANTs sets) writes them */
 #define MVTOOL_H5_LEVEL 5
 /* a displacement field to path: *.h5 ITK's HDF5 transform (after the

@@ -6,7 +6,9 @@
      mvtool grappa KSPACE OUT [--acs N] [--kernel 5x4] [--accel R] [--lambda L] [--gfactor G]
 
    BART's flags and argument order; files are BART .cfl/.hdr pairs (NAME,
-   NAME.cfl or NAME.hdr). */
+   NAME.cfl or NAME.hdr), read with BART's axes beyond medvol's 7 folded
+   into dims[6] and written with BART's 16 sizes (cfl_load_folded,
+   cfl_save_dims in mvtool.c). */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "mvtool.h"
 #include <stdio.h>
@@ -22,45 +24,16 @@ static double now_ms(void)
     return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
 }
 
-static int cfl_load_or_fail(const char *path, mv_vol *v)
+/* pics's output header, BART's: the k-space's 16 sizes kd with the
+   image's x, y, z, one coil, and several maps in BART's maps axis (where
+   the k-space has 1) */
+static void pics_out_dims(const int64_t kd[16], const mv_vol *maps, int64_t od[16])
 {
-    mv_status st;
-    mv_vol_init(v);
-    st = mv_cfl_load(path, v, NULL);
-    return st == MV_OK ? 0 : fail_at(st, path);
-}
-
-/* a .cfl with BART's axes beyond medvol's 7 (its TIME_DIM 10, ...) folded
-   into the last: pics's frames are one list */
-static int cfl_load_folded(const char *path, mv_vol *v)
-{
-    mv_load_opts lo = MV_ZERO_INIT;
-    mv_status st;
-    lo.cfl_fold = 1;
-    mv_vol_init(v);
-    st = mv_cfl_load(path, v, &lo);
-    return st == MV_OK ? 0 : fail_at(st, path);
-}
-
-/* pics's output header, BART's: the k-space's 16 sizes with the image's
-   x, y, z, one coil, and several maps in BART's maps axis (where the
-   k-space has 1) */
-static int pics_out_dims(const char *kpath, const mv_vol *maps, int64_t od[16])
-{
-    mv_status st = mv_cfl_dims(kpath, od);
     int ax;
-    if (st != MV_OK) return fail_at(st, kpath);
+    for (ax = 0; ax < 16; ax++) od[ax] = kd[ax];
     for (ax = 0; ax < 3; ax++) od[ax] = maps->dim[ax];
     od[3] = 1;
     if (maps->ndim > 4 && maps->dim[4] > 1) od[4] = maps->dim[4];
-    return 0;
-}
-
-static int cfl_save_or_fail(const char *path, mv_vol *v)
-{
-    mv_status st = mv_cfl_save(path, v, NULL);
-    mv_free(v);
-    return st == MV_OK ? 0 : fail_at(st, path);
 }
 
 /* a whole number option in [lo, hi]; 0 if absent (def kept), -1 usage error */
@@ -84,7 +57,7 @@ static int cmd_ecalib(const args *a)
 {
     mv_vol k, maps, eig;
     mv_ecalib_opts o = MV_ZERO_INIT;
-    int64_t v;
+    int64_t v, kd[16];
     double d;
     int rc, i;
     if (opt_int(a, "-m", 1, 2, &v) < 0) return usage_error(a, "-m takes 1 or 2", opt_str(a, "-m"));
@@ -103,7 +76,11 @@ static int cmd_ecalib(const args *a)
     if (opt_str(a, "-c")) o.crop = d > 0 ? d : -1;
     if (opt_int(a, "--iter", 1, 10000, &v) < 0) return usage_error(a, "--iter takes 1 .. 10000", opt_str(a, "--iter"));
     if (opt_str(a, "--iter")) o.iterations = (int)v;
-    if ((rc = cfl_load_or_fail(a->pos[0], &k))) return rc;
+    if ((rc = cfl_load_folded(a->pos[0], &k, kd))) return rc;
+    if (kd[4] > 1) { /* bart ecalib asserts it too ("MAPS dimension is not of size one") */
+        mv_free(&k);
+        return usage_error(a, "BART's maps axis (4) must be 1 in the k-space", a->pos[0]);
+    }
     if (!opt_str(a, "-m") && (k.ndim <= 3 || k.dim[3] == 1)) o.maps = 1; /* one coil: one map (BART asserts) */
     mv_vol_init(&maps);
     mv_vol_init(&eig);
@@ -114,7 +91,7 @@ static int cmd_ecalib(const args *a)
         mv_free(&k);
         if (st != MV_OK) return fail_at(st, a->pos[0]);
     }
-    if ((rc = cfl_save_or_fail(a->pos[1], &maps))) {
+    if ((rc = cfl_save_dims(a->pos[1], &maps, NULL))) {
         mv_free(&eig);
         return rc;
     }
@@ -130,7 +107,7 @@ static int cmd_ecalib(const args *a)
             c.spacing[4] = c.spacing[3];
             c.ndim = 5;
         }
-        return cfl_save_or_fail(a->pos[2], &c);
+        return cfl_save_dims(a->pos[2], &c, NULL);
     }
     return 0;
 }
@@ -202,8 +179,8 @@ static int pics_tv_frames(const args *a, mv_cg_opts *o, const int64_t kd[16]);
 /* pics with --chunk: the k-space is never loaded whole; rounds of CHUNK
    items go through memory (mv_cgsense_run) and the output is written item
    by item into a temporary renamed into place at the end */
-static int pics_chunked(const args *a, mv_vol *traj, mv_vol *maps, mv_cg_opts *o, double scale, int want_scale,
-                        int rescale)
+static int pics_chunked(const args *a, mv_vol *traj, mv_vol *maps, const int64_t kd[16], mv_cg_opts *o, double scale,
+                        int want_scale, int rescale)
 {
     mv_load_opts ho = MV_ZERO_INIT;
     mv_vol kh;
@@ -220,7 +197,8 @@ static int pics_chunked(const args *a, mv_vol *traj, mv_vol *maps, mv_cg_opts *o
     mv_vol_init(&kh);
     st = mv_cfl_load(a->pos[0], &kh, &ho);
     if (st != MV_OK) return fail_at(st, a->pos[0]);
-    if ((rc = pics_out_dims(a->pos[0], maps, od)) || (rc = pics_tv_frames(a, o, od))) return rc;
+    pics_out_dims(kd, maps, od);
+    if ((rc = pics_tv_frames(a, o, od))) return rc;
     st = mv_cgsense_plan_make(&pl, maps, traj, o);
     if (st != MV_OK) return fail_at(st, a->pos[1]);
     mv_cgsense_plan_info(pl, &nk, &nvox, NULL);
@@ -473,12 +451,36 @@ static int pics_maps_axis(const args *a, const mv_vol *s)
     return 0;
 }
 
+/* pics's inputs but the k-space's samples: TRAJ (-t; folded), MAPS and the
+   k-space's 16 sizes kd. A trajectory shared along some of the folded
+   frame axes and not along others is refused (one folded axis is shared
+   or not). 0 or the exit status, t and s empty then. */
+static int pics_inputs(const args *a, mv_vol *t, mv_vol *s, int64_t kd[16])
+{
+    const char *tp = opt_str(a, "-t");
+    int64_t td[16];
+    mv_status st;
+    int rc;
+    mv_vol_init(t);
+    mv_vol_init(s);
+    if (tp && (rc = cfl_load_folded(tp, t, td))) return rc;
+    st = mv_cfl_dims(a->pos[0], kd);
+    if (st != MV_OK) rc = fail_at(st, a->pos[0]);
+    else if (!(rc = cfl_load_folded(a->pos[1], s, NULL)) && !(rc = pics_maps_axis(a, s)) && tp)
+        rc = cfl_fold_broadcast(a, tp, td, kd);
+    if (rc) {
+        mv_free(t);
+        mv_free(s);
+    }
+    return rc;
+}
+
 static int cmd_pics(const args *a)
 {
     mv_vol k, s, t, out;
     mv_cg_opts o = MV_ZERO_INIT;
     double d, scale = 0;
-    int64_t v, od[16];
+    int64_t v, od[16], kd[16];
     int rc, l1 = 0, rescale = opt_flag(a, "-S"), nc = opt_str(a, "-t") != NULL;
     mv_status st;
     if ((rc = pics_reg(a, &o, &l1))) return rc;
@@ -494,33 +496,24 @@ static int cmd_pics(const args *a)
     if (opt_int(a, "--chunk", 1, 1 << 20, &v) < 0) return usage_error(a, "--chunk takes an item count >= 1", opt_str(a, "--chunk"));
     if (opt_str(a, "--chunk")) o.chunk = v;
     o.bart_fftmod = !nc; /* BART's image at every size (medvol.h, CG-SENSE) */
-    mv_vol_init(&t);
-    if (nc && (rc = cfl_load_folded(opt_str(a, "-t"), &t))) return rc;
-    if ((rc = cfl_load_or_fail(a->pos[1], &s))) {
-        mv_free(&t);
-        return rc;
-    }
-    if ((rc = pics_maps_axis(a, &s))) {
-        mv_free(&t);
-        mv_free(&s);
-        return rc;
-    }
+    if ((rc = pics_inputs(a, &t, &s, kd))) return rc;
     /* BART divides the data by its scale (estimated unless -w) and -S
        multiplies the image back. The l2 image is linear in the data, so
        with -S it needs no scale; the l1 image is not. */
     if (o.chunk) {
         int want = scale == 0 && (!rescale || l1);
-        rc = pics_chunked(a, nc ? &t : NULL, &s, &o, rescale && !l1 ? 0 : scale, want, rescale);
+        rc = pics_chunked(a, nc ? &t : NULL, &s, kd, &o, rescale && !l1 ? 0 : scale, want, rescale);
         mv_free(&t);
         mv_free(&s);
         return rc;
     }
-    if ((rc = pics_out_dims(a->pos[0], &s, od)) || (rc = pics_tv_frames(a, &o, od)) ||
-        (rc = cfl_load_folded(a->pos[0], &k))) {
+    pics_out_dims(kd, &s, od);
+    if ((rc = pics_tv_frames(a, &o, od)) || (rc = cfl_load_folded(a->pos[0], &k, kd))) {
         mv_free(&t);
         mv_free(&s);
         return rc;
     }
+    pics_out_dims(kd, &s, od); /* the sizes read with the samples */
     if (s.ndim > 4 && s.dim[4] > 1 && k.ndim > 4 && k.dim[4] > 1) {
         mv_free(&k);
         mv_free(&t);
@@ -554,30 +547,57 @@ static int cmd_pics(const args *a)
         float *p = (float *)out.data;
         for (i = 0; i < n; i++) p[i] = (float)(p[i] * scale);
     }
-    { /* (x, y, z, M, frames...) in BART's (x, y, z, 1, M, frames...) */
-        mv_save_opts so = MV_ZERO_INIT;
-        so.cfl_dims = od;
-        st = mv_cfl_save(a->pos[2], &out, &so);
-        mv_free(&out);
-        return st == MV_OK ? 0 : fail_at(st, a->pos[2]);
-    }
+    return cfl_save_dims(a->pos[2], &out, od); /* (x, y, z, M, frames...) in BART's (x, y, z, 1, M, frames...) */
 }
 
-/* bart threshold: soft (default; -j joint over the flagged dims), -W
+/* bart threshold's soft (jf: |x| the norm of each group of samples that
+   differ only in the -j axes, any of BART's 16, float sums of squares),
+   hard (-H) and binary (-B) modes, in place on in (BART's sizes bd).
+   0 or the exit status. */
+static int threshold_samples(const args *a, mv_vol *in, const int64_t bd[16], unsigned jf, float lam)
+{
+    int64_t n = mv_vol_count(in), i, gd[16], ng = 1;
+    float *x = (float *)in->data, *norm = NULL;
+    cfl_groups g;
+    int ax, hard = opt_flag(a, "-H"), binary = opt_flag(a, "-B");
+    cfl_groups_init(&g, bd, jf, gd);
+    for (ax = 0; ax < 16; ax++) ng *= gd[ax];
+    if (jf && !(norm = (float *)calloc((size_t)ng, sizeof(float))))
+        return fail_at(mv_set_error(MV_ERR_OUT_OF_MEMORY, "threshold: %lld norms", (long long)ng), a->pos[1]);
+    for (i = 0; jf && i < n; i++, cfl_groups_next(&g)) norm[g.at] += x[2 * i] * x[2 * i] + x[2 * i + 1] * x[2 * i + 1];
+    cfl_groups_init(&g, bd, jf, gd);
+    for (i = 0; i < n; i++, cfl_groups_next(&g)) {
+        float m = jf ? sqrtf(norm[g.at]) : (float)sqrt((double)x[2 * i] * x[2 * i] + (double)x[2 * i + 1] * x[2 * i + 1]);
+        float keep;
+        if (hard) keep = m > lam ? 1.f : 0.f;
+        else if (binary) {
+            x[2 * i] = m > lam ? 1.f : 0.f;
+            x[2 * i + 1] = 0;
+            continue;
+        } else keep = m - lam > 0 ? (m - lam) / m : 0.f;
+        x[2 * i] *= keep;
+        x[2 * i + 1] *= keep;
+    }
+    free(norm);
+    return 0;
+}
+
+/* bart threshold: soft (default; -j joint over the flagged axes), -W
    wavelet (BART's: Daubechies 2 over x, y, z where they have 16 samples or
-   more, coarsest band 16), -H hard, -B binary */
+   more, coarsest band 16, every other axis a batch, so the folded frames
+   are), -H hard, -B binary; OUT gets IN's 16 sizes */
 static int cmd_threshold(const args *a)
 {
     mv_vol in, out;
     double lambda;
-    int64_t jf = 0;
+    int64_t jf = 0, bd[16];
     int rc, modes = opt_flag(a, "-W") + opt_flag(a, "-H") + opt_flag(a, "-B");
     mv_status st = MV_OK;
     if (modes > 1) return usage_error(a, "one of -W, -H, -B", "(several)");
     if (parse_list(a->pos[0], &lambda, 1) != 1 || !(lambda >= 0)) return usage_error(a, "lambda >= 0", a->pos[0]);
     if (opt_int(a, "-j", 0, 65535, &jf) < 0 || (jf && modes))
         return usage_error(a, "-j takes a bitmask of the dims thresholded jointly (soft thresholding only)", opt_str(a, "-j"));
-    if ((rc = cfl_load_or_fail(a->pos[1], &in))) return rc;
+    if ((rc = cfl_load_folded(a->pos[1], &in, bd))) return rc;
     mv_vol_init(&out);
     if (opt_flag(a, "-W")) {
         mv_wavelet_opts wo = MV_ZERO_INIT;
@@ -585,54 +605,20 @@ static int cmd_threshold(const args *a)
         st = mv_wavelet_thresh(&in, &out, lambda, &wo);
         mv_free(&in);
         if (st != MV_OK) return fail_at(st, a->pos[1]);
-        return cfl_save_or_fail(a->pos[2], &out);
+        return cfl_save_dims(a->pos[2], &out, bd);
     }
-    {
-        /* elementwise, or over groups: the norm of each group of samples
-           that differ only in the -j dims (float sums of squares) */
-        int64_t n = mv_vol_count(&in), i, stride[MV_MAX_DIMS];
-        float *x = (float *)in.data, lam = (float)lambda;
-        float *norm;
-        int ax;
-        for (ax = 0; ax < MV_MAX_DIMS; ax++) {
-            stride[ax] = ax ? stride[ax - 1] * in.dim[ax - 1] : 1;
-        }
-        norm = (float *)calloc((size_t)n, sizeof(float));
-        if (!norm) {
-            mv_free(&in);
-            return fail_at(mv_set_error(MV_ERR_OUT_OF_MEMORY, "threshold: %lld norms", (long long)n), a->pos[1]);
-        }
-        for (i = 0; i < n; i++) { /* the group's key: i with the joint dims' coordinates set to 0 */
-            int64_t key = 0;
-            for (ax = 0; ax < MV_MAX_DIMS; ax++)
-                if (!((jf >> ax) & 1)) key += (i / stride[ax] % in.dim[ax]) * stride[ax];
-            norm[key] += x[2 * i] * x[2 * i] + x[2 * i + 1] * x[2 * i + 1];
-        }
-        for (i = 0; i < n; i++) {
-            int64_t key = 0;
-            float m, keep;
-            for (ax = 0; ax < MV_MAX_DIMS; ax++)
-                if (!((jf >> ax) & 1)) key += (i / stride[ax] % in.dim[ax]) * stride[ax];
-            m = jf ? sqrtf(norm[key]) : (float)sqrt((double)x[2 * i] * x[2 * i] + (double)x[2 * i + 1] * x[2 * i + 1]);
-            if (opt_flag(a, "-H")) keep = m > lam ? 1.f : 0.f;
-            else if (opt_flag(a, "-B")) {
-                x[2 * i] = m > lam ? 1.f : 0.f;
-                x[2 * i + 1] = 0;
-                continue;
-            } else keep = m - lam > 0 ? (m - lam) / m : 0.f;
-            x[2 * i] *= keep;
-            x[2 * i + 1] *= keep;
-        }
-        free(norm);
+    if ((rc = threshold_samples(a, &in, bd, (unsigned)jf, (float)lambda))) {
+        mv_free(&in);
+        return rc;
     }
-    return cfl_save_or_fail(a->pos[2], &in);
+    return cfl_save_dims(a->pos[2], &in, bd);
 }
 
 static int cmd_grappa(const args *a)
 {
     mv_vol k, out, g;
     mv_grappa_opts o = MV_ZERO_INIT;
-    int64_t v, kk[3];
+    int64_t v, kk[3], kd[16];
     double d;
     int rc, n;
     const char *ks = opt_str(a, "--kernel");
@@ -656,7 +642,7 @@ static int cmd_grappa(const args *a)
         o.kernel[1] = (int)kk[1];
         if (n == 3) o.kernel[2] = (int)kk[2];
     }
-    if ((rc = cfl_load_or_fail(a->pos[0], &k))) return rc;
+    if ((rc = cfl_load_folded(a->pos[0], &k, kd))) return rc;
     mv_vol_init(&out);
     mv_vol_init(&g);
     {
@@ -675,7 +661,7 @@ static int cmd_grappa(const args *a)
         mv_free(&k);
         if (st != MV_OK) return fail_at(st, a->pos[0]);
     }
-    if ((rc = cfl_save_or_fail(a->pos[1], &out))) {
+    if ((rc = cfl_save_dims(a->pos[1], &out, kd))) {
         mv_free(&g);
         return rc;
     }
@@ -684,7 +670,7 @@ static int cmd_grappa(const args *a)
         mv_status st = mv_convert(&g, &c, MV_DT_C64, NULL);
         mv_free(&g);
         if (st != MV_OK) return fail_at(st, opt_str(a, "--gfactor"));
-        return cfl_save_or_fail(opt_str(a, "--gfactor"), &c);
+        return cfl_save_dims(opt_str(a, "--gfactor"), &c, NULL);
     }
     return 0;
 }
@@ -695,7 +681,9 @@ const command mvtool_recon_commands[] = {
      "  ESPIRiT maps (x, y, z, coils, maps) of multi-coil k-space with a fully\n"
      "  sampled centre, BART ecalib's defaults: -r 24 -k 6 -t 0.001 -c 0.8 -m 2\n"
      "  (-c 0: no crop; -m 1: one map). EIG: the eigenvalue maps (x, y, z, 1,\n"
-     "  maps as BART).\n"
+     "  maps as BART). K-space frames beyond the coils (BART's axes 5..15, TIME_DIM 10\n"
+     "  too; folded on load) calibrate from the first, as bart ecalib; BART's maps\n"
+     "  axis 4 must be 1 (bart asserts it).\n"
      "  --iter N: power iterations per voxel at most (BART's fixed 30; voxels\n"
      "  whose two largest eigenvalues are close need more to converge).\n"
      "  Files are BART .cfl/.hdr.\n"
@@ -711,6 +699,8 @@ const command mvtool_recon_commands[] = {
      "  after the coils, BART's TIME_DIM 10 and every axis up to 15 included) are\n"
      "  reconstructed one by one with the same maps and plans; --joint (and -R L)\n"
      "  solves them as one image, as BART does: the same minimiser, BART's iterates.\n"
+     "  Axes beyond medvol's 7 are folded on load and OUT gets BART's 16 sizes; a\n"
+     "  TRAJ shared along some of BART's axes 6..15 and not others is refused.\n"
      "  MAPS (x, y, z, coils, M) with M ESPIRiT maps (mvtool or bart ecalib's\n"
      "  default two) give OUT (x, y, z, 1, M, frames...), as BART.\n"
      "  --chunk N: stream the frames from KSPACE.cfl to OUT.cfl, N at a time in\n"
@@ -744,14 +734,18 @@ const command mvtool_recon_commands[] = {
      "  As bart threshold: complex soft thresholding x max(|x| - LAMBDA, 0) / |x|\n"
      "  (-j: |x| the norm over the dims of BITMASK, jointly), -W in BART's wavelet\n"
      "  domain (Daubechies 2 over x, y, z where they have 16 samples or more),\n"
-     "  -H hard (x where |x| > LAMBDA), -B binary (1 where |x| > LAMBDA).\n",
+     "  -H hard (x where |x| > LAMBDA), -B binary (1 where |x| > LAMBDA).\n"
+     "  All 16 of BART's axes (those beyond medvol's 7 folded on load; -j bits on\n"
+     "  any of them, 1024: TIME_DIM); OUT has IN's sizes.\n",
      "-W -H -B -j=", 3, 3, cmd_threshold},
     {"grappa", "GRAPPA reconstruction of undersampled k-space (+ g-factor)",
      "mvtool grappa KSPACE OUT [--acs N] [--kernel 5x4] [--accel R] [--lambda L] [--3d] [--gfactor G]\n"
      "  Fills the missing phase-encode lines of Cartesian undersampled k-space\n"
      "  (x, y, z, coils, ...) from a fully sampled centre (ACS, detected; --acs\n"
      "  caps it), kernel readout x lines (default 5x4; 5x4x4 with --3d, where z\n"
-     "  is a k-space axis). --gfactor G writes the g-factor map. --time: stage times.\n",
+     "  is a k-space axis). --gfactor G writes the g-factor map. --time: stage times.\n"
+     "  Volumes after the coils (BART's axes 4..15, folded on load) each use the\n"
+     "  first one's calibration; OUT has KSPACE's 16 sizes.\n",
      "--acs= --kernel= --accel= --lambda= --3d --gfactor= --time", 2, 2, cmd_grappa},
 };
 const int mvtool_recon_ncommands = (int)(sizeof(mvtool_recon_commands) / sizeof(mvtool_recon_commands[0]));
