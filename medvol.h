@@ -2913,7 +2913,10 @@ typedef struct mv_dcf_opts {
    d4..d6): out float32 (1, X, Y, 1, d4..d6) (trailing 1s dropped), ready
    for mv_kspace_weight on k-space (1, X, Y, C) (weights with up to 3 dims).
    Ramp: spokes are the X samples of each (column, partition); a spoke whose
-   kz varies is 3D radial. Pipe-Menon: the grid covers 2 ceil(max |k|).
+   kz varies is 3D radial. Pipe-Menon: the grid covers 2 ceil(max |k|) of
+   each frame; the frames d4..d6 (one trajectory each, as mv_nufft's) get
+   their own densities, never pooled (a frame is reconstructed from its
+   own samples; pool them by folding the frames into Y first).
    Returns MV_ERR_INVALID_ARG, MV_ERR_CANCELLED, MV_ERR_OUT_OF_MEMORY.
    allocates: yes (_into: the Pipe-Menon plan and its buffers). */
 MVDEF mv_status mv_dcf(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *opts);
@@ -40593,7 +40596,10 @@ static void mv__dcf_ramp(const mv_vol *traj, float *w)
     }
 }
 
-static mv_status mv__dcf_pipe_menon(const mv_vol *traj, float *w, const mv_dcf_opts *o, const char *fn)
+/* Pipe-Menon weights of one trajectory frame (3, X, Y); progress reports
+   frame `f` of `nf` */
+static mv_status mv__dcf_pipe_menon(const mv_vol *traj, float *w, const mv_dcf_opts *o, int64_t f, int64_t nf,
+                                    const char *fn)
 {
     mv_nufft_opts no;
     mv_nufft_plan *p = NULL;
@@ -40642,8 +40648,8 @@ static mv_status mv__dcf_pipe_menon(const mv_vol *traj, float *w, const mv_dcf_o
             float c = vs[q];
             w[q] = c > 1e-30f ? w[q] / c : 0.0f;
         }
-        if (o->progress && o->progress(o->progress_user, (double)(it + 1) / iters)) {
-            st = mv__fail(MV_ERR_CANCELLED, "%s: cancelled after %d iterations", fn, it + 1);
+        if (o->progress && o->progress(o->progress_user, ((double)f + (double)(it + 1) / iters) / (double)nf)) {
+            st = mv__fail(MV_ERR_CANCELLED, "%s: cancelled after %d iterations of frame %lld", fn, it + 1, (long long)f);
             goto done;
         }
     }
@@ -40673,7 +40679,20 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
         mv__dcf_ramp(traj, (float *)out->data);
         return MV_OK;
     }
-    return mv__dcf_pipe_menon(traj, (float *)out->data, opts, fn);
+    {
+        /* each trajectory frame (dims 4..6) its own density, as mv_nufft
+           gives each its own plan: a frame is reconstructed from its samples */
+        const int64_t nf = traj->dim[4] * traj->dim[5] * traj->dim[6], per = traj->dim[1] * traj->dim[2];
+        mv_vol tf = *traj; /* one frame: (3, X, Y), a view */
+        int64_t f, a;
+        tf.ndim = MV__MIN(traj->ndim, 3);
+        for (a = 3; a < MV_MAX_DIMS; a++) tf.dim[a] = 1;
+        for (f = 0; f < nf; f++) {
+            tf.data = (unsigned char *)traj->data + (size_t)(f * 3 * per) * 8;
+            MV__TRY(mv__dcf_pipe_menon(&tf, (float *)out->data + f * per, opts, f, nf, fn));
+        }
+        return MV_OK;
+    }
 }
 
 MVDEF mv_status mv_dcf(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *opts)

@@ -168,8 +168,8 @@ const command mvtool_mri_commands[] = {
      "mvtool dcf TRAJ OUT [--pipe-menon N]\n"
      "  weights (1, S, P) in k-space area units: analytic radial ramp, or N Pipe-Menon iterations\n"
      "  TRAJ's frames (BART's axes 4..15, TIME_DIM 10 too) kept: OUT has TRAJ's 16 sizes\n"
-     "  with axis 0 of 1. The ramp is per frame; Pipe-Menon grids the samples of all\n"
-     "  frames together (mv_dcf).\n",
+     "  with axis 0 of 1. Each frame its own weights (ramp and Pipe-Menon), as each\n"
+     "  frame its own NUFFT plan.\n",
      "--pipe-menon=", 2, 2, cmd_dcf},
 };
 const int mvtool_mri_ncommands = (int)(sizeof(mvtool_mri_commands) / sizeof(mvtool_mri_commands[0]));

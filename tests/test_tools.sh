@@ -1363,6 +1363,9 @@ PYEOF
   # dcf: the ramp per frame, TRAJ's 16 sizes with axis 0 of 1
   $T dcf "$FD/t" "$FD/d1" && bart repmat 10 3 "$FD/d1" "$FD/d3" >/dev/null 2>&1 && bart repmat 10 3 "$FD/t" "$FD/tr3" >/dev/null 2>&1 &&
     $T dcf "$FD/tr3" "$FD/dm" && [ "$(hd "$FD/dm")" = "$(hd "$FD/d3")" ] && cmp -s "$FD/dm.cfl" "$FD/d3.cfl" && ok || bad "dcf of a series in axis 10"
+  $T dcf --pipe-menon 10 "$FD/t" "$FD/p1" && bart repmat 10 3 "$FD/p1" "$FD/p3" >/dev/null 2>&1 &&
+    $T dcf --pipe-menon 10 "$FD/tr3" "$FD/pm" && [ "$(hd "$FD/pm")" = "$(hd "$FD/p3")" ] && cmp -s "$FD/pm.cfl" "$FD/p3.cfl" &&
+    ok || bad "dcf --pipe-menon of a series in axis 10: each frame's own weights"
   # ecalib calibrates from the first frame, as bart ecalib does (frames in axis 10, in 5 and 10)
   bart scale 0.5 "$W/rk" "$FD/rk2" >/dev/null 2>&1 && bart noise -s 9 -n 1 "$FD/rk2" "$FD/rkn" >/dev/null 2>&1 &&
     bart join 10 "$W/rk" "$FD/rkn" "$FD/k10" >/dev/null 2>&1 && bart join 5 "$FD/k10" "$FD/k10" "$FD/k510" >/dev/null 2>&1
