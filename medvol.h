@@ -566,7 +566,8 @@ typedef enum mv_format {
     MV_FORMAT_ANALYZE,    /* Analyze 7.5 (SPM2 flavour); read only */
     MV_FORMAT_METAIMAGE,  /* ITK MetaImage (.mha, .mhd + raw) */
     MV_FORMAT_MGH,        /* FreeSurfer MGH (.mgh, .mgz = gzip) */
-    MV_FORMAT_NRRD        /* NRRD (.nrrd, .nhdr + data file: teem, 3D Slicer) */
+    MV_FORMAT_NRRD,       /* NRRD (.nrrd, .nhdr + data file: teem, 3D Slicer) */
+    MV_FORMAT_CFL         /* BART's .cfl/.hdr pair (mv_cfl_load; mv_save writes it by name) */
 } mv_format;
 
 /* How mv_load maps files. */
@@ -963,7 +964,10 @@ MVDEF mv_status mv_compute_stats(const mv_vol *v, mv_stats *out, const mv_stats_
    only the members it needs. .mha and .mhd are MetaImage (see METAIMAGE
    below); .nrrd and .nhdr are NRRD (see NRRD), as is a file starting with
    "NRRD" by any name; a single file (or buffer, or stream) that starts as MGH does,
-   .mgh and .mgz by name, is FreeSurfer MGH (see MGH below). out is an
+   .mgh and .mgz by name, is FreeSurfer MGH (see MGH below). .cfl, and a
+   .hdr whose first four bytes are text (BART's header; a NIfTI or Analyze
+   .hdr starts with a binary sizeof_hdr), are BART's pair (mv_cfl_load:
+   complex64, the identity affine; every option here applies). out is an
    output (MEMORY); on failure it is empty.
    allocates: yes (or maps). thread-safe: yes. */
 MVDEF mv_status mv_load(const char *path, mv_vol *out, const mv_load_opts *opts);
@@ -1301,7 +1305,8 @@ MVDEF mv_status mv_load_io(const mv_io *io, mv_vol *out, const mv_load_opts *opt
 #if !defined(MEDVOL_NO_STDIO)
 /* Saves a volume; the format comes from the name (.nii single, .hdr/.img
    pair, .mha/.mhd MetaImage: see METAIMAGE; .nrrd/.nhdr NRRD: see NRRD;
-   .mgh, .mgz, .mgh.gz MGH: see MGH). Writes a temporary file in the same folder and renames it, so the
+   .mgh, .mgz, .mgh.gz MGH: see MGH; .cfl BART's pair: mv_cfl_save, complex64
+   only). Writes a temporary file in the same folder and renames it, so the
    target is the old file or the whole new one.
    - Version: opts->nifti_version, else NIfTI-1 unless something needs
      NIfTI-2: dims over 32767, a volume read from NIfTI-2 (kept), or a
@@ -2616,9 +2621,13 @@ MVDEF mv_status mv_phantom_kspace(const mv_vol *image, const mv_vol *sens, mv_vo
    naming the file and dimension); trailing 1s are dropped (ndim >= 1),
    spacing is 1 and the affine the identity. A .cfl whose size is not the
    header's product times 8 is MV_ERR_TRUNCATED (short) or MV_ERR_BAD_DATA
-   (long), naming both numbers. opts->header_only: the dims only (data NULL,
-   the .cfl not opened), for readers that stream the samples themselves
-   (mvtool pics --chunk). mv_cfl_save takes a c64 volume, writes 16 sizes as
+   (long), naming both numbers. The samples are read as a NIfTI file's
+   voxels, so every mv_load_opts applies as there (dtype, a crop box, which
+   moves the origin to its first voxel, squeeze, mmap: a .cfl is mapped
+   unless converted or cropped, max_bytes, threads); opts->header_only: the
+   dims only (data NULL, the .cfl not opened), for readers that stream the
+   samples themselves (mvtool pics --chunk). mv_load and mv_save take
+   these pairs by name too (a .cfl name; mv_load also a text .hdr). mv_cfl_save takes a c64 volume, writes 16 sizes as
    BART does, and renames both temporaries into place (.cfl first, then .hdr)
    under mv_save's pair lock, so a reader sees the old pair or the new one.
    allocates: yes (load). thread-safe: yes. */
@@ -16951,6 +16960,20 @@ static char *mv__pair_sibling(const char *path, void *ctx)
 static mv_status mv__mha_load_path(const char *path, mv_vol *out, const mv_load_opts *opts);
 static mv_status mv__nrrd_load_path(const char *path, mv_vol *out, const mv_load_opts *opts);
 
+/* 1 when the file's first four bytes are text (BART's .hdr: "# Dimensions"
+   or a comment line); a NIfTI or Analyze .hdr starts with sizeof_hdr, 348
+   or 540 in either byte order, never four printable bytes */
+static int mv__text_header(const char *path)
+{
+    unsigned char b[4];
+    int fd = open(path, O_RDONLY | O_CLOEXEC), i, text = 0;
+    if (fd < 0) return 0;
+    if (read(fd, b, 4) == 4)
+        for (i = 0, text = 1; i < 4; i++) text &= (b[i] >= 0x20 && b[i] < 0x7f) || b[i] == '\n' || b[i] == '\t' || b[i] == '\r';
+    close(fd);
+    return text;
+}
+
 MVDEF mv_status mv_load(const char *path, mv_vol *out, const mv_load_opts *opts)
 {
     mv__src hs, is;
@@ -16967,6 +16990,10 @@ MVDEF mv_status mv_load(const char *path, mv_vol *out, const mv_load_opts *opts)
     if (mv__ends_with(path, ".nrrd") || mv__ends_with(path, ".nhdr")) {
         mv__warn_detail[0] = 0;
         return mv__name_error(mv__nrrd_load_path(path, out, opts), path, NULL);
+    }
+    if (mv__ends_with(path, ".cfl") || (mv__ends_with(path, ".hdr") && mv__text_header(path))) { /* BART's pair */
+        mv__warn_detail[0] = 0;
+        return mv__name_error(mv_cfl_load(path, out, opts), path, NULL);
     }
     n = strlen(path) - (mv__ends_with(path, ".gz") ? 3 : 0);
     if (n >= 4 && (mv__streq_nocase_n(path + n - 4, ".hdr", 4) || mv__streq_nocase_n(path + n - 4, ".img", 4))) {
@@ -17654,6 +17681,7 @@ MVDEF mv_status mv_save(const char *path, const mv_vol *v, const mv_save_opts *o
     size_t n;
     mv_gzip_opts gzo;
     MV__CHECK(path && path[0], MV_ERR_INVALID_ARG, "mv_save: empty path");
+    if (mv__ends_with(path, ".cfl")) return mv_cfl_save(path, v, opts); /* BART's pair */
     switch (mv__save_format(path)) {
     case MV_FORMAT_METAIMAGE: return mv__mha_save(path, v, opts);
     case MV_FORMAT_NRRD: return mv__nrrd_save(path, v, opts);
@@ -17662,7 +17690,7 @@ MVDEF mv_status mv_save(const char *path, const mv_vol *v, const mv_save_opts *o
     default:
         return mv__fail(MV_ERR_INVALID_ARG,
                         "'%s': cannot tell the format from the name (use .nii, .hdr or .img, each with or without .gz, "
-                        ".mha/.mhd, .nrrd/.nhdr or .mgh/.mgz)",
+                        ".mha/.mhd, .nrrd/.nhdr, .mgh/.mgz or .cfl)",
                         path);
     }
     gz = mv__ends_with(path, ".gz");
@@ -21485,59 +21513,70 @@ static mv_status mv__cfl_read_header(const char *hname, char *text, size_t cap)
     return st;
 }
 
+/* The pair's samples as a NIfTI body (so every mv_load_opts applies as it
+   does to a .nii: dtype, box, squeeze, mmap, max_bytes, threads): a
+   header of BART's sizes, complex64 in host order from offset 0, spacing
+   1, then mv_cfl_load's geometry (the identity affine, the origin moved to
+   a box's first voxel). */
 static mv_status mv__cfl_load_named(const char *hname, const char *cname, mv_vol *out, const mv_load_opts *opts)
 {
     char text[65536];
     int64_t dims[MV__CFL_DIMS];
-    uint64_t bytes = 8, limit = (uint64_t)MEDVOL_MAX_BYTES;
-    void *ctx = opts ? opts->alloc_ctx : NULL;
-    struct stat sb;
+    uint64_t bytes = 8;
+    mv_load_opts o;
+    mv__nhdr h;
+    mv__box box;
+    mv__want w;
+    mv__src ds;
+    mv_vol v, init;
     mv_status st;
-    mv_vol t;
-    int i, nd = 1, fd;
+    int i, r, nd = 1;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
     MV__TRY(mv__cfl_read_header(hname, text, sizeof(text)));
     MV__TRY(mv__cfl_parse_header(text, hname, dims));
     for (i = 0; i < MV__CFL_DIMS; i++) {
         if (dims[i] > 1) nd = i + 1;
-        MV__CHECK(mv__mul_u64(bytes, (uint64_t)dims[i], &bytes), MV_ERR_SIZE_OVERFLOW, "'%s': size overflows", hname);
+        MV__CHECK(mv__mul_u64(bytes, (uint64_t)dims[i], &bytes) && bytes <= ((uint64_t)1 << 62), MV_ERR_SIZE_OVERFLOW,
+                  "'%s': size overflows", hname);
     }
-    if (nd > MV_MAX_DIMS && opts && opts->cfl_fold) { /* BART's axes 6..15 as one: the same samples in order */
+    if (nd > MV_MAX_DIMS && o.cfl_fold) { /* BART's axes 6..15 as one: the same samples in order */
         for (i = MV_MAX_DIMS; i < MV__CFL_DIMS; i++) dims[MV_MAX_DIMS - 1] *= dims[i];
         nd = MV_MAX_DIMS;
     }
     MV__CHECK(nd <= MV_MAX_DIMS, MV_ERR_UNSUPPORTED,
               "'%s': dimension %d is %lld; medvol volumes have at most %d axes (opts.cfl_fold folds the others)", hname,
               nd, (long long)dims[nd - 1], MV_MAX_DIMS);
-    if (opts && opts->header_only) { /* dims only: data NULL, no .cfl read */
-        mv_vol_init(&t);
-        mv__vol_set_shape(&t, MV_DT_C64, nd, dims);
-        return mv__out_commit(out, &t);
+    memset(&h, 0, sizeof(h));
+    mv_vol_init(&init);
+    h.meta = init.meta; /* no qform / sform: the geometry is set below */
+    h.format = h.meta.format = MV_FORMAT_CFL;
+    h.dtype = MV_DT_C64;
+    h.datatype = mv__dt[MV_DT_C64].nifti;
+    h.ndim = nd;
+    h.dim[0] = nd;
+    for (i = 0; i < 8; i++) h.pixdim[i] = 1.0;
+    for (i = 0; i < nd; i++) h.dim[i + 1] = dims[i];
+    h.data_bytes = bytes;
+    MV__TRY(mv__box_plan(&h, &o, &box));
+    MV__TRY(mv__load_want(&h, &o, &w));
+    if (o.header_only) { /* dims only: the .cfl not opened */
+        mv__src_mem(&ds, NULL, 0, hname);
+        st = mv__load_body(&ds, &ds, &h, &box, &w, &o, 0, 0, &v);
+    } else {
+        MV__TRY(mv__src_open(&ds, cname));
+        st = ds.size == bytes ? MV_OK
+                              : mv__fail(ds.size < bytes ? MV_ERR_TRUNCATED : MV_ERR_BAD_DATA,
+                                         "'%s' holds %llu bytes; its header '%s' says %llu (complex64)", cname,
+                                         (unsigned long long)ds.size, hname, (unsigned long long)bytes);
+        if (st == MV_OK) st = mv__load_body(&ds, &ds, &h, &box, &w, &o, 0, 0, &v);
+        mv__src_close(&ds);
     }
-    if (opts && opts->max_bytes && opts->max_bytes < limit) limit = opts->max_bytes;
-    MV__CHECK(bytes <= limit && mv__fits_size(bytes), MV_ERR_SIZE_OVERFLOW, "'%s': %llu bytes exceed %s (%llu)", hname,
-              (unsigned long long)bytes, opts && opts->max_bytes ? "opts.max_bytes" : "MEDVOL_MAX_BYTES",
-              (unsigned long long)limit);
-    fd = open(cname, O_RDONLY | O_CLOEXEC);
-    MV__CHECK(fd >= 0, errno == ENOENT ? MV_ERR_NOT_FOUND : MV_ERR_IO, "'%s': %s", cname, strerror(errno));
-    if (fstat(fd, &sb) != 0) {
-        close(fd);
-        return mv__fail(MV_ERR_IO, "'%s': %s", cname, strerror(errno));
-    }
-    if ((uint64_t)sb.st_size != bytes) {
-        close(fd);
-        return mv__fail((uint64_t)sb.st_size < bytes ? MV_ERR_TRUNCATED : MV_ERR_BAD_DATA,
-                        "'%s' holds %llu bytes; its header '%s' says %llu (complex64)", cname,
-                        (unsigned long long)sb.st_size, hname, (unsigned long long)bytes);
-    }
-    mv_vol_init(&t);
-    st = mv_vol_alloc(&t, MV_DT_C64, nd, dims, ctx);
-    if (st == MV_OK) st = mv__cfl_read_exact(fd, t.data, (size_t)bytes, cname);
-    close(fd);
-    if (st != MV_OK) {
-        mv_free(&t);
-        return st;
-    }
-    return mv__out_commit(out, &t);
+    if (st != MV_OK) return st;
+    v.meta.pair = 1;
+    mv__identity4(v.affine);
+    for (r = 0; r < 3 && !box.whole; r++) v.affine[r][3] = (double)box.start[r];
+    return mv__out_commit(out, &v);
 }
 
 MVDEF mv_status mv_cfl_dims(const char *path, int64_t dims[16])

@@ -474,9 +474,11 @@ static void print_info(const char *path, const mv_vol *vp)
            : m->format == MV_FORMAT_METAIMAGE ? "MetaImage"
            : m->format == MV_FORMAT_MGH       ? "FreeSurfer MGH"
            : m->format == MV_FORMAT_NRRD      ? "NRRD"
+           : m->format == MV_FORMAT_CFL       ? "BART"
                                               : "Analyze 7.5",
            !m->pair                                                        ? " single file"
            : m->format == MV_FORMAT_METAIMAGE || m->format == MV_FORMAT_NRRD ? " header + data file"
+           : m->format == MV_FORMAT_CFL                                      ? " pair (.hdr/.cfl)"
                                                                            : " pair (.hdr/.img)",
            m->big_endian ? "big" : "little");
     printf("dtype        %s (datatype %d, %d bits)\n", mv_dtype_name(v->dtype), mv_dtype_nifti_code(v->dtype),

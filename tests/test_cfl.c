@@ -311,3 +311,71 @@ MV_TEST(cfl, fold_bart_axes)
     mv_free(&q);
     mv_free(&h);
 }
+
+/* mv_load and mv_save take BART's pairs by name (NAME.cfl, and a NAME.hdr
+   of text: a NIfTI pair's binary .hdr still loads as NIfTI) with every
+   mv_load_opts: the whole file as mv_cfl_load reads it (mapped), a crop box
+   against `bart extract` of the same ranges (the origin moved to the box's
+   first voxel), squeeze, max_bytes; mv_save to NAME.cfl read back by `bart
+   scale` */
+MV_TEST(cfl, mv_load_and_save_by_name)
+{
+    char ph[300], ex[300], mine[300], x2[300], cmd[3000];
+    mv_vol p, a, b, c, e, s, q;
+    mv_load_opts lo = MV_ZERO_INIT;
+    int64_t i, n, bad = 0;
+    if (!have_bart()) SKIP("needs the bart command (Debian package bart)");
+    snprintf(ph, sizeof(ph), "%s", tu_path("cfl_byname"));
+    snprintf(ex, sizeof(ex), "%s", tu_path("cfl_byname_box"));
+    snprintf(mine, sizeof(mine), "%s", tu_path("cfl_byname_saved"));
+    snprintf(x2, sizeof(x2), "%s", tu_path("cfl_byname_x2"));
+    /* 24 x 20 k-space of 4 coils; bart extract: x 4..13, y 6..13, coils 1..2 */
+    snprintf(cmd, sizeof(cmd), "bart phantom -x 24 -k -s 4 %s_sq && bart resize 1 20 %s_sq %s && "
+             "bart extract 0 4 14 1 6 14 3 1 3 %s %s", ph, ph, ph, ph, ex);
+    REQUIRE(run_quiet(cmd) == 0);
+    mv_vol_init(&p), mv_vol_init(&a), mv_vol_init(&b), mv_vol_init(&c), mv_vol_init(&e), mv_vol_init(&s), mv_vol_init(&q);
+    REQUIRE_OK(mv_cfl_load(ph, &p, NULL));
+    snprintf(cmd, sizeof(cmd), "%s.cfl", ph);
+    lo.mmap = MV_MMAP_REQUIRE; /* the whole pair maps, as a .nii does */
+    REQUIRE_OK(mv_load(cmd, &a, &lo));
+    snprintf(cmd, sizeof(cmd), "%s.hdr", ph);
+    REQUIRE_OK(mv_load(cmd, &b, NULL));
+    EXPECT(a.dtype == MV_DT_C64 && a.ndim == 4 && a.dim[0] == 24 && a.dim[1] == 20 && a.dim[3] == 4);
+    EXPECT(a.meta.format == MV_FORMAT_CFL && b.meta.format == MV_FORMAT_CFL && a.meta.pair == 1);
+    EXPECT(mv_vol_bytes(&a) == mv_vol_bytes(&p) && !memcmp(a.data, p.data, mv_vol_bytes(&p)));
+    EXPECT(mv_vol_bytes(&b) == mv_vol_bytes(&p) && !memcmp(b.data, p.data, mv_vol_bytes(&p)));
+    for (i = 0; i < 16; i++) EXPECT(a.affine[i / 4][i % 4] == (i % 5 == 0 ? 1.0 : 0.0));
+    /* a crop box: bart extract's samples, the origin at the box's first voxel */
+    REQUIRE_OK(mv_cfl_load(ex, &e, NULL));
+    memset(&lo, 0, sizeof(lo));
+    lo.box_start[0] = 4, lo.box_start[1] = 6, lo.box_start[3] = 1;
+    lo.box_size[0] = 10, lo.box_size[1] = 8, lo.box_size[3] = 2;
+    snprintf(cmd, sizeof(cmd), "%s.cfl", ph);
+    REQUIRE_OK(mv_load(cmd, &c, &lo));
+    EXPECT(c.ndim == 4 && c.dim[0] == 10 && c.dim[1] == 8 && c.dim[2] == 1 && c.dim[3] == 2);
+    EXPECT_MSG(mv_vol_bytes(&c) == mv_vol_bytes(&e) && !memcmp(c.data, e.data, mv_vol_bytes(&e)),
+               "the box is not bart extract's samples");
+    EXPECT(c.affine[0][3] == 4.0 && c.affine[1][3] == 6.0 && c.affine[2][3] == 0.0 && c.affine[0][0] == 1.0);
+    /* squeeze: one coil of the box loads as 3D */
+    lo.box_size[3] = 1;
+    lo.squeeze = 1;
+    REQUIRE_OK(mv_load(cmd, &s, &lo));
+    EXPECT(s.ndim == 3 && s.dim[0] == 10 && s.dim[1] == 8 && !memcmp(s.data, e.data, mv_vol_bytes(&s)));
+    memset(&lo, 0, sizeof(lo));
+    lo.max_bytes = 1000;
+    EXPECT_STATUS(mv_load(cmd, &q, &lo), MV_ERR_SIZE_OVERFLOW);
+    /* mv_save by name: BART reads it */
+    snprintf(cmd, sizeof(cmd), "%s.cfl", mine);
+    REQUIRE_OK(mv_save(cmd, &c, NULL));
+    snprintf(cmd, sizeof(cmd), "bart scale 2 %s %s", mine, x2);
+    REQUIRE(run_quiet(cmd) == 0);
+    REQUIRE_OK(mv_cfl_load(x2, &q, NULL));
+    n = mv_vol_count(&e) * 2;
+    for (i = 0; i < n && mv_vol_count(&q) * 2 == n; i++) bad += ((float *)q.data)[i] != 2.0f * ((float *)e.data)[i];
+    EXPECT_MSG(mv_vol_count(&q) * 2 == n && bad == 0, "bart scale 2 of mv_save's .cfl: %lld samples differ", (long long)bad);
+    mv_free(&s); /* a float32 volume: refused, naming the dtype */
+    REQUIRE_OK(mv_vol_alloc(&s, MV_DT_F32, 3, c.dim, NULL));
+    EXPECT_STATUS(mv_save(tu_path("cfl_byname_f32.cfl"), &s, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_MSG(strstr(mv_last_error(), "complex64"), "%s", mv_last_error());
+    mv_free(&p), mv_free(&a), mv_free(&b), mv_free(&c), mv_free(&e), mv_free(&s), mv_free(&q);
+}

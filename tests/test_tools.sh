@@ -1366,6 +1366,16 @@ PYEOF
   $T dcf --pipe-menon 10 "$FD/t" "$FD/p1" && bart repmat 10 3 "$FD/p1" "$FD/p3" >/dev/null 2>&1 &&
     $T dcf --pipe-menon 10 "$FD/tr3" "$FD/pm" && [ "$(hd "$FD/pm")" = "$(hd "$FD/p3")" ] && cmp -s "$FD/pm.cfl" "$FD/p3.cfl" &&
     ok || bad "dcf --pipe-menon of a series in axis 10: each frame's own weights"
+  # every command that reads through mv_load takes BART's pair by name (.cfl, or its text .hdr)
+  $T info "$FD/t.hdr" | grep -q "^format *BART pair" && $T convert "$FD/t.cfl" "$FD/t.nii" && "$PY" - "$FD/t" <<'PYEOF' && ok || bad "convert of a BART .cfl to NIfTI (nibabel: BART's samples, the identity affine)"
+import sys, numpy as np, nibabel as nib
+im = nib.load(sys.argv[1] + '.nii')
+d = [int(x) for x in open(sys.argv[1] + '.hdr').read().split('\n')[1].split()]
+raw = np.fromfile(sys.argv[1] + '.cfl', np.complex64)
+data = np.asarray(im.dataobj)
+sys.exit(0 if data.dtype == np.complex64 and data.shape == tuple(d[:data.ndim]) and np.array_equal(data.ravel(order='F'), raw)
+         and np.allclose(im.affine, np.eye(4)) else 1)
+PYEOF
   # ecalib calibrates from the first frame, as bart ecalib does (frames in axis 10, in 5 and 10)
   bart scale 0.5 "$W/rk" "$FD/rk2" >/dev/null 2>&1 && bart noise -s 9 -n 1 "$FD/rk2" "$FD/rkn" >/dev/null 2>&1 &&
     bart join 10 "$W/rk" "$FD/rkn" "$FD/k10" >/dev/null 2>&1 && bart join 5 "$FD/k10" "$FD/k10" "$FD/k510" >/dev/null 2>&1
