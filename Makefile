@@ -61,6 +61,10 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	$(BUILD)/proton_pdd --energy 70 --grid 21,0,36,120 --lateral 20,35 --out $(BUILD)/proton-out > $(BUILD)/proton-pdd.txt && \
 	  grep -v "^lateral [0-9.]* \+-\?[0-9]" $(BUILD)/proton-pdd.txt
 	$(BUILD)/mri_recon 64 8 1 --out $(BUILD)/mri-out
+	$(BUILD)/mvtool phantom $(BUILD)/run-c.nii --size 24 && \
+	  $(BUILD)/mvtool convert $(BUILD)/run-c.nii $(BUILD)/run-c.cfl --dtype complex64 && \
+	  $(BUILD)/mvtool info $(BUILD)/run-c.hdr | grep "^format\|^dims" && \
+	  $(BUILD)/mvtool convert $(BUILD)/run-c.cfl $(BUILD)/run-c2.nii.gz
 	$(BUILD)/mvtool phantom $(BUILD)/run-p.nii --size 32 --dtype int16 && \
 	  $(BUILD)/mvtool merge $(BUILD)/run-m.nii.gz $(BUILD)/run-p.nii $(BUILD)/run-p.nii && \
 	  $(BUILD)/mvtool frames $(BUILD)/run-m.nii.gz $(BUILD)/run-f.nii 1 && \
