@@ -2623,8 +2623,12 @@ MVDEF mv_status mv_phantom_kspace(const mv_vol *image, const mv_vol *sens, mv_vo
    header's product times 8 is MV_ERR_TRUNCATED (short) or MV_ERR_BAD_DATA
    (long), naming both numbers. The samples are read as a NIfTI file's
    voxels, so every mv_load_opts applies as there (dtype, a crop box, which
-   moves the origin to its first voxel, squeeze, mmap: a .cfl is mapped
-   unless converted or cropped, max_bytes, threads); opts->header_only: the
+   moves the origin to its first voxel, squeeze, max_bytes, threads). The
+   samples are read into memory unless opts->mmap is MV_MMAP_REQUIRE (then
+   mapped, as a .nii): bart writes an output into the existing file
+   (resized, mapped shared, no rename), so a mapping held while a bart
+   command rewrites that .cfl would see its samples change, or SIGBUS
+   where the file shrinks. opts->header_only: the
    dims only (data NULL, the .cfl not opened), for readers that stream the
    samples themselves (mvtool pics --chunk). mv_load and mv_save take
    these pairs by name too (a .cfl name; mv_load also a text .hdr). mv_cfl_save takes a c64 volume, writes 16 sizes as
@@ -21533,6 +21537,7 @@ static mv_status mv__cfl_load_named(const char *hname, const char *cname, mv_vol
     int i, r, nd = 1;
     if (opts) o = *opts;
     else memset(&o, 0, sizeof(o));
+    if (o.mmap == MV_MMAP_AUTO) o.mmap = MV_MMAP_NEVER; /* bart rewrites a .cfl in place (see mv_cfl_load) */
     MV__TRY(mv__cfl_read_header(hname, text, sizeof(text)));
     MV__TRY(mv__cfl_parse_header(text, hname, dims));
     for (i = 0; i < MV__CFL_DIMS; i++) {
