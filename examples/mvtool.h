@@ -2,8 +2,9 @@
    the parsed command line, the argument helpers and the families' tables.
 
    mvtool is one binary with one table of subcommands per family (STYLE P11):
-   examples/mvtool.c holds the parser, main() and the I/O, intensity, spatial
-   and FFT commands; each examples/mvtool_<family>.c defines
+   examples/mvtool.c holds the parser, main(), the shared helpers and the io
+   commands (info, stats, convert, phantom); each examples/mvtool_<family>.c
+   (ops: time points, intensity, spatial, resampling, chains, FFTs, rss) defines
    mvtool_<family>_commands[] and mvtool_<family>_ncommands, listed once in
    mvtool.c's `families` (the Makefile builds every examples/mvtool*.c). */
 #ifndef MVTOOL_H
@@ -99,6 +100,8 @@ int save_field_file(const char *path, const mv_vol *field, const double (*M)[4])
 void warn_unwritten_pairs(const char *path, const mv_vol *v);
 
 /* The families' tables (one extern pair per examples/mvtool_<family>.c). */
+extern const command mvtool_ops_commands[];
+extern const int mvtool_ops_ncommands;
 extern const command mvtool_math_commands[];
 extern const int mvtool_math_ncommands;
 extern const command mvtool_filter_commands[];
