@@ -44169,7 +44169,7 @@ static void mv__llr_range(void *ctx, int64_t b, int64_t e, int worker)
     const mv__llr_job *jb = (const mv__llr_job *)ctx;
     const mv__llr *l = jb->l;
     const int64_t L = l->lanes, S = 2 * L, mn = l->M * l->N, kk = l->k * l->k, total = l->nblocks * l->nvol;
-    const mv__k_llr_svt_fn svt = L == MV__LLR_LANES ? mv__kernels_get()->recon->llr_svt : mv__llr_svt_ref;
+    const mv__k_llr_svt_fn svt = mv__kernels_get()->recon->llr_svt; /* one lane: the reference inside */
     unsigned char *s = jb->scratch + (size_t)worker * jb->scratch_bytes;
     double *A = (double *)mv__nu_align(s), *G = (double *)mv__nu_align(A + S * mn), *V = G + S * kk, *P = V + S * kk;
     int64_t *idx = (int64_t *)mv__nu_align(P + S * kk);
