@@ -3099,6 +3099,36 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    thread count and chunk size). mv_cgsense and mv_cgsense_nc are this
    driver over volumes in memory.
 
+   SAMPLE WEIGHTS (opts.weights; BART pics -p P): the data term becomes
+   1/2 sum_j W_j |(A x)_j - y_j|^2 with W >= 0 float32 per k-space sample
+   (the same for every coil), so b = A^H (W y) and the normal operator is
+   A^H W A; every solver (CG, FISTA, ADMM, joint series) takes it. BART
+   multiplies its data and its forward operator by P, so W = |P|^2: a 0/1
+   pattern is itself, and density compensation as BART's
+   scripts/radial_dcf.sh passes it, P = density^-1/2, is W = 1 / density.
+   (BART 0.8's Cartesian pics took P itself as W, the square root of P as
+   its weighting operator: the same for a 0/1 pattern; BART 0.9 on and
+   every non-Cartesian pics, |P|^2.) Cartesian: W replaces the mask of
+   nonzero samples (a sample with W 0 drops out though it holds data, one
+   with W > 0 counts though it is 0, as BART's explicit pattern); dims
+   (x, y, z) of the k-space, or (x, y, z, 1, batch...) with the k-space's
+   batch dims (one pattern per volume); when W is constant along x (lines)
+   A^H A still transforms along y (and z) only. Non-Cartesian: dims (1, X,
+   Y) of the trajectory's samples, or (1, X, Y, 1, frames...) with the
+   k-space's frames (a plan per frame then, as for a trajectory per
+   frame); W enters the Toeplitz kernel (T = NUFFT^H W NUFFT, a weighted
+   adjoint NUFFT of W on the 2N grid) and the adjoint, and with it BART's
+   data scale (mv_bart_scale_estimate_nc on |A^H W y|) and its -e
+   eigenvalue estimate. The Cartesian -e estimate stays S^H S (BART's,
+   whose pattern is outside that operator). Plans (mv_cgsense_plan_make):
+   the weights given there serve every run of the plan: Cartesian, n
+   blocks of one item's samples (a slice's with opts.slices), item i
+   taking block i mod n (n = 1: shared; mv_cgsense_run needs nitems a
+   multiple of n); non-Cartesian, exactly one item's samples (the Toeplitz
+   kernel is the plan's). Values must be finite and >= 0
+   (MV_ERR_INVALID_ARG naming the first other one); the device solvers
+   refuse weights (MV_ERR_UNSUPPORTED).
+
    L1-WAVELET (opts.l1_wavelet > 0; BART pics -l1 -r lambda, or -R
    W:7:0:lambda): the same operators (Cartesian or non-Cartesian, items
    and chunks as above), solving min 1/2 ||A x - y||^2 + lambda ||W x||_1
@@ -3449,6 +3479,8 @@ typedef struct mv_cg_opts {
     unsigned llr_block_axes; /* JFLAGS: the axes cut into blocks (the others whole): 0 = 7 */
     int llr_exact;         /* 1: every block thresholded exactly (BART skips some: see LOCALLY LOW RANK) */
     int joint;             /* 1: every item of the call solved as one image, BART's solve of a series (see JOINT SERIES) */
+    /* BART pics -p (see SAMPLE WEIGHTS), CG-SENSE entry points only: */
+    const mv_vol *weights; /* NULL, or float32 W >= 0 per k-space sample: 1/2 sum W |A x - y|^2 (borrowed until the solve returns) */
 } mv_cg_opts;
 
 /* CG on (N + lambda I) x = b, from x = 0 (BART's conjgrad, float32 vectors,
@@ -44813,6 +44845,8 @@ struct mv_cgsense_plan {
     mv_nufft_toeplitz *toep;
     float *fftmod2;          /* Cartesian with opts.bart_fftmod: BART's fftmod squared per voxel (complex) */
     unsigned fold_full, fold_yz; /* Cartesian: the axes of pf / pf1 where their centring is a sign (mv__cgs_fold_axes), else 0 */
+    const float *w;          /* opts.weights (borrowed): w_items blocks of one item's samples (nvox, or the NUFFT's M), or NULL */
+    int64_t w_items;
     int threads;
     void *alloc_ctx;
 };
@@ -44825,6 +44859,7 @@ typedef struct mv__cgs_op {
     const float *sens;
     const float *fftmod2;          /* NULL, or the data's factor (pl->fftmod2) */
     const unsigned char *mask;     /* nvox */
+    const float *w;                /* Cartesian with weights: the item's nvox (then mask is unused), else NULL */
     const mv_fft_plan *fwd, *inv;  /* over the transformed axes, ortho */
     unsigned fold;                 /* the normal operator's centring folded into signs on these axes (0: fftc) */
     float *xs;                     /* nimg: the signed image of a folded normal operator */
@@ -44886,13 +44921,21 @@ static void mv__cgs_coil_range(void *ctx, int64_t b, int64_t e, int worker)
             mv__cgs_mix(o, c, t);
             if (o->fold) mv_fft_execute_into(o->fwd, t, t, scr);
             else mv_fftc_execute_into(o->fwd, t, t, scr);
-            for (i = 0; i < o->nvox; i++)
-                if (!o->mask[i]) t[2 * i] = t[2 * i + 1] = 0;
+            if (o->w) {
+                for (i = 0; i < o->nvox; i++) t[2 * i] *= o->w[i], t[2 * i + 1] *= o->w[i];
+            } else {
+                for (i = 0; i < o->nvox; i++)
+                    if (!o->mask[i]) t[2 * i] = t[2 * i + 1] = 0;
+            }
         } else {
             const float *k = o->x + 2 * c * o->kstride, *f = o->fftmod2;
-            for (i = 0; i < o->nvox; i++) {
-                t[2 * i] = o->mask[i] ? k[2 * i] : 0;
-                t[2 * i + 1] = o->mask[i] ? k[2 * i + 1] : 0;
+            if (o->w) {
+                for (i = 0; i < o->nvox; i++) t[2 * i] = o->w[i] * k[2 * i], t[2 * i + 1] = o->w[i] * k[2 * i + 1];
+            } else {
+                for (i = 0; i < o->nvox; i++) {
+                    t[2 * i] = o->mask[i] ? k[2 * i] : 0;
+                    t[2 * i + 1] = o->mask[i] ? k[2 * i + 1] : 0;
+                }
             }
             for (i = 0; f && i < o->nvox; i++) {
                 float re = t[2 * i], im = t[2 * i + 1];
@@ -45153,6 +45196,29 @@ static mv_status mv__cgs_maps_of(const mv_vol *sens, const char *fn, int64_t *nm
     return MV_OK;
 }
 
+/* opts.weights for a plan whose items have `per` samples (see SAMPLE
+   WEIGHTS): float32 in memory, finite and >= 0, blocks of `per` (exactly
+   one for a non-Cartesian plan, whose Toeplitz kernel holds them) */
+static mv_status mv__cgs_weights_take(mv_cgsense_plan *pl, const mv_vol *w, int64_t per, const char *fn)
+{
+    const float *v;
+    int64_t n, i;
+    if (!w) return MV_OK;
+    MV__CHECK(w->data != NULL && w->dtype == MV_DT_F32, MV_ERR_INVALID_ARG, "%s: opts.weights must be float32 in memory (%s)",
+              fn, w->data ? mv_dtype_name(w->dtype) : "no data");
+    n = mv_vol_count(w);
+    MV__CHECK(n > 0 && n % per == 0 && (!pl->noncart || n == per), MV_ERR_INVALID_ARG,
+              "%s: opts.weights holds %lld values; an item has %lld samples (%s)", fn, (long long)n, (long long)per,
+              pl->noncart ? "a non-Cartesian plan takes one item's" : "one item's, or a block per item");
+    v = (const float *)w->data;
+    for (i = 0; i < n; i++)
+        MV__CHECK(v[i] >= 0 && v[i] <= 3.4028234663852886e38, MV_ERR_INVALID_ARG,
+                  "%s: opts.weights value %lld is %g (weights are finite and >= 0)", fn, (long long)i, (double)v[i]);
+    pl->w = v;
+    pl->w_items = n / per;
+    return MV_OK;
+}
+
 MVDEF mv_status mv_cgsense_plan_make(mv_cgsense_plan **plan, const mv_vol *sens, const mv_vol *traj, const mv_cg_opts *opts)
 {
     static const char *fn = "mv_cgsense_plan_make";
@@ -45191,7 +45257,8 @@ MVDEF mv_status mv_cgsense_plan_make(mv_cgsense_plan **plan, const mv_vol *sens,
     pl->nimg = pl->nvox * pl->nmaps;
     if (!pl->noncart) {
         pl->nk = pl->nvox * pl->nc;
-        st = mv__cgs_cart_plans(pl);
+        st = mv__cgs_weights_take(pl, opts->weights, pl->nvox, fn);
+        if (st == MV_OK) st = mv__cgs_cart_plans(pl);
         if (st == MV_OK && opts->bart_fftmod) st = mv__cgs_fftmod2_make(pl);
     } else {
         mv_nufft_opts no;
@@ -45206,7 +45273,8 @@ MVDEF mv_status mv_cgsense_plan_make(mv_cgsense_plan **plan, const mv_vol *sens,
         if (st == MV_OK && mv_vol_count(traj) != 3 * traj->dim[1] * traj->dim[2])
             st = mv__fail(MV_ERR_INVALID_ARG, "%s: traj has frames (dims[3..]): one trajectory (3, X, Y) per plan", fn);
         if (st == MV_OK) st = mv_nufft_plan_traj(&pl->nu, pl->dims, traj, &no);
-        if (st == MV_OK) st = mv_nufft_toeplitz_make(&pl->toep, pl->nu, NULL, &no);
+        if (st == MV_OK) st = mv__cgs_weights_take(pl, opts->weights, pl->nu->M, fn);
+        if (st == MV_OK) st = mv_nufft_toeplitz_make(&pl->toep, pl->nu, pl->w, &no);
         if (st == MV_OK) pl->nk = pl->nu->M * pl->nc;
     }
     if (st != MV_OK) {
@@ -45238,8 +45306,9 @@ static mv_status mv__cgs_wav_plan(const mv_cgsense_plan *pl, const mv_cg_opts *o
    with the mask) */
 static size_t mv__cgs_scratch_bytes(const mv_cgsense_plan *pl, int th)
 {
-    if (pl->noncart)
-        return MV__MAX(mv_nufft_scratch_size(pl->nu, pl->nc), mv_nufft_toeplitz_scratch_size(pl->toep, pl->nc));
+    if (pl->noncart) /* with weights, the weighted samples W y after the (N)UFFT's scratch */
+        return MV__MAX(mv_nufft_scratch_size(pl->nu, pl->nc), mv_nufft_toeplitz_scratch_size(pl->toep, pl->nc)) +
+               (pl->w ? 64 + (size_t)pl->nk * 8 : 0);
     return pl->fft_scratch * (size_t)th + (size_t)pl->nvox;
 }
 
@@ -45297,6 +45366,7 @@ static void mv__cgs_op_init(const mv_cgsense_plan *pl, int64_t item, const mv__c
     op->sens = pl->sens + 2 * (pl->slices ? (item % pl->nzs) * pl->nvox : 0);
     op->fftmod2 = pl->fftmod2;
     op->mask = w->mask;
+    op->w = pl->w && !pl->noncart ? pl->w + (size_t)(item % pl->w_items) * (size_t)pl->nvox : NULL;
     op->xs = w->xs;
     op->coil = w->coil;
     op->scratch = w->scratch;
@@ -45320,6 +45390,17 @@ static mv_status mv__cgs_adjoint(mv__cgs_op *op, const float *k, float *b)
     int64_t i, c;
     op->y = b;
     if (pl->noncart) {
+        if (pl->w) { /* W y, every coil's samples by the same weights */
+            size_t nus = MV__MAX(mv_nufft_scratch_size(pl->nu, pl->nc), mv_nufft_toeplitz_scratch_size(pl->toep, pl->nc));
+            float *wy = (float *)mv__nu_align(op->scratch + nus);
+            const int64_t m = pl->nk / pl->nc;
+            for (c = 0; c < pl->nc; c++)
+                for (i = 0; i < m; i++) {
+                    wy[2 * (c * m + i)] = pl->w[i] * k[2 * (c * m + i)];
+                    wy[2 * (c * m + i) + 1] = pl->w[i] * k[2 * (c * m + i) + 1];
+                }
+            k = wy;
+        }
         MV__TRY(mv_nufft_execute_into(pl->nu, 1, k, op->coil, pl->nc, op->scratch));
         mv__parallel_for(pl->nvox, 4096, op->threads, pl->nmaps > 1 ? mv__cgs_maps_range : mv__cgs_combine_range, op);
         return MV_OK;
@@ -45327,12 +45408,15 @@ static mv_status mv__cgs_adjoint(mv__cgs_op *op, const float *k, float *b)
     {
         unsigned char *mask = (unsigned char *)op->mask;
         int sep = pl->pf1 != NULL;
-        for (i = 0; i < pl->nvox; i++) {
+        for (i = 0; i < pl->nvox && !op->w; i++) {
             int f = 0;
             for (c = 0; c < pl->nc && !f; c++) f = k[2 * (c * pl->nvox + i)] != 0 || k[2 * (c * pl->nvox + i) + 1] != 0;
             mask[i] = (unsigned char)f;
         }
-        for (i = 0; i < pl->nvox && sep; i++) sep = mask[i] == mask[i - i % pl->dims[0]];
+        if (op->w) /* weights constant along x: lines */
+            for (i = 0; i < pl->nvox && sep; i++) sep = op->w[i] == op->w[i - i % pl->dims[0]];
+        else
+            for (i = 0; i < pl->nvox && sep; i++) sep = mask[i] == mask[i - i % pl->dims[0]];
         op->fwd = pl->pf;
         op->inv = pl->pi;
         op->x = k;
@@ -45558,7 +45642,7 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
         mv__cgs_work_split(pi, th, work, &w);
         mv__cgs_op_init(pi, i, &w, th, op);
         st = mv__cgs_adjoint(op, k, b + 2 * i * nimg);
-        if (!pi->noncart) { /* the item's own mask, kept */
+        if (!pi->noncart && !op->w) { /* the item's own mask, kept */
             memcpy(masks + (size_t)i * (size_t)pl->nvox, w.mask, (size_t)pl->nvox);
             op->mask = masks + (size_t)i * (size_t)pl->nvox;
         }
@@ -45606,6 +45690,9 @@ MVDEF mv_status mv_cgsense_run(const mv_cgsense_plan *plan, int64_t nitems, cons
     MV__CHECK(plan && io && io->read && io->write, MV_ERR_INVALID_ARG, "%s: NULL %s", fn,
               !plan ? "plan" : !io ? "io" : !io->read ? "io->read" : "io->write");
     MV__CHECK(nitems >= 1, MV_ERR_INVALID_ARG, "%s: nitems %lld", fn, (long long)nitems);
+    MV__CHECK(!plan->w || nitems % plan->w_items == 0, MV_ERR_INVALID_ARG,
+              "%s: %lld items, and the plan's weights hold %lld items' blocks (one, or a block per item)", fn,
+              (long long)nitems, (long long)plan->w_items);
     MV__TRY(mv__cg_check(o, fn));
     o->iterations_done = 0;
     th = o->threads ? mv__resolve_threads(o->threads) : plan->threads;
@@ -45712,6 +45799,42 @@ static mv_status mv__cgs_mem_write(void *user, int64_t item, const void *buf, si
     return MV_OK;
 }
 
+/* opts.weights against the k-space of a volume call: dims 0..2 the
+   k-space's ((x, y, z), or the trajectory's (1, X, Y)), no coils, the
+   batch dims all 1 (shared) or all the k-space's (*per_item = 1) */
+static mv_status mv__cgs_weights_dims(const mv_vol *w, const mv_vol *kspace, const char *fn, int *per_item)
+{
+    int a, shared = 1, each = 1;
+    *per_item = 0;
+    if (!w) return MV_OK;
+    MV__CHECK(w->ndim >= 1 && w->ndim <= MV_MAX_DIMS, MV_ERR_INVALID_ARG, "%s: opts.weights ndim %d", fn, w->ndim);
+    for (a = 0; a < MV_MAX_DIMS; a++) {
+        int64_t wd = a < w->ndim ? w->dim[a] : 1, kd = a < kspace->ndim ? kspace->dim[a] : 1;
+        MV__CHECK(a == MV_COIL_AXIS ? wd == 1 : a > MV_COIL_AXIS || wd == kd, MV_ERR_INVALID_ARG,
+                  "%s: opts.weights dims[%d] = %lld, the k-space has %lld (%s)", fn, a, (long long)wd, (long long)kd,
+                  a == MV_COIL_AXIS ? "weights are shared by the coils: 1" : "the k-space's samples");
+        if (a > MV_COIL_AXIS) shared &= wd == 1, each &= wd == kd;
+    }
+    MV__CHECK(shared || each, MV_ERR_INVALID_ARG,
+              "%s: opts.weights' dims beyond the coils must be all 1 (shared) or all the k-space's (one per item)", fn);
+    *per_item = !shared;
+    return MV_OK;
+}
+
+/* opts for frame f's plan: the weights' block f when they are per item */
+static void mv__cgs_frame_opts(const mv_cg_opts *o, int per_item, int64_t f, mv_vol *wv, mv_cg_opts *of)
+{
+    int a;
+    *of = *o;
+    if (!o->weights || !per_item) return;
+    *wv = *o->weights;
+    for (a = 3; a < MV_MAX_DIMS; a++) wv->dim[a] = 1;
+    wv->ndim = 3;
+    wv->data = (float *)o->weights->data + (size_t)f * (size_t)(wv->dim[0] * wv->dim[1] * wv->dim[2]);
+    wv->flags = 0;
+    of->weights = wv;
+}
+
 /* out of a Cartesian CG-SENSE: c64 (x, y, z, batch...) for one map, (x, y,
    z, M, batch...) for M maps */
 static mv_status mv__cgs_check_out(const mv_vol *kspace, int64_t nmaps, const mv_vol *out, const char *fn)
@@ -45754,6 +45877,7 @@ MVDEF mv_status mv_cgsense_into(const mv_vol *kspace, const mv_vol *sens, mv_vol
                   (long long)sens->dim[a], (long long)kspace->dim[a]);
     MV__CHECK(ss.nc == sh.nc, MV_ERR_INVALID_ARG, "%s: sens has %lld coils, kspace %lld", fn, (long long)ss.nc,
               (long long)sh.nc);
+    MV__TRY(mv__cgs_weights_dims(o->weights, kspace, fn, &a)); /* (a per-item block is item i's: the plan's rule) */
     MV__TRY(mv_cgsense_plan_make(&pl, sens, NULL, o));
     memset(&m, 0, sizeof(m));
     m.k = (const float *)kspace->data;
@@ -45877,11 +46001,13 @@ MVDEF mv_status mv_cgsense_nc_into(const mv_vol *traj, const mv_vol *kspace, con
     mv_recon_io io;
     mv_status st = MV_OK;
     int64_t f;
+    int wframes;
     if (!o) {
         memset(&to, 0, sizeof(to));
         o = &to;
     }
     MV__TRY(mv__cgs_nc_check(traj, kspace, sens, o->slices, &s, fn));
+    MV__TRY(mv__cgs_weights_dims(o->weights, kspace, fn, &wframes));
     MV__TRY(mv__mri_check_vol(out, fn, "out"));
     MV__CHECK(out->dtype == MV_DT_C64 && out->dim[0] == s.odims[0] && out->dim[1] == s.odims[1] &&
                   out->dim[2] == s.odims[2] && (s.nmaps == 1 || out->dim[3] == s.nmaps) &&
@@ -45898,7 +46024,7 @@ MVDEF mv_status mv_cgsense_nc_into(const mv_vol *traj, const mv_vol *kspace, con
     io.read = mv__cgs_mem_read;
     io.write = mv__cgs_mem_write;
     io.user = &m;
-    if (!s.per_frame) {
+    if (!s.per_frame && !wframes) {
         MV__TRY(mv_cgsense_plan_make(&pl, sens, traj, o));
         m.nk = pl->nk;
         m.nvox = pl->nvox;
@@ -45917,9 +46043,11 @@ MVDEF mv_status mv_cgsense_nc_into(const mv_vol *traj, const mv_vol *kspace, con
         MV__CHECK(pls != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %lld plans", fn, (long long)s.items);
         memset(pls, 0, (size_t)s.items * sizeof(*pls));
         for (f = 0; f < s.items && st == MV_OK; f++) {
-            mv_vol tv;
-            mv__cgs_traj_frame(traj, f, &tv);
-            st = mv_cgsense_plan_make(&pls[f], sens, &tv, o);
+            mv_vol tv, wv;
+            mv_cg_opts of;
+            if (s.per_frame) mv__cgs_traj_frame(traj, f, &tv);
+            mv__cgs_frame_opts(o, wframes, f, &wv, &of);
+            st = mv_cgsense_plan_make(&pls[f], sens, s.per_frame ? &tv : traj, &of);
         }
         if (st == MV_OK) {
             m.nk = pls[0]->nk;
@@ -45931,13 +46059,15 @@ MVDEF mv_status mv_cgsense_nc_into(const mv_vol *traj, const mv_vol *kspace, con
         mv__free(pls, o->alloc_ctx);
         return st;
     }
-    /* one trajectory per frame: a plan per frame, each frame on every thread */
+    /* one trajectory (or weights) per frame: a plan per frame, each frame on every thread */
     {
         int64_t total = 0;
         for (f = 0; f < s.items && st == MV_OK; f++) {
-            mv_vol tv;
-            mv__cgs_traj_frame(traj, f, &tv);
-            st = mv_cgsense_plan_make(&pl, sens, &tv, o);
+            mv_vol tv, wv;
+            mv_cg_opts of;
+            if (s.per_frame) mv__cgs_traj_frame(traj, f, &tv);
+            mv__cgs_frame_opts(o, wframes, f, &wv, &of);
+            st = mv_cgsense_plan_make(&pl, sens, s.per_frame ? &tv : traj, &of);
             if (st != MV_OK) break;
             m.nk = pl->nk;
             m.nvox = pl->nvox;
@@ -46004,6 +46134,7 @@ MVDEF mv_status mv_bart_scale_estimate_nc(const mv_vol *traj, const mv_vol *kspa
     mv_cgsense_plan *pl = NULL;
     float *mag = NULL, *img = NULL;
     int64_t f, i, nvox = 0;
+    int wframes, per_frame;
     mv_status st = MV_OK;
     if (opts)
         o = *opts;
@@ -46011,11 +46142,15 @@ MVDEF mv_status mv_bart_scale_estimate_nc(const mv_vol *traj, const mv_vol *kspa
         memset(&o, 0, sizeof(o));
     MV__CHECK(scale != NULL, MV_ERR_INVALID_ARG, "%s: scale is NULL", fn);
     MV__TRY(mv__cgs_nc_check(traj, kspace, sens, o.slices, &s, fn));
+    MV__TRY(mv__cgs_weights_dims(o.weights, kspace, fn, &wframes));
+    per_frame = s.per_frame || wframes;
     for (f = 0; f < s.items && st == MV_OK; f++) {
         if (!pl) {
-            mv_vol tv;
+            mv_vol tv, wv;
+            mv_cg_opts of;
             if (s.per_frame) mv__cgs_traj_frame(traj, f, &tv);
-            st = mv_cgsense_plan_make(&pl, sens, s.per_frame ? &tv : traj, &o);
+            mv__cgs_frame_opts(&o, wframes, f, &wv, &of);
+            st = mv_cgsense_plan_make(&pl, sens, s.per_frame ? &tv : traj, &of);
             if (st != MV_OK) break;
             nvox = pl->nimg; /* |A^H y| of every map, as BART's estimate over its image (maps included) */
             if (!mag) {
@@ -46027,7 +46162,7 @@ MVDEF mv_status mv_bart_scale_estimate_nc(const mv_vol *traj, const mv_vol *kspa
         if (st == MV_OK) st = mv_cgsense_adjoint(pl, f, (const float *)kspace->data + 2 * f * pl->nk, img);
         for (i = 0; i < nvox && st == MV_OK; i++)
             mag[f * nvox + i] = sqrtf(img[2 * i] * img[2 * i] + img[2 * i + 1] * img[2 * i + 1]);
-        if (s.per_frame) {
+        if (per_frame) {
             mv_cgsense_plan_free(pl);
             pl = NULL;
         }

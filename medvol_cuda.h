@@ -9071,6 +9071,7 @@ static mv_status mv__cu_cg_check_opts(const mv_cg_opts *o, const char *fn)
                  MV_ERR_UNSUPPORTED,
                  "%s: opts.l1_wavelet / tv / admm / l1_image / nonneg / llr (FISTA and ADMM run on the CPU only)", fn);
     MV__CU_CHECK(o->joint == 0, MV_ERR_UNSUPPORTED, "%s: opts.joint (the device solves item by item)", fn);
+    MV__CU_CHECK(o->weights == NULL, MV_ERR_UNSUPPORTED, "%s: opts.weights (sample weights run on the CPU only)", fn);
     MV__CU_CHECK(o->scale == 0 && !o->bart_fftmod, MV_ERR_UNSUPPORTED,
                  "%s: opts.scale / opts.bart_fftmod (scale the data before the call)", fn);
     return MV_OK;

@@ -30,8 +30,10 @@
    non-Cartesian CG-SENSE on the Toeplitz normal operator (30 iterations,
    the coil sensitivities) from all spokes and from every 4th, with times
    and errors (at 64^2 the iterative error, 0.18, is near what 300
-   iterations reach, 0.173: the rest is what the spokes do not sample).
-   Defaults: size 128, 8 coils, 5 iterations. */
+   iterations reach, 0.173: the rest is what the spokes do not sample),
+   and 5 iterations without and with the Pipe-Menon DCF as sample weights
+   (BART pics -p: at 64^2 0.34 and 0.18, the weighted 5 as good as the
+   unweighted 30). Defaults: size 128, 8 coils, 5 iterations. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime; before any system header */
 #ifndef MEDVOL_EXAMPLE_LINKED /* make links build/libmedvol.a instead (README) */
 #define MEDVOL_IMPLEMENTATION
@@ -593,9 +595,31 @@ int main(int argc, char **argv)
                 mv_free(&tsub);
                 mv_free(&ksub);
             }
+            /* density-compensated CG-SENSE (BART pics -p with P = dcf^1/2:
+               weights W = dcf): the same minimiser's neighbourhood in fewer
+               iterations, 5 of them beside 5 without */
+            memset(&dop, 0, sizeof(dop));
+            dop.method = MV_DCF_PIPE_MENON;
+            dop.iterations = 10;
+            TRY("density compensation", mv_dcf(&traj, &w, &dop));
+            for (pm = 0; pm < 2; pm++) {
+                memset(&co, 0, sizeof(co));
+                co.lambda = 0.01;
+                co.iterations = 5;
+                co.weights = pm ? &w : NULL;
+                t0 = prof_now_ms();
+                TRY("CG-SENSE", mv_cgsense_nc(&traj, &kr, &maps, &x, &co));
+                t1 = prof_now_ms();
+                printf("#   CG-SENSE %s, %d iterations: %.1f ms; error vs phantom %.4f\n",
+                       pm ? "weighted by the Pipe-Menon DCF (BART pics -p)" : "unweighted", co.iterations_done, t1 - t0,
+                       image_error(&x, &img2));
+                if (pm) save_mag(dir, "radial_cgsense_dcf.nii", &x);
+                mv_free(&x);
+            }
+            mv_free(&w);
             mv_free(&maps);
         }
-        printf("# wrote %s/{radial_ramp,radial_pipe_menon,radial_cgsense,radial_cgsense_r4}.nii\n", dir);
+        printf("# wrote %s/{radial_ramp,radial_pipe_menon,radial_cgsense,radial_cgsense_r4,radial_cgsense_dcf}.nii\n", dir);
         mv_free(&img2);
         mv_free(&sens2);
         mv_free(&kf);

@@ -174,13 +174,93 @@ static void cfl_base(const char *path, char *out, size_t cap)
     out[n] = 0;
 }
 
+/* pics -p PATTERN: BART's pattern or weights P against the k-space's 16
+   sizes kd (each of P's axes 1 or the k-space's, as BART 0.9 on; the
+   coils' 1: weights shared by the coils). P expanded to the k-space's
+   samples without coils, its frames (BART's axes 4..15) all 1 when P
+   has none, else the k-space's: *pv (c64, folded as the k-space: what the
+   data is multiplied by for BART's Cartesian scale) and *wv = |P|^2 (the
+   library's weights). 0 or the exit status (both empty then). */
+static int pics_pattern(const args *a, const int64_t kd[16], mv_vol *pv, mv_vol *wv)
+{
+    const char *pp = opt_str(a, "-p");
+    int64_t pd[16], td[16], fd[MV_MAX_DIMS], sstr[16], c[16], n, i, at = 0, stride = 1;
+    int ax, rc, frames = 0;
+    mv_vol p;
+    mv_status st;
+    mv_vol_init(pv);
+    mv_vol_init(wv);
+    if ((rc = cfl_load_folded(pp, &p, pd))) return rc;
+    if (pd[3] != 1) {
+        mv_free(&p);
+        return usage_error(a, "-p: a pattern per coil is not implemented (BART's coils axis 3 must be 1: the weights "
+                              "are shared by the coils)", pp);
+    }
+    for (ax = 0; ax < 16; ax++) {
+        char msg[160];
+        if (pd[ax] == kd[ax] || pd[ax] == 1) continue;
+        snprintf(msg, sizeof(msg), "-p: BART's axis %d holds %lld samples in the pattern and %lld in the k-space (1 or "
+                 "as many, as bart pics)", ax, (long long)pd[ax], (long long)kd[ax]);
+        mv_free(&p);
+        return usage_error(a, msg, pp);
+    }
+    for (ax = 4; ax < 16; ax++) frames |= pd[ax] > 1;
+    for (ax = 0; ax < 16; ax++) {
+        td[ax] = ax == 3 || (ax > 3 && !frames) ? 1 : kd[ax];
+        sstr[ax] = pd[ax] > 1 ? stride : 0; /* P's stride along the target's axis (0: broadcast) */
+        stride *= pd[ax];
+        c[ax] = 0;
+    }
+    ax = cfl_fold_dims(td, fd);
+    st = mv_vol_alloc(pv, MV_DT_C64, ax, fd, NULL);
+    if (st == MV_OK) st = mv_vol_alloc(wv, MV_DT_F32, ax, fd, NULL);
+    if (st != MV_OK) {
+        mv_free(&p);
+        mv_free(pv);
+        return fail_at(st, pp);
+    }
+    n = mv_vol_count(wv);
+    for (i = 0; i < n; i++) { /* the target's samples in file order, P's sample at `at` */
+        const float *src = (const float *)p.data + 2 * at;
+        float *d = (float *)pv->data + 2 * i;
+        d[0] = src[0], d[1] = src[1];
+        ((float *)wv->data)[i] = src[0] * src[0] + src[1] * src[1];
+        for (ax = 0; ax < 16; ax++) {
+            at += sstr[ax];
+            if (++c[ax] < td[ax]) break;
+            at -= sstr[ax] * td[ax];
+            c[ax] = 0;
+        }
+    }
+    mv_free(&p);
+    return 0;
+}
+
+/* k x P (BART 0.9 on multiplies its data by the pattern before its scale
+   estimate): every coil of each volume by P's block of that volume (P
+   shared, or one block per volume), in place */
+static void pics_apply_pattern(mv_vol *k, const mv_vol *pv)
+{
+    int64_t nvox = k->dim[0] * k->dim[1] * k->dim[2], nc = k->dim[3], nb = mv_vol_count(k) / (nvox * nc);
+    int64_t pb = mv_vol_count(pv) / nvox, b, c, v;
+    float *x = (float *)k->data;
+    for (b = 0; b < nb; b++)
+        for (c = 0; c < nc; c++)
+            for (v = 0; v < nvox; v++) {
+                const float *w = (const float *)pv->data + 2 * ((pb > 1 ? b : 0) * nvox + v);
+                float *s = x + 2 * ((b * nc + c) * nvox + v), re = s[0], im = s[1];
+                s[0] = re * w[0] - im * w[1];
+                s[1] = re * w[1] + im * w[0];
+            }
+}
+
 static int pics_tv_frames(const args *a, mv_cg_opts *o, const int64_t kd[16]);
 
 /* pics with --chunk: the k-space is never loaded whole; rounds of CHUNK
    items go through memory (mv_cgsense_run) and the output is written item
    by item into a temporary renamed into place at the end */
 static int pics_chunked(const args *a, mv_vol *traj, mv_vol *maps, const int64_t kd[16], mv_cg_opts *o, double scale,
-                        int want_scale, int rescale)
+                        int want_scale, int rescale, const mv_vol *pat)
 {
     mv_load_opts ho = MV_ZERO_INIT;
     mv_vol kh;
@@ -199,6 +279,9 @@ static int pics_chunked(const args *a, mv_vol *traj, mv_vol *maps, const int64_t
     if (st != MV_OK) return fail_at(st, a->pos[0]);
     pics_out_dims(kd, maps, od);
     if ((rc = pics_tv_frames(a, o, od))) return rc;
+    if (traj && o->weights && mv_vol_count(o->weights) != kh.dim[1] * kh.dim[2])
+        return usage_error(a, "-p with -t and --chunk: a pattern per frame is not implemented (one shared by the frames)",
+                           opt_str(a, "-p"));
     st = mv_cgsense_plan_make(&pl, maps, traj, o);
     if (st != MV_OK) return fail_at(st, a->pos[1]);
     mv_cgsense_plan_info(pl, &nk, &nvox, NULL);
@@ -247,6 +330,7 @@ static int pics_chunked(const args *a, mv_vol *traj, mv_vol *maps, const int64_t
                 kv.dtype = MV_DT_C64;
                 kv.ndim = 4;
                 for (ax = 0; ax < 4; ax++) kv.dim[ax] = kh.dim[ax];
+                if (pat) pics_apply_pattern(&kv, pat); /* the first volume's block of P */
                 st = mv_bart_scale_estimate(&kv, &scale, NULL);
             }
         }
@@ -475,34 +559,23 @@ static int pics_inputs(const args *a, mv_vol *t, mv_vol *s, int64_t kd[16])
     return rc;
 }
 
-static int cmd_pics(const args *a)
+/* pics after its options: the solve of KSPACE with TRAJ t (nc), MAPS s,
+   opts o (pat: -p's P, the weights in o->weights); frees t and s */
+static int pics_solve(const args *a, mv_vol *tp, mv_vol *sp, const int64_t kdin[16], mv_cg_opts *op, double scale,
+                      int l1, int rescale, int nc, const mv_vol *pat)
 {
-    mv_vol k, s, t, out;
-    mv_cg_opts o = MV_ZERO_INIT;
-    double d, scale = 0;
-    int64_t v, od[16], kd[16];
-    int rc, l1 = 0, rescale = opt_flag(a, "-S"), nc = opt_str(a, "-t") != NULL;
+    mv_vol k, s = *sp, t = *tp, out;
+    mv_cg_opts o = *op;
+    int64_t od[16], kd[16];
+    int rc;
     mv_status st;
-    if ((rc = pics_reg(a, &o, &l1))) return rc;
-    if (opt_int(a, "-i", 1, 100000, &v) < 0) return usage_error(a, "-i takes an iteration count", opt_str(a, "-i"));
-    o.iterations = opt_str(a, "-i") ? (int)v : 30;
-    if (opt_num(a, "-w", &d) < 0 || (opt_str(a, "-w") && !(d > 0))) return usage_error(a, "-w takes a scale > 0", opt_str(a, "-w"));
-    if (opt_str(a, "-w")) scale = d;
-    if (opt_num(a, "--tol", &d) < 0 || (opt_str(a, "--tol") && !(d >= 0))) return usage_error(a, "--tol takes a value >= 0", opt_str(a, "--tol"));
-    if (opt_str(a, "--tol")) o.tolerance = d;
-    if (opt_num(a, "--nufft-tol", &d) < 0 || (opt_str(a, "--nufft-tol") && !(d >= 1e-6 && d <= 0.1)))
-        return usage_error(a, "--nufft-tol takes a value in [1e-6, 0.1]", opt_str(a, "--nufft-tol"));
-    if (opt_str(a, "--nufft-tol")) o.nufft_tol = d;
-    if (opt_int(a, "--chunk", 1, 1 << 20, &v) < 0) return usage_error(a, "--chunk takes an item count >= 1", opt_str(a, "--chunk"));
-    if (opt_str(a, "--chunk")) o.chunk = v;
-    o.bart_fftmod = !nc; /* BART's image at every size (medvol.h, CG-SENSE) */
-    if ((rc = pics_inputs(a, &t, &s, kd))) return rc;
+    memcpy(kd, kdin, sizeof(kd));
     /* BART divides the data by its scale (estimated unless -w) and -S
        multiplies the image back. The l2 image is linear in the data, so
        with -S it needs no scale; the l1 image is not. */
     if (o.chunk) {
         int want = scale == 0 && (!rescale || l1);
-        rc = pics_chunked(a, nc ? &t : NULL, &s, kd, &o, rescale && !l1 ? 0 : scale, want, rescale);
+        rc = pics_chunked(a, nc ? &t : NULL, &s, kd, &o, rescale && !l1 ? 0 : scale, want, rescale, pat);
         mv_free(&t);
         mv_free(&s);
         return rc;
@@ -522,7 +595,16 @@ static int cmd_pics(const args *a)
     }
     if (rescale && !l1) scale = 0;
     else if (scale == 0) {
-        st = nc ? mv_bart_scale_estimate_nc(&t, &k, &s, &scale, &o) : mv_bart_scale_estimate(&k, &scale, NULL);
+        if (nc || !pat) {
+            st = nc ? mv_bart_scale_estimate_nc(&t, &k, &s, &scale, &o) : mv_bart_scale_estimate(&k, &scale, NULL);
+        } else { /* BART 0.9 on: the scale of the data times the pattern */
+            mv_vol kp;
+            mv_vol_init(&kp);
+            st = mv_vol_copy(&k, &kp);
+            if (st == MV_OK) pics_apply_pattern(&kp, pat);
+            if (st == MV_OK) st = mv_bart_scale_estimate(&kp, &scale, NULL);
+            mv_free(&kp);
+        }
         if (st != MV_OK) {
             mv_free(&k);
             mv_free(&s);
@@ -548,6 +630,41 @@ static int cmd_pics(const args *a)
         for (i = 0; i < n; i++) p[i] = (float)(p[i] * scale);
     }
     return cfl_save_dims(a->pos[2], &out, od); /* (x, y, z, M, frames...) in BART's (x, y, z, 1, M, frames...) */
+}
+
+static int cmd_pics(const args *a)
+{
+    mv_vol s, t, pat, w;
+    mv_cg_opts o = MV_ZERO_INIT;
+    double d, scale = 0;
+    int64_t v, kd[16];
+    int rc, l1 = 0, rescale = opt_flag(a, "-S"), nc = opt_str(a, "-t") != NULL;
+    if ((rc = pics_reg(a, &o, &l1))) return rc;
+    if (opt_int(a, "-i", 1, 100000, &v) < 0) return usage_error(a, "-i takes an iteration count", opt_str(a, "-i"));
+    o.iterations = opt_str(a, "-i") ? (int)v : 30;
+    if (opt_num(a, "-w", &d) < 0 || (opt_str(a, "-w") && !(d > 0))) return usage_error(a, "-w takes a scale > 0", opt_str(a, "-w"));
+    if (opt_str(a, "-w")) scale = d;
+    if (opt_num(a, "--tol", &d) < 0 || (opt_str(a, "--tol") && !(d >= 0))) return usage_error(a, "--tol takes a value >= 0", opt_str(a, "--tol"));
+    if (opt_str(a, "--tol")) o.tolerance = d;
+    if (opt_num(a, "--nufft-tol", &d) < 0 || (opt_str(a, "--nufft-tol") && !(d >= 1e-6 && d <= 0.1)))
+        return usage_error(a, "--nufft-tol takes a value in [1e-6, 0.1]", opt_str(a, "--nufft-tol"));
+    if (opt_str(a, "--nufft-tol")) o.nufft_tol = d;
+    if (opt_int(a, "--chunk", 1, 1 << 20, &v) < 0) return usage_error(a, "--chunk takes an item count >= 1", opt_str(a, "--chunk"));
+    if (opt_str(a, "--chunk")) o.chunk = v;
+    o.bart_fftmod = !nc; /* BART's image at every size (medvol.h, CG-SENSE) */
+    if ((rc = pics_inputs(a, &t, &s, kd))) return rc;
+    mv_vol_init(&pat);
+    mv_vol_init(&w);
+    if (opt_str(a, "-p") && (rc = pics_pattern(a, kd, &pat, &w))) {
+        mv_free(&t);
+        mv_free(&s);
+        return rc;
+    }
+    if (opt_str(a, "-p")) o.weights = &w;
+    rc = pics_solve(a, &t, &s, kd, &o, scale, l1, rescale, nc, opt_str(a, "-p") ? &pat : NULL);
+    mv_free(&pat);
+    mv_free(&w);
+    return rc;
 }
 
 /* bart threshold's soft (jf: |x| the norm of each group of samples that
@@ -690,7 +807,7 @@ const command mvtool_recon_commands[] = {
      "  --time: the library call's time on stderr.\n",
      "-m= -r= -k= -t= -c= --iter= --time", 2, 3, cmd_ecalib},
     {"pics", "SENSE reconstruction, l2 (CG), l1-wavelet (FISTA), TV and sums of terms (ADMM), Cartesian or non-Cartesian (BART pics)",
-     "mvtool pics -l2|-l1|-R W:7:0:L|-R T:7:0:L|-R Q:L|-R I:0:L|-R S|-R L:7:7:L... [-m] [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [-n] [-s STEP] [-e] [-b BLK] [--wavelet W] [--tol T] [--chunk N] [--joint] KSPACE MAPS OUT\n"
+     "mvtool pics -l2|-l1|-R W:7:0:L|-R T:7:0:L|-R Q:L|-R I:0:L|-R S|-R L:7:7:L... [-m] [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [-p PATTERN] [-n] [-s STEP] [-e] [-b BLK] [--wavelet W] [--tol T] [--chunk N] [--joint] KSPACE MAPS OUT\n"
      "  Tikhonov-regularised SENSE by conjugate gradients on (A^H A + LAMBDA I) x\n"
      "  = A^H y, as BART pics -l2: A = pattern * FFT * maps, or with -t TRAJ\n"
      "  (BART's trajectory, k-space (1, X, Y, C, frames...)) A = NUFFT * maps with\n"
@@ -703,6 +820,12 @@ const command mvtool_recon_commands[] = {
      "  TRAJ shared along some of BART's axes 6..15 and not others is refused.\n"
      "  MAPS (x, y, z, coils, M) with M ESPIRiT maps (mvtool or bart ecalib's\n"
      "  default two) give OUT (x, y, z, 1, M, frames...), as BART.\n"
+     "  -p PATTERN: BART's pattern or weights P (each axis 1 or the k-space's;\n"
+     "  coils 1): the data term weighted by |P|^2 per sample, as BART 0.9 on\n"
+     "  (BART 0.8's Cartesian pics weighted by P: the same for 0/1 patterns);\n"
+     "  Cartesian, it replaces the mask of nonzero samples and BART's scale is\n"
+     "  estimated on the data times P; with -t, density compensation as BART's\n"
+     "  scripts/radial_dcf.sh (P = density^-1/2).\n"
      "  --chunk N: stream the frames from KSPACE.cfl to OUT.cfl, N at a time in\n"
      "  memory. --tol T: stop at ||r|| <= T ||A^H y||. --nufft-tol T (default\n"
      "  1e-4). --time: the library call's time on stderr.\n"
@@ -728,7 +851,7 @@ const command mvtool_recon_commands[] = {
      "  -R W:7:0:0.005 -R T:7:0:0.002, are solved together by BART's ADMM, as is\n"
      "  one term with -m; -l1 / -l2 take the -r before them (or the last -r), as\n"
      "  BART's.\n",
-     "-l2 -l1 -R= -r= -i= -S -w= -t= -n -s= -e -m -u= -C= -b= --wavelet= --tol= --nufft-tol= --chunk= --joint --time", 3, 3, cmd_pics},
+     "-l2 -l1 -R= -r= -i= -S -w= -t= -p= -n -s= -e -m -u= -C= -b= --wavelet= --tol= --nufft-tol= --chunk= --joint --time", 3, 3, cmd_pics},
     {"threshold", "soft, wavelet, hard or binary thresholding of a .cfl (BART threshold)",
      "mvtool threshold [-W|-H|-B] [-j BITMASK] LAMBDA IN OUT\n"
      "  As bart threshold: complex soft thresholding x max(|x| - LAMBDA, 0) / |x|\n"

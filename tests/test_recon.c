@@ -1837,6 +1837,229 @@ MV_TEST(recon, cgsense_maps_direct_solve)
     mv_free(&s);
 }
 
+/* ---- sample weights (opts.weights, BART pics -p) ---- */
+
+/* a float32 weights volume of dims d (nd of them): uniform in [0, 2) with
+   about a third exactly 0 */
+static mv_status random_weights(uint64_t *rng, int nd, const int64_t *d, mv_vol *w)
+{
+    int64_t i, n;
+    mv_status st = mv_vol_alloc(w, MV_DT_F32, nd, d, NULL);
+    if (st != MV_OK) return st;
+    n = mv_vol_count(w);
+    for (i = 0; i < n; i++) {
+        double u = tu_rand01(rng);
+        ((float *)w->data)[i] = u < 0.33 ? 0.0f : (float)(2 * tu_rand01(rng));
+    }
+    return MV_OK;
+}
+
+/* w saved as NAME w.cfl (complex, imaginary 0) for ref_recon.py */
+static mv_status save_weights_cfl(const char *name, const mv_vol *w)
+{
+    char path[600];
+    mv_vol c;
+    mv_status st;
+    mv_vol_init(&c);
+    st = mv_convert(w, &c, MV_DT_C64, NULL);
+    snprintf(path, sizeof(path), "%sw", tu_path(name));
+    if (st == MV_OK) st = mv_cfl_save(path, &c, NULL);
+    mv_free(&c);
+    return st;
+}
+
+/* opts.weights against numpy's dense solve of (A^H W A + lambda I) x =
+   A^H W y: Cartesian with weights anywhere (samples of zero data with W >
+   0, of nonzero data with W = 0), with weights along y only (lines: the
+   y-only transforms of the normal operator), non-Cartesian (W in the
+   adjoint and the Toeplitz kernel), two maps each. Then per-volume and
+   per-frame weights: each volume's image the bytes of that volume solved
+   alone with its weights, for 1 and 3 threads; and the refusals. */
+MV_TEST(recon, weights_match_dense_solve)
+{
+    int64_t kd[4] = {12, 10, 1, 3}, sd[5] = {12, 10, 1, 3, 2}, wd[2] = {12, 10}, i, c;
+    mv_vol k, s, x, r, t, w;
+    mv_cg_opts o = MV_ZERO_INIT;
+    uint64_t rng = 2026113;
+    double e;
+    int pass;
+    if (!tu_python("numpy")) SKIP("needs numpy in /usr/bin/python3");
+    REQUIRE_OK(mv_vol_alloc(&k, MV_DT_C64, 4, kd, NULL));
+    REQUIRE_OK(mv_vol_alloc(&s, MV_DT_C64, 5, sd, NULL));
+    for (i = 0; i < 2 * 120 * 3; i++) ((float *)k.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+    for (i = 0; i < 2 * 120 * 6; i++) ((float *)s.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+    for (i = 0; i < 120; i += 7) /* samples without data in every coil (their weights stay as drawn) */
+        for (c = 0; c < 3; c++) ((float *)k.data)[2 * (c * 120 + i)] = ((float *)k.data)[2 * (c * 120 + i) + 1] = 0;
+    REQUIRE_OK(mv_cfl_save(tu_path("rc_w_k"), &k, NULL));
+    REQUIRE_OK(mv_cfl_save(tu_path("rc_w_s"), &s, NULL));
+    REQUIRE(ref_recon_lambda("rc_w_", 0.05));
+    o.lambda = 0.05;
+    o.iterations = 600;
+    o.tolerance = 1e-7;
+    for (pass = 0; pass < 2; pass++) { /* weights anywhere; along y only (lines) */
+        REQUIRE_OK(random_weights(&rng, 2, wd, &w));
+        if (pass == 1)
+            for (i = 0; i < 120; i++) ((float *)w.data)[i] = ((float *)w.data)[i - i % 12];
+        {
+            int64_t z = 0, zd = 0;
+            for (i = 0; i < 120; i++) {
+                z += ((float *)w.data)[i] == 0 && ((float *)k.data)[2 * i] != 0;
+                zd += ((float *)w.data)[i] > 0 && ((float *)k.data)[2 * i] == 0;
+            }
+            EXPECT_MSG(z > 0 && zd > 0, "pass %d: %lld samples of data with W 0, %lld without data with W > 0", pass,
+                       (long long)z, (long long)zd);
+        }
+        REQUIRE_OK(save_weights_cfl("rc_w_", &w));
+        REQUIRE(ref_recon_run("normal", "rc_w_") == 0);
+        mv_vol_init(&r);
+        REQUIRE_OK(mv_cfl_load(tu_path("rc_w_x"), &r, NULL));
+        o.weights = &w;
+        mv_vol_init(&x);
+        REQUIRE_OK(mv_cgsense(&k, &s, &x, &o));
+        EXPECT(o.iterations_done < 600);
+        e = c64_nrmse(&x, &r);
+        EXPECT_MSG(e < 1e-4, "Cartesian CG-SENSE with weights (%s) vs numpy's weighted solve: NRMSE %.3g",
+                   pass ? "lines" : "anywhere", e);
+        o.weights = NULL; /* without them the answer differs (the test can fail) */
+        mv_free(&x);
+        REQUIRE_OK(mv_cgsense(&k, &s, &x, &o));
+        e = c64_nrmse(&x, &r);
+        EXPECT_MSG(e > 0.05, "Cartesian CG-SENSE without the weights: NRMSE %.3g to the weighted solve", e);
+        mv_free(&x);
+        mv_free(&r);
+        mv_free(&w);
+    }
+    /* per-volume weights: a 2-volume series, each volume's image = that volume alone with its weights */
+    {
+        int64_t k2d[5] = {12, 10, 1, 3, 2}, w2d[5] = {12, 10, 1, 1, 2}, w3d[5] = {12, 10, 1, 2, 2};
+        mv_vol k2, w2, x2, x1, w1, bad;
+        int th, b;
+        REQUIRE_OK(mv_vol_alloc(&k2, MV_DT_C64, 5, k2d, NULL));
+        for (i = 0; i < 2 * mv_vol_count(&k2); i++) ((float *)k2.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+        REQUIRE_OK(random_weights(&rng, 5, w2d, &w2));
+        o.iterations = 20;
+        o.tolerance = 0;
+        for (th = 1; th <= 3; th += 2) {
+            o.threads = th;
+            o.weights = &w2;
+            mv_vol_init(&x2);
+            REQUIRE_OK(mv_cgsense(&k2, &s, &x2, &o));
+            for (b = 0; b < 2; b++) {
+                mv_vol kb = k2, wb = w2;
+                kb.ndim = 4;
+                kb.dim[4] = 1;
+                kb.data = (float *)k2.data + 2 * b * 360;
+                wb.ndim = 2;
+                wb.dim[4] = 1;
+                wb.data = (float *)w2.data + b * 120;
+                kb.flags = wb.flags = 0;
+                o.weights = &wb;
+                mv_vol_init(&x1);
+                REQUIRE_OK(mv_cgsense(&kb, &s, &x1, &o));
+                EXPECT_MSG(memcmp(x1.data, (float *)x2.data + 2 * b * 240, 240 * 8) == 0,
+                           "threads %d: volume %d of the series with per-volume weights differs from it alone", th, b);
+                mv_free(&x1);
+                o.weights = &w2;
+            }
+            mv_free(&x2);
+        }
+        o.threads = 0;
+        /* refusals: weights per coil; of another size; negative; NaN; float64 */
+        REQUIRE_OK(mv_vol_alloc(&bad, MV_DT_F32, 5, w3d, NULL));
+        o.weights = &bad;
+        mv_vol_init(&x2);
+        EXPECT(mv_cgsense(&k2, &s, &x2, &o) == MV_ERR_INVALID_ARG);
+        EXPECT_MSG(strstr(mv_last_error(), "weights dims[3]") != NULL, "error: %s", mv_last_error());
+        mv_free(&bad);
+        REQUIRE_OK(mv_vol_alloc(&bad, MV_DT_F32, 2, wd, NULL));
+        bad.dim[1] = 9;
+        EXPECT(mv_cgsense(&k2, &s, &x2, &o) == MV_ERR_INVALID_ARG);
+        EXPECT_MSG(strstr(mv_last_error(), "weights dims[1] = 9") != NULL, "error: %s", mv_last_error());
+        bad.dim[1] = 10;
+        ((float *)bad.data)[17] = -1;
+        EXPECT(mv_cgsense(&k2, &s, &x2, &o) == MV_ERR_INVALID_ARG);
+        EXPECT_MSG(strstr(mv_last_error(), "value 17 is -1") != NULL, "error: %s", mv_last_error());
+        ((float *)bad.data)[17] = NAN;
+        EXPECT(mv_cgsense(&k2, &s, &x2, &o) == MV_ERR_INVALID_ARG);
+        EXPECT_MSG(strstr(mv_last_error(), "value 17") != NULL, "error: %s", mv_last_error());
+        mv_free(&bad);
+        REQUIRE_OK(mv_vol_alloc(&w1, MV_DT_F64, 2, wd, NULL));
+        o.weights = &w1;
+        EXPECT(mv_cgsense(&k2, &s, &x2, &o) == MV_ERR_INVALID_ARG);
+        EXPECT_MSG(strstr(mv_last_error(), "float32") != NULL, "error: %s", mv_last_error());
+        mv_free(&w1);
+        o.weights = NULL;
+        o.iterations = 600;
+        o.tolerance = 1e-7;
+        mv_free(&k2);
+        mv_free(&w2);
+    }
+    mv_free(&k);
+    mv_free(&s);
+    /* non-Cartesian: W in the adjoint and in the Toeplitz kernel */
+    {
+        int64_t nwd[3] = {1, 300, 1}, k2d[5] = {1, 300, 1, 3, 2}, w2d[5] = {1, 300, 1, 1, 2};
+        mv_vol k2, w2, x2, x1;
+        int b;
+        REQUIRE_OK(random_nc_maps_case(&rng, "rc_wn_", &t, &k, &s));
+        REQUIRE_OK(random_weights(&rng, 3, nwd, &w));
+        REQUIRE_OK(save_weights_cfl("rc_wn_", &w));
+        REQUIRE(ref_recon_lambda("rc_wn_", 0.05));
+        REQUIRE(ref_recon_run("nc", "rc_wn_") == 0);
+        mv_vol_init(&r);
+        REQUIRE_OK(mv_cfl_load(tu_path("rc_wn_x"), &r, NULL));
+        o.nufft_tol = 1e-6;
+        o.weights = &w;
+        mv_vol_init(&x);
+        REQUIRE_OK(mv_cgsense_nc(&t, &k, &s, &x, &o));
+        EXPECT(o.iterations_done < 600);
+        e = c64_nrmse(&x, &r);
+        EXPECT_MSG(e < 2e-5, "non-Cartesian CG-SENSE with weights vs numpy's weighted exact solve: NRMSE %.3g", e);
+        mv_free(&x);
+        mv_free(&r);
+        /* per-frame weights with a shared trajectory: each frame its own plan, the bytes of the frame alone */
+        REQUIRE_OK(mv_vol_alloc(&k2, MV_DT_C64, 5, k2d, NULL));
+        for (i = 0; i < 2 * mv_vol_count(&k2); i++) ((float *)k2.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+        REQUIRE_OK(random_weights(&rng, 5, w2d, &w2));
+        o.iterations = 15;
+        o.tolerance = 0;
+        o.weights = &w2;
+        mv_vol_init(&x2);
+        REQUIRE_OK(mv_cgsense_nc(&t, &k2, &s, &x2, &o));
+        for (b = 0; b < 2; b++) {
+            mv_vol kb = k2, wb = w2;
+            kb.ndim = 4;
+            kb.dim[4] = 1;
+            kb.data = (float *)k2.data + 2 * b * 900;
+            wb.ndim = 3;
+            wb.dim[4] = 1;
+            wb.data = (float *)w2.data + b * 300;
+            kb.flags = wb.flags = 0;
+            o.weights = &wb;
+            mv_vol_init(&x1);
+            REQUIRE_OK(mv_cgsense_nc(&t, &kb, &s, &x1, &o));
+            EXPECT_MSG(memcmp(x1.data, (float *)x2.data + 2 * b * 384, 384 * 8) == 0,
+                       "non-Cartesian frame %d with per-frame weights differs from it alone", b);
+            mv_free(&x1);
+        }
+        mv_free(&x2);
+        /* a non-Cartesian plan takes one frame's weights */
+        {
+            mv_cgsense_plan *pl = NULL;
+            o.weights = &w2;
+            EXPECT(mv_cgsense_plan_make(&pl, &s, &t, &o) == MV_ERR_INVALID_ARG);
+            EXPECT_MSG(strstr(mv_last_error(), "non-Cartesian plan") != NULL, "error: %s", mv_last_error());
+        }
+        o.weights = NULL;
+        mv_free(&k2);
+        mv_free(&w2);
+        mv_free(&w);
+        mv_free(&t);
+        mv_free(&k);
+        mv_free(&s);
+    }
+}
+
 /* BART's radial case of espirit/pics -e tests: P r_t (trajectory), P r_k
    (k-space) and BART's image P _nc */
 static mv_status load_radial_case(const char *P, mv_vol *t, mv_vol *kn, mv_vol *b)

@@ -14,6 +14,11 @@
       same normal equations with A = the exact NUDFT (BART's unitary
       convention: s sum_x f(x) exp(-2 pi i k.(x - N/2) / N), s = 1 /
       sqrt(nx ny)) times S (maps as for normal), writes Px.cfl.
+  With Pw.cfl (real weights W >= 0 per sample: (x, y) or (1, M)) normal
+      and nc solve (A^H W A + lambda I) x = A^H W y instead, W the same for
+      every coil, and normal's mask is W itself (a sample with data and
+      W = 0 drops out, one with W > 0 and no data counts), medvol's
+      opts.weights and BART's pics -p P with W = |P|^2.
   ref_recon.py eigh DIR   tests/testutil.h's batch: DIR/cases.txt lines
       "c<id> n nk"; c<id>.a holds a Hermitian n x n matrix (complex128,
       row-major); writes c<id>.w (its eigenvalues, ascending, float64) and
@@ -49,15 +54,32 @@ def ifftc(x, axes):
     return np.fft.fftshift(np.fft.ifftn(np.fft.ifftshift(x, axes=axes), axes=axes, norm='ortho'), axes=axes)
 
 
+def weights(d, n, nc):
+    """Pw.cfl's n weights per sample repeated for the nc coils (coil after
+    coil, as y), or None"""
+    if not os.path.exists(d + 'w.cfl'):
+        return None
+    w = readcfl(d + 'w').real.astype(np.float64).reshape(-1, order='F')
+    assert w.size == n, (w.size, n)
+    return np.tile(w, nc)
+
+
+def solve(A, y, w, lam):
+    """(A^H W A + lam I) x = A^H W y, W = diag(w) (None: the identity)"""
+    Aw = A if w is None else A * w[:, None]
+    return np.linalg.solve(A.conj().T @ Aw + lam * np.eye(A.shape[1]), Aw.conj().T @ y)
+
+
 def cart_matrix(d):
-    """A (dense), y, and the image shape (nx, ny, maps) of a Cartesian case"""
+    """A (dense), y, and the image shape (nx, ny, maps) of a Cartesian case
+    (the mask: samples nonzero in some coil, or all of them with weights)"""
     k = readcfl(d + 'k').astype(np.complex128)
     s = readcfl(d + 's').astype(np.complex128)
     nx, ny, nc = k.shape[0], k.shape[1], k.shape[3]
     nm = s.size // (nx * ny * nc)
     k = k.reshape(nx, ny, nc)
     s = s.reshape(nx, ny, nc, nm)
-    mask = np.any(k != 0, axis=2)
+    mask = np.any(k != 0, axis=2) | os.path.exists(d + 'w.cfl')
     n = nx * ny
     # the matrix of A, column by column (small cases only): map m's pixels after map m - 1's
     cols = []
@@ -74,7 +96,7 @@ def cart_matrix(d):
 def normal(d):
     A, y, (nx, ny, nm) = cart_matrix(d)
     lam = float(open(d + 'lambda.txt').read())
-    x = np.linalg.solve(A.conj().T @ A + lam * np.eye(nx * ny * nm), A.conj().T @ y)
+    x = solve(A, y, weights(d, nx * ny, A.shape[0] // (nx * ny)), lam)
     writecfl(d + 'x', x.reshape(nx, ny, 1, nm, order='F'))
 
 
@@ -117,8 +139,8 @@ def nc_matrix(d):
 def noncart(d):
     A, y, (nx, ny, nm) = nc_matrix(d)
     lam = float(open(d + 'lambda.txt').read())
-    n = nx * ny * nm
-    x = np.linalg.solve(A.conj().T @ A + lam * np.eye(n), A.conj().T @ y)
+    m = readcfl(d + 't').shape[1]
+    x = solve(A, y, weights(d, m, A.shape[0] // m), lam)
     writecfl(d + 'x', x.reshape(nx, ny, 1, nm, order='F'))
 
 
