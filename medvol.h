@@ -3129,6 +3129,15 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    (MV_ERR_INVALID_ARG naming the first other one); the device solvers
    refuse weights (MV_ERR_UNSUPPORTED).
 
+   IST AND REAL IMAGES: opts.ist (BART pics -I) runs a FISTA solve (one
+   l1-wavelet, l1, non-negativity or low-rank term) as BART's IST: the
+   same threshold and gradient steps without the ravine step
+   (MV_ERR_INVALID_ARG with any other solve). opts.real_value (BART pics
+   -c) makes the image real: A x = A Re(x), so b = Re(A^H y) and the normal
+   operator is Re(A^H A Re(x)); every solver's iterates stay real (the
+   proxes of a real image are real), the imaginary parts 0. BART's -e
+   estimate and data scale are taken without it, as BART's.
+
    L1-WAVELET (opts.l1_wavelet > 0; BART pics -l1 -r lambda, or -R
    W:7:0:lambda): the same operators (Cartesian or non-Cartesian, items
    and chunks as above), solving min 1/2 ||A x - y||^2 + lambda ||W x||_1
@@ -3481,6 +3490,8 @@ typedef struct mv_cg_opts {
     int joint;             /* 1: every item of the call solved as one image, BART's solve of a series (see JOINT SERIES) */
     /* BART pics -p (see SAMPLE WEIGHTS), CG-SENSE entry points only: */
     const mv_vol *weights; /* NULL, or float32 W >= 0 per k-space sample: 1/2 sum W |A x - y|^2 (borrowed until the solve returns) */
+    int ist;               /* 1: BART's IST (pics -I) in place of FISTA: the same steps without the ravine (momentum) step */
+    int real_value;        /* 1: a real image (BART pics -c: A x = A Re(x), so A^H A Re(.) and A^H y keep their real parts) */
 } mv_cg_opts;
 
 /* CG on (N + lambda I) x = b, from x = 0 (BART's conjgrad, float32 vectors,
@@ -43863,6 +43874,8 @@ static double mv__cdot_re(const float *a, const float *b, int64_t n) /* Re <a, b
     return s0 + s1;
 }
 
+static int mv__fista_wanted(const mv_cg_opts *o);
+
 static mv_status mv__cg_check(const mv_cg_opts *o, const char *fn)
 {
     MV__CHECK(o->lambda >= 0 && o->lambda <= 3.4e38, MV_ERR_INVALID_ARG, "%s: opts.lambda = %g (0 .. 3.4e38: a float)", fn,
@@ -43900,6 +43913,11 @@ static mv_status mv__cg_check(const mv_cg_opts *o, const char *fn)
     MV__CHECK(o->llr_axes < 8u && o->llr_block_axes < 8u, MV_ERR_INVALID_ARG,
               "%s: opts.llr_%saxes = %u (bits of x, y, z)", fn, o->llr_axes < 8u ? "block_" : "",
               o->llr_axes < 8u ? o->llr_block_axes : o->llr_axes);
+    MV__CHECK(o->ist == 0 || (o->ist == 1 && mv__fista_wanted(o)), MV_ERR_INVALID_ARG,
+              "%s: opts.ist = %d (1 selects BART's IST for a FISTA solve: one l1-wavelet, l1, non-negativity or "
+              "low-rank term alone)", fn, o->ist);
+    MV__CHECK(o->real_value == 0 || o->real_value == 1, MV_ERR_INVALID_ARG, "%s: opts.real_value = %d (0 or 1)", fn,
+              o->real_value);
     MV__CHECK(o->llr_exact == 0 || o->llr_exact == 1, MV_ERR_INVALID_ARG, "%s: opts.llr_exact = %d (0 or 1)", fn,
               o->llr_exact);
     MV__CHECK(o->joint == 0 || o->joint == 1, MV_ERR_INVALID_ARG, "%s: opts.joint = %d (0 or 1)", fn, o->joint);
@@ -44315,14 +44333,16 @@ static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, floa
         } else if (!w) {
             mv__nonneg(xa, xa, n);
         }
-        ra = (1.f + sqrtf(1.f + 4.f * ra * ra)) / 2.f;
-        t = xa; /* xa: the previous thresholded iterate, xb: this one */
-        xa = xb;
-        xb = t;
-        c1 = (1.f - tfo) / ra - 1.f;
-        c2 = (tfo - 1.f) / ra + 1.f;
-        mv__bin_accumulate(ma, xa, MV_MATH_MUL, xa, NULL, c1, 2 * n); /* xa += c1 xa, then += c2 xb (BART's two steps) */
-        mv__bin_accumulate(ma, xa, MV_MATH_MUL, xb, NULL, c2, 2 * n);
+        if (!o->ist) { /* FISTA's ravine step (BART's IST has none) */
+            ra = (1.f + sqrtf(1.f + 4.f * ra * ra)) / 2.f;
+            t = xa; /* xa: the previous thresholded iterate, xb: this one */
+            xa = xb;
+            xb = t;
+            c1 = (1.f - tfo) / ra - 1.f;
+            c2 = (tfo - 1.f) / ra + 1.f;
+            mv__bin_accumulate(ma, xa, MV_MATH_MUL, xa, NULL, c1, 2 * n); /* xa += c1 xa, then += c2 xb (BART's two steps) */
+            mv__bin_accumulate(ma, xa, MV_MATH_MUL, xb, NULL, c2, 2 * n);
+        }
         st = op(user, xa, r, n);
         if (st != MV_OK) break;
         ma->bin(MV_MATH_SUB, b, r, 0, 0, r, (size_t)(2 * n)); /* r = b - A^H A xa */
@@ -45455,6 +45475,40 @@ static mv_status mv__fista_step_eigen(mv_normal_op op, void *user, int64_t n, fl
     return MV_OK;
 }
 
+/* BART pics -c (opts.real_value): the normal operator Re N Re on real
+   iterates. The right side is real (its imaginary part zeroed), and every
+   solver step keeps a real vector real (real combinations, the proxes of
+   a real image: the wavelet's and TV's real filters, thresholds of
+   values with imaginary part 0), so N's output's real part is BART's Re
+   N Re x; its imaginary part is zeroed. */
+typedef struct mv__rvc_op {
+    mv_normal_op f;
+    void *user;
+} mv__rvc_op;
+
+static void mv__real_part(float *v, int64_t n)
+{
+    int64_t i;
+    for (i = 0; i < n; i++) v[2 * i + 1] = 0;
+}
+
+static mv_status mv__rvc_normal(void *user, const float *x, float *y, int64_t n)
+{
+    const mv__rvc_op *r = (const mv__rvc_op *)user;
+    MV__TRY(r->f(r->user, x, y, n));
+    mv__real_part(y, n);
+    return MV_OK;
+}
+
+/* the operator a solve uses: op itself, or (opts.real_value) its real part through *r */
+static mv_normal_op mv__rvc_wrap(const mv_cg_opts *o, mv_normal_op f, void *user, mv__rvc_op *r, void **out_user)
+{
+    r->f = f;
+    r->user = user;
+    *out_user = o->real_value ? (void *)r : user;
+    return o->real_value ? mv__rvc_normal : f;
+}
+
 /* solves one item on th threads (CG for l2, FISTA for one l1-wavelet, l1 or
    non-negativity term, ADMM for TV, several terms or opts.admm); work:
    mv__cgs_work_bytes(pl, th, o) bytes */
@@ -45463,11 +45517,15 @@ static mv_status mv__cgs_item(const mv_cgsense_plan *pl, int64_t item, const flo
 {
     mv__cgs_work w;
     mv__cgs_op op;
-    mv_normal_op normal = pl->noncart ? mv__cgs_nc_normal : mv__cgs_normal;
+    mv__rvc_op rv;
+    void *nu;
+    mv_normal_op normal;
     mv__cgs_work_split(pl, th, work, &w);
     mv__cgs_op_init(pl, item, &w, th, &op);
+    normal = mv__rvc_wrap(o, pl->noncart ? mv__cgs_nc_normal : mv__cgs_normal, &op, &rv, &nu);
     MV__TRY(mv__cgs_adjoint(&op, k, w.b));
     mv__cgs_scale_data(w.b, pl->nimg, o);
+    if (o->real_value) mv__real_part(w.b, pl->nimg);
     if (mv__admm_wanted(o)) {
         mv__tv t;
         mv__wav wv;
@@ -45475,7 +45533,7 @@ static mv_status mv__cgs_item(const mv_cgsense_plan *pl, int64_t item, const flo
         if (o->l1_wavelet > 0) MV__TRY(mv__cgs_wav_plan(pl, o, &wv));
         if (o->l1_wavelet > 0) wb = mv__wav_scratch_bytes(&wv);
         mv__tv_make(&t, pl->dims, pl->nmaps, o->tv_axes ? o->tv_axes : 7u);
-        return mv__admm_run(normal, &op, w.b, x, pl->nimg, pl->nimg, &t, o->l1_wavelet > 0 ? &wv : NULL, wb, NULL, o,
+        return mv__admm_run(normal, nu, w.b, x, pl->nimg, pl->nimg, &t, o->l1_wavelet > 0 ? &wv : NULL, wb, NULL, o,
                             w.reg, th, report, iters, res);
     }
     if (mv__fista_wanted(o)) {
@@ -45483,12 +45541,13 @@ static mv_status mv__cgs_item(const mv_cgsense_plan *pl, int64_t item, const flo
         mv_cg_opts os = *o;
         if (o->l1_wavelet > 0) MV__TRY(mv__cgs_wav_plan(pl, o, &wv));
         if (o->step_eigen)
-            MV__TRY(mv__fista_step_eigen(pl->noncart ? normal : mv__cgs_sens_normal, &op, pl->nimg, w.cg, &os));
-        return mv__fista_run(normal, &op, w.b, x, pl->nimg, pl->nvox, pl->nimg, &os, o->l1_wavelet > 0 ? &wv : NULL,
+            MV__TRY(mv__fista_step_eigen(pl->noncart ? mv__cgs_nc_normal : mv__cgs_sens_normal, &op, pl->nimg, w.cg,
+                                         &os)); /* BART's estimate: without -c's real part */
+        return mv__fista_run(normal, nu, w.b, x, pl->nimg, pl->nvox, pl->nimg, &os, o->l1_wavelet > 0 ? &wv : NULL,
                              NULL, w.cg,
                              w.reg, th, report, iters, res);
     }
-    return mv__cg_run(normal, &op, w.b, x, pl->nimg, o, w.cg, report, iters, res);
+    return mv__cg_run(normal, nu, w.b, x, pl->nimg, o, w.cg, report, iters, res);
 }
 
 MVDEF mv_status mv_cgsense_adjoint(const mv_cgsense_plan *plan, int64_t item, const void *kspace, void *image)
@@ -45593,6 +45652,9 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
     int64_t nimg = pl->nimg, n = nitems * nimg, i;
     size_t wb = 0, kb = (size_t)pl->nk * 8, reg, wavb = 0, llrb;
     mv__cgs_joint jn;
+    mv__rvc_op rv;
+    void *ju;
+    mv_normal_op jf;
     mv__cgs_work w;
     mv__llr llr;
     mv__wav wv;
@@ -45648,11 +45710,13 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
         }
     }
     if (st == MV_OK) mv__cgs_scale_data(b, n, o);
+    if (st == MV_OK && o->real_value) mv__real_part(b, n);
+    jf = mv__rvc_wrap(o, mv__cgs_joint_normal, &jn, &rv, &ju);
     if (st == MV_OK && admm) {
-        st = mv__admm_run(mv__cgs_joint_normal, &jn, b, x, n, nimg, &t, o->l1_wavelet > 0 ? &wv : NULL,
+        st = mv__admm_run(jf, ju, b, x, n, nimg, &t, o->l1_wavelet > 0 ? &wv : NULL,
                           (wavb + 63) & ~(size_t)63, o->llr > 0 ? &llr : NULL, o, rw, th, 1, &iters, &res);
     } else if (st == MV_OK && !fista) {
-        st = mv__cg_run(mv__cgs_joint_normal, &jn, b, x, n, o, mv__nu_align(rw), 1, &iters, &res);
+        st = mv__cg_run(jf, ju, b, x, n, o, mv__nu_align(rw), 1, &iters, &res);
     } else if (st == MV_OK) {
         mv_cg_opts os = *o;
         float *vec = mv__nu_align(rw);
@@ -45663,7 +45727,7 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
             jn.sens_only = 0;
         }
         if (st == MV_OK)
-            st = mv__fista_run(mv__cgs_joint_normal, &jn, b, x, n, pl->nvox, nimg, &os, o->l1_wavelet > 0 ? &wv : NULL,
+            st = mv__fista_run(jf, ju, b, x, n, pl->nvox, nimg, &os, o->l1_wavelet > 0 ? &wv : NULL,
                                o->llr > 0 ? &llr : NULL, vec, psc, th, 1, &iters, &res);
     }
     o->iterations_done = iters;

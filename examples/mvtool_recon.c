@@ -522,6 +522,13 @@ static int pics_reg(const args *a, mv_cg_opts *o, int *l1)
         if (opt_int(a, "-b", 1, 4096, &v) < 0) return usage_error(a, "-b takes a block side (1 .. 4096)", opt_str(a, "-b"));
         o->llr_block = (int)v;
     }
+    o->real_value = opt_flag(a, "-c"); /* BART's real-value constraint */
+    if (opt_flag(a, "-I")) { /* BART's IST in place of its FISTA */
+        if (o->admm || nt > 1 || (kinds & 5u))
+            return usage_error(a, "-I (IST) takes one l1-wavelet, l1, non-negativity or low-rank term (what BART "
+                                  "solves by FISTA)", "-I");
+        o->ist = 1;
+    }
     return 0;
 }
 
@@ -557,6 +564,35 @@ static int pics_inputs(const args *a, mv_vol *t, mv_vol *s, int64_t kd[16])
         mv_free(s);
     }
     return rc;
+}
+
+/* pics -d LEVEL >= 5 (BART's DP_DEBUG3, its per-iteration lines): each
+   iteration's relative residual on stderr */
+static int pics_progress(void *user, int iteration, double residual)
+{
+    (void)user;
+    fprintf(stderr, "pics: iteration %d: residual %.6g\n", iteration, residual);
+    return 0;
+}
+
+/* pics -f RFOV: the maps outside a centred box of RFOV of x, y, z (axes of
+   one sample untouched) set to 0, as BART's apply_mask: the box's side the
+   float product size * RFOV truncated, starting at |size/2 - side/2| */
+static void pics_restrict_fov(mv_vol *s, float rfov)
+{
+    int64_t lo[3], hi[3], i, n = mv_vol_count(s), nxyz = s->dim[0] * s->dim[1] * s->dim[2];
+    int a;
+    for (a = 0; a < 3; a++) {
+        int64_t side = s->dim[a] == 1 ? 1 : (int64_t)((float)s->dim[a] * rfov);
+        lo[a] = s->dim[a] / 2 - side / 2;
+        if (lo[a] < 0) lo[a] = -lo[a];
+        hi[a] = lo[a] + side;
+    }
+    for (i = 0; i < n; i++) {
+        int64_t v = i % nxyz, x = v % s->dim[0], y = v / s->dim[0] % s->dim[1], z = v / (s->dim[0] * s->dim[1]);
+        if (x < lo[0] || x >= hi[0] || y < lo[1] || y >= hi[1] || z < lo[2] || z >= hi[2])
+            ((float *)s->data)[2 * i] = ((float *)s->data)[2 * i + 1] = 0;
+    }
 }
 
 /* pics after its options: the solve of KSPACE with TRAJ t (nc), MAPS s,
@@ -651,8 +687,17 @@ static int cmd_pics(const args *a)
     if (opt_str(a, "--nufft-tol")) o.nufft_tol = d;
     if (opt_int(a, "--chunk", 1, 1 << 20, &v) < 0) return usage_error(a, "--chunk takes an item count >= 1", opt_str(a, "--chunk"));
     if (opt_str(a, "--chunk")) o.chunk = v;
+    if (opt_int(a, "-d", 0, 9, &v) < 0) return usage_error(a, "-d takes a debug level 0 .. 9", opt_str(a, "-d"));
+    if (opt_str(a, "-d") && v >= 5) o.progress = pics_progress;
+    if (opt_num(a, "-f", &d) < 0 || (opt_str(a, "-f") && !(d > 0 && d <= 1)))
+        return usage_error(a, "-f takes the restricted FOV's fraction in (0, 1]", opt_str(a, "-f"));
+    if (opt_int(a, "-G", 0, 1024, &v) < 0) return usage_error(a, "-G takes a GPU number", opt_str(a, "-G"));
+    if (opt_flag(a, "-g") || opt_str(a, "-G"))
+        fprintf(stderr, "mvtool pics: %s: this command runs on the CPU (the device's CG-SENSE is medvol_cuda.h's "
+                        "library call)\n", opt_flag(a, "-g") ? "-g" : "-G");
     o.bart_fftmod = !nc; /* BART's image at every size (medvol.h, CG-SENSE) */
     if ((rc = pics_inputs(a, &t, &s, kd))) return rc;
+    if (opt_str(a, "-f")) pics_restrict_fov(&s, (float)d);
     mv_vol_init(&pat);
     mv_vol_init(&w);
     if (opt_str(a, "-p") && (rc = pics_pattern(a, kd, &pat, &w))) {
@@ -807,7 +852,7 @@ const command mvtool_recon_commands[] = {
      "  --time: the library call's time on stderr.\n",
      "-m= -r= -k= -t= -c= --iter= --time", 2, 3, cmd_ecalib},
     {"pics", "SENSE reconstruction, l2 (CG), l1-wavelet (FISTA), TV and sums of terms (ADMM), Cartesian or non-Cartesian (BART pics)",
-     "mvtool pics -l2|-l1|-R W:7:0:L|-R T:7:0:L|-R Q:L|-R I:0:L|-R S|-R L:7:7:L... [-m] [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [-p PATTERN] [-n] [-s STEP] [-e] [-b BLK] [--wavelet W] [--tol T] [--chunk N] [--joint] KSPACE MAPS OUT\n"
+     "mvtool pics -l2|-l1|-R W:7:0:L|-R T:7:0:L|-R Q:L|-R I:0:L|-R S|-R L:7:7:L... [-m] [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [-p PATTERN] [-I] [-c] [-f RFOV] [-d LEVEL] [-n] [-s STEP] [-e] [-b BLK] [--wavelet W] [--tol T] [--chunk N] [--joint] KSPACE MAPS OUT\n"
      "  Tikhonov-regularised SENSE by conjugate gradients on (A^H A + LAMBDA I) x\n"
      "  = A^H y, as BART pics -l2: A = pattern * FFT * maps, or with -t TRAJ\n"
      "  (BART's trajectory, k-space (1, X, Y, C, frames...)) A = NUFFT * maps with\n"
@@ -826,6 +871,11 @@ const command mvtool_recon_commands[] = {
      "  Cartesian, it replaces the mask of nonzero samples and BART's scale is\n"
      "  estimated on the data times P; with -t, density compensation as BART's\n"
      "  scripts/radial_dcf.sh (P = density^-1/2).\n"
+     "  -I: BART's IST in place of its FISTA (one l1-type term). -c: a real\n"
+     "  image (BART's real-value constraint). -f RFOV: the maps outside the\n"
+     "  centred box of RFOV of each axis set to 0, as BART. -d LEVEL: 5 and\n"
+     "  up, each iteration's residual on stderr. -g / -G N are accepted and\n"
+     "  noted: this command runs on the CPU.\n"
      "  --chunk N: stream the frames from KSPACE.cfl to OUT.cfl, N at a time in\n"
      "  memory. --tol T: stop at ||r|| <= T ||A^H y||. --nufft-tol T (default\n"
      "  1e-4). --time: the library call's time on stderr.\n"
@@ -851,7 +901,7 @@ const command mvtool_recon_commands[] = {
      "  -R W:7:0:0.005 -R T:7:0:0.002, are solved together by BART's ADMM, as is\n"
      "  one term with -m; -l1 / -l2 take the -r before them (or the last -r), as\n"
      "  BART's.\n",
-     "-l2 -l1 -R= -r= -i= -S -w= -t= -p= -n -s= -e -m -u= -C= -b= --wavelet= --tol= --nufft-tol= --chunk= --joint --time", 3, 3, cmd_pics},
+     "-l2 -l1 -R= -r= -i= -S -w= -t= -p= -I -c -f= -d= -g -G= -n -s= -e -m -u= -C= -b= --wavelet= --tol= --nufft-tol= --chunk= --joint --time", 3, 3, cmd_pics},
     {"threshold", "soft, wavelet, hard or binary thresholding of a .cfl (BART threshold)",
      "mvtool threshold [-W|-H|-B] [-j BITMASK] LAMBDA IN OUT\n"
      "  As bart threshold: complex soft thresholding x max(|x| - LAMBDA, 0) / |x|\n"

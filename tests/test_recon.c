@@ -2060,6 +2060,104 @@ MV_TEST(recon, weights_match_dense_solve)
     }
 }
 
+/* opts.real_value (BART pics -c) against numpy's solve over real images,
+   (Re(A^H W A) + lambda I) x = Re(A^H W y): Cartesian with two maps and
+   sample weights, non-Cartesian; the imaginary parts exactly 0; FISTA
+   (l1) and ADMM (TV) images real too. opts.ist outside a FISTA solve is
+   refused. */
+MV_TEST(recon, real_value_matches_dense_solve)
+{
+    int64_t kd[4] = {12, 10, 1, 3}, sd[5] = {12, 10, 1, 3, 2}, wd[2] = {12, 10}, i;
+    mv_vol k, s, x, r, t, w;
+    mv_cg_opts o = MV_ZERO_INIT;
+    uint64_t rng = 20261130;
+    double e, im = 0;
+    char path[700];
+    int pass;
+    if (!tu_python("numpy")) SKIP("needs numpy in /usr/bin/python3");
+    REQUIRE_OK(mv_vol_alloc(&k, MV_DT_C64, 4, kd, NULL));
+    REQUIRE_OK(mv_vol_alloc(&s, MV_DT_C64, 5, sd, NULL));
+    for (i = 0; i < 2 * 120 * 3; i++) ((float *)k.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+    for (i = 0; i < 2 * 120 * 6; i++) ((float *)s.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+    REQUIRE_OK(random_weights(&rng, 2, wd, &w));
+    REQUIRE_OK(mv_cfl_save(tu_path("rc_rv_k"), &k, NULL));
+    REQUIRE_OK(mv_cfl_save(tu_path("rc_rv_s"), &s, NULL));
+    REQUIRE_OK(save_weights_cfl("rc_rv_", &w));
+    REQUIRE(ref_recon_lambda("rc_rv_", 0.05));
+    snprintf(path, sizeof(path), "%sreal.txt", tu_path("rc_rv_"));
+    REQUIRE(tu_write_file(path, "1\n", 2));
+    REQUIRE(ref_recon_run("normal", "rc_rv_") == 0);
+    mv_vol_init(&r);
+    REQUIRE_OK(mv_cfl_load(tu_path("rc_rv_x"), &r, NULL));
+    o.lambda = 0.05;
+    o.iterations = 600;
+    o.tolerance = 1e-7;
+    o.weights = &w;
+    o.real_value = 1;
+    mv_vol_init(&x);
+    REQUIRE_OK(mv_cgsense(&k, &s, &x, &o));
+    EXPECT(o.iterations_done < 600);
+    e = c64_nrmse(&x, &r);
+    EXPECT_MSG(e < 1e-4, "Cartesian CG-SENSE, real image, weights, 2 maps, vs numpy's real solve: NRMSE %.3g", e);
+    for (i = 0; i < mv_vol_count(&x); i++) im = fmax(im, fabs(((float *)x.data)[2 * i + 1]));
+    EXPECT_MSG(im == 0, "real image: largest imaginary part %g", im);
+    mv_free(&x);
+    o.real_value = 0; /* the complex solve is another image (the test can fail) */
+    REQUIRE_OK(mv_cgsense(&k, &s, &x, &o));
+    e = c64_nrmse(&x, &r);
+    EXPECT_MSG(e > 0.1, "the complex solve: NRMSE %.3g to the real one", e);
+    mv_free(&x);
+    /* FISTA and ADMM keep the image real */
+    for (pass = 0; pass < 2; pass++) {
+        mv_cg_opts of = MV_ZERO_INIT;
+        of.real_value = 1;
+        of.iterations = 10;
+        if (pass) of.tv = 0.01;
+        else of.l1_wavelet = 0.01;
+        mv_vol_init(&x);
+        REQUIRE_OK(mv_cgsense(&k, &s, &x, &of));
+        for (im = 0, i = 0; i < mv_vol_count(&x); i++) im = fmax(im, fabs(((float *)x.data)[2 * i + 1]));
+        EXPECT_MSG(im == 0, "%s, real image: largest imaginary part %g", pass ? "ADMM (TV)" : "FISTA (l1-wavelet)", im);
+        if (pass == 0) { /* IST: another image than FISTA's, and refused for ADMM */
+            mv_vol y;
+            of.ist = 1;
+            mv_vol_init(&y);
+            REQUIRE_OK(mv_cgsense(&k, &s, &y, &of));
+            EXPECT_MSG(c64_nrmse(&x, &y) > 1e-3, "IST and FISTA give the same image (NRMSE %.3g)", c64_nrmse(&x, &y));
+            mv_free(&y);
+            of.l1_wavelet = 0;
+            of.tv = 0.01;
+            EXPECT(mv_cgsense(&k, &s, &y, &of) == MV_ERR_INVALID_ARG);
+            EXPECT_MSG(strstr(mv_last_error(), "opts.ist") != NULL, "error: %s", mv_last_error());
+        }
+        mv_free(&x);
+    }
+    mv_free(&r);
+    mv_free(&k);
+    mv_free(&s);
+    mv_free(&w);
+    /* non-Cartesian */
+    REQUIRE_OK(random_nc_maps_case(&rng, "rc_rvn_", &t, &k, &s));
+    REQUIRE(ref_recon_lambda("rc_rvn_", 0.05));
+    snprintf(path, sizeof(path), "%sreal.txt", tu_path("rc_rvn_"));
+    REQUIRE(tu_write_file(path, "1\n", 2));
+    REQUIRE(ref_recon_run("nc", "rc_rvn_") == 0);
+    mv_vol_init(&r);
+    REQUIRE_OK(mv_cfl_load(tu_path("rc_rvn_x"), &r, NULL));
+    o.weights = NULL;
+    o.real_value = 1;
+    o.nufft_tol = 1e-6;
+    mv_vol_init(&x);
+    REQUIRE_OK(mv_cgsense_nc(&t, &k, &s, &x, &o));
+    e = c64_nrmse(&x, &r);
+    EXPECT_MSG(e < 2e-5, "non-Cartesian CG-SENSE, real image, vs numpy's real exact solve: NRMSE %.3g", e);
+    mv_free(&x);
+    mv_free(&r);
+    mv_free(&t);
+    mv_free(&k);
+    mv_free(&s);
+}
+
 /* BART's radial case of espirit/pics -e tests: P r_t (trajectory), P r_k
    (k-space) and BART's image P _nc */
 static mv_status load_radial_case(const char *P, mv_vol *t, mv_vol *kn, mv_vol *b)

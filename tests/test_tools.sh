@@ -1348,6 +1348,17 @@ PYEOF
   $T pics -l1 -r 0.005 -i 20 -t "$W/ntr" -p "$W/nsq" "$W/nk" "$W/ns" "$W/nms" && "$PY" "$LL/nrmse.py" "$W/nbs" "$W/nms" 1e-2 && ok || bad "pics -l1 -t -p (the weighted scale estimate) vs bart pics"
   $T pics -l2 -p "$W/rk" "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "per coil" "$W/err" && ok || bad "pics -p with a pattern per coil: usage error: $(cat "$W/err")"
   $T pics -l2 -p "$W/ntr" "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "axis 0 holds 3" "$W/err" && ok || bad "pics -p of another size: usage error: $(cat "$W/err")"
+  # BART's -I (IST), -c (a real image), -f (restricted FOV), -d (debug level), -g (GPU: noted, runs on the CPU)
+  for R in "-I -l1 -r 0.01" "-I -R I:0:0.02" "-c -l2 -r 0.01" "-c -R W:3:0:0.005 -R T:3:0:0.005" "-f 0.5 -l2 -r 0.01" "-f 0.33 -R T:3:0:0.01"; do
+    bart pics $R -i 20 "$W/ru" "$W/rbm" "$W/rbo" >/dev/null 2>&1
+    $T pics $R -i 20 "$W/ru" "$W/rbm" "$W/rmo" && "$PY" "$LL/nrmse.py" "$W/rbo" "$W/rmo" 2e-5 && ok || bad "pics $R vs bart pics"
+  done
+  bart pics -c -l2 -r 0.01 -i 10 -S -t "$W/ntr" "$W/nk" "$W/ns" "$W/nbc" >/dev/null 2>&1
+  $T pics -c -l2 -r 0.01 -i 10 -S -t "$W/ntr" "$W/nk" "$W/ns" "$W/nmc" && "$PY" "$LL/nrmse.py" "$W/nbc" "$W/nmc" 1e-2 && ok || bad "pics -c -t vs bart pics -c -t"
+  $T pics -d5 -g -l2 -r 0.01 -i 3 "$W/ru" "$W/rbm" "$W/rmd" 2>"$W/err" && [ "$(grep -c "^pics: iteration" "$W/err")" = 3 ] &&
+    grep -q "runs on the CPU" "$W/err" && $T pics -l2 -r 0.01 -i 3 "$W/ru" "$W/rbm" "$W/rmd0" && cmp -s "$W/rmd.cfl" "$W/rmd0.cfl" && ok ||
+    bad "pics -d5 -g: a line per iteration, the CPU noted, the same image: $(cat "$W/err")"
+  $T pics -I -R T:3:0:0.01 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "IST" "$W/err" && ok || bad "pics -I with ADMM: usage error: $(cat "$W/err")"
   for m in -W -H -B ""; do
     bart threshold $m 0.8 "$W/rbm" "$W/tb" >/dev/null 2>&1
     $T threshold $m 0.8 "$W/rbm" "$W/tm" && "$PY" - "$W/tb" "$W/tm" <<'PYEOF' && ok || bad "threshold $m vs bart threshold"

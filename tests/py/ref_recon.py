@@ -19,6 +19,8 @@
       every coil, and normal's mask is W itself (a sample with data and
       W = 0 drops out, one with W > 0 and no data counts), medvol's
       opts.weights and BART's pics -p P with W = |P|^2.
+  With Preal.txt (any content) normal and nc solve for a real image (BART
+      pics -c, opts.real_value): (Re(A^H W A) + lambda I) x = Re(A^H W y).
   ref_recon.py eigh DIR   tests/testutil.h's batch: DIR/cases.txt lines
       "c<id> n nk"; c<id>.a holds a Hermitian n x n matrix (complex128,
       row-major); writes c<id>.w (its eigenvalues, ascending, float64) and
@@ -64,10 +66,14 @@ def weights(d, n, nc):
     return np.tile(w, nc)
 
 
-def solve(A, y, w, lam):
-    """(A^H W A + lam I) x = A^H W y, W = diag(w) (None: the identity)"""
+def solve(A, y, w, lam, real=False):
+    """(A^H W A + lam I) x = A^H W y, W = diag(w) (None: the identity);
+    real: over real x, the real parts of both sides"""
     Aw = A if w is None else A * w[:, None]
-    return np.linalg.solve(A.conj().T @ Aw + lam * np.eye(A.shape[1]), Aw.conj().T @ y)
+    N, b = A.conj().T @ Aw, Aw.conj().T @ y
+    if real:
+        N, b = N.real, b.real
+    return np.linalg.solve(N + lam * np.eye(A.shape[1]), b)
 
 
 def cart_matrix(d):
@@ -96,7 +102,7 @@ def cart_matrix(d):
 def normal(d):
     A, y, (nx, ny, nm) = cart_matrix(d)
     lam = float(open(d + 'lambda.txt').read())
-    x = solve(A, y, weights(d, nx * ny, A.shape[0] // (nx * ny)), lam)
+    x = solve(A, y, weights(d, nx * ny, A.shape[0] // (nx * ny)), lam, os.path.exists(d + 'real.txt'))
     writecfl(d + 'x', x.reshape(nx, ny, 1, nm, order='F'))
 
 
@@ -140,7 +146,7 @@ def noncart(d):
     A, y, (nx, ny, nm) = nc_matrix(d)
     lam = float(open(d + 'lambda.txt').read())
     m = readcfl(d + 't').shape[1]
-    x = solve(A, y, weights(d, m, A.shape[0] // m), lam)
+    x = solve(A, y, weights(d, m, A.shape[0] // m), lam, os.path.exists(d + 'real.txt'))
     writecfl(d + 'x', x.reshape(nx, ny, 1, nm, order='F'))
 
 
