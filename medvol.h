@@ -3136,7 +3136,15 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    -c) makes the image real: A x = A Re(x), so b = Re(A^H y) and the normal
    operator is Re(A^H A Re(x)); every solver's iterates stay real (the
    proxes of a real image are real), the imaginary parts 0. BART's -e
-   estimate and data scale are taken without it, as BART's.
+   estimate and data scale are taken without it, as BART's. A start image
+   (BART pics -W): opts.start (the volume calls: c64, out's values in
+   out's layout, in the solver's units: BART divides a -S image by its
+   data scale first) or opts.start_read (mv_cgsense_run: an item's start
+   in io->write's layout, on the caller's thread before the item's solve)
+   starts CG (r = b - (N + lambda) x0, the tolerance still relative to
+   ||b||), FISTA and IST (their previous iterate x0 too) there instead of
+   at 0; ADMM, which BART starts from its terms' proxes of x0, refuses it
+   (MV_ERR_UNSUPPORTED).
 
    L1-WAVELET (opts.l1_wavelet > 0; BART pics -l1 -r lambda, or -R
    W:7:0:lambda): the same operators (Cartesian or non-Cartesian, items
@@ -3489,9 +3497,13 @@ typedef struct mv_cg_opts {
     int llr_exact;         /* 1: every block thresholded exactly (BART skips some: see LOCALLY LOW RANK) */
     int joint;             /* 1: every item of the call solved as one image, BART's solve of a series (see JOINT SERIES) */
     /* BART pics -p (see SAMPLE WEIGHTS), CG-SENSE entry points only: */
-    const mv_vol *weights; /* NULL, or float32 W >= 0 per k-space sample: 1/2 sum W |A x - y|^2 (borrowed until the solve returns) */
-    int ist;               /* 1: BART's IST (pics -I) in place of FISTA: the same steps without the ravine (momentum) step */
-    int real_value;        /* 1: a real image (BART pics -c: A x = A Re(x), so A^H A Re(.) and A^H y keep their real parts) */
+    const mv_vol *weights; /* NULL, or float32 W >= 0 per k-space sample: 1/2 sum W |A x - y|^2 (borrowed) */
+    int ist;               /* 1: BART's IST (pics -I) in place of FISTA: its steps without the ravine step */
+    int real_value;        /* 1: a real image (BART pics -c: A x = A Re(x), see IST AND REAL IMAGES) */
+    /* BART pics -W (a start image; CG, FISTA and IST, not ADMM), CG-SENSE entry points only: */
+    const mv_vol *start;   /* mv_cgsense[_nc][_into]: NULL, or the start image, c64, out's values in out's layout */
+    mv_status (*start_read)(void *user, int64_t item, void *image, size_t bytes); /* mv_cgsense_run: */
+    void *start_user;      /* ... an item's start image (io->write's layout), on the caller's thread before its solve */
 } mv_cg_opts;
 
 /* CG on (N + lambda I) x = b, from x = 0 (BART's conjgrad, float32 vectors,
@@ -3534,7 +3546,8 @@ MVDEF mv_status mv_cgsense_nc_into(const mv_vol *traj, const mv_vol *kspace, con
    dense, complex64; with M ESPIRiT maps an item's image is M of those,
    one after the other. read fills one item's k-space, write takes one item's
    image; both run on the caller's thread, items in increasing order, and
-   return MV_OK or a status that stops the run. */
+   return MV_OK or a status that stops the run. (A start image per item:
+   opts.start_read.) */
 typedef struct mv_recon_io {
     mv_status (*read)(void *user, int64_t item, void *kspace, size_t bytes);
     mv_status (*write)(void *user, int64_t item, const void *image, size_t bytes);
@@ -43928,7 +43941,7 @@ static mv_status mv__cg_check(const mv_cg_opts *o, const char *fn)
    progress only when report (the caller's thread); *iters and *res (the
    last ||r|| / ||b||) for the caller. */
 static mv_status mv__cg_run(mv_normal_op op, void *user, const float *b, float *x, int64_t n, const mv_cg_opts *o,
-                            float *r, int report, int *iters, double *res)
+                            int warm, float *r, int report, int *iters, double *res)
 {
     float *p = r + 2 * n, *ap = p + 2 * n;
     double rsold, rsnew, eps2, bb, lam = o->lambda;
@@ -43936,10 +43949,18 @@ static mv_status mv__cg_run(mv_normal_op op, void *user, const float *b, float *
     int64_t i;
     mv_status st = MV_OK;
     *iters = 0;
-    for (i = 0; i < 2 * n; i++) x[i] = 0;
-    memcpy(r, b, (size_t)n * 8); /* r = b - (N + lambda) 0 */
+    if (warm) { /* x holds the start: r = b - (N x + lambda x), BART's order */
+        MV__TRY(op(user, x, r, n));
+        if (lam != 0)
+            for (i = 0; i < 2 * n; i++) r[i] += (float)lam * x[i];
+        for (i = 0; i < 2 * n; i++) r[i] = b[i] - r[i];
+    } else {
+        for (i = 0; i < 2 * n; i++) x[i] = 0;
+        memcpy(r, b, (size_t)n * 8); /* r = b - (N + lambda) 0 */
+    }
     memcpy(p, r, (size_t)n * 8);
-    rsold = bb = mv__cdot_re(r, r, n);
+    rsold = mv__cdot_re(r, r, n);
+    bb = warm ? mv__cdot_re(b, b, n) : rsold; /* the tolerance is relative to ||b|| */
     eps2 = o->tolerance * o->tolerance * bb;
     rsnew = rsold;
     for (it = 0; it < maxit && rsold > 0; it++) {
@@ -43996,7 +44017,7 @@ MVDEF mv_status mv_cg_solve(mv_normal_op op, void *user, const float *b, float *
     o->iterations_done = 0;
     r = (float *)mv__alloc((size_t)n * 24, o->alloc_ctx);
     MV__CHECK(r != NULL, MV_ERR_OUT_OF_MEMORY, "mv_cg_solve: 3 vectors of %lld values", (long long)n);
-    st = mv__cg_run(op, user, b, x, n, o, r, 1, &o->iterations_done, &res);
+    st = mv__cg_run(op, user, b, x, n, o, 0, r, 1, &o->iterations_done, &res);
     mv__free(r, o->alloc_ctx);
     return st;
 }
@@ -44302,8 +44323,8 @@ static void mv__bin_accumulate(const mv__math_ops *ma, float *y, int op, const f
    non-negativity constraint. x holds n / nvol volumes (ESPIRiT maps, then
    items of nimg values) of nvol values. vec: 2 n-vectors. */
 static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, float *x, int64_t n, int64_t nvol,
-                               int64_t nimg, const mv_cg_opts *o, const mv__wav *w, const mv__llr *llr, float *vec,
-                               unsigned char *wsc, int threads, int report, int *iters, double *res)
+                               int64_t nimg, const mv_cg_opts *o, const mv__wav *w, const mv__llr *llr, int warm,
+                               float *vec, unsigned char *wsc, int threads, int report, int *iters, double *res)
 {
     const mv__math_ops *ma = mv__kernels_get()->math;
     float *xa = x, *xb = vec, *r = vec + 2 * n, *t;
@@ -44317,8 +44338,8 @@ static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, floa
     mv_status st = MV_OK;
     *iters = 0;
     mv__glibc_srandom(&g, 1);
-    memset(xa, 0, (size_t)n * 8);
-    memset(xb, 0, (size_t)n * 8);
+    if (!warm) memset(xa, 0, (size_t)n * 8); /* warm: x holds the start, the previous iterate too (BART's) */
+    memcpy(xb, xa, (size_t)n * 8);
     for (it = 0; it < maxit; it++) {
         float tfo = ra, c1, c2;
         if (w && !o->no_randshift) mv__wav_draw_shifts(w, &state, sh);
@@ -45513,7 +45534,7 @@ static mv_normal_op mv__rvc_wrap(const mv_cg_opts *o, mv_normal_op f, void *user
    non-negativity term, ADMM for TV, several terms or opts.admm); work:
    mv__cgs_work_bytes(pl, th, o) bytes */
 static mv_status mv__cgs_item(const mv_cgsense_plan *pl, int64_t item, const float *k, float *x, const mv_cg_opts *o,
-                              unsigned char *work, int th, int report, int *iters, double *res)
+                              int warm, unsigned char *work, int th, int report, int *iters, double *res)
 {
     mv__cgs_work w;
     mv__cgs_op op;
@@ -45544,10 +45565,10 @@ static mv_status mv__cgs_item(const mv_cgsense_plan *pl, int64_t item, const flo
             MV__TRY(mv__fista_step_eigen(pl->noncart ? mv__cgs_nc_normal : mv__cgs_sens_normal, &op, pl->nimg, w.cg,
                                          &os)); /* BART's estimate: without -c's real part */
         return mv__fista_run(normal, nu, w.b, x, pl->nimg, pl->nvox, pl->nimg, &os, o->l1_wavelet > 0 ? &wv : NULL,
-                             NULL, w.cg,
+                             NULL, warm, w.cg,
                              w.reg, th, report, iters, res);
     }
-    return mv__cg_run(normal, nu, w.b, x, pl->nimg, o, w.cg, report, iters, res);
+    return mv__cg_run(normal, nu, w.b, x, pl->nimg, o, warm, w.cg, report, iters, res);
 }
 
 MVDEF mv_status mv_cgsense_adjoint(const mv_cgsense_plan *plan, int64_t item, const void *kspace, void *image)
@@ -45592,6 +45613,7 @@ typedef struct mv__cgs_round {
     const mv_cgsense_plan *pl;
     const mv_cg_opts *o;
     int64_t item0;
+    int warm;                  /* x holds each item's start image */
     float *k, *x;              /* item j at k + 2 j nk, x + 2 j nimg */
     unsigned char *work;       /* per worker */
     size_t work_bytes;
@@ -45606,7 +45628,7 @@ static void mv__cgs_round_range(void *ctx, int64_t b, int64_t e, int worker)
     const mv_cgsense_plan *pl = r->pl;
     int64_t j;
     for (j = b; j < e; j++)
-        r->st[j] = mv__cgs_item(pl, r->item0 + j, r->k + 2 * j * pl->nk, r->x + 2 * j * pl->nimg, r->o,
+        r->st[j] = mv__cgs_item(pl, r->item0 + j, r->k + 2 * j * pl->nk, r->x + 2 * j * pl->nimg, r->o, r->warm,
                                 r->work + (size_t)worker * r->work_bytes, 1, 0, &r->iters[j], &r->res[j]);
 }
 
@@ -45665,6 +45687,9 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
     double res = 0;
     uint64_t need;
     mv_status st = MV_OK;
+    MV__CHECK(!o->start_read || !admm, MV_ERR_UNSUPPORTED,
+              "%s: a start image (BART pics -W) with ADMM (BART starts its splitting variables from the start "
+              "image's proxes; not implemented): CG, FISTA and IST take one", fn);
     for (i = 0; i < npl; i++) wb = MV__MAX(wb, mv__cgs_work_bytes(pls[i], th, NULL));
     mv__llr_make(&llr, pl->dims, pl->nmaps, nitems, o->llr_block, o->llr_axes, o->llr_block_axes, o->llr_exact);
     llrb = o->llr > 0 ? ((mv__llr_scratch_bytes(&llr, llr.lanes) + 63) & ~(size_t)63) * (size_t)th : 0;
@@ -45709,6 +45734,8 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
             op->mask = masks + (size_t)i * (size_t)pl->nvox;
         }
     }
+    for (i = 0; i < nitems && st == MV_OK && o->start_read; i++)
+        st = o->start_read(o->start_user, i, x + 2 * i * nimg, (size_t)nimg * 8);
     if (st == MV_OK) mv__cgs_scale_data(b, n, o);
     if (st == MV_OK && o->real_value) mv__real_part(b, n);
     jf = mv__rvc_wrap(o, mv__cgs_joint_normal, &jn, &rv, &ju);
@@ -45716,7 +45743,7 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
         st = mv__admm_run(jf, ju, b, x, n, nimg, &t, o->l1_wavelet > 0 ? &wv : NULL,
                           (wavb + 63) & ~(size_t)63, o->llr > 0 ? &llr : NULL, o, rw, th, 1, &iters, &res);
     } else if (st == MV_OK && !fista) {
-        st = mv__cg_run(jf, ju, b, x, n, o, mv__nu_align(rw), 1, &iters, &res);
+        st = mv__cg_run(jf, ju, b, x, n, o, o->start_read != NULL, mv__nu_align(rw), 1, &iters, &res);
     } else if (st == MV_OK) {
         mv_cg_opts os = *o;
         float *vec = mv__nu_align(rw);
@@ -45728,7 +45755,7 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
         }
         if (st == MV_OK)
             st = mv__fista_run(jf, ju, b, x, n, pl->nvox, nimg, &os, o->l1_wavelet > 0 ? &wv : NULL,
-                               o->llr > 0 ? &llr : NULL, vec, psc, th, 1, &iters, &res);
+                               o->llr > 0 ? &llr : NULL, o->start_read != NULL, vec, psc, th, 1, &iters, &res);
     }
     o->iterations_done = iters;
     for (i = 0; i < nitems && st == MV_OK; i++) st = io->write(io->user, i, x + 2 * i * nimg, (size_t)nimg * 8);
@@ -45758,6 +45785,9 @@ MVDEF mv_status mv_cgsense_run(const mv_cgsense_plan *plan, int64_t nitems, cons
               "%s: %lld items, and the plan's weights hold %lld items' blocks (one, or a block per item)", fn,
               (long long)nitems, (long long)plan->w_items);
     MV__TRY(mv__cg_check(o, fn));
+    MV__CHECK(!o->start_read || !mv__admm_wanted(o), MV_ERR_UNSUPPORTED,
+              "%s: a start image (opts.start / start_read: BART pics -W) with ADMM (BART starts its splitting "
+              "variables from the start image's proxes; not implemented): CG, FISTA and IST take one", fn);
     o->iterations_done = 0;
     th = o->threads ? mv__resolve_threads(o->threads) : plan->threads;
     if (th > MV__MAX_THREADS) th = MV__MAX_THREADS;
@@ -45775,6 +45805,7 @@ MVDEF mv_status mv_cgsense_run(const mv_cgsense_plan *plan, int64_t nitems, cons
     memset(&r, 0, sizeof(r));
     r.pl = plan;
     r.o = o;
+    r.warm = o->start_read != NULL;
     /* workers of a round: one thread each; an item alone: all threads */
     r.work_bytes = (mv__cgs_work_bytes(plan, 1, o) + 63) & ~(size_t)63;
     wb = MV__MAX(r.work_bytes * (size_t)conc, mv__cgs_work_bytes(plan, th, o));
@@ -45794,6 +45825,8 @@ MVDEF mv_status mv_cgsense_run(const mv_cgsense_plan *plan, int64_t nitems, cons
     for (i0 = 0; i0 < nitems && st == MV_OK; i0 += W) {
         n = MV__MIN(W, nitems - i0);
         for (j = 0; j < n && st == MV_OK; j++) st = io->read(io->user, i0 + j, r.k + 2 * j * plan->nk, kb);
+        for (j = 0; j < n && st == MV_OK && r.warm; j++)
+            st = o->start_read(o->start_user, i0 + j, r.x + 2 * j * plan->nimg, xb);
         if (st != MV_OK) break;
         r.item0 = i0;
         if (conc > 1 && n > 1) {
@@ -45809,8 +45842,8 @@ MVDEF mv_status mv_cgsense_run(const mv_cgsense_plan *plan, int64_t nitems, cons
             }
         } else {
             for (j = 0; j < n && st == MV_OK; j++) {
-                st = mv__cgs_item(plan, i0 + j, r.k + 2 * j * plan->nk, r.x + 2 * j * plan->nimg, o, r.work, th, 1,
-                                  &r.iters[j], &r.res[j]);
+                st = mv__cgs_item(plan, i0 + j, r.k + 2 * j * plan->nk, r.x + 2 * j * plan->nimg, o, r.warm, r.work,
+                                  th, 1, &r.iters[j], &r.res[j]);
                 total += r.iters[j];
             }
         }
@@ -45825,6 +45858,7 @@ MVDEF mv_status mv_cgsense_run(const mv_cgsense_plan *plan, int64_t nitems, cons
 typedef struct mv__cgs_mem {
     const float *k;
     float *x;
+    const float *x0;               /* opts.start's samples (out's layout), or NULL */
     int64_t nxy, nz, nc, nk, nvox; /* Cartesian slices: plane, slices, coils; item samples, voxels of a map */
     int64_t nmaps, nzw;            /* maps; slices per volume of the image (1: items are volumes) */
     int64_t item0;                 /* the run's item 0 is item0 of the arrays */
@@ -45899,6 +45933,42 @@ static void mv__cgs_frame_opts(const mv_cg_opts *o, int per_item, int64_t f, mv_
     of->weights = wv;
 }
 
+/* item's start image from opts.start: write's layout read back */
+static mv_status mv__cgs_mem_start(void *user, int64_t item, void *buf, size_t bytes)
+{
+    const mv__cgs_mem *m = (const mv__cgs_mem *)user;
+    int64_t z, b, p;
+    (void)bytes;
+    item += m->item0;
+    z = item % m->nzw;
+    b = item / m->nzw;
+    for (p = 0; p < m->nmaps; p++)
+        memcpy((float *)buf + 2 * p * m->nvox, m->x0 + 2 * (((b * m->nmaps + p) * m->nzw + z) * m->nvox),
+               (size_t)m->nvox * 8);
+    return MV_OK;
+}
+
+/* opts for a volume call's run: opts.start (c64, out's values in out's
+   layout) read through m (opts.start_read is mv_cgsense_run's, not the
+   volume calls') */
+static mv_status mv__cgs_start_opts(const mv_cg_opts *o, const mv_vol *out, mv__cgs_mem *m, mv_cg_opts *oc,
+                                    const char *fn)
+{
+    *oc = *o;
+    oc->start_read = NULL;
+    oc->start_user = NULL;
+    if (!o->start) return MV_OK;
+    MV__CHECK(o->start->data != NULL && o->start->dtype == MV_DT_C64, MV_ERR_INVALID_ARG,
+              "%s: opts.start must be complex64 in memory", fn);
+    MV__CHECK(mv_vol_count(o->start) == mv_vol_count(out), MV_ERR_INVALID_ARG,
+              "%s: opts.start holds %lld values, the image %lld (the start is an image of out's layout)", fn,
+              (long long)mv_vol_count(o->start), (long long)mv_vol_count(out));
+    m->x0 = (const float *)o->start->data;
+    oc->start_read = mv__cgs_mem_start;
+    oc->start_user = m;
+    return MV_OK;
+}
+
 /* out of a Cartesian CG-SENSE: c64 (x, y, z, batch...) for one map, (x, y,
    z, M, batch...) for M maps */
 static mv_status mv__cgs_check_out(const mv_vol *kspace, int64_t nmaps, const mv_vol *out, const char *fn)
@@ -45923,6 +45993,7 @@ MVDEF mv_status mv_cgsense_into(const mv_vol *kspace, const mv_vol *sens, mv_vol
     mv_cgsense_plan *pl = NULL;
     mv__cgs_mem m;
     mv_recon_io io;
+    mv_cg_opts oc;
     mv_status st;
     int64_t nmaps;
     int a;
@@ -45957,7 +46028,9 @@ MVDEF mv_status mv_cgsense_into(const mv_vol *kspace, const mv_vol *sens, mv_vol
     io.read = mv__cgs_mem_read;
     io.write = mv__cgs_mem_write;
     io.user = &m;
-    st = mv_cgsense_run(pl, (pl->slices ? m.nz : 1) * sh.nbatch, &io, o);
+    st = mv__cgs_start_opts(o, out, &m, &oc, fn);
+    if (st == MV_OK) st = mv_cgsense_run(pl, (pl->slices ? m.nz : 1) * sh.nbatch, &io, &oc);
+    o->iterations_done = oc.iterations_done;
     mv_cgsense_plan_free(pl);
     return st;
 }
@@ -46063,6 +46136,7 @@ MVDEF mv_status mv_cgsense_nc_into(const mv_vol *traj, const mv_vol *kspace, con
     mv_cgsense_plan *pl = NULL;
     mv__cgs_mem m;
     mv_recon_io io;
+    mv_cg_opts oc;
     mv_status st = MV_OK;
     int64_t f;
     int wframes;
@@ -46088,11 +46162,13 @@ MVDEF mv_status mv_cgsense_nc_into(const mv_vol *traj, const mv_vol *kspace, con
     io.read = mv__cgs_mem_read;
     io.write = mv__cgs_mem_write;
     io.user = &m;
+    MV__TRY(mv__cgs_start_opts(o, out, &m, &oc, fn));
     if (!s.per_frame && !wframes) {
         MV__TRY(mv_cgsense_plan_make(&pl, sens, traj, o));
         m.nk = pl->nk;
         m.nvox = pl->nvox;
-        st = mv_cgsense_run(pl, s.items, &io, o);
+        st = mv_cgsense_run(pl, s.items, &io, &oc);
+        o->iterations_done = oc.iterations_done;
         mv_cgsense_plan_free(pl);
         return st;
     }
@@ -46117,7 +46193,8 @@ MVDEF mv_status mv_cgsense_nc_into(const mv_vol *traj, const mv_vol *kspace, con
             m.nk = pls[0]->nk;
             m.nvox = pls[0]->nvox;
             th = o->threads ? mv__resolve_threads(o->threads) : pls[0]->threads;
-            st = mv__cgs_joint_run(pls, s.items, s.items, &io, o, MV__MIN(th, MV__MAX_THREADS));
+            st = mv__cgs_joint_run(pls, s.items, s.items, &io, &oc, MV__MIN(th, MV__MAX_THREADS));
+            o->iterations_done = oc.iterations_done;
         }
         for (f = 0; f < s.items; f++) mv_cgsense_plan_free(pls[f]);
         mv__free(pls, o->alloc_ctx);
@@ -46140,8 +46217,8 @@ MVDEF mv_status mv_cgsense_nc_into(const mv_vol *traj, const mv_vol *kspace, con
                 pl->sens += 2 * (f % pl->nzs) * pl->nvox;
                 pl->nzs = 1;
             }
-            st = mv_cgsense_run(pl, 1, &io, o);
-            total += o->iterations_done;
+            st = mv_cgsense_run(pl, 1, &io, &oc);
+            total += oc.iterations_done;
             mv_cgsense_plan_free(pl);
         }
         o->iterations_done = (int)MV__MIN(total, (int64_t)INT32_MAX);

@@ -595,12 +595,34 @@ static void pics_restrict_fov(mv_vol *s, float rfov)
     }
 }
 
+/* pics -W IMG: BART's warm start, an image of the output's 16 sizes od,
+   divided by the data scale div (BART: by its scale with -S, the image
+   being scaled back). 0 or the exit status (*x0 empty then). */
+static int pics_start(const args *a, const int64_t od[16], double div, mv_vol *x0)
+{
+    const char *wp = opt_str(a, "-W");
+    int64_t wd[16], i, n;
+    int ax, rc;
+    if ((rc = cfl_load_folded(wp, x0, wd))) return rc;
+    for (ax = 0; ax < 16; ax++)
+        if (wd[ax] != od[ax]) {
+            char msg[160];
+            snprintf(msg, sizeof(msg), "-W: BART's axis %d holds %lld samples in the start image and %lld in the "
+                     "output (the start is an image of the output's sizes)", ax, (long long)wd[ax], (long long)od[ax]);
+            mv_free(x0);
+            return usage_error(a, msg, wp);
+        }
+    n = 2 * mv_vol_count(x0);
+    for (i = 0; div != 1 && i < n; i++) ((float *)x0->data)[i] = (float)(((float *)x0->data)[i] / div);
+    return 0;
+}
+
 /* pics after its options: the solve of KSPACE with TRAJ t (nc), MAPS s,
    opts o (pat: -p's P, the weights in o->weights); frees t and s */
 static int pics_solve(const args *a, mv_vol *tp, mv_vol *sp, const int64_t kdin[16], mv_cg_opts *op, double scale,
                       int l1, int rescale, int nc, const mv_vol *pat)
 {
-    mv_vol k, s = *sp, t = *tp, out;
+    mv_vol k, s = *sp, t = *tp, out, x0;
     mv_cg_opts o = *op;
     int64_t od[16], kd[16];
     int rc;
@@ -609,6 +631,11 @@ static int pics_solve(const args *a, mv_vol *tp, mv_vol *sp, const int64_t kdin[
     /* BART divides the data by its scale (estimated unless -w) and -S
        multiplies the image back. The l2 image is linear in the data, so
        with -S it needs no scale; the l1 image is not. */
+    if (o.chunk && opt_str(a, "-W")) {
+        mv_free(&t);
+        mv_free(&s);
+        return usage_error(a, "-W with --chunk is not implemented (the start image is read whole)", opt_str(a, "-W"));
+    }
     if (o.chunk) {
         int want = scale == 0 && (!rescale || l1);
         rc = pics_chunked(a, nc ? &t : NULL, &s, kd, &o, rescale && !l1 ? 0 : scale, want, rescale, pat);
@@ -651,11 +678,20 @@ static int pics_solve(const args *a, mv_vol *tp, mv_vol *sp, const int64_t kdin[
     }
     o.scale = scale;
     mv_vol_init(&out);
+    mv_vol_init(&x0);
+    if (opt_str(a, "-W") && (rc = pics_start(a, od, rescale && scale > 0 ? scale : 1, &x0))) {
+        mv_free(&k);
+        mv_free(&s);
+        mv_free(&t);
+        return rc;
+    }
+    if (opt_str(a, "-W")) o.start = &x0;
     {
         double t0 = now_ms();
         st = nc ? mv_cgsense_nc(&t, &k, &s, &out, &o) : mv_cgsense(&k, &s, &out, &o);
         if (opt_flag(a, "--time")) fprintf(stderr, "pics: %.1f ms, %d iterations\n", now_ms() - t0, o.iterations_done);
     }
+    mv_free(&x0);
     mv_free(&k);
     mv_free(&s);
     mv_free(&t);
@@ -852,7 +888,7 @@ const command mvtool_recon_commands[] = {
      "  --time: the library call's time on stderr.\n",
      "-m= -r= -k= -t= -c= --iter= --time", 2, 3, cmd_ecalib},
     {"pics", "SENSE reconstruction, l2 (CG), l1-wavelet (FISTA), TV and sums of terms (ADMM), Cartesian or non-Cartesian (BART pics)",
-     "mvtool pics -l2|-l1|-R W:7:0:L|-R T:7:0:L|-R Q:L|-R I:0:L|-R S|-R L:7:7:L... [-m] [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [-p PATTERN] [-I] [-c] [-f RFOV] [-d LEVEL] [-n] [-s STEP] [-e] [-b BLK] [--wavelet W] [--tol T] [--chunk N] [--joint] KSPACE MAPS OUT\n"
+     "mvtool pics -l2|-l1|-R W:7:0:L|-R T:7:0:L|-R Q:L|-R I:0:L|-R S|-R L:7:7:L... [-m] [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [-p PATTERN] [-I] [-c] [-f RFOV] [-W IMG] [-d LEVEL] [-n] [-s STEP] [-e] [-b BLK] [--wavelet W] [--tol T] [--chunk N] [--joint] KSPACE MAPS OUT\n"
      "  Tikhonov-regularised SENSE by conjugate gradients on (A^H A + LAMBDA I) x\n"
      "  = A^H y, as BART pics -l2: A = pattern * FFT * maps, or with -t TRAJ\n"
      "  (BART's trajectory, k-space (1, X, Y, C, frames...)) A = NUFFT * maps with\n"
@@ -873,7 +909,9 @@ const command mvtool_recon_commands[] = {
      "  scripts/radial_dcf.sh (P = density^-1/2).\n"
      "  -I: BART's IST in place of its FISTA (one l1-type term). -c: a real\n"
      "  image (BART's real-value constraint). -f RFOV: the maps outside the\n"
-     "  centred box of RFOV of each axis set to 0, as BART. -d LEVEL: 5 and\n"
+     "  centred box of RFOV of each axis set to 0, as BART. -W IMG: CG, FISTA\n"
+     "  and IST start from IMG (BART's warm start; with -S divided by the data\n"
+     "  scale, as BART's; ADMM refuses it). -d LEVEL: 5 and\n"
      "  up, each iteration's residual on stderr. -g / -G N are accepted and\n"
      "  noted: this command runs on the CPU.\n"
      "  --chunk N: stream the frames from KSPACE.cfl to OUT.cfl, N at a time in\n"
@@ -901,7 +939,7 @@ const command mvtool_recon_commands[] = {
      "  -R W:7:0:0.005 -R T:7:0:0.002, are solved together by BART's ADMM, as is\n"
      "  one term with -m; -l1 / -l2 take the -r before them (or the last -r), as\n"
      "  BART's.\n",
-     "-l2 -l1 -R= -r= -i= -S -w= -t= -p= -I -c -f= -d= -g -G= -n -s= -e -m -u= -C= -b= --wavelet= --tol= --nufft-tol= --chunk= --joint --time", 3, 3, cmd_pics},
+     "-l2 -l1 -R= -r= -i= -S -w= -t= -p= -I -c -f= -W= -d= -g -G= -n -s= -e -m -u= -C= -b= --wavelet= --tol= --nufft-tol= --chunk= --joint --time", 3, 3, cmd_pics},
     {"threshold", "soft, wavelet, hard or binary thresholding of a .cfl (BART threshold)",
      "mvtool threshold [-W|-H|-B] [-j BITMASK] LAMBDA IN OUT\n"
      "  As bart threshold: complex soft thresholding x max(|x| - LAMBDA, 0) / |x|\n"

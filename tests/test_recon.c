@@ -2158,6 +2158,111 @@ MV_TEST(recon, real_value_matches_dense_solve)
     mv_free(&s);
 }
 
+/* opts.start (BART pics -W): CG from numpy's solution of the normal
+   equations stays there (2 iterations: within 1e-5; from 0: far); a
+   2-volume series with a start per volume gives each volume's bytes
+   solved alone from its start (CG and FISTA, 1 and 3 threads: the start's
+   layout is out's); ADMM and a start of another size are refused. */
+MV_TEST(recon, start_image)
+{
+    int64_t kd[4] = {12, 10, 1, 3}, sd[5] = {12, 10, 1, 3, 2}, i;
+    mv_vol k, s, x, r;
+    mv_cg_opts o = MV_ZERO_INIT;
+    uint64_t rng = 5309;
+    double e;
+    if (!tu_python("numpy")) SKIP("needs numpy in /usr/bin/python3");
+    REQUIRE_OK(mv_vol_alloc(&k, MV_DT_C64, 4, kd, NULL));
+    REQUIRE_OK(mv_vol_alloc(&s, MV_DT_C64, 5, sd, NULL));
+    for (i = 0; i < 2 * 120 * 3; i++) ((float *)k.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+    for (i = 0; i < 2 * 120 * 6; i++) ((float *)s.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+    for (i = 0; i < 120; i += 3) { /* unsampled lines */
+        int c;
+        for (c = 0; c < 3; c++) ((float *)k.data)[2 * (c * 120 + i)] = ((float *)k.data)[2 * (c * 120 + i) + 1] = 0;
+    }
+    REQUIRE_OK(mv_cfl_save(tu_path("rc_st_k"), &k, NULL));
+    REQUIRE_OK(mv_cfl_save(tu_path("rc_st_s"), &s, NULL));
+    REQUIRE(ref_recon_lambda("rc_st_", 0.05));
+    REQUIRE(ref_recon_run("normal", "rc_st_") == 0);
+    mv_vol_init(&r);
+    REQUIRE_OK(mv_cfl_load(tu_path("rc_st_x"), &r, NULL)); /* (12, 10, 1, 2): out's layout */
+    o.lambda = 0.05;
+    o.iterations = 2;
+    o.start = &r;
+    mv_vol_init(&x);
+    REQUIRE_OK(mv_cgsense(&k, &s, &x, &o));
+    e = c64_nrmse(&x, &r);
+    EXPECT_MSG(e < 1e-5, "CG from the solution, 2 iterations: NRMSE %.3g", e);
+    mv_free(&x);
+    o.start = NULL;
+    REQUIRE_OK(mv_cgsense(&k, &s, &x, &o));
+    e = c64_nrmse(&x, &r);
+    EXPECT_MSG(e > 1e-2, "CG from 0, 2 iterations: NRMSE %.3g (the start must matter)", e);
+    mv_free(&x);
+    /* a series: each volume from its own start */
+    {
+        int64_t k2d[5] = {12, 10, 1, 3, 2}, x2d[5] = {12, 10, 1, 2, 2};
+        mv_vol k2, x2, st2, x1, rv;
+        int th, b, fista;
+        REQUIRE_OK(mv_vol_alloc(&k2, MV_DT_C64, 5, k2d, NULL));
+        REQUIRE_OK(mv_vol_alloc(&st2, MV_DT_C64, 5, x2d, NULL));
+        for (i = 0; i < 2 * mv_vol_count(&k2); i++) ((float *)k2.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+        for (i = 0; i < 2 * mv_vol_count(&st2); i++) ((float *)st2.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+        for (fista = 0; fista < 2; fista++)
+            for (th = 1; th <= 3; th += 2) {
+                o.threads = th;
+                o.iterations = 4;
+                o.l1_image = fista ? 0.05 : 0;
+                o.lambda = fista ? 0 : 0.05; /* (both: ADMM) */
+                o.start = &st2;
+                mv_vol_init(&x2);
+                REQUIRE_OK(mv_cgsense(&k2, &s, &x2, &o));
+                for (b = 0; b < 2; b++) {
+                    mv_vol kb = k2;
+                    kb.ndim = 4;
+                    kb.dim[4] = 1;
+                    kb.data = (float *)k2.data + 2 * b * 360;
+                    kb.flags = 0;
+                    rv = st2;
+                    rv.ndim = 4;
+                    rv.dim[4] = 1;
+                    rv.data = (float *)st2.data + 2 * b * 240;
+                    rv.flags = 0;
+                    o.start = &rv;
+                    mv_vol_init(&x1);
+                    REQUIRE_OK(mv_cgsense(&kb, &s, &x1, &o));
+                    EXPECT_MSG(memcmp(x1.data, (float *)x2.data + 2 * b * 240, 240 * 8) == 0,
+                               "%s, threads %d: volume %d of the series from its start differs from it alone",
+                               fista ? "FISTA" : "CG", th, b);
+                    mv_free(&x1);
+                }
+                o.start = NULL; /* from 0 another image (the start is used) */
+                mv_vol_init(&x1);
+                REQUIRE_OK(mv_cgsense(&k2, &s, &x1, &o));
+                EXPECT_MSG(c64_nrmse(&x1, &x2) > 1e-3, "%s: the series from 0 and from its start: NRMSE %.3g",
+                           fista ? "FISTA" : "CG", c64_nrmse(&x1, &x2));
+                mv_free(&x1);
+                mv_free(&x2);
+            }
+        o.threads = 0;
+        o.l1_image = 0;
+        o.tv = 0.01; /* ADMM: refused */
+        o.start = &st2;
+        mv_vol_init(&x2);
+        EXPECT(mv_cgsense(&k2, &s, &x2, &o) == MV_ERR_UNSUPPORTED);
+        EXPECT_MSG(strstr(mv_last_error(), "ADMM") != NULL, "error: %s", mv_last_error());
+        o.tv = 0;
+        o.start = &r; /* one volume's start for two */
+        EXPECT(mv_cgsense(&k2, &s, &x2, &o) == MV_ERR_INVALID_ARG);
+        EXPECT_MSG(strstr(mv_last_error(), "opts.start holds 240 values, the image 480") != NULL, "error: %s",
+                   mv_last_error());
+        mv_free(&k2);
+        mv_free(&st2);
+    }
+    mv_free(&r);
+    mv_free(&k);
+    mv_free(&s);
+}
+
 /* BART's radial case of espirit/pics -e tests: P r_t (trajectory), P r_k
    (k-space) and BART's image P _nc */
 static mv_status load_radial_case(const char *P, mv_vol *t, mv_vol *kn, mv_vol *b)
