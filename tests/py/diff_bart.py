@@ -1094,7 +1094,8 @@ def fam_thresh(c, run, d):
     complex arrays: -W (BART's wavelet, axes of 16 samples or more) and
     soft within 1e-6 relative (the transform itself, lambda 0, is BART's
     bits; the magnitudes round differently: BART's joint norms are float
-    sums); -H and -B: the same kept samples"""
+    sums), or within 1e-7 of ||x|| where kept values |x| - lambda cancel;
+    -H and -B: the same kept samples"""
     rng = c.rng
     nd = int(rng.integers(1, 5))
     dims = [int(rng.choice([1, 5, 15, 16, 17, 24, 31, 40, 64])) for _ in range(min(nd, 3))] + \
@@ -1127,6 +1128,14 @@ def fam_thresh(c, run, d):
             c.fail('thresh', '%s: %d samples differ' % (what, bad), run)
         return
     e = rel(m, b) if np.linalg.norm(b) > 0 else float(np.linalg.norm(m))
+    if e > 1e-6:
+        # a kept value |x| - lambda cancels: the magnitude's float rounding (BART's and medvol's differ by an ulp)
+        # grows relative to the result, never beyond a few ulps of |x| (seed 53404's case 717: one value of 15
+        # kept, |x| 3.187 at lambda 3, 1.2e-6 of the result and 5.6e-8 of ||x||)
+        ex = float(np.linalg.norm((m - b).astype(np.complex128))) / max(float(np.linalg.norm(x.astype(np.complex128))), 1e-30)
+        if ex <= 1e-7:
+            c.note('thresh: results within 1e-7 of ||x|| though beyond 1e-6 of their own norm (|x| - lambda cancels)')
+            e = 1e-6
     c.ratio('thresh %s (/1e-6)' % (mode or 'soft'), e / 1e-6)
     if e > 1e-6:
         c.fail('thresh', '%s: %.3g from BART' % (what, e), run)
