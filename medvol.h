@@ -4921,6 +4921,17 @@ MVDEF mv_status mv_itk_h5_write_field(const char *path, const double m[4][4], co
      FinalBSplineInterpolator of order 0, 1 or 3 for nearest, linear,
      cubic: every elastix build has it), DefaultPixelValue
      0, float .nii results: a file transformix applies as it is;
+   - mv_elastix_format_type / _write_type: m as the kind elastix writes
+     for a registration of that type, about the fixed image's centre (the
+     voxel grid's middle, LPS: elastix's CenterOfRotationPoint): TRANSLATION
+     a TranslationTransform (m must move only), RIGID an EulerTransform (3D
+     angles x, y, z in LPS with ComputeZYX "false", R = Rz Rx Ry, as ITK's
+     Euler3DTransform, exact at its gimbal lock too; 2D one angle), SIMILARITY a SimilarityTransform (3D:
+     ITK's Similarity3DTransform, versor, translation, scale; 2D: scale,
+     angle, translation), AFFINE mv_elastix_format's AffineTransform. The
+     rotation types need m's linear part to be a (scaled) rotation within
+     1e-9 (MV_ERR_INVALID_ARG otherwise, naming the largest deviation);
+     what mv_register_linear returns of each type is;
      mv_elastix_write_bspline (>>api-bspline) writes a B-spline result.
    Statuses: MV_ERR_BAD_DATA / MV_ERR_BAD_HEADER naming the entry at fault
    (missing, count, not finite, singular grid), MV_ERR_UNSUPPORTED,
@@ -5043,6 +5054,10 @@ MVDEF void mv_elastix_points_free(mv_elastix_points *pts);
 MVDEF mv_status mv_elastix_read(const char *path, mv_elastix_transform **t, void *alloc_ctx);
 MVDEF mv_status mv_elastix_format(const double m[4][4], const mv_vol *fixed, mv_interp interp, char *buf, size_t cap);
 MVDEF mv_status mv_elastix_write(const char *path, const double m[4][4], const mv_vol *fixed, mv_interp interp);
+MVDEF mv_status mv_elastix_format_type(const double m[4][4], mv_transform_type type, const mv_vol *fixed,
+                                       mv_interp interp, char *buf, size_t cap);
+MVDEF mv_status mv_elastix_write_type(const char *path, const double m[4][4], mv_transform_type type,
+                                      const mv_vol *fixed, mv_interp interp);
 MVDEF mv_status mv_elastix_points_format(const mv_elastix_transform *t, const mv_elastix_points *pts, const mv_vol *moving,
                                          char *buf, size_t cap, size_t *len);
 MVDEF mv_status mv_elastix_points_read(const char *path, int ndim, mv_elastix_points *pts, void *alloc_ctx);
@@ -37939,28 +37954,150 @@ static mv_status mv__elx_interp_ok(mv_interp interp, const char *fn)
 static const char mv__elx_affine_extra[] = "// AffineTransform specific\n(CenterOfRotationPoint 0 0 0)\n";
 static const char mv__elx_affine_extra2[] = "// AffineTransform specific\n(CenterOfRotationPoint 0 0)\n";
 
-MVDEF mv_status mv_elastix_format(const double m[4][4], const mv_vol *fixed, mv_interp interp, char *buf, size_t cap)
+/* An LPS rotation R as ITK's Euler3DTransform angles with ComputeZYX
+   off, R = Rz(c) Rx(a) Ry(b): a from R's z row, c from its y column (both
+   scaled by cos a), then b fitted to Rx(a)^T Rz(c)^T R, whose first row
+   is (cos b, 0, sin b): the angles reproduce R to rounding even at and
+   near the gimbal lock (a = +-90 degrees, where only b + c or b - c is
+   determined; ITK's own decomposition sets c = 0 there) */
+static void mv__elx_euler3(const double R[3][3], double ang[3])
 {
-    static const char *fn = "mv_elastix_format";
+    double a = atan2(R[2][1], sqrt(R[2][0] * R[2][0] + R[2][2] * R[2][2])), c = atan2(-R[0][1], R[1][1]);
+    double cc = cos(c), sc = sin(c);
+    /* row 0 of Rx^T Rz^T R is row 0 of Rz^T R (Rx^T keeps row 0) */
+    ang[0] = a;
+    ang[1] = atan2(cc * R[0][2] + sc * R[1][2], cc * R[0][0] + sc * R[1][0]);
+    ang[2] = c;
+}
+
+/* the versor (right part, w >= 0) of a rotation matrix */
+static void mv__elx_versor(const double R[3][3], double v[3])
+{
+    double tr = R[0][0] + R[1][1] + R[2][2], w, x, y, z, f;
+    if (tr > 0) {
+        f = 0.5 / sqrt(tr + 1);
+        w = 0.25 / f, x = (R[2][1] - R[1][2]) * f, y = (R[0][2] - R[2][0]) * f, z = (R[1][0] - R[0][1]) * f;
+    } else if (R[0][0] > R[1][1] && R[0][0] > R[2][2]) {
+        f = 2 * sqrt(1 + R[0][0] - R[1][1] - R[2][2]);
+        w = (R[2][1] - R[1][2]) / f, x = 0.25 * f, y = (R[0][1] + R[1][0]) / f, z = (R[0][2] + R[2][0]) / f;
+    } else if (R[1][1] > R[2][2]) {
+        f = 2 * sqrt(1 + R[1][1] - R[0][0] - R[2][2]);
+        w = (R[0][2] - R[2][0]) / f, x = (R[0][1] + R[1][0]) / f, y = 0.25 * f, z = (R[1][2] + R[2][1]) / f;
+    } else {
+        f = 2 * sqrt(1 + R[2][2] - R[0][0] - R[1][1]);
+        w = (R[1][0] - R[0][1]) / f, x = (R[0][2] + R[2][0]) / f, y = (R[1][2] + R[2][1]) / f, z = 0.25 * f;
+    }
+    f = w < 0 ? -1.0 : 1.0; /* the same rotation with w >= 0 */
+    v[0] = f * x, v[1] = f * y, v[2] = f * z;
+}
+
+/* m (RAS) as the parameters of an elastix kind of type about the LPS
+   centre c: T(p) = s R (p - c) + c + t in LPS. *np and the kind's name */
+static mv_status mv__elx_typed_par(const double m[4][4], mv_transform_type type, int nd, const double c[3],
+                                   double par[12], int *np, const char **kind, const char *fn)
+{
+    double A[12], L[3][3], R[3][3], o[3], t[3], s = 1, dev = 0, det;
+    int r, k;
+    MV__TRY(mv__elx_affine_par(m, nd, A, fn)); /* LPS: the matrix row by row, then the offset */
+    for (r = 0; r < 3; r++)
+        for (k = 0; k < 3; k++) L[r][k] = r < nd && k < nd ? A[r * nd + k] : (r == k);
+    for (r = 0; r < 3; r++) o[r] = r < nd ? A[nd * nd + r] : 0;
+    det = nd == 3 ? L[0][0] * (L[1][1] * L[2][2] - L[1][2] * L[2][1]) - L[0][1] * (L[1][0] * L[2][2] - L[1][2] * L[2][0]) +
+                        L[0][2] * (L[1][0] * L[2][1] - L[1][1] * L[2][0])
+                  : L[0][0] * L[1][1] - L[0][1] * L[1][0];
+    if (type == MV_TRANSFORM_SIMILARITY) s = det > 0 ? (nd == 3 ? cbrt(det) : sqrt(det)) : 0;
+    MV__CHECK(s > 0 && det > 0, MV_ERR_INVALID_ARG, "%s: the matrix's determinant is %g: no rotation", fn, det);
+    for (r = 0; r < 3; r++)
+        for (k = 0; k < 3; k++) R[r][k] = r < nd && k < nd ? L[r][k] / s : (r == k);
+    for (r = 0; r < nd; r++) /* R^T R - I, or R - I for a translation */
+        for (k = 0; k < nd; k++) {
+            double g = 0;
+            int q;
+            for (q = 0; q < nd; q++) g += R[q][r] * R[q][k];
+            dev = MV__MAX(dev, fabs((type == MV_TRANSFORM_TRANSLATION ? R[r][k] : g) - (r == k)));
+        }
+    MV__CHECK(dev <= 1e-9, MV_ERR_INVALID_ARG, "%s: the matrix's linear part is %g from a %s", fn, dev,
+              type == MV_TRANSFORM_TRANSLATION ? "pure translation (the identity)" : "scaled rotation");
+    for (r = 0; r < 3; r++) { /* t = o - c + s R c */
+        t[r] = o[r] - (r < nd ? c[r] : 0);
+        for (k = 0; k < nd; k++) t[r] += s * R[r][k] * c[k];
+    }
+    *np = 0;
+    if (type == MV_TRANSFORM_TRANSLATION) {
+        *kind = "TranslationTransform";
+        for (r = 0; r < nd; r++) par[(*np)++] = o[r];
+        return MV_OK;
+    }
+    *kind = type == MV_TRANSFORM_RIGID ? "EulerTransform" : "SimilarityTransform";
+    if (nd == 2) { /* Euler2D (angle, t), Similarity2D (scale, angle, t) */
+        if (type == MV_TRANSFORM_SIMILARITY) par[(*np)++] = s;
+        par[(*np)++] = atan2(R[1][0], R[0][0]);
+    } else if (type == MV_TRANSFORM_RIGID) {
+        mv__elx_euler3((const double(*)[3])R, par);
+        *np = 3;
+    } else {
+        mv__elx_versor((const double(*)[3])R, par);
+        *np = 3;
+    }
+    for (r = 0; r < nd; r++) par[(*np)++] = t[r];
+    if (nd == 3 && type == MV_TRANSFORM_SIMILARITY) par[(*np)++] = s;
+    return MV_OK;
+}
+
+static mv_status mv__elx_format_typed(const double m[4][4], mv_transform_type type, const mv_vol *fixed, mv_interp interp,
+                                      char *buf, size_t cap, const char *fn)
+{
     mv__elx_geo g;
     mv__elx_sb b;
-    double par[12];
+    double par[12], c[3];
+    char extra[200];
+    const char *kind = "AffineTransform";
     int64_t dims[3];
-    int a, nd;
+    int a, k, nd, np = 0;
     MV__CHECK(m && fixed && buf && cap > 0, MV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    MV__CHECK(type >= MV_TRANSFORM_RIGID && type <= MV_TRANSFORM_AFFINE, MV_ERR_INVALID_ARG, "%s: type %d", fn, (int)type);
     MV__TRY(mv__elx_interp_ok(interp, fn));
     for (a = 0; a < 3; a++) dims[a] = a < fixed->ndim ? fixed->dim[a] : 1;
     nd = dims[2] == 1 ? 2 : 3;
-    MV__TRY(mv__elx_affine_par(m, nd, par, fn));
     MV__TRY(mv__elx_geo_of(nd, dims, fixed->affine, &g, fn));
+    for (a = 0; a < 3; a++) { /* the grid's middle, LPS (elastix's centre of rotation) */
+        c[a] = g.o[a];
+        for (k = 0; k < nd; k++) c[a] += g.D[a][k] * g.sp[k] * (double)(g.size[k] - 1) / 2;
+    }
+    memset(&b, 0, sizeof(b)); /* the kind's own entries, C's numbers whatever the locale (mv__vsnprintf) */
+    b.p = extra;
+    b.cap = sizeof(extra);
+    if (type == MV_TRANSFORM_AFFINE) {
+        MV__TRY(mv__elx_affine_par(m, nd, par, fn));
+        np = nd * nd + nd;
+        mv__elx_put(&b, "%s", nd == 3 ? mv__elx_affine_extra : mv__elx_affine_extra2);
+    } else {
+        MV__TRY(mv__elx_typed_par(m, type, nd, c, par, &np, &kind, fn));
+        mv__elx_put(&b, "// %s specific\n", kind);
+        if (type != MV_TRANSFORM_TRANSLATION && nd == 3)
+            mv__elx_put(&b, "(CenterOfRotationPoint %.17g %.17g %.17g)\n%s", c[0], c[1], c[2],
+                        type == MV_TRANSFORM_RIGID ? "(ComputeZYX \"false\")\n" : "");
+        else if (type != MV_TRANSFORM_TRANSLATION)
+            mv__elx_put(&b, "(CenterOfRotationPoint %.17g %.17g)\n", c[0], c[1]);
+    }
     memset(&b, 0, sizeof(b));
     b.p = buf;
     b.cap = cap;
     buf[0] = 0;
-    MV__CHECK(mv__elx_put_file(&b, "AffineTransform", par, nd * nd + nd, NULL, 0, &g,
-                               nd == 3 ? mv__elx_affine_extra : mv__elx_affine_extra2, interp),
-              MV_ERR_BUFFER_TOO_SMALL, "%s: %llu bytes are too few", fn, (unsigned long long)cap);
+    MV__CHECK(mv__elx_put_file(&b, kind, par, np, NULL, 0, &g, extra, interp), MV_ERR_BUFFER_TOO_SMALL,
+              "%s: %llu bytes are too few", fn, (unsigned long long)cap);
     return MV_OK;
+}
+
+MVDEF mv_status mv_elastix_format(const double m[4][4], const mv_vol *fixed, mv_interp interp, char *buf, size_t cap)
+{
+    return mv__elx_format_typed(m, MV_TRANSFORM_AFFINE, fixed, interp, buf, cap, "mv_elastix_format");
+}
+
+MVDEF mv_status mv_elastix_format_type(const double m[4][4], mv_transform_type type, const mv_vol *fixed,
+                                       mv_interp interp, char *buf, size_t cap)
+{
+    return mv__elx_format_typed(m, type, fixed, interp, buf, cap, "mv_elastix_format_type");
 }
 
 MVDEF mv_status mv_elastix_write(const char *path, const double m[4][4], const mv_vol *fixed, mv_interp interp)
@@ -37969,6 +38106,15 @@ MVDEF mv_status mv_elastix_write(const char *path, const double m[4][4], const m
     MV__CHECK(path != NULL, MV_ERR_INVALID_ARG, "mv_elastix_write: path is NULL");
     MV__TRY(mv_elastix_format(m, fixed, interp, buf, sizeof(buf)));
     return mv__reg_write_text(path, buf, "mv_elastix_write");
+}
+
+MVDEF mv_status mv_elastix_write_type(const char *path, const double m[4][4], mv_transform_type type,
+                                      const mv_vol *fixed, mv_interp interp)
+{
+    char buf[4096];
+    MV__CHECK(path != NULL, MV_ERR_INVALID_ARG, "mv_elastix_write_type: path is NULL");
+    MV__TRY(mv_elastix_format_type(m, type, fixed, interp, buf, sizeof(buf)));
+    return mv__reg_write_text(path, buf, "mv_elastix_write_type");
 }
 
 /* x rounded half up (itk::Math::Round) as an index; 0 when beyond 2^53 */

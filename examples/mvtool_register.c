@@ -568,7 +568,13 @@ static int cmd_register(const args *a)
         rc = fail_at(st, otfm);
         goto done;
     }
-    if (oelx && (st = mv_elastix_write(oelx, (const double(*)[4])r.matrix, &fx, MV_INTERP_LINEAR)) != MV_OK) {
+    /* the kind elastix writes for this registration (EulerTransform for rigid, TranslationTransform); with an
+       --init-matrix the product is any affine map, and a similarity is an AffineTransform too (Debian's
+       elastix 5.0.1 is built without SimilarityTransform: every transformix reads an AffineTransform) */
+    if (oelx && (st = mv_elastix_write_type(oelx, (const double(*)[4])r.matrix,
+                                            initm || o.transform == MV_TRANSFORM_SIMILARITY ? MV_TRANSFORM_AFFINE
+                                                                                          : o.transform,
+                                            &fx, MV_INTERP_LINEAR)) != MV_OK) {
         rc = fail_at(st, oelx);
         goto done;
     }
@@ -967,18 +973,23 @@ static int cmd_tfm_points(const args *a)
 
 static int cmd_elastix_write(const args *a)
 {
-    const char *interp = opt_str(a, "--interp");
+    const char *interp = opt_str(a, "--interp"), *ty = opt_str(a, "--type");
     mv_interp in = MV_INTERP_LINEAR;
+    mv_transform_type type = MV_TRANSFORM_AFFINE;
     double m[4][4];
     mv_vol fx;
     mv_load_opts ho = MV_ZERO_INIT;
     mv_status st;
     if (interp && !parse_interp(interp, &in)) return usage_error(a, "--interp wants nearest, linear or cubic", interp);
+    if (ty && !strcmp(ty, "rigid")) type = MV_TRANSFORM_RIGID;
+    else if (ty && !strcmp(ty, "similarity")) type = MV_TRANSFORM_SIMILARITY;
+    else if (ty && !strcmp(ty, "translation")) type = MV_TRANSFORM_TRANSLATION;
+    else if (ty && strcmp(ty, "affine")) return usage_error(a, "--type wants affine, rigid, similarity or translation", ty);
     st = read_any_matrix(a->pos[0], m);
     if (st != MV_OK) return fail_at(st, a->pos[0]);
     ho.header_only = 1;
     if (load_or_fail(a->pos[1], &fx, &ho)) return 1;
-    st = mv_elastix_write(a->pos[2], (const double(*)[4])m, &fx, in);
+    st = mv_elastix_write_type(a->pos[2], (const double(*)[4])m, type, &fx, in);
     mv_free(&fx);
     if (st != MV_OK) return fail_at(st, a->pos[2]);
     return 0;
@@ -1129,9 +1140,10 @@ const command mvtool_register_commands[] = {
      "  One line per level on stderr (--quiet: none). --out-matrix: 4x4 text; --out-tfm:\n"
      "  ITK AffineTransform (LPS) for SimpleITK/ANTs, text (.tfm) or, named *.mat, ITK's\n"
      "  MATLAB form (as ANTs writes *0GenericAffine.mat), named *.h5, ITK's HDF5 form;\n"
-     "  --out-elastix: an elastix\n"
-     "  AffineTransform file with the fixed grid that transformix applies (linear\n"
-     "  interpolation, 0 outside); --out: moving resampled on the fixed\n"
+     "  --out-elastix: elastix's\n"
+     "  file for the transform (EulerTransform for rigid, TranslationTransform, else\n"
+     "  AffineTransform, which all builds read), the fixed grid, linear, 0 outside;\n"
+     "  --out: moving resampled on the fixed\n"
      "  grid (linear, 0 outside). With no output option the matrix goes to stdout.\n"
      "  --transform bspline [--grid-spacing MM] [--regularization W] [--out-field FIELD]:\n"
      "  cubic B-spline FFD (control spacing MM at the finest level, default 16 voxels,\n"
@@ -1230,12 +1242,15 @@ const command mvtool_register_commands[] = {
      "  exactly). A 2D transform moves x and y. OUT is written whole or not at all.\n",
      "", 3, 3, cmd_tfm_points},
     {"elastix-write", "a 4x4 matrix or ITK .tfm as an elastix TransformParameters file",
-     "mvtool elastix-write MATRIX FIXED OUT [--interp nearest|linear|cubic]\n"
+     "mvtool elastix-write MATRIX FIXED OUT [--interp nearest|linear|cubic] [--type T]\n"
      "  MATRIX: 4x4 text (fixed -> moving, RAS mm) or an ITK .tfm / .mat; OUT: an elastix\n"
      "  AffineTransform file with FIXED's grid (its header only is read) that\n"
      "  transformix applies: resampling interpolator as --interp (default linear:\n"
-     "  FinalBSplineInterpolator of order 0, 1, 3), 0 outside, float .nii results.\n",
-     "--interp=", 3, 3, cmd_elastix_write},
+     "  FinalBSplineInterpolator of order 0, 1, 3), 0 outside, float .nii results.\n"
+     "  --type rigid|similarity|translation: the kind elastix writes for such a\n"
+     "  registration (EulerTransform, SimilarityTransform, TranslationTransform)\n"
+     "  about FIXED's centre; MATRIX must be of that type (within 1e-9).\n",
+     "--interp= --type=", 3, 3, cmd_elastix_write},
     {"transformix", "transformix's command line: apply an elastix TransformParameters file",
      "mvtool transformix -tp TransformParameters.txt -out DIR [-in MOVING] [-def all|POINTS] [-jac all]\n"
      "                   [-jacmat all] [-threads N]\n"

@@ -835,6 +835,54 @@ MV_TEST(register, elastix_files)
         mv_free(&f);
         mv_elastix_free(t);
         EXPECT_STATUS(mv_elastix_format(mr, &fx, MV_INTERP_LINEAR, buf, 100), MV_ERR_BUFFER_TOO_SMALL);
+        /* typed: each registration type's matrix (random parameters about a random centre, 3D and 2D; rigid
+           also at ITK Euler3D's gimbal lock) written as elastix's kind and read back as the same matrix
+           (transformix's reading of them: make test-diff-elastix's write) */
+        {
+            static const char *const kinds[4] = {"EulerTransform", "TranslationTransform", "SimilarityTransform",
+                                                 "AffineTransform"};
+            uint64_t rng = 99;
+            int ty, nd, rep;
+            for (nd = 2; nd <= 3; nd++) {
+                fx.dim[2] = nd == 3 ? 7 : 1;
+                for (ty = MV_TRANSFORM_RIGID; ty <= MV_TRANSFORM_AFFINE; ty++)
+                    for (rep = 0; rep < 4; rep++) {
+                        mv_transform tr;
+                        double mt[4][4], cen[3];
+                        int k;
+                        for (k = 0; k < 3; k++) cen[k] = (tu_rand01(&rng) - 0.5) * 40;
+                        if (nd == 2) cen[2] = 0;
+                        REQUIRE_OK(mv_transform_init(&tr, (mv_transform_type)ty, nd, cen));
+                        for (k = 0; k < tr.nparams; k++) tr.params[k] += (tu_rand01(&rng) - 0.5) * (k < 3 ? 6 : 20);
+                        if (ty == MV_TRANSFORM_SIMILARITY) tr.params[nd == 3 ? 6 : 0] = 0.8 + 0.4 * tu_rand01(&rng);
+                        if (ty == MV_TRANSFORM_AFFINE)
+                            for (k = 0; k < nd * nd; k++) tr.params[k] = (k % (nd + 1) == 0) + (tu_rand01(&rng) - 0.5) * 0.4;
+                        if (ty == MV_TRANSFORM_RIGID && nd == 3 && rep == 3) tr.params[0] = 1.5707963267948966;
+                        REQUIRE_OK(mv_transform_matrix(&tr, mt));
+                        REQUIRE_OK(mv_elastix_format_type((const double(*)[4])mt, (mv_transform_type)ty, &fx,
+                                                          MV_INTERP_LINEAR, buf, sizeof(buf)));
+                        EXPECT_MSG(strstr(buf, kinds[ty]) != NULL, "type %d %dD: %s expected", ty, nd, kinds[ty]);
+                        REQUIRE_OK(mv_elastix_parse(buf, &t, NULL));
+                        REQUIRE_OK(mv_elastix_matrix(t, m));
+                        for (r = 0; r < 4; r++)
+                            for (c = 0; c < 4; c++)
+                                EXPECT_MSG(fabs(m[r][c] - mt[r][c]) <= 1e-12 * (c == 3 ? 30 : 1),
+                                           "%s %dD rep %d: [%d][%d] %.17g read back, %.17g written", kinds[ty], nd,
+                                           rep, r, c, m[r][c], mt[r][c]);
+                        mv_elastix_free(t);
+                    }
+            }
+            fx.dim[2] = 7; /* an affine matrix is no rotation, a rotation no translation */
+            EXPECT_STATUS(mv_elastix_format_type(mr, MV_TRANSFORM_RIGID, &fx, MV_INTERP_LINEAR, buf, sizeof(buf)),
+                          MV_ERR_INVALID_ARG);
+            EXPECT(strstr(mv_last_error(), "scaled rotation") != NULL);
+            {
+                const double rot[4][4] = {{0, -1, 0, 1}, {1, 0, 0, 2}, {0, 0, 1, 3}, {0, 0, 0, 1}};
+                EXPECT_STATUS(mv_elastix_format_type(rot, MV_TRANSFORM_TRANSLATION, &fx, MV_INTERP_LINEAR, buf,
+                                                     sizeof(buf)), MV_ERR_INVALID_ARG);
+                EXPECT(strstr(mv_last_error(), "pure translation") != NULL);
+            }
+        }
         fx.dim[2] = 1; /* a 2D fixed image: m must keep z */
         EXPECT_STATUS(mv_elastix_format(mr, &fx, MV_INTERP_LINEAR, buf, sizeof(buf)), MV_ERR_INVALID_ARG);
         mv_free(&fx);

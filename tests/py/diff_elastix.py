@@ -70,7 +70,10 @@ counted in the summary.
   write     mvtool elastix-write of a random RAS matrix (rotation, shear,
             scale, translation; 2D: one that keeps z, FIXED (X, Y, 1) with
             any z origin) and a random oblique FIXED.nii, --interp none /
-            nearest / linear / cubic. The file must be FixedImageDimension 2
+            nearest / linear / cubic; half the cases --type rigid /
+            similarity / translation with a matrix of that type (any
+            rotation, 3D gimbal locks too), which must be written as
+            EulerTransform / SimilarityTransform / TranslationTransform. The file must be FixedImageDimension 2
             or 3, name the interpolator asked for (its own name, or
             FinalBSplineInterpolator of order 0 / 1 / 3), and transformix
             must read it as written; transformix's field must be the
@@ -947,6 +950,30 @@ def rand_ras_matrix(rng, nd):
     return M
 
 
+TYPED_KINDS = {'rigid': 'EulerTransform', 'similarity': 'SimilarityTransform', 'translation': 'TranslationTransform'}
+
+
+def rand_typed_matrix(rng, nd, kind):
+    """a random RAS matrix of a registration type: any rotation (up to 0.6
+    rad or about pi; 3D, 15% at ITK Euler3D's gimbal lock: 90 degrees about
+    LPS x between the z and y rotations), scaled for similarity"""
+    R = np.eye(nd)
+    if kind != 'translation':
+        R = small_rotation(rng, nd, float(rng.choice([0.6, 3.1])))
+        if nd == 3 and rng.random() < 0.15:
+            a, b, sx = rng.uniform(-np.pi, np.pi), rng.uniform(-np.pi, np.pi), float(rng.choice([-1.0, 1.0]))
+            Rz = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+            Ry = np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]])
+            Rx = np.array([[1, 0, 0], [0, 0, -sx], [0, sx, 0]])
+            S3 = np.diag([-1.0, -1.0, 1.0])
+            R = S3 @ (Rz @ Rx @ Ry) @ S3  # LPS -> RAS
+        if kind == 'similarity':
+            R = R * np.exp(rng.uniform(np.log(0.8), np.log(1.25)))
+    M = np.eye(4)
+    M[:nd, :nd], M[:nd, 3] = R, rng.uniform(-15, 15, nd)
+    return M
+
+
 def py_elastix_write(M, fixed_path, nd, tp):
     """--model's stand-in for mvtool elastix-write: an AffineTransform of
     S M S (centre 0) with FIXED's grid"""
@@ -967,6 +994,10 @@ INTERP_NAMES = {'nearest': ('FinalNearestNeighborInterpolator', 0), 'linear': ('
 def fam_write(case, rng):
     nd = int(rng.choice([2, 3]))
     M = rand_ras_matrix(rng, nd)
+    typed = None if model_only or rng.random() < 0.5 else str(rng.choice(sorted(TYPED_KINDS)))
+    if typed:  # --type: the kind elastix writes for that registration, about FIXED's centre
+        M = rand_typed_matrix(rng, nd, typed)
+        case.note('--type ' + typed)
     with open(case.p('m.txt'), 'w') as f:
         for r in range(4):
             f.write(' '.join('%.17g' % x for x in M[r]) + '\n')
@@ -978,8 +1009,24 @@ def fam_write(case, rng):
     if model_only:
         py_elastix_write(M, case.p('fixed.nii'), nd, tp)
     else:
-        case.mv('elastix-write', case.p('m.txt'), case.p('fixed.nii'), tp, *(['--interp', interp] if interp else []))
+        case.mv('elastix-write', case.p('m.txt'), case.p('fixed.nii'), tp, *(['--interp', interp] if interp else []),
+                *(['--type', typed] if typed else []))
     ent = read_tp(tp)
+    kind = (ent.get('Transform') or ['(none)'])[0]
+    if kind != (TYPED_KINDS[typed] if typed else 'AffineTransform'):
+        raise Failure('%s: (Transform "%s") for --type %s' % (tp, kind, typed or '(none)'))
+    if typed:  # the parameters through the model's ITK parameterisation: the matrix S M S in LPS
+        tf = {'kind': kind, 'nd': nd, 'params': np.array([float(v) for v in ent['TransformParameters']]),
+              'center': np.array([float(v) for v in ent.get('CenterOfRotationPoint', ['0'] * nd)]),
+              'zyx': (ent.get('ComputeZYX') or ['false'])[0] == 'true'}
+        Am, tm, cm = linear_matrix(tf)
+        L = S4 @ M @ S4
+        e = max(np.max(np.abs(Am - L[:nd, :nd])), np.max(np.abs(Am @ (-cm) + cm + tm - L[:nd, 3])) / 30)
+        if not e <= 1e-12:
+            raise Failure('%s: the model reads its parameters as a map %.3g from the matrix' % (tp, e))
+        if kind == 'SimilarityTransform':  # Debian's transformix lacks it (TX_MISSING): the model's check alone
+            case.note('SimilarityTransform checked by the model (transformix lacks it)')
+            return 0.0
     if interp and not model_only:
         # the interpolator asked for, by its own name or as the B-spline interpolator of that order
         name, order = INTERP_NAMES[interp]
