@@ -4926,12 +4926,13 @@ MVDEF mv_status mv_itk_h5_write_field(const char *path, const double m[4][4], co
      voxel grid's middle, LPS: elastix's CenterOfRotationPoint): TRANSLATION
      a TranslationTransform (m must move only), RIGID an EulerTransform (3D
      angles x, y, z in LPS with ComputeZYX "false", R = Rz Rx Ry, as ITK's
-     Euler3DTransform, exact at its gimbal lock too; 2D one angle), SIMILARITY a SimilarityTransform (3D:
-     ITK's Similarity3DTransform, versor, translation, scale; 2D: scale,
-     angle, translation), AFFINE mv_elastix_format's AffineTransform. The
-     rotation types need m's linear part to be a (scaled) rotation within
-     1e-9 (MV_ERR_INVALID_ARG otherwise, naming the largest deviation);
-     what mv_register_linear returns of each type is;
+     Euler3DTransform, exact at its gimbal lock too; 2D one angle),
+     SIMILARITY a SimilarityTransform (3D: ITK's Similarity3DTransform,
+     versor, translation, scale; 2D: scale, angle, translation; Debian's
+     elastix 5.0.1 is built without it), AFFINE mv_elastix_format's
+     AffineTransform. The rotation types need m's linear part to be a
+     (scaled) rotation within 1e-9, as mv_register_linear's results of
+     those types are (MV_ERR_INVALID_ARG otherwise, naming the deviation);
      mv_elastix_write_bspline (>>api-bspline) writes a B-spline result.
    Statuses: MV_ERR_BAD_DATA / MV_ERR_BAD_HEADER naming the entry at fault
    (missing, count, not finite, singular grid), MV_ERR_UNSUPPORTED,
@@ -38002,8 +38003,8 @@ static mv_status mv__elx_typed_par(const double m[4][4], mv_transform_type type,
     for (r = 0; r < 3; r++)
         for (k = 0; k < 3; k++) L[r][k] = r < nd && k < nd ? A[r * nd + k] : (r == k);
     for (r = 0; r < 3; r++) o[r] = r < nd ? A[nd * nd + r] : 0;
-    det = nd == 3 ? L[0][0] * (L[1][1] * L[2][2] - L[1][2] * L[2][1]) - L[0][1] * (L[1][0] * L[2][2] - L[1][2] * L[2][0]) +
-                        L[0][2] * (L[1][0] * L[2][1] - L[1][1] * L[2][0])
+    det = nd == 3 ? L[0][0] * (L[1][1] * L[2][2] - L[1][2] * L[2][1]) -
+                        L[0][1] * (L[1][0] * L[2][2] - L[1][2] * L[2][0]) + L[0][2] * (L[1][0] * L[2][1] - L[1][1] * L[2][0])
                   : L[0][0] * L[1][1] - L[0][1] * L[1][0];
     if (type == MV_TRANSFORM_SIMILARITY) s = det > 0 ? (nd == 3 ? cbrt(det) : sqrt(det)) : 0;
     MV__CHECK(s > 0 && det > 0, MV_ERR_INVALID_ARG, "%s: the matrix's determinant is %g: no rotation", fn, det);
@@ -38044,8 +38045,8 @@ static mv_status mv__elx_typed_par(const double m[4][4], mv_transform_type type,
     return MV_OK;
 }
 
-static mv_status mv__elx_format_typed(const double m[4][4], mv_transform_type type, const mv_vol *fixed, mv_interp interp,
-                                      char *buf, size_t cap, const char *fn)
+static mv_status mv__elx_format_typed(const double m[4][4], mv_transform_type type, const mv_vol *fixed,
+                                      mv_interp interp, char *buf, size_t cap, const char *fn)
 {
     mv__elx_geo g;
     mv__elx_sb b;
@@ -38055,7 +38056,8 @@ static mv_status mv__elx_format_typed(const double m[4][4], mv_transform_type ty
     int64_t dims[3];
     int a, k, nd, np = 0;
     MV__CHECK(m && fixed && buf && cap > 0, MV_ERR_INVALID_ARG, "%s: NULL argument", fn);
-    MV__CHECK(type >= MV_TRANSFORM_RIGID && type <= MV_TRANSFORM_AFFINE, MV_ERR_INVALID_ARG, "%s: type %d", fn, (int)type);
+    MV__CHECK(type >= MV_TRANSFORM_RIGID && type <= MV_TRANSFORM_AFFINE, MV_ERR_INVALID_ARG, "%s: type %d", fn,
+              (int)type);
     MV__TRY(mv__elx_interp_ok(interp, fn));
     for (a = 0; a < 3; a++) dims[a] = a < fixed->ndim ? fixed->dim[a] : 1;
     nd = dims[2] == 1 ? 2 : 3;
@@ -44507,7 +44509,8 @@ static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, floa
             xb = t;
             c1 = (1.f - tfo) / ra - 1.f;
             c2 = (tfo - 1.f) / ra + 1.f;
-            mv__bin_accumulate(ma, xa, MV_MATH_MUL, xa, NULL, c1, 2 * n); /* xa += c1 xa, then += c2 xb (BART's two steps) */
+            /* xa += c1 xa, then += c2 xb (BART's two steps) */
+            mv__bin_accumulate(ma, xa, MV_MATH_MUL, xa, NULL, c1, 2 * n);
             mv__bin_accumulate(ma, xa, MV_MATH_MUL, xb, NULL, c2, 2 * n);
         }
         st = op(user, xa, r, n);
@@ -45032,7 +45035,7 @@ struct mv_cgsense_plan {
     mv_nufft_toeplitz *toep;
     float *fftmod2;          /* Cartesian with opts.bart_fftmod: BART's fftmod squared per voxel (complex) */
     unsigned fold_full, fold_yz; /* Cartesian: the axes of pf / pf1 where their centring is a sign (mv__cgs_fold_axes), else 0 */
-    const float *w;          /* opts.weights (borrowed): w_items blocks of one item's samples (nvox, or the NUFFT's M), or NULL */
+    const float *w;          /* opts.weights (borrowed), or NULL: w_items blocks of one item's samples (nvox, or M) */
     int64_t w_items;
     int threads;
     void *alloc_ctx;
@@ -45391,8 +45394,8 @@ static mv_status mv__cgs_weights_take(mv_cgsense_plan *pl, const mv_vol *w, int6
     const float *v;
     int64_t n, i;
     if (!w) return MV_OK;
-    MV__CHECK(w->data != NULL && w->dtype == MV_DT_F32, MV_ERR_INVALID_ARG, "%s: opts.weights must be float32 in memory (%s)",
-              fn, w->data ? mv_dtype_name(w->dtype) : "no data");
+    MV__CHECK(w->data != NULL && w->dtype == MV_DT_F32, MV_ERR_INVALID_ARG,
+              "%s: opts.weights must be float32 in memory (%s)", fn, w->data ? mv_dtype_name(w->dtype) : "no data");
     n = mv_vol_count(w);
     MV__CHECK(n > 0 && n % per == 0 && (!pl->noncart || n == per), MV_ERR_INVALID_ARG,
               "%s: opts.weights holds %lld values; an item has %lld samples (%s)", fn, (long long)n, (long long)per,
@@ -45578,7 +45581,8 @@ static mv_status mv__cgs_adjoint(mv__cgs_op *op, const float *k, float *b)
     op->y = b;
     if (pl->noncart) {
         if (pl->w) { /* W y, every coil's samples by the same weights */
-            size_t nus = MV__MAX(mv_nufft_scratch_size(pl->nu, pl->nc), mv_nufft_toeplitz_scratch_size(pl->toep, pl->nc));
+            size_t nus =
+                MV__MAX(mv_nufft_scratch_size(pl->nu, pl->nc), mv_nufft_toeplitz_scratch_size(pl->toep, pl->nc));
             float *wy = (float *)mv__nu_align(op->scratch + nus);
             const int64_t m = pl->nk / pl->nc;
             for (c = 0; c < pl->nc; c++)

@@ -1696,6 +1696,19 @@ static int ref_recon_lambda(const char *name, double lambda)
     return fclose(f) == 0;
 }
 
+/* A random Cartesian case with two maps: k-space c64 (12, 10, 1, 3 coils)
+   and maps (12, 10, 1, 3, 2), uniform in [-1, 1) */
+static mv_status random_cart_maps_case(uint64_t *rng, mv_vol *k, mv_vol *s)
+{
+    int64_t kd[4] = {12, 10, 1, 3}, sd[5] = {12, 10, 1, 3, 2}, i;
+    mv_status st = mv_vol_alloc(k, MV_DT_C64, 4, kd, NULL);
+    if (st == MV_OK) st = mv_vol_alloc(s, MV_DT_C64, 5, sd, NULL);
+    if (st != MV_OK) return st;
+    for (i = 0; i < 2 * 120 * 3; i++) ((float *)k->data)[i] = (float)(tu_rand01(rng) * 2 - 1);
+    for (i = 0; i < 2 * 120 * 6; i++) ((float *)s->data)[i] = (float)(tu_rand01(rng) * 2 - 1);
+    return MV_OK;
+}
+
 /* A random non-Cartesian case with two maps for ref_recon.py: 300 points
    anywhere in [-N/2, N/2) of a 16 x 12 image, 3 coils, random k-space and
    maps, saved as NAME{t,k,s} */
@@ -1730,16 +1743,13 @@ static mv_status random_nc_maps_case(uint64_t *rng, const char *name, mv_vol *t,
    case: its two maps are the 2D result's bytes. */
 MV_TEST(recon, cgsense_maps_direct_solve)
 {
-    int64_t kd[4] = {12, 10, 1, 3}, sd[5] = {12, 10, 1, 3, 2}, i;
+    int64_t i;
     mv_vol k, s, x, r, t, y0;
     mv_cg_opts o = MV_ZERO_INIT;
     uint64_t rng = 77;
     double e;
     if (!tu_python("numpy")) SKIP("needs numpy in /usr/bin/python3");
-    REQUIRE_OK(mv_vol_alloc(&k, MV_DT_C64, 4, kd, NULL));
-    REQUIRE_OK(mv_vol_alloc(&s, MV_DT_C64, 5, sd, NULL));
-    for (i = 0; i < 2 * 120 * 3; i++) ((float *)k.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
-    for (i = 0; i < 2 * 120 * 6; i++) ((float *)s.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+    REQUIRE_OK(random_cart_maps_case(&rng, &k, &s));
     for (i = 0; i < 120; i++) /* a random 2D mask shared by the coils */
         if (tu_rand01(&rng) < 0.3) {
             int c;
@@ -1839,6 +1849,18 @@ MV_TEST(recon, cgsense_maps_direct_solve)
 
 /* ---- sample weights (opts.weights, BART pics -p) ---- */
 
+/* block b of v's dims[4] as a volume of nd dims: a view of v's data */
+static mv_vol view_of_block(const mv_vol *v, int nd, int64_t b)
+{
+    mv_vol r = *v;
+    int64_t per = mv_vol_count(v) / v->dim[4];
+    r.ndim = nd;
+    r.dim[4] = 1;
+    r.flags = 0;
+    r.data = (unsigned char *)v->data + (size_t)(b * per) * mv_dtype_size(v->dtype);
+    return r;
+}
+
 /* a float32 weights volume of dims d (nd of them): uniform in [0, 2) with
    about a third exactly 0 */
 static mv_status random_weights(uint64_t *rng, int nd, const int64_t *d, mv_vol *w)
@@ -1877,17 +1899,14 @@ static mv_status save_weights_cfl(const char *name, const mv_vol *w)
    alone with its weights, for 1 and 3 threads; and the refusals. */
 MV_TEST(recon, weights_match_dense_solve)
 {
-    int64_t kd[4] = {12, 10, 1, 3}, sd[5] = {12, 10, 1, 3, 2}, wd[2] = {12, 10}, i, c;
+    int64_t wd[2] = {12, 10}, i, c;
     mv_vol k, s, x, r, t, w;
     mv_cg_opts o = MV_ZERO_INIT;
     uint64_t rng = 2026113;
     double e;
     int pass;
     if (!tu_python("numpy")) SKIP("needs numpy in /usr/bin/python3");
-    REQUIRE_OK(mv_vol_alloc(&k, MV_DT_C64, 4, kd, NULL));
-    REQUIRE_OK(mv_vol_alloc(&s, MV_DT_C64, 5, sd, NULL));
-    for (i = 0; i < 2 * 120 * 3; i++) ((float *)k.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
-    for (i = 0; i < 2 * 120 * 6; i++) ((float *)s.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+    REQUIRE_OK(random_cart_maps_case(&rng, &k, &s));
     for (i = 0; i < 120; i += 7) /* samples without data in every coil (their weights stay as drawn) */
         for (c = 0; c < 3; c++) ((float *)k.data)[2 * (c * 120 + i)] = ((float *)k.data)[2 * (c * 120 + i) + 1] = 0;
     REQUIRE_OK(mv_cfl_save(tu_path("rc_w_k"), &k, NULL));
@@ -1945,14 +1964,7 @@ MV_TEST(recon, weights_match_dense_solve)
             mv_vol_init(&x2);
             REQUIRE_OK(mv_cgsense(&k2, &s, &x2, &o));
             for (b = 0; b < 2; b++) {
-                mv_vol kb = k2, wb = w2;
-                kb.ndim = 4;
-                kb.dim[4] = 1;
-                kb.data = (float *)k2.data + 2 * b * 360;
-                wb.ndim = 2;
-                wb.dim[4] = 1;
-                wb.data = (float *)w2.data + b * 120;
-                kb.flags = wb.flags = 0;
+                mv_vol kb = view_of_block(&k2, 4, b), wb = view_of_block(&w2, 2, b);
                 o.weights = &wb;
                 mv_vol_init(&x1);
                 REQUIRE_OK(mv_cgsense(&kb, &s, &x1, &o));
@@ -2027,14 +2039,7 @@ MV_TEST(recon, weights_match_dense_solve)
         mv_vol_init(&x2);
         REQUIRE_OK(mv_cgsense_nc(&t, &k2, &s, &x2, &o));
         for (b = 0; b < 2; b++) {
-            mv_vol kb = k2, wb = w2;
-            kb.ndim = 4;
-            kb.dim[4] = 1;
-            kb.data = (float *)k2.data + 2 * b * 900;
-            wb.ndim = 3;
-            wb.dim[4] = 1;
-            wb.data = (float *)w2.data + b * 300;
-            kb.flags = wb.flags = 0;
+            mv_vol kb = view_of_block(&k2, 4, b), wb = view_of_block(&w2, 3, b);
             o.weights = &wb;
             mv_vol_init(&x1);
             REQUIRE_OK(mv_cgsense_nc(&t, &kb, &s, &x1, &o));
@@ -2067,7 +2072,7 @@ MV_TEST(recon, weights_match_dense_solve)
    refused. */
 MV_TEST(recon, real_value_matches_dense_solve)
 {
-    int64_t kd[4] = {12, 10, 1, 3}, sd[5] = {12, 10, 1, 3, 2}, wd[2] = {12, 10}, i;
+    int64_t wd[2] = {12, 10}, i;
     mv_vol k, s, x, r, t, w;
     mv_cg_opts o = MV_ZERO_INIT;
     uint64_t rng = 20261130;
@@ -2075,10 +2080,7 @@ MV_TEST(recon, real_value_matches_dense_solve)
     char path[700];
     int pass;
     if (!tu_python("numpy")) SKIP("needs numpy in /usr/bin/python3");
-    REQUIRE_OK(mv_vol_alloc(&k, MV_DT_C64, 4, kd, NULL));
-    REQUIRE_OK(mv_vol_alloc(&s, MV_DT_C64, 5, sd, NULL));
-    for (i = 0; i < 2 * 120 * 3; i++) ((float *)k.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
-    for (i = 0; i < 2 * 120 * 6; i++) ((float *)s.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+    REQUIRE_OK(random_cart_maps_case(&rng, &k, &s));
     REQUIRE_OK(random_weights(&rng, 2, wd, &w));
     REQUIRE_OK(mv_cfl_save(tu_path("rc_rv_k"), &k, NULL));
     REQUIRE_OK(mv_cfl_save(tu_path("rc_rv_s"), &s, NULL));
@@ -2165,16 +2167,13 @@ MV_TEST(recon, real_value_matches_dense_solve)
    layout is out's); ADMM and a start of another size are refused. */
 MV_TEST(recon, start_image)
 {
-    int64_t kd[4] = {12, 10, 1, 3}, sd[5] = {12, 10, 1, 3, 2}, i;
+    int64_t i;
     mv_vol k, s, x, r;
     mv_cg_opts o = MV_ZERO_INIT;
     uint64_t rng = 5309;
     double e;
     if (!tu_python("numpy")) SKIP("needs numpy in /usr/bin/python3");
-    REQUIRE_OK(mv_vol_alloc(&k, MV_DT_C64, 4, kd, NULL));
-    REQUIRE_OK(mv_vol_alloc(&s, MV_DT_C64, 5, sd, NULL));
-    for (i = 0; i < 2 * 120 * 3; i++) ((float *)k.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
-    for (i = 0; i < 2 * 120 * 6; i++) ((float *)s.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+    REQUIRE_OK(random_cart_maps_case(&rng, &k, &s));
     for (i = 0; i < 120; i += 3) { /* unsampled lines */
         int c;
         for (c = 0; c < 3; c++) ((float *)k.data)[2 * (c * 120 + i)] = ((float *)k.data)[2 * (c * 120 + i) + 1] = 0;
@@ -2217,16 +2216,8 @@ MV_TEST(recon, start_image)
                 mv_vol_init(&x2);
                 REQUIRE_OK(mv_cgsense(&k2, &s, &x2, &o));
                 for (b = 0; b < 2; b++) {
-                    mv_vol kb = k2;
-                    kb.ndim = 4;
-                    kb.dim[4] = 1;
-                    kb.data = (float *)k2.data + 2 * b * 360;
-                    kb.flags = 0;
-                    rv = st2;
-                    rv.ndim = 4;
-                    rv.dim[4] = 1;
-                    rv.data = (float *)st2.data + 2 * b * 240;
-                    rv.flags = 0;
+                    mv_vol kb = view_of_block(&k2, 4, b);
+                    rv = view_of_block(&st2, 4, b);
                     o.start = &rv;
                     mv_vol_init(&x1);
                     REQUIRE_OK(mv_cgsense(&kb, &s, &x1, &o));
