@@ -691,12 +691,12 @@ NEON_SKIP := $(SKIP_SLOW) $(addprefix --skip ,alloc. bspline.large_2d_threads re
 # reference (nufft.isa_matches_reference; analysis.isa_and_threads_identical
 # for the multi-tau sums; isa.llr_kernels_match_reference for pics -R L
 # against BART; Pipe-Menon per frame has no NEON kernel of its own): 49 of
-# the qemu run's 345 s on 2026-11-29, and 42 of 311 s on 2026-11-30.
+# the qemu run's 345 s on 2026-11-29, and 49 of 311 s on 2026-11-30.
 # make test-neon-full (in make test-extended) runs them too.
 NEON_CI_SKIP := $(addprefix --skip ,ops.histogram_percentiles_threads gzip.one_member_on_threads \
   register.elastix_field_threads register.itk_h5_threads metaimage.threads_identical dtype.convert_threads \
   nrrd.threads_identical nufft.matches_nudft analysis.mtau_recovers_gamma recon.llr_match_bart_pics \
-  recon.llr_threads_identical nufft.dcf_pipe_menon_per_frame)
+  recon.llr_threads_identical recon.maps_threads_identical nufft.dcf_pipe_menon_per_frame)
 AARCH64_CC ?= aarch64-linux-gnu-gcc
 $(BUILD)/tests-neon: $(TEST_SRC_NO_ALLOC) tests/*.h medvol.h | $(BUILD)
 	@if command -v $(AARCH64_CC) >/dev/null && command -v qemu-aarch64 >/dev/null; then \

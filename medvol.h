@@ -3142,9 +3142,9 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    data scale first) or opts.start_read (mv_cgsense_run: an item's start
    in io->write's layout, on the caller's thread before the item's solve)
    starts CG (r = b - (N + lambda) x0, the tolerance still relative to
-   ||b||), FISTA and IST (their previous iterate x0 too) there instead of
-   at 0; ADMM, which BART starts from its terms' proxes of x0, refuses it
-   (MV_ERR_UNSUPPORTED).
+   ||b||), FISTA and IST (their previous iterate x0 too) and ADMM (x0,
+   and as BART's warm start each term's z_j = prox(G_j x0), u_j = G_j x0 -
+   z_j) there instead of at 0.
 
    L1-WAVELET (opts.l1_wavelet > 0; BART pics -l1 -r lambda, or -R
    W:7:0:lambda): the same operators (Cartesian or non-Cartesian, items
@@ -3500,7 +3500,7 @@ typedef struct mv_cg_opts {
     const mv_vol *weights; /* NULL, or float32 W >= 0 per k-space sample: 1/2 sum W |A x - y|^2 (borrowed) */
     int ist;               /* 1: BART's IST (pics -I) in place of FISTA: its steps without the ravine step */
     int real_value;        /* 1: a real image (BART pics -c: A x = A Re(x), see IST AND REAL IMAGES) */
-    /* BART pics -W (a start image; CG, FISTA and IST, not ADMM), CG-SENSE entry points only: */
+    /* BART pics -W (a start image for every solver), CG-SENSE entry points only: */
     const mv_vol *start;   /* mv_cgsense[_nc][_into]: NULL, or the start image, c64, out's values in out's layout */
     mv_status (*start_read)(void *user, int64_t item, void *image, size_t bytes); /* mv_cgsense_run: */
     void *start_user;      /* ... an item's start image (io->write's layout), on the caller's thread before its solve */
@@ -44923,8 +44923,26 @@ static void mv__admm_term_update(mv__admm *a, int j, const float *x, double *du,
     }
 }
 
+/* BART's ADMM warm start (iter/admm.c, do_warmstart: pics -W): from the
+   start x, term j's z_j = prox(G_j x) and u_j = G_j x - z_j, without the
+   over-relaxation of the rounds (the wavelet's and the low-rank term's
+   proxes draw their random shifts here first, as BART's) */
+static void mv__admm_term_warm(mv__admm *a, int j, const float *x)
+{
+    mv__admm_term *t = &a->t[j];
+    const float *gx = x; /* G_j x: x itself for G = I */
+    int64_t i;
+    if (t->kind == MV__ADMM_TV) {
+        mv__tv_grad(a->tv, x, a->gx);
+        gx = a->gx;
+    }
+    mv__admm_prox(a, j, gx);
+    for (i = 0; i < 2 * t->m; i++) t->u[i] = gx[i] - t->z[i];
+}
+
 /* ADMM for 1/2 ||A x - y||^2 + sum_j f_j(G_j x), BART's admm (iter/admm.c)
-   with pics's settings: x, z, u from 0; per round the x-update solves
+   with pics's settings: x, z, u from 0 (warm: x holds the start, z and u
+   from it as BART's warm start); per round the x-update solves
    (A^H A + rho sum_j G_j^H G_j) x = A^H y + rho sum_j G_j^H (z_j - u_j) by
    at most cg_iter CG steps from the previous x, stopping at 1e-3 of the
    right side's norm; then term by term G_j x_hat = 1.6 G_j x - 0.6 z_j,
@@ -44938,7 +44956,7 @@ static void mv__admm_term_update(mv__admm *a, int j, const float *x, double *du,
    values of one item. */
 static mv_status mv__admm_run(mv_normal_op op, void *user, const float *b, float *x, int64_t n, int64_t nimg,
                               const mv__tv *t, const mv__wav *w, size_t wav_bytes, const mv__llr *llr,
-                              const mv_cg_opts *o, unsigned char *work, int threads, int report, int *iters,
+                              const mv_cg_opts *o, int warm, unsigned char *work, int threads, int report, int *iters,
                               double *res)
 {
     int kinds[6], nt = mv__admm_kinds(o, kinds), j, it, total = 0;
@@ -44990,8 +45008,9 @@ static mv_status mv__admm_run(mv_normal_op op, void *user, const float *b, float
     a.lsc = (unsigned char *)mv__nu_align(a.wsc + wav_bytes);
     *iters = 0;
     *res = 0;
-    memset(x, 0, (size_t)n * 8);
-    if (bb == 0) return MV_OK;
+    if (!warm) memset(x, 0, (size_t)n * 8);
+    if (bb == 0 && !warm) return MV_OK;
+    for (j = 0; j < nt && warm; j++) mv__admm_term_warm(&a, j, x);
     for (it = 0; it < maxit; it++) {
         int steps;
         float rnorm;
@@ -45705,7 +45724,7 @@ static mv_status mv__cgs_item(const mv_cgsense_plan *pl, int64_t item, const flo
         if (o->l1_wavelet > 0) wb = mv__wav_scratch_bytes(&wv);
         mv__tv_make(&t, pl->dims, pl->nmaps, o->tv_axes ? o->tv_axes : 7u);
         return mv__admm_run(normal, nu, w.b, x, pl->nimg, pl->nimg, &t, o->l1_wavelet > 0 ? &wv : NULL, wb, NULL, o,
-                            w.reg, th, report, iters, res);
+                            warm, w.reg, th, report, iters, res);
     }
     if (mv__fista_wanted(o)) {
         mv__wav wv;
@@ -45837,9 +45856,6 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
     double res = 0;
     uint64_t need;
     mv_status st = MV_OK;
-    MV__CHECK(!o->start_read || !admm, MV_ERR_UNSUPPORTED,
-              "%s: a start image (BART pics -W) with ADMM (BART starts its splitting variables from the start "
-              "image's proxes; not implemented): CG, FISTA and IST take one", fn);
     for (i = 0; i < npl; i++) wb = MV__MAX(wb, mv__cgs_work_bytes(pls[i], th, NULL));
     mv__llr_make(&llr, pl->dims, pl->nmaps, nitems, o->llr_block, o->llr_axes, o->llr_block_axes, o->llr_exact);
     llrb = o->llr > 0 ? ((mv__llr_scratch_bytes(&llr, llr.lanes) + 63) & ~(size_t)63) * (size_t)th : 0;
@@ -45891,7 +45907,8 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
     jf = mv__rvc_wrap(o, mv__cgs_joint_normal, &jn, &rv, &ju);
     if (st == MV_OK && admm) {
         st = mv__admm_run(jf, ju, b, x, n, nimg, &t, o->l1_wavelet > 0 ? &wv : NULL,
-                          (wavb + 63) & ~(size_t)63, o->llr > 0 ? &llr : NULL, o, rw, th, 1, &iters, &res);
+                          (wavb + 63) & ~(size_t)63, o->llr > 0 ? &llr : NULL, o, o->start_read != NULL, rw, th, 1,
+                          &iters, &res);
     } else if (st == MV_OK && !fista) {
         st = mv__cg_run(jf, ju, b, x, n, o, o->start_read != NULL, mv__nu_align(rw), 1, &iters, &res);
     } else if (st == MV_OK) {
@@ -45935,9 +45952,6 @@ MVDEF mv_status mv_cgsense_run(const mv_cgsense_plan *plan, int64_t nitems, cons
               "%s: %lld items, and the plan's weights hold %lld items' blocks (one, or a block per item)", fn,
               (long long)nitems, (long long)plan->w_items);
     MV__TRY(mv__cg_check(o, fn));
-    MV__CHECK(!o->start_read || !mv__admm_wanted(o), MV_ERR_UNSUPPORTED,
-              "%s: a start image (opts.start / start_read: BART pics -W) with ADMM (BART starts its splitting "
-              "variables from the start image's proxes; not implemented): CG, FISTA and IST take one", fn);
     o->iterations_done = 0;
     th = o->threads ? mv__resolve_threads(o->threads) : plan->threads;
     if (th > MV__MAX_THREADS) th = MV__MAX_THREADS;
