@@ -45513,11 +45513,16 @@ static mv_status mv__cgs_wav_plan(const mv_cgsense_plan *pl, const mv_cg_opts *o
 
 /* the FFT / NUFFT / Toeplitz scratch of one item on th threads (Cartesian:
    with the mask) */
+/* non-Cartesian: the NUFFT's and the Toeplitz operator's scratch (the
+   weighted samples W y follow it) */
+static size_t mv__cgs_nu_scratch_bytes(const mv_cgsense_plan *pl)
+{
+    return MV__MAX(mv_nufft_scratch_size(pl->nu, pl->nc), mv_nufft_toeplitz_scratch_size(pl->toep, pl->nc));
+}
+
 static size_t mv__cgs_scratch_bytes(const mv_cgsense_plan *pl, int th)
 {
-    if (pl->noncart) /* with weights, the weighted samples W y after the (N)UFFT's scratch */
-        return MV__MAX(mv_nufft_scratch_size(pl->nu, pl->nc), mv_nufft_toeplitz_scratch_size(pl->toep, pl->nc)) +
-               (pl->w ? 64 + (size_t)pl->nk * 8 : 0);
+    if (pl->noncart) return mv__cgs_nu_scratch_bytes(pl) + (pl->w ? 64 + (size_t)pl->nk * 8 : 0);
     return pl->fft_scratch * (size_t)th + (size_t)pl->nvox;
 }
 
@@ -45600,9 +45605,7 @@ static mv_status mv__cgs_adjoint(mv__cgs_op *op, const float *k, float *b)
     op->y = b;
     if (pl->noncart) {
         if (pl->w) { /* W y, every coil's samples by the same weights */
-            size_t nus =
-                MV__MAX(mv_nufft_scratch_size(pl->nu, pl->nc), mv_nufft_toeplitz_scratch_size(pl->toep, pl->nc));
-            float *wy = (float *)mv__nu_align(op->scratch + nus);
+            float *wy = (float *)mv__nu_align(op->scratch + mv__cgs_nu_scratch_bytes(pl));
             const int64_t m = pl->nk / pl->nc;
             for (c = 0; c < pl->nc; c++)
                 for (i = 0; i < m; i++) {

@@ -1952,29 +1952,31 @@ MV_TEST(recon, weights_match_dense_solve)
     {
         int64_t k2d[5] = {12, 10, 1, 3, 2}, w2d[5] = {12, 10, 1, 1, 2}, w3d[5] = {12, 10, 1, 2, 2};
         mv_vol k2, w2, x2, x1, w1, bad;
-        int th, b;
+        int th, b, rp, reps = tu_test_reps(3); /* 3 threads: repeated (a race shows in some runs only) */
         REQUIRE_OK(mv_vol_alloc(&k2, MV_DT_C64, 5, k2d, NULL));
         for (i = 0; i < 2 * mv_vol_count(&k2); i++) ((float *)k2.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
         REQUIRE_OK(random_weights(&rng, 5, w2d, &w2));
         o.iterations = 20;
         o.tolerance = 0;
-        for (th = 1; th <= 3; th += 2) {
-            o.threads = th;
-            o.weights = &w2;
-            mv_vol_init(&x2);
-            REQUIRE_OK(mv_cgsense(&k2, &s, &x2, &o));
-            for (b = 0; b < 2; b++) {
-                mv_vol kb = view_of_block(&k2, 4, b), wb = view_of_block(&w2, 2, b);
-                o.weights = &wb;
-                mv_vol_init(&x1);
-                REQUIRE_OK(mv_cgsense(&kb, &s, &x1, &o));
-                EXPECT_MSG(memcmp(x1.data, (float *)x2.data + 2 * b * 240, 240 * 8) == 0,
-                           "threads %d: volume %d of the series with per-volume weights differs from it alone", th, b);
-                mv_free(&x1);
+        for (th = 1; th <= 3; th += 2)
+            for (rp = 0; rp < (th == 1 ? 1 : reps); rp++) {
+                o.threads = th;
                 o.weights = &w2;
+                mv_vol_init(&x2);
+                REQUIRE_OK(mv_cgsense(&k2, &s, &x2, &o));
+                for (b = 0; b < 2; b++) {
+                    mv_vol kb = view_of_block(&k2, 4, b), wb = view_of_block(&w2, 2, b);
+                    o.weights = &wb;
+                    mv_vol_init(&x1);
+                    REQUIRE_OK(mv_cgsense(&kb, &s, &x1, &o));
+                    EXPECT_MSG(memcmp(x1.data, (float *)x2.data + 2 * b * 240, 240 * 8) == 0,
+                               "threads %d: volume %d of the series with per-volume weights differs from it alone", th,
+                               b);
+                    mv_free(&x1);
+                    o.weights = &w2;
+                }
+                mv_free(&x2);
             }
-            mv_free(&x2);
-        }
         o.threads = 0;
         /* refusals: weights per coil; of another size; negative; NaN; float64 */
         REQUIRE_OK(mv_vol_alloc(&bad, MV_DT_F32, 5, w3d, NULL));
@@ -2202,41 +2204,42 @@ MV_TEST(recon, start_image)
     {
         int64_t k2d[5] = {12, 10, 1, 3, 2}, x2d[5] = {12, 10, 1, 2, 2};
         mv_vol k2, x2, st2, x1, rv;
-        int th, b, mode;
+        int th, b, mode, rp, reps = tu_test_reps(3); /* 3 threads: repeated */
         static const char *const solver[3] = {"CG", "FISTA", "ADMM"};
         REQUIRE_OK(mv_vol_alloc(&k2, MV_DT_C64, 5, k2d, NULL));
         REQUIRE_OK(mv_vol_alloc(&st2, MV_DT_C64, 5, x2d, NULL));
         for (i = 0; i < 2 * mv_vol_count(&k2); i++) ((float *)k2.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
         for (i = 0; i < 2 * mv_vol_count(&st2); i++) ((float *)st2.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
         for (mode = 0; mode < 3; mode++)
-            for (th = 1; th <= 3; th += 2) {
-                o.threads = th;
-                o.iterations = mode == 2 ? 12 : 4;
-                o.l1_image = mode == 1 ? 0.05 : 0;
-                o.lambda = mode == 0 ? 0.05 : 0;
-                o.tv = mode == 2 ? 0.01 : 0;
-                o.start = &st2;
-                mv_vol_init(&x2);
-                REQUIRE_OK(mv_cgsense(&k2, &s, &x2, &o));
-                for (b = 0; b < 2; b++) {
-                    mv_vol kb = view_of_block(&k2, 4, b);
-                    rv = view_of_block(&st2, 4, b);
-                    o.start = &rv;
+            for (th = 1; th <= 3; th += 2)
+                for (rp = 0; rp < (th == 1 ? 1 : reps); rp++) {
+                    o.threads = th;
+                    o.iterations = mode == 2 ? 12 : 4;
+                    o.l1_image = mode == 1 ? 0.05 : 0;
+                    o.lambda = mode == 0 ? 0.05 : 0;
+                    o.tv = mode == 2 ? 0.01 : 0;
+                    o.start = &st2;
+                    mv_vol_init(&x2);
+                    REQUIRE_OK(mv_cgsense(&k2, &s, &x2, &o));
+                    for (b = 0; b < 2; b++) {
+                        mv_vol kb = view_of_block(&k2, 4, b);
+                        rv = view_of_block(&st2, 4, b);
+                        o.start = &rv;
+                        mv_vol_init(&x1);
+                        REQUIRE_OK(mv_cgsense(&kb, &s, &x1, &o));
+                        EXPECT_MSG(memcmp(x1.data, (float *)x2.data + 2 * b * 240, 240 * 8) == 0,
+                                   "%s, threads %d: volume %d of the series from its start differs from it alone",
+                                   solver[mode], th, b);
+                        mv_free(&x1);
+                    }
+                    o.start = NULL; /* from 0 another image (the start is used) */
                     mv_vol_init(&x1);
-                    REQUIRE_OK(mv_cgsense(&kb, &s, &x1, &o));
-                    EXPECT_MSG(memcmp(x1.data, (float *)x2.data + 2 * b * 240, 240 * 8) == 0,
-                               "%s, threads %d: volume %d of the series from its start differs from it alone",
-                               solver[mode], th, b);
+                    REQUIRE_OK(mv_cgsense(&k2, &s, &x1, &o));
+                    EXPECT_MSG(c64_nrmse(&x1, &x2) > 1e-3, "%s: the series from 0 and from its start: NRMSE %.3g",
+                               solver[mode], c64_nrmse(&x1, &x2));
                     mv_free(&x1);
+                    mv_free(&x2);
                 }
-                o.start = NULL; /* from 0 another image (the start is used) */
-                mv_vol_init(&x1);
-                REQUIRE_OK(mv_cgsense(&k2, &s, &x1, &o));
-                EXPECT_MSG(c64_nrmse(&x1, &x2) > 1e-3, "%s: the series from 0 and from its start: NRMSE %.3g",
-                           solver[mode], c64_nrmse(&x1, &x2));
-                mv_free(&x1);
-                mv_free(&x2);
-            }
         o.threads = 0;
         o.l1_image = 0;
         o.tv = 0;
