@@ -3314,7 +3314,40 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    of iterations the two differ (on a 6-frame 64^2 series with its own
    lines per frame, -l2 3e-4 and -R T 9e-3 apart after -i 30; FISTA's step
    is fixed and its l1 images agree), and the joint ones are BART's
-   (mvtool pics --joint: -l2 5e-6, -R T 3e-7 from bart pics). */
+   (mvtool pics --joint: -l2 5e-6, -R T 3e-7 from bart pics).
+
+   SUBSPACE (opts.basis; BART pics -B, the model of T2 shuffling and of
+   subspace-constrained reconstructions): the T frames of a Cartesian
+   series (the k-space's batch volumes, BART's TE axis) are images in the
+   span of K temporal basis functions, frame t = sum_k B[t, k] x_k, and
+   the solve is over the K coefficient images x_k: min 1/2 sum_t ||P_t F
+   S sum_k B[t, k] x_k - y_t||^2 + the terms, P_t frame t's mask of
+   nonzero samples (or opts.weights: W_t = the weights' block t, or one
+   block for every frame). The basis is c64 (T, K), T fastest, B[t, k] at
+   2 (k T + t): BART's basis file (1, 1, 1, 1, 1, T, K) in memory order,
+   not conjugated in the forward operator (BART's linop_fmac); 1 <= K <=
+   32. The output holds the K coefficient images: (x, y, z, K), with M
+   maps (x, y, z, M, K); mv_cgsense_run reads T items (frames) and
+   writes K (coefficient images). The K images are solved as one vector,
+   as a joint series (every solver and term; LLR's matrices are a block's
+   voxels x the K coefficients, TV along opts.tv_axes bit 8 runs along
+   the coefficients, as BART's over its COEFF axis; opts.chunk ignored).
+   The normal operator folds B^H P_t B into a K x K matrix per k-space
+   sample, G(r) = sum_t conj(B[t, k]) W_t(r) B[t, k'] (float64 sums,
+   rounded once; per row of x when every frame's W is constant along x,
+   where the FFTs then run along y and z only), so an iteration costs K
+   FFT pairs per coil whatever T is (BART's operator: T). A^H y sums
+   conj(B[t, k]) A_t^H y_t frame by frame. pics -e's estimate is of S^H S
+   (x) B^H B, as BART's. Cartesian whole volumes only: non-Cartesian
+   data (BART's subspace NUFFT) and opts.slices are MV_ERR_UNSUPPORTED;
+   a basis of other frames than the k-space's, more than 32
+   coefficients or non-finite values MV_ERR_INVALID_ARG. Checked against
+   numpy's dense solve (tests/py/ref_recon.py subspace: lines and
+   weights per frame, two maps, 1e-4) and bart pics -B (tests/test_tools.sh:
+   -l2, -l1 -e, -R L -e, -R T, -p, 4e-7 .. 4e-6). Memory: as a joint
+   series of K images, plus the k-space matrices (nvox K^2 complex64;
+   per row of x: nvox / nx of them), K coil images per coil and T masks
+   of one byte per voxel. */
 
 /* Options of GRAPPA; all-zero = defaults. */
 typedef struct mv_grappa_opts {
@@ -3504,6 +3537,8 @@ typedef struct mv_cg_opts {
     const mv_vol *start;   /* mv_cgsense[_nc][_into]: NULL, or the start image, c64, out's values in out's layout */
     mv_status (*start_read)(void *user, int64_t item, void *image, size_t bytes); /* mv_cgsense_run: */
     void *start_user;      /* ... an item's start image (io->write's layout), on the caller's thread before its solve */
+    /* BART pics -B (see SUBSPACE), Cartesian CG-SENSE entry points only: */
+    const mv_vol *basis;   /* NULL, or c64 (T, K): frame t's image is sum_k basis[t, k] x_k of K coefficient images (borrowed) */
 } mv_cg_opts;
 
 /* CG on (N + lambda I) x = b, from x = 0 (BART's conjgrad, float32 vectors,
@@ -3581,6 +3616,8 @@ MVDEF void mv_cgsense_plan_free(mv_cgsense_plan *plan);
    once per item (its iterations, its final ||r|| / ||A^H y||) when a round
    runs side by side; always on the caller's thread; nonzero cancels after
    the round (MV_ERR_CANCELLED). opts.iterations_done: the sum over items.
+   With opts.basis (SUBSPACE) nitems is the frame count T: T items are
+   read (frames) and K written (coefficient images), solved at once.
    allocates: yes (the round's buffers). thread-safe: yes (opts per call). */
 MVDEF mv_status mv_cgsense_run(const mv_cgsense_plan *plan, int64_t nitems, const mv_recon_io *io, mv_cg_opts *opts);
 
@@ -45831,6 +45868,71 @@ static mv_status mv__cgs_joint_normal(void *user, const float *x, float *y, int6
     return MV_OK;
 }
 
+/* The terms of a solve over nimages images of a plan's item at once (a
+   joint series, or a subspace's coefficient images): their objects and
+   the bytes (reg) the solver needs beside its operator. */
+typedef struct mv__cgs_series {
+    mv__llr llr;
+    mv__wav wv;
+    mv__tv t;
+    size_t wavb, llrb, reg;
+} mv__cgs_series;
+
+static mv_status mv__cgs_series_make(const mv_cgsense_plan *pl, int64_t nimages, const mv_cg_opts *o, int th,
+                                     mv__cgs_series *s)
+{
+    const int64_t n = nimages * pl->nimg;
+    s->wavb = 0;
+    mv__llr_make(&s->llr, pl->dims, pl->nmaps, nimages, o->llr_block, o->llr_axes, o->llr_block_axes, o->llr_exact);
+    s->llrb = o->llr > 0 ? ((mv__llr_scratch_bytes(&s->llr, s->llr.lanes) + 63) & ~(size_t)63) * (size_t)th : 0;
+    if (o->l1_wavelet > 0) {
+        MV__TRY(mv__cgs_wav_plan(pl, o, &s->wv));
+        s->wavb = mv__wav_scratch_bytes(&s->wv);
+    }
+    mv__tv_make(&s->t, pl->dims, pl->nmaps * nimages, o->tv_axes ? o->tv_axes : 7u);
+    mv__tv_frames(&s->t, nimages, o->tv_axes);
+    s->reg = mv__admm_wanted(o)    ? mv__admm_bytes(o, n, &s->t, ((s->wavb + 63) & ~(size_t)63) + s->llrb)
+             : mv__fista_wanted(o) ? (size_t)n * 16 + 64 + MV__MAX(s->wavb, s->llrb) /* 2 vectors, a prox's scratch */
+                                   : (size_t)n * 24 + 64;                             /* CG: 3 vectors */
+    return MV_OK;
+}
+
+/* The solve of (jf, ju) x = b over the whole vector (n values, nimg per
+   image; x holds the start when o->start_read) by CG, FISTA / IST or ADMM
+   with s's terms; rw: s->reg bytes. BART's -e estimate runs on ef / eu
+   (the operator without -c's real part) with *sens_only set to
+   eig_sens_only while it runs. */
+static mv_status mv__cgs_series_solve(mv__cgs_series *s, const mv_cgsense_plan *pl, mv_normal_op jf, void *ju,
+                                      mv_normal_op ef, void *eu, int *sens_only, int eig_sens_only, const float *b,
+                                      float *x, int64_t n, mv_cg_opts *o, unsigned char *rw, int th)
+{
+    const int warm = o->start_read != NULL;
+    int iters = 0;
+    double res = 0;
+    mv_status st;
+    if (mv__admm_wanted(o)) {
+        st = mv__admm_run(jf, ju, b, x, n, pl->nimg, &s->t, o->l1_wavelet > 0 ? &s->wv : NULL,
+                          (s->wavb + 63) & ~(size_t)63, o->llr > 0 ? &s->llr : NULL, o, warm, rw, th, 1, &iters, &res);
+    } else if (!mv__fista_wanted(o)) {
+        st = mv__cg_run(jf, ju, b, x, n, o, warm, mv__nu_align(rw), 1, &iters, &res);
+    } else {
+        mv_cg_opts os = *o;
+        float *vec = mv__nu_align(rw);
+        unsigned char *psc = (unsigned char *)mv__nu_align(vec + 4 * n);
+        st = MV_OK;
+        if (o->step_eigen) { /* BART's estimate on its operator over the whole vector */
+            *sens_only = eig_sens_only;
+            st = mv__fista_step_eigen(ef, eu, n, vec, &os);
+            *sens_only = 0;
+        }
+        if (st == MV_OK)
+            st = mv__fista_run(jf, ju, b, x, n, pl->nvox, pl->nimg, &os, o->l1_wavelet > 0 ? &s->wv : NULL,
+                               o->llr > 0 ? &s->llr : NULL, warm, vec, psc, th, 1, &iters, &res);
+    }
+    o->iterations_done = iters;
+    return st;
+}
+
 /* Solves nitems items as one image (opts.llr or opts.joint: BART's joint
    solve of a series, whose operator spans every frame; CG's, FISTA's and
    ADMM's scalars are the whole vector's), item i with plan pls[npl == 1 ?
@@ -45844,35 +45946,21 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
     static const char *fn = "mv_cgsense_run";
     const mv_cgsense_plan *pl = pls[0];
     int64_t nimg = pl->nimg, n = nitems * nimg, i;
-    size_t wb = 0, kb = (size_t)pl->nk * 8, reg, wavb = 0, llrb;
+    size_t wb = 0, kb = (size_t)pl->nk * 8;
     mv__cgs_joint jn;
+    mv__cgs_series sr;
     mv__rvc_op rv;
     void *ju;
     mv_normal_op jf;
     mv__cgs_work w;
-    mv__llr llr;
-    mv__wav wv;
-    mv__tv t;
     unsigned char *buf, *work, *masks, *rw;
     float *k, *b, *x;
-    int admm = mv__admm_wanted(o), fista = mv__fista_wanted(o), iters = 0;
-    double res = 0;
     uint64_t need;
     mv_status st = MV_OK;
     for (i = 0; i < npl; i++) wb = MV__MAX(wb, mv__cgs_work_bytes(pls[i], th, NULL));
-    mv__llr_make(&llr, pl->dims, pl->nmaps, nitems, o->llr_block, o->llr_axes, o->llr_block_axes, o->llr_exact);
-    llrb = o->llr > 0 ? ((mv__llr_scratch_bytes(&llr, llr.lanes) + 63) & ~(size_t)63) * (size_t)th : 0;
-    if (o->l1_wavelet > 0) {
-        MV__TRY(mv__cgs_wav_plan(pl, o, &wv));
-        wavb = mv__wav_scratch_bytes(&wv);
-    }
-    mv__tv_make(&t, pl->dims, pl->nmaps * nitems, o->tv_axes ? o->tv_axes : 7u);
-    mv__tv_frames(&t, nitems, o->tv_axes);
-    reg = admm    ? mv__admm_bytes(o, n, &t, ((wavb + 63) & ~(size_t)63) + llrb)
-          : fista ? (size_t)n * 16 + 64 + MV__MAX(wavb, llrb) /* FISTA: 2 vectors and one prox's scratch */
-                  : (size_t)n * 24 + 64;                       /* CG: 3 vectors */
+    MV__TRY(mv__cgs_series_make(pl, nitems, o, th, &sr));
     need = 64 * 8 + (uint64_t)wb + kb + (uint64_t)nitems * (sizeof(mv__cgs_op) + (uint64_t)pl->nvox) +
-           2 * (uint64_t)n * 8 + reg;
+           2 * (uint64_t)n * 8 + sr.reg;
     MV__CHECK(need <= (uint64_t)SIZE_MAX / 2, MV_ERR_SIZE_OVERFLOW, "%s: a series of %lld items of %lld values", fn,
               (long long)nitems, (long long)nimg);
     buf = (unsigned char *)mv__alloc((size_t)need, pl->alloc_ctx);
@@ -45908,27 +45996,300 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
     if (st == MV_OK) mv__cgs_scale_data(b, n, o);
     if (st == MV_OK && o->real_value) mv__real_part(b, n);
     jf = mv__rvc_wrap(o, mv__cgs_joint_normal, &jn, &rv, &ju);
-    if (st == MV_OK && admm) {
-        st = mv__admm_run(jf, ju, b, x, n, nimg, &t, o->l1_wavelet > 0 ? &wv : NULL,
-                          (wavb + 63) & ~(size_t)63, o->llr > 0 ? &llr : NULL, o, o->start_read != NULL, rw, th, 1,
-                          &iters, &res);
-    } else if (st == MV_OK && !fista) {
-        st = mv__cg_run(jf, ju, b, x, n, o, o->start_read != NULL, mv__nu_align(rw), 1, &iters, &res);
-    } else if (st == MV_OK) {
-        mv_cg_opts os = *o;
-        float *vec = mv__nu_align(rw);
-        unsigned char *psc = (unsigned char *)mv__nu_align(vec + 4 * n);
-        if (o->step_eigen) { /* BART's estimate on its operator over the whole series */
-            jn.sens_only = !pl->noncart;
-            st = mv__fista_step_eigen(mv__cgs_joint_normal, &jn, n, vec, &os);
-            jn.sens_only = 0;
-        }
-        if (st == MV_OK)
-            st = mv__fista_run(jf, ju, b, x, n, pl->nvox, nimg, &os, o->l1_wavelet > 0 ? &wv : NULL,
-                               o->llr > 0 ? &llr : NULL, o->start_read != NULL, vec, psc, th, 1, &iters, &res);
-    }
-    o->iterations_done = iters;
+    if (st == MV_OK)
+        st = mv__cgs_series_solve(&sr, pl, jf, ju, mv__cgs_joint_normal, &jn, &jn.sens_only, !pl->noncart, b, x, n, o,
+                                  rw, th);
     for (i = 0; i < nitems && st == MV_OK; i++) st = io->write(io->user, i, x + 2 * i * nimg, (size_t)nimg * 8);
+    mv__free(buf, pl->alloc_ctx);
+    return st;
+}
+
+/* ---- Subspace: a temporal basis (opts.basis, BART pics -B) ---- */
+
+/* The normal operator of a Cartesian subspace solve over K coefficient
+   images x_k (see SUBSPACE): per coil c, X_k = F S_c x_k for every k,
+   then at each k-space sample r Y_k = sum_k' G_kk'(r) X_k' with the K x K
+   matrix G(r) = sum_t conj(B_tk) W_t(r) B_tk' (W_t: frame t's mask or
+   weights), then sum_c S_c^H F^-1 Y_k. B^H W B is folded into G once, so
+   an iteration costs K FFT pairs per coil and K^2 products per sample,
+   whatever the frame count T. When every frame's W is constant along x,
+   G is kept per row of x and the FFTs run along y and z only (F_x
+   commutes with a mixing constant along x). sens_only: BART's -e
+   operator S^H S (x) B^H B, no FFTs. */
+typedef struct mv__cgs_sub {
+    mv__cgs_op op;     /* frame 0's operator: the maps, the FFT plans and fold, the FFT scratch */
+    int64_t nb, nimg;  /* K, values of one coefficient image */
+    int64_t gdiv;      /* samples per row of G: nx when constant along x, else 1 */
+    const float *g;    /* K x K complex per row: G_kk' at 2 (row K K + k K + k') */
+    const float *gb;   /* B^H B, K x K complex */
+    float *coil;       /* coil images: coefficient k's coil c at 2 (k nc + c) nvox */
+    float *xs;         /* K nimg: the signed images of a folded operator */
+    const float *x;
+    int sens_only;
+} mv__cgs_sub;
+
+#define MV__CGS_MAX_BASIS 32
+
+/* Y_k = sum_k' G_kk' X_k' over coil c's samples (float sums in k' order) */
+static void mv__cgs_sub_mix(const mv__cgs_sub *s, int64_t c)
+{
+    const int64_t K = s->nb, nv = s->op.nvox, step = 2 * s->op.nc * nv;
+    const int64_t div = s->sens_only ? nv : s->gdiv;
+    const float *g0 = s->sens_only ? s->gb : s->g;
+    float *p = s->coil + 2 * c * nv, v[2 * MV__CGS_MAX_BASIS];
+    int64_t i, k, j;
+    for (i = 0; i < nv; i++) {
+        const float *g = g0 + 2 * K * K * (i / div);
+        for (k = 0; k < K; k++) v[2 * k] = p[k * step + 2 * i], v[2 * k + 1] = p[k * step + 2 * i + 1];
+        for (k = 0; k < K; k++) {
+            const float *gk = g + 2 * k * K;
+            float re = 0, im = 0;
+            for (j = 0; j < K; j++) {
+                re += gk[2 * j] * v[2 * j] - gk[2 * j + 1] * v[2 * j + 1];
+                im += gk[2 * j] * v[2 * j + 1] + gk[2 * j + 1] * v[2 * j];
+            }
+            p[k * step + 2 * i] = re;
+            p[k * step + 2 * i + 1] = im;
+        }
+    }
+}
+
+static void mv__cgs_sub_coil_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__cgs_sub *s = (const mv__cgs_sub *)ctx;
+    const mv__cgs_op *o = &s->op;
+    const mv__mri_ops *mo = mv__mri_ops_active();
+    unsigned char *scr = o->scratch + (size_t)worker * o->scratch_bytes;
+    int64_t c, k;
+    for (c = b; c < e; c++) {
+        mv__cgs_op ok = *o;
+        for (k = 0; k < s->nb; k++) {
+            float *t = s->coil + 2 * (k * o->nc + c) * o->nvox;
+            ok.x = s->x + 2 * k * s->nimg;
+            mv__cgs_mix(&ok, c, t);
+            if (s->sens_only) continue;
+            if (o->fold) mv_fft_execute_into(o->fwd, t, t, scr);
+            else mv_fftc_execute_into(o->fwd, t, t, scr);
+        }
+        mv__cgs_sub_mix(s, c);
+        for (k = 0; k < s->nb; k++) {
+            float *t = s->coil + 2 * (k * o->nc + c) * o->nvox;
+            if (!s->sens_only) {
+                if (o->fold) mv_fft_execute_into(o->inv, t, t, scr);
+                else mv_fftc_execute_into(o->inv, t, t, scr);
+            }
+            if (o->nmaps == 1) mo->cmul(t, o->sens + 2 * c * o->sstride, t, o->nvox, 1);
+        }
+    }
+}
+
+static mv_status mv__cgs_sub_normal(void *user, const float *x, float *y, int64_t n)
+{
+    mv__cgs_sub *s = (mv__cgs_sub *)user;
+    const mv__cgs_op *o = &s->op;
+    const int fold = o->fold && !s->sens_only;
+    int64_t k;
+    (void)n;
+    for (k = 0; fold && k < s->nb; k++) mv__cgs_sign(o, x + 2 * k * s->nimg, s->xs + 2 * k * s->nimg);
+    s->x = fold ? s->xs : x;
+    mv__parallel_for(o->nc, 1, o->threads, mv__cgs_sub_coil_range, s);
+    for (k = 0; k < s->nb; k++) {
+        mv__cgs_op ok = *o;
+        ok.coil = s->coil + 2 * k * o->nc * o->nvox;
+        mv__cgs_gather(&ok, y + 2 * k * s->nimg);
+        if (fold) mv__cgs_sign(o, y + 2 * k * s->nimg, y + 2 * k * s->nimg);
+    }
+    return MV_OK;
+}
+
+/* G's rows [b, e): sum over the frames of W_t(r) conj(B_t)^T B_t in
+   float64 (frame order), rounded once */
+typedef struct mv__cgs_gram_job {
+    const double *bb;          /* T x K x K complex: conj(B_tk) B_tk' */
+    const unsigned char *mask; /* T x nvox (no weights) */
+    const float *w;            /* the plan's weights (w_items blocks of nvox), or NULL */
+    int64_t T, K, nvox, w_items, gdiv;
+    float *g;
+} mv__cgs_gram_job;
+
+static void mv__cgs_gram_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__cgs_gram_job *j = (const mv__cgs_gram_job *)ctx;
+    const int64_t KK = j->K * j->K;
+    double acc[2 * MV__CGS_MAX_BASIS * MV__CGS_MAX_BASIS];
+    int64_t r, t, q;
+    (void)worker;
+    for (r = b; r < e; r++) {
+        const int64_t v = r * j->gdiv;
+        memset(acc, 0, (size_t)KK * 16);
+        for (t = 0; t < j->T; t++) {
+            const double wt = j->w ? (double)j->w[(t % j->w_items) * j->nvox + v] : (double)j->mask[t * j->nvox + v];
+            const double *bt = j->bb + 2 * t * KK;
+            if (wt == 0) continue;
+            for (q = 0; q < 2 * KK; q++) acc[q] += wt * bt[q];
+        }
+        for (q = 0; q < 2 * KK; q++) j->g[2 * r * KK + q] = (float)acc[q];
+    }
+}
+
+/* conj(B_tk) B_tk' per frame (bb: T K K complex) and B^H B (gb) */
+static void mv__cgs_basis_products(const float *B, int64_t T, int64_t K, double *bb, float *gb)
+{
+    int64_t t, k, j;
+    for (k = 0; k < K; k++)
+        for (j = 0; j < K; j++) {
+            double sr = 0, si = 0;
+            for (t = 0; t < T; t++) {
+                const double ar = B[2 * (k * T + t)], ai = -(double)B[2 * (k * T + t) + 1];
+                const double br = B[2 * (j * T + t)], bi = B[2 * (j * T + t) + 1];
+                double *q = bb + 2 * ((t * K + k) * K + j);
+                q[0] = ar * br - ai * bi;
+                q[1] = ar * bi + ai * br;
+                sr += q[0], si += q[1];
+            }
+            gb[2 * (k * K + j)] = (float)sr;
+            gb[2 * (k * K + j) + 1] = (float)si;
+        }
+}
+
+/* opts.basis against a solve of nframes frames: c64 (T, K) with T =
+   nframes, 1 <= K <= MV__CGS_MAX_BASIS, finite */
+static mv_status mv__cgs_basis_check(const mv_vol *B, int64_t nframes, const char *fn)
+{
+    int64_t i, n;
+    int a;
+    MV__CHECK(B->data != NULL && B->dtype == MV_DT_C64 && B->ndim >= 1 && B->ndim <= MV_MAX_DIMS, MV_ERR_INVALID_ARG,
+              "%s: opts.basis must be complex64 (T frames, K coefficients) in memory", fn);
+    for (a = 2; a < B->ndim; a++)
+        MV__CHECK(B->dim[a] == 1, MV_ERR_INVALID_ARG, "%s: opts.basis dims[%d] = %lld (the basis is (T, K))", fn, a,
+                  (long long)B->dim[a]);
+    MV__CHECK(B->dim[0] == nframes, MV_ERR_INVALID_ARG,
+              "%s: opts.basis has %lld frames (dims[0]), the k-space %lld (BART's TE axis)", fn, (long long)B->dim[0],
+              (long long)nframes);
+    MV__CHECK(B->ndim < 2 || (B->dim[1] >= 1 && B->dim[1] <= MV__CGS_MAX_BASIS), MV_ERR_INVALID_ARG,
+              "%s: opts.basis has %lld coefficients (dims[1]: 1 .. %d)", fn, (long long)(B->ndim < 2 ? 1 : B->dim[1]),
+              MV__CGS_MAX_BASIS);
+    n = 2 * mv_vol_count(B);
+    for (i = 0; i < n; i++) {
+        const float v = ((const float *)B->data)[i];
+        MV__CHECK(v - v == 0, MV_ERR_INVALID_ARG, "%s: opts.basis value %lld is not finite", fn, (long long)(i / 2));
+    }
+    return MV_OK;
+}
+
+/* The subspace solve (see SUBSPACE): nframes frames read through io (A^H
+   y_t and each frame's mask), b_k = sum_t conj(B_tk) A_t^H y_t, G made,
+   the K coefficient images solved as one vector (as a joint series) and
+   written as items 0 .. K-1. */
+static mv_status mv__cgs_sub_run(const mv_cgsense_plan *pl, int64_t nframes, const mv_recon_io *io, mv_cg_opts *o,
+                                 int th)
+{
+    static const char *fn = "mv_cgsense_run";
+    const mv_vol *B = o->basis;
+    const float *bv = (const float *)B->data;
+    const int64_t T = nframes, K = B->ndim < 2 ? 1 : B->dim[1], nimg = pl->nimg, n = K * nimg, nv = pl->nvox;
+    const int64_t KK = K * K;
+    size_t wb = mv__cgs_work_bytes(pl, th, NULL), kb = (size_t)pl->nk * 8;
+    int64_t t, k, i, ng;
+    mv__cgs_series sr;
+    mv__cgs_sub sb;
+    mv__cgs_work w;
+    mv__cgs_gram_job gj;
+    mv__rvc_op rv;
+    void *ju;
+    mv_normal_op jf;
+    unsigned char *buf, *work, *masks, *rw;
+    float *kbuf, *tmp, *b, *x, *g, *gb, *coil, *xs;
+    double *bb;
+    uint64_t need;
+    int sep = pl->pf1 != NULL;
+    mv_status st = MV_OK;
+    MV__TRY(mv__cgs_series_make(pl, K, o, th, &sr));
+    need = 64 * 12 + (uint64_t)wb + kb + (uint64_t)T * (uint64_t)nv + (uint64_t)nimg * 8 + 3 * (uint64_t)n * 8 +
+           (uint64_t)KK * 8 + (uint64_t)T * (uint64_t)KK * 16 +
+           (uint64_t)K * (uint64_t)pl->nc * (uint64_t)nv * 8 + sr.reg;
+    MV__CHECK(need <= (uint64_t)SIZE_MAX / 2 && (uint64_t)nv * (uint64_t)KK * 8 <= (uint64_t)SIZE_MAX / 2,
+              MV_ERR_SIZE_OVERFLOW, "%s: a subspace of %lld images of %lld values", fn,
+              (long long)K, (long long)nimg);
+    buf = (unsigned char *)mv__alloc((size_t)need, pl->alloc_ctx);
+    MV__CHECK(buf != NULL, MV_ERR_OUT_OF_MEMORY,
+              "%s: %llu bytes for the subspace solve of %lld frames into %lld coefficient images", fn,
+              (unsigned long long)need, (long long)T, (long long)K);
+    work = (unsigned char *)mv__nu_align(buf);
+    masks = (unsigned char *)mv__nu_align(work + wb);
+    kbuf = mv__nu_align(masks + (size_t)T * (size_t)nv);
+    tmp = mv__nu_align((unsigned char *)kbuf + kb);
+    b = mv__nu_align(tmp + 2 * nimg);
+    x = mv__nu_align(b + 2 * n);
+    xs = mv__nu_align(x + 2 * n);
+    gb = mv__nu_align(xs + 2 * n);
+    bb = (double *)mv__nu_align(gb + 2 * KK);
+    coil = mv__nu_align(bb + 2 * T * KK);
+    rw = (unsigned char *)mv__nu_align(coil + 2 * K * pl->nc * nv);
+    memset(b, 0, (size_t)n * 8);
+    mv__cgs_work_split(pl, th, work, &w);
+    for (t = 0; t < T && st == MV_OK; t++) { /* b_k = sum_t conj(B_tk) A_t^H y_t; frame t's mask kept */
+        mv__cgs_op op;
+        st = io->read(io->user, t, kbuf, kb);
+        if (st != MV_OK) break;
+        mv__cgs_op_init(pl, t, &w, th, &op);
+        st = mv__cgs_adjoint(&op, kbuf, tmp);
+        if (st != MV_OK) break;
+        if (!op.w) memcpy(masks + (size_t)t * (size_t)nv, w.mask, (size_t)nv);
+        sep &= op.fwd == pl->pf1; /* every frame's W constant along x */
+        for (k = 0; k < K; k++) {
+            const float br = bv[2 * (k * T + t)], bi = -bv[2 * (k * T + t) + 1];
+            float *bk = b + 2 * k * nimg;
+            for (i = 0; i < nimg; i++) {
+                bk[2 * i] += br * tmp[2 * i] - bi * tmp[2 * i + 1];
+                bk[2 * i + 1] += br * tmp[2 * i + 1] + bi * tmp[2 * i];
+            }
+        }
+    }
+    if (st != MV_OK) {
+        mv__free(buf, pl->alloc_ctx);
+        return st;
+    }
+    ng = nv / (sep ? pl->dims[0] : 1);
+    g = (float *)mv__alloc((size_t)ng * (size_t)KK * 8, pl->alloc_ctx); /* (ng <= nv: nv KK 8 checked above) */
+    if (!g) {
+        mv__free(buf, pl->alloc_ctx);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %lld bytes for the subspace's k-space matrices", fn,
+                        (long long)(ng * KK * 8));
+    }
+    mv__cgs_basis_products(bv, T, K, bb, gb);
+    memset(&gj, 0, sizeof(gj));
+    gj.bb = bb;
+    gj.mask = masks;
+    gj.w = pl->w;
+    gj.T = T;
+    gj.K = K;
+    gj.nvox = nv;
+    gj.w_items = pl->w_items;
+    gj.gdiv = sep ? pl->dims[0] : 1;
+    gj.g = g;
+    mv__parallel_for(ng, 64, th, mv__cgs_gram_range, &gj);
+    memset(&sb, 0, sizeof(sb));
+    mv__cgs_op_init(pl, 0, &w, th, &sb.op);
+    sb.op.fwd = sep ? pl->pf1 : pl->pf;
+    sb.op.inv = sep ? pl->pi1 : pl->pi;
+    sb.op.fold = sep ? pl->fold_yz : pl->fold_full;
+    sb.nb = K;
+    sb.nimg = nimg;
+    sb.gdiv = gj.gdiv;
+    sb.g = g;
+    sb.gb = gb;
+    sb.coil = coil;
+    sb.xs = xs;
+    for (k = 0; k < K && st == MV_OK && o->start_read; k++)
+        st = o->start_read(o->start_user, k, x + 2 * k * nimg, (size_t)nimg * 8);
+    if (st == MV_OK) mv__cgs_scale_data(b, n, o);
+    if (st == MV_OK && o->real_value) mv__real_part(b, n);
+    jf = mv__rvc_wrap(o, mv__cgs_sub_normal, &sb, &rv, &ju);
+    if (st == MV_OK)
+        st = mv__cgs_series_solve(&sr, pl, jf, ju, mv__cgs_sub_normal, &sb, &sb.sens_only, 1, b, x, n, o, rw, th);
+    for (k = 0; k < K && st == MV_OK; k++) st = io->write(io->user, k, x + 2 * k * nimg, (size_t)nimg * 8);
+    mv__free(g, pl->alloc_ctx);
     mv__free(buf, pl->alloc_ctx);
     return st;
 }
@@ -45958,6 +46319,13 @@ MVDEF mv_status mv_cgsense_run(const mv_cgsense_plan *plan, int64_t nitems, cons
     o->iterations_done = 0;
     th = o->threads ? mv__resolve_threads(o->threads) : plan->threads;
     if (th > MV__MAX_THREADS) th = MV__MAX_THREADS;
+    if (o->basis) {
+        MV__CHECK(!plan->noncart && !plan->slices, MV_ERR_UNSUPPORTED,
+                  "%s: opts.basis with a %s plan (the subspace solve is Cartesian over whole volumes)", fn,
+                  plan->noncart ? "non-Cartesian" : "2D-slice");
+        MV__TRY(mv__cgs_basis_check(o->basis, nitems, fn));
+        return mv__cgs_sub_run(plan, nitems, io, o, th);
+    }
     if (mv__joint_wanted(o)) {
         mv_cgsense_plan *p1 = (mv_cgsense_plan *)plan; /* read only */
         MV__CHECK(!plan->slices, MV_ERR_UNSUPPORTED,
@@ -46136,6 +46504,22 @@ static mv_status mv__cgs_start_opts(const mv_cg_opts *o, const mv_vol *out, mv__
     return MV_OK;
 }
 
+/* the shape of a subspace solve's output as a k-space's (kq: kspace's
+   (x, y, z, C) with K batch volumes, for mv__cgs_check_out and the
+   output's allocation), after opts.basis is checked against the k-space's
+   batch volumes (its frames) */
+static mv_status mv__cgs_basis_shape(const mv_cg_opts *o, const mv_vol *kspace, mv_vol *kq, const char *fn)
+{
+    int a;
+    *kq = *kspace;
+    if (!o->basis) return MV_OK;
+    MV__TRY(mv__cgs_basis_check(o->basis, mv__mri_shape_of(kspace).nbatch, fn));
+    kq->dim[4] = o->basis->ndim < 2 ? 1 : o->basis->dim[1];
+    for (a = 5; a < MV_MAX_DIMS; a++) kq->dim[a] = 1;
+    kq->ndim = MV__MAX(kq->ndim, 5);
+    return MV_OK;
+}
+
 /* out of a Cartesian CG-SENSE: c64 (x, y, z, batch...) for one map, (x, y,
    z, M, batch...) for M maps */
 static mv_status mv__cgs_check_out(const mv_vol *kspace, int64_t nmaps, const mv_vol *out, const char *fn)
@@ -46162,6 +46546,7 @@ MVDEF mv_status mv_cgsense_into(const mv_vol *kspace, const mv_vol *sens, mv_vol
     mv_recon_io io;
     mv_cg_opts oc;
     mv_status st;
+    mv_vol kq;
     int64_t nmaps;
     int a;
     if (!o) {
@@ -46171,7 +46556,8 @@ MVDEF mv_status mv_cgsense_into(const mv_vol *kspace, const mv_vol *sens, mv_vol
     MV__TRY(mv__mri_check_c64(kspace, fn, "kspace"));
     MV__TRY(mv__mri_check_c64(sens, fn, "sens"));
     MV__TRY(mv__cgs_maps_of(sens, fn, &nmaps));
-    MV__TRY(mv__cgs_check_out(kspace, nmaps, out, fn));
+    MV__TRY(mv__cgs_basis_shape(o, kspace, &kq, fn)); /* with a basis out holds K coefficient images */
+    MV__TRY(mv__cgs_check_out(&kq, nmaps, out, fn));
     sh = mv__mri_shape_of(kspace);
     ss = mv__mri_shape_of(sens);
     for (a = 0; a < 3; a++)
@@ -46212,7 +46598,9 @@ MVDEF mv_status mv_cgsense(const mv_vol *kspace, const mv_vol *sens, mv_vol *out
     MV__TRY(mv__mri_check_c64(sens, "mv_cgsense", "sens"));
     MV__TRY(mv__cgs_maps_of(sens, "mv_cgsense", &nmaps));
     MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_cgsense: out is NULL");
-    kh = *kspace; /* several maps: the coil axis becomes the maps' */
+    if (opts) MV__TRY(mv__cgs_basis_shape(opts, kspace, &kh, "mv_cgsense")); /* a basis: K batch volumes */
+    else kh = *kspace;
+    /* several maps: the coil axis becomes the maps' */
     if (nmaps > 1) {
         kh.dim[MV_COIL_AXIS] = nmaps;
         kh.ndim = MV__MAX(kh.ndim, MV_COIL_AXIS + 1);
@@ -46311,6 +46699,8 @@ MVDEF mv_status mv_cgsense_nc_into(const mv_vol *traj, const mv_vol *kspace, con
         memset(&to, 0, sizeof(to));
         o = &to;
     }
+    MV__CHECK(!o->basis, MV_ERR_UNSUPPORTED,
+              "%s: opts.basis (the subspace solve is Cartesian: BART's subspace NUFFT is not implemented)", fn);
     MV__TRY(mv__cgs_nc_check(traj, kspace, sens, o->slices, &s, fn));
     MV__TRY(mv__cgs_weights_dims(o->weights, kspace, fn, &wframes));
     MV__TRY(mv__mri_check_vol(out, fn, "out"));
@@ -46401,6 +46791,8 @@ MVDEF mv_status mv_cgsense_nc(const mv_vol *traj, const mv_vol *kspace, const mv
     mv_status st;
     void *ctx = opts ? opts->alloc_ctx : NULL;
     MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_cgsense_nc: out is NULL");
+    MV__CHECK(!opts || !opts->basis, MV_ERR_UNSUPPORTED,
+              "mv_cgsense_nc: opts.basis (the subspace solve is Cartesian: BART's subspace NUFFT is not implemented)");
     MV__TRY(mv__cgs_nc_check(traj, kspace, sens, opts ? opts->slices : 0, &s, "mv_cgsense_nc"));
     mv_vol_init(&t);
     MV__TRY(mv_vol_alloc(&t, MV_DT_C64, s.ondim, s.odims, ctx));

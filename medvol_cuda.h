@@ -9072,6 +9072,12 @@ static mv_status mv__cu_cg_check_opts(const mv_cg_opts *o, const char *fn)
                  "%s: opts.l1_wavelet / tv / admm / l1_image / nonneg / llr (FISTA and ADMM run on the CPU only)", fn);
     MV__CU_CHECK(o->joint == 0, MV_ERR_UNSUPPORTED, "%s: opts.joint (the device solves item by item)", fn);
     MV__CU_CHECK(o->weights == NULL, MV_ERR_UNSUPPORTED, "%s: opts.weights (sample weights run on the CPU only)", fn);
+    /* nor are BART's -c, -W and -B: refused rather than ignored */
+    MV__CU_CHECK(!o->real_value && !o->ist, MV_ERR_UNSUPPORTED, "%s: opts.%s (runs on the CPU only)", fn,
+                 o->real_value ? "real_value" : "ist");
+    MV__CU_CHECK(o->start == NULL && o->start_read == NULL, MV_ERR_UNSUPPORTED,
+                 "%s: opts.start / start_read (a start image: the CPU's solvers only)", fn);
+    MV__CU_CHECK(o->basis == NULL, MV_ERR_UNSUPPORTED, "%s: opts.basis (the subspace solve runs on the CPU only)", fn);
     MV__CU_CHECK(o->scale == 0 && !o->bart_fftmod, MV_ERR_UNSUPPORTED,
                  "%s: opts.scale / opts.bart_fftmod (scale the data before the call)", fn);
     return MV_OK;

@@ -3,7 +3,7 @@ pygrappa (cgrappa, its C++ GRAPPA) on identical data; outputs are checked
 against each other (or the fully sampled reference) before any time is
 quoted.
 
-    python3 bench/recon_bench.py [--size 256] [--quick] [--pics-only --reps N]
+    python3 bench/recon_bench.py [--size 256] [--quick] [--pics-only | --subspace-only] [--reps N]
 
 Run with the python3 that has pygrappa (the pyenv one on PATH; numpy only
 otherwise, GRAPPA rows then skipped). Needs build/mvtool (make build/mvtool)
@@ -210,7 +210,7 @@ def pics_row(d, args, kspace, maps, reps, what):
     b, m = readcfl(d + '/bp').squeeze(), readcfl(d + '/mp').squeeze()
     e = np.linalg.norm(m - b) / np.linalg.norm(b)
     print('| pics %s, %s | %.2f s | %.2f s (library %.0f ms) | %.1fx | %.1e |'
-          % (' '.join(args), what, min(tbs), min(tms), min(libs), min(tbs) / min(tms), e))
+          % (' '.join(v.replace(d + '/', '') for v in args), what, min(tbs), min(tms), min(libs), min(tbs) / min(tms), e))
 
 
 def pics_times(n, reps):
@@ -248,6 +248,28 @@ def pics_times(n, reps):
         writecfl(d + '/s10', ks)
         for args in LLR_CASES:
             pics_row(d, args, 's10', 'be8', reps, '%d frames, R=4, 8 coils' % T)
+        subspace_rows(d, n, kn, kg, 'be8', reps)
+
+
+def subspace_rows(d, n, kn, kg, maps, reps):
+    """pics -B (a subspace, T2 shuffling's model): 40 echoes 8 ms apart of
+    the two phantoms decaying with T2 80 and 30 ms, each echo R = 8 lines
+    at its own offset (plus 16 centre lines), a 4-function basis from the
+    SVD of exponential decays (T2 20 .. 200 ms), as T2 shuffling's"""
+    T, K = 40, 4
+    te = np.arange(T) * 8.0
+    u = np.linalg.svd(np.exp(-te[:, None] / np.linspace(20, 200, 50)[None, :]), full_matrices=False)[0][:, :K]
+    writecfl(d + '/bas', u.reshape(1, 1, 1, 1, 1, T, K))
+    ks = np.zeros((n, n, 1, 8, 1, T), np.complex64)
+    for f in range(T):
+        keep = np.zeros(n, bool)
+        keep[(3 * f) % 8::8] = True
+        keep[n // 2 - 8:n // 2 + 8] = True
+        kf = np.exp(-te[f] / 80) * kn + np.exp(-te[f] / 30) * kg
+        ks[:, :, 0, :, 0, f] = (kf * keep[None, :, None]).astype(np.complex64)
+    writecfl(d + '/t2', ks)
+    for args in (['-l2', '-r', '0.01', '-i', '30', '-S'], ['-R', 'L:7:7:0.01', '-e', '-i', '30', '-S']):
+        pics_row(d, args + ['-B', d + '/bas'], 't2', maps, reps, '%d echoes, K = %d, R=8, 8 coils' % (T, K))
 
 
 def main():
@@ -259,6 +281,8 @@ def main():
     ap.add_argument('--reps', type=int, default=5, help='runs per R with --grappa-only, per tool with --ecalib-only (default 5)')
     ap.add_argument('--ecalib-only', action='store_true',
                     help='only ecalib -m1, BART and medvol interleaved, --reps runs each (8 and 32 coils; 8 with --quick)')
+    ap.add_argument('--subspace-only', action='store_true',
+                    help='only pics -B (-l2, -R L) on a 40-echo series with a 4-function basis, BART and medvol interleaved, --reps runs each')
     ap.add_argument('--pics-only', action='store_true',
                     help='only pics -l2, -l1, -R T and -R W -R T (Cartesian R=4, 8 coils, BART\'s maps) and -R L on a 10-frame series, BART and medvol interleaved, --reps runs each')
     a = ap.parse_args()
@@ -273,6 +297,16 @@ def main():
         return
     if a.pics_only:
         pics_times(n, a.reps)
+        return
+    if a.subspace_only:
+        with tempfile.TemporaryDirectory() as d:
+            data = make_data(d, n)
+            run(['bart', 'ecalib', '-m1', d + '/kn8', d + '/be8'])
+            run(['bart', 'phantom', '-x', str(n), '-k', '-s', '8', '-G', d + '/kg'])
+            print('load average: %s' % (os.getloadavg(),))
+            print('| case | BART 0.8 (min of %d) | medvol (min of %d) | BART / medvol | image NRMSE vs BART |' % (a.reps, a.reps))
+            print('|---|---|---|---|---|')
+            subspace_rows(d, n, data['8'][1], readcfl(d + '/kg').reshape(n, n, 8), 'be8', a.reps)
         return
     rows = []
     print('load average: %s; threads: medvol 2 (default), BART (OpenMP default), pygrappa 1' % (os.getloadavg(),))

@@ -26,14 +26,51 @@ static double now_ms(void)
 
 /* pics's output header, BART's: the k-space's 16 sizes kd with the
    image's x, y, z, one coil, and several maps in BART's maps axis (where
-   the k-space has 1) */
-static void pics_out_dims(const int64_t kd[16], const mv_vol *maps, int64_t od[16])
+   the k-space has 1); with a basis (-B; NULL or its (T, K) view) one TE
+   and its K coefficients in BART's COEFF axis 6 */
+static void pics_out_dims(const int64_t kd[16], const mv_vol *maps, const mv_vol *basis, int64_t od[16])
 {
     int ax;
     for (ax = 0; ax < 16; ax++) od[ax] = kd[ax];
     for (ax = 0; ax < 3; ax++) od[ax] = maps->dim[ax];
     od[3] = 1;
     if (maps->ndim > 4 && maps->dim[4] > 1) od[4] = maps->dim[4];
+    if (basis) od[5] = 1, od[6] = basis->dim[1];
+}
+
+/* pics -B BASIS: BART's temporal basis, (1, 1, 1, 1, 1, T, K), for
+   k-space frames in BART's TE axis 5 alone; *bv gets the file, *bt the (T,
+   K) view the library takes (opts.basis). 0 or the exit status (bv empty
+   then). */
+static int pics_basis(const args *a, const int64_t kd[16], mv_vol *bv, mv_vol *bt)
+{
+    const char *bp = opt_str(a, "-B");
+    char msg[200];
+    int64_t bd[16];
+    int ax, rc;
+    mv_vol_init(bv);
+    if (opt_str(a, "-t")) return usage_error(a, "-B with -t is not implemented (the subspace solve is Cartesian)", bp);
+    if (opt_str(a, "--chunk"))
+        return usage_error(a, "-B with --chunk is not implemented (the coefficients are solved at once)", bp);
+    for (ax = 4; ax < 16; ax++)
+        if (ax != 5 && kd[ax] != 1) {
+            snprintf(msg, sizeof(msg), "-B: BART's axis %d of the k-space holds %lld samples (its frames must lie in "
+                     "the TE axis 5 alone)", ax, (long long)kd[ax]);
+            return usage_error(a, msg, a->pos[0]);
+        }
+    if ((rc = cfl_load_folded(bp, bv, bd))) return rc;
+    for (ax = 0; ax < 16; ax++)
+        if ((ax != 5 && ax != 6 && bd[ax] != 1) || (ax == 5 && bd[5] != kd[5])) {
+            snprintf(msg, sizeof(msg), "-B: BART's axis %d holds %lld samples (the basis is (1, 1, 1, 1, 1, T, K) "
+                     "with the k-space's %lld frames T)", ax, (long long)bd[ax], (long long)kd[5]);
+            mv_free(bv);
+            return usage_error(a, msg, bp);
+        }
+    *bt = *bv;
+    bt->flags = 0; /* a view: bv owns the samples */
+    bt->ndim = 2;
+    for (ax = 0; ax < MV_MAX_DIMS; ax++) bt->dim[ax] = ax == 0 ? bd[5] : ax == 1 ? bd[6] : 1;
+    return 0;
 }
 
 /* a whole number option in [lo, hi]; 0 if absent (def kept), -1 usage error */
@@ -277,7 +314,7 @@ static int pics_chunked(const args *a, mv_vol *traj, mv_vol *maps, const int64_t
     mv_vol_init(&kh);
     st = mv_cfl_load(a->pos[0], &kh, &ho);
     if (st != MV_OK) return fail_at(st, a->pos[0]);
-    pics_out_dims(kd, maps, od);
+    pics_out_dims(kd, maps, NULL, od);
     if ((rc = pics_tv_frames(a, o, od))) return rc;
     if (traj && o->weights && mv_vol_count(o->weights) != kh.dim[1] * kh.dim[2])
         return usage_error(a, "-p with -t and --chunk: a pattern per frame is not implemented (one shared by the frames)",
@@ -643,13 +680,13 @@ static int pics_solve(const args *a, mv_vol *tp, mv_vol *sp, const int64_t kdin[
         mv_free(&s);
         return rc;
     }
-    pics_out_dims(kd, &s, od);
+    pics_out_dims(kd, &s, o.basis, od);
     if ((rc = pics_tv_frames(a, &o, od)) || (rc = cfl_load_folded(a->pos[0], &k, kd))) {
         mv_free(&t);
         mv_free(&s);
         return rc;
     }
-    pics_out_dims(kd, &s, od); /* the sizes read with the samples */
+    pics_out_dims(kd, &s, o.basis, od); /* the sizes read with the samples */
     if (s.ndim > 4 && s.dim[4] > 1 && k.ndim > 4 && k.dim[4] > 1) {
         mv_free(&k);
         mv_free(&t);
@@ -706,7 +743,7 @@ static int pics_solve(const args *a, mv_vol *tp, mv_vol *sp, const int64_t kdin[
 
 static int cmd_pics(const args *a)
 {
-    mv_vol s, t, pat, w;
+    mv_vol s, t, pat, w, bv, bt;
     mv_cg_opts o = MV_ZERO_INIT;
     double d, scale = 0;
     int64_t v, kd[16];
@@ -736,15 +773,21 @@ static int cmd_pics(const args *a)
     if (opt_str(a, "-f")) pics_restrict_fov(&s, (float)d);
     mv_vol_init(&pat);
     mv_vol_init(&w);
-    if (opt_str(a, "-p") && (rc = pics_pattern(a, kd, &pat, &w))) {
+    mv_vol_init(&bv);
+    if ((opt_str(a, "-p") && (rc = pics_pattern(a, kd, &pat, &w))) ||
+        (opt_str(a, "-B") && (rc = pics_basis(a, kd, &bv, &bt)))) {
+        mv_free(&pat);
+        mv_free(&w);
         mv_free(&t);
         mv_free(&s);
         return rc;
     }
     if (opt_str(a, "-p")) o.weights = &w;
+    if (opt_str(a, "-B")) o.basis = &bt;
     rc = pics_solve(a, &t, &s, kd, &o, scale, l1, rescale, nc, opt_str(a, "-p") ? &pat : NULL);
     mv_free(&pat);
     mv_free(&w);
+    mv_free(&bv);
     return rc;
 }
 
@@ -888,7 +931,7 @@ const command mvtool_recon_commands[] = {
      "  --time: the library call's time on stderr.\n",
      "-m= -r= -k= -t= -c= --iter= --time", 2, 3, cmd_ecalib},
     {"pics", "SENSE reconstruction, l2 (CG), l1-wavelet (FISTA), TV and sums of terms (ADMM), Cartesian or non-Cartesian (BART pics)",
-     "mvtool pics -l2|-l1|-R W:7:0:L|-R T:7:0:L|-R Q:L|-R I:0:L|-R S|-R L:7:7:L... [-m] [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [-p PATTERN] [-I] [-c] [-f RFOV] [-W IMG] [-d LEVEL] [-n] [-s STEP] [-e] [-b BLK] [--wavelet W] [--tol T] [--chunk N] [--joint] KSPACE MAPS OUT\n"
+     "mvtool pics -l2|-l1|-R W:7:0:L|-R T:7:0:L|-R Q:L|-R I:0:L|-R S|-R L:7:7:L... [-m] [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [-p PATTERN] [-I] [-c] [-f RFOV] [-W IMG] [-B BASIS] [-d LEVEL] [-n] [-s STEP] [-e] [-b BLK] [--wavelet W] [--tol T] [--chunk N] [--joint] KSPACE MAPS OUT\n"
      "  Tikhonov-regularised SENSE by conjugate gradients on (A^H A + LAMBDA I) x\n"
      "  = A^H y, as BART pics -l2: A = pattern * FFT * maps, or with -t TRAJ\n"
      "  (BART's trajectory, k-space (1, X, Y, C, frames...)) A = NUFFT * maps with\n"
@@ -911,7 +954,9 @@ const command mvtool_recon_commands[] = {
      "  image (BART's real-value constraint). -f RFOV: the maps outside the\n"
      "  centred box of RFOV of each axis set to 0, as BART. -W IMG: the solve\n"
      "  starts from IMG (BART's warm start, ADMM's terms from it too; with -S\n"
-     "  divided by the data scale, as BART's). -d LEVEL: 5 and\n"
+     "  divided by the data scale, as BART's). -B BASIS: BART's subspace\n"
+     "  (1, 1, 1, 1, 1, T, K): Cartesian frames in the TE axis 5 are sum_k\n"
+     "  BASIS[t, k] x_k, OUT the K coefficient images. -d LEVEL: 5 and\n"
      "  up, each iteration's residual on stderr. -g / -G N are accepted and\n"
      "  noted: this command runs on the CPU.\n"
      "  --chunk N: stream the frames from KSPACE.cfl to OUT.cfl, N at a time in\n"
@@ -939,7 +984,7 @@ const command mvtool_recon_commands[] = {
      "  -R W:7:0:0.005 -R T:7:0:0.002, are solved together by BART's ADMM, as is\n"
      "  one term with -m; -l1 / -l2 take the -r before them (or the last -r), as\n"
      "  BART's.\n",
-     "-l2 -l1 -R= -r= -i= -S -w= -t= -p= -I -c -f= -W= -d= -g -G= -n -s= -e -m -u= -C= -b= --wavelet= --tol= --nufft-tol= --chunk= --joint --time", 3, 3, cmd_pics},
+     "-l2 -l1 -R= -r= -i= -S -w= -t= -p= -I -c -f= -W= -B= -d= -g -G= -n -s= -e -m -u= -C= -b= --wavelet= --tol= --nufft-tol= --chunk= --joint --time", 3, 3, cmd_pics},
     {"threshold", "soft, wavelet, hard or binary thresholding of a .cfl (BART threshold)",
      "mvtool threshold [-W|-H|-B] [-j BITMASK] LAMBDA IN OUT\n"
      "  As bart threshold: complex soft thresholding x max(|x| - LAMBDA, 0) / |x|\n"

@@ -2425,6 +2425,24 @@ static void test_cgsense(void)
         o.joint = 1; /* a series as one image: the CPU's */
         CHECK_STATUS(mv_cuda_cgsense_into(&dk, &ds, &dout, &o, t_stream), MV_ERR_UNSUPPORTED);
         o.joint = 0;
+        { /* BART's -c, -W and -B: the CPU's, refused by name rather than ignored */
+            const int64_t b2[2] = {1, 2};
+            mv_vol bas;
+            t_host(&bas, MV_DT_C64, 2, b2, 1.0);
+            o.real_value = 1;
+            CHECK_STATUS(mv_cuda_cgsense_into(&dk, &ds, &dout, &o, t_stream), MV_ERR_UNSUPPORTED);
+            CHECK(strstr(mv_last_error(), "real_value") != NULL, "opts.real_value refused by name: %s", mv_last_error());
+            o.real_value = 0;
+            o.start = &bas;
+            CHECK_STATUS(mv_cuda_cgsense_into(&dk, &ds, &dout, &o, t_stream), MV_ERR_UNSUPPORTED);
+            CHECK(strstr(mv_last_error(), "opts.start") != NULL, "opts.start refused by name: %s", mv_last_error());
+            o.start = NULL;
+            o.basis = &bas;
+            CHECK_STATUS(mv_cuda_cgsense_into(&dk, &ds, &dout, &o, t_stream), MV_ERR_UNSUPPORTED);
+            CHECK(strstr(mv_last_error(), "opts.basis") != NULL, "opts.basis refused by name: %s", mv_last_error());
+            o.basis = NULL;
+            mv_free(&bas);
+        }
         REQUIRE_OK(mv_cuda_vol_alloc(&dbad, MV_DT_C64, 4, bd, t_stream)); /* 3 coils of maps for 4 of data */
         CHECK_STATUS(mv_cuda_cgsense_into(&dk, &dbad, &dout, &o, t_stream), MV_ERR_INVALID_ARG);
         CHECK_STATUS(mv_cuda_cgsense_into(&dk, &ds, &dbad, &o, t_stream), MV_ERR_INVALID_ARG); /* out too large */

@@ -1310,6 +1310,27 @@ PYEOF
       bart join 5 "$LL/m0" "$LL/m1" "$LL/m2" "$LL/m3" "$LL/m4" "$LL/ms" >/dev/null 2>&1 &&
       bart repmat 0 48 "$LL/pj" "$LL/pjx" >/dev/null 2>&1 && bart pics -R L:7:7:0.02 -i 20 -p "$LL/pjx" "$LL/ks" "$LL/s" "$LL/bpj" >/dev/null 2>&1
     $T pics -R L:7:7:0.02 -i 20 -p "$LL/pj" "$LL/ms" "$LL/s" "$LL/mpj" && "$PY" "$LL/nrmse.py" "$LL/bpj" "$LL/mpj" 2e-5 && ok || bad "pics -R L -p (a pattern per frame) on the full series vs bart pics -p on the lines"
+    # -B: BART's subspace (the model of T2 shuffling): frame f is (0.9 - 0.2 f) times one phantom plus the
+    # other, so a 5 x 2 basis spans the series; the 2 coefficient images solved against bart pics -B
+    # (CG, FISTA -e, LLR over the coefficients, ADMM TV; -p: each frame's lines on the full series)
+    "$PY" - "$LL/bas" "$LL/bas4" <<'PYEOF'
+import sys, numpy as np
+for name, T in zip(sys.argv[1:], (5, 4)):
+    b = np.array([[0.9 - 0.2 * f, 1.0] for f in range(T)], np.complex64)  # (T, K), T fastest in the file
+    open(name + '.hdr', 'w').write('# Dimensions\n1 1 1 1 1 %d 2 1 1 1 1 1 1 1 1 1\n' % T)
+    b.flatten(order='F').tofile(name + '.cfl')
+PYEOF
+    for R in "-l2 -r 0.01" "-l1 -r 0.01 -e" "-R L:7:7:0.02 -e" "-R T:3:0:0.005"; do
+      bart pics $R -i 20 -B "$LL/bas" "$LL/ks" "$LL/s" "$LL/bB" >/dev/null 2>&1
+      $T pics $R -i 20 -B "$LL/bas" "$LL/ks" "$LL/s" "$LL/mB" && "$PY" "$LL/nrmse.py" "$LL/bB" "$LL/mB" 2e-5 && ok ||
+        bad "pics $R -B (a 5-frame series, 2 coefficients) vs bart pics -B"
+    done
+    bart pics -l2 -r 0.01 -i 20 -B "$LL/bas" -p "$LL/pjx" "$LL/ks" "$LL/s" "$LL/bBp" >/dev/null 2>&1
+    $T pics -l2 -r 0.01 -i 20 -B "$LL/bas" -p "$LL/pj" "$LL/ms" "$LL/s" "$LL/mBp" && "$PY" "$LL/nrmse.py" "$LL/bBp" "$LL/mBp" 2e-5 &&
+      ok || bad "pics -B -p (each frame's lines) on the full series vs bart pics -B -p on the lines"
+    $T pics -l2 -B "$LL/bas4" "$LL/ks" "$LL/s" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "frames T" "$W/err" && ok || bad "pics -B with 4 frames for 5: usage error: $(cat "$W/err")"
+    $T pics -l2 -B "$LL/bas" "$LL/kt" "$LL/s" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "TE axis 5" "$W/err" && ok || bad "pics -B, frames in axis 10: usage error: $(cat "$W/err")"
+    $T pics -l2 -B "$LL/bas" -t "$LL/tr" "$LL/nk" "$LL/ns" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "Cartesian" "$W/err" && ok || bad "pics -B -t: usage error: $(cat "$W/err")"
   else
     bad "bart phantom for the -R L series"
   fi

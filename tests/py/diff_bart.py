@@ -8,8 +8,8 @@ computation where BART's own accuracy is the limit (Debian's
 
 CASES scales every family (default 12: about 15 s; per family 3x cfl, 5x
 hdr, 4x traj, 3x fft, 2x rss, 3x nufft, 0.1x ecalib and pics, 1x scale,
-cc and l1, 2x thresh, 0.5x tv, admm and llr, at least 1); FAMILY (comma-separated:
-cfl, hdr, traj, fft, rss, nufft, ecalib, pics, scale, cc, thresh, l1, tv, admm, llr)
+cc and l1, 2x thresh, 0.5x tv, admm, llr and subspace, at least 1); FAMILY (comma-separated:
+cfl, hdr, traj, fft, rss, nufft, ecalib, pics, scale, cc, thresh, l1, tv, admm, llr, subspace)
 limits the run and leaves out the fixed cases. medvol runs through
 tests/diff_bart.c (mv_cfl_load / mv_cfl_save, mv_fftc*, mv_rss*,
 mv_bart_scale_estimate, mv_coil_compress) or
@@ -151,7 +151,7 @@ import numpy as np
 
 BART = os.environ.get('BART', 'bart')
 FAMILIES = ['cfl', 'hdr', 'traj', 'fft', 'rss', 'nufft', 'ecalib', 'pics', 'scale', 'cc', 'thresh', 'l1', 'tv', 'admm',
-            'llr']
+            'llr', 'subspace']
 FILE_STATUSES = ('MV_ERR_BAD_HEADER', 'MV_ERR_TRUNCATED', 'MV_ERR_BAD_DATA', 'MV_ERR_NOT_FOUND',
                  'MV_ERR_SIZE_OVERFLOW', 'MV_ERR_UNSUPPORTED')
 
@@ -1544,6 +1544,90 @@ def fam_llr(c, run, d):
         c.fail('llr', '%s: %.3g from BART, and %.3g with -n: the shifts are not BART\'s' % (what, e, eo), run)
 
 
+def fam_subspace(c, run, d):
+    """bart pics -B BASIS (a subspace: BART's TE frames = sum_k B[t, k]
+    x_k) against mvtool pics -B: T frames (2..9) of K (1..4) random smooth
+    objects through a random complex basis (orthonormal columns, or raw
+    uniform ones: BART does not normalise), smooth coils (1 or 2 maps; two
+    with 3 coils or more), Cartesian 2D/3D, each frame its own random lines
+    around a full centre; -l2 -r (CG), -l1 -e or -R I -e (FISTA), -R L -e
+    (LLR over the coefficients, FISTA), -R T (ADMM, sometimes along the
+    coefficients: BART's COEFF axis 6, flag 64); a third of the cases pass
+    the frames' 0/1 pattern with -p on the data with every line kept (the
+    pattern drops the rest; -w 1: bart 0.8's scale estimate ignores P);
+    random -i, -S. Within 2e-5, or 3x BART's own
+    spread under a 3e-7 change of its data (CG near convergence on an
+    ill-conditioned subspace amplifies rounding)."""
+    rng = c.rng
+    T, K = int(rng.integers(2, 10)), int(rng.integers(1, 5))
+    K = min(K, T)
+    three = rng.random() < 0.3
+    shape = [int(rng.choice([16, 19, 24, 30])), int(rng.choice([16, 21, 24]))] + ([int(rng.choice([6, 9]))] if three else [1])
+    C = int(rng.integers(2, 6))
+    S = smooth_coils(rng, shape, C)
+    M = 2 if C >= 3 and rng.random() < 0.25 else 1
+    Sw = np.stack([S, second_map(rng, S, shape)], -1) if M == 2 else S
+    write_cfl(os.path.join(d, 's'), Sw.astype(np.complex64))
+    B = rng.uniform(-1, 1, (T, K)) + 1j * rng.uniform(-1, 1, (T, K))
+    if rng.random() < 0.6:
+        B = np.linalg.qr(B)[0]
+    write_cfl(os.path.join(d, 'bas'), B.reshape((1, 1, 1, 1, 1, T, K), order='F').astype(np.complex64))
+    objs = [smooth_object(rng, shape) for _ in range(K)]
+    axes = (0, 1, 2) if three else (0, 1)
+    ny, nz = shape[1], shape[2]
+    full = np.zeros(tuple(shape) + (C, 1, T), np.complex128)
+    pat = np.zeros(tuple(shape) + (1, 1, T), np.float32)
+    for f in range(T):
+        img = sum(B[f, j] * objs[j] for j in range(K))
+        k = centred(img[..., None] * S, axes, False)
+        mask = rng.random((ny, nz)) < 0.35
+        mask[ny // 2 - 2:ny // 2 + 2, max(0, nz // 2 - 1):nz // 2 + 1] = True
+        full[..., 0, f] = k
+        pat[..., 0, 0, f] = np.broadcast_to(mask[None, :, :], tuple(shape))
+    full += crandn(rng, full.shape, 1e-3 * np.abs(full).max())
+    use_p = rng.random() < 0.33
+    ks = full if use_p else full * pat
+    write_cfl(os.path.join(d, 'k'), ks.astype(np.complex64))
+    what = '%s x %d frames, K %d, %d coils, %d map(s)' % (shape, T, K, C, M)
+    kind = rng.random()
+    lam = float(rng.choice([0.005, 0.02]))
+    if kind < 0.3:
+        args = ['-l2', '-r', '0.01']
+    elif kind < 0.45:
+        args = ['-l1', '-r', repr(lam), '-e']
+    elif kind < 0.55:
+        args = ['-R', 'I:0:%r' % lam, '-e']
+    elif kind < 0.8:
+        args = ['-R', 'L:7:7:%r' % lam, '-e', '-b', str(int(rng.integers(3, 9)))]
+    else:
+        args = ['-R', 'T:%d:0:0.005' % (3 | (64 if rng.random() < 0.4 and K > 1 else 0))]
+    args += ['-i', str(int(rng.choice([10, 20, 30])))]
+    if rng.random() < 0.5:
+        args += ['-S']
+    if use_p:
+        write_cfl(os.path.join(d, 'p'), pat.astype(np.complex64))
+        args += ['-p', 'p', '-w', '1']  # bart 0.8 estimates its scale on the data as given, 0.9 on it times P
+    args += ['-B', 'bas', 'k', 's']
+    what += ', ' + ' '.join(args[:-2])
+    run([BART, 'pics'] + args + ['b'], check=True)
+    rm = run([c.tool, 'pics'] + args + ['m'])
+    if rm.returncode != 0:
+        c.fail('subspace', '%s: mvtool pics: %s' % (what, rm.stderr.strip()), run)
+        return
+    if hdr_dims(os.path.join(d, 'm')) != hdr_dims(os.path.join(d, 'b')):
+        c.fail('subspace', '%s: dims %s, BART %s' % (what, hdr_dims(os.path.join(d, 'm')), hdr_dims(os.path.join(d, 'b'))), run)
+        return
+    b, m = [read_cfl(os.path.join(d, f)).reshape(-1, order='F') for f in ('b', 'm')]
+    e, tol = rel(m, b), 2e-5
+    if e > tol:
+        spread = bart_spread(c, run, d, args, b, 'subspace')
+        what += ' (BART\'s own spread %.3g)' % spread
+        tol = max(tol, 3 * spread)
+    c.ratio('subspace pics', e / tol)
+    if e > tol:
+        c.fail('subspace', '%s: %.3g from BART' % (what, e), run)
+
+
 def fixed_cases(c):
     """The disagreements the random cases found, as minimal reproducers
     (each fails until medvol is changed), and BART 0.8's own limits that the
@@ -1572,7 +1656,7 @@ def main():
     root = tempfile.mkdtemp(prefix='diff_bart.')
     c = Ctx(exe, tool, root, np.random.default_rng(seed))
     per = {'cfl': 3, 'hdr': 5, 'traj': 4, 'fft': 3, 'rss': 2, 'nufft': 3, 'ecalib': 0.1, 'pics': 0.1, 'scale': 1, 'cc': 1,
-           'thresh': 2, 'l1': 1, 'tv': 0.5, 'admm': 0.5, 'llr': 0.5}
+           'thresh': 2, 'l1': 1, 'tv': 0.5, 'admm': 0.5, 'llr': 0.5, 'subspace': 0.5}
     t00 = time.time()
     if len(sys.argv) <= 5:
         fixed_cases(c)

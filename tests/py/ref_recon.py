@@ -21,6 +21,13 @@
       opts.weights and BART's pics -p P with W = |P|^2.
   With Preal.txt (any content) normal and nc solve for a real image (BART
       pics -c, opts.real_value): (Re(A^H W A) + lambda I) x = Re(A^H W y).
+  ref_recon.py subspace P   reads Pk (k-space (x, y, 1, C, T): T frames),
+      Ps (as normal), Pb (the basis, T x K) and Plambda.txt, solves the
+      subspace problem (BART pics -B) directly: frame t is A_t sum_k
+      B[t, k] x_k with A_t = mask_t * fftc * maps (mask_t: frame t's samples
+      nonzero in some coil), over the K coefficient images; with Pw.cfl
+      (x, y, 1, 1, T) or (x, y) the weights W_t in place of the masks, as
+      normal; writes Px.cfl (x, y, 1, M, K).
   ref_recon.py eigh DIR   tests/testutil.h's batch: DIR/cases.txt lines
       "c<id> n nk"; c<id>.a holds a Hermitian n x n matrix (complex128,
       row-major); writes c<id>.w (its eigenvalues, ascending, float64) and
@@ -150,6 +157,40 @@ def noncart(d):
     writecfl(d + 'x', x.reshape(nx, ny, 1, nm, order='F'))
 
 
+def subspace(d):
+    k = readcfl(d + 'k').astype(np.complex128)
+    s = readcfl(d + 's').astype(np.complex128)
+    b = readcfl(d + 'b').astype(np.complex128)
+    nx, ny, nc = k.shape[0], k.shape[1], k.shape[3]
+    n, nm = nx * ny, s.size // (nx * ny * nc)
+    T = k.size // (n * nc)
+    K = b.size // T
+    k = k.reshape(nx, ny, nc, T, order='F')
+    s = s.reshape(nx, ny, nc, nm, order='F')
+    b = b.reshape(T, K, order='F')
+    w = None
+    if os.path.exists(d + 'w.cfl'):
+        w = readcfl(d + 'w').real.astype(np.float64).reshape(n, -1, order='F')
+    # E: the unmasked single-frame operator, columns map m's pixels after map m - 1's
+    cols = []
+    for m in range(nm):
+        for j in range(n):
+            e = np.zeros(n, complex)
+            e[j] = 1
+            img = e.reshape(nx, ny, order='F')
+            cols.append(fftc(s[:, :, :, m] * img[:, :, None], (0, 1)).reshape(-1, order='F'))
+    E = np.array(cols).T
+    rows, ys, ws = [], [], []
+    for t in range(T):
+        wt = w[:, t % w.shape[1]] if w is not None else np.any(k[:, :, :, t] != 0, axis=2).reshape(-1, order='F')
+        rows.append(np.hstack([b[t, j] * E for j in range(K)]))  # columns: coefficient j's maps and pixels
+        ys.append(k[:, :, :, t].reshape(-1, order='F'))
+        ws.append(np.tile(wt.astype(np.float64), nc))
+    lam = float(open(d + 'lambda.txt').read())
+    x = solve(np.vstack(rows), np.concatenate(ys), np.concatenate(ws), lam)
+    writecfl(d + 'x', x.reshape(nx, ny, 1, nm, K, order='F'))
+
+
 def eigh(d):
     with open(os.path.join(d, 'cases.txt')) as f:
         for line in f:
@@ -173,6 +214,8 @@ if __name__ == '__main__':
         maxeig_nc(sys.argv[2])
     elif sys.argv[1] == 'nc':
         noncart(sys.argv[2])
+    elif sys.argv[1] == 'subspace':
+        subspace(sys.argv[2])
     elif sys.argv[1] == 'eigh':
         eigh(sys.argv[2])
     else:
