@@ -1409,6 +1409,20 @@ def fam_admm(c, run, d):
     fam_l1(c, run, d, admm=True)
 
 
+def pics_pair(c, run, d, fam, args, what, mine=()):
+    """bart pics ARGS b and mvtool pics [MINE] ARGS m in d: (b, m) as
+    flat arrays, or None after a failure (mvtool's error, other dims)"""
+    run([BART, 'pics'] + args + ['b'], check=True)
+    rm = run([c.tool, 'pics'] + list(mine) + args + ['m'])
+    if rm.returncode != 0:
+        c.fail(fam, '%s: mvtool pics: %s' % (what, rm.stderr.strip()), run)
+        return None
+    if hdr_dims(os.path.join(d, 'm')) != hdr_dims(os.path.join(d, 'b')):
+        c.fail(fam, '%s: dims %s, BART %s' % (what, hdr_dims(os.path.join(d, 'm')), hdr_dims(os.path.join(d, 'b'))), run)
+        return None
+    return [read_cfl(os.path.join(d, f)).reshape(-1, order='F') for f in ('b', 'm')]
+
+
 def fam_llr(c, run, d):
     """bart pics -R L:XFLAGS:JFLAGS:LAMBDA against mvtool pics on a series:
     T frames (2..7, BART's TE axis) of two random objects mixed with weights
@@ -1516,15 +1530,10 @@ def fam_llr(c, run, d):
     args += (['-t', 't'] if nc else []) + ['k', 's']
     tol = (5e-2 if admm else 1e-2) if nc else 2e-5
     what += ', %d map(s), ' % M + ' '.join(args[:-2])
-    run([BART, 'pics'] + args + ['b'], check=True)
-    rm = run([c.tool, 'pics'] + mine + args + ['m'])
-    if rm.returncode != 0:
-        c.fail('llr', '%s: mvtool pics: %s' % (what, rm.stderr.strip()), run)
+    bm = pics_pair(c, run, d, 'llr', args, what, mine)
+    if bm is None:
         return
-    if hdr_dims(os.path.join(d, 'm')) != hdr_dims(os.path.join(d, 'b')):
-        c.fail('llr', '%s: dims %s, BART %s' % (what, hdr_dims(os.path.join(d, 'm')), hdr_dims(os.path.join(d, 'b'))), run)
-        return
-    b, m = [read_cfl(os.path.join(d, f)).reshape(-1, order='F') for f in ('b', 'm')]
+    b, m = bm
     e = rel(m, b)
     if e > tol and not nc:  # rounding amplified, as in admm: within 3x BART's own spread
         spread = bart_spread(c, run, d, args, b, 'llr')
@@ -1609,15 +1618,10 @@ def fam_subspace(c, run, d):
         args += ['-p', 'p', '-w', '1']  # bart 0.8 estimates its scale on the data as given, 0.9 on it times P
     args += ['-B', 'bas', 'k', 's']
     what += ', ' + ' '.join(args[:-2])
-    run([BART, 'pics'] + args + ['b'], check=True)
-    rm = run([c.tool, 'pics'] + args + ['m'])
-    if rm.returncode != 0:
-        c.fail('subspace', '%s: mvtool pics: %s' % (what, rm.stderr.strip()), run)
+    bm = pics_pair(c, run, d, 'subspace', args, what)
+    if bm is None:
         return
-    if hdr_dims(os.path.join(d, 'm')) != hdr_dims(os.path.join(d, 'b')):
-        c.fail('subspace', '%s: dims %s, BART %s' % (what, hdr_dims(os.path.join(d, 'm')), hdr_dims(os.path.join(d, 'b'))), run)
-        return
-    b, m = [read_cfl(os.path.join(d, f)).reshape(-1, order='F') for f in ('b', 'm')]
+    b, m = bm
     e, tol = rel(m, b), 2e-5
     if e > tol:
         spread = bart_spread(c, run, d, args, b, 'subspace')

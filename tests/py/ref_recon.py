@@ -83,6 +83,22 @@ def solve(A, y, w, lam, real=False):
     return np.linalg.solve(N + lam * np.eye(A.shape[1]), b)
 
 
+def sense_columns(s, mask):
+    """the dense Cartesian SENSE operator mask * fftc * sum_m S_m x_m
+    (s: (nx, ny, nc, nm)), column by column (small cases only): map m's
+    pixels after map m - 1's"""
+    nx, ny, nc, nm = s.shape
+    n = nx * ny
+    cols = []
+    for m in range(nm):
+        for j in range(n):
+            e = np.zeros(n, complex)
+            e[j] = 1
+            img = e.reshape(nx, ny, order='F')
+            cols.append((fftc(s[:, :, :, m] * img[:, :, None], (0, 1)) * mask).reshape(-1, order='F'))
+    return np.array(cols).T
+
+
 def cart_matrix(d):
     """A (dense), y, and the image shape (nx, ny, maps) of a Cartesian case
     (the mask: samples nonzero in some coil, or all of them with weights)"""
@@ -93,17 +109,7 @@ def cart_matrix(d):
     k = k.reshape(nx, ny, nc)
     s = s.reshape(nx, ny, nc, nm)
     mask = np.any(k != 0, axis=2) | os.path.exists(d + 'w.cfl')
-    n = nx * ny
-    # the matrix of A, column by column (small cases only): map m's pixels after map m - 1's
-    cols = []
-    for m in range(nm):
-        for j in range(n):
-            e = np.zeros(n, complex)
-            e[j] = 1
-            img = e.reshape(nx, ny, order='F')
-            ks = fftc(s[:, :, :, m] * img[:, :, None], (0, 1)) * mask[:, :, None]
-            cols.append(ks.reshape(-1, order='F'))
-    return np.array(cols).T, k.reshape(-1, order='F'), (nx, ny, nm)
+    return sense_columns(s, mask[:, :, None]), k.reshape(-1, order='F'), (nx, ny, nm)
 
 
 def normal(d):
@@ -171,15 +177,7 @@ def subspace(d):
     w = None
     if os.path.exists(d + 'w.cfl'):
         w = readcfl(d + 'w').real.astype(np.float64).reshape(n, -1, order='F')
-    # E: the unmasked single-frame operator, columns map m's pixels after map m - 1's
-    cols = []
-    for m in range(nm):
-        for j in range(n):
-            e = np.zeros(n, complex)
-            e[j] = 1
-            img = e.reshape(nx, ny, order='F')
-            cols.append(fftc(s[:, :, :, m] * img[:, :, None], (0, 1)).reshape(-1, order='F'))
-    E = np.array(cols).T
+    E = sense_columns(s, 1)  # one frame's operator without its mask (the weights W_t mask it)
     rows, ys, ws = [], [], []
     for t in range(T):
         wt = w[:, t % w.shape[1]] if w is not None else np.any(k[:, :, :, t] != 0, axis=2).reshape(-1, order='F')
