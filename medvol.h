@@ -3317,13 +3317,15 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    (mvtool pics --joint: -l2 5e-6, -R T 3e-7 from bart pics).
 
    SUBSPACE (opts.basis; BART pics -B, the model of T2 shuffling and of
-   subspace-constrained reconstructions): the T frames of a Cartesian
-   series (the k-space's batch volumes, BART's TE axis) are images in the
-   span of K temporal basis functions, frame t = sum_k B[t, k] x_k, and
-   the solve is over the K coefficient images x_k: min 1/2 sum_t ||P_t F
-   S sum_k B[t, k] x_k - y_t||^2 + the terms, P_t frame t's mask of
-   nonzero samples (or opts.weights: W_t = the weights' block t, or one
-   block for every frame). The basis is c64 (T, K), T fastest, B[t, k] at
+   subspace-constrained reconstructions): the T frames of a series (the
+   k-space's batch volumes, or non-Cartesian frames; BART's TE axis) are
+   images in the span of K temporal basis functions, frame t = sum_k B[t,
+   k] x_k, and the solve is over the K coefficient images x_k: min 1/2
+   sum_t ||A_t sum_k B[t, k] x_k - y_t||^2 + the terms, A_t frame t's
+   operator: Cartesian P_t F S, P_t its mask of nonzero samples (or
+   opts.weights: W_t = the weights' block t, or one block for every
+   frame); non-Cartesian its NUFFT (one trajectory or one per frame, and
+   opts.weights as without a basis) times S. The basis is c64 (T, K), T fastest, B[t, k] at
    2 (k T + t): BART's basis file (1, 1, 1, 1, 1, T, K) in memory order,
    not conjugated in the forward operator (BART's linop_fmac); 1 <= K <=
    32. The output holds the K coefficient images: (x, y, z, K), with M
@@ -3336,18 +3338,27 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    sample, G(r) = sum_t conj(B[t, k]) W_t(r) B[t, k'] (float64 sums,
    rounded once; per row of x when every frame's W is constant along x,
    where the FFTs then run along y and z only), so an iteration costs K
-   FFT pairs per coil whatever T is (BART's operator: T). A^H y sums
-   conj(B[t, k]) A_t^H y_t frame by frame. pics -e's estimate is of S^H S
-   (x) B^H B, as BART's. Cartesian whole volumes only: non-Cartesian
-   data (BART's subspace NUFFT) and opts.slices are MV_ERR_UNSUPPORTED;
-   a basis of other frames than the k-space's, more than 32
-   coefficients or non-finite values MV_ERR_INVALID_ARG. Checked against
-   numpy's dense solve (tests/py/ref_recon.py subspace: lines and
-   weights per frame, two maps, 1e-4) and bart pics -B (tests/test_tools.sh:
-   -l2, -l1 -e, -R L -e, -R T, -p, 4e-7 .. 4e-6). Memory: as a joint
-   series of K images, plus the k-space matrices (nvox K^2 complex64;
-   per row of x: nvox / nx of them), K coil images per coil and T masks
-   of one byte per voxel. */
+   FFT pairs per coil whatever T is (BART's operator: T). Non-Cartesian:
+   the frames' Toeplitz normal operators between the expansion z_t = sum_k
+   B[t, k] x_k and its adjoint (T Toeplitz applications per coil an
+   iteration). A^H y sums conj(B[t, k]) A_t^H y_t frame by frame. pics
+   -e's estimate is of S^H S (x) B^H B (Cartesian) or of the whole
+   normal operator (non-Cartesian), as BART's; mv_bart_scale_estimate_nc
+   with opts.basis takes BART's rule over the K images of A^H y. BART's
+   pics -B -t weights the NUFFT by the 0/1 pattern of the data's nonzero
+   samples when no -p is given (mvtool pics passes it as opts.weights;
+   the library weights what opts.weights says). Whole volumes or frames
+   only: opts.slices is MV_ERR_UNSUPPORTED; a basis of other frames than
+   the k-space's, more than 32 coefficients or non-finite values
+   MV_ERR_INVALID_ARG. Checked against numpy's dense solve
+   (tests/py/ref_recon.py subspace: Cartesian lines and weights per frame,
+   1e-4; the exact NUDFT with one trajectory and one per frame, 2e-5; two
+   maps) and bart pics -B (tests/test_tools.sh: Cartesian -l2, -l1 -e, -R
+   L -e, -R T, -p, 4e-7 .. 4e-6; radial within 1e-2, the NUFFTs' own
+   difference). Memory: as a joint series of K images, plus (Cartesian)
+   the k-space matrices (nvox K^2 complex64; per row of x: nvox / nx of
+   them), K coil images per coil and T masks of one byte per voxel, or
+   (non-Cartesian) two images of the T frames. */
 
 /* Options of GRAPPA; all-zero = defaults. */
 typedef struct mv_grappa_opts {
@@ -3537,7 +3548,7 @@ typedef struct mv_cg_opts {
     const mv_vol *start;   /* mv_cgsense[_nc][_into]: NULL, or the start image, c64, out's values in out's layout */
     mv_status (*start_read)(void *user, int64_t item, void *image, size_t bytes); /* mv_cgsense_run: */
     void *start_user;      /* ... an item's start image (io->write's layout), on the caller's thread before its solve */
-    /* BART pics -B (see SUBSPACE), Cartesian CG-SENSE entry points only: */
+    /* BART pics -B (see SUBSPACE), CG-SENSE entry points only: */
     const mv_vol *basis;   /* NULL, or c64 (T, K): frame t's image is sum_k basis[t, k] x_k of K coefficient images (borrowed) */
 } mv_cg_opts;
 
@@ -3565,7 +3576,8 @@ MVDEF mv_status mv_cgsense_into(const mv_vol *kspace, const mv_vol *sens, mv_vol
    S, C[, M]) holds S slices, kspace dims[4] = S, frame i uses sens slice i
    mod S, out (Nx, Ny, S[, M], d5, d6). A shared trajectory makes one NUFFT plan and
    Toeplitz kernel for all frames (frames run side by side, one per thread);
-   per-frame trajectories make a plan per frame. Statuses: as mv_cgsense,
+   per-frame trajectories make a plan per frame. opts.basis (SUBSPACE):
+   out holds the K coefficient images, (Nx, Ny, Nz[, M], K). Statuses: as mv_cgsense,
    MV_ERR_UNSUPPORTED (a 1D image). allocates: yes. thread-safe: yes. */
 MVDEF mv_status mv_cgsense_nc(const mv_vol *traj, const mv_vol *kspace, const mv_vol *sens, mv_vol *out,
                               mv_cg_opts *opts);
@@ -3638,8 +3650,9 @@ MVDEF mv_status mv_bart_scale_rule(float *mag, int64_t n, double *scale);
 
 /* BART pics -t's data scale: the rule on |A^H y| over every frame (exact:
    BART does the same with its own NUFFT, so the two agree to the NUFFT's
-   accuracy). Arguments as mv_cgsense_nc (opts: slices, nufft_tol,
-   threads). allocates: yes. */
+   accuracy); with opts.basis over the K coefficient images of A^H y, as
+   BART's pics -B -t. Arguments as mv_cgsense_nc (opts: slices, nufft_tol,
+   threads, weights, basis). allocates: yes. */
 MVDEF mv_status mv_bart_scale_estimate_nc(const mv_vol *traj, const mv_vol *kspace, const mv_vol *sens, double *scale,
                                           const mv_cg_opts *opts);
 
@@ -45868,6 +45881,56 @@ static mv_status mv__cgs_joint_normal(void *user, const float *x, float *y, int6
     return MV_OK;
 }
 
+/* b_k += conj(B[t, k]) img for k < K: frame t's share of a subspace's
+   A^H y (basis B c64 (T, K), T fastest; b: K images of nimg values) */
+static void mv__cgs_basis_accum(const float *B, int64_t T, int64_t K, int64_t t, const float *img, float *b,
+                                int64_t nimg)
+{
+    int64_t k, i;
+    for (k = 0; k < K; k++) {
+        const float br = B[2 * (k * T + t)], bi = -B[2 * (k * T + t) + 1];
+        float *bk = b + 2 * k * nimg;
+        for (i = 0; i < nimg; i++) {
+            bk[2 * i] += br * img[2 * i] - bi * img[2 * i + 1];
+            bk[2 * i + 1] += br * img[2 * i + 1] + bi * img[2 * i];
+        }
+    }
+}
+
+/* The normal operator of a non-Cartesian subspace solve: the frames' joint
+   normal operator between the basis's expansion z_t = sum_k B[t, k] x_k
+   and its adjoint y_k = sum_t conj(B[t, k]) w_t (T Toeplitz applications
+   per coil an iteration, as BART's NUFFT with a basis) */
+typedef struct mv__cgs_basis_op {
+    mv__cgs_joint *jn;
+    const float *B;
+    int64_t T, K, nimg;
+    float *z, *w; /* T images each */
+} mv__cgs_basis_op;
+
+static mv_status mv__cgs_basis_normal(void *user, const float *x, float *y, int64_t n)
+{
+    const mv__cgs_basis_op *q = (const mv__cgs_basis_op *)user;
+    int64_t t, k, i;
+    (void)n;
+    for (t = 0; t < q->T; t++) { /* z_t = sum_k B[t, k] x_k, in k order */
+        float *zt = q->z + 2 * t * q->nimg;
+        for (i = 0; i < 2 * q->nimg; i++) zt[i] = 0;
+        for (k = 0; k < q->K; k++) {
+            const float br = q->B[2 * (k * q->T + t)], bi = q->B[2 * (k * q->T + t) + 1];
+            const float *xk = x + 2 * k * q->nimg;
+            for (i = 0; i < q->nimg; i++) {
+                zt[2 * i] += br * xk[2 * i] - bi * xk[2 * i + 1];
+                zt[2 * i + 1] += br * xk[2 * i + 1] + bi * xk[2 * i];
+            }
+        }
+    }
+    MV__TRY(mv__cgs_joint_normal(q->jn, q->z, q->w, q->T * q->nimg));
+    memset(y, 0, (size_t)(q->K * q->nimg) * 8);
+    for (t = 0; t < q->T; t++) mv__cgs_basis_accum(q->B, q->T, q->K, t, q->w + 2 * t * q->nimg, y, q->nimg);
+    return MV_OK;
+}
+
 /* The terms of a solve over nimages images of a plan's item at once (a
    joint series, or a subspace's coefficient images): their objects and
    the bytes (reg) the solver needs beside its operator. */
@@ -45939,28 +46002,36 @@ static mv_status mv__cgs_series_solve(mv__cgs_series *s, const mv_cgsense_plan *
    0 : i]: every item's k-space read first (A^H y and, Cartesian, its sampling mask kept), the
    solve on th threads (items one after the other inside the operator,
    each across its coils), then every image written. Memory: two images
-   of the series and the solver's vectors over it. */
+   of the series and the solver's vectors over it. With opts.basis
+   (non-Cartesian plans; the Cartesian subspace is mv__cgs_sub_run) the
+   items are the frames and the K coefficient images are solved and
+   written (mv__cgs_basis_normal). */
 static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int64_t nitems, const mv_recon_io *io,
                                    mv_cg_opts *o, int th)
 {
     static const char *fn = "mv_cgsense_run";
     const mv_cgsense_plan *pl = pls[0];
-    int64_t nimg = pl->nimg, n = nitems * nimg, i;
+    const mv_vol *B = o->basis; /* non-Cartesian plans only (the Cartesian subspace: mv__cgs_sub_run) */
+    const int64_t nimg = pl->nimg, nout = B ? (B->ndim < 2 ? 1 : B->dim[1]) : nitems, n = nout * nimg;
+    const int64_t nf = B ? nitems * nimg : 0; /* a basis: the frames' A^H y, then their expansions */
+    int64_t i;
     size_t wb = 0, kb = (size_t)pl->nk * 8;
     mv__cgs_joint jn;
+    mv__cgs_basis_op bo;
     mv__cgs_series sr;
     mv__rvc_op rv;
     void *ju;
-    mv_normal_op jf;
+    mv_normal_op jf, nf_op;
+    void *nf_user;
     mv__cgs_work w;
     unsigned char *buf, *work, *masks, *rw;
-    float *k, *b, *x;
+    float *k, *b, *x, *bf, *wf;
     uint64_t need;
     mv_status st = MV_OK;
     for (i = 0; i < npl; i++) wb = MV__MAX(wb, mv__cgs_work_bytes(pls[i], th, NULL));
-    MV__TRY(mv__cgs_series_make(pl, nitems, o, th, &sr));
-    need = 64 * 8 + (uint64_t)wb + kb + (uint64_t)nitems * (sizeof(mv__cgs_op) + (uint64_t)pl->nvox) +
-           2 * (uint64_t)n * 8 + sr.reg;
+    MV__TRY(mv__cgs_series_make(pl, nout, o, th, &sr));
+    need = 64 * 10 + (uint64_t)wb + kb + (uint64_t)nitems * (sizeof(mv__cgs_op) + (uint64_t)pl->nvox) +
+           2 * (uint64_t)n * 8 + 2 * (uint64_t)nf * 8 + sr.reg;
     MV__CHECK(need <= (uint64_t)SIZE_MAX / 2, MV_ERR_SIZE_OVERFLOW, "%s: a series of %lld items of %lld values", fn,
               (long long)nitems, (long long)nimg);
     buf = (unsigned char *)mv__alloc((size_t)need, pl->alloc_ctx);
@@ -45974,7 +46045,9 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
     k = mv__nu_align(masks + (size_t)nitems * (size_t)pl->nvox);
     b = mv__nu_align((unsigned char *)k + kb);
     x = mv__nu_align(b + 2 * n);
-    rw = (unsigned char *)mv__nu_align(x + 2 * n);
+    bf = mv__nu_align(x + 2 * n);
+    wf = mv__nu_align(bf + 2 * nf);
+    rw = (unsigned char *)mv__nu_align(wf + 2 * nf);
     jn.nitems = nitems;
     jn.nimg = nimg;
     jn.noncart = pl->noncart;
@@ -45985,21 +46058,36 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
         if (st != MV_OK) break;
         mv__cgs_work_split(pi, th, work, &w);
         mv__cgs_op_init(pi, i, &w, th, op);
-        st = mv__cgs_adjoint(op, k, b + 2 * i * nimg);
+        st = mv__cgs_adjoint(op, k, (B ? bf : b) + 2 * i * nimg);
         if (!pi->noncart && !op->w) { /* the item's own mask, kept */
             memcpy(masks + (size_t)i * (size_t)pl->nvox, w.mask, (size_t)pl->nvox);
             op->mask = masks + (size_t)i * (size_t)pl->nvox;
         }
     }
-    for (i = 0; i < nitems && st == MV_OK && o->start_read; i++)
+    nf_op = mv__cgs_joint_normal;
+    nf_user = &jn;
+    if (B) { /* b_k = sum_t conj(B[t, k]) A_t^H y_t; the operator B^H (the frames') B */
+        memset(b, 0, (size_t)n * 8);
+        for (i = 0; i < nitems && st == MV_OK; i++)
+            mv__cgs_basis_accum((const float *)B->data, nitems, nout, i, bf + 2 * i * nimg, b, nimg);
+        bo.jn = &jn;
+        bo.B = (const float *)B->data;
+        bo.T = nitems;
+        bo.K = nout;
+        bo.nimg = nimg;
+        bo.z = bf;
+        bo.w = wf;
+        nf_op = mv__cgs_basis_normal;
+        nf_user = &bo;
+    }
+    for (i = 0; i < nout && st == MV_OK && o->start_read; i++)
         st = o->start_read(o->start_user, i, x + 2 * i * nimg, (size_t)nimg * 8);
     if (st == MV_OK) mv__cgs_scale_data(b, n, o);
     if (st == MV_OK && o->real_value) mv__real_part(b, n);
-    jf = mv__rvc_wrap(o, mv__cgs_joint_normal, &jn, &rv, &ju);
+    jf = mv__rvc_wrap(o, nf_op, nf_user, &rv, &ju);
     if (st == MV_OK)
-        st = mv__cgs_series_solve(&sr, pl, jf, ju, mv__cgs_joint_normal, &jn, &jn.sens_only, !pl->noncart, b, x, n, o,
-                                  rw, th);
-    for (i = 0; i < nitems && st == MV_OK; i++) st = io->write(io->user, i, x + 2 * i * nimg, (size_t)nimg * 8);
+        st = mv__cgs_series_solve(&sr, pl, jf, ju, nf_op, nf_user, &jn.sens_only, !pl->noncart, b, x, n, o, rw, th);
+    for (i = 0; i < nout && st == MV_OK; i++) st = io->write(io->user, i, x + 2 * i * nimg, (size_t)nimg * 8);
     mv__free(buf, pl->alloc_ctx);
     return st;
 }
@@ -46190,7 +46278,7 @@ static mv_status mv__cgs_sub_run(const mv_cgsense_plan *pl, int64_t nframes, con
     const int64_t T = nframes, K = B->ndim < 2 ? 1 : B->dim[1], nimg = pl->nimg, n = K * nimg, nv = pl->nvox;
     const int64_t KK = K * K;
     size_t wb = mv__cgs_work_bytes(pl, th, NULL), kb = (size_t)pl->nk * 8;
-    int64_t t, k, i, ng;
+    int64_t t, k, ng;
     mv__cgs_series sr;
     mv__cgs_sub sb;
     mv__cgs_work w;
@@ -46237,14 +46325,7 @@ static mv_status mv__cgs_sub_run(const mv_cgsense_plan *pl, int64_t nframes, con
         if (st != MV_OK) break;
         if (!op.w) memcpy(masks + (size_t)t * (size_t)nv, w.mask, (size_t)nv);
         sep &= op.fwd == pl->pf1; /* every frame's W constant along x */
-        for (k = 0; k < K; k++) {
-            const float br = bv[2 * (k * T + t)], bi = -bv[2 * (k * T + t) + 1];
-            float *bk = b + 2 * k * nimg;
-            for (i = 0; i < nimg; i++) {
-                bk[2 * i] += br * tmp[2 * i] - bi * tmp[2 * i + 1];
-                bk[2 * i + 1] += br * tmp[2 * i + 1] + bi * tmp[2 * i];
-            }
-        }
+        mv__cgs_basis_accum(bv, T, K, t, tmp, b, nimg);
     }
     if (st != MV_OK) {
         mv__free(buf, pl->alloc_ctx);
@@ -46320,11 +46401,11 @@ MVDEF mv_status mv_cgsense_run(const mv_cgsense_plan *plan, int64_t nitems, cons
     th = o->threads ? mv__resolve_threads(o->threads) : plan->threads;
     if (th > MV__MAX_THREADS) th = MV__MAX_THREADS;
     if (o->basis) {
-        MV__CHECK(!plan->noncart && !plan->slices, MV_ERR_UNSUPPORTED,
-                  "%s: opts.basis with a %s plan (the subspace solve is Cartesian over whole volumes)", fn,
-                  plan->noncart ? "non-Cartesian" : "2D-slice");
+        mv_cgsense_plan *p1 = (mv_cgsense_plan *)plan; /* read only */
+        MV__CHECK(!plan->slices, MV_ERR_UNSUPPORTED,
+                  "%s: opts.basis with a 2D-slice plan (the subspace solve runs over whole volumes or frames)", fn);
         MV__TRY(mv__cgs_basis_check(o->basis, nitems, fn));
-        return mv__cgs_sub_run(plan, nitems, io, o, th);
+        return plan->noncart ? mv__cgs_joint_run(&p1, 1, nitems, io, o, th) : mv__cgs_sub_run(plan, nitems, io, o, th);
     }
     if (mv__joint_wanted(o)) {
         mv_cgsense_plan *p1 = (mv_cgsense_plan *)plan; /* read only */
@@ -46671,6 +46752,24 @@ static mv_status mv__cgs_nc_check(const mv_vol *traj, const mv_vol *kspace, cons
 }
 
 /* frame f of a trajectory with frames, as a (3, X, Y) view */
+/* a subspace's non-Cartesian output: (Nx, Ny, Nz[, M], K) for the K
+   coefficient images of the s->items frames (opts.basis checked) */
+static mv_status mv__cgs_nc_basis_shape(const mv_cg_opts *o, mv__cgs_nc_shape *s, const char *fn)
+{
+    int a;
+    if (!o || !o->basis) return MV_OK;
+    MV__CHECK(!o->slices, MV_ERR_UNSUPPORTED,
+              "%s: opts.basis with opts.slices (the subspace solve runs over whole frames)", fn);
+    MV__TRY(mv__cgs_basis_check(o->basis, s->items, fn));
+    for (a = 3; a < MV_MAX_DIMS; a++) s->odims[a] = 1;
+    if (s->nmaps > 1) s->odims[3] = s->nmaps;
+    s->odims[3 + (s->nmaps > 1)] = o->basis->ndim < 2 ? 1 : o->basis->dim[1];
+    s->ondim = 3;
+    for (a = 3; a < MV_MAX_DIMS; a++)
+        if (s->odims[a] > 1) s->ondim = a + 1;
+    return MV_OK;
+}
+
 static void mv__cgs_traj_frame(const mv_vol *traj, int64_t f, mv_vol *v)
 {
     int a;
@@ -46699,18 +46798,19 @@ MVDEF mv_status mv_cgsense_nc_into(const mv_vol *traj, const mv_vol *kspace, con
         memset(&to, 0, sizeof(to));
         o = &to;
     }
-    MV__CHECK(!o->basis, MV_ERR_UNSUPPORTED,
-              "%s: opts.basis (the subspace solve is Cartesian: BART's subspace NUFFT is not implemented)", fn);
     MV__TRY(mv__cgs_nc_check(traj, kspace, sens, o->slices, &s, fn));
+    MV__TRY(mv__cgs_nc_basis_shape(o, &s, fn));
     MV__TRY(mv__cgs_weights_dims(o->weights, kspace, fn, &wframes));
     MV__TRY(mv__mri_check_vol(out, fn, "out"));
-    MV__CHECK(out->dtype == MV_DT_C64 && out->dim[0] == s.odims[0] && out->dim[1] == s.odims[1] &&
-                  out->dim[2] == s.odims[2] && (s.nmaps == 1 || out->dim[3] == s.nmaps) &&
-                  mv_vol_count(out) == s.odims[0] * s.odims[1] * s.odims[2] * s.nmaps * s.items /
-                                           (o->slices ? s.odims[2] : 1),
-              MV_ERR_INVALID_ARG, "%s: out must be c64 (%lld, %lld, %lld%s) x %lld frames", fn, (long long)s.odims[0],
-              (long long)s.odims[1], (long long)s.odims[2], s.nmaps > 1 ? ", maps" : "",
-              (long long)(s.items / (o->slices ? s.odims[2] : 1)));
+    {
+        const int64_t nout = o->basis ? s.odims[3 + (s.nmaps > 1)] : s.items / (o->slices ? s.odims[2] : 1);
+        MV__CHECK(out->dtype == MV_DT_C64 && out->dim[0] == s.odims[0] && out->dim[1] == s.odims[1] &&
+                      out->dim[2] == s.odims[2] && (s.nmaps == 1 || out->dim[3] == s.nmaps) &&
+                      mv_vol_count(out) == s.odims[0] * s.odims[1] * s.odims[2] * s.nmaps * nout,
+                  MV_ERR_INVALID_ARG, "%s: out must be c64 (%lld, %lld, %lld%s) x %lld %s", fn,
+                  (long long)s.odims[0], (long long)s.odims[1], (long long)s.odims[2], s.nmaps > 1 ? ", maps" : "",
+                  (long long)nout, o->basis ? "coefficient images" : "frames");
+    }
     memset(&m, 0, sizeof(m));
     m.k = (const float *)kspace->data;
     m.x = (float *)out->data;
@@ -46729,7 +46829,7 @@ MVDEF mv_status mv_cgsense_nc_into(const mv_vol *traj, const mv_vol *kspace, con
         mv_cgsense_plan_free(pl);
         return st;
     }
-    if (mv__joint_wanted(o)) { /* one solve over every frame: every frame's plan at once */
+    if (mv__joint_wanted(o) || o->basis) { /* one solve over every frame: every frame's plan at once */
         mv_cgsense_plan **pls;
         int th;
         MV__TRY(mv__cg_check(o, fn));
@@ -46791,9 +46891,8 @@ MVDEF mv_status mv_cgsense_nc(const mv_vol *traj, const mv_vol *kspace, const mv
     mv_status st;
     void *ctx = opts ? opts->alloc_ctx : NULL;
     MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_cgsense_nc: out is NULL");
-    MV__CHECK(!opts || !opts->basis, MV_ERR_UNSUPPORTED,
-              "mv_cgsense_nc: opts.basis (the subspace solve is Cartesian: BART's subspace NUFFT is not implemented)");
     MV__TRY(mv__cgs_nc_check(traj, kspace, sens, opts ? opts->slices : 0, &s, "mv_cgsense_nc"));
+    MV__TRY(mv__cgs_nc_basis_shape(opts, &s, "mv_cgsense_nc"));
     mv_vol_init(&t);
     MV__TRY(mv_vol_alloc(&t, MV_DT_C64, s.ondim, s.odims, ctx));
     st = mv_cgsense_nc_into(traj, kspace, sens, &t, opts);
@@ -46832,8 +46931,8 @@ MVDEF mv_status mv_bart_scale_estimate_nc(const mv_vol *traj, const mv_vol *kspa
     mv_cg_opts o;
     mv__cgs_nc_shape s;
     mv_cgsense_plan *pl = NULL;
-    float *mag = NULL, *img = NULL;
-    int64_t f, i, nvox = 0;
+    float *mag = NULL, *img = NULL, *bsum = NULL;
+    int64_t f, i, nvox = 0, nb, nimgs = 0;
     int wframes, per_frame;
     mv_status st = MV_OK;
     if (opts)
@@ -46842,8 +46941,10 @@ MVDEF mv_status mv_bart_scale_estimate_nc(const mv_vol *traj, const mv_vol *kspa
         memset(&o, 0, sizeof(o));
     MV__CHECK(scale != NULL, MV_ERR_INVALID_ARG, "%s: scale is NULL", fn);
     MV__TRY(mv__cgs_nc_check(traj, kspace, sens, o.slices, &s, fn));
+    MV__TRY(mv__cgs_nc_basis_shape(&o, &s, fn));
     MV__TRY(mv__cgs_weights_dims(o.weights, kspace, fn, &wframes));
     per_frame = s.per_frame || wframes;
+    nb = o.basis ? s.odims[3 + (s.nmaps > 1)] : 0;
     for (f = 0; f < s.items && st == MV_OK; f++) {
         if (!pl) {
             mv_vol tv, wv;
@@ -46854,23 +46955,30 @@ MVDEF mv_status mv_bart_scale_estimate_nc(const mv_vol *traj, const mv_vol *kspa
             if (st != MV_OK) break;
             nvox = pl->nimg; /* |A^H y| of every map, as BART's estimate over its image (maps included) */
             if (!mag) {
-                mag = (float *)mv__alloc((size_t)(nvox * s.items) * sizeof(float), o.alloc_ctx);
+                nimgs = nb ? nb : s.items; /* with a basis: the K coefficient images of A^H y, as BART's */
+                mag = (float *)mv__alloc((size_t)(nvox * nimgs) * sizeof(float), o.alloc_ctx);
                 img = (float *)mv__alloc((size_t)nvox * 8, o.alloc_ctx);
-                if (!mag || !img) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %lld magnitudes", fn, (long long)(nvox * s.items));
+                bsum = nb ? (float *)mv__alloc_zero((size_t)(nvox * nb) * 8, o.alloc_ctx) : NULL;
+                if (!mag || !img || (nb && !bsum))
+                    st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %lld magnitudes", fn, (long long)(nvox * nimgs));
             }
         }
         if (st == MV_OK) st = mv_cgsense_adjoint(pl, f, (const float *)kspace->data + 2 * f * pl->nk, img);
-        for (i = 0; i < nvox && st == MV_OK; i++)
+        if (st == MV_OK && nb) mv__cgs_basis_accum((const float *)o.basis->data, s.items, nb, f, img, bsum, nvox);
+        for (i = 0; i < nvox && st == MV_OK && !nb; i++)
             mag[f * nvox + i] = sqrtf(img[2 * i] * img[2 * i] + img[2 * i + 1] * img[2 * i + 1]);
         if (per_frame) {
             mv_cgsense_plan_free(pl);
             pl = NULL;
         }
     }
-    if (st == MV_OK) st = mv_bart_scale_rule(mag, nvox * s.items, scale);
+    for (i = 0; i < nvox * nb && st == MV_OK; i++)
+        mag[i] = sqrtf(bsum[2 * i] * bsum[2 * i] + bsum[2 * i + 1] * bsum[2 * i + 1]);
+    if (st == MV_OK) st = mv_bart_scale_rule(mag, nvox * nimgs, scale);
     mv_cgsense_plan_free(pl);
     mv__free(mag, o.alloc_ctx);
     mv__free(img, o.alloc_ctx);
+    mv__free(bsum, o.alloc_ctx);
     return st;
 }
 

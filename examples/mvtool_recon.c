@@ -49,7 +49,6 @@ static int pics_basis(const args *a, const int64_t kd[16], mv_vol *bv, mv_vol *b
     int64_t bd[16];
     int ax, rc;
     mv_vol_init(bv);
-    if (opt_str(a, "-t")) return usage_error(a, "-B with -t is not implemented (the subspace solve is Cartesian)", bp);
     if (opt_str(a, "--chunk"))
         return usage_error(a, "-B with --chunk is not implemented (the coefficients are solved at once)", bp);
     for (ax = 4; ax < 16; ax++)
@@ -654,12 +653,38 @@ static int pics_start(const args *a, const int64_t od[16], double div, mv_vol *x
     return 0;
 }
 
+/* pics -B -t without -p: BART estimates a 0/1 pattern from the k-space's
+   nonzero samples (in some coil) and weights the NUFFT by it; *w gets it
+   (float32, k's dims with one coil) when some sample is zero in every
+   coil, else stays empty (every weight 1). 0 or the exit status. */
+static int pics_basis_pattern(const args *a, const mv_vol *k, mv_vol *w)
+{
+    int64_t d[MV_MAX_DIMS], i, c, n, nc = k->dim[3], zeros = 0;
+    const float *kv = (const float *)k->data;
+    mv_status st;
+    int ax;
+    mv_vol_init(w);
+    for (ax = 0; ax < MV_MAX_DIMS; ax++) d[ax] = ax < k->ndim ? k->dim[ax] : 1;
+    d[3] = 1;
+    if ((st = mv_vol_alloc(w, MV_DT_F32, MV_MAX_DIMS, d, NULL)) != MV_OK) return fail_at(st, a->pos[0]);
+    n = mv_vol_count(w);
+    for (i = 0; i < n; i++) { /* sample i of frame f: at (f nc + c) m + j, m = n / frames */
+        const int64_t m = d[0] * d[1] * d[2], f = i / m, j = i % m;
+        int any = 0;
+        for (c = 0; c < nc && !any; c++) any = kv[2 * ((f * nc + c) * m + j)] != 0 || kv[2 * ((f * nc + c) * m + j) + 1] != 0;
+        ((float *)w->data)[i] = any ? 1.0f : 0.0f;
+        zeros += !any;
+    }
+    if (!zeros) mv_free(w);
+    return 0;
+}
+
 /* pics after its options: the solve of KSPACE with TRAJ t (nc), MAPS s,
    opts o (pat: -p's P, the weights in o->weights); frees t and s */
 static int pics_solve(const args *a, mv_vol *tp, mv_vol *sp, const int64_t kdin[16], mv_cg_opts *op, double scale,
                       int l1, int rescale, int nc, const mv_vol *pat)
 {
-    mv_vol k, s = *sp, t = *tp, out, x0;
+    mv_vol k, s = *sp, t = *tp, out, x0, bw;
     mv_cg_opts o = *op;
     int64_t od[16], kd[16];
     int rc;
@@ -693,6 +718,16 @@ static int pics_solve(const args *a, mv_vol *tp, mv_vol *sp, const int64_t kdin[
         mv_free(&s);
         return usage_error(a, "with several maps the k-space's dims[4] (BART's maps axis) must be 1", a->pos[0]);
     }
+    mv_vol_init(&bw);
+    if (o.basis && nc && !o.weights) {
+        if ((rc = pics_basis_pattern(a, &k, &bw))) {
+            mv_free(&k);
+            mv_free(&t);
+            mv_free(&s);
+            return rc;
+        }
+        if (bw.data) o.weights = &bw;
+    }
     if (rescale && !l1) scale = 0;
     else if (scale == 0) {
         if (nc || !pat) {
@@ -706,6 +741,7 @@ static int pics_solve(const args *a, mv_vol *tp, mv_vol *sp, const int64_t kdin[
             mv_free(&kp);
         }
         if (st != MV_OK) {
+            mv_free(&bw);
             mv_free(&k);
             mv_free(&s);
             mv_free(&t);
@@ -717,6 +753,7 @@ static int pics_solve(const args *a, mv_vol *tp, mv_vol *sp, const int64_t kdin[
     mv_vol_init(&out);
     mv_vol_init(&x0);
     if (opt_str(a, "-W") && (rc = pics_start(a, od, rescale && scale > 0 ? scale : 1, &x0))) {
+        mv_free(&bw);
         mv_free(&k);
         mv_free(&s);
         mv_free(&t);
@@ -729,6 +766,7 @@ static int pics_solve(const args *a, mv_vol *tp, mv_vol *sp, const int64_t kdin[
         if (opt_flag(a, "--time")) fprintf(stderr, "pics: %.1f ms, %d iterations\n", now_ms() - t0, o.iterations_done);
     }
     mv_free(&x0);
+    mv_free(&bw);
     mv_free(&k);
     mv_free(&s);
     mv_free(&t);
@@ -955,8 +993,8 @@ const command mvtool_recon_commands[] = {
      "  centred box of RFOV of each axis set to 0, as BART. -W IMG: the solve\n"
      "  starts from IMG (BART's warm start, ADMM's terms from it too; with -S\n"
      "  divided by the data scale, as BART's). -B BASIS: BART's subspace\n"
-     "  (1, 1, 1, 1, 1, T, K): Cartesian frames in the TE axis 5 are sum_k\n"
-     "  BASIS[t, k] x_k, OUT the K coefficient images. -d LEVEL: 5 and\n"
+     "  (1, 1, 1, 1, 1, T, K): frames in the TE axis 5 are sum_k BASIS[t, k]\n"
+     "  x_k, OUT the K coefficient images. -d LEVEL: 5 and\n"
      "  up, each iteration's residual on stderr. -g / -G N are accepted and\n"
      "  noted: this command runs on the CPU.\n"
      "  --chunk N: stream the frames from KSPACE.cfl to OUT.cfl, N at a time in\n"

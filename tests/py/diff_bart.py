@@ -1564,14 +1564,18 @@ def fam_subspace(c, run, d):
     coefficients: BART's COEFF axis 6, flag 64); a third of the cases pass
     the frames' 0/1 pattern with -p on the data with every line kept (the
     pattern drops the rest; -w 1: bart 0.8's scale estimate ignores P);
-    random -i, -S. Within 2e-5, or 3x BART's own
+    random -i, -S; 40% of the 2D cases radial (subspace_radial). Within 2e-5, or 3x BART's own
     spread under a 3e-7 change of its data (CG near convergence on an
     ill-conditioned subspace amplifies rounding)."""
     rng = c.rng
     T, K = int(rng.integers(2, 10)), int(rng.integers(1, 5))
     K = min(K, T)
     three = rng.random() < 0.3
+    nc = not three and rng.random() < 0.4
     shape = [int(rng.choice([16, 19, 24, 30])), int(rng.choice([16, 21, 24]))] + ([int(rng.choice([6, 9]))] if three else [1])
+    if nc:
+        shape[0] += shape[0] % 2
+        shape[1] = shape[0]
     C = int(rng.integers(2, 6))
     S = smooth_coils(rng, shape, C)
     M = 2 if C >= 3 and rng.random() < 0.25 else 1
@@ -1582,6 +1586,9 @@ def fam_subspace(c, run, d):
         B = np.linalg.qr(B)[0]
     write_cfl(os.path.join(d, 'bas'), B.reshape((1, 1, 1, 1, 1, T, K), order='F').astype(np.complex64))
     objs = [smooth_object(rng, shape) for _ in range(K)]
+    if nc:
+        subspace_radial(c, run, d, rng, shape, T, K, C, S, B, objs, M)
+        return
     axes = (0, 1, 2) if three else (0, 1)
     ny, nz = shape[1], shape[2]
     full = np.zeros(tuple(shape) + (C, 1, T), np.complex128)
@@ -1628,6 +1635,55 @@ def fam_subspace(c, run, d):
         what += ' (BART\'s own spread %.3g)' % spread
         tol = max(tol, 3 * spread)
     c.ratio('subspace pics', e / tol)
+    if e > tol:
+        c.fail('subspace', '%s: %.3g from BART' % (what, e), run)
+
+
+def subspace_radial(c, run, d, rng, shape, T, K, C, S, B, objs, M):
+    """fam_subspace's radial cases: golden-angle spokes cut into T frames
+    (a trajectory per frame, or the first frame's shared), the frames
+    through the exact NUDFT, a third with some spokes zero in every coil
+    (BART then weights by the data's 0/1 pattern; mvtool passes it); -l2,
+    -l1 -e, -R L -e (within 1e-2: the NUFFTs differ by ~1e-3) or -R T
+    (5e-2, ADMM amplifies it)."""
+    X, Y = 2 * shape[0], int(rng.choice([8, 12, 16]))
+    shared = rng.random() < 0.4
+    run([BART, 'traj', '-r', '-G', '-x', str(X), '-y', str(Y * T), 't0'], check=True)
+    run([BART, 'scale', '0.4', 't0', 't1'], check=True)
+    ta = read_cfl(os.path.join(d, 't1'), 3).real.astype(np.float64)
+    if shared:
+        run([BART, 'resize', '2', str(Y), 't1', 't'], check=True)
+    else:
+        run([BART, 'reshape', str(4 | 32), str(Y), str(T), 't1', 't'], check=True)
+    ks = np.zeros((1, X, Y, C, 1, T), np.complex128)
+    for f in range(T):
+        img = sum(B[f, j] * objs[j] for j in range(K))
+        tf = ta[:, :, (0 if shared else f) * Y:((0 if shared else f) + 1) * Y].reshape(3, -1, order='F')
+        ks[..., 0, f] = nudft(tf, shape, img=img[..., None] * S).reshape(1, X, Y, C, order='F')
+    ks += crandn(rng, ks.shape, 1e-3 * np.abs(ks).max())
+    zeros = rng.random() < 0.33
+    if zeros:
+        f = int(rng.integers(0, T))
+        ks[0, :, :int(rng.integers(1, Y // 2 + 1)), :, 0, f] = 0
+    write_cfl(os.path.join(d, 'k'), ks.astype(np.complex64))
+    kind = rng.random()
+    lam = float(rng.choice([0.005, 0.02]))
+    admm = kind >= 0.85
+    args = (['-l2', '-r', '0.01'] if kind < 0.3 else ['-l1', '-r', repr(lam), '-e'] if kind < 0.55 else
+            ['-R', 'L:7:7:%r' % lam, '-e', '-n'] if not admm else ['-R', 'T:3:0:0.005'])
+    args += ['-i', str(int(rng.choice([150, 300] if admm else [5, 10, 20])))]
+    if rng.random() < 0.5:
+        args += ['-S']
+    args += ['-B', 'bas', '-t', 't', 'k', 's']
+    what = '%s x %d frames, K %d, %d coils, %d map(s), radial %dx%d%s%s, %s' % (
+        shape, T, K, C, M, X, Y, ' shared' if shared else ' per frame', ', zero spokes' if zeros else '',
+        ' '.join(args[:-2]))
+    bm = pics_pair(c, run, d, 'subspace', args, what)
+    if bm is None:
+        return
+    b, m = bm
+    e, tol = rel(m, b), 5e-2 if admm else 1e-2
+    c.ratio('subspace pics (non-Cartesian)', e / tol)
     if e > tol:
         c.fail('subspace', '%s: %.3g from BART' % (what, e), run)
 

@@ -27,7 +27,9 @@
       B[t, k] x_k with A_t = mask_t * fftc * maps (mask_t: frame t's samples
       nonzero in some coil), over the K coefficient images; with Pw.cfl
       (x, y, 1, 1, T) or (x, y) the weights W_t in place of the masks, as
-      normal; writes Px.cfl (x, y, 1, M, K).
+      normal; writes Px.cfl (x, y, 1, M, K). With Pt.cfl (3, M) or (3, M,
+      1, 1, T: a trajectory per frame) the frames are non-Cartesian, Pk
+      (1, M, 1, C, T), A_t the exact NUDFT as nc's (every weight 1).
   ref_recon.py eigh DIR   tests/testutil.h's batch: DIR/cases.txt lines
       "c<id> n nk"; c<id>.a holds a Hermitian n x n matrix (complex128,
       row-major); writes c<id>.w (its eigenvalues, ascending, float64) and
@@ -136,6 +138,18 @@ def maxeig_nc(d):
         f.write('%.17g\n' % np.linalg.eigvalsh(A.conj().T @ A)[-1])
 
 
+def nudft_columns(t, s):
+    """the exact NUDFT (BART's unitary convention) of the points t (3, m)
+    times the maps s (nx, ny, nc, nm): rows coil after coil, columns map m's
+    pixels after map m - 1's"""
+    nx, ny, nc, nm = s.shape
+    xs, ys = np.meshgrid(np.arange(nx) - nx // 2, np.arange(ny) - ny // 2, indexing='ij')
+    xs, ys = xs.reshape(-1, order='F'), ys.reshape(-1, order='F')
+    E = np.exp(-2j * np.pi * (np.outer(t[0], xs) / nx + np.outer(t[1], ys) / ny)) / np.sqrt(nx * ny)
+    return np.vstack([np.hstack([E * s[:, :, c, j].reshape(-1, order='F')[None, :] for j in range(nm)])
+                      for c in range(nc)])
+
+
 def nc_matrix(d):
     """A (dense NUDFT times the maps), y, and the image shape of a non-Cartesian case"""
     t = readcfl(d + 't').real.astype(np.float64)
@@ -147,12 +161,7 @@ def nc_matrix(d):
     t = t.reshape(3, m)
     k = k.reshape(m, nc)
     s = s.reshape(nx, ny, nc, nm)
-    xs, ys = np.meshgrid(np.arange(nx) - nx // 2, np.arange(ny) - ny // 2, indexing='ij')
-    xs, ys = xs.reshape(-1, order='F'), ys.reshape(-1, order='F')
-    E = np.exp(-2j * np.pi * (np.outer(t[0], xs) / nx + np.outer(t[1], ys) / ny)) / np.sqrt(nx * ny)
-    A = np.vstack([np.hstack([E * s[:, :, c, j].reshape(-1, order='F')[None, :] for j in range(nm)])
-                   for c in range(nc)])
-    return A, k.reshape(-1, order='F'), (nx, ny, nm)
+    return nudft_columns(t, s), k.reshape(-1, order='F'), (nx, ny, nm)
 
 
 def noncart(d):
@@ -167,25 +176,45 @@ def subspace(d):
     k = readcfl(d + 'k').astype(np.complex128)
     s = readcfl(d + 's').astype(np.complex128)
     b = readcfl(d + 'b').astype(np.complex128)
-    nx, ny, nc = k.shape[0], k.shape[1], k.shape[3]
+    nx, ny, nc = s.shape[0], s.shape[1], s.shape[3]
     n, nm = nx * ny, s.size // (nx * ny * nc)
-    T = k.size // (n * nc)
-    K = b.size // T
-    k = k.reshape(nx, ny, nc, T, order='F')
     s = s.reshape(nx, ny, nc, nm, order='F')
+    if os.path.exists(d + 't.cfl'):  # non-Cartesian: k (1, M, 1, C, T), t (3, M) or (3, M, 1, 1, T)
+        tr = readcfl(d + 't').real.astype(np.float64)
+        m = tr.shape[1]
+        T = k.size // (m * nc)
+        tr = tr.reshape(3, m, -1, order='F')
+        k = k.reshape(m * nc, T, order='F')
+        frame_op = [nudft_columns(tr[:, :, t % tr.shape[2]], s) for t in range(T)]
+        frame_y = [k[:, t] for t in range(T)]
+        frame_w = [np.ones(m * nc)] * T
+    else:
+        T = k.size // (n * nc)
+        k = k.reshape(nx, ny, nc, T, order='F')
+        w = None
+        if os.path.exists(d + 'w.cfl'):
+            w = readcfl(d + 'w').real.astype(np.float64).reshape(n, -1, order='F')
+        E = sense_columns(s, 1)  # one frame's operator without its mask (the weights W_t mask it)
+        frame_op = [E] * T
+        frame_y = [k[:, :, :, t].reshape(-1, order='F') for t in range(T)]
+        frame_w = [np.tile((w[:, t % w.shape[1]] if w is not None else
+                            np.any(k[:, :, :, t] != 0, axis=2).reshape(-1, order='F')).astype(np.float64), nc)
+                   for t in range(T)]
+    K = b.size // T
     b = b.reshape(T, K, order='F')
-    w = None
-    if os.path.exists(d + 'w.cfl'):
-        w = readcfl(d + 'w').real.astype(np.float64).reshape(n, -1, order='F')
-    E = sense_columns(s, 1)  # one frame's operator without its mask (the weights W_t mask it)
-    rows, ys, ws = [], [], []
-    for t in range(T):
-        wt = w[:, t % w.shape[1]] if w is not None else np.any(k[:, :, :, t] != 0, axis=2).reshape(-1, order='F')
-        rows.append(np.hstack([b[t, j] * E for j in range(K)]))  # columns: coefficient j's maps and pixels
-        ys.append(k[:, :, :, t].reshape(-1, order='F'))
-        ws.append(np.tile(wt.astype(np.float64), nc))
+    # the normal equations block by block: N_jk = sum_t conj(b_tj) b_tk A_t^H W_t A_t, rhs_j = sum_t conj(b_tj) A_t^H W_t y_t
+    p = frame_op[0].shape[1]
+    N = np.zeros((K * p, K * p), complex)
+    rhs = np.zeros(K * p, complex)
     lam = float(open(d + 'lambda.txt').read())
-    x = solve(np.vstack(rows), np.concatenate(ys), np.concatenate(ws), lam)
+    for t in range(T):
+        Aw = frame_op[t] * frame_w[t][:, None]
+        G, h = frame_op[t].conj().T @ Aw, Aw.conj().T @ frame_y[t]
+        for j in range(K):
+            rhs[j * p:(j + 1) * p] += np.conj(b[t, j]) * h
+            for i in range(K):
+                N[j * p:(j + 1) * p, i * p:(i + 1) * p] += np.conj(b[t, j]) * b[t, i] * G
+    x = np.linalg.solve(N + lam * np.eye(K * p), rhs)
     writecfl(d + 'x', x.reshape(nx, ny, 1, nm, K, order='F'))
 
 
