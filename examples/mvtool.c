@@ -230,9 +230,19 @@ static size_t stdin_read(void *user, void *buf, size_t n)
     return k == 0 && ferror(stdin) ? (size_t)-1 : k;
 }
 
-int load_or_fail(const char *path, mv_vol *v, const mv_load_opts *o)
+/* every command's load: a BART .cfl with axes beyond medvol's 7 (its
+   TIME_DIM 10 and the others up to 15) folded into dims[6], as the
+   BART-like commands read them (cfl_load_folded); other formats as is */
+int load_or_fail(const char *path, mv_vol *v, const mv_load_opts *opts)
 {
+    mv_load_opts lo;
+    const mv_load_opts *o = &lo;
     mv_status st;
+    if (opts)
+        lo = *opts;
+    else
+        memset(&lo, 0, sizeof(lo));
+    lo.cfl_fold = 1;
     if (strcmp(path, "-") == 0) {
         mv_io io;
         memset(&io, 0, sizeof(io));
@@ -550,6 +560,24 @@ static void print_info(const char *path, const mv_vol *vp)
 
 /* Every file is reported; one that fails gets its error on stderr and the
    others still run (exit 1 at the end), as nib-ls does. */
+static int is_cfl(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 4 && strcmp(path + n - 4, ".cfl") == 0;
+}
+
+/* a .cfl's 16 sizes as its header has them (the volume above holds its
+   axes beyond medvol's 7 folded into dims[6]) */
+static void print_cfl_sizes(const char *path)
+{
+    int64_t bd[16];
+    int ax;
+    if (!is_cfl(path) || mv_cfl_dims(path, bd) != MV_OK) return;
+    printf("BART dims   ");
+    for (ax = 0; ax < 16; ax++) printf(" %lld", (long long)bd[ax]);
+    printf("\n");
+}
+
 static int cmd_info(const args *a)
 {
     int f, rc = 0, shown = 0;
@@ -564,6 +592,7 @@ static int cmd_info(const args *a)
         }
         if (shown++) printf("\n");
         print_info(a->pos[f], &v);
+        print_cfl_sizes(a->pos[f]);
         mv_free(&v);
     }
     return rc;
@@ -995,7 +1024,11 @@ static int cmd_convert(const args *a)
         mv_free(&out);
         return rc;
     }
-    st = mv_save(a->pos[1], &out, &so);
+    { /* .cfl to .cfl: BART's 16 sizes kept (the volume holds them folded) */
+        int64_t bd[16];
+        if (is_cfl(a->pos[0]) && is_cfl(a->pos[1]) && mv_cfl_dims(a->pos[0], bd) == MV_OK) so.cfl_dims = bd;
+        st = mv_save(a->pos[1], &out, &so);
+    }
     if (st == MV_OK) warn_unwritten_pairs(a->pos[1], &out);
     rc = st == MV_OK ? save_gradients_beside(a->pos[1], &out) : fail_at(st, a->pos[1]);
     mv_free(&out);

@@ -1447,6 +1447,10 @@ PYEOF
     bart rss $b "$FD/$f" "$FD/b" >/dev/null 2>&1
     $T rss $b "$FD/$f" "$FD/m" && "$PY" "$LL/nrmse.py" "$FD/b" "$FD/m" 1e-6 && ok || bad "rss $b ($f) vs bart rss: $(hd "$FD/b") / $(hd "$FD/m")"
   done
+  # info and convert fold them too: BART's 16 sizes shown, a .cfl to .cfl conversion keeps them (and the bytes)
+  $T info "$FD/q1011.cfl" > "$FD/info.txt" && [ "$(grep '^BART dims' "$FD/info.txt" | cut -c13- | xargs)" = "$(hd "$FD/q1011")" ] &&
+    grep -q "32 x 32 x 1 x 4 x 1 x 1 x 6" "$FD/info.txt" && $T convert "$FD/q1011.cfl" "$FD/cv.cfl" && [ "$(hd "$FD/cv")" = "$(hd "$FD/q1011")" ] &&
+    cmp -s "$FD/cv.cfl" "$FD/q1011.cfl" && ok || bad "info / convert of a .cfl with axes 10 and 11: $(cat "$FD/info.txt")"
   for f in q10 q510 q1011; do
     for m in "" -H -B -W "-j 1024" "-j 2048" "-j 1056"; do
       bart threshold $m 0.5 "$FD/$f" "$FD/b" >/dev/null 2>&1
