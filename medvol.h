@@ -3338,10 +3338,12 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    sample, G(r) = sum_t conj(B[t, k]) W_t(r) B[t, k'] (float64 sums,
    rounded once; per row of x when every frame's W is constant along x,
    where the FFTs then run along y and z only), so an iteration costs K
-   FFT pairs per coil whatever T is (BART's operator: T). Non-Cartesian:
-   the frames' Toeplitz normal operators between the expansion z_t = sum_k
-   B[t, k] x_k and its adjoint (T Toeplitz applications per coil an
-   iteration). A^H y sums conj(B[t, k]) A_t^H y_t frame by frame. pics
+   FFT pairs per coil whatever T is (BART's operator: T). Non-Cartesian
+   likewise: the frames' real Toeplitz kernels fold into K^2 complex pair
+   kernels P_kk' = sum_t conj(B[t, k]) B[t, k'] khat_t on the 2N grid (K
+   pruned FFT pairs per coil an iteration; up to 1 GiB of pair kernels,
+   and K < T), else the frames' own Toeplitz operators between the
+   expansion z_t = sum_k B[t, k] x_k and its adjoint (T applications). A^H y sums conj(B[t, k]) A_t^H y_t frame by frame. pics
    -e's estimate is of S^H S (x) B^H B (Cartesian) or of the whole
    normal operator (non-Cartesian), as BART's; mv_bart_scale_estimate_nc
    with opts.basis takes BART's rule over the K images of A^H y. BART's
@@ -40721,10 +40723,9 @@ MVDEF size_t mv_nufft_toeplitz_scratch_size(const mv_nufft_toeplitz *t, int64_t 
     return 64 + mv__toep_worker_bytes(t) * (size_t)mv__toep_threads(t, ncoils);
 }
 
-/* xo = conj(S) T(S xi) for one coil image (S NULL: T xi), through the grid
-   g with FFT scratch fs. xi and xo may be the same image. */
-static mv_status mv__toep_coil(const mv_nufft_toeplitz *t, const float *xi, const float *sens, float *xo, float *g,
-                               void *fs)
+/* g = FFT(pad(S xi)) (S NULL: xi) on the 2N grid, the pruned forward
+   passes: the first half of a Toeplitz application (mv__toep_coil) */
+static mv_status mv__toep_pad_forward(const mv_nufft_toeplitz *t, const float *xi, const float *sens, float *g, void *fs)
 {
     const mv__mri_ops *mo = mv__mri_ops_active();
     const int64_t N0 = t->N[0], N1 = t->N[1], N2 = t->N[2], G0 = t->N2[0], G1 = t->N2[1];
@@ -40749,7 +40750,17 @@ static mv_status mv__toep_coil(const mv_nufft_toeplitz *t, const float *xi, cons
         for (z = 0; z < N2; z++) MV__TRY(mv_fft_execute_into(t->fa[0], g + 2 * z * plane, g + 2 * z * plane, fs));
     if (t->fa[1]) MV__TRY(mv_fft_execute_into(t->fa[1], g, g, fs));
     if (t->fa[2]) MV__TRY(mv_fft_execute_into(t->fa[2], g, g, fs));
-    mo->rmul(g, t->khat, t->ncell2);
+    return MV_OK;
+}
+
+/* xo = crop(IFFT(g)) (times conj(S); S NULL: as is), the pruned inverse
+   passes: the second half of a Toeplitz application */
+static mv_status mv__toep_inverse_crop(const mv_nufft_toeplitz *t, float *g, const float *sens, float *xo, void *fs)
+{
+    const mv__mri_ops *mo = mv__mri_ops_active();
+    const int64_t N0 = t->N[0], N1 = t->N[1], N2 = t->N[2], G0 = t->N2[0], G1 = t->N2[1];
+    const int64_t plane = G0 * G1;
+    int64_t y, z;
     if (t->ia[2]) MV__TRY(mv_fft_execute_into(t->ia[2], g, g, fs));
     if (t->ia[1]) MV__TRY(mv_fft_execute_into(t->ia[1], g, g, fs));
     if (t->ia[0])
@@ -40765,6 +40776,16 @@ static mv_status mv__toep_coil(const mv_nufft_toeplitz *t, const float *xi, cons
                 memcpy(xo + o, r, (size_t)(2 * N0) * sizeof(float));
         }
     return MV_OK;
+}
+
+/* xo = conj(S) T(S xi) for one coil image (S NULL: T xi), through the grid
+   g with FFT scratch fs. xi and xo may be the same image. */
+static mv_status mv__toep_coil(const mv_nufft_toeplitz *t, const float *xi, const float *sens, float *xo, float *g,
+                               void *fs)
+{
+    MV__TRY(mv__toep_pad_forward(t, xi, sens, g, fs));
+    mv__mri_ops_active()->rmul(g, t->khat, t->ncell2);
+    return mv__toep_inverse_crop(t, g, sens, xo, fs);
 }
 
 /* coils [b, e) of a Toeplitz application, each on the worker's grid */
@@ -45881,6 +45902,29 @@ static mv_status mv__cgs_joint_normal(void *user, const float *x, float *y, int6
     return MV_OK;
 }
 
+/* the most coefficients a basis may have (opts.basis: K) */
+#define MV__CGS_MAX_BASIS 32
+
+/* conj(B_tk) B_tk' per frame (bb: T K K complex) and B^H B (gb) */
+static void mv__cgs_basis_products(const float *B, int64_t T, int64_t K, double *bb, float *gb)
+{
+    int64_t t, k, j;
+    for (k = 0; k < K; k++)
+        for (j = 0; j < K; j++) {
+            double sr = 0, si = 0;
+            for (t = 0; t < T; t++) {
+                const double ar = B[2 * (k * T + t)], ai = -(double)B[2 * (k * T + t) + 1];
+                const double br = B[2 * (j * T + t)], bi = B[2 * (j * T + t) + 1];
+                double *q = bb + 2 * ((t * K + k) * K + j);
+                q[0] = ar * br - ai * bi;
+                q[1] = ar * bi + ai * br;
+                sr += q[0], si += q[1];
+            }
+            gb[2 * (k * K + j)] = (float)sr;
+            gb[2 * (k * K + j) + 1] = (float)si;
+        }
+}
+
 /* b_k += conj(B[t, k]) img for k < K: frame t's share of a subspace's
    A^H y (basis B c64 (T, K), T fastest; b: K images of nimg values) */
 static void mv__cgs_basis_accum(const float *B, int64_t T, int64_t K, int64_t t, const float *img, float *b,
@@ -45897,22 +45941,136 @@ static void mv__cgs_basis_accum(const float *B, int64_t T, int64_t K, int64_t t,
     }
 }
 
-/* The normal operator of a non-Cartesian subspace solve: the frames' joint
-   normal operator between the basis's expansion z_t = sum_k B[t, k] x_k
-   and its adjoint y_k = sum_t conj(B[t, k]) w_t (T Toeplitz applications
-   per coil an iteration, as BART's NUFFT with a basis) */
+/* The normal operator of a non-Cartesian subspace solve. With the frames'
+   Toeplitz kernels folded (P != NULL): per coil c, X_k = FFT(pad(S_c
+   x_k)) on the 2N grid for every k, Y_k = sum_k' P_kk' X_k' per cell with
+   P_kk' = sum_t conj(B[t, k]) B[t, k'] khat_t (complex; khat_t frame t's
+   real kernel, every scale folded in), then sum_c S_c^H crop(IFFT(Y_k)):
+   K Toeplitz applications per coil an iteration, whatever T is.
+   Otherwise the frames' joint normal operator between the basis's
+   expansion z_t = sum_k B[t, k] x_k and its adjoint y_k = sum_t conj(B[t,
+   k]) w_t: T applications (when K >= T, or when the K^2 kernels would
+   not fit MV__CGS_BASIS_KERNEL_BYTES). */
 typedef struct mv__cgs_basis_op {
     mv__cgs_joint *jn;
     const float *B;
     int64_t T, K, nimg;
-    float *z, *w; /* T images each */
+    float *z, *w;                 /* T images each (the frame path) */
+    const float *P;               /* the folded kernels, cell by cell: pair (k, k') of cell i at 2 (i K K + k K + k'), or NULL */
+    const mv_nufft_toeplitz *tp;  /* the frames' grid and pruned plans (frame 0's) */
+    float *coil;                  /* K nc nvox: coefficient k's coil c at 2 (k nc + c) nvox */
+    unsigned char *scratch;       /* per worker: K grids and the FFT scratch */
+    size_t worker_bytes;
+    const float *x;
+    mv_status status[MV__MAX_THREADS];
 } mv__cgs_basis_op;
+
+#define MV__CGS_BASIS_KERNEL_BYTES ((uint64_t)1 << 30)
+
+/* one worker's K grids and FFT scratch for the folded kernels */
+static size_t mv__cgs_basis_worker_bytes(const mv_nufft_toeplitz *t, int64_t K)
+{
+    return ((size_t)K * (((size_t)(2 * t->ncell2) * sizeof(float) + 63) & ~(size_t)63) + t->fft_scratch + 2 * 63) &
+           ~(size_t)63;
+}
+
+/* P_kk' = sum_t conj(B[t, k]) B[t, k'] khat_t, frame t's kernel the plan
+   pls[npl == 1 ? 0 : t]'s (one plan: (B^H B)_kk' khat), summed in float64
+   in frame order and rounded once, cells [b, e) */
+typedef struct mv__cgs_bkern_job {
+    mv_cgsense_plan *const *pls;
+    int64_t npl, T, K, ncell2;
+    const double *bb; /* T K K complex: conj(B_tk) B_tk' */
+    float *P;
+} mv__cgs_bkern_job;
+
+static void mv__cgs_bkern_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__cgs_bkern_job *j = (const mv__cgs_bkern_job *)ctx;
+    const int64_t KK = j->K * j->K, nt = j->npl == 1 ? 1 : j->T;
+    int64_t c, t, q, i;
+    (void)worker;
+    for (c = b; c < e; c++)
+        for (q = 0; q < KK; q++) {
+            double re = 0, im = 0;
+            for (t = 0; t < nt; t++) {
+                const double kh = j->pls[j->npl == 1 ? 0 : t]->toep->khat[c];
+                if (j->npl == 1) /* one kernel: the sum of the products over every frame */
+                    for (i = 0; i < j->T; i++) re += j->bb[2 * (i * KK + q)] * kh, im += j->bb[2 * (i * KK + q) + 1] * kh;
+                else
+                    re += j->bb[2 * (t * KK + q)] * kh, im += j->bb[2 * (t * KK + q) + 1] * kh;
+            }
+            j->P[2 * (c * KK + q)] = (float)re;
+            j->P[2 * (c * KK + q) + 1] = (float)im;
+        }
+}
+
+/* coils [b, e) of the folded-kernel operator: x (K images) -> the coils'
+   K results in q->coil */
+static void mv__cgs_bkern_coil_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    mv__cgs_basis_op *q = (mv__cgs_basis_op *)ctx;
+    const mv__cgs_op *o = &q->jn->ops[0];
+    const mv_nufft_toeplitz *t = q->tp;
+    const int64_t K = q->K, nc2 = t->ncell2, gstride = (int64_t)((((size_t)(2 * nc2) * sizeof(float) + 63) & ~(size_t)63) / sizeof(float));
+    unsigned char *w = q->scratch + (size_t)worker * q->worker_bytes;
+    float *g = mv__nu_align(w);
+    void *fs = mv__nu_align(g + K * gstride);
+    float v[2 * MV__CGS_MAX_BASIS];
+    int64_t c, k, j, i;
+    mv_status st = MV_OK;
+    for (c = b; c < e && st == MV_OK; c++) {
+        const float *sc = o->nmaps > 1 ? NULL : o->sens + 2 * c * o->sstride;
+        for (k = 0; k < K && st == MV_OK; k++) {
+            const float *xi = q->x + 2 * k * q->nimg;
+            if (o->nmaps > 1) { /* the coil image sum_m S_cm x_km, in the coil slot */
+                mv__cgs_op ok = *o;
+                float *tmp = q->coil + 2 * (k * o->nc + c) * o->nvox;
+                ok.x = xi;
+                mv__cgs_mix(&ok, c, tmp);
+                xi = tmp;
+            }
+            st = mv__toep_pad_forward(t, xi, sc, g + k * gstride, fs);
+        }
+        for (i = 0; i < nc2 && st == MV_OK; i++) { /* Y_k = sum_k' P_kk' X_k' (float sums in k' order) */
+            const float *pc = q->P + 2 * i * K * K;
+            for (k = 0; k < K; k++) v[2 * k] = g[k * gstride + 2 * i], v[2 * k + 1] = g[k * gstride + 2 * i + 1];
+            for (k = 0; k < K; k++) {
+                float re = 0, im = 0;
+                for (j = 0; j < K; j++) {
+                    const float *p = pc + 2 * (k * K + j);
+                    re += p[0] * v[2 * j] - p[1] * v[2 * j + 1];
+                    im += p[0] * v[2 * j + 1] + p[1] * v[2 * j];
+                }
+                g[k * gstride + 2 * i] = re;
+                g[k * gstride + 2 * i + 1] = im;
+            }
+        }
+        for (k = 0; k < K && st == MV_OK; k++)
+            st = mv__toep_inverse_crop(t, g + k * gstride, sc, q->coil + 2 * (k * o->nc + c) * o->nvox, fs);
+    }
+    if (st != MV_OK) q->status[worker] = st;
+}
 
 static mv_status mv__cgs_basis_normal(void *user, const float *x, float *y, int64_t n)
 {
-    const mv__cgs_basis_op *q = (const mv__cgs_basis_op *)user;
+    mv__cgs_basis_op *q = (mv__cgs_basis_op *)user;
     int64_t t, k, i;
     (void)n;
+    if (q->P) {
+        const mv__cgs_op *o = &q->jn->ops[0];
+        int w, th = (int)MV__MIN((int64_t)o->threads, o->nc);
+        q->x = x;
+        for (w = 0; w < th; w++) q->status[w] = MV_OK;
+        mv__parallel_for(o->nc, 1, th, mv__cgs_bkern_coil_range, q);
+        for (w = 0; w < th; w++) MV__TRY(q->status[w]);
+        for (k = 0; k < q->K; k++) { /* y_k = sum_c (conj(S_c) applied in the crop, or per map) */
+            mv__cgs_op ok = *o;
+            ok.coil = q->coil + 2 * k * o->nc * o->nvox;
+            mv__cgs_gather(&ok, y + 2 * k * q->nimg);
+        }
+        return MV_OK;
+    }
     for (t = 0; t < q->T; t++) { /* z_t = sum_k B[t, k] x_k, in k order */
         float *zt = q->z + 2 * t * q->nimg;
         for (i = 0; i < 2 * q->nimg; i++) zt[i] = 0;
@@ -46014,6 +46172,15 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
     const mv_vol *B = o->basis; /* non-Cartesian plans only (the Cartesian subspace: mv__cgs_sub_run) */
     const int64_t nimg = pl->nimg, nout = B ? (B->ndim < 2 ? 1 : B->dim[1]) : nitems, n = nout * nimg;
     const int64_t nf = B ? nitems * nimg : 0; /* a basis: the frames' A^H y, then their expansions */
+    /* the frames' kernels folded into K^2 (mv__cgs_basis_normal) when that is cheaper and fits */
+    const int kern = B && pl->noncart && pl->toep && nout < nitems &&
+                     (uint64_t)nout * (uint64_t)nout * (uint64_t)pl->toep->ncell2 * 8 <= MV__CGS_BASIS_KERNEL_BYTES;
+    const int kth = (int)MV__MIN((int64_t)th, pl->nc);
+    const size_t kwb = kern ? mv__cgs_basis_worker_bytes(pl->toep, nout) : 0;
+    const uint64_t kbytes = kern ? 64 * 4 + (uint64_t)nitems * (uint64_t)(nout * nout) * 16 +
+                                       (uint64_t)(nout * nout) * (uint64_t)pl->toep->ncell2 * 8 +
+                                       (uint64_t)nout * (uint64_t)pl->nc * (uint64_t)pl->nvox * 8 + (uint64_t)kth * kwb
+                                 : 0;
     int64_t i;
     size_t wb = 0, kb = (size_t)pl->nk * 8;
     mv__cgs_joint jn;
@@ -46024,14 +46191,14 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
     mv_normal_op jf, nf_op;
     void *nf_user;
     mv__cgs_work w;
-    unsigned char *buf, *work, *masks, *rw;
+    unsigned char *buf, *work, *masks, *rw, *kreg;
     float *k, *b, *x, *bf, *wf;
     uint64_t need;
     mv_status st = MV_OK;
     for (i = 0; i < npl; i++) wb = MV__MAX(wb, mv__cgs_work_bytes(pls[i], th, NULL));
     MV__TRY(mv__cgs_series_make(pl, nout, o, th, &sr));
-    need = 64 * 10 + (uint64_t)wb + kb + (uint64_t)nitems * (sizeof(mv__cgs_op) + (uint64_t)pl->nvox) +
-           2 * (uint64_t)n * 8 + 2 * (uint64_t)nf * 8 + sr.reg;
+    need = 64 * 11 + (uint64_t)wb + kb + (uint64_t)nitems * (sizeof(mv__cgs_op) + (uint64_t)pl->nvox) +
+           2 * (uint64_t)n * 8 + 2 * (uint64_t)nf * 8 + kbytes + sr.reg;
     MV__CHECK(need <= (uint64_t)SIZE_MAX / 2, MV_ERR_SIZE_OVERFLOW, "%s: a series of %lld items of %lld values", fn,
               (long long)nitems, (long long)nimg);
     buf = (unsigned char *)mv__alloc((size_t)need, pl->alloc_ctx);
@@ -46047,7 +46214,8 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
     x = mv__nu_align(b + 2 * n);
     bf = mv__nu_align(x + 2 * n);
     wf = mv__nu_align(bf + 2 * nf);
-    rw = (unsigned char *)mv__nu_align(wf + 2 * nf);
+    kreg = (unsigned char *)mv__nu_align(wf + 2 * nf);
+    rw = (unsigned char *)mv__nu_align(kreg + kbytes);
     jn.nitems = nitems;
     jn.nimg = nimg;
     jn.noncart = pl->noncart;
@@ -46070,6 +46238,7 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
         memset(b, 0, (size_t)n * 8);
         for (i = 0; i < nitems && st == MV_OK; i++)
             mv__cgs_basis_accum((const float *)B->data, nitems, nout, i, bf + 2 * i * nimg, b, nimg);
+        memset(&bo, 0, sizeof(bo));
         bo.jn = &jn;
         bo.B = (const float *)B->data;
         bo.T = nitems;
@@ -46077,6 +46246,27 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
         bo.nimg = nimg;
         bo.z = bf;
         bo.w = wf;
+        if (kern && st == MV_OK) {
+            const int64_t KK = nout * nout;
+            double *bbp = (double *)mv__nu_align(kreg);
+            float gbd[2 * MV__CGS_MAX_BASIS * MV__CGS_MAX_BASIS];
+            mv__cgs_bkern_job kj;
+            float *P = mv__nu_align(bbp + 2 * nitems * KK);
+            bo.P = P;
+            bo.coil = mv__nu_align(P + 2 * KK * pl->toep->ncell2);
+            bo.scratch = (unsigned char *)mv__nu_align(bo.coil + 2 * nout * pl->nc * pl->nvox);
+            bo.worker_bytes = kwb;
+            bo.tp = pl->toep;
+            mv__cgs_basis_products((const float *)B->data, nitems, nout, bbp, gbd);
+            kj.pls = pls;
+            kj.npl = npl;
+            kj.T = nitems;
+            kj.K = nout;
+            kj.ncell2 = pl->toep->ncell2;
+            kj.bb = bbp;
+            kj.P = P;
+            mv__parallel_for(pl->toep->ncell2, 4096, th, mv__cgs_bkern_range, &kj);
+        }
         nf_op = mv__cgs_basis_normal;
         nf_user = &bo;
     }
@@ -46115,8 +46305,6 @@ typedef struct mv__cgs_sub {
     const float *x;
     int sens_only;
 } mv__cgs_sub;
-
-#define MV__CGS_MAX_BASIS 32
 
 /* Y_k = sum_k' G_kk' X_k' over coil c's samples (float sums in k' order) */
 static void mv__cgs_sub_mix(const mv__cgs_sub *s, int64_t c)
@@ -46218,26 +46406,6 @@ static void mv__cgs_gram_range(void *ctx, int64_t b, int64_t e, int worker)
         }
         for (q = 0; q < 2 * KK; q++) j->g[2 * r * KK + q] = (float)acc[q];
     }
-}
-
-/* conj(B_tk) B_tk' per frame (bb: T K K complex) and B^H B (gb) */
-static void mv__cgs_basis_products(const float *B, int64_t T, int64_t K, double *bb, float *gb)
-{
-    int64_t t, k, j;
-    for (k = 0; k < K; k++)
-        for (j = 0; j < K; j++) {
-            double sr = 0, si = 0;
-            for (t = 0; t < T; t++) {
-                const double ar = B[2 * (k * T + t)], ai = -(double)B[2 * (k * T + t) + 1];
-                const double br = B[2 * (j * T + t)], bi = B[2 * (j * T + t) + 1];
-                double *q = bb + 2 * ((t * K + k) * K + j);
-                q[0] = ar * br - ai * bi;
-                q[1] = ar * bi + ai * br;
-                sr += q[0], si += q[1];
-            }
-            gb[2 * (k * K + j)] = (float)sr;
-            gb[2 * (k * K + j) + 1] = (float)si;
-        }
 }
 
 /* opts.basis against a solve of nframes frames: c64 (T, K) with T =

@@ -270,6 +270,18 @@ def subspace_rows(d, n, kn, kg, maps, reps):
     writecfl(d + '/t2', ks)
     for args in (['-l2', '-r', '0.01', '-i', '30', '-S'], ['-R', 'L:7:7:0.01', '-e', '-i', '30', '-S']):
         pics_row(d, args + ['-B', d + '/bas'], 't2', maps, reps, '%d echoes, K = %d, R=8, 8 coils' % (T, K))
+    # radial: 20 echoes of 32 golden-angle spokes each (256 samples), BART's 128^2 phantom decaying with T2 60 ms
+    T = 20
+    te = np.arange(T) * 10.0
+    u = np.linalg.svd(np.exp(-te[:, None] / np.linspace(20, 200, 50)[None, :]), full_matrices=False)[0][:, :K]
+    writecfl(d + '/basr', u.reshape(1, 1, 1, 1, 1, T, K))
+    run(['bart', 'traj', '-x', '256', '-y', str(32 * T), '-r', '-G', d + '/t0'])
+    run(['bart', 'reshape', str(4 | 32), '32', str(T), d + '/t0', d + '/tr'])
+    run(['bart', 'phantom', '-x', '128', '-k', '-s', '8', '-t', d + '/tr', d + '/kr0'])
+    run(['bart', 'phantom', '-x', '128', '-S', '8', d + '/sr'])
+    writecfl(d + '/kr', readcfl(d + '/kr0') * np.exp(-te / 60).reshape((1,) * 5 + (T,) + (1,) * 10))
+    pics_row(d, ['-l2', '-r', '0.01', '-i', '10', '-S', '-B', d + '/basr', '-t', d + '/tr'], 'kr', 'sr', reps,
+             'radial 128^2, %d echoes x 32 spokes, K = %d, 8 coils' % (T, K))
 
 
 def main():

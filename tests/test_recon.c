@@ -2377,7 +2377,7 @@ MV_TEST(recon, subspace_matches_dense_solve)
         mv_free(&bad);
     }
     { /* non-Cartesian: a shared trajectory, then one per frame, against numpy's exact NUDFT solve */
-        int64_t ktd[5] = {1, 300, 1, 3, 4}, ttd[5] = {3, 300, 1, 1, 4}, b2d[2] = {4, 2}, f;
+        int64_t ktd[5] = {1, 300, 1, 3, 4}, ttd[5] = {3, 300, 1, 1, 4}, b2d[2] = {4, 4}, f;
         mv_vol tr, kn, sn, kt, tt, b2, xn, rn;
         char path[600];
         REQUIRE_OK(random_nc_maps_case(&rng, "rc_sbn_", &tr, &kn, &sn));
@@ -2386,6 +2386,7 @@ MV_TEST(recon, subspace_matches_dense_solve)
         REQUIRE_OK(mv_vol_alloc(&b2, MV_DT_C64, 2, b2d, NULL));
         for (i = 0; i < 2 * mv_vol_count(&kt); i++) ((float *)kt.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
         for (i = 0; i < 2 * mv_vol_count(&b2); i++) ((float *)b2.data)[i] = (float)(tu_rand01(&rng) * 2 - 1);
+        b2.dim[1] = 2; /* its first two columns, then all four */
         memset(tt.data, 0, (size_t)mv_vol_count(&tt) * 8);
         for (f = 0; f < 4; f++) /* frame 0 the shared trajectory, the others their own points */
             for (i = 0; i < 300; i++) {
@@ -2402,21 +2403,42 @@ MV_TEST(recon, subspace_matches_dense_solve)
         o.tolerance = 1e-7;
         o.nufft_tol = 1e-6;
         o.basis = &b2;
-        for (pass = 0; pass < 2; pass++) {
+        for (pass = 0; pass < 3; pass++) { /* K = 2 < T: the frames' kernels folded; then K = T = 4: frame by frame */
             snprintf(path, sizeof(path), "%st", tu_path("rc_sbn_"));
             if (pass == 1) REQUIRE_OK(mv_cfl_save(path, &tt, NULL));
+            if (pass == 2) {
+                b2.dim[1] = 4;
+                snprintf(path, sizeof(path), "%sb", tu_path("rc_sbn_"));
+                REQUIRE_OK(mv_cfl_save(path, &b2, NULL));
+            }
             REQUIRE(ref_recon_run("subspace", "rc_sbn_") == 0);
             mv_vol_init(&rn);
             REQUIRE_OK(mv_cfl_load(tu_path("rc_sbn_x"), &rn, NULL)); /* (16, 12, 1, 2 maps, 2 coefficients) */
             mv_vol_init(&xn);
             REQUIRE_OK(mv_cgsense_nc(pass ? &tt : &tr, &kt, &sn, &xn, &o));
-            EXPECT(xn.ndim == 5 && xn.dim[3] == 2 && xn.dim[4] == 2 && o.iterations_done < 600);
+            EXPECT(xn.ndim == 5 && xn.dim[3] == 2 && xn.dim[4] == b2.dim[1] && o.iterations_done < 600);
             e = c64_nrmse(&xn, &rn);
-            EXPECT_MSG(e < 2e-5, "non-Cartesian subspace (%s) vs numpy's exact solve: NRMSE %.3g",
-                       pass ? "a trajectory per frame" : "one trajectory", e);
+            EXPECT_MSG(e < 2e-5, "non-Cartesian subspace (%s, K %lld) vs numpy's exact solve: NRMSE %.3g",
+                       pass ? "a trajectory per frame" : "one trajectory", (long long)b2.dim[1], e);
             mv_free(&xn);
             mv_free(&rn);
         }
+        b2.dim[1] = 2; /* the folded kernels on 1 and 3 threads: the same bytes */
+        o.iterations = 20;
+        o.tolerance = 0;
+        o.threads = 1;
+        mv_vol_init(&xn);
+        REQUIRE_OK(mv_cgsense_nc(&tt, &kt, &sn, &xn, &o));
+        for (rp = 0; rp < reps; rp++) {
+            mv_vol x3n;
+            o.threads = 3;
+            mv_vol_init(&x3n);
+            REQUIRE_OK(mv_cgsense_nc(&tt, &kt, &sn, &x3n, &o));
+            EXPECT_MSG(memcmp(x3n.data, xn.data, (size_t)mv_vol_count(&xn) * 8) == 0,
+                       "non-Cartesian subspace: 3 threads differ from 1");
+            mv_free(&x3n);
+        }
+        mv_free(&xn);
         mv_free(&tr);
         mv_free(&kn);
         mv_free(&sn);
