@@ -45905,6 +45905,23 @@ static mv_status mv__cgs_joint_normal(void *user, const float *x, float *y, int6
 /* the most coefficients a basis may have (opts.basis: K) */
 #define MV__CGS_MAX_BASIS 32
 
+/* y = G v: a K x K complex matrix (row by row) times K complex values,
+   float sums in column order (the subspace's per-sample mixing) */
+static void mv__cgs_kmix(const float *g, const float *v, int64_t K, float *y)
+{
+    int64_t k, j;
+    for (k = 0; k < K; k++) {
+        const float *gk = g + 2 * k * K;
+        float re = 0, im = 0;
+        for (j = 0; j < K; j++) {
+            re += gk[2 * j] * v[2 * j] - gk[2 * j + 1] * v[2 * j + 1];
+            im += gk[2 * j] * v[2 * j + 1] + gk[2 * j + 1] * v[2 * j];
+        }
+        y[2 * k] = re;
+        y[2 * k + 1] = im;
+    }
+}
+
 /* conj(B_tk) B_tk' per frame (bb: T K K complex) and B^H B (gb) */
 static void mv__cgs_basis_products(const float *B, int64_t T, int64_t K, double *bb, float *gb)
 {
@@ -46016,8 +46033,8 @@ static void mv__cgs_bkern_coil_range(void *ctx, int64_t b, int64_t e, int worker
     unsigned char *w = q->scratch + (size_t)worker * q->worker_bytes;
     float *g = mv__nu_align(w);
     void *fs = mv__nu_align(g + K * gstride);
-    float v[2 * MV__CGS_MAX_BASIS];
-    int64_t c, k, j, i;
+    float v[2 * MV__CGS_MAX_BASIS], yv[2 * MV__CGS_MAX_BASIS];
+    int64_t c, k, i;
     mv_status st = MV_OK;
     for (c = b; c < e && st == MV_OK; c++) {
         const float *sc = o->nmaps > 1 ? NULL : o->sens + 2 * c * o->sstride;
@@ -46032,19 +46049,10 @@ static void mv__cgs_bkern_coil_range(void *ctx, int64_t b, int64_t e, int worker
             }
             st = mv__toep_pad_forward(t, xi, sc, g + k * gstride, fs);
         }
-        for (i = 0; i < nc2 && st == MV_OK; i++) { /* Y_k = sum_k' P_kk' X_k' (float sums in k' order) */
-            const float *pc = q->P + 2 * i * K * K;
+        for (i = 0; i < nc2 && st == MV_OK; i++) { /* Y_k = sum_k' P_kk' X_k' */
             for (k = 0; k < K; k++) v[2 * k] = g[k * gstride + 2 * i], v[2 * k + 1] = g[k * gstride + 2 * i + 1];
-            for (k = 0; k < K; k++) {
-                float re = 0, im = 0;
-                for (j = 0; j < K; j++) {
-                    const float *p = pc + 2 * (k * K + j);
-                    re += p[0] * v[2 * j] - p[1] * v[2 * j + 1];
-                    im += p[0] * v[2 * j + 1] + p[1] * v[2 * j];
-                }
-                g[k * gstride + 2 * i] = re;
-                g[k * gstride + 2 * i + 1] = im;
-            }
+            mv__cgs_kmix(q->P + 2 * i * K * K, v, K, yv);
+            for (k = 0; k < K; k++) g[k * gstride + 2 * i] = yv[2 * k], g[k * gstride + 2 * i + 1] = yv[2 * k + 1];
         }
         for (k = 0; k < K && st == MV_OK; k++)
             st = mv__toep_inverse_crop(t, g + k * gstride, sc, q->coil + 2 * (k * o->nc + c) * o->nvox, fs);
@@ -46312,21 +46320,12 @@ static void mv__cgs_sub_mix(const mv__cgs_sub *s, int64_t c)
     const int64_t K = s->nb, nv = s->op.nvox, step = 2 * s->op.nc * nv;
     const int64_t div = s->sens_only ? nv : s->gdiv;
     const float *g0 = s->sens_only ? s->gb : s->g;
-    float *p = s->coil + 2 * c * nv, v[2 * MV__CGS_MAX_BASIS];
-    int64_t i, k, j;
+    float *p = s->coil + 2 * c * nv, v[2 * MV__CGS_MAX_BASIS], y[2 * MV__CGS_MAX_BASIS];
+    int64_t i, k;
     for (i = 0; i < nv; i++) {
-        const float *g = g0 + 2 * K * K * (i / div);
         for (k = 0; k < K; k++) v[2 * k] = p[k * step + 2 * i], v[2 * k + 1] = p[k * step + 2 * i + 1];
-        for (k = 0; k < K; k++) {
-            const float *gk = g + 2 * k * K;
-            float re = 0, im = 0;
-            for (j = 0; j < K; j++) {
-                re += gk[2 * j] * v[2 * j] - gk[2 * j + 1] * v[2 * j + 1];
-                im += gk[2 * j] * v[2 * j + 1] + gk[2 * j + 1] * v[2 * j];
-            }
-            p[k * step + 2 * i] = re;
-            p[k * step + 2 * i + 1] = im;
-        }
+        mv__cgs_kmix(g0 + 2 * K * K * (i / div), v, K, y);
+        for (k = 0; k < K; k++) p[k * step + 2 * i] = y[2 * k], p[k * step + 2 * i + 1] = y[2 * k + 1];
     }
 }
 

@@ -806,6 +806,9 @@ static int cmd_pics(const args *a)
     if (opt_flag(a, "-g") || opt_str(a, "-G"))
         fprintf(stderr, "mvtool pics: %s: this command runs on the CPU (the device's CG-SENSE is medvol_cuda.h's "
                         "library call)\n", opt_flag(a, "-g") ? "-g" : "-G");
+    if (opt_flag(a, "-U") || opt_flag(a, "--lowmem"))
+        fprintf(stderr, "mvtool pics: %s: accepted (BART's low-memory NUFFT mode; medvol's NUFFT has one mode, the "
+                        "image is the same)\n", opt_flag(a, "-U") ? "-U" : "--lowmem");
     o.bart_fftmod = !nc; /* BART's image at every size (medvol.h, CG-SENSE) */
     if ((rc = pics_inputs(a, &t, &s, kd))) return rc;
     if (opt_str(a, "-f")) pics_restrict_fov(&s, (float)d);
@@ -995,8 +998,8 @@ const command mvtool_recon_commands[] = {
      "  divided by the data scale, as BART's). -B BASIS: BART's subspace\n"
      "  (1, 1, 1, 1, 1, T, K): frames in the TE axis 5 are sum_k BASIS[t, k]\n"
      "  x_k, OUT the K coefficient images. -d LEVEL: 5 and\n"
-     "  up, each iteration's residual on stderr. -g / -G N are accepted and\n"
-     "  noted: this command runs on the CPU.\n"
+     "  up, each iteration's residual on stderr. -g / -G N and -U / --lowmem\n"
+     "  are accepted and noted (the CPU; one NUFFT mode).\n"
      "  --chunk N: stream the frames from KSPACE.cfl to OUT.cfl, N at a time in\n"
      "  memory. --tol T: stop at ||r|| <= T ||A^H y||. --nufft-tol T (default\n"
      "  1e-4). --time: the library call's time on stderr.\n"
@@ -1022,7 +1025,7 @@ const command mvtool_recon_commands[] = {
      "  -R W:7:0:0.005 -R T:7:0:0.002, are solved together by BART's ADMM, as is\n"
      "  one term with -m; -l1 / -l2 take the -r before them (or the last -r), as\n"
      "  BART's.\n",
-     "-l2 -l1 -R= -r= -i= -S -w= -t= -p= -I -c -f= -W= -B= -d= -g -G= -n -s= -e -m -u= -C= -b= --wavelet= --tol= --nufft-tol= --chunk= --joint --time", 3, 3, cmd_pics},
+     "-l2 -l1 -R= -r= -i= -S -w= -t= -p= -I -c -f= -W= -B= -d= -g -G= -U --lowmem -n -s= -e -m -u= -C= -b= --wavelet= --tol= --nufft-tol= --chunk= --joint --time", 3, 3, cmd_pics},
     {"threshold", "soft, wavelet, hard or binary thresholding of a .cfl (BART threshold)",
      "mvtool threshold [-W|-H|-B] [-j BITMASK] LAMBDA IN OUT\n"
      "  As bart threshold: complex soft thresholding x max(|x| - LAMBDA, 0) / |x|\n"

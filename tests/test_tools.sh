@@ -1408,6 +1408,9 @@ PYEOF
   $T pics -d5 -g -l2 -r 0.01 -i 3 "$W/ru" "$W/rbm" "$W/rmd" 2>"$W/err" && [ "$(grep -c "^pics: iteration" "$W/err")" = 3 ] &&
     grep -q "runs on the CPU" "$W/err" && $T pics -l2 -r 0.01 -i 3 "$W/ru" "$W/rbm" "$W/rmd0" && cmp -s "$W/rmd.cfl" "$W/rmd0.cfl" && ok ||
     bad "pics -d5 -g: a line per iteration, the CPU noted, the same image: $(cat "$W/err")"
+  $T pics -U -l2 -r 0.01 -i 3 "$W/ru" "$W/rbm" "$W/rmU" 2>"$W/err" && grep -q "low-memory" "$W/err" &&
+    $T pics --lowmem -l2 -r 0.01 -i 3 "$W/ru" "$W/rbm" "$W/rmU2" 2>/dev/null && cmp -s "$W/rmU.cfl" "$W/rmd0.cfl" &&
+    cmp -s "$W/rmU2.cfl" "$W/rmd0.cfl" && ok || bad "pics -U / --lowmem: accepted, noted, the same image: $(cat "$W/err")"
   $T pics -I -R T:3:0:0.01 "$W/ru" "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "IST" "$W/err" && ok || bad "pics -I with ADMM: usage error: $(cat "$W/err")"
   # -W: BART's warm start (CG, FISTA, IST, ADMM with its terms from the start; with -S divided by the data scale, as BART's)
   bart pics -l2 -r 0.01 -i 5 "$W/ru" "$W/rbm" "$W/rw0" >/dev/null 2>&1 && bart pics -l2 -r 0.01 -i 10 "$W/ru" "$W/rbm" "$W/rbW0" >/dev/null 2>&1
