@@ -558,8 +558,6 @@ static void print_info(const char *path, const mv_vol *vp)
     }
 }
 
-/* Every file is reported; one that fails gets its error on stderr and the
-   others still run (exit 1 at the end), as nib-ls does. */
 static int is_cfl(const char *path)
 {
     size_t n = strlen(path);
@@ -578,6 +576,8 @@ static void print_cfl_sizes(const char *path)
     printf("\n");
 }
 
+/* Every file is reported; one that fails gets its error on stderr and the
+   others still run (exit 1 at the end), as nib-ls does. */
 static int cmd_info(const args *a)
 {
     int f, rc = 0, shown = 0;
