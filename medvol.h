@@ -4839,7 +4839,9 @@ MVDEF mv_status mv_itk_tfm_parse(const char *text, double m[4][4]);
    (*len: the bytes, 193 in 3D and 137 in 2D; MV_ERR_BUFFER_TOO_SMALL when
    cap is short), ndim 2 under mv_itk_tfm_format's rule. mv_itk_tfm_read
    reads either form (a .mat by its content); mv_itk_mat_write writes the
-   file whole. Checked against SimpleITK (tests/py/diff_sitk.py). */
+   file whole. A .mat of a BSplineTransform or DisplacementFieldTransform
+   (SimpleITK writes them) is read by mv_itk_transform_parse / _read.
+   Checked against SimpleITK (tests/py/diff_sitk.py). */
 MVDEF mv_status mv_itk_mat_parse(const void *data, size_t size, double m[4][4]);
 MVDEF mv_status mv_itk_mat_format(const double m[4][4], int ndim, void *buf, size_t cap, size_t *len);
 /* ITK's HDF5 transform files (HDF5TransformIO: what SimpleITK and ANTs
@@ -33879,7 +33881,7 @@ static uint32_t mv__mat_u32(const unsigned char *p, int big)
 
 /* the variable at *p (*n bytes left): its name, its first 16 values (as
    doubles) into v and their count in *count; *p and *n move past it */
-static mv_status mv__mat_var(const unsigned char **p, size_t *n, char name[64], double v[16], int *count)
+static mv_status mv__mat_var(const unsigned char **p, size_t *n, char name[64], double *v, int cap, int *count)
 {
     const unsigned char *q = *p;
     uint32_t type, rows, cols, imag, namelen, i;
@@ -33905,9 +33907,9 @@ static mv_status mv__mat_var(const unsigned char **p, size_t *n, char name[64], 
     MV__CHECK((uint64_t)rows * cols <= (uint64_t)(*n - 20 - namelen) / width && (uint64_t)rows * cols < (1u << 30),
               MV_ERR_BAD_DATA, "mv_itk_mat_parse: %s: %lux%lu values, the file ends first", name, (unsigned long)rows,
               (unsigned long)cols);
-    *count = (int)(rows * cols); /* the caller checks it against the kind's; the first 16 are kept */
+    *count = (int)(rows * cols); /* the caller checks it against the kind's; the first cap are kept */
     bytes = 20 + namelen + (size_t)*count * width;
-    for (i = 0; i < (uint32_t)*count && i < 16; i++) {
+    for (i = 0; i < (uint32_t)*count && i < (uint32_t)cap; i++) {
         const unsigned char *d = q + 20 + namelen + i * width;
         if (width == 4) {
             uint32_t u = mv__mat_u32(d, big);
@@ -33933,14 +33935,14 @@ MVDEF mv_status mv_itk_mat_parse(const void *data, size_t size, double m[4][4])
     const double D[4] = {-1, -1, 1, 1};
     int fam, nd, np, npar, nfix = 0, i, r, c;
     MV__CHECK(data && m, MV_ERR_INVALID_ARG, "mv_itk_mat_parse: NULL argument");
-    MV__TRY(mv__mat_var(&p, &size, kind, par, &npar));
+    MV__TRY(mv__mat_var(&p, &size, kind, par, 16, &npar));
     MV__CHECK(strncmp(kind, "CompositeTransform_", 19) != 0, MV_ERR_UNSUPPORTED,
               "mv_itk_mat_parse: %s: a .mat holds one transform's parameters (ITK writes a composite's last one only): "
               "write the composite as .tfm", kind);
     MV__TRY(mv__tfm_kind(kind, &fam, &nd, &np, "mv_itk_mat_parse"));
     MV__CHECK(npar == np, MV_ERR_BAD_DATA, "mv_itk_mat_parse: %s: %d parameters, %d needed", kind, npar, np);
     if (size > 0) {
-        MV__TRY(mv__mat_var(&p, &size, fname, fix, &nfix));
+        MV__TRY(mv__mat_var(&p, &size, fname, fix, 16, &nfix));
         MV__CHECK(nfix <= 4, MV_ERR_BAD_DATA, "mv_itk_mat_parse: %s: %d fixed parameters", kind, nfix);
         MV__CHECK(!strcmp(fname, "fixed"), MV_ERR_BAD_DATA, "mv_itk_mat_parse: the second variable is '%s', not 'fixed'",
                   fname);
@@ -37493,6 +37495,13 @@ static mv_status mv__itk_chain_grid(mv_elastix_transform *t, int nd, int gk, int
     for (a = 0; a < 3; a++)
         for (b = 0; b < 3; b++) G[a][b] = a < nd && b < nd ? fix[3 * nd + a * nd + b] * fix[2 * nd + b] : a == b;
     MV__TRY(mv__itk_chain_next(t, nd, &k, where));
+    /* every grid passes the inverse the rest of medvol takes (mv_field_alloc's,
+       the elastix files'): a spacing whose square underflows is refused here,
+       not by a writer later (found by libFuzzer: a .mat field of spacing 1.8e-307) */
+    if (!mv__elx_inv(nd, (const double(*)[3])G, k->p2i)) {
+        t->n--;
+        return mv__fail(MV_ERR_BAD_DATA, "%s: the grid's direction x spacing is singular", where);
+    }
     if (mv__itk_signed_perm(nd, fix + 3 * nd)) {
         /* G^-1 = diag(1 / spacing) D^T, each entry +-1 / spacing in one
            rounding: the inverse ITK's SVD gives such a grid, so that a
@@ -37500,9 +37509,6 @@ static mv_status mv__itk_chain_grid(mv_elastix_transform *t, int nd, int gk, int
            bounds */
         for (a = 0; a < 3; a++)
             for (b = 0; b < 3; b++) k->p2i[a][b] = a < nd && b < nd ? fix[3 * nd + b * nd + a] / fix[2 * nd + a] : a == b;
-    } else if (!mv__elx_inv(nd, (const double(*)[3])G, k->p2i)) {
-        t->n--;
-        return mv__fail(MV_ERR_BAD_DATA, "%s: the grid's direction x spacing is singular", where);
     }
     for (a = 0; a < 3; a++) {
         k->gsize[a] = a < nd ? (int64_t)fix[a] : 1;
@@ -37666,6 +37672,35 @@ static int mv__itk_is_mat(const unsigned char *b, size_t n)
                        !memcmp(b, "\0\0\3\362", 4));
 }
 
+/* A .mat of a B-spline or displacement field (MatlabTransformIO writes any
+   transform: its parameters named by its class, then "fixed"): the grid
+   link of kind gk onto the chain, as a .tfm's */
+static mv_status mv__itk_mat_grid(const unsigned char *data, size_t size, const char *kind, int gk, int nd, int order,
+                                  mv_elastix_transform *t)
+{
+    const unsigned char *p = data;
+    size_t left = size;
+    char name[64], fname[64], where[96];
+    double fix[20], *par;
+    int npar, nfix;
+    mv_status st;
+    mv__format(where, sizeof(where), ".mat (%s)", kind);
+    MV__TRY(mv__mat_var(&p, &left, name, NULL, 0, &npar)); /* counted (and bounded by the file) first */
+    par = (double *)mv__alloc((size_t)MV__MAX(npar, 1) * sizeof(double), t->alloc_ctx);
+    MV__CHECK(par != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %d Parameters", where, npar);
+    p = data;
+    left = size;
+    st = mv__mat_var(&p, &left, name, par, npar, &npar);
+    if (st == MV_OK && left == 0) st = mv__fail(MV_ERR_BAD_DATA, "%s: no 'fixed' variable (the FixedParameters)", where);
+    if (st == MV_OK) st = mv__mat_var(&p, &left, fname, fix, 20, &nfix);
+    if (st == MV_OK && strcmp(fname, "fixed") != 0)
+        st = mv__fail(MV_ERR_BAD_DATA, "%s: the second variable is '%s', not 'fixed'", where, fname);
+    if (st == MV_OK && nfix > 20) st = mv__fail(MV_ERR_BAD_DATA, "%s: %d FixedParameters", where, nfix);
+    if (st == MV_OK) st = mv__itk_chain_grid(t, nd, gk, order, fix, nfix, par, npar, where);
+    if (st != MV_OK) mv__free(par, t->alloc_ctx);
+    return st;
+}
+
 static mv_status mv__itk_chain(const unsigned char *data, size_t size, mv_elastix_transform *t)
 {
     if (size >= 23 && !memcmp(data, "#Insight Transform File", 23)) { /* text: NUL-terminated for the parser */
@@ -37684,11 +37719,17 @@ static mv_status mv__itk_chain(const unsigned char *data, size_t size, mv_elasti
         const unsigned char *p = data;
         size_t left = size;
         char kind[64];
-        int r, c, count, fam, nd, np;
+        int r, c, count, fam, nd, np, gk, order;
+        MV__TRY(mv__mat_var(&p, &left, kind, v, 16, &count)); /* the class name first: a grid or a matrix */
+        if (strncmp(kind, "CompositeTransform_", 19) != 0 &&
+            mv__itk_grid_kind(kind, &gk, &nd, &order, ".mat") == MV_OK && gk != MV__ELX_MATRIX)
+            return mv__itk_mat_grid(data, size, kind, gk, nd, order, t);
+        p = data;
+        left = size;
         MV__TRY(mv_itk_mat_parse(data, size, m));
         /* its dimension from the kind's name, as SimpleITK reads it (an
            AffineTransform_double_2_2 is a 2D transform) */
-        MV__TRY(mv__mat_var(&p, &left, kind, v, &count));
+        MV__TRY(mv__mat_var(&p, &left, kind, v, 16, &count));
         MV__TRY(mv__tfm_kind(kind, &fam, &nd, &np, ".mat"));
         for (r = 0; r < 4; r++)
             for (c = 0; c < 4; c++) L[r][c] = D[r] * m[r][c] * D[c];
@@ -39060,6 +39101,12 @@ MVDEF mv_status mv_elastix_write_transform(const char *path, const mv_elastix_tr
             st = mv__elxw_field_vol(L, nd, &f, t->alloc_ctx, fn);
             if (st == MV_OK) st = mv_field_save(names[k].field, &f, &so);
             mv_free(&f);
+            if (st == MV_ERR_INVALID_ARG) { /* a grid the field image cannot hold (its affine too ill-conditioned
+                                               to invert, found by libFuzzer): the transform's data, not an argument */
+                char why[256];
+                snprintf(why, sizeof(why), "%s", mv_last_error());
+                st = mv__fail(MV_ERR_BAD_DATA, "%s: link %d's field grid cannot be written as an image (%s)", fn, k, why);
+            }
             if (st != MV_OK) break;
             names[k].made |= 2;
         }

@@ -1069,7 +1069,7 @@ def rand_linear_member(rng, nd):
 
 
 def write_sitk_file(case, rng, tf, exts):
-    """tf written by SimpleITK in a form drawn from exts (.tfm, .h5; .tfm_float:
+    """tf written by SimpleITK in a form drawn from exts (.tfm, .h5, .mat; .tfm_float:
     the .tfm with float class names; .h5_chunked: the .h5 rewritten by h5py in
     chunks and filters): (the file SimpleITK reads back, the file for medvol, ext)"""
     ext = str(rng.choice(exts))
@@ -1166,7 +1166,8 @@ def compare_chain(case, path, ref_tf, pts, nd, fg, fam):
 def fam_bspline_itk(case, rng):
     """ITK BSplineTransforms, alone or in a composite with linear members
     and other B-splines, as SimpleITK writes them (.tfm, .h5, the .h5
-    rewritten by h5py in chunks and filters, float class names): medvol's
+    rewritten by h5py in chunks and filters, float class names; alone also
+    MATLAB .mat): medvol's
     mv_itk_transform_read + mv_elastix_point maps points as sitk's
     TransformPoint does (the boundaries of the valid region included, on
     lattice grids where every index is exact) and mv_elastix_field gives
@@ -1184,7 +1185,8 @@ def fam_bspline_itk(case, rng):
     rng.shuffle(members)
     innermost = members[-1].GetName() == 'BSplineTransform'  # ITK applies it first: its bounds are the points'
     tf = sitk.CompositeTransform(members) if len(members) > 1 else bs
-    ref_path, path, ext = write_sitk_file(case, rng, tf, ['.tfm', '.tfm', '.tfm_float', '.h5', '.h5', '.h5_chunked'])
+    ref_path, path, ext = write_sitk_file(case, rng, tf, ['.tfm', '.tfm', '.tfm_float', '.h5', '.h5', '.h5_chunked'] +
+                                          (['.mat'] if len(members) == 1 else []))  # a .mat holds one transform
     for what in ('%dD' % nd, ext, '%d-member' % len(members), 'lattice geometry' if lattice else 'any geometry'):
         case.note(what)
     ref_tf = sitk.ReadTransform(ref_path)
@@ -1269,7 +1271,8 @@ def fam_field_itk(case, rng):
         A[:3, :3], A[:3, 3] = g['L'], g['o']
         g['A'] = S4 @ A
     tf = sitk.CompositeTransform(members) if len(members) > 1 else fd
-    ref_path, path, ext = write_sitk_file(case, rng, tf, ['.tfm', '.tfm_float', '.h5', '.h5', '.h5_chunked'])
+    ref_path, path, ext = write_sitk_file(case, rng, tf, ['.tfm', '.tfm_float', '.h5', '.h5', '.h5_chunked'] +
+                                          (['.mat'] if len(members) == 1 else []))  # a .mat holds one transform
     kinds = [m.GetName() for m in members]
     for what in ('%dD' % nd, ext, '%d-member' % len(members), 'lattice geometry' if lattice else 'any geometry',
                  'field innermost' if inner else 'field outer'):
