@@ -5148,10 +5148,14 @@ MVDEF mv_status mv_elastix_vtk_write(const char *path, const mv_elastix_transfor
    BSplineTransformInitializer lays over an image), and which side of a
    bound a rounded index falls on is decided by its last bit: when the
    grid's direction is a signed permutation (axis-aligned or flipped, as
-   nearly every B-spline grid) medvol computes i with ITK's arithmetic,
-   the same bits; an oblique grid's inverse ITK takes by SVD, medvol by
-   its own, so there a point within rounding of a bound may fall on the
-   other side than in ITK. Checked against SimpleITK's TransformPoint and
+   nearly every B-spline grid) medvol computes i exactly, 1 / spacing in
+   one rounding, as ITK's arithmetic gives it in nearly every such case;
+   ITK takes the inverse by SVD, whose rounding can differ (found: a 2D
+   field with swapped axes, direction ((0, -1), (-1, 0)), where ITK's
+   continuous index is (4.499999999999999, 3.5e-16) and the exact one
+   (4.5, 0): diff_sitk.py seed 5401, field_itk case 47), and an oblique
+   grid's inverse medvol takes by its own: there a point within rounding
+   of a bound may fall on the other side than in ITK. Checked against SimpleITK's TransformPoint and
    TransformToDisplacementField (tests/py/diff_sitk.py, family
    bspline_itk), .tfm and .h5, compressed or not.
    A DisplacementFieldTransform's FixedParameters are its grid's size,
