@@ -46230,7 +46230,7 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
     const mv_cgsense_plan *pl = pls[0];
     const mv_vol *B = o->basis; /* non-Cartesian plans only (the Cartesian subspace: mv__cgs_sub_run) */
     const int64_t nimg = pl->nimg, nout = B ? (B->ndim < 2 ? 1 : B->dim[1]) : nitems, n = nout * nimg;
-    const int64_t nf = B ? nitems * nimg : 0; /* a basis: the frames' A^H y, then their expansions */
+    const int64_t nf = B ? nitems * nimg : 0; /* a basis: the frames' A^H y, then their expansions (bf) */
     /* the frames' kernels folded into K^2 (mv__cgs_basis_normal) when that is cheaper and fits */
     const int kern = B && pl->noncart && pl->toep && nout < nitems &&
                      (uint64_t)nout * (uint64_t)nout * (uint64_t)pl->toep->ncell2 * 8 <= MV__CGS_BASIS_KERNEL_BYTES;
@@ -46257,7 +46257,7 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
     for (i = 0; i < npl; i++) wb = MV__MAX(wb, mv__cgs_work_bytes(pls[i], th, NULL));
     MV__TRY(mv__cgs_series_make(pl, nout, o, th, &sr));
     need = 64 * 11 + (uint64_t)wb + kb + (uint64_t)nitems * (sizeof(mv__cgs_op) + (uint64_t)pl->nvox) +
-           2 * (uint64_t)n * 8 + 2 * (uint64_t)nf * 8 + kbytes + sr.reg;
+           2 * (uint64_t)n * 8 + (uint64_t)(kern ? 1 : 2) * (uint64_t)nf * 8 + kbytes + sr.reg;
     MV__CHECK(need <= (uint64_t)SIZE_MAX / 2, MV_ERR_SIZE_OVERFLOW, "%s: a series of %lld items of %lld values", fn,
               (long long)nitems, (long long)nimg);
     buf = (unsigned char *)mv__alloc((size_t)need, pl->alloc_ctx);
@@ -46272,8 +46272,8 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
     b = mv__nu_align((unsigned char *)k + kb);
     x = mv__nu_align(b + 2 * n);
     bf = mv__nu_align(x + 2 * n);
-    wf = mv__nu_align(bf + 2 * nf);
-    kreg = (unsigned char *)mv__nu_align(wf + 2 * nf);
+    wf = mv__nu_align(bf + 2 * nf); /* the frame path's second T images (the folded kernels need none) */
+    kreg = (unsigned char *)mv__nu_align(wf + (kern ? 0 : 2 * nf));
     rw = (unsigned char *)mv__nu_align(kreg + kbytes);
     jn.nitems = nitems;
     jn.nimg = nimg;
@@ -46304,7 +46304,7 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
         bo.K = nout;
         bo.nimg = nimg;
         bo.z = bf;
-        bo.w = wf;
+        bo.w = kern ? NULL : wf;
         if (kern && st == MV_OK) {
             const int64_t KK = nout * nout;
             double *bbp = (double *)mv__nu_align(kreg);
@@ -46324,7 +46324,7 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
             kj.ncell2 = pl->toep->ncell2;
             kj.bb = bbp;
             kj.P = P;
-            mv__parallel_for(pl->toep->ncell2, 4096, th, mv__cgs_bkern_range, &kj);
+            mv__parallel_for(pl->toep->ncell2, 256, th, mv__cgs_bkern_range, &kj); /* a cell: K^2 T products */
         }
         nf_op = mv__cgs_basis_normal;
         nf_user = &bo;
