@@ -3,7 +3,7 @@ pygrappa (cgrappa, its C++ GRAPPA) on identical data; outputs are checked
 against each other (or the fully sampled reference) before any time is
 quoted.
 
-    python3 bench/recon_bench.py [--size 256] [--quick] [--pics-only | --subspace-only] [--reps N]
+    python3 bench/recon_bench.py [--size 256] [--quick] [--pics-only | --subspace-only | --nlinv-only] [--reps N]
 
 Run with the python3 that has pygrappa (the pyenv one on PATH; numpy only
 otherwise, GRAPPA rows then skipped). Needs build/mvtool (make build/mvtool)
@@ -284,6 +284,25 @@ def subspace_rows(d, n, kn, kg, maps, reps):
              'radial 128^2, %d echoes x 32 spokes, K = %d, 8 coils' % (T, K))
 
 
+def nlinv_rows(d, n, kn, reps):
+    """nlinv (BART's defaults, and -m 2 -i 6) on 256^2 x 8 coils at R = 3 with
+    24 centre lines; BART and mvtool alternately, reps each; the images
+    compared (BART's inner CG stops on a loose rule: at -i 8 the two agree
+    to ~1e-4 .. 1e-2, see README)"""
+    writecfl(d + '/u3', undersample(kn, 3).reshape(n, n, 1, 8))
+    for args in ([], ['-m', '2', '-i', '6']):
+        tbs, tms, libs = [], [], []
+        for _ in range(reps):
+            tbs.append(run(['bart', 'nlinv'] + args + [d + '/u3', d + '/bn'])[0])
+            tm, out = run([MVTOOL, 'nlinv'] + args + ['--time', d + '/u3', d + '/mn'])
+            tms.append(tm)
+            libs.append(float(re.search(r'nlinv: ([\d.]+) ms', out).group(1)))
+        b, m = readcfl(d + '/bn').squeeze(), readcfl(d + '/mn').squeeze()
+        e = np.linalg.norm(m - b) / np.linalg.norm(b)
+        print('| nlinv %s, R=3, 8 coils | %.2f s | %.2f s (library %.0f ms) | %.1fx | %.1e |'
+              % (' '.join(args) or '(defaults: -i 8)', min(tbs), min(tms), min(libs), min(tbs) / min(tms), e))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--size', type=int, default=256)
@@ -295,6 +314,8 @@ def main():
                     help='only ecalib -m1, BART and medvol interleaved, --reps runs each (8 and 32 coils; 8 with --quick)')
     ap.add_argument('--subspace-only', action='store_true',
                     help='only pics -B (-l2, -R L) on a 40-echo series with a 4-function basis, BART and medvol interleaved, --reps runs each')
+    ap.add_argument('--nlinv-only', action='store_true',
+                    help='only nlinv (defaults; -m 2 -i 6) on 256^2 R=3 8-coil k-space, BART and medvol interleaved, --reps runs each')
     ap.add_argument('--pics-only', action='store_true',
                     help='only pics -l2, -l1, -R T and -R W -R T (Cartesian R=4, 8 coils, BART\'s maps) and -R L on a 10-frame series, BART and medvol interleaved, --reps runs each')
     a = ap.parse_args()
@@ -309,6 +330,14 @@ def main():
         return
     if a.pics_only:
         pics_times(n, a.reps)
+        return
+    if a.nlinv_only:
+        with tempfile.TemporaryDirectory() as d:
+            data = make_data(d, n)
+            print('load average: %s' % (os.getloadavg(),))
+            print('| case | BART 0.8 (min of %d) | medvol (min of %d) | BART / medvol | image NRMSE vs BART |' % (a.reps, a.reps))
+            print('|---|---|---|---|---|')
+            nlinv_rows(d, n, data['8'][1], a.reps)
         return
     if a.subspace_only:
         with tempfile.TemporaryDirectory() as d:

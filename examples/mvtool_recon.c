@@ -3,6 +3,7 @@
 
      mvtool ecalib [-m 1|2] [-r CAL] [-k KERNEL] [-t THR] [-c CROP] [--iter N] KSPACE MAPS [EIG]
      mvtool pics -l2|-l1|-R ... [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [-e] [--chunk N] KSPACE MAPS OUT
+     mvtool nlinv [-i ITER] [-m MAPS] [-U] [-c] [-N] [-S] [-p PATTERN] KSPACE OUT [SENS]
      mvtool grappa KSPACE OUT [--acs N] [--kernel 5x4] [--accel R] [--lambda L] [--gfactor G]
 
    BART's flags and argument order; files are BART .cfl/.hdr pairs (NAME,
@@ -957,6 +958,104 @@ static int cmd_grappa(const args *a)
     return 0;
 }
 
+/* nlinv -d LEVEL >= 4: each Gauss-Newton step's residual, as BART's debug lines */
+static int nlinv_progress(void *user, int step, double residual)
+{
+    (void)user;
+    fprintf(stderr, "Step: %d, Res: %f\n", step - 1, residual);
+    return 0;
+}
+
+static int cmd_nlinv(const args *a)
+{
+    static const char *const refused[][2] = {
+        {"-t", "non-Cartesian nlinv (-t)"}, {"-f", "the restricted FOV (-f)"}, {"-I", "an initialisation file (-I)"},
+        {"-s", "coils constant along axes (-s)"}, {"-P", "a pattern per coil (-P)"}, {"-n", "non-Cartesian nlinv (-n)"}};
+    mv_vol k, img, sens, pat;
+    mv_nlinv_opts o = MV_ZERO_INIT;
+    int64_t v, kd[16], od[16], sd[16];
+    double d;
+    int rc, ax;
+    size_t i;
+    mv_status st;
+    for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+        if (opt_str(a, refused[i][0]) || opt_flag(a, refused[i][0]))
+            return usage_error(a, "is not implemented: mvtool nlinv is BART's Cartesian nlinv", refused[i][1]);
+    if (opt_int(a, "-i", 1, 1000, &v) < 0) return usage_error(a, "-i takes a step count 1 .. 1000", opt_str(a, "-i"));
+    if (opt_str(a, "-i")) o.iterations = (int)v;
+    if (opt_int(a, "-m", 1, 16, &v) < 0) return usage_error(a, "-m takes a map count 1 .. 16", opt_str(a, "-m"));
+    if (opt_str(a, "-m")) o.maps = (int)v;
+    if (opt_num(a, "-R", &d) < 0 || (opt_str(a, "-R") && !(d > 0))) return usage_error(a, "-R takes a reduction factor > 0", opt_str(a, "-R"));
+    if (opt_str(a, "-R")) o.redu = d;
+    if (opt_num(a, "-M", &d) < 0 || (opt_str(a, "-M") && !(d >= 0))) return usage_error(a, "-M takes a minimum >= 0", opt_str(a, "-M"));
+    if (opt_str(a, "-M")) o.alpha_min = d;
+    if (opt_num(a, "-a", &d) < 0 || (opt_str(a, "-a") && !(d > 0))) return usage_error(a, "-a takes a > 0", opt_str(a, "-a"));
+    if (opt_str(a, "-a")) o.sobolev_a = d;
+    if (opt_num(a, "-b", &d) < 0 || (opt_str(a, "-b") && !(d > 0))) return usage_error(a, "-b takes b > 0", opt_str(a, "-b"));
+    if (opt_str(a, "-b")) o.sobolev_b = d;
+    if (opt_num(a, "-w", &d) < 0 || (opt_str(a, "-w") && !(d > 0))) return usage_error(a, "-w takes a scale > 0", opt_str(a, "-w"));
+    if (opt_str(a, "-w")) o.data_scale = d;
+    if (opt_int(a, "-d", 0, 9, &v) < 0) return usage_error(a, "-d takes a debug level 0 .. 9", opt_str(a, "-d"));
+    if (opt_str(a, "-d") && v >= 4) o.progress = nlinv_progress;
+    if (opt_int(a, "--cg-iter", 1, 100000, &v) < 0) return usage_error(a, "--cg-iter takes 1 .. 100000", opt_str(a, "--cg-iter"));
+    if (opt_str(a, "--cg-iter")) o.cg_iterations = (int)v;
+    if (opt_num(a, "--cg-tol", &d) < 0 || (opt_str(a, "--cg-tol") && !(d > 0))) return usage_error(a, "--cg-tol takes a value > 0", opt_str(a, "--cg-tol"));
+    if (opt_str(a, "--cg-tol")) o.cg_tol = d;
+    if (opt_flag(a, "-g") || opt_flag(a, "--lowmem"))
+        fprintf(stderr, "nlinv: %s accepted and noted (the CPU library call)\n", opt_flag(a, "-g") ? "-g" : "--lowmem");
+    o.real_value = opt_flag(a, "-c");
+    o.no_normalize = opt_flag(a, "-N");
+    o.uncombined = opt_flag(a, "-U");
+    o.rescale = opt_flag(a, "-S");
+    if ((rc = cfl_load_folded(a->pos[0], &k, kd))) return rc;
+    if (kd[4] > 1 || kd[13] > 1) { /* bart nlinv asserts the first; the second is its SMS-NLINV */
+        mv_free(&k);
+        return usage_error(a, kd[4] > 1 ? "BART's maps axis (4) must be 1 in the k-space"
+                                        : "BART's slice axis (13) holds SMS data: SMS-NLINV is not implemented", a->pos[0]);
+    }
+    if (o.maps > (k.ndim > 3 ? k.dim[3] : 1)) {
+        mv_free(&k);
+        return usage_error(a, "-m: more maps than coils", opt_str(a, "-m"));
+    }
+    mv_vol_init(&pat);
+    if (opt_str(a, "-p")) {
+        int64_t pd[16];
+        if ((rc = cfl_load_folded(opt_str(a, "-p"), &pat, pd))) {
+            mv_free(&k);
+            return rc;
+        }
+        for (ax = 0; ax < 16; ax++)
+            if (ax != 3 && pd[ax] != kd[ax] && !(ax > 3 && pd[ax] == 1) && !(ax == 3 && pd[3] == 1)) break;
+        if (ax < 16 || pd[3] != 1) {
+            mv_free(&k);
+            mv_free(&pat);
+            return usage_error(a, "-p: the pattern has the k-space's sizes but one coil (frames all or none)", opt_str(a, "-p"));
+        }
+        o.pattern = &pat;
+    }
+    mv_vol_init(&img);
+    mv_vol_init(&sens);
+    {
+        double t0 = now_ms();
+        st = mv_nlinv(&k, &img, a->npos > 2 ? &sens : NULL, &o);
+        if (opt_flag(a, "--time"))
+            fprintf(stderr, "nlinv: %.1f ms, %d CG steps, data scale %g\n", now_ms() - t0, o.cg_iterations_done,
+                    o.data_scale_used);
+    }
+    mv_free(&k);
+    mv_free(&pat);
+    if (st != MV_OK) return fail_at(st, a->pos[0]);
+    for (ax = 0; ax < 16; ax++) od[ax] = sd[ax] = kd[ax];
+    od[3] = 1;
+    od[4] = o.uncombined ? (o.maps ? o.maps : 1) : 1;
+    sd[4] = o.maps ? o.maps : 1;
+    if ((rc = cfl_save_dims(a->pos[1], &img, od))) {
+        mv_free(&sens);
+        return rc;
+    }
+    return a->npos > 2 ? cfl_save_dims(a->pos[2], &sens, sd) : 0;
+}
+
 const command mvtool_recon_commands[] = {
     {"ecalib", "ESPIRiT coil sensitivity maps (BART ecalib)",
      "mvtool ecalib [-m 1|2] [-r CAL] [-k KERNEL] [-t THR] [-c CROP] [--iter N] KSPACE MAPS [EIG]\n"
@@ -1026,6 +1125,24 @@ const command mvtool_recon_commands[] = {
      "  one term with -m; -l1 / -l2 take the -r before them (or the last -r), as\n"
      "  BART's.\n",
      "-l2 -l1 -R= -r= -i= -S -w= -t= -p= -I -c -f= -W= -B= -d= -g -G= -U --lowmem -n -s= -e -m -u= -C= -b= --wavelet= --tol= --nufft-tol= --chunk= --joint --time", 3, 3, cmd_pics},
+    {"nlinv", "image and coil sensitivities together by nonlinear inversion (BART nlinv, ENLIVE)",
+     "mvtool nlinv [-i ITER] [-R REDU] [-M MIN] [-a A] [-b B] [-m MAPS] [-U] [-c] [-N] [-S] [-w SCALE] [-p PATTERN] [-d LEVEL] KSPACE OUT [SENS]\n"
+     "  BART nlinv 0.8 on Cartesian k-space (x, y, z, coils, frames...): the image\n"
+     "  and the coils estimated together by the iteratively regularised\n"
+     "  Gauss-Newton method (Uecker 2008), no calibration step: -i Newton steps\n"
+     "  (8), the regularisation from 1 divided by -R (2) each step down to -M\n"
+     "  (0), the coils' Sobolev weight (1 + A |k|^2)^(-B/2) (-a 220 -b 32), -m\n"
+     "  MAPS sets of images and coils (ENLIVE; -U keeps one image per map), -c a\n"
+     "  real image, -N the image without the coils' RSS, -S the image divided by\n"
+     "  the data scale (100 / ||y||, or -w SCALE's), -p PATTERN in place of the\n"
+     "  nonzero samples. OUT (x, y, z, 1, 1 or MAPS, frames...) and SENS (x, y,\n"
+     "  z, coils, MAPS, frames...) as BART writes them; a series is one problem,\n"
+     "  as BART's. -d 4 and up: each step's residual on stderr. -g and --lowmem\n"
+     "  are accepted and noted; -t, -n, -f, -I, -s, -P and SMS data (BART's axis\n"
+     "  13) are refused by name. Files are BART .cfl/.hdr. --time: the library\n"
+     "  call's time on stderr. --cg-iter N (100), --cg-tol T (0.1): the inner CG's\n"
+     "  most steps and BART's legacy stop ||r|| <= (T ||b||)^2 (1e-30: none).\n",
+     "-i= -R= -M= -a= -b= -m= -U -c -N -S -w= -p= -d= -g --lowmem -t= -f= -I= -s= -P -n --cg-iter= --cg-tol= --time", 2, 3, cmd_nlinv},
     {"threshold", "soft, wavelet, hard or binary thresholding of a .cfl (BART threshold)",
      "mvtool threshold [-W|-H|-B] [-j BITMASK] LAMBDA IN OUT\n"
      "  As bart threshold: complex soft thresholding x max(|x| - LAMBDA, 0) / |x|\n"

@@ -1360,6 +1360,38 @@ PYEOF
       $T pics -l1 -r 0.01 -e -i 20 -B "$LL/bas" -p "$LL/pone" -t "$LL/trs" "$LL/skB" "$LL/ns" "$LL/mS1" &&
       ! "$PY" "$LL/nrmse.py" "$LL/bS" "$LL/mS1" 3e-2 >/dev/null && ok ||
       bad "pics -B -t (one trajectory, zero spokes dropped as BART's estimated pattern) vs bart pics -B -t, and unlike every sample weighted"
+    # nlinv: BART's nonlinear inversion (image and coils together) on one frame, a 3D volume, the series
+    # (one problem, as BART's), its options and a pattern per frame; -i 5-6 (BART's inner CG stops on a
+    # loose rule that a 1e-6 perturbation can move by a step after ~7 Newton steps: the default -i 8 within 1e-2)
+    for R in "-i 6" "-i 5 -c" "-i 5 -N" "-i 5 -S" "-i 4 -m 2" "-i 4 -m 2 -U" "-i 5 -a 100 -b 20 -R 3 -M 0.05" "-i 8"; do
+      tol=1e-4; [ "$R" = "-i 8" ] && tol=1e-2
+      bart nlinv $R "$LL/k0" "$LL/bn" "$LL/bns" >/dev/null 2>&1
+      $T nlinv $R "$LL/k0" "$LL/mn" "$LL/mns" && "$PY" "$LL/nrmse.py" "$LL/bn" "$LL/mn" $tol &&
+        "$PY" "$LL/nrmse.py" "$LL/bns" "$LL/mns" $tol && ok || bad "nlinv $R (image and coils) vs bart nlinv"
+    done
+    bart nlinv -i 5 "$LL/ks" "$LL/bn" >/dev/null 2>&1
+    $T nlinv -i 5 "$LL/ks" "$LL/mn" && "$PY" "$LL/nrmse.py" "$LL/bn" "$LL/mn" 1e-4 && ok || bad "nlinv -i 5 of a 5-frame series vs bart nlinv"
+    bart nlinv -i 5 -p "$LL/pjx" "$LL/ms" "$LL/bn" >/dev/null 2>&1
+    $T nlinv -i 5 -p "$LL/pjx" "$LL/ms" "$LL/mn" && "$PY" "$LL/nrmse.py" "$LL/bn" "$LL/mn" 1e-4 && ok || bad "nlinv -p (a pattern per frame) vs bart nlinv -p"
+    bart phantom -3 -x 24 -k -s 4 "$LL/k3f" >/dev/null 2>&1 && "$PY" - "$LL/k3f" "$LL/k3" <<'PYEOF' || bad "3D k-space for nlinv"
+import sys, numpy as np
+d = [int(v) for v in open(sys.argv[1] + '.hdr').read().split('\n')[1].split()]
+k = np.fromfile(sys.argv[1] + '.cfl', np.complex64).reshape(d, order='F').copy()
+rng = np.random.default_rng(3)
+keep = rng.uniform(size=(d[1], d[2])) < 0.4
+keep[d[1] // 2 - 4:d[1] // 2 + 4, d[2] // 2 - 4:d[2] // 2 + 4] = True
+k *= keep.reshape([1, d[1], d[2]] + [1] * 13)
+open(sys.argv[2] + '.hdr', 'w').write('# Dimensions\n' + ' '.join(map(str, d)) + '\n')
+k.flatten(order='F').tofile(sys.argv[2] + '.cfl')
+PYEOF
+    bart nlinv -i 6 "$LL/k3" "$LL/bn" "$LL/bns" >/dev/null 2>&1
+    $T nlinv -i 6 "$LL/k3" "$LL/mn" "$LL/mns" && "$PY" "$LL/nrmse.py" "$LL/bn" "$LL/mn" 1e-4 &&
+      "$PY" "$LL/nrmse.py" "$LL/bns" "$LL/mns" 1e-4 && ok || bad "nlinv -i 6 of a 3D volume vs bart nlinv"
+    for R in "-t $LL/tr" "-f 0.5" "-n"; do
+      $T nlinv $R "$LL/k0" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "not implemented" "$W/err" && ok || bad "nlinv $R: usage error: $(cat "$W/err")"
+    done
+    bart transpose 5 13 "$LL/ks" "$LL/ksms" >/dev/null 2>&1
+    $T nlinv "$LL/ksms" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "SMS" "$W/err" && ok || bad "nlinv of SMS data (axis 13): usage error: $(cat "$W/err")"
   else
     bad "bart phantom for the -R L series"
   fi

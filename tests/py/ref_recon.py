@@ -30,6 +30,16 @@
       normal; writes Px.cfl (x, y, 1, M, K). With Pt.cfl (3, M) or (3, M,
       1, 1, T: a trajectory per frame) the frames are non-Cartesian, Pk
       (1, M, 1, C, T), A_t the exact NUDFT as nc's (every weight 1).
+  ref_recon.py nlinv P   reads Pk (k-space (x, y, z, C, F)), Popts.txt
+      ("steps cg maps a b real uncombined no_normalize tol") and, when present,
+      Pp (a pattern (x, y, z) or (x, y, z, F)); runs NLINV (Uecker et al.
+      2008, BART nlinv's conventions: unnormalised FFTs, BART's fftmod on
+      the pattern, the Sobolev weights and the coils, the data scaled by
+      100 / ||y||; ENLIVE's Gram-Schmidt for several maps) in complex128
+      with at most `cg` CG steps per Gauss-Newton step and BART's legacy
+      stop ||r||^2 <= (tol^2 ||b||^2)^2 (tol 0: every step), writes Pimg
+      (x, y, z, M', F), Psens (x, y, z, C, M, F) and Pcg.txt (the CG steps
+      run in all).
   ref_recon.py eigh DIR   tests/testutil.h's batch: DIR/cases.txt lines
       "c<id> n nk"; c<id>.a holds a Hermitian n x n matrix (complex128,
       row-major); writes c<id>.w (its eigenvalues, ascending, float64) and
@@ -232,6 +242,128 @@ def eigh(d):
             np.ascontiguousarray(u @ u.conj().T).astype(np.complex128).tofile(os.path.join(d, i + '.p'))
 
 
+def bart_fftmod(shape):
+    """BART's fftmod factor per voxel of (x, y, z): exp(2 pi i sum_a (j -
+    c/2) c / n), c = n // 2, over the axes of n > 1"""
+    ph = np.zeros(shape)
+    for a, n in enumerate(shape):
+        if n > 1:
+            c = n // 2
+            j = np.arange(n, dtype=np.float64)
+            sh = [1, 1, 1]
+            sh[a] = n
+            ph = ph + ((j - c / 2.0) * (c / n)).reshape(sh)
+    return np.exp(2j * np.pi * ph)
+
+
+def nlinv(d):
+    k = readcfl(d + 'k').astype(np.complex128)
+    steps, cg, nm, a, b, real, unc, nonorm, tol = open(d + 'opts.txt').read().split()
+    tol = float(tol)
+    steps, cg, nm, real, unc, nonorm = int(steps), int(cg), int(nm), int(real), int(unc), int(nonorm)
+    a, b = float(a), float(b)
+    nx, ny, nz, nc = k.shape[:4]
+    N = nx * ny * nz
+    k = k.reshape(nx, ny, nz, nc, -1, order='F')
+    nf = k.shape[4]
+    fm = bart_fftmod((nx, ny, nz))
+    if os.path.exists(d + 'p.cfl'):
+        pat = readcfl(d + 'p').astype(np.complex128).reshape(nx, ny, nz, -1, order='F')
+    else:
+        pat = (np.sum(np.abs(k) ** 2, axis=3) != 0).astype(np.complex128)
+    pat = pat * fm[..., None]                              # (x, y, z, npf)
+    lap = np.zeros((nx, ny, nz))
+    for ax, n in enumerate((nx, ny, nz)):
+        if n > 1:
+            sh = [1, 1, 1]
+            sh[ax] = n
+            lap = lap + (((np.arange(n) - n / 2.0) / n) ** 2).reshape(sh)
+    W = (1 + a * lap) ** (-b / 2) * fm / np.sqrt(N)
+    msk = 1 / np.sqrt(N)
+    ax3 = (0, 1, 2)
+    fwd = lambda v: np.fft.fftn(v, axes=ax3)
+    inv = lambda v: np.fft.ifftn(v, axes=ax3) * N          # BART's unnormalised inverse
+    P = lambda f: pat[..., f % pat.shape[3]]
+    y = k * (100 / np.linalg.norm(k))
+    img = np.ones((nx, ny, nz, nm, nf), complex)             # x: images (voxel, map, frame)
+    ks = np.zeros((nx, ny, nz, nc, nm, nf), complex)         # coil k-spaces (voxel, coil, map, frame)
+
+    def coils(kk):
+        return inv(W[..., None, None, None] * kk)
+
+    def F(x, c):
+        return np.stack([np.stack([P(f) * fwd(msk * np.sum(x[..., :, f] * c[..., j, :, f], axis=3))
+                                   for j in range(nc)], axis=3) for f in range(nf)], axis=4)
+
+    def der(x0, c0, dx, dk):
+        dc = coils(dk)
+        return np.stack([np.stack([P(f) * fwd(msk * (np.sum(dx[..., :, f] * c0[..., j, :, f], axis=3) +
+                                                      np.sum(x0[..., :, f] * dc[..., j, :, f], axis=3)))
+                                   for j in range(nc)], axis=3) for f in range(nf)], axis=4)
+
+    def adj(x0, c0, z):
+        t = np.stack([np.stack([msk * inv(np.conj(P(f)) * z[..., j, f]) for j in range(nc)], axis=3)
+                      for f in range(nf)], axis=4)         # (x, y, z, C, F)
+        dx = np.sum(np.conj(c0) * t[:, :, :, :, None, :], axis=3)
+        if real:
+            dx = dx.real + 0j
+        dk = np.conj(W)[..., None, None, None] * fwd(np.conj(x0)[:, :, :, None, :, :] * t[:, :, :, :, None, :])
+        return dx, dk
+
+    alpha = 1.0
+    cgdone = [0]
+    for _ in range(steps):
+        c0 = coils(ks)
+        r = y - F(img, c0)
+        px, pk = adj(img, c0, r)
+        px, pk = px - alpha * img, pk - alpha * ks
+        hx, hk = np.zeros_like(img), np.zeros_like(ks)
+        rx, rk = px.copy(), pk.copy()
+        qx, qk = rx.copy(), rk.copy()
+        rs = np.vdot(rx, rx).real + np.vdot(rk, rk).real
+        eps = (tol * tol * rs) ** 2                            # BART's legacy stop (tol 0: none)
+        for it in range(cg):
+            ax_, ak_ = adj(img, c0, der(img, c0, qx, qk))
+            ax_, ak_ = ax_ + alpha * qx, ak_ + alpha * qk
+            al = rs / (np.vdot(qx, ax_).real + np.vdot(qk, ak_).real)
+            hx, hk = hx + al * qx, hk + al * qk
+            rx, rk = rx - al * ax_, rk - al * ak_
+            rn = np.vdot(rx, rx).real + np.vdot(rk, rk).real
+            if rn <= eps:
+                cgdone[0] += it + 1
+                break
+            qx, qk = rx + (rn / rs) * qx, rk + (rn / rs) * qk
+            rs = rn
+        else:
+            cgdone[0] += cg
+        img, ks = img + hx, ks + hk
+        alpha = alpha / 2
+        for m in range(1, nm):                                # ENLIVE: BART's Gram-Schmidt, from the maps before it
+            acc = np.zeros_like(ks[..., 0, :])
+            for p in range(m):
+                v = np.sum(ks[..., m, :] * np.conj(ks[..., p, :])) / np.sum(np.abs(ks[..., p, :]) ** 2)
+                acc = acc + v * ks[..., p, :]
+            ks[..., m, :] = ks[..., m, :] - acc
+    sens = coils(ks) * fm[..., None, None, None]
+    if unc:
+        groups = [[m] for m in range(nm)]
+    else:
+        groups = [list(range(nm))]
+    out = np.zeros((nx, ny, nz, len(groups), nf), complex)
+    for g, ms in enumerate(groups):
+        if nonorm:
+            out[..., g, :] = np.sum(img[..., ms, :], axis=3)
+        else:
+            buf = np.sum(img[:, :, :, None, ms, :] * sens[:, :, :, :, ms, :], axis=4)
+            out[..., g, :] = np.sqrt(np.sum(np.abs(buf) ** 2, axis=3))
+            if len(ms) == 1:
+                x = img[..., ms[0], :]
+                out[..., g, :] *= np.where(x == 0, 1, x / np.where(x == 0, 1, np.abs(x)))
+    writecfl(d + 'img', out)
+    writecfl(d + 'sens', sens)
+    open(d + 'cg.txt', 'w').write('%d\n' % cgdone[0])
+
+
 if __name__ == '__main__':
     if sys.argv[1] == 'normal':
         normal(sys.argv[2])
@@ -243,6 +375,8 @@ if __name__ == '__main__':
         noncart(sys.argv[2])
     elif sys.argv[1] == 'subspace':
         subspace(sys.argv[2])
+    elif sys.argv[1] == 'nlinv':
+        nlinv(sys.argv[2])
     elif sys.argv[1] == 'eigh':
         eigh(sys.argv[2])
     else:
