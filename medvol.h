@@ -3703,8 +3703,9 @@ MVDEF mv_status mv_bart_scale_estimate(const mv_vol *kspace, double *scale, cons
    opts.no_normalize (-N) the sum of the maps' x (or each).
    opts.rescale (-S) divides the image by the data scale. A series (batch
    dims) is one problem, as BART's: images and coils per frame, one
-   IRGNM over all of them. BART's non-Cartesian nlinv (-t), SMS and -s
-   (coils constant along axes) are not here.
+   IRGNM over all of them. Non-Cartesian: mv_nlinv_nc below. BART's SMS
+   and -s (coils constant along axes) are not here; -f is opts.restrict_fov
+   (the image inside a centred box; BART's compute_mask).
 
    opts.pattern may also be one for every frame of a series (bart 0.8
    reads past its buffer on that). cg_tol 1e-30 runs every cg_iterations.
@@ -3731,6 +3732,8 @@ typedef struct mv_nlinv_opts {
     int rescale;          /* 1: the image divided by the data scale (BART -S) */
     double data_scale;    /* the data multiplied by it (BART -w): 0 = 100 / ||y|| */
     const mv_vol *pattern; /* NULL (the nonzero samples of the data), or BART -p: c64 or f32 (x, y, z) or one per frame */
+    double restrict_fov;  /* BART -f: the image inside a centred box of this part of each axis: 0 = all (Cartesian), 0.5 (non-Cartesian) */
+    double nufft_tol;     /* mv_nlinv_nc: the gridding NUFFT's accuracy, 1e-6 .. 0.1 (0 = 1e-6) */
     int cg_iterations;    /* CG steps per Gauss-Newton step at most: 0 = 100 */
     double cg_tol;        /* 0 = 0.1 (the legacy rule above) */
     int threads;
@@ -3750,6 +3753,29 @@ typedef struct mv_nlinv_opts {
    (the same bytes for any count). allocates: yes (about 9 times the coil
    k-space). thread-safe: yes (opts per call). */
 MVDEF mv_status mv_nlinv(const mv_vol *kspace, mv_vol *image, mv_vol *sens, mv_nlinv_opts *opts);
+
+/* Non-Cartesian NLINV (BART nlinv -t): kspace c64 (1, X, Y, C, batch...)
+   on traj c64 (3, X, Y, 1) or one per frame (3, X, Y, 1, batch...), BART's
+   layouts (>>api-nufft). As BART: the image grid is 2 ceil(max |k|) per
+   axis (BART's estimate_im_dims) and the reconstruction runs on twice
+   that, the data gridded there by the adjoint NUFFT (the trajectory
+   doubled; opts.nufft_tol, 1e-6 by default, where BART's own gridding is
+   ~1e-3 from the exact transform) and moved to k-space by the centred
+   unitary FFT, times sqrt(2^d); the pattern of the Cartesian model becomes
+   the PSF, the adjoint NUFFT of each frame's |P|^2 (P: the nonzero samples
+   or opts.pattern (1, X, Y) or per frame) through the same FFT, times
+   2^d, the adjoint's pattern 1 (the normal operator is the Toeplitz
+   embedding), and the image is restricted to the centred half of each
+   axis (opts.restrict_fov, BART's -f, default 0.5). Outputs: image
+   (Nx, Ny, Nz, batch...) (M > 1 maps kept: (Nx, Ny, Nz, M, batch...)),
+   the centre of the doubled grid; sens (2Nx, 2Ny, 2Nz, C, M, F) on the
+   doubled grid, as BART writes them. Against bart 0.8 nlinv -t in
+   tests/test_tools.sh (radial, golden angle, a series with a trajectory
+   per frame): BART's gridding error limits the agreement (see there).
+   Statuses as mv_nlinv's, and MV_ERR_INVALID_ARG for a trajectory of
+   other dims or with a coordinate not finite, MV_ERR_UNSUPPORTED for one
+   that spans one axis. allocates: yes. thread-safe: yes. */
+MVDEF mv_status mv_nlinv_nc(const mv_vol *traj, const mv_vol *kspace, mv_vol *image, mv_vol *sens, mv_nlinv_opts *opts);
 
 /* >>api-analysis ===========================================================
    Analysis kernels for correlation spectroscopy (XPCS) and functional
@@ -47415,8 +47441,10 @@ typedef struct mv__nl {
     int64_t nvox, nc, nm, nf, npf; /* voxels, coils, maps, frames, pattern frames (1 or nf) */
     int64_t nimg, nsen;            /* complex values of the images, of the coil k-spaces */
     float *w;                      /* nvox complex: W, BART's coil weights (fftmod'ed, / sqrt(nvox)) */
-    float *pat;                    /* npf x nvox complex: the pattern, fftmod'ed */
+    float *pat;                    /* npf x nvox complex: the pattern (non-Cartesian: the PSF), fftmod'ed */
+    const float *pat_adj;          /* the adjoint's pattern (non-Cartesian: fftmod of 1), or NULL: pat */
     float msk;                     /* 1 / sqrt(nvox): BART's scaled FOV mask */
+    float *mskv;                   /* nvox: the mask of a restricted FOV times msk, or NULL: msk everywhere */
     int rvc;                       /* real images: the adjoint's images' real parts */
     const float *x0;               /* the point of linearisation (set by a FWD pass) */
     float *c0;                     /* its coils IFFT(W k), nsen complex */
@@ -47465,28 +47493,39 @@ static void mv__nl_mapsum(const mv__nl *o, int64_t u, const float *a, const floa
     }
 }
 
+/* s *= BART's scaled FOV mask (m, or m inside a restricted FOV's box) */
+static void mv__nl_mask(const mv__nl *o, float *s)
+{
+    int64_t i;
+    if (o->mskv) {
+        for (i = 0; i < o->nvox; i++) s[2 * i] *= o->mskv[i], s[2 * i + 1] *= o->mskv[i];
+    } else {
+        for (i = 0; i < 2 * o->nvox; i++) s[i] *= o->msk;
+    }
+}
+
 /* data of unit u from its image-side s: P (.) FFT(m s), in place */
 static void mv__nl_to_data(const mv__nl *o, int64_t u, float *s, unsigned char *scr)
 {
     const mv__mri_ops *mo = mv__mri_ops_active();
     const float *p = o->pat + (o->npf > 1 ? 2 * o->nvox * (u / o->nc) : 0);
-    int64_t i;
-    for (i = 0; i < 2 * o->nvox; i++) s[i] *= o->msk;
+    mv__nl_mask(o, s);
     mv_fft_execute_into(o->pf, s, s, scr);
     mo->cmul(s, p, s, o->nvox, 0);
 }
 
 /* the adjoint's tail for unit u, s holding P (.) data: t_u = m IFFT(conj(P) s)
+   (non-Cartesian: conj(fftmod(1)) in place of conj(P), BART's)
    and the coil k-spaces conj(W) (.) FFT(conj(x0_m) (.) t_u) into out */
 static void mv__nl_from_data(const mv__nl *o, int64_t u, float *s, unsigned char *scr)
 {
     const mv__mri_ops *mo = mv__mri_ops_active();
-    const float *p = o->pat + (o->npf > 1 ? 2 * o->nvox * (u / o->nc) : 0);
+    const float *p = o->pat_adj ? o->pat_adj : o->pat + (o->npf > 1 ? 2 * o->nvox * (u / o->nc) : 0);
     float *t = o->t + 2 * o->nvox * u;
-    int64_t f = u / o->nc, c = u % o->nc, m, i;
+    int64_t f = u / o->nc, c = u % o->nc, m;
     mo->cmul(s, p, t, o->nvox, 1);
     mv_fft_execute_into(o->pi, t, t, scr);
-    for (i = 0; i < 2 * o->nvox; i++) t[i] *= o->msk;
+    mv__nl_mask(o, t);
     for (m = 0; m < o->nm; m++) {
         float *k = o->out + 2 * (o->nimg + o->nvox * (c + o->nc * (m + o->nm * f)));
         mo->cmul(t, o->x0 + 2 * o->nvox * (m + o->nm * f), k, o->nvox, 1);
@@ -47563,50 +47602,115 @@ static void mv__nl_pass(mv__nl *o, int mode, const float *in, float *out)
     if (mode == MV__NL_ADJ || mode == MV__NL_NORMAL) mv__parallel_for(o->nvox, 4096, o->threads, mv__nl_image_range, o);
 }
 
-/* BART's dot and norm^2 (vecops.c): float products summed in float64 in
-   order, over n floats */
-static double mv__nl_dot(const float *a, const float *b, int64_t n)
+/* The CG's vector operations over n floats in fixed blocks of MV__NL_BLK
+   (threads take whole blocks): BART's dot (vecops.c: float products summed
+   in float64; the order of the float64 sums is ours, mv__nl_sum8) per
+   block, the blocks' sums added in order, so the sums do not depend on
+   the thread count; the updates fused into the same passes. */
+#define MV__NL_BLK 4096
+enum { MV__NLV_DOT, MV__NLV_LAMDOT, MV__NLV_STEP, MV__NLV_XPAY };
+
+typedef struct mv__nl_vop {
+    int kind;
+    float *a, *b;      /* DOT: a . b; LAMDOT: a += s b, then b . a; STEP: a += s c, b -= s d, then b . b; XPAY: a = s a + b */
+    const float *c, *d;
+    float s;
+    double *part;      /* per block */
+    int64_t n;
+} mv__nl_vop;
+
+/* the float products q[0..n) summed in float64 by 8 interleaved chains
+   (element i into chain i % 8), the chains added in a fixed tree: one
+   dependency chain would cost a float64 add's latency per element */
+static double mv__nl_sum8(const float *q, int64_t n)
 {
-    double s = 0;
+    double c[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     int64_t i;
-    for (i = 0; i < n; i++) {
-        const float p = a[i] * b[i];
-        s += p;
+    int k;
+    for (i = 0; i + 8 <= n; i += 8)
+        for (k = 0; k < 8; k++) c[k] += q[i + k];
+    for (k = 0; i < n; i++, k++) c[k] += q[i];
+    return ((c[0] + c[1]) + (c[2] + c[3])) + ((c[4] + c[5]) + (c[6] + c[7]));
+}
+
+static void mv__nl_vop_range(void *ctx, int64_t b0, int64_t e0, int worker)
+{
+    const mv__nl_vop *v = (const mv__nl_vop *)ctx;
+    float q[MV__NL_BLK];
+    int64_t blk, i;
+    (void)worker;
+    for (blk = b0; blk < e0; blk++) {
+        const int64_t i0 = blk * MV__NL_BLK, i1 = MV__MIN(v->n, i0 + MV__NL_BLK);
+        float *a = v->a + i0, *b = v->b + i0;
+        const float *c = v->c ? v->c + i0 : NULL, *d = v->d ? v->d + i0 : NULL;
+        const float sc = v->s;
+        const int64_t m = i1 - i0;
+        switch (v->kind) {
+        case MV__NLV_DOT:
+            for (i = 0; i < m; i++) q[i] = a[i] * b[i];
+            break;
+        case MV__NLV_LAMDOT:
+            for (i = 0; i < m; i++) {
+                a[i] += sc * b[i];
+                q[i] = b[i] * a[i];
+            }
+            break;
+        case MV__NLV_STEP:
+            for (i = 0; i < m; i++) {
+                a[i] += sc * c[i];
+                b[i] += -sc * d[i];
+                q[i] = b[i] * b[i];
+            }
+            break;
+        default:
+            for (i = 0; i < m; i++) a[i] = sc * a[i] + b[i];
+            v->part[blk] = 0;
+            continue;
+        }
+        v->part[blk] = mv__nl_sum8(q, m);
     }
-    return s;
+}
+
+static double mv__nl_vrun(const mv__nl *o, int kind, float *a, float *b, const float *c, const float *d, float s,
+                          int64_t n, double *part)
+{
+    mv__nl_vop v;
+    const int64_t nblk = (n + MV__NL_BLK - 1) / MV__NL_BLK;
+    double sum = 0;
+    int64_t k;
+    v.kind = kind, v.a = a, v.b = b, v.c = c, v.d = d, v.s = s, v.part = part, v.n = n;
+    mv__parallel_for(nblk, 1, o->threads, mv__nl_vop_range, &v);
+    for (k = 0; k < nblk; k++) sum += part[k];
+    return sum;
 }
 
 /* BART's conjgrad (iter/italgos.c) as nlinv runs it, its float scalars
    kept: (DF^H DF + lambda) h = b from h = 0, at most maxit steps, stop
    when ||r||^2 <= eps2 (float). The image part of an early step is 1 -
    alpha of a float alpha near 1 on small grids, where only these
-   roundings give BART's last bits. w: 3 n complex. Returns the steps. */
-static int mv__nl_cg(mv__nl *o, const float *b, float *h, int64_t n, float lambda, int maxit, float eps2, float *w)
+   roundings give BART's last bits. w: 3 n complex; part: the blocks' sums.
+   Returns the steps. */
+static int mv__nl_cg(mv__nl *o, const float *b, float *h, int64_t n, float lambda, int maxit, float eps2, float *w,
+                     double *part)
 {
     float *r = w, *p = w + 2 * n, *ap = w + 4 * n, rsold, rsnew;
-    int64_t i;
     int it;
     memset(h, 0, (size_t)n * 8);
     memcpy(r, b, (size_t)n * 8);
     memcpy(p, b, (size_t)n * 8);
-    rsold = (float)mv__nl_dot(r, r, 2 * n);
+    rsold = (float)mv__nl_vrun(o, MV__NLV_DOT, r, r, NULL, NULL, 0, 2 * n, part);
     if (rsold == 0) return 0;
     for (it = 0; it < maxit; it++) {
         float pap, alpha, beta;
         mv__nl_pass(o, MV__NL_NORMAL, p, ap);
-        for (i = 0; i < 2 * n; i++) ap[i] += lambda * p[i];
-        pap = (float)mv__nl_dot(p, ap, 2 * n);
+        pap = (float)mv__nl_vrun(o, MV__NLV_LAMDOT, ap, p, NULL, NULL, lambda, 2 * n, part); /* ap += lambda p; p . ap */
         if (pap == 0) break;
         alpha = rsold / pap;
-        for (i = 0; i < 2 * n; i++) {
-            h[i] += alpha * p[i];
-            r[i] += -alpha * ap[i];
-        }
-        rsnew = (float)mv__nl_dot(r, r, 2 * n);
+        rsnew = (float)mv__nl_vrun(o, MV__NLV_STEP, h, r, p, ap, alpha, 2 * n, part);
         beta = rsnew / rsold;
         rsold = rsnew;
         if (rsnew <= eps2) return it + 1;
-        for (i = 0; i < 2 * n; i++) p[i] = beta * p[i] + r[i];
+        mv__nl_vrun(o, MV__NLV_XPAY, p, r, NULL, NULL, beta, 2 * n, part);
     }
     return it;
 }
@@ -47736,6 +47840,8 @@ static mv_status mv__nl_check(const mv_nlinv_opts *o, const mv_vol *kspace, int6
     MV__CHECK(o->cg_iterations >= 0 && o->cg_iterations <= 100000, MV_ERR_INVALID_ARG, "%s: opts.cg_iterations = %d", fn,
               o->cg_iterations);
     MV__CHECK(o->cg_tol >= 0 && o->cg_tol <= 1e10, MV_ERR_INVALID_ARG, "%s: opts.cg_tol = %g", fn, o->cg_tol);
+    MV__CHECK(o->restrict_fov >= 0 && o->restrict_fov <= 1, MV_ERR_INVALID_ARG, "%s: opts.restrict_fov = %g (0 .. 1)", fn,
+              o->restrict_fov);
     if (o->pattern) {
         const mv_vol *p = o->pattern;
         int64_t n;
@@ -47803,22 +47909,153 @@ static void mv__nl_free(mv__nl *o, void *ctx)
     mv_fft_plan_free(o->pi);
     mv__free(o->w, ctx);
     mv__free(o->pat, ctx);
+    mv__free((void *)o->pat_adj, ctx);
+    mv__free(o->mskv, ctx);
     mv__free(o->c0, ctx);
     mv__free(o->t, ctx);
     mv__free(o->scr, ctx);
 }
 
-/* The output volumes: the image as mv_cgsense's (maps in the coil axis when
-   several are kept), the coils (x, y, z, C, M, F) */
-static mv_status mv__nl_outputs(const mv_vol *kspace, const mv__nl *o, int64_t ng, mv_vol *img, mv_vol *sens, void *ctx)
+/* BART's FOV mask (compute_mask, -f): 1 in the centred box of (long)(n r)
+   samples of each axis of n > 1 (from n/2 - box/2, md_resize_center's
+   placement), 0 elsewhere, times m; r <= 0 (none given) or 1: no mask */
+static mv_status mv__nl_fov(mv__nl *o, const int64_t d[3], double r, void *ctx)
 {
-    mv_vol kh = *kspace;
+    int64_t lo[3], hi[3], j[3], v = 0;
+    int a;
+    if (r <= 0 || r == 1) return MV_OK;
+    o->mskv = (float *)mv__alloc((size_t)o->nvox * sizeof(float), ctx);
+    MV__CHECK(o->mskv != NULL, MV_ERR_OUT_OF_MEMORY, "mv_nlinv: the FOV mask of %lld voxels", (long long)o->nvox);
+    for (a = 0; a < 3; a++) {
+        const int64_t box = d[a] == 1 ? 1 : (int64_t)((float)d[a] * (float)r);
+        lo[a] = d[a] / 2 - box / 2, hi[a] = lo[a] + box;
+    }
+    for (j[2] = 0; j[2] < d[2]; j[2]++)
+        for (j[1] = 0; j[1] < d[1]; j[1]++)
+            for (j[0] = 0; j[0] < d[0]; j[0]++, v++) {
+                const int in = j[0] >= lo[0] && j[0] < hi[0] && j[1] >= lo[1] && j[1] < hi[1] && j[2] >= lo[2] &&
+                               j[2] < hi[2];
+                o->mskv[v] = in ? o->msk : 0.0f;
+            }
+    return MV_OK;
+}
+
+/* The grid's FFT plans (unnormalised, one thread: the coils run side by
+   side), the per-worker scratch and the operator's buffers */
+static mv_status mv__nl_setup(mv__nl *o, const int64_t d[3], const mv_nlinv_opts *op, void *ctx)
+{
+    mv_fft_opts fo;
+    mv_status st;
+    int64_t nk = o->nvox * o->nc * o->nf;
+    memset(&fo, 0, sizeof(fo));
+    fo.threads = 1;
+    fo.alloc_ctx = ctx;
+    fo.norm = MV_FFT_BACKWARD;
+    MV__TRY(mv_fft_plan_c2c(&o->pf, 3, d, 7u, 0, &fo));
+    fo.norm = MV_FFT_FORWARD; /* an unscaled inverse, BART's ifft */
+    MV__TRY(mv_fft_plan_c2c(&o->pi, 3, d, 7u, 1, &fo));
+    o->fft_bytes = (mv_fft_scratch_size(o->pf) > mv_fft_scratch_size(o->pi) ? mv_fft_scratch_size(o->pf)
+                                                                            : mv_fft_scratch_size(o->pi));
+    o->fft_bytes = (o->fft_bytes + 63) & ~(size_t)63;
+    o->scr_bytes = o->fft_bytes + (size_t)o->nvox * 24;
+    o->threads = mv__resolve_threads(op->threads);
+    if (o->threads > MV__MAX_THREADS) o->threads = MV__MAX_THREADS;
+    o->msk = (float)(1.0 / sqrt((double)o->nvox));
+    o->rvc = op->real_value;
+    o->w = (float *)mv__alloc((size_t)o->nvox * 8, ctx);
+    o->pat = (float *)mv__alloc((size_t)(o->npf * o->nvox) * 8, ctx);
+    o->c0 = (float *)mv__alloc((size_t)o->nsen * 8, ctx);
+    o->t = (float *)mv__alloc((size_t)nk * 8, ctx);
+    o->scr = (unsigned char *)mv__alloc(o->scr_bytes * (size_t)o->threads, ctx);
+    MV__CHECK(o->w && o->pat && o->c0 && o->t && o->scr, MV_ERR_OUT_OF_MEMORY, "mv_nlinv: buffers of %lld coil volumes",
+              (long long)(o->nc * o->nm * o->nf));
+    mv__nl_weights(d, op->sobolev_a > 0 ? op->sobolev_a : 220, op->sobolev_b > 0 ? op->sobolev_b : 32, o->w);
+    st = MV_OK;
+    return st;
+}
+
+/* BART's IRGNM (iter4_irgnm with nlinv's legacy CG stop) from x = (1, 0)
+   on the scaled data y (nk complex), then the coils fftmod(IFFT(W k))
+   into o->c0; x (n complex) keeps the images and coil k-spaces */
+static mv_status mv__nl_irgnm(mv__nl *o, const int64_t d[3], const float *y, float *x, mv_nlinv_opts *op, void *ctx)
+{
+    const int64_t nk = o->nvox * o->nc * o->nf, n = o->nimg + o->nsen;
+    float *r = (float *)mv__alloc((size_t)nk * 8, ctx), *p = (float *)mv__alloc((size_t)n * 8, ctx);
+    float *h = (float *)mv__alloc((size_t)n * 8, ctx), *cgv = (float *)mv__alloc((size_t)n * 24, ctx);
+    double *part = (double *)mv__alloc((size_t)((2 * n + MV__NL_BLK - 1) / MV__NL_BLK) * sizeof(double), ctx);
+    double alpha = op->alpha > 0 ? op->alpha : 1;
+    const double amin = op->alpha_min, redu = op->redu > 0 ? op->redu : 2;
+    const int steps = op->iterations ? op->iterations : 8;
+    int64_t i, v, u, j[3];
+    int step;
+    mv_status st = MV_OK;
+    if (!r || !p || !h || !cgv || !part) {
+        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_nlinv: the Gauss-Newton vectors of %lld values", (long long)n);
+        goto done;
+    }
+    for (i = 0; i < o->nimg; i++) x[2 * i] = 1, x[2 * i + 1] = 0;
+    memset(x + 2 * o->nimg, 0, (size_t)o->nsen * 8);
+    o->x0 = x;
+    op->cg_iterations_done = 0;
+    for (step = 0; step < steps; step++) {
+        double bb;
+        float e2;
+        const float fa = (float)alpha;
+        int cgit;
+        mv__nl_pass(o, MV__NL_FWD, x, r); /* r = F(x); the coils c0 at x */
+        for (i = 0; i < 2 * nk; i++) r[i] = y[i] - r[i];
+        if (op->progress && op->progress(op->progress_user, step + 1, sqrt(mv__cdot_re(r, r, nk)))) {
+            st = mv__fail(MV_ERR_CANCELLED, "mv_nlinv: cancelled by the progress callback before step %d", step + 1);
+            goto done;
+        }
+        mv__nl_pass(o, MV__NL_ADJ, r, p); /* p = DF^H r - alpha x */
+        for (i = 0; i < 2 * n; i++) p[i] += -fa * x[i];
+        bb = mv__nl_vrun(o, MV__NLV_DOT, p, p, NULL, NULL, 0, 2 * n, part);
+        {   /* BART's legacy stop: ||r||^2 <= ((cg_tol ||b||)^2)^2, in float */
+            const float tol = (float)(op->cg_tol > 0 ? op->cg_tol : 0.1), e1 = tol * (float)sqrt(bb);
+            e2 = e1 * e1;
+            e2 = e2 * e2;
+        }
+        cgit = mv__nl_cg(o, p, h, n, fa, op->cg_iterations ? op->cg_iterations : 100, e2, cgv, part);
+        op->cg_iterations_done += cgit;
+        for (i = 0; i < 2 * n; i++) x[i] += h[i];
+        alpha = (float)((fa - (float)amin) / (float)redu + (float)amin);
+        if (o->nm > 1) mv__nl_orthogonalize(o, x + 2 * o->nimg, r); /* r: nk >= one map's coils of every frame */
+    }
+    mv__nl_pass(o, MV__NL_COILS, x, NULL);
+    for (v = 0; v < o->nvox; v++) {
+        float one[2] = {1, 0}, fm[2];
+        j[0] = v % d[0], j[1] = (v / d[0]) % d[1], j[2] = v / (d[0] * d[1]);
+        mv__bart_fftmod_sample(d, j, one, fm);
+        for (u = 0; u < o->nc * o->nm * o->nf; u++) {
+            float *s = o->c0 + 2 * (v + o->nvox * u);
+            const float re = s[0] * fm[0] - s[1] * fm[1], im = s[0] * fm[1] + s[1] * fm[0];
+            s[0] = re, s[1] = im;
+        }
+    }
+done:
+    mv__free(r, ctx);
+    mv__free(p, ctx);
+    mv__free(h, ctx);
+    mv__free(cgv, ctx);
+    mv__free(part, ctx);
+    return st;
+}
+
+/* The outputs from a template tpl (c64 (x, y, z, C, batch...)): the image as
+   mv_cgsense's (maps in the coil axis when several are kept), the coils
+   (gx, gy, gz, C, M, F) on the reconstruction's grid g */
+static mv_status mv__nl_outputs(const mv_vol *tpl, const int64_t g[3], const mv__nl *o, int64_t ng, mv_vol *img,
+                                mv_vol *sens, void *ctx)
+{
+    mv_vol kh = *tpl;
     mv_status st;
     int a;
     if (ng > 1) kh.dim[MV_COIL_AXIS] = ng, kh.ndim = MV__MAX(kh.ndim, MV_COIL_AXIS + 1);
     MV__TRY(mv__mri_alloc_like(&kh, MV_DT_C64, ng == 1, img, ctx, "mv_nlinv"));
     if (!sens) return MV_OK;
-    kh = *kspace;
+    kh = *tpl;
+    for (a = 0; a < 3; a++) kh.dim[a] = g[a];
     kh.dim[MV_COIL_AXIS] = o->nc, kh.dim[4] = o->nm, kh.dim[5] = o->nf;
     for (a = 4; a < MV_MAX_DIMS; a++) {
         if (a > 5) kh.dim[a] = 1;
@@ -47830,6 +48067,75 @@ static mv_status mv__nl_outputs(const mv_vol *kspace, const mv__nl *o, int64_t n
     return st;
 }
 
+/* After the IRGNM: the image on the grid g (BART's postprocess), cut to the
+   centred box of dims out (md_resize_center's placement: from g/2 -
+   out/2), and the coils; committed to image and sens */
+static mv_status mv__nl_finish(const mv__nl *o, const float *x, const mv_nlinv_opts *op, float scale, const mv_vol *tpl,
+                               const int64_t g[3], const mv_vol *in, mv_vol *image, mv_vol *sens, void *ctx)
+{
+    const int64_t ng = op->uncombined ? o->nm : 1, nout = tpl->dim[0] * tpl->dim[1] * tpl->dim[2];
+    mv_vol it, sv;
+    float *grid = NULL;
+    int64_t b, j[3], lo[3], v;
+    int a;
+    mv_vol_init(&it);
+    mv_vol_init(&sv);
+    MV__TRY(mv__nl_outputs(tpl, g, o, ng, &it, sens ? &sv : NULL, ctx));
+    if (nout == o->nvox) {
+        mv__nl_image_out(o, x, o->c0, op, scale, (float *)it.data);
+    } else {
+        grid = (float *)mv__alloc((size_t)(o->nvox * ng * o->nf) * 8, ctx);
+        if (!grid) {
+            mv_free(&it);
+            mv_free(&sv);
+            return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_nlinv: the image on the %lld-voxel grid", (long long)o->nvox);
+        }
+        mv__nl_image_out(o, x, o->c0, op, scale, grid);
+        for (a = 0; a < 3; a++) lo[a] = g[a] / 2 - tpl->dim[a] / 2;
+        for (b = 0; b < ng * o->nf; b++)
+            for (j[2] = 0, v = 0; j[2] < tpl->dim[2]; j[2]++)
+                for (j[1] = 0; j[1] < tpl->dim[1]; j[1]++)
+                    for (j[0] = 0; j[0] < tpl->dim[0]; j[0]++, v++) {
+                        const float *s = grid + 2 * (b * o->nvox + (j[0] + lo[0]) + g[0] * ((j[1] + lo[1]) + g[1] * (j[2] + lo[2])));
+                        float *d = (float *)it.data + 2 * (b * nout + v);
+                        d[0] = s[0], d[1] = s[1];
+                    }
+        mv__free(grid, ctx);
+    }
+    if (sens) {
+        memcpy(sv.data, o->c0, (size_t)o->nsen * 8);
+        mv__out_commit_in(sens, &sv, in, NULL);
+    }
+    mv__out_commit_in(image, &it, in, NULL);
+    return MV_OK;
+}
+
+/* the counts every entry checks: voxels, coils, maps, frames fit the buffers */
+static mv_status mv__nl_counts(mv__nl *o, const mv_nlinv_opts *op, const char *fn)
+{
+    o->nm = op->maps ? op->maps : 1;
+    MV__CHECK((uint64_t)(o->nvox * o->nc * o->nf) <= (uint64_t)(SIZE_MAX / 32) / (uint64_t)o->nm / 3,
+              MV_ERR_SIZE_OVERFLOW, "%s: %lld coil volumes of %lld voxels: the buffers overflow", fn,
+              (long long)(o->nc * o->nm * o->nf), (long long)o->nvox);
+    o->nimg = o->nvox * o->nm * o->nf;
+    o->nsen = o->nimg * o->nc;
+    return MV_OK;
+}
+
+/* 100 / ||y|| (float, BART's), or opts.data_scale; MV_ERR_BAD_DATA when y is
+   not finite or all zero */
+static mv_status mv__nl_scale(const float *y, int64_t n, mv_nlinv_opts *op, float *scale, const char *fn, const char *what)
+{
+    double nrm = 0;
+    int64_t i;
+    for (i = 0; i < 2 * n; i++) nrm += (double)y[i] * y[i];
+    MV__CHECK(nrm == nrm && nrm <= 1e300, MV_ERR_BAD_DATA, "%s: %s is not finite", fn, what);
+    MV__CHECK(op->data_scale > 0 || nrm > 0, MV_ERR_BAD_DATA, "%s: %s is all zero (no data scale)", fn, what);
+    *scale = op->data_scale > 0 ? (float)op->data_scale : (float)(100.0 / (double)(float)sqrt(nrm));
+    op->data_scale_used = *scale;
+    return MV_OK;
+}
+
 MVDEF mv_status mv_nlinv(const mv_vol *kspace, mv_vol *image, mv_vol *sens, mv_nlinv_opts *opts)
 {
     static const char *fn = "mv_nlinv";
@@ -47837,14 +48143,10 @@ MVDEF mv_status mv_nlinv(const mv_vol *kspace, mv_vol *image, mv_vol *sens, mv_n
     mv_nlinv_opts *op = opts;
     mv__mri_shape sh;
     mv__nl o;
-    mv_fft_opts fo;
-    mv_vol it, st_v;
-    int64_t d[3], nk, n, i, ng;
-    float *y = NULL, *x = NULL, *r = NULL, *p = NULL, *h = NULL, *cgv = NULL, scale;
-    double alpha, amin, redu, nrm = 0;
-    int step, steps, cgit;
+    int64_t d[3], nk, i;
+    float *y = NULL, *x = NULL, scale;
     void *ctx;
-    mv_status st = MV_OK;
+    mv_status st;
     if (!op) {
         memset(&to, 0, sizeof(to));
         op = &to;
@@ -47855,130 +48157,221 @@ MVDEF mv_status mv_nlinv(const mv_vol *kspace, mv_vol *image, mv_vol *sens, mv_n
     sh = mv__mri_shape_of(kspace);
     o.nvox = sh.nvox, o.nc = sh.nc, o.nf = sh.nbatch;
     MV__TRY(mv__nl_check(op, kspace, o.nvox, o.nc, o.nf));
-    o.nm = op->maps ? op->maps : 1;
+    MV__TRY(mv__nl_counts(&o, op, fn));
     o.npf = op->pattern ? mv_vol_count(op->pattern) / o.nvox : o.nf;
-    MV__CHECK((uint64_t)(o.nvox * o.nc * o.nf) <= (uint64_t)(SIZE_MAX / 32) / (uint64_t)o.nm / 3, MV_ERR_SIZE_OVERFLOW,
-              "%s: %lld coil volumes of %lld voxels: the buffers overflow", fn, (long long)(o.nc * o.nm * o.nf),
-              (long long)o.nvox);
-    o.nimg = o.nvox * o.nm * o.nf;
-    o.nsen = o.nimg * o.nc;
-    o.rvc = op->real_value;
-    o.msk = (float)(1.0 / sqrt((double)o.nvox));
-    ng = op->uncombined ? o.nm : 1;
     ctx = op->alloc_ctx;
-    o.threads = mv__resolve_threads(op->threads);
-    if (o.threads > MV__MAX_THREADS) o.threads = MV__MAX_THREADS;
     d[0] = kspace->dim[0], d[1] = kspace->dim[1], d[2] = kspace->dim[2];
     nk = o.nvox * o.nc * o.nf;
-    n = o.nimg + o.nsen;
-    /* the data scale: 100 / ||y|| in float, as BART's */
-    {
-        const float *k = (const float *)kspace->data;
-        for (i = 0; i < 2 * nk; i++) nrm += (double)k[i] * k[i];
-        MV__CHECK(nrm == nrm && nrm <= 1e300, MV_ERR_BAD_DATA, "%s: kspace is not finite", fn);
-        MV__CHECK(op->data_scale > 0 || nrm > 0, MV_ERR_BAD_DATA, "%s: kspace is all zero (no data scale)", fn);
-        scale = op->data_scale > 0 ? (float)op->data_scale : (float)(100.0 / (double)(float)sqrt(nrm));
-        op->data_scale_used = scale;
-    }
-    memset(&fo, 0, sizeof(fo));
-    fo.threads = 1;
-    fo.alloc_ctx = ctx;
-    fo.norm = MV_FFT_BACKWARD;
-    st = mv_fft_plan_c2c(&o.pf, 3, d, 7u, 0, &fo);
-    fo.norm = MV_FFT_FORWARD; /* an unscaled inverse, BART's ifft */
-    if (st == MV_OK) st = mv_fft_plan_c2c(&o.pi, 3, d, 7u, 1, &fo);
+    MV__TRY(mv__nl_scale((const float *)kspace->data, nk, op, &scale, fn, "kspace"));
+    st = mv__nl_setup(&o, d, op, ctx);
+    if (st == MV_OK) st = mv__nl_fov(&o, d, op->restrict_fov, ctx);
+    if (st == MV_OK) st = mv__nl_pattern(&o, d, kspace, op->pattern);
     if (st != MV_OK) goto done;
-    o.fft_bytes = (mv_fft_scratch_size(o.pf) > mv_fft_scratch_size(o.pi) ? mv_fft_scratch_size(o.pf)
-                                                                         : mv_fft_scratch_size(o.pi));
-    o.fft_bytes = (o.fft_bytes + 63) & ~(size_t)63;
-    o.scr_bytes = o.fft_bytes + (size_t)o.nvox * 24;
-    o.w = (float *)mv__alloc((size_t)o.nvox * 8, ctx);
-    o.pat = (float *)mv__alloc((size_t)(o.npf * o.nvox) * 8, ctx);
-    o.c0 = (float *)mv__alloc((size_t)o.nsen * 8, ctx);
-    o.t = (float *)mv__alloc((size_t)nk * 8, ctx);
-    o.scr = (unsigned char *)mv__alloc(o.scr_bytes * (size_t)o.threads, ctx);
     y = (float *)mv__alloc((size_t)nk * 8, ctx);
-    r = (float *)mv__alloc((size_t)nk * 8, ctx);
-    x = (float *)mv__alloc((size_t)n * 8, ctx);
-    p = (float *)mv__alloc((size_t)n * 8, ctx);
-    h = (float *)mv__alloc((size_t)n * 8, ctx);
-    cgv = (float *)mv__alloc((size_t)n * 24, ctx);
-    if (!o.w || !o.pat || !o.c0 || !o.t || !o.scr || !y || !r || !x || !p || !h || !cgv) {
-        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: buffers of %lld coil volumes", fn, (long long)(o.nc * o.nm * o.nf));
+    x = (float *)mv__alloc((size_t)(o.nimg + o.nsen) * 8, ctx);
+    if (!y || !x) {
+        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: the data and the unknowns of %lld coil volumes", fn,
+                      (long long)(o.nc * o.nm * o.nf));
         goto done;
     }
-    mv__nl_weights(d, op->sobolev_a > 0 ? op->sobolev_a : 220, op->sobolev_b > 0 ? op->sobolev_b : 32, o.w);
-    st = mv__nl_pattern(&o, d, kspace, op->pattern);
-    if (st != MV_OK) goto done;
-    {
-        const float *k = (const float *)kspace->data;
-        for (i = 0; i < 2 * nk; i++) y[i] = k[i] * scale;
-    }
-    for (i = 0; i < o.nimg; i++) x[2 * i] = 1, x[2 * i + 1] = 0;
-    memset(x + 2 * o.nimg, 0, (size_t)o.nsen * 8);
-    o.x0 = x;
-    alpha = op->alpha > 0 ? op->alpha : 1;
-    amin = op->alpha_min;
-    redu = op->redu > 0 ? op->redu : 2;
-    steps = op->iterations ? op->iterations : 8;
-    op->cg_iterations_done = 0;
-    for (step = 0; step < steps; step++) {
-        double bb;
-        float e2;
-        const float fa = (float)alpha;
-        mv__nl_pass(&o, MV__NL_FWD, x, r); /* r = F(x); the coils c0 at x */
-        for (i = 0; i < 2 * nk; i++) r[i] = y[i] - r[i];
-        if (op->progress && op->progress(op->progress_user, step + 1, sqrt(mv__cdot_re(r, r, nk)))) {
-            st = mv__fail(MV_ERR_CANCELLED, "%s: cancelled by the progress callback before step %d", fn, step + 1);
-            goto done;
-        }
-        mv__nl_pass(&o, MV__NL_ADJ, r, p); /* p = DF^H r - alpha x */
-        for (i = 0; i < 2 * n; i++) p[i] += -fa * x[i];
-        bb = mv__nl_dot(p, p, 2 * n);
-        {   /* BART's legacy stop: ||r||^2 <= ((cg_tol ||b||)^2)^2, in float */
-            const float tol = (float)(op->cg_tol > 0 ? op->cg_tol : 0.1), e1 = tol * (float)sqrt(bb);
-            e2 = e1 * e1;
-            e2 = e2 * e2;
-        }
-        cgit = mv__nl_cg(&o, p, h, n, fa, op->cg_iterations ? op->cg_iterations : 100, e2, cgv);
-        op->cg_iterations_done += cgit;
-        for (i = 0; i < 2 * n; i++) x[i] += h[i];
-        alpha = (float)((fa - (float)amin) / (float)redu + (float)amin);
-        if (o.nm > 1) mv__nl_orthogonalize(&o, x + 2 * o.nimg, r); /* r: nk >= one map's coils of every frame */
-    }
-    /* the coils: fftmod(IFFT(W k)) */
-    mv__nl_pass(&o, MV__NL_COILS, x, NULL);
-    {
-        int64_t v, u, j[3];
-        for (v = 0; v < o.nvox; v++) {
-            float one[2] = {1, 0}, fm[2];
-            j[0] = v % d[0], j[1] = (v / d[0]) % d[1], j[2] = v / (d[0] * d[1]);
-            mv__bart_fftmod_sample(d, j, one, fm);
-            for (u = 0; u < o.nc * o.nm * o.nf; u++) {
-                float *s = o.c0 + 2 * (v + o.nvox * u);
-                const float re = s[0] * fm[0] - s[1] * fm[1], im = s[0] * fm[1] + s[1] * fm[0];
-                s[0] = re, s[1] = im;
-            }
-        }
-    }
-    mv_vol_init(&it);
-    mv_vol_init(&st_v);
-    st = mv__nl_outputs(kspace, &o, ng, &it, sens ? &st_v : NULL, ctx);
-    if (st != MV_OK) goto done;
-    mv__nl_image_out(&o, x, o.c0, op, scale, (float *)it.data);
-    if (sens) {
-        memcpy(st_v.data, o.c0, (size_t)o.nsen * 8);
-        mv__out_commit_in(sens, &st_v, kspace, NULL);
-    }
-    mv__out_commit_in(image, &it, kspace, NULL);
+    for (i = 0; i < 2 * nk; i++) y[i] = ((const float *)kspace->data)[i] * scale;
+    st = mv__nl_irgnm(&o, d, y, x, op, ctx);
+    if (st == MV_OK) st = mv__nl_finish(&o, x, op, scale, kspace, d, kspace, image, sens, ctx);
 done:
     mv__nl_free(&o, ctx);
     mv__free(y, ctx);
-    mv__free(r, ctx);
     mv__free(x, ctx);
-    mv__free(p, ctx);
-    mv__free(h, ctx);
-    mv__free(cgv, ctx);
+    return st;
+}
+
+/* Non-Cartesian NLINV's grid (BART's estimate_im_dims, doubled): per axis
+   2 ceil(max |traj|) (the float modulus of the complex coordinate; 1 where
+   every coordinate is 0), out; g twice that where above 1 */
+static mv_status mv__nl_nc_dims(const mv_vol *traj, int64_t out[3], int64_t g[3], const char *fn)
+{
+    const float *t = (const float *)traj->data;
+    const int64_t np = mv_vol_count(traj) / 3;
+    float mx[3] = {0, 0, 0};
+    int64_t i;
+    int a, big = 0;
+    for (i = 0; i < np; i++)
+        for (a = 0; a < 3; a++) {
+            const float m = (float)hypot(t[2 * (3 * i + a)], t[2 * (3 * i + a) + 1]);
+            MV__CHECK(m == m && m <= 1e6f, MV_ERR_INVALID_ARG, "%s: traj point %lld, coordinate %d is %g (finite, "
+                      "|k| <= 1e6)", fn, (long long)i, a, (double)m);
+            if (m > mx[a]) mx[a] = m;
+        }
+    for (a = 0; a < 3; a++) {
+        out[a] = mx[a] == 0 ? 1 : 2 * (int64_t)ceilf(mx[a]);
+        g[a] = out[a] > 1 ? 2 * out[a] : 1;
+        big += out[a] > 1;
+    }
+    MV__CHECK(big >= 2, MV_ERR_UNSUPPORTED, "%s: the trajectory spans %d axis (2D or 3D needed)", fn, big);
+    return MV_OK;
+}
+
+/* The gridded data and the PSF (BART's nlinv -t): per frame, the adjoint
+   NUFFT onto the doubled grid g (the trajectory doubled) of the data and
+   of |P|^2, each through BART's unitary centred FFT; the PSF times 2^d,
+   the data times sqrt(2^d) (d: the axes above 1). kg: nf nc nvox, psf: nf
+   nvox (complex). */
+static mv_status mv__nl_nc_grid(const mv_vol *traj, const mv_vol *kspace, const mv_nlinv_opts *op, const int64_t g[3],
+                                int64_t nf, int64_t nc, float *kg, float *psf, void *ctx)
+{
+    const int64_t npts = kspace->dim[1] * kspace->dim[2], nvox = g[0] * g[1] * g[2];
+    const int64_t ntf = mv_vol_count(traj) / (3 * npts);
+    const float *tr = (const float *)traj->data, *k = (const float *)kspace->data;
+    float *coords = (float *)mv__alloc((size_t)npts * 3 * sizeof(float), ctx);
+    float *w = (float *)mv__alloc((size_t)npts * 8, ctx);
+    mv_nufft_plan *pl = NULL;
+    mv_nufft_opts no;
+    mv_vol v;
+    int64_t f, i, c, a, nbig = (g[0] > 1) + (g[1] > 1) + (g[2] > 1);
+    const float psc = (float)(1 << nbig), ksc = sqrtf((float)(1 << nbig));
+    mv_status st = MV_OK;
+    MV__CHECK(coords && w, MV_ERR_OUT_OF_MEMORY, "mv_nlinv_nc: a frame's %lld points", (long long)npts);
+    memset(&no, 0, sizeof(no));
+    no.tol = op->nufft_tol > 0 ? op->nufft_tol : 1e-6;
+    no.threads = op->threads;
+    no.alloc_ctx = ctx;
+    no.coils = nc;
+    for (f = 0; f < nf && st == MV_OK; f++) {
+        if (f < ntf || !pl) { /* this frame's trajectory, doubled */
+            const float *tf = tr + 2 * 3 * npts * (f % ntf);
+            for (i = 0; i < npts; i++)
+                for (a = 0; a < 3; a++) coords[3 * i + a] = 2 * tf[2 * (3 * i + a)];
+            mv_nufft_plan_free(pl);
+            pl = NULL;
+            st = mv_nufft_plan_make(&pl, g, coords, npts, &no);
+            if (st != MV_OK) break;
+        }
+        for (i = 0; i < npts; i++) { /* |P|^2 of the samples (BART's compute_kern) */
+            float pr, pi;
+            if (op->pattern) {
+                const int64_t idx = (mv_vol_count(op->pattern) / npts > 1 ? f * npts : 0) + i;
+                if (op->pattern->dtype == MV_DT_C64)
+                    pr = ((const float *)op->pattern->data)[2 * idx], pi = ((const float *)op->pattern->data)[2 * idx + 1];
+                else
+                    pr = ((const float *)op->pattern->data)[idx], pi = 0;
+            } else {
+                float ss = 0;
+                for (c = 0; c < nc; c++) {
+                    const float *s = k + 2 * (i + npts * (c + nc * f));
+                    ss += s[0] * s[0] + s[1] * s[1];
+                }
+                pr = ss != 0 ? 1.0f : 0.0f, pi = 0;
+            }
+            w[2 * i] = pr * pr + pi * pi, w[2 * i + 1] = 0;
+        }
+        st = mv_nufft_execute(pl, 1, w, psf + 2 * nvox * f, 1);
+        if (st == MV_OK) st = mv_nufft_execute(pl, 1, k + 2 * npts * nc * f, kg + 2 * nvox * nc * f, nc);
+    }
+    mv_nufft_plan_free(pl);
+    mv__free(coords, ctx);
+    mv__free(w, ctx);
+    MV__TRY(st);
+    /* BART's fftuc: the centred unitary FFT (the grid is even along every axis above 1) */
+    mv_vol_init(&v);
+    v.dtype = MV_DT_C64;
+    v.ndim = 4;
+    for (a = 0; a < 3; a++) v.dim[a] = g[a], v.spacing[a] = 1;
+    for (a = 3; a < MV_MAX_DIMS; a++) v.dim[a] = 1, v.spacing[a] = 1;
+    v.dim[3] = nf;
+    v.data = psf;
+    MV__TRY(mv_fftc_into(&v, &v, 7u, 0, NULL));
+    v.dim[3] = nf * nc;
+    v.data = kg;
+    MV__TRY(mv_fftc_into(&v, &v, 7u, 0, NULL));
+    for (i = 0; i < 2 * nvox * nf; i++) psf[i] *= psc;
+    for (i = 0; i < 2 * nvox * nf * nc; i++) kg[i] *= ksc;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_nlinv_nc(const mv_vol *traj, const mv_vol *kspace, mv_vol *image, mv_vol *sens, mv_nlinv_opts *opts)
+{
+    static const char *fn = "mv_nlinv_nc";
+    mv_nlinv_opts to;
+    mv_nlinv_opts *op = opts;
+    mv__mri_shape sh;
+    mv__nl o;
+    mv_vol tpl;
+    int64_t out[3], g[3], nk, i, v, f, j[3], npts, ntf;
+    float *y = NULL, *x = NULL, *psf = NULL, scale;
+    float *pa;
+    void *ctx;
+    mv_status st;
+    int a;
+    if (!op) {
+        memset(&to, 0, sizeof(to));
+        op = &to;
+    }
+    MV__TRY(mv__mri_check_c64(kspace, fn, "kspace"));
+    MV__TRY(mv__mri_check_c64(traj, fn, "traj"));
+    MV__CHECK(image != NULL, MV_ERR_INVALID_ARG, "%s: image is NULL", fn);
+    npts = kspace->dim[1] * kspace->dim[2];
+    MV__CHECK(kspace->dim[0] == 1 && traj->dim[0] == 3 && traj->dim[1] == kspace->dim[1] &&
+                  traj->dim[2] == kspace->dim[2] && traj->dim[3] == 1,
+              MV_ERR_INVALID_ARG,
+              "%s: kspace (1, X, Y, C, frames...) and traj (3, X, Y, 1, frames...) needed: kspace %lld x %lld x %lld, "
+              "traj %lld x %lld x %lld x %lld",
+              fn, (long long)kspace->dim[0], (long long)kspace->dim[1], (long long)kspace->dim[2], (long long)traj->dim[0],
+              (long long)traj->dim[1], (long long)traj->dim[2], (long long)traj->dim[3]);
+    sh = mv__mri_shape_of(kspace);
+    ntf = mv_vol_count(traj) / (3 * npts);
+    MV__CHECK(ntf == 1 || ntf == sh.nbatch, MV_ERR_INVALID_ARG,
+              "%s: traj holds %lld frames, the k-space %lld (one trajectory, or one per frame)", fn, (long long)ntf,
+              (long long)sh.nbatch);
+    MV__TRY(mv__nl_nc_dims(traj, out, g, fn));
+    memset(&o, 0, sizeof(o));
+    o.nvox = g[0] * g[1] * g[2], o.nc = sh.nc, o.nf = sh.nbatch;
+    {   /* the checks see the k-space's samples as the image's voxels: a pattern per sample */
+        mv_vol kq = *kspace;
+        MV__TRY(mv__nl_check(op, &kq, npts, o.nc, o.nf));
+    }
+    MV__CHECK(op->nufft_tol == 0 || (op->nufft_tol >= 1e-6 * (1 - 1e-9) && op->nufft_tol <= 0.1), MV_ERR_INVALID_ARG,
+              "%s: opts.nufft_tol = %g (1e-6 .. 0.1, 0 = 1e-6)", fn, op->nufft_tol);
+    MV__TRY(mv__nl_counts(&o, op, fn));
+    o.npf = o.nf;
+    ctx = op->alloc_ctx;
+    nk = o.nvox * o.nc * o.nf;
+    st = mv__nl_setup(&o, g, op, ctx);
+    if (st == MV_OK) st = mv__nl_fov(&o, g, op->restrict_fov > 0 ? op->restrict_fov : 0.5, ctx);
+    if (st != MV_OK) goto done;
+    y = (float *)mv__alloc((size_t)nk * 8, ctx);
+    x = (float *)mv__alloc((size_t)(o.nimg + o.nsen) * 8, ctx);
+    psf = (float *)mv__alloc((size_t)(o.nvox * o.nf) * 8, ctx);
+    pa = (float *)mv__alloc((size_t)o.nvox * 8, ctx);
+    o.pat_adj = pa;
+    if (!y || !x || !psf || !pa) {
+        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: the gridded data of %lld coil volumes", fn, (long long)(o.nc * o.nf));
+        goto done;
+    }
+    st = mv__nl_nc_grid(traj, kspace, op, g, o.nf, o.nc, y, psf, ctx);
+    if (st == MV_OK) st = mv__nl_scale(y, nk, op, &scale, fn, "the gridded k-space");
+    if (st != MV_OK) goto done;
+    for (i = 0; i < 2 * nk; i++) y[i] *= scale;
+    /* the forward pattern: the PSF fftmod'ed; the adjoint's: fftmod(1) */
+    for (f = 0; f < o.nf; f++)
+        for (v = 0; v < o.nvox; v++) {
+            j[0] = v % g[0], j[1] = (v / g[0]) % g[1], j[2] = v / (g[0] * g[1]);
+            mv__bart_fftmod_sample(g, j, psf + 2 * (f * o.nvox + v), o.pat + 2 * (f * o.nvox + v));
+            if (f == 0) {
+                const float one[2] = {1, 0};
+                mv__bart_fftmod_sample(g, j, one, pa + 2 * v);
+            }
+        }
+    st = mv__nl_irgnm(&o, g, y, x, op, ctx);
+    if (st != MV_OK) goto done;
+    tpl = *kspace; /* the image's template: (Nx, Ny, Nz, C, frames...) */
+    tpl.flags = 0;
+    for (a = 0; a < 3; a++) tpl.dim[a] = out[a], tpl.spacing[a] = 1;
+    tpl.ndim = MV__MAX(tpl.ndim, 4);
+    st = mv__nl_finish(&o, x, op, scale, &tpl, g, kspace, image, sens, ctx);
+done:
+    mv__nl_free(&o, ctx);
+    mv__free(y, ctx);
+    mv__free(x, ctx);
+    mv__free(psf, ctx);
     return st;
 }
 

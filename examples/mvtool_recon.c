@@ -3,7 +3,7 @@
 
      mvtool ecalib [-m 1|2] [-r CAL] [-k KERNEL] [-t THR] [-c CROP] [--iter N] KSPACE MAPS [EIG]
      mvtool pics -l2|-l1|-R ... [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [-e] [--chunk N] KSPACE MAPS OUT
-     mvtool nlinv [-i ITER] [-m MAPS] [-U] [-c] [-N] [-S] [-p PATTERN] KSPACE OUT [SENS]
+     mvtool nlinv [-i ITER] [-m MAPS] [-U] [-c] [-N] [-S] [-p PATTERN] [-t TRAJ] KSPACE OUT [SENS]
      mvtool grappa KSPACE OUT [--acs N] [--kernel 5x4] [--accel R] [--lambda L] [--gfactor G]
 
    BART's flags and argument order; files are BART .cfl/.hdr pairs (NAME,
@@ -969,9 +969,9 @@ static int nlinv_progress(void *user, int step, double residual)
 static int cmd_nlinv(const args *a)
 {
     static const char *const refused[][2] = {
-        {"-t", "non-Cartesian nlinv (-t)"}, {"-f", "the restricted FOV (-f)"}, {"-I", "an initialisation file (-I)"},
+        {"-I", "an initialisation file (-I)"},
         {"-s", "coils constant along axes (-s)"}, {"-P", "a pattern per coil (-P)"}, {"-n", "non-Cartesian nlinv (-n)"}};
-    mv_vol k, img, sens, pat;
+    mv_vol k, img, sens, pat, tr;
     mv_nlinv_opts o = MV_ZERO_INIT;
     int64_t v, kd[16], od[16], sd[16];
     double d;
@@ -1001,6 +1001,12 @@ static int cmd_nlinv(const args *a)
     if (opt_str(a, "--cg-iter")) o.cg_iterations = (int)v;
     if (opt_num(a, "--cg-tol", &d) < 0 || (opt_str(a, "--cg-tol") && !(d > 0))) return usage_error(a, "--cg-tol takes a value > 0", opt_str(a, "--cg-tol"));
     if (opt_str(a, "--cg-tol")) o.cg_tol = d;
+    if (opt_num(a, "--nufft-tol", &d) < 0 || (opt_str(a, "--nufft-tol") && !(d >= 1e-6 && d <= 0.1)))
+        return usage_error(a, "--nufft-tol takes a value in [1e-6, 0.1]", opt_str(a, "--nufft-tol"));
+    if (opt_str(a, "--nufft-tol")) o.nufft_tol = d;
+    if (opt_num(a, "-f", &d) < 0 || (opt_str(a, "-f") && !(d > 0 && d <= 1)))
+        return usage_error(a, "-f takes a FOV fraction in (0, 1]", opt_str(a, "-f"));
+    if (opt_str(a, "-f")) o.restrict_fov = d;
     if (opt_flag(a, "-g") || opt_flag(a, "--lowmem"))
         fprintf(stderr, "nlinv: %s accepted and noted (the CPU library call)\n", opt_flag(a, "-g") ? "-g" : "--lowmem");
     o.real_value = opt_flag(a, "-c");
@@ -1033,19 +1039,44 @@ static int cmd_nlinv(const args *a)
         }
         o.pattern = &pat;
     }
+    mv_vol_init(&tr);
+    if (opt_str(a, "-t")) { /* BART's trajectory (3, X, Y, 1, frames...): each frame axis 1 or the k-space's */
+        int64_t td[16];
+        if ((rc = cfl_load_folded(opt_str(a, "-t"), &tr, td))) {
+            mv_free(&k);
+            mv_free(&pat);
+            return rc;
+        }
+        for (ax = 4; ax < 16; ax++)
+            if (td[ax] != kd[ax] && td[ax] != 1) break;
+        if (td[0] != 3 || td[1] != kd[1] || td[2] != kd[2] || td[3] != 1 || ax < 16 || kd[0] != 1 ||
+            (mv_vol_count(&tr) > 3 * kd[1] * kd[2] && mv_vol_count(&tr) != 3 * mv_vol_count(&k) / (kd[3] * kd[0]))) {
+            mv_free(&k);
+            mv_free(&pat);
+            mv_free(&tr);
+            return usage_error(a, "-t: BART's trajectory (3, X, Y, 1, frames: all or none) of k-space (1, X, Y, coils, ...)",
+                               opt_str(a, "-t"));
+        }
+    }
     mv_vol_init(&img);
     mv_vol_init(&sens);
     {
         double t0 = now_ms();
-        st = mv_nlinv(&k, &img, a->npos > 2 ? &sens : NULL, &o);
+        st = tr.data ? mv_nlinv_nc(&tr, &k, &img, a->npos > 2 ? &sens : NULL, &o)
+                     : mv_nlinv(&k, &img, a->npos > 2 ? &sens : NULL, &o);
         if (opt_flag(a, "--time"))
             fprintf(stderr, "nlinv: %.1f ms, %d CG steps, data scale %g\n", now_ms() - t0, o.cg_iterations_done,
                     o.data_scale_used);
     }
     mv_free(&k);
     mv_free(&pat);
+    mv_free(&tr);
     if (st != MV_OK) return fail_at(st, a->pos[0]);
     for (ax = 0; ax < 16; ax++) od[ax] = sd[ax] = kd[ax];
+    for (ax = 0; ax < 3; ax++) { /* non-Cartesian: the image grid, the coils on twice it (as BART) */
+        od[ax] = img.dim[ax];
+        if (a->npos > 2) sd[ax] = sens.dim[ax];
+    }
     od[3] = 1;
     od[4] = o.uncombined ? (o.maps ? o.maps : 1) : 1;
     sd[4] = o.maps ? o.maps : 1;
@@ -1126,7 +1157,7 @@ const command mvtool_recon_commands[] = {
      "  BART's.\n",
      "-l2 -l1 -R= -r= -i= -S -w= -t= -p= -I -c -f= -W= -B= -d= -g -G= -U --lowmem -n -s= -e -m -u= -C= -b= --wavelet= --tol= --nufft-tol= --chunk= --joint --time", 3, 3, cmd_pics},
     {"nlinv", "image and coil sensitivities together by nonlinear inversion (BART nlinv, ENLIVE)",
-     "mvtool nlinv [-i ITER] [-R REDU] [-M MIN] [-a A] [-b B] [-m MAPS] [-U] [-c] [-N] [-S] [-w SCALE] [-p PATTERN] [-d LEVEL] KSPACE OUT [SENS]\n"
+     "mvtool nlinv [-i ITER] [-R REDU] [-M MIN] [-a A] [-b B] [-m MAPS] [-U] [-c] [-N] [-S] [-w SCALE] [-p PATTERN] [-f FOV] [-t TRAJ] [-d LEVEL] KSPACE OUT [SENS]\n"
      "  BART nlinv 0.8 on Cartesian k-space (x, y, z, coils, frames...): the image\n"
      "  and the coils estimated together by the iteratively regularised\n"
      "  Gauss-Newton method (Uecker 2008), no calibration step: -i Newton steps\n"
@@ -1135,14 +1166,19 @@ const command mvtool_recon_commands[] = {
      "  MAPS sets of images and coils (ENLIVE; -U keeps one image per map), -c a\n"
      "  real image, -N the image without the coils' RSS, -S the image divided by\n"
      "  the data scale (100 / ||y||, or -w SCALE's), -p PATTERN in place of the\n"
-     "  nonzero samples. OUT (x, y, z, 1, 1 or MAPS, frames...) and SENS (x, y,\n"
-     "  z, coils, MAPS, frames...) as BART writes them; a series is one problem,\n"
-     "  as BART's. -d 4 and up: each step's residual on stderr. -g and --lowmem\n"
-     "  are accepted and noted; -t, -n, -f, -I, -s, -P and SMS data (BART's axis\n"
-     "  13) are refused by name. Files are BART .cfl/.hdr. --time: the library\n"
+     "  nonzero samples, -f FOV the image in a centred box of that part of each\n"
+     "  axis. OUT (x, y, z, 1, 1 or MAPS, frames...) and SENS (x, y, z, coils,\n"
+     "  MAPS, frames...) as BART writes them; a series is one problem, as\n"
+     "  BART's. -t TRAJ: non-Cartesian k-space (1, X, Y, coils, frames...) on\n"
+     "  BART's trajectory (one, or one per frame), gridded onto twice the image\n"
+     "  grid (2 ceil(max |k|) per axis) as BART's, -f 0.5 by default; SENS on\n"
+     "  the doubled grid. -d 4 and up: each step's residual on stderr. -g and\n"
+     "  --lowmem are accepted and noted; -n, -I, -s, -P and SMS data (BART's\n"
+     "  axis 13) are refused by name. Files are BART .cfl/.hdr. --time: the library\n"
      "  call's time on stderr. --cg-iter N (100), --cg-tol T (0.1): the inner CG's\n"
-     "  most steps and BART's legacy stop ||r|| <= (T ||b||)^2 (1e-30: none).\n",
-     "-i= -R= -M= -a= -b= -m= -U -c -N -S -w= -p= -d= -g --lowmem -t= -f= -I= -s= -P -n --cg-iter= --cg-tol= --time", 2, 3, cmd_nlinv},
+     "  most steps and BART's legacy stop ||r|| <= (T ||b||)^2 (1e-30: none).\n"
+     "  --nufft-tol T: -t's gridding accuracy (1e-6).\n",
+     "-i= -R= -M= -a= -b= -m= -U -c -N -S -w= -p= -d= -g --lowmem -t= -f= -I= -s= -P -n --cg-iter= --cg-tol= --nufft-tol= --time", 2, 3, cmd_nlinv},
     {"threshold", "soft, wavelet, hard or binary thresholding of a .cfl (BART threshold)",
      "mvtool threshold [-W|-H|-B] [-j BITMASK] LAMBDA IN OUT\n"
      "  As bart threshold: complex soft thresholding x max(|x| - LAMBDA, 0) / |x|\n"

@@ -3200,7 +3200,8 @@ static int nlinv_residual_cb(void *user, int step, double residual)
    the model written from Uecker 2008 with BART's conventions, no medvol
    code), both with BART's legacy CG stop: the same CG step count, images
    and coils within tol */
-static void nlinv_vs_numpy(const char *name, const mv_vol *k, const mv_vol *pat, mv_nlinv_opts *o, double tol)
+static void nlinv_vs_numpy(const char *name, const mv_vol *traj, const mv_vol *k, const mv_vol *pat, mv_nlinv_opts *o,
+                           double tol)
 {
     char path[700], line[64];
     FILE *f;
@@ -3208,6 +3209,7 @@ static void nlinv_vs_numpy(const char *name, const mv_vol *k, const mv_vol *pat,
     double e;
     int cg = -1;
     REQUIRE_OK(mv_cfl_save(nl_path(name, "k"), k, NULL));
+    if (traj) REQUIRE_OK(mv_cfl_save(nl_path(name, "t"), traj, NULL));
     if (pat) { /* a .cfl holds complex values */
         mv_vol pc;
         REQUIRE_OK(mv_convert(pat, &pc, MV_DT_C64, NULL));
@@ -3217,9 +3219,9 @@ static void nlinv_vs_numpy(const char *name, const mv_vol *k, const mv_vol *pat,
     snprintf(path, sizeof(path), "%sopts.txt", tu_path(name));
     f = fopen(path, "w");
     REQUIRE(f != NULL);
-    fprintf(f, "%d %d %d %.17g %.17g %d %d %d %.17g\n", o->iterations, o->cg_iterations ? o->cg_iterations : 100,
+    fprintf(f, "%d %d %d %.17g %.17g %d %d %d %.17g %.17g\n", o->iterations, o->cg_iterations ? o->cg_iterations : 100,
             o->maps ? o->maps : 1, o->sobolev_a > 0 ? o->sobolev_a : 220, o->sobolev_b > 0 ? o->sobolev_b : 32,
-            o->real_value, o->uncombined, o->no_normalize, o->cg_tol > 0 ? o->cg_tol : 0.1);
+            o->real_value, o->uncombined, o->no_normalize, o->cg_tol > 0 ? o->cg_tol : 0.1, o->restrict_fov);
     REQUIRE(fclose(f) == 0);
     REQUIRE(ref_recon_run("nlinv", name) == 0);
     f = fopen(nl_path(name, "cg.txt"), "r");
@@ -3229,7 +3231,7 @@ static void nlinv_vs_numpy(const char *name, const mv_vol *k, const mv_vol *pat,
     o->pattern = pat;
     mv_vol_init(&img);
     mv_vol_init(&sens);
-    REQUIRE_OK(mv_nlinv(k, &img, &sens, o));
+    REQUIRE_OK(traj ? mv_nlinv_nc(traj, k, &img, &sens, o) : mv_nlinv(k, &img, &sens, o));
     EXPECT_MSG(o->cg_iterations_done == cg, "%s: %d CG steps, numpy's %d", name, o->cg_iterations_done, cg);
     mv_vol_init(&ri);
     mv_vol_init(&rs);
@@ -3262,15 +3264,15 @@ MV_TEST(recon, nlinv_matches_reference)
     REQUIRE_OK(nlinv_case(&rng, 12, 10, 8, 3, 1, &k3));
     REQUIRE_OK(nlinv_case(&rng, 32, 24, 1, 3, 2, &kf));
     o.iterations = 5;
-    nlinv_vs_numpy("rc_nl1_", &k2, NULL, &o, 1e-4);
+    nlinv_vs_numpy("rc_nl1_", NULL, &k2, NULL, &o, 1e-4);
     memset(&o, 0, sizeof(o));
     o.iterations = 4, o.maps = 2;
-    nlinv_vs_numpy("rc_nl2_", &k2, NULL, &o, 1e-4);
+    nlinv_vs_numpy("rc_nl2_", NULL, &k2, NULL, &o, 1e-4);
     o.uncombined = 1, o.real_value = 1;
-    nlinv_vs_numpy("rc_nl3_", &k2, NULL, &o, 1e-4);
+    nlinv_vs_numpy("rc_nl3_", NULL, &k2, NULL, &o, 1e-4);
     memset(&o, 0, sizeof(o));
     o.iterations = 5, o.no_normalize = 1, o.sobolev_a = 100, o.sobolev_b = 20;
-    nlinv_vs_numpy("rc_nl4_", &k3, NULL, &o, 1e-4);
+    nlinv_vs_numpy("rc_nl4_", NULL, &k3, NULL, &o, 1e-4);
     /* a series with a weighted pattern per frame, then one shared */
     REQUIRE_OK(mv_vol_alloc(&pat, MV_DT_F32, 4, pd, NULL));
     for (i = 0; i < 32 * 24 * 2; i++) {
@@ -3279,11 +3281,59 @@ MV_TEST(recon, nlinv_matches_reference)
     }
     memset(&o, 0, sizeof(o));
     o.iterations = 4, o.maps = 2;
-    nlinv_vs_numpy("rc_nl5_", &kf, &pat, &o, 1e-4);
+    nlinv_vs_numpy("rc_nl5_", NULL, &kf, &pat, &o, 1e-4);
     pat.ndim = 3, pat.dim[3] = 1;
     o.maps = 1;
-    nlinv_vs_numpy("rc_nl6_", &kf, &pat, &o, 1e-4);
+    nlinv_vs_numpy("rc_nl6_", NULL, &kf, &pat, &o, 1e-4);
     pat.ndim = 4, pat.dim[3] = 2;
+    o.restrict_fov = 0.75; /* BART's -f on Cartesian data */
+    nlinv_vs_numpy("rc_nl7_", NULL, &k2, NULL, &o, 1e-4);
+    /* non-Cartesian (BART's nlinv -t): golden-angle spokes of 32 samples, one
+       trajectory, then two frames with their own spokes and two maps; the
+       reference grids by the exact NUDFT */
+    {
+        mv_vol tr, tr2, kn, kn2, im;
+        mv_traj_opts to = MV_ZERO_INIT;
+        int64_t id[4] = {32, 32, 1, 3}, i2;
+        to.golden = 1;
+        REQUIRE_OK(mv_traj_radial(&tr, 32, 21, &to));
+        REQUIRE_OK(mv_traj_radial(&tr2, 32, 42, &to));
+        tr2.ndim = 5, tr2.dim[2] = 21, tr2.dim[3] = 1, tr2.dim[4] = 2; /* frame f: spokes 21 f .. 21 f + 20 */
+        REQUIRE_OK(mv_vol_alloc(&im, MV_DT_C64, 4, id, NULL));
+        for (i2 = 0; i2 < 32 * 32 * 3; i2++) { /* a disc times smooth coils */
+            const int64_t x = i2 % 32, y = (i2 / 32) % 32, c = i2 / 1024;
+            const double r2 = (x - 16.0) * (x - 16.0) + (y - 15.0) * (y - 15.0), ph = 0.4 * c + 0.05 * (x - y) * (c + 1);
+            const double v = r2 < 100 ? 1.0 + 0.3 * (x > 16) : 0.0, amp = 1 + 0.02 * (c + 1) * (x - 16);
+            ((float *)im.data)[2 * i2] = (float)(v * amp * cos(ph));
+            ((float *)im.data)[2 * i2 + 1] = (float)(v * amp * sin(ph));
+        }
+        {
+            mv_nufft_plan *pl;
+            int64_t kd1[4] = {1, 32, 21, 3}, kd2[5] = {1, 32, 21, 3, 2}, dims[3] = {32, 32, 1};
+            REQUIRE_OK(mv_vol_alloc(&kn, MV_DT_C64, 4, kd1, NULL));
+            REQUIRE_OK(mv_vol_alloc(&kn2, MV_DT_C64, 5, kd2, NULL));
+            REQUIRE_OK(mv_nufft_plan_traj(&pl, dims, &tr, NULL));
+            REQUIRE_OK(mv_nufft_execute(pl, 0, im.data, kn.data, 3));
+            mv_nufft_plan_free(pl);
+            for (i2 = 0; i2 < 2; i2++) {
+                mv_vol tf = view_of_block(&tr2, 4, i2);
+                REQUIRE_OK(mv_nufft_plan_traj(&pl, dims, &tf, NULL));
+                REQUIRE_OK(mv_nufft_execute(pl, 0, im.data, (float *)kn2.data + 2 * 32 * 21 * 3 * i2, 3));
+                mv_nufft_plan_free(pl);
+            }
+        }
+        memset(&o, 0, sizeof(o));
+        o.iterations = 4;
+        nlinv_vs_numpy("rc_nl8_", &tr, &kn, NULL, &o, 1e-4);
+        memset(&o, 0, sizeof(o));
+        o.iterations = 3, o.maps = 2, o.uncombined = 1, o.restrict_fov = 0.6;
+        nlinv_vs_numpy("rc_nl9_", &tr2, &kn2, NULL, &o, 1e-4);
+        mv_free(&tr);
+        mv_free(&tr2);
+        mv_free(&kn);
+        mv_free(&kn2);
+        mv_free(&im);
+    }
     /* threads: the same bytes */
     {
         int th, rp, reps = tu_test_reps(3);

@@ -1387,9 +1387,23 @@ PYEOF
     bart nlinv -i 6 "$LL/k3" "$LL/bn" "$LL/bns" >/dev/null 2>&1
     $T nlinv -i 6 "$LL/k3" "$LL/mn" "$LL/mns" && "$PY" "$LL/nrmse.py" "$LL/bn" "$LL/mn" 1e-4 &&
       "$PY" "$LL/nrmse.py" "$LL/bns" "$LL/mns" 1e-4 && ok || bad "nlinv -i 6 of a 3D volume vs bart nlinv"
-    for R in "-t $LL/tr" "-f 0.5" "-n"; do
+    for R in "-I $LL/k0" "-n" "-s 8"; do
       $T nlinv $R "$LL/k0" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "not implemented" "$W/err" && ok || bad "nlinv $R: usage error: $(cat "$W/err")"
     done
+    bart nlinv -i 5 -f 0.6 "$LL/k0" "$LL/bn" >/dev/null 2>&1
+    $T nlinv -i 5 -f 0.6 "$LL/k0" "$LL/mn" && "$PY" "$LL/nrmse.py" "$LL/bn" "$LL/mn" 1e-4 && ok || bad "nlinv -f 0.6 (a restricted FOV) vs bart nlinv"
+    # nlinv -t: golden-angle radial, gridded onto twice the image grid as BART's (its gridding is ~1e-3 from
+    # the exact transform, medvol's 1e-6: 1e-2), one trajectory and a series with a trajectory per frame
+    bart traj -r -x 64 -y 33 -G "$LL/ntr" >/dev/null 2>&1 && bart phantom -k -s 4 -t "$LL/ntr" "$LL/nrk" >/dev/null 2>&1 &&
+      bart traj -r -x 48 -y 60 -G "$LL/ntg" >/dev/null 2>&1 && bart reshape $(bart bitmask 2 10) 20 3 "$LL/ntg" "$LL/ntf" >/dev/null 2>&1 &&
+      bart phantom -k -s 4 -t "$LL/ntf" "$LL/nrf" >/dev/null 2>&1
+    for R in "-i 6" "-i 5 -m 2" "-i 5 -c -S" "-i 5 -f 0.7"; do
+      bart nlinv -t "$LL/ntr" $R "$LL/nrk" "$LL/bn" "$LL/bns" >/dev/null 2>&1
+      $T nlinv -t "$LL/ntr" $R "$LL/nrk" "$LL/mn" "$LL/mns" && "$PY" "$LL/nrmse.py" "$LL/bn" "$LL/mn" 1e-2 &&
+        "$PY" "$LL/nrmse.py" "$LL/bns" "$LL/mns" 1e-2 && ok || bad "nlinv -t $R (radial: image and coils on the doubled grid) vs bart nlinv -t"
+    done
+    bart nlinv -t "$LL/ntf" -i 5 "$LL/nrf" "$LL/bn" >/dev/null 2>&1
+    $T nlinv -t "$LL/ntf" -i 5 "$LL/nrf" "$LL/mn" && "$PY" "$LL/nrmse.py" "$LL/bn" "$LL/mn" 1e-2 && ok || bad "nlinv -t (a trajectory per frame, 3 frames in axis 10) vs bart nlinv -t"
     bart transpose 5 13 "$LL/ks" "$LL/ksms" >/dev/null 2>&1
     $T nlinv "$LL/ksms" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "SMS" "$W/err" && ok || bad "nlinv of SMS data (axis 13): usage error: $(cat "$W/err")"
   else

@@ -31,8 +31,11 @@
       1, 1, T: a trajectory per frame) the frames are non-Cartesian, Pk
       (1, M, 1, C, T), A_t the exact NUDFT as nc's (every weight 1).
   ref_recon.py nlinv P   reads Pk (k-space (x, y, z, C, F)), Popts.txt
-      ("steps cg maps a b real uncombined no_normalize tol") and, when present,
-      Pp (a pattern (x, y, z) or (x, y, z, F)); runs NLINV (Uecker et al.
+      ("steps cg maps a b real uncombined no_normalize tol fov") and, when
+      present, Pp (a pattern (x, y, z) or (x, y, z, F)); with Pt (a
+      trajectory (3, X, Y) or per frame; k (1, X, Y, C, F), Pp (1, X, Y)
+      or per frame) the data gridded as BART's nlinv -t does, by the exact
+      NUDFT (nlinv_grid); runs NLINV (Uecker et al.
       2008, BART nlinv's conventions: unnormalised FFTs, BART's fftmod on
       the pattern, the Sobolev weights and the coils, the data scaled by
       100 / ||y||; ENLIVE's Gram-Schmidt for several maps) in complex128
@@ -256,22 +259,74 @@ def bart_fftmod(shape):
     return np.exp(2j * np.pi * ph)
 
 
+def nlinv_grid(d, k, nf, nc):
+    """non-Cartesian NLINV's gridding (BART nlinv -t): the image grid 2
+    ceil(max |k|) per axis, the reconstruction grid twice it; the data and
+    |P|^2 of each frame through the exact adjoint NUDFT onto the doubled grid
+    (the trajectory doubled) and the centred unitary FFT, times sqrt(2^d)
+    and 2^d: (gridded k-space (g, C, F), PSF (g, F), image dims, grid)"""
+    t = readcfl(d + 't')
+    npts = t.shape[1] * t.shape[2]
+    t = t.reshape(3, npts, -1, order='F')
+    mx = np.abs(t).max(axis=(1, 2)).astype(np.float32)
+    out = [1 if m == 0 else 2 * int(np.ceil(m)) for m in mx]
+    g = [2 * n if n > 1 else 1 for n in out]
+    N = g[0] * g[1] * g[2]
+    k = k.reshape(npts, nc, nf, order='F')
+    if os.path.exists(d + 'p.cfl'):
+        pw = readcfl(d + 'p').astype(np.complex128).reshape(npts, -1, order='F')
+    else:
+        pw = (np.sum(np.abs(k) ** 2, axis=1) != 0).astype(np.complex128)
+    grid = np.stack(np.meshgrid(*[np.arange(n) - n // 2 for n in g], indexing='ij'), -1).reshape(-1, 3, order='F')
+    kg = np.zeros((N, nc, nf), complex)
+    psf = np.zeros((N, nf), complex)
+    for f in range(nf):
+        kt = 2 * t[:, :, f % t.shape[2]].real.astype(np.float64)          # (3, npts), the trajectory doubled
+        E = np.exp(2j * np.pi * sum(np.outer(grid[:, a], kt[a]) / g[a] for a in range(3))) / np.sqrt(N)
+        kg[:, :, f] = E @ k[:, :, f]
+        psf[:, f] = E @ np.abs(pw[:, f % pw.shape[1]]) ** 2
+    sc = 2.0 ** sum(n > 1 for n in g)
+    shape = tuple(g)
+    kg = fftc(kg.reshape(shape + (nc, nf), order='F'), (0, 1, 2)) * np.sqrt(sc)
+    psf = fftc(psf.reshape(shape + (nf,), order='F'), (0, 1, 2)) * sc
+    return kg, psf, out, g
+
+
 def nlinv(d):
     k = readcfl(d + 'k').astype(np.complex128)
-    steps, cg, nm, a, b, real, unc, nonorm, tol = open(d + 'opts.txt').read().split()
-    tol = float(tol)
+    steps, cg, nm, a, b, real, unc, nonorm, tol, fov = open(d + 'opts.txt').read().split()
+    tol, fov = float(tol), float(fov)
     steps, cg, nm, real, unc, nonorm = int(steps), int(cg), int(nm), int(real), int(unc), int(nonorm)
     a, b = float(a), float(b)
-    nx, ny, nz, nc = k.shape[:4]
-    N = nx * ny * nz
-    k = k.reshape(nx, ny, nz, nc, -1, order='F')
-    nf = k.shape[4]
-    fm = bart_fftmod((nx, ny, nz))
-    if os.path.exists(d + 'p.cfl'):
-        pat = readcfl(d + 'p').astype(np.complex128).reshape(nx, ny, nz, -1, order='F')
+    noncart = os.path.exists(d + 't.cfl')
+    nc = k.shape[3]
+    nf = k.size // (k.shape[0] * k.shape[1] * k.shape[2] * nc)
+    if noncart:
+        k, psf, out, (nx, ny, nz) = nlinv_grid(d, k, nf, nc)
+        fov = fov if fov > 0 else 0.5
     else:
-        pat = (np.sum(np.abs(k) ** 2, axis=3) != 0).astype(np.complex128)
-    pat = pat * fm[..., None]                              # (x, y, z, npf)
+        nx, ny, nz = k.shape[:3]
+        out = [nx, ny, nz]
+        k = k.reshape(nx, ny, nz, nc, nf, order='F')
+    N = nx * ny * nz
+    fm = bart_fftmod((nx, ny, nz))
+    if noncart:
+        pat, pat_adj = psf * fm[..., None], np.broadcast_to(fm[..., None], (nx, ny, nz, 1))
+    else:
+        if os.path.exists(d + 'p.cfl'):
+            pat = readcfl(d + 'p').astype(np.complex128).reshape(nx, ny, nz, -1, order='F')
+        else:
+            pat = (np.sum(np.abs(k) ** 2, axis=3) != 0).astype(np.complex128)
+        pat = pat * fm[..., None]                              # (x, y, z, npf)
+        pat_adj = pat
+    box = np.ones((nx, ny, nz))
+    if 0 < fov < 1:                                            # BART's compute_mask: a centred box
+        box = np.zeros((nx, ny, nz))
+        sl = []
+        for n in (nx, ny, nz):
+            m = 1 if n == 1 else int(np.float32(n) * np.float32(fov))
+            sl.append(slice(n // 2 - m // 2, n // 2 - m // 2 + m))
+        box[tuple(sl)] = 1
     lap = np.zeros((nx, ny, nz))
     for ax, n in enumerate((nx, ny, nz)):
         if n > 1:
@@ -279,11 +334,12 @@ def nlinv(d):
             sh[ax] = n
             lap = lap + (((np.arange(n) - n / 2.0) / n) ** 2).reshape(sh)
     W = (1 + a * lap) ** (-b / 2) * fm / np.sqrt(N)
-    msk = 1 / np.sqrt(N)
+    msk = box / np.sqrt(N)
     ax3 = (0, 1, 2)
     fwd = lambda v: np.fft.fftn(v, axes=ax3)
     inv = lambda v: np.fft.ifftn(v, axes=ax3) * N          # BART's unnormalised inverse
     P = lambda f: pat[..., f % pat.shape[3]]
+    PA = lambda f: pat_adj[..., f % pat_adj.shape[3]]
     y = k * (100 / np.linalg.norm(k))
     img = np.ones((nx, ny, nz, nm, nf), complex)             # x: images (voxel, map, frame)
     ks = np.zeros((nx, ny, nz, nc, nm, nf), complex)         # coil k-spaces (voxel, coil, map, frame)
@@ -302,7 +358,7 @@ def nlinv(d):
                                    for j in range(nc)], axis=3) for f in range(nf)], axis=4)
 
     def adj(x0, c0, z):
-        t = np.stack([np.stack([msk * inv(np.conj(P(f)) * z[..., j, f]) for j in range(nc)], axis=3)
+        t = np.stack([np.stack([msk * inv(np.conj(PA(f)) * z[..., j, f]) for j in range(nc)], axis=3)
                       for f in range(nf)], axis=4)         # (x, y, z, C, F)
         dx = np.sum(np.conj(c0) * t[:, :, :, :, None, :], axis=3)
         if real:
@@ -349,17 +405,19 @@ def nlinv(d):
         groups = [[m] for m in range(nm)]
     else:
         groups = [list(range(nm))]
-    out = np.zeros((nx, ny, nz, len(groups), nf), complex)
-    for g, ms in enumerate(groups):
+    res = np.zeros((nx, ny, nz, len(groups), nf), complex)
+    for gi, ms in enumerate(groups):
         if nonorm:
-            out[..., g, :] = np.sum(img[..., ms, :], axis=3)
+            res[..., gi, :] = np.sum(img[..., ms, :], axis=3)
         else:
             buf = np.sum(img[:, :, :, None, ms, :] * sens[:, :, :, :, ms, :], axis=4)
-            out[..., g, :] = np.sqrt(np.sum(np.abs(buf) ** 2, axis=3))
+            res[..., gi, :] = np.sqrt(np.sum(np.abs(buf) ** 2, axis=3))
             if len(ms) == 1:
                 x = img[..., ms[0], :]
-                out[..., g, :] *= np.where(x == 0, 1, x / np.where(x == 0, 1, np.abs(x)))
-    writecfl(d + 'img', out)
+                res[..., gi, :] *= np.where(x == 0, 1, x / np.where(x == 0, 1, np.abs(x)))
+    lo = [g // 2 - o // 2 for g, o in zip((nx, ny, nz), out)]    # the centre (md_resize_center)
+    res = res[lo[0]:lo[0] + out[0], lo[1]:lo[1] + out[1], lo[2]:lo[2] + out[2]]
+    writecfl(d + 'img', res)
     writecfl(d + 'sens', sens)
     open(d + 'cg.txt', 'w').write('%d\n' % cgdone[0])
 
