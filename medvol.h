@@ -57,6 +57,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>api-nufft     non-Cartesian MRI: BART radial trajectories, NUFFT type 1/2,
                       Toeplitz normal operator, density compensation
       >>api-recon     parallel imaging: GRAPPA (+ g-factor), ESPIRiT maps, CG-SENSE
+                      and BART pics's terms, NLINV (image and coils together)
       >>api-analysis  Pearson rows/matrix/seed maps, chi-squared with contrast and
                       offset fit, angle selection, multi-tau g2 and two-time
                       correlation, the bounded cache mv_cache
@@ -109,7 +110,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>impl-fft      FFT planner, executor, plan cache, FFTW backend
       >>impl-mri      MRI: centred FFT, shifts, coil kernels, SENSE, phantom coils
       >>impl-nufft    trajectories, NUFFT plans and passes, Toeplitz, density compensation
-      >>impl-recon    GRAPPA, ESPIRiT, CG-SENSE; complex Cholesky and Hermitian eigensolver
+      >>impl-recon    GRAPPA, ESPIRiT, CG-SENSE, NLINV; complex Cholesky and Hermitian eigensolver
       >>impl-filter   Gaussian, derivatives, gradient, box filter, pyramids
       >>impl-field    displacement fields
       >>impl-bspline  B-spline FFD: tap tables, metric blocks, bending energy, driver
@@ -3712,7 +3713,10 @@ MVDEF mv_status mv_bart_scale_estimate(const mv_vol *kspace, double *scale, cons
 
    Checked against bart 0.8 nlinv itself (tests/test_tools.sh: 2D and 3D,
    -c, -N, -S, -m 2 with and without -U, -a/-b/-R/-M, a pattern per frame,
-   a series: images and coils within 2e-6 at -i 4..6) and numpy's
+   a series: images and coils within 2e-6 at -i 4..6; with M = 2 every
+   map is the same after the first step, so the second grows from the
+   rounding of the Gram-Schmidt, up to 2.5e-4 from BART's on random data,
+   make test-diff-bart's family nlinv) and numpy's
    complex128 NLINV written from the paper (recon.nlinv_matches_reference:
    the same CG step counts, 1e-4). BART's legacy stop is loose enough that
    a perturbation of the data in the sixth digit can move a late step's CG

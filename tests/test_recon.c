@@ -3328,6 +3328,24 @@ MV_TEST(recon, nlinv_matches_reference)
         memset(&o, 0, sizeof(o));
         o.iterations = 3, o.maps = 2, o.uncombined = 1, o.restrict_fov = 0.6;
         nlinv_vs_numpy("rc_nl9_", &tr2, &kn2, NULL, &o, 1e-4);
+        /* refusals: a coordinate not finite, frames that do not match, one axis */
+        {
+            mv_vol bad;
+            memset(&o, 0, sizeof(o));
+            mv_vol_init(&bad);
+            REQUIRE_OK(mv_vol_copy(&tr, &bad));
+            ((float *)bad.data)[2 * 3 * 40 + 2] = NAN;
+            mv_vol_init(&img);
+            EXPECT(mv_nlinv_nc(&bad, &kn, &img, NULL, &o) == MV_ERR_INVALID_ARG);
+            EXPECT_MSG(strstr(mv_last_error(), "traj point 40, coordinate 1") != NULL, "error: %s", mv_last_error());
+            for (i2 = 0; i2 < 2 * mv_vol_count(&bad); i2++)
+                if (i2 % 6 != 0) ((float *)bad.data)[i2] = 0; /* kx alone */
+            EXPECT(mv_nlinv_nc(&bad, &kn, &img, NULL, &o) == MV_ERR_UNSUPPORTED);
+            EXPECT(mv_nlinv_nc(&tr2, &kn, &img, NULL, &o) == MV_ERR_INVALID_ARG); /* 2 trajectory frames, 1 k-space */
+            EXPECT_MSG(strstr(mv_last_error(), "traj holds 2 frames, the k-space 1") != NULL, "error: %s", mv_last_error());
+            EXPECT(img.data == NULL);
+            mv_free(&bad);
+        }
         mv_free(&tr);
         mv_free(&tr2);
         mv_free(&kn);

@@ -1688,6 +1688,55 @@ def subspace_radial(c, run, d, rng, shape, T, K, C, S, B, objs, M):
         c.fail('subspace', '%s: %.3g from BART' % (what, e), run)
 
 
+def nlinv_ulp(c, run, d, extra):
+    """one ulp of BART's first CG step alpha relative to the image 1 - alpha
+    that step leaves (bart nlinv -i 1 -N EXTRA k), or None (noted) for a
+    degenerate case, where 4 of them exceed 1e-2: where the coils' part of
+    the right-hand side is small beside the image's (-x), 1 - alpha is small
+    and one ulp of alpha (6e-8) a large part of it, which every later step
+    carries (BART and medvol round alpha's operands a last bit apart)"""
+    run([BART, 'nlinv', '-i', '1', '-N'] + extra + ['k', 'b1'], check=True)
+    ulp = 6e-8 / max(np.abs(read_cfl(os.path.join(d, 'b1'))).max(), 1e-30)
+    if 4 * ulp > 1e-2:
+        c.note('nlinv: degenerate cases skipped (BART\'s first step leaves an image 1 - alpha of a few ulps of alpha)')
+        return None
+    return ulp
+
+
+def nlinv_pair(c, run, d, args, what):
+    """bart nlinv -d5 ARGS k b bs and mvtool nlinv ARGS k m ms: (the larger
+    NRMSE of image and coils, b, bs, BART's longest inner CG run), or None
+    after a failure (mvtool's error, other dims)"""
+    rb = run([BART, 'nlinv', '-d5'] + args + ['k', 'b', 'bs'], check=True)
+    longest = max([int(v) + 1 for v in re.findall(r'cg:\s*(\d+)', rb.stdout + rb.stderr)] or [0])
+    rm = run([c.tool, 'nlinv'] + args + ['k', 'm', 'ms'])
+    if rm.returncode != 0:
+        c.fail('nlinv', '%s: mvtool nlinv: %s' % (what, rm.stderr.strip()), run)
+        return None
+    for o, r in (('b', 'm'), ('bs', 'ms')):
+        if hdr_dims(os.path.join(d, o)) != hdr_dims(os.path.join(d, r)):
+            c.fail('nlinv', '%s: dims %s, BART %s' % (what, hdr_dims(os.path.join(d, r)), hdr_dims(os.path.join(d, o))), run)
+            return None
+    b, m, bs, ms = [read_cfl(os.path.join(d, f)).reshape(-1, order='F') for f in ('b', 'm', 'bs', 'ms')]
+    return max(rel(m, b), rel(ms, bs)), b, bs, longest
+
+
+def nlinv_judge(c, run, d, args, what, e, tol, b, bs, mult, key):
+    """beyond tol, the case is held to MULT x BART's own spread under a 3e-7
+    change of its data instead, when larger"""
+    if e > tol:
+        run([BART, 'scale', '1.0000003', 'k', 'kp'], check=True)
+        run([BART, 'nlinv'] + args + ['kp', 'bp', 'bps'], check=True)
+        spread = max(rel(read_cfl(os.path.join(d, 'bp')).reshape(-1, order='F'), b),
+                     rel(read_cfl(os.path.join(d, 'bps')).reshape(-1, order='F'), bs))
+        c.note('nlinv: cases beyond their tolerance, compared with %dx BART\'s own spread (its data x (1 + 3e-7))' % mult)
+        what += ' (BART\'s own spread %.3g)' % spread
+        tol = max(tol, mult * spread)
+    c.ratio(key, e / tol)
+    if e > tol:
+        c.fail('nlinv', '%s: %.3g from BART' % (what, e), run)
+
+
 def fam_nlinv(c, run, d):
     """bart nlinv against mvtool nlinv: a random smooth object times smooth
     coils (2..6), 2D or 3D, odd and even sizes, 1..3 frames in BART's axis
@@ -1743,50 +1792,26 @@ def fam_nlinv(c, run, d):
         write_cfl(os.path.join(d, 'p'), w.astype(np.complex64))
         args += ['-p', 'p']
     what = '%s x %d coils x %d frames, %s' % (shape, C, F, ' '.join(args))
-    # the first step's image is 1 - alpha of BART's float CG step alpha: where the coils' part of the
-    # right-hand side is small beside the image's (-x), 1 - alpha is small and one ulp of alpha (6e-8) a
-    # large part of it, which every later step carries; the tolerance is 4 such ulps (BART and medvol round
-    # alpha's operands a last bit apart), a case where that exceeds 1e-2 is skipped
-    run([BART, 'nlinv', '-i', '1', '-N'] + (['-p', 'p'] if '-p' in args else []) + ['k', 'b1'], check=True)
-    ulp = 6e-8 / max(np.abs(read_cfl(os.path.join(d, 'b1'))).max(), 1e-30)  # one ulp of alpha, relative to 1 - alpha
-    if 4 * ulp > 1e-2:
-        c.note('nlinv: degenerate cases skipped (BART\'s first step leaves an image 1 - alpha of a few ulps of alpha)')
+    ulp = nlinv_ulp(c, run, d, ['-p', 'p'] if '-p' in args else [])
+    if ulp is None:
         return
-    rb = run([BART, 'nlinv', '-d5'] + args + ['k', 'b', 'bs'], check=True)
-    longest = max([int(v) + 1 for v in re.findall(r'cg:\s*(\d+)', rb.stdout + rb.stderr)] or [0])
-    rm = run([c.tool, 'nlinv'] + args + ['k', 'm', 'ms'])
-    if rm.returncode != 0:
-        c.fail('nlinv', '%s: mvtool nlinv: %s' % (what, rm.stderr.strip()), run)
+    r = nlinv_pair(c, run, d, args, what)
+    if r is None:
         return
-    for o, r in (('b', 'm'), ('bs', 'ms')):
-        if hdr_dims(os.path.join(d, o)) != hdr_dims(os.path.join(d, r)):
-            c.fail('nlinv', '%s: dims %s, BART %s' % (what, hdr_dims(os.path.join(d, r)), hdr_dims(os.path.join(d, o))), run)
-            return
-    b, m = [read_cfl(os.path.join(d, f)).reshape(-1, order='F') for f in ('b', 'm')]
-    bs, ms = [read_cfl(os.path.join(d, f)).reshape(-1, order='F') for f in ('bs', 'ms')]
-    e, tol = max(rel(m, b), rel(ms, bs)), max(5e-5, 4 * ulp)
+    e, b, bs, longest = r
+    tol = max(5e-5, 4 * ulp)
     if '-m' in args:  # ENLIVE's second map grows from the rounding of the first step's Gram-Schmidt
         c.note('nlinv: -m 2 cases held to 2e-3 (the second map starts from rounding)')
         tol = max(tol, 2e-3)
     if longest >= 15:  # a long float CG under BART's loose stop: its count moves under rounding (README)
         c.note('nlinv: cases with a CG step of 15 iterations or more held to 5e-2 (the stop moves under rounding)')
         tol = max(tol, 5e-2)
-    if e > tol:
-        run([BART, 'scale', '1.0000003', 'k', 'kp'], check=True)
-        run([BART, 'nlinv'] + args + ['kp', 'bp', 'bps'], check=True)
-        spread = max(rel(read_cfl(os.path.join(d, 'bp')).reshape(-1, order='F'), b),
-                     rel(read_cfl(os.path.join(d, 'bps')).reshape(-1, order='F'), bs))
-        c.note('nlinv: cases beyond their tolerance, compared with 5x BART\'s own spread (its data x (1 + 3e-7))')
-        what += ' (BART\'s own spread %.3g)' % spread
-        tol = max(tol, 5 * spread)
-    c.ratio('nlinv', e / tol)
-    if e > tol:
-        c.fail('nlinv', '%s: %.3g from BART' % (what, e), run)
+    nlinv_judge(c, run, d, args, what, e, tol, b, bs, 5, 'nlinv')
 
 
 def nlinv_radial(c, run, d, rng):
     """bart nlinv -t against mvtool nlinv -t: golden-angle (or uniform) radial
-    spokes of X samples (X even 24..48, image 2 ceil(X/2 - ...) = X), 1..2
+    spokes of X samples (X even 24..48: an image of 2 ceil(X/2 - 1/2) = X), 1..2
     frames (a trajectory each, or one), a smooth object times smooth coils
     through the exact NUDFT, 1% of the spokes' samples noise, -i 3..6,
     sometimes -m 2 (one frame), -c, -S, -f; within 1e-2 (BART's gridding
@@ -1822,32 +1847,11 @@ def nlinv_radial(c, run, d, rng):
     args += ['-t', 't']
     what = 'radial %d x %d spokes x %d coils x %d frames%s, %s' % (X, Y, C, F, ' (one trajectory)' if shared else '',
                                                                 ' '.join(args))
-    run([BART, 'nlinv', '-i', '1', '-N', '-t', 't', 'k', 'b1'], check=True)  # as fam_nlinv: a degenerate first step
-    if 6e-8 / max(np.abs(read_cfl(os.path.join(d, 'b1'))).max(), 1e-30) > 2.5e-3:
-        c.note('nlinv: degenerate cases skipped (BART\'s first step leaves an image 1 - alpha of a few ulps of alpha)')
+    if nlinv_ulp(c, run, d, ['-t', 't']) is None:
         return
-    run([BART, 'nlinv'] + args + ['k', 'b', 'bs'], check=True)
-    rm = run([c.tool, 'nlinv'] + args + ['k', 'm', 'ms'])
-    if rm.returncode != 0:
-        c.fail('nlinv', '%s: mvtool nlinv: %s' % (what, rm.stderr.strip()), run)
-        return
-    for o, r in (('b', 'm'), ('bs', 'ms')):
-        if hdr_dims(os.path.join(d, o)) != hdr_dims(os.path.join(d, r)):
-            c.fail('nlinv', '%s: dims %s, BART %s' % (what, hdr_dims(os.path.join(d, r)), hdr_dims(os.path.join(d, o))), run)
-            return
-    b, m = [read_cfl(os.path.join(d, f)).reshape(-1, order='F') for f in ('b', 'm')]
-    bs, ms = [read_cfl(os.path.join(d, f)).reshape(-1, order='F') for f in ('bs', 'ms')]
-    e, tol = max(rel(m, b), rel(ms, bs)), 1e-2
-    if e > tol:
-        run([BART, 'scale', '1.0000003', 'k', 'kp'], check=True)
-        run([BART, 'nlinv'] + args + ['kp', 'bp', 'bps'], check=True)
-        spread = max(rel(read_cfl(os.path.join(d, 'bp')).reshape(-1, order='F'), b),
-                     rel(read_cfl(os.path.join(d, 'bps')).reshape(-1, order='F'), bs))
-        what += ' (BART\'s own spread %.3g)' % spread
-        tol = max(tol, 3 * spread)
-    c.ratio('nlinv radial', e / tol)
-    if e > tol:
-        c.fail('nlinv', '%s: %.3g from BART' % (what, e), run)
+    r = nlinv_pair(c, run, d, args, what)
+    if r is not None:
+        nlinv_judge(c, run, d, args, what, r[0], 1e-2, r[1], r[2], 3, 'nlinv radial')
 
 
 def fixed_cases(c):
