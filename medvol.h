@@ -3704,9 +3704,12 @@ MVDEF mv_status mv_bart_scale_estimate(const mv_vol *kspace, double *scale, cons
    opts.no_normalize (-N) the sum of the maps' x (or each).
    opts.rescale (-S) divides the image by the data scale. A series (batch
    dims) is one problem, as BART's: images and coils per frame, one
-   IRGNM over all of them. Non-Cartesian: mv_nlinv_nc below. BART's SMS
-   and -s (coils constant along axes) are not here; -f is opts.restrict_fov
-   (the image inside a centred box; BART's compute_mask).
+   IRGNM over all of them; with opts.shared_coils (BART -s over the frame
+   axes) one set of coils for every frame, the coils' adjoint summing over
+   the frames (real-time NLINV's model). Non-Cartesian: mv_nlinv_nc below.
+   BART's SMS and -s along some frame axes but not others are not here; -f
+   is opts.restrict_fov (the image inside a centred box; BART's
+   compute_mask).
 
    opts.pattern may also be one for every frame of a series (bart 0.8
    reads past its buffer on that). cg_tol 1e-30 runs every cg_iterations.
@@ -3738,6 +3741,7 @@ typedef struct mv_nlinv_opts {
     const mv_vol *pattern; /* NULL (the nonzero samples of the data), or BART -p: c64 or f32 (x, y, z) or one per frame */
     double restrict_fov;  /* BART -f: the image inside a centred box of this part of each axis: 0 = all (Cartesian), 0.5 (non-Cartesian) */
     double nufft_tol;     /* mv_nlinv_nc: the gridding NUFFT's accuracy, 1e-6 .. 0.1 (0 = 1e-6) */
+    int shared_coils;     /* 1: one set of coils for every frame of a series (BART -s over the frame axes) */
     int cg_iterations;    /* CG steps per Gauss-Newton step at most: 0 = 100 */
     double cg_tol;        /* 0 = 0.1 (the legacy rule above) */
     int threads;
@@ -3750,7 +3754,8 @@ typedef struct mv_nlinv_opts {
 
 /* NLINV (above): kspace c64 (x, y, z, C, batch...); image c64 (x, y, z,
    batch...), with M > 1 maps and opts.uncombined (x, y, z, M, batch...);
-   sens (NULL: not wanted) c64 (x, y, z, C, M, F), F the batch volumes.
+   sens (NULL: not wanted) c64 (x, y, z, C, M, F), F the batch volumes (1
+   with opts.shared_coils).
    MV_ERR_INVALID_ARG (options, maps above the coils, a pattern of other
    dims), MV_ERR_BAD_DATA (k-space all zero or not finite, a pattern value
    not finite), MV_ERR_CANCELLED. Coils run side by side on opts.threads
@@ -47434,15 +47439,19 @@ MVDEF mv_status mv_bart_scale_estimate(const mv_vol *kspace, double *scale, cons
 
 /* The operator of NLINV (>>api-recon). A vector holds the images (nimg
    complex: voxel, map, frame) then the coils' k-spaces (nsen: voxel,
-   coil, map, frame), BART's order; the data are units u = f nc + c of
-   nvox samples. A pass runs over units, one per worker at a time with
-   its own FFT scratch and three image buffers; the images' coil sums run
-   after it over voxel blocks, coil by coil (the same bytes for any
-   thread count). */
+   coil, map, coil frame), BART's order; the data are units u = f nc + c
+   of nvox samples. The coils have a frame each, or one for every frame
+   (opts.shared_coils, BART -s over the frame axes: nfc = 1). A pass runs
+   over coil units uc = fc nc + c, one per worker at a time with its own
+   FFT scratch and three image buffers, each unit through its frames in
+   order (the adjoint's sum over the frames that share a coil, in frame
+   order); the images' coil sums run after it over voxel blocks, coil by
+   coil (the same bytes for any thread count). */
 enum { MV__NL_FWD, MV__NL_ADJ, MV__NL_NORMAL, MV__NL_COILS };
 
 typedef struct mv__nl {
     int64_t nvox, nc, nm, nf, npf; /* voxels, coils, maps, frames, pattern frames (1 or nf) */
+    int64_t nfc;                   /* coil frames: nf, or 1 when every frame shares the coils */
     int64_t nimg, nsen;            /* complex values of the images, of the coil k-spaces */
     float *w;                      /* nvox complex: W, BART's coil weights (fftmod'ed, / sqrt(nvox)) */
     float *pat;                    /* npf x nvox complex: the pattern (non-Cartesian: the PSF), fftmod'ed */
@@ -47452,6 +47461,7 @@ typedef struct mv__nl {
     int rvc;                       /* real images: the adjoint's images' real parts */
     const float *x0;               /* the point of linearisation (set by a FWD pass) */
     float *c0;                     /* its coils IFFT(W k), nsen complex */
+    float *dc;                     /* NORMAL: IFFT(W dk), nsen complex */
     float *t;                      /* nf nc nvox complex: the adjoint's image-side data, per unit */
     mv_fft_plan *pf, *pi;          /* unnormalised, over x, y, z, one thread */
     size_t fft_bytes, scr_bytes;   /* per worker: FFT scratch, then three nvox buffers */
@@ -47469,25 +47479,32 @@ static void mv__nl_add(float *a, const float *b, int64_t n)
     for (i = 0; i < 2 * n; i++) a[i] += b[i];
 }
 
-/* the coils of unit u at x's coil k-spaces: c0 = IFFT(W k), per map */
-static void mv__nl_coils(const mv__nl *o, int64_t u, const float *x, unsigned char *scr)
+/* offset (complex values) of coil c, map m, coil frame fc in a coil array */
+static int64_t mv__nl_coff(const mv__nl *o, int64_t fc, int64_t c, int64_t m)
+{
+    return o->nvox * (c + o->nc * (m + o->nm * fc));
+}
+
+/* dst = IFFT(W (.) k) for each map of coil unit uc (k, dst: coil arrays) */
+static void mv__nl_coils(const mv__nl *o, int64_t uc, const float *k, float *dst, unsigned char *scr)
 {
     const mv__mri_ops *mo = mv__mri_ops_active();
-    int64_t f = u / o->nc, c = u % o->nc, m;
+    int64_t m;
     for (m = 0; m < o->nm; m++) {
-        const int64_t off = 2 * o->nvox * (c + o->nc * (m + o->nm * f));
-        mo->cmul(x + 2 * o->nimg + off, o->w, o->c0 + off, o->nvox, 0);
-        mv_fft_execute_into(o->pi, o->c0 + off, o->c0 + off, scr);
+        const int64_t off = 2 * mv__nl_coff(o, uc / o->nc, uc % o->nc, m);
+        mo->cmul(k + off, o->w, dst + off, o->nvox, 0);
+        mv_fft_execute_into(o->pi, dst + off, dst + off, scr);
     }
 }
 
-/* s = sum_m a_m (.) b_m over unit u's maps (a: images, b: coils; q scratch) */
-static void mv__nl_mapsum(const mv__nl *o, int64_t u, const float *a, const float *b, float *s, float *q)
+/* s = sum_m a_fm (.) b_(fc)cm over the maps (a: images, b: a coil array; q scratch) */
+static void mv__nl_mapsum(const mv__nl *o, int64_t f, int64_t fc, int64_t c, const float *a, const float *b, float *s,
+                          float *q)
 {
     const mv__mri_ops *mo = mv__mri_ops_active();
-    int64_t f = u / o->nc, c = u % o->nc, m;
+    int64_t m;
     for (m = 0; m < o->nm; m++) {
-        const float *am = a + 2 * o->nvox * (m + o->nm * f), *bm = b + 2 * o->nvox * (c + o->nc * (m + o->nm * f));
+        const float *am = a + 2 * o->nvox * (m + o->nm * f), *bm = b + 2 * mv__nl_coff(o, fc, c, m);
         if (m == 0) {
             mo->cmul(am, bm, s, o->nvox, 0);
         } else {
@@ -47508,33 +47525,39 @@ static void mv__nl_mask(const mv__nl *o, float *s)
     }
 }
 
-/* data of unit u from its image-side s: P (.) FFT(m s), in place */
-static void mv__nl_to_data(const mv__nl *o, int64_t u, float *s, unsigned char *scr)
+/* data of frame f from its image-side s: P_f (.) FFT(m s), in place */
+static void mv__nl_to_data(const mv__nl *o, int64_t f, float *s, unsigned char *scr)
 {
     const mv__mri_ops *mo = mv__mri_ops_active();
-    const float *p = o->pat + (o->npf > 1 ? 2 * o->nvox * (u / o->nc) : 0);
+    const float *p = o->pat + (o->npf > 1 ? 2 * o->nvox * f : 0);
     mv__nl_mask(o, s);
     mv_fft_execute_into(o->pf, s, s, scr);
     mo->cmul(s, p, s, o->nvox, 0);
 }
 
-/* the adjoint's tail for unit u, s holding P (.) data: t_u = m IFFT(conj(P) s)
-   (non-Cartesian: conj(fftmod(1)) in place of conj(P), BART's)
-   and the coil k-spaces conj(W) (.) FFT(conj(x0_m) (.) t_u) into out */
-static void mv__nl_from_data(const mv__nl *o, int64_t u, float *s, unsigned char *scr)
+/* the adjoint for data unit u = f nc + c of coil unit (fc, c), s holding
+   P (.) data: t_u = m IFFT(conj(P_f) s) (non-Cartesian: conj(fftmod(1)),
+   BART's), and conj(x0_fm) (.) t_u into the unit's coil slots of out
+   (the first frame sets them, the others add) */
+static void mv__nl_from_data(const mv__nl *o, int64_t f, int64_t fc, int64_t c, int first, float *s, float *q,
+                             unsigned char *scr)
 {
     const mv__mri_ops *mo = mv__mri_ops_active();
-    const float *p = o->pat_adj ? o->pat_adj : o->pat + (o->npf > 1 ? 2 * o->nvox * (u / o->nc) : 0);
-    float *t = o->t + 2 * o->nvox * u;
-    int64_t f = u / o->nc, c = u % o->nc, m;
+    const float *p = o->pat_adj ? o->pat_adj : o->pat + (o->npf > 1 ? 2 * o->nvox * f : 0);
+    float *t = o->t + 2 * o->nvox * (f * o->nc + c);
+    int64_t m;
     mo->cmul(s, p, t, o->nvox, 1);
     mv_fft_execute_into(o->pi, t, t, scr);
     mv__nl_mask(o, t);
     for (m = 0; m < o->nm; m++) {
-        float *k = o->out + 2 * (o->nimg + o->nvox * (c + o->nc * (m + o->nm * f)));
-        mo->cmul(t, o->x0 + 2 * o->nvox * (m + o->nm * f), k, o->nvox, 1);
-        mv_fft_execute_into(o->pf, k, k, scr);
-        mo->cmul(k, o->w, k, o->nvox, 1);
+        float *k = o->out + 2 * (o->nimg + mv__nl_coff(o, fc, c, m));
+        const float *xm = o->x0 + 2 * o->nvox * (m + o->nm * f);
+        if (first) {
+            mo->cmul(t, xm, k, o->nvox, 1);
+        } else {
+            mo->cmul(t, xm, q, o->nvox, 1);
+            mv__nl_add(k, q, o->nvox);
+        }
     }
 }
 
@@ -47544,37 +47567,42 @@ static void mv__nl_unit_range(void *ctx, int64_t b, int64_t e, int worker)
     const mv__mri_ops *mo = mv__mri_ops_active();
     unsigned char *scr = o->scr + (size_t)worker * o->scr_bytes;
     float *s = (float *)(scr + o->fft_bytes), *r = s + 2 * o->nvox, *q = r + 2 * o->nvox;
-    int64_t u, m;
-    for (u = b; u < e; u++) {
-        const int64_t f = u / o->nc, c = u % o->nc;
-        if (o->mode == MV__NL_FWD || o->mode == MV__NL_COILS) mv__nl_coils(o, u, o->in, scr);
+    int64_t uc, m, f;
+    for (uc = b; uc < e; uc++) {
+        const int64_t fc = uc / o->nc, c = uc % o->nc;
+        const int64_t f0 = o->nfc == 1 ? 0 : fc, f1 = o->nfc == 1 ? o->nf : fc + 1;
+        if (o->mode == MV__NL_FWD || o->mode == MV__NL_COILS) mv__nl_coils(o, uc, o->in + 2 * o->nimg, o->c0, scr);
         if (o->mode == MV__NL_COILS) continue;
-        if (o->mode == MV__NL_FWD) { /* F(x) = P FFT(m sum_m x_m c_m) */
-            mv__nl_mapsum(o, u, o->in, o->c0, s, q);
-            mv__nl_to_data(o, u, s, scr);
-            memcpy(o->out + 2 * o->nvox * u, s, (size_t)o->nvox * 8);
-            continue;
-        }
-        if (o->mode == MV__NL_ADJ) {
-            memcpy(s, o->in + 2 * o->nvox * u, (size_t)o->nvox * 8);
-        } else { /* DF dx: sum_m dx_m c0_m + sum_m x0_m IFFT(W dk_m), BART's derA + derB */
-            mv__nl_mapsum(o, u, o->in, o->c0, s, q);
-            for (m = 0; m < o->nm; m++) {
-                const int64_t off = 2 * o->nvox * (c + o->nc * (m + o->nm * f));
-                mo->cmul(o->in + 2 * o->nimg + off, o->w, q, o->nvox, 0);
-                mv_fft_execute_into(o->pi, q, q, scr);
-                mo->cmul(o->x0 + 2 * o->nvox * (m + o->nm * f), q, m == 0 ? r : q, o->nvox, 0);
-                if (m > 0) mv__nl_add(r, q, o->nvox);
+        if (o->mode == MV__NL_NORMAL) mv__nl_coils(o, uc, o->in + 2 * o->nimg, o->dc, scr); /* IFFT(W dk) */
+        for (f = f0; f < f1; f++) {
+            const int64_t u = f * o->nc + c;
+            if (o->mode == MV__NL_FWD) { /* F(x) = P FFT(m sum_m x_m c_m) */
+                mv__nl_mapsum(o, f, fc, c, o->in, o->c0, s, q);
+                mv__nl_to_data(o, f, s, scr);
+                memcpy(o->out + 2 * o->nvox * u, s, (size_t)o->nvox * 8);
+                continue;
             }
-            mv__nl_add(s, r, o->nvox);
-            mv__nl_to_data(o, u, s, scr);
+            if (o->mode == MV__NL_ADJ) {
+                memcpy(s, o->in + 2 * o->nvox * u, (size_t)o->nvox * 8);
+            } else { /* DF dx: sum_m dx_m c0_m + sum_m x0_m IFFT(W dk_m), BART's derA + derB */
+                mv__nl_mapsum(o, f, fc, c, o->in, o->c0, s, q);
+                mv__nl_mapsum(o, f, fc, c, o->x0, o->dc, r, q);
+                mv__nl_add(s, r, o->nvox);
+                mv__nl_to_data(o, f, s, scr);
+            }
+            mv__nl_from_data(o, f, fc, c, f == f0, s, q, scr);
         }
-        mv__nl_from_data(o, u, s, scr);
+        if (o->mode == MV__NL_FWD) continue;
+        for (m = 0; m < o->nm; m++) { /* the coils' adjoint: conj(W) (.) FFT of the frames' sum */
+            float *k = o->out + 2 * (o->nimg + mv__nl_coff(o, fc, c, m));
+            mv_fft_execute_into(o->pf, k, k, scr);
+            mo->cmul(k, o->w, k, o->nvox, 1);
+        }
     }
 }
 
-/* the adjoint's images: out_m = sum_c conj(c0_cm) (.) t_c per frame, coil
-   by coil, over voxels [b, e) (real parts only for real images) */
+/* the adjoint's images: out_fm = sum_c conj(c0_(fc)cm) (.) t_fc, coil by
+   coil, over voxels [b, e) (real parts only for real images) */
 static void mv__nl_image_range(void *ctx, int64_t b, int64_t e, int worker)
 {
     const mv__nl *o = (const mv__nl *)ctx;
@@ -47584,7 +47612,8 @@ static void mv__nl_image_range(void *ctx, int64_t b, int64_t e, int worker)
         for (m = 0; m < o->nm; m++) {
             float *d = o->out + 2 * o->nvox * (m + o->nm * f);
             for (c = 0; c < o->nc; c++) {
-                const float *s = o->c0 + 2 * o->nvox * (c + o->nc * (m + o->nm * f)), *t = o->t + 2 * o->nvox * (c + o->nc * f);
+                const float *s = o->c0 + 2 * mv__nl_coff(o, o->nfc == 1 ? 0 : f, c, m);
+                const float *t = o->t + 2 * o->nvox * (c + o->nc * f);
                 for (i = b; i < e; i++) {
                     const float re = s[2 * i] * t[2 * i] + s[2 * i + 1] * t[2 * i + 1];
                     const float im = s[2 * i] * t[2 * i + 1] - s[2 * i + 1] * t[2 * i];
@@ -47602,7 +47631,7 @@ static void mv__nl_pass(mv__nl *o, int mode, const float *in, float *out)
     o->mode = mode;
     o->in = in;
     o->out = out;
-    mv__parallel_for(o->nc * o->nf, 1, o->threads, mv__nl_unit_range, o);
+    mv__parallel_for(o->nc * o->nfc, 1, o->threads, mv__nl_unit_range, o);
     if (mode == MV__NL_ADJ || mode == MV__NL_NORMAL) mv__parallel_for(o->nvox, 4096, o->threads, mv__nl_image_range, o);
 }
 
@@ -47731,11 +47760,11 @@ static void mv__nl_orthogonalize(const mv__nl *o, float *k, float *tmp)
     const int64_t blk = o->nvox * o->nc; /* one map of one frame */
     int64_t m, p, f, i;
     for (m = 1; m < o->nm; m++) {
-        memset(tmp, 0, (size_t)(blk * o->nf) * 8);
+        memset(tmp, 0, (size_t)(blk * o->nfc) * 8);
         for (p = 0; p < m; p++) {
             double v22 = 0, v12r = 0, v12i = 0;
             float fr, fi, f22;
-            for (f = 0; f < o->nf; f++) {
+            for (f = 0; f < o->nfc; f++) {
                 const float *a = k + 2 * blk * (m + o->nm * f), *bp = k + 2 * blk * (p + o->nm * f);
                 for (i = 0; i < blk; i++) {
                     const float rr = bp[2 * i] * bp[2 * i], ii = bp[2 * i + 1] * bp[2 * i + 1];
@@ -47749,7 +47778,7 @@ static void mv__nl_orthogonalize(const mv__nl *o, float *k, float *tmp)
             f22 = (float)v22;
             fr = (float)v12r / f22, fi = (float)v12i / f22;
             if (!isfinite(fr) || !isfinite(fi)) fr = fi = 0;
-            for (f = 0; f < o->nf; f++) {
+            for (f = 0; f < o->nfc; f++) {
                 const float *bp = k + 2 * blk * (p + o->nm * f);
                 float *tt = tmp + 2 * blk * f;
                 for (i = 0; i < blk; i++) {
@@ -47758,7 +47787,7 @@ static void mv__nl_orthogonalize(const mv__nl *o, float *k, float *tmp)
                 }
             }
         }
-        for (f = 0; f < o->nf; f++) {
+        for (f = 0; f < o->nfc; f++) {
             float *a = k + 2 * blk * (m + o->nm * f);
             const float *tt = tmp + 2 * blk * f;
             for (i = 0; i < 2 * blk; i++) a[i] -= tt[i];
@@ -47846,6 +47875,8 @@ static mv_status mv__nl_check(const mv_nlinv_opts *o, const mv_vol *kspace, int6
     MV__CHECK(o->cg_tol >= 0 && o->cg_tol <= 1e10, MV_ERR_INVALID_ARG, "%s: opts.cg_tol = %g", fn, o->cg_tol);
     MV__CHECK(o->restrict_fov >= 0 && o->restrict_fov <= 1, MV_ERR_INVALID_ARG, "%s: opts.restrict_fov = %g (0 .. 1)", fn,
               o->restrict_fov);
+    MV__CHECK(o->shared_coils == 0 || o->shared_coils == 1, MV_ERR_INVALID_ARG, "%s: opts.shared_coils = %d (0 or 1)", fn,
+              o->shared_coils);
     if (o->pattern) {
         const mv_vol *p = o->pattern;
         int64_t n;
@@ -47884,7 +47915,7 @@ static void mv__nl_image_out(const mv__nl *o, const float *x, const float *s, co
                         float br = 0, bi = 0;
                         for (m = g * per; m < (g + 1) * per; m++) {
                             const float *xm = x + 2 * (v + o->nvox * (m + o->nm * f));
-                            const float *sm = s + 2 * (v + o->nvox * (c + o->nc * (m + o->nm * f)));
+                            const float *sm = s + 2 * (v + mv__nl_coff(o, o->nfc == 1 ? 0 : f, c, m));
                             br += xm[0] * sm[0] - xm[1] * sm[1];
                             bi += xm[0] * sm[1] + xm[1] * sm[0];
                         }
@@ -47916,6 +47947,7 @@ static void mv__nl_free(mv__nl *o, void *ctx)
     mv__free((void *)o->pat_adj, ctx);
     mv__free(o->mskv, ctx);
     mv__free(o->c0, ctx);
+    mv__free(o->dc, ctx);
     mv__free(o->t, ctx);
     mv__free(o->scr, ctx);
 }
@@ -47969,9 +48001,10 @@ static mv_status mv__nl_setup(mv__nl *o, const int64_t d[3], const mv_nlinv_opts
     o->w = (float *)mv__alloc((size_t)o->nvox * 8, ctx);
     o->pat = (float *)mv__alloc((size_t)(o->npf * o->nvox) * 8, ctx);
     o->c0 = (float *)mv__alloc((size_t)o->nsen * 8, ctx);
+    o->dc = (float *)mv__alloc((size_t)o->nsen * 8, ctx);
     o->t = (float *)mv__alloc((size_t)nk * 8, ctx);
     o->scr = (unsigned char *)mv__alloc(o->scr_bytes * (size_t)o->threads, ctx);
-    MV__CHECK(o->w && o->pat && o->c0 && o->t && o->scr, MV_ERR_OUT_OF_MEMORY, "mv_nlinv: buffers of %lld coil volumes",
+    MV__CHECK(o->w && o->pat && o->c0 && o->dc && o->t && o->scr, MV_ERR_OUT_OF_MEMORY, "mv_nlinv: buffers of %lld coil volumes",
               (long long)(o->nc * o->nm * o->nf));
     mv__nl_weights(d, op->sobolev_a > 0 ? op->sobolev_a : 220, op->sobolev_b > 0 ? op->sobolev_b : 32, o->w);
     st = MV_OK;
@@ -48031,7 +48064,7 @@ static mv_status mv__nl_irgnm(mv__nl *o, const int64_t d[3], const float *y, flo
         float one[2] = {1, 0}, fm[2];
         j[0] = v % d[0], j[1] = (v / d[0]) % d[1], j[2] = v / (d[0] * d[1]);
         mv__bart_fftmod_sample(d, j, one, fm);
-        for (u = 0; u < o->nc * o->nm * o->nf; u++) {
+        for (u = 0; u < o->nsen / o->nvox; u++) {
             float *s = o->c0 + 2 * (v + o->nvox * u);
             const float re = s[0] * fm[0] - s[1] * fm[1], im = s[0] * fm[1] + s[1] * fm[0];
             s[0] = re, s[1] = im;
@@ -48060,12 +48093,12 @@ static mv_status mv__nl_outputs(const mv_vol *tpl, const int64_t g[3], const mv_
     if (!sens) return MV_OK;
     kh = *tpl;
     for (a = 0; a < 3; a++) kh.dim[a] = g[a];
-    kh.dim[MV_COIL_AXIS] = o->nc, kh.dim[4] = o->nm, kh.dim[5] = o->nf;
+    kh.dim[MV_COIL_AXIS] = o->nc, kh.dim[4] = o->nm, kh.dim[5] = o->nfc;
     for (a = 4; a < MV_MAX_DIMS; a++) {
         if (a > 5) kh.dim[a] = 1;
         kh.spacing[a] = 1;
     }
-    kh.ndim = o->nf > 1 ? 6 : o->nm > 1 ? 5 : 4;
+    kh.ndim = o->nfc > 1 ? 6 : o->nm > 1 ? 5 : 4;
     st = mv__mri_alloc_like(&kh, MV_DT_C64, 0, sens, ctx, "mv_nlinv");
     if (st != MV_OK) mv_free(img);
     return st;
@@ -48118,11 +48151,12 @@ static mv_status mv__nl_finish(const mv__nl *o, const float *x, const mv_nlinv_o
 static mv_status mv__nl_counts(mv__nl *o, const mv_nlinv_opts *op, const char *fn)
 {
     o->nm = op->maps ? op->maps : 1;
+    o->nfc = op->shared_coils ? 1 : o->nf;
     MV__CHECK((uint64_t)(o->nvox * o->nc * o->nf) <= (uint64_t)(SIZE_MAX / 32) / (uint64_t)o->nm / 3,
               MV_ERR_SIZE_OVERFLOW, "%s: %lld coil volumes of %lld voxels: the buffers overflow", fn,
               (long long)(o->nc * o->nm * o->nf), (long long)o->nvox);
     o->nimg = o->nvox * o->nm * o->nf;
-    o->nsen = o->nimg * o->nc;
+    o->nsen = o->nvox * o->nm * o->nfc * o->nc;
     return MV_OK;
 }
 

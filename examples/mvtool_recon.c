@@ -969,8 +969,7 @@ static int nlinv_progress(void *user, int step, double residual)
 static int cmd_nlinv(const args *a)
 {
     static const char *const refused[][2] = {
-        {"-I", "an initialisation file (-I)"},
-        {"-s", "coils constant along axes (-s)"}, {"-P", "a pattern per coil (-P)"}, {"-n", "non-Cartesian nlinv (-n)"}};
+        {"-I", "an initialisation file (-I)"}, {"-P", "a pattern per coil (-P)"}, {"-n", "non-Cartesian nlinv (-n)"}};
     mv_vol k, img, sens, pat, tr;
     mv_nlinv_opts o = MV_ZERO_INIT;
     int64_t v, kd[16], od[16], sd[16];
@@ -1014,6 +1013,23 @@ static int cmd_nlinv(const args *a)
     o.uncombined = opt_flag(a, "-U");
     o.rescale = opt_flag(a, "-S");
     if ((rc = cfl_load_folded(a->pos[0], &k, kd))) return rc;
+    if (opt_str(a, "-s")) { /* BART's axes of constant coils: every frame axis of the k-space, or none of them */
+        int64_t fl;
+        if (parse_ints(opt_str(a, "-s"), &fl, 1, 0, 65535) != 1 || (fl & 31)) {
+            mv_free(&k);
+            return usage_error(a, "-s takes a bitmask of BART's frame axes 5..15 (1024: TIME_DIM)", opt_str(a, "-s"));
+        }
+        for (ax = 5; ax < 16; ax++)
+            if (kd[ax] > 1 && !(fl & (1 << ax))) break;
+        if (ax < 16 && fl) {
+            char msg[160];
+            snprintf(msg, sizeof(msg), "-s: BART's axis %d holds %lld frames outside the mask (coils shared along "
+                     "every frame axis or none)", ax, (long long)kd[ax]);
+            mv_free(&k);
+            return usage_error(a, msg, opt_str(a, "-s"));
+        }
+        o.shared_coils = fl != 0;
+    }
     if (kd[4] > 1 || kd[13] > 1) { /* bart nlinv asserts the first; the second is its SMS-NLINV */
         mv_free(&k);
         return usage_error(a, kd[4] > 1 ? "BART's maps axis (4) must be 1 in the k-space"
@@ -1080,6 +1096,8 @@ static int cmd_nlinv(const args *a)
     od[3] = 1;
     od[4] = o.uncombined ? (o.maps ? o.maps : 1) : 1;
     sd[4] = o.maps ? o.maps : 1;
+    if (o.shared_coils)
+        for (ax = 5; ax < 16; ax++) sd[ax] = 1; /* one set of coils */
     if ((rc = cfl_save_dims(a->pos[1], &img, od))) {
         mv_free(&sens);
         return rc;
@@ -1172,9 +1190,10 @@ const command mvtool_recon_commands[] = {
      "  BART's. -t TRAJ: non-Cartesian k-space (1, X, Y, coils, frames...) on\n"
      "  BART's trajectory (one, or one per frame), gridded onto twice the image\n"
      "  grid (2 ceil(max |k|) per axis) as BART's, -f 0.5 by default; SENS on\n"
-     "  the doubled grid. -d 4 and up: each step's residual on stderr. -g and\n"
-     "  --lowmem are accepted and noted; -n, -I, -s, -P and SMS data (BART's\n"
-     "  axis 13) are refused by name. Files are BART .cfl/.hdr. --time: the library\n"
+     "  the doubled grid. -s FLAGS: one set of coils for every frame (FLAGS the\n"
+     "  k-space's frame axes, 1024 for TIME_DIM; SENS without them). -d 4 and\n"
+     "  up: each step's residual on stderr. -g and --lowmem are accepted and\n"
+     "  noted; -n, -I, -P and SMS data (BART's axis 13) are refused by name. Files are BART .cfl/.hdr. --time: the library\n"
      "  call's time on stderr. --cg-iter N (100), --cg-tol T (0.1): the inner CG's\n"
      "  most steps and BART's legacy stop ||r|| <= (T ||b||)^2 (1e-30: none).\n"
      "  --nufft-tol T: -t's gridding accuracy (1e-6).\n",

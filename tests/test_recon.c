@@ -3219,9 +3219,10 @@ static void nlinv_vs_numpy(const char *name, const mv_vol *traj, const mv_vol *k
     snprintf(path, sizeof(path), "%sopts.txt", tu_path(name));
     f = fopen(path, "w");
     REQUIRE(f != NULL);
-    fprintf(f, "%d %d %d %.17g %.17g %d %d %d %.17g %.17g\n", o->iterations, o->cg_iterations ? o->cg_iterations : 100,
+    fprintf(f, "%d %d %d %.17g %.17g %d %d %d %.17g %.17g %d\n", o->iterations, o->cg_iterations ? o->cg_iterations : 100,
             o->maps ? o->maps : 1, o->sobolev_a > 0 ? o->sobolev_a : 220, o->sobolev_b > 0 ? o->sobolev_b : 32,
-            o->real_value, o->uncombined, o->no_normalize, o->cg_tol > 0 ? o->cg_tol : 0.1, o->restrict_fov);
+            o->real_value, o->uncombined, o->no_normalize, o->cg_tol > 0 ? o->cg_tol : 0.1, o->restrict_fov,
+            o->shared_coils);
     REQUIRE(fclose(f) == 0);
     REQUIRE(ref_recon_run("nlinv", name) == 0);
     f = fopen(nl_path(name, "cg.txt"), "r");
@@ -3251,8 +3252,10 @@ static void nlinv_vs_numpy(const char *name, const mv_vol *traj, const mv_vol *k
 /* NLINV against numpy's: 2D and 3D, one map and ENLIVE's two (combined and
    not), real images, without the RSS normalisation, other Sobolev
    weights, a series of 2 frames with a weighted pattern per frame and one
-   shared; 1 and 3 threads give the same bytes; the image explains the
-   data (the residual falls below 30% of its start); refusals. */
+   shared, a restricted FOV, coils shared by the frames (BART -s), radial
+   (one trajectory, one per frame, shared coils); 1, 2 and 3 threads give
+   the same bytes (frames with their own coils and shared ones); the image
+   explains the data (the residual falls below 30% of its start); refusals. */
 MV_TEST(recon, nlinv_matches_reference)
 {
     uint64_t rng = 8808;
@@ -3288,6 +3291,11 @@ MV_TEST(recon, nlinv_matches_reference)
     pat.ndim = 4, pat.dim[3] = 2;
     o.restrict_fov = 0.75; /* BART's -f on Cartesian data */
     nlinv_vs_numpy("rc_nl7_", NULL, &k2, NULL, &o, 1e-4);
+    memset(&o, 0, sizeof(o));
+    o.iterations = 4, o.shared_coils = 1; /* one set of coils for the series (BART -s) */
+    nlinv_vs_numpy("rc_nl10_", NULL, &kf, NULL, &o, 1e-4);
+    o.iterations = 3, o.maps = 2;
+    nlinv_vs_numpy("rc_nl11_", NULL, &kf, &pat, &o, 1e-4);
     /* non-Cartesian (BART's nlinv -t): golden-angle spokes of 32 samples, one
        trajectory, then two frames with their own spokes and two maps; the
        reference grids by the exact NUDFT */
@@ -3328,6 +3336,9 @@ MV_TEST(recon, nlinv_matches_reference)
         memset(&o, 0, sizeof(o));
         o.iterations = 3, o.maps = 2, o.uncombined = 1, o.restrict_fov = 0.6;
         nlinv_vs_numpy("rc_nl9_", &tr2, &kn2, NULL, &o, 1e-4);
+        memset(&o, 0, sizeof(o));
+        o.iterations = 4, o.shared_coils = 1;
+        nlinv_vs_numpy("rc_nl12_", &tr2, &kn2, NULL, &o, 1e-4);
         /* refusals: a coordinate not finite, frames that do not match, one axis */
         {
             mv_vol bad;
@@ -3356,20 +3367,23 @@ MV_TEST(recon, nlinv_matches_reference)
     {
         int th, rp, reps = tu_test_reps(3);
         mv_vol ref;
-        memset(&o, 0, sizeof(o));
-        o.maps = 2, o.threads = 1;
-        mv_vol_init(&ref);
-        REQUIRE_OK(mv_nlinv(&kf, &ref, NULL, &o));
-        for (th = 2; th <= 3; th++)
-            for (rp = 0; rp < reps; rp++) {
-                o.threads = th;
-                mv_vol_init(&img);
-                REQUIRE_OK(mv_nlinv(&kf, &img, NULL, &o));
-                EXPECT_MSG(memcmp(img.data, ref.data, (size_t)mv_vol_count(&ref) * 8) == 0,
-                           "NLINV with %d threads differs from 1 thread", th);
-                mv_free(&img);
-            }
-        mv_free(&ref);
+        int sh;
+        for (sh = 0; sh < 2; sh++) {
+            memset(&o, 0, sizeof(o));
+            o.maps = 2, o.threads = 1, o.shared_coils = sh;
+            mv_vol_init(&ref);
+            REQUIRE_OK(mv_nlinv(&kf, &ref, NULL, &o));
+            for (th = 2; th <= 3; th++)
+                for (rp = 0; rp < reps; rp++) {
+                    o.threads = th;
+                    mv_vol_init(&img);
+                    REQUIRE_OK(mv_nlinv(&kf, &img, NULL, &o));
+                    EXPECT_MSG(memcmp(img.data, ref.data, (size_t)mv_vol_count(&ref) * 8) == 0,
+                               "NLINV (shared coils %d) with %d threads differs from 1 thread", sh, th);
+                    mv_free(&img);
+                }
+            mv_free(&ref);
+        }
     }
     /* the residual falls (BART's defaults, its stopping rule) */
     {

@@ -1387,9 +1387,15 @@ PYEOF
     bart nlinv -i 6 "$LL/k3" "$LL/bn" "$LL/bns" >/dev/null 2>&1
     $T nlinv -i 6 "$LL/k3" "$LL/mn" "$LL/mns" && "$PY" "$LL/nrmse.py" "$LL/bn" "$LL/mn" 1e-4 &&
       "$PY" "$LL/nrmse.py" "$LL/bns" "$LL/mns" 1e-4 && ok || bad "nlinv -i 6 of a 3D volume vs bart nlinv"
-    for R in "-I $LL/k0" "-n" "-s 8"; do
+    for R in "-I $LL/k0" "-n" "-P"; do
       $T nlinv $R "$LL/k0" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "not implemented" "$W/err" && ok || bad "nlinv $R: usage error: $(cat "$W/err")"
     done
+    $T nlinv -s 8 "$LL/ks" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "frame axes" "$W/err" && ok || bad "nlinv -s 8 (the coil axis): usage error: $(cat "$W/err")"
+    $T nlinv -s 1024 "$LL/ks" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "axis 5 holds 5 frames" "$W/err" && ok || bad "nlinv -s 1024 with frames in axis 5: usage error: $(cat "$W/err")"
+    # -s: one set of coils for the whole series (real-time NLINV's model), Cartesian and radial
+    bart nlinv -i 5 -s 32 "$LL/ks" "$LL/bn" "$LL/bns" >/dev/null 2>&1
+    $T nlinv -i 5 -s 32 "$LL/ks" "$LL/mn" "$LL/mns" && "$PY" "$LL/nrmse.py" "$LL/bn" "$LL/mn" 1e-4 &&
+      "$PY" "$LL/nrmse.py" "$LL/bns" "$LL/mns" 1e-4 && ok || bad "nlinv -s 32 (coils shared by the 5 frames) vs bart nlinv -s"
     bart nlinv -i 5 -f 0.6 "$LL/k0" "$LL/bn" >/dev/null 2>&1
     $T nlinv -i 5 -f 0.6 "$LL/k0" "$LL/mn" && "$PY" "$LL/nrmse.py" "$LL/bn" "$LL/mn" 1e-4 && ok || bad "nlinv -f 0.6 (a restricted FOV) vs bart nlinv"
     # nlinv -t: golden-angle radial, gridded onto twice the image grid as BART's (its gridding is ~1e-3 from
@@ -1404,6 +1410,9 @@ PYEOF
     done
     bart nlinv -t "$LL/ntf" -i 5 "$LL/nrf" "$LL/bn" >/dev/null 2>&1
     $T nlinv -t "$LL/ntf" -i 5 "$LL/nrf" "$LL/mn" && "$PY" "$LL/nrmse.py" "$LL/bn" "$LL/mn" 1e-2 && ok || bad "nlinv -t (a trajectory per frame, 3 frames in axis 10) vs bart nlinv -t"
+    # (bart 0.8 asserts on -t with -s, in its gridding: medvol's radial -s is checked against numpy in recon.nlinv)
+    $T nlinv -t "$LL/ntf" -i 5 -s 1024 "$LL/nrf" "$LL/mn" "$LL/mns" && [ "$(sed -n 2p "$LL/mns.hdr")" = "96 96 1 4 1 1 1 1 1 1 1 1 1 1 1 1 " ] &&
+      ok || bad "nlinv -t -s 1024: one set of coils on the doubled grid: $(sed -n 2p "$LL/mns.hdr")"
     bart transpose 5 13 "$LL/ks" "$LL/ksms" >/dev/null 2>&1
     $T nlinv "$LL/ksms" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "SMS" "$W/err" && ok || bad "nlinv of SMS data (axis 13): usage error: $(cat "$W/err")"
   else

@@ -1690,7 +1690,8 @@ def subspace_radial(c, run, d, rng, shape, T, K, C, S, B, objs, M):
 
 def nlinv_ulp(c, run, d, extra):
     """one ulp of BART's first CG step alpha relative to the image 1 - alpha
-    that step leaves (bart nlinv -i 1 -N EXTRA k), or None (noted) for a
+    that step leaves (bart nlinv -i 1 -N EXTRA k: the case's options but -i
+    and -S), or None (noted) for a
     degenerate case, where 4 of them exceed 1e-2: where the coils' part of
     the right-hand side is small beside the image's (-x), 1 - alpha is small
     and one ulp of alpha (6e-8) a large part of it, which every later step
@@ -1723,12 +1724,17 @@ def nlinv_pair(c, run, d, args, what):
 
 def nlinv_judge(c, run, d, args, what, e, tol, b, bs, mult, key):
     """beyond tol, the case is held to MULT x BART's own spread under a 3e-7
-    change of its data instead, when larger"""
+    change of its data instead, when larger; a case where that spread
+    exceeds 5% is unstable in BART itself and skipped (noted: small radial
+    grids with -f, where both tools' images run away)"""
     if e > tol:
         run([BART, 'scale', '1.0000003', 'k', 'kp'], check=True)
         run([BART, 'nlinv'] + args + ['kp', 'bp', 'bps'], check=True)
         spread = max(rel(read_cfl(os.path.join(d, 'bp')).reshape(-1, order='F'), b),
                      rel(read_cfl(os.path.join(d, 'bps')).reshape(-1, order='F'), bs))
+        if spread > 0.05:  # BART moves by percents under a 3e-7 change of its data: nothing to compare
+            c.note('nlinv: cases unstable in BART itself skipped (its own spread above 5%)')
+            return
         c.note('nlinv: cases beyond their tolerance, compared with %dx BART\'s own spread (its data x (1 + 3e-7))' % mult)
         what += ' (BART\'s own spread %.3g)' % spread
         tol = max(tol, mult * spread)
@@ -1742,7 +1748,8 @@ def fam_nlinv(c, run, d):
     coils (2..6), 2D or 3D, odd and even sizes, 1..3 frames in BART's axis
     10 (one problem, as BART's), random lines (or (y, z) samples) around a
     full centre; -i 3..6 and a random choice of -m 2 (-U), -c, -N, -S, -a
-    / -b, -R, -p (the frames' 0/1 pattern, or weights on it); -m 2 on one
+    / -b, -R, -p (the frames' 0/1 pattern, or weights on it), -s 1024 (the
+    frames share the coils); -m 2 on one
     frame (ENLIVE's second map starts from the rounding of the first step's
     Gram-Schmidt, every map being the same until then: on a series BART's
     bits and medvol's round that differently; 2e-3 there, measured up to
@@ -1787,12 +1794,15 @@ def fam_nlinv(c, run, d):
         args += ['-a', repr(float(rng.choice([100.0, 440.0]))), '-b', repr(float(rng.choice([16.0, 40.0])))]
     if rng.random() < 0.15:
         args += ['-R', '3']
+    if F > 1 and rng.random() < 0.35:
+        args += ['-s', '1024']  # one set of coils for the frames (in BART's axis 10)
     if rng.random() < 0.25:
         w = pat * (rng.uniform(0.5, 1.0, pat.shape) if rng.random() < 0.5 else 1)
         write_cfl(os.path.join(d, 'p'), w.astype(np.complex64))
         args += ['-p', 'p']
     what = '%s x %d coils x %d frames, %s' % (shape, C, F, ' '.join(args))
-    ulp = nlinv_ulp(c, run, d, ['-p', 'p'] if '-p' in args else [])
+    first = [v for i, v in enumerate(args) if v != '-S' and args[i - 1 if i else 0] != '-i' and v != '-i']
+    ulp = nlinv_ulp(c, run, d, first)
     if ulp is None:
         return
     r = nlinv_pair(c, run, d, args, what)
@@ -1814,8 +1824,11 @@ def nlinv_radial(c, run, d, rng):
     spokes of X samples (X even 24..48: an image of 2 ceil(X/2 - 1/2) = X), 1..2
     frames (a trajectory each, or one), a smooth object times smooth coils
     through the exact NUDFT, 1% of the spokes' samples noise, -i 3..6,
-    sometimes -m 2 (one frame), -c, -S, -f; within 1e-2 (BART's gridding
-    is ~1e-3 from the exact transform, medvol's 1e-6) or 3x BART's spread;
+    sometimes -m 2 (one frame), -c, -S, -f 0.55 / 0.6; within 1e-2 (BART's
+    gridding is ~1e-3 from the exact transform, medvol's 1e-6; more near
+    the doubled grid's edge, where an image of -f 0.75 reaches: there the
+    two differ by percents, as medvol's own with --nufft-tol 1e-2) or 3x
+    BART's spread;
     degenerate first steps skipped as in fam_nlinv"""
     X = int(rng.choice([24, 32, 40, 48]))
     Y = int(rng.integers(X // 2, X + 8))
@@ -1843,11 +1856,11 @@ def nlinv_radial(c, run, d, rng):
         if rng.random() < p:
             args.append(flag)
     if rng.random() < 0.25:
-        args += ['-f', repr(float(rng.choice([0.6, 0.75])))]
+        args += ['-f', repr(float(rng.choice([0.55, 0.6])))]  # not beyond: BART's gridding errs near the grid's edge
     args += ['-t', 't']
     what = 'radial %d x %d spokes x %d coils x %d frames%s, %s' % (X, Y, C, F, ' (one trajectory)' if shared else '',
                                                                 ' '.join(args))
-    if nlinv_ulp(c, run, d, ['-t', 't']) is None:
+    if nlinv_ulp(c, run, d, [v for i, v in enumerate(args) if v != '-S' and v != '-i' and args[i - 1] != '-i']) is None:
         return
     r = nlinv_pair(c, run, d, args, what)
     if r is not None:

@@ -31,7 +31,8 @@
       1, 1, T: a trajectory per frame) the frames are non-Cartesian, Pk
       (1, M, 1, C, T), A_t the exact NUDFT as nc's (every weight 1).
   ref_recon.py nlinv P   reads Pk (k-space (x, y, z, C, F)), Popts.txt
-      ("steps cg maps a b real uncombined no_normalize tol fov") and, when
+      ("steps cg maps a b real uncombined no_normalize tol fov shared": shared
+      1, one set of coils for every frame, BART -s) and, when
       present, Pp (a pattern (x, y, z) or (x, y, z, F)); with Pt (a
       trajectory (3, X, Y) or per frame; k (1, X, Y, C, F), Pp (1, X, Y)
       or per frame) the data gridded as BART's nlinv -t does, by the exact
@@ -294,7 +295,8 @@ def nlinv_grid(d, k, nf, nc):
 
 def nlinv(d):
     k = readcfl(d + 'k').astype(np.complex128)
-    steps, cg, nm, a, b, real, unc, nonorm, tol, fov = open(d + 'opts.txt').read().split()
+    steps, cg, nm, a, b, real, unc, nonorm, tol, fov, shared = open(d + 'opts.txt').read().split()
+    shared = int(shared)
     tol, fov = float(tol), float(fov)
     steps, cg, nm, real, unc, nonorm = int(steps), int(cg), int(nm), int(real), int(unc), int(nonorm)
     a, b = float(a), float(b)
@@ -342,19 +344,19 @@ def nlinv(d):
     PA = lambda f: pat_adj[..., f % pat_adj.shape[3]]
     y = k * (100 / np.linalg.norm(k))
     img = np.ones((nx, ny, nz, nm, nf), complex)             # x: images (voxel, map, frame)
-    ks = np.zeros((nx, ny, nz, nc, nm, nf), complex)         # coil k-spaces (voxel, coil, map, frame)
+    ks = np.zeros((nx, ny, nz, nc, nm, 1 if shared else nf), complex)  # coil k-spaces (voxel, coil, map, coil frame)
 
     def coils(kk):
         return inv(W[..., None, None, None] * kk)
 
     def F(x, c):
-        return np.stack([np.stack([P(f) * fwd(msk * np.sum(x[..., :, f] * c[..., j, :, f], axis=3))
+        return np.stack([np.stack([P(f) * fwd(msk * np.sum(x[..., :, f] * c[..., j, :, f % c.shape[5]], axis=3))
                                    for j in range(nc)], axis=3) for f in range(nf)], axis=4)
 
     def der(x0, c0, dx, dk):
         dc = coils(dk)
-        return np.stack([np.stack([P(f) * fwd(msk * (np.sum(dx[..., :, f] * c0[..., j, :, f], axis=3) +
-                                                      np.sum(x0[..., :, f] * dc[..., j, :, f], axis=3)))
+        return np.stack([np.stack([P(f) * fwd(msk * (np.sum(dx[..., :, f] * c0[..., j, :, f % c0.shape[5]], axis=3) +
+                                                      np.sum(x0[..., :, f] * dc[..., j, :, f % dc.shape[5]], axis=3)))
                                    for j in range(nc)], axis=3) for f in range(nf)], axis=4)
 
     def adj(x0, c0, z):
@@ -364,6 +366,9 @@ def nlinv(d):
         if real:
             dx = dx.real + 0j
         dk = np.conj(W)[..., None, None, None] * fwd(np.conj(x0)[:, :, :, None, :, :] * t[:, :, :, :, None, :])
+        if shared:                                             # the coils' adjoint sums over the frames
+            dk = np.conj(W)[..., None, None, None] * fwd(np.sum(np.conj(x0)[:, :, :, None, :, :] *
+                                                                t[:, :, :, :, None, :], axis=5, keepdims=True))
         return dx, dk
 
     alpha = 1.0
