@@ -969,7 +969,9 @@ static int nlinv_progress(void *user, int step, double residual)
 static int cmd_nlinv(const args *a)
 {
     static const char *const refused[][2] = {
-        {"-I", "an initialisation file (-I)"}, {"-P", "a pattern per coil (-P)"}, {"-n", "non-Cartesian nlinv (-n)"}};
+        {"-I", "an initialisation file (BART's -I) is not implemented"},
+        {"-P", "a pattern per coil (BART's -P) is not implemented"},
+        {"-n", "non-Cartesian without a trajectory (BART's -n) is not implemented (-t TRAJ is)"}};
     mv_vol k, img, sens, pat, tr;
     mv_nlinv_opts o = MV_ZERO_INIT;
     int64_t v, kd[16], od[16], sd[16];
@@ -979,7 +981,7 @@ static int cmd_nlinv(const args *a)
     mv_status st;
     for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
         if (opt_str(a, refused[i][0]) || opt_flag(a, refused[i][0]))
-            return usage_error(a, "is not implemented: mvtool nlinv is BART's Cartesian nlinv", refused[i][1]);
+            return usage_error(a, refused[i][1], refused[i][0]);
     if (opt_int(a, "-i", 1, 1000, &v) < 0) return usage_error(a, "-i takes a step count 1 .. 1000", opt_str(a, "-i"));
     if (opt_str(a, "-i")) o.iterations = (int)v;
     if (opt_int(a, "-m", 1, 16, &v) < 0) return usage_error(a, "-m takes a map count 1 .. 16", opt_str(a, "-m"));
