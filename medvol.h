@@ -3742,6 +3742,7 @@ typedef struct mv_nlinv_opts {
     double restrict_fov;  /* BART -f: the image inside a centred box of this part of each axis: 0 = all (Cartesian), 0.5 (non-Cartesian) */
     double nufft_tol;     /* mv_nlinv_nc: the gridding NUFFT's accuracy, 1e-6 .. 0.1 (0 = 1e-6) */
     int shared_coils;     /* 1: one set of coils for every frame of a series (BART -s over the frame axes) */
+    int64_t image_dims[3]; /* mv_nlinv_nc: the image grid (BART 0.9's -x x:y:z): 0 = from the trajectory, BART 0.8's */
     int cg_iterations;    /* CG steps per Gauss-Newton step at most: 0 = 100 */
     double cg_tol;        /* 0 = 0.1 (the legacy rule above) */
     int threads;
@@ -3766,7 +3767,8 @@ MVDEF mv_status mv_nlinv(const mv_vol *kspace, mv_vol *image, mv_vol *sens, mv_n
 /* Non-Cartesian NLINV (BART nlinv -t): kspace c64 (1, X, Y, C, batch...)
    on traj c64 (3, X, Y, 1) or one per frame (3, X, Y, 1, batch...), BART's
    layouts (>>api-nufft). As BART: the image grid is 2 ceil(max |k|) per
-   axis (BART's estimate_im_dims) and the reconstruction runs on twice
+   axis (BART 0.8's estimate_im_dims; opts.image_dims sets it, BART 0.9's
+   -x x:y:z, whose own estimate differs) and the reconstruction runs on twice
    that, the data gridded there by the adjoint NUFFT (the trajectory
    doubled; opts.nufft_tol, 1e-6 by default, where BART's own gridding is
    ~1e-3 from the exact transform) and moved to k-space by the centred
@@ -48224,8 +48226,9 @@ done:
 
 /* Non-Cartesian NLINV's grid (BART's estimate_im_dims, doubled): per axis
    2 ceil(max |traj|) (the float modulus of the complex coordinate; 1 where
-   every coordinate is 0), out; g twice that where above 1 */
-static mv_status mv__nl_nc_dims(const mv_vol *traj, int64_t out[3], int64_t g[3], const char *fn)
+   every coordinate is 0), or the caller's (want, any nonzero), out; g
+   twice that where above 1 */
+static mv_status mv__nl_nc_dims(const mv_vol *traj, const int64_t want[3], int64_t out[3], int64_t g[3], const char *fn)
 {
     const float *t = (const float *)traj->data;
     const int64_t np = mv_vol_count(traj) / 3;
@@ -48240,7 +48243,10 @@ static mv_status mv__nl_nc_dims(const mv_vol *traj, int64_t out[3], int64_t g[3]
             if (m > mx[a]) mx[a] = m;
         }
     for (a = 0; a < 3; a++) {
-        out[a] = mx[a] == 0 ? 1 : 2 * (int64_t)ceilf(mx[a]);
+        MV__CHECK(want[a] >= 0 && want[a] <= 65536, MV_ERR_INVALID_ARG, "%s: opts.image_dims[%d] = %lld (0 .. 65536)", fn,
+                  a, (long long)want[a]);
+        if (want[0] || want[1] || want[2]) out[a] = want[a] > 0 ? want[a] : 1;
+        else out[a] = mx[a] == 0 ? 1 : 2 * (int64_t)ceilf(mx[a]);
         g[a] = out[a] > 1 ? 2 * out[a] : 1;
         big += out[a] > 1;
     }
@@ -48359,7 +48365,7 @@ MVDEF mv_status mv_nlinv_nc(const mv_vol *traj, const mv_vol *kspace, mv_vol *im
     MV__CHECK(ntf == 1 || ntf == sh.nbatch, MV_ERR_INVALID_ARG,
               "%s: traj holds %lld frames, the k-space %lld (one trajectory, or one per frame)", fn, (long long)ntf,
               (long long)sh.nbatch);
-    MV__TRY(mv__nl_nc_dims(traj, out, g, fn));
+    MV__TRY(mv__nl_nc_dims(traj, op->image_dims, out, g, fn));
     memset(&o, 0, sizeof(o));
     o.nvox = g[0] * g[1] * g[2], o.nc = sh.nc, o.nf = sh.nbatch;
     {   /* the checks see the k-space's samples as the image's voxels: a pattern per sample */

@@ -1008,6 +1008,17 @@ static int cmd_nlinv(const args *a)
     if (opt_num(a, "-f", &d) < 0 || (opt_str(a, "-f") && !(d > 0 && d <= 1)))
         return usage_error(a, "-f takes a FOV fraction in (0, 1]", opt_str(a, "-f"));
     if (opt_str(a, "-f")) o.restrict_fov = d;
+    if (opt_str(a, "-x")) { /* BART 0.9's explicit image dims x:y:z */
+        int64_t xd[3];
+        char xs[64];
+        size_t xi;
+        snprintf(xs, sizeof(xs), "%s", opt_str(a, "-x"));
+        for (xi = 0; xs[xi]; xi++)
+            if (xs[xi] == ':') xs[xi] = ','; /* BART's x:y:z */
+        if (parse_ints(xs, xd, 3, 1, 65536) != 3 || !opt_str(a, "-t"))
+            return usage_error(a, "-x takes x:y:z image dims, with -t", opt_str(a, "-x"));
+        for (ax = 0; ax < 3; ax++) o.image_dims[ax] = xd[ax];
+    }
     if (opt_flag(a, "-g") || opt_flag(a, "--lowmem"))
         fprintf(stderr, "nlinv: %s accepted and noted (the CPU library call)\n", opt_flag(a, "-g") ? "-g" : "--lowmem");
     o.real_value = opt_flag(a, "-c");
@@ -1191,15 +1202,15 @@ const command mvtool_recon_commands[] = {
      "  MAPS, frames...) as BART writes them; a series is one problem, as\n"
      "  BART's. -t TRAJ: non-Cartesian k-space (1, X, Y, coils, frames...) on\n"
      "  BART's trajectory (one, or one per frame), gridded onto twice the image\n"
-     "  grid (2 ceil(max |k|) per axis) as BART's, -f 0.5 by default; SENS on\n"
-     "  the doubled grid. -s FLAGS: one set of coils for every frame (FLAGS the\n"
+     "  grid (2 ceil(max |k|) per axis, or -x X:Y:Z as BART 0.9's) as BART's,\n"
+     "  -f 0.5 by default; SENS on the doubled grid. -s FLAGS: one set of coils for every frame (FLAGS the\n"
      "  k-space's frame axes, 1024 for TIME_DIM; SENS without them). -d 4 and\n"
      "  up: each step's residual on stderr. -g and --lowmem are accepted and\n"
      "  noted; -n, -I, -P and SMS data (BART's axis 13) are refused by name. Files are BART .cfl/.hdr. --time: the library\n"
      "  call's time on stderr. --cg-iter N (100), --cg-tol T (0.1): the inner CG's\n"
      "  most steps and BART's legacy stop ||r|| <= (T ||b||)^2 (1e-30: none).\n"
      "  --nufft-tol T: -t's gridding accuracy (1e-6).\n",
-     "-i= -R= -M= -a= -b= -m= -U -c -N -S -w= -p= -d= -g --lowmem -t= -f= -I= -s= -P -n --cg-iter= --cg-tol= --nufft-tol= --time", 2, 3, cmd_nlinv},
+     "-i= -R= -M= -a= -b= -m= -U -c -N -S -w= -p= -d= -g --lowmem -t= -x= -f= -I= -s= -P -n --cg-iter= --cg-tol= --nufft-tol= --time", 2, 3, cmd_nlinv},
     {"threshold", "soft, wavelet, hard or binary thresholding of a .cfl (BART threshold)",
      "mvtool threshold [-W|-H|-B] [-j BITMASK] LAMBDA IN OUT\n"
      "  As bart threshold: complex soft thresholding x max(|x| - LAMBDA, 0) / |x|\n"

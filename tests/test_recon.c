@@ -3224,6 +3224,13 @@ static void nlinv_vs_numpy(const char *name, const mv_vol *traj, const mv_vol *k
             o->real_value, o->uncombined, o->no_normalize, o->cg_tol > 0 ? o->cg_tol : 0.1, o->restrict_fov,
             o->shared_coils);
     REQUIRE(fclose(f) == 0);
+    if (o->image_dims[0] || o->image_dims[1] || o->image_dims[2]) {
+        f = fopen(nl_path(name, "dims.txt"), "w");
+        REQUIRE(f != NULL);
+        fprintf(f, "%lld %lld %lld\n", (long long)o->image_dims[0], (long long)o->image_dims[1],
+                (long long)o->image_dims[2]);
+        REQUIRE(fclose(f) == 0);
+    }
     REQUIRE(ref_recon_run("nlinv", name) == 0);
     f = fopen(nl_path(name, "cg.txt"), "r");
     REQUIRE(f != NULL);
@@ -3333,6 +3340,8 @@ MV_TEST(recon, nlinv_matches_reference)
         memset(&o, 0, sizeof(o));
         o.iterations = 4;
         nlinv_vs_numpy("rc_nl8_", &tr, &kn, NULL, &o, 1e-4);
+        o.image_dims[0] = 40, o.image_dims[1] = 36, o.image_dims[2] = 1; /* the grid given (BART 0.9's -x) */
+        nlinv_vs_numpy("rc_nl13_", &tr, &kn, NULL, &o, 1e-4);
         memset(&o, 0, sizeof(o));
         o.iterations = 3, o.maps = 2, o.uncombined = 1, o.restrict_fov = 0.6;
         nlinv_vs_numpy("rc_nl9_", &tr2, &kn2, NULL, &o, 1e-4);

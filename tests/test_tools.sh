@@ -1408,6 +1408,10 @@ PYEOF
       $T nlinv -t "$LL/ntr" $R "$LL/nrk" "$LL/mn" "$LL/mns" && "$PY" "$LL/nrmse.py" "$LL/bn" "$LL/mn" 1e-2 &&
         "$PY" "$LL/nrmse.py" "$LL/bns" "$LL/mns" 1e-2 && ok || bad "nlinv -t $R (radial: image and coils on the doubled grid) vs bart nlinv -t"
     done
+    $T nlinv -t "$LL/ntr" -i 4 -x 64:64:1 "$LL/nrk" "$LL/mx" "$LL/mxs" && $T nlinv -t "$LL/ntr" -i 4 "$LL/nrk" "$LL/md" &&
+      cmp -s "$LL/mx.cfl" "$LL/md.cfl" && $T nlinv -t "$LL/ntr" -i 4 -x 80:72:1 "$LL/nrk" "$LL/mx" "$LL/mxs" &&
+      [ "$(sed -n 2p "$LL/mx.hdr")" = "80 72 1 1 1 1 1 1 1 1 1 1 1 1 1 1 " ] && [ "$(sed -n 2p "$LL/mxs.hdr")" = "160 144 1 4 1 1 1 1 1 1 1 1 1 1 1 1 " ] &&
+      ok || bad "nlinv -t -x (BART 0.9's image dims): the estimate's bytes when equal, the dims given"
     bart nlinv -t "$LL/ntf" -i 5 "$LL/nrf" "$LL/bn" >/dev/null 2>&1
     $T nlinv -t "$LL/ntf" -i 5 "$LL/nrf" "$LL/mn" && "$PY" "$LL/nrmse.py" "$LL/bn" "$LL/mn" 1e-2 && ok || bad "nlinv -t (a trajectory per frame, 3 frames in axis 10) vs bart nlinv -t"
     # (bart 0.8 asserts on -t with -s, in its gridding: medvol's radial -s is checked against numpy in recon.nlinv)

@@ -36,7 +36,7 @@
       present, Pp (a pattern (x, y, z) or (x, y, z, F)); with Pt (a
       trajectory (3, X, Y) or per frame; k (1, X, Y, C, F), Pp (1, X, Y)
       or per frame) the data gridded as BART's nlinv -t does, by the exact
-      NUDFT (nlinv_grid); runs NLINV (Uecker et al.
+      NUDFT (nlinv_grid; Pdims.txt "x y z": the image grid given); runs NLINV (Uecker et al.
       2008, BART nlinv's conventions: unnormalised FFTs, BART's fftmod on
       the pattern, the Sobolev weights and the coils, the data scaled by
       100 / ||y||; ENLIVE's Gram-Schmidt for several maps) in complex128
@@ -271,6 +271,8 @@ def nlinv_grid(d, k, nf, nc):
     t = t.reshape(3, npts, -1, order='F')
     mx = np.abs(t).max(axis=(1, 2)).astype(np.float32)
     out = [1 if m == 0 else 2 * int(np.ceil(m)) for m in mx]
+    if os.path.exists(d + 'dims.txt'):                                    # given (BART 0.9's -x)
+        out = [int(v) for v in open(d + 'dims.txt').read().split()]
     g = [2 * n if n > 1 else 1 for n in out]
     N = g[0] * g[1] * g[2]
     k = k.reshape(npts, nc, nf, order='F')
