@@ -48006,8 +48006,9 @@ static mv_status mv__nl_setup(mv__nl *o, const int64_t d[3], const mv_nlinv_opts
     o->dc = (float *)mv__alloc((size_t)o->nsen * 8, ctx);
     o->t = (float *)mv__alloc((size_t)nk * 8, ctx);
     o->scr = (unsigned char *)mv__alloc(o->scr_bytes * (size_t)o->threads, ctx);
-    MV__CHECK(o->w && o->pat && o->c0 && o->dc && o->t && o->scr, MV_ERR_OUT_OF_MEMORY, "mv_nlinv: buffers of %lld coil volumes",
-              (long long)(o->nc * o->nm * o->nf));
+    MV__CHECK(o->w && o->pat && o->c0 && o->dc && o->t && o->scr, MV_ERR_OUT_OF_MEMORY,
+              "mv_nlinv: buffers of %lld coil volumes of %lld x %lld x %lld voxels (non-Cartesian: the doubled grid)",
+              (long long)(o->nc * o->nm * o->nf), (long long)d[0], (long long)d[1], (long long)d[2]);
     mv__nl_weights(d, op->sobolev_a > 0 ? op->sobolev_a : 220, op->sobolev_b > 0 ? op->sobolev_b : 32, o->w);
     st = MV_OK;
     return st;
