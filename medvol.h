@@ -46157,12 +46157,13 @@ static size_t mv__cgs_basis_worker_bytes(const mv_nufft_toeplitz *t, int64_t K)
 }
 
 /* P_kk' = sum_t conj(B[t, k]) B[t, k'] khat_t, frame t's kernel the plan
-   pls[npl == 1 ? 0 : t]'s (one plan: (B^H B)_kk' khat), summed in float64
-   in frame order and rounded once, cells [b, e) */
+   pls[npl == 1 ? 0 : t]'s (one plan: (B^H B)_kk' khat, B^H B summed over
+   the frames once, in float64), summed in float64 in frame order and
+   rounded once, cells [b, e) */
 typedef struct mv__cgs_bkern_job {
     mv_cgsense_plan *const *pls;
     int64_t npl, T, K, ncell2;
-    const double *bb; /* T K K complex: conj(B_tk) B_tk' */
+    const double *bb; /* T K K complex: conj(B_tk) B_tk'; one plan: K K, their sum over t */
     float *P;
 } mv__cgs_bkern_job;
 
@@ -46170,17 +46171,14 @@ static void mv__cgs_bkern_range(void *ctx, int64_t b, int64_t e, int worker)
 {
     const mv__cgs_bkern_job *j = (const mv__cgs_bkern_job *)ctx;
     const int64_t KK = j->K * j->K, nt = j->npl == 1 ? 1 : j->T;
-    int64_t c, t, q, i;
+    int64_t c, t, q;
     (void)worker;
     for (c = b; c < e; c++)
         for (q = 0; q < KK; q++) {
             double re = 0, im = 0;
             for (t = 0; t < nt; t++) {
                 const double kh = j->pls[j->npl == 1 ? 0 : t]->toep->khat[c];
-                if (j->npl == 1) /* one kernel: the sum of the products over every frame */
-                    for (i = 0; i < j->T; i++) re += j->bb[2 * (i * KK + q)] * kh, im += j->bb[2 * (i * KK + q) + 1] * kh;
-                else
-                    re += j->bb[2 * (t * KK + q)] * kh, im += j->bb[2 * (t * KK + q) + 1] * kh;
+                re += j->bb[2 * (t * KK + q)] * kh, im += j->bb[2 * (t * KK + q) + 1] * kh;
             }
             j->P[2 * (c * KK + q)] = (float)re;
             j->P[2 * (c * KK + q) + 1] = (float)im;
@@ -46431,6 +46429,12 @@ static mv_status mv__cgs_joint_run(mv_cgsense_plan *const *pls, int64_t npl, int
             bo.worker_bytes = kwb;
             bo.tp = pl->toep;
             mv__cgs_basis_products((const float *)B->data, nitems, nout, bbp, gbd);
+            if (npl == 1) { /* one kernel: the frames' products summed once, in frame order */
+                int64_t q, t;
+                for (q = 0; q < KK; q++)
+                    for (t = 1; t < nitems; t++)
+                        bbp[2 * q] += bbp[2 * (t * KK + q)], bbp[2 * q + 1] += bbp[2 * (t * KK + q) + 1];
+            }
             kj.pls = pls;
             kj.npl = npl;
             kj.T = nitems;
@@ -47083,7 +47087,6 @@ static mv_status mv__cgs_nc_check(const mv_vol *traj, const mv_vol *kspace, cons
     return MV_OK;
 }
 
-/* frame f of a trajectory with frames, as a (3, X, Y) view */
 /* a subspace's non-Cartesian output: (Nx, Ny, Nz[, M], K) for the K
    coefficient images of the s->items frames (opts.basis checked) */
 static mv_status mv__cgs_nc_basis_shape(const mv_cg_opts *o, mv__cgs_nc_shape *s, const char *fn)
@@ -47102,6 +47105,7 @@ static mv_status mv__cgs_nc_basis_shape(const mv_cg_opts *o, mv__cgs_nc_shape *s
     return MV_OK;
 }
 
+/* frame f of a trajectory with frames, as a (3, X, Y) view */
 static void mv__cgs_traj_frame(const mv_vol *traj, int64_t f, mv_vol *v)
 {
     int a;
@@ -47474,11 +47478,10 @@ typedef struct mv__nl {
     float *out;      /* FWD: data; ADJ, NORMAL: a vector; COILS: unused (c0 filled) */
 } mv__nl;
 
-/* a += b, n complex */
+/* a += b, n complex (the math kernels' add) */
 static void mv__nl_add(float *a, const float *b, int64_t n)
 {
-    int64_t i;
-    for (i = 0; i < 2 * n; i++) a[i] += b[i];
+    mv__kernels_get()->math->bin(MV_MATH_ADD, a, b, 0, 0, a, (size_t)(2 * n));
 }
 
 /* offset (complex values) of coil c, map m, coil frame fc in a coil array */
@@ -47519,12 +47522,8 @@ static void mv__nl_mapsum(const mv__nl *o, int64_t f, int64_t fc, int64_t c, con
 /* s *= BART's scaled FOV mask (m, or m inside a restricted FOV's box) */
 static void mv__nl_mask(const mv__nl *o, float *s)
 {
-    int64_t i;
-    if (o->mskv) {
-        for (i = 0; i < o->nvox; i++) s[2 * i] *= o->mskv[i], s[2 * i + 1] *= o->mskv[i];
-    } else {
-        for (i = 0; i < 2 * o->nvox; i++) s[i] *= o->msk;
-    }
+    if (o->mskv) mv__mri_ops_active()->rmul(s, o->mskv, o->nvox);
+    else mv__kernels_get()->math->bin(MV_MATH_MUL, s, NULL, o->msk, 0, s, (size_t)(2 * o->nvox));
 }
 
 /* data of frame f from its image-side s: P_f (.) FFT(m s), in place */
@@ -47541,7 +47540,7 @@ static void mv__nl_to_data(const mv__nl *o, int64_t f, float *s, unsigned char *
    P (.) data: t_u = m IFFT(conj(P_f) s) (non-Cartesian: conj(fftmod(1)),
    BART's), and conj(x0_fm) (.) t_u into the unit's coil slots of out
    (the first frame sets them, the others add) */
-static void mv__nl_from_data(const mv__nl *o, int64_t f, int64_t fc, int64_t c, int first, float *s, float *q,
+static void mv__nl_from_data(const mv__nl *o, int64_t f, int64_t fc, int64_t c, int first, const float *s, float *q,
                              unsigned char *scr)
 {
     const mv__mri_ops *mo = mv__mri_ops_active();
@@ -47578,21 +47577,19 @@ static void mv__nl_unit_range(void *ctx, int64_t b, int64_t e, int worker)
         if (o->mode == MV__NL_NORMAL) mv__nl_coils(o, uc, o->in + 2 * o->nimg, o->dc, scr); /* IFFT(W dk) */
         for (f = f0; f < f1; f++) {
             const int64_t u = f * o->nc + c;
-            if (o->mode == MV__NL_FWD) { /* F(x) = P FFT(m sum_m x_m c_m) */
-                mv__nl_mapsum(o, f, fc, c, o->in, o->c0, s, q);
-                mv__nl_to_data(o, f, s, scr);
-                memcpy(o->out + 2 * o->nvox * u, s, (size_t)o->nvox * 8);
+            if (o->mode == MV__NL_FWD) { /* F(x) = P FFT(m sum_m x_m c_m), in place in the data */
+                float *dst = o->out + 2 * o->nvox * u;
+                mv__nl_mapsum(o, f, fc, c, o->in, o->c0, dst, q);
+                mv__nl_to_data(o, f, dst, scr);
                 continue;
             }
-            if (o->mode == MV__NL_ADJ) {
-                memcpy(s, o->in + 2 * o->nvox * u, (size_t)o->nvox * 8);
-            } else { /* DF dx: sum_m dx_m c0_m + sum_m x0_m IFFT(W dk_m), BART's derA + derB */
+            if (o->mode == MV__NL_NORMAL) { /* DF dx: sum_m dx_m c0_m + sum_m x0_m IFFT(W dk_m), BART's derA + derB */
                 mv__nl_mapsum(o, f, fc, c, o->in, o->c0, s, q);
                 mv__nl_mapsum(o, f, fc, c, o->x0, o->dc, r, q);
                 mv__nl_add(s, r, o->nvox);
                 mv__nl_to_data(o, f, s, scr);
             }
-            mv__nl_from_data(o, f, fc, c, f == f0, s, q, scr);
+            mv__nl_from_data(o, f, fc, c, f == f0, o->mode == MV__NL_ADJ ? o->in + 2 * o->nvox * u : s, q, scr);
         }
         if (o->mode == MV__NL_FWD) continue;
         for (m = 0; m < o->nm; m++) { /* the coils' adjoint: conj(W) (.) FFT of the frames' sum */
@@ -47608,23 +47605,24 @@ static void mv__nl_unit_range(void *ctx, int64_t b, int64_t e, int worker)
 static void mv__nl_image_range(void *ctx, int64_t b, int64_t e, int worker)
 {
     const mv__nl *o = (const mv__nl *)ctx;
-    int64_t f, m, c, i;
+    const mv__mri_ops *mo = mv__mri_ops_active();
+    float tmp[2 * MV__CGS_BLOCK];
+    int64_t f, m, c, i, i0, n;
     (void)worker;
     for (f = 0; f < o->nf; f++)
         for (m = 0; m < o->nm; m++) {
             float *d = o->out + 2 * o->nvox * (m + o->nm * f);
-            for (c = 0; c < o->nc; c++) {
-                const float *s = o->c0 + 2 * mv__nl_coff(o, o->nfc == 1 ? 0 : f, c, m);
-                const float *t = o->t + 2 * o->nvox * (c + o->nc * f);
-                for (i = b; i < e; i++) {
-                    const float re = s[2 * i] * t[2 * i] + s[2 * i + 1] * t[2 * i + 1];
-                    const float im = s[2 * i] * t[2 * i + 1] - s[2 * i + 1] * t[2 * i];
-                    d[2 * i] = c == 0 ? re : d[2 * i] + re;
-                    d[2 * i + 1] = c == 0 ? im : d[2 * i + 1] + im;
+            for (i0 = b; i0 < e; i0 += n) {
+                n = MV__MIN((int64_t)MV__CGS_BLOCK, e - i0);
+                for (c = 0; c < o->nc; c++) {
+                    const float *s = o->c0 + 2 * (mv__nl_coff(o, o->nfc == 1 ? 0 : f, c, m) + i0);
+                    const float *t = o->t + 2 * (o->nvox * (c + o->nc * f) + i0);
+                    mo->cmul(t, s, c == 0 ? d + 2 * i0 : tmp, n, 1); /* conj(c0) t */
+                    if (c > 0) mv__nl_add(d + 2 * i0, tmp, n);
                 }
+                if (o->rvc)
+                    for (i = i0; i < i0 + n; i++) d[2 * i + 1] = 0;
             }
-            if (o->rvc)
-                for (i = b; i < e; i++) d[2 * i + 1] = 0;
         }
 }
 
@@ -47654,18 +47652,15 @@ typedef struct mv__nl_vop {
     int64_t n;
 } mv__nl_vop;
 
-/* the float products q[0..n) summed in float64 by 8 interleaved chains
-   (element i into chain i % 8), the chains added in a fixed tree: one
+/* the float products q[0..n) summed in 8 float64 lanes (element i in lane
+   i % 8) combined by mv__sum8, the library's reduction order: one
    dependency chain would cost a float64 add's latency per element */
 static double mv__nl_sum8(const float *q, int64_t n)
 {
     double c[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     int64_t i;
-    int k;
-    for (i = 0; i + 8 <= n; i += 8)
-        for (k = 0; k < 8; k++) c[k] += q[i + k];
-    for (k = 0; i < n; i++, k++) c[k] += q[i];
-    return ((c[0] + c[1]) + (c[2] + c[3])) + ((c[4] + c[5]) + (c[6] + c[7]));
+    for (i = 0; i < n; i++) c[i & 7] += q[i];
+    return mv__sum8(c);
 }
 
 static void mv__nl_vop_range(void *ctx, int64_t b0, int64_t e0, int worker)
@@ -47983,7 +47978,6 @@ static mv_status mv__nl_fov(mv__nl *o, const int64_t d[3], double r, void *ctx)
 static mv_status mv__nl_setup(mv__nl *o, const int64_t d[3], const mv_nlinv_opts *op, void *ctx)
 {
     mv_fft_opts fo;
-    mv_status st;
     int64_t nk = o->nvox * o->nc * o->nf;
     memset(&fo, 0, sizeof(fo));
     fo.threads = 1;
@@ -48010,8 +48004,7 @@ static mv_status mv__nl_setup(mv__nl *o, const int64_t d[3], const mv_nlinv_opts
               "mv_nlinv: buffers of %lld coil volumes of %lld x %lld x %lld voxels (non-Cartesian: the doubled grid)",
               (long long)(o->nc * o->nm * o->nf), (long long)d[0], (long long)d[1], (long long)d[2]);
     mv__nl_weights(d, op->sobolev_a > 0 ? op->sobolev_a : 220, op->sobolev_b > 0 ? op->sobolev_b : 32, o->w);
-    st = MV_OK;
-    return st;
+    return MV_OK;
 }
 
 /* BART's IRGNM (iter4_irgnm with nlinv's legacy CG stop) from x = (1, 0)

@@ -966,6 +966,22 @@ static int nlinv_progress(void *user, int step, double residual)
     return 0;
 }
 
+/* an nlinv input's frame axes (BART's 4..15): each 1 or the k-space's
+   (cfl_broadcast), none more, and shared along all of BART's folded axes
+   or none (cfl_fold_broadcast) */
+static int nlinv_frames(const args *a, const char *name, const int64_t x[16], const int64_t kd[16])
+{
+    int64_t out[16];
+    int rc = cfl_broadcast(a, name, x, a->pos[0], kd, 4, out), ax;
+    for (ax = 4; ax < 16 && !rc; ax++)
+        if (out[ax] != kd[ax]) {
+            char msg[160];
+            snprintf(msg, sizeof(msg), "BART's axis %d holds %lld samples where the k-space has 1", ax, (long long)x[ax]);
+            rc = usage_error(a, msg, name);
+        }
+    return rc ? rc : cfl_fold_broadcast(a, name, x, kd);
+}
+
 static int cmd_nlinv(const args *a)
 {
     static const char *const refused[][2] = {
@@ -974,7 +990,7 @@ static int cmd_nlinv(const args *a)
         {"-n", "non-Cartesian without a trajectory (BART's -n) is not implemented (-t TRAJ is)"}};
     mv_vol k, img, sens, pat, tr;
     mv_nlinv_opts o = MV_ZERO_INIT;
-    int64_t v, kd[16], od[16], sd[16];
+    int64_t v, kd[16], od[16], sd[16], pd[16], td[16];
     double d;
     int rc, ax;
     size_t i;
@@ -1053,39 +1069,24 @@ static int cmd_nlinv(const args *a)
         return usage_error(a, "-m: more maps than coils", opt_str(a, "-m"));
     }
     mv_vol_init(&pat);
-    if (opt_str(a, "-p")) {
-        int64_t pd[16];
-        if ((rc = cfl_load_folded(opt_str(a, "-p"), &pat, pd))) {
-            mv_free(&k);
-            return rc;
-        }
-        for (ax = 0; ax < 16; ax++)
-            if (ax != 3 && pd[ax] != kd[ax] && !(ax > 3 && pd[ax] == 1) && !(ax == 3 && pd[3] == 1)) break;
-        if (ax < 16 || pd[3] != 1) {
-            mv_free(&k);
-            mv_free(&pat);
-            return usage_error(a, "-p: the pattern has the k-space's sizes but one coil (frames all or none)", opt_str(a, "-p"));
-        }
+    mv_vol_init(&tr);
+    if (opt_str(a, "-p") && !(rc = cfl_load_folded(opt_str(a, "-p"), &pat, pd))) { /* the k-space's sizes, one coil */
+        rc = nlinv_frames(a, opt_str(a, "-p"), pd, kd);
+        if (!rc && (pd[0] != kd[0] || pd[1] != kd[1] || pd[2] != kd[2] || pd[3] != 1))
+            rc = usage_error(a, "-p: the pattern has the k-space's sizes but one coil", opt_str(a, "-p"));
         o.pattern = &pat;
     }
-    mv_vol_init(&tr);
-    if (opt_str(a, "-t")) { /* BART's trajectory (3, X, Y, 1, frames...): each frame axis 1 or the k-space's */
-        int64_t td[16];
-        if ((rc = cfl_load_folded(opt_str(a, "-t"), &tr, td))) {
-            mv_free(&k);
-            mv_free(&pat);
-            return rc;
-        }
-        for (ax = 4; ax < 16; ax++)
-            if (td[ax] != kd[ax] && td[ax] != 1) break;
-        if (td[0] != 3 || td[1] != kd[1] || td[2] != kd[2] || td[3] != 1 || ax < 16 || kd[0] != 1 ||
-            (mv_vol_count(&tr) > 3 * kd[1] * kd[2] && mv_vol_count(&tr) != 3 * mv_vol_count(&k) / (kd[3] * kd[0]))) {
-            mv_free(&k);
-            mv_free(&pat);
-            mv_free(&tr);
-            return usage_error(a, "-t: BART's trajectory (3, X, Y, 1, frames: all or none) of k-space (1, X, Y, coils, ...)",
-                               opt_str(a, "-t"));
-        }
+    if (!rc && opt_str(a, "-t") && !(rc = cfl_load_folded(opt_str(a, "-t"), &tr, td))) { /* (3, X, Y, 1, frames...) */
+        rc = nlinv_frames(a, opt_str(a, "-t"), td, kd);
+        if (!rc && (td[0] != 3 || td[1] != kd[1] || td[2] != kd[2] || td[3] != 1 || kd[0] != 1))
+            rc = usage_error(a, "-t: BART's trajectory (3, X, Y, 1, frames...) of k-space (1, X, Y, coils, ...)",
+                             opt_str(a, "-t"));
+    }
+    if (rc) {
+        mv_free(&k);
+        mv_free(&pat);
+        mv_free(&tr);
+        return rc;
     }
     mv_vol_init(&img);
     mv_vol_init(&sens);
