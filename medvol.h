@@ -3463,15 +3463,81 @@ typedef struct mv_ecalib_opts {
    box), MV_ERR_CANCELLED. allocates: yes. thread-safe: yes. */
 MVDEF mv_status mv_ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, const mv_ecalib_opts *opts);
 
-/* SVD coil compression (BART cc -S): the ncoils_out virtual coils of the
-   leading principal components of the calibration box (calib 0 = 24, found
-   as BART's extract_calib finds it, as for mv_ecalib) of kspace, applied
-   to every sample of every batch volume; out c64 (x, y, z, ncoils_out,
-   ...), each virtual coil BART's up to a constant phase (an eigenvector's
-   phase is its solver's). matrix (optional, c64 C x ncoils_out, C fastest)
-   gets the compression vectors. MV_ERR_BAD_DATA when the box holds no
-   signal (BART warns and goes on with arbitrary vectors). allocates:
-   yes. */
+/* Coil compression (BART cc / ccapply; Huang 2008, Buehrer 2007, Zhang
+   2013). A compression matrix holds, for each of C channels and C virtual
+   coils, the weights of the principal components of the calibration data:
+   c64 (R, 1, 1, C, C) as BART's file, R = 1 for SVD compression (cc -S)
+   and R = the readout length for geometric compression (cc -G), one
+   matrix per readout position of the data inverse-transformed along the
+   readout. Column m (dims[4]) is virtual coil m's vector over the channels
+   (dims[3]), in decreasing order of its eigenvalue; virtual coil m of a
+   sample is sum_c conj(M[c, m]) k_c. Each column is an eigenvector of the
+   calibration samples' covariance G = sum k k^H (float64 here, float32 in
+   BART), and its phase is a convention: LAPACK's cheev, which BART calls,
+   leaves the LAST channel's entry real, with a sign of its own arithmetic
+   (random data: either sign, measured 72 + to 40 -); medvol makes that
+   entry real and non-negative, so each column is BART's or its negative.
+   The calibration samples are BART's extract_calib box (as mv_ecalib
+   finds it: fully sampled, at most calib[a] (24) per axis, slid along the
+   readout to its largest energy) of the first volume, or with all_data
+   (cc -A) every sample of the first volume (BART's covariance reads only
+   the first volume of a series, as here). Geometric: the box is zero-padded
+   along the readout to the data's length at BART's md_resize_center
+   offset (R/2 - box/2) and inverse-transformed as BART's ifftuc (its
+   fftmod centring, unitary), one covariance per readout position.
+
+   Applying (mv_cc_apply): SVD, y_m = sum_c conj(M[c, m]) k_c for m < P on
+   every sample of every volume (inverse: k_c = sum_m M[c, m] y_m). Geometric,
+   as BART's cc -p and ccapply: the data inverse-transformed along the
+   readout (ifftuc; not with opts.hybrid, ccapply -t),
+   the matrices cut to their first P columns and aligned from position 0
+   on (BART's align_ro: with A_x the P x C matrix whose row m is column m
+   of position x, A_x A_{x-1}^H = U S V^H and A_x <- V U^H A_x, the unitary
+   mix of A_x's rows nearest to the previous position's, so that each
+   virtual coil changes smoothly along the readout), each position's
+   matrix applied, and the result transformed back (fftuc). Where
+   A_x A_{x-1}^H is singular (a virtual coil's subspace orthogonal to its
+   neighbour's), the nearest rotation is not unique (BART's is its SVD's
+   choice); medvol completes it with Gram-Schmidt on the unit vectors.
+   Virtual coils are BART's up to the columns' signs (above); the
+   geometric chain carries position 0's signs along the readout. */
+
+/* Options of coil compression; all-zero = bart cc's defaults (SVD,
+   calibration box 24 per axis, all channels kept). */
+typedef struct mv_cc_opts {
+    int geometric;          /* calibrate: 0 SVD (cc -S), 1 geometric (cc -G); mv_cc_apply reads it from the matrix */
+    int64_t calib[3];       /* calibration box per axis: 0 = 24 (cc -r) */
+    int all_data;           /* 1: every sample of the first volume calibrates (cc -A) */
+    int64_t virtual_coils;  /* apply: P virtual coils (cc -p, ccapply -p); 0 = all of the input's coils */
+    int inverse;            /* apply: P virtual coils back to the C channels (ccapply -u) */
+    int hybrid;             /* apply, geometric: the data are already in image space along the readout (ccapply -t) */
+    int threads;
+    void *alloc_ctx;
+} mv_cc_opts;
+
+/* The compression matrix of kspace (c64 x, y, z, C, ...): matrix c64 (R,
+   1, 1, C, C) as above; energy (optional) f32 (R, C): each position's
+   eigenvalues, largest first, as parts of their sum (BART's cc -d 3
+   "Energy:" line for SVD). MV_ERR_BAD_DATA: no signal (or NaN / Inf) in
+   the calibration samples (BART warns "Empty calibration region" and goes
+   on with arbitrary vectors), MV_ERR_INVALID_ARG: geometric with a
+   readout of 1 sample, calib < 0. allocates: yes. thread-safe: yes. */
+MVDEF mv_status mv_cc_calibrate(const mv_vol *kspace, mv_vol *matrix, mv_vol *energy, const mv_cc_opts *opts);
+
+/* kspace (c64 x, y, z, C, ...) through a compression matrix into out (c64
+   x, y, z, P, ...; inverse: kspace holds P virtual coils, out C channels).
+   The matrix's first dim says which kind: 1 SVD, x (above 1) geometric.
+   MV_ERR_INVALID_ARG: a matrix that is not (1 or x, 1, 1, C, >= P), a
+   channel count that is not the matrix's, P above either. Threads over
+   voxel blocks (SVD) or readout lines (geometric, each line's transforms,
+   mixing and transforms back in cache): the same bytes for any thread
+   count. allocates: yes (out). thread-safe: yes. */
+MVDEF mv_status mv_cc_apply(const mv_vol *kspace, const mv_vol *matrix, mv_vol *out, const mv_cc_opts *opts);
+
+/* SVD compression in one call (mv_cc_calibrate + mv_cc_apply): ncoils_out
+   virtual coils of the calibration box (calib 0 = 24 per axis) applied to
+   every volume; matrix (optional) c64 (C, ncoils_out), the matrix's first
+   columns. allocates: yes. */
 MVDEF mv_status mv_coil_compress(const mv_vol *kspace, int ncoils_out, int calib, mv_vol *out, mv_vol *matrix,
                                  const mv_mri_opts *opts);
 
@@ -9026,6 +9092,14 @@ typedef void (*mv__mri_cpart_fn)(const float *x, float *out, int64_t n, int part
 typedef void (*mv__mri_cmul_fn)(const float *x, const float *s, float *out, int64_t n, int conj);
 /* g = k g: n complex g, n real k (in place) */
 typedef void (*mv__mri_rmul_fn)(float *g, const float *k, int64_t n);
+/* out_j[i] = sum_k K_kj x_k[i] for n complex values i and outputs j <
+   nout, inputs k < nin: x_k at x + k xstride floats, out_j at out + j
+   ostride; K_kj = (kr, ki)[(k nout + j) kstep], plus i when lanewise (a
+   coefficient per value: geometric coil compression's matrix per readout
+   position). Per output, from 0 in k order, no FMA:
+     re += kr xr - ki xi,  im += kr xi + ki xr. */
+typedef void (*mv__mri_zmix_fn)(const float *x, int64_t xstride, int nin, const float *kr, const float *ki,
+                                int64_t kstep, int lanewise, int nout, float *out, int64_t ostride, int64_t n);
 
 typedef struct mv__mri_ops {
     mv__mri_rss_fn rss;
@@ -9033,6 +9107,7 @@ typedef struct mv__mri_ops {
     mv__mri_cpart_fn cpart;
     mv__mri_cmul_fn cmul;  /* CG-SENSE: sensitivities in and out */
     mv__mri_rmul_fn rmul;  /* Toeplitz: the real kernel transform */
+    mv__mri_zmix_fn zmix;  /* coil compression: virtual coils from channels and back */
 } mv__mri_ops;
 
 /* Scalar references: the oracle of the ISA tests and the MEDVOL_NO_SIMD
@@ -9111,8 +9186,38 @@ static void mv__rmul_c64_ref(float *g, const float *k, int64_t n)
     }
 }
 
+/* in blocks of 64 values, so that the inputs stay in L1 across the outputs */
+static void mv__zmix_c64_ref(const float *x, int64_t xstride, int nin, const float *kr, const float *ki, int64_t kstep,
+                             int lanewise, int nout, float *out, int64_t ostride, int64_t n)
+{
+    int64_t b0, i;
+    int j, k;
+    for (b0 = 0; b0 < n; b0 += 64) {
+        const int64_t bn = MV__MIN((int64_t)64, n - b0);
+        for (j = 0; j < nout; j++) {
+            float ar[64], ai[64];
+            for (i = 0; i < bn; i++) ar[i] = ai[i] = 0.0f;
+            for (k = 0; k < nin; k++) {
+                const float *xk = x + (size_t)k * (size_t)xstride + 2 * b0;
+                const int64_t o = ((int64_t)k * nout + j) * kstep + (lanewise ? b0 : 0);
+                for (i = 0; i < bn; i++) {
+                    const float cr = kr[o + (lanewise ? i : 0)], ci = ki[o + (lanewise ? i : 0)];
+                    const float xr = xk[2 * i], xi = xk[2 * i + 1];
+                    ar[i] = ar[i] + (cr * xr - ci * xi);
+                    ai[i] = ai[i] + (cr * xi + ci * xr);
+                }
+            }
+            for (i = 0; i < bn; i++) {
+                float *oj = out + (size_t)j * (size_t)ostride + 2 * (b0 + i);
+                oj[0] = ar[i];
+                oj[1] = ai[i];
+            }
+        }
+    }
+}
+
 static const mv__mri_ops mv__mri_ops_ref = {mv__rss_c64_ref, mv__combine_c64_ref, mv__cpart_c64_ref, mv__cmul_c64_ref,
-                                            mv__rmul_c64_ref};
+                                            mv__rmul_c64_ref, mv__zmix_c64_ref};
 
 /* >>impl-math-types ======================================================== */
 
@@ -41635,30 +41740,47 @@ static void mv__calib_geom(const float *k, const int64_t d[3], int64_t nc, const
         }
     }
     if (bart) {
-        int64_t r, best = 0;
+        int64_t r0, best = 0;
         float maxe = 0;
-        for (r = 0; r + cd[0] <= d[0]; r++) {
-            /* the energy as BART's md_znorm2 takes it: float32 squares
-               summed in float64, the sum rounded to float32, its sqrtf;
-               the first strict maximum. Positions mirrored about the centre
-               tie in exact arithmetic on Hermitian-symmetric k-space, so
-               the rounding decides, and it must be BART's */
-            double e = 0;
-            float en;
-            int64_t c, x, y, z;
+        /* the energy as BART's md_znorm2 takes it: float32 squares summed
+           in float64, the sum rounded to float32, its sqrtf; the first
+           strict maximum. Positions mirrored about the centre tie in exact
+           arithmetic on Hermitian-symmetric k-space, so the rounding
+           decides, and it must be BART's: each position's sum runs in its
+           own order (coils, z, y, x), eight positions side by side (eight
+           independent chains of additions, not one) */
+        for (r0 = 0; r0 + cd[0] <= d[0]; r0 += 8) {
+            const int npos = (int)MV__MIN((int64_t)8, d[0] - cd[0] + 1 - r0);
+            double e[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            int64_t c, t, y, z;
+            int q;
             for (c = 0; c < nc; c++)
                 for (z = cp[2]; z < cp[2] + cd[2]; z++)
-                    for (y = cp[1]; y < cp[1] + cd[1]; y++)
-                        for (x = r; x < r + cd[0]; x++) {
-                            const float *s = k + 2 * (c * nvox + x + d[0] * (y + d[1] * z));
-                            const float re2 = s[0] * s[0], im2 = s[1] * s[1];
-                            e += re2;
-                            e += im2;
+                    for (y = cp[1]; y < cp[1] + cd[1]; y++) {
+                        const float *row = k + 2 * (c * nvox + r0 + d[0] * (y + d[1] * z));
+                        for (t = 0; t < cd[0]; t++) {
+                            const float *s = row + 2 * t;
+                            if (npos == 8) { /* a constant count: the compiler's vector lanes */
+                                for (q = 0; q < 8; q++) {
+                                    const float re2 = s[2 * q] * s[2 * q], im2 = s[2 * q + 1] * s[2 * q + 1];
+                                    e[q] += re2;
+                                    e[q] += im2;
+                                }
+                            } else {
+                                for (q = 0; q < npos; q++) {
+                                    const float re2 = s[2 * q] * s[2 * q], im2 = s[2 * q + 1] * s[2 * q + 1];
+                                    e[q] += re2;
+                                    e[q] += im2;
+                                }
+                            }
                         }
-            en = sqrtf((float)e);
-            if (en > maxe) {
-                maxe = en;
-                best = r;
+                    }
+            for (q = 0; q < npos; q++) {
+                const float en = sqrtf((float)e[q]);
+                if (en > maxe) {
+                    maxe = en;
+                    best = r0 + q;
+                }
             }
         }
         cp[0] = best;
@@ -48413,101 +48535,670 @@ done:
     return st;
 }
 
+/* ---- coil compression (BART cc, ccapply) ---------------------------------- */
+
+static const mv_cc_opts *mv__cc_opts_or_default(const mv_cc_opts *o, mv_cc_opts *t)
+{
+    if (o) return o;
+    memset(t, 0, sizeof(*t));
+    return t;
+}
+
+/* BART's fftmod factor of each of n samples (ifftmod's with inverse): with
+   an orthonormal FFT between two of them, BART's fftuc / ifftuc */
+static void mv__cc_fftmod_table(int64_t n, int inverse, float *tab)
+{
+    int64_t j;
+    for (j = 0; j < n; j++) {
+        double re, im, t = mv__bart_fftmod_turns(n, j);
+        mv__unit_turns(inverse ? -t : t, &re, &im);
+        tab[2 * j] = (float)re, tab[2 * j + 1] = (float)im;
+    }
+}
+
+/* BART's (i)fftuc of `lines` contiguous lines of n samples in buf: the
+   factor, the plan's orthonormal transform of every line, the factor */
+static mv_status mv__cc_lines_fftuc(const mv_fft_plan *pl, const float *tab, float *buf, int64_t n, int64_t lines,
+                                    void *scratch)
+{
+    const mv__mri_ops *mo = mv__kernels_get()->mri;
+    int64_t l;
+    for (l = 0; l < lines; l++) mo->cmul(buf + 2 * l * n, tab, buf + 2 * l * n, n, 0);
+    MV__TRY(mv_fft_execute_into(pl, buf, buf, scratch));
+    for (l = 0; l < lines; l++) mo->cmul(buf + 2 * l * n, tab, buf + 2 * l * n, n, 0);
+    return MV_OK;
+}
+
+static mv_status mv__cc_plan(mv_fft_plan **pl, int64_t n, int64_t lines, int inverse, int threads, void *ctx)
+{
+    mv_fft_opts fo;
+    int64_t d[2];
+    memset(&fo, 0, sizeof(fo));
+    fo.norm = MV_FFT_ORTHO;
+    fo.threads = threads;
+    fo.alloc_ctx = ctx;
+    d[0] = n, d[1] = lines;
+    return mv_fft_plan_c2c(pl, 2, d, 1u, inverse, &fo);
+}
+
+/* The covariance BART's cheev reads, G[i][j] = sum_s k_i[s] conj(k_j[s])
+   over samples [s0, s1) of nc channels (k_i at k + i stride floats), as
+   H = conj(G) in split planes (hr, hi: nc x nc), upper triangle only (j >=
+   i), one rank-1 update of every row's part per sample (the zger kernel:
+   h_ij += conj(k_i) k_j). */
+static void mv__cc_gram_part(const float *k, int64_t stride, int64_t s0, int64_t s1, int64_t nc, double *hr,
+                             double *hi, double *xr, double *xi)
+{
+    const mv__recon_ops *ko = mv__kernels_get()->recon;
+    int64_t s, c;
+    memset(hr, 0, (size_t)(nc * nc) * sizeof(double));
+    memset(hi, 0, (size_t)(nc * nc) * sizeof(double));
+    for (s = s0; s < s1; s++) {
+        for (c = 0; c < nc; c++) xr[c] = k[c * stride + 2 * s], xi[c] = k[c * stride + 2 * s + 1];
+        for (c = 0; c < nc; c++) ko->zger(hr + c * nc + c, hi + c * nc + c, xr + c, xi + c, xr[c], xi[c], nc - c);
+    }
+}
+
+typedef struct mv__cc_gram_job {
+    const float *k;
+    int64_t stride, n, nc, nb;
+    double *part; /* nb x (2 nc^2 + 2 nc): each block's planes and its sample scratch */
+} mv__cc_gram_job;
+
+static void mv__cc_gram_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__cc_gram_job *j = (const mv__cc_gram_job *)ctx;
+    const int64_t nc = j->nc, w = 2 * nc * nc + 2 * nc;
+    (void)worker;
+    for (; b < e; b++) {
+        double *p = j->part + b * w;
+        mv__cc_gram_part(j->k, j->stride, b * j->n / j->nb, (b + 1) * j->n / j->nb, nc, p, p + nc * nc, p + 2 * nc * nc,
+                         p + 2 * nc * nc + nc);
+    }
+}
+
+/* G (interleaved, row-major, nc x nc) of n samples: blocks fixed by n and
+   nc alone, summed in block order (the same bytes for any thread count) */
+static mv_status mv__cc_gram(const float *k, int64_t stride, int64_t n, int64_t nc, double *g, int threads, void *ctx)
+{
+    mv__cc_gram_job j;
+    const int64_t w = 2 * nc * nc + 2 * nc;
+    int64_t b, i;
+    j.k = k, j.stride = stride, j.n = n, j.nc = nc;
+    j.nb = MV__MAX((int64_t)1, MV__MIN(MV__MIN(n / 4096, (int64_t)64), ((int64_t)8 << 20) / w));
+    j.part = (double *)mv__alloc((size_t)(j.nb * w) * sizeof(double), ctx);
+    MV__CHECK(j.part != NULL, MV_ERR_OUT_OF_MEMORY, "coil compression: %lld covariance blocks of %lld channels",
+              (long long)j.nb, (long long)nc);
+    mv__parallel_for(j.nb, 1, j.nb > 1 ? threads : 1, mv__cc_gram_range, &j);
+    for (i = 0; i < nc * nc; i++) {
+        const int64_t r = i / nc, c = i % nc, u = c >= r ? i : c * nc + r; /* the upper triangle's element */
+        double re = 0, im = 0;
+        for (b = 0; b < j.nb; b++) re += j.part[b * w + u], im += j.part[b * w + nc * nc + u];
+        g[2 * i] = re, g[2 * i + 1] = c >= r ? -im : im; /* G = conj(H) above the diagonal, H^T below */
+    }
+    mv__free(j.part, ctx);
+    return MV_OK;
+}
+
+/* The eigenvectors of G (destroyed) as the rows of vec, largest eigenvalue
+   first, each with its last channel's entry real and non-negative (LAPACK
+   cheev's convention up to its sign), and the eigenvalues as parts of
+   their sum into energy (may be NULL). work: 3 nc^2 + 8 nc doubles. A zero
+   G (no signal at a geometric position) gives the unit vectors. */
+static mv_status mv__cc_eigen(double *g, int64_t nc, double *vec, float *energy, int64_t estep, double *work)
+{
+    double *w = work + 3 * nc * nc + 7 * nc, tr = 0, sum = 0;
+    int64_t r, c;
+    for (c = 0; c < nc; c++) tr += g[2 * (c * nc + c)];
+    if (tr == 0) {
+        memset(vec, 0, (size_t)(2 * nc * nc) * sizeof(double));
+        for (r = 0; r < nc; r++) vec[2 * (r * nc + r)] = 1;
+        if (energy)
+            for (r = 0; r < nc; r++) energy[r * estep] = 0;
+        return MV_OK;
+    }
+    if (mv__zheev(g, nc, w, vec, nc, work)) return mv__fail(MV_ERR_BAD_DATA, "coil compression: the eigensolver");
+    for (r = 0; r < nc; r++) {
+        double *v = vec + 2 * r * nc, lr = v[2 * (nc - 1)], li = v[2 * (nc - 1) + 1], m = sqrt(lr * lr + li * li);
+        if (m > 0)
+            for (c = 0; c < nc; c++) { /* v conj(l) / |l| */
+                const double vr = v[2 * c], vi = v[2 * c + 1];
+                v[2 * c] = (vr * lr + vi * li) / m;
+                v[2 * c + 1] = (vi * lr - vr * li) / m;
+            }
+        sum += w[r];
+    }
+    if (energy)
+        for (r = 0; r < nc; r++) energy[r * estep] = sum > 0 ? (float)(w[nc - 1 - r] / sum) : 0.0f;
+    return MV_OK;
+}
+
+/* G of ns samples in one block (planes: 2 nc^2 doubles, xs: 2 nc) */
+static void mv__cc_gram_small(const float *k, int64_t stride, int64_t ns, int64_t nc, double *g, double *planes,
+                              double *xs)
+{
+    int64_t i;
+    mv__cc_gram_part(k, stride, 0, ns, nc, planes, planes + nc * nc, xs, xs + nc);
+    for (i = 0; i < nc * nc; i++) { /* as mv__cc_gram */
+        const int64_t r = i / nc, c = i % nc, u = c >= r ? i : c * nc + r;
+        g[2 * i] = planes[u], g[2 * i + 1] = c >= r ? -planes[nc * nc + u] : planes[nc * nc + u];
+    }
+}
+
+/* geometric calibration: position x of the readout-transformed box t
+   (nc x ns lines of nx samples), its covariance and vectors */
+typedef struct mv__cc_pos_job {
+    const float *t;
+    int64_t nx, ns, nc;
+    float *m, *energy; /* matrix (nx, 1, 1, nc, nc), energy (nx, nc) or NULL */
+    double *scratch;   /* per worker: G, vec, planes (2 nc^2 each), work (3 nc^2 + 8 nc), xs (2 nc), then 2 nc ns floats */
+    int64_t wsize;     /* doubles per worker */
+} mv__cc_pos_job;
+
+static int64_t mv__cc_pos_wsize(int64_t nc, int64_t ns) { return 9 * nc * nc + 10 * nc + nc * ns; }
+
+static mv_status mv__cc_pos_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__cc_pos_job *j = (const mv__cc_pos_job *)ctx;
+    const int64_t nc = j->nc, ns = j->ns, nx = j->nx;
+    double *g = j->scratch + worker * j->wsize, *vec = g + 2 * nc * nc, *planes = vec + 2 * nc * nc,
+           *work = planes + 2 * nc * nc, *xs = work + 3 * nc * nc + 8 * nc;
+    float *col = (float *)(xs + 2 * nc);
+    int64_t x, c, s, m;
+    for (x = b; x < e; x++) {
+        for (c = 0; c < nc; c++)
+            for (s = 0; s < ns; s++) {
+                const float *p = j->t + 2 * ((c * ns + s) * nx + x);
+                col[2 * (c * ns + s)] = p[0], col[2 * (c * ns + s) + 1] = p[1];
+            }
+        mv__cc_gram_small(col, 2 * ns, ns, nc, g, planes, xs);
+        MV__TRY(mv__cc_eigen(g, nc, vec, j->energy ? j->energy + x : NULL, nx, work));
+        for (m = 0; m < nc; m++)
+            for (c = 0; c < nc; c++) {
+                float *o = j->m + 2 * (x + nx * (c + nc * m));
+                o[0] = (float)vec[2 * (m * nc + c)], o[1] = (float)vec[2 * (m * nc + c) + 1];
+            }
+    }
+    return MV_OK;
+}
+
+/* The calibration box (cd at cp) of one coil's volume k (dims d) as cd[1]
+   cd[2] lines of cd[0] samples, line s at dst + s ldl floats */
+static void mv__cc_box_lines(const float *k, const int64_t d[3], const int64_t cd[3], const int64_t cp[3], float *dst,
+                             int64_t ldl)
+{
+    int64_t s;
+    for (s = 0; s < cd[1] * cd[2]; s++)
+        memcpy(dst + s * ldl, k + 2 * (cp[0] + d[0] * (cp[1] + s % cd[1] + d[1] * (cp[2] + s / cd[1]))),
+               (size_t)(2 * cd[0]) * sizeof(float));
+}
+
+/* sum of squares of n floats in float64 (the calibration's emptiness test) */
+static double mv__cc_energy(const float *p, int64_t n)
+{
+    double e = 0;
+    int64_t i;
+    for (i = 0; i < n; i++) e += (double)p[i] * p[i];
+    return e;
+}
+
+/* SVD: one covariance of the samples (nc lines of n at k + c stride) */
+static mv_status mv__cc_calib_svd(const float *k, int64_t stride, int64_t n, int64_t nc, float *m, float *energy,
+                                  int threads, void *ctx)
+{
+    double *g = (double *)mv__alloc((size_t)(7 * nc * nc + 8 * nc) * sizeof(double), ctx), *vec;
+    int64_t c, r;
+    mv_status st;
+    MV__CHECK(g != NULL, MV_ERR_OUT_OF_MEMORY, "mv_cc_calibrate: %lld coils' covariance", (long long)nc);
+    vec = g + 2 * nc * nc;
+    st = mv__cc_gram(k, stride, n, nc, g, threads, ctx);
+    if (st == MV_OK) st = mv__cc_eigen(g, nc, vec, energy, 1, vec + 2 * nc * nc);
+    if (st == MV_OK)
+        for (r = 0; r < nc; r++)
+            for (c = 0; c < nc; c++) {
+                float *o = m + 2 * (c + nc * r);
+                o[0] = (float)vec[2 * (r * nc + c)], o[1] = (float)vec[2 * (r * nc + c) + 1];
+            }
+    mv__free(g, ctx);
+    return st;
+}
+
+/* geometric: t (nc ns lines of nx, the box zero-padded) through BART's
+   ifftuc along the readout, then a covariance per position */
+static mv_status mv__cc_calib_geo(float *t, int64_t nx, int64_t ns, int64_t nc, float *m, float *energy, int req_threads,
+                                  void *ctx)
+{
+    const int threads = mv__resolve_threads(req_threads);
+    float *tab = (float *)mv__alloc((size_t)(2 * nx) * sizeof(float), ctx);
+    mv_fft_plan *pl = NULL;
+    void *fscr = NULL;
+    double *scr = NULL;
+    mv__cc_pos_job j;
+    mv_status st = MV_OK;
+    if (!tab) return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_cc_calibrate: %lld readout factors", (long long)nx);
+    mv__cc_fftmod_table(nx, 1, tab);
+    st = mv__cc_plan(&pl, nx, nc * ns, 1, req_threads, ctx);
+    if (st == MV_OK && !(fscr = mv__alloc(mv_fft_scratch_size(pl), ctx)))
+        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_cc_calibrate: FFT scratch");
+    if (st == MV_OK) st = mv__cc_lines_fftuc(pl, tab, t, nx, nc * ns, fscr);
+    j.t = t, j.nx = nx, j.ns = ns, j.nc = nc, j.m = m, j.energy = energy;
+    j.wsize = mv__cc_pos_wsize(nc, ns);
+    if (st == MV_OK && !(scr = (double *)mv__alloc((size_t)(threads * j.wsize) * sizeof(double), ctx)))
+        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_cc_calibrate: %d workers' covariances", threads);
+    j.scratch = scr;
+    if (st == MV_OK) st = mv__parallel_try(nx, 1, threads, mv__cc_pos_range, &j);
+    mv_fft_plan_free(pl);
+    mv__free(fscr, ctx);
+    mv__free(scr, ctx);
+    mv__free(tab, ctx);
+    return st;
+}
+
+MVDEF mv_status mv_cc_calibrate(const mv_vol *kspace, mv_vol *matrix, mv_vol *energy, const mv_cc_opts *opts)
+{
+    static const char *fn = "mv_cc_calibrate";
+    mv_cc_opts od;
+    mv__mri_shape sh;
+    int64_t d[3], cs[3], cd[3], cp[3], md[5], nc, nx, nbox, ns, a, c, ldl, off;
+    const float *kd;
+    float *t = NULL;
+    double e;
+    void *ctx;
+    mv_vol mt, et;
+    int geo;
+    mv_status st = MV_OK;
+    opts = mv__cc_opts_or_default(opts, &od);
+    ctx = opts->alloc_ctx;
+    geo = opts->geometric;
+    MV__TRY(mv__mri_check_c64(kspace, fn, "kspace"));
+    MV__CHECK(matrix != NULL, MV_ERR_INVALID_ARG, "%s: matrix is NULL", fn);
+    MV__CHECK(geo == 0 || geo == 1, MV_ERR_INVALID_ARG, "%s: opts.geometric = %d (0 SVD, 1 geometric)", fn, geo);
+    sh = mv__mri_shape_of(kspace);
+    nc = sh.nc, nx = kspace->dim[0];
+    MV__CHECK(nc <= 1024, MV_ERR_INVALID_ARG, "%s: %lld coils (at most 1024)", fn, (long long)nc);
+    MV__CHECK(!geo || nx > 1, MV_ERR_INVALID_ARG,
+              "%s: geometric compression needs a readout (dims[0]) of 2 or more samples, kspace has %lld", fn,
+              (long long)nx);
+    kd = (const float *)kspace->data;
+    for (a = 0; a < 3; a++) {
+        MV__CHECK(opts->calib[a] >= 0, MV_ERR_INVALID_ARG, "%s: opts.calib[%d] = %lld", fn, (int)a,
+                  (long long)opts->calib[a]);
+        d[a] = kspace->dim[a];
+        cs[a] = d[a] == 1 ? 1 : opts->calib[a] ? opts->calib[a] : 24;
+        cd[a] = d[a], cp[a] = 0;
+    }
+    if (!opts->all_data) mv__calib_geom(kd, d, nc, cs, 1, cd, cp);
+    nbox = cd[0] * cd[1] * cd[2];
+    ns = cd[1] * cd[2];
+    /* the samples as lines: SVD, the box's own (cc -A: the first volume,
+       read where it lies); geometric, padded to the readout's length */
+    off = geo ? nx / 2 - cd[0] / 2 : 0;
+    ldl = geo ? 2 * nx : 2 * cd[0];
+    if (geo || !opts->all_data) {
+        const size_t tb = (size_t)(nc * ns * ldl) * sizeof(float);
+        t = (float *)(geo ? mv__alloc_zero(tb, ctx) : mv__alloc(tb, ctx));
+        MV__CHECK(t != NULL, MV_ERR_OUT_OF_MEMORY, "%s: the calibration samples (%lld coils x %lld)", fn, (long long)nc,
+                  (long long)(ns * ldl / 2));
+        for (c = 0; c < nc; c++) mv__cc_box_lines(kd + 2 * c * sh.nvox, d, cd, cp, t + c * ns * ldl + 2 * off, ldl);
+    }
+    e = t ? mv__cc_energy(t, nc * ns * ldl) : mv__cc_energy(kd, 2 * nc * sh.nvox);
+    if (!(e > 0 && e <= DBL_MAX)) { /* BART warns "Empty calibration region" and goes on */
+        mv__free(t, ctx);
+        return mv__fail(MV_ERR_BAD_DATA, "%s: the calibration box (%lldx%lldx%lld at %lld,%lld,%lld) holds %s", fn,
+                        (long long)cd[0], (long long)cd[1], (long long)cd[2], (long long)cp[0], (long long)cp[1],
+                        (long long)cp[2], e == e && e <= DBL_MAX ? "no signal" : "NaN or Inf samples");
+    }
+    md[0] = geo ? nx : 1, md[1] = md[2] = 1, md[3] = md[4] = nc;
+    mv_vol_init(&mt);
+    mv_vol_init(&et);
+    st = mv_vol_alloc(&mt, MV_DT_C64, 5, md, ctx);
+    if (st == MV_OK && energy) {
+        md[1] = nc;
+        st = mv_vol_alloc(&et, MV_DT_F32, 2, md, ctx);
+    }
+    if (st == MV_OK && !geo)
+        st = mv__cc_calib_svd(t ? t : kd, t ? ldl * ns : 2 * sh.nvox, t ? nbox : sh.nvox, nc, (float *)mt.data,
+                              energy ? (float *)et.data : NULL, mv__resolve_threads(opts->threads), ctx);
+    if (st == MV_OK && geo)
+        st = mv__cc_calib_geo(t, nx, ns, nc, (float *)mt.data, energy ? (float *)et.data : NULL, opts->threads, ctx);
+    mv__free(t, ctx);
+    if (st != MV_OK) {
+        mv_free(&mt);
+        mv_free(&et);
+        return st;
+    }
+    mv__out_commit_in(matrix, &mt, kspace, NULL);
+    if (energy) mv__out_commit_in(energy, &et, kspace, NULL);
+    return MV_OK;
+}
+
+/* Row r of u (P complex per row) orthogonalised against rows 0 .. r-1
+   (twice: classical Gram-Schmidt re-orthogonalised) and normalised;
+   returns its norm before the normalisation (0: in their span, left). */
+static double mv__cc_gs(double *u, int64_t r, int64_t P)
+{
+    double *ur = u + 2 * r * P, nn = 0;
+    int64_t i, k;
+    int pass;
+    for (pass = 0; pass < 2; pass++)
+        for (k = 0; k < r; k++) {
+            const double *uk = u + 2 * k * P;
+            double dr = 0, di = 0;
+            for (i = 0; i < P; i++) { /* <u_k, u_r> = sum conj(u_k) u_r */
+                dr += uk[2 * i] * ur[2 * i] + uk[2 * i + 1] * ur[2 * i + 1];
+                di += uk[2 * i] * ur[2 * i + 1] - uk[2 * i + 1] * ur[2 * i];
+            }
+            for (i = 0; i < P; i++) {
+                ur[2 * i] -= dr * uk[2 * i] - di * uk[2 * i + 1];
+                ur[2 * i + 1] -= dr * uk[2 * i + 1] + di * uk[2 * i];
+            }
+        }
+    for (i = 0; i < 2 * P; i++) nn += ur[i] * ur[i];
+    nn = sqrt(nn);
+    if (nn > 1e-6)
+        for (i = 0; i < 2 * P; i++) ur[i] /= nn;
+    return nn;
+}
+
+/* c (m x n) = a (m x l) b (l x n), interleaved float64; conj_a / conj_b
+   use a^H (a then l x m) / b^H (b then n x l) */
+static void mv__cc_zmm(double *c, const double *a, const double *b, int64_t m, int64_t l, int64_t n, int conj_a,
+                       int conj_b)
+{
+    int64_t i, j, k;
+    for (i = 0; i < m; i++)
+        for (j = 0; j < n; j++) {
+            double sr = 0, si = 0;
+            for (k = 0; k < l; k++) {
+                const double *pa = conj_a ? a + 2 * (k * m + i) : a + 2 * (i * l + k);
+                const double *pb = conj_b ? b + 2 * (j * l + k) : b + 2 * (k * n + j);
+                const double ar = pa[0], ai = conj_a ? -pa[1] : pa[1], br = pb[0], bi = conj_b ? -pb[1] : pb[1];
+                sr += ar * br - ai * bi;
+                si += ar * bi + ai * br;
+            }
+            c[2 * (i * n + j)] = sr, c[2 * (i * n + j) + 1] = si;
+        }
+}
+
+/* The P x C matrices A_x (row m: column m of position x) aligned along the
+   readout as BART's align_ro (>>api-recon), in float64, a (R x P x C
+   interleaved) in place: with A_x A_{x-1}^H = U S V^H, A_x <- V U^H A_x.
+   V and S^2 are the eigenvectors and eigenvalues of (A_x A_{x-1}^H)^H
+   (A_x A_{x-1}^H), u_r = A_x A_{x-1}^H v_r / s_r; directions whose s_r is
+   at the rounding of the largest get unit vectors orthogonalised against
+   the others, so that V U^H stays unitary. */
+static mv_status mv__cc_align(double *a, int64_t R, int64_t P, int64_t C, void *ctx)
+{
+    const int64_t P2 = 2 * P * P;
+    double *cm = (double *)mv__alloc((size_t)(5 * P2 + 3 * P * P + 8 * P + 2 * P * C) * sizeof(double), ctx);
+    double *h, *vec, *u, *q, *work, *w, *tmp;
+    int64_t x, r, e;
+    MV__CHECK(cm != NULL, MV_ERR_OUT_OF_MEMORY, "mv_cc_apply: the alignment of %lld virtual coils", (long long)P);
+    h = cm + P2, vec = h + P2, u = vec + P2, q = u + P2, work = q + P2, w = work + 3 * P * P + 7 * P, tmp = w + P;
+    for (x = 1; x < R; x++) {
+        double *cu = a + x * 2 * P * C, s0;
+        int64_t have = 0;
+        mv__cc_zmm(cm, cu, cu - 2 * P * C, P, C, P, 0, 1); /* A_x A_{x-1}^H */
+        mv__cc_zmm(h, cm, cm, P, P, P, 1, 0);
+        if (mv__zheev(h, P, w, vec, P, work)) {
+            mv__free(cm, ctx);
+            return mv__fail(MV_ERR_BAD_DATA, "mv_cc_apply: the alignment's eigensolver at readout position %lld",
+                            (long long)x);
+        }
+        s0 = sqrt(MV__MAX(w[P - 1], 0.0));
+        for (r = 0; r < P && sqrt(MV__MAX(w[P - 1 - r], 0.0)) > 1e-9 * s0; r++) { /* u_r = cm v_r (/ s_r below) */
+            int64_t i, k;
+            for (i = 0; i < P; i++) {
+                double sr = 0, si = 0;
+                for (k = 0; k < P; k++) {
+                    const double ar = cm[2 * (i * P + k)], ai = cm[2 * (i * P + k) + 1];
+                    const double vr = vec[2 * (r * P + k)], vi = vec[2 * (r * P + k) + 1];
+                    sr += ar * vr - ai * vi;
+                    si += ar * vi + ai * vr;
+                }
+                u[2 * (r * P + i)] = sr, u[2 * (r * P + i) + 1] = si;
+            }
+            mv__cc_gs(u, r, P);
+            have++;
+        }
+        for (r = have, e = 0; r < P; r++) /* the rest: unit vectors not yet spanned */
+            do {
+                memset(u + 2 * r * P, 0, (size_t)(2 * P) * sizeof(double));
+                u[2 * (r * P + e)] = 1;
+                e++;
+            } while (!(mv__cc_gs(u, r, P) > 1e-6) && e < P);
+        {
+            int64_t i, j;
+            for (i = 0; i < P; i++) /* V U^H: q_ij = sum_r v_r[i] conj(u_r[j]) */
+                for (j = 0; j < P; j++) {
+                    double sr = 0, si = 0;
+                    for (r = 0; r < P; r++) {
+                        const double vr = vec[2 * (r * P + i)], vi = vec[2 * (r * P + i) + 1];
+                        const double ur = u[2 * (r * P + j)], ui = u[2 * (r * P + j) + 1];
+                        sr += vr * ur + vi * ui;
+                        si += vi * ur - vr * ui;
+                    }
+                    q[2 * (i * P + j)] = sr, q[2 * (i * P + j) + 1] = si;
+                }
+        }
+        mv__cc_zmm(tmp, q, cu, P, P, C, 0, 0);
+        memcpy(cu, tmp, (size_t)(2 * P * C) * sizeof(double));
+    }
+    mv__free(cm, ctx);
+    return MV_OK;
+}
+
+/* mv_cc_apply's units: geometric, one readout line of every input coil of
+   one volume (gathered, BART's ifftuc, mixed, fftuc, scattered: all in
+   cache; without the transforms mixed where it lies); SVD, a block of
+   voxels of one volume */
+#define MV__CC_BLOCK 4096
+typedef struct mv__cc_apply_job {
+    const float *in;
+    float *out;
+    int64_t nx, nvox, nlines, nblk, nin, nout, R;
+    const float *kr, *ki; /* (k nout + j) R + x */
+    const mv_fft_plan *inv, *fwd;
+    const float *tab_i, *tab_f;
+    float *scratch; /* per worker: 2 nx (nin + nout) floats, then the FFT's */
+    int64_t wsize;  /* floats per worker */
+} mv__cc_apply_job;
+
+static mv_status mv__cc_apply_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__cc_apply_job *j = (const mv__cc_apply_job *)ctx;
+    const mv__mri_ops *mo = mv__kernels_get()->mri;
+    const int64_t nx = j->nx, nvox = j->nvox, nin = j->nin, nout = j->nout;
+    int64_t u, k;
+    for (u = b; u < e; u++) {
+        if (j->R == 1) {
+            const int64_t vol = u / j->nblk, v0 = (u % j->nblk) * MV__CC_BLOCK;
+            mo->zmix(j->in + 2 * (vol * nin * nvox + v0), 2 * nvox, (int)nin, j->kr, j->ki, 1, 0, (int)nout,
+                     j->out + 2 * (vol * nout * nvox + v0), 2 * nvox, MV__MIN((int64_t)MV__CC_BLOCK, nvox - v0));
+        } else {
+            const int64_t vol = u / j->nlines, l = u % j->nlines;
+            const float *in = j->in + 2 * (vol * nin * nvox + l * nx);
+            float *out = j->out + 2 * (vol * nout * nvox + l * nx);
+            if (!j->inv) {
+                mo->zmix(in, 2 * nvox, (int)nin, j->kr, j->ki, nx, 1, (int)nout, out, 2 * nvox, nx);
+            } else {
+                float *bi = j->scratch + worker * j->wsize, *bo = bi + 2 * nx * nin, *fs = bo + 2 * nx * nout;
+                for (k = 0; k < nin; k++) memcpy(bi + 2 * k * nx, in + 2 * k * nvox, (size_t)(2 * nx) * sizeof(float));
+                MV__TRY(mv__cc_lines_fftuc(j->inv, j->tab_i, bi, nx, nin, fs));
+                mo->zmix(bi, 2 * nx, (int)nin, j->kr, j->ki, nx, 1, (int)nout, bo, 2 * nx, nx);
+                MV__TRY(mv__cc_lines_fftuc(j->fwd, j->tab_f, bo, nx, nout, fs));
+                for (k = 0; k < nout; k++) memcpy(out + 2 * k * nvox, bo + 2 * k * nx, (size_t)(2 * nx) * sizeof(float));
+            }
+        }
+    }
+    return MV_OK;
+}
+
+/* the checks of mv_cc_apply: the matrix's kind R, channels C, virtual
+   coils P, and the mixing's inputs and outputs */
+static mv_status mv__cc_apply_shape(const mv_vol *kspace, const mv_vol *matrix, const mv_cc_opts *o, int64_t *R,
+                                    int64_t *C, int64_t *P)
+{
+    static const char *fn = "mv_cc_apply";
+    int64_t i, n, nc;
+    MV__TRY(mv__mri_check_c64(kspace, fn, "kspace"));
+    MV__TRY(mv__mri_check_c64(matrix, fn, "matrix"));
+    nc = mv__mri_shape_of(kspace).nc;
+    MV__CHECK(matrix->ndim <= 5 && matrix->dim[1] == 1 && matrix->dim[2] == 1 &&
+                  (matrix->dim[0] == 1 || matrix->dim[0] == kspace->dim[0]),
+              MV_ERR_INVALID_ARG,
+              "%s: the matrix is %lldx%lldx%lldx%lldx%lld (ndim %d); (1 or the readout %lld, 1, 1, channels, virtual "
+              "coils) needed",
+              fn, (long long)matrix->dim[0], (long long)matrix->dim[1], (long long)matrix->dim[2],
+              (long long)matrix->dim[3], (long long)matrix->dim[4], matrix->ndim, (long long)kspace->dim[0]);
+    *R = matrix->dim[0], *C = matrix->dim[3];
+    n = 2 * mv_vol_count(matrix);
+    for (i = 0; i < n; i++)
+        MV__CHECK(isfinite(((const float *)matrix->data)[i]), MV_ERR_BAD_DATA, "%s: the matrix holds NaN or Inf", fn);
+    MV__CHECK(o->inverse || nc == *C, MV_ERR_INVALID_ARG, "%s: kspace has %lld coils, the matrix %lld channels", fn,
+              (long long)nc, (long long)*C);
+    MV__CHECK(!o->inverse || o->virtual_coils == 0 || o->virtual_coils == nc, MV_ERR_INVALID_ARG,
+              "%s: inverse with opts.virtual_coils = %lld, kspace has %lld virtual coils", fn,
+              (long long)o->virtual_coils, (long long)nc);
+    *P = o->inverse ? nc : o->virtual_coils ? o->virtual_coils : *C;
+    MV__CHECK(*P >= 1 && *P <= matrix->dim[4] && *P <= *C, MV_ERR_INVALID_ARG,
+              "%s: %lld virtual coils of a matrix of %lld channels and %lld columns", fn, (long long)*P, (long long)*C,
+              (long long)matrix->dim[4]);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_cc_apply(const mv_vol *kspace, const mv_vol *matrix, mv_vol *out, const mv_cc_opts *opts)
+{
+    static const char *fn = "mv_cc_apply";
+    mv_cc_opts od;
+    mv__mri_shape sh;
+    mv__cc_apply_job j;
+    int64_t R = 1, C = 1, P = 1, x, c, m, nunits;
+    double *a = NULL;
+    float *coef = NULL, *tabs = NULL, *scr = NULL;
+    mv_fft_plan *inv = NULL, *fwd = NULL;
+    mv_vol t, tmpl;
+    void *ctx;
+    int threads;
+    mv_status st;
+    opts = mv__cc_opts_or_default(opts, &od);
+    ctx = opts->alloc_ctx;
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    MV__TRY(mv__cc_apply_shape(kspace, matrix, opts, &R, &C, &P));
+    sh = mv__mri_shape_of(kspace);
+    memset(&j, 0, sizeof(j));
+    j.nx = kspace->dim[0], j.nvox = sh.nvox, j.nlines = sh.nvox / j.nx, j.R = R;
+    j.nblk = (sh.nvox + MV__CC_BLOCK - 1) / MV__CC_BLOCK;
+    j.nin = opts->inverse ? P : C, j.nout = opts->inverse ? C : P;
+    /* A_x (P x C, float64) from the matrix's first P columns, aligned when geometric */
+    a = (double *)mv__alloc((size_t)(2 * R * P * C) * sizeof(double), ctx);
+    coef = (float *)mv__alloc((size_t)(2 * R * P * C) * sizeof(float), ctx);
+    if (!a || !coef) {
+        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %lld matrices of %lld x %lld", fn, (long long)R, (long long)P,
+                      (long long)C);
+        goto done;
+    }
+    for (x = 0; x < R; x++)
+        for (m = 0; m < P; m++)
+            for (c = 0; c < C; c++) {
+                const float *s = (const float *)matrix->data + 2 * (x + R * (c + C * m));
+                a[2 * ((x * P + m) * C + c)] = s[0], a[2 * ((x * P + m) * C + c) + 1] = s[1];
+            }
+    if (R > 1 && (st = mv__cc_align(a, R, P, C, ctx)) != MV_OK) goto done;
+    /* the mixing's coefficients: forward K[c][m] = conj(A[m][c]), inverse K[m][c] = A[m][c] */
+    for (x = 0; x < R; x++)
+        for (m = 0; m < P; m++)
+            for (c = 0; c < C; c++) {
+                const double *s = a + 2 * ((x * P + m) * C + c);
+                const int64_t o = (opts->inverse ? m * C + c : c * P + m) * R + x;
+                coef[o] = (float)s[0];
+                coef[R * P * C + o] = (float)(opts->inverse ? s[1] : -s[1]);
+            }
+    j.kr = coef, j.ki = coef + R * P * C;
+    threads = mv__threads_for_bytes(opts->threads, (uint64_t)mv_vol_bytes(kspace) / (uint64_t)j.nin *
+                                                       (uint64_t)(j.nin + j.nout));
+    if (R > 1 && !opts->hybrid) {
+        size_t fs;
+        tabs = (float *)mv__alloc((size_t)(4 * j.nx) * sizeof(float), ctx);
+        if (!tabs) {
+            st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: readout factors", fn);
+            goto done;
+        }
+        mv__cc_fftmod_table(j.nx, 1, tabs);
+        mv__cc_fftmod_table(j.nx, 0, tabs + 2 * j.nx);
+        j.tab_i = tabs, j.tab_f = tabs + 2 * j.nx;
+        if ((st = mv__cc_plan(&inv, j.nx, j.nin, 1, 1, ctx)) != MV_OK) goto done;
+        if ((st = mv__cc_plan(&fwd, j.nx, j.nout, 0, 1, ctx)) != MV_OK) goto done;
+        j.inv = inv, j.fwd = fwd;
+        fs = MV__MAX(mv_fft_scratch_size(inv), mv_fft_scratch_size(fwd));
+        j.wsize = 2 * j.nx * (j.nin + j.nout) + (int64_t)((fs + 63) / sizeof(float));
+        scr = (float *)mv__alloc((size_t)(threads * j.wsize) * sizeof(float), ctx);
+        if (!scr) {
+            st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %d workers' lines", fn, threads);
+            goto done;
+        }
+        j.scratch = scr;
+    }
+    tmpl = *kspace;
+    tmpl.dim[MV_COIL_AXIS] = j.nout;
+    if (tmpl.ndim <= MV_COIL_AXIS) tmpl.ndim = MV_COIL_AXIS + 1;
+    if ((st = mv__mri_alloc_like(&tmpl, MV_DT_C64, 0, &t, ctx, fn)) != MV_OK) goto done;
+    j.in = (const float *)kspace->data, j.out = (float *)t.data;
+    nunits = sh.nbatch * (R == 1 ? j.nblk : j.nlines);
+    st = mv__parallel_try(nunits, 1, threads, mv__cc_apply_range, &j);
+    if (st == MV_OK)
+        mv__out_commit_in(out, &t, kspace, matrix);
+    else
+        mv_free(&t);
+done:
+    mv_fft_plan_free(inv);
+    mv_fft_plan_free(fwd);
+    mv__free(scr, ctx);
+    mv__free(tabs, ctx);
+    mv__free(coef, ctx);
+    mv__free(a, ctx);
+    return st;
+}
+
 MVDEF mv_status mv_coil_compress(const mv_vol *kspace, int ncoils_out, int calib, mv_vol *out, mv_vol *matrix,
                                  const mv_mri_opts *opts)
 {
-    mv__mri_shape sh;
-    int64_t d[3], cs[3], cd[3], cp[3], nc, v, c, c2, a, b, i;
-    double *cw = NULL, *wk = NULL, *wv = NULL, *vec = NULL;
-    mv_vol t, mt;
-    void *ctx = opts ? opts->alloc_ctx : NULL;
-    mv_status st = MV_OK;
-    const float *kd;
-    MV__TRY(mv__mri_check_c64(kspace, "mv_coil_compress", "kspace"));
-    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_coil_compress: out is NULL");
-    sh = mv__mri_shape_of(kspace);
-    nc = sh.nc;
-    MV__CHECK(ncoils_out >= 1 && ncoils_out <= nc, MV_ERR_INVALID_ARG, "mv_coil_compress: ncoils_out = %d of %lld coils",
+    static const char *fn = "mv_coil_compress";
+    mv_cc_opts o;
+    mv_vol m, mt;
+    int64_t nc, md[2], i;
+    mv_status st;
+    MV__TRY(mv__mri_check_c64(kspace, fn, "kspace"));
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    nc = mv__mri_shape_of(kspace).nc;
+    MV__CHECK(ncoils_out >= 1 && ncoils_out <= nc, MV_ERR_INVALID_ARG, "%s: ncoils_out = %d of %lld coils", fn,
               ncoils_out, (long long)nc);
-    MV__CHECK(calib >= 0 && nc <= 1024, MV_ERR_INVALID_ARG, "mv_coil_compress: calib = %d", calib);
-    kd = (const float *)kspace->data;
-    for (a = 0; a < 3; a++) {
-        d[a] = kspace->dim[a];
-        cs[a] = d[a] == 1 ? 1 : (calib ? calib : 24);
-    }
-    mv__calib_geom(kd, d, nc, cs, 1, cd, cp);
-    cw = (double *)mv__alloc_zero((size_t)(2 * nc * nc) * sizeof(double), ctx);
-    wk = (double *)mv__alloc((size_t)(3 * nc * nc + 7 * nc + nc + 2 * nc * nc) * sizeof(double), ctx);
-    if (!cw || !wk) {
-        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_coil_compress: covariance");
-        goto done;
-    }
-    wv = wk + 3 * nc * nc + 7 * nc;
-    vec = wv + nc;
-    for (v = 0; v < cd[0] * cd[1] * cd[2]; v++) {
-        int64_t x = cp[0] + v % cd[0], y = cp[1] + (v / cd[0]) % cd[1], z = cp[2] + v / (cd[0] * cd[1]);
-        for (c = 0; c < nc; c++) {
-            const float *p = kd + 2 * (c * sh.nvox + x + d[0] * (y + d[1] * z));
-            for (c2 = 0; c2 < nc; c2++) {
-                const float *q = kd + 2 * (c2 * sh.nvox + x + d[0] * (y + d[1] * z));
-                cw[2 * (c * nc + c2)] += (double)p[0] * q[0] + (double)p[1] * q[1];
-                cw[2 * (c * nc + c2) + 1] += (double)p[1] * q[0] - (double)p[0] * q[1];
-            }
-        }
-    }
-    {
-        double tr = 0;
-        for (c = 0; c < nc; c++) tr += cw[2 * (c * nc + c)];
-        if (!(tr > 0)) { /* BART warns "Empty calibration region" and returns its solver's arbitrary vectors */
-            st = mv__fail(MV_ERR_BAD_DATA,
-                          "mv_coil_compress: the calibration box (%lldx%lldx%lld at %lld,%lld,%lld) holds no signal%s",
-                          (long long)cd[0], (long long)cd[1], (long long)cd[2], (long long)cp[0], (long long)cp[1],
-                          (long long)cp[2], tr == tr ? "" : " (NaN or Inf samples)");
-            goto done;
-        }
-    }
-    if (mv__zheev(cw, nc, wv, vec, ncoils_out, wk)) {
-        st = mv__fail(MV_ERR_BAD_DATA, "mv_coil_compress: eigensolver");
-        goto done;
-    }
-    {
-        mv_vol tmp = *kspace;
-        tmp.dim[3] = ncoils_out;
-        if (tmp.ndim < 4) tmp.ndim = 4;
-        st = mv__mri_alloc_like(&tmp, MV_DT_C64, 0, &t, ctx, "mv_coil_compress");
-        if (st != MV_OK) goto done;
-    }
-    for (b = 0; b < sh.nbatch; b++)
-        for (c = 0; c < ncoils_out; c++) {
-            float *o = (float *)t.data + 2 * (b * ncoils_out + c) * sh.nvox;
-            const double *u = vec + 2 * c * nc;
-            for (i = 0; i < sh.nvox; i++) {
-                double sr = 0, si = 0;
-                for (c2 = 0; c2 < nc; c2++) { /* sum_c conj(u_c) k_c */
-                    const float *p = kd + 2 * ((b * nc + c2) * sh.nvox + i);
-                    sr += u[2 * c2] * p[0] + u[2 * c2 + 1] * p[1];
-                    si += u[2 * c2] * p[1] - u[2 * c2 + 1] * p[0];
-                }
-                o[2 * i] = (float)sr;
-                o[2 * i + 1] = (float)si;
-            }
-        }
+    MV__CHECK(calib >= 0, MV_ERR_INVALID_ARG, "%s: calib = %d", fn, calib);
+    memset(&o, 0, sizeof(o));
+    o.calib[0] = o.calib[1] = o.calib[2] = calib;
+    o.virtual_coils = ncoils_out;
+    o.threads = opts ? opts->threads : 0;
+    o.alloc_ctx = opts ? opts->alloc_ctx : NULL;
+    mv_vol_init(&m);
+    mv_vol_init(&mt);
+    MV__TRY(mv_cc_calibrate(kspace, &m, NULL, &o));
     if (matrix) {
-        int64_t md[2];
         md[0] = nc, md[1] = ncoils_out;
-        st = mv_vol_alloc(&mt, MV_DT_C64, 2, md, ctx);
+        st = mv_vol_alloc(&mt, MV_DT_C64, 2, md, o.alloc_ctx);
         if (st != MV_OK) {
-            mv_free(&t);
-            goto done;
+            mv_free(&m);
+            return st;
         }
-        for (i = 0; i < 2 * nc * ncoils_out; i++) ((float *)mt.data)[i] = (float)vec[i];
+        for (i = 0; i < 2 * nc * ncoils_out; i++) ((float *)mt.data)[i] = ((const float *)m.data)[i];
     }
-    mv__out_commit_in(out, &t, kspace, NULL);
+    st = mv_cc_apply(kspace, &m, out, &o);
+    mv_free(&m);
+    if (st != MV_OK) {
+        mv_free(&mt);
+        return st;
+    }
     if (matrix) *matrix = mt;
-done:
-    mv__free(cw, ctx);
-    mv__free(wk, ctx);
-    return st;
+    return MV_OK;
 }
 
 /* >>impl-filter ============================================================
@@ -60688,6 +61379,7 @@ static const mv__fft_ops MV__SFX(mv__fft_ops) = {
 #define mv__m_div(a, b) _mm512_div_ps((a), (b))
 #define mv__m_sqrt(a) _mm512_sqrt_ps(a)
 #define mv__m_fix(a) (a)
+#define mv__m_set1(x) _mm512_set1_ps(x)
 /* v where d > 0, else 0 */
 #define mv__m_keep_pos(d, v) _mm512_maskz_mov_ps(_mm512_cmp_ps_mask((d), _mm512_setzero_ps(), _CMP_GT_OQ), (v))
 MV__M_INL void MV__SFX(mv__m_deint)(const float *p, mv__mv *re, mv__mv *im)
@@ -60719,6 +61411,7 @@ MV__M_INL void MV__SFX(mv__m_int_st)(float *p, mv__mv re, mv__mv im)
 #define mv__m_sqrt(a) _mm256_sqrt_ps(a)
 /* lanes 0 1 4 5 2 3 6 7 -> 0..7: swap the middle 64-bit pairs */
 #define mv__m_fix(a) _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(a), 0xD8))
+#define mv__m_set1(x) _mm256_set1_ps(x)
 #define mv__m_keep_pos(d, v) _mm256_and_ps((v), _mm256_cmp_ps((d), _mm256_setzero_ps(), _CMP_GT_OQ))
 MV__M_INL void MV__SFX(mv__m_deint)(const float *p, mv__mv *re, mv__mv *im)
 {
@@ -60745,6 +61438,7 @@ MV__M_INL void MV__SFX(mv__m_int_st)(float *p, mv__mv re, mv__mv im)
 #define mv__m_div(a, b) _mm_div_ps((a), (b))
 #define mv__m_sqrt(a) _mm_sqrt_ps(a)
 #define mv__m_fix(a) (a)
+#define mv__m_set1(x) _mm_set1_ps(x)
 #define mv__m_keep_pos(d, v) _mm_and_ps((v), _mm_cmpgt_ps((d), _mm_setzero_ps()))
 MV__M_INL void MV__SFX(mv__m_deint)(const float *p, mv__mv *re, mv__mv *im)
 {
@@ -60770,6 +61464,7 @@ MV__M_INL void MV__SFX(mv__m_int_st)(float *p, mv__mv re, mv__mv im)
 #define mv__m_div(a, b) vdivq_f32((a), (b))
 #define mv__m_sqrt(a) vsqrtq_f32(a)
 #define mv__m_fix(a) (a)
+#define mv__m_set1(x) vdupq_n_f32(x)
 #define mv__m_keep_pos(d, v) \
     vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(v), vcgtq_f32((d), vdupq_n_f32(0.0f))))
 MV__M_INL void MV__SFX(mv__m_deint)(const float *p, mv__mv *re, mv__mv *im)
@@ -60901,9 +61596,74 @@ MV__FN void MV__SFX(mv__rmul_c64)(float *g, const float *k, int64_t n)
     if (i < n) mv__rmul_c64_ref(g + 2 * i, k + i, n - i);
 }
 
+/* mv__zmix_c64_ref lane by lane, four outputs at a time: each input's
+   MV__ML values are split once per four outputs (from L1 after the first
+   four read them from memory), the eight sums in registers; lanewise
+   coefficients are loaded in the split's lane order */
+MV__M_INL void MV__SFX(mv__zmix_coef)(const float *kr, const float *ki, int64_t o, int lanewise, int64_t i, mv__mv *cr,
+                                      mv__mv *ci)
+{
+    if (lanewise) {
+        *cr = mv__m_fix(mv__m_ld(kr + o + i));
+        *ci = mv__m_fix(mv__m_ld(ki + o + i));
+    } else {
+        *cr = mv__m_set1(kr[o]);
+        *ci = mv__m_set1(ki[o]);
+    }
+}
+#define MV__ZMIX_ACC(ar, ai, cr, ci, xr, xi)                                     \
+    do {                                                                         \
+        (ar) = mv__m_add((ar), mv__m_sub(mv__m_mul((cr), (xr)), mv__m_mul((ci), (xi)))); \
+        (ai) = mv__m_add((ai), mv__m_add(mv__m_mul((cr), (xi)), mv__m_mul((ci), (xr)))); \
+    } while (0)
+
+MV__FN void MV__SFX(mv__zmix_c64)(const float *x, int64_t xstride, int nin, const float *kr, const float *ki,
+                                  int64_t kstep, int lanewise, int nout, float *out, int64_t ostride, int64_t n)
+{
+    int64_t i = 0, nv = n - n % MV__ML;
+    int j, k;
+    for (; i < nv; i += MV__ML) {
+        for (j = 0; j + 4 <= nout; j += 4) {
+            mv__mv a0 = mv__m_zero(), b0 = mv__m_zero(), a1 = mv__m_zero(), b1 = mv__m_zero();
+            mv__mv a2 = mv__m_zero(), b2 = mv__m_zero(), a3 = mv__m_zero(), b3 = mv__m_zero();
+            for (k = 0; k < nin; k++) {
+                const int64_t o = ((int64_t)k * nout + j) * kstep;
+                mv__mv xr, xi, cr, ci;
+                MV__SFX(mv__m_deint)(x + (size_t)k * (size_t)xstride + 2 * i, &xr, &xi);
+                MV__SFX(mv__zmix_coef)(kr, ki, o, lanewise, i, &cr, &ci);
+                MV__ZMIX_ACC(a0, b0, cr, ci, xr, xi);
+                MV__SFX(mv__zmix_coef)(kr, ki, o + kstep, lanewise, i, &cr, &ci);
+                MV__ZMIX_ACC(a1, b1, cr, ci, xr, xi);
+                MV__SFX(mv__zmix_coef)(kr, ki, o + 2 * kstep, lanewise, i, &cr, &ci);
+                MV__ZMIX_ACC(a2, b2, cr, ci, xr, xi);
+                MV__SFX(mv__zmix_coef)(kr, ki, o + 3 * kstep, lanewise, i, &cr, &ci);
+                MV__ZMIX_ACC(a3, b3, cr, ci, xr, xi);
+            }
+            MV__SFX(mv__m_int_st)(out + (size_t)j * (size_t)ostride + 2 * i, a0, b0);
+            MV__SFX(mv__m_int_st)(out + (size_t)(j + 1) * (size_t)ostride + 2 * i, a1, b1);
+            MV__SFX(mv__m_int_st)(out + (size_t)(j + 2) * (size_t)ostride + 2 * i, a2, b2);
+            MV__SFX(mv__m_int_st)(out + (size_t)(j + 3) * (size_t)ostride + 2 * i, a3, b3);
+        }
+        for (; j < nout; j++) {
+            mv__mv a0 = mv__m_zero(), b0 = mv__m_zero();
+            for (k = 0; k < nin; k++) {
+                mv__mv xr, xi, cr, ci;
+                MV__SFX(mv__m_deint)(x + (size_t)k * (size_t)xstride + 2 * i, &xr, &xi);
+                MV__SFX(mv__zmix_coef)(kr, ki, ((int64_t)k * nout + j) * kstep, lanewise, i, &cr, &ci);
+                MV__ZMIX_ACC(a0, b0, cr, ci, xr, xi);
+            }
+            MV__SFX(mv__m_int_st)(out + (size_t)j * (size_t)ostride + 2 * i, a0, b0);
+        }
+    }
+    if (i < n)
+        mv__zmix_c64_ref(x + 2 * i, xstride, nin, kr + (lanewise ? i : 0), ki + (lanewise ? i : 0), kstep, lanewise,
+                         nout, out + 2 * i, ostride, n - i);
+}
+#undef MV__ZMIX_ACC
+
 static const mv__mri_ops MV__SFX(mv__mri_ops) = {MV__SFX(mv__rss_c64), MV__SFX(mv__combine_c64),
                                                  MV__SFX(mv__cpart_c64), MV__SFX(mv__cmul_c64),
-                                                 MV__SFX(mv__rmul_c64)};
+                                                 MV__SFX(mv__rmul_c64), MV__SFX(mv__zmix_c64)};
 
 #undef MV__ML
 #undef mv__mv
@@ -60917,6 +61677,7 @@ static const mv__mri_ops MV__SFX(mv__mri_ops) = {MV__SFX(mv__rss_c64), MV__SFX(m
 #undef mv__m_div
 #undef mv__m_sqrt
 #undef mv__m_fix
+#undef mv__m_set1
 #undef mv__m_keep_pos
 
 /* >>pass-math ==============================================================

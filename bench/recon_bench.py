@@ -3,7 +3,7 @@ pygrappa (cgrappa, its C++ GRAPPA) on identical data; outputs are checked
 against each other (or the fully sampled reference) before any time is
 quoted.
 
-    python3 bench/recon_bench.py [--size 256] [--quick] [--pics-only | --subspace-only | --nlinv-only] [--reps N]
+    python3 bench/recon_bench.py [--size 256] [--quick] [--pics-only | --subspace-only | --nlinv-only | --cc-only] [--reps N]
 
 Run with the python3 that has pygrappa (the pyenv one on PATH; numpy only
 otherwise, GRAPPA rows then skipped). Needs build/mvtool (make build/mvtool)
@@ -317,6 +317,52 @@ def nlinv_rows(d, n, kn, reps):
           % (min(tbs), min(tms), min(libs), min(tbs) / min(tms), e))
 
 
+def cc_sign_nrmse(m, b):
+    """virtual coils (BART's axis 3) compared each up to a real sign (an
+    eigenvector's sign is its solver's): the worst relative error of the
+    first three and of all (a coil whose eigenvalue lies close to the next
+    one's is ill-conditioned: BART's float32 eigensolver then leaves it
+    about 5e-9 / gap from the float64 vector, gap relative to the largest)"""
+    m, b = np.moveaxis(m, 3, -1), np.moveaxis(b, 3, -1)  # BART's coil axis 3
+    m, b = m.reshape(-1, m.shape[-1]), b.reshape(-1, b.shape[-1])
+    err = []
+    for q in range(b.shape[1]):
+        s = np.sign(np.vdot(b[:, q], m[:, q]).real) or 1.0
+        err.append(np.linalg.norm(m[:, q] - s * b[:, q]) / np.linalg.norm(b[:, q]))
+    return '%.1e / %.1e' % (max(err[:3]), max(err))
+
+
+def cc_rows(d, n, kn32, reps):
+    """coil compression, 32 coils to 8: bart cc -S / -G / -A and ccapply -G
+    on BART's own matrix, 2D 256^2 and a 3D 128^2 x 32 volume (the 2D
+    data's centre repeated along z with its own noise); BART and mvtool
+    alternately, reps each; the virtual coils compared up to their signs"""
+    rng = np.random.default_rng(2)
+    c = kn32[n // 2 - 64:n // 2 + 64, n // 2 - 64:n // 2 + 64]
+    k3 = np.repeat(c[:, :, None, :], 32, axis=2)
+    k3 = k3 + 0.002 * np.abs(c).max() * (rng.standard_normal(k3.shape) + 1j * rng.standard_normal(k3.shape))
+    writecfl(d + '/k3', k3.astype(np.complex64))
+    cases = [('cc -p 8 -S, 256^2 x 32 coils', ['cc', '-p', '8', '-S'], 'kn32'),
+             ('cc -p 8 -G, 256^2 x 32 coils', ['cc', '-p', '8', '-G'], 'kn32'),
+             ('cc -p 8 -S -A, 256^2 x 32 coils', ['cc', '-p', '8', '-S', '-A'], 'kn32'),
+             ('cc -p 8 -S, 128^2 x 32 x 32 coils (3D)', ['cc', '-p', '8', '-S'], 'k3'),
+             ('cc -p 8 -G, 128^2 x 32 x 32 coils (3D)', ['cc', '-p', '8', '-G'], 'k3')]
+    run(['bart', 'cc', '-M', '-G', d + '/k3', d + '/mat3'])
+    for what, args, k in cases + [('ccapply -p 8 -G (BART\'s matrix), 128^2 x 32 x 32 coils (3D)',
+                                    ['ccapply', '-p', '8', '-G'], 'k3')]:
+        tbs, tms, libs = [], [], []
+        extra = [d + '/mat3'] if args[0] == 'ccapply' else []
+        for _ in range(reps):
+            tbs.append(run(['bart'] + args + [d + '/' + k] + extra + [d + '/bc'])[0])
+            tm, out = run([MVTOOL] + args + ['--time', d + '/' + k] + extra + [d + '/mc'])
+            tms.append(tm)
+            libs.append(float(re.search(r'cc(?:apply)?: ([\d.]+) ms', out).group(1)))
+        b, m = readcfl(d + '/bc'), readcfl(d + '/mc')
+        e = '%.1e' % (np.linalg.norm(m - b) / np.linalg.norm(b)) if args[0] == 'ccapply' else cc_sign_nrmse(m, b)
+        print('| %s | %.2f s | %.2f s (library %.0f ms) | %.1fx | %s |'
+              % (what, min(tbs), min(tms), min(libs), min(tbs) / min(tms), e))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--size', type=int, default=256)
@@ -330,6 +376,8 @@ def main():
                     help='only pics -B (-l2, -R L) on a 40-echo series with a 4-function basis, BART and medvol interleaved, --reps runs each')
     ap.add_argument('--nlinv-only', action='store_true',
                     help='only nlinv (defaults; -m 2 -i 6) on 256^2 R=3 8-coil k-space, BART and medvol interleaved, --reps runs each')
+    ap.add_argument('--cc-only', action='store_true',
+                    help='only cc (-S, -G, -A) and ccapply -G, 32 coils to 8, 2D and 3D, BART and medvol interleaved, --reps runs each')
     ap.add_argument('--pics-only', action='store_true',
                     help='only pics -l2, -l1, -R T and -R W -R T (Cartesian R=4, 8 coils, BART\'s maps) and -R L on a 10-frame series, BART and medvol interleaved, --reps runs each')
     a = ap.parse_args()
@@ -344,6 +392,14 @@ def main():
         return
     if a.pics_only:
         pics_times(n, a.reps)
+        return
+    if a.cc_only:
+        with tempfile.TemporaryDirectory() as d:
+            data = make_data(d, n)
+            print('load average: %s' % (os.getloadavg(),))
+            print('| case | BART 0.8 (min of %d) | medvol (min of %d) | BART / medvol | virtual coils vs BART (up to sign): first 3 / all |' % (a.reps, a.reps))
+            print('|---|---|---|---|---|')
+            cc_rows(d, n, data['32'][1], a.reps)
         return
     if a.nlinv_only:
         with tempfile.TemporaryDirectory() as d:

@@ -4,6 +4,8 @@
      mvtool ecalib [-m 1|2] [-r CAL] [-k KERNEL] [-t THR] [-c CROP] [--iter N] KSPACE MAPS [EIG]
      mvtool pics -l2|-l1|-R ... [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [-e] [--chunk N] KSPACE MAPS OUT
      mvtool nlinv [-i ITER] [-m MAPS] [-U] [-c] [-N] [-S] [-p PATTERN] [-t TRAJ] KSPACE OUT [SENS]
+     mvtool cc [-p N] [-M] [-r S] [-A] [-S|-G] KSPACE OUT
+     mvtool ccapply [-p N] [-u] [-t] [-S|-G] KSPACE MATRIX OUT
      mvtool grappa KSPACE OUT [--acs N] [--kernel 5x4] [--accel R] [--lambda L] [--gfactor G]
 
    BART's flags and argument order; files are BART .cfl/.hdr pairs (NAME,
@@ -1119,6 +1121,157 @@ static int cmd_nlinv(const args *a)
     return a->npos > 2 ? cfl_save_dims(a->pos[2], &sens, sd) : 0;
 }
 
+/* ---- cc, ccapply: coil compression ---- */
+
+/* BART's -r S or -R X:Y:Z (its opt_vec3): one size for every axis or three */
+static int cc_calsize(const char *s, int64_t out[3])
+{
+    char buf[64];
+    size_t i;
+    int n;
+    snprintf(buf, sizeof(buf), "%s", s);
+    for (i = 0; buf[i]; i++)
+        if (buf[i] == ':') buf[i] = ',';
+    n = parse_ints(buf, out, 3, 1, 65536);
+    if (n == 1) out[1] = out[2] = out[0];
+    return n == 1 || n == 3 ? 0 : -1;
+}
+
+/* -S / -G / -E (BART's choice of the kind): 0 SVD, 1 geometric, -1 usage error (the exit status in *rc) */
+static int cc_kind(const args *a, int *rc)
+{
+    if (opt_flag(a, "-E")) {
+        *rc = usage_error(a, "ESPIRiT-based compression (BART's -E, which bart itself warns has no parameter choice "
+                             "rule) is not implemented; -S (SVD) and -G (geometric) are", "-E");
+        return -1;
+    }
+    if (opt_flag(a, "-S") && opt_flag(a, "-G")) {
+        *rc = usage_error(a, "one kind: -S (SVD) or -G (geometric)", "-G");
+        return -1;
+    }
+    return opt_flag(a, "-G");
+}
+
+/* bart cc -d 3's "Energy:" line of each position (SVD: one) */
+static void cc_print_energy(const mv_vol *e)
+{
+    int64_t x, c, R = e->dim[0], C = e->dim[1];
+    for (x = 0; x < R; x++) {
+        fprintf(stderr, "Energy:");
+        for (c = 0; c < C; c++) fprintf(stderr, " %.6g", ((const float *)e->data)[x + R * c]);
+        fprintf(stderr, "\n");
+    }
+}
+
+static int cmd_cc(const args *a)
+{
+    mv_vol k, m, e, out;
+    mv_cc_opts o = MV_ZERO_INIT;
+    int64_t v, kd[16], od[16], P = -1, cs[3];
+    int rc = 0, ax, proj = !opt_flag(a, "-M"), dbg = 0;
+    double t0;
+    mv_status st;
+    if ((o.geometric = cc_kind(a, &rc)) < 0) return rc;
+    if (opt_int(a, "-p", 0, 65536, &v) < 0) return usage_error(a, "-p takes a virtual coil count", opt_str(a, "-p"));
+    if (opt_str(a, "-p")) P = v;
+    if (opt_str(a, "-r") || opt_str(a, "-R")) {
+        const char *r = opt_str(a, "-r") ? opt_str(a, "-r") : opt_str(a, "-R");
+        if (cc_calsize(r, cs) < 0) return usage_error(a, "-r takes a calibration size S or X:Y:Z", r);
+        for (ax = 0; ax < 3; ax++) o.calib[ax] = cs[ax];
+    }
+    if (opt_int(a, "-d", 0, 9, &v) < 0) return usage_error(a, "-d takes a debug level 0 .. 9", opt_str(a, "-d"));
+    if (opt_str(a, "-d")) dbg = (int)v;
+    o.all_data = opt_flag(a, "-A");
+    if (P == -1 && proj) { /* bart cc's own fallback */
+        fprintf(stderr, "cc: Use -M to output compression matrix.\n");
+        proj = 0;
+    }
+    if ((rc = cfl_load_folded(a->pos[0], &k, kd))) return rc;
+    if (kd[4] != 1) { /* bart cc asserts it */
+        mv_free(&k);
+        return usage_error(a, "BART's maps axis (4) must be 1 in the k-space", a->pos[0]);
+    }
+    if (P == 0) P = kd[3];
+    if (P > kd[3]) {
+        char msg[120];
+        snprintf(msg, sizeof(msg), "-p %lld: the k-space has %lld coils", (long long)P, (long long)kd[3]);
+        mv_free(&k);
+        return usage_error(a, msg, opt_str(a, "-p"));
+    }
+    mv_vol_init(&m);
+    mv_vol_init(&e);
+    t0 = now_ms();
+    st = mv_cc_calibrate(&k, &m, dbg >= 3 ? &e : NULL, &o);
+    if (st == MV_OK && dbg >= 3) cc_print_energy(&e);
+    mv_free(&e);
+    if (st == MV_OK && proj) {
+        o.virtual_coils = P;
+        mv_vol_init(&out);
+        st = mv_cc_apply(&k, &m, &out, &o);
+        if (opt_flag(a, "--time")) fprintf(stderr, "cc: %.1f ms\n", now_ms() - t0);
+        mv_free(&m);
+        mv_free(&k);
+        if (st != MV_OK) return fail_at(st, a->pos[0]);
+        for (ax = 0; ax < 16; ax++) od[ax] = kd[ax];
+        od[3] = P;
+        return cfl_save_dims(a->pos[1], &out, od);
+    }
+    if (opt_flag(a, "--time")) fprintf(stderr, "cc: %.1f ms\n", now_ms() - t0);
+    mv_free(&k);
+    if (st != MV_OK) return fail_at(st, a->pos[0]);
+    for (ax = 0; ax < 16; ax++) od[ax] = ax < 5 ? m.dim[ax] : 1;
+    return cfl_save_dims(a->pos[1], &m, od);
+}
+
+static int cmd_ccapply(const args *a)
+{
+    mv_vol k, m, out;
+    mv_cc_opts o = MV_ZERO_INIT;
+    int64_t v, kd[16], md[16], od[16];
+    int rc = 0, ax, geo;
+    char msg[200];
+    double t0;
+    mv_status st;
+    if ((geo = cc_kind(a, &rc)) < 0) return rc;
+    if (opt_int(a, "-p", 1, 65536, &v) < 0) return usage_error(a, "-p takes a virtual coil count", opt_str(a, "-p"));
+    if (opt_str(a, "-p")) o.virtual_coils = v;
+    o.inverse = opt_flag(a, "-u");
+    o.hybrid = opt_flag(a, "-t");
+    if ((rc = cfl_load_folded(a->pos[0], &k, kd))) return rc;
+    if ((rc = cfl_load_folded(a->pos[1], &m, md))) {
+        mv_free(&k);
+        return rc;
+    }
+    msg[0] = 0;
+    if (kd[4] != 1) snprintf(msg, sizeof(msg), "BART's maps axis (4) must be 1 in the k-space");
+    for (ax = 1; ax < 16 && !msg[0]; ax++)
+        if (ax != 3 && ax != 4 && md[ax] != 1)
+            snprintf(msg, sizeof(msg), "the matrix holds %lld samples in BART's axis %d (it is (R, 1, 1, channels, "
+                     "virtual coils) as bart cc -M writes it)", (long long)md[ax], ax);
+    if (!msg[0] && geo && md[0] == 1)
+        snprintf(msg, sizeof(msg), "-G with an SVD matrix (one readout position; bart cc -G -M writes one per sample)");
+    if (!msg[0] && !geo && md[0] > 1)
+        snprintf(msg, sizeof(msg), "a geometric matrix (%lld readout positions) needs -G", (long long)md[0]);
+    if (!msg[0] && o.inverse && o.virtual_coils && o.virtual_coils != kd[3])
+        snprintf(msg, sizeof(msg), "-u -p %lld: the k-space holds %lld virtual coils", (long long)o.virtual_coils,
+                 (long long)kd[3]);
+    if (msg[0]) {
+        mv_free(&k);
+        mv_free(&m);
+        return usage_error(a, msg, msg[0] == 'B' ? a->pos[0] : a->pos[1]);
+    }
+    mv_vol_init(&out);
+    t0 = now_ms();
+    st = mv_cc_apply(&k, &m, &out, &o);
+    if (opt_flag(a, "--time")) fprintf(stderr, "ccapply: %.1f ms\n", now_ms() - t0);
+    mv_free(&k);
+    mv_free(&m);
+    if (st != MV_OK) return fail_at(st, a->pos[0]);
+    for (ax = 0; ax < 16; ax++) od[ax] = kd[ax];
+    od[3] = out.dim[3];
+    return cfl_save_dims(a->pos[2], &out, od);
+}
+
 const command mvtool_recon_commands[] = {
     {"ecalib", "ESPIRiT coil sensitivity maps (BART ecalib)",
      "mvtool ecalib [-m 1|2] [-r CAL] [-k KERNEL] [-t THR] [-c CROP] [--iter N] KSPACE MAPS [EIG]\n"
@@ -1133,6 +1286,29 @@ const command mvtool_recon_commands[] = {
      "  Files are BART .cfl/.hdr.\n"
      "  --time: the library call's time on stderr.\n",
      "-m= -r= -k= -t= -c= --iter= --time", 2, 3, cmd_ecalib},
+    {"cc", "coil compression to virtual coils, SVD or geometric (BART cc)",
+     "mvtool cc [-p N] [-M] [-r S | -r X:Y:Z] [-A] [-S | -G] [-d LEVEL] KSPACE OUT\n"
+     "  As bart cc: the principal components of the calibration box's coils\n"
+     "  (BART's box: fully sampled, at most -r 24 per axis; -A every sample of\n"
+     "  the first volume). -S (default) one matrix; -G geometric (Zhang 2013),\n"
+     "  one per readout position of the data transformed along the readout,\n"
+     "  aligned along it. -p N: OUT the k-space in N virtual coils (-p 0: all);\n"
+     "  -M (or no -p): OUT the matrix (R, 1, 1, coils, coils), R = 1 (-S) or the\n"
+     "  readout (-G), for ccapply. Each virtual coil is bart's or its negative\n"
+     "  (an eigenvector's sign is its solver's). -E (ESPIRiT-based) is refused.\n"
+     "  -d 3: each position's eigenvalues as parts of their sum on stderr.\n"
+     "  Volumes after the coils are compressed with the first one's matrix.\n"
+     "  Files are BART .cfl/.hdr. --time: the library calls' time on stderr.\n",
+     "-p= -M -r= -R= -A -S -G -E -d= --time", 2, 2, cmd_cc},
+    {"ccapply", "apply a coil compression matrix, or undo it (BART ccapply)",
+     "mvtool ccapply [-p N] [-u] [-t] [-S | -G] KSPACE MATRIX OUT\n"
+     "  As bart ccapply: KSPACE into its first N virtual coils of MATRIX (bart cc\n"
+     "  -M's), or with -u back from its virtual coils to the channels. -G: a\n"
+     "  geometric matrix, its positions aligned along the readout as bart's,\n"
+     "  the data transformed along the readout and back (-t: KSPACE is already\n"
+     "  in image space along the readout; OUT stays there). --time: the\n"
+     "  library call's time on stderr.\n",
+     "-p= -u -t -S -G -E --time", 3, 3, cmd_ccapply},
     {"pics", "SENSE reconstruction, l2 (CG), l1-wavelet (FISTA), TV and sums of terms (ADMM), Cartesian or non-Cartesian (BART pics)",
      "mvtool pics -l2|-l1|-R W:7:0:L|-R T:7:0:L|-R Q:L|-R I:0:L|-R S|-R L:7:7:L... [-m] [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [-p PATTERN] [-I] [-c] [-f RFOV] [-W IMG] [-B BASIS] [-d LEVEL] [-n] [-s STEP] [-e] [-b BLK] [--wavelet W] [--tol T] [--chunk N] [--joint] KSPACE MAPS OUT\n"
      "  Tikhonov-regularised SENSE by conjugate gradients on (A^H A + LAMBDA I) x\n"

@@ -235,6 +235,24 @@ MV_TEST(isa, kernels_match_reference)
                 ref.mri->rmul((float *)a, kr, (int64_t)n);
                 t[i].k.mri->rmul((float *)b, kr, (int64_t)n);
                 EXPECT_MSG(memcmp(a, b, n * 8) == 0, "[%s] rmul n=%zu", isa, n);
+                /* coil compression's mixing: 3 inputs into 6 outputs (a group of four and
+                   two more), one coefficient per (input, output) or one per value too */
+                if (n <= MAXN / 5) {
+                    int lw;
+                    const int64_t xs = 2 * (int64_t)n + 1, os = 2 * (int64_t)n + 2;
+                    const float *kre = x + 6 * n + 8, *kim = kre + 3;
+                    fill(src, (24 * n + 16) * 4, MV_DT_F32, n * 41);
+                    for (q = 0; q < 24 * n + 16; q++)
+                        if (!isfinite(x[q]) || fabsf(x[q]) > 1e18f) x[q] = 0.375f * (float)q - 100.0f;
+                    for (lw = 0; lw < 2; lw++) {
+                        const int64_t ks = lw ? (int64_t)n : 1;
+                        memset(a, 0, (size_t)(6 * os) * 4);
+                        memset(b, 0, (size_t)(6 * os) * 4);
+                        ref.mri->zmix(x, xs, 3, kre, kim, ks, lw, 6, (float *)a, os, (int64_t)n);
+                        t[i].k.mri->zmix(x, xs, 3, kre, kim, ks, lw, 6, (float *)b, os, (int64_t)n);
+                        EXPECT_MSG(memcmp(a, b, (size_t)(6 * os) * 4) == 0, "[%s] zmix lanewise %d n=%zu", isa, lw, n);
+                    }
+                }
             }
             /* byte swaps */
             for (d = 2; d <= 16; d *= 2) {

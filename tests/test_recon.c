@@ -3437,3 +3437,183 @@ MV_TEST(recon, nlinv_matches_reference)
     mv_free(&k3);
     mv_free(&kf);
 }
+
+/* ---- coil compression (BART cc, ccapply) ---- */
+
+/* k-space c64 (nx, ny, nz, C, F) of 3 random sources per sample mixed into
+   the C channels by a matrix that changes linearly along x (so that
+   geometric compression's positions differ), plus 2% noise */
+static mv_status cc_case(uint64_t *rng, int64_t nx, int64_t ny, int64_t nz, int64_t nc, int64_t nf, mv_vol *k)
+{
+    int64_t kd[5] = {nx, ny, nz, nc, nf}, n = nx * ny * nz, v, c, f;
+    double m0[2 * 16 * 3], m1[2 * 16 * 3];
+    float *d;
+    int i;
+    mv_status st;
+    if (nc > 16) return MV_ERR_INVALID_ARG;
+    st = mv_vol_alloc(k, MV_DT_C64, 5, kd, NULL);
+    if (st != MV_OK) return st;
+    d = (float *)k->data;
+    for (i = 0; i < 2 * 16 * 3; i++) m0[i] = tu_rand01(rng) - 0.5, m1[i] = tu_rand01(rng) - 0.5;
+    for (f = 0; f < nf; f++)
+        for (v = 0; v < n; v++) {
+            const double t = (double)(v % nx) / (double)nx;
+            double s[6];
+            for (i = 0; i < 6; i++) s[i] = (tu_rand01(rng) - 0.5) * (i < 2 ? 3.0 : i < 4 ? 2.0 : 1.0);
+            for (c = 0; c < nc; c++) {
+                double re = 0.02 * (tu_rand01(rng) - 0.5), im = 0.02 * (tu_rand01(rng) - 0.5);
+                for (i = 0; i < 3; i++) {
+                    const double ar = m0[2 * (c * 3 + i)] + t * m1[2 * (c * 3 + i)];
+                    const double ai = m0[2 * (c * 3 + i) + 1] + t * m1[2 * (c * 3 + i) + 1];
+                    re += ar * s[2 * i] - ai * s[2 * i + 1];
+                    im += ar * s[2 * i + 1] + ai * s[2 * i];
+                }
+                d[2 * (v + n * (c + nc * f))] = (float)re;
+                d[2 * (v + n * (c + nc * f)) + 1] = (float)im;
+            }
+        }
+    return MV_OK;
+}
+
+static int cc_same_bytes(const mv_vol *a, const mv_vol *b)
+{
+    return mv_vol_count(a) == mv_vol_count(b) && memcmp(a->data, b->data, (size_t)mv_vol_count(a) * 8) == 0;
+}
+
+/* mv_cc_calibrate / mv_cc_apply (all samples of the first volume, cc -A)
+   against numpy's (tests/py/ref_recon.py cc: eigh per position, numpy's
+   SVD for BART's alignment, BART's fftmod-centred transforms): the matrix
+   and energies, the P virtual coils, back to the channels, and
+   (geometric) the mixing alone; 1, 2, 3 threads the same bytes */
+static void cc_vs_numpy(const char *name, const mv_vol *k, int geometric, int64_t P)
+{
+    mv_cc_opts o = MV_ZERO_INIT;
+    mv_vol m, e, y, z, h, r;
+    char path[700];
+    FILE *f;
+    int th;
+    static const char *const outs[] = {"m", "e", "y", "z", "h"};
+    mv_vol *mine[5];
+    int i;
+    REQUIRE_OK(mv_cfl_save(nl_path(name, "k"), k, NULL));
+    snprintf(path, sizeof(path), "%sopts.txt", tu_path(name));
+    f = fopen(path, "w");
+    REQUIRE(f != NULL);
+    fprintf(f, "%d %lld\n", geometric, (long long)P);
+    REQUIRE(fclose(f) == 0);
+    REQUIRE(ref_recon_run("cc", name) == 0);
+    o.geometric = geometric;
+    o.all_data = 1;
+    mv_vol_init(&m), mv_vol_init(&e), mv_vol_init(&y), mv_vol_init(&z), mv_vol_init(&h);
+    REQUIRE_OK(mv_cc_calibrate(k, &m, &e, &o));
+    o.virtual_coils = P;
+    REQUIRE_OK(mv_cc_apply(k, &m, &y, &o));
+    EXPECT_EQ_INT(y.dim[3], P);
+    o.inverse = 1;
+    o.virtual_coils = 0;
+    REQUIRE_OK(mv_cc_apply(&y, &m, &z, &o));
+    EXPECT_EQ_INT(z.dim[3], k->dim[3]);
+    o.inverse = 0;
+    o.virtual_coils = P;
+    if (geometric) {
+        o.hybrid = 1;
+        REQUIRE_OK(mv_cc_apply(k, &m, &h, &o));
+        o.hybrid = 0;
+    }
+    mine[0] = &m, mine[1] = &e, mine[2] = &y, mine[3] = &z, mine[4] = &h;
+    for (i = 0; i < (geometric ? 5 : 4); i++) {
+        double err;
+        mv_vol_init(&r);
+        REQUIRE_OK(mv_cfl_load(nl_path(name, outs[i]), &r, NULL));
+        REQUIRE(mv_vol_count(&r) == mv_vol_count(mine[i]));
+        if (i == 1) { /* energies: real */
+            mv_vol ec;
+            mv_vol_init(&ec);
+            REQUIRE_OK(mv_convert(&e, &ec, MV_DT_C64, NULL));
+            err = c64_nrmse(&ec, &r);
+            mv_free(&ec);
+        } else {
+            err = c64_nrmse(mine[i], &r);
+        }
+        EXPECT_MSG(err < 2e-5, "%s: %s vs numpy's: NRMSE %.3g", name, outs[i], err);
+        mv_free(&r);
+    }
+    for (th = 1; th <= 3; th++) { /* the same bytes for any thread count */
+        mv_vol m2, y2;
+        mv_vol_init(&m2), mv_vol_init(&y2);
+        o.threads = th;
+        REQUIRE_OK(mv_cc_calibrate(k, &m2, NULL, &o));
+        REQUIRE_OK(mv_cc_apply(k, &m2, &y2, &o));
+        EXPECT_MSG(cc_same_bytes(&m, &m2) && cc_same_bytes(&y, &y2), "%s: %d threads give other bytes", name, th);
+        mv_free(&m2), mv_free(&y2);
+    }
+    mv_free(&m), mv_free(&e), mv_free(&y), mv_free(&z), mv_free(&h);
+}
+
+/* Coil compression against numpy's: SVD and geometric, an even and an odd
+   readout (BART's fftmod is a fractional shift there), a series; all P =
+   C virtual coils and back give the data again (the matrices are
+   unitary); refusals. */
+MV_TEST(recon, cc_matches_reference)
+{
+    uint64_t rng = 0x5eed2026;
+    mv_vol k, k2, m, y, z, bad;
+    mv_cc_opts o = MV_ZERO_INIT;
+    double err;
+    int64_t i;
+    REQUIRE_OK(cc_case(&rng, 40, 10, 2, 5, 2, &k));
+    REQUIRE_OK(cc_case(&rng, 15, 8, 1, 4, 1, &k2));
+    cc_vs_numpy("rc_cc1_", &k, 0, 3);
+    cc_vs_numpy("rc_cc2_", &k, 1, 3);
+    cc_vs_numpy("rc_cc3_", &k2, 1, 2);
+    cc_vs_numpy("rc_cc4_", &k2, 0, 4);
+    /* P = C and back: the data */
+    mv_vol_init(&m), mv_vol_init(&y), mv_vol_init(&z);
+    for (i = 0; i < 2; i++) {
+        o.geometric = (int)i;
+        o.virtual_coils = 0;
+        o.inverse = 0;
+        REQUIRE_OK(mv_cc_calibrate(&k, &m, NULL, &o));
+        REQUIRE_OK(mv_cc_apply(&k, &m, &y, &o));
+        o.inverse = 1;
+        REQUIRE_OK(mv_cc_apply(&y, &m, &z, &o));
+        err = c64_nrmse(&z, &k);
+        EXPECT_MSG(err < 1e-5, "geometric %d: all virtual coils and back: NRMSE %.3g", (int)i, err);
+        mv_free(&m), mv_free(&y), mv_free(&z);
+    }
+    /* refusals */
+    o.geometric = 0, o.inverse = 0;
+    REQUIRE_OK(mv_cc_calibrate(&k, &m, NULL, &o));
+    o.virtual_coils = 6;
+    EXPECT_STATUS(mv_cc_apply(&k, &m, &y, &o), MV_ERR_INVALID_ARG); /* P above C */
+    o.virtual_coils = 0;
+    EXPECT_STATUS(mv_cc_apply(&k2, &m, &y, &o), MV_ERR_INVALID_ARG); /* 4 coils, 5 channels */
+    EXPECT(strstr(mv_last_error(), "channels") != NULL);
+    o.inverse = 1;
+    o.virtual_coils = 2;
+    EXPECT_STATUS(mv_cc_apply(&k, &m, &y, &o), MV_ERR_INVALID_ARG); /* inverse of 5 with P = 2 */
+    o.inverse = 0, o.virtual_coils = 0;
+    bad = m;
+    bad.dim[0] = 3; /* a geometric matrix of the wrong readout */
+    EXPECT_STATUS(mv_cc_apply(&k, &bad, &y, &o), MV_ERR_INVALID_ARG);
+    EXPECT(strstr(mv_last_error(), "readout") != NULL);
+    ((float *)m.data)[3] = NAN;
+    EXPECT_STATUS(mv_cc_apply(&k, &m, &y, &o), MV_ERR_BAD_DATA);
+    mv_free(&m);
+    o.geometric = 1;
+    {
+        mv_vol one = k2;
+        one.dim[0] = 1;
+        one.dim[1] = 15 * 8;
+        EXPECT_STATUS(mv_cc_calibrate(&one, &m, NULL, &o), MV_ERR_INVALID_ARG); /* no readout to transform */
+    }
+    o.geometric = 2;
+    EXPECT_STATUS(mv_cc_calibrate(&k, &m, NULL, &o), MV_ERR_INVALID_ARG);
+    o.geometric = 0;
+    ((float *)k.data)[0] = INFINITY;
+    o.all_data = 1;
+    EXPECT_STATUS(mv_cc_calibrate(&k, &m, NULL, &o), MV_ERR_BAD_DATA);
+    EXPECT(strstr(mv_last_error(), "NaN or Inf") != NULL);
+    mv_free(&k);
+    mv_free(&k2);
+}

@@ -1419,6 +1419,62 @@ PYEOF
       ok || bad "nlinv -t -s 1024: one set of coils on the doubled grid: $(sed -n 2p "$LL/mns.hdr")"
     bart transpose 5 13 "$LL/ks" "$LL/ksms" >/dev/null 2>&1
     $T nlinv "$LL/ksms" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "SMS" "$W/err" && ok || bad "nlinv of SMS data (axis 13): usage error: $(cat "$W/err")"
+    # cc / ccapply: BART's coil compression. An eigenvector's sign is its solver's: the virtual coils and the
+    # matrices' columns are compared each up to a real sign (the last channel's entry is real in both), and the
+    # first P columns only (the small eigenvalues' vectors are at BART's float32 rounding); ccapply reads the
+    # same (BART's) matrix in both, so its output is compared whole
+    cat > "$LL/ccsign.py" <<'PYEOF'
+import sys, numpy as np
+def rd(n):
+    d = [int(v) for v in open(n + '.hdr').read().split('\n')[1].split()]
+    return d, np.fromfile(n + '.cfl', np.complex64).reshape(d, order='F').astype(complex)
+(dm, m), (db, b) = rd(sys.argv[1]), rd(sys.argv[2])
+tol, cols, mat = float(sys.argv[3]), int(sys.argv[4]), len(sys.argv) > 5
+if dm != db:
+    sys.exit(print('dims', dm, db) or 1)
+if mat:  # (R, 1, 1, C, C): every position, its first `cols` columns
+    pairs = [(m[x, 0, 0, :, q], b[x, 0, 0, :, q]) for x in range(dm[0]) for q in range(cols)]
+else:    # the virtual coils (axis 3) over every other axis
+    mm, bb = np.moveaxis(m, 3, 0).reshape(dm[3], -1), np.moveaxis(b, 3, 0).reshape(db[3], -1)
+    pairs = [(mm[q], bb[q]) for q in range(cols)]
+worst = 0.0
+for u, v in pairs:
+    s = np.vdot(v, u)
+    ph = s / abs(s) if abs(s) > 0 else 1.0
+    if abs(abs(ph.real) - 1) > 1e-2:
+        sys.exit(print('a phase that is not a sign:', ph) or 1)
+    worst = max(worst, np.linalg.norm(u - np.sign(ph.real) * v) / max(np.linalg.norm(v), 1e-30))
+sys.exit(0 if worst < tol else print('worst column NRMSE', worst) or 1)
+PYEOF
+    bart phantom -x 48 -k -s 6 "$LL/ccp" >/dev/null 2>&1 && bart noise -s 3 -n 0.5 "$LL/ccp" "$LL/cck" >/dev/null 2>&1 &&
+      bart phantom -x 45 -k -s 5 "$LL/ccq" >/dev/null 2>&1 && bart noise -s 4 -n 0.5 "$LL/ccq" "$LL/cco" >/dev/null 2>&1 &&
+      bart phantom -3 -x 24 -k -s 4 "$LL/cc3" >/dev/null 2>&1 || bad "bart phantom for cc"
+    bart join 10 "$LL/m0" "$LL/m1" "$LL/m2" "$LL/ccs" >/dev/null 2>&1 || bad "bart join for cc"
+    for R in "-p 4 -S|cck|1e-4" "-p 3|ccq|1e-4" "-p 3|cco|1e-4" "-p 4 -A|cck|1e-4" "-p 4 -r 12|cck|1e-4" "-p 3 -G|cck|1e-3" \
+             "-p 3 -G|cco|1e-3" "-p 2 -G -r 16:8:1|cck|1e-3" "-p 2 -G -A|cck|1e-3" "-p 2 -G|cc3|1e-3" "-p 3|ccs|1e-4" \
+             "-p 2 -G|ccs|1e-3" "-p 0 -G|cck|1e-3"; do
+      o=${R%%|*}; rest=${R#*|}; f=${rest%%|*}; tol=${rest#*|}
+      p=$(echo "$o" | sed 's/.*-p \([0-9]*\).*/\1/'); [ "$p" = 0 ] && p=$(sed -n 2p "$LL/$f.hdr" | cut -d' ' -f4)
+      bart cc $o "$LL/$f" "$LL/bc" >/dev/null 2>&1
+      $T cc $o "$LL/$f" "$LL/mc" && "$PY" "$LL/ccsign.py" "$LL/mc" "$LL/bc" $tol $p && ok || bad "cc $o ($f) vs bart cc, each virtual coil up to a sign"
+    done
+    for R in "-S|cck|1e-4" "-G|cck|3e-3" "-G -A|cco|3e-3"; do
+      o=${R%%|*}; rest=${R#*|}; f=${rest%%|*}; tol=${rest#*|}
+      bart cc -M $o "$LL/$f" "$LL/bm" >/dev/null 2>&1
+      $T cc -M $o "$LL/$f" "$LL/mm" && "$PY" "$LL/ccsign.py" "$LL/mm" "$LL/bm" $tol 3 mat && ok || bad "cc -M $o ($f): the matrix vs bart cc -M, each column up to a sign"
+    done
+    bart cc -M -G "$LL/cck" "$LL/bgm" >/dev/null 2>&1 && bart cc -M -S "$LL/cck" "$LL/bsm" >/dev/null 2>&1 &&
+      bart fft -i 1 "$LL/cck" "$LL/ckh" >/dev/null 2>&1 || bad "bart cc -M / fft for ccapply"
+    for R in "-S -p 4|bsm|cck" "-G -p 3|bgm|cck" "-G -p 6|bgm|cck" "-G -t -p 3|bgm|ckh"; do
+      o=${R%%|*}; rest=${R#*|}; mat=${rest%%|*}; f=${rest#*|}
+      bart ccapply $o "$LL/$f" "$LL/$mat" "$LL/ba" >/dev/null 2>&1
+      $T ccapply $o "$LL/$f" "$LL/$mat" "$LL/ma" && "$PY" "$LL/nrmse.py" "$LL/ba" "$LL/ma" 1e-5 && ok || bad "ccapply $o ($mat) vs bart ccapply"
+      bart ccapply -u $o "$LL/ba" "$LL/$mat" "$LL/bu" >/dev/null 2>&1
+      $T ccapply -u $o "$LL/ma" "$LL/$mat" "$LL/mu" && "$PY" "$LL/nrmse.py" "$LL/bu" "$LL/mu" 1e-5 && ok || bad "ccapply -u $o ($mat) vs bart ccapply -u"
+    done
+    $T cc -E -p 2 "$LL/cck" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "not implemented" "$W/err" && ok || bad "cc -E: usage error: $(cat "$W/err")"
+    $T ccapply -p 2 "$LL/cck" "$LL/bgm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "needs -G" "$W/err" && ok || bad "ccapply of a geometric matrix without -G: usage error: $(cat "$W/err")"
+    $T cc -p 9 "$LL/cck" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "6 coils" "$W/err" && ok || bad "cc -p 9 of 6 coils: usage error: $(cat "$W/err")"
   else
     bad "bart phantom for the -R L series"
   fi

@@ -14,7 +14,7 @@ limits the run and leaves out the fixed cases. medvol runs through
 tests/diff_bart.c (mv_cfl_load / mv_cfl_save, mv_fftc*, mv_rss*,
 mv_bart_scale_estimate, mv_coil_compress) or
 through build/mvtool where mvtool takes BART's own arguments (traj, nufft,
-ecalib, pics, threshold). A case's failure prints what differs and the commands that
+ecalib, pics, threshold, nlinv, cc, ccapply). A case's failure prints what differs and the commands that
 reproduce it; its files are kept in the printed directory. Exit 0 when
 every case agrees.
 
@@ -112,9 +112,13 @@ every case agrees.
           band of random width and offset: within 1e-5 relative (+1e-6: BART
           prints %f); cases where BART's p90/max choice is a tie within
           rounding are counted, not compared.
-  cc      bart cc -S -p P and mv_coil_compress (this driver): every virtual
-          coil within 1e-4 of BART's up to a constant phase (1 - |<m,b>| and
-          the norm); a BART "Empty calibration region" must be medvol's
+  cc      bart cc [-S|-G] [-A] [-r S|X:Y:Z] -p P | -M against mvtool cc (and a
+          share of the SVD -p cases against mv_coil_compress through this
+          driver), bart ccapply [-u] [-t] [-S|-G] against mvtool ccapply on
+          BART's own matrix (fam_cc): every virtual coil and matrix column
+          BART's up to a real sign within 1e-4 (SVD) / 1e-3 (geometric), or
+          3e-6 over its eigenvalue gap where larger; ccapply within 1e-5 /
+          1e-4; a BART "Empty calibration region" must be medvol's
           MV_ERR_BAD_DATA naming the box.
   thresh  bart threshold [-W|-H|-B|-j] and mvtool threshold on random
           complex arrays (fam_thresh).
@@ -827,13 +831,42 @@ def fam_scale(c, run, d):
         c.fail('scale', '%s: medvol %.9g, BART %.6f (max %g, p90 %g, median %g)' % (what, m, b, mx, p90, med), run)
 
 
+def cc_sign_worst(m, b, cols, gap_ok):
+    """m, b: (n, cols) virtual coils or matrix columns; each of medvol's
+    against BART's up to a real sign (both leave the last channel's entry
+    real: a phase that is not +-1 is a failure, returned as inf). Columns
+    where gap_ok(q) is False (an eigenvalue within rounding of its
+    neighbour's: any rotation of the pair is valid) are skipped. The worst
+    relative error of the others."""
+    worst = 0.0
+    for q in range(cols):
+        if not gap_ok(q):
+            continue
+        nb = np.linalg.norm(b[:, q])
+        if nb == 0:
+            continue
+        sp = np.vdot(b[:, q], m[:, q])
+        ph = sp / abs(sp) if abs(sp) > 0 else 1.0
+        if abs(abs(ph.real) - 1) > 1e-2:
+            return float('inf')
+        worst = max(worst, np.linalg.norm(m[:, q] - np.sign(ph.real) * b[:, q]) / nb)
+    return worst
+
+
 def fam_cc(c, run, d):
-    """bart cc -S -p P against mv_coil_compress (">>api-mri: SVD coil
-    compression (BART cc -S)"): the same virtual coils, each up to a
-    constant phase (an eigenvector's phase is its solver's choice): random
-    sizes, odd and even, some with the calibration box limited by
-    undersampling; coils whose eigenvalue ties its neighbour's within 1e-3
-    are not compared one by one (any rotation of the pair is valid)."""
+    """bart cc / ccapply against mvtool cc / ccapply (">>api-recon: coil
+    compression"): random sizes, odd and even, 2D and 3D, some with the
+    calibration box limited by undersampling; -S or -G, -A, -r (one size or
+    three), -p P (the virtual coils) or -M (the matrix); each virtual coil
+    and each matrix column up to a real sign (an eigenvector's sign is its
+    solver's), within 1e-4 (SVD) or 1e-3 (geometric: BART aligns the
+    positions in float32), or within 3e-6 / (the eigenvalue's gap to its
+    neighbours, relative to the largest) where that is larger, skipped where
+    the gap is below 1e-4; a third of the cases ccapply [-u] [-t] with
+    BART's own matrix in both (no sign to choose: within 1e-5 / 1e-4); and
+    BART's "Empty calibration region" must be medvol's MV_ERR_BAD_DATA
+    naming the box (a quarter of the SVD -p cases through the diff_bart
+    driver's mv_coil_compress)."""
     rng = c.rng
     nx, ny = int(rng.integers(8, 56)), int(rng.integers(8, 56))
     nz = 1 if rng.random() < 0.7 else int(rng.integers(2, 10))
@@ -846,36 +879,106 @@ def fam_cc(c, run, d):
     if rng.random() < 0.4:
         k = k * lines_and_acs(rng, ny, int(rng.integers(2, 4)), 1, 2)[0][None, :, None, None]
     write_cfl(os.path.join(d, 'k'), k.astype(np.complex64))
-    what = '%dx%dx%d, %d coils to %d' % (nx, ny, nz, C, P)
-    rb = run([BART, 'cc', '-S', '-p', str(P), 'k', 'b'], check=True)
-    res = medvol_line(run([c.exe, 'cc', str(P), 'k', 'm']))
+    geo = rng.random() < 0.5
+    kind = ['-G'] if geo else ([] if rng.random() < 0.3 else ['-S'])
+    opts = list(kind)
+    if rng.random() < 0.25:
+        opts.append('-A')
+    elif rng.random() < 0.3:
+        r = [int(rng.integers(2, 30)) for _ in range(3)]
+        opts += ['-r', str(r[0]) if rng.random() < 0.5 else '%d:%d:%d' % tuple(r)]
+    mode = rng.choice(['p', 'p', 'M', 'apply'])
+    driver = mode == 'p' and not geo and opts == kind and rng.random() < 0.4  # mv_coil_compress: box 24, no -A
+    what = '%dx%dx%d, %d coils, %s %s' % (nx, ny, nz, C, ' '.join(opts), 'driver' if driver else mode)
+    base = 1e-3 if geo else 1e-4
+    if mode == 'apply':
+        rb = run([BART, 'cc', '-M'] + kind + ['k', 'mat'])
+        if rb.returncode != 0 or 'Empty calibration region' in rb.stdout + rb.stderr:
+            c.note('cc: no BART matrix to apply (an empty calibration region)')
+            return
+        ap = ['-p', str(P)] + (['-t'] if geo and rng.random() < 0.3 else []) + kind
+        run([BART, 'ccapply'] + ap + ['k', 'mat', 'b'], check=True)
+        r = run([c.tool, 'ccapply'] + ap + ['k', 'mat', 'm'])
+        outs = [('b', 'm', 'ccapply')]
+        if r.returncode == 0 and rng.random() < 0.5:
+            up = ['-u'] + [x for x in ap if x != '-p' and x != str(P)]
+            run([BART, 'ccapply'] + up + ['b', 'mat', 'bu'], check=True)
+            r = run([c.tool, 'ccapply'] + up + ['m', 'mat', 'mu'])
+            outs.append(('bu', 'mu', 'ccapply -u'))
+        if r.returncode != 0:
+            c.fail('cc', '%s: mvtool ccapply: %s' % (what, r.stderr.strip()), run)
+            return
+        for bn, mn, w in outs:
+            b, m = read_cfl(os.path.join(d, bn), 5), read_cfl(os.path.join(d, mn), 5)
+            if b is None or m is None or b.shape != m.shape:
+                c.fail('cc', '%s: %s dims %s, BART %s' % (what, w, hdr_dims(os.path.join(d, mn)),
+                                                          hdr_dims(os.path.join(d, bn))), run)
+                return
+            e = np.linalg.norm(m - b) / max(np.linalg.norm(b), 1e-30)
+            tol = 1e-4 if geo else 1e-5
+            c.ratio('cc (ccapply /tol)', e / tol)
+            if e > tol:
+                c.fail('cc', '%s: %s differs from BART\'s by %.3g (tol %g)' % (what, w, e, tol), run)
+        return
+    args = opts + (['-p', str(P)] if mode == 'p' else ['-M'])
+    rb = run([BART, 'cc'] + args + ['k', 'b'])
+    if rb.returncode != 0:
+        c.note('cc: bart cc failed (%s)' % (rb.stderr.strip().split('\n')[-1][:60] if rb.stderr.strip() else 'exit'))
+        return
+    if driver:
+        r = run([c.exe, 'cc', str(P), 'k', 'm'])
+        res = medvol_line(r)
+        ok, status, detail = res[0] is True, res[1] if res[0] is False else '', res[2] if res[0] is False else ''
+    else:  # -d 3: each position's eigenvalues (as parts of their sum) on stderr, for the gaps below
+        r = run([c.tool, 'cc', '-d', '3'] + args + ['k', 'm'])
+        ok, status, detail = r.returncode == 0, r.stderr.strip(), r.stderr.strip()
     if 'Empty calibration region' in rb.stdout + rb.stderr:  # BART goes on; medvol.h: MV_ERR_BAD_DATA
         c.note('cc: empty calibration region (BART warns, medvol refuses)')
-        if res[0] is not False or res[1] != 'MV_ERR_BAD_DATA' or 'calibration box' not in res[2]:
-            c.fail('cc', '%s: BART found an empty calibration region, medvol %r' % (what, res), run)
+        if ok or 'MV_ERR_BAD_DATA' not in status or 'calibration box' not in detail:
+            c.fail('cc', '%s: BART found an empty calibration region, medvol %r' % (what, (ok, status, detail)), run)
         return
-    if res[0] is not True:
-        c.fail('cc', '%s: medvol %r' % (what, res), run)
+    if not ok:
+        c.fail('cc', '%s: medvol %r' % (what, (status, detail)), run)
         return
-    b, m = read_cfl(os.path.join(d, 'b'), 4), read_cfl(os.path.join(d, 'm'), 4)
+    b, m = read_cfl(os.path.join(d, 'b'), 5), read_cfl(os.path.join(d, 'm'), 5)
     if b is None or m is None or b.shape != m.shape:
         c.fail('cc', '%s: dims %s, BART %s' % (what, hdr_dims(os.path.join(d, 'm')), hdr_dims(os.path.join(d, 'b'))), run)
         return
-    b, m = b.reshape(-1, P, order='F').astype(np.complex128), m.reshape(-1, P, order='F').astype(np.complex128)
-    e = np.sum(np.abs(b) ** 2, axis=0)  # the virtual coils' energies: the eigenvalues times the data's
+    # each column's eigenvalue gap to its neighbours, relative to the largest:
+    # the smallest over the readout positions (the energies mvtool printed), or
+    # for the driver the virtual coils' energies
+    if driver:
+        en = [np.sum(np.abs(b.reshape(-1, P, order='F')) ** 2, axis=0)]
+    else:
+        en = [np.array([float(v) for v in line.split()[1:]]) for line in r.stderr.split('\n') if line.startswith('Energy:')]
+    def gap(q):
+        g = 1.0
+        for e in en:
+            if e[0] > 0:
+                g = min([g] + [abs(e[q] - e[j]) / e[0] for j in (q - 1, q + 1) if 0 <= j < len(e)])
+        return g
+    if mode == 'M':
+        pairs = [(m[x, 0, 0], b[x, 0, 0]) for x in range(b.shape[0])]
+    else:
+        pairs = [(m.reshape(-1, P, order='F'), b.reshape(-1, P, order='F'))]
     worst = 0.0
+    coupled = geo and mode == 'p'  # the alignment mixes the P kept columns: one ill-defined column moves all
+    if coupled and min(gap(q) for q in range(P)) < 1e-4:
+        c.note('cc -G: a kept eigenvalue ties a neighbour\'s (the alignment is not unique), not compared')
+        return
     for q in range(P):
-        near = [e[r] for r in (q - 1, q + 1) if 0 <= r < P]
-        if any(abs(e[q] - x) < 1e-3 * max(e[q], x) for x in near):
-            c.note('cc: a pair of virtual coils with equal energy, compared as a subspace only')
+        g = min(gap(j) for j in range(P)) if coupled else gap(q)
+        if g < 1e-4:
+            c.note('cc: a virtual coil whose eigenvalue ties a neighbour\'s, not compared one by one')
             continue
-        nb, nm = np.linalg.norm(b[:, q]), np.linalg.norm(m[:, q])
-        if nb < 1e-6 * np.sqrt(e.sum()):
-            continue
-        worst = max(worst, 1 - abs(np.vdot(b[:, q], m[:, q])) / (nb * nm), abs(nm - nb) / nb)
-    c.ratio('cc (1 - |<m,b>|, /1e-4)', worst / 1e-4)
-    if worst > 1e-4:
-        c.fail('cc', '%s: a virtual coil differs from BART\'s by %.3g (beyond a phase)' % (what, worst), run)
+        tol = max(base, 3e-6 / g)
+        for mm, bb in pairs:
+            w = cc_sign_worst(mm[:, q:q + 1], bb[:, q:q + 1], 1, lambda _: True)
+            worst = max(worst, w / tol)
+    c.ratio('cc (/tol)', worst)
+    if worst > 1:
+        c.fail('cc', '%s: a virtual coil or column differs from BART\'s beyond a sign (%.3g of the tolerance)' %
+               (what, worst), run)
 
 
 def cg_sense64(y, S, mask, lam, it):

@@ -44,6 +44,18 @@
       stop ||r||^2 <= (tol^2 ||b||^2)^2 (tol 0: every step), writes Pimg
       (x, y, z, M', F), Psens (x, y, z, C, M, F) and Pcg.txt (the CG steps
       run in all).
+  ref_recon.py cc P   reads Pk (k-space (x, y, z, C, F)) and Popts.txt
+      ("geometric P"): BART cc -A's compression matrix of the first volume
+      (SVD: the eigenvectors of G = sum k k^H over its samples, largest
+      first; geometric: the same per readout position after BART's ifftuc
+      along x (its fftmod centring, orthonormal FFT)), each vector's last
+      channel entry made real positive, into Pm (R, 1, 1, C, C) and its
+      eigenvalues as parts of their sum into Pe (R, C); the first P
+      columns applied to every volume as BART's cc -p / ccapply (geometric:
+      aligned along x by numpy's SVD as BART's align_ro, the data through
+      ifftuc and back) into Py (x, y, z, P, F), Py back to the channels
+      (ccapply -u) into Pz, and (geometric) the mixing alone, the data
+      taken as already transformed (ccapply -t), into Ph.
   ref_recon.py eigh DIR   tests/testutil.h's batch: DIR/cases.txt lines
       "c<id> n nk"; c<id>.a holds a Hermitian n x n matrix (complex128,
       row-major); writes c<id>.w (its eigenvalues, ascending, float64) and
@@ -429,6 +441,68 @@ def nlinv(d):
     open(d + 'cg.txt', 'w').write('%d\n' % cgdone[0])
 
 
+def bart_fftuc_x(a, inverse):
+    """BART's (i)fftuc along axis 0: its (i)fftmod, the orthonormal FFT,
+    its (i)fftmod again"""
+    n = a.shape[0]
+    c = n // 2
+    j = np.arange(n, dtype=np.float64)
+    ph = np.exp((-2j if inverse else 2j) * np.pi * (j - c / 2.0) * (c / n)).reshape((n,) + (1,) * (a.ndim - 1))
+    f = np.fft.ifft if inverse else np.fft.fft
+    return ph * f(ph * a, axis=0, norm='ortho')
+
+
+def cc_vectors(D):
+    """D: C x N samples; the eigenvectors of D D^H as columns, largest
+    first, the last channel's entry real positive, and the eigenvalues"""
+    w, v = np.linalg.eigh(D @ D.conj().T)
+    v, w = v[:, ::-1], w[::-1]
+    last = v[-1, :]
+    ph = np.where(np.abs(last) > 0, np.conj(last) / np.where(np.abs(last) > 0, np.abs(last), 1), 1)
+    return v * ph[None, :], w
+
+
+def cc(d):
+    k = readcfl(d + 'k').astype(np.complex128)
+    k = k.reshape(k.shape[:4] + (-1,), order='F')
+    geo, P = [int(v) for v in open(d + 'opts.txt').read().split()]
+    nx, C, F = k.shape[0], k.shape[3], k.shape[4]
+    if geo:
+        h0 = bart_fftuc_x(k[..., 0], True)
+        vw = [cc_vectors(h0[x].reshape(-1, C, order='F').T) for x in range(nx)]
+    else:
+        vw = [cc_vectors(k[..., 0].reshape(-1, C, order='F').T)]
+    R = len(vw)
+    m = np.zeros((R, 1, 1, C, C), complex)
+    e = np.zeros((R, C))
+    for x, (v, w) in enumerate(vw):
+        m[x, 0, 0] = v
+        e[x] = w / w.sum()
+    writecfl(d + 'm', m)
+    writecfl(d + 'e', e)
+    A = [v[:, :P].T for v, w in vw]                                       # P x C: row m = column m
+    for x in range(1, R):                                                 # BART's align_ro
+        U, S, Vh = np.linalg.svd(A[x] @ A[x - 1].conj().T)
+        A[x] = (Vh.conj().T @ U.conj().T) @ A[x]
+    A = np.array(A)                                                       # (R, P, C)
+
+    def mix(a, inverse):                                                  # a (x, y, z, coils, F)
+        At = A if R == nx else np.repeat(A, nx, axis=0)
+        if inverse:
+            return np.einsum('xmc,xyzmf->xyzcf', At, a)
+        return np.einsum('xmc,xyzcf->xyzmf', At.conj(), a)
+
+    if geo:
+        y = bart_fftuc_x(mix(bart_fftuc_x(k, True), False), False)
+        z = bart_fftuc_x(mix(bart_fftuc_x(y, True), True), False)
+        writecfl(d + 'h', mix(k, False))
+    else:
+        y = mix(k, False)
+        z = mix(y, True)
+    writecfl(d + 'y', y)
+    writecfl(d + 'z', z)
+
+
 if __name__ == '__main__':
     if sys.argv[1] == 'normal':
         normal(sys.argv[2])
@@ -442,6 +516,8 @@ if __name__ == '__main__':
         subspace(sys.argv[2])
     elif sys.argv[1] == 'nlinv':
         nlinv(sys.argv[2])
+    elif sys.argv[1] == 'cc':
+        cc(sys.argv[2])
     elif sys.argv[1] == 'eigh':
         eigh(sys.argv[2])
     else:
