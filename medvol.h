@@ -56,8 +56,9 @@ TABLE OF CONTENTS (search for the anchors)
                       SENSE, bounded-memory reconstructions, phantom k-space
       >>api-nufft     non-Cartesian MRI: BART radial trajectories, NUFFT type 1/2,
                       Toeplitz normal operator, density compensation
-      >>api-recon     parallel imaging: GRAPPA (+ g-factor), ESPIRiT maps, CG-SENSE
-                      and BART pics's terms, NLINV (image and coils together)
+      >>api-recon     parallel imaging: GRAPPA (+ g-factor), ESPIRiT maps, coil
+                      compression (SVD, geometric), CG-SENSE and BART pics's
+                      terms, NLINV (image and coils together)
       >>api-analysis  Pearson rows/matrix/seed maps, chi-squared with contrast and
                       offset fit, angle selection, multi-tau g2 and two-time
                       correlation, the bounded cache mv_cache
@@ -110,7 +111,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>impl-fft      FFT planner, executor, plan cache, FFTW backend
       >>impl-mri      MRI: centred FFT, shifts, coil kernels, SENSE, phantom coils
       >>impl-nufft    trajectories, NUFFT plans and passes, Toeplitz, density compensation
-      >>impl-recon    GRAPPA, ESPIRiT, CG-SENSE, NLINV; complex Cholesky and Hermitian eigensolver
+      >>impl-recon    GRAPPA, ESPIRiT, CG-SENSE, NLINV, coil compression; complex Cholesky and Hermitian eigensolver
       >>impl-filter   Gaussian, derivatives, gradient, box filter, pyramids
       >>impl-field    displacement fields
       >>impl-bspline  B-spline FFD: tap tables, metric blocks, bending energy, driver
@@ -3540,6 +3541,40 @@ MVDEF mv_status mv_cc_apply(const mv_vol *kspace, const mv_vol *matrix, mv_vol *
    columns. allocates: yes. */
 MVDEF mv_status mv_coil_compress(const mv_vol *kspace, int ncoils_out, int calib, mv_vol *out, mv_vol *matrix,
                                  const mv_mri_opts *opts);
+
+/* Homodyne partial-Fourier reconstruction (BART homodyne; Noll, Nishimura
+   and Macovski 1991): k-space acquired along one axis only over its first
+   fraction f > 1/2 of samples [0, f N) (the rest zero) becomes a real image
+   from the acquired part weighted by BART's homodyne filter w(p) (2 below
+   start = N (1 - f), a ramp 2 (alpha - 1) / (end - start) (p - end) +
+   alpha from start to end = N f, 1 above, or 0 with opts.clear; in float32
+   as BART's) and demodulated by the phase of the symmetric centre: the
+   output is real(IFFT(w k) conj(phase)) with phase = IFFT(k_c) / |IFFT(k_c)|
+   (1 where that is 0), k_c the centre band of (f - 1/2) N samples at BART's
+   md_resize_center offset N/2 - c/2, every other axis whole; or
+   opts.phase, used as it is (BART -P: not normalised). The transforms are
+   BART's unitary centred ifftuc over x, y, z (its fftmod centring: for odd
+   sizes a fractional shift from numpy's fftshift convention), or the
+   uncentred unitary ones (opts.uncentred, BART -n). opts.image_input (BART
+   -I): the input is an image, transformed by BART's fftuc (fftu) first.
+   Every volume after the spatial axes (coils, frames) on its own. */
+typedef struct mv_homodyne_opts {
+    int axis;            /* the partial-Fourier axis: 0, 1 or 2 (BART's dim) */
+    double fraction;     /* the acquired part of that axis, in (0.5, 1] (read as float32, as BART's) */
+    double alpha;        /* the ramp's offset: 0 a full ramp (default), 1 flat (BART -r) */
+    int clear;           /* 1: the unacquired part weighted 0 (BART -C) */
+    int image_input;     /* 1: kspace holds images (BART -I) */
+    int uncentred;       /* 1: BART's uncentred unitary FFTs (-n) */
+    const mv_vol *phase; /* NULL, or the phase reference c64 (x, y, z, ...): each later dim 1 or the input's (BART -P) */
+    int threads;
+    void *alloc_ctx;
+} mv_homodyne_opts;
+
+/* out: c64, kspace's dims, imaginary parts 0 (BART's output). MV_ERR_INVALID_ARG:
+   an axis not 0..2 or of 1 sample, a fraction not in (0.5, 1], alpha not
+   in [0, 1], a phase reference of other dims. allocates: yes. thread-safe:
+   yes. */
+MVDEF mv_status mv_homodyne(const mv_vol *kspace, mv_vol *out, const mv_homodyne_opts *opts);
 
 /* The normal operator of an iterative reconstruction: y = A^H A x on n
    complex64 values (interleaved float pairs; x and y never alias). Return
@@ -49199,6 +49234,223 @@ MVDEF mv_status mv_coil_compress(const mv_vol *kspace, int ncoils_out, int calib
     }
     if (matrix) *matrix = mt;
     return MV_OK;
+}
+
+/* ---- homodyne partial Fourier (BART homodyne) ----------------------------- */
+
+/* BART's homodyne_filter, in its float32 arithmetic */
+static float mv__homodyne_weight(int64_t n, float frac, float alpha, int clear, int64_t p)
+{
+    const float start = (float)n * (1 - frac), end = (float)n * frac, fp = (float)p;
+    if (frac <= 0.5f) return 1;
+    if (fp < start) return 2;
+    if (fp < end) return 2 * (alpha - 1) / (end - start) * (fp - end) + alpha;
+    return clear ? 0.0f : 1.0f;
+}
+
+typedef struct mv__hd_job {
+    const float *in, *phase_ref; /* phase_ref: NULL, or the reference */
+    float *out;
+    int64_t d[3], nvox;
+    int64_t kd[MV_MAX_DIMS], pd[MV_MAX_DIMS]; /* the input's and the reference's dims (broadcast where 1) */
+    int axis, image_input;
+    int64_t band0, band;         /* the centre band along the axis: [band0, band0 + band) */
+    const float *w;              /* the filter along the axis */
+    const float *band_mask;      /* 1 in the centre band along the axis, 0 elsewhere */
+    const float *fxy, *fz;       /* BART's fftmod factors: of (x, y) and of z (NULL: uncentred) */
+    const mv_fft_plan *fwd, *inv;
+    float *scratch;              /* per worker: two volumes, then the FFT's */
+    int64_t wsize;               /* floats per worker */
+} mv__hd_job;
+
+/* The element-wise passes around the transforms, each one walk of the
+   volume with BART's fftmod factor f of the voxel (1 uncentred) and s[q]
+   a factor of its coordinate q along the axis:
+     MV__HD_IN:    v = u s[q] conj(f)          (before an ifftuc: its ifftmod)
+     MV__HD_FWD:   v = u f                     (fftuc's fftmod, either side)
+     MV__HD_PHASE: v = zphsr(u conj(f))        (after: BART's zphsr, 1 where 0)
+     MV__HD_OUT:   v = real(u conj(f) conj(p)) (after, demodulated) */
+enum { MV__HD_IN, MV__HD_FWD, MV__HD_PHASE, MV__HD_OUT };
+static void mv__hd_pass(const mv__hd_job *j, int mode, const float *u, float *v, const float *s, const float *p)
+{
+    int64_t x, y, z, i = 0;
+    for (z = 0; z < j->d[2]; z++)
+        for (y = 0; y < j->d[1]; y++) {
+            const float sr = !s ? 1.0f : j->axis == 2 ? s[z] : j->axis == 1 ? s[y] : 0.0f;
+            const float *fxy = j->fxy ? j->fxy + 2 * j->d[0] * y : NULL, *fz = j->fz ? j->fz + 2 * z : NULL;
+            for (x = 0; x < j->d[0]; x++, i++) {
+                float fr = 1, fi = 0, ur = u[2 * i], ui = u[2 * i + 1], a, b;
+                if (fxy) {
+                    fr = fxy[2 * x] * fz[0] - fxy[2 * x + 1] * fz[1];
+                    fi = fxy[2 * x] * fz[1] + fxy[2 * x + 1] * fz[0];
+                }
+                if (mode != MV__HD_FWD) fi = -fi; /* conj(f) */
+                if (mode == MV__HD_IN) {
+                    const float w = s && j->axis == 0 ? s[x] : sr;
+                    ur *= w, ui *= w;
+                }
+                a = ur * fr - ui * fi, b = ur * fi + ui * fr;
+                if (mode == MV__HD_PHASE) {
+                    const float m = sqrtf(a * a + b * b);
+                    v[2 * i] = m == 0 ? 1.0f : a / m;
+                    v[2 * i + 1] = m == 0 ? 0.0f : b / m;
+                } else if (mode == MV__HD_OUT) {
+                    v[2 * i] = a * p[2 * i] + b * p[2 * i + 1];
+                    v[2 * i + 1] = 0;
+                } else {
+                    v[2 * i] = a, v[2 * i + 1] = b;
+                }
+            }
+        }
+}
+
+static mv_status mv__hd_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__hd_job *j = (const mv__hd_job *)ctx;
+    const int64_t n = j->nvox;
+    float *k = j->scratch + worker * j->wsize, *ph = k + 2 * n, *fs = ph + 2 * n;
+    int64_t vol;
+    for (vol = b; vol < e; vol++) {
+        const float *in = j->in + 2 * vol * n, *p;
+        float *o = j->out + 2 * vol * n;
+        if (j->image_input) { /* BART's fftuc (fftu) of the image first */
+            mv__hd_pass(j, MV__HD_FWD, in, k, NULL, NULL);
+            if (j->fwd) MV__TRY(mv_fft_execute_into(j->fwd, k, k, fs));
+            mv__hd_pass(j, MV__HD_FWD, k, k, NULL, NULL);
+            in = k;
+        }
+        if (j->phase_ref) { /* the reference's volume: its index along each later dim, 0 where it has 1 */
+            int64_t rest = vol, pv = 0, pstride = 1;
+            int a;
+            for (a = 3; a < MV_MAX_DIMS; a++) {
+                pv += (j->pd[a] == 1 ? 0 : rest % j->kd[a]) * pstride;
+                rest /= j->kd[a];
+                pstride *= j->pd[a];
+            }
+            p = j->phase_ref + 2 * pv * n;
+        } else { /* the centre band (BART's md_resize_center there and back), ifftuc, zphsr */
+            mv__hd_pass(j, MV__HD_IN, in, ph, j->band_mask, NULL);
+            if (j->inv) MV__TRY(mv_fft_execute_into(j->inv, ph, ph, fs));
+            mv__hd_pass(j, MV__HD_PHASE, ph, ph, NULL, NULL);
+            p = ph;
+        }
+        mv__hd_pass(j, MV__HD_IN, in, k, j->w, NULL); /* the filter, ifftuc, real(. conj(phase)) */
+        if (j->inv) MV__TRY(mv_fft_execute_into(j->inv, k, k, fs));
+        mv__hd_pass(j, MV__HD_OUT, k, o, NULL, p);
+    }
+    return MV_OK;
+}
+
+MVDEF mv_status mv_homodyne(const mv_vol *kspace, mv_vol *out, const mv_homodyne_opts *opts)
+{
+    static const char *fn = "mv_homodyne";
+    mv_homodyne_opts od;
+    mv__hd_job j;
+    mv_fft_plan *fwd = NULL, *inv = NULL;
+    float *tab = NULL, *scr = NULL, frac;
+    int64_t nvol, n, fd[3], a, i;
+    unsigned axes = 0;
+    int threads, per_volume, ft;
+    mv_vol t;
+    void *ctx;
+    mv_status st = MV_OK;
+    if (!opts) {
+        memset(&od, 0, sizeof(od));
+        opts = &od;
+    }
+    ctx = opts->alloc_ctx;
+    MV__TRY(mv__mri_check_c64(kspace, fn, "kspace"));
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    MV__CHECK(opts->axis >= 0 && opts->axis <= 2, MV_ERR_INVALID_ARG, "%s: opts.axis = %d (0, 1 or 2)", fn, opts->axis);
+    MV__CHECK(kspace->dim[opts->axis] >= 2, MV_ERR_INVALID_ARG, "%s: the partial-Fourier axis %d has %lld sample", fn,
+              opts->axis, (long long)kspace->dim[opts->axis]);
+    MV__CHECK(opts->fraction > 0.5 && opts->fraction <= 1, MV_ERR_INVALID_ARG,
+              "%s: opts.fraction = %g (the acquired part, in (0.5, 1])", fn, opts->fraction);
+    MV__CHECK(opts->alpha >= 0 && opts->alpha <= 1, MV_ERR_INVALID_ARG, "%s: opts.alpha = %g (in [0, 1])", fn,
+              opts->alpha);
+    memset(&j, 0, sizeof(j));
+    for (a = 0; a < 3; a++) j.d[a] = kspace->dim[a];
+    n = j.nvox = j.d[0] * j.d[1] * j.d[2];
+    nvol = mv_vol_count(kspace) / n;
+    if (opts->phase) {
+        const mv_vol *p = opts->phase;
+        int ok;
+        MV__TRY(mv__mri_check_c64(p, fn, "the phase reference"));
+        ok = p->dim[0] == j.d[0] && p->dim[1] == j.d[1] && p->dim[2] == j.d[2];
+        for (a = 3; a < MV_MAX_DIMS && ok; a++) ok = p->dim[a] == 1 || p->dim[a] == kspace->dim[a];
+        MV__CHECK(ok, MV_ERR_INVALID_ARG,
+                  "%s: the phase reference is %lldx%lldx%lldx%lld...; the k-space's x, y, z and along each later dim "
+                  "1 or the k-space's size needed",
+                  fn, (long long)p->dim[0], (long long)p->dim[1], (long long)p->dim[2], (long long)p->dim[3]);
+        j.phase_ref = (const float *)p->data;
+        for (a = 0; a < MV_MAX_DIMS; a++) j.kd[a] = kspace->dim[a], j.pd[a] = p->dim[a];
+    }
+    frac = (float)opts->fraction;
+    j.axis = opts->axis;
+    j.image_input = opts->image_input;
+    j.band = (int64_t)(((double)frac - 0.5) * (double)j.d[j.axis]); /* BART's (frac - 0.5) * dims, truncated */
+    j.band0 = j.d[j.axis] / 2 - j.band / 2;
+    tab = (float *)mv__alloc((size_t)(2 * j.d[j.axis] + 2 * (j.d[0] + j.d[1] + j.d[2]) + 2 * j.d[0] * j.d[1]) *
+                                 sizeof(float), ctx);
+    MV__CHECK(tab != NULL, MV_ERR_OUT_OF_MEMORY, "%s: tables", fn);
+    for (i = 0; i < j.d[j.axis]; i++) {
+        tab[i] = mv__homodyne_weight(j.d[j.axis], frac, (float)opts->alpha, opts->clear, i);
+        tab[j.d[j.axis] + i] = i >= j.band0 && i < j.band0 + j.band ? 1.0f : 0.0f;
+    }
+    j.w = tab;
+    j.band_mask = tab + j.d[j.axis];
+    if (!opts->uncentred) { /* BART's fftmod per axis; (x, y) multiplied once into a plane */
+        float *fx = tab + 2 * j.d[j.axis], *fy = fx + 2 * j.d[0], *fz = fy + 2 * j.d[1], *fxy = fz + 2 * j.d[2];
+        int64_t x, y;
+        mv__cc_fftmod_table(j.d[0], 0, fx);
+        mv__cc_fftmod_table(j.d[1], 0, fy);
+        mv__cc_fftmod_table(j.d[2], 0, fz);
+        for (y = 0; y < j.d[1]; y++)
+            for (x = 0; x < j.d[0]; x++) {
+                float *q = fxy + 2 * (x + j.d[0] * y);
+                q[0] = fx[2 * x] * fy[2 * y] - fx[2 * x + 1] * fy[2 * y + 1];
+                q[1] = fx[2 * x] * fy[2 * y + 1] + fx[2 * x + 1] * fy[2 * y];
+            }
+        j.fxy = fxy, j.fz = fz;
+    }
+    threads = mv__threads_for_bytes(opts->threads, (uint64_t)mv_vol_bytes(kspace));
+    per_volume = nvol >= threads; /* volumes side by side, or one at a time with a threaded FFT */
+    ft = per_volume ? 1 : opts->threads;
+    for (a = 0; a < 3; a++) {
+        fd[a] = j.d[a];
+        if (j.d[a] > 1) axes |= 1u << a;
+    }
+    if (axes) {
+        mv_fft_opts fo;
+        memset(&fo, 0, sizeof(fo));
+        fo.norm = MV_FFT_ORTHO;
+        fo.threads = ft;
+        fo.alloc_ctx = ctx;
+        st = mv_fft_plan_c2c(&fwd, 3, fd, axes, 0, &fo);
+        if (st == MV_OK) st = mv_fft_plan_c2c(&inv, 3, fd, axes, 1, &fo);
+    }
+    if (st == MV_OK) {
+        const size_t fs = MV__MAX(mv_fft_scratch_size(fwd), mv_fft_scratch_size(inv));
+        const int nw = per_volume ? threads : 1;
+        j.wsize = 4 * n + (int64_t)((fs + 63) / sizeof(float));
+        scr = (float *)mv__alloc((size_t)(nw * j.wsize) * sizeof(float), ctx);
+        if (!scr) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %d workers' volumes", fn, nw);
+    }
+    if (st == MV_OK) st = mv__mri_alloc_like(kspace, MV_DT_C64, 0, &t, ctx, fn);
+    if (st == MV_OK) {
+        j.in = (const float *)kspace->data, j.out = (float *)t.data;
+        j.fwd = fwd, j.inv = inv, j.scratch = scr;
+        st = mv__parallel_try(nvol, 1, per_volume ? threads : 1, mv__hd_range, &j);
+        if (st == MV_OK)
+            mv__out_commit_in(out, &t, kspace, opts->phase);
+        else
+            mv_free(&t);
+    }
+    mv_fft_plan_free(fwd);
+    mv_fft_plan_free(inv);
+    mv__free(scr, ctx);
+    mv__free(tab, ctx);
+    return st;
 }
 
 /* >>impl-filter ============================================================

@@ -317,6 +317,25 @@ def nlinv_rows(d, n, kn, reps):
           % (min(tbs), min(tms), min(libs), min(tbs) / min(tms), e))
 
 
+def time_pair(bart_cmd, mv_cmd, reps, key):
+    """BART's and mvtool's commands alternately, reps each: the least wall
+    time of each and mvtool's least library time (its --time line "KEY: T
+    ms")"""
+    tbs, tms, libs = [], [], []
+    for _ in range(reps):
+        tbs.append(run(bart_cmd)[0])
+        tm, out = run(mv_cmd)
+        tms.append(tm)
+        libs.append(float(re.search(key + r': ([\d.]+) ms', out).group(1)))
+    return min(tbs), min(tms), min(libs)
+
+
+def table_head(reps, last):
+    print('load average: %s' % (os.getloadavg(),))
+    print('| case | BART 0.8 (min of %d) | medvol (min of %d) | BART / medvol | %s |' % (reps, reps, last))
+    print('|---|---|---|---|---|')
+
+
 def cc_sign_nrmse(m, b):
     """virtual coils (BART's axis 3) compared each up to a real sign (an
     eigenvector's sign is its solver's): the worst relative error of the
@@ -350,17 +369,22 @@ def cc_rows(d, n, kn32, reps):
     run(['bart', 'cc', '-M', '-G', d + '/k3', d + '/mat3'])
     for what, args, k in cases + [('ccapply -p 8 -G (BART\'s matrix), 128^2 x 32 x 32 coils (3D)',
                                     ['ccapply', '-p', '8', '-G'], 'k3')]:
-        tbs, tms, libs = [], [], []
         extra = [d + '/mat3'] if args[0] == 'ccapply' else []
-        for _ in range(reps):
-            tbs.append(run(['bart'] + args + [d + '/' + k] + extra + [d + '/bc'])[0])
-            tm, out = run([MVTOOL] + args + ['--time', d + '/' + k] + extra + [d + '/mc'])
-            tms.append(tm)
-            libs.append(float(re.search(r'cc(?:apply)?: ([\d.]+) ms', out).group(1)))
+        tb, tm, lib = time_pair(['bart'] + args + [d + '/' + k] + extra + [d + '/bc'],
+                                [MVTOOL] + args + ['--time', d + '/' + k] + extra + [d + '/mc'], reps, args[0])
         b, m = readcfl(d + '/bc'), readcfl(d + '/mc')
         e = '%.1e' % (np.linalg.norm(m - b) / np.linalg.norm(b)) if args[0] == 'ccapply' else cc_sign_nrmse(m, b)
-        print('| %s | %.2f s | %.2f s (library %.0f ms) | %.1fx | %s |'
-              % (what, min(tbs), min(tms), min(libs), min(tbs) / min(tms), e))
+        print('| %s | %.2f s | %.2f s (library %.0f ms) | %.1fx | %s |' % (what, tb, tm, lib, tb / tm, e))
+    # homodyne: 5/8 of the y lines kept, every coil
+    for name, k in (('256^2 x 32 coils', kn32.reshape(n, n, 1, 32)), ('128^2 x 32 x 32 coils (3D)', k3)):
+        kp = np.array(k, np.complex64)
+        kp[:, (5 * kp.shape[1] + 7) // 8:] = 0
+        writecfl(d + '/hp', kp)
+        tb, tm, lib = time_pair(['bart', 'homodyne', '1', '0.625', d + '/hp', d + '/bh'],
+                                [MVTOOL, 'homodyne', '--time', '1', '0.625', d + '/hp', d + '/mh'], reps, 'homodyne')
+        b, m = readcfl(d + '/bh'), readcfl(d + '/mh')
+        print('| homodyne 1 0.625, %s | %.2f s | %.2f s (library %.0f ms) | %.1fx | %.1e (image) |'
+              % (name, tb, tm, lib, tb / tm, np.linalg.norm(m - b) / np.linalg.norm(b)))
 
 
 def main():
@@ -377,7 +401,7 @@ def main():
     ap.add_argument('--nlinv-only', action='store_true',
                     help='only nlinv (defaults; -m 2 -i 6) on 256^2 R=3 8-coil k-space, BART and medvol interleaved, --reps runs each')
     ap.add_argument('--cc-only', action='store_true',
-                    help='only cc (-S, -G, -A) and ccapply -G, 32 coils to 8, 2D and 3D, BART and medvol interleaved, --reps runs each')
+                    help='only cc (-S, -G, -A) and ccapply -G, 32 coils to 8, and homodyne, 2D and 3D, BART and medvol interleaved, --reps runs each')
     ap.add_argument('--pics-only', action='store_true',
                     help='only pics -l2, -l1, -R T and -R W -R T (Cartesian R=4, 8 coils, BART\'s maps) and -R L on a 10-frame series, BART and medvol interleaved, --reps runs each')
     a = ap.parse_args()
@@ -396,9 +420,7 @@ def main():
     if a.cc_only:
         with tempfile.TemporaryDirectory() as d:
             data = make_data(d, n)
-            print('load average: %s' % (os.getloadavg(),))
-            print('| case | BART 0.8 (min of %d) | medvol (min of %d) | BART / medvol | virtual coils vs BART (up to sign): first 3 / all |' % (a.reps, a.reps))
-            print('|---|---|---|---|---|')
+            table_head(a.reps, 'virtual coils vs BART (up to sign): first 3 / all')
             cc_rows(d, n, data['32'][1], a.reps)
         return
     if a.nlinv_only:

@@ -6,6 +6,7 @@
      mvtool nlinv [-i ITER] [-m MAPS] [-U] [-c] [-N] [-S] [-p PATTERN] [-t TRAJ] KSPACE OUT [SENS]
      mvtool cc [-p N] [-M] [-r S] [-A] [-S|-G] KSPACE OUT
      mvtool ccapply [-p N] [-u] [-t] [-S|-G] KSPACE MATRIX OUT
+     mvtool homodyne [-r ALPHA] [-I] [-C] [-P PHASE] [-n] DIM FRACTION IN OUT
      mvtool grappa KSPACE OUT [--acs N] [--kernel 5x4] [--accel R] [--lambda L] [--gfactor G]
 
    BART's flags and argument order; files are BART .cfl/.hdr pairs (NAME,
@@ -1272,6 +1273,47 @@ static int cmd_ccapply(const args *a)
     return cfl_save_dims(a->pos[2], &out, od);
 }
 
+/* ---- homodyne: partial Fourier ---- */
+
+static int cmd_homodyne(const args *a)
+{
+    mv_vol k, out, ph;
+    mv_homodyne_opts o = MV_ZERO_INIT;
+    int64_t v, kd[16], pd[16];
+    double d, t0;
+    int rc;
+    mv_status st;
+    if (parse_ints(a->pos[0], &v, 1, 0, 15) != 1) return usage_error(a, "DIM takes an axis 0 .. 15", a->pos[0]);
+    if (v > 2) return usage_error(a, "DIM: the partial-Fourier axis must be 0, 1 or 2 (the transformed ones)", a->pos[0]);
+    o.axis = (int)v;
+    if (parse_list(a->pos[1], &d, 1) != 1 || !(d > 0.5 && d <= 1))
+        return usage_error(a, "FRACTION takes the acquired part in (0.5, 1]", a->pos[1]);
+    o.fraction = d;
+    if (opt_num(a, "-r", &d) < 0 || (opt_str(a, "-r") && !(d >= 0 && d <= 1)))
+        return usage_error(a, "-r takes the ramp's offset in [0, 1]", opt_str(a, "-r"));
+    if (opt_str(a, "-r")) o.alpha = d;
+    o.clear = opt_flag(a, "-C");
+    o.image_input = opt_flag(a, "-I");
+    o.uncentred = opt_flag(a, "-n");
+    if ((rc = cfl_load_folded(a->pos[2], &k, kd))) return rc;
+    mv_vol_init(&ph);
+    if (opt_str(a, "-P")) {
+        if ((rc = cfl_load_folded(opt_str(a, "-P"), &ph, pd))) {
+            mv_free(&k);
+            return rc;
+        }
+        o.phase = &ph;
+    }
+    mv_vol_init(&out);
+    t0 = now_ms();
+    st = mv_homodyne(&k, &out, &o);
+    if (opt_flag(a, "--time")) fprintf(stderr, "homodyne: %.1f ms\n", now_ms() - t0);
+    mv_free(&k);
+    mv_free(&ph);
+    if (st != MV_OK) return fail_at(st, a->pos[2]);
+    return cfl_save_dims(a->pos[3], &out, kd);
+}
+
 const command mvtool_recon_commands[] = {
     {"ecalib", "ESPIRiT coil sensitivity maps (BART ecalib)",
      "mvtool ecalib [-m 1|2] [-r CAL] [-k KERNEL] [-t THR] [-c CROP] [--iter N] KSPACE MAPS [EIG]\n"
@@ -1296,7 +1338,8 @@ const command mvtool_recon_commands[] = {
      "  -M (or no -p): OUT the matrix (R, 1, 1, coils, coils), R = 1 (-S) or the\n"
      "  readout (-G), for ccapply. Each virtual coil is bart's or its negative\n"
      "  (an eigenvector's sign is its solver's). -E (ESPIRiT-based) is refused.\n"
-     "  -d 3: each position's eigenvalues as parts of their sum on stderr.\n"
+     "  -d 3 (medvol's; bart prints it at DEBUG_LEVEL=3): each position's\n"
+     "  eigenvalues as parts of their sum on stderr.\n"
      "  Volumes after the coils are compressed with the first one's matrix.\n"
      "  Files are BART .cfl/.hdr. --time: the library calls' time on stderr.\n",
      "-p= -M -r= -R= -A -S -G -E -d= --time", 2, 2, cmd_cc},
@@ -1309,6 +1352,18 @@ const command mvtool_recon_commands[] = {
      "  in image space along the readout; OUT stays there). --time: the\n"
      "  library call's time on stderr.\n",
      "-p= -u -t -S -G -E --time", 3, 3, cmd_ccapply},
+    {"homodyne", "homodyne partial-Fourier reconstruction (BART homodyne)",
+     "mvtool homodyne [-r ALPHA] [-I] [-C] [-P PHASE] [-n] DIM FRACTION IN OUT\n"
+     "  As bart homodyne: k-space acquired along DIM (0, 1 or 2) over its first\n"
+     "  FRACTION (0.5 .. 1) of samples becomes the real image of the acquired\n"
+     "  part weighted by BART's homodyne filter (2, then a ramp from 2 - ALPHA\n"
+     "  down to ALPHA, -r default 0; the unacquired part 1, or 0 with -C) and\n"
+     "  demodulated by the phase of the symmetric centre (or -P PHASE's, as\n"
+     "  given). BART's centred unitary FFTs over x, y, z (-n: uncentred); -I:\n"
+     "  IN holds images. Every coil and frame on its own; OUT complex, its\n"
+     "  imaginary parts 0, IN's 16 sizes. Files are BART .cfl/.hdr. --time:\n"
+     "  the library call's time on stderr.\n",
+     "-r= -I -C -P= -n --time", 4, 4, cmd_homodyne},
     {"pics", "SENSE reconstruction, l2 (CG), l1-wavelet (FISTA), TV and sums of terms (ADMM), Cartesian or non-Cartesian (BART pics)",
      "mvtool pics -l2|-l1|-R W:7:0:L|-R T:7:0:L|-R Q:L|-R I:0:L|-R S|-R L:7:7:L... [-m] [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [-p PATTERN] [-I] [-c] [-f RFOV] [-W IMG] [-B BASIS] [-d LEVEL] [-n] [-s STEP] [-e] [-b BLK] [--wavelet W] [--tol T] [--chunk N] [--joint] KSPACE MAPS OUT\n"
      "  Tikhonov-regularised SENSE by conjugate gradients on (A^H A + LAMBDA I) x\n"

@@ -1475,6 +1475,39 @@ PYEOF
     $T cc -E -p 2 "$LL/cck" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "not implemented" "$W/err" && ok || bad "cc -E: usage error: $(cat "$W/err")"
     $T ccapply -p 2 "$LL/cck" "$LL/bgm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "needs -G" "$W/err" && ok || bad "ccapply of a geometric matrix without -G: usage error: $(cat "$W/err")"
     $T cc -p 9 "$LL/cck" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "6 coils" "$W/err" && ok || bad "cc -p 9 of 6 coils: usage error: $(cat "$W/err")"
+    # homodyne: BART's partial Fourier; the acquired part is the first FRACTION of the axis's samples, the
+    # rest zeroed here (bart's phantom k-space, even and odd sizes, 2D and 3D); a phase reference of random
+    # unit phases; images in (-I) from bart fft's centred unitary inverse
+    "$PY" - "$LL" <<'PYEOF' || bad "partial-Fourier k-space for homodyne"
+import sys, numpy as np
+d = sys.argv[1]
+def rd(n):
+    dims = [int(v) for v in open(n + '.hdr').read().split('\n')[1].split()]
+    return dims, np.fromfile(n + '.cfl', np.complex64).reshape(dims, order='F')
+def wr(n, dims, a):
+    open(n + '.hdr', 'w').write('# Dimensions\n' + ' '.join(str(v) for v in dims) + '\n')
+    np.asarray(a, np.complex64).flatten(order='F').tofile(n + '.cfl')
+for src, dst, ax, f in (('cck', 'hpf', 1, 0.625), ('cck', 'hpx', 0, 0.75), ('cco', 'hpo', 1, 0.7), ('cc3', 'hp3', 2, 0.75)):
+    dims, k = rd(d + '/' + src)
+    n = dims[ax]
+    idx = [slice(None)] * 16
+    idx[ax] = slice(int(np.ceil(n * f)), None)
+    k = k.copy()
+    k[tuple(idx)] = 0
+    wr(d + '/' + dst, dims, k)
+dims, k = rd(d + '/hpf')
+pd = dims[:3] + [1] * 13
+wr(d + '/hph', pd, np.exp(2j * np.pi * np.random.default_rng(5).random(pd)))
+PYEOF
+    bart fft -u -i 7 "$LL/hpf" "$LL/hpi" >/dev/null 2>&1 || bad "bart fft for homodyne -I"
+    for R in "1 0.625|hpf" "-r 0.4 -C 1 0.625|hpf" "-n 1 0.625|hpf" "0 0.75|hpx" "1 0.7|hpo" "-r 0.2 2 0.75|hp3" \
+             "-I 1 0.625|hpi" "-P LLDIR/hph 1 0.625|hpf"; do
+      o=${R%%|*}; f=${R#*|}; o=$(echo "$o" | sed "s|LLDIR|$LL|")
+      bart homodyne $o "$LL/$f" "$LL/bh" >/dev/null 2>&1
+      $T homodyne $o "$LL/$f" "$LL/mh" && "$PY" "$LL/nrmse.py" "$LL/bh" "$LL/mh" 1e-5 && ok || bad "homodyne $o ($f) vs bart homodyne"
+    done
+    $T homodyne 3 0.625 "$LL/hpf" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "0, 1 or 2" "$W/err" && ok || bad "homodyne 3 (the coil axis): usage error: $(cat "$W/err")"
+    $T homodyne 1 0.4 "$LL/hpf" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "0.5, 1" "$W/err" && ok || bad "homodyne 1 0.4: usage error: $(cat "$W/err")"
   else
     bad "bart phantom for the -R L series"
   fi

@@ -78,6 +78,7 @@ int main(void)
     mv_recon_io z_recon_io = MV_ZERO_INIT;
     mv_nlinv_opts z_nlinv_opts = MV_ZERO_INIT;
     mv_cc_opts z_cc_opts = MV_ZERO_INIT;
+    mv_homodyne_opts z_homodyne_opts = MV_ZERO_INIT;
     mv_lncc_opts z_lncc_opts = MV_ZERO_INIT;
     mv_syn_opts z_syn_opts = MV_ZERO_INIT;
     mv_syn_result z_syn_result = MV_ZERO_INIT;
@@ -118,6 +119,7 @@ int main(void)
           z_cg_opts.admm_cg_iterations == 0 && z_cg_opts.bart_fftmod == 0);
     CHECK(z_nlinv_opts.pattern == NULL && z_nlinv_opts.sobolev_b == 0.0 && z_nlinv_opts.cg_iterations_done == 0);
     CHECK(z_cc_opts.geometric == 0 && z_cc_opts.calib[2] == 0 && z_cc_opts.alloc_ctx == NULL);
+    CHECK(z_homodyne_opts.phase == NULL && z_homodyne_opts.alpha == 0.0 && z_homodyne_opts.uncentred == 0);
     CHECK(z_cg_opts.lambda == 0.0 && z_lncc_opts.alloc_ctx == NULL && z_syn_opts.iterations[MV_SYN_MAX_LEVELS - 1] == 0);
     CHECK(z_syn_result.metric == 0.0 && z_bspline_grid.origin[2] == 0.0 && z_bspline_opts.metric.fixed_mask == NULL);
     CHECK(z_bspline_result.iterations[MV_BSPLINE_MAX_LEVELS - 1] == 0 && z_bspline_result.cost == 0.0);

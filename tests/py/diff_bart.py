@@ -8,13 +8,13 @@ computation where BART's own accuracy is the limit (Debian's
 
 CASES scales every family (default 12: about 15 s; per family 3x cfl, 5x
 hdr, 4x traj, 3x fft, 2x rss, 3x nufft, 0.1x ecalib and pics, 1x scale,
-cc and l1, 2x thresh, 0.5x tv, admm, llr and subspace, at least 1); FAMILY (comma-separated:
-cfl, hdr, traj, fft, rss, nufft, ecalib, pics, scale, cc, thresh, l1, tv, admm, llr, subspace)
+cc, homodyne and l1, 2x thresh, 0.5x tv, admm, llr, subspace and nlinv, at least 1); FAMILY (comma-separated:
+cfl, hdr, traj, fft, rss, nufft, ecalib, pics, scale, cc, homodyne, thresh, l1, tv, admm, llr, subspace, nlinv)
 limits the run and leaves out the fixed cases. medvol runs through
 tests/diff_bart.c (mv_cfl_load / mv_cfl_save, mv_fftc*, mv_rss*,
 mv_bart_scale_estimate, mv_coil_compress) or
 through build/mvtool where mvtool takes BART's own arguments (traj, nufft,
-ecalib, pics, threshold, nlinv, cc, ccapply). A case's failure prints what differs and the commands that
+ecalib, pics, threshold, nlinv, cc, ccapply, homodyne). A case's failure prints what differs and the commands that
 reproduce it; its files are kept in the printed directory. Exit 0 when
 every case agrees.
 
@@ -120,6 +120,9 @@ every case agrees.
           3e-6 over its eigenvalue gap where larger; ccapply within 1e-5 /
           1e-4; a BART "Empty calibration region" must be medvol's
           MV_ERR_BAD_DATA naming the box.
+  homodyne bart homodyne [-r] [-C] [-n] [-I] [-P] and mvtool homodyne on
+          random smooth multi-coil images' partial k-space (fam_homodyne):
+          within 1e-5.
   thresh  bart threshold [-W|-H|-B|-j] and mvtool threshold on random
           complex arrays (fam_thresh).
   l1      bart pics -l1 / -R W (FISTA, BART's wavelet and random shifts)
@@ -154,7 +157,7 @@ import time
 import numpy as np
 
 BART = os.environ.get('BART', 'bart')
-FAMILIES = ['cfl', 'hdr', 'traj', 'fft', 'rss', 'nufft', 'ecalib', 'pics', 'scale', 'cc', 'thresh', 'l1', 'tv', 'admm',
+FAMILIES = ['cfl', 'hdr', 'traj', 'fft', 'rss', 'nufft', 'ecalib', 'pics', 'scale', 'cc', 'homodyne', 'thresh', 'l1', 'tv', 'admm',
             'llr', 'subspace', 'nlinv']
 FILE_STATUSES = ('MV_ERR_BAD_HEADER', 'MV_ERR_TRUNCATED', 'MV_ERR_BAD_DATA', 'MV_ERR_NOT_FOUND',
                  'MV_ERR_SIZE_OVERFLOW', 'MV_ERR_UNSUPPORTED')
@@ -1846,6 +1849,84 @@ def nlinv_judge(c, run, d, args, what, e, tol, b, bs, mult, key):
         c.fail('nlinv', '%s: %.3g from BART' % (what, e), run)
 
 
+def fam_homodyne(c, run, d):
+    """bart homodyne against mvtool homodyne (">>api-recon: homodyne"):
+    random smooth complex images (Gaussian blobs on a constant, a slowly
+    varying phase; a few coils), their k-space with the part beyond the
+    fraction zeroed along a random axis, sizes odd and even, 2D and 3D;
+    random -r, -C, -n, -I (the image from bart fft -u -i), -P (random unit
+    phases, one for all coils or one each); within 1e-5 (both compute in
+    float32; the phase of the centre band, z / |z|, is compared where the
+    centre image is above 1e-3 of its largest: below, the two float32
+    roundings of a near-zero z may point anywhere)."""
+    rng = c.rng
+    nz = 1 if rng.random() < 0.7 else int(rng.integers(2, 12))
+    dims = [int(rng.integers(6, 40)), int(rng.integers(6, 40)), nz, int(rng.integers(1, 4))]
+    axes = [a for a in range(3) if dims[a] > 1]
+    ax = int(rng.choice(axes))
+    frac = float(np.float32(rng.uniform(0.55, 1.0)))
+    g = np.meshgrid(*[np.arange(n) for n in dims[:3]], indexing='ij')
+    img = np.zeros(dims[:3], complex) + 1.0
+    for _ in range(3):
+        ctr = [rng.uniform(0, n) for n in dims[:3]]
+        img += 2 * rng.random() * np.exp(-sum((g[a] - ctr[a]) ** 2 for a in range(3) if dims[a] > 1) / 20.0)
+    ph = sum(rng.uniform(-0.15, 0.15) * g[a] for a in range(3))
+    coils = np.stack([img * np.exp(1j * (ph + 2 * np.pi * rng.random())) for _ in range(dims[3])], -1)
+    k = np.fft.fftshift(np.fft.fftn(np.fft.ifftshift(coils, axes=(0, 1, 2)), axes=(0, 1, 2), norm='ortho'), axes=(0, 1, 2))
+    idx = [slice(None)] * 4
+    idx[ax] = slice(int(np.ceil(dims[ax] * frac)), None)
+    k[tuple(idx)] = 0
+    write_cfl(os.path.join(d, 'k'), k.astype(np.complex64))
+    opts = []
+    if rng.random() < 0.4:
+        opts += ['-r', '%.3f' % rng.random()]
+    if rng.random() < 0.3:
+        opts.append('-C')
+    if rng.random() < 0.2:
+        opts.append('-n')
+    src = 'k'
+    if rng.random() < 0.2:
+        run([BART, 'fft', '-u', '-i'] + (['-n'] if '-n' in opts else []) + ['7', 'k', 'ki'], check=True)
+        opts.append('-I')
+        src = 'ki'
+    if rng.random() < 0.2:
+        pdims = dims[:3] + ([dims[3]] if rng.random() < 0.5 else [1])
+        write_cfl(os.path.join(d, 'p'), np.exp(2j * np.pi * rng.random(pdims)).astype(np.complex64))
+        opts += ['-P', 'p']
+    args = opts + [str(ax), repr(frac), src]
+    what = '%s, homodyne %s' % ('x'.join(str(v) for v in dims), ' '.join(args))
+    run([BART, 'homodyne'] + args + ['b'], check=True)
+    r = run([c.tool, 'homodyne'] + args + ['m'])
+    if r.returncode != 0:
+        c.fail('homodyne', '%s: mvtool: %s' % (what, r.stderr.strip()), run)
+        return
+    b, m = read_cfl(os.path.join(d, 'b'), 4), read_cfl(os.path.join(d, 'm'), 4)
+    if b is None or m is None or b.shape != m.shape:
+        c.fail('homodyne', '%s: dims %s, BART %s' % (what, hdr_dims(os.path.join(d, 'm')), hdr_dims(os.path.join(d, 'b'))), run)
+        return
+    keep = np.ones(b.shape, bool)
+    if '-P' not in opts:  # the centre image's magnitude, as both estimate it (numpy, float64)
+        kk = read_cfl(os.path.join(d, src), 4).astype(complex)
+        if '-I' in opts:
+            kk = np.fft.fftn(kk, axes=(0, 1, 2))
+        n = dims[ax]
+        cb = int((frac - 0.5) * n)
+        band = np.zeros(n)
+        band[n // 2 - cb // 2:n // 2 - cb // 2 + cb] = 1
+        sh = [1, 1, 1, 1]
+        sh[ax] = n
+        kc = kk * band.reshape(sh) if '-I' not in opts and '-n' not in opts else None
+        if kc is not None:
+            z = np.abs(np.fft.ifftn(kc, axes=(0, 1, 2)))
+            keep = z > 1e-3 * z.max(axis=(0, 1, 2), keepdims=True)
+            if not keep.all():
+                c.note('homodyne: voxels where the centre image is below 1e-3 of its largest, not compared')
+    e = np.linalg.norm((m - b)[keep]) / max(np.linalg.norm(b[keep]), 1e-30)
+    c.ratio('homodyne (/1e-5)', e / 1e-5)
+    if e > 1e-5:
+        c.fail('homodyne', '%s: %.3g from BART\'s' % (what, e), run)
+
+
 def fam_nlinv(c, run, d):
     """bart nlinv against mvtool nlinv: a random smooth object times smooth
     coils (2..6), 2D or 3D, odd and even sizes, 1..3 frames in BART's axis
@@ -1998,6 +2079,7 @@ def main():
     root = tempfile.mkdtemp(prefix='diff_bart.')
     c = Ctx(exe, tool, root, np.random.default_rng(seed))
     per = {'cfl': 3, 'hdr': 5, 'traj': 4, 'fft': 3, 'rss': 2, 'nufft': 3, 'ecalib': 0.1, 'pics': 0.1, 'scale': 1, 'cc': 1,
+           'homodyne': 1,
            'thresh': 2, 'l1': 1, 'tv': 0.5, 'admm': 0.5, 'llr': 0.5, 'subspace': 0.5,
            'nlinv': 0.5}
     t00 = time.time()

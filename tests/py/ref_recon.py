@@ -56,6 +56,14 @@
       ifftuc and back) into Py (x, y, z, P, F), Py back to the channels
       (ccapply -u) into Pz, and (geometric) the mixing alone, the data
       taken as already transformed (ccapply -t), into Ph.
+  ref_recon.py homodyne P   reads Pk (k-space (x, y, z, ...)) and Popts.txt
+      ("axis fraction alpha clear image uncentred"), and Pp (a phase
+      reference) when present: BART homodyne from its description
+      (Noll 1991: the acquired part weighted by 2, a ramp from 2 - alpha to
+      alpha across the symmetric band [N (1 - f), N f), 1 or 0 (clear)
+      above; the phase of the centre band of int((f - 1/2) N) samples at
+      N/2 - c/2; BART's fftmod-centred unitary transforms, numpy's own with
+      uncentred), in float64, into Po.
   ref_recon.py eigh DIR   tests/testutil.h's batch: DIR/cases.txt lines
       "c<id> n nk"; c<id>.a holds a Hermitian n x n matrix (complex128,
       row-major); writes c<id>.w (its eigenvalues, ascending, float64) and
@@ -503,6 +511,42 @@ def cc(d):
     writecfl(d + 'z', z)
 
 
+def homodyne(d):
+    k = readcfl(d + 'k').astype(np.complex128)                           # BART's 16 dims
+    w = open(d + 'opts.txt').read().split()
+    axis, frac, alpha, clear, image, unc = int(w[0]), float(np.float32(w[1])), float(w[2]), int(w[3]), int(w[4]), int(w[5])
+    ones = (1,) * (k.ndim - 3)
+    fm = (np.ones(k.shape[:3]) if unc else bart_fftmod(k.shape[:3])).reshape(k.shape[:3] + ones)
+
+    def ifft3(x):  # BART's ifftuc (ifftu with uncentred): ifftmod, the unitary inverse FFT, ifftmod
+        return np.conj(fm) * np.fft.ifftn(np.conj(fm) * x, axes=(0, 1, 2), norm='ortho')
+
+    def fft3(x):
+        return fm * np.fft.fftn(fm * x, axes=(0, 1, 2), norm='ortho')
+
+    if image:
+        k = fft3(k)
+    N = k.shape[axis]
+    start, end = N * (1 - frac), N * frac
+    p = np.arange(N, dtype=np.float64)
+    wt = np.where(p < start, 2.0, np.where(p < end, 2 * (alpha - 1) / (end - start) * (p - end) + alpha,
+                                          0.0 if clear else 1.0))
+    sh = [1] * k.ndim
+    sh[axis] = N
+    wt = wt.reshape(sh)
+    if os.path.exists(d + 'p.cfl'):                                       # broadcast along its dims of 1
+        ph = readcfl(d + 'p').astype(np.complex128)
+    else:
+        c = int((frac - 0.5) * N)
+        b0 = N // 2 - c // 2
+        band = np.zeros(N)
+        band[b0:b0 + c] = 1
+        z = ifft3(k * band.reshape(sh))
+        a = np.abs(z)
+        ph = np.where(a == 0, 1, z / np.where(a == 0, 1, a))
+    writecfl(d + 'o', np.real(ifft3(k * wt) * np.conj(ph)))
+
+
 if __name__ == '__main__':
     if sys.argv[1] == 'normal':
         normal(sys.argv[2])
@@ -518,6 +562,8 @@ if __name__ == '__main__':
         nlinv(sys.argv[2])
     elif sys.argv[1] == 'cc':
         cc(sys.argv[2])
+    elif sys.argv[1] == 'homodyne':
+        homodyne(sys.argv[2])
     elif sys.argv[1] == 'eigh':
         eigh(sys.argv[2])
     else:
