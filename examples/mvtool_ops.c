@@ -538,7 +538,110 @@ static int fft_run(const args *a, int inverse, int centred)
     }
     return save_and_free(a->pos[1], &c, NULL);
 }
-static int cmd_fft(const args *a) { return fft_run(a, 0, 0); }
+/* BART's fftmod factor of index j along an axis of n (num/fft.c's
+   fftmod_phase, in turns): (j - c/2) c / n, c = n / 2 */
+static double bart_fftmod_turns(int64_t n, int64_t j)
+{
+    const int64_t c = n / 2;
+    return ((double)j - (double)c / 2.0) * ((double)c / (double)n);
+}
+
+/* x *= BART's (i)fftmod factor of each sample over the plan axes in mask:
+   e^(+-2 pi i sum of the axes' turns), as the product of each axis's
+   factor (tables in float64) */
+static int bart_fftmod(float *x, int nd, const int64_t *d, unsigned mask, int inverse)
+{
+    double *tab[16] = {0};
+    int64_t idx[16] = {0}, i, n = 1, j;
+    int k, ok = 1;
+    for (k = 0; k < nd; k++) {
+        n *= d[k];
+        if (!(mask >> k & 1)) continue;
+        tab[k] = (double *)malloc((size_t)(2 * d[k]) * sizeof(double));
+        if (!tab[k]) {
+            ok = 0;
+            break;
+        }
+        for (j = 0; j < d[k]; j++) {
+            const double t = bart_fftmod_turns(d[k], j);
+            tab[k][2 * j] = cos(2 * 3.14159265358979323846 * t);
+            tab[k][2 * j + 1] = (inverse ? -1 : 1) * sin(2 * 3.14159265358979323846 * t);
+        }
+    }
+    for (i = 0; ok && i < n; i++) {
+        double fr = 1, fi = 0;
+        const double re = x[2 * i], im = x[2 * i + 1];
+        for (k = 0; k < nd; k++)
+            if (tab[k]) {
+                const double ar = tab[k][2 * idx[k]], ai = tab[k][2 * idx[k] + 1], r = fr * ar - fi * ai;
+                fi = fr * ai + fi * ar, fr = r;
+            }
+        x[2 * i] = (float)(re * fr - im * fi);
+        x[2 * i + 1] = (float)(re * fi + im * fr);
+        for (k = 0; k < nd && ++idx[k] == d[k]; k++) idx[k] = 0;
+    }
+    for (k = 0; k < nd; k++) free(tab[k]);
+    return ok;
+}
+
+/* fft [-u] [-i] [-n] BITMASK IN OUT, BART's form (bart fft) on .cfl files:
+   the FFT over the axes of BITMASK (bit a: BART's axis a, all 16), centred
+   by BART's fftmod before and after (-n: not), unnormalised (-u: unitary,
+   1 / sqrt of the transformed size), forward or (-i) inverse, unnormalised
+   too (BART's ifft does not divide); BART's 16 sizes written back. The
+   plan's dims are BART's axes of size above 1, neighbours that are not
+   transformed merged */
+static int fft_bart(const args *a)
+{
+    mv_vol v;
+    mv_fft_opts fo;
+    mv_fft_plan *pl = NULL;
+    int64_t flags = 0, bd[16], pd[16];
+    unsigned pmask = 0;
+    int rc, ax, np = 0, inverse = opt_flag(a, "-i"), centred = !opt_flag(a, "-n");
+    mv_status st = MV_OK;
+    if (parse_ints(a->pos[0], &flags, 1, 0, 65535) != 1)
+        return usage_error(a, "BITMASK: the dims to transform, 0 .. 65535 (bart fft's)", a->pos[0]);
+    if ((rc = cfl_load_folded(a->pos[1], &v, bd))) return rc;
+    for (ax = 0; ax < 16; ax++) {
+        const int tr = (int)(flags >> ax & 1);
+        if (bd[ax] == 1) continue; /* BART clears singleton axes too */
+        if (!tr && np > 0 && !(pmask >> (np - 1) & 1)) {
+            pd[np - 1] *= bd[ax];
+        } else {
+            if (np == MV_MAX_DIMS) {
+                mv_free(&v);
+                return usage_error(a, "BITMASK leaves more than 7 separate axes to walk", a->pos[0]);
+            }
+            if (tr) pmask |= 1u << np;
+            pd[np++] = bd[ax];
+        }
+    }
+    if (pmask) {
+        memset(&fo, 0, sizeof(fo));
+        fo.norm = opt_flag(a, "-u") ? MV_FFT_ORTHO : inverse ? MV_FFT_FORWARD : MV_FFT_BACKWARD; /* unnormalised both ways */
+        st = mv_fft_plan_c2c(&pl, np, pd, pmask, inverse, &fo);
+        if (st == MV_OK && centred && !bart_fftmod((float *)v.data, np, pd, pmask, inverse))
+            st = mv_set_error(MV_ERR_OUT_OF_MEMORY, "fft: fftmod tables");
+        if (st == MV_OK) st = mv_fft_execute(pl, v.data, v.data);
+        if (st == MV_OK && centred && !bart_fftmod((float *)v.data, np, pd, pmask, inverse))
+            st = mv_set_error(MV_ERR_OUT_OF_MEMORY, "fft: fftmod tables");
+        mv_fft_plan_free(pl);
+    }
+    if (st != MV_OK) {
+        mv_free(&v);
+        return fail_at(st, a->pos[1]);
+    }
+    return cfl_save_dims(a->pos[2], &v, bd);
+}
+
+static int cmd_fft(const args *a)
+{
+    if (a->npos == 3) return fft_bart(a);
+    if (opt_flag(a, "-u") || opt_flag(a, "-i") || opt_flag(a, "-n"))
+        return usage_error(a, "-u, -i and -n are bart fft's: fft [-u] [-i] [-n] BITMASK IN OUT", a->pos[0]);
+    return fft_run(a, 0, 0);
+}
 static int cmd_ifft(const args *a) { return fft_run(a, 1, 0); }
 static int cmd_fftc(const args *a) { return fft_run(a, 0, 1); }
 static int cmd_ifftc(const args *a) { return fft_run(a, 1, 1); }
@@ -662,9 +765,14 @@ const command mvtool_ops_commands[] = {
      "  differs. Dtype and scaling are kept when all inputs share them, else the\n"
      "  scaled values are written as float32. Metadata from the first input.\n",
      "", 2, -1, cmd_merge},
-    {"fft", "numpy fftn over x,y,z (complex64 out)",
+    {"fft", "numpy fftn over x,y,z (complex64 out); bart fft's form on .cfl files",
      "mvtool fft IN OUT\n  numpy.fft.fftn over the three spatial axes (norm backward, no shift),\n"
-     "  complex64 out; real inputs promoted (scaling applied); 4D: each volume.\n", "", 2, 2, cmd_fft},
+     "  complex64 out; real inputs promoted (scaling applied); 4D: each volume.\n"
+     "mvtool fft [-u] [-i] [-n] BITMASK IN OUT\n"
+     "  bart fft's form on .cfl files: over the axes of BITMASK (any of BART's 16;\n"
+     "  7: x, y, z), centred as BART's (its fftmod before and after; -n: not),\n"
+     "  unnormalised either way (-u: unitary), -i inverse; BART's 16 sizes.\n",
+     "-u -i -n", 2, 3, cmd_fft},
     {"ifft", "numpy ifftn over x,y,z (complex64 out)", "mvtool ifft IN OUT\n  numpy.fft.ifftn, as fft.\n", "", 2, 2, cmd_ifft},
     {"fftc", "centred FFT (ifftshift, FFT, fftshift), norm ortho",
      "mvtool fftc IN OUT\n  fftshift(fftn(ifftshift(x), norm='ortho')) over x,y,z, as MRI code uses.\n", "", 2, 2, cmd_fftc},

@@ -1508,6 +1508,14 @@ PYEOF
     done
     $T homodyne 3 0.625 "$LL/hpf" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "0, 1 or 2" "$W/err" && ok || bad "homodyne 3 (the coil axis): usage error: $(cat "$W/err")"
     $T homodyne 1 0.4 "$LL/hpf" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "0.5, 1" "$W/err" && ok || bad "homodyne 1 0.4: usage error: $(cat "$W/err")"
+    # fft: bart fft's form (BITMASK over BART's 16 axes; centred by BART's fftmod, odd sizes too; -u, -i, -n)
+    for R in "7|cck" "-u 3|cck" "-i 6|cck" "-u -i 7|cck" "-n 1|cck" "-u -i -n 3|cck" "3|cco" "-u -i 7|cc3" \
+             "-u 1024|ccs" "1027|ccs" "-i 8|cck"; do
+      o=${R%%|*}; f=${R#*|}
+      bart fft $o "$LL/$f" "$LL/bf" >/dev/null 2>&1
+      $T fft $o "$LL/$f" "$LL/mf" && "$PY" "$LL/nrmse.py" "$LL/bf" "$LL/mf" 1e-6 && ok || bad "fft $o ($f) vs bart fft"
+    done
+    $T fft -u "$LL/cck" "$W/x.nii" 2>"$W/err"; [ $? -eq 2 ] && grep -q "BITMASK" "$W/err" && ok || bad "fft -u without a bitmask: usage error: $(cat "$W/err")"
   else
     bad "bart phantom for the -R L series"
   fi
