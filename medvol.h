@@ -48634,6 +48634,17 @@ static void mv__cc_gram_part(const float *k, int64_t stride, int64_t s0, int64_t
     }
 }
 
+/* G (interleaved, row-major) from the upper triangle of H = conj(G) in
+   split planes: conj(H) above the diagonal, its transpose below */
+static void mv__cc_gram_interleave(const double *hr, const double *hi, int64_t nc, double *g)
+{
+    int64_t i;
+    for (i = 0; i < nc * nc; i++) {
+        const int64_t r = i / nc, c = i % nc, u = c >= r ? i : c * nc + r;
+        g[2 * i] = hr[u], g[2 * i + 1] = c >= r ? -hi[u] : hi[u];
+    }
+}
+
 typedef struct mv__cc_gram_job {
     const float *k;
     int64_t stride, n, nc, nb;
@@ -48665,12 +48676,9 @@ static mv_status mv__cc_gram(const float *k, int64_t stride, int64_t n, int64_t 
     MV__CHECK(j.part != NULL, MV_ERR_OUT_OF_MEMORY, "coil compression: %lld covariance blocks of %lld channels",
               (long long)j.nb, (long long)nc);
     mv__parallel_for(j.nb, 1, j.nb > 1 ? threads : 1, mv__cc_gram_range, &j);
-    for (i = 0; i < nc * nc; i++) {
-        const int64_t r = i / nc, c = i % nc, u = c >= r ? i : c * nc + r; /* the upper triangle's element */
-        double re = 0, im = 0;
-        for (b = 0; b < j.nb; b++) re += j.part[b * w + u], im += j.part[b * w + nc * nc + u];
-        g[2 * i] = re, g[2 * i + 1] = c >= r ? -im : im; /* G = conj(H) above the diagonal, H^T below */
-    }
+    for (b = 1; b < j.nb; b++) /* the blocks' planes summed into block 0's, in block order */
+        for (i = 0; i < 2 * nc * nc; i++) j.part[i] += j.part[b * w + i];
+    mv__cc_gram_interleave(j.part, j.part + nc * nc, nc, g);
     mv__free(j.part, ctx);
     return MV_OK;
 }
@@ -48712,12 +48720,8 @@ static mv_status mv__cc_eigen(double *g, int64_t nc, double *vec, float *energy,
 static void mv__cc_gram_small(const float *k, int64_t stride, int64_t ns, int64_t nc, double *g, double *planes,
                               double *xs)
 {
-    int64_t i;
     mv__cc_gram_part(k, stride, 0, ns, nc, planes, planes + nc * nc, xs, xs + nc);
-    for (i = 0; i < nc * nc; i++) { /* as mv__cc_gram */
-        const int64_t r = i / nc, c = i % nc, u = c >= r ? i : c * nc + r;
-        g[2 * i] = planes[u], g[2 * i + 1] = c >= r ? -planes[nc * nc + u] : planes[nc * nc + u];
-    }
+    mv__cc_gram_interleave(planes, planes + nc * nc, nc, g);
 }
 
 /* geometric calibration: position x of the readout-transformed box t
