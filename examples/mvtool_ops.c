@@ -588,17 +588,30 @@ static int bart_fftmod(float *x, int nd, const int64_t *d, unsigned mask, int in
    the FFT over the axes of BITMASK (bit a: BART's axis a, all 16), centred
    by BART's fftmod before and after (-n: not), unnormalised (-u: unitary,
    1 / sqrt of the transformed size), forward or (-i) inverse, unnormalised
-   too (BART's ifft does not divide); BART's 16 sizes written back. The
-   plan's dims are BART's axes of size above 1, neighbours that are not
-   transformed merged */
+   too (BART's ifft does not divide); BART's 16 sizes written back. One
+   plan over BART's axes of size above 1, untransformed neighbours merged;
+   when that leaves more than medvol's 7 dims, one plan per transformed
+   axis (the transform is separable; each as (before, n, after)) */
+static mv_status fft_bart_plan(float *x, int np, const int64_t *pd, unsigned pmask, int inverse, mv_fft_norm norm)
+{
+    mv_fft_opts fo;
+    mv_fft_plan *pl = NULL;
+    mv_status st;
+    memset(&fo, 0, sizeof(fo));
+    fo.norm = norm;
+    st = mv_fft_plan_c2c(&pl, np, pd, pmask, inverse, &fo);
+    if (st == MV_OK) st = mv_fft_execute(pl, x, x);
+    mv_fft_plan_free(pl);
+    return st;
+}
+
 static int fft_bart(const args *a)
 {
     mv_vol v;
-    mv_fft_opts fo;
-    mv_fft_plan *pl = NULL;
-    int64_t flags = 0, bd[16], pd[16];
-    unsigned pmask = 0;
-    int rc, ax, np = 0, inverse = opt_flag(a, "-i"), centred = !opt_flag(a, "-n");
+    int64_t flags = 0, bd[16], pd[16], sd[16];
+    unsigned pmask = 0, smask = 0;
+    int rc, ax, k, np = 0, ns = 0, inverse = opt_flag(a, "-i"), centred = !opt_flag(a, "-n");
+    const mv_fft_norm norm = opt_flag(a, "-u") ? MV_FFT_ORTHO : inverse ? MV_FFT_FORWARD : MV_FFT_BACKWARD; /* unnormalised both ways */
     mv_status st = MV_OK;
     if (parse_ints(a->pos[0], &flags, 1, 0, 65535) != 1)
         return usage_error(a, "BITMASK: the dims to transform, 0 .. 65535 (bart fft's)", a->pos[0]);
@@ -606,27 +619,32 @@ static int fft_bart(const args *a)
     for (ax = 0; ax < 16; ax++) {
         const int tr = (int)(flags >> ax & 1);
         if (bd[ax] == 1) continue; /* BART clears singleton axes too */
+        if (tr) smask |= 1u << ns;
+        sd[ns++] = bd[ax];
         if (!tr && np > 0 && !(pmask >> (np - 1) & 1)) {
             pd[np - 1] *= bd[ax];
         } else {
-            if (np == MV_MAX_DIMS) {
-                mv_free(&v);
-                return usage_error(a, "BITMASK leaves more than 7 separate axes to walk", a->pos[0]);
-            }
             if (tr) pmask |= 1u << np;
             pd[np++] = bd[ax];
         }
     }
     if (pmask) {
-        memset(&fo, 0, sizeof(fo));
-        fo.norm = opt_flag(a, "-u") ? MV_FFT_ORTHO : inverse ? MV_FFT_FORWARD : MV_FFT_BACKWARD; /* unnormalised both ways */
-        st = mv_fft_plan_c2c(&pl, np, pd, pmask, inverse, &fo);
-        if (st == MV_OK && centred && !bart_fftmod((float *)v.data, np, pd, pmask, inverse))
+        if (centred && !bart_fftmod((float *)v.data, ns, sd, smask, inverse))
             st = mv_set_error(MV_ERR_OUT_OF_MEMORY, "fft: fftmod tables");
-        if (st == MV_OK) st = mv_fft_execute(pl, v.data, v.data);
-        if (st == MV_OK && centred && !bart_fftmod((float *)v.data, np, pd, pmask, inverse))
+        if (st == MV_OK && np <= MV_MAX_DIMS) {
+            st = fft_bart_plan((float *)v.data, np, pd, pmask, inverse, norm);
+        } else {
+            for (k = 0; k < ns && st == MV_OK; k++) /* axis by axis */
+                if (smask >> k & 1) {
+                    int64_t d3[3] = {1, sd[k], 1};
+                    int j;
+                    for (j = 0; j < k; j++) d3[0] *= sd[j];
+                    for (j = k + 1; j < ns; j++) d3[2] *= sd[j];
+                    st = fft_bart_plan((float *)v.data, 3, d3, 2u, inverse, norm);
+                }
+        }
+        if (st == MV_OK && centred && !bart_fftmod((float *)v.data, ns, sd, smask, inverse))
             st = mv_set_error(MV_ERR_OUT_OF_MEMORY, "fft: fftmod tables");
-        mv_fft_plan_free(pl);
     }
     if (st != MV_OK) {
         mv_free(&v);
@@ -771,7 +789,8 @@ const command mvtool_ops_commands[] = {
      "mvtool fft [-u] [-i] [-n] BITMASK IN OUT\n"
      "  bart fft's form on .cfl files: over the axes of BITMASK (any of BART's 16;\n"
      "  7: x, y, z), centred as BART's (its fftmod before and after; -n: not),\n"
-     "  unnormalised either way (-u: unitary), -i inverse; BART's 16 sizes.\n",
+     "  unnormalised either way (-u: unitary), -i inverse; BART's 16 sizes.\n"
+     "  More separate axes than a plan's 7: transformed axis by axis.\n",
      "-u -i -n", 2, 3, cmd_fft},
     {"ifft", "numpy ifftn over x,y,z (complex64 out)", "mvtool ifft IN OUT\n  numpy.fft.ifftn, as fft.\n", "", 2, 2, cmd_ifft},
     {"fftc", "centred FFT (ifftshift, FFT, fftshift), norm ortho",

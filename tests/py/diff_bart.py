@@ -521,6 +521,28 @@ def fam_fft(c, run, d):
     if em > 1e-6 or emb > 2e-6:
         c.fail('fft', 'dims %s mask %d inverse %d form %d: medvol %.3g from numpy, %.3g from BART' % (
             dims, mask, inv, form, em, emb), run)
+    # mvtool fft in bart fft's own form: random -u / -i / -n, a random bitmask
+    # over BART's 16 axes (the fold: one frame axis past medvol's 7 at times;
+    # more than 7 separate axes: transformed axis by axis)
+    d16 = draw_dims16(rng, rng.random() < 0.5)
+    mask16 = int(rng.integers(0, 1 << 16))
+    flags = [f for f in ('-u', '-i', '-n') if rng.random() < 0.5]
+    write_cfl(os.path.join(d, 'in16'), crandn(rng, d16).astype(np.complex64), 16)
+    run([BART, 'fft'] + flags + [str(mask16), 'in16', 'b16'], check=True)
+    r = run([c.tool, 'fft'] + flags + [str(mask16), 'in16', 'm16'])
+    what = 'mvtool fft %s %d of %s' % (' '.join(flags), mask16, d16)
+    if r.returncode != 0:
+        c.fail('fft', '%s: %s' % (what, r.stderr.strip()), run)
+        return
+    if hdr_dims(os.path.join(d, 'm16')) != hdr_dims(os.path.join(d, 'b16')):
+        c.fail('fft', '%s: dims %s, BART %s' % (what, hdr_dims(os.path.join(d, 'm16')), hdr_dims(os.path.join(d, 'b16'))), run)
+        return
+    b16 = np.fromfile(os.path.join(d, 'b16.cfl'), np.complex64).astype(complex)
+    m16 = np.fromfile(os.path.join(d, 'm16.cfl'), np.complex64).astype(complex)
+    e = np.linalg.norm(m16 - b16) / max(np.linalg.norm(b16), 1e-30)
+    c.ratio('fft (mvtool, BART form)', e / 1e-6)
+    if e > 1e-6:
+        c.fail('fft', '%s: %.3g from BART\'s' % (what, e), run)
 
 
 def fam_rss(c, run, d):
