@@ -50,7 +50,10 @@ every case agrees.
           rounding, ~1e-7 sqrt(log2 N) as >>api-fft states). MASK is
           given to both as it is: bits of axes past medvol's ndim (trailing
           ones the loader drops) name length-1 axes there, as in BART
-          (>>api-mri mv_fftshift); cases with such bits are counted.
+          (>>api-mri mv_fftshift); cases with such bits are counted. Then
+          mvtool fft in bart fft's own form (random -u / -i / -n and a
+          bitmask over BART's 16 axes of a random shape) against bart
+          fft itself: within 1e-6.
   rss     bart rss 8 against mv_rss (coil axis removed, >>api-mri) and
           mv_rss_into (dims[3] = 1, BART's layout) on random (x, y, z, C, t):
           per value |medvol - numpy| <= 4e-7 C |numpy| (float32 sums of C
