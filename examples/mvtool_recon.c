@@ -1164,9 +1164,29 @@ static void cc_print_energy(const mv_vol *e)
     }
 }
 
+/* k through the matrix m (both freed) into OUT, BART's sizes kd with the
+   coil axis the output's; --time: the time since t0 on stderr as NAME */
+static int cc_apply_save(const args *a, mv_vol *k, mv_vol *m, const mv_cc_opts *o, const int64_t kd[16],
+                         const char *out_path, const char *name, double t0)
+{
+    mv_vol out;
+    int64_t od[16];
+    int ax;
+    mv_status st;
+    mv_vol_init(&out);
+    st = mv_cc_apply(k, m, &out, o);
+    if (opt_flag(a, "--time")) fprintf(stderr, "%s: %.1f ms\n", name, now_ms() - t0);
+    mv_free(k);
+    mv_free(m);
+    if (st != MV_OK) return fail_at(st, a->pos[0]);
+    for (ax = 0; ax < 16; ax++) od[ax] = kd[ax];
+    od[3] = out.dim[3];
+    return cfl_save_dims(out_path, &out, od);
+}
+
 static int cmd_cc(const args *a)
 {
-    mv_vol k, m, e, out;
+    mv_vol k, m, e;
     mv_cc_opts o = MV_ZERO_INIT;
     int64_t v, kd[16], od[16], P = -1, cs[3];
     int rc = 0, ax, proj = !opt_flag(a, "-M"), dbg = 0;
@@ -1207,15 +1227,7 @@ static int cmd_cc(const args *a)
     mv_free(&e);
     if (st == MV_OK && proj) {
         o.virtual_coils = P;
-        mv_vol_init(&out);
-        st = mv_cc_apply(&k, &m, &out, &o);
-        if (opt_flag(a, "--time")) fprintf(stderr, "cc: %.1f ms\n", now_ms() - t0);
-        mv_free(&m);
-        mv_free(&k);
-        if (st != MV_OK) return fail_at(st, a->pos[0]);
-        for (ax = 0; ax < 16; ax++) od[ax] = kd[ax];
-        od[3] = P;
-        return cfl_save_dims(a->pos[1], &out, od);
+        return cc_apply_save(a, &k, &m, &o, kd, a->pos[1], "cc", t0);
     }
     if (opt_flag(a, "--time")) fprintf(stderr, "cc: %.1f ms\n", now_ms() - t0);
     mv_free(&k);
@@ -1226,13 +1238,12 @@ static int cmd_cc(const args *a)
 
 static int cmd_ccapply(const args *a)
 {
-    mv_vol k, m, out;
+    mv_vol k, m;
     mv_cc_opts o = MV_ZERO_INIT;
-    int64_t v, kd[16], md[16], od[16];
+    int64_t v, kd[16], md[16];
     int rc = 0, ax, geo;
     char msg[200];
-    double t0;
-    mv_status st;
+    const char *at = a->pos[0];
     if ((geo = cc_kind(a, &rc)) < 0) return rc;
     if (opt_int(a, "-p", 1, 65536, &v) < 0) return usage_error(a, "-p takes a virtual coil count", opt_str(a, "-p"));
     if (opt_str(a, "-p")) o.virtual_coils = v;
@@ -1245,6 +1256,7 @@ static int cmd_ccapply(const args *a)
     }
     msg[0] = 0;
     if (kd[4] != 1) snprintf(msg, sizeof(msg), "BART's maps axis (4) must be 1 in the k-space");
+    else at = a->pos[1]; /* the messages below are the matrix's */
     for (ax = 1; ax < 16 && !msg[0]; ax++)
         if (ax != 3 && ax != 4 && md[ax] != 1)
             snprintf(msg, sizeof(msg), "the matrix holds %lld samples in BART's axis %d (it is (R, 1, 1, channels, "
@@ -1259,18 +1271,9 @@ static int cmd_ccapply(const args *a)
     if (msg[0]) {
         mv_free(&k);
         mv_free(&m);
-        return usage_error(a, msg, msg[0] == 'B' ? a->pos[0] : a->pos[1]);
+        return usage_error(a, msg, at);
     }
-    mv_vol_init(&out);
-    t0 = now_ms();
-    st = mv_cc_apply(&k, &m, &out, &o);
-    if (opt_flag(a, "--time")) fprintf(stderr, "ccapply: %.1f ms\n", now_ms() - t0);
-    mv_free(&k);
-    mv_free(&m);
-    if (st != MV_OK) return fail_at(st, a->pos[0]);
-    for (ax = 0; ax < 16; ax++) od[ax] = kd[ax];
-    od[3] = out.dim[3];
-    return cfl_save_dims(a->pos[2], &out, od);
+    return cc_apply_save(a, &k, &m, &o, kd, a->pos[2], "ccapply", now_ms());
 }
 
 /* ---- homodyne: partial Fourier ---- */
