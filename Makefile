@@ -64,7 +64,12 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	$(BUILD)/mvtool phantom $(BUILD)/run-c.nii --size 24 && \
 	  $(BUILD)/mvtool convert $(BUILD)/run-c.nii $(BUILD)/run-c.cfl --dtype complex64 && \
 	  $(BUILD)/mvtool info $(BUILD)/run-c.hdr | grep "^format\|^dims" && \
-	  $(BUILD)/mvtool convert $(BUILD)/run-c.cfl $(BUILD)/run-c2.nii.gz
+	  $(BUILD)/mvtool convert $(BUILD)/run-c.cfl $(BUILD)/run-c2.nii.gz && \
+	  $(BUILD)/mvtool fftmod 7 $(BUILD)/run-c $(BUILD)/run-cm && $(BUILD)/mvtool fft -n 7 $(BUILD)/run-cm $(BUILD)/run-ck && \
+	  $(BUILD)/mvtool fftmod 7 $(BUILD)/run-ck $(BUILD)/run-ck && $(BUILD)/mvtool fft 7 $(BUILD)/run-c $(BUILD)/run-cf && \
+	  cmp $(BUILD)/run-ck.cfl $(BUILD)/run-cf.cfl && echo "fft 7 = fftmod 7, fft -n 7, fftmod 7 (BART's centred FFT): the same bytes" && \
+	  $(BUILD)/mvtool fftshift 7 $(BUILD)/run-cf $(BUILD)/run-cs && $(BUILD)/mvtool fftshift -b 7 $(BUILD)/run-cs $(BUILD)/run-cs && \
+	  cmp $(BUILD)/run-cs.cfl $(BUILD)/run-cf.cfl && echo "fftshift -b 7 undoes fftshift 7: the same bytes"
 	$(BUILD)/mvtool phantom $(BUILD)/run-p.nii --size 32 --dtype int16 && \
 	  $(BUILD)/mvtool merge $(BUILD)/run-m.nii.gz $(BUILD)/run-p.nii $(BUILD)/run-p.nii && \
 	  $(BUILD)/mvtool frames $(BUILD)/run-m.nii.gz $(BUILD)/run-f.nii 1 && \

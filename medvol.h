@@ -2517,6 +2517,31 @@ typedef enum mv_cpart {
 MVDEF mv_status mv_fftshift(const mv_vol *in, mv_vol *out, unsigned axes, int inverse, const mv_mri_opts *opts);
 MVDEF mv_status mv_fftshift_into(const mv_vol *in, mv_vol *out, unsigned axes, int inverse, const mv_mri_opts *opts);
 
+/* BART's fftmod (inverse 0) or ifftmod (inverse 1) over the axes in the
+   mask, on an array of complex64 (interleaved float pairs) with ndim (1..16,
+   BART's DIMS) dims: sample j times e^{+-2 pi i sum_a t_a(j_a)} over the
+   masked axes of length > 1, t(j) = (j - c/2) c/n with c = n/2, n the
+   axis's length. With an FFT between two of them (fftmod, fft, fftmod;
+   ifftmod, ifft, ifftmod) it is BART's centred transform (fftc / ifftc:
+   for even lengths (-1)^j modulations, a global +-1 or +-i; for odd ones a
+   fractional shift, not numpy's fftshift); `bart fftmod [-i] BITMASK`.
+   Rounded as BART 0.8's num/fft.c fftmod2 does it, so results equal bart
+   fftmod's bit for bit (tested against bart 0.8): the axes' turns summed
+   in float64 from the highest masked axis down; when every axis below the
+   lowest masked one has length 1, that axis's factors come per line: even
+   lengths one float32 factor e^{2 pi i (phase + t(0))} (quarter turns
+   exact) times (-1)^j, multiplied in float32; odd lengths the float64
+   factor of each sample, multiplied in float64 and rounded; else (an
+   unmasked axis below) each block of constant phase is multiplied in
+   float32 by the float32 rounding of e^{+-2 pi i phase} (no quarter-turn
+   rounding, as BART's md_zsmul2). In place (in == out) or out of place
+   (no other overlap). A mask of length-1 or absent axes only is a copy.
+   Statuses: MV_ERR_INVALID_ARG (NULL in or out or dims, ndim outside
+   1..16, a dim < 1, mask bits past 15, partial overlap),
+   MV_ERR_SIZE_OVERFLOW. allocates: no. thread-safe: yes. */
+MVDEF mv_status mv_fftmod(const void *in, void *out, int ndim, const int64_t *dims, unsigned axes, int inverse,
+                          const mv_mri_opts *opts);
+
 /* Centred transform with any plan made by mv_fft_plan_c2c (its dims, axes,
    direction and norm; MV_FFT_ORTHO gives BART's fft -u): forward =
    fftshift(fftn(ifftshift(x))), inverse = fftshift(ifftn(ifftshift(x))).
@@ -30492,6 +30517,184 @@ MVDEF mv_status mv_fftshift(const mv_vol *in, mv_vol *out, unsigned axes, int in
     return mv__out_commit_in(out, &t, in, NULL);
 }
 
+/* ---- BART's fftmod ---------------------------------------------------------
+   bart fftmod rounded as BART 0.8 rounds it (num/fft.c fftmod2_r, vecops.c
+   zfftmod and zsmul), down to the signs of zeros: the factors are built
+   with BART's component values and multiplied in its precision. The work is
+   split into units of constant phase: a line along the lowest masked axis
+   (every axis below it of length 1: "line" units, whose factor varies along
+   the line) or a block of the samples below it ("block" units); the phase
+   of a unit is its masked axes' turns summed from the highest axis down. */
+
+/* BART's fftmod (num/fft.c): axis of n samples, index j, in turns */
+static double mv__bart_fftmod_turns(int64_t n, int64_t j)
+{
+    const int64_t c = n / 2;
+    return ((double)j - (double)c / 2.) * ((double)c / (double)n);
+}
+
+/* e^{2 pi i ph}, the fractional part's quarter turns exact */
+static void mv__unit_turns(double ph, double *re, double *im)
+{
+    double rem = ph - floor(ph);
+    if (rem == 0 || rem == 0.5) {
+        *re = rem == 0 ? 1 : -1, *im = 0;
+    } else if (rem == 0.25 || rem == 0.75) {
+        *re = 0, *im = rem == 0.25 ? 1 : -1;
+    } else {
+        *re = cos(2 * 3.14159265358979323846 * rem), *im = sin(2 * 3.14159265358979323846 * rem);
+    }
+}
+
+/* BART's fftmod_phase2: e^{sgn 2 pi i rem}, rem the fractional part of ph,
+   its quarter turns exact with the components BART's complex constants
+   give (1., -1., 1.i * sgn, -1.i * sgn: e.g. the real part of the inverse's
+   quarter turn is -0.0) */
+static void mv__fftmod_factor(double ph, int inverse, double *re, double *im)
+{
+    const double rem = ph - floor(ph), sgn = inverse ? -1.0 : 1.0;
+    if (rem == 0 || rem == 0.5) {
+        *re = rem == 0 ? 1.0 : -1.0, *im = 0.0;
+    } else if (rem == 0.25 || rem == 0.75) {
+        const double q = rem == 0.25 ? 1.0 : -1.0;
+        *re = (q > 0 ? 0.0 : -0.0) * sgn, *im = q * sgn;
+    } else {
+        const double y = 2 * 3.14159265358979323846 * sgn * rem;
+        *re = cos(y), *im = sin(y);
+    }
+}
+
+typedef struct mv__fftmod_job {
+    const float *in;
+    float *out;
+    int nd, lo, line_units, inverse; /* lo: the lowest masked axis; line_units: every axis below it is 1 */
+    unsigned mask;                   /* masked axes of length > 1 */
+    int64_t d[16];
+    int64_t unit;  /* samples per unit: d[lo] (line units) or the product below lo (block units) */
+    int64_t parts; /* work items per unit (block units split into chunks) */
+    int64_t chunk; /* samples per item */
+} mv__fftmod_job;
+
+/* The phase of unit u: the turns of its masked axes above (line units) or
+   from (block units) lo, summed from the highest axis down as BART's
+   recursion adds them */
+static double mv__fftmod_unit_phase(const mv__fftmod_job *j, int64_t u)
+{
+    int64_t idx[16];
+    double ph = 0;
+    int a, first = j->line_units ? j->lo + 1 : j->lo;
+    for (a = first; a < j->nd; a++) {
+        idx[a] = u % j->d[a];
+        u /= j->d[a];
+    }
+    for (a = j->nd - 1; a >= first; a--)
+        if (j->mask >> a & 1) ph += mv__bart_fftmod_turns(j->d[a], idx[a]);
+    return ph;
+}
+
+/* x * f in float32: BART's complex product (zmul, zfftmod), or with
+   `reduce` and f's imaginary part 0 (either sign) its strength-reduced
+   md_zsmul2, each part times the real factor */
+static void mv__fftmod_block(const float *x, float *y, int64_t n, float fr, float fi, int reduce)
+{
+    int64_t i;
+    if (reduce && fi == 0) {
+        for (i = 0; i < 2 * n; i++) y[i] = x[i] * fr;
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        const float a = x[2 * i], b = x[2 * i + 1];
+        y[2 * i] = a * fr - b * fi;
+        y[2 * i + 1] = a * fi + b * fr;
+    }
+}
+
+/* zfftmod along a line of n, its samples j0 .. j0 + len: even n, +-f (f the
+   factor of sample 0, negated at odd j) in float32; odd n, each sample's
+   float64 factor in float64 */
+static void mv__fftmod_line(const float *x, float *y, int64_t n, int64_t j0, int64_t len, double ph, int inverse)
+{
+    double fr, fi;
+    int64_t i;
+    if (n % 2 == 0) {
+        float pr, pi;
+        mv__fftmod_factor(ph + mv__bart_fftmod_turns(n, 0), inverse, &fr, &fi);
+        pr = (float)fr, pi = (float)fi;
+        for (i = 0; i < len; i++) {
+            const int odd = (int)((j0 + i) & 1);
+            mv__fftmod_block(x + 2 * i, y + 2 * i, 1, odd ? -pr : pr, odd ? -pi : pi, 0);
+        }
+        return;
+    }
+    for (i = 0; i < len; i++) {
+        const double a = x[2 * i], b = x[2 * i + 1];
+        mv__fftmod_factor(ph + mv__bart_fftmod_turns(n, j0 + i), inverse, &fr, &fi);
+        y[2 * i] = (float)(a * fr - b * fi);
+        y[2 * i + 1] = (float)(a * fi + b * fr);
+    }
+}
+
+static void mv__fftmod_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__fftmod_job *j = (const mv__fftmod_job *)ctx;
+    int64_t it;
+    (void)worker;
+    for (it = b; it < e; it++) {
+        const int64_t u = it / j->parts, p = it % j->parts, off = u * j->unit + p * j->chunk;
+        const int64_t len = MV__MIN(j->chunk, j->unit - p * j->chunk);
+        const double ph = mv__fftmod_unit_phase(j, u);
+        if (j->line_units) {
+            mv__fftmod_line(j->in + 2 * off, j->out + 2 * off, j->unit, p * j->chunk, len, ph, j->inverse);
+        } else { /* BART's md_zsmul2 by cexp(2 pi i (+-ph)) as a complex float: no quarter-turn rounding */
+            const double y = 2 * 3.14159265358979323846 * (j->inverse ? -ph : ph);
+            mv__fftmod_block(j->in + 2 * off, j->out + 2 * off, len, (float)cos(y), (float)sin(y), 1);
+        }
+    }
+}
+
+MVDEF mv_status mv_fftmod(const void *in, void *out, int ndim, const int64_t *dims, unsigned axes, int inverse,
+                          const mv_mri_opts *opts)
+{
+    static const char *fn = "mv_fftmod";
+    mv_mri_opts od;
+    mv__fftmod_job j;
+    uint64_t total = 1;
+    int a;
+    opts = mv__mri_opts_or_default(opts, &od);
+    MV__CHECK(in != NULL && out != NULL && dims != NULL, MV_ERR_INVALID_ARG, "%s: NULL in, out or dims", fn);
+    MV__CHECK(ndim >= 1 && ndim <= 16, MV_ERR_INVALID_ARG, "%s: ndim %d (1..16, BART's dims)", fn, ndim);
+    MV__CHECK(axes < (1u << 16), MV_ERR_INVALID_ARG, "%s: axes 0x%x (a BART mask: bits 0..15)", fn, axes);
+    memset(&j, 0, sizeof(j));
+    j.lo = -1;
+    for (a = 0; a < ndim; a++) {
+        MV__CHECK(dims[a] >= 1, MV_ERR_INVALID_ARG, "%s: dims[%d] = %lld (at least 1)", fn, a, (long long)dims[a]);
+        MV__CHECK(mv__mul_u64(total, (uint64_t)dims[a], &total) && total <= ((uint64_t)1 << 59), MV_ERR_SIZE_OVERFLOW,
+                  "%s: %d dims overflow", fn, ndim);
+        j.d[a] = dims[a];
+        if ((axes >> a & 1) && dims[a] > 1) {
+            j.mask |= 1u << a;
+            if (j.lo < 0) j.lo = a;
+        }
+    }
+    MV__CHECK(!mv__fft_overlap(in, (size_t)total * 8, out, (size_t)total * 8) || in == out, MV_ERR_INVALID_ARG,
+              "%s: in and out overlap without being equal", fn);
+    j.in = (const float *)in, j.out = (float *)out;
+    j.nd = ndim, j.inverse = inverse != 0;
+    j.unit = 1;
+    if (j.lo < 0) { /* nothing masked: BART multiplies by cexp(0) */
+        j.lo = ndim, j.unit = (int64_t)total;
+    } else {
+        for (a = 0; a < j.lo; a++) j.unit *= j.d[a];
+        j.line_units = j.unit == 1;
+        if (j.line_units) j.unit = j.d[j.lo];
+    }
+    j.chunk = MV__MIN(j.unit, (int64_t)1 << 14); /* items of at most 16 K samples (an even count) */
+    j.parts = (j.unit + j.chunk - 1) / j.chunk;
+    mv__parallel_for((int64_t)total / j.unit * j.parts, 1, mv__threads_for_bytes(opts->threads, 16 * total),
+                     mv__fftmod_range, &j);
+    return MV_OK;
+}
+
 /* ---- centred transform ---------------------------------------------------- */
 
 /* exp(sign * 2 pi i num / den), exact at multiples of a quarter turn (so even
@@ -44396,26 +44599,6 @@ MVDEF mv_status mv_wavelet_thresh(const mv_vol *in, mv_vol *out, double lambda, 
 
 
 /* ---- CG and CG-SENSE ------------------------------------------------------ */
-
-/* BART's fftmod (num/fft.c): axis of n samples, index j, in turns */
-static double mv__bart_fftmod_turns(int64_t n, int64_t j)
-{
-    const int64_t c = n / 2;
-    return ((double)j - (double)c / 2.) * ((double)c / (double)n);
-}
-
-/* e^{2 pi i ph}, the fractional part's quarter turns exact */
-static void mv__unit_turns(double ph, double *re, double *im)
-{
-    double rem = ph - floor(ph);
-    if (rem == 0 || rem == 0.5) {
-        *re = rem == 0 ? 1 : -1, *im = 0;
-    } else if (rem == 0.25 || rem == 0.75) {
-        *re = 0, *im = rem == 0.25 ? 1 : -1;
-    } else {
-        *re = cos(2 * 3.14159265358979323846 * rem), *im = sin(2 * 3.14159265358979323846 * rem);
-    }
-}
 
 static double mv__cdot_re(const float *a, const float *b, int64_t n) /* Re <a, b> in float64 */
 {

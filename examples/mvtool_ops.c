@@ -538,60 +538,52 @@ static int fft_run(const args *a, int inverse, int centred)
     }
     return save_and_free(a->pos[1], &c, NULL);
 }
-/* BART's fftmod factor of index j along an axis of n (num/fft.c's
-   fftmod_phase, in turns): (j - c/2) c / n, c = n / 2 */
-static double bart_fftmod_turns(int64_t n, int64_t j)
+/* BART's axes as plan dims: the axes of size above 1 (BART clears the
+   flags of singleton axes too), each run of untransformed neighbours merged
+   into one dim; pd[np] with the transformed ones in pmask; sd[ns] / smask
+   the same axes unmerged. np may exceed a plan's 7 dims. */
+typedef struct bart_axes {
+    int64_t pd[16], sd[16];
+    int np, ns;
+    unsigned pmask, smask;
+} bart_axes;
+
+static void bart_axes_of(const int64_t bd[16], int64_t flags, bart_axes *g)
 {
-    const int64_t c = n / 2;
-    return ((double)j - (double)c / 2.0) * ((double)c / (double)n);
+    int ax;
+    memset(g, 0, sizeof(*g));
+    for (ax = 0; ax < 16; ax++) {
+        const int tr = (int)(flags >> ax & 1);
+        if (bd[ax] == 1) continue;
+        if (tr) g->smask |= 1u << g->ns;
+        g->sd[g->ns++] = bd[ax];
+        if (!tr && g->np > 0 && !(g->pmask >> (g->np - 1) & 1)) {
+            g->pd[g->np - 1] *= bd[ax];
+        } else {
+            if (tr) g->pmask |= 1u << g->np;
+            g->pd[g->np++] = bd[ax];
+        }
+    }
 }
 
-/* x *= BART's (i)fftmod factor of each sample over the plan axes in mask:
-   e^(+-2 pi i sum of the axes' turns), as the product of each axis's
-   factor (tables in float64) */
-static int bart_fftmod(float *x, int nd, const int64_t *d, unsigned mask, int inverse)
+/* The axis-by-axis form of a separable operation on more plan dims than 7:
+   transformed axis k of g as (before, n, after) */
+static void bart_axis_view(const bart_axes *g, int k, int64_t d3[3])
 {
-    double *tab[16] = {0};
-    int64_t idx[16] = {0}, i, n = 1, j;
-    int k, ok = 1;
-    for (k = 0; k < nd; k++) {
-        n *= d[k];
-        if (!(mask >> k & 1)) continue;
-        tab[k] = (double *)malloc((size_t)(2 * d[k]) * sizeof(double));
-        if (!tab[k]) {
-            ok = 0;
-            break;
-        }
-        for (j = 0; j < d[k]; j++) {
-            const double t = bart_fftmod_turns(d[k], j);
-            tab[k][2 * j] = cos(2 * 3.14159265358979323846 * t);
-            tab[k][2 * j + 1] = (inverse ? -1 : 1) * sin(2 * 3.14159265358979323846 * t);
-        }
-    }
-    for (i = 0; ok && i < n; i++) {
-        double fr = 1, fi = 0;
-        const double re = x[2 * i], im = x[2 * i + 1];
-        for (k = 0; k < nd; k++)
-            if (tab[k]) {
-                const double ar = tab[k][2 * idx[k]], ai = tab[k][2 * idx[k] + 1], r = fr * ar - fi * ai;
-                fi = fr * ai + fi * ar, fr = r;
-            }
-        x[2 * i] = (float)(re * fr - im * fi);
-        x[2 * i + 1] = (float)(re * fi + im * fr);
-        for (k = 0; k < nd && ++idx[k] == d[k]; k++) idx[k] = 0;
-    }
-    for (k = 0; k < nd; k++) free(tab[k]);
-    return ok;
+    int j;
+    d3[0] = 1, d3[1] = g->sd[k], d3[2] = 1;
+    for (j = 0; j < k; j++) d3[0] *= g->sd[j];
+    for (j = k + 1; j < g->ns; j++) d3[2] *= g->sd[j];
 }
 
 /* fft [-u] [-i] [-n] BITMASK IN OUT, BART's form (bart fft) on .cfl files:
    the FFT over the axes of BITMASK (bit a: BART's axis a, all 16), centred
-   by BART's fftmod before and after (-n: not), unnormalised (-u: unitary,
-   1 / sqrt of the transformed size), forward or (-i) inverse, unnormalised
-   too (BART's ifft does not divide); BART's 16 sizes written back. One
-   plan over BART's axes of size above 1, untransformed neighbours merged;
-   when that leaves more than medvol's 7 dims, one plan per transformed
-   axis (the transform is separable; each as (before, n, after)) */
+   by BART's fftmod before and after (mv_fftmod, BART's rounding; -n: not),
+   unnormalised (-u: unitary, 1 / sqrt of the transformed size), forward or
+   (-i) inverse, unnormalised too (BART's ifft does not divide); BART's 16
+   sizes written back. One plan over bart_axes_of's dims; when that leaves
+   more than medvol's 7 dims, one plan per transformed axis (the transform
+   is separable; each as (before, n, after)) */
 static mv_status fft_bart_plan(float *x, int np, const int64_t *pd, unsigned pmask, int inverse, mv_fft_norm norm)
 {
     mv_fft_opts fo;
@@ -608,44 +600,92 @@ static mv_status fft_bart_plan(float *x, int np, const int64_t *pd, unsigned pma
 static int fft_bart(const args *a)
 {
     mv_vol v;
-    int64_t flags = 0, bd[16], pd[16], sd[16];
-    unsigned pmask = 0, smask = 0;
-    int rc, ax, k, np = 0, ns = 0, inverse = opt_flag(a, "-i"), centred = !opt_flag(a, "-n");
+    int64_t flags = 0, bd[16];
+    bart_axes g;
+    int rc, k, inverse = opt_flag(a, "-i"), centred = !opt_flag(a, "-n");
     const mv_fft_norm norm = opt_flag(a, "-u") ? MV_FFT_ORTHO : inverse ? MV_FFT_FORWARD : MV_FFT_BACKWARD; /* unnormalised both ways */
     mv_status st = MV_OK;
     if (parse_ints(a->pos[0], &flags, 1, 0, 65535) != 1)
         return usage_error(a, "BITMASK: the dims to transform, 0 .. 65535 (bart fft's)", a->pos[0]);
     if ((rc = cfl_load_folded(a->pos[1], &v, bd))) return rc;
-    for (ax = 0; ax < 16; ax++) {
-        const int tr = (int)(flags >> ax & 1);
-        if (bd[ax] == 1) continue; /* BART clears singleton axes too */
-        if (tr) smask |= 1u << ns;
-        sd[ns++] = bd[ax];
-        if (!tr && np > 0 && !(pmask >> (np - 1) & 1)) {
-            pd[np - 1] *= bd[ax];
+    bart_axes_of(bd, flags, &g);
+    if (g.pmask) {
+        if (centred) st = mv_fftmod(v.data, v.data, 16, bd, (unsigned)flags, inverse, NULL);
+        if (st == MV_OK && g.np <= MV_MAX_DIMS) {
+            st = fft_bart_plan((float *)v.data, g.np, g.pd, g.pmask, inverse, norm);
         } else {
-            if (tr) pmask |= 1u << np;
-            pd[np++] = bd[ax];
-        }
-    }
-    if (pmask) {
-        if (centred && !bart_fftmod((float *)v.data, ns, sd, smask, inverse))
-            st = mv_set_error(MV_ERR_OUT_OF_MEMORY, "fft: fftmod tables");
-        if (st == MV_OK && np <= MV_MAX_DIMS) {
-            st = fft_bart_plan((float *)v.data, np, pd, pmask, inverse, norm);
-        } else {
-            for (k = 0; k < ns && st == MV_OK; k++) /* axis by axis */
-                if (smask >> k & 1) {
-                    int64_t d3[3] = {1, sd[k], 1};
-                    int j;
-                    for (j = 0; j < k; j++) d3[0] *= sd[j];
-                    for (j = k + 1; j < ns; j++) d3[2] *= sd[j];
+            for (k = 0; k < g.ns && st == MV_OK; k++)
+                if (g.smask >> k & 1) {
+                    int64_t d3[3];
+                    bart_axis_view(&g, k, d3);
                     st = fft_bart_plan((float *)v.data, 3, d3, 2u, inverse, norm);
                 }
         }
-        if (st == MV_OK && centred && !bart_fftmod((float *)v.data, ns, sd, smask, inverse))
-            st = mv_set_error(MV_ERR_OUT_OF_MEMORY, "fft: fftmod tables");
+        if (st == MV_OK && centred) st = mv_fftmod(v.data, v.data, 16, bd, (unsigned)flags, inverse, NULL);
     }
+    if (st != MV_OK) {
+        mv_free(&v);
+        return fail_at(st, a->pos[1]);
+    }
+    return cfl_save_dims(a->pos[2], &v, bd);
+}
+
+/* fftmod [-i] BITMASK IN OUT: bart fftmod (the same bytes: mv_fftmod) */
+static int cmd_fftmod(const args *a)
+{
+    mv_vol v;
+    int64_t flags = 0, bd[16];
+    int rc;
+    mv_status st;
+    if (parse_ints(a->pos[0], &flags, 1, 0, 65535) != 1)
+        return usage_error(a, "BITMASK: the dims to modulate, 0 .. 65535 (bart fftmod's)", a->pos[0]);
+    if ((rc = cfl_load_folded(a->pos[1], &v, bd))) return rc;
+    st = mv_fftmod(v.data, v.data, 16, bd, (unsigned)flags, opt_flag(a, "-i") || opt_flag(a, "-b"), NULL);
+    if (st != MV_OK) {
+        mv_free(&v);
+        return fail_at(st, a->pos[1]);
+    }
+    return cfl_save_dims(a->pos[2], &v, bd);
+}
+
+static void vol_swap(mv_vol *x, mv_vol *y)
+{
+    const mv_vol s = *x;
+    *x = *y, *y = s;
+}
+
+/* fftshift [-b] BITMASK IN OUT: bart fftshift (-b its ifftshift), numpy's
+   rolls by n/2 (mv_fftshift_into) over bart_axes_of's dims, or axis by axis
+   past 7 of them */
+static int cmd_fftshift(const args *a)
+{
+    mv_vol v, t, vi, vo;
+    int64_t flags = 0, bd[16], d3[3];
+    bart_axes g;
+    int rc, k, inverse = opt_flag(a, "-b");
+    mv_status st = MV_OK;
+    if (parse_ints(a->pos[0], &flags, 1, 0, 65535) != 1)
+        return usage_error(a, "BITMASK: the dims to shift, 0 .. 65535 (bart fftshift's)", a->pos[0]);
+    if ((rc = cfl_load_folded(a->pos[1], &v, bd))) return rc;
+    bart_axes_of(bd, flags, &g);
+    mv_vol_init(&t);
+    if (g.pmask) st = mv_vol_alloc(&t, MV_DT_C64, v.ndim, v.dim, NULL);
+    if (st == MV_OK && g.pmask && g.np <= MV_MAX_DIMS) {
+        st = mv_vol_wrap(&vi, v.data, MV_DT_C64, g.np, g.pd);
+        if (st == MV_OK) st = mv_vol_wrap(&vo, t.data, MV_DT_C64, g.np, g.pd);
+        if (st == MV_OK) st = mv_fftshift_into(&vi, &vo, g.pmask, inverse, NULL);
+        if (st == MV_OK) vol_swap(&v, &t);
+    } else if (st == MV_OK) {
+        for (k = 0; k < g.ns && st == MV_OK; k++)
+            if (g.smask >> k & 1) { /* from v into t, then the two swap */
+                bart_axis_view(&g, k, d3);
+                st = mv_vol_wrap(&vi, v.data, MV_DT_C64, 3, d3);
+                if (st == MV_OK) st = mv_vol_wrap(&vo, t.data, MV_DT_C64, 3, d3);
+                if (st == MV_OK) st = mv_fftshift_into(&vi, &vo, 2u, inverse, NULL);
+                if (st == MV_OK) vol_swap(&v, &t);
+            }
+    }
+    mv_free(&t);
     if (st != MV_OK) {
         mv_free(&v);
         return fail_at(st, a->pos[1]);
@@ -792,6 +832,18 @@ const command mvtool_ops_commands[] = {
      "  unnormalised either way (-u: unitary), -i inverse; BART's 16 sizes.\n"
      "  More separate axes than a plan's 7: transformed axis by axis.\n",
      "-u -i -n", 2, 3, cmd_fft},
+    {"fftmod", "BART's fftmod modulation over BITMASK (bart fftmod, the same bytes)",
+     "mvtool fftmod [-i] BITMASK IN OUT\n"
+     "  bart fftmod on .cfl files: each sample times e^(2 pi i sum of (j - c/2) c / n)\n"
+     "  over the axes of BITMASK (c = n / 2; -i inverse, its conjugate): the (-1)^j\n"
+     "  modulation of even sizes (times a global +-1 or +-i), a fractional shift for\n"
+     "  odd ones. Rounded as bart 0.8 rounds it: bart fftmod's bytes.\n",
+     "-i -b", 3, 3, cmd_fftmod},
+    {"fftshift", "numpy's fftshift over BITMASK (bart fftshift)",
+     "mvtool fftshift [-b] BITMASK IN OUT\n"
+     "  bart fftshift on .cfl files: a roll by n/2 along each axis of BITMASK (-b:\n"
+     "  ifftshift, by -(n/2)), as numpy.fft.fftshift / ifftshift.\n",
+     "-b", 3, 3, cmd_fftshift},
     {"ifft", "numpy ifftn over x,y,z (complex64 out)", "mvtool ifft IN OUT\n  numpy.fft.ifftn, as fft.\n", "", 2, 2, cmd_ifft},
     {"fftc", "centred FFT (ifftshift, FFT, fftshift), norm ortho",
      "mvtool fftc IN OUT\n  fftshift(fftn(ifftshift(x), norm='ortho')) over x,y,z, as MRI code uses.\n", "", 2, 2, cmd_fftc},

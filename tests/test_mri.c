@@ -200,6 +200,137 @@ MV_TEST(mri, fftc_matches_numpy)
     }
 }
 
+/* mv_fftmod on BART's up to 16 dims against numpy's float64 fftmod from its
+   definition: where every factor is a whole quarter turn (even lengths; an
+   odd axis whose index makes the sum one) the product is exact, so equal
+   values (a sign of zero aside: BART's, which bart fftmod's bytes test in
+   tests/test_tools.sh); else float rounding. Lines (every axis below the
+   lowest masked one of length 1) and blocks (an unmasked axis below),
+   in place = out of place, the inverse undoes the forward. */
+typedef struct fftmod_case {
+    int nd;
+    int64_t d[16];
+    unsigned axes;
+} fftmod_case;
+
+static const fftmod_case fftmod_cases[] = {
+    {3, {16, 12, 8}, 7},
+    {3, {15, 9, 7}, 7},
+    {4, {10, 7, 6, 3}, 3},
+    {4, {6, 10, 3, 2}, 2},   /* blocks of 6 */
+    {4, {6, 9, 3, 2}, 0xA},  /* blocks, odd lengths */
+    {2, {1, 9}, 3},          /* the line along axis 1 */
+    {5, {8, 5, 4, 2, 2}, 0x14},
+    {1, {9}, 0},             /* nothing masked: a copy */
+    {3, {14, 1, 5}, 0xffff}, /* bits past ndim */
+    {16, {2, 3, 1, 2, 5, 2, 1, 3, 2, 2, 1, 2, 3, 2, 2, 2}, 0xAAAA},
+    {16, {3, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2}, 0x5555},
+};
+
+MV_TEST(mri, fftmod_matches_numpy)
+{
+    refrun r;
+    int i, inv, a, ids[16][2];
+    mv_vol in[16];
+    size_t nc = sizeof(fftmod_cases) / sizeof(fftmod_cases[0]);
+    if (!ref_begin(&r, "mri-fftmod")) SKIP("needs /usr/bin/python3 with numpy");
+    for (i = 0; i < (int)nc; i++) {
+        const fftmod_case *c = &fftmod_cases[i];
+        char p[200];
+        int64_t n = 1;
+        int len = 0;
+        for (a = 0; a < c->nd; a++) n *= c->d[a];
+        REQUIRE(alloc_random(&in[i], MV_DT_C64, 1, &n, 300 + i));
+        for (len = 0; len < 2 * n; len += 14) /* a part 1e-30 of the other: a quarter turn off by 1e-16 shows */
+            ((float *)in[i].data)[len + (len / 14) % 2] = 1e-30f;
+        for (inv = 0; inv < 2; inv++) {
+            len = snprintf(p, sizeof(p), "%u %d ", c->axes, inv);
+            for (a = 0; a < c->nd; a++) len += snprintf(p + len, sizeof(p) - (size_t)len, a ? ",%lld" : "%lld", (long long)c->d[a]);
+            ids[i][inv] = ref_case(&r, "fftmod", &in[i], NULL, p);
+        }
+    }
+    REQUIRE(ref_run(&r));
+    for (i = 0; i < (int)nc; i++) {
+        const fftmod_case *c = &fftmod_cases[i];
+        const size_t n = mv_vol_bytes(&in[i]);
+        for (inv = 0; inv < 2; inv++) {
+            float *want = ref_out(&r, ids[i][inv], n), *got = (float *)malloc(n), *cp = (float *)malloc(n);
+            size_t k, exact = 0, q = 0;
+            double worst = 0;
+            int even = 1, lines = 1, lo = 0; /* lines: every axis below the lowest masked one is 1 */
+            REQUIRE(got && cp);
+            while (lo < c->nd && !((c->axes >> lo & 1) && c->d[lo] > 1)) lo++;
+            for (a = 0; a < c->nd; a++) {
+                if ((c->axes >> a & 1) && c->d[a] % 2) even = 0;
+                if (a < lo && lo < c->nd && c->d[a] > 1) lines = 0;
+            }
+            if (!want) continue;
+            EXPECT_OK(mv_fftmod(in[i].data, got, c->nd, c->d, c->axes, inv, NULL));
+            for (k = 0; k < n / 8; k++) { /* per sample: exact where numpy's factor is a quarter turn */
+                const float *x = (const float *)in[i].data + 2 * k, *g = got + 2 * k, *w = want + 2 * k;
+                const double m = sqrt((double)x[0] * x[0] + (double)x[1] * x[1]);
+                const double e = hypot((double)g[0] - w[0], (double)g[1] - w[1]) / (m > 0 ? m : 1);
+                if (e > worst) worst = e;
+                if (g[0] == w[0] && g[1] == w[1]) exact++;
+                q++;
+            }
+            EXPECT_MSG(worst <= 2e-7, "fftmod case %d inverse %d: worst relative error %.3g", i, inv, worst);
+            if (even && lines) /* even masked lengths on lines: every product exact (blocks: BART's cexp) */
+                EXPECT_MSG(exact == q, "fftmod case %d inverse %d: %zu of %zu samples not exact", i, inv, q - exact, q);
+            memcpy(cp, in[i].data, n); /* in place: the same bytes */
+            EXPECT_OK(mv_fftmod(cp, cp, c->nd, c->d, c->axes, inv, NULL));
+            EXPECT_MSG(memcmp(cp, got, n) == 0, "fftmod case %d inverse %d: in place differs", i, inv);
+            EXPECT_OK(mv_fftmod(got, got, c->nd, c->d, c->axes, !inv, NULL)); /* the other direction undoes it */
+            EXPECT_MSG(rel_rms(got, (const float *)in[i].data, n / 4) <= 2e-7, "fftmod case %d inverse %d: round trip",
+                       i, inv);
+            free(want);
+            free(got);
+            free(cp);
+        }
+        mv_free(&in[i]);
+    }
+}
+
+/* threads split the lines and blocks (16 K samples an item) without
+   changing a byte; bad arguments */
+MV_TEST(mri, fftmod_threads_and_refusals)
+{
+    static const int64_t dl[4] = {96, 128, 33, 2}, db[4] = {128, 129, 33, 2}, zero[2] = {4, 0};
+    int64_t big[16], n = 128 * 129 * 33 * 2;
+    unsigned masks[3] = {7, 6, 15};
+    mv_vol x;
+    mv_mri_opts mo;
+    float *o1, *o3;
+    int m, a;
+    REQUIRE(alloc_random(&x, MV_DT_C64, 1, &n, 77)); /* 8.7 MB: worth threads */
+    o1 = (float *)malloc(mv_vol_bytes(&x)), o3 = (float *)malloc(mv_vol_bytes(&x));
+    REQUIRE(o1 && o3);
+    memset(&mo, 0, sizeof(mo));
+    for (m = 0; m < 6; m++) {
+        const int64_t *d = m < 3 ? dl : db;
+        const int64_t nn = d[0] * d[1] * d[2] * d[3];
+        mo.threads = 1;
+        EXPECT_OK(mv_fftmod(x.data, o1, 4, d, masks[m % 3], m & 1, &mo));
+        mo.threads = 3;
+        EXPECT_OK(mv_fftmod(x.data, o3, 4, d, masks[m % 3], m & 1, &mo));
+        EXPECT_MSG(memcmp(o1, o3, (size_t)nn * 8) == 0, "fftmod mask %u: 3 threads differ from 1", masks[m % 3]);
+    }
+    for (a = 0; a < 16; a++) big[a] = 1;
+    EXPECT_STATUS(mv_fftmod(NULL, o1, 4, dl, 7, 0, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_fftmod(x.data, NULL, 4, dl, 7, 0, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_fftmod(x.data, o1, 4, NULL, 7, 0, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_fftmod(x.data, o1, 0, dl, 7, 0, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_fftmod(x.data, o1, 17, big, 7, 0, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_fftmod(x.data, o1, 2, zero, 1, 0, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_fftmod(x.data, o1, 4, dl, 1u << 16, 0, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_fftmod(x.data, (float *)x.data + 2, 4, dl, 7, 0, NULL), MV_ERR_INVALID_ARG); /* overlap */
+    big[0] = big[1] = big[2] = big[3] = (int64_t)1 << 20;
+    EXPECT_STATUS(mv_fftmod(x.data, o1, 16, big, 7, 0, NULL), MV_ERR_SIZE_OVERFLOW);
+    free(o1);
+    free(o3);
+    mv_free(&x);
+}
+
 /* the plan form with a user's plan (any norm), threads and the round trip */
 MV_TEST(mri, fftc_plan_forms)
 {

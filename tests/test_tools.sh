@@ -1520,6 +1520,20 @@ PYEOF
     "$PY" -c "import numpy as np; open('$LL/f16.hdr','w').write('# Dimensions\n' + ' '.join(['2'] * 16) + '\n'); (np.random.default_rng(3).standard_normal(2 ** 17).astype(np.float32)).tofile('$LL/f16.cfl')" &&
       bart fft -u 21845 "$LL/f16" "$LL/bf" >/dev/null 2>&1 && $T fft -u 21845 "$LL/f16" "$LL/mf" &&
       "$PY" "$LL/nrmse.py" "$LL/bf" "$LL/mf" 1e-6 && ok || bad "fft -u 21845 over 16 axes of 2 vs bart fft"
+    # fftmod / fftshift: bart's own bytes (cmp), BART's lines and blocks (an unmodulated axis below), even and
+    # odd sizes, -i / -b, frames in axis 10, 16 axes of 2
+    for R in "7|cck" "-i 7|cck" "3|cco" "-i 3|cco" "2|cck" "-i 2|cco" "1032|ccs" "-i 12|cc3" "21845|f16" \
+             "-i 43690|f16" "0|cco"; do
+      o=${R%%|*}; f=${R#*|}
+      bart fftmod $o "$LL/$f" "$LL/bm" >/dev/null 2>&1 && $T fftmod $o "$LL/$f" "$LL/mm" &&
+        cmp -s "$LL/bm.cfl" "$LL/mm.cfl" && ok || bad "fftmod $o ($f): not bart fftmod's bytes"
+    done
+    for R in "7|cck" "-b 3|cco" "10|ccs" "-b 1031|ccs" "-b 21845|f16" "43690|f16" "-b 7|cc3"; do
+      o=${R%%|*}; f=${R#*|}
+      bart fftshift $o "$LL/$f" "$LL/bm" >/dev/null 2>&1 && $T fftshift $o "$LL/$f" "$LL/mm" &&
+        cmp -s "$LL/bm.cfl" "$LL/mm.cfl" && ok || bad "fftshift $o ($f): not bart fftshift's bytes"
+    done
+    $T fftmod 65536 "$LL/cck" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "BITMASK" "$W/err" && ok || bad "fftmod 65536: usage error: $(cat "$W/err")"
   else
     bad "bart phantom for the -R L series"
   fi

@@ -53,7 +53,9 @@ every case agrees.
           (>>api-mri mv_fftshift); cases with such bits are counted. Then
           mvtool fft in bart fft's own form (random -u / -i / -n and a
           bitmask over BART's 16 axes of a random shape) against bart
-          fft itself: within 1e-6.
+          fft itself: within 1e-6; and mvtool fftmod [-i] / fftshift [-b]
+          with random bitmasks on such a shape (zeros and -0.0 among the
+          samples) against bart's: the same bytes.
   rss     bart rss 8 against mv_rss (coil axis removed, >>api-mri) and
           mv_rss_into (dims[3] = 1, BART's layout) on random (x, y, z, C, t):
           per value |medvol - numpy| <= 4e-7 C |numpy| (float32 sums of C
@@ -546,6 +548,31 @@ def fam_fft(c, run, d):
     c.ratio('fft (mvtool, BART form)', e / 1e-6)
     if e > 1e-6:
         c.fail('fft', '%s: %.3g from BART\'s' % (what, e), run)
+        return
+    # mvtool fftmod / fftshift: bart's own bytes on the same 16-axis data
+    # (with exact zeros and -0.0 among the samples: BART's rounding down to
+    # the signs of zeros), random bitmask and direction
+    z = crandn(rng, d16).astype(np.complex64).reshape(-1)
+    k = rng.integers(0, z.size, size=max(1, z.size // 8))
+    z.real[k[: len(k) // 2]] = -0.0
+    z[k[len(k) // 2:]] = 0
+    write_cfl(os.path.join(d, 'z16'), z.reshape(d16), 16)
+    for cmd, opt in (('fftmod', '-i'), ('fftshift', '-b')):
+        flags = [opt] if rng.random() < 0.5 else []
+        mask16 = int(rng.integers(0, 1 << 16))
+        run([BART, cmd] + flags + [str(mask16), 'z16', 'b16'], check=True)
+        r = run([c.tool, cmd] + flags + [str(mask16), 'z16', 'm16'])
+        what = 'mvtool %s %s %d of %s' % (cmd, ' '.join(flags), mask16, d16)
+        if r.returncode != 0:
+            c.fail('fft', '%s: %s' % (what, r.stderr.strip()), run)
+            return
+        mb = open(os.path.join(d, 'm16.cfl'), 'rb').read()
+        bb = open(os.path.join(d, 'b16.cfl'), 'rb').read()
+        if mb != bb:
+            mm, bm = np.frombuffer(mb, np.uint32), np.frombuffer(bb, np.uint32)
+            n = int(np.count_nonzero(mm != bm)) if mm.size == bm.size else -1
+            c.fail('fft', '%s: not bart\'s bytes (%d of %d floats differ)' % (what, n, bm.size), run)
+            return
 
 
 def fam_rss(c, run, d):

@@ -28,6 +28,29 @@ def fftc(x, axes, inverse):
     return np.fft.fftshift(x, axes=axes)
 
 
+def bart_fftmod(x, dims, mask, inverse):
+    """BART's fftmod (its num/fft.c) from its definition, in float64: each
+    sample times e^(+-2 pi i sum_a t_a), t(j) = (j - c/2) c/n, c = n // 2,
+    over the masked axes of length > 1 (x: numpy shape dims[::-1]); the
+    exact value at whole quarter turns."""
+    t = np.zeros(x.shape)
+    nd = len(dims)
+    for a in range(nd):
+        n = dims[a]
+        if not (mask >> a & 1) or n == 1:
+            continue
+        c = n // 2
+        ta = (np.arange(n) - c / 2.0) * (c / n)
+        shape = [1] * nd
+        shape[nd - 1 - a] = n
+        t = t + ta.reshape(shape)
+    rem = t - np.floor(t)
+    f = np.exp(2j * np.pi * rem)
+    quarter = rem * 4 == np.round(rem * 4)
+    f[quarter] = np.array([1, 1j, -1, -1j])[np.round(rem[quarter] * 4).astype(int) % 4]
+    return x * (np.conj(f) if inverse else f)
+
+
 def coil_axis(ndim):
     return ndim - 1 - 3   # our dims[3]
 
@@ -98,6 +121,10 @@ def main():
             x = load(inp, dims, '<c8')
             ax = np_axes(int(par[0]), nd)
             y = np.fft.fftshift(x, axes=ax) if op == 'fftshift' else np.fft.ifftshift(x, axes=ax)
+        elif op == 'fftmod':  # params: mask inverse d0,d1,.. (BART's dims, up to 16)
+            fd = [int(v) for v in par[2].split(',')]
+            x = np.fromfile(inp, dtype='<c8').reshape(tuple(reversed(fd))).astype(np.complex128)
+            y = bart_fftmod(x, fd, int(par[0]), int(par[1]))
         elif op in ('fftc', 'ifftc'):
             x = load(inp, dims, '<c8').astype(np.complex128)
             y = fftc(x, np_axes(int(par[0]), nd), op == 'ifftc')
