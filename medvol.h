@@ -3598,8 +3598,14 @@ typedef struct mv_homodyne_opts {
 /* out: c64, kspace's dims, imaginary parts 0 (BART's output). MV_ERR_INVALID_ARG:
    an axis not 0..2 or of 1 sample, a fraction not in (0.5, 1], alpha not
    in [0, 1], a phase reference of other dims. allocates: yes. thread-safe:
-   yes. */
+   yes. _into: out's data (c64, kspace's dims; geometry untouched), in place
+   when out->data == kspace->data (each volume is read before its output is
+   written: no fresh output to fault in, which on a large series costs more
+   than the transforms); any other overlap with kspace or with opts.phase
+   is MV_ERR_INVALID_ARG. allocates: yes (plans and scratch, not the
+   output). */
 MVDEF mv_status mv_homodyne(const mv_vol *kspace, mv_vol *out, const mv_homodyne_opts *opts);
+MVDEF mv_status mv_homodyne_into(const mv_vol *kspace, mv_vol *out, const mv_homodyne_opts *opts);
 
 /* The normal operator of an iterative reconstruction: y = A^H A x on n
    complex64 values (interleaved float pairs; x and y never alias). Return
@@ -49442,11 +49448,13 @@ typedef struct mv__hd_job {
     int64_t kd[MV_MAX_DIMS], pd[MV_MAX_DIMS]; /* the input's and the reference's dims (broadcast where 1) */
     int axis, image_input;
     int64_t band0, band;         /* the centre band along the axis: [band0, band0 + band) */
+    int64_t bd[3], nband;        /* the band as a volume of its own (bd[axis] = band) and its samples */
     const float *w;              /* the filter along the axis */
-    const float *band_mask;      /* 1 in the centre band along the axis, 0 elsewhere */
     const float *fxy, *fz;       /* BART's fftmod factors: of (x, y) and of z (NULL: uncentred) */
     const mv_fft_plan *fwd, *inv;
-    float *scratch;              /* per worker: two volumes, then the FFT's */
+    const mv_fft_plan *band_inv; /* the band's inverse FFT over the other axes (NULL: none longer than 1) */
+    const mv_fft_plan *axis_inv; /* the inverse FFT along the axis alone */
+    float *scratch;              /* per worker: two volumes, the band, then the FFT's */
     int64_t wsize;               /* floats per worker */
 } mv__hd_job;
 
@@ -49491,11 +49499,56 @@ static void mv__hd_pass(const mv__hd_job *j, int mode, const float *u, float *v,
         }
 }
 
+/* The phase estimate's transform, pruned: BART zero-fills all but the
+   centre band along the axis (md_resize_center there and back) and takes
+   the 3D ifftuc; here the band alone, u conj(f) gathered into a volume of
+   its own (as MV__HD_IN with a weight of 1 there), goes through the inverse
+   FFT over the other axes, is placed back among zeros, and the FFT along
+   the axis finishes the 3D transform: 1/8 of the volume transformed twice
+   at BART's 5/8 instead of all of it, the same transform to float
+   rounding. */
+static void mv__hd_band_in(const mv__hd_job *j, const float *u, float *c)
+{
+    int64_t lo[3] = {0, 0, 0}, hi[3], x, y, z, i = 0;
+    int a;
+    for (a = 0; a < 3; a++) hi[a] = j->d[a];
+    lo[j->axis] = j->band0, hi[j->axis] = j->band0 + j->band;
+    for (z = lo[2]; z < hi[2]; z++)
+        for (y = lo[1]; y < hi[1]; y++) {
+            const float *fxy = j->fxy ? j->fxy + 2 * j->d[0] * y : NULL, *fz = j->fz ? j->fz + 2 * z : NULL;
+            const float *row = u + 2 * j->d[0] * (y + j->d[1] * z);
+            for (x = lo[0]; x < hi[0]; x++, i++) {
+                float fr = 1, fi = 0;
+                const float ur = row[2 * x], ui = row[2 * x + 1];
+                if (fxy) {
+                    fr = fxy[2 * x] * fz[0] - fxy[2 * x + 1] * fz[1];
+                    fi = -(fxy[2 * x] * fz[1] + fxy[2 * x + 1] * fz[0]); /* conj(f) */
+                }
+                c[2 * i] = ur * fr - ui * fi;
+                c[2 * i + 1] = ur * fi + ui * fr;
+            }
+        }
+}
+
+/* v = the band c in its place, zeros elsewhere */
+static void mv__hd_band_out(const mv__hd_job *j, const float *c, float *v)
+{
+    int64_t lo[3] = {0, 0, 0}, hi[3], y, z, row;
+    int a;
+    for (a = 0; a < 3; a++) hi[a] = j->d[a];
+    lo[j->axis] = j->band0, hi[j->axis] = j->band0 + j->band;
+    row = hi[0] - lo[0];
+    memset(v, 0, (size_t)(2 * j->nvox) * sizeof(float));
+    for (z = lo[2]; z < hi[2]; z++)
+        for (y = lo[1]; y < hi[1]; y++, c += 2 * row)
+            memcpy(v + 2 * (lo[0] + j->d[0] * (y + j->d[1] * z)), c, (size_t)(2 * row) * sizeof(float));
+}
+
 static mv_status mv__hd_range(void *ctx, int64_t b, int64_t e, int worker)
 {
     const mv__hd_job *j = (const mv__hd_job *)ctx;
     const int64_t n = j->nvox;
-    float *k = j->scratch + worker * j->wsize, *ph = k + 2 * n, *fs = ph + 2 * n;
+    float *k = j->scratch + worker * j->wsize, *ph = k + 2 * n, *cb = ph + 2 * n, *fs = cb + 2 * j->nband;
     int64_t vol;
     for (vol = b; vol < e; vol++) {
         const float *in = j->in + 2 * vol * n, *p;
@@ -49516,8 +49569,14 @@ static mv_status mv__hd_range(void *ctx, int64_t b, int64_t e, int worker)
             }
             p = j->phase_ref + 2 * pv * n;
         } else { /* the centre band (BART's md_resize_center there and back), ifftuc, zphsr */
-            mv__hd_pass(j, MV__HD_IN, in, ph, j->band_mask, NULL);
-            if (j->inv) MV__TRY(mv_fft_execute_into(j->inv, ph, ph, fs));
+            if (j->band > 0) {
+                mv__hd_band_in(j, in, cb);
+                if (j->band_inv) MV__TRY(mv_fft_execute_into(j->band_inv, cb, cb, fs));
+                mv__hd_band_out(j, cb, ph);
+                MV__TRY(mv_fft_execute_into(j->axis_inv, ph, ph, fs));
+            } else {
+                memset(ph, 0, (size_t)(2 * n) * sizeof(float)); /* no band: zphsr's 1 everywhere */
+            }
             mv__hd_pass(j, MV__HD_PHASE, ph, ph, NULL, NULL);
             p = ph;
         }
@@ -49528,12 +49587,14 @@ static mv_status mv__hd_range(void *ctx, int64_t b, int64_t e, int worker)
     return MV_OK;
 }
 
-MVDEF mv_status mv_homodyne(const mv_vol *kspace, mv_vol *out, const mv_homodyne_opts *opts)
+/* mv_homodyne (into 0: a fresh output) and mv_homodyne_into (1: out's
+   data, checked by the caller) */
+static mv_status mv__homodyne_run(const mv_vol *kspace, mv_vol *out, int into, const mv_homodyne_opts *opts,
+                                  const char *fn)
 {
-    static const char *fn = "mv_homodyne";
     mv_homodyne_opts od;
     mv__hd_job j;
-    mv_fft_plan *fwd = NULL, *inv = NULL;
+    mv_fft_plan *fwd = NULL, *inv = NULL, *band_inv = NULL, *axis_inv = NULL;
     float *tab = NULL, *scr = NULL, frac;
     int64_t nvol, n, fd[3], a, i;
     unsigned axes = 0;
@@ -49577,17 +49638,17 @@ MVDEF mv_status mv_homodyne(const mv_vol *kspace, mv_vol *out, const mv_homodyne
     j.image_input = opts->image_input;
     j.band = (int64_t)(((double)frac - 0.5) * (double)j.d[j.axis]); /* BART's (frac - 0.5) * dims, truncated */
     j.band0 = j.d[j.axis] / 2 - j.band / 2;
-    tab = (float *)mv__alloc((size_t)(2 * j.d[j.axis] + 2 * (j.d[0] + j.d[1] + j.d[2]) + 2 * j.d[0] * j.d[1]) *
+    for (a = 0; a < 3; a++) j.bd[a] = j.d[a];
+    j.bd[j.axis] = j.band;
+    j.nband = j.bd[0] * j.bd[1] * j.bd[2];
+    tab = (float *)mv__alloc((size_t)(j.d[j.axis] + 2 * (j.d[0] + j.d[1] + j.d[2]) + 2 * j.d[0] * j.d[1]) *
                                  sizeof(float), ctx);
     MV__CHECK(tab != NULL, MV_ERR_OUT_OF_MEMORY, "%s: tables", fn);
-    for (i = 0; i < j.d[j.axis]; i++) {
+    for (i = 0; i < j.d[j.axis]; i++)
         tab[i] = mv__homodyne_weight(j.d[j.axis], frac, (float)opts->alpha, opts->clear, i);
-        tab[j.d[j.axis] + i] = i >= j.band0 && i < j.band0 + j.band ? 1.0f : 0.0f;
-    }
     j.w = tab;
-    j.band_mask = tab + j.d[j.axis];
     if (!opts->uncentred) { /* BART's fftmod per axis; (x, y) multiplied once into a plane */
-        float *fx = tab + 2 * j.d[j.axis], *fy = fx + 2 * j.d[0], *fz = fy + 2 * j.d[1], *fxy = fz + 2 * j.d[2];
+        float *fx = tab + j.d[j.axis], *fy = fx + 2 * j.d[0], *fz = fy + 2 * j.d[1], *fxy = fz + 2 * j.d[2];
         int64_t x, y;
         mv__cc_fftmod_table(j.d[0], 0, fx);
         mv__cc_fftmod_table(j.d[1], 0, fy);
@@ -49615,29 +49676,59 @@ MVDEF mv_status mv_homodyne(const mv_vol *kspace, mv_vol *out, const mv_homodyne
         fo.alloc_ctx = ctx;
         st = mv_fft_plan_c2c(&fwd, 3, fd, axes, 0, &fo);
         if (st == MV_OK) st = mv_fft_plan_c2c(&inv, 3, fd, axes, 1, &fo);
+        /* the phase estimate's pruned transform (mv__hd_band_in): the band over the other axes, then the axis */
+        if (st == MV_OK && !opts->phase && j.band > 0) {
+            const unsigned others = axes & ~(1u << j.axis);
+            if (others) st = mv_fft_plan_c2c(&band_inv, 3, j.bd, others, 1, &fo);
+            if (st == MV_OK) st = mv_fft_plan_c2c(&axis_inv, 3, fd, 1u << j.axis, 1, &fo);
+        }
     }
     if (st == MV_OK) {
-        const size_t fs = MV__MAX(mv_fft_scratch_size(fwd), mv_fft_scratch_size(inv));
+        const size_t fs = MV__MAX(MV__MAX(mv_fft_scratch_size(fwd), mv_fft_scratch_size(inv)),
+                                  MV__MAX(mv_fft_scratch_size(band_inv), mv_fft_scratch_size(axis_inv)));
         const int nw = per_volume ? threads : 1;
-        j.wsize = 4 * n + (int64_t)((fs + 63) / sizeof(float));
+        j.wsize = 4 * n + 2 * j.nband + (int64_t)((fs + 63) / sizeof(float));
         scr = (float *)mv__alloc((size_t)(nw * j.wsize) * sizeof(float), ctx);
         if (!scr) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %d workers' volumes", fn, nw);
     }
-    if (st == MV_OK) st = mv__mri_alloc_like(kspace, MV_DT_C64, 0, &t, ctx, fn);
+    if (st == MV_OK && !into) st = mv__mri_alloc_like(kspace, MV_DT_C64, 0, &t, ctx, fn);
     if (st == MV_OK) {
-        j.in = (const float *)kspace->data, j.out = (float *)t.data;
-        j.fwd = fwd, j.inv = inv, j.scratch = scr;
+        j.in = (const float *)kspace->data, j.out = (float *)(into ? out->data : t.data);
+        j.fwd = fwd, j.inv = inv, j.band_inv = band_inv, j.axis_inv = axis_inv, j.scratch = scr;
         st = mv__parallel_try(nvol, 1, per_volume ? threads : 1, mv__hd_range, &j);
-        if (st == MV_OK)
+        if (st == MV_OK && !into)
             mv__out_commit_in(out, &t, kspace, opts->phase);
-        else
+        else if (!into)
             mv_free(&t);
     }
     mv_fft_plan_free(fwd);
     mv_fft_plan_free(inv);
+    mv_fft_plan_free(band_inv);
+    mv_fft_plan_free(axis_inv);
     mv__free(scr, ctx);
     mv__free(tab, ctx);
     return st;
+}
+
+MVDEF mv_status mv_homodyne(const mv_vol *kspace, mv_vol *out, const mv_homodyne_opts *opts)
+{
+    return mv__homodyne_run(kspace, out, 0, opts, "mv_homodyne");
+}
+
+MVDEF mv_status mv_homodyne_into(const mv_vol *kspace, mv_vol *out, const mv_homodyne_opts *opts)
+{
+    static const char *fn = "mv_homodyne_into";
+    const mv_vol *p = opts ? opts->phase : NULL;
+    MV__TRY(mv__mri_check_c64(kspace, fn, "kspace"));
+    MV__TRY(mv__mri_check_c64(out, fn, "out"));
+    MV__CHECK(out->ndim == kspace->ndim && !memcmp(out->dim, kspace->dim, sizeof(out->dim)), MV_ERR_INVALID_ARG,
+              "%s: out must have kspace's dims", fn);
+    MV__CHECK(out->data == kspace->data ||
+                  !mv__fft_overlap(out->data, mv_vol_bytes(out), kspace->data, mv_vol_bytes(kspace)),
+              MV_ERR_INVALID_ARG, "%s: out and kspace overlap without being equal", fn);
+    MV__CHECK(!p || !p->data || !mv__fft_overlap(out->data, mv_vol_bytes(out), p->data, mv_vol_bytes(p)),
+              MV_ERR_INVALID_ARG, "%s: out overlaps the phase reference (read for every volume)", fn);
+    return mv__homodyne_run(kspace, out, 1, opts, fn);
 }
 
 /* >>impl-filter ============================================================

@@ -1280,7 +1280,7 @@ static int cmd_ccapply(const args *a)
 
 static int cmd_homodyne(const args *a)
 {
-    mv_vol k, out, ph;
+    mv_vol k, ph;
     mv_homodyne_opts o = MV_ZERO_INIT;
     int64_t v, kd[16], pd[16];
     double d, t0;
@@ -1307,14 +1307,15 @@ static int cmd_homodyne(const args *a)
         }
         o.phase = &ph;
     }
-    mv_vol_init(&out);
     t0 = now_ms();
-    st = mv_homodyne(&k, &out, &o);
+    st = mv_homodyne_into(&k, &k, &o); /* in place: the loaded data is the output's memory */
     if (opt_flag(a, "--time")) fprintf(stderr, "homodyne: %.1f ms\n", now_ms() - t0);
-    mv_free(&k);
     mv_free(&ph);
-    if (st != MV_OK) return fail_at(st, a->pos[2]);
-    return cfl_save_dims(a->pos[3], &out, kd);
+    if (st != MV_OK) {
+        mv_free(&k);
+        return fail_at(st, a->pos[2]);
+    }
+    return cfl_save_dims(a->pos[3], &k, kd);
 }
 
 const command mvtool_recon_commands[] = {

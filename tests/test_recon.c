@@ -3671,10 +3671,10 @@ static void homodyne_vs_numpy(const char *name, const mv_vol *k, const mv_homody
 }
 
 /* Homodyne against numpy's (2D and 3D, odd sizes, every axis, the ramp's
-   offset, -C, -I, -n, a phase reference per volume and one for all); a
-   real positive image from its partial k-space comes back (the method is
-   exact for a real image whose k-space has no Nyquist row); 1 and 3
-   threads the same bytes; refusals. */
+   offset, -C, -I, -n, no centre band, the axis alone, a phase reference
+   per volume and one for all); a real positive image from its partial
+   k-space comes back (the method is exact for a real image whose k-space
+   has no Nyquist row); 1 and 3 threads the same bytes; refusals. */
 MV_TEST(recon, homodyne_matches_reference)
 {
     uint64_t rng = 0x40d1e;
@@ -3697,6 +3697,14 @@ MV_TEST(recon, homodyne_matches_reference)
     o.uncentred = 0;
     o.axis = 1, o.fraction = 0.9;
     homodyne_vs_numpy("rc_hd5_", &k3, &o);
+    o.axis = 2, o.fraction = 0.55; /* a centre band of int(0.05 * 9) = 0 samples: the phase 1 (BART's zphsr of 0) */
+    homodyne_vs_numpy("rc_hd8_", &k3, &o);
+    { /* the axis the only one longer than 1: no transform of the band over the others */
+        mv_vol k1 = k2;
+        k1.dim[0] = 1, k1.dim[1] = 24 * 20, k1.dim[3] = 1;
+        o.axis = 1, o.fraction = 0.7;
+        homodyne_vs_numpy("rc_hd9_", &k1, &o);
+    }
     /* a phase reference: one for all coils, and one per coil */
     REQUIRE_OK(mv_vol_alloc(&ph, MV_DT_C64, 4, dp, NULL));
     for (i = 0; i < mv_vol_count(&ph); i++) {
@@ -3740,6 +3748,14 @@ MV_TEST(recon, homodyne_matches_reference)
             REQUIRE_OK(mv_homodyne(&kt, &out, &o));
             EXPECT_MSG(memcmp(out.data, out1.data, (size_t)mv_vol_count(&out) * 8) == 0, "homodyne case %d: 3 threads "
                        "give other bytes", v);
+            /* _into: into a buffer, and in place over the k-space (each volume read before it is written) */
+            memset(out.data, 0x7f, mv_vol_bytes(&out));
+            EXPECT_OK(mv_homodyne_into(&kt, &out, &o));
+            EXPECT_MSG(memcmp(out.data, out1.data, mv_vol_bytes(&out)) == 0, "homodyne_into case %d differs", v);
+            o.threads = v ? 3 : 2;
+            EXPECT_OK(mv_homodyne_into(&kt, &kt, &o));
+            EXPECT_MSG(memcmp(kt.data, out1.data, mv_vol_bytes(&out)) == 0, "homodyne_into in place, case %d, "
+                       "differs", v);
             mv_free(&out), mv_free(&out1), mv_free(&kt);
         }
     }
@@ -3776,6 +3792,26 @@ MV_TEST(recon, homodyne_matches_reference)
     o.alpha = 0, o.phase = &k3; /* other dims */
     EXPECT_STATUS(mv_homodyne(&k2, &out, &o), MV_ERR_INVALID_ARG);
     EXPECT(strstr(mv_last_error(), "phase reference") != NULL);
+    o.phase = NULL;
+    { /* _into: out of other dims or dtype, overlapping kspace without being it, or the phase reference */
+        mv_vol sh = k2, ph2;
+        REQUIRE_OK(mv_vol_copy(&k2, &out));
+        EXPECT_STATUS(mv_homodyne_into(&k2, &k3, &o), MV_ERR_INVALID_ARG);
+        sh.data = (float *)k2.data + 2;
+        EXPECT_STATUS(mv_homodyne_into(&k2, &sh, &o), MV_ERR_INVALID_ARG);
+        EXPECT(strstr(mv_last_error(), "overlap") != NULL);
+        REQUIRE_OK(mv_vol_copy(&k2, &ph2));
+        o.phase = &ph2;
+        EXPECT_STATUS(mv_homodyne_into(&k2, &ph2, &o), MV_ERR_INVALID_ARG);
+        EXPECT(strstr(mv_last_error(), "phase reference") != NULL);
+        o.phase = NULL;
+        mv_free(&ph2);
+        EXPECT_STATUS(mv_homodyne_into(&k2, NULL, &o), MV_ERR_INVALID_ARG);
+        REQUIRE_OK(mv_vol_alloc(&sh, MV_DT_F32, k2.ndim, k2.dim, NULL));
+        EXPECT_STATUS(mv_homodyne_into(&k2, &sh, &o), MV_ERR_UNSUPPORTED);
+        mv_free(&sh);
+        mv_free(&out);
+    }
     mv_free(&ph);
     mv_free(&k2);
     mv_free(&k3);
