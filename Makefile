@@ -394,7 +394,7 @@ test-tsan: $(BUILD)/tests-tsan
 	  --filter metaimage.threads --filter mgh.threads --filter nrrd.threads --filter nrrd.dwi --filter gzip.single_member --filter gzip.one_member --filter morph.label_matches --filter morph.edt_matches --filter morph.binary_morph --filter analysis.seed \
 	  --filter fft.threads_identical --filter fft.measured_plans --filter nufft.threads_identical \
 	  --filter recon.isa_and_threads --filter recon.grappa_threads --filter bspline.cost_gradient --filter bspline.large_2d --filter syn.lncc_threads \
-	  --filter regspeed.metric_loops_threads --filter regspeed.jitter --filter analysis.twotime_paths --filter recon.cgsense_chunked --filter recon.l1_tv --filter recon.maps_threads --filter recon.llr_threads --filter recon.weights --filter recon.start --filter recon.subspace --filter recon.nlinv --filter recon.cc_matches --filter recon.homodyne \
+	  --filter regspeed.metric_loops_threads --filter regspeed.jitter --filter analysis.twotime_paths --filter recon.cgsense_chunked --filter recon.l1_tv --filter recon.maps_threads --filter recon.llr_threads --filter recon.weights --filter recon.start --filter recon.subspace --filter recon.nlinv --filter recon.cc_matches --filter recon.homodyne --filter mri.fftmod_threads \
 	  --filter ops.histogram_percentiles_threads
 test-clang: $(BUILD)/tests-clang
 	$(BUILD)/tests-clang $(SKIP_SLOW) --skip alloc.

@@ -2536,9 +2536,13 @@ MVDEF mv_status mv_fftshift_into(const mv_vol *in, mv_vol *out, unsigned axes, i
    float32 by the float32 rounding of e^{+-2 pi i phase} (no quarter-turn
    rounding, as BART's md_zsmul2). In place (in == out) or out of place
    (no other overlap). A mask of length-1 or absent axes only is a copy.
+   Odd lines repeated along unmodulated axes (coils) take their float64
+   factors from a table made once per distinct line (the same values, a
+   sine and cosine per sample fewer; without the memory, per sample).
    Statuses: MV_ERR_INVALID_ARG (NULL in or out or dims, ndim outside
    1..16, a dim < 1, mask bits past 15, partial overlap),
-   MV_ERR_SIZE_OVERFLOW. allocates: no. thread-safe: yes. */
+   MV_ERR_SIZE_OVERFLOW. allocates: only that table (at most 64 MB, half
+   the data). thread-safe: yes. */
 MVDEF mv_status mv_fftmod(const void *in, void *out, int ndim, const int64_t *dims, unsigned axes, int inverse,
                           const mv_mri_opts *opts);
 
@@ -30579,14 +30583,17 @@ typedef struct mv__fftmod_job {
     int64_t unit;  /* samples per unit: d[lo] (line units) or the product below lo (block units) */
     int64_t parts; /* work items per unit (block units split into chunks) */
     int64_t chunk; /* samples per item */
+    double *tab;   /* odd lines repeated along unmodulated axes: each distinct line's float64 factors, or NULL */
+    int64_t ntab;  /* distinct lines: the product of the modulated lengths above lo */
 } mv__fftmod_job;
 
 /* The phase of unit u: the turns of its masked axes above (line units) or
    from (block units) lo, summed from the highest axis down as BART's
-   recursion adds them */
-static double mv__fftmod_unit_phase(const mv__fftmod_job *j, int64_t u)
+   recursion adds them; *line: its index among the distinct lines (the
+   masked axes' indices alone) */
+static double mv__fftmod_unit_phase(const mv__fftmod_job *j, int64_t u, int64_t *line)
 {
-    int64_t idx[16];
+    int64_t idx[16], l = 0;
     double ph = 0;
     int a, first = j->line_units ? j->lo + 1 : j->lo;
     for (a = first; a < j->nd; a++) {
@@ -30594,8 +30601,38 @@ static double mv__fftmod_unit_phase(const mv__fftmod_job *j, int64_t u)
         u /= j->d[a];
     }
     for (a = j->nd - 1; a >= first; a--)
-        if (j->mask >> a & 1) ph += mv__bart_fftmod_turns(j->d[a], idx[a]);
+        if (j->mask >> a & 1) {
+            ph += mv__bart_fftmod_turns(j->d[a], idx[a]);
+            l = l * j->d[a] + idx[a];
+        }
+    *line = l;
     return ph;
+}
+
+/* the factor table of odd lines: line l's phase is the turns of its masked
+   indices, the same sum mv__fftmod_unit_phase forms (l's digits are those
+   indices, highest axis first) */
+static void mv__fftmod_tab_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__fftmod_job *j = (const mv__fftmod_job *)ctx;
+    const int64_t n = j->d[j->lo];
+    int64_t l, i;
+    (void)worker;
+    for (l = b; l < e; l++) {
+        int64_t rest = l, idx[16];
+        double ph = 0;
+        int a;
+        for (a = j->lo + 1; a < j->nd; a++)
+            if (j->mask >> a & 1) {
+                idx[a] = rest % j->d[a];
+                rest /= j->d[a];
+            }
+        for (a = j->nd - 1; a > j->lo; a--)
+            if (j->mask >> a & 1) ph += mv__bart_fftmod_turns(j->d[a], idx[a]);
+        for (i = 0; i < n; i++)
+            mv__fftmod_factor(ph + mv__bart_fftmod_turns(n, i), j->inverse, j->tab + 2 * (l * n + i),
+                              j->tab + 2 * (l * n + i) + 1);
+    }
 }
 
 /* x * f in float32: BART's complex product (zmul, zfftmod), or with
@@ -30648,8 +30685,18 @@ static void mv__fftmod_range(void *ctx, int64_t b, int64_t e, int worker)
     for (it = b; it < e; it++) {
         const int64_t u = it / j->parts, p = it % j->parts, off = u * j->unit + p * j->chunk;
         const int64_t len = MV__MIN(j->chunk, j->unit - p * j->chunk);
-        const double ph = mv__fftmod_unit_phase(j, u);
-        if (j->line_units) {
+        int64_t line, i;
+        const double ph = mv__fftmod_unit_phase(j, u, &line);
+        if (j->tab) { /* the line's factors from the table: the same float64 products */
+            const double *f = j->tab + 2 * (line * j->unit + p * j->chunk);
+            const float *x = j->in + 2 * off;
+            float *y = j->out + 2 * off;
+            for (i = 0; i < len; i++) {
+                const double xr = x[2 * i], xi = x[2 * i + 1];
+                y[2 * i] = (float)(xr * f[2 * i] - xi * f[2 * i + 1]);
+                y[2 * i + 1] = (float)(xr * f[2 * i + 1] + xi * f[2 * i]);
+            }
+        } else if (j->line_units) {
             mv__fftmod_line(j->in + 2 * off, j->out + 2 * off, j->unit, p * j->chunk, len, ph, j->inverse);
         } else { /* BART's md_zsmul2 by cexp(2 pi i (+-ph)) as a complex float: no quarter-turn rounding */
             const double y = 2 * 3.14159265358979323846 * (j->inverse ? -ph : ph);
@@ -30682,6 +30729,8 @@ MVDEF mv_status mv_fftmod(const void *in, void *out, int ndim, const int64_t *di
             if (j.lo < 0) j.lo = a;
         }
     }
+    MV__CHECK(mv__fits_size(total * 8), MV_ERR_SIZE_OVERFLOW, "%s: %llu samples do not fit in memory", fn,
+              (unsigned long long)total);
     MV__CHECK(!mv__fft_overlap(in, (size_t)total * 8, out, (size_t)total * 8) || in == out, MV_ERR_INVALID_ARG,
               "%s: in and out overlap without being equal", fn);
     j.in = (const float *)in, j.out = (float *)out;
@@ -30696,8 +30745,19 @@ MVDEF mv_status mv_fftmod(const void *in, void *out, int ndim, const int64_t *di
     }
     j.chunk = MV__MIN(j.unit, (int64_t)1 << 14); /* items of at most 16 K samples (an even count) */
     j.parts = (j.unit + j.chunk - 1) / j.chunk;
+    if (j.line_units && j.unit % 2) { /* odd lines: a sine and cosine a sample, once per distinct line */
+        j.ntab = 1;
+        for (a = j.lo + 1; a < ndim; a++)
+            if (j.mask >> a & 1) j.ntab *= j.d[a];
+        if ((uint64_t)(j.ntab * j.unit) * 2 <= total && j.ntab * j.unit <= ((int64_t)1 << 22))
+            j.tab = (double *)mv__alloc((size_t)(2 * j.ntab * j.unit) * sizeof(double), opts->alloc_ctx);
+        if (j.tab) /* (without it, the factors per sample) */
+            mv__parallel_for(j.ntab, 1, mv__threads_for_bytes(opts->threads, 16 * (uint64_t)(j.ntab * j.unit)),
+                             mv__fftmod_tab_range, &j);
+    }
     mv__parallel_for((int64_t)total / j.unit * j.parts, 1, mv__threads_for_bytes(opts->threads, 16 * total),
                      mv__fftmod_range, &j);
+    mv__free(j.tab, opts->alloc_ctx);
     return MV_OK;
 }
 
@@ -49687,6 +49747,7 @@ static mv_status mv__homodyne_run(const mv_vol *kspace, mv_vol *out, int into, c
         const size_t fs = MV__MAX(MV__MAX(mv_fft_scratch_size(fwd), mv_fft_scratch_size(inv)),
                                   MV__MAX(mv_fft_scratch_size(band_inv), mv_fft_scratch_size(axis_inv)));
         const int nw = per_volume ? threads : 1;
+        if (!axis_inv) j.nband = 0; /* a reference given or no band: no room for it */
         j.wsize = 4 * n + 2 * j.nband + (int64_t)((fs + 63) / sizeof(float));
         scr = (float *)mv__alloc((size_t)(nw * j.wsize) * sizeof(float), ctx);
         if (!scr) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %d workers' volumes", fn, nw);

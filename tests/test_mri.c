@@ -219,6 +219,7 @@ static const fftmod_case fftmod_cases[] = {
     {4, {10, 7, 6, 3}, 3},
     {4, {6, 10, 3, 2}, 2},   /* blocks of 6 */
     {4, {6, 9, 3, 2}, 0xA},  /* blocks, odd lengths */
+    {4, {9, 5, 4, 3}, 0xD},  /* odd lines repeated along axis 1: the factor table of 4 x 3 lines */
     {2, {1, 9}, 3},          /* the line along axis 1 */
     {5, {8, 5, 4, 2, 2}, 0x14},
     {1, {9}, 0},             /* nothing masked: a copy */
@@ -291,13 +292,13 @@ MV_TEST(mri, fftmod_matches_numpy)
     }
 }
 
-/* threads split the lines and blocks (16 K samples an item) without
-   changing a byte; bad arguments */
+/* threads split the lines and blocks (16 K samples an item) and the odd
+   lines' factor table without changing a byte; bad arguments */
 MV_TEST(mri, fftmod_threads_and_refusals)
 {
-    static const int64_t dl[4] = {96, 128, 33, 2}, db[4] = {128, 129, 33, 2}, zero[2] = {4, 0};
+    static const int64_t dl[4] = {96, 128, 33, 2}, db[4] = {128, 129, 33, 2}, dt[4] = {127, 64, 33, 2}, zero[2] = {4, 0};
     int64_t big[16], n = 128 * 129 * 33 * 2;
-    unsigned masks[3] = {7, 6, 15};
+    unsigned masks[4] = {7, 6, 15, 5};
     mv_vol x;
     mv_mri_opts mo;
     float *o1, *o3;
@@ -306,14 +307,15 @@ MV_TEST(mri, fftmod_threads_and_refusals)
     o1 = (float *)malloc(mv_vol_bytes(&x)), o3 = (float *)malloc(mv_vol_bytes(&x));
     REQUIRE(o1 && o3);
     memset(&mo, 0, sizeof(mo));
-    for (m = 0; m < 6; m++) {
-        const int64_t *d = m < 3 ? dl : db;
+    for (m = 0; m < 8; m++) {
+        const int64_t *d = m < 3 ? dl : m < 6 ? db : dt;
+        const unsigned mask = masks[m < 6 ? m % 3 : 3];
         const int64_t nn = d[0] * d[1] * d[2] * d[3];
         mo.threads = 1;
-        EXPECT_OK(mv_fftmod(x.data, o1, 4, d, masks[m % 3], m & 1, &mo));
+        EXPECT_OK(mv_fftmod(x.data, o1, 4, d, mask, m & 1, &mo));
         mo.threads = 3;
-        EXPECT_OK(mv_fftmod(x.data, o3, 4, d, masks[m % 3], m & 1, &mo));
-        EXPECT_MSG(memcmp(o1, o3, (size_t)nn * 8) == 0, "fftmod mask %u: 3 threads differ from 1", masks[m % 3]);
+        EXPECT_OK(mv_fftmod(x.data, o3, 4, d, mask, m & 1, &mo));
+        EXPECT_MSG(memcmp(o1, o3, (size_t)nn * 8) == 0, "fftmod mask %u: 3 threads differ from 1", mask);
     }
     for (a = 0; a < 16; a++) big[a] = 1;
     EXPECT_STATUS(mv_fftmod(NULL, o1, 4, dl, 7, 0, NULL), MV_ERR_INVALID_ARG);
