@@ -45,7 +45,7 @@ TABLE OF CONTENTS (search for the anchors)
       >>cuda-api-spatial    crop/pad, box, flip, permute, reorient, rot90
       >>cuda-api-resample   nearest, trilinear and cubic B-spline resampling
       >>cuda-api-filter     Gaussian smoothing (the CPU's FIR, bit for bit)
-      >>cuda-api-fft        fftshift, centred 3D FFT through cuFFT
+      >>cuda-api-fft        fftshift, BART's fftmod, centred 3D FFT through cuFFT
       >>cuda-api-mri        RSS, sensitivity-weighted coil combination, density compensation
       >>cuda-api-field      displacement fields: warp, compose, smooth, exp, Jacobian, folds, inverse; the demons
                             update (the CPU's bits)
@@ -148,6 +148,11 @@ SEMANTICS AND TOLERANCES AGAINST THE CPU PATH (what tests/test_cuda.cu checks)
      Even lengths: one pass before cuFFT, z[m] = (-1)^(sum m) x[m + n/2]
      times the ortho scale (see mv__cu_shift_sign); odd lengths: phase ramps
      before and after.
+   - BART's fftmod (mv_cuda_fftmod): mv_fftmod's rule and rounding, no
+     FMA: even lines the CPU's bytes; a factor from a sine or cosine (odd
+     lengths, blocks) CUDA's float64 sin / cos: within one float32 ulp of
+     the CPU (the emulator's host libm: the CPU's bytes; GPU group
+     `fftmod`).
    - RSS and coil combination accumulate in float32 in coil order without
      FMA, as the CPU code under review does: <= 2 ulp.
    - filters (mv_cuda_gaussian, _gaussian_derivative, _box_filter,
@@ -573,6 +578,20 @@ MVCDEF mv_status mv_cuda_fftshift_into(const mv_cuda_vol *in, mv_cuda_vol *out, 
                                        mv_cuda_stream stream);
 MVCDEF mv_status mv_cuda_fftshift(const mv_cuda_vol *in, mv_cuda_vol *out, unsigned axes, int inverse,
                                   mv_cuda_stream stream);
+/* BART's fftmod (inverse 0) / ifftmod (inverse 1) of complex64 over the axes
+   in the mask (BART's bitmask, bits 0..15; bits at or past ndim name
+   length-1 axes: no change): medvol.h's mv_fftmod on the device, its rule
+   and its rounding (BART 0.8's: lines along the lowest modulated axis when
+   every axis below it is 1, else blocks; float32 and float64 products
+   without FMA). Even lines are mv_fftmod's bytes; where a factor needs a
+   sine or cosine (odd lengths, blocks, odd higher axes) CUDA's float64 sin
+   and cos (within 2 ulp, not glibc's) can move a result by one float32
+   ulp. One thread a sample (its factor computed there: no table). In place
+   when out->vol.data == in->vol.data. allocates: no (mv_cuda_fftmod: out). */
+MVCDEF mv_status mv_cuda_fftmod_into(const mv_cuda_vol *in, mv_cuda_vol *out, unsigned axes, int inverse,
+                                     mv_cuda_stream stream);
+MVCDEF mv_status mv_cuda_fftmod(const mv_cuda_vol *in, mv_cuda_vol *out, unsigned axes, int inverse,
+                                mv_cuda_stream stream);
 /* Centred transform of complex64 volumes over the axes in the mask (a run of
    consecutive bits among 0..2 once axes of length 1 are dropped, e.g. 7, 3,
    6, 1): fftshift(fftn(ifftshift(x))) (inverse: ifftn), ortho scaling (BART
@@ -4014,6 +4033,124 @@ MVCDEF mv_status mv_cuda_fftshift(const mv_cuda_vol *in, mv_cuda_vol *out, unsig
     MV__CU_CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_cuda_fftshift: out is NULL");
     MV__CU_STRY(mv__cu_alloc_like(&t, &in->vol, in->vol.dtype, in->vol.ndim, in->vol.dim, stream));
     st = mv_cuda_fftshift_into(in, &t, axes, inverse, stream);
+    if (st != MV_OK) {
+        mv_cuda_free(&t, stream);
+        return st;
+    }
+    *out = t;
+    return MV_OK;
+}
+
+/* ---- BART's fftmod ------------------------------------------------------------ */
+
+/* medvol.h's mv__bart_fftmod_turns: (j - c/2) c / n, c = n / 2 (the product
+   rounded alone, so that a sum of them is never an FMA) */
+static __host__ __device__ double mv__cu_fftmod_turns(int64_t n, int64_t j)
+{
+    const int64_t c = n / 2;
+    return MV__CU_DMUL((double)j - (double)c / 2., (double)c / (double)n);
+}
+
+/* medvol.h's mv__fftmod_factor (BART's fftmod_phase2): e^{sgn 2 pi i rem},
+   quarter turns exact with BART's zero signs */
+static __host__ __device__ void mv__cu_fftmod_factor(double ph, int inverse, double *re, double *im)
+{
+    const double rem = ph - floor(ph), sgn = inverse ? -1.0 : 1.0;
+    if (rem == 0 || rem == 0.5) {
+        *re = rem == 0 ? 1.0 : -1.0, *im = 0.0;
+    } else if (rem == 0.25 || rem == 0.75) {
+        const double q = rem == 0.25 ? 1.0 : -1.0;
+        *re = (q > 0 ? 0.0 : -0.0) * sgn, *im = q * sgn;
+    } else {
+        const double y = MV__CU_DMUL(2 * 3.14159265358979323846 * sgn, rem);
+        *re = cos(y), *im = sin(y);
+    }
+}
+
+/* one sample of mv_fftmod: its unit's phase (the masked axes' turns from
+   the highest axis down: above lo for lines, from lo for blocks), then the
+   line's or block's product */
+struct mv__cu_fftmod_fn {
+    int nd, lo, lines, inverse;
+    unsigned mask;
+    int64_t d[MV_MAX_DIMS];
+    __device__ void begin() {}
+    __device__ float2 operator()(float2 x, int64_t i) const
+    {
+        int64_t idx[MV_MAX_DIMS], rest = i;
+        double ph = 0, fr, fi;
+        const int first = lines ? lo + 1 : lo;
+        for (int a = 0; a < nd; a++) {
+            idx[a] = rest % d[a];
+            rest /= d[a];
+        }
+        for (int a = nd - 1; a >= first; a--)
+            if (mask >> a & 1u) ph = MV__CU_DADD(ph, mv__cu_fftmod_turns(d[a], idx[a]));
+        if (!lines) { /* BART's md_zsmul2 by the float32 cexp, strength-reduced where real */
+            const double y = MV__CU_DMUL(2 * 3.14159265358979323846, inverse ? -ph : ph);
+            const float br = (float)cos(y), bi = (float)sin(y);
+            if (bi == 0) return make_float2(MV__CU_FMUL(x.x, br), MV__CU_FMUL(x.y, br));
+            return make_float2(MV__CU_FSUB(MV__CU_FMUL(x.x, br), MV__CU_FMUL(x.y, bi)),
+                               MV__CU_FADD(MV__CU_FMUL(x.x, bi), MV__CU_FMUL(x.y, br)));
+        }
+        const int64_t n = d[lo], j = idx[lo];
+        if (n % 2 == 0) { /* zfftmod's even line: +-(the float32 factor of sample 0) */
+            mv__cu_fftmod_factor(MV__CU_DADD(ph, mv__cu_fftmod_turns(n, 0)), inverse, &fr, &fi);
+            float pr = (float)fr, pi = (float)fi;
+            if (j & 1) pr = -pr, pi = -pi;
+            return make_float2(MV__CU_FSUB(MV__CU_FMUL(x.x, pr), MV__CU_FMUL(x.y, pi)),
+                               MV__CU_FADD(MV__CU_FMUL(x.x, pi), MV__CU_FMUL(x.y, pr)));
+        }
+        mv__cu_fftmod_factor(MV__CU_DADD(ph, mv__cu_fftmod_turns(n, j)), inverse, &fr, &fi);
+        const double a = x.x, b = x.y;
+        return make_float2((float)MV__CU_DSUB(MV__CU_DMUL(a, fr), MV__CU_DMUL(b, fi)),
+                           (float)MV__CU_DADD(MV__CU_DMUL(a, fi), MV__CU_DMUL(b, fr)));
+    }
+};
+
+MVCDEF mv_status mv_cuda_fftmod_into(const mv_cuda_vol *in, mv_cuda_vol *out, unsigned axes, int inverse,
+                                     mv_cuda_stream stream)
+{
+    mv__cu_fftmod_fn f;
+    int64_t below = 1;
+    int a;
+    MV__CU_STRY(mv__cu_check_vol(in, "mv_cuda_fftmod_into", "input"));
+    MV__CU_STRY(mv__cu_check_vol(out, "mv_cuda_fftmod_into", "output"));
+    MV__CU_CHECK(in->vol.dtype == MV_DT_C64, MV_ERR_UNSUPPORTED, "mv_cuda_fftmod_into: %s (complex64 only)",
+                 mv_dtype_name(in->vol.dtype));
+    MV__CU_CHECK(axes < (1u << 16), MV_ERR_INVALID_ARG, "mv_cuda_fftmod_into: axes 0x%x (a BART mask: bits 0..15)",
+                 axes);
+    MV__CU_CHECK(out->vol.dtype == in->vol.dtype && mv__cu_same_dims(&in->vol, &out->vol), MV_ERR_INVALID_ARG,
+                 "mv_cuda_fftmod_into: output dtype and dims must be the input's");
+    memset(&f, 0, sizeof(f));
+    f.nd = in->vol.ndim;
+    f.inverse = inverse != 0;
+    f.lo = -1;
+    for (a = 0; a < f.nd; a++) {
+        f.d[a] = in->vol.dim[a];
+        if ((axes >> a & 1u) && f.d[a] > 1) {
+            f.mask |= 1u << a;
+            if (f.lo < 0) f.lo = a;
+        }
+    }
+    if (f.lo < 0) {
+        f.lo = f.nd; /* nothing masked: BART multiplies by cexp(0), a block of everything */
+    } else {
+        for (a = 0; a < f.lo; a++) below *= f.d[a];
+        f.lines = below == 1;
+    }
+    return mv__cu_map((const float2 *)in->vol.data, (float2 *)out->vol.data, mv_vol_count(&in->vol), f, stream);
+}
+
+MVCDEF mv_status mv_cuda_fftmod(const mv_cuda_vol *in, mv_cuda_vol *out, unsigned axes, int inverse,
+                                mv_cuda_stream stream)
+{
+    mv_cuda_vol t;
+    mv_status st;
+    MV__CU_STRY(mv__cu_check_vol(in, "mv_cuda_fftmod", "input"));
+    MV__CU_CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_cuda_fftmod: out is NULL");
+    MV__CU_STRY(mv__cu_alloc_like(&t, &in->vol, in->vol.dtype, in->vol.ndim, in->vol.dim, stream));
+    st = mv_cuda_fftmod_into(in, &t, axes, inverse, stream);
     if (st != MV_OK) {
         mv_cuda_free(&t, stream);
         return st;

@@ -656,33 +656,37 @@ static void vol_swap(mv_vol *x, mv_vol *y)
 
 /* fftshift [-b] BITMASK IN OUT: bart fftshift (-b its ifftshift), numpy's
    rolls by n/2 (mv_fftshift_into) over bart_axes_of's dims, or axis by axis
-   past 7 of them */
+   past 7 of them; in place on the loaded data when every shifted length is
+   even (a swap of halves: no second 134 MB buffer to fault in), else
+   through a second buffer */
 static int cmd_fftshift(const args *a)
 {
     mv_vol v, t, vi, vo;
     int64_t flags = 0, bd[16], d3[3];
     bart_axes g;
-    int rc, k, inverse = opt_flag(a, "-b");
+    int rc, k, even = 1, inverse = opt_flag(a, "-b");
     mv_status st = MV_OK;
     if (parse_ints(a->pos[0], &flags, 1, 0, 65535) != 1)
         return usage_error(a, "BITMASK: the dims to shift, 0 .. 65535 (bart fftshift's)", a->pos[0]);
     if ((rc = cfl_load_folded(a->pos[1], &v, bd))) return rc;
     bart_axes_of(bd, flags, &g);
+    for (k = 0; k < g.ns; k++)
+        if ((g.smask >> k & 1) && g.sd[k] % 2) even = 0;
     mv_vol_init(&t);
-    if (g.pmask) st = mv_vol_alloc(&t, MV_DT_C64, v.ndim, v.dim, NULL);
+    if (g.pmask && !even) st = mv_vol_alloc(&t, MV_DT_C64, v.ndim, v.dim, NULL);
     if (st == MV_OK && g.pmask && g.np <= MV_MAX_DIMS) {
         st = mv_vol_wrap(&vi, v.data, MV_DT_C64, g.np, g.pd);
-        if (st == MV_OK) st = mv_vol_wrap(&vo, t.data, MV_DT_C64, g.np, g.pd);
+        if (st == MV_OK) st = mv_vol_wrap(&vo, even ? v.data : t.data, MV_DT_C64, g.np, g.pd);
         if (st == MV_OK) st = mv_fftshift_into(&vi, &vo, g.pmask, inverse, NULL);
-        if (st == MV_OK) vol_swap(&v, &t);
+        if (st == MV_OK && !even) vol_swap(&v, &t);
     } else if (st == MV_OK) {
         for (k = 0; k < g.ns && st == MV_OK; k++)
-            if (g.smask >> k & 1) { /* from v into t, then the two swap */
+            if (g.smask >> k & 1) { /* from v into t, then the two swap (in place when even) */
                 bart_axis_view(&g, k, d3);
                 st = mv_vol_wrap(&vi, v.data, MV_DT_C64, 3, d3);
-                if (st == MV_OK) st = mv_vol_wrap(&vo, t.data, MV_DT_C64, 3, d3);
+                if (st == MV_OK) st = mv_vol_wrap(&vo, even ? v.data : t.data, MV_DT_C64, 3, d3);
                 if (st == MV_OK) st = mv_fftshift_into(&vi, &vo, 2u, inverse, NULL);
-                if (st == MV_OK) vol_swap(&v, &t);
+                if (st == MV_OK && !even) vol_swap(&v, &t);
             }
     }
     mv_free(&t);

@@ -1028,6 +1028,98 @@ static void test_fftshift(void)
                 }
 }
 
+/* whether the device is tests/cuda_emu's (the host's libm for sin and cos) */
+static int t_emulated(void)
+{
+    char buf[256] = "";
+    return mv_cuda_device_describe(0, buf, sizeof(buf)) == MV_OK && strncmp(buf, "mv_emu", 6) == 0;
+}
+
+/* mv_cuda_fftmod against the CPU's mv_fftmod (BART's fftmod; medvol.h):
+   even lines the same bytes, else within a float32 ulp of |x| (CUDA's sin
+   and cos; on the emulator, whose sin and cos are the CPU's, the same bytes
+   everywhere: zero signs and BART's strength reduction included); lines and
+   blocks, odd and even, bits past ndim; in place = out of place */
+static void test_fftmod(void)
+{
+    const int emu = t_emulated();
+    static const struct { int nd; int64_t d[5]; unsigned axes; } cs[] = {
+        {3, {16, 12, 8}, 7},        {3, {15, 9, 7}, 7},      {4, {10, 7, 6, 3}, 3}, {4, {6, 10, 3, 2}, 2},
+        {4, {6, 9, 3, 2}, 0xA},     {2, {1, 9}, 3},          {5, {8, 5, 4, 2, 2}, 0x14},
+        {3, {9, 5, 4}, 0},          {3, {14, 1, 5}, 0xffff}, {4, {128, 96, 3, 4}, 7}, {4, {127, 64, 5, 3}, 5},
+    };
+    int c, inv;
+    char what[128];
+    for (c = 0; c < (int)(sizeof(cs) / sizeof(cs[0])); c++)
+        for (inv = 0; inv < 2; inv++) {
+            mv_vol h, g, g2;
+            mv_cuda_vol d, dout;
+            float *ref;
+            int a, even = 1, lines = 1, lo = 0;
+            size_t k, n;
+            t_host(&h, MV_DT_C64, cs[c].nd, cs[c].d, 10);
+            n = (size_t)mv_vol_count(&h);
+            for (k = 0; k < 2 * n; k += 7) ((float *)h.data)[k] = k % 3 ? -0.0f : 0.0f; /* zero signs matter too */
+            ref = (float *)malloc(n * 8);
+            CHECK_OK(mv_fftmod(h.data, ref, cs[c].nd, cs[c].d, cs[c].axes, inv, NULL));
+            while (lo < cs[c].nd && !((cs[c].axes >> lo & 1) && cs[c].d[lo] > 1)) lo++;
+            for (a = 0; a < cs[c].nd; a++) {
+                if ((cs[c].axes >> a & 1) && cs[c].d[a] > 1 && cs[c].d[a] % 2) even = 0;
+                if (a < lo && lo < cs[c].nd && cs[c].d[a] > 1) lines = 0;
+            }
+            snprintf(what, sizeof(what), "%sfftmod case %d", inv ? "i" : "", c);
+            if (mv_cuda_upload(&h, &d, t_stream) == MV_OK) {
+                CHECK_OK(mv_cuda_fftmod(&d, &dout, cs[c].axes, inv, t_stream));
+                if (mv_cuda_download(&dout, &g, t_stream) == MV_OK) {
+                    if ((even && lines) || emu) {
+                        CHECK(memcmp(g.data, ref, n * 8) == 0, "%s: not the CPU's bytes", what);
+                    } else {
+                        double worst = 0;
+                        for (k = 0; k < n; k++) {
+                            const float *x = (const float *)h.data + 2 * k, *y = (const float *)g.data + 2 * k;
+                            const double m = hypot(x[0], x[1]), e = hypot(y[0] - ref[2 * k], y[1] - ref[2 * k + 1]);
+                            if (m > 0 && e / m > worst) worst = e / m;
+                        }
+                        CHECK(worst <= 2.5e-7, "%s: %.3g of |x| from the CPU's", what, worst);
+                    }
+                    CHECK_OK(mv_cuda_fftmod_into(&d, &d, cs[c].axes, inv, t_stream)); /* in place */
+                    if (mv_cuda_download(&d, &g2, t_stream) == MV_OK) {
+                        CHECK(memcmp(g2.data, g.data, n * 8) == 0, "%s: in place differs", what);
+                        mv_free(&g2);
+                    }
+                    mv_free(&g);
+                }
+                mv_cuda_free(&dout, t_stream);
+                mv_cuda_free(&d, t_stream);
+            }
+            free(ref);
+            mv_free(&h);
+        }
+    { /* refusals: another dtype, a mask bit past 15, other dims */
+        int64_t d3[3] = {4, 4, 2}, d4[3] = {4, 4, 3};
+        mv_vol h;
+        mv_cuda_vol d, e;
+        t_host(&h, MV_DT_F32, 3, d3, 1);
+        if (mv_cuda_upload(&h, &d, t_stream) == MV_OK) {
+            CHECK(mv_cuda_fftmod(&d, &e, 7, 0, t_stream) == MV_ERR_UNSUPPORTED, "fftmod of float32 accepted");
+            mv_cuda_free(&d, t_stream);
+        }
+        mv_free(&h);
+        t_host(&h, MV_DT_C64, 3, d3, 1);
+        if (mv_cuda_upload(&h, &d, t_stream) == MV_OK) {
+            CHECK(mv_cuda_fftmod(&d, &e, 1u << 16, 0, t_stream) == MV_ERR_INVALID_ARG, "fftmod mask bit 16 accepted");
+            mv_free(&h);
+            t_host(&h, MV_DT_C64, 3, d4, 1);
+            if (mv_cuda_upload(&h, &e, t_stream) == MV_OK) {
+                CHECK(mv_cuda_fftmod_into(&d, &e, 7, 0, t_stream) == MV_ERR_INVALID_ARG, "fftmod into other dims");
+                mv_cuda_free(&e, t_stream);
+            }
+            mv_cuda_free(&d, t_stream);
+        }
+        mv_free(&h);
+    }
+}
+
 /* centred, ortho DFT of every line along axis a, in float64, literally:
    ifftshift, DFT, fftshift */
 static void t_ref_fftc_axis(double *x, const int64_t n[3], int64_t frames, int a, int inverse)
@@ -2976,7 +3068,8 @@ static void test_cgsense_nc(void)
 static const t_case t_cases[] = {
     {"upload_download", test_upload_download}, {"convert", test_convert},     {"stats", test_stats},
     {"intensity", test_intensity},             {"spatial", test_spatial},     {"resample", test_resample},
-    {"fftshift", test_fftshift},               {"fftc", test_fftc},           {"coils", test_coils},
+    {"fftshift", test_fftshift},               {"fftmod", test_fftmod},       {"fftc", test_fftc},
+    {"coils", test_coils},
     {"large", test_large},                     {"gaussian", test_gaussian},   {"field", test_field},
     {"transport", test_transport},            {"demons", test_demons},       {"metric", test_metric},     {"metric_lncc", test_metric_lncc},
     {"grappa", test_grappa},                   {"cgsense", test_cgsense},     {"nufft", test_nufft},
