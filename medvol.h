@@ -30543,23 +30543,12 @@ static double mv__bart_fftmod_turns(int64_t n, int64_t j)
     return ((double)j - (double)c / 2.) * ((double)c / (double)n);
 }
 
-/* e^{2 pi i ph}, the fractional part's quarter turns exact */
-static void mv__unit_turns(double ph, double *re, double *im)
-{
-    double rem = ph - floor(ph);
-    if (rem == 0 || rem == 0.5) {
-        *re = rem == 0 ? 1 : -1, *im = 0;
-    } else if (rem == 0.25 || rem == 0.75) {
-        *re = 0, *im = rem == 0.25 ? 1 : -1;
-    } else {
-        *re = cos(2 * 3.14159265358979323846 * rem), *im = sin(2 * 3.14159265358979323846 * rem);
-    }
-}
-
 /* BART's fftmod_phase2: e^{sgn 2 pi i rem}, rem the fractional part of ph,
    its quarter turns exact with the components BART's complex constants
    give (1., -1., 1.i * sgn, -1.i * sgn: e.g. the real part of the inverse's
-   quarter turn is -0.0) */
+   quarter turn is -0.0). Every BART-centred factor in this file comes from
+   here (pics's fftmod squared, its scale's samples, cc's and homodyne's
+   tables). */
 static void mv__fftmod_factor(double ph, int inverse, double *re, double *im)
 {
     const double rem = ph - floor(ph), sgn = inverse ? -1.0 : 1.0;
@@ -46000,7 +45989,7 @@ static mv_status mv__cgs_fftmod2_make(mv_cgsense_plan *pl)
                 j[0] = x, j[1] = y, j[2] = z;
                 for (a = 0; a < 3; a++)
                     if (pl->dims[a] > 1) ph += mv__bart_fftmod_turns(pl->dims[a], j[a]);
-                mv__unit_turns(2 * ph, &re, &im);
+                mv__fftmod_factor(2 * ph, 0, &re, &im);
                 f[2 * ((z * pl->dims[1] + y) * pl->dims[0] + x)] = (float)re;
                 f[2 * ((z * pl->dims[1] + y) * pl->dims[0] + x) + 1] = (float)im;
             }
@@ -47729,7 +47718,7 @@ MVDEF mv_status mv_bart_scale_estimate_nc(const mv_vol *traj, const mv_vol *kspa
 /* fftmod_phase2 of BART's vecops.c: e^{2 pi i (ph + turns(n, j))} */
 static void mv__bart_fftmod_phase(int64_t n, int64_t j, double ph, double *re, double *im)
 {
-    mv__unit_turns(ph + mv__bart_fftmod_turns(n, j), re, im);
+    mv__fftmod_factor(ph + mv__bart_fftmod_turns(n, j), 0, re, im);
 }
 
 /* Sample (x, y, z) of a (d[0], d[1], d[2]) k-space after BART's fftmod
@@ -48835,7 +48824,7 @@ static void mv__cc_fftmod_table(int64_t n, int inverse, float *tab)
     int64_t j;
     for (j = 0; j < n; j++) {
         double re, im, t = mv__bart_fftmod_turns(n, j);
-        mv__unit_turns(inverse ? -t : t, &re, &im);
+        mv__fftmod_factor(t, inverse, &re, &im); /* BART's ifftmod: the conjugate of fftmod's reduced turn */
         tab[2 * j] = (float)re, tab[2 * j + 1] = (float)im;
     }
 }
