@@ -49515,15 +49515,31 @@ typedef struct mv__hd_job {
      MV__HD_PHASE: v = zphsr(u conj(f))        (after: BART's zphsr, 1 where 0)
      MV__HD_OUT:   v = real(u conj(f) conj(p)) (after, demodulated) */
 enum { MV__HD_IN, MV__HD_FWD, MV__HD_PHASE, MV__HD_OUT };
-static void mv__hd_pass(const mv__hd_job *j, int mode, const float *u, float *v, const float *s, const float *p)
+
+/* The box [lo, hi) of the centre band: every voxel but those outside
+   band0 .. band0 + band along the axis */
+static void mv__hd_band_box(const mv__hd_job *j, int64_t lo[3], int64_t hi[3])
 {
-    int64_t x, y, z, i = 0;
-    for (z = 0; z < j->d[2]; z++)
-        for (y = 0; y < j->d[1]; y++) {
+    int a;
+    for (a = 0; a < 3; a++) lo[a] = 0, hi[a] = j->d[a];
+    lo[j->axis] = j->band0, hi[j->axis] = j->band0 + j->band;
+}
+
+/* band 0: the whole volume; 1: only the centre band's voxels of u, into v
+   packed as a volume of its own (the phase estimate's pruned transform,
+   below) */
+static void mv__hd_pass(const mv__hd_job *j, int mode, const float *u, float *v, const float *s, const float *p,
+                        int band)
+{
+    int64_t lo[3] = {0, 0, 0}, hi[3] = {j->d[0], j->d[1], j->d[2]}, x, y, z, i = 0;
+    if (band) mv__hd_band_box(j, lo, hi);
+    for (z = lo[2]; z < hi[2]; z++)
+        for (y = lo[1]; y < hi[1]; y++) {
             const float sr = !s ? 1.0f : j->axis == 2 ? s[z] : j->axis == 1 ? s[y] : 0.0f;
             const float *fxy = j->fxy ? j->fxy + 2 * j->d[0] * y : NULL, *fz = j->fz ? j->fz + 2 * z : NULL;
-            for (x = 0; x < j->d[0]; x++, i++) {
-                float fr = 1, fi = 0, ur = u[2 * i], ui = u[2 * i + 1], a, b;
+            const float *row = u + 2 * j->d[0] * (y + j->d[1] * z);
+            for (x = lo[0]; x < hi[0]; x++, i++) {
+                float fr = 1, fi = 0, ur = row[2 * x], ui = row[2 * x + 1], a, b;
                 if (fxy) {
                     fr = fxy[2 * x] * fz[0] - fxy[2 * x + 1] * fz[1];
                     fi = fxy[2 * x] * fz[1] + fxy[2 * x + 1] * fz[0];
@@ -49550,42 +49566,16 @@ static void mv__hd_pass(const mv__hd_job *j, int mode, const float *u, float *v,
 
 /* The phase estimate's transform, pruned: BART zero-fills all but the
    centre band along the axis (md_resize_center there and back) and takes
-   the 3D ifftuc; here the band alone, u conj(f) gathered into a volume of
-   its own (as MV__HD_IN with a weight of 1 there), goes through the inverse
-   FFT over the other axes, is placed back among zeros, and the FFT along
-   the axis finishes the 3D transform: 1/8 of the volume transformed twice
-   at BART's 5/8 instead of all of it, the same transform to float
-   rounding. */
-static void mv__hd_band_in(const mv__hd_job *j, const float *u, float *c)
-{
-    int64_t lo[3] = {0, 0, 0}, hi[3], x, y, z, i = 0;
-    int a;
-    for (a = 0; a < 3; a++) hi[a] = j->d[a];
-    lo[j->axis] = j->band0, hi[j->axis] = j->band0 + j->band;
-    for (z = lo[2]; z < hi[2]; z++)
-        for (y = lo[1]; y < hi[1]; y++) {
-            const float *fxy = j->fxy ? j->fxy + 2 * j->d[0] * y : NULL, *fz = j->fz ? j->fz + 2 * z : NULL;
-            const float *row = u + 2 * j->d[0] * (y + j->d[1] * z);
-            for (x = lo[0]; x < hi[0]; x++, i++) {
-                float fr = 1, fi = 0;
-                const float ur = row[2 * x], ui = row[2 * x + 1];
-                if (fxy) {
-                    fr = fxy[2 * x] * fz[0] - fxy[2 * x + 1] * fz[1];
-                    fi = -(fxy[2 * x] * fz[1] + fxy[2 * x + 1] * fz[0]); /* conj(f) */
-                }
-                c[2 * i] = ur * fr - ui * fi;
-                c[2 * i + 1] = ur * fi + ui * fr;
-            }
-        }
-}
-
-/* v = the band c in its place, zeros elsewhere */
+   the 3D ifftuc; here the band alone, u conj(f) packed into a volume of its
+   own (mv__hd_pass's MV__HD_IN over the band, weight 1), goes through the
+   inverse FFT over the other axes, is placed back among zeros
+   (mv__hd_band_out), and the FFT along the axis finishes the 3D transform:
+   1/8 of the volume transformed twice at BART's 5/8 instead of all of it,
+   the same transform to float rounding. */
 static void mv__hd_band_out(const mv__hd_job *j, const float *c, float *v)
 {
-    int64_t lo[3] = {0, 0, 0}, hi[3], y, z, row;
-    int a;
-    for (a = 0; a < 3; a++) hi[a] = j->d[a];
-    lo[j->axis] = j->band0, hi[j->axis] = j->band0 + j->band;
+    int64_t lo[3], hi[3], y, z, row;
+    mv__hd_band_box(j, lo, hi);
     row = hi[0] - lo[0];
     memset(v, 0, (size_t)(2 * j->nvox) * sizeof(float));
     for (z = lo[2]; z < hi[2]; z++)
@@ -49603,9 +49593,9 @@ static mv_status mv__hd_range(void *ctx, int64_t b, int64_t e, int worker)
         const float *in = j->in + 2 * vol * n, *p;
         float *o = j->out + 2 * vol * n;
         if (j->image_input) { /* BART's fftuc (fftu) of the image first */
-            mv__hd_pass(j, MV__HD_FWD, in, k, NULL, NULL);
+            mv__hd_pass(j, MV__HD_FWD, in, k, NULL, NULL, 0);
             if (j->fwd) MV__TRY(mv_fft_execute_into(j->fwd, k, k, fs));
-            mv__hd_pass(j, MV__HD_FWD, k, k, NULL, NULL);
+            mv__hd_pass(j, MV__HD_FWD, k, k, NULL, NULL, 0);
             in = k;
         }
         if (j->phase_ref) { /* the reference's volume: its index along each later dim, 0 where it has 1 */
@@ -49619,19 +49609,19 @@ static mv_status mv__hd_range(void *ctx, int64_t b, int64_t e, int worker)
             p = j->phase_ref + 2 * pv * n;
         } else { /* the centre band (BART's md_resize_center there and back), ifftuc, zphsr */
             if (j->band > 0) {
-                mv__hd_band_in(j, in, cb);
+                mv__hd_pass(j, MV__HD_IN, in, cb, NULL, NULL, 1);
                 if (j->band_inv) MV__TRY(mv_fft_execute_into(j->band_inv, cb, cb, fs));
                 mv__hd_band_out(j, cb, ph);
                 MV__TRY(mv_fft_execute_into(j->axis_inv, ph, ph, fs));
             } else {
                 memset(ph, 0, (size_t)(2 * n) * sizeof(float)); /* no band: zphsr's 1 everywhere */
             }
-            mv__hd_pass(j, MV__HD_PHASE, ph, ph, NULL, NULL);
+            mv__hd_pass(j, MV__HD_PHASE, ph, ph, NULL, NULL, 0);
             p = ph;
         }
-        mv__hd_pass(j, MV__HD_IN, in, k, j->w, NULL); /* the filter, ifftuc, real(. conj(phase)) */
+        mv__hd_pass(j, MV__HD_IN, in, k, j->w, NULL, 0); /* the filter, ifftuc, real(. conj(phase)) */
         if (j->inv) MV__TRY(mv_fft_execute_into(j->inv, k, k, fs));
-        mv__hd_pass(j, MV__HD_OUT, k, o, NULL, p);
+        mv__hd_pass(j, MV__HD_OUT, k, o, NULL, p, 0);
     }
     return MV_OK;
 }
@@ -49725,7 +49715,7 @@ static mv_status mv__homodyne_run(const mv_vol *kspace, mv_vol *out, int into, c
         fo.alloc_ctx = ctx;
         st = mv_fft_plan_c2c(&fwd, 3, fd, axes, 0, &fo);
         if (st == MV_OK) st = mv_fft_plan_c2c(&inv, 3, fd, axes, 1, &fo);
-        /* the phase estimate's pruned transform (mv__hd_band_in): the band over the other axes, then the axis */
+        /* the phase estimate's pruned transform (mv__hd_band_out): the band over the other axes, then the axis */
         if (st == MV_OK && !opts->phase && j.band > 0) {
             const unsigned others = axes & ~(1u << j.axis);
             if (others) st = mv_fft_plan_c2c(&band_inv, 3, j.bd, others, 1, &fo);

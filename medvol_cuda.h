@@ -4024,21 +4024,30 @@ MVCDEF mv_status mv_cuda_fftshift_into(const mv_cuda_vol *in, mv_cuda_vol *out, 
     return MV_OK;
 }
 
-MVCDEF mv_status mv_cuda_fftshift(const mv_cuda_vol *in, mv_cuda_vol *out, unsigned axes, int inverse,
-                                  mv_cuda_stream stream)
+/* The allocating form of an (in, out, axes, inverse) _into function whose
+   output is like its input (dtype, dims, geometry): fftshift, fftmod, fftc */
+typedef mv_status (*mv__cu_axes_into_fn)(const mv_cuda_vol *, mv_cuda_vol *, unsigned, int, mv_cuda_stream);
+static mv_status mv__cu_axes_alloc(mv__cu_axes_into_fn into, const char *fn, const mv_cuda_vol *in, mv_cuda_vol *out,
+                                   unsigned axes, int inverse, mv_cuda_stream stream)
 {
     mv_cuda_vol t;
     mv_status st;
-    MV__CU_STRY(mv__cu_check_vol(in, "mv_cuda_fftshift", "input"));
-    MV__CU_CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_cuda_fftshift: out is NULL");
+    MV__CU_STRY(mv__cu_check_vol(in, fn, "input"));
+    MV__CU_CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
     MV__CU_STRY(mv__cu_alloc_like(&t, &in->vol, in->vol.dtype, in->vol.ndim, in->vol.dim, stream));
-    st = mv_cuda_fftshift_into(in, &t, axes, inverse, stream);
+    st = into(in, &t, axes, inverse, stream);
     if (st != MV_OK) {
         mv_cuda_free(&t, stream);
         return st;
     }
     *out = t;
     return MV_OK;
+}
+
+MVCDEF mv_status mv_cuda_fftshift(const mv_cuda_vol *in, mv_cuda_vol *out, unsigned axes, int inverse,
+                                  mv_cuda_stream stream)
+{
+    return mv__cu_axes_alloc(mv_cuda_fftshift_into, "mv_cuda_fftshift", in, out, axes, inverse, stream);
 }
 
 /* ---- BART's fftmod ------------------------------------------------------------ */
@@ -4145,18 +4154,7 @@ MVCDEF mv_status mv_cuda_fftmod_into(const mv_cuda_vol *in, mv_cuda_vol *out, un
 MVCDEF mv_status mv_cuda_fftmod(const mv_cuda_vol *in, mv_cuda_vol *out, unsigned axes, int inverse,
                                 mv_cuda_stream stream)
 {
-    mv_cuda_vol t;
-    mv_status st;
-    MV__CU_STRY(mv__cu_check_vol(in, "mv_cuda_fftmod", "input"));
-    MV__CU_CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_cuda_fftmod: out is NULL");
-    MV__CU_STRY(mv__cu_alloc_like(&t, &in->vol, in->vol.dtype, in->vol.ndim, in->vol.dim, stream));
-    st = mv_cuda_fftmod_into(in, &t, axes, inverse, stream);
-    if (st != MV_OK) {
-        mv_cuda_free(&t, stream);
-        return st;
-    }
-    *out = t;
-    return MV_OK;
+    return mv__cu_axes_alloc(mv_cuda_fftmod_into, "mv_cuda_fftmod", in, out, axes, inverse, stream);
 }
 
 /* ---- centred FFT through cuFFT ------------------------------------------------ */
@@ -4512,18 +4510,7 @@ MVCDEF mv_status mv_cuda_fftc_into(const mv_cuda_vol *in, mv_cuda_vol *out, unsi
 MVCDEF mv_status mv_cuda_fftc(const mv_cuda_vol *in, mv_cuda_vol *out, unsigned axes, int inverse,
                               mv_cuda_stream stream)
 {
-    mv_cuda_vol t;
-    mv_status st;
-    MV__CU_STRY(mv__cu_check_vol(in, "mv_cuda_fftc", "input"));
-    MV__CU_CHECK(out != NULL, MV_ERR_INVALID_ARG, "mv_cuda_fftc: out is NULL");
-    MV__CU_STRY(mv__cu_alloc_like(&t, &in->vol, in->vol.dtype, in->vol.ndim, in->vol.dim, stream));
-    st = mv_cuda_fftc_into(in, &t, axes, inverse, stream);
-    if (st != MV_OK) {
-        mv_cuda_free(&t, stream);
-        return st;
-    }
-    *out = t;
-    return MV_OK;
+    return mv__cu_axes_alloc(mv_cuda_fftc_into, "mv_cuda_fftc", in, out, axes, inverse, stream);
 }
 
 /* ---- coils ------------------------------------------------------------------ */

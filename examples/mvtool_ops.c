@@ -841,7 +841,8 @@ const command mvtool_ops_commands[] = {
      "  bart fftmod on .cfl files: each sample times e^(2 pi i sum of (j - c/2) c / n)\n"
      "  over the axes of BITMASK (c = n / 2; -i inverse, its conjugate): the (-1)^j\n"
      "  modulation of even sizes (times a global +-1 or +-i), a fractional shift for\n"
-     "  odd ones. Rounded as bart 0.8 rounds it: bart fftmod's bytes.\n",
+     "  odd ones. Rounded as bart 0.8 rounds it: bart fftmod's bytes. (-b: -i,\n"
+     "  newer bart's deprecated spelling.)\n",
      "-i -b", 3, 3, cmd_fftmod},
     {"fftshift", "numpy's fftshift over BITMASK (bart fftshift)",
      "mvtool fftshift [-b] BITMASK IN OUT\n"

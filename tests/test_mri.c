@@ -296,19 +296,22 @@ MV_TEST(mri, fftmod_matches_numpy)
    lines' factor table without changing a byte; bad arguments */
 MV_TEST(mri, fftmod_threads_and_refusals)
 {
-    static const int64_t dl[4] = {96, 128, 33, 2}, db[4] = {128, 129, 33, 2}, dt[4] = {127, 64, 33, 2}, zero[2] = {4, 0};
-    int64_t big[16], n = 128 * 129 * 33 * 2;
+    /* dt: odd lines along x repeated along y, 33 distinct; dT: 1100 distinct lines of 255, a table of 4.5 MB
+       whose making is split too */
+    static const int64_t dl[4] = {96, 128, 33, 2}, db[4] = {128, 129, 33, 2}, dt[4] = {127, 64, 33, 2},
+                         dT[4] = {255, 2, 1100, 2}, zero[2] = {4, 0};
+    int64_t big[16], n = 255 * 2 * 1100 * 2;
     unsigned masks[4] = {7, 6, 15, 5};
     mv_vol x;
     mv_mri_opts mo;
     float *o1, *o3;
     int m, a;
-    REQUIRE(alloc_random(&x, MV_DT_C64, 1, &n, 77)); /* 8.7 MB: worth threads */
+    REQUIRE(alloc_random(&x, MV_DT_C64, 1, &n, 77)); /* 9 MB: worth threads */
     o1 = (float *)malloc(mv_vol_bytes(&x)), o3 = (float *)malloc(mv_vol_bytes(&x));
     REQUIRE(o1 && o3);
     memset(&mo, 0, sizeof(mo));
-    for (m = 0; m < 8; m++) {
-        const int64_t *d = m < 3 ? dl : m < 6 ? db : dt;
+    for (m = 0; m < 10; m++) {
+        const int64_t *d = m < 3 ? dl : m < 6 ? db : m < 8 ? dt : dT;
         const unsigned mask = masks[m < 6 ? m % 3 : 3];
         const int64_t nn = d[0] * d[1] * d[2] * d[3];
         mo.threads = 1;
