@@ -69,7 +69,13 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool fftmod 7 $(BUILD)/run-ck $(BUILD)/run-ck && $(BUILD)/mvtool fft 7 $(BUILD)/run-c $(BUILD)/run-cf && \
 	  cmp $(BUILD)/run-ck.cfl $(BUILD)/run-cf.cfl && echo "fft 7 = fftmod 7, fft -n 7, fftmod 7 (BART's centred FFT): the same bytes" && \
 	  $(BUILD)/mvtool fftshift 7 $(BUILD)/run-cf $(BUILD)/run-cs && $(BUILD)/mvtool fftshift -b 7 $(BUILD)/run-cs $(BUILD)/run-cs && \
-	  cmp $(BUILD)/run-cs.cfl $(BUILD)/run-cf.cfl && echo "fftshift -b 7 undoes fftshift 7: the same bytes"
+	  cmp $(BUILD)/run-cs.cfl $(BUILD)/run-cf.cfl && echo "fftshift -b 7 undoes fftshift 7: the same bytes" && \
+	  $(BUILD)/mvtool extract 2 0 12 $(BUILD)/run-cf $(BUILD)/run-a0 && $(BUILD)/mvtool extract 2 12 24 $(BUILD)/run-cf $(BUILD)/run-a1 && \
+	  $(BUILD)/mvtool join 2 $(BUILD)/run-a0 $(BUILD)/run-a1 $(BUILD)/run-aj && cmp $(BUILD)/run-aj.cfl $(BUILD)/run-cf.cfl && \
+	  $(BUILD)/mvtool transpose 0 10 $(BUILD)/run-cf $(BUILD)/run-at && $(BUILD)/mvtool transpose 0 10 $(BUILD)/run-at $(BUILD)/run-at && \
+	  cmp $(BUILD)/run-at.cfl $(BUILD)/run-cf.cfl && echo "join 2 of extract 2 0 12 and 12 24, transpose 0 10 twice: the same bytes" && \
+	  $(BUILD)/mvtool scale 1.001 $(BUILD)/run-cf $(BUILD)/run-as && printf "nrmse of a 1.001 scale (bart nrmse): " && \
+	  $(BUILD)/mvtool nrmse $(BUILD)/run-cf $(BUILD)/run-as
 	$(BUILD)/mvtool phantom $(BUILD)/run-p.nii --size 32 --dtype int16 && \
 	  $(BUILD)/mvtool merge $(BUILD)/run-m.nii.gz $(BUILD)/run-p.nii $(BUILD)/run-p.nii && \
 	  $(BUILD)/mvtool frames $(BUILD)/run-m.nii.gz $(BUILD)/run-f.nii 1 && \

@@ -103,7 +103,7 @@ static int parse_short_bundle(const command *c, int argc, char **argv, int *i, a
 
 /* Splits argv (after the subcommand) into positionals and options. Words
    starting with "--" (or "-" and a letter) are options, so negative numbers
-   such as -1,3 stay positional; a word that is no option as a whole but
+   such as -1,3 stay positional; after "--" every word is positional; a word that is no option as a whole but
    starts with a one-letter one is read as getopt reads it (-m1, -rG: see
    parse_short_bundle). Returns 0, or the exit status (-1 when --help was
    answered: exit 0). */
@@ -118,6 +118,10 @@ static int parse_args(const command *c, int argc, char **argv, args *a)
         const char *w = argv[i];
         size_t len;
         int takes, found;
+        if (strcmp(w, "--") == 0) { /* getopt's end of options: the rest positional (bart scale -- -0.5 IN OUT) */
+            while (++i < argc) a->pos[a->npos++] = argv[i];
+            break;
+        }
         if (strcmp(w, "--help") == 0 || strcmp(w, "-h") == 0) {
             printf("usage: %s", c->usage);
             return -1;
@@ -333,7 +337,7 @@ int cfl_fold_dims(const int64_t bd[16], int64_t dims[MV_MAX_DIMS])
     return nd;
 }
 
-int cfl_load_folded(const char *path, mv_vol *v, int64_t bd[16])
+static int cfl_load_as(const char *path, mv_vol *v, int64_t bd[16], int mapped)
 {
     mv_load_opts lo;
     int64_t fd[MV_MAX_DIMS];
@@ -341,8 +345,13 @@ int cfl_load_folded(const char *path, mv_vol *v, int64_t bd[16])
     mv_status st;
     memset(&lo, 0, sizeof(lo));
     lo.cfl_fold = 1;
+    lo.mmap = mapped ? MV_MMAP_REQUIRE : MV_MMAP_NEVER;
     mv_vol_init(v);
     st = mv_cfl_load(path, v, &lo);
+    if (st == MV_ERR_UNSUPPORTED && mapped) { /* no mapping here (not a file): read it */
+        lo.mmap = MV_MMAP_NEVER;
+        st = mv_cfl_load(path, v, &lo);
+    }
     if (st == MV_OK && bd) st = mv_cfl_dims(path, bd);
     if (st != MV_OK) {
         mv_free(v);
@@ -357,6 +366,9 @@ int cfl_load_folded(const char *path, mv_vol *v, int64_t bd[16])
     mv_free(v);
     return fail_at(mv_set_error(MV_ERR_BAD_HEADER, "'%s' changed while it was read", path), path);
 }
+
+int cfl_load_folded(const char *path, mv_vol *v, int64_t bd[16]) { return cfl_load_as(path, v, bd, 0); }
+int cfl_load_mapped(const char *path, mv_vol *v, int64_t bd[16]) { return cfl_load_as(path, v, bd, 1); }
 
 int cfl_save_dims(const char *path, mv_vol *v, const int64_t bd[16])
 {
@@ -1138,6 +1150,7 @@ static const family families[] = {
     {mvtool_analysis_commands, &mvtool_analysis_ncommands},
     {mvtool_mri_commands, &mvtool_mri_ncommands},
     {mvtool_recon_commands, &mvtool_recon_ncommands},
+    {mvtool_array_commands, &mvtool_array_ncommands},
 };
 #define N_FAMILIES ((int)(sizeof(families) / sizeof(families[0])))
 

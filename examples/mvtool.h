@@ -68,6 +68,12 @@ int save_and_free(const char *path, mv_vol *v, const mv_save_opts *so);
    in bd (NULL: not wanted). cfl_save_dims: v written with BART's 16 sizes
    bd (NULL: v's own dims), then freed. Exit status (1: fail_at's). */
 int cfl_load_folded(const char *path, mv_vol *v, int64_t bd[16]);
+/* cfl_load_folded with the samples mapped (read-only, never written in
+   place): no copy of an input a command only reads. A mapping held while
+   another program rewrites that .cfl in place (bart writes its outputs so)
+   would see the change; mvtool's own outputs are new files renamed into
+   place, so OUT = IN is safe. */
+int cfl_load_mapped(const char *path, mv_vol *v, int64_t bd[16]);
 int cfl_save_dims(const char *path, mv_vol *v, const int64_t bd[16]);
 /* 16 BART sizes as a volume's dims (axes 6..15 in dims[6]); its ndim */
 int cfl_fold_dims(const int64_t bd[16], int64_t dims[MV_MAX_DIMS]);
@@ -116,5 +122,9 @@ extern const command mvtool_mri_commands[];
 extern const int mvtool_mri_ncommands;
 extern const command mvtool_recon_commands[];
 extern const int mvtool_recon_ncommands;
+extern const command mvtool_array_commands[];
+extern const int mvtool_array_ncommands;
+/* bart flip's form of mvtool flip (examples/mvtool_array.c) */
+int mvtool_flip_bart(const args *a);
 
 #endif

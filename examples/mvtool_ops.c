@@ -271,6 +271,8 @@ static int cmd_flip(const args *a)
 {
     unsigned mask;
     mv_op op;
+    int64_t bits;
+    if (parse_ints(a->pos[0], &bits, 1, 0, INT64_MAX) == 1) return mvtool_flip_bart(a); /* bart flip BITMASK IN OUT */
     if (!axes_mask(a->pos[2], &mask)) return usage_error(a, "axes wants a list like 0 or 0,2 (axes 0..6)", a->pos[2]);
     op = mv_op_flip(mask);
     return run_chain(a->pos[0], a->pos[1], &op, 1);
@@ -789,7 +791,10 @@ const command mvtool_ops_commands[] = {
     {"clamp", "clamp to LO,HI (float32 out)", "mvtool clamp IN OUT LO,HI\n", "", 3, 3, cmd_clamp},
     {"crop-or-pad", "centred crop / pad (dtype kept)", "mvtool crop-or-pad IN OUT X,Y,Z [--fill V]\n", "--fill=", 3, 3,
      cmd_crop_or_pad},
-    {"flip", "flip axes (dtype kept)", "mvtool flip IN OUT AXES                  (e.g. 0 or 0,2)\n", "", 3, 3, cmd_flip},
+    {"flip", "flip axes (dtype kept); bart flip's form on .cfl files",
+     "mvtool flip IN OUT AXES                  (e.g. 0 or 0,2)\n"
+     "mvtool flip BITMASK IN OUT               bart flip: .cfl, BART's 16 axes\n",
+     "", 3, 3, cmd_flip},
     {"reorient", "reorient to an orientation code (dtype kept)", "mvtool reorient IN OUT CODE              (e.g. RAS, LPS)\n",
      "", 3, 3, cmd_reorient},
     {"resample", "resample to a shape or spacing (scipy zoom grid, float32 out)",

@@ -1534,6 +1534,99 @@ PYEOF
         cmp -s "$LL/bm.cfl" "$LL/mm.cfl" && ok || bad "fftshift $o ($f): not bart fftshift's bytes"
     done
     $T fftmod 65536 "$LL/cck" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "BITMASK" "$W/err" && ok || bad "fftmod 65536: usage error: $(cat "$W/err")"
+    # the array commands (examples/mvtool_array.c): bart's bytes (cmp) and sizes on BART's phantom k-space,
+    # a 3D volume, a series in axis 10 and 16 axes of 2; negative numbers after --, as bart's getopt takes them
+    same_pair() { cmp -s "$1.cfl" "$2.cfl" && [ "$(sed -n 2p "$1.hdr" | awk '{for (i = 1; i <= 16; i++) printf "%s ", ($i == "" ? 1 : $i)}')" = \
+                  "$(sed -n 2p "$2.hdr" | awk '{for (i = 1; i <= 16; i++) printf "%s ", ($i == "" ? 1 : $i)}')" ]; }
+    bart fft -i 3 "$LL/cck" "$LL/aim" >/dev/null 2>&1 && bart extract 0 0 20 "$LL/cck" "$LL/ak2" >/dev/null 2>&1 || bad "bart fft / extract for the array commands"
+    for R in "scale 2+0.5i cck" "scale -- -0.5 cck" "scale 1.5i cc3" "saxpy -- -1+2i cck aim" "conj cck" "creal cco" "cabs cck" \
+             "carg cck" "fmac cck aim" "fmac -C cck aim" "fmac -s 8 -C cck aim" "fmac -s 3 cc3" "avg 8 cck" "avg -w 1024 ccs" \
+             "avg 7 cc3" "pattern cck" "pattern -s 9 cck" "resize 0 60 1 30 cck" "resize -c 0 60 1 30 cco" "crop 3 2 cck" \
+             "extract 0 3 40 1 5 6 cck" "extract 10 1 3 ccs" "slice 3 4 cck" "slice 10 2 0 7 ccs" "copy cck" \
+             "join 3 cck aim cck" "join 10 ccs ccs" "join 0 cck ak2" "flip 5 cck" "flip 1032 ccs" "flip 21845 f16" \
+             "circshift 1 17 cco" "circshift -- 0 -5 cck" "circshift 10 2 ccs" "transpose 0 3 cck" "transpose 1 10 ccs" \
+             "transpose 0 15 f16" "reshape 3 96 24 cck" "reshape 1032 2 6 ccs" "repmat 4 3 cck" "repmat 15 2 cc3" \
+             "squeeze ccs" "squeeze cc3"; do
+      set -- $R; cmd=$1; shift; args=(); for w in "$@"; do [ -f "$LL/$w.cfl" ] && args+=("$LL/$w") || args+=("$w"); done
+      bart $cmd "${args[@]}" "$LL/ba" >/dev/null 2>&1 && $T $cmd "${args[@]}" "$LL/ma" && same_pair "$LL/ba" "$LL/ma" && ok ||
+        bad "$R: not bart $cmd's bytes or sizes"
+    done
+    for R in "zeros 3 4 5 6" "ones 2 7 3" "ones 12 2 1 1 1 1 1 1 1 1 1 3 2"; do
+      bart $R "$LL/ba" && $T $R "$LL/ma" && same_pair "$LL/ba" "$LL/ma" && ok || bad "$R: not bart's bytes or sizes"
+    done
+    # into existing files: copy at a position, fmac -A, join -a along the outermost axis (bart 0.8 keeps OUT's
+    # old bytes where they lie: only there its result is a join)
+    for k in b m; do bart zeros 4 60 50 1 6 "$LL/${k}c" && cp "$LL/cck.cfl" "$LL/${k}f.cfl" && cp "$LL/cck.hdr" "$LL/${k}f.hdr" &&
+      cp "$LL/cck.cfl" "$LL/${k}j.cfl" && cp "$LL/cck.hdr" "$LL/${k}j.hdr"; done
+    bart copy 0 5 1 2 "$LL/cck" "$LL/bc" && $T copy 0 5 1 2 "$LL/cck" "$LL/mc" && same_pair "$LL/bc" "$LL/mc" && ok || bad "copy 0 5 1 2 into an existing array"
+    bart fmac -A "$LL/cck" "$LL/aim" "$LL/bf" && $T fmac -A "$LL/cck" "$LL/aim" "$LL/mf" && same_pair "$LL/bf" "$LL/mf" && ok || bad "fmac -A"
+    bart join -a 3 "$LL/aim" "$LL/bj" && $T join -a 3 "$LL/aim" "$LL/mj" && same_pair "$LL/bj" "$LL/mj" && ok || bad "join -a 3"
+    # printed results, and nrmse's verdict as its exit status
+    for R in "nrmse cck aim" "nrmse -s cck aim" "nrmse -t 2 cck aim" "nrmse -t 0.5 cck aim" "sdot cck aim" "bitmask 0 1 10" "bitmask -b 1035"; do
+      set -- $R; cmd=$1; shift; args=(); for w in "$@"; do [ -f "$LL/$w.cfl" ] && args+=("$LL/$w") || args+=("$w"); done
+      bo=$(bart $cmd "${args[@]}" 2>/dev/null); br=$?; mo=$($T $cmd "${args[@]}"); mr=$?
+      [ "$bo" = "$mo" ] && [ $br -eq $mr ] && ok || bad "$R: bart printed '$bo' (exit $br), mvtool '$mo' (exit $mr)"
+    done
+    # a script written for bart, run with mvtool in its place: the same bytes at its end
+    arr_script() { B=$1; O=$2
+      $B pattern "$LL/cck" "$O-pat" && $B fmac "$LL/cck" "$O-pat" "$O-u" && $B extract 1 8 40 "$O-u" "$O-e" &&
+        $B resize -c 0 32 "$O-e" "$O-r" && $B join 4 "$O-r" "$O-r" "$O-j" && $B transpose 0 1 "$O-j" "$O-t" &&
+        $B flip 3 "$O-t" "$O-f" && $B circshift 1 5 "$O-f" "$O-c" && $B slice 3 2 "$O-c" "$O-s" && $B squeeze "$O-s" "$O-q" &&
+        $B reshape 3 64 16 "$O-q" "$O-h" && $B repmat 5 2 "$O-h" "$O-p" && $B scale 0.5 "$O-p" "$O-x" &&
+        $B saxpy 2 "$O-x" "$O-p" "$O-y" && $B avg 32 "$O-y" "$O-a" && $B conj "$O-a" "$O-z"; }
+    arr_script bart "$LL/sb" >/dev/null 2>&1 && arr_script $T "$LL/sm" && same_pair "$LL/sb-z" "$LL/sm-z" && ok ||
+      bad "a bart script of array commands with mvtool in its place: not bart's bytes"
+    # numpy's meaning (not bart's): roll, swapaxes, flip, Fortran-order reshape, tile, centred resize, the
+    # mean and sum over axes, |x| and angle, on a random array with an axis in BART's 10
+    "$PY" - "$LL/np" <<'PYEOF' || bad "array commands' inputs from numpy"
+import numpy as np, sys
+r = np.random.default_rng(11)
+a = (r.standard_normal((6, 5, 1, 4, 1, 3, 1, 1, 1, 1, 2)) + 1j * r.standard_normal((6, 5, 1, 4, 1, 3, 1, 1, 1, 1, 2))).astype(np.complex64)
+open(sys.argv[1] + '.hdr', 'w').write('# Dimensions\n' + ' '.join(map(str, list(a.shape) + [1] * 5)) + '\n')
+a.ravel(order='F').tofile(sys.argv[1] + '.cfl')
+PYEOF
+    for R in "circshift -- 1 -2 np" "transpose 0 10 np" "flip 1033 np" "reshape 9 3 8 np" "repmat 6 3 np" "resize -c 0 3 1 9 np" \
+             "avg 1032 np" "fmac -s 33 np" "cabs np" "carg np" "join 10 np np" "extract 1 1 4 np"; do
+      set -- $R; cmd=$1; shift; args=(); for w in "$@"; do [ -f "$LL/$w.cfl" ] && args+=("$LL/$w") || args+=("$w"); done
+      $T $cmd "${args[@]}" "$LL/na" && "$PY" - "$LL/np" "$LL/na" "$R" <<'PYEOF' && ok || bad "$R: not numpy's"
+import numpy as np, sys
+def rd(n):
+    d = [int(x) for x in open(n + '.hdr').read().split('\n')[1].split()]
+    return np.fromfile(n + '.cfl', np.complex64).reshape(d + [1] * (16 - len(d)), order='F').astype(np.complex128)
+a, m, w = rd(sys.argv[1]), rd(sys.argv[2]), sys.argv[3].replace('-- ', '').split()
+if w[0] == 'circshift': ref = np.roll(a, int(w[2]), axis=int(w[1]))
+elif w[0] == 'transpose': ref = np.swapaxes(a, int(w[1]), int(w[2]))
+elif w[0] == 'flip': ref = np.flip(a, axis=tuple(k for k in range(16) if int(w[1]) >> k & 1))
+elif w[0] == 'reshape':  # axes 0 and 3 (6 x 4 samples) as 3 x 8 in Fortran order, the others kept
+    b = np.moveaxis(a, 3, 1).reshape((24,) + a.shape[1:3] + a.shape[4:], order='F')
+    ref = np.moveaxis(b.reshape((3, 8) + b.shape[1:], order='F'), 1, 3)
+elif w[0] == 'repmat': ref = np.repeat(a, 3, axis=6)
+elif w[0] == 'resize':  # centred: n/2 stays at n/2 (BART's md_resize_center)
+    ref = np.zeros((3, 9) + a.shape[2:], complex)  # x: 3 of 6 from 6//2 - 3//2 = 2; y: 5 into 9 at 9//2 - 5//2 = 2
+    ref[:, 2:7] = a[2:5, :]
+elif w[0] == 'avg': ref = a.mean(axis=(3, 10), keepdims=True)
+elif w[0] == 'fmac': ref = a.sum(axis=(0, 5), keepdims=True)
+elif w[0] == 'cabs': ref = np.abs(a.astype(np.complex64)).astype(complex)
+elif w[0] == 'carg': ref = np.angle(a.astype(np.complex64)).astype(complex)
+elif w[0] == 'join': ref = np.concatenate([a, a], axis=10)
+elif w[0] == 'extract': ref = a[:, 1:4]
+if ref.shape != m.shape:
+    sys.exit('%s: shape %s, numpy %s' % (' '.join(w), m.shape, ref.shape))
+e = np.max(np.abs(m - ref)) / np.max(np.abs(ref))
+sys.exit(0 if e <= 1e-6 else '%s: %g from numpy' % (' '.join(w), e))
+PYEOF
+    done
+    # refusals: exit 2 naming the word or axis; a missing file exit 1
+    for R in "reshape 3 7 7 cck|differs" "transpose 0 16 cck|0 .. 15" "zeros 0 o|1 .. 16" "join 0 cck cco|axis 1" \
+             "scale 2x cck|complex number" "extract 0 5 5 cck|no block" \
+             "slice 3 6 cck|no block" "repmat 3 2 cck|size 1" "fmac cck cco|axis 0" "saxpy 1 cck cco|sizes differ" \
+             "resize 0 0 cck|size >= 1" "avg 65536 cck|BITMASK" "bitmask -b 1 2|exactly one"; do
+      set -- ${R%%|*}; cmd=$1; shift; args=(); for w in "$@"; do [ -f "$LL/$w.cfl" ] && args+=("$LL/$w") || args+=("$w"); done
+      $T $cmd "${args[@]}" "$W/x" 2>"$W/err"; rc=$?
+      [ $rc -eq 2 ] && grep -q -- "${R#*|}" "$W/err" && ok || bad "${R%%|*}: usage error (exit $rc): $(cat "$W/err")"
+    done
+    $T copy 0 40 "$LL/cck" "$LL/mc" 2>"$W/err"; [ $? -eq 2 ] && grep -q "does not fit" "$W/err" && ok || bad "copy 0 40: usage error: $(cat "$W/err")"
+    $T conj "$LL/nonexistent" "$W/x" 2>"$W/err"; [ $? -eq 1 ] && grep -q "nonexistent" "$W/err" && ok || bad "conj of a missing file: exit 1 naming it"
   else
     bad "bart phantom for the -R L series"
   fi

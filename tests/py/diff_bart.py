@@ -8,13 +8,14 @@ computation where BART's own accuracy is the limit (Debian's
 
 CASES scales every family (default 12: about 15 s; per family 3x cfl, 5x
 hdr, 4x traj, 3x fft, 2x rss, 3x nufft, 0.1x ecalib and pics, 1x scale,
-cc, homodyne and l1, 2x thresh, 0.5x tv, admm, llr, subspace and nlinv, at least 1); FAMILY (comma-separated:
-cfl, hdr, traj, fft, rss, nufft, ecalib, pics, scale, cc, homodyne, thresh, l1, tv, admm, llr, subspace, nlinv)
+cc, homodyne and l1, 2x thresh, 0.5x tv, admm, llr, subspace and nlinv, 3x array, at least 1); FAMILY (comma-separated:
+cfl, hdr, traj, fft, rss, nufft, ecalib, pics, scale, cc, homodyne, thresh, l1, tv, admm, llr, subspace, nlinv, array)
 limits the run and leaves out the fixed cases. medvol runs through
 tests/diff_bart.c (mv_cfl_load / mv_cfl_save, mv_fftc*, mv_rss*,
 mv_bart_scale_estimate, mv_coil_compress) or
 through build/mvtool where mvtool takes BART's own arguments (traj, nufft,
-ecalib, pics, threshold, nlinv, cc, ccapply, homodyne). A case's failure prints what differs and the commands that
+ecalib, pics, threshold, nlinv, cc, ccapply, homodyne, and the array
+commands of the family array). A case's failure prints what differs and the commands that
 reproduce it; its files are kept in the printed directory. Exit 0 when
 every case agrees.
 
@@ -145,6 +146,14 @@ every case agrees.
           or 10; a fifth of the cases -l2 or -R T alone with mvtool
           --joint; half the TV terms along the frames too (-R T:35 or
           T:1027) (fam_llr).
+  array   bart's array commands (scale, saxpy, conj, creal, cabs, carg,
+          fmac, avg, pattern, nrmse, sdot, resize, crop, extract, slice,
+          join, flip, circshift, transpose, reshape, repmat, squeeze, zeros,
+          ones, copy) against mvtool's on random 16-axis arrays with zeros,
+          signed zeros, tiny and huge samples and random arguments: bart's
+          sizes and bytes; a sum (fmac -s, avg, pattern) within 1e-6 of
+          bart's where its order differs; nrmse and sdot the same text; a
+          command bart refuses mvtool refuses too (fam_array).
 
 First the fixed cases: minimal reproducers of the disagreements found
 (ESPIRiT's phase reference, BART's getopt spellings that mvtool refuses, the
@@ -163,7 +172,7 @@ import numpy as np
 
 BART = os.environ.get('BART', 'bart')
 FAMILIES = ['cfl', 'hdr', 'traj', 'fft', 'rss', 'nufft', 'ecalib', 'pics', 'scale', 'cc', 'homodyne', 'thresh', 'l1', 'tv', 'admm',
-            'llr', 'subspace', 'nlinv']
+            'llr', 'subspace', 'nlinv', 'array']
 FILE_STATUSES = ('MV_ERR_BAD_HEADER', 'MV_ERR_TRUNCATED', 'MV_ERR_BAD_DATA', 'MV_ERR_NOT_FOUND',
                  'MV_ERR_SIZE_OVERFLOW', 'MV_ERR_UNSUPPORTED')
 
@@ -2103,6 +2112,151 @@ def nlinv_radial(c, run, d, rng):
         nlinv_judge(c, run, d, args, what, r[0], 1e-2, r[1], r[2], 3, 'nlinv radial')
 
 
+
+# --- the array family: bart's array commands and mvtool's -------------------
+
+def array_data(rng, dims):
+    """random finite samples with zeros, -0 parts and a few tiny and huge
+    ones (huge: their squares overflow float, as nrmse's; their sums over
+    2048 samples do not, so that a sum's order cannot overflow it)"""
+    a = crandn(rng, dims) * np.exp(rng.uniform(-3, 3, dims))
+    flat = a.ravel()
+    n = flat.size
+    for v in (0j, complex(-0.0, -0.0), complex(-0.0, 1.5), complex(2.0, -0.0), complex(1e-30, -1e-30),
+              complex(3e34, -2e34)):
+        flat[rng.random(n) < 0.03] = v
+    return flat.reshape(dims).astype(np.complex64)
+
+
+def array_second(rng, dims):
+    """sizes that broadcast with dims (each axis the same, or 1 in one of them)"""
+    return [x if rng.random() < 0.6 else (1 if rng.random() < 0.6 else x) for x in dims]
+
+
+def array_args(rng, dims, d):
+    """one random bart array command on in (sizes dims; in2 beside with
+    array_second's sizes when the command takes two): (argv without the
+    output, output kind 'cfl' or 'text', whether bart's bytes are expected
+    or a sum's rounding may differ)"""
+    nd = len(dims)
+    axis = lambda: int(rng.integers(0, min(16, nd + 2)))
+    mask = lambda: int(rng.integers(0, 1 << min(16, nd + 1)))
+    num = lambda: str(rng.choice(['2', '-0.5', '1.5i', '1+2i', '1e-3-2i', '0', '-1', '0.25-0i', '-0']))
+    kind = int(rng.integers(0, 22))
+    if kind == 0:
+        return ['scale', '--', num(), 'in'], 'cfl', True
+    if kind == 1:
+        return ['saxpy', '--', num(), 'in', 'in3'], 'cfl', True
+    if kind == 2:
+        return [str(rng.choice(['conj', 'creal', 'cabs', 'carg'])), 'in'], 'cfl', True
+    if kind in (3, 4):
+        opts = (['-C'] if rng.random() < 0.4 else []) + (['-s', str(mask())] if kind == 4 else [])
+        two = ['in', 'in2'] if rng.random() < 0.8 else ['in']
+        return ['fmac'] + opts + two, 'cfl', kind == 3
+    if kind == 5:
+        return ['avg'] + (['-w'] if rng.random() < 0.5 else []) + [str(mask()), 'in'], 'cfl', False
+    if kind == 6:
+        return ['pattern'] + (['-s', str(mask())] if rng.random() < 0.5 else []) + ['in'], 'cfl', False
+    if kind == 7:
+        return ['nrmse'] + (['-s'] if rng.random() < 0.5 else []) + ['in', 'in3'], 'text', False
+    if kind == 8:
+        return ['sdot', 'in', 'in3'], 'text', False
+    if kind in (9, 10):
+        pairs = []
+        for _ in range(int(rng.integers(1, 4))):
+            pairs += [str(axis()), str(int(rng.integers(1, 9)))]
+        if kind == 10:
+            return ['crop'] + pairs[:2] + ['in'], 'cfl', True
+        return ['resize'] + (['-c'] if rng.random() < 0.5 else []) + pairs + ['in'], 'cfl', True
+    if kind == 11:
+        t = []
+        for ax in rng.permutation(nd)[:int(rng.integers(1, 3))]:
+            s0 = int(rng.integers(0, dims[ax]))
+            t += [str(ax), str(s0), str(int(rng.integers(s0 + 1, dims[ax] + 1)))]
+        return ['extract'] + t + ['in'], 'cfl', True
+    if kind == 12:
+        t = []
+        for ax in rng.permutation(nd)[:int(rng.integers(1, 3))]:
+            t += [str(ax), str(int(rng.integers(0, dims[ax])))]
+        return ['slice'] + t + ['in'], 'cfl', True
+    if kind == 13:
+        return ['join', str(axis()), 'in', 'in', 'in'][:int(rng.integers(4, 6))], 'cfl', True
+    if kind == 14:
+        return ['flip', str(mask()), 'in'], 'cfl', True
+    if kind == 15:
+        ax = axis()
+        n = dims[ax] if ax < nd else 1
+        return ['circshift', '--', str(ax), str(int(rng.integers(-n + 1, n)) if n > 1 else 0), 'in'], 'cfl', True
+    if kind == 16:
+        return ['transpose', str(axis()), str(axis()), 'in'], 'cfl', True
+    if kind == 17:
+        # flagged axes' product kept: split the product over the flagged axes anew
+        fl = [ax for ax in range(min(16, nd + 2)) if rng.random() < 0.4] or [0]
+        prod = int(np.prod([dims[ax] if ax < nd else 1 for ax in fl]))
+        sizes = [1] * len(fl)
+        for f in [f for f in range(2, prod + 1) for _ in range(8) if prod % f == 0]:
+            while prod % f == 0:
+                sizes[int(rng.integers(0, len(fl)))] *= f
+                prod //= f
+        return ['reshape', str(sum(1 << ax for ax in fl))] + [str(x) for x in sizes] + ['in'], 'cfl', True
+    if kind == 18:
+        ones = [ax for ax in range(16) if ax >= nd or dims[ax] == 1]
+        return ['repmat', str(int(rng.choice(ones))), str(int(rng.integers(1, 4))), 'in'], 'cfl', True
+    if kind == 19:
+        return ['squeeze', 'in'], 'cfl', True
+    if kind == 20:
+        n = int(rng.integers(0, 5))
+        return [str(rng.choice(['zeros', 'ones'])), str(n)] + [str(int(rng.integers(1, 5))) for _ in range(n)], 'cfl', True
+    return ['copy', 'in'], 'cfl', True
+
+
+def fam_array(c, run, d):
+    """bart's array commands (scale, saxpy, conj, creal, cabs, carg, fmac,
+    avg, pattern, nrmse, sdot, resize, crop, extract, slice, join, flip,
+    circshift, transpose, reshape, repmat, squeeze, zeros, ones, copy) and
+    mvtool's on random 16-axis arrays with zeros, signed zeros, tiny and
+    huge samples: the same sizes, and bart's bytes, or for a sum (fmac -s,
+    avg, pattern) within float rounding of the float64 sum (what differs
+    in order counted); nrmse and sdot print the same text."""
+    rng = c.rng
+    dims = draw_dims16(rng, rng.random() < 0.2)
+    a = array_data(rng, dims)
+    write_cfl(os.path.join(d, 'in'), a, 16)
+    write_cfl(os.path.join(d, 'in2'), array_data(rng, array_second(rng, dims)), 16)
+    write_cfl(os.path.join(d, 'in3'), array_data(rng, dims), 16)
+    argv, kind, exact = array_args(rng, dims, d)
+    rb = run([BART] + argv + (['b'] if kind == 'cfl' else []))
+    rm = run([c.tool] + argv + (['m'] if kind == 'cfl' else []))
+    if kind == 'text':  # nrmse's exit status is its verdict (1: a NaN from float overflow, as bart's)
+        if (rb.returncode, rb.stdout) != (rm.returncode, rm.stdout):
+            c.fail('array', '%s: bart printed %r (exit %d), mvtool %r (exit %d)' % (
+                ' '.join(argv), rb.stdout, rb.returncode, rm.stdout, rm.returncode), run)
+        return
+    if rb.returncode != 0:  # BART refuses (an axis past its sizes, a block outside): so must mvtool
+        if rm.returncode not in (1, 2) or not rm.stderr.strip():
+            c.fail('array', '%s: bart failed (%s), mvtool: exit %d %s' % (' '.join(argv), rb.stderr.strip()[-120:],
+                                                                       rm.returncode, rm.stderr.strip()), run)
+        else:
+            c.note('array: refused by both')
+        return
+    if rm.returncode != 0:
+        c.fail('array', '%s: mvtool: %s' % (' '.join(argv), rm.stderr.strip()), run)
+        return
+    bd, md = hdr_dims(os.path.join(d, 'b')), hdr_dims(os.path.join(d, 'm'))
+    if bd != md:
+        c.fail('array', '%s: sizes %s, bart %s' % (' '.join(argv), md, bd), run)
+        return
+    b = np.fromfile(os.path.join(d, 'b.cfl'), np.complex64)
+    m = np.fromfile(os.path.join(d, 'm.cfl'), np.complex64)
+    if b.tobytes() == m.tobytes():
+        return
+    e = np.max(np.abs(m.astype(np.complex128) - b) / (1e-6 * np.abs(b) + 1e-37), initial=0.0)
+    if exact or not e <= 1 or np.any(np.isnan(m) != np.isnan(b)):
+        c.fail('array', '%s on sizes %s: not bart\'s bytes (max %.3g of 1e-6 relative)' % (' '.join(argv), dims, e), run)
+        return
+    c.ratio('array (a sum in another order)', e)
+    c.note('array: %s summed in another order' % argv[0])
+
 def fixed_cases(c):
     """The disagreements the random cases found, as minimal reproducers
     (each fails until medvol is changed), and BART 0.8's own limits that the
@@ -2133,7 +2287,7 @@ def main():
     per = {'cfl': 3, 'hdr': 5, 'traj': 4, 'fft': 3, 'rss': 2, 'nufft': 3, 'ecalib': 0.1, 'pics': 0.1, 'scale': 1, 'cc': 1,
            'homodyne': 1,
            'thresh': 2, 'l1': 1, 'tv': 0.5, 'admm': 0.5, 'llr': 0.5, 'subspace': 0.5,
-           'nlinv': 0.5}
+           'nlinv': 0.5, 'array': 3}
     t00 = time.time()
     if len(sys.argv) <= 5:
         fixed_cases(c)
