@@ -3810,6 +3810,22 @@ MVDEF mv_status mv_bart_scale_estimate_nc(const mv_vol *traj, const mv_vol *kspa
    uses 1). allocates: yes. */
 MVDEF mv_status mv_bart_scale_estimate(const mv_vol *kspace, double *scale, const mv_mri_opts *opts);
 
+/* bart noise (BART 0.8 noise.c over num/rand.c): adds to the n complex64
+   samples at x, in memory order, BART's complex Gaussian noise of
+   variance var (var / 2 in each part; real != 0: var in the real part,
+   the imaginary part then cleared, bart noise -r), drawn as bart draws it:
+   per sample a uniform rand_r / RAND_MAX, the sample left as it is when
+   that exceeds spike (bart's -S; 1, its default, takes every sample), else
+   BART's gaussian_rand (Marsaglia's polar form over pairs of 2 rand_r /
+   RAND_MAX - 1 inside the unit circle) times sqrtf(var / 2), added in
+   float64 and rounded. *seed is glibc's rand_r state (BART's default
+   123, bart noise -s S sets S), advanced as bart advances it, so the
+   result is bart noise's bytes and a later call continues the sequence.
+   var and spike are taken as floats, as bart parses them. One generator:
+   sequential, no threads. var < 0, a non-finite var or spike, x NULL with
+   n > 0 or a NULL seed: MV_ERR_INVALID_ARG. allocates: no. */
+MVDEF mv_status mv_bart_noise(void *x, int64_t n, double var, double spike, int real, unsigned *seed);
+
 
 /* NLINV (BART nlinv 0.8; Uecker, Hohage, Block, Frahm, MRM 2008; with M
    maps ENLIVE, Holme et al., Sci Rep 2019): the image and the coil
@@ -45162,23 +45178,53 @@ static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, floa
     return st;
 }
 
-/* BART's md_gaussian_rand (num/rand.c) into n complex values: per value a
-   pair of uniforms 2 rand_r / RAND_MAX - 1 drawn until inside the unit
-   circle, then Marsaglia's polar form, in double, stored as floats */
+/* BART's gaussian_rand (num/rand.c): a pair of uniforms 2 rand_r /
+   RAND_MAX - 1 drawn until inside the unit circle, then Marsaglia's polar
+   form, in double */
+static void mv__bart_gaussian1(unsigned *seed, double g[2])
+{
+    double u1, u2, s, f;
+    do {
+        u1 = 2. * (mv__glibc_rand_r(seed) / 2147483647.) - 1.;
+        u2 = 2. * (mv__glibc_rand_r(seed) / 2147483647.) - 1.;
+        s = u1 * u1 + u2 * u2;
+    } while (s > 1.);
+    f = sqrt(-2. * log(s) / s);
+    g[0] = f * u1, g[1] = f * u2;
+}
+
+/* BART's md_gaussian_rand into n complex values, stored as floats */
 static void mv__bart_gaussian(float *u, int64_t n, unsigned *seed)
 {
     int64_t i;
     for (i = 0; i < n; i++) {
-        double u1, u2, s, f;
-        do {
-            u1 = 2. * (mv__glibc_rand_r(seed) / 2147483647.) - 1.;
-            u2 = 2. * (mv__glibc_rand_r(seed) / 2147483647.) - 1.;
-            s = u1 * u1 + u2 * u2;
-        } while (s > 1.);
-        f = sqrt(-2. * log(s) / s);
-        u[2 * i] = (float)(f * u1);
-        u[2 * i + 1] = (float)(f * u2);
+        double g[2];
+        mv__bart_gaussian1(seed, g);
+        u[2 * i] = (float)g[0];
+        u[2 * i + 1] = (float)g[1];
     }
+}
+
+MVDEF mv_status mv_bart_noise(void *x, int64_t n, double var, double spike, int real, unsigned *seed)
+{
+    float *p = (float *)x, stdev, sp;
+    int64_t i;
+    MV__CHECK(seed != NULL && n >= 0 && (x != NULL || n == 0), MV_ERR_INVALID_ARG,
+              "mv_bart_noise: %s", !seed ? "seed is NULL" : n < 0 ? "n < 0" : "x is NULL");
+    MV__CHECK(var >= 0 && var <= FLT_MAX && fabs(spike) <= FLT_MAX, MV_ERR_INVALID_ARG,
+              "mv_bart_noise: var %g, spike %g (0 <= var, both finite floats)", var, spike);
+    sp = (float)spike;
+    stdev = sqrtf(real ? (float)var : (float)var / 2.f);
+    for (i = 0; i < n; i++, p += 2) {
+        if ((double)sp >= mv__glibc_rand_r(seed) / 2147483647.) { /* bart's spike test draws for every sample */
+            double g[2];
+            mv__bart_gaussian1(seed, g);
+            p[0] = (float)((double)p[0] + (double)stdev * g[0]);
+            p[1] = (float)((double)p[1] + (double)stdev * g[1]);
+        }
+        if (real) p[1] = 0.0f; /* crealf */
+    }
+    return MV_OK;
 }
 
 /* BART's vecops norm: float squares summed in double */

@@ -1,28 +1,28 @@
 /* mvtool_array.c - the array family of mvtool: BART's commands that make,
    move and combine .cfl arrays between its reconstructions (bart zeros,
-   ones, scale, saxpy, conj, creal, cabs, carg, fmac, avg, pattern, nrmse,
-   sdot, resize, crop, extract, slice, copy, join, flip, circshift,
-   transpose, reshape, repmat, squeeze, bitmask), so that a script written
-   for bart runs with mvtool in its place.
+   ones, noise, scale, saxpy, conj, creal, cabs, carg, fmac, avg, pattern,
+   nrmse, sdot, resize, crop, extract, slice, copy, join, flip, circshift,
+   transpose, reshape, repmat, squeeze, show, bitmask), so that a script
+   written for bart runs with mvtool in its place.
 
    Each takes bart 0.8's arguments and gives its meaning over BART's 16
    axes. Where bart's result is one float rounding per sample (every move,
-   scale, saxpy, conj, creal, cabs, carg, fmac without -s) it is bart's,
-   byte for byte: the same float operations in the same order (complex
-   products as gcc computes them, a*c - b*d and a*d + b*c; BART's strength
-   reduction of a real scale factor; the Makefile's -ffp-contract=off keeps
-   them unfused). Sums over axes (fmac -s, avg, pattern) accumulate in float
-   as bart does, along the file's order, which is bart's order or another
-   of its loop optimiser's choosing: within float rounding of bart's. nrmse
-   and sdot accumulate in float64 as bart does. tests/test_tools.sh
-   compares every command with bart 0.8 (cmp where the bytes are bart's).
+   noise, scale, saxpy, conj, creal, cabs, carg, fmac without -s) it is
+   bart's, byte for byte: the same float operations in the same order
+   (complex products as gcc computes them, a*c - b*d and a*d + b*c; BART's
+   strength reduction of a real scale factor; the Makefile's
+   -ffp-contract=off keeps them unfused). Sums over axes (fmac -s, avg,
+   pattern) accumulate in float as bart does, along the file's order, which
+   is bart's order or another of its loop optimiser's choosing: within
+   float rounding of bart's. nrmse and sdot accumulate in float64 as bart
+   does. tests/test_tools.sh compares every command with bart 0.8 (cmp
+   where the bytes are bart's).
 
    Arrays are read with BART's axes 6..15 folded into dims[6] (the file's
    samples in its order; mapped where a command only reads them:
    cfl_load_mapped) and written with BART's 16 sizes (cfl_save_dims); the
    moves walk all 16 axes. */
 #include "mvtool.h"
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,7 +250,6 @@ static int arg_cfl(const args *a, const char *word, float z[2])
 {
     char *end = NULL;
     float re, im = 0.0f;
-    errno = 0;
     re = strtof(word, &end);
     if (end == word) return usage_error(a, "a complex number such as 2, 0.5i or 1+2i", word);
     if (end[0] == 'i' && end[1] == 0) {
@@ -338,14 +337,13 @@ static void map_samples(float *x, int64_t n, map_kind kind, const float z[2])
     }
 }
 
-static int run_map(const args *a, const char *in, const char *out, map_kind kind, const float z[2])
+static int run_map(const char *in, const char *out, map_kind kind, const float z[2])
 {
     mv_vol v;
     int64_t bd[NAX];
     int rc;
     if ((rc = cfl_load_folded(in, &v, bd))) return rc;
     map_samples((float *)v.data, samples_of(bd), kind, z);
-    (void)a;
     return cfl_save_dims(out, &v, bd);
 }
 
@@ -353,12 +351,37 @@ static int cmd_scale(const args *a)
 {
     float z[2];
     int rc = arg_cfl(a, a->pos[0], z);
-    return rc ? rc : run_map(a, a->pos[1], a->pos[2], MAP_SCALE, z);
+    return rc ? rc : run_map(a->pos[1], a->pos[2], MAP_SCALE, z);
 }
-static int cmd_conj(const args *a) { return run_map(a, a->pos[0], a->pos[1], MAP_CONJ, NULL); }
-static int cmd_creal(const args *a) { return run_map(a, a->pos[0], a->pos[1], MAP_REAL, NULL); }
-static int cmd_cabs(const args *a) { return run_map(a, a->pos[0], a->pos[1], MAP_ABS, NULL); }
-static int cmd_carg(const args *a) { return run_map(a, a->pos[0], a->pos[1], MAP_ARG, NULL); }
+static int cmd_conj(const args *a) { return run_map(a->pos[0], a->pos[1], MAP_CONJ, NULL); }
+static int cmd_creal(const args *a) { return run_map(a->pos[0], a->pos[1], MAP_REAL, NULL); }
+static int cmd_cabs(const args *a) { return run_map(a->pos[0], a->pos[1], MAP_ABS, NULL); }
+static int cmd_carg(const args *a) { return run_map(a->pos[0], a->pos[1], MAP_ARG, NULL); }
+
+/* noise [-s SEED] [-n VAR] [-S SPIKE] [-r] IN OUT: bart noise's bytes
+   (mv_bart_noise: BART's generator from its seed, 123 by default) */
+static int cmd_noise(const args *a)
+{
+    mv_vol v;
+    int64_t bd[NAX], seed = 123;
+    double var = 1.0, spike = 1.0;
+    const char *s = opt_str(a, "-s"), *n = opt_str(a, "-n"), *sp = opt_str(a, "-S");
+    unsigned state;
+    int rc;
+    mv_status st;
+    if (s && (rc = arg_int(a, s, -((int64_t)1 << 31), ((int64_t)1 << 31) - 1, "-s: a seed (bart's int)", &seed)))
+        return rc;
+    if (n && (parse_list(n, &var, 1) != 1 || var < 0 || var > 3.4e38)) return usage_error(a, "-n: a variance >= 0", n);
+    if (sp && (parse_list(sp, &spike, 1) != 1 || fabs(spike) > 3.4e38)) return usage_error(a, "-S: a number", sp);
+    if ((rc = cfl_load_folded(a->pos[0], &v, bd))) return rc;
+    state = (unsigned)(seed & 0xffffffff); /* bart's int seed, as unsigned */
+    st = mv_bart_noise(v.data, samples_of(bd), var, spike, opt_flag(a, "-r"), &state);
+    if (st != MV_OK) {
+        mv_free(&v);
+        return fail_at(st, a->pos[0]);
+    }
+    return cfl_save_dims(a->pos[1], &v, bd);
+}
 
 /* whether two files have the same 16 sizes; else the usage error */
 static int same_sizes(const args *a, const int64_t x[NAX], const int64_t y[NAX], const char *yname)
@@ -445,6 +468,43 @@ static void fmac16(float *out, const int64_t od[NAX], const float *x, const int6
     walk_run(&w, base, line_fmac, &conj);
 }
 
+/* p[0] += |p[1]|^2 in p[0]'s real part, the square rounded as gcc's
+   x * conj(x) (a*a + b*b: BART's md_zss) */
+static void line_sumsq(void *ctx, int64_t n, float *const p[3], const int64_t s[3])
+{
+    int64_t i;
+    (void)ctx;
+    for (i = 0; i < n; i++) {
+        const float *x = p[1] + 2 * i * s[1];
+        p[0][2 * i * s[0]] += x[0] * x[0] + x[1] * x[1];
+    }
+}
+
+/* p[0] += 1 in p[0]'s real part for each nonzero sample of p[1] (BART's
+   zcmp with 0: -0 is zero) */
+static void line_count(void *ctx, int64_t n, float *const p[3], const int64_t s[3])
+{
+    int64_t i;
+    (void)ctx;
+    for (i = 0; i < n; i++) {
+        const float *x = p[1] + 2 * i * s[1];
+        if (x[0] != 0.0f || x[1] != 0.0f) p[0][2 * i * s[0]] += 1.0f;
+    }
+}
+
+/* out (sizes od: xd's with the reduced axes 1) gathers x through fn */
+static void reduce16(float *out, const int64_t od[NAX], const float *x, const int64_t xd[NAX], line_fn fn)
+{
+    int64_t os[NAX], xs[NAX];
+    walk w;
+    float *base[3];
+    bstrides_of(od, xd, os);
+    strides_of(xd, xs);
+    walk_init(&w, xd, 2, os, xs, NULL);
+    base[0] = out, base[1] = (float *)x, base[2] = NULL;
+    walk_run(&w, base, fn, NULL);
+}
+
 static const float one_sample[2] = {1.0f, 0.0f};
 
 /* fmac [-A] [-C] [-s BITMASK] IN1 [IN2] OUT */
@@ -507,26 +567,16 @@ static int cmd_avg(const args *a)
     if (!opt_flag(a, "-w")) {
         const float f = (float)(1.0 / (double)count);
         for (i = 0; i < 2 * n; i++) ((float *)o.data)[i] *= f;
-    } else { /* each output's count of nonzero samples, walked as the sum was */
+    } else { /* each output's count of nonzero samples */
         mv_vol w;
         float *wp, *op = (float *)o.data;
         const float *xp = (const float *)x.data;
-        int64_t k, xn = samples_of(xd);
         if ((rc = alloc16(&w, od, a->pos[2]))) {
             mv_free(&x), mv_free(&o);
             return rc;
         }
         wp = (float *)w.data;
-        for (k = 0; k < xn; k++) {
-            /* the output sample of input sample k: its index over the kept axes */
-            int64_t r = k, oi = 0, ostep = 1;
-            for (ax = 0; ax < NAX; ax++) {
-                const int64_t c = r % xd[ax];
-                r /= xd[ax];
-                if (!(flags >> ax & 1)) oi += c * ostep, ostep *= xd[ax];
-            }
-            if (xp[2 * k] != 0.0f || xp[2 * k + 1] != 0.0f) wp[2 * oi] += 1.0f;
-        }
+        reduce16(wp, od, xp, xd, line_count);
         for (i = 0; i < n; i++) {
             const float c = wp[2 * i];
             op[2 * i] = c == 0.0f ? 0.0f : op[2 * i] / c;
@@ -545,10 +595,9 @@ static int cmd_avg(const args *a)
 static int cmd_pattern(const args *a)
 {
     mv_vol x, o;
-    int64_t xd[NAX], od[NAX], xs[NAX], os[NAX], flags = 8, k, xn, n;
+    int64_t xd[NAX], od[NAX], flags = 8, k, n;
     const char *s = opt_str(a, "-s");
     float *op;
-    const float *xp;
     int ax, rc;
     if (s && (rc = arg_int(a, s, 0, 65535, "-s: a bitmask of BART's axes, 0 .. 65535", &flags))) return rc;
     if ((rc = cfl_load_mapped(a->pos[0], &x, xd))) return rc;
@@ -557,20 +606,10 @@ static int cmd_pattern(const args *a)
         mv_free(&x);
         return rc;
     }
-    strides_of(xd, xs);
-    bstrides_of(od, xd, os);
-    op = (float *)o.data, xp = (const float *)x.data;
-    xn = samples_of(xd);
-    for (k = 0; k < xn; k++) { /* the sum of squares into the output's real part */
-        int64_t r = k, oi = 0;
-        for (ax = 0; ax < NAX; ax++) {
-            oi += (r % xd[ax]) * os[ax];
-            r /= xd[ax];
-        }
-        op[2 * oi] += xp[2 * k] * xp[2 * k] + xp[2 * k + 1] * xp[2 * k + 1];
-    }
+    op = (float *)o.data;
+    reduce16(op, od, (const float *)x.data, xd, line_sumsq);
     n = samples_of(od);
-    for (k = 0; k < n; k++) op[2 * k] = op[2 * k] == 0.0f ? 0.0f : 1.0f;
+    for (k = 0; k < n; k++) op[2 * k] = op[2 * k] == 0.0f ? 0.0f : 1.0f; /* a NaN sum: 1, as bart's */
     mv_free(&x);
     return cfl_save_dims(a->pos[1], &o, od);
 }
@@ -629,8 +668,8 @@ static int cmd_nrmse(const args *a)
         nr = sqrtf((float)sq);
         if (nr == 0.0f) {
             mv_free(&r), mv_free(&x);
-            fprintf(stderr, "mvtool nrmse: '%s': the reference has zero norm\n", a->pos[0]);
-            return 1;
+            return fail_at(mv_set_error(MV_ERR_BAD_DATA, "'%s': the reference has zero norm (nrmse -s)", a->pos[0]),
+                           a->pos[0]);
         }
         zscalar(xp, rp, n, sc);
         s[0] = (float)sc[0] / (nr * nr), s[1] = (float)sc[1] / (nr * nr);
@@ -1015,6 +1054,60 @@ static int cmd_bitmask(const args *a)
     return 0;
 }
 
+/* whether fmt is one of bart show's formats: "%+W.Pf%+W.Pfi", the same with
+   e, or either pair separated by a comma (W.P: digits and dots, at least
+   one), so that printf is given nothing else */
+static int show_format_ok(const char *fmt)
+{
+    int part;
+    char letter = 0;
+    const char *p = fmt;
+    for (part = 0; part < 2; part++) {
+        const char *q;
+        if (part == 1 && *p == ',') p++;
+        if (p[0] != '%' || p[1] != '+') return 0;
+        for (q = p += 2; (*p >= '0' && *p <= '9') || *p == '.'; p++) {}
+        if (p == q || (*p != 'f' && *p != 'e') || (letter && *p != letter)) return 0;
+        letter = *p++;
+    }
+    if (*p == 'i') return p[1] == 0 && strchr(fmt, ',') == NULL;
+    return *p == 0 && strchr(fmt, ',') != NULL;
+}
+
+/* show [-m] [-d DIM] [-s SEP] [-f FORMAT] IN: bart show's text: the
+   samples, a line per run along the first axis longer than 1, SEP (a
+   tab) between them, each printf'd by FORMAT (default %+.6e%+.6ei); -m
+   the type and 16 sizes, -d one axis's size */
+static int cmd_show(const args *a)
+{
+    mv_vol x;
+    int64_t xd[NAX], dim = -1, i, n, run;
+    const char *d = opt_str(a, "-d"), *sep = opt_str(a, "-s"), *fmt = opt_str(a, "-f");
+    const float *p;
+    int ax, rc;
+    if (d && (rc = arg_int(a, d, 0, NAX - 1, "-d: an axis 0 .. 15", &dim))) return rc;
+    if (!sep) sep = "\t";
+    if (!fmt) fmt = "%+.6e%+.6ei";
+    if (!show_format_ok(fmt)) return usage_error(a, "-f: a format such as %+.6e%+.6ei or %+.3f,%+.3f", fmt);
+    if ((rc = cfl_load_mapped(a->pos[0], &x, xd))) return rc;
+    if (dim >= 0) {
+        printf("%lld\n", (long long)xd[dim]);
+    } else if (opt_flag(a, "-m")) {
+        printf("Type: complex float\nDimensions: %d\nAoD:", NAX);
+        for (ax = 0; ax < NAX; ax++) printf("\t%lld", (long long)xd[ax]);
+        printf("\n");
+    } else {
+        for (ax = 0; ax < NAX - 1 && xd[ax] == 1; ax++) {}
+        run = xd[ax], n = samples_of(xd), p = (const float *)x.data;
+        for (i = 0; i < n; i++) {
+            printf(fmt, (double)p[2 * i], (double)p[2 * i + 1]);
+            fputs((i + 1) % run == 0 ? "\n" : sep, stdout);
+        }
+    }
+    mv_free(&x);
+    return 0;
+}
+
 /* The command table (STYLE P11). */
 const command mvtool_array_commands[] = {
     {"zeros", "an array of zeros, N dims of sizes D1..DN (bart zeros)",
@@ -1033,6 +1126,13 @@ const command mvtool_array_commands[] = {
     {"creal", "real part (bart creal)", "mvtool creal IN OUT\n  the real part, imaginary 0.\n", "", 2, 2, cmd_creal},
     {"cabs", "absolute value (bart cabs)", "mvtool cabs IN OUT\n  |IN| (hypotf), imaginary 0.\n", "", 2, 2, cmd_cabs},
     {"carg", "phase angle (bart carg)", "mvtool carg IN OUT\n  atan2(im, re), imaginary 0.\n", "", 2, 2, cmd_carg},
+    {"noise", "add BART's Gaussian noise (bart noise, its bytes)",
+     "mvtool noise [-s SEED] [-n VAR] [-S SPIKE] [-r] IN OUT\n"
+     "  bart noise: IN plus complex Gaussian noise of variance VAR (default 1;\n"
+     "  -r: real, the imaginary part cleared), each sample only where a uniform\n"
+     "  draw is at most SPIKE (default 1: all), from BART's generator (glibc's\n"
+     "  rand_r, seed 123 unless -s): bart's bytes.\n",
+     "-s= -n= -S= -r", 2, 2, cmd_noise},
     {"fmac", "multiply and accumulate, summing axes (bart fmac)",
      "mvtool fmac [-A] [-C] [-s BITMASK] IN1 [IN2] OUT\n"
      "  bart fmac: IN1 * IN2 (IN2 conjugated with -C; all ones when not given),\n"
@@ -1095,6 +1195,13 @@ const command mvtool_array_commands[] = {
      "mvtool repmat DIM REPS IN OUT\n  bart repmat: IN (size 1 along DIM) repeated REPS times.\n", "", 4, 4,
      cmd_repmat},
     {"squeeze", "drop the axes of size 1 (bart squeeze)", "mvtool squeeze IN OUT\n", "", 2, 2, cmd_squeeze},
+    {"show", "print an array's samples or sizes (bart show)",
+     "mvtool show [-m] [-d DIM] [-s SEP] [-f FORMAT] IN\n"
+     "  bart show: the samples, a line per run along the first axis longer than\n"
+     "  1, SEP (a tab) between them, each as FORMAT (%+.6e%+.6ei; bart's four\n"
+     "  forms: f or e, \"i\" after or a comma between); -m the type and the 16\n"
+     "  sizes; -d DIM the size of one axis.\n",
+     "-m -d= -s= -f=", 1, 1, cmd_show},
     {"bitmask", "axes to a bitmask and back (bart bitmask)",
      "mvtool bitmask D1 .. DN | -b BITMASK\n  bart bitmask: prints the bitmask of the axes, or (-b) the axes of one.\n",
      "-b", 0, -1, cmd_bitmask},

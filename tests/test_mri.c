@@ -1,6 +1,7 @@
 /* test_mri.c - MRI kernels against numpy (tests/py/ref_mri.py, run in the
    test) and BART (the bart command on ../shared/data/kspace), on every ISA
    and thread count; SENSE against the phantom it reconstructs. */
+#define _POSIX_C_SOURCE 200809L /* rand_r: glibc's own, the reference of mri.bart_noise_matches_glibc */
 #include "testutil.h"
 #include <math.h>
 #include <stdlib.h>
@@ -334,6 +335,92 @@ MV_TEST(mri, fftmod_threads_and_refusals)
     free(o1);
     free(o3);
     mv_free(&x);
+}
+
+/* bart noise's draws from glibc's own rand_r (the library carries its own
+   copy of the generator, so this checks it against the C library's) and
+   BART's num/rand.c as written there: per sample a uniform against the
+   spike, then Marsaglia's polar pair scaled by sqrtf(var / 2) and added in
+   double; real: var in the real part, the imaginary part cleared. Then the
+   statistics of the noise itself, a continued sequence, and refusals. */
+#if defined(__GLIBC__)
+static void noise_reference(float *x, int64_t n, float var, float spike, int real, unsigned *seed)
+{
+    const float stdev = sqrtf(real ? var : var / 2.f);
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        if (spike >= rand_r(seed) / (double)RAND_MAX) {
+            double u1, u2, s;
+            do {
+                u1 = 2. * (rand_r(seed) / (double)RAND_MAX) - 1.;
+                u2 = 2. * (rand_r(seed) / (double)RAND_MAX) - 1.;
+                s = u1 * u1 + u2 * u2;
+            } while (s > 1.);
+            x[2 * i] = (float)(x[2 * i] + stdev * (sqrt(-2. * log(s) / s) * u1));
+            x[2 * i + 1] = (float)(x[2 * i + 1] + stdev * (sqrt(-2. * log(s) / s) * u2));
+        }
+        if (real) x[2 * i + 1] = 0.0f;
+    }
+}
+#endif
+
+MV_TEST(mri, bart_noise_matches_glibc)
+{
+    enum { N = 200000 };
+    float *x = (float *)malloc(N * 8), *r = (float *)malloc(N * 8);
+    unsigned s1, s2;
+    double m[2] = {0, 0}, v[2] = {0, 0};
+    int64_t i, taken = 0;
+    int c;
+    REQUIRE(x && r);
+    for (c = 0; c < 4; c++) { /* default seed 123, var 1; -n 0.5 -s 3; -r -s 7; -S 0.3 */
+        const float var = c == 1 ? 0.5f : 1.0f, spike = c == 3 ? 0.3f : 1.0f;
+        const int real = c == 2;
+        for (i = 0; i < 2 * 5000; i++) x[i] = r[i] = (float)((i % 7) - 3) * 0.25f; /* zeros among them */
+        s1 = c == 1 ? 3u : c == 2 ? 7u : 123u;
+        EXPECT_OK(mv_bart_noise(x, 5000, var, spike, real, &s1));
+#if defined(__GLIBC__)
+        s2 = c == 1 ? 3u : c == 2 ? 7u : 123u;
+        noise_reference(r, 5000, var, spike, real, &s2);
+        EXPECT_MSG(memcmp(x, r, 5000 * 8) == 0, "case %d: not glibc rand_r's noise, as bart draws it", c);
+        EXPECT_MSG(s1 == s2, "case %d: the generator's state differs after the draws", c);
+#else
+        (void)s2, (void)r;
+#endif
+    }
+    /* the statistics: zero data, var 2 -> each part variance 1; -S 0.3 touches about 30% */
+    memset(x, 0, N * 8);
+    s1 = 99;
+    EXPECT_OK(mv_bart_noise(x, N, 2.0, 1.0, 0, &s1));
+    for (i = 0; i < N; i++)
+        for (c = 0; c < 2; c++) m[c] += x[2 * i + c], v[c] += (double)x[2 * i + c] * x[2 * i + c];
+    for (c = 0; c < 2; c++)
+        EXPECT_MSG(fabs(m[c] / N) < 0.01 && fabs(v[c] / N - 1.0) < 0.02, "part %d: mean %g, variance %g (0, 1)", c,
+                   m[c] / N, v[c] / N);
+    memset(x, 0, N * 8);
+    EXPECT_OK(mv_bart_noise(x, N, 1.0, 0.3, 1, &s1));
+    for (i = 0; i < N; i++) {
+        taken += x[2 * i] != 0.0f;
+        if (x[2 * i + 1] != 0.0f) break;
+    }
+    EXPECT_MSG(i == N, "real: imaginary part %g at %lld", i < N ? x[2 * i + 1] : 0.0, (long long)i);
+    EXPECT_MSG(fabs((double)taken / N - 0.3) < 0.01, "spike 0.3: %g of the samples", (double)taken / N);
+    /* one call of 2n = two calls of n on the same state */
+    memset(x, 0, N * 8), memset(r, 0, N * 8);
+    s1 = s2 = 5;
+    EXPECT_OK(mv_bart_noise(x, 1000, 1.0, 1.0, 0, &s1));
+    EXPECT_OK(mv_bart_noise(r, 500, 1.0, 1.0, 0, &s2));
+    EXPECT_OK(mv_bart_noise(r + 1000, 500, 1.0, 1.0, 0, &s2));
+    EXPECT_MSG(memcmp(x, r, 1000 * 8) == 0 && s1 == s2, "two calls do not continue one sequence");
+    EXPECT_OK(mv_bart_noise(NULL, 0, 1.0, 1.0, 0, &s1));
+    EXPECT_STATUS(mv_bart_noise(x, 10, 1.0, 1.0, 0, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_bart_noise(NULL, 10, 1.0, 1.0, 0, &s1), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_bart_noise(x, -1, 1.0, 1.0, 0, &s1), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_bart_noise(x, 10, -1.0, 1.0, 0, &s1), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_bart_noise(x, 10, 1e39, 1.0, 0, &s1), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_bart_noise(x, 10, 1.0, NAN, 0, &s1), MV_ERR_INVALID_ARG);
+    free(x);
+    free(r);
 }
 
 /* the plan form with a user's plan (any norm), threads and the round trip */

@@ -1539,7 +1539,7 @@ PYEOF
     same_pair() { cmp -s "$1.cfl" "$2.cfl" && [ "$(sed -n 2p "$1.hdr" | awk '{for (i = 1; i <= 16; i++) printf "%s ", ($i == "" ? 1 : $i)}')" = \
                   "$(sed -n 2p "$2.hdr" | awk '{for (i = 1; i <= 16; i++) printf "%s ", ($i == "" ? 1 : $i)}')" ]; }
     bart fft -i 3 "$LL/cck" "$LL/aim" >/dev/null 2>&1 && bart extract 0 0 20 "$LL/cck" "$LL/ak2" >/dev/null 2>&1 || bad "bart fft / extract for the array commands"
-    for R in "scale 2+0.5i cck" "scale -- -0.5 cck" "scale 1.5i cc3" "saxpy -- -1+2i cck aim" "conj cck" "creal cco" "cabs cck" \
+    for R in "noise cck" "noise -s 3 -n 0.5 cck" "noise -r -s 7 cco" "noise -S 0.3 -s -11 -n 2 cc3" "scale 2+0.5i cck" "scale -- -0.5 cck" "scale 1.5i cc3" "saxpy -- -1+2i cck aim" "conj cck" "creal cco" "cabs cck" \
              "carg cck" "fmac cck aim" "fmac -C cck aim" "fmac -s 8 -C cck aim" "fmac -s 3 cc3" "avg 8 cck" "avg -w 1024 ccs" \
              "avg 7 cc3" "pattern cck" "pattern -s 9 cck" "resize 0 60 1 30 cck" "resize -c 0 60 1 30 cco" "crop 3 2 cck" \
              "extract 0 3 40 1 5 6 cck" "extract 10 1 3 ccs" "slice 3 4 cck" "slice 10 2 0 7 ccs" "copy cck" \
@@ -1562,7 +1562,8 @@ PYEOF
     bart fmac -A "$LL/cck" "$LL/aim" "$LL/bf" && $T fmac -A "$LL/cck" "$LL/aim" "$LL/mf" && same_pair "$LL/bf" "$LL/mf" && ok || bad "fmac -A"
     bart join -a 3 "$LL/aim" "$LL/bj" && $T join -a 3 "$LL/aim" "$LL/mj" && same_pair "$LL/bj" "$LL/mj" && ok || bad "join -a 3"
     # printed results, and nrmse's verdict as its exit status
-    for R in "nrmse cck aim" "nrmse -s cck aim" "nrmse -t 2 cck aim" "nrmse -t 0.5 cck aim" "sdot cck aim" "bitmask 0 1 10" "bitmask -b 1035"; do
+    for R in "nrmse cck aim" "nrmse -s cck aim" "nrmse -t 2 cck aim" "nrmse -t 0.5 cck aim" "sdot cck aim" "bitmask 0 1 10" "bitmask -b 1035" \
+             "show ak2" "show -m ccs" "show -d 10 ccs" "show -s , -f %+.3f,%+.3f cco" "show -f %+12.4e%+12.4ei f16"; do
       set -- $R; cmd=$1; shift; args=(); for w in "$@"; do [ -f "$LL/$w.cfl" ] && args+=("$LL/$w") || args+=("$w"); done
       bo=$(bart $cmd "${args[@]}" 2>/dev/null); br=$?; mo=$($T $cmd "${args[@]}"); mr=$?
       [ "$bo" = "$mo" ] && [ $br -eq $mr ] && ok || bad "$R: bart printed '$bo' (exit $br), mvtool '$mo' (exit $mr)"
@@ -1620,10 +1621,14 @@ PYEOF
     for R in "reshape 3 7 7 cck|differs" "transpose 0 16 cck|0 .. 15" "zeros 0 o|1 .. 16" "join 0 cck cco|axis 1" \
              "scale 2x cck|complex number" "extract 0 5 5 cck|no block" \
              "slice 3 6 cck|no block" "repmat 3 2 cck|size 1" "fmac cck cco|axis 0" "saxpy 1 cck cco|sizes differ" \
-             "resize 0 0 cck|size >= 1" "avg 65536 cck|BITMASK" "bitmask -b 1 2|exactly one"; do
+             "resize 0 0 cck|size >= 1" "avg 65536 cck|BITMASK" "bitmask -b 1 2|exactly one" "noise -n -1 cck|variance" \
+             "noise -s 4000000000 cck|seed"; do
       set -- ${R%%|*}; cmd=$1; shift; args=(); for w in "$@"; do [ -f "$LL/$w.cfl" ] && args+=("$LL/$w") || args+=("$w"); done
       $T $cmd "${args[@]}" "$W/x" 2>"$W/err"; rc=$?
       [ $rc -eq 2 ] && grep -q -- "${R#*|}" "$W/err" && ok || bad "${R%%|*}: usage error (exit $rc): $(cat "$W/err")"
+    done
+    for f in %+.3f%+.3e %.3f%+.3fi %+f%+fi %+.3f,%+.3fi; do
+      $T show -f "$f" "$LL/cck" >/dev/null 2>"$W/err"; [ $? -eq 2 ] && grep -q -- "-f: a format" "$W/err" && ok || bad "show -f $f: usage error: $(cat "$W/err")"
     done
     $T copy 0 40 "$LL/cck" "$LL/mc" 2>"$W/err"; [ $? -eq 2 ] && grep -q "does not fit" "$W/err" && ok || bad "copy 0 40: usage error: $(cat "$W/err")"
     $T conj "$LL/nonexistent" "$W/x" 2>"$W/err"; [ $? -eq 1 ] && grep -q "nonexistent" "$W/err" && ok || bad "conj of a missing file: exit 1 naming it"

@@ -146,13 +146,13 @@ every case agrees.
           or 10; a fifth of the cases -l2 or -R T alone with mvtool
           --joint; half the TV terms along the frames too (-R T:35 or
           T:1027) (fam_llr).
-  array   bart's array commands (scale, saxpy, conj, creal, cabs, carg,
-          fmac, avg, pattern, nrmse, sdot, resize, crop, extract, slice,
+  array   bart's array commands (noise, scale, saxpy, conj, creal, cabs, carg,
+          fmac, avg, pattern, nrmse, sdot, show, resize, crop, extract, slice,
           join, flip, circshift, transpose, reshape, repmat, squeeze, zeros,
           ones, copy) against mvtool's on random 16-axis arrays with zeros,
           signed zeros, tiny and huge samples and random arguments: bart's
           sizes and bytes; a sum (fmac -s, avg, pattern) within 1e-6 of
-          bart's where its order differs; nrmse and sdot the same text; a
+          bart's where its order differs; nrmse, sdot, show the same text; a
           command bart refuses mvtool refuses too (fam_array).
 
 First the fixed cases: minimal reproducers of the disagreements found
@@ -2142,7 +2142,18 @@ def array_args(rng, dims, d):
     axis = lambda: int(rng.integers(0, min(16, nd + 2)))
     mask = lambda: int(rng.integers(0, 1 << min(16, nd + 1)))
     num = lambda: str(rng.choice(['2', '-0.5', '1.5i', '1+2i', '1e-3-2i', '0', '-1', '0.25-0i', '-0']))
-    kind = int(rng.integers(0, 22))
+    kind = int(rng.integers(0, 24))
+    if kind == 22:
+        fmt = str(rng.choice(['%+.6e%+.6ei', '%+.3f%+.3fi', '%+.2e,%+.2e', '%+9.4f,%+9.4f']))
+        return ['show'] + (['-s', str(rng.choice([',', ' ', '|']))] if rng.random() < 0.3 else []) + \
+            (['-f', fmt] if rng.random() < 0.5 else []) + (['-m'] if rng.random() < 0.1 else []) + ['in'], 'text', False
+    if kind == 21:
+        opts = []
+        for o, v in (('-s', str(int(rng.integers(-2 ** 31, 2 ** 31)))), ('-n', str(rng.choice(['0.5', '2', '1e-4', '0']))),
+                     ('-S', str(rng.choice(['0.3', '0', '1', '-1', '1.5'])))):
+            if rng.random() < 0.6:
+                opts += [o, v]
+        return ['noise'] + opts + (['-r'] if rng.random() < 0.3 else []) + ['in'], 'cfl', True
     if kind == 0:
         return ['scale', '--', num(), 'in'], 'cfl', True
     if kind == 1:
@@ -2211,13 +2222,13 @@ def array_args(rng, dims, d):
 
 
 def fam_array(c, run, d):
-    """bart's array commands (scale, saxpy, conj, creal, cabs, carg, fmac,
-    avg, pattern, nrmse, sdot, resize, crop, extract, slice, join, flip,
-    circshift, transpose, reshape, repmat, squeeze, zeros, ones, copy) and
-    mvtool's on random 16-axis arrays with zeros, signed zeros, tiny and
-    huge samples: the same sizes, and bart's bytes, or for a sum (fmac -s,
-    avg, pattern) within float rounding of the float64 sum (what differs
-    in order counted); nrmse and sdot print the same text."""
+    """bart's array commands (noise, scale, saxpy, conj, creal, cabs, carg,
+    fmac, avg, pattern, nrmse, sdot, show, resize, crop, extract, slice, join,
+    flip, circshift, transpose, reshape, repmat, squeeze, zeros, ones, copy)
+    and mvtool's on random 16-axis arrays with zeros, signed zeros, tiny
+    and huge samples: the same sizes, and bart's bytes, or for a sum (fmac
+    -s, avg, pattern) within 1e-6 of bart's (a different order counted);
+    nrmse, sdot and show print the same text with the same exit status."""
     rng = c.rng
     dims = draw_dims16(rng, rng.random() < 0.2)
     a = array_data(rng, dims)
