@@ -1,9 +1,9 @@
 /* mvtool_array.c - the array family of mvtool: BART's commands that make,
    move and combine .cfl arrays between its reconstructions (bart zeros,
-   ones, noise, scale, saxpy, conj, creal, cabs, carg, fmac, avg, pattern,
-   nrmse, sdot, resize, crop, extract, slice, copy, join, flip, circshift,
-   transpose, reshape, repmat, squeeze, show, bitmask), so that a script
-   written for bart runs with mvtool in its place.
+   ones, noise, poisson, scale, saxpy, conj, creal, cabs, carg, fmac, avg,
+   pattern, nrmse, sdot, resize, crop, extract, slice, copy, join, flip,
+   circshift, transpose, reshape, repmat, squeeze, show, bitmask), so that a
+   script written for bart runs with mvtool in its place.
 
    Each takes bart 0.8's arguments and gives its meaning over BART's 16
    axes. Where bart's result is one float rounding per sample (every move,
@@ -381,6 +381,54 @@ static int cmd_noise(const args *a)
         return fail_at(st, a->pos[0]);
     }
     return cfl_save_dims(a->pos[1], &v, bd);
+}
+
+/* poisson [-Y N] [-Z N] [-y A] [-z A] [-C N] [-v] [-V V] [-e] [-D D] [-R N]
+   [-s SEED] OUT: bart poisson's mask (mv_poisson_mask: BART's draws), a
+   .cfl of (1, Y, Z), and its line "points: ..." */
+static int cmd_poisson(const args *a)
+{
+    mv_poisson_opts o;
+    mv_vol m, c;
+    int64_t ny = 128, nz = 128, v = 0, points = 0, bd[NAX], i;
+    double f;
+    const char *w;
+    int rc;
+    mv_status st;
+    memset(&o, 0, sizeof(o));
+    if (((w = opt_str(a, "-Y")) && (rc = arg_int(a, w, 1, 4096, "-Y: a size 1 .. 4096", &ny))) ||
+        ((w = opt_str(a, "-Z")) && (rc = arg_int(a, w, 1, 4096, "-Z: a size 1 .. 4096", &nz))) ||
+        ((w = opt_str(a, "-C")) && (rc = arg_int(a, w, 0, 4096, "-C: a calibration size", &o.calib))) ||
+        ((w = opt_str(a, "-R")) && (rc = arg_int(a, w, 1, (int64_t)1 << 26, "-R: a number of points", &o.random_points))) ||
+        ((w = opt_str(a, "-T")) && (rc = arg_int(a, w, 1, 1, "-T: one class (bart's multi-class patterns are not built)", &v))) ||
+        ((w = opt_str(a, "-s")) && (rc = arg_int(a, w, -((int64_t)1 << 31), ((int64_t)1 << 31) - 1, "-s: a seed (bart's int)", &v))))
+        return rc;
+    if (opt_str(a, "-s")) o.seed_set = 1, o.seed = (unsigned)(v & 0xffffffff);
+    if (((w = opt_str(a, "-y")) && (parse_list(w, &o.accel_y, 1) != 1 || o.accel_y < 1)) ||
+        ((w = opt_str(a, "-z")) && (parse_list(w, &o.accel_z, 1) != 1 || o.accel_z < 1)))
+        return usage_error(a, "-y, -z: an acceleration >= 1", w);
+    if (((w = opt_str(a, "-V")) && (parse_list(w, &o.var_density, 1) != 1 || o.var_density < 0)) ||
+        ((w = opt_str(a, "-D")) && (parse_list(w, &o.min_dist, 1) != 1 || o.min_dist <= 0)))
+        return usage_error(a, "-V: a density >= 0, -D: a distance > 0", w);
+    if (opt_flag(a, "-v") && o.var_density == 0) o.var_density = 20;
+    o.elliptical = opt_flag(a, "-e");
+    if (o.calib > ny || o.calib > nz) return usage_error(a, "-C: at most the smaller of -Y and -Z", opt_str(a, "-C"));
+    st = mv_poisson_mask(&m, ny, nz, &o, &points);
+    if (st != MV_OK) return fail_at(st, a->pos[0]);
+    ones16(bd);
+    bd[1] = ny, bd[2] = nz;
+    if ((rc = alloc16(&c, bd, a->pos[0]))) {
+        mv_free(&m);
+        return rc;
+    }
+    for (i = 0; i < ny * nz; i++) ((float *)c.data)[2 * i] = ((const float *)m.data)[i];
+    mv_free(&m);
+    /* bart's line, its float arithmetic: f (pi / 4 elliptical) times the grid, over the points */
+    f = o.elliptical ? (float)(3.14159265358979323846 / 4.) : 1.f;
+    printf("points: %lld, grid size: %lldx%lld%s = %ld (R = %f)\n", (long long)points, (long long)ny, (long long)nz,
+           o.elliptical ? "x(pi/4)" : "", (long)((float)f * (float)ny * (float)nz),
+           (double)((float)f * 1.f * (float)ny * (float)nz / (float)points));
+    return cfl_save_dims(a->pos[0], &c, bd);
 }
 
 /* whether two files have the same 16 sizes; else the usage error */
@@ -1115,6 +1163,15 @@ const command mvtool_array_commands[] = {
      cmd_zeros},
     {"ones", "an array of ones (bart ones)", "mvtool ones N D1 .. DN OUT\n  bart ones: a .cfl filled with 1.\n", "", 2, -1,
      cmd_ones},
+    {"poisson", "a Poisson-disc undersampling mask (bart poisson, its mask)",
+     "mvtool poisson [-Y N] [-Z N] [-y A] [-z A] [-C N] [-v] [-V V] [-e] [-D D]\n"
+     "               [-R N] [-s SEED] OUT\n"
+     "  bart poisson: a (1, Y, Z) mask (default 128 x 128) of Poisson-disc points\n"
+     "  at accelerations -y, -z, a centre of -C samples, variable density -v\n"
+     "  (-V), within the inscribed circle with -e, -R N uniform random points\n"
+     "  instead; BART's draws (seed 11235 unless -s): bart's mask. Prints its\n"
+     "  \"points: ...\" line. (bart's -T classes and -m are not built.)\n",
+     "-Y= -Z= -y= -z= -C= -v -V= -e -D= -T= -R= -s=", 1, 1, cmd_poisson},
     {"scale", "IN times a complex factor (bart scale)",
      "mvtool scale FACTOR IN OUT\n"
      "  bart scale: each sample times FACTOR (2, -0.5, 1.5i, 1+2i), bart's bytes.\n",

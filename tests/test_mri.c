@@ -423,6 +423,99 @@ MV_TEST(mri, bart_noise_matches_glibc)
     free(r);
 }
 
+/* bart poisson's masks (mv_poisson_mask; their bytes against bart itself:
+   tests/test_tools.sh, make test-diff-bart's family array) here by what a
+   Poisson-disc mask must be: no two sampled cells nearer than the disc's
+   distance allows (after the acceleration's scaling, less a cell for the
+   gridding), the sampled share near 1 / (ay az) of the disc's packing,
+   the calibration square full, nothing outside the circle with
+   elliptical, another seed another mask, the same seed the same; the
+   count returned is the mask's own; refusals. */
+#define PD_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define PD_MAX(a, b) ((a) > (b) ? (a) : (b))
+MV_TEST(mri, poisson_mask_properties)
+{
+    mv_poisson_opts o;
+    mv_vol m, m2;
+    int64_t pts = 0, n, y, z, y2, z2, ones;
+    const float *a;
+    int c;
+    for (c = 0; c < 4; c++) {
+        const int64_t ny = c == 1 ? 96 : 128, nz = c == 1 ? 80 : 128;
+        const double ay = c == 0 ? 1 : 2, az = c == 3 ? 1.5 : 2;
+        memset(&o, 0, sizeof(o));
+        o.accel_y = ay, o.accel_z = az;
+        o.elliptical = c == 2;
+        o.calib = c == 3 ? 24 : 0;
+        REQUIRE_OK(mv_poisson_mask(&m, ny, nz, &o, &pts));
+        EXPECT(m.dtype == MV_DT_F32 && m.ndim == 2 && m.dim[0] == ny && m.dim[1] == nz);
+        a = (const float *)m.data;
+        for (n = ones = 0; n < ny * nz; n++) {
+            EXPECT_MSG(a[n] == 0.f || a[n] == 1.f, "mask value %g", a[n]);
+            ones += a[n] == 1.f;
+        }
+        /* the disc: cells at least D (1 / 1.275 samples, scaled by the acceleration along each axis, as the
+           unit square is stretched) apart less one cell's diagonal for the flooring */
+        for (z = 0; z < nz; z++)
+            for (y = 0; y < ny; y++) {
+                if (a[z * ny + y] == 0.f || (o.calib && labs((long)(y - ny / 2)) < 13 && labs((long)(z - nz / 2)) < 13))
+                    continue;
+                for (z2 = z; z2 < PD_MIN(nz, z + 4); z2++)
+                    for (y2 = (z2 == z ? y + 1 : PD_MAX(0, y - 4)); y2 < PD_MIN(ny, y + 4); y2++) {
+                        const double dy = (double)(y2 - y) / ay, dz = (double)(z2 - z) / az;
+                        if (a[z2 * ny + y2] == 0.f ||
+                            (o.calib && labs((long)(y2 - ny / 2)) < 13 && labs((long)(z2 - nz / 2)) < 13))
+                            continue;
+                        EXPECT_MSG(sqrt(dy * dy + dz * dz) + sqrt(1 / (ay * ay) + 1 / (az * az)) >= 1 / 1.275 - 1e-6,
+                                   "case %d: cells (%lld, %lld) and (%lld, %lld) too near", c, (long long)y,
+                                   (long long)z, (long long)y2, (long long)z2);
+                    }
+                if (o.elliptical) {
+                    const double ry = (y + 0.5) / ny - 0.5, rz = (z + 0.5) / nz - 0.5;
+                    EXPECT_MSG(ry * ry + rz * rz <= 0.25 * (1 + 4.0 / PD_MIN(ny, nz)), "case %d: (%lld, %lld) outside", c,
+                               (long long)y, (long long)z);
+                }
+            }
+        if (c < 2) /* Bridson's packing at distance D: about 0.7 / D^2 points per unit area, ~1.1 per sample */
+            EXPECT_MSG(fabs(ones * ay * az / (double)(ny * nz) - 1.0) < 0.2, "case %d: %lld of %lld sampled at R %g x %g", c,
+                       (long long)ones, (long long)(ny * nz), ay, az);
+        for (y = 0; y < o.calib; y++)
+            for (z = 0; z < o.calib; z++)
+                EXPECT_MSG(a[(nz / 2 - o.calib / 2 + z) * ny + (ny / 2 - o.calib / 2 + y)] == 1.f, "calibration (%lld, %lld)",
+                           (long long)y, (long long)z);
+        EXPECT_MSG(pts >= ones, "case %d: %lld points for %lld sampled cells", c, (long long)pts, (long long)ones);
+        if (c != 1) {
+            mv_free(&m);
+            continue;
+        }
+        /* the same seed the same mask; another seed another */
+        REQUIRE_OK(mv_poisson_mask(&m2, ny, nz, &o, NULL));
+        EXPECT(memcmp(m.data, m2.data, (size_t)(ny * nz) * 4) == 0);
+        mv_free(&m2);
+        o.seed_set = 1, o.seed = 7;
+        REQUIRE_OK(mv_poisson_mask(&m2, ny, nz, &o, NULL));
+        EXPECT(memcmp(m.data, m2.data, (size_t)(ny * nz) * 4) != 0);
+        mv_free(&m2);
+        mv_free(&m);
+    }
+    memset(&o, 0, sizeof(o));
+    o.random_points = 300;
+    REQUIRE_OK(mv_poisson_mask(&m, 40, 40, &o, &pts));
+    EXPECT_MSG(pts == 300, "random points: %lld of 300 kept (the square keeps all)", (long long)pts);
+    mv_free(&m);
+    EXPECT_STATUS(mv_poisson_mask(NULL, 8, 8, NULL, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_poisson_mask(&m, 0, 8, NULL, NULL), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_poisson_mask(&m, 8, 5000, NULL, NULL), MV_ERR_INVALID_ARG);
+    o.random_points = 0, o.accel_y = 0.5;
+    EXPECT_STATUS(mv_poisson_mask(&m, 8, 8, &o, NULL), MV_ERR_INVALID_ARG);
+    o.accel_y = 1, o.calib = 9;
+    EXPECT_STATUS(mv_poisson_mask(&m, 8, 8, &o, NULL), MV_ERR_INVALID_ARG);
+    o.calib = 0, o.var_density = -1;
+    EXPECT_STATUS(mv_poisson_mask(&m, 8, 8, &o, NULL), MV_ERR_INVALID_ARG);
+    o.var_density = 0, o.min_dist = -1;
+    EXPECT_STATUS(mv_poisson_mask(&m, 8, 8, &o, NULL), MV_ERR_INVALID_ARG);
+}
+
 /* the plan form with a user's plan (any norm), threads and the round trip */
 MV_TEST(mri, fftc_plan_forms)
 {

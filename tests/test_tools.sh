@@ -1561,6 +1561,22 @@ PYEOF
     bart copy 0 5 1 2 "$LL/cck" "$LL/bc" && $T copy 0 5 1 2 "$LL/cck" "$LL/mc" && same_pair "$LL/bc" "$LL/mc" && ok || bad "copy 0 5 1 2 into an existing array"
     bart fmac -A "$LL/cck" "$LL/aim" "$LL/bf" && $T fmac -A "$LL/cck" "$LL/aim" "$LL/mf" && same_pair "$LL/bf" "$LL/mf" && ok || bad "fmac -A"
     bart join -a 3 "$LL/aim" "$LL/bj" && $T join -a 3 "$LL/aim" "$LL/mj" && same_pair "$LL/bj" "$LL/mj" && ok || bad "join -a 3"
+    # Poisson-disc masks: bart poisson's mask (cmp) and its "points:" line, BART's draws from its seeds
+    for R in "" "-Y 64 -Z 48 -y 2 -z 2" "-y 1.5 -z 1.5 -C 20" "-v -Y 96 -Z 80 -y 2 -z 2 -e" "-R 500 -Y 32 -Z 40" \
+             "-s 5 -Y 100 -Z 100 -y 3 -z 1.2" "-V 5 -Y 60 -Z 60 -y 1.8 -z 1.8 -C 12 -e" "-Y 10 -Z 12 -D 1.5"; do
+      bo=$(bart poisson $R "$LL/bp" 2>&1); mo=$($T poisson $R "$LL/mp") && [ "$bo" = "$mo" ] && same_pair "$LL/bp" "$LL/mp" && ok ||
+        bad "poisson $R: not bart's mask or line ('$bo' against '$mo')"
+    done
+    $T poisson -T 2 "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "one class" "$W/err" && ok || bad "poisson -T 2: usage error: $(cat "$W/err")"
+    $T poisson -y 0.5 "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "acceleration" "$W/err" && ok || bad "poisson -y 0.5: usage error: $(cat "$W/err")"
+    # a compressed-sensing script written for bart, run with mvtool: BART's phantom k-space times a Poisson-disc
+    # mask, noise, the pattern back: bart's bytes at each step
+    cs_script() { B=$1; O=$2
+      $B poisson -Y 48 -Z 48 -y 1.5 -z 1.5 -C 12 "$O-p" >/dev/null && $B transpose 0 1 "$O-p" "$O-q" &&
+        $B transpose 1 2 "$O-q" "$O-m" && $B fmac "$LL/cck" "$O-m" "$O-u" && $B noise -s 9 -n 1e-3 "$O-u" "$O-n" &&
+        $B pattern "$O-n" "$O-pat"; }
+    cs_script bart "$LL/cb" 2>/dev/null && cs_script $T "$LL/cm" && same_pair "$LL/cb-n" "$LL/cm-n" && same_pair "$LL/cb-pat" "$LL/cm-pat" && ok ||
+      bad "a bart compressed-sensing script (poisson, transpose, fmac, noise, pattern) with mvtool in its place: not bart's bytes"
     # printed results, and nrmse's verdict as its exit status
     for R in "nrmse cck aim" "nrmse -s cck aim" "nrmse -t 2 cck aim" "nrmse -t 0.5 cck aim" "sdot cck aim" "bitmask 0 1 10" "bitmask -b 1035" \
              "show ak2" "show -m ccs" "show -d 10 ccs" "show -s , -f %+.3f,%+.3f cco" "show -f %+12.4e%+12.4ei f16"; do
