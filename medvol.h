@@ -2809,9 +2809,11 @@ MVDEF mv_status mv_traj_radial_into(mv_vol *out, int64_t x, int64_t y, const mv_
    2^26. bart keeps its points in a grid of cells and checks a new one
    against a patch of cells around it; where that patch is wider than the
    grid (a few samples with a large var_density) bart 0.8 asserts, and
-   medvol checks the whole grid. bart's grid scans its active points for
-   each draw (n^2 / 2 steps); a Fenwick tree finds the same point in log n
-   (256 x 256 at R 1: 0.24 s against bart's 2.4 s). allocates: yes (the
+   medvol checks the whole grid. bart finds the active point it draws by
+   scanning its list of points (up to n steps a draw); a Fenwick tree
+   finds the same point in log n steps (256 x 256 at R 1: 0.21-0.24 s
+   against bart's 2.25-2.77 s; 128 x 128 at R 2 x 2, -C 24 -v: 0.07-0.08 s
+   against 0.38-0.39 s; mvtool poisson and bart poisson, 3 runs each). allocates: yes (the
    mask, and the points while it runs). thread-safe: yes (the generator is
    the call's own). */
 typedef struct mv_poisson_opts {

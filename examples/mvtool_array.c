@@ -1,9 +1,10 @@
 /* mvtool_array.c - the array family of mvtool: BART's commands that make,
    move and combine .cfl arrays between its reconstructions (bart zeros,
-   ones, noise, poisson, scale, saxpy, conj, creal, cabs, carg, fmac, avg,
-   pattern, nrmse, sdot, resize, crop, extract, slice, copy, join, flip,
-   circshift, transpose, reshape, repmat, squeeze, show, bitmask), so that a
-   script written for bart runs with mvtool in its place.
+   ones, vec, index, noise, poisson, scale, saxpy, conj, creal, cabs, carg,
+   invert, cpyphs, zexp, spow, fmac, avg, var, std, pattern, nrmse, sdot,
+   resize, crop, extract, slice, copy, join, flip, circshift, transpose,
+   reshape, repmat, squeeze, show, bitmask), so that a script written for
+   bart runs with mvtool in its place.
 
    Each takes bart 0.8's arguments and gives its meaning over BART's 16
    axes. Where bart's result is one float rounding per sample (every move,
@@ -23,6 +24,7 @@
    cfl_load_mapped) and written with BART's 16 sizes (cfl_save_dims); the
    moves walk all 16 axes. */
 #include "mvtool.h"
+#include <complex.h> /* invert, spow, zexp: libm's and libgcc's complex operations, as bart calls them */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,6 +227,20 @@ static int copy_block(const args *a, float *out, const int64_t od[NAX], const fl
     return 0;
 }
 
+/* copy_block of x (freed) into o, then o saved to out (freed on a refusal);
+   exit status */
+static int block_save(const args *a, const char *out, mv_vol *o, const int64_t od[NAX], mv_vol *x, const int64_t xd[NAX],
+                      const int64_t pos[NAX])
+{
+    const int rc = copy_block(a, (float *)o->data, od, (const float *)x->data, xd, pos);
+    mv_free(x);
+    if (rc) {
+        mv_free(o);
+        return rc;
+    }
+    return cfl_save_dims(out, o, od);
+}
+
 /* ---- files and arguments ---- */
 
 /* a zeroed array of BART sizes bd (folded to medvol's dims); exit status */
@@ -305,6 +321,40 @@ static int make_filled(const args *a, float value)
 }
 static int cmd_zeros(const args *a) { return make_filled(a, 0.0f); }
 static int cmd_ones(const args *a) { return make_filled(a, 1.0f); }
+
+/* vec V1 .. VN OUT: the numbers (bart's complex form) along axis 0 */
+static int cmd_vec(const args *a)
+{
+    mv_vol o;
+    int64_t bd[NAX];
+    int k, rc;
+    ones16(bd);
+    bd[0] = a->npos - 1;
+    if ((rc = alloc16(&o, bd, a->pos[a->npos - 1]))) return rc;
+    for (k = 0; k + 1 < a->npos; k++)
+        if ((rc = arg_cfl(a, a->pos[k], (float *)o.data + 2 * k))) {
+            mv_free(&o);
+            return rc;
+        }
+    return cfl_save_dims(a->pos[a->npos - 1], &o, bd);
+}
+
+/* index DIM SIZE OUT: 0 .. SIZE - 1 along DIM (bart index; the header
+   lists DIM + 1 sizes there, the same array) */
+static int cmd_index(const args *a)
+{
+    mv_vol o;
+    int64_t dim = 0, size = 0, bd[NAX], i;
+    int rc;
+    if ((rc = arg_int(a, a->pos[0], 0, NAX - 1, "DIM: an axis 0 .. 15", &dim)) ||
+        (rc = arg_int(a, a->pos[1], 1, (int64_t)1 << 24, "SIZE: 1 .. 2^24 (float counts exactly)", &size)))
+        return rc;
+    ones16(bd);
+    bd[dim] = size;
+    if ((rc = alloc16(&o, bd, a->pos[2]))) return rc;
+    for (i = 0; i < size; i++) ((float *)o.data)[2 * i] = (float)i;
+    return cfl_save_dims(a->pos[2], &o, bd);
+}
 
 /* ---- sample by sample ---- */
 
@@ -431,6 +481,98 @@ static int cmd_poisson(const args *a)
     return cfl_save_dims(a->pos[0], &c, bd);
 }
 
+/* complex values from their parts, with no arithmetic (re + im * I would
+   turn a -0 real part into +0); C99 lays them out as two floats */
+static float _Complex cf_of(float re, float im)
+{
+    float _Complex w;
+    float *q = (float *)&w;
+    q[0] = re, q[1] = im;
+    return w;
+}
+static double _Complex cd_of(double re, double im)
+{
+    double _Complex w;
+    double *q = (double *)&w;
+    q[0] = re, q[1] = im;
+    return w;
+}
+
+/* invert IN OUT: 1 / IN (0 where IN is 0), a double complex division
+   rounded to float (bart invert's 1. / x: libgcc's __divdc3) */
+static int cmd_invert(const args *a)
+{
+    mv_vol v;
+    int64_t bd[NAX], i, n;
+    float *p;
+    int rc;
+    if ((rc = cfl_load_folded(a->pos[0], &v, bd))) return rc;
+    n = samples_of(bd), p = (float *)v.data;
+    for (i = 0; i < n; i++, p += 2) {
+        const double _Complex q = 1. / cd_of(p[0], p[1]);
+        if (p[0] == 0.f && p[1] == 0.f) {
+            p[0] = p[1] = 0.f;
+        } else {
+            p[0] = (float)creal(q), p[1] = (float)cimag(q);
+        }
+    }
+    return cfl_save_dims(a->pos[1], &v, bd);
+}
+
+/* cpyphs IN OUT: IN / |IN| (1 where |IN| is 0), bart cpyphs (md_zphsr) */
+static int cmd_cpyphs(const args *a)
+{
+    mv_vol v;
+    int64_t bd[NAX], i, n;
+    float *p;
+    int rc;
+    if ((rc = cfl_load_folded(a->pos[0], &v, bd))) return rc;
+    n = samples_of(bd), p = (float *)v.data;
+    for (i = 0; i < n; i++, p += 2) {
+        const float m = hypotf(p[0], p[1]);
+        if (m == 0.f) p[0] = 1.f, p[1] = 0.f;
+        else p[0] /= m, p[1] /= m;
+    }
+    return cfl_save_dims(a->pos[1], &v, bd);
+}
+
+/* zexp [-i] IN OUT: cexpf(IN), or with -i cexpf(i IN) (its argument
+   (0 re - im, 0 im + re): gcc's complex product with bart's 1.I, whose
+   zeros carry the signs) */
+static int cmd_zexp(const args *a)
+{
+    mv_vol v;
+    int64_t bd[NAX], i, n;
+    const int imag = opt_flag(a, "-i");
+    float *p;
+    int rc;
+    if ((rc = cfl_load_folded(a->pos[0], &v, bd))) return rc;
+    n = samples_of(bd), p = (float *)v.data;
+    for (i = 0; i < n; i++, p += 2) {
+        const float re = imag ? (float)(0.0 * p[0] - p[1]) : p[0], im = imag ? (float)(0.0 * p[1] + p[0]) : p[1];
+        const float _Complex e = cexpf(cf_of(re, im));
+        p[0] = crealf(e), p[1] = cimagf(e);
+    }
+    return cfl_save_dims(a->pos[1], &v, bd);
+}
+
+/* spow EXPONENT IN OUT: cpowf(IN, EXPONENT), bart spow (md_zspow) */
+static int cmd_spow(const args *a)
+{
+    mv_vol v;
+    int64_t bd[NAX], i, n;
+    float z[2], *p;
+    int rc;
+    if ((rc = arg_cfl(a, a->pos[0], z))) return rc;
+    if ((rc = cfl_load_folded(a->pos[1], &v, bd))) return rc;
+    n = samples_of(bd), p = (float *)v.data;
+    for (i = 0; i < n; i++, p += 2) {
+        const float _Complex r = cpowf(cf_of(p[0], p[1]), cf_of(z[0], z[1]));
+        p[0] = crealf(r), p[1] = cimagf(r);
+    }
+    return cfl_save_dims(a->pos[2], &v, bd);
+}
+
 /* whether two files have the same 16 sizes; else the usage error */
 static int same_sizes(const args *a, const int64_t x[NAX], const int64_t y[NAX], const char *yname)
 {
@@ -553,6 +695,18 @@ static void reduce16(float *out, const int64_t od[NAX], const float *x, const in
     walk_run(&w, base, fn, NULL);
 }
 
+/* p[0] = p[1] - p[2], each part in float (BART's zsub) */
+static void line_sub(void *ctx, int64_t n, float *const p[3], const int64_t s[3])
+{
+    int64_t i;
+    (void)ctx;
+    for (i = 0; i < n; i++) {
+        float *o = p[0] + 2 * i * s[0];
+        const float *x = p[1] + 2 * i * s[1], *y = p[2] + 2 * i * s[2];
+        o[0] = x[0] - y[0], o[1] = x[1] - y[1];
+    }
+}
+
 static const float one_sample[2] = {1.0f, 0.0f};
 
 /* fmac [-A] [-C] [-s BITMASK] IN1 [IN2] OUT */
@@ -635,6 +789,64 @@ static int cmd_avg(const args *a)
     mv_free(&x);
     return cfl_save_dims(a->pos[2], &o, od);
 }
+
+/* var / std BITMASK IN OUT: bart var (md_zvar: the mean as avg's, the
+   deviations in float, their squares x conj(x) summed as fmac's, times the
+   float of 1 / (n - 1); one sample: NaN, as bart's 0 / 0) and bart std
+   (its square root, each float part) */
+static int var_run(const args *a, int std)
+{
+    mv_vol x, o, t;
+    int64_t xd[NAX], od[NAX], ones[NAX], flags = 0, count = 1, i, n;
+    float *op, *tp;
+    const float *xp;
+    int ax, rc;
+    if ((rc = arg_int(a, a->pos[0], 0, 65535, "BITMASK: the axes to reduce, 0 .. 65535", &flags))) return rc;
+    if ((rc = cfl_load_mapped(a->pos[1], &x, xd))) return rc;
+    for (ax = 0; ax < NAX; ax++) {
+        od[ax] = (flags >> ax & 1) ? 1 : xd[ax];
+        if (flags >> ax & 1) count *= xd[ax];
+    }
+    if ((rc = alloc16(&o, od, a->pos[2]))) {
+        mv_free(&x);
+        return rc;
+    }
+    if ((rc = alloc16(&t, xd, a->pos[2]))) {
+        mv_free(&x), mv_free(&o);
+        return rc;
+    }
+    op = (float *)o.data, tp = (float *)t.data, xp = (const float *)x.data;
+    n = samples_of(od);
+    ones16(ones);
+    fmac16(op, od, xp, xd, one_sample, ones, xd, 0); /* the mean, as avg's */
+    {
+        const float f = (float)(1.0 / (double)count);
+        for (i = 0; i < 2 * n; i++) op[i] *= f;
+    }
+    { /* the deviations: x minus its mean, broadcast (BART's md_zsub2) */
+        int64_t os[NAX], xs[NAX];
+        walk w;
+        float *base[3];
+        bstrides_of(od, xd, os);
+        strides_of(xd, xs);
+        walk_init(&w, xd, 3, xs, xs, os);
+        base[0] = tp, base[1] = (float *)xp, base[2] = op;
+        walk_run(&w, base, line_sub, NULL);
+    }
+    mv_free(&x);
+    memset(op, 0, (size_t)n * 8);
+    fmac16(op, od, tp, xd, tp, xd, xd, 1); /* sum of t conj(t) */
+    mv_free(&t);
+    {
+        const float f = (float)(1.0 / ((double)count - 1.0));
+        for (i = 0; i < 2 * n; i++) op[i] *= f;
+    }
+    if (std)
+        for (i = 0; i < 2 * n; i++) op[i] = sqrtf(op[i]);
+    return cfl_save_dims(a->pos[2], &o, od);
+}
+static int cmd_var(const args *a) { return var_run(a, 0); }
+static int cmd_std(const args *a) { return var_run(a, 1); }
 
 /* pattern [-s BITMASK] KSPACE OUT: 1 where the root sum of squares over
    the axes of BITMASK (default 8, the coils) is nonzero, else 0: the sum of
@@ -790,13 +1002,7 @@ static int resize_run(const args *a, int centred)
         mv_free(&x);
         return rc;
     }
-    rc = copy_block(a, (float *)o.data, od, (const float *)x.data, xd, pos);
-    mv_free(&x);
-    if (rc) {
-        mv_free(&o);
-        return rc;
-    }
-    return cfl_save_dims(out, &o, od);
+    return block_save(a, out, &o, od, &x, xd, pos);
 }
 static int cmd_resize(const args *a) { return resize_run(a, opt_flag(a, "-c")); }
 static int cmd_crop(const args *a) { return resize_run(a, 1); }
@@ -829,13 +1035,7 @@ static int block_run(const args *a, int per)
         mv_free(&x);
         return rc;
     }
-    rc = copy_block(a, (float *)o.data, od, (const float *)x.data, xd, pos);
-    mv_free(&x);
-    if (rc) {
-        mv_free(&o);
-        return rc;
-    }
-    return cfl_save_dims(out, &o, od);
+    return block_save(a, out, &o, od, &x, xd, pos);
 }
 static int cmd_extract(const args *a) { return block_run(a, 3); }
 static int cmd_slice(const args *a) { return block_run(a, 2); }
@@ -858,13 +1058,7 @@ static int cmd_copy(const args *a)
         return rc;
     }
     for (ax = 0; ax < NAX; ax++) pos[ax] = given[ax] ? v[ax][0] : 0;
-    rc = copy_block(a, (float *)o.data, od, (const float *)x.data, xd, pos);
-    mv_free(&x);
-    if (rc) {
-        mv_free(&o);
-        return rc;
-    }
-    return cfl_save_dims(out, &o, od);
+    return block_save(a, out, &o, od, &x, xd, pos);
 }
 
 /* join [-a] DIM IN... OUT: along DIM, the other axes equal; -a appends to
@@ -1183,6 +1377,9 @@ const command mvtool_array_commands[] = {
     {"creal", "real part (bart creal)", "mvtool creal IN OUT\n  the real part, imaginary 0.\n", "", 2, 2, cmd_creal},
     {"cabs", "absolute value (bart cabs)", "mvtool cabs IN OUT\n  |IN| (hypotf), imaginary 0.\n", "", 2, 2, cmd_cabs},
     {"carg", "phase angle (bart carg)", "mvtool carg IN OUT\n  atan2(im, re), imaginary 0.\n", "", 2, 2, cmd_carg},
+    {"vec", "a vector of numbers (bart vec)", "mvtool vec V1 .. VN OUT\n  bart vec: the numbers (2, 0.5i, 1+2i) along axis 0.\n",
+     "", 2, -1, cmd_vec},
+    {"index", "0 .. SIZE-1 along an axis (bart index)", "mvtool index DIM SIZE OUT\n", "", 3, 3, cmd_index},
     {"noise", "add BART's Gaussian noise (bart noise, its bytes)",
      "mvtool noise [-s SEED] [-n VAR] [-S SPIKE] [-r] IN OUT\n"
      "  bart noise: IN plus complex Gaussian noise of variance VAR (default 1;\n"
@@ -1190,6 +1387,14 @@ const command mvtool_array_commands[] = {
      "  draw is at most SPIKE (default 1: all), from BART's generator (glibc's\n"
      "  rand_r, seed 123 unless -s): bart's bytes.\n",
      "-s= -n= -S= -r", 2, 2, cmd_noise},
+    {"invert", "1 / IN, 0 where IN is 0 (bart invert)", "mvtool invert IN OUT\n  bart invert's bytes.\n", "", 2, 2,
+     cmd_invert},
+    {"cpyphs", "the phase of IN, IN / |IN| (bart cpyphs)", "mvtool cpyphs IN OUT\n  IN / |IN|, 1 where IN is 0.\n", "", 2,
+     2, cmd_cpyphs},
+    {"zexp", "complex exponential (bart zexp)", "mvtool zexp [-i] IN OUT\n  exp(IN), or exp(i IN) with -i.\n", "-i", 2, 2,
+     cmd_zexp},
+    {"spow", "IN to a complex power (bart spow)", "mvtool spow EXPONENT IN OUT\n  cpow(IN, EXPONENT), bart's bytes.\n", "",
+     3, 3, cmd_spow},
     {"fmac", "multiply and accumulate, summing axes (bart fmac)",
      "mvtool fmac [-A] [-C] [-s BITMASK] IN1 [IN2] OUT\n"
      "  bart fmac: IN1 * IN2 (IN2 conjugated with -C; all ones when not given),\n"
@@ -1203,6 +1408,11 @@ const command mvtool_array_commands[] = {
      "  bart avg: the mean over the axes of BITMASK (kept as axes of 1); -w the\n"
      "  weighted mean, the sum over the count of nonzero samples (0 where none).\n",
      "-w", 3, 3, cmd_avg},
+    {"var", "variance over axes (bart var)",
+     "mvtool var BITMASK IN OUT\n  bart var: the variance over the axes of BITMASK (n - 1 in the denominator).\n", "",
+     3, 3, cmd_var},
+    {"std", "standard deviation over axes (bart std)",
+     "mvtool std BITMASK IN OUT\n  bart std: the square root of var's.\n", "", 3, 3, cmd_std},
     {"pattern", "the sampling pattern of k-space (bart pattern)",
      "mvtool pattern [-s BITMASK] KSPACE OUT\n"
      "  bart pattern: 1 where the root sum of squares over the axes of BITMASK\n"

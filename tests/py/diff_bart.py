@@ -146,13 +146,14 @@ every case agrees.
           or 10; a fifth of the cases -l2 or -R T alone with mvtool
           --joint; half the TV terms along the frames too (-R T:35 or
           T:1027) (fam_llr).
-  array   bart's array commands (noise, poisson, scale, saxpy, conj, creal,
-          cabs, carg, fmac, avg, pattern, nrmse, sdot, show, resize, crop,
+  array   bart's array commands (noise, poisson, vec, index, scale, saxpy,
+          conj, creal, cabs, carg, invert, cpyphs, zexp, spow, fmac, avg,
+          var, std, pattern, nrmse, sdot, show, resize, crop,
           extract, slice, join, flip, circshift, transpose, reshape, repmat,
           squeeze, zeros, ones, copy) against mvtool's on random 16-axis
           arrays with zeros, signed zeros, tiny and huge samples and random
-          arguments: bart's sizes and bytes; a sum (fmac -s, avg, pattern)
-          within 1e-6 of bart's where its order differs; nrmse, sdot, show
+          arguments: bart's sizes and bytes; a sum (fmac -s, avg, var, std,
+          pattern) within 1e-6 of bart's where its order differs; nrmse, sdot, show
           and poisson the same text; a command bart refuses mvtool refuses
           too, but for poisson's grids that bart asserts on (counted).
 
@@ -2143,8 +2144,18 @@ def array_args(rng, dims, d):
     axis = lambda: int(rng.integers(0, min(16, nd + 2)))
     mask = lambda: int(rng.integers(0, 1 << min(16, nd + 1)))
     num = lambda: str(rng.choice(['2', '-0.5', '1.5i', '1+2i', '1e-3-2i', '0', '-1', '0.25-0i', '-0']))
-    kind = int(rng.integers(0, 26))
-    if kind >= 24:  # a Poisson-disc mask: no input, bart's mask and its "points:" line
+    kind = int(rng.integers(0, 30))
+    if kind == 26:
+        return [str(rng.choice(['invert', 'cpyphs', 'zexp'])), 'in'], 'cfl', True
+    if kind == 27:
+        return (['zexp', '-i', 'in'] if rng.random() < 0.3 else ['spow', '--', num(), 'in']), 'cfl', True
+    if kind == 28:
+        return [str(rng.choice(['var', 'std'])), str(mask()), 'in'], 'cfl', False
+    if kind == 29:
+        if rng.random() < 0.5:
+            return ['index', str(int(rng.integers(0, 16))), str(int(rng.integers(1, 9)))], 'cfl', True
+        return ['vec', '--'] + [num() for _ in range(int(rng.integers(1, 6)))], 'cfl', True
+    if kind in (24, 25):  # a Poisson-disc mask: no input, bart's mask and its "points:" line
         o = ['-Y', str(int(rng.integers(1, 160))), '-Z', str(int(rng.integers(1, 160)))]
         for flag, val in (('-y', '%.3g' % rng.uniform(1, 4)), ('-z', '%.3g' % rng.uniform(1, 4)),
                           ('-s', str(int(rng.integers(-2 ** 31, 2 ** 31)))), ('-V', '%.3g' % rng.uniform(0, 30)),
@@ -2234,12 +2245,14 @@ def array_args(rng, dims, d):
 
 
 def fam_array(c, run, d):
-    """bart's array commands (noise, poisson, scale, saxpy, conj, creal, cabs, carg,
-    fmac, avg, pattern, nrmse, sdot, show, resize, crop, extract, slice, join,
+    """bart's array commands (noise, poisson, vec, index, scale, saxpy, conj,
+    creal, cabs, carg, invert, cpyphs, zexp, spow, fmac, avg, var, std,
+    pattern, nrmse, sdot, show, resize, crop, extract, slice, join,
     flip, circshift, transpose, reshape, repmat, squeeze, zeros, ones, copy)
     and mvtool's on random 16-axis arrays with zeros, signed zeros, tiny
     and huge samples: the same sizes, and bart's bytes, or for a sum (fmac
-    -s, avg, pattern) within 1e-6 of bart's (a different order counted);
+    -s, avg, var, std, pattern) within 1e-6 of bart's (a different order
+    counted);
     nrmse, sdot and show print the same text with the same exit status."""
     rng = c.rng
     dims = draw_dims16(rng, rng.random() < 0.2)
