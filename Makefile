@@ -75,7 +75,8 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool transpose 0 10 $(BUILD)/run-cf $(BUILD)/run-at && $(BUILD)/mvtool transpose 0 10 $(BUILD)/run-at $(BUILD)/run-at && \
 	  cmp $(BUILD)/run-at.cfl $(BUILD)/run-cf.cfl && echo "join 2 of extract 2 0 12 and 12 24, transpose 0 10 twice: the same bytes" && \
 	  $(BUILD)/mvtool scale 1.001 $(BUILD)/run-cf $(BUILD)/run-as && printf "nrmse of a 1.001 scale (bart nrmse): " && \
-	  $(BUILD)/mvtool nrmse $(BUILD)/run-cf $(BUILD)/run-as && printf "poisson -Y 24 -Z 24 -y 1.5 -z 1.5 -C 8 (bart poisson): " && \
+	  $(BUILD)/mvtool nrmse $(BUILD)/run-cf $(BUILD)/run-as && $(BUILD)/mvtool noise -s 3 -n 4 $(BUILD)/run-cf $(BUILD)/run-an && \
+	  printf "nrmse of bart noise -s 3 -n 4 (its generator): " && $(BUILD)/mvtool nrmse $(BUILD)/run-cf $(BUILD)/run-an && printf "poisson -Y 24 -Z 24 -y 1.5 -z 1.5 -C 8 (bart poisson): " && \
 	  $(BUILD)/mvtool poisson -Y 24 -Z 24 -y 1.5 -z 1.5 -C 8 $(BUILD)/run-ap
 	$(BUILD)/mvtool phantom $(BUILD)/run-p.nii --size 32 --dtype int16 && \
 	  $(BUILD)/mvtool merge $(BUILD)/run-m.nii.gz $(BUILD)/run-p.nii $(BUILD)/run-p.nii && \

@@ -2813,9 +2813,9 @@ MVDEF mv_status mv_traj_radial_into(mv_vol *out, int64_t x, int64_t y, const mv_
    scanning its list of points (up to n steps a draw); a Fenwick tree
    finds the same point in log n steps (256 x 256 at R 1: 0.21-0.24 s
    against bart's 2.25-2.77 s; 128 x 128 at R 2 x 2, -C 24 -v: 0.07-0.08 s
-   against 0.38-0.39 s; mvtool poisson and bart poisson, 3 runs each). allocates: yes (the
-   mask, and the points while it runs). thread-safe: yes (the generator is
-   the call's own). */
+   against 0.38-0.39 s; mvtool poisson and bart poisson, 3 runs each).
+   allocates: yes (the mask, and the points while it runs). thread-safe:
+   yes (the generator is the call's own). */
 typedef struct mv_poisson_opts {
     double accel_y, accel_z; /* bart -y, -z: accelerations (>= 1; 0 = 1) */
     double min_dist;         /* bart -D: distance in samples before acceleration (0 = 1 / 1.275) */
@@ -45221,15 +45221,17 @@ static mv_status mv__fista_run(mv_normal_op op, void *user, const float *b, floa
     return st;
 }
 
-/* BART's gaussian_rand (num/rand.c): a pair of uniforms 2 rand_r /
-   RAND_MAX - 1 drawn until inside the unit circle, then Marsaglia's polar
-   form, in double */
+/* BART's uniform_rand (num/rand.c): rand_r / RAND_MAX, in double */
+static double mv__bart_uniform(unsigned *seed) { return mv__glibc_rand_r(seed) / 2147483647.; }
+
+/* BART's gaussian_rand: a pair of uniforms 2 u - 1 drawn until inside the
+   unit circle, then Marsaglia's polar form, in double */
 static void mv__bart_gaussian1(unsigned *seed, double g[2])
 {
     double u1, u2, s, f;
     do {
-        u1 = 2. * (mv__glibc_rand_r(seed) / 2147483647.) - 1.;
-        u2 = 2. * (mv__glibc_rand_r(seed) / 2147483647.) - 1.;
+        u1 = 2. * mv__bart_uniform(seed) - 1.;
+        u2 = 2. * mv__bart_uniform(seed) - 1.;
         s = u1 * u1 + u2 * u2;
     } while (s > 1.);
     f = sqrt(-2. * log(s) / s);
@@ -45259,7 +45261,7 @@ MVDEF mv_status mv_bart_noise(void *x, int64_t n, double var, double spike, int 
     sp = (float)spike;
     stdev = sqrtf(real ? (float)var : (float)var / 2.f);
     for (i = 0; i < n; i++, p += 2) {
-        if ((double)sp >= mv__glibc_rand_r(seed) / 2147483647.) { /* bart's spike test draws for every sample */
+        if ((double)sp >= mv__bart_uniform(seed)) { /* bart's spike test draws for every sample */
             double g[2];
             mv__bart_gaussian1(seed, g);
             p[0] = (float)((double)p[0] + (double)stdev * g[0]);
@@ -45273,7 +45275,6 @@ MVDEF mv_status mv_bart_noise(void *x, int64_t n, double var, double spike, int 
 /* >>impl-poisson: bart poisson (src/poisson.c, misc/pd.c), its float and
    double steps kept where bart rounds (float points and distances, double
    draws and offsets), so that the same draws make the same mask */
-static double mv__bart_uniform(unsigned *seed) { return mv__glibc_rand_r(seed) / 2147483647.; }
 
 static float mv__pd_dist(const float a[2], const float b[2])
 {
@@ -45382,7 +45383,8 @@ static mv_status mv__pd_setup(mv__pd *g, int64_t n, float delta, float vard, voi
     g->fen = (int *)mv__alloc_zero((size_t)(n + 1) * sizeof(int), ctx);
     g->grid = (int *)mv__alloc((size_t)cells * sizeof(int), ctx);
     for (g->top = 1; g->top * 2 <= n; g->top *= 2) {}
-    if (!g->pt || !g->fen || !g->grid) return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_poisson_mask: %lld points", (long long)n);
+    if (!g->pt || !g->fen || !g->grid)
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_poisson_mask: %lld points", (long long)n);
     for (j = 0; j < cells; j++) g->grid[j] = -1;
     return MV_OK;
 }
@@ -45407,8 +45409,8 @@ MVDEF mv_status mv_poisson_mask(mv_vol *out, int64_t ny, int64_t nz, const mv_po
     if (opts) o = *opts;
     else memset(&o, 0, sizeof(o));
     MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
-    MV__CHECK(ny >= 1 && nz >= 1 && ny <= 4096 && nz <= 4096, MV_ERR_INVALID_ARG, "%s: sizes %lld x %lld (1 .. 4096)", fn,
-              (long long)ny, (long long)nz);
+    MV__CHECK(ny >= 1 && nz >= 1 && ny <= 4096 && nz <= 4096, MV_ERR_INVALID_ARG, "%s: sizes %lld x %lld (1 .. 4096)",
+              fn, (long long)ny, (long long)nz);
     if (o.accel_y == 0) o.accel_y = 1;
     if (o.accel_z == 0) o.accel_z = 1;
     if (o.min_dist == 0) o.min_dist = 1. / 1.275;
@@ -45439,7 +45441,8 @@ MVDEF mv_status mv_poisson_mask(mv_vol *out, int64_t ny, int64_t nz, const mv_po
             np = mv__pd_grow(&g, &seed);
         } else if (st == MV_OK) {
             np = m - 1;
-            for (i = 0; i < np; i++) g.pt[i][0] = (float)mv__bart_uniform(&seed), g.pt[i][1] = (float)mv__bart_uniform(&seed);
+            for (i = 0; i < np; i++)
+                g.pt[i][0] = (float)mv__bart_uniform(&seed), g.pt[i][1] = (float)mv__bart_uniform(&seed);
         }
         if (st == MV_OK && np < m) {
             static const float cen[2] = {0.5f, 0.5f};

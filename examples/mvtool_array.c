@@ -1,10 +1,10 @@
 /* mvtool_array.c - the array family of mvtool: BART's commands that make,
    move and combine .cfl arrays between its reconstructions (bart zeros,
    ones, vec, index, noise, poisson, scale, saxpy, conj, creal, cabs, carg,
-   invert, cpyphs, zexp, spow, fmac, avg, var, std, pattern, nrmse, sdot,
-   resize, crop, extract, slice, copy, join, flip, circshift, transpose,
-   reshape, repmat, squeeze, show, bitmask), so that a script written for
-   bart runs with mvtool in its place.
+   invert, cpyphs, zexp, spow, fmac, avg, var, std, mip, normalize,
+   pattern, nrmse, sdot, resize, crop, extract, slice, copy, join, flip,
+   circshift, transpose, reshape, repmat, squeeze, show, bitmask), so that
+   a script written for bart runs with mvtool in its place.
 
    Each takes bart 0.8's arguments and gives its meaning over BART's 16
    axes. Where bart's result is one float rounding per sample (every move,
@@ -261,6 +261,15 @@ static int arg_int(const args *a, const char *word, int64_t lo, int64_t hi, cons
     return 0;
 }
 
+/* an option's whole number in [lo, hi] when it is given (v kept else) */
+static int opt_int(const args *a, const char *name, int64_t lo, int64_t hi, const char *what, int64_t *v)
+{
+    const char *w = opt_str(a, name);
+    return w ? arg_int(a, w, lo, hi, what, v) : 0;
+}
+#define BART_INT_MIN (-((int64_t)1 << 31)) /* bart's seeds are C ints */
+#define BART_INT_MAX (((int64_t)1 << 31) - 1)
+
 /* BART's complex number (parse_cfl): "2", "-0.5", "1.5i", "1+2i", "1e-3-2i" */
 static int arg_cfl(const args *a, const char *word, float z[2])
 {
@@ -415,12 +424,11 @@ static int cmd_noise(const args *a)
     mv_vol v;
     int64_t bd[NAX], seed = 123;
     double var = 1.0, spike = 1.0;
-    const char *s = opt_str(a, "-s"), *n = opt_str(a, "-n"), *sp = opt_str(a, "-S");
+    const char *n = opt_str(a, "-n"), *sp = opt_str(a, "-S");
     unsigned state;
     int rc;
     mv_status st;
-    if (s && (rc = arg_int(a, s, -((int64_t)1 << 31), ((int64_t)1 << 31) - 1, "-s: a seed (bart's int)", &seed)))
-        return rc;
+    if ((rc = opt_int(a, "-s", BART_INT_MIN, BART_INT_MAX, "-s: a seed (bart's int)", &seed))) return rc;
     if (n && (parse_list(n, &var, 1) != 1 || var < 0 || var > 3.4e38)) return usage_error(a, "-n: a variance >= 0", n);
     if (sp && (parse_list(sp, &spike, 1) != 1 || fabs(spike) > 3.4e38)) return usage_error(a, "-S: a number", sp);
     if ((rc = cfl_load_folded(a->pos[0], &v, bd))) return rc;
@@ -446,12 +454,12 @@ static int cmd_poisson(const args *a)
     int rc;
     mv_status st;
     memset(&o, 0, sizeof(o));
-    if (((w = opt_str(a, "-Y")) && (rc = arg_int(a, w, 1, 4096, "-Y: a size 1 .. 4096", &ny))) ||
-        ((w = opt_str(a, "-Z")) && (rc = arg_int(a, w, 1, 4096, "-Z: a size 1 .. 4096", &nz))) ||
-        ((w = opt_str(a, "-C")) && (rc = arg_int(a, w, 0, 4096, "-C: a calibration size", &o.calib))) ||
-        ((w = opt_str(a, "-R")) && (rc = arg_int(a, w, 1, (int64_t)1 << 26, "-R: a number of points", &o.random_points))) ||
-        ((w = opt_str(a, "-T")) && (rc = arg_int(a, w, 1, 1, "-T: one class (bart's multi-class patterns are not built)", &v))) ||
-        ((w = opt_str(a, "-s")) && (rc = arg_int(a, w, -((int64_t)1 << 31), ((int64_t)1 << 31) - 1, "-s: a seed (bart's int)", &v))))
+    if ((rc = opt_int(a, "-Y", 1, 4096, "-Y: a size 1 .. 4096", &ny)) ||
+        (rc = opt_int(a, "-Z", 1, 4096, "-Z: a size 1 .. 4096", &nz)) ||
+        (rc = opt_int(a, "-C", 0, 4096, "-C: a calibration size", &o.calib)) ||
+        (rc = opt_int(a, "-R", 1, (int64_t)1 << 26, "-R: a number of points", &o.random_points)) ||
+        (rc = opt_int(a, "-T", 1, 1, "-T: one class (bart's multi-class patterns are not built)", &v)) ||
+        (rc = opt_int(a, "-s", BART_INT_MIN, BART_INT_MAX, "-s: a seed (bart's int)", &v)))
         return rc;
     if (opt_str(a, "-s")) o.seed_set = 1, o.seed = (unsigned)(v & 0xffffffff);
     if (((w = opt_str(a, "-y")) && (parse_list(w, &o.accel_y, 1) != 1 || o.accel_y < 1)) ||
@@ -658,15 +666,18 @@ static void fmac16(float *out, const int64_t od[NAX], const float *x, const int6
     walk_run(&w, base, line_fmac, &conj);
 }
 
-/* p[0] += |p[1]|^2 in p[0]'s real part, the square rounded as gcc's
-   x * conj(x) (a*a + b*b: BART's md_zss) */
+/* p[0] += p[1] conj(p[1]) (BART's md_zss: zfmacc), the product as gcc
+   rounds it: a*a - b*(-b), and a*(-b) + b*a in the imaginary part, which is
+   0 but for huge parts whose products overflow (then NaN, as bart's) */
 static void line_sumsq(void *ctx, int64_t n, float *const p[3], const int64_t s[3])
 {
     int64_t i;
     (void)ctx;
     for (i = 0; i < n; i++) {
-        const float *x = p[1] + 2 * i * s[1];
-        p[0][2 * i * s[0]] += x[0] * x[0] + x[1] * x[1];
+        float *o = p[0] + 2 * i * s[0];
+        const float *x = p[1] + 2 * i * s[1], nb = -x[1];
+        o[0] += x[0] * x[0] - x[1] * nb;
+        o[1] += x[0] * nb + x[1] * x[0];
     }
 }
 
@@ -682,8 +693,38 @@ static void line_count(void *ctx, int64_t n, float *const p[3], const int64_t s[
     }
 }
 
-/* out (sizes od: xd's with the reduced axes 1) gathers x through fn */
-static void reduce16(float *out, const int64_t od[NAX], const float *x, const int64_t xd[NAX], line_fn fn)
+/* p[0] += |p[1]| in p[0]'s real part (hypotf: BART's zabs, then zadd) */
+static void line_sumabs(void *ctx, int64_t n, float *const p[3], const int64_t s[3])
+{
+    int64_t i;
+    (void)ctx;
+    for (i = 0; i < n; i++) {
+        const float *x = p[1] + 2 * i * s[1];
+        p[0][2 * i * s[0]] += hypotf(x[0], x[1]);
+    }
+}
+
+/* p[0] = p[1] / p[2], 0 where p[2] is 0: BART's zdiv, its complex division
+   the compiler's (libgcc's __divsc3) */
+static void line_zdiv(void *ctx, int64_t n, float *const p[3], const int64_t s[3])
+{
+    int64_t i;
+    (void)ctx;
+    for (i = 0; i < n; i++) {
+        float *o = p[0] + 2 * i * s[0];
+        const float *x = p[1] + 2 * i * s[1], *y = p[2] + 2 * i * s[2];
+        if (y[0] == 0.f && y[1] == 0.f) {
+            o[0] = o[1] = 0.f;
+        } else {
+            const float _Complex q = cf_of(x[0], x[1]) / cf_of(y[0], y[1]);
+            o[0] = crealf(q), o[1] = cimagf(q);
+        }
+    }
+}
+
+/* out (sizes od: xd's with the reduced axes 1) gathers x through fn (ctx passed on) */
+static void reduce16_ctx(float *out, const int64_t od[NAX], const float *x, const int64_t xd[NAX], line_fn fn,
+                         void *ctx)
 {
     int64_t os[NAX], xs[NAX];
     walk w;
@@ -692,7 +733,13 @@ static void reduce16(float *out, const int64_t od[NAX], const float *x, const in
     strides_of(xd, xs);
     walk_init(&w, xd, 2, os, xs, NULL);
     base[0] = out, base[1] = (float *)x, base[2] = NULL;
-    walk_run(&w, base, fn, NULL);
+    walk_run(&w, base, fn, ctx);
+}
+
+/* out (sizes od: xd's with the reduced axes 1) gathers x through fn */
+static void reduce16(float *out, const int64_t od[NAX], const float *x, const int64_t xd[NAX], line_fn fn)
+{
+    reduce16_ctx(out, od, x, xd, fn, NULL);
 }
 
 /* p[0] = p[1] - p[2], each part in float (BART's zsub) */
@@ -714,10 +761,10 @@ static int cmd_fmac(const args *a)
 {
     mv_vol x, y, o;
     int64_t xd[NAX], yd[NAX], full[NAX], od[NAX], squash = 0;
-    const char *out = a->pos[a->npos - 1], *s = opt_str(a, "-s");
+    const char *out = a->pos[a->npos - 1];
     const int two = a->npos == 3;
     int ax, rc;
-    if (s && (rc = arg_int(a, s, 0, 65535, "-s: a bitmask of BART's axes, 0 .. 65535", &squash))) return rc;
+    if ((rc = opt_int(a, "-s", 0, 65535, "-s: a bitmask of BART's axes, 0 .. 65535", &squash))) return rc;
     mv_vol_init(&y);
     if ((rc = cfl_load_mapped(a->pos[0], &x, xd))) return rc;
     ones16(yd);
@@ -848,6 +895,81 @@ static int var_run(const args *a, int std)
 static int cmd_var(const args *a) { return var_run(a, 0); }
 static int cmd_std(const args *a) { return var_run(a, 1); }
 
+/* p[0] = max(p[0], value of p[1]) in the real part, as BART's MAX (a > b ?
+   a : b) over md_max2's float view: the real part (-a: |x|); min with
+   ctx's second flag */
+static void line_mip(void *ctx, int64_t n, float *const p[3], const int64_t s[3])
+{
+    const int *f = (const int *)ctx; /* {abs, min} */
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        float *o = p[0] + 2 * i * s[0];
+        const float *x = p[1] + 2 * i * s[1], v = f[0] ? hypotf(x[0], x[1]) : x[0];
+        o[0] = f[1] ? (o[0] < v ? o[0] : v) : (o[0] > v ? o[0] : v);
+    }
+}
+
+/* mip [-m] [-a] BITMASK IN OUT: bart mip: the largest real part (|x| with
+   -a) over the axes of BITMASK, from 0 (bart clears its output first);
+   -m the smallest, taken after that maximum as bart takes it */
+static int cmd_mip(const args *a)
+{
+    mv_vol x, o;
+    int64_t xd[NAX], od[NAX], flags = 0;
+    int f[2], ax, rc;
+    if ((rc = arg_int(a, a->pos[0], 0, 65535, "BITMASK: the axes to project, 0 .. 65535", &flags))) return rc;
+    if ((rc = cfl_load_mapped(a->pos[1], &x, xd))) return rc;
+    for (ax = 0; ax < NAX; ax++) od[ax] = (flags >> ax & 1) ? 1 : xd[ax];
+    if ((rc = alloc16(&o, od, a->pos[2]))) {
+        mv_free(&x);
+        return rc;
+    }
+    f[0] = opt_flag(a, "-a"), f[1] = 0;
+    reduce16_ctx((float *)o.data, od, (const float *)x.data, xd, line_mip, f);
+    if (opt_flag(a, "-m")) {
+        f[1] = 1;
+        reduce16_ctx((float *)o.data, od, (const float *)x.data, xd, line_mip, f);
+    }
+    mv_free(&x);
+    return cfl_save_dims(a->pos[2], &o, od);
+}
+
+/* normalize [-b] FLAGS IN OUT: bart normalize: each group along the axes
+   of FLAGS divided by its l2 norm (the root of the float sum of x
+   conj(x)), or with -b its l1 norm (the float sum of |x|), by gcc's complex
+   division (libgcc's __divsc3, as bart's md_zdiv); 0 where the norm is 0 */
+static int cmd_normalize(const args *a)
+{
+    mv_vol x, o;
+    int64_t xd[NAX], od[NAX], xs[NAX], os[NAX], flags = 0, i, n;
+    const int l1 = opt_flag(a, "-b");
+    float *op;
+    int ax, rc;
+    if ((rc = arg_int(a, a->pos[0], 0, 65535, "FLAGS: the axes of a group, 0 .. 65535", &flags))) return rc;
+    if ((rc = cfl_load_folded(a->pos[1], &x, xd))) return rc;
+    for (ax = 0; ax < NAX; ax++) od[ax] = (flags >> ax & 1) ? 1 : xd[ax];
+    if ((rc = alloc16(&o, od, a->pos[2]))) {
+        mv_free(&x);
+        return rc;
+    }
+    op = (float *)o.data;
+    reduce16((float *)op, od, (const float *)x.data, xd, l1 ? line_sumabs : line_sumsq);
+    n = samples_of(od);
+    if (!l1)
+        for (i = 0; i < 2 * n; i++) op[i] = sqrtf(op[i]);
+    { /* x / norm, broadcast over the group */
+        walk w;
+        float *base[3];
+        strides_of(xd, xs);
+        bstrides_of(od, xd, os);
+        walk_init(&w, xd, 3, xs, xs, os);
+        base[0] = (float *)x.data, base[1] = (float *)x.data, base[2] = op;
+        walk_run(&w, base, line_zdiv, NULL);
+    }
+    mv_free(&o);
+    return cfl_save_dims(a->pos[2], &x, xd);
+}
+
 /* pattern [-s BITMASK] KSPACE OUT: 1 where the root sum of squares over
    the axes of BITMASK (default 8, the coils) is nonzero, else 0: the sum of
    re^2 + im^2 in float, as BART's (so samples whose squares underflow
@@ -856,10 +978,9 @@ static int cmd_pattern(const args *a)
 {
     mv_vol x, o;
     int64_t xd[NAX], od[NAX], flags = 8, k, n;
-    const char *s = opt_str(a, "-s");
     float *op;
     int ax, rc;
-    if (s && (rc = arg_int(a, s, 0, 65535, "-s: a bitmask of BART's axes, 0 .. 65535", &flags))) return rc;
+    if ((rc = opt_int(a, "-s", 0, 65535, "-s: a bitmask of BART's axes, 0 .. 65535", &flags))) return rc;
     if ((rc = cfl_load_mapped(a->pos[0], &x, xd))) return rc;
     for (ax = 0; ax < NAX; ax++) od[ax] = (flags >> ax & 1) ? 1 : xd[ax];
     if ((rc = alloc16(&o, od, a->pos[1]))) {
@@ -869,7 +990,10 @@ static int cmd_pattern(const args *a)
     op = (float *)o.data;
     reduce16(op, od, (const float *)x.data, xd, line_sumsq);
     n = samples_of(od);
-    for (k = 0; k < n; k++) op[2 * k] = op[2 * k] == 0.0f ? 0.0f : 1.0f; /* a NaN sum: 1, as bart's */
+    for (k = 0; k < n; k++) { /* bart's 1 - (rss == 0), complex: a NaN sum is 1 */
+        op[2 * k] = op[2 * k] == 0.0f && op[2 * k + 1] == 0.0f ? 0.0f : 1.0f;
+        op[2 * k + 1] = 0.0f;
+    }
     mv_free(&x);
     return cfl_save_dims(a->pos[1], &o, od);
 }
@@ -1324,10 +1448,10 @@ static int cmd_show(const args *a)
 {
     mv_vol x;
     int64_t xd[NAX], dim = -1, i, n, run;
-    const char *d = opt_str(a, "-d"), *sep = opt_str(a, "-s"), *fmt = opt_str(a, "-f");
+    const char *sep = opt_str(a, "-s"), *fmt = opt_str(a, "-f");
     const float *p;
     int ax, rc;
-    if (d && (rc = arg_int(a, d, 0, NAX - 1, "-d: an axis 0 .. 15", &dim))) return rc;
+    if ((rc = opt_int(a, "-d", 0, NAX - 1, "-d: an axis 0 .. 15", &dim))) return rc;
     if (!sep) sep = "\t";
     if (!fmt) fmt = "%+.6e%+.6ei";
     if (!show_format_ok(fmt)) return usage_error(a, "-f: a format such as %+.6e%+.6ei or %+.3f,%+.3f", fmt);
@@ -1413,6 +1537,16 @@ const command mvtool_array_commands[] = {
      3, 3, cmd_var},
     {"std", "standard deviation over axes (bart std)",
      "mvtool std BITMASK IN OUT\n  bart std: the square root of var's.\n", "", 3, 3, cmd_std},
+    {"mip", "maximum (or minimum) intensity projection (bart mip)",
+     "mvtool mip [-m] [-a] BITMASK IN OUT\n"
+     "  bart mip: the largest real part (|IN| with -a) over the axes of BITMASK,\n"
+     "  from 0 as bart's (it clears its output first); -m the smallest.\n",
+     "-m -a", 3, 3, cmd_mip},
+    {"normalize", "divide by the norm along axes (bart normalize)",
+     "mvtool normalize [-b] FLAGS IN OUT\n"
+     "  bart normalize: each group along the axes of FLAGS over its l2 norm (-b:\n"
+     "  l1), 0 where the norm is 0.\n",
+     "-b", 3, 3, cmd_normalize},
     {"pattern", "the sampling pattern of k-space (bart pattern)",
      "mvtool pattern [-s BITMASK] KSPACE OUT\n"
      "  bart pattern: 1 where the root sum of squares over the axes of BITMASK\n"

@@ -1547,7 +1547,8 @@ PYEOF
              "circshift 1 17 cco" "circshift -- 0 -5 cck" "circshift 10 2 ccs" "transpose 0 3 cck" "transpose 1 10 ccs" \
              "transpose 0 15 f16" "reshape 3 96 24 cck" "reshape 1032 2 6 ccs" "repmat 4 3 cck" "repmat 15 2 cc3" \
              "squeeze ccs" "squeeze cc3" "invert cck" "cpyphs cco" "zexp aim" "zexp -i cck" "spow 2 cck" "spow -- -0.5+1i cco" \
-             "var 8 cck" "std 1024 ccs" "var 3 cc3" "std 0 cck" "vec -- 1 2+3i -0.5 4i" "index 10 6"; do
+             "var 8 cck" "std 1024 ccs" "var 3 cc3" "std 0 cck" "vec -- 1 2+3i -0.5 4i" "index 10 6" \
+             "mip 8 cck" "mip -a 3 cc3" "mip -m -a 1024 ccs" "normalize 8 cck" "normalize -b 3 cco"; do
       set -- $R; cmd=$1; shift; args=(); for w in "$@"; do [ -f "$LL/$w.cfl" ] && args+=("$LL/$w") || args+=("$w"); done
       bart $cmd "${args[@]}" "$LL/ba" >/dev/null 2>&1 && $T $cmd "${args[@]}" "$LL/ma" && same_pair "$LL/ba" "$LL/ma" && ok ||
         bad "$R: not bart $cmd's bytes or sizes"

@@ -148,12 +148,12 @@ every case agrees.
           T:1027) (fam_llr).
   array   bart's array commands (noise, poisson, vec, index, scale, saxpy,
           conj, creal, cabs, carg, invert, cpyphs, zexp, spow, fmac, avg,
-          var, std, pattern, nrmse, sdot, show, resize, crop,
+          var, std, mip, normalize, pattern, nrmse, sdot, show, resize, crop,
           extract, slice, join, flip, circshift, transpose, reshape, repmat,
           squeeze, zeros, ones, copy) against mvtool's on random 16-axis
           arrays with zeros, signed zeros, tiny and huge samples and random
           arguments: bart's sizes and bytes; a sum (fmac -s, avg, var, std,
-          pattern) within 1e-6 of bart's where its order differs; nrmse, sdot, show
+          normalize, pattern) within 1e-6 of bart's where its order differs; nrmse, sdot, show
           and poisson the same text; a command bart refuses mvtool refuses
           too, but for poisson's grids that bart asserts on (counted).
 
@@ -2144,7 +2144,11 @@ def array_args(rng, dims, d):
     axis = lambda: int(rng.integers(0, min(16, nd + 2)))
     mask = lambda: int(rng.integers(0, 1 << min(16, nd + 1)))
     num = lambda: str(rng.choice(['2', '-0.5', '1.5i', '1+2i', '1e-3-2i', '0', '-1', '0.25-0i', '-0']))
-    kind = int(rng.integers(0, 30))
+    kind = int(rng.integers(0, 31))
+    if kind == 30:
+        if rng.random() < 0.5:
+            return ['mip'] + [f for f in ('-m', '-a') if rng.random() < 0.4] + [str(mask()), 'in'], 'cfl', False
+        return ['normalize'] + (['-b'] if rng.random() < 0.4 else []) + [str(mask()), 'in'], 'cfl', False
     if kind == 26:
         return [str(rng.choice(['invert', 'cpyphs', 'zexp'])), 'in'], 'cfl', True
     if kind == 27:
@@ -2246,13 +2250,13 @@ def array_args(rng, dims, d):
 
 def fam_array(c, run, d):
     """bart's array commands (noise, poisson, vec, index, scale, saxpy, conj,
-    creal, cabs, carg, invert, cpyphs, zexp, spow, fmac, avg, var, std,
-    pattern, nrmse, sdot, show, resize, crop, extract, slice, join,
+    creal, cabs, carg, invert, cpyphs, zexp, spow, fmac, avg, var, std, mip,
+    normalize, pattern, nrmse, sdot, show, resize, crop, extract, slice, join,
     flip, circshift, transpose, reshape, repmat, squeeze, zeros, ones, copy)
     and mvtool's on random 16-axis arrays with zeros, signed zeros, tiny
     and huge samples: the same sizes, and bart's bytes, or for a sum (fmac
-    -s, avg, var, std, pattern) within 1e-6 of bart's (a different order
-    counted);
+    -s, avg, var, std, normalize, pattern) within 1e-6 of bart's (a
+    different order counted);
     nrmse, sdot and show print the same text with the same exit status."""
     rng = c.rng
     dims = draw_dims16(rng, rng.random() < 0.2)
