@@ -1481,6 +1481,16 @@ const command mvtool_array_commands[] = {
      cmd_zeros},
     {"ones", "an array of ones (bart ones)", "mvtool ones N D1 .. DN OUT\n  bart ones: a .cfl filled with 1.\n", "", 2, -1,
      cmd_ones},
+    {"vec", "a vector of numbers (bart vec)", "mvtool vec V1 .. VN OUT\n  bart vec: the numbers (2, 0.5i, 1+2i) along axis 0.\n",
+     "", 2, -1, cmd_vec},
+    {"index", "0 .. SIZE-1 along an axis (bart index)", "mvtool index DIM SIZE OUT\n", "", 3, 3, cmd_index},
+    {"noise", "add BART's Gaussian noise (bart noise, its bytes)",
+     "mvtool noise [-s SEED] [-n VAR] [-S SPIKE] [-r] IN OUT\n"
+     "  bart noise: IN plus complex Gaussian noise of variance VAR (default 1;\n"
+     "  -r: real, the imaginary part cleared), each sample only where a uniform\n"
+     "  draw is at most SPIKE (default 1: all), from BART's generator (glibc's\n"
+     "  rand_r, seed 123 unless -s): bart's bytes.\n",
+     "-s= -n= -S= -r", 2, 2, cmd_noise},
     {"poisson", "a Poisson-disc undersampling mask (bart poisson, its mask)",
      "mvtool poisson [-Y N] [-Z N] [-y A] [-z A] [-C N] [-v] [-V V] [-e] [-D D]\n"
      "               [-R N] [-s SEED] OUT\n"
@@ -1501,16 +1511,6 @@ const command mvtool_array_commands[] = {
     {"creal", "real part (bart creal)", "mvtool creal IN OUT\n  the real part, imaginary 0.\n", "", 2, 2, cmd_creal},
     {"cabs", "absolute value (bart cabs)", "mvtool cabs IN OUT\n  |IN| (hypotf), imaginary 0.\n", "", 2, 2, cmd_cabs},
     {"carg", "phase angle (bart carg)", "mvtool carg IN OUT\n  atan2(im, re), imaginary 0.\n", "", 2, 2, cmd_carg},
-    {"vec", "a vector of numbers (bart vec)", "mvtool vec V1 .. VN OUT\n  bart vec: the numbers (2, 0.5i, 1+2i) along axis 0.\n",
-     "", 2, -1, cmd_vec},
-    {"index", "0 .. SIZE-1 along an axis (bart index)", "mvtool index DIM SIZE OUT\n", "", 3, 3, cmd_index},
-    {"noise", "add BART's Gaussian noise (bart noise, its bytes)",
-     "mvtool noise [-s SEED] [-n VAR] [-S SPIKE] [-r] IN OUT\n"
-     "  bart noise: IN plus complex Gaussian noise of variance VAR (default 1;\n"
-     "  -r: real, the imaginary part cleared), each sample only where a uniform\n"
-     "  draw is at most SPIKE (default 1: all), from BART's generator (glibc's\n"
-     "  rand_r, seed 123 unless -s): bart's bytes.\n",
-     "-s= -n= -S= -r", 2, 2, cmd_noise},
     {"invert", "1 / IN, 0 where IN is 0 (bart invert)", "mvtool invert IN OUT\n  bart invert's bytes.\n", "", 2, 2,
      cmd_invert},
     {"cpyphs", "the phase of IN, IN / |IN| (bart cpyphs)", "mvtool cpyphs IN OUT\n  IN / |IN|, 1 where IN is 0.\n", "", 2,
@@ -1560,6 +1560,13 @@ const command mvtool_array_commands[] = {
      "-t= -s", 2, 2, cmd_nrmse},
     {"sdot", "dot product of two arrays (bart sdot)",
      "mvtool sdot IN1 IN2\n  bart sdot: prints sum(IN1 conj(IN2)) (\"%+e%+ei\").\n", "", 2, 2, cmd_sdot},
+    {"show", "print an array's samples or sizes (bart show)",
+     "mvtool show [-m] [-d DIM] [-s SEP] [-f FORMAT] IN\n"
+     "  bart show: the samples, a line per run along the first axis longer than\n"
+     "  1, SEP (a tab) between them, each as FORMAT (%+.6e%+.6ei; bart's four\n"
+     "  forms: f or e, \"i\" after or a comma between); -m the type and the 16\n"
+     "  sizes; -d DIM the size of one axis.\n",
+     "-m -d= -s= -f=", 1, 1, cmd_show},
     {"resize", "truncate or zero-pad axes (bart resize)",
      "mvtool resize [-c] DIM1 SIZE1 .. DIMN SIZEN IN OUT\n"
      "  bart resize: each DIM to SIZE, truncated or padded with zeros at the\n"
@@ -1596,13 +1603,6 @@ const command mvtool_array_commands[] = {
      "mvtool repmat DIM REPS IN OUT\n  bart repmat: IN (size 1 along DIM) repeated REPS times.\n", "", 4, 4,
      cmd_repmat},
     {"squeeze", "drop the axes of size 1 (bart squeeze)", "mvtool squeeze IN OUT\n", "", 2, 2, cmd_squeeze},
-    {"show", "print an array's samples or sizes (bart show)",
-     "mvtool show [-m] [-d DIM] [-s SEP] [-f FORMAT] IN\n"
-     "  bart show: the samples, a line per run along the first axis longer than\n"
-     "  1, SEP (a tab) between them, each as FORMAT (%+.6e%+.6ei; bart's four\n"
-     "  forms: f or e, \"i\" after or a comma between); -m the type and the 16\n"
-     "  sizes; -d DIM the size of one axis.\n",
-     "-m -d= -s= -f=", 1, 1, cmd_show},
     {"bitmask", "axes to a bitmask and back (bart bitmask)",
      "mvtool bitmask D1 .. DN | -b BITMASK\n  bart bitmask: prints the bitmask of the axes, or (-b) the axes of one.\n",
      "-b", 0, -1, cmd_bitmask},
