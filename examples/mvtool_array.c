@@ -1,10 +1,11 @@
 /* mvtool_array.c - the array family of mvtool: BART's commands that make,
    move and combine .cfl arrays between its reconstructions (bart zeros,
-   ones, vec, index, noise, poisson, scale, saxpy, conj, creal, cabs, carg,
-   invert, cpyphs, zexp, spow, fmac, avg, var, std, mip, normalize,
-   pattern, nrmse, sdot, resize, crop, extract, slice, copy, join, flip,
-   circshift, transpose, reshape, repmat, squeeze, show, bitmask), so that
-   a script written for bart runs with mvtool in its place.
+   ones, vec, index, delta, upat, noise, poisson, scale, saxpy, conj,
+   creal, cabs, carg, invert, cpyphs, zexp, spow, fmac, avg, var, std, mip,
+   normalize, pattern, nrmse, sdot, resize, crop, extract, slice, copy,
+   join, flip, circshift, transpose, reshape, repmat, squeeze, show,
+   bitmask), so that a script written for bart runs with mvtool in its
+   place.
 
    Each takes bart 0.8's arguments and gives its meaning over BART's 16
    axes. Where bart's result is one float rounding per sample (every move,
@@ -363,6 +364,56 @@ static int cmd_index(const args *a)
     if ((rc = alloc16(&o, bd, a->pos[2]))) return rc;
     for (i = 0; i < size; i++) ((float *)o.data)[2 * i] = (float)i;
     return cfl_save_dims(a->pos[2], &o, bd);
+}
+
+/* upat [-Y N] [-Z N] [-y U] [-z U] [-c C] OUT: bart upat's Cartesian
+   pattern (1, Y, Z): 1 on every U-th line along each (y % uy == 0 and
+   z % uz == 0) and in the centre |2y - Y| < 2C and |2z - Z| < 2C */
+static int cmd_upat(const args *a)
+{
+    mv_vol o;
+    int64_t ny = 128, nz = 128, uy = 1, uz = 2, cen = 0, bd[NAX], y, z;
+    int rc;
+    if ((rc = opt_int(a, "-Y", 1, (int64_t)1 << 24, "-Y: a size >= 1", &ny)) ||
+        (rc = opt_int(a, "-Z", 1, (int64_t)1 << 24, "-Z: a size >= 1", &nz)) ||
+        (rc = opt_int(a, "-y", 1, (int64_t)1 << 24, "-y: an undersampling >= 1", &uy)) ||
+        (rc = opt_int(a, "-z", 1, (int64_t)1 << 24, "-z: an undersampling >= 1", &uz)) ||
+        (rc = opt_int(a, "-c", 0, (int64_t)1 << 24, "-c: a centre size >= 0", &cen)))
+        return rc;
+    ones16(bd);
+    bd[1] = ny, bd[2] = nz;
+    if ((rc = sizes_fit(a, bd, opt_str(a, "-Y"))) || (rc = alloc16(&o, bd, a->pos[0]))) return rc;
+    for (z = 0; z < nz; z++)
+        for (y = 0; y < ny; y++)
+            if ((y % uy == 0 && z % uz == 0) || (llabs(2 * y - ny) < 2 * cen && llabs(2 * z - nz) < 2 * cen))
+                ((float *)o.data)[2 * (z * ny + y)] = 1.f;
+    return cfl_save_dims(a->pos[0], &o, bd);
+}
+
+/* delta N FLAGS SIZE OUT: bart delta's Kronecker delta: N axes, those of
+   FLAGS of SIZE, 1 where their indices are all equal (all 0 when FLAGS
+   names none of the N: bart's md_copy_diag2 copies nothing then) */
+static int cmd_delta(const args *a)
+{
+    mv_vol o;
+    int64_t n = 0, flags = 0, len = 0, bd[NAX], step = 0, i;
+    int ax, rc;
+    if ((rc = arg_int(a, a->pos[0], 1, NAX, "N: the number of dims, 1 .. 16", &n)) ||
+        (rc = arg_int(a, a->pos[1], 0, 65535, "FLAGS: a bitmask of the axes, 0 .. 65535", &flags)) ||
+        (rc = arg_int(a, a->pos[2], 1, MVT_BIG, "SIZE: a size >= 1", &len)))
+        return rc;
+    ones16(bd);
+    for (ax = 0; ax < n; ax++)
+        if (flags >> ax & 1) bd[ax] = len;
+    if ((rc = sizes_fit(a, bd, a->pos[2])) || (rc = alloc16(&o, bd, a->pos[3]))) return rc;
+    { /* the diagonal: one step along every flagged axis at once */
+        int64_t st[NAX];
+        strides_of(bd, st);
+        for (ax = 0; ax < n; ax++)
+            if (flags >> ax & 1) step += st[ax];
+    }
+    for (i = 0; step && i < len; i++) ((float *)o.data)[2 * i * step] = 1.f; /* no flagged axis: zeros, as bart */
+    return cfl_save_dims(a->pos[3], &o, bd);
 }
 
 /* ---- sample by sample ---- */
@@ -1484,6 +1535,14 @@ const command mvtool_array_commands[] = {
     {"vec", "a vector of numbers (bart vec)", "mvtool vec V1 .. VN OUT\n  bart vec: the numbers (2, 0.5i, 1+2i) along axis 0.\n",
      "", 2, -1, cmd_vec},
     {"index", "0 .. SIZE-1 along an axis (bart index)", "mvtool index DIM SIZE OUT\n", "", 3, 3, cmd_index},
+    {"delta", "a Kronecker delta (bart delta)",
+     "mvtool delta N FLAGS SIZE OUT\n  bart delta: N axes, those of FLAGS of SIZE, 1 where their indices agree.\n", "", 4,
+     4, cmd_delta},
+    {"upat", "a Cartesian undersampling pattern (bart upat)",
+     "mvtool upat [-Y N] [-Z N] [-y U] [-z U] [-c C] OUT\n"
+     "  bart upat: a (1, Y, Z) pattern (default 128 x 128, -y 1 -z 2): every U-th\n"
+     "  line along each, and the centre |2y - Y| < 2C, |2z - Z| < 2C.\n",
+     "-Y= -Z= -y= -z= -c=", 1, 1, cmd_upat},
     {"noise", "add BART's Gaussian noise (bart noise, its bytes)",
      "mvtool noise [-s SEED] [-n VAR] [-S SPIKE] [-r] IN OUT\n"
      "  bart noise: IN plus complex Gaussian noise of variance VAR (default 1;\n"

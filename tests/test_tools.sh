@@ -1553,7 +1553,8 @@ PYEOF
       bart $cmd "${args[@]}" "$LL/ba" >/dev/null 2>&1 && $T $cmd "${args[@]}" "$LL/ma" && same_pair "$LL/ba" "$LL/ma" && ok ||
         bad "$R: not bart $cmd's bytes or sizes"
     done
-    for R in "zeros 3 4 5 6" "ones 2 7 3" "ones 12 2 1 1 1 1 1 1 1 1 1 3 2"; do
+    for R in "zeros 3 4 5 6" "ones 2 7 3" "ones 12 2 1 1 1 1 1 1 1 1 1 3 2" "delta 3 5 4" "delta 16 1025 3" "delta 5 0 3" "upat" \
+             "upat -Y 64 -Z 48 -y 2 -z 3 -c 8" "upat -Y 31 -Z 20 -y 4 -z 2 -c 5"; do
       bart $R "$LL/ba" && $T $R "$LL/ma" && same_pair "$LL/ba" "$LL/ma" && ok || bad "$R: not bart's bytes or sizes"
     done
     # into existing files: copy at a position, fmac -A, join -a along the outermost axis (bart 0.8 keeps OUT's

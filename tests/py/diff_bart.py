@@ -146,16 +146,17 @@ every case agrees.
           or 10; a fifth of the cases -l2 or -R T alone with mvtool
           --joint; half the TV terms along the frames too (-R T:35 or
           T:1027) (fam_llr).
-  array   bart's array commands (noise, poisson, vec, index, scale, saxpy,
-          conj, creal, cabs, carg, invert, cpyphs, zexp, spow, fmac, avg,
-          var, std, mip, normalize, pattern, nrmse, sdot, show, resize, crop,
-          extract, slice, join, flip, circshift, transpose, reshape, repmat,
-          squeeze, zeros, ones, copy) against mvtool's on random 16-axis
-          arrays with zeros, signed zeros, tiny and huge samples and random
-          arguments: bart's sizes and bytes; a sum (fmac -s, avg, var, std,
-          normalize, pattern) within 1e-6 of bart's where its order differs; nrmse, sdot, show
-          and poisson the same text; a command bart refuses mvtool refuses
-          too, but for poisson's grids that bart asserts on (counted).
+  array   bart's array commands (noise, poisson, vec, index, delta, upat,
+          scale, saxpy, conj, creal, cabs, carg, invert, cpyphs, zexp,
+          spow, fmac, avg, var, std, mip, normalize, pattern, nrmse, sdot,
+          show, resize, crop, extract, slice, join, flip, circshift,
+          transpose, reshape, repmat, squeeze, zeros, ones, copy) against
+          mvtool's on random 16-axis arrays with zeros, signed zeros, tiny
+          and huge samples and random arguments: bart's sizes and bytes; a
+          sum (fmac -s, avg, var, std, normalize, pattern) within 1e-6 of
+          bart's where its order differs; nrmse, sdot, show and poisson the
+          same text; a command bart refuses mvtool refuses too, but for
+          poisson's grids that bart asserts on (counted).
 
 First the fixed cases: minimal reproducers of the disagreements found
 (ESPIRiT's phase reference, BART's getopt spellings that mvtool refuses, the
@@ -2156,6 +2157,15 @@ def array_args(rng, dims, d):
     if kind == 28:
         return [str(rng.choice(['var', 'std'])), str(mask()), 'in'], 'cfl', False
     if kind == 29:
+        if rng.random() < 0.3:
+            if rng.random() < 0.5:
+                n = int(rng.integers(1, 17))
+                return ['delta', str(n), str(int(rng.integers(0, 1 << min(n + 1, 16)))), str(int(rng.integers(1, 6)))], 'cfl', True
+            o = []
+            for flag, hi in (('-Y', 70), ('-Z', 70), ('-y', 5), ('-z', 5), ('-c', 12)):
+                if rng.random() < 0.6:
+                    o += [flag, str(int(rng.integers(0 if flag == '-c' else 1, hi)))]
+            return ['upat'] + o, 'cfl', True
         if rng.random() < 0.5:
             return ['index', str(int(rng.integers(0, 16))), str(int(rng.integers(1, 9)))], 'cfl', True
         return ['vec', '--'] + [num() for _ in range(int(rng.integers(1, 6)))], 'cfl', True
@@ -2249,15 +2259,12 @@ def array_args(rng, dims, d):
 
 
 def fam_array(c, run, d):
-    """bart's array commands (noise, poisson, vec, index, scale, saxpy, conj,
-    creal, cabs, carg, invert, cpyphs, zexp, spow, fmac, avg, var, std, mip,
-    normalize, pattern, nrmse, sdot, show, resize, crop, extract, slice, join,
-    flip, circshift, transpose, reshape, repmat, squeeze, zeros, ones, copy)
-    and mvtool's on random 16-axis arrays with zeros, signed zeros, tiny
-    and huge samples: the same sizes, and bart's bytes, or for a sum (fmac
-    -s, avg, var, std, normalize, pattern) within 1e-6 of bart's (a
-    different order counted);
-    nrmse, sdot and show print the same text with the same exit status."""
+    """bart's array commands (the family's list above) and mvtool's on
+    random 16-axis arrays with zeros, signed zeros, tiny and huge samples:
+    the same sizes, and bart's bytes, or for a sum (fmac -s, avg, var, std,
+    normalize, pattern) within 1e-6 of bart's (a different order counted);
+    nrmse, sdot, show and poisson print the same text with the same exit
+    status."""
     rng = c.rng
     dims = draw_dims16(rng, rng.random() < 0.2)
     a = array_data(rng, dims)
