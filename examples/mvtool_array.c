@@ -418,19 +418,41 @@ static int cmd_delta(const args *a)
 
 /* ---- sample by sample ---- */
 
-typedef enum { MAP_SCALE, MAP_CONJ, MAP_REAL, MAP_ABS, MAP_ARG } map_kind;
+/* complex values from their parts, with no arithmetic (re + im * I would
+   turn a -0 real part into +0); C99 lays them out as two floats */
+static float _Complex cf_of(float re, float im)
+{
+    float _Complex w;
+    float *q = (float *)&w;
+    q[0] = re, q[1] = im;
+    return w;
+}
+static double _Complex cd_of(double re, double im)
+{
+    double _Complex w;
+    double *q = (double *)&w;
+    q[0] = re, q[1] = im;
+    return w;
+}
+
+typedef enum { MAP_SCALE, MAP_CONJ, MAP_REAL, MAP_ABS, MAP_ARG, MAP_INVERT, MAP_PHASE, MAP_EXP, MAP_EXPJ, MAP_POW } map_kind;
 
 /* in place over the loaded samples, as BART's vecops: scale by a real
    factor multiplies each float (md_zsmul's strength reduction), by a
    complex one each sample (gcc's product); creal multiplies the parts by
    1 and 0 (md_zreal's md_zrmul: the imaginary part's sign stays on its
    zero); cabs (hypotf, which is glibc's cabsf) and carg (atan2f, its
-   cargf) leave the imaginary part +0 */
+   cargf) leave the imaginary part +0; invert is bart's 1. / x, a double
+   complex division (libgcc's __divdc3) rounded to float, 0 at 0; cpyphs
+   x / |x| (1 at 0, md_zphsr); zexp cexpf(x), with -i cexpf of (0 re - im,
+   0 im + re) (gcc's product with bart's 1.I, whose zeros carry the signs);
+   spow cpowf(x, z) (md_zspow) */
 static void map_samples(float *x, int64_t n, map_kind kind, const float z[2])
 {
     int64_t i;
     for (i = 0; i < n; i++, x += 2) {
         const float re = x[0], im = x[1];
+        float _Complex r;
         switch (kind) {
         case MAP_SCALE:
             if (z[1] == 0.0f) {
@@ -443,6 +465,28 @@ static void map_samples(float *x, int64_t n, map_kind kind, const float z[2])
         case MAP_REAL: x[1] = im * 0.0f; break; /* BART's md_zrmul by (1, 0): -0 from a negative part */
         case MAP_ABS: x[0] = hypotf(re, im), x[1] = 0.0f; break;
         case MAP_ARG: x[0] = atan2f(im, re), x[1] = 0.0f; break;
+        case MAP_INVERT:
+            if (re == 0.f && im == 0.f) {
+                x[0] = x[1] = 0.f;
+            } else {
+                const double _Complex q = 1. / cd_of(re, im);
+                x[0] = (float)creal(q), x[1] = (float)cimag(q);
+            }
+            break;
+        case MAP_PHASE: {
+            const float m = hypotf(re, im);
+            if (m == 0.f) x[0] = 1.f, x[1] = 0.f;
+            else x[0] = re / m, x[1] = im / m;
+            break;
+        }
+        case MAP_EXP:
+        case MAP_EXPJ:
+        case MAP_POW:
+            r = kind == MAP_EXP    ? cexpf(cf_of(re, im))
+                : kind == MAP_EXPJ ? cexpf(cf_of((float)(0.0 * re - im), (float)(0.0 * im + re)))
+                                   : cpowf(cf_of(re, im), cf_of(z[0], z[1]));
+            x[0] = crealf(r), x[1] = cimagf(r);
+            break;
         }
     }
 }
@@ -463,7 +507,16 @@ static int cmd_scale(const args *a)
     int rc = arg_cfl(a, a->pos[0], z);
     return rc ? rc : run_map(a->pos[1], a->pos[2], MAP_SCALE, z);
 }
+static int cmd_spow(const args *a)
+{
+    float z[2];
+    int rc = arg_cfl(a, a->pos[0], z);
+    return rc ? rc : run_map(a->pos[1], a->pos[2], MAP_POW, z);
+}
 static int cmd_conj(const args *a) { return run_map(a->pos[0], a->pos[1], MAP_CONJ, NULL); }
+static int cmd_invert(const args *a) { return run_map(a->pos[0], a->pos[1], MAP_INVERT, NULL); }
+static int cmd_cpyphs(const args *a) { return run_map(a->pos[0], a->pos[1], MAP_PHASE, NULL); }
+static int cmd_zexp(const args *a) { return run_map(a->pos[0], a->pos[1], opt_flag(a, "-i") ? MAP_EXPJ : MAP_EXP, NULL); }
 static int cmd_creal(const args *a) { return run_map(a->pos[0], a->pos[1], MAP_REAL, NULL); }
 static int cmd_cabs(const args *a) { return run_map(a->pos[0], a->pos[1], MAP_ABS, NULL); }
 static int cmd_carg(const args *a) { return run_map(a->pos[0], a->pos[1], MAP_ARG, NULL); }
@@ -538,98 +591,6 @@ static int cmd_poisson(const args *a)
            o.elliptical ? "x(pi/4)" : "", (long)((float)f * (float)ny * (float)nz),
            (double)((float)f * 1.f * (float)ny * (float)nz / (float)points));
     return cfl_save_dims(a->pos[0], &c, bd);
-}
-
-/* complex values from their parts, with no arithmetic (re + im * I would
-   turn a -0 real part into +0); C99 lays them out as two floats */
-static float _Complex cf_of(float re, float im)
-{
-    float _Complex w;
-    float *q = (float *)&w;
-    q[0] = re, q[1] = im;
-    return w;
-}
-static double _Complex cd_of(double re, double im)
-{
-    double _Complex w;
-    double *q = (double *)&w;
-    q[0] = re, q[1] = im;
-    return w;
-}
-
-/* invert IN OUT: 1 / IN (0 where IN is 0), a double complex division
-   rounded to float (bart invert's 1. / x: libgcc's __divdc3) */
-static int cmd_invert(const args *a)
-{
-    mv_vol v;
-    int64_t bd[NAX], i, n;
-    float *p;
-    int rc;
-    if ((rc = cfl_load_folded(a->pos[0], &v, bd))) return rc;
-    n = samples_of(bd), p = (float *)v.data;
-    for (i = 0; i < n; i++, p += 2) {
-        const double _Complex q = 1. / cd_of(p[0], p[1]);
-        if (p[0] == 0.f && p[1] == 0.f) {
-            p[0] = p[1] = 0.f;
-        } else {
-            p[0] = (float)creal(q), p[1] = (float)cimag(q);
-        }
-    }
-    return cfl_save_dims(a->pos[1], &v, bd);
-}
-
-/* cpyphs IN OUT: IN / |IN| (1 where |IN| is 0), bart cpyphs (md_zphsr) */
-static int cmd_cpyphs(const args *a)
-{
-    mv_vol v;
-    int64_t bd[NAX], i, n;
-    float *p;
-    int rc;
-    if ((rc = cfl_load_folded(a->pos[0], &v, bd))) return rc;
-    n = samples_of(bd), p = (float *)v.data;
-    for (i = 0; i < n; i++, p += 2) {
-        const float m = hypotf(p[0], p[1]);
-        if (m == 0.f) p[0] = 1.f, p[1] = 0.f;
-        else p[0] /= m, p[1] /= m;
-    }
-    return cfl_save_dims(a->pos[1], &v, bd);
-}
-
-/* zexp [-i] IN OUT: cexpf(IN), or with -i cexpf(i IN) (its argument
-   (0 re - im, 0 im + re): gcc's complex product with bart's 1.I, whose
-   zeros carry the signs) */
-static int cmd_zexp(const args *a)
-{
-    mv_vol v;
-    int64_t bd[NAX], i, n;
-    const int imag = opt_flag(a, "-i");
-    float *p;
-    int rc;
-    if ((rc = cfl_load_folded(a->pos[0], &v, bd))) return rc;
-    n = samples_of(bd), p = (float *)v.data;
-    for (i = 0; i < n; i++, p += 2) {
-        const float re = imag ? (float)(0.0 * p[0] - p[1]) : p[0], im = imag ? (float)(0.0 * p[1] + p[0]) : p[1];
-        const float _Complex e = cexpf(cf_of(re, im));
-        p[0] = crealf(e), p[1] = cimagf(e);
-    }
-    return cfl_save_dims(a->pos[1], &v, bd);
-}
-
-/* spow EXPONENT IN OUT: cpowf(IN, EXPONENT), bart spow (md_zspow) */
-static int cmd_spow(const args *a)
-{
-    mv_vol v;
-    int64_t bd[NAX], i, n;
-    float z[2], *p;
-    int rc;
-    if ((rc = arg_cfl(a, a->pos[0], z))) return rc;
-    if ((rc = cfl_load_folded(a->pos[1], &v, bd))) return rc;
-    n = samples_of(bd), p = (float *)v.data;
-    for (i = 0; i < n; i++, p += 2) {
-        const float _Complex r = cpowf(cf_of(p[0], p[1]), cf_of(z[0], z[1]));
-        p[0] = crealf(r), p[1] = cimagf(r);
-    }
-    return cfl_save_dims(a->pos[2], &v, bd);
 }
 
 /* whether two files have the same 16 sizes; else the usage error */
@@ -793,18 +754,6 @@ static void reduce16(float *out, const int64_t od[NAX], const float *x, const in
     reduce16_ctx(out, od, x, xd, fn, NULL);
 }
 
-/* p[0] = p[1] - p[2], each part in float (BART's zsub) */
-static void line_sub(void *ctx, int64_t n, float *const p[3], const int64_t s[3])
-{
-    int64_t i;
-    (void)ctx;
-    for (i = 0; i < n; i++) {
-        float *o = p[0] + 2 * i * s[0];
-        const float *x = p[1] + 2 * i * s[1], *y = p[2] + 2 * i * s[2];
-        o[0] = x[0] - y[0], o[1] = x[1] - y[1];
-    }
-}
-
 static const float one_sample[2] = {1.0f, 0.0f};
 
 /* fmac [-A] [-C] [-s BITMASK] IN1 [IN2] OUT */
@@ -843,40 +792,59 @@ static int cmd_fmac(const args *a)
     return cfl_save_dims(out, &o, od);
 }
 
-/* avg [-w] BITMASK IN OUT: BART's md_zavg (the sum times the float of
-   1 / the count) or md_zwavg (-w: the sum over the nonzero samples'
-   count, 0 where none is) */
-static int cmd_avg(const args *a)
+/* The start every reduction shares (avg, var, std, mip, normalize,
+   pattern): IN loaded (mapped when only read), the result's sizes od (xd
+   with the axes of flags 1) allocated zeroed in o, *count the samples
+   reduced into each (may be NULL); exit status, nothing held on failure */
+static int reduce_open(const char *in, const char *out, int64_t flags, int mapped, mv_vol *x, int64_t xd[NAX],
+                       mv_vol *o, int64_t od[NAX], int64_t *count)
 {
-    mv_vol x, o;
-    int64_t xd[NAX], od[NAX], ones[NAX], flags = 0, count = 1, i, n;
     int ax, rc;
-    if ((rc = arg_int(a, a->pos[0], 0, 65535, "BITMASK: the axes to average, 0 .. 65535", &flags))) return rc;
-    if ((rc = cfl_load_mapped(a->pos[1], &x, xd))) return rc;
+    if ((rc = (mapped ? cfl_load_mapped : cfl_load_folded)(in, x, xd))) return rc;
+    if (count) *count = 1;
     for (ax = 0; ax < NAX; ax++) {
         od[ax] = (flags >> ax & 1) ? 1 : xd[ax];
-        if (flags >> ax & 1) count *= xd[ax];
+        if (count && (flags >> ax & 1)) *count *= xd[ax];
     }
-    if ((rc = alloc16(&o, od, a->pos[2]))) {
-        mv_free(&x);
-        return rc;
-    }
+    if ((rc = alloc16(o, od, out))) mv_free(x);
+    return rc;
+}
+
+/* out (zeroed, sizes od) = the mean of x over count samples each: BART's
+   md_zavg, the sum as fmac's with (1, 0), times the float of 1 / count */
+static void mean_into(float *out, const int64_t od[NAX], const float *x, const int64_t xd[NAX], int64_t count)
+{
+    int64_t ones[NAX], i;
+    const int64_t n = samples_of(od);
+    const float f = (float)(1.0 / (double)count);
     ones16(ones);
-    fmac16((float *)o.data, od, (const float *)x.data, xd, one_sample, ones, xd, 0); /* BART's sum: times (1, 0) */
-    n = samples_of(od);
+    fmac16(out, od, x, xd, one_sample, ones, xd, 0);
+    for (i = 0; i < 2 * n; i++) out[i] *= f;
+}
+
+/* avg [-w] BITMASK IN OUT: BART's md_zavg (mean_into) or md_zwavg (-w:
+   the sum over the nonzero samples' count, 0 where none is) */
+static int cmd_avg(const args *a)
+{
+    mv_vol x, o, w;
+    int64_t xd[NAX], od[NAX], flags = 0, count = 1, i, n;
+    float *op, *wp;
+    int rc;
+    if ((rc = arg_int(a, a->pos[0], 0, 65535, "BITMASK: the axes to average, 0 .. 65535", &flags))) return rc;
+    if ((rc = reduce_open(a->pos[1], a->pos[2], flags, 1, &x, xd, &o, od, &count))) return rc;
+    op = (float *)o.data, n = samples_of(od);
     if (!opt_flag(a, "-w")) {
-        const float f = (float)(1.0 / (double)count);
-        for (i = 0; i < 2 * n; i++) ((float *)o.data)[i] *= f;
-    } else { /* each output's count of nonzero samples */
-        mv_vol w;
-        float *wp, *op = (float *)o.data;
-        const float *xp = (const float *)x.data;
+        mean_into(op, od, (const float *)x.data, xd, count);
+    } else { /* the sum, then each output's count of nonzero samples */
+        int64_t ones[NAX];
         if ((rc = alloc16(&w, od, a->pos[2]))) {
             mv_free(&x), mv_free(&o);
             return rc;
         }
+        ones16(ones);
+        fmac16(op, od, (const float *)x.data, xd, one_sample, ones, xd, 0);
         wp = (float *)w.data;
-        reduce16(wp, od, xp, xd, line_count);
+        reduce16(wp, od, (const float *)x.data, xd, line_count);
         for (i = 0; i < n; i++) {
             const float c = wp[2 * i];
             op[2 * i] = c == 0.0f ? 0.0f : op[2 * i] / c;
@@ -888,53 +856,51 @@ static int cmd_avg(const args *a)
     return cfl_save_dims(a->pos[2], &o, od);
 }
 
+/* p[0] += d conj(d) with d = p[1] - p[2] in float: BART's md_zvar's
+   deviations (md_zsub2) and their sum of squares (md_zss's zfmacc, the
+   product as gcc rounds it), in one pass with no array of deviations */
+static void line_devsq(void *ctx, int64_t n, float *const p[3], const int64_t s[3])
+{
+    int64_t i;
+    (void)ctx;
+    for (i = 0; i < n; i++) {
+        float *o = p[0] + 2 * i * s[0];
+        const float *x = p[1] + 2 * i * s[1], *m = p[2] + 2 * i * s[2];
+        const float dr = x[0] - m[0], di = x[1] - m[1], ndi = -di;
+        o[0] += dr * dr - di * ndi;
+        o[1] += dr * ndi + di * dr;
+    }
+}
+
 /* var / std BITMASK IN OUT: bart var (md_zvar: the mean as avg's, the
-   deviations in float, their squares x conj(x) summed as fmac's, times the
-   float of 1 / (n - 1); one sample: NaN, as bart's 0 / 0) and bart std
-   (its square root, each float part) */
+   deviations in float, their squares x conj(x) summed, times the float of
+   1 / (n - 1); one sample: NaN, as bart's 0 / 0) and bart std (its square
+   root, each float part) */
 static int var_run(const args *a, int std)
 {
-    mv_vol x, o, t;
-    int64_t xd[NAX], od[NAX], ones[NAX], flags = 0, count = 1, i, n;
-    float *op, *tp;
-    const float *xp;
-    int ax, rc;
+    mv_vol x, o, m;
+    int64_t xd[NAX], od[NAX], flags = 0, count = 1, i, n;
+    float *op;
+    int rc;
     if ((rc = arg_int(a, a->pos[0], 0, 65535, "BITMASK: the axes to reduce, 0 .. 65535", &flags))) return rc;
-    if ((rc = cfl_load_mapped(a->pos[1], &x, xd))) return rc;
-    for (ax = 0; ax < NAX; ax++) {
-        od[ax] = (flags >> ax & 1) ? 1 : xd[ax];
-        if (flags >> ax & 1) count *= xd[ax];
-    }
-    if ((rc = alloc16(&o, od, a->pos[2]))) {
-        mv_free(&x);
-        return rc;
-    }
-    if ((rc = alloc16(&t, xd, a->pos[2]))) {
+    if ((rc = reduce_open(a->pos[1], a->pos[2], flags, 1, &x, xd, &o, od, &count))) return rc;
+    if ((rc = alloc16(&m, od, a->pos[2]))) {
         mv_free(&x), mv_free(&o);
         return rc;
     }
-    op = (float *)o.data, tp = (float *)t.data, xp = (const float *)x.data;
-    n = samples_of(od);
-    ones16(ones);
-    fmac16(op, od, xp, xd, one_sample, ones, xd, 0); /* the mean, as avg's */
+    mean_into((float *)m.data, od, (const float *)x.data, xd, count);
     {
-        const float f = (float)(1.0 / (double)count);
-        for (i = 0; i < 2 * n; i++) op[i] *= f;
-    }
-    { /* the deviations: x minus its mean, broadcast (BART's md_zsub2) */
         int64_t os[NAX], xs[NAX];
         walk w;
         float *base[3];
         bstrides_of(od, xd, os);
         strides_of(xd, xs);
-        walk_init(&w, xd, 3, xs, xs, os);
-        base[0] = tp, base[1] = (float *)xp, base[2] = op;
-        walk_run(&w, base, line_sub, NULL);
+        walk_init(&w, xd, 3, os, xs, os);
+        base[0] = (float *)o.data, base[1] = (float *)x.data, base[2] = (float *)m.data;
+        walk_run(&w, base, line_devsq, NULL);
     }
-    mv_free(&x);
-    memset(op, 0, (size_t)n * 8);
-    fmac16(op, od, tp, xd, tp, xd, xd, 1); /* sum of t conj(t) */
-    mv_free(&t);
+    mv_free(&x), mv_free(&m);
+    op = (float *)o.data, n = samples_of(od);
     {
         const float f = (float)(1.0 / ((double)count - 1.0));
         for (i = 0; i < 2 * n; i++) op[i] *= f;
@@ -967,14 +933,9 @@ static int cmd_mip(const args *a)
 {
     mv_vol x, o;
     int64_t xd[NAX], od[NAX], flags = 0;
-    int f[2], ax, rc;
+    int f[2], rc;
     if ((rc = arg_int(a, a->pos[0], 0, 65535, "BITMASK: the axes to project, 0 .. 65535", &flags))) return rc;
-    if ((rc = cfl_load_mapped(a->pos[1], &x, xd))) return rc;
-    for (ax = 0; ax < NAX; ax++) od[ax] = (flags >> ax & 1) ? 1 : xd[ax];
-    if ((rc = alloc16(&o, od, a->pos[2]))) {
-        mv_free(&x);
-        return rc;
-    }
+    if ((rc = reduce_open(a->pos[1], a->pos[2], flags, 1, &x, xd, &o, od, NULL))) return rc;
     f[0] = opt_flag(a, "-a"), f[1] = 0;
     reduce16_ctx((float *)o.data, od, (const float *)x.data, xd, line_mip, f);
     if (opt_flag(a, "-m")) {
@@ -995,14 +956,9 @@ static int cmd_normalize(const args *a)
     int64_t xd[NAX], od[NAX], xs[NAX], os[NAX], flags = 0, i, n;
     const int l1 = opt_flag(a, "-b");
     float *op;
-    int ax, rc;
+    int rc;
     if ((rc = arg_int(a, a->pos[0], 0, 65535, "FLAGS: the axes of a group, 0 .. 65535", &flags))) return rc;
-    if ((rc = cfl_load_folded(a->pos[1], &x, xd))) return rc;
-    for (ax = 0; ax < NAX; ax++) od[ax] = (flags >> ax & 1) ? 1 : xd[ax];
-    if ((rc = alloc16(&o, od, a->pos[2]))) {
-        mv_free(&x);
-        return rc;
-    }
+    if ((rc = reduce_open(a->pos[1], a->pos[2], flags, 0, &x, xd, &o, od, NULL))) return rc; /* divided in place */
     op = (float *)o.data;
     reduce16((float *)op, od, (const float *)x.data, xd, l1 ? line_sumabs : line_sumsq);
     n = samples_of(od);
@@ -1030,14 +986,9 @@ static int cmd_pattern(const args *a)
     mv_vol x, o;
     int64_t xd[NAX], od[NAX], flags = 8, k, n;
     float *op;
-    int ax, rc;
+    int rc;
     if ((rc = opt_int(a, "-s", 0, 65535, "-s: a bitmask of BART's axes, 0 .. 65535", &flags))) return rc;
-    if ((rc = cfl_load_mapped(a->pos[0], &x, xd))) return rc;
-    for (ax = 0; ax < NAX; ax++) od[ax] = (flags >> ax & 1) ? 1 : xd[ax];
-    if ((rc = alloc16(&o, od, a->pos[1]))) {
-        mv_free(&x);
-        return rc;
-    }
+    if ((rc = reduce_open(a->pos[0], a->pos[1], flags, 1, &x, xd, &o, od, NULL))) return rc;
     op = (float *)o.data;
     reduce16(op, od, (const float *)x.data, xd, line_sumsq);
     n = samples_of(od);

@@ -2277,6 +2277,13 @@ def fam_array(c, run, d):
     if kind == 'cfltext' and rb.returncode == 0 and rb.stdout != rm.stdout:
         c.fail('array', '%s: bart printed %r, mvtool %r' % (' '.join(argv), rb.stdout, rm.stdout), run)
         return
+    if kind == 'text' and rb.returncode not in (0, 1):  # bart's error() (nrmse -s of a zero reference): refused
+        if rm.returncode not in (1, 2) or not rm.stderr.strip():
+            c.fail('array', '%s: bart failed (exit %d), mvtool: exit %d %s' % (' '.join(argv), rb.returncode,
+                                                                            rm.returncode, rm.stderr.strip()), run)
+        else:
+            c.note('array: refused by both')
+        return
     if kind == 'text':  # nrmse's exit status is its verdict (1: a NaN from float overflow, as bart's)
         if (rb.returncode, rb.stdout) != (rm.returncode, rm.stdout):
             c.fail('array', '%s: bart printed %r (exit %d), mvtool %r (exit %d)' % (
