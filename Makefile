@@ -78,6 +78,15 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool nrmse $(BUILD)/run-cf $(BUILD)/run-as && $(BUILD)/mvtool noise -s 3 -n 4 $(BUILD)/run-cf $(BUILD)/run-an && \
 	  printf "nrmse of bart noise -s 3 -n 4 (its generator): " && $(BUILD)/mvtool nrmse $(BUILD)/run-cf $(BUILD)/run-an && printf "poisson -Y 24 -Z 24 -y 1.5 -z 1.5 -C 8 (bart poisson): " && \
 	  $(BUILD)/mvtool poisson -Y 24 -Z 24 -y 1.5 -z 1.5 -C 8 $(BUILD)/run-ap
+	$(BUILD)/mvtool smooth $(BUILD)/run-c.nii $(BUILD)/run-cg.nii 1 && \
+	  $(BUILD)/mvtool convert $(BUILD)/run-cg.nii $(BUILD)/run-cg.cfl --dtype complex64 && \
+	  $(BUILD)/mvtool slice 2 12 $(BUILD)/run-cg $(BUILD)/run-cg2 && \
+	  $(BUILD)/mvtool traj -r -D -x 24 -y 16 -q 1.5:1:-0.5 $(BUILD)/run-td && $(BUILD)/mvtool traj -r -D -x 24 -y 16 $(BUILD)/run-tn && \
+	  $(BUILD)/mvtool nufft -d 24:24:1 $(BUILD)/run-td $(BUILD)/run-cg2 $(BUILD)/run-kd && \
+	  printf "estdelay of radial k-space at traj -q 1.5:1:-0.5 (bart estdelay): " && $(BUILD)/mvtool estdelay $(BUILD)/run-tn $(BUILD)/run-kd && \
+	  printf "estdims of traj -r -D -x 24 -y 16 (bart estdims): " && $(BUILD)/mvtool estdims $(BUILD)/run-tn && \
+	  $(BUILD)/mvtool traj -r -G -e 2 -t 3 -m 2 -x 24 -y 5 $(BUILD)/run-tg && \
+	  printf "traj -r -G -e 2 -t 3 -m 2 -x 24 -y 5 (bart traj), sizes:" && $(BUILD)/mvtool show -m $(BUILD)/run-tg | sed -n 's/^AoD://p' | tr '\t' ' '
 	$(BUILD)/mvtool phantom $(BUILD)/run-p.nii --size 32 --dtype int16 && \
 	  $(BUILD)/mvtool merge $(BUILD)/run-m.nii.gz $(BUILD)/run-p.nii $(BUILD)/run-p.nii && \
 	  $(BUILD)/mvtool frames $(BUILD)/run-m.nii.gz $(BUILD)/run-f.nii 1 && \

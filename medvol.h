@@ -381,8 +381,10 @@ API TOUR
    mv_recon_sense (one coil or one volume at a time: bounded memory).
    mv_phantom_coil_sens + mv_phantom_kspace make test data with no file.
 
-   Non-Cartesian. mv_traj_radial is BART's `traj -r [-G] [-s N] [-D] [-c]
-   [-3]` byte for byte (plus stack of stars and 3D golden means).
+   Non-Cartesian. mv_traj is BART's `traj` with every option of BART 0.8
+   byte for byte (mv_traj_radial its radial kinds; plus stack of stars and
+   3D golden means); mv_traj_image_dims is `estdims`, mv_estdelay
+   `estdelay` (AC-adaptive and RING gradient-delay estimation).
    mv_nufft_plan_make / _traj + mv_nufft_execute[_into] are the forward
    (type 2) and adjoint (type 1) NUFFT in BART's scaling and signs (FINUFFT
    mapping in >>api-nufft), 2D and 3D, tol 1e-6..1e-1 met against a float64
@@ -2679,8 +2681,10 @@ MVDEF mv_status mv_cfl_dims(const char *path, int64_t dims[16]);
    compensation, and the non-uniform FFT (NUFFT) with a Toeplitz normal
    operator, in complex64 with BART's array layout (>>api-mri).
 
-   Trajectories (mv_traj_radial) are BART's `traj -r` output, bit for bit:
-   a c64 volume of dims (3, X, Y) whose real parts are the k-space
+   Trajectories (mv_traj, mv_traj_radial) are BART 0.8's `traj` output,
+   bit for bit, for every option it has (tests/test_tools.sh and the traj
+   family of diff_bart.py compare the bytes): a c64 volume of dims
+   (3, X, Y) whose real parts are the k-space
    coordinates (kx, ky, kz) in grid units (cycles per field of view: the
    Nyquist grid of an N-pixel image spans k in [-N/2, N/2)), imaginary parts
    0. Sample i of a spoke sits at read = i + 0.5 - X/2 (symmetric: DC falls
@@ -2699,8 +2703,22 @@ MVDEF mv_status mv_cfl_dims(const char *path, int64_t dims[16]);
    eigenvector values), z over [0, 1) (half sphere, symmetric spokes) or
    [-1, 1) with full_circle) and partitions = Z > 1 (stack of stars: the 2D
    star repeated at kz = p - Z/2 for partition p, dims (3, X, Y, 1, Z), the
-   same angles in every partition). BART's own -m puts partitions in its
-   dimension 13, which an mv_vol (7 dims) cannot hold.
+   same angles in every partition). The rest of bart traj (mv_traj_opts):
+   Cartesian lines (i - X/2, j - Y/2, 0) with every accel-th line (-a);
+   echoes (-e, dims[5]), turns (-t) and SMS partitions (-m; BART's axes 10
+   and 13, folded into dims[6], turn fastest) with BART's angle steps per
+   spoke, echo, turn and partition (calc_base_angles: pi / Y shared out
+   among turns and partitions, or golden-angle multiples; -l aligned, -g
+   golden partition rotations, -z the partition count they assume);
+   -H golden angles modulo pi; -E multi-echo spokes (odd echoes read
+   backwards, echo angles pi / Y E apart); -d a partial echo (samples
+   D - X .. D - 1 of a D-sample spoke); -o oversampling (X o samples, the
+   coordinates divided by o in float); -R a rotation in degrees; -C custom
+   angles (phi + i psi per spoke). Gradient delays (-q x:y:xy, -Q
+   z:xz:yz, -V a table per sample): the delay vector M dir of BART's
+   symmetric form M (Moussavi et al. MRM 2014), projected onto the spoke
+   unless transverse (-O), added to every sample of the spoke (in
+   samples, before the oversampling's division).
 
    NUFFT conventions (BART's `nufft`). Image f: c64 (Nx, Ny, Nz, C) with the
    centre at N/2 of each axis; k-space y: c64 (1, X, Y, C, ...) with the
@@ -2764,27 +2782,107 @@ MVDEF mv_status mv_cfl_dims(const char *path, int64_t dims[16]);
    scaled to the same area units. Apply weights to any number of coils in
    one pass with mv_kspace_weight (>>api-mri). */
 
-/* Trajectory options (BART traj's flags); all-zero = uniform radial over
-   180 degrees, symmetric spokes, 2D. */
+/* Trajectory options: BART 0.8 traj's flags (all zero = uniform radial
+   over 180 degrees, symmetric spokes, 2D; mv_traj: all zero but cartesian
+   = bart traj with no flags). Sizes of 0 mean BART's defaults. */
 typedef struct mv_traj_opts {
-    int golden;       /* BART -G: golden-angle increments */
-    int tiny_golden;  /* BART -s N: tiny golden angle N >= 1 (implies golden); 0 = off */
-    int full_circle;  /* BART -D: angles over 360 degrees */
-    int asym;         /* BART -c: asymmetric spokes, DC sampled at X/2 */
-    int kooshball;    /* BART -3: 3D radial, BART's spiral */
-    int golden_means; /* medvol: 3D golden-means radial */
+    int golden;         /* -G: golden-angle increments */
+    int tiny_golden;    /* -s N: tiny golden angle N >= 1 (implies golden); 0 = off */
+    int full_circle;    /* -D: angles over 360 degrees */
+    int asym;           /* -c: asymmetric spokes, DC sampled at X/2 */
+    int kooshball;      /* -3: 3D radial, BART's spiral */
+    int golden_means;   /* medvol: 3D golden-means radial */
     int64_t partitions; /* medvol: stack of stars with this many kz partitions (0, 1 = 2D) */
+    int cartesian;      /* mv_traj: Cartesian lines (bart traj without -r, -G, -H, -s, -D) */
+    int64_t echoes;     /* -e: echoes along dims[5] (BART's TE axis); 0 = 1 */
+    int64_t turns;      /* -t: turns along BART's TIME axis 10 (dims[6], turn fastest); 0 = 1 */
+    int64_t multiband;  /* -m: SMS partitions along BART's SLICE axis 13 (dims[6] after the turns); 0 = 1 */
+    int64_t accel;      /* -a: Cartesian, every accel-th line; 0 = 1 */
+    int64_t full_samples; /* -d: the full readout D >= X of a partial echo (samples end at D); 0 = X */
+    int aligned;          /* -l: every partition at the same angles */
+    int golden_partition; /* -g: partitions rotated by golden fractions of pi / Y */
+    int half_circle;      /* -H: golden angles modulo 180 degrees (implies golden) */
+    int transverse;       /* -O: keep the delay's part across the spoke */
+    int multi_echo_spokes; /* -E: multi-echo multi-spoke (odd echoes reversed) */
+    float oversampling; /* -o: X becomes (int)(X o), coordinates divided by o; 0 = 1 */
+    float rotate_deg;   /* -R: degrees added to every 2D angle */
+    float delays[6];    /* -q x:y:xy and -Q z:xz:yz gradient delays, in samples */
+    int64_t z_ref, z_accel; /* -z Ref:Acel: the partition count the golden angles assume */
+    const mv_vol *custom_angles; /* -C: c64, sample j = phi_j + i psi_j (psi: 3D); Y = its dims[0] */
+    const mv_vol *delay_table;   /* -V: c64 (3 or 6, then each dim 1 or the output's): delays per sample */
     void *alloc_ctx;
 } mv_traj_opts;
 
-/* Radial trajectory of X samples per spoke and Y spokes (see the text):
-   out c64 (3, X, Y) or (3, X, Y, 1, Z) for a stack of stars. Returns
-   MV_ERR_INVALID_ARG (X or Y < 1, tiny_golden < 0, conflicting 3D kinds,
-   partitions < 0), MV_ERR_SIZE_OVERFLOW, MV_ERR_OUT_OF_MEMORY. _into: out
-   must be c64 with those dims (or ndim 2..5 with the same count and the
-   trailing dims 1). allocates: yes / _into no. thread-safe: yes. */
+/* BART traj (see the text): out c64 (3, X', Y', 1, P, E, T M) with X' =
+   (int)(X o), Y' = Y (radial; the custom angles' count with -C) or Y /
+   accel (Cartesian), P the medvol partitions, E echoes, T turns, M
+   multiband partitions (BART's sizes: axis 5 E, axis 10 T, axis 13 M).
+   Every sample is bart traj 0.8's, bit for bit. Returns
+   MV_ERR_INVALID_ARG for what bart refuses (D < X', -H with -D, -t or -m
+   with -3 or Cartesian, a bad -z, -C without radial) or asserts on (-a
+   with radial, Y not a multiple of accel's share), X or Y < 1, a table of
+   the wrong size; MV_ERR_SIZE_OVERFLOW, MV_ERR_OUT_OF_MEMORY. _into: out c64 with
+   those dims (trailing dims of 1 may be left out). allocates: yes / _into
+   no. thread-safe: yes. */
+MVDEF mv_status mv_traj(mv_vol *out, int64_t x, int64_t y, const mv_traj_opts *opts);
+MVDEF mv_status mv_traj_into(mv_vol *out, int64_t x, int64_t y, const mv_traj_opts *opts);
+/* mv_traj with opts.cartesian ignored: always radial (bart traj -r ...). */
 MVDEF mv_status mv_traj_radial(mv_vol *out, int64_t x, int64_t y, const mv_traj_opts *opts);
 MVDEF mv_status mv_traj_radial_into(mv_vol *out, int64_t x, int64_t y, const mv_traj_opts *opts);
+
+/* The image grid a trajectory implies (bart estdims, BART 0.8's
+   estimate_im_dims): traj c64 (3, ...) in grid units; per coordinate
+   2 ceil(max |k|) over every point (|k| the float modulus of the complex
+   sample, as cabsf), 1 where every sample is 0. Returns MV_ERR_INVALID_ARG
+   for dims[0] != 3, a sample that is not finite or above 2^29. allocates:
+   no. thread-safe: yes. */
+MVDEF mv_status mv_traj_image_dims(const mv_vol *traj, int64_t dims[3]);
+
+/* Gradient delays of radial data (bart estdelay, BART 0.8): the
+   coefficients of BART's quadratic delay form (x, y, xy: bart traj -q's),
+   from the first frame of kspace c64 (1, X, N, C, ...) on its nominal
+   trajectory traj c64 (3, X, N, ...). AC-adaptive (Block & Uecker, ISMRM
+   2011; the default): per spoke the shift against its opposing spoke, from
+   the phase slope of their cross spectrum (the unitary centred FFT along
+   the spoke, summed over coils), half of it its delay, fitted by least
+   squares to d(phi) = x cos^2 + y sin^2 + 2 xy cos sin (Moussavi et al.
+   2014). RING (Rosenzweig et al. MRM 2019; opts.ring): the projections
+   cropped to 0.6 of the field of view and interpolated pad_factor times
+   along the spoke, each spoke's central region matched (least sum of
+   squares over coils) against its nearest orthogonal spokes', the
+   intersections' offsets solved for (x, y, xy) by least squares. Both then
+   subtract the trajectory's own DC offset (dc_shift / dk), and the
+   AC-adaptive adds 0.5 for even X, as bart does. BART's decisions are
+   kept (the spoke angles pi + atan2f(kx, ky) of each spoke's first sample,
+   the opposing spoke by the largest |e^{i phi_j} - e^{i phi_i}| (the last
+   of equals), the orthogonal spokes in the order of BART's quicksort, the
+   first least sum in a region search, the sums of squares in float); its
+   FFTs are FFTW's and its 3 x 3 solves float Gauss-Jordan, so the
+   printed numbers agree with bart's within float rounding, not byte for
+   byte (tests/test_tools.sh: within 2e-4). Returns MV_ERR_INVALID_ARG
+   (not c64, traj dims[0] != 3, kspace dims[0] != 1, X or N that differ,
+   X < 2, RING with N < 2 or an odd pad_factor), MV_ERR_OUT_OF_MEMORY.
+   allocates: yes (two spectra of the data; RING: lines of pad_factor X
+   in 64 MB chunks). thread-safe: yes. */
+typedef struct mv_estdelay_opts {
+    int ring;          /* bart estdelay -R: the RING method; 0 = AC-adaptive */
+    int pad_factor;    /* RING -p: interpolation along the spoke, even; 0 = 100 */
+    int intersections; /* RING -n: orthogonal spokes matched per spoke; 0 = 1 */
+    float region;      /* RING -r: the region searched, in samples before padding; 0 = 1.5 */
+    int threads;       /* 0 = library default; 1 = caller's thread only */
+    void *alloc_ctx;
+} mv_estdelay_opts;
+
+typedef struct mv_estdelay_result {
+    float delays[3];   /* x, y, xy in samples: bart estdelay's line, bart traj -q's argument */
+    float dc_shift;    /* |(kx, ky)| of sample X/2 of spoke 0 (bart's DC shift) */
+    float dk;          /* |(kx, ky)| of sample X/2 + 1 of spoke 0 minus dc_shift (one sample) */
+    int64_t inconsistent_spokes; /* spokes whose sample X/2 is not at dc_shift (within 1e-4): bart warns */
+    int region_too_small;        /* RING: an intersection at the region's edge (bart: "Choose larger region!") */
+} mv_estdelay_result;
+
+MVDEF mv_status mv_estdelay(const mv_vol *traj, const mv_vol *kspace, const mv_estdelay_opts *opts,
+                            mv_estdelay_result *res);
 
 /* Poisson-disc undersampling of the phase-encode plane (bart poisson, BART
    0.8's src/poisson.c and misc/pd.c; one class of Wei's multi-class blue
@@ -6475,6 +6573,14 @@ static mv_status mv__fail(mv_status st, const char *fmt, ...)
     do {                                 \
         mv_status mv__st_ = (expr);      \
         if (mv__st_ != MV_OK) return mv__st_; \
+    } while (0)
+/* MV__CHECK for functions that clean up: sets the local st and jumps */
+#define MV__CHECK_GOTO(cond, stv, label, ...)     \
+    do {                                          \
+        if (!(cond)) {                            \
+            st = mv__fail((stv), __VA_ARGS__);    \
+            goto label;                           \
+        }                                         \
     } while (0)
 
 /* Puts "prefix: " in front of the current detail (once: a detail that
@@ -39730,140 +39836,725 @@ MVDEF mv_status mv_itk_transform_read(const char *path, mv_elastix_transform **t
 
 /* ---- trajectories ---- */
 
-static mv_status mv__traj_check(int64_t x, int64_t y, const mv_traj_opts *o, const char *fn)
+/* bart traj's settings, resolved as BART 0.8's main_traj and
+   calc_base_angles resolve its flags */
+typedef struct mv__traj_plan {
+    int64_t x, y, d, e, t, m, accel, ny, nz; /* X' (oversampled), Y, D, echoes, turns, multiband, accel, dims[2], partitions */
+    int radial, half, gpart;
+    double base[4];    /* angle steps per spoke, echo, turn, partition (BART's base_angle[2, 5, 10, 13]) */
+    double atom;       /* pi / Y */
+    double gratio_f;   /* main_traj's golden ratio, from sqrtf(5.) (the -g rotation) */
+    float inv_over;    /* (float)(1. / o): md_zsmul's factor */
+} mv__traj_plan;
+
+static mv_status mv__traj_sizes(const mv_traj_opts *o, mv__traj_plan *p, int64_t x, int64_t y, const char *fn)
 {
+    const float over = o->oversampling == 0.0f ? 1.0f : o->oversampling;
     MV__CHECK(x >= 1 && y >= 1 && x <= ((int64_t)1 << 30) && y <= ((int64_t)1 << 30), MV_ERR_INVALID_ARG,
               "%s: %lld samples x %lld spokes (each 1 .. 2^30)", fn, (long long)x, (long long)y);
-    MV__CHECK(o->tiny_golden >= 0, MV_ERR_INVALID_ARG, "%s: tiny_golden %d", fn, o->tiny_golden);
-    MV__CHECK(!(o->kooshball && o->golden_means), MV_ERR_INVALID_ARG, "%s: kooshball and golden_means both set", fn);
-    MV__CHECK(o->partitions >= 0 && o->partitions <= ((int64_t)1 << 24), MV_ERR_INVALID_ARG, "%s: partitions %lld",
-              fn, (long long)o->partitions);
-    MV__CHECK(!(o->partitions > 1 && (o->kooshball || o->golden_means)), MV_ERR_INVALID_ARG,
-              "%s: partitions (stack of stars) with a 3D radial kind", fn);
+    MV__CHECK(over > 0.0f && over <= 1024.0f, MV_ERR_INVALID_ARG, "%s: oversampling %g (bart: must be positive; "
+              "at most 1024)", fn, (double)over);
+    MV__CHECK(o->echoes >= 0 && o->turns >= 0 && o->multiband >= 0 && o->accel >= 0 && o->full_samples >= 0 &&
+              o->echoes <= 65536 && o->turns <= 65536 && o->multiband <= 65536 && o->accel <= ((int64_t)1 << 30),
+              MV_ERR_INVALID_ARG, "%s: echoes %lld, turns %lld, multiband %lld, accel %lld, full_samples %lld "
+              "(0 = 1, else 1 .. 65536)", fn, (long long)o->echoes, (long long)o->turns, (long long)o->multiband,
+              (long long)o->accel, (long long)o->full_samples);
+    if (o->custom_angles) {
+        MV__CHECK(o->custom_angles->dtype == MV_DT_C64 && o->custom_angles->data && o->custom_angles->dim[0] >= 1 &&
+                  o->custom_angles->dim[0] <= ((int64_t)1 << 30), MV_ERR_INVALID_ARG,
+                  "%s: custom_angles must be c64 with its angles along dims[0]", fn);
+        y = o->custom_angles->dim[0]; /* bart: Y = the file's first size */
+    }
+    p->x = (int64_t)((float)x * over); /* bart's X *= over (a float product, truncated) */
+    MV__CHECK(p->x >= 1 && p->x <= ((int64_t)1 << 30), MV_ERR_INVALID_ARG, "%s: %lld samples times oversampling %g "
+              "is %lld (1 .. 2^30)", fn, (long long)x, (double)over, (long long)p->x);
+    p->y = y;
+    p->d = o->full_samples ? o->full_samples : p->x;
+    MV__CHECK(p->d >= p->x, MV_ERR_INVALID_ARG, "%s: full_samples %lld < %lld samples (bart: actual readout "
+              "samples must be less than full samples)", fn, (long long)p->d, (long long)p->x);
+    p->e = o->echoes ? o->echoes : 1;
+    p->t = o->turns ? o->turns : 1;
+    p->m = o->multiband ? o->multiband : 1;
+    p->accel = o->accel ? o->accel : 1;
+    p->nz = o->partitions > 1 ? o->partitions : 1;
+    p->inv_over = (float)(1. / (double)over);
     return MV_OK;
 }
 
-static void mv__traj_dims(int64_t x, int64_t y, const mv_traj_opts *o, int *ndim, int64_t dims[MV_MAX_DIMS])
+static mv_status mv__traj_resolve(const mv_traj_opts *o, int cartesian, int64_t x, int64_t y, mv__traj_plan *p,
+                                  const char *fn)
+{
+    int64_t mb2;
+    int golden, tiny = o->tiny_golden;
+    double ga, s, mm, t, e = 0;
+    memset(p, 0, sizeof(*p));
+    MV__TRY(mv__traj_sizes(o, p, x, y, fn));
+    MV__CHECK(tiny >= 0, MV_ERR_INVALID_ARG, "%s: tiny_golden %d", fn, tiny);
+    MV__CHECK(!(o->kooshball && o->golden_means), MV_ERR_INVALID_ARG, "%s: kooshball and golden_means both set", fn);
+    MV__CHECK(o->partitions >= 0 && o->partitions <= ((int64_t)1 << 24), MV_ERR_INVALID_ARG, "%s: partitions %lld",
+              fn, (long long)o->partitions);
+    MV__CHECK(!(p->nz > 1 && (o->kooshball || o->golden_means)), MV_ERR_INVALID_ARG,
+              "%s: partitions (stack of stars) with a 3D radial kind", fn);
+    MV__CHECK(!(p->nz > 1 && p->e * p->t * p->m > 1), MV_ERR_INVALID_ARG,
+              "%s: partitions (medvol's stack of stars) with echoes, turns or multiband (use multiband)", fn);
+    MV__CHECK(!(o->custom_angles && cartesian), MV_ERR_INVALID_ARG,
+              "%s: custom angles make sense only for radial trajectories (bart)", fn);
+    /* -z: the partition count the golden angles assume */
+    mb2 = p->m;
+    if (o->z_accel > 1) {
+        mb2 = o->z_ref + (p->m - o->z_ref) / o->z_accel;
+        MV__CHECK(mb2 >= 1 && (p->m - o->z_ref) % o->z_accel == 0, MV_ERR_INVALID_ARG,
+                  "%s: z_ref %lld, z_accel %lld for %lld partitions (bart: invalid z-acceleration)", fn,
+                  (long long)o->z_ref, (long long)o->z_accel, (long long)p->m);
+    }
+    golden = o->golden;
+    p->half = o->half_circle;
+    if (p->half) {
+        golden = 1;
+        MV__CHECK(!o->full_circle, MV_ERR_INVALID_ARG, "%s: half_circle with full_circle (bart: full-circle or "
+                  "half-circle sampling?)", fn);
+    }
+    MV__CHECK(!(o->kooshball && (p->t > 1 || p->m > 1)), MV_ERR_INVALID_ARG,
+              "%s: turns or multiband with the 3D kooshball (bart refuses)", fn);
+    if (tiny >= 1) golden = 1;
+    if (golden && tiny == 0) tiny = 1;
+    /* bart sizes the spoke axis before -G, -H, -s or -D make a trajectory
+       radial: Y / accel unless -r was given */
+    p->ny = cartesian ? p->y / p->accel : p->y;
+    p->radial = !cartesian || golden || o->full_circle;
+    if (!p->radial) {
+        MV__CHECK(p->t == 1 && p->m == 1, MV_ERR_INVALID_ARG, "%s: turns or multiband with a Cartesian trajectory "
+                  "(bart refuses)", fn);
+        MV__CHECK(!o->golden_means && p->nz == 1, MV_ERR_INVALID_ARG, "%s: golden_means or partitions with a "
+                  "Cartesian trajectory", fn);
+    }
+    MV__CHECK((double)p->x * (double)p->y * (double)(p->e * p->t * p->m) * (double)p->nz <= 1099511627776.0,
+              MV_ERR_SIZE_OVERFLOW, "%s: %lld x %lld samples x %lld echoes, turns and partitions (2^40 at most)", fn,
+              (long long)p->x, (long long)p->y, (long long)(p->e * p->t * p->m * p->nz));
+    /* bart asserts that the samples it wrote, X (Y / accel) E T M, are X Y E T M / accel */
+    MV__CHECK(p->ny >= 1 && (p->x * p->y * p->e * p->t * p->m) / p->accel == p->x * p->ny * p->e * p->t * p->m,
+              MV_ERR_INVALID_ARG, "%s: %lld lines, accel %lld (bart asserts: X (Y / accel) E T M samples must be "
+              "X Y E T M / accel)", fn, (long long)p->y, (long long)p->accel);
+    /* calc_base_angles, BART 0.8 */
+    ga = MV__NU_PI / ((sqrt(5.) + 1.) / 2 + tiny - 1.);
+    if (tiny == 1) ga = MV__NU_PI * (2. - (3. - sqrt(5.))) / 2.;
+    p->atom = MV__NU_PI / (double)p->y;
+    s = p->atom * (o->full_circle ? 2 : 1);
+    mm = o->aligned ? 0 : p->atom / (double)mb2;
+    t = p->t > 1 ? p->atom / (double)p->t * (o->full_circle ? 2 : 1) : 0.;
+    if (o->multi_echo_spokes) {
+        e = s / (double)p->e;
+        t = ga;
+    } else if (golden) {
+        s = ga;
+        mm = o->aligned ? 0 : ga * (double)p->y;
+        t = o->aligned ? ga * (double)p->y : ga * (double)p->y * (double)mb2;
+    }
+    p->base[0] = s, p->base[1] = e, p->base[2] = t, p->base[3] = mm;
+    p->gpart = o->golden_partition;
+    p->gratio_f = ((double)sqrtf(5.f) + 1.) / 2;
+    return MV_OK;
+}
+
+static void mv__traj_dims(const mv__traj_plan *p, int *ndim, int64_t dims[MV_MAX_DIMS])
 {
     int a;
     for (a = 0; a < MV_MAX_DIMS; a++) dims[a] = 1;
-    dims[0] = 3;
-    dims[1] = x;
-    dims[2] = y;
-    *ndim = 3;
-    if (o->partitions > 1) {
-        dims[4] = o->partitions;
-        *ndim = 5;
+    dims[0] = 3, dims[1] = p->x, dims[2] = p->ny;
+    dims[4] = p->nz, dims[5] = p->e, dims[6] = p->t * p->m;
+    for (*ndim = MV_MAX_DIMS; *ndim > 3 && dims[*ndim - 1] == 1; (*ndim)--) {
     }
 }
 
-MVDEF mv_status mv_traj_radial_into(mv_vol *out, int64_t x, int64_t y, const mv_traj_opts *opts)
+/* The gradient delays of one sample: opts' or the table's at (i, j, e,
+   t + T m) (BART's -V: each table axis 1 or the output's, reading index
+   0 where the output's is 1) */
+static void mv__traj_delays(const mv_traj_opts *o, int64_t i, int64_t j, int64_t e, int64_t tm, float g[6])
 {
-    static const char *fn = "mv_traj_radial_into";
+    const mv_vol *tb = o->delay_table;
+    int64_t pos[MV_MAX_DIMS] = {0}, off = 0, st = 1, k;
+    int a;
+    memcpy(g, o->delays, 6 * sizeof(float));
+    if (!tb) return;
+    pos[1] = i, pos[2] = j, pos[5] = e, pos[6] = tm;
+    for (a = 0; a < MV_MAX_DIMS; a++) {
+        if (a > 0 && tb->dim[a] > 1 && pos[a] < tb->dim[a]) off += pos[a] * st;
+        st *= tb->dim[a];
+    }
+    for (k = 0; k < tb->dim[0]; k++) g[k] = ((const float *)tb->data)[2 * (off + k)];
+}
+
+static mv_status mv__traj_check_table(const mv_vol *tb, const int64_t dims[MV_MAX_DIMS], const char *fn)
+{
+    int a;
+    if (!tb) return MV_OK;
+    MV__CHECK(tb->dtype == MV_DT_C64 && tb->data && (tb->dim[0] == 3 || tb->dim[0] == 6), MV_ERR_INVALID_ARG,
+              "%s: delay_table must be c64 with 3 or 6 delays along dims[0]", fn);
+    for (a = 1; a < MV_MAX_DIMS; a++)
+        MV__CHECK(tb->dim[a] == 1 || dims[a] == 1 || tb->dim[a] == dims[a], MV_ERR_INVALID_ARG,
+                  "%s: delay_table dims[%d] = %lld against the trajectory's %lld (1 or the same)", fn, a,
+                  (long long)tb->dim[a], (long long)dims[a]);
+    return MV_OK;
+}
+
+/* A radial sample's direction: BART's euler(phi, psi) in float, or
+   medvol's golden means */
+static void mv__traj_dir(const mv_traj_opts *o, int64_t j, double angle, double angle2, float dir[3])
+{
+    if (o->golden_means) {
+        /* Chan et al. 2009: the 2D golden means, eigenvector of the
+           Fibonacci-like 3x3 matrix */
+        const double g1 = 0.46557123187676802665, g2 = 0.68232780382801932737;
+        double zf = fmod((double)j * g1, 1.0), az = 2. * MV__NU_PI * fmod((double)j * g2, 1.0), zc, rc;
+        zc = o->full_circle ? 2.0 * zf - 1.0 : zf;
+        rc = sqrt(MV__MAX(0.0, 1.0 - zc * zc));
+        dir[1] = (float)(rc * cos(az)); /* x */
+        dir[0] = (float)(rc * sin(az)); /* y */
+        dir[2] = (float)zc;
+    } else {
+        const float phi = (float)angle, psi = (float)angle2;
+        dir[0] = cosf(phi) * cosf(psi);
+        dir[1] = sinf(phi) * cosf(psi);
+        dir[2] = sinf(psi);
+    }
+}
+
+/* One radial sample, as bart traj writes it: the delay d = M dir of the
+   quadratic form M (Moussavi et al. 2014), projected on the spoke unless
+   transverse, plus read * dir, in BART's float and double roundings */
+static void mv__traj_radial_sample(const mv_traj_opts *o, const float g[6], const float dir[3], double read, float *q)
+{
+    const float mat[3][3] = {{g[0], g[2], g[4]}, {g[2], g[1], g[5]}, {g[4], g[5], g[3]}};
+    float d[3], delay = 0.f;
+    int r, c;
+    for (r = 0; r < 3; r++) {
+        d[r] = 0.f;
+        for (c = 0; c < 3; c++) d[r] += mat[r][c] * dir[c];
+    }
+    if (!o->transverse) {
+        for (r = 0; r < 3; r++) delay += dir[r] * d[r];
+        for (r = 0; r < 3; r++) d[r] = delay * dir[r];
+    }
+    q[0] = (float)((double)d[1] + read * (double)dir[1]);
+    q[2] = (float)((double)d[0] + read * (double)dir[0]);
+    q[4] = (float)((double)d[2] + read * (double)dir[2]);
+    q[1] = q[3] = q[5] = 0.0f;
+}
+
+/* The samples in BART's memory order (readout, spoke, echo, turn,
+   partition), each computed as main_traj computes it */
+static void mv__traj_fill(const mv_traj_opts *o, const mv__traj_plan *p, float *out)
+{
+    const float *cust = o->custom_angles ? (const float *)o->custom_angles->data : NULL;
+    double phin1 = 0, base_m = p->base[3];
+    int64_t i, jj, e, t, m;
+    float *q = out;
+    for (m = 0; m < p->m; m++)
+        for (t = 0; t < p->t; t++)
+            for (e = 0; e < p->e; e++)
+                for (jj = 0; jj < p->ny; jj++) {
+                    const int64_t j = jj * p->accel;
+                    for (i = 0; i < p->x; i++, q += 6) {
+                        double angle, angle2 = 0, read;
+                        int64_t sample = i + p->d - p->x;
+                        float g[6], dir[3];
+                        if (!p->radial) {
+                            q[0] = (float)(i - p->x / 2), q[2] = (float)(j - p->y / 2), q[4] = 0.0f;
+                            q[1] = q[3] = q[5] = 0.0f;
+                            continue;
+                        }
+                        if (o->multi_echo_spokes && e % 2 == 1) sample = p->d - i;
+                        read = (double)(float)sample + (o->asym ? 0.0 : 0.5) - (double)(float)p->d / 2.;
+                        if (p->gpart)
+                            base_m = m > 0 ? fmod(p->atom * (double)m / p->gratio_f, p->atom) / (double)m : 0;
+                        /* BART sums pos[d] * base_angle[d] over d = 1 .. 15; the other terms are 0 */
+                        angle = (((double)jj * p->base[0] + (double)e * p->base[1]) + (double)t * p->base[2]) +
+                                (double)m * base_m;
+                        if (p->half) angle = fmod(angle, MV__NU_PI);
+                        angle += MV__NU_PI * (double)o->rotate_deg / 180.;
+                        if (o->kooshball) {
+                            /* Saff & Kuijlaars' spiral, recursive in the azimuth */
+                            const int64_t y2 = o->full_circle ? p->y : 2 * p->y;
+                            const double hn = -1.0 + (double)(2 * j) / (double)(y2 - 1);
+                            if (j + 1 == p->y || j == 0)
+                                angle = 0;
+                            else
+                                angle = fmod(phin1 + 3.6 / sqrt((double)y2 * (1.0 - hn * hn)), 2. * MV__NU_PI);
+                            if (i + 1 == p->x) phin1 = angle;
+                            angle2 = acos(hn) - MV__NU_PI / 2.;
+                            if (cust) angle2 = (double)cust[2 * j + 1];
+                        }
+                        if (cust) angle = (double)cust[2 * j];
+                        mv__traj_delays(o, i, jj, e, t + p->t * m, g);
+                        mv__traj_dir(o, j, angle, angle2, dir);
+                        mv__traj_radial_sample(o, g, dir, read, q);
+                    }
+                }
+}
+
+static mv_status mv__traj_run(mv_vol *out, int64_t x, int64_t y, const mv_traj_opts *opts, int cartesian,
+                              int allocate, const char *fn)
+{
     mv_traj_opts od;
-    int64_t dims[MV_MAX_DIMS], i, j, p, nz;
-    int ndim, a, golden, tiny;
-    double golden_angle, angle_s, phin1 = 0;
+    mv__traj_plan p;
+    mv_vol t;
+    int64_t dims[MV_MAX_DIMS], i, pz, n;
+    int ndim, a;
     float *o;
     if (!opts) {
         memset(&od, 0, sizeof(od));
         opts = &od;
     }
-    MV__TRY(mv__traj_check(x, y, opts, fn));
-    MV__TRY(mv__mri_check_c64(out, fn, "out"));
-    mv__traj_dims(x, y, opts, &ndim, dims);
-    for (a = 0; a < MV_MAX_DIMS; a++)
-        MV__CHECK(out->dim[a] == dims[a], MV_ERR_INVALID_ARG, "%s: out dims[%d] = %lld, %lld needed", fn, a,
-                  (long long)out->dim[a], (long long)dims[a]);
-    o = (float *)out->data;
-    tiny = opts->tiny_golden;
-    golden = opts->golden || tiny >= 1;
-    if (golden && tiny == 0) tiny = 1;
-    /* BART's calc_base_angles: the golden ratio in double */
-    golden_angle = MV__NU_PI / ((sqrt(5.) + 1.) / 2 + tiny - 1.);
-    if (tiny == 1) golden_angle = MV__NU_PI * (2. - (3. - sqrt(5.))) / 2.;
-    angle_s = MV__NU_PI / (double)y * (opts->full_circle ? 2 : 1);
-    if (golden) angle_s = golden_angle;
-    nz = opts->partitions > 1 ? opts->partitions : 1;
-    p = 0;
-    for (j = 0; j < y; j++) {
-        double angle = (double)j * angle_s, angle2 = 0;
-        float dir[3];
-        if (opts->kooshball) {
-            /* BART's 3D: Saff & Kuijlaars' spiral (recursive in the azimuth) */
-            int64_t y2 = opts->full_circle ? y : 2 * y;
-            double hn = -1.0 + (double)(2 * j) / (double)(y2 - 1);
-            if (j + 1 == y || j == 0)
-                angle = 0;
-            else
-                angle = fmod(phin1 + 3.6 / sqrt((double)y2 * (1.0 - hn * hn)), 2. * MV__NU_PI);
-            phin1 = angle;
-            angle2 = acos(hn) - MV__NU_PI / 2.;
-        }
-        if (opts->golden_means) {
-            /* Chan et al. 2009: the 2D golden means, eigenvector of the
-               Fibonacci-like 3x3 matrix */
-            const double g1 = 0.46557123187676802665, g2 = 0.68232780382801932737;
-            double zf = fmod((double)j * g1, 1.0), az = 2. * MV__NU_PI * fmod((double)j * g2, 1.0), zc, rc;
-            zc = opts->full_circle ? 2.0 * zf - 1.0 : zf;
-            rc = sqrt(MV__MAX(0.0, 1.0 - zc * zc));
-            dir[1] = (float)(rc * cos(az)); /* x */
-            dir[0] = (float)(rc * sin(az)); /* y */
-            dir[2] = (float)zc;
-        } else {
-            float phi = (float)angle, psi = (float)angle2;
-            dir[0] = cosf(phi) * cosf(psi);
-            dir[1] = sinf(phi) * cosf(psi);
-            dir[2] = sinf(psi);
-        }
-        for (i = 0; i < x; i++) {
-            /* BART: read = (float)sample + (asym ? 0 : 0.5) - (float)D / 2. in double */
-            double read = (double)(float)i + (opts->asym ? 0.0 : 0.5) - (double)(float)x / 2.;
-            float *q = o + 6 * (i + x * j);
-            /* BART adds its gradient-delay term d = (0 * dir) (a zero with
-               dir's sign) before rounding */
-            q[0] = (float)((double)(0.0f * dir[1]) + read * (double)dir[1]);
-            q[1] = 0.0f;
-            q[2] = (float)((double)(0.0f * dir[0]) + read * (double)dir[0]);
-            q[3] = 0.0f;
-            q[4] = (float)((double)(0.0f * dir[2]) + read * (double)dir[2]);
-            q[5] = 0.0f;
-        }
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    MV__TRY(mv__traj_resolve(opts, cartesian, x, y, &p, fn));
+    mv__traj_dims(&p, &ndim, dims);
+    MV__TRY(mv__traj_check_table(opts->delay_table, dims, fn));
+    if (allocate) {
+        memset(&t, 0, sizeof(t));
+        MV__TRY(mv_vol_alloc(&t, MV_DT_C64, ndim, dims, opts->alloc_ctx));
+    } else {
+        MV__TRY(mv__mri_check_c64(out, fn, "out"));
+        for (a = 0; a < MV_MAX_DIMS; a++)
+            MV__CHECK(out->dim[a] == dims[a], MV_ERR_INVALID_ARG, "%s: out dims[%d] = %lld, %lld needed", fn, a,
+                      (long long)out->dim[a], (long long)dims[a]);
+        t = *out;
     }
-    (void)p;
-    /* stack of stars: the star repeated at kz = p - Z/2 */
-    for (p = 1; p < nz; p++) memcpy(o + 6 * x * y * p, o, (size_t)(6 * x * y) * sizeof(float));
-    if (nz > 1)
-        for (p = 0; p < nz; p++) {
-            float kz = (float)(p - nz / 2);
-            for (i = 0; i < x * y; i++) o[6 * (x * y * p + i) + 4] = kz;
-        }
+    o = (float *)t.data;
+    mv__traj_fill(opts, &p, o);
+    /* medvol's stack of stars: the star repeated at kz = p - Z/2 */
+    n = p.x * p.ny;
+    for (pz = 1; pz < p.nz; pz++) memcpy(o + 6 * n * pz, o, (size_t)(6 * n) * sizeof(float));
+    if (p.nz > 1)
+        for (pz = 0; pz < p.nz; pz++)
+            for (i = 0; i < n; i++) o[6 * (n * pz + i) + 4] = (float)(pz - p.nz / 2);
+    /* bart's md_zsmul by 1 / o: a real factor multiplies each float */
+    if (p.inv_over != 1.0f)
+        for (i = 0; i < 2 * mv_vol_count(&t); i++) o[i] *= p.inv_over;
+    if (allocate) *out = t;
     return MV_OK;
+}
+
+MVDEF mv_status mv_traj_into(mv_vol *out, int64_t x, int64_t y, const mv_traj_opts *opts)
+{
+    return mv__traj_run(out, x, y, opts, opts ? opts->cartesian : 0, 0, "mv_traj_into");
+}
+
+MVDEF mv_status mv_traj(mv_vol *out, int64_t x, int64_t y, const mv_traj_opts *opts)
+{
+    return mv__traj_run(out, x, y, opts, opts ? opts->cartesian : 0, 1, "mv_traj");
+}
+
+MVDEF mv_status mv_traj_radial_into(mv_vol *out, int64_t x, int64_t y, const mv_traj_opts *opts)
+{
+    return mv__traj_run(out, x, y, opts, 0, 0, "mv_traj_radial_into");
 }
 
 MVDEF mv_status mv_traj_radial(mv_vol *out, int64_t x, int64_t y, const mv_traj_opts *opts)
 {
-    static const char *fn = "mv_traj_radial";
-    mv_traj_opts od;
-    mv_vol t;
-    int64_t dims[MV_MAX_DIMS];
-    int ndim;
+    return mv__traj_run(out, x, y, opts, 0, 1, "mv_traj_radial");
+}
+
+/* per coordinate the largest |k| of traj's points (cabsf: glibc's hypotf) */
+static mv_status mv__traj_extent(const mv_vol *traj, float mx[3], const char *fn)
+{
+    const float *t = (const float *)traj->data;
+    const int64_t np = mv_vol_count(traj) / 3;
+    int64_t i;
+    int a;
+    MV__TRY(mv__mri_check_c64(traj, fn, "traj"));
+    MV__CHECK(traj->dim[0] == 3, MV_ERR_INVALID_ARG, "%s: traj dims[0] = %lld (kx, ky, kz: 3)", fn,
+              (long long)traj->dim[0]);
+    mx[0] = mx[1] = mx[2] = 0.0f;
+    for (i = 0; i < np; i++)
+        for (a = 0; a < 3; a++) {
+            const float m = hypotf(t[2 * (3 * i + a)], t[2 * (3 * i + a) + 1]);
+            MV__CHECK(m == m && m <= 536870912.0f, MV_ERR_INVALID_ARG, "%s: traj point %lld, coordinate %d is %g "
+                      "(finite, |k| <= 2^29)", fn, (long long)i, a, (double)m);
+            if (m > mx[a]) mx[a] = m;
+        }
+    return MV_OK;
+}
+
+MVDEF mv_status mv_traj_image_dims(const mv_vol *traj, int64_t dims[3])
+{
+    static const char *fn = "mv_traj_image_dims";
+    float mx[3];
+    int a;
+    MV__CHECK(traj != NULL && dims != NULL, MV_ERR_INVALID_ARG, "%s: traj or dims is NULL", fn);
+    MV__TRY(mv__traj_extent(traj, mx, fn));
+    for (a = 0; a < 3; a++) dims[a] = mx[a] == 0.0f ? 1 : 2 * (int64_t)ceilf(mx[a]);
+    return MV_OK;
+}
+
+/* ---- gradient delays (bart estdelay) ---- */
+
+/* |(kx, ky)| of sample s of spoke i, as BART's traj_radial_dcshift: powf
+   of x, pow of y, their double sum rounded, sqrtf */
+static float mv__ed_dist(const float *t, int64_t x, int64_t i, int64_t s)
+{
+    const float *q = t + 6 * (s + x * i);
+    return sqrtf((float)((double)powf(q[0], 2.0f) + pow((double)q[2], 2.)));
+}
+
+/* BART's unitary centred FFT along axis 0 of (n, lines) complex samples,
+   in place: fftmod, the FFT, fftmod (inverse: the ifft forms) */
+static mv_status mv__ed_fftuc(float *x, int64_t n, int64_t lines, int inverse, int threads, void *ctx)
+{
+    const int64_t dims[2] = {n, lines};
+    mv_fft_opts fo;
+    mv_fft_plan *pl = NULL;
     mv_status st;
+    memset(&fo, 0, sizeof(fo));
+    fo.norm = MV_FFT_ORTHO;
+    fo.threads = threads;
+    fo.alloc_ctx = ctx;
+    st = mv_fftmod(x, x, 2, dims, 1u, inverse, NULL);
+    if (st == MV_OK) st = mv_fft_plan_c2c(&pl, 2, dims, 1u, inverse, &fo);
+    if (st == MV_OK) st = mv_fft_execute(pl, x, x);
+    mv_fft_plan_free(pl);
+    if (st == MV_OK) st = mv_fftmod(x, x, 2, dims, 1u, inverse, NULL);
+    return st;
+}
+
+/* Solves the symmetric 3 x 3 system m q = r in float64 (Gaussian
+   elimination, partial pivoting); 0 when m is singular to 1e-12 of its
+   largest entry (BART's float Gauss-Jordan would return noise) */
+static int mv__ed_solve3(double m[3][3], double r[3], double q[3])
+{
+    double big = 0;
+    int i, j, k;
+    for (i = 0; i < 3; i++)
+        for (j = 0; j < 3; j++) big = MV__MAX(big, fabs(m[i][j]));
+    for (k = 0; k < 3; k++) {
+        int p = k;
+        for (i = k + 1; i < 3; i++)
+            if (fabs(m[i][k]) > fabs(m[p][k])) p = i;
+        if (!(fabs(m[p][k]) > 1e-12 * big)) return 0;
+        if (p != k) {
+            double t;
+            for (j = 0; j < 3; j++) t = m[k][j], m[k][j] = m[p][j], m[p][j] = t;
+            t = r[k], r[k] = r[p], r[p] = t;
+        }
+        for (i = k + 1; i < 3; i++) {
+            const double f = m[i][k] / m[k][k];
+            for (j = k; j < 3; j++) m[i][j] -= f * m[k][j];
+            r[i] -= f * r[k];
+        }
+    }
+    for (k = 2; k >= 0; k--) {
+        double s = r[k];
+        for (j = k + 1; j < 3; j++) s -= m[k][j] * q[j];
+        q[k] = s / m[k][k];
+    }
+    return 1;
+}
+
+/* AC-adaptive (BART's radial_self_delays and fit_quadratic_form): lines
+   (X, N C) of k-space, spoke i coil c at line i + N c */
+static mv_status mv__ed_self(const float *k, int64_t x, int64_t n, int64_t nc, const float *ang, float q[3],
+                             int threads, void *ctx, const char *fn)
+{
+    const size_t bytes = (size_t)(x * n * nc) * 8;
+    float *p = (float *)mv__alloc(bytes, ctx), *f = (float *)mv__alloc(bytes, ctx);
+    double m[3][3] = {{0}}, r[3] = {0}, sol[3];
+    int64_t i, j, c, s;
+    mv_status st = MV_OK;
+    MV__CHECK_GOTO(p && f, MV_ERR_OUT_OF_MEMORY, done, "%s: %zu bytes of spectra", fn, 2 * bytes);
+    memcpy(p, k, bytes);
+    for (i = 0; i < n * nc; i++) /* each spoke reversed along the readout (md_flip) */
+        for (s = 0; s < x; s++) {
+            f[2 * (x * i + s)] = k[2 * (x * i + x - 1 - s)];
+            f[2 * (x * i + s) + 1] = k[2 * (x * i + x - 1 - s) + 1];
+        }
+    if ((st = mv__ed_fftuc(p, x, n * nc, 0, threads, ctx)) != MV_OK) goto done;
+    if ((st = mv__ed_fftuc(f, x, n * nc, 0, threads, ctx)) != MV_OK) goto done;
+    for (i = 0; i < n; i++) {
+        float mdelta = 0.f, shift, v;
+        int64_t mi = 0;
+        double sr = 0, si = 0, cx, cy;
+        for (j = 0; j < n; j++) { /* the opposing spoke: the farthest point on the circle, the last of equals */
+            const float d = hypotf(cosf(ang[j]) - cosf(ang[i]), sinf(ang[j]) - sinf(ang[i]));
+            if (mdelta <= d) mdelta = d, mi = j;
+        }
+        /* cross spectrum Q = P_opp(flipped) conj(P_i) (float products, as
+           md_zmulc), then sum conj(Q[s - 1]) Q[s] cyclically over the
+           readout and coils; BART's md_circ_shift and md_zscalar take
+           its conjugate, sum Q[s - 1] conj(Q[s]): minus the phase per
+           sample of the shift */
+        for (c = 0; c < nc; c++) {
+            const float *a = f + 2 * x * (mi + n * c), *b = p + 2 * x * (i + n * c);
+            float pr = a[2 * (x - 1)] * b[2 * (x - 1)] + a[2 * (x - 1) + 1] * b[2 * (x - 1) + 1];
+            float pim = a[2 * (x - 1) + 1] * b[2 * (x - 1)] - a[2 * (x - 1)] * b[2 * (x - 1) + 1];
+            for (s = 0; s < x; s++) {
+                const float qr = a[2 * s] * b[2 * s] + a[2 * s + 1] * b[2 * s + 1];
+                const float qi = a[2 * s + 1] * b[2 * s] - a[2 * s] * b[2 * s + 1];
+                sr += (double)pr * qr + (double)pim * qi;
+                si += (double)pr * qi - (double)pim * qr;
+                pr = qr, pim = qi;
+            }
+        }
+        shift = (float)((double)(float)atan2(-si, sr) / (2. * MV__NU_PI) * (double)(float)x);
+        v = (float)((double)shift / 2.);
+        /* least squares of v = qx cos^2 + qy sin^2 + 2 qxy cos sin */
+        cx = (double)cosf(ang[i]), cy = (double)sinf(ang[i]);
+        {
+            const double a3[3] = {cx * cx, cy * cy, 2. * cx * cy};
+            int u, w;
+            for (u = 0; u < 3; u++) {
+                r[u] += a3[u] * v;
+                for (w = 0; w < 3; w++) m[u][w] += a3[u] * a3[w];
+            }
+        }
+    }
+    MV__CHECK_GOTO(mv__ed_solve3(m, r, sol), MV_ERR_INVALID_ARG, done,
+                   "%s: the spokes' angles do not determine the three delays (%lld spokes)", fn, (long long)n);
+    for (i = 0; i < 3; i++) q[i] = (float)sol[i];
+    if (x % 2 == 0) q[0] = (float)((double)q[0] + 0.5), q[1] = (float)((double)q[1] + 0.5);
+done:
+    mv__free(p, ctx);
+    mv__free(f, ctx);
+    return st;
+}
+
+/* BART's angle_dist: |fmod(|a - b|, pi) - pi / 2| in float */
+static float mv__ed_angle_dist(float a, float b)
+{
+    return fabsf(fmodf(fabsf(a - b), (float)MV__NU_PI) - (float)(MV__NU_PI / 2.));
+}
+
+/* BART 0.8's quicksort (misc/misc.c; not stable: its order of equals is
+   kept) of spoke indices by dist */
+static void mv__ed_quicksort(int64_t n, int64_t *ord, const float *dist)
+{
+    while (n >= 2) {
+        const float pivot = dist[ord[n / 2]];
+        int64_t l = 0, h = n - 1;
+        while (l <= h) {
+            if (dist[ord[l]] - pivot < 0) {
+                l++;
+                continue;
+            }
+            if (dist[ord[h]] - pivot > 0) {
+                h--;
+                continue;
+            }
+            {
+                const int64_t t = ord[l];
+                ord[l] = ord[h], ord[h] = t;
+            }
+            l++, h--;
+        }
+        if (h + 1 > 0) mv__ed_quicksort(h + 1, ord, dist);
+        ord += l, n -= l; /* bart's second call, as a loop */
+    }
+}
+
+typedef struct mv__ed_ring_ctx {
+    const float *kc;   /* (roi, N C) lines: spoke i coil c at line i + N c */
+    const float *ang;
+    int64_t n, nc, roi, nint;
+    int64_t *ord;      /* threads x N */
+    float *dist;       /* threads x N */
+    float (*off)[2];   /* N nint offsets (l, m) */
+    int64_t (*idx)[2];
+} mv__ed_ring_ctx;
+
+/* Per spoke i: its nint nearest orthogonal spokes, and for each the pair
+   of positions (l on i, m on the other) with the least sum of squared
+   differences over coils (BART's calc_intersections: the sums in float,
+   the first least) */
+static void mv__ed_ring_range(void *vc, int64_t b, int64_t e, int worker)
+{
+    const mv__ed_ring_ctx *g = (const mv__ed_ring_ctx *)vc;
+    int64_t *ord = g->ord + worker * g->n, i, j, l, mm, c;
+    float *dist = g->dist + worker * g->n;
+    const int64_t roi = g->roi, half = roi / 2;
+    for (i = b; i < e; i++) {
+        for (j = 0; j < g->n; j++) ord[j] = j, dist[j] = mv__ed_angle_dist(g->ang[i], g->ang[j]);
+        mv__ed_quicksort(g->n, ord, dist);
+        for (j = 0; j < g->nint; j++) {
+            const int64_t o = i * g->nint + j;
+            float ss = 3.40282347e38f;
+            g->idx[o][0] = i, g->idx[o][1] = ord[j];
+            g->off[o][0] = g->off[o][1] = 0;
+            for (l = 0; l < roi; l++)
+                for (mm = 0; mm < roi; mm++) {
+                    float d = 0.f;
+                    for (c = 0; c < g->nc; c++) {
+                        const float *u = g->kc + 2 * (roi * (i + g->n * c) + l);
+                        const float *w = g->kc + 2 * (roi * (ord[j] + g->n * c) + mm);
+                        const float dr = u[0] - w[0], di = u[1] - w[1];
+                        d = (float)((double)d + ((double)dr * dr + (double)di * di));
+                    }
+                    if (d < ss) ss = d, g->off[o][0] = (float)(l - half), g->off[o][1] = (float)(mm - half);
+                }
+        }
+    }
+}
+
+/* The projections (k-space lines) cropped to crop_factor of the field of
+   view and zero-padded to pad x samples, back in k-space; the central roi
+   samples of each line into kc. Lines in chunks of at most 64 MB padded. */
+static mv_status mv__ed_ring_lines(const float *k, int64_t x, int64_t lines, int64_t pad, int64_t roi, float *kc,
+                                   int threads, void *ctx, const char *fn)
+{
+    const int64_t len = pad * x, xc = (int64_t)(0.6f * (float)x);
+    const int64_t chunk = MV__MAX((int64_t)1, MV__MIN(lines, ((int64_t)64 << 20) / (len * 8)));
+    float *buf = (float *)mv__alloc((size_t)(x * chunk) * 8, ctx), *pd = (float *)mv__alloc((size_t)(len * chunk) * 8, ctx);
+    int64_t l0, l, o;
+    mv_status st = MV_OK;
+    MV__CHECK_GOTO(buf && pd, MV_ERR_OUT_OF_MEMORY, done, "%s: %lld padded lines of %lld samples", fn,
+                   (long long)chunk, (long long)len);
+    for (l0 = 0; l0 < lines; l0 += chunk) {
+        const int64_t cl = MV__MIN(chunk, lines - l0);
+        memcpy(buf, k + 2 * x * l0, (size_t)(x * cl) * 8);
+        if ((st = mv__ed_fftuc(buf, x, cl, 1, threads, ctx)) != MV_OK) goto done;
+        memset(pd, 0, (size_t)(len * cl) * 8);
+        /* md_resize_center twice: padded[o] = image[o - len/2 + x/2] on the crop's xc samples */
+        for (l = 0; l < cl; l++)
+            for (o = len / 2 - xc / 2; o < len / 2 - xc / 2 + xc; o++) {
+                pd[2 * (len * l + o)] = buf[2 * (x * l + o - len / 2 + x / 2)];
+                pd[2 * (len * l + o) + 1] = buf[2 * (x * l + o - len / 2 + x / 2) + 1];
+            }
+        if ((st = mv__ed_fftuc(pd, len, cl, 0, threads, ctx)) != MV_OK) goto done;
+        for (l = 0; l < cl; l++)
+            memcpy(kc + 2 * roi * (l0 + l), pd + 2 * (len * l + len / 2 - roi / 2), (size_t)roi * 8);
+    }
+done:
+    mv__free(buf, ctx);
+    mv__free(pd, ctx);
+    return st;
+}
+
+/* BART's check_intersections: does an intersection's nominal distance
+   from the spoke centres, for the solved delays, reach the region's edge?
+   (float formulas; a distance that is not a finite int counts as x86's
+   (int) of it: INT_MIN, never at the edge) */
+static int mv__ed_ring_edge(const float s[3], const float *ang, int64_t nint, const int64_t (*idx)[2], int64_t roi)
+{
+    int64_t i;
+    for (i = 0; i < nint; i++) {
+        const float p0 = ang[idx[i][0]], p1 = ang[idx[i][1]];
+        const float n1 = cosf(p0) - cosf(p1), n2 = sinf(p0) - sinf(p1);
+        float l = (s[0] * n1 + s[2] * n2 - cosf(p1) / sinf(p1) * (s[2] * n1 + s[1] * n2)) /
+                  (cosf(p1) * sinf(p0) / sinf(p1) - cosf(p0));
+        float m = (s[0] * (-n1) + s[2] * (-n2) - cosf(p0) / sinf(p0) * (s[2] * (-n1) + s[1] * (-n2))) /
+                  (cosf(p0) * sinf(p1) / sinf(p0) - cosf(p1));
+        const double rl = round((double)l), rm = round((double)m);
+        const int64_t il = fabs(rl) < 2147483647. ? (int64_t)fabs(rl) : -1, im = fabs(rm) < 2147483647. ? (int64_t)fabs(rm) : -1;
+        if (il >= roi / 2 || im >= roi / 2) return 1;
+    }
+    return 0;
+}
+
+/* RING (BART's ring and calc_S): the offsets of the intersections solved
+   for the three delays by least squares, in samples */
+static mv_status mv__ed_ring(const float *k, int64_t x, int64_t n, int64_t nc, const float *ang,
+                             const mv_estdelay_opts *o, float q[3], int *edge, int threads, void *ctx, const char *fn)
+{
+    const int64_t pad = o->pad_factor ? o->pad_factor : 100, nint = o->intersections ? o->intersections : 1;
+    const float size = o->region != 0.0f ? o->region : 1.5f;
+    int64_t roi = (int64_t)((float)pad * size), i;
+    mv__ed_ring_ctx g;
+    double m[3][3] = {{0}}, r[3] = {0}, sol[3];
+    mv_status st = MV_OK;
+    if (roi % 2 == 0) roi++; /* odd: the region's centre is the spoke's DC sample */
+    MV__CHECK(roi >= 1 && roi <= pad * x, MV_ERR_INVALID_ARG, "%s: region %g of %lld padded samples (1 .. %lld)", fn,
+              (double)size, (long long)roi, (long long)(pad * x));
+    memset(&g, 0, sizeof(g));
+    g.ang = ang, g.n = n, g.nc = nc, g.roi = roi, g.nint = nint;
+    g.kc = (float *)mv__alloc((size_t)(roi * n * nc) * 8, ctx);
+    g.ord = (int64_t *)mv__alloc((size_t)(threads * n) * sizeof(int64_t), ctx);
+    g.dist = (float *)mv__alloc((size_t)(threads * n) * sizeof(float), ctx);
+    g.off = (float(*)[2])mv__alloc((size_t)(n * nint) * sizeof(*g.off), ctx);
+    g.idx = (int64_t(*)[2])mv__alloc((size_t)(n * nint) * sizeof(*g.idx), ctx);
+    MV__CHECK_GOTO(g.kc && g.ord && g.dist && g.off && g.idx, MV_ERR_OUT_OF_MEMORY, done, "%s: RING's %lld x %lld "
+                   "regions", fn, (long long)roi, (long long)(n * nc));
+    if ((st = mv__ed_ring_lines(k, x, n * nc, pad, roi, (float *)g.kc, threads, ctx, fn)) != MV_OK) goto done;
+    mv__parallel_for(n, 1, threads, mv__ed_ring_range, &g);
+    /* A S = B, two rows per intersection (BART's calc_S), by the normal equations */
+    for (i = 0; i < n * nint; i++) {
+        const float p0 = ang[g.idx[i][0]], p1 = ang[g.idx[i][1]];
+        const float a0 = cosf(p0) - cosf(p1), a1 = sinf(p0) - sinf(p1);
+        const float b0 = g.off[i][1] * cosf(p1) - g.off[i][0] * cosf(p0);
+        const float b1 = g.off[i][1] * sinf(p1) - g.off[i][0] * sinf(p0);
+        const double r0[3] = {a0, 0, a1}, r1[3] = {0, a1, a0};
+        int u, w;
+        for (u = 0; u < 3; u++) {
+            r[u] += r0[u] * b0 + r1[u] * b1;
+            for (w = 0; w < 3; w++) m[u][w] += r0[u] * r0[w] + r1[u] * r1[w];
+        }
+    }
+    MV__CHECK_GOTO(mv__ed_solve3(m, r, sol), MV_ERR_INVALID_ARG, done,
+                   "%s: the spokes' intersections do not determine the three delays (%lld spokes)", fn, (long long)n);
+    for (i = 0; i < 3; i++) q[i] = (float)sol[i];
+    *edge = mv__ed_ring_edge(q, ang, n * nint, (const int64_t(*)[2])g.idx, roi);
+    for (i = 0; i < 3; i++) q[i] = q[i] / (float)pad;
+done:
+    mv__free((void *)g.kc, ctx);
+    mv__free(g.ord, ctx);
+    mv__free(g.dist, ctx);
+    mv__free(g.off, ctx);
+    mv__free(g.idx, ctx);
+    return st;
+}
+
+MVDEF mv_status mv_estdelay(const mv_vol *traj, const mv_vol *kspace, const mv_estdelay_opts *opts,
+                            mv_estdelay_result *res)
+{
+    static const char *fn = "mv_estdelay";
+    mv_estdelay_opts od;
+    int64_t x, n, nc, i;
+    float *ang = NULL, q[3] = {0, 0, 0};
+    const float *t;
+    int threads, edge = 0;
+    mv_status st;
+    void *ctx;
     if (!opts) {
         memset(&od, 0, sizeof(od));
         opts = &od;
     }
-    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
-    MV__TRY(mv__traj_check(x, y, opts, fn));
-    mv__traj_dims(x, y, opts, &ndim, dims);
-    memset(&t, 0, sizeof(t));
-    MV__TRY(mv_vol_alloc(&t, MV_DT_C64, ndim, dims, opts->alloc_ctx));
-    st = mv_traj_radial_into(&t, x, y, opts);
-    if (st != MV_OK) {
-        mv_free(&t);
-        return st;
-    }
-    *out = t;
+    ctx = opts->alloc_ctx;
+    MV__CHECK(res != NULL, MV_ERR_INVALID_ARG, "%s: res is NULL", fn);
+    memset(res, 0, sizeof(*res));
+    MV__TRY(mv__mri_check_c64(traj, fn, "traj"));
+    MV__TRY(mv__mri_check_c64(kspace, fn, "kspace"));
+    x = traj->dim[1], n = traj->dim[2], nc = kspace->dim[3];
+    MV__CHECK(traj->dim[0] == 3, MV_ERR_INVALID_ARG, "%s: traj dims[0] = %lld (kx, ky, kz: 3)", fn,
+              (long long)traj->dim[0]);
+    MV__CHECK(kspace->dim[0] == 1 && kspace->dim[1] == x && kspace->dim[2] == n, MV_ERR_INVALID_ARG,
+              "%s: kspace dims (%lld, %lld, %lld) against traj's (1, %lld, %lld)", fn, (long long)kspace->dim[0],
+              (long long)kspace->dim[1], (long long)kspace->dim[2], (long long)x, (long long)n);
+    MV__CHECK(x >= 3, MV_ERR_INVALID_ARG, "%s: %lld samples per spoke (3 or more)", fn, (long long)x);
+    MV__CHECK(opts->pad_factor >= 0 && opts->pad_factor % 2 == 0 && opts->pad_factor <= 100000 &&
+              opts->intersections >= 0 && opts->intersections <= n && opts->region >= 0.0f && opts->region <= 1e6f,
+              MV_ERR_INVALID_ARG, "%s: pad_factor %d (even), intersections %d (at most the %lld spokes), region %g",
+              fn, opts->pad_factor, opts->intersections, (long long)n, (double)opts->region);
+    MV__CHECK(!opts->ring || n >= 2, MV_ERR_INVALID_ARG, "%s: RING needs two or more spokes (%lld)", fn, (long long)n);
+    t = (const float *)traj->data;
+    /* the trajectory's own DC offset and sample spacing (spoke 0) */
+    res->dc_shift = mv__ed_dist(t, x, 0, x / 2);
+    res->dk = mv__ed_dist(t, x, 0, x / 2 + 1) - res->dc_shift;
+    for (i = 0; i < n; i++)
+        if (fabsf(res->dc_shift - mv__ed_dist(t, x, i, x / 2)) > 0.0001f) res->inconsistent_spokes++;
+    MV__CHECK(res->dk != 0.0f && res->dk == res->dk, MV_ERR_INVALID_ARG, "%s: samples %lld and %lld of spoke 0 are "
+              "equally far from the centre (not a radial spoke)", fn, (long long)(x / 2), (long long)(x / 2 + 1));
+    ang = (float *)mv__alloc((size_t)n * sizeof(float), ctx);
+    MV__CHECK(ang != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %lld angles", fn, (long long)n);
+    for (i = 0; i < n; i++) /* BART's traj_radial_angles: from each spoke's first sample */
+        ang[i] = (float)(MV__NU_PI + (double)atan2f(t[6 * x * i], t[6 * x * i + 2]));
+    threads = mv__resolve_threads(opts->threads);
+    if (opts->ring)
+        st = mv__ed_ring((const float *)kspace->data, x, n, nc, ang, opts, q, &edge, threads, ctx, fn);
+    else
+        st = mv__ed_self((const float *)kspace->data, x, n, nc, ang, q, threads, ctx, fn);
+    mv__free(ang, ctx);
+    if (st != MV_OK) return st;
+    /* less the trajectory's own offset, in samples */
+    q[0] -= res->dc_shift / res->dk;
+    q[1] -= res->dc_shift / res->dk;
+    memcpy(res->delays, q, sizeof(q));
+    res->region_too_small = edge;
     return MV_OK;
 }
 
@@ -48917,23 +49608,16 @@ done:
    twice that where above 1 */
 static mv_status mv__nl_nc_dims(const mv_vol *traj, const int64_t want[3], int64_t out[3], int64_t g[3], const char *fn)
 {
-    const float *t = (const float *)traj->data;
-    const int64_t np = mv_vol_count(traj) / 3;
-    float mx[3] = {0, 0, 0};
-    int64_t i;
+    float mx[3];
     int a, big = 0;
-    for (i = 0; i < np; i++)
-        for (a = 0; a < 3; a++) {
-            const float m = (float)hypot(t[2 * (3 * i + a)], t[2 * (3 * i + a) + 1]);
-            MV__CHECK(m == m && m <= 1e6f, MV_ERR_INVALID_ARG, "%s: traj point %lld, coordinate %d is %g (finite, "
-                      "|k| <= 1e6)", fn, (long long)i, a, (double)m);
-            if (m > mx[a]) mx[a] = m;
-        }
+    MV__TRY(mv__traj_extent(traj, mx, fn));
     for (a = 0; a < 3; a++) {
         MV__CHECK(want[a] >= 0 && want[a] <= 65536, MV_ERR_INVALID_ARG, "%s: opts.image_dims[%d] = %lld (0 .. 65536)", fn,
                   a, (long long)want[a]);
         if (want[0] || want[1] || want[2]) out[a] = want[a] > 0 ? want[a] : 1;
         else out[a] = mx[a] == 0 ? 1 : 2 * (int64_t)ceilf(mx[a]);
+        MV__CHECK(out[a] <= 65536, MV_ERR_INVALID_ARG, "%s: the trajectory reaches |k| = %g along axis %d (an image "
+                  "of %lld; at most 65536)", fn, (double)mx[a], a, (long long)out[a]);
         g[a] = out[a] > 1 ? 2 * out[a] : 1;
         big += out[a] > 1;
     }

@@ -1,5 +1,6 @@
 /* mvtool_mri.c - the mri family of mvtool: BART-compatible non-Cartesian
-   commands on .cfl/.hdr pairs (medvol.h >>api-nufft): traj (bart traj -r),
+   commands on .cfl/.hdr pairs (medvol.h >>api-nufft): traj (bart traj),
+   estdims, estdelay (bart estdelay),
    nufft (bart nufft), and dcf (density compensation, which BART lacks).
    Files are read with BART's axes beyond medvol's 7 folded into dims[6]
    and written with BART's 16 sizes (cfl_load_folded, cfl_save_dims). */
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 
 static int get_int(const args *a, const char *name, int64_t lo, int64_t hi, int64_t *v)
 {
@@ -16,17 +18,110 @@ static int get_int(const args *a, const char *name, int64_t lo, int64_t hi, int6
     return 0;
 }
 
-/* bart traj -r [-G] [-s N] [-D] [-c] [-3] -x X -y Y OUT */
+/* bart traj's float options: one finite number, or "a:b:c" (-q, -Q) */
+static int get_floats(const args *a, const char *name, float *v, int n)
+{
+    const char *s = opt_str(a, name), *p = s;
+    char *e;
+    int k;
+    if (!s) return 0;
+    for (k = 0; k < n; k++) {
+        v[k] = strtof(p, &e);
+        if (e == p || !isfinite(v[k]) || *e != (k + 1 < n ? ':' : 0))
+            return usage_error(a, n == 1 ? "option wants a number" : "option wants three numbers a:b:c", s);
+        p = e + 1;
+    }
+    return 0;
+}
+
+/* -z Ref:Acel, or one number for both (bart's opt_vec2) */
+static int get_zusamp(const args *a, mv_traj_opts *o)
+{
+    const char *s = opt_str(a, "-z");
+    int64_t v[2];
+    if (!s) return 0;
+    if (strchr(s, ':')) {
+        char w[64];
+        size_t i;
+        if (strlen(s) >= sizeof(w)) return usage_error(a, "-z wants Ref:Acel", s);
+        for (i = 0; s[i]; i++) w[i] = s[i] == ':' ? ',' : s[i];
+        w[i] = 0;
+        if (parse_ints(w, v, 2, -65536, 65536) != 2) return usage_error(a, "-z wants Ref:Acel", s);
+    } else {
+        if (parse_ints(s, v, 1, -65536, 65536) != 1) return usage_error(a, "-z wants Ref:Acel", s);
+        v[1] = v[0];
+    }
+    o->z_ref = v[0], o->z_accel = v[1];
+    return 0;
+}
+
+/* -V's per-sample delays in the library's folded form: the table's BART
+   axes each 1 or OUT's (any size where OUT's is 1, read at 0, as bart
+   reads it), turns and partitions (axes 10, 13) into dims[6] */
+static int traj_delay_table(const args *a, const char *path, const int64_t od[16], mv_vol *tb)
+{
+    mv_vol raw;
+    int64_t bd[16], st[16], nd[MV_MAX_DIMS] = {1, 1, 1, 1, 1, 1, 1}, i, j, e, tm, k, s = 1;
+    int ax, rc;
+    if ((rc = cfl_load_folded(path, &raw, bd))) return rc;
+    for (ax = 0; ax < 16; ax++) {
+        st[ax] = bd[ax] == 1 ? 0 : s;
+        s *= bd[ax];
+        if (ax > 0 && bd[ax] != 1 && od[ax] != 1 && bd[ax] != od[ax]) {
+            mv_free(&raw);
+            return usage_error(a, "-V: each axis of the delay table 1 or the trajectory's", path);
+        }
+    }
+    if (bd[0] != 3 && bd[0] != 6) {
+        mv_free(&raw);
+        return usage_error(a, "-V: 3 or 6 delays along the first axis", path);
+    }
+    nd[0] = bd[0], nd[1] = od[1] > 1 ? bd[1] : 1, nd[2] = od[2] > 1 ? bd[2] : 1, nd[5] = od[5] > 1 ? bd[5] : 1;
+    nd[6] = (od[10] > 1 && bd[10] > 1) || (od[13] > 1 && bd[13] > 1) ? od[10] * od[13] : 1;
+    if (mv_vol_alloc(tb, MV_DT_C64, 7, nd, NULL) != MV_OK) {
+        mv_free(&raw);
+        return fail_at(MV_ERR_OUT_OF_MEMORY, path);
+    }
+    for (tm = 0; tm < nd[6]; tm++)
+        for (e = 0; e < nd[5]; e++)
+            for (j = 0; j < nd[2]; j++)
+                for (i = 0; i < nd[1]; i++) {
+                    const int64_t t = tm % od[10], m = tm / od[10];
+                    const int64_t src = i * st[1] + j * st[2] + e * st[5] + (bd[10] > 1 && od[10] > 1 ? t : 0) * st[10] +
+                                        (bd[13] > 1 && od[13] > 1 ? m : 0) * st[13];
+                    const int64_t dst = bd[0] * (i + nd[1] * (j + nd[2] * (e + nd[5] * tm)));
+                    for (k = 0; k < bd[0]; k++) {
+                        ((float *)tb->data)[2 * (dst + k)] = ((const float *)raw.data)[2 * (src + k)];
+                        ((float *)tb->data)[2 * (dst + k) + 1] = ((const float *)raw.data)[2 * (src + k) + 1];
+                    }
+                }
+    mv_free(&raw);
+    return 0;
+}
+
+/* bart traj [-x X] [-y Y] [-d D] [-e E] [-a A] [-t T] [-m M] [-l] [-g] [-r]
+   [-G] [-H] [-s N] [-D] [-o O] [-R PHI] [-q x:y:xy] [-Q z:xz:yz] [-O] [-3]
+   [-c] [-E] [-z R:A] [-C FILE] [-V FILE] OUT: bart 0.8's bytes */
 static int cmd_traj(const args *a)
 {
     mv_traj_opts o;
-    mv_vol t;
-    int64_t x = 128, y = 128, s = 0, z = 0;
-    int i, rc;
+    mv_vol t, cust, tb;
+    int64_t x = 128, y = 128, s = 0, z = 0, od[16];
+    const char *cf = opt_str(a, "-C"), *vf = opt_str(a, "-V");
+    int i, rc = 0, ax;
     const char *out = NULL;
+    mv_status st;
     memset(&o, 0, sizeof(o));
+    memset(&cust, 0, sizeof(cust));
+    memset(&tb, 0, sizeof(tb));
     if ((rc = get_int(a, "-x", 1, (int64_t)1 << 30, &x)) || (rc = get_int(a, "-y", 1, (int64_t)1 << 30, &y)) ||
-        (rc = get_int(a, "-s", 0, 1000000, &s)) || (rc = get_int(a, "--partitions", 1, (int64_t)1 << 24, &z)))
+        (rc = get_int(a, "-s", 0, 1000000, &s)) || (rc = get_int(a, "--partitions", 1, (int64_t)1 << 24, &z)) ||
+        (rc = get_int(a, "-d", 1, (int64_t)1 << 30, &o.full_samples)) ||
+        (rc = get_int(a, "-e", 1, 65536, &o.echoes)) || (rc = get_int(a, "-a", 1, (int64_t)1 << 30, &o.accel)) ||
+        (rc = get_int(a, "-t", 1, 65536, &o.turns)) || (rc = get_int(a, "-m", 1, 65536, &o.multiband)) ||
+        (rc = get_floats(a, "-o", &o.oversampling, 1)) || (rc = get_floats(a, "-R", &o.rotate_deg, 1)) ||
+        (rc = get_floats(a, "-q", o.delays, 3)) || (rc = get_floats(a, "-Q", o.delays + 3, 3)) ||
+        (rc = get_zusamp(a, &o)))
         return rc;
     for (i = 0; i < a->npos; i++) { /* "-3" reads as a positional word */
         if (strcmp(a->pos[i], "-3") == 0)
@@ -37,19 +132,111 @@ static int cmd_traj(const args *a)
             out = a->pos[i];
     }
     if (!out) return usage_error(a, "missing OUT", NULL);
-    if (!opt_flag(a, "-r") && !opt_flag(a, "-G") && !s && !opt_flag(a, "-D"))
-        return usage_error(a, "only radial trajectories (-r, -G, -s, -D)", NULL);
+    if (opt_str(a, "-o") && !(o.oversampling > 0)) return usage_error(a, "-o: oversampling factor must be positive", opt_str(a, "-o"));
+    if (cf && !opt_flag(a, "-r")) return usage_error(a, "-C: custom angles make sense only for radial trajectories (-r)", cf);
+    o.cartesian = !opt_flag(a, "-r");
     o.golden = opt_flag(a, "-G");
+    o.half_circle = opt_flag(a, "-H");
     o.tiny_golden = (int)s;
     o.full_circle = opt_flag(a, "-D");
     o.asym = opt_flag(a, "-c");
+    o.aligned = opt_flag(a, "-l");
+    o.golden_partition = opt_flag(a, "-g");
+    o.transverse = opt_flag(a, "-O");
+    o.multi_echo_spokes = opt_flag(a, "-E");
     o.golden_means = opt_flag(a, "--golden-means");
     o.partitions = z;
-    {
-        mv_status st = mv_traj_radial(&t, x, y, &o);
-        if (st != MV_OK) return fail_at(st, out);
+    if (cf) {
+        if ((rc = cfl_load_folded(cf, &cust, NULL))) return rc;
+        o.custom_angles = &cust;
     }
-    return cfl_save_dims(out, &t, NULL);
+    /* OUT's sizes: axis 5 echoes, 10 turns, 13 multiband partitions */
+    for (ax = 0; ax < 16; ax++) od[ax] = 1;
+    od[10] = o.turns ? o.turns : 1, od[13] = o.multiband ? o.multiband : 1;
+    st = mv_traj(&t, x, y, &o);
+    if (st == MV_OK && vf) {
+        for (ax = 0; ax < 5; ax++) od[ax] = t.dim[ax];
+        od[5] = t.dim[5];
+        mv_free(&t);
+        if ((rc = traj_delay_table(a, vf, od, &tb))) {
+            mv_free(&cust);
+            return rc;
+        }
+        o.delay_table = &tb;
+        st = mv_traj(&t, x, y, &o);
+    }
+    mv_free(&cust);
+    mv_free(&tb);
+    if (st != MV_OK) return fail_at(st, out);
+    for (ax = 0; ax < 6; ax++) od[ax] = t.dim[ax];
+    return cfl_save_dims(out, &t, od);
+}
+
+/* bart estdims TRAJ: "X Y Z", 2 ceil(max |k|) per coordinate (1 where all
+   are 0), BART 0.8's estimate_im_dims */
+static int cmd_estdims(const args *a)
+{
+    mv_vol traj;
+    int64_t dims[3];
+    int rc;
+    mv_status st;
+    if ((rc = cfl_load_mapped(a->pos[0], &traj, NULL))) return rc;
+    st = mv_traj_image_dims(&traj, dims);
+    mv_free(&traj);
+    if (st != MV_OK) return fail_at(st, a->pos[0]);
+    printf("%lld %lld %lld\n", (long long)dims[0], (long long)dims[1], (long long)dims[2]);
+    return 0;
+}
+
+/* bart estdelay [-R] [-p P] [-n N] [-r R] TRAJ DATA [QF]: the delays
+   x:y:xy on stdout (bart's "%f:%f:%f"), and in QF (3 samples) when named;
+   bart's warnings on stderr */
+static int cmd_estdelay(const args *a)
+{
+    mv_estdelay_opts o;
+    mv_estdelay_result r;
+    mv_vol traj, data;
+    int64_t p = 0, n = 0, bd[16] = {3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    float reg = 0;
+    int rc, k;
+    mv_status st;
+    memset(&o, 0, sizeof(o));
+    if ((rc = get_int(a, "-p", 2, 100000, &p)) || (rc = get_int(a, "-n", 1, 1 << 20, &n)) ||
+        (rc = get_floats(a, "-r", &reg, 1)))
+        return rc;
+    if (p % 2) return usage_error(a, "-p: the padding factor must be even (bart's)", opt_str(a, "-p"));
+    if (opt_str(a, "-r") && !(reg > 0)) return usage_error(a, "-r: a region larger than 0", opt_str(a, "-r"));
+    o.ring = opt_flag(a, "-R");
+    o.pad_factor = (int)p, o.intersections = (int)n, o.region = reg;
+    if ((rc = cfl_load_mapped(a->pos[0], &traj, NULL))) return rc;
+    if ((rc = cfl_load_mapped(a->pos[1], &data, NULL))) {
+        mv_free(&traj);
+        return rc;
+    }
+    st = mv_estdelay(&traj, &data, &o, &r);
+    if (st == MV_OK) {
+        const int64_t x = traj.dim[1];
+        if (x % 2 == 1) fprintf(stderr, "mvtool estdelay: warning: odd number of samples\n");
+        if (fabsf(r.dc_shift / r.dk - (x % 2 ? 0.0f : 0.5f)) > 0.0001f)
+            fprintf(stderr, "mvtool estdelay: warning: DC is shifted by: %f [sample], 1 sample = %f [1/FOV]\n",
+                    r.dc_shift, r.dk);
+        if (r.inconsistent_spokes)
+            fprintf(stderr, "mvtool estdelay: warning: %lld spokes are inconsistently shifted (sample %lld not at "
+                    "%f)\n", (long long)r.inconsistent_spokes, (long long)(x / 2), r.dc_shift);
+        if (r.region_too_small) fprintf(stderr, "mvtool estdelay: warning: choose a larger region (-r)\n");
+    }
+    mv_free(&traj);
+    mv_free(&data);
+    if (st != MV_OK) return fail_at(st, a->pos[1]);
+    printf("%f:%f:%f\n", r.delays[0], r.delays[1], r.delays[2]);
+    if (a->npos == 3) {
+        mv_vol q;
+        const int64_t d3 = 3;
+        if (mv_vol_alloc(&q, MV_DT_C64, 1, &d3, NULL) != MV_OK) return fail_at(MV_ERR_OUT_OF_MEMORY, a->pos[2]);
+        for (k = 0; k < 3; k++) ((float *)q.data)[2 * k] = r.delays[k], ((float *)q.data)[2 * k + 1] = 0.0f;
+        return cfl_save_dims(a->pos[2], &q, bd);
+    }
+    return 0;
 }
 
 /* bart nufft's frames: BART's axes 4..15 of the trajectory and IN each 1
@@ -151,11 +338,23 @@ static int cmd_dcf(const args *a)
 }
 
 const command mvtool_mri_commands[] = {
-    {"traj", "radial k-space trajectory, as bart traj -r (.cfl)",
-     "mvtool traj -r [-G] [-s N] [-D] [-c] [-3] [--golden-means] [--partitions Z] -x X -y Y OUT\n"
-     "  BART's flags: -G golden angle, -s N tiny golden angle, -D 360 degrees, -c asymmetric (DC sampled),\n"
-     "  -3 BART's 3D radial; --golden-means 3D golden means, --partitions Z stack of stars (kz = p - Z/2)\n",
-     "-r -G -s= -D -c -x= -y= --golden-means --partitions=", 1, 2, cmd_traj},
+    {"traj", "k-space trajectories, Cartesian or radial (bart traj, its bytes)",
+     "mvtool traj [-x X] [-y Y] [-d D] [-e E] [-a A] [-t T] [-m M] [-l] [-g] [-r] [-G] [-H] [-s N] [-D]\n"
+     "  [-o O] [-R DEG] [-q x:y:xy] [-Q z:xz:yz] [-O] [-3] [-c] [-E] [-z R:A] [-C FILE] [-V FILE]\n"
+     "  [--golden-means] [--partitions Z] OUT\n"
+     "  bart traj 0.8's flags: -r radial, -G golden angle, -H half circle, -s N tiny golden angle, -D 360\n"
+     "  degrees, -c DC sampled, -3 3D, -e echoes, -E multi-echo spokes, -t turns, -m SMS partitions (-l\n"
+     "  aligned, -g golden), -a Cartesian acceleration, -d full readout, -o oversampling, -R rotation,\n"
+     "  -q/-Q/-V gradient delays (-O transverse), -C angles; medvol: golden means, stack of stars\n",
+     "-x= -y= -d= -e= -a= -t= -m= -l -g -r -G -H -s= -D -o= -R= -q= -Q= -O -c -E -z= -C= -V= --golden-means "
+     "--partitions=", 1, 2, cmd_traj},
+    {"estdims", "the image size a trajectory implies (bart estdims)", "mvtool estdims TRAJ\n", "", 1, 1,
+     cmd_estdims},
+    {"estdelay", "gradient delays of radial data, AC-adaptive or RING (bart estdelay)",
+     "mvtool estdelay [-R] [-p P] [-n N] [-r R] TRAJ DATA [QF]\n"
+     "  prints x:y:xy for traj -q (bart's); -R RING with padding P (100), N orthogonal spokes per spoke (1)\n"
+     "  and a central region of R samples (1.5); QF: the three delays as a .cfl\n",
+     "-R -p= -n= -r=", 2, 3, cmd_estdelay},
     {"nufft", "non-uniform FFT, as bart nufft (.cfl)",
      "mvtool nufft [-a] [-d X:Y:Z] [--tol T] [--threads N] TRAJ IN OUT\n"
      "  forward: IN image (X, Y, Z, C) -> OUT k-space (1, S, P, C); -a adjoint: k-space -> image.\n"

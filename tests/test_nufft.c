@@ -472,6 +472,7 @@ static int traj_vs_bart(const char *flags, int64_t x, int64_t y, const mv_traj_o
 {
     char cmd[1200], path[600];
     mv_vol b = MV_ZERO_INIT, m = MV_ZERO_INIT;
+    mv_load_opts lo;
     int ok = 0;
     snprintf(path, sizeof(path), "%s", tu_path("nufft_traj"));
     snprintf(cmd, sizeof(cmd), "bart traj %s -x %lld -y %lld %s >/dev/null 2>&1", flags, (long long)x, (long long)y, path);
@@ -479,12 +480,14 @@ static int traj_vs_bart(const char *flags, int64_t x, int64_t y, const mv_traj_o
         MVT_FAIL("bart traj %s failed", flags);
         return 0;
     }
-    if (mv_cfl_load(path, &b, NULL) != MV_OK) {
+    memset(&lo, 0, sizeof(lo));
+    lo.cfl_fold = 1; /* -t and -m sizes are BART's axes 10 and 13 */
+    if (mv_cfl_load(path, &b, &lo) != MV_OK) {
         MVT_FAIL("loading bart's trajectory: %s", mv_last_error());
         return 0;
     }
-    if (mv_traj_radial(&m, x, y, o) != MV_OK) {
-        MVT_FAIL("mv_traj_radial %s: %s", flags, mv_last_error());
+    if ((o->cartesian ? mv_traj(&m, x, y, o) : mv_traj_radial(&m, x, y, o)) != MV_OK) {
+        MVT_FAIL("mv_traj %s: %s", flags, mv_last_error());
     } else if (mv_vol_count(&m) != mv_vol_count(&b)) {
         MVT_FAIL("%s: %lld values, bart has %lld", flags, (long long)mv_vol_count(&m), (long long)mv_vol_count(&b));
     } else {
@@ -530,6 +533,122 @@ MV_TEST(nufft, traj_matches_bart)
     traj_vs_bart("-r -3", 32, 200, &o);
     o.full_circle = 1;
     traj_vs_bart("-r -3 -D", 17, 64, &o);
+    /* the rest of bart traj's options (tests/test_tools.sh and diff_bart's
+       traj family draw every one) */
+    memset(&o, 0, sizeof(o));
+    o.cartesian = 1;
+    traj_vs_bart("", 32, 30, &o);
+    o.accel = 3;
+    o.echoes = 2;
+    traj_vs_bart("-a 3 -e 2", 17, 30, &o);
+    memset(&o, 0, sizeof(o));
+    o.turns = 3, o.multiband = 2, o.golden = 1, o.echoes = 2;
+    traj_vs_bart("-r -G -t 3 -m 2 -e 2", 24, 7, &o);
+    memset(&o, 0, sizeof(o));
+    o.multi_echo_spokes = 1, o.echoes = 3, o.full_samples = 40, o.oversampling = 1.5f, o.rotate_deg = -17.5f;
+    traj_vs_bart("-r -E -e 3 -d 40 -o 1.5 -R -17.5", 21, 9, &o);
+    memset(&o, 0, sizeof(o));
+    o.delays[0] = 0.3f, o.delays[1] = -0.2f, o.delays[2] = 0.1f, o.delays[4] = 0.05f, o.kooshball = 1;
+    traj_vs_bart("-r -3 -q 0.3:-0.2:0.1 -Q 0:0.05:0", 16, 30, &o);
+    o.kooshball = 0, o.transverse = 1, o.half_circle = 1, o.multiband = 3, o.golden_partition = 1;
+    traj_vs_bart("-r -O -H -m 3 -g -q 0.3:-0.2:0.1 -Q 0:0.05:0", 16, 11, &o);
+}
+
+/* A 2D object of Gaussian blobs and its Fourier transform at k (grid
+   units of an n-pixel image): sum a exp(-|r - c|^2 / 2 s^2) transforms to
+   sum a 2 pi s^2 exp(-2 pi^2 s^2 |k|^2 / n^2 - 2 pi i k.c / n) */
+static void blob_kspace(const float *traj, int64_t npts, double n, float *out)
+{
+    static const double blob[5][4] = {{1.0, 3.0, 0, 0},     {0.8, 2.0, 9, -4},  {-0.5, 2.5, -7, 6},
+                                      {0.6, 1.5, 4, 11},    {0.4, 1.2, -12, -9}}; /* a, s, cx, cy (pixels) */
+    int64_t i;
+    int b;
+    for (i = 0; i < npts; i++) {
+        const double kx = traj[6 * i], ky = traj[6 * i + 2];
+        double re = 0, im = 0;
+        for (b = 0; b < 5; b++) {
+            const double a = blob[b][0], sg = blob[b][1];
+            const double mag = a * 2 * NU_PI * sg * sg * exp(-2 * NU_PI * NU_PI * sg * sg * (kx * kx + ky * ky) / (n * n));
+            const double ph = -2 * NU_PI * (kx * blob[b][2] + ky * blob[b][3]) / n;
+            re += mag * cos(ph), im += mag * sin(ph);
+        }
+        out[2 * i] = (float)re, out[2 * i + 1] = (float)im;
+    }
+}
+
+/* bart estdelay's methods recover delays put into the trajectory (the
+   object's analytic transform sampled at the delayed spokes; no BART) */
+static void estdelay_case(const char *what, const mv_traj_opts *t, const mv_estdelay_opts *eo, int64_t x, int64_t y,
+                          double tol)
+{
+    mv_traj_opts nominal = *t;
+    mv_vol tr = MV_ZERO_INIT, tn = MV_ZERO_INIT, k = MV_ZERO_INIT;
+    mv_estdelay_result r;
+    int64_t dims[4] = {1, 0, 0, 1};
+    int a;
+    memset(nominal.delays, 0, sizeof(nominal.delays));
+    REQUIRE_OK(mv_traj_radial(&tr, x, y, t));
+    REQUIRE_OK(mv_traj_radial(&tn, x, y, &nominal));
+    dims[1] = tr.dim[1], dims[2] = tr.dim[2];
+    REQUIRE_OK(mv_vol_alloc(&k, MV_DT_C64, 4, dims, NULL));
+    blob_kspace((const float *)tr.data, dims[1] * dims[2], 64.0, (float *)k.data);
+    REQUIRE_OK(mv_estdelay(&tn, &k, eo, &r));
+    for (a = 0; a < 3; a++)
+        if (!(fabs(r.delays[a] - t->delays[a]) <= tol))
+            MVT_FAIL("%s: delay %d estimated %.5f, put in %.5f (tolerance %g)", what, a, r.delays[a], t->delays[a], tol);
+    mv_free(&tr);
+    mv_free(&tn);
+    mv_free(&k);
+}
+
+MV_TEST(nufft, estdelay_recovers_delays)
+{
+    mv_traj_opts t;
+    mv_estdelay_opts eo;
+    mv_vol tr = MV_ZERO_INIT, k = MV_ZERO_INIT;
+    mv_estdelay_result r;
+    const int64_t kd[4] = {1, 64, 9, 1}, kbad[4] = {1, 64, 8, 1};
+    memset(&t, 0, sizeof(t));
+    memset(&eo, 0, sizeof(eo));
+    t.full_circle = 1;
+    t.delays[0] = 0.8f, t.delays[1] = -0.4f, t.delays[2] = 0.3f;
+    /* an even count over 360 degrees: every spoke has its exact opposite,
+       the AC-adaptive shifts are exact (measured 6e-8) */
+    estdelay_case("AC-adaptive, 360 degrees", &t, &eo, 128, 32, 1e-4);
+    /* golden angles: the opposing spoke is only near the opposite (0.011 measured) */
+    t.full_circle = 0, t.golden = 1, t.oversampling = 2.0f;
+    estdelay_case("AC-adaptive, golden angle, oversampled", &t, &eo, 64, 40, 0.02);
+    memset(&t, 0, sizeof(t));
+    t.full_circle = 1, t.asym = 1, t.transverse = 1;
+    t.delays[0] = 0.3f, t.delays[1] = 0.1f, t.delays[2] = 0.2f;
+    eo.ring = 1;
+    /* RING: the intersections on a grid of 1 / pad_factor samples (0.019, 0.012 measured) */
+    estdelay_case("RING, DC sampled", &t, &eo, 128, 15, 0.03);
+    eo.intersections = 3, eo.pad_factor = 50, eo.region = 2.0f;
+    estdelay_case("RING, 3 intersections", &t, &eo, 128, 61, 0.03);
+    /* refusals */
+    memset(&t, 0, sizeof(t));
+    REQUIRE_OK(mv_traj_radial(&tr, 64, 9, &t));
+    REQUIRE_OK(mv_vol_alloc(&k, MV_DT_C64, 4, kbad, NULL));
+    EXPECT_STATUS(mv_estdelay(&tr, &k, NULL, &r), MV_ERR_INVALID_ARG); /* 8 spokes against 9 */
+    mv_free(&k);
+    REQUIRE_OK(mv_vol_alloc(&k, MV_DT_C64, 4, kd, NULL));
+    memset(&eo, 0, sizeof(eo));
+    eo.ring = 1, eo.pad_factor = 3;
+    EXPECT_STATUS(mv_estdelay(&tr, &k, &eo, &r), MV_ERR_INVALID_ARG); /* odd padding */
+    EXPECT_STATUS(mv_estdelay(&tr, &k, NULL, NULL), MV_ERR_INVALID_ARG);
+    memset(k.data, 0, (size_t)mv_vol_bytes(&k));
+    mv_free(&tr);
+    t.oversampling = 0, t.asym = 1;
+    REQUIRE_OK(mv_traj_radial(&tr, 63, 9, &t)); /* odd DC-sampled spokes: samples 31 and 32 equally far out */
+    mv_free(&k);
+    {
+        const int64_t kd63[4] = {1, 63, 9, 1};
+        REQUIRE_OK(mv_vol_alloc(&k, MV_DT_C64, 4, kd63, NULL));
+        EXPECT_STATUS(mv_estdelay(&tr, &k, NULL, &r), MV_ERR_INVALID_ARG);
+    }
+    mv_free(&tr);
+    mv_free(&k);
 }
 
 MV_TEST(nufft, traj_extensions)

@@ -1078,10 +1078,52 @@ fi
 
 # mri family: traj / nufft / dcf on BART .cfl pairs, against bart itself
 if command -v bart >/dev/null 2>&1; then
-  for fl in "-r" "-r -G" "-r -s 5" "-r -D -c" "-r -3"; do
-    $T traj $fl -x 48 -y 37 "$W/mt" && bart traj $fl -x 48 -y 37 "$W/bt" >/dev/null && cmp -s "$W/mt.cfl" "$W/bt.cfl" && [ "$(sed -n 2p "$W/mt.hdr" | xargs)" = "$(sed -n 2p "$W/bt.hdr" | xargs)" ] \
+  # every option of bart traj 0.8: its bytes and sizes (-C angles and -V delays from bart's own commands)
+  bart index 0 7 "$W/ci" >/dev/null && bart scale 0.37+0.11i "$W/ci" "$W/ca" >/dev/null &&
+    bart vec -- 0.2 -0.1 0.05 "$W/dv" >/dev/null && bart repmat 2 5 "$W/dv" "$W/dv5" >/dev/null &&
+    bart index 2 5 "$W/i2" >/dev/null && bart repmat 0 3 "$W/i2" "$W/i23" >/dev/null &&
+    bart saxpy 0.1 "$W/i23" "$W/dv5" "$W/dvv" >/dev/null && bart repmat 13 2 "$W/dvv" "$W/dvm" >/dev/null ||
+    bad "bart index / scale / vec / repmat / saxpy for traj -C and -V"
+  for fl in "-r" "-r -G" "-r -s 5" "-r -D -c" "-r -3" "" "-a 2 -y 36" "-e 3" "-o 2" "-G -t 3 -y 7" "-H -y 37" \
+    "-s 3 -t 2 -y 7" "-D -t 3 -y 6" "-r -e 3 -y 5" "-r -t 4 -y 5" "-r -m 3 -l -y 5" "-r -m 3 -g -y 5" \
+    "-r -G -m 3 -t 2 -e 2 -y 5" "-r -o 1.5 -x 17 -y 5" "-r -d 64 -c -y 5" "-r -R -12.5 -G -y 5" \
+    "-r -q 0.3:-0.2:0.1 -y 5" "-r -q 0.3:-0.2:0.1 -O -y 5" "-r -q 0.3:-0.2:0.1 -Q 0.1:0.2:0.05 -3 -y 9" \
+    "-r -E -e 3 -y 5" "-r -m 6 -z 2:2 -y 5" "-r -3 -G -y 30" "-3 -G -a 2 -y 4" "-r -C $W/ca" "-r -3 -C $W/ca" \
+    "-r -V $W/dv -y 5" "-r -V $W/dvv -y 5 -t 3" "-r -V $W/dvm -y 5 -m 2 -t 2 -G"; do
+    $T traj -x 48 -y 37 $fl "$W/mt" && bart traj -x 48 -y 37 $fl "$W/bt" >/dev/null && cmp -s "$W/mt.cfl" "$W/bt.cfl" && [ "$(sed -n 2p "$W/mt.hdr" | xargs)" = "$(sed -n 2p "$W/bt.hdr" | xargs)" ] \
       && ok || bad "traj $fl: not byte-equal to bart traj"
   done
+  for fl in "-r -a 2" "-t 2" "-r -3 -t 2" "-H -D" "-r -d 8" "-r -m 5 -z 2:2" "-G -C $W/ca" "-r -V $W/dvv -y 6"; do
+    $T traj $fl "$W/x" 2>"$W/err"; rc=$?
+    bash -c 'bart traj "$@" >/dev/null 2>&1' bart $fl "$W/bx" 2>/dev/null; rb=$? # bart asserts: its shell's "Aborted" hushed
+    [ $rc -ne 0 ] && [ $rb -ne 0 ] && [ -s "$W/err" ] && [ ! -e "$W/x.cfl" ] && ok || bad "traj $fl: bart refuses (exit $rb), mvtool exit $rc"
+  done
+  # estdims: bart's sizes
+  for fl in "-r -x 64 -y 21" "-r -x 63 -y 5 -c" "-x 32 -y 30" "-r -3 -x 16 -y 40" "-r -q 0.3:0.1:0 -x 17 -y 5"; do
+    bart traj $fl "$W/et" >/dev/null && [ "$($T estdims "$W/et")" = "$(bart estdims "$W/et")" ] && ok || bad "estdims of traj $fl"
+  done
+  bart zeros 2 2 3 "$W/z2" >/dev/null; $T estdims "$W/z2" 2>"$W/err"; [ $? -eq 1 ] && grep -q "dims\[0\] = 2" "$W/err" && ok || bad "estdims of a 2-row array: $(cat "$W/err")"
+  # estdelay: BART 0.8's own tests (tests/estdelay.mk: delays into bart phantom's k-space by traj -q, estimated
+  # from the nominal trajectory, the trajectory they give against the true one by nrmse), all steps but the
+  # phantom mvtool's; and the printed delays within 5e-5 of bart estdelay's
+  while read -r tol tf nf ef pf t2; do
+    tf=${tf//,/ } nf=${nf//,/ } ef=${ef//,/ } pf=${pf//,/ } t2=${t2//,/ }; ef=${ef#.} pf=${pf#.}
+    $T traj $tf "$W/dt" && $T traj $nf "$W/dn" && bart phantom $pf -k -t "$W/dt" "$W/dk" >/dev/null &&
+      q=$($T estdelay $ef "$W/dn" "$W/dk" 2>/dev/null) && qb=$(bart estdelay $ef "$W/dn" "$W/dk" 2>/dev/null) &&
+      $T traj $t2 -q "$q" "$W/d2" && bart nrmse -t "$tol" "$W/dt" "$W/d2" >/dev/null &&
+      "$PY" -c "import sys; a, b = ([float(v) for v in s.split(':')] for s in sys.argv[1:]); sys.exit(max(abs(x - y) for x, y in zip(a, b)) > 5e-5)" "$q" "$qb" \
+      && ok || bad "estdelay ${ef:-(AC-adaptive)} for traj $tf: $q, bart $qb"
+  done <<'EOF_ED'
+0.00001 -D,-q1.5:1:-0.5,-r,-y8 -D,-r,-y8 . . -D,-r,-y8
+0.0001 -D,-q1.5:1.:-0.5,-r,-y8,-c -D,-r,-y8,-c . . -D,-r,-y8,-c
+0.0001 -D,-q1.5:1:-0.5,-r,-y8,-o2.,-c -D,-r,-y8,-o2.,-c . . -D,-r,-y8,-o2.,-c
+0.0011 -D,-O,-q1.5:1:-0.5,-r,-y8 -D,-r,-y8 . . -D,-O,-r,-y8
+0.004 -G,-q0.3:-0.1:0.2,-y5,-o2.,-c -G,-r,-y5,-o2. . -s8 -G,-y5,-o2.
+0.0001 -D,-r,-q0.3:0.1:0.2,-O,-c,-y5,-o2. -D,-c,-r,-y5,-o2. -R . -D,-r,-O,-y5,-o2.,-c
+0.002 -D,-r,-q0.3:0.1:0.2,-y5,-o2. -D,-r,-y5,-o2. -R . -D,-r,-y5,-o2.
+0.0035 -D,-r,-q0.3:0.1:0.2,-c,-y5 -D,-c,-r,-y5 -R -s8 -D,-r,-y5,-c
+0.0001 -D,-q1.5:1:-0.5,-r,-y8,-o2. -D,-r,-y8,-o2. . . -D,-r,-y8,-o2.
+EOF_ED
   bart traj -r -x 64 -y 50 "$W/nt" >/dev/null && bart phantom -x 64 -s 2 "$W/ph" >/dev/null \
     && bart nufft -d 64:64:1 "$W/nt" "$W/ph" "$W/bk" >/dev/null && $T nufft -d 64:64:1 "$W/nt" "$W/ph" "$W/mk" \
     && bart nufft -a -d 64:64:1 "$W/nt" "$W/bk" "$W/ba" >/dev/null && $T nufft -a -d 64:64:1 "$W/nt" "$W/bk" "$W/ma" \

@@ -68,6 +68,8 @@ int main(void)
     mv_elastix_points z_elastix_points = MV_ZERO_INIT;
     mv_traj_opts z_traj_opts = MV_ZERO_INIT;
     mv_poisson_opts z_poisson_opts = MV_ZERO_INIT;
+    mv_estdelay_opts z_estdelay_opts = MV_ZERO_INIT;
+    mv_estdelay_result z_estdelay_result = MV_ZERO_INIT;
     mv_nufft_opts z_nufft_opts = MV_ZERO_INIT;
     mv_nufft_tables z_nufft_tables = MV_ZERO_INIT;
     mv_nufft_toeplitz_kernel z_nufft_toeplitz_kernel = MV_ZERO_INIT;
@@ -116,6 +118,9 @@ int main(void)
     CHECK(z_field_opts.scratch == NULL && z_demons_opts.progress == NULL);
     CHECK(z_traj_opts.golden == 0 && z_nufft_opts.tol == 0.0 && z_dcf_opts.progress == NULL);
     CHECK(z_poisson_opts.accel_y == 0.0 && z_poisson_opts.seed_set == 0 && z_poisson_opts.alloc_ctx == NULL);
+    CHECK(z_traj_opts.cartesian == 0 && z_traj_opts.delays[5] == 0.0f && z_traj_opts.delay_table == NULL);
+    CHECK(z_estdelay_opts.ring == 0 && z_estdelay_opts.region == 0.0f && z_estdelay_opts.alloc_ctx == NULL);
+    CHECK(z_estdelay_result.delays[2] == 0.0f && z_estdelay_result.region_too_small == 0);
     CHECK(z_grappa_opts.kernel[2] == 0 && z_grappa_opts.lambda == 0.0 && z_ecalib_opts.calib[2] == 0);
     CHECK(z_wavelet_opts.type == MV_WAVELET_DAU2 && z_wavelet_opts.shift[2] == 0 && z_cg_opts.tv == 0.0 &&
           z_cg_opts.admm_cg_iterations == 0 && z_cg_opts.bart_fftmod == 0);

@@ -174,7 +174,7 @@ import time
 import numpy as np
 
 BART = os.environ.get('BART', 'bart')
-FAMILIES = ['cfl', 'hdr', 'traj', 'fft', 'rss', 'nufft', 'ecalib', 'pics', 'scale', 'cc', 'homodyne', 'thresh', 'l1', 'tv', 'admm',
+FAMILIES = ['cfl', 'hdr', 'traj', 'estdelay', 'fft', 'rss', 'nufft', 'ecalib', 'pics', 'scale', 'cc', 'homodyne', 'thresh', 'l1', 'tv', 'admm',
             'llr', 'subspace', 'nlinv', 'array']
 FILE_STATUSES = ('MV_ERR_BAD_HEADER', 'MV_ERR_TRUNCATED', 'MV_ERR_BAD_DATA', 'MV_ERR_NOT_FOUND',
                  'MV_ERR_SIZE_OVERFLOW', 'MV_ERR_UNSUPPORTED')
@@ -443,19 +443,49 @@ def fam_hdr(c, run, d):
             c.note('hdr: BART reads, medvol refuses (%s): %s' % (res[1], mut))
 
 
+def traj_flags(rng, d):
+    """bart traj 0.8's options at random (files for -C and -V written in d)"""
+    flags = [['-r']] if rng.random() < 0.8 else []
+    radial = bool(flags)
+    for f, p in (('-G', 0.3), ('-H', 0.1), ('-D', 0.3), ('-c', 0.3), ('-3', 0.2), ('-l', 0.15), ('-g', 0.15),
+                 ('-O', 0.15), ('-E', 0.15)):
+        if rng.random() < p:
+            flags.append([f])
+    if rng.random() < 0.2:
+        flags.append(['-s', str(int(rng.integers(1, 14)))])
+    for f, hi, p in (('-e', 4, 0.25), ('-t', 5, 0.25), ('-m', 5, 0.25)):
+        if rng.random() < p:
+            flags.append([f, str(int(rng.integers(1, hi)))])
+    if rng.random() < 0.15 and not (radial and rng.random() < 0.8):  # bart asserts on -a with -r
+        flags.append(['-a', str(int(rng.integers(1, 4)))])
+    if rng.random() < 0.15:
+        flags.append(['-o', str(float(rng.choice([0.5, 1.5, 2.0, 1.7])))])
+    if rng.random() < 0.15:
+        flags.append(['-d', str(int(rng.integers(1, 160)) + (300 if rng.random() < 0.5 else 0))])
+    if rng.random() < 0.2:
+        flags.append(['-R', '%.3f' % float(rng.uniform(-200, 200))])
+    for f in ('-q', '-Q'):
+        if rng.random() < 0.2:
+            flags.append([f, ':'.join('%.3f' % v for v in rng.uniform(-2, 2, 3))])
+    if rng.random() < 0.1:
+        flags.append(['-z', rng.choice(['1:2', '2:2', '2', '0:3'])])
+    if radial and rng.random() < 0.1:
+        n = int(rng.integers(1, 12))
+        write_cfl(os.path.join(d, 'ang'), (rng.uniform(0, 7, n) + 1j * rng.uniform(-1.5, 1.5, n)).astype(np.complex64))
+        flags.append(['-C', 'ang'])
+    if rng.random() < 0.1:
+        write_cfl(os.path.join(d, 'del'), (rng.uniform(-1, 1, 3) + 0j).astype(np.complex64))
+        flags.append(['-V', 'del'])
+    return [a for i in rng.permutation(len(flags)) for a in flags[i]]
+
 def fam_traj(c, run, d):
+    """bart traj with its options at random, and bart estdims of the result:
+    bart's sizes and bytes (within 2 ulps: counted where not bit for bit),
+    the same refusals"""
     rng = c.rng
     x = int(rng.choice([1, 2, 3, int(rng.integers(4, 33)), int(rng.integers(33, 71)), int(rng.integers(71, 513))]))
     y = int(rng.choice([1, 2, 3, int(rng.integers(4, 33)), int(rng.integers(33, 71)), int(rng.integers(71, 603))]))
-    flags = [['-r']]
-    if rng.random() < 0.4:
-        flags.append(['-G'])
-    if rng.random() < 0.3:
-        flags.append(['-s', str(int(rng.integers(1, 14)))])
-    for f, p in (('-D', 0.4), ('-c', 0.4), ('-3', 0.3)):
-        if rng.random() < p:
-            flags.append([f])
-    argv = [a for i in rng.permutation(len(flags)) for a in flags[i]]
+    argv = traj_flags(rng, d)
     argv += ['-x', str(x), '-y', str(y)]
     rb = run([BART, 'traj'] + argv + ['b'])
     rm = run([c.tool, 'traj'] + argv + ['m'])
@@ -485,6 +515,66 @@ def fam_traj(c, run, d):
             i, i // 6, (i // 2) % 3, m[i], b[i], err[i]), run)
     elif np.any((m != b) & ~same_nan):
         c.note('traj: values not bit for bit (within 2 ulps): %s' % ' '.join(argv[:-4]))
+    if not same_nan.any():
+        eb, em = run([BART, 'estdims', 'b']), run([c.tool, 'estdims', 'b'])
+        if (eb.returncode, eb.stdout) != (em.returncode, em.stdout):
+            c.fail('traj', 'estdims: bart %r (exit %d), mvtool %r (exit %d)' % (eb.stdout, eb.returncode, em.stdout,
+                                                                            em.returncode), run)
+
+
+def fam_estdelay(c, run, d):
+    """bart estdelay, AC-adaptive or RING (random -p, -n, -r), on BART's
+    phantom k-space at a delayed radial trajectory (bart traj -q, bart
+    phantom -k -t), from the nominal one: the printed delays within 5e-5
+    of bart's (their FFTs differ: FFTW's and medvol's), the same warnings
+    counted, the same refusals"""
+    rng = c.rng
+    x = int(rng.integers(8, 161))
+    y = int(rng.integers(2, 81))
+    base = ['-r', '-x', str(x), '-y', str(y)]
+    for f, p in (('-D', 0.5), ('-G', 0.3), ('-c', 0.3)):
+        if rng.random() < p:
+            base.append(f)
+    if rng.random() < 0.3:
+        base += ['-o', '2']
+    q = ':'.join('%.3f' % v for v in rng.uniform(-1.5, 1.5, 3))
+    run([BART, 'traj'] + base + ['-q', q, 't'], check=True)
+    run([BART, 'traj'] + base + ['n'], check=True)
+    run([BART, 'phantom', '-s', str(int(rng.integers(1, 9))), '-k', '-t', 't', 'k'], check=True)
+    opts = []
+    if rng.random() < 0.4:
+        opts = ['-R']
+        if rng.random() < 0.5:
+            opts += ['-p', str(2 * int(rng.integers(5, 51)))]
+        if rng.random() < 0.4:
+            opts += ['-n', str(int(rng.integers(1, 4)))]
+        if rng.random() < 0.4:
+            opts += ['-r', '%.2f' % float(rng.uniform(1.0, 3.0))]
+    rb = run([BART, 'estdelay'] + opts + ['n', 'k'])
+    rm = run([c.tool, 'estdelay'] + opts + ['n', 'k'])
+    what = 'estdelay %s on traj %s -q %s' % (' '.join(opts), ' '.join(base), q)
+    if rb.returncode == 0 and rm.returncode != 0 and ('do not determine' in rm.stderr or 'equally far' in rm.stderr):
+        # degenerate: spokes at too few angles (bart solves a singular system in float: noise) or an odd
+        # DC-sampled spoke whose samples X/2 and X/2 + 1 are equally far out (bart divides by 0: inf)
+        c.note('estdelay: degenerate, bart printed %s, mvtool refused' % (
+            'inf/nan' if ('inf' in rb.stdout or 'nan' in rb.stdout) else 'a singular solve'))
+        return
+    if rb.returncode != 0 or rm.returncode != 0:
+        if (rb.returncode == 0) != (rm.returncode == 0) or not rm.stderr.strip():
+            c.fail('estdelay', '%s: bart exit %d, mvtool exit %d %s' % (what, rb.returncode, rm.returncode,
+                                                                       rm.stderr.strip()), run)
+        else:
+            c.note('estdelay: refused by both')
+        return
+    vb = [float(v) for v in rb.stdout.strip().split(':')]
+    vm = [float(v) for v in rm.stdout.strip().split(':')]
+    e = max(abs(a - b) for a, b in zip(vm, vb))
+    c.ratio('estdelay (of 5e-5)', e / 5e-5)
+    if not e <= 5e-5:
+        c.fail('estdelay', '%s: mvtool %s, bart %s' % (what, rm.stdout.strip(), rb.stdout.strip()), run)
+    wb, wm = 'larger region' in rb.stderr, 'larger region' in rm.stderr
+    if wb != wm:
+        c.fail('estdelay', '%s: bart warns of the region %s, mvtool %s' % (what, wb, wm), run)
 
 
 def centred(a, axes, inverse):
@@ -2344,7 +2434,7 @@ def main():
         return 0
     root = tempfile.mkdtemp(prefix='diff_bart.')
     c = Ctx(exe, tool, root, np.random.default_rng(seed))
-    per = {'cfl': 3, 'hdr': 5, 'traj': 4, 'fft': 3, 'rss': 2, 'nufft': 3, 'ecalib': 0.1, 'pics': 0.1, 'scale': 1, 'cc': 1,
+    per = {'cfl': 3, 'hdr': 5, 'traj': 4, 'estdelay': 1, 'fft': 3, 'rss': 2, 'nufft': 3, 'ecalib': 0.1, 'pics': 0.1, 'scale': 1, 'cc': 1,
            'homodyne': 1,
            'thresh': 2, 'l1': 1, 'tv': 0.5, 'admm': 0.5, 'llr': 0.5, 'subspace': 0.5,
            'nlinv': 0.5, 'array': 3}
