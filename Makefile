@@ -87,6 +87,12 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  printf "estdims of traj -r -D -x 24 -y 16 (bart estdims): " && $(BUILD)/mvtool estdims $(BUILD)/run-tn && \
 	  $(BUILD)/mvtool traj -r -G -e 2 -t 3 -m 2 -x 24 -y 5 $(BUILD)/run-tg && \
 	  printf "traj -r -G -e 2 -t 3 -m 2 -x 24 -y 5 (bart traj), sizes:" && $(BUILD)/mvtool show -m $(BUILD)/run-tg | sed -n 's/^AoD://p' | tr '\t' ' '
+	$(BUILD)/mvtool noise -s 5 -n 0.0005 $(BUILD)/run-cg2 $(BUILD)/run-cgn && $(BUILD)/mvtool rof 0.01 3 $(BUILD)/run-cgn $(BUILD)/run-cgr && \
+	  printf "nrmse of a noisy slice: " && $(BUILD)/mvtool nrmse $(BUILD)/run-cg2 $(BUILD)/run-cgn && \
+	  printf "after rof 0.01 3 (bart rof's TV denoising): " && $(BUILD)/mvtool nrmse $(BUILD)/run-cg2 $(BUILD)/run-cgr && \
+	  $(BUILD)/mvtool fft -u 3 $(BUILD)/run-cg2 $(BUILD)/run-kg && $(BUILD)/mvtool fovshift -s 0.125:0:0 $(BUILD)/run-kg $(BUILD)/run-kgs && \
+	  $(BUILD)/mvtool fft -i -u 3 $(BUILD)/run-kgs $(BUILD)/run-cgs && \
+	  printf "estshift 3 of the slice after fovshift -s 0.125:0:0 (bart's, 3 of 24 pixels): " && $(BUILD)/mvtool estshift 3 $(BUILD)/run-cgs $(BUILD)/run-cg2
 	$(BUILD)/mvtool phantom $(BUILD)/run-p.nii --size 32 --dtype int16 && \
 	  $(BUILD)/mvtool merge $(BUILD)/run-m.nii.gz $(BUILD)/run-p.nii $(BUILD)/run-p.nii && \
 	  $(BUILD)/mvtool frames $(BUILD)/run-m.nii.gz $(BUILD)/run-f.nii 1 && \

@@ -2857,11 +2857,20 @@ MVDEF mv_status mv_traj_image_dims(const mv_vol *traj, int64_t dims[3]);
    the opposing spoke by the largest |e^{i phi_j} - e^{i phi_i}| (the last
    of equals), the orthogonal spokes in the order of BART's quicksort, the
    first least sum in a region search, the sums of squares in float); its
-   FFTs are FFTW's and its 3 x 3 solves float Gauss-Jordan, so the
-   printed numbers agree with bart's within float rounding, not byte for
-   byte (tests/test_tools.sh: within 2e-4). Returns MV_ERR_INVALID_ARG
-   (not c64, traj dims[0] != 3, kspace dims[0] != 1, X or N that differ,
-   X < 2, RING with N < 2 or an odd pad_factor), MV_ERR_OUT_OF_MEMORY.
+   FFTs are FFTW's and its 3 x 3 solves float Gauss-Jordan (medvol's:
+   float64 elimination with pivoting), so the printed numbers agree with
+   bart's within float rounding, not byte for byte (tests/test_tools.sh
+   and diff_bart.py's estdelay family allow 5e-5; measured 1e-6). Where
+   bart prints noise, medvol refuses: spokes at angles that cannot
+   determine three delays (two directions, a singular system) and spokes
+   whose samples X/2 and X/2 + 1 lie equally far out (odd DC-sampled
+   spokes: bart divides by 0). Accuracy (tests/test_nufft.c, an analytic
+   object): AC-adaptive exact (6e-8) where each spoke has its opposite
+   (an even count over 360 degrees), 0.011 samples on 40 golden-angle
+   spokes; RING 0.02 (its grid of 1 / pad_factor samples). Returns
+   MV_ERR_INVALID_ARG (those, not c64, traj dims[0] != 3, kspace dims[0]
+   != 1, X or N that differ, X < 3, RING with N < 2, an odd pad_factor or
+   more intersections than spokes), MV_ERR_OUT_OF_MEMORY.
    allocates: yes (two spectra of the data; RING: lines of pad_factor X
    in 64 MB chunks). thread-safe: yes. */
 typedef struct mv_estdelay_opts {
@@ -3780,6 +3789,38 @@ typedef struct mv_wavelet_opts {
    allocates: yes (the output, the coefficients: ~2^k times one volume for k
    axes transformed). thread-safe: yes. */
 MVDEF mv_status mv_wavelet_thresh(const mv_vol *in, mv_vol *out, double lambda, const mv_wavelet_opts *opts);
+
+/* Total-variation denoising, bart rof (BART 0.8's src/rof.c): out =
+   argmin_x 1/2 ||x - in||^2 + lambda TV(x), TV isotropic over the axes of
+   opts.axes (BART's circular forward differences, jointly soft
+   thresholded), by BART's ADMM with rof's settings: rho 0.1, 50
+   iterations as BART counts them (CG steps in all), at most 10 CG steps
+   per x-update, from x = 0, stopping early by BART's ADMM rule (ABSTOL
+   1e-4, RELTOL 1e-3: the primal and dual residuals against their
+   tolerances); pics's ADMM (see TOTAL VARIATION) with the identity for
+   its normal operator. The whole array is one problem (the volumes of
+   in's dims[3..] side by side, as bart solves it); no axis longer than 1
+   to difference returns in, as bart's. bart rof 0.8 starts from whatever
+   its output file holds when that file exists (it maps it as its x); on a
+   new file it is this, to float rounding or the same bytes
+   (tests/test_tools.sh). */
+typedef struct mv_tv_opts {
+    unsigned axes;      /* bits of the axes differenced among x 1, y 2, z 4: 0 = 7 */
+    double rho;         /* ADMM penalty: 0 = 0.1 (bart rof's) */
+    int iterations;     /* 0 = 50 (bart rof's) */
+    int cg_iterations;  /* CG steps per x-update at most: 0 = 10 */
+    int components;     /* the gradient's components BART counts in its early stop (one per flagged axis,
+                           those of length 1 too, which differencing skips): 0 = the bits of axes */
+    int threads;        /* 0 = library default; 1 = caller's thread only */
+    void *alloc_ctx;
+    int iterations_done; /* out: the CG steps run in all */
+} mv_tv_opts;
+
+/* in: c64 (x, y, z, batch...); out allocated c64 with in's dims (out may
+   be in: it is replaced). MV_ERR_INVALID_ARG: lambda < 0 or not finite,
+   axes beyond bit 2, not c64. allocates: yes (about 10 + 4k copies of in
+   for k axes). thread-safe: yes. */
+MVDEF mv_status mv_tv_denoise(const mv_vol *in, mv_vol *out, double lambda, mv_tv_opts *opts);
 
 /* Options of the CG solvers; all-zero = defaults. */
 typedef struct mv_cg_opts {
@@ -46221,6 +46262,7 @@ typedef struct mv__tv {
     int64_t nb;     /* volumes, one after the other */
     int64_t n;      /* voxels of them all */
     int64_t nframes; /* items of a joint series (axis 3: item f against item f - 1, circular) */
+    int bart_k;     /* components of BART's gradient (its flagged axes, those of length 1 too): its early stop's M */
 } mv__tv;
 
 static void mv__tv_make(mv__tv *t, const int64_t dims[3], int64_t nb, unsigned axes)
@@ -46234,6 +46276,7 @@ static void mv__tv_make(mv__tv *t, const int64_t dims[3], int64_t nb, unsigned a
     t->nb = nb;
     t->n = dims[0] * dims[1] * dims[2] * nb;
     t->nframes = 1;
+    t->bart_k = (int)(axes & 1u) + (int)(axes >> 1 & 1u) + (int)(axes >> 2 & 1u);
 }
 
 /* the frames of a joint series as a gradient axis after x, y, z (BART's
@@ -46359,6 +46402,14 @@ typedef struct mv__admm {
     float *ng;           /* k n: the gradient inside the normal equations */
     float *acc, *tmp;    /* n each: the terms' sum, one term's G^H G x */
     const mv__math_ops *ma; /* the dispatched math kernels, looked up once per solve */
+    /* BART's early stop (its ABSTOL, RELTOL: bart rof's 1e-4, 1e-3; pics
+       sets them 0, as every caller but mv_tv_denoise): the residuals of a
+       round, summed over its terms */
+    double abstol, reltol;
+    float *gxr, *zold;   /* max m: G_j x before the relaxation, z_j before the prox */
+    float *sv, *ghu;     /* n: sum G_j^H (z_j - z_j old), sum G_j^H u_j */
+    double n1, n2, rr;   /* sums of ||G_j x||^2, ||z_j||^2, ||G_j x - z_j||^2 */
+    int64_t mtot;        /* sum of the terms' values */
 } mv__admm;
 
 /* which of the opts' terms there are, in medvol's order: l2, l1-wavelet,
@@ -46520,6 +46571,44 @@ static void mv__admm_rhs(mv__admm *a, const float *b, float *rhs, float *s)
 /* term j's z- and u-update after the x-update, BART's: G_j x over-relaxed
    (alpha G_j x + (1 - alpha) z_j) plus u_j; z_j its prox; u_j += the
    relaxed G_j x - z_j. Adds ||u_j's step||^2 and ||z_j||^2 to *du, *zz. */
+/* BART's residuals of term j after its prox (iter/admm.c, not "fast"):
+   r_j = G_j x - z_j, s += G_j^H (z_j - z_j old), sum G_j^H u_j, ||z_j||^2 */
+static void mv__admm_term_residuals(mv__admm *a, int j)
+{
+    const mv__admm_term *t = &a->t[j];
+    const size_t mf = (size_t)(2 * t->m);
+    a->ma->bin(MV_MATH_SUB, a->gxr, t->z, 0, 0, a->gxr, mf);
+    a->rr += mv__cdot_re(a->gxr, a->gxr, t->m);
+    a->n2 += mv__cdot_re(t->z, t->z, t->m);
+    a->ma->bin(MV_MATH_SUB, t->z, a->zold, 0, 0, a->zold, mf);
+    if (t->kind == MV__ADMM_TV) {
+        mv__tv_adjoint(a->tv, a->zold, a->tmp);
+        a->ma->bin(MV_MATH_ADD, a->sv, a->tmp, 0, 0, a->sv, (size_t)(2 * a->n));
+        mv__tv_adjoint(a->tv, t->u, a->tmp);
+        a->ma->bin(MV_MATH_ADD, a->ghu, a->tmp, 0, 0, a->ghu, (size_t)(2 * a->n));
+    } else {
+        a->ma->bin(MV_MATH_ADD, a->sv, a->zold, 0, 0, a->sv, (size_t)(2 * a->n));
+        a->ma->bin(MV_MATH_ADD, a->ghu, t->u, 0, 0, a->ghu, (size_t)(2 * a->n));
+    }
+}
+
+/* BART's stopping rule of a round: ||r|| < ABSTOL sqrt(M) + RELTOL
+   sqrt(max(sum ||G_j x||^2, sum ||z_j||^2)) and rho ||s|| < ABSTOL sqrt(N)
+   + RELTOL rho ||sum G_j^H u_j|| (M, N: the floats of the z_j and of x),
+   in BART's float and double roundings; clears the sums for the next */
+static int mv__admm_converged(mv__admm *a)
+{
+    const float s_norm = (float)((double)a->rho * sqrt(mv__cdot_re(a->sv, a->sv, a->n)));
+    const float r_norm = (float)sqrt(a->rr);
+    const double r_scaling = sqrt(MV__MAX(a->n1, a->n2)), s_scaling = (double)a->rho * sqrt(mv__cdot_re(a->ghu, a->ghu, a->n));
+    const float eps_pri = (float)(a->abstol * sqrt((double)(2 * a->mtot)) + a->reltol * r_scaling);
+    const float eps_dual = (float)(a->abstol * sqrt((double)(2 * a->n)) + a->reltol * s_scaling);
+    a->n1 = a->n2 = a->rr = 0;
+    memset(a->sv, 0, (size_t)a->n * 8);
+    memset(a->ghu, 0, (size_t)a->n * 8);
+    return r_norm < eps_pri && s_norm < eps_dual;
+}
+
 static void mv__admm_term_update(mv__admm *a, int j, const float *x, double *du, double *zz)
 {
     mv__admm_term *t = &a->t[j];
@@ -46531,6 +46620,11 @@ static void mv__admm_term_update(mv__admm *a, int j, const float *x, double *du,
         mv__tv_grad(a->tv, x, a->gx);
         gx = a->gx;
     }
+    if (a->gxr) { /* the early stop's residuals need G_j x and the old z_j */
+        memcpy(a->gxr, gx, mf * sizeof(float));
+        memcpy(a->zold, t->z, mf * sizeof(float));
+        a->n1 += mv__cdot_re(a->gxr, a->gxr, t->m);
+    }
     a->ma->bin(MV_MATH_MUL, gx, NULL, alpha, 0, a->gx, mf); /* alpha G x + (1 - alpha) z, plus u */
     mv__bin_accumulate(a->ma, a->gx, MV_MATH_MUL, t->z, NULL, 1.f - alpha, 2 * t->m);
     a->ma->bin(MV_MATH_ADD, a->gx, t->u, 0, 0, a->gx, mf);
@@ -46541,6 +46635,7 @@ static void mv__admm_term_update(mv__admm *a, int j, const float *x, double *du,
         *zz += (double)t->z[i] * t->z[i];
         t->u[i] = un;
     }
+    if (a->gxr) mv__admm_term_residuals(a, j);
 }
 
 /* BART's ADMM warm start (iter/admm.c, do_warmstart: pics -W): from the
@@ -46574,10 +46669,26 @@ static void mv__admm_term_warm(mv__admm *a, int j, const float *x)
    low-rank term's (NULL where there is none); work: mv__admm_bytes with
    the wavelet's scratch (wav_bytes) and the blocks' after it; nimg: the
    values of one item. */
+static mv_status mv__admm_run_tol(mv_normal_op op, void *user, const float *b, float *x, int64_t n, int64_t nimg,
+                                  const mv__tv *t, const mv__wav *w, size_t wav_bytes, const mv__llr *llr,
+                                  const mv_cg_opts *o, int warm, unsigned char *work, int threads, int report,
+                                  int *iters, double *res, double abstol, double reltol);
+
+/* BART's ADMM as pics runs it (no early stop) */
 static mv_status mv__admm_run(mv_normal_op op, void *user, const float *b, float *x, int64_t n, int64_t nimg,
                               const mv__tv *t, const mv__wav *w, size_t wav_bytes, const mv__llr *llr,
                               const mv_cg_opts *o, int warm, unsigned char *work, int threads, int report, int *iters,
                               double *res)
+{
+    return mv__admm_run_tol(op, user, b, x, n, nimg, t, w, wav_bytes, llr, o, warm, work, threads, report, iters, res,
+                            0, 0);
+}
+
+/* BART's iter2_admm with its ABSTOL / RELTOL early stop (0, 0: none) */
+static mv_status mv__admm_run_tol(mv_normal_op op, void *user, const float *b, float *x, int64_t n, int64_t nimg,
+                                  const mv__tv *t, const mv__wav *w, size_t wav_bytes, const mv__llr *llr,
+                                  const mv_cg_opts *o, int warm, unsigned char *work, int threads, int report,
+                                  int *iters, double *res, double abstol, double reltol)
 {
     int kinds[6], nt = mv__admm_kinds(o, kinds), j, it, total = 0;
     int maxit = o->iterations ? o->iterations : 30, cgit = o->admm_cg_iterations ? o->admm_cg_iterations : 10;
@@ -46630,6 +46741,14 @@ static mv_status mv__admm_run(mv_normal_op op, void *user, const float *b, float
     *res = 0;
     if (!warm) memset(x, 0, (size_t)n * 8);
     if (bb == 0 && !warm) return MV_OK;
+    if (abstol > 0 || reltol > 0) { /* the early stop's vectors: G_j x, old z_j (max m), s, sum G^H u (n) */
+        a.abstol = abstol, a.reltol = reltol;
+        a.gxr = (float *)mv__alloc((size_t)(4 * m + 4 * n) * sizeof(float), NULL);
+        MV__CHECK(a.gxr != NULL, MV_ERR_OUT_OF_MEMORY, "ADMM: %lld values of residuals", (long long)(2 * m + 2 * n));
+        a.zold = a.gxr + 2 * m, a.sv = a.zold + 2 * m, a.ghu = a.sv + 2 * n;
+        memset(a.sv, 0, (size_t)(4 * n) * sizeof(float));
+        for (j = 0; j < nt; j++) a.mtot += a.t[j].kind == MV__ADMM_TV ? (int64_t)t->bart_k * n : a.t[j].m;
+    }
     for (j = 0; j < nt && warm; j++) mv__admm_term_warm(&a, j, x);
     for (it = 0; it < maxit; it++) {
         int steps;
@@ -46651,9 +46770,81 @@ static mv_status mv__admm_run(mv_normal_op op, void *user, const float *b, float
             break;
         }
         if (total > maxit) break;
+        if (a.gxr && mv__admm_converged(&a)) break;
     }
     *res = rn;
+    mv__free(a.gxr, NULL);
     return st;
+}
+
+/* ---- total-variation denoising (bart rof) ---- */
+
+/* rof's normal operator: the identity */
+static mv_status mv__tvd_identity(void *user, const float *x, float *y, int64_t n)
+{
+    (void)user;
+    memcpy(y, x, (size_t)n * 8);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_tv_denoise(const mv_vol *in, mv_vol *out, double lambda, mv_tv_opts *opts)
+{
+    static const char *fn = "mv_tv_denoise";
+    mv_tv_opts od;
+    mv_cg_opts co;
+    mv__tv t;
+    mv_vol o;
+    int64_t dims[3], n, nb = 1;
+    size_t bytes;
+    unsigned char *work;
+    double res;
+    int a, iters = 0;
+    mv_status st;
+    if (!opts) {
+        memset(&od, 0, sizeof(od));
+        opts = &od;
+    }
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    MV__TRY(mv__mri_check_c64(in, fn, "in"));
+    MV__CHECK(lambda >= 0 && lambda <= 3.4e38, MV_ERR_INVALID_ARG, "%s: lambda %g (>= 0, finite)", fn, lambda);
+    MV__CHECK(opts->axes <= 7u && opts->rho >= 0 && opts->iterations >= 0 && opts->cg_iterations >= 0 &&
+              opts->components >= 0 && opts->components <= 16, MV_ERR_INVALID_ARG,
+              "%s: axes 0x%x (bits of x, y, z), rho %g, iterations %d, cg_iterations %d, components %d (0 .. 16)",
+              fn, opts->axes, opts->rho, opts->iterations, opts->cg_iterations, opts->components);
+    for (a = 0; a < 3; a++) dims[a] = in->dim[a];
+    for (a = 3; a < MV_MAX_DIMS; a++) nb *= in->dim[a];
+    n = dims[0] * dims[1] * dims[2] * nb;
+    memset(&co, 0, sizeof(co));
+    co.tv = lambda;
+    co.tv_axes = opts->axes ? opts->axes : 7u;
+    co.admm_rho = opts->rho > 0 ? opts->rho : 0.1;
+    co.iterations = opts->iterations ? opts->iterations : 50;
+    co.admm_cg_iterations = opts->cg_iterations ? opts->cg_iterations : 10;
+    co.admm = 1;
+    mv__tv_make(&t, dims, nb, co.tv_axes);
+    if (opts->components > 0) t.bart_k = opts->components;
+    if (t.k == 0) { /* no axis longer than 1 to difference: bart's ADMM returns the input */
+        memset(&o, 0, sizeof(o));
+        MV__TRY(mv__mri_alloc_like(in, MV_DT_C64, 0, &o, opts->alloc_ctx, fn));
+        memcpy(o.data, in->data, (size_t)n * 8);
+        opts->iterations_done = 0;
+        return mv__out_commit_in(out, &o, in, NULL);
+    }
+    bytes = mv__admm_bytes(&co, n, &t, 0);
+    work = (unsigned char *)mv__alloc(bytes, opts->alloc_ctx);
+    MV__CHECK(work != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %zu bytes of ADMM state", fn, bytes);
+    memset(&o, 0, sizeof(o));
+    st = mv__mri_alloc_like(in, MV_DT_C64, 0, &o, opts->alloc_ctx, fn);
+    if (st == MV_OK)
+        st = mv__admm_run_tol(mv__tvd_identity, NULL, (const float *)in->data, (float *)o.data, n, n, &t, NULL, 0,
+                              NULL, &co, 0, work, mv__resolve_threads(opts->threads), 0, &iters, &res, 1e-4, 1e-3);
+    mv__free(work, opts->alloc_ctx);
+    opts->iterations_done = iters;
+    if (st != MV_OK) {
+        mv_free(&o);
+        return st;
+    }
+    return mv__out_commit_in(out, &o, in, NULL);
 }
 
 /* A CG-SENSE plan: what every item of one geometry shares. */

@@ -171,6 +171,22 @@ int opt_flag(const args *a, const char *name)
     return 0;
 }
 
+int opt_floats(const args *a, const char *name, float *v, int n)
+{
+    const char *s = opt_str(a, name), *p = s;
+    char *e;
+    int k;
+    if (!s) return 0;
+    for (k = 0; k < n; k++) {
+        v[k] = strtof(p, &e);
+        if (e == p || !isfinite(v[k]) || *e != (k + 1 < n ? ':' : 0))
+            return usage_error(a, n == 1 ? "option wants a number" : n == 3 ? "option wants three numbers a:b:c" :
+                               "option wants numbers a:b:...", s);
+        p = e + 1;
+    }
+    return 0;
+}
+
 /* "a,b,c" into up to n finite numbers; returns how many, -1 on junk. */
 int parse_list(const char *s, double *out, int n)
 {

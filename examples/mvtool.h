@@ -50,6 +50,9 @@ int opt_flag(const args *a, const char *name);
 int parse_list(const char *s, double *out, int n);
 /* "a,b,c" into up to n whole numbers in [lo, hi]; how many, -1 on junk. */
 int parse_ints(const char *s, int64_t *out, int n, int64_t lo, int64_t hi);
+/* The option's value as n finite floats "a:b:c" (strtof: bart's sscanf
+   "%f"); 0 (v untouched when absent) or the usage error */
+int opt_floats(const args *a, const char *name, float *v, int n);
 /* nearest | linear | cubic; 1 if known */
 int parse_interp(const char *s, mv_interp *interp);
 /* "X,Y,Z" voxel counts >= 1; "A,B,C" spacings in mm > 0: 1 if valid */
@@ -126,5 +129,9 @@ extern const command mvtool_array_commands[];
 extern const int mvtool_array_ncommands;
 /* bart flip's form of mvtool flip (examples/mvtool_array.c) */
 int mvtool_flip_bart(const args *a);
+/* BART's fft over the axes of flags (bit a: BART's axis a) of the samples
+   x of 16 sizes bd, in place: fftmod before and after when centred (bart
+   fft without -n), norm MV_FFT_ORTHO for -u (mvtool_ops.c) */
+mv_status bart_fft_samples(float *x, const int64_t bd[16], unsigned flags, int inverse, mv_fft_norm norm, int centred);
 
 #endif

@@ -4,21 +4,21 @@
    creal, cabs, carg, invert, cpyphs, zexp, spow, fmac, avg, var, std, mip,
    normalize, pattern, nrmse, sdot, resize, crop, extract, slice, copy,
    join, flip, circshift, transpose, reshape, repmat, squeeze, show,
-   bitmask), so that a script written for bart runs with mvtool in its
-   place.
+   bitmask, fovshift, estshift), so that a script written for bart runs
+   with mvtool in its place.
 
    Each takes bart 0.8's arguments and gives its meaning over BART's 16
    axes. Where bart's result is one float rounding per sample (every move,
-   noise, scale, saxpy, conj, creal, cabs, carg, fmac without -s) it is
-   bart's, byte for byte: the same float operations in the same order
-   (complex products as gcc computes them, a*c - b*d and a*d + b*c; BART's
-   strength reduction of a real scale factor; the Makefile's
-   -ffp-contract=off keeps them unfused). Sums over axes (fmac -s, avg,
-   pattern) accumulate in float as bart does, along the file's order, which
-   is bart's order or another of its loop optimiser's choosing: within
-   float rounding of bart's. nrmse and sdot accumulate in float64 as bart
-   does. tests/test_tools.sh compares every command with bart 0.8 (cmp
-   where the bytes are bart's).
+   noise, scale, saxpy, conj, creal, cabs, carg, fmac without -s,
+   fovshift) it is bart's, byte for byte: the same float operations in the
+   same order (complex products as gcc computes them, a*c - b*d and
+   a*d + b*c; BART's strength reduction of a real scale factor; the
+   Makefile's -ffp-contract=off keeps them unfused). Sums over axes (fmac
+   -s, avg, pattern) accumulate in float as bart does, along the file's
+   order, which is bart's order or another of its loop optimiser's
+   choosing: within float rounding of bart's. nrmse and sdot accumulate in
+   float64 as bart does. tests/test_tools.sh compares every command with
+   bart 0.8 (cmp where the bytes are bart's).
 
    Arrays are read with BART's axes 6..15 folded into dims[6] (the file's
    samples in its order; mapped where a command only reads them:
@@ -1477,6 +1477,229 @@ static int cmd_show(const args *a)
 }
 
 /* The command table (STYLE P11). */
+/* ---- FOV shifts and sub-pixel shifts ---- */
+
+/* p[0] = p[1] * p[2], gcc's complex product (BART's zmul) */
+static void line_zmul(void *ctx, int64_t n, float *const p[3], const int64_t s[3])
+{
+    int64_t i;
+    (void)ctx;
+    for (i = 0; i < n; i++) {
+        float *o = p[0] + 2 * i * s[0];
+        const float *x = p[1] + 2 * i * s[1], *y = p[2] + 2 * i * s[2];
+        const float re = x[0] * y[0] - x[1] * y[1], im = x[0] * y[1] + x[1] * y[0];
+        o[0] = re, o[1] = im;
+    }
+}
+
+/* BART's zexpj of a float phase v (its imaginary part +0): cexpf(1.I * v),
+   the product in double as gcc forms it */
+static void expj_of(float vr, float vi, float *out)
+{
+    const double re = 0.0 * (double)vr - 1.0 * (double)vi, im = 0.0 * (double)vi + 1.0 * (double)vr;
+    const float _Complex e = cexpf(cf_of((float)re, (float)im));
+    out[0] = crealf(e), out[1] = cimagf(e);
+}
+
+/* BART's linear_phase over IN's axes 0..2 for a shift of s FOVs: grad_n =
+   2 pi (s_n N_n) / N_n, the phase sum_n x_n grad_n - sum_n grad_n N_n / 2
+   in float, e^(i phase) */
+static void linear_phase16(const int64_t bd[NAX], const float s[3], float *ph)
+{
+    float grad[3], cn = 0.0f, v;
+    int64_t x, y, z;
+    int n;
+    for (n = 0; n < 3; n++) {
+        const float pos = s[n] * (float)bd[n];
+        grad[n] = (float)(2. * 3.14159265358979323846 * (double)pos / (double)(float)bd[n]);
+        cn = (float)((double)cn - (double)(grad[n] * (float)bd[n]) / 2.);
+    }
+    for (z = 0; z < bd[2]; z++)
+        for (y = 0; y < bd[1]; y++)
+            for (x = 0; x < bd[0]; x++) {
+                v = ((0.0f + (float)x * grad[0]) + (float)y * grad[1]) + (float)z * grad[2];
+                expj_of(v + cn, 0.0f, ph + 2 * (x + bd[0] * (y + bd[1] * z)));
+            }
+}
+
+/* BART's noncart_shift: e^(2 pi i k . s) per trajectory point, k . s
+   summed in complex float from 0 (md_ztenmul), times 2 pi i in float
+   (md_zsmul), cexpf (md_zexp) */
+static void traj_phase16(const float *t, int64_t npts, const float s[3], float *ph)
+{
+    const float w = (float)(2. * 3.14159265358979323846);
+    int64_t i;
+    int c;
+    for (i = 0; i < npts; i++, t += 6) {
+        float re = 0.0f, im = 0.0f, ar, ai;
+        float _Complex e;
+        for (c = 0; c < 3; c++) {
+            const float pr = t[2 * c] * s[c] - t[2 * c + 1] * 0.0f, pi = t[2 * c] * 0.0f + t[2 * c + 1] * s[c];
+            re += pr, im += pi;
+        }
+        ar = re * 0.0f - im * w, ai = re * w + im * 0.0f;
+        e = cexpf(cf_of(ar, ai));
+        ph[2 * i] = crealf(e), ph[2 * i + 1] = cimagf(e);
+    }
+}
+
+/* fovshift [-t TRAJ] [-s X:Y:Z] IN OUT (bart fovshift): IN times the
+   phase of a shift of the field of view by s (in FOVs): Cartesian k-space
+   along IN's axes 0..2 (BART's linear_phase), or samples at TRAJ's points
+   (k in grid units), the phase broadcast over IN (each axis 1 or IN's) */
+static int cmd_fovshift(const args *a)
+{
+    const char *tf = opt_str(a, "-t");
+    float s[3] = {0, 0, 0};
+    mv_vol in, tr, ph, out;
+    int64_t bd[NAX], pd[NAX], td[NAX], is[NAX], ps[NAX], os[NAX];
+    walk w;
+    float *base[3];
+    int rc, ax;
+    memset(&ph, 0, sizeof(ph));
+    if ((rc = opt_floats(a, "-s", s, 3))) return rc;
+    if ((rc = cfl_load_mapped(a->pos[0], &in, bd))) return rc;
+    ones16(pd);
+    if (tf) {
+        if ((rc = cfl_load_mapped(tf, &tr, td))) {
+            mv_free(&in);
+            return rc;
+        }
+        for (ax = 1; ax < NAX; ax++) pd[ax] = td[ax];
+        rc = td[0] != 3 ? usage_error(a, "-t: a trajectory has 3 coordinates along its first axis", tf) : 0;
+        for (ax = 0; ax < NAX && !rc; ax++)
+            if (pd[ax] != 1 && pd[ax] != bd[ax])
+                rc = usage_error(a, "-t: each axis of the trajectory's points 1 or IN's", tf);
+        if (!rc) rc = alloc16(&ph, pd, a->pos[1]);
+        if (!rc) traj_phase16((const float *)tr.data, samples_of(pd), s, (float *)ph.data);
+        mv_free(&tr);
+    } else {
+        pd[0] = bd[0], pd[1] = bd[1], pd[2] = bd[2];
+        if (!(rc = alloc16(&ph, pd, a->pos[1]))) linear_phase16(bd, s, (float *)ph.data);
+    }
+    if (!rc) rc = alloc16(&out, bd, a->pos[1]);
+    if (rc) {
+        mv_free(&in), mv_free(&ph);
+        return rc;
+    }
+    strides_of(bd, os), strides_of(bd, is);
+    bstrides_of(pd, bd, ps);
+    walk_init(&w, bd, 3, os, is, ps);
+    base[0] = (float *)out.data, base[1] = (float *)in.data, base[2] = (float *)ph.data;
+    walk_run(&w, base, line_zmul, NULL);
+    mv_free(&in), mv_free(&ph);
+    return cfl_save_dims(a->pos[1], &out, bd);
+}
+
+/* estshift FLAGS IN1 IN2 (bart estshift): the sub-pixel shift of IN1
+   against IN2 along each axis of FLAGS, from the phase of the cross
+   spectrum's neighbour products (BART's est_subpixel_shift: unitary centred
+   FFTs over FLAGS, Q = F1 conj(F2), per axis sum conj(Q[p + 1]) Q[p],
+   cyclic, its angle / 2 pi times the axis's length) */
+static int cmd_estshift(const args *a)
+{
+    mv_vol x, y;
+    int64_t flags = 0, d[NAX], st[NAX], n, p, q;
+    int rc, ax;
+    mv_status s1, s2;
+    if ((rc = arg_int(a, a->pos[0], 0, 65535, "FLAGS: a bitmask of axes, 0 .. 65535", &flags))) return rc;
+    if ((rc = cfl_load_folded(a->pos[1], &x, d))) return rc;
+    if ((rc = cfl_load_folded(a->pos[2], &y, st)) || (rc = same_sizes(a, d, st, a->pos[2]))) {
+        mv_free(&x), mv_free(&y); /* a failed load leaves y empty */
+        return rc;
+    }
+    s1 = bart_fft_samples((float *)x.data, d, (unsigned)flags, 0, MV_FFT_ORTHO, 1);
+    s2 = s1 == MV_OK ? bart_fft_samples((float *)y.data, d, (unsigned)flags, 0, MV_FFT_ORTHO, 1) : s1;
+    if (s2 != MV_OK) {
+        mv_free(&x), mv_free(&y);
+        return fail_at(s2, a->pos[1]);
+    }
+    n = samples_of(d);
+    for (p = 0; p < n; p++) { /* Q = F1 conj(F2), in float as md_zmulc */
+        float *u = (float *)x.data + 2 * p;
+        const float *v = (const float *)y.data + 2 * p;
+        const float re = u[0] * v[0] + u[1] * v[1], im = u[1] * v[0] - u[0] * v[1];
+        u[0] = re, u[1] = im;
+    }
+    strides_of(d, st);
+    printf("Shifts:");
+    for (ax = 0; ax < NAX; ax++) {
+        double sr = 0, si = 0;
+        float sc[2];
+        if (!(flags >> ax & 1)) continue;
+        for (p = 0; p < n; p++) { /* md_zscalar(shifted, Q): Q[p] conj(Q[p + e_ax]) */
+            const int64_t c = p / st[ax] % d[ax];
+            const float *u = (const float *)x.data + 2 * p;
+            const float *v;
+            q = c + 1 < d[ax] ? p + st[ax] : p - c * st[ax];
+            v = (const float *)x.data + 2 * q;
+            sr += (double)(u[0] * v[0] + u[1] * v[1]);
+            si += (double)(u[1] * v[0] - u[0] * v[1]);
+        }
+        sc[0] = (float)sr, sc[1] = (float)si;
+        printf("\t%f", (float)((double)atan2f(sc[1], sc[0]) / (2. * 3.14159265358979323846) * (double)(float)d[ax]));
+    }
+    printf("\n");
+    mv_free(&x), mv_free(&y);
+    return 0;
+}
+
+/* rof LAMBDA FLAGS IN OUT (bart rof): total-variation denoising along the
+   axes of FLAGS (mv_tv_denoise: bart rof's ADMM, rho 0.1, 50 iterations).
+   The axes of FLAGS longer than 1 (at most three) are moved in front for
+   the library and back after. */
+static int cmd_rof(const args *a)
+{
+    mv_vol x, p, r;
+    mv_tv_opts o;
+    int64_t flags = 0, bd[NAX], xs[NAX], pd[NAX], ps[NAX], is[NAX], vd[4] = {1, 1, 1, 1};
+    int perm[NAX], k = 0, ax, j, rc;
+    char *end;
+    const float lam = strtof(a->pos[0], &end);
+    mv_status st;
+    if (end == a->pos[0] || *end || !(lam >= 0.0f) || !isfinite(lam))
+        return usage_error(a, "LAMBDA: a number >= 0", a->pos[0]);
+    if ((rc = arg_int(a, a->pos[1], 0, 65535, "FLAGS: a bitmask of axes, 0 .. 65535", &flags))) return rc;
+    if ((rc = cfl_load_folded(a->pos[2], &x, bd))) return rc;
+    for (ax = 0; ax < NAX; ax++)
+        if ((flags >> ax & 1) && bd[ax] > 1) perm[k++] = ax;
+    if (k == 0) /* nothing to difference: bart's ADMM returns IN */
+        return cfl_save_dims(a->pos[3], &x, bd);
+    if (k > 3) {
+        mv_free(&x);
+        return usage_error(a, "FLAGS: at most three axes longer than 1 (medvol's TV differences three)", a->pos[1]);
+    }
+    for (ax = 0, j = k; ax < NAX; ax++)
+        if (!((flags >> ax & 1) && bd[ax] > 1)) perm[j++] = ax;
+    strides_of(bd, xs);
+    for (j = 0; j < NAX; j++) pd[j] = bd[perm[j]], is[j] = xs[perm[j]];
+    for (j = 0; j < NAX; j++) vd[j < 3 ? j : 3] *= pd[j];
+    if ((rc = alloc16(&p, pd, a->pos[3]))) {
+        mv_free(&x);
+        return rc;
+    }
+    copy_sub((float *)p.data, pd, 0, (const float *)x.data, 0, is, pd);
+    mv_free(&x);
+    p.ndim = 4;
+    for (j = 0; j < MV_MAX_DIMS; j++) p.dim[j] = j < 4 ? vd[j] : 1;
+    memset(&o, 0, sizeof(o));
+    o.axes = (1u << k) - 1u;
+    for (ax = 0; ax < NAX; ax++) o.components += (int)(flags >> ax & 1); /* BART's gradient: every flagged axis */
+    st = mv_tv_denoise(&p, &r, (double)lam, &o);
+    mv_free(&p);
+    if (st != MV_OK) return fail_at(st, a->pos[2]);
+    /* back to IN's order: OUT's axis perm[j] is the result's axis j */
+    strides_of(pd, ps);
+    for (j = 0; j < NAX; j++) is[perm[j]] = ps[j];
+    if ((rc = alloc16(&x, bd, a->pos[3]))) {
+        mv_free(&r);
+        return rc;
+    }
+    copy_sub((float *)x.data, bd, 0, (const float *)r.data, 0, is, bd);
+    mv_free(&r);
+    return cfl_save_dims(a->pos[3], &x, bd);
+}
+
 const command mvtool_array_commands[] = {
     {"zeros", "an array of zeros, N dims of sizes D1..DN (bart zeros)",
      "mvtool zeros N D1 .. DN OUT\n  bart zeros: a .cfl of N dims (BART's axes 0 .. N-1) filled with 0.\n", "", 2, -1,
@@ -1570,6 +1793,15 @@ const command mvtool_array_commands[] = {
      "-t= -s", 2, 2, cmd_nrmse},
     {"sdot", "dot product of two arrays (bart sdot)",
      "mvtool sdot IN1 IN2\n  bart sdot: prints sum(IN1 conj(IN2)) (\"%+e%+ei\").\n", "", 2, 2, cmd_sdot},
+    {"estshift", "sub-pixel shift between two arrays (bart estshift)",
+     "mvtool estshift FLAGS IN1 IN2\n  bart estshift: prints \"Shifts:\" and IN1's shift against IN2 along each\n"
+     "  axis of FLAGS, from the phase slope of their cross spectrum.\n", "", 3, 3, cmd_estshift},
+    {"rof", "total-variation denoising (bart rof)",
+     "mvtool rof LAMBDA FLAGS IN OUT\n  bart rof: argmin 1/2 ||x - IN||^2 + LAMBDA TV(x), isotropic TV along the axes of\n"
+     "  FLAGS (at most three longer than 1), by bart rof's ADMM (rho 0.1, 50 iterations).\n", "", 4, 4, cmd_rof},
+    {"fovshift", "shift the field of view of k-space (bart fovshift)",
+     "mvtool fovshift [-t TRAJ] [-s X:Y:Z] IN OUT\n  bart fovshift: IN times the phase of a shift by X:Y:Z fields of view,\n"
+     "  Cartesian along axes 0..2, or at TRAJ's points; bart's bytes.\n", "-t= -s=", 2, 2, cmd_fovshift},
     {"show", "print an array's samples or sizes (bart show)",
      "mvtool show [-m] [-d DIM] [-s SEP] [-f FORMAT] IN\n"
      "  bart show: the samples, a line per run along the first axis longer than\n"

@@ -1,7 +1,7 @@
 /* mvtool_mri.c - the mri family of mvtool: BART-compatible non-Cartesian
-   commands on .cfl/.hdr pairs (medvol.h >>api-nufft): traj (bart traj),
-   estdims, estdelay (bart estdelay),
-   nufft (bart nufft), and dcf (density compensation, which BART lacks).
+   commands on .cfl/.hdr pairs (medvol.h >>api-nufft): traj (bart traj,
+   every option), estdims, estdelay (bart estdims, estdelay), nufft (bart
+   nufft), and dcf (density compensation, which BART lacks).
    Files are read with BART's axes beyond medvol's 7 folded into dims[6]
    and written with BART's 16 sizes (cfl_load_folded, cfl_save_dims). */
 #include "mvtool.h"
@@ -15,22 +15,6 @@ static int get_int(const args *a, const char *name, int64_t lo, int64_t hi, int6
     const char *s = opt_str(a, name);
     if (!s) return 0;
     if (parse_ints(s, v, 1, lo, hi) != 1) return usage_error(a, "option wants a whole number in range", s);
-    return 0;
-}
-
-/* bart traj's float options: one finite number, or "a:b:c" (-q, -Q) */
-static int get_floats(const args *a, const char *name, float *v, int n)
-{
-    const char *s = opt_str(a, name), *p = s;
-    char *e;
-    int k;
-    if (!s) return 0;
-    for (k = 0; k < n; k++) {
-        v[k] = strtof(p, &e);
-        if (e == p || !isfinite(v[k]) || *e != (k + 1 < n ? ':' : 0))
-            return usage_error(a, n == 1 ? "option wants a number" : "option wants three numbers a:b:c", s);
-        p = e + 1;
-    }
     return 0;
 }
 
@@ -119,8 +103,8 @@ static int cmd_traj(const args *a)
         (rc = get_int(a, "-d", 1, (int64_t)1 << 30, &o.full_samples)) ||
         (rc = get_int(a, "-e", 1, 65536, &o.echoes)) || (rc = get_int(a, "-a", 1, (int64_t)1 << 30, &o.accel)) ||
         (rc = get_int(a, "-t", 1, 65536, &o.turns)) || (rc = get_int(a, "-m", 1, 65536, &o.multiband)) ||
-        (rc = get_floats(a, "-o", &o.oversampling, 1)) || (rc = get_floats(a, "-R", &o.rotate_deg, 1)) ||
-        (rc = get_floats(a, "-q", o.delays, 3)) || (rc = get_floats(a, "-Q", o.delays + 3, 3)) ||
+        (rc = opt_floats(a, "-o", &o.oversampling, 1)) || (rc = opt_floats(a, "-R", &o.rotate_deg, 1)) ||
+        (rc = opt_floats(a, "-q", o.delays, 3)) || (rc = opt_floats(a, "-Q", o.delays + 3, 3)) ||
         (rc = get_zusamp(a, &o)))
         return rc;
     for (i = 0; i < a->npos; i++) { /* "-3" reads as a positional word */
@@ -202,7 +186,7 @@ static int cmd_estdelay(const args *a)
     mv_status st;
     memset(&o, 0, sizeof(o));
     if ((rc = get_int(a, "-p", 2, 100000, &p)) || (rc = get_int(a, "-n", 1, 1 << 20, &n)) ||
-        (rc = get_floats(a, "-r", &reg, 1)))
+        (rc = opt_floats(a, "-r", &reg, 1)))
         return rc;
     if (p % 2) return usage_error(a, "-p: the padding factor must be even (bart's)", opt_str(a, "-p"));
     if (opt_str(a, "-r") && !(reg > 0)) return usage_error(a, "-r: a region larger than 0", opt_str(a, "-r"));

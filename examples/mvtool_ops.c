@@ -599,32 +599,39 @@ static mv_status fft_bart_plan(float *x, int np, const int64_t *pd, unsigned pma
     return st;
 }
 
+mv_status bart_fft_samples(float *x, const int64_t bd[16], unsigned flags, int inverse, mv_fft_norm norm, int centred)
+{
+    bart_axes g;
+    int k;
+    mv_status st = MV_OK;
+    bart_axes_of(bd, (int64_t)flags, &g);
+    if (!g.pmask) return MV_OK;
+    if (centred) st = mv_fftmod(x, x, 16, bd, flags, inverse, NULL);
+    if (st == MV_OK && g.np <= MV_MAX_DIMS) {
+        st = fft_bart_plan(x, g.np, g.pd, g.pmask, inverse, norm);
+    } else {
+        for (k = 0; k < g.ns && st == MV_OK; k++)
+            if (g.smask >> k & 1) {
+                int64_t d3[3];
+                bart_axis_view(&g, k, d3);
+                st = fft_bart_plan(x, 3, d3, 2u, inverse, norm);
+            }
+    }
+    if (st == MV_OK && centred) st = mv_fftmod(x, x, 16, bd, flags, inverse, NULL);
+    return st;
+}
+
 static int fft_bart(const args *a)
 {
     mv_vol v;
     int64_t flags = 0, bd[16];
-    bart_axes g;
-    int rc, k, inverse = opt_flag(a, "-i"), centred = !opt_flag(a, "-n");
+    int rc, inverse = opt_flag(a, "-i");
     const mv_fft_norm norm = opt_flag(a, "-u") ? MV_FFT_ORTHO : inverse ? MV_FFT_FORWARD : MV_FFT_BACKWARD; /* unnormalised both ways */
-    mv_status st = MV_OK;
+    mv_status st;
     if (parse_ints(a->pos[0], &flags, 1, 0, 65535) != 1)
         return usage_error(a, "BITMASK: the dims to transform, 0 .. 65535 (bart fft's)", a->pos[0]);
     if ((rc = cfl_load_folded(a->pos[1], &v, bd))) return rc;
-    bart_axes_of(bd, flags, &g);
-    if (g.pmask) {
-        if (centred) st = mv_fftmod(v.data, v.data, 16, bd, (unsigned)flags, inverse, NULL);
-        if (st == MV_OK && g.np <= MV_MAX_DIMS) {
-            st = fft_bart_plan((float *)v.data, g.np, g.pd, g.pmask, inverse, norm);
-        } else {
-            for (k = 0; k < g.ns && st == MV_OK; k++)
-                if (g.smask >> k & 1) {
-                    int64_t d3[3];
-                    bart_axis_view(&g, k, d3);
-                    st = fft_bart_plan((float *)v.data, 3, d3, 2u, inverse, norm);
-                }
-        }
-        if (st == MV_OK && centred) st = mv_fftmod(v.data, v.data, 16, bd, (unsigned)flags, inverse, NULL);
-    }
+    st = bart_fft_samples((float *)v.data, bd, (unsigned)flags, inverse, norm, !opt_flag(a, "-n"));
     if (st != MV_OK) {
         mv_free(&v);
         return fail_at(st, a->pos[1]);

@@ -1590,11 +1590,41 @@ PYEOF
              "transpose 0 15 f16" "reshape 3 96 24 cck" "reshape 1032 2 6 ccs" "repmat 4 3 cck" "repmat 15 2 cc3" \
              "squeeze ccs" "squeeze cc3" "invert cck" "cpyphs cco" "zexp aim" "zexp -i cck" "spow 2 cck" "spow -- -0.5+1i cco" \
              "var 8 cck" "std 1024 ccs" "var 3 cc3" "std 0 cck" "vec -- 1 2+3i -0.5 4i" "index 10 6" \
-             "mip 8 cck" "mip -a 3 cc3" "mip -m -a 1024 ccs" "normalize 8 cck" "normalize -b 3 cco"; do
+             "mip 8 cck" "mip -a 3 cc3" "mip -m -a 1024 ccs" "normalize 8 cck" "normalize -b 3 cco" \
+             "fovshift -s 0.1:-0.23:0 cck" "fovshift -s 1.7:0.3:-0.45 cc3" "fovshift -s -0.3:0.05:0.2 ccs"; do
       set -- $R; cmd=$1; shift; args=(); for w in "$@"; do [ -f "$LL/$w.cfl" ] && args+=("$LL/$w") || args+=("$w"); done
       bart $cmd "${args[@]}" "$LL/ba" >/dev/null 2>&1 && $T $cmd "${args[@]}" "$LL/ma" && same_pair "$LL/ba" "$LL/ma" && ok ||
         bad "$R: not bart $cmd's bytes or sizes"
     done
+    # fovshift at trajectory points (bart's bytes), and what a shift means: a quarter of the field of view along
+    # axis 0 is numpy's roll of the image by -N/4 (circshift, checked against np.roll below); estshift finds a roll
+    bart traj -r -x 48 -y 31 "$LL/fst" >/dev/null 2>&1 && bart phantom -k -s 3 -t "$LL/fst" "$LL/fsk" >/dev/null 2>&1 &&
+      bart fovshift -t "$LL/fst" -s 0.2:-0.1:0 "$LL/fsk" "$LL/ba" >/dev/null 2>&1 &&
+      $T fovshift -t "$LL/fst" -s 0.2:-0.1:0 "$LL/fsk" "$LL/ma" && same_pair "$LL/ba" "$LL/ma" && ok || bad "fovshift -t: not bart's bytes"
+    bart phantom -x 48 "$LL/fsi" >/dev/null 2>&1 && $T fft -u 7 "$LL/fsi" "$LL/fsik" && $T fovshift -s 0.25:0:0 "$LL/fsik" "$LL/fso" &&
+      $T fft -i -u 7 "$LL/fso" "$LL/fsoi" && $T circshift -- 0 -12 "$LL/fsi" "$LL/fsr" &&
+      $T nrmse -t 1e-5 "$LL/fsr" "$LL/fsoi" >/dev/null && ok || bad "fovshift -s 0.25:0:0 is not a roll by -12 of a 48-sample image"
+    $T circshift 1 5 "$LL/fsi" "$LL/fsr" && q=$($T estshift 3 "$LL/fsr" "$LL/fsi") &&
+      "$PY" -c "import sys; w = sys.argv[1].split(); sys.exit(w[0] != 'Shifts:' or abs(float(w[1])) > 1e-5 or abs(float(w[2]) - 5) > 1e-5)" "$q" &&
+      ok || bad "estshift of a roll by 5 along axis 1: $q"
+    for f in 1 3 8 11; do
+      q=$($T estshift $f "$LL/aim" "$LL/cck") && qb=$(bart estshift $f "$LL/aim" "$LL/cck") &&
+        "$PY" -c "import sys; a, b = ([float(v) for v in s.split()[1:]] for s in sys.argv[1:]); sys.exit(len(a) != len(b) or max(abs(x - y) for x, y in zip(a, b)) > 5e-6)" "$q" "$qb" \
+        && ok || bad "estshift $f: $q, bart $qb"
+    done
+    # rof: bart rof's TV denoising (a fresh output each: bart rof starts from an existing output's contents)
+    bart phantom -x 48 "$LL/rfp" >/dev/null 2>&1 && bart noise -s 4 -n 0.02 "$LL/rfp" "$LL/rfn" >/dev/null 2>&1 &&
+      bart phantom -3 -x 20 "$LL/rf3" >/dev/null 2>&1 && bart noise -s 5 -n 0.02 "$LL/rf3" "$LL/rf3n" >/dev/null 2>&1 &&
+      bart repmat 10 3 "$LL/rfn" "$LL/rfs0" >/dev/null 2>&1 && bart noise -s 6 -n 0.05 "$LL/rfs0" "$LL/rfs" >/dev/null 2>&1 ||
+      bad "bart phantom / noise / repmat for rof"
+    for R in "0.05 3 rfn" "0.1 1 rfn" "0.02 7 rf3n" "0.02 5 rf3n" "0.05 1027 rfs" "0.05 1024 rfs" "0.05 8 rfn" "0.3 3 rfs"; do
+      set -- $R; rm -f "$LL/ba.cfl" "$LL/ba.hdr"
+      bart rof $1 $2 "$LL/$3" "$LL/ba" >/dev/null 2>&1 && $T rof $1 $2 "$LL/$3" "$LL/ma" &&
+        $T nrmse -t 1e-5 "$LL/ba" "$LL/ma" >/dev/null && ok || bad "rof $R: more than 1e-5 from bart rof's image"
+    done
+    $T rof 0.1 65537 "$LL/rfn" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "FLAGS" "$W/err" && ok || bad "rof FLAGS 65537: usage error: $(cat "$W/err")"
+    $T rof -- -0.1 3 "$LL/rfn" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "LAMBDA" "$W/err" && ok || bad "rof LAMBDA -0.1: usage error: $(cat "$W/err")"
+    bart ones 4 3 3 3 3 "$LL/rf4" >/dev/null 2>&1; $T rof 0.1 15 "$LL/rf4" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "three" "$W/err" && ok || bad "rof along four axes: usage error: $(cat "$W/err")"
     for R in "zeros 3 4 5 6" "ones 2 7 3" "ones 12 2 1 1 1 1 1 1 1 1 1 3 2" "delta 3 5 4" "delta 16 1025 3" "delta 5 0 3" "upat" \
              "upat -Y 64 -Z 48 -y 2 -z 3 -c 8" "upat -Y 31 -Z 20 -y 4 -z 2 -c 5"; do
       bart $R "$LL/ba" && $T $R "$LL/ma" && same_pair "$LL/ba" "$LL/ma" && ok || bad "$R: not bart's bytes or sizes"

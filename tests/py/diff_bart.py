@@ -175,7 +175,7 @@ import numpy as np
 
 BART = os.environ.get('BART', 'bart')
 FAMILIES = ['cfl', 'hdr', 'traj', 'estdelay', 'fft', 'rss', 'nufft', 'ecalib', 'pics', 'scale', 'cc', 'homodyne', 'thresh', 'l1', 'tv', 'admm',
-            'llr', 'subspace', 'nlinv', 'array']
+            'llr', 'subspace', 'nlinv', 'array', 'rof']
 FILE_STATUSES = ('MV_ERR_BAD_HEADER', 'MV_ERR_TRUNCATED', 'MV_ERR_BAD_DATA', 'MV_ERR_NOT_FOUND',
                  'MV_ERR_SIZE_OVERFLOW', 'MV_ERR_UNSUPPORTED')
 
@@ -575,6 +575,39 @@ def fam_estdelay(c, run, d):
     wb, wm = 'larger region' in rb.stderr, 'larger region' in rm.stderr
     if wb != wm:
         c.fail('estdelay', '%s: bart warns of the region %s, mvtool %s' % (what, wb, wm), run)
+
+
+def fam_rof(c, run, d):
+    """bart rof (TV denoising by its ADMM) on a noisy piecewise-smooth
+    image, 2D, 3D or a series in axis 10, along random axes: within 1e-5
+    (relative l2) of bart's image, the same bytes counted; a fresh output
+    file each (bart rof starts from its output file's old contents)"""
+    rng = c.rng
+    shape = [int(rng.integers(4, 40)), int(rng.integers(4, 40))] + ([int(rng.integers(2, 12))] if rng.random() < 0.3 else [1])
+    dims = shape + [1] * 7 + ([int(rng.integers(2, 4))] if rng.random() < 0.3 else [1])
+    g = np.meshgrid(*[np.linspace(-1, 1, n) for n in shape], indexing='ij')
+    img = (np.sqrt(sum(x * x for x in g)) < 0.6).astype(np.float64) + 0.3 * g[0]
+    a = np.broadcast_to(img.reshape(shape + [1] * 8), dims).astype(np.complex128)
+    a = a + float(rng.uniform(0.01, 0.2)) * crandn(rng, dims)
+    write_cfl(os.path.join(d, 'in'), a.astype(np.complex64), 16)
+    lam = '%.4g' % float(rng.uniform(0.001, 0.5))
+    flags = str(int(rng.choice([1, 2, 3, 4, 5, 7, 1024, 1027, 8])))
+    rb = run([BART, 'rof', lam, flags, 'in', 'b'])
+    rm = run([c.tool, 'rof', lam, flags, 'in', 'm'])
+    what = 'rof %s %s on %s' % (lam, flags, dims)
+    if rb.returncode != 0 or rm.returncode != 0:
+        c.fail('rof', '%s: bart exit %d, mvtool exit %d %s' % (what, rb.returncode, rm.returncode, rm.stderr.strip()), run)
+        return
+    b, m = read_cfl(os.path.join(d, 'b')), read_cfl(os.path.join(d, 'm'))
+    if b.shape != m.shape:
+        c.fail('rof', '%s: shape %s, bart %s' % (what, m.shape, b.shape), run)
+        return
+    e = float(np.linalg.norm((m - b).ravel()) / max(np.linalg.norm(b.ravel()), 1e-30))
+    c.ratio('rof (of 1e-5)', e / 1e-5)
+    if not e <= 1e-5:
+        c.fail('rof', '%s: %.3g from bart\'s image' % (what, e), run)
+    elif b.tobytes() != m.tobytes():
+        c.note('rof: within float rounding, not bart\'s bytes')
 
 
 def centred(a, axes, inverse):
@@ -2235,7 +2268,9 @@ def array_args(rng, dims, d):
     axis = lambda: int(rng.integers(0, min(16, nd + 2)))
     mask = lambda: int(rng.integers(0, 1 << min(16, nd + 1)))
     num = lambda: str(rng.choice(['2', '-0.5', '1.5i', '1+2i', '1e-3-2i', '0', '-1', '0.25-0i', '-0']))
-    kind = int(rng.integers(0, 31))
+    kind = int(rng.integers(0, 32))
+    if kind == 31:  # bart fovshift -s on Cartesian axes 0..2: bart's bytes
+        return ['fovshift', '-s', ':'.join('%.3f' % v for v in rng.uniform(-2, 2, 3)), 'in'], 'cfl', True
     if kind == 30:
         if rng.random() < 0.5:
             return ['mip'] + [f for f in ('-m', '-a') if rng.random() < 0.4] + [str(mask()), 'in'], 'cfl', False
@@ -2437,7 +2472,7 @@ def main():
     per = {'cfl': 3, 'hdr': 5, 'traj': 4, 'estdelay': 1, 'fft': 3, 'rss': 2, 'nufft': 3, 'ecalib': 0.1, 'pics': 0.1, 'scale': 1, 'cc': 1,
            'homodyne': 1,
            'thresh': 2, 'l1': 1, 'tv': 0.5, 'admm': 0.5, 'llr': 0.5, 'subspace': 0.5,
-           'nlinv': 0.5, 'array': 3}
+           'nlinv': 0.5, 'array': 3, 'rof': 0.5}
     t00 = time.time()
     if len(sys.argv) <= 5:
         fixed_cases(c)
