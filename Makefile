@@ -93,6 +93,10 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool fft -u 3 $(BUILD)/run-cg2 $(BUILD)/run-kg && $(BUILD)/mvtool fovshift -s 0.125:0:0 $(BUILD)/run-kg $(BUILD)/run-kgs && \
 	  $(BUILD)/mvtool fft -i -u 3 $(BUILD)/run-kgs $(BUILD)/run-cgs && \
 	  printf "estshift 3 of the slice after fovshift -s 0.125:0:0 (bart's, 3 of 24 pixels): " && $(BUILD)/mvtool estshift 3 $(BUILD)/run-cgs $(BUILD)/run-cg2
+	$(BUILD)/mvtool zeros 4 2000 1 1 4 $(BUILD)/run-z0 && $(BUILD)/mvtool noise -s 3 -n 2 $(BUILD)/run-z0 $(BUILD)/run-nz && \
+	  $(BUILD)/mvtool whiten -n $(BUILD)/run-nz $(BUILD)/run-nz $(BUILD)/run-wz && $(BUILD)/mvtool std 15 $(BUILD)/run-nz $(BUILD)/run-ns && \
+	  $(BUILD)/mvtool std 15 $(BUILD)/run-wz $(BUILD)/run-ws && printf "std of 4-coil noise of variance 2: " && \
+	  $(BUILD)/mvtool show $(BUILD)/run-ns && printf "after whiten -n (bart whiten): " && $(BUILD)/mvtool show $(BUILD)/run-ws
 	$(BUILD)/mvtool phantom $(BUILD)/run-p.nii --size 32 --dtype int16 && \
 	  $(BUILD)/mvtool merge $(BUILD)/run-m.nii.gz $(BUILD)/run-p.nii $(BUILD)/run-p.nii && \
 	  $(BUILD)/mvtool frames $(BUILD)/run-m.nii.gz $(BUILD)/run-f.nii 1 && \

@@ -4008,6 +4008,38 @@ MVDEF mv_status mv_bart_scale_estimate(const mv_vol *kspace, double *scale, cons
    n > 0 or a NULL seed: MV_ERR_INVALID_ARG. allocates: no. */
 MVDEF mv_status mv_bart_noise(void *x, int64_t n, double var, double spike, int real, unsigned *seed);
 
+/* Noise pre-whitening of multi-channel k-space (bart whiten, BART 0.8's
+   src/whiten.c): the channels' noise covariance K = sum n n^H / (N - 1)
+   over every sample of noise (c64, its coils along dims[3]; N its dims[0],
+   the readout, as bart divides), its Cholesky factor K = L L^H, and out =
+   W x with W = L^-1 per sample of kspace (c64, coils along dims[3]), so
+   that whitened noise has covariance I. opts: normalize (bart -n: out
+   divided by the standard deviation of the whitened noise over all its
+   samples, BART's md_zstd), a given covariance or matrix (bart -c, -o,
+   used as they are), and either returned (bart's covar_out, optmat_out),
+   all c64 (1, 1, 1, C, C) in BART's layout: K[p][q] at p + C q, W[j][i]
+   at i + C j (y_j = sum_i W[j][i] x_i). Summed and factored in float64
+   (bart: float sums, LAPACK's cpotrf and ctrtri in float): W within 1e-6
+   of numpy's float64 inv(cholesky(K)) (measured 2e-8; bart's 1.3e-5 ..
+   7e-5), the output within 3e-4 of bart's (tests/test_tools.sh);
+   whitened noise's covariance I (tests/test_mri.c). MV_ERR_INVALID_ARG: not
+   c64, coil counts that differ, N < 2, a given matrix of other than C^2
+   values, a covariance that is not Hermitian positive definite.
+   allocates: yes (out, the matrices; with normalize the whitened noise).
+   thread-safe: yes. */
+typedef struct mv_whiten_opts {
+    int normalize;              /* bart -n */
+    const mv_vol *covariance;   /* NULL, or K given (bart -c) */
+    const mv_vol *matrix;       /* NULL, or W given (bart -o) */
+    mv_vol *covariance_out;     /* NULL, or allocated with K (bart's covar_out) */
+    mv_vol *matrix_out;         /* NULL, or allocated with W (bart's optmat_out) */
+    double stdev;               /* out: normalize's divisor (0 without) */
+    int threads;
+    void *alloc_ctx;
+} mv_whiten_opts;
+
+MVDEF mv_status mv_noise_whiten(const mv_vol *kspace, const mv_vol *noise, mv_vol *out, mv_whiten_opts *opts);
+
 
 /* NLINV (BART nlinv 0.8; Uecker, Hohage, Block, Frahm, MRM 2008; with M
    maps ENLIVE, Holme et al., Sci Rep 2019): the image and the coil
@@ -46004,6 +46036,199 @@ MVDEF mv_status mv_bart_noise(void *x, int64_t n, double var, double spike, int 
     return MV_OK;
 }
 
+/* ---- noise pre-whitening (bart whiten) ---- */
+
+/* K[p][q] = sum n_p conj(n_q) / (N - 1) over noise's samples (coils along
+   dims[3]), in float64, K stored at p + C q (BART's covar layout) */
+static void mv__wh_covariance(const mv_vol *noise, int64_t c, double *k)
+{
+    const int64_t v = noise->dim[0] * noise->dim[1] * noise->dim[2], nb = mv_vol_count(noise) / (v * c);
+    const float *x = (const float *)noise->data;
+    int64_t b, s, p, q;
+    memset(k, 0, (size_t)(2 * c * c) * sizeof(double));
+    for (b = 0; b < nb; b++)
+        for (s = 0; s < v; s++)
+            for (p = 0; p < c; p++) {
+                const float *xp = x + 2 * (s + v * (p + c * b));
+                for (q = 0; q < c; q++) {
+                    const float *xq = x + 2 * (s + v * (q + c * b));
+                    k[2 * (p + c * q)] += (double)xp[0] * xq[0] + (double)xp[1] * xq[1];
+                    k[2 * (p + c * q) + 1] += (double)xp[1] * xq[0] - (double)xp[0] * xq[1];
+                }
+            }
+    for (p = 0; p < 2 * c * c; p++) k[p] /= (double)(noise->dim[0] - 1);
+}
+
+/* W = L^-1 for K = L L^H (K[p][q] at p + C q; W[j][i] at i + C j, lower
+   triangular); 0 when K is not Hermitian positive definite */
+static int mv__wh_matrix(const double *k, int64_t c, double *l, double *w)
+{
+    int64_t i, j, m;
+#define MV__K(p, q) (k + 2 * ((p) + c * (q)))
+#define MV__L(p, q) (l + 2 * ((p) * c + (q)))
+#define MV__W(p, q) (w + 2 * ((q) + c * (p)))
+    memset(l, 0, (size_t)(2 * c * c) * sizeof(double));
+    memset(w, 0, (size_t)(2 * c * c) * sizeof(double));
+    for (j = 0; j < c; j++) {
+        double d = MV__K(j, j)[0];
+        for (m = 0; m < j; m++) d -= MV__L(j, m)[0] * MV__L(j, m)[0] + MV__L(j, m)[1] * MV__L(j, m)[1];
+        /* positive beyond rounding: a coil that is a combination of the others leaves ~1e-16 */
+        if (!(d > 1e-10 * MV__K(j, j)[0]) || fabs(MV__K(j, j)[1]) > 1e-6 * MV__K(j, j)[0]) return 0;
+        MV__L(j, j)[0] = sqrt(d);
+        for (i = j + 1; i < c; i++) { /* L[i][j] = (K[i][j] - sum_m L[i][m] conj(L[j][m])) / L[j][j] */
+            double re = MV__K(i, j)[0], im = MV__K(i, j)[1];
+            for (m = 0; m < j; m++) {
+                const double *a = MV__L(i, m), *b = MV__L(j, m);
+                re -= a[0] * b[0] + a[1] * b[1];
+                im -= a[1] * b[0] - a[0] * b[1];
+            }
+            MV__L(i, j)[0] = re / MV__L(j, j)[0], MV__L(i, j)[1] = im / MV__L(j, j)[0];
+        }
+    }
+    for (j = 0; j < c; j++) /* column j of L^-1: L w = e_j, forward */
+        for (i = j; i < c; i++) {
+            double re = i == j ? 1.0 : 0.0, im = 0.0;
+            for (m = j; m < i; m++) {
+                const double *a = MV__L(i, m), *b = MV__W(m, j);
+                re -= a[0] * b[0] - a[1] * b[1];
+                im -= a[0] * b[1] + a[1] * b[0];
+            }
+            MV__W(i, j)[0] = re / MV__L(i, i)[0], MV__W(i, j)[1] = im / MV__L(i, i)[0];
+        }
+#undef MV__K
+#undef MV__L
+#undef MV__W
+    return 1;
+}
+
+typedef struct mv__wh_ctx {
+    const float *x;
+    float *y;
+    const double *w; /* W[j][i] at i + C j */
+    int64_t v, c;    /* samples per coil block, coils */
+} mv__wh_ctx;
+
+/* y_j = sum_i W[j][i] x_i per sample, in float64, over blocks [b, e) */
+static void mv__wh_apply_range(void *vc, int64_t b, int64_t e, int worker)
+{
+    const mv__wh_ctx *g = (const mv__wh_ctx *)vc;
+    int64_t blk, s, i, j;
+    (void)worker;
+    for (blk = b; blk < e; blk++)
+        for (s = 0; s < g->v; s++)
+            for (j = 0; j < g->c; j++) {
+                double re = 0, im = 0;
+                for (i = 0; i < g->c; i++) {
+                    const double *wji = g->w + 2 * (i + g->c * j);
+                    const float *xi = g->x + 2 * (s + g->v * (i + g->c * blk));
+                    re += wji[0] * xi[0] - wji[1] * xi[1];
+                    im += wji[0] * xi[1] + wji[1] * xi[0];
+                }
+                g->y[2 * (s + g->v * (j + g->c * blk))] = (float)re;
+                g->y[2 * (s + g->v * (j + g->c * blk)) + 1] = (float)im;
+            }
+}
+
+static void mv__wh_apply(const mv_vol *in, float *out, const double *w, int64_t c, int threads)
+{
+    mv__wh_ctx g;
+    g.x = (const float *)in->data, g.y = out, g.w = w, g.c = c;
+    g.v = in->dim[0] * in->dim[1] * in->dim[2];
+    mv__parallel_for(mv_vol_count(in) / (g.v * c), 1, threads, mv__wh_apply_range, &g);
+}
+
+/* a (1, 1, 1, C, C) matrix from float64 pairs */
+static mv_status mv__wh_matrix_out(const double *m, int64_t c, mv_vol *out, void *ctx)
+{
+    const int64_t d[5] = {1, 1, 1, c, c};
+    int64_t i;
+    mv_vol t;
+    memset(&t, 0, sizeof(t));
+    MV__TRY(mv_vol_alloc(&t, MV_DT_C64, 5, d, ctx));
+    for (i = 0; i < 2 * c * c; i++) ((float *)t.data)[i] = (float)m[i];
+    *out = t;
+    return MV_OK;
+}
+
+/* a given (C, C) matrix as float64 pairs */
+static mv_status mv__wh_matrix_in(const mv_vol *m, int64_t c, double *d, const char *what, const char *fn)
+{
+    int64_t i;
+    MV__TRY(mv__mri_check_c64(m, fn, what));
+    MV__CHECK(mv_vol_count(m) == c * c, MV_ERR_INVALID_ARG, "%s: %s holds %lld values (%lld coils: %lld)", fn, what,
+              (long long)mv_vol_count(m), (long long)c, (long long)(c * c));
+    for (i = 0; i < 2 * c * c; i++) d[i] = ((const float *)m->data)[i];
+    return MV_OK;
+}
+
+MVDEF mv_status mv_noise_whiten(const mv_vol *kspace, const mv_vol *noise, mv_vol *out, mv_whiten_opts *opts)
+{
+    static const char *fn = "mv_noise_whiten";
+    mv_whiten_opts od;
+    mv_vol t;
+    int64_t c;
+    double *k = NULL, *l, *w;
+    int threads;
+    mv_status st = MV_OK;
+    void *ctx;
+    if (!opts) {
+        memset(&od, 0, sizeof(od));
+        opts = &od;
+    }
+    ctx = opts->alloc_ctx;
+    opts->stdev = 0;
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    MV__TRY(mv__mri_check_c64(kspace, fn, "kspace"));
+    MV__TRY(mv__mri_check_c64(noise, fn, "noise"));
+    c = noise->dim[3];
+    MV__CHECK(kspace->dim[3] == c && c <= 4096, MV_ERR_INVALID_ARG, "%s: kspace has %lld coils, noise %lld (the same, "
+              "at most 4096)", fn, (long long)kspace->dim[3], (long long)c);
+    MV__CHECK(noise->dim[0] >= 2, MV_ERR_INVALID_ARG, "%s: %lld noise samples along dims[0] (2 or more)", fn,
+              (long long)noise->dim[0]);
+    threads = mv__resolve_threads(opts->threads);
+    k = (double *)mv__alloc((size_t)(6 * c * c) * sizeof(double), ctx);
+    MV__CHECK(k != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %lld coils' matrices", fn, (long long)c);
+    l = k + 2 * c * c, w = l + 2 * c * c;
+    if (opts->covariance) st = mv__wh_matrix_in(opts->covariance, c, k, "opts.covariance", fn);
+    else mv__wh_covariance(noise, c, k);
+    if (st == MV_OK && opts->matrix) st = mv__wh_matrix_in(opts->matrix, c, w, "opts.matrix", fn);
+    else if (st == MV_OK && !mv__wh_matrix(k, c, l, w))
+        st = mv__fail(MV_ERR_INVALID_ARG, "%s: the noise covariance is not Hermitian positive definite (a coil "
+                      "without noise, or coils that are copies)", fn);
+    memset(&t, 0, sizeof(t));
+    if (st == MV_OK) st = mv__mri_alloc_like(kspace, MV_DT_C64, 0, &t, ctx, fn);
+    if (st == MV_OK) mv__wh_apply(kspace, (float *)t.data, w, c, threads);
+    if (st == MV_OK && opts->normalize) { /* the whitened noise's standard deviation (BART's md_zstd over all) */
+        const int64_t n = mv_vol_count(noise), nf = 2 * n;
+        float *wn = (float *)mv__alloc((size_t)n * 8, ctx), f;
+        double mr = 0, mi = 0, ss = 0;
+        int64_t i;
+        if (!wn) {
+            st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %lld whitened noise samples", fn, (long long)n);
+        } else {
+            mv__wh_apply(noise, wn, w, c, threads);
+            for (i = 0; i < nf; i += 2) mr += wn[i], mi += wn[i + 1];
+            mr /= (double)n, mi /= (double)n;
+            for (i = 0; i < nf; i += 2) ss += (wn[i] - mr) * (wn[i] - mr) + (wn[i + 1] - mi) * (wn[i + 1] - mi);
+            mv__free(wn, ctx);
+            opts->stdev = sqrt(ss / (double)(n - 1));
+            f = (float)(1. / (double)(float)opts->stdev);
+            for (i = 0; i < 2 * mv_vol_count(&t); i++) ((float *)t.data)[i] *= f;
+        }
+    }
+    if (st == MV_OK && opts->covariance_out) st = mv__wh_matrix_out(k, c, opts->covariance_out, ctx);
+    if (st == MV_OK && opts->matrix_out) {
+        st = mv__wh_matrix_out(w, c, opts->matrix_out, ctx);
+        if (st != MV_OK && opts->covariance_out) mv_free(opts->covariance_out);
+    }
+    mv__free(k, ctx);
+    if (st != MV_OK) {
+        mv_free(&t);
+        return st;
+    }
+    return mv__out_commit_in(out, &t, kspace, NULL);
+}
+
 /* >>impl-poisson: bart poisson (src/poisson.c, misc/pd.c), its float and
    double steps kept where bart rounds (float points and distances, double
    draws and offsets), so that the same draws make the same mask */
@@ -46568,9 +46793,6 @@ static void mv__admm_rhs(mv__admm *a, const float *b, float *rhs, float *s)
     ma->bin(MV_MATH_ADD, rhs, b, 0, 0, rhs, nf);
 }
 
-/* term j's z- and u-update after the x-update, BART's: G_j x over-relaxed
-   (alpha G_j x + (1 - alpha) z_j) plus u_j; z_j its prox; u_j += the
-   relaxed G_j x - z_j. Adds ||u_j's step||^2 and ||z_j||^2 to *du, *zz. */
 /* BART's residuals of term j after its prox (iter/admm.c, not "fast"):
    r_j = G_j x - z_j, s += G_j^H (z_j - z_j old), sum G_j^H u_j, ||z_j||^2 */
 static void mv__admm_term_residuals(mv__admm *a, int j)
@@ -46600,7 +46822,8 @@ static int mv__admm_converged(mv__admm *a)
 {
     const float s_norm = (float)((double)a->rho * sqrt(mv__cdot_re(a->sv, a->sv, a->n)));
     const float r_norm = (float)sqrt(a->rr);
-    const double r_scaling = sqrt(MV__MAX(a->n1, a->n2)), s_scaling = (double)a->rho * sqrt(mv__cdot_re(a->ghu, a->ghu, a->n));
+    const double r_scaling = sqrt(MV__MAX(a->n1, a->n2));
+    const double s_scaling = (double)a->rho * sqrt(mv__cdot_re(a->ghu, a->ghu, a->n));
     const float eps_pri = (float)(a->abstol * sqrt((double)(2 * a->mtot)) + a->reltol * r_scaling);
     const float eps_dual = (float)(a->abstol * sqrt((double)(2 * a->n)) + a->reltol * s_scaling);
     a->n1 = a->n2 = a->rr = 0;
@@ -46609,6 +46832,9 @@ static int mv__admm_converged(mv__admm *a)
     return r_norm < eps_pri && s_norm < eps_dual;
 }
 
+/* term j's z- and u-update after the x-update, BART's: G_j x over-relaxed
+   (alpha G_j x + (1 - alpha) z_j) plus u_j; z_j its prox; u_j += the
+   relaxed G_j x - z_j. Adds ||u_j's step||^2 and ||z_j||^2 to *du, *zz. */
 static void mv__admm_term_update(mv__admm *a, int j, const float *x, double *du, double *zz)
 {
     mv__admm_term *t = &a->t[j];
@@ -46655,6 +46881,11 @@ static void mv__admm_term_warm(mv__admm *a, int j, const float *x)
     for (i = 0; i < 2 * t->m; i++) t->u[i] = gx[i] - t->z[i];
 }
 
+static mv_status mv__admm_run_tol(mv_normal_op op, void *user, const float *b, float *x, int64_t n, int64_t nimg,
+                                  const mv__tv *t, const mv__wav *w, size_t wav_bytes, const mv__llr *llr,
+                                  const mv_cg_opts *o, int warm, unsigned char *work, int threads, int report,
+                                  int *iters, double *res, double abstol, double reltol);
+
 /* ADMM for 1/2 ||A x - y||^2 + sum_j f_j(G_j x), BART's admm (iter/admm.c)
    with pics's settings: x, z, u from 0 (warm: x holds the start, z and u
    from it as BART's warm start); per round the x-update solves
@@ -46668,13 +46899,7 @@ static void mv__admm_term_warm(mv__admm *a, int j, const float *x)
    volumes: every map of every item), w: the wavelet term's, llr: the
    low-rank term's (NULL where there is none); work: mv__admm_bytes with
    the wavelet's scratch (wav_bytes) and the blocks' after it; nimg: the
-   values of one item. */
-static mv_status mv__admm_run_tol(mv_normal_op op, void *user, const float *b, float *x, int64_t n, int64_t nimg,
-                                  const mv__tv *t, const mv__wav *w, size_t wav_bytes, const mv__llr *llr,
-                                  const mv_cg_opts *o, int warm, unsigned char *work, int threads, int report,
-                                  int *iters, double *res, double abstol, double reltol);
-
-/* BART's ADMM as pics runs it (no early stop) */
+   values of one item. BART's ADMM as pics runs it (no early stop). */
 static mv_status mv__admm_run(mv_normal_op op, void *user, const float *b, float *x, int64_t n, int64_t nimg,
                               const mv__tv *t, const mv__wav *w, size_t wav_bytes, const mv__llr *llr,
                               const mv_cg_opts *o, int warm, unsigned char *work, int threads, int report, int *iters,
@@ -46743,7 +46968,7 @@ static mv_status mv__admm_run_tol(mv_normal_op op, void *user, const float *b, f
     if (bb == 0 && !warm) return MV_OK;
     if (abstol > 0 || reltol > 0) { /* the early stop's vectors: G_j x, old z_j (max m), s, sum G^H u (n) */
         a.abstol = abstol, a.reltol = reltol;
-        a.gxr = (float *)mv__alloc((size_t)(4 * m + 4 * n) * sizeof(float), NULL);
+        a.gxr = (float *)mv__alloc((size_t)(4 * m + 4 * n) * sizeof(float), o->alloc_ctx);
         MV__CHECK(a.gxr != NULL, MV_ERR_OUT_OF_MEMORY, "ADMM: %lld values of residuals", (long long)(2 * m + 2 * n));
         a.zold = a.gxr + 2 * m, a.sv = a.zold + 2 * m, a.ghu = a.sv + 2 * n;
         memset(a.sv, 0, (size_t)(4 * n) * sizeof(float));
@@ -46773,7 +46998,7 @@ static mv_status mv__admm_run_tol(mv_normal_op op, void *user, const float *b, f
         if (a.gxr && mv__admm_converged(&a)) break;
     }
     *res = rn;
-    mv__free(a.gxr, NULL);
+    mv__free(a.gxr, o->alloc_ctx);
     return st;
 }
 
@@ -46821,6 +47046,7 @@ MVDEF mv_status mv_tv_denoise(const mv_vol *in, mv_vol *out, double lambda, mv_t
     co.iterations = opts->iterations ? opts->iterations : 50;
     co.admm_cg_iterations = opts->cg_iterations ? opts->cg_iterations : 10;
     co.admm = 1;
+    co.alloc_ctx = opts->alloc_ctx;
     mv__tv_make(&t, dims, nb, co.tv_axes);
     if (opts->components > 0) t.bart_k = opts->components;
     if (t.k == 0) { /* no axis longer than 1 to difference: bart's ADMM returns the input */

@@ -4,8 +4,8 @@
    creal, cabs, carg, invert, cpyphs, zexp, spow, fmac, avg, var, std, mip,
    normalize, pattern, nrmse, sdot, resize, crop, extract, slice, copy,
    join, flip, circshift, transpose, reshape, repmat, squeeze, show,
-   bitmask, fovshift, estshift), so that a script written for bart runs
-   with mvtool in its place.
+   bitmask, fovshift, estshift, rof, whiten), so that a script written
+   for bart runs with mvtool in its place.
 
    Each takes bart 0.8's arguments and gives its meaning over BART's 16
    axes. Where bart's result is one float rounding per sample (every move,
@@ -1700,6 +1700,50 @@ static int cmd_rof(const args *a)
     return cfl_save_dims(a->pos[3], &x, bd);
 }
 
+/* whiten [-o OPTMAT] [-c COVAR] [-n] IN NDATA OUT [OPTMAT_OUT [COVAR_OUT]]
+   (bart whiten): IN's channels whitened against the noise NDATA
+   (mv_noise_whiten), the whitening matrix and the noise covariance written
+   when named (BART's layout, (1, 1, 1, C, C)) */
+static int cmd_whiten(const args *a)
+{
+    const char *of = opt_str(a, "-o"), *cf = opt_str(a, "-c");
+    mv_vol in, nz, om, cm, out, wm, km;
+    mv_whiten_opts o;
+    int64_t bd[NAX], md[NAX];
+    int rc = 0;
+    mv_status st;
+    memset(&o, 0, sizeof(o));
+    memset(&om, 0, sizeof(om)), memset(&cm, 0, sizeof(cm)), memset(&wm, 0, sizeof(wm)), memset(&km, 0, sizeof(km));
+    if ((rc = cfl_load_folded(a->pos[0], &in, bd))) return rc;
+    if ((rc = cfl_load_mapped(a->pos[1], &nz, NULL))) {
+        mv_free(&in);
+        return rc;
+    }
+    if (of && !(rc = cfl_load_folded(of, &om, NULL))) o.matrix = &om;
+    if (!rc && cf && !(rc = cfl_load_folded(cf, &cm, NULL))) o.covariance = &cm;
+    if (rc) {
+        mv_free(&in), mv_free(&nz), mv_free(&om);
+        return rc;
+    }
+    o.normalize = opt_flag(a, "-n");
+    if (a->npos > 3) o.matrix_out = &wm;
+    if (a->npos > 4) o.covariance_out = &km;
+    st = mv_noise_whiten(&in, &nz, &out, &o);
+    mv_free(&in), mv_free(&nz), mv_free(&om), mv_free(&cm);
+    if (st != MV_OK) return fail_at(st, a->pos[0]);
+    ones16(md);
+    md[3] = md[4] = bd[3];
+    if (a->npos > 3 && (rc = cfl_save_dims(a->pos[3], &wm, md))) {
+        mv_free(&out), mv_free(&km);
+        return rc;
+    }
+    if (a->npos > 4 && (rc = cfl_save_dims(a->pos[4], &km, md))) {
+        mv_free(&out);
+        return rc;
+    }
+    return cfl_save_dims(a->pos[2], &out, bd);
+}
+
 const command mvtool_array_commands[] = {
     {"zeros", "an array of zeros, N dims of sizes D1..DN (bart zeros)",
      "mvtool zeros N D1 .. DN OUT\n  bart zeros: a .cfl of N dims (BART's axes 0 .. N-1) filled with 0.\n", "", 2, -1,
@@ -1796,6 +1840,11 @@ const command mvtool_array_commands[] = {
     {"estshift", "sub-pixel shift between two arrays (bart estshift)",
      "mvtool estshift FLAGS IN1 IN2\n  bart estshift: prints \"Shifts:\" and IN1's shift against IN2 along each\n"
      "  axis of FLAGS, from the phase slope of their cross spectrum.\n", "", 3, 3, cmd_estshift},
+    {"whiten", "noise pre-whitening of multi-channel k-space (bart whiten)",
+     "mvtool whiten [-o OPTMAT] [-c COVAR] [-n] IN NDATA OUT [OPTMAT_OUT [COVAR_OUT]]\n"
+     "  bart whiten: IN's coils (axis 3) times L^-1, K = L L^H the noise covariance of NDATA; -n: divided by\n"
+     "  the whitened noise's standard deviation; -o / -c: a given matrix / covariance (BART's layout).\n",
+     "-o= -c= -n", 3, 5, cmd_whiten},
     {"rof", "total-variation denoising (bart rof)",
      "mvtool rof LAMBDA FLAGS IN OUT\n  bart rof: argmin 1/2 ||x - IN||^2 + LAMBDA TV(x), isotropic TV along the axes of\n"
      "  FLAGS (at most three longer than 1), by bart rof's ADMM (rho 0.1, 50 iterations).\n", "", 4, 4, cmd_rof},

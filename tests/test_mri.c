@@ -364,6 +364,99 @@ static void noise_reference(float *x, int64_t n, float var, float spike, int rea
 }
 #endif
 
+/* bart whiten's whitening: the whitened noise's sample covariance is I
+   (W K W^H = I for K = L L^H, W = L^-1: exact but for rounding), W lower
+   triangular with a real positive diagonal (the Cholesky factor is
+   unique, so this is numpy's inv(cholesky(K)) too: tests/test_tools.sh
+   compares), -n makes the whitened noise's standard deviation 1, a given
+   matrix is applied as it is, a coil that copies another is refused */
+MV_TEST(mri, noise_whiten_identity_covariance)
+{
+    enum { C = 3, N = 4000 };
+    static const float mix[C][C][2] = {{{1.0f, 0}, {0, 0}, {0, 0}},
+                                       {{0.6f, 0.3f}, {0.5f, -0.2f}, {0, 0}},
+                                       {{-0.4f, 0.1f}, {0.2f, 0.7f}, {0.3f, 0}}};
+    const int64_t nd[4] = {N, 1, 1, C}, kd[4] = {8, 4, 1, C};
+    mv_vol z, noise, k, out = MV_ZERO_INIT, wn = MV_ZERO_INIT, w = MV_ZERO_INIT, cov = MV_ZERO_INIT;
+    mv_whiten_opts o;
+    unsigned seed = 7;
+    int64_t s, i, j, q;
+    double worst = 0;
+    mv_vol_init(&z), mv_vol_init(&noise), mv_vol_init(&k);
+    REQUIRE_OK(mv_vol_alloc(&z, MV_DT_C64, 4, nd, NULL));
+    REQUIRE_OK(mv_vol_alloc(&noise, MV_DT_C64, 4, nd, NULL));
+    REQUIRE_OK(mv_vol_alloc(&k, MV_DT_C64, 4, kd, NULL));
+    memset(z.data, 0, (size_t)mv_vol_bytes(&z));
+    REQUIRE_OK(mv_bart_noise(z.data, N * C, 1.0, 1.0, 0, &seed));
+    for (s = 0; s < N; s++) /* n = mix z: correlated, complex */
+        for (i = 0; i < C; i++) {
+            float re = 0, im = 0;
+            for (j = 0; j < C; j++) {
+                const float *zz = (const float *)z.data + 2 * (s + N * j);
+                re += mix[i][j][0] * zz[0] - mix[i][j][1] * zz[1];
+                im += mix[i][j][0] * zz[1] + mix[i][j][1] * zz[0];
+            }
+            ((float *)noise.data)[2 * (s + N * i)] = re, ((float *)noise.data)[2 * (s + N * i) + 1] = im;
+        }
+    memset(k.data, 0, (size_t)mv_vol_bytes(&k));
+    memset(&o, 0, sizeof(o));
+    o.matrix_out = &w, o.covariance_out = &cov;
+    REQUIRE_OK(mv_noise_whiten(&noise, &noise, &wn, &o)); /* the noise itself, whitened */
+    for (i = 0; i < C; i++)
+        for (q = 0; q < C; q++) {
+            double re = 0, im = 0;
+            for (s = 0; s < N; s++) {
+                const float *a = (const float *)wn.data + 2 * (s + N * i), *b = (const float *)wn.data + 2 * (s + N * q);
+                re += (double)a[0] * b[0] + (double)a[1] * b[1];
+                im += (double)a[1] * b[0] - (double)a[0] * b[1];
+            }
+            re /= N - 1, im /= N - 1;
+            worst = fmax(worst, fabs(re - (i == q)) + fabs(im));
+        }
+    EXPECT_MSG(worst < 1e-5, "whitened noise's covariance is %.3g from I", worst);
+    for (j = 0; j < C; j++) /* W[j][i] at i + C j: lower triangular, real positive diagonal */
+        for (i = 0; i < C; i++) {
+            const float *e = (const float *)w.data + 2 * (i + C * j);
+            if (i > j) EXPECT(e[0] == 0 && e[1] == 0);
+            if (i == j) EXPECT(e[0] > 0 && e[1] == 0);
+        }
+    EXPECT(mv_vol_count(&cov) == C * C && fabs(((const float *)cov.data)[0] - 1.0) < 0.1); /* K[0][0] ~ |mix[0]|^2 */
+    mv_free(&wn);
+    /* -n: the whitened noise's standard deviation over all its samples is 1 */
+    o.matrix_out = o.covariance_out = NULL;
+    o.normalize = 1;
+    REQUIRE_OK(mv_noise_whiten(&noise, &noise, &wn, &o));
+    {
+        double ss = 0, mr = 0, mi = 0;
+        for (s = 0; s < N * C; s++) mr += ((float *)wn.data)[2 * s], mi += ((float *)wn.data)[2 * s + 1];
+        mr /= N * C, mi /= N * C;
+        for (s = 0; s < N * C; s++) {
+            const double a = ((float *)wn.data)[2 * s] - mr, b = ((float *)wn.data)[2 * s + 1] - mi;
+            ss += a * a + b * b;
+        }
+        EXPECT_MSG(fabs(sqrt(ss / (N * C - 1)) - 1) < 1e-5, "-n: standard deviation %.7f", sqrt(ss / (N * C - 1)));
+        EXPECT(o.stdev > 0.5 && o.stdev < 2);
+    }
+    mv_free(&wn);
+    /* a given matrix as it is: the identity leaves k-space alone */
+    o.normalize = 0;
+    memset(w.data, 0, (size_t)mv_vol_bytes(&w));
+    for (i = 0; i < C; i++) ((float *)w.data)[2 * (i + C * i)] = 1;
+    for (s = 0; s < 2 * 8 * 4 * C; s++) ((float *)k.data)[s] = (float)(s % 7) - 3;
+    o.matrix = &w;
+    REQUIRE_OK(mv_noise_whiten(&k, &noise, &out, &o));
+    EXPECT(memcmp(out.data, k.data, (size_t)mv_vol_bytes(&k)) == 0);
+    mv_free(&out);
+    /* refusals: a coil copying another (K singular), coil counts that differ */
+    o.matrix = NULL;
+    memcpy((float *)noise.data + 2 * N, noise.data, (size_t)N * 8);
+    EXPECT_EQ_INT(mv_noise_whiten(&k, &noise, &out, &o), MV_ERR_INVALID_ARG);
+    k.dim[3] = 2, k.dim[1] = 6;
+    EXPECT_EQ_INT(mv_noise_whiten(&k, &noise, &out, &o), MV_ERR_INVALID_ARG);
+    k.dim[3] = C, k.dim[1] = 4;
+    mv_free(&z), mv_free(&noise), mv_free(&k), mv_free(&w), mv_free(&cov);
+}
+
 MV_TEST(mri, bart_noise_matches_glibc)
 {
     enum { N = 200000 };

@@ -1625,6 +1625,38 @@ PYEOF
     $T rof 0.1 65537 "$LL/rfn" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "FLAGS" "$W/err" && ok || bad "rof FLAGS 65537: usage error: $(cat "$W/err")"
     $T rof -- -0.1 3 "$LL/rfn" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "LAMBDA" "$W/err" && ok || bad "rof LAMBDA -0.1: usage error: $(cat "$W/err")"
     bart ones 4 3 3 3 3 "$LL/rf4" >/dev/null 2>&1; $T rof 0.1 15 "$LL/rf4" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "three" "$W/err" && ok || bad "rof along four axes: usage error: $(cat "$W/err")"
+    # whiten: against bart whiten (its float Cholesky: 1e-5 .. 1e-4 apart) and numpy's float64 inv(cholesky(K)) (medvol's W
+    # within 1e-6); correlated complex noise written by numpy
+    "$PY" - "$LL/whn" <<'PYEOF' || bad "numpy noise for whiten"
+import numpy as np, sys
+rng = np.random.default_rng(3)
+C, N = 4, 5000
+A = rng.standard_normal((C, C)) + 1j * rng.standard_normal((C, C))
+n = ((rng.standard_normal((N, C)) + 1j * rng.standard_normal((N, C))) @ A.T).astype(np.complex64)
+open(sys.argv[1] + '.hdr', 'w').write('# Dimensions\n%d 1 1 %d\n' % (N, C))
+n.reshape(N, 1, 1, C).ravel(order='F').tofile(sys.argv[1] + '.cfl')
+PYEOF
+    bart phantom -x 32 -k -s 4 "$LL/whk" >/dev/null 2>&1 || bad "bart phantom for whiten"
+    for fl in "" "-n"; do
+      rm -f "$LL/ba.cfl" "$LL/bw.cfl" "$LL/bk.cfl"
+      bart whiten $fl "$LL/whk" "$LL/whn" "$LL/ba" "$LL/bw" "$LL/bk" >/dev/null 2>&1 &&
+        $T whiten $fl "$LL/whk" "$LL/whn" "$LL/ma" "$LL/mw" "$LL/mk" && $T nrmse -t 3e-4 "$LL/ba" "$LL/ma" >/dev/null &&
+        $T nrmse -t 3e-4 "$LL/bw" "$LL/mw" >/dev/null && $T nrmse -t 1e-5 "$LL/bk" "$LL/mk" >/dev/null &&
+        [ "$(sed -n 2p "$LL/mw.hdr" | xargs)" = "$(sed -n 2p "$LL/bw.hdr" | xargs)" ] && ok || bad "whiten $fl: not bart whiten's"
+    done
+    "$PY" - "$LL/whn" "$LL/mw" <<'PYEOF' && ok || bad "whiten: W is not numpy's inv(cholesky(K))"
+import numpy as np, sys
+rd = lambda p: np.fromfile(p + '.cfl', np.complex64).reshape([int(x) for x in open(p + '.hdr').read().split('\n')[1].split()], order='F')
+n = rd(sys.argv[1]).reshape(-1, 4).astype(np.complex128)
+K = n.T @ n.conj() / (n.shape[0] - 1)
+W = rd(sys.argv[2]).reshape(4, 4).T  # file (coil i, map j) holds W[j][i]
+Wt = np.linalg.inv(np.linalg.cholesky(K))
+e = np.linalg.norm(W - Wt) / np.linalg.norm(Wt)
+sys.exit(0 if e < 1e-6 else print('W %.3g from numpy' % e) or 1)
+PYEOF
+    $T whiten -o "$LL/bw" "$LL/whk" "$LL/whn" "$LL/ma" && bart whiten -o "$LL/bw" "$LL/whk" "$LL/whn" "$LL/ba" >/dev/null 2>&1 &&
+      $T nrmse -t 1e-6 "$LL/ba" "$LL/ma" >/dev/null && ok || bad "whiten -o: not bart's with its matrix"
+    $T whiten "$LL/whk" "$LL/rfn" "$W/x" 2>"$W/err"; [ $? -eq 1 ] && grep -q "coils" "$W/err" && ok || bad "whiten with noise of other coils: $(cat "$W/err")"
     for R in "zeros 3 4 5 6" "ones 2 7 3" "ones 12 2 1 1 1 1 1 1 1 1 1 3 2" "delta 3 5 4" "delta 16 1025 3" "delta 5 0 3" "upat" \
              "upat -Y 64 -Z 48 -y 2 -z 3 -c 8" "upat -Y 31 -Z 20 -y 4 -z 2 -c 5"; do
       bart $R "$LL/ba" && $T $R "$LL/ma" && same_pair "$LL/ba" "$LL/ma" && ok || bad "$R: not bart's bytes or sizes"

@@ -71,6 +71,7 @@ int main(void)
     mv_estdelay_opts z_estdelay_opts = MV_ZERO_INIT;
     mv_estdelay_result z_estdelay_result = MV_ZERO_INIT;
     mv_tv_opts z_tv_opts = MV_ZERO_INIT;
+    mv_whiten_opts z_whiten_opts = MV_ZERO_INIT;
     mv_nufft_opts z_nufft_opts = MV_ZERO_INIT;
     mv_nufft_tables z_nufft_tables = MV_ZERO_INIT;
     mv_nufft_toeplitz_kernel z_nufft_toeplitz_kernel = MV_ZERO_INIT;
@@ -123,6 +124,7 @@ int main(void)
     CHECK(z_estdelay_opts.ring == 0 && z_estdelay_opts.region == 0.0f && z_estdelay_opts.alloc_ctx == NULL);
     CHECK(z_estdelay_result.delays[2] == 0.0f && z_estdelay_result.region_too_small == 0);
     CHECK(z_tv_opts.axes == 0 && z_tv_opts.components == 0 && z_tv_opts.alloc_ctx == NULL);
+    CHECK(z_whiten_opts.normalize == 0 && z_whiten_opts.matrix_out == NULL && z_whiten_opts.stdev == 0.0);
     CHECK(z_grappa_opts.kernel[2] == 0 && z_grappa_opts.lambda == 0.0 && z_ecalib_opts.calib[2] == 0);
     CHECK(z_wavelet_opts.type == MV_WAVELET_DAU2 && z_wavelet_opts.shift[2] == 0 && z_cg_opts.tv == 0.0 &&
           z_cg_opts.admm_cg_iterations == 0 && z_cg_opts.bart_fftmod == 0);
