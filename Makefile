@@ -97,6 +97,15 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool whiten -n $(BUILD)/run-nz $(BUILD)/run-nz $(BUILD)/run-wz && $(BUILD)/mvtool std 15 $(BUILD)/run-nz $(BUILD)/run-ns && \
 	  $(BUILD)/mvtool std 15 $(BUILD)/run-wz $(BUILD)/run-ws && printf "std of 4-coil noise of variance 2: " && \
 	  $(BUILD)/mvtool show $(BUILD)/run-ns && printf "after whiten -n (bart whiten): " && $(BUILD)/mvtool show $(BUILD)/run-ws
+	$(BUILD)/mvtool ones 1 24 $(BUILD)/run-o1 && $(BUILD)/mvtool index 0 24 $(BUILD)/run-ix && \
+	  $(BUILD)/mvtool scale 0.2i $(BUILD)/run-ix $(BUILD)/run-ixs && $(BUILD)/mvtool zexp $(BUILD)/run-ixs $(BUILD)/run-c1 && \
+	  $(BUILD)/mvtool join 3 $(BUILD)/run-o1 $(BUILD)/run-c1 $(BUILD)/run-coils && \
+	  $(BUILD)/mvtool fmac $(BUILD)/run-coils $(BUILD)/run-cg2 $(BUILD)/run-cims && $(BUILD)/mvtool fft -u 7 $(BUILD)/run-cims $(BUILD)/run-cks && \
+	  echo "caldir 12 of two coils' k-space (bart caldir):" && $(BUILD)/mvtool caldir 12 $(BUILD)/run-cks $(BUILD)/run-cs
+	$(BUILD)/mvtool ones 1 3 $(BUILD)/run-k3 && $(BUILD)/mvtool conv 1 $(BUILD)/run-cg2 $(BUILD)/run-k3 $(BUILD)/run-cv && \
+	  $(BUILD)/mvtool circshift 0 1 $(BUILD)/run-cg2 $(BUILD)/run-r1 && $(BUILD)/mvtool circshift -- 0 -1 $(BUILD)/run-cg2 $(BUILD)/run-r2 && \
+	  $(BUILD)/mvtool saxpy 1 $(BUILD)/run-r1 $(BUILD)/run-r2 $(BUILD)/run-r12 && $(BUILD)/mvtool saxpy 1 $(BUILD)/run-cg2 $(BUILD)/run-r12 $(BUILD)/run-r3 && \
+	  printf "conv 1 with [1 1 1] against the sum of three rolls (bart conv; nrmse): " && $(BUILD)/mvtool nrmse $(BUILD)/run-r3 $(BUILD)/run-cv
 	$(BUILD)/mvtool phantom $(BUILD)/run-p.nii --size 32 --dtype int16 && \
 	  $(BUILD)/mvtool merge $(BUILD)/run-m.nii.gz $(BUILD)/run-p.nii $(BUILD)/run-p.nii && \
 	  $(BUILD)/mvtool frames $(BUILD)/run-m.nii.gz $(BUILD)/run-f.nii 1 && \

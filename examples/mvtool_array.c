@@ -4,8 +4,8 @@
    creal, cabs, carg, invert, cpyphs, zexp, spow, fmac, avg, var, std, mip,
    normalize, pattern, nrmse, sdot, resize, crop, extract, slice, copy,
    join, flip, circshift, transpose, reshape, repmat, squeeze, show,
-   bitmask, fovshift, estshift, rof, whiten), so that a script written
-   for bart runs with mvtool in its place.
+   bitmask, fovshift, estshift, rof, whiten, conv), so that a script
+   written for bart runs with mvtool in its place.
 
    Each takes bart 0.8's arguments and gives its meaning over BART's 16
    axes. Where bart's result is one float rounding per sample (every move,
@@ -1744,6 +1744,71 @@ static int cmd_whiten(const args *a)
     return cfl_save_dims(a->pos[2], &out, bd);
 }
 
+/* conv BITMASK IN KERNEL OUT (bart conv): IN cyclically convolved with
+   KERNEL along the axes of BITMASK, the kernel's centre (K - 1) / 2 at
+   offset 0 (BART's CONV_CYCLIC, CONV_SYMMETRIC): OUT[x] = sum_k
+   KERNEL[k] IN[x - k + (K - 1) / 2 mod n], by FFTs as bart computes it;
+   along the other axes KERNEL is 1 or IN's size (a kernel per position) */
+static int cmd_conv(const args *a)
+{
+    mv_vol x, h, p;
+    int64_t flags = 0, bd[NAX], kd[NAX], pd[NAX], ks[NAX], ps[NAX], xs[NAX], n, i;
+    unsigned tflags = 0;
+    int rc, ax;
+    mv_status st;
+    walk w;
+    float *base[3];
+    if ((rc = arg_int(a, a->pos[0], 0, 65535, "BITMASK: the axes to convolve along, 0 .. 65535", &flags))) return rc;
+    if ((rc = cfl_load_folded(a->pos[1], &x, bd))) return rc;
+    if ((rc = cfl_load_mapped(a->pos[2], &h, kd))) {
+        mv_free(&x);
+        return rc;
+    }
+    for (ax = 0; ax < NAX && !rc; ax++) {
+        if ((flags >> ax & 1) ? kd[ax] > bd[ax] : (kd[ax] != 1 && kd[ax] != bd[ax]))
+            rc = usage_error(a, (flags >> ax & 1) ? "KERNEL: longer than IN along an axis of BITMASK"
+                                                  : "KERNEL: along the other axes 1 or IN's size", a->pos[2]);
+        pd[ax] = (flags >> ax & 1) && kd[ax] > 1 ? bd[ax] : kd[ax];
+        if ((flags >> ax & 1) && pd[ax] > 1) tflags |= 1u << ax;
+    }
+    if (!rc) rc = alloc16(&p, pd, a->pos[3]);
+    if (rc) {
+        mv_free(&x), mv_free(&h);
+        return rc;
+    }
+    /* the kernel at offsets k - (K - 1) / 2 mod n along the convolved axes */
+    memset(p.data, 0, (size_t)samples_of(pd) * 8);
+    strides_of(kd, ks), strides_of(pd, ps);
+    n = samples_of(kd);
+    for (i = 0; i < n; i++) {
+        int64_t off = 0;
+        for (ax = 0; ax < NAX; ax++) {
+            int64_t c = i / ks[ax] % kd[ax];
+            if (tflags >> ax & 1) c = ((c - (kd[ax] - 1) / 2) % pd[ax] + pd[ax]) % pd[ax];
+            off += c * ps[ax];
+        }
+        ((float *)p.data)[2 * off] = ((const float *)h.data)[2 * i];
+        ((float *)p.data)[2 * off + 1] = ((const float *)h.data)[2 * i + 1];
+    }
+    mv_free(&h);
+    st = bart_fft_samples((float *)x.data, bd, (unsigned)flags, 0, MV_FFT_BACKWARD, 0);
+    if (st == MV_OK) st = bart_fft_samples((float *)p.data, pd, tflags, 0, MV_FFT_BACKWARD, 0);
+    if (st == MV_OK) { /* IN's spectrum times the kernel's, broadcast; in place */
+        strides_of(bd, xs);
+        bstrides_of(pd, bd, ps);
+        walk_init(&w, bd, 3, xs, xs, ps);
+        base[0] = (float *)x.data, base[1] = (float *)x.data, base[2] = (float *)p.data;
+        walk_run(&w, base, line_zmul, NULL);
+        st = bart_fft_samples((float *)x.data, bd, (unsigned)flags, 1, MV_FFT_BACKWARD, 0);
+    }
+    mv_free(&p);
+    if (st != MV_OK) {
+        mv_free(&x);
+        return fail_at(st, a->pos[1]);
+    }
+    return cfl_save_dims(a->pos[3], &x, bd);
+}
+
 const command mvtool_array_commands[] = {
     {"zeros", "an array of zeros, N dims of sizes D1..DN (bart zeros)",
      "mvtool zeros N D1 .. DN OUT\n  bart zeros: a .cfl of N dims (BART's axes 0 .. N-1) filled with 0.\n", "", 2, -1,
@@ -1840,6 +1905,9 @@ const command mvtool_array_commands[] = {
     {"estshift", "sub-pixel shift between two arrays (bart estshift)",
      "mvtool estshift FLAGS IN1 IN2\n  bart estshift: prints \"Shifts:\" and IN1's shift against IN2 along each\n"
      "  axis of FLAGS, from the phase slope of their cross spectrum.\n", "", 3, 3, cmd_estshift},
+    {"conv", "cyclic convolution along axes (bart conv)",
+     "mvtool conv BITMASK IN KERNEL OUT\n  bart conv: IN convolved cyclically with KERNEL (centred at (K - 1) / 2) along the axes\n"
+     "  of BITMASK, by FFTs; along the other axes KERNEL is 1 or IN's size.\n", "", 4, 4, cmd_conv},
     {"whiten", "noise pre-whitening of multi-channel k-space (bart whiten)",
      "mvtool whiten [-o OPTMAT] [-c COVAR] [-n] IN NDATA OUT [OPTMAT_OUT [COVAR_OUT]]\n"
      "  bart whiten: IN's coils (axis 3) times L^-1, K = L L^H the noise covariance of NDATA; -n: divided by\n"

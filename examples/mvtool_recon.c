@@ -93,6 +93,24 @@ static int opt_num(const args *a, const char *name, double *out)
     return 1;
 }
 
+/* caldir CAL_SIZE KSPACE SENS (bart caldir): coil sensitivities by the
+   direct method (mv_caldir), bart's two lines on stdout */
+static int cmd_caldir(const args *a)
+{
+    mv_vol k, s;
+    int64_t cal = 0, bd[16], reg[3];
+    int rc;
+    mv_status st;
+    if (parse_ints(a->pos[0], &cal, 1, 1, 1 << 20) != 1) return usage_error(a, "CAL_SIZE: a whole number >= 1", a->pos[0]);
+    if ((rc = cfl_load_folded(a->pos[1], &k, bd))) return rc;
+    st = mv_caldir(&k, &s, cal, reg, NULL);
+    mv_free(&k);
+    if (st != MV_OK) return fail_at(st, a->pos[1]);
+    printf("Calibration region %lldx%lldx%lld\n", (long long)reg[0], (long long)reg[1], (long long)reg[2]);
+    printf("Done.\n");
+    return cfl_save_dims(a->pos[2], &s, bd);
+}
+
 static int cmd_ecalib(const args *a)
 {
     mv_vol k, maps, eig;
@@ -1319,6 +1337,11 @@ static int cmd_homodyne(const args *a)
 }
 
 const command mvtool_recon_commands[] = {
+    {"caldir", "coil sensitivities by the direct method (BART caldir)",
+     "mvtool caldir CAL_SIZE KSPACE SENS\n"
+     "  bart caldir: the fully sampled centre (at most CAL_SIZE per axis, below the readout), Kaiser-tapered,\n"
+     "  as low-resolution coil images over their root sum of squares (one volume, one map)\n",
+     "", 3, 3, cmd_caldir},
     {"ecalib", "ESPIRiT coil sensitivity maps (BART ecalib)",
      "mvtool ecalib [-m 1|2] [-r CAL] [-k KERNEL] [-t THR] [-c CROP] [--iter N] KSPACE MAPS [EIG]\n"
      "  ESPIRiT maps (x, y, z, coils, maps) of multi-coil k-space with a fully\n"

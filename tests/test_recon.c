@@ -1614,6 +1614,44 @@ MV_TEST(recon, l1_tv_match_bart_pics)
    the ROF minimiser keeps the plateaus and moves each toward the other by
    2 lambda / 8 (two jumps of weight lambda against 8 samples' data term):
    1.1 and 2.9 at lambda 0.4 */
+/* bart caldir: the calibration region is the fully sampled centre (a box
+   of 9 x 11 acquired in 32 x 32), and the maps have unit root sum of
+   squares over coils wherever they are not 0; refusals */
+MV_TEST(recon, caldir_region_and_unit_rss)
+{
+    mv_vol k, s = MV_ZERO_INIT;
+    int64_t reg[3], x, y, c, bad = 0;
+    unsigned seed = 3;
+    c64_vol(&k, 32, 32, 1, 3);
+    memset(k.data, 0, (size_t)mv_vol_bytes(&k));
+    for (c = 0; c < 3; c++)
+        for (y = 10; y < 21; y++)
+            for (x = 11; x < 20; x++) {
+                float *e = (float *)k.data + 2 * (x + 32 * (y + 32 * c));
+                seed = seed * 1103515245u + 12345u;
+                e[0] = (float)((seed >> 8) % 1000) / 500.f - 1.f;
+                seed = seed * 1103515245u + 12345u;
+                e[1] = (float)((seed >> 8) % 1000) / 500.f - 1.f;
+            }
+    REQUIRE_OK(mv_caldir(&k, &s, 24, reg, NULL));
+    EXPECT_MSG(reg[0] == 9 && reg[1] == 11 && reg[2] == 1, "calibration region %lldx%lldx%lld (9x11x1)", (long long)reg[0],
+               (long long)reg[1], (long long)reg[2]);
+    for (x = 0; x < 32 * 32; x++) {
+        double r = 0;
+        for (c = 0; c < 3; c++) {
+            const float *e = (const float *)s.data + 2 * (x + 1024 * c);
+            r += (double)e[0] * e[0] + (double)e[1] * e[1];
+        }
+        bad += r != 0 && fabs(sqrt(r) - 1) > 1e-6;
+    }
+    EXPECT_MSG(bad == 0, "caldir: %lld voxels whose maps' RSS is not 1", (long long)bad);
+    mv_free(&s);
+    EXPECT_EQ_INT(mv_caldir(&k, &s, 32, reg, NULL), MV_ERR_INVALID_ARG); /* not below the readout */
+    memset(k.data, 0, (size_t)mv_vol_bytes(&k));
+    EXPECT_EQ_INT(mv_caldir(&k, &s, 24, reg, NULL), MV_ERR_BAD_DATA); /* nothing acquired */
+    mv_free(&k);
+}
+
 /* bart rof's problem, argmin 1/2 ||x - f||^2 + lambda TV(x), on two
    plateaus (n1 samples of a, n2 of b, circular): the minimiser keeps the
    two jumps, each plateau moved towards the other by 2 lambda / n (the

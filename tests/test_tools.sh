@@ -1098,6 +1098,26 @@ if command -v bart >/dev/null 2>&1; then
     bash -c 'bart traj "$@" >/dev/null 2>&1' bart $fl "$W/bx" 2>/dev/null; rb=$? # bart asserts: its shell's "Aborted" hushed
     [ $rc -ne 0 ] && [ $rb -ne 0 ] && [ -s "$W/err" ] && [ ! -e "$W/x.cfl" ] && ok || bad "traj $fl: bart refuses (exit $rb), mvtool exit $rc"
   done
+  # caldir: bart caldir's maps (compared up to a phase per voxel on the phantom's support: where the
+  # low-resolution images vanish, the coil directions are rounding) and text; numpy's pipeline (caldir_ref.py)
+  bart phantom -x 64 -k -s 6 "$W/cdk" >/dev/null && bart phantom -x 64 "$W/cdi" >/dev/null &&
+    bart phantom -3 -x 32 -k -s 4 "$W/cdk3" >/dev/null && bart phantom -3 -x 32 "$W/cdi3" >/dev/null || bad "bart phantom for caldir"
+  for R in "24 cdk cdi" "40 cdk cdi" "16 cdk3 cdi3" "7 cdk3 cdi3"; do
+    set -- $R
+    bart caldir $1 "$W/$2" "$W/bcd" > "$W/bcd.txt" && $T caldir $1 "$W/$2" "$W/mcd" > "$W/mcd.txt" && cmp -s "$W/bcd.txt" "$W/mcd.txt" &&
+      "$PY" - "$W/bcd" "$W/mcd" "$W/$3" <<'PYEOF' && ok || bad "caldir $R: not bart caldir's maps or text"
+import numpy as np, sys
+rd = lambda p: np.fromfile(p + '.cfl', np.complex64).reshape([int(x) for x in open(p + '.hdr').read().split('\n')[1].split()], order='F')
+b, m, img = rd(sys.argv[1]), rd(sys.argv[2]), rd(sys.argv[3])
+mask = np.abs(img[..., 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] if img.ndim > 3 else img) > 0
+mask = np.broadcast_to(mask.reshape(mask.shape + (1,) * (3 - mask.ndim)), b.shape[:3])
+agree = np.abs((b * m.conj()).sum(axis=3))[..., 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+e = np.abs(1 - agree[mask]).max()
+sys.exit(0 if e < 1e-4 else print('1 - |<bart, mvtool>| up to %.3g' % e) or 1)
+PYEOF
+  done
+  $T caldir 40 "$W/cdk" "$W/mcd" >/dev/null && "$PY" tests/py/caldir_ref.py "$W/cdk" 40 "$W/mcd" >/dev/null && ok || bad "caldir 40: not numpy's maps"
+  $T caldir 64 "$W/cdk" "$W/x" 2>"$W/err"; [ $? -eq 1 ] && grep -q "calsize" "$W/err" && ok || bad "caldir 64 of a 64 readout: $(cat "$W/err")"
   # estdims: bart's sizes
   for fl in "-r -x 64 -y 21" "-r -x 63 -y 5 -c" "-x 32 -y 30" "-r -3 -x 16 -y 40" "-r -q 0.3:0.1:0 -x 17 -y 5"; do
     bart traj $fl "$W/et" >/dev/null && [ "$($T estdims "$W/et")" = "$(bart estdims "$W/et")" ] && ok || bad "estdims of traj $fl"
@@ -1657,6 +1677,25 @@ PYEOF
     $T whiten -o "$LL/bw" "$LL/whk" "$LL/whn" "$LL/ma" && bart whiten -o "$LL/bw" "$LL/whk" "$LL/whn" "$LL/ba" >/dev/null 2>&1 &&
       $T nrmse -t 1e-6 "$LL/ba" "$LL/ma" >/dev/null && ok || bad "whiten -o: not bart's with its matrix"
     $T whiten "$LL/whk" "$LL/rfn" "$W/x" 2>"$W/err"; [ $? -eq 1 ] && grep -q "coils" "$W/err" && ok || bad "whiten with noise of other coils: $(cat "$W/err")"
+    # conv: bart conv's (its FFTs: within 1e-6) and numpy's direct cyclic convolution with the kernel centred at (K - 1) / 2
+    bart index 0 5 "$LL/cv5" >/dev/null 2>&1 && bart scale 0.5+0.25i "$LL/cv5" "$LL/cvk" >/dev/null 2>&1 &&
+      bart ones 2 3 3 "$LL/cv33" >/dev/null 2>&1 && bart index 1 4 "$LL/cv14" >/dev/null 2>&1 &&
+      bart index 10 3 "$LL/cv10" >/dev/null 2>&1 || bad "bart index / scale / ones for conv"
+    for R in "1 rfp cvk" "3 rfp cv33" "2 rfp cv14" "3 rfp cv14" "7 rf3 cv33" "1024 rfs0 cv10" "1025 rfs0 cv10"; do
+      set -- $R
+      bart conv $1 "$LL/$2" "$LL/$3" "$LL/ba" >/dev/null 2>&1 && $T conv $1 "$LL/$2" "$LL/$3" "$LL/ma" &&
+        $T nrmse -t 1e-6 "$LL/ba" "$LL/ma" >/dev/null && ok || bad "conv $R: not bart conv's"
+    done
+    $T conv 1 "$LL/rfp" "$LL/cvk" "$LL/ma" && "$PY" - "$LL/rfp" "$LL/cvk" "$LL/ma" <<'PYEOF' && ok || bad "conv 1: not numpy's cyclic convolution"
+import numpy as np, sys
+rd = lambda p: np.fromfile(p + '.cfl', np.complex64).reshape([int(x) for x in open(p + '.hdr').read().split('\n')[1].split()], order='F')
+f, h, m = rd(sys.argv[1]).astype(np.complex128), rd(sys.argv[2]).astype(np.complex128).ravel(), rd(sys.argv[3])
+K = len(h)
+ref = sum(h[k] * np.roll(f, k - (K - 1) // 2, axis=0) for k in range(K))
+e = np.linalg.norm(m - ref) / np.linalg.norm(ref)
+sys.exit(0 if e < 1e-6 else print('%.3g from numpy' % e) or 1)
+PYEOF
+    $T conv 2 "$LL/rfp" "$LL/cvk" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "KERNEL" "$W/err" && ok || bad "conv with a kernel along another axis: $(cat "$W/err")"
     for R in "zeros 3 4 5 6" "ones 2 7 3" "ones 12 2 1 1 1 1 1 1 1 1 1 3 2" "delta 3 5 4" "delta 16 1025 3" "delta 5 0 3" "upat" \
              "upat -Y 64 -Z 48 -y 2 -z 3 -c 8" "upat -Y 31 -Z 20 -y 4 -z 2 -c 5"; do
       bart $R "$LL/ba" && $T $R "$LL/ma" && same_pair "$LL/ba" "$LL/ma" && ok || bad "$R: not bart's bytes or sizes"
