@@ -46225,32 +46225,42 @@ static int mv__wh_matrix(const double *k, int64_t c, double *l, double *w)
     return 1;
 }
 
+#define MV__WH_CHUNK 256 /* samples of one coil a task multiplies at a time */
+
 typedef struct mv__wh_ctx {
     const float *x;
     float *y;
-    const double *w; /* W[j][i] at i + C j */
-    int64_t v, c;    /* samples per coil block, coils */
+    const double *w;     /* W[j][i] at i + C j */
+    int64_t v, c, nchunk; /* samples per coil block, coils, chunks per block */
 } mv__wh_ctx;
 
-/* y_j = sum_i W[j][i] x_i per sample, in float64, over blocks [b, e) */
+/* y_j = sum_i W[j][i] x_i per sample in float64, for the chunks [b, e)
+   (block b / nchunk, its samples MV__WH_CHUNK at a time): each coil of x
+   read as a contiguous run, the zeros of a triangular W skipped */
 static void mv__wh_apply_range(void *vc, int64_t b, int64_t e, int worker)
 {
     const mv__wh_ctx *g = (const mv__wh_ctx *)vc;
-    int64_t blk, s, i, j;
+    double acc[2 * MV__WH_CHUNK];
+    int64_t task, i, j, t;
     (void)worker;
-    for (blk = b; blk < e; blk++)
-        for (s = 0; s < g->v; s++)
-            for (j = 0; j < g->c; j++) {
-                double re = 0, im = 0;
-                for (i = 0; i < g->c; i++) {
-                    const double *wji = g->w + 2 * (i + g->c * j);
-                    const float *xi = g->x + 2 * (s + g->v * (i + g->c * blk));
-                    re += wji[0] * xi[0] - wji[1] * xi[1];
-                    im += wji[0] * xi[1] + wji[1] * xi[0];
+    for (task = b; task < e; task++) {
+        const int64_t blk = task / g->nchunk, s0 = (task % g->nchunk) * MV__WH_CHUNK;
+        const int64_t n = MV__MIN((int64_t)MV__WH_CHUNK, g->v - s0);
+        for (j = 0; j < g->c; j++) {
+            float *yj = g->y + 2 * (s0 + g->v * (j + g->c * blk));
+            memset(acc, 0, (size_t)(2 * n) * sizeof(double));
+            for (i = 0; i < g->c; i++) {
+                const double wr = g->w[2 * (i + g->c * j)], wi = g->w[2 * (i + g->c * j) + 1];
+                const float *xi = g->x + 2 * (s0 + g->v * (i + g->c * blk));
+                if (wr == 0 && wi == 0) continue;
+                for (t = 0; t < n; t++) {
+                    acc[2 * t] += wr * xi[2 * t] - wi * xi[2 * t + 1];
+                    acc[2 * t + 1] += wr * xi[2 * t + 1] + wi * xi[2 * t];
                 }
-                g->y[2 * (s + g->v * (j + g->c * blk))] = (float)re;
-                g->y[2 * (s + g->v * (j + g->c * blk)) + 1] = (float)im;
             }
+            for (t = 0; t < 2 * n; t++) yj[t] = (float)acc[t];
+        }
+    }
 }
 
 static void mv__wh_apply(const mv_vol *in, float *out, const double *w, int64_t c, int threads)
@@ -46258,7 +46268,8 @@ static void mv__wh_apply(const mv_vol *in, float *out, const double *w, int64_t 
     mv__wh_ctx g;
     g.x = (const float *)in->data, g.y = out, g.w = w, g.c = c;
     g.v = in->dim[0] * in->dim[1] * in->dim[2];
-    mv__parallel_for(mv_vol_count(in) / (g.v * c), 1, threads, mv__wh_apply_range, &g);
+    g.nchunk = (g.v + MV__WH_CHUNK - 1) / MV__WH_CHUNK;
+    mv__parallel_for(mv_vol_count(in) / (g.v * c) * g.nchunk, 1, threads, mv__wh_apply_range, &g);
 }
 
 /* a (1, 1, 1, C, C) matrix from float64 pairs */
