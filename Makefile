@@ -106,6 +106,8 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool circshift 0 1 $(BUILD)/run-cg2 $(BUILD)/run-r1 && $(BUILD)/mvtool circshift -- 0 -1 $(BUILD)/run-cg2 $(BUILD)/run-r2 && \
 	  $(BUILD)/mvtool saxpy 1 $(BUILD)/run-r1 $(BUILD)/run-r2 $(BUILD)/run-r12 && $(BUILD)/mvtool saxpy 1 $(BUILD)/run-cg2 $(BUILD)/run-r12 $(BUILD)/run-r3 && \
 	  printf "conv 1 with [1 1 1] against the sum of three rolls (bart conv; nrmse): " && $(BUILD)/mvtool nrmse $(BUILD)/run-r3 $(BUILD)/run-cv
+	$(BUILD)/mvtool ones 1 5 $(BUILD)/run-w5 && $(BUILD)/mvtool window 1 $(BUILD)/run-w5 $(BUILD)/run-w5h && \
+	  echo "window 1 of five ones (bart window, Hamming):" && $(BUILD)/mvtool show $(BUILD)/run-w5h
 	$(BUILD)/mvtool phantom $(BUILD)/run-p.nii --size 32 --dtype int16 && \
 	  $(BUILD)/mvtool merge $(BUILD)/run-m.nii.gz $(BUILD)/run-p.nii $(BUILD)/run-p.nii && \
 	  $(BUILD)/mvtool frames $(BUILD)/run-m.nii.gz $(BUILD)/run-f.nii 1 && \

@@ -4,13 +4,13 @@
    creal, cabs, carg, invert, cpyphs, zexp, spow, fmac, avg, var, std, mip,
    normalize, pattern, nrmse, sdot, resize, crop, extract, slice, copy,
    join, flip, circshift, transpose, reshape, repmat, squeeze, show,
-   bitmask, fovshift, estshift, rof, whiten, conv), so that a script
-   written for bart runs with mvtool in its place.
+   bitmask, fovshift, estshift, rof, whiten, conv, window), so that a
+   script written for bart runs with mvtool in its place.
 
    Each takes bart 0.8's arguments and gives its meaning over BART's 16
    axes. Where bart's result is one float rounding per sample (every move,
    noise, scale, saxpy, conj, creal, cabs, carg, fmac without -s,
-   fovshift) it is bart's, byte for byte: the same float operations in the
+   fovshift, window) it is bart's, byte for byte: the same float operations in the
    same order (complex products as gcc computes them, a*c - b*d and
    a*d + b*c; BART's strength reduction of a real scale factor; the
    Makefile's -ffp-contract=off keeps them unfused). Sums over axes (fmac
@@ -1809,6 +1809,44 @@ static int cmd_conv(const args *a)
     return cfl_save_dims(a->pos[3], &x, bd);
 }
 
+/* window [-H] FLAGS IN OUT (bart window): IN times a Hamming window (0.54
+   - 0.46 cos(2 pi i / (N - 1)); -H Hann's 0.5 and 0.5) along each axis of
+   FLAGS in turn, lowest first, each window sample in float as BART's
+   nary_zwindow (1 for N = 1), each product gcc's complex product: bart's
+   bytes */
+static int cmd_window(const args *a)
+{
+    const float alpha = opt_flag(a, "-H") ? 0.5f : 0.54f, beta = opt_flag(a, "-H") ? 0.5f : 0.46f;
+    mv_vol x, wv;
+    int64_t flags = 0, bd[NAX], wd[NAX], xs[NAX], ws[NAX], i;
+    int rc, ax;
+    walk w;
+    float *base[3];
+    if ((rc = arg_int(a, a->pos[0], 0, 65535, "FLAGS: a bitmask of axes, 0 .. 65535", &flags))) return rc;
+    if ((rc = cfl_load_folded(a->pos[1], &x, bd))) return rc;
+    strides_of(bd, xs);
+    for (ax = 0; ax < NAX; ax++) {
+        if (!(flags >> ax & 1)) continue;
+        ones16(wd);
+        wd[ax] = bd[ax];
+        if ((rc = alloc16(&wv, wd, a->pos[2]))) {
+            mv_free(&x);
+            return rc;
+        }
+        for (i = 0; i < bd[ax]; i++) {
+            ((float *)wv.data)[2 * i] =
+                bd[ax] == 1 ? 1.0f : alpha - beta * cosf((float)(2. * 3.14159265358979323846 * (double)i / (double)(bd[ax] - 1)));
+            ((float *)wv.data)[2 * i + 1] = 0.0f;
+        }
+        bstrides_of(wd, bd, ws);
+        walk_init(&w, bd, 3, xs, xs, ws);
+        base[0] = (float *)x.data, base[1] = (float *)x.data, base[2] = (float *)wv.data;
+        walk_run(&w, base, line_zmul, NULL);
+        mv_free(&wv);
+    }
+    return cfl_save_dims(a->pos[2], &x, bd);
+}
+
 const command mvtool_array_commands[] = {
     {"zeros", "an array of zeros, N dims of sizes D1..DN (bart zeros)",
      "mvtool zeros N D1 .. DN OUT\n  bart zeros: a .cfl of N dims (BART's axes 0 .. N-1) filled with 0.\n", "", 2, -1,
@@ -1905,6 +1943,9 @@ const command mvtool_array_commands[] = {
     {"estshift", "sub-pixel shift between two arrays (bart estshift)",
      "mvtool estshift FLAGS IN1 IN2\n  bart estshift: prints \"Shifts:\" and IN1's shift against IN2 along each\n"
      "  axis of FLAGS, from the phase slope of their cross spectrum.\n", "", 3, 3, cmd_estshift},
+    {"window", "Hamming or Hann window along axes (bart window)",
+     "mvtool window [-H] FLAGS IN OUT\n  bart window: IN times a Hamming window (-H: Hann) along each axis of FLAGS; bart's bytes.\n",
+     "-H", 3, 3, cmd_window},
     {"conv", "cyclic convolution along axes (bart conv)",
      "mvtool conv BITMASK IN KERNEL OUT\n  bart conv: IN convolved cyclically with KERNEL (centred at (K - 1) / 2) along the axes\n"
      "  of BITMASK, by FFTs; along the other axes KERNEL is 1 or IN's size.\n", "", 4, 4, cmd_conv},

@@ -1611,11 +1611,21 @@ PYEOF
              "squeeze ccs" "squeeze cc3" "invert cck" "cpyphs cco" "zexp aim" "zexp -i cck" "spow 2 cck" "spow -- -0.5+1i cco" \
              "var 8 cck" "std 1024 ccs" "var 3 cc3" "std 0 cck" "vec -- 1 2+3i -0.5 4i" "index 10 6" \
              "mip 8 cck" "mip -a 3 cc3" "mip -m -a 1024 ccs" "normalize 8 cck" "normalize -b 3 cco" \
-             "fovshift -s 0.1:-0.23:0 cck" "fovshift -s 1.7:0.3:-0.45 cc3" "fovshift -s -0.3:0.05:0.2 ccs"; do
+             "fovshift -s 0.1:-0.23:0 cck" "fovshift -s 1.7:0.3:-0.45 cc3" "fovshift -s -0.3:0.05:0.2 ccs" \
+             "window 3 cck" "window -H 1024 ccs" "window 7 cc3" "window -H 9 cco"; do
       set -- $R; cmd=$1; shift; args=(); for w in "$@"; do [ -f "$LL/$w.cfl" ] && args+=("$LL/$w") || args+=("$w"); done
       bart $cmd "${args[@]}" "$LL/ba" >/dev/null 2>&1 && $T $cmd "${args[@]}" "$LL/ma" && same_pair "$LL/ba" "$LL/ma" && ok ||
         bad "$R: not bart $cmd's bytes or sizes"
     done
+    # window: numpy's np.hamming and np.hanning along an axis of ones
+    bart ones 2 9 4 "$LL/wn1" >/dev/null 2>&1 && $T window 1 "$LL/wn1" "$LL/wnh" && $T window -H 2 "$LL/wn1" "$LL/wnn" &&
+      "$PY" - "$LL/wnh" "$LL/wnn" <<'PYEOF' && ok || bad "window: not numpy's Hamming / Hann windows"
+import numpy as np, sys
+rd = lambda p: np.fromfile(p + '.cfl', np.complex64).reshape([int(x) for x in open(p + '.hdr').read().split('\n')[1].split()], order='F')
+h, n = rd(sys.argv[1]).reshape(9, 4).real, rd(sys.argv[2]).reshape(9, 4).real
+ok = np.allclose(h, np.hamming(9)[:, None] * np.ones((1, 4)), atol=1e-6) and np.allclose(n, np.ones((9, 1)) * np.hanning(4)[None, :], atol=1e-6)
+sys.exit(0 if ok else 1)
+PYEOF
     # fovshift at trajectory points (bart's bytes), and what a shift means: a quarter of the field of view along
     # axis 0 is numpy's roll of the image by -N/4 (circshift, checked against np.roll below); estshift finds a roll
     bart traj -r -x 48 -y 31 "$LL/fst" >/dev/null 2>&1 && bart phantom -k -s 3 -t "$LL/fst" "$LL/fsk" >/dev/null 2>&1 &&

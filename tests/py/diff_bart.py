@@ -2269,7 +2269,9 @@ def array_args(rng, dims, d):
     mask = lambda: int(rng.integers(0, 1 << min(16, nd + 1)))
     num = lambda: str(rng.choice(['2', '-0.5', '1.5i', '1+2i', '1e-3-2i', '0', '-1', '0.25-0i', '-0']))
     kind = int(rng.integers(0, 32))
-    if kind == 31:  # bart fovshift -s on Cartesian axes 0..2: bart's bytes
+    if kind == 31:  # bart fovshift -s on Cartesian axes 0..2, or bart window: bart's bytes
+        if rng.random() < 0.4:
+            return ['window'] + (['-H'] if rng.random() < 0.5 else []) + [str(mask()), 'in'], 'cfl', True
         return ['fovshift', '-s', ':'.join('%.3f' % v for v in rng.uniform(-2, 2, 3)), 'in'], 'cfl', True
     if kind == 30:
         if rng.random() < 0.5:
