@@ -447,6 +447,27 @@ MV_TEST(mri, noise_whiten_identity_covariance)
     REQUIRE_OK(mv_noise_whiten(&k, &noise, &out, &o));
     EXPECT(memcmp(out.data, k.data, (size_t)mv_vol_bytes(&k)) == 0);
     mv_free(&out);
+    /* threads: a volume of 7 chunks of samples split across 2 threads gives
+       the one-thread bytes, every time */
+    {
+        const int64_t bd[4] = {40, 40, 1, C};
+        mv_vol kb, y1 = MV_ZERO_INIT, y2 = MV_ZERO_INIT;
+        int rep;
+        mv_vol_init(&kb);
+        REQUIRE_OK(mv_vol_alloc(&kb, MV_DT_C64, 4, bd, NULL));
+        for (s = 0; s < 2 * 1600 * C; s++) ((float *)kb.data)[s] = (float)((s * 7919) % 613) / 300.f - 1.f;
+        o.matrix = NULL;
+        o.threads = 1;
+        REQUIRE_OK(mv_noise_whiten(&kb, &noise, &y1, &o));
+        for (rep = 0; rep < 5; rep++) {
+            o.threads = 2;
+            REQUIRE_OK(mv_noise_whiten(&kb, &noise, &y2, &o));
+            EXPECT_MSG(memcmp(y1.data, y2.data, (size_t)mv_vol_bytes(&y1)) == 0, "whiten: 2 threads differ (run %d)", rep);
+            mv_free(&y2);
+        }
+        o.threads = 0;
+        mv_free(&y1), mv_free(&kb);
+    }
     /* refusals: a coil copying another (K singular), coil counts that differ */
     o.matrix = NULL;
     memcpy((float *)noise.data + 2 * N, noise.data, (size_t)N * 8);

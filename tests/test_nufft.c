@@ -626,6 +626,28 @@ MV_TEST(nufft, estdelay_recovers_delays)
     estdelay_case("RING, DC sampled", &t, &eo, 128, 15, 0.03);
     eo.intersections = 3, eo.pad_factor = 50, eo.region = 2.0f;
     estdelay_case("RING, 3 intersections", &t, &eo, 128, 61, 0.03);
+    /* RING's search split over spokes on 2 threads: the 1-thread delays, every time */
+    {
+        mv_traj_opts nominal = t;
+        mv_vol tn = MV_ZERO_INIT, td = MV_ZERO_INIT, kk = MV_ZERO_INIT;
+        mv_estdelay_result r1, r2;
+        const int64_t kd61[4] = {1, 128, 61, 1};
+        int rep;
+        memset(nominal.delays, 0, sizeof(nominal.delays));
+        REQUIRE_OK(mv_traj_radial(&td, 128, 61, &t));
+        REQUIRE_OK(mv_traj_radial(&tn, 128, 61, &nominal));
+        REQUIRE_OK(mv_vol_alloc(&kk, MV_DT_C64, 4, kd61, NULL));
+        blob_kspace((const float *)td.data, 128 * 61, 64.0, (float *)kk.data);
+        eo.threads = 1;
+        REQUIRE_OK(mv_estdelay(&tn, &kk, &eo, &r1));
+        for (rep = 0; rep < 4; rep++) {
+            eo.threads = 2;
+            REQUIRE_OK(mv_estdelay(&tn, &kk, &eo, &r2));
+            EXPECT_MSG(memcmp(r1.delays, r2.delays, sizeof(r1.delays)) == 0, "RING: 2 threads differ (run %d)", rep);
+        }
+        eo.threads = 0;
+        mv_free(&tn), mv_free(&td), mv_free(&kk);
+    }
     /* refusals */
     memset(&t, 0, sizeof(t));
     REQUIRE_OK(mv_traj_radial(&tr, 64, 9, &t));

@@ -1691,6 +1691,25 @@ MV_TEST(recon, tv_denoise_analytic)
                    o.iterations_done);
         mv_free(&y);
     }
+    /* threads: a 96 x 96 image (its proxes and CG split across 2 threads)
+       gives the one-thread bytes, every time */
+    {
+        mv_vol g, y1 = MV_ZERO_INIT;
+        int rep;
+        c64_vol(&g, 96, 96, 1, 1);
+        for (v = 0; v < 96 * 96; v++)
+            ((float *)g.data)[2 * v] = (float)((v * 7919) % 613) / 300.f, ((float *)g.data)[2 * v + 1] = 0;
+        memset(&o, 0, sizeof(o));
+        o.threads = 1;
+        REQUIRE_OK(mv_tv_denoise(&g, &y1, 0.2, &o));
+        for (rep = 0; rep < 3; rep++) {
+            o.threads = 2;
+            REQUIRE_OK(mv_tv_denoise(&g, &y, 0.2, &o));
+            EXPECT_MSG(memcmp(y.data, y1.data, (size_t)mv_vol_bytes(&y1)) == 0, "rof: 2 threads differ (run %d)", rep);
+            mv_free(&y);
+        }
+        mv_free(&y1), mv_free(&g);
+    }
     memset(&o, 0, sizeof(o));
     /* along y the signals do not vary: f itself (to the stopping tolerance) */
     o.axes = 2;
