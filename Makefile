@@ -102,6 +102,16 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool join 3 $(BUILD)/run-o1 $(BUILD)/run-c1 $(BUILD)/run-coils && \
 	  $(BUILD)/mvtool fmac $(BUILD)/run-coils $(BUILD)/run-cg2 $(BUILD)/run-cims && $(BUILD)/mvtool fft -u 7 $(BUILD)/run-cims $(BUILD)/run-cks && \
 	  echo "caldir 12 of two coils' k-space (bart caldir):" && $(BUILD)/mvtool caldir 12 $(BUILD)/run-cks $(BUILD)/run-cs
+	$(BUILD)/mvtool walsh -r 12 -b 8 $(BUILD)/run-cks $(BUILD)/run-wc >/dev/null && \
+	  $(BUILD)/mvtool ecaltwo -m 1 -c 0 24 24 1 $(BUILD)/run-wc $(BUILD)/run-wm >/dev/null && \
+	  $(BUILD)/mvtool slice 3 0 $(BUILD)/run-wm $(BUILD)/run-w0 && $(BUILD)/mvtool slice 3 1 $(BUILD)/run-wm $(BUILD)/run-w1 && \
+	  $(BUILD)/mvtool fmac -C $(BUILD)/run-w1 $(BUILD)/run-w0 $(BUILD)/run-wp && \
+	  $(BUILD)/mvtool scale 0.5 $(BUILD)/run-c1 $(BUILD)/run-ch && $(BUILD)/mvtool repmat 1 24 $(BUILD)/run-ch $(BUILD)/run-chr && \
+	  printf "walsh -b 8 + ecaltwo of those coils (bart walsh, ecaltwo): map 1 conj(map 0) against e^{0.2ix}/2 (nrmse): " && \
+	  $(BUILD)/mvtool nrmse $(BUILD)/run-chr $(BUILD)/run-wp && \
+	  $(BUILD)/mvtool slice 3 0 $(BUILD)/run-cs $(BUILD)/run-w0 && $(BUILD)/mvtool slice 3 1 $(BUILD)/run-cs $(BUILD)/run-w1 && \
+	  $(BUILD)/mvtool fmac -C $(BUILD)/run-w1 $(BUILD)/run-w0 $(BUILD)/run-wp && printf "the same of caldir's maps: " && \
+	  $(BUILD)/mvtool nrmse $(BUILD)/run-chr $(BUILD)/run-wp
 	$(BUILD)/mvtool ones 1 3 $(BUILD)/run-k3 && $(BUILD)/mvtool conv 1 $(BUILD)/run-cg2 $(BUILD)/run-k3 $(BUILD)/run-cv && \
 	  $(BUILD)/mvtool circshift 0 1 $(BUILD)/run-cg2 $(BUILD)/run-r1 && $(BUILD)/mvtool circshift -- 0 -1 $(BUILD)/run-cg2 $(BUILD)/run-r2 && \
 	  $(BUILD)/mvtool saxpy 1 $(BUILD)/run-r1 $(BUILD)/run-r2 $(BUILD)/run-r12 && $(BUILD)/mvtool saxpy 1 $(BUILD)/run-cg2 $(BUILD)/run-r12 $(BUILD)/run-r3 && \
@@ -433,7 +443,7 @@ test-tsan: $(BUILD)/tests-tsan
 	  --filter fft.threads_identical --filter fft.measured_plans --filter nufft.threads_identical \
 	  --filter recon.isa_and_threads --filter recon.grappa_threads --filter bspline.cost_gradient --filter bspline.large_2d --filter syn.lncc_threads \
 	  --filter regspeed.metric_loops_threads --filter regspeed.jitter --filter analysis.twotime_paths --filter recon.cgsense_chunked --filter recon.l1_tv --filter recon.maps_threads --filter recon.llr_threads --filter recon.weights --filter recon.start --filter recon.subspace --filter recon.nlinv --filter recon.cc_matches --filter recon.homodyne --filter mri.fftmod_threads \
-	  --filter ops.histogram_percentiles_threads
+	  --filter ops.histogram_percentiles_threads --filter mri.noise_whiten --filter nufft.estdelay --filter recon.tv_denoise --filter recon.caldir --filter recon.walsh --filter recon.ecal_two
 test-clang: $(BUILD)/tests-clang
 	$(BUILD)/tests-clang $(SKIP_SLOW) --skip alloc.
 test-fftw: $(BUILD)/tests-fftw

@@ -3119,7 +3119,8 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
 /* >>api-recon ===============================================================
    Parallel-imaging reconstructions on Cartesian k-space (>>api-mri layout:
    c64 x, y, z, coils, batch...; k-space centred, DC at n/2): GRAPPA with
-   its g-factor, ESPIRiT sensitivity maps (BART ecalib), and CG-SENSE
+   its g-factor, ESPIRiT sensitivity maps (BART ecalib; in two steps, ecalib -1 and
+   ecaltwo; Walsh's method, walsh), and CG-SENSE
    (BART pics -l2) with a normal-operator hook for non-Cartesian operators.
 
    GRAPPA (mv_grappa_calibrate / _apply / _gfactor, one call mv_grappa).
@@ -3634,6 +3635,9 @@ typedef struct mv_ecalib_opts {
     void *alloc_ctx;
     int (*progress)(void *user, double done); /* nonzero cancels (MV_ERR_CANCELLED) */
     void *progress_user;
+    int softcrop;     /* 1: BART's soft crop (ecalib -S, ecaltwo -S): each map weighted by
+                         an S-curve of (sqrt(eigenvalue) - crop) / (1 - crop) (crop < 1),
+                         not zeroed below crop */
 } mv_ecalib_opts;
 
 /* ESPIRiT maps of fully sampled-centre k-space (c64 x, y, z, C; the first
@@ -3642,6 +3646,63 @@ typedef struct mv_ecalib_opts {
    not 1 or 2 or above C), MV_ERR_BAD_DATA (no signal in the calibration
    box), MV_ERR_CANCELLED. allocates: yes. thread-safe: yes. */
 MVDEF mv_status mv_ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, const mv_ecalib_opts *opts);
+
+/* ESPIRiT in two steps, and Walsh's method (bart ecalib -1, ecaltwo and
+   walsh; BART 0.8's calib/calib.c and calib/walsh.c). Both first steps
+   write, per voxel of a grid, the C x C coil Gram matrix G of that
+   position as BART packs it: E = C (C + 1) / 2 entries, l running over
+   rows i and columns j <= i (l = i (i + 1) / 2 + j), the grid's axes
+   first and E last, c64 (x, y, z, E). The second step takes such a file
+   (from medvol or bart) to maps on any grid at least as large.
+
+   mv_ecalib_cov (bart ecalib -1): ESPIRiT's calibration as mv_ecalib
+   (opts.calib, kernel, threshold) up to the Gram matrices of the kernels'
+   images, on BART's grid of 2k points per axis of kernel size k > 1 (1
+   where k = 1), divided by that grid's size as BART's compute_imgcov
+   divides them: cov c64 (2k0, 2k1, 2k2, E). Its use is BART's: calibrate
+   a 3D scan once, then ecaltwo each slice (or the volume) at the image
+   size. mv_ecal_maps of it equals mv_ecalib's maps but for the phase
+   rule (rotphase against fixphase, below) and rounding.
+
+   mv_walsh_cov (bart walsh; Walsh et al. 2000): the calibration box
+   (BART's extract_calib, as mv_ecalib finds it; at most calsize per axis,
+   NULL = 24, below each axis of length > 1 as bart asserts) zero-filled
+   to kspace's size and inverse-transformed as BART's ifftc (no taper), then
+   per voxel the Gram matrix of the coil images over a block of
+   b = min(block, dims) voxels per axis (NULL = 20), entry (i, j) = sum_p
+   conj(x_i(p)) x_j(p). The block of voxel q along an axis of n is BART's:
+   positions q + s - b/2 (s = 0 .. b-1) wrapped as md_circ_ext and
+   md_circ_shift wrap them, over the extended length n + b - 1 first and
+   then n: (q + s - b/2) mod n where q + s >= b/2, (q + s - b/2 + b - 1)
+   mod n below (BART's edge voxels sum interior samples, not the far
+   edge's). cov c64 (x, y, z, E); region: the box's size (NULL if not
+   wanted). kspace c64 (x, y, z, C), one volume. Sums in float64, each
+   axis's block summed in turn (x, y, then z; the partial sums rounded to
+   float32 between the plane and the z pass of a 3D volume).
+
+   mv_ecal_maps (bart ecaltwo): cov (h0, h1, h2, E) zero-filled in
+   Fourier space to size (BART's sinc_zeropad: along each axis with size >
+   h, BART's fftc, the spectrum placed at size/2 - h/2, its ifftc; both
+   unnormalised, so that the result is h times the interpolant, and an
+   axis of equal size is left as it is), then per voxel BART's orthogonal
+   iteration (mv_ecalib's), opts.maps maps (0 = 1; bart ecaltwo's default
+   is 2), the hard (opts.crop: 0 = 0.8, < 0 = none) or soft crop
+   (opts.softcrop) on the eigenvalue, and BART's fixphase: each map's first
+   coil made real and non-negative (mv_ecalib turns the phase against the
+   calibration data's first principal component instead, BART's
+   rotphase). The interpolation is evaluated per voxel from the grid's
+   Fourier coefficients (no full-size copy of the Gram matrices); where
+   size equals the grid on every axis (walsh) the matrices are read as
+   they are. maps c64 (x, y, z, C, M), eig f32 (x, y, z, M) when not NULL.
+   size NULL = the grid's. Refused as bart asserts: h odd and above 1, size
+   below h, E not C (C + 1) / 2; also C above 256 and non-finite entries.
+   opts: maps, crop, softcrop, iterations, threads, alloc_ctx, progress.
+   allocates: yes. thread-safe: yes (all three). */
+MVDEF mv_status mv_ecalib_cov(const mv_vol *kspace, mv_vol *cov, const mv_ecalib_opts *opts);
+MVDEF mv_status mv_walsh_cov(const mv_vol *kspace, mv_vol *cov, const int64_t calsize[3], const int64_t block[3],
+                             int64_t region[3], const mv_mri_opts *opts);
+MVDEF mv_status mv_ecal_maps(const mv_vol *cov, const int64_t size[3], mv_vol *maps, mv_vol *eig,
+                             const mv_ecalib_opts *opts);
 
 /* Coil sensitivities by the direct method (bart caldir, BART 0.8's
    calib/direct.c; McKenzie et al.): the fully sampled centre (BART's
@@ -44368,13 +44429,35 @@ typedef struct mv__ec_job {
     const double *cf;         /* gc[2] x gc[1] x gc[0] cells of 2 E: real parts, then imaginary */
     const double *ex, *ey, *ez; /* [pixel][d index]: e^{2 pi i d t}, interleaved */
     const double *pxb;        /* [block of MV__EC_LANES x][dx][2][lanes]: ex of the block's voxels (the last repeated) */
-    const double *rot;        /* nc: first principal component (BART's rotphase) */
+    const double *rot;        /* nc: first principal component (BART's rotphase); e_0 for BART's fixphase */
+    const float *cov;         /* or, not NULL: the Gram matrices themselves on the output grid (BART's
+                                 packed (x, y, z, E) file), no cf */
+    int xdirect;              /* 1: cf's x cells are the output's x (no interpolation along x): each
+                                 block's T is its own 8 cells, px the identity (pxb) */
+    int soft;                 /* BART's soft crop (ecalib -S) instead of the hard one */
+    int conj;                 /* 1: the rows T conjugated (a file's G in BART's convention is the
+                                 conjugate of mv__ec_coeffs's, which the eigen kernel takes; pxb
+                                 then holds conj(ex)) */
     float *out, *eig;
     int iters;
     double crop;
     double *scr; /* per worker */
     int64_t sstride;
 } mv__ec_job;
+
+/* BART's soft-crop weight of an eigenvalue (calib.c's md_crop_weight_fun
+   and md_scurve, in float as there): x = (sqrt |e| - c) / (1 - c), w =
+   x / (x^2 + 1) + 1/2 on [-1, 1], 0 below; at x >= 1 BART's mask of the
+   upper end is overwritten (md_mul into tmp2) and w = 1 + x / (x^2 + 1) +
+   1/2, up to 2, which medvol keeps: ESPIRiT's eigenvalues are at most 1
+   (x <= 1) but for rounding and an exact 1 */
+static float mv__ec_soft_weight(float e, float crop)
+{
+    const float x = (sqrtf(fabsf(e)) - crop) * (float)(1. / (1. - crop));
+    float w = x >= 1.f ? 1.f : 0.f;
+    if (x >= -1.f) w = w + (x / (x * x + 1.f) + 0.5f);
+    return w;
+}
 
 /* rows [b, e) of (y, z): per row T[dx] = sum_{dz, dy} Cf e^{2 pi i (dy ty +
    dz tz)}, then blocks of MV__EC_LANES voxels through mv__k_ec_vox_fn; the
@@ -44395,24 +44478,42 @@ static void mv__ec_range(void *ctx, int64_t b, int64_t e, int worker)
     va.w = va.g + 2 * L * E;
     va.v = va.w + 2 * L * M * nc;
     va.lam = va.v + 2 * L * M * nc;
-    va.cut = !j->eig && j->crop >= 0;
+    va.cut = !j->eig && !j->soft && j->crop >= 0;
     va.crop = j->crop;
     for (r = b; r < e; r++) {
         const int64_t y = r % ny, z = r / ny;
-        for (q = 0; q < 2 * gx * E; q++) T[q] = 0;
-        for (dz = 0; dz < gz; dz++)
-            for (dy = 0; dy < gy; dy++) {
-                const double *pz = j->ez + 2 * (z * gz + dz), *py = j->ey + 2 * (y * gy + dy);
-                const double pr = pz[0] * py[0] - pz[1] * py[1], pim = pz[0] * py[1] + pz[1] * py[0];
-                for (dx = 0; dx < gx; dx++) {
-                    const double *cc = j->cf + ((dz * gy + dy) * gx + dx) * 2 * E;
-                    ko->zger(T + dx * 2 * E, T + dx * 2 * E + E, cc, cc + E, pr, -pim, E);
+        if (j->cov) /* the row itself: T[x] = G(x, y, z), from BART's layout (E slowest) */
+            for (dx = 0; dx < nx; dx++)
+                for (q = 0; q < E; q++) {
+                    const float *p = j->cov + 2 * (q * nvox + dx + nx * r);
+                    T[dx * 2 * E + q] = p[0];
+                    T[dx * 2 * E + E + q] = p[1];
                 }
-            }
+        else {
+            for (q = 0; q < 2 * gx * E; q++) T[q] = 0;
+            for (dz = 0; dz < gz; dz++)
+                for (dy = 0; dy < gy; dy++) {
+                    const double *pz = j->ez + 2 * (z * gz + dz), *py = j->ey + 2 * (y * gy + dy);
+                    const double pr = pz[0] * py[0] - pz[1] * py[1], pim = pz[0] * py[1] + pz[1] * py[0];
+                    if (pr == 0 && pim == 0) continue; /* an axis taken as it is: one cell per row */
+                    for (dx = 0; dx < gx; dx++) {
+                        const double *cc = j->cf + ((dz * gy + dy) * gx + dx) * 2 * E;
+                        ko->zger(T + dx * 2 * E, T + dx * 2 * E + E, cc, cc + E, pr, -pim, E);
+                    }
+                }
+        }
+        if (j->conj)
+            for (dx = 0; dx < gx; dx++)
+                for (q = 0; q < E; q++) T[dx * 2 * E + E + q] = -T[dx * 2 * E + E + q];
         for (q = 0; q < j->nbx; q++) {
             const int64_t x0 = q * L, nv = MV__MIN(L, nx - x0);
             unsigned act;
-            va.px = j->pxb + q * gx * 2 * L;
+            if (j->xdirect) { /* the block's own cells, times the identity */
+                va.t = T + x0 * 2 * E;
+                va.gx = nv;
+                va.px = j->pxb;
+            } else
+                va.px = j->pxb + q * gx * 2 * L;
             va.act = (1u << nv) - 1;
             act = ko->ec_vox(&va);
             for (l = 0; l < nv; l++) {
@@ -44426,7 +44527,9 @@ static void mv__ec_range(void *ctx, int64_t b, int64_t e, int worker)
                     continue;
                 }
                 for (m = 0; m < M; m++) { /* BART's map m: the vector M - 1 - m, turned by rot's phase */
-                    const double lam = va.lam[m * L + l], keep = (j->crop < 0 || lam >= j->crop) ? 1 : 0;
+                    const double lam = va.lam[m * L + l];
+                    const double keep = j->soft ? (double)mv__ec_soft_weight((float)lam, (float)j->crop)
+                                                : (j->crop < 0 || lam >= j->crop) ? 1 : 0;
                     const double *vv = va.v + (M - 1 - m) * nc * 2 * L;
                     double pr = 0, pim = 0, pa;
                     for (c = 0; c < nc; c++) { /* sum_c v_c conj(rot_c) */
@@ -44595,7 +44698,134 @@ static double mv__ec_cheev2_last_sign(double d1, double d2, double a12r, double 
     return d1 >= d2 && e > 0 ? -1.0 : 1.0;
 }
 
-MVDEF mv_status mv_ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, const mv_ecalib_opts *opts)
+/* Allocates maps c64 (x, y, z, C, M) and, when wanted, eig f32 (x, y, z,
+   M), runs the job's rows of (y, z) in blocks (the progress callback
+   between blocks, on this thread) and commits both; job: all but out, eig,
+   scr and sstride. */
+static mv_status mv__ec_run(mv__ec_job *job, int threads, const mv_ecalib_opts *o, mv_vol *maps, mv_vol *eig, void *ctx,
+                            const char *fn)
+{
+    const int64_t nc = job->nc, M = job->maps, E = nc * (nc + 1) / 2, rows = job->d[1] * job->d[2];
+    const int64_t blk = MV__MAX((int64_t)8 * threads, 32);
+    int64_t md[5], ed[4], r0;
+    double *scr = NULL;
+    mv_vol mt, et;
+    mv_status st;
+    md[0] = ed[0] = job->d[0], md[1] = ed[1] = job->d[1], md[2] = ed[2] = job->d[2];
+    md[3] = nc, md[4] = M, ed[3] = M;
+    mv_vol_init(&mt);
+    mv_vol_init(&et);
+    st = mv_vol_alloc(&mt, MV_DT_C64, 5, md, ctx);
+    if (st == MV_OK && eig) st = mv_vol_alloc(&et, MV_DT_F32, 4, ed, ctx);
+    job->sstride = 2 * job->gc[0] * E + 2 * MV__EC_LANES * (E + 2 * M * nc + M) + 16;
+    if (st == MV_OK) {
+        scr = (double *)mv__alloc((size_t)threads * (size_t)job->sstride * sizeof(double), ctx);
+        if (!scr) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: scratch", fn);
+    }
+    job->out = (float *)mt.data;
+    job->eig = eig ? (float *)et.data : NULL;
+    job->scr = scr;
+    for (r0 = 0; r0 < rows && st == MV_OK; r0 += blk) {
+        const int64_t r1 = MV__MIN(rows, r0 + blk);
+        mv__ec_sub sub;
+        sub.job = job;
+        sub.r0 = r0;
+        mv__parallel_for(r1 - r0, 1, threads, mv__ec_sub_range, &sub);
+        if (o->progress && o->progress(o->progress_user, (double)r1 / (double)rows))
+            st = mv__fail(MV_ERR_CANCELLED, "%s: cancelled by the progress callback", fn);
+    }
+    mv__free(scr, ctx);
+    if (st != MV_OK) {
+        mv_free(&mt);
+        mv_free(&et);
+        return st;
+    }
+    mv__out_commit(maps, &mt);
+    if (eig) mv__out_commit(eig, &et);
+    return MV_OK;
+}
+
+/* bart ecalib -1's output from the Gram's coefficients cf (mv__ec_coeffs):
+   conj(G) (BART's packing is the conjugate of mv__ec_coeffs's) on BART's
+   grid of h = 2k points per axis (1 where k is 1), at t = (u - h/2) / h
+   (the point that BART's centred zero-filling moves to the output's (p -
+   n/2) / n), divided by h0 h1 h2 as BART's compute_imgcov divides (caltwo's
+   zero-filling multiplies it back); c64 (h0, h1, h2, E) in BART's layout.
+   Separable: x, then y, then z. */
+static mv_status mv__ec_grid(const double *cf, const int64_t k[3], int64_t nc, mv_vol *cov, void *ctx)
+{
+    const double tpi = 2.0 * 3.14159265358979323846;
+    const int64_t E = nc * (nc + 1) / 2, E2 = 2 * E;
+    int64_t h[3], g[3], a, u, dd, q, x, y, z, l, cd[4];
+    double *tab[3], *t1, *t2, *t3, sc;
+    mv_vol t;
+    mv_status st;
+    size_t need = 0;
+    for (a = 0; a < 3; a++) {
+        h[a] = k[a] == 1 ? 1 : 2 * k[a];
+        g[a] = 2 * k[a] - 1;
+        need += (size_t)(2 * h[a] * g[a]);
+    }
+    need += (size_t)(g[2] * g[1] * h[0] + g[2] * h[1] * h[0] + h[2] * h[1] * h[0]) * (size_t)E2;
+    tab[0] = (double *)mv__alloc_zero(need * sizeof(double), ctx);
+    if (!tab[0]) return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_ecalib_cov: grid");
+    tab[1] = tab[0] + 2 * h[0] * g[0], tab[2] = tab[1] + 2 * h[1] * g[1];
+    t1 = tab[2] + 2 * h[2] * g[2];
+    t2 = t1 + g[2] * g[1] * h[0] * E2;
+    t3 = t2 + g[2] * h[1] * h[0] * E2;
+    for (a = 0; a < 3; a++)
+        for (u = 0; u < h[a]; u++)
+            for (dd = 0; dd < g[a]; dd++) { /* e^{2 pi i d (u - h/2) / h}, d = dd - (k - 1), reduced exactly */
+                const int64_t ph = (((dd - (k[a] - 1)) * (u - h[a] / 2)) % h[a] + h[a]) % h[a];
+                tab[a][2 * (u * g[a] + dd)] = h[a] == 1 ? 1 : cos(tpi * (double)ph / (double)h[a]);
+                tab[a][2 * (u * g[a] + dd) + 1] = h[a] == 1 ? 0 : sin(tpi * (double)ph / (double)h[a]);
+            }
+    /* sum_d cf[d] e^{2 pi i d t}: mv__zger adds conj(a) x, so a = conj(e) */
+    for (q = 0; q < g[2] * g[1]; q++)
+        for (u = 0; u < h[0]; u++)
+            for (dd = 0; dd < g[0]; dd++) {
+                const double *c = cf + (q * g[0] + dd) * E2, *e = tab[0] + 2 * (u * g[0] + dd);
+                mv__zger_ref(t1 + (q * h[0] + u) * E2, t1 + (q * h[0] + u) * E2 + E, c, c + E, e[0], -e[1], E);
+            }
+    for (z = 0; z < g[2]; z++)
+        for (u = 0; u < h[1]; u++)
+            for (dd = 0; dd < g[1]; dd++)
+                for (x = 0; x < h[0]; x++) {
+                    const double *c = t1 + ((z * g[1] + dd) * h[0] + x) * E2, *e = tab[1] + 2 * (u * g[1] + dd);
+                    double *o = t2 + ((z * h[1] + u) * h[0] + x) * E2;
+                    mv__zger_ref(o, o + E, c, c + E, e[0], -e[1], E);
+                }
+    for (u = 0; u < h[2]; u++)
+        for (dd = 0; dd < g[2]; dd++)
+            for (q = 0; q < h[1] * h[0]; q++) {
+                const double *c = t2 + (dd * h[1] * h[0] + q) * E2, *e = tab[2] + 2 * (u * g[2] + dd);
+                double *o = t3 + (u * h[1] * h[0] + q) * E2;
+                mv__zger_ref(o, o + E, c, c + E, e[0], -e[1], E);
+            }
+    cd[0] = h[0], cd[1] = h[1], cd[2] = h[2], cd[3] = E;
+    mv_vol_init(&t);
+    st = mv_vol_alloc(&t, MV_DT_C64, 4, cd, ctx);
+    if (st == MV_OK) {
+        float *o = (float *)t.data;
+        const int64_t nh = h[0] * h[1] * h[2];
+        sc = 1.0 / (double)nh;
+        for (z = 0; z < h[2]; z++)
+            for (y = 0; y < h[1]; y++)
+                for (x = 0; x < h[0]; x++)
+                    for (l = 0; l < E; l++) {
+                        const double *c = t3 + ((z * h[1] + y) * h[0] + x) * E2;
+                        o[2 * (l * nh + x + h[0] * (y + h[1] * z))] = (float)(c[l] * sc);
+                        o[2 * (l * nh + x + h[0] * (y + h[1] * z)) + 1] = (float)(-c[E + l] * sc); /* BART's: conj */
+                    }
+        mv__out_commit(cov, &t);
+    }
+    mv__free(tab[0], ctx);
+    return st;
+}
+
+/* mv_ecalib, or with cov not NULL its first part only (bart ecalib -1):
+   the image-space Gram matrices on BART's grid of 2k per axis */
+static mv_status mv__ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, mv_vol *cov, const mv_ecalib_opts *opts)
 {
     mv_ecalib_opts to;
     const mv_ecalib_opts *o = opts;
@@ -44606,8 +44836,7 @@ MVDEF mv_status mv_ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, const
     void *ctx;
     float *kd;
     double *A = NULL, *X = NULL, *gram = NULL, *gp = NULL, *w = NULL, *Y = NULL, *V = NULL, *cf = NULL, *ex = NULL,
-           *ey, *ez, *pxb, *rot = NULL, *scr = NULL, thr, crop, sign2 = 1;
-    mv_vol mt, et;
+           *ey, *ez, *pxb, *rot = NULL, thr, crop, sign2 = 1;
     mv__ec_job job;
     mv_status st = MV_OK;
     const double tpi = 2.0 * 3.14159265358979323846;
@@ -44616,12 +44845,13 @@ MVDEF mv_status mv_ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, const
         o = &to;
     }
     MV__TRY(mv__mri_check_c64(kspace, "mv_ecalib", "kspace"));
-    MV__CHECK(maps != NULL, MV_ERR_INVALID_ARG, "mv_ecalib: maps is NULL");
+    MV__CHECK(maps != NULL || cov != NULL, MV_ERR_INVALID_ARG, "mv_ecalib: maps is NULL");
     MV__CHECK(o->maps >= 0 && o->maps <= 2, MV_ERR_INVALID_ARG, "mv_ecalib: opts.maps = %d (1 or 2)", o->maps);
     MV__CHECK(o->threshold >= 0 && o->threshold < 1, MV_ERR_INVALID_ARG, "mv_ecalib: opts.threshold = %g", o->threshold);
     MV__CHECK(o->iterations >= 0 && o->iterations <= 10000, MV_ERR_INVALID_ARG, "mv_ecalib: opts.iterations = %d",
               o->iterations);
-    MV__CHECK(o->crop == o->crop && o->crop < 1.0000001, MV_ERR_INVALID_ARG, "mv_ecalib: opts.crop = %g", o->crop);
+    MV__CHECK(o->crop == o->crop && o->crop < 1.0000001 && !(o->softcrop && o->crop >= 1), MV_ERR_INVALID_ARG,
+              "mv_ecalib: opts.crop = %g (below 1 with the soft crop)", o->crop);
     ctx = o->alloc_ctx;
     sh = mv__mri_shape_of(kspace);
     nc = sh.nc;
@@ -44811,6 +45041,10 @@ MVDEF mv_status mv_ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, const
     st = mv__ec_coeffs(V, nk, k, nc, cf, ctx);
     if (st != MV_OK) goto done;
     mv__free(V, ctx), V = NULL;
+    if (cov) {
+        st = mv__ec_grid(cf, k, nc, cov, ctx);
+        goto done;
+    }
     /* phase tables e^{2 pi i d t}, t = (p - n/2) / n, d = -(k - 1) .. k - 1;
        pxb: ex per block of lanes (lanes past the row repeat its last x) */
     {
@@ -44846,20 +45080,6 @@ MVDEF mv_status mv_ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, const
         job.nbx = nbx;
         job.pxb = pxb;
     }
-    /* outputs */
-    {
-        int64_t md[5], ed[4];
-        md[0] = d[0], md[1] = d[1], md[2] = d[2], md[3] = nc, md[4] = nmaps;
-        ed[0] = d[0], ed[1] = d[1], ed[2] = d[2], ed[3] = nmaps;
-        mv_vol_init(&mt);
-        mv_vol_init(&et);
-        st = mv_vol_alloc(&mt, MV_DT_C64, 5, md, ctx);
-        if (st == MV_OK && eig) st = mv_vol_alloc(&et, MV_DT_F32, 4, ed, ctx);
-        if (st != MV_OK) {
-            mv_free(&mt);
-            goto done;
-        }
-    }
     job.d[0] = d[0], job.d[1] = d[1], job.d[2] = d[2];
     job.nc = nc, job.maps = M;
     job.gc[0] = gc[0], job.gc[1] = gc[1], job.gc[2] = gc[2];
@@ -44867,37 +45087,8 @@ MVDEF mv_status mv_ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, const
     job.ex = ex, job.ey = ey, job.ez = ez, job.rot = rot;
     job.iters = o->iterations ? o->iterations : 30;
     job.crop = crop;
-    job.out = (float *)mt.data;
-    job.eig = eig ? (float *)et.data : NULL;
-    job.sstride = 2 * gc[0] * E + 2 * MV__EC_LANES * (E + 2 * M * nc + M) + 16;
-    scr = (double *)mv__alloc((size_t)threads * (size_t)job.sstride * sizeof(double), ctx);
-    if (!scr) {
-        mv_free(&mt);
-        mv_free(&et);
-        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_ecalib: scratch");
-        goto done;
-    }
-    job.scr = scr;
-    {
-        /* rows of (y, z) in blocks, progress between blocks on this thread */
-        int64_t rows = d[1] * d[2], r0, blk = MV__MAX((int64_t)8 * threads, 32);
-        for (r0 = 0; r0 < rows && st == MV_OK; r0 += blk) {
-            int64_t r1 = MV__MIN(rows, r0 + blk);
-            mv__ec_sub sub;
-            sub.job = &job;
-            sub.r0 = r0;
-            mv__parallel_for(r1 - r0, 1, threads, mv__ec_sub_range, &sub);
-            if (o->progress && o->progress(o->progress_user, (double)r1 / (double)rows))
-                st = mv__fail(MV_ERR_CANCELLED, "mv_ecalib: cancelled by the progress callback");
-        }
-    }
-    if (st != MV_OK) {
-        mv_free(&mt);
-        mv_free(&et);
-        goto done;
-    }
-    mv__out_commit(maps, &mt);
-    if (eig) mv__out_commit(eig, &et);
+    job.soft = o->softcrop;
+    st = mv__ec_run(&job, threads, o, maps, eig, ctx, "mv_ecalib");
 done:
     mv__free(A, ctx);
     mv__free(X, ctx);
@@ -44909,8 +45100,397 @@ done:
     mv__free(cf, ctx);
     mv__free(ex, ctx);
     mv__free(rot, ctx);
-    mv__free(scr, ctx);
     return st;
+}
+
+MVDEF mv_status mv_ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, const mv_ecalib_opts *opts)
+{
+    return mv__ecalib(kspace, maps, eig, NULL, opts);
+}
+
+/* >>ecal-two */
+/* ---- ESPIRiT's second part and Walsh's covariances (bart ecalib -1, ecaltwo, walsh) ---- */
+
+MVDEF mv_status mv_ecalib_cov(const mv_vol *kspace, mv_vol *cov, const mv_ecalib_opts *opts)
+{
+    MV__CHECK(cov != NULL, MV_ERR_INVALID_ARG, "mv_ecalib_cov: cov is NULL");
+    return mv__ecalib(kspace, NULL, NULL, cov, opts);
+}
+
+/* C of E = C (C + 1) / 2 packed entries; 0 where E is no such number
+   (bart ecaltwo counts up forever there) */
+static int64_t mv__ec_coils_of(int64_t E)
+{
+    int64_t c = 1;
+    while (c * (c + 1) / 2 < E) c++;
+    return c * (c + 1) / 2 == E ? c : 0;
+}
+
+/* BART's fftmod (inverse 0) or ifftmod (inverse 1) factor of each index of
+   an axis of n: mv_fftmod of a line of ones */
+static mv_status mv__ec_modf(int64_t n, int inverse, double *f, void *ctx)
+{
+    float *o = (float *)mv__alloc((size_t)(2 * n) * sizeof(float), ctx);
+    int64_t i;
+    mv_status st;
+    if (!o) return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_ecal_maps: %lld fftmod factors", (long long)n);
+    for (i = 0; i < n; i++) o[2 * i] = 1.0f, o[2 * i + 1] = 0.0f;
+    st = mv_fftmod(o, o, 1, &n, 1u, inverse, NULL);
+    for (i = 0; i < 2 * n; i++) f[i] = o[i];
+    mv__free(o, ctx);
+    return st;
+}
+
+/* The Fourier side of BART's sinc_zeropad along one axis of (h in, n out):
+   tab (n x h) with tab[p][j] = mi(p) mi(j') e^{2 pi i j' p / n}, j' = j +
+   n/2 - h/2 (md_resize_center's place of spectrum sample j), mi the
+   ifftmod factors of n; the forward half, cf_j = mf(j) sum_u mf(u) x_u
+   e^{-2 pi i j u / h} (fftmod, fft, fftmod of h), is mv__ec_dft_axis. An
+   axis left as it is (n == h) gets the identity. */
+static mv_status mv__ec_sinc_table(int64_t h, int64_t n, double *tab, void *ctx)
+{
+    const double tpi = 2.0 * 3.14159265358979323846;
+    double *mi;
+    int64_t p, j;
+    mv_status st;
+    for (p = 0; p < 2 * n * h; p++) tab[p] = 0;
+    if (n == h) {
+        for (p = 0; p < n; p++) tab[2 * (p * h + p)] = 1;
+        return MV_OK;
+    }
+    mi = (double *)mv__alloc((size_t)(2 * n) * sizeof(double), ctx);
+    if (!mi) return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_ecal_maps: interpolation table");
+    st = mv__ec_modf(n, 1, mi, ctx);
+    for (p = 0; p < n && st == MV_OK; p++)
+        for (j = 0; j < h; j++) {
+            const int64_t jj = j + n / 2 - h / 2, ph = (jj * p) % n;
+            const double er = cos(tpi * (double)ph / (double)n), ei = sin(tpi * (double)ph / (double)n);
+            const double ar = mi[2 * p] * mi[2 * jj] - mi[2 * p + 1] * mi[2 * jj + 1];
+            const double ai = mi[2 * p] * mi[2 * jj + 1] + mi[2 * p + 1] * mi[2 * jj];
+            tab[2 * (p * h + j)] = ar * er - ai * ei;
+            tab[2 * (p * h + j) + 1] = ar * ei + ai * er;
+        }
+    mv__free(mi, ctx);
+    return st;
+}
+
+/* cf (cells [z][y][x] of 2 E, float64) along axis a of h[a]: BART's fftc
+   (fftmod, the unnormalised forward DFT, fftmod), by direct sums */
+static mv_status mv__ec_dft_axis(double *cf, const int64_t h[3], int a, int64_t E, void *ctx)
+{
+    const double tpi = 2.0 * 3.14159265358979323846;
+    const int64_t n = h[a], E2 = 2 * E, st_a = a == 0 ? 1 : a == 1 ? h[0] : h[0] * h[1];
+    const int64_t nl = h[0] * h[1] * h[2] / n;
+    double *mf, *line, *ex;
+    int64_t li, j, u, q;
+    mv_status st;
+    mf = (double *)mv__alloc((size_t)(2 * n + 2 * n * E2 + 2 * n * n) * sizeof(double), ctx);
+    if (!mf) return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_ecal_maps: %lld-point transform", (long long)n);
+    line = mf + 2 * n;
+    ex = line + n * E2;
+    st = mv__ec_modf(n, 0, mf, ctx);
+    for (j = 0; j < n; j++)
+        for (u = 0; u < n; u++) { /* mf(j) mf(u) e^{-2 pi i j u / n} */
+            const int64_t ph = (j * u) % n;
+            const double er = cos(tpi * (double)ph / (double)n), ei = -sin(tpi * (double)ph / (double)n);
+            const double ar = mf[2 * j] * mf[2 * u] - mf[2 * j + 1] * mf[2 * u + 1];
+            const double ai = mf[2 * j] * mf[2 * u + 1] + mf[2 * j + 1] * mf[2 * u];
+            ex[2 * (j * n + u)] = ar * er - ai * ei;
+            ex[2 * (j * n + u) + 1] = ar * ei + ai * er;
+        }
+    for (li = 0; li < nl && st == MV_OK; li++) {
+        /* line li: the cells off axis a, in order */
+        const int64_t lo = li % st_a, hi = li / st_a, base = lo + hi * st_a * n;
+        for (q = 0; q < n * E2; q++) line[q] = 0;
+        for (j = 0; j < n; j++)
+            for (u = 0; u < n; u++) {
+                const double *x = cf + (base + u * st_a) * E2;
+                mv__zger_ref(line + j * E2, line + j * E2 + E, x, x + E, ex[2 * (j * n + u)], -ex[2 * (j * n + u) + 1], E);
+            }
+        for (j = 0; j < n; j++)
+            for (q = 0; q < E2; q++) cf[(base + j * st_a) * E2 + q] = line[j * E2 + q];
+    }
+    mv__free(mf, ctx);
+    return st;
+}
+
+MVDEF mv_status mv_ecal_maps(const mv_vol *cov, const int64_t size[3], mv_vol *maps, mv_vol *eig,
+                             const mv_ecalib_opts *opts)
+{
+    static const char *fn = "mv_ecal_maps";
+    const int64_t L = MV__EC_LANES;
+    mv_ecalib_opts to;
+    const mv_ecalib_opts *o = opts;
+    int64_t h[3], n[3], nc, E, a, nin, i, M, nbx, l, q, dd;
+    int rs[3], any = 0, threads;
+    const float *cv;
+    double *tab[3] = {NULL, NULL, NULL}, *cf = NULL, *pxb = NULL, *rot = NULL, crop;
+    void *ctx;
+    mv__ec_job job;
+    mv_status st = MV_OK;
+    if (!o) {
+        memset(&to, 0, sizeof(to));
+        o = &to;
+    }
+    ctx = o->alloc_ctx;
+    MV__CHECK(maps != NULL, MV_ERR_INVALID_ARG, "%s: maps is NULL", fn);
+    MV__TRY(mv__mri_check_c64(cov, fn, "cov"));
+    for (a = 4; a < MV_MAX_DIMS; a++)
+        MV__CHECK(a >= cov->ndim || cov->dim[a] == 1, MV_ERR_INVALID_ARG,
+                  "%s: cov dims[%lld] = %lld (x, y, z, C (C + 1) / 2 Gram entries)", fn, (long long)a,
+                  (long long)cov->dim[a]);
+    E = cov->ndim > 3 ? cov->dim[3] : 1;
+    nc = mv__ec_coils_of(E);
+    MV__CHECK(nc >= 1 && nc <= 256, MV_ERR_INVALID_ARG,
+              "%s: cov dims[3] = %lld is not C (C + 1) / 2 for 1 .. 256 coils", fn, (long long)E);
+    MV__CHECK(o->maps >= 0 && o->maps <= nc, MV_ERR_INVALID_ARG, "%s: opts.maps = %d (1 .. %lld coils)", fn, o->maps,
+              (long long)nc);
+    MV__CHECK(o->iterations >= 0 && o->iterations <= 10000, MV_ERR_INVALID_ARG, "%s: opts.iterations = %d", fn,
+              o->iterations);
+    crop = o->crop == 0 ? 0.8 : o->crop;
+    MV__CHECK(crop == crop && crop <= 1 && !(o->softcrop && crop >= 1), MV_ERR_INVALID_ARG,
+              "%s: opts.crop = %g (at most 1; below 1 with the soft crop)", fn, o->crop);
+    for (a = 0; a < 3; a++) {
+        h[a] = cov->dim[a];
+        n[a] = size ? size[a] : h[a];
+        MV__CHECK(h[a] == 1 || h[a] % 2 == 0, MV_ERR_INVALID_ARG,
+                  "%s: cov dims[%lld] = %lld is odd (bart ecaltwo asserts even grids)", fn, (long long)a, (long long)h[a]);
+        MV__CHECK(n[a] >= h[a] && n[a] <= ((int64_t)1 << 24), MV_ERR_INVALID_ARG,
+                  "%s: size[%lld] = %lld is below the grid's %lld", fn, (long long)a, (long long)n[a], (long long)h[a]);
+        rs[a] = n[a] != h[a];
+        any |= rs[a];
+    }
+    nin = h[0] * h[1] * h[2];
+    cv = (const float *)cov->data;
+    for (i = 0; i < 2 * nin * E; i++)
+        MV__CHECK(isfinite(cv[i]), MV_ERR_BAD_DATA, "%s: cov value %lld is not finite", fn, (long long)(i / 2));
+    threads = mv__resolve_threads(o->threads);
+    if (threads > MV__MAX_THREADS) threads = MV__MAX_THREADS;
+    M = o->maps ? o->maps : 1;
+    nbx = (n[0] + L - 1) / L;
+    memset(&job, 0, sizeof(job));
+    rot = (double *)mv__alloc_zero((size_t)(2 * nc) * sizeof(double), ctx);
+    pxb = (double *)mv__alloc_zero((size_t)(rs[0] ? nbx * h[0] : L) * 2 * (size_t)L * sizeof(double), ctx);
+    for (a = 0; a < 3; a++) tab[a] = (double *)mv__alloc((size_t)(2 * n[a] * h[a]) * sizeof(double), ctx);
+    if (!rot || !pxb || !tab[0] || !tab[1] || !tab[2]) {
+        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: tables", fn);
+        goto done;
+    }
+    rot[0] = 1; /* BART's fixphase: the first coil's phase */
+    for (a = 0; a < 3 && st == MV_OK; a++) st = mv__ec_sinc_table(h[a], n[a], tab[a], ctx);
+    if (st != MV_OK) goto done;
+    if (any) { /* Fourier coefficients along the interpolated axes, the cells as they are along the others */
+        int64_t x, y, z;
+        cf = (double *)mv__alloc((size_t)(2 * nin * E) * sizeof(double), ctx);
+        if (!cf) {
+            st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %lld x %lld Gram coefficients", fn, (long long)nin, (long long)E);
+            goto done;
+        }
+        for (z = 0; z < h[2]; z++)
+            for (y = 0; y < h[1]; y++)
+                for (x = 0; x < h[0]; x++)
+                    for (l = 0; l < E; l++) {
+                        const int64_t v = x + h[0] * (y + h[1] * z);
+                        cf[v * 2 * E + l] = cv[2 * (l * nin + v)];
+                        cf[v * 2 * E + E + l] = cv[2 * (l * nin + v) + 1];
+                    }
+        for (a = 0; a < 3 && st == MV_OK; a++)
+            if (rs[a]) st = mv__ec_dft_axis(cf, h, (int)a, E, ctx);
+        if (st != MV_OK) goto done;
+    }
+    if (rs[0]) /* per block of lanes: tab[0] of the block's x (the last repeated) */
+        for (q = 0; q < nbx; q++)
+            for (dd = 0; dd < h[0]; dd++)
+                for (l = 0; l < L; l++) {
+                    const int64_t x = MV__MIN(q * L + l, n[0] - 1);
+                    pxb[(q * h[0] + dd) * 2 * L + l] = tab[0][2 * (x * h[0] + dd)];
+                    pxb[(q * h[0] + dd) * 2 * L + L + l] = -tab[0][2 * (x * h[0] + dd) + 1]; /* conj (job.conj) */
+                }
+    else /* the identity: lane l takes cell l of its block */
+        for (l = 0; l < L; l++) pxb[l * 2 * L + l] = 1;
+    job.d[0] = n[0], job.d[1] = n[1], job.d[2] = n[2];
+    job.nc = nc, job.maps = M;
+    job.gc[0] = h[0], job.gc[1] = h[1], job.gc[2] = h[2];
+    job.nbx = nbx;
+    job.cf = cf;
+    job.cov = any ? NULL : cv;
+    job.xdirect = !rs[0];
+    job.ex = tab[0], job.ey = tab[1], job.ez = tab[2];
+    job.pxb = pxb;
+    job.rot = rot;
+    job.iters = o->iterations ? o->iterations : 30;
+    job.crop = crop;
+    job.soft = o->softcrop;
+    job.conj = 1;
+    st = mv__ec_run(&job, threads, o, maps, eig, ctx, fn);
+done:
+    for (a = 0; a < 3; a++) mv__free(tab[a], ctx);
+    mv__free(cf, ctx);
+    mv__free(pxb, ctx);
+    mv__free(rot, ctx);
+    return st;
+}
+
+static mv_status mv__calib_images(const float *k, const int64_t d[3], int64_t nc, const int64_t cd[3], const int64_t cp[3],
+                                  int kaiser, float *s, const mv_mri_opts *opts);
+
+/* Walsh: BART's block positions along an axis of n for a block of b:
+   idx[q b + s] for voxel q, s = 0 .. b-1 (see mv_walsh_cov) */
+static void mv__walsh_index(int64_t n, int64_t b, int64_t *idx)
+{
+    const int64_t cen = b / 2, ext = n + b - 1;
+    int64_t q, s;
+    for (q = 0; q < n; q++)
+        for (s = 0; s < b; s++) {
+            const int64_t m = q + s - cen; /* md_circ_shift over ext, then md_circ_ext over n */
+            idx[q * b + s] = ((m + ext) % ext) % n;
+        }
+}
+
+typedef struct mv__walsh_job {
+    const float *img; /* coil images c64 (x, y, z, C) */
+    float *out;       /* c64 (x, y, z, E) */
+    const int64_t *ix, *iy, *iz;
+    int64_t d[3], b[3], nc;
+    double *scr; /* per worker: 4 planes (plane pass) or 2 nz x nx (z pass) */
+    int64_t sstride;
+} mv__walsh_job;
+
+/* the plane pass: job (z, l) -> the Gram entry l of plane z summed over the
+   block along x and y */
+static void mv__walsh_plane_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__walsh_job *j = (const mv__walsh_job *)ctx;
+    const int64_t nx = j->d[0], ny = j->d[1], np = nx * ny, nvox = np * j->d[2], bx = j->b[0], by = j->b[1];
+    const int64_t E = j->nc * (j->nc + 1) / 2;
+    double *P = j->scr + (size_t)worker * (size_t)j->sstride, *Q = P + 2 * np;
+    int64_t q, x, y, s;
+    for (q = b; q < e; q++) {
+        const int64_t z = q / E, l = q % E;
+        int64_t ci = 0, cj;
+        while ((ci + 1) * (ci + 2) / 2 <= l) ci++;
+        cj = l - ci * (ci + 1) / 2;
+        {
+            const float *xi = j->img + 2 * (ci * nvox + z * np), *xj = j->img + 2 * (cj * nvox + z * np);
+            for (x = 0; x < np; x++) { /* conj(x_i) x_j */
+                const double ar = xi[2 * x], ai = xi[2 * x + 1], br = xj[2 * x], bi = xj[2 * x + 1];
+                P[2 * x] = ar * br + ai * bi;
+                P[2 * x + 1] = ar * bi - ai * br;
+            }
+        }
+        for (y = 0; y < ny; y++) /* along x */
+            for (x = 0; x < nx; x++) {
+                double sr = 0, si = 0;
+                for (s = 0; s < bx; s++) {
+                    const double *p = P + 2 * (y * nx + j->ix[x * bx + s]);
+                    sr += p[0], si += p[1];
+                }
+                Q[2 * (y * nx + x)] = sr, Q[2 * (y * nx + x) + 1] = si;
+            }
+        for (y = 0; y < ny; y++) /* along y, into the output */
+            for (x = 0; x < nx; x++) {
+                double sr = 0, si = 0;
+                float *o = j->out + 2 * (l * nvox + z * np + y * nx + x);
+                for (s = 0; s < by; s++) {
+                    const double *p = Q + 2 * (j->iy[y * by + s] * nx + x);
+                    sr += p[0], si += p[1];
+                }
+                o[0] = (float)sr, o[1] = (float)si;
+            }
+    }
+}
+
+/* the z pass: job (l, y) -> the row block summed along z */
+static void mv__walsh_z_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__walsh_job *j = (const mv__walsh_job *)ctx;
+    const int64_t nx = j->d[0], ny = j->d[1], nz = j->d[2], np = nx * ny, nvox = np * nz, bz = j->b[2];
+    double *C = j->scr + (size_t)worker * (size_t)j->sstride;
+    int64_t q, x, z, s;
+    for (q = b; q < e; q++) {
+        const int64_t l = q / ny, y = q % ny;
+        float *o = j->out + 2 * (l * nvox + y * nx);
+        for (z = 0; z < nz; z++)
+            for (x = 0; x < 2 * nx; x++) C[z * 2 * nx + x] = o[z * 2 * np + x];
+        for (z = 0; z < nz; z++)
+            for (x = 0; x < 2 * nx; x++) {
+                double sum = 0;
+                for (s = 0; s < bz; s++) sum += C[j->iz[z * bz + s] * 2 * nx + x];
+                o[z * 2 * np + x] = (float)sum;
+            }
+    }
+}
+
+MVDEF mv_status mv_walsh_cov(const mv_vol *kspace, mv_vol *cov, const int64_t calsize[3], const int64_t block[3],
+                             int64_t region[3], const mv_mri_opts *opts)
+{
+    static const char *fn = "mv_walsh_cov";
+    int64_t d[3], cs[3], cd[3], cp[3], bk[3], nc, nvox, E, a, cdims[4];
+    const float *k;
+    float *img = NULL;
+    int64_t *idx = NULL;
+    double *scr = NULL;
+    mv_vol t;
+    mv__walsh_job job;
+    mv_status st;
+    void *ctx = opts ? opts->alloc_ctx : NULL;
+    int threads;
+    MV__CHECK(cov != NULL, MV_ERR_INVALID_ARG, "%s: cov is NULL", fn);
+    MV__TRY(mv__mri_check_c64(kspace, fn, "kspace"));
+    for (a = 4; a < MV_MAX_DIMS; a++)
+        MV__CHECK(kspace->dim[a] == 1, MV_ERR_INVALID_ARG, "%s: kspace dims[%lld] = %lld (one volume: x, y, z, coils)",
+                  fn, (long long)a, (long long)kspace->dim[a]);
+    for (a = 0; a < 3; a++) d[a] = kspace->dim[a];
+    nc = kspace->dim[3], nvox = d[0] * d[1] * d[2], E = nc * (nc + 1) / 2;
+    MV__CHECK(nc <= 256, MV_ERR_INVALID_ARG, "%s: %lld coils (at most 256)", fn, (long long)nc);
+    for (a = 0; a < 3; a++) {
+        cs[a] = calsize ? calsize[a] : 24;
+        bk[a] = block ? block[a] : 20;
+        MV__CHECK(cs[a] >= 1 && (d[a] == 1 || cs[a] < d[a]), MV_ERR_INVALID_ARG,
+                  "%s: calsize[%lld] = %lld (1 or more, below the axis's %lld: bart asserts)", fn, (long long)a,
+                  (long long)cs[a], (long long)d[a]);
+        MV__CHECK(bk[a] >= 1, MV_ERR_INVALID_ARG, "%s: block[%lld] = %lld", fn, (long long)a, (long long)bk[a]);
+        bk[a] = MV__MIN(bk[a], d[a]);
+    }
+    k = (const float *)kspace->data;
+    mv__calib_geom(k, d, nc, cs, 1, cd, cp);
+    MV__CHECK(mv__ksp_sampled(k, nvox, nc, cp[0] + d[0] * (cp[1] + d[1] * cp[2])), MV_ERR_BAD_DATA,
+              "%s: the centre of k-space is not acquired (no calibration region)", fn);
+    if (region) region[0] = cd[0], region[1] = cd[1], region[2] = cd[2];
+    threads = mv__resolve_threads(opts ? opts->threads : 0);
+    if (threads > MV__MAX_THREADS) threads = MV__MAX_THREADS;
+    cdims[0] = d[0], cdims[1] = d[1], cdims[2] = d[2], cdims[3] = E;
+    mv_vol_init(&t);
+    MV__TRY(mv_vol_alloc(&t, MV_DT_C64, 4, cdims, ctx));
+    memset(&job, 0, sizeof(job));
+    job.sstride = MV__MAX(4 * d[0] * d[1], 2 * d[0] * d[2]);
+    img = (float *)mv__alloc((size_t)(2 * nvox * nc) * sizeof(float), ctx);
+    idx = (int64_t *)mv__alloc((size_t)(d[0] * bk[0] + d[1] * bk[1] + d[2] * bk[2]) * sizeof(int64_t), ctx);
+    scr = (double *)mv__alloc((size_t)threads * (size_t)job.sstride * sizeof(double), ctx);
+    if (!img || !idx || !scr) {
+        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: coil images of %lld voxels x %lld coils", fn, (long long)nvox,
+                      (long long)nc);
+        goto done;
+    }
+    st = mv__calib_images(k, d, nc, cd, cp, 0, img, opts);
+    if (st != MV_OK) goto done;
+    job.img = img, job.out = (float *)t.data, job.nc = nc, job.scr = scr;
+    job.ix = idx, job.iy = idx + d[0] * bk[0], job.iz = job.iy + d[1] * bk[1];
+    for (a = 0; a < 3; a++) {
+        job.d[a] = d[a], job.b[a] = bk[a];
+        mv__walsh_index(d[a], bk[a], (int64_t *)(a == 0 ? job.ix : a == 1 ? job.iy : job.iz));
+    }
+    mv__parallel_for(d[2] * E, 1, threads, mv__walsh_plane_range, &job);
+    if (bk[2] > 1) mv__parallel_for(E * d[1], 1, threads, mv__walsh_z_range, &job);
+done:
+    mv__free(img, ctx);
+    mv__free(idx, ctx);
+    mv__free(scr, ctx);
+    if (st != MV_OK) {
+        mv_free(&t);
+        return st;
+    }
+    return mv__out_commit(cov, &t);
 }
 
 /* ---- direct coil sensitivities (bart caldir) ---- */
@@ -44937,17 +45517,51 @@ static double mv__kaiser(double beta, int64_t m, int64_t n)
     return mv__bessel_i0(beta * sqrt(1. - pow(2. * (double)n / (double)m - 1., 2.))) / mv__bessel_i0(beta);
 }
 
+/* The low-resolution coil images of bart caldir and walsh: the calibration
+   box (cd at cp) zero-filled into s (c64 x, y, z, coils, zeroed here) at
+   BART's md_resize_center offset (d/2 - cd/2), Kaiser-tapered (caldir) or
+   not (walsh), and BART's ifftc over x, y, z: ifftmod, the unnormalised
+   inverse FFT, ifftmod. */
+static mv_status mv__calib_images(const float *k, const int64_t d[3], int64_t nc, const int64_t cd[3], const int64_t cp[3],
+                                  int kaiser, float *s, const mv_mri_opts *opts)
+{
+    const int64_t nvox = d[0] * d[1] * d[2], fd[4] = {d[0], d[1], d[2], nc};
+    int64_t c, x, y, z;
+    mv_fft_opts fo;
+    mv_fft_plan *pl = NULL;
+    mv_status st;
+    memset(s, 0, (size_t)(2 * nvox * nc) * sizeof(float));
+    for (c = 0; c < nc; c++)
+        for (z = 0; z < cd[2]; z++)
+            for (y = 0; y < cd[1]; y++)
+                for (x = 0; x < cd[0]; x++) {
+                    const double w = kaiser ? mv__kaiser(4., cd[2], z) * mv__kaiser(4., cd[1], y) * mv__kaiser(4., cd[0], x) : 1.;
+                    const float *src = k + 2 * (c * nvox + cp[0] + x + d[0] * (cp[1] + y + d[1] * (cp[2] + z)));
+                    float *dst = s + 2 * (c * nvox + d[0] / 2 - cd[0] / 2 + x +
+                                          d[0] * (d[1] / 2 - cd[1] / 2 + y + d[1] * (d[2] / 2 - cd[2] / 2 + z)));
+                    dst[0] = (float)((double)src[0] * w), dst[1] = (float)((double)src[1] * w);
+                }
+    memset(&fo, 0, sizeof(fo));
+    fo.norm = MV_FFT_FORWARD; /* the inverse unscaled */
+    fo.threads = opts ? opts->threads : 0;
+    fo.alloc_ctx = opts ? opts->alloc_ctx : NULL;
+    st = mv_fftmod(s, s, 4, fd, 7u, 1, opts);
+    if (st == MV_OK) st = mv_fft_plan_c2c(&pl, 4, fd, 7u, 1, &fo);
+    if (st == MV_OK) st = mv_fft_execute(pl, s, s);
+    mv_fft_plan_free(pl);
+    if (st == MV_OK) st = mv_fftmod(s, s, 4, fd, 7u, 1, opts);
+    return st;
+}
+
 MVDEF mv_status mv_caldir(const mv_vol *kspace, mv_vol *sens, int64_t calsize, int64_t region[3],
                           const mv_mri_opts *opts)
 {
     static const char *fn = "mv_caldir";
     const int64_t cs[3] = {calsize, calsize, calsize};
-    int64_t d[3], cd[3], cp[3], nc, nvox, c, x, y, z, a;
+    int64_t d[3], cd[3], cp[3], nc, nvox, c, x, a;
     const float *k;
     float *s, *r = NULL;
     mv_vol t;
-    mv_fft_opts fo;
-    mv_fft_plan *pl = NULL;
     mv_status st;
     void *ctx = opts ? opts->alloc_ctx : NULL;
     MV__CHECK(sens != NULL, MV_ERR_INVALID_ARG, "%s: sens is NULL", fn);
@@ -44968,31 +45582,7 @@ MVDEF mv_status mv_caldir(const mv_vol *kspace, mv_vol *sens, int64_t calsize, i
     memset(&t, 0, sizeof(t));
     MV__TRY(mv__mri_alloc_like(kspace, MV_DT_C64, 0, &t, ctx, fn));
     s = (float *)t.data;
-    memset(s, 0, (size_t)mv_vol_bytes(&t));
-    /* the box, Kaiser-tapered, placed centred (md_resize_center) */
-    for (c = 0; c < nc; c++)
-        for (z = 0; z < cd[2]; z++)
-            for (y = 0; y < cd[1]; y++)
-                for (x = 0; x < cd[0]; x++) {
-                    const double w = mv__kaiser(4., cd[2], z) * mv__kaiser(4., cd[1], y) * mv__kaiser(4., cd[0], x);
-                    const float *src = k + 2 * (c * nvox + cp[0] + x + d[0] * (cp[1] + y + d[1] * (cp[2] + z)));
-                    float *dst = s + 2 * (c * nvox + d[0] / 2 - cd[0] / 2 + x +
-                                          d[0] * (d[1] / 2 - cd[1] / 2 + y + d[1] * (d[2] / 2 - cd[2] / 2 + z)));
-                    dst[0] = (float)((double)src[0] * w), dst[1] = (float)((double)src[1] * w);
-                }
-    /* BART's ifftc over x, y, z: ifftmod, the unnormalised inverse FFT, ifftmod */
-    {
-        const int64_t fd[4] = {d[0], d[1], d[2], nc};
-        memset(&fo, 0, sizeof(fo));
-        fo.norm = MV_FFT_FORWARD; /* the inverse unscaled */
-        fo.threads = opts ? opts->threads : 0;
-        fo.alloc_ctx = ctx;
-        st = mv_fftmod(s, s, 4, fd, 7u, 1, opts);
-        if (st == MV_OK) st = mv_fft_plan_c2c(&pl, 4, fd, 7u, 1, &fo);
-        if (st == MV_OK) st = mv_fft_execute(pl, s, s);
-        mv_fft_plan_free(pl);
-        if (st == MV_OK) st = mv_fftmod(s, s, 4, fd, 7u, 1, opts);
-    }
+    st = mv__calib_images(k, d, nc, cd, cp, 1, s, opts);
     if (st == MV_OK) {
         r = (float *)mv__alloc((size_t)nvox * sizeof(float), ctx);
         if (!r) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %lld voxels of RSS", fn, (long long)nvox);

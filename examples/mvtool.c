@@ -103,7 +103,8 @@ static int parse_short_bundle(const command *c, int argc, char **argv, int *i, a
 
 /* Splits argv (after the subcommand) into positionals and options. Words
    starting with "--" (or "-" and a letter) are options, so negative numbers
-   such as -1,3 stay positional; after "--" every word is positional; a word that is no option as a whole but
+   such as -1,3 stay positional (but for a digit option the command lists,
+   ecalib's -1); after "--" every word is positional; a word that is no option as a whole but
    starts with a one-letter one is read as getopt reads it (-m1, -rG: see
    parse_short_bundle). Returns 0, or the exit status (-1 when --help was
    answered: exit 0). */
@@ -126,7 +127,8 @@ static int parse_args(const command *c, int argc, char **argv, args *a)
             printf("usage: %s", c->usage);
             return -1;
         }
-        if (!(w[0] == '-' && (w[1] == '-' || (w[1] >= 'a' && w[1] <= 'z') || (w[1] >= 'A' && w[1] <= 'Z')))) {
+        if (!(w[0] == '-' && (w[1] == '-' || (w[1] >= 'a' && w[1] <= 'z') || (w[1] >= 'A' && w[1] <= 'Z'))) &&
+            !(w[0] == '-' && w[1] >= '0' && w[1] <= '9' && option_kind(c, w, strlen(w)) >= 0)) { /* bart ecalib -1 */
             a->pos[a->npos++] = argv[i];
             continue;
         }

@@ -1,7 +1,9 @@
 /* mvtool recon family: BART-compatible parallel-imaging commands on .cfl
    files (ecalib, pics -l2) and the GRAPPA command BART lacks.
 
-     mvtool ecalib [-m 1|2] [-r CAL] [-k KERNEL] [-t THR] [-c CROP] [--iter N] KSPACE MAPS [EIG]
+     mvtool ecalib [-m 1|2] [-r CAL] [-k KERNEL] [-t THR] [-c CROP] [-S] [-1] [--iter N] KSPACE MAPS [EIG]
+     mvtool ecaltwo [-c CROP] [-m MAPS] [-S] X Y Z COV MAPS [EIG]
+     mvtool walsh [-r CAL] [-b BLOCK] KSPACE COV
      mvtool pics -l2|-l1|-R ... [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [-e] [--chunk N] KSPACE MAPS OUT
      mvtool nlinv [-i ITER] [-m MAPS] [-U] [-c] [-N] [-S] [-p PATTERN] [-t TRAJ] KSPACE OUT [SENS]
      mvtool cc [-p N] [-M] [-r S] [-A] [-S|-G] KSPACE OUT
@@ -111,6 +113,8 @@ static int cmd_caldir(const args *a)
     return cfl_save_dims(a->pos[2], &s, bd);
 }
 
+static int cc_calsize(const char *s, int64_t out[3]);
+
 static int cmd_ecalib(const args *a)
 {
     mv_vol k, maps, eig;
@@ -120,12 +124,19 @@ static int cmd_ecalib(const args *a)
     int rc, i;
     if (opt_int(a, "-m", 1, 2, &v) < 0) return usage_error(a, "-m takes 1 or 2", opt_str(a, "-m"));
     o.maps = opt_str(a, "-m") ? (int)v : 2; /* BART ecalib's default: two maps (pics takes both) */
-    if (opt_int(a, "-r", 1, 4096, &v) < 0) return usage_error(a, "-r takes a calibration size", opt_str(a, "-r"));
-    if (opt_str(a, "-r"))
-        for (i = 0; i < 3; i++) o.calib[i] = (int)v;
-    if (opt_int(a, "-k", 1, 64, &v) < 0) return usage_error(a, "-k takes a kernel size", opt_str(a, "-k"));
-    if (opt_str(a, "-k"))
-        for (i = 0; i < 3; i++) o.kernel[i] = (int)v;
+    if (opt_str(a, "-r")) {
+        int64_t cs[3];
+        if (cc_calsize(opt_str(a, "-r"), cs) < 0 || cs[0] > 4096 || cs[1] > 4096 || cs[2] > 4096)
+            return usage_error(a, "-r takes a calibration size S or X:Y:Z", opt_str(a, "-r"));
+        for (i = 0; i < 3; i++) o.calib[i] = (int)cs[i];
+    }
+    if (opt_str(a, "-k")) {
+        int64_t ks[3];
+        if (cc_calsize(opt_str(a, "-k"), ks) < 0 || ks[0] > 64 || ks[1] > 64 || ks[2] > 64)
+            return usage_error(a, "-k takes a kernel size S or X:Y:Z (at most 64)", opt_str(a, "-k"));
+        for (i = 0; i < 3; i++) o.kernel[i] = (int)ks[i];
+    }
+    o.softcrop = opt_flag(a, "-S");
     if (opt_num(a, "-t", &d) < 0 || (opt_str(a, "-t") && !(d > 0 && d < 1)))
         return usage_error(a, "-t takes a threshold in (0, 1)", opt_str(a, "-t"));
     if (opt_str(a, "-t")) o.threshold = d;
@@ -140,6 +151,13 @@ static int cmd_ecalib(const args *a)
         return usage_error(a, "BART's maps axis (4) must be 1 in the k-space", a->pos[0]);
     }
     if (!opt_str(a, "-m") && (k.ndim <= 3 || k.dim[3] == 1)) o.maps = 1; /* one coil: one map (BART asserts) */
+    if (opt_flag(a, "-1")) { /* the first part only: the Gram matrices on BART's 2k grid, for ecaltwo */
+        mv_vol c;
+        mv_status st = mv_ecalib_cov(&k, &c, &o);
+        mv_free(&k);
+        if (st != MV_OK) return fail_at(st, a->pos[0]);
+        return cfl_save_dims(a->pos[1], &c, NULL);
+    }
     mv_vol_init(&maps);
     mv_vol_init(&eig);
     {
@@ -1336,25 +1354,119 @@ static int cmd_homodyne(const args *a)
     return cfl_save_dims(a->pos[3], &k, kd);
 }
 
+/* ---- walsh, ecaltwo: Walsh's covariances, ESPIRiT's second part ---- */
+
+static int cmd_walsh(const args *a)
+{
+    mv_vol k, c;
+    int64_t cs[3] = {24, 24, 24}, bs[3] = {20, 20, 20}, bd[16], reg[3];
+    const char *r = opt_str(a, "-r") ? opt_str(a, "-r") : opt_str(a, "-R");
+    const char *b = opt_str(a, "-b") ? opt_str(a, "-b") : opt_str(a, "-B");
+    int rc;
+    mv_status st;
+    if (r && cc_calsize(r, cs) < 0) return usage_error(a, "-r takes a calibration size S or X:Y:Z", r);
+    if (b && cc_calsize(b, bs) < 0) return usage_error(a, "-b takes a block size S or X:Y:Z", b);
+    if ((rc = cfl_load_folded(a->pos[0], &k, bd))) return rc;
+    if (bd[4] > 1) { /* bart asserts it */
+        mv_free(&k);
+        return usage_error(a, "BART's maps axis (4) must be 1 in the k-space", a->pos[0]);
+    }
+    st = mv_walsh_cov(&k, &c, cs, bs, reg, NULL);
+    mv_free(&k);
+    if (st != MV_OK) return fail_at(st, a->pos[0]);
+    printf("Calibration region %lldx%lldx%lld\n", (long long)reg[0], (long long)reg[1], (long long)reg[2]);
+    printf("Done.\n");
+    return cfl_save_dims(a->pos[1], &c, NULL);
+}
+
+static int cmd_ecaltwo(const args *a)
+{
+    mv_vol c, maps, eig;
+    mv_ecalib_opts o = MV_ZERO_INIT;
+    int64_t size[3], v, i;
+    double d;
+    int rc;
+    mv_status st;
+    for (i = 0; i < 3; i++)
+        if (parse_ints(a->pos[i], &size[i], 1, 1, (int64_t)1 << 24) != 1)
+            return usage_error(a, "X Y Z: whole numbers >= 1", a->pos[i]);
+    if (opt_int(a, "-m", 1, 256, &v) < 0) return usage_error(a, "-m takes a number of maps", opt_str(a, "-m"));
+    o.maps = opt_str(a, "-m") ? (int)v : 2; /* bart ecaltwo's default */
+    if (opt_num(a, "-c", &d) < 0 || (opt_str(a, "-c") && !(d >= 0 && d <= 1)))
+        return usage_error(a, "-c takes a crop value in [0, 1]", opt_str(a, "-c"));
+    if (opt_str(a, "-c")) o.crop = d > 0 ? d : -1;
+    o.softcrop = opt_flag(a, "-S");
+    if (o.softcrop && opt_str(a, "-c") && d >= 1) return usage_error(a, "-S takes a crop value below 1", opt_str(a, "-c"));
+    if ((rc = cfl_load_folded(a->pos[3], &c, NULL))) return rc;
+    {
+        const int64_t E = c.ndim > 3 ? c.dim[3] : 1;
+        int64_t nc = 1;
+        while (nc * (nc + 1) / 2 < E) nc++;
+        if (nc * (nc + 1) / 2 == E) printf("Channels: %lld\n", (long long)nc); /* (bart counts on forever) */
+    }
+    mv_vol_init(&maps);
+    mv_vol_init(&eig);
+    st = mv_ecal_maps(&c, size, &maps, a->npos > 5 ? &eig : NULL, &o);
+    mv_free(&c);
+    if (st != MV_OK) return fail_at(st, a->pos[3]);
+    printf("Done.\n");
+    if ((rc = cfl_save_dims(a->pos[4], &maps, NULL))) {
+        mv_free(&eig);
+        return rc;
+    }
+    if (a->npos > 5) {
+        mv_vol e;
+        st = mv_convert(&eig, &e, MV_DT_C64, NULL); /* complex, as BART writes them */
+        mv_free(&eig);
+        if (st != MV_OK) return fail_at(st, a->pos[5]);
+        if (e.ndim == 4) { /* (x, y, z, 1, maps) */
+            e.dim[4] = e.dim[3];
+            e.dim[3] = 1;
+            e.spacing[4] = e.spacing[3];
+            e.ndim = 5;
+        }
+        return cfl_save_dims(a->pos[5], &e, NULL);
+    }
+    return 0;
+}
+
 const command mvtool_recon_commands[] = {
     {"caldir", "coil sensitivities by the direct method (BART caldir)",
      "mvtool caldir CAL_SIZE KSPACE SENS\n"
      "  bart caldir: the fully sampled centre (at most CAL_SIZE per axis, below the readout), Kaiser-tapered,\n"
      "  as low-resolution coil images over their root sum of squares (one volume, one map)\n",
      "", 3, 3, cmd_caldir},
+    {"walsh", "coil covariances by Walsh's method, for ecaltwo (BART walsh)",
+     "mvtool walsh [-r S|X:Y:Z] [-b S|X:Y:Z] KSPACE COV\n"
+     "  bart walsh: the calibration box (at most -r 24 per axis) as low-resolution coil images,\n"
+     "  and per voxel the C x C Gram matrix of those images over a block of -b 20 voxels per\n"
+     "  axis (BART's block placement at the edges), packed as BART: COV (x, y, z, C (C + 1) / 2).\n"
+     "  Maps from it: mvtool ecaltwo X Y Z COV MAPS. One volume.\n",
+     "-r= -R= -b= -B=", 2, 2, cmd_walsh},
+    {"ecaltwo", "ESPIRiT's second part: maps from Gram matrices (BART ecaltwo)",
+     "mvtool ecaltwo [-c CROP] [-m MAPS] [-S] X Y Z COV MAPS [EIG]\n"
+     "  bart ecaltwo: COV (from mvtool/bart ecalib -1 or walsh) zero-filled in Fourier space to\n"
+     "  X x Y x Z (each at least COV's), then per voxel the -m 2 leading eigenvectors (BART's\n"
+     "  orthogonal iteration), cropped where the eigenvalue is below -c 0.8 (-c 0: no crop;\n"
+     "  -S: BART's soft crop), each map's first coil made real (BART's fixphase). MAPS\n"
+     "  (X, Y, Z, coils, maps); EIG the eigenvalues (X, Y, Z, 1, maps).\n",
+     "-c= -m= -S", 5, 6, cmd_ecaltwo},
     {"ecalib", "ESPIRiT coil sensitivity maps (BART ecalib)",
-     "mvtool ecalib [-m 1|2] [-r CAL] [-k KERNEL] [-t THR] [-c CROP] [--iter N] KSPACE MAPS [EIG]\n"
+     "mvtool ecalib [-m 1|2] [-r CAL] [-k KERNEL] [-t THR] [-c CROP] [-S] [-1] [--iter N] KSPACE MAPS [EIG]\n"
      "  ESPIRiT maps (x, y, z, coils, maps) of multi-coil k-space with a fully\n"
      "  sampled centre, BART ecalib's defaults: -r 24 -k 6 -t 0.001 -c 0.8 -m 2\n"
-     "  (-c 0: no crop; -m 1: one map). EIG: the eigenvalue maps (x, y, z, 1,\n"
-     "  maps as BART). K-space frames beyond the coils (BART's axes 5..15, TIME_DIM 10\n"
+     "  (-c 0: no crop; -m 1: one map; -r and -k: S or X:Y:Z; -S: BART's soft\n"
+     "  crop). EIG: the eigenvalue maps (x, y, z, 1,\n"
+     "  maps as BART). -1: the first part only, as bart ecalib -1: MAPS the Gram\n"
+     "  matrices on BART's grid (2k per axis, C (C + 1) / 2), for mvtool ecaltwo.\n"
+     "  K-space frames beyond the coils (BART's axes 5..15, TIME_DIM 10\n"
      "  too; folded on load) calibrate from the first, as bart ecalib; BART's maps\n"
      "  axis 4 must be 1 (bart asserts it).\n"
      "  --iter N: power iterations per voxel at most (BART's fixed 30; voxels\n"
      "  whose two largest eigenvalues are close need more to converge).\n"
      "  Files are BART .cfl/.hdr.\n"
      "  --time: the library call's time on stderr.\n",
-     "-m= -r= -k= -t= -c= --iter= --time", 2, 3, cmd_ecalib},
+     "-m= -r= -k= -t= -c= -S -1 --iter= --time", 2, 3, cmd_ecalib},
     {"cc", "coil compression to virtual coils, SVD or geometric (BART cc)",
      "mvtool cc [-p N] [-M] [-r S | -r X:Y:Z] [-A] [-S | -G] [-d LEVEL] KSPACE OUT\n"
      "  As bart cc: the principal components of the calibration box's coils\n"

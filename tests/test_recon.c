@@ -3930,3 +3930,227 @@ MV_TEST(recon, homodyne_matches_reference)
     mv_free(&k2);
     mv_free(&k3);
 }
+
+/* Walsh's method on rank-one data: every coil sees the same object through
+   a constant complex sensitivity s_c (k-space s_c F in a fully sampled 10
+   x 12 box, nothing outside), so each coil image is s_c m(p) and every
+   voxel's Gram matrix is conj(s_i) s_j B(p), B(p) >= 0 the block's sum of
+   |m|^2 (whatever BART's block rule): the packed entries over conj(s_i)
+   s_j are one real number per voxel. ecaltwo's first map is then s / |s|
+   turned so that coil 0 is real and positive, its eigenvalue |s|^2 B(p) =
+   the trace; 3 coils, 2D and 3D */
+MV_TEST(recon, walsh_rank_one_analytic)
+{
+    static const double sr[3] = {0.8, -0.3, 0.1}, si[3] = {0.2, 0.5, -0.7};
+    int pass;
+    for (pass = 0; pass < 2; pass++) {
+        const int64_t nx = 32, ny = 40, nz = pass ? 12 : 1, nvox = nx * ny * nz, E = 6;
+        const int64_t bl[3] = {7, 5, 3}, sz[3] = {nx, ny, nz}, cs[3] = {24, 24, 10};
+        mv_vol k, cov = MV_ZERO_INIT, maps = MV_ZERO_INIT, eig = MV_ZERO_INIT;
+        mv_ecalib_opts eo = MV_ZERO_INIT;
+        int64_t reg[3], x, y, z, c, p, badc = 0, badm = 0, bade = 0;
+        double s2 = 0, bmax = 0;
+        uint64_t rng = 77;
+        c64_vol(&k, nx, ny, nz, 3);
+        memset(k.data, 0, (size_t)mv_vol_bytes(&k));
+        for (z = pass ? 4 : 0; z < (pass ? 8 : 1); z++)
+            for (y = 14; y < 26; y++)
+                for (x = 11; x < 21; x++) {
+                    const double fr = tu_rand01(&rng) * 2 - 1, fi = tu_rand01(&rng) * 2 - 1;
+                    for (c = 0; c < 3; c++) {
+                        float *e = (float *)k.data + 2 * (x + nx * (y + ny * (z + nz * c)));
+                        e[0] = (float)(sr[c] * fr - si[c] * fi), e[1] = (float)(sr[c] * fi + si[c] * fr);
+                    }
+                }
+        for (c = 0; c < 3; c++) s2 += sr[c] * sr[c] + si[c] * si[c];
+        REQUIRE_OK(mv_walsh_cov(&k, &cov, cs, bl, reg, NULL));
+        EXPECT_MSG(reg[0] == 10 && reg[1] == 12 && reg[2] == (pass ? 4 : 1), "walsh: calibration region %lldx%lldx%lld",
+                   (long long)reg[0], (long long)reg[1], (long long)reg[2]);
+        REQUIRE(cov.dim[0] == nx && cov.dim[1] == ny && cov.dim[2] == nz && cov.dim[3] == E);
+        for (p = 0; p < nvox; p++) { /* B(p) from the (0, 0) entry: |s_0|^2 B */
+            const float *g = (const float *)cov.data + 2 * p;
+            bmax = fmax(bmax, g[0] / (sr[0] * sr[0] + si[0] * si[0]));
+        }
+        for (p = 0; p < nvox; p++) {
+            const float *g0 = (const float *)cov.data + 2 * p;
+            const double b = g0[0] / (sr[0] * sr[0] + si[0] * si[0]);
+            int64_t i, j, l = 0;
+            for (i = 0; i < 3; i++)
+                for (j = 0; j <= i; j++, l++) { /* conj(s_i) s_j b */
+                    const float *g = (const float *)cov.data + 2 * (l * nvox + p);
+                    const double er = (sr[i] * sr[j] + si[i] * si[j]) * b, ei = (sr[i] * si[j] - si[i] * sr[j]) * b;
+                    badc += fabs(g[0] - er) > 1e-5 * bmax || fabs(g[1] - ei) > 1e-5 * bmax;
+                }
+        }
+        EXPECT_MSG(badc == 0, "walsh %s: %lld Gram entries not conj(s_i) s_j B", pass ? "3D" : "2D", (long long)badc);
+        eo.crop = -1;
+        eo.maps = 1;
+        REQUIRE_OK(mv_ecal_maps(&cov, sz, &maps, &eig, &eo));
+        REQUIRE(mv_vol_count(&maps) == 3 * nvox && mv_vol_count(&eig) == nvox);
+        for (p = 0; p < nvox; p++) {
+            const double b = ((const float *)cov.data)[2 * p] / (sr[0] * sr[0] + si[0] * si[0]);
+            const double a0 = sqrt(sr[0] * sr[0] + si[0] * si[0]), ns = sqrt(s2);
+            if (b < 1e-3 * bmax) continue; /* no signal in the block: the direction is rounding */
+            bade += fabs(((const float *)eig.data)[p] - s2 * b) > 1e-5 * s2 * bmax;
+            for (c = 0; c < 3; c++) { /* s_c conj(s_0) / (|s_0| |s|) */
+                const float *m = (const float *)maps.data + 2 * (c * nvox + p);
+                const double er = (sr[c] * sr[0] + si[c] * si[0]) / (a0 * ns), ei = (si[c] * sr[0] - sr[c] * si[0]) / (a0 * ns);
+                badm += fabs(m[0] - er) > 1e-4 || fabs(m[1] - ei) > 1e-4;
+            }
+        }
+        EXPECT_MSG(badm == 0 && bade == 0, "ecaltwo of walsh %s: %lld map values not s / |s|, %lld eigenvalues not |s|^2 B",
+                   pass ? "3D" : "2D", (long long)badm, (long long)bade);
+        mv_free(&maps);
+        mv_free(&eig);
+        mv_free(&cov);
+        mv_free(&k);
+    }
+}
+
+/* ESPIRiT in two steps equals ESPIRiT in one: mv_ecal_maps of
+   mv_ecalib_cov (BART's 2k grid zero-filled to the image) against
+   mv_ecalib's maps, which evaluate the same trigonometric polynomial per
+   voxel; the eigenvalues within 1e-5, the maps within 1e-4 up to each
+   voxel's phase (mv_ecalib's rotphase against ecaltwo's fixphase) where
+   the two leading eigenvalues are apart; 2D and 3D, with the soft crop */
+MV_TEST(recon, ecal_two_steps_equal_ecalib)
+{
+    int pass;
+    for (pass = 0; pass < 3; pass++) {
+        const int64_t nx = 40, ny = 36, nz = pass == 1 ? 20 : 1, nc = 4, nvox = nx * ny * nz;
+        const int64_t sz[3] = {nx, ny, nz};
+        mv_vol k, img, cov = MV_ZERO_INIT, m1 = MV_ZERO_INIT, e1 = MV_ZERO_INIT, m2 = MV_ZERO_INIT, e2 = MV_ZERO_INIT;
+        mv_ecalib_opts o = MV_ZERO_INIT;
+        int64_t p, c, x, y, z, bade = 0, badm = 0, used = 0;
+        /* an object of two blobs seen by four smooth coils, then its DFT */
+        c64_vol(&img, nx, ny, nz, nc);
+        for (c = 0; c < nc; c++)
+            for (z = 0; z < nz; z++)
+                for (y = 0; y < ny; y++)
+                    for (x = 0; x < nx; x++) {
+                        const double u = (x - nx / 2.) / nx, v = (y - ny / 2.) / ny, w = nz > 1 ? (z - nz / 2.) / nz : 0;
+                        const double obj = exp(-(u * u + v * v + w * w) / 0.06) + 0.5 * exp(-((u - .2) * (u - .2) + v * v) / 0.01);
+                        const double ang = 2.0 * c + 3 * u - 2 * v, mag = 1 + 0.5 * cos(1.0 * c + 4 * u + 3 * w);
+                        float *e = (float *)img.data + 2 * (x + nx * (y + ny * (z + nz * c)));
+                        e[0] = (float)(obj * mag * cos(ang)), e[1] = (float)(obj * mag * sin(ang));
+                    }
+        {
+            const int64_t fd[4] = {nx, ny, nz, nc};
+            mv_fft_plan *pl = NULL;
+            mv_vol_init(&k);
+            REQUIRE_OK(mv_vol_alloc(&k, MV_DT_C64, 4, fd, NULL));
+            REQUIRE_OK(mv_fft_plan_c2c(&pl, 4, fd, 7u, 0, NULL));
+            REQUIRE_OK(mv_fft_execute(pl, img.data, k.data));
+            mv_fft_plan_free(pl);
+            REQUIRE_OK(mv_fftshift_into(&k, &k, nz > 1 ? 7u : 3u, 0, NULL));
+        }
+        o.maps = 2;
+        o.crop = -1;
+        o.softcrop = pass == 2;
+        if (pass == 2) o.crop = 0.5;
+        REQUIRE_OK(mv_ecalib(&k, &m1, &e1, &o));
+        REQUIRE_OK(mv_ecalib_cov(&k, &cov, &o));
+        REQUIRE(cov.dim[0] == 12 && cov.dim[1] == 12 && cov.dim[2] == (nz > 1 ? 12 : 1) && cov.dim[3] == 10);
+        REQUIRE_OK(mv_ecal_maps(&cov, sz, &m2, &e2, &o));
+        REQUIRE(mv_vol_count(&m1) == mv_vol_count(&m2) && mv_vol_count(&e1) == mv_vol_count(&e2));
+        for (p = 0; p < nvox; p++) {
+            const float l1 = ((const float *)e1.data)[p], l2 = ((const float *)e1.data)[nvox + p];
+            int64_t m;
+            bade += fabs(l1 - ((const float *)e2.data)[p]) > 1e-5 || fabs(l2 - ((const float *)e2.data)[nvox + p]) > 1e-5;
+            if (!(l1 > 0.5 && l2 < 0.9 * l1)) continue;
+            used++;
+            for (m = 0; m < 1; m++) {
+                double ir = 0, ii = 0, na = 0, nb = 0;
+                for (c = 0; c < nc; c++) {
+                    const float *a = (const float *)m1.data + 2 * ((m * nc + c) * nvox + p);
+                    const float *b = (const float *)m2.data + 2 * ((m * nc + c) * nvox + p);
+                    ir += (double)a[0] * b[0] + (double)a[1] * b[1];
+                    ii += (double)a[1] * b[0] - (double)a[0] * b[1];
+                    na += (double)a[0] * a[0] + (double)a[1] * a[1];
+                    nb += (double)b[0] * b[0] + (double)b[1] * b[1];
+                }
+                badm += fabs(sqrt(ir * ir + ii * ii) - sqrt(na * nb)) > 1e-4 || fabs(sqrt(na) - sqrt(nb)) > 1e-4;
+            }
+            {
+                const float *b0 = (const float *)m2.data + 2 * p; /* fixphase: coil 0 real, >= 0 */
+                badm += fabs(b0[1]) > 1e-6 || b0[0] < 0;
+            }
+        }
+        EXPECT_MSG(used > nvox / 4, "ecal two steps (pass %d): %lld of %lld voxels compared", pass, (long long)used,
+                   (long long)nvox);
+        EXPECT_MSG(bade == 0 && badm == 0, "ecal two steps (pass %d): %lld eigenvalues, %lld maps differ from mv_ecalib's",
+                   pass, (long long)bade, (long long)badm);
+        mv_free(&m1), mv_free(&e1), mv_free(&m2), mv_free(&e2), mv_free(&cov), mv_free(&k), mv_free(&img);
+    }
+}
+
+/* walsh's Gram matrices (plane and z passes) and ecaltwo's maps (the
+   interpolated path and the direct one): the same bytes for 1 and 2
+   threads, repeated; refusals named */
+MV_TEST(recon, walsh_ecal_threads_and_refusals)
+{
+    const int64_t kd[4] = {24, 20, 14, 3};
+    const int64_t bl[3] = {5, 4, 3}, cs[3] = {12, 10, 8}, big[3] = {30, 26, 20};
+    mv_vol k, c1 = MV_ZERO_INIT, c2 = MV_ZERO_INIT, m1 = MV_ZERO_INIT, m2 = MV_ZERO_INIT, cv = MV_ZERO_INIT;
+    mv_mri_opts mo = MV_ZERO_INIT;
+    mv_ecalib_opts eo = MV_ZERO_INIT;
+    uint64_t rng = 5;
+    int r, reps = tu_test_reps(3);
+    c64_uniform(&k, 4, kd, &rng);
+    mo.threads = 1;
+    REQUIRE_OK(mv_walsh_cov(&k, &c1, cs, bl, NULL, &mo));
+    eo.threads = 1, eo.maps = 2;
+    REQUIRE_OK(mv_ecal_maps(&c1, NULL, &m1, NULL, &eo));
+    mo.threads = 2, eo.threads = 2;
+    for (r = 0; r < reps; r++) {
+        REQUIRE_OK(mv_walsh_cov(&k, &c2, cs, bl, NULL, &mo));
+        EXPECT_MSG(!memcmp(c1.data, c2.data, (size_t)mv_vol_bytes(&c1)), "walsh: 1 and 2 threads differ (run %d)", r);
+        REQUIRE_OK(mv_ecal_maps(&c2, NULL, &m2, NULL, &eo));
+        EXPECT_MSG(!memcmp(m1.data, m2.data, (size_t)mv_vol_bytes(&m1)), "ecaltwo: 1 and 2 threads differ (run %d)", r);
+        mv_free(&c2), mv_free(&m2);
+    }
+    mv_free(&m1);
+    /* the interpolated path: the grid of ecalib -1 to a larger size */
+    {
+        mv_ecalib_opts o1 = MV_ZERO_INIT;
+        o1.kernel[0] = o1.kernel[1] = o1.kernel[2] = 3, o1.maps = 2, o1.threads = 1;
+        REQUIRE_OK(mv_ecalib_cov(&k, &cv, &o1));
+        REQUIRE_OK(mv_ecal_maps(&cv, big, &m1, NULL, &o1));
+        o1.threads = 2;
+        for (r = 0; r < reps; r++) {
+            REQUIRE_OK(mv_ecal_maps(&cv, big, &m2, NULL, &o1));
+            EXPECT_MSG(!memcmp(m1.data, m2.data, (size_t)mv_vol_bytes(&m1)), "ecaltwo 6^3 -> 30x26x20: threads differ (run %d)",
+                       r);
+            mv_free(&m2);
+        }
+        mv_free(&m1);
+    }
+    /* refusals */
+    {
+        const int64_t small[3] = {4, 26, 20}, cd5[4] = {6, 6, 1, 5}, cd3[4] = {5, 6, 1, 3};
+        const int64_t badcs[3] = {24, 10, 8}, badbl[3] = {0, 4, 3};
+        mv_vol b;
+        EXPECT_EQ_INT(mv_ecal_maps(&cv, small, &m1, NULL, NULL), MV_ERR_INVALID_ARG); /* below the grid */
+        eo.maps = 4;
+        EXPECT_EQ_INT(mv_ecal_maps(&cv, NULL, &m1, NULL, &eo), MV_ERR_INVALID_ARG); /* 4 maps of 3 coils */
+        eo.maps = 1, eo.softcrop = 1, eo.crop = 1;
+        EXPECT_EQ_INT(mv_ecal_maps(&cv, NULL, &m1, NULL, &eo), MV_ERR_INVALID_ARG); /* soft crop at 1 */
+        ((float *)cv.data)[7] = NAN;
+        EXPECT_EQ_INT(mv_ecal_maps(&cv, NULL, &m1, NULL, NULL), MV_ERR_BAD_DATA);
+        mv_vol_init(&b);
+        REQUIRE_OK(mv_vol_alloc(&b, MV_DT_C64, 4, cd5, NULL));
+        memset(b.data, 0, (size_t)mv_vol_bytes(&b));
+        EXPECT_EQ_INT(mv_ecal_maps(&b, NULL, &m1, NULL, NULL), MV_ERR_INVALID_ARG); /* 5 entries: no C */
+        mv_free(&b);
+        REQUIRE_OK(mv_vol_alloc(&b, MV_DT_C64, 4, cd3, NULL));
+        memset(b.data, 0, (size_t)mv_vol_bytes(&b));
+        EXPECT_EQ_INT(mv_ecal_maps(&b, NULL, &m1, NULL, NULL), MV_ERR_INVALID_ARG); /* an odd grid (bart asserts) */
+        mv_free(&b);
+        EXPECT_EQ_INT(mv_walsh_cov(&k, &c2, badcs, bl, NULL, NULL), MV_ERR_INVALID_ARG); /* not below the readout */
+        EXPECT_EQ_INT(mv_walsh_cov(&k, &c2, cs, badbl, NULL, NULL), MV_ERR_INVALID_ARG);
+        memset(k.data, 0, (size_t)mv_vol_bytes(&k));
+        EXPECT_EQ_INT(mv_walsh_cov(&k, &c2, cs, bl, NULL, NULL), MV_ERR_BAD_DATA); /* nothing acquired */
+        EXPECT_MSG(m1.data == NULL && c2.data == NULL, "a refused call left an output");
+    }
+    mv_free(&cv), mv_free(&c1), mv_free(&k);
+}

@@ -1118,6 +1118,50 @@ PYEOF
   done
   $T caldir 40 "$W/cdk" "$W/mcd" >/dev/null && "$PY" tests/py/caldir_ref.py "$W/cdk" 40 "$W/mcd" >/dev/null && ok || bad "caldir 40: not numpy's maps"
   $T caldir 64 "$W/cdk" "$W/x" 2>"$W/err"; [ $? -eq 1 ] && grep -q "calsize" "$W/err" && ok || bad "caldir 64 of a 64 readout: $(cat "$W/err")"
+  # walsh, ecaltwo, ecalib -1 / -S: bart's Gram matrices (relative l2 within 1e-5, trailing sizes of 1 aside:
+  # bart ecalib -1 writes 4 of them; ecalib -1's kernels come from
+  # another eigensolver: 1e-4) and maps (1e-4; where BART's float FFT interpolates a large dynamic range its
+  # maps lose digits, numpy's float64 pipeline then decides), bart's text; numpy's Walsh sums and eigh (ecal_ref.py)
+  ecal_cmp() { "$PY" - "$@" <<'PYEOF'
+import numpy as np, sys
+rd = lambda p: np.fromfile(p + '.cfl', np.complex64).reshape([int(x) for x in open(p + '.hdr').read().split('\n')[1].split()], order='F')
+tol = float(sys.argv[1]); worst = 0
+for a, b in zip(sys.argv[2::2], sys.argv[3::2]):
+    x, y = rd(a), rd(b)
+    x, y = x.reshape(x.shape[:max([0] + [i + 1 for i, n in enumerate(x.shape) if n > 1])]), y.reshape(y.shape[:max([0] + [i + 1 for i, n in enumerate(y.shape) if n > 1])])
+    if x.shape != y.shape: sys.exit(print('%s %s: shapes %s %s' % (a, b, x.shape, y.shape)) or 1)
+    worst = max(worst, np.linalg.norm(x - y) / max(np.linalg.norm(x), 1e-30))
+sys.exit(0 if worst < tol else print('relative l2 up to %.3g' % worst) or 1)
+PYEOF
+  }
+  for R in "cdk|64 64 1|" "cdk|64 64 1|-r 16 -b 7" "cdk3|32 32 32|-r 16:12:8 -b 5:9:3" "cdk3|32 32 32|-b 6"; do
+    IFS='|' read -r kf sz fl <<< "$R"
+    bart walsh $fl "$W/$kf" "$W/bwc" > "$W/bw.txt" && $T walsh $fl "$W/$kf" "$W/mwc" > "$W/mw.txt" && cmp -s "$W/bw.txt" "$W/mw.txt" &&
+      ecal_cmp 1e-5 "$W/bwc" "$W/mwc" && ok || bad "walsh $fl $kf: not bart walsh's Gram matrices or text"
+    bart ecaltwo $sz "$W/bwc" "$W/bwm" "$W/bwe" > "$W/bw.txt" && $T ecaltwo $sz "$W/bwc" "$W/mwm" "$W/mwe" > "$W/mw.txt" &&
+      cmp -s "$W/bw.txt" "$W/mw.txt" && ecal_cmp 1e-4 "$W/bwm" "$W/mwm" "$W/bwe" "$W/mwe" && ok || bad "ecaltwo $sz of walsh $fl $kf: not bart's maps"
+  done
+  $T walsh -r 16 "$W/cdk" "$W/mwc" >/dev/null && "$PY" tests/py/ecal_ref.py walsh "$W/cdk" 16 20 "$W/mwc" && ok || bad "walsh -r 16: not numpy's sums"
+  $T walsh -r 16:12:8 -b 5:9:3 "$W/cdk3" "$W/mwc3" >/dev/null && "$PY" tests/py/ecal_ref.py walsh "$W/cdk3" 16:12:8 5:9:3 "$W/mwc3" &&
+    ok || bad "walsh 3D: not numpy's sums"
+  $T ecaltwo -c 0 64 64 1 "$W/mwc" "$W/mwm" "$W/mwe" >/dev/null && "$PY" tests/py/ecal_ref.py maps "$W/mwc" 64:64:1 "$W/mwm" "$W/mwe" &&
+    ok || bad "ecaltwo of walsh: not numpy's eigenvectors"
+  for R in "cdk||80 64 1|" "cdk|-k 5|64 64 1|" "cdk|-k 5|96 70 1|-m 3 -c 0.5" "cdk||64 64 1|-S" "cdk||72 64 1|-S -c 0.5 -m 3" \
+    "cdk3|-k 4:4:3 -r 20|32 32 32|" "cdk3||40 32 36|-m 1"; do
+    IFS='|' read -r kf kfl sz fl <<< "$R"
+    bart ecalib -1 $kfl "$W/$kf" "$W/bc1" >/dev/null && $T ecalib -1 $kfl "$W/$kf" "$W/mc1" && ecal_cmp 1e-4 "$W/bc1" "$W/mc1" &&
+      bart ecaltwo $fl $sz "$W/bc1" "$W/be2" "$W/bee" > "$W/bw.txt" && $T ecaltwo $fl $sz "$W/bc1" "$W/me2" "$W/mee" > "$W/mw.txt" &&
+      cmp -s "$W/bw.txt" "$W/mw.txt" && ecal_cmp 1e-4 "$W/be2" "$W/me2" "$W/bee" "$W/mee" && ok || bad "ecalib -1 $kfl $kf, ecaltwo $fl $sz: not bart's"
+  done
+  $T ecalib -1 "$W/cdk" "$W/mc1" && $T ecaltwo -c 0 96 80 1 "$W/mc1" "$W/me2" "$W/mee" >/dev/null &&
+    "$PY" tests/py/ecal_ref.py maps "$W/mc1" 96:80:1 "$W/me2" "$W/mee" && ok || bad "ecaltwo of ecalib -1: not numpy's eigenvectors"
+  for fl in "" "-S -c 0.6"; do
+    bart ecalib $fl "$W/cdk" "$W/bes" "$W/bee" >/dev/null && $T ecalib $fl "$W/cdk" "$W/mes" "$W/mee" && ecal_cmp 1e-4 "$W/bes" "$W/mes" "$W/bee" "$W/mee" &&
+      ok || bad "ecalib $fl: not bart ecalib's maps"
+  done
+  $T ecaltwo 32 64 1 "$W/mwc" "$W/x" 2>"$W/err" >/dev/null; [ $? -eq 1 ] && grep -q "size\[0\] = 32" "$W/err" && [ ! -e "$W/x.cfl" ] && ok || bad "ecaltwo below the grid: $(cat "$W/err")"
+  bart resize 3 20 "$W/mwc" "$W/bc5" >/dev/null && $T ecaltwo 64 64 1 "$W/bc5" "$W/x" 2>"$W/err" >/dev/null; [ $? -eq 1 ] && grep -q "dims\[3\] = 20" "$W/err" && ok || bad "ecaltwo of 20 entries: $(cat "$W/err")"
+  $T walsh -r 64 "$W/cdk" "$W/x" 2>"$W/err"; [ $? -eq 1 ] && grep -q "calsize\[0\] = 64" "$W/err" && ok || bad "walsh -r 64 of a 64 readout: $(cat "$W/err")"
   # estdims: bart's sizes
   for fl in "-r -x 64 -y 21" "-r -x 63 -y 5 -c" "-x 32 -y 30" "-r -3 -x 16 -y 40" "-r -q 0.3:0.1:0 -x 17 -y 5"; do
     bart traj $fl "$W/et" >/dev/null && [ "$($T estdims "$W/et")" = "$(bart estdims "$W/et")" ] && ok || bad "estdims of traj $fl"

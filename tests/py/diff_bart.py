@@ -175,7 +175,7 @@ import numpy as np
 
 BART = os.environ.get('BART', 'bart')
 FAMILIES = ['cfl', 'hdr', 'traj', 'estdelay', 'fft', 'rss', 'nufft', 'ecalib', 'pics', 'scale', 'cc', 'homodyne', 'thresh', 'l1', 'tv', 'admm',
-            'llr', 'subspace', 'nlinv', 'array', 'rof']
+            'llr', 'subspace', 'nlinv', 'array', 'rof', 'walsh']
 FILE_STATUSES = ('MV_ERR_BAD_HEADER', 'MV_ERR_TRUNCATED', 'MV_ERR_BAD_DATA', 'MV_ERR_NOT_FOUND',
                  'MV_ERR_SIZE_OVERFLOW', 'MV_ERR_UNSUPPORTED')
 
@@ -608,6 +608,92 @@ def fam_rof(c, run, d):
         c.fail('rof', '%s: %.3g from bart\'s image' % (what, e), run)
     elif b.tobytes() != m.tobytes():
         c.note('rof: within float rounding, not bart\'s bytes')
+
+
+def fam_walsh(c, run, d):
+    """bart walsh and bart ecalib -1 (random calibration sizes, blocks and
+    kernels, 2D or 3D, odd sizes, a fully sampled centre in undersampled
+    k-space), then bart ecaltwo of bart's Gram matrices to a random larger
+    size (-m, -c, -S at random) against mvtool's: the Gram matrices within
+    1e-5 (walsh) and 1e-4 (ecalib -1: another eigensolver's kernels) of
+    relative l2, the maps and eigenvalues within 1e-4, the text equal"""
+    rng = c.rng
+    three = rng.random() < 0.3
+    n = [int(rng.integers(20, 48)), int(rng.integers(20, 48)), int(rng.integers(12, 24)) if three else 1]
+    C = int(rng.integers(2, 7))
+    k = np.zeros(n + [C], np.complex128)
+    g = np.meshgrid(*[(np.arange(m) - m // 2) / m for m in n], indexing='ij')
+    obj = sum(rng.uniform(0.5, 1.5) * (sum((x - rng.uniform(-.2, .2)) ** 2 for x in g) < rng.uniform(.02, .08)) for _ in range(3))
+    for q in range(C):
+        t = 2 * np.pi * q / C
+        sens = np.exp(-((g[0] - .5 * np.cos(t)) ** 2 + (g[1] - .5 * np.sin(t)) ** 2) / .5) * np.exp(1j * (rng.uniform(-3, 3) + 2 * g[0] * rng.uniform(-1, 1)))
+        k[..., q] = centred(obj * sens, (0, 1, 2) if three else (0, 1), False)
+    k += crandn(rng, k.shape, 1e-3 * np.abs(k).max())
+    ry = np.zeros(n[1], bool)  # every other phase-encode line and a fully sampled band
+    ry[::int(rng.integers(1, 4))] = True
+    ry[n[1] // 2 - 8:n[1] // 2 + 8] = True
+    k[:, ~ry] = 0
+    write_cfl(os.path.join(d, 'k'), k.astype(np.complex64).reshape(n + [C]), 4)
+    v3 = lambda lo, hi: ':'.join(str(int(rng.integers(lo, hi))) for _ in range(3)) if rng.random() < 0.5 else str(int(rng.integers(lo, hi)))
+    wfl = (['-r', v3(6, 20)] if rng.random() < 0.7 else []) + (['-b', v3(2, 12)] if rng.random() < 0.8 else ['-b', '8'])
+    if three:
+        wfl[wfl.index('-b') + 1] = ':'.join(str(int(rng.integers(2, 7))) for _ in range(3))
+    if three and '-r' not in wfl:  # bart's default 24 must be below every axis longer than 1
+        wfl = ['-r', '10'] + wfl
+    if '-r' in wfl and any(int(x) >= m for x, m in zip((wfl[wfl.index('-r') + 1].split(':') * 3)[:3], n) if m > 1):
+        wfl[wfl.index('-r') + 1] = '6'
+    what = 'walsh %s on %s x %d coils' % (' '.join(wfl), n, C)
+    rb, rm = run([BART, 'walsh'] + wfl + ['k', 'bw']), run([c.tool, 'walsh'] + wfl + ['k', 'mw'])
+    if rb.returncode != 0 and rm.returncode == 1 and 'bart asserts' in rm.stderr:
+        c.note('walsh: a calibration size bart asserts on, refused by both')
+        return
+    if rb.returncode != 0 or rm.returncode != 0 or rb.stdout != rm.stdout:
+        c.fail('walsh', '%s: bart exit %d, mvtool exit %d %s; text %r %r' % (what, rb.returncode, rm.returncode, rm.stderr.strip(),
+                                                                           rb.stdout, rm.stdout), run)
+        return
+    b, m = read_cfl(os.path.join(d, 'bw'), 4), read_cfl(os.path.join(d, 'mw'), 4)
+    e = rel(m, b)
+    c.ratio('walsh Gram matrices (of 1e-5)', e / 1e-5)
+    if not e <= 1e-5:
+        c.fail('walsh', '%s: %.3g from bart\'s Gram matrices' % (what, e), run)
+        return
+    kfl = ['-k', v3(3, 7)] if rng.random() < 0.6 else []
+    if '-k' in kfl:
+        ks = (kfl[1].split(':') * 3)[:3]
+        if any(int(x) > 16 for x in ks):
+            kfl = []
+    rb, rm = run([BART, 'ecalib', '-1', '-r', '16'] + kfl + ['k', 'bc']), run([c.tool, 'ecalib', '-1', '-r', '16'] + kfl + ['k', 'mc'])
+    what = 'ecalib -1 -r 16 %s on %s x %d coils' % (' '.join(kfl), n, C)
+    if rb.returncode != 0 or rm.returncode != 0:
+        c.fail('walsh', '%s: bart exit %d, mvtool exit %d %s' % (what, rb.returncode, rm.returncode, rm.stderr.strip()), run)
+        return
+    b, m = read_cfl(os.path.join(d, 'bc'), 4), read_cfl(os.path.join(d, 'mc'), 4)
+    e = rel(m, b) if b.shape == m.shape else np.inf
+    c.ratio('ecalib -1 Gram matrices (of 1e-4)', e / 1e-4)
+    if not e <= 1e-4:
+        c.fail('walsh', '%s: %.3g from bart\'s Gram matrices (shapes %s %s)' % (what, e, m.shape, b.shape), run)
+        return
+    for src, grid in (('bw', n) if all(x % 2 == 0 or x == 1 for x in n) else (None, None), ('bc', b.shape[:3])):
+        if src is None:
+            continue
+        size = [int(h + rng.integers(0, 9)) if h > 1 else 1 for h in grid] if src == 'bc' else list(grid)
+        if src == 'bc':
+            size = [max(s_, m_) if h > 1 else 1 for s_, m_, h in zip(size, n, grid)]
+        efl = (['-m', str(int(rng.integers(1, min(C, 3) + 1)))] if rng.random() < 0.5 else []) + \
+              (['-c', '%.2f' % rng.uniform(0.1, 0.9)] if rng.random() < 0.4 else []) + (['-S'] if rng.random() < 0.3 else [])
+        args = ['ecaltwo'] + efl + [str(x) for x in size] + [src]
+        what = '%s (Gram matrices of %s on %s x %d coils)' % (' '.join(args), 'walsh' if src == 'bw' else 'ecalib -1', n, C)
+        rb, rm = run([BART] + args + ['be', 'bev']), run([c.tool] + args + ['me', 'mev'])
+        if rb.returncode != 0 or rm.returncode != 0 or rb.stdout != rm.stdout:
+            c.fail('walsh', '%s: bart exit %d, mvtool exit %d %s' % (what, rb.returncode, rm.returncode, rm.stderr.strip()), run)
+            return
+        for x, y, t in (('be', 'me', 'maps'), ('bev', 'mev', 'eigenvalues')):
+            b, m = read_cfl(os.path.join(d, x), 5), read_cfl(os.path.join(d, y), 5)
+            e = rel(m, b) if b.shape == m.shape else np.inf
+            c.ratio('ecaltwo %s (of 1e-4)' % t, e / 1e-4)
+            if not e <= 1e-4:
+                c.fail('walsh', '%s: %s %.3g from bart\'s (shapes %s %s)' % (what, t, e, m.shape, b.shape), run)
+                return
 
 
 def centred(a, axes, inverse):
@@ -2474,7 +2560,7 @@ def main():
     per = {'cfl': 3, 'hdr': 5, 'traj': 4, 'estdelay': 1, 'fft': 3, 'rss': 2, 'nufft': 3, 'ecalib': 0.1, 'pics': 0.1, 'scale': 1, 'cc': 1,
            'homodyne': 1,
            'thresh': 2, 'l1': 1, 'tv': 0.5, 'admm': 0.5, 'llr': 0.5, 'subspace': 0.5,
-           'nlinv': 0.5, 'array': 3, 'rof': 0.5}
+           'nlinv': 0.5, 'array': 3, 'rof': 0.5, 'walsh': 0.5}
     t00 = time.time()
     if len(sys.argv) <= 5:
         fixed_cases(c)
