@@ -112,6 +112,11 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool slice 3 0 $(BUILD)/run-cs $(BUILD)/run-w0 && $(BUILD)/mvtool slice 3 1 $(BUILD)/run-cs $(BUILD)/run-w1 && \
 	  $(BUILD)/mvtool fmac -C $(BUILD)/run-w1 $(BUILD)/run-w0 $(BUILD)/run-wp && printf "the same of caldir's maps: " && \
 	  $(BUILD)/mvtool nrmse $(BUILD)/run-chr $(BUILD)/run-wp
+	$(BUILD)/mvtool calmat -k 3 -r 8 $(BUILD)/run-cks $(BUILD)/run-cm && \
+	  $(BUILD)/mvtool svd -e $(BUILD)/run-cm $(BUILD)/run-cu $(BUILD)/run-csv $(BUILD)/run-cv2 && \
+	  $(BUILD)/mvtool extract 0 0 4 $(BUILD)/run-csv $(BUILD)/run-cs4 && \
+	  echo "svd -e of calmat -k 3 -r 8 of those coils (bart calmat, svd; 36 x 18): the four largest singular values:" && \
+	  $(BUILD)/mvtool show $(BUILD)/run-cs4
 	$(BUILD)/mvtool ones 1 3 $(BUILD)/run-k3 && $(BUILD)/mvtool conv 1 $(BUILD)/run-cg2 $(BUILD)/run-k3 $(BUILD)/run-cv && \
 	  $(BUILD)/mvtool circshift 0 1 $(BUILD)/run-cg2 $(BUILD)/run-r1 && $(BUILD)/mvtool circshift -- 0 -1 $(BUILD)/run-cg2 $(BUILD)/run-r2 && \
 	  $(BUILD)/mvtool saxpy 1 $(BUILD)/run-r1 $(BUILD)/run-r2 $(BUILD)/run-r12 && $(BUILD)/mvtool saxpy 1 $(BUILD)/run-cg2 $(BUILD)/run-r12 $(BUILD)/run-r3 && \

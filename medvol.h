@@ -3638,6 +3638,12 @@ typedef struct mv_ecalib_opts {
     int softcrop;     /* 1: BART's soft crop (ecalib -S, ecaltwo -S): each map weighted by
                          an S-curve of (sqrt(eigenvalue) - crop) / (1 - crop) (crop < 1),
                          not zeroed below crop */
+    int no_rotphase;  /* 1: bart ecalib -P: the first coil's phase removed (BART's fixphase,
+                         as ecaltwo) instead of the calibration data's first principal
+                         component's */
+    int intensity;    /* 1: bart ecalib -I: each voxel's map divided by its l1 norm over the
+                         coils and multiplied by sqrt(C) (Griswold's adaptive-combine
+                         normalisation), before the crop */
 } mv_ecalib_opts;
 
 /* ESPIRiT maps of fully sampled-centre k-space (c64 x, y, z, C; the first
@@ -3703,6 +3709,39 @@ MVDEF mv_status mv_walsh_cov(const mv_vol *kspace, mv_vol *cov, const int64_t ca
                              int64_t region[3], const mv_mri_opts *opts);
 MVDEF mv_status mv_ecal_maps(const mv_vol *cov, const int64_t size[3], mv_vol *maps, mv_vol *eig,
                              const mv_ecalib_opts *opts);
+
+/* The calibration region as bart finds it (BART 0.8's extract_calib, as
+   mv_ecalib, walsh, cc and caldir take it): the largest fully sampled box
+   about the centre (n/2), at most calsize per axis (NULL = 24), grown one
+   sample per axis in turn, then slid along the readout to the position of
+   largest energy. kspace c64 (x, y, z, coils, ...), the first volume
+   read. start, size: the box. MV_ERR_BAD_DATA: no fully sampled sample
+   about the centre along an axis longer than 1 (bart: "Calibration region
+   not found!"). allocates: no. thread-safe: yes. */
+MVDEF mv_status mv_calib_region(const mv_vol *kspace, const int64_t calsize[3], int64_t start[3], int64_t size[3]);
+
+/* Singular value decomposition (bart svd; numpy.linalg.svd): a c64 (M, N),
+   element (i, j) at i + M j (BART's file, LAPACK's column-major), as
+   a = u diag(s) vh: s f32 (K), K = min(M, N), descending; u c64 (M, M)
+   and vh c64 (N, N), or with econ (bart svd -e; numpy's
+   full_matrices=False) u (M, K) and vh (K, N); u's columns and vh's rows
+   orthonormal. In float64: the Gram matrix B^H B of B = a (of a^H when M
+   < N; the SIMD Gram kernel), its eigenvectors v_r (Householder
+   tridiagonalisation and implicit QL, mv_ecalib's eigensolver), s_r =
+   ||B v_r|| and u_r = B v_r / s_r (twice orthogonalised against the ones
+   before where s_r is below 1e-3 of s_0); where s_r is below 1e-7 of s_0,
+   and for the full bases, the completion from a Householder QR of the
+   columns. The singular values are exact to about 1e-8 of
+   the largest (absolute; bart's float32 LAPACK: 6e-8), not each to its own
+   relative accuracy (one-sided Jacobi's, at several times the cost). A
+   singular pair (u_r, vh_r) is unique up to a common phase (a subspace,
+   for equal singular values): medvol's is its eigensolver's, not LAPACK's
+   cgesdd's, which bart calls; compare products, singular values and |u_r^H
+   u'_r|. Cost O(M N min(M, N) + min(M, N)^3), single-threaded but for the
+   Gram (calibration and Casorati matrices, not 4096^2 images); at most
+   65536 per side and 2^28 entries. MV_ERR_BAD_DATA: non-finite entries,
+   no convergence of the eigensolver. allocates: yes. thread-safe: yes. */
+MVDEF mv_status mv_svd(const mv_vol *a, mv_vol *u, mv_vol *s, mv_vol *vh, int econ, const mv_mri_opts *opts);
 
 /* Coil sensitivities by the direct method (bart caldir, BART 0.8's
    calib/direct.c; McKenzie et al.): the fully sampled centre (BART's
@@ -44435,6 +44474,7 @@ typedef struct mv__ec_job {
     int xdirect;              /* 1: cf's x cells are the output's x (no interpolation along x): each
                                  block's T is its own 8 cells, px the identity (pxb) */
     int soft;                 /* BART's soft crop (ecalib -S) instead of the hard one */
+    int intensity;            /* BART's ecalib -I: each map over its l1 norm, times sqrt(C) */
     int conj;                 /* 1: the rows T conjugated (a file's G in BART's convention is the
                                  conjugate of mv__ec_coeffs's, which the eigen kernel takes; pxb
                                  then holds conj(ex)) */
@@ -44528,8 +44568,8 @@ static void mv__ec_range(void *ctx, int64_t b, int64_t e, int worker)
                 }
                 for (m = 0; m < M; m++) { /* BART's map m: the vector M - 1 - m, turned by rot's phase */
                     const double lam = va.lam[m * L + l];
-                    const double keep = j->soft ? (double)mv__ec_soft_weight((float)lam, (float)j->crop)
-                                                : (j->crop < 0 || lam >= j->crop) ? 1 : 0;
+                    double keep = j->soft ? (double)mv__ec_soft_weight((float)lam, (float)j->crop)
+                                          : (j->crop < 0 || lam >= j->crop) ? 1 : 0;
                     const double *vv = va.v + (M - 1 - m) * nc * 2 * L;
                     double pr = 0, pim = 0, pa;
                     for (c = 0; c < nc; c++) { /* sum_c v_c conj(rot_c) */
@@ -44540,6 +44580,11 @@ static void mv__ec_range(void *ctx, int64_t b, int64_t e, int worker)
                     pa = sqrt(pr * pr + pim * pim);
                     if (pa > 0) pr /= pa, pim /= pa;
                     else pr = 1, pim = 0;
+                    if (j->intensity) { /* BART's normalizel1 and sqrt(C) */
+                        double l1 = 0;
+                        for (c = 0; c < nc; c++) l1 += sqrt(vv[c * 2 * L + l] * vv[c * 2 * L + l] + vv[c * 2 * L + L + l] * vv[c * 2 * L + L + l]);
+                        if (l1 > 0) keep *= sqrt((double)nc) / l1;
+                    }
                     for (c = 0; c < nc; c++) { /* v * conj(phase) */
                         const double vr = vv[c * 2 * L + l], vi = vv[c * 2 * L + L + l];
                         float *o = j->out + 2 * ((m * nc + c) * nvox + vox);
@@ -44970,6 +45015,10 @@ static mv_status mv__ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, mv_
             }
         }
     }
+    if (o->no_rotphase) { /* bart ecalib -P: BART's identity rotation, the first coil's phase */
+        for (c = 0; c < 2 * nc; c++) rot[c] = 0;
+        rot[0] = 1;
+    }
     /* the Gram B^H B (lower blocks, threaded), then both triangles in split
        planes gp, in B's memory (2 n^2 doubles at least; B is done with) */
     {
@@ -45088,6 +45137,7 @@ static mv_status mv__ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, mv_
     job.iters = o->iterations ? o->iterations : 30;
     job.crop = crop;
     job.soft = o->softcrop;
+    job.intensity = o->intensity;
     st = mv__ec_run(&job, threads, o, maps, eig, ctx, "mv_ecalib");
 done:
     mv__free(A, ctx);
@@ -45491,6 +45541,260 @@ done:
         return st;
     }
     return mv__out_commit(cov, &t);
+}
+
+/* >>svd */
+/* ---- the calibration region, the SVD (bart calmat, svd) ---- */
+
+MVDEF mv_status mv_calib_region(const mv_vol *kspace, const int64_t calsize[3], int64_t start[3], int64_t size[3])
+{
+    static const char *fn = "mv_calib_region";
+    int64_t d[3], cs[3], nc, a;
+    const float *k;
+    MV__CHECK(start != NULL && size != NULL, MV_ERR_INVALID_ARG, "%s: start or size is NULL", fn);
+    MV__TRY(mv__mri_check_c64(kspace, fn, "kspace"));
+    for (a = 0; a < 3; a++) {
+        d[a] = kspace->dim[a];
+        cs[a] = calsize ? calsize[a] : 24;
+        MV__CHECK(cs[a] >= 1, MV_ERR_INVALID_ARG, "%s: calsize[%lld] = %lld", fn, (long long)a, (long long)cs[a]);
+    }
+    nc = kspace->ndim > 3 ? kspace->dim[3] : 1;
+    k = (const float *)kspace->data;
+    mv__calib_geom(k, d, nc, cs, 1, size, start);
+    for (a = 0; a < 3; a++)
+        MV__CHECK(!(size[a] == 1 && d[a] != 1), MV_ERR_BAD_DATA,
+                  "%s: no fully sampled calibration region along axis %lld (bart: \"Calibration region not found!\")", fn,
+                  (long long)a);
+    return MV_OK;
+}
+
+/* Columns [from, m) of u (m x m, columns contiguous, the first `from`
+   orthonormal) made an orthonormal completion: the Householder QR of the
+   first columns, U = Q R with Q = H_0 .. H_{from-1}, H_k = I - w_k w_k^H /
+   t_k, whose later columns Q e_j are orthogonal to them; w (m x from) and
+   the copy a (m x from) are scratch */
+static void mv__svd_complete(double *u, int64_t m, int64_t from, double *a, double *w)
+{
+    int64_t k, c, i, j;
+    double *t = w + 2 * m * from; /* from values */
+    for (i = 0; i < 2 * m * from; i++) a[i] = u[i], w[i] = 0;
+    for (k = 0; k < from; k++) {
+        double *x = a + 2 * k * m, *wk = w + 2 * k * m, nx = 0, ar, ai, ax;
+        for (i = k; i < m; i++) nx += x[2 * i] * x[2 * i] + x[2 * i + 1] * x[2 * i + 1];
+        nx = sqrt(nx);
+        ax = sqrt(x[2 * k] * x[2 * k] + x[2 * k + 1] * x[2 * k + 1]);
+        ar = ax > 0 ? -x[2 * k] / ax * nx : -nx, ai = ax > 0 ? -x[2 * k + 1] / ax * nx : 0; /* alpha = -e^{i arg x_k} ||x|| */
+        for (i = k; i < m; i++) wk[2 * i] = x[2 * i], wk[2 * i + 1] = x[2 * i + 1];
+        wk[2 * k] -= ar, wk[2 * k + 1] -= ai;
+        t[k] = 0;
+        for (i = k; i < m; i++) t[k] += wk[2 * i] * wk[2 * i] + wk[2 * i + 1] * wk[2 * i + 1];
+        t[k] /= 2; /* H = I - w w^H / (||w||^2 / 2) */
+        for (c = k + 1; c < from && t[k] > 0; c++) { /* the later columns: y -= w (w^H y) / t */
+            double *y = a + 2 * c * m, pr = 0, pi = 0;
+            for (i = k; i < m; i++) {
+                pr += wk[2 * i] * y[2 * i] + wk[2 * i + 1] * y[2 * i + 1];
+                pi += wk[2 * i] * y[2 * i + 1] - wk[2 * i + 1] * y[2 * i];
+            }
+            pr /= t[k], pi /= t[k];
+            for (i = k; i < m; i++) {
+                y[2 * i] -= wk[2 * i] * pr - wk[2 * i + 1] * pi;
+                y[2 * i + 1] -= wk[2 * i] * pi + wk[2 * i + 1] * pr;
+            }
+        }
+    }
+    for (j = from; j < m; j++) { /* Q e_j = H_0 (H_1 (.. H_{from-1} e_j)) */
+        double *y = u + 2 * j * m;
+        for (i = 0; i < 2 * m; i++) y[i] = 0;
+        y[2 * j] = 1;
+        for (k = from - 1; k >= 0; k--) {
+            const double *wk = w + 2 * k * m;
+            double pr = 0, pi = 0;
+            if (!(t[k] > 0)) continue;
+            for (i = k; i < m; i++) {
+                pr += wk[2 * i] * y[2 * i] + wk[2 * i + 1] * y[2 * i + 1];
+                pi += wk[2 * i] * y[2 * i + 1] - wk[2 * i + 1] * y[2 * i];
+            }
+            pr /= t[k], pi /= t[k];
+            for (i = k; i < m; i++) {
+                y[2 * i] -= wk[2 * i] * pr - wk[2 * i + 1] * pi;
+                y[2 * i + 1] -= wk[2 * i] * pi + wk[2 * i + 1] * pr;
+            }
+        }
+    }
+}
+
+MVDEF mv_status mv_svd(const mv_vol *a, mv_vol *u, mv_vol *s, mv_vol *vh, int econ, const mv_mri_opts *opts)
+{
+    static const char *fn = "mv_svd";
+    void *ctx = opts ? opts->alloc_ctx : NULL;
+    int64_t M, N, m, n, K, i, j, r, ud[2], sd[1], vd[2], *ord = NULL;
+    const float *x;
+    double *g = NULL, *v = NULL, *uu = NULL, *sv = NULL;
+    int tr;
+    mv_vol tu, ts, tv;
+    mv_status st = MV_OK;
+    MV__CHECK(u != NULL && s != NULL && vh != NULL, MV_ERR_INVALID_ARG, "%s: an output is NULL", fn);
+    MV__TRY(mv__mri_check_c64(a, fn, "a"));
+    for (i = 2; i < MV_MAX_DIMS; i++)
+        MV__CHECK(i >= a->ndim || a->dim[i] == 1, MV_ERR_INVALID_ARG, "%s: a dims[%lld] = %lld (a matrix: rows, columns)", fn,
+                  (long long)i, (long long)a->dim[i]);
+    M = a->dim[0], N = a->ndim > 1 ? a->dim[1] : 1, K = MV__MIN(M, N);
+    MV__CHECK(M <= 65536 && N <= 65536 && M * N <= ((int64_t)1 << 28), MV_ERR_INVALID_ARG,
+              "%s: %lld x %lld (at most 65536 per side and 2^28 entries)", fn, (long long)M, (long long)N);
+    x = (const float *)a->data;
+    for (i = 0; i < 2 * M * N; i++) MV__CHECK(isfinite(x[i]), MV_ERR_BAD_DATA, "%s: entry %lld is not finite", fn, (long long)(i / 2));
+    /* B = A (M >= N) or A^H (M < N), m x n, m >= n, row-major; its Gram
+       B^H B = V diag(s^2) V^H by mv__zheev (float64), then u_r = B v_r /
+       ||B v_r||: s to about 1e-8 of the largest singular value, absolute
+       (float32 LAPACK, bart's: 6e-8), where one-sided Jacobi would give
+       each its own relative accuracy at several times the cost */
+    tr = M < N;
+    m = tr ? N : M, n = tr ? M : N;
+    g = (double *)mv__alloc((size_t)(2 * m * n) * sizeof(double), ctx);
+    v = (double *)mv__alloc_zero((size_t)(2 * n * n + 2 * n * n + 3 * n * n + 8 * n) * sizeof(double), ctx);
+    uu = (double *)mv__alloc_zero((size_t)MV__MAX(2 * m * m, 4 * m * n) * sizeof(double), ctx); /* U; first B^H and B V */
+    sv = (double *)mv__alloc((size_t)n * sizeof(double), ctx);
+    ord = (int64_t *)mv__alloc((size_t)n * sizeof(int64_t), ctx);
+    if (!g || !v || !uu || !sv || !ord) {
+        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %lld x %lld", fn, (long long)M, (long long)N);
+        goto done;
+    }
+    for (i = 0; i < m; i++)
+        for (j = 0; j < n; j++) { /* B[i][j] = A[i][j], or conj(A[j][i]) */
+            const float *e = tr ? x + 2 * (j + M * i) : x + 2 * (i + M * j);
+            g[2 * (i * n + j)] = e[0];
+            g[2 * (i * n + j) + 1] = tr ? -e[1] : e[1];
+        }
+    {
+        double *gm = v + 2 * n * n, *work = gm + 2 * n * n, *w = work + 3 * n * n + 7 * n;
+        mv__kernels_get()->recon->zgram(gm, 2 * n, g, 2 * n, g, 2 * n, m, n, n); /* lower triangle and diagonal */
+        for (i = 0; i < n; i++)
+            for (j = 0; j < i; j++) {
+                gm[2 * (j * n + i)] = gm[2 * (i * n + j)];
+                gm[2 * (j * n + i) + 1] = -gm[2 * (i * n + j) + 1];
+            }
+        if (mv__zheev(gm, n, w, v, n, work)) {
+            st = mv__fail(MV_ERR_BAD_DATA, "%s: the eigensolver did not converge (%lld x %lld)", fn, (long long)M, (long long)N);
+            goto done;
+        }
+    }
+    {
+        /* W = B V (m x n, row-major) by the Gram kernel: W[i][r] = sum_k conj(X[k][i]) Y[k][r]
+           with X = B^H (n x m) and Y[k][r] = v_r[k] */
+        double *X = uu, *Y = v + 2 * n * n, *W = uu + 2 * n * m; /* in uu (4 m n at least), Y in the Gram's place */
+        for (i = 0; i < m; i++)
+            for (j = 0; j < n; j++) X[2 * (j * m + i)] = g[2 * (i * n + j)], X[2 * (j * m + i) + 1] = -g[2 * (i * n + j) + 1];
+        for (r = 0; r < n; r++)
+            for (j = 0; j < n; j++) Y[2 * (j * n + r)] = v[2 * (r * n + j)], Y[2 * (j * n + r) + 1] = v[2 * (r * n + j) + 1];
+        for (i = 0; i < 2 * m * n; i++) W[i] = 0;
+        mv__kernels_get()->recon->zgram(W, 2 * n, X, 2 * m, Y, 2 * n, n, m, n);
+        for (r = 0; r < n; r++) { /* g: the columns of W (B is done with), s_r their norms */
+            double nr = 0;
+            for (i = 0; i < m; i++) {
+                const double re = W[2 * (i * n + r)], im = W[2 * (i * n + r) + 1];
+                g[2 * (r * m + i)] = re, g[2 * (r * m + i) + 1] = im;
+                nr += re * re + im * im;
+            }
+            sv[r] = sqrt(nr);
+            ord[r] = r;
+        }
+    }
+    for (j = 1; j < n; j++) { /* descending, stable */
+        const int64_t t = ord[j];
+        for (r = j - 1; r >= 0 && sv[ord[r]] < sv[t]; r--) ord[r + 1] = ord[r];
+        ord[r + 1] = t;
+    }
+    {
+        /* the left vectors in that order: B v_r / s_r are orthogonal to about 1e-16 s_0^2 /
+           (s_r s_q), so below 1e-3 of s_0 each is twice orthogonalised against the ones
+           before; below 1e-7 of s_0 (directions of rounding), or losing more than half of
+           itself there, it and the rest are left to the completion */
+        const double smax = n > 0 ? sv[ord[0]] : 0;
+        for (i = 0; i < 2 * m * m; i++) uu[i] = 0;
+        for (r = 0; r < n; r++) {
+            double *xx = uu + 2 * r * m, nr = 0;
+            const double sg = sv[ord[r]];
+            int pass;
+            if (!(sg > 1e-7 * smax)) break;
+            for (i = 0; i < 2 * m; i++) xx[i] = g[2 * ord[r] * m + i] / sg;
+            if (sg >= 1e-3 * smax) continue;
+            for (pass = 0; pass < 2; pass++)
+                for (j = 0; j < r; j++) {
+                    const double *y = uu + 2 * j * m;
+                    double pr = 0, pi = 0;
+                    for (i = 0; i < m; i++) {
+                        pr += y[2 * i] * xx[2 * i] + y[2 * i + 1] * xx[2 * i + 1];
+                        pi += y[2 * i] * xx[2 * i + 1] - y[2 * i + 1] * xx[2 * i];
+                    }
+                    for (i = 0; i < m; i++) {
+                        xx[2 * i] -= pr * y[2 * i] - pi * y[2 * i + 1];
+                        xx[2 * i + 1] -= pr * y[2 * i + 1] + pi * y[2 * i];
+                    }
+                }
+            for (i = 0; i < 2 * m; i++) nr += xx[i] * xx[i];
+            nr = sqrt(nr);
+            if (nr < 0.5) {
+                for (i = 0; i < 2 * m; i++) xx[i] = 0;
+                break;
+            }
+            for (i = 0; i < 2 * m; i++) xx[i] /= nr;
+        }
+    }
+    if (r < (econ ? n : m)) { /* the completion: columns r .. m-1 (zero singular values; the full bases) */
+        double *sa = (double *)mv__alloc((size_t)(4 * m * r + r + 1) * sizeof(double), ctx);
+        if (!sa) {
+            st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: the completion of %lld columns", fn, (long long)m);
+            goto done;
+        }
+        mv__svd_complete(uu, m, r, sa, sa + 2 * m * r);
+        mv__free(sa, ctx);
+    }
+    /* A = U S V^H (M >= N); A^H = U S V^H gives A = V S U^H (M < N) */
+    ud[0] = M, ud[1] = econ ? K : M;
+    sd[0] = K;
+    vd[0] = econ ? K : N, vd[1] = N;
+    mv_vol_init(&tu), mv_vol_init(&ts), mv_vol_init(&tv);
+    st = mv_vol_alloc(&tu, MV_DT_C64, 2, ud, ctx);
+    if (st == MV_OK) st = mv_vol_alloc(&ts, MV_DT_F32, 1, sd, ctx);
+    if (st == MV_OK) st = mv_vol_alloc(&tv, MV_DT_C64, 2, vd, ctx);
+    if (st != MV_OK) {
+        mv_free(&tu), mv_free(&ts), mv_free(&tv);
+        goto done;
+    }
+    for (r = 0; r < K; r++) ((float *)ts.data)[r] = (float)sv[ord[r]];
+    {
+        float *U = (float *)tu.data, *VH = (float *)tv.data;
+        if (!tr) { /* U: uu's columns; VH row r = conj(v column ord[r]); full: rows past N (n = N) none */
+            for (j = 0; j < ud[1]; j++)
+                for (i = 0; i < M; i++) U[2 * (i + M * j)] = (float)uu[2 * (j * m + i)], U[2 * (i + M * j) + 1] = (float)uu[2 * (j * m + i) + 1];
+            for (r = 0; r < vd[0]; r++)
+                for (j = 0; j < N; j++) {
+                    const double *e = v + 2 * (ord[r] * n + j);
+                    VH[2 * (r + vd[0] * j)] = (float)e[0], VH[2 * (r + vd[0] * j) + 1] = (float)-e[1];
+                }
+        } else { /* A = V S U'^H: U = v's columns in order, VH = uu's columns conjugated as rows */
+            for (j = 0; j < ud[1]; j++)
+                for (i = 0; i < M; i++) {
+                    const double *e = v + 2 * (ord[j] * n + i);
+                    U[2 * (i + M * j)] = (float)e[0], U[2 * (i + M * j) + 1] = (float)e[1];
+                }
+            for (r = 0; r < vd[0]; r++)
+                for (j = 0; j < N; j++) {
+                    const double *e = uu + 2 * (r * m + j);
+                    VH[2 * (r + vd[0] * j)] = (float)e[0], VH[2 * (r + vd[0] * j) + 1] = (float)-e[1];
+                }
+        }
+    }
+    mv__out_commit(u, &tu);
+    mv__out_commit(s, &ts);
+    mv__out_commit(vh, &tv);
+done:
+    mv__free(g, ctx);
+    mv__free(v, ctx);
+    mv__free(uu, ctx);
+    mv__free(sv, ctx);
+    mv__free(ord, ctx);
+    return st;
 }
 
 /* ---- direct coil sensitivities (bart caldir) ---- */

@@ -1847,6 +1847,81 @@ static int cmd_window(const args *a)
     return cfl_save_dims(a->pos[2], &x, bd);
 }
 
+/* flatten IN OUT: the samples as one axis (bart flatten) */
+static int cmd_flatten(const args *a)
+{
+    mv_vol x;
+    int64_t xd[NAX], od[NAX], n = 1;
+    int ax, rc;
+    if ((rc = cfl_load_mapped(a->pos[0], &x, xd))) return rc;
+    for (ax = 0; ax < NAX; ax++) n *= xd[ax];
+    ones16(od);
+    od[0] = n;
+    return cfl_save_dims(a->pos[1], &x, od);
+}
+
+/* casorati DIM1 KERN1 ... DIMN KERNN IN OUT (bart casorati): row p = each
+   position of a block of KERN samples along the DIMs (the whole axis along
+   the others), column q = each sample in the block; OUT (positions, block
+   samples), both counted first axis fastest: OUT[p + P q] = IN[pos(p) +
+   off(q)], as BART's md_copy2 over its 2N-dimensional view */
+static int cmd_casorati(const args *a)
+{
+    mv_vol x, o;
+    int64_t xd[NAX], kd[NAX], pd[NAX], od[NAX], st[NAX], P = 1, Q = 1, v, pi[NAX], qi[NAX], p, q;
+    int ax, i, rc;
+    const float *src;
+    float *dst;
+    if (a->npos < 4 || a->npos % 2) return usage_error(a, "DIM KERN pairs, then IN and OUT", NULL);
+    if ((rc = cfl_load_mapped(a->pos[a->npos - 2], &x, xd))) return rc;
+    for (ax = 0; ax < NAX; ax++) kd[ax] = xd[ax];
+    for (i = 0; i + 2 < a->npos; i += 2) {
+        int64_t dim, kern;
+        if ((rc = arg_int(a, a->pos[i], 0, NAX - 1, "DIM: an axis 0 .. 15", &dim)) ||
+            (rc = arg_int(a, a->pos[i + 1], 1, MVT_BIG, "KERN: a size >= 1", &kern))) {
+            mv_free(&x);
+            return rc;
+        }
+        if (kern > xd[dim]) { /* bart asserts */
+            mv_free(&x);
+            return usage_error(a, "KERN is longer than its axis", a->pos[i + 1]);
+        }
+        kd[dim] = kern;
+    }
+    for (ax = 0, v = 1; ax < NAX; ax++) {
+        pd[ax] = xd[ax] - kd[ax] + 1;
+        P *= pd[ax], Q *= kd[ax];
+        st[ax] = v, v *= xd[ax];
+        pi[ax] = qi[ax] = 0;
+    }
+    ones16(od);
+    od[0] = P, od[1] = Q;
+    {
+        int64_t dd[2];
+        dd[0] = P, dd[1] = Q;
+        mv_vol_init(&o);
+        if (P * Q > ((int64_t)1 << 40) || mv_vol_alloc(&o, MV_DT_C64, 2, dd, NULL) != MV_OK) {
+            mv_free(&x);
+            return fail_at(MV_ERR_OUT_OF_MEMORY, a->pos[a->npos - 1]);
+        }
+    }
+    src = (const float *)x.data, dst = (float *)o.data;
+    for (q = 0; q < Q; q++) {
+        int64_t qoff = 0;
+        for (ax = 0; ax < NAX; ax++) qoff += qi[ax] * st[ax];
+        for (ax = 0; ax < NAX; ax++) pi[ax] = 0;
+        for (p = 0; p < P; p++) {
+            int64_t off = qoff;
+            for (ax = 0; ax < NAX; ax++) off += pi[ax] * st[ax];
+            dst[2 * (p + P * q)] = src[2 * off], dst[2 * (p + P * q) + 1] = src[2 * off + 1];
+            for (ax = 0; ax < NAX && ++pi[ax] == pd[ax]; ax++) pi[ax] = 0;
+        }
+        for (ax = 0; ax < NAX && ++qi[ax] == kd[ax]; ax++) qi[ax] = 0;
+    }
+    mv_free(&x);
+    return cfl_save_dims(a->pos[a->npos - 1], &o, od);
+}
+
 const command mvtool_array_commands[] = {
     {"zeros", "an array of zeros, N dims of sizes D1..DN (bart zeros)",
      "mvtool zeros N D1 .. DN OUT\n  bart zeros: a .cfl of N dims (BART's axes 0 .. N-1) filled with 0.\n", "", 2, -1,
@@ -2003,6 +2078,13 @@ const command mvtool_array_commands[] = {
      "mvtool repmat DIM REPS IN OUT\n  bart repmat: IN (size 1 along DIM) repeated REPS times.\n", "", 4, 4,
      cmd_repmat},
     {"squeeze", "drop the axes of size 1 (bart squeeze)", "mvtool squeeze IN OUT\n", "", 2, 2, cmd_squeeze},
+    {"flatten", "the samples as one axis (bart flatten)", "mvtool flatten IN OUT\n", "", 2, 2, cmd_flatten},
+    {"casorati", "Casorati matrix of blocks along axes (bart casorati)",
+     "mvtool casorati DIM1 KERN1 [... DIMN KERNN] IN OUT\n"
+     "  bart casorati: OUT (positions, block samples): each position of a block of KERN samples\n"
+     "  along each DIM (whole axes elsewhere) as a row, the block's samples as its columns,\n"
+     "  first axis fastest in both.\n",
+     "", 4, -1, cmd_casorati},
     {"bitmask", "axes to a bitmask and back (bart bitmask)",
      "mvtool bitmask D1 .. DN | -b BITMASK\n  bart bitmask: prints the bitmask of the axes, or (-b) the axes of one.\n",
      "-b", 0, -1, cmd_bitmask},

@@ -1,9 +1,11 @@
 /* mvtool recon family: BART-compatible parallel-imaging commands on .cfl
    files (ecalib, pics -l2) and the GRAPPA command BART lacks.
 
-     mvtool ecalib [-m 1|2] [-r CAL] [-k KERNEL] [-t THR] [-c CROP] [-S] [-1] [--iter N] KSPACE MAPS [EIG]
+     mvtool ecalib [-m 1|2] [-r CAL] [-k KERNEL] [-t THR] [-c CROP] [-S] [-P] [-I] [-1] [--iter N] KSPACE MAPS [EIG]
      mvtool ecaltwo [-c CROP] [-m MAPS] [-S] X Y Z COV MAPS [EIG]
      mvtool walsh [-r CAL] [-b BLOCK] KSPACE COV
+     mvtool calmat [-k KERNEL] [-r CAL] [-C] KSPACE OUT
+     mvtool svd [-e] IN U S VH
      mvtool pics -l2|-l1|-R ... [-r LAMBDA] [-i ITER] [-S] [-w SCALE] [-t TRAJ] [-e] [--chunk N] KSPACE MAPS OUT
      mvtool nlinv [-i ITER] [-m MAPS] [-U] [-c] [-N] [-S] [-p PATTERN] [-t TRAJ] KSPACE OUT [SENS]
      mvtool cc [-p N] [-M] [-r S] [-A] [-S|-G] KSPACE OUT
@@ -137,6 +139,8 @@ static int cmd_ecalib(const args *a)
         for (i = 0; i < 3; i++) o.kernel[i] = (int)ks[i];
     }
     o.softcrop = opt_flag(a, "-S");
+    o.no_rotphase = opt_flag(a, "-P");
+    o.intensity = opt_flag(a, "-I");
     if (opt_num(a, "-t", &d) < 0 || (opt_str(a, "-t") && !(d > 0 && d < 1)))
         return usage_error(a, "-t takes a threshold in (0, 1)", opt_str(a, "-t"));
     if (opt_str(a, "-t")) o.threshold = d;
@@ -1430,6 +1434,98 @@ static int cmd_ecaltwo(const args *a)
     return 0;
 }
 
+/* ---- calmat, svd: the calibration matrix and its SVD ---- */
+
+static int cmd_calmat(const args *a)
+{
+    mv_vol k, o;
+    int64_t cs[3] = {24, 24, 24}, ks[3] = {5, 5, 5}, kd[16], st[3], sz[3], od[16], P, Q, nc, i, p, q;
+    const char *r = opt_str(a, "-r") ? opt_str(a, "-r") : opt_str(a, "-R");
+    const char *kk = opt_str(a, "-k") ? opt_str(a, "-k") : opt_str(a, "-K");
+    int rc, ax;
+    mv_status s;
+    if (r && cc_calsize(r, cs) < 0) return usage_error(a, "-r takes a calibration size S or X:Y:Z", r);
+    if (kk && cc_calsize(kk, ks) < 0) return usage_error(a, "-k takes a kernel size S or X:Y:Z", kk);
+    if ((rc = cfl_load_folded(a->pos[0], &k, kd))) return rc;
+    if (kd[4] > 1) { /* bart asserts it */
+        mv_free(&k);
+        return usage_error(a, "BART's maps axis (4) must be 1 in the k-space", a->pos[0]);
+    }
+    if (opt_flag(a, "-C")) /* bart's -C: the centred box, sampled or not (md_resize_center) */
+        for (ax = 0; ax < 3; ax++) sz[ax] = cs[ax] < kd[ax] ? cs[ax] : kd[ax], st[ax] = kd[ax] / 2 - sz[ax] / 2;
+    else if ((s = mv_calib_region(&k, cs, st, sz)) != MV_OK) {
+        mv_free(&k);
+        return fail_at(s, a->pos[0]);
+    }
+    for (ax = 0; ax < 3; ax++) {
+        if (kd[ax] == 1) ks[ax] = 1;
+        if (ks[ax] > sz[ax]) { /* bart asserts (casorati_dims) */
+            mv_free(&k);
+            return usage_error(a, "the kernel is larger than the calibration region", kk ? kk : "5");
+        }
+    }
+    nc = kd[3];
+    P = (sz[0] - ks[0] + 1) * (sz[1] - ks[1] + 1) * (sz[2] - ks[2] + 1);
+    Q = ks[0] * ks[1] * ks[2] * nc;
+    {
+        int64_t dd[2];
+        dd[0] = P, dd[1] = Q;
+        mv_vol_init(&o);
+        if ((s = mv_vol_alloc(&o, MV_DT_C64, 2, dd, NULL)) != MV_OK) {
+            mv_free(&k);
+            return fail_at(s, a->pos[1]);
+        }
+    }
+    /* row p: the block's position (x fastest); column q: its samples (x, y, z, then coils) of the first volume */
+    for (q = 0; q < Q; q++) {
+        const int64_t qx = q % ks[0], qy = q / ks[0] % ks[1], qz = q / (ks[0] * ks[1]) % ks[2], c = q / (ks[0] * ks[1] * ks[2]);
+        for (p = 0; p < P; p++) {
+            const int64_t px = p % (sz[0] - ks[0] + 1), py = p / (sz[0] - ks[0] + 1) % (sz[1] - ks[1] + 1);
+            const int64_t pz = p / ((sz[0] - ks[0] + 1) * (sz[1] - ks[1] + 1));
+            const int64_t x = st[0] + px + qx, y = st[1] + py + qy, z = st[2] + pz + qz;
+            const float *e = (const float *)k.data + 2 * (x + kd[0] * (y + kd[1] * (z + kd[2] * c)));
+            float *d = (float *)o.data + 2 * (p + P * q);
+            d[0] = e[0], d[1] = e[1];
+        }
+    }
+    mv_free(&k);
+    for (i = 0; i < 16; i++) od[i] = 1;
+    od[0] = P, od[1] = Q;
+    return cfl_save_dims(a->pos[1], &o, od);
+}
+
+static int cmd_svd(const args *a)
+{
+    mv_vol x, u, s, vh, sc;
+    int64_t xd[16], i;
+    int rc;
+    mv_status st;
+    if ((rc = cfl_load_folded(a->pos[0], &x, xd))) return rc;
+    for (i = 2; i < 16; i++)
+        if (xd[i] > 1) {
+            mv_free(&x);
+            return usage_error(a, "IN must be a matrix (axes 2..15 of size 1)", a->pos[0]);
+        }
+    st = mv_svd(&x, &u, &s, &vh, opt_flag(a, "-e"), NULL);
+    mv_free(&x);
+    if (st != MV_OK) return fail_at(st, a->pos[0]);
+    st = mv_convert(&s, &sc, MV_DT_C64, NULL); /* BART writes S complex, (K, 1) */
+    mv_free(&s);
+    if (st != MV_OK) {
+        mv_free(&u), mv_free(&vh);
+        return fail_at(st, a->pos[2]);
+    }
+    if ((rc = cfl_save_dims(a->pos[1], &u, NULL))) {
+        mv_free(&sc), mv_free(&vh);
+        return rc;
+    }
+    if ((rc = cfl_save_dims(a->pos[2], &sc, NULL))) {
+        mv_free(&vh);
+        return rc;
+    }
+    return cfl_save_dims(a->pos[3], &vh, NULL);
+}
+
 const command mvtool_recon_commands[] = {
     {"caldir", "coil sensitivities by the direct method (BART caldir)",
      "mvtool caldir CAL_SIZE KSPACE SENS\n"
@@ -1451,12 +1547,25 @@ const command mvtool_recon_commands[] = {
      "  -S: BART's soft crop), each map's first coil made real (BART's fixphase). MAPS\n"
      "  (X, Y, Z, coils, maps); EIG the eigenvalues (X, Y, Z, 1, maps).\n",
      "-c= -m= -S", 5, 6, cmd_ecaltwo},
+    {"calmat", "the calibration matrix of k-space (BART calmat)",
+     "mvtool calmat [-k S|X:Y:Z] [-r S|X:Y:Z] [-C] KSPACE OUT\n"
+     "  bart calmat: OUT (positions, kernel samples x coils): every -k 5 block of the calibration\n"
+     "  region (BART's extract_calib box, at most -r 24 per axis; -C the centred box as it is) of\n"
+     "  the first volume, a row per position (x fastest), its samples then coils as columns.\n",
+     "-k= -K= -r= -R= -C", 2, 2, cmd_calmat},
+    {"svd", "singular value decomposition of a matrix (BART svd)",
+     "mvtool svd [-e] IN U S VH\n"
+     "  bart svd: IN (M, N) = U diag(S) VH, S (min(M, N), 1) descending (complex, as BART writes it);\n"
+     "  U (M, M) and VH (N, N), or with -e U (M, K) and VH (K, N). Each singular pair is bart's up\n"
+     "  to a common phase (LAPACK's cgesdd chooses bart's; medvol's Jacobi rotations its own).\n",
+     "-e", 4, 4, cmd_svd},
     {"ecalib", "ESPIRiT coil sensitivity maps (BART ecalib)",
-     "mvtool ecalib [-m 1|2] [-r CAL] [-k KERNEL] [-t THR] [-c CROP] [-S] [-1] [--iter N] KSPACE MAPS [EIG]\n"
+     "mvtool ecalib [-m 1|2] [-r CAL] [-k KERNEL] [-t THR] [-c CROP] [-S] [-P] [-I] [-1] [--iter N] KSPACE MAPS [EIG]\n"
      "  ESPIRiT maps (x, y, z, coils, maps) of multi-coil k-space with a fully\n"
      "  sampled centre, BART ecalib's defaults: -r 24 -k 6 -t 0.001 -c 0.8 -m 2\n"
      "  (-c 0: no crop; -m 1: one map; -r and -k: S or X:Y:Z; -S: BART's soft\n"
-     "  crop). EIG: the eigenvalue maps (x, y, z, 1,\n"
+     "  crop; -P: the first coil's phase removed, not the principal component's;\n"
+     "  -I: BART's intensity correction). EIG: the eigenvalue maps (x, y, z, 1,\n"
      "  maps as BART). -1: the first part only, as bart ecalib -1: MAPS the Gram\n"
      "  matrices on BART's grid (2k per axis, C (C + 1) / 2), for mvtool ecaltwo.\n"
      "  K-space frames beyond the coils (BART's axes 5..15, TIME_DIM 10\n"
@@ -1466,7 +1575,7 @@ const command mvtool_recon_commands[] = {
      "  whose two largest eigenvalues are close need more to converge).\n"
      "  Files are BART .cfl/.hdr.\n"
      "  --time: the library call's time on stderr.\n",
-     "-m= -r= -k= -t= -c= -S -1 --iter= --time", 2, 3, cmd_ecalib},
+     "-m= -r= -k= -t= -c= -S -P -I -1 --iter= --time", 2, 3, cmd_ecalib},
     {"cc", "coil compression to virtual coils, SVD or geometric (BART cc)",
      "mvtool cc [-p N] [-M] [-r S | -r X:Y:Z] [-A] [-S | -G] [-d LEVEL] KSPACE OUT\n"
      "  As bart cc: the principal components of the calibration box's coils\n"

@@ -4154,3 +4154,111 @@ MV_TEST(recon, walsh_ecal_threads_and_refusals)
     }
     mv_free(&cv), mv_free(&c1), mv_free(&k);
 }
+
+/* mv_svd against a decomposition made by hand: a = U0 diag(s0) V0^H with
+   U0, V0 unitary DFT matrices (their first K columns), s0 known (a repeated
+   value and zeros among them): s must be s0 sorted, within 1e-6 of s0[0];
+   u and vh orthonormal and u diag(s) vh = a within 1e-5; tall, wide and
+   square, full and economic (the full bases completed over 16 and 28
+   columns in the larger cases); the calibration region of a 9 x 11 box */
+MV_TEST(recon, svd_known_decomposition)
+{
+    static const int64_t shapes[6][2] = {{7, 4}, {4, 9}, {6, 6}, {12, 5}, {40, 24}, {17, 45}};
+    const double pi2 = 2 * 3.14159265358979323846;
+    int sh, econ;
+    for (sh = 0; sh < 6; sh++)
+        for (econ = 0; econ < 2; econ++) {
+            const int64_t M = shapes[sh][0], N = shapes[sh][1], K = M < N ? M : N;
+            double s0[64];
+            int64_t ad[2], i, j, r, bads = 0, bado = 0, badr = 0;
+            mv_vol a, u = MV_ZERO_INIT, s = MV_ZERO_INIT, vh = MV_ZERO_INIT;
+            const float *U, *S, *V;
+            int64_t uc, vr;
+            for (r = 0; r < K; r++) s0[r] = r == K - 1 ? 0.0 : r == 1 ? 2.0 : 1.0 + 0.5 * (double)(r * 7 % 5); /* a 0, a repeat maybe */
+            ad[0] = M, ad[1] = N;
+            mv_vol_init(&a);
+            REQUIRE_OK(mv_vol_alloc(&a, MV_DT_C64, 2, ad, NULL));
+            for (i = 0; i < M; i++)
+                for (j = 0; j < N; j++) { /* sum_r U0[i][r] s0[r] conj(V0[j][r]), F[i][r] = e^{-2 pi i i r / n} / sqrt(n) */
+                    /* in the larger cases over the first 30 (36) rows only: the unit vectors there keep
+                       less than half of themselves against the columns, which the completion must take */
+                    const int64_t Lu = M == 40 ? 30 : M, Lv = N == 45 ? 36 : N;
+                    double re = 0, im = 0;
+                    for (r = 0; r < K && i < Lu && j < Lv; r++) {
+                        const double ang = -pi2 * (double)(i * (r + 1)) / (double)Lu + pi2 * (double)(j * (r + 2)) / (double)Lv;
+                        re += s0[r] * cos(ang) / sqrt((double)(Lu * Lv));
+                        im += s0[r] * sin(ang) / sqrt((double)(Lu * Lv));
+                    }
+                    ((float *)a.data)[2 * (i + M * j)] = (float)re;
+                    ((float *)a.data)[2 * (i + M * j) + 1] = (float)im;
+                }
+            REQUIRE_OK(mv_svd(&a, &u, &s, &vh, econ, NULL));
+            uc = econ ? K : M, vr = econ ? K : N;
+            REQUIRE(mv_vol_count(&u) == M * uc && mv_vol_count(&s) == K && mv_vol_count(&vh) == vr * N);
+            U = (const float *)u.data, S = (const float *)s.data, V = (const float *)vh.data;
+            {
+                double srt[64];
+                int64_t q;
+                for (r = 0; r < K; r++) srt[r] = s0[r];
+                for (r = 0; r < K; r++) /* descending */
+                    for (q = r + 1; q < K; q++)
+                        if (srt[q] > srt[r]) {
+                            const double t = srt[q];
+                            srt[q] = srt[r], srt[r] = t;
+                        }
+                for (r = 0; r < K; r++) bads += fabs(S[r] - srt[r]) > 1e-6 * srt[0];
+            }
+            for (r = 0; r < uc; r++) /* U^H U = I */
+                for (j = 0; j < uc; j++) {
+                    double re = 0, im = 0;
+                    for (i = 0; i < M; i++) {
+                        const float *x = U + 2 * (i + M * r), *y = U + 2 * (i + M * j);
+                        re += (double)x[0] * y[0] + (double)x[1] * y[1];
+                        im += (double)x[0] * y[1] - (double)x[1] * y[0];
+                    }
+                    bado += fabs(re - (r == j)) > 1e-5 || fabs(im) > 1e-5;
+                }
+            for (r = 0; r < vr; r++) /* VH VH^H = I */
+                for (j = 0; j < vr; j++) {
+                    double re = 0, im = 0;
+                    for (i = 0; i < N; i++) {
+                        const float *x = V + 2 * (r + vr * i), *y = V + 2 * (j + vr * i);
+                        re += (double)x[0] * y[0] + (double)x[1] * y[1];
+                        im += (double)x[0] * y[1] - (double)x[1] * y[0];
+                    }
+                    bado += fabs(re - (r == j)) > 1e-5 || fabs(im) > 1e-5;
+                }
+            for (i = 0; i < M; i++) /* U diag(S) VH = a */
+                for (j = 0; j < N; j++) {
+                    double re = 0, im = 0;
+                    for (r = 0; r < K; r++) {
+                        const float *x = U + 2 * (i + M * r), *y = V + 2 * (r + vr * j);
+                        re += S[r] * ((double)x[0] * y[0] - (double)x[1] * y[1]);
+                        im += S[r] * ((double)x[0] * y[1] + (double)x[1] * y[0]);
+                    }
+                    badr += fabs(re - ((const float *)a.data)[2 * (i + M * j)]) > 1e-5 ||
+                            fabs(im - ((const float *)a.data)[2 * (i + M * j) + 1]) > 1e-5;
+                }
+            EXPECT_MSG(bads == 0 && bado == 0 && badr == 0,
+                       "svd %lldx%lld%s: %lld singular values, %lld orthonormality, %lld product entries wrong", (long long)M,
+                       (long long)N, econ ? " -e" : "", (long long)bads, (long long)bado, (long long)badr);
+            mv_free(&u), mv_free(&s), mv_free(&vh), mv_free(&a);
+        }
+    {
+        mv_vol k, u = MV_ZERO_INIT, s = MV_ZERO_INIT, vh = MV_ZERO_INIT;
+        int64_t st[3], sz[3], x, y, c;
+        c64_vol(&k, 32, 32, 1, 3);
+        memset(k.data, 0, (size_t)mv_vol_bytes(&k));
+        for (c = 0; c < 3; c++)
+            for (y = 10; y < 21; y++)
+                for (x = 11; x < 20; x++) ((float *)k.data)[2 * (x + 32 * (y + 32 * c))] = 1.0f + (float)(x + y + c);
+        REQUIRE_OK(mv_calib_region(&k, NULL, st, sz));
+        EXPECT_MSG(st[0] == 11 && st[1] == 10 && st[2] == 0 && sz[0] == 9 && sz[1] == 11 && sz[2] == 1,
+                   "calibration region at %lld,%lld,%lld of %lldx%lldx%lld (11,10,0 of 9x11x1)", (long long)st[0],
+                   (long long)st[1], (long long)st[2], (long long)sz[0], (long long)sz[1], (long long)sz[2]);
+        EXPECT_EQ_INT(mv_svd(&k, &u, &s, &vh, 0, NULL), MV_ERR_INVALID_ARG); /* not a matrix */
+        memset(k.data, 0, (size_t)mv_vol_bytes(&k));
+        EXPECT_EQ_INT(mv_calib_region(&k, NULL, st, sz), MV_ERR_BAD_DATA);
+        mv_free(&k);
+    }
+}

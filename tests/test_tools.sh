@@ -1155,13 +1155,62 @@ PYEOF
   done
   $T ecalib -1 "$W/cdk" "$W/mc1" && $T ecaltwo -c 0 96 80 1 "$W/mc1" "$W/me2" "$W/mee" >/dev/null &&
     "$PY" tests/py/ecal_ref.py maps "$W/mc1" 96:80:1 "$W/me2" "$W/mee" && ok || bad "ecaltwo of ecalib -1: not numpy's eigenvectors"
-  for fl in "" "-S -c 0.6"; do
+  for fl in "" "-S -c 0.6" "-P" "-I" "-P -I -m 1 -c 0.3"; do
     bart ecalib $fl "$W/cdk" "$W/bes" "$W/bee" >/dev/null && $T ecalib $fl "$W/cdk" "$W/mes" "$W/mee" && ecal_cmp 1e-4 "$W/bes" "$W/mes" "$W/bee" "$W/mee" &&
       ok || bad "ecalib $fl: not bart ecalib's maps"
   done
   $T ecaltwo 32 64 1 "$W/mwc" "$W/x" 2>"$W/err" >/dev/null; [ $? -eq 1 ] && grep -q "size\[0\] = 32" "$W/err" && [ ! -e "$W/x.cfl" ] && ok || bad "ecaltwo below the grid: $(cat "$W/err")"
   bart resize 3 20 "$W/mwc" "$W/bc5" >/dev/null && $T ecaltwo 64 64 1 "$W/bc5" "$W/x" 2>"$W/err" >/dev/null; [ $? -eq 1 ] && grep -q "dims\[3\] = 20" "$W/err" && ok || bad "ecaltwo of 20 entries: $(cat "$W/err")"
   $T walsh -r 64 "$W/cdk" "$W/x" 2>"$W/err"; [ $? -eq 1 ] && grep -q "calsize\[0\] = 64" "$W/err" && ok || bad "walsh -r 64 of a 64 readout: $(cat "$W/err")"
+  # calmat, casorati, flatten: bart's bytes; svd: bart's singular values (relative 1e-5), U diag(S) VH = IN and
+  # orthonormal factors (1e-5), each singular vector bart's up to a phase where the singular values are apart,
+  # numpy's singular values
+  bart upat -Y 36 -Z 1 -y 2 -c 14 "$W/cmpat" >/dev/null && bart phantom -x 40 -k -s 3 "$W/cmk0" >/dev/null &&
+    bart resize -c 1 36 "$W/cmk0" "$W/cmk1" >/dev/null && bart fmac "$W/cmk1" "$W/cmpat" "$W/cmk" >/dev/null &&
+    bart zeros 2 6 6 "$W/sz6" >/dev/null && bart noise -s 9 "$W/sz6" "$W/sq6" >/dev/null || bad "bart upat / phantom for calmat"
+  for fl in "" "-k 3" "-r 10 -k 4" "-k 6:2:1 -r 12:9:1" "-C -r 8"; do
+    bart calmat $fl "$W/cmk" "$W/bcm" >/dev/null && $T calmat $fl "$W/cmk" "$W/mcm" && cmp -s "$W/bcm.cfl" "$W/mcm.cfl" &&
+      [ "$(sed -n 2p "$W/bcm.hdr" | xargs)" = "$(sed -n 2p "$W/mcm.hdr" | xargs)" ] && ok || bad "calmat $fl: not bart calmat's bytes"
+  done
+  $T calmat -k 40 "$W/cmk" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && [ ! -e "$W/x.cfl" ] && ok || bad "calmat -k 40: $(cat "$W/err")"
+  bart zeros 3 40 36 3 "$W/cmz" >/dev/null; $T calmat "$W/cmz" "$W/x" 2>"$W/err"; [ $? -eq 1 ] && grep -q "MV_ERR_BAD_DATA" "$W/err" && ok || bad "calmat of zeros: $(cat "$W/err")"
+  for R in "0 3 1 4|cmk" "0 5|cdk" "1 2 3 2|cmk" "0 1|cmk" "2 3 0 30|cdk3"; do
+    IFS='|' read -r ca kf <<< "$R"
+    bart casorati $ca "$W/$kf" "$W/bca" >/dev/null && $T casorati $ca "$W/$kf" "$W/mca" && cmp -s "$W/bca.cfl" "$W/mca.cfl" &&
+      [ "$(sed -n 2p "$W/bca.hdr" | xargs) 1 1 1 1 1 1 1 1 1 1 1 1 1 1" = "$(sed -n 2p "$W/mca.hdr" | xargs)" ] && ok || bad "casorati $ca $kf: not bart casorati's bytes"
+  done
+  bart flatten "$W/cdk3" "$W/bfl" >/dev/null && $T flatten "$W/cdk3" "$W/mfl" && cmp -s "$W/bfl.cfl" "$W/mfl.cfl" &&
+    [ "$(sed -n 2p "$W/bfl.hdr" | xargs)" = "$(sed -n 2p "$W/mfl.hdr" | xargs)" ] && ok || bad "flatten: not bart flatten's bytes"
+  bart calmat -k 4 -r 12 "$W/cmk" "$W/bcm" >/dev/null && bart noise -s 4 "$W/bcm" "$W/svn" >/dev/null && bart transpose 0 1 "$W/svn" "$W/svt" >/dev/null || bad "bart calmat for svd"
+  for R in "bcm|" "bcm|-e" "svt|" "svt|-e" "sq6|"; do
+    IFS='|' read -r sf fl <<< "$R"
+    bart squeeze "$W/$sf" "$W/svi" >/dev/null && bart svd $fl "$W/svi" "$W/bu" "$W/bs" "$W/bv" >/dev/null && $T svd $fl "$W/svi" "$W/mu" "$W/ms" "$W/mv" &&
+      "$PY" - "$W/svi" "$W/bu" "$W/bs" "$W/bv" "$W/mu" "$W/ms" "$W/mv" <<'PYEOF' && ok || bad "svd $fl of $sf: not bart svd's"
+import numpy as np, sys
+def rd(p):
+    d = [int(x) for x in open(p + '.hdr').read().split('\n')[1].split()]
+    return np.fromfile(p + '.cfl', np.complex64).reshape(d + [1] * (2 - len(d)), order='F').reshape(d[:2] + [1] * (2 - len(d[:2])), order='F')
+a, bu, bs, bv, mu, ms, mv = [rd(p) for p in sys.argv[1:]]
+a = a.reshape(a.shape[0], -1).astype(complex)
+bs, ms = bs.real.ravel(), ms.real.ravel()
+ns = np.linalg.svd(a, compute_uv=False)
+top = ns[0]
+e = [np.abs(ms - bs).max() / top, np.abs(ms - ns).max() / top]
+for u, v in ((mu, mv),):
+    K = len(ms)
+    e.append(np.abs(u[:, :K] * ms @ v[:K] - a).max() / top)
+    e.append(np.abs(u.conj().T @ u - np.eye(u.shape[1])).max())
+    e.append(np.abs(v @ v.conj().T - np.eye(v.shape[0])).max())
+apart = [r for r in range(len(ms)) if ms[r] > 1e-3 * top and all(abs(ms[r] - ms[q]) > 1e-3 * top for q in range(len(ms)) if q != r)]
+for r in apart:
+    e.append(abs(1 - abs(np.vdot(bu[:, r], mu[:, r]))))
+    e.append(abs(1 - abs(np.vdot(bv[r], mv[r]))))
+    ph = np.vdot(bu[:, r], mu[:, r]) / abs(np.vdot(bu[:, r], mu[:, r]))
+    e.append(np.abs(mv[r] - np.conj(ph) * bv[r]).max())  # u times ph, vh's row times conj(ph)
+sys.exit(0 if max(e) < 1e-4 and len(apart) > 0 else print('svd errors', ['%.2g' % x for x in e[:5]], max(e), len(apart)) or 1)
+PYEOF
+  done
+  $T svd "$W/cdk3" "$W/a" "$W/b" "$W/c" 2>"$W/err"; [ $? -eq 2 ] && [ ! -e "$W/a.cfl" ] && ok || bad "svd of a 4D array: $(cat "$W/err")"
   # estdims: bart's sizes
   for fl in "-r -x 64 -y 21" "-r -x 63 -y 5 -c" "-x 32 -y 30" "-r -3 -x 16 -y 40" "-r -q 0.3:0.1:0 -x 17 -y 5"; do
     bart traj $fl "$W/et" >/dev/null && [ "$($T estdims "$W/et")" = "$(bart estdims "$W/et")" ] && ok || bad "estdims of traj $fl"
