@@ -394,6 +394,7 @@ int cfl_save_dims(const char *path, mv_vol *v, const int64_t bd[16])
     mv_status st;
     memset(&so, 0, sizeof(so));
     so.cfl_dims = bd;
+    so.exchange = 1; /* bart rewrites its outputs in place: no ext4 flush on the rename either */
     st = mv_cfl_save(path, v, &so);
     mv_free(v);
     return st == MV_OK ? 0 : fail_at(st, path);

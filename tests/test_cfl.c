@@ -382,3 +382,82 @@ MV_TEST(cfl, mv_load_and_save_by_name)
     EXPECT_MSG(strstr(mv_last_error(), "complex64"), "%s", mv_last_error());
     mv_free(&p), mv_free(&a), mv_free(&b), mv_free(&c), mv_free(&e), mv_free(&s), mv_free(&q);
 }
+
+/* no temporaries of base left in its directory */
+static int temps_left(const char *base)
+{
+    char dir[600];
+    const char *slash = strrchr(base, '/'), *name = slash ? slash + 1 : base;
+    DIR *dp;
+    struct dirent *e;
+    int n = 0;
+    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - base) : 1, slash ? base : ".");
+    dp = opendir(dir);
+    if (!dp) return -1;
+    while ((e = readdir(dp)) != NULL)
+        if (!strncmp(e->d_name, name, strlen(name)) && strstr(e->d_name, ".mvtmp-")) n++;
+    closedir(dp);
+    return n;
+}
+
+/* mv_cfl_writer: a pair streamed in pieces of any size reads back as
+   written, with BART's sizes, over a new name and replacing an old pair
+   (by rename and by exchange); an aborted, short or overlong stream, and
+   bad sizes, leave the last pair as it was and no temporary behind */
+MV_TEST(cfl, writer_streams_replaces_and_aborts)
+{
+    int64_t d16[16] = {5, 3, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    float data[60];
+    char base[600];
+    mv_save_opts so;
+    mv_cfl_writer *w = NULL;
+    mv_vol v;
+    int pass, i;
+    snprintf(base, sizeof(base), "%s", tu_path("cfl_wr"));
+    memset(&so, 0, sizeof(so));
+    for (pass = 0; pass < 3; pass++) { /* new, replaced by rename, replaced by exchange */
+        so.exchange = pass == 2;
+        for (i = 0; i < 60; i++) data[i] = (float)(i * (pass + 1)) - 7.5f;
+        REQUIRE_OK(mv_cfl_writer_open(&w, base, d16, &so));
+        REQUIRE_OK(mv_cfl_writer_write(w, data, 13)); /* pieces that split samples */
+        REQUIRE_OK(mv_cfl_writer_write(w, (const char *)data + 13, 0));
+        REQUIRE_OK(mv_cfl_writer_write(w, (const char *)data + 13, 200));
+        REQUIRE_OK(mv_cfl_writer_write(w, (const char *)data + 213, 240 - 213));
+        REQUIRE_OK(mv_cfl_writer_close(w, 1));
+        mv_vol_init(&v);
+        REQUIRE_OK(mv_cfl_load(base, &v, NULL));
+        EXPECT_MSG(v.ndim == 5 && v.dim[0] == 5 && v.dim[1] == 3 && v.dim[4] == 2 && !memcmp(v.data, data, sizeof(data)),
+                   "writer pass %d: read back ndim %d, not what was written", pass, v.ndim);
+        mv_free(&v);
+        EXPECT_MSG(temps_left(base) == 0, "writer pass %d: %d temporaries left", pass, temps_left(base));
+    }
+    /* the last pair holds pass 2's data from here on */
+    for (i = 0; i < 4; i++) {
+        int64_t bad[16];
+        mv_status st;
+        memcpy(bad, d16, sizeof(bad));
+        so.exchange = i & 1;
+        if (i == 3) { /* bad sizes: nothing opened */
+            bad[7] = 0;
+            EXPECT_EQ_INT(mv_cfl_writer_open(&w, base, bad, &so), MV_ERR_INVALID_ARG);
+            EXPECT_MSG(w == NULL, "a refused open left a writer");
+            continue;
+        }
+        REQUIRE_OK(mv_cfl_writer_open(&w, base, d16, &so));
+        REQUIRE_OK(mv_cfl_writer_write(w, "abcdefgh", 8));
+        if (i == 0) st = mv_cfl_writer_close(w, 0); /* aborted */
+        else if (i == 1) st = mv_cfl_writer_close(w, 1); /* short */
+        else {                                           /* overlong */
+            static const char big[300] = {0};
+            EXPECT_EQ_INT(mv_cfl_writer_write(w, big, 240), MV_ERR_INVALID_ARG);
+            st = mv_cfl_writer_close(w, 1);
+        }
+        EXPECT_EQ_INT(st, i == 0 ? MV_OK : i == 1 ? MV_ERR_TRUNCATED : MV_ERR_INVALID_ARG);
+        mv_vol_init(&v);
+        REQUIRE_OK(mv_cfl_load(base, &v, NULL));
+        EXPECT_MSG(!memcmp(v.data, data, sizeof(data)), "case %d: the old pair changed", i);
+        mv_free(&v);
+        EXPECT_MSG(temps_left(base) == 0, "case %d: %d temporaries left", i, temps_left(base));
+    }
+    EXPECT_EQ_INT(mv_cfl_writer_close(NULL, 1), MV_OK);
+}
