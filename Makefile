@@ -117,6 +117,8 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool extract 0 0 4 $(BUILD)/run-csv $(BUILD)/run-cs4 && \
 	  echo "svd -e of calmat -k 3 -r 8 of those coils (bart calmat, svd; 36 x 18): the four largest singular values:" && \
 	  $(BUILD)/mvtool show $(BUILD)/run-cs4
+	$(BUILD)/mvtool vec 1 9 2 8 3 $(BUILD)/run-v5 && $(BUILD)/mvtool filter -m 0 -l 3 $(BUILD)/run-v5 $(BUILD)/run-v5m && \
+	  echo "filter -m 0 -l 3 of 1 9 2 8 3 (bart filter, sliding median): " && $(BUILD)/mvtool show $(BUILD)/run-v5m
 	$(BUILD)/mvtool ones 1 3 $(BUILD)/run-k3 && $(BUILD)/mvtool conv 1 $(BUILD)/run-cg2 $(BUILD)/run-k3 $(BUILD)/run-cv && \
 	  $(BUILD)/mvtool circshift 0 1 $(BUILD)/run-cg2 $(BUILD)/run-r1 && $(BUILD)/mvtool circshift -- 0 -1 $(BUILD)/run-cg2 $(BUILD)/run-r2 && \
 	  $(BUILD)/mvtool saxpy 1 $(BUILD)/run-r1 $(BUILD)/run-r2 $(BUILD)/run-r12 && $(BUILD)/mvtool saxpy 1 $(BUILD)/run-cg2 $(BUILD)/run-r12 $(BUILD)/run-r3 && \

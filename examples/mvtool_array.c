@@ -1949,12 +1949,15 @@ static int cmd_casorati(const args *a)
             mv_free(&x);
             return rc;
         }
-        if (kern > xd[dim]) { /* bart asserts */
-            mv_free(&x);
-            return usage_error(a, "KERN is longer than its axis", a->pos[i + 1]);
-        }
-        kd[dim] = kern;
+        kd[dim] = kern; /* an axis given twice: the last (bart's) */
     }
+    for (ax = 0; ax < NAX; ax++)
+        if (kd[ax] > xd[ax]) { /* bart asserts */
+            char msg[80];
+            snprintf(msg, sizeof(msg), "%lld", (long long)kd[ax]);
+            mv_free(&x);
+            return usage_error(a, "a KERN is longer than its axis", msg);
+        }
     for (ax = 0, v = 1; ax < NAX; ax++) {
         pd[ax] = xd[ax] - kd[ax] + 1;
         P *= pd[ax], Q *= kd[ax];
@@ -1987,6 +1990,111 @@ static int cmd_casorati(const args *a)
     }
     mv_free(&x);
     return cfl_save_dims(a->pos[a->npos - 1], &o, od);
+}
+
+/* ---- filter: BART's median, geometric median and moving average along an axis ---- */
+
+/* BART's comparator (num/filter.c): by magnitude, never "equal" (ties go
+   as glibc's qsort leaves them with it, the same on bart's side) */
+static int filter_cmp(const void *a, const void *b)
+{
+    const float *x = (const float *)a, *y = (const float *)b;
+    return (hypotf(x[0], x[1]) - hypotf(y[0], y[1]) > 0.) ? 1 : -1;
+}
+
+/* BART's median_complex_float: the middle sample by magnitude, or the
+   mean of the two middle ones ((a + b) / 2. in double, rounded) */
+static void filter_median(float *w, int64_t n, float out[2])
+{
+    qsort(w, (size_t)n, 8, filter_cmp);
+    if (n % 2) {
+        out[0] = w[2 * ((n - 1) / 2)], out[1] = w[2 * ((n - 1) / 2) + 1];
+    } else {
+        const float *a = w + 2 * ((n - 1) / 2), *b = a + 2;
+        out[0] = (float)((double)(a[0] + b[0]) / 2.), out[1] = (float)((double)(a[1] + b[1]) / 2.);
+    }
+}
+
+/* BART's weiszfeld: 10 steps of Weiszfeld's iteration from 0 in float,
+   stopping (where it stands) at a sample it reaches exactly */
+static void filter_geomedian(const float *w, int64_t n, float out[2])
+{
+    float x[2] = {0.f, 0.f};
+    int it;
+    int64_t i;
+    for (it = 0; it < 10; it++) {
+        float sum = 0, nx[2] = {0.f, 0.f};
+        for (i = 0; i < n; i++) {
+            const float d = sqrtf(powf(x[0] - w[2 * i], 2.f) + powf(x[1] - w[2 * i + 1], 2.f));
+            if (d == 0.f) {
+                out[0] = x[0], out[1] = x[1];
+                return;
+            }
+            sum = (float)((double)sum + 1. / (double)d);
+        }
+        for (i = 0; i < n; i++) {
+            const float d = sqrtf(powf(x[0] - w[2 * i], 2.f) + powf(x[1] - w[2 * i + 1], 2.f));
+            nx[0] += w[2 * i] / d, nx[1] += w[2 * i + 1] / d;
+        }
+        x[0] = nx[0] / sum, x[1] = nx[1] / sum;
+    }
+    out[0] = x[0], out[1] = x[1];
+}
+
+/* filter -m DIM | -a DIM -l LEN [-G] IN OUT (bart filter): along DIM, each
+   window of LEN samples (n - LEN + 1 of them) to its median by magnitude
+   (-G: geometric median, Weiszfeld) or its mean (-a: the window summed in
+   order in float, times the float of 1 / LEN, as md_zavg) */
+static int cmd_filter(const args *a)
+{
+    mv_vol x, o;
+    int64_t xd[NAX], od[NAX], st[NAX], dim = -1, len = -1, m = -1, av = -1, n, q, k, c[NAX];
+    const float *src;
+    float *dst, *w;
+    int rc, ax, geo = opt_flag(a, "-G");
+    if ((rc = opt_int(a, "-m", 0, NAX - 1, "-m: an axis 0 .. 15", &m)) || (rc = opt_int(a, "-a", 0, NAX - 1, "-a: an axis 0 .. 15", &av)) ||
+        (rc = opt_int(a, "-l", 1, MVT_BIG, "-l: a length >= 1", &len)))
+        return rc;
+    if (!opt_str(a, "-m")) m = -1;
+    if (!opt_str(a, "-a")) av = -1;
+    if ((m >= 0) == (av >= 0)) return usage_error(a, "one of -m DIM (median) and -a DIM (moving average)", NULL);
+    if (!opt_str(a, "-l")) return usage_error(a, "-l LEN: the filter's length", NULL);
+    dim = m >= 0 ? m : av;
+    if ((rc = cfl_load_mapped(a->pos[0], &x, xd))) return rc;
+    if (len > xd[dim]) { /* bart asserts */
+        mv_free(&x);
+        return usage_error(a, "-l: longer than the axis", opt_str(a, "-l"));
+    }
+    for (ax = 0, k = 1; ax < NAX; ax++) od[ax] = xd[ax], st[ax] = k, k *= xd[ax], c[ax] = 0;
+    od[dim] = xd[dim] - len + 1;
+    if ((rc = alloc16(&o, od, a->pos[1]))) {
+        mv_free(&x);
+        return rc;
+    }
+    w = (float *)malloc((size_t)len * 8);
+    if (!w) {
+        mv_free(&x), mv_free(&o);
+        return fail_at(MV_ERR_OUT_OF_MEMORY, a->pos[1]);
+    }
+    src = (const float *)x.data, dst = (float *)o.data, n = samples_of(od);
+    for (q = 0; q < n; q++) {
+        int64_t off = 0;
+        for (ax = 0; ax < NAX; ax++) off += c[ax] * st[ax];
+        if (av >= 0) { /* the sum in order from 0, then times (float)(1 / len) */
+            float sr = 0.f, si = 0.f;
+            const float f = (float)(1.0 / (double)len);
+            for (k = 0; k < len; k++) sr += src[2 * (off + k * st[dim])], si += src[2 * (off + k * st[dim]) + 1];
+            dst[2 * q] = sr * f, dst[2 * q + 1] = si * f;
+        } else {
+            for (k = 0; k < len; k++) w[2 * k] = src[2 * (off + k * st[dim])], w[2 * k + 1] = src[2 * (off + k * st[dim]) + 1];
+            if (geo) filter_geomedian(w, len, dst + 2 * q);
+            else filter_median(w, len, dst + 2 * q);
+        }
+        for (ax = 0; ax < NAX && ++c[ax] == od[ax]; ax++) c[ax] = 0;
+    }
+    free(w);
+    mv_free(&x);
+    return cfl_save_dims(a->pos[1], &o, od);
 }
 
 const command mvtool_array_commands[] = {
@@ -2146,6 +2254,11 @@ const command mvtool_array_commands[] = {
      cmd_repmat},
     {"squeeze", "drop the axes of size 1 (bart squeeze)", "mvtool squeeze IN OUT\n", "", 2, 2, cmd_squeeze},
     {"flatten", "the samples as one axis (bart flatten)", "mvtool flatten IN OUT\n", "", 2, 2, cmd_flatten},
+    {"filter", "median or moving average along an axis (bart filter)",
+     "mvtool filter (-m DIM | -a DIM) -l LEN [-G] IN OUT\n"
+     "  bart filter: each window of LEN samples along DIM (n - LEN + 1 of them) to its median by\n"
+     "  magnitude (-m; -G the geometric median, 10 Weiszfeld steps) or its mean (-a), as bart's.\n",
+     "-m= -a= -l= -G", 2, 2, cmd_filter},
     {"casorati", "Casorati matrix of blocks along axes (bart casorati)",
      "mvtool casorati DIM1 KERN1 [... DIMN KERNN] IN OUT\n"
      "  bart casorati: OUT (positions, block samples): each position of a block of KERN samples\n"

@@ -115,6 +115,23 @@ static int cmd_caldir(const args *a)
     return cfl_save_dims(a->pos[2], &s, bd);
 }
 
+/* ESPIRiT's eigenvalue maps (f32 x, y, z, M; freed) as BART writes them:
+   complex, (x, y, z, 1, M) (the maps in dims[4], after a coil axis of 1) */
+static int save_eigenvalues(const char *path, mv_vol *eig)
+{
+    mv_vol c;
+    const mv_status st = mv_convert(eig, &c, MV_DT_C64, NULL);
+    mv_free(eig);
+    if (st != MV_OK) return fail_at(st, path);
+    if (c.ndim == 4) {
+        c.dim[4] = c.dim[3];
+        c.dim[3] = 1;
+        c.spacing[4] = c.spacing[3];
+        c.ndim = 5;
+    }
+    return cfl_save_dims(path, &c, NULL);
+}
+
 static int cc_calsize(const char *s, int64_t out[3]);
 
 static int cmd_ecalib(const args *a)
@@ -175,21 +192,7 @@ static int cmd_ecalib(const args *a)
         mv_free(&eig);
         return rc;
     }
-    if (a->npos > 2) {
-        mv_vol c;
-        /* eigenvalues as complex, as BART writes them */
-        mv_status st = mv_convert(&eig, &c, MV_DT_C64, NULL);
-        mv_free(&eig);
-        if (st != MV_OK) return fail_at(st, a->pos[2]);
-        if (c.ndim == 4) { /* -m 2: BART keeps the maps in dims[4], after a coil axis of 1 */
-            c.dim[4] = c.dim[3];
-            c.dim[3] = 1;
-            c.spacing[4] = c.spacing[3];
-            c.ndim = 5;
-        }
-        return cfl_save_dims(a->pos[2], &c, NULL);
-    }
-    return 0;
+    return a->npos > 2 ? save_eigenvalues(a->pos[2], &eig) : 0;
 }
 
 /* ---- pics --chunk: items streamed from KSPACE.cfl to OUT.cfl ---- */
@@ -1418,20 +1421,7 @@ static int cmd_ecaltwo(const args *a)
         mv_free(&eig);
         return rc;
     }
-    if (a->npos > 5) {
-        mv_vol e;
-        st = mv_convert(&eig, &e, MV_DT_C64, NULL); /* complex, as BART writes them */
-        mv_free(&eig);
-        if (st != MV_OK) return fail_at(st, a->pos[5]);
-        if (e.ndim == 4) { /* (x, y, z, 1, maps) */
-            e.dim[4] = e.dim[3];
-            e.dim[3] = 1;
-            e.spacing[4] = e.spacing[3];
-            e.ndim = 5;
-        }
-        return cfl_save_dims(a->pos[5], &e, NULL);
-    }
-    return 0;
+    return a->npos > 5 ? save_eigenvalues(a->pos[5], &eig) : 0;
 }
 
 /* ---- calmat, svd: the calibration matrix and its SVD ---- */

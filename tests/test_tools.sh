@@ -1181,6 +1181,33 @@ PYEOF
   done
   bart flatten "$W/cdk3" "$W/bfl" >/dev/null && $T flatten "$W/cdk3" "$W/mfl" && cmp -s "$W/bfl.cfl" "$W/mfl.cfl" &&
     [ "$(sed -n 2p "$W/bfl.hdr" | xargs)" = "$(sed -n 2p "$W/mfl.hdr" | xargs)" ] && ok || bad "flatten: not bart flatten's bytes"
+  # filter: bart filter's bytes (median by magnitude, -G geometric median, -a moving average) on noise, 3D and a
+  # series in BART's axis 10; numpy's sliding median (odd lengths) and mean
+  bart zeros 3 7 9 4 "$W/flz" >/dev/null && bart noise -s 3 "$W/flz" "$W/fln" >/dev/null && bart zeros 11 5 1 1 1 1 1 1 1 1 1 6 "$W/flz2" >/dev/null &&
+    bart noise -s 5 "$W/flz2" "$W/fln2" >/dev/null || bad "bart noise for filter"
+  for R in "fln|-m 0 -l 3" "fln|-m 1 -l 4" "fln|-m 2 -l 4" "fln|-a 1 -l 5" "fln|-m 1 -l 5 -G" "fln|-m 0 -l 2 -G" "fln|-m 2 -l 1" \
+    "fln2|-m 10 -l 3" "fln2|-a 10 -l 4" "fln2|-m 0 -l 5 -G"; do
+    IFS='|' read -r ff fl <<< "$R"
+    bart filter $fl "$W/$ff" "$W/bft" >/dev/null && $T filter $fl "$W/$ff" "$W/mft" && cmp -s "$W/bft.cfl" "$W/mft.cfl" &&
+      [ "$(sed -n 2p "$W/bft.hdr" | xargs)" = "$(sed -n 2p "$W/mft.hdr" | xargs)" ] && ok || bad "filter $fl of $ff: not bart filter's bytes"
+  done
+  for R in "-m 1 -l 5|m" "-a 0 -l 4|a"; do
+    IFS='|' read -r fl kind <<< "$R"
+    $T filter $fl "$W/fln" "$W/mft" && "$PY" - "$W/fln" "$W/mft" "$kind" ${fl#* } <<'PYEOF' && ok || bad "filter $fl: not numpy's"
+import numpy as np, sys
+rd = lambda p: np.fromfile(p + '.cfl', np.complex64).reshape([int(x) for x in open(p + '.hdr').read().split('\n')[1].split()], order='F')
+x, y, kind, dim, ln = rd(sys.argv[1]), rd(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[6])
+win = np.lib.stride_tricks.sliding_window_view(x.astype(complex), ln, axis=dim)
+if kind == 'm':  # odd length: the middle sample by magnitude
+    idx = np.argsort(np.abs(win), axis=-1, kind='stable')[..., ln // 2:ln // 2 + 1]
+    ref = np.take_along_axis(win, idx, axis=-1)[..., 0]
+else:
+    ref = win.mean(axis=-1)
+sys.exit(0 if np.abs(ref - y).max() < 1e-6 * max(1, np.abs(ref).max()) else print('max error', np.abs(ref - y).max()) or 1)
+PYEOF
+  done
+  $T filter -m 0 -l 8 "$W/fln" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && [ ! -e "$W/x.cfl" ] && ok || bad "filter -l 8 of 7: $(cat "$W/err")"
+  $T filter -m 0 -a 1 -l 2 "$W/fln" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && ok || bad "filter -m and -a: $(cat "$W/err")"
   bart calmat -k 4 -r 12 "$W/cmk" "$W/bcm" >/dev/null && bart noise -s 4 "$W/bcm" "$W/svn" >/dev/null && bart transpose 0 1 "$W/svn" "$W/svt" >/dev/null || bad "bart calmat for svd"
   for R in "bcm|" "bcm|-e" "svt|" "svt|-e" "sq6|"; do
     IFS='|' read -r sf fl <<< "$R"

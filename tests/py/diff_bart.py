@@ -9,7 +9,8 @@ computation where BART's own accuracy is the limit (Debian's
 CASES scales every family (default 12: about 15 s; per family 3x cfl, 5x
 hdr, 4x traj, 3x fft, 2x rss, 3x nufft, 0.1x ecalib and pics, 1x scale,
 cc, homodyne and l1, 2x thresh, 0.5x tv, admm, llr, subspace and nlinv, 3x array, at least 1); FAMILY (comma-separated:
-cfl, hdr, traj, fft, rss, nufft, ecalib, pics, scale, cc, homodyne, thresh, l1, tv, admm, llr, subspace, nlinv, array)
+cfl, hdr, traj, estdelay, fft, rss, nufft, ecalib, pics, scale, cc, homodyne, thresh, l1, tv, admm, llr, subspace, nlinv,
+array, rof, walsh)
 limits the run and leaves out the fixed cases. medvol runs through
 tests/diff_bart.c (mv_cfl_load / mv_cfl_save, mv_fftc*, mv_rss*,
 mv_bart_scale_estimate, mv_coil_compress) or
@@ -150,13 +151,21 @@ every case agrees.
           scale, saxpy, conj, creal, cabs, carg, invert, cpyphs, zexp,
           spow, fmac, avg, var, std, mip, normalize, pattern, nrmse, sdot,
           show, resize, crop, extract, slice, join, flip, circshift,
-          transpose, reshape, repmat, squeeze, zeros, ones, copy) against
+          transpose, reshape, repmat, squeeze, zeros, ones, copy,
+          fovshift, window, filter (-m, -G, -a), casorati, flatten) against
           mvtool's on random 16-axis arrays with zeros, signed zeros, tiny
           and huge samples and random arguments: bart's sizes and bytes; a
           sum (fmac -s, avg, var, std, normalize, pattern) within 1e-6 of
           bart's where its order differs; nrmse, sdot, show and poisson the
           same text; a command bart refuses mvtool refuses too, but for
           poisson's grids that bart asserts on (counted).
+  rof     bart rof (TV denoising) on noisy 2D, 3D and series images along
+          random axes: within 1e-5 of bart's image.
+  walsh   bart walsh and ecalib -1 (random calibration sizes, blocks,
+          kernels, 2D/3D, odd sizes, undersampled with a fully sampled
+          centre), then ecaltwo of bart's Gram matrices to a larger size
+          (-m, -c, -S at random): the Gram matrices within 1e-5 / 1e-4, the
+          maps and eigenvalues within 1e-4, the text equal.
 
 First the fixed cases: minimal reproducers of the disagreements found
 (ESPIRiT's phase reference, BART's getopt spellings that mvtool refuses, the
@@ -2354,7 +2363,22 @@ def array_args(rng, dims, d):
     axis = lambda: int(rng.integers(0, min(16, nd + 2)))
     mask = lambda: int(rng.integers(0, 1 << min(16, nd + 1)))
     num = lambda: str(rng.choice(['2', '-0.5', '1.5i', '1+2i', '1e-3-2i', '0', '-1', '0.25-0i', '-0']))
-    kind = int(rng.integers(0, 32))
+    kind = int(rng.integers(0, 33))
+    if kind == 32:  # bart filter (median, geometric median, moving average), casorati, flatten: bart's bytes
+        r = rng.random()
+        if r < 0.6:
+            ax = axis()
+            ln = int(rng.integers(1, (dims[ax] if ax < nd else 1) + 2))  # sometimes longer than the axis: both refuse
+            if rng.random() < 0.3:
+                return ['filter', '-a', str(ax), '-l', str(ln), 'in'], 'cfl', True
+            return ['filter', '-m', str(ax), '-l', str(ln)] + (['-G'] if rng.random() < 0.3 else []) + ['in'], 'cfl', True
+        if r < 0.9:
+            pairs = []
+            for _ in range(int(rng.integers(1, 4))):
+                ax = axis()
+                pairs += [str(ax), str(int(rng.integers(1, (dims[ax] if ax < nd else 1) + 2)))]
+            return ['casorati'] + pairs + ['in'], 'cfl', True
+        return ['flatten', 'in'], 'cfl', True
     if kind == 31:  # bart fovshift -s on Cartesian axes 0..2, or bart window: bart's bytes
         if rng.random() < 0.4:
             return ['window'] + (['-H'] if rng.random() < 0.5 else []) + [str(mask()), 'in'], 'cfl', True
