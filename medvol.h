@@ -18443,12 +18443,18 @@ static mv_status mv__tmp_rename(mv__tmpfile *t, mv_status st, void *ctx)
     if (st != MV_OK || !t->tmp) return st;
 #if defined(MV__HAVE_RENAMEAT2)
     /* the swap, then the old file (now at the temporary's name) removed;
-       no target yet (ENOENT), or no RENAME_EXCHANGE here: rename(2) */
-    if (t->exchange && syscall(SYS_renameat2, AT_FDCWD, t->tmp, AT_FDCWD, t->target, 1 << 1 /* RENAME_EXCHANGE */) == 0) {
-        (void)unlink(t->tmp);
-        mv__free(t->tmp, ctx);
-        t->tmp = NULL;
-        return MV_OK;
+       no target yet (ENOENT), or no RENAME_EXCHANGE here: rename(2). Only
+       over a regular file: rename(2) refuses a directory, a swap would
+       move it to the temporary's name */
+    if (t->exchange) {
+        struct stat ts;
+        if (lstat(t->target, &ts) == 0 && S_ISREG(ts.st_mode) &&
+            syscall(SYS_renameat2, AT_FDCWD, t->tmp, AT_FDCWD, t->target, 1 << 1 /* RENAME_EXCHANGE */) == 0) {
+            (void)unlink(t->tmp);
+            mv__free(t->tmp, ctx);
+            t->tmp = NULL;
+            return MV_OK;
+        }
     }
 #endif
     if (rename(t->tmp, t->target) != 0) return mv__fail(MV_ERR_IO, "rename to '%s': %s", t->target, strerror(errno));

@@ -1361,23 +1361,38 @@ static int cmd_homodyne(const args *a)
     return cfl_save_dims(a->pos[3], &k, kd);
 }
 
+/* BART's OPT_VEC3 given as -x or its deprecated -X: S or X:Y:Z into v
+   (untouched when absent); 0 or the usage error's exit status */
+static int opt_vec3(const args *a, const char *lo, const char *up, int64_t v[3], const char *what)
+{
+    const char *w = opt_str(a, lo) ? opt_str(a, lo) : opt_str(a, up);
+    return w && cc_calsize(w, v) < 0 ? usage_error(a, what, w) : 0;
+}
+
+/* k-space to calibrate from: loaded folded (its 16 sizes in kd), BART's
+   maps axis 4 of 1 (bart asserts it); 0 or the exit status */
+static int load_calib_kspace(const args *a, const char *path, mv_vol *k, int64_t kd[16])
+{
+    int rc = cfl_load_folded(path, k, kd);
+    if (rc) return rc;
+    if (kd[4] > 1) {
+        mv_free(k);
+        return usage_error(a, "BART's maps axis (4) must be 1 in the k-space", path);
+    }
+    return 0;
+}
+
 /* ---- walsh, ecaltwo: Walsh's covariances, ESPIRiT's second part ---- */
 
 static int cmd_walsh(const args *a)
 {
     mv_vol k, c;
     int64_t cs[3] = {24, 24, 24}, bs[3] = {20, 20, 20}, bd[16], reg[3];
-    const char *r = opt_str(a, "-r") ? opt_str(a, "-r") : opt_str(a, "-R");
-    const char *b = opt_str(a, "-b") ? opt_str(a, "-b") : opt_str(a, "-B");
     int rc;
     mv_status st;
-    if (r && cc_calsize(r, cs) < 0) return usage_error(a, "-r takes a calibration size S or X:Y:Z", r);
-    if (b && cc_calsize(b, bs) < 0) return usage_error(a, "-b takes a block size S or X:Y:Z", b);
-    if ((rc = cfl_load_folded(a->pos[0], &k, bd))) return rc;
-    if (bd[4] > 1) { /* bart asserts it */
-        mv_free(&k);
-        return usage_error(a, "BART's maps axis (4) must be 1 in the k-space", a->pos[0]);
-    }
+    if ((rc = opt_vec3(a, "-r", "-R", cs, "-r takes a calibration size S or X:Y:Z")) ||
+        (rc = opt_vec3(a, "-b", "-B", bs, "-b takes a block size S or X:Y:Z")) || (rc = load_calib_kspace(a, a->pos[0], &k, bd)))
+        return rc;
     st = mv_walsh_cov(&k, &c, cs, bs, reg, NULL);
     mv_free(&k);
     if (st != MV_OK) return fail_at(st, a->pos[0]);
@@ -1430,17 +1445,11 @@ static int cmd_calmat(const args *a)
 {
     mv_vol k, o;
     int64_t cs[3] = {24, 24, 24}, ks[3] = {5, 5, 5}, kd[16], st[3], sz[3], od[16], P, Q, nc, i, p, q;
-    const char *r = opt_str(a, "-r") ? opt_str(a, "-r") : opt_str(a, "-R");
-    const char *kk = opt_str(a, "-k") ? opt_str(a, "-k") : opt_str(a, "-K");
     int rc, ax;
     mv_status s;
-    if (r && cc_calsize(r, cs) < 0) return usage_error(a, "-r takes a calibration size S or X:Y:Z", r);
-    if (kk && cc_calsize(kk, ks) < 0) return usage_error(a, "-k takes a kernel size S or X:Y:Z", kk);
-    if ((rc = cfl_load_folded(a->pos[0], &k, kd))) return rc;
-    if (kd[4] > 1) { /* bart asserts it */
-        mv_free(&k);
-        return usage_error(a, "BART's maps axis (4) must be 1 in the k-space", a->pos[0]);
-    }
+    if ((rc = opt_vec3(a, "-r", "-R", cs, "-r takes a calibration size S or X:Y:Z")) ||
+        (rc = opt_vec3(a, "-k", "-K", ks, "-k takes a kernel size S or X:Y:Z")) || (rc = load_calib_kspace(a, a->pos[0], &k, kd)))
+        return rc;
     if (opt_flag(a, "-C")) /* bart's -C: the centred box, sampled or not (md_resize_center) */
         for (ax = 0; ax < 3; ax++) sz[ax] = cs[ax] < kd[ax] ? cs[ax] : kd[ax], st[ax] = kd[ax] / 2 - sz[ax] / 2;
     else if ((s = mv_calib_region(&k, cs, st, sz)) != MV_OK) {
@@ -1451,7 +1460,7 @@ static int cmd_calmat(const args *a)
         if (kd[ax] == 1) ks[ax] = 1;
         if (ks[ax] > sz[ax]) { /* bart asserts (casorati_dims) */
             mv_free(&k);
-            return usage_error(a, "the kernel is larger than the calibration region", kk ? kk : "5");
+            return usage_error(a, "the kernel is larger than the calibration region", opt_str(a, "-k") ? opt_str(a, "-k") : "5");
         }
     }
     nc = kd[3];

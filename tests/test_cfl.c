@@ -8,8 +8,11 @@
 #include "mvtest.h"
 #include "testutil.h"
 #include <dirent.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int have_bart(void) { return system("command -v bart >/dev/null 2>&1") == 0; }
 
@@ -460,4 +463,40 @@ MV_TEST(cfl, writer_streams_replaces_and_aborts)
         EXPECT_MSG(temps_left(base) == 0, "case %d: %d temporaries left", i, temps_left(base));
     }
     EXPECT_EQ_INT(mv_cfl_writer_close(NULL, 1), MV_OK);
+    { /* a directory where the .cfl goes: refused as rename(2) refuses it, the directory left there */
+        char dbase[620], dcfl[640];
+        struct stat stt;
+        snprintf(dbase, sizeof(dbase), "%s_dir", base);
+        snprintf(dcfl, sizeof(dcfl), "%s.cfl", dbase);
+        REQUIRE(mkdir(dcfl, 0700) == 0 || errno == EEXIST);
+        so.exchange = 1;
+        REQUIRE_OK(mv_cfl_writer_open(&w, dbase, d16, &so));
+        REQUIRE_OK(mv_cfl_writer_write(w, data, sizeof(data)));
+        EXPECT_EQ_INT(mv_cfl_writer_close(w, 1), MV_ERR_IO);
+        EXPECT_MSG(stat(dcfl, &stt) == 0 && S_ISDIR(stt.st_mode), "the directory in the .cfl's place was moved");
+        EXPECT_MSG(temps_left(dbase) == 0, "a refused replace left %d temporaries", temps_left(dbase));
+        (void)rmdir(dcfl);
+    }
+    { /* mv_save's NIfTI paths swap too: .nii and a .hdr/.img pair replaced, read back, no temporaries */
+        static const char *ext[2] = {"_x.nii", "_x.hdr"};
+        int e, r;
+        for (e = 0; e < 2; e++) {
+            char name[640];
+            int64_t dd[3] = {4, 3, 2};
+            snprintf(name, sizeof(name), "%s%s", base, ext[e]);
+            for (r = 0; r < 2; r++) { /* the second save replaces the first */
+                mv_vol t, back;
+                mv_vol_init(&t);
+                mv_vol_init(&back);
+                REQUIRE_OK(mv_vol_alloc(&t, MV_DT_F32, 3, dd, NULL));
+                for (i = 0; i < 24; i++) ((float *)t.data)[i] = (float)(i + 100 * r);
+                REQUIRE_OK(mv_save(name, &t, &so));
+                REQUIRE_OK(mv_load(name, &back, NULL));
+                EXPECT_MSG(!memcmp(back.data, t.data, 24 * sizeof(float)), "%s save %d: not read back", ext[e], r);
+                mv_free(&t);
+                mv_free(&back);
+            }
+            EXPECT_MSG(temps_left(name) == 0, "%s: temporaries left", ext[e]);
+        }
+    }
 }
