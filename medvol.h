@@ -45393,7 +45393,7 @@ static mv_status mv__ec_dft_axis(double *cf, const int64_t h[3], int a, int64_t 
     double *mf, *line, *ex;
     int64_t li, j, u, q;
     mv_status st;
-    mf = (double *)mv__alloc((size_t)(2 * n + 2 * n * E2 + 2 * n * n) * sizeof(double), ctx);
+    mf = (double *)mv__alloc((size_t)(2 * n + n * E2 + 2 * n * n) * sizeof(double), ctx);
     if (!mf) return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_ecal_maps: %lld-point transform", (long long)n);
     line = mf + 2 * n;
     ex = line + n * E2;
@@ -45727,6 +45727,23 @@ MVDEF mv_status mv_calib_region(const mv_vol *kspace, const int64_t calsize[3], 
     return MV_OK;
 }
 
+/* y -= w (w^H y) / t over rows [k, m): one Householder reflector H = I -
+   w w^H / t applied to a column (interleaved complex) */
+static void mv__hh_apply(const double *w, double t, int64_t k, int64_t m, double *y)
+{
+    double pr = 0, pi = 0;
+    int64_t i;
+    for (i = k; i < m; i++) {
+        pr += w[2 * i] * y[2 * i] + w[2 * i + 1] * y[2 * i + 1];
+        pi += w[2 * i] * y[2 * i + 1] - w[2 * i + 1] * y[2 * i];
+    }
+    pr /= t, pi /= t;
+    for (i = k; i < m; i++) {
+        y[2 * i] -= w[2 * i] * pr - w[2 * i + 1] * pi;
+        y[2 * i + 1] -= w[2 * i] * pi + w[2 * i + 1] * pr;
+    }
+}
+
 /* Columns [from, m) of u (m x m, columns contiguous, the first `from`
    orthonormal) made an orthonormal completion: the Householder QR of the
    first columns, U = Q R with Q = H_0 .. H_{from-1}, H_k = I - w_k w_k^H /
@@ -45748,37 +45765,14 @@ static void mv__svd_complete(double *u, int64_t m, int64_t from, double *a, doub
         t[k] = 0;
         for (i = k; i < m; i++) t[k] += wk[2 * i] * wk[2 * i] + wk[2 * i + 1] * wk[2 * i + 1];
         t[k] /= 2; /* H = I - w w^H / (||w||^2 / 2) */
-        for (c = k + 1; c < from && t[k] > 0; c++) { /* the later columns: y -= w (w^H y) / t */
-            double *y = a + 2 * c * m, pr = 0, pi = 0;
-            for (i = k; i < m; i++) {
-                pr += wk[2 * i] * y[2 * i] + wk[2 * i + 1] * y[2 * i + 1];
-                pi += wk[2 * i] * y[2 * i + 1] - wk[2 * i + 1] * y[2 * i];
-            }
-            pr /= t[k], pi /= t[k];
-            for (i = k; i < m; i++) {
-                y[2 * i] -= wk[2 * i] * pr - wk[2 * i + 1] * pi;
-                y[2 * i + 1] -= wk[2 * i] * pi + wk[2 * i + 1] * pr;
-            }
-        }
+        for (c = k + 1; c < from && t[k] > 0; c++) mv__hh_apply(wk, t[k], k, m, a + 2 * c * m); /* the later columns */
     }
     for (j = from; j < m; j++) { /* Q e_j = H_0 (H_1 (.. H_{from-1} e_j)) */
         double *y = u + 2 * j * m;
         for (i = 0; i < 2 * m; i++) y[i] = 0;
         y[2 * j] = 1;
-        for (k = from - 1; k >= 0; k--) {
-            const double *wk = w + 2 * k * m;
-            double pr = 0, pi = 0;
-            if (!(t[k] > 0)) continue;
-            for (i = k; i < m; i++) {
-                pr += wk[2 * i] * y[2 * i] + wk[2 * i + 1] * y[2 * i + 1];
-                pi += wk[2 * i] * y[2 * i + 1] - wk[2 * i + 1] * y[2 * i];
-            }
-            pr /= t[k], pi /= t[k];
-            for (i = k; i < m; i++) {
-                y[2 * i] -= wk[2 * i] * pr - wk[2 * i + 1] * pi;
-                y[2 * i + 1] -= wk[2 * i] * pi + wk[2 * i + 1] * pr;
-            }
-        }
+        for (k = from - 1; k >= 0; k--)
+            if (t[k] > 0) mv__hh_apply(w + 2 * k * m, t[k], k, m, y);
     }
 }
 

@@ -1970,7 +1970,7 @@ static int cmd_casorati(const args *a)
         int64_t dd[2];
         dd[0] = P, dd[1] = Q;
         mv_vol_init(&o);
-        if (P * Q > ((int64_t)1 << 40) || mv_vol_alloc(&o, MV_DT_C64, 2, dd, NULL) != MV_OK) {
+        if (Q > ((int64_t)1 << 40) / P || mv_vol_alloc(&o, MV_DT_C64, 2, dd, NULL) != MV_OK) { /* P, Q >= 1 */
             mv_free(&x);
             return fail_at(MV_ERR_OUT_OF_MEMORY, a->pos[a->npos - 1]);
         }
@@ -2016,8 +2016,9 @@ static void filter_median(float *w, int64_t n, float out[2])
 }
 
 /* BART's weiszfeld: 10 steps of Weiszfeld's iteration from 0 in float,
-   stopping (where it stands) at a sample it reaches exactly */
-static void filter_geomedian(const float *w, int64_t n, float out[2])
+   stopping (where it stands) at a sample it reaches exactly; d: n floats
+   of room for the distances */
+static void filter_geomedian(const float *w, int64_t n, float *d, float out[2])
 {
     float x[2] = {0.f, 0.f};
     int it;
@@ -2025,17 +2026,14 @@ static void filter_geomedian(const float *w, int64_t n, float out[2])
     for (it = 0; it < 10; it++) {
         float sum = 0, nx[2] = {0.f, 0.f};
         for (i = 0; i < n; i++) {
-            const float d = sqrtf(powf(x[0] - w[2 * i], 2.f) + powf(x[1] - w[2 * i + 1], 2.f));
-            if (d == 0.f) {
+            d[i] = sqrtf(powf(x[0] - w[2 * i], 2.f) + powf(x[1] - w[2 * i + 1], 2.f));
+            if (d[i] == 0.f) {
                 out[0] = x[0], out[1] = x[1];
                 return;
             }
-            sum = (float)((double)sum + 1. / (double)d);
+            sum = (float)((double)sum + 1. / (double)d[i]);
         }
-        for (i = 0; i < n; i++) {
-            const float d = sqrtf(powf(x[0] - w[2 * i], 2.f) + powf(x[1] - w[2 * i + 1], 2.f));
-            nx[0] += w[2 * i] / d, nx[1] += w[2 * i + 1] / d;
-        }
+        for (i = 0; i < n; i++) nx[0] += w[2 * i] / d[i], nx[1] += w[2 * i + 1] / d[i];
         x[0] = nx[0] / sum, x[1] = nx[1] / sum;
     }
     out[0] = x[0], out[1] = x[1];
@@ -2071,7 +2069,7 @@ static int cmd_filter(const args *a)
         mv_free(&x);
         return rc;
     }
-    w = (float *)malloc((size_t)len * 8);
+    w = (float *)malloc((size_t)len * 12); /* the window, then the geometric median's distances */
     if (!w) {
         mv_free(&x), mv_free(&o);
         return fail_at(MV_ERR_OUT_OF_MEMORY, a->pos[1]);
@@ -2087,7 +2085,7 @@ static int cmd_filter(const args *a)
             dst[2 * q] = sr * f, dst[2 * q + 1] = si * f;
         } else {
             for (k = 0; k < len; k++) w[2 * k] = src[2 * (off + k * st[dim])], w[2 * k + 1] = src[2 * (off + k * st[dim]) + 1];
-            if (geo) filter_geomedian(w, len, dst + 2 * q);
+            if (geo) filter_geomedian(w, len, w + 2 * len, dst + 2 * q);
             else filter_median(w, len, dst + 2 * q);
         }
         for (ax = 0; ax < NAX && ++c[ax] == od[ax]; ax++) c[ax] = 0;

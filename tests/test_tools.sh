@@ -1181,6 +1181,15 @@ PYEOF
   done
   bart flatten "$W/cdk3" "$W/bfl" >/dev/null && $T flatten "$W/cdk3" "$W/mfl" && cmp -s "$W/bfl.cfl" "$W/mfl.cfl" &&
     [ "$(sed -n 2p "$W/bfl.hdr" | xargs)" = "$(sed -n 2p "$W/mfl.hdr" | xargs)" ] && ok || bad "flatten: not bart flatten's bytes"
+  # the element-wise commands' threaded, streamed path (mvtool_array.c run_map): 700 x 700 samples are 3.7 chunks
+  # of 2^17, two rounds on 2 threads and a partial one on 3; bart's bytes for 1, 2 and 3 threads, repeated
+  bart zeros 2 700 700 "$W/thz" >/dev/null && bart noise -s 17 "$W/thz" "$W/thn" >/dev/null || bad "bart noise for the threaded maps"
+  for c in "zexp" "scale 1.5+0.25i" "carg" "invert" "cpyphs"; do
+    bart $c "$W/thn" "$W/thb" >/dev/null || bad "bart $c"
+    for th in 1 2 2 2 3; do
+      $T --threads $th $c "$W/thn" "$W/thm" && cmp -s "$W/thb.cfl" "$W/thm.cfl" && ok || bad "$c on $th threads: not bart's bytes"
+    done
+  done
   # filter: bart filter's bytes (median by magnitude, -G geometric median, -a moving average) on noise, 3D and a
   # series in BART's axis 10; numpy's sliding median (odd lengths) and mean
   bart zeros 3 7 9 4 "$W/flz" >/dev/null && bart noise -s 3 "$W/flz" "$W/fln" >/dev/null && bart zeros 11 5 1 1 1 1 1 1 1 1 1 6 "$W/flz2" >/dev/null &&
