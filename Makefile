@@ -112,6 +112,10 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool slice 3 0 $(BUILD)/run-cs $(BUILD)/run-w0 && $(BUILD)/mvtool slice 3 1 $(BUILD)/run-cs $(BUILD)/run-w1 && \
 	  $(BUILD)/mvtool fmac -C $(BUILD)/run-w1 $(BUILD)/run-w0 $(BUILD)/run-wp && printf "the same of caldir's maps: " && \
 	  $(BUILD)/mvtool nrmse $(BUILD)/run-chr $(BUILD)/run-wp
+	$(BUILD)/mvtool threshold -B 0.1 $(BUILD)/run-c $(BUILD)/run-cb && $(BUILD)/mvtool morphop -o 3 $(BUILD)/run-cb $(BUILD)/run-cbo && \
+	  echo "roistat of the phantom inside its mask opened by a 3 x 3 block (bart threshold -B, morphop -o, roistat):" && \
+	  $(BUILD)/mvtool roistat $(BUILD)/run-cbo $(BUILD)/run-c && rm -f $(BUILD)/run-png*.png && \
+	  $(BUILD)/mvtool toimg $(BUILD)/run-cbo $(BUILD)/run-png && echo "toimg (bart toimg): $$(ls $(BUILD)/run-png-*.png | wc -l) PNG slices of that mask"
 	$(BUILD)/mvtool calmat -k 3 -r 8 $(BUILD)/run-cks $(BUILD)/run-cm && \
 	  $(BUILD)/mvtool svd -e $(BUILD)/run-cm $(BUILD)/run-cu $(BUILD)/run-csv $(BUILD)/run-cv2 && \
 	  $(BUILD)/mvtool extract 0 0 4 $(BUILD)/run-csv $(BUILD)/run-cs4 && \

@@ -385,6 +385,39 @@ static int cfl_load_as(const char *path, mv_vol *v, int64_t bd[16], int mapped)
     return fail_at(mv_set_error(MV_ERR_BAD_HEADER, "'%s' changed while it was read", path), path);
 }
 
+/* ---- BART arrays shared by the families ---- */
+
+void strides_of(const int64_t d[16], int64_t s[16])
+{
+    int ax;
+    s[0] = 1;
+    for (ax = 1; ax < 16; ax++) s[ax] = s[ax - 1] * d[ax - 1];
+}
+
+/* a zeroed array of BART sizes bd (folded to medvol's dims); exit status */
+int alloc16(mv_vol *o, const int64_t bd[16], const char *path)
+{
+    int64_t fd[MV_MAX_DIMS];
+    const int nd = cfl_fold_dims(bd, fd);
+    mv_status st;
+    mv_vol_init(o);
+    st = mv_vol_alloc(o, MV_DT_C64, nd, fd, NULL);
+    return st == MV_OK ? 0 : fail_at(st, path);
+}
+
+/* one whole number in [lo, hi] (BART's axis numbers, sizes, positions) */
+int arg_int(const args *a, const char *word, int64_t lo, int64_t hi, const char *what, int64_t *v)
+{
+    if (parse_ints(word, v, 1, lo, hi) != 1) return usage_error(a, what, word);
+    return 0;
+}
+
+void ones16(int64_t d[16])
+{
+    int ax;
+    for (ax = 0; ax < 16; ax++) d[ax] = 1;
+}
+
 int cfl_load_folded(const char *path, mv_vol *v, int64_t bd[16]) { return cfl_load_as(path, v, bd, 0); }
 int cfl_load_mapped(const char *path, mv_vol *v, int64_t bd[16]) { return cfl_load_as(path, v, bd, 1); }
 
@@ -1170,6 +1203,7 @@ static const family families[] = {
     {mvtool_mri_commands, &mvtool_mri_ncommands},
     {mvtool_recon_commands, &mvtool_recon_ncommands},
     {mvtool_array_commands, &mvtool_array_ncommands},
+    {mvtool_image_commands, &mvtool_image_ncommands},
 };
 #define N_FAMILIES ((int)(sizeof(families) / sizeof(families[0])))
 

@@ -78,6 +78,13 @@ int cfl_load_folded(const char *path, mv_vol *v, int64_t bd[16]);
    place, so OUT = IN is safe. */
 int cfl_load_mapped(const char *path, mv_vol *v, int64_t bd[16]);
 int cfl_save_dims(const char *path, mv_vol *v, const int64_t bd[16]);
+/* sample strides of 16 BART sizes (first axis fastest); all sizes 1 */
+void strides_of(const int64_t d[16], int64_t s[16]);
+void ones16(int64_t d[16]);
+/* a zeroed complex64 array of BART sizes bd (folded to medvol's dims); exit status (fail_at's, naming path) */
+int alloc16(mv_vol *o, const int64_t bd[16], const char *path);
+/* one whole number in [lo, hi] (BART's axis numbers, sizes, positions); 0 or the usage error naming what */
+int arg_int(const args *a, const char *word, int64_t lo, int64_t hi, const char *what, int64_t *v);
 /* 16 BART sizes as a volume's dims (axes 6..15 in dims[6]); its ndim */
 int cfl_fold_dims(const int64_t bd[16], int64_t dims[MV_MAX_DIMS]);
 /* BART's rule for two files' axes from..15: each 1 or the other's, out
@@ -127,6 +134,8 @@ extern const command mvtool_recon_commands[];
 extern const int mvtool_recon_ncommands;
 extern const command mvtool_array_commands[];
 extern const int mvtool_array_ncommands;
+extern const command mvtool_image_commands[];
+extern const int mvtool_image_ncommands;
 /* bart flip's form of mvtool flip (examples/mvtool_array.c) */
 int mvtool_flip_bart(const args *a);
 /* BART's fft over the axes of flags (bit a: BART's axis a) of the samples

@@ -130,12 +130,6 @@ static void line_fmac(void *ctx, int64_t n, float *const p[3], const int64_t s[3
     }
 }
 
-static void strides_of(const int64_t d[NAX], int64_t s[NAX])
-{
-    int ax;
-    s[0] = 1;
-    for (ax = 1; ax < NAX; ax++) s[ax] = s[ax - 1] * d[ax - 1];
-}
 
 static int64_t samples_of(const int64_t d[NAX])
 {
@@ -245,23 +239,7 @@ static int block_save(const args *a, const char *out, mv_vol *o, const int64_t o
 
 /* ---- files and arguments ---- */
 
-/* a zeroed array of BART sizes bd (folded to medvol's dims); exit status */
-static int alloc16(mv_vol *o, const int64_t bd[NAX], const char *path)
-{
-    int64_t fd[MV_MAX_DIMS];
-    const int nd = cfl_fold_dims(bd, fd);
-    mv_status st;
-    mv_vol_init(o);
-    st = mv_vol_alloc(o, MV_DT_C64, nd, fd, NULL);
-    return st == MV_OK ? 0 : fail_at(st, path);
-}
 
-/* one whole number in [lo, hi] (BART's axis numbers, sizes, positions) */
-static int arg_int(const args *a, const char *word, int64_t lo, int64_t hi, const char *what, int64_t *v)
-{
-    if (parse_ints(word, v, 1, lo, hi) != 1) return usage_error(a, what, word);
-    return 0;
-}
 
 /* an option's whole number in [lo, hi] when it is given (v kept else) */
 static int opt_int(const args *a, const char *name, int64_t lo, int64_t hi, const char *what, int64_t *v)
@@ -304,11 +282,6 @@ static int sizes_fit(const args *a, const int64_t d[NAX], const char *word)
     return 0;
 }
 
-static void ones16(int64_t d[NAX])
-{
-    int ax;
-    for (ax = 0; ax < NAX; ax++) d[ax] = 1;
-}
 
 /* ---- making arrays ---- */
 

@@ -2098,6 +2098,135 @@ else
   echo "  (skip recon commands vs bart: no bart or numpy)"
 fi
 
+# the image family (mvtool_image.c): toimg, pol2mask, morphop, roistat, poly against bart 0.8 and numpy / scipy / PIL
+if command -v bart >/dev/null 2>&1 && "$PY" -c 'import numpy, scipy.ndimage, PIL' 2>/dev/null; then
+  IM=$W/img && mkdir -p "$IM"
+  "$PY" - "$IM" <<'PYEOF' || bad "image family: test arrays"
+import numpy as np, sys
+d = sys.argv[1]
+def wr(name, a):
+    a = np.asarray(a, np.complex64)
+    dims = list(a.shape) + [1] * (16 - a.ndim)
+    open('%s/%s.hdr' % (d, name), 'w').write('# Dimensions\n' + ' '.join(map(str, dims)) + '\n')
+    a.ravel(order='F').tofile('%s/%s.cfl' % (d, name))
+r = np.random.default_rng(7)
+# binary blobs in 3 planes (axis 2), a thin array for masks longer than an axis
+from scipy import ndimage
+wr('blob', (ndimage.gaussian_filter(r.random((40, 30, 3)), (2, 2, 0), mode='wrap') > 0.5).astype(float))
+wr('thin', (r.random((2, 9)) < 0.7).astype(float))
+# polygons: (2, vertices, polygons) at coordinates no pixel centre lies on
+tri = [[3.17, 2.71], [25.33, 6.13], [11.41, 27.77]]
+star = [[16 + 13.3 * np.cos(a + 0.1), 15 + 12.7 * np.sin(a + 0.1)] for a in np.arange(5) * 4 * np.pi / 5]  # winding 2 inside
+cw = [[28.21, 3.37], [22.13, 3.37], [22.13, 9.71], [28.21, 9.71]]  # clockwise (x right, y up): -1
+def polys(ps):
+    n = max(len(q) for q in ps)
+    return np.array([[q[i % len(q)] for i in range(n)] for q in ps]).transpose(2, 1, 0)  # repeated vertices add nothing
+wr('p_tri', polys([tri])); wr('p_star', polys([star])); wr('p_cw', polys([cw])); wr('p_two', polys([tri, cw]))
+# ROIs (axis 4: two regions, one weighted) and a series of 3 noisy images (axis 5)
+roi = np.zeros((16, 16, 1, 1, 2)); roi[2:9, 3:12, 0, 0, 0] = 1; roi[6:15, 1:7, 0, 0, 1] = 0.5 + r.random((9, 6))
+wr('roi', roi)
+x = (r.standard_normal((16, 16, 1, 1, 1, 3)) + 1j * r.standard_normal((16, 16, 1, 1, 1, 3))) * [1, 2, 3] + 0.5
+wr('ser', x)
+img = np.abs(r.standard_normal((24, 20, 3))) * 100; img[5, 7, 1] = 700; img[0, 0, 2] = 0
+wr('im3', img); wr('im1', img[:, :, 0])
+PYEOF
+  # poly: bart's bytes; numpy's polynomial with negative coefficients (bart's parser takes them for options)
+  for pc in "6 3 1 0.5 0.25 2.5" "1 0 3" "9 2 0.1 0.3 0.7"; do
+    bart poly $pc "$IM/bp" >/dev/null && $T poly $pc "$IM/mp" && cmp -s "$IM/bp.cfl" "$IM/mp.cfl" && ok || bad "poly $pc: not bart poly's bytes"
+  done
+  $T poly 7 3 -1.5 0.25 -0.125 0.5 "$IM/mp" && "$PY" -c "
+import numpy as np, sys
+y = np.fromfile('$IM/mp.cfl', np.complex64); x = np.arange(7.)
+sys.exit(0 if np.allclose(y, -1.5 + 0.25 * x - 0.125 * x**2 + 0.5 * x**3, rtol=1e-6) and len(y) == 7 else 1)" && ok || bad "poly with negative coefficients: not numpy's"
+  $T poly 3 3 1 2 3 4 "$IM/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "L >= N + 1" "$W/err" && ok || bad "poly N + 1 > L: usage error"
+  $T poly 5 2 1 2 "$IM/x" 2>"$W/err"; [ $? -eq 2 ] && ok || bad "poly, a coefficient missing: usage error"
+  # pol2mask: bart's bytes for one polygon (a triangle, a star of winding number 2, a clockwise square: -1);
+  # numpy's angle sums (the winding number as the turning of the vertices seen from each pixel) for two
+  for pf in p_tri p_star p_cw; do
+    bart pol2mask -X 32 -Y 30 "$IM/$pf" "$IM/bm" >/dev/null && $T pol2mask -X 32 -Y 30 "$IM/$pf" "$IM/mm" && cmp -s "$IM/bm.cfl" "$IM/mm.cfl" &&
+      [ "$(sed -n 2p "$IM/bm.hdr" | xargs)" = "$(sed -n 2p "$IM/mm.hdr" | xargs)" ] && ok || bad "pol2mask $pf: not bart pol2mask's bytes"
+  done
+  $T pol2mask -X 32 -Y 30 "$IM/p_two" "$IM/mm" && "$PY" - "$IM" <<'PYEOF' && ok || bad "pol2mask of two polygons: not numpy's winding numbers"
+import numpy as np, sys
+d = sys.argv[1]
+rd = lambda p: np.fromfile(p + '.cfl', np.complex64).reshape([int(x) for x in open(p + '.hdr').read().split('\n')[1].split()], order='F')
+P, m = rd(d + '/p_two').real[:, :, :, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], rd(d + '/mm')[:, :, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+gx, gy = np.meshgrid(np.arange(32.), np.arange(30.), indexing='ij')
+ref = 0
+for k in range(P.shape[2]):
+    ang = np.arctan2(P[1, :, k][None, None, :] - gy[..., None], P[0, :, k][None, None, :] - gx[..., None])
+    turn = np.angle(np.exp(1j * (np.roll(ang, -1, axis=-1) - ang))).sum(-1)
+    ref = ref + np.round(turn / (2 * np.pi))
+sys.exit(0 if m.shape == (32, 30) and np.array_equal(m.real, ref) and not m.imag.any() and (ref == -1).any() and (ref == 1).any() else 1)
+PYEOF
+  $T pol2mask "$IM/blob" "$IM/x" 2>"$W/err"; [ $? -eq 1 ] && grep -q "axis 0 has 40 samples" "$W/err" && ok || bad "pol2mask of a non-polygon: refused"
+  # morphop: bart's bytes (binary blobs in three planes, sizes 1 3 5, all four operations; an axis shorter than the mask);
+  # scipy's grey erosion and dilation with mode='wrap' (the cyclic box) on each plane
+  for op in e d o c; do
+    for sz in 1 3 5; do
+      bart morphop -$op $sz "$IM/blob" "$IM/bo" >/dev/null && $T morphop -$op $sz "$IM/blob" "$IM/mo" && cmp -s "$IM/bo.cfl" "$IM/mo.cfl" &&
+        ok || bad "morphop -$op $sz: not bart morphop's bytes"
+    done
+    bart morphop -$op 5 "$IM/thin" "$IM/bo" >/dev/null && $T morphop -$op 5 "$IM/thin" "$IM/mo" && cmp -s "$IM/bo.cfl" "$IM/mo.cfl" &&
+      ok || bad "morphop -$op 5 of a 2 x 9 array: not bart morphop's bytes"
+  done
+  $T morphop -d -e 3 "$IM/blob" "$IM/mo" && $T morphop 3 "$IM/blob" "$IM/mo2" && cmp -s "$IM/mo.cfl" "$IM/mo2.cfl" && ok || bad "morphop -d -e: the last operation given"
+  $T morphop -e 5 "$IM/blob" "$IM/me" && $T morphop -d 5 "$IM/blob" "$IM/md" && "$PY" - "$IM" <<'PYEOF' && ok || bad "morphop: not scipy's wrapped grey erosion / dilation"
+import numpy as np, sys
+from scipy import ndimage
+d = sys.argv[1]
+rd = lambda p: np.fromfile(p + '.cfl', np.complex64).reshape([int(x) for x in open(p + '.hdr').read().split('\n')[1].split()], order='F')[:, :, :, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+x, e, dl = rd(d + '/blob').real, rd(d + '/me').real, rd(d + '/md').real
+re = ndimage.grey_erosion(x, size=(5, 5, 1), mode='wrap'); rdl = ndimage.grey_dilation(x, size=(5, 5, 1), mode='wrap')
+sys.exit(0 if np.array_equal(e, re) and np.array_equal(dl, rdl) and 0 < e.sum() < dl.sum() < x.size else 1)
+PYEOF
+  $T morphop 4 "$IM/blob" "$IM/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "odd" "$W/err" && ok || bad "morphop, an even size: usage error"
+  # roistat: each statistic against bart's (float sums: 1e-5) and numpy's float64 (1e-6); bart's table of all three
+  for st in C S M D E V "b -D" "b -V"; do
+    bart roistat -$st "$IM/roi" "$IM/ser" "$IM/bs" >/dev/null && $T roistat -$st "$IM/roi" "$IM/ser" "$IM/ms" &&
+      [ "$(sed -n 2p "$IM/bs.hdr" | xargs)" = "$(sed -n 2p "$IM/ms.hdr" | xargs)" ] &&
+      "$PY" - "$IM" "$st" <<'PYEOF' && ok || bad "roistat -$st: not bart's or numpy's"
+import numpy as np, sys
+d, st = sys.argv[1], sys.argv[2]
+rd = lambda p: np.fromfile(p + '.cfl', np.complex64).reshape([int(x) for x in open(p + '.hdr').read().split('\n')[1].split()], order='F')
+roi, x, b, m = rd(d + '/roi').astype(complex), rd(d + '/ser').astype(complex), rd(d + '/bs'), rd(d + '/ms')
+R, X = roi.reshape(16, 16, 2, 1, order='F'), x.reshape(16, 16, 1, 3, order='F')  # (16, 16, regions, frames)
+cnt = R.sum((0, 1)); s = (R * X).sum((0, 1)); mean = s / cnt
+en = (np.abs((X - mean) * R) ** 2).sum((0, 1)); var = en / (cnt - (1 if 'b' in st else 0))
+ref = {'C': cnt + 0 * s, 'S': s, 'M': mean, 'E': en, 'V': var, 'D': np.sqrt(var)}[st[-1]]
+m2, b2 = m[0, 0, 0, 0].squeeze(), b[0, 0, 0, 0].squeeze()
+ok = m.shape == b.shape and np.abs(m2 - ref).max() <= 1e-6 * np.abs(ref).max() and np.abs(m2 - b2).max() <= 1e-5 * np.abs(ref).max()
+sys.exit(0 if ok else print(st, np.abs(m2 - ref).max(), np.abs(m2 - b2).max()) or 1)
+PYEOF
+  done
+  bart roistat "$IM/roi" "$IM/ser" > "$IM/bt" && $T roistat "$IM/roi" "$IM/ser" > "$IM/mt" && cmp -s "$IM/bt" "$IM/mt" && [ "$(wc -l < "$IM/mt")" -eq 10 ] &&
+    ok || bad "roistat's table: not bart's text: $(diff "$IM/bt" "$IM/mt" | head -4)"
+  $T roistat -b -M "$IM/roi" "$IM/ser" "$IM/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "Bessel" "$W/err" && ok || bad "roistat -b -M: usage error"
+  $T roistat "$IM/roi" "$IM/ser" "$IM/x" 2>"$W/err"; [ $? -eq 2 ] && ok || bad "roistat, OUT without a statistic: usage error"
+  $T roistat -S "$IM/roi" "$IM/blob" "$IM/x" 2>"$W/err"; [ $? -eq 1 ] && grep -q "axis 0 has 16 and 40" "$W/err" && ok || bad "roistat, axes that differ: refused"
+  # toimg: PIL reads bart's PNGs and mvtool's as the same pixels (one image; three along axis 2, each scaled or all
+  # by one; windowing); the file names bart gives
+  for R in "im1|" "im3|" "im3|-m" "im3|-W -c 0.2 -w 2.5 -g 0.7" "im1|-W"; do
+    IFS='|' read -r f fl <<< "$R"
+    rm -f "$IM"/b*.png "$IM"/m*.png
+    bart toimg $fl "$IM/$f" "$IM/bt.png" >/dev/null 2>&1 && $T toimg $fl "$IM/$f" "$IM/mt.png" && "$PY" - "$IM" <<'PYEOF' && ok || bad "toimg $fl $f: not bart toimg's pixels"
+import glob, numpy as np, sys
+from PIL import Image
+d = sys.argv[1]
+bs, ms = sorted(glob.glob(d + '/bt*.png')), sorted(glob.glob(d + '/mt*.png'))
+if [b.replace('/bt', '/mt') for b in bs] != ms or not bs: sys.exit(print('files', bs, ms) or 1)
+for b, m in zip(bs, ms):
+    B, M = np.asarray(Image.open(b)), np.asarray(Image.open(m))
+    if B.shape != M.shape or Image.open(m).mode != 'RGB' or not np.array_equal(B, M) or B.max() == 0: sys.exit(print(b, B.shape, M.shape) or 1)
+PYEOF
+  done
+  rm -f "$IM"/mt*.png && $T toimg "$IM/im3" "$IM/mt" && [ -f "$IM/mt-0002.png" ] && [ ! -f "$IM/mt-0003.png" ] && ok || bad "toimg of three images: PREFIX-0000.png .. -0002.png"
+  $T toimg "$IM/im3" "$IM/x.dcm" 2>"$W/err"; [ $? -eq 2 ] && grep -q "DICOM" "$W/err" && ok || bad "toimg .dcm: usage error"
+  $T toimg "$IM/im3" "$IM/x.jpg" 2>"$W/err"; [ $? -eq 2 ] && grep -q "extension" "$W/err" && ok || bad "toimg .jpg: usage error"
+else
+  echo "  (skip the image family vs bart: no bart, numpy, scipy or PIL)"
+fi
+
 rm -rf "$W"
 echo "tools: $pass passed, $fail failed"
 [ $fail -eq 0 ]
