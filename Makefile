@@ -116,6 +116,18 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  echo "roistat of the phantom inside its mask opened by a 3 x 3 block (bart threshold -B, morphop -o, roistat):" && \
 	  $(BUILD)/mvtool roistat $(BUILD)/run-cbo $(BUILD)/run-c && rm -f $(BUILD)/run-png*.png && \
 	  $(BUILD)/mvtool toimg $(BUILD)/run-cbo $(BUILD)/run-png && echo "toimg (bart toimg): $$(ls $(BUILD)/run-png-*.png | wc -l) PNG slices of that mask"
+	$(BUILD)/mvtool upat -Y 24 -Z 1 -y 2 -c 6 $(BUILD)/run-up && $(BUILD)/mvtool repmat 0 24 $(BUILD)/run-up $(BUILD)/run-upr && \
+	  $(BUILD)/mvtool fmac $(BUILD)/run-cks $(BUILD)/run-upr $(BUILD)/run-cku && \
+	  $(BUILD)/mvtool pocsense -i 50 $(BUILD)/run-cku $(BUILD)/run-cs $(BUILD)/run-cpk && \
+	  printf "pocsense of those coils' k-space at R = 2 with caldir's maps (bart upat, pocsense): nrmse against every line: " && \
+	  $(BUILD)/mvtool nrmse $(BUILD)/run-cks $(BUILD)/run-cpk && \
+	  $(BUILD)/mvtool itsense 0.001 $(BUILD)/run-cs $(BUILD)/run-cku $(BUILD)/run-upr $(BUILD)/run-cit && \
+	  $(BUILD)/mvtool fakeksp $(BUILD)/run-cit $(BUILD)/run-cks $(BUILD)/run-cs $(BUILD)/run-cfk && \
+	  printf "itsense of it, back to k-space by fakeksp (bart itsense, fakeksp): nrmse against every line: " && \
+	  $(BUILD)/mvtool nrmse $(BUILD)/run-cks $(BUILD)/run-cfk && \
+	  $(BUILD)/mvtool sake -i 30 $(BUILD)/run-cku $(BUILD)/run-csk && \
+	  printf "sake -i 30 of it, no maps (bart sake): nrmse against every line: " && $(BUILD)/mvtool nrmse $(BUILD)/run-cks $(BUILD)/run-csk && \
+	  printf "estvar of those coils (bart estvar, kernel 3, box 12): " && $(BUILD)/mvtool estvar -k 3 -r 12 $(BUILD)/run-cks
 	$(BUILD)/mvtool calmat -k 3 -r 8 $(BUILD)/run-cks $(BUILD)/run-cm && \
 	  $(BUILD)/mvtool svd -e $(BUILD)/run-cm $(BUILD)/run-cu $(BUILD)/run-csv $(BUILD)/run-cv2 && \
 	  $(BUILD)/mvtool extract 0 0 4 $(BUILD)/run-csv $(BUILD)/run-cs4 && \
@@ -454,7 +466,7 @@ test-tsan: $(BUILD)/tests-tsan
 	  --filter fft.threads_identical --filter fft.measured_plans --filter nufft.threads_identical \
 	  --filter recon.isa_and_threads --filter recon.grappa_threads --filter bspline.cost_gradient --filter bspline.large_2d --filter syn.lncc_threads \
 	  --filter regspeed.metric_loops_threads --filter regspeed.jitter --filter analysis.twotime_paths --filter recon.cgsense_chunked --filter recon.l1_tv --filter recon.maps_threads --filter recon.llr_threads --filter recon.weights --filter recon.start --filter recon.subspace --filter recon.nlinv --filter recon.cc_matches --filter recon.homodyne --filter mri.fftmod_threads \
-	  --filter ops.histogram_percentiles_threads --filter mri.noise_whiten --filter nufft.estdelay --filter recon.tv_denoise --filter recon.caldir --filter recon.walsh --filter recon.ecal_two
+	  --filter ops.histogram_percentiles_threads --filter mri.noise_whiten --filter nufft.estdelay --filter recon.tv_denoise --filter recon.caldir --filter recon.walsh --filter recon.ecal_two --filter recon.pocsense --filter recon.sake
 test-clang: $(BUILD)/tests-clang
 	$(BUILD)/tests-clang $(SKIP_SLOW) --skip alloc.
 test-fftw: $(BUILD)/tests-fftw

@@ -4165,6 +4165,95 @@ MVDEF mv_status mv_bart_scale_estimate_nc(const mv_vol *traj, const mv_vol *kspa
    uses 1). allocates: yes. */
 MVDEF mv_status mv_bart_scale_estimate(const mv_vol *kspace, double *scale, const mv_mri_opts *opts);
 
+/* POCSENSE (Samsonov, Kholmovski, Parker, Johnson, MRM 2004; bart
+   pocsense): the coils' k-space found by projections onto convex sets.
+   From x = 0, each iteration: data consistency (each sampled position,
+   where any coil has a sample, takes the measured values; opts.robust:
+   moves toward them by its residual soft-thresholded by robust_lambda,
+   bart's hidden -o), the projection onto the range of the maps (x = F S
+   S^H F^-1 x, F the unitary FFT: a projection for maps with S^H S = I, as
+   ESPIRiT's), and with alpha > 0 a third step: the l2 shrink x / (1 +
+   alpha) (bart -l2) or, opts.l1_wavelet, the coil images' Daubechies-2
+   coefficients (BART's wavelet, coarsest band min(n, 16), no shifts)
+   soft-thresholded by alpha jointly over the coils (bart -l1 -r alpha).
+   As bart: the k-space divided by BART's data scale first (estimate_scaling
+   on the k-space as given; opts.scale > 0 replaces it), the work done in
+   BART's fftmod'ed domain, the result ifftmod'ed and multiplied back.
+   kspace c64 (x, y, z, C); sens c64 (x, y, z, C) or (x, y, z, C, M); out
+   allocated c64 with kspace's dims (out may be kspace). opts.progress after
+   each iteration with ||x|| (BART's monitor's norm); nonzero cancels
+   (MV_ERR_CANCELLED, out untouched). MV_ERR_INVALID_ARG: sizes that differ,
+   more than 64 maps, dims[4..] of kspace > 1, alpha or robust_lambda < 0.
+   allocates: yes (about 4 copies of the k-space, the maps' phase field,
+   with l1_wavelet C coefficient boxes). thread-safe: yes. */
+typedef struct mv_pocsense_opts {
+    int iterations;       /* 0 = 50 (bart pocsense -i) */
+    double alpha;         /* bart -r: 0 = two projections only */
+    int l1_wavelet;       /* 1: alpha thresholds wavelet coefficients jointly over the coils (bart -l 1); 0: l2 (-l 2) */
+    int robust;           /* 1: robust data consistency with robust_lambda (bart -o) */
+    double robust_lambda;
+    double scale;         /* 0: BART's estimate (1 where that is 0); > 0: the k-space is divided by it */
+    int threads;
+    void *alloc_ctx;
+    int (*progress)(void *user, int iteration, double norm);
+    void *progress_user;
+    int iterations_done;  /* out */
+    double scale_used;    /* out: the data scale divided out and multiplied back */
+} mv_pocsense_opts;
+MVDEF mv_status mv_pocsense(const mv_vol *kspace, const mv_vol *sens, mv_vol *out, mv_pocsense_opts *opts);
+
+/* The noise variance of k-space as bart estvar estimates it (Iyer's
+   calib/estvar.c; ESPIRiT's -v and -a take it): the singular values S of the
+   calibration matrix (BART's extract_calib box of calsize, every kernel
+   position inside it a row, the kernel's samples times the coils the
+   columns), the noise floor E the mean over 10 runs of the singular values
+   of the same matrix made of complex Gaussian noise of variance 1, drawn as
+   BART draws it (mv_bart_noise's generator from *seed, BART's 123 for a
+   fresh bart process: per run 8 times the box's samples drawn, the first
+   box filled, as BART's noise_calreg does), and the variance (mean of S_i /
+   E_i over the smallest quarter)^2 / 1.21, BART's scaling. Axes of length 1
+   take a kernel and box of 1. Eigenvalues in float64 (BART: float LAPACK),
+   so the result agrees with bart's to float rounding. seed: NULL for 123;
+   advanced. MV_ERR_INVALID_ARG: a kernel larger than the box, a box with
+   fewer than 4 singular values. allocates: yes (the calibration matrix's
+   Gram, n^2 doubles for n = kernel samples x coils). thread-safe: yes. */
+MVDEF mv_status mv_estvar(const mv_vol *kspace, const int64_t calsize[3], const int64_t kernel[3], unsigned *seed,
+                          double *variance, const mv_mri_opts *opts);
+
+/* SAKE (Shin et al., MRM 2014; bart sake): calibrationless parallel
+   imaging, the missing k-space filled by low-rank completion of the block
+   Hankel (Casorati) matrix of every coil. From the data, each iteration:
+   BART's robust consistency at the sampled positions (a sample where any
+   coil has one moves to the data plus its residual soft-thresholded by
+   lambda; bart's default lambda 1 is in the data's units), the Casorati
+   matrix of blocks min(6, n) per axis x all coils (every block position
+   inside the array a row, frames in dims[4..] more rows) replaced by its
+   best approximation of rank ceil(alpha min(rows, columns)) (bart's kept
+   singular values), each sample the mean of the blocks over it, and
+   BART's FISTA step (its "ravine") from the previous iterate. The rank-r
+   part is A V V^H with V the leading eigenvectors of A^H A, computed in
+   float64 in row chunks (no rows x rows factor: bart's LAPACK SVD asks for
+   one, 32 GB at 256^2, and aborts). kspace c64 (x, y, z, C, frames...);
+   out allocated c64 with its dims (may be kspace). opts.progress after
+   each iteration; nonzero cancels (MV_ERR_CANCELLED, out untouched).
+   MV_ERR_INVALID_ARG: alpha outside [0, 1], lambda outside [0, 1] (bart's
+   asserts), iterations < 0. allocates: yes (a float64 copy of the
+   k-space, the Gram matrix: columns^2 complex doubles, a chunk of rows).
+   thread-safe: yes. */
+typedef struct mv_sake_opts {
+    int iterations;       /* 0 = 50 (bart sake -i) */
+    double alpha;         /* relative size of the signal subspace (bart -s): with alpha_set, else 0.22 */
+    int alpha_set;
+    double lambda;        /* robust consistency threshold (bart's hidden -o): with lambda_set, else 1 */
+    int lambda_set;
+    int threads;
+    void *alloc_ctx;
+    int (*progress)(void *user, int iteration, double change);
+    void *progress_user;
+    int iterations_done;  /* out */
+} mv_sake_opts;
+MVDEF mv_status mv_sake(const mv_vol *kspace, mv_vol *out, mv_sake_opts *opts);
+
 /* bart noise (BART 0.8 noise.c over num/rand.c): adds to the n complex64
    samples at x, in memory order, BART's complex Gaussian noise of
    variance var (var / 2 in each part; real != 0: var in the real part,
@@ -46765,11 +46854,38 @@ static void mv__wav_level_run(const mv__wav *w, const mv__wav_level *lv, const f
     }
 }
 
-/* out = S^-1 W' soft(W S in, lambda): in circularly shifted by shift[]
-   (S), transformed level by level (W), every coefficient of every level
-   soft-thresholded (the last level's low band too, as BART does), then
-   reconstructed (W', BART's iwt) and shifted back. One volume (w->dims
-   complex values); in and out may be the same; scratch:
+/* box = W S in: in circularly shifted by shift[] (S) into ta, then
+   transformed level by level (W) into the coefficient box (w->coeffs
+   complex values); t0, t1: pass temporaries (w->tmp each). */
+static void mv__wav_forward(const mv__wav *w, const float *in, float *box, const int64_t shift[3], float *ta,
+                            float *t0, float *t1, int threads)
+{
+    int L;
+    mv__wav_circshift(in, ta, w->dims, shift, 0);
+    for (L = 0; L < w->nlev; L++) {
+        const mv__wav_level *lv = &w->lev[L];
+        if (L > 0) mv__wav_subbox(box + 2 * w->lev[L - 1].off, w->lev[L - 1].out, ta, lv->in, 1);
+        mv__wav_level_run(w, lv, ta, box + 2 * lv->off, t0, t1, 0, threads);
+    }
+}
+
+/* out = S^-1 W' box: reconstructed level by level (BART's iwt; the box's
+   inner levels are overwritten) and shifted back */
+static void mv__wav_inverse(const mv__wav *w, float *box, float *out, const int64_t shift[3], float *ta, float *t0,
+                            float *t1, int threads)
+{
+    int L;
+    for (L = w->nlev - 1; L >= 0; L--) {
+        const mv__wav_level *lv = &w->lev[L];
+        mv__wav_level_run(w, lv, box + 2 * lv->off, ta, t0, t1, 1, threads);
+        if (L > 0) mv__wav_subbox(box + 2 * w->lev[L - 1].off, w->lev[L - 1].out, ta, lv->in, 0);
+    }
+    mv__wav_circshift(ta, out, w->dims, shift, 1);
+}
+
+/* out = S^-1 W' soft(W S in, lambda): every coefficient of every level
+   soft-thresholded (the last level's low band too, as BART does). One
+   volume (w->dims complex values); in and out may be the same; scratch:
    mv__wav_scratch_bytes(w). */
 static void mv__wav_thresh(const mv__wav *w, const float *in, float *out, float lambda, const int64_t shift[3],
                            unsigned char *scratch, int threads)
@@ -46777,7 +46893,6 @@ static void mv__wav_thresh(const mv__wav *w, const float *in, float *out, float 
     float *box = (float *)mv__nu_align(scratch), *ta = box + 2 * w->coeffs, *t0 = ta + 2 * w->tmp,
           *t1 = t0 + 2 * w->tmp;
     size_t nvox = (size_t)(w->dims[0] * w->dims[1] * w->dims[2]);
-    int L;
     mv__wav_soft sc;
     sc.lambda = lambda;
     if (w->nlev == 0) { /* nothing transformed: the threshold of the samples themselves (BART's flags 0) */
@@ -46786,20 +46901,49 @@ static void mv__wav_thresh(const mv__wav *w, const float *in, float *out, float 
         mv__parallel_for((int64_t)nvox, 4096, threads, mv__wav_soft_range, &sc);
         return;
     }
-    mv__wav_circshift(in, ta, w->dims, shift, 0);
-    for (L = 0; L < w->nlev; L++) {
-        const mv__wav_level *lv = &w->lev[L];
-        if (L > 0) mv__wav_subbox(box + 2 * w->lev[L - 1].off, w->lev[L - 1].out, ta, lv->in, 1);
-        mv__wav_level_run(w, lv, ta, box + 2 * lv->off, t0, t1, 0, threads);
-    }
+    mv__wav_forward(w, in, box, shift, ta, t0, t1, threads);
     sc.x = box;
     mv__parallel_for((int64_t)w->coeffs, 4096, threads, mv__wav_soft_range, &sc);
-    for (L = w->nlev - 1; L >= 0; L--) {
-        const mv__wav_level *lv = &w->lev[L];
-        mv__wav_level_run(w, lv, box + 2 * lv->off, ta, t0, t1, 1, threads);
-        if (L > 0) mv__wav_subbox(box + 2 * w->lev[L - 1].off, w->lev[L - 1].out, ta, lv->in, 0);
+    mv__wav_inverse(w, box, out, shift, ta, t0, t1, threads);
+}
+
+/* Joint soft threshold of n complex values in each of k arrays x[j] (BART's
+   jflags): each position scaled by max(0, 1 - lambda / r), r the l2 norm
+   over the k arrays there (0 where r is 0). */
+static void mv__zsoft_joint(float *const *x, int k, size_t n, float lambda)
+{
+    size_t i;
+    int j;
+    for (i = 0; i < n; i++) {
+        double r2 = 0.;
+        float r, f;
+        for (j = 0; j < k; j++) r2 += (double)x[j][2 * i] * x[j][2 * i] + (double)x[j][2 * i + 1] * x[j][2 * i + 1];
+        r = (float)sqrt(r2);
+        f = r > lambda ? (r - lambda) / r : 0.f;
+        for (j = 0; j < k; j++) {
+            x[j][2 * i] *= f;
+            x[j][2 * i + 1] *= f;
+        }
     }
-    mv__wav_circshift(ta, out, w->dims, shift, 1);
+}
+
+/* k volumes (vol[j], w->dims complex values each, in place) thresholded
+   jointly in the wavelet domain (BART's prox_wavelet_thresh with jflags
+   over the axis of the k volumes, no shift): boxes[j] w->coeffs complex
+   values each, scratch mv__wav_scratch_bytes(w) (its pass temporaries) */
+static void mv__wav_thresh_joint(const mv__wav *w, float *const *vol, int k, float lambda, float *const *boxes,
+                                 unsigned char *scratch, int threads)
+{
+    static const int64_t none[3] = {0, 0, 0};
+    float *ta = (float *)mv__nu_align(scratch) + 2 * w->coeffs, *t0 = ta + 2 * w->tmp, *t1 = t0 + 2 * w->tmp;
+    int j;
+    if (w->nlev == 0) {
+        mv__zsoft_joint(vol, k, (size_t)(w->dims[0] * w->dims[1] * w->dims[2]), lambda);
+        return;
+    }
+    for (j = 0; j < k; j++) mv__wav_forward(w, vol[j], boxes[j], none, ta, t0, t1, threads);
+    mv__zsoft_joint(boxes, k, w->coeffs, lambda);
+    for (j = 0; j < k; j++) mv__wav_inverse(w, boxes[j], vol[j], none, ta, t0, t1, threads);
 }
 
 MVDEF mv_status mv_wavelet_thresh(const mv_vol *in, mv_vol *out, double lambda, const mv_wavelet_opts *opts)
@@ -50543,7 +50687,9 @@ static void mv__bart_fftmod_sample(const int64_t d[3], const int64_t j[3], const
     }
 }
 
-MVDEF mv_status mv_bart_scale_estimate(const mv_vol *kspace, double *scale, const mv_mri_opts *opts)
+/* with_fftmod 0: the k-space as it is (bart pocsense estimates its scale
+   before its fftmod; pics after) */
+static mv_status mv__bart_scale_estimate(const mv_vol *kspace, double *scale, const mv_mri_opts *opts, int with_fftmod)
 {
     mv__mri_shape sh;
     int64_t d[3], t[3], tp[3], cs[3], cd[3], cp[3], nt, nv, i, c, a;
@@ -50569,9 +50715,11 @@ MVDEF mv_status mv_bart_scale_estimate(const mv_vol *kspace, double *scale, cons
     if (!win) return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_bart_scale_estimate: window of %lld samples", (long long)(nt * sh.nc));
     for (i = 0; i < nt; i++) {
         const int64_t j[3] = {tp[0] + i % t[0], tp[1] + (i / t[0]) % t[1], tp[2] + i / (t[0] * t[1])};
-        for (c = 0; c < sh.nc; c++)
-            mv__bart_fftmod_sample(d, j, (const float *)kspace->data + 2 * (c * sh.nvox + j[0] + d[0] * (j[1] + d[1] * j[2])),
-                                   win + 2 * (c * nt + i));
+        for (c = 0; c < sh.nc; c++) {
+            const float *src = (const float *)kspace->data + 2 * (c * sh.nvox + j[0] + d[0] * (j[1] + d[1] * j[2]));
+            if (with_fftmod) mv__bart_fftmod_sample(d, j, src, win + 2 * (c * nt + i));
+            else memcpy(win + 2 * (c * nt + i), src, 8);
+        }
     }
     mv__calib_geom(win, t, sh.nc, cs, 1, cd, cp);
     nv = cd[0] * cd[1] * cd[2];
@@ -50621,6 +50769,619 @@ MVDEF mv_status mv_bart_scale_estimate(const mv_vol *kspace, double *scale, cons
     mv_fft_plan_free(plan);
     mv__free(box, ctx);
     mv__free(mag, ctx);
+    return st;
+}
+
+MVDEF mv_status mv_bart_scale_estimate(const mv_vol *kspace, double *scale, const mv_mri_opts *opts)
+{
+    return mv__bart_scale_estimate(kspace, scale, opts, 1);
+}
+
+/* ---- bart estvar: the noise variance from the calibration matrix's singular values ---- */
+
+/* The L largest singular values (descending, float as BART keeps them) of
+   the calibration matrix of box (bd[0..2] samples x nc coils, x fastest)
+   with kernel ks: the square roots of the eigenvalues of its Gram matrix. */
+static mv_status mv__estvar_sv(const float *box, const int64_t bd[3], int64_t nc, const int64_t ks[3], int64_t L,
+                               float *S, void *ctx)
+{
+    const int64_t px = bd[0] - ks[0] + 1, py = bd[1] - ks[1] + 1, pz = bd[2] - ks[2] + 1, m = px * py * pz;
+    const int64_t kk = ks[0] * ks[1] * ks[2], n = kk * nc;
+    double *g = (double *)mv__alloc((size_t)(2 * m * n) * sizeof(double), ctx);
+    double *gm = (double *)mv__alloc_zero((size_t)(2 * n * n + 3 * n * n + 7 * n + n) * sizeof(double), ctx); /* zgram adds */
+    int64_t p, q, i;
+    if (!g || !gm) {
+        mv__free(g, ctx);
+        mv__free(gm, ctx);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_estvar: a %lld x %lld calibration matrix", (long long)m, (long long)n);
+    }
+    for (p = 0; p < m; p++) /* row p: a kernel position; column q: kernel sample (x fastest), then coil */
+        for (q = 0; q < n; q++) {
+            const int64_t qx = q % ks[0], qy = q / ks[0] % ks[1], qz = q / (ks[0] * ks[1]) % ks[2], c = q / kk;
+            const int64_t x = p % px + qx, y = p / px % py + qy, z = p / (px * py) + qz;
+            const float *e = box + 2 * (x + bd[0] * (y + bd[1] * (z + bd[2] * c)));
+            g[2 * (p * n + q)] = e[0];
+            g[2 * (p * n + q) + 1] = e[1];
+        }
+    mv__kernels_get()->recon->zgram(gm, 2 * n, g, 2 * n, g, 2 * n, m, n, n); /* lower triangle and diagonal */
+    mv__free(g, ctx);
+    for (p = 0; p < n; p++)
+        for (q = 0; q < p; q++) {
+            gm[2 * (q * n + p)] = gm[2 * (p * n + q)];
+            gm[2 * (q * n + p) + 1] = -gm[2 * (p * n + q) + 1];
+        }
+    {
+        double *work = gm + 2 * n * n, *w = work + 3 * n * n + 7 * n;
+        if (mv__zheev(gm, n, w, NULL, 0, work)) {
+            mv__free(gm, ctx);
+            return mv__fail(MV_ERR_BAD_DATA, "mv_estvar: the eigensolver did not converge (%lld x %lld)", (long long)n, (long long)n);
+        }
+        for (i = 0; i < L; i++) S[i] = sqrtf((float)(w[n - 1 - i] > 0 ? w[n - 1 - i] : 0)); /* BART: sqrtf of LAPACK's float */
+    }
+    mv__free(gm, ctx);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_estvar(const mv_vol *kspace, const int64_t calsize[3], const int64_t kernel[3], unsigned *seed,
+                          double *variance, const mv_mri_opts *opts)
+{
+    static const char *fn = "mv_estvar";
+    void *ctx = opts ? opts->alloc_ctx : NULL;
+    int64_t cs[3], ks[3], st[3], sz[3], kd[3], nc, nbox, L, num, start, i, it, c;
+    int a;
+    float *box = NULL, *noise = NULL, *S = NULL, *E = NULL, *En = NULL, t = 0.f, cnt = 0.f;
+    unsigned own = 123, *sd = seed ? seed : &own;
+    mv_status r = MV_OK;
+    MV__TRY(mv__mri_check_c64(kspace, fn, "kspace"));
+    MV__CHECK(calsize && kernel && variance, MV_ERR_INVALID_ARG, "%s: calsize, kernel or variance is NULL", fn);
+    for (a = 0; a < 3; a++) {
+        kd[a] = a < kspace->ndim ? kspace->dim[a] : 1;
+        MV__CHECK(calsize[a] >= 1 && kernel[a] >= 1, MV_ERR_INVALID_ARG, "%s: calsize[%d] = %lld, kernel[%d] = %lld (>= 1)", fn,
+                  a, (long long)calsize[a], a, (long long)kernel[a]);
+        cs[a] = kd[a] == 1 ? 1 : calsize[a]; /* bart estvar: axes of 1 take 1 */
+        ks[a] = kd[a] == 1 ? 1 : kernel[a];
+    }
+    nc = kspace->ndim > 3 ? kspace->dim[3] : 1;
+    MV__TRY(mv_calib_region(kspace, cs, st, sz));
+    for (a = 0; a < 3; a++)
+        MV__CHECK(ks[a] <= sz[a], MV_ERR_INVALID_ARG, "%s: kernel %lld along axis %d, the calibration box %lld", fn,
+                  (long long)ks[a], a, (long long)sz[a]);
+    nbox = sz[0] * sz[1] * sz[2];
+    L = MV__MIN((sz[0] - ks[0] + 1) * (sz[1] - ks[1] + 1) * (sz[2] - ks[2] + 1), ks[0] * ks[1] * ks[2] * nc);
+    MV__CHECK(L >= 4, MV_ERR_INVALID_ARG, "%s: %lld singular values (at least 4: the smallest quarter is fitted)", fn, (long long)L);
+    box = (float *)mv__alloc((size_t)(2 * nbox * nc) * sizeof(float), ctx);
+    noise = (float *)mv__alloc((size_t)(2 * 8 * nbox * nc) * sizeof(float), ctx);
+    S = (float *)mv__alloc((size_t)(3 * L) * sizeof(float), ctx);
+    if (!box || !noise || !S) {
+        r = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: the calibration box (%lld samples)", fn, (long long)(nbox * nc));
+        goto done;
+    }
+    E = S + L, En = E + L;
+    for (c = 0; c < nc; c++) /* the first volume's box */
+        for (i = 0; i < nbox; i++) {
+            const int64_t x = st[0] + i % sz[0], y = st[1] + i / sz[0] % sz[1], z = st[2] + i / (sz[0] * sz[1]);
+            memcpy(box + 2 * (c * nbox + i), (const float *)kspace->data + 2 * (x + kd[0] * (y + kd[1] * (z + kd[2] * c))), 8);
+        }
+    r = mv__estvar_sv(box, sz, nc, ks, L, S, ctx);
+    for (it = 0; it < 10 && r == MV_OK; it++) { /* BART's nsv: 10 runs, the sums in float */
+        memset(noise, 0, (size_t)(2 * 8 * nbox * nc) * sizeof(float));
+        r = mv_bart_noise(noise, 8 * nbox * nc, 1.0, 1.0, 0, sd); /* 8x: BART sizes its noise in bytes of samples */
+        if (r == MV_OK) r = mv__estvar_sv(noise, sz, nc, ks, L, En, ctx);
+        for (i = 0; i < L && r == MV_OK; i++) E[i] = it ? E[i] + En[i] : En[i];
+    }
+    if (r == MV_OK) {
+        for (i = 0; i < L; i++) E[i] /= 10;
+        num = L / 4, start = L - num; /* BART's fit of the last quarter, stopped at a zero or NaN */
+        for (i = 0; i < num; i++) {
+            if (isnan(S[start + i]) || S[start + i] <= 0 || isnan(E[start + i]) || E[start + i] <= 0) break;
+            t += S[start + i] / E[start + i];
+            cnt += 1.f;
+        }
+        *variance = (float)(((t * t) / (cnt * cnt)) / 1.21);
+    }
+done:
+    mv__free(box, ctx);
+    mv__free(noise, ctx);
+    mv__free(S, ctx);
+    return r;
+}
+
+/* ---- POCSENSE: bart pocsense's projections ---- */
+
+typedef struct mv__pocs {
+    float *x;              /* the iterate, (x, y, z, C) in BART's fftmod'ed domain */
+    float *img;            /* coil images */
+    const float *k;        /* the scaled, fftmod'ed data */
+    const unsigned char *pat;
+    const float *S;        /* maps (x, y, z, C, M) */
+    const float *phase;    /* fftmod's factor per voxel, times 1 / sqrt(N) (BART's fftmod_mat) */
+    int64_t nvox, nc, nm;
+    int robust;
+    float robust_lambda;
+} mv__pocs;
+
+/* BART's cthresh: x shrunk toward 0 by lambda in magnitude */
+static void mv__pocs_cthresh(float lambda, float *re, float *im)
+{
+    const float norm = sqrtf(*re * *re + *im * *im), red = norm - lambda;
+    if (red > 0.f) {
+        *re *= red / norm;
+        *im *= red / norm;
+    } else *re = *im = 0.f;
+}
+
+/* data consistency: dst - dst p + k p (BART's data_consistency, p 0 or 1), or robust */
+static void mv__pocs_dc_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__pocs *P = (const mv__pocs *)ctx;
+    int64_t v, c;
+    (void)worker;
+    for (v = b; v < e; v++) {
+        if (!P->pat[v]) continue;
+        for (c = 0; c < P->nc; c++) {
+            float *d = P->x + 2 * (c * P->nvox + v);
+            const float *k = P->k + 2 * (c * P->nvox + v);
+            if (P->robust) {
+                float re = d[0] - k[0], im = d[1] - k[1];
+                mv__pocs_cthresh(P->robust_lambda, &re, &im);
+                d[0] = k[0] + re;
+                d[1] = k[1] + im;
+            } else {
+                d[0] = (d[0] - d[0]) + k[0];
+                d[1] = (d[1] - d[1]) + k[1];
+            }
+        }
+    }
+}
+
+/* img_c = sum_m S_cm sum_c' conj(S_c'm) img_c' per voxel (the maps' projection between the FFTs) */
+static void mv__pocs_sense_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__pocs *P = (const mv__pocs *)ctx;
+    const int64_t n = P->nvox, nc = P->nc;
+    float y[2 * 64];
+    int64_t v, c, m;
+    (void)worker;
+    for (v = b; v < e; v++) {
+        for (m = 0; m < P->nm; m++) {
+            float re = 0.f, im = 0.f;
+            for (c = 0; c < nc; c++) {
+                const float *s = P->S + 2 * ((m * nc + c) * n + v), *t = P->img + 2 * (c * n + v);
+                re += s[0] * t[0] + s[1] * t[1];
+                im += s[0] * t[1] - s[1] * t[0];
+            }
+            y[2 * m] = re, y[2 * m + 1] = im;
+        }
+        for (c = 0; c < nc; c++) {
+            float re = 0.f, im = 0.f, *t = P->img + 2 * (c * n + v);
+            for (m = 0; m < P->nm; m++) {
+                const float *s = P->S + 2 * ((m * nc + c) * n + v);
+                re += s[0] * y[2 * m] - s[1] * y[2 * m + 1];
+                im += s[0] * y[2 * m + 1] + s[1] * y[2 * m];
+            }
+            t[0] = re, t[1] = im;
+        }
+    }
+}
+
+/* the coil images times conj(phase) (conj 1) or phase (conj 0), per voxel over the coils */
+static void mv__pocs_phase(const mv__pocs *P, float *img, int conj)
+{
+    int64_t v, c;
+    for (c = 0; c < P->nc; c++)
+        for (v = 0; v < P->nvox; v++) {
+            float *t = img + 2 * (c * P->nvox + v);
+            const float pr = P->phase[2 * v], pi = conj ? -P->phase[2 * v + 1] : P->phase[2 * v + 1];
+            const float re = t[0] * pr - t[1] * pi;
+            t[1] = t[0] * pi + t[1] * pr;
+            t[0] = re;
+        }
+}
+
+MVDEF mv_status mv_pocsense(const mv_vol *kspace, const mv_vol *sens, mv_vol *out, mv_pocsense_opts *opts)
+{
+    static const char *fn = "mv_pocsense";
+    mv_pocsense_opts d0;
+    void *ctx;
+    mv__pocs P;
+    mv_vol t;
+    mv_fft_plan *fwd = NULL, *inv = NULL, *fwd_u = NULL, *inv_u = NULL;
+    mv_fft_opts fo;
+    int64_t kd[4], pd[3], ntot, i, v, c;
+    float *kbuf = NULL, *xbuf = NULL, *ibuf = NULL, *phase = NULL, *wboxes = NULL, *vols[256], *boxes[256];
+    unsigned char *pat = NULL, *wscr = NULL;
+    mv__wav w;
+    double scale;
+    float inv_scale;
+    int a, it, iters, th, nwav = 0;
+    mv_status st = MV_OK;
+    if (!opts) {
+        memset(&d0, 0, sizeof(d0));
+        opts = &d0;
+    }
+    ctx = opts->alloc_ctx;
+    opts->iterations_done = 0;
+    MV__TRY(mv__mri_check_c64(kspace, fn, "kspace"));
+    MV__TRY(mv__mri_check_c64(sens, fn, "sens"));
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    for (a = 4; a < MV_MAX_DIMS; a++)
+        MV__CHECK(a >= kspace->ndim || kspace->dim[a] == 1, MV_ERR_INVALID_ARG,
+                  "%s: kspace dims[%d] = %lld (one volume of coils)", fn, a, (long long)kspace->dim[a]);
+    for (a = 0; a < 4; a++) {
+        kd[a] = a < kspace->ndim ? kspace->dim[a] : 1;
+        MV__CHECK((a < sens->ndim ? sens->dim[a] : 1) == kd[a], MV_ERR_INVALID_ARG,
+                  "%s: sens dims[%d] = %lld, kspace's %lld", fn, a, (long long)(a < sens->ndim ? sens->dim[a] : 1),
+                  (long long)kd[a]);
+    }
+    for (a = 5; a < sens->ndim; a++)
+        MV__CHECK(sens->dim[a] == 1, MV_ERR_INVALID_ARG, "%s: sens dims[%d] = %lld (x, y, z, C, M)", fn, a,
+                  (long long)sens->dim[a]);
+    P.nm = sens->ndim > 4 ? sens->dim[4] : 1;
+    MV__CHECK(P.nm <= 64, MV_ERR_INVALID_ARG, "%s: %lld maps (at most 64)", fn, (long long)P.nm);
+    MV__CHECK(opts->iterations >= 0 && opts->alpha >= 0 && opts->alpha <= 3.4e38 && opts->robust_lambda >= 0 &&
+                  opts->robust_lambda <= 3.4e38 && opts->scale >= 0 && opts->scale <= 3.4e38,
+              MV_ERR_INVALID_ARG, "%s: iterations %d, alpha %g, robust_lambda %g, scale %g (each >= 0)", fn,
+              opts->iterations, opts->alpha, opts->robust_lambda, opts->scale);
+    MV__CHECK(kd[3] <= 256, MV_ERR_INVALID_ARG, "%s: %lld coils (at most 256)", fn, (long long)kd[3]);
+    iters = opts->iterations ? opts->iterations : 50;
+    th = mv__resolve_threads(opts->threads);
+    P.nvox = kd[0] * kd[1] * kd[2];
+    P.nc = kd[3];
+    ntot = P.nvox * P.nc;
+    P.robust = opts->robust;
+    P.robust_lambda = (float)opts->robust_lambda;
+    P.S = (const float *)sens->data;
+    /* BART's data scale, taken before its fftmod */
+    scale = opts->scale;
+    if (scale == 0) MV__TRY(mv__bart_scale_estimate(kspace, &scale, NULL, 0));
+    if (!(scale > 0) || !isfinite(scale)) scale = 1;
+    opts->scale_used = scale;
+    inv_scale = (float)(1. / (double)(float)scale);
+    kbuf = (float *)mv__alloc((size_t)ntot * 8, ctx);
+    xbuf = (float *)mv__alloc_zero((size_t)ntot * 8, ctx);
+    ibuf = (float *)mv__alloc((size_t)ntot * 8, ctx);
+    phase = (float *)mv__alloc((size_t)P.nvox * 8, ctx);
+    pat = (unsigned char *)mv__alloc_zero((size_t)P.nvox, ctx);
+    if (!kbuf || !xbuf || !ibuf || !phase || !pat) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %lld samples", fn, (long long)ntot);
+    if (st == MV_OK) {
+        const float *k = (const float *)kspace->data;
+        for (i = 0; i < 2 * ntot; i++) kbuf[i] = k[i] * inv_scale;
+        for (v = 0; v < P.nvox; v++) /* BART's estimate_pattern: a sample in any coil */
+            for (c = 0; c < P.nc && !pat[v]; c++) pat[v] = kbuf[2 * (c * P.nvox + v)] != 0.f || kbuf[2 * (c * P.nvox + v) + 1] != 0.f;
+        st = mv_fftmod(kbuf, kbuf, 4, kd, 7u, 0, NULL);
+    }
+    if (st == MV_OK) { /* fftmod_mat: fftmod of ones times 1 / sqrt(N) */
+        const float sc = (float)(1. / sqrt((double)P.nvox));
+        for (v = 0; v < P.nvox; v++) phase[2 * v] = sc, phase[2 * v + 1] = 0.f;
+        pd[0] = kd[0], pd[1] = kd[1], pd[2] = kd[2];
+        st = mv_fftmod(phase, phase, 3, pd, 7u, 0, NULL);
+    }
+    memset(&fo, 0, sizeof(fo));
+    fo.threads = th;
+    fo.alloc_ctx = ctx;
+    fo.norm = MV_FFT_ORTHO;
+    if (st == MV_OK) st = mv_fft_plan_c2c(&fwd, 4, kd, 7u, 0, &fo);
+    if (st == MV_OK) st = mv_fft_plan_c2c(&inv, 4, kd, 7u, 1, &fo);
+    fo.norm = MV_FFT_BACKWARD; /* the wavelet step's transforms: unnormalised, the 1 / sqrt(N) in the phase */
+    if (st == MV_OK && opts->alpha > 0 && opts->l1_wavelet) st = mv_fft_plan_c2c(&fwd_u, 4, kd, 7u, 0, &fo);
+    fo.norm = MV_FFT_FORWARD; /* (numpy's name: the inverse unscaled) */
+    if (st == MV_OK && opts->alpha > 0 && opts->l1_wavelet) st = mv_fft_plan_c2c(&inv_u, 4, kd, 7u, 1, &fo);
+    if (st == MV_OK && opts->alpha > 0 && opts->l1_wavelet) { /* BART: DAU2 over the axes longer than 1, minsize min(n, 16) */
+        int64_t minsize[3];
+        unsigned axes = 0;
+        for (a = 0; a < 3; a++) {
+            minsize[a] = 0;
+            if (kd[a] > 1) axes |= 1u << a;
+        }
+        st = mv__wav_plan(&w, kd, axes ? axes : 1u, minsize, MV_WAVELET_DAU2, fn);
+        if (st == MV_OK) {
+            nwav = 1;
+            wscr = (unsigned char *)mv__alloc(mv__wav_scratch_bytes(&w), ctx);
+            wboxes = (float *)mv__alloc((size_t)P.nc * (w.coeffs ? w.coeffs : 1) * 8, ctx);
+            if (!wscr || !wboxes) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: wavelet coefficients of %lld coils", fn, (long long)P.nc);
+            for (c = 0; c < P.nc; c++) boxes[c] = wboxes + 2 * c * (int64_t)w.coeffs, vols[c] = ibuf + 2 * c * P.nvox;
+        }
+    }
+    P.x = xbuf, P.img = ibuf, P.k = kbuf, P.pat = pat, P.phase = phase;
+    for (it = 0; it < iters && st == MV_OK; it++) {
+        mv__parallel_for(P.nvox, 4096, th, mv__pocs_dc_range, &P);
+        st = mv_fft_execute(inv, xbuf, ibuf); /* the projection onto the maps' range */
+        if (st == MV_OK) {
+            mv__parallel_for(P.nvox, 1024, th, mv__pocs_sense_range, &P);
+            st = mv_fft_execute(fwd, ibuf, xbuf);
+        }
+        if (st == MV_OK && opts->alpha > 0 && !opts->l1_wavelet) { /* prox_leastsquares with mu 1, no target */
+            const float f = (float)(1. / ((double)(1.f * (float)opts->alpha) + 1));
+            for (i = 0; i < 2 * ntot; i++) xbuf[i] *= f;
+        } else if (st == MV_OK && opts->alpha > 0) { /* BART's sparsity projection */
+            st = mv_fft_execute(inv_u, xbuf, ibuf);
+            if (st == MV_OK) {
+                mv__pocs_phase(&P, ibuf, 1);
+                mv__wav_thresh_joint(&w, vols, (int)P.nc, (float)opts->alpha, boxes, wscr, th);
+                mv__pocs_phase(&P, ibuf, 0);
+                st = mv_fft_execute(fwd_u, ibuf, xbuf);
+            }
+        }
+        opts->iterations_done = it + 1;
+        if (st == MV_OK && opts->progress &&
+            opts->progress(opts->progress_user, it + 1, sqrt(mv__cdot_re(xbuf, xbuf, ntot))) != 0)
+            st = mv__fail(MV_ERR_CANCELLED, "%s: cancelled after iteration %d", fn, it + 1);
+    }
+    if (st == MV_OK) st = mv_fftmod(xbuf, xbuf, 4, kd, 7u, 1, NULL);
+    if (st == MV_OK) st = mv__mri_alloc_like(kspace, MV_DT_C64, 0, &t, ctx, fn);
+    if (st == MV_OK) {
+        float *o = (float *)t.data;
+        const float fs = (float)scale;
+        for (i = 0; i < 2 * ntot; i++) o[i] = xbuf[i] * fs;
+        st = mv__out_commit_in(out, &t, kspace, NULL);
+    }
+    (void)nwav;
+    mv_fft_plan_free(fwd);
+    mv_fft_plan_free(inv);
+    mv_fft_plan_free(fwd_u);
+    mv_fft_plan_free(inv_u);
+    mv__free(kbuf, ctx);
+    mv__free(xbuf, ctx);
+    mv__free(ibuf, ctx);
+    mv__free(phase, ctx);
+    mv__free(pat, ctx);
+    mv__free(wscr, ctx);
+    mv__free(wboxes, ctx);
+    return st;
+}
+
+/* ---- SAKE: bart sake's low-rank completion of the block Hankel matrix ---- */
+
+#define MV__SAKE_SLOTS 8 /* row chunks worked side by side: fixed, so any thread count gives the same sums */
+
+typedef struct mv__sake {
+    int64_t d[3], k[3], p[3]; /* sizes, block, block positions per axis */
+    int64_t nc, nf, nvox, rows, cols, chunk, nchunks, rank, slots;
+    const float *y;           /* the iterate the matrix is made of */
+    const double *V;          /* rank leading eigenvectors of its Gram matrix, as rows */
+    double *R[MV__SAKE_SLOTS], *B[MV__SAKE_SLOTS], *G[MV__SAKE_SLOTS]; /* per slot: rows, R V, a partial Gram */
+    int64_t first;            /* the recon phase: the chunk of slot 0 */
+} mv__sake;
+
+/* rows [r0, r1) of the Casorati matrix of x (float) into R (float64,
+   row-major, cols wide): row = block position (x fastest, then frames),
+   column = block sample (x fastest), then coil */
+static void mv__sake_rows(const mv__sake *g, const float *x, int64_t r0, int64_t r1, double *R)
+{
+    const int64_t pp = g->p[0] * g->p[1] * g->p[2], kk = g->k[0] * g->k[1] * g->k[2];
+    int64_t r, q;
+    for (r = r0; r < r1; r++) {
+        const int64_t f = r / pp, px = r % g->p[0], py = r / g->p[0] % g->p[1], pz = r % pp / (g->p[0] * g->p[1]);
+        double *row = R + 2 * (r - r0) * g->cols;
+        for (q = 0; q < g->cols; q++) {
+            const int64_t qx = q % g->k[0], qy = q / g->k[0] % g->k[1], qz = q % kk / (g->k[0] * g->k[1]), c = q / kk;
+            const float *e = x + 2 * ((px + qx) + g->d[0] * ((py + qy) + g->d[1] * ((pz + qz) + g->d[2] * (c + g->nc * f))));
+            row[2 * q] = e[0];
+            row[2 * q + 1] = e[1];
+        }
+    }
+}
+
+/* slot s's partial Gram matrix: chunks s, s + slots, ... */
+static void mv__sake_gram_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__sake *g = (const mv__sake *)ctx;
+    int64_t s, c;
+    (void)worker;
+    for (s = b; s < e; s++) {
+        memset(g->G[s], 0, (size_t)(2 * g->cols * g->cols) * sizeof(double));
+        for (c = s; c < g->nchunks; c += g->slots) {
+            const int64_t r0 = c * g->chunk, r1 = MV__MIN(g->rows, r0 + g->chunk);
+            mv__sake_rows(g, g->y, r0, r1, g->R[s]);
+            mv__kernels_get()->recon->zgram(g->G[s], 2 * g->cols, g->R[s], 2 * g->cols, g->R[s], 2 * g->cols, r1 - r0,
+                                            g->cols, g->cols);
+        }
+    }
+}
+
+/* slot s: chunk first + s's rows replaced by their rank-r part R V V^H (in R) */
+static void mv__sake_cut_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__sake *g = (const mv__sake *)ctx;
+    int64_t s, r, j, q;
+    (void)worker;
+    for (s = b; s < e; s++) {
+        const int64_t r0 = (g->first + s) * g->chunk, r1 = MV__MIN(g->rows, r0 + g->chunk);
+        double *R = g->R[s], *B = g->B[s];
+        if (r0 >= g->rows) continue;
+        mv__sake_rows(g, g->y, r0, r1, R);
+        for (r = 0; r < r1 - r0; r++) {
+            double *row = R + 2 * r * g->cols, *bb = B + 2 * r * g->rank;
+            for (j = 0; j < g->rank; j++) { /* B = R V: V's column j is eigenvector j */
+                const double *vj = g->V + 2 * j * g->cols;
+                double sr = 0, si = 0;
+                for (q = 0; q < g->cols; q++) {
+                    sr += row[2 * q] * vj[2 * q] - row[2 * q + 1] * vj[2 * q + 1];
+                    si += row[2 * q] * vj[2 * q + 1] + row[2 * q + 1] * vj[2 * q];
+                }
+                bb[2 * j] = sr, bb[2 * j + 1] = si;
+            }
+            for (q = 0; q < g->cols; q++) { /* (B V^H)[r][q] */
+                double sr = 0, si = 0;
+                for (j = 0; j < g->rank; j++) {
+                    const double *vj = g->V + 2 * j * g->cols;
+                    sr += bb[2 * j] * vj[2 * q] + bb[2 * j + 1] * vj[2 * q + 1];
+                    si += bb[2 * j + 1] * vj[2 * q] - bb[2 * j] * vj[2 * q + 1];
+                }
+                row[2 * q] = sr, row[2 * q + 1] = si;
+            }
+        }
+    }
+}
+
+MVDEF mv_status mv_sake(const mv_vol *kspace, mv_vol *out, mv_sake_opts *opts)
+{
+    static const char *fn = "mv_sake";
+    mv_sake_opts d0;
+    void *ctx;
+    mv__sake g;
+    mv_vol t;
+    int64_t n, i, kk, j, q, c, s, pp;
+    double alpha, lambda, *G = NULL, *work = NULL, *V = NULL, *acc = NULL, *cover = NULL;
+    float *y = NULL, *prev = NULL, ft = 1.f;
+    const float *in;
+    unsigned char *pat = NULL;
+    int a, it, iters, th, bad = 0;
+    mv_status st = MV_OK;
+    if (!opts) {
+        memset(&d0, 0, sizeof(d0));
+        opts = &d0;
+    }
+    ctx = opts->alloc_ctx;
+    opts->iterations_done = 0;
+    MV__TRY(mv__mri_check_c64(kspace, fn, "kspace"));
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    alpha = opts->alpha_set ? opts->alpha : 0.22;
+    lambda = opts->lambda_set ? opts->lambda : 1.0;
+    MV__CHECK(alpha >= 0 && alpha <= 1 && lambda >= 0 && lambda <= 1 && opts->iterations >= 0, MV_ERR_INVALID_ARG,
+              "%s: alpha %g, lambda %g (each in [0, 1], as bart asserts), iterations %d", fn, alpha, lambda, opts->iterations);
+    iters = opts->iterations ? opts->iterations : 50;
+    th = mv__resolve_threads(opts->threads);
+    memset(&g, 0, sizeof(g));
+    for (a = 0; a < 3; a++) {
+        g.d[a] = a < kspace->ndim ? kspace->dim[a] : 1;
+        g.k[a] = g.d[a] < 6 ? g.d[a] : 6; /* BART's kern_min 6 */
+        g.p[a] = g.d[a] - g.k[a] + 1;
+    }
+    g.nc = kspace->ndim > 3 ? kspace->dim[3] : 1;
+    g.nvox = g.d[0] * g.d[1] * g.d[2];
+    n = mv_vol_count(kspace);
+    g.nf = n / (g.nvox * g.nc);
+    kk = g.k[0] * g.k[1] * g.k[2];
+    pp = g.p[0] * g.p[1] * g.p[2];
+    g.rows = pp * g.nf;
+    g.cols = kk * g.nc;
+    MV__CHECK(g.cols <= 8192, MV_ERR_INVALID_ARG, "%s: %lld columns (blocks of %lld x %lld coils; at most 8192)", fn,
+              (long long)g.cols, (long long)kk, (long long)g.nc);
+    g.rank = (int64_t)ceil(alpha * (double)MV__MIN(g.rows, g.cols) - 1e-12); /* BART keeps j < alpha min(N, M) */
+    if (g.rank < 0) g.rank = 0;
+    g.chunk = MV__MAX(1, MV__MIN(g.rows, ((int64_t)1 << 17) / g.cols));
+    g.nchunks = (g.rows + g.chunk - 1) / g.chunk;
+    /* partial Gram matrices: at most 256 MB of them, their number fixed by the sizes alone */
+    g.slots = MV__MAX(1, MV__MIN(MV__SAKE_SLOTS, ((int64_t)1 << 28) / (16 * g.cols * g.cols)));
+    in = (const float *)kspace->data;
+    y = (float *)mv__alloc((size_t)n * 8, ctx);
+    prev = (float *)mv__alloc_zero((size_t)n * 8, ctx);
+    pat = (unsigned char *)mv__alloc_zero((size_t)(g.nvox * g.nf), ctx);
+    acc = (double *)mv__alloc((size_t)n * 2 * sizeof(double), ctx);
+    cover = (double *)mv__alloc_zero((size_t)g.nvox * sizeof(double), ctx);
+    G = (double *)mv__alloc((size_t)(2 * g.cols * g.cols) * sizeof(double), ctx);
+    work = (double *)mv__alloc((size_t)(3 * g.cols * g.cols + 8 * g.cols) * sizeof(double), ctx);
+    V = (double *)mv__alloc((size_t)(2 * g.cols * MV__MAX(g.rank, 1)) * sizeof(double), ctx);
+    bad = !y || !prev || !pat || !acc || !cover || !G || !work || !V;
+    for (s = 0; s < g.slots && !bad; s++) {
+        g.R[s] = (double *)mv__alloc((size_t)(2 * g.chunk * g.cols) * sizeof(double), ctx);
+        g.B[s] = (double *)mv__alloc((size_t)(2 * g.chunk * MV__MAX(g.rank, 1)) * sizeof(double), ctx);
+        g.G[s] = (double *)mv__alloc((size_t)(2 * g.cols * g.cols) * sizeof(double), ctx);
+        bad = !g.R[s] || !g.B[s] || !g.G[s];
+    }
+    if (bad) {
+        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %lld samples, %lld x %lld Casorati matrix", fn, (long long)n,
+                      (long long)g.rows, (long long)g.cols);
+        goto done;
+    }
+    g.y = y, g.V = V;
+    memcpy(y, in, (size_t)n * 8);
+    for (i = 0; i < g.nvox * g.nf; i++) /* BART's estimate_pattern: a sample in any coil */
+        for (c = 0; c < g.nc && !pat[i]; c++) {
+            const float *e = in + 2 * ((i / g.nvox * g.nc + c) * g.nvox + i % g.nvox);
+            pat[i] = e[0] != 0.f || e[1] != 0.f;
+        }
+    for (i = 0; i < pp; i++) { /* how many blocks cover each voxel */
+        const int64_t px = i % g.p[0], py = i / g.p[0] % g.p[1], pz = i / (g.p[0] * g.p[1]);
+        for (q = 0; q < kk; q++)
+            cover[(px + q % g.k[0]) + g.d[0] * ((py + q / g.k[0] % g.k[1]) + g.d[1] * (pz + q / (g.k[0] * g.k[1])))] += 1;
+    }
+    for (it = 0; it < iters && st == MV_OK; it++) {
+        double dn = 0, xn = 0;
+        float tfo, val;
+        for (i = 0; i < n; i++) { /* BART's robust_consistency */
+            const int64_t vox = i % g.nvox, f = i / (g.nvox * g.nc);
+            if (pat[f * g.nvox + vox]) {
+                float re = y[2 * i] - in[2 * i], im = y[2 * i + 1] - in[2 * i + 1];
+                mv__pocs_cthresh((float)lambda, &re, &im);
+                y[2 * i] = in[2 * i] + re;
+                y[2 * i + 1] = in[2 * i + 1] + im;
+            }
+        }
+        memset(acc, 0, (size_t)n * 2 * sizeof(double));
+        if (g.rank > 0) {
+            /* the leading right singular vectors: eigenvectors of the Gram matrix, summed over the slots in order */
+            mv__parallel_for(g.slots, 1, th, mv__sake_gram_range, &g);
+            memcpy(G, g.G[0], (size_t)(2 * g.cols * g.cols) * sizeof(double));
+            for (s = 1; s < g.slots; s++)
+                for (i = 0; i < 2 * g.cols * g.cols; i++) G[i] += g.G[s][i];
+            for (i = 0; i < g.cols; i++)
+                for (j = 0; j < i; j++) {
+                    G[2 * (j * g.cols + i)] = G[2 * (i * g.cols + j)];
+                    G[2 * (j * g.cols + i) + 1] = -G[2 * (i * g.cols + j) + 1];
+                }
+            if (mv__zheev(G, g.cols, work + 3 * g.cols * g.cols + 7 * g.cols, V, g.rank, work)) {
+                st = mv__fail(MV_ERR_BAD_DATA, "%s: the eigensolver did not converge (%lld columns)", fn, (long long)g.cols);
+                break;
+            }
+            /* R V V^H, slots side by side, each block then added back where it came from, in chunk order */
+            for (g.first = 0; g.first < g.nchunks; g.first += g.slots) {
+                mv__parallel_for(MV__MIN(g.slots, g.nchunks - g.first), 1, th, mv__sake_cut_range, &g);
+                for (s = 0; s < g.slots && g.first + s < g.nchunks; s++) {
+                    const int64_t r0 = (g.first + s) * g.chunk, r1 = MV__MIN(g.rows, r0 + g.chunk);
+                    int64_t r;
+                    for (r = r0; r < r1; r++) {
+                        const int64_t f = r / pp, px = r % g.p[0], py = r / g.p[0] % g.p[1], pz = r % pp / (g.p[0] * g.p[1]);
+                        const double *row = g.R[s] + 2 * (r - r0) * g.cols;
+                        for (q = 0; q < g.cols; q++) {
+                            const int64_t qx = q % g.k[0], qy = q / g.k[0] % g.k[1], qz = q % kk / (g.k[0] * g.k[1]), cq = q / kk;
+                            const int64_t v = (px + qx) + g.d[0] * ((py + qy) + g.d[1] * ((pz + qz) + g.d[2] * (cq + g.nc * f)));
+                            acc[2 * v] += row[2 * q];
+                            acc[2 * v + 1] += row[2 * q + 1];
+                        }
+                    }
+                }
+            }
+        }
+        /* the mean of the blocks over each sample, then BART's ravine (FISTA's step) from the previous iterate */
+        tfo = ft;
+        ft = (1.f + sqrtf(1.f + 4.f * ft * ft)) / 2.f;
+        val = (1.f - tfo) / ft - 1.f;
+        for (i = 0; i < n; i++) {
+            const double cv = cover[i % g.nvox];
+            const float xr = cv > 0 ? (float)(acc[2 * i] / cv) : 0.f, xi = cv > 0 ? (float)(acc[2 * i + 1] / cv) : 0.f;
+            float orr = prev[2 * i], oi = prev[2 * i + 1];
+            dn += ((double)xr - orr) * ((double)xr - orr) + ((double)xi - oi) * ((double)xi - oi);
+            xn += (double)xr * xr + (double)xi * xi;
+            orr = orr + val * orr, oi = oi + val * oi; /* x_{k-1} + val x_{k-1}, then - val x_k */
+            y[2 * i] = orr + (-val) * xr;
+            y[2 * i + 1] = oi + (-val) * xi;
+            prev[2 * i] = xr, prev[2 * i + 1] = xi;
+        }
+        opts->iterations_done = it + 1;
+        if (opts->progress && opts->progress(opts->progress_user, it + 1, xn > 0 ? sqrt(dn / xn) : 0) != 0)
+            st = mv__fail(MV_ERR_CANCELLED, "%s: cancelled after iteration %d", fn, it + 1);
+    }
+    if (st == MV_OK) st = mv__mri_alloc_like(kspace, MV_DT_C64, 0, &t, ctx, fn);
+    if (st == MV_OK) {
+        memcpy(t.data, y, (size_t)n * 8);
+        st = mv__out_commit_in(out, &t, kspace, NULL);
+    }
+done:
+    for (s = 0; s < g.slots; s++) {
+        mv__free(g.R[s], ctx);
+        mv__free(g.B[s], ctx);
+        mv__free(g.G[s], ctx);
+    }
+    mv__free(y, ctx);
+    mv__free(prev, ctx);
+    mv__free(pat, ctx);
+    mv__free(acc, ctx);
+    mv__free(cover, ctx);
+    mv__free(G, ctx);
+    mv__free(work, ctx);
+    mv__free(V, ctx);
     return st;
 }
 

@@ -418,6 +418,38 @@ void ones16(int64_t d[16])
     for (ax = 0; ax < 16; ax++) d[ax] = 1;
 }
 
+int64_t count16(const int64_t d[16])
+{
+    int64_t n = 1;
+    int ax;
+    for (ax = 0; ax < 16; ax++) n *= d[ax];
+    return n;
+}
+
+/* the next position of a 16-axis counter c within sizes d (first axis
+   fastest); 0 when it wrapped to all zeros */
+int next16(int64_t c[16], const int64_t d[16])
+{
+    int ax;
+    for (ax = 0; ax < 16; ax++) {
+        if (++c[ax] < d[ax]) return 1;
+        c[ax] = 0;
+    }
+    return 0;
+}
+
+/* the offset of position c in an array of sizes d broadcast over it (an axis of 1 repeats) */
+int64_t offset16(const int64_t c[16], const int64_t d[16])
+{
+    int64_t off = 0, st = 1;
+    int ax;
+    for (ax = 0; ax < 16; ax++) {
+        if (d[ax] > 1) off += c[ax] * st;
+        st *= d[ax];
+    }
+    return off;
+}
+
 int cfl_load_folded(const char *path, mv_vol *v, int64_t bd[16]) { return cfl_load_as(path, v, bd, 0); }
 int cfl_load_mapped(const char *path, mv_vol *v, int64_t bd[16]) { return cfl_load_as(path, v, bd, 1); }
 
@@ -1204,6 +1236,7 @@ static const family families[] = {
     {mvtool_recon_commands, &mvtool_recon_ncommands},
     {mvtool_array_commands, &mvtool_array_ncommands},
     {mvtool_image_commands, &mvtool_image_ncommands},
+    {mvtool_sense_commands, &mvtool_sense_ncommands},
 };
 #define N_FAMILIES ((int)(sizeof(families) / sizeof(families[0])))
 

@@ -81,6 +81,12 @@ int cfl_save_dims(const char *path, mv_vol *v, const int64_t bd[16]);
 /* sample strides of 16 BART sizes (first axis fastest); all sizes 1 */
 void strides_of(const int64_t d[16], int64_t s[16]);
 void ones16(int64_t d[16]);
+/* the samples of 16 sizes; a 16-axis counter's next position within d
+   (first axis fastest: 0 when it wrapped to all zeros); the offset of
+   position c in an array of sizes d broadcast over it (axes of 1 repeat) */
+int64_t count16(const int64_t d[16]);
+int next16(int64_t c[16], const int64_t d[16]);
+int64_t offset16(const int64_t c[16], const int64_t d[16]);
 /* a zeroed complex64 array of BART sizes bd (folded to medvol's dims); exit status (fail_at's, naming path) */
 int alloc16(mv_vol *o, const int64_t bd[16], const char *path);
 /* one whole number in [lo, hi] (BART's axis numbers, sizes, positions); 0 or the usage error naming what */
@@ -136,6 +142,8 @@ extern const command mvtool_array_commands[];
 extern const int mvtool_array_ncommands;
 extern const command mvtool_image_commands[];
 extern const int mvtool_image_ncommands;
+extern const command mvtool_sense_commands[];
+extern const int mvtool_sense_ncommands;
 /* bart flip's form of mvtool flip (examples/mvtool_array.c) */
 int mvtool_flip_bart(const args *a);
 /* BART's fft over the axes of flags (bit a: BART's axis a) of the samples

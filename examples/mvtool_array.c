@@ -131,14 +131,6 @@ static void line_fmac(void *ctx, int64_t n, float *const p[3], const int64_t s[3
 }
 
 
-static int64_t samples_of(const int64_t d[NAX])
-{
-    int64_t n = 1;
-    int ax;
-    for (ax = 0; ax < NAX; ax++) n *= d[ax];
-    return n;
-}
-
 /* A transpose's copy in tiles: axis 0 is out's contiguous one and axis 1
    in's, both walked TILE samples at a time, so that both sides move whole
    cache lines (line by line, one side would stride through memory a
@@ -298,7 +290,7 @@ static int make_filled(const args *a, float value)
     for (k = 0; k < n; k++)
         if ((rc = arg_int(a, a->pos[1 + k], 1, MVT_BIG, "a dim: a size >= 1", &bd[k]))) return rc;
     if ((rc = sizes_fit(a, bd, a->pos[0])) || (rc = alloc16(&o, bd, a->pos[a->npos - 1]))) return rc;
-    count = samples_of(bd);
+    count = count16(bd);
     if (value != 0.0f)
         for (i = 0; i < count; i++) ((float *)o.data)[2 * i] = value;
     return cfl_save_dims(a->pos[a->npos - 1], &o, bd);
@@ -507,7 +499,7 @@ static int run_map(const char *in, const char *out, map_kind kind, const float z
     mv_status st;
     int rc, t, r, nt = mv_threads();
     if ((rc = cfl_load_mapped(in, &v, bd))) return rc;
-    n = samples_of(bd);
+    n = count16(bd);
     if (nt < 1) nt = 1;
     if (nt > MAXT) nt = MAXT;
     if ((int64_t)nt * CHUNK > n) nt = (int)((n + CHUNK - 1) / CHUNK > 0 ? (n + CHUNK - 1) / CHUNK : 1);
@@ -577,7 +569,7 @@ static int cmd_noise(const args *a)
     if (sp && (parse_list(sp, &spike, 1) != 1 || fabs(spike) > 3.4e38)) return usage_error(a, "-S: a number", sp);
     if ((rc = cfl_load_folded(a->pos[0], &v, bd))) return rc;
     state = (unsigned)(seed & 0xffffffff); /* bart's int seed, as unsigned */
-    st = mv_bart_noise(v.data, samples_of(bd), var, spike, opt_flag(a, "-r"), &state);
+    st = mv_bart_noise(v.data, count16(bd), var, spike, opt_flag(a, "-r"), &state);
     if (st != MV_OK) {
         mv_free(&v);
         return fail_at(st, a->pos[0]);
@@ -664,7 +656,7 @@ static int cmd_saxpy(const args *a)
         mv_free(&x), mv_free(&y);
         return rc;
     }
-    n = samples_of(bx);
+    n = count16(bx);
     for (i = 0; i < n; i++) {
         float *o = (float *)y.data + 2 * i;
         const float *p = (const float *)x.data + 2 * i;
@@ -855,7 +847,7 @@ static int reduce_open(const char *in, const char *out, int64_t flags, int mappe
 static void mean_into(float *out, const int64_t od[NAX], const float *x, const int64_t xd[NAX], int64_t count)
 {
     int64_t ones[NAX], i;
-    const int64_t n = samples_of(od);
+    const int64_t n = count16(od);
     const float f = (float)(1.0 / (double)count);
     ones16(ones);
     fmac16(out, od, x, xd, one_sample, ones, xd, 0);
@@ -872,7 +864,7 @@ static int cmd_avg(const args *a)
     int rc;
     if ((rc = arg_int(a, a->pos[0], 0, 65535, "BITMASK: the axes to average, 0 .. 65535", &flags))) return rc;
     if ((rc = reduce_open(a->pos[1], a->pos[2], flags, 1, &x, xd, &o, od, &count))) return rc;
-    op = (float *)o.data, n = samples_of(od);
+    op = (float *)o.data, n = count16(od);
     if (!opt_flag(a, "-w")) {
         mean_into(op, od, (const float *)x.data, xd, count);
     } else { /* the sum, then each output's count of nonzero samples */
@@ -940,7 +932,7 @@ static int var_run(const args *a, int std)
         walk_run(&w, base, line_devsq, NULL);
     }
     mv_free(&x), mv_free(&m);
-    op = (float *)o.data, n = samples_of(od);
+    op = (float *)o.data, n = count16(od);
     {
         const float f = (float)(1.0 / ((double)count - 1.0));
         for (i = 0; i < 2 * n; i++) op[i] *= f;
@@ -1001,7 +993,7 @@ static int cmd_normalize(const args *a)
     if ((rc = reduce_open(a->pos[1], a->pos[2], flags, 0, &x, xd, &o, od, NULL))) return rc; /* divided in place */
     op = (float *)o.data;
     reduce16((float *)op, od, (const float *)x.data, xd, l1 ? line_sumabs : line_sumsq);
-    n = samples_of(od);
+    n = count16(od);
     if (!l1)
         for (i = 0; i < 2 * n; i++) op[i] = sqrtf(op[i]);
     { /* x / norm, broadcast over the group */
@@ -1031,7 +1023,7 @@ static int cmd_pattern(const args *a)
     if ((rc = reduce_open(a->pos[0], a->pos[1], flags, 1, &x, xd, &o, od, NULL))) return rc;
     op = (float *)o.data;
     reduce16(op, od, (const float *)x.data, xd, line_sumsq);
-    n = samples_of(od);
+    n = count16(od);
     for (k = 0; k < n; k++) { /* bart's 1 - (rss == 0), complex: a NaN sum is 1 */
         op[2 * k] = op[2 * k] == 0.0f && op[2 * k + 1] == 0.0f ? 0.0f : 1.0f;
         op[2 * k + 1] = 0.0f;
@@ -1085,7 +1077,7 @@ static int cmd_nrmse(const args *a)
     int rc;
     if (ts && (parse_list(ts, &t, 1) != 1 || t < 0.0)) return usage_error(a, "-t: a tolerance >= 0", ts);
     if ((rc = load_pair(a, a->pos[0], &r, a->pos[1], &x, d))) return rc;
-    n = samples_of(d);
+    n = count16(d);
     rp = (float *)r.data, xp = (const float *)x.data;
     if (opt_flag(a, "-s")) {
         double sc[2], sq = 0.0;
@@ -1121,7 +1113,7 @@ static int cmd_sdot(const args *a)
     double s[2];
     int rc;
     if ((rc = load_pair(a, a->pos[0], &x, a->pos[1], &y, d))) return rc;
-    zscalar((const float *)x.data, (const float *)y.data, samples_of(d), s);
+    zscalar((const float *)x.data, (const float *)y.data, count16(d), s);
     mv_free(&x), mv_free(&y);
     printf("%+e%+ei\n", (double)(float)s[0], (double)(float)s[1]);
     return 0;
@@ -1506,7 +1498,7 @@ static int cmd_show(const args *a)
         printf("\n");
     } else {
         for (ax = 0; ax < NAX - 1 && xd[ax] == 1; ax++) {}
-        run = xd[ax], n = samples_of(xd), p = (const float *)x.data;
+        run = xd[ax], n = count16(xd), p = (const float *)x.data;
         for (i = 0; i < n; i++) {
             printf(fmt, (double)p[2 * i], (double)p[2 * i + 1]);
             fputs((i + 1) % run == 0 ? "\n" : sep, stdout);
@@ -1611,7 +1603,7 @@ static int cmd_fovshift(const args *a)
             if (pd[ax] != 1 && pd[ax] != bd[ax])
                 rc = usage_error(a, "-t: each axis of the trajectory's points 1 or IN's", tf);
         if (!rc) rc = alloc16(&ph, pd, a->pos[1]);
-        if (!rc) traj_phase16((const float *)tr.data, samples_of(pd), s, (float *)ph.data);
+        if (!rc) traj_phase16((const float *)tr.data, count16(pd), s, (float *)ph.data);
         mv_free(&tr);
     } else {
         pd[0] = bd[0], pd[1] = bd[1], pd[2] = bd[2];
@@ -1654,7 +1646,7 @@ static int cmd_estshift(const args *a)
         mv_free(&x), mv_free(&y);
         return fail_at(s2, a->pos[1]);
     }
-    n = samples_of(d);
+    n = count16(d);
     for (p = 0; p < n; p++) { /* Q = F1 conj(F2), in float as md_zmulc */
         float *u = (float *)x.data + 2 * p;
         const float *v = (const float *)y.data + 2 * p;
@@ -1817,9 +1809,9 @@ static int cmd_conv(const args *a)
         return rc;
     }
     /* the kernel at offsets k - (K - 1) / 2 mod n along the convolved axes */
-    memset(p.data, 0, (size_t)samples_of(pd) * 8);
+    memset(p.data, 0, (size_t)count16(pd) * 8);
     strides_of(kd, ks), strides_of(pd, ps);
-    n = samples_of(kd);
+    n = count16(kd);
     for (i = 0; i < n; i++) {
         int64_t off = 0;
         for (ax = 0; ax < NAX; ax++) {
@@ -2047,7 +2039,7 @@ static int cmd_filter(const args *a)
         mv_free(&x), mv_free(&o);
         return fail_at(MV_ERR_OUT_OF_MEMORY, a->pos[1]);
     }
-    src = (const float *)x.data, dst = (float *)o.data, n = samples_of(od);
+    src = (const float *)x.data, dst = (float *)o.data, n = count16(od);
     for (q = 0; q < n; q++) {
         int64_t off = 0;
         for (ax = 0; ax < NAX; ax++) off += c[ax] * st[ax];

@@ -40,38 +40,6 @@ static double complex zd(const float *p)
     return z;
 }
 
-static int64_t count16(const int64_t d[NAX])
-{
-    int64_t n = 1;
-    int ax;
-    for (ax = 0; ax < NAX; ax++) n *= d[ax];
-    return n;
-}
-
-/* the next position of a 16-axis counter c within sizes d (first axis
-   fastest); 0 when it wrapped to all zeros */
-static int next16(int64_t c[NAX], const int64_t d[NAX])
-{
-    int ax;
-    for (ax = 0; ax < NAX; ax++) {
-        if (++c[ax] < d[ax]) return 1;
-        c[ax] = 0;
-    }
-    return 0;
-}
-
-/* the offset of position c in an array of sizes d broadcast over it (an axis of 1 repeats) */
-static int64_t offset16(const int64_t c[NAX], const int64_t d[NAX])
-{
-    int64_t off = 0, st = 1;
-    int ax;
-    for (ax = 0; ax < NAX; ax++) {
-        if (d[ax] > 1) off += c[ax] * st;
-        st *= d[ax];
-    }
-    return off;
-}
-
 /* ---- poly ---- */
 
 /* poly L N A_1 .. A_N+1 OUT (bart poly): p(x) = A_1 + A_2 x + .. at x = 0 .. L - 1 */

@@ -1493,6 +1493,24 @@ static int cmd_calmat(const args *a)
     return cfl_save_dims(a->pos[1], &o, od);
 }
 
+/* estvar [-k K] [-r R] KSPACE (bart estvar): prints bart's line */
+static int cmd_estvar(const args *a)
+{
+    mv_vol k;
+    int64_t cs[3] = {24, 24, 24}, ks[3] = {6, 6, 6}, kd[16];
+    double var = 0;
+    int rc;
+    mv_status st;
+    if ((rc = opt_vec3(a, "-r", "-R", cs, "-r takes a calibration size S or X:Y:Z")) ||
+        (rc = opt_vec3(a, "-k", "-K", ks, "-k takes a kernel size S or X:Y:Z")) || (rc = load_calib_kspace(a, a->pos[0], &k, kd)))
+        return rc;
+    st = mv_estvar(&k, cs, ks, NULL, &var, NULL);
+    mv_free(&k);
+    if (st != MV_OK) return fail_at(st, a->pos[0]);
+    printf("Estimated noise variance: %f\n", (float)var);
+    return 0;
+}
+
 static int cmd_svd(const args *a)
 {
     mv_vol x, u, s, vh, sc;
@@ -1546,6 +1564,12 @@ const command mvtool_recon_commands[] = {
      "  -S: BART's soft crop), each map's first coil made real (BART's fixphase). MAPS\n"
      "  (X, Y, Z, coils, maps); EIG the eigenvalues (X, Y, Z, 1, maps).\n",
      "-c= -m= -S", 5, 6, cmd_ecaltwo},
+    {"estvar", "the noise variance of k-space (bart estvar)",
+     "mvtool estvar [-k K] [-r R] KSPACE\n"
+     "  bart estvar (mv_estvar): the calibration matrix's smallest quarter of singular values\n"
+     "  against those of BART's simulated noise (its generator, seed 123); -k kernel (6),\n"
+     "  -r calibration size (24), S or X:Y:Z. Prints bart's line.\n",
+     "-k= -K= -r= -R=", 1, 1, cmd_estvar},
     {"calmat", "the calibration matrix of k-space (BART calmat)",
      "mvtool calmat [-k S|X:Y:Z] [-r S|X:Y:Z] [-C] KSPACE OUT\n"
      "  bart calmat: OUT (positions, kernel samples x coils): every -k 5 block of the calibration\n"

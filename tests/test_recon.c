@@ -4262,3 +4262,222 @@ MV_TEST(recon, svd_known_decomposition)
         mv_free(&k);
     }
 }
+
+static int pocs_stop_at_3(void *user, int iteration, double norm)
+{
+    (void)user, (void)norm;
+    return iteration >= 3;
+}
+
+/* POCSENSE on data in the range of normalised maps (S^H S = 1 per voxel):
+   fully sampled it returns the k-space after one round (both sets hold
+   it); undersampled by 2 along y with four coils it converges to the
+   k-space of the object (the intersection of the two sets is that point:
+   SENSE is well posed). l1 with a vanishing threshold is the unregularised
+   iteration (the joint wavelet path transforms and returns), with a huge
+   one nothing survives; 1 and 2 threads give the same bytes; a progress
+   callback cancels; refusals. */
+MV_TEST(recon, pocsense_converges_to_the_object)
+{
+    const int64_t X = 24, Y = 20, C = 4;
+    int64_t sd[5] = {24, 20, 1, 4, 1}, kd[4] = {24, 20, 1, 4}, i, x, y, c;
+    mv_vol sens, img, ks, ku, out, out2;
+    mv_pocsense_opts po;
+    float *s, *k, *u;
+    double err, nrm;
+    mv_vol_init(&sens), mv_vol_init(&img), mv_vol_init(&ks), mv_vol_init(&ku), mv_vol_init(&out), mv_vol_init(&out2);
+    REQUIRE_OK(mv_vol_alloc(&sens, MV_DT_C64, 5, sd, NULL));
+    REQUIRE_OK(mv_vol_alloc(&img, MV_DT_C64, 4, kd, NULL)); /* the coil images S x */
+    s = (float *)sens.data;
+    for (y = 0; y < Y; y++)
+        for (x = 0; x < X; x++) {
+            double w[4], tot = 0, ph;
+            const double obj = 1.0 + 0.5 * cos(0.3 * x) * sin(0.2 * y) + (x > 6 && x < 16 && y > 5 && y < 12 ? 0.8 : 0.0);
+            for (c = 0; c < C; c++) { /* four coils at the corners, smooth phases */
+                const double cx = c & 1 ? X : 0, cy = c & 2 ? Y : 0;
+                w[c] = 1.0 / (1.0 + ((x - cx) * (x - cx) + (y - cy) * (y - cy)) / 200.0);
+                tot += w[c] * w[c];
+            }
+            for (c = 0; c < C; c++) {
+                const int64_t at = x + X * (y + Y * c);
+                ph = 0.05 * c * x - 0.03 * y;
+                s[2 * at] = (float)(w[c] / sqrt(tot) * cos(ph));
+                s[2 * at + 1] = (float)(w[c] / sqrt(tot) * sin(ph));
+                ((float *)img.data)[2 * at] = (float)(obj * s[2 * at]);
+                ((float *)img.data)[2 * at + 1] = (float)(obj * s[2 * at + 1]);
+            }
+        }
+    REQUIRE_OK(mv_fftc(&img, &ks, 3u, 0, NULL)); /* the centred k-space of the coil images */
+    memset(&po, 0, sizeof(po));
+    po.iterations = 1;
+    REQUIRE_OK(mv_pocsense(&ks, &sens, &out, &po));
+    k = (float *)ks.data;
+    err = nrm = 0;
+    for (i = 0; i < 2 * X * Y * C; i++) {
+        err += pow(((float *)out.data)[i] - k[i], 2);
+        nrm += (double)k[i] * k[i];
+    }
+    EXPECT_MSG(sqrt(err / nrm) < 1e-5, "fully sampled, one round: %g from the k-space", sqrt(err / nrm));
+    EXPECT(po.scale_used > 0);
+    mv_free(&out);
+    /* every other line of y (the centre line among them) */
+    REQUIRE_OK(mv_vol_copy(&ks, &ku));
+    u = (float *)ku.data;
+    for (c = 0; c < C; c++)
+        for (y = 1; y < Y; y += 2)
+            for (x = 0; x < X; x++) u[2 * (x + X * (y + Y * c))] = u[2 * (x + X * (y + Y * c)) + 1] = 0.f;
+    po.iterations = 400;
+    po.threads = 2;
+    REQUIRE_OK(mv_pocsense(&ku, &sens, &out, &po));
+    err = nrm = 0;
+    for (i = 0; i < 2 * X * Y * C; i++) {
+        err += pow(((float *)out.data)[i] - k[i], 2);
+        nrm += (double)k[i] * k[i];
+    }
+    EXPECT_MSG(sqrt(err / nrm) < 2e-3, "R = 2, 400 rounds: %g from the object's k-space", sqrt(err / nrm));
+    po.threads = 1;
+    REQUIRE_OK(mv_pocsense(&ku, &sens, &out2, &po));
+    EXPECT(memcmp(out.data, out2.data, (size_t)(X * Y * C * 8)) == 0);
+    mv_free(&out2);
+    /* l1 with a vanishing threshold: the same iteration through the joint wavelet path */
+    po.iterations = 20;
+    mv_free(&out); /* out is allocated by each call */
+    REQUIRE_OK(mv_pocsense(&ku, &sens, &out, &po));
+    po.alpha = 1e-12;
+    po.l1_wavelet = 1;
+    REQUIRE_OK(mv_pocsense(&ku, &sens, &out2, &po));
+    err = nrm = 0;
+    for (i = 0; i < 2 * X * Y * C; i++) {
+        err += pow(((float *)out.data)[i] - ((float *)out2.data)[i], 2);
+        nrm += pow(((float *)out.data)[i], 2);
+    }
+    EXPECT_MSG(sqrt(err / nrm) < 1e-5, "l1 at 1e-12 against no threshold: %g", sqrt(err / nrm));
+    mv_free(&out2);
+    po.alpha = 1e30;
+    REQUIRE_OK(mv_pocsense(&ku, &sens, &out2, &po));
+    for (i = 0, err = 0; i < 2 * X * Y * C; i++) err += fabs(((float *)out2.data)[i]);
+    EXPECT(err == 0);
+    mv_free(&out2);
+    /* cancel after the third round; refusals */
+    po.alpha = 0;
+    po.progress = pocs_stop_at_3;
+    EXPECT_STATUS(mv_pocsense(&ku, &sens, &out2, &po), MV_ERR_CANCELLED);
+    EXPECT_EQ_INT(po.iterations_done, 3);
+    EXPECT(out2.data == NULL);
+    po.progress = NULL;
+    po.alpha = -1;
+    EXPECT_STATUS(mv_pocsense(&ku, &sens, &out2, &po), MV_ERR_INVALID_ARG);
+    po.alpha = 0;
+    img.dim[0] = 12; /* maps of another size */
+    sens.dim[0] = 12;
+    EXPECT_STATUS(mv_pocsense(&ku, &sens, &out2, &po), MV_ERR_INVALID_ARG);
+    EXPECT(strstr(mv_last_error(), "sens dims[0]") != NULL);
+    sens.dim[0] = 24;
+    mv_free(&sens), mv_free(&img), mv_free(&ks), mv_free(&ku), mv_free(&out);
+}
+
+/* mv_estvar: the estimate is quadratic in the data (the same noise floor
+   from the same seed: 3 x the k-space gives 9 x the variance), near var /
+   1.21 for white noise of variance var (BART's fit), NULL seed is 123 and a
+   given seed advances; refusals. */
+MV_TEST(recon, estvar_scaling_and_noise)
+{
+    int64_t kd[4] = {32, 32, 1, 4}, cs[3] = {24, 24, 24}, ks[3] = {6, 6, 6}, i;
+    mv_vol k, k3;
+    double v1 = 0, v3 = 0, vs = 0;
+    unsigned seed = 123, noise_seed = 99;
+    mv_vol_init(&k), mv_vol_init(&k3);
+    REQUIRE_OK(mv_vol_alloc(&k, MV_DT_C64, 4, kd, NULL));
+    REQUIRE_OK(mv_bart_noise(k.data, 32 * 32 * 4, 0.5, 1.0, 0, &noise_seed));
+    REQUIRE_OK(mv_vol_copy(&k, &k3));
+    for (i = 0; i < 2 * 32 * 32 * 4; i++) ((float *)k3.data)[i] *= 3.f;
+    REQUIRE_OK(mv_estvar(&k, cs, ks, NULL, &v1, NULL));
+    REQUIRE_OK(mv_estvar(&k3, cs, ks, &seed, &v3, NULL));
+    EXPECT_REL(v3, 9 * v1, 1e-5);
+    EXPECT(seed != 123); /* advanced: 10 runs of 8 x 2304 draws and more */
+    EXPECT_MSG(fabs(v1 * 1.21 / 0.5 - 1) < 0.1, "white noise of variance 0.5: estimate %g x 1.21", v1);
+    REQUIRE_OK(mv_estvar(&k, cs, ks, &seed, &vs, NULL)); /* another noise floor: close, not equal */
+    EXPECT(vs != v1 && fabs(vs / v1 - 1) < 0.05);
+    ks[0] = 25;
+    EXPECT_STATUS(mv_estvar(&k, cs, ks, NULL, &v1, NULL), MV_ERR_INVALID_ARG);
+    ks[0] = 0;
+    EXPECT_STATUS(mv_estvar(&k, cs, ks, NULL, &v1, NULL), MV_ERR_INVALID_ARG);
+    mv_free(&k), mv_free(&k3);
+}
+
+static int sake_stop_at_2(void *user, int iteration, double change)
+{
+    (void)user, (void)change;
+    return iteration >= 2;
+}
+
+/* SAKE on the k-space of three point sources seen by two coils: its block
+   Hankel matrix has rank 3, so fully sampled data are a fixed point (the
+   rank-4 cut keeps them, consistency holds them), and with every other
+   phase-encode line missing (a band of 6 kept) the low-rank completion
+   recovers the missing lines (matrix completion of an exactly low-rank
+   matrix); 1 and 2 threads the same bytes; cancel; refusals. */
+MV_TEST(recon, sake_completes_low_rank_kspace)
+{
+    const int64_t N = 24, C = 2;
+    int64_t kd[4] = {24, 24, 1, 2}, i, x, y, c, s;
+    static const double src[3][4] = {{3.3, 7.1, 1.0, 0.3}, {15.2, 4.4, 0.7, -0.5}, {9.6, 18.3, 0.5, 1.1}}; /* x, y, amplitude, phase */
+    mv_vol k, ku, out, out2;
+    mv_sake_opts so;
+    double err, nrm, zf;
+    float *kp, *up;
+    mv_vol_init(&k), mv_vol_init(&ku), mv_vol_init(&out), mv_vol_init(&out2);
+    REQUIRE_OK(mv_vol_alloc(&k, MV_DT_C64, 4, kd, NULL));
+    kp = (float *)k.data;
+    for (c = 0; c < C; c++)
+        for (y = 0; y < N; y++)
+            for (x = 0; x < N; x++) {
+                double re = 0, im = 0;
+                for (s = 0; s < 3; s++) {
+                    const double coil = c == 0 ? 1.0 : 0.6 + 0.1 * s, ph = src[s][3] * (c + 1) -
+                        2 * 3.14159265358979323846 * ((x - N / 2) * src[s][0] + (y - N / 2) * src[s][1]) / (double)N;
+                    re += 0.02 * src[s][2] * coil * cos(ph);
+                    im += 0.02 * src[s][2] * coil * sin(ph);
+                }
+                kp[2 * (x + N * (y + N * c))] = (float)re;
+                kp[2 * (x + N * (y + N * c)) + 1] = (float)im;
+            }
+    memset(&so, 0, sizeof(so));
+    so.alpha = 0.05, so.alpha_set = 1; /* ceil(0.05 x 72) = 4 singular values kept */
+    so.iterations = 10;
+    REQUIRE_OK(mv_sake(&k, &out, &so));
+    for (i = 0, err = nrm = 0; i < 2 * N * N * C; i++) {
+        err += pow(((float *)out.data)[i] - kp[i], 2);
+        nrm += (double)kp[i] * kp[i];
+    }
+    EXPECT_MSG(sqrt(err / nrm) < 1e-5, "fully sampled rank-3 k-space moved by %g", sqrt(err / nrm));
+    mv_free(&out);
+    REQUIRE_OK(mv_vol_copy(&k, &ku));
+    up = (float *)ku.data;
+    for (c = 0; c < C; c++)
+        for (y = 1; y < N; y += 2)
+            if (y < N / 2 - 3 || y >= N / 2 + 3)
+                for (x = 0; x < N; x++) up[2 * (x + N * (y + N * c))] = up[2 * (x + N * (y + N * c)) + 1] = 0.f;
+    so.iterations = 300;
+    so.threads = 2;
+    REQUIRE_OK(mv_sake(&ku, &out, &so));
+    for (i = 0, err = zf = 0; i < 2 * N * N * C; i++) {
+        err += pow(((float *)out.data)[i] - kp[i], 2);
+        zf += pow(up[i] - kp[i], 2);
+    }
+    EXPECT_MSG(sqrt(err / nrm) < 1e-3 && sqrt(zf / nrm) > 0.3, "R = 2 completion: %g from the k-space (zero filled: %g)",
+               sqrt(err / nrm), sqrt(zf / nrm));
+    so.threads = 1;
+    REQUIRE_OK(mv_sake(&ku, &out2, &so));
+    EXPECT(memcmp(out.data, out2.data, (size_t)(N * N * C * 8)) == 0);
+    mv_free(&out2);
+    so.progress = sake_stop_at_2;
+    EXPECT_STATUS(mv_sake(&ku, &out2, &so), MV_ERR_CANCELLED);
+    EXPECT_EQ_INT(so.iterations_done, 2);
+    so.progress = NULL;
+    so.alpha = 1.5;
+    EXPECT_STATUS(mv_sake(&ku, &out2, &so), MV_ERR_INVALID_ARG);
+    so.alpha = 0.2, so.lambda = -0.1, so.lambda_set = 1;
+    EXPECT_STATUS(mv_sake(&ku, &out2, &so), MV_ERR_INVALID_ARG);
+    mv_free(&k), mv_free(&ku), mv_free(&out);
+}

@@ -2227,6 +2227,126 @@ else
   echo "  (skip the image family vs bart: no bart, numpy, scipy or PIL)"
 fi
 
+# the SENSE family (mvtool_sense.c): fakeksp, itsense, pocsense (mv_pocsense) against bart 0.8 and numpy
+if command -v bart >/dev/null 2>&1 && "$PY" -c 'import numpy' 2>/dev/null; then
+  SE=$W/sense && mkdir -p "$SE"
+  nrm() { "$PY" -c "
+import numpy as np, sys
+a, b = np.fromfile('$1.cfl', np.complex64), np.fromfile('$2.cfl', np.complex64)
+e = np.linalg.norm(a - b) / np.linalg.norm(a) if a.shape == b.shape and np.linalg.norm(a) > 0 else 1
+sys.exit(0 if e <= $3 else print('relative l2', e) or 1)"; }
+  # 32^2 x 4 coils (one ESPIRiT map), 31^2 x 3 (odd), 30^2 x 3 with two maps, 20^3 x 3; each undersampled
+  bart phantom -x 32 -k -s 4 "$SE/k32" >/dev/null && bart ecalib -m1 "$SE/k32" "$SE/s32" >/dev/null &&
+    bart phantom -x 31 -k -s 3 "$SE/k31" >/dev/null && bart ecalib -m1 "$SE/k31" "$SE/s31" >/dev/null &&
+    bart phantom -x 30 -k -s 3 "$SE/k30" >/dev/null && bart ecalib -m2 "$SE/k30" "$SE/s30" >/dev/null &&
+    bart phantom -3 -x 20 -k -s 3 "$SE/k20" >/dev/null && bart ecalib -m1 "$SE/k20" "$SE/s20" >/dev/null &&
+    bart poisson -Y 20 -Z 20 -y 1.5 -z 1.5 -C 6 "$SE/p20" >/dev/null && bart fmac "$SE/k20" "$SE/p20" "$SE/u20" >/dev/null || bad "sense family: bart's test data"
+  for n in 32 31 30; do
+    bart upat -Y $n -Z 1 -y 2 -c 6 "$SE/q$n" >/dev/null && bart repmat 0 $n "$SE/q$n" "$SE/p$n" >/dev/null &&
+      bart fmac "$SE/k$n" "$SE/p$n" "$SE/u$n" >/dev/null && bart phantom -x $n "$SE/i$n" >/dev/null || bad "sense family: bart's data at $n"
+  done
+  bart repmat 4 2 "$SE/i30" "$SE/i30" >/dev/null
+  # fakeksp: bart's k-space within 1e-6 (its FFT and ours), -r too (the measured samples put back in bart's fftmod'ed domain,
+  # so at 30 and 31 they come back turned, as bart's); numpy's centred unitary FFT of the coil images at 32
+  for n in 32 31 30; do
+    for r in "" "-r"; do
+      bart fakeksp $r "$SE/i$n" "$SE/u$n" "$SE/s$n" "$SE/bf" >/dev/null && $T fakeksp $r "$SE/i$n" "$SE/u$n" "$SE/s$n" "$SE/mf" &&
+        nrm "$SE/bf" "$SE/mf" 1e-6 && ok || bad "fakeksp $r at $n: not bart fakeksp's"
+    done
+  done
+  $T fakeksp "$SE/i32" "$SE/u32" "$SE/s32" "$SE/mf" && "$PY" - "$SE" <<'PYEOF' && ok || bad "fakeksp: not numpy's centred FFT of the coil images"
+import numpy as np, sys
+d = sys.argv[1]
+rd = lambda p: np.fromfile(p + '.cfl', np.complex64).reshape([int(x) for x in open(p + '.hdr').read().split('\n')[1].split()], order='F')
+x, S, m = rd(d + '/i32')[:, :, 0, 0, 0].squeeze(), rd(d + '/s32')[:, :, 0, :, 0].reshape(32, 32, 4, order='F'), rd(d + '/mf').reshape(32, 32, 4, order='F')
+ref = np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(S * x[:, :, None], axes=(0, 1)), axes=(0, 1), norm='ortho'), axes=(0, 1))
+sys.exit(0 if np.linalg.norm(ref - m) <= 1e-6 * np.linalg.norm(ref) else print(np.linalg.norm(ref - m) / np.linalg.norm(ref)) or 1)
+PYEOF
+  # itsense: bart's image within 1e-5 (the same CG from the same start; float rounding); numpy's float64 CG on the dense
+  # operator with bart's stopping rule at 32
+  for n in 32 31 30; do
+    bart itsense 0.01 "$SE/s$n" "$SE/u$n" "$SE/p$n" "$SE/bi" >/dev/null && $T itsense 0.01 "$SE/s$n" "$SE/u$n" "$SE/p$n" "$SE/mi" &&
+      nrm "$SE/bi" "$SE/mi" 1e-5 && ok || bad "itsense at $n: not bart itsense's"
+  done
+  bart itsense 0 "$SE/s32" "$SE/u32" "$SE/p32" "$SE/bi" >/dev/null && $T itsense 0 "$SE/s32" "$SE/u32" "$SE/p32" "$SE/mi" && nrm "$SE/bi" "$SE/mi" 1e-5 &&
+    ok || bad "itsense 0: not bart itsense's"
+  $T itsense 0.01 "$SE/s32" "$SE/u32" "$SE/p32" "$SE/mi" && "$PY" - "$SE" <<'PYEOF' && ok || bad "itsense: not numpy's CG"
+import numpy as np, sys
+d = sys.argv[1]
+rd = lambda p: np.fromfile(p + '.cfl', np.complex64).reshape([int(x) for x in open(p + '.hdr').read().split('\n')[1].split()], order='F')
+S, y, P, m = rd(d + '/s32').reshape(32, 32, 4, order='F'), rd(d + '/u32').reshape(32, 32, 4, order='F'), rd(d + '/p32').reshape(32, 32, order='F'), rd(d + '/mi').reshape(32, 32, order='F')
+S, y, P = S.astype(complex), y.astype(complex), P.astype(complex)
+F = lambda u: np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(u, axes=(0, 1)), axes=(0, 1), norm='ortho'), axes=(0, 1))
+Fi = lambda u: np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(u, axes=(0, 1)), axes=(0, 1), norm='ortho'), axes=(0, 1))
+A = lambda x: P[:, :, None] * F(S * x[:, :, None])
+AH = lambda k: (np.conj(S) * Fi(np.conj(P)[:, :, None] * k)).sum(2)
+N = lambda x: AH(A(x)) + 0.01 * x
+b = AH(y); x = np.zeros_like(b); r = b.copy(); p = r.copy(); rs = np.vdot(r, r).real; eps2 = (1e-3 * np.linalg.norm(b)) ** 2
+for i in range(100):
+    Ap = N(p); al = rs / np.vdot(p, Ap).real; x += al * p; r -= al * Ap; rn = np.vdot(r, r).real
+    if rn <= eps2: break
+    p = r + rn / rs * p; rs = rn
+sys.exit(0 if np.linalg.norm(x - m) <= 1e-5 * np.linalg.norm(x) else print(i, np.linalg.norm(x - m) / np.linalg.norm(x)) or 1)
+PYEOF
+  $T itsense 0.01 "$SE/s20" "$SE/u20" "$SE/p20" "$SE/x" 2>"$W/err"; [ $? -eq 1 ] && grep -q "axis 0 has 20 and 1" "$W/err" && ok || bad "itsense, a pattern without the readout: refused (bart asserts)"
+  # pocsense: bart's k-space within 1e-5 (default, l2, l1-wavelet, robust; even, odd, two maps, 3D); numpy's POCS (the
+  # data scale cancels without a threshold) at 32
+  for R in "32|" "32|-r 0.1" "32|-i 20 -r 0.05 -l 1" "32|-i 7 -o 0.01" "31|-i 20 -r 0.05 -l 1" "30|" "30|-r 0.1 -l 2" "20|-i 10 -r 0.02 -l 1" "20|"; do
+    IFS='|' read -r n o <<< "$R"
+    bart pocsense $o "$SE/u$n" "$SE/s$n" "$SE/bp" >/dev/null && $T pocsense $o "$SE/u$n" "$SE/s$n" "$SE/mp" &&
+      nrm "$SE/bp" "$SE/mp" 1e-5 && ok || bad "pocsense $o at $n: not bart pocsense's"
+  done
+  for o in "" "-r 0.1"; do
+    $T pocsense -i 30 $o "$SE/u32" "$SE/s32" "$SE/mp" && "$PY" - "$SE" "${o#-r }" <<'PYEOF' && ok || bad "pocsense -i 30 $o: not numpy's POCS"
+import numpy as np, sys
+d, al = sys.argv[1], float(sys.argv[2] or 0)
+rd = lambda p: np.fromfile(p + '.cfl', np.complex64).reshape([int(x) for x in open(p + '.hdr').read().split('\n')[1].split()], order='F')
+S, y, m = rd(d + '/s32').reshape(32, 32, 4, order='F').astype(complex), rd(d + '/u32').reshape(32, 32, 4, order='F').astype(complex), rd(d + '/mp').reshape(32, 32, 4, order='F')
+F = lambda u: np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(u, axes=(0, 1)), axes=(0, 1), norm='ortho'), axes=(0, 1))
+Fi = lambda u: np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(u, axes=(0, 1)), axes=(0, 1), norm='ortho'), axes=(0, 1))
+pat = (np.abs(y) ** 2).sum(2) > 0
+x = np.zeros_like(y)
+for i in range(30):
+    x = np.where(pat[:, :, None], y, x)
+    c = Fi(x); x = F(S * (np.conj(S) * c).sum(2)[:, :, None])
+    if al: x = x / (1 + al)
+sys.exit(0 if np.linalg.norm(x - m) <= 1e-5 * np.linalg.norm(x) else print(np.linalg.norm(x - m) / np.linalg.norm(x)) or 1)
+PYEOF
+  done
+  # estvar (mv_estvar): bart's line on noise (bart noise of variance 1 and 0.25, 2D, 4 coils; 3D), where bart's float Gram
+  # matrix keeps its digits; numpy's float64 SVD of bart calmat's matrix against noise drawn by BART's generator
+  # (tests/py/estvar_ref.py) on the phantom with noise, where bart's float eigenvalues of the Gram are rounding noise
+  bart zeros 4 32 32 1 4 "$SE/z" >/dev/null && bart noise -s 77 -n 1 "$SE/z" "$SE/n1" >/dev/null && bart noise -s 5 -n 0.25 "$SE/z" "$SE/n2" >/dev/null &&
+    bart zeros 4 14 14 14 2 "$SE/z3" >/dev/null && bart noise -s 9 "$SE/z3" "$SE/n3" >/dev/null || bad "estvar: bart noise"
+  for R in "n1|" "n2|-k 5 -r 20" "n3|-k 3 -r 10"; do
+    IFS='|' read -r f o <<< "$R"
+    b=$(bart estvar $o "$SE/$f" | awk '{print $4}') && m=$($T estvar $o "$SE/$f" | awk '{print $4}') &&
+      awk -v b="$b" -v m="$m" 'BEGIN { d = b - m; if (d < 0) d = -d; exit !(d <= 2e-6 + 2e-5 * b && b > 0) }' && ok || bad "estvar $o $f: $m, bart's $b"
+  done
+  bart noise -s 3 -n 0.01 "$SE/k32" "$SE/kn" >/dev/null && bart calmat -k 6 -r 24 "$SE/kn" "$SE/cm" >/dev/null &&
+    r=$("$PY" tests/py/estvar_ref.py "$SE/cm" 24 24 1 4 6 6 1) && m=$($T estvar "$SE/kn" | awk '{print $4}') &&
+    awk -v r="$r" -v m="$m" 'BEGIN { d = r - m; if (d < 0) d = -d; exit !(d <= 2e-6 + 1e-4 * r) }' && ok || bad "estvar of the noisy phantom: $m, numpy's $r"
+  $T estvar -k 30 "$SE/kn" 2>"$W/err"; [ $? -eq 1 ] && grep -q "kernel 30 along axis 0" "$W/err" && ok || bad "estvar, a kernel larger than the box: refused"
+  # sake (mv_sake): bart's k-space within 2e-4 (bart's float LAPACK SVD each round, medvol's float64 Gram: measured
+  # 1e-5 .. 8e-5 after 50 rounds); numpy's float64 SAKE (tests/py/sake_ref.py: numpy's SVD) within 1e-5
+  for R in "32|" "32|-s 0.1" "32|-i 20 -o 0.5" "31|-i 30" "30|-i 30 -s 0.3"; do
+    IFS='|' read -r n o <<< "$R"
+    bart sake $o "$SE/u$n" "$SE/bs" >/dev/null && $T sake $o "$SE/u$n" "$SE/ms" && nrm "$SE/bs" "$SE/ms" 2e-4 && ok || bad "sake $o at $n: not bart sake's"
+  done
+  for R in "32|20|0.22|1" "31|15|0.3|0.2"; do
+    IFS='|' read -r n it al la <<< "$R"
+    $T sake -i $it -s $al -o $la "$SE/u$n" "$SE/ms" && e=$("$PY" tests/py/sake_ref.py "$SE/u$n" "$SE/ms" $it $al $la) &&
+      awk -v e="$e" 'BEGIN { exit !(e < 1e-5) }' && ok || bad "sake -i $it -s $al -o $la at $n: $e from numpy's"
+  done
+  $T sake -i 0 "$SE/u32" "$SE/ms" && cmp -s "$SE/u32.cfl" "$SE/ms.cfl" && ok || bad "sake -i 0: the data as they are"
+  $T sake -s 1.5 "$SE/u32" "$SE/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "0 .. 1" "$W/err" && ok || bad "sake -s 1.5: usage error"
+  $T pocsense -l 3 "$SE/u32" "$SE/s32" "$SE/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "1 (l1-wavelet) or 2" "$W/err" && ok || bad "pocsense -l 3: usage error"
+  $T pocsense "$SE/u32" "$SE/s31" "$SE/x" 2>"$W/err"; [ $? -eq 1 ] && grep -q "axis 0 has 32 and 31" "$W/err" && ok || bad "pocsense, maps of another size: refused"
+  bart repmat 10 2 "$SE/u32" "$SE/u32t" >/dev/null && $T pocsense "$SE/u32t" "$SE/s32" "$SE/x" 2>"$W/err"; [ $? -eq 1 ] && grep -q "one volume of coils" "$W/err" && ok || bad "pocsense of a series: refused"
+else
+  echo "  (skip the SENSE family vs bart: no bart or numpy)"
+fi
+
 rm -rf "$W"
 echo "tools: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -80,6 +80,8 @@ int main(void)
     mv_ecalib_opts z_ecalib_opts = MV_ZERO_INIT;
     mv_wavelet_opts z_wavelet_opts = MV_ZERO_INIT;
     mv_cg_opts z_cg_opts = MV_ZERO_INIT;
+    mv_pocsense_opts z_pocsense_opts = MV_ZERO_INIT;
+    mv_sake_opts z_sake_opts = MV_ZERO_INIT;
     mv_recon_io z_recon_io = MV_ZERO_INIT;
     mv_nlinv_opts z_nlinv_opts = MV_ZERO_INIT;
     mv_cc_opts z_cc_opts = MV_ZERO_INIT;
@@ -124,6 +126,8 @@ int main(void)
     CHECK(z_estdelay_opts.ring == 0 && z_estdelay_opts.region == 0.0f && z_estdelay_opts.alloc_ctx == NULL);
     CHECK(z_estdelay_result.delays[2] == 0.0f && z_estdelay_result.region_too_small == 0);
     CHECK(z_tv_opts.axes == 0 && z_tv_opts.components == 0 && z_tv_opts.alloc_ctx == NULL);
+    CHECK(z_pocsense_opts.iterations == 0 && z_pocsense_opts.alpha == 0.0 && z_pocsense_opts.progress == NULL);
+    CHECK(z_sake_opts.alpha_set == 0 && z_sake_opts.lambda_set == 0 && z_sake_opts.progress == NULL);
     CHECK(z_whiten_opts.normalize == 0 && z_whiten_opts.matrix_out == NULL && z_whiten_opts.stdev == 0.0);
     CHECK(z_grappa_opts.kernel[2] == 0 && z_grappa_opts.lambda == 0.0 && z_ecalib_opts.calib[2] == 0);
     CHECK(z_wavelet_opts.type == MV_WAVELET_DAU2 && z_wavelet_opts.shift[2] == 0 && z_cg_opts.tv == 0.0 &&
