@@ -115,7 +115,9 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	$(BUILD)/mvtool threshold -B 0.1 $(BUILD)/run-c $(BUILD)/run-cb && $(BUILD)/mvtool morphop -o 3 $(BUILD)/run-cb $(BUILD)/run-cbo && \
 	  echo "roistat of the phantom inside its mask opened by a 3 x 3 block (bart threshold -B, morphop -o, roistat):" && \
 	  $(BUILD)/mvtool roistat $(BUILD)/run-cbo $(BUILD)/run-c && rm -f $(BUILD)/run-png*.png && \
-	  $(BUILD)/mvtool toimg $(BUILD)/run-cbo $(BUILD)/run-png && echo "toimg (bart toimg): $$(ls $(BUILD)/run-png-*.png | wc -l) PNG slices of that mask"
+	  $(BUILD)/mvtool toimg $(BUILD)/run-cbo $(BUILD)/run-png && echo "toimg (bart toimg): $$(ls $(BUILD)/run-png-*.png | wc -l) PNG slices of that mask" && \
+	  $(BUILD)/mvtool fftrot 0 1 0.5 $(BUILD)/run-c $(BUILD)/run-cr && $(BUILD)/mvtool fftrot 0 1 -0.5 $(BUILD)/run-cr $(BUILD)/run-crr && \
+	  printf "fftrot by 0.5 rad and back (bart fftrot: three unitary shears): nrmse: " && $(BUILD)/mvtool nrmse $(BUILD)/run-c $(BUILD)/run-crr
 	$(BUILD)/mvtool upat -Y 24 -Z 1 -y 2 -c 6 $(BUILD)/run-up && $(BUILD)/mvtool repmat 0 24 $(BUILD)/run-up $(BUILD)/run-upr && \
 	  $(BUILD)/mvtool fmac $(BUILD)/run-cks $(BUILD)/run-upr $(BUILD)/run-cku && \
 	  $(BUILD)/mvtool pocsense -i 50 $(BUILD)/run-cku $(BUILD)/run-cs $(BUILD)/run-cpk && \

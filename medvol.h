@@ -4203,7 +4203,8 @@ typedef struct mv_pocsense_opts {
 MVDEF mv_status mv_pocsense(const mv_vol *kspace, const mv_vol *sens, mv_vol *out, mv_pocsense_opts *opts);
 
 /* The noise variance of k-space as bart estvar estimates it (Iyer's
-   calib/estvar.c; ESPIRiT's -v and -a take it): the singular values S of the
+   calib/estvar.c; bart ecalib -W and -a take it, which mv_ecalib does not
+   offer): the singular values S of the
    calibration matrix (BART's extract_calib box of calsize, every kernel
    position inside it a row, the kernel's samples times the coils the
    columns), the noise floor E the mean over 10 runs of the singular values
@@ -4212,8 +4213,12 @@ MVDEF mv_status mv_pocsense(const mv_vol *kspace, const mv_vol *sens, mv_vol *ou
    fresh bart process: per run 8 times the box's samples drawn, the first
    box filled, as BART's noise_calreg does), and the variance (mean of S_i /
    E_i over the smallest quarter)^2 / 1.21, BART's scaling. Axes of length 1
-   take a kernel and box of 1. Eigenvalues in float64 (BART: float LAPACK),
-   so the result agrees with bart's to float rounding. seed: NULL for 123;
+   take a kernel and box of 1. Singular values from the Gram matrix's
+   eigenvalues in float64: on noise bart's to float rounding; where the
+   data's singular values span more than about 1e4, bart's float LAPACK
+   eigenvalues of the Gram are rounding noise in the smallest quarter and
+   its estimate is too large (a phantom with noise of variance 0.01: bart
+   0.075, this and numpy's SVD 0.015). seed: NULL for 123;
    advanced. MV_ERR_INVALID_ARG: a kernel larger than the box, a box with
    fewer than 4 singular values. allocates: yes (the calibration matrix's
    Gram, n^2 doubles for n = kernel samples x coils). thread-safe: yes. */
@@ -4233,7 +4238,7 @@ MVDEF mv_status mv_estvar(const mv_vol *kspace, const int64_t calsize[3], const 
    BART's FISTA step (its "ravine") from the previous iterate. The rank-r
    part is A V V^H with V the leading eigenvectors of A^H A, computed in
    float64 in row chunks (no rows x rows factor: bart's LAPACK SVD asks for
-   one, 32 GB at 256^2, and aborts). kspace c64 (x, y, z, C, frames...);
+   one, 32 GB at 256^2). kspace c64 (x, y, z, C, frames...);
    out allocated c64 with its dims (may be kspace). opts.progress after
    each iteration; nonzero cancels (MV_ERR_CANCELLED, out untouched).
    MV_ERR_INVALID_ARG: alpha outside [0, 1], lambda outside [0, 1] (bart's
@@ -43155,6 +43160,18 @@ static void mv__zchol_upper_solve(const double *u, int64_t n, double *b, int64_t
     }
 }
 
+/* The upper triangle of a Hermitian n x n matrix (row-major interleaved
+   float64) from its lower one, as the Gram kernel leaves it */
+static void mv__herm_fill_upper(double *a, int64_t n)
+{
+    int64_t i, j;
+    for (i = 0; i < n; i++)
+        for (j = 0; j < i; j++) {
+            a[2 * (j * n + i)] = a[2 * (i * n + j)];
+            a[2 * (j * n + i) + 1] = -a[2 * (i * n + j) + 1];
+        }
+}
+
 /* Eigen-decomposition of a Hermitian n x n matrix a (row-major interleaved
    float64, full matrix; destroyed): eigenvalues w ascending, and the
    eigenvectors of the largest `want` eigenvalues as rows of vec (vec[r] is
@@ -46110,11 +46127,7 @@ MVDEF mv_status mv_svd(const mv_vol *a, mv_vol *u, mv_vol *s, mv_vol *vh, int ec
     {
         double *gm = v + 2 * n * n, *work = gm + 2 * n * n, *w = work + 3 * n * n + 7 * n;
         mv__kernels_get()->recon->zgram(gm, 2 * n, g, 2 * n, g, 2 * n, m, n, n); /* lower triangle and diagonal */
-        for (i = 0; i < n; i++)
-            for (j = 0; j < i; j++) {
-                gm[2 * (j * n + i)] = gm[2 * (i * n + j)];
-                gm[2 * (j * n + i) + 1] = -gm[2 * (i * n + j) + 1];
-            }
+        mv__herm_fill_upper(gm, n);
         if (mv__zheev(gm, n, w, v, n, work)) {
             st = mv__fail(MV_ERR_BAD_DATA, "%s: the eigensolver did not converge (%lld x %lld)", fn, (long long)M, (long long)N);
             goto done;
@@ -50805,11 +50818,7 @@ static mv_status mv__estvar_sv(const float *box, const int64_t bd[3], int64_t nc
         }
     mv__kernels_get()->recon->zgram(gm, 2 * n, g, 2 * n, g, 2 * n, m, n, n); /* lower triangle and diagonal */
     mv__free(g, ctx);
-    for (p = 0; p < n; p++)
-        for (q = 0; q < p; q++) {
-            gm[2 * (q * n + p)] = gm[2 * (p * n + q)];
-            gm[2 * (q * n + p) + 1] = -gm[2 * (p * n + q) + 1];
-        }
+    mv__herm_fill_upper(gm, n);
     {
         double *work = gm + 2 * n * n, *w = work + 3 * n * n + 7 * n;
         if (mv__zheev(gm, n, w, NULL, 0, work)) {
@@ -50993,7 +51002,7 @@ MVDEF mv_status mv_pocsense(const mv_vol *kspace, const mv_vol *sens, mv_vol *ou
     mv__wav w;
     double scale;
     float inv_scale;
-    int a, it, iters, th, nwav = 0;
+    int a, it, iters, th;
     mv_status st = MV_OK;
     if (!opts) {
         memset(&d0, 0, sizeof(d0));
@@ -51075,7 +51084,6 @@ MVDEF mv_status mv_pocsense(const mv_vol *kspace, const mv_vol *sens, mv_vol *ou
         }
         st = mv__wav_plan(&w, kd, axes ? axes : 1u, minsize, MV_WAVELET_DAU2, fn);
         if (st == MV_OK) {
-            nwav = 1;
             wscr = (unsigned char *)mv__alloc(mv__wav_scratch_bytes(&w), ctx);
             wboxes = (float *)mv__alloc((size_t)P.nc * (w.coeffs ? w.coeffs : 1) * 8, ctx);
             if (!wscr || !wboxes) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: wavelet coefficients of %lld coils", fn, (long long)P.nc);
@@ -51115,7 +51123,6 @@ MVDEF mv_status mv_pocsense(const mv_vol *kspace, const mv_vol *sens, mv_vol *ou
         for (i = 0; i < 2 * ntot; i++) o[i] = xbuf[i] * fs;
         st = mv__out_commit_in(out, &t, kspace, NULL);
     }
-    (void)nwav;
     mv_fft_plan_free(fwd);
     mv_fft_plan_free(inv);
     mv_fft_plan_free(fwd_u);
@@ -51143,19 +51150,26 @@ typedef struct mv__sake {
     int64_t first;            /* the recon phase: the chunk of slot 0 */
 } mv__sake;
 
+/* the sample of the Casorati matrix's entry (r, q): block position r (x
+   fastest, then frames), block sample q (x fastest, then coil) */
+static int64_t mv__sake_at(const mv__sake *g, int64_t r, int64_t q)
+{
+    const int64_t pp = g->p[0] * g->p[1] * g->p[2], kk = g->k[0] * g->k[1] * g->k[2];
+    const int64_t f = r / pp, px = r % g->p[0], py = r / g->p[0] % g->p[1], pz = r % pp / (g->p[0] * g->p[1]);
+    const int64_t qx = q % g->k[0], qy = q / g->k[0] % g->k[1], qz = q % kk / (g->k[0] * g->k[1]), c = q / kk;
+    return (px + qx) + g->d[0] * ((py + qy) + g->d[1] * ((pz + qz) + g->d[2] * (c + g->nc * f)));
+}
+
 /* rows [r0, r1) of the Casorati matrix of x (float) into R (float64,
    row-major, cols wide): row = block position (x fastest, then frames),
    column = block sample (x fastest), then coil */
 static void mv__sake_rows(const mv__sake *g, const float *x, int64_t r0, int64_t r1, double *R)
 {
-    const int64_t pp = g->p[0] * g->p[1] * g->p[2], kk = g->k[0] * g->k[1] * g->k[2];
     int64_t r, q;
     for (r = r0; r < r1; r++) {
-        const int64_t f = r / pp, px = r % g->p[0], py = r / g->p[0] % g->p[1], pz = r % pp / (g->p[0] * g->p[1]);
         double *row = R + 2 * (r - r0) * g->cols;
         for (q = 0; q < g->cols; q++) {
-            const int64_t qx = q % g->k[0], qy = q / g->k[0] % g->k[1], qz = q % kk / (g->k[0] * g->k[1]), c = q / kk;
-            const float *e = x + 2 * ((px + qx) + g->d[0] * ((py + qy) + g->d[1] * ((pz + qz) + g->d[2] * (c + g->nc * f))));
+            const float *e = x + 2 * mv__sake_at(g, r, q);
             row[2 * q] = e[0];
             row[2 * q + 1] = e[1];
         }
@@ -51221,7 +51235,7 @@ MVDEF mv_status mv_sake(const mv_vol *kspace, mv_vol *out, mv_sake_opts *opts)
     void *ctx;
     mv__sake g;
     mv_vol t;
-    int64_t n, i, kk, j, q, c, s, pp;
+    int64_t n, i, kk, q, c, s, pp;
     double alpha, lambda, *G = NULL, *work = NULL, *V = NULL, *acc = NULL, *cover = NULL;
     float *y = NULL, *prev = NULL, ft = 1.f;
     const float *in;
@@ -51316,11 +51330,7 @@ MVDEF mv_status mv_sake(const mv_vol *kspace, mv_vol *out, mv_sake_opts *opts)
             memcpy(G, g.G[0], (size_t)(2 * g.cols * g.cols) * sizeof(double));
             for (s = 1; s < g.slots; s++)
                 for (i = 0; i < 2 * g.cols * g.cols; i++) G[i] += g.G[s][i];
-            for (i = 0; i < g.cols; i++)
-                for (j = 0; j < i; j++) {
-                    G[2 * (j * g.cols + i)] = G[2 * (i * g.cols + j)];
-                    G[2 * (j * g.cols + i) + 1] = -G[2 * (i * g.cols + j) + 1];
-                }
+            mv__herm_fill_upper(G, g.cols);
             if (mv__zheev(G, g.cols, work + 3 * g.cols * g.cols + 7 * g.cols, V, g.rank, work)) {
                 st = mv__fail(MV_ERR_BAD_DATA, "%s: the eigensolver did not converge (%lld columns)", fn, (long long)g.cols);
                 break;
@@ -51332,11 +51342,9 @@ MVDEF mv_status mv_sake(const mv_vol *kspace, mv_vol *out, mv_sake_opts *opts)
                     const int64_t r0 = (g.first + s) * g.chunk, r1 = MV__MIN(g.rows, r0 + g.chunk);
                     int64_t r;
                     for (r = r0; r < r1; r++) {
-                        const int64_t f = r / pp, px = r % g.p[0], py = r / g.p[0] % g.p[1], pz = r % pp / (g.p[0] * g.p[1]);
                         const double *row = g.R[s] + 2 * (r - r0) * g.cols;
                         for (q = 0; q < g.cols; q++) {
-                            const int64_t qx = q % g.k[0], qy = q / g.k[0] % g.k[1], qz = q % kk / (g.k[0] * g.k[1]), cq = q / kk;
-                            const int64_t v = (px + qx) + g.d[0] * ((py + qy) + g.d[1] * ((pz + qz) + g.d[2] * (cq + g.nc * f)));
+                            const int64_t v = mv__sake_at(&g, r, q);
                             acc[2 * v] += row[2 * q];
                             acc[2 * v + 1] += row[2 * q + 1];
                         }

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h> /* multicfl: getpid for its header's temporary */
 
 #define NAX 16 /* BART's DIMS */
 
@@ -1879,6 +1880,148 @@ static int cmd_window(const args *a)
     return cfl_save_dims(a->pos[2], &x, bd);
 }
 
+/* multicfl IN1 .. INN MULTI | -s MULTI OUT1 .. OUTN (bart multicfl): BART's
+   multi-cfl pair, the arrays' samples one after another in MULTI.cfl and a
+   header whose "# Dimensions" is their total (so a plain reader, medvol's
+   and BART's load_cfl, sees one long array), "# SizesDimensions" the
+   number of sizes of each and "# MultiDimensions" their sizes, a line each */
+static int multicfl_combine(const args *a)
+{
+    const int n = a->npos - 1;
+    const char *name = a->pos[n];
+    mv_vol *in = (mv_vol *)calloc((size_t)n, sizeof(mv_vol)), all;
+    int64_t (*bd)[NAX] = (int64_t(*)[NAX])calloc((size_t)n, sizeof(*bd)), total = 0, od[NAX];
+    char *hdr = NULL, *tmp = NULL;
+    size_t len = 0, cap;
+    int i, ax, rc = 0;
+    FILE *f;
+    if (!in || !bd) {
+        free(in), free(bd);
+        return fail_at(mv_set_error(MV_ERR_OUT_OF_MEMORY, "multicfl: %d inputs", n), name);
+    }
+    for (i = 0; i < n && !rc; i++)
+        if ((rc = cfl_load_mapped(a->pos[i], &in[i], bd[i])) == 0) total += count16(bd[i]);
+    ones16(od);
+    od[0] = total;
+    cap = 128 + (size_t)n * (NAX * 21 + 8);
+    if (!rc && !(hdr = (char *)malloc(cap))) rc = fail_at(mv_set_error(MV_ERR_OUT_OF_MEMORY, "multicfl: header"), name);
+    if (!rc && (rc = alloc16(&all, od, name)) == 0) {
+        int64_t at = 0;
+        for (i = 0; i < n; i++) {
+            memcpy((float *)all.data + 2 * at, in[i].data, (size_t)count16(bd[i]) * 8);
+            at += count16(bd[i]);
+        }
+        len = (size_t)snprintf(hdr, cap, "# Dimensions\n%lld \n# SizesDimensions\n", (long long)total);
+        for (i = 0; i < n; i++) len += (size_t)snprintf(hdr + len, cap - len, "%d ", NAX);
+        len += (size_t)snprintf(hdr + len, cap - len, "\n# MultiDimensions\n");
+        for (i = 0; i < n; i++) {
+            for (ax = 0; ax < NAX; ax++) len += (size_t)snprintf(hdr + len, cap - len, "%lld ", (long long)bd[i][ax]);
+            len += (size_t)snprintf(hdr + len, cap - len, "\n");
+        }
+        /* the samples and a plain header first (the pair readable at every moment), then the multi header in place */
+        rc = cfl_save_dims(name, &all, od);
+        tmp = (char *)malloc(strlen(name) + 32);
+        if (!rc && !tmp) rc = fail_at(mv_set_error(MV_ERR_OUT_OF_MEMORY, "multicfl: name"), name);
+        if (!rc) {
+            char target[4096];
+            snprintf(target, sizeof(target), "%s.hdr", name);
+            snprintf(tmp, strlen(name) + 32, "%s.hdr.mvtmp-%ld", name, (long)getpid());
+            f = fopen(tmp, "wb");
+            if (!f || fwrite(hdr, 1, len, f) != len || fclose(f) != 0 || rename(tmp, target) != 0) {
+                if (f) remove(tmp);
+                rc = fail_at(mv_set_error(MV_ERR_IO, "multicfl: writing the header '%s'", target), name);
+            }
+        }
+    }
+    for (i = 0; i < n; i++) mv_free(&in[i]);
+    free(in), free(bd), free(hdr), free(tmp);
+    return rc;
+}
+
+/* the sizes of a multi-cfl header: count arrays of 16 sizes into bd; 0 or the failure */
+static int multicfl_read_header(const char *name, int want, int64_t (*bd)[NAX])
+{
+    char path[4096], text[4097], *p;
+    size_t got;
+    int count = 0, i, ax;
+    FILE *f;
+    snprintf(path, sizeof(path), "%s.hdr", name);
+    if (!(f = fopen(path, "rb"))) return fail_at(mv_set_error(MV_ERR_IO, "'%s': cannot open", path), name);
+    got = fread(text, 1, 4096, f); /* BART reads the first 4096 bytes */
+    fclose(f);
+    text[got] = 0;
+    if (!(p = strstr(text, "# SizesDimensions\n")))
+        return fail_at(mv_set_error(MV_ERR_BAD_HEADER, "'%s': no \"# SizesDimensions\": not a multi-cfl header", path), name);
+    p += 18;
+    for (;;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p) break;
+        if (v < 1 || v > NAX) return fail_at(mv_set_error(MV_ERR_BAD_HEADER, "'%s': an array of %ld sizes (1 .. 16)", path, v), name);
+        count++;
+        p = end;
+        while (*p == ' ') p++;
+        if (*p == '\n') break;
+    }
+    if (count != want)
+        return fail_at(mv_set_error(MV_ERR_INVALID_ARG, "'%s' holds %d arrays, %d outputs given", path, count, want), name);
+    if (!(p = strstr(text, "# MultiDimensions\n")))
+        return fail_at(mv_set_error(MV_ERR_BAD_HEADER, "'%s': no \"# MultiDimensions\"", path), name);
+    p += 18;
+    for (i = 0; i < count; i++)
+        for (ax = 0; ax < NAX; ax++) {
+            char *end;
+            long long v = strtoll(p, &end, 10);
+            if (end == p) { /* fewer sizes on this line: the rest are 1 */
+                bd[i][ax] = 1;
+                continue;
+            }
+            if (v < 1 || v > MVT_BIG) return fail_at(mv_set_error(MV_ERR_BAD_HEADER, "'%s': array %d size %lld", path, i, v), name);
+            bd[i][ax] = v;
+            p = end;
+            while (*p == ' ') p++;
+            if (*p == '\n' && ax < NAX - 1) { /* the line ends: the rest of this array's sizes are 1 */
+                for (ax++; ax < NAX; ax++) bd[i][ax] = 1;
+            }
+            if (*p == '\n') p++;
+        }
+    return 0;
+}
+
+static int multicfl_split(const args *a)
+{
+    const int n = a->npos - 1;
+    int64_t (*bd)[NAX] = (int64_t(*)[NAX])calloc((size_t)n, sizeof(*bd)), md[NAX], total = 0, at = 0;
+    mv_vol m, o;
+    int i, rc;
+    if (!bd) return fail_at(mv_set_error(MV_ERR_OUT_OF_MEMORY, "multicfl -s"), a->pos[0]);
+    if ((rc = multicfl_read_header(a->pos[0], n, bd))) {
+        free(bd);
+        return rc;
+    }
+    for (i = 0; i < n; i++) total += count16(bd[i]);
+    if ((rc = cfl_load_mapped(a->pos[0], &m, md))) {
+        free(bd);
+        return rc;
+    }
+    if (count16(md) != total) {
+        mv_free(&m), free(bd);
+        return fail_at(mv_set_error(MV_ERR_BAD_HEADER, "'%s': its arrays hold %lld samples, its Dimensions %lld", a->pos[0],
+                                    (long long)total, (long long)count16(md)), a->pos[0]);
+    }
+    for (i = 0; i < n && !rc; i++) {
+        if ((rc = alloc16(&o, bd[i], a->pos[1 + i]))) break;
+        memcpy(o.data, (const float *)m.data + 2 * at, (size_t)count16(bd[i]) * 8);
+        at += count16(bd[i]);
+        rc = cfl_save_dims(a->pos[1 + i], &o, bd[i]);
+    }
+    mv_free(&m);
+    free(bd);
+    return rc;
+}
+
+static int cmd_multicfl(const args *a) { return opt_flag(a, "-s") ? multicfl_split(a) : multicfl_combine(a); }
+
 /* flatten IN OUT: the samples as one axis (bart flatten) */
 static int cmd_flatten(const args *a)
 {
@@ -2217,6 +2360,12 @@ const command mvtool_array_commands[] = {
      cmd_repmat},
     {"squeeze", "drop the axes of size 1 (bart squeeze)", "mvtool squeeze IN OUT\n", "", 2, 2, cmd_squeeze},
     {"flatten", "the samples as one axis (bart flatten)", "mvtool flatten IN OUT\n", "", 2, 2, cmd_flatten},
+    {"multicfl", "combine arrays into BART's multi-cfl file, or split one (bart multicfl)",
+     "mvtool multicfl IN1 .. INN MULTI | mvtool multicfl -s MULTI OUT1 .. OUTN\n"
+     "  bart multicfl: the arrays' samples one after another in MULTI.cfl, the header's Dimensions\n"
+     "  their total (a plain reader sees one long array), SizesDimensions and MultiDimensions\n"
+     "  each array's sizes; -s the reverse (as many outputs as the file holds arrays).\n",
+     "-s", 2, -1, cmd_multicfl},
     {"filter", "median or moving average along an axis (bart filter)",
      "mvtool filter (-m DIM | -a DIM) -l LEN [-G] IN OUT\n"
      "  bart filter: each window of LEN samples along DIM (n - LEN + 1 of them) to its median by\n"

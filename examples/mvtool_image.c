@@ -1,6 +1,6 @@
 /* mvtool_image.c - the image family of mvtool: BART's commands that turn
    arrays into pictures, masks and numbers about regions (bart toimg,
-   pol2mask, morphop, roistat, poly), with bart 0.8's arguments and meaning
+   pol2mask, morphop, roistat, poly, fftrot), with bart 0.8's arguments and meaning
    over BART's 16 axes (tests/test_tools.sh runs each against bart):
 
    - toimg: PNG files through mv_png_save, bart's pixel values (its
@@ -12,7 +12,8 @@
      float64 (bart's float sums within rounding), bart's table when no
      statistic is chosen;
    - poly: a polynomial at 0 .. L - 1, with the same float operations as
-     bart (bart's bytes). */
+     bart (bart's bytes);
+   - fftrot: a rotation by three Fourier shears (Paeth's), bart's phases. */
 #include "mvtool.h"
 #include <complex.h> /* poly: cpowf as bart calls it; roistat's complex sums */
 #include <math.h>
@@ -476,6 +477,94 @@ static int cmd_toimg(const args *a)
     return failed ? 1 : 0;
 }
 
+/* ---- fftrot ---- */
+
+/* BART's shear phase e^{s 2 pi i (j - Y/2) c (i - X/2) / n} over the plane
+   of axes d1 (i) and d2 (j), as bart computes it: the exponent in double,
+   its imaginary part rounded to float, then cexpf */
+static void fftrot_phase(float complex *ph, int64_t X, int64_t Y, float c, double sign, int64_t n)
+{
+    int64_t i, j;
+    for (i = 0; i < X; i++)
+        for (j = 0; j < Y; j++) {
+            const double inner = ((double)j - (double)Y / 2.) * c * ((double)i - (double)X / 2.) / (float)n;
+            const float v = (float)(sign * 2. * 3.14159265358979323846 * inner);
+            float re_im[2];
+            float complex z;
+            re_im[0] = 0.f, re_im[1] = v;
+            memcpy(&z, re_im, sizeof(z));
+            ph[i + X * j] = cexpf(z);
+        }
+}
+
+/* x *= ph over the plane of axes d1, d2 (each sample of the other axes) */
+static void fftrot_mul(float *x, const int64_t bd[NAX], int d1, int d2, const float complex *ph)
+{
+    int64_t c[NAX], i = 0;
+    memset(c, 0, sizeof(c));
+    do {
+        float complex z;
+        memcpy(&z, x + 2 * i, sizeof(z));
+        z = z * ph[c[d1] + bd[d1] * c[d2]];
+        memcpy(x + 2 * i, &z, sizeof(z));
+        i++;
+    } while (next16(c, bd));
+}
+
+/* fftrot DIM1 DIM2 THETA IN OUT (bart fftrot): a rotation by THETA (radians)
+   in the plane of two axes by three shears (Paeth's, as phase ramps in
+   BART's centred unitary FFT): along DIM1 by -tan(THETA / 2), DIM2 by
+   sin(THETA), DIM1 again */
+static int cmd_fftrot(const args *a)
+{
+    int64_t d1, d2, bd[NAX];
+    float theta, alpha, beta;
+    float complex *phx, *phy;
+    char *end;
+    mv_vol x;
+    mv_status st;
+    int rc;
+    if ((rc = arg_int(a, a->pos[0], 0, NAX - 1, "DIM1: an axis 0 .. 15", &d1)) ||
+        (rc = arg_int(a, a->pos[1], 0, NAX - 1, "DIM2: an axis 0 .. 15", &d2)))
+        return rc;
+    if (d1 == d2) return usage_error(a, "two different axes (bart asserts)", a->pos[1]);
+    theta = strtof(a->pos[2], &end);
+    if (end == a->pos[2] || *end || !isfinite(theta)) return usage_error(a, "THETA: an angle in radians", a->pos[2]);
+    if (d1 > d2) {
+        const int64_t t = d1;
+        d1 = d2, d2 = t;
+    }
+    if ((rc = cfl_load_folded(a->pos[3], &x, bd))) return rc;
+    alpha = -tanf(theta / 2.f);
+    beta = sinf(theta);
+    phx = (float complex *)malloc((size_t)(bd[d1] * bd[d2]) * sizeof(float complex));
+    phy = (float complex *)malloc((size_t)(bd[d1] * bd[d2]) * sizeof(float complex));
+    if (!phx || !phy) {
+        free(phx), free(phy);
+        mv_free(&x);
+        return fail_at(mv_set_error(MV_ERR_OUT_OF_MEMORY, "fftrot: phases"), a->pos[3]);
+    }
+    fftrot_phase(phx, bd[d1], bd[d2], alpha, 1., bd[d1]);
+    fftrot_phase(phy, bd[d1], bd[d2], beta, -1., bd[d2]);
+    {
+        const unsigned f1 = 1u << d1, f12 = f1 | 1u << d2;
+        float *v = (float *)x.data;
+        st = bart_fft_samples(v, bd, f1, 0, MV_FFT_ORTHO, 1);
+        if (st == MV_OK) fftrot_mul(v, bd, (int)d1, (int)d2, phx);
+        if (st == MV_OK) st = bart_fft_samples(v, bd, f12, 1, MV_FFT_ORTHO, 1);
+        if (st == MV_OK) fftrot_mul(v, bd, (int)d1, (int)d2, phy);
+        if (st == MV_OK) st = bart_fft_samples(v, bd, f12, 0, MV_FFT_ORTHO, 1);
+        if (st == MV_OK) fftrot_mul(v, bd, (int)d1, (int)d2, phx);
+        if (st == MV_OK) st = bart_fft_samples(v, bd, f1, 1, MV_FFT_ORTHO, 1);
+    }
+    free(phx), free(phy);
+    if (st != MV_OK) {
+        mv_free(&x);
+        return fail_at(st, a->pos[3]);
+    }
+    return cfl_save_dims(a->pos[4], &x, bd);
+}
+
 const command mvtool_image_commands[] = {
     {"toimg", "magnitude images as PNG files (bart toimg)",
      "mvtool toimg [-g GAMMA] [-c CONTRAST] [-w WINDOW] [-m] [-W] IN PREFIX[.png]\n"
@@ -511,5 +600,11 @@ const command mvtool_image_commands[] = {
     {"poly", "a polynomial at 0 .. L - 1 (bart poly)",
      "mvtool poly L N A_1 .. A_N+1 OUT\n  bart poly: A_1 + A_2 x + .. + A_N+1 x^N at x = 0 .. L - 1 along axis 0; bart's bytes.\n",
      "", 4, -1, cmd_poly},
+    {"fftrot", "rotation by Fourier shears (bart fftrot)",
+     "mvtool fftrot DIM1 DIM2 THETA IN OUT\n"
+     "  bart fftrot: IN rotated by THETA radians in the plane of two axes by three shears, each\n"
+     "  a phase ramp in BART's centred unitary FFT (-tan(THETA/2), sin(THETA), -tan(THETA/2)): a point\n"
+     "  (p1, p2) from the centre n/2 moves to (p1 cos + p2 sin, -p1 sin + p2 cos).\n",
+     "", 5, 5, cmd_fftrot},
 };
 const int mvtool_image_ncommands = (int)(sizeof(mvtool_image_commands) / sizeof(mvtool_image_commands[0]));

@@ -31,28 +31,39 @@ static int axis_mismatch(const char *fa, const char *fb, int ax, int64_t na, int
                    fb);
 }
 
+/* The positions of the axes 5..15 of sizes d (axes 0..4 held at 0), one
+   at a time: *r the next, 0 when done (start with r zeroed). */
+static int next_rest(int64_t r[NAX], const int64_t d[NAX])
+{
+    int64_t dr[NAX];
+    int ax;
+    for (ax = 0; ax < NAX; ax++) dr[ax] = ax < 5 ? 1 : d[ax];
+    return next16(r, dr);
+}
+
 /* coil images c[coil] = sum over maps of S[coil, map] x[map], every
-   position of the image's other axes (sens broadcast where it has 1) */
+   position of the other axes (5..15; sens broadcast where it has 1):
+   offsets per position of those axes, flat loops over voxels inside */
 static void coil_images(const float *S, const int64_t sd[NAX], const float *x, const int64_t xd[NAX], float *c,
                         const int64_t cd[NAX])
 {
-    int64_t p[NAX], ps[NAX], px[NAX], m;
-    memset(p, 0, sizeof(p));
+    const int64_t nvox = cd[0] * cd[1] * cd[2], nc = cd[3], nm = sd[MAPS];
+    int64_t r[NAX], v, k, m;
+    memset(r, 0, sizeof(r));
     memset(c, 0, (size_t)count16(cd) * 8);
-    do { /* every sample of the coil images */
-        float *o = c + 2 * offset16(p, cd);
-        memcpy(ps, p, sizeof(ps));
-        memcpy(px, p, sizeof(px));
-        px[COIL] = 0;
-        for (m = 0; m < sd[MAPS]; m++) {
-            const float *s, *v;
-            ps[MAPS] = px[MAPS] = m;
-            s = S + 2 * offset16(ps, sd);
-            v = x + 2 * offset16(px, xd);
-            o[0] += s[0] * v[0] - s[1] * v[1];
-            o[1] += s[0] * v[1] + s[1] * v[0];
-        }
-    } while (next16(p, cd));
+    do {
+        const float *s0 = S + 2 * offset16(r, sd), *x0 = x + 2 * offset16(r, xd);
+        float *c0 = c + 2 * offset16(r, cd);
+        for (k = 0; k < nc; k++)
+            for (m = 0; m < nm; m++) {
+                const float *s = s0 + 2 * nvox * (k + nc * m), *xv = x0 + 2 * nvox * m;
+                float *o = c0 + 2 * nvox * k;
+                for (v = 0; v < nvox; v++) {
+                    o[2 * v] += s[2 * v] * xv[2 * v] - s[2 * v + 1] * xv[2 * v + 1];
+                    o[2 * v + 1] += s[2 * v] * xv[2 * v + 1] + s[2 * v + 1] * xv[2 * v];
+                }
+            }
+    } while (next_rest(r, cd));
 }
 
 /* ---- fakeksp ---- */
@@ -137,56 +148,60 @@ typedef struct itsense_op {
     float *tmp;                   /* k-space sized */
 } itsense_op;
 
+/* tmp times the pattern (complex, broadcast over the coils), conjugated or not */
+static void itsense_pattern(itsense_op *o, int conj)
+{
+    const int64_t nvox = o->kd[0] * o->kd[1] * o->kd[2], nc = o->kd[COIL];
+    int64_t r[NAX], v, k;
+    memset(r, 0, sizeof(r));
+    do {
+        const float *w = o->P + 2 * offset16(r, o->pd);
+        float *t0 = o->tmp + 2 * offset16(r, o->kd);
+        for (k = 0; k < nc; k++) {
+            float *t = t0 + 2 * nvox * k;
+            for (v = 0; v < nvox; v++) {
+                const float wr = w[2 * v], wi = conj ? -w[2 * v + 1] : w[2 * v + 1];
+                const float re = t[2 * v] * wr - t[2 * v + 1] * wi;
+                t[2 * v + 1] = t[2 * v] * wi + t[2 * v + 1] * wr;
+                t[2 * v] = re;
+            }
+        }
+    } while (next_rest(r, o->kd));
+}
+
 /* tmp = P F(S x) (forward), with F BART's centred unitary FFT (fftc, fftscale) */
 static mv_status itsense_forward(itsense_op *o, const float *x)
 {
-    const int64_t n = count16(o->kd);
-    int64_t p[NAX], i;
     mv_status st;
     coil_images(o->S, o->sd, x, o->xd, o->tmp, o->kd);
     st = bart_fft_samples(o->tmp, o->kd, 7u, 0, MV_FFT_ORTHO, 1);
-    memset(p, 0, sizeof(p));
-    for (i = 0; i < n; i++, next16(p, o->kd)) { /* times the pattern (complex, broadcast over the coils) */
-        const float *w = o->P + 2 * offset16(p, o->pd);
-        const float re = o->tmp[2 * i] * w[0] - o->tmp[2 * i + 1] * w[1];
-        o->tmp[2 * i + 1] = o->tmp[2 * i] * w[1] + o->tmp[2 * i + 1] * w[0];
-        o->tmp[2 * i] = re;
-    }
+    itsense_pattern(o, 0);
     return st;
 }
 
 /* x = S^H F^-1 (conj(P) tmp) */
 static mv_status itsense_adjoint(itsense_op *o, float *x)
 {
-    const int64_t n = count16(o->kd);
-    int64_t p[NAX], i;
+    const int64_t nvox = o->kd[0] * o->kd[1] * o->kd[2], nc = o->kd[COIL], nm = o->sd[MAPS];
+    int64_t r[NAX], v, k, m;
     mv_status st;
-    memset(p, 0, sizeof(p));
-    for (i = 0; i < n; i++, next16(p, o->kd)) {
-        const float *w = o->P + 2 * offset16(p, o->pd);
-        const float re = o->tmp[2 * i] * w[0] + o->tmp[2 * i + 1] * w[1];
-        o->tmp[2 * i + 1] = o->tmp[2 * i + 1] * w[0] - o->tmp[2 * i] * w[1];
-        o->tmp[2 * i] = re;
-    }
+    itsense_pattern(o, 1);
     st = bart_fft_samples(o->tmp, o->kd, 7u, 1, MV_FFT_ORTHO, 1);
     memset(x, 0, (size_t)count16(o->xd) * 8);
-    memset(p, 0, sizeof(p));
+    memset(r, 0, sizeof(r));
     do { /* x[map] += conj(S[coil, map]) tmp[coil] */
-        int64_t ps[NAX], px[NAX], m;
-        const float *t = o->tmp + 2 * offset16(p, o->kd);
-        memcpy(ps, p, sizeof(ps));
-        memcpy(px, p, sizeof(px));
-        px[COIL] = 0;
-        for (m = 0; m < o->sd[MAPS]; m++) {
-            const float *s;
-            float *v;
-            ps[MAPS] = px[MAPS] = m;
-            s = o->S + 2 * offset16(ps, o->sd);
-            v = x + 2 * offset16(px, o->xd);
-            v[0] += s[0] * t[0] + s[1] * t[1];
-            v[1] += s[0] * t[1] - s[1] * t[0];
-        }
-    } while (next16(p, o->kd));
+        const float *s0 = o->S + 2 * offset16(r, o->sd), *t0 = o->tmp + 2 * offset16(r, o->kd);
+        float *x0 = x + 2 * offset16(r, o->xd);
+        for (m = 0; m < nm; m++)
+            for (k = 0; k < nc; k++) {
+                const float *s = s0 + 2 * nvox * (k + nc * m), *t = t0 + 2 * nvox * k;
+                float *xv = x0 + 2 * nvox * m;
+                for (v = 0; v < nvox; v++) {
+                    xv[2 * v] += s[2 * v] * t[2 * v] + s[2 * v + 1] * t[2 * v + 1];
+                    xv[2 * v + 1] += s[2 * v] * t[2 * v + 1] - s[2 * v + 1] * t[2 * v];
+                }
+            }
+    } while (next_rest(r, o->kd));
     return st;
 }
 

@@ -1181,6 +1181,15 @@ PYEOF
   done
   bart flatten "$W/cdk3" "$W/bfl" >/dev/null && $T flatten "$W/cdk3" "$W/mfl" && cmp -s "$W/bfl.cfl" "$W/mfl.cfl" &&
     [ "$(sed -n 2p "$W/bfl.hdr" | xargs)" = "$(sed -n 2p "$W/mfl.hdr" | xargs)" ] && ok || bad "flatten: not bart flatten's bytes"
+  # multicfl: bart's bytes and header lines combining three arrays; bart splits mvtool's file and mvtool bart's
+  bart phantom -x 12 "$W/mc1" >/dev/null && bart ones 3 2 3 4 "$W/mc2" >/dev/null && bart noise "$W/mc2" "$W/mc3" >/dev/null || bad "multicfl: bart arrays"
+  bart multicfl "$W/mc1" "$W/mc2" "$W/mc3" "$W/bmc" >/dev/null && $T multicfl "$W/mc1" "$W/mc2" "$W/mc3" "$W/mmc" &&
+    cmp -s "$W/bmc.cfl" "$W/mmc.cfl" && [ "$(sed -n 1,8p "$W/bmc.hdr")" = "$(sed -n 1,8p "$W/mmc.hdr")" ] && ok || bad "multicfl: not bart's file"
+  bart multicfl -s "$W/mmc" "$W/bs1" "$W/bs2" "$W/bs3" >/dev/null && $T multicfl -s "$W/bmc" "$W/ms1" "$W/ms2" "$W/ms3" &&
+    cmp -s "$W/bs3.cfl" "$W/mc3.cfl" && cmp -s "$W/ms1.cfl" "$W/mc1.cfl" && cmp -s "$W/ms3.cfl" "$W/mc3.cfl" &&
+    [ "$(bart show -m "$W/ms2")" = "$(bart show -m "$W/mc2")" ] && ok || bad "multicfl -s: not the arrays back"
+  $T multicfl -s "$W/bmc" "$W/x1" "$W/x2" 2>"$W/err"; [ $? -eq 1 ] && grep -q "holds 3 arrays, 2 outputs" "$W/err" && ok || bad "multicfl -s, too few outputs: refused"
+  $T multicfl -s "$W/mc1" "$W/x1" 2>"$W/err"; [ $? -eq 1 ] && grep -q "not a multi-cfl header" "$W/err" && ok || bad "multicfl -s of a plain pair: refused"
   # the element-wise commands' threaded, streamed path (mvtool_array.c run_map): 700 x 700 samples are 3.7 chunks
   # of 2^17, two rounds on 2 threads and a partial one on 3; bart's bytes for 1, 2 and 3 threads, repeated
   bart zeros 2 700 700 "$W/thz" >/dev/null && bart noise -s 17 "$W/thz" "$W/thn" >/dev/null || bad "bart noise for the threaded maps"
@@ -2221,6 +2230,30 @@ for b, m in zip(bs, ms):
 PYEOF
   done
   rm -f "$IM"/mt*.png && $T toimg "$IM/im3" "$IM/mt" && [ -f "$IM/mt-0002.png" ] && [ ! -f "$IM/mt-0003.png" ] && ok || bad "toimg of three images: PREFIX-0000.png .. -0002.png"
+  # fftrot: bart's rotation within 1e-6 (2D both axis orders, odd 90 degrees, 3D in axes 0 and 2); a Gaussian blob off
+  # centre rotated by 0.5 rad against the analytic rotated blob: (p1, p2) about n/2 moves to (p1 c + p2 s, -p1 s + p2 c)
+  bart phantom -x 32 "$IM/ph" >/dev/null && bart phantom -x 31 "$IM/ph31" >/dev/null && bart phantom -3 -x 16 "$IM/ph3" >/dev/null || bad "fftrot: bart phantoms"
+  for R in "0 1 0.3 ph" "1 0 0.7 ph" "0 1 1.5707963 ph31" "0 2 0.4 ph3"; do
+    set -- $R
+    bart fftrot $1 $2 $3 "$IM/$4" "$IM/br" >/dev/null && $T fftrot $1 $2 $3 "$IM/$4" "$IM/mr" && "$PY" -c "
+import numpy as np, sys
+a, b = np.fromfile('$IM/br.cfl', np.complex64), np.fromfile('$IM/mr.cfl', np.complex64)
+sys.exit(0 if np.linalg.norm(a - b) <= 1e-6 * np.linalg.norm(a) else 1)" && ok || bad "fftrot $R: not bart fftrot's"
+  done
+  "$PY" - "$IM" "$T" <<'PYEOF' && ok || bad "fftrot of a Gaussian blob: not the analytic rotation"
+import numpy as np, subprocess, sys
+d, T = sys.argv[1], sys.argv[2]
+N = 64; x = np.arange(N)[:, None] - N / 2; y = np.arange(N)[None, :] - N / 2
+g = lambda cx, cy: np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * 4.0 ** 2))
+open(d + '/gb.hdr', 'w').write('# Dimensions\n' + ' '.join(map(str, [N, N] + [1] * 14)) + '\n')
+g(12, 3).astype(np.complex64).ravel(order='F').tofile(d + '/gb.cfl')
+subprocess.run([T, 'fftrot', '0', '1', '0.5', d + '/gb', d + '/gr'], check=True)
+r = np.fromfile(d + '/gr.cfl', np.complex64).reshape(N, N, order='F')
+c, s = np.cos(0.5), np.sin(0.5)
+ref = g(12 * c + 3 * s, -12 * s + 3 * c)
+sys.exit(0 if np.linalg.norm(r - ref) <= 1e-4 * np.linalg.norm(ref) else print(np.linalg.norm(r - ref) / np.linalg.norm(ref)) or 1)
+PYEOF
+  $T fftrot 1 1 0.3 "$IM/ph" "$IM/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "two different axes" "$W/err" && ok || bad "fftrot 1 1: usage error"
   $T toimg "$IM/im3" "$IM/x.dcm" 2>"$W/err"; [ $? -eq 2 ] && grep -q "DICOM" "$W/err" && ok || bad "toimg .dcm: usage error"
   $T toimg "$IM/im3" "$IM/x.jpg" 2>"$W/err"; [ $? -eq 2 ] && grep -q "extension" "$W/err" && ok || bad "toimg .jpg: usage error"
 else
