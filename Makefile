@@ -130,6 +130,11 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool sake -i 30 $(BUILD)/run-cku $(BUILD)/run-csk && \
 	  printf "sake -i 30 of it, no maps (bart sake): nrmse against every line: " && $(BUILD)/mvtool nrmse $(BUILD)/run-cks $(BUILD)/run-csk && \
 	  printf "estvar of those coils (bart estvar, kernel 3, box 12): " && $(BUILD)/mvtool estvar -k 3 -r 12 $(BUILD)/run-cks
+	$(BUILD)/mvtool signal -I -n 50 -1 0.2:2:20 $(BUILD)/run-sig && $(BUILD)/mvtool transpose 0 5 $(BUILD)/run-sig $(BUILD)/run-sigm && \
+	  $(BUILD)/mvtool transpose 1 6 $(BUILD)/run-sigm $(BUILD)/run-sigm && \
+	  $(BUILD)/mvtool svd -e $(BUILD)/run-sigm $(BUILD)/run-su $(BUILD)/run-ss $(BUILD)/run-sv && $(BUILD)/mvtool extract 0 0 4 $(BUILD)/run-ss $(BUILD)/run-ss4 && \
+	  echo "the 4 largest singular values of 20 IR FLASH curves (bart signal -I, svd: a subspace basis for pics -B):" && \
+	  $(BUILD)/mvtool show $(BUILD)/run-ss4
 	$(BUILD)/mvtool calmat -k 3 -r 8 $(BUILD)/run-cks $(BUILD)/run-cm && \
 	  $(BUILD)/mvtool svd -e $(BUILD)/run-cm $(BUILD)/run-cu $(BUILD)/run-csv $(BUILD)/run-cv2 && \
 	  $(BUILD)/mvtool extract 0 0 4 $(BUILD)/run-csv $(BUILD)/run-cs4 && \

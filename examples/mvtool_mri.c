@@ -1,10 +1,12 @@
 /* mvtool_mri.c - the mri family of mvtool: BART-compatible non-Cartesian
    commands on .cfl/.hdr pairs (medvol.h >>api-nufft): traj (bart traj,
    every option), estdims, estdelay (bart estdims, estdelay), nufft (bart
-   nufft), and dcf (density compensation, which BART lacks).
+   nufft), dcf (density compensation, which BART lacks) and signal (bart
+   signal's analytical relaxation curves, its bytes).
    Files are read with BART's axes beyond medvol's 7 folded into dims[6]
    and written with BART's 16 sizes (cfl_load_folded, cfl_save_dims). */
 #include "mvtool.h"
+#include <complex.h> /* signal: BART's float complex models, cexpf as bart calls it */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,6 +323,163 @@ static int cmd_dcf(const args *a)
     return cfl_save_dims(a->pos[1], &c, td);
 }
 
+/* ---- signal: bart signal's analytical models (BART 0.8 simu/signals.c) ---- */
+
+#define BART_GYRO 42.57747892 /* BART's misc/mri.h: MHz / T */
+#define BART_PI 3.14159265358979323846 /* M_PI */
+
+/* BART's struct signal_model (the fields these models read) */
+typedef struct bart_signal {
+    float m0, m0_water, m0_fat, ms, t1, t2, te, tr, b0, off_reson, fa, time_t1relax;
+    int ir, ir_ss, fat_spec; /* fat_spec: 0 Hernando 2012, 1 Hamilton 2011 */
+    long hbeats;
+} bart_signal;
+
+/* the Look-Locker recovery after ind readouts (from m_start, else the
+   inversion or steady state), each expression in bart's types */
+static float sig_looklocker(const bart_signal *d, int ind, const float *m_start)
+{
+    const float r1s = 1. / d->t1 - logf(cosf(d->fa)) / d->tr;
+    const float mss = d->m0 / (d->t1 * r1s);
+    const float s0 = m_start ? *m_start : d->ir_ss ? -1.f * mss : d->ir ? (-1.f * d->m0) : d->m0;
+    return mss - (mss - s0) * expf(-ind * d->tr * r1s);
+}
+
+static float complex sig_fat_modulation(float b0, float te, int spec)
+{
+    static const float ppm[6] = {-3.80f, -3.40f, -2.60f, -1.94f, -0.39f, +0.60f};
+    static const float amp[2][6] = {{0.087f, 0.693f, 0.128f, 0.004f, 0.039f, 0.048f},  /* ISMRM fat-water toolbox (Hernando) */
+                                    {0.086f, 0.537f, 0.165f, 0.046f, 0.052f, 0.114f}}; /* Hamilton et al., NMR Biomed 2011 */
+    float complex out = 0.f;
+    int p;
+    for (p = 0; p < 6; p++) { /* 2i pi GYRO b0 ppm TE in double, left to right, then float */
+        const float im = (float)((((2. * BART_PI) * BART_GYRO) * b0) * ppm[p] * te);
+        float ri[2];
+        float complex phs;
+        ri[0] = 0.f, ri[1] = im;
+        memcpy(&phs, ri, sizeof(phs));
+        out += amp[spec][p] * cexpf(phs);
+    }
+    return out;
+}
+
+/* one curve of n samples of the sequence seq into out */
+static void sig_model(int seq, const bart_signal *d, int two, int n, float complex *out)
+{
+    int i, cycle = 0;
+    float temp = d->ir ? -1.f * d->m0 : d->m0;
+    for (i = 0; i < n; i++) {
+        switch (seq) {
+        case 'F':
+            if (!two) out[i] = sig_looklocker(d, i, NULL);
+            else { /* looklocker_model2: the saturation Ms given */
+                const float r1s = 1. / d->t1;
+                out[i] = d->ms - (d->ms + d->m0) * expf(-(i + 0.5) * d->tr * r1s);
+            }
+            break;
+        case 'T': {
+            const float r2 = 1. / d->t2;
+            out[i] = d->m0 * expf(-i * d->te * r2);
+            break;
+        }
+        case 'B': {
+            const float fa2 = d->fa / 2., s0 = d->m0 * sinf(fa2);
+            const float r1s = (cosf(fa2) * cosf(fa2)) / d->t1 + (sinf(fa2) * sinf(fa2)) / d->t2;
+            const float mss = d->m0 * sinf(d->fa) / ((d->t1 / d->t2 + 1.) - cosf(d->fa) * (d->t1 / d->t2 - 1.));
+            out[i] = mss - (mss + s0) * expf(-i * d->tr * r1s);
+            break;
+        }
+        case 'M': { /* MOLLI: Look-Locker within each heart beat, T1 recovery between */
+            const float r1 = 1.0 / d->t1;
+            if (i > 0 && i % (n / d->hbeats) == 0) {
+                temp = crealf(d->m0 + (out[i - 1] - d->m0) * expf(-1.0 * d->time_t1relax * r1));
+                cycle++;
+            }
+            out[i] = sig_looklocker(d, i - cycle * (int)(n / d->hbeats), &temp);
+            break;
+        }
+        default: { /* 'G': multi gradient echo, water and fat */
+            const float te = d->te * i;
+            const float complex cshift = sig_fat_modulation(d->b0, te, d->fat_spec);
+            float ri[2];
+            float complex z;
+            ri[0] = (float)(-1. / d->t2), ri[1] = (float)((2. * BART_PI) * d->off_reson);
+            memcpy(&z, ri, sizeof(z));
+            out[i] = (d->m0_water + d->m0_fat * cshift) * cexpf(z * te);
+            break;
+        }
+        }
+    }
+}
+
+/* signal [-F|-B|-T|-M|-G] [--fat] [-I] [-s] [-0 a:b:n] [-1 ..] [-2 ..] [-3 ..] [-r TR] [-e TE] [-f FA] [-t T]
+   [-n N] [-b B] [--av-spokes K] OUT (bart signal) */
+static int cmd_signal(const args *a)
+{
+    float off[3] = {20.f, 20.f, 1.f}, T1[3] = {0.5f, 1.5f, 1.f}, T2[3] = {0.05f, 0.15f, 1.f}, Ms[3] = {0.05f, 1.0f, 1.f};
+    float fa = -1.f, tr = -1.f, te = -1.f, trelax = -1.f;
+    int64_t n = 100, hb = -1, avs = 1, bd[16], c[16];
+    int seq = 'F', i, rc, ir = opt_flag(a, "-I"), ir_ss = opt_flag(a, "-s"), fat = opt_flag(a, "--fat");
+    bart_signal d;
+    mv_vol o;
+    float complex *mxy, *out;
+    for (i = 0; i < a->nopt; i++) /* bart's OPT_SELECT: the last one given */
+        if (strchr("FBTMG", a->opt_name[i][1]) && a->opt_name[i][2] == 0) seq = a->opt_name[i][1];
+    if ((rc = opt_floats(a, "-0", off, 3)) || (rc = opt_floats(a, "-1", T1, 3)) || (rc = opt_floats(a, "-2", T2, 3)) ||
+        (rc = opt_floats(a, "-3", Ms, 3)) || (rc = opt_floats(a, "-r", &tr, 1)) || (rc = opt_floats(a, "-e", &te, 1)) ||
+        (rc = opt_floats(a, "-f", &fa, 1)) || (rc = opt_floats(a, "-t", &trelax, 1)) ||
+        (rc = get_int(a, "-n", 1, 1 << 24, &n)) || (rc = get_int(a, "-b", 1, 1 << 24, &hb)) ||
+        (rc = get_int(a, "--av-spokes", 1, 1 << 20, &avs)))
+        return rc;
+    if (seq == 'B' && !ir) return usage_error(a, "only an IR signal for bSSFP (bart: add -I)", "-B");
+    if (ir && ir_ss) return usage_error(a, "-I and -s exclude each other (bart asserts)", "-s");
+    if (seq == 'M' && (hb < 1 || (n * avs) % hb != 0))
+        return usage_error(a, "MOLLI needs -b BEATS dividing the measurements (times --av-spokes)", opt_str(a, "-b") ? opt_str(a, "-b") : "-M");
+    memset(&d, 0, sizeof(d));
+    switch (seq) { /* bart's defaults per model: double constants stored in its float fields */
+    case 'G':
+        d.m0 = 1.f, d.te = (float)(1.6 * 1.E-3), d.b0 = 3.f, d.off_reson = 20.f;
+        d.m0_water = fat ? (float)0.8 : 1.f, d.m0_fat = fat ? (float)0.2 : 0.f, d.fat_spec = fat ? 1 : 0;
+        break;
+    case 'B': d.t1 = 1.f, d.t2 = (float)0.1, d.m0 = 1.f, d.tr = (float)0.0045, d.fa = (float)(45. * BART_PI / 180.); break;
+    case 'T': d.t2 = (float)0.1, d.m0 = 1.f, d.te = (float)0.01; break;
+    default: d.t1 = 1.f, d.m0 = 1.f, d.ms = (float)0.5, d.tr = (float)0.0041, d.fa = (float)(8. * BART_PI / 180.); break; /* FLASH, MOLLI */
+    }
+    d.time_t1relax = trelax, d.hbeats = (long)hb;
+    if (fa != -1.f) d.fa = (float)(fa * BART_PI / 180.);
+    if (tr != -1.f) d.tr = tr;
+    if (te != -1.f) d.te = te;
+    d.ir = ir, d.ir_ss = ir_ss;
+    ones16(bd);
+    bd[5] = n, bd[6] = (int64_t)truncf(T1[2]), bd[7] = (int64_t)(Ms[2] != 1.f ? truncf(Ms[2]) : truncf(T2[2])), bd[8] = (int64_t)truncf(off[2]);
+    if (bd[6] < 1 || bd[7] < 1 || bd[8] < 1 || bd[6] * bd[7] * bd[8] > (1 << 24))
+        return usage_error(a, "invalid parameter range (each count >= 1)", "-1/-2/-3/-0");
+    if ((rc = alloc16(&o, bd, a->pos[0]))) return rc;
+    mxy = (float complex *)malloc((size_t)(n * avs) * sizeof(float complex));
+    if (!mxy) {
+        mv_free(&o);
+        return fail_at(mv_set_error(MV_ERR_OUT_OF_MEMORY, "signal: %lld samples", (long long)(n * avs)), a->pos[0]);
+    }
+    out = (float complex *)o.data;
+    memset(c, 0, sizeof(c));
+    do { /* T1 along axis 6, Ms or T2 along 7, off-resonance along 8 (BART's COEFF, COEFF2, ITER) */
+        int64_t t, k;
+        d.t1 = T1[0] + (T1[1] - T1[0]) / T1[2] * (float)c[6];
+        if (Ms[2] != 1.f) d.ms = Ms[0] + (Ms[1] - Ms[0]) / Ms[2] * (float)c[7];
+        else d.t2 = T2[0] + (T2[1] - T2[0]) / T2[2] * (float)c[7];
+        d.off_reson = off[0] + (off[1] - off[0]) / off[2] * (float)c[8];
+        sig_model(seq, &d, Ms[2] != 1.f, (int)(n * avs), mxy);
+        for (t = 0; t < n; t++) { /* bart's get_signal: the mean of each run of averaged spokes */
+            float complex sum = 0.f;
+            for (k = 0; k < avs; k++) sum += mxy[t * avs + k];
+            out[t + n * (c[6] + bd[6] * (c[7] + bd[7] * c[8]))] = sum / (int)avs;
+        }
+        c[5] = 0;
+    } while (next16(c, (const int64_t[16]){1, 1, 1, 1, 1, 1, bd[6], bd[7], bd[8], 1, 1, 1, 1, 1, 1, 1}));
+    free(mxy);
+    return cfl_save_dims(a->pos[0], &o, bd);
+}
+
 const command mvtool_mri_commands[] = {
     {"traj", "k-space trajectories, Cartesian or radial (bart traj, its bytes)",
      "mvtool traj [-x X] [-y Y] [-d D] [-e E] [-a A] [-t T] [-m M] [-l] [-g] [-r] [-G] [-H] [-s N] [-D]\n"
@@ -347,6 +506,14 @@ const command mvtool_mri_commands[] = {
      "  on load), each of TRAJ's and IN's 1 or the other's as bart's; OUT gets BART's\n"
      "  16 sizes. A file shared along some of the axes 6..15 and not others is refused.\n",
      "-a -i -d= --tol= --threads=", 3, 3, cmd_nufft},
+    {"signal", "analytical MR signal curves: FLASH, IR bSSFP, TSE, MOLLI, multi-echo (bart signal)",
+     "mvtool signal [-F|-B|-T|-M|-G] [--fat] [-I] [-s] [-0 MIN:MAX:N] [-1 ..] [-2 ..] [-3 ..] [-r TR] [-e TE]\n"
+     "              [-f FA] [-t T] [-n N] [-b BEATS] [--av-spokes K] OUT\n"
+     "  bart signal: curves of N (100) samples along axis 5 for T1s along 6, T2s (or -3 Ms) along 7,\n"
+     "  off-resonances along 8: FLASH Look-Locker (-F, the default; -I inversion, -s from the steady\n"
+     "  state), IR bSSFP (-B -I), TSE (-T), MOLLI (-M, -b heart beats, -t T1 recovery s), multi gradient\n"
+     "  echo (-G, --fat water and fat); TR and TE in s, FA in degrees; bart's defaults and bytes.\n",
+     "-F -B -T -M -G --fat -I -s -0= -1= -2= -3= -r= -e= -f= -t= -n= -b= --av-spokes=", 1, 1, cmd_signal},
     {"dcf", "density compensation weights of a trajectory (.cfl)",
      "mvtool dcf TRAJ OUT [--pipe-menon N]\n"
      "  weights (1, S, P) in k-space area units: analytic radial ramp, or N Pipe-Menon iterations\n"

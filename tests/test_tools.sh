@@ -2373,6 +2373,34 @@ PYEOF
   done
   $T sake -i 0 "$SE/u32" "$SE/ms" && cmp -s "$SE/u32.cfl" "$SE/ms.cfl" && ok || bad "sake -i 0: the data as they are"
   $T sake -s 1.5 "$SE/u32" "$SE/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "0 .. 1" "$W/err" && ok || bad "sake -s 1.5: usage error"
+  # signal: bart's bytes for every model and option set (14 cases); numpy's Look-Locker, TSE and multi-echo formulas
+  for o in "" "-I" "-s" "-3 0.1:0.9:4" "-B -I" "-T" "-T -e 0.02 -2 0.03:0.3:5" "-M -b 4 -t 0.5 -n 100" "-G" \
+    "-G --fat -0 -50:50:3 -n 12" "-G --fat -e 0.002 -2 0.01:0.1:4" "-F -1 0.2:2:7 -r 0.005 -f 6 -n 50 --av-spokes 3" "-I -n 1" \
+    "-M -I -b 5 -t 0.3 -n 40 -1 0.3:1.8:5"; do
+    bart signal $o "$SE/bsg" >/dev/null && $T signal $o "$SE/msg" && cmp -s "$SE/bsg.cfl" "$SE/msg.cfl" &&
+      [ "$(sed -n 2p "$SE/bsg.hdr" | xargs)" = "$(sed -n 2p "$SE/msg.hdr" | xargs)" ] && ok || bad "signal $o: not bart signal's bytes"
+  done
+  $T signal -I -1 0.3:2.1:6 -r 0.004 -f 7 -n 60 "$SE/s1" && $T signal -T -2 0.02:0.2:5 -e 0.008 -n 30 "$SE/s2" &&
+    $T signal -G -2 0.02:0.08:3 -0 -40:40:4 -e 0.0013 -n 16 "$SE/s3" && "$PY" - "$SE" <<'PYEOF' && ok || bad "signal: not numpy's formulas"
+import numpy as np, sys
+d = sys.argv[1]
+rd = lambda p: np.fromfile(p + '.cfl', np.complex64).reshape([int(x) for x in open(p + '.hdr').read().split('\n')[1].split()], order='F')
+ok = True
+s1 = rd(d + '/s1').reshape(60, 6, order='F')                      # IR Look-Locker: (measurements, T1s)
+T1 = 0.3 + 0.3 * np.arange(6); tr, fa = 0.004, 7 * np.pi / 180; t = np.arange(60)[:, None] * tr
+r1s = 1 / T1 - np.log(np.cos(fa)) / tr; mss = 1 / (T1 * r1s)
+ok &= np.abs(s1 - (mss - (mss + 1) * np.exp(-t * r1s))).max() < 1e-5
+s2 = rd(d + '/s2').reshape(30, 5, order='F')                      # TSE: (echoes, T2s)
+T2 = 0.02 + 0.036 * np.arange(5)
+ok &= np.abs(s2 - np.exp(-np.arange(30)[:, None] * 0.008 / T2)).max() < 1e-5
+s3 = rd(d + '/s3').reshape(16, 3, 4, order='F')                   # water: (echoes, T2s, off-resonances)
+T2, f, te = 0.02 + 0.02 * np.arange(3), -40 + 20 * np.arange(4), 0.0013 * np.arange(16)
+ref = np.exp((-1 / T2[None, :, None] + 2j * np.pi * f[None, None, :]) * te[:, None, None])
+ok &= np.abs(s3 - ref).max() < 1e-5
+sys.exit(0 if ok else 1)
+PYEOF
+  $T signal -B "$SE/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "bSSFP" "$W/err" && ok || bad "signal -B without -I: usage error"
+  $T signal -M -b 3 -n 100 "$SE/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "dividing" "$W/err" && ok || bad "signal -M, beats not dividing: usage error"
   $T pocsense -l 3 "$SE/u32" "$SE/s32" "$SE/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "1 (l1-wavelet) or 2" "$W/err" && ok || bad "pocsense -l 3: usage error"
   $T pocsense "$SE/u32" "$SE/s31" "$SE/x" 2>"$W/err"; [ $? -eq 1 ] && grep -q "axis 0 has 32 and 31" "$W/err" && ok || bad "pocsense, maps of another size: refused"
   bart repmat 10 2 "$SE/u32" "$SE/u32t" >/dev/null && $T pocsense "$SE/u32t" "$SE/s32" "$SE/x" 2>"$W/err"; [ $? -eq 1 ] && grep -q "one volume of coils" "$W/err" && ok || bad "pocsense of a series: refused"
