@@ -51092,7 +51092,7 @@ MVDEF mv_status mv_pocsense(const mv_vol *kspace, const mv_vol *sens, mv_vol *ou
     }
     P.x = xbuf, P.img = ibuf, P.k = kbuf, P.pat = pat, P.phase = phase;
     for (it = 0; it < iters && st == MV_OK; it++) {
-        mv__parallel_for(P.nvox, 4096, th, mv__pocs_dc_range, &P);
+        mv__parallel_for(P.nvox, 1024, th, mv__pocs_dc_range, &P);
         st = mv_fft_execute(inv, xbuf, ibuf); /* the projection onto the maps' range */
         if (st == MV_OK) {
             mv__parallel_for(P.nvox, 1024, th, mv__pocs_sense_range, &P);

@@ -1999,7 +1999,20 @@ static int multicfl_split(const args *a)
         free(bd);
         return rc;
     }
-    for (i = 0; i < n; i++) total += count16(bd[i]);
+    for (i = 0; i < n; i++) { /* sizes from the file: their products and sum kept below 2^53 before they are trusted */
+        int64_t prod = 1;
+        int ax;
+        for (ax = 0; ax < NAX; ax++) {
+            if (bd[i][ax] > MVT_BIG / prod) break;
+            prod *= bd[i][ax];
+        }
+        if (ax < NAX || prod > MVT_BIG - total) {
+            free(bd);
+            return fail_at(mv_set_error(MV_ERR_BAD_HEADER, "'%s.hdr': array %d's sizes hold more than 2^53 samples", a->pos[0], i),
+                           a->pos[0]);
+        }
+        total += prod;
+    }
     if ((rc = cfl_load_mapped(a->pos[0], &m, md))) {
         free(bd);
         return rc;

@@ -1190,6 +1190,8 @@ PYEOF
     [ "$(bart show -m "$W/ms2")" = "$(bart show -m "$W/mc2")" ] && ok || bad "multicfl -s: not the arrays back"
   $T multicfl -s "$W/bmc" "$W/x1" "$W/x2" 2>"$W/err"; [ $? -eq 1 ] && grep -q "holds 3 arrays, 2 outputs" "$W/err" && ok || bad "multicfl -s, too few outputs: refused"
   $T multicfl -s "$W/mc1" "$W/x1" 2>"$W/err"; [ $? -eq 1 ] && grep -q "not a multi-cfl header" "$W/err" && ok || bad "multicfl -s of a plain pair: refused"
+  cp "$W/bmc.cfl" "$W/big.cfl" && printf '# Dimensions\n2048 \n# SizesDimensions\n16 \n# MultiDimensions\n4294967296 4294967296 1 1 1 1 1 1 1 1 1 1 1 1 1 1 \n' > "$W/big.hdr" &&
+    { $T multicfl -s "$W/big" "$W/x1" 2>"$W/err"; [ $? -eq 1 ]; } && grep -q "more than 2^53" "$W/err" && ok || bad "multicfl -s, sizes whose product overflows: refused"
   # the element-wise commands' threaded, streamed path (mvtool_array.c run_map): 700 x 700 samples are 3.7 chunks
   # of 2^17, two rounds on 2 threads and a partial one on 3; bart's bytes for 1, 2 and 3 threads, repeated
   bart zeros 2 700 700 "$W/thz" >/dev/null && bart noise -s 17 "$W/thz" "$W/thn" >/dev/null || bad "bart noise for the threaded maps"
