@@ -129,7 +129,11 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool nrmse $(BUILD)/run-cks $(BUILD)/run-cfk && \
 	  $(BUILD)/mvtool sake -i 30 $(BUILD)/run-cku $(BUILD)/run-csk && \
 	  printf "sake -i 30 of it, no maps (bart sake): nrmse against every line: " && $(BUILD)/mvtool nrmse $(BUILD)/run-cks $(BUILD)/run-csk && \
-	  printf "estvar of those coils (bart estvar, kernel 3, box 12): " && $(BUILD)/mvtool estvar -k 3 -r 12 $(BUILD)/run-cks
+	  printf "estvar of those coils (bart estvar, kernel 3, box 12): " && $(BUILD)/mvtool estvar -k 3 -r 12 $(BUILD)/run-cks && \
+	  $(BUILD)/mvtool noise -s 5 -n 0.01 $(BUILD)/run-cks $(BUILD)/run-cksn && \
+	  printf "with noise of variance 0.01 added (bart noise): " && $(BUILD)/mvtool estvar -k 3 -r 12 $(BUILD)/run-cksn && \
+	  $(BUILD)/mvtool ecalib -a -m 1 -r 12 -k 3 $(BUILD)/run-cksn $(BUILD)/run-csa $(BUILD)/run-cse 2> $(BUILD)/run-csa.txt && \
+	  printf "ESPIRiT of those, soft-weighted kernels and the crop chosen by SURE (bart ecalib -a): " && cat $(BUILD)/run-csa.txt
 	$(BUILD)/mvtool signal -I -n 50 -1 0.2:2:20 $(BUILD)/run-sig && $(BUILD)/mvtool transpose 0 5 $(BUILD)/run-sig $(BUILD)/run-sigm && \
 	  $(BUILD)/mvtool transpose 1 6 $(BUILD)/run-sigm $(BUILD)/run-sigm && \
 	  $(BUILD)/mvtool svd -e $(BUILD)/run-sigm $(BUILD)/run-su $(BUILD)/run-ss $(BUILD)/run-sv && $(BUILD)/mvtool extract 0 0 4 $(BUILD)/run-ss $(BUILD)/run-ss4 && \
@@ -473,7 +477,7 @@ test-tsan: $(BUILD)/tests-tsan
 	  --filter fft.threads_identical --filter fft.measured_plans --filter nufft.threads_identical \
 	  --filter recon.isa_and_threads --filter recon.grappa_threads --filter bspline.cost_gradient --filter bspline.large_2d --filter syn.lncc_threads \
 	  --filter regspeed.metric_loops_threads --filter regspeed.jitter --filter analysis.twotime_paths --filter recon.cgsense_chunked --filter recon.l1_tv --filter recon.maps_threads --filter recon.llr_threads --filter recon.weights --filter recon.start --filter recon.subspace --filter recon.nlinv --filter recon.cc_matches --filter recon.homodyne --filter mri.fftmod_threads \
-	  --filter ops.histogram_percentiles_threads --filter mri.noise_whiten --filter nufft.estdelay --filter recon.tv_denoise --filter recon.caldir --filter recon.walsh --filter recon.ecal_two --filter recon.pocsense --filter recon.sake
+	  --filter ops.histogram_percentiles_threads --filter mri.noise_whiten --filter nufft.estdelay --filter recon.tv_denoise --filter recon.caldir --filter recon.walsh --filter recon.ecal_two --filter recon.pocsense --filter recon.sake --filter recon.ecalib_soft --filter recon.estvar
 test-clang: $(BUILD)/tests-clang
 	$(BUILD)/tests-clang $(SKIP_SLOW) --skip alloc.
 test-fftw: $(BUILD)/tests-fftw

@@ -3697,13 +3697,58 @@ typedef struct mv_ecalib_opts {
     int intensity;    /* 1: bart ecalib -I: each voxel's map divided by its l1 norm over the
                          coils and multiplied by sqrt(C) (Griswold's adaptive-combine
                          normalisation), before the crop */
+    int weighting;    /* 1: bart ecalib -W: soft-weighted kernels (Iyer, Ong, Lustig, ISMRM
+                         2016): every kernel i of singular value s_i > lambda kept, weighted by
+                         1 - lambda / s_i, lambda the soft threshold of least SURE (below);
+                         threshold is not used, and each voxel's eigenvectors are exact (as
+                         BART's LAPACK path that -W selects), not `iterations` steps */
+    double variance;  /* bart ecalib -v: the noise variance of the k-space samples for
+                         weighting and auto_crop; 0 = estimated as mv_estvar does (BART's
+                         seed 123, the same calibration box and kernel) */
+    int auto_crop;    /* 1: bart ecalib -a: weighting, and the crop chosen by SURE (below);
+                         crop is not used */
+    double *crop_used; /* not NULL: receives the crop applied (auto_crop's choice) */
+    void (*sure_step)(void *user, int round, int step, double crop, double risk);
+                      /* not NULL: each crop auto_crop's search tries, in order, with its risk
+                         (BART's table at ecalib -a -d 2: round CTR1, step CTR2); user =
+                         progress_user */
 } mv_ecalib_opts;
 
 /* ESPIRiT maps of fully sampled-centre k-space (c64 x, y, z, C; the first
    batch volume): maps c64 (x, y, z, C, M), eig f32 (x, y, z, M) when not
    NULL. MV_ERR_INVALID_ARG (kernel larger than the calibration box, maps
-   not 1 or 2 or above C), MV_ERR_BAD_DATA (no signal in the calibration
-   box), MV_ERR_CANCELLED. allocates: yes. thread-safe: yes. */
+   not 1 or 2 or above C, a negative variance), MV_ERR_BAD_DATA (no signal
+   in the calibration box; with weighting, a noise variance above every
+   kernel's), MV_ERR_CANCELLED. allocates: yes. thread-safe: yes.
+
+   Soft weighting and SURE (opts.weighting, opts.auto_crop; bart ecalib -W,
+   -a; Iyer, Ong and Lustig, ISMRM 2016, as BART 0.8's calib/softweight.c
+   and calib.c's sure_crop compute them). With the noise variance v
+   (opts.variance, or mv_estvar's estimate from the same box and kernel,
+   BART's seed 123), the calibration matrix (m kernel positions x N kernel
+   samples times coils) has singular values s_i; the soft threshold lambda
+   is the s_i of least risk -m N v + sum_i min(s_i, lambda)^2 + v div, div
+   the divergence of complex singular value soft-thresholding (Candes et
+   al. 2013, BART's form; mv__ec_soft_lambda), and kernel i enters the
+   image-space Gram matrices weighted by 1 - lambda / s_i (not at all where
+   s_i <= lambda); each voxel's eigenvectors are then exact, as BART's
+   LAPACK path that -W selects. auto_crop picks the crop by BART's SURE
+   search: low-resolution coil images x (the box, zero-filled, BART's
+   centred transform), for a crop c the maps M_c (entries of eigenvalue
+   below c zeroed) and risk || x - P(M_c M_c^H x) ||^2 + 2 v || P(M_c) ||^2
+   (P keeps the box's frequencies); c from 0.99 down by 0.1 while the risk
+   falls, then back and forth with the step halved to 1e-4, in float as
+   BART. BART takes the maps there in the phase LAPACK's cheev leaves each
+   voxel's eigenvectors in (the low-pass part depends on it): that phase is
+   reproduced (mv__lapack_cheev_last_signs). Against bart 0.8 (2, 4 and 8
+   coils, 2D and 3D, -m 1, -I, -S; tests/test_tools.sh): -W's maps within
+   1e-5, -a's table of risks within 1e-5 and the same crop, but where a
+   voxel's eigenvalue lies within float rounding (~5e-5) of a crop the
+   search tries: bart's float eigenvalue and medvol's float64 one can fall
+   on either side, and the search's path, so its crop, may part there
+   (measured: 0.7570 against 0.7560, 0.8338 against 0.8349). The estimated
+   variance is mv_estvar's, which on data of high signal to noise differs
+   from bart's (see there); opts.variance takes bart's. */
 MVDEF mv_status mv_ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, const mv_ecalib_opts *opts);
 
 /* ESPIRiT in two steps, and Walsh's method (bart ecalib -1, ecaltwo and
@@ -4203,25 +4248,29 @@ typedef struct mv_pocsense_opts {
 MVDEF mv_status mv_pocsense(const mv_vol *kspace, const mv_vol *sens, mv_vol *out, mv_pocsense_opts *opts);
 
 /* The noise variance of k-space as bart estvar estimates it (Iyer's
-   calib/estvar.c; bart ecalib -W and -a take it, which mv_ecalib does not
-   offer): the singular values S of the
-   calibration matrix (BART's extract_calib box of calsize, every kernel
-   position inside it a row, the kernel's samples times the coils the
-   columns), the noise floor E the mean over 10 runs of the singular values
-   of the same matrix made of complex Gaussian noise of variance 1, drawn as
-   BART draws it (mv_bart_noise's generator from *seed, BART's 123 for a
-   fresh bart process: per run 8 times the box's samples drawn, the first
-   box filled, as BART's noise_calreg does), and the variance (mean of S_i /
-   E_i over the smallest quarter)^2 / 1.21, BART's scaling. Axes of length 1
-   take a kernel and box of 1. Singular values from the Gram matrix's
-   eigenvalues in float64: on noise bart's to float rounding; where the
-   data's singular values span more than about 1e4, bart's float LAPACK
-   eigenvalues of the Gram are rounding noise in the smallest quarter and
-   its estimate is too large (a phantom with noise of variance 0.01: bart
-   0.075, this and numpy's SVD 0.015). seed: NULL for 123;
-   advanced. MV_ERR_INVALID_ARG: a kernel larger than the box, a box with
-   fewer than 4 singular values. allocates: yes (the calibration matrix's
-   Gram, n^2 doubles for n = kernel samples x coils). thread-safe: yes. */
+   calib/estvar.c; mv_ecalib's weighting and auto_crop, bart ecalib -W and
+   -a, take it): the singular values S of the calibration matrix (BART's
+   extract_calib box of calsize, every kernel position inside it a row, the
+   kernel's samples times the coils the columns), the noise floor E the mean
+   over 10 runs of the singular values of the same matrix made of complex
+   Gaussian noise of variance 1, drawn as BART draws it (mv_bart_noise's
+   generator from *seed, BART's 123 for a fresh bart process: per run 8 times
+   the box's samples drawn, the first box filled, as BART's noise_calreg
+   does), and the variance (mean of S_i / E_i over the smallest quarter)^2 /
+   1.21, BART's scaling. Axes of length 1 take a kernel and box of 1.
+   Singular values from the Gram matrix's eigenvalues in float64: on noise
+   bart's to float rounding; where the data's singular values span more than
+   about 1e4, bart's float LAPACK eigenvalues of the Gram are rounding noise
+   in the smallest quarter and its estimate moves (a phantom with noise of
+   variance 0.01: bart 0.075, this and numpy's SVD 0.015; with noise of
+   variance 1: bart 1.031, this and numpy 1.281: the method's own bias, which
+   bart's rounding happens to offset there). seed: NULL for 123; advanced.
+   The data's matrix and the 10 of noise are factored side by side on
+   opts->threads (as many at once as 1 GiB of them allows).
+   MV_ERR_INVALID_ARG: a kernel larger than the box, a box with fewer than 4
+   singular values. allocates: yes (per matrix factored at once, the
+   calibration matrix and its Gram: 2 m n + 5 n^2 doubles for m positions and
+   n = kernel samples x coils). thread-safe: yes. */
 MVDEF mv_status mv_estvar(const mv_vol *kspace, const int64_t calsize[3], const int64_t kernel[3], unsigned *seed,
                           double *variance, const mv_mri_opts *opts);
 
@@ -44657,6 +44706,57 @@ static void mv__ec_back_range(void *ctx, int64_t b, int64_t e, int worker)
     }
 }
 
+/* ESPIRiT's soft weighting (bart ecalib -W; BART 0.8's calib/softweight.c
+   after Candes, Sing-Long and Trzasko, IEEE TSP 2013): the calibration
+   matrix (m rows x N columns) has singular values s_0 >= .. >= s_{N-1}
+   (zeros past its rank). For a soft threshold lambda BART's risk is
+   -Y + G + var div, Y = m N var, G = sum_i min(s_i, lambda)^2 and the
+   divergence of complex singular value soft-thresholding
+     div = sum_{s_i > 0} [s_i > lambda] + 2 |m - N| (1 - lambda / s_i)_+
+             + 4 s_i (s_i - lambda)_+ sum_{j != i} 1 / (s_i^2 - s_j^2);
+   lambda runs over s_{N-1} (BART's start, where it takes G = sum s_i^2)
+   and then s_{N-2} up to s_0, the first of least risk kept. The inner sums
+   are formed once per i (O(N^2), not BART's O(N^3)), in float64 (BART: in
+   float); a pair of equal nonzero singular values adds nothing (BART
+   divides by zero there). */
+typedef struct mv__ec_soft {
+    double variance;    /* in: the noise variance */
+    int64_t rows, cols; /* in: the calibration matrix's m x N */
+    double lambda;      /* out */
+} mv__ec_soft;
+
+/* s: N singular values, descending; h: N of scratch */
+static double mv__ec_soft_lambda(const double *s, int64_t N, int64_t m, double var, double *h)
+{
+    const double Y = (double)m * (double)N * var, mn2 = 2.0 * (double)(m > N ? m - N : N - m);
+    double best = 0, lam = s[N - 1], g = 0;
+    int64_t i, j, c;
+    for (i = 0; i < N; i++) {
+        h[i] = 0;
+        if (s[i] > 0)
+            for (j = 0; j < N; j++) {
+                const double den = s[i] * s[i] - s[j] * s[j];
+                if (j != i && den != 0) h[i] += 1.0 / den;
+            }
+    }
+    for (c = 0; c < N; c++) { /* candidate c: lambda = s[N - 1] (BART's start), then s[N - 2] .. s[0] */
+        const double t = s[N - 1 - c];
+        double div = 0, risk;
+        g = 0;
+        for (i = 0; i < N; i++) {
+            const double si = s[i];
+            g += c == 0 ? si * si : (si < t ? si * si : t * t);
+            if (si > 0) {
+                const double u = 1 - t / si;
+                div += (si > t ? 1.0 : 0.0) + mn2 * (u > 0 ? u : 0) + 4 * si * (si > t ? si - t : 0) * h[i];
+            }
+        }
+        risk = -Y + g + var * div;
+        if (c == 0 || risk < best) best = risk, lam = t;
+    }
+    return lam;
+}
+
 /* The eigenvalues of a Hermitian n x n matrix (split planes ar, ai,
    row-major, both triangles; destroyed), ascending in w, and the
    eigenvectors of the nk largest with w_i / w_max > thr: *y (the caller
@@ -44671,7 +44771,7 @@ static void mv__ec_back_range(void *ctx, int64_t b, int64_t e, int worker)
    the vectors split across threads. MV_ERR_BAD_DATA: QL did not converge
    or w_max <= 0. */
 static mv_status mv__ec_eigen(double *ar, double *ai, int64_t n, double thr, double *w, int64_t *nk_out, double **y_out,
-                              int threads, void *ctx)
+                              int threads, void *ctx, mv__ec_soft *soft)
 {
     const mv__recon_ops *ko = mv__kernels_get()->recon;
     double *sc, *d, *e, *al, *ph, *vr, *vi, *nvr, *nvi, *qr, *qi, *pr, *pi, *rc = NULL, *rs = NULL, *y = NULL;
@@ -44854,8 +44954,26 @@ static mv_status mv__ec_eigen(double *ar, double *ai, int64_t n, double thr, dou
         st = mv__fail(MV_ERR_BAD_DATA, "mv_ecalib: no signal in the calibration region");
         goto done;
     }
-    for (nk = 0; nk < n && w[n - 1 - nk] / w[n - 1] > thr; nk++) {
-    }
+    if (soft) { /* the kernels of s_i > lambda (BART: weight > 0) */
+        const int64_t N = soft->cols;
+        double *sv = (double *)mv__alloc((size_t)(2 * N) * sizeof(double), ctx);
+        if (!sv) {
+            st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_ecalib: singular values");
+            goto done;
+        }
+        for (i = 0; i < N; i++) sv[i] = i < n && w[n - 1 - i] > 0 ? sqrt(w[n - 1 - i]) : 0;
+        soft->lambda = mv__ec_soft_lambda(sv, N, soft->rows, soft->variance, sv + N);
+        for (nk = 0; nk < n && sv[nk] > soft->lambda; nk++) {
+        }
+        mv__free(sv, ctx);
+        if (nk == 0) {
+            st = mv__fail(MV_ERR_BAD_DATA, "mv_ecalib: the soft threshold %g (noise variance %g) removes every kernel",
+                          soft->lambda, soft->variance);
+            goto done;
+        }
+    } else
+        for (nk = 0; nk < n && w[n - 1 - nk] / w[n - 1] > thr; nk++) {
+        }
     y = (double *)mv__alloc_zero((size_t)(2 * n * nk) * sizeof(double), ctx);
     if (!y) {
         st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_ecalib: eigenvectors");
@@ -44940,6 +45058,9 @@ typedef struct mv__ec_job {
                                  block's T is its own 8 cells, px the identity (pxb) */
     int soft;                 /* BART's soft crop (ecalib -S) instead of the hard one */
     int intensity;            /* BART's ecalib -I: each map over its l1 norm, times sqrt(C) */
+    int exact;                /* 1: each voxel's eigenvectors exact (mv__zheev; BART's LAPACK path,
+                                 ecalib -W), not the orthogonal iteration */
+    int lapack_phase;         /* with exact: the vectors in LAPACK's phase (mv__ec_vox_exact) */
     int conj;                 /* 1: the rows T conjugated (a file's G in BART's convention is the
                                  conjugate of mv__ec_coeffs's, which the eigen kernel takes; pxb
                                  then holds conj(ex)) */
@@ -44962,6 +45083,364 @@ static float mv__ec_soft_weight(float e, float crop)
     float w = x >= 1.f ? 1.f : 0.f;
     if (x >= -1.f) w = w + (x / (x * x + 1.f) + 0.5f);
     return w;
+}
+
+/* LAPACK 3.10's slartg (c >= 0, r with f's sign; no scaling: ESPIRiT's
+   values are far from under- and overflow) */
+static void mv__slartg(double f, double g, double *c, double *s, double *r)
+{
+    if (g == 0) {
+        *c = 1, *s = 0, *r = f;
+    } else if (f == 0) {
+        *c = 0, *s = g < 0 ? -1.0 : 1.0, *r = fabs(g);
+    } else {
+        const double dd = sqrt(f * f + g * g);
+        *c = fabs(f) / dd;
+        *r = copysign(dd, f);
+        *s = g / *r;
+    }
+}
+
+/* LAPACK's slaev2: the eigensystem of [[a, b], [b, c]], (cs1, sn1) the unit
+   eigenvector of rt1 (the one of larger absolute value) */
+static void mv__slaev2(double a, double b, double c, double *rt1, double *rt2, double *cs1, double *sn1)
+{
+    const double sm = a + c, df = a - c, adf = fabs(df), tb = b + b, ab = fabs(tb);
+    const double acmx = fabs(a) > fabs(c) ? a : c, acmn = fabs(a) > fabs(c) ? c : a;
+    double rt, cs, acs, ct, tn;
+    int sgn1, sgn2;
+    if (adf > ab) rt = adf * sqrt(1 + (ab / adf) * (ab / adf));
+    else if (adf < ab) rt = ab * sqrt(1 + (adf / ab) * (adf / ab));
+    else rt = ab * sqrt(2.0);
+    if (sm < 0) {
+        *rt1 = 0.5 * (sm - rt), sgn1 = -1;
+        *rt2 = (acmx / *rt1) * acmn - (b / *rt1) * b;
+    } else if (sm > 0) {
+        *rt1 = 0.5 * (sm + rt), sgn1 = 1;
+        *rt2 = (acmx / *rt1) * acmn - (b / *rt1) * b;
+    } else {
+        *rt1 = 0.5 * rt, *rt2 = -0.5 * rt, sgn1 = 1;
+    }
+    if (df >= 0) cs = df + rt, sgn2 = 1;
+    else cs = df - rt, sgn2 = -1;
+    acs = fabs(cs);
+    if (acs > ab) {
+        ct = -tb / cs;
+        *sn1 = 1 / sqrt(1 + ct * ct);
+        *cs1 = ct * *sn1;
+    } else if (ab == 0) {
+        *cs1 = 1, *sn1 = 0;
+    } else {
+        tn = -cs / tb;
+        *cs1 = 1 / sqrt(1 + tn * tn);
+        *sn1 = tn * *cs1;
+    }
+    if (sgn1 == sgn2) {
+        tn = *cs1;
+        *cs1 = -*sn1;
+        *sn1 = tn;
+    }
+}
+
+/* The signs of the last entries of the eigenvectors that LAPACK's cheev
+   ('V', 'U'; netlib 3.10 and later, Debian 12's, which bart links) returns
+   for a Hermitian matrix: BART's ecalib -a reads its maps in that phase
+   (the low-pass part of a map depends on it). chetd2 reduces the upper
+   triangle from the last column down, so Q's last row is e_n and each
+   eigenvector's last entry is real: the last row of csteqr's rotations.
+   Traced here in float64 with float32's eps and safe minimum for the
+   deflation tests (so the same blocks split): chetd2's reflectors (clarfg:
+   beta = -sign(Re alpha) |(alpha, x)|, e = beta; untouched where x = 0 and
+   alpha is real, e = alpha) give the real tridiagonal (d, e); csteqr's QL or
+   QR sweeps (implicit Wilkinson shift, slartg of LAPACK 3.10: c >= 0, r of
+   f's sign; 2 x 2 blocks by slaev2) rotate that last row; the selection
+   sort orders it with the eigenvalues. a: n x n row-major interleaved,
+   element (r, c) of the matrix LAPACK factors; sg[m] the sign (+1 or -1)
+   of the last entry of the eigenvector of the m-th largest eigenvalue, m <
+   want. work: 2 n^2 + 8 n + 8 doubles. Returns 0, or 1 where csteqr would
+   not converge (sg then all +1). */
+static int mv__lapack_cheev_last_signs(const double *a, int64_t n, int64_t want, double *sg, double *work)
+{
+    const double eps = 5.9604644775390625e-08, eps2 = eps * eps, safmin = 1.17549435082228750797e-38;
+    double *B = work, *d = B + 2 * n * n, *e = d + n + 1, *z = e + n + 1, *wc = z + n + 1, *ws = wc + n + 1, *v = ws + n + 1;
+    int64_t i, j, k, l, m, l1, lsv, lend, lendsv, jtot = 0, nmaxit = 30 * n, ii;
+    double p, g, r, c, s, f, b, tst;
+    for (m = 0; m < want; m++) sg[m] = 1;
+    if (n == 1) return 0;
+    memcpy(B, a, (size_t)(2 * n * n) * sizeof(double));
+    /* chetd2, upper: step I (1-based) = i + 1 reduces column i + 1 above row i */
+    for (i = n - 2; i >= 0; i--) {
+        double ar = B[2 * (i * n + i + 1)], ai = B[2 * (i * n + i + 1) + 1], xn = 0, tr, ti;
+        for (k = 0; k < i; k++) {
+            const double *x = B + 2 * (k * n + i + 1);
+            xn += x[0] * x[0] + x[1] * x[1];
+        }
+        xn = sqrt(xn);
+        if (xn == 0 && ai == 0)
+            e[i + 1] = ar; /* tau = 0: H = I */
+        else {
+            const double beta = -copysign(sqrt(ar * ar + ai * ai + xn * xn), ar);
+            const double qr = ar - beta, qi = ai, qq = qr * qr + qi * qi; /* x /= (alpha - beta) */
+            double xr2, xi2, ur, ui, t2r, t2i, hr, hi;
+            tr = (beta - ar) / beta, ti = -ai / beta;
+            for (k = 0; k < i; k++) {
+                const double xr = B[2 * (k * n + i + 1)], xi = B[2 * (k * n + i + 1) + 1];
+                v[2 * k] = (xr * qr + xi * qi) / qq;
+                v[2 * k + 1] = (xi * qr - xr * qi) / qq;
+            }
+            v[2 * i] = 1, v[2 * i + 1] = 0;
+            e[i + 1] = beta;
+            /* x = tau B v (B's leading (i+1) x (i+1) block), then w = x - tau/2 (x^H v) v (z, wc: its parts) */
+            ur = ui = 0;
+            for (k = 0; k <= i; k++) {
+                double sr = 0, si = 0;
+                for (j = 0; j <= i; j++) {
+                    const double br = B[2 * (k * n + j)], bi = B[2 * (k * n + j) + 1];
+                    sr += br * v[2 * j] - bi * v[2 * j + 1];
+                    si += br * v[2 * j + 1] + bi * v[2 * j];
+                }
+                xr2 = tr * sr - ti * si, xi2 = tr * si + ti * sr;
+                z[k] = xr2, wc[k] = xi2;
+                ur += xr2 * v[2 * k] + xi2 * v[2 * k + 1]; /* x^H v */
+                ui += xr2 * v[2 * k + 1] - xi2 * v[2 * k];
+            }
+            t2r = -0.5 * (tr * ur - ti * ui), t2i = -0.5 * (tr * ui + ti * ur);
+            for (k = 0; k <= i; k++) {
+                hr = z[k] + t2r * v[2 * k] - t2i * v[2 * k + 1];
+                hi = wc[k] + t2r * v[2 * k + 1] + t2i * v[2 * k];
+                z[k] = hr, wc[k] = hi; /* w */
+            }
+            for (k = 0; k <= i; k++) /* B -= v w^H + w v^H */
+                for (j = 0; j <= i; j++) {
+                    const double vr = v[2 * k], vi = v[2 * k + 1], wr = z[k], wi = wc[k];
+                    const double vjr = v[2 * j], vji = v[2 * j + 1], wjr = z[j], wji = wc[j];
+                    B[2 * (k * n + j)] -= (vr * wjr + vi * wji) + (wr * vjr + wi * vji);
+                    B[2 * (k * n + j) + 1] -= (vi * wjr - vr * wji) + (wi * vjr - wr * vji);
+                }
+        }
+        d[i + 2] = B[2 * ((i + 1) * n + i + 1)];
+    }
+    d[1] = B[0];
+    /* csteqr (1-based d[1..n], e[1..n-1]); z[1..n] the last row of Z */
+    for (k = 1; k <= n; k++) z[k] = k == n ? 1 : 0;
+    l1 = 1;
+    for (;;) {
+        if (l1 > n) break;
+        if (l1 > 1) e[l1 - 1] = 0;
+        for (m = l1; m <= n - 1; m++) {
+            tst = fabs(e[m]);
+            if (tst == 0) break;
+            if (tst <= sqrt(fabs(d[m])) * sqrt(fabs(d[m + 1])) * eps) {
+                e[m] = 0;
+                break;
+            }
+        }
+        if (m > n - 1) m = n;
+        l = l1, lsv = l, lend = m, lendsv = lend, l1 = m + 1;
+        if (lend == l) continue;
+        {
+            double an = 0;
+            for (k = l; k <= lend; k++) an = MV__MAX(an, fabs(d[k]));
+            for (k = l; k < lend; k++) an = MV__MAX(an, fabs(e[k]));
+            if (an == 0) continue;
+        }
+        if (fabs(d[lend]) < fabs(d[l])) lend = lsv, l = lendsv;
+        if (lend > l) { /* QL */
+            for (;;) {
+                if (l != lend) {
+                    for (m = l; m <= lend - 1; m++) {
+                        tst = fabs(e[m]) * fabs(e[m]);
+                        if (tst <= (eps2 * fabs(d[m])) * fabs(d[m + 1]) + safmin) break;
+                    }
+                    if (m > lend - 1) m = lend;
+                } else
+                    m = lend;
+                if (m < lend) e[m] = 0;
+                p = d[l];
+                if (m == l) { /* an eigenvalue */
+                    d[l] = p;
+                    l++;
+                    if (l <= lend) continue;
+                    break;
+                }
+                if (m == l + 1) { /* slaev2, then clasr('R', 'V', 'B') on columns l, l + 1 */
+                    double rt1, rt2, cs1, sn1, t;
+                    mv__slaev2(d[l], e[l], d[l + 1], &rt1, &rt2, &cs1, &sn1);
+                    t = z[l + 1];
+                    z[l + 1] = cs1 * t - sn1 * z[l];
+                    z[l] = sn1 * t + cs1 * z[l];
+                    d[l] = rt1, d[l + 1] = rt2, e[l] = 0;
+                    l += 2;
+                    if (l <= lend) continue;
+                    break;
+                }
+                if (jtot == nmaxit) return 1;
+                jtot++;
+                g = (d[l + 1] - p) / (2 * e[l]);
+                r = hypot(g, 1.0);
+                g = d[m] - p + (e[l] / (g + copysign(r, g)));
+                s = 1, c = 1, p = 0;
+                for (ii = m - 1; ii >= l; ii--) {
+                    f = s * e[ii];
+                    b = c * e[ii];
+                    mv__slartg(g, f, &c, &s, &r);
+                    if (ii != m - 1) e[ii + 1] = r;
+                    g = d[ii + 1] - p;
+                    r = (d[ii] - g) * s + 2 * c * b;
+                    p = s * r;
+                    d[ii + 1] = g + p;
+                    g = c * r - b;
+                    wc[ii] = c, ws[ii] = -s;
+                }
+                for (j = m - 1; j >= l; j--) { /* clasr('R', 'V', 'B') over columns l .. m */
+                    const double t = z[j + 1];
+                    z[j + 1] = wc[j] * t - ws[j] * z[j];
+                    z[j] = ws[j] * t + wc[j] * z[j];
+                }
+                d[l] = d[l] - p;
+                e[l] = g;
+            }
+        } else { /* QR */
+            for (;;) {
+                if (l != lend) {
+                    for (m = l; m >= lend + 1; m--) {
+                        tst = fabs(e[m - 1]) * fabs(e[m - 1]);
+                        if (tst <= (eps2 * fabs(d[m])) * fabs(d[m - 1]) + safmin) break;
+                    }
+                    if (m < lend + 1) m = lend;
+                } else
+                    m = lend;
+                if (m > lend) e[m - 1] = 0;
+                p = d[l];
+                if (m == l) {
+                    d[l] = p;
+                    l--;
+                    if (l >= lend) continue;
+                    break;
+                }
+                if (m == l - 1) { /* slaev2, then clasr('R', 'V', 'F') on columns l - 1, l */
+                    double rt1, rt2, cs1, sn1, t;
+                    mv__slaev2(d[l - 1], e[l - 1], d[l], &rt1, &rt2, &cs1, &sn1);
+                    t = z[l];
+                    z[l] = cs1 * t - sn1 * z[l - 1];
+                    z[l - 1] = sn1 * t + cs1 * z[l - 1];
+                    d[l - 1] = rt1, d[l] = rt2, e[l - 1] = 0;
+                    l -= 2;
+                    if (l >= lend) continue;
+                    break;
+                }
+                if (jtot == nmaxit) return 1;
+                jtot++;
+                g = (d[l - 1] - p) / (2 * e[l - 1]);
+                r = hypot(g, 1.0);
+                g = d[m] - p + (e[l - 1] / (g + copysign(r, g)));
+                s = 1, c = 1, p = 0;
+                for (ii = m; ii <= l - 1; ii++) {
+                    f = s * e[ii];
+                    b = c * e[ii];
+                    mv__slartg(g, f, &c, &s, &r);
+                    if (ii != m) e[ii - 1] = r;
+                    g = d[ii] - p;
+                    r = (d[ii + 1] - g) * s + 2 * c * b;
+                    p = s * r;
+                    d[ii] = g + p;
+                    g = c * r - b;
+                    wc[ii] = c, ws[ii] = s;
+                }
+                for (j = m; j <= l - 1; j++) { /* clasr('R', 'V', 'F') over columns m .. l */
+                    const double t = z[j + 1];
+                    z[j + 1] = wc[j] * t - ws[j] * z[j];
+                    z[j] = ws[j] * t + wc[j] * z[j];
+                }
+                d[l] = d[l] - p;
+                e[l - 1] = g;
+            }
+        }
+    }
+    for (ii = 2; ii <= n; ii++) { /* selection sort, ascending */
+        i = ii - 1, k = i, p = d[i];
+        for (j = ii; j <= n; j++)
+            if (d[j] < p) k = j, p = d[j];
+        if (k != i) {
+            const double t = z[i];
+            d[k] = d[i], d[i] = p;
+            z[i] = z[k], z[k] = t;
+        }
+    }
+    for (m = 0; m < want; m++) sg[m] = z[n - m] < 0 ? -1.0 : 1.0;
+    return 0;
+}
+
+/* The lanes of mv__ec_vox exactly: G as mv__ec_vox_ref forms it, the same
+   trace cut, then its full eigendecomposition (mv__zheev) and the leading
+   `maps` eigenvectors in v and lam as the iteration leaves them (BART's map
+   m in v[maps - 1 - m]). lapack_phase: each vector in the phase LAPACK's
+   cheev gives it (the last entry real, of mv__lapack_cheev_last_signs's
+   sign), else mv__zheev's. scr: 9 nc^2 + 16 nc + 2 maps nc + maps + 8
+   doubles. Returns the lanes kept; a lane whose eigensolver fails (QL does
+   not converge) takes the orthogonal iteration's result instead. */
+static unsigned mv__ec_vox_exact(const mv__ec_vox *a, double *scr, int lapack_phase)
+{
+    const int64_t nc = a->nc, E = nc * (nc + 1) / 2, M = a->maps, L = MV__EC_LANES, S = 2 * MV__EC_LANES;
+    double *A = scr, *w = A + 2 * nc * nc, *vec = w + nc, *work = vec + 2 * M * nc, *A0 = work + 3 * nc * nc + 7 * nc;
+    double *sg = A0 + 2 * nc * nc, *lw = sg + M;
+    unsigned kept = 0, bad = 0;
+    int64_t l, e, dx, c, c2, m;
+    for (l = 0; l < L; l++) {
+        if (!(a->act >> l & 1u)) continue;
+        for (c = 0, e = 0; c < nc; c++)
+            for (c2 = 0; c2 <= c; c2++, e++) {
+                double gr = 0, gi = 0;
+                for (dx = 0; dx < a->gx; dx++) {
+                    const double tr = a->t[dx * 2 * E + e], ti = a->t[dx * 2 * E + E + e];
+                    const double pr = a->px[dx * S + l], pi = a->px[dx * S + L + l];
+                    gr = gr + (tr * pr - ti * pi);
+                    gi = gi + (tr * pi + ti * pr);
+                }
+                A[2 * (c * nc + c2)] = gr, A[2 * (c * nc + c2) + 1] = gi; /* row c's entries: G[c][c2] */
+                A[2 * (c2 * nc + c)] = gr, A[2 * (c2 * nc + c) + 1] = -gi;
+            }
+        if (a->cut) {
+            double trc = 0, fr = 0;
+            for (c = 0; c < nc; c++) trc += A[2 * (c * nc + c)];
+            for (c = 0; c < nc * nc; c++) fr += A[2 * c] * A[2 * c] + A[2 * c + 1] * A[2 * c + 1];
+            if (trc < a->crop || fr < a->crop * a->crop) continue;
+        }
+        if (lapack_phase) memcpy(A0, A, (size_t)(2 * nc * nc) * sizeof(double)); /* the matrix LAPACK sees */
+        if (mv__zheev(A, nc, w, vec, M, work)) {
+            bad |= 1u << l;
+            continue;
+        }
+        kept |= 1u << l;
+        if (lapack_phase) {
+            if (mv__lapack_cheev_last_signs(A0, nc, M, sg, lw))
+                for (m = 0; m < M; m++) sg[m] = 1;
+            for (m = 0; m < M; m++) { /* v conj(v_last) / |v_last|, times LAPACK's sign */
+                double *q = vec + 2 * m * nc;
+                const double re = q[2 * (nc - 1)], im = q[2 * (nc - 1) + 1], mag = sqrt(re * re + im * im);
+                if (mag > 0)
+                    for (c = 0; c < nc; c++) {
+                        const double xr = q[2 * c], xi = q[2 * c + 1];
+                        q[2 * c] = sg[m] * (xr * re + xi * im) / mag;
+                        q[2 * c + 1] = sg[m] * (xi * re - xr * im) / mag;
+                    }
+            }
+        }
+        for (m = 0; m < M; m++) {
+            double *vm = a->v + (M - 1 - m) * nc * S;
+            for (c = 0; c < nc; c++) {
+                vm[c * S + l] = vec[2 * (m * nc + c)];
+                vm[c * S + L + l] = vec[2 * (m * nc + c) + 1];
+            }
+            a->lam[m * L + l] = w[nc - 1 - m];
+        }
+    }
+    if (bad) { /* the scalar reference writes only the lanes asked for */
+        mv__ec_vox b = *a;
+        b.act = bad;
+        kept |= mv__ec_vox_ref(&b);
+    }
+    return kept;
 }
 
 /* rows [b, e) of (y, z): per row T[dx] = sum_{dz, dy} Cf e^{2 pi i (dy ty +
@@ -45020,7 +45499,7 @@ static void mv__ec_range(void *ctx, int64_t b, int64_t e, int worker)
             } else
                 va.px = j->pxb + q * gx * 2 * L;
             va.act = (1u << nv) - 1;
-            act = ko->ec_vox(&va);
+            act = j->exact ? mv__ec_vox_exact(&va, va.lam + M * L, j->lapack_phase) : ko->ec_vox(&va);
             for (l = 0; l < nv; l++) {
                 const int64_t vox = x0 + l + nx * r;
                 if (!(act >> l & 1u)) { /* lambda_1 <= trace < crop: cropped */
@@ -45188,26 +45667,6 @@ static mv_status mv__ec_coeffs(const double *V, int64_t nk, const int64_t k[3], 
     return MV_OK;
 }
 
-/* The sign of the last entry of the leading eigenvector that LAPACK's
-   cheev ('V', 'U') returns for the 2x2 Hermitian [[d1, a12], [conj(a12),
-   d2]] (a12 = a12r + i a12i, d1, d2 >= 0), traced through its three steps:
-   chetrd's one reflector (clarfg with no x) makes the off-diagonal real,
-   e = -sign(Re a12) |a12| (sign(0) = +1), or leaves it as it is, e = a12r,
-   when a12 is already real; cungtr's Q = diag(q, 1), |q| = 1, keeps the
-   last coordinate as it is; csteqr's single 2x2 block goes to slaev2,
-   whose unit vector (cs1, sn1) of the larger eigenvalue has sn1 > 0 when
-   d1 < d2 and sn1 of the sign of -e when d1 >= d2 (its swap branch); the
-   final ascending sort moves that column last. So the entry is negative
-   exactly when d1 >= d2 and e > 0. (A negligible e, |e| <= sqrt(d1 d2)
-   2^-24, skips the rotation and leaves that entry 0: nothing to match.)
-   Checked against BART (which calls Debian's netlib cheev) by
-   tests/py/diff_bart.py's fixed_ecalib_two_coils, both signs. */
-static double mv__ec_cheev2_last_sign(double d1, double d2, double a12r, double a12i)
-{
-    const double e = a12i == 0 ? a12r : (a12r >= 0 ? -1.0 : 1.0) * sqrt(a12r * a12r + a12i * a12i);
-    return d1 >= d2 && e > 0 ? -1.0 : 1.0;
-}
-
 /* Allocates maps c64 (x, y, z, C, M) and, when wanted, eig f32 (x, y, z,
    M), runs the job's rows of (y, z) in blocks (the progress callback
    between blocks, on this thread) and commits both; job: all but out, eig,
@@ -45227,7 +45686,8 @@ static mv_status mv__ec_run(mv__ec_job *job, int threads, const mv_ecalib_opts *
     mv_vol_init(&et);
     st = mv_vol_alloc(&mt, MV_DT_C64, 5, md, ctx);
     if (st == MV_OK && eig) st = mv_vol_alloc(&et, MV_DT_F32, 4, ed, ctx);
-    job->sstride = 2 * job->gc[0] * E + 2 * MV__EC_LANES * (E + 2 * M * nc + M) + 16;
+    job->sstride = 2 * job->gc[0] * E + 2 * MV__EC_LANES * (E + 2 * M * nc + M) + 16 +
+                   (job->exact ? 9 * nc * nc + 16 * nc + 2 * M * nc + M + 8 : 0);
     if (st == MV_OK) {
         scr = (double *)mv__alloc((size_t)threads * (size_t)job->sstride * sizeof(double), ctx);
         if (!scr) st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: scratch", fn);
@@ -45333,6 +45793,203 @@ static mv_status mv__ec_grid(const double *cf, const int64_t k[3], int64_t nc, m
     return st;
 }
 
+/* BART's SURE choice of ESPIRiT's crop (ecalib -a; calib.c's sure_crop,
+   Iyer's "Towards a parameter-free ESPIRiT", ISMRM 2016). The low-resolution
+   coil images x = ifftc(B), B the calibration box placed about the centre
+   (BART's md_resize_center: from d/2 - cd/2), and for a crop c the maps
+   M_c (uncropped maps, entries of eigenvalue |e| < c zeroed) give
+     risk(c) = || B - P_B fftc(M_c M_c^H x) ||^2 + 2 var || P_B fftc(M_c) ||^2,
+   P_B keeping the box's frequencies (BART's crop and zero-fill, here by
+   Parseval in k-space: the same numbers, no inverse transforms); fftc is
+   BART's centred unitary transform, the sums over coils and maps. Its
+   sample k is e^{2 pi i c (k - c) / n} / sqrt(n) times the plain FFT's
+   sample (k - c) mod n (c = n / 2 per axis), so the risk takes plain FFTs
+   and B turned by the conjugate phase once. BART's search in float: c
+   from 0.99 down in steps of 0.1 while the risk falls (twice at least),
+   then back and forth with the step halved until it is below 1e-4; the
+   risk held in float as BART holds it. The maps are BART's before its
+   fixphase, in LAPACK's phase (mv__ec_vox_exact): the low-pass part of M_c
+   depends on it. maps c64 (x, y, z, C, M), eig f32 (x, y, z, M); k the
+   k-space (x, y, z, C), box cd at cp. Each crop tried calls opts.progress
+   with 1 (the maps are done; nonzero cancels). */
+typedef struct mv__ec_sure {
+    const float *maps, *eig, *im;
+    float *pj, *mm;
+    int64_t nvox, nc, M;
+    float crop;
+} mv__ec_sure;
+
+/* voxels [b, e): M_c into mm, M_c M_c^H x into pj; plane by plane over
+   runs of up to 256 voxels (the inner loops contiguous) */
+static void mv__ec_sure_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__ec_sure *j = (const mv__ec_sure *)ctx;
+    const int64_t nvox = j->nvox, nc = j->nc;
+    double ipr[256], ipi[256];
+    int64_t v0, v, c, m, n;
+    (void)worker;
+    for (v0 = b; v0 < e; v0 += n) {
+        n = MV__MIN(256, e - v0);
+        for (c = 0; c < nc; c++) memset(j->pj + 2 * (c * nvox + v0), 0, (size_t)(2 * n) * sizeof(float));
+        for (m = 0; m < j->M; m++) {
+            const float *eg = j->eig + m * nvox + v0;
+            for (v = 0; v < n; v++) ipr[v] = ipi[v] = 0;
+            for (c = 0; c < nc; c++) {
+                const float *mp = j->maps + 2 * ((m * nc + c) * nvox + v0), *xp = j->im + 2 * (c * nvox + v0);
+                float *q = j->mm + 2 * ((m * nc + c) * nvox + v0);
+                for (v = 0; v < n; v++) {
+                    const int keep = fabsf(eg[v]) >= j->crop;
+                    const float qr = keep ? mp[2 * v] : 0.f, qi = keep ? mp[2 * v + 1] : 0.f;
+                    q[2 * v] = qr, q[2 * v + 1] = qi;
+                    ipr[v] += (double)xp[2 * v] * qr + (double)xp[2 * v + 1] * qi; /* x conj(M) */
+                    ipi[v] += (double)xp[2 * v + 1] * qr - (double)xp[2 * v] * qi;
+                }
+            }
+            for (c = 0; c < nc; c++) {
+                const float *q = j->mm + 2 * ((m * nc + c) * nvox + v0);
+                float *pp = j->pj + 2 * (c * nvox + v0);
+                for (v = 0; v < n; v++) {
+                    pp[2 * v] += (float)(ipr[v] * q[2 * v] - ipi[v] * q[2 * v + 1]);
+                    pp[2 * v + 1] += (float)(ipr[v] * q[2 * v + 1] + ipi[v] * q[2 * v]);
+                }
+            }
+        }
+    }
+}
+
+static mv_status mv__ec_sure_crop(const float *maps, const float *eig, const int64_t d[3], int64_t nc, int64_t M,
+                                  const float *k, const int64_t cd[3], const int64_t cp[3], double var, int threads,
+                                  const mv_ecalib_opts *o, double *crop_out)
+{
+    void *ctx = o->alloc_ctx;
+    const int64_t nvox = d[0] * d[1] * d[2], nb = cd[0] * cd[1] * cd[2];
+    const double tpi = 2.0 * 3.14159265358979323846;
+    int64_t off[3], dims4[4], dims5[4], *boxi = NULL, b, c;
+    float *bx = NULL, *im = NULL, *pj = NULL, *mm = NULL;
+    float cr = 0.99f, step = -0.1f, mse = -1.f, old = 0.f;
+    long ctr2 = 0;
+    int a, round = 0;
+    mv_fft_plan *p4 = NULL, *p5 = NULL;
+    mv_fft_opts fo;
+    mv__ec_sure job;
+    mv_status st = MV_OK;
+    for (a = 0; a < 3; a++) off[a] = d[a] / 2 - cd[a] / 2;
+    dims4[0] = dims5[0] = d[0], dims4[1] = dims5[1] = d[1], dims4[2] = dims5[2] = d[2];
+    dims4[3] = nc, dims5[3] = nc * M;
+    memset(&fo, 0, sizeof(fo));
+    fo.threads = threads, fo.alloc_ctx = ctx;
+    boxi = (int64_t *)mv__alloc((size_t)nb * sizeof(int64_t), ctx);
+    bx = (float *)mv__alloc((size_t)(2 * nb * nc) * sizeof(float), ctx);
+    im = (float *)mv__alloc_zero((size_t)(2 * nvox * nc) * sizeof(float), ctx);
+    pj = (float *)mv__alloc((size_t)(2 * nvox * nc) * sizeof(float), ctx);
+    mm = (float *)mv__alloc((size_t)(2 * nvox * nc * M) * sizeof(float), ctx);
+    if (!boxi || !bx || !im || !pj || !mm) {
+        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_ecalib: SURE crop buffers (%lld voxels)", (long long)nvox);
+        goto done;
+    }
+    st = mv_fft_plan_c2c(&p4, 4, dims4, 7u, 0, &fo);
+    if (st == MV_OK) st = mv_fft_plan_c2c(&p5, 4, dims5, 7u, 0, &fo);
+    if (st != MV_OK) goto done;
+    for (b = 0; b < nb; b++) { /* box sample b: x's spectrum there; its plain FFT index; B turned by the phase */
+        const int64_t kx = off[0] + b % cd[0], ky = off[1] + b / cd[0] % cd[1], kz = off[2] + b / (cd[0] * cd[1]);
+        const int64_t kk[3] = {kx, ky, kz};
+        double turns = 0, pr, pim;
+        int64_t fi[3];
+        for (a = 0; a < 3; a++) {
+            const int64_t h = d[a] / 2;
+            fi[a] = ((kk[a] - h) % d[a] + d[a]) % d[a];
+            turns += (double)(h * (kk[a] - h) % d[a]) / (double)d[a];
+        }
+        boxi[b] = fi[0] + d[0] * (fi[1] + d[1] * fi[2]);
+        pr = cos(tpi * turns), pim = -sin(tpi * turns);
+        for (c = 0; c < nc; c++) {
+            const float *p = k + 2 * (c * nvox + (cp[0] + b % cd[0]) + d[0] * ((cp[1] + b / cd[0] % cd[1]) + d[1] * (cp[2] + b / (cd[0] * cd[1]))));
+            const int64_t at = kx + d[0] * (ky + d[1] * kz);
+            im[2 * (c * nvox + at)] = p[0], im[2 * (c * nvox + at) + 1] = p[1];
+            bx[2 * (c * nb + b)] = (float)(p[0] * pr - p[1] * pim), bx[2 * (c * nb + b) + 1] = (float)(p[0] * pim + p[1] * pr);
+        }
+    }
+    st = mv__fftc_raw(im, im, 4, dims4, 7u, 1, threads, ctx, "mv_ecalib");
+    job.maps = maps, job.eig = eig, job.im = im, job.pj = pj, job.mm = mm;
+    job.nvox = nvox, job.nc = nc, job.M = M;
+    while (st == MV_OK && fabs(step) > 1.E-4) {
+        round++;
+        while (st == MV_OK && cr < 0.999 && cr > 0.001 && (ctr2 <= 1 || mse < old)) {
+            const double sc = 1.0 / (double)nvox, rs = sqrt(sc); /* the unitary transform's 1 / sqrt(n), and squared */
+            double r1 = 0, dv = 0;
+            ctr2++;
+            old = mse;
+            job.crop = cr;
+            mv__parallel_for(nvox, 1024, threads, mv__ec_sure_range, &job);
+            st = mv_fft_execute(p4, pj, pj);
+            if (st == MV_OK) st = mv_fft_execute(p5, mm, mm);
+            if (st != MV_OK) break;
+            for (c = 0; c < nc; c++)
+                for (b = 0; b < nb; b++) {
+                    const float *p = pj + 2 * (c * nvox + boxi[b]);
+                    const double er = (double)bx[2 * (c * nb + b)] - p[0] * rs, ei = (double)bx[2 * (c * nb + b) + 1] - p[1] * rs;
+                    r1 += er * er + ei * ei;
+                }
+            for (c = 0; c < nc * M; c++)
+                for (b = 0; b < nb; b++) {
+                    const float *p = mm + 2 * (c * nvox + boxi[b]);
+                    dv += ((double)p[0] * p[0] + (double)p[1] * p[1]) * sc;
+                }
+            mse = (float)(r1 + 2. * (double)(float)var * dv);
+            if (o->sure_step) o->sure_step(o->progress_user, round, (int)ctr2, cr, mse);
+            if (o->progress && o->progress(o->progress_user, 1.0)) {
+                st = mv__fail(MV_ERR_CANCELLED, "mv_ecalib: cancelled by the progress callback (SURE's crop)");
+                break;
+            }
+            cr = cr + step;
+        }
+        cr -= step;
+        ctr2 = 0;
+        step = -step / 2;
+        cr += step;
+    }
+    cr = cr + step;
+    *crop_out = cr;
+done:
+    mv_fft_plan_free(p4);
+    mv_fft_plan_free(p5);
+    mv__free(boxi, ctx);
+    mv__free(bx, ctx);
+    mv__free(im, ctx);
+    mv__free(pj, ctx);
+    mv__free(mm, ctx);
+    return st;
+}
+
+/* After mv__ec_sure_crop: maps (raw phase, uncropped) cropped at c (hard,
+   or BART's soft weight) and turned to rot's phase as mv__ec_range turns
+   them; eig as they are */
+static void mv__ec_crop_and_phase(float *maps, const float *eig, int64_t nvox, int64_t nc, int64_t M, double c, int soft,
+                                  const double *rot)
+{
+    int64_t v, m, ch;
+    for (m = 0; m < M; m++)
+        for (v = 0; v < nvox; v++) {
+            const double lam = eig[m * nvox + v];
+            const double keep = soft ? (double)mv__ec_soft_weight((float)lam, (float)c) : (fabs(lam) >= c ? 1 : 0);
+            double pr = 0, pim = 0, pa;
+            for (ch = 0; ch < nc; ch++) {
+                const float *q = maps + 2 * ((m * nc + ch) * nvox + v);
+                pr += q[0] * rot[2 * ch] + q[1] * rot[2 * ch + 1];
+                pim += q[1] * rot[2 * ch] - q[0] * rot[2 * ch + 1];
+            }
+            pa = sqrt(pr * pr + pim * pim);
+            if (pa > 0) pr /= pa, pim /= pa;
+            else pr = 1, pim = 0;
+            for (ch = 0; ch < nc; ch++) {
+                float *q = maps + 2 * ((m * nc + ch) * nvox + v);
+                const double xr = q[0], xi = q[1];
+                q[0] = (float)(keep * (xr * pr + xi * pim));
+                q[1] = (float)(keep * (xi * pr - xr * pim));
+            }
+        }
+}
+
 /* mv_ecalib, or with cov not NULL its first part only (bart ecalib -1):
    the image-space Gram matrices on BART's grid of 2k per axis */
 static mv_status mv__ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, mv_vol *cov, const mv_ecalib_opts *opts)
@@ -45346,14 +46003,17 @@ static mv_status mv__ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, mv_
     void *ctx;
     float *kd;
     double *A = NULL, *X = NULL, *gram = NULL, *gp = NULL, *w = NULL, *Y = NULL, *V = NULL, *cf = NULL, *ex = NULL,
-           *ey, *ez, *pxb, *rot = NULL, thr, crop, sign2 = 1;
+           *ey, *ez, *pxb, *rot = NULL, thr, crop, sign = 1;
     mv__ec_job job;
+    mv__ec_soft soft;
     mv_status st = MV_OK;
     const double tpi = 2.0 * 3.14159265358979323846;
+    int weighting;
     if (!o) {
         memset(&to, 0, sizeof(to));
         o = &to;
     }
+    weighting = o->weighting || o->auto_crop;
     MV__TRY(mv__mri_check_c64(kspace, "mv_ecalib", "kspace"));
     MV__CHECK(maps != NULL || cov != NULL, MV_ERR_INVALID_ARG, "mv_ecalib: maps is NULL");
     MV__CHECK(o->maps >= 0 && o->maps <= 2, MV_ERR_INVALID_ARG, "mv_ecalib: opts.maps = %d (1 or 2)", o->maps);
@@ -45362,6 +46022,8 @@ static mv_status mv__ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, mv_
               o->iterations);
     MV__CHECK(o->crop == o->crop && o->crop < 1.0000001 && !(o->softcrop && o->crop >= 1), MV_ERR_INVALID_ARG,
               "mv_ecalib: opts.crop = %g (below 1 with the soft crop)", o->crop);
+    MV__CHECK(o->variance >= 0 && o->variance < HUGE_VAL, MV_ERR_INVALID_ARG,
+              "mv_ecalib: opts.variance = %g (0 = estimated)", o->variance);
     ctx = o->alloc_ctx;
     sh = mv__mri_shape_of(kspace);
     nc = sh.nc;
@@ -45390,11 +46052,19 @@ static mv_status mv__ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, mv_
     }
     N = k[0] * k[1] * k[2] * nc;
     nrow = np[0] * np[1] * np[2];
+    memset(&soft, 0, sizeof(soft));
+    soft.variance = o->variance, soft.rows = nrow, soft.cols = N;
     MV__CHECK(N <= 4096 && nrow <= 1 << 20, MV_ERR_INVALID_ARG, "mv_ecalib: calibration matrix %lld x %lld too large",
               (long long)nrow, (long long)N);
     n = MV__MIN(N, nrow);
     threads = mv__resolve_threads(o->threads);
     if (threads > MV__MAX_THREADS) threads = MV__MAX_THREADS;
+    if (weighting && soft.variance == 0) { /* BART's estvar_calreg on the same box and kernel */
+        mv_mri_opts eo;
+        memset(&eo, 0, sizeof(eo));
+        eo.threads = threads, eo.alloc_ctx = ctx;
+        MV__TRY(mv_estvar(kspace, cs, k, NULL, &soft.variance, &eo));
+    }
     E = nc * (nc + 1) / 2;
     M = nmaps;
     ncd = cd[0] * cd[1] * cd[2];
@@ -45450,13 +46120,17 @@ static mv_status mv__ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, mv_
         for (i = 0; i < 2 * nc * nc; i++) cw[i] = 0;
         mv__kernels_get()->recon->zgram(cw, 2 * nc, pb, 2 * nc, pb, 2 * nc, ncd, nc, nc);
         for (i = 0; i < nc * nc; i++) cw[2 * i + 1] = -cw[2 * i + 1];
-        wk = (double *)mv__alloc((size_t)(3 * nc * nc + 7 * nc + nc) * sizeof(double), ctx);
+        wk = (double *)mv__alloc((size_t)(3 * nc * nc + 7 * nc + nc + 4 * nc * nc + 8 * nc + 8) * sizeof(double), ctx);
         if (!wk) {
             st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_ecalib: coil covariance");
             goto done;
         }
         wv = wk + 3 * nc * nc + 7 * nc;
-        if (nc == 2) sign2 = mv__ec_cheev2_last_sign(cw[0], cw[6], cw[2], cw[3]); /* before zheev overwrites cw */
+        { /* LAPACK's sign of the vector's last entry, from cw before zheev overwrites it */
+            double *a0 = wv + nc, *lw = a0 + 2 * nc * nc;
+            memcpy(a0, cw, (size_t)(2 * nc * nc) * sizeof(double));
+            if (mv__lapack_cheev_last_signs(a0, nc, 1, &sign, lw)) sign = 1;
+        }
         if (mv__zheev(cw, nc, wv, rot, 1, wk)) st = mv__fail(MV_ERR_BAD_DATA, "mv_ecalib: coil covariance eigensolver");
         mv__free(wk, ctx);
         if (st != MV_OK) goto done;
@@ -45464,14 +46138,14 @@ static mv_status mv__ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, mv_
             /* an eigenvector is known up to a phase, and the maps inherit
                it: BART's comes from LAPACK's cheev on the upper triangle,
                whose Householder reduction starts at the last column and
-               leaves the last coil's entry real (positive on coil data), so
-               that entry is made real positive here, where the eigensolver
-               left the first one real (the maps then equal BART's, not a
-               constant phase apart); with two coils LAPACK's sign of that
-               entry is known in closed form and can be negative */
+               leaves the last coil's entry real, of the sign csteqr's
+               rotations give it (mv__lapack_cheev_last_signs), so that entry
+               is made real and of that sign here, where the eigensolver left
+               the first one real (the maps then equal BART's, not a constant
+               phase apart) */
             double re = rot[2 * (nc - 1)], im = rot[2 * (nc - 1) + 1], mag = sqrt(re * re + im * im);
             if (mag > 0) {
-                mag *= sign2;
+                mag *= sign;
                 for (c = 0; c < nc; c++) {
                     double xr = rot[2 * c], xi = rot[2 * c + 1];
                     rot[2 * c] = (xr * re + xi * im) / mag; /* x conj(r) / |r| */
@@ -45505,7 +46179,7 @@ static mv_status mv__ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, mv_
             }
     }
     mv__free(gram, ctx), gram = NULL;
-    st = mv__ec_eigen(gp, gp + n * n, n, thr, w, &nk, &Y, threads, ctx);
+    st = mv__ec_eigen(gp, gp + n * n, n, thr, w, &nk, &Y, threads, ctx, weighting ? &soft : NULL);
     if (st != MV_OK) goto done;
     mv__free(gp, ctx), gp = NULL;
     /* the kernels V (nk x 2 x N): right singular vectors */
@@ -45545,6 +46219,11 @@ static mv_status mv__ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, mv_
         }
         mv__free(xu, ctx);
     }
+    if (weighting) /* kernel i times its soft weight 1 - lambda / s_i (BART's nskerns) */
+        for (i = 0; i < nk; i++) {
+            const double wt = 1.0 - soft.lambda / sqrt(w[n - 1 - i]);
+            for (s = 0; s < 2 * N; s++) V[2 * i * N + s] *= wt;
+        }
     mv__free(A, ctx), A = NULL;
     mv__free(Y, ctx), Y = NULL;
     cf = (double *)mv__alloc((size_t)(2 * gc[0] * gc[1] * gc[2] * E) * sizeof(double), ctx);
@@ -45603,7 +46282,33 @@ static mv_status mv__ecalib(const mv_vol *kspace, mv_vol *maps, mv_vol *eig, mv_
     job.crop = crop;
     job.soft = o->softcrop;
     job.intensity = o->intensity;
-    st = mv__ec_run(&job, threads, o, maps, eig, ctx, "mv_ecalib");
+    job.exact = weighting;
+    if (o->auto_crop) { /* uncropped maps in LAPACK's phase, SURE's crop, then BART's crop and phase */
+        mv_vol mt, et;
+        double *raw = rot + 2 * nc; /* the coil covariance's place in rot's block, free now */
+        mv_vol_init(&mt);
+        mv_vol_init(&et);
+        for (c = 0; c < 2 * nc; c++) raw[c] = 0;
+        job.lapack_phase = 1; /* and raw all zero: no turn in mv__ec_range */
+        job.rot = raw;
+        job.crop = -1;
+        job.soft = 0;
+        st = mv__ec_run(&job, threads, o, &mt, &et, ctx, "mv_ecalib");
+        if (st == MV_OK)
+            st = mv__ec_sure_crop((const float *)mt.data, (const float *)et.data, d, nc, M, kd, cd, cp, soft.variance,
+                                  threads, o, &crop);
+        if (st == MV_OK) {
+            mv__ec_crop_and_phase((float *)mt.data, (const float *)et.data, d[0] * d[1] * d[2], nc, M, crop, o->softcrop, rot);
+            mv__out_commit(maps, &mt);
+            if (eig) mv__out_commit(eig, &et);
+            else mv_free(&et);
+        } else {
+            mv_free(&mt);
+            mv_free(&et);
+        }
+    } else
+        st = mv__ec_run(&job, threads, o, maps, eig, ctx, "mv_ecalib");
+    if (st == MV_OK && o->crop_used) *o->crop_used = crop;
 done:
     mv__free(A, ctx);
     mv__free(X, ctx);
@@ -50831,6 +51536,23 @@ static mv_status mv__estvar_sv(const float *box, const int64_t bd[3], int64_t nc
     return MV_OK;
 }
 
+/* the data's box and BART's 10 noise boxes, side by side on threads */
+typedef struct mv__estvar_job {
+    const float *box[11];
+    float *S[11];
+    int64_t sz[3], ks[3], nc, L;
+    void *ctx;
+    mv_status st[11];
+} mv__estvar_job;
+
+static void mv__estvar_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    mv__estvar_job *j = (mv__estvar_job *)ctx;
+    int64_t i;
+    (void)worker;
+    for (i = b; i < e; i++) j->st[i] = mv__estvar_sv(j->box[i], j->sz, j->nc, j->ks, j->L, j->S[i], j->ctx);
+}
+
 MVDEF mv_status mv_estvar(const mv_vol *kspace, const int64_t calsize[3], const int64_t kernel[3], unsigned *seed,
                           double *variance, const mv_mri_opts *opts)
 {
@@ -50838,7 +51560,9 @@ MVDEF mv_status mv_estvar(const mv_vol *kspace, const int64_t calsize[3], const 
     void *ctx = opts ? opts->alloc_ctx : NULL;
     int64_t cs[3], ks[3], st[3], sz[3], kd[3], nc, nbox, L, num, start, i, it, c;
     int a;
-    float *box = NULL, *noise = NULL, *S = NULL, *E = NULL, *En = NULL, t = 0.f, cnt = 0.f;
+    float *box = NULL, *noise = NULL, *S = NULL, *E = NULL, t = 0.f, cnt = 0.f;
+    mv__estvar_job job;
+    int threads = mv__resolve_threads(opts ? opts->threads : 0);
     unsigned own = 123, *sd = seed ? seed : &own;
     mv_status r = MV_OK;
     MV__TRY(mv__mri_check_c64(kspace, fn, "kspace"));
@@ -50858,26 +51582,40 @@ MVDEF mv_status mv_estvar(const mv_vol *kspace, const int64_t calsize[3], const 
     nbox = sz[0] * sz[1] * sz[2];
     L = MV__MIN((sz[0] - ks[0] + 1) * (sz[1] - ks[1] + 1) * (sz[2] - ks[2] + 1), ks[0] * ks[1] * ks[2] * nc);
     MV__CHECK(L >= 4, MV_ERR_INVALID_ARG, "%s: %lld singular values (at least 4: the smallest quarter is fitted)", fn, (long long)L);
-    box = (float *)mv__alloc((size_t)(2 * nbox * nc) * sizeof(float), ctx);
+    box = (float *)mv__alloc((size_t)(2 * 11 * nbox * nc) * sizeof(float), ctx); /* the data's, then 10 of noise */
     noise = (float *)mv__alloc((size_t)(2 * 8 * nbox * nc) * sizeof(float), ctx);
-    S = (float *)mv__alloc((size_t)(3 * L) * sizeof(float), ctx);
+    S = (float *)mv__alloc((size_t)(12 * L) * sizeof(float), ctx);
     if (!box || !noise || !S) {
         r = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: the calibration box (%lld samples)", fn, (long long)(nbox * nc));
         goto done;
     }
-    E = S + L, En = E + L;
+    E = S + 11 * L;
     for (c = 0; c < nc; c++) /* the first volume's box */
         for (i = 0; i < nbox; i++) {
             const int64_t x = st[0] + i % sz[0], y = st[1] + i / sz[0] % sz[1], z = st[2] + i / (sz[0] * sz[1]);
             memcpy(box + 2 * (c * nbox + i), (const float *)kspace->data + 2 * (x + kd[0] * (y + kd[1] * (z + kd[2] * c))), 8);
         }
-    r = mv__estvar_sv(box, sz, nc, ks, L, S, ctx);
-    for (it = 0; it < 10 && r == MV_OK; it++) { /* BART's nsv: 10 runs, the sums in float */
+    for (it = 0; it < 10 && r == MV_OK; it++) { /* BART's nsv: 10 runs drawn in turn */
         memset(noise, 0, (size_t)(2 * 8 * nbox * nc) * sizeof(float));
         r = mv_bart_noise(noise, 8 * nbox * nc, 1.0, 1.0, 0, sd); /* 8x: BART sizes its noise in bytes of samples */
-        if (r == MV_OK) r = mv__estvar_sv(noise, sz, nc, ks, L, En, ctx);
-        for (i = 0; i < L && r == MV_OK; i++) E[i] = it ? E[i] + En[i] : En[i];
+        memcpy(box + 2 * (it + 1) * nbox * nc, noise, (size_t)(2 * nbox * nc) * sizeof(float));
     }
+    if (r != MV_OK) goto done;
+    memset(&job, 0, sizeof(job));
+    for (it = 0; it < 11; it++) job.box[it] = box + 2 * it * nbox * nc, job.S[it] = S + it * L;
+    for (a = 0; a < 3; a++) job.sz[a] = sz[a], job.ks[a] = ks[a];
+    job.nc = nc, job.L = L, job.ctx = ctx;
+    { /* side by side, as many as 1 GiB of Gram and calibration matrices allows */
+        const int64_t m = (sz[0] - ks[0] + 1) * (sz[1] - ks[1] + 1) * (sz[2] - ks[2] + 1), n = ks[0] * ks[1] * ks[2] * nc;
+        const double per = (double)(2 * m * n + 6 * n * n) * sizeof(double);
+        int64_t fit = (int64_t)((double)((int64_t)1 << 30) / per);
+        fit = MV__MAX(fit, 1);
+        threads = (int)MV__MIN((int64_t)threads, MV__MIN(fit, 11));
+    }
+    mv__parallel_for(11, 1, threads, mv__estvar_range, &job); /* a Gram and eigensolver each */
+    for (it = 0; it < 11 && r == MV_OK; it++) r = job.st[it];
+    for (it = 1; it <= 10 && r == MV_OK; it++) /* BART's sums in float, in run order */
+        for (i = 0; i < L; i++) E[i] = it > 1 ? E[i] + job.S[it][i] : job.S[it][i];
     if (r == MV_OK) {
         for (i = 0; i < L; i++) E[i] /= 10;
         num = L / 4, start = L - num; /* BART's fit of the last quarter, stopped at a zero or NaN */

@@ -134,12 +134,24 @@ static int save_eigenvalues(const char *path, mv_vol *eig)
 
 static int cc_calsize(const char *s, int64_t out[3]);
 
+/* bart ecalib -a -d 2's table of the crops SURE tries */
+static void sure_row(void *user, int round, int step, double crop, double risk)
+{
+    (void)user;
+    if (round == 1 && step == 1)
+        fprintf(stderr, "---------------------------------------------\n"
+                        "| CTR1 | CTR2 |  Crop  |      Est. MSE      |\n"
+                        "---------------------------------------------\n");
+    if (step == 1) fprintf(stderr, "| %4d | %4d | %0.4f | %0.12e |\n", round, step, crop, risk);
+    else fprintf(stderr, "|      | %4d | %0.4f | %0.12e |\n", step, crop, risk);
+}
+
 static int cmd_ecalib(const args *a)
 {
     mv_vol k, maps, eig;
     mv_ecalib_opts o = MV_ZERO_INIT;
     int64_t v, kd[16];
-    double d;
+    double d, crop_used = 0;
     int rc, i;
     if (opt_int(a, "-m", 1, 2, &v) < 0) return usage_error(a, "-m takes 1 or 2", opt_str(a, "-m"));
     o.maps = opt_str(a, "-m") ? (int)v : 2; /* BART ecalib's default: two maps (pics takes both) */
@@ -158,6 +170,14 @@ static int cmd_ecalib(const args *a)
     o.softcrop = opt_flag(a, "-S");
     o.no_rotphase = opt_flag(a, "-P");
     o.intensity = opt_flag(a, "-I");
+    o.weighting = opt_flag(a, "-W");
+    o.auto_crop = opt_flag(a, "-a");
+    if (opt_num(a, "-v", &d) < 0 || (opt_str(a, "-v") && !(d > 0 && d < 1e30)))
+        return usage_error(a, "-v takes a noise variance > 0", opt_str(a, "-v"));
+    if (opt_str(a, "-v")) o.variance = d;
+    o.crop_used = &crop_used;
+    if (opt_int(a, "-d", 0, 10, &v) < 0) return usage_error(a, "-d takes a debug level 0 .. 10", opt_str(a, "-d"));
+    if (opt_str(a, "-d") && v >= 2) o.sure_step = sure_row;
     if (opt_num(a, "-t", &d) < 0 || (opt_str(a, "-t") && !(d > 0 && d < 1)))
         return usage_error(a, "-t takes a threshold in (0, 1)", opt_str(a, "-t"));
     if (opt_str(a, "-t")) o.threshold = d;
@@ -187,6 +207,10 @@ static int cmd_ecalib(const args *a)
         if (opt_flag(a, "--time")) fprintf(stderr, "ecalib: %.1f ms\n", now_ms() - t0);
         mv_free(&k);
         if (st != MV_OK) return fail_at(st, a->pos[0]);
+        if (o.auto_crop) {
+            if (o.sure_step) fprintf(stderr, "---------------------------------------------\n");
+            fprintf(stderr, "ecalib: SURE crop %.4f\n", crop_used);
+        }
     }
     if ((rc = cfl_save_dims(a->pos[1], &maps, NULL))) {
         mv_free(&eig);
@@ -1583,12 +1607,19 @@ const command mvtool_recon_commands[] = {
      "  to a common phase (LAPACK's cgesdd chooses bart's; medvol's Jacobi rotations its own).\n",
      "-e", 4, 4, cmd_svd},
     {"ecalib", "ESPIRiT coil sensitivity maps (BART ecalib)",
-     "mvtool ecalib [-m 1|2] [-r CAL] [-k KERNEL] [-t THR] [-c CROP] [-S] [-P] [-I] [-1] [--iter N] KSPACE MAPS [EIG]\n"
+     "mvtool ecalib [-m 1|2] [-r CAL] [-k KERNEL] [-t THR] [-c CROP] [-S] [-P] [-I] [-W] [-a] [-v VAR] [-d LEVEL] [-1]\n"
+     "              [--iter N] KSPACE MAPS [EIG]\n"
      "  ESPIRiT maps (x, y, z, coils, maps) of multi-coil k-space with a fully\n"
      "  sampled centre, BART ecalib's defaults: -r 24 -k 6 -t 0.001 -c 0.8 -m 2\n"
      "  (-c 0: no crop; -m 1: one map; -r and -k: S or X:Y:Z; -S: BART's soft\n"
      "  crop; -P: the first coil's phase removed, not the principal component's;\n"
-     "  -I: BART's intensity correction). EIG: the eigenvalue maps (x, y, z, 1,\n"
+     "  -I: BART's intensity correction). -W: BART's soft-weighted kernels (each\n"
+     "  of singular value s > lambda weighted by 1 - lambda / s, lambda of least\n"
+     "  SURE; -t unused; exact eigenvectors per voxel); -a: -W and the crop\n"
+     "  chosen by SURE (printed on stderr, as bart's \"Calculated c\"; -c unused;\n"
+     "  -d 2 and above: bart's table of the crops tried and their risk);\n"
+     "  -v VAR: the noise variance they take (default: estimated as mvtool\n"
+     "  estvar). EIG: the eigenvalue maps (x, y, z, 1,\n"
      "  maps as BART). -1: the first part only, as bart ecalib -1: MAPS the Gram\n"
      "  matrices on BART's grid (2k per axis, C (C + 1) / 2), for mvtool ecaltwo.\n"
      "  K-space frames beyond the coils (BART's axes 5..15, TIME_DIM 10\n"
@@ -1598,7 +1629,7 @@ const command mvtool_recon_commands[] = {
      "  whose two largest eigenvalues are close need more to converge).\n"
      "  Files are BART .cfl/.hdr.\n"
      "  --time: the library call's time on stderr.\n",
-     "-m= -r= -k= -t= -c= -S -P -I -1 --iter= --time", 2, 3, cmd_ecalib},
+     "-m= -r= -k= -t= -c= -S -P -I -W -a -v= -d= -1 --iter= --time", 2, 3, cmd_ecalib},
     {"cc", "coil compression to virtual coils, SVD or geometric (BART cc)",
      "mvtool cc [-p N] [-M] [-r S | -r X:Y:Z] [-A] [-S | -G] [-d LEVEL] KSPACE OUT\n"
      "  As bart cc: the principal components of the calibration box's coils\n"

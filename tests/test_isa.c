@@ -1163,7 +1163,7 @@ MV_TEST(isa, espirit_eigen_matches_numpy)
                     }
             for (i = 0; i < n * n; i++) ar[i] = a[2 * i], ar[n * n + i] = i % (n + 1) == 0 ? 0.0 : a[2 * i + 1];
             mv_set_isa(MV_ISA_REF);
-            st = mv__ec_eigen(ar, ar + n * n, n, 1e-3, w, &nks[nc], &y, 1, NULL);
+            st = mv__ec_eigen(ar, ar + n * n, n, 1e-3, w, &nks[nc], &y, 1, NULL, NULL);
             EXPECT_MSG(st == MV_OK, "eigen n=%lld kind %d: %s", (long long)n, kind, mv_last_error());
             if (st != MV_OK) goto out;
             id = tu_batch_case(&r);
@@ -1178,7 +1178,7 @@ MV_TEST(isa, espirit_eigen_matches_numpy)
                     double *w2 = (double *)malloc((size_t)n * sizeof(double)), *y2 = NULL;
                     int64_t nk2 = -1;
                     for (i = 0; i < n * n; i++) ar[i] = mat[nc][2 * i], ar[n * n + i] = i % (n + 1) == 0 ? 0.0 : mat[nc][2 * i + 1];
-                    REQUIRE_OK(mv__ec_eigen(ar, ar + n * n, n, 1e-3, w2, &nk2, &y2, th, NULL));
+                    REQUIRE_OK(mv__ec_eigen(ar, ar + n * n, n, 1e-3, w2, &nk2, &y2, th, NULL, NULL));
                     EXPECT_MSG(nk2 == nks[nc] && !memcmp(w2, wref[nc], (size_t)n * sizeof(double)) &&
                                    !memcmp(y2, yref[nc], (size_t)(2 * n * nk2) * sizeof(double)),
                                "eigen n=%lld kind %d: %s with %d threads differs from the reference", (long long)n, kind,

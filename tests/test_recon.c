@@ -4551,3 +4551,76 @@ MV_TEST(recon, sake_completes_low_rank_kspace)
     EXPECT_STATUS(mv_sake(&ku, &out2, &so), MV_ERR_INVALID_ARG);
     mv_free(&k), mv_free(&ku), mv_free(&out);
 }
+
+/* cancels at the third report of 1 (the maps' pass ends with the first;
+   SURE's crops report 1 each) */
+static int sure_cancel_third(void *user, double done)
+{
+    int *n = (int *)user;
+    if (done == 1.0) ++*n;
+    return *n >= 3;
+}
+
+/* ESPIRiT's soft weighting and SURE crop (bart ecalib -W, -a; bart's own
+   numbers are compared in tests/test_tools.sh): the estimated variance is
+   mv_estvar's; the SURE crop's maps equal -W's at that crop, zero exactly
+   where the eigenvalue is below it; the same bytes on 1 and 2 threads; the
+   search cancels; a variance so large that every kernel goes is refused */
+MV_TEST(recon, ecalib_soft_weighting_and_sure)
+{
+    mv_vol k = MV_ZERO_INIT, ma = MV_ZERO_INIT, ea = MV_ZERO_INIT, mw = MV_ZERO_INIT, ew = MV_ZERO_INIT, mt = MV_ZERO_INIT,
+           et = MV_ZERO_INIT;
+    mv_ecalib_opts o = MV_ZERO_INIT;
+    const int64_t cal[3] = {24, 24, 1}, ker[3] = {6, 6, 1};
+    double var = 0, crop = 0, crop2 = 0, big = 0;
+    unsigned seed = 7;
+    int64_t i, n, nvox, bad = 0, zeroed = 0, kept = 0;
+    const float *a, *w;
+    REQUIRE_OK(medvol_phantom(48, 1, 4, &k));
+    n = mv_vol_count(&k);
+    nvox = 48 * 48;
+    for (i = 0; i < 2 * n; i++) big = fmax(big, fabs(((const float *)k.data)[i]));
+    REQUIRE_OK(mv_bart_noise(k.data, n, (0.005 * big) * (0.005 * big), 1.0, 0, &seed));
+    REQUIRE_OK(mv_estvar(&k, cal, ker, NULL, &var, NULL));
+    EXPECT_MSG(fabs(var / ((0.005 * big) * (0.005 * big)) - 1) < 0.5, "estvar %g against the noise's %g", var,
+               (0.005 * big) * (0.005 * big));
+    o.maps = 2, o.auto_crop = 1, o.crop_used = &crop, o.threads = 1;
+    REQUIRE_OK(mv_ecalib(&k, &ma, &ea, &o)); /* variance estimated inside */
+    EXPECT_MSG(crop > 0.001 && crop < 0.999, "SURE crop %g", crop);
+    o.variance = var, o.threads = 2, o.crop_used = &crop2;
+    REQUIRE_OK(mv_ecalib(&k, &mt, &et, &o));
+    EXPECT_MSG(crop2 == crop && memcmp(ma.data, mt.data, (size_t)mv_vol_count(&ma) * 8) == 0 &&
+                   memcmp(ea.data, et.data, (size_t)mv_vol_count(&ea) * 4) == 0,
+               "SURE crop with the variance given, 2 threads: %g against %g, or other bytes", crop2, crop);
+    memset(&o, 0, sizeof(o));
+    o.maps = 2, o.weighting = 1, o.variance = var, o.crop = crop;
+    REQUIRE_OK(mv_ecalib(&k, &mw, &ew, &o));
+    a = (const float *)ma.data, w = (const float *)mw.data;
+    for (i = 0; i < 2 * mv_vol_count(&ma); i++) bad += fabs(a[i] - w[i]) > 1e-6;
+    for (i = 0; i < mv_vol_count(&ea); i++) bad += ((const float *)ea.data)[i] != ((const float *)ew.data)[i];
+    EXPECT_MSG(bad == 0, "-a's maps and -W's at its crop: %lld values differ", (long long)bad);
+    for (i = 0; i < 2 * nvox; i++) { /* map m, voxel v: zero exactly below the crop */
+        const int64_t m = i / nvox, v = i % nvox;
+        const float e = ((const float *)ea.data)[m * nvox + v];
+        int64_t c, nz = 0;
+        for (c = 0; c < 4; c++) nz += a[2 * ((m * 4 + c) * nvox + v)] != 0 || a[2 * ((m * 4 + c) * nvox + v) + 1] != 0;
+        if (e < crop) zeroed += nz == 0, bad += nz != 0;
+        else kept += nz > 0;
+    }
+    EXPECT_MSG(bad == 0 && zeroed > 0 && kept > nvox / 4, "crop %g: %lld maps below it not zero (%lld zero, %lld kept)", crop,
+               (long long)bad, (long long)zeroed, (long long)kept);
+    {
+        mv_ecalib_opts oc = MV_ZERO_INIT;
+        int calls = 0;
+        oc.auto_crop = 1, oc.variance = var, oc.progress = sure_cancel_third, oc.progress_user = &calls;
+        mv_free(&mt);
+        EXPECT(mv_ecalib(&k, &mt, NULL, &oc) == MV_ERR_CANCELLED && strstr(mv_last_error(), "SURE") != NULL && calls == 3 &&
+               mt.data == NULL);
+    }
+    o.variance = 1e6 * var; /* the noise above every singular value: no kernel left */
+    mv_free(&mw);
+    EXPECT(mv_ecalib(&k, &mw, NULL, &o) == MV_ERR_BAD_DATA && strstr(mv_last_error(), "removes every kernel") != NULL);
+    o.variance = -1;
+    EXPECT(mv_ecalib(&k, &mw, NULL, &o) == MV_ERR_INVALID_ARG && strstr(mv_last_error(), "opts.variance") != NULL);
+    mv_free(&k), mv_free(&ma), mv_free(&ea), mv_free(&mw), mv_free(&ew), mv_free(&mt), mv_free(&et);
+}

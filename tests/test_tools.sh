@@ -1160,6 +1160,66 @@ PYEOF
       ok || bad "ecalib $fl: not bart ecalib's maps"
   done
   $T ecaltwo 32 64 1 "$W/mwc" "$W/x" 2>"$W/err" >/dev/null; [ $? -eq 1 ] && grep -q "size\[0\] = 32" "$W/err" && [ ! -e "$W/x.cfl" ] && ok || bad "ecaltwo below the grid: $(cat "$W/err")"
+  # ecalib -W / -a / -v (soft-weighted kernels, SURE's crop) against bart's table at -d 2 (crops tried and their risk)
+  # on noisy phantoms (2, 4, 8 coils; 3D), bart's variance given (-v) or each one's estimate (noise-dominated
+  # data, where the two agree): row by row the same crop and risk (1e-4) until a crop (its float value replayed
+  # from the table) that some voxel's eigenvalue straddles, bart's float one on one side and medvol's float64 one
+  # on the other (the masks, the risk and the search's path may part there: the final crops may differ); the maps
+  # within 1e-4 (relative l2) but for voxels whose eigenvalue lies between the two crops (2e-4 around)
+  sure_cmp() { "$PY" - "$@" <<'PYEOF'
+import numpy as np, re, sys
+rd = lambda p: np.fromfile(p + '.cfl', np.complex64).reshape([int(x) for x in open(p + '.hdr').read().split('\n')[1].split()][:5], order='F')
+def tab(p):  # rows (crop as float32, as the search held it; risk), the crop replayed: += step, and per round back, step / -2
+    rows = re.findall(r'\|\s+([0-9]*)\s+\|\s+([0-9]+)\s+\|\s+([0-9.]+)\s+\|\s+([0-9.e+-]+)\s+\|', open(p).read())
+    c, s, out = np.float32(0.99), np.float32(-0.1), []
+    for i, (r1, r2, cp, risk) in enumerate(rows):
+        if i and r1:
+            c = np.float32(c - s); s = np.float32(-s / np.float32(2)); c = np.float32(c + s)
+        if '%.4f' % c != cp: sys.exit(print('%s: row %d crop %s, replayed %.6f' % (p, i + 1, cp, c)) or 1)
+        out.append((c, float(risk))); c = np.float32(c + s)
+    return out
+bt, mt = tab(sys.argv[1]), tab(sys.argv[2])
+bm, mm, be, me = rd(sys.argv[3]), rd(sys.argv[4]), rd(sys.argv[5]).real, rd(sys.argv[6]).real
+cb = float(re.search(r'Calculated c: ([0-9.]+)', open(sys.argv[1]).read()).group(1))
+cm = float(re.search(r'SURE crop ([0-9.]+)', open(sys.argv[2]).read()).group(1))
+if not bt or not mt: sys.exit(print('no table') or 1)
+straddled = lambda c: bool(((be >= c) != (me >= c)).any())
+explained = False
+for i, (b, m) in enumerate(zip(bt, mt)):
+    explained = explained or straddled(b[0])
+    if b[0] != m[0] or abs(b[1] - m[1]) > 1e-4 * b[1]:
+        if not explained: sys.exit(print('row %d: bart %s, mvtool %s; no eigenvalue straddles a crop so far' % (i + 1, b, m)) or 1)
+        break
+else:
+    if len(bt) != len(mt) or cb != cm: sys.exit(print('tables agree, crops %g %g, rows %d %d' % (cb, cm, len(bt), len(mt))) or 1)
+if np.abs(be - me).max() > 1e-3: sys.exit(print('eigenvalues differ by %.3g' % np.abs(be - me).max()) or 1)
+lo, hi = min(cb, cm) - 2e-4, max(cb, cm) + 2e-4
+keep = ~np.broadcast_to((be > lo) & (be < hi), bm.shape)
+e = np.linalg.norm((bm - mm)[keep]) / np.linalg.norm(bm)
+sys.exit(0 if e < 1e-4 else print('maps: relative l2 %.3g (crops %g %g)' % (e, cb, cm)) or 1)
+PYEOF
+  }
+  bart phantom -x 48 -k -s 4 "$W/sk4" >/dev/null && bart noise -s 11 -n 1000 "$W/sk4" "$W/sn4" >/dev/null &&
+    bart phantom -x 48 -k -s 2 "$W/sk2" >/dev/null && bart noise -s 12 -n 1000 "$W/sk2" "$W/sn2" >/dev/null &&
+    bart phantom -x 64 -k -s 8 "$W/sk8" >/dev/null && bart noise -s 13 -n 3000 "$W/sk8" "$W/sn8" >/dev/null &&
+    bart phantom -3 -x 24 -k -s 3 "$W/sk3" >/dev/null && bart noise -s 14 -n 300 "$W/sk3" "$W/sn3" >/dev/null || bad "ecalib -a: bart phantom / noise"
+  for R in "sn4|-a|v" "sn4|-a -m 1|v" "sn4|-a -I|v" "sn4|-a -S|v" "sn4|-a|" "sn2|-a -m 1|v" "sn2|-a|" "sn8|-a|" "sn8|-a -m 1|v" \
+    "sn3|-a -r 12 -k 4|v" "sn3|-a -r 12|"; do
+    IFS='|' read -r kf fl gv <<< "$R"
+    vf=""; [ -n "$gv" ] && vf="-v $(bart estvar "$W/$kf" | awk '{print $4}')"
+    bart ecalib $fl $vf -d 5 "$W/$kf" "$W/bsm" "$W/bse" > "$W/bst.txt" 2>&1 && $T ecalib $fl $vf -d 2 "$W/$kf" "$W/msm" "$W/mse" 2> "$W/mst.txt" &&
+      sure_cmp "$W/bst.txt" "$W/mst.txt" "$W/bsm" "$W/msm" "$W/bse" "$W/mse" && ok || bad "ecalib $fl $vf $kf: not bart's SURE crop or maps"
+  done
+  v4=$(bart estvar "$W/sn4" | awk '{print $4}')
+  for fl in "-W" "-W -m 1 -c 0.5" "-W -S -c 0.6" "-W -I -P"; do
+    bart ecalib $fl -v "$v4" "$W/sn4" "$W/bsm" "$W/bse" >/dev/null && $T ecalib $fl -v "$v4" "$W/sn4" "$W/msm" "$W/mse" &&
+      ecal_cmp 1e-4 "$W/bsm" "$W/msm" "$W/bse" "$W/mse" && ok || bad "ecalib $fl -v $v4: not bart ecalib's maps"
+  done
+  bart ecalib -1 -W -v "$v4" "$W/sn4" "$W/bc1" >/dev/null && $T ecalib -1 -W -v "$v4" "$W/sn4" "$W/mc1" &&
+    ecal_cmp 1e-4 "$W/bc1" "$W/mc1" && ok || bad "ecalib -1 -W: not bart's Gram matrices"
+  $T ecalib -W -v 0 "$W/sn4" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "\-v takes" "$W/err" && ok || bad "ecalib -v 0: usage error: $(cat "$W/err")"
+  $T ecalib -W -v 1e12 "$W/sn4" "$W/x" 2>"$W/err"; [ $? -eq 1 ] && grep -q "removes every kernel" "$W/err" && [ ! -e "$W/x.cfl" ] &&
+    ok || bad "ecalib -W, a variance above the data: $(cat "$W/err")"
   bart resize 3 20 "$W/mwc" "$W/bc5" >/dev/null && $T ecaltwo 64 64 1 "$W/bc5" "$W/x" 2>"$W/err" >/dev/null; [ $? -eq 1 ] && grep -q "dims\[3\] = 20" "$W/err" && ok || bad "ecaltwo of 20 entries: $(cat "$W/err")"
   $T walsh -r 64 "$W/cdk" "$W/x" 2>"$W/err"; [ $? -eq 1 ] && grep -q "calsize\[0\] = 64" "$W/err" && ok || bad "walsh -r 64 of a 64 readout: $(cat "$W/err")"
   # calmat, casorati, flatten: bart's bytes; svd: bart's singular values (relative 1e-5), U diag(S) VH = IN and

@@ -1396,9 +1396,10 @@ def fixed_ecalib_phase(c, run, d):
 
 def fixed_ecalib_two_coils(c, run, d):
     """The same phase reference with two coils, where cheev's last coil
-    entry is not always positive: medvol.h (mv__ec_cheev2_last_sign) says
-    it is negative exactly when the first coil's power is the larger and
-    the covariance's off-diagonal has a negative real part. Both coils'
+    entry is not always positive: for two coils LAPACK's steps (medvol.h's
+    mv__lapack_cheev_last_signs traces them) make it negative exactly when
+    the first coil's power is the larger and the covariance's off-diagonal
+    has a negative real part. Both coils'
     powers ordered both ways and the second coil turned by 0, 90, 180 and
     270 degrees (so the off-diagonal's real part takes both signs): every
     map must be BART's, not its negative."""
