@@ -117,7 +117,12 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool roistat $(BUILD)/run-cbo $(BUILD)/run-c && rm -f $(BUILD)/run-png*.png && \
 	  $(BUILD)/mvtool toimg $(BUILD)/run-cbo $(BUILD)/run-png && echo "toimg (bart toimg): $$(ls $(BUILD)/run-png-*.png | wc -l) PNG slices of that mask" && \
 	  $(BUILD)/mvtool fftrot 0 1 0.5 $(BUILD)/run-c $(BUILD)/run-cr && $(BUILD)/mvtool fftrot 0 1 -0.5 $(BUILD)/run-cr $(BUILD)/run-crr && \
-	  printf "fftrot by 0.5 rad and back (bart fftrot: three unitary shears): nrmse: " && $(BUILD)/mvtool nrmse $(BUILD)/run-c $(BUILD)/run-crr
+	  printf "fftrot by 0.5 rad and back (bart fftrot: three unitary shears): nrmse: " && $(BUILD)/mvtool nrmse $(BUILD)/run-c $(BUILD)/run-crr && \
+	  $(BUILD)/mvtool wavelet 7 $(BUILD)/run-c $(BUILD)/run-cw && $(BUILD)/mvtool wavelet -a 7 24 24 24 $(BUILD)/run-cw $(BUILD)/run-cwa && \
+	  printf "wavelet 7 of the phantom (bart wavelet: Daubechies 2 in BART's layout): $$(sed -n 2p $(BUILD)/run-cw.hdr | cut -d' ' -f1) coefficients; -a back, nrmse: " && \
+	  $(BUILD)/mvtool nrmse $(BUILD)/run-c $(BUILD)/run-cwa && \
+	  $(BUILD)/mvtool cdf97 7 $(BUILD)/run-c $(BUILD)/run-c97 && $(BUILD)/mvtool cdf97 -i 7 $(BUILD)/run-c97 $(BUILD)/run-c97i && \
+	  printf "cdf97 7 of it and -i back (bart cdf97: CDF 9/7 lifting), nrmse: " && $(BUILD)/mvtool nrmse $(BUILD)/run-c $(BUILD)/run-c97i
 	$(BUILD)/mvtool upat -Y 24 -Z 1 -y 2 -c 6 $(BUILD)/run-up && $(BUILD)/mvtool repmat 0 24 $(BUILD)/run-up $(BUILD)/run-upr && \
 	  $(BUILD)/mvtool fmac $(BUILD)/run-cks $(BUILD)/run-upr $(BUILD)/run-cku && \
 	  $(BUILD)/mvtool pocsense -i 50 $(BUILD)/run-cku $(BUILD)/run-cs $(BUILD)/run-cpk && \
@@ -134,6 +139,20 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  printf "with noise of variance 0.01 added (bart noise): " && $(BUILD)/mvtool estvar -k 3 -r 12 $(BUILD)/run-cksn && \
 	  $(BUILD)/mvtool ecalib -a -m 1 -r 12 -k 3 $(BUILD)/run-cksn $(BUILD)/run-csa $(BUILD)/run-cse 2> $(BUILD)/run-csa.txt && \
 	  printf "ESPIRiT of those, soft-weighted kernels and the crop chosen by SURE (bart ecalib -a): " && cat $(BUILD)/run-csa.txt
+	$(BUILD)/mvtool index 10 200 $(BUILD)/run-bt && for m in r:0.031i c:0.157i; do \
+	  $(BUILD)/mvtool scale $${m#*:} $(BUILD)/run-bt $(BUILD)/run-bp && $(BUILD)/mvtool zexp $(BUILD)/run-bp $(BUILD)/run-bz && \
+	  $(BUILD)/mvtool creal $(BUILD)/run-bz $(BUILD)/run-b$${m%%:*}a && $(BUILD)/mvtool scale -1i $(BUILD)/run-bz $(BUILD)/run-bz && \
+	  $(BUILD)/mvtool creal $(BUILD)/run-bz $(BUILD)/run-b$${m%%:*}b || exit 1; done && \
+	  $(BUILD)/mvtool join 11 $(BUILD)/run-bra $(BUILD)/run-brb $(BUILD)/run-bca $(BUILD)/run-bcb $(BUILD)/run-beof && \
+	  $(BUILD)/mvtool bin -R 3 -C 4 $(BUILD)/run-beof $(BUILD)/run-bt $(BUILD)/run-bb && \
+	  echo "quadrature binning of 200 samples of two motions (cos, sin pairs as bart ssa gives them; bart bin -R 3 -C 4): sizes $$(sed -n 2p $(BUILD)/run-bb.hdr | cut -d' ' -f1-12)"
+	$(BUILD)/mvtool traj -x 16 -y 101 -r -G $(BUILD)/run-rt && $(BUILD)/mvtool transpose 2 10 $(BUILD)/run-rt $(BUILD)/run-rt10 && \
+	  $(BUILD)/mvtool slice 1 0 $(BUILD)/run-rt10 $(BUILD)/run-rt0 && $(BUILD)/mvtool extract 0 0 1 $(BUILD)/run-rt0 $(BUILD)/run-rkx && \
+	  $(BUILD)/mvtool extract 0 1 2 $(BUILD)/run-rt0 $(BUILD)/run-rky && $(BUILD)/mvtool saxpy 1i $(BUILD)/run-rky $(BUILD)/run-rkx $(BUILD)/run-rdc && \
+	  $(BUILD)/mvtool zeros 11 1 1 1 1 1 1 1 1 1 1 101 $(BUILD)/run-rz && $(BUILD)/mvtool noise -s 3 -n 0.01 $(BUILD)/run-rz $(BUILD)/run-rn && \
+	  $(BUILD)/mvtool saxpy 1 $(BUILD)/run-rdc $(BUILD)/run-rn $(BUILD)/run-rk && $(BUILD)/mvtool rmfreq $(BUILD)/run-rt10 $(BUILD)/run-rk $(BUILD)/run-rkc && \
+	  printf "rmfreq of 101 golden-angle spokes whose DC sample turns with the angle, plus noise (bart rmfreq, 5 harmonics): nrmse against the noise before %s, after %s (white noise's share in 10 harmonics: 0.31)\n" \
+	    "$$($(BUILD)/mvtool nrmse $(BUILD)/run-rn $(BUILD)/run-rk)" "$$($(BUILD)/mvtool nrmse $(BUILD)/run-rn $(BUILD)/run-rkc)"
 	$(BUILD)/mvtool signal -I -n 50 -1 0.2:2:20 $(BUILD)/run-sig && $(BUILD)/mvtool transpose 0 5 $(BUILD)/run-sig $(BUILD)/run-sigm && \
 	  $(BUILD)/mvtool transpose 1 6 $(BUILD)/run-sigm $(BUILD)/run-sigm && \
 	  $(BUILD)/mvtool svd -e $(BUILD)/run-sigm $(BUILD)/run-su $(BUILD)/run-ss $(BUILD)/run-sv && $(BUILD)/mvtool extract 0 0 4 $(BUILD)/run-ss $(BUILD)/run-ss4 && \
@@ -477,7 +496,7 @@ test-tsan: $(BUILD)/tests-tsan
 	  --filter fft.threads_identical --filter fft.measured_plans --filter nufft.threads_identical \
 	  --filter recon.isa_and_threads --filter recon.grappa_threads --filter bspline.cost_gradient --filter bspline.large_2d --filter syn.lncc_threads \
 	  --filter regspeed.metric_loops_threads --filter regspeed.jitter --filter analysis.twotime_paths --filter recon.cgsense_chunked --filter recon.l1_tv --filter recon.maps_threads --filter recon.llr_threads --filter recon.weights --filter recon.start --filter recon.subspace --filter recon.nlinv --filter recon.cc_matches --filter recon.homodyne --filter mri.fftmod_threads \
-	  --filter ops.histogram_percentiles_threads --filter mri.noise_whiten --filter nufft.estdelay --filter recon.tv_denoise --filter recon.caldir --filter recon.walsh --filter recon.ecal_two --filter recon.pocsense --filter recon.sake --filter recon.ecalib_soft --filter recon.estvar
+	  --filter ops.histogram_percentiles_threads --filter mri.noise_whiten --filter nufft.estdelay --filter recon.tv_denoise --filter recon.caldir --filter recon.walsh --filter recon.ecal_two --filter recon.pocsense --filter recon.sake --filter recon.ecalib_soft --filter recon.estvar --filter recon.wavelet_bart --filter recon.cdf97
 test-clang: $(BUILD)/tests-clang
 	$(BUILD)/tests-clang $(SKIP_SLOW) --skip alloc.
 test-fftw: $(BUILD)/tests-fftw

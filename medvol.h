@@ -3989,7 +3989,7 @@ typedef mv_status (*mv_normal_op)(void *user, const float *x, float *y, int64_t 
    (BART's "cdf44", JPEG 2000's irreversible filter). */
 typedef enum mv_wavelet_type { MV_WAVELET_DAU2 = 0, MV_WAVELET_HAAR = 1, MV_WAVELET_CDF44 = 2 } mv_wavelet_type;
 
-/* Options of mv_wavelet_thresh; all-zero = BART pics's wavelet. */
+/* Options of mv_wavelet_thresh and mv_wavelet; all-zero = BART pics's wavelet. */
 typedef struct mv_wavelet_opts {
     int type;        /* mv_wavelet_type */
     unsigned axes;   /* bits of the axes transformed (x 1, y 2, z 4): 0 = all three */
@@ -4007,6 +4007,47 @@ typedef struct mv_wavelet_opts {
    allocates: yes (the output, the coefficients: ~2^k times one volume for k
    axes transformed). thread-safe: yes. */
 MVDEF mv_status mv_wavelet_thresh(const mv_vol *in, mv_vol *out, double lambda, const mv_wavelet_opts *opts);
+
+/* BART's wavelet transform (bart wavelet; src/wavelet/wavelet.c's fwt2,
+   and iwt2 for the adjoint, which is the transform's inverse): the
+   hierarchy, filters and edge rule of mv_wavelet_thresh over the axes
+   opts.axes (bits of x, y, z; 0 = all three) longer than 1, each volume
+   (the other axes) on its own, and BART's coefficient layout. Forward: in
+   c64 image, out c64 of in's dims but the transformed axes 1, except the
+   first of them, which holds the volume's coefficients: the coarsest
+   level's bands first, each finer level's high bands after (per level the
+   band sizes' box, x fastest, once for each combination of low and high
+   bands but all low, the first transformed axis's high bit lowest; an axis
+   that leaves the hierarchy before others stays an outer axis of the
+   coarser levels, as BART embeds them). Adjoint (adjoint 1): in those
+   coefficients, out the image of image_dims (x, y, z; the transformed
+   axes' sizes, the others in's). opts.minsize 0 = min(dim, 16); bart
+   wavelet is 16 (it asserts on a shorter axis); opts.shift a circular shift
+   before the forward transform, undone by the adjoint. Every flagged axis
+   longer than 1 must hold a level: at least 3 samples, its coarsest band,
+   and more than the filter's length - 1 (MV_ERR_INVALID_ARG naming the
+   axis; BART asserts). No axis transformed: a copy (BART's flags 0). Checked
+   against bart wavelet's bytes (tests/test_tools.sh) and Haar's Parseval
+   and known coefficients (recon.wavelet_bart_layout). allocates: yes (out,
+   the level boxes and their map, ~3x one volume). thread-safe: yes. */
+MVDEF mv_status mv_wavelet(const mv_vol *in, mv_vol *out, int adjoint, const int64_t image_dims[3],
+                           const mv_wavelet_opts *opts);
+
+/* BART's CDF 9/7 wavelet (bart cdf97 [-i]; src/num/wavelet.c, after
+   Daubechies and Sweldens' lifting, 1998): in place over in's dims, along
+   each axis of the bitmask axes (bits of the volume's axes; an axis of 1
+   is left out) in axis order: four lifting steps and the scale, the even
+   samples first (n - n/2 coarse, then n/2 detail); the coarse box again
+   while every transformed axis of it has more than 32 samples. Edges as
+   BART's: an even length wraps around, an odd one mirrors. inverse 1:
+   bart cdf97 -i, the levels coarse to fine. The real and imaginary parts
+   are transformed on their own (BART's float view). BART computes its
+   result by the unsorted transform, its inverse and the sorted transform
+   again (its "FIXME: slow"); this is the sorted transform once, so within
+   float rounding of bart's (tests/test_tools.sh: 1e-6). allocates: yes
+   (out, and line buffers of 1 KiB per sample of the longest axis and
+   thread). thread-safe: yes. */
+MVDEF mv_status mv_cdf97(const mv_vol *in, mv_vol *out, unsigned axes, int inverse, const mv_mri_opts *opts);
 
 /* Total-variation denoising, bart rof (BART 0.8's src/rof.c): out =
    argmin_x 1/2 ||x - in||^2 + lambda TV(x), TV isotropic over the axes of
@@ -4273,6 +4314,55 @@ MVDEF mv_status mv_pocsense(const mv_vol *kspace, const mv_vol *sens, mv_vol *ou
    n = kernel samples x coils). thread-safe: yes. */
 MVDEF mv_status mv_estvar(const mv_vol *kspace, const int64_t calsize[3], const int64_t kernel[3], unsigned *seed,
                           double *variance, const mv_mri_opts *opts);
+
+/* Quadrature binning of self-gated motion (bart bin -R -C; Rosenzweig,
+   Scholand, Holme and Uecker, IEEE TMI 2020, SSA-FARY; BART 0.8's
+   calib/bin.c): each motion's pair of EOFs (empirical orthogonal functions,
+   e.g. bart ssa's, T samples each) is a point circling in the plane once per
+   cycle; its angle picks the bin. Per motion: the pair put in the order in
+   which the angle atan2(b, a) rises from sample floor(T/2) to the next
+   (else swapped, BART's check_valid_time); with mavg_window > 0 each EOF
+   minus its moving average over that many samples (the ends padded with the
+   first and last value, BART's centred placement); then bin =
+   floor((angle + offset) / (360 degrees / n)), the angle in [0, 360), or
+   (opts.amplitude, respiration only) floor(0.99 (a - min a) / ((max a - min
+   a) / n)). BART's float arithmetic (atan2f, its double constants), so the
+   bins are bart's. An angle pushed to 360 degrees or past by a positive
+   offset is taken modulo 360 (BART indexes past its last bin there).
+   resp_bin, card_bin: T bins each, in [0, n_resp) and [0, n_card). The
+   largest bin's count in *binsize_max when not NULL. MV_ERR_INVALID_ARG: T
+   < 2, a bin count < 1, a window below 0 or above T. allocates: yes (2 x 4
+   T floats). thread-safe: yes. */
+typedef struct mv_bin_opts {
+    int n_resp, n_card;     /* bins of each motion (bart -R, -C) */
+    int mavg_window;        /* > 0: the EOFs' moving average of this many samples removed (bart -a) */
+    int mavg_window_card;   /* > 0: the cardiac EOFs' own window (bart -A); 0 = mavg_window */
+    double offset_deg[2];   /* angle offsets, respiratory and cardiac, in degrees (bart -O r:c) */
+    int amplitude;          /* 1: respiratory bins by its first EOF's amplitude (bart -M) */
+} mv_bin_opts;
+
+MVDEF mv_status mv_quadrature_bins(const float *resp_a, const float *resp_b, const float *card_a, const float *card_b,
+                                   int64_t T, const mv_bin_opts *opts, int32_t *resp_bin, int32_t *card_bin,
+                                   int64_t *binsize_max);
+
+/* The angle-dependent frequency of a radial series removed (bart rmfreq;
+   Rosenzweig et al., IEEE TMI 2020, SSA-FARY's preparation): k (T complex
+   samples of one coil and partition, e.g. each spoke's DC sample) minus its
+   least-squares fit by the 2 harmonics pairs e^{+i h theta_t} and
+   e^{-i h theta_t}, h = 1 .. harmonics (bart -N, 5), each times mod_t when
+   mod is not NULL (bart -M, a contrast modulation). theta: the spokes'
+   angles, bart's pi + atan2(k_x, k_y) of the trajectory's first sample
+   (mv_rmfreq_angle). The fit solves the normal equations in float64 by
+   Cholesky (BART: its float pseudo-inverse), so within float rounding of
+   bart's. out may be k. MV_ERR_INVALID_ARG: harmonics < 1, 2 harmonics > T;
+   MV_ERR_BAD_DATA: the harmonics not independent on these angles (their Gram
+   matrix singular). allocates: yes (2 harmonics (T + 2 harmonics + 1)
+   complex doubles). thread-safe: yes. */
+MVDEF mv_status mv_rmfreq(const float *k, const float *theta, const float *mod, int64_t T, int harmonics, float *out);
+
+/* bart rmfreq's angle of a spoke whose first trajectory sample is (kx, ky):
+   pi + atan2f(kx, ky), in float as BART's. */
+MVDEF float mv_rmfreq_angle(float kx, float ky);
 
 /* SAKE (Shin et al., MRM 2014; bart sake): calibrationless parallel
    imaging, the missing k-space filled by low-rank completion of the block
@@ -47708,6 +47798,402 @@ MVDEF mv_status mv_wavelet_thresh(const mv_vol *in, mv_vol *out, double lambda, 
     return mv__out_commit_in(out, &t, in, NULL);
 }
 
+/* ---- bart wavelet: BART's transform and its coefficient layout ------------ */
+
+/* The count of coefficients BART gives level L and those below it
+   (wavelet_coeffs_r of src/wavelet/wavelet.c): e the sizes of the axes the
+   level's range holds (the level's input along its transformed axes, the
+   band sizes of axes that left the hierarchy since the range was embedded,
+   1 elsewhere). The last level keeps its low band; each earlier one gives
+   it to the next. */
+static int64_t mv__wav_bart_count(const mv__wav *w, int L, const int64_t e[3])
+{
+    const mv__wav_level *lv = &w->lev[L];
+    int64_t wd[3], coeffs = 1, bands = 1;
+    int a;
+    for (a = 0; a < 3; a++) {
+        const int t = (int)((lv->axes >> a) & 1u);
+        wd[a] = t ? lv->band[a] : e[a];
+        coeffs *= wd[a];
+        bands *= t ? 2 : 1;
+    }
+    return L + 1 == w->nlev ? coeffs * bands : coeffs * (bands - 1) + mv__wav_bart_count(w, L + 1, wd);
+}
+
+/* BART's place of each coefficient of w's store (fwt2): map[i] the index
+   in one volume's vector of *count values of element i of the level boxes,
+   -1 for the low band of every level but the last (it is the next level's
+   input). Level L, with transformed axes F and band sizes B_a, fills the
+   last 2^|F| prod B_a values of its range along its first axis of F (b;
+   stride S): band index i_a over F's axes in axis order (x fastest), then
+   one bit per axis of F for its high band; axes that left F before are
+   outer, of strides T[a]. The next level's range is embedded at the
+   range's start: F's axes contiguous from S in axis order, each of the
+   next level's size (1 for the next F's axes but its first, which holds
+   its count; the band for an axis leaving now), the older axes as they
+   were (BART's embed). */
+static void mv__wav_bart_map(const mv__wav *w, int64_t *map, int64_t *count)
+{
+    int64_t S = 1, T[3] = {0, 0, 0}, e[3], cnt;
+    int L, a;
+    for (a = 0; a < 3; a++) e[a] = ((w->lev[0].axes >> a) & 1u) ? w->lev[0].in[a] : 1;
+    cnt = *count = mv__wav_bart_count(w, 0, e);
+    for (L = 0; L < w->nlev; L++) {
+        const mv__wav_level *lv = &w->lev[L];
+        const int last = L + 1 == w->nlev;
+        int64_t P[3], Q[3], B = 1, nb = 1, offset, j[3], next_e[3], sd[3], run;
+        int b = -1;
+        for (a = 0; a < 3; a++) {
+            P[a] = B, Q[a] = nb;
+            if ((lv->axes >> a) & 1u) {
+                if (b < 0) b = a;
+                B *= lv->band[a], nb *= 2;
+            }
+        }
+        offset = cnt - B * nb;
+        for (j[2] = 0; j[2] < lv->out[2]; j[2]++)
+            for (j[1] = 0; j[1] < lv->out[1]; j[1]++)
+                for (j[0] = 0; j[0] < lv->out[0]; j[0]++) {
+                    int64_t lin = 0, outer = 0, hi = 0;
+                    for (a = 0; a < 3; a++)
+                        if ((lv->axes >> a) & 1u) {
+                            const int h = j[a] >= lv->band[a];
+                            lin += (j[a] - (h ? lv->band[a] : 0)) * P[a] + (h ? B * Q[a] : 0);
+                            hi |= h;
+                        } else
+                            outer += j[a] * T[a];
+                    *map++ = !last && !hi ? -1 : (offset + lin) * S + outer;
+                }
+        if (last) break;
+        /* the next level's range: its sizes over this level's axes, contiguous from S */
+        for (a = 0; a < 3; a++) next_e[a] = ((w->lev[L + 1].axes >> a) & 1u) ? w->lev[L + 1].in[a] : 1;
+        cnt = mv__wav_bart_count(w, L + 1, next_e);
+        for (a = 0, run = S; a < 3; a++) {
+            if (!((lv->axes >> a) & 1u)) continue;
+            if ((w->lev[L + 1].axes >> a) & 1u) {
+                const int first = !(w->lev[L + 1].axes & ((1u << a) - 1u));
+                sd[a] = first ? cnt : 1;
+                if (first) S = run;
+            } else {
+                sd[a] = lv->band[a];
+                T[a] = run;
+            }
+            run *= sd[a];
+        }
+    }
+}
+
+/* The checks and plan of mv_wavelet (see there): the axes transformed (of
+   opts.axes, those longer than 1) must each hold a level */
+static mv_status mv__wavelet_plan(mv__wav *w, const int64_t dims[3], const mv_wavelet_opts *o, const char *fn)
+{
+    static const char *names[3] = {"x", "y", "z"};
+    const unsigned axes = o->axes ? o->axes : 7u;
+    int64_t minsize[3], d[3];
+    int a;
+    MV__CHECK(o->type >= MV_WAVELET_DAU2 && o->type <= MV_WAVELET_CDF44, MV_ERR_INVALID_ARG,
+              "%s: opts.type = %d (MV_WAVELET_DAU2, _HAAR or _CDF44)", fn, o->type);
+    MV__CHECK(o->axes < 8u, MV_ERR_INVALID_ARG, "%s: opts.axes = %u (bits of x, y, z)", fn, o->axes);
+    for (a = 0; a < 3; a++) {
+        const int on = ((axes >> a) & 1u) && dims[a] > 1;
+        const int flen = o->type == MV_WAVELET_HAAR ? 2 : o->type == MV_WAVELET_CDF44 ? 10 : 4;
+        MV__CHECK(o->minsize[a] >= 0, MV_ERR_INVALID_ARG, "%s: opts.minsize[%d] = %d", fn, a, o->minsize[a]);
+        MV__CHECK(o->shift[a] >= 0 && o->shift[a] < dims[a], MV_ERR_INVALID_ARG,
+                  "%s: opts.shift[%d] = %d (0 .. %lld)", fn, a, o->shift[a], (long long)(dims[a] - 1));
+        minsize[a] = o->minsize[a] > 0 ? o->minsize[a] : MV__MIN(dims[a], (int64_t)16);
+        MV__CHECK(!on || mv__wav_axis_ok(dims[a], minsize[a], flen), MV_ERR_INVALID_ARG,
+                  "%s: axis %s has %lld samples: a level needs at least 3, the coarsest band (%lld) and more than "
+                  "the filter's %d - 1 (BART asserts)",
+                  fn, names[a], (long long)dims[a], (long long)minsize[a], flen);
+        d[a] = on ? dims[a] : 1;
+    }
+    return mv__wav_plan(w, d, axes, minsize, o->type, fn);
+}
+
+MVDEF mv_status mv_wavelet(const mv_vol *in, mv_vol *out, int adjoint, const int64_t image_dims[3],
+                           const mv_wavelet_opts *opts)
+{
+    static const char *fn = "mv_wavelet";
+    mv_wavelet_opts to;
+    mv__wav w;
+    mv_vol t;
+    int64_t idim[MV_MAX_DIMS], odim[MV_MAX_DIMS], istr[MV_MAX_DIMS], ostr[MV_MAX_DIMS], cnt = 0, nvox, nbatch, bi,
+        *map = NULL, shift[3], vd[3];
+    float *vol = NULL;
+    unsigned char *scr = NULL;
+    int a, b = -1, th, contiguous = 1;
+    mv_status st = MV_OK;
+    if (!opts) {
+        memset(&to, 0, sizeof(to));
+        opts = &to;
+    }
+    MV__TRY(mv__mri_check_c64(in, fn, "in"));
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    MV__CHECK(!adjoint || image_dims != NULL, MV_ERR_INVALID_ARG, "%s: the adjoint needs image_dims", fn);
+    for (a = 0; a < 3; a++) {
+        vd[a] = adjoint && ((opts->axes ? opts->axes : 7u) >> a & 1u) ? image_dims[a] : in->dim[a];
+        MV__CHECK(vd[a] >= 1 && vd[a] <= ((int64_t)1 << 40), MV_ERR_INVALID_ARG, "%s: image_dims[%d] = %lld", fn, a,
+                  (long long)vd[a]);
+        shift[a] = opts->shift[a];
+    }
+    MV__TRY(mv__wavelet_plan(&w, vd, opts, fn));
+    for (a = 0; a < 3; a++)
+        if (b < 0 && (w.axes >> a & 1u)) b = a;
+    for (a = 0; a < MV_MAX_DIMS; a++) odim[a] = idim[a] = in->dim[a];
+    th = mv__resolve_threads(opts->threads);
+    if (b < 0) /* nothing transformed: BART copies (flags 0) */
+        return mv_vol_copy(in, out);
+    map = (int64_t *)mv__alloc(w.coeffs * sizeof(int64_t), opts->alloc_ctx);
+    MV__CHECK(map != NULL, MV_ERR_OUT_OF_MEMORY, "%s: the coefficients' map (%zu)", fn, w.coeffs);
+    mv__wav_bart_map(&w, map, &cnt);
+    /* image dims (x, y, z, ...) and coefficient dims: the transformed axes 1 but the first, which holds cnt */
+    {
+        int64_t *img = adjoint ? odim : idim, *cf = adjoint ? idim : odim;
+        for (a = 0; a < 3; a++) {
+            img[a] = vd[a];
+            cf[a] = (w.axes >> a & 1u) ? (a == b ? cnt : 1) : vd[a];
+        }
+        for (a = 0; a < 3 && adjoint; a++)
+            if (in->dim[a] != cf[a]) {
+                mv__free(map, opts->alloc_ctx);
+                return mv__fail(MV_ERR_INVALID_ARG,
+                                "%s: the coefficients' axis %d has %lld values; an image of %lld x %lld x %lld has %lld "
+                                "there",
+                                fn, a, (long long)in->dim[a], (long long)vd[0], (long long)vd[1], (long long)vd[2],
+                                (long long)cf[a]);
+            }
+    }
+    istr[0] = ostr[0] = 1;
+    for (a = 1; a < MV_MAX_DIMS; a++) istr[a] = istr[a - 1] * idim[a - 1], ostr[a] = ostr[a - 1] * odim[a - 1];
+    mv_vol_init(&t);
+    {
+        int nd = in->ndim; /* the adjoint's image may have more axes than its coefficients */
+        for (a = 0; a < 3; a++)
+            if (odim[a] > 1) nd = MV__MAX(nd, a + 1);
+        st = mv_vol_alloc(&t, MV_DT_C64, nd, odim, opts->alloc_ctx);
+    }
+    if (st == MV_OK) {
+        scr = (unsigned char *)mv__alloc(mv__wav_scratch_bytes(&w), opts->alloc_ctx);
+    }
+    nvox = w.dims[0] * w.dims[1] * w.dims[2];
+    { /* a volume gathered only where its samples are not one run in the image */
+        const int64_t *imgs = adjoint ? ostr : istr;
+        for (a = 1; a < 3; a++)
+            if (w.dims[a] > 1 && imgs[a] != (a == 1 ? w.dims[0] : w.dims[0] * w.dims[1])) contiguous = 0;
+        if (st == MV_OK && !contiguous) vol = (float *)mv__alloc((size_t)(2 * nvox) * sizeof(float), opts->alloc_ctx);
+        if (st == MV_OK && (!scr || (!contiguous && !vol)))
+            st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %zu coefficients", fn, w.coeffs);
+    }
+    nbatch = mv_vol_count(in) / (adjoint ? cnt : nvox);
+    for (bi = 0; bi < nbatch && st == MV_OK; bi++) {
+        /* the batch index over the axes not transformed: their offsets in the image and the coefficients */
+        const int64_t *imgs = adjoint ? ostr : istr, *cfs = adjoint ? istr : ostr, *imd = adjoint ? odim : idim;
+        int64_t r = bi, img0 = 0, cf0 = 0, i, x, y, z;
+        float *box = (float *)mv__nu_align(scr), *ta = box + 2 * w.coeffs, *t0 = ta + 2 * w.tmp, *t1 = t0 + 2 * w.tmp;
+        const float *src = (const float *)in->data;
+        float *dst = (float *)t.data;
+        for (a = 0; a < MV_MAX_DIMS; a++) {
+            if (a < 3 && (w.axes >> a & 1u)) continue;
+            img0 += (r % imd[a]) * imgs[a], cf0 += (r % imd[a]) * cfs[a];
+            r /= imd[a];
+        }
+        if (!adjoint) {
+            if (!contiguous)
+                for (z = 0; z < w.dims[2]; z++)
+                    for (y = 0; y < w.dims[1]; y++)
+                        for (x = 0; x < w.dims[0]; x++)
+                            memcpy(vol + 2 * (x + w.dims[0] * (y + w.dims[1] * z)),
+                                   src + 2 * (img0 + x * istr[0] + y * istr[1] + z * istr[2]), 8);
+            mv__wav_forward(&w, contiguous ? src + 2 * img0 : vol, box, shift, ta, t0, t1, th);
+            for (i = 0; i < (int64_t)w.coeffs; i++)
+                if (map[i] >= 0) memcpy(dst + 2 * (cf0 + map[i] * ostr[b]), box + 2 * i, 8);
+        } else {
+            for (i = 0; i < (int64_t)w.coeffs; i++)
+                if (map[i] >= 0) memcpy(box + 2 * i, src + 2 * (cf0 + map[i] * istr[b]), 8);
+            mv__wav_inverse(&w, box, contiguous ? dst + 2 * img0 : vol, shift, ta, t0, t1, th);
+            if (!contiguous)
+                for (z = 0; z < w.dims[2]; z++)
+                    for (y = 0; y < w.dims[1]; y++)
+                        for (x = 0; x < w.dims[0]; x++)
+                            memcpy(dst + 2 * (img0 + x * ostr[0] + y * ostr[1] + z * ostr[2]),
+                                   vol + 2 * (x + w.dims[0] * (y + w.dims[1] * z)), 8);
+        }
+    }
+    mv__free(map, opts->alloc_ctx);
+    mv__free(scr, opts->alloc_ctx);
+    mv__free(vol, opts->alloc_ctx);
+    if (st != MV_OK) {
+        mv_free(&t);
+        return st;
+    }
+    return mv__out_commit_in(out, &t, in, NULL);
+}
+
+/* ---- bart cdf97: the CDF 9/7 wavelet by lifting (BART's num/wavelet.c) ---- */
+
+/* Daubechies and Sweldens' four lifting steps and scale of CDF 9/7, BART's
+   float literals. A line of n samples: odd samples predicted from their
+   even neighbours, even ones updated from the odd, twice, then even
+   samples times the scale, odd ones over it. The edges are BART's: an even
+   n wraps around (periodic), an odd n mirrors (the end sample's one
+   neighbour counted twice, in double as BART's `2. * a * x`). The lines are
+   taken as rows of w floats each (a sample's real and imaginary parts, or
+   a run of a box's x samples), row stride rs floats, every float on its own
+   as BART's transform of the complex data's float view. */
+static const float mv__cdf97_a[4] = {-1.586134342f, -0.05298011854f, 0.8829110762f, 0.4435068522f};
+static const float mv__cdf97_scale = 1.149604398f;
+
+static void mv__cdf97_rows_step(float *r, const float *p, const float *q, int64_t w, float a)
+{
+    int64_t k;
+    for (k = 0; k < w; k++) r[k] += a * (p[k] + q[k]);
+}
+
+static void mv__cdf97_predict(float *x, int64_t n, int64_t rs, int64_t w, float a)
+{
+    int64_t i;
+    for (i = 1; i < n - 1; i += 2) mv__cdf97_rows_step(x + i * rs, x + (i - 1) * rs, x + (i + 1) * rs, w, a);
+    if (n % 2 == 0) mv__cdf97_rows_step(x + (n - 1) * rs, x + (n - 2) * rs, x, w, a);
+}
+
+static void mv__cdf97_update(float *x, int64_t n, int64_t rs, int64_t w, float a)
+{
+    int64_t i, k;
+    for (i = 2; i < n - 1; i += 2) mv__cdf97_rows_step(x + i * rs, x + (i - 1) * rs, x + (i + 1) * rs, w, a);
+    if (n % 2 == 0)
+        mv__cdf97_rows_step(x, x + (n - 1) * rs, x + rs, w, a);
+    else
+        for (k = 0; k < w; k++) {
+            x[k] = (float)(x[k] + 2. * a * x[rs + k]);
+            x[(n - 1) * rs + k] = (float)(x[(n - 1) * rs + k] + 2. * a * x[(n - 2) * rs + k]);
+        }
+}
+
+static void mv__cdf97_scale_rows(float *x, int64_t n, int64_t rs, int64_t w, int inverse)
+{
+    int64_t i, k;
+    for (i = 0; i < n; i++) {
+        const double f = (i % 2 == 0) != (inverse != 0) ? (double)mv__cdf97_scale : 1. / mv__cdf97_scale;
+        for (k = 0; k < w; k++) x[i * rs + k] = (float)(x[i * rs + k] * f);
+    }
+}
+
+/* One line forward (lifting, then the even samples first: n - n/2 coarse,
+   n/2 detail) or inverse (the order undone, then the lifting undone);
+   tmp: n w floats */
+static void mv__cdf97_line(float *x, int64_t n, int64_t rs, int64_t w, int inverse, float *tmp)
+{
+    const int64_t ns = n - n / 2;
+    int64_t i;
+    if (!inverse) {
+        mv__cdf97_predict(x, n, rs, w, mv__cdf97_a[0]);
+        mv__cdf97_update(x, n, rs, w, mv__cdf97_a[1]);
+        mv__cdf97_predict(x, n, rs, w, mv__cdf97_a[2]);
+        mv__cdf97_update(x, n, rs, w, mv__cdf97_a[3]);
+        mv__cdf97_scale_rows(x, n, rs, w, 0);
+        for (i = 0; i < n; i++) memcpy(tmp + ((i % 2) ? ns + i / 2 : i / 2) * w, x + i * rs, (size_t)w * sizeof(float));
+        for (i = 0; i < n; i++) memcpy(x + i * rs, tmp + i * w, (size_t)w * sizeof(float));
+    } else {
+        for (i = 0; i < n; i++) memcpy(tmp + i * w, x + i * rs, (size_t)w * sizeof(float));
+        for (i = 0; i < n; i++) memcpy(x + i * rs, tmp + ((i % 2) ? ns + i / 2 : i / 2) * w, (size_t)w * sizeof(float));
+        mv__cdf97_scale_rows(x, n, rs, w, 1);
+        mv__cdf97_update(x, n, rs, w, -mv__cdf97_a[3]);
+        mv__cdf97_predict(x, n, rs, w, -mv__cdf97_a[2]);
+        mv__cdf97_update(x, n, rs, w, -mv__cdf97_a[1]);
+        mv__cdf97_predict(x, n, rs, w, -mv__cdf97_a[0]);
+    }
+}
+
+/* one axis's pass over a level's box: tasks are lines (every position of
+   the other axes) times runs of up to MV__CDF97_RUN floats of x (the axis
+   x itself: a line's real and imaginary parts, w = 2) */
+#define MV__CDF97_RUN 256
+typedef struct mv__cdf97_pass {
+    float *data;
+    int64_t cur[MV_MAX_DIMS], str[MV_MAX_DIMS]; /* the box, and the volume's strides in complex samples */
+    int axis, inverse;
+    int64_t runs, maxn;                         /* runs of x per line; the longest axis */
+    float *scratch;                             /* per worker: maxn * MV__CDF97_RUN floats */
+} mv__cdf97_pass;
+
+static void mv__cdf97_pass_range(void *ctx, int64_t b, int64_t e, int worker)
+{
+    const mv__cdf97_pass *p = (const mv__cdf97_pass *)ctx;
+    float *tmp = p->scratch + (size_t)worker * (size_t)(p->maxn * MV__CDF97_RUN);
+    int64_t t;
+    int a;
+    const int64_t runs = p->axis == 0 ? 1 : p->runs;
+    for (t = b; t < e; t++) {
+        int64_t line = t / runs, run = t % runs, off = 0, w;
+        for (a = 1; a < MV_MAX_DIMS; a++) { /* the line's position over the axes other than x and the pass's */
+            if (a == p->axis) continue;
+            off += (line % p->cur[a]) * p->str[a];
+            line /= p->cur[a];
+        }
+        if (p->axis == 0)
+            mv__cdf97_line(p->data + 2 * off, p->cur[0], 2, 2, p->inverse, tmp);
+        else {
+            off += run * (MV__CDF97_RUN / 2);
+            w = MV__MIN((int64_t)MV__CDF97_RUN, 2 * (p->cur[0] - run * (MV__CDF97_RUN / 2)));
+            mv__cdf97_line(p->data + 2 * off, p->cur[p->axis], 2 * p->str[p->axis], w, p->inverse, tmp);
+        }
+    }
+}
+
+MVDEF mv_status mv_cdf97(const mv_vol *in, mv_vol *out, unsigned axes, int inverse, const mv_mri_opts *opts)
+{
+    static const char *fn = "mv_cdf97";
+    void *ctx = opts ? opts->alloc_ctx : NULL;
+    int th = mv__resolve_threads(opts ? opts->threads : 0), a, L, nlev = 0;
+    int64_t box[64][MV_MAX_DIMS], maxn = 1;
+    unsigned flags = 0;
+    mv__cdf97_pass p;
+    mv_vol t;
+    MV__TRY(mv__mri_check_c64(in, fn, "in"));
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    MV__CHECK(axes < (1u << MV_MAX_DIMS), MV_ERR_INVALID_ARG, "%s: axes = %u (bits of the volume's %d axes)", fn, axes,
+              MV_MAX_DIMS);
+    for (a = 0; a < MV_MAX_DIMS; a++) {
+        if ((axes >> a & 1u) && in->dim[a] > 1) flags |= 1u << a; /* BART: an axis of 1 is left out */
+        maxn = MV__MAX(maxn, in->dim[a]);
+    }
+    /* the levels' boxes: the coarse part of every flagged axis while all of them exceed 32 (BART's rule) */
+    for (a = 0; a < MV_MAX_DIMS; a++) box[0][a] = in->dim[a];
+    for (nlev = 1; nlev < 64; nlev++) {
+        int rec = 1;
+        for (a = 0; a < MV_MAX_DIMS; a++)
+            if (flags >> a & 1u) rec &= box[nlev - 1][a] > 32;
+        if (!rec || !flags) break;
+        for (a = 0; a < MV_MAX_DIMS; a++)
+            box[nlev][a] = (flags >> a & 1u) ? box[nlev - 1][a] - box[nlev - 1][a] / 2 : box[nlev - 1][a];
+    }
+    MV__TRY(mv__mri_alloc_like(in, MV_DT_C64, 0, &t, ctx, fn));
+    memcpy(t.data, in->data, mv_vol_bytes(in));
+    memset(&p, 0, sizeof(p));
+    p.scratch = flags ? (float *)mv__alloc((size_t)th * (size_t)(maxn * MV__CDF97_RUN) * sizeof(float), ctx) : NULL;
+    if (flags && !p.scratch) {
+        mv_free(&t);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: line buffers", fn);
+    }
+    p.data = (float *)t.data, p.inverse = inverse != 0, p.maxn = maxn;
+    p.str[0] = 1;
+    for (a = 1; a < MV_MAX_DIMS; a++) p.str[a] = p.str[a - 1] * in->dim[a - 1];
+    for (L = 0; L < nlev && flags; L++) { /* forward: fine to coarse; inverse: coarse to fine; axes in order */
+        const int lev = inverse ? nlev - 1 - L : L;
+        for (a = 0; a < MV_MAX_DIMS; a++) p.cur[a] = box[lev][a];
+        p.runs = (2 * p.cur[0] + MV__CDF97_RUN - 1) / MV__CDF97_RUN;
+        for (p.axis = 0; p.axis < MV_MAX_DIMS; p.axis++) {
+            int64_t lines = 1;
+            if (!(flags >> p.axis & 1u)) continue;
+            for (a = 1; a < MV_MAX_DIMS; a++)
+                if (a != p.axis) lines *= p.cur[a];
+            mv__parallel_for(lines * (p.axis == 0 ? 1 : p.runs), 4, th, mv__cdf97_pass_range, &p);
+        }
+    }
+    mv__free(p.scratch, ctx);
+    return mv__out_commit_in(out, &t, in, NULL);
+}
+
 
 /* ---- CG and CG-SENSE ------------------------------------------------------ */
 
@@ -51631,6 +52117,189 @@ done:
     mv__free(noise, ctx);
     mv__free(S, ctx);
     return r;
+}
+
+/* ---- bart bin -R -C: quadrature binning (calib/bin.c) ---------------------- */
+
+/* BART's check_valid_time: whether the angle of (a, b) rises from sample
+   floor(T/2) to the next, a wrap across 0 counted as the short way round */
+static int mv__bin_time_rises(const float *a, const float *b, int64_t T)
+{
+    const int64_t i0 = T / 2, i1 = i0 + 1 < T ? i0 + 1 : i0;
+    float an0 = atan2f(b[i0], a[i0]), an1 = atan2f(b[i1], a[i1]), diff;
+    if (an0 < 0.) an0 = (float)(an0 + 2. * 3.14159265358979323846);
+    if (an1 < 0.) an1 = (float)(an1 + 2. * 3.14159265358979323846);
+    diff = an1 - an0;
+    return (diff >= 0.) == (fabsf(diff) <= 3.14159265358979323846);
+}
+
+/* x minus its moving average of w samples (BART's moving_average: x placed
+   at start = |(T + w - 1)/2 - T/2| in a pad of T + w - 1, the ends filled
+   with the first and last sample, the window's sum in float in order, times
+   the float 1 / w) */
+static void mv__bin_detrend(float *x, int64_t T, int w, float *pad)
+{
+    const int64_t P = T + w - 1, start = llabs(P / 2 - T / 2), end = w - start;
+    const float inv = (float)(1. / w);
+    int64_t t, k;
+    for (t = 0; t < P; t++) pad[t] = 0;
+    for (t = 0; t < T; t++) pad[start + t] = x[t];
+    for (t = 0; t < start; t++) pad[t] = x[0];
+    for (t = 0; t < end; t++) pad[P - 1 - t] = x[T - 1];
+    for (t = 0; t < T; t++) {
+        float s = 0;
+        for (k = 0; k < w; k++) s += pad[t + k];
+        x[t] -= s * inv;
+    }
+}
+
+/* BART's det_bins: the angle of (a, b) plus the offset, into [0, 2 pi), over
+   2 pi / n, floored (taken mod 2 pi and below n where BART would index past) */
+static void mv__bin_by_angle(const float *a, const float *b, int64_t T, int n, double offset_deg, int32_t *bin)
+{
+    const double tp = 2. * 3.14159265358979323846;
+    const float central = (float)(tp / n), off = (float)offset_deg;
+    int64_t t;
+    for (t = 0; t < T; t++) {
+        float angle = (float)(atan2f(b[t], a[t]) + off * (tp / 360.)), q;
+        angle = angle < 0. ? (float)(angle + tp) : angle;
+        while (angle >= (float)tp) angle = (float)(angle - tp);
+        while (angle < 0.f) angle = (float)(angle + tp);
+        q = floorf(angle / central);
+        bin[t] = (int32_t)(q >= n ? n - 1 : q < 0 ? 0 : q);
+    }
+}
+
+/* BART's det_bins_amp: floor(0.99 (a - min) / ((max - min) / n)), the
+   quotient rounded to float before the floor as BART's floorf takes it */
+static void mv__bin_by_amplitude(const float *a, int64_t T, int n, int32_t *bin)
+{
+    float mn = a[0], mx, delta;
+    int64_t t;
+    for (t = 1; t < T; t++) mn = a[t] < mn ? a[t] : mn;
+    mx = a[0] + -mn;
+    for (t = 1; t < T; t++) mx = a[t] + -mn > mx ? a[t] + -mn : mx;
+    delta = mx / (float)n;
+    for (t = 0; t < T; t++) {
+        const float q = delta > 0 ? floorf((float)((a[t] + -mn) * 0.99 / delta)) : 0.f;
+        bin[t] = (int32_t)(q >= n ? n - 1 : q < 0 ? 0 : q);
+    }
+}
+
+MVDEF mv_status mv_quadrature_bins(const float *resp_a, const float *resp_b, const float *card_a, const float *card_b,
+                                   int64_t T, const mv_bin_opts *opts, int32_t *resp_bin, int32_t *card_bin,
+                                   int64_t *binsize_max)
+{
+    static const char *fn = "mv_quadrature_bins";
+    float *st, *pad;
+    const float *src[4];
+    int64_t t, *count, best = 0;
+    int m, wr, wc;
+    MV__CHECK(resp_a && resp_b && card_a && card_b && opts && resp_bin && card_bin, MV_ERR_INVALID_ARG,
+              "%s: NULL argument", fn);
+    MV__CHECK(T >= 2 && T <= ((int64_t)1 << 40), MV_ERR_INVALID_ARG, "%s: T = %lld samples (at least 2)", fn, (long long)T);
+    MV__CHECK(opts->n_resp >= 1 && opts->n_card >= 1 && (int64_t)opts->n_resp * opts->n_card <= ((int64_t)1 << 30),
+              MV_ERR_INVALID_ARG, "%s: n_resp = %d, n_card = %d (each at least 1)", fn, opts->n_resp, opts->n_card);
+    wr = opts->mavg_window, wc = opts->mavg_window_card > 0 ? opts->mavg_window_card : opts->mavg_window;
+    MV__CHECK(wr >= 0 && wr <= T && wc >= 0 && wc <= T && opts->mavg_window_card >= 0, MV_ERR_INVALID_ARG,
+              "%s: moving average windows %d and %d (0 .. T = %lld)", fn, opts->mavg_window, opts->mavg_window_card,
+              (long long)T);
+    MV__CHECK(opts->offset_deg[0] == opts->offset_deg[0] && opts->offset_deg[1] == opts->offset_deg[1] &&
+                  fabs(opts->offset_deg[0]) < 1e6 && fabs(opts->offset_deg[1]) < 1e6,
+              MV_ERR_INVALID_ARG, "%s: offsets %g, %g degrees", fn, opts->offset_deg[0], opts->offset_deg[1]);
+    st = (float *)mv__alloc((size_t)(4 * T + 2 * T) * sizeof(float), NULL);
+    count = (int64_t *)mv__alloc_zero((size_t)opts->n_resp * (size_t)opts->n_card * sizeof(int64_t), NULL);
+    if (!st || !count) {
+        mv__free(st, NULL);
+        mv__free(count, NULL);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %lld samples", fn, (long long)T);
+    }
+    pad = st + 4 * T;
+    /* each pair in the order its angle rises (BART's swap), then detrended */
+    src[0] = resp_a, src[1] = resp_b, src[2] = card_a, src[3] = card_b;
+    for (m = 0; m < 2; m++) {
+        const int rises = mv__bin_time_rises(src[2 * m], src[2 * m + 1], T);
+        memcpy(st + (2 * m) * T, src[2 * m + (rises ? 0 : 1)], (size_t)T * sizeof(float));
+        memcpy(st + (2 * m + 1) * T, src[2 * m + (rises ? 1 : 0)], (size_t)T * sizeof(float));
+    }
+    if (opts->mavg_window > 0) {
+        mv__bin_detrend(st, T, wr, pad);
+        mv__bin_detrend(st + T, T, wr, pad);
+        mv__bin_detrend(st + 2 * T, T, wc, pad);
+        mv__bin_detrend(st + 3 * T, T, wc, pad);
+    }
+    if (opts->amplitude) mv__bin_by_amplitude(st, T, opts->n_resp, resp_bin);
+    else mv__bin_by_angle(st, st + T, T, opts->n_resp, opts->offset_deg[0], resp_bin);
+    mv__bin_by_angle(st + 2 * T, st + 3 * T, T, opts->n_card, opts->offset_deg[1], card_bin);
+    for (t = 0; t < T; t++) {
+        int64_t *c = count + (int64_t)resp_bin[t] * opts->n_card + card_bin[t];
+        if (++*c > best) best = *c;
+    }
+    if (binsize_max) *binsize_max = best;
+    mv__free(st, NULL);
+    mv__free(count, NULL);
+    return MV_OK;
+}
+
+/* ---- bart rmfreq: angle-dependent frequencies removed ---------------------- */
+
+MVDEF float mv_rmfreq_angle(float kx, float ky) { return (float)(3.14159265358979323846 + atan2f(kx, ky)); }
+
+MVDEF mv_status mv_rmfreq(const float *k, const float *theta, const float *mod, int64_t T, int harmonics, float *out)
+{
+    static const char *fn = "mv_rmfreq";
+    const int64_t n = 2 * (int64_t)harmonics;
+    double *basis, *gram, *x;
+    int64_t t, i, j;
+    MV__CHECK(k && theta && out, MV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    MV__CHECK(harmonics >= 1 && harmonics <= 4096, MV_ERR_INVALID_ARG, "%s: harmonics = %d (1 .. 4096)", fn, harmonics);
+    MV__CHECK(T >= n && T <= ((int64_t)1 << 40), MV_ERR_INVALID_ARG,
+              "%s: %lld samples for %lld basis functions (2 harmonics at most)", fn, (long long)T, (long long)n);
+    basis = (double *)mv__alloc((size_t)(2 * n * T + 2 * n * n + 2 * n) * sizeof(double), NULL);
+    MV__CHECK(basis != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %lld x %lld basis", fn, (long long)n, (long long)T);
+    gram = basis + 2 * n * T, x = gram + 2 * n * n;
+    for (t = 0; t < T; t++) /* e^{+i (h+1) theta}, e^{-i (h+1) theta}: the angle times h + 1 in float, as BART's zsmul */
+        for (i = 0; i < harmonics; i++) {
+            const double a = (float)(theta[t] * (float)(i + 1)), c = cos(a), s = sin(a);
+            const double mr = mod ? mod[2 * t] : 1, mi = mod ? mod[2 * t + 1] : 0;
+            double *p = basis + 2 * ((2 * i) * T + t), *q = basis + 2 * ((2 * i + 1) * T + t);
+            p[0] = c * mr - s * mi, p[1] = c * mi + s * mr;
+            q[0] = c * mr + s * mi, q[1] = c * mi - s * mr;
+        }
+    for (i = 0; i < n; i++) { /* gram_ij = sum_t conj(b_i) b_j, x_i = sum_t conj(b_i) k */
+        const double *bi = basis + 2 * i * T;
+        double xr = 0, xi = 0;
+        for (j = 0; j < n; j++) {
+            const double *bj = basis + 2 * j * T;
+            double gr = 0, gi = 0;
+            for (t = 0; t < T; t++) {
+                gr += bi[2 * t] * bj[2 * t] + bi[2 * t + 1] * bj[2 * t + 1];
+                gi += bi[2 * t] * bj[2 * t + 1] - bi[2 * t + 1] * bj[2 * t];
+            }
+            gram[2 * (i * n + j)] = gr, gram[2 * (i * n + j) + 1] = gi;
+        }
+        for (t = 0; t < T; t++) {
+            xr += bi[2 * t] * k[2 * t] + bi[2 * t + 1] * k[2 * t + 1];
+            xi += bi[2 * t] * k[2 * t + 1] - bi[2 * t + 1] * k[2 * t];
+        }
+        x[2 * i] = xr, x[2 * i + 1] = xi;
+    }
+    if (!mv__chol_solve(gram, x, (int)n)) {
+        mv__free(basis, NULL);
+        return mv__fail(MV_ERR_BAD_DATA, "%s: %d harmonics are not independent on these %lld angles", fn, harmonics,
+                        (long long)T);
+    }
+    for (t = 0; t < T; t++) {
+        double fr = 0, fi = 0;
+        for (j = 0; j < n; j++) {
+            const double *b = basis + 2 * (j * T + t);
+            fr += x[2 * j] * b[0] - x[2 * j + 1] * b[1];
+            fi += x[2 * j] * b[1] + x[2 * j + 1] * b[0];
+        }
+        out[2 * t] = (float)(k[2 * t] - fr), out[2 * t + 1] = (float)(k[2 * t + 1] - fi);
+    }
+    mv__free(basis, NULL);
+    return MV_OK;
 }
 
 /* ---- POCSENSE: bart pocsense's projections ---- */

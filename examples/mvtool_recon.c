@@ -967,6 +967,285 @@ static int cmd_threshold(const args *a)
     return cfl_save_dims(a->pos[2], &in, bd);
 }
 
+/* bart wavelet [-a] [-H|-D|-C] bitmask [dims] IN OUT */
+static int cmd_wavelet(const args *a)
+{
+    mv_vol in, out;
+    mv_wavelet_opts wo = MV_ZERO_INIT;
+    int64_t flags, bd[16], img[3], v;
+    int rc, ax, nf = 0, j, types = opt_flag(a, "-H") + opt_flag(a, "-D") + opt_flag(a, "-C");
+    const int nd = a->npos - 3;
+    mv_status st;
+    if (types > 1) return usage_error(a, "one of -H, -D, -C", "(several)");
+    if ((rc = arg_int(a, a->pos[0], 0, 65535, "BITMASK", &flags))) return rc;
+    if (flags & ~7) return usage_error(a, "BITMASK: BART's axes 0, 1 and 2 (bits 1, 2, 4)", a->pos[0]);
+    for (ax = 0; ax < 3; ax++) nf += (int)(flags >> ax & 1);
+    if ((opt_flag(a, "-a") || nd > 0) && nd != nf)
+        return usage_error(a, "-a takes one image size per bit of BITMASK", a->pos[0]);
+    for (ax = 0, j = 0; ax < 3; ax++) {
+        img[ax] = 1;
+        if (nd > 0 && (flags >> ax & 1)) {
+            if ((rc = arg_int(a, a->pos[1 + j++], 1, (int64_t)1 << 40, "a size", &v))) return rc;
+            img[ax] = v;
+        }
+    }
+    wo.type = opt_flag(a, "-H") ? MV_WAVELET_HAAR : opt_flag(a, "-C") ? MV_WAVELET_CDF44 : MV_WAVELET_DAU2;
+    wo.axes = (unsigned)flags;
+    wo.minsize[0] = wo.minsize[1] = wo.minsize[2] = 16; /* bart wavelet's */
+    if ((rc = cfl_load_mapped(a->pos[1 + nd], &in, bd))) return rc;
+    if (flags == 0) { /* BART: a copy */
+        return cfl_save_dims(a->pos[2 + nd], &in, bd);
+    }
+    mv_vol_init(&out);
+    st = mv_wavelet(&in, &out, nd > 0, img, &wo);
+    mv_free(&in);
+    if (st != MV_OK) return fail_at(st, a->pos[1 + nd]);
+    for (ax = 0; ax < 3; ax++) bd[ax] = out.dim[ax];
+    return cfl_save_dims(a->pos[2 + nd], &out, bd);
+}
+
+/* bart cdf97 [-i] bitmask IN OUT */
+static int cmd_cdf97(const args *a)
+{
+    mv_vol in, out;
+    int64_t flags, bd[16];
+    int rc;
+    mv_status st;
+    if ((rc = arg_int(a, a->pos[0], 0, 65535, "BITMASK", &flags))) return rc;
+    if ((rc = cfl_load_mapped(a->pos[1], &in, bd))) return rc;
+    if (flags >> (MV_MAX_DIMS - 1)) { /* BART's axes 6..15 are one folded axis here: only where they hold one sample */
+        int ax;
+        for (ax = MV_MAX_DIMS - 1; ax < 16; ax++)
+            if ((flags >> ax & 1) && bd[ax] > 1) {
+                mv_free(&in);
+                return usage_error(a, "BITMASK: BART's axes 0 .. 5 (axes 6 .. 15 where they hold one sample)", a->pos[0]);
+            }
+    }
+    mv_vol_init(&out);
+    st = mv_cdf97(&in, &out, (unsigned)(flags & ((1 << (MV_MAX_DIMS - 1)) - 1)), opt_flag(a, "-i"), NULL);
+    mv_free(&in);
+    if (st != MV_OK) return fail_at(st, a->pos[1]);
+    return cfl_save_dims(a->pos[2], &out, bd);
+}
+
+/* "X:Y" as two numbers (bart's OPT_VEC2 / OPT_FLVEC2); 0 absent, 1 read, -1 usage error */
+static int opt_pair(const args *a, const char *name, double out[2])
+{
+    const char *s = opt_str(a, name);
+    char buf[64];
+    size_t i;
+    if (!s) return 0;
+    if (strlen(s) >= sizeof(buf)) return -1;
+    strcpy(buf, s);
+    for (i = 0; buf[i]; i++)
+        if (buf[i] == ':') buf[i] = ',';
+    return parse_list(buf, out, 2) == 2 ? 1 : -1;
+}
+
+/* copies the samples of src (sizes sd) at position `from` along axis
+   `along` to dst (sizes dd) at positions dpos (along `along` and the axes
+   where src holds one sample; 0 elsewhere): bart bin's md_copy_block of a
+   slice */
+static void bin_copy_slice(const float *src, const int64_t sd[16], int along, int64_t from, float *dst,
+                           const int64_t dd[16], const int64_t dpos[16])
+{
+    int64_t sl[16], c[16], ss[16], ds[16], so, doff;
+    int ax;
+    memcpy(sl, sd, sizeof(sl));
+    sl[along] = 1;
+    strides_of(sd, ss), strides_of(dd, ds);
+    memset(c, 0, sizeof(c));
+    do {
+        so = from * ss[along], doff = 0;
+        for (ax = 0; ax < 16; ax++) {
+            if (ax != along) so += c[ax] * ss[ax];
+            doff += (c[ax] + dpos[ax]) * ds[ax];
+        }
+        memcpy(dst + 2 * doff, src + 2 * so, 8);
+    } while (next16(c, sl));
+}
+
+/* bart bin: label binning (-l), reordering (-o) or quadrature binning (-R -C) */
+static int cmd_bin(const args *a)
+{
+    mv_vol lab, src, dst;
+    int64_t ld[16], sd[16], dd[16], ls[16], v, cl = -1;
+    double pr[2] = {0, 1}, pc[2] = {2, 3}, off[2] = {0, 0};
+    int rc, ax, dim = -1, nbig = 0, quad, reorder = opt_flag(a, "-o");
+    mv_bin_opts bo;
+    memset(&bo, 0, sizeof(bo));
+    if (opt_int(a, "-l", 0, 15, &cl) < 0) return usage_error(a, "-l takes BART's axis 0 .. 15", opt_str(a, "-l"));
+    if (opt_int(a, "-R", 1, 1 << 20, &v) < 0) return usage_error(a, "-R takes a bin count >= 1", opt_str(a, "-R"));
+    if (opt_str(a, "-R")) bo.n_resp = (int)v;
+    if (opt_int(a, "-C", 1, 1 << 20, &v) < 0) return usage_error(a, "-C takes a bin count >= 1", opt_str(a, "-C"));
+    if (opt_str(a, "-C")) bo.n_card = (int)v;
+    if (opt_int(a, "-a", 0, 1 << 30, &v) < 0) return usage_error(a, "-a takes a window >= 0", opt_str(a, "-a"));
+    if (opt_str(a, "-a")) bo.mavg_window = (int)v;
+    if (opt_int(a, "-A", 0, 1 << 30, &v) < 0) return usage_error(a, "-A takes a window >= 0", opt_str(a, "-A"));
+    if (opt_str(a, "-A")) bo.mavg_window_card = (int)v;
+    if (opt_pair(a, "-r", pr) < 0 || pr[0] != floor(pr[0]) || pr[1] != floor(pr[1]) || !(pr[0] >= 0 && pr[0] < 65536 && pr[1] >= 0 && pr[1] < 65536))
+        return usage_error(a, "-r takes two EOF indices X:Y", opt_str(a, "-r"));
+    if (opt_pair(a, "-c", pc) < 0 || pc[0] != floor(pc[0]) || pc[1] != floor(pc[1]) || !(pc[0] >= 0 && pc[0] < 65536 && pc[1] >= 0 && pc[1] < 65536))
+        return usage_error(a, "-c takes two EOF indices X:Y", opt_str(a, "-c"));
+    if (opt_pair(a, "-O", off) < 0) return usage_error(a, "-O takes two angles R:C in degrees", opt_str(a, "-O"));
+    bo.offset_deg[0] = off[0], bo.offset_deg[1] = off[1], bo.amplitude = opt_flag(a, "-M");
+    quad = bo.n_resp > 0 || bo.n_card > 0;
+    if (quad && (bo.n_resp == 0 || bo.n_card == 0))
+        return usage_error(a, "quadrature binning takes both -R and -C", opt_str(a, bo.n_resp ? "-R" : "-C"));
+    if (quad + (cl >= 0) + reorder != 1)
+        return usage_error(a, "one binning: -R and -C (quadrature), -l DIM (labels) or -o (reorder)", "(none or several)");
+    if ((rc = cfl_load_folded(a->pos[0], &lab, ld))) return rc;
+    if ((rc = cfl_load_mapped(a->pos[1], &src, sd))) {
+        mv_free(&lab);
+        return rc;
+    }
+    strides_of(ld, ls);
+    memcpy(dd, sd, sizeof(dd));
+    rc = 0;
+    if (quad) {
+        const int64_t T = ld[10];
+        const int64_t idx[4] = {(int64_t)pr[0], (int64_t)pr[1], (int64_t)pc[0], (int64_t)pc[1]};
+        float *eof = NULL;
+        int32_t *rb = NULL, *cb = NULL;
+        int64_t bmax = 0, t, k, *count = NULL;
+        mv_status st = MV_OK;
+        for (k = 0; k < 4 && !rc; k++)
+            if (idx[k] >= ld[11]) rc = usage_error(a, "an EOF index past the labels' axis 11", a->pos[0]);
+        if (!rc && T < 2) rc = usage_error(a, "the labels need their samples along BART's axis 10 (TIME_DIM)", a->pos[0]);
+        for (k = 0; k < 16 && !rc; k++)
+            if (k != 10 && k != 11 && ld[k] != 1)
+                rc = usage_error(a, "the labels: samples along axis 10, EOFs along axis 11, 1 elsewhere", a->pos[0]);
+        if (!rc && (sd[10] != T || sd[2] != 1 || sd[11] != 1))
+            rc = usage_error(a, "SRC must hold the labels' samples along axis 10 and 1 along axes 2 and 11", a->pos[1]);
+        if (!rc) {
+            eof = (float *)malloc((size_t)(4 * T) * sizeof(float));
+            rb = (int32_t *)malloc((size_t)T * sizeof(int32_t)), cb = (int32_t *)malloc((size_t)T * sizeof(int32_t));
+            count = (int64_t *)calloc((size_t)bo.n_resp * (size_t)bo.n_card, sizeof(int64_t));
+            if (!eof || !rb || !cb || !count) rc = fail_at(mv_set_error(MV_ERR_OUT_OF_MEMORY, "bin: %lld labels", (long long)T), a->pos[0]);
+        }
+        for (k = 0; k < 4 && !rc; k++) /* the real parts of the EOFs (BART reads crealf) */
+            for (t = 0; t < T; t++) eof[k * T + t] = ((const float *)lab.data)[2 * (t * ls[10] + idx[k] * ls[11])];
+        if (!rc) st = mv_quadrature_bins(eof, eof + T, eof + 2 * T, eof + 3 * T, T, &bo, rb, cb, &bmax);
+        if (!rc && st != MV_OK) rc = fail_at(st, a->pos[0]);
+        if (!rc) {
+            dd[10] = bo.n_card, dd[11] = bo.n_resp, dd[2] = bmax;
+            rc = alloc16(&dst, dd, a->pos[2]);
+        }
+        for (t = 0; t < T && !rc; t++) { /* each sample to its bins' next free place along axis 2 (PHS2) */
+            int64_t dp[16] = {0}, *c = count + (int64_t)rb[t] * bo.n_card + cb[t];
+            dp[10] = cb[t], dp[11] = rb[t], dp[2] = (*c)++;
+            bin_copy_slice((const float *)src.data, sd, 10, t, (float *)dst.data, dd, dp);
+        }
+        free(eof), free(rb), free(cb), free(count);
+    } else {
+        int64_t N, i, nclu = 0, cmax = 0, *size = NULL, *next = NULL;
+        for (ax = 0; ax < 16; ax++)
+            if (ld[ax] > 1) dim = ax, nbig++;
+        if (nbig != 1) rc = usage_error(a, "LABEL must hold its labels along one axis (bart asserts)", a->pos[0]);
+        for (ax = 0; ax < 16 && !rc; ax++)
+            if (ld[ax] > sd[ax]) rc = usage_error(a, "LABEL holds more labels than SRC has samples on that axis", a->pos[0]);
+        if (!rc && cl >= 0 && sd[cl] != 1) rc = usage_error(a, "-l: SRC must hold one sample along that axis (bart: choose empty cluster dimension)", opt_str(a, "-l"));
+        N = nbig == 1 ? ld[dim] : 0;
+        for (i = 0; i < N && !rc; i++) {
+            const float lv = ((const float *)lab.data)[2 * i];
+            if (!(lv >= 0 && lv < 2147483647.f)) rc = usage_error(a, "labels are whole numbers >= 0", a->pos[0]);
+            else if ((int64_t)lv + 1 > nclu) nclu = (int64_t)lv + 1;
+        }
+        if (!rc && reorder && nclu > sd[dim]) rc = usage_error(a, "-o: a label past SRC's samples on the labels' axis", a->pos[0]);
+        if (!rc) {
+            size = (int64_t *)calloc((size_t)nclu + 1, sizeof(int64_t)), next = (int64_t *)calloc((size_t)nclu + 1, sizeof(int64_t));
+            if (!size || !next) rc = fail_at(mv_set_error(MV_ERR_OUT_OF_MEMORY, "bin: %lld clusters", (long long)nclu), a->pos[0]);
+        }
+        for (i = 0; i < N && !rc; i++) {
+            const int64_t s = ++size[(int64_t)((const float *)lab.data)[2 * i]];
+            if (s > cmax) cmax = s;
+        }
+        if (!rc) {
+            if (reorder) dd[dim] = N;
+            else dd[cl] = cmax, dd[dim] = nclu;
+            rc = alloc16(&dst, dd, a->pos[2]);
+        }
+        for (i = 0; i < N && !rc; i++) {
+            const int64_t lv = (int64_t)((const float *)lab.data)[2 * i];
+            int64_t dp[16] = {0};
+            if (reorder) { /* dst's slice i is src's slice lv */
+                dp[dim] = i;
+                bin_copy_slice((const float *)src.data, sd, dim, lv, (float *)dst.data, dd, dp);
+            } else { /* src's slice i to cluster lv, its next place along -l's axis */
+                dp[dim] = lv, dp[cl] = next[lv]++;
+                bin_copy_slice((const float *)src.data, sd, dim, i, (float *)dst.data, dd, dp);
+            }
+        }
+        free(size), free(next);
+    }
+    mv_free(&lab);
+    mv_free(&src);
+    if (rc) return rc;
+    return cfl_save_dims(a->pos[2], &dst, dd);
+}
+
+/* bart rmfreq [-N n] [-M mod] TRAJ K K_COR */
+static int cmd_rmfreq(const args *a)
+{
+    mv_vol tr, k, md, out;
+    int64_t td[16], kd[16], mdd[16], ts[16], ks[16], v, T, P, C, c, p, t;
+    int rc, ax, harm = 5;
+    float *th = NULL, *buf = NULL, *mb = NULL;
+    const char *mf = opt_str(a, "-M");
+    if (opt_int(a, "-N", 1, 4096, &v) < 0) return usage_error(a, "-N takes a number of harmonics >= 1", opt_str(a, "-N"));
+    if (opt_str(a, "-N")) harm = (int)v;
+    if ((rc = cfl_load_mapped(a->pos[0], &tr, td))) return rc;
+    if ((rc = cfl_load_mapped(a->pos[1], &k, kd))) {
+        mv_free(&tr);
+        return rc;
+    }
+    mv_vol_init(&md), mv_vol_init(&out);
+    rc = 0;
+    for (ax = 0; ax < 16 && !rc; ax++)
+        if (ax != 3 && ax != 10 && ax != 13 && kd[ax] != 1)
+            rc = usage_error(a, "K: only BART's axes 3 (coils), 10 (time) and 13 (partitions) may hold samples", a->pos[1]);
+    if (!rc && td[0] != 3) rc = usage_error(a, "TRAJ: 3 coordinates along axis 0", a->pos[0]);
+    for (ax = 2; ax < 16 && !rc; ax++)
+        if (ax != 3 && td[ax] != kd[ax]) rc = usage_error(a, "k-space and trajectory inconsistent (bart's words)", a->pos[0]);
+    if (!rc && mf) {
+        if ((rc = cfl_load_mapped(mf, &md, mdd)) == 0)
+            for (ax = 0; ax < 16 && !rc; ax++)
+                if (mdd[ax] != kd[ax]) rc = usage_error(a, "-M: the modulation must have K's sizes", mf);
+    }
+    T = kd[10], P = kd[13], C = kd[3];
+    strides_of(td, ts), strides_of(kd, ks);
+    if (!rc) {
+        th = (float *)malloc((size_t)(T * P) * sizeof(float));
+        buf = (float *)malloc((size_t)(2 * T) * sizeof(float)), mb = (float *)malloc((size_t)(2 * T) * sizeof(float));
+        if (!th || !buf || !mb) rc = fail_at(mv_set_error(MV_ERR_OUT_OF_MEMORY, "rmfreq: %lld samples", (long long)T), a->pos[1]);
+    }
+    if (!rc) rc = alloc16(&out, kd, a->pos[2]);
+    for (p = 0; p < P && !rc; p++) /* each spoke's angle from its first trajectory sample */
+        for (t = 0; t < T; t++) {
+            const float *q = (const float *)tr.data + 2 * (t * ts[10] + p * ts[13]);
+            th[p * T + t] = mv_rmfreq_angle(q[0], q[2 * ts[0]]);
+        }
+    for (c = 0; c < C && !rc; c++) /* coil by coil, partition by partition */
+        for (p = 0; p < P && !rc; p++) {
+            const int64_t base = c * ks[3] + p * ks[13];
+            mv_status st;
+            for (t = 0; t < T; t++) {
+                memcpy(buf + 2 * t, (const float *)k.data + 2 * (base + t * ks[10]), 8);
+                if (mf) memcpy(mb + 2 * t, (const float *)md.data + 2 * (base + t * ks[10]), 8);
+            }
+            st = mv_rmfreq(buf, th + p * T, mf ? mb : NULL, T, harm, buf);
+            if (st != MV_OK) rc = fail_at(st, a->pos[1]);
+            for (t = 0; t < T && !rc; t++) memcpy((float *)out.data + 2 * (base + t * ks[10]), buf + 2 * t, 8);
+        }
+    free(th), free(buf), free(mb);
+    mv_free(&tr), mv_free(&k), mv_free(&md);
+    if (rc) {
+        mv_free(&out);
+        return rc;
+    }
+    return cfl_save_dims(a->pos[2], &out, kd);
+}
+
 static int cmd_grappa(const args *a)
 {
     mv_vol k, out, g;
@@ -1754,6 +2033,49 @@ const command mvtool_recon_commands[] = {
      "  All 16 of BART's axes (those beyond medvol's 7 folded on load; -j bits on\n"
      "  any of them, 1024: TIME_DIM); OUT has IN's sizes.\n",
      "-W -H -B -j=", 3, 3, cmd_threshold},
+    {"wavelet", "BART's wavelet transform and its adjoint (BART wavelet)",
+     "mvtool wavelet [-a] [-H|-D|-C] BITMASK [SIZE ...] IN OUT\n"
+     "  As bart wavelet: the multi-level wavelet transform along the axes of\n"
+     "  BITMASK (BART's 0, 1, 2: bits 1, 2, 4) of each volume of IN, Daubechies 2\n"
+     "  (-D, the default), Haar (-H) or CDF 9/7 (-C, BART's cdf44), levels down to\n"
+     "  a band of 16, half-sample symmetric edges; OUT holds the coefficients\n"
+     "  along the first axis of BITMASK (the others 1) in BART's order. -a (or\n"
+     "  sizes given): the adjoint, which is the inverse: IN the coefficients, one\n"
+     "  image SIZE per bit of BITMASK. A transformed axis needs 16 samples or more\n"
+     "  (bart asserts); one of 1 is left alone. BITMASK 0 copies.\n",
+     "-a -H -D -C", 3, 6, cmd_wavelet},
+    {"cdf97", "the CDF 9/7 wavelet by lifting, in place (BART cdf97)",
+     "mvtool cdf97 [-i] BITMASK IN OUT\n"
+     "  As bart cdf97: the CDF 9/7 wavelet (four lifting steps) along the axes of\n"
+     "  BITMASK (BART's 0 .. 5), OUT of IN's sizes: per level the even samples\n"
+     "  first (coarse, then detail), the coarse box again while every transformed\n"
+     "  axis has more than 32 samples; even lengths wrap around, odd ones mirror.\n"
+     "  -i: the inverse. Within float rounding of bart's (which transforms, inverts\n"
+     "  and transforms again).\n",
+     "-i", 3, 3, cmd_cdf97},
+    {"bin", "label, reorder and quadrature (self-gating) binning (BART bin)",
+     "mvtool bin [-l DIM | -o | -R N -C N [-r X:Y] [-c X:Y] [-a W] [-A W] [-O R:C] [-M]] LABEL SRC DST\n"
+     "  As bart bin. -l DIM: SRC's slices along LABEL's axis (LABEL holds its\n"
+     "  labels, whole numbers >= 0, along one axis) gathered by label: DST holds a\n"
+     "  slice per label along that axis and the slices of each label along DIM\n"
+     "  (where SRC holds one sample), zeros after the last. -o: DST's slice i is\n"
+     "  SRC's slice LABEL[i]. -R N -C N: quadrature binning of self-gated motion\n"
+     "  (SSA-FARY, mv_quadrature_bins): LABEL holds EOFs (bart ssa's) along\n"
+     "  BART's axis 11, their samples along axis 10; the respiratory pair -r\n"
+     "  (default 0:1) and the cardiac pair -c (2:3) each give a bin of N by their\n"
+     "  angle (-O offsets in degrees; -M: respiration by amplitude; -a / -A: a\n"
+     "  moving average of W samples removed first); SRC's samples along axis 10\n"
+     "  go to DST's cardiac bin (axis 10), respiratory bin (axis 11), and the\n"
+     "  bin's next place along axis 2.\n",
+     "-l= -o -R= -C= -r= -c= -a= -A= -O= -M", 3, 3, cmd_bin},
+    {"rmfreq", "remove angle-dependent frequencies of a radial series (BART rmfreq)",
+     "mvtool rmfreq [-N HARMONICS] [-M MOD] TRAJ K K_COR\n"
+     "  As bart rmfreq: each coil's and partition's series K (samples along BART's\n"
+     "  axis 10, coils 3, partitions 13; e.g. the spokes' DC samples) minus its\n"
+     "  least-squares fit by e^{+-i h theta}, h = 1 .. HARMONICS (default 5),\n"
+     "  theta = pi + atan2(k_x, k_y) of each spoke's first TRAJ sample; -M: the\n"
+     "  harmonics times a contrast modulation of K's sizes. Solved in float64.\n",
+     "-N= -M=", 3, 3, cmd_rmfreq},
     {"grappa", "GRAPPA reconstruction of undersampled k-space (+ g-factor)",
      "mvtool grappa KSPACE OUT [--acs N] [--kernel 5x4] [--accel R] [--lambda L] [--3d] [--gfactor G]\n"
      "  Fills the missing phase-encode lines of Cartesian undersampled k-space\n"

@@ -1305,6 +1305,207 @@ static void haar2(const float *x, int64_t n, double *w, int inverse)
             }
 }
 
+/* mv_wavelet (bart wavelet): BART's layout on Haar's closed forms. 32 x
+   32, BART's minimum band 16: two levels of haar2; the vector holds the
+   second level's four 8 x 8 bands (LL, HL, LH, HH), then the first level's
+   HL, LH, HH (16 x 16 each). 64 x 32: y leaves after the second level (its
+   band 8 is below 16), so the third is 1D Haar along x of the second
+   level's 16 x 8 low band, y its outer axis: per row [low 8, high 8].
+   Haar is orthonormal here (even sizes): Parseval. Dau2 and CDF 9/7 on odd
+   3D sizes: the adjoint inverts the transform; refusals as BART's asserts. */
+/* (the maximum by fmax here made Debian's AArch64 cross gcc 12 crash in its
+   vectoriser, vect_transform_reduction: a plain comparison instead) */
+static double wav_maxdiff(const float *got, const double *want, int64_t n)
+{
+    double m = 0;
+    int64_t i;
+    for (i = 0; i < 2 * n; i++) {
+        const double d = fabs(got[i] - want[i]);
+        if (d > m) m = d;
+    }
+    return m;
+}
+
+static double wav_sumsq(const float *p, int64_t n)
+{
+    double s = 0;
+    int64_t i;
+    for (i = 0; i < n; i++) s += (double)p[i] * p[i];
+    return s;
+}
+
+MV_TEST(recon, wavelet_bart_layout)
+{
+    mv_vol x, c, c2, y;
+    mv_wavelet_opts wo = MV_ZERO_INIT;
+    double *w0 = (double *)calloc(2 * 32 * 32 * 4, sizeof(double)), *w1 = (double *)calloc(2 * 16 * 16 * 4, sizeof(double));
+    double *want = (double *)calloc(2 * 2048, sizeof(double)), ex = 0, ec = 0;
+    float *ll = (float *)calloc(2 * 16 * 16, sizeof(float));
+    int64_t i, j, b, v;
+    const int64_t dims3[3] = {37, 24, 20};
+    int t, p;
+    wo.type = MV_WAVELET_HAAR, wo.axes = 3u, wo.minsize[0] = wo.minsize[1] = 16;
+    /* 32 x 32 */
+    c64_vol(&x, 32, 32, 1, 1);
+    c64_random(&x, 5);
+    haar2((const float *)x.data, 32, w0, 0);
+    for (j = 0; j < 16; j++) /* the first level's LL: the second level's input */
+        for (i = 0; i < 16; i++)
+            for (p = 0; p < 2; p++) ll[2 * (j * 16 + i) + p] = (float)w0[8 * (j * 16 + i) + p];
+    haar2(ll, 16, w1, 0);
+    for (b = 0; b < 4; b++)
+        for (j = 0; j < 8; j++)
+            for (i = 0; i < 8; i++)
+                for (p = 0; p < 2; p++) want[2 * (b * 64 + j * 8 + i) + p] = w1[8 * (j * 8 + i) + 2 * b + p];
+    for (b = 1; b < 4; b++)
+        for (j = 0; j < 16; j++)
+            for (i = 0; i < 16; i++)
+                for (p = 0; p < 2; p++) want[2 * (256 + (b - 1) * 256 + j * 16 + i) + p] = w0[8 * (j * 16 + i) + 2 * b + p];
+    mv_vol_init(&c);
+    REQUIRE_OK(mv_wavelet(&x, &c, 0, NULL, &wo));
+    EXPECT_MSG(c.dim[0] == 1024 && c.dim[1] == 1, "32 x 32 Haar: %lld x %lld coefficients (1024 x 1)",
+               (long long)c.dim[0], (long long)c.dim[1]);
+    if (c.dim[0] == 1024) {
+        EXPECT_MSG(wav_maxdiff((const float *)c.data, want, 1024) < 1e-5, "32 x 32 Haar: %.3g from haar2's bands",
+                   wav_maxdiff((const float *)c.data, want, 1024));
+        ex = wav_sumsq((const float *)x.data, 2048), ec = wav_sumsq((const float *)c.data, 2048);
+        EXPECT_MSG(fabs(ec / ex - 1) < 1e-6, "Haar Parseval: %.9g against %.9g", ec, ex);
+    }
+    mv_free(&c);
+    mv_free(&x);
+    /* 64 x 32: three levels, y outer at the third */
+    c64_vol(&x, 64, 32, 1, 1);
+    c64_random(&x, 6);
+    free(w0), free(w1);
+    w0 = (double *)calloc(2 * 64 * 32 * 4, sizeof(double)), w1 = (double *)calloc(2 * 32 * 16 * 4, sizeof(double));
+    for (j = 0; j < 16; j++) /* level 0 over 2 x 2 blocks (haar2 takes squares: by hand) */
+        for (i = 0; i < 32; i++)
+            for (p = 0; p < 2; p++) {
+                const float *q = (const float *)x.data;
+                double a = q[2 * ((2 * j) * 64 + 2 * i) + p], bb = q[2 * ((2 * j) * 64 + 2 * i + 1) + p];
+                double d = q[2 * ((2 * j + 1) * 64 + 2 * i) + p], e = q[2 * ((2 * j + 1) * 64 + 2 * i + 1) + p];
+                double band[4];
+                band[0] = (a + bb + d + e) / 2, band[1] = (a - bb + d - e) / 2, band[2] = (a + bb - d - e) / 2, band[3] = (a - bb - d + e) / 2;
+                for (b = 0; b < 4; b++) w0[2 * (b * 512 + j * 32 + i) + p] = band[b];
+            }
+    for (j = 0; j < 8; j++) /* level 1 of level 0's 32 x 16 LL */
+        for (i = 0; i < 16; i++)
+            for (p = 0; p < 2; p++) {
+                double a = w0[2 * ((2 * j) * 32 + 2 * i) + p], bb = w0[2 * ((2 * j) * 32 + 2 * i + 1) + p];
+                double d = w0[2 * ((2 * j + 1) * 32 + 2 * i) + p], e = w0[2 * ((2 * j + 1) * 32 + 2 * i + 1) + p];
+                double band[4];
+                band[0] = (a + bb + d + e) / 2, band[1] = (a - bb + d - e) / 2, band[2] = (a + bb - d - e) / 2, band[3] = (a - bb - d + e) / 2;
+                for (b = 0; b < 4; b++) w1[2 * (b * 128 + j * 16 + i) + p] = band[b];
+            }
+    for (j = 0; j < 8; j++) /* level 2: x only, each row j of level 1's 16 x 8 LL: [low 8, high 8] at 16 j */
+        for (i = 0; i < 8; i++)
+            for (p = 0; p < 2; p++) {
+                double a = w1[2 * (j * 16 + 2 * i) + p], bb = w1[2 * (j * 16 + 2 * i + 1) + p];
+                want[2 * (16 * j + i) + p] = (a + bb) / sqrt(2.0);
+                want[2 * (16 * j + 8 + i) + p] = (a - bb) / sqrt(2.0);
+            }
+    for (b = 1; b < 4; b++)
+        for (v = 0; v < 128; v++)
+            for (p = 0; p < 2; p++) want[2 * (128 + (b - 1) * 128 + v) + p] = w1[2 * (b * 128 + v) + p];
+    for (b = 1; b < 4; b++)
+        for (v = 0; v < 512; v++)
+            for (p = 0; p < 2; p++) want[2 * (512 + (b - 1) * 512 + v) + p] = w0[2 * (b * 512 + v) + p];
+    mv_vol_init(&c);
+    REQUIRE_OK(mv_wavelet(&x, &c, 0, NULL, &wo));
+    EXPECT_MSG(c.dim[0] == 2048, "64 x 32 Haar: %lld coefficients (2048)", (long long)c.dim[0]);
+    if (c.dim[0] == 2048)
+        EXPECT_MSG(wav_maxdiff((const float *)c.data, want, 2048) < 1e-5, "64 x 32 Haar: %.3g from the bands by hand",
+                   wav_maxdiff((const float *)c.data, want, 2048));
+    mv_free(&c);
+    mv_free(&x);
+    /* dau2 and CDF 9/7 over x and z of two odd 3D volumes: the adjoint inverts; 1 and 2 threads the same bytes */
+    for (t = 0; t < 2; t++) {
+        mv_wavelet_opts o3 = MV_ZERO_INIT;
+        o3.type = t ? MV_WAVELET_CDF44 : MV_WAVELET_DAU2, o3.axes = 5u, o3.threads = 1;
+        c64_vol(&x, 37, 24, 20, 2);
+        c64_random(&x, 9 + (unsigned)t);
+        mv_vol_init(&c), mv_vol_init(&c2), mv_vol_init(&y);
+        REQUIRE_OK(mv_wavelet(&x, &c, 0, NULL, &o3));
+        o3.threads = 2;
+        REQUIRE_OK(mv_wavelet(&x, &c2, 0, NULL, &o3));
+        EXPECT_MSG(c.dim[1] == 24 && c.dim[2] == 1 && c.dim[3] == 2 && mv_vol_count(&c) == mv_vol_count(&c2) &&
+                       memcmp(c.data, c2.data, (size_t)mv_vol_count(&c) * 8) == 0,
+                   "type %d: %lld x %lld x %lld x %lld coefficients, or 2 threads differ", o3.type, (long long)c.dim[0],
+                   (long long)c.dim[1], (long long)c.dim[2], (long long)c.dim[3]);
+        REQUIRE_OK(mv_wavelet(&c, &y, 1, dims3, &o3));
+        EXPECT_MSG(y.dim[0] == 37 && y.dim[1] == 24 && y.dim[2] == 20 && y.dim[3] == 2 && c64_nrmse(&y, &x) < 1e-6,
+                   "type %d: the adjoint gives back the image within %.3g", o3.type, c64_nrmse(&y, &x));
+        /* refusals: a coefficient count that is not the image's; no image size; an axis below its band */
+        {
+            const int64_t wrong[3] = {64, 24, 20}; /* 38 would do: its bands are 37's */
+            mv_vol z;
+            mv_vol_init(&z);
+            EXPECT_STATUS(mv_wavelet(&c, &z, 1, wrong, &o3), MV_ERR_INVALID_ARG);
+            EXPECT_STATUS(mv_wavelet(&c, &z, 1, NULL, &o3), MV_ERR_INVALID_ARG);
+            o3.minsize[2] = 24;
+            EXPECT_STATUS(mv_wavelet(&x, &z, 0, NULL, &o3), MV_ERR_INVALID_ARG);
+            mv_free(&z);
+        }
+        mv_free(&c), mv_free(&c2), mv_free(&y), mv_free(&x);
+    }
+    free(w0), free(w1), free(want), free(ll);
+}
+
+/* mv_cdf97 (bart cdf97): CDF 9/7's properties. Its low band passes a
+   constant times sqrt(2) per level and its high band removes it (exactly,
+   up to rounding); with four vanishing moments the high band of a cubic is
+   zero where its 7 taps do not reach an edge (an even length wraps
+   around, an odd one mirrors); BART's levels: 64 -> 32 (two levels, 32 is not
+   above 32), 65 -> 33 -> 17 (three); the inverse gives the image back; the
+   same bytes on 1 and 2 threads. */
+MV_TEST(recon, cdf97_lifting)
+{
+    mv_vol x, c, c2, y;
+    mv_mri_opts o = MV_ZERO_INIT;
+    int64_t n, i;
+    for (n = 64; n <= 65; n++) {
+        const int64_t nc = n == 64 ? 16 : 9; /* the coarsest band */
+        const double gain = n == 64 ? 2.0 : 2.0 * sqrt(2.0);
+        double dmax = 0, cerr = 0, pmax = 0;
+        c64_vol(&x, n, 1, 1, 1);
+        for (i = 0; i < n; i++) ((float *)x.data)[2 * i] = 1, ((float *)x.data)[2 * i + 1] = -2;
+        mv_vol_init(&c);
+        REQUIRE_OK(mv_cdf97(&x, &c, 1u, 0, NULL));
+        for (i = 0; i < n; i++) {
+            const float *q = (const float *)c.data + 2 * i;
+            if (i < nc) cerr = fmax(cerr, fmax(fabs(q[0] - gain), fabs(q[1] + 2 * gain)));
+            else dmax = fmax(dmax, fmax(fabs(q[0]), fabs(q[1])));
+        }
+        EXPECT_MSG(cerr < 1e-5 && dmax < 1e-5, "cdf97 of a constant, n = %lld: coarse off %.3g from %g, detail %.3g",
+                   (long long)n, cerr, gain, dmax);
+        mv_free(&c);
+        for (i = 0; i < n; i++) { /* a cubic */
+            const double t = (double)i - 20;
+            ((float *)x.data)[2 * i] = (float)(t * t * t / 1000 + t * t / 20 + t - 3), ((float *)x.data)[2 * i + 1] = 0;
+            pmax = fmax(pmax, fabs(((float *)x.data)[2 * i]));
+        }
+        REQUIRE_OK(mv_cdf97(&x, &c, 1u, 0, NULL));
+        for (i = n - n / 2 + 2, dmax = 0; i < n - 2; i++) /* the high band's 7 taps clear of the edges */ dmax = fmax(dmax, fabs(((const float *)c.data)[2 * i]));
+        EXPECT_MSG(dmax < 2e-6 * pmax, "cdf97 of a cubic, n = %lld: interior detail %.3g (values to %.3g)", (long long)n,
+                   dmax, pmax);
+        mv_free(&c);
+        mv_free(&x);
+    }
+    /* 3D, odd and even sizes, two coils, x and z (y left alone), and an axis of 1 in the mask */
+    c64_vol(&x, 70, 9, 37, 2);
+    c64_random(&x, 21);
+    mv_vol_init(&c), mv_vol_init(&c2), mv_vol_init(&y);
+    o.threads = 1;
+    REQUIRE_OK(mv_cdf97(&x, &c, 5u | 16u, 0, &o));
+    o.threads = 2;
+    REQUIRE_OK(mv_cdf97(&x, &c2, 5u, 0, &o));
+    EXPECT_MSG(memcmp(c.data, c2.data, mv_vol_bytes(&c)) == 0, "cdf97: 1 and 2 threads differ");
+    REQUIRE_OK(mv_cdf97(&c, &y, 5u, 1, &o));
+    EXPECT_MSG(c64_nrmse(&y, &x) < 1e-6, "cdf97 -i of cdf97: %.3g from the image", c64_nrmse(&y, &x));
+    EXPECT_STATUS(mv_cdf97(&x, &y, 1u << 7, 0, &o), MV_ERR_INVALID_ARG);
+    mv_free(&c), mv_free(&c2), mv_free(&y), mv_free(&x);
+}
+
 MV_TEST(recon, l1_wavelet_analytic)
 {
     static const int types[3] = {MV_WAVELET_DAU2, MV_WAVELET_HAAR, MV_WAVELET_CDF44};
@@ -4422,6 +4623,146 @@ MV_TEST(recon, pocsense_converges_to_the_object)
    from the same seed: 3 x the k-space gives 9 x the variance), near var /
    1.21 for white noise of variance var (BART's fit), NULL seed is 123 and a
    given seed advances; refusals. */
+/* mv_quadrature_bins (bart bin -R -C) on motions of known phase: each pair
+   is (cos, sin) of a phase rising by a fixed step, so each bin is
+   floor(phase mod 2 pi / (2 pi / n)) (phases kept 1e-3 rad from every bin
+   edge); a pair that turns the other way is swapped first, so its bins
+   rise too; a constant offset and a moving average over whole periods of
+   the cardiac motion leave its bins; an offset of 90 degrees moves each bin
+   by n / 4; amplitude bins of a ramp follow 0.99 (a - min) / ((max - min) / n). */
+static double bin_phase_off_edge(double ph, int n)
+{
+    const double w = 2 * 3.14159265358979323846 / n, r = fmod(ph, w);
+    return r < 1e-3 || w - r < 1e-3;
+}
+
+MV_TEST(recon, quadrature_bins_known_phase)
+{
+    enum { T = 400 };
+    const double tp = 2 * 3.14159265358979323846;
+    static float ra[T], rbv[T], ca[T], cbv[T];
+    int32_t rbin[T], cbin[T], rb2[T], cb2[T];
+    mv_bin_opts o;
+    int64_t t, bmax = 0, cnt[6 * 5] = {0}, want_max = 0, bad = 0, checked = 0;
+    memset(&o, 0, sizeof(o));
+    o.n_resp = 6, o.n_card = 5;
+    for (t = 0; t < T; t++) { /* respiration 61.7 samples per turn; cardiac 20 exactly, turning backwards */
+        const double pr = tp * t / 61.7 + 0.3, pc = -tp * t / 20.0 - 0.37;
+        ra[t] = (float)cos(pr), rbv[t] = (float)sin(pr);
+        ca[t] = (float)cos(pc) + 5, cbv[t] = (float)sin(pc) - 2; /* off centre: only the moving average removes it */
+    }
+    /* no moving average: the cardiac pair is off centre, so check respiration only, and the swap of a backward pair */
+    REQUIRE_OK(mv_quadrature_bins(ra, rbv, ra, rbv, T, &o, rbin, cbin, &bmax));
+    for (t = 0; t < T; t++) {
+        const double pr = fmod(tp * t / 61.7 + 0.3, tp);
+        if (bin_phase_off_edge(pr, 6)) continue;
+        checked++;
+        bad += rbin[t] != (int32_t)floor(pr / (tp / 6)) || cbin[t] != (int32_t)floor(pr / (tp / 5));
+        cnt[rbin[t] * 5 + cbin[t]]++;
+    }
+    for (t = 0; t < 30; t++) want_max = cnt[t] > want_max ? cnt[t] : want_max;
+    EXPECT_MSG(bad == 0 && checked > 350 && bmax >= want_max, "quadrature bins of a known phase: %lld of %lld wrong, "
+               "largest bin %lld (at least %lld)", (long long)bad, (long long)checked, (long long)bmax, (long long)want_max);
+    /* backwards: (cos, sin) of -phase is (a, -b): swapped to (-b, a), whose angle is phase - pi/2 ... rising */
+    for (t = 0; t < T; t++) ca[t] -= 5, cbv[t] += 2;
+    REQUIRE_OK(mv_quadrature_bins(ra, rbv, ca, cbv, T, &o, rbin, cbin, NULL));
+    for (t = 0, bad = 0; t < T; t++) { /* swapped pair (sin pc, cos pc) = angle pi/2 - pc, pc = -(2 pi t/20 + 0.37) */
+        const double ang = fmod(fmod(tp / 4 + tp * t / 20.0 + 0.37, tp) + tp, tp);
+        if (bin_phase_off_edge(ang, 5)) continue;
+        bad += cbin[t] != (int32_t)floor(ang / (tp / 5));
+    }
+    EXPECT_MSG(bad == 0, "a pair turning backwards: %lld bins not those of its swapped angle", (long long)bad);
+    /* off centre again, removed by a moving average of one cardiac period (20): the interior's bins as before */
+    for (t = 0; t < T; t++) ca[t] += 5, cbv[t] -= 2;
+    o.mavg_window = 61, o.mavg_window_card = 20;
+    REQUIRE_OK(mv_quadrature_bins(ra, rbv, ca, cbv, T, &o, rb2, cb2, NULL));
+    for (t = 20, bad = 0; t < T - 20; t++) {
+        const double ang = fmod(fmod(tp / 4 + tp * t / 20.0 + 0.37, tp) + tp, tp);
+        if (bin_phase_off_edge(ang, 5)) continue;
+        bad += cb2[t] != cbin[t];
+    }
+    EXPECT_MSG(bad == 0, "moving average of a whole period: %lld cardiac bins moved", (long long)bad);
+    /* an offset of 90 degrees: bins + n/4 for n = 8 */
+    memset(&o, 0, sizeof(o));
+    o.n_resp = 8, o.n_card = 8;
+    REQUIRE_OK(mv_quadrature_bins(ra, rbv, ra, rbv, T, &o, rbin, cbin, NULL));
+    o.offset_deg[0] = 90;
+    REQUIRE_OK(mv_quadrature_bins(ra, rbv, ra, rbv, T, &o, rb2, cb2, NULL));
+    for (t = 0, bad = 0; t < T; t++) {
+        const double pr = fmod(tp * t / 61.7 + 0.3, tp);
+        if (bin_phase_off_edge(pr, 8)) continue;
+        bad += rb2[t] != (rbin[t] + 2) % 8 || cb2[t] != cbin[t];
+    }
+    EXPECT_MSG(bad == 0, "an offset of 90 degrees: %lld bins not moved by 2 of 8", (long long)bad);
+    /* amplitude: a ramp from -1 to 2, the pair's first EOF */
+    o.offset_deg[0] = 0, o.amplitude = 1, o.n_resp = 7;
+    for (t = 0; t < T; t++) ca[t] = (float)(-1 + 3.0 * t / (T - 1)), cbv[t] = -1; /* (ramp, -1): its angle rises, no swap */
+    REQUIRE_OK(mv_quadrature_bins(ca, cbv, ra, rbv, T, &o, rbin, cbin, NULL));
+    for (t = 0, bad = 0; t < T; t++) {
+        const double q = 0.99 * (ca[t] + 1) / (3.0 / 7);
+        if (fabs(q - floor(q + 0.5)) < 1e-4) continue;
+        bad += rbin[t] != (int32_t)floor(q);
+    }
+    EXPECT_MSG(bad == 0, "amplitude bins of a ramp: %lld wrong", (long long)bad);
+    o.n_card = 0;
+    EXPECT_STATUS(mv_quadrature_bins(ca, ra, ra, rbv, T, &o, rbin, cbin, NULL), MV_ERR_INVALID_ARG);
+    o.n_card = 3, o.mavg_window = T + 1;
+    EXPECT_STATUS(mv_quadrature_bins(ca, ra, ra, rbv, T, &o, rbin, cbin, NULL), MV_ERR_INVALID_ARG);
+}
+
+/* mv_rmfreq (bart rmfreq) as a least-squares projection: a series made of
+   the harmonics alone is removed to rounding; on a random series the
+   result is orthogonal to every harmonic (times the modulation) and what
+   was removed lies in their span (removing again leaves it unchanged);
+   the golden-angle spokes' angles from mv_rmfreq_angle. */
+MV_TEST(recon, rmfreq_projection)
+{
+    enum { T = 97, H = 3 };
+    static float k[2 * T], out[2 * T], out2[2 * T], th[T], mod[2 * T];
+    double kn = 0, rn = 0, worst = 0;
+    unsigned seed = 5;
+    int64_t t, h, s;
+    for (t = 0; t < T; t++) { /* spokes at golden-angle steps: (kx, ky) = (sin, cos) of the angle, shifted by pi */
+        const double g = fmod(t * 111.246117975 * 3.14159265358979323846 / 180, 2 * 3.14159265358979323846);
+        th[t] = mv_rmfreq_angle((float)-sin(g), (float)-cos(g));
+        mod[2 * t] = (float)(1 + 0.3 * cos(0.05 * t)), mod[2 * t + 1] = (float)(0.1 * sin(0.03 * t));
+    }
+    for (t = 0; t < T; t++) { /* 0.7 e^{2 i theta} - (0.2 + 0.5i) e^{-3 i theta} + 1.1 e^{-i theta} */
+        const double a = th[t];
+        k[2 * t] = (float)(0.7 * cos(2 * a) - (0.2 * cos(3 * a) + 0.5 * sin(3 * a)) + 1.1 * cos(a));
+        k[2 * t + 1] = (float)(0.7 * sin(2 * a) - (-0.2 * sin(3 * a) + 0.5 * cos(3 * a)) - 1.1 * sin(a));
+        kn += (double)k[2 * t] * k[2 * t] + (double)k[2 * t + 1] * k[2 * t + 1];
+    }
+    REQUIRE_OK(mv_rmfreq(k, th, NULL, T, H, out));
+    for (t = 0; t < 2 * T; t++) rn += (double)out[t] * out[t];
+    EXPECT_MSG(sqrt(rn / kn) < 1e-5, "rmfreq of 3 harmonics: %.3g of the series left", sqrt(rn / kn));
+    for (t = 0; t < 2 * T; t++) {
+        seed = seed * 1664525u + 1013904223u;
+        k[t] = (float)((seed >> 8) / 16777216.0 - 0.5);
+    }
+    REQUIRE_OK(mv_rmfreq(k, th, mod, T, H, out));
+    for (h = 1; h <= H; h++) /* <m e^{+-i h theta}, out> = 0 */
+        for (s = -1; s <= 1; s += 2) {
+            double pr = 0, pi = 0, nb = 0, no = 0;
+            for (t = 0; t < T; t++) {
+                const double a = (float)(th[t] * (float)h), br = cos(a), bi = s * sin(a);
+                const double mr = br * mod[2 * t] - bi * mod[2 * t + 1], mi = br * mod[2 * t + 1] + bi * mod[2 * t];
+                pr += mr * out[2 * t] + mi * out[2 * t + 1], pi += mr * out[2 * t + 1] - mi * out[2 * t];
+                nb += mr * mr + mi * mi, no += (double)out[2 * t] * out[2 * t] + (double)out[2 * t + 1] * out[2 * t + 1];
+            }
+            worst = fmax(worst, sqrt(pr * pr + pi * pi) / sqrt(nb * no));
+        }
+    EXPECT_MSG(worst < 1e-6, "rmfreq's result against the harmonics: correlation %.3g", worst);
+    for (t = 0; t < 2 * T; t++) k[t] -= out[t]; /* what was removed */
+    REQUIRE_OK(mv_rmfreq(k, th, mod, T, H, out2));
+    for (t = 0, rn = 0, kn = 0; t < 2 * T; t++) rn += (double)out2[t] * out2[t], kn += (double)k[t] * k[t];
+    EXPECT_MSG(sqrt(rn / kn) < 1e-5, "the part removed is in the harmonics' span: %.3g left", sqrt(rn / kn));
+    EXPECT_STATUS(mv_rmfreq(k, th, NULL, T, 49, out), MV_ERR_INVALID_ARG);
+    EXPECT_STATUS(mv_rmfreq(k, th, NULL, T, 0, out), MV_ERR_INVALID_ARG);
+    for (t = 0; t < T; t++) th[t] = 1.25f; /* one angle for every spoke: the harmonics are not independent */
+    EXPECT_STATUS(mv_rmfreq(k, th, NULL, T, 2, out), MV_ERR_BAD_DATA);
+}
+
 MV_TEST(recon, estvar_scaling_and_noise)
 {
     int64_t kd[4] = {32, 32, 1, 4}, cs[3] = {24, 24, 24}, ks[3] = {6, 6, 6}, i;

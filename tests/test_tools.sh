@@ -2079,6 +2079,123 @@ PYEOF
   done
   $T threshold -W -j 8 0.8 "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && ok || bad "threshold -W -j: usage error"
   $T threshold -1 "$W/rbm" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && ok || bad "threshold -1: usage error"
+  # wavelet (bart wavelet): bart's bytes forward and adjoint, its three
+  # filters, 2D and 3D, odd sizes, an axis leaving the hierarchy before the
+  # others (256 x 64, 200 x 40 x 20), axes not transformed between and
+  # after (bitmasks 2, 5, 6), coils and BART's axis 10 as batches
+  for spec in "3 64:48:1:4 64 48" "3 256:64 256 64" "7 200:40:20 200 40 20" "6 20:40:33 40 33" "5 40:7:33 40 33" "2 17:40 40" "3 33:35:1:1:1:1:1:1:1:1:3 33 35"; do
+    set -- $spec; wf=$1; wd=$(echo "$2" | tr : ' '); shift 2
+    bart zeros "$(echo $wd | wc -w)" $wd "$W/wz" >/dev/null 2>&1 && bart noise -s 7 "$W/wz" "$W/wx" >/dev/null 2>&1
+    for wt in "" -H -C; do
+      bart wavelet $wt "$wf" "$W/wx" "$W/wbf" >/dev/null 2>&1 && bart wavelet -a $wt "$wf" "$@" "$W/wbf" "$W/wba" >/dev/null 2>&1
+      $T wavelet $wt "$wf" "$W/wx" "$W/wmf" && $T wavelet -a $wt "$wf" "$@" "$W/wbf" "$W/wma" &&
+        cmp -s "$W/wbf.cfl" "$W/wmf.cfl" && cmp -s "$W/wba.cfl" "$W/wma.cfl" && "$PY" "$LL/nrmse.py" "$W/wbf" "$W/wmf" 1e-30 >/dev/null &&
+        "$PY" "$LL/nrmse.py" "$W/wba" "$W/wma" 1e-30 >/dev/null && "$PY" "$LL/nrmse.py" "$W/wx" "$W/wma" 1e-6 >/dev/null && ok ||
+        bad "wavelet $wt $wf on $wd: bart wavelet's bytes (forward and -a), and -a inverts"
+    done
+  done
+  $T wavelet 8 "$W/wx" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "axes 0, 1 and 2" "$W/err" && ok || bad "wavelet on BART's axis 3: usage error: $(cat "$W/err")"
+  $T wavelet -a 3 "$W/wbf" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && ok || bad "wavelet -a without sizes: usage error"
+  bart zeros 2 8 40 "$W/wz" >/dev/null 2>&1
+  $T wavelet 3 "$W/wz" "$W/x" 2>"$W/err"; [ $? -ne 0 ] && grep -q "axis x has 8 samples" "$W/err" && ok || bad "wavelet on 8 samples (bart asserts): refused: $(cat "$W/err")"
+  # cdf97 (bart cdf97 [-i]): within float rounding of bart's (bart transforms,
+  # inverts and transforms again), odd and even sizes, 1 to 3 axes, coils
+  for spec in "1 64:48" "3 100:37" "7 40:36:34" "2 33:70" "5 66:3:35" "3 31:33:1:4"; do
+    set -- $spec; wf=$1; wd=$(echo "$2" | tr : ' ')
+    bart zeros "$(echo $wd | wc -w)" $wd "$W/wz" >/dev/null 2>&1 && bart noise -s 4 "$W/wz" "$W/wx" >/dev/null 2>&1
+    bart cdf97 "$wf" "$W/wx" "$W/cbf" >/dev/null 2>&1 && bart cdf97 -i "$wf" "$W/cbf" "$W/cba" >/dev/null 2>&1
+    $T cdf97 "$wf" "$W/wx" "$W/cmf" && $T cdf97 -i "$wf" "$W/cbf" "$W/cma" && "$PY" "$LL/nrmse.py" "$W/cbf" "$W/cmf" 1e-6 &&
+      "$PY" "$LL/nrmse.py" "$W/cba" "$W/cma" 1e-6 && "$PY" "$LL/nrmse.py" "$W/wx" "$W/cma" 1e-6 && ok ||
+      bad "cdf97 $wf on $wd: within 1e-6 of bart cdf97 (and -i), and -i inverts"
+  done
+  bart zeros 11 20 20 1 1 1 1 1 1 1 1 3 "$W/wz" >/dev/null 2>&1
+  $T cdf97 1024 "$W/wz" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "axes 0 .. 5" "$W/err" && ok || bad "cdf97 along BART's axis 10 (folded): usage error: $(cat "$W/err")"
+  # bin (bart bin): quadrature binning of two noisy (cos, sin) motions as
+  # bart ssa's EOFs would give them (respiration 57.3 samples a turn,
+  # cardiac 13.1, drifts), 300 spokes of 2 coils: bart's bytes with every
+  # option; label binning and reordering of 20 and 14 labels (bart divides
+  # by N / 10 for its progress line: fewer than 10 labels crash it)
+  # cflw.py: a .cfl of BART's 16 sizes written by numpy (these blocks' inputs)
+  cat > "$W/cflw.py" <<'PYEOF'
+import numpy as np
+def wr(n, a, dims):
+    d = list(dims) + [1] * (16 - len(dims))
+    open(n + '.hdr', 'w').write('# Dimensions\n' + ' '.join(str(x) for x in d) + '\n')
+    np.asarray(a, np.complex64).reshape(-1, order='F').tofile(n + '.cfl')
+PYEOF
+  "$PY" - "$W" <<'PYEOF'
+import sys, numpy as np
+sys.path.insert(0, sys.argv[1])
+from cflw import wr
+W, rng, T, N = sys.argv[1], np.random.default_rng(1), 300, 20
+t = np.arange(T)
+pr, pc = 2 * np.pi * t / 57.3 + 0.4, 2 * np.pi * t / 13.1 + 1.1
+e = np.stack([np.cos(pr) + 0.3 * rng.standard_normal(T) + 0.002 * t, np.sin(pr) + 0.3 * rng.standard_normal(T),
+              np.cos(pc) + 0.2 * rng.standard_normal(T), np.sin(pc) + 0.2 * rng.standard_normal(T) - 0.001 * t,
+              rng.standard_normal(T)], 1)
+wr(W + '/beof', e + 0.01j * rng.standard_normal((T, 5)), [1] * 10 + [T, 5])
+wr(W + '/bspk', rng.standard_normal((6, 1, 1, 2, T)) + 1j * rng.standard_normal((6, 1, 1, 2, T)), [6, 1, 1, 2] + [1] * 6 + [T])
+wr(W + '/blab', rng.integers(0, 4, N) + 0.3, [1] * 10 + [N])
+wr(W + '/bsrc', rng.standard_normal((5, 3, N)) + 1j * rng.standard_normal((5, 3, N)), [5, 3] + [1] * 8 + [N])
+wr(W + '/bord', rng.integers(0, N, 14), [1] * 10 + [14])
+wr(W + '/bord4', [2, 0, 1, 2], [1] * 10 + [4])
+PYEOF
+  for bo in "-R 4 -C 5" "-R 3 -C 6 -a 10" "-R 4 -C 5 -a 9 -A 5" "-R 4 -C 5 -O 30:45" "-R 5 -C 4 -M" "-R 4 -C 5 -r 1:0 -c 3:2" "-R 2 -C 8 -r 2:3 -c 0:1 -a 20" "-R 4 -C 5 -M -a 7"; do
+    bart bin $bo "$W/beof" "$W/bspk" "$W/bbb" >/dev/null 2>&1
+    $T bin $bo "$W/beof" "$W/bspk" "$W/bmb" && cmp -s "$W/bbb.cfl" "$W/bmb.cfl" && "$PY" "$LL/nrmse.py" "$W/bbb" "$W/bmb" 1e-30 >/dev/null && ok ||
+      bad "bin $bo: bart bin's bytes"
+  done
+  bart bin -l 11 "$W/blab" "$W/bsrc" "$W/bbl" >/dev/null 2>&1 && $T bin -l 11 "$W/blab" "$W/bsrc" "$W/bml" && cmp -s "$W/bbl.cfl" "$W/bml.cfl" &&
+    bart bin -l 2 "$W/blab" "$W/bsrc" "$W/bbl" >/dev/null 2>&1 && $T bin -l 2 "$W/blab" "$W/bsrc" "$W/bml" && cmp -s "$W/bbl.cfl" "$W/bml.cfl" &&
+    "$PY" "$LL/nrmse.py" "$W/bbl" "$W/bml" 1e-30 >/dev/null && ok || bad "bin -l 11 and -l 2: bart bin's bytes"
+  bart bin -o "$W/bord" "$W/bsrc" "$W/bbo" >/dev/null 2>&1 && $T bin -o "$W/bord" "$W/bsrc" "$W/bmo" && cmp -s "$W/bbo.cfl" "$W/bmo.cfl" &&
+    "$PY" "$LL/nrmse.py" "$W/bbo" "$W/bmo" 1e-30 >/dev/null && ok || bad "bin -o: bart bin's bytes"
+  $T bin -o "$W/bord4" "$W/bsrc" "$W/bm4" && "$PY" - "$W" <<'PYEOF' && ok || bad "bin -o with 4 labels (bart divides by zero): src's slices 2, 0, 1, 2"
+import sys, numpy as np
+W = sys.argv[1]
+rd = lambda n: np.fromfile(W + n + '.cfl', np.complex64)
+s, m = rd('/bsrc').reshape(20, 15), rd('/bm4').reshape(4, 15)
+sys.exit(0 if np.array_equal(m, s[[2, 0, 1, 2]]) else 1)
+PYEOF
+  # a cardiac offset of 200 degrees pushes angles past 360, where bart aborts: medvol takes them modulo 360
+  $T bin -R 4 -C 5 -O 0:200 "$W/beof" "$W/bspk" "$W/bm2" && $T bin -R 4 -C 5 -O 0:-160 "$W/beof" "$W/bspk" "$W/bm3" &&
+    cmp -s "$W/bm2.cfl" "$W/bm3.cfl" && ok || bad "bin -O 0:200 is -O 0:-160"
+  $T bin -R 4 "$W/beof" "$W/bspk" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "both -R and -C" "$W/err" && ok || bad "bin -R without -C: usage error"
+  $T bin "$W/beof" "$W/bspk" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && ok || bad "bin without a binning: usage error"
+  $T bin -l 3 "$W/bspk" "$W/bsrc" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && ok || bad "bin -l with labels along two axes: usage error"
+  $T bin -R 4 -C 5 -c 2:7 "$W/beof" "$W/bspk" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "EOF index" "$W/err" && ok || bad "bin -c past the EOFs: usage error"
+  # rmfreq (bart rmfreq): 101 golden-angle spokes' DC samples of 3 coils, 1
+  # and 2 partitions, with and without a contrast modulation, 1 .. 7
+  # harmonics: within 1e-6 of bart's (its float pseudo-inverse; medvol's
+  # float64 normal equations), and numpy's lstsq residual for one of them
+  bart traj -x 16 -y 101 -r -G "$W/rt" >/dev/null 2>&1 && bart transpose 2 10 "$W/rt" "$W/rt10" >/dev/null 2>&1 &&
+    bart repmat 13 2 "$W/rt10" "$W/rt13" >/dev/null 2>&1
+  "$PY" - "$W" <<'PYEOF'
+import sys, numpy as np
+sys.path.insert(0, sys.argv[1])
+from cflw import wr
+W, rng, T, C = sys.argv[1], np.random.default_rng(3), 101, 3
+wr(W + '/rk', rng.standard_normal((C, T)) + 1j * rng.standard_normal((C, T)), [1, 1, 1, C] + [1] * 6 + [T])
+wr(W + '/rm', 1 + 0.3 * rng.standard_normal((C, T)), [1, 1, 1, C] + [1] * 6 + [T])
+wr(W + '/rk2', rng.standard_normal((2, T, C)) + 1j * rng.standard_normal((2, T, C)), [1, 1, 1, C] + [1] * 6 + [T, 1, 1, 2])
+PYEOF
+  for ro in "rt10 rk" "-N 3 rt10 rk" "-N 1 rt10 rk" "-M $W/rm rt10 rk" "-N 7 -M $W/rm rt10 rk" "-N 2 rt13 rk2"; do
+    set -- $ro; rk=${!#}; rtj=${@: -2:1}; ra=("${@:1:$#-2}")
+    bart rmfreq "${ra[@]}" "$W/$rtj" "$W/$rk" "$W/rbo" >/dev/null 2>&1
+    $T rmfreq "${ra[@]}" "$W/$rtj" "$W/$rk" "$W/rmo" && "$PY" "$LL/nrmse.py" "$W/rbo" "$W/rmo" 1e-6 >/dev/null && ok || bad "rmfreq $ro: within 1e-6 of bart rmfreq"
+  done
+  $T rmfreq -N 4 "$W/rt10" "$W/rk" "$W/rmo" && "$PY" - "$W" <<'PYEOF' && ok || bad "rmfreq -N 4: numpy's least-squares residual"
+import sys, numpy as np
+W = sys.argv[1]
+rd = lambda n, s: np.fromfile(W + n + '.cfl', np.complex64).reshape(s, order='F')
+t, k, m = rd('/rt10', (3, 16, 101)), rd('/rk', (3, 101)), rd('/rmo', (3, 101))
+th = np.pi + np.arctan2(t[0, 0].real.astype(np.float64), t[1, 0].real.astype(np.float64))
+B = np.stack([np.exp(s * 1j * h * th) for h in range(1, 5) for s in (1, -1)], 1)
+r = k.T - B @ np.linalg.lstsq(B, k.T.astype(np.complex128), rcond=None)[0]
+sys.exit(0 if np.linalg.norm(m.T - r) / np.linalg.norm(r) < 1e-6 else 1)
+PYEOF
+  $T rmfreq -N 60 "$W/rt10" "$W/rk" "$W/x" 2>"$W/err"; [ $? -eq 1 ] && grep -q "basis functions" "$W/err" && ok || bad "rmfreq -N 60 on 101 spokes: refused: $(cat "$W/err")"
+  $T rmfreq "$W/rt13" "$W/rk" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "inconsistent" "$W/err" && ok || bad "rmfreq with another trajectory: usage error"
   # BART's axes beyond medvol's 7 (TIME_DIM 10, ...): every .cfl command folds
   # them on load and writes bart's own 16 sizes, against bart on series in
   # axis 10 and in axes 5 and 10 (and 10 and 11, which the fold joins)

@@ -82,6 +82,7 @@ int main(void)
     mv_cg_opts z_cg_opts = MV_ZERO_INIT;
     mv_pocsense_opts z_pocsense_opts = MV_ZERO_INIT;
     mv_sake_opts z_sake_opts = MV_ZERO_INIT;
+    mv_bin_opts z_bin_opts = MV_ZERO_INIT;
     mv_recon_io z_recon_io = MV_ZERO_INIT;
     mv_nlinv_opts z_nlinv_opts = MV_ZERO_INIT;
     mv_cc_opts z_cc_opts = MV_ZERO_INIT;
@@ -128,8 +129,10 @@ int main(void)
     CHECK(z_tv_opts.axes == 0 && z_tv_opts.components == 0 && z_tv_opts.alloc_ctx == NULL);
     CHECK(z_pocsense_opts.iterations == 0 && z_pocsense_opts.alpha == 0.0 && z_pocsense_opts.progress == NULL);
     CHECK(z_sake_opts.alpha_set == 0 && z_sake_opts.lambda_set == 0 && z_sake_opts.progress == NULL);
+    CHECK(z_bin_opts.n_card == 0 && z_bin_opts.offset_deg[1] == 0.0 && z_bin_opts.amplitude == 0);
     CHECK(z_whiten_opts.normalize == 0 && z_whiten_opts.matrix_out == NULL && z_whiten_opts.stdev == 0.0);
-    CHECK(z_grappa_opts.kernel[2] == 0 && z_grappa_opts.lambda == 0.0 && z_ecalib_opts.calib[2] == 0);
+    CHECK(z_grappa_opts.kernel[2] == 0 && z_grappa_opts.lambda == 0.0 && z_ecalib_opts.calib[2] == 0 &&
+          z_ecalib_opts.variance == 0.0 && z_ecalib_opts.crop_used == NULL && z_ecalib_opts.sure_step == NULL);
     CHECK(z_wavelet_opts.type == MV_WAVELET_DAU2 && z_wavelet_opts.shift[2] == 0 && z_cg_opts.tv == 0.0 &&
           z_cg_opts.admm_cg_iterations == 0 && z_cg_opts.bart_fftmod == 0);
     CHECK(z_nlinv_opts.pattern == NULL && z_nlinv_opts.sobolev_b == 0.0 && z_nlinv_opts.cg_iterations_done == 0);

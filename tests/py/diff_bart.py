@@ -184,7 +184,7 @@ import numpy as np
 
 BART = os.environ.get('BART', 'bart')
 FAMILIES = ['cfl', 'hdr', 'traj', 'estdelay', 'fft', 'rss', 'nufft', 'ecalib', 'pics', 'scale', 'cc', 'homodyne', 'thresh', 'l1', 'tv', 'admm',
-            'llr', 'subspace', 'nlinv', 'array', 'rof', 'walsh']
+            'llr', 'subspace', 'nlinv', 'array', 'rof', 'walsh', 'wavelet', 'cdf97']
 FILE_STATUSES = ('MV_ERR_BAD_HEADER', 'MV_ERR_TRUNCATED', 'MV_ERR_BAD_DATA', 'MV_ERR_NOT_FOUND',
                  'MV_ERR_SIZE_OVERFLOW', 'MV_ERR_UNSUPPORTED')
 
@@ -1530,6 +1530,80 @@ def fam_thresh(c, run, d):
         c.fail('thresh', '%s: %.3g from BART' % (what, e), run)
 
 
+def fam_wavelet(c, run, d):
+    """bart wavelet [-a] [-H|-D|-C] against mvtool wavelet on random complex
+    arrays: up to 3 transformed axes of 16 .. 100 samples (bart asserts
+    below 16), axes left alone between and after them, coils and frames as
+    batches: forward and adjoint (on bart's own coefficients) bart's bytes
+    and sizes"""
+    rng = c.rng
+    dims = [int(rng.choice([1, 16, 17, 19, 24, 31, 33, 40, 64, 100])) for _ in range(3)] + \
+           [int(rng.choice([1, 1, 2, 3])) for _ in range(int(rng.integers(0, 3)))]
+    big = [a for a in range(3) if dims[a] >= 16]
+    if not big:
+        dims[0], big = 24, [0]
+    while int(np.prod(dims)) > 300000:
+        a = int(np.argmax(dims[:3]))
+        dims[a] = max(16, dims[a] // 2)
+        if int(np.prod(dims)) > 300000 and len(dims) > 3:
+            dims = dims[:3]
+    flags = 0
+    while flags == 0:
+        flags = sum(1 << a for a in big if rng.random() < 0.6)
+    typ = [str(rng.choice(['', '-H', '-D', '-C']))]
+    typ = [t for t in typ if t]
+    write_cfl(os.path.join(d, 'x'), crandn(rng, dims).astype(np.complex64))
+    sizes = [str(dims[a]) for a in range(3) if flags >> a & 1]
+    run([BART, 'wavelet'] + typ + [str(flags), 'x', 'bf'], check=True)
+    run([BART, 'wavelet', '-a'] + typ + [str(flags)] + sizes + ['bf', 'ba'], check=True)
+    what = 'wavelet %s %d on %s' % (' '.join(typ), flags, dims)
+    for args, b, m in ((typ + [str(flags), 'x'], 'bf', 'mf'), (['-a'] + typ + [str(flags)] + sizes + ['bf'], 'ba', 'ma')):
+        r = run([c.tool, 'wavelet'] + args + [m])
+        if r.returncode != 0:
+            c.fail('wavelet', '%s: mvtool: %s' % (what, r.stderr.strip()), run)
+            return
+        if hdr_dims(os.path.join(d, b)) != hdr_dims(os.path.join(d, m)):
+            c.fail('wavelet', '%s: sizes %s, bart %s' % (what, hdr_dims(os.path.join(d, m)), hdr_dims(os.path.join(d, b))), run)
+            return
+        if open(os.path.join(d, b + '.cfl'), 'rb').read() != open(os.path.join(d, m + '.cfl'), 'rb').read():
+            c.fail('wavelet', '%s%s: not bart\'s bytes' % ('-a ' if b == 'ba' else '', what), run)
+            return
+
+
+def fam_cdf97(c, run, d):
+    """bart cdf97 [-i] against mvtool cdf97 on random complex arrays of 1 ..
+    4 axes (odd and even lengths, short ones too), random bitmasks: within
+    1e-6 of bart's, forward and inverse (bart transforms, inverts and
+    transforms again; medvol transforms once)"""
+    rng = c.rng
+    nd = int(rng.integers(1, 5))
+    dims = [int(rng.choice([1, 2, 3, 5, 8, 17, 32, 33, 34, 64, 65, 70, 100])) for _ in range(nd)]
+    while int(np.prod(dims)) > 300000:
+        dims[int(np.argmax(dims))] //= 2
+    flags = int(rng.integers(0, 1 << nd))
+    x = crandn(rng, dims).astype(np.complex64)
+    write_cfl(os.path.join(d, 'x'), x)
+    what = 'cdf97 %d on %s' % (flags, dims)
+    for args, b, m in (([str(flags), 'x'], 'bf', 'mf'), (['-i', str(flags), 'bf'], 'bi', 'mi')):
+        run([BART, 'cdf97'] + args + [b], check=True)
+        r = run([c.tool, 'cdf97'] + args + [m])
+        if r.returncode != 0:
+            c.fail('cdf97', '%s: mvtool: %s' % (what, r.stderr.strip()), run)
+            return
+        bb, mm = read_cfl(os.path.join(d, b), nd), read_cfl(os.path.join(d, m), nd)
+        if bb is None or mm is None or bb.shape != mm.shape:
+            c.fail('cdf97', '%s: sizes %s, bart %s' % (what, hdr_dims(os.path.join(d, m)), hdr_dims(os.path.join(d, b))), run)
+            return
+        e = rel(mm, bb)
+        c.ratio('cdf97 (/1e-6)', e / 1e-6)
+        if e > 1e-6:
+            c.fail('cdf97', '%s%s: %.3g from bart' % ('-i of ' if b == 'bi' else '', what, e), run)
+            return
+    e = rel(read_cfl(os.path.join(d, 'mi'), nd), x)
+    if e > 1e-6:
+        c.fail('cdf97', '%s: -i gives the input back within %.3g' % (what, e), run)
+
+
 def smooth_object(rng, shape):
     """a random object of a few ellipsoids (any 2D/3D shape)"""
     g = np.meshgrid(*[(np.arange(n) - n // 2) / n for n in shape], indexing='ij')
@@ -2585,7 +2659,7 @@ def main():
     per = {'cfl': 3, 'hdr': 5, 'traj': 4, 'estdelay': 1, 'fft': 3, 'rss': 2, 'nufft': 3, 'ecalib': 0.1, 'pics': 0.1, 'scale': 1, 'cc': 1,
            'homodyne': 1,
            'thresh': 2, 'l1': 1, 'tv': 0.5, 'admm': 0.5, 'llr': 0.5, 'subspace': 0.5,
-           'nlinv': 0.5, 'array': 3, 'rof': 0.5, 'walsh': 0.5}
+           'nlinv': 0.5, 'array': 3, 'rof': 0.5, 'walsh': 0.5, 'wavelet': 2, 'cdf97': 2}
     t00 = time.time()
     if len(sys.argv) <= 5:
         fixed_cases(c)
