@@ -158,6 +158,21 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool svd -e $(BUILD)/run-sigm $(BUILD)/run-su $(BUILD)/run-ss $(BUILD)/run-sv && $(BUILD)/mvtool extract 0 0 4 $(BUILD)/run-ss $(BUILD)/run-ss4 && \
 	  echo "the 4 largest singular values of 20 IR FLASH curves (bart signal -I, svd: a subspace basis for pics -B):" && \
 	  $(BUILD)/mvtool show $(BUILD)/run-ss4
+	$(BUILD)/mvtool epg -C --refocus 120 -n 8 -u 2 -v 1 $(BUILD)/run-epg $(BUILD)/run-epgs $(BUILD)/run-epgd > $(BUILD)/run-epg.txt && \
+	  $(BUILD)/mvtool cabs $(BUILD)/run-epg $(BUILD)/run-epga && \
+	  echo "CPMG echoes with 120-degree refocusing, T2 50 ms, TE 10 ms (bart epg's extended phase graphs; the stimulated echoes lift echo 2 over echo 1):" && \
+	  $(BUILD)/mvtool show $(BUILD)/run-epga && printf "its Cramer-Rao bounds (bart epg -v): %s\n" "$$(grep rCRB $(BUILD)/run-epg.txt | paste -sd, -)"
+	$(BUILD)/mvtool vec 0.5 1 2 $(BUILD)/run-llc && $(BUILD)/mvtool transpose 0 6 $(BUILD)/run-llc $(BUILD)/run-llc6 && \
+	  $(BUILD)/mvtool looklocker -D 0.01 $(BUILD)/run-llc6 $(BUILD)/run-llt1 && \
+	  printf "Look-Locker T1 of Mss 0.5, M0 1, R1* 2/s, 10 ms to the first excitation (bart looklocker; M0 / (Mss R1*) + 2 D = 1.02 s): %s\n" "$$($(BUILD)/mvtool show $(BUILD)/run-llt1)"
+	$(BUILD)/mvtool wavepsf -x 64 -y 8 $(BUILD)/run-wpsf && $(BUILD)/mvtool slice 1 0 $(BUILD)/run-wpsf $(BUILD)/run-wrow && \
+	  $(BUILD)/mvtool extract 0 0 4 $(BUILD)/run-wrow $(BUILD)/run-wrow4 && $(BUILD)/mvtool carg $(BUILD)/run-wrow4 $(BUILD)/run-wrowa && \
+	  printf "wave-CAIPI PSF, 64 readout points x 8 lines (bart wavepsf): the first line's phases (rad) %s\n" "$$($(BUILD)/mvtool show $(BUILD)/run-wrowa)"
+	$(BUILD)/mvtool index 0 200 $(BUILD)/run-st && $(BUILD)/mvtool scale 0.12566371i $(BUILD)/run-st $(BUILD)/run-sr && \
+	  $(BUILD)/mvtool zexp $(BUILD)/run-sr $(BUILD)/run-sr && $(BUILD)/mvtool scale 0.48332194i $(BUILD)/run-st $(BUILD)/run-sc && \
+	  $(BUILD)/mvtool zexp $(BUILD)/run-sc $(BUILD)/run-sc && $(BUILD)/mvtool saxpy 0.5 $(BUILD)/run-sc $(BUILD)/run-sr $(BUILD)/run-sx && \
+	  $(BUILD)/mvtool ssa -w 30 -z -m 0 $(BUILD)/run-sx $(BUILD)/run-seof $(BUILD)/run-ssv && $(BUILD)/mvtool extract 0 0 4 $(BUILD)/run-ssv $(BUILD)/run-ssv4 && \
+	  printf "SSA of two complex oscillations, 200 samples, window 30 (bart ssa: rank 2, the third and fourth singular values float rounding): %s\n" "$$($(BUILD)/mvtool show $(BUILD)/run-ssv4)"
 	$(BUILD)/mvtool calmat -k 3 -r 8 $(BUILD)/run-cks $(BUILD)/run-cm && \
 	  $(BUILD)/mvtool svd -e $(BUILD)/run-cm $(BUILD)/run-cu $(BUILD)/run-csv $(BUILD)/run-cv2 && \
 	  $(BUILD)/mvtool extract 0 0 4 $(BUILD)/run-csv $(BUILD)/run-cs4 && \

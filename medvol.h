@@ -2986,8 +2986,29 @@ typedef struct mv_poisson_opts {
     int seed_set;            /* opts.seed is the generator's seed (bart -s); else BART's 11235 */
     unsigned seed;
     void *alloc_ctx;
+    int classes;             /* bart -T: T classes (frames) of one multi-class pattern, 1 .. 32 (0 = 1) */
 } mv_poisson_opts;
 MVDEF mv_status mv_poisson_mask(mv_vol *out, int64_t ny, int64_t nz, const mv_poisson_opts *opts, int64_t *points);
+
+/* Multi-class patterns (opts.classes = T > 1, bart poisson -T; Wei's
+   multi-class blue noise, ACM TOG 2010, as misc/pd.c builds it): one
+   dart-throwing run of T classes, each new point's class the next of
+   0 .. T-1 (counted from 0 at each active point BART picks), points of one
+   class at least min_dist apart and of two classes min_dist / sqrt(T)
+   (BART's r-matrix for equal distances: each class as dense as the
+   single-class pattern, all of them together sqrt(T) times denser); out
+   float32 (ny, nz, T), class t's points in frame t, the calibration square
+   in every frame; *points counts points and calibration samples over all
+   frames. Not with random_points (BART leaves the classes of -R points
+   undefined).
+
+   mv_poisson_samples (bart poisson -m): the same points (after the
+   accelerations' scaling and the square's or circle's cut) as coordinates
+   instead of a mask: out float32 (3, P): the point's class, then (y - 1/2)
+   ny and (z - 1/2) nz (bart's (0, ky, kz) sample positions for a single
+   class; it writes 0 for the class). calib must be 0 (bart asserts).
+   allocates: yes. thread-safe: yes. */
+MVDEF mv_status mv_poisson_samples(mv_vol *out, int64_t ny, int64_t nz, const mv_poisson_opts *opts);
 
 /* NUFFT options; all-zero = defaults. */
 typedef struct mv_nufft_opts {
@@ -4363,6 +4384,128 @@ MVDEF mv_status mv_rmfreq(const float *k, const float *theta, const float *mod, 
 /* bart rmfreq's angle of a spoke whose first trajectory sample is (kx, ky):
    pi + atan2f(kx, ky), in float as BART's. */
 MVDEF float mv_rmfreq_angle(float kx, float ky);
+
+/* Extended phase graphs (bart epg; Hennig, Weigel and Scheffler, MRM 2004;
+   Weigel, JMRI 2015): the signal of a pulse sequence from the
+   configuration states F+_k, F-_k, Z_k (k = 0 .. M-1) of an isochromat
+   ensemble dephased by one gradient moment per interval; relaxation
+   (T1, T2; M0 = 1), off-resonance and a relative B1 that scales every
+   flip. The sequences of BART 0.8's src/simu/epg.c, step for step:
+     CPMG       90y, then per echo TE/2, 180x (opts.refocus_deg), TE/2;
+     FMSSFP     frequency-modulated SSFP, no gradients (M 1): the RF phase
+                stepped by pi + 2 pi i / n per pulse, a preparation cycle of
+                n pulses, the signal at TR/2 of the second cycle;
+     HYPERECHO  90y, alpha x before the centre echo, 180x at it, alpha -x
+                after (n odd), echoes every TE;
+     FLASH      per TR relaxation, the pulse (RF phase 0; spoiling 1 its
+                quadratic 50 degree increment, 2 random phases), the
+                signal, the gradient, and with spoiling 0 the transverse
+                states zeroed (ideal spoiling);
+     SPINECHO   alpha, TE, alpha, TE, echo; n = 2: a third alpha after 2 TE
+                and its echo TE later (n 1 or 2);
+     BSSFP      alpha/2 prepared, alternating RF phase, the signal at TR/2
+                (no gradients, M 1).
+   The signal is F+_0 times the receiver phase (the RF phase for FLASH,
+   pi/2 minus it for FMSSFP and BSSFP). Times in any one unit (T1, T2, TR,
+   TE in it, off-resonance in cycles per it). The derivatives are exact
+   (the product rule through every step, Layton et al., IEEE TMI 2013)
+   with respect to T1, T2, B1 and the off-resonance, relative as BART's
+   file (T1 dS/dT1, T2 dS/dT2, B1 dS/dB1, dS/doff). BART's B1 derivative
+   is B1 times too large for B1 != 1 (its pulse derivative multiplies by
+   the flip B1 alpha where dalpha/dB1 is alpha); medvol's is the
+   derivative (tests: central differences), BART's at B1 = 1. Computed in
+   float64 (BART: float), so within float rounding of bart epg's bytes.
+   BART gives no derivatives for HYPERECHO and SPINECHO; medvol does. */
+typedef enum mv_epg_sequence {
+    MV_EPG_CPMG = 0,  /* bart epg -C (the default) */
+    MV_EPG_FMSSFP,    /* -M */
+    MV_EPG_HYPERECHO, /* -H */
+    MV_EPG_FLASH,     /* -F */
+    MV_EPG_SPINECHO,  /* -S */
+    MV_EPG_BSSFP      /* -B */
+} mv_epg_sequence;
+
+/* Options of mv_epg; all-zero = bart epg's defaults. A zero time, flip or
+   B1 takes the default (none of them can be simulated at 0). */
+typedef struct mv_epg_opts {
+    int sequence;       /* mv_epg_sequence */
+    double t1, t2;      /* relaxation times (0 = 0.8, 0.05; bart -1, -2) */
+    double tr, te;      /* repetition and echo time (0 = 0.005, 0.01; bart -r, -e) */
+    double fa_deg;      /* flip angle in degrees (0 = 15; bart -f): FLASH's, FMSSFP's, BSSFP's, SPINECHO's,
+                           HYPERECHO's alpha; CPMG's excitation is 90 */
+    double refocus_deg; /* CPMG's refocusing flip (0 = 180, bart's only one) */
+    double b1;          /* relative B1 (0 = 1; bart -b) */
+    double offres;      /* off-resonance in cycles per unit of time (bart -o) */
+    int spoiling;       /* FLASH: 0 ideal, 1 RF spoiling (quadratic, 50 degrees), 2 random RF phases (bart -s) */
+    unsigned seed;      /* spoiling 2: the phases are 2 pi rand() / RAND_MAX of glibc's rand() after srand(seed);
+                           0 = 1, rand() unseeded as in bart epg, so its phases */
+} mv_epg_opts;
+
+/* The configuration orders M a sequence of n pulses keeps (BART's: 1 for
+   FMSSFP and BSSFP, n for FLASH, 2 n otherwise); -1 for an unknown
+   sequence or n < 1. */
+MVDEF int64_t mv_epg_orders(int sequence, int64_t n);
+
+/* Simulates n echoes (pulses) of opts's sequence (see mv_epg_sequence).
+   Outputs, complex float pairs, each NULL when not wanted: signal[n];
+   states[3][M][n] (F+, F-, Z at each echo, n fastest; M =
+   mv_epg_orders); sigder[4][n] (relative derivatives, see above);
+   statesder[4][3][M][n] (derivatives of the states, not relative). These
+   are the arrays bart epg writes, in its files' order (n along BART's axis
+   5, M 6, the three 7, the parameter 8). MV_ERR_INVALID_ARG: an unknown sequence, n
+   < 1 (SPINECHO: 1 or 2; HYPERECHO: odd), a time, flip or B1 below 0, a
+   spoiling mode not 0 .. 2, outputs above 2^40 floats. allocates: yes (15
+   M complex doubles with derivatives, else 3 M). thread-safe: yes. */
+MVDEF mv_status mv_epg(int64_t n, const mv_epg_opts *opts, float *signal, float *states, float *sigder,
+                       float *statesder);
+
+/* Cramer-Rao bounds of a signal's parameters (bart epg -v; BART 0.8's
+   simu/crb.c): the Fisher information (complex, P x P, P = 1 + the
+   unknowns) of M0 and the parameters in the bits of unknowns (T1 1, T2 2,
+   B1 4, off-resonance 8) under complex Gaussian noise of unit variance,
+   from signal[n] and mv_epg's relative sigder[4][n] (divided back by T1,
+   T2, B1); rcrb: the inverse's diagonal, normalised as BART's: times n TR,
+   the parameters' also over their value squared (1 for the
+   off-resonance). fisher (2 P P doubles, row-major re/im) may be NULL.
+   MV_ERR_INVALID_ARG: unknowns 0 or above 15; MV_ERR_BAD_DATA: the Fisher
+   information singular (e.g. a derivative zero). allocates: no.
+   thread-safe: yes. */
+MVDEF mv_status mv_epg_crb(const float *signal, const float *sigder, int64_t n, unsigned unknowns,
+                           const mv_epg_opts *opts, double *fisher, double *rcrb);
+
+/* Singular spectrum analysis and SSA-FARY (bart ssa; Vautard and Ghil,
+   Physica D 1989; Rosenzweig, Scholand, Holme and Uecker, IEEE TMI 2020):
+   src c64 (T, C): T samples of C coordinates (e.g. each coil's DC sample
+   per spoke). Each coordinate minus its mean (unless opts.keep_mean) and
+   over its standard deviation (opts.normalize; Bessel's n - 1, BART's
+   md_zstd), zero-padded to T + W - 1 samples about the centre (BART's
+   md_resize_center; not with opts.no_zeropad or a backprojection); its
+   trajectory (Hankel) matrix A, P x W C with P = the padded length - W + 1
+   and A[p, (w, c)] = x_c[p + w] (bart calmat's layout); the SVD A = U S
+   V^H (mv_svd, float64). eof: c64 (P, P), U's columns, the empirical
+   orthogonal functions over time; s: f32 (P), the singular values (bart's
+   sqrt of A A^H's, 0 past min(P, W C)). back (NULL: not wanted): c64 (T,
+   C), the reconstruction from the EOFs opts.rank (> 0: the first rank; <
+   0: all but the first -rank) or else opts.group selects (bits of the EOFs
+   0 .. 30; < 0: all but those), each sample the mean of its anti-diagonal
+   of U_sel U_sel^H A. An EOF is unique up to a phase (a subspace for equal
+   singular values): medvol's is mv_svd's, bart's LAPACK cgesdd's; the
+   singular values and the backprojection do not depend on it.
+   MV_ERR_INVALID_ARG: src not (T, C), window < 1 or (unpadded) above T,
+   a backprojection with neither rank nor group, P above 16384 or A above
+   2^28 entries. allocates: yes (A, the SVD's P x P and Gram).
+   thread-safe: yes. */
+typedef struct mv_ssa_opts {
+    int64_t window;   /* W, the window length in samples (bart -w; required) */
+    int no_zeropad;   /* 1: no zero padding (bart -z) */
+    int keep_mean;    /* 1: the mean not removed (bart -m 0) */
+    int normalize;    /* 1: each coordinate over its standard deviation (bart -n 1) */
+    int rank;         /* the backprojection's EOFs (bart -r) */
+    int64_t group;    /* the backprojection's EOFs as bits when rank is 0 (bart -g) */
+    void *alloc_ctx;
+} mv_ssa_opts;
+
+MVDEF mv_status mv_ssa(const mv_vol *src, mv_vol *eof, mv_vol *s, mv_vol *back, const mv_ssa_opts *opts);
 
 /* SAKE (Shin et al., MRM 2014; bart sake): calibrationless parallel
    imaging, the missing k-space filled by low-rank completion of the block
@@ -48981,9 +49124,10 @@ static float mv__pd_vard(const float p[2], float vard)
 
 typedef struct mv__pd {
     float (*pt)[2];
-    int *grid, *fen; /* fen: a Fenwick tree counting the active points */
+    int *grid, *fen, *kind; /* fen: a Fenwick tree counting the active points; kind: each point's class */
     int64_t n, gd[2], pd[2], top; /* points' room, grid and patch sizes; top: the largest power of 2 <= n */
-    float delta, cell, vard;
+    int T;                        /* classes */
+    float dm[32 * 32], cell, vard; /* dm[a T + b]: the distance between classes a and b (BART's r-matrix) */
 } mv__pd;
 
 /* point i active (d = 1) or not (d = -1) */
@@ -49002,23 +49146,28 @@ static int64_t mv__pd_find(const mv__pd *g, int64_t sel)
     return at;
 }
 
-/* misc/pd.c's poissondisc for one class: points pt[1..] grown from pt[0]
-   until none is active or n are placed; returns how many */
+/* misc/pd.c's poissondisc_mc: points pt[1..] grown from pt[0] until none
+   is active or n are placed; returns how many. Each candidate around the
+   active point s2 takes the next class (rr counts them from 0 for each
+   pick of s2) and lies 1 .. 2 times the two classes' distance away. */
 static int64_t mv__pd_grow(mv__pd *g, unsigned *seed)
 {
     int64_t p = 1, a = 1, i;
+    const int T = g->T;
     mv__pd_mark(g, 0, 1);
+    g->kind[0] = 0;
     g->grid[MV__MIN((int64_t)floorf(g->pt[0][1] / g->cell), g->gd[1] - 1) * g->gd[0] +
             MV__MIN((int64_t)floorf(g->pt[0][0] / g->cell), g->gd[0] - 1)] = 0;
     while (a > 0) {
         const int64_t s2 = mv__pd_find(g, (int64_t)floor((double)a * mv__bart_uniform(seed)) % a);
-        int found = 0;
+        int found = 0, rr = 0;
         for (i = 0; i < 30 && !found; i++) {
             float d, dd;
             int64_t pos[2], lo[2], y, z, j;
             int accept = 1;
             do { /* a point 1 .. 2 times the distance away, each coordinate drawn until inside */
-                dd = g->delta * mv__pd_vard(g->pt[s2], g->vard);
+                g->kind[p] = rr++ % T;
+                dd = g->dm[g->kind[s2] * T + g->kind[p]] * mv__pd_vard(g->pt[s2], g->vard);
                 for (j = 0; j < 2; j++)
                     do g->pt[p][j] = (float)(g->pt[s2][j] + (mv__bart_uniform(seed) - 0.5) * 4. * dd);
                     while (g->pt[p][j] < 0. || g->pt[p][j] > 1.);
@@ -49031,11 +49180,12 @@ static int64_t mv__pd_grow(mv__pd *g, unsigned *seed)
             }
             if (g->grid[pos[1] * g->gd[0] + pos[0]] != -1) accept = 0; /* its cell is taken */
             if (accept) { /* every point of the patch far enough (bart's distance_check: the new point's scale) */
-                const float far = mv__pd_vard(g->pt[p], g->vard) * g->delta;
+                const float sc = mv__pd_vard(g->pt[p], g->vard);
+                const float *row = g->dm + g->kind[p] * T;
                 for (z = lo[1]; accept && z < MV__MIN(lo[1] + g->pd[1], g->gd[1]); z++)
                     for (y = lo[0]; accept && y < MV__MIN(lo[0] + g->pd[0], g->gd[0]); y++) {
                         const int q = g->grid[z * g->gd[0] + y];
-                        if (q != -1 && !(mv__pd_dist(g->pt[p], g->pt[q]) > far)) accept = 0;
+                        if (q != -1 && !(mv__pd_dist(g->pt[p], g->pt[q]) > sc * row[g->kind[q]])) accept = 0;
                     }
             }
             if (accept) {
@@ -49051,26 +49201,44 @@ static int64_t mv__pd_grow(mv__pd *g, unsigned *seed)
     return p;
 }
 
-/* the grid of misc/pd.c: cells of delta / sqrt 2 (one point each), a patch
-   of 3 ceil(max delta / cell) cells around a new point checked */
-static mv_status mv__pd_setup(mv__pd *g, int64_t n, float delta, float vard, void *ctx)
+/* BART's r-matrix (misc/pd.c's mc_poisson_rmatrix) for T classes of one
+   distance delta: delta within a class, density^(-1/2) between two, the
+   density sum_t 1 / delta^2 summed in float */
+static void mv__pd_rmatrix(mv__pd *g, float delta)
+{
+    float density = 0.f, cross;
+    int i, j;
+    for (i = 0; i < g->T; i++) density = (float)((double)density + 1. / (double)powf(delta, 2.f));
+    cross = powf(density, -0.5f);
+    for (i = 0; i < g->T; i++)
+        for (j = 0; j < g->T; j++) g->dm[i * g->T + j] = i == j ? delta : cross;
+}
+
+/* the grid of misc/pd.c: cells of the smallest distance (at most 1) over
+   sqrt 2 (one point each), a patch of 3 ceil(largest distance / cell)
+   cells around a new point checked */
+static mv_status mv__pd_setup(mv__pd *g, int64_t n, int T, float delta, float vard, void *ctx)
 {
     static const float corner[2] = {0.f, 0.f};
-    const float maxdelta = delta * mv__pd_vard(corner, vard);
+    float mindelta = 1.f, maxdelta = 0.f;
     int64_t j, cells;
     memset(g, 0, sizeof(*g));
-    g->n = n, g->delta = delta, g->vard = vard;
-    g->cell = MV__MIN(1.f, delta) / sqrtf(2.f); /* bart starts its smallest delta at 1 */
+    g->n = n, g->T = T, g->vard = vard;
+    mv__pd_rmatrix(g, delta);
+    for (j = 0; j < T * T; j++) mindelta = MV__MIN(mindelta, g->dm[j]), maxdelta = MV__MAX(maxdelta, g->dm[j]);
+    maxdelta *= mv__pd_vard(corner, vard);
+    g->cell = mindelta / sqrtf(2.f);
     for (j = 0; j < 2; j++) {
         g->gd[j] = (int64_t)ceilf((float)(1. / g->cell));
         g->pd[j] = (int64_t)(3 * ceilf(maxdelta / g->cell));
     }
     cells = g->gd[0] * g->gd[1];
     g->pt = (float(*)[2])mv__alloc((size_t)n * sizeof(*g->pt), ctx);
+    g->kind = (int *)mv__alloc_zero((size_t)n * sizeof(int), ctx);
     g->fen = (int *)mv__alloc_zero((size_t)(n + 1) * sizeof(int), ctx);
     g->grid = (int *)mv__alloc((size_t)cells * sizeof(int), ctx);
     for (g->top = 1; g->top * 2 <= n; g->top *= 2) {}
-    if (!g->pt || !g->fen || !g->grid)
+    if (!g->pt || !g->kind || !g->fen || !g->grid)
         return mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_poisson_mask: %lld points", (long long)n);
     for (j = 0; j < cells; j++) g->grid[j] = -1;
     return MV_OK;
@@ -49079,90 +49247,141 @@ static mv_status mv__pd_setup(mv__pd *g, int64_t n, float delta, float vard, voi
 static void mv__pd_free(mv__pd *g, void *ctx)
 {
     mv__free(g->pt, ctx);
+    mv__free(g->kind, ctx);
     mv__free(g->fen, ctx);
     mv__free(g->grid, ctx);
+}
+
+/* bart poisson's points: the options checked and defaulted (o, in place),
+   the pattern grown (restarted with twice the room while it fills it, the
+   draws going on), scaled by the accelerations and cut to the square (or
+   circle); g holds the P kept points, their classes in g->kind, in order */
+static mv_status mv__poisson_points(int64_t ny, int64_t nz, mv_poisson_opts *o, const char *fn, mv__pd *g, int64_t *P)
+{
+    static const float cen[2] = {0.5f, 0.5f};
+    const float ext = (float)MV__MAX(ny, nz);
+    float ys, zs, mindist, vard;
+    unsigned seed;
+    int64_t m, i, kept = 0;
+    mv_status st = MV_OK;
+    MV__CHECK(ny >= 1 && nz >= 1 && ny <= 4096 && nz <= 4096, MV_ERR_INVALID_ARG, "%s: sizes %lld x %lld (1 .. 4096)",
+              fn, (long long)ny, (long long)nz);
+    if (o->accel_y == 0) o->accel_y = 1;
+    if (o->accel_z == 0) o->accel_z = 1;
+    if (o->min_dist == 0) o->min_dist = 1. / 1.275;
+    if (o->classes == 0) o->classes = 1;
+    MV__CHECK(o->accel_y >= 1 && o->accel_z >= 1 && o->accel_y <= 1e6 && o->accel_z <= 1e6, MV_ERR_INVALID_ARG,
+              "%s: accelerations %g, %g (1 .. 1e6)", fn, o->accel_y, o->accel_z);
+    MV__CHECK(o->min_dist > 0 && o->min_dist <= 1e6 && o->var_density >= 0 && o->var_density <= 1e6, MV_ERR_INVALID_ARG,
+              "%s: min_dist %g (> 0), var_density %g (>= 0), each at most 1e6", fn, o->min_dist, o->var_density);
+    MV__CHECK(o->calib >= 0 && o->calib <= MV__MIN(ny, nz), MV_ERR_INVALID_ARG, "%s: calib %lld (0 .. %lld)", fn,
+              (long long)o->calib, (long long)MV__MIN(ny, nz));
+    MV__CHECK(o->random_points >= 0 && o->random_points <= ((int64_t)1 << 26), MV_ERR_INVALID_ARG,
+              "%s: random_points %lld (0 .. 2^26)", fn, (long long)o->random_points);
+    MV__CHECK(o->classes >= 1 && o->classes <= 32, MV_ERR_INVALID_ARG, "%s: classes %d (1 .. 32, BART's)", fn,
+              o->classes);
+    MV__CHECK(o->classes == 1 || !o->random_points, MV_ERR_INVALID_ARG,
+              "%s: random points have no classes (bart leaves them undefined)", fn);
+    seed = o->seed_set ? o->seed : 11235u;
+    ys = (float)o->accel_y, zs = (float)o->accel_z, vard = (float)o->var_density;
+    /* bart's first estimate of the points, then its scalings (float) */
+    m = o->random_points ? o->random_points + 1
+                         : (int64_t)o->classes * (int)(1.2 * (double)(ext * ext) / (double)(ys * zs));
+    mindist = (float)o->min_dist / ext;
+    ys *= ext / (float)ny, zs *= ext / (float)nz;
+    MV__CHECK(m >= 2, MV_ERR_INVALID_ARG, "%s: %lld x %lld at accelerations %g x %g leaves room for %lld points", fn,
+              (long long)ny, (long long)nz, o->accel_y, o->accel_z, (long long)m);
+    for (;;) { /* bart restarts with twice the room when the points fill it (the draws go on) */
+        int64_t np = 0;
+        st = mv__pd_setup(g, m, o->classes, mindist, vard, o->alloc_ctx);
+        if (st == MV_OK && !o->random_points) {
+            g->pt[0][0] = g->pt[0][1] = 0.5f;
+            np = mv__pd_grow(g, &seed);
+        } else if (st == MV_OK) {
+            np = m - 1;
+            for (i = 0; i < np; i++)
+                g->pt[i][0] = (float)mv__bart_uniform(&seed), g->pt[i][1] = (float)mv__bart_uniform(&seed);
+        }
+        if (st == MV_OK && np < m) {
+            for (i = 0; i < np; i++) { /* scaled, and kept within the square (or circle) in order */
+                float *q = g->pt[i], r;
+                q[0] = (float)((q[0] - 0.5) * ys + 0.5), q[1] = (float)((q[1] - 0.5) * zs + 0.5);
+                r = o->elliptical ? mv__pd_dist(cen, q) : MV__MAX(fabsf(cen[0] - q[0]), fabsf(cen[1] - q[1]));
+                if (!(r <= 0.5)) continue;
+                g->pt[kept][0] = q[0], g->pt[kept][1] = q[1], g->kind[kept] = g->kind[i];
+                kept++;
+            }
+            *P = kept;
+            return MV_OK;
+        }
+        mv__pd_free(g, o->alloc_ctx);
+        if (st != MV_OK) return st;
+        if (m > ((int64_t)1 << 30)) return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: more than 2^30 points", fn);
+        m *= 2;
+    }
 }
 
 MVDEF mv_status mv_poisson_mask(mv_vol *out, int64_t ny, int64_t nz, const mv_poisson_opts *opts, int64_t *points)
 {
     static const char *fn = "mv_poisson_mask";
     mv_poisson_opts o;
-    const float ext = (float)MV__MAX(ny, nz);
-    float ys, zs, mindist, vard;
-    unsigned seed;
-    int64_t m, pcount = 0, i, j, dims[2];
+    mv__pd g;
+    int64_t P = 0, pcount, i, j, k, dims[3];
+    float *mask;
     mv_vol t;
-    mv_status st = MV_OK;
+    mv_status st;
     if (opts) o = *opts;
     else memset(&o, 0, sizeof(o));
     MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
-    MV__CHECK(ny >= 1 && nz >= 1 && ny <= 4096 && nz <= 4096, MV_ERR_INVALID_ARG, "%s: sizes %lld x %lld (1 .. 4096)",
-              fn, (long long)ny, (long long)nz);
-    if (o.accel_y == 0) o.accel_y = 1;
-    if (o.accel_z == 0) o.accel_z = 1;
-    if (o.min_dist == 0) o.min_dist = 1. / 1.275;
-    MV__CHECK(o.accel_y >= 1 && o.accel_z >= 1 && o.accel_y <= 1e6 && o.accel_z <= 1e6, MV_ERR_INVALID_ARG,
-              "%s: accelerations %g, %g (1 .. 1e6)", fn, o.accel_y, o.accel_z);
-    MV__CHECK(o.min_dist > 0 && o.min_dist <= 1e6 && o.var_density >= 0 && o.var_density <= 1e6, MV_ERR_INVALID_ARG,
-              "%s: min_dist %g (> 0), var_density %g (>= 0), each at most 1e6", fn, o.min_dist, o.var_density);
-    MV__CHECK(o.calib >= 0 && o.calib <= MV__MIN(ny, nz), MV_ERR_INVALID_ARG, "%s: calib %lld (0 .. %lld)", fn,
-              (long long)o.calib, (long long)MV__MIN(ny, nz));
-    MV__CHECK(o.random_points >= 0 && o.random_points <= ((int64_t)1 << 26), MV_ERR_INVALID_ARG,
-              "%s: random_points %lld (0 .. 2^26)", fn, (long long)o.random_points);
-    seed = o.seed_set ? o.seed : 11235u;
-    ys = (float)o.accel_y, zs = (float)o.accel_z, vard = (float)o.var_density;
-    /* bart's first estimate of the points, then its scalings (float) */
-    m = o.random_points ? o.random_points + 1 : (int64_t)(int)(1.2 * (double)(ext * ext) / (double)(ys * zs));
-    mindist = (float)o.min_dist / ext;
-    ys *= ext / (float)ny, zs *= ext / (float)nz;
-    MV__CHECK(m >= 2, MV_ERR_INVALID_ARG, "%s: %lld x %lld at accelerations %g x %g leaves room for %lld points", fn,
-              (long long)ny, (long long)nz, o.accel_y, o.accel_z, (long long)m);
-    dims[0] = ny, dims[1] = nz;
-    MV__TRY(mv_vol_alloc(&t, MV_DT_F32, 2, dims, o.alloc_ctx));
-    for (;;) { /* bart restarts with twice the room when the points fill it (the draws go on) */
-        mv__pd g;
-        int64_t np = 0;
-        st = mv__pd_setup(&g, m, mindist, vard, o.alloc_ctx);
-        if (st == MV_OK && !o.random_points) {
-            g.pt[0][0] = g.pt[0][1] = 0.5f;
-            np = mv__pd_grow(&g, &seed);
-        } else if (st == MV_OK) {
-            np = m - 1;
-            for (i = 0; i < np; i++)
-                g.pt[i][0] = (float)mv__bart_uniform(&seed), g.pt[i][1] = (float)mv__bart_uniform(&seed);
-        }
-        if (st == MV_OK && np < m) {
-            static const float cen[2] = {0.5f, 0.5f};
-            float *mask = (float *)t.data;
-            for (i = 0; i < np; i++) {
-                float *q = g.pt[i], r;
-                int64_t y, z;
-                q[0] = (float)((q[0] - 0.5) * ys + 0.5), q[1] = (float)((q[1] - 0.5) * zs + 0.5);
-                r = o.elliptical ? mv__pd_dist(cen, q) : MV__MAX(fabsf(cen[0] - q[0]), fabsf(cen[1] - q[1]));
-                if (!(r <= 0.5)) continue; /* outside the square (or circle) */
-                pcount++;
-                y = (int64_t)floorf(q[0] * (float)ny), z = (int64_t)floorf(q[1] * (float)nz);
-                if (y >= 0 && y < ny && z >= 0 && z < nz) mask[z * ny + y] = 1.f;
-            }
-        }
-        mv__pd_free(&g, o.alloc_ctx);
-        if (st != MV_OK || np < m) break;
-        if (m > ((int64_t)1 << 30)) {
-            st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: more than 2^30 points", fn);
-            break;
-        }
-        m *= 2;
-    }
+    MV__TRY(mv__poisson_points(ny, nz, &o, fn, &g, &P));
+    dims[0] = ny, dims[1] = nz, dims[2] = o.classes;
+    st = mv_vol_alloc(&t, MV_DT_F32, o.classes > 1 ? 3 : 2, dims, o.alloc_ctx);
     if (st != MV_OK) {
-        mv_free(&t);
+        mv__pd_free(&g, o.alloc_ctx);
         return st;
     }
-    for (i = 0; i < o.calib; i++) /* the calibration square, counted where it adds a sample */
-        for (j = 0; j < o.calib; j++) {
-            float *c = (float *)t.data + (nz / 2 - o.calib / 2 + j) * ny + (ny / 2 - o.calib / 2 + i);
-            if (*c == 0.f) *c = 1.f, pcount++;
-        }
+    mask = (float *)t.data;
+    for (i = 0; i < P; i++) { /* each point marks its cell of its class's frame */
+        const int64_t y = (int64_t)floorf(g.pt[i][0] * (float)ny), z = (int64_t)floorf(g.pt[i][1] * (float)nz);
+        if (y >= 0 && y < ny && z >= 0 && z < nz) mask[(g.kind[i] * nz + z) * ny + y] = 1.f;
+    }
+    mv__pd_free(&g, o.alloc_ctx);
+    pcount = P;
+    for (i = 0; i < o.calib; i++) /* the calibration square in every frame, counted where it adds a sample */
+        for (j = 0; j < o.calib; j++)
+            for (k = 0; k < o.classes; k++) {
+                float *c = mask + (k * nz + nz / 2 - o.calib / 2 + j) * ny + (ny / 2 - o.calib / 2 + i);
+                if (*c == 0.f) *c = 1.f, pcount++;
+            }
     if (points) *points = pcount;
+    return mv__out_commit(out, &t);
+}
+
+MVDEF mv_status mv_poisson_samples(mv_vol *out, int64_t ny, int64_t nz, const mv_poisson_opts *opts)
+{
+    static const char *fn = "mv_poisson_samples";
+    mv_poisson_opts o;
+    mv__pd g;
+    int64_t P = 0, i, dims[2];
+    mv_vol t;
+    mv_status st;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof(o));
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    MV__CHECK(o.calib == 0, MV_ERR_INVALID_ARG, "%s: calib %lld: a calibration square needs a mask (bart asserts)", fn,
+              (long long)o.calib);
+    MV__TRY(mv__poisson_points(ny, nz, &o, fn, &g, &P));
+    dims[0] = 3, dims[1] = P;
+    st = P > 0 ? mv_vol_alloc(&t, MV_DT_F32, 2, dims, o.alloc_ctx)
+               : mv__fail(MV_ERR_BAD_DATA, "%s: no point of the pattern lies within the square", fn);
+    if (st == MV_OK)
+        for (i = 0; i < P; i++) { /* bart's (p - 0.5) n, in double, stored as float */
+            float *c = (float *)t.data + 3 * i;
+            c[0] = (float)g.kind[i];
+            c[1] = (float)((g.pt[i][0] - 0.5) * (double)ny), c[2] = (float)((g.pt[i][1] - 0.5) * (double)nz);
+        }
+    mv__pd_free(&g, o.alloc_ctx);
+    if (st != MV_OK) return st;
     return mv__out_commit(out, &t);
 }
 
@@ -52239,6 +52458,575 @@ MVDEF mv_status mv_quadrature_bins(const float *resp_a, const float *resp_b, con
     mv__free(st, NULL);
     mv__free(count, NULL);
     return MV_OK;
+}
+
+/* ---- bart epg: extended phase graphs --------------------------------------- */
+
+#define MV__EPG_PI 3.14159265358979323846 /* BART's M_PI */
+
+/* A complex double as a pair; the states and their derivatives are arrays
+   of these */
+typedef struct mv__epg_z {
+    double re, im;
+} mv__epg_z;
+
+static mv__epg_z mv__epg_mul(mv__epg_z a, mv__epg_z b)
+{
+    mv__epg_z r;
+    r.re = a.re * b.re - a.im * b.im, r.im = a.re * b.im + a.im * b.re;
+    return r;
+}
+
+static mv__epg_z mv__epg_polar(double r, double phase)
+{
+    mv__epg_z z;
+    z.re = r * cos(phase), z.im = r * sin(phase);
+    return z;
+}
+
+/* The simulation's state: M orders of F+, F-, Z (s[row * M + k]) and, with
+   derivatives, four copies of their derivatives (ds[(j * 3 + row) * M + k];
+   j: T1, T2, B1, off-resonance); the outputs and the echo being written */
+typedef struct mv__epg {
+    int64_t M, n;
+    mv__epg_z *s, *ds;
+    float *signal, *states, *sigder, *statesder;
+} mv__epg;
+
+/* An RF pulse's rotation of (F+, F-, Z) (Weigel's T matrix) for flip
+   alpha and phase phi, from p = cos^2(alpha/2), q = sin^2(alpha/2), s =
+   sin(alpha), c = cos(alpha); its derivative with respect to alpha is the
+   same form of -cos sin(alpha/2), cos sin(alpha/2), cos(alpha), -sin(alpha) */
+static void mv__epg_rf_form(mv__epg_z T[9], double p, double q, double s, double c, double phi)
+{
+    const double cp = cos(phi), sp = sin(phi), c2 = cos(2 * phi), s2 = sin(2 * phi);
+    T[0].re = p, T[0].im = 0;
+    T[1].re = c2 * q, T[1].im = s2 * q;       /* e^{2 i phi} q */
+    T[2].re = s * sp, T[2].im = -s * cp;      /* -i e^{i phi} s */
+    T[3].re = c2 * q, T[3].im = -s2 * q;      /* e^{-2 i phi} q */
+    T[4].re = p, T[4].im = 0;
+    T[5].re = s * sp, T[5].im = s * cp;       /* i e^{-i phi} s */
+    T[6].re = -s * sp / 2, T[6].im = -s * cp / 2; /* -i/2 e^{-i phi} s */
+    T[7].re = -s * sp / 2, T[7].im = s * cp / 2;  /* i/2 e^{i phi} s */
+    T[8].re = c, T[8].im = 0;
+}
+
+/* The pulse of flip b1 alpha0 (radians) and phase phi; dT its derivative
+   with respect to B1 (alpha0 d/dalpha) */
+static void mv__epg_rf(mv__epg_z T[9], mv__epg_z dT[9], double b1, double alpha0, double phi)
+{
+    const double a = b1 * alpha0, ch = cos(a / 2), sh = sin(a / 2);
+    mv__epg_rf_form(T, ch * ch, sh * sh, sin(a), cos(a), phi);
+    mv__epg_rf_form(dT, -ch * sh * alpha0, sh * ch * alpha0, cos(a) * alpha0, -sin(a) * alpha0, phi);
+}
+
+/* (F+, F-, Z)_k <- T (F+, F-, Z)_k for every order k of one copy x */
+static void mv__epg_rotate(const mv__epg_z T[9], mv__epg_z *x, int64_t M)
+{
+    int64_t k;
+    int r;
+    for (k = 0; k < M; k++) {
+        const mv__epg_z v[3] = {x[k], x[M + k], x[2 * M + k]};
+        for (r = 0; r < 3; r++) {
+            const mv__epg_z a = mv__epg_mul(T[3 * r], v[0]), b = mv__epg_mul(T[3 * r + 1], v[1]),
+                            c = mv__epg_mul(T[3 * r + 2], v[2]);
+            x[r * M + k].re = a.re + b.re + c.re, x[r * M + k].im = a.im + b.im + c.im;
+        }
+    }
+}
+
+/* y += T x over every order (the product rule's dT s term) */
+static void mv__epg_rotate_add(const mv__epg_z T[9], const mv__epg_z *x, mv__epg_z *y, int64_t M)
+{
+    int64_t k;
+    int r, c;
+    for (k = 0; k < M; k++)
+        for (r = 0; r < 3; r++)
+            for (c = 0; c < 3; c++) {
+                const mv__epg_z p = mv__epg_mul(T[3 * r + c], x[c * M + k]);
+                y[r * M + k].re += p.re, y[r * M + k].im += p.im;
+            }
+}
+
+static void mv__epg_pulse(mv__epg *e, const mv__epg_z T[9], const mv__epg_z dT[9])
+{
+    int j;
+    if (e->ds) /* d(T s) = T ds + dT s, dT nonzero for B1 only */
+        for (j = 0; j < 4; j++) {
+            mv__epg_rotate(T, e->ds + 3 * e->M * j, e->M);
+            if (j == 2) mv__epg_rotate_add(dT, e->s, e->ds + 3 * e->M * j, e->M);
+        }
+    mv__epg_rotate(T, e->s, e->M);
+}
+
+/* Relaxation and precession over tau: F+ times E2 e^{i theta}, F- times E2
+   e^{-i theta}, Z times E1, Z_0 plus 1 - E1 (recovery toward M0 = 1);
+   theta = 2 pi offres tau. The derivatives by the product rule, from the
+   states before the step. */
+static void mv__epg_relax(mv__epg *e, double t1, double t2, double offres, double tau)
+{
+    const double E1 = exp(-tau / t1), E2 = exp(-tau / t2), th = 2 * MV__EPG_PI * offres * tau;
+    const mv__epg_z ep = mv__epg_polar(E2, th), em = mv__epg_polar(E2, -th);
+    const double dE1 = tau / (t1 * t1) * E1, r2 = tau / (t2 * t2); /* dE1/dT1, and dE2/dT2 over E2 */
+    const int64_t M = e->M;
+    int64_t k;
+    int j;
+    if (e->ds) {
+        for (j = 0; j < 4; j++) {
+            mv__epg_z *d = e->ds + 3 * M * j;
+            for (k = 0; k < M; k++) {
+                d[k] = mv__epg_mul(ep, d[k]), d[M + k] = mv__epg_mul(em, d[M + k]);
+                d[2 * M + k].re *= E1, d[2 * M + k].im *= E1;
+            }
+        }
+        for (k = 0; k < M; k++) {
+            const mv__epg_z fp = mv__epg_mul(ep, e->s[k]), fm = mv__epg_mul(em, e->s[M + k]);
+            mv__epg_z *dT1 = e->ds, *dT2 = e->ds + 3 * M, *dof = e->ds + 9 * M;
+            dT1[2 * M + k].re += dE1 * e->s[2 * M + k].re, dT1[2 * M + k].im += dE1 * e->s[2 * M + k].im;
+            dT2[k].re += r2 * fp.re, dT2[k].im += r2 * fp.im;
+            dT2[M + k].re += r2 * fm.re, dT2[M + k].im += r2 * fm.im;
+            /* d/doff of e^{+-i theta}: +-i 2 pi tau */
+            dof[k].re -= 2 * MV__EPG_PI * tau * fp.im, dof[k].im += 2 * MV__EPG_PI * tau * fp.re;
+            dof[M + k].re += 2 * MV__EPG_PI * tau * fm.im, dof[M + k].im -= 2 * MV__EPG_PI * tau * fm.re;
+        }
+        e->ds[2 * M].re -= dE1; /* the recovery's 1 - E1 */
+    }
+    for (k = 0; k < M; k++) {
+        e->s[k] = mv__epg_mul(ep, e->s[k]), e->s[M + k] = mv__epg_mul(em, e->s[M + k]);
+        e->s[2 * M + k].re *= E1, e->s[2 * M + k].im *= E1;
+    }
+    e->s[2 * M].re += 1 - E1;
+}
+
+/* One gradient moment: F+_k <- F+_{k-1}, F-_k <- F-_{k+1} (the highest
+   order lost), F+_0 = conj(F-_0) */
+static void mv__epg_shift(mv__epg_z *x, int64_t M)
+{
+    if (M > 1) {
+        memmove(x + 1, x, (size_t)(M - 1) * sizeof(*x));
+        memmove(x + M, x + M + 1, (size_t)(M - 1) * sizeof(*x));
+    }
+    x[2 * M - 1].re = x[2 * M - 1].im = 0;
+    x[0].re = x[M].re, x[0].im = -x[M].im;
+}
+
+static void mv__epg_grad(mv__epg *e)
+{
+    int j;
+    mv__epg_shift(e->s, e->M);
+    for (j = 0; j < 4 && e->ds; j++) mv__epg_shift(e->ds + 3 * e->M * j, e->M);
+}
+
+/* Ideal spoiling: the transverse states zeroed */
+static void mv__epg_spoil(mv__epg *e)
+{
+    int j;
+    memset(e->s, 0, (size_t)(2 * e->M) * sizeof(*e->s));
+    for (j = 0; j < 4 && e->ds; j++) memset(e->ds + 3 * e->M * j, 0, (size_t)(2 * e->M) * sizeof(*e->ds));
+}
+
+/* Echo i: F+_0, the states and their derivatives times the receiver's
+   phasor e^{i phase} (BART's float phase, its cexpf) */
+static void mv__epg_adc(mv__epg *e, int64_t i, float phase)
+{
+    const mv__epg_z ph = mv__epg_polar(1, (double)phase);
+    const int64_t M = e->M, n = e->n;
+    int64_t r;
+    int j;
+    mv__epg_z z = mv__epg_mul(e->s[0], ph);
+    e->signal[2 * i] = (float)z.re, e->signal[2 * i + 1] = (float)z.im;
+    for (r = 0; r < 3 * M && e->states; r++) {
+        z = mv__epg_mul(e->s[r], ph);
+        e->states[2 * (r * n + i)] = (float)z.re, e->states[2 * (r * n + i) + 1] = (float)z.im;
+    }
+    for (j = 0; j < 4 && e->ds; j++) {
+        const mv__epg_z *d = e->ds + 3 * M * j;
+        if (e->sigder) {
+            z = mv__epg_mul(d[0], ph);
+            e->sigder[2 * (j * n + i)] = (float)z.re, e->sigder[2 * (j * n + i) + 1] = (float)z.im;
+        }
+        for (r = 0; r < 3 * M && e->statesder; r++) {
+            z = mv__epg_mul(d[r], ph);
+            e->statesder[2 * ((j * 3 * M + r) * n + i)] = (float)z.re;
+            e->statesder[2 * ((j * 3 * M + r) * n + i) + 1] = (float)z.im;
+        }
+    }
+}
+
+/* BART's RF phase arithmetic, in its float: phase plus a double, rounded,
+   then fmodf by 2 pi in float */
+static float mv__epg_phase_add(float phase, double add)
+{
+    return fmodf((float)((double)phase + add), (float)(2 * MV__EPG_PI));
+}
+
+MVDEF int64_t mv_epg_orders(int sequence, int64_t n)
+{
+    if (n < 1 || n > ((int64_t)1 << 40) || sequence < MV_EPG_CPMG || sequence > MV_EPG_BSSFP) return -1;
+    return sequence == MV_EPG_FMSSFP || sequence == MV_EPG_BSSFP ? 1 : sequence == MV_EPG_FLASH ? n : 2 * n;
+}
+
+/* The sequences of mv_epg, each as BART's step list (see mv_epg_sequence) */
+static void mv__epg_run(mv__epg *e, const mv_epg_opts *o, double t1, double t2, double tr, double te, double fa,
+                        double b1)
+{
+    const double deg = MV__EPG_PI / 180;
+    const int64_t n = e->n;
+    mv__epg_z T[9], dT[9], T2_[9], dT2_[9];
+    float rf_phase = 0;
+    int64_t i;
+    int l;
+    e->s[2 * e->M].re = 1; /* Z_0 = M0 */
+    switch (o->sequence) {
+    case MV_EPG_CPMG:
+    case MV_EPG_HYPERECHO: {
+        mv__epg_z Ta[9], dTa[9], Tm[9], dTm[9];
+        mv__epg_rf(T, dT, b1, 90 * deg, MV__EPG_PI / 2);
+        mv__epg_rf(T2_, dT2_, b1, (o->sequence == MV_EPG_CPMG && o->refocus_deg > 0 ? o->refocus_deg : 180) * deg, 0);
+        mv__epg_rf(Ta, dTa, b1, fa * deg, 0);
+        mv__epg_rf(Tm, dTm, b1, fa * deg, MV__EPG_PI);
+        mv__epg_pulse(e, T, dT);
+        for (i = 0; i < n; i++) {
+            const int cpmg = o->sequence == MV_EPG_CPMG;
+            mv__epg_relax(e, t1, t2, o->offres, te / 2);
+            mv__epg_grad(e);
+            if (cpmg || i == n / 2) mv__epg_pulse(e, T2_, dT2_);
+            else if (i < n / 2) mv__epg_pulse(e, Ta, dTa);
+            else mv__epg_pulse(e, Tm, dTm);
+            mv__epg_relax(e, t1, t2, o->offres, te / 2);
+            mv__epg_grad(e);
+            mv__epg_adc(e, i, 0.f);
+        }
+        break;
+    }
+    case MV_EPG_FMSSFP:
+        for (l = 0; l < 2; l++) /* a preparation cycle, then the one sampled */
+            for (i = 0; i < n; i++) {
+                rf_phase = (float)((double)rf_phase + MV__EPG_PI);
+                rf_phase = mv__epg_phase_add(rf_phase, 2. * MV__EPG_PI * (float)i / (float)n);
+                mv__epg_rf(T, dT, b1, fa * deg, rf_phase);
+                mv__epg_pulse(e, T, dT);
+                mv__epg_relax(e, t1, t2, o->offres, tr / 2);
+                if (l == 1) mv__epg_adc(e, i, (float)(MV__EPG_PI / 2 - rf_phase));
+                mv__epg_relax(e, t1, t2, o->offres, tr / 2);
+            }
+        break;
+    case MV_EPG_FLASH: {
+        mv__glibc_random g;
+        mv__glibc_srandom(&g, o->seed ? o->seed : 1u);
+        for (i = 0; i < n; i++) {
+            double add = 0;
+            if (o->spoiling == 1) add = (double)i * 50.0 / 180.0 * MV__EPG_PI;
+            if (o->spoiling == 2) add = 2 * MV__EPG_PI * (double)mv__glibc_random_next(&g) / 2147483647.;
+            rf_phase = mv__epg_phase_add(rf_phase, add);
+            mv__epg_rf(T, dT, b1, fa * deg, rf_phase);
+            mv__epg_relax(e, t1, t2, o->offres, tr);
+            mv__epg_pulse(e, T, dT);
+            mv__epg_adc(e, i, rf_phase);
+            mv__epg_grad(e);
+            if (o->spoiling == 0) mv__epg_spoil(e);
+        }
+        break;
+    }
+    case MV_EPG_SPINECHO:
+        mv__epg_rf(T, dT, b1, fa * deg, 0);
+        mv__epg_pulse(e, T, dT);
+        mv__epg_relax(e, t1, t2, o->offres, te);
+        mv__epg_grad(e);
+        mv__epg_pulse(e, T, dT);
+        mv__epg_relax(e, t1, t2, o->offres, te);
+        mv__epg_grad(e);
+        mv__epg_adc(e, 0, 0.f);
+        if (n == 2) {
+            mv__epg_relax(e, t1, t2, o->offres, te);
+            mv__epg_relax(e, t1, t2, o->offres, te);
+            mv__epg_grad(e);
+            mv__epg_grad(e);
+            mv__epg_pulse(e, T, dT);
+            mv__epg_relax(e, t1, t2, o->offres, te);
+            mv__epg_grad(e);
+            mv__epg_adc(e, 1, 0.f);
+        }
+        break;
+    default: /* MV_EPG_BSSFP */
+        mv__epg_rf(T, dT, b1, fa / 2 * deg, 0);
+        mv__epg_pulse(e, T, dT);
+        mv__epg_relax(e, t1, t2, o->offres, tr / 2);
+        for (i = 0; i < n; i++) {
+            rf_phase = mv__epg_phase_add(rf_phase, MV__EPG_PI);
+            mv__epg_rf(T, dT, b1, fa * deg, rf_phase);
+            mv__epg_pulse(e, T, dT);
+            mv__epg_relax(e, t1, t2, o->offres, tr / 2);
+            mv__epg_adc(e, i, (float)(MV__EPG_PI / 2 - rf_phase));
+            mv__epg_relax(e, t1, t2, o->offres, tr / 2);
+        }
+        break;
+    }
+}
+
+MVDEF mv_status mv_epg(int64_t n, const mv_epg_opts *opts, float *signal, float *states, float *sigder,
+                       float *statesder)
+{
+    static const char *fn = "mv_epg";
+    mv_epg_opts zero;
+    mv__epg e;
+    double t1, t2, tr, te, fa, b1;
+    int64_t M, i;
+    if (!opts) {
+        memset(&zero, 0, sizeof(zero));
+        opts = &zero;
+    }
+    MV__CHECK(signal != NULL, MV_ERR_INVALID_ARG, "%s: signal is NULL", fn);
+    MV__CHECK(opts->sequence >= MV_EPG_CPMG && opts->sequence <= MV_EPG_BSSFP, MV_ERR_INVALID_ARG,
+              "%s: opts.sequence = %d (MV_EPG_CPMG .. MV_EPG_BSSFP)", fn, opts->sequence);
+    M = mv_epg_orders(opts->sequence, n);
+    MV__CHECK(M > 0 && (double)M * (double)n * 24 <= (double)((int64_t)1 << 40), MV_ERR_INVALID_ARG,
+              "%s: n = %lld pulses (1 .. %lld orders x pulses)", fn, (long long)n, (long long)1 << 35);
+    MV__CHECK(opts->sequence != MV_EPG_SPINECHO || n <= 2, MV_ERR_INVALID_ARG,
+              "%s: a spin echo of %lld echoes (1 or 2, as bart's)", fn, (long long)n);
+    MV__CHECK(opts->sequence != MV_EPG_HYPERECHO || n % 2 == 1, MV_ERR_INVALID_ARG,
+              "%s: a hyperecho of %lld echoes (odd: symmetric about its 180)", fn, (long long)n);
+    MV__CHECK(opts->spoiling >= 0 && opts->spoiling <= 2, MV_ERR_INVALID_ARG, "%s: opts.spoiling = %d (0, 1, 2)", fn,
+              opts->spoiling);
+    MV__CHECK(opts->t1 >= 0 && opts->t2 >= 0 && opts->tr >= 0 && opts->te >= 0 && opts->fa_deg >= 0 &&
+                  opts->refocus_deg >= 0 && opts->b1 >= 0 && isfinite(opts->offres) && isfinite(opts->t1) &&
+                  isfinite(opts->t2) && isfinite(opts->tr) && isfinite(opts->te) && isfinite(opts->fa_deg) &&
+                  isfinite(opts->refocus_deg) && isfinite(opts->b1),
+              MV_ERR_INVALID_ARG,
+              "%s: opts: T1 %g, T2 %g, TR %g, TE %g, flip %g, refocusing %g, B1 %g, off-resonance %g (finite, "
+              "none below 0)",
+              fn, opts->t1, opts->t2, opts->tr, opts->te, opts->fa_deg, opts->refocus_deg, opts->b1, opts->offres);
+    t1 = opts->t1 > 0 ? opts->t1 : 0.8, t2 = opts->t2 > 0 ? opts->t2 : 0.05;
+    tr = opts->tr > 0 ? opts->tr : 0.005, te = opts->te > 0 ? opts->te : 0.01;
+    fa = opts->fa_deg > 0 ? opts->fa_deg : 15, b1 = opts->b1 > 0 ? opts->b1 : 1;
+    memset(&e, 0, sizeof(e));
+    e.M = M, e.n = n, e.signal = signal, e.states = states, e.sigder = sigder, e.statesder = statesder;
+    e.s = (mv__epg_z *)mv__alloc((size_t)(3 * M) * sizeof(mv__epg_z), NULL);
+    if (e.s && (sigder || statesder)) e.ds = (mv__epg_z *)mv__alloc((size_t)(12 * M) * sizeof(mv__epg_z), NULL);
+    if (!e.s || ((sigder || statesder) && !e.ds)) {
+        mv__free(e.s, NULL);
+        return mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: %lld configuration orders", fn, (long long)M);
+    }
+    memset(e.s, 0, (size_t)(3 * M) * sizeof(mv__epg_z));
+    if (e.ds) memset(e.ds, 0, (size_t)(12 * M) * sizeof(mv__epg_z));
+    mv__epg_run(&e, opts, t1, t2, tr, te, fa, b1);
+    for (i = 0; i < n && sigder; i++) { /* relative derivatives, BART's file */
+        const double scale[3] = {t1, t2, b1};
+        int j;
+        for (j = 0; j < 3; j++) {
+            sigder[2 * (j * n + i)] = (float)(sigder[2 * (j * n + i)] * scale[j]);
+            sigder[2 * (j * n + i) + 1] = (float)(sigder[2 * (j * n + i) + 1] * scale[j]);
+        }
+    }
+    mv__free(e.s, NULL);
+    mv__free(e.ds, NULL);
+    return MV_OK;
+}
+
+MVDEF mv_status mv_epg_crb(const float *signal, const float *sigder, int64_t n, unsigned unknowns,
+                           const mv_epg_opts *opts, double *fisher, double *rcrb)
+{
+    static const char *fn = "mv_epg_crb";
+    mv_epg_opts zero;
+    double A[2 * 25], L[2 * 25], e[2 * 5], scale[4], norm[4];
+    int idx[4], P = 1, i, j, q;
+    int64_t t;
+    if (!opts) {
+        memset(&zero, 0, sizeof(zero));
+        opts = &zero;
+    }
+    MV__CHECK(signal && sigder && rcrb, MV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    MV__CHECK(n >= 1, MV_ERR_INVALID_ARG, "%s: n = %lld", fn, (long long)n);
+    MV__CHECK(unknowns >= 1 && unknowns <= 15, MV_ERR_INVALID_ARG,
+              "%s: unknowns = %u (bits of T1 1, T2 2, B1 4, off-resonance 8)", fn, unknowns);
+    for (q = 0; q < 4; q++)
+        if ((unknowns >> q) & 1u) idx[P++ - 1] = q;
+    /* the absolute derivatives: mv_epg's relative ones over T1, T2, B1 */
+    scale[0] = opts->t1 > 0 ? opts->t1 : 0.8, scale[1] = opts->t2 > 0 ? opts->t2 : 0.05;
+    scale[2] = opts->b1 > 0 ? opts->b1 : 1, scale[3] = 1;
+    for (q = 0; q < 4; q++) norm[q] = scale[q] * scale[q];
+    memset(A, 0, sizeof(A));
+    for (t = 0; t < n; t++) { /* A_ij = sum conj(d_i) d_j, d_0 the signal (M0's derivative) */
+        double d[2 * 5];
+        d[0] = signal[2 * t], d[1] = signal[2 * t + 1];
+        for (i = 1; i < P; i++) {
+            d[2 * i] = sigder[2 * (idx[i - 1] * n + t)] / scale[idx[i - 1]];
+            d[2 * i + 1] = sigder[2 * (idx[i - 1] * n + t) + 1] / scale[idx[i - 1]];
+        }
+        for (i = 0; i < P; i++)
+            for (j = 0; j < P; j++) {
+                A[2 * (i * P + j)] += d[2 * i] * d[2 * j] + d[2 * i + 1] * d[2 * j + 1];
+                A[2 * (i * P + j) + 1] += d[2 * i] * d[2 * j + 1] - d[2 * i + 1] * d[2 * j];
+            }
+    }
+    if (fisher) memcpy(fisher, A, sizeof(double) * 2 * (size_t)(P * P));
+    for (i = 0; i < P; i++) { /* the inverse's diagonal: column i of A^-1 by Cholesky */
+        memcpy(L, A, sizeof(L));
+        memset(e, 0, sizeof(e));
+        e[2 * i] = 1;
+        if (!mv__chol_solve(L, e, P))
+            return mv__fail(MV_ERR_BAD_DATA, "%s: the Fisher information is singular (a derivative of the signal "
+                                             "is zero or proportional to another's)", fn);
+        rcrb[i] = e[2 * i] * (double)n * (opts->tr > 0 ? opts->tr : 0.005);
+        if (i > 0) rcrb[i] /= norm[idx[i - 1]];
+    }
+    return MV_OK;
+}
+
+/* ---- bart ssa: singular spectrum analysis (SSA-FARY) ----------------------- */
+
+/* Whether EOF j takes part in the backprojection (BART's rank, then its
+   group bits 0 .. 30; a negative group keeps all but its bits) */
+static int mv__ssa_selected(const mv_ssa_opts *o, int64_t j)
+{
+    int bit;
+    if (o->rank > 0) return j < o->rank;
+    if (o->rank < 0) return j >= -(int64_t)o->rank;
+    bit = j <= 30 && (((o->group < 0 ? -o->group : o->group) >> j) & 1);
+    return o->group < 0 ? !bit : bit;
+}
+
+/* The series prepared as BART prepares it: each coordinate minus its mean,
+   over its standard deviation, placed at BART's centre of the padded
+   length L (float64, rounded to float for the trajectory matrix) */
+static void mv__ssa_prepare(const mv_vol *src, const mv_ssa_opts *o, int64_t L, float *x)
+{
+    const int64_t T = src->dim[0], C = mv_vol_count(src) / src->dim[0];
+    const int64_t off = L / 2 - T / 2 < 0 ? T / 2 - L / 2 : L / 2 - T / 2;
+    const float *in = (const float *)src->data;
+    int64_t t, c;
+    memset(x, 0, (size_t)(2 * L * C) * sizeof(float));
+    for (c = 0; c < C; c++) {
+        double mr = 0, mi = 0, ss = 0, sd = 1;
+        const float *v = in + 2 * T * c;
+        if (!o->keep_mean) {
+            for (t = 0; t < T; t++) mr += v[2 * t], mi += v[2 * t + 1];
+            mr /= (double)T, mi /= (double)T;
+        }
+        if (o->normalize) { /* Bessel's n - 1, of the series after the mean's removal */
+            double ar = 0, ai = 0;
+            for (t = 0; t < T; t++) ar += v[2 * t] - mr, ai += v[2 * t + 1] - mi;
+            ar /= (double)T, ai /= (double)T;
+            for (t = 0; t < T; t++) {
+                const double dr = v[2 * t] - mr - ar, di = v[2 * t + 1] - mi - ai;
+                ss += dr * dr + di * di;
+            }
+            sd = sqrt(ss / (double)(T - 1));
+        }
+        for (t = 0; t < T; t++) {
+            x[2 * (L * c + off + t)] = (float)((v[2 * t] - mr) / sd);
+            x[2 * (L * c + off + t) + 1] = (float)((v[2 * t + 1] - mi) / sd);
+        }
+    }
+}
+
+/* back (T, C): each sample the mean of its anti-diagonal of the selected
+   EOFs' part of A, sum_j s_j u_j vh_j (no zero padding: L = T) */
+static mv_status mv__ssa_backproject(const mv_vol *u, const float *sv, const mv_vol *vh, int64_t K, int64_t W, int64_t C,
+                                     int64_t T, const mv_ssa_opts *o, mv_vol *back)
+{
+    const int64_t P = T - W + 1, Q = W * C, b = MV__MIN(W, P);
+    const float *U = (const float *)u->data, *V = (const float *)vh->data;
+    const int64_t R = vh->dim[0]; /* V^H's rows: Q, or K when economical */
+    double *acc = (double *)mv__alloc_zero((size_t)(2 * T * C + 2 * Q) * sizeof(double), o->alloc_ctx), *row;
+    int64_t j, p, q, t, c;
+    mv_vol tb;
+    mv_status st;
+    MV__CHECK(acc != NULL, MV_ERR_OUT_OF_MEMORY, "mv_ssa: the backprojection (%lld x %lld)", (long long)T, (long long)C);
+    row = acc + 2 * T * C;
+    for (j = 0; j < K; j++) {
+        if (!mv__ssa_selected(o, j) || sv[j] == 0) continue;
+        for (q = 0; q < Q; q++) /* s_j vh_j */
+            row[2 * q] = (double)sv[j] * V[2 * (j + R * q)], row[2 * q + 1] = (double)sv[j] * V[2 * (j + R * q) + 1];
+        for (p = 0; p < P; p++) {
+            const double ur = U[2 * (p + P * j)], ui = U[2 * (p + P * j) + 1];
+            for (q = 0; q < Q; q++) { /* column q = (w, c): sample p + w of coordinate c */
+                const int64_t w = q % W, cc = q / W;
+                double *a = acc + 2 * (T * cc + p + w);
+                a[0] += ur * row[2 * q] - ui * row[2 * q + 1];
+                a[1] += ur * row[2 * q + 1] + ui * row[2 * q];
+            }
+        }
+    }
+    mv_vol_init(&tb);
+    {
+        int64_t d[2];
+        d[0] = T, d[1] = C;
+        st = mv_vol_alloc(&tb, MV_DT_C64, 2, d, o->alloc_ctx);
+    }
+    if (st == MV_OK)
+        for (c = 0; c < C; c++)
+            for (t = 0; t < T; t++) { /* the anti-diagonal's length: min(t + 1, T - t, b) */
+                const int64_t n = MV__MIN(MV__MIN(t + 1, T - t), b);
+                ((float *)tb.data)[2 * (T * c + t)] = (float)(acc[2 * (T * c + t)] / (double)n);
+                ((float *)tb.data)[2 * (T * c + t) + 1] = (float)(acc[2 * (T * c + t) + 1] / (double)n);
+            }
+    mv__free(acc, o->alloc_ctx);
+    if (st != MV_OK) return st;
+    return mv__out_commit(back, &tb);
+}
+
+MVDEF mv_status mv_ssa(const mv_vol *src, mv_vol *eof, mv_vol *s, mv_vol *back, const mv_ssa_opts *opts)
+{
+    static const char *fn = "mv_ssa";
+    mv_ssa_opts zo;
+    mv_mri_opts mo;
+    int64_t T, C, W, L, P, Q, K, a, d[2], j;
+    mv_vol A, u, sv, vh, ts;
+    float *x = NULL;
+    mv_status st;
+    if (!opts) {
+        memset(&zo, 0, sizeof(zo));
+        opts = &zo;
+    }
+    MV__CHECK(eof != NULL && s != NULL, MV_ERR_INVALID_ARG, "%s: eof or s is NULL", fn);
+    MV__TRY(mv__mri_check_c64(src, fn, "src"));
+    for (a = 2; a < src->ndim; a++)
+        MV__CHECK(src->dim[a] == 1, MV_ERR_INVALID_ARG, "%s: src dims[%lld] = %lld (samples, coordinates only)", fn,
+                  (long long)a, (long long)src->dim[a]);
+    T = src->dim[0], C = src->ndim > 1 ? src->dim[1] : 1, W = opts->window;
+    L = !opts->no_zeropad && !back ? T + W - 1 : T;
+    MV__CHECK(W >= 1 && W <= L, MV_ERR_INVALID_ARG, "%s: window %lld for %lld samples%s", fn, (long long)W, (long long)T,
+              L == T ? " (not zero-padded: at most the samples)" : "");
+    MV__CHECK(!back || opts->rank != 0 || opts->group != 0, MV_ERR_INVALID_ARG,
+              "%s: a backprojection needs opts.rank or opts.group (bart -r, -g)", fn);
+    MV__CHECK(!opts->normalize || T >= 2, MV_ERR_INVALID_ARG, "%s: a standard deviation of %lld sample", fn, (long long)T);
+    P = L - W + 1, Q = W * C;
+    MV__CHECK(P <= 16384 && Q <= 65536 && P * P <= ((int64_t)1 << 28) && P * Q <= ((int64_t)1 << 28), MV_ERR_INVALID_ARG,
+              "%s: a %lld x %lld trajectory matrix (at most 16384 rows, 2^28 entries, and its EOFs P^2)", fn, (long long)P,
+              (long long)Q);
+    x = (float *)mv__alloc((size_t)(2 * L * C) * sizeof(float), opts->alloc_ctx);
+    MV__CHECK(x != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %lld x %lld samples", fn, (long long)L, (long long)C);
+    mv__ssa_prepare(src, opts, L, x);
+    mv_vol_init(&A), mv_vol_init(&u), mv_vol_init(&sv), mv_vol_init(&vh), mv_vol_init(&ts);
+    d[0] = P, d[1] = Q;
+    st = mv_vol_alloc(&A, MV_DT_C64, 2, d, opts->alloc_ctx);
+    if (st == MV_OK) { /* A[p, (w, c)] = x_c[p + w], p fastest */
+        int64_t p, q;
+        for (q = 0; q < Q; q++)
+            for (p = 0; p < P; p++)
+                memcpy((float *)A.data + 2 * (p + P * q), x + 2 * (L * (q / W) + p + q % W), 2 * sizeof(float));
+    }
+    mv__free(x, opts->alloc_ctx);
+    memset(&mo, 0, sizeof(mo));
+    mo.alloc_ctx = opts->alloc_ctx;
+    if (st == MV_OK) st = mv_svd(&A, &u, &sv, &vh, P < Q, &mo); /* U whole either way; V^H's K rows */
+    mv_free(&A);
+    K = MV__MIN(P, Q);
+    d[0] = P;
+    if (st == MV_OK) st = mv_vol_alloc(&ts, MV_DT_F32, 1, d, opts->alloc_ctx);
+    if (st == MV_OK) {
+        memset(ts.data, 0, (size_t)P * sizeof(float));
+        for (j = 0; j < K; j++) ((float *)ts.data)[j] = ((const float *)sv.data)[j];
+    }
+    if (st == MV_OK && back) st = mv__ssa_backproject(&u, (const float *)sv.data, &vh, K, W, C, T, opts, back);
+    mv_free(&sv), mv_free(&vh);
+    if (st != MV_OK) {
+        mv_free(&u), mv_free(&ts);
+        return st;
+    }
+    mv__out_commit(eof, &u);
+    return mv__out_commit(s, &ts);
 }
 
 /* ---- bart rmfreq: angle-dependent frequencies removed ---------------------- */

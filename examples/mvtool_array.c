@@ -585,7 +585,7 @@ static int cmd_poisson(const args *a)
 {
     mv_poisson_opts o;
     mv_vol m, c;
-    int64_t ny = 128, nz = 128, v = 0, points = 0, bd[NAX], i;
+    int64_t ny = 128, nz = 128, v = 0, points = 0, bd[NAX], i, k;
     double f;
     const char *w;
     int rc;
@@ -595,9 +595,10 @@ static int cmd_poisson(const args *a)
         (rc = opt_int(a, "-Z", 1, 4096, "-Z: a size 1 .. 4096", &nz)) ||
         (rc = opt_int(a, "-C", 0, 4096, "-C: a calibration size", &o.calib)) ||
         (rc = opt_int(a, "-R", 1, (int64_t)1 << 26, "-R: a number of points", &o.random_points)) ||
-        (rc = opt_int(a, "-T", 1, 1, "-T: one class (bart's multi-class patterns are not built)", &v)) ||
-        (rc = opt_int(a, "-s", BART_INT_MIN, BART_INT_MAX, "-s: a seed (bart's int)", &v)))
+        (rc = opt_int(a, "-T", 1, 32, "-T: 1 .. 32 classes", &v)))
         return rc;
+    o.classes = (int)(opt_str(a, "-T") ? v : 1);
+    if ((rc = opt_int(a, "-s", BART_INT_MIN, BART_INT_MAX, "-s: a seed (bart's int)", &v))) return rc;
     if (opt_str(a, "-s")) o.seed_set = 1, o.seed = (unsigned)(v & 0xffffffff);
     if (((w = opt_str(a, "-y")) && (parse_list(w, &o.accel_y, 1) != 1 || o.accel_y < 1)) ||
         ((w = opt_str(a, "-z")) && (parse_list(w, &o.accel_z, 1) != 1 || o.accel_z < 1)))
@@ -608,21 +609,40 @@ static int cmd_poisson(const args *a)
     if (opt_flag(a, "-v") && o.var_density == 0) o.var_density = 20;
     o.elliptical = opt_flag(a, "-e");
     if (o.calib > ny || o.calib > nz) return usage_error(a, "-C: at most the smaller of -Y and -Z", opt_str(a, "-C"));
+    if (o.classes > 1 && o.random_points) return usage_error(a, "-R points have no classes (bart leaves them undefined)", opt_str(a, "-T"));
+    if (opt_flag(a, "-m")) { /* bart's -m: the points' (0, ky, kz) instead of a mask */
+        if (o.calib) return usage_error(a, "-C needs the mask (bart asserts): not with -m", opt_str(a, "-C"));
+        if ((st = mv_poisson_samples(&m, ny, nz, &o)) != MV_OK) return fail_at(st, a->pos[0]);
+        ones16(bd);
+        bd[0] = 3, bd[1] = m.dim[1];
+        if ((rc = alloc16(&c, bd, a->pos[0]))) {
+            mv_free(&m);
+            return rc;
+        }
+        for (i = 0; i < m.dim[1]; i++) /* bart writes 0 where medvol's samples hold the class */
+            for (k = 1; k < 3; k++) ((float *)c.data)[2 * (3 * i + k)] = ((const float *)m.data)[3 * i + k];
+        printf("points: %lld%s", (long long)m.dim[1], o.classes > 1 ? "" : "\n");
+        if (o.classes > 1) printf(", classes: %d\n", o.classes);
+        mv_free(&m);
+        return cfl_save_dims(a->pos[0], &c, bd);
+    }
     st = mv_poisson_mask(&m, ny, nz, &o, &points);
     if (st != MV_OK) return fail_at(st, a->pos[0]);
     ones16(bd);
-    bd[1] = ny, bd[2] = nz;
+    bd[1] = ny, bd[2] = nz, bd[3] = o.classes;
     if ((rc = alloc16(&c, bd, a->pos[0]))) {
         mv_free(&m);
         return rc;
     }
-    for (i = 0; i < ny * nz; i++) ((float *)c.data)[2 * i] = ((const float *)m.data)[i];
+    for (i = 0; i < ny * nz * o.classes; i++) ((float *)c.data)[2 * i] = ((const float *)m.data)[i];
     mv_free(&m);
     /* bart's line, its float arithmetic: f (pi / 4 elliptical) times the grid, over the points */
     f = o.elliptical ? (float)(3.14159265358979323846 / 4.) : 1.f;
-    printf("points: %lld, grid size: %lldx%lld%s = %ld (R = %f)\n", (long long)points, (long long)ny, (long long)nz,
-           o.elliptical ? "x(pi/4)" : "", (long)((float)f * (float)ny * (float)nz),
-           (double)((float)f * 1.f * (float)ny * (float)nz / (float)points));
+    printf("points: %lld", (long long)points);
+    if (o.classes > 1) printf(", classes: %d", o.classes);
+    printf(", grid size: %lldx%lld%s = %ld (R = %f)\n", (long long)ny, (long long)nz, o.elliptical ? "x(pi/4)" : "",
+           (long)((float)f * (float)ny * (float)nz),
+           (double)((float)f * (float)o.classes * (float)ny * (float)nz / (float)points));
     return cfl_save_dims(a->pos[0], &c, bd);
 }
 
@@ -2242,13 +2262,15 @@ const command mvtool_array_commands[] = {
      "-s= -n= -S= -r", 2, 2, cmd_noise},
     {"poisson", "a Poisson-disc undersampling mask (bart poisson, its mask)",
      "mvtool poisson [-Y N] [-Z N] [-y A] [-z A] [-C N] [-v] [-V V] [-e] [-D D]\n"
-     "               [-R N] [-s SEED] OUT\n"
+     "               [-R N] [-s SEED] [-T N] [-m] OUT\n"
      "  bart poisson: a (1, Y, Z) mask (default 128 x 128) of Poisson-disc points\n"
      "  at accelerations -y, -z, a centre of -C samples, variable density -v\n"
      "  (-V), within the inscribed circle with -e, -R N uniform random points\n"
      "  instead; BART's draws (seed 11235 unless -s): bart's mask. Prints its\n"
-     "  \"points: ...\" line. (bart's -T classes and -m are not built.)\n",
-     "-Y= -Z= -y= -z= -C= -v -V= -e -D= -T= -R= -s=", 1, 1, cmd_poisson},
+     "  \"points: ...\" line. -T N: N classes of one multi-class pattern along\n"
+     "  axis 3 (frames; each as dense as one pattern, all together sqrt(N) times\n"
+     "  denser). -m: the points' (0, ky, kz) (3, P) instead of a mask.\n",
+     "-Y= -Z= -y= -z= -C= -v -V= -e -D= -T= -R= -s= -m", 1, 1, cmd_poisson},
     {"scale", "IN times a complex factor (bart scale)",
      "mvtool scale FACTOR IN OUT\n"
      "  bart scale: each sample times FACTOR (2, -0.5, 1.5i, 1+2i), bart's bytes.\n",

@@ -1,8 +1,9 @@
 /* mvtool_mri.c - the mri family of mvtool: BART-compatible non-Cartesian
    commands on .cfl/.hdr pairs (medvol.h >>api-nufft): traj (bart traj,
    every option), estdims, estdelay (bart estdims, estdelay), nufft (bart
-   nufft), dcf (density compensation, which BART lacks) and signal (bart
-   signal's analytical relaxation curves, its bytes).
+   nufft), dcf (density compensation, which BART lacks), signal (bart
+   signal's analytical relaxation curves, its bytes), epg (bart epg's
+   extended phase graphs, mv_epg), looklocker and wavepsf (bart's).
    Files are read with BART's axes beyond medvol's 7 folded into dims[6]
    and written with BART's 16 sizes (cfl_load_folded, cfl_save_dims). */
 #include "mvtool.h"
@@ -480,6 +481,200 @@ static int cmd_signal(const args *a)
     return cfl_save_dims(a->pos[0], &o, bd);
 }
 
+/* epg [-C|-M|-H|-F|-S|-B] [-1 T1] [-2 T2] [-b B1] [-o OFF] [-r TR] [-e TE] [-f FA] [-s SP] [-n N] [-u U]
+   [-v V] [--refocus DEG] [--seed S] SIGNAL [STATES] [SIGDER] [STATESDER] (bart epg) */
+static int epg_save(const char *path, const float *data, int64_t samples, const int64_t bd[16])
+{
+    mv_vol o;
+    int rc;
+    if ((rc = alloc16(&o, bd, path))) return rc;
+    memcpy(o.data, data, (size_t)(2 * samples) * sizeof(float));
+    return cfl_save_dims(path, &o, bd);
+}
+
+static void epg_print_crb(const double *fisher, const double *rcrb, int P, unsigned unknowns)
+{
+    static const char *labels[4] = {"rCRB T1", "rCRB T2", "rCRB B1", " CRB OF"};
+    int i, j, q;
+    printf("Fisher information matrix: \n");
+    for (i = 0; i < P; i++) {
+        for (j = 0; j < P; j++) printf("%1.2f%+1.2fi ", (float)fisher[2 * (i * P + j)], (float)fisher[2 * (i * P + j) + 1]);
+        printf("\n");
+    }
+    if (!rcrb) return;
+    printf("\nrCRB M0: %3.3f\n", (float)rcrb[0]);
+    for (q = 0, i = 1; q < 4; q++)
+        if ((unknowns >> q) & 1u) printf("%s: %3.3f\n", labels[q], (float)rcrb[i++]);
+    printf("\n");
+}
+
+static int cmd_epg(const args *a)
+{
+    /* bart's defaults, as its float options hold them */
+    float t1 = 0.800f, t2 = 0.050f, tr = 0.005f, te = 0.010f, fa = 15.0f, off = 0.f, b1 = 1.f, refocus = 180.f;
+    int64_t n = 10, sp = 0, unknowns = 3, verbose = 0, seed = 1, M, bd[16];
+    mv_epg_opts o;
+    float *sig = NULL, *st = NULL, *sd = NULL, *sdr = NULL;
+    const int np = a->npos;
+    int i, rc;
+    mv_status s;
+    memset(&o, 0, sizeof(o));
+    for (i = 0; i < a->nopt; i++) { /* bart's OPT_SELECT: the last one given */
+        static const char seqs[] = "CMHFSB";
+        const char *p = a->opt_name[i][2] == 0 ? strchr(seqs, a->opt_name[i][1]) : NULL;
+        if (p && *p) o.sequence = (int)(p - seqs);
+    }
+    if ((rc = opt_floats(a, "-1", &t1, 1)) || (rc = opt_floats(a, "-2", &t2, 1)) || (rc = opt_floats(a, "-b", &b1, 1)) ||
+        (rc = opt_floats(a, "-o", &off, 1)) || (rc = opt_floats(a, "-r", &tr, 1)) || (rc = opt_floats(a, "-e", &te, 1)) ||
+        (rc = opt_floats(a, "-f", &fa, 1)) || (rc = opt_floats(a, "--refocus", &refocus, 1)) ||
+        (rc = get_int(a, "-s", 0, 2, &sp)) || (rc = get_int(a, "-n", 1, (int64_t)1 << 20, &n)) ||
+        (rc = get_int(a, "-u", 1, 15, &unknowns)) || (rc = get_int(a, "-v", 0, 1 << 20, &verbose)) ||
+        (rc = get_int(a, "--seed", 1, 4294967295LL, &seed)))
+        return rc;
+    if (!(t1 > 0 && t2 > 0 && tr > 0 && te > 0 && fa > 0 && b1 > 0 && refocus > 0))
+        return usage_error(a, "T1, T2, TR, TE, FA, B1 and the refocusing flip must be above 0", "-1/-2/-r/-e/-f/-b");
+    o.t1 = t1, o.t2 = t2, o.tr = tr, o.te = te, o.fa_deg = fa, o.b1 = b1, o.offres = off, o.refocus_deg = refocus;
+    o.spoiling = (int)sp, o.seed = (unsigned)seed;
+    if (o.sequence == MV_EPG_SPINECHO && n > 2) return usage_error(a, "a spin echo has 1 or 2 echoes (-n)", opt_str(a, "-n"));
+    if (o.sequence == MV_EPG_HYPERECHO && n % 2 == 0)
+        return usage_error(a, "a hyperecho needs an odd echo count (-n)", opt_str(a, "-n") ? opt_str(a, "-n") : "-H");
+    M = mv_epg_orders(o.sequence, n);
+    sig = (float *)malloc((size_t)(2 * n) * sizeof(float));
+    if (np > 1) st = (float *)malloc((size_t)(6 * M * n) * sizeof(float));
+    if (np > 2 || verbose > 0) sd = (float *)malloc((size_t)(8 * n) * sizeof(float));
+    if (np > 3) sdr = (float *)malloc((size_t)(24 * M * n) * sizeof(float));
+    if (!sig || (np > 1 && !st) || ((np > 2 || verbose > 0) && !sd) || (np > 3 && !sdr))
+        rc = fail_at(mv_set_error(MV_ERR_OUT_OF_MEMORY, "epg: %lld echoes of %lld orders", (long long)n, (long long)M), a->pos[0]);
+    else if ((s = mv_epg(n, &o, sig, st, sd, sdr)) != MV_OK)
+        rc = fail_at(s, a->pos[0]);
+    if (!rc && verbose > 0 && np > 2) { /* bart prints the bounds where it writes the derivatives */
+        double fisher[50], rcrb[5];
+        const int P = 1 + ((unknowns & 1) != 0) + ((unknowns & 2) != 0) + ((unknowns & 4) != 0) + ((unknowns & 8) != 0);
+        s = mv_epg_crb(sig, sd, n, (unsigned)unknowns, &o, fisher, rcrb);
+        if (s == MV_OK) epg_print_crb(fisher, rcrb, P, (unsigned)unknowns);
+        else if (s == MV_ERR_BAD_DATA) { /* the matrix, and no bounds (bart prints its float inverse's noise) */
+            epg_print_crb(fisher, NULL, P, (unsigned)unknowns);
+            fprintf(stderr, "mvtool epg: %s: no bounds\n", mv_last_error());
+        } else
+            rc = fail_at(s, a->pos[2]);
+    }
+    ones16(bd), bd[5] = n;
+    if (!rc) rc = epg_save(a->pos[0], sig, n, bd);
+    bd[6] = M, bd[7] = 3; /* BART's COEFF_DIM and COEFF2_DIM */
+    if (!rc && np > 1) rc = epg_save(a->pos[1], st, 3 * M * n, bd);
+    bd[6] = bd[7] = 1, bd[8] = 4; /* ITER_DIM */
+    if (!rc && np > 2) rc = epg_save(a->pos[2], sd, 4 * n, bd);
+    bd[6] = M, bd[7] = 3; /* [4][3][M][n]: n (5), M (6), F+ F- Z (7), the parameter (8) */
+    if (!rc && np > 3) rc = epg_save(a->pos[3], sdr, 12 * M * n, bd);
+    free(sig), free(st), free(sd), free(sdr);
+    return rc;
+}
+
+/* looklocker [-t T] [-D D] IN OUT (bart looklocker): T1 = |M0| / (|Mss| |R1*|) + 2 D per voxel from
+   a Look-Locker fit's coefficients (Mss, M0, R1*) along BART's axis 6; 0 where |Mss| < T or T1 is NaN */
+static int cmd_looklocker(const args *a)
+{
+    float threshold = 0.2f, td = 0.f;
+    int64_t bd[16], od[16], s[16], c[16];
+    mv_vol in, out;
+    int rc;
+    if ((rc = opt_floats(a, "-t", &threshold, 1)) || (rc = opt_floats(a, "-D", &td, 1))) return rc;
+    if ((rc = cfl_load_mapped(a->pos[0], &in, bd))) return rc;
+    if (bd[6] < 3) {
+        mv_free(&in);
+        return usage_error(a, "IN: the fit's Mss, M0 and R1* along BART's axis 6 (COEFF_DIM)", a->pos[0]);
+    }
+    memcpy(od, bd, sizeof(od));
+    od[6] = 1;
+    if ((rc = alloc16(&out, od, a->pos[1]))) {
+        mv_free(&in);
+        return rc;
+    }
+    strides_of(bd, s);
+    memset(c, 0, sizeof(c));
+    do { /* bart's arithmetic: cabs in double, the quotient rounded to float */
+        const float *p = (const float *)in.data + 2 * offset16(c, bd);
+        const double ms = cabs(p[0] + I * p[1]), m0 = cabs(p[2 * s[6]] + I * p[2 * s[6] + 1]),
+                     r1 = cabs(p[4 * s[6]] + I * p[4 * s[6] + 1]);
+        float t1 = (float)(m0 / (ms * r1) + 2. * td);
+        if (isnan(t1) || ms < threshold) t1 = 0.f;
+        ((float *)out.data)[2 * offset16(c, od)] = t1;
+    } while (next16(c, od));
+    mv_free(&in);
+    return cfl_save_dims(a->pos[1], &out, od);
+}
+
+/* wavepsf [-c] [-x X] [-y Y] [-r R] [-a ADC] [-t DT] [-g G] [-s S] [-n N] OUT (bart wavepsf): the
+   wave-CAIPI point spread function in hybrid space, BART's float steps: the sine (or -c cosine)
+   gradient of N cycles over the readout, slew or amplitude limited; its phase per cm (the gradient's
+   integral, prephased to a zero mean), sinc-interpolated from ADC / 10 points to X by BART's centred
+   unitary FFTs; psf[y][x] = e^{i phase[x] (-R (y - Y/2))} */
+#define BART_LARMOR 4257.56 /* Hz per Gauss */
+static int cmd_wavepsf(const args *a)
+{
+    int64_t sx = 512, sy = 128, adc = 3000, ncyc = 6, wp, t, y, bd[16], wd[16];
+    float dy = 0.1f, dt = 1e-5f, gmax = 0.8f, smax = 17000.f, T, w, gamp, prephase, cumsum = 0.f, scale;
+    float *k, *ph;
+    const int cs = opt_flag(a, "-c");
+    mv_vol o;
+    mv_status st;
+    int rc;
+    if ((rc = get_int(a, "-x", 1, 1 << 20, &sx)) || (rc = get_int(a, "-y", 1, 1 << 20, &sy)) ||
+        (rc = get_int(a, "-a", 10, 1 << 26, &adc)) || (rc = get_int(a, "-n", 1, 1 << 20, &ncyc)) ||
+        (rc = opt_floats(a, "-r", &dy, 1)) || (rc = opt_floats(a, "-t", &dt, 1)) || (rc = opt_floats(a, "-g", &gmax, 1)) ||
+        (rc = opt_floats(a, "-s", &smax, 1)))
+        return rc;
+    if (adc % 10) return usage_error(a, "the readout duration is a multiple of 10 us (bart asserts)", opt_str(a, "-a"));
+    if (sx * sy > ((int64_t)1 << 28)) return usage_error(a, "the PSF is at most 2^28 samples", opt_str(a, "-x"));
+    if (!(dt > 0) || !(gmax > 0) || !(smax > 0)) return usage_error(a, "-t, -g and -s must be above 0", "-t/-g/-s");
+    wp = adc / 10;
+    T = (float)wp * dt / (float)ncyc;
+    w = (float)(2 * BART_PI / T);
+    gamp = smax >= w * gmax ? gmax : smax / w;
+    prephase = (float)(-2 * BART_PI * BART_LARMOR * gamp / w);
+    k = (float *)calloc((size_t)(2 * (wp > sx ? wp : sx)), sizeof(float));
+    ph = (float *)calloc((size_t)(2 * sx), sizeof(float));
+    if (!k || !ph) {
+        free(k), free(ph);
+        return fail_at(mv_set_error(MV_ERR_OUT_OF_MEMORY, "wavepsf: %lld points", (long long)sx), a->pos[0]);
+    }
+    for (t = 0; t < wp; t++) { /* the gradient and its phase per cm, in BART's float and double steps */
+        const float x = w * (float)t * dt, g = (float)(gamp * (cs ? cos(x) : sin(x)));
+        k[2 * t] = (float)(2 * BART_PI * BART_LARMOR * (cumsum + g / 2.0) * dt + prephase);
+        cumsum = cumsum + g;
+    }
+    ones16(wd), wd[0] = wp;
+    st = bart_fft_samples(k, wd, 1u, 0, MV_FFT_ORTHO, 1); /* fftuc */
+    if (st == MV_OK) { /* md_resize_center: pad (or crop) about n/2 */
+        const int64_t off = sx / 2 - wp / 2;
+        for (t = 0; t < sx; t++)
+            if (t - off >= 0 && t - off < wp) ph[2 * t] = k[2 * (t - off)], ph[2 * t + 1] = k[2 * (t - off) + 1];
+        wd[0] = sx;
+        st = bart_fft_samples(ph, wd, 1u, 1, MV_FFT_ORTHO, 1); /* ifftuc */
+    }
+    free(k);
+    if (st != MV_OK) {
+        free(ph);
+        return fail_at(st, a->pos[0]);
+    }
+    scale = (float)sqrt((float)sx / (double)wp);
+    ones16(bd), bd[0] = sx, bd[1] = sy;
+    if ((rc = alloc16(&o, bd, a->pos[0]))) {
+        free(ph);
+        return rc;
+    }
+    for (y = 0; y < sy; y++) { /* md_zsmul by -dy (y - sy/2), then cexpf(i phase) */
+        const float val = -dy * (float)(y - sy / 2);
+        float *row = (float *)o.data + 2 * sx * y;
+        for (t = 0; t < sx; t++) {
+            const float p = ph[2 * t] * scale * val;
+            row[2 * t] = cosf(p), row[2 * t + 1] = sinf(p);
+        }
+    }
+    free(ph);
+    return cfl_save_dims(a->pos[0], &o, bd);
+}
+
 const command mvtool_mri_commands[] = {
     {"traj", "k-space trajectories, Cartesian or radial (bart traj, its bytes)",
      "mvtool traj [-x X] [-y Y] [-d D] [-e E] [-a A] [-t T] [-m M] [-l] [-g] [-r] [-G] [-H] [-s N] [-D]\n"
@@ -514,6 +709,34 @@ const command mvtool_mri_commands[] = {
      "  state), IR bSSFP (-B -I), TSE (-T), MOLLI (-M, -b heart beats, -t T1 recovery s), multi gradient\n"
      "  echo (-G, --fat water and fat); TR and TE in s, FA in degrees; bart's defaults and bytes.\n",
      "-F -B -T -M -G --fat -I -s -0= -1= -2= -3= -r= -e= -f= -t= -n= -b= --av-spokes=", 1, 1, cmd_signal},
+    {"epg", "extended phase graph simulation: CPMG, fmSSFP, hyperecho, FLASH, spin echo, bSSFP (bart epg)",
+     "mvtool epg [-C|-M|-H|-F|-S|-B] [-1 T1] [-2 T2] [-b B1] [-o OFF] [-r TR] [-e TE] [-f FA] [-s SP] [-n N]\n"
+     "           [-u U] [-v V] [--refocus DEG] [--seed S] SIGNAL [STATES] [SIGDER] [STATESDER]\n"
+     "  bart epg (mv_epg): N echoes (10) along axis 5 of CPMG (-C, the default; --refocus its flip, 180),\n"
+     "  fmSSFP (-M), hyperecho (-H, N odd), FLASH (-F; -s 0 ideal spoiling, 1 RF spoiling, 2 random RF\n"
+     "  phases, glibc rand() after srand(--seed, 1) as bart's), spin echo (-S, N 1 or 2), bSSFP (-B); T1,\n"
+     "  T2, TR, TE in one unit of time (0.8, 0.05, 0.005, 0.01), OFF in cycles per it, FA in degrees (15),\n"
+     "  B1 relative (1). STATES: F+, F-, Z (axis 7) of each order (axis 6); SIGDER: T1, T2, B1 times the\n"
+     "  derivative and d/dOFF (axis 8); STATESDER: the states' derivatives (axes 5 to 8). -v 1 with SIGDER\n"
+     "  prints the Fisher information and the Cramer-Rao bounds of M0 and the unknowns -u (bits T1 1,\n"
+     "  T2 2, B1 4, OFF 8; 3).\n"
+     "  Derivatives for every sequence (bart: not -H, -S); B1's exact where bart's is B1 times it.\n",
+     "-C -M -H -F -S -B -1= -2= -b= -o= -r= -e= -f= -s= -n= -u= -v= --refocus= --seed=", 1, 4, cmd_epg},
+    {"looklocker", "T1 map from a Look-Locker fit's Mss, M0 and R1* (bart looklocker)",
+     "mvtool looklocker [-t THRESHOLD] [-D DELAY] IN OUT\n"
+     "  bart looklocker: IN holds the fit's Mss, M0, R1* along BART's axis 6; OUT (axis 6 of 1) the T1\n"
+     "  M0 / (Mss R1*) + 2 DELAY (magnitudes; DELAY from the inversion's middle to the first excitation,\n"
+     "  0), zero where |Mss| < THRESHOLD (0.2; bart's help says M0, its code and this compare Mss) or T1\n"
+     "  is not a number.\n",
+     "-t= -D=", 2, 2, cmd_looklocker},
+    {"wavepsf", "wave-CAIPI point spread function in hybrid space (bart wavepsf)",
+     "mvtool wavepsf [-c] [-x RO] [-y PE] [-r RES] [-a ADC_US] [-t DT] [-g GMAX] [-s SMAX] [-n CYCLES] OUT\n"
+     "  bart wavepsf: the PSF (RO, PE) of a sine (-c cosine) wave gradient of CYCLES (6) over the readout\n"
+     "  of ADC_US microseconds (3000, a multiple of 10), amplitude GMAX G/cm (0.8) or slew-limited by SMAX\n"
+     "  G/cm/s (17000), its phase per cm sinc-interpolated from ADC_US / 10 points to RO (512) by BART's\n"
+     "  centred unitary FFTs, times -RES (y - PE/2) cm (RES 0.1, PE 128); DT the ADC's sampling time in s\n"
+     "  (1e-5). For a 3D PSF, bart's recipe: -c for z, reshape, fmac.\n",
+     "-c -x= -y= -r= -a= -t= -g= -s= -n=", 1, 1, cmd_wavepsf},
     {"dcf", "density compensation weights of a trajectory (.cfl)",
      "mvtool dcf TRAJ OUT [--pipe-menon N]\n"
      "  weights (1, S, P) in k-space area units: analytic radial ramp, or N Pipe-Menon iterations\n"

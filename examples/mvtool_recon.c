@@ -1246,6 +1246,62 @@ static int cmd_rmfreq(const args *a)
     return cfl_save_dims(a->pos[2], &out, kd);
 }
 
+/* ssa -w W [-z] [-m 0|1] [-n 0|1] [-r R] [-g G] SRC EOF [S] [BACK] (bart ssa): mv_ssa on SRC's
+   (samples, coordinates); EOF (P, P), S (P), BACK SRC's sizes */
+static int cmd_ssa(const args *a)
+{
+    mv_vol src, eof, s, back, sc;
+    mv_ssa_opts o;
+    int64_t bd[16], od[16], v, i;
+    const int want_back = a->npos > 3;
+    int rc, ax;
+    mv_status st;
+    memset(&o, 0, sizeof(o));
+    if (opt_int(a, "-w", 1, 1 << 20, &v) <= 0) return usage_error(a, "specify the window length -w (bart's words)", opt_str(a, "-w") ? opt_str(a, "-w") : "-w");
+    o.window = v;
+    o.no_zeropad = opt_flag(a, "-z");
+    if (opt_int(a, "-m", 0, 1, &v) < 0) return usage_error(a, "-m takes 0 or 1", opt_str(a, "-m"));
+    if (opt_str(a, "-m")) o.keep_mean = !v;
+    if (opt_int(a, "-n", 0, 1, &v) < 0) return usage_error(a, "-n takes 0 or 1", opt_str(a, "-n"));
+    if (opt_str(a, "-n")) o.normalize = (int)v;
+    if (opt_int(a, "-r", -65536, 65536, &v) < 0) return usage_error(a, "-r takes a rank", opt_str(a, "-r"));
+    if (opt_str(a, "-r")) o.rank = (int)v;
+    if (opt_int(a, "-g", -((int64_t)1 << 62), (int64_t)1 << 62, &v) < 0) return usage_error(a, "-g takes a bitmask", opt_str(a, "-g"));
+    if (opt_str(a, "-g")) o.group = v;
+    if (want_back && o.rank == 0 && o.group == 0)
+        return usage_error(a, "specify rank or group for backprojection (bart's words: -r or -g)", a->pos[3]);
+    if ((rc = cfl_load_mapped(a->pos[0], &src, bd))) return rc;
+    for (ax = 2; ax < 16; ax++)
+        if (bd[ax] != 1) {
+            mv_free(&src);
+            return usage_error(a, "only the first two dimensions may be filled (bart's words)", a->pos[0]);
+        }
+    mv_vol_init(&eof), mv_vol_init(&s), mv_vol_init(&back), mv_vol_init(&sc);
+    st = mv_ssa(&src, &eof, &s, want_back ? &back : NULL, &o);
+    mv_free(&src);
+    if (st != MV_OK) return fail_at(st, a->pos[0]);
+    ones16(od), od[0] = od[1] = eof.dim[0];
+    if ((rc = cfl_save_dims(a->pos[1], &eof, od))) {
+        mv_free(&s), mv_free(&back);
+        return rc;
+    }
+    if (a->npos > 2) { /* BART's S: complex, imaginary 0 */
+        ones16(od), od[0] = s.dim[0];
+        if ((rc = alloc16(&sc, od, a->pos[2]))) {
+            mv_free(&s), mv_free(&back);
+            return rc;
+        }
+        for (i = 0; i < s.dim[0]; i++) ((float *)sc.data)[2 * i] = ((const float *)s.data)[i];
+        if ((rc = cfl_save_dims(a->pos[2], &sc, od))) {
+            mv_free(&s), mv_free(&back);
+            return rc;
+        }
+    }
+    mv_free(&s);
+    if (want_back) return cfl_save_dims(a->pos[3], &back, bd);
+    return 0;
+}
+
 static int cmd_grappa(const args *a)
 {
     mv_vol k, out, g;
@@ -2076,6 +2132,16 @@ const command mvtool_recon_commands[] = {
      "  theta = pi + atan2(k_x, k_y) of each spoke's first TRAJ sample; -M: the\n"
      "  harmonics times a contrast modulation of K's sizes. Solved in float64.\n",
      "-N= -M=", 3, 3, cmd_rmfreq},
+    {"ssa", "singular spectrum analysis, SSA-FARY's EOFs for self-gating (BART ssa)",
+     "mvtool ssa -w W [-z] [-m 0|1] [-n 0|1] [-r R] [-g G] SRC EOF [S] [BACKPROJECTION]\n"
+     "  As bart ssa (mv_ssa): SRC's samples (axis 0) of its coordinates (axis 1, e.g. each coil's DC\n"
+     "  sample per spoke, after rmfreq), each minus its mean (-m 0: kept), over its standard deviation\n"
+     "  (-n 1), zero-padded by W - 1 (-z: not); the SVD of its trajectory matrix of window W: EOF the\n"
+     "  empirical orthogonal functions (columns; each unique up to a phase, bart's is LAPACK's), S the\n"
+     "  singular values; BACKPROJECTION (unpadded) from the first R EOFs (-r R; -r -R: all but those) or\n"
+     "  the EOFs of bitmask G (-g; negative: all but those), each sample its anti-diagonal's mean.\n"
+     "  The EOFs feed bin -R -C.\n",
+     "-w= -z -m= -n= -r= -g=", 2, 4, cmd_ssa},
     {"grappa", "GRAPPA reconstruction of undersampled k-space (+ g-factor)",
      "mvtool grappa KSPACE OUT [--acs N] [--kernel 5x4] [--accel R] [--lambda L] [--3d] [--gfactor G]\n"
      "  Fills the missing phase-encode lines of Cartesian undersampled k-space\n"

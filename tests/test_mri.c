@@ -630,6 +630,72 @@ MV_TEST(mri, poisson_mask_properties)
     EXPECT_STATUS(mv_poisson_mask(&m, 8, 8, &o, NULL), MV_ERR_INVALID_ARG);
 }
 
+/* Multi-class Poisson-disc patterns (opts.classes, bart poisson -T) by
+   Wei's definition, from mv_poisson_samples's coordinates (unscaled by the
+   accelerations back to the disc's square, in samples of the longer side):
+   points of one class at least D = 1 / 1.275 apart, of two classes at
+   least D / sqrt(T); the classes about equally full; the mask's frame t
+   holds class t's points (bart 0.8 loses the classes of points it cuts:
+   tests/test_tools.sh compares the union of its frames); refusals. */
+MV_TEST(mri, poisson_classes)
+{
+    enum { T = 3 };
+    mv_poisson_opts o;
+    mv_vol s, m;
+    int64_t P, i, j, cnt[T] = {0, 0, 0}, pts = 0;
+    const int64_t ny = 72, nz = 60;
+    const double D = 1 / 1.275, ext = 72;
+    double worst_same = 1e9, worst_cross = 1e9;
+    memset(&o, 0, sizeof(o));
+    o.classes = T, o.accel_y = 1.5, o.accel_z = 1.2, o.elliptical = 1;
+    REQUIRE_OK(mv_poisson_samples(&s, ny, nz, &o));
+    EXPECT(s.dtype == MV_DT_F32 && s.dim[0] == 3);
+    P = s.dim[1];
+    {
+        const float *c = (const float *)s.data;
+        for (i = 0; i < P; i++) {
+            const int k = (int)c[3 * i];
+            EXPECT_MSG(k >= 0 && k < T && c[3 * i] == (float)k, "point %lld: class %g", (long long)i, c[3 * i]);
+            if (k >= 0 && k < T) cnt[k]++;
+            for (j = i + 1; j < P; j++) { /* (p - 1/2) n = (p0 - 1/2) accel ext: back to the disc's square */
+                const double dy = (c[3 * i + 1] - c[3 * j + 1]) / (o.accel_y * ext) * ext;
+                const double dz = (c[3 * i + 2] - c[3 * j + 2]) / (o.accel_z * ext) * ext;
+                const double d = sqrt(dy * dy + dz * dz);
+                if (c[3 * i] == c[3 * j]) worst_same = d < worst_same ? d : worst_same;
+                else worst_cross = d < worst_cross ? d : worst_cross;
+            }
+        }
+    }
+    EXPECT_MSG(worst_same >= D * (1 - 1e-4), "two points of one class %.6f apart (at least %.6f)", worst_same, D);
+    EXPECT_MSG(worst_cross >= D / sqrt((double)T) * (1 - 1e-4), "points of two classes %.6f apart (at least %.6f)",
+               worst_cross, D / sqrt((double)T));
+    EXPECT_MSG(worst_cross < D, "classes packed more densely together (%.6f apart at the least)", worst_cross);
+    for (i = 0; i < T; i++)
+        EXPECT_MSG(fabs((double)cnt[i] * T / (double)P - 1) < 0.1, "class %lld: %lld of %lld points", (long long)i,
+                   (long long)cnt[i], (long long)P);
+    REQUIRE_OK(mv_poisson_mask(&m, ny, nz, &o, &pts));
+    EXPECT(m.ndim == 3 && m.dim[0] == ny && m.dim[1] == nz && m.dim[2] == T);
+    { /* each point marks its cell in its class's frame, and nothing else is marked */
+        const float *c = (const float *)s.data, *a = (const float *)m.data;
+        int64_t marked = 0, ones = 0;
+        for (i = 0; i < P; i++) {
+            const double py = c[3 * i + 1] / ny + 0.5, pz = c[3 * i + 2] / nz + 0.5;
+            const int64_t y = (int64_t)floor(py * ny), z = (int64_t)floor(pz * nz);
+            if (y >= 0 && y < ny && z >= 0 && z < nz) marked += a[((int64_t)c[3 * i] * nz + z) * ny + y] == 1.f;
+        }
+        for (i = 0; i < ny * nz * T; i++) ones += a[i] == 1.f;
+        EXPECT_MSG(marked == P && ones <= P && pts == P, "%lld of %lld points in their frames, %lld cells, %lld counted",
+                   (long long)marked, (long long)P, (long long)ones, (long long)pts);
+    }
+    mv_free(&s), mv_free(&m);
+    o.classes = 33;
+    EXPECT_STATUS(mv_poisson_mask(&m, 8, 8, &o, NULL), MV_ERR_INVALID_ARG);
+    o.classes = 2, o.random_points = 10;
+    EXPECT_STATUS(mv_poisson_mask(&m, 8, 8, &o, NULL), MV_ERR_INVALID_ARG);
+    o.random_points = 0, o.calib = 4;
+    EXPECT_STATUS(mv_poisson_samples(&s, 8, 8, &o), MV_ERR_INVALID_ARG);
+}
+
 /* the plan form with a user's plan (any norm), threads and the round trip */
 MV_TEST(mri, fftc_plan_forms)
 {

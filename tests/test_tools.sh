@@ -1923,7 +1923,27 @@ PYEOF
       bo=$(bart poisson $R "$LL/bp" 2>&1); mo=$($T poisson $R "$LL/mp") && [ "$bo" = "$mo" ] && same_pair "$LL/bp" "$LL/mp" && ok ||
         bad "poisson $R: not bart's mask or line ('$bo' against '$mo')"
     done
-    $T poisson -T 2 "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "one class" "$W/err" && ok || bad "poisson -T 2: usage error: $(cat "$W/err")"
+    # multi-class patterns (-T) where no point is cut (accelerations 1, the square) and the points as
+    # coordinates (-m, any classes): bart's bytes and line; where points are cut bart 0.8 compacts its
+    # points but not their classes, so its frames hold other points' classes: the same union of frames
+    for R in "-T 2" "-T 32 -Y 64 -Z 64" "-T 3 -s 5 -Y 80 -Z 80 -C 10" "-T 4 -v -Y 64 -Z 64" "-m" "-m -T 3 -Y 40 -Z 40" \
+             "-m -e -y 2 -Y 50 -Z 30"; do
+      bo=$(bart poisson $R "$LL/bp" 2>&1); mo=$($T poisson $R "$LL/mp") && [ "$bo" = "$mo" ] && same_pair "$LL/bp" "$LL/mp" && ok ||
+        bad "poisson $R: not bart's mask or line ('$bo' against '$mo')"
+    done
+    for R in "-T 4 -Y 64 -Z 64 -y 2" "-T 3 -v -C 8 -Y 80 -Z 60" "-T 5 -e -y 1.5 -z 1.5 -s 7" "-T 3 -s 5 -Y 90 -Z 70 -C 10"; do
+      bo=$(bart poisson $R "$LL/bp" 2>&1); mo=$($T poisson $R "$LL/mp") && [ "$bo" = "$mo" ] && "$PY" - "$LL" <<'PYEOF' && ok ||
+import sys, numpy as np
+L = sys.argv[1]
+d = [int(x) for x in open(L + '/bp.hdr').read().split('\n')[1].split()]
+b, m = (np.fromfile(L + n, np.complex64).real.reshape(d[3], d[2], d[1]) for n in ('/bp.cfl', '/mp.cfl'))
+sys.exit(0 if np.array_equal(b.max(0), m.max(0)) and not np.array_equal(b, m) else 1)
+PYEOF
+        bad "poisson $R: bart's line and union of frames ('$bo' against '$mo')"
+    done
+    $T poisson -T 33 "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "classes" "$W/err" && ok || bad "poisson -T 33: usage error: $(cat "$W/err")"
+    $T poisson -T 2 -R 100 "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "no classes" "$W/err" && ok || bad "poisson -T 2 -R: usage error: $(cat "$W/err")"
+    $T poisson -m -C 8 "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "asserts" "$W/err" && ok || bad "poisson -m -C: usage error: $(cat "$W/err")"
     $T poisson -y 0.5 "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "acceleration" "$W/err" && ok || bad "poisson -y 0.5: usage error: $(cat "$W/err")"
     # a compressed-sensing script written for bart, run with mvtool: BART's phantom k-space times a Poisson-disc
     # mask, noise, the pattern back: bart's bytes at each step
@@ -2196,6 +2216,168 @@ sys.exit(0 if np.linalg.norm(m.T - r) / np.linalg.norm(r) < 1e-6 else 1)
 PYEOF
   $T rmfreq -N 60 "$W/rt10" "$W/rk" "$W/x" 2>"$W/err"; [ $? -eq 1 ] && grep -q "basis functions" "$W/err" && ok || bad "rmfreq -N 60 on 101 spokes: refused: $(cat "$W/err")"
   $T rmfreq "$W/rt13" "$W/rk" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "inconsistent" "$W/err" && ok || bad "rmfreq with another trajectory: usage error"
+  # epg (bart epg): every sequence, derivatives where bart gives them, within
+  # 1e-5 (NRMSE) of bart's four files (its float simulation, medvol's
+  # float64); FLASH's random RF phases are glibc rand()'s after srand(1), as
+  # bart's; B1's derivative where B1 != 1 is bart's over B1 (its pulse
+  # derivative's extra factor); -v's Fisher information and bounds as bart
+  # prints them; the spin echo's and hyperecho's echo counts refused as bart
+  EP="$W/epg"
+  mkdir -p "$EP"
+  for eo in "-C" "-M" "-F" "-F -s 1" "-F -s 2 -n 30" "-B" "-C -1 1.2 -2 0.08 -e 0.012 -o 3 -n 30" \
+    "-F -f 30 -r 0.004 -n 50 -o 20" "-B -f 50 -n 100 -o 7" "-M -f 40 -o 33 -n 16" "-H -n 11" "-S -n 2" "-S -n 1 -f 70"; do
+    case "$eo" in -H* | -S*) fs="s st" ;; *) fs="s st sd sdr" ;; esac
+    bo=() mo=(); for f in $fs; do bo+=("$EP/b$f"); mo+=("$EP/m$f"); done
+    bart epg $eo "${bo[@]}" >/dev/null 2>&1
+    r=0; $T epg $eo "${mo[@]}" || r=1
+    for f in $fs; do [ $r = 0 ] && "$PY" "$LL/nrmse.py" "$EP/b$f" "$EP/m$f" 1e-5 >/dev/null || r=1; done
+    [ $r = 0 ] && ok || bad "epg $eo: within 1e-5 of bart epg's $fs"
+  done
+  bart epg -F -b 0.8 -n 12 "$EP/bs" "$EP/bst" "$EP/bsd" >/dev/null 2>&1
+  $T epg -F -b 0.8 -n 12 "$EP/ms" "$EP/mst" "$EP/msd" && "$PY" - "$EP" <<'PYEOF' && ok || bad "epg -b 0.8: bart's B1 derivative is B1 times medvol's, the others equal"
+import sys, numpy as np
+E = sys.argv[1]
+b, m = (np.fromfile(E + n + '.cfl', np.complex64).reshape(4, 12) for n in ('/bsd', '/msd'))
+sys.exit(0 if np.allclose(b[2], 0.8 * m[2], rtol=1e-5, atol=1e-8) and np.allclose(b[[0, 1, 3]], m[[0, 1, 3]], rtol=1e-5, atol=1e-8) else 1)
+PYEOF
+  # (the printed numbers within 1e-4 and the print's rounding: bart inverts in float)
+  cat > "$EP/vcmp.py" <<'PYEOF'
+import re, sys
+rd = lambda n: (open(n).read(), [float(v) for v in re.findall(r'[-+]?\d+\.\d+', open(n).read())])
+(tb, b), (tm, m) = rd(sys.argv[1]), rd(sys.argv[2])
+same = re.sub(r'[-+]?\d+\.\d+', '#', tb) == re.sub(r'[-+]?\d+\.\d+', '#', tm)
+sys.exit(0 if same and len(b) == len(m) and all(abs(x - y) <= 1e-4 * abs(x) + 0.006 for x, y in zip(b, m)) else 1)
+PYEOF
+  for eo in "-M -n 16 -u 3" "-C -n 20 -u 2" "-C -n 20 -u 2 -b 0.9" "-F -s 1 -n 40 -u 5" "-B -n 30 -u 1 -o 5"; do
+    bart epg $eo -v 1 "$EP/bs" "$EP/bst" "$EP/bsd" > "$EP/bv.txt" 2>/dev/null
+    $T epg $eo -v 1 "$EP/ms" "$EP/mst" "$EP/msd" > "$EP/mv.txt" && grep -q "rCRB M0" "$EP/mv.txt" && "$PY" "$EP/vcmp.py" "$EP/bv.txt" "$EP/mv.txt" && ok ||
+      bad "epg $eo -v 1: bart's Fisher information and bounds: $(diff "$EP/bv.txt" "$EP/mv.txt" | head -4)"
+  done
+  $T epg -F -u 2 -v 1 "$EP/ms" "$EP/mst" "$EP/msd" > "$EP/mv.txt" 2>"$W/err" && grep -q "singular" "$W/err" && [ -f "$EP/msd.cfl" ] && ok ||
+    bad "epg -F -u 2 -v 1 (ideal spoiling: no T2 information): singular, the files written"
+  $T epg -S -n 3 "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "1 or 2" "$W/err" && ok || bad "epg -S -n 3: usage error"
+  $T epg -H -n 4 "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "odd" "$W/err" && ok || bad "epg -H -n 4: usage error"
+  $T epg -1 0 "$W/x" 2>"$W/err"; [ $? -eq 2 ] && ok || bad "epg -1 0: usage error"
+  # looklocker (bart looklocker): T1 from a fit's Mss, M0, R1* along axis 6,
+  # with zeros, 0/0 and a series in axis 10: bart's bytes for 4 option sets,
+  # and numpy's M0 / (Mss R1*) + 2 D
+  "$PY" - "$EP" <<'PYEOF'
+import numpy as np, sys
+rng = np.random.default_rng(1)
+a = (rng.uniform(0.05, 2, size=(2, 3, 3, 4)) * np.exp(1j * rng.uniform(0, 6, size=(2, 3, 3, 4)))).astype(np.complex64)
+a[0, 0, 0, 0] = a[0, 0, 0, 1] = 0
+a[0, 1, :, 2] = 0
+open(sys.argv[1] + '/ll.hdr', 'w').write('# Dimensions\n4 3 1 1 1 1 3 1 1 1 2\n')
+a.ravel().tofile(sys.argv[1] + '/ll.cfl')
+PYEOF
+  for lo in "" "-t 0.5" "-D 0.01" "-t 0 -D 0.003"; do
+    bart looklocker $lo "$EP/ll" "$EP/bl" >/dev/null 2>&1
+    $T looklocker $lo "$EP/ll" "$EP/ml" && cmp -s "$EP/bl.cfl" "$EP/ml.cfl" && ok || bad "looklocker $lo: bart looklocker's bytes"
+  done
+  $T looklocker -t 0.3 -D 0.002 "$EP/ll" "$EP/ml" && "$PY" - "$EP" <<'PYEOF' && ok || bad "looklocker -t 0.3 -D 0.002: numpy's T1"
+import numpy as np, sys
+E = sys.argv[1]
+a = np.fromfile(E + '/ll.cfl', np.complex64).reshape(2, 3, 3, 4).astype(np.complex128)
+m = np.fromfile(E + '/ml.cfl', np.complex64).reshape(2, 3, 4)
+with np.errstate(all='ignore'):
+    t1 = np.abs(a[:, 1]) / (np.abs(a[:, 0]) * np.abs(a[:, 2])) + 2 * np.float32(0.002)
+t1[np.isnan(t1) | (np.abs(a[:, 0]) < np.float32(0.3))] = 0
+sys.exit(0 if np.all(m.imag == 0) and np.allclose(m.real, t1, rtol=1e-6, atol=0) else 1)
+PYEOF
+  $T looklocker "$EP/bs" "$EP/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "axis 6" "$W/err" && ok || bad "looklocker without 3 coefficients: usage error"
+  # wavepsf (bart wavepsf): sine and cosine waves, slew- and amplitude-limited,
+  # odd sizes, 301 wave points: within 3e-5 of bart's unit phasors (its FFTW
+  # float interpolation against medvol's FFT), the same sizes
+  for wo in "" "-c" "-x 768 -y 128 -r 0.1 -a 3000 -t 0.00001 -g 0.8 -s 17000 -n 6" "-c -x 257 -y 33 -a 3010 -n 5 -g 1.2 -s 9000" \
+    "-x 200 -y 64 -a 4000 -n 3" "-x 100 -y 7 -a 1500 -r 0.05"; do
+    bart wavepsf $wo "$EP/bw" >/dev/null 2>&1
+    $T wavepsf $wo "$EP/mw" && "$PY" - "$EP" <<'PYEOF' && ok || bad "wavepsf $wo: within 3e-5 of bart wavepsf"
+import numpy as np, sys
+E = sys.argv[1]
+dims = lambda n: [int(v) for v in open(E + n + '.hdr').read().split('\n')[1].split()]
+db, dm = dims('/bw'), dims('/mw')
+db += [1] * (len(dm) - len(db))
+b, m = (np.fromfile(E + n + '.cfl', np.complex64) for n in ('/bw', '/mw'))
+sys.exit(0 if db == dm and b.size == m.size and np.abs(b - m).max() < 3e-5 else 1)
+PYEOF
+  done
+  $T wavepsf -a 3005 "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "multiple of 10" "$W/err" && ok || bad "wavepsf -a 3005: usage error"
+  # ssa (bart ssa): 200 samples of 3 coordinates (a respiratory and a cardiac
+  # oscillation, noise, an offset); numpy's float64 SVD of the trajectory
+  # matrix: singular values within 1e-6 of the largest, the leading EOFs
+  # (those apart from their neighbours) the same up to phase, the
+  # backprojection within 1e-5; bart ssa's singular values above 1e-2 of the
+  # largest within 1e-4 of it (bart: float eigenvalues of A A^H, so its small
+  # ones are off by ~eps s0^2 / s), its leading EOFs, and its backprojection
+  # from them
+  SS="$W/ssa"
+  mkdir -p "$SS"
+  "$PY" - "$SS" <<'PYEOF'
+import numpy as np, sys
+rng = np.random.default_rng(2); T, C = 200, 3
+t = np.arange(T); x = np.zeros((C, T), complex)
+for c in range(C):
+    x[c] = (1 + c) * np.exp(2j * np.pi * t / 50 + c) + 0.5 * np.cos(2 * np.pi * t / 13 + 0.3 * c) + 0.05 * (rng.standard_normal(T) + 1j * rng.standard_normal(T)) + 2 + 1j
+open(sys.argv[1] + '/x.hdr', 'w').write('# Dimensions\n%d %d\n' % (T, C)); x.astype(np.complex64).ravel().tofile(sys.argv[1] + '/x.cfl')
+PYEOF
+  cat > "$SS/ref.py" <<'PYEOF'
+import numpy as np, sys
+# DIR W zeropad rm_mean normalize [rank | g:group] [bart]: mvtool's mE mS (mB) against numpy, or bart's bE bS (bB)
+D = sys.argv[1]; W, zp, rm, nz = (int(v) for v in sys.argv[2:6]); bart = sys.argv[-1] == 'bart'
+sel = sys.argv[6] if len(sys.argv) > 6 and sys.argv[6] not in ('-', 'bart') else None
+def rd(n):
+    d = [int(v) for v in open(D + '/' + n + '.hdr').read().split('\n')[1].split()]
+    return d, np.fromfile(D + '/' + n + '.cfl', np.complex64)
+d, x = rd('x'); T, C = d[0], d[1]
+x = x.reshape(C, T).astype(np.complex128)
+if rm: x = x - x.mean(1, keepdims=True)
+if nz: x = x / np.sqrt((np.abs(x - x.mean(1, keepdims=True))**2).sum(1, keepdims=True) / (T - 1))
+L = T + W - 1 if zp else T
+xp = np.zeros((C, L), complex); xp[:, abs(L // 2 - T // 2):abs(L // 2 - T // 2) + T] = x
+P = L - W + 1
+A = np.concatenate([xp[c][np.arange(P)[:, None] + np.arange(W)[None, :]] for c in range(C)], 1)
+U, s, Vh = np.linalg.svd(A)
+(dm, em), (_, sm) = rd('mE'), rd('mS')
+if bart:
+    (_, eb), (_, sb) = rd('bE'), rd('bS')
+    U, s = eb.reshape(P, P, order='F').astype(np.complex128), sb.real.astype(np.float64)
+ss = np.zeros(P); ss[:min(P, len(s))] = s[:P]
+big = ss > (1e-2 if bart else 0) * ss[0]  # bart's small ones: float eigenvalues of A A^H, off by ~eps s0^2 / s
+ok = dm[0] == P and dm[1] == P and np.abs(sm.real - ss)[big].max() <= (1e-4 if bart else 1e-6) * ss[0]
+gap = lambda j: (j == 0 or ss[j - 1] - ss[j] > 1e-3 * ss[0]) and ss[j] - ss[j + 1] > 1e-3 * ss[0]
+lead = [j for j in range(min(8, P - 1)) if gap(j) and ss[j] > 1e-3 * ss[0]]
+Um = em.reshape(P, P, order='F')
+ok = ok and len(lead) > 0 and min(abs(np.vdot(U[:, j], Um[:, j])) for j in lead) > 1 - (1e-6 if bart else 1e-7)
+if sel:
+    K = len(s) if not bart else min(P, C * W)
+    if sel.startswith('g:'):
+        g = int(sel[2:]); keep = np.array([(j <= 30 and bool(abs(g) >> j & 1)) != (g < 0) for j in range(K)])
+    else:
+        r = int(sel); keep = np.array([j < r if r > 0 else j >= -r for j in range(K)])
+    if bart:
+        _, bB = rd('bB'); back = bB.reshape(C, T)
+    else:
+        ALR = (U[:, :K] * (s[:K] * keep)) @ Vh[:K]
+        back = np.zeros((C, L), complex); cnt = np.zeros(L)
+        for w in range(W):
+            back[:, w:w + P] += ALR[:, w::W].T; cnt[w:w + P] += 1
+        back /= cnt
+    _, bm = rd('mB'); bm = bm.reshape(C, T)
+    ok = ok and np.linalg.norm(bm - back) / np.linalg.norm(back) < (1e-4 if bart else 1e-5)
+sys.exit(0 if ok else 1)
+PYEOF
+  for sc in "-w 20|20 1 1 0" "-w 20 -n 1|20 1 1 1" "-w 20 -m 0|20 1 0 0" "-w 30 -z|30 0 1 0" "-w 20 -r 4|20 0 1 0 4" \
+    "-w 20 -r -2|20 0 1 0 -2" "-w 25 -g 5|25 0 1 0 g:5" "-w 25 -g -3|25 0 1 0 g:-3" "-w 7 -n 1 -m 0 -r 3|7 0 0 1 3"; do
+    so=${sc%%|*} sr=${sc#*|}
+    case "$so" in *-r* | *-g*) sf="mE mS mB" bf="bE bS bB" ;; *) sf="mE mS" bf="bE bS" ;; esac
+    $T ssa $so "$SS/x" $(for f in $sf; do printf '%s ' "$SS/$f"; done) && "$PY" "$SS/ref.py" "$SS" $sr && ok || bad "ssa $so: numpy's float64 SSA"
+    bart ssa $so "$SS/x" $(for f in $bf; do printf '%s ' "$SS/$f"; done) >/dev/null 2>&1
+    case "$so" in *-r\ -* | *-g\ -*) sr="${sr% *} -" ;; esac
+    "$PY" "$SS/ref.py" "$SS" $sr bart && ok || bad "ssa $so: bart ssa's singular values, leading EOFs (and backprojection)"
+  done
+  $T ssa "$SS/x" "$SS/mE" 2>"$W/err"; [ $? -eq 2 ] && grep -q "window" "$W/err" && ok || bad "ssa without -w: usage error"
+  $T ssa -w 10 "$SS/x" "$SS/mE" "$SS/mS" "$SS/mB" 2>"$W/err"; [ $? -eq 2 ] && grep -q "rank or group" "$W/err" && ok || bad "ssa backprojection without -r/-g: usage error"
+  $T ssa -w 300 -z "$SS/x" "$SS/mE" 2>"$W/err"; [ $? -eq 1 ] && grep -q "window" "$W/err" && ok || bad "ssa -w 300 -z on 200 samples: refused"
   # BART's axes beyond medvol's 7 (TIME_DIM 10, ...): every .cfl command folds
   # them on load and writes bart's own 16 sizes, against bart on series in
   # axis 10 and in axes 5 and 10 (and 10 and 11, which the fold joins)

@@ -83,6 +83,8 @@ int main(void)
     mv_pocsense_opts z_pocsense_opts = MV_ZERO_INIT;
     mv_sake_opts z_sake_opts = MV_ZERO_INIT;
     mv_bin_opts z_bin_opts = MV_ZERO_INIT;
+    mv_epg_opts z_epg_opts = MV_ZERO_INIT;
+    mv_ssa_opts z_ssa_opts = MV_ZERO_INIT;
     mv_recon_io z_recon_io = MV_ZERO_INIT;
     mv_nlinv_opts z_nlinv_opts = MV_ZERO_INIT;
     mv_cc_opts z_cc_opts = MV_ZERO_INIT;
@@ -130,6 +132,8 @@ int main(void)
     CHECK(z_pocsense_opts.iterations == 0 && z_pocsense_opts.alpha == 0.0 && z_pocsense_opts.progress == NULL);
     CHECK(z_sake_opts.alpha_set == 0 && z_sake_opts.lambda_set == 0 && z_sake_opts.progress == NULL);
     CHECK(z_bin_opts.n_card == 0 && z_bin_opts.offset_deg[1] == 0.0 && z_bin_opts.amplitude == 0);
+    CHECK(z_ssa_opts.window == 0 && z_ssa_opts.group == 0 && z_ssa_opts.alloc_ctx == NULL);
+    CHECK(z_epg_opts.sequence == MV_EPG_CPMG && z_epg_opts.t1 == 0.0 && z_epg_opts.seed == 0u && z_epg_opts.refocus_deg == 0.0);
     CHECK(z_whiten_opts.normalize == 0 && z_whiten_opts.matrix_out == NULL && z_whiten_opts.stdev == 0.0);
     CHECK(z_grappa_opts.kernel[2] == 0 && z_grappa_opts.lambda == 0.0 && z_ecalib_opts.calib[2] == 0 &&
           z_ecalib_opts.variance == 0.0 && z_ecalib_opts.crop_used == NULL && z_ecalib_opts.sure_step == NULL);
