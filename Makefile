@@ -77,7 +77,9 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool scale 1.001 $(BUILD)/run-cf $(BUILD)/run-as && printf "nrmse of a 1.001 scale (bart nrmse): " && \
 	  $(BUILD)/mvtool nrmse $(BUILD)/run-cf $(BUILD)/run-as && $(BUILD)/mvtool noise -s 3 -n 4 $(BUILD)/run-cf $(BUILD)/run-an && \
 	  printf "nrmse of bart noise -s 3 -n 4 (its generator): " && $(BUILD)/mvtool nrmse $(BUILD)/run-cf $(BUILD)/run-an && printf "poisson -Y 24 -Z 24 -y 1.5 -z 1.5 -C 8 (bart poisson): " && \
-	  $(BUILD)/mvtool poisson -Y 24 -Z 24 -y 1.5 -z 1.5 -C 8 $(BUILD)/run-ap
+	  $(BUILD)/mvtool poisson -Y 24 -Z 24 -y 1.5 -z 1.5 -C 8 $(BUILD)/run-ap && \
+	  printf "poisson -T 4 -Y 48 -Z 48 -y 2 -C 8 (4 frames of one multi-class Poisson-disc pattern): " && \
+	  $(BUILD)/mvtool poisson -T 4 -Y 48 -Z 48 -y 2 -C 8 $(BUILD)/run-apt
 	$(BUILD)/mvtool smooth $(BUILD)/run-c.nii $(BUILD)/run-cg.nii 1 && \
 	  $(BUILD)/mvtool convert $(BUILD)/run-cg.nii $(BUILD)/run-cg.cfl --dtype complex64 && \
 	  $(BUILD)/mvtool slice 2 12 $(BUILD)/run-cg $(BUILD)/run-cg2 && \
@@ -173,6 +175,10 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool zexp $(BUILD)/run-sc $(BUILD)/run-sc && $(BUILD)/mvtool saxpy 0.5 $(BUILD)/run-sc $(BUILD)/run-sr $(BUILD)/run-sx && \
 	  $(BUILD)/mvtool ssa -w 30 -z -m 0 $(BUILD)/run-sx $(BUILD)/run-seof $(BUILD)/run-ssv && $(BUILD)/mvtool extract 0 0 4 $(BUILD)/run-ssv $(BUILD)/run-ssv4 && \
 	  printf "SSA of two complex oscillations, 200 samples, window 30 (bart ssa: rank 2, the third and fourth singular values float rounding): %s\n" "$$($(BUILD)/mvtool show $(BUILD)/run-ssv4)"
+	$(BUILD)/mvtool vec 0.01 0.02 0.03 0.04 0.06 0.08 $(BUILD)/run-mte && $(BUILD)/mvtool transpose 0 5 $(BUILD)/run-mte $(BUILD)/run-mte5 && \
+	  $(BUILD)/mvtool scale -25 $(BUILD)/run-mte5 $(BUILD)/run-mz && $(BUILD)/mvtool zexp $(BUILD)/run-mz $(BUILD)/run-my && \
+	  $(BUILD)/mvtool scale 1.5i $(BUILD)/run-my $(BUILD)/run-my && $(BUILD)/mvtool mobafit -T $(BUILD)/run-mte5 $(BUILD)/run-my $(BUILD)/run-mx && \
+	  printf "T2 fit of a decay 1.5i e^{-25 TE} over 6 echoes (bart mobafit -T, 5 Gauss-Newton steps): rho and R2 %s\n" "$$($(BUILD)/mvtool show $(BUILD)/run-mx)"
 	$(BUILD)/mvtool calmat -k 3 -r 8 $(BUILD)/run-cks $(BUILD)/run-cm && \
 	  $(BUILD)/mvtool svd -e $(BUILD)/run-cm $(BUILD)/run-cu $(BUILD)/run-csv $(BUILD)/run-cv2 && \
 	  $(BUILD)/mvtool extract 0 0 4 $(BUILD)/run-csv $(BUILD)/run-cs4 && \
@@ -511,7 +517,7 @@ test-tsan: $(BUILD)/tests-tsan
 	  --filter fft.threads_identical --filter fft.measured_plans --filter nufft.threads_identical \
 	  --filter recon.isa_and_threads --filter recon.grappa_threads --filter bspline.cost_gradient --filter bspline.large_2d --filter syn.lncc_threads \
 	  --filter regspeed.metric_loops_threads --filter regspeed.jitter --filter analysis.twotime_paths --filter recon.cgsense_chunked --filter recon.l1_tv --filter recon.maps_threads --filter recon.llr_threads --filter recon.weights --filter recon.start --filter recon.subspace --filter recon.nlinv --filter recon.cc_matches --filter recon.homodyne --filter mri.fftmod_threads \
-	  --filter ops.histogram_percentiles_threads --filter mri.noise_whiten --filter nufft.estdelay --filter recon.tv_denoise --filter recon.caldir --filter recon.walsh --filter recon.ecal_two --filter recon.pocsense --filter recon.sake --filter recon.ecalib_soft --filter recon.estvar --filter recon.wavelet_bart --filter recon.cdf97
+	  --filter ops.histogram_percentiles_threads --filter mri.noise_whiten --filter nufft.estdelay --filter recon.tv_denoise --filter recon.caldir --filter recon.walsh --filter recon.ecal_two --filter recon.pocsense --filter recon.sake --filter recon.ecalib_soft --filter recon.estvar --filter recon.wavelet_bart --filter recon.cdf97 --filter recon.exp_fit
 test-clang: $(BUILD)/tests-clang
 	$(BUILD)/tests-clang $(SKIP_SLOW) --skip alloc.
 test-fftw: $(BUILD)/tests-fftw

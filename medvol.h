@@ -4507,6 +4507,27 @@ typedef struct mv_ssa_opts {
 
 MVDEF mv_status mv_ssa(const mv_vol *src, mv_vol *eof, mv_vol *s, mv_vol *back, const mv_ssa_opts *opts);
 
+/* Pixel-wise fit of an exponential signal model (bart mobafit -T / -D;
+   BART 0.8's moba/exp.c model and its IRGNM): each voxel's series of T
+   complex samples y_t = rho exp(sum_k E[t, k] x_k), K exponent
+   coefficients x_k and the complex amplitude rho, fitted from zero by
+   `iterations` Gauss-Newton steps (0 = 5, bart's default): each step
+   minimises ||J x' - (y - F(x) + J x)|| over x' with F's Jacobian J at x
+   (BART's irgnm2 with its inner CG, whose Tikhonov weight is zero, from
+   zero: the minimum-norm solution where J^H J is singular, as at the
+   start where rho is 0). TSE's T2 fit is E = -TE, K 1 (x_1 = R2); a
+   diffusion fit E = -b, one column per direction. Solved per voxel in
+   float64 by conjugate gradients on the (K+1)-square normal equations,
+   stopped at convergence (BART: 50 float steps). Layouts (BART's files):
+   y[t nvox + v] (the voxels fastest, the series outer), enc[k T + t],
+   x[c nvox + v] for c = 0 (rho) .. K; a voxel whose series is all zero
+   gets x = 0 (BART's shortcut). K 1 .. 15, T >= 1. MV_ERR_INVALID_ARG:
+   NULL arrays, sizes out of range, non-finite enc. allocates: no (the
+   stack). thread-safe: yes; voxels side by side on opts->threads (the
+   same bytes for any count). */
+MVDEF mv_status mv_exp_fit(const float *y, int64_t nvox, int64_t T, const float *enc, int K, int iterations, float *x,
+                           const mv_mri_opts *opts);
+
 /* SAKE (Shin et al., MRM 2014; bart sake): calibrationless parallel
    imaging, the missing k-space filled by low-rank completion of the block
    Hankel (Casorati) matrix of every coil. From the data, each iteration:
@@ -52486,9 +52507,11 @@ static mv__epg_z mv__epg_polar(double r, double phase)
 
 /* The simulation's state: M orders of F+, F-, Z (s[row * M + k]) and, with
    derivatives, four copies of their derivatives (ds[(j * 3 + row) * M + k];
-   j: T1, T2, B1, off-resonance); the outputs and the echo being written */
+   j: T1, T2, B1, off-resonance); the outputs and the echo being written.
+   Orders from kn on are zero (each gradient moment reaches one more): the
+   steps run over the first kn only. */
 typedef struct mv__epg {
-    int64_t M, n;
+    int64_t M, n, kn;
     mv__epg_z *s, *ds;
     float *signal, *states, *sigder, *statesder;
 } mv__epg;
@@ -52521,11 +52544,11 @@ static void mv__epg_rf(mv__epg_z T[9], mv__epg_z dT[9], double b1, double alpha0
 }
 
 /* (F+, F-, Z)_k <- T (F+, F-, Z)_k for every order k of one copy x */
-static void mv__epg_rotate(const mv__epg_z T[9], mv__epg_z *x, int64_t M)
+static void mv__epg_rotate(const mv__epg_z T[9], mv__epg_z *x, int64_t M, int64_t kn)
 {
     int64_t k;
     int r;
-    for (k = 0; k < M; k++) {
+    for (k = 0; k < kn; k++) {
         const mv__epg_z v[3] = {x[k], x[M + k], x[2 * M + k]};
         for (r = 0; r < 3; r++) {
             const mv__epg_z a = mv__epg_mul(T[3 * r], v[0]), b = mv__epg_mul(T[3 * r + 1], v[1]),
@@ -52536,11 +52559,11 @@ static void mv__epg_rotate(const mv__epg_z T[9], mv__epg_z *x, int64_t M)
 }
 
 /* y += T x over every order (the product rule's dT s term) */
-static void mv__epg_rotate_add(const mv__epg_z T[9], const mv__epg_z *x, mv__epg_z *y, int64_t M)
+static void mv__epg_rotate_add(const mv__epg_z T[9], const mv__epg_z *x, mv__epg_z *y, int64_t M, int64_t kn)
 {
     int64_t k;
     int r, c;
-    for (k = 0; k < M; k++)
+    for (k = 0; k < kn; k++)
         for (r = 0; r < 3; r++)
             for (c = 0; c < 3; c++) {
                 const mv__epg_z p = mv__epg_mul(T[3 * r + c], x[c * M + k]);
@@ -52548,15 +52571,16 @@ static void mv__epg_rotate_add(const mv__epg_z T[9], const mv__epg_z *x, mv__epg
             }
 }
 
+/* the rotations take the stride M of a row and the orders kn */
 static void mv__epg_pulse(mv__epg *e, const mv__epg_z T[9], const mv__epg_z dT[9])
 {
     int j;
     if (e->ds) /* d(T s) = T ds + dT s, dT nonzero for B1 only */
         for (j = 0; j < 4; j++) {
-            mv__epg_rotate(T, e->ds + 3 * e->M * j, e->M);
-            if (j == 2) mv__epg_rotate_add(dT, e->s, e->ds + 3 * e->M * j, e->M);
+            mv__epg_rotate(T, e->ds + 3 * e->M * j, e->M, e->kn);
+            if (j == 2) mv__epg_rotate_add(dT, e->s, e->ds + 3 * e->M * j, e->M, e->kn);
         }
-    mv__epg_rotate(T, e->s, e->M);
+    mv__epg_rotate(T, e->s, e->M, e->kn);
 }
 
 /* Relaxation and precession over tau: F+ times E2 e^{i theta}, F- times E2
@@ -52568,18 +52592,18 @@ static void mv__epg_relax(mv__epg *e, double t1, double t2, double offres, doubl
     const double E1 = exp(-tau / t1), E2 = exp(-tau / t2), th = 2 * MV__EPG_PI * offres * tau;
     const mv__epg_z ep = mv__epg_polar(E2, th), em = mv__epg_polar(E2, -th);
     const double dE1 = tau / (t1 * t1) * E1, r2 = tau / (t2 * t2); /* dE1/dT1, and dE2/dT2 over E2 */
-    const int64_t M = e->M;
+    const int64_t M = e->M, kn = e->kn;
     int64_t k;
     int j;
     if (e->ds) {
         for (j = 0; j < 4; j++) {
             mv__epg_z *d = e->ds + 3 * M * j;
-            for (k = 0; k < M; k++) {
+            for (k = 0; k < kn; k++) {
                 d[k] = mv__epg_mul(ep, d[k]), d[M + k] = mv__epg_mul(em, d[M + k]);
                 d[2 * M + k].re *= E1, d[2 * M + k].im *= E1;
             }
         }
-        for (k = 0; k < M; k++) {
+        for (k = 0; k < kn; k++) {
             const mv__epg_z fp = mv__epg_mul(ep, e->s[k]), fm = mv__epg_mul(em, e->s[M + k]);
             mv__epg_z *dT1 = e->ds, *dT2 = e->ds + 3 * M, *dof = e->ds + 9 * M;
             dT1[2 * M + k].re += dE1 * e->s[2 * M + k].re, dT1[2 * M + k].im += dE1 * e->s[2 * M + k].im;
@@ -52591,42 +52615,48 @@ static void mv__epg_relax(mv__epg *e, double t1, double t2, double offres, doubl
         }
         e->ds[2 * M].re -= dE1; /* the recovery's 1 - E1 */
     }
-    for (k = 0; k < M; k++) {
+    for (k = 0; k < kn; k++) {
         e->s[k] = mv__epg_mul(ep, e->s[k]), e->s[M + k] = mv__epg_mul(em, e->s[M + k]);
         e->s[2 * M + k].re *= E1, e->s[2 * M + k].im *= E1;
     }
     e->s[2 * M].re += 1 - E1;
 }
 
-/* One gradient moment: F+_k <- F+_{k-1}, F-_k <- F-_{k+1} (the highest
-   order lost), F+_0 = conj(F-_0) */
-static void mv__epg_shift(mv__epg_z *x, int64_t M)
+/* One gradient moment over the orders kn (those above are zero): F+_k <-
+   F+_{k-1}, F-_k <- F-_{k+1} (the highest order M - 1 lost), F+_0 =
+   conj(F-_0) */
+static void mv__epg_shift(mv__epg_z *x, int64_t M, int64_t kn)
 {
-    if (M > 1) {
-        memmove(x + 1, x, (size_t)(M - 1) * sizeof(*x));
-        memmove(x + M, x + M + 1, (size_t)(M - 1) * sizeof(*x));
+    if (kn > 1) {
+        memmove(x + 1, x, (size_t)(kn - 1) * sizeof(*x));
+        memmove(x + M, x + M + 1, (size_t)(kn - 1) * sizeof(*x));
     }
-    x[2 * M - 1].re = x[2 * M - 1].im = 0;
+    x[M + kn - 1].re = x[M + kn - 1].im = 0;
     x[0].re = x[M].re, x[0].im = -x[M].im;
 }
 
 static void mv__epg_grad(mv__epg *e)
 {
     int j;
-    mv__epg_shift(e->s, e->M);
-    for (j = 0; j < 4 && e->ds; j++) mv__epg_shift(e->ds + 3 * e->M * j, e->M);
+    e->kn = MV__MIN(e->kn + 1, e->M);
+    mv__epg_shift(e->s, e->M, e->kn);
+    for (j = 0; j < 4 && e->ds; j++) mv__epg_shift(e->ds + 3 * e->M * j, e->M, e->kn);
 }
 
 /* Ideal spoiling: the transverse states zeroed */
 static void mv__epg_spoil(mv__epg *e)
 {
     int j;
-    memset(e->s, 0, (size_t)(2 * e->M) * sizeof(*e->s));
-    for (j = 0; j < 4 && e->ds; j++) memset(e->ds + 3 * e->M * j, 0, (size_t)(2 * e->M) * sizeof(*e->ds));
+    memset(e->s, 0, (size_t)e->kn * sizeof(*e->s)), memset(e->s + e->M, 0, (size_t)e->kn * sizeof(*e->s));
+    for (j = 0; j < 4 && e->ds; j++) {
+        memset(e->ds + 3 * e->M * j, 0, (size_t)e->kn * sizeof(*e->ds));
+        memset(e->ds + 3 * e->M * j + e->M, 0, (size_t)e->kn * sizeof(*e->ds));
+    }
 }
 
 /* Echo i: F+_0, the states and their derivatives times the receiver's
-   phasor e^{i phase} (BART's float phase, its cexpf) */
+   phasor e^{i phase} (BART's float phase, its cexpf); the states' outputs
+   are zero from the start, so only the orders kn are written */
 static void mv__epg_adc(mv__epg *e, int64_t i, float phase)
 {
     const mv__epg_z ph = mv__epg_polar(1, (double)phase);
@@ -52636,6 +52666,10 @@ static void mv__epg_adc(mv__epg *e, int64_t i, float phase)
     mv__epg_z z = mv__epg_mul(e->s[0], ph);
     e->signal[2 * i] = (float)z.re, e->signal[2 * i + 1] = (float)z.im;
     for (r = 0; r < 3 * M && e->states; r++) {
+        if (r % M >= e->kn) {
+            r += M - 1 - r % M; /* the row's zero orders */
+            continue;
+        }
         z = mv__epg_mul(e->s[r], ph);
         e->states[2 * (r * n + i)] = (float)z.re, e->states[2 * (r * n + i) + 1] = (float)z.im;
     }
@@ -52646,6 +52680,10 @@ static void mv__epg_adc(mv__epg *e, int64_t i, float phase)
             e->sigder[2 * (j * n + i)] = (float)z.re, e->sigder[2 * (j * n + i) + 1] = (float)z.im;
         }
         for (r = 0; r < 3 * M && e->statesder; r++) {
+            if (r % M >= e->kn) {
+                r += M - 1 - r % M;
+                continue;
+            }
             z = mv__epg_mul(d[r], ph);
             e->statesder[2 * ((j * 3 * M + r) * n + i)] = (float)z.re;
             e->statesder[2 * ((j * 3 * M + r) * n + i) + 1] = (float)z.im;
@@ -52809,6 +52847,9 @@ MVDEF mv_status mv_epg(int64_t n, const mv_epg_opts *opts, float *signal, float 
     }
     memset(e.s, 0, (size_t)(3 * M) * sizeof(mv__epg_z));
     if (e.ds) memset(e.ds, 0, (size_t)(12 * M) * sizeof(mv__epg_z));
+    if (states) memset(states, 0, (size_t)(6 * M * n) * sizeof(float)); /* the orders not yet reached */
+    if (statesder) memset(statesder, 0, (size_t)(24 * M * n) * sizeof(float));
+    e.kn = 1;
     mv__epg_run(&e, opts, t1, t2, tr, te, fa, b1);
     for (i = 0; i < n && sigder; i++) { /* relative derivatives, BART's file */
         const double scale[3] = {t1, t2, b1};
@@ -53027,6 +53068,111 @@ MVDEF mv_status mv_ssa(const mv_vol *src, mv_vol *eof, mv_vol *s, mv_vol *back, 
     }
     mv__out_commit(eof, &u);
     return mv__out_commit(s, &ts);
+}
+
+/* ---- bart mobafit -T / -D: exponential model fits --------------------------- */
+
+typedef struct mv__expfit_job {
+    const float *y, *enc;
+    float *x;
+    int64_t nvox, T;
+    int K, iterations;
+} mv__expfit_job;
+
+/* A sol = b for the P x P Hermitian A (complex pairs, row-major) by
+   conjugate gradients from zero in the real view of the vectors (BART's
+   conjgrad): the minimum-norm solution when A is singular and b in its
+   range; stopped when the residual falls by 1e-13, or after 4 P steps */
+static void mv__expfit_cg(const double *A, const double *b, double *sol, int P)
+{
+    double r[32], p[32], Ap[32], rs = 0, rs0;
+    int i, c, d;
+    for (c = 0; c < 2 * P; c++) sol[c] = 0, r[c] = p[c] = b[c], rs += b[c] * b[c];
+    rs0 = rs;
+    for (i = 0; i < 4 * P && rs > 1e-26 * rs0; i++) {
+        double pAp = 0, a, rsn = 0;
+        for (c = 0; c < P; c++) {
+            double re = 0, im = 0;
+            for (d = 0; d < P; d++) {
+                const double *m = A + 2 * (c * P + d);
+                re += m[0] * p[2 * d] - m[1] * p[2 * d + 1], im += m[0] * p[2 * d + 1] + m[1] * p[2 * d];
+            }
+            Ap[2 * c] = re, Ap[2 * c + 1] = im;
+            pAp += p[2 * c] * re + p[2 * c + 1] * im;
+        }
+        if (!(pAp > 0)) break;
+        a = rs / pAp;
+        for (c = 0; c < 2 * P; c++) sol[c] += a * p[c], r[c] -= a * Ap[c], rsn += r[c] * r[c];
+        for (c = 0; c < 2 * P; c++) p[c] = r[c] + rsn / rs * p[c];
+        rs = rsn;
+    }
+}
+
+/* One voxel's Gauss-Newton steps: unknowns (rho, x_1 .. x_K), P = K + 1 */
+static void mv__expfit_voxel(const mv__expfit_job *j, int64_t v)
+{
+    const int64_t T = j->T, nv = j->nvox;
+    const int P = j->K + 1;
+    double x[32], A[2 * 16 * 16], b[32], Jt[32], yn = 0;
+    int64_t t;
+    int it, c, d;
+    for (t = 0; t < T; t++) yn += (double)j->y[2 * (t * nv + v)] * j->y[2 * (t * nv + v)] +
+                                  (double)j->y[2 * (t * nv + v) + 1] * j->y[2 * (t * nv + v) + 1];
+    memset(x, 0, sizeof(x));
+    for (it = 0; it < j->iterations && yn > 0; it++) {
+        memset(A, 0, sizeof(A)), memset(b, 0, sizeof(b));
+        for (t = 0; t < T; t++) {
+            double zr = 0, zi = 0, er, ei, fr, fi, rr, ri, m;
+            for (c = 1; c < P; c++) { /* z = sum_k E[t, k] x_k */
+                const float *e = j->enc + 2 * ((c - 1) * T + t);
+                zr += e[0] * x[2 * c] - e[1] * x[2 * c + 1], zi += e[0] * x[2 * c + 1] + e[1] * x[2 * c];
+            }
+            m = exp(zr), er = m * cos(zi), ei = m * sin(zi);
+            fr = x[0] * er - x[1] * ei, fi = x[0] * ei + x[1] * er; /* F = rho e^z */
+            Jt[0] = er, Jt[1] = ei;                                 /* dF/drho = e^z, dF/dx_k = F E[t, k] */
+            for (c = 1; c < P; c++) {
+                const float *e = j->enc + 2 * ((c - 1) * T + t);
+                Jt[2 * c] = fr * e[0] - fi * e[1], Jt[2 * c + 1] = fr * e[1] + fi * e[0];
+            }
+            rr = j->y[2 * (t * nv + v)] - fr, ri = j->y[2 * (t * nv + v) + 1] - fi; /* y - F + J x */
+            for (c = 0; c < P; c++)
+                rr += Jt[2 * c] * x[2 * c] - Jt[2 * c + 1] * x[2 * c + 1], ri += Jt[2 * c] * x[2 * c + 1] + Jt[2 * c + 1] * x[2 * c];
+            for (c = 0; c < P; c++) { /* J^H J and J^H (y - F + J x) */
+                for (d = 0; d < P; d++) {
+                    A[2 * (c * P + d)] += Jt[2 * c] * Jt[2 * d] + Jt[2 * c + 1] * Jt[2 * d + 1];
+                    A[2 * (c * P + d) + 1] += Jt[2 * c] * Jt[2 * d + 1] - Jt[2 * c + 1] * Jt[2 * d];
+                }
+                b[2 * c] += Jt[2 * c] * rr + Jt[2 * c + 1] * ri, b[2 * c + 1] += Jt[2 * c] * ri - Jt[2 * c + 1] * rr;
+            }
+        }
+        mv__expfit_cg(A, b, x, P);
+    }
+    for (c = 0; c < P; c++) j->x[2 * (c * nv + v)] = (float)x[2 * c], j->x[2 * (c * nv + v) + 1] = (float)x[2 * c + 1];
+}
+
+static void mv__expfit_range(void *ctx, int64_t begin, int64_t end, int worker)
+{
+    int64_t v;
+    (void)worker;
+    for (v = begin; v < end; v++) mv__expfit_voxel((const mv__expfit_job *)ctx, v);
+}
+
+MVDEF mv_status mv_exp_fit(const float *y, int64_t nvox, int64_t T, const float *enc, int K, int iterations, float *x,
+                           const mv_mri_opts *opts)
+{
+    static const char *fn = "mv_exp_fit";
+    mv__expfit_job j;
+    int64_t i;
+    MV__CHECK(y && enc && x, MV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    MV__CHECK(nvox >= 1 && T >= 1 && nvox <= ((int64_t)1 << 40) / T, MV_ERR_INVALID_ARG, "%s: %lld voxels x %lld samples",
+              fn, (long long)nvox, (long long)T);
+    MV__CHECK(K >= 1 && K <= 15, MV_ERR_INVALID_ARG, "%s: K = %d exponent coefficients (1 .. 15)", fn, K);
+    MV__CHECK(iterations >= 0 && iterations <= 1000, MV_ERR_INVALID_ARG, "%s: %d iterations (0 = 5, at most 1000)", fn,
+              iterations);
+    for (i = 0; i < 2 * T * K; i++) MV__CHECK(isfinite(enc[i]), MV_ERR_INVALID_ARG, "%s: enc[%lld] is not finite", fn, (long long)(i / 2));
+    j.y = y, j.enc = enc, j.x = x, j.nvox = nvox, j.T = T, j.K = K, j.iterations = iterations ? iterations : 5;
+    mv__parallel_for(nvox, 256, mv__resolve_threads(opts ? opts->threads : 0), mv__expfit_range, &j);
+    return MV_OK;
 }
 
 /* ---- bart rmfreq: angle-dependent frequencies removed ---------------------- */

@@ -3,7 +3,8 @@
    every option), estdims, estdelay (bart estdims, estdelay), nufft (bart
    nufft), dcf (density compensation, which BART lacks), signal (bart
    signal's analytical relaxation curves, its bytes), epg (bart epg's
-   extended phase graphs, mv_epg), looklocker and wavepsf (bart's).
+   extended phase graphs, mv_epg), looklocker, wavepsf and mobafit's
+   exponential models (bart's).
    Files are read with BART's axes beyond medvol's 7 folded into dims[6]
    and written with BART's 16 sizes (cfl_load_folded, cfl_save_dims). */
 #include "mvtool.h"
@@ -483,13 +484,12 @@ static int cmd_signal(const args *a)
 
 /* epg [-C|-M|-H|-F|-S|-B] [-1 T1] [-2 T2] [-b B1] [-o OFF] [-r TR] [-e TE] [-f FA] [-s SP] [-n N] [-u U]
    [-v V] [--refocus DEG] [--seed S] SIGNAL [STATES] [SIGDER] [STATESDER] (bart epg) */
-static int epg_save(const char *path, const float *data, int64_t samples, const int64_t bd[16])
+static int epg_save(const char *path, float *data, const int64_t bd[16])
 {
     mv_vol o;
-    int rc;
-    if ((rc = alloc16(&o, bd, path))) return rc;
-    memcpy(o.data, data, (size_t)(2 * samples) * sizeof(float));
-    return cfl_save_dims(path, &o, bd);
+    int64_t dims[MV_MAX_DIMS];
+    mv_status st = mv_vol_wrap(&o, data, MV_DT_C64, cfl_fold_dims(bd, dims), dims); /* written from the array itself */
+    return st == MV_OK ? cfl_save_dims(path, &o, bd) : fail_at(st, path);
 }
 
 static void epg_print_crb(const double *fisher, const double *rcrb, int P, unsigned unknowns)
@@ -559,13 +559,13 @@ static int cmd_epg(const args *a)
             rc = fail_at(s, a->pos[2]);
     }
     ones16(bd), bd[5] = n;
-    if (!rc) rc = epg_save(a->pos[0], sig, n, bd);
+    if (!rc) rc = epg_save(a->pos[0], sig, bd);
     bd[6] = M, bd[7] = 3; /* BART's COEFF_DIM and COEFF2_DIM */
-    if (!rc && np > 1) rc = epg_save(a->pos[1], st, 3 * M * n, bd);
+    if (!rc && np > 1) rc = epg_save(a->pos[1], st, bd);
     bd[6] = bd[7] = 1, bd[8] = 4; /* ITER_DIM */
-    if (!rc && np > 2) rc = epg_save(a->pos[2], sd, 4 * n, bd);
+    if (!rc && np > 2) rc = epg_save(a->pos[2], sd, bd);
     bd[6] = M, bd[7] = 3; /* [4][3][M][n]: n (5), M (6), F+ F- Z (7), the parameter (8) */
-    if (!rc && np > 3) rc = epg_save(a->pos[3], sdr, 12 * M * n, bd);
+    if (!rc && np > 3) rc = epg_save(a->pos[3], sdr, bd);
     free(sig), free(st), free(sd), free(sdr);
     return rc;
 }
@@ -675,6 +675,59 @@ static int cmd_wavepsf(const args *a)
     return cfl_save_dims(a->pos[0], &o, bd);
 }
 
+/* mobafit (-T|-D) [-i N] ENC ECHOES COEFFS (bart mobafit's exponential models, mv_exp_fit) */
+static int cmd_mobafit(const args *a)
+{
+    int64_t ed[16], yd[16], xd[16], it = 5, nvox = 1, outer = 1, T, K, b, i;
+    mv_vol enc, y, x;
+    float *e = NULL;
+    int seq = 'G', ax, rc;
+    mv_status st = MV_OK;
+    for (i = 0; i < a->nopt; i++) /* bart's OPT_SELECT: the last one given (MGRE its default) */
+        if (strchr("TGD", a->opt_name[i][1]) && a->opt_name[i][2] == 0) seq = a->opt_name[i][1];
+    if (seq == 'G')
+        return usage_error(a, "the multi-echo gradient-echo (water/fat) models are not built: -T (TSE) or -D (diffusion)",
+                           opt_str(a, "-m") ? opt_str(a, "-m") : "-G");
+    if ((rc = get_int(a, "-i", 1, 1000, &it))) return rc;
+    if (opt_flag(a, "-g")) fprintf(stderr, "mvtool mobafit: -g noted: the fit runs on the CPU\n");
+    if ((rc = cfl_load_mapped(a->pos[0], &enc, ed))) return rc;
+    if ((rc = cfl_load_mapped(a->pos[1], &y, yd))) {
+        mv_free(&enc);
+        return rc;
+    }
+    T = yd[5], K = ed[6];
+    rc = 0;
+    for (ax = 0; ax < 16 && !rc; ax++)
+        if (ax != 5 && ax != 6 && ed[ax] != 1) rc = usage_error(a, "ENC: the series along axis 5 and its coefficients along 6 only", a->pos[0]);
+    if (!rc && ed[5] != T) rc = usage_error(a, "ENC and the images: not the same series length along axis 5 (bart asserts)", a->pos[0]);
+    if (!rc && yd[6] != 1) rc = usage_error(a, "the images: axis 6 holds the coefficients (bart's COEFF_DIM), so 1", a->pos[1]);
+    if (!rc && seq == 'T' && K != 1) rc = usage_error(a, "-T: one encoding (the echo times) along axis 6 (bart asserts)", a->pos[0]);
+    if (!rc && (K < 1 || K > 15)) rc = usage_error(a, "ENC: 1 .. 15 coefficients along axis 6", a->pos[0]);
+    if (!rc) {
+        e = (float *)malloc((size_t)(2 * T * K) * sizeof(float));
+        if (!e) rc = fail_at(mv_set_error(MV_ERR_OUT_OF_MEMORY, "mobafit: %lld encodings", (long long)(T * K)), a->pos[0]);
+    }
+    if (!rc) { /* TSE's model is e^{-TE R2}: bart negates the echo times */
+        for (i = 0; i < 2 * T * K; i++) e[i] = ((const float *)enc.data)[i] * (seq == 'T' ? -1.f : 1.f);
+        memcpy(xd, yd, sizeof(xd));
+        xd[5] = 1, xd[6] = K + 1;
+        for (ax = 0; ax < 5; ax++) nvox *= yd[ax];
+        for (ax = 7; ax < 16; ax++) outer *= yd[ax];
+        rc = alloc16(&x, xd, a->pos[2]);
+    }
+    for (b = 0; b < outer && !rc && st == MV_OK; b++)
+        st = mv_exp_fit((const float *)y.data + 2 * b * nvox * T, nvox, T, e, (int)K, (int)it,
+                        (float *)x.data + 2 * b * nvox * (K + 1), NULL);
+    free(e);
+    mv_free(&enc), mv_free(&y);
+    if (rc) return rc;
+    if (st != MV_OK) {
+        mv_free(&x);
+        return fail_at(st, a->pos[1]);
+    }
+    return cfl_save_dims(a->pos[2], &x, xd);
+}
+
 const command mvtool_mri_commands[] = {
     {"traj", "k-space trajectories, Cartesian or radial (bart traj, its bytes)",
      "mvtool traj [-x X] [-y Y] [-d D] [-e E] [-a A] [-t T] [-m M] [-l] [-g] [-r] [-G] [-H] [-s N] [-D]\n"
@@ -729,6 +782,14 @@ const command mvtool_mri_commands[] = {
      "  0), zero where |Mss| < THRESHOLD (0.2; bart's help says M0, its code and this compare Mss) or T1\n"
      "  is not a number.\n",
      "-t= -D=", 2, 2, cmd_looklocker},
+    {"mobafit", "pixel-wise fits of exponential signal models: TSE's T2, diffusion (bart mobafit -T, -D)",
+     "mvtool mobafit (-T|-D) [-i N] ENC ECHOES COEFFS\n"
+     "  bart mobafit (mv_exp_fit): each voxel's series along BART's axis 5 fitted by rho e^{sum_k ENC_k x_k}\n"
+     "  from zero by N Gauss-Newton steps (5), as bart's IRGNM. -T: ENC the echo times (axis 5), the\n"
+     "  model rho e^{-TE R2}, COEFFS (rho, R2) along axis 6; -D: ENC's K columns along axis 6 (e.g. -b\n"
+     "  per direction), COEFFS (rho, x_1 .. x_K). bart's default, the multi-echo gradient echo's\n"
+     "  water/fat models (-G, -m), is not built; -g is noted (the CPU fits).\n",
+     "-T -G -D -m= -i= -g", 3, 3, cmd_mobafit},
     {"wavepsf", "wave-CAIPI point spread function in hybrid space (bart wavepsf)",
      "mvtool wavepsf [-c] [-x RO] [-y PE] [-r RES] [-a ADC_US] [-t DT] [-g GMAX] [-s SMAX] [-n CYCLES] OUT\n"
      "  bart wavepsf: the PSF (RO, PE) of a sine (-c cosine) wave gradient of CYCLES (6) over the readout\n"

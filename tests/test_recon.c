@@ -5342,3 +5342,74 @@ MV_TEST(recon, ssa_exponentials)
     EXPECT(eof.dim[0] == T);
     mv_free(&x), mv_free(&eof), mv_free(&s), mv_free(&b1), mv_free(&b2), mv_free(&b12);
 }
+
+/* mv_exp_fit (bart mobafit -T / -D) on noiseless decays: after 20
+   Gauss-Newton steps each voxel's rho (complex) and exponent coefficients
+   are the ones that made its series (T2 decays, and a two-direction
+   diffusion model); a zero series gives zero; one step from zero is the
+   minimum-norm least-squares step (rho the series' mean, R2 0); the same
+   bytes on 1 and 2 threads; refusals. */
+MV_TEST(recon, exp_fit_recovers_decays)
+{
+    enum { NV = 600, T = 8, TD = 10 }; /* 600 voxels: more than one thread's share */
+    static float y[2 * NV * T], enc[2 * T], x[2 * NV * 2], x1[2 * NV * 2], yd[2 * NV * TD], ed[2 * TD * 2], xd[2 * NV * 3];
+    static const double te[T] = {0.01, 0.02, 0.03, 0.045, 0.06, 0.08, 0.1, 0.12};
+    double worst = 0, mean_r = 0, mean_i = 0;
+    mv_mri_opts o;
+    int64_t v, t;
+    int k;
+    for (t = 0; t < T; t++) enc[2 * t] = (float)-te[t], enc[2 * t + 1] = 0;
+    for (v = 0; v < NV; v++) { /* u = v mod 40: rho = (0.5 + u / 40) e^{i (u - 20) / 7}, R2 = 5 + 1.3 u */
+        const int64_t u = v % 40;
+        const double m = 0.5 + u / 40.0, ph = (u - 20) / 7.0, r2 = 5 + 1.3 * u;
+        for (t = 0; t < T; t++) {
+            const double a = v == 7 ? 0 : m * exp(-te[t] * r2);
+            y[2 * (t * NV + v)] = (float)(a * cos(ph)), y[2 * (t * NV + v) + 1] = (float)(a * sin(ph));
+        }
+    }
+    memset(&o, 0, sizeof(o));
+    o.threads = 2;
+    REQUIRE_OK(mv_exp_fit(y, NV, T, enc, 1, 20, x, &o));
+    for (v = 0; v < NV; v++) {
+        const int64_t u = v % 40;
+        const double m = v == 7 ? 0 : 0.5 + u / 40.0, ph = (u - 20) / 7.0, r2 = v == 7 ? 0 : 5 + 1.3 * u;
+        const double er = fabs(x[2 * v] - m * cos(ph)) + fabs(x[2 * v + 1] - m * sin(ph));
+        const double e2 = fabs(x[2 * (NV + v)] - r2) / (r2 > 0 ? r2 : 1) + fabs(x[2 * (NV + v) + 1]);
+        if (er > worst) worst = er;
+        if (e2 > worst) worst = e2;
+    }
+    EXPECT_MSG(worst < 2e-5, "T2 decays: rho and R2 off by %.3g", worst);
+    o.threads = 1;
+    REQUIRE_OK(mv_exp_fit(y, NV, T, enc, 1, 20, x1, &o));
+    EXPECT(memcmp(x, x1, sizeof(x)) == 0);
+    REQUIRE_OK(mv_exp_fit(y, NV, T, enc, 1, 1, x1, &o)); /* one step from zero: rho the mean, R2 0 */
+    for (t = 0; t < T; t++) mean_r += y[2 * (t * NV + 3)] / (double)T, mean_i += y[2 * (t * NV + 3) + 1] / (double)T;
+    EXPECT_MSG(fabs(x1[6] - mean_r) < 1e-6 && fabs(x1[7] - mean_i) < 1e-6 && x1[2 * (NV + 3)] == 0,
+               "the first step: rho %g%+gi (mean %g%+gi), R2 %g", x1[6], x1[7], mean_r, mean_i, x1[2 * (NV + 3)]);
+    for (t = 0; t < TD; t++) { /* diffusion: E = -b g^2 per direction */
+        const double b = (t / 2) * 250.0, g0 = t % 2 ? 0.4 : 1, g1 = t % 2 ? 0.9 : 0.1;
+        ed[2 * t] = (float)(-b * g0 * g0), ed[2 * (TD + t)] = (float)(-b * g1 * g1);
+        ed[2 * t + 1] = ed[2 * (TD + t) + 1] = 0;
+    }
+    for (v = 0; v < NV; v++)
+        for (t = 0; t < TD; t++) {
+            const double d0 = 0.5e-3 + 5e-5 * (v % 40), d1 = 2.5e-3 - 4e-5 * (v % 40);
+            yd[2 * (t * NV + v)] = (float)((1 + 0.02 * (v % 40)) * exp(ed[2 * t] * d0 + ed[2 * (TD + t)] * d1));
+            yd[2 * (t * NV + v) + 1] = 0;
+        }
+    REQUIRE_OK(mv_exp_fit(yd, NV, TD, ed, 2, 20, xd, &o));
+    for (v = 0, worst = 0; v < NV; v++) {
+        const double want[3] = {1 + 0.02 * (v % 40), 0.5e-3 + 5e-5 * (v % 40), 2.5e-3 - 4e-5 * (v % 40)};
+        for (k = 0; k < 3; k++) {
+            const double e = fabs(xd[2 * (k * NV + v)] - want[k]) / want[k] + fabs(xd[2 * (k * NV + v) + 1]) / want[k];
+            if (e > worst) worst = e;
+        }
+    }
+    EXPECT_MSG(worst < 1e-4, "diffusion: coefficients off by %.3g (relative)", worst);
+    EXPECT(mv_exp_fit(y, NV, T, enc, 0, 5, x, NULL) == MV_ERR_INVALID_ARG);
+    EXPECT(mv_exp_fit(y, NV, T, enc, 16, 5, x, NULL) == MV_ERR_INVALID_ARG);
+    EXPECT(mv_exp_fit(NULL, NV, T, enc, 1, 5, x, NULL) == MV_ERR_INVALID_ARG);
+    EXPECT(mv_exp_fit(y, 0, T, enc, 1, 5, x, NULL) == MV_ERR_INVALID_ARG);
+    enc[0] = NAN;
+    EXPECT(mv_exp_fit(y, NV, T, enc, 1, 5, x, NULL) == MV_ERR_INVALID_ARG);
+}

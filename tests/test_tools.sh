@@ -2378,6 +2378,79 @@ PYEOF
   $T ssa "$SS/x" "$SS/mE" 2>"$W/err"; [ $? -eq 2 ] && grep -q "window" "$W/err" && ok || bad "ssa without -w: usage error"
   $T ssa -w 10 "$SS/x" "$SS/mE" "$SS/mS" "$SS/mB" 2>"$W/err"; [ $? -eq 2 ] && grep -q "rank or group" "$W/err" && ok || bad "ssa backprojection without -r/-g: usage error"
   $T ssa -w 300 -z "$SS/x" "$SS/mE" 2>"$W/err"; [ $? -eq 1 ] && grep -q "window" "$W/err" && ok || bad "ssa -w 300 -z on 200 samples: refused"
+  # mobafit -T / -D (bart mobafit's exponential models, mv_exp_fit): noisy T2 decays of 6 x 5 voxels in
+  # 2 frames (axis 10; zero voxels among them) and two-direction diffusion decays: bart's coefficients
+  # within 1e-4 at -i 2, 5 and 10; numpy's own Gauss-Newton (np.linalg.lstsq: the minimum-norm step)
+  # within 1e-5 at -i 3; scipy's least_squares optimum within 1e-5 after 30 steps
+  MF="$W/mobafit"
+  mkdir -p "$MF"
+  "$PY" - "$MF" <<'PYEOF'
+import numpy as np, sys
+D = sys.argv[1]; rng = np.random.default_rng(4)
+def w(n, a, dims):
+    open(D + '/' + n + '.hdr', 'w').write('# Dimensions\n' + ' '.join(map(str, dims)) + '\n')
+    np.asarray(a, np.complex64).ravel(order='F').tofile(D + '/' + n + '.cfl')
+TE = np.array([0.008, 0.016, 0.024, 0.032, 0.048, 0.064, 0.08, 0.1])
+w('te', TE, [1, 1, 1, 1, 1, 8])
+rho = rng.uniform(0.5, 2, (6, 5, 2)) * np.exp(1j * rng.uniform(-3, 3, (6, 5, 2))); R2 = rng.uniform(5, 60, (6, 5, 2))
+y = rho[..., None] * np.exp(-TE * R2[..., None]) + 0.01 * (rng.standard_normal((6, 5, 2, 8)) + 1j * rng.standard_normal((6, 5, 2, 8)))
+y[0, 0, 0] = 0; y[3, 2, 1] = 0
+w('tse', np.moveaxis(y, 2, 3).reshape(6, 5, 1, 1, 1, 8, 1, 1, 1, 1, 2), [6, 5, 1, 1, 1, 8, 1, 1, 1, 1, 2])
+b = np.repeat([0, 200, 400, 700, 1000], 2).astype(float); g = np.tile([[1, 0], [0.3, 0.95]], (5, 1))
+E = -(b[:, None] * g**2)
+w('denc', E, [1, 1, 1, 1, 1, 10, 2])
+Dc = rng.uniform(0.5e-3, 3e-3, (6, 5, 2)); r0 = rng.uniform(0.5, 2, (6, 5))
+yd = r0[..., None] * np.exp(np.einsum('tk,xyk->xyt', E, Dc)) * (1 + 0.005 * rng.standard_normal((6, 5, 10)))
+w('dwi', yd.reshape(6, 5, 1, 1, 1, 10), [6, 5, 1, 1, 1, 10])
+PYEOF
+  cat > "$MF/ref.py" <<'PYEOF'
+import numpy as np, sys
+from scipy.optimize import least_squares
+# DIR ENC IMAGES COEFFS ITERS neg(1 TSE) mode(gn | opt): COEFFS against numpy's Gauss-Newton or scipy's optimum
+D, en, yn, xn, it, neg, mode = sys.argv[1:8]; it = int(it)
+def rd(n):
+    d = [int(v) for v in open(D + '/' + n + '.hdr').read().split('\n')[1].split()]; d += [1] * (16 - len(d))
+    return d, np.fromfile(D + '/' + n + '.cfl', np.complex64).astype(np.complex128)
+(de, e), (dy, y), (dx, x) = rd(en), rd(yn), rd(xn)
+T, K = de[5], de[6]; E = e.reshape(K, T).T * (-1 if neg == '1' else 1)
+nv = int(np.prod(dy[:5])); outer = int(np.prod(dy[7:]))
+Y = y.reshape(outer, T, nv); X = x.reshape(outer, K + 1, nv)
+worst = 0; scale = np.abs(X).max()
+for o in range(outer):
+    for v in range(nv):
+        yy = Y[o, :, v]
+        if not np.any(yy):
+            worst = max(worst, np.abs(X[o, :, v]).max()); continue
+        p = np.zeros(K + 1, complex)
+        if mode == 'gn':
+            for _ in range(it):
+                f = p[0] * np.exp(E @ p[1:])
+                J = np.column_stack([np.exp(E @ p[1:])] + [f * E[:, k] for k in range(K)])
+                p = np.linalg.lstsq(J, yy - f + J @ p, rcond=None)[0]
+        else:
+            p0 = X[o, :, v]
+            def res(q):
+                c = q[:K + 1] + 1j * q[K + 1:]
+                r = yy - c[0] * np.exp(E @ c[1:])
+                return np.concatenate([r.real, r.imag])
+            s = least_squares(res, np.concatenate([p0.real, p0.imag]), xtol=1e-14, ftol=1e-14, gtol=1e-14)
+            p = s.x[:K + 1] + 1j * s.x[K + 1:]
+        worst = max(worst, np.abs(X[o, :, v] - p).max() / max(np.abs(p).max(), 1e-30) if mode != 'gn' else np.abs(X[o, :, v] - p).max() / scale)
+sys.exit(0 if worst < 1e-5 else print('worst %.3g' % worst) or 1)
+PYEOF
+  for mo in "-T|te tse|1" "-T -i 2|te tse|1" "-T -i 10|te tse|1" "-D|denc dwi|0" "-D -i 3|denc dwi|0"; do
+    mf=${mo%%|*} mr=${mo#*|}; mfiles=${mr%|*}
+    bart mobafit $mf $(for f in $mfiles; do printf '%s ' "$MF/$f"; done) "$MF/bx" >/dev/null 2>&1
+    $T mobafit $mf $(for f in $mfiles; do printf '%s ' "$MF/$f"; done) "$MF/mx" && "$PY" "$LL/nrmse.py" "$MF/bx" "$MF/mx" 1e-4 && ok ||
+      bad "mobafit $mf: within 1e-4 of bart mobafit"
+  done
+  $T mobafit -T -i 3 "$MF/te" "$MF/tse" "$MF/mx" && "$PY" "$MF/ref.py" "$MF" te tse mx 3 1 gn && ok || bad "mobafit -T -i 3: numpy's Gauss-Newton"
+  $T mobafit -D -i 3 "$MF/denc" "$MF/dwi" "$MF/mx" && "$PY" "$MF/ref.py" "$MF" denc dwi mx 3 0 gn && ok || bad "mobafit -D -i 3: numpy's Gauss-Newton"
+  $T mobafit -T -i 30 "$MF/te" "$MF/tse" "$MF/mx" && "$PY" "$MF/ref.py" "$MF" te tse mx 30 1 opt && ok || bad "mobafit -T -i 30: scipy's least-squares optimum"
+  $T mobafit -D -i 30 "$MF/denc" "$MF/dwi" "$MF/mx" && "$PY" "$MF/ref.py" "$MF" denc dwi mx 30 0 opt && ok || bad "mobafit -D -i 30: scipy's least-squares optimum"
+  $T mobafit "$MF/te" "$MF/tse" "$MF/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "not built" "$W/err" && ok || bad "mobafit (MGRE): usage error"
+  $T mobafit -T "$MF/denc" "$MF/dwi" "$MF/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "one encoding" "$W/err" && ok || bad "mobafit -T with 2 encodings: usage error"
+  $T mobafit -D "$MF/te" "$MF/dwi" "$MF/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "series length" "$W/err" && ok || bad "mobafit with another series length: usage error"
   # BART's axes beyond medvol's 7 (TIME_DIM 10, ...): every .cfl command folds
   # them on load and writes bart's own 16 sizes, against bart on series in
   # axis 10 and in axes 5 and 10 (and 10 and 11, which the fold joins)
