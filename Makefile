@@ -79,7 +79,9 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  printf "nrmse of bart noise -s 3 -n 4 (its generator): " && $(BUILD)/mvtool nrmse $(BUILD)/run-cf $(BUILD)/run-an && printf "poisson -Y 24 -Z 24 -y 1.5 -z 1.5 -C 8 (bart poisson): " && \
 	  $(BUILD)/mvtool poisson -Y 24 -Z 24 -y 1.5 -z 1.5 -C 8 $(BUILD)/run-ap && \
 	  printf "poisson -T 4 -Y 48 -Z 48 -y 2 -C 8 (4 frames of one multi-class Poisson-disc pattern): " && \
-	  $(BUILD)/mvtool poisson -T 4 -Y 48 -Z 48 -y 2 -C 8 $(BUILD)/run-apt
+	  $(BUILD)/mvtool poisson -T 4 -Y 48 -Z 48 -y 2 -C 8 $(BUILD)/run-apt && \
+	  $(BUILD)/mvtool vec 0 2 1 $(BUILD)/run-ohl && $(BUILD)/mvtool onehotenc $(BUILD)/run-ohl $(BUILD)/run-oh && \
+	  echo "onehotenc of the labels 0 2 1 (bart onehotenc; one row per class):" && $(BUILD)/mvtool show $(BUILD)/run-oh
 	$(BUILD)/mvtool smooth $(BUILD)/run-c.nii $(BUILD)/run-cg.nii 1 && \
 	  $(BUILD)/mvtool convert $(BUILD)/run-cg.nii $(BUILD)/run-cg.cfl --dtype complex64 && \
 	  $(BUILD)/mvtool slice 2 12 $(BUILD)/run-cg $(BUILD)/run-cg2 && \

@@ -318,6 +318,78 @@ static int cmd_vec(const args *a)
 
 /* index DIM SIZE OUT: 0 .. SIZE - 1 along DIM (bart index; the header
    lists DIM + 1 sizes there, the same array) */
+/* onehotenc [-r] [-i DIM] IN OUT (bart onehotenc): class labels (the real parts, rounded) to one-hot
+   vectors along the first axis of size 1 from DIM, or (-r) one-hot scores along DIM to the index of
+   each position's largest real part (the first of equal ones, as bart) */
+static int cmd_onehotenc(const args *a)
+{
+    int64_t ci = 0, id[NAX], od[NAX], c[NAX], s[NAX], i, n, ties = 0;
+    mv_vol in, out;
+    const float *x;
+    int rc;
+    if ((rc = opt_int(a, "-i", 0, NAX - 1, "-i: an axis 0 .. 15", &ci))) return rc;
+    if ((rc = cfl_load_mapped(a->pos[0], &in, id))) return rc;
+    x = (const float *)in.data;
+    n = count16(id);
+    memcpy(od, id, sizeof(od));
+    if (!opt_flag(a, "-r")) {
+        float mx = x[0];
+        while (ci < NAX && id[ci] != 1) ci++;
+        if (ci == NAX) {
+            mv_free(&in);
+            return usage_error(a, "IN has no axis of size 1 from -i on to hold the classes", a->pos[0]);
+        }
+        for (i = 1; i < n; i++) mx = x[2 * i] > mx ? x[2 * i] : mx; /* bart's zmax: real parts */
+        if (!(lroundf(mx) >= 0 && lroundf(mx) < (1L << 24))) {
+            mv_free(&in);
+            return usage_error(a, "the largest label must round to 0 .. 2^24 - 1", a->pos[0]);
+        }
+        od[ci] = lroundf(mx) + 1;
+        for (i = 0; i < n; i++)
+            if (lroundf(x[2 * i]) < 0) {
+                mv_free(&in);
+                return usage_error(a, "a label rounds below 0 (bart asserts)", a->pos[0]);
+            }
+        if (count16(od) > ((int64_t)1 << 31) || (rc = alloc16(&out, od, a->pos[1]))) {
+            mv_free(&in);
+            return rc ? rc : usage_error(a, "the one-hot array would exceed 2^31 samples", a->pos[0]);
+        }
+        memset(c, 0, sizeof(c));
+        do { /* IN's position c, the class its label names */
+            const int64_t k = lroundf(x[2 * offset16(c, id)]);
+            int64_t q[NAX];
+            memcpy(q, c, sizeof(q));
+            q[ci] = k;
+            ((float *)out.data)[2 * offset16(q, od)] = 1.f;
+        } while (next16(c, id));
+    } else {
+        od[ci] = 1;
+        if ((rc = alloc16(&out, od, a->pos[1]))) {
+            mv_free(&in);
+            return rc;
+        }
+        strides_of(id, s);
+        memset(c, 0, sizeof(c));
+        do {
+            const float *p = x + 2 * offset16(c, id);
+            float best = p[0];
+            int64_t k, idx = 0, tie = 0;
+            for (k = 1; k < id[ci]; k++) {
+                const float v = p[2 * k * s[ci]];
+                if (v == best) tie = 1;
+                if (v > best) best = v, idx = k, tie = 0;
+            }
+            ties += tie;
+            ((float *)out.data)[2 * offset16(c, od)] = (float)idx;
+        } while (next16(c, od));
+        if (ties)
+            fprintf(stderr, "mvtool onehotenc: %lld positions hold several largest values: the first index taken (bart's warning)\n",
+                    (long long)ties);
+    }
+    mv_free(&in);
+    return cfl_save_dims(a->pos[1], &out, od);
+}
+
 static int cmd_index(const args *a)
 {
     mv_vol o;
@@ -2245,6 +2317,12 @@ const command mvtool_array_commands[] = {
     {"vec", "a vector of numbers (bart vec)", "mvtool vec V1 .. VN OUT\n  bart vec: the numbers (2, 0.5i, 1+2i) along axis 0.\n",
      "", 2, -1, cmd_vec},
     {"index", "0 .. SIZE-1 along an axis (bart index)", "mvtool index DIM SIZE OUT\n", "", 3, 3, cmd_index},
+    {"onehotenc", "class labels to one-hot vectors and back (bart onehotenc)",
+     "mvtool onehotenc [-r] [-i DIM] IN OUT\n"
+     "  bart onehotenc: each label (a real part, rounded) to a one-hot vector along the first axis of size 1\n"
+     "  from DIM (0); -r: one-hot scores along DIM to the index of the largest real part (the first of\n"
+     "  equal ones; a warning counts them).\n",
+     "-r -i=", 2, 2, cmd_onehotenc},
     {"delta", "a Kronecker delta (bart delta)",
      "mvtool delta N FLAGS SIZE OUT\n  bart delta: N axes, those of FLAGS of SIZE, 1 where their indices agree.\n", "", 4,
      4, cmd_delta},

@@ -2451,6 +2451,38 @@ PYEOF
   $T mobafit "$MF/te" "$MF/tse" "$MF/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "not built" "$W/err" && ok || bad "mobafit (MGRE): usage error"
   $T mobafit -T "$MF/denc" "$MF/dwi" "$MF/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "one encoding" "$W/err" && ok || bad "mobafit -T with 2 encodings: usage error"
   $T mobafit -D "$MF/te" "$MF/dwi" "$MF/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "series length" "$W/err" && ok || bad "mobafit with another series length: usage error"
+  # onehotenc (bart onehotenc): labels with noise (rounded), labels along axis 2 with -i 3, scores with
+  # ties along each axis (-r): bart's bytes, numpy's one-hot (np.eye) and argmax (its first maximum)
+  OH="$W/onehot"
+  mkdir -p "$OH"
+  "$PY" - "$OH" <<'PYEOF'
+import numpy as np, sys
+D = sys.argv[1]; rng = np.random.default_rng(3)
+def w(n, a, dims):
+    open(D + '/' + n + '.hdr', 'w').write('# Dimensions\n' + ' '.join(map(str, dims)) + '\n')
+    np.asarray(a, np.complex64).ravel(order='F').tofile(D + '/' + n + '.cfl')
+w('lab', rng.integers(0, 5, (6, 4)) + 0.15 * rng.standard_normal((6, 4)), [6, 4])
+w('lab3', rng.integers(0, 3, (1, 5, 3)).astype(float), [1, 5, 3])
+sc = rng.standard_normal((4, 7, 3)); sc[1, 2, :] = sc[1, 2, 0]; sc[:, 0, 1] = np.round(sc[:, 0, 1])
+w('sc', sc + 0.1j, [4, 7, 3])
+PYEOF
+  for oo in "|lab" "-i 1|lab" "|lab3" "-i 3|lab3" "-r|sc" "-r -i 1|sc" "-r -i 2|sc"; do
+    of=${oo#*|} op=${oo%%|*}
+    bart onehotenc $op "$OH/$of" "$OH/b" >/dev/null 2>&1
+    $T onehotenc $op "$OH/$of" "$OH/m" 2>/dev/null && same_pair "$OH/b" "$OH/m" && ok || bad "onehotenc $op $of: bart's bytes"
+  done
+  $T onehotenc "$OH/lab" "$OH/m" && $T onehotenc -r -i 2 "$OH/sc" "$OH/mr" 2>/dev/null && "$PY" - "$OH" <<'PYEOF' && ok || bad "onehotenc: numpy's one-hot and argmax"
+import numpy as np, sys
+D = sys.argv[1]
+rd = lambda n: np.fromfile(D + n + '.cfl', np.complex64)
+lab = np.rint(rd('/lab').real.reshape(4, 6)).astype(int)
+oh = rd('/m').reshape(-1, 4, 6)
+r = rd('/mr').reshape(7, 4).real
+ok = oh.shape[0] == lab.max() + 1 and np.array_equal(oh.real, np.eye(lab.max() + 1)[lab].transpose(2, 0, 1)) and not np.any(oh.imag)
+ok = ok and np.array_equal(r, np.argmax(rd('/sc').real.reshape(3, 7, 4), axis=0))
+sys.exit(0 if ok else 1)
+PYEOF
+  $T onehotenc "$OH/sc" "$OH/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "below 0" "$W/err" && ok || bad "onehotenc of negative labels: usage error (bart asserts)"
   # BART's axes beyond medvol's 7 (TIME_DIM 10, ...): every .cfl command folds
   # them on load and writes bart's own 16 sizes, against bart on series in
   # axis 10 and in axes 5 and 10 (and 10 and 11, which the fold joins)
