@@ -1028,20 +1028,6 @@ static int cmd_cdf97(const args *a)
     return cfl_save_dims(a->pos[2], &out, bd);
 }
 
-/* "X:Y" as two numbers (bart's OPT_VEC2 / OPT_FLVEC2); 0 absent, 1 read, -1 usage error */
-static int opt_pair(const args *a, const char *name, double out[2])
-{
-    const char *s = opt_str(a, name);
-    char buf[64];
-    size_t i;
-    if (!s) return 0;
-    if (strlen(s) >= sizeof(buf)) return -1;
-    strcpy(buf, s);
-    for (i = 0; buf[i]; i++)
-        if (buf[i] == ':') buf[i] = ',';
-    return parse_list(buf, out, 2) == 2 ? 1 : -1;
-}
-
 /* copies the samples of src (sizes sd) at position `from` along axis
    `along` to dst (sizes dd) at positions dpos (along `along` and the axes
    where src holds one sample; 0 elsewhere): bart bin's md_copy_block of a
@@ -1070,7 +1056,7 @@ static int cmd_bin(const args *a)
 {
     mv_vol lab, src, dst;
     int64_t ld[16], sd[16], dd[16], ls[16], v, cl = -1;
-    double pr[2] = {0, 1}, pc[2] = {2, 3}, off[2] = {0, 0};
+    float pr[2] = {0, 1}, pc[2] = {2, 3}, off[2] = {0, 0}; /* bart's OPT_VEC2 and OPT_FLVEC2, "X:Y" */
     int rc, ax, dim = -1, nbig = 0, quad, reorder = opt_flag(a, "-o");
     mv_bin_opts bo;
     memset(&bo, 0, sizeof(bo));
@@ -1083,11 +1069,12 @@ static int cmd_bin(const args *a)
     if (opt_str(a, "-a")) bo.mavg_window = (int)v;
     if (opt_int(a, "-A", 0, 1 << 30, &v) < 0) return usage_error(a, "-A takes a window >= 0", opt_str(a, "-A"));
     if (opt_str(a, "-A")) bo.mavg_window_card = (int)v;
-    if (opt_pair(a, "-r", pr) < 0 || pr[0] != floor(pr[0]) || pr[1] != floor(pr[1]) || !(pr[0] >= 0 && pr[0] < 65536 && pr[1] >= 0 && pr[1] < 65536))
-        return usage_error(a, "-r takes two EOF indices X:Y", opt_str(a, "-r"));
-    if (opt_pair(a, "-c", pc) < 0 || pc[0] != floor(pc[0]) || pc[1] != floor(pc[1]) || !(pc[0] >= 0 && pc[0] < 65536 && pc[1] >= 0 && pc[1] < 65536))
-        return usage_error(a, "-c takes two EOF indices X:Y", opt_str(a, "-c"));
-    if (opt_pair(a, "-O", off) < 0) return usage_error(a, "-O takes two angles R:C in degrees", opt_str(a, "-O"));
+    if ((rc = opt_floats(a, "-r", pr, 2)) || (rc = opt_floats(a, "-c", pc, 2)) || (rc = opt_floats(a, "-O", off, 2))) return rc;
+    for (ax = 0; ax < 4; ax++) {
+        const float e = ax < 2 ? pr[ax] : pc[ax - 2];
+        if (e != floorf(e) || !(e >= 0 && e < 65536))
+            return usage_error(a, "-r and -c take two EOF indices X:Y", opt_str(a, ax < 2 ? "-r" : "-c"));
+    }
     bo.offset_deg[0] = off[0], bo.offset_deg[1] = off[1], bo.amplitude = opt_flag(a, "-M");
     quad = bo.n_resp > 0 || bo.n_card > 0;
     if (quad && (bo.n_resp == 0 || bo.n_card == 0))

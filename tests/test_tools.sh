@@ -2261,14 +2261,15 @@ PYEOF
   # looklocker (bart looklocker): T1 from a fit's Mss, M0, R1* along axis 6,
   # with zeros, 0/0 and a series in axis 10: bart's bytes for 4 option sets,
   # and numpy's M0 / (Mss R1*) + 2 D
-  "$PY" - "$EP" <<'PYEOF'
+  "$PY" - "$EP" "$W" <<'PYEOF'
 import numpy as np, sys
+sys.path.insert(0, sys.argv[2])
+from cflw import wr
 rng = np.random.default_rng(1)
 a = (rng.uniform(0.05, 2, size=(2, 3, 3, 4)) * np.exp(1j * rng.uniform(0, 6, size=(2, 3, 3, 4)))).astype(np.complex64)
 a[0, 0, 0, 0] = a[0, 0, 0, 1] = 0
 a[0, 1, :, 2] = 0
-open(sys.argv[1] + '/ll.hdr', 'w').write('# Dimensions\n4 3 1 1 1 1 3 1 1 1 2\n')
-a.ravel().tofile(sys.argv[1] + '/ll.cfl')
+wr(sys.argv[1] + '/ll', a.T, [4, 3, 1, 1, 1, 1, 3, 1, 1, 1, 2])
 PYEOF
   for lo in "" "-t 0.5" "-D 0.01" "-t 0 -D 0.003"; do
     bart looklocker $lo "$EP/ll" "$EP/bl" >/dev/null 2>&1
@@ -2312,13 +2313,15 @@ PYEOF
   # from them
   SS="$W/ssa"
   mkdir -p "$SS"
-  "$PY" - "$SS" <<'PYEOF'
+  "$PY" - "$SS" "$W" <<'PYEOF'
 import numpy as np, sys
+sys.path.insert(0, sys.argv[2])
+from cflw import wr
 rng = np.random.default_rng(2); T, C = 200, 3
 t = np.arange(T); x = np.zeros((C, T), complex)
 for c in range(C):
     x[c] = (1 + c) * np.exp(2j * np.pi * t / 50 + c) + 0.5 * np.cos(2 * np.pi * t / 13 + 0.3 * c) + 0.05 * (rng.standard_normal(T) + 1j * rng.standard_normal(T)) + 2 + 1j
-open(sys.argv[1] + '/x.hdr', 'w').write('# Dimensions\n%d %d\n' % (T, C)); x.astype(np.complex64).ravel().tofile(sys.argv[1] + '/x.cfl')
+wr(sys.argv[1] + '/x', x.T, [T, C])
 PYEOF
   cat > "$SS/ref.py" <<'PYEOF'
 import numpy as np, sys
@@ -2384,12 +2387,12 @@ PYEOF
   # within 1e-5 at -i 3; scipy's least_squares optimum within 1e-5 after 30 steps
   MF="$W/mobafit"
   mkdir -p "$MF"
-  "$PY" - "$MF" <<'PYEOF'
+  "$PY" - "$MF" "$W" <<'PYEOF'
 import numpy as np, sys
+sys.path.insert(0, sys.argv[2])
+from cflw import wr
 D = sys.argv[1]; rng = np.random.default_rng(4)
-def w(n, a, dims):
-    open(D + '/' + n + '.hdr', 'w').write('# Dimensions\n' + ' '.join(map(str, dims)) + '\n')
-    np.asarray(a, np.complex64).ravel(order='F').tofile(D + '/' + n + '.cfl')
+w = lambda n, a, dims: wr(D + '/' + n, a, dims)
 TE = np.array([0.008, 0.016, 0.024, 0.032, 0.048, 0.064, 0.08, 0.1])
 w('te', TE, [1, 1, 1, 1, 1, 8])
 rho = rng.uniform(0.5, 2, (6, 5, 2)) * np.exp(1j * rng.uniform(-3, 3, (6, 5, 2))); R2 = rng.uniform(5, 60, (6, 5, 2))
@@ -2455,12 +2458,12 @@ PYEOF
   # ties along each axis (-r): bart's bytes, numpy's one-hot (np.eye) and argmax (its first maximum)
   OH="$W/onehot"
   mkdir -p "$OH"
-  "$PY" - "$OH" <<'PYEOF'
+  "$PY" - "$OH" "$W" <<'PYEOF'
 import numpy as np, sys
+sys.path.insert(0, sys.argv[2])
+from cflw import wr
 D = sys.argv[1]; rng = np.random.default_rng(3)
-def w(n, a, dims):
-    open(D + '/' + n + '.hdr', 'w').write('# Dimensions\n' + ' '.join(map(str, dims)) + '\n')
-    np.asarray(a, np.complex64).ravel(order='F').tofile(D + '/' + n + '.cfl')
+w = lambda n, a, dims: wr(D + '/' + n, a, dims)
 w('lab', rng.integers(0, 5, (6, 4)) + 0.15 * rng.standard_normal((6, 4)), [6, 4])
 w('lab3', rng.integers(0, 3, (1, 5, 3)).astype(float), [1, 5, 3])
 sc = rng.standard_normal((4, 7, 3)); sc[1, 2, :] = sc[1, 2, 0]; sc[:, 0, 1] = np.round(sc[:, 0, 1])
