@@ -94,6 +94,13 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	$(BUILD)/mvtool noise -s 5 -n 0.0005 $(BUILD)/run-cg2 $(BUILD)/run-cgn && $(BUILD)/mvtool rof 0.01 3 $(BUILD)/run-cgn $(BUILD)/run-cgr && \
 	  printf "nrmse of a noisy slice: " && $(BUILD)/mvtool nrmse $(BUILD)/run-cg2 $(BUILD)/run-cgn && \
 	  printf "after rof 0.01 3 (bart rof's TV denoising): " && $(BUILD)/mvtool nrmse $(BUILD)/run-cg2 $(BUILD)/run-cgr && \
+	  $(BUILD)/mvtool tgv 0.01 3 $(BUILD)/run-cgn $(BUILD)/run-cgt && $(BUILD)/mvtool slice 15 0 $(BUILD)/run-cgt $(BUILD)/run-cgt0 && \
+	  printf "after tgv 0.01 3 (bart tgv's TGV denoising; the image, without its two fields): " && \
+	  $(BUILD)/mvtool nrmse $(BUILD)/run-cg2 $(BUILD)/run-cgt0 && \
+	  $(BUILD)/mvtool ictv 0.01 3 3 $(BUILD)/run-cgn $(BUILD)/run-cgi && $(BUILD)/mvtool slice 15 0 $(BUILD)/run-cgi $(BUILD)/run-cgi0 && \
+	  printf "after ictv 0.01 3 3 (bart ictv's infimal-convolution TV): " && $(BUILD)/mvtool nrmse $(BUILD)/run-cg2 $(BUILD)/run-cgi0 && \
+	  echo "measure of the tgv image against the slice (bart measure: MSE, PSNR, SSIM, ...):" && \
+	  $(BUILD)/mvtool measure $(BUILD)/run-cg2 $(BUILD)/run-cgt0 && \
 	  $(BUILD)/mvtool fft -u 3 $(BUILD)/run-cg2 $(BUILD)/run-kg && $(BUILD)/mvtool fovshift -s 0.125:0:0 $(BUILD)/run-kg $(BUILD)/run-kgs && \
 	  $(BUILD)/mvtool fft -i -u 3 $(BUILD)/run-kgs $(BUILD)/run-cgs && \
 	  printf "estshift 3 of the slice after fovshift -s 0.125:0:0 (bart's, 3 of 24 pixels): " && $(BUILD)/mvtool estshift 3 $(BUILD)/run-cgs $(BUILD)/run-cg2

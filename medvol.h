@@ -4102,6 +4102,85 @@ typedef struct mv_tv_opts {
    for k axes). thread-safe: yes. */
 MVDEF mv_status mv_tv_denoise(const mv_vol *in, mv_vol *out, double lambda, mv_tv_opts *opts);
 
+/* Total generalized variation denoising, bart tgv (BART 0.8's src/tgv.c,
+   iter/tgv.c): with the image x and k fields z_c (one per differenced
+   axis), out = argmin 1/2 ||x - in||^2 + lambda sum_c |D_c x + z_c|
+   + lambda sum_{i} ||(D_j z_i + D_i z_j)_j||_2, BART's terms exactly: D_c
+   its circular forward difference (as bart rof's), the first term the
+   complex modulus of every component on its own (BART's threshold joins
+   no axis there), the second the symmetrised gradient of z (without a
+   half) with each row i joint over j; first-order TGV's alpha_1 = alpha_0
+   = lambda, the sign of z BART's. Solved by BART's ADMM with tgv's
+   settings: rho 0.1, 100 iterations as BART counts them (CG steps in
+   all), at most 10 CG steps per x-update, from 0, BART's early stop
+   (ABSTOL 1e-4, RELTOL 1e-3). in: c64 (x, y, z, batch), dims[4..] 1; out
+   allocated c64 (x, y, z, batch, 1 + k): out's component 0 is the image,
+   1 .. k the fields z_c, c over the axes of opts.axes longer than 1 in x,
+   y, z order (bart tgv also writes a zero field for each flagged axis of
+   one sample). The volumes of the batch are one problem side by side, as
+   bart's. MV_ERR_INVALID_ARG: lambda < 0 or not finite, axes beyond bit
+   2, not c64, dims[4..] not 1. allocates: yes (about 11 + 13 k + 6 k^2
+   copies of in: 30 for one axis, 104 for three). thread-safe: yes; the
+   operators run on the caller's thread. */
+typedef struct mv_tgv_opts {
+    unsigned axes;      /* bits of the axes differenced among x 1, y 2, z 4: 0 = 7 */
+    unsigned axes2;     /* mv_ictv_denoise: the second TV's axes: 0 = axes */
+    double rho;         /* ADMM penalty: 0 = 0.1 (bart tgv's) or 0.5 (bart ictv's) */
+    int iterations;     /* CG steps in all: 0 = 100 (bart tgv's) or 50 (bart ictv's, -i) */
+    int cg_iterations;  /* CG steps per x-update at most: 0 = 10 */
+    int components;     /* the gradient's components BART counts in its early stop (every flagged */
+    int components2;    /* axis, those of length 1 too; components2: ictv's second): 0 = the bits of axes */
+    double abstol, reltol; /* BART's early stop (see mv_tv_denoise): 0 = its 1e-4, 1e-3; < 0: none (every step run) */
+    int (*progress)(void *user, int iteration, double residual); /* after each ADMM round; nonzero cancels */
+    void *progress_user;
+    void *alloc_ctx;
+    int iterations_done; /* out: the CG steps run in all */
+} mv_tgv_opts;
+
+MVDEF mv_status mv_tgv_denoise(const mv_vol *in, mv_vol *out, double lambda, mv_tgv_opts *opts);
+
+/* Infimal-convolution TV denoising, bart ictv (BART 0.8's src/ictv.c,
+   iter/tgv.c's ictv_reg): out = the (x, w) minimising 1/2 ||x - in||^2
+   + lambda TV_1(x + w) + lambda TV_2(w), both isotropic TVs as bart
+   rof's (TV_1 over opts.axes, TV_2 over opts.axes2), BART's signs:
+   component 0 is the denoised image x, component 1 is w, and x = (x + w)
+   - w is the infimal convolution's split into a TV_1 part x + w and a
+   TV_2 part -w. BART's ADMM with ictv's settings: rho 0.5 (-u), 50
+   iterations (-i), 10 CG steps per x-update, BART's early stop. in: c64
+   (x, y, z, batch), dims[4..] 1; out allocated c64 (x, y, z, batch, 2).
+   Errors and threads as mv_tgv_denoise. allocates: yes (about 21 + 3
+   (k1 + k2) + 3 max(k1, k2) copies of in). */
+MVDEF mv_status mv_ictv_denoise(const mv_vol *in, mv_vol *out, double lambda, mv_tgv_opts *opts);
+
+/* Image quality against a reference, bart measure (BART 0.8's
+   src/measure.c with nn/losses.c's measures), every sum in double: in and
+   ref c64 of the same dims (x, y, z, coils, items...): axes 0..2 an image,
+   axis 3 its coils, axes 4.. items (BART's axes 4..15). "rss": each
+   voxel's root sum of squares over the coils (the modulus for one coil).
+   mse: the mean |in - ref|^2 over every value; mse_mag: the mean of
+   (rss(in) - rss(ref))^2; mad: the mean of |Re d| + |Im d| over the
+   values of d = in - ref (BART sums the floats' moduli); mad_mag: the mean
+   |rss(in) - rss(ref)|; nmse: the mean over the items of ||in - ref||^2 /
+   ||ref||^2; nmse_mag: the same of the rss images; psnr: the mean over
+   the items of 20 log10(max rss(ref)) - 10 log10(the item's mse_mag);
+   ssim: Wang, Bovik, Sheikh and Simoncelli's SSIM (2004) of the rss
+   images divided by the item's max rss(ref) (BART's smooth modulus
+   sqrt(v^2 + 1e-12) after it), dynamic range 1, K1 0.01, K2 0.03, a 7 x 7
+   uniform window along x and y (a 7-sample one where one of them has one
+   sample; z slices on their own), population (co)variances, averaged over
+   the windows that fit inside the slice (no padding) and over every slice
+   and item: scikit-image's structural_similarity(win_size 7, data_range
+   1, use_sample_covariance False) of those images. Divisions by zero give
+   IEEE inf or NaN, as bart's (a zero reference's nmse, psnr, ssim); ssim
+   is NaN where x or y has 2 to 6 samples (no window fits; bart asserts).
+   MV_ERR_INVALID_ARG: not c64, dims differ, m NULL. allocates: 4 rss
+   images of one item. thread-safe: yes. */
+typedef struct mv_measures {
+    double mse, mse_mag, psnr, ssim, mad, mad_mag, nmse, nmse_mag;
+} mv_measures;
+
+MVDEF mv_status mv_measure(const mv_vol *in, const mv_vol *ref, mv_measures *m);
+
 /* Options of the CG solvers; all-zero = defaults. */
 typedef struct mv_cg_opts {
     double lambda;    /* Tikhonov weight added to the normal operator (BART -r; 0 = none); with other terms an ADMM l2 term */
@@ -48507,30 +48586,37 @@ MVDEF mv_status mv_cg_solve(mv_normal_op op, void *user, const float *b, float *
     return st;
 }
 
-/* BART's prox_thresh (md_zsoftthresh_core2) over k components of n complex
-   values each, thresholded jointly: per value the float root of the float
-   sum of the components' |g|^2, then g (|g| - t) / |g| where positive,
-   else 0 (k 1: the l1 prox of -R I; TV's isotropic shrinkage over its
-   gradient axis) */
-static void mv__shrink_joint(float *g, int64_t n, int k, float thr)
+/* BART's prox_thresh (md_zsoftthresh_core2) joint over one axis of stride
+   `stride`: for each of n positions the k values at i + c stride shrunk
+   together, the float root of the float sum of their |g|^2 in c order,
+   then g (|g| - t) / |g| where positive, else 0 (bart tgv's rows of its
+   symmetrised gradient) */
+static void mv__shrink_strided(float *g, int64_t n, int k, int64_t stride, float thr)
 {
     int64_t i;
     int c;
     for (i = 0; i < n; i++) {
         float ss = 0, norm, red, f;
         for (c = 0; c < k; c++) {
-            const float *q = g + 2 * (c * n + i);
+            const float *q = g + 2 * (c * stride + i);
             ss += q[0] * q[0] + q[1] * q[1];
         }
         norm = sqrtf(ss);
         red = norm - thr;
         f = red > 0 ? red / norm : 0;
         for (c = 0; c < k; c++) {
-            float *q = g + 2 * (c * n + i);
+            float *q = g + 2 * (c * stride + i);
             q[0] *= f;
             q[1] *= f;
         }
     }
+}
+
+/* the same over k components of n complex values each (k 1: the l1 prox
+   of -R I; TV's isotropic shrinkage over its gradient axis) */
+static void mv__shrink_joint(float *g, int64_t n, int k, float thr)
+{
+    mv__shrink_strided(g, n, k, n, thr);
 }
 
 /* BART's prox_nonneg (md_smax with 0): every float, real and imaginary
@@ -49564,13 +49650,28 @@ static void mv__tv_shrink(const mv__tv *t, float *g, float thr)
    I, prox_thresh), TV (-R T: G = the circular gradient, the isotropic
    shrinkage), non-negativity (-R S: G = I, prox_nonneg) and locally low
    rank (-R L: G = I, lrthresh). */
-enum { MV__ADMM_L2 = 0, MV__ADMM_WAVELET = 1, MV__ADMM_L1 = 2, MV__ADMM_TV = 3, MV__ADMM_NONNEG = 4, MV__ADMM_LLR = 5 };
+enum { MV__ADMM_L2 = 0, MV__ADMM_WAVELET = 1, MV__ADMM_L1 = 2, MV__ADMM_TV = 3, MV__ADMM_NONNEG = 4, MV__ADMM_LLR = 5,
+       MV__ADMM_OP = 6 };
+
+/* A term's own operator (kind MV__ADMM_OP: bart tgv's and ictv's terms,
+   whose G_j acts on a stack of images): G x into gx (m values), G^H g into
+   y (the solver's n values, overwritten), and the prox in place on m
+   values with the threshold lambda / rho. */
+typedef struct mv__admm_linop {
+    void (*G)(const void *ctx, const float *x, float *gx);
+    void (*GH)(const void *ctx, const float *g, float *y);
+    void (*prox)(const void *ctx, float *z, float thr);
+    const void *ctx;
+} mv__admm_linop;
 
 typedef struct mv__admm_term {
     int kind;
     float lambda;
     int64_t m;    /* complex values of G_j x: n, or k n for TV */
     float *z, *u; /* m each */
+    const mv__admm_linop *op; /* MV__ADMM_OP: G_j, G_j^H and the prox */
+    float *ng;    /* MV__ADMM_OP: m values, G_j x inside the normal equations */
+    int64_t m_bart; /* the values BART's early stop counts for it (0: m) */
 } mv__admm_term;
 
 /* One ADMM solve: the data term's normal operator, the terms in BART's
@@ -49605,7 +49706,30 @@ typedef struct mv__admm {
     float *sv, *ghu;     /* n: sum G_j^H (z_j - z_j old), sum G_j^H u_j */
     double n1, n2, rr;   /* sums of ||G_j x||^2, ||z_j||^2, ||G_j x - z_j||^2 */
     int64_t mtot;        /* sum of the terms' values */
+    int64_t n_bart;      /* the values of x BART's early stop counts (0: n) */
+    const char *fn;      /* the caller named in a cancellation */
 } mv__admm;
+
+/* whether term t's G is an operator (TV's gradient, a term's own) rather
+   than the identity */
+static int mv__admm_has_G(const mv__admm_term *t)
+{
+    return t->kind == MV__ADMM_TV || t->kind == MV__ADMM_OP;
+}
+
+/* g = G_j x (m values) for a term with an operator */
+static void mv__admm_G(const mv__admm *a, const mv__admm_term *t, const float *x, float *g)
+{
+    if (t->kind == MV__ADMM_OP) t->op->G(t->op->ctx, x, g);
+    else mv__tv_grad(a->tv, x, g);
+}
+
+/* y = G_j^H g (n values, overwritten) for a term with an operator */
+static void mv__admm_GH(const mv__admm *a, const mv__admm_term *t, const float *g, float *y)
+{
+    if (t->kind == MV__ADMM_OP) t->op->GH(t->op->ctx, g, y);
+    else mv__tv_adjoint(a->tv, g, y);
+}
 
 /* which of the opts' terms there are, in medvol's order: l2, l1-wavelet,
    l1 of the image, TV, non-negativity, locally low rank (kinds[], returns
@@ -49677,6 +49801,9 @@ static void mv__admm_prox(mv__admm *a, int j, const float *in)
         mv__llr_thresh(a->llr, in, t->z, thr, sh, a->lsc, a->threads);
     } else if (t->kind == MV__ADMM_NONNEG) {
         mv__nonneg(in, t->z, t->m);
+    } else if (t->kind == MV__ADMM_OP) {
+        memcpy(t->z, in, (size_t)t->m * 8);
+        t->op->prox(t->op->ctx, t->z, thr);
     } else {
         memcpy(t->z, in, (size_t)t->m * 8);
         mv__tv_shrink(a->tv, t->z, thr);
@@ -49693,10 +49820,12 @@ static mv_status mv__admm_ne_apply(const mv__admm *a, const float *x, float *y)
     int j;
     MV__TRY(a->op(a->user, x, y, n));
     for (j = 0; j < a->nt; j++) {
+        const mv__admm_term *t = &a->t[j];
         const float *nj = x;
-        if (a->t[j].kind == MV__ADMM_TV) {
-            mv__tv_grad(a->tv, x, a->ng);
-            mv__tv_adjoint(a->tv, a->ng, a->tmp);
+        if (mv__admm_has_G(t)) {
+            float *g = t->kind == MV__ADMM_OP ? t->ng : a->ng;
+            mv__admm_G(a, t, x, g);
+            mv__admm_GH(a, t, g, a->tmp);
             nj = a->tmp;
         }
         if (j == 0) a->ma->bin(MV_MATH_MUL, nj, NULL, a->rho, 0, a->acc, (size_t)(2 * n));
@@ -49752,9 +49881,9 @@ static void mv__admm_rhs(mv__admm *a, const float *b, float *rhs, float *s)
     int j;
     for (j = 0; j < a->nt; j++) {
         mv__admm_term *t = &a->t[j];
-        float *gj = a->t[j].kind == MV__ADMM_TV ? s : a->gx;
+        float *gj = mv__admm_has_G(t) ? s : a->gx;
         ma->bin(MV_MATH_SUB, t->z, t->u, 0, 0, a->gx, (size_t)(2 * t->m));
-        if (t->kind == MV__ADMM_TV) mv__tv_adjoint(a->tv, a->gx, s);
+        if (mv__admm_has_G(t)) mv__admm_GH(a, t, a->gx, s);
         if (j == 0) memcpy(rhs, gj, (size_t)n * 8);
         else ma->bin(MV_MATH_ADD, rhs, gj, 0, 0, rhs, nf);
     }
@@ -49773,10 +49902,10 @@ static void mv__admm_term_residuals(mv__admm *a, int j)
     a->rr += mv__cdot_re(a->gxr, a->gxr, t->m);
     a->n2 += mv__cdot_re(t->z, t->z, t->m);
     a->ma->bin(MV_MATH_SUB, t->z, a->zold, 0, 0, a->zold, mf);
-    if (t->kind == MV__ADMM_TV) {
-        mv__tv_adjoint(a->tv, a->zold, a->tmp);
+    if (mv__admm_has_G(t)) {
+        mv__admm_GH(a, t, a->zold, a->tmp);
         a->ma->bin(MV_MATH_ADD, a->sv, a->tmp, 0, 0, a->sv, (size_t)(2 * a->n));
-        mv__tv_adjoint(a->tv, t->u, a->tmp);
+        mv__admm_GH(a, t, t->u, a->tmp);
         a->ma->bin(MV_MATH_ADD, a->ghu, a->tmp, 0, 0, a->ghu, (size_t)(2 * a->n));
     } else {
         a->ma->bin(MV_MATH_ADD, a->sv, a->zold, 0, 0, a->sv, (size_t)(2 * a->n));
@@ -49795,7 +49924,8 @@ static int mv__admm_converged(mv__admm *a)
     const double r_scaling = sqrt(MV__MAX(a->n1, a->n2));
     const double s_scaling = (double)a->rho * sqrt(mv__cdot_re(a->ghu, a->ghu, a->n));
     const float eps_pri = (float)(a->abstol * sqrt((double)(2 * a->mtot)) + a->reltol * r_scaling);
-    const float eps_dual = (float)(a->abstol * sqrt((double)(2 * a->n)) + a->reltol * s_scaling);
+    const float eps_dual =
+        (float)(a->abstol * sqrt((double)(2 * (a->n_bart ? a->n_bart : a->n))) + a->reltol * s_scaling);
     a->n1 = a->n2 = a->rr = 0;
     memset(a->sv, 0, (size_t)a->n * 8);
     memset(a->ghu, 0, (size_t)a->n * 8);
@@ -49811,9 +49941,9 @@ static void mv__admm_term_update(mv__admm *a, int j, const float *x, double *du,
     const float alpha = 1.6f;
     int64_t i;
     size_t mf = (size_t)(2 * t->m);
-    const float *gx = x; /* G_j x: x itself for G = I (no copy), else the gradient into gx */
-    if (t->kind == MV__ADMM_TV) {
-        mv__tv_grad(a->tv, x, a->gx);
+    const float *gx = x; /* G_j x: x itself for G = I (no copy), else the operator's into gx */
+    if (mv__admm_has_G(t)) {
+        mv__admm_G(a, t, x, a->gx);
         gx = a->gx;
     }
     if (a->gxr) { /* the early stop's residuals need G_j x and the old z_j */
@@ -49843,12 +49973,68 @@ static void mv__admm_term_warm(mv__admm *a, int j, const float *x)
     mv__admm_term *t = &a->t[j];
     const float *gx = x; /* G_j x: x itself for G = I */
     int64_t i;
-    if (t->kind == MV__ADMM_TV) {
-        mv__tv_grad(a->tv, x, a->gx);
+    if (mv__admm_has_G(t)) {
+        mv__admm_G(a, t, x, a->gx);
         gx = a->gx;
     }
     mv__admm_prox(a, j, gx);
     for (i = 0; i < 2 * t->m; i++) t->u[i] = gx[i] - t->z[i];
+}
+
+/* The rounds of BART's ADMM on a prepared solve (a's terms, z_j and u_j
+   from 0; x from 0 or, warm, the start): rhs holds the x-side vectors
+   (rhs, s, CG's r, p, Ap: 2 n floats each, one after the other). */
+static mv_status mv__admm_loop(mv__admm *a, const float *b, float *x, float *rhs, int maxit, int cgit, int warm,
+                               const mv_cg_opts *o, int report, int *iters, double *res, double abstol, double reltol)
+{
+    const int64_t n = a->n;
+    float *s = rhs + 2 * n, *r = s + 2 * n, *pp = r + 2 * n, *ap = pp + 2 * n;
+    double bb = sqrt(mv__cdot_re(b, b, n)), rn = 0; /* rn: ||G x_hat - z|| / ||z|| of the last round */
+    int64_t m = n;
+    int j, it, total = 0, nt = a->nt;
+    mv_status st = MV_OK;
+    for (j = 0; j < nt; j++) m = MV__MAX(m, a->t[j].m);
+    *iters = 0;
+    *res = 0;
+    if (bb == 0 && !warm) return MV_OK;
+    if (abstol > 0 || reltol > 0) { /* the early stop's vectors: G_j x, old z_j (max m), s, sum G^H u (n) */
+        a->abstol = abstol, a->reltol = reltol;
+        a->gxr = (float *)mv__alloc((size_t)(4 * m + 4 * n) * sizeof(float), o->alloc_ctx);
+        MV__CHECK(a->gxr != NULL, MV_ERR_OUT_OF_MEMORY, "ADMM: %lld values of residuals", (long long)(2 * m + 2 * n));
+        a->zold = a->gxr + 2 * m, a->sv = a->zold + 2 * m, a->ghu = a->sv + 2 * n;
+        memset(a->sv, 0, (size_t)(4 * n) * sizeof(float));
+        for (j = 0; j < nt; j++)
+            a->mtot += a->t[j].kind == MV__ADMM_TV ? (int64_t)a->tv->bart_k * n
+                       : a->t[j].m_bart            ? a->t[j].m_bart
+                                                   : a->t[j].m;
+    }
+    for (j = 0; j < nt && warm; j++) mv__admm_term_warm(a, j, x);
+    for (it = 0; it < maxit; it++) {
+        int steps;
+        float rnorm;
+        double du = 0, zz = 0;
+        mv__admm_rhs(a, b, rhs, s);
+        rnorm = (float)sqrt(mv__cdot_re(rhs, rhs, n));
+        if (rnorm != 0) {
+            st = mv__admm_cg(a, rhs, x, cgit, 1e-3f * rnorm, r, pp, ap, &steps);
+            if (st != MV_OK) break;
+            total += steps;
+        }
+        for (j = 0; j < nt; j++) mv__admm_term_update(a, j, x, &du, &zz);
+        rn = zz > 0 ? sqrt(du / zz) : sqrt(du);
+        *iters = total;
+        if (report && o->progress && o->progress(o->progress_user, it + 1, rn)) {
+            st = mv__fail(MV_ERR_CANCELLED, "%s: cancelled by the progress callback after %d ADMM iterations", a->fn,
+                          it + 1);
+            break;
+        }
+        if (total > maxit) break;
+        if (a->gxr && mv__admm_converged(a)) break;
+    }
+    *res = rn;
+    mv__free(a->gxr, o->alloc_ctx);
+    a->gxr = NULL;
+    return st;
 }
 
 static mv_status mv__admm_run_tol(mv_normal_op op, void *user, const float *b, float *x, int64_t n, int64_t nimg,
@@ -49885,14 +50071,11 @@ static mv_status mv__admm_run_tol(mv_normal_op op, void *user, const float *b, f
                                   const mv_cg_opts *o, int warm, unsigned char *work, int threads, int report,
                                   int *iters, double *res, double abstol, double reltol)
 {
-    int kinds[6], nt = mv__admm_kinds(o, kinds), j, it, total = 0;
+    int kinds[6], nt = mv__admm_kinds(o, kinds), j;
     int maxit = o->iterations ? o->iterations : 30, cgit = o->admm_cg_iterations ? o->admm_cg_iterations : 10;
     int64_t m = n;
-    float *p = (float *)mv__nu_align(work);
-    float *rhs, *s, *r, *pp, *ap;
-    double bb = sqrt(mv__cdot_re(b, b, n)), rn = 0; /* rn: ||G x_hat - z|| / ||z|| of the last round */
+    float *p = (float *)mv__nu_align(work), *rhs;
     mv__admm a;
-    mv_status st = MV_OK;
     memset(&a, 0, sizeof(a));
     a.op = op;
     a.user = user;
@@ -49909,8 +50092,8 @@ static mv_status mv__admm_run_tol(mv_normal_op op, void *user, const float *b, f
     a.state = 1;
     mv__glibc_srandom(&a.g, 1);
     a.ma = mv__kernels_get()->math;
-    rhs = p, s = rhs + 2 * n, r = s + 2 * n, pp = r + 2 * n, ap = pp + 2 * n;
-    a.acc = ap + 2 * n, a.tmp = a.acc + 2 * n;
+    rhs = p; /* rhs, s, CG's r, p, Ap */
+    a.acc = rhs + 10 * n, a.tmp = a.acc + 2 * n;
     p = a.tmp + 2 * n;
     for (j = 0; j < nt; j++) {
         mv__admm_term *tj = &a.t[j];
@@ -49932,44 +50115,9 @@ static mv_status mv__admm_run_tol(mv_normal_op op, void *user, const float *b, f
     a.gx = p;
     a.wsc = (unsigned char *)(a.gx + 2 * m);
     a.lsc = (unsigned char *)mv__nu_align(a.wsc + wav_bytes);
-    *iters = 0;
-    *res = 0;
+    a.fn = "mv_cgsense";
     if (!warm) memset(x, 0, (size_t)n * 8);
-    if (bb == 0 && !warm) return MV_OK;
-    if (abstol > 0 || reltol > 0) { /* the early stop's vectors: G_j x, old z_j (max m), s, sum G^H u (n) */
-        a.abstol = abstol, a.reltol = reltol;
-        a.gxr = (float *)mv__alloc((size_t)(4 * m + 4 * n) * sizeof(float), o->alloc_ctx);
-        MV__CHECK(a.gxr != NULL, MV_ERR_OUT_OF_MEMORY, "ADMM: %lld values of residuals", (long long)(2 * m + 2 * n));
-        a.zold = a.gxr + 2 * m, a.sv = a.zold + 2 * m, a.ghu = a.sv + 2 * n;
-        memset(a.sv, 0, (size_t)(4 * n) * sizeof(float));
-        for (j = 0; j < nt; j++) a.mtot += a.t[j].kind == MV__ADMM_TV ? (int64_t)t->bart_k * n : a.t[j].m;
-    }
-    for (j = 0; j < nt && warm; j++) mv__admm_term_warm(&a, j, x);
-    for (it = 0; it < maxit; it++) {
-        int steps;
-        float rnorm;
-        double du = 0, zz = 0;
-        mv__admm_rhs(&a, b, rhs, s);
-        rnorm = (float)sqrt(mv__cdot_re(rhs, rhs, n));
-        if (rnorm != 0) {
-            st = mv__admm_cg(&a, rhs, x, cgit, 1e-3f * rnorm, r, pp, ap, &steps);
-            if (st != MV_OK) break;
-            total += steps;
-        }
-        for (j = 0; j < nt; j++) mv__admm_term_update(&a, j, x, &du, &zz);
-        rn = zz > 0 ? sqrt(du / zz) : sqrt(du);
-        *iters = total;
-        if (report && o->progress && o->progress(o->progress_user, it + 1, rn)) {
-            st = mv__fail(MV_ERR_CANCELLED, "mv_cgsense: cancelled by the progress callback after %d ADMM iterations",
-                          it + 1);
-            break;
-        }
-        if (total > maxit) break;
-        if (a.gxr && mv__admm_converged(&a)) break;
-    }
-    *res = rn;
-    mv__free(a.gxr, o->alloc_ctx);
-    return st;
+    return mv__admm_loop(&a, b, x, rhs, maxit, cgit, warm, o, report, iters, res, abstol, reltol);
 }
 
 /* ---- total-variation denoising (bart rof) ---- */
@@ -50041,6 +50189,422 @@ MVDEF mv_status mv_tv_denoise(const mv_vol *in, mv_vol *out, double lambda, mv_t
         return st;
     }
     return mv__out_commit_in(out, &o, in, NULL);
+}
+
+/* ---- total generalized variation and infimal-convolution TV (bart tgv, ictv) ---- */
+
+/* ADMM on terms with their own operators (bart tgv's and ictv's): x (n
+   values) from 0 towards 1/2 ||A x - b||^2 + sum_j lambda_j f_j(G_j x),
+   BART's rounds and early stop; terms[j]: kind MV__ADMM_OP with lambda, m,
+   m_bart and op set by the caller (z, u and the normal equations' G_j x
+   allocated here); n_bart: the values of x BART's stop counts. */
+static mv_status mv__admm_run_ops(mv_normal_op op, void *user, const float *b, float *x, int64_t n, int64_t n_bart,
+                                  const mv__admm_term *terms, int nt, const mv_cg_opts *o, double abstol,
+                                  double reltol, const char *fn, int *iters)
+{
+    mv__admm a;
+    int64_t m = 0, vals;
+    int j;
+    float *w, *p;
+    double res;
+    mv_status st;
+    memset(&a, 0, sizeof(a));
+    for (j = 0; j < nt; j++) m = MV__MAX(m, terms[j].m);
+    vals = 7 * n + m; /* rhs, s, CG's r, p, Ap, the normal equations' sum and term; G x */
+    for (j = 0; j < nt; j++) vals += 3 * terms[j].m; /* z, u, G x in the normal equations */
+    w = (float *)mv__alloc((size_t)vals * 8, o->alloc_ctx);
+    MV__CHECK(w != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %lld bytes of ADMM state", fn, (long long)vals * 8);
+    memset(w, 0, (size_t)vals * 8);
+    a.op = op;
+    a.user = user;
+    a.n = a.nimg = n;
+    a.n_bart = n_bart;
+    a.rho = (float)o->admm_rho;
+    a.nt = nt;
+    a.threads = 1;
+    a.ma = mv__kernels_get()->math;
+    a.fn = fn;
+    a.acc = w + 10 * n, a.tmp = a.acc + 2 * n;
+    p = a.tmp + 2 * n;
+    for (j = 0; j < nt; j++) {
+        a.t[j] = terms[j];
+        a.t[j].z = p, a.t[j].u = p + 2 * terms[j].m, a.t[j].ng = p + 4 * terms[j].m;
+        p += 6 * terms[j].m;
+    }
+    a.gx = p;
+    memset(x, 0, (size_t)n * 8);
+    st = mv__admm_loop(&a, b, x, w, o->iterations, o->admm_cg_iterations, 0, o, 1, iters, &res, abstol, reltol);
+    mv__free(w, o->alloc_ctx);
+    return st;
+}
+
+/* The operators of bart tgv's and ictv's terms on a stack of images of n
+   values each: t1 the first term's gradient, t2 ictv's second (tgv's
+   second differences z along t1's axes); s: n values of scratch. */
+typedef struct mv__tgv {
+    mv__tv t1, t2;
+    int64_t n;
+    float *s;
+} mv__tgv;
+
+/* the normal operator of bart's data term (an extract of component 0):
+   y = x's image, its other components 0 */
+static mv_status mv__tgv_normal(void *user, const float *x, float *y, int64_t n)
+{
+    const mv__tgv *q = (const mv__tgv *)user;
+    memcpy(y, x, (size_t)q->n * 8);
+    memset(y + 2 * q->n, 0, (size_t)(n - q->n) * 8);
+    return MV_OK;
+}
+
+/* tgv's first term: g_c = D_c x + z_c (BART: extract z plus the gradient) */
+static void mv__tgv_G0(const void *c, const float *x, float *g)
+{
+    const mv__tgv *q = (const mv__tgv *)c;
+    mv__tv_grad(&q->t1, x, g);
+    mv__kernels_get()->math->bin(MV_MATH_ADD, g, x + 2 * q->n, 0, 0, g, (size_t)(2 * q->t1.k * q->n));
+}
+
+/* its adjoint: the image D^H g, each field z_c g_c */
+static void mv__tgv_G0H(const void *c, const float *g, float *y)
+{
+    const mv__tgv *q = (const mv__tgv *)c;
+    mv__tv_adjoint(&q->t1, g, y);
+    memcpy(y + 2 * q->n, g, (size_t)(q->t1.k * q->n) * 8);
+}
+
+/* tgv's second term: e_ij = D_j z_i + D_i z_j at component (j k + i)
+   (BART: the gradient of z along a new last axis j, plus its transpose) */
+static void mv__tgv_G1(const void *c, const float *x, float *g)
+{
+    const mv__tgv *q = (const mv__tgv *)c;
+    const int k = q->t1.k;
+    const int64_t n = q->n;
+    int i, j;
+    int64_t v;
+    for (i = 0; i < k; i++)
+        for (j = 0; j < k; j++) mv__tv_diff(&q->t1, q->t1.axis[j], 1, x + 2 * (1 + i) * n, g + 2 * (j * k + i) * n, 0);
+    for (i = 0; i < k; i++)
+        for (j = i; j < k; j++) {
+            float *a = g + 2 * (j * k + i) * n, *b = g + 2 * (i * k + j) * n;
+            for (v = 0; v < 2 * n; v++) a[v] = b[v] = a[v] + b[v];
+        }
+}
+
+/* its adjoint: field z_i = sum over j, in j order from 0, of the backward
+   difference along j of g_ij + g_ji; the image 0 */
+static void mv__tgv_G1H(const void *c, const float *g, float *y)
+{
+    const mv__tgv *q = (const mv__tgv *)c;
+    const int k = q->t1.k;
+    const int64_t n = q->n;
+    int i, j;
+    int64_t v;
+    memset(y, 0, (size_t)((1 + k) * n) * 8);
+    for (i = 0; i < k; i++)
+        for (j = 0; j < k; j++) {
+            const float *a = g + 2 * (i * k + j) * n, *b = g + 2 * (j * k + i) * n;
+            for (v = 0; v < 2 * n; v++) q->s[v] = a[v] + b[v];
+            mv__tv_diff(&q->t1, q->t1.axis[j], -1, q->s, y + 2 * (1 + i) * n, 1);
+        }
+}
+
+/* tgv's proxes: the first term every value on its own, the second each
+   (voxel, i) joint over j */
+static void mv__tgv_prox0(const void *c, float *z, float thr)
+{
+    const mv__tgv *q = (const mv__tgv *)c;
+    mv__shrink_joint(z, q->t1.k * q->n, 1, thr);
+}
+
+static void mv__tgv_prox1(const void *c, float *z, float thr)
+{
+    const mv__tgv *q = (const mv__tgv *)c;
+    int i;
+    for (i = 0; i < q->t1.k; i++) mv__shrink_strided(z + 2 * i * q->n, q->n, q->t1.k, q->t1.k * q->n, thr);
+}
+
+/* ictv's first term: the gradient (axes 1) of x + w */
+static void mv__ictv_G0(const void *c, const float *x, float *g)
+{
+    const mv__tgv *q = (const mv__tgv *)c;
+    mv__kernels_get()->math->bin(MV_MATH_ADD, x, x + 2 * q->n, 0, 0, q->s, (size_t)(2 * q->n));
+    mv__tv_grad(&q->t1, q->s, g);
+}
+
+static void mv__ictv_G0H(const void *c, const float *g, float *y)
+{
+    const mv__tgv *q = (const mv__tgv *)c;
+    mv__tv_adjoint(&q->t1, g, y);
+    memcpy(y + 2 * q->n, y, (size_t)q->n * 8);
+}
+
+/* ictv's second term: the gradient (axes 2) of w */
+static void mv__ictv_G1(const void *c, const float *x, float *g)
+{
+    const mv__tgv *q = (const mv__tgv *)c;
+    mv__tv_grad(&q->t2, x + 2 * q->n, g);
+}
+
+static void mv__ictv_G1H(const void *c, const float *g, float *y)
+{
+    const mv__tgv *q = (const mv__tgv *)c;
+    memset(y, 0, (size_t)q->n * 8);
+    mv__tv_adjoint(&q->t2, g, y + 2 * q->n);
+}
+
+/* both isotropic: each voxel's gradient jointly */
+static void mv__ictv_prox0(const void *c, float *z, float thr)
+{
+    const mv__tgv *q = (const mv__tgv *)c;
+    mv__shrink_joint(z, q->n, q->t1.k, thr);
+}
+
+static void mv__ictv_prox1(const void *c, float *z, float thr)
+{
+    const mv__tgv *q = (const mv__tgv *)c;
+    mv__shrink_joint(z, q->n, q->t2.k, thr);
+}
+
+/* the checks and geometry shared by mv_tgv_denoise and mv_ictv_denoise:
+   dims and n of in, q's gradients, the ADMM settings in co */
+static mv_status mv__tgv_setup(const mv_vol *in, mv_vol *out, double lambda, const mv_tgv_opts *opts, int ictv,
+                               mv__tgv *q, mv_cg_opts *co, const char *fn)
+{
+    int64_t dims[3];
+    int a;
+    unsigned ax1, ax2;
+    MV__CHECK(out != NULL, MV_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    MV__TRY(mv__mri_check_c64(in, fn, "in"));
+    MV__CHECK(lambda >= 0 && lambda <= 3.4e38, MV_ERR_INVALID_ARG, "%s: lambda %g (>= 0, finite)", fn, lambda);
+    MV__CHECK(opts->axes <= 7u && opts->axes2 <= 7u && opts->rho >= 0 && opts->rho <= 3.4e38 && opts->iterations >= 0 &&
+                  opts->cg_iterations >= 0 && opts->components >= 0 && opts->components <= 16 &&
+                  opts->components2 >= 0 && opts->components2 <= 16 && opts->abstol <= 3.4e38 &&
+                  opts->reltol <= 3.4e38,
+              MV_ERR_INVALID_ARG,
+              "%s: axes 0x%x, axes2 0x%x (bits of x, y, z), rho %g, iterations %d, cg_iterations %d, components %d, "
+              "%d (0 .. 16)",
+              fn, opts->axes, opts->axes2, opts->rho, opts->iterations, opts->cg_iterations, opts->components,
+              opts->components2);
+    for (a = 4; a < MV_MAX_DIMS; a++)
+        MV__CHECK(in->dim[a] == 1, MV_ERR_INVALID_ARG,
+                  "%s: in's dims[%d] is %lld (x, y, z, batch: the components take axis 4)", fn, a,
+                  (long long)in->dim[a]);
+    for (a = 0; a < 3; a++) dims[a] = in->dim[a];
+    ax1 = opts->axes ? opts->axes : 7u;
+    ax2 = opts->axes2 ? opts->axes2 : ax1;
+    memset(q, 0, sizeof(*q));
+    mv__tv_make(&q->t1, dims, in->dim[3], ax1);
+    mv__tv_make(&q->t2, dims, in->dim[3], ictv ? ax2 : ax1);
+    if (opts->components > 0) q->t1.bart_k = opts->components;
+    if (opts->components2 > 0) q->t2.bart_k = opts->components2;
+    q->n = q->t1.n;
+    memset(co, 0, sizeof(*co));
+    co->admm_rho = opts->rho > 0 ? opts->rho : ictv ? 0.5 : 0.1;
+    co->iterations = opts->iterations ? opts->iterations : ictv ? 50 : 100;
+    co->admm_cg_iterations = opts->cg_iterations ? opts->cg_iterations : 10;
+    co->alloc_ctx = opts->alloc_ctx;
+    co->progress = opts->progress;
+    co->progress_user = opts->progress_user;
+    return MV_OK;
+}
+
+/* out: c64 (x, y, z, batch, nc) with in's spacing, zeros */
+static mv_status mv__tgv_alloc_out(const mv_vol *in, int64_t nc, mv_vol *o, void *ctx)
+{
+    int64_t d[5];
+    int a;
+    for (a = 0; a < 4; a++) d[a] = in->dim[a];
+    d[4] = nc;
+    MV__TRY(mv_vol_alloc(o, MV_DT_C64, 5, d, ctx));
+    for (a = 0; a < 4; a++) o->spacing[a] = in->spacing[a];
+    return MV_OK;
+}
+
+/* the solve both share: b = (in, 0 ...) into o's values */
+static mv_status mv__tgv_solve(const mv_vol *in, mv_vol *o, mv__tgv *q, const mv__admm_term *terms, int64_t nall,
+                               int64_t n_bart, const mv_cg_opts *co, const mv_tgv_opts *opts, const char *fn,
+                               int *iters)
+{
+    float *b = (float *)mv__alloc((size_t)(nall + q->n) * 8, co->alloc_ctx);
+    mv_status st;
+    MV__CHECK(b != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %lld bytes of right side", fn, (long long)(nall + q->n) * 8);
+    q->s = b + 2 * nall;
+    memcpy(b, in->data, (size_t)q->n * 8);
+    memset(b + 2 * q->n, 0, (size_t)(nall - q->n) * 8);
+    st = mv__admm_run_ops(mv__tgv_normal, q, b, (float *)o->data, nall, n_bart, terms, 2, co,
+                          opts->abstol < 0 ? 0 : opts->abstol > 0 ? opts->abstol : 1e-4,
+                          opts->reltol < 0 ? 0 : opts->reltol > 0 ? opts->reltol : 1e-3, fn, iters);
+    mv__free(b, co->alloc_ctx);
+    return st;
+}
+
+MVDEF mv_status mv_tgv_denoise(const mv_vol *in, mv_vol *out, double lambda, mv_tgv_opts *opts)
+{
+    static const char *fn = "mv_tgv_denoise";
+    static const mv__admm_linop ops0 = {mv__tgv_G0, mv__tgv_G0H, mv__tgv_prox0, NULL};
+    static const mv__admm_linop ops1 = {mv__tgv_G1, mv__tgv_G1H, mv__tgv_prox1, NULL};
+    mv_tgv_opts od;
+    mv_cg_opts co;
+    mv__tgv q;
+    mv__admm_linop l0 = ops0, l1 = ops1;
+    mv__admm_term terms[2];
+    mv_vol o = MV_ZERO_INIT;
+    int64_t k, kb, n;
+    int iters = 0;
+    mv_status st;
+    if (!opts) {
+        memset(&od, 0, sizeof(od));
+        opts = &od;
+    }
+    MV__TRY(mv__tgv_setup(in, out, lambda, opts, 0, &q, &co, fn));
+    k = q.t1.k, kb = q.t1.bart_k, n = q.n;
+    MV__TRY(mv__tgv_alloc_out(in, 1 + k, &o, opts->alloc_ctx));
+    opts->iterations_done = 0;
+    if (k == 0) { /* nothing to difference: bart's ADMM returns in */
+        memcpy(o.data, in->data, (size_t)n * 8);
+        return mv__out_commit_in(out, &o, in, NULL);
+    }
+    l0.ctx = l1.ctx = &q;
+    memset(terms, 0, sizeof(terms));
+    terms[0].kind = terms[1].kind = MV__ADMM_OP;
+    terms[0].lambda = terms[1].lambda = (float)lambda;
+    terms[0].m = k * n, terms[0].m_bart = kb * n, terms[0].op = &l0;
+    terms[1].m = k * k * n, terms[1].m_bart = kb * kb * n, terms[1].op = &l1;
+    st = mv__tgv_solve(in, &o, &q, terms, (1 + k) * n, (1 + kb) * n, &co, opts, fn, &iters);
+    opts->iterations_done = iters;
+    if (st != MV_OK) {
+        mv_free(&o);
+        return st;
+    }
+    return mv__out_commit_in(out, &o, in, NULL);
+}
+
+MVDEF mv_status mv_ictv_denoise(const mv_vol *in, mv_vol *out, double lambda, mv_tgv_opts *opts)
+{
+    static const char *fn = "mv_ictv_denoise";
+    static const mv__admm_linop ops0 = {mv__ictv_G0, mv__ictv_G0H, mv__ictv_prox0, NULL};
+    static const mv__admm_linop ops1 = {mv__ictv_G1, mv__ictv_G1H, mv__ictv_prox1, NULL};
+    mv_tgv_opts od;
+    mv_cg_opts co;
+    mv__tgv q;
+    mv__admm_linop l0 = ops0, l1 = ops1;
+    mv__admm_term terms[2];
+    mv_vol o = MV_ZERO_INIT;
+    int64_t n;
+    int iters = 0;
+    mv_status st;
+    if (!opts) {
+        memset(&od, 0, sizeof(od));
+        opts = &od;
+    }
+    MV__TRY(mv__tgv_setup(in, out, lambda, opts, 1, &q, &co, fn));
+    n = q.n;
+    MV__TRY(mv__tgv_alloc_out(in, 2, &o, opts->alloc_ctx));
+    opts->iterations_done = 0;
+    if (q.t1.k == 0 && q.t2.k == 0) { /* nothing to difference: bart's ADMM returns in, and w 0 */
+        memcpy(o.data, in->data, (size_t)n * 8);
+        return mv__out_commit_in(out, &o, in, NULL);
+    }
+    l0.ctx = l1.ctx = &q;
+    memset(terms, 0, sizeof(terms));
+    terms[0].kind = terms[1].kind = MV__ADMM_OP;
+    terms[0].lambda = terms[1].lambda = (float)lambda;
+    terms[0].m = q.t1.k * n, terms[0].m_bart = q.t1.bart_k * n, terms[0].op = &l0;
+    terms[1].m = q.t2.k * n, terms[1].m_bart = q.t2.bart_k * n, terms[1].op = &l1;
+    st = mv__tgv_solve(in, &o, &q, terms, 2 * n, 2 * n, &co, opts, fn, &iters);
+    opts->iterations_done = iters;
+    if (st != MV_OK) {
+        mv_free(&o);
+        return st;
+    }
+    return mv__out_commit_in(out, &o, in, NULL);
+}
+
+/* ---- image quality measures (bart measure) ---- */
+
+/* one slice's SSIM sum over the windows inside it: a, b the scaled rss
+   images (nx x ny), wx, wy the window (7, or 1 along an axis of one
+   sample); returns the sum of the map and adds its windows to *count */
+static double mv__ssim_slice(const double *a, const double *b, int64_t nx, int64_t ny, int64_t wx, int64_t wy,
+                             int64_t *count)
+{
+    const double c1 = 0.01 * 0.01, c2 = 0.03 * 0.03, inv = 1.0 / (double)(wx * wy);
+    double sum = 0;
+    int64_t x, y, i, j;
+    for (y = 0; y + wy <= ny; y++)
+        for (x = 0; x + wx <= nx; x++) {
+            double ma = 0, mb = 0, aa = 0, bb = 0, ab = 0, va, vb, cv;
+            for (j = y; j < y + wy; j++)
+                for (i = x; i < x + wx; i++) {
+                    const double u = a[j * nx + i], v = b[j * nx + i];
+                    ma += u, mb += v, aa += u * u, bb += v * v, ab += u * v;
+                }
+            ma *= inv, mb *= inv, aa *= inv, bb *= inv, ab *= inv;
+            va = aa - ma * ma, vb = bb - mb * mb, cv = ab - ma * mb;
+            sum += ((2 * cv + c2) * (2 * ma * mb + c1)) / ((va + vb + c2) * (ma * ma + mb * mb + c1));
+            ++*count;
+        }
+    return sum;
+}
+
+MVDEF mv_status mv_measure(const mv_vol *in, const mv_vol *ref, mv_measures *m)
+{
+    static const char *fn = "mv_measure";
+    int64_t nx, ny, nz, nc, nvox, nitems = 1, it, v, c, z, wins = 0;
+    double *ri, *rr, *sa, *sb, mse = 0, mad = 0, msem = 0, madm = 0, nmse = 0, nmsem = 0, psnr = 0, ssim = 0;
+    int a;
+    MV__CHECK(m != NULL, MV_ERR_INVALID_ARG, "%s: m is NULL", fn);
+    MV__TRY(mv__mri_check_c64(in, fn, "in"));
+    MV__TRY(mv__mri_check_c64(ref, fn, "ref"));
+    for (a = 0; a < MV_MAX_DIMS; a++)
+        MV__CHECK(in->dim[a] == ref->dim[a], MV_ERR_INVALID_ARG, "%s: in's dims[%d] %lld, ref's %lld", fn, a,
+                  (long long)in->dim[a], (long long)ref->dim[a]);
+    nx = in->dim[0], ny = in->dim[1], nz = in->dim[2], nc = in->dim[3], nvox = nx * ny * nz;
+    for (a = 4; a < MV_MAX_DIMS; a++) nitems *= in->dim[a];
+    ri = (double *)mv__alloc((size_t)nvox * 4 * sizeof(double), NULL);
+    MV__CHECK(ri != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %lld bytes of rss images", fn, (long long)(nvox * 32));
+    rr = ri + nvox, sa = rr + nvox, sb = sa + nvox;
+    for (it = 0; it < nitems; it++) {
+        const float *pi = (const float *)in->data + 2 * it * nvox * nc, *pr = (const float *)ref->data + 2 * it * nvox * nc;
+        double dd = 0, rsq = 0, ddm = 0, rsqm = 0, mx = 0;
+        for (v = 0; v < nvox; v++) ri[v] = rr[v] = 0;
+        for (c = 0; c < nc; c++)
+            for (v = 0; v < nvox; v++) {
+                const float *p = pi + 2 * (c * nvox + v), *q = pr + 2 * (c * nvox + v);
+                const double dr = (double)p[0] - q[0], di = (double)p[1] - q[1];
+                dd += dr * dr + di * di;
+                mad += fabs(dr) + fabs(di);
+                rsq += (double)q[0] * q[0] + (double)q[1] * q[1];
+                ri[v] += (double)p[0] * p[0] + (double)p[1] * p[1];
+                rr[v] += (double)q[0] * q[0] + (double)q[1] * q[1];
+            }
+        for (v = 0; v < nvox; v++) {
+            double d;
+            ri[v] = sqrt(ri[v]), rr[v] = sqrt(rr[v]), d = ri[v] - rr[v];
+            ddm += d * d, madm += fabs(d), rsqm += rr[v] * rr[v];
+            mx = rr[v] > mx ? rr[v] : mx;
+        }
+        mse += dd, msem += ddm, nmse += dd / rsq, nmsem += ddm / rsqm;
+        psnr += 20 * log10(mx) - 10 * log10(ddm / (double)nvox);
+        for (v = 0; v < nvox; v++) { /* BART's scaling by the reference's maximum, then its smooth modulus */
+            const double u = ri[v] / mx, w = rr[v] / mx;
+            sa[v] = sqrt(u * u + 1e-12), sb[v] = sqrt(w * w + 1e-12);
+        }
+        if ((nx == 1 || nx >= 7) && (ny == 1 || ny >= 7))
+            for (z = 0; z < nz; z++)
+                ssim += mv__ssim_slice(sa + z * nx * ny, sb + z * nx * ny, nx, ny, nx > 1 ? 7 : 1, ny > 1 ? 7 : 1, &wins);
+    }
+    mv__free(ri, NULL);
+    m->mse = mse / (double)(nvox * nc * nitems);
+    m->mad = mad / (double)(nvox * nc * nitems);
+    m->mse_mag = msem / (double)(nvox * nitems);
+    m->mad_mag = madm / (double)(nvox * nitems);
+    m->nmse = nmse / (double)nitems;
+    m->nmse_mag = nmsem / (double)nitems;
+    m->psnr = psnr / (double)nitems;
+    m->ssim = wins > 0 ? ssim / (double)wins : NAN;
+    return MV_OK;
 }
 
 /* A CG-SENSE plan: what every item of one geometry shares. */

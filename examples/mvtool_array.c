@@ -1198,6 +1198,69 @@ static int cmd_nrmse(const args *a)
     return err <= (ts ? (float)t : err) ? 0 : 1; /* bart's test: a NaN (float overflow) exits 1 too */
 }
 
+/* measure [--mse | --mse-mag | --ssim | --psnr] REFERENCE INPUT [OUT]
+   (bart measure): mv_measure over each item of BART's batch axis 15,
+   averaged and printed as bart prints them (all eight with their names,
+   or the one chosen), or written to OUT (one value per measure along axis
+   0, one row per item of axis 15) */
+static int cmd_measure(const args *a)
+{
+    static const char *names[2][8] = {
+        {"mse mag", "mse", "mean psnr", "mean ssim", "mad", "mad mag", "nmse", "nmse mag"},
+        {"mse rss", "mse", "mean psnr (rss)", "mean ssim (rss)", "mad", "mad rss", "nmse", "nmse rss"}};
+    static const char *sel[4] = {"--mse", "--mse-mag", "--ssim", "--psnr"};
+    static const int sel_at[4] = {1, 0, 3, 2}; /* their places among the eight */
+    mv_vol r, x, o, vr, vx;
+    mv_measures m;
+    int64_t d[NAX], od[NAX], b, nb, slab;
+    double avg[8] = {0};
+    int rc, chosen = -1, k, nout, j;
+    mv_status st = MV_OK;
+    for (k = 0; k < 4; k++)
+        if (opt_flag(a, sel[k])) {
+            if (chosen >= 0) return usage_error(a, "one of --mse, --mse-mag, --ssim, --psnr", sel[k]);
+            chosen = k;
+        }
+    nout = chosen < 0 ? 8 : 1;
+    if ((rc = load_pair(a, a->pos[0], &r, a->pos[1], &x, d))) return rc;
+    nb = d[NAX - 1], slab = count16(d) / nb;
+    for (k = 0, od[0] = nout; k < NAX; k++) od[k] = k == 0 ? nout : k == NAX - 1 ? nb : 1;
+    mv_vol_init(&o);
+    if (a->npos > 2 && (rc = alloc16(&o, od, a->pos[2]))) {
+        mv_free(&r), mv_free(&x);
+        return rc;
+    }
+    for (b = 0; b < nb && st == MV_OK; b++) {
+        double v[8];
+        vr = r, vx = x; /* one item of axis 15: the folded last axis divided by its count */
+        vr.dim[MV_MAX_DIMS - 1] = vx.dim[MV_MAX_DIMS - 1] = r.dim[MV_MAX_DIMS - 1] / nb;
+        vr.data = (float *)r.data + 2 * b * slab, vx.data = (float *)x.data + 2 * b * slab;
+        vr.flags = vx.flags = 0;
+        st = mv_measure(&vx, &vr, &m);
+        v[0] = m.mse_mag, v[1] = m.mse, v[2] = m.psnr, v[3] = m.ssim, v[4] = m.mad, v[5] = m.mad_mag, v[6] = m.nmse;
+        v[7] = m.nmse_mag;
+        for (j = 0; j < nout; j++) {
+            const double w = v[chosen < 0 ? j : sel_at[chosen]];
+            avg[j] += w / (double)nb;
+            if (o.data) ((float *)o.data)[2 * (b * nout + j)] = (float)w;
+        }
+    }
+    mv_free(&r), mv_free(&x);
+    if (st != MV_OK) {
+        mv_free(&o);
+        return fail_at(st, a->pos[1]);
+    }
+    if (o.data) return cfl_save_dims(a->pos[2], &o, od);
+    for (j = 0; j < nout; j++) {
+        if (chosen >= 0) {
+            printf("%e\n", (double)(float)avg[j]);
+            continue;
+        }
+        printf("%s:%*s%e\n", names[d[3] > 1][j], (int)(24 - strlen(names[d[3] > 1][j])), "", (double)(float)avg[j]);
+    }
+    return 0;
+}
+
 /* sdot IN1 IN2: prints sum(IN1 conj(IN2)) as bart's "%+e%+ei" */
 static int cmd_sdot(const args *a)
 {
@@ -1769,16 +1832,60 @@ static int cmd_estshift(const args *a)
     return 0;
 }
 
+/* rof, tgv, ictv: IN's axes of FLAGS longer than 1 (at most three) moved
+   in front for the library, in axis order, the others folded into its
+   batch axis 3: perm the new order, *k the moved axes, p the library's
+   (x, y, z, batch) array; x is freed. Exit status: the usage error past
+   three axes. */
+static int tv_fold_axes(const args *a, mv_vol *x, const int64_t bd[NAX], int64_t flags, int perm[NAX], int *k,
+                        mv_vol *p)
+{
+    int64_t xs[NAX], pd[NAX], is[NAX], vd[4] = {1, 1, 1, 1};
+    int ax, j, rc;
+    *k = 0;
+    for (ax = 0; ax < NAX; ax++)
+        if ((flags >> ax & 1) && bd[ax] > 1) perm[(*k)++] = ax;
+    if (*k > 3) {
+        mv_free(x);
+        return usage_error(a, "FLAGS: at most three axes longer than 1 (medvol's TV differences three)", a->pos[1]);
+    }
+    for (ax = 0, j = *k; ax < NAX; ax++)
+        if (!((flags >> ax & 1) && bd[ax] > 1)) perm[j++] = ax;
+    strides_of(bd, xs);
+    for (j = 0; j < NAX; j++) pd[j] = bd[perm[j]], is[j] = xs[perm[j]];
+    for (j = 0; j < NAX; j++) vd[j < 3 ? j : 3] *= pd[j];
+    if ((rc = alloc16(p, pd, a->pos[a->npos - 1]))) {
+        mv_free(x);
+        return rc;
+    }
+    copy_sub((float *)p->data, pd, 0, (const float *)x->data, 0, is, pd);
+    mv_free(x);
+    p->ndim = 4;
+    for (j = 0; j < MV_MAX_DIMS; j++) p->dim[j] = j < 4 ? vd[j] : 1;
+    return 0;
+}
+
+/* the library's component c of r (its (x, y, z, batch) in perm's order)
+   back to IN's order bd, into component `to` of out */
+static void tv_unfold(float *out, int64_t to, const mv_vol *r, int64_t c, const int64_t bd[NAX], const int perm[NAX])
+{
+    int64_t pd[NAX], ps[NAX], is[NAX], n = 1;
+    int j;
+    for (j = 0; j < NAX; j++) pd[j] = bd[perm[j]], n *= bd[j];
+    strides_of(pd, ps);
+    for (j = 0; j < NAX; j++) is[perm[j]] = ps[j];
+    copy_sub(out, bd, to * n, (const float *)r->data, c * n, is, bd);
+}
+
 /* rof LAMBDA FLAGS IN OUT (bart rof): total-variation denoising along the
-   axes of FLAGS (mv_tv_denoise: bart rof's ADMM, rho 0.1, 50 iterations).
-   The axes of FLAGS longer than 1 (at most three) are moved in front for
-   the library and back after. */
+   axes of FLAGS (mv_tv_denoise: bart rof's ADMM, rho 0.1, 50 iterations),
+   the axes moved by tv_fold_axes. */
 static int cmd_rof(const args *a)
 {
     mv_vol x, p, r;
     mv_tv_opts o;
-    int64_t flags = 0, bd[NAX], xs[NAX], pd[NAX], ps[NAX], is[NAX], vd[4] = {1, 1, 1, 1};
-    int perm[NAX], k = 0, ax, j, rc;
+    int64_t flags = 0, bd[NAX];
+    int perm[NAX], k = 0, ax, rc;
     char *end;
     const float lam = strtof(a->pos[0], &end);
     mv_status st;
@@ -1786,44 +1893,110 @@ static int cmd_rof(const args *a)
         return usage_error(a, "LAMBDA: a number >= 0", a->pos[0]);
     if ((rc = arg_int(a, a->pos[1], 0, 65535, "FLAGS: a bitmask of axes, 0 .. 65535", &flags))) return rc;
     if ((rc = cfl_load_folded(a->pos[2], &x, bd))) return rc;
-    for (ax = 0; ax < NAX; ax++)
-        if ((flags >> ax & 1) && bd[ax] > 1) perm[k++] = ax;
+    for (ax = 0; ax < NAX; ax++) k += (flags >> ax & 1) && bd[ax] > 1;
     if (k == 0) /* nothing to difference: bart's ADMM returns IN */
         return cfl_save_dims(a->pos[3], &x, bd);
-    if (k > 3) {
-        mv_free(&x);
-        return usage_error(a, "FLAGS: at most three axes longer than 1 (medvol's TV differences three)", a->pos[1]);
-    }
-    for (ax = 0, j = k; ax < NAX; ax++)
-        if (!((flags >> ax & 1) && bd[ax] > 1)) perm[j++] = ax;
-    strides_of(bd, xs);
-    for (j = 0; j < NAX; j++) pd[j] = bd[perm[j]], is[j] = xs[perm[j]];
-    for (j = 0; j < NAX; j++) vd[j < 3 ? j : 3] *= pd[j];
-    if ((rc = alloc16(&p, pd, a->pos[3]))) {
-        mv_free(&x);
-        return rc;
-    }
-    copy_sub((float *)p.data, pd, 0, (const float *)x.data, 0, is, pd);
-    mv_free(&x);
-    p.ndim = 4;
-    for (j = 0; j < MV_MAX_DIMS; j++) p.dim[j] = j < 4 ? vd[j] : 1;
+    if ((rc = tv_fold_axes(a, &x, bd, flags, perm, &k, &p))) return rc;
     memset(&o, 0, sizeof(o));
     o.axes = (1u << k) - 1u;
     for (ax = 0; ax < NAX; ax++) o.components += (int)(flags >> ax & 1); /* BART's gradient: every flagged axis */
     st = mv_tv_denoise(&p, &r, (double)lam, &o);
     mv_free(&p);
     if (st != MV_OK) return fail_at(st, a->pos[2]);
-    /* back to IN's order: OUT's axis perm[j] is the result's axis j */
-    strides_of(pd, ps);
-    for (j = 0; j < NAX; j++) is[perm[j]] = ps[j];
     if ((rc = alloc16(&x, bd, a->pos[3]))) {
         mv_free(&r);
         return rc;
     }
-    copy_sub((float *)x.data, bd, 0, (const float *)r.data, 0, is, bd);
+    tv_unfold((float *)x.data, 0, &r, 0, bd, perm);
     mv_free(&r);
     return cfl_save_dims(a->pos[3], &x, bd);
 }
+
+/* the flagged axes below axis ax: BART's index of ax's gradient component */
+static int64_t flag_rank(int64_t flags, int ax)
+{
+    int64_t c = 0;
+    int j;
+    for (j = 0; j < ax; j++) c += flags >> j & 1;
+    return c;
+}
+
+/* tgv LAMBDA FLAGS IN OUT (bart tgv) and [-i ITER] [-u RHO] LAMBDA FLAGS1
+   FLAGS2 IN OUT (bart ictv): mv_tgv_denoise / mv_ictv_denoise along the
+   axes of FLAGS (ictv: of FLAGS1 and FLAGS2 together, moved in front as
+   rof's). OUT is BART's: IN's sizes with its last axis (15) the
+   components, tgv's image and one field per flagged axis (zero along an
+   axis of one sample), ictv's image and its second part. */
+static int tgv_or_ictv(const args *a, int ictv)
+{
+    mv_vol x, p, r;
+    mv_tgv_opts o;
+    int64_t flags[2] = {0, 0}, bd[NAX], od[NAX], iters = 0, all, nc;
+    int perm[NAX], k = 0, ax, rc, c, j;
+    const int fi = ictv ? 3 : 2; /* IN's position */
+    const char *u = opt_str(a, "-u"), *w;
+    char *end;
+    const float lam = strtof(a->pos[0], &end);
+    float rho = 0;
+    mv_status st;
+    if (end == a->pos[0] || *end || !(lam >= 0.0f) || !isfinite(lam))
+        return usage_error(a, "LAMBDA: a number >= 0", a->pos[0]);
+    for (j = 0; j < 1 + ictv; j++)
+        if ((rc = arg_int(a, a->pos[1 + j], ictv, 65535,
+                          ictv ? "FLAGS: a bitmask of axes, 1 .. 65535" : "FLAGS: a bitmask of axes, 0 .. 65535",
+                          &flags[j])))
+            return rc;
+    if ((w = opt_str(a, "-i")) && (rc = arg_int(a, w, 1, 1000000, "-i: iterations >= 1", &iters))) return rc;
+    if ((rc = opt_floats(a, "-u", &rho, 1))) return rc;
+    if (u && !(rho > 0)) return usage_error(a, "-u: rho > 0", u);
+    all = flags[0] | flags[1];
+    if ((rc = cfl_load_folded(a->pos[fi], &x, bd))) return rc;
+    if (bd[NAX - 1] != 1) {
+        mv_free(&x);
+        return usage_error(a, "IN: its axis 15 holds OUT's components (size 1)", a->pos[fi]);
+    }
+    nc = ictv ? 2 : 1 + flag_rank(flags[0], NAX);
+    memcpy(od, bd, sizeof(od));
+    od[NAX - 1] = nc;
+    for (ax = 0; ax < NAX; ax++) k += (all >> ax & 1) && bd[ax] > 1;
+    if (k == 0 && !ictv) { /* nothing to difference: bart's ADMM returns IN, its fields 0 */
+        if ((rc = alloc16(&p, od, a->pos[fi + 1]))) {
+            mv_free(&x);
+            return rc;
+        }
+        memcpy(p.data, x.data, (size_t)mv_vol_bytes(&x));
+        mv_free(&x);
+        return cfl_save_dims(a->pos[fi + 1], &p, od);
+    }
+    if ((rc = tv_fold_axes(a, &x, bd, all, perm, &k, &p))) return rc;
+    memset(&o, 0, sizeof(o));
+    for (c = 0; c < k; c++) {
+        o.axes |= (unsigned)(flags[0] >> perm[c] & 1) << c;
+        o.axes2 |= (unsigned)(flags[1] >> perm[c] & 1) << c;
+    }
+    o.components = (int)flag_rank(flags[0], NAX), o.components2 = (int)flag_rank(flags[1], NAX);
+    o.iterations = (int)iters, o.rho = rho;
+    if (ictv && (!o.axes || !o.axes2)) { /* a TV along axes of one sample only (the library's 0 is all of them) */
+        mv_free(&p);
+        return usage_error(a, "FLAGS1, FLAGS2: each flags an axis longer than 1", a->pos[o.axes ? 2 : 1]);
+    }
+    st = ictv ? mv_ictv_denoise(&p, &r, (double)lam, &o) : mv_tgv_denoise(&p, &r, (double)lam, &o);
+    mv_free(&p);
+    if (st != MV_OK) return fail_at(st, a->pos[fi]);
+    if ((rc = alloc16(&x, od, a->pos[fi + 1]))) {
+        mv_free(&r);
+        return rc;
+    }
+    tv_unfold((float *)x.data, 0, &r, 0, bd, perm);
+    if (ictv) tv_unfold((float *)x.data, 1, &r, 1, bd, perm);
+    for (c = 0; !ictv && c < (int)(r.dim[4] - 1); c++) /* field c: the c-th moved axis's */
+        tv_unfold((float *)x.data, 1 + flag_rank(flags[0], perm[c]), &r, 1 + c, bd, perm);
+    mv_free(&r);
+    return cfl_save_dims(a->pos[fi + 1], &x, od);
+}
+
+static int cmd_tgv(const args *a) { return tgv_or_ictv(a, 0); }
+static int cmd_ictv(const args *a) { return tgv_or_ictv(a, 1); }
 
 /* whiten [-o OPTMAT] [-c COVAR] [-n] IN NDATA OUT [OPTMAT_OUT [COVAR_OUT]]
    (bart whiten): IN's channels whitened against the noise NDATA
@@ -2407,6 +2580,12 @@ const command mvtool_array_commands[] = {
      "  when it exceeds EPS. -s: REFERENCE scaled first by the least squares\n"
      "  factor, printed first as bart prints it.\n",
      "-t= -s", 2, 2, cmd_nrmse},
+    {"measure", "image quality against a reference: MSE, PSNR, SSIM, ... (bart measure)",
+     "mvtool measure [--mse | --mse-mag | --ssim | --psnr] REFERENCE INPUT [OUT]\n"
+     "  bart measure: mv_measure's mse, mse mag, mean psnr, mean ssim, mad, mad mag, nmse, nmse mag\n"
+     "  (\"rss\" over the coils of axis 3), averaged over axis 15, printed as bart's; OUT: one value per\n"
+     "  measure along axis 0, a row per item of axis 15.\n",
+     "--mse --mse-mag --ssim --psnr", 2, 3, cmd_measure},
     {"sdot", "dot product of two arrays (bart sdot)",
      "mvtool sdot IN1 IN2\n  bart sdot: prints sum(IN1 conj(IN2)) (\"%+e%+ei\").\n", "", 2, 2, cmd_sdot},
     {"estshift", "sub-pixel shift between two arrays (bart estshift)",
@@ -2426,6 +2605,17 @@ const command mvtool_array_commands[] = {
     {"rof", "total-variation denoising (bart rof)",
      "mvtool rof LAMBDA FLAGS IN OUT\n  bart rof: argmin 1/2 ||x - IN||^2 + LAMBDA TV(x), isotropic TV along the axes of\n"
      "  FLAGS (at most three longer than 1), by bart rof's ADMM (rho 0.1, 50 iterations).\n", "", 4, 4, cmd_rof},
+    {"tgv", "total generalized variation denoising (bart tgv)",
+     "mvtool tgv LAMBDA FLAGS IN OUT\n  bart tgv: argmin 1/2 ||x - IN||^2 + LAMBDA (sum_c |D_c x + z_c| + sum_i ||D_j z_i + D_i z_j||_j)\n"
+     "  along the axes of FLAGS (at most three longer than 1), by bart tgv's ADMM (rho 0.1, 100\n"
+     "  iterations); OUT: IN's sizes, axis 15 the image and the fields z_c, one per flagged axis.\n",
+     "", 4, 4, cmd_tgv},
+    {"ictv", "infimal-convolution TV denoising (bart ictv)",
+     "mvtool ictv [-i ITER] [-u RHO] LAMBDA FLAGS1 FLAGS2 IN OUT\n"
+     "  bart ictv: argmin 1/2 ||x - IN||^2 + LAMBDA (TV_1(x + w) + TV_2(w)), isotropic TVs along FLAGS1\n"
+     "  and FLAGS2 (at most three axes longer than 1 in all), by bart ictv's ADMM (-u rho 0.5, -i 50\n"
+     "  iterations); OUT: IN's sizes, axis 15 the image x and w.\n",
+     "-i= -u=", 5, 5, cmd_ictv},
     {"fovshift", "shift the field of view of k-space (bart fovshift)",
      "mvtool fovshift [-t TRAJ] [-s X:Y:Z] IN OUT\n  bart fovshift: IN times the phase of a shift by X:Y:Z fields of view,\n"
      "  Cartesian along axes 0..2, or at TRAJ's points; bart's bytes.\n", "-t= -s=", 2, 2, cmd_fovshift},

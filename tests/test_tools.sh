@@ -1798,8 +1798,9 @@ PYEOF
     $T fftmod 65536 "$LL/cck" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "BITMASK" "$W/err" && ok || bad "fftmod 65536: usage error: $(cat "$W/err")"
     # the array commands (examples/mvtool_array.c): bart's bytes (cmp) and sizes on BART's phantom k-space,
     # a 3D volume, a series in axis 10 and 16 axes of 2; negative numbers after --, as bart's getopt takes them
-    same_pair() { cmp -s "$1.cfl" "$2.cfl" && [ "$(sed -n 2p "$1.hdr" | awk '{for (i = 1; i <= 16; i++) printf "%s ", ($i == "" ? 1 : $i)}')" = \
-                  "$(sed -n 2p "$2.hdr" | awk '{for (i = 1; i <= 16; i++) printf "%s ", ($i == "" ? 1 : $i)}')" ]; }
+    same_dims() { [ "$(sed -n 2p "$1.hdr" | awk '{for (i = 1; i <= 16; i++) printf "%s ", ($i == "" ? 1 : $i)}')" = \
+                    "$(sed -n 2p "$2.hdr" | awk '{for (i = 1; i <= 16; i++) printf "%s ", ($i == "" ? 1 : $i)}')" ]; }
+    same_pair() { cmp -s "$1.cfl" "$2.cfl" && same_dims "$1" "$2"; }
     bart fft -i 3 "$LL/cck" "$LL/aim" >/dev/null 2>&1 && bart extract 0 0 20 "$LL/cck" "$LL/ak2" >/dev/null 2>&1 || bad "bart fft / extract for the array commands"
     for R in "noise cck" "noise -s 3 -n 0.5 cck" "noise -r -s 7 cco" "noise -S 0.3 -s -11 -n 2 cc3" "scale 2+0.5i cck" "scale -- -0.5 cck" "scale 1.5i cc3" "saxpy -- -1+2i cck aim" "conj cck" "creal cco" "cabs cck" \
              "carg cck" "fmac cck aim" "fmac -C cck aim" "fmac -s 8 -C cck aim" "fmac -s 3 cc3" "avg 8 cck" "avg -w 1024 ccs" \
@@ -1855,6 +1856,29 @@ PYEOF
     $T rof 0.1 65537 "$LL/rfn" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "FLAGS" "$W/err" && ok || bad "rof FLAGS 65537: usage error: $(cat "$W/err")"
     $T rof -- -0.1 3 "$LL/rfn" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "LAMBDA" "$W/err" && ok || bad "rof LAMBDA -0.1: usage error: $(cat "$W/err")"
     bart ones 4 3 3 3 3 "$LL/rf4" >/dev/null 2>&1; $T rof 0.1 15 "$LL/rf4" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "three" "$W/err" && ok || bad "rof along four axes: usage error: $(cat "$W/err")"
+    # tgv, ictv: bart's images and fields (bart's ADMM in its float order: within 1e-5 whole, the small fields within 1e-4 on
+    # their own); axes of one sample flagged (a zero field each), a flagged axis beyond z, no axis to difference
+    for R in "0.05 3 rfn" "0.1 1 rfn" "0.02 7 rf3n" "0.05 7 rfn" "0.05 1027 rfs" "0.05 8 rfn" "0.02 6 rf3n"; do
+      set -- $R; rm -f "$LL/ba.cfl" "$LL/ba.hdr"
+      bart tgv $1 $2 "$LL/$3" "$LL/ba" >/dev/null 2>&1 && $T tgv $1 $2 "$LL/$3" "$LL/ma" && same_dims "$LL/ba" "$LL/ma" &&
+        $T nrmse -t 1e-5 "$LL/ba" "$LL/ma" >/dev/null && ok || bad "tgv $R: more than 1e-5 from bart tgv's"
+      nf=$(sed -n 2p "$LL/ba.hdr" | awk '{print $16}')
+      if [ "$nf" -gt 1 ] && [ "$2" != 8 ]; then
+        bart extract 15 1 "$nf" "$LL/ba" "$LL/baf" >/dev/null 2>&1 && $T extract 15 1 "$nf" "$LL/ma" "$LL/maf" &&
+          $T nrmse -t 1e-4 "$LL/baf" "$LL/maf" >/dev/null && ok || bad "tgv $R: fields more than 1e-4 from bart tgv's"
+      fi
+    done
+    for R in "0.02 1 2 rfn" "0.05 3 3 rfn" "-i 100 0.05 3 1 rfn" "-u 0.2 0.02 7 4 rf3n" "0.05 3 1024 rfs"; do
+      rm -f "$LL/ba.cfl" "$LL/ba.hdr"; set -- $R; eval "in=\${$#}"
+      bart ictv ${R% *} "$LL/$in" "$LL/ba" >/dev/null 2>&1 && $T ictv ${R% *} "$LL/$in" "$LL/ma" && same_dims "$LL/ba" "$LL/ma" &&
+        $T nrmse -t 1e-5 "$LL/ba" "$LL/ma" >/dev/null && ok || bad "ictv $R: more than 1e-5 from bart ictv's"
+    done
+    $T tgv 0.1 65536 "$LL/rfn" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "FLAGS" "$W/err" && ok || bad "tgv FLAGS 65536: usage error: $(cat "$W/err")"
+    $T ictv 0.1 0 1 "$LL/rfn" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "FLAGS" "$W/err" && ok || bad "ictv FLAGS 0: usage error: $(cat "$W/err")"
+    $T ictv 0.1 3 4 "$LL/rfn" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "longer than 1" "$W/err" && ok || bad "ictv FLAGS2 of one sample: usage error: $(cat "$W/err")"
+    $T ictv -u 0 0.1 1 2 "$LL/rfn" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "rho" "$W/err" && ok || bad "ictv -u 0: usage error: $(cat "$W/err")"
+    $T tgv 0.1 15 "$LL/rf4" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "three" "$W/err" && ok || bad "tgv along four axes: usage error: $(cat "$W/err")"
+    $T tgv 0.1 3 "$LL/ba" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "axis 15" "$W/err" && ok || bad "tgv of an array with axis 15: usage error: $(cat "$W/err")"
     # whiten: against bart whiten (its float Cholesky: 1e-5 .. 1e-4 apart) and numpy's float64 inv(cholesky(K)) (medvol's W
     # within 1e-6); correlated complex noise written by numpy
     "$PY" - "$LL/whn" <<'PYEOF' || bad "numpy noise for whiten"
@@ -2486,6 +2510,75 @@ ok = ok and np.array_equal(r, np.argmax(rd('/sc').real.reshape(3, 7, 4), axis=0)
 sys.exit(0 if ok else 1)
 PYEOF
   $T onehotenc "$OH/sc" "$OH/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "below 0" "$W/err" && ok || bad "onehotenc of negative labels: usage error (bart asserts)"
+  # measure (bart measure): every measure against numpy's float64 definitions and scikit-image's
+  # structural_similarity (win_size 7, data_range 1, population covariances) on random multi-coil 3D
+  # items (axes 4 and 15) and one-coil 2D images; against bart measure (its float sums: 1e-5) on a
+  # scaled multi-coil phantom, each option and OUT
+  MS="$W/measure"
+  mkdir -p "$MS"
+  if "$PY" -c 'import skimage.metrics' 2>/dev/null; then
+    "$PY" - "$MS" "$W" <<'PYEOF' || bad "numpy data and measures for measure"
+import numpy as np, sys
+from skimage.metrics import structural_similarity
+sys.path.insert(0, sys.argv[2])
+from cflw import wr
+D = sys.argv[1]; rng = np.random.default_rng(8)
+def case(name, shape, dims):
+    ref = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) * (1 + np.arange(shape[0]) / 4).reshape([-1] + [1] * (len(shape) - 1))
+    x = ref + 0.3 * (rng.standard_normal(shape) + 1j * rng.standard_normal(shape))
+    wr(D + '/' + name + 'r', ref, dims); wr(D + '/' + name + 'x', x, dims)
+    ref = ref.astype(np.complex64).astype(np.complex128); x = x.astype(np.complex64).astype(np.complex128)
+    # items: everything past axis 3, as Fortran order lays them out
+    r4 = ref.reshape(shape[:3] + (shape[3] if len(shape) > 3 else 1, -1), order='F')
+    x4 = x.reshape(r4.shape, order='F')
+    d = x4 - r4
+    rr, rx = np.sqrt((np.abs(r4) ** 2).sum(3)), np.sqrt((np.abs(x4) ** 2).sum(3))
+    dm = rx - rr
+    it = r4.shape[-1]
+    nm = np.mean([np.sum(np.abs(d[..., i]) ** 2) / np.sum(np.abs(r4[..., i]) ** 2) for i in range(it)])
+    nmm = np.mean([np.sum(dm[..., i] ** 2) / np.sum(rr[..., i] ** 2) for i in range(it)])
+    ps = np.mean([20 * np.log10(rr[..., i].max()) - 10 * np.log10(np.mean(dm[..., i] ** 2)) for i in range(it)])
+    ss = []
+    for i in range(it):
+        m = rr[..., i].max()
+        a = np.sqrt((rx[..., i] / m) ** 2 + 1e-12); b = np.sqrt((rr[..., i] / m) ** 2 + 1e-12)
+        ss += [structural_similarity(np.squeeze(a[:, :, z]), np.squeeze(b[:, :, z]), win_size=7, data_range=1.0, use_sample_covariance=False)
+               for z in range(a.shape[2])]
+    v = [np.mean(dm ** 2), np.mean(np.abs(d) ** 2), ps, np.mean(ss), np.mean(np.abs(d.real) + np.abs(d.imag)),
+         np.mean(np.abs(dm)), nm, nmm]
+    open(D + '/' + name + '.txt', 'w').write(' '.join('%.17g' % t for t in v) + '\n')
+case('a', (20, 16, 3, 3, 2, 2), [20, 16, 3, 3, 2] + [1] * 10 + [2])
+case('b', (24, 9, 1), [24, 9])
+case('c', (1, 30, 2, 2), [1, 30, 2, 2])
+PYEOF
+    for c in a b c; do
+      $T measure "$MS/${c}r" "$MS/${c}x" > "$MS/$c.out" && "$PY" - "$MS/$c.txt" "$MS/$c.out" <<'PYEOF' && ok || bad "measure, case $c: not numpy's and scikit-image's measures: $(cat "$MS/$c.out")"
+import sys
+want = [float(t) for t in open(sys.argv[1]).read().split()]
+got = [float(l.split(':')[1]) for l in open(sys.argv[2]) if l.strip()]
+sys.exit(len(got) != 8 or any(abs(g - w) > 2e-6 * abs(w) for g, w in zip(got, want)))
+PYEOF
+    done
+  fi
+  bart phantom -x 40 -s 3 "$MS/p0" >/dev/null 2>&1 && bart scale 1e-4 "$MS/p0" "$MS/p" >/dev/null 2>&1 &&
+    bart noise -s 3 -n 0.0001 "$MS/p" "$MS/pn" >/dev/null 2>&1 && bart phantom -x 40 "$MS/q" >/dev/null 2>&1 &&
+    bart noise -s 9 -n 0.01 "$MS/q" "$MS/qn" >/dev/null 2>&1 && bart repmat 15 2 "$MS/pn" "$MS/pn15" >/dev/null 2>&1 &&
+    bart repmat 15 2 "$MS/p" "$MS/p15" >/dev/null 2>&1 || bad "bart phantom / scale / noise for measure"
+  for R in "p pn" "q qn" "p15 pn15"; do
+    set -- $R
+    for op in "" --mse --mse-mag --ssim --psnr; do
+      bart measure $op "$MS/$1" "$MS/$2" > "$MS/b.out" 2>/dev/null && $T measure $op "$MS/$1" "$MS/$2" > "$MS/m.out" &&
+        "$PY" - "$MS/b.out" "$MS/m.out" <<'PYEOF' && ok || bad "measure $op $R: not bart's lines within 1e-5: $(paste -d'|' "$MS/b.out" "$MS/m.out" | tr '\n' ' ')"
+import sys
+b, m = ([l.rsplit(None, 1) if ':' in l else ['', l.strip()] for l in open(f) if l.strip()] for f in sys.argv[1:])
+sys.exit(len(b) != len(m) or any(p[0] != q[0] or abs(float(p[1]) - float(q[1])) > 1e-5 * abs(float(p[1])) for p, q in zip(b, m)))
+PYEOF
+    done
+  done
+  bart measure "$MS/p15" "$MS/pn15" "$MS/bo" >/dev/null 2>&1 && $T measure "$MS/p15" "$MS/pn15" "$MS/mo" && same_dims "$MS/bo" "$MS/mo" &&
+    $T nrmse -t 1e-5 "$MS/bo" "$MS/mo" >/dev/null && ok || bad "measure OUT: not bart's file"
+  $T measure --mse --ssim "$MS/p" "$MS/pn" 2>"$W/err"; [ $? -eq 2 ] && grep -q "one of" "$W/err" && ok || bad "measure with two options: usage error"
+  $T measure "$MS/p" "$MS/q" 2>"$W/err"; [ $? -eq 2 ] && ok || bad "measure of arrays of other sizes: usage error: $(cat "$W/err")"
   # BART's axes beyond medvol's 7 (TIME_DIM 10, ...): every .cfl command folds
   # them on load and writes bart's own 16 sizes, against bart on series in
   # axis 10 and in axes 5 and 10 (and 10 and 11, which the fold joins)

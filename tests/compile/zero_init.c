@@ -71,6 +71,8 @@ int main(void)
     mv_estdelay_opts z_estdelay_opts = MV_ZERO_INIT;
     mv_estdelay_result z_estdelay_result = MV_ZERO_INIT;
     mv_tv_opts z_tv_opts = MV_ZERO_INIT;
+    mv_tgv_opts z_tgv_opts = MV_ZERO_INIT;
+    mv_measures z_measures = MV_ZERO_INIT;
     mv_whiten_opts z_whiten_opts = MV_ZERO_INIT;
     mv_nufft_opts z_nufft_opts = MV_ZERO_INIT;
     mv_nufft_tables z_nufft_tables = MV_ZERO_INIT;
@@ -129,6 +131,8 @@ int main(void)
     CHECK(z_estdelay_opts.ring == 0 && z_estdelay_opts.region == 0.0f && z_estdelay_opts.alloc_ctx == NULL);
     CHECK(z_estdelay_result.delays[2] == 0.0f && z_estdelay_result.region_too_small == 0);
     CHECK(z_tv_opts.axes == 0 && z_tv_opts.components == 0 && z_tv_opts.alloc_ctx == NULL);
+    CHECK(z_tgv_opts.axes2 == 0 && z_tgv_opts.abstol == 0 && z_tgv_opts.progress == NULL);
+    CHECK(z_measures.ssim == 0 && z_measures.nmse_mag == 0);
     CHECK(z_pocsense_opts.iterations == 0 && z_pocsense_opts.alpha == 0.0 && z_pocsense_opts.progress == NULL);
     CHECK(z_sake_opts.alpha_set == 0 && z_sake_opts.lambda_set == 0 && z_sake_opts.progress == NULL);
     CHECK(z_bin_opts.n_card == 0 && z_bin_opts.offset_deg[1] == 0.0 && z_bin_opts.amplitude == 0);

@@ -69,6 +69,19 @@
       row-major); writes c<id>.w (its eigenvalues, ascending, float64) and
       c<id>.p (the projector onto the eigenvectors of the nk largest,
       complex128 n x n) from numpy.linalg.eigh.
+  ref_recon.py tgv P / ictv P   reads Pf (an image (x, y), complex),
+      Plambda.txt and Paxes.txt (two lines of axis numbers 0, 1: the
+      gradient's axes, ictv's second TV's on the second line) and solves
+      bart tgv's / ictv's problem by Chambolle and Pock's primal-dual
+      algorithm in float64 (its own method: no ADMM, no CG), D_a the
+      circular difference x[i] - x[i - e_a]:
+        tgv: min over (x, z_c) of 1/2 ||x - f||^2 + lambda sum |D_c x + z_c|
+             + lambda sum_i ||(D_j z_i + D_i z_j)_j||_2,
+        ictv: min over (x, w) of 1/2 ||x - f||^2 + lambda ||D_1 (x + w)||_2,1
+             + lambda ||D_2 w||_2,1,
+      until 1000 steps move x by less than 1e-12; writes Px (the image
+      x, unique: the data term is strictly convex in it) and Pobj.txt (the
+      optimal value).
 """
 import os
 import sys
@@ -547,6 +560,117 @@ def homodyne(d):
     writecfl(d + 'o', np.real(ifft3(k * wt) * np.conj(ph)))
 
 
+def cdiff(x, a):
+    """BART's circular forward difference along a: x[i] - x[i - e_a]"""
+    return x - np.roll(x, 1, axis=a)
+
+
+def cdiff_t(g, a):
+    """its adjoint: g[i] - g[i + e_a]"""
+    return g - np.roll(g, -1, axis=a)
+
+
+def tgv_problem(ax):
+    """K, K^T, the dual projection and the regulariser of bart tgv's problem
+    on u = [x, z_1 .. z_k]; the dual [p_1 .. p_k, q_11 .. q_kk]"""
+    k = len(ax)
+
+    def K(u):
+        x, z = u[0], u[1:]
+        p = [cdiff(x, ax[c]) + z[c] for c in range(k)]
+        q = [cdiff(z[i], ax[j]) + cdiff(z[j], ax[i]) for i in range(k) for j in range(k)]
+        return p + q
+
+    def KT(v):
+        p, q = v[:k], v[k:]
+        x = sum(cdiff_t(p[c], ax[c]) for c in range(k))
+        z = [p[i] + sum(cdiff_t(q[i * k + j] + q[j * k + i], ax[j]) for j in range(k)) for i in range(k)]
+        return [x] + z
+
+    def project(v, lam):
+        p = [pc / np.maximum(1, np.abs(pc) / lam) for pc in v[:k]]
+        q = []
+        for i in range(k):
+            row = v[k + i * k:k + i * k + k]
+            s = np.maximum(1, np.sqrt(sum(np.abs(r) ** 2 for r in row)) / lam)
+            q += [r / s for r in row]
+        return p + q
+
+    def reg(v):
+        q = v[k:]
+        return sum(np.sum(np.abs(pc)) for pc in v[:k]) + \
+            sum(np.sum(np.sqrt(sum(np.abs(q[i * k + j]) ** 2 for j in range(k)))) for i in range(k))
+    return K, KT, project, reg, 1 + k
+
+
+def ictv_problem(ax1, ax2):
+    """the same for bart ictv's problem on u = [x, w]"""
+    k1 = len(ax1)
+
+    def K(u):
+        s = u[0] + u[1]
+        return [cdiff(s, a) for a in ax1] + [cdiff(u[1], a) for a in ax2]
+
+    def KT(v):
+        g1 = sum(cdiff_t(v[c], a) for c, a in enumerate(ax1))
+        g2 = sum(cdiff_t(v[k1 + c], a) for c, a in enumerate(ax2))
+        return [g1, g1 + g2]
+
+    def joint(vs, lam):
+        s = np.maximum(1, np.sqrt(sum(np.abs(r) ** 2 for r in vs)) / lam)
+        return [r / s for r in vs]
+
+    def project(v, lam):
+        return joint(v[:k1], lam) + joint(v[k1:], lam)
+
+    def reg(v):
+        return np.sum(np.sqrt(sum(np.abs(r) ** 2 for r in v[:k1]))) + \
+            np.sum(np.sqrt(sum(np.abs(r) ** 2 for r in v[k1:])))
+    return K, KT, project, reg, 2
+
+
+def primal_dual(f, lam, problem):
+    """Chambolle-Pock on 1/2 ||u_0 - f||^2 + lam reg(K u), in chunks of
+    1000 steps until a chunk moves u_0 by less than 1e-12; returns u"""
+    K, KT, project, reg, nu = problem
+    rng = np.random.default_rng(1)
+    u = [rng.standard_normal(f.shape) for _ in range(nu)]
+    for _ in range(300):  # ||K||^2 by power iteration on K^T K
+        u = KT(K(u))
+        nrm = np.sqrt(sum(np.sum(np.abs(c) ** 2) for c in u))
+        u = [c / nrm for c in u]
+    tau = sig = 1 / (np.sqrt(nrm) * 1.02)
+    u = [np.zeros_like(f) for _ in range(nu)]
+    ub = [c.copy() for c in u]
+    v = [np.zeros_like(f) for _ in K(u)]
+    for chunk in range(400):
+        x_before = u[0].copy()
+        for _ in range(1000):
+            v = project([a + sig * b for a, b in zip(v, K(ub))], lam)
+            g = KT(v)
+            un = [(u[0] - tau * g[0] + tau * f) / (1 + tau)] + [u[c] - tau * g[c] for c in range(1, nu)]
+            ub = [2 * a - b for a, b in zip(un, u)]
+            u = un
+        if np.abs(u[0] - x_before).max() < 1e-12:
+            return u
+    sys.exit('the primal-dual solve did not settle (%g)' % np.abs(u[0] - x_before).max())
+
+
+def tgv_ictv(mode, d):
+    f = readcfl(d + 'f')
+    f = f.reshape(f.shape[0], f.shape[1]).astype(np.complex128)
+    lam = float(open(d + 'lambda.txt').read())
+    lines = open(d + 'axes.txt').read().split('\n')
+    ax1 = [int(a) for a in lines[0].split()]
+    ax2 = [int(a) for a in lines[1].split()]
+    prob = tgv_problem(ax1) if mode == 'tgv' else ictv_problem(ax1, ax2)
+    u2 = primal_dual(f, lam, prob)
+    obj = 0.5 * np.sum(np.abs(u2[0] - f) ** 2) + lam * prob[3](prob[0](u2))
+    writecfl(d + 'x', u2[0])
+    with open(d + 'obj.txt', 'w') as fo:
+        fo.write('%.17g\n' % obj)
+
+
 if __name__ == '__main__':
     if sys.argv[1] == 'normal':
         normal(sys.argv[2])
@@ -566,5 +690,7 @@ if __name__ == '__main__':
         homodyne(sys.argv[2])
     elif sys.argv[1] == 'eigh':
         eigh(sys.argv[2])
+    elif sys.argv[1] in ('tgv', 'ictv'):
+        tgv_ictv(sys.argv[1], sys.argv[2])
     else:
         sys.exit('unknown mode ' + sys.argv[1])
