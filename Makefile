@@ -101,6 +101,10 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  printf "after ictv 0.01 3 3 (bart ictv's infimal-convolution TV): " && $(BUILD)/mvtool nrmse $(BUILD)/run-cg2 $(BUILD)/run-cgi0 && \
 	  echo "measure of the tgv image against the slice (bart measure: MSE, PSNR, SSIM, ...):" && \
 	  $(BUILD)/mvtool measure $(BUILD)/run-cg2 $(BUILD)/run-cgt0 && \
+	  $(BUILD)/mvtool ones 2 24 24 $(BUILD)/run-one && $(BUILD)/mvtool fft -u 3 $(BUILD)/run-cgn $(BUILD)/run-kn && \
+	  $(BUILD)/mvtool pics -S -R G:3:0:0.01 -i 60 $(BUILD)/run-kn $(BUILD)/run-one $(BUILD)/run-pg && \
+	  printf "pics -S -R G:3:0:0.01 of its k-space (bart pics's TGV term, one coil): " && \
+	  $(BUILD)/mvtool nrmse $(BUILD)/run-cg2 $(BUILD)/run-pg && \
 	  $(BUILD)/mvtool fft -u 3 $(BUILD)/run-cg2 $(BUILD)/run-kg && $(BUILD)/mvtool fovshift -s 0.125:0:0 $(BUILD)/run-kg $(BUILD)/run-kgs && \
 	  $(BUILD)/mvtool fft -i -u 3 $(BUILD)/run-kgs $(BUILD)/run-cgs && \
 	  printf "estshift 3 of the slice after fovshift -s 0.125:0:0 (bart's, 3 of 24 pixels): " && $(BUILD)/mvtool estshift 3 $(BUILD)/run-cgs $(BUILD)/run-cg2

@@ -3572,6 +3572,24 @@ MVDEF mv_status mv_dcf_into(const mv_vol *traj, mv_vol *out, const mv_dcf_opts *
    is fixed and its l1 images agree), and the joint ones are BART's
    (mvtool pics --joint: -l2 5e-6, -R T 3e-7 from bart pics).
 
+   TGV AND ICTV (opts.tgv, opts.ictv; BART pics -R G:FLAGS:0:lambda and
+   -R C:FLAGS:0:lambda, BART 0.8's grecon/optreg.c): the regularisers of
+   mv_tgv_denoise and mv_ictv_denoise (bart tgv's and ictv's terms, the
+   same operators and thresholds) with the data term 1/2 ||A x - y||^2 in
+   place of 1/2 ||x - in||^2. As BART, x grows by extra unknowns after the
+   image (TGV's fields, one per differenced axis; ICTV's second part), the
+   data term and every other term see the image alone, and the two terms
+   of TGV or ICTV come after the others in the ADMM (BART appends them);
+   the output is the image. opts.tgv_axes: x 1, y 2, z 4, the frames 8 (a
+   joint solve); opts.ictv_axes: TV_1 over its x, y, z bits and TV_2 over
+   the frames (8), both needed, as BART splits -R C's flags (its TV_2
+   over a single frame is zero); ICTV always solves the series jointly.
+   Not together, not with a start image or a basis. Within 2e-5 of bart
+   pics's image on a 2D slice, with -R W, and on a 5-frame series (TGV
+   over x, y and the frames, ICTV; tests/test_tools.sh), and with A^H A =
+   I against a float64 primal-dual solver's denoising
+   (recon.pics_tgv_ictv_match_primal_dual).
+
    SUBSPACE (opts.basis; BART pics -B, the model of T2 shuffling and of
    subspace-constrained reconstructions): the T frames of a series (the
    k-space's batch volumes, or non-Cartesian frames; BART's TE axis) are
@@ -4230,6 +4248,11 @@ typedef struct mv_cg_opts {
     void *start_user;      /* ... an item's start image (io->write's layout), on the caller's thread before its solve */
     /* BART pics -B (see SUBSPACE), CG-SENSE entry points only: */
     const mv_vol *basis;   /* NULL, or c64 (T, K): frame t's image is sum_k basis[t, k] x_k of K coefficient images (borrowed) */
+    /* BART pics -R G / -R C (see TGV AND ICTV), CG-SENSE entry points only; not both, no start image: */
+    double tgv;            /* > 0: + mv_tgv_denoise's regulariser (bart tgv's, lambda tgv) of the image, by ADMM */
+    unsigned tgv_axes;     /* its axes (x 1, y 2, z 4; 8: the frames, a joint solve): 0 = 7 */
+    double ictv;           /* > 0: + mv_ictv_denoise's regulariser (bart ictv's, lambda ictv), by ADMM over the series */
+    unsigned ictv_axes;    /* TV_1's axes among x 1, y 2, z 4 and TV_2's, the frames (8), as BART splits -R C's flags: both needed */
 } mv_cg_opts;
 
 /* CG on (N + lambda I) x = b, from x = 0 (BART's conjgrad, float32 vectors,
@@ -48498,6 +48521,16 @@ static mv_status mv__cg_check(const mv_cg_opts *o, const char *fn)
     MV__CHECK(o->llr_exact == 0 || o->llr_exact == 1, MV_ERR_INVALID_ARG, "%s: opts.llr_exact = %d (0 or 1)", fn,
               o->llr_exact);
     MV__CHECK(o->joint == 0 || o->joint == 1, MV_ERR_INVALID_ARG, "%s: opts.joint = %d (0 or 1)", fn, o->joint);
+    MV__CHECK(o->tgv >= 0 && o->tgv <= 3.4e38 && o->tgv_axes < 16u, MV_ERR_INVALID_ARG,
+              "%s: opts.tgv = %g, tgv_axes = %u (bits of x, y, z and 8: the frames)", fn, o->tgv, o->tgv_axes);
+    MV__CHECK(o->ictv >= 0 && o->ictv <= 3.4e38 && o->ictv_axes < 16u &&
+                  (o->ictv == 0 || ((o->ictv_axes & 7u) && (o->ictv_axes & 8u))),
+              MV_ERR_INVALID_ARG,
+              "%s: opts.ictv = %g, ictv_axes = %u (TV_1's bits of x, y, z and TV_2's, the frames, 8: both)", fn,
+              o->ictv, o->ictv_axes);
+    MV__CHECK(!(o->tgv > 0 && o->ictv > 0), MV_ERR_INVALID_ARG, "%s: opts.tgv and opts.ictv together", fn);
+    MV__CHECK(!((o->tgv > 0 || o->ictv > 0) && (o->start || o->start_read || o->basis)), MV_ERR_INVALID_ARG,
+              "%s: opts.%s with opts.%s", fn, o->tgv > 0 ? "tgv" : "ictv", o->basis ? "basis" : "start");
     return MV_OK;
 }
 
@@ -49642,6 +49675,136 @@ static void mv__tv_shrink(const mv__tv *t, float *g, float thr)
     mv__shrink_joint(g, t->n, t->k, thr);
 }
 
+/* ---- TGV's and ICTV's operators (bart tgv, ictv, pics -R G, -R C) --------- */
+
+/* The operators of bart tgv's and ictv's terms on a stack of images of n
+   values each: t1 the first term's gradient, t2 ictv's second (tgv's
+   second differences z along t1's axes); s: n values of scratch. */
+typedef struct mv__tgv {
+    mv__tv t1, t2;
+    int64_t n;
+    float *s;
+} mv__tgv;
+
+/* the normal operator of bart's data term (an extract of component 0):
+   y = x's image, its other components 0 */
+static mv_status mv__tgv_normal(void *user, const float *x, float *y, int64_t n)
+{
+    const mv__tgv *q = (const mv__tgv *)user;
+    memcpy(y, x, (size_t)q->n * 8);
+    memset(y + 2 * q->n, 0, (size_t)(n - q->n) * 8);
+    return MV_OK;
+}
+
+/* tgv's first term: g_c = D_c x + z_c (BART: extract z plus the gradient) */
+static void mv__tgv_G0(const void *c, const float *x, float *g)
+{
+    const mv__tgv *q = (const mv__tgv *)c;
+    mv__tv_grad(&q->t1, x, g);
+    mv__kernels_get()->math->bin(MV_MATH_ADD, g, x + 2 * q->n, 0, 0, g, (size_t)(2 * q->t1.k * q->n));
+}
+
+/* its adjoint: the image D^H g, each field z_c g_c */
+static void mv__tgv_G0H(const void *c, const float *g, float *y)
+{
+    const mv__tgv *q = (const mv__tgv *)c;
+    mv__tv_adjoint(&q->t1, g, y);
+    memcpy(y + 2 * q->n, g, (size_t)(q->t1.k * q->n) * 8);
+}
+
+/* tgv's second term: e_ij = D_j z_i + D_i z_j at component (j k + i)
+   (BART: the gradient of z along a new last axis j, plus its transpose) */
+static void mv__tgv_G1(const void *c, const float *x, float *g)
+{
+    const mv__tgv *q = (const mv__tgv *)c;
+    const int k = q->t1.k;
+    const int64_t n = q->n;
+    int i, j;
+    int64_t v;
+    for (i = 0; i < k; i++)
+        for (j = 0; j < k; j++) mv__tv_diff(&q->t1, q->t1.axis[j], 1, x + 2 * (1 + i) * n, g + 2 * (j * k + i) * n, 0);
+    for (i = 0; i < k; i++)
+        for (j = i; j < k; j++) {
+            float *a = g + 2 * (j * k + i) * n, *b = g + 2 * (i * k + j) * n;
+            for (v = 0; v < 2 * n; v++) a[v] = b[v] = a[v] + b[v];
+        }
+}
+
+/* its adjoint: field z_i = sum over j, in j order from 0, of the backward
+   difference along j of g_ij + g_ji; the image 0 */
+static void mv__tgv_G1H(const void *c, const float *g, float *y)
+{
+    const mv__tgv *q = (const mv__tgv *)c;
+    const int k = q->t1.k;
+    const int64_t n = q->n;
+    int i, j;
+    int64_t v;
+    memset(y, 0, (size_t)((1 + k) * n) * 8);
+    for (i = 0; i < k; i++)
+        for (j = 0; j < k; j++) {
+            const float *a = g + 2 * (i * k + j) * n, *b = g + 2 * (j * k + i) * n;
+            for (v = 0; v < 2 * n; v++) q->s[v] = a[v] + b[v];
+            mv__tv_diff(&q->t1, q->t1.axis[j], -1, q->s, y + 2 * (1 + i) * n, 1);
+        }
+}
+
+/* tgv's proxes: the first term every value on its own, the second each
+   (voxel, i) joint over j */
+static void mv__tgv_prox0(const void *c, float *z, float thr)
+{
+    const mv__tgv *q = (const mv__tgv *)c;
+    mv__shrink_joint(z, q->t1.k * q->n, 1, thr);
+}
+
+static void mv__tgv_prox1(const void *c, float *z, float thr)
+{
+    const mv__tgv *q = (const mv__tgv *)c;
+    int i;
+    for (i = 0; i < q->t1.k; i++) mv__shrink_strided(z + 2 * i * q->n, q->n, q->t1.k, q->t1.k * q->n, thr);
+}
+
+/* ictv's first term: the gradient (axes 1) of x + w */
+static void mv__ictv_G0(const void *c, const float *x, float *g)
+{
+    const mv__tgv *q = (const mv__tgv *)c;
+    mv__kernels_get()->math->bin(MV_MATH_ADD, x, x + 2 * q->n, 0, 0, q->s, (size_t)(2 * q->n));
+    mv__tv_grad(&q->t1, q->s, g);
+}
+
+static void mv__ictv_G0H(const void *c, const float *g, float *y)
+{
+    const mv__tgv *q = (const mv__tgv *)c;
+    mv__tv_adjoint(&q->t1, g, y);
+    memcpy(y + 2 * q->n, y, (size_t)q->n * 8);
+}
+
+/* ictv's second term: the gradient (axes 2) of w */
+static void mv__ictv_G1(const void *c, const float *x, float *g)
+{
+    const mv__tgv *q = (const mv__tgv *)c;
+    mv__tv_grad(&q->t2, x + 2 * q->n, g);
+}
+
+static void mv__ictv_G1H(const void *c, const float *g, float *y)
+{
+    const mv__tgv *q = (const mv__tgv *)c;
+    memset(y, 0, (size_t)q->n * 8);
+    mv__tv_adjoint(&q->t2, g, y + 2 * q->n);
+}
+
+/* both isotropic: each voxel's gradient jointly */
+static void mv__ictv_prox0(const void *c, float *z, float thr)
+{
+    const mv__tgv *q = (const mv__tgv *)c;
+    mv__shrink_joint(z, q->n, q->t1.k, thr);
+}
+
+static void mv__ictv_prox1(const void *c, float *z, float thr)
+{
+    const mv__tgv *q = (const mv__tgv *)c;
+    mv__shrink_joint(z, q->n, q->t2.k, thr);
+}
+
 /* ---- ADMM over BART's terms: pics -R T, several terms, -m ----------------- */
 
 /* The terms BART's pics hands its ADMM (grecon/optreg.c), each f_j(G_j x):
@@ -49708,6 +49871,7 @@ typedef struct mv__admm {
     int64_t mtot;        /* sum of the terms' values */
     int64_t n_bart;      /* the values of x BART's early stop counts (0: n) */
     const char *fn;      /* the caller named in a cancellation */
+    int64_t ni;          /* the image's values, x's first (n: all of x; fewer with TGV's or ICTV's extra unknowns) */
 } mv__admm;
 
 /* whether term t's G is an operator (TV's gradient, a term's own) rather
@@ -49724,11 +49888,25 @@ static void mv__admm_G(const mv__admm *a, const mv__admm_term *t, const float *x
     else mv__tv_grad(a->tv, x, g);
 }
 
-/* y = G_j^H g (n values, overwritten) for a term with an operator */
-static void mv__admm_GH(const mv__admm *a, const mv__admm_term *t, const float *g, float *y)
+/* whether term j's G_j^H g is formed in a vector of x's length: an
+   operator's, or any term's when x holds extra unknowns after the image
+   (BART's extract of the image: G_j^H g = (g, 0)) */
+static int mv__admm_full_GH(const mv__admm *a, const mv__admm_term *t)
 {
-    if (t->kind == MV__ADMM_OP) t->op->GH(t->op->ctx, g, y);
-    else mv__tv_adjoint(a->tv, g, y);
+    return mv__admm_has_G(t) || a->ni < a->n;
+}
+
+/* y (x's n values) = G_j^H g for such a term: the image's part from the
+   term, the extra unknowns' 0 */
+static void mv__admm_GH_full(const mv__admm *a, const mv__admm_term *t, const float *g, float *y)
+{
+    if (t->kind == MV__ADMM_OP) {
+        t->op->GH(t->op->ctx, g, y);
+        return;
+    }
+    if (t->kind == MV__ADMM_TV) mv__tv_adjoint(a->tv, g, y);
+    else memcpy(y, g, (size_t)a->ni * 8);
+    if (a->n > a->ni) memset(y + 2 * a->ni, 0, (size_t)(a->n - a->ni) * 8);
 }
 
 /* which of the opts' terms there are, in medvol's order: l2, l1-wavelet,
@@ -49750,7 +49928,29 @@ static int mv__admm_kinds(const mv_cg_opts *o, int kinds[6])
 static int mv__admm_wanted(const mv_cg_opts *o)
 {
     int kinds[6];
-    return o->admm || o->tv > 0 || mv__admm_kinds(o, kinds) > 1;
+    return o->admm || o->tv > 0 || o->tgv > 0 || o->ictv > 0 || mv__admm_kinds(o, kinds) > 1;
+}
+
+/* pics -R G / -R C: their operators on the geometry of the TV gradient t
+   (its volumes and frames) into q; returns the extra unknowns after the
+   image (TGV's fields, ICTV's second part; 0: neither term) */
+static int mv__admm_ext_make(const mv_cg_opts *o, const mv__tv *t, int64_t n, mv__tgv *q)
+{
+    memset(q, 0, sizeof(*q));
+    q->n = n;
+    if (o->tgv > 0) {
+        const unsigned ax = o->tgv_axes ? o->tgv_axes : 7u;
+        mv__tv_make(&q->t1, t->dims, t->nb, ax & 7u);
+        mv__tv_frames(&q->t1, t->nframes, ax);
+        return q->t1.k;
+    }
+    if (o->ictv > 0) {
+        mv__tv_make(&q->t1, t->dims, t->nb, o->ictv_axes & 7u);
+        mv__tv_make(&q->t2, t->dims, t->nb, 0);
+        mv__tv_frames(&q->t2, t->nframes, o->ictv_axes & 8u);
+        return 1;
+    }
+    return 0;
 }
 
 /* the FISTA solve of one proximal term (BART's choice for one l1-wavelet,
@@ -49767,12 +49967,20 @@ static int mv__fista_wanted(const mv_cg_opts *o)
 static size_t mv__admm_bytes(const mv_cg_opts *o, int64_t n, const mv__tv *t, size_t prox_scratch)
 {
     int kinds[6], nt = mv__admm_kinds(o, kinds), j;
-    size_t m = (size_t)n, vals = 7 * (size_t)n;
+    mv__tgv q;
+    const size_t nx = (size_t)n * (size_t)(1 + mv__admm_ext_make(o, t, n, &q)); /* x with TGV's / ICTV's unknowns */
+    size_t m = nx, vals = 7 * nx, me[2];
     for (j = 0; j < nt; j++) {
         size_t mj = kinds[j] == MV__ADMM_TV ? (size_t)t->k * (size_t)n : (size_t)n;
         vals += 2 * mj;
         m = MV__MAX(m, mj);
         if (kinds[j] == MV__ADMM_TV) vals += mj;
+    }
+    if (nx > (size_t)n) { /* x and b of x's length, the operators' scratch, their two terms' z, u and G x */
+        me[0] = (size_t)q.t1.k * (size_t)n;
+        me[1] = o->tgv > 0 ? me[0] * (size_t)q.t1.k : (size_t)q.t2.k * (size_t)n;
+        vals += 2 * nx + (size_t)n + 3 * (me[0] + me[1]);
+        m = MV__MAX(m, MV__MAX(me[0], me[1]));
     }
     return (vals + m) * 8 + 64 * 16 + prox_scratch;
 }
@@ -49790,7 +49998,7 @@ static void mv__admm_prox(mv__admm *a, int j, const float *in)
     } else if (t->kind == MV__ADMM_WAVELET) {
         int64_t sh[3] = {0, 0, 0}, nvol = a->wav->dims[0] * a->wav->dims[1] * a->wav->dims[2];
         if (a->shifts) mv__wav_draw_shifts(a->wav, &a->state, sh);
-        for (b = 0; b < a->n / nvol; b++) /* ESPIRiT maps: each volume, the same shifts */
+        for (b = 0; b < a->ni / nvol; b++) /* ESPIRiT maps: each volume, the same shifts */
             mv__wav_thresh(a->wav, in + 2 * b * nvol, t->z + 2 * b * nvol, thr, sh, a->wsc, a->threads);
     } else if (t->kind == MV__ADMM_L1) {
         memcpy(t->z, in, (size_t)t->m * 8);
@@ -49822,10 +50030,10 @@ static mv_status mv__admm_ne_apply(const mv__admm *a, const float *x, float *y)
     for (j = 0; j < a->nt; j++) {
         const mv__admm_term *t = &a->t[j];
         const float *nj = x;
-        if (mv__admm_has_G(t)) {
+        if (mv__admm_full_GH(a, t)) { /* G = I over all of x needs neither */
             float *g = t->kind == MV__ADMM_OP ? t->ng : a->ng;
-            mv__admm_G(a, t, x, g);
-            mv__admm_GH(a, t, g, a->tmp);
+            if (mv__admm_has_G(t)) mv__admm_G(a, t, x, g);
+            mv__admm_GH_full(a, t, mv__admm_has_G(t) ? g : x, a->tmp);
             nj = a->tmp;
         }
         if (j == 0) a->ma->bin(MV_MATH_MUL, nj, NULL, a->rho, 0, a->acc, (size_t)(2 * n));
@@ -49881,9 +50089,9 @@ static void mv__admm_rhs(mv__admm *a, const float *b, float *rhs, float *s)
     int j;
     for (j = 0; j < a->nt; j++) {
         mv__admm_term *t = &a->t[j];
-        float *gj = mv__admm_has_G(t) ? s : a->gx;
+        float *gj = mv__admm_full_GH(a, t) ? s : a->gx;
         ma->bin(MV_MATH_SUB, t->z, t->u, 0, 0, a->gx, (size_t)(2 * t->m));
-        if (mv__admm_has_G(t)) mv__admm_GH(a, t, a->gx, s);
+        if (mv__admm_full_GH(a, t)) mv__admm_GH_full(a, t, a->gx, s);
         if (j == 0) memcpy(rhs, gj, (size_t)n * 8);
         else ma->bin(MV_MATH_ADD, rhs, gj, 0, 0, rhs, nf);
     }
@@ -49902,10 +50110,10 @@ static void mv__admm_term_residuals(mv__admm *a, int j)
     a->rr += mv__cdot_re(a->gxr, a->gxr, t->m);
     a->n2 += mv__cdot_re(t->z, t->z, t->m);
     a->ma->bin(MV_MATH_SUB, t->z, a->zold, 0, 0, a->zold, mf);
-    if (mv__admm_has_G(t)) {
-        mv__admm_GH(a, t, a->zold, a->tmp);
+    if (mv__admm_full_GH(a, t)) {
+        mv__admm_GH_full(a, t, a->zold, a->tmp);
         a->ma->bin(MV_MATH_ADD, a->sv, a->tmp, 0, 0, a->sv, (size_t)(2 * a->n));
-        mv__admm_GH(a, t, t->u, a->tmp);
+        mv__admm_GH_full(a, t, t->u, a->tmp);
         a->ma->bin(MV_MATH_ADD, a->ghu, a->tmp, 0, 0, a->ghu, (size_t)(2 * a->n));
     } else {
         a->ma->bin(MV_MATH_ADD, a->sv, a->zold, 0, 0, a->sv, (size_t)(2 * a->n));
@@ -50065,24 +50273,62 @@ static mv_status mv__admm_run(mv_normal_op op, void *user, const float *b, float
                             0, 0);
 }
 
+/* the data term's normal operator on x with extra unknowns: the image's
+   part through the caller's, the unknowns' 0 (BART's extract of the image
+   before its forward operator) */
+typedef struct mv__admm_ext {
+    mv_normal_op op;
+    void *user;
+    int64_t n; /* the image's values */
+} mv__admm_ext;
+
+static mv_status mv__admm_ext_normal(void *user, const float *x, float *y, int64_t nx)
+{
+    const mv__admm_ext *e = (const mv__admm_ext *)user;
+    MV__TRY(e->op(e->user, x, y, e->n));
+    memset(y + 2 * e->n, 0, (size_t)(nx - e->n) * 8);
+    return MV_OK;
+}
+
 /* BART's iter2_admm with its ABSTOL / RELTOL early stop (0, 0: none) */
 static mv_status mv__admm_run_tol(mv_normal_op op, void *user, const float *b, float *x, int64_t n, int64_t nimg,
                                   const mv__tv *t, const mv__wav *w, size_t wav_bytes, const mv__llr *llr,
                                   const mv_cg_opts *o, int warm, unsigned char *work, int threads, int report,
                                   int *iters, double *res, double abstol, double reltol)
 {
+    static const mv__admm_linop tgv_ops[2] = {{mv__tgv_G0, mv__tgv_G0H, mv__tgv_prox0, NULL},
+                                               {mv__tgv_G1, mv__tgv_G1H, mv__tgv_prox1, NULL}};
+    static const mv__admm_linop ictv_ops[2] = {{mv__ictv_G0, mv__ictv_G0H, mv__ictv_prox0, NULL},
+                                                {mv__ictv_G1, mv__ictv_G1H, mv__ictv_prox1, NULL}};
     int kinds[6], nt = mv__admm_kinds(o, kinds), j;
     int maxit = o->iterations ? o->iterations : 30, cgit = o->admm_cg_iterations ? o->admm_cg_iterations : 10;
-    int64_t m = n;
-    float *p = (float *)mv__nu_align(work), *rhs;
+    mv__tgv q; /* pics -R G / -R C: their operators, and x's extra unknowns after the image */
+    const int64_t nx = n * (1 + mv__admm_ext_make(o, t, n, &q));
+    int64_t m = nx;
+    float *p = (float *)mv__nu_align(work), *rhs, *xw = x;
+    const float *bw = b;
+    mv__admm_linop ext_ops[2];
+    mv__admm_ext ext;
     mv__admm a;
+    mv_status st;
     memset(&a, 0, sizeof(a));
     a.op = op;
     a.user = user;
-    a.n = n;
+    if (nx > n) { /* x = (image, unknowns), b = (A^H y, 0), the data term on the image */
+        ext.op = op, ext.user = user, ext.n = n;
+        a.op = mv__admm_ext_normal, a.user = &ext;
+        xw = p, p += 2 * nx;
+        memset(xw, 0, (size_t)nx * 8);
+        if (warm) memcpy(xw, x, (size_t)n * 8);
+        memcpy(p, b, (size_t)n * 8);
+        memset(p + 2 * n, 0, (size_t)(nx - n) * 8);
+        bw = p, p += 2 * nx;
+        q.s = p, p += 2 * n;
+    }
+    a.n = nx;
+    a.ni = n;
     a.nimg = nimg;
     a.rho = o->admm_rho > 0 ? (float)o->admm_rho : 0.5f;
-    a.nt = nt;
     a.tv = t;
     a.wav = w;
     a.llr = llr;
@@ -50093,8 +50339,8 @@ static mv_status mv__admm_run_tol(mv_normal_op op, void *user, const float *b, f
     mv__glibc_srandom(&a.g, 1);
     a.ma = mv__kernels_get()->math;
     rhs = p; /* rhs, s, CG's r, p, Ap */
-    a.acc = rhs + 10 * n, a.tmp = a.acc + 2 * n;
-    p = a.tmp + 2 * n;
+    a.acc = rhs + 10 * nx, a.tmp = a.acc + 2 * nx;
+    p = a.tmp + 2 * nx;
     for (j = 0; j < nt; j++) {
         mv__admm_term *tj = &a.t[j];
         tj->kind = kinds[j];
@@ -50112,12 +50358,28 @@ static mv_status mv__admm_run_tol(mv_normal_op op, void *user, const float *b, f
         memset(tj->z, 0, (size_t)tj->m * 8);
         memset(tj->u, 0, (size_t)tj->m * 8);
     }
+    for (j = 0; nx > n && j < 2; j++) { /* TGV's or ICTV's two terms after the others, as BART appends them */
+        mv__admm_term *tj = &a.t[nt + j];
+        ext_ops[j] = o->tgv > 0 ? tgv_ops[j] : ictv_ops[j];
+        ext_ops[j].ctx = &q;
+        tj->kind = MV__ADMM_OP;
+        tj->op = &ext_ops[j];
+        tj->lambda = (float)(o->tgv > 0 ? o->tgv : o->ictv);
+        tj->m = j == 0 ? q.t1.k * n : o->tgv > 0 ? (int64_t)q.t1.k * q.t1.k * n : q.t2.k * n;
+        tj->z = p, tj->u = p + 2 * tj->m, tj->ng = p + 4 * tj->m;
+        p += 6 * tj->m;
+        m = MV__MAX(m, tj->m);
+        memset(tj->z, 0, (size_t)tj->m * 16);
+    }
+    a.nt = nt + (nx > n ? 2 : 0);
     a.gx = p;
     a.wsc = (unsigned char *)(a.gx + 2 * m);
     a.lsc = (unsigned char *)mv__nu_align(a.wsc + wav_bytes);
     a.fn = "mv_cgsense";
-    if (!warm) memset(x, 0, (size_t)n * 8);
-    return mv__admm_loop(&a, b, x, rhs, maxit, cgit, warm, o, report, iters, res, abstol, reltol);
+    if (!warm) memset(xw, 0, (size_t)nx * 8);
+    st = mv__admm_loop(&a, bw, xw, rhs, maxit, cgit, warm, o, report, iters, res, abstol, reltol);
+    if (nx > n) memcpy(x, xw, (size_t)n * 8); /* the image */
+    return st;
 }
 
 /* ---- total-variation denoising (bart rof) ---- */
@@ -50217,7 +50479,7 @@ static mv_status mv__admm_run_ops(mv_normal_op op, void *user, const float *b, f
     memset(w, 0, (size_t)vals * 8);
     a.op = op;
     a.user = user;
-    a.n = a.nimg = n;
+    a.n = a.nimg = a.ni = n;
     a.n_bart = n_bart;
     a.rho = (float)o->admm_rho;
     a.nt = nt;
@@ -50236,134 +50498,6 @@ static mv_status mv__admm_run_ops(mv_normal_op op, void *user, const float *b, f
     st = mv__admm_loop(&a, b, x, w, o->iterations, o->admm_cg_iterations, 0, o, 1, iters, &res, abstol, reltol);
     mv__free(w, o->alloc_ctx);
     return st;
-}
-
-/* The operators of bart tgv's and ictv's terms on a stack of images of n
-   values each: t1 the first term's gradient, t2 ictv's second (tgv's
-   second differences z along t1's axes); s: n values of scratch. */
-typedef struct mv__tgv {
-    mv__tv t1, t2;
-    int64_t n;
-    float *s;
-} mv__tgv;
-
-/* the normal operator of bart's data term (an extract of component 0):
-   y = x's image, its other components 0 */
-static mv_status mv__tgv_normal(void *user, const float *x, float *y, int64_t n)
-{
-    const mv__tgv *q = (const mv__tgv *)user;
-    memcpy(y, x, (size_t)q->n * 8);
-    memset(y + 2 * q->n, 0, (size_t)(n - q->n) * 8);
-    return MV_OK;
-}
-
-/* tgv's first term: g_c = D_c x + z_c (BART: extract z plus the gradient) */
-static void mv__tgv_G0(const void *c, const float *x, float *g)
-{
-    const mv__tgv *q = (const mv__tgv *)c;
-    mv__tv_grad(&q->t1, x, g);
-    mv__kernels_get()->math->bin(MV_MATH_ADD, g, x + 2 * q->n, 0, 0, g, (size_t)(2 * q->t1.k * q->n));
-}
-
-/* its adjoint: the image D^H g, each field z_c g_c */
-static void mv__tgv_G0H(const void *c, const float *g, float *y)
-{
-    const mv__tgv *q = (const mv__tgv *)c;
-    mv__tv_adjoint(&q->t1, g, y);
-    memcpy(y + 2 * q->n, g, (size_t)(q->t1.k * q->n) * 8);
-}
-
-/* tgv's second term: e_ij = D_j z_i + D_i z_j at component (j k + i)
-   (BART: the gradient of z along a new last axis j, plus its transpose) */
-static void mv__tgv_G1(const void *c, const float *x, float *g)
-{
-    const mv__tgv *q = (const mv__tgv *)c;
-    const int k = q->t1.k;
-    const int64_t n = q->n;
-    int i, j;
-    int64_t v;
-    for (i = 0; i < k; i++)
-        for (j = 0; j < k; j++) mv__tv_diff(&q->t1, q->t1.axis[j], 1, x + 2 * (1 + i) * n, g + 2 * (j * k + i) * n, 0);
-    for (i = 0; i < k; i++)
-        for (j = i; j < k; j++) {
-            float *a = g + 2 * (j * k + i) * n, *b = g + 2 * (i * k + j) * n;
-            for (v = 0; v < 2 * n; v++) a[v] = b[v] = a[v] + b[v];
-        }
-}
-
-/* its adjoint: field z_i = sum over j, in j order from 0, of the backward
-   difference along j of g_ij + g_ji; the image 0 */
-static void mv__tgv_G1H(const void *c, const float *g, float *y)
-{
-    const mv__tgv *q = (const mv__tgv *)c;
-    const int k = q->t1.k;
-    const int64_t n = q->n;
-    int i, j;
-    int64_t v;
-    memset(y, 0, (size_t)((1 + k) * n) * 8);
-    for (i = 0; i < k; i++)
-        for (j = 0; j < k; j++) {
-            const float *a = g + 2 * (i * k + j) * n, *b = g + 2 * (j * k + i) * n;
-            for (v = 0; v < 2 * n; v++) q->s[v] = a[v] + b[v];
-            mv__tv_diff(&q->t1, q->t1.axis[j], -1, q->s, y + 2 * (1 + i) * n, 1);
-        }
-}
-
-/* tgv's proxes: the first term every value on its own, the second each
-   (voxel, i) joint over j */
-static void mv__tgv_prox0(const void *c, float *z, float thr)
-{
-    const mv__tgv *q = (const mv__tgv *)c;
-    mv__shrink_joint(z, q->t1.k * q->n, 1, thr);
-}
-
-static void mv__tgv_prox1(const void *c, float *z, float thr)
-{
-    const mv__tgv *q = (const mv__tgv *)c;
-    int i;
-    for (i = 0; i < q->t1.k; i++) mv__shrink_strided(z + 2 * i * q->n, q->n, q->t1.k, q->t1.k * q->n, thr);
-}
-
-/* ictv's first term: the gradient (axes 1) of x + w */
-static void mv__ictv_G0(const void *c, const float *x, float *g)
-{
-    const mv__tgv *q = (const mv__tgv *)c;
-    mv__kernels_get()->math->bin(MV_MATH_ADD, x, x + 2 * q->n, 0, 0, q->s, (size_t)(2 * q->n));
-    mv__tv_grad(&q->t1, q->s, g);
-}
-
-static void mv__ictv_G0H(const void *c, const float *g, float *y)
-{
-    const mv__tgv *q = (const mv__tgv *)c;
-    mv__tv_adjoint(&q->t1, g, y);
-    memcpy(y + 2 * q->n, y, (size_t)q->n * 8);
-}
-
-/* ictv's second term: the gradient (axes 2) of w */
-static void mv__ictv_G1(const void *c, const float *x, float *g)
-{
-    const mv__tgv *q = (const mv__tgv *)c;
-    mv__tv_grad(&q->t2, x + 2 * q->n, g);
-}
-
-static void mv__ictv_G1H(const void *c, const float *g, float *y)
-{
-    const mv__tgv *q = (const mv__tgv *)c;
-    memset(y, 0, (size_t)q->n * 8);
-    mv__tv_adjoint(&q->t2, g, y + 2 * q->n);
-}
-
-/* both isotropic: each voxel's gradient jointly */
-static void mv__ictv_prox0(const void *c, float *z, float thr)
-{
-    const mv__tgv *q = (const mv__tgv *)c;
-    mv__shrink_joint(z, q->n, q->t1.k, thr);
-}
-
-static void mv__ictv_prox1(const void *c, float *z, float thr)
-{
-    const mv__tgv *q = (const mv__tgv *)c;
-    mv__shrink_joint(z, q->n, q->t2.k, thr);
 }
 
 /* the checks and geometry shared by mv_tgv_denoise and mv_ictv_denoise:
@@ -51381,7 +51515,8 @@ static void mv__cgs_round_range(void *ctx, int64_t b, int64_t e, int worker)
    along them) */
 static int mv__joint_wanted(const mv_cg_opts *o)
 {
-    return o->joint || o->llr > 0 || (o->tv > 0 && ((o->tv_axes >> 3) & 1u));
+    return o->joint || o->llr > 0 || (o->tv > 0 && ((o->tv_axes >> 3) & 1u)) ||
+           (o->tgv > 0 && ((o->tgv_axes >> 3) & 1u)) || o->ictv > 0;
 }
 
 /* the normal operator of a series: each item's on its own slice of the

@@ -1224,7 +1224,7 @@ static int cmd_measure(const args *a)
     nout = chosen < 0 ? 8 : 1;
     if ((rc = load_pair(a, a->pos[0], &r, a->pos[1], &x, d))) return rc;
     nb = d[NAX - 1], slab = count16(d) / nb;
-    for (k = 0, od[0] = nout; k < NAX; k++) od[k] = k == 0 ? nout : k == NAX - 1 ? nb : 1;
+    for (k = 0; k < NAX; k++) od[k] = k == 0 ? nout : k == NAX - 1 ? nb : 1;
     mv_vol_init(&o);
     if (a->npos > 2 && (rc = alloc16(&o, od, a->pos[2]))) {
         mv_free(&r), mv_free(&x);

@@ -518,6 +518,21 @@ static int pics_term(const args *a, const char *name, const char *R, double lamb
         kind = 4u;
         o->tv = lam; /* a float, as BART keeps it */
         o->tv_axes = flags;
+    } else if (sscanf(R, "G:%u:%u:%f%c", &flags, &jflags, &lam, &tail) == 3 ||
+               sscanf(R, "C:%u:%u:%f%c", &flags, &jflags, &lam, &tail) == 3) {
+        /* TGV (G) and ICTV (C, BART's split: TV_1 over x, y, z, TV_2 over
+           the frame axes); frame bits as -R T's */
+        const int ictv = R[0] == 'C';
+        if (flags == 0 || flags >= 65536u || (flags & 24u) || !(lam > 0) || (ictv && (!(flags & 7u) || flags < 32u)))
+            return usage_error(a, ictv ? "-R C: flags of x, y, z (1, 2, 4) and of frame axes (32 .. 32768), both, lambda > 0"
+                                       : "-R G: difference flags of x, y, z (1, 2, 4) and frame axes (32 .. 32768), lambda > 0",
+                               R);
+        if (jflags) return usage_error(a, "-R G / -R C: joint flags are not implemented", R);
+        kind = ictv ? 128u : 64u;
+        if (ictv) o->ictv = lam, o->ictv_axes = flags;
+        else o->tgv = lam, o->tgv_axes = flags;
+        if (*kinds & (192u & ~kind))
+            return usage_error(a, "-R G and -R C together are not implemented", R);
     } else if (sscanf(R, "Q:%f%c", &lam, &tail) == 1 && lam >= 0) {
         kind = 1u;
         o->lambda = lam;
@@ -541,35 +556,46 @@ static int pics_term(const args *a, const char *name, const char *R, double lamb
         o->llr_block_axes = jflags;
     } else {
         return usage_error(a, "-R: W:FLAGS:0:LAMBDA (l1-wavelet), T:FLAGS:0:LAMBDA (TV), Q:LAMBDA (l2), I:0:LAMBDA (l1), "
-                              "S (non-negative) and L:FLAGS:FLAGS:LAMBDA (locally low rank) are implemented "
-                              "(M, G, C, V, F, ... are not)", R);
+                              "S (non-negative), L:FLAGS:FLAGS:LAMBDA (locally low rank), G:FLAGS:0:LAMBDA (TGV) and "
+                              "C:FLAGS:0:LAMBDA (ICTV) are implemented (M, V, F, ... are not)", R);
     }
     if (*kinds & kind)
-        return usage_error(a, "one term of each kind (l2: -l2 / -R Q, l1-wavelet: -l1 / -R W, TV: -R T, -R I, -R S, -R L)",
-                           R ? R : name);
+        return usage_error(a, "one term of each kind (l2: -l2 / -R Q, l1-wavelet: -l1 / -R W, TV: -R T, -R I, -R S, -R L, "
+                              "-R G, -R C)", R ? R : name);
     *kinds |= kind;
     return 0;
 }
 
-/* -R T's flags on BART's frame axes (5..15: bits 32 and up) as the
-   library's frames bit (8), given the k-space's 16 sizes: flags on axes of
-   one sample add nothing (as BART's gradient along them); TV along the
-   frames needs them in one axis, the flagged one */
-static int pics_tv_frames(const args *a, mv_cg_opts *o, const int64_t kd[16])
+/* -R T's, -R G's and -R C's flags on BART's frame axes (5..15: bits 32
+   and up) as the library's frames bit (8), given the k-space's 16 sizes:
+   flags on axes of one sample add nothing (as BART's gradient along them);
+   a term along the frames needs them in one axis, the flagged one. ICTV's
+   TV_2 keeps its bit on a single frame (BART's gradient of zero). */
+static int pics_frame_bits(const args *a, unsigned *axes, const int64_t kd[16], const char *term, int keep)
 {
-    unsigned fl = o->tv_axes >> 5, live = 0;
+    unsigned fl = *axes >> 5, live = 0;
     int ax;
     for (ax = 5; ax < 16; ax++)
         if (kd[ax] > 1) live |= 1u << (ax - 5);
-    o->tv_axes &= 7u;
-    if (!(fl & live)) return o->tv_axes || !fl ? 0 : usage_error(a, "every flagged axis has one sample", "-R T");
+    *axes &= 7u;
+    if (!(fl & live)) {
+        if (keep && fl) *axes |= 8u;
+        return *axes || !fl ? 0 : usage_error(a, "every flagged axis has one sample", term);
+    }
     if ((fl & live) != live)
-        return usage_error(a, "TV along one of several frame axes is not implemented (the flags must cover "
-                              "every frame axis, and only one may hold frames)", "-R T");
-    if (live & (live - 1))
-        return usage_error(a, "TV along several frame axes at once is not implemented", "-R T");
-    o->tv_axes |= 8u;
+        return usage_error(a, "a term along one of several frame axes is not implemented (the flags must cover "
+                              "every frame axis, and only one may hold frames)", term);
+    if (live & (live - 1)) return usage_error(a, "a term along several frame axes at once is not implemented", term);
+    *axes |= 8u;
     return 0;
+}
+
+static int pics_tv_frames(const args *a, mv_cg_opts *o, const int64_t kd[16])
+{
+    int rc = pics_frame_bits(a, &o->tv_axes, kd, "-R T", 0);
+    if (!rc && o->tgv > 0) rc = pics_frame_bits(a, &o->tgv_axes, kd, "-R G", 0);
+    if (!rc && o->ictv > 0) rc = pics_frame_bits(a, &o->ictv_axes, kd, "-R C", 1);
+    return rc;
 }
 
 /* pics's regularisation: -l2, -l1 and -R terms in any number (one of each
@@ -603,7 +629,7 @@ static int pics_reg(const args *a, mv_cg_opts *o, int *l1)
     if (nt == 0) return usage_error(a, "a regularisation: -l2, -l1 or -R W:FLAGS:0:LAMBDA / T:FLAGS:0:LAMBDA / Q:LAMBDA", "(none)");
     o->admm = opt_flag(a, "-m");
     *l1 = (kinds & ~1u) != 0;
-    if (o->admm || nt > 1 || (kinds & 4u)) { /* ADMM: every term a term (lambda 0 would drop it) */
+    if (o->admm || nt > 1 || (kinds & 196u)) { /* ADMM: every term a term (lambda 0 would drop it) */
         if ((kinds & 1u) && !(o->lambda > 0)) return usage_error(a, "ADMM's l2 term needs LAMBDA > 0", "-l2 / -R Q");
         if ((kinds & 2u) && !(o->l1_wavelet > 0)) return usage_error(a, "ADMM's l1-wavelet term needs LAMBDA > 0", "-l1 / -R W");
         if ((rc = pics_admm_opts(a, o))) return rc;
@@ -631,7 +657,7 @@ static int pics_reg(const args *a, mv_cg_opts *o, int *l1)
     }
     o->real_value = opt_flag(a, "-c"); /* BART's real-value constraint */
     if (opt_flag(a, "-I")) { /* BART's IST in place of its FISTA */
-        if (o->admm || nt > 1 || (kinds & 5u))
+        if (o->admm || nt > 1 || (kinds & 197u))
             return usage_error(a, "-I (IST) takes one l1-wavelet, l1, non-negativity or low-rank term (what BART "
                                   "solves by FISTA)", "-I");
         o->ist = 1;
@@ -2030,6 +2056,8 @@ const command mvtool_recon_commands[] = {
      "  and the frames' axis: 1024 for BART's TIME_DIM; the series solved at once) by BART's\n"
      "  ADMM (rho -u, default 0.5; at most -C CG steps per x-update, default 10;\n"
      "  -i counts CG steps in all, as BART's).\n"
+     "  -R G:FLAGS:0:L: bart tgv's TGV, -R C:FLAGS:0:L: bart ictv's ICTV (TV_1 over\n"
+     "  FLAGS's x, y, z, TV_2 over its frame axis), by ADMM after the other terms.\n"
      "  -R I:0:LAMBDA: LAMBDA ||x||_1 (complex soft threshold; I:16: jointly over\n"
      "  the ESPIRiT maps of a voxel); -R S: real and\n"
      "  imaginary parts >= 0; alone by BART's FISTA (-s, -e as -l1).\n"

@@ -1556,6 +1556,16 @@ PYEOF
     bart pics -R T:1027:0:0.005 -i 20 "$LL/kt" "$LL/s" "$LL/bt2" >/dev/null 2>&1
     $T pics -R T:1027:0:0.005 -i 20 "$LL/kt" "$LL/s" "$LL/mt2" && "$PY" "$LL/nrmse.py" "$LL/bt2" "$LL/mt2" 2e-5 && ok || bad "pics -R T:1027 (TV over x, y and BART's axis 10) vs bart pics"
     $T pics -R T:1024:0:0.01 "$LL/ks" "$LL/s" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "one sample" "$W/err" && ok || bad "pics -R T:1024 with axis 10 of one sample: usage error: $(cat "$W/err")"
+    # -R G (TGV) and -R C (ICTV: TV_1 over x, y, TV_2 over axis 10) as BART appends their terms: a 2D slice, with
+    # -R W before them, and the series (jointly, as BART solves it)
+    for R in "-R G:3:0:0.005|pk" "-R W:3:0:0.005 -R G:3:0:0.005|pk" "-R G:1027:0:0.005|kt" "-R C:1027:0:0.005|kt" "-R C:1025:0:0.01 -u 1|kt" "-R G:3:0:0.005 --joint|kt"; do
+      kf=${R#*|} R=${R%|*}
+      bart pics ${R% --joint} -i 20 "$LL/$kf" "$LL/s" "$LL/bg" >/dev/null 2>&1
+      $T pics $R -i 20 "$LL/$kf" "$LL/s" "$LL/mg" && "$PY" "$LL/nrmse.py" "$LL/bg" "$LL/mg" 2e-5 && ok || bad "pics $R on $kf vs bart pics"
+    done
+    $T pics -R G:3:0:0.01 -R C:1027:0:0.01 "$LL/kt" "$LL/s" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "together" "$W/err" && ok || bad "pics -R G -R C: usage error: $(cat "$W/err")"
+    $T pics -R C:3:0:0.01 "$LL/kt" "$LL/s" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "both" "$W/err" && ok || bad "pics -R C without a frame axis: usage error: $(cat "$W/err")"
+    $T pics -R G:3:16:0.01 "$LL/kt" "$LL/s" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "joint flags" "$W/err" && ok || bad "pics -R G with JFLAGS: usage error: $(cat "$W/err")"
     $T pics -R L:7:7:0.02 -i 20 --chunk 2 "$LL/kt" "$LL/s" "$LL/mtc" && cmp -s "$LL/mtc.cfl" "$LL/mt.cfl" &&
       cmp -s "$LL/mtc.hdr" "$LL/mt.hdr" && ok || bad "pics -R L --chunk 2, frames in axis 10: the in-memory bytes and header"
     $T pics -l2 -r 0.01 -i 10 "$LL/kt" "$LL/s" "$LL/ml" && bart pics -l2 -r 0.01 -i 10 "$LL/kt" "$LL/s" "$LL/bl" >/dev/null 2>&1 &&

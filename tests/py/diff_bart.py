@@ -10,7 +10,7 @@ CASES scales every family (default 12: about 15 s; per family 3x cfl, 5x
 hdr, 4x traj, 3x fft, 2x rss, 3x nufft, 0.1x ecalib and pics, 1x scale,
 cc, homodyne and l1, 2x thresh, 0.5x tv, admm, llr, subspace and nlinv, 3x array, at least 1); FAMILY (comma-separated:
 cfl, hdr, traj, estdelay, fft, rss, nufft, ecalib, pics, scale, cc, homodyne, thresh, l1, tv, admm, llr, subspace, nlinv,
-array, rof, walsh)
+array, rof, tgv, measure, walsh)
 limits the run and leaves out the fixed cases. medvol runs through
 tests/diff_bart.c (mv_cfl_load / mv_cfl_save, mv_fftc*, mv_rss*,
 mv_bart_scale_estimate, mv_coil_compress) or
@@ -161,6 +161,10 @@ every case agrees.
           poisson's grids that bart asserts on (counted).
   rof     bart rof (TV denoising) on noisy 2D, 3D and series images along
           random axes: within 1e-5 of bart's image.
+  tgv     bart tgv and bart ictv (random -i, -u) the same way: within 1e-5
+          of bart's array (the image and its fields or parts).
+  measure bart measure (all, or one option; printed or OUT) on random
+          multi-coil images with items: within 2e-5 of bart's values.
   walsh   bart walsh and ecalib -1 (random calibration sizes, blocks,
           kernels, 2D/3D, odd sizes, undersampled with a fully sampled
           centre), then ecaltwo of bart's Gram matrices to a larger size
@@ -184,7 +188,7 @@ import numpy as np
 
 BART = os.environ.get('BART', 'bart')
 FAMILIES = ['cfl', 'hdr', 'traj', 'estdelay', 'fft', 'rss', 'nufft', 'ecalib', 'pics', 'scale', 'cc', 'homodyne', 'thresh', 'l1', 'tv', 'admm',
-            'llr', 'subspace', 'nlinv', 'array', 'rof', 'walsh', 'wavelet', 'cdf97', 'epg']
+            'llr', 'subspace', 'nlinv', 'array', 'rof', 'tgv', 'measure', 'walsh', 'wavelet', 'cdf97', 'epg']
 FILE_STATUSES = ('MV_ERR_BAD_HEADER', 'MV_ERR_TRUNCATED', 'MV_ERR_BAD_DATA', 'MV_ERR_NOT_FOUND',
                  'MV_ERR_SIZE_OVERFLOW', 'MV_ERR_UNSUPPORTED')
 
@@ -586,37 +590,115 @@ def fam_estdelay(c, run, d):
         c.fail('estdelay', '%s: bart warns of the region %s, mvtool %s' % (what, wb, wm), run)
 
 
-def fam_rof(c, run, d):
-    """bart rof (TV denoising by its ADMM) on a noisy piecewise-smooth
-    image, 2D, 3D or a series in axis 10, along random axes: within 1e-5
-    (relative l2) of bart's image, the same bytes counted; a fresh output
-    file each (bart rof starts from its output file's old contents)"""
-    rng = c.rng
-    shape = [int(rng.integers(4, 40)), int(rng.integers(4, 40))] + ([int(rng.integers(2, 12))] if rng.random() < 0.3 else [1])
+def noisy_disc(rng, d, nmax):
+    """IN for rof, tgv and ictv: a disc on a ramp plus noise, 2D, 3D or a
+    series in axis 10 (sides up to nmax), written as d/in; its 16 sizes"""
+    shape = [int(rng.integers(4, nmax)), int(rng.integers(4, nmax))] + ([int(rng.integers(2, 12))] if rng.random() < 0.3 else [1])
     dims = shape + [1] * 7 + ([int(rng.integers(2, 4))] if rng.random() < 0.3 else [1])
     g = np.meshgrid(*[np.linspace(-1, 1, n) for n in shape], indexing='ij')
     img = (np.sqrt(sum(x * x for x in g)) < 0.6).astype(np.float64) + 0.3 * g[0]
     a = np.broadcast_to(img.reshape(shape + [1] * 8), dims).astype(np.complex128)
     a = a + float(rng.uniform(0.01, 0.2)) * crandn(rng, dims)
     write_cfl(os.path.join(d, 'in'), a.astype(np.complex64), 16)
+    return dims
+
+
+def same_array_within(c, run, d, fam, what, rb, rm, tol):
+    """bart's d/b against mvtool's d/m: both ran, the same shape, relative
+    l2 within tol (the same bytes counted)"""
+    if rb.returncode != 0 or rm.returncode != 0:
+        c.fail(fam, '%s: bart exit %d, mvtool exit %d %s' % (what, rb.returncode, rm.returncode, rm.stderr.strip()), run)
+        return
+    b, m = read_cfl(os.path.join(d, 'b')), read_cfl(os.path.join(d, 'm'))
+    if b.shape != m.shape:
+        c.fail(fam, '%s: shape %s, bart %s' % (what, m.shape, b.shape), run)
+        return
+    e = float(np.linalg.norm((m - b).ravel()) / max(np.linalg.norm(b.ravel()), 1e-30))
+    c.ratio('%s (of %g)' % (fam, tol), e / tol)
+    if not e <= tol:
+        c.fail(fam, '%s: %.3g from bart\'s array' % (what, e), run)
+    elif b.tobytes() != m.tobytes():
+        c.note('%s: within float rounding, not bart\'s bytes' % fam)
+
+
+def fam_rof(c, run, d):
+    """bart rof (TV denoising by its ADMM) on a noisy piecewise-smooth
+    image, 2D, 3D or a series in axis 10, along random axes: within 1e-5
+    (relative l2) of bart's image, the same bytes counted; a fresh output
+    file each (bart rof starts from its output file's old contents)"""
+    rng = c.rng
+    dims = noisy_disc(rng, d, 40)
     lam = '%.4g' % float(rng.uniform(0.001, 0.5))
     flags = str(int(rng.choice([1, 2, 3, 4, 5, 7, 1024, 1027, 8])))
     rb = run([BART, 'rof', lam, flags, 'in', 'b'])
     rm = run([c.tool, 'rof', lam, flags, 'in', 'm'])
-    what = 'rof %s %s on %s' % (lam, flags, dims)
+    same_array_within(c, run, d, 'rof', 'rof %s %s on %s' % (lam, flags, dims), rb, rm, 1e-5)
+
+
+def fam_tgv(c, run, d):
+    """bart tgv or bart ictv (random -i / -u) on a noisy piecewise-smooth
+    image, 2D, 3D or a series in axis 10, along random axes (ictv: two
+    sets, each with an axis longer than 1, at most three such axes in all):
+    within 1e-5 (relative l2) of bart's array, the image and the fields or
+    parts in axis 15; a fresh output file each"""
+    rng = c.rng
+    dims = noisy_disc(rng, d, 32)
+    lam = '%.4g' % float(rng.uniform(0.001, 0.3))
+    long_axes = [ax for ax in range(16) if ax < len(dims) and dims[ax] > 1]
+    if rng.random() < 0.5:
+        flags = str(int(rng.choice([1, 2, 3, 4, 5, 7, 1024, 1027, 8])))
+        args = ['tgv', lam, flags]
+    else:
+        f1 = f2 = 0
+        while not any(f1 >> ax & 1 for ax in long_axes) or not any(f2 >> ax & 1 for ax in long_axes) \
+                or sum(1 for ax in long_axes if (f1 | f2) >> ax & 1) > 3:
+            f1, f2 = int(rng.choice([1, 2, 3, 7, 1024, 1027, 6])), int(rng.choice([1, 2, 3, 4, 7, 1024, 1025]))
+        opts = (['-i', str(int(rng.integers(5, 120)))] if rng.random() < 0.4 else []) + \
+            (['-u', '%.3g' % float(rng.uniform(0.05, 2))] if rng.random() < 0.4 else [])
+        args = ['ictv'] + opts + [lam, str(f1), str(f2)]
+    rb = run([BART] + args + ['in', 'b'])
+    rm = run([c.tool] + args + ['in', 'm'])
+    same_array_within(c, run, d, 'tgv', '%s on %s' % (' '.join(args), dims), rb, rm, 1e-5)
+
+def fam_measure(c, run, d):
+    """bart measure (all measures, or one of --mse, --mse-mag, --ssim,
+    --psnr, printed or written) on random multi-coil 1D/2D/3D images with
+    items in axes 4, 10 and 15, values near 1 and noise of 5 to 30%: the
+    same names and values within 2e-5 (bart sums its squares in float)"""
+    rng = c.rng
+    nx = int(rng.choice([1, int(rng.integers(7, 30))]))
+    ny = int(rng.integers(7, 30)) if nx == 1 or rng.random() < 0.8 else 1
+    dims = [nx, ny, int(rng.integers(1, 4)), int(rng.integers(1, 5)), int(rng.integers(1, 3))] + [1] * 5 + \
+        [int(rng.integers(1, 3))] + [1] * 4 + [int(rng.integers(1, 3))]
+    ref = 1 + 0.5 * crandn(rng, dims)
+    x = ref + float(rng.uniform(0.05, 0.3)) * crandn(rng, dims)
+    write_cfl(os.path.join(d, 'r'), ref.astype(np.complex64), 16)
+    write_cfl(os.path.join(d, 'x'), x.astype(np.complex64), 16)
+    opt = [str(rng.choice(['--mse', '--mse-mag', '--ssim', '--psnr']))] if rng.random() < 0.5 else []
+    out = rng.random() < 0.3
+    rb = run([BART, 'measure'] + opt + ['r', 'x'] + (['b'] if out else []))
+    rm = run([c.tool, 'measure'] + opt + ['r', 'x'] + (['m'] if out else []))
+    what = 'measure %s on %s' % (' '.join(opt + (['OUT'] if out else [])), dims)
     if rb.returncode != 0 or rm.returncode != 0:
-        c.fail('rof', '%s: bart exit %d, mvtool exit %d %s' % (what, rb.returncode, rm.returncode, rm.stderr.strip()), run)
+        c.fail('measure', '%s: bart exit %d, mvtool exit %d %s' % (what, rb.returncode, rm.returncode, rm.stderr.strip()), run)
         return
-    b, m = read_cfl(os.path.join(d, 'b')), read_cfl(os.path.join(d, 'm'))
-    if b.shape != m.shape:
-        c.fail('rof', '%s: shape %s, bart %s' % (what, m.shape, b.shape), run)
-        return
-    e = float(np.linalg.norm((m - b).ravel()) / max(np.linalg.norm(b.ravel()), 1e-30))
-    c.ratio('rof (of 1e-5)', e / 1e-5)
-    if not e <= 1e-5:
-        c.fail('rof', '%s: %.3g from bart\'s image' % (what, e), run)
-    elif b.tobytes() != m.tobytes():
-        c.note('rof: within float rounding, not bart\'s bytes')
+    if out:
+        b, m = read_cfl(os.path.join(d, 'b')), read_cfl(os.path.join(d, 'm'))
+        if b.shape != m.shape:
+            c.fail('measure', '%s: shape %s, bart %s' % (what, m.shape, b.shape), run)
+            return
+        bv, mv = b.real.ravel(), m.real.ravel()
+    else:
+        lb = [l.rsplit(None, 1) if ':' in l else ['', l.strip()] for l in rb.stdout.split('\n') if l.strip()]
+        lm = [l.rsplit(None, 1) if ':' in l else ['', l.strip()] for l in rm.stdout.split('\n') if l.strip()]
+        if [p[0] for p in lb] != [p[0] for p in lm]:
+            c.fail('measure', '%s: lines %s, bart %s' % (what, lm, lb), run)
+            return
+        bv, mv = np.array([float(p[1]) for p in lb]), np.array([float(p[1]) for p in lm])
+    e = float(np.max(np.abs(mv - bv) / np.maximum(np.abs(bv), 1e-30)))
+    c.ratio('measure (of 2e-5)', e / 2e-5)
+    if not e <= 2e-5:
+        c.fail('measure', '%s: %s, bart %s (%.3g apart)' % (what, mv, bv, e), run)
 
 
 def fam_walsh(c, run, d):
@@ -2703,7 +2785,7 @@ def main():
     per = {'cfl': 3, 'hdr': 5, 'traj': 4, 'estdelay': 1, 'fft': 3, 'rss': 2, 'nufft': 3, 'ecalib': 0.1, 'pics': 0.1, 'scale': 1, 'cc': 1,
            'homodyne': 1,
            'thresh': 2, 'l1': 1, 'tv': 0.5, 'admm': 0.5, 'llr': 0.5, 'subspace': 0.5,
-           'nlinv': 0.5, 'array': 3, 'rof': 0.5, 'walsh': 0.5, 'wavelet': 2, 'cdf97': 2, 'epg': 3}
+           'nlinv': 0.5, 'array': 3, 'rof': 0.5, 'tgv': 0.5, 'measure': 1, 'walsh': 0.5, 'wavelet': 2, 'cdf97': 2, 'epg': 3}
     t00 = time.time()
     if len(sys.argv) <= 5:
         fixed_cases(c)
