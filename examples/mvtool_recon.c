@@ -487,9 +487,11 @@ static int pics_admm_opts(const args *a, mv_cg_opts *o)
 
 /* One of pics's terms: -l1 / -R W:FLAGS:0:L (l1-wavelet), -R T:FLAGS:0:L
    (TV), -l2 / -R Q:L (l2), -R I:0:L (l1 of the image), -R S (non-negative),
-   -R L:XFLAGS:JFLAGS:L (locally low rank) into o; lambda: -r's, for -l1
-   and -l2; *kinds: bit 0 l2, 1 l1-wavelet, 2 TV, 3 l1, 4 non-negative, 5
-   low rank, each at most once. 0 or the usage error's status. */
+   -R L:XFLAGS:JFLAGS:L (locally low rank), -R G:FLAGS:0:L (TGV), -R
+   C:FLAGS:0:L (ICTV) into o; lambda: -r's, for -l1 and -l2; *kinds: bit 0
+   l2, 1 l1-wavelet, 2 TV, 3 l1, 4 non-negative, 5 low rank, 6 TGV, 7
+   ICTV, each at most once (TGV and ICTV not both). 0 or the usage error's
+   status. */
 static int pics_term(const args *a, const char *name, const char *R, double lambda, mv_cg_opts *o, unsigned *kinds)
 {
     unsigned flags, jflags, kind;

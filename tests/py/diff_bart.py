@@ -1763,15 +1763,16 @@ def second_map(rng, S, shape):
 def admm_args(rng, lam, nc, three, M):
     """the terms of an admm case: two or three of l2 (-R Q), l1-wavelet
     (-R W), l1 of the image (-R I, on two maps I:16 half the time: jointly
-    over the maps), TV (-R T) and non-negativity (-R S) in
+    over the maps), TV (-R T), TGV (-R G, its two terms last in medvol's
+    ADMM wherever it stands in BART's) and non-negativity (-R S) in
     a random order (BART's ADMM), or one of Q, W, I, S with -m (ADMM), or
     on Cartesian data one of I, S alone (BART's FISTA with their prox);
     returns the argument list and whether an l1-wavelet term is in it"""
-    kinds = list(rng.permutation(['Q', 'W', 'I', 'T', 'S']))[:int(rng.choice([1, 2, 2, 3]))]
+    kinds = list(rng.permutation(['Q', 'W', 'I', 'T', 'S', 'G']))[:int(rng.choice([1, 2, 2, 3]))]
     if kinds == ['T']:
         kinds = ['I']
     # BART picks FISTA when W, I or S comes first and only Q follows, and its FISTA asserts on two terms: -m
-    force = (len(kinds) == 1 and (nc or kinds[0] in 'QW' or rng.random() < 0.5)) or \
+    force = (len(kinds) == 1 and (nc or kinds[0] in 'QWG' or rng.random() < 0.5)) or \
         (len(kinds) > 1 and kinds[0] in 'WIS' and all(k == 'Q' for k in kinds[1:]))
     args = ['-m'] if force else []
     for k in kinds:
@@ -1787,6 +1788,9 @@ def admm_args(rng, lam, nc, three, M):
             args += ['-R', 'I:%d:%r' % (joint, float(rng.choice([0.001, 0.005, 0.02])))]
         elif k == 'S':
             args += ['-R', 'S']
+        elif k == 'G':
+            flags = int(rng.choice([3, 7, 1, 2, 5] if three else [3, 7, 1, 2]))
+            args += ['-R', 'G:%d:0:%r' % (flags, min(lam, 0.02) if nc else lam)]
         else:
             flags = int(rng.choice([3, 7, 1, 2, 5] if three else [3, 7, 1, 2]))
             args += ['-R', 'T:%d:0:%r' % (flags, min(lam, 0.02) if nc else lam)]
