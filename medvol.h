@@ -49686,16 +49686,6 @@ typedef struct mv__tgv {
     float *s;
 } mv__tgv;
 
-/* the normal operator of bart's data term (an extract of component 0):
-   y = x's image, its other components 0 */
-static mv_status mv__tgv_normal(void *user, const float *x, float *y, int64_t n)
-{
-    const mv__tgv *q = (const mv__tgv *)user;
-    memcpy(y, x, (size_t)q->n * 8);
-    memset(y + 2 * q->n, 0, (size_t)(n - q->n) * 8);
-    return MV_OK;
-}
-
 /* tgv's first term: g_c = D_c x + z_c (BART: extract z plus the gradient) */
 static void mv__tgv_G0(const void *c, const float *x, float *g)
 {
@@ -49907,6 +49897,55 @@ static void mv__admm_GH_full(const mv__admm *a, const mv__admm_term *t, const fl
     if (t->kind == MV__ADMM_TV) mv__tv_adjoint(a->tv, g, y);
     else memcpy(y, g, (size_t)a->ni * 8);
     if (a->n > a->ni) memset(y + 2 * a->ni, 0, (size_t)(a->n - a->ni) * 8);
+}
+
+/* what every solve sets first: the data term's normal operator, x's
+   values (n; the image's too, until extra unknowns make a->ni smaller),
+   rho, the dispatched kernels, the caller named in a cancellation */
+static void mv__admm_init(mv__admm *a, mv_normal_op op, void *user, int64_t n, float rho, const char *fn)
+{
+    memset(a, 0, sizeof(*a));
+    a->op = op;
+    a->user = user;
+    a->n = a->ni = a->nimg = n;
+    a->rho = rho;
+    a->threads = 1;
+    a->ma = mv__kernels_get()->math;
+    a->fn = fn;
+}
+
+/* TGV's or ICTV's two terms on q's operators (lambda each, as BART's
+   reg2), their operators in l with q as context; kb: BART's component
+   counts of the first and second gradient (its early stop's M) */
+static void mv__admm_reg2_terms(mv__admm_term t[2], mv__admm_linop l[2], mv__tgv *q, int tgv, float lambda,
+                                const int64_t kb[2])
+{
+    static const mv__admm_linop tgv_ops[2] = {{mv__tgv_G0, mv__tgv_G0H, mv__tgv_prox0, NULL},
+                                               {mv__tgv_G1, mv__tgv_G1H, mv__tgv_prox1, NULL}};
+    static const mv__admm_linop ictv_ops[2] = {{mv__ictv_G0, mv__ictv_G0H, mv__ictv_prox0, NULL},
+                                                {mv__ictv_G1, mv__ictv_G1H, mv__ictv_prox1, NULL}};
+    const int64_t n = q->n, k = q->t1.k;
+    int j;
+    memset(t, 0, 2 * sizeof(*t));
+    for (j = 0; j < 2; j++) {
+        l[j] = tgv ? tgv_ops[j] : ictv_ops[j];
+        l[j].ctx = q;
+        t[j].kind = MV__ADMM_OP;
+        t[j].op = &l[j];
+        t[j].lambda = lambda;
+    }
+    t[0].m = k * n, t[0].m_bart = kb[0] * n;
+    t[1].m = tgv ? k * k * n : q->t2.k * n;
+    t[1].m_bart = tgv ? kb[0] * kb[0] * n : kb[1] * n;
+}
+
+/* an operator term's z, u and normal-equations G x (m values each) from
+   p, z and u zeroed; returns p after them */
+static float *mv__admm_place_op_term(mv__admm_term *t, float *p)
+{
+    t->z = p, t->u = p + 2 * t->m, t->ng = p + 4 * t->m;
+    memset(t->z, 0, (size_t)t->m * 16);
+    return p + 6 * t->m;
 }
 
 /* which of the opts' terms there are, in medvol's order: l2, l1-wavelet,
@@ -50296,10 +50335,6 @@ static mv_status mv__admm_run_tol(mv_normal_op op, void *user, const float *b, f
                                   const mv_cg_opts *o, int warm, unsigned char *work, int threads, int report,
                                   int *iters, double *res, double abstol, double reltol)
 {
-    static const mv__admm_linop tgv_ops[2] = {{mv__tgv_G0, mv__tgv_G0H, mv__tgv_prox0, NULL},
-                                               {mv__tgv_G1, mv__tgv_G1H, mv__tgv_prox1, NULL}};
-    static const mv__admm_linop ictv_ops[2] = {{mv__ictv_G0, mv__ictv_G0H, mv__ictv_prox0, NULL},
-                                                {mv__ictv_G1, mv__ictv_G1H, mv__ictv_prox1, NULL}};
     int kinds[6], nt = mv__admm_kinds(o, kinds), j;
     int maxit = o->iterations ? o->iterations : 30, cgit = o->admm_cg_iterations ? o->admm_cg_iterations : 10;
     mv__tgv q; /* pics -R G / -R C: their operators, and x's extra unknowns after the image */
@@ -50311,9 +50346,7 @@ static mv_status mv__admm_run_tol(mv_normal_op op, void *user, const float *b, f
     mv__admm_ext ext;
     mv__admm a;
     mv_status st;
-    memset(&a, 0, sizeof(a));
-    a.op = op;
-    a.user = user;
+    mv__admm_init(&a, op, user, nx, o->admm_rho > 0 ? (float)o->admm_rho : 0.5f, "mv_cgsense");
     if (nx > n) { /* x = (image, unknowns), b = (A^H y, 0), the data term on the image */
         ext.op = op, ext.user = user, ext.n = n;
         a.op = mv__admm_ext_normal, a.user = &ext;
@@ -50325,10 +50358,8 @@ static mv_status mv__admm_run_tol(mv_normal_op op, void *user, const float *b, f
         bw = p, p += 2 * nx;
         q.s = p, p += 2 * n;
     }
-    a.n = nx;
     a.ni = n;
     a.nimg = nimg;
-    a.rho = o->admm_rho > 0 ? (float)o->admm_rho : 0.5f;
     a.tv = t;
     a.wav = w;
     a.llr = llr;
@@ -50337,7 +50368,6 @@ static mv_status mv__admm_run_tol(mv_normal_op op, void *user, const float *b, f
     a.l1_joint = o->l1_image_joint_maps;
     a.state = 1;
     mv__glibc_srandom(&a.g, 1);
-    a.ma = mv__kernels_get()->math;
     rhs = p; /* rhs, s, CG's r, p, Ap */
     a.acc = rhs + 10 * nx, a.tmp = a.acc + 2 * nx;
     p = a.tmp + 2 * nx;
@@ -50358,24 +50388,18 @@ static mv_status mv__admm_run_tol(mv_normal_op op, void *user, const float *b, f
         memset(tj->z, 0, (size_t)tj->m * 8);
         memset(tj->u, 0, (size_t)tj->m * 8);
     }
-    for (j = 0; nx > n && j < 2; j++) { /* TGV's or ICTV's two terms after the others, as BART appends them */
-        mv__admm_term *tj = &a.t[nt + j];
-        ext_ops[j] = o->tgv > 0 ? tgv_ops[j] : ictv_ops[j];
-        ext_ops[j].ctx = &q;
-        tj->kind = MV__ADMM_OP;
-        tj->op = &ext_ops[j];
-        tj->lambda = (float)(o->tgv > 0 ? o->tgv : o->ictv);
-        tj->m = j == 0 ? q.t1.k * n : o->tgv > 0 ? (int64_t)q.t1.k * q.t1.k * n : q.t2.k * n;
-        tj->z = p, tj->u = p + 2 * tj->m, tj->ng = p + 4 * tj->m;
-        p += 6 * tj->m;
-        m = MV__MAX(m, tj->m);
-        memset(tj->z, 0, (size_t)tj->m * 16);
+    if (nx > n) { /* TGV's or ICTV's two terms after the others, as BART appends them */
+        const int64_t kb[2] = {q.t1.bart_k, q.t2.bart_k};
+        mv__admm_reg2_terms(a.t + nt, ext_ops, &q, o->tgv > 0, (float)(o->tgv > 0 ? o->tgv : o->ictv), kb);
+        for (j = nt; j < nt + 2; j++) {
+            p = mv__admm_place_op_term(&a.t[j], p);
+            m = MV__MAX(m, a.t[j].m);
+        }
     }
     a.nt = nt + (nx > n ? 2 : 0);
     a.gx = p;
     a.wsc = (unsigned char *)(a.gx + 2 * m);
     a.lsc = (unsigned char *)mv__nu_align(a.wsc + wav_bytes);
-    a.fn = "mv_cgsense";
     if (!warm) memset(xw, 0, (size_t)nx * 8);
     st = mv__admm_loop(&a, bw, xw, rhs, maxit, cgit, warm, o, report, iters, res, abstol, reltol);
     if (nx > n) memcpy(x, xw, (size_t)n * 8); /* the image */
@@ -50470,28 +50494,19 @@ static mv_status mv__admm_run_ops(mv_normal_op op, void *user, const float *b, f
     float *w, *p;
     double res;
     mv_status st;
-    memset(&a, 0, sizeof(a));
     for (j = 0; j < nt; j++) m = MV__MAX(m, terms[j].m);
     vals = 7 * n + m; /* rhs, s, CG's r, p, Ap, the normal equations' sum and term; G x */
     for (j = 0; j < nt; j++) vals += 3 * terms[j].m; /* z, u, G x in the normal equations */
     w = (float *)mv__alloc((size_t)vals * 8, o->alloc_ctx);
     MV__CHECK(w != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %lld bytes of ADMM state", fn, (long long)vals * 8);
-    memset(w, 0, (size_t)vals * 8);
-    a.op = op;
-    a.user = user;
-    a.n = a.nimg = a.ni = n;
+    mv__admm_init(&a, op, user, n, (float)o->admm_rho, fn);
     a.n_bart = n_bart;
-    a.rho = (float)o->admm_rho;
     a.nt = nt;
-    a.threads = 1;
-    a.ma = mv__kernels_get()->math;
-    a.fn = fn;
     a.acc = w + 10 * n, a.tmp = a.acc + 2 * n;
     p = a.tmp + 2 * n;
     for (j = 0; j < nt; j++) {
         a.t[j] = terms[j];
-        a.t[j].z = p, a.t[j].u = p + 2 * terms[j].m, a.t[j].ng = p + 4 * terms[j].m;
-        p += 6 * terms[j].m;
+        p = mv__admm_place_op_term(&a.t[j], p);
     }
     a.gx = p;
     memset(x, 0, (size_t)n * 8);
@@ -50561,12 +50576,14 @@ static mv_status mv__tgv_solve(const mv_vol *in, mv_vol *o, mv__tgv *q, const mv
                                int *iters)
 {
     float *b = (float *)mv__alloc((size_t)(nall + q->n) * 8, co->alloc_ctx);
+    mv__admm_ext data = {mv__tvd_identity, NULL, 0}; /* bart's extract of the image: its normal operator */
     mv_status st;
     MV__CHECK(b != NULL, MV_ERR_OUT_OF_MEMORY, "%s: %lld bytes of right side", fn, (long long)(nall + q->n) * 8);
     q->s = b + 2 * nall;
     memcpy(b, in->data, (size_t)q->n * 8);
     memset(b + 2 * q->n, 0, (size_t)(nall - q->n) * 8);
-    st = mv__admm_run_ops(mv__tgv_normal, q, b, (float *)o->data, nall, n_bart, terms, 2, co,
+    data.n = q->n;
+    st = mv__admm_run_ops(mv__admm_ext_normal, &data, b, (float *)o->data, nall, n_bart, terms, 2, co,
                           opts->abstol < 0 ? 0 : opts->abstol > 0 ? opts->abstol : 1e-4,
                           opts->reltol < 0 ? 0 : opts->reltol > 0 ? opts->reltol : 1e-3, fn, iters);
     mv__free(b, co->alloc_ctx);
@@ -50576,12 +50593,10 @@ static mv_status mv__tgv_solve(const mv_vol *in, mv_vol *o, mv__tgv *q, const mv
 MVDEF mv_status mv_tgv_denoise(const mv_vol *in, mv_vol *out, double lambda, mv_tgv_opts *opts)
 {
     static const char *fn = "mv_tgv_denoise";
-    static const mv__admm_linop ops0 = {mv__tgv_G0, mv__tgv_G0H, mv__tgv_prox0, NULL};
-    static const mv__admm_linop ops1 = {mv__tgv_G1, mv__tgv_G1H, mv__tgv_prox1, NULL};
     mv_tgv_opts od;
     mv_cg_opts co;
     mv__tgv q;
-    mv__admm_linop l0 = ops0, l1 = ops1;
+    mv__admm_linop l[2];
     mv__admm_term terms[2];
     mv_vol o = MV_ZERO_INIT;
     int64_t k, kb, n;
@@ -50599,12 +50614,10 @@ MVDEF mv_status mv_tgv_denoise(const mv_vol *in, mv_vol *out, double lambda, mv_
         memcpy(o.data, in->data, (size_t)n * 8);
         return mv__out_commit_in(out, &o, in, NULL);
     }
-    l0.ctx = l1.ctx = &q;
-    memset(terms, 0, sizeof(terms));
-    terms[0].kind = terms[1].kind = MV__ADMM_OP;
-    terms[0].lambda = terms[1].lambda = (float)lambda;
-    terms[0].m = k * n, terms[0].m_bart = kb * n, terms[0].op = &l0;
-    terms[1].m = k * k * n, terms[1].m_bart = kb * kb * n, terms[1].op = &l1;
+    {
+        const int64_t kbs[2] = {kb, kb};
+        mv__admm_reg2_terms(terms, l, &q, 1, (float)lambda, kbs);
+    }
     st = mv__tgv_solve(in, &o, &q, terms, (1 + k) * n, (1 + kb) * n, &co, opts, fn, &iters);
     opts->iterations_done = iters;
     if (st != MV_OK) {
@@ -50617,12 +50630,10 @@ MVDEF mv_status mv_tgv_denoise(const mv_vol *in, mv_vol *out, double lambda, mv_
 MVDEF mv_status mv_ictv_denoise(const mv_vol *in, mv_vol *out, double lambda, mv_tgv_opts *opts)
 {
     static const char *fn = "mv_ictv_denoise";
-    static const mv__admm_linop ops0 = {mv__ictv_G0, mv__ictv_G0H, mv__ictv_prox0, NULL};
-    static const mv__admm_linop ops1 = {mv__ictv_G1, mv__ictv_G1H, mv__ictv_prox1, NULL};
     mv_tgv_opts od;
     mv_cg_opts co;
     mv__tgv q;
-    mv__admm_linop l0 = ops0, l1 = ops1;
+    mv__admm_linop l[2];
     mv__admm_term terms[2];
     mv_vol o = MV_ZERO_INIT;
     int64_t n;
@@ -50640,12 +50651,10 @@ MVDEF mv_status mv_ictv_denoise(const mv_vol *in, mv_vol *out, double lambda, mv
         memcpy(o.data, in->data, (size_t)n * 8);
         return mv__out_commit_in(out, &o, in, NULL);
     }
-    l0.ctx = l1.ctx = &q;
-    memset(terms, 0, sizeof(terms));
-    terms[0].kind = terms[1].kind = MV__ADMM_OP;
-    terms[0].lambda = terms[1].lambda = (float)lambda;
-    terms[0].m = q.t1.k * n, terms[0].m_bart = q.t1.bart_k * n, terms[0].op = &l0;
-    terms[1].m = q.t2.k * n, terms[1].m_bart = q.t2.bart_k * n, terms[1].op = &l1;
+    {
+        const int64_t kbs[2] = {q.t1.bart_k, q.t2.bart_k};
+        mv__admm_reg2_terms(terms, l, &q, 0, (float)lambda, kbs);
+    }
     st = mv__tgv_solve(in, &o, &q, terms, 2 * n, 2 * n, &co, opts, fn, &iters);
     opts->iterations_done = iters;
     if (st != MV_OK) {
