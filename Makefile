@@ -108,6 +108,13 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool fft -u 3 $(BUILD)/run-cg2 $(BUILD)/run-kg && $(BUILD)/mvtool fovshift -s 0.125:0:0 $(BUILD)/run-kg $(BUILD)/run-kgs && \
 	  $(BUILD)/mvtool fft -i -u 3 $(BUILD)/run-kgs $(BUILD)/run-cgs && \
 	  printf "estshift 3 of the slice after fovshift -s 0.125:0:0 (bart's, 3 of 24 pixels): " && $(BUILD)/mvtool estshift 3 $(BUILD)/run-cgs $(BUILD)/run-cg2
+	$(BUILD)/mvtool traj -r -x 48 -y 9 -t 3 $(BUILD)/run-rtt && \
+	  $(BUILD)/mvtool nufft -d 24:24:1 $(BUILD)/run-rtt $(BUILD)/run-cg2 $(BUILD)/run-rtk && \
+	  $(BUILD)/mvtool join 10 $(BUILD)/run-rtk $(BUILD)/run-rtk $(BUILD)/run-rtk6 && \
+	  $(BUILD)/mvtool rtnlinv -i 6 -t $(BUILD)/run-rtt $(BUILD)/run-rtk6 $(BUILD)/run-rti && \
+	  $(BUILD)/mvtool slice 10 0 $(BUILD)/run-rti $(BUILD)/run-rti0 && $(BUILD)/mvtool slice 10 3 $(BUILD)/run-rti $(BUILD)/run-rti3 && \
+	  printf "rtnlinv -i 6 -t (bart rtnlinv: 3 turns of 9 spokes, 6 frames): frame 0 (from x = 1) against frame 3 (from frame 2), the same data: " && \
+	  $(BUILD)/mvtool nrmse $(BUILD)/run-rti0 $(BUILD)/run-rti3
 	$(BUILD)/mvtool zeros 4 2000 1 1 4 $(BUILD)/run-z0 && $(BUILD)/mvtool noise -s 3 -n 2 $(BUILD)/run-z0 $(BUILD)/run-nz && \
 	  $(BUILD)/mvtool whiten -n $(BUILD)/run-nz $(BUILD)/run-nz $(BUILD)/run-wz && $(BUILD)/mvtool std 15 $(BUILD)/run-nz $(BUILD)/run-ns && \
 	  $(BUILD)/mvtool std 15 $(BUILD)/run-wz $(BUILD)/run-ws && printf "std of 4-coil noise of variance 2: " && \

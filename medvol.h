@@ -4752,6 +4752,28 @@ MVDEF mv_status mv_noise_whiten(const mv_vol *kspace, const mv_vol *noise, mv_vo
    opts.pattern may also be one for every frame of a series (bart 0.8
    reads past its buffer on that). cg_tol 1e-30 runs every cg_iterations.
 
+   opts.noncart (BART nlinv -n, and rtnlinv -p): the k-space is data
+   already gridded onto a doubled grid and opts.pattern (or the nonzero
+   samples) its point spread function: the forward model keeps the
+   pattern, the adjoint drops it (the non-Cartesian model below), the FOV
+   is restricted to 0.5 unless opts.restrict_fov says otherwise and the
+   image is the centred half of each axis above 1 (n / 2 samples); the
+   coils stay on the grid.
+
+   opts.realtime (BART rtnlinv; Uecker, Zhang, Frahm, MRM 2010): the
+   frames one after another, each its own IRGNM from the previous frame's
+   images and coil k-spaces (the first from x = 1, k = 0) and regularised
+   towards them times opts.temporal_damping (0.9; BART -T; negative: no
+   reference, BART -T 0): per step h solves (DF^H DF + alpha I) h =
+   DF^H (y - F(x)) + alpha (x_ref - x), alpha again from opts.alpha each
+   frame. The data scale is the first frame's 100 / ||y_0||; a pattern may
+   hold any number T of frames (frame f uses f mod T, BART's turns); the
+   progress callback counts steps over the frames (frame f's step s is
+   f iterations + s). Not with shared_coils. Checked against bart 0.8
+   rtnlinv (-p with nlinv -n's model, and -t) in tests/test_tools.sh and
+   against ref_recon.py's numpy NLINV run frame by frame with the
+   reference (recon.rtnlinv_matches_reference).
+
    Checked against bart 0.8 nlinv itself (tests/test_tools.sh: 2D and 3D,
    -c, -N, -S, -m 2 with and without -U, -a/-b/-R/-M, a pattern per frame,
    a series: images and coils within 2e-6 at -i 4..6; with M = 2 every
@@ -4781,6 +4803,9 @@ typedef struct mv_nlinv_opts {
     double nufft_tol;     /* mv_nlinv_nc: the gridding NUFFT's accuracy, 1e-6 .. 0.1 (0 = 1e-6) */
     int shared_coils;     /* 1: one set of coils for every frame of a series (BART -s over the frame axes) */
     int64_t image_dims[3]; /* mv_nlinv_nc: the image grid (BART 0.9's -x x:y:z): 0 = from the trajectory, BART 0.8's */
+    int noncart;          /* 1: gridded data and its PSF (BART nlinv -n, rtnlinv -p; see above) */
+    int realtime;         /* 1: frame after frame with a temporal reference (BART rtnlinv; see above) */
+    double temporal_damping; /* realtime: the reference's factor (BART -T): 0 = 0.9, negative = none */
     int cg_iterations;    /* CG steps per Gauss-Newton step at most: 0 = 100 */
     double cg_tol;        /* 0 = 0.1 (the legacy rule above) */
     int threads;
@@ -4821,6 +4846,16 @@ MVDEF mv_status mv_nlinv(const mv_vol *kspace, mv_vol *image, mv_vol *sens, mv_n
    doubled grid, as BART writes them. Against bart 0.8 nlinv -t in
    tests/test_tools.sh (radial, golden angle, a series with a trajectory
    per frame): BART's gridding error limits the agreement (see there).
+   With opts.realtime (BART rtnlinv -t) each frame is gridded when it is
+   reconstructed; the trajectory may hold any number T of frames (frame f
+   on trajectory f mod T, its PSF from frame f mod T's samples: BART's
+   turns), and without opts.image_dims the grid is rtnlinv's: the same
+   size S along every axis the trajectory spans, the first 2,3,5,7-smooth
+   integer from (long)(2 max |2k|) over the axes (BART's
+   estimate_fast_sq_im_dims on the doubled trajectory), the image S / 2
+   (S may be odd: golden-angle spokes of 32 samples reach |k| < 16, S =
+   63, an image of 31; BART's fftmod'ed FFT on an odd grid is the
+   ifftshift-FFT-fftshift one).
    Statuses as mv_nlinv's, and MV_ERR_INVALID_ARG for a trajectory of
    other dims or with a coordinate not finite, MV_ERR_UNSUPPORTED for one
    that spans one axis. allocates: yes. thread-safe: yes. */
@@ -54875,6 +54910,12 @@ static mv_status mv__nl_check(const mv_nlinv_opts *o, const mv_vol *kspace, int6
               o->restrict_fov);
     MV__CHECK(o->shared_coils == 0 || o->shared_coils == 1, MV_ERR_INVALID_ARG, "%s: opts.shared_coils = %d (0 or 1)", fn,
               o->shared_coils);
+    MV__CHECK((o->noncart == 0 || o->noncart == 1) && (o->realtime == 0 || o->realtime == 1), MV_ERR_INVALID_ARG,
+              "%s: opts.noncart = %d, realtime = %d (0 or 1)", fn, o->noncart, o->realtime);
+    MV__CHECK(!(o->realtime && o->shared_coils), MV_ERR_INVALID_ARG,
+              "%s: opts.realtime with shared_coils (each frame has its own coils in real-time NLINV)", fn);
+    MV__CHECK(o->temporal_damping == o->temporal_damping && fabs(o->temporal_damping) <= 1e30, MV_ERR_INVALID_ARG,
+              "%s: opts.temporal_damping = %g", fn, o->temporal_damping);
     if (o->pattern) {
         const mv_vol *p = o->pattern;
         int64_t n;
@@ -54883,10 +54924,10 @@ static mv_status mv__nl_check(const mv_nlinv_opts *o, const mv_vol *kspace, int6
                   fn, mv_dtype_name(p->dtype));
         n = mv_vol_count(p);
         MV__CHECK(p->dim[0] == kspace->dim[0] && p->dim[1] == kspace->dim[1] && p->dim[2] == kspace->dim[2] &&
-                      (n == nvox || n == nvox * nf),
+                      (n == nvox || n == nvox * nf || (o->realtime && n % nvox == 0)),
                   MV_ERR_INVALID_ARG,
                   "%s: opts.pattern has %lld values with dims %lld x %lld x %lld (the k-space's x, y, z, once or per "
-                  "frame: %lld or %lld)",
+                  "frame: %lld or %lld; realtime: any whole number of frames)",
                   fn, (long long)n, (long long)p->dim[0], (long long)p->dim[1], (long long)p->dim[2], (long long)nvox,
                   (long long)(nvox * nf));
     }
@@ -54979,7 +55020,8 @@ static mv_status mv__nl_fov(mv__nl *o, const int64_t d[3], double r, void *ctx)
 static mv_status mv__nl_setup(mv__nl *o, const int64_t d[3], const mv_nlinv_opts *op, void *ctx)
 {
     mv_fft_opts fo;
-    int64_t nk = o->nvox * o->nc * o->nf;
+    const int64_t nfw = op->realtime ? 1 : o->nf; /* real-time: the operator works on one frame at a time */
+    const int64_t nk = o->nvox * o->nc * nfw, nsw = o->nsen / o->nfc * (op->realtime ? 1 : o->nfc);
     memset(&fo, 0, sizeof(fo));
     fo.threads = 1;
     fo.alloc_ctx = ctx;
@@ -54998,7 +55040,7 @@ static mv_status mv__nl_setup(mv__nl *o, const int64_t d[3], const mv_nlinv_opts
     o->w = (float *)mv__alloc((size_t)o->nvox * 8, ctx);
     o->pat = (float *)mv__alloc((size_t)(o->npf * o->nvox) * 8, ctx);
     o->c0 = (float *)mv__alloc((size_t)o->nsen * 8, ctx);
-    o->dc = (float *)mv__alloc((size_t)o->nsen * 8, ctx);
+    o->dc = (float *)mv__alloc((size_t)nsw * 8, ctx);
     o->t = (float *)mv__alloc((size_t)nk * 8, ctx);
     o->scr = (unsigned char *)mv__alloc(o->scr_bytes * (size_t)o->threads, ctx);
     MV__CHECK(o->w && o->pat && o->c0 && o->dc && o->t && o->scr, MV_ERR_OUT_OF_MEMORY,
@@ -55009,9 +55051,12 @@ static mv_status mv__nl_setup(mv__nl *o, const int64_t d[3], const mv_nlinv_opts
 }
 
 /* BART's IRGNM (iter4_irgnm with nlinv's legacy CG stop) from x = (1, 0)
-   on the scaled data y (nk complex), then the coils fftmod(IFFT(W k))
-   into o->c0; x (n complex) keeps the images and coil k-spaces */
-static mv_status mv__nl_irgnm(mv__nl *o, const int64_t d[3], const float *y, float *x, mv_nlinv_opts *op, void *ctx)
+   (warm: from x as given) on the scaled data y (nk complex), regularised
+   towards xref (NULL: 0), then the coils fftmod(IFFT(W k)) into o->c0; x
+   (n complex) keeps the images and coil k-spaces; the progress callback
+   sees step0 + its steps */
+static mv_status mv__nl_irgnm(mv__nl *o, const int64_t d[3], const float *y, float *x, const float *xref, int warm,
+                              int step0, mv_nlinv_opts *op, void *ctx)
 {
     const int64_t nk = o->nvox * o->nc * o->nf, n = o->nimg + o->nsen;
     float *r = (float *)mv__alloc((size_t)nk * 8, ctx), *p = (float *)mv__alloc((size_t)n * 8, ctx);
@@ -55027,10 +55072,11 @@ static mv_status mv__nl_irgnm(mv__nl *o, const int64_t d[3], const float *y, flo
         st = mv__fail(MV_ERR_OUT_OF_MEMORY, "mv_nlinv: the Gauss-Newton vectors of %lld values", (long long)n);
         goto done;
     }
-    for (i = 0; i < o->nimg; i++) x[2 * i] = 1, x[2 * i + 1] = 0;
-    memset(x + 2 * o->nimg, 0, (size_t)o->nsen * 8);
+    if (!warm) {
+        for (i = 0; i < o->nimg; i++) x[2 * i] = 1, x[2 * i + 1] = 0;
+        memset(x + 2 * o->nimg, 0, (size_t)o->nsen * 8);
+    }
     o->x0 = x;
-    op->cg_iterations_done = 0;
     for (step = 0; step < steps; step++) {
         double bb;
         float e2;
@@ -55038,11 +55084,14 @@ static mv_status mv__nl_irgnm(mv__nl *o, const int64_t d[3], const float *y, flo
         int cgit;
         mv__nl_pass(o, MV__NL_FWD, x, r); /* r = F(x); the coils c0 at x */
         for (i = 0; i < 2 * nk; i++) r[i] = y[i] - r[i];
-        if (op->progress && op->progress(op->progress_user, step + 1, sqrt(mv__cdot_re(r, r, nk)))) {
-            st = mv__fail(MV_ERR_CANCELLED, "mv_nlinv: cancelled by the progress callback before step %d", step + 1);
+        if (op->progress && op->progress(op->progress_user, step0 + step + 1, sqrt(mv__cdot_re(r, r, nk)))) {
+            st = mv__fail(MV_ERR_CANCELLED, "mv_nlinv: cancelled by the progress callback before step %d",
+                          step0 + step + 1);
             goto done;
         }
-        mv__nl_pass(o, MV__NL_ADJ, r, p); /* p = DF^H r - alpha x */
+        mv__nl_pass(o, MV__NL_ADJ, r, p); /* p = DF^H r + alpha xref - alpha x, BART's two axpys */
+        if (xref)
+            for (i = 0; i < 2 * n; i++) p[i] += fa * xref[i];
         for (i = 0; i < 2 * n; i++) p[i] += -fa * x[i];
         bb = mv__nl_vrun(o, MV__NLV_DOT, p, p, NULL, NULL, 0, 2 * n, part);
         {   /* BART's legacy stop: ||r||^2 <= ((cg_tol ||b||)^2)^2, in float */
@@ -55171,6 +55220,81 @@ static mv_status mv__nl_scale(const float *y, int64_t n, mv_nlinv_opts *op, floa
     return MV_OK;
 }
 
+/* Real-time NLINV (BART rtnlinv): frame f's data (scaled by the first
+   frame's scale) and pattern come from next(); its IRGNM starts from frame
+   f - 1's solution and is regularised towards it times the damping; x
+   (o's layout: every frame's images, then every frame's coil k-spaces)
+   and o->c0 collect the frames. o's work buffers hold one frame. */
+typedef mv_status (*mv__nl_frame_fn)(void *user, int64_t f, float *y, const float **pat);
+
+static mv_status mv__nl_realtime(mv__nl *o, const int64_t d[3], mv__nl_frame_fn next, void *user, float *x,
+                                 mv_nlinv_opts *op, float *scale, const char *fn, void *ctx)
+{
+    const int64_t ni = o->nvox * o->nm, ns = ni * o->nc, nk = o->nvox * o->nc, n = ni + ns;
+    const float damp = op->temporal_damping < 0 ? 0.0f : op->temporal_damping == 0 ? 0.9f : (float)op->temporal_damping;
+    const int steps = op->iterations ? op->iterations : 8;
+    float *xf = (float *)mv__alloc((size_t)n * 8, ctx), *xr = (float *)mv__alloc((size_t)n * 8, ctx);
+    float *y = (float *)mv__alloc((size_t)nk * 8, ctx);
+    mv__nl s = *o;
+    int64_t f, i;
+    mv_status st = MV_OK;
+    if (!xf || !xr || !y) {
+        st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: a frame's unknowns and data (%lld coil volumes)", fn, (long long)o->nc);
+        goto done;
+    }
+    s.nf = s.nfc = s.npf = 1;
+    s.nimg = ni, s.nsen = ns;
+    for (f = 0; f < o->nf && st == MV_OK; f++) {
+        const float *pat = NULL;
+        st = next(user, f, y, &pat);
+        if (st == MV_OK && f == 0) st = mv__nl_scale(y, nk, op, scale, fn, "the first frame's k-space");
+        if (st != MV_OK) break;
+        for (i = 0; i < 2 * nk; i++) y[i] *= *scale;
+        s.pat = (float *)pat;
+        s.c0 = o->c0 + 2 * ns * f;
+        st = mv__nl_irgnm(&s, d, y, xf, f > 0 ? xr : NULL, f > 0, (int)f * steps, op, ctx);
+        if (st != MV_OK) break;
+        memcpy(x + 2 * ni * f, xf, (size_t)ni * 8);
+        memcpy(x + 2 * (o->nimg + ns * f), xf + 2 * ni, (size_t)ns * 8);
+        for (i = 0; i < 2 * n; i++) xr[i] = damp * xf[i]; /* BART's md_zsmul of the image and the coils */
+    }
+done:
+    mv__free(xf, ctx);
+    mv__free(xr, ctx);
+    mv__free(y, ctx);
+    return st;
+}
+
+/* the Cartesian frames: the k-space's frame f and pattern f mod npf */
+typedef struct mv__nl_cart_src {
+    const mv__nl *o;
+    const float *k;
+} mv__nl_cart_src;
+
+static mv_status mv__nl_cart_frame(void *user, int64_t f, float *y, const float **pat)
+{
+    const mv__nl_cart_src *c = (const mv__nl_cart_src *)user;
+    const int64_t nk = c->o->nvox * c->o->nc;
+    memcpy(y, c->k + 2 * nk * f, (size_t)nk * 8);
+    *pat = c->o->pat + 2 * c->o->nvox * (f % c->o->npf);
+    return MV_OK;
+}
+
+/* the adjoint's pattern of the non-Cartesian model: fftmod(1) on the grid d */
+static mv_status mv__nl_adj_ones(mv__nl *o, const int64_t d[3], float **pa, void *ctx)
+{
+    int64_t v, j[3];
+    *pa = (float *)mv__alloc((size_t)o->nvox * 8, ctx);
+    MV__CHECK(*pa != NULL, MV_ERR_OUT_OF_MEMORY, "mv_nlinv: the adjoint's pattern of %lld voxels", (long long)o->nvox);
+    for (v = 0; v < o->nvox; v++) {
+        const float one[2] = {1, 0};
+        j[0] = v % d[0], j[1] = (v / d[0]) % d[1], j[2] = v / (d[0] * d[1]);
+        mv__bart_fftmod_sample(d, j, one, *pa + 2 * v);
+    }
+    o->pat_adj = *pa;
+    return MV_OK;
+}
+
 MVDEF mv_status mv_nlinv(const mv_vol *kspace, mv_vol *image, mv_vol *sens, mv_nlinv_opts *opts)
 {
     static const char *fn = "mv_nlinv";
@@ -55178,10 +55302,12 @@ MVDEF mv_status mv_nlinv(const mv_vol *kspace, mv_vol *image, mv_vol *sens, mv_n
     mv_nlinv_opts *op = opts;
     mv__mri_shape sh;
     mv__nl o;
+    mv_vol tpl;
     int64_t d[3], nk, i;
-    float *y = NULL, *x = NULL, scale;
+    float *y = NULL, *x = NULL, *pa = NULL, scale = 1;
     void *ctx;
     mv_status st;
+    int a;
     if (!op) {
         memset(&to, 0, sizeof(to));
         op = &to;
@@ -55197,23 +55323,35 @@ MVDEF mv_status mv_nlinv(const mv_vol *kspace, mv_vol *image, mv_vol *sens, mv_n
     ctx = op->alloc_ctx;
     d[0] = kspace->dim[0], d[1] = kspace->dim[1], d[2] = kspace->dim[2];
     nk = o.nvox * o.nc * o.nf;
-    MV__TRY(mv__nl_scale((const float *)kspace->data, nk, op, &scale, fn, "kspace"));
+    op->cg_iterations_done = 0;
+    if (!op->realtime) MV__TRY(mv__nl_scale((const float *)kspace->data, nk, op, &scale, fn, "kspace"));
     st = mv__nl_setup(&o, d, op, ctx);
-    if (st == MV_OK) st = mv__nl_fov(&o, d, op->restrict_fov, ctx);
+    if (st == MV_OK) st = mv__nl_fov(&o, d, op->noncart && op->restrict_fov == 0 ? 0.5 : op->restrict_fov, ctx);
     if (st == MV_OK) st = mv__nl_pattern(&o, d, kspace, op->pattern);
+    if (st == MV_OK && op->noncart) st = mv__nl_adj_ones(&o, d, &pa, ctx);
     if (st != MV_OK) goto done;
-    y = (float *)mv__alloc((size_t)nk * 8, ctx);
     x = (float *)mv__alloc((size_t)(o.nimg + o.nsen) * 8, ctx);
-    if (!y || !x) {
+    if (!op->realtime) y = (float *)mv__alloc((size_t)nk * 8, ctx);
+    if (!x || (!op->realtime && !y)) {
         st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: the data and the unknowns of %lld coil volumes", fn,
                       (long long)(o.nc * o.nm * o.nf));
         goto done;
     }
-    for (i = 0; i < 2 * nk; i++) y[i] = ((const float *)kspace->data)[i] * scale;
-    st = mv__nl_irgnm(&o, d, y, x, op, ctx);
-    if (st == MV_OK) st = mv__nl_finish(&o, x, op, scale, kspace, d, kspace, image, sens, ctx);
+    if (op->realtime) {
+        mv__nl_cart_src src;
+        src.o = &o, src.k = (const float *)kspace->data;
+        st = mv__nl_realtime(&o, d, mv__nl_cart_frame, &src, x, op, &scale, fn, ctx);
+    } else {
+        for (i = 0; i < 2 * nk; i++) y[i] = ((const float *)kspace->data)[i] * scale;
+        st = mv__nl_irgnm(&o, d, y, x, NULL, 0, 0, op, ctx);
+    }
+    tpl = *kspace; /* the image's template: noncart's the centred half of each axis */
+    tpl.flags = 0;
+    if (op->noncart)
+        for (a = 0; a < 3; a++) tpl.dim[a] = d[a] > 1 ? d[a] / 2 : 1;
+    if (st == MV_OK) st = mv__nl_finish(&o, x, op, scale, &tpl, d, kspace, image, sens, ctx);
 done:
-    mv__nl_free(&o, ctx);
+    mv__nl_free(&o, ctx); /* and pa, the adjoint's pattern */
     mv__free(y, ctx);
     mv__free(x, ctx);
     return st;
@@ -55242,67 +55380,124 @@ static mv_status mv__nl_nc_dims(const mv_vol *traj, const int64_t want[3], int64
     return MV_OK;
 }
 
-/* The gridded data and the PSF (BART's nlinv -t): per frame, the adjoint
-   NUFFT onto the doubled grid g (the trajectory doubled) of the data and
-   of |P|^2, each through BART's unitary centred FFT; the PSF times 2^d,
-   the data times sqrt(2^d) (d: the axes above 1). kg: nf nc nvox, psf: nf
-   nvox (complex). */
-static mv_status mv__nl_nc_grid(const mv_vol *traj, const mv_vol *kspace, const mv_nlinv_opts *op, const int64_t g[3],
-                                int64_t nf, int64_t nc, float *kg, float *psf, void *ctx)
+/* Real-time NLINV's grid (BART rtnlinv's estimate_fast_sq_im_dims on the
+   doubled trajectory): S, the first 2,3,5,7-smooth integer from
+   (long)(2 max |2k|) over the axes, along every axis the trajectory spans;
+   the image S / 2 there (S may be odd: 63 from |k| < 16). */
+static mv_status mv__nl_rt_dims(const mv_vol *traj, int64_t out[3], int64_t g[3], const char *fn)
 {
-    const int64_t npts = kspace->dim[1] * kspace->dim[2], nvox = g[0] * g[1] * g[2];
-    const int64_t ntf = mv_vol_count(traj) / (3 * npts);
-    const float *tr = (const float *)traj->data, *k = (const float *)kspace->data;
-    float *coords = (float *)mv__alloc((size_t)npts * 3 * sizeof(float), ctx);
-    float *w = (float *)mv__alloc((size_t)npts * 8, ctx);
-    mv_nufft_plan *pl = NULL;
-    mv_nufft_opts no;
-    mv_vol v;
-    int64_t f, i, c, a, nbig = (g[0] > 1) + (g[1] > 1) + (g[2] > 1);
-    const float psc = (float)(1 << nbig), ksc = sqrtf((float)(1 << nbig));
-    mv_status st = MV_OK;
-    MV__CHECK(coords && w, MV_ERR_OUT_OF_MEMORY, "mv_nlinv_nc: a frame's %lld points", (long long)npts);
-    memset(&no, 0, sizeof(no));
-    no.tol = op->nufft_tol > 0 ? op->nufft_tol : 1e-6;
-    no.threads = op->threads;
-    no.alloc_ctx = ctx;
-    no.coils = nc;
-    for (f = 0; f < nf && st == MV_OK; f++) {
-        if (f < ntf || !pl) { /* this frame's trajectory, doubled */
-            const float *tf = tr + 2 * 3 * npts * (f % ntf);
-            for (i = 0; i < npts; i++)
-                for (a = 0; a < 3; a++) coords[3 * i + a] = 2 * tf[2 * (3 * i + a)];
-            mv_nufft_plan_free(pl);
-            pl = NULL;
-            st = mv_nufft_plan_make(&pl, g, coords, npts, &no);
-            if (st != MV_OK) break;
-        }
-        for (i = 0; i < npts; i++) { /* |P|^2 of the samples (BART's compute_kern) */
-            float pr, pi;
-            if (op->pattern) {
-                const int64_t idx = (mv_vol_count(op->pattern) / npts > 1 ? f * npts : 0) + i;
-                if (op->pattern->dtype == MV_DT_C64)
-                    pr = ((const float *)op->pattern->data)[2 * idx], pi = ((const float *)op->pattern->data)[2 * idx + 1];
-                else
-                    pr = ((const float *)op->pattern->data)[idx], pi = 0;
-            } else {
-                float ss = 0;
-                for (c = 0; c < nc; c++) {
-                    const float *s = k + 2 * (i + npts * (c + nc * f));
-                    ss += s[0] * s[0] + s[1] * s[1];
-                }
-                pr = ss != 0 ? 1.0f : 0.0f, pi = 0;
-            }
-            w[2 * i] = pr * pr + pi * pi, w[2 * i + 1] = 0;
-        }
-        st = mv_nufft_execute(pl, 1, w, psf + 2 * nvox * f, 1);
-        if (st == MV_OK) st = mv_nufft_execute(pl, 1, k + 2 * npts * nc * f, kg + 2 * nvox * nc * f, nc);
+    float mx[3], m;
+    int64_t s0, sz, r;
+    int a, big = 0;
+    MV__TRY(mv__traj_extent(traj, mx, fn));
+    m = mx[0] > mx[1] ? mx[0] : mx[1];
+    if (mx[2] > m) m = mx[2];
+    MV__CHECK(m <= 16384.0f, MV_ERR_INVALID_ARG, "%s: the trajectory reaches |k| = %g (at most 16384)", fn, (double)m);
+    s0 = (int64_t)(2.0f * (2.0f * m));
+    for (sz = s0; sz <= 4 * s0; sz++) {
+        for (r = sz; r > 0 && r % 2 == 0;) r /= 2;
+        for (; r > 0 && r % 3 == 0;) r /= 3;
+        for (; r > 0 && r % 5 == 0;) r /= 5;
+        for (; r > 0 && r % 7 == 0;) r /= 7;
+        if (r <= 1) break;
     }
-    mv_nufft_plan_free(pl);
-    mv__free(coords, ctx);
-    mv__free(w, ctx);
-    MV__TRY(st);
-    /* BART's fftuc: the centred unitary FFT (the grid is even along every axis above 1) */
+    for (a = 0; a < 3; a++) {
+        g[a] = mx[a] == 0 ? 1 : sz;
+        out[a] = g[a] > 1 ? g[a] / 2 : 1;
+        big += g[a] > 1;
+    }
+    MV__CHECK(big >= 2, MV_ERR_UNSUPPORTED, "%s: the trajectory spans %d axis (2D or 3D needed)", fn, big);
+    return MV_OK;
+}
+
+/* The non-Cartesian gridding (BART nlinv -t, rtnlinv -t): frame by frame
+   the adjoint NUFFT onto the doubled grid g (the trajectory doubled) of the
+   data and of |P|^2; a plan per trajectory frame, kept while it serves */
+typedef struct mv__nl_gridder {
+    const mv_vol *traj, *kspace;
+    const mv_nlinv_opts *op;
+    int64_t g[3], nc, npts, ntf, plan_tf; /* plan_tf: the trajectory frame pl is for (-1: none) */
+    float *coords, *w;
+    mv_nufft_plan *pl;
+    void *ctx;
+} mv__nl_gridder;
+
+static mv_status mv__nl_gridder_init(mv__nl_gridder *gr, const mv_vol *traj, const mv_vol *kspace,
+                                     const mv_nlinv_opts *op, const int64_t g[3], int64_t nc, void *ctx)
+{
+    memset(gr, 0, sizeof(*gr));
+    gr->traj = traj, gr->kspace = kspace, gr->op = op, gr->nc = nc, gr->ctx = ctx, gr->plan_tf = -1;
+    memcpy(gr->g, g, sizeof(gr->g));
+    gr->npts = kspace->dim[1] * kspace->dim[2];
+    gr->ntf = mv_vol_count(traj) / (3 * gr->npts);
+    gr->coords = (float *)mv__alloc((size_t)gr->npts * 3 * sizeof(float), ctx);
+    gr->w = (float *)mv__alloc((size_t)gr->npts * 8, ctx);
+    MV__CHECK(gr->coords && gr->w, MV_ERR_OUT_OF_MEMORY, "mv_nlinv_nc: a frame's %lld points", (long long)gr->npts);
+    return MV_OK;
+}
+
+static void mv__nl_gridder_free(mv__nl_gridder *gr)
+{
+    mv_nufft_plan_free(gr->pl);
+    mv__free(gr->coords, gr->ctx);
+    mv__free(gr->w, gr->ctx);
+}
+
+/* frame f's data (on trajectory f mod T) onto kg (nc grids) and the |P|^2
+   of frame pf's samples (BART's compute_kern) onto psf, before the FFT */
+static mv_status mv__nl_grid_frame(mv__nl_gridder *gr, int64_t f, int64_t pf, float *kg, float *psf)
+{
+    const mv_nlinv_opts *op = gr->op;
+    const int64_t npts = gr->npts, nc = gr->nc, tf = f % gr->ntf;
+    const float *k = (const float *)gr->kspace->data;
+    int64_t i, c, a;
+    if (tf != gr->plan_tf) { /* this frame's trajectory, doubled */
+        const float *t = (const float *)gr->traj->data + 2 * 3 * npts * tf;
+        mv_nufft_opts no;
+        for (i = 0; i < npts; i++)
+            for (a = 0; a < 3; a++) gr->coords[3 * i + a] = 2 * t[2 * (3 * i + a)];
+        memset(&no, 0, sizeof(no));
+        no.tol = op->nufft_tol > 0 ? op->nufft_tol : 1e-6;
+        no.threads = op->threads;
+        no.alloc_ctx = gr->ctx;
+        no.coils = nc;
+        mv_nufft_plan_free(gr->pl);
+        gr->pl = NULL, gr->plan_tf = -1;
+        MV__TRY(mv_nufft_plan_make(&gr->pl, gr->g, gr->coords, npts, &no));
+        gr->plan_tf = tf;
+    }
+    for (i = 0; i < npts; i++) {
+        float pr, pi;
+        if (op->pattern) {
+            const int64_t npat = mv_vol_count(op->pattern) / npts, idx = (pf % npat) * npts + i;
+            if (op->pattern->dtype == MV_DT_C64)
+                pr = ((const float *)op->pattern->data)[2 * idx], pi = ((const float *)op->pattern->data)[2 * idx + 1];
+            else
+                pr = ((const float *)op->pattern->data)[idx], pi = 0;
+        } else {
+            float ss = 0;
+            for (c = 0; c < nc; c++) {
+                const float *s = k + 2 * (i + npts * (c + nc * pf));
+                ss += s[0] * s[0] + s[1] * s[1];
+            }
+            pr = ss != 0 ? 1.0f : 0.0f, pi = 0;
+        }
+        gr->w[2 * i] = pr * pr + pi * pi, gr->w[2 * i + 1] = 0;
+    }
+    MV__TRY(mv_nufft_execute(gr->pl, 1, gr->w, psf, 1));
+    return mv_nufft_execute(gr->pl, 1, k + 2 * npts * nc * f, kg, nc);
+}
+
+/* BART's fftuc (the ifftshift-FFT-fftshift one, odd sizes too) of nf PSFs and
+   nf nc data grids, the PSF times 2^d, the data times sqrt(2^d) (d: the
+   axes above 1) */
+static mv_status mv__nl_grid_fftc(const int64_t g[3], int64_t nf, int64_t nc, float *kg, float *psf)
+{
+    const int64_t nvox = g[0] * g[1] * g[2], nbig = (g[0] > 1) + (g[1] > 1) + (g[2] > 1);
+    const float psc = (float)(1 << nbig), ksc = sqrtf((float)(1 << nbig));
+    mv_vol v;
+    int64_t i;
+    int a;
     mv_vol_init(&v);
     v.dtype = MV_DT_C64;
     v.ndim = 4;
@@ -55319,6 +55514,36 @@ static mv_status mv__nl_nc_grid(const mv_vol *traj, const mv_vol *kspace, const 
     return MV_OK;
 }
 
+/* the forward pattern of nf frames: the PSF fftmod'ed */
+static void mv__nl_psf_pattern(const int64_t g[3], int64_t nf, const float *psf, float *pat)
+{
+    const int64_t nvox = g[0] * g[1] * g[2];
+    int64_t f, v, j[3];
+    for (f = 0; f < nf; f++)
+        for (v = 0; v < nvox; v++) {
+            j[0] = v % g[0], j[1] = (v / g[0]) % g[1], j[2] = v / (g[0] * g[1]);
+            mv__bart_fftmod_sample(g, j, psf + 2 * (f * nvox + v), pat + 2 * (f * nvox + v));
+        }
+}
+
+/* the non-Cartesian frames of real-time NLINV: frame f gridded when asked,
+   its PSF from frame f mod T (BART's turns) */
+typedef struct mv__nl_nc_src {
+    mv__nl_gridder *gr;
+    mv__nl *o;
+    float *psf;
+} mv__nl_nc_src;
+
+static mv_status mv__nl_nc_frame(void *user, int64_t f, float *y, const float **pat)
+{
+    mv__nl_nc_src *c = (mv__nl_nc_src *)user;
+    MV__TRY(mv__nl_grid_frame(c->gr, f, f % c->gr->ntf, y, c->psf));
+    MV__TRY(mv__nl_grid_fftc(c->gr->g, 1, c->gr->nc, y, c->psf));
+    mv__nl_psf_pattern(c->gr->g, 1, c->psf, c->o->pat);
+    *pat = c->o->pat;
+    return MV_OK;
+}
+
 MVDEF mv_status mv_nlinv_nc(const mv_vol *traj, const mv_vol *kspace, mv_vol *image, mv_vol *sens, mv_nlinv_opts *opts)
 {
     static const char *fn = "mv_nlinv_nc";
@@ -55326,10 +55551,10 @@ MVDEF mv_status mv_nlinv_nc(const mv_vol *traj, const mv_vol *kspace, mv_vol *im
     mv_nlinv_opts *op = opts;
     mv__mri_shape sh;
     mv__nl o;
+    mv__nl_gridder gr;
     mv_vol tpl;
-    int64_t out[3], g[3], nk, i, v, f, j[3], npts, ntf;
-    float *y = NULL, *x = NULL, *psf = NULL, scale;
-    float *pa;
+    int64_t out[3], g[3], nk, i, f, npts, ntf;
+    float *y = NULL, *x = NULL, *psf = NULL, *pa = NULL, scale = 1;
     void *ctx;
     mv_status st;
     int a;
@@ -55348,12 +55573,17 @@ MVDEF mv_status mv_nlinv_nc(const mv_vol *traj, const mv_vol *kspace, mv_vol *im
               "traj %lld x %lld x %lld x %lld",
               fn, (long long)kspace->dim[0], (long long)kspace->dim[1], (long long)kspace->dim[2], (long long)traj->dim[0],
               (long long)traj->dim[1], (long long)traj->dim[2], (long long)traj->dim[3]);
+    MV__CHECK(!op->noncart, MV_ERR_INVALID_ARG, "%s: opts.noncart is mv_nlinv's (gridded data); here the trajectory "
+              "grids", fn);
     sh = mv__mri_shape_of(kspace);
     ntf = mv_vol_count(traj) / (3 * npts);
-    MV__CHECK(ntf == 1 || ntf == sh.nbatch, MV_ERR_INVALID_ARG,
-              "%s: traj holds %lld frames, the k-space %lld (one trajectory, or one per frame)", fn, (long long)ntf,
-              (long long)sh.nbatch);
-    MV__TRY(mv__nl_nc_dims(traj, op->image_dims, out, g, fn));
+    MV__CHECK(ntf == 1 || ntf == sh.nbatch || op->realtime == 1, MV_ERR_INVALID_ARG,
+              "%s: traj holds %lld frames, the k-space %lld (one trajectory, or one per frame; any count with "
+              "opts.realtime)", fn, (long long)ntf, (long long)sh.nbatch);
+    if (op->realtime == 1 && !(op->image_dims[0] || op->image_dims[1] || op->image_dims[2]))
+        MV__TRY(mv__nl_rt_dims(traj, out, g, fn));
+    else
+        MV__TRY(mv__nl_nc_dims(traj, op->image_dims, out, g, fn));
     memset(&o, 0, sizeof(o));
     o.nvox = g[0] * g[1] * g[2], o.nc = sh.nc, o.nf = sh.nbatch;
     {   /* the checks see the k-space's samples as the image's voxels: a pattern per sample */
@@ -55363,36 +55593,36 @@ MVDEF mv_status mv_nlinv_nc(const mv_vol *traj, const mv_vol *kspace, mv_vol *im
     MV__CHECK(op->nufft_tol == 0 || (op->nufft_tol >= 1e-6 * (1 - 1e-9) && op->nufft_tol <= 0.1), MV_ERR_INVALID_ARG,
               "%s: opts.nufft_tol = %g (1e-6 .. 0.1, 0 = 1e-6)", fn, op->nufft_tol);
     MV__TRY(mv__nl_counts(&o, op, fn));
-    o.npf = o.nf;
+    o.npf = op->realtime ? 1 : o.nf;
     ctx = op->alloc_ctx;
     nk = o.nvox * o.nc * o.nf;
-    st = mv__nl_setup(&o, g, op, ctx);
+    op->cg_iterations_done = 0;
+    st = mv__nl_gridder_init(&gr, traj, kspace, op, g, o.nc, ctx);
+    if (st == MV_OK) st = mv__nl_setup(&o, g, op, ctx);
     if (st == MV_OK) st = mv__nl_fov(&o, g, op->restrict_fov > 0 ? op->restrict_fov : 0.5, ctx);
+    if (st == MV_OK) st = mv__nl_adj_ones(&o, g, &pa, ctx);
     if (st != MV_OK) goto done;
-    y = (float *)mv__alloc((size_t)nk * 8, ctx);
     x = (float *)mv__alloc((size_t)(o.nimg + o.nsen) * 8, ctx);
-    psf = (float *)mv__alloc((size_t)(o.nvox * o.nf) * 8, ctx);
-    pa = (float *)mv__alloc((size_t)o.nvox * 8, ctx);
-    o.pat_adj = pa;
-    if (!y || !x || !psf || !pa) {
+    psf = (float *)mv__alloc((size_t)(o.nvox * o.npf) * 8, ctx);
+    if (!op->realtime) y = (float *)mv__alloc((size_t)nk * 8, ctx);
+    if (!x || !psf || (!op->realtime && !y)) {
         st = mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: the gridded data of %lld coil volumes", fn, (long long)(o.nc * o.nf));
         goto done;
     }
-    st = mv__nl_nc_grid(traj, kspace, op, g, o.nf, o.nc, y, psf, ctx);
-    if (st == MV_OK) st = mv__nl_scale(y, nk, op, &scale, fn, "the gridded k-space");
-    if (st != MV_OK) goto done;
-    for (i = 0; i < 2 * nk; i++) y[i] *= scale;
-    /* the forward pattern: the PSF fftmod'ed; the adjoint's: fftmod(1) */
-    for (f = 0; f < o.nf; f++)
-        for (v = 0; v < o.nvox; v++) {
-            j[0] = v % g[0], j[1] = (v / g[0]) % g[1], j[2] = v / (g[0] * g[1]);
-            mv__bart_fftmod_sample(g, j, psf + 2 * (f * o.nvox + v), o.pat + 2 * (f * o.nvox + v));
-            if (f == 0) {
-                const float one[2] = {1, 0};
-                mv__bart_fftmod_sample(g, j, one, pa + 2 * v);
-            }
-        }
-    st = mv__nl_irgnm(&o, g, y, x, op, ctx);
+    if (op->realtime) {
+        mv__nl_nc_src src;
+        src.gr = &gr, src.o = &o, src.psf = psf;
+        st = mv__nl_realtime(&o, g, mv__nl_nc_frame, &src, x, op, &scale, fn, ctx);
+    } else {
+        for (f = 0; f < o.nf && st == MV_OK; f++)
+            st = mv__nl_grid_frame(&gr, f, f, y + 2 * o.nvox * o.nc * f, psf + 2 * o.nvox * f);
+        if (st == MV_OK) st = mv__nl_grid_fftc(g, o.nf, o.nc, y, psf);
+        if (st == MV_OK) st = mv__nl_scale(y, nk, op, &scale, fn, "the gridded k-space");
+        if (st != MV_OK) goto done;
+        for (i = 0; i < 2 * nk; i++) y[i] *= scale;
+        mv__nl_psf_pattern(g, o.nf, psf, o.pat);
+        st = mv__nl_irgnm(&o, g, y, x, NULL, 0, 0, op, ctx);
+    }
     if (st != MV_OK) goto done;
     tpl = *kspace; /* the image's template: (Nx, Ny, Nz, C, frames...) */
     tpl.flags = 0;
@@ -55400,7 +55630,8 @@ MVDEF mv_status mv_nlinv_nc(const mv_vol *traj, const mv_vol *kspace, mv_vol *im
     tpl.ndim = MV__MAX(tpl.ndim, 4);
     st = mv__nl_finish(&o, x, op, scale, &tpl, g, kspace, image, sens, ctx);
 done:
-    mv__nl_free(&o, ctx);
+    mv__nl_gridder_free(&gr);
+    mv__nl_free(&o, ctx); /* and pa, the adjoint's pattern */
     mv__free(y, ctx);
     mv__free(x, ctx);
     mv__free(psf, ctx);

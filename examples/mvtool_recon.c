@@ -1402,12 +1402,30 @@ static int nlinv_frames(const args *a, const char *name, const int64_t x[16], co
     return rc ? rc : cfl_fold_broadcast(a, name, x, kd);
 }
 
-static int cmd_nlinv(const args *a)
+/* rtnlinv's -p / -t: BART's turns, any count along TIME_DIM (10), every
+   other frame axis 1 */
+static int rtnlinv_turns(const args *a, const char *name, const int64_t x[16])
+{
+    int ax;
+    for (ax = 4; ax < 16; ax++)
+        if (ax != 10 && x[ax] != 1) {
+            char msg[160];
+            snprintf(msg, sizeof(msg), "BART's axis %d holds %lld samples (rtnlinv's turns run along axis 10 only)", ax,
+                     (long long)x[ax]);
+            return usage_error(a, msg, name);
+        }
+    return 0;
+}
+
+/* nlinv and rtnlinv (rt): BART's options, the library's NLINV */
+static int nlinv_run(const args *a, int rt)
 {
     static const char *const refused[][2] = {
         {"-I", "an initialisation file (BART's -I) is not implemented"},
-        {"-P", "a pattern per coil (BART's -P) is not implemented"},
-        {"-n", "non-Cartesian without a trajectory (BART's -n) is not implemented (-t TRAJ is)"}};
+        {"-C", "an initialisation with image-space coils (BART's -C) is not implemented"},
+        {"-A", "SSA-FARY's alternative scaling (BART's -A) is not implemented"},
+        {"-P", "a pattern per coil (BART's -P) is not implemented"}};
+    const char *cmd = rt ? "rtnlinv" : "nlinv";
     mv_vol k, img, sens, pat, tr;
     mv_nlinv_opts o = MV_ZERO_INIT;
     int64_t v, kd[16], od[16], sd[16], pd[16], td[16];
@@ -1418,6 +1436,18 @@ static int cmd_nlinv(const args *a)
     for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
         if (opt_str(a, refused[i][0]) || opt_flag(a, refused[i][0]))
             return usage_error(a, refused[i][1], refused[i][0]);
+    if (rt && opt_flag(a, "-s")) return usage_error(a, "SMS-NLINV (BART rtnlinv's -s) is not implemented", "-s");
+    if (rt && !opt_str(a, "-p") == !opt_str(a, "-t"))
+        return usage_error(a, "pass either a trajectory (-t) or a PSF (-p), as BART rtnlinv", a->pos[0]);
+    if (rt) {
+        o.realtime = 1;
+        o.noncart = opt_str(a, "-p") != NULL; /* BART rtnlinv -p: nlinv -n's model */
+        if (opt_num(a, "-T", &d) < 0 || (opt_str(a, "-T") && !(d >= 0 && d <= 1e6)))
+            return usage_error(a, "-T takes a temporal damping >= 0", opt_str(a, "-T"));
+        if (opt_str(a, "-T")) o.temporal_damping = d == 0 ? -1 : d;
+    } else {
+        o.noncart = opt_flag(a, "-n") && !opt_str(a, "-t"); /* BART nlinv -n: gridded data, -p its PSF */
+    }
     if (opt_int(a, "-i", 1, 1000, &v) < 0) return usage_error(a, "-i takes a step count 1 .. 1000", opt_str(a, "-i"));
     if (opt_str(a, "-i")) o.iterations = (int)v;
     if (opt_int(a, "-m", 1, 16, &v) < 0) return usage_error(a, "-m takes a map count 1 .. 16", opt_str(a, "-m"));
@@ -1453,16 +1483,30 @@ static int cmd_nlinv(const args *a)
             if (xs[xi] == ':') xs[xi] = ','; /* BART's x:y:z */
         if (parse_ints(xs, xd, 3, 1, 65536) != 3 || !opt_str(a, "-t"))
             return usage_error(a, "-x takes x:y:z image dims, with -t", opt_str(a, "-x"));
-        for (ax = 0; ax < 3; ax++) o.image_dims[ax] = xd[ax];
+        for (ax = 0; ax < 3; ax++) { /* rtnlinv's -x: the grid, twice the image */
+            if (rt && xd[ax] > 1 && xd[ax] % 2)
+                return usage_error(a, "-x: rtnlinv's grid sizes above 1 must be even here (the image is half)",
+                                   opt_str(a, "-x"));
+            o.image_dims[ax] = rt && xd[ax] > 1 ? xd[ax] / 2 : xd[ax];
+        }
     }
     if (opt_flag(a, "-g") || opt_flag(a, "--lowmem"))
-        fprintf(stderr, "nlinv: %s accepted and noted (the CPU library call)\n", opt_flag(a, "-g") ? "-g" : "--lowmem");
+        fprintf(stderr, "%s: %s accepted and noted (the CPU library call)\n", cmd, opt_flag(a, "-g") ? "-g" : "--lowmem");
     o.real_value = opt_flag(a, "-c");
     o.no_normalize = opt_flag(a, "-N");
-    o.uncombined = opt_flag(a, "-U");
+    o.uncombined = opt_flag(a, "-U") || (rt && o.maps > 1); /* bart rtnlinv writes each map's image, -U or not */
     o.rescale = opt_flag(a, "-S");
     if ((rc = cfl_load_folded(a->pos[0], &k, kd))) return rc;
-    if (opt_str(a, "-s")) { /* BART's axes of constant coils: every frame axis of the k-space, or none of them */
+    if (rt)
+        for (ax = 5; ax < 16; ax++)
+            if (ax != 10 && ax != 13 && kd[ax] > 1) {
+                char msg[160];
+                snprintf(msg, sizeof(msg), "BART's axis %d holds %lld samples (rtnlinv's frames run along axis 10)", ax,
+                         (long long)kd[ax]);
+                mv_free(&k);
+                return usage_error(a, msg, a->pos[0]);
+            }
+    if (!rt && opt_str(a, "-s")) { /* BART's axes of constant coils: every frame axis of the k-space, or none of them */
         int64_t fl;
         if (parse_ints(opt_str(a, "-s"), &fl, 1, 0, 65535) != 1 || (fl & 31)) {
             mv_free(&k);
@@ -1491,13 +1535,13 @@ static int cmd_nlinv(const args *a)
     mv_vol_init(&pat);
     mv_vol_init(&tr);
     if (opt_str(a, "-p") && !(rc = cfl_load_folded(opt_str(a, "-p"), &pat, pd))) { /* the k-space's sizes, one coil */
-        rc = nlinv_frames(a, opt_str(a, "-p"), pd, kd);
+        rc = rt ? rtnlinv_turns(a, opt_str(a, "-p"), pd) : nlinv_frames(a, opt_str(a, "-p"), pd, kd);
         if (!rc && (pd[0] != kd[0] || pd[1] != kd[1] || pd[2] != kd[2] || pd[3] != 1))
             rc = usage_error(a, "-p: the pattern has the k-space's sizes but one coil", opt_str(a, "-p"));
         o.pattern = &pat;
     }
     if (!rc && opt_str(a, "-t") && !(rc = cfl_load_folded(opt_str(a, "-t"), &tr, td))) { /* (3, X, Y, 1, frames...) */
-        rc = nlinv_frames(a, opt_str(a, "-t"), td, kd);
+        rc = rt ? rtnlinv_turns(a, opt_str(a, "-t"), td) : nlinv_frames(a, opt_str(a, "-t"), td, kd);
         if (!rc && (td[0] != 3 || td[1] != kd[1] || td[2] != kd[2] || td[3] != 1 || kd[0] != 1))
             rc = usage_error(a, "-t: BART's trajectory (3, X, Y, 1, frames...) of k-space (1, X, Y, coils, ...)",
                              opt_str(a, "-t"));
@@ -1515,7 +1559,7 @@ static int cmd_nlinv(const args *a)
         st = tr.data ? mv_nlinv_nc(&tr, &k, &img, a->npos > 2 ? &sens : NULL, &o)
                      : mv_nlinv(&k, &img, a->npos > 2 ? &sens : NULL, &o);
         if (opt_flag(a, "--time"))
-            fprintf(stderr, "nlinv: %.1f ms, %d CG steps, data scale %g\n", now_ms() - t0, o.cg_iterations_done,
+            fprintf(stderr, "%s: %.1f ms, %d CG steps, data scale %g\n", cmd, now_ms() - t0, o.cg_iterations_done,
                     o.data_scale_used);
     }
     mv_free(&k);
@@ -1537,6 +1581,16 @@ static int cmd_nlinv(const args *a)
         return rc;
     }
     return a->npos > 2 ? cfl_save_dims(a->pos[2], &sens, sd) : 0;
+}
+
+static int cmd_nlinv(const args *a)
+{
+    return nlinv_run(a, 0);
+}
+
+static int cmd_rtnlinv(const args *a)
+{
+    return nlinv_run(a, 1);
 }
 
 /* ---- cc, ccapply: coil compression ---- */
@@ -2092,11 +2146,33 @@ const command mvtool_recon_commands[] = {
      "  -f 0.5 by default; SENS on the doubled grid. -s FLAGS: one set of coils for every frame (FLAGS the\n"
      "  k-space's frame axes, 1024 for TIME_DIM; SENS without them). -d 4 and\n"
      "  up: each step's residual on stderr. -g and --lowmem are accepted and\n"
-     "  noted; -n, -I, -P and SMS data (BART's axis 13) are refused by name. Files are BART .cfl/.hdr. --time: the library\n"
+     "  noted; -I, -P and SMS data (BART's axis 13) are refused by name. -n: the\n"
+     "  k-space is data gridded on a doubled grid and -p its PSF (the adjoint\n"
+     "  without it, -f 0.5, the image the centred half). Files are BART .cfl/.hdr. --time: the library\n"
      "  call's time on stderr. --cg-iter N (100), --cg-tol T (0.1): the inner CG's\n"
      "  most steps and BART's legacy stop ||r|| <= (T ||b||)^2 (1e-30: none).\n"
      "  --nufft-tol T: -t's gridding accuracy (1e-6).\n",
      "-i= -R= -M= -a= -b= -m= -U -c -N -S -w= -p= -d= -g --lowmem -t= -x= -f= -I= -s= -P -n --cg-iter= --cg-tol= --nufft-tol= --time", 2, 3, cmd_nlinv},
+    {"rtnlinv", "real-time NLINV: a series frame by frame, each from the last (BART rtnlinv)",
+     "mvtool rtnlinv [-i ITER] [-R REDU] [-M MIN] [-a A] [-b B] [-m MAPS] [-U] [-c] [-N] [-S] [-w SCALE] [-T DAMP] [-f FOV] (-p PSF | -t TRAJ [-x X:Y:Z]) [-d LEVEL] KSPACE OUT [SENS]\n"
+     "  BART rtnlinv 0.8 (Uecker, Zhang, Frahm 2010): the frames along BART's\n"
+     "  axis 10, one after another, each an NLINV (see nlinv's options) from\n"
+     "  the last frame's image and coils and regularised towards them times\n"
+     "  -T (0.9; 0: no reference); the data scale is the first frame's (100 /\n"
+     "  ||y||, or -w). -t TRAJ: radial or other k-space (1, X, Y, coils, 1, ...,\n"
+     "  frames), the trajectory's turns along axis 10 (frame f on turn f mod\n"
+     "  T), gridded frame by frame onto rtnlinv's grid (the square 2,3,5,7-\n"
+     "  smooth size from 4 max |k|, or -x X:Y:Z, even), the image half of it.\n"
+     "  -p PSF: the k-space is gridded data and PSF its point spread function,\n"
+     "  turns along axis 10 (nlinv -n's model: the image the centred half).\n"
+     "  -f (0.5) restricts the FOV. OUT (x, y, z, 1, MAPS, ..., frames: each\n"
+     "  map's image, -U or not, as BART 0.8's) and SENS (grid, coils, MAPS, ...,\n"
+     "  frames) as BART writes them.\n"
+     "  -g is accepted and noted; -I, -C, -A and -s (SMS) are refused by name.\n"
+     "  -d 4 and up: each step's residual (steps counted over the frames).\n"
+     "  --time, --cg-iter, --cg-tol and --nufft-tol as nlinv's.\n",
+     "-i= -R= -M= -a= -b= -m= -U -c -N -S -w= -T= -p= -d= -g -t= -x= -f= -I= -C= -A -s --cg-iter= --cg-tol= --nufft-tol= --time",
+     2, 3, cmd_rtnlinv},
     {"threshold", "soft, wavelet, hard or binary thresholding of a .cfl (BART threshold)",
      "mvtool threshold [-W|-H|-B] [-j BITMASK] LAMBDA IN OUT\n"
      "  As bart threshold: complex soft thresholding x max(|x| - LAMBDA, 0) / |x|\n"

@@ -3538,10 +3538,11 @@ static void nlinv_vs_numpy(const char *name, const mv_vol *traj, const mv_vol *k
     snprintf(path, sizeof(path), "%sopts.txt", tu_path(name));
     f = fopen(path, "w");
     REQUIRE(f != NULL);
-    fprintf(f, "%d %d %d %.17g %.17g %d %d %d %.17g %.17g %d\n", o->iterations, o->cg_iterations ? o->cg_iterations : 100,
-            o->maps ? o->maps : 1, o->sobolev_a > 0 ? o->sobolev_a : 220, o->sobolev_b > 0 ? o->sobolev_b : 32,
-            o->real_value, o->uncombined, o->no_normalize, o->cg_tol > 0 ? o->cg_tol : 0.1, o->restrict_fov,
-            o->shared_coils);
+    fprintf(f, "%d %d %d %.17g %.17g %d %d %d %.17g %.17g %d %d %d %.17g\n", o->iterations,
+            o->cg_iterations ? o->cg_iterations : 100, o->maps ? o->maps : 1, o->sobolev_a > 0 ? o->sobolev_a : 220,
+            o->sobolev_b > 0 ? o->sobolev_b : 32, o->real_value, o->uncombined, o->no_normalize,
+            o->cg_tol > 0 ? o->cg_tol : 0.1, o->restrict_fov, o->shared_coils, o->noncart, o->realtime,
+            o->temporal_damping < 0 ? 0.0 : o->temporal_damping == 0 ? 0.9 : (double)(float)o->temporal_damping);
     REQUIRE(fclose(f) == 0);
     if (o->image_dims[0] || o->image_dims[1] || o->image_dims[2]) {
         f = fopen(nl_path(name, "dims.txt"), "w");
@@ -3755,6 +3756,158 @@ MV_TEST(recon, nlinv_matches_reference)
     mv_free(&k2);
     mv_free(&k3);
     mv_free(&kf);
+}
+
+/* cancels at step 7: frame 2's first step at 3 steps per frame */
+static int rt_cancel_cb(void *user, int step, double residual)
+{
+    (void)user, (void)residual;
+    return step == 7;
+}
+
+
+/* radial k-space of the disc-and-coils image (3 coils, 32 x 32) on each
+   frame of a trajectory (3, 32, S, 1, T), frame f of nf on trajectory f
+   mod T, the image's intensity 1 + 0.1 f (a moving series) */
+static void rt_radial_case(const mv_vol *tr, int64_t nf, mv_vol *kn)
+{
+    const int64_t ns = tr->dim[2], ntf = mv_vol_count(tr) / (3 * 32 * ns);
+    int64_t kd[5] = {1, 32, 0, 3, 0}, dims[3] = {32, 32, 1}, f, i;
+    mv_vol im;
+    int64_t id[4] = {32, 32, 1, 3};
+    kd[2] = ns, kd[4] = nf;
+    REQUIRE_OK(mv_vol_alloc(kn, MV_DT_C64, 5, kd, NULL));
+    REQUIRE_OK(mv_vol_alloc(&im, MV_DT_C64, 4, id, NULL));
+    for (f = 0; f < nf; f++) {
+        mv_nufft_plan *pl;
+        mv_vol tf = ntf > 1 ? view_of_block(tr, 4, f % ntf) : *tr;
+        for (i = 0; i < 32 * 32 * 3; i++) {
+            const int64_t x = i % 32, y = (i / 32) % 32, c = i / 1024;
+            const double r2 = (x - 16.0 - f) * (x - 16.0 - f) + (y - 15.0) * (y - 15.0);
+            const double ph = 0.4 * c + 0.05 * (x - y) * (c + 1), amp = 1 + 0.02 * (c + 1) * (x - 16);
+            const double v = r2 < 100 ? (1.0 + 0.1 * f) * (1.0 + 0.3 * (x > 16)) : 0.0;
+            ((float *)im.data)[2 * i] = (float)(v * amp * cos(ph));
+            ((float *)im.data)[2 * i + 1] = (float)(v * amp * sin(ph));
+        }
+        tf.ndim = 4;
+        REQUIRE_OK(mv_nufft_plan_traj(&pl, dims, &tf, NULL));
+        REQUIRE_OK(mv_nufft_execute(pl, 0, im.data, (float *)kn->data + 2 * 32 * ns * 3 * f, 3));
+        mv_nufft_plan_free(pl);
+    }
+    mv_free(&im);
+}
+
+/* Real-time NLINV (BART rtnlinv) and BART nlinv -n's gridded model against
+   numpy's NLINV run frame by frame (ref_recon.py: each frame from the
+   last's solution, regularised towards the damped last solution, the
+   first frame's data scale): Cartesian series (a pattern of 2 turns for 3
+   frames, two maps, no reference), -n alone and with realtime, radial
+   series (2 trajectory turns for 3 frames; the grid rtnlinv's own, odd,
+   and given); one frame equals mv_nlinv's bytes; threads give the same
+   bytes; the progress callback counts over the frames; refusals. */
+MV_TEST(recon, rtnlinv_matches_reference)
+{
+    uint64_t rng = 9191;
+    mv_vol k3, pat, img, ref, one;
+    mv_nlinv_opts o = MV_ZERO_INIT;
+    int64_t pd[4] = {32, 24, 1, 2}, i;
+    if (!tu_python("numpy")) SKIP("needs numpy in /usr/bin/python3");
+    REQUIRE_OK(nlinv_case(&rng, 32, 24, 1, 3, 3, &k3));
+    REQUIRE_OK(mv_vol_alloc(&pat, MV_DT_F32, 4, pd, NULL)); /* 2 turns: frame f's samples of frame f mod 2, weighted */
+    for (i = 0; i < 32 * 24 * 2; i++) {
+        const float *s = (const float *)k3.data + 2 * (i % 768 + 768 * 3 * (i / 768));
+        ((float *)pat.data)[i] = s[0] != 0 || s[1] != 0 ? (float)(0.5 + 0.5 * tu_rand01(&rng)) : 0.0f;
+    }
+    for (i = 0; i < 32 * 24 * 3; i++) { /* frame 2 sampled as frame 0 (turn 0) */
+        const int64_t v = i % 768, c = i / 768;
+        float *d2 = (float *)k3.data + 2 * (v + 768 * (c + 3 * 2));
+        if (((float *)pat.data)[v] == 0) d2[0] = d2[1] = 0;
+    }
+    o.iterations = 4, o.realtime = 1;
+    nlinv_vs_numpy("rc_rt1_", NULL, &k3, NULL, &o, 1e-4);
+    memset(&o, 0, sizeof(o));
+    o.iterations = 3, o.realtime = 1, o.maps = 2, o.temporal_damping = -1; /* no reference (BART -T 0) */
+    nlinv_vs_numpy("rc_rt2_", NULL, &k3, &pat, &o, 1e-4);
+    memset(&o, 0, sizeof(o));
+    o.iterations = 4, o.noncart = 1; /* BART nlinv -n: one problem, the pattern (one frame) a PSF */
+    pat.ndim = 3, pat.dim[3] = 1;
+    nlinv_vs_numpy("rc_rt3_", NULL, &k3, &pat, &o, 1e-4);
+    pat.ndim = 4, pat.dim[3] = 2;
+    o.realtime = 1, o.temporal_damping = 0.5, o.restrict_fov = 0.75; /* BART rtnlinv -p -T 0.5 -f 0.75 */
+    nlinv_vs_numpy("rc_rt4_", NULL, &k3, &pat, &o, 1e-4);
+    {   /* radial: 2 turns of 21 golden-angle spokes, 3 frames */
+        mv_vol tr, kn;
+        mv_traj_opts to = MV_ZERO_INIT;
+        to.golden = 1;
+        REQUIRE_OK(mv_traj_radial(&tr, 32, 42, &to));
+        tr.ndim = 5, tr.dim[2] = 21, tr.dim[3] = 1, tr.dim[4] = 2;
+        rt_radial_case(&tr, 3, &kn);
+        memset(&o, 0, sizeof(o));
+        o.iterations = 4, o.realtime = 1; /* the grid rtnlinv's: |k| < 16, (long)(4 |k|) = 63 = 7 9, odd */
+        nlinv_vs_numpy("rc_rt5_", &tr, &kn, NULL, &o, 1e-4);
+        o.image_dims[0] = 36, o.image_dims[1] = 40, o.image_dims[2] = 1, o.maps = 2, o.uncombined = 1;
+        nlinv_vs_numpy("rc_rt6_", &tr, &kn, NULL, &o, 1e-4);
+        memset(&o, 0, sizeof(o));
+        o.realtime = 1, o.noncart = 1; /* mv_nlinv's (gridded data) */
+        mv_vol_init(&img);
+        EXPECT(mv_nlinv_nc(&tr, &kn, &img, NULL, &o) == MV_ERR_INVALID_ARG);
+        EXPECT(img.data == NULL);
+        mv_free(&tr);
+        mv_free(&kn);
+    }
+    /* one frame: real-time NLINV is NLINV, the same bytes */
+    one = view_of_block(&k3, 4, 1);
+    one.ndim = 4;
+    memset(&o, 0, sizeof(o));
+    o.iterations = 5;
+    mv_vol_init(&ref);
+    REQUIRE_OK(mv_nlinv(&one, &ref, NULL, &o));
+    o.realtime = 1;
+    mv_vol_init(&img);
+    REQUIRE_OK(mv_nlinv(&one, &img, NULL, &o));
+    EXPECT(mv_vol_count(&img) == mv_vol_count(&ref) &&
+           memcmp(img.data, ref.data, (size_t)mv_vol_count(&ref) * 8) == 0);
+    mv_free(&img);
+    mv_free(&ref);
+    {   /* threads: the same bytes; the progress callback's steps run over the frames */
+        int th, rp, reps = tu_test_reps(2);
+        double r0 = 0, r1 = 0, *fl[2];
+        memset(&o, 0, sizeof(o));
+        o.iterations = 3, o.realtime = 1, o.maps = 2, o.threads = 1, o.noncart = 1;
+        mv_vol_init(&ref);
+        REQUIRE_OK(mv_nlinv(&k3, &ref, NULL, &o));
+        for (th = 2; th <= 3; th++)
+            for (rp = 0; rp < reps; rp++) {
+                o.threads = th;
+                mv_vol_init(&img);
+                REQUIRE_OK(mv_nlinv(&k3, &img, NULL, &o));
+                EXPECT_MSG(memcmp(img.data, ref.data, (size_t)mv_vol_count(&ref) * 8) == 0,
+                           "real-time NLINV with %d threads differs from 1 thread", th);
+                mv_free(&img);
+            }
+        fl[0] = &r0, fl[1] = &r1;
+        o.progress = nlinv_residual_cb, o.progress_user = fl;
+        mv_vol_init(&img);
+        REQUIRE_OK(mv_nlinv(&k3, &img, NULL, &o));
+        mv_free(&img);
+        EXPECT_MSG(r0 > 0 && r1 > 0, "progress: first %g, last %g", r0, r1);
+        o.progress = rt_cancel_cb, o.progress_user = NULL;
+        EXPECT(mv_nlinv(&k3, &img, NULL, &o) == MV_ERR_CANCELLED);
+        EXPECT_MSG(strstr(mv_last_error(), "before step 7") != NULL, "error: %s", mv_last_error());
+        EXPECT(img.data == NULL);
+        mv_free(&ref);
+    }
+    /* refusals: realtime with shared coils; a pattern of 2 frames is whole frames, 1.5 is not */
+    memset(&o, 0, sizeof(o));
+    o.realtime = 1, o.shared_coils = 1;
+    mv_vol_init(&img);
+    EXPECT(mv_nlinv(&k3, &img, NULL, &o) == MV_ERR_INVALID_ARG);
+    EXPECT_MSG(strstr(mv_last_error(), "shared_coils") != NULL, "error: %s", mv_last_error());
+    o.shared_coils = 0, o.realtime = 2;
+    EXPECT(mv_nlinv(&k3, &img, NULL, &o) == MV_ERR_INVALID_ARG);
+    EXPECT(img.data == NULL);
+    mv_free(&k3);
+    mv_free(&pat);
 }
 
 /* ---- coil compression (BART cc, ccapply) ---- */

@@ -1659,7 +1659,7 @@ PYEOF
     bart nlinv -i 6 "$LL/k3" "$LL/bn" "$LL/bns" >/dev/null 2>&1
     $T nlinv -i 6 "$LL/k3" "$LL/mn" "$LL/mns" && "$PY" "$LL/nrmse.py" "$LL/bn" "$LL/mn" 1e-4 &&
       "$PY" "$LL/nrmse.py" "$LL/bns" "$LL/mns" 1e-4 && ok || bad "nlinv -i 6 of a 3D volume vs bart nlinv"
-    for R in "-I $LL/k0" "-n" "-P"; do
+    for R in "-I $LL/k0" "-P"; do
       $T nlinv $R "$LL/k0" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "not implemented" "$W/err" && ok || bad "nlinv $R: usage error: $(cat "$W/err")"
     done
     $T nlinv -s 8 "$LL/ks" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "frame axes" "$W/err" && ok || bad "nlinv -s 8 (the coil axis): usage error: $(cat "$W/err")"
@@ -1691,6 +1691,48 @@ PYEOF
       ok || bad "nlinv -t -s 1024: one set of coils on the doubled grid: $(sed -n 2p "$LL/mns.hdr")"
     bart transpose 5 13 "$LL/ks" "$LL/ksms" >/dev/null 2>&1
     $T nlinv "$LL/ksms" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "SMS" "$W/err" && ok || bad "nlinv of SMS data (axis 13): usage error: $(cat "$W/err")"
+    # rtnlinv: BART's real-time NLINV (frame after frame, each from the last, regularised towards it damped) and
+    # nlinv -n (gridded data and its PSF: the adjoint without it, the image the centred half). Cartesian -p, a
+    # PSF of 2 turns for 5 frames (the same model: 1e-4); radial -t, 3 turns for 6 frames on rtnlinv's own grid
+    # (126, an image of 63) through BART's gridding (~1e-3 from the exact transform: 1e-2)
+    bart phantom -k -s 4 -x 64 "$LL/rkc" >/dev/null 2>&1 && "$PY" - "$LL" <<'PYEOF' || bad "k-space series for rtnlinv"
+import sys, numpy as np
+L = sys.argv[1] + '/'
+def wr(n, a):
+    open(L + n + '.hdr', 'w').write('# Dimensions\n' + ' '.join(str(v) for v in a.shape) + '\n')
+    a.astype(np.complex64).flatten(order='F').tofile(L + n + '.cfl')
+k = np.fromfile(L + 'rkc.cfl', np.complex64).reshape((64, 64, 1, 4) + (1,) * 12, order='F')
+p = np.zeros((64, 64, 2))
+for t in range(2):
+    for y in range(64):
+        p[:, y, t] = 1.0 if (y % 3 == t or 28 <= y < 36) else 0.0
+p[:, :, 1] *= np.random.default_rng(5).uniform(0.5, 1, size=(64, 1))          # a weighted turn
+turn = lambda t: p[:, :, t].reshape((64, 64) + (1,) * 14, order='F')
+ks = np.concatenate([k * (turn(f % 2) != 0) * (1 + 0.05 * f) for f in range(5)], axis=10)
+wr('rp', p.reshape((64, 64) + (1,) * 8 + (2,) + (1,) * 5, order='F')); wr('rks', ks)
+wr('rp0', turn(0)); wr('rk0', ks[:, :, :, :, :, :, :, :, :, :, :1])
+PYEOF
+    for R in "-i 6" "-i 5 -m 2 -T 0.5 -f 0.7 -S" "-i 5 -T 0 -c -N -a 100 -b 20"; do
+      bart rtnlinv $R -p "$LL/rp" "$LL/rks" "$LL/bn" "$LL/bns" >/dev/null 2>&1
+      $T rtnlinv $R -p "$LL/rp" "$LL/rks" "$LL/mn" "$LL/mns" && "$PY" "$LL/nrmse.py" "$LL/bn" "$LL/mn" 1e-4 5 &&
+        "$PY" "$LL/nrmse.py" "$LL/bns" "$LL/mns" 1e-4 5 && ok || bad "rtnlinv $R -p (2 PSF turns, 5 frames) vs bart rtnlinv -p"
+    done
+    # (bart 0.8's nlinv -n on a series returns NaN: one frame)
+    bart nlinv -n -i 6 -p "$LL/rp0" "$LL/rk0" "$LL/bn" "$LL/bns" >/dev/null 2>&1
+    $T nlinv -n -i 6 -p "$LL/rp0" "$LL/rk0" "$LL/mn" "$LL/mns" && "$PY" "$LL/nrmse.py" "$LL/bn" "$LL/mn" 1e-4 &&
+      "$PY" "$LL/nrmse.py" "$LL/bns" "$LL/mns" 1e-4 && ok || bad "nlinv -n -p (gridded data, its PSF) vs bart nlinv -n"
+    bart traj -r -x 64 -y 13 -t 3 "$LL/rtt" >/dev/null 2>&1 && bart phantom -s 4 -t "$LL/rtt" "$LL/rtk1" >/dev/null 2>&1 &&
+      bart join 10 "$LL/rtk1" "$LL/rtk1" "$LL/rtk" >/dev/null 2>&1 || bad "radial series for rtnlinv"
+    for R in "-i 6" "-i 5 -m 2 -T 0.7 -S"; do
+      bart rtnlinv $R -t "$LL/rtt" "$LL/rtk" "$LL/bn" "$LL/bns" >/dev/null 2>&1
+      $T rtnlinv $R -t "$LL/rtt" "$LL/rtk" "$LL/mn" "$LL/mns" && "$PY" "$LL/nrmse.py" "$LL/bn" "$LL/mn" 1e-2 6 &&
+        "$PY" "$LL/nrmse.py" "$LL/bns" "$LL/mns" 1e-2 6 && ok || bad "rtnlinv $R -t (radial, 3 turns, 6 frames) vs bart rtnlinv -t"
+    done
+    $T rtnlinv -i 4 -t "$LL/rtt" -x 128:128:1 "$LL/rtk" "$LL/mx" "$LL/mxs" && [ "$(sed -n 2p "$LL/mx.hdr")" = "64 64 1 1 1 1 1 1 1 1 6 1 1 1 1 1 " ] &&
+      [ "$(sed -n 2p "$LL/mxs.hdr")" = "128 128 1 4 1 1 1 1 1 1 6 1 1 1 1 1 " ] && ok || bad "rtnlinv -t -x 128:128:1 (the grid given): $(sed -n 2p "$LL/mxs.hdr")"
+    for R in "-p $LL/rp -t $LL/rtt" "-I $LL/rk0 -p $LL/rp" "-s -p $LL/rp" "-x 127:127:1 -t $LL/rtt" ""; do
+      $T rtnlinv $R "$LL/rks" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "rtnlinv" "$W/err" && ok || bad "rtnlinv $R: usage error: $(cat "$W/err")"
+    done
     # cc / ccapply: BART's coil compression. An eigenvector's sign is its solver's: the virtual coils and the
     # matrices' columns are compared each up to a real sign (the last channel's entry is real in both), and the
     # first P columns only (the small eigenvalues' vectors are at BART's float32 rounding); ccapply reads the

@@ -31,8 +31,13 @@
       1, 1, T: a trajectory per frame) the frames are non-Cartesian, Pk
       (1, M, 1, C, T), A_t the exact NUDFT as nc's (every weight 1).
   ref_recon.py nlinv P   reads Pk (k-space (x, y, z, C, F)), Popts.txt
-      ("steps cg maps a b real uncombined no_normalize tol fov shared": shared
-      1, one set of coils for every frame, BART -s) and, when
+      ("steps cg maps a b real uncombined no_normalize tol fov shared
+      [gridded realtime damping]": shared 1, one set of coils for every
+      frame, BART -s; gridded 1, BART nlinv -n: the adjoint without the
+      pattern, the image the centred half, FOV 0.5; realtime 1, BART
+      rtnlinv: the frames one by one, each from the last's solution and
+      regularised towards damping times it, the data scale the first
+      frame's, the grid (with Pt) rtnlinv's square smooth size) and, when
       present, Pp (a pattern (x, y, z) or (x, y, z, F)); with Pt (a
       trajectory (3, X, Y) or per frame; k (1, X, Y, C, F), Pp (1, X, Y)
       or per frame) the data gridded as BART's nlinv -t does, by the exact
@@ -293,20 +298,41 @@ def bart_fftmod(shape):
     return np.exp(2j * np.pi * ph)
 
 
-def nlinv_grid(d, k, nf, nc):
+def rt_grid_size(mx):
+    """BART rtnlinv's grid (estimate_fast_sq_im_dims on the doubled
+    trajectory): the first 2,3,5,7-smooth integer from int(2 max |2k|)"""
+    s = int(np.float32(2) * np.float32(2) * np.float32(max(mx)))
+    while True:
+        n = s
+        for q in (2, 3, 5, 7):
+            while n > 0 and n % q == 0:
+                n //= q
+        if n <= 1:
+            return s
+        s += 1
+
+
+def nlinv_grid(d, k, nf, nc, rt=False):
     """non-Cartesian NLINV's gridding (BART nlinv -t): the image grid 2
     ceil(max |k|) per axis, the reconstruction grid twice it; the data and
     |P|^2 of each frame through the exact adjoint NUDFT onto the doubled grid
     (the trajectory doubled) and the centred unitary FFT, times sqrt(2^d)
-    and 2^d: (gridded k-space (g, C, F), PSF (g, F), image dims, grid)"""
+    and 2^d: (gridded k-space (g, C, F), PSF (g, F), image dims, grid).
+    rt (BART rtnlinv -t): the grid rtnlinv's square one, frame f on
+    trajectory f mod T with the PSF of frame f mod T's samples"""
     t = readcfl(d + 't')
     npts = t.shape[1] * t.shape[2]
     t = t.reshape(3, npts, -1, order='F')
     mx = np.abs(t).max(axis=(1, 2)).astype(np.float32)
     out = [1 if m == 0 else 2 * int(np.ceil(m)) for m in mx]
+    g = [2 * n if n > 1 else 1 for n in out]
+    if rt:                                                                # rtnlinv's grid S, maybe odd
+        S = rt_grid_size(mx)
+        g = [1 if m == 0 else S for m in mx]
+        out = [n // 2 if n > 1 else 1 for n in g]
     if os.path.exists(d + 'dims.txt'):                                    # given (BART 0.9's -x)
         out = [int(v) for v in open(d + 'dims.txt').read().split()]
-    g = [2 * n if n > 1 else 1 for n in out]
+        g = [2 * n if n > 1 else 1 for n in out]
     N = g[0] * g[1] * g[2]
     k = k.reshape(npts, nc, nf, order='F')
     if os.path.exists(d + 'p.cfl'):
@@ -320,7 +346,8 @@ def nlinv_grid(d, k, nf, nc):
         kt = 2 * t[:, :, f % t.shape[2]].real.astype(np.float64)          # (3, npts), the trajectory doubled
         E = np.exp(2j * np.pi * sum(np.outer(grid[:, a], kt[a]) / g[a] for a in range(3))) / np.sqrt(N)
         kg[:, :, f] = E @ k[:, :, f]
-        psf[:, f] = E @ np.abs(pw[:, f % pw.shape[1]]) ** 2
+        pf = f % t.shape[2] if rt else f
+        psf[:, f] = E @ np.abs(pw[:, pf % pw.shape[1]]) ** 2
     sc = 2.0 ** sum(n > 1 for n in g)
     shape = tuple(g)
     kg = fftc(kg.reshape(shape + (nc, nf), order='F'), (0, 1, 2)) * np.sqrt(sc)
@@ -330,7 +357,10 @@ def nlinv_grid(d, k, nf, nc):
 
 def nlinv(d):
     k = readcfl(d + 'k').astype(np.complex128)
-    steps, cg, nm, a, b, real, unc, nonorm, tol, fov, shared = open(d + 'opts.txt').read().split()
+    w = open(d + 'opts.txt').read().split()
+    steps, cg, nm, a, b, real, unc, nonorm, tol, fov, shared = w[:11]
+    # BART nlinv -n (gridded data, the pattern its PSF), rtnlinv (frame by frame, damped reference)
+    gridded, rt, damp = (int(w[11]), int(w[12]), float(w[13])) if len(w) > 11 else (0, 0, 0.0)
     shared = int(shared)
     tol, fov = float(tol), float(fov)
     steps, cg, nm, real, unc, nonorm = int(steps), int(cg), int(nm), int(real), int(unc), int(nonorm)
@@ -339,12 +369,15 @@ def nlinv(d):
     nc = k.shape[3]
     nf = k.size // (k.shape[0] * k.shape[1] * k.shape[2] * nc)
     if noncart:
-        k, psf, out, (nx, ny, nz) = nlinv_grid(d, k, nf, nc)
+        k, psf, out, (nx, ny, nz) = nlinv_grid(d, k, nf, nc, rt)
         fov = fov if fov > 0 else 0.5
     else:
         nx, ny, nz = k.shape[:3]
         out = [nx, ny, nz]
         k = k.reshape(nx, ny, nz, nc, nf, order='F')
+        if gridded:
+            out = [n // 2 if n > 1 else 1 for n in out]
+            fov = fov if fov > 0 else 0.5
     N = nx * ny * nz
     fm = bart_fftmod((nx, ny, nz))
     if noncart:
@@ -355,7 +388,7 @@ def nlinv(d):
         else:
             pat = (np.sum(np.abs(k) ** 2, axis=3) != 0).astype(np.complex128)
         pat = pat * fm[..., None]                              # (x, y, z, npf)
-        pat_adj = pat
+        pat_adj = np.broadcast_to(fm[..., None], (nx, ny, nz, 1)) if gridded else pat
     box = np.ones((nx, ny, nz))
     if 0 < fov < 1:                                            # BART's compute_mask: a centred box
         box = np.zeros((nx, ny, nz))
@@ -375,71 +408,90 @@ def nlinv(d):
     ax3 = (0, 1, 2)
     fwd = lambda v: np.fft.fftn(v, axes=ax3)
     inv = lambda v: np.fft.ifftn(v, axes=ax3) * N          # BART's unnormalised inverse
-    P = lambda f: pat[..., f % pat.shape[3]]
-    PA = lambda f: pat_adj[..., f % pat_adj.shape[3]]
-    y = k * (100 / np.linalg.norm(k))
-    img = np.ones((nx, ny, nz, nm, nf), complex)             # x: images (voxel, map, frame)
-    ks = np.zeros((nx, ny, nz, nc, nm, 1 if shared else nf), complex)  # coil k-spaces (voxel, coil, map, coil frame)
+    cgdone = [0]
 
     def coils(kk):
         return inv(W[..., None, None, None] * kk)
 
-    def F(x, c):
-        return np.stack([np.stack([P(f) * fwd(msk * np.sum(x[..., :, f] * c[..., j, :, f % c.shape[5]], axis=3))
-                                   for j in range(nc)], axis=3) for f in range(nf)], axis=4)
+    def irgnm(y, img, ks, ref, P, PA):
+        """the IRGNM of the frames of y (x, y, z, C, F) from (img, ks),
+        regularised towards ref (None: 0); P(f), PA(f): frame f's patterns"""
+        nf = y.shape[4]
 
-    def der(x0, c0, dx, dk):
-        dc = coils(dk)
-        return np.stack([np.stack([P(f) * fwd(msk * (np.sum(dx[..., :, f] * c0[..., j, :, f % c0.shape[5]], axis=3) +
-                                                      np.sum(x0[..., :, f] * dc[..., j, :, f % dc.shape[5]], axis=3)))
-                                   for j in range(nc)], axis=3) for f in range(nf)], axis=4)
+        def F(x, c):
+            return np.stack([np.stack([P(f) * fwd(msk * np.sum(x[..., :, f] * c[..., j, :, f % c.shape[5]], axis=3))
+                                       for j in range(nc)], axis=3) for f in range(nf)], axis=4)
 
-    def adj(x0, c0, z):
-        t = np.stack([np.stack([msk * inv(np.conj(PA(f)) * z[..., j, f]) for j in range(nc)], axis=3)
-                      for f in range(nf)], axis=4)         # (x, y, z, C, F)
-        dx = np.sum(np.conj(c0) * t[:, :, :, :, None, :], axis=3)
-        if real:
-            dx = dx.real + 0j
-        dk = np.conj(W)[..., None, None, None] * fwd(np.conj(x0)[:, :, :, None, :, :] * t[:, :, :, :, None, :])
-        if shared:                                             # the coils' adjoint sums over the frames
-            dk = np.conj(W)[..., None, None, None] * fwd(np.sum(np.conj(x0)[:, :, :, None, :, :] *
-                                                                t[:, :, :, :, None, :], axis=5, keepdims=True))
-        return dx, dk
+        def der(x0, c0, dx, dk):
+            dc = coils(dk)
+            return np.stack([np.stack([P(f) * fwd(msk * (np.sum(dx[..., :, f] * c0[..., j, :, f % c0.shape[5]], axis=3) +
+                                                          np.sum(x0[..., :, f] * dc[..., j, :, f % dc.shape[5]], axis=3)))
+                                       for j in range(nc)], axis=3) for f in range(nf)], axis=4)
 
-    alpha = 1.0
-    cgdone = [0]
-    for _ in range(steps):
-        c0 = coils(ks)
-        r = y - F(img, c0)
-        px, pk = adj(img, c0, r)
-        px, pk = px - alpha * img, pk - alpha * ks
-        hx, hk = np.zeros_like(img), np.zeros_like(ks)
-        rx, rk = px.copy(), pk.copy()
-        qx, qk = rx.copy(), rk.copy()
-        rs = np.vdot(rx, rx).real + np.vdot(rk, rk).real
-        eps = (tol * tol * rs) ** 2                            # BART's legacy stop (tol 0: none)
-        for it in range(cg):
-            ax_, ak_ = adj(img, c0, der(img, c0, qx, qk))
-            ax_, ak_ = ax_ + alpha * qx, ak_ + alpha * qk
-            al = rs / (np.vdot(qx, ax_).real + np.vdot(qk, ak_).real)
-            hx, hk = hx + al * qx, hk + al * qk
-            rx, rk = rx - al * ax_, rk - al * ak_
-            rn = np.vdot(rx, rx).real + np.vdot(rk, rk).real
-            if rn <= eps:
-                cgdone[0] += it + 1
-                break
-            qx, qk = rx + (rn / rs) * qx, rk + (rn / rs) * qk
-            rs = rn
-        else:
-            cgdone[0] += cg
-        img, ks = img + hx, ks + hk
-        alpha = alpha / 2
-        for m in range(1, nm):                                # ENLIVE: BART's Gram-Schmidt, from the maps before it
-            acc = np.zeros_like(ks[..., 0, :])
-            for p in range(m):
-                v = np.sum(ks[..., m, :] * np.conj(ks[..., p, :])) / np.sum(np.abs(ks[..., p, :]) ** 2)
-                acc = acc + v * ks[..., p, :]
-            ks[..., m, :] = ks[..., m, :] - acc
+        def adj(x0, c0, z):
+            t = np.stack([np.stack([msk * inv(np.conj(PA(f)) * z[..., j, f]) for j in range(nc)], axis=3)
+                          for f in range(nf)], axis=4)         # (x, y, z, C, F)
+            dx = np.sum(np.conj(c0) * t[:, :, :, :, None, :], axis=3)
+            if real:
+                dx = dx.real + 0j
+            dk = np.conj(W)[..., None, None, None] * fwd(np.conj(x0)[:, :, :, None, :, :] * t[:, :, :, :, None, :])
+            if shared:                                             # the coils' adjoint sums over the frames
+                dk = np.conj(W)[..., None, None, None] * fwd(np.sum(np.conj(x0)[:, :, :, None, :, :] *
+                                                                    t[:, :, :, :, None, :], axis=5, keepdims=True))
+            return dx, dk
+
+        alpha = 1.0
+        for _ in range(steps):
+            c0 = coils(ks)
+            r = y - F(img, c0)
+            px, pk = adj(img, c0, r)
+            if ref is not None:                                # IRGNM towards x_ref: + alpha x_ref
+                px, pk = px + alpha * ref[0], pk + alpha * ref[1]
+            px, pk = px - alpha * img, pk - alpha * ks
+            hx, hk = np.zeros_like(img), np.zeros_like(ks)
+            rx, rk = px.copy(), pk.copy()
+            qx, qk = rx.copy(), rk.copy()
+            rs = np.vdot(rx, rx).real + np.vdot(rk, rk).real
+            eps = (tol * tol * rs) ** 2                            # BART's legacy stop (tol 0: none)
+            for it in range(cg):
+                ax_, ak_ = adj(img, c0, der(img, c0, qx, qk))
+                ax_, ak_ = ax_ + alpha * qx, ak_ + alpha * qk
+                al = rs / (np.vdot(qx, ax_).real + np.vdot(qk, ak_).real)
+                hx, hk = hx + al * qx, hk + al * qk
+                rx, rk = rx - al * ax_, rk - al * ak_
+                rn = np.vdot(rx, rx).real + np.vdot(rk, rk).real
+                if rn <= eps:
+                    cgdone[0] += it + 1
+                    break
+                qx, qk = rx + (rn / rs) * qx, rk + (rn / rs) * qk
+                rs = rn
+            else:
+                cgdone[0] += cg
+            img, ks = img + hx, ks + hk
+            alpha = alpha / 2
+            for m in range(1, nm):                                # ENLIVE: BART's Gram-Schmidt, from the maps before it
+                acc = np.zeros_like(ks[..., 0, :])
+                for p in range(m):
+                    v = np.sum(ks[..., m, :] * np.conj(ks[..., p, :])) / np.sum(np.abs(ks[..., p, :]) ** 2)
+                    acc = acc + v * ks[..., p, :]
+                ks[..., m, :] = ks[..., m, :] - acc
+        return img, ks
+
+    if not rt:
+        y = k * (100 / np.linalg.norm(k))
+        img, ks = irgnm(y, np.ones((nx, ny, nz, nm, nf), complex),
+                        np.zeros((nx, ny, nz, nc, nm, 1 if shared else nf), complex), None,
+                        lambda f: pat[..., f % pat.shape[3]], lambda f: pat_adj[..., f % pat_adj.shape[3]])
+    else:                                                      # rtnlinv: frame by frame from the last, damped reference
+        scale = 100 / np.linalg.norm(k[..., 0])
+        img = np.zeros((nx, ny, nz, nm, nf), complex)
+        ks = np.zeros((nx, ny, nz, nc, nm, nf), complex)
+        xi, xk, ref = np.ones((nx, ny, nz, nm, 1), complex), np.zeros((nx, ny, nz, nc, nm, 1), complex), None
+        for f in range(nf):
+            pf, pa = pat[..., f % pat.shape[3]], pat_adj[..., f % pat_adj.shape[3]]
+            xi, xk = irgnm(k[..., f:f + 1] * scale, xi, xk, ref, lambda _: pf, lambda _: pa)
+            img[..., f:f + 1], ks[..., f:f + 1] = xi, xk
+            ref = (damp * xi, damp * xk)
     sens = coils(ks) * fm[..., None, None, None]
     if unc:
         groups = [[m] for m in range(nm)]
