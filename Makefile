@@ -115,6 +115,9 @@ run: $(BUILD)/demo $(BUILD)/mvtool $(BUILD)/mri_recon $(BUILD)/proton_pdd
 	  $(BUILD)/mvtool slice 10 0 $(BUILD)/run-rti $(BUILD)/run-rti0 && $(BUILD)/mvtool slice 10 3 $(BUILD)/run-rti $(BUILD)/run-rti3 && \
 	  printf "rtnlinv -i 6 -t (bart rtnlinv: 3 turns of 9 spokes, 6 frames): frame 0 (from x = 1) against frame 3 (from frame 2), the same data: " && \
 	  $(BUILD)/mvtool nrmse $(BUILD)/run-rti0 $(BUILD)/run-rti3
+	$(BUILD)/mvtool twixread -A -d 2 tests/fuzz/corpus/twix/ve_tiny_auto $(BUILD)/run-twix && \
+	  printf "twixread -A of a VE file twixtools wrote (bart twixread), sizes:" && \
+	  $(BUILD)/mvtool show -m $(BUILD)/run-twix | sed -n 's/^AoD://p' | tr '\t' ' '
 	$(BUILD)/mvtool zeros 4 2000 1 1 4 $(BUILD)/run-z0 && $(BUILD)/mvtool noise -s 3 -n 2 $(BUILD)/run-z0 $(BUILD)/run-nz && \
 	  $(BUILD)/mvtool whiten -n $(BUILD)/run-nz $(BUILD)/run-nz $(BUILD)/run-wz && $(BUILD)/mvtool std 15 $(BUILD)/run-nz $(BUILD)/run-ns && \
 	  $(BUILD)/mvtool std 15 $(BUILD)/run-wz $(BUILD)/run-ws && printf "std of 4-coil noise of variance 2: " && \
@@ -614,7 +617,7 @@ FUZZ_DIR   := $(BUILD)/fuzz$(FUZZ_OPT)
 # `make fuzz` then reuses: one ASan+UBSan build per target serves both.
 # Without libFuzzer, the same replay with any compiler: make
 # $(BUILD)/replay-nifti (tests/fuzz/fuzz_main.c).
-FUZZERS := nifti gunzip loadops cfl text metaimage mgh nrrd h5
+FUZZERS := nifti gunzip loadops cfl text metaimage mgh nrrd h5 twix
 $(BUILD)/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_main.c tests/fuzz/fuzz_itk_chain.h medvol.h | $(BUILD)
 	$(CC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all $(WFLAGS) -o $@ $< tests/fuzz/fuzz_main.c $(LDLIBS)
 test-fuzz-replay: $(addprefix $(FUZZ_DIR)/,$(FUZZERS))

@@ -2729,6 +2729,68 @@ MVDEF mv_status mv_cfl_writer_write(mv_cfl_writer *w, const void *samples, size_
 MVDEF mv_status mv_cfl_writer_close(mv_cfl_writer *w, int commit);
 #endif
 
+/* Siemens raw data (twix .dat), read as BART 0.8's twixread reads it. A
+   VD/VE file starts with a MultiRaid header (u32 0, u32 scans N, 0 < N <
+   30, then N entries of 152 bytes: measId, fileId, u64 offset, u64
+   length, patient and protocol names); the last scan is read. A VB file
+   (a first u32 that is not 0) is one scan. A scan is a header (its first
+   u32 its length) and then the ADCs: VD/VE a 192-byte scan header and per
+   channel a 32-byte channel header and the samples; VB a 128-byte header
+   per channel. Counters (Lin, Ave, Sli, Par, Eco, Phs, Rep, Set) place
+   an ADC's (samples x channels) block in BART's 16 axes: Lin 1 (plus
+   CenterLin with opts.line_offset, -L), Par 2 (plus CenterPar with
+   opts.partition_offset, -P), Eco 5, Phs 6, Rep 10, Set 11, Sli 13, Ave
+   14; radial (opts.radial_lines R, -r): out (1, X, R, C, ...), Par into
+   the slice axis 13. Image ADCs only: an ADC flagged ACQEND ends the
+   scan; SYNCDATA, RTFEEDBACK, HPFEEDBACK, REFPHASESTABSCAN,
+   PHASESTABSCAN, PHASCOR, NOISEADJSCAN (and bit 60) ones are skipped by
+   their DMA length, as are ADCs of another sample count. The sizes are
+   the options' (-x -y -z -s -v -c -n, 1 where 0) or, with opts.auto_dims
+   (-A), one more than each counter's largest over the image ADCs of the
+   first sample count (BART's first pass); an ADC outside them is skipped
+   (counted, BART's warning) and the ADCs read must number opts.adcs (-a;
+   0: lines x partitions x slices x repetitions; -A: the ADCs the first
+   pass found), else MV_ERR_BAD_DATA, as BART's error. opts.mpi (-M): BART's
+   MPI mode (each (Rep 0, Lin 0) ADC starts a new slice, the first one
+   dropped). out: c64 with BART's 16 sizes in opts.dims, the axes past
+   medvol's 7 folded into the last (mv_load_opts.cfl_fold's layout).
+   Where BART stops the process (a file that ends inside an ADC, before
+   ACQEND, a DMA length shorter than the headers read, N out of range)
+   this returns MV_ERR_TRUNCATED or MV_ERR_BAD_HEADER / MV_ERR_BAD_DATA
+   naming the file, the byte offset and the field; an ADC whose channel
+   count differs from the sizes ends the reading, as BART's "ADC read
+   error, stopping" (then the count check applies). An output above
+   opts.max_bytes (0: no limit) is MV_ERR_SIZE_OVERFLOW. The file is read
+   through a read-only mapping where it can be mapped (as mv_load's
+   MV_MMAP_AUTO: a file cut short by another process while it is read can
+   raise SIGBUS), else by pread. Checked against
+   bart 0.8 twixread and twixtools' reader on files twixtools writes
+   (tests/test_tools.sh) and by tests/fuzz/fuzz_twix.c. allocates: yes.
+   thread-safe: yes. */
+typedef struct mv_twix_opts {
+    int64_t samples, lines, partitions, slices, averages, channels, repetitions; /* -x -y -z -s -v -c -n: 0 = 1 */
+    int64_t radial_lines; /* -r: 0 = Cartesian */
+    int64_t adcs;         /* -a: the image ADCs expected, 0 = the default above */
+    int auto_dims;        /* -A */
+    int line_offset;      /* -L: Lin + CenterLin */
+    int partition_offset; /* -P: Par + CenterPar */
+    int mpi;              /* -M */
+    uint64_t max_bytes;   /* the output's limit, 0 = none */
+    void *alloc_ctx;
+    int64_t dims[16];     /* out: BART's sizes of the output */
+    int vd;               /* out: 1 VD/VE, 0 VB */
+    int scans;            /* out: the file's scans (1 for VB) */
+    int64_t adcs_read;    /* out: image ADCs read */
+    int64_t adcs_outside; /* out: of those, outside the sizes (skipped) */
+    char patient[65], protocol[65]; /* out: the last scan's entry (VD/VE) */
+} mv_twix_opts;
+
+#if !defined(MEDVOL_NO_STDIO)
+MVDEF mv_status mv_twix_read(const char *path, mv_vol *out, mv_twix_opts *opts);
+#endif
+/* the same from memory (name for messages, may be NULL) */
+MVDEF mv_status mv_twix_read_mem(const void *buf, size_t len, const char *name, mv_vol *out, mv_twix_opts *opts);
+
 /* >>api-nufft ==============================================================
    Non-Cartesian MRI: radial trajectories in BART's conventions, density
    compensation, and the non-uniform FFT (NUFFT) with a Toeplitz normal
@@ -23357,6 +23419,359 @@ MVDEF mv_status mv_cfl_writer_close(mv_cfl_writer *w, int commit)
     mv__free(w->cname, ctx);
     mv__free(w, ctx);
     return commit ? st : MV_OK;
+}
+#endif
+
+/* >>impl-twix ============================================================= */
+
+/* BART's DIMS axes twixread fills */
+enum { MV__TW_READ = 0, MV__TW_PHS1 = 1, MV__TW_PHS2 = 2, MV__TW_COIL = 3, MV__TW_TE = 5, MV__TW_COEFF = 6,
+       MV__TW_TIME = 10, MV__TW_TIME2 = 11, MV__TW_SLICE = 13, MV__TW_AVG = 14 };
+
+/* the evalinfo bits of ADCs that are not image data (BART's is_image_adc):
+   ACQEND 0, RTFEEDBACK 1, HPFEEDBACK 2, SYNCDATA 5, REFPHASESTABSCAN 14,
+   PHASESTABSCAN 15, PHASCOR 21, NOISEADJSCAN 25, bit 60 */
+#define MV__TW_NOT_IMAGE ((uint64_t)0x1 | 0x2 | 0x4 | 0x20 | 0x4000 | 0x8000 | 0x200000 | 0x2000000 | ((uint64_t)1 << 60))
+
+/* one channel's view of an ADC: the fields of BART's mdh2 */
+typedef struct mv__tw_mdh {
+    uint32_t dma;        /* FlagsAndDMALength & 0x1FFFFFF of the header holding it */
+    uint64_t evalinfo;
+    uint16_t samples, channels, lc[14];
+    uint16_t center_lin, center_par;
+} mv__tw_mdh;
+
+typedef struct mv__tw {
+    mv__src *src;
+    int vd;
+    uint64_t pos;       /* the next byte to read */
+    uint64_t data_start;
+    const char *name;
+} mv__tw;
+
+static uint16_t mv__tw_u16(const unsigned char *b) { return (uint16_t)(b[0] | b[1] << 8); }
+static uint32_t mv__tw_u32(const unsigned char *b)
+{
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+static uint64_t mv__tw_u64(const unsigned char *b) { return mv__tw_u32(b) | (uint64_t)mv__tw_u32(b + 4) << 32; }
+
+/* the mdh fields at m (VD/VE: the scan header + 40, VB: the channel
+   header + 20); dma from the header h */
+static void mv__tw_parse(const unsigned char *h, const unsigned char *m, mv__tw_mdh *d)
+{
+    int i;
+    d->dma = mv__tw_u32(h) & 0x01FFFFFFu;
+    d->evalinfo = mv__tw_u64(m);
+    d->samples = mv__tw_u16(m + 8);
+    d->channels = mv__tw_u16(m + 10);
+    for (i = 0; i < 14; i++) d->lc[i] = mv__tw_u16(m + 12 + 2 * i);
+    d->center_lin = mv__tw_u16(m + 12 + 28 + 4 + 2 + 10);
+    d->center_par = mv__tw_u16(m + 12 + 28 + 4 + 2 + 10 + 2);
+}
+
+/* n bytes at the reading position, which moves past them */
+static mv_status mv__tw_take(mv__tw *t, void *dst, size_t n, const char *what)
+{
+    mv_status st = mv__src_read(t->src, t->pos, dst, n);
+    if (st != MV_OK && st != MV_ERR_TRUNCATED) return st;
+    if (st != MV_OK)
+        return mv__fail(MV_ERR_TRUNCATED, "%s: %s at byte %llu: the file ends", t->name, what,
+                        (unsigned long long)t->pos);
+    t->pos += n;
+    return MV_OK;
+}
+
+/* BART's siemens_meas_setup: the measurement data's first byte */
+static mv_status mv__tw_setup(mv__tw *t, mv_twix_opts *o)
+{
+    unsigned char h[8], e[152], l[4];
+    uint32_t off, n;
+    MV__TRY(mv__tw_take(t, h, 8, "the file header"));
+    off = mv__tw_u32(h), n = mv__tw_u32(h + 4);
+    t->vd = off == 0 && n < 64;
+    o->vd = t->vd, o->scans = 1, o->patient[0] = o->protocol[0] = 0;
+    if (!t->vd) {
+        t->data_start = off; /* VB: the header's length */
+        return MV_OK;
+    }
+    MV__CHECK(n > 0 && n < 30, MV_ERR_BAD_HEADER, "%s: the MultiRaid header's scan count is %u (1 .. 29)", t->name,
+              (unsigned)n);
+    o->scans = (int)n;
+    t->pos = 8 + 152 * (uint64_t)(n - 1);
+    MV__TRY(mv__tw_take(t, e, sizeof(e), "the last scan's MultiRaid entry"));
+    memcpy(o->patient, e + 24, 64), o->patient[64] = 0;
+    memcpy(o->protocol, e + 88, 64), o->protocol[64] = 0;
+    t->pos = mv__tw_u64(e + 8);
+    MV__CHECK(t->pos <= ((uint64_t)1 << 62), MV_ERR_BAD_HEADER, "%s: the last scan's offset %llu", t->name,
+              (unsigned long long)t->pos);
+    MV__TRY(mv__tw_take(t, l, 4, "the scan's header length"));
+    t->data_start = mv__tw_u64(e + 8) + mv__tw_u32(l);
+    return MV_OK;
+}
+
+/* BART's skip_to_next: past the ADC by its DMA length, `used` of its
+   bytes read */
+static mv_status mv__tw_skip(mv__tw *t, const mv__tw_mdh *m, uint64_t used)
+{
+    MV__CHECK(m->dma >= used, MV_ERR_BAD_DATA, "%s: the ADC before byte %llu: DMA length %u below the %llu header bytes",
+              t->name, (unsigned long long)t->pos, (unsigned)m->dma, (unsigned long long)used);
+    t->pos += m->dma - used;
+    return MV_OK;
+}
+
+enum { MV__TW_OK, MV__TW_SKIP, MV__TW_END, MV__TW_ERROR };
+
+/* the scan header (VD/VE) and channel c's header; *m its fields; *end 1
+   on ACQEND (VD/VE: seen in the scan header, before a channel header
+   that a file may not hold) */
+static mv_status mv__tw_headers(mv__tw *t, unsigned char *scan, int64_t c, mv__tw_mdh *m, int *end)
+{
+    unsigned char ch[128];
+    *end = 0;
+    if (t->vd) {
+        if (c == 0) {
+            MV__TRY(mv__tw_take(t, scan, 192, "a scan header (before ACQEND)"));
+            mv__tw_parse(scan, scan + 40, m);
+            if (m->evalinfo & 1u) return *end = 1, MV_OK;
+        }
+        MV__TRY(mv__tw_take(t, ch, 32, "a channel header (before ACQEND)"));
+        mv__tw_parse(scan, scan + 40, m);
+    } else {
+        MV__TRY(mv__tw_take(t, ch, 128, "an ADC header (before ACQEND)"));
+        mv__tw_parse(ch, ch + 20, m);
+    }
+    if (m->evalinfo & 1u) *end = 1;
+    return MV_OK;
+}
+
+/* BART's siemens_bounds: one ADC of the first pass (-A) */
+static mv_status mv__tw_bounds(mv__tw *t, int64_t mn[16], int64_t mx[16], int *ret)
+{
+    unsigned char scan[192];
+    int64_t c, pos[16];
+    mv__tw_mdh m;
+    int end, i;
+    memset(pos, 0, sizeof(pos));
+    for (c = 0; c < mx[MV__TW_COIL]; c++) {
+        const uint64_t used = t->vd ? 192 + 32 : 128;
+        MV__TRY(mv__tw_headers(t, scan, c, &m, &end));
+        if (end) return *ret = MV__TW_END, MV_OK;
+        if (m.evalinfo & MV__TW_NOT_IMAGE) {
+            *ret = MV__TW_SKIP;
+            return mv__tw_skip(t, &m, used);
+        }
+        if (mx[MV__TW_READ] == 0) mx[MV__TW_READ] = m.samples, mx[MV__TW_COIL] = m.channels;
+        if (mx[MV__TW_READ] != m.samples || mx[MV__TW_COIL] != m.channels) {
+            *ret = MV__TW_SKIP;
+            return mv__tw_skip(t, &m, used);
+        }
+        pos[MV__TW_COIL] = c;
+        pos[MV__TW_PHS1] = m.lc[0], pos[MV__TW_AVG] = m.lc[1], pos[MV__TW_SLICE] = m.lc[2];
+        pos[MV__TW_PHS2] = m.lc[3], pos[MV__TW_TE] = m.lc[4], pos[MV__TW_COEFF] = m.lc[5];
+        pos[MV__TW_TIME] = m.lc[6], pos[MV__TW_TIME2] = m.lc[7];
+        for (i = 0; i < 16; i++) {
+            if (pos[i] + 1 > mx[i]) mx[i] = pos[i] + 1;
+            if (pos[i] < mn[i]) mn[i] = pos[i];
+        }
+        MV__CHECK(t->src->size >= t->pos && t->src->size - t->pos >= (uint64_t)m.samples * 8, MV_ERR_TRUNCATED,
+                  "%s: an ADC's %u samples at byte %llu: the file ends (sizes from the file, -A)", t->name,
+                  (unsigned)m.samples, (unsigned long long)t->pos);
+        t->pos += (uint64_t)m.samples * 8;
+    }
+    *ret = MV__TW_OK;
+    return MV_OK;
+}
+
+/* BART's siemens_adc_read: one ADC into buf (samples x channels), its
+   place in pos */
+static mv_status mv__tw_adc(mv__tw *t, const mv_twix_opts *o, const int64_t d[16], int64_t pos[16], float *buf,
+                            int *ret)
+{
+    unsigned char scan[192];
+    mv__tw_mdh m;
+    int64_t c;
+    int end;
+    for (c = 0; c < d[MV__TW_COIL]; c++) {
+        MV__TRY(mv__tw_headers(t, scan, c, &m, &end));
+        if (end) return *ret = MV__TW_END, MV_OK;
+        if ((m.evalinfo & MV__TW_NOT_IMAGE) || d[MV__TW_READ] != m.samples) {
+            *ret = MV__TW_SKIP;
+            return mv__tw_skip(t, &m, t->vd ? 192 + 32 : 128);
+        }
+        if (c == 0) {
+            pos[MV__TW_PHS1] = (int64_t)m.lc[0] + (o->line_offset ? m.center_lin : 0);
+            pos[MV__TW_AVG] = m.lc[1];
+            if (o->radial_lines > 0) {
+                pos[MV__TW_SLICE] = m.lc[3]; /* BART's radial reordering: partitions as slices */
+            } else {
+                pos[MV__TW_SLICE] = m.lc[2];
+                pos[MV__TW_PHS2] = (int64_t)m.lc[3] + (o->partition_offset ? m.center_par : 0);
+            }
+            pos[MV__TW_TE] = m.lc[4], pos[MV__TW_COEFF] = m.lc[5];
+            pos[MV__TW_TIME] = m.lc[6], pos[MV__TW_TIME2] = m.lc[7];
+        }
+        if (m.channels != 0 && d[MV__TW_COIL] != m.channels) return *ret = MV__TW_ERROR, MV_OK;
+        MV__TRY(mv__tw_take(t, buf + 2 * c * d[MV__TW_READ], (size_t)d[MV__TW_READ] * 8, "an ADC's samples"));
+    }
+    *ret = MV__TW_OK;
+    return MV_OK;
+}
+
+/* the output's sizes: the options' or (-A) the first pass's */
+static mv_status mv__tw_dims(mv__tw *t, mv_twix_opts *o, int64_t d[16], int64_t off[16], int64_t *adcs)
+{
+    int i, r = MV__TW_OK;
+    for (i = 0; i < 16; i++) d[i] = 1, off[i] = 0;
+    d[MV__TW_READ] = o->samples > 0 ? o->samples : 1;
+    d[MV__TW_PHS1] = o->lines > 0 ? o->lines : 1;
+    d[MV__TW_PHS2] = o->partitions > 0 ? o->partitions : 1;
+    d[MV__TW_SLICE] = o->slices > 0 ? o->slices : 1;
+    d[MV__TW_AVG] = o->averages > 0 ? o->averages : 1;
+    d[MV__TW_COIL] = o->channels > 0 ? o->channels : 1;
+    d[MV__TW_TIME] = o->repetitions > 0 ? o->repetitions : 1;
+    if (o->radial_lines > 0) d[MV__TW_PHS1] = o->radial_lines;
+    *adcs = o->adcs > 0 ? o->adcs : d[MV__TW_PHS1] * d[MV__TW_PHS2] * d[MV__TW_SLICE] * d[MV__TW_TIME];
+    if (o->auto_dims) {
+        int64_t mn[16], mx[16];
+        for (i = 0; i < 16; i++) mn[i] = mx[i] = 0;
+        mx[MV__TW_COIL] = 1000;
+        *adcs = 0;
+        t->pos = t->data_start;
+        while (r != MV__TW_END) {
+            MV__TRY(mv__tw_bounds(t, mn, mx, &r));
+            if (r == MV__TW_OK) ++*adcs;
+        }
+        MV__CHECK(*adcs > 0, MV_ERR_BAD_DATA, "%s: no image ADC before ACQEND (-A finds no sizes)", t->name);
+        for (i = 0; i < 16; i++) off[i] = -mn[i], d[i] = mx[i] + off[i];
+    }
+    MV__CHECK(!(o->radial_lines > 0 && d[MV__TW_PHS2] != 1), MV_ERR_INVALID_ARG,
+              "%s: radial (opts.radial_lines) with %lld partitions (BART's: 1)", t->name, (long long)d[MV__TW_PHS2]);
+    return MV_OK;
+}
+
+static mv_status mv__tw_check_opts(const mv_twix_opts *o, const char *name)
+{
+    const int64_t v[9] = {o->samples, o->lines, o->partitions, o->slices, o->averages, o->channels, o->repetitions,
+                          o->radial_lines, o->adcs};
+    static const char *const nm[9] = {"samples", "lines", "partitions", "slices", "averages", "channels",
+                                      "repetitions", "radial_lines", "adcs"};
+    int i;
+    for (i = 0; i < 9; i++)
+        MV__CHECK(v[i] >= 0 && v[i] <= ((int64_t)1 << 31), MV_ERR_INVALID_ARG, "%s: opts.%s = %lld (0 .. 2^31)", name,
+                  nm[i], (long long)v[i]);
+    MV__CHECK((o->auto_dims | o->line_offset | o->partition_offset | o->mpi) >= 0 &&
+                  (o->auto_dims | o->line_offset | o->partition_offset | o->mpi) <= 1,
+              MV_ERR_INVALID_ARG, "%s: opts.auto_dims, line_offset, partition_offset and mpi are 0 or 1", name);
+    return MV_OK;
+}
+
+static mv_status mv__twix_read_src(mv__src *src, const char *name, mv_vol *out, mv_twix_opts *o)
+{
+    void *ctx = o->alloc_ctx;
+    mv__tw t;
+    int64_t d[16], off[16], adcs, pos[16], mpi_slice = -1, blk;
+    uint64_t bytes;
+    float *buf = NULL;
+    mv_vol v;
+    mv_status st;
+    int i, r = MV__TW_OK;
+    memset(&t, 0, sizeof(t));
+    t.src = src, t.name = name;
+    o->adcs_read = o->adcs_outside = 0;
+    MV__TRY(mv__tw_check_opts(o, name));
+    MV__TRY(mv__tw_setup(&t, o));
+    MV__TRY(mv__tw_dims(&t, o, d, off, &adcs));
+    bytes = 8;
+    for (i = 0; i < 16; i++)
+        MV__CHECK(d[i] >= 1 && mv__mul_u64(bytes, (uint64_t)d[i], &bytes) && bytes <= ((uint64_t)1 << 46) &&
+                      (o->max_bytes == 0 || bytes <= o->max_bytes),
+                  MV_ERR_SIZE_OVERFLOW, "%s: output sizes up to axis %d (%lld) exceed %llu bytes", name, i,
+                  (long long)d[i], (unsigned long long)(o->max_bytes ? o->max_bytes : (uint64_t)1 << 46));
+    if (o->radial_lines > 0) { /* BART's output (1, X, R, ...): the same layout */
+        o->dims[0] = 1, o->dims[1] = d[0], o->dims[2] = d[1];
+        for (i = 3; i < 16; i++) o->dims[i] = d[i];
+    } else {
+        for (i = 0; i < 16; i++) o->dims[i] = d[i];
+    }
+    mv_vol_init(&v);
+    {   /* BART's 16 axes, those past medvol's 7 folded into the last; trailing 1s dropped */
+        int64_t vd[MV_MAX_DIMS];
+        int nd = 1;
+        for (i = 0; i < MV_MAX_DIMS; i++) vd[i] = i < MV_MAX_DIMS - 1 ? o->dims[i] : 1;
+        for (i = MV_MAX_DIMS - 1; i < 16; i++) vd[MV_MAX_DIMS - 1] *= o->dims[i];
+        for (i = 0; i < MV_MAX_DIMS; i++)
+            if (vd[i] > 1) nd = i + 1;
+        MV__TRY(mv_vol_alloc(&v, MV_DT_C64, nd, vd, ctx)); /* zeroed: the samples no ADC fills */
+    }
+    blk = d[MV__TW_READ] * d[MV__TW_COIL];
+    buf = (float *)mv__alloc((size_t)blk * 8, ctx);
+    st = buf ? MV_OK : mv__fail(MV_ERR_OUT_OF_MEMORY, "%s: an ADC of %lld samples", name, (long long)blk);
+    t.pos = t.data_start;
+    while (st == MV_OK && r != MV__TW_END) {
+        int64_t c, j, q;
+        if (o->mpi && adcs == 0) break; /* with MPI, BART does not rely on ACQEND */
+        for (i = 0; i < 16; i++) pos[i] = 0;
+        st = mv__tw_adc(&t, o, d, pos, buf, &r);
+        if (st != MV_OK || r == MV__TW_ERROR) break; /* BART: "ADC read error, stopping" */
+        if (r != MV__TW_OK) continue;
+        adcs--;
+        o->adcs_read++;
+        for (i = 0; i < 16; i++) pos[i] += off[i];
+        if (o->mpi) {
+            pos[MV__TW_SLICE] = mpi_slice;
+            if (pos[MV__TW_TIME] == 0 && pos[MV__TW_PHS1] == 0) mpi_slice++;
+            if (pos[MV__TW_SLICE] < 0) continue; /* BART skips the first (counted) */
+        }
+        for (i = 0; i < 16; i++)
+            if (pos[i] < 0 || pos[i] >= d[i]) break;
+        if (i < 16) { /* BART: "Index out of bounds", skipped */
+            o->adcs_outside++;
+            continue;
+        }
+        for (q = 0, j = 1, i = 0; i < 16; j *= d[i], i++) q += pos[i] * j; /* the block's first sample */
+        for (c = 0; c < d[MV__TW_COIL]; c++)
+            memcpy((float *)v.data + 2 * (q + c * d[0] * d[1] * d[2]), buf + 2 * c * d[MV__TW_READ],
+                   (size_t)d[MV__TW_READ] * 8);
+    }
+    if (st == MV_OK && adcs != 0)
+        st = mv__fail(MV_ERR_BAD_DATA, "%s: %lld image ADCs read, %lld expected (BART's \"Incorrect number of ADCs\")",
+                      name, (long long)o->adcs_read, (long long)(o->adcs_read + adcs));
+    mv__free(buf, ctx);
+    if (st != MV_OK) {
+        mv_free(&v);
+        return st;
+    }
+    mv_free(out);
+    *out = v;
+    return MV_OK;
+}
+
+MVDEF mv_status mv_twix_read_mem(const void *buf, size_t len, const char *name, mv_vol *out, mv_twix_opts *opts)
+{
+    mv__src s;
+    const char *nm = name ? name : "twix (memory)";
+    MV__CHECK(buf != NULL || len == 0, MV_ERR_INVALID_ARG, "mv_twix_read_mem: buf is NULL");
+    MV__CHECK(out != NULL && opts != NULL, MV_ERR_INVALID_ARG, "mv_twix_read_mem: out or opts is NULL");
+    mv__src_mem(&s, buf, len, nm);
+    return mv__twix_read_src(&s, nm, out, opts);
+}
+
+#if defined(MV__HAVE_FILES)
+MVDEF mv_status mv_twix_read(const char *path, mv_vol *out, mv_twix_opts *opts)
+{
+    mv__src s;
+    mv_status st;
+    MV__CHECK(path && path[0], MV_ERR_INVALID_ARG, "mv_twix_read: empty path");
+    MV__CHECK(out != NULL && opts != NULL, MV_ERR_INVALID_ARG, "mv_twix_read: out or opts is NULL");
+    MV__TRY(mv__src_open(&s, path));
+    /* a raw data file is read once, an ADC at a time: through a read-only
+       mapping (as mv_load's MV_MMAP_AUTO) no system call per channel; where
+       it cannot be mapped, pread */
+    if (s.size > 0) (void)mv__src_map(&s, 0);
+    st = mv__twix_read_src(&s, path, out, opts);
+    mv__src_close(&s);
+    return st;
 }
 #endif
 

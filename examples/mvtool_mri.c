@@ -604,6 +604,52 @@ static int cmd_looklocker(const args *a)
     return cfl_save_dims(a->pos[1], &out, od);
 }
 
+/* ---- twixread: Siemens raw data ---- */
+
+static int cmd_twixread(const args *a)
+{
+    static const char *const num[][2] = {{"-x", "samples"}, {"-y", "lines"}, {"-z", "partitions"}, {"-s", "slices"},
+                                         {"-v", "averages"}, {"-c", "channels"}, {"-n", "repetitions"},
+                                         {"-r", "radial lines"}, {"-a", "ADCs"}};
+    mv_twix_opts o = MV_ZERO_INIT;
+    int64_t *dst[9], v;
+    mv_vol out;
+    mv_status st;
+    size_t i;
+    dst[0] = &o.samples, dst[1] = &o.lines, dst[2] = &o.partitions, dst[3] = &o.slices, dst[4] = &o.averages;
+    dst[5] = &o.channels, dst[6] = &o.repetitions, dst[7] = &o.radial_lines, dst[8] = &o.adcs;
+    for (i = 0; i < 9; i++) {
+        const char *s = opt_str(a, num[i][0]);
+        if (s && parse_ints(s, &v, 1, i == 8 ? 0 : 1, (int64_t)1 << 31) != 1) { /* -a 0: BART's default count */
+            char msg[80];
+            snprintf(msg, sizeof(msg), "%s takes a count of %s, %d .. 2^31", num[i][0], num[i][1], i == 8 ? 0 : 1);
+            return usage_error(a, msg, s);
+        }
+        if (s) *dst[i] = v;
+    }
+    v = 0;
+    if (get_int(a, "-d", 0, 9, &v)) return 2;
+    o.auto_dims = opt_flag(a, "-A");
+    o.line_offset = opt_flag(a, "-L");
+    o.partition_offset = opt_flag(a, "-P");
+    o.mpi = opt_flag(a, "-M");
+    mv_vol_init(&out);
+    st = mv_twix_read(a->pos[0], &out, &o);
+    if (st != MV_OK) return fail_at(st, a->pos[0]);
+    if (opt_str(a, "-d") && v >= 2) {
+        if (o.vd)
+            fprintf(stderr, "twixread: VD/VE header, %d scans; patient %s, protocol %s\n", o.scans, o.patient, o.protocol);
+        else
+            fprintf(stderr, "twixread: VB header\n");
+        fprintf(stderr, "twixread: %lld image ADCs, %lld outside the sizes (skipped)\n", (long long)o.adcs_read,
+                (long long)o.adcs_outside);
+    } else if (o.adcs_outside) {
+        fprintf(stderr, "twixread: %lld ADCs outside the sizes, skipped (as BART's \"Index out of bounds\")\n",
+                (long long)o.adcs_outside);
+    }
+    return cfl_save_dims(a->pos[1], &out, o.dims);
+}
+
 /* wavepsf [-c] [-x X] [-y Y] [-r R] [-a ADC] [-t DT] [-g G] [-s S] [-n N] OUT (bart wavepsf): the
    wave-CAIPI point spread function in hybrid space, BART's float steps: the sine (or -c cosine)
    gradient of N cycles over the readout, slew or amplitude limited; its phase per cm (the gradient's
@@ -798,6 +844,18 @@ const command mvtool_mri_commands[] = {
      "  centred unitary FFTs, times -RES (y - PE/2) cm (RES 0.1, PE 128); DT the ADC's sampling time in s\n"
      "  (1e-5). For a 3D PSF, bart's recipe: -c for z, reshape, fmac.\n",
      "-c -x= -y= -r= -a= -t= -g= -s= -n=", 1, 1, cmd_wavepsf},
+    {"twixread", "Siemens raw data (twix .dat, VB and VD/VE) to .cfl (bart twixread)",
+     "mvtool twixread [-x X] [-y Y] [-z Z] [-s S] [-v V] [-c C] [-n N] [-r R] [-a A] [-A] [-L] [-P] [-M] [-d L] DAT OUT\n"
+     "  bart twixread 0.8: the last scan's image ADCs placed by their counters in BART's axes\n"
+     "  (samples 0, Lin 1, Par 2, channels 3, Eco 5, Phs 6, Rep 10, Set 11, Sli 13, Ave 14), the sizes\n"
+     "  given (-x samples, -y lines, -z partitions, -s slices, -v averages, -c channels, -n repetitions;\n"
+     "  1 where not) or found from the file (-A); -r R radial: (1, X, R, C, ...), partitions as slices;\n"
+     "  -a the ADC count expected (0 or default: Y Z S N; -A: those found), -L / -P add CenterLin /\n"
+     "  CenterPar to Lin / Par, -M BART's MPI mode. Noise, phase-correction, sync and feedback ADCs are\n"
+     "  skipped by their DMA length, as are ADCs outside the sizes (noted on stderr). A file that ends\n"
+     "  before ACQEND, a wrong ADC count or a malformed header is an error naming the byte offset.\n"
+     "  -d 2: the header's kind, scans, patient and protocol and the ADC counts on stderr.\n",
+     "-x= -y= -z= -s= -v= -c= -n= -r= -a= -A -L -P -M -d=", 2, 2, cmd_twixread},
     {"dcf", "density compensation weights of a trajectory (.cfl)",
      "mvtool dcf TRAJ OUT [--pipe-menon N]\n"
      "  weights (1, S, P) in k-space area units: analytic radial ramp, or N Pipe-Menon iterations\n"

@@ -500,3 +500,188 @@ MV_TEST(cfl, writer_streams_replaces_and_aborts)
         }
     }
 }
+
+/* ---- twix (Siemens raw data) ---- */
+
+typedef struct twb {
+    unsigned char *p;
+    size_t n, cap;
+} twb;
+
+static void twb_put(twb *b, const void *src, size_t n)
+{
+    if (b->n + n > b->cap) {
+        b->cap = (b->n + n) * 2;
+        b->p = (unsigned char *)realloc(b->p, b->cap);
+    }
+    if (src) memcpy(b->p + b->n, src, n);
+    else memset(b->p + b->n, 0, n);
+    b->n += n;
+}
+static void twb_u32_at(twb *b, size_t off, uint32_t v)
+{
+    int i;
+    for (i = 0; i < 4; i++) b->p[off + i] = (unsigned char)(v >> (8 * i));
+}
+static void twb_u16_at(twb *b, size_t off, uint16_t v)
+{
+    b->p[off] = (unsigned char)v, b->p[off + 1] = (unsigned char)(v >> 8);
+}
+
+/* one ADC as the twix layout defines it (twixtools' mdh_def: VD/VE a
+   192-byte scan header, the evalinfo at 40, samples 48, channels 50, the
+   counters Lin Ave Sli Par Eco Phs Rep Set from 52, then a 32-byte
+   channel header and the samples per channel; VB a 128-byte header per
+   channel, evalinfo at 20), DMA length the whole ADC's (VB: one channel's
+   times the channels); sample s of channel c is (1000 a + 10 c + s, -s) */
+static void twb_adc(twb *b, int vd, uint32_t eval, int X, int C, int lin, int par, int rep, int a)
+{
+    const size_t start = b->n;
+    int c, s;
+    for (c = 0; c < C; c++) {
+        size_t m;
+        if (vd && c == 0) twb_put(b, NULL, 192);
+        m = vd ? start + 40 : b->n + 20;
+        if (!vd) twb_put(b, NULL, 128);
+        if (vd) twb_put(b, NULL, 32);
+        twb_u32_at(b, vd ? start : b->n - 128, (uint32_t)(vd ? 192 + C * (32 + 8 * X) : C * (128 + 8 * X)));
+        twb_u32_at(b, m, eval);
+        twb_u16_at(b, m + 8, (uint16_t)X), twb_u16_at(b, m + 10, (uint16_t)C);
+        twb_u16_at(b, m + 12, (uint16_t)lin), twb_u16_at(b, m + 12 + 6, (uint16_t)par);
+        twb_u16_at(b, m + 12 + 12, (uint16_t)rep);
+        for (s = 0; s < X; s++) {
+            float v[2];
+            v[0] = (float)(1000 * a + 10 * c + s), v[1] = (float)-s;
+            twb_put(b, v, 8);
+        }
+    }
+}
+
+/* a file of X = 3 samples, C = 2 channels, lines 0..2 of repetitions 0..1,
+   a noise ADC of 5 samples first, a phase-correction ADC, ACQEND; VD with
+   two scans (the first an adjustment scan that must not be read); returns
+   the end of ACQEND's header (VD/VE: its scan header, after which the
+   reader needs no more) */
+static size_t twb_file(twb *b, int vd)
+{
+    size_t acq;
+    size_t scan1 = 0, scan2;
+    int r, y, a = 0;
+    b->n = 0;
+    if (vd) {
+        twb_put(b, NULL, 8 + 2 * 152);
+        twb_u32_at(b, 4, 2);
+        memcpy(b->p + 8 + 152 + 24, "Doe^Jane", 8);
+        memcpy(b->p + 8 + 152 + 88, "gre_test", 8);
+        scan1 = b->n;
+        twb_put(b, NULL, 16), twb_u32_at(b, scan1, 16); /* adjustment scan: a header, one ADC, ACQEND */
+        twb_adc(b, 1, 0, 2, 1, 0, 0, 0, 9);
+        twb_adc(b, 1, 1u, 0, 1, 0, 0, 0, 0);
+        twb_u32_at(b, 8 + 8, (uint32_t)scan1);
+    }
+    scan2 = b->n;
+    twb_put(b, NULL, 24), twb_u32_at(b, scan2, 24);
+    if (vd) twb_u32_at(b, 8 + 152 + 8, (uint32_t)scan2);
+    twb_adc(b, vd, 1u << 25, 5, 2, 0, 0, 0, 0); /* NOISEADJSCAN */
+    for (r = 0; r < 2; r++)
+        for (y = 0; y < 3; y++) {
+            if (y == 1) twb_adc(b, vd, 1u << 21, 3, 2, 1, 0, r, 0); /* PHASCOR */
+            twb_adc(b, vd, 0, 3, 2, y, 0, r, ++a);
+        }
+    acq = b->n + (vd ? 192 : 128);
+    twb_adc(b, vd, 1u, 0, 1, 0, 0, 0, 0); /* ACQEND */
+    if (vd) twb_put(b, NULL, 32);
+    return acq;
+}
+
+/* mv_twix_read_mem on files built here from the layout (twixtools'
+   definitions): VD/VE and VB, sizes given and found (-A), the image ADCs'
+   samples at their (sample, line, channel, repetition), noise and
+   phase-correction ADCs skipped, the adjustment scan of a VD file not
+   read; every prefix of the file an error that names an offset, never a
+   crash; a DMA length below the headers, a scan count out of range, a
+   wrong ADC count, channels that differ, max_bytes: their statuses.
+   (bart twixread and twixtools' reader on twixtools' files:
+   tests/test_tools.sh.) */
+MV_TEST(cfl, twix_read_layout)
+{
+    twb b = {NULL, 0, 0};
+    int vd;
+    for (vd = 0; vd < 2; vd++) {
+        mv_twix_opts o;
+        mv_vol v;
+        int pass;
+        size_t cut, acq = twb_file(&b, vd);
+        for (pass = 0; pass < 2; pass++) {
+            int64_t r, y, c, s;
+            memset(&o, 0, sizeof(o));
+            if (pass) o.auto_dims = 1;
+            else o.samples = 3, o.channels = 2, o.lines = 3, o.repetitions = 2;
+            mv_vol_init(&v);
+            REQUIRE_OK(mv_twix_read_mem(b.p, b.n, "t.dat", &v, &o));
+            EXPECT(o.vd == vd && o.scans == (vd ? 2 : 1) && o.adcs_read == 6 && o.adcs_outside == 0);
+            EXPECT(o.dims[0] == 3 && o.dims[1] == 3 && o.dims[3] == 2 && o.dims[10] == 2 && o.dims[2] == 1 &&
+                   o.dims[13] == 1);
+            EXPECT(!vd || (strcmp(o.patient, "Doe^Jane") == 0 && strcmp(o.protocol, "gre_test") == 0));
+            REQUIRE(mv_vol_count(&v) == 3 * 3 * 2 * 2);
+            for (r = 0; r < 2; r++)
+                for (y = 0; y < 3; y++)
+                    for (c = 0; c < 2; c++)
+                        for (s = 0; s < 3; s++) {
+                            const float *z = (const float *)v.data + 2 * (s + 3 * (y + 3 * (c + 2 * r)));
+                            EXPECT_MSG(z[0] == (float)(1000 * (1 + y + 3 * r) + 10 * c + s) && z[1] == (float)-s,
+                                       "vd %d: sample %lld of line %lld, channel %lld, rep %lld: %g %g", vd,
+                                       (long long)s, (long long)y, (long long)c, (long long)r, z[0], z[1]);
+                        }
+            mv_free(&v);
+        }
+        for (cut = 0; cut < acq; cut++) { /* every prefix before ACQEND: an error, never a crash or a volume */
+            mv_status st;
+            memset(&o, 0, sizeof(o));
+            o.auto_dims = (int)(cut & 1);
+            if (!o.auto_dims) o.samples = 3, o.channels = 2, o.lines = 3, o.repetitions = 2;
+            mv_vol_init(&v);
+            st = mv_twix_read_mem(b.p, cut, "t.dat", &v, &o);
+            EXPECT_MSG(st != MV_OK && v.data == NULL, "vd %d: %zu of %zu bytes: %s", vd, cut, b.n, mv_status_str(st));
+            if (st == MV_ERR_TRUNCATED)
+                EXPECT_MSG(strstr(mv_last_error(), "t.dat: ") && strstr(mv_last_error(), " at byte "), "%s",
+                           mv_last_error());
+        }
+        memset(&o, 0, sizeof(o));
+        o.samples = 3, o.channels = 2, o.lines = 2, o.repetitions = 2; /* lines 2 of 3: 2 outside, 6 read, 4 expected */
+        mv_vol_init(&v);
+        EXPECT(mv_twix_read_mem(b.p, b.n, "t.dat", &v, &o) == MV_ERR_BAD_DATA);
+        EXPECT_MSG(strstr(mv_last_error(), "6 image ADCs read, 4 expected") != NULL, "%s", mv_last_error());
+        o.adcs = 6; /* the count given: the 2 outside are skipped */
+        REQUIRE_OK(mv_twix_read_mem(b.p, b.n, "t.dat", &v, &o));
+        EXPECT(o.adcs_outside == 2 && o.dims[1] == 2);
+        mv_free(&v);
+        o.channels = 3, o.adcs = 0, o.lines = 3; /* BART: "Wrong number of channels", reading stops */
+        EXPECT(mv_twix_read_mem(b.p, b.n, "t.dat", &v, &o) == MV_ERR_BAD_DATA);
+        o.channels = 2, o.max_bytes = 100;
+        EXPECT(mv_twix_read_mem(b.p, b.n, "t.dat", &v, &o) == MV_ERR_SIZE_OVERFLOW);
+        o.max_bytes = 0, o.line_offset = 2;
+        EXPECT(mv_twix_read_mem(b.p, b.n, "t.dat", &v, &o) == MV_ERR_INVALID_ARG);
+        EXPECT(v.data == NULL);
+    }
+    /* a DMA length below the headers read; a scan count of 0 and of 40 (VD: below 64, BART's 1 .. 29) */
+    {
+        mv_twix_opts o;
+        mv_vol v;
+        twb_file(&b, 1);
+        memset(&o, 0, sizeof(o));
+        o.auto_dims = 1;
+        mv_vol_init(&v);
+        twb_u32_at(&b, (size_t)(b.p[8 + 152 + 8] | b.p[8 + 152 + 9] << 8) + 24, 100); /* the noise ADC's DMA */
+        EXPECT(mv_twix_read_mem(b.p, b.n, "t.dat", &v, &o) == MV_ERR_BAD_DATA);
+        EXPECT_MSG(strstr(mv_last_error(), "DMA length 100 below the 224 header bytes") != NULL, "%s", mv_last_error());
+        twb_file(&b, 1);
+        twb_u32_at(&b, 4, 0);
+        EXPECT(mv_twix_read_mem(b.p, b.n, "t.dat", &v, &o) == MV_ERR_BAD_HEADER);
+        twb_u32_at(&b, 4, 40);
+        EXPECT(mv_twix_read_mem(b.p, b.n, "t.dat", &v, &o) == MV_ERR_BAD_HEADER);
+        EXPECT_MSG(strstr(mv_last_error(), "scan count is 40") != NULL, "%s", mv_last_error());
+        EXPECT(v.data == NULL);
+    }
+    free(b.p);
+}

@@ -13,6 +13,10 @@ rm -rf "$W" && mkdir -p "$W"
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
 bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+# BART's 16 sizes of two headers alike (missing trailing sizes are 1); and the samples too
+same_dims() { [ "$(sed -n 2p "$1.hdr" | awk '{for (i = 1; i <= 16; i++) printf "%s ", ($i == "" ? 1 : $i)}')" = \
+                "$(sed -n 2p "$2.hdr" | awk '{for (i = 1; i <= 16; i++) printf "%s ", ($i == "" ? 1 : $i)}')" ]; }
+same_pair() { cmp -s "$1.cfl" "$2.cfl" && same_dims "$1" "$2"; }
 
 # stats against nibabel's figures (1e-12 relative: float64 sums)
 if [ -f "$D/manifest.json" ] && "$PY" -c 'import json' 2>/dev/null; then
@@ -1733,6 +1737,30 @@ PYEOF
     for R in "-p $LL/rp -t $LL/rtt" "-I $LL/rk0 -p $LL/rp" "-s -p $LL/rp" "-x 127:127:1 -t $LL/rtt" ""; do
       $T rtnlinv $R "$LL/rks" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "rtnlinv" "$W/err" && ok || bad "rtnlinv $R: usage error: $(cat "$W/err")"
     done
+    # twixread: Siemens raw data written by twixtools (PyPI; tests/py/twix_data.py: VE files of two scans, an
+    # adjustment scan before the image scan, with noise, phase-correction and sync ADCs, and VB files), read by
+    # mvtool twixread and bart twixread 0.8 (the same bytes and sizes), and placed by twixtools' own reader (-A)
+    if "$PY" tests/py/twix_data.py write "$LL/tw" >/dev/null 2>"$W/err"; then
+      for c in ve_2d ve_3d_echoes ve_slices_reps ve_center vb_2d vb_3d; do
+        bart twixread -A "$LL/tw/$c.dat" "$LL/tw/b" >/dev/null 2>&1
+        $T twixread -A "$LL/tw/$c.dat" "$LL/tw/m" && same_pair "$LL/tw/b" "$LL/tw/m" && cmp -s "$LL/tw/m.cfl" "$LL/tw/$c.ref.cfl" &&
+          same_dims "$LL/tw/m" "$LL/tw/$c.ref" && ok || bad "twixread -A $c vs bart twixread -A and twixtools' reading"
+      done
+      for R in "-x 10 -y 5 -c 4 -s 3 -n 2 ve_slices_reps" "-x 10 -y 5 -c 4 -s 3 -n 2 -v 2 -a 30 ve_slices_reps" \
+               "-x 8 -y 4 -z 3 -c 2 -L -P -a 12 ve_center" "-A -L -P -a 12 ve_center" "-r 6 -x 16 -c 2 vb_2d" "-x 8 -y 4 -z 3 -c 3 -s 2 vb_3d"; do
+        read -ra tw <<< "$R"
+        bart twixread "${tw[@]:0:${#tw[@]}-1}" "$LL/tw/${tw[-1]}.dat" "$LL/tw/b" >/dev/null 2>&1
+        $T twixread "${tw[@]:0:${#tw[@]}-1}" "$LL/tw/${tw[-1]}.dat" "$LL/tw/m" 2>/dev/null && same_pair "$LL/tw/b" "$LL/tw/m" && ok ||
+          bad "twixread $R vs bart twixread"
+      done
+      $T twixread -x 16 -y 4 -c 2 "$LL/tw/vb_2d.dat" "$W/x" 2>"$W/err"; [ $? -eq 1 ] && grep -q "6 image ADCs read, 4 expected" "$W/err" &&
+        [ ! -e "$W/x.cfl" ] && ok || bad "twixread with 4 lines of 6: the count error (bart's), no output: $(cat "$W/err")"
+      head -c 5000 "$LL/tw/ve_2d.dat" > "$LL/tw/cut.dat"
+      $T twixread -A "$LL/tw/cut.dat" "$W/x" 2>"$W/err"; [ $? -eq 1 ] && grep -q "MV_ERR_TRUNCATED.*cut.dat.* at byte " "$W/err" &&
+        ok || bad "twixread of a cut file: MV_ERR_TRUNCATED naming the file and the byte: $(cat "$W/err")"
+    else
+      echo "  (skip twixread vs twixtools and bart: $(tail -1 "$W/err"))"
+    fi
     # cc / ccapply: BART's coil compression. An eigenvector's sign is its solver's: the virtual coils and the
     # matrices' columns are compared each up to a real sign (the last channel's entry is real in both), and the
     # first P columns only (the small eigenvalues' vectors are at BART's float32 rounding); ccapply reads the
@@ -1850,9 +1878,6 @@ PYEOF
     $T fftmod 65536 "$LL/cck" "$W/x" 2>"$W/err"; [ $? -eq 2 ] && grep -q "BITMASK" "$W/err" && ok || bad "fftmod 65536: usage error: $(cat "$W/err")"
     # the array commands (examples/mvtool_array.c): bart's bytes (cmp) and sizes on BART's phantom k-space,
     # a 3D volume, a series in axis 10 and 16 axes of 2; negative numbers after --, as bart's getopt takes them
-    same_dims() { [ "$(sed -n 2p "$1.hdr" | awk '{for (i = 1; i <= 16; i++) printf "%s ", ($i == "" ? 1 : $i)}')" = \
-                    "$(sed -n 2p "$2.hdr" | awk '{for (i = 1; i <= 16; i++) printf "%s ", ($i == "" ? 1 : $i)}')" ]; }
-    same_pair() { cmp -s "$1.cfl" "$2.cfl" && same_dims "$1" "$2"; }
     bart fft -i 3 "$LL/cck" "$LL/aim" >/dev/null 2>&1 && bart extract 0 0 20 "$LL/cck" "$LL/ak2" >/dev/null 2>&1 || bad "bart fft / extract for the array commands"
     for R in "noise cck" "noise -s 3 -n 0.5 cck" "noise -r -s 7 cco" "noise -S 0.3 -s -11 -n 2 cc3" "scale 2+0.5i cck" "scale -- -0.5 cck" "scale 1.5i cc3" "saxpy -- -1+2i cck aim" "conj cck" "creal cco" "cabs cck" \
              "carg cck" "fmac cck aim" "fmac -C cck aim" "fmac -s 8 -C cck aim" "fmac -s 3 cc3" "avg 8 cck" "avg -w 1024 ccs" \

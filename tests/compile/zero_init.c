@@ -89,6 +89,7 @@ int main(void)
     mv_ssa_opts z_ssa_opts = MV_ZERO_INIT;
     mv_recon_io z_recon_io = MV_ZERO_INIT;
     mv_nlinv_opts z_nlinv_opts = MV_ZERO_INIT;
+    mv_twix_opts z_twix_opts = MV_ZERO_INIT;
     mv_cc_opts z_cc_opts = MV_ZERO_INIT;
     mv_homodyne_opts z_homodyne_opts = MV_ZERO_INIT;
     mv_lncc_opts z_lncc_opts = MV_ZERO_INIT;
@@ -144,6 +145,9 @@ int main(void)
     CHECK(z_wavelet_opts.type == MV_WAVELET_DAU2 && z_wavelet_opts.shift[2] == 0 && z_cg_opts.tv == 0.0 &&
           z_cg_opts.admm_cg_iterations == 0 && z_cg_opts.bart_fftmod == 0);
     CHECK(z_nlinv_opts.pattern == NULL && z_nlinv_opts.sobolev_b == 0.0 && z_nlinv_opts.cg_iterations_done == 0);
+    CHECK(z_nlinv_opts.realtime == 0 && z_nlinv_opts.temporal_damping == 0.0);
+    CHECK(z_twix_opts.alloc_ctx == NULL && z_twix_opts.max_bytes == 0 && z_twix_opts.dims[15] == 0 &&
+          z_twix_opts.protocol[64] == 0);
     CHECK(z_cc_opts.geometric == 0 && z_cc_opts.calib[2] == 0 && z_cc_opts.alloc_ctx == NULL);
     CHECK(z_homodyne_opts.phase == NULL && z_homodyne_opts.alpha == 0.0 && z_homodyne_opts.uncentred == 0);
     CHECK(z_cg_opts.lambda == 0.0 && z_lncc_opts.alloc_ctx == NULL && z_syn_opts.iterations[MV_SYN_MAX_LEVELS - 1] == 0);

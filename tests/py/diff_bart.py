@@ -8,14 +8,14 @@ computation where BART's own accuracy is the limit (Debian's
 
 CASES scales every family (default 12: about 15 s; per family 3x cfl, 5x
 hdr, 4x traj, 3x fft, 2x rss, 3x nufft, 0.1x ecalib and pics, 1x scale,
-cc, homodyne and l1, 2x thresh, 0.5x tv, admm, llr, subspace and nlinv, 3x array, at least 1); FAMILY (comma-separated:
-cfl, hdr, traj, estdelay, fft, rss, nufft, ecalib, pics, scale, cc, homodyne, thresh, l1, tv, admm, llr, subspace, nlinv,
+cc, homodyne and l1, 2x thresh and twix, 0.5x tv, admm, llr, subspace, nlinv and rtnlinv, 3x array, at least 1); FAMILY (comma-separated:
+cfl, hdr, traj, estdelay, fft, rss, nufft, ecalib, pics, scale, cc, homodyne, thresh, l1, tv, admm, llr, subspace, nlinv, rtnlinv, twix,
 array, rof, tgv, measure, walsh)
 limits the run and leaves out the fixed cases. medvol runs through
 tests/diff_bart.c (mv_cfl_load / mv_cfl_save, mv_fftc*, mv_rss*,
 mv_bart_scale_estimate, mv_coil_compress) or
 through build/mvtool where mvtool takes BART's own arguments (traj, nufft,
-ecalib, pics, threshold, nlinv, cc, ccapply, homodyne, and the array
+ecalib, pics, threshold, nlinv, rtnlinv, twixread, cc, ccapply, homodyne, and the array
 commands of the family array). A case's failure prints what differs and the commands that
 reproduce it; its files are kept in the printed directory. Exit 0 when
 every case agrees.
@@ -179,6 +179,7 @@ the random cases work around (printed only).
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -188,7 +189,7 @@ import numpy as np
 
 BART = os.environ.get('BART', 'bart')
 FAMILIES = ['cfl', 'hdr', 'traj', 'estdelay', 'fft', 'rss', 'nufft', 'ecalib', 'pics', 'scale', 'cc', 'homodyne', 'thresh', 'l1', 'tv', 'admm',
-            'llr', 'subspace', 'nlinv', 'array', 'rof', 'tgv', 'measure', 'walsh', 'wavelet', 'cdf97', 'epg']
+            'llr', 'subspace', 'nlinv', 'rtnlinv', 'twix', 'array', 'rof', 'tgv', 'measure', 'walsh', 'wavelet', 'cdf97', 'epg']
 FILE_STATUSES = ('MV_ERR_BAD_HEADER', 'MV_ERR_TRUNCATED', 'MV_ERR_BAD_DATA', 'MV_ERR_NOT_FOUND',
                  'MV_ERR_SIZE_OVERFLOW', 'MV_ERR_UNSUPPORTED')
 
@@ -2297,43 +2298,43 @@ def nlinv_ulp(c, run, d, extra):
     return ulp
 
 
-def nlinv_pair(c, run, d, args, what):
-    """bart nlinv -d5 ARGS k b bs and mvtool nlinv ARGS k m ms: (the larger
-    NRMSE of image and coils, b, bs, BART's longest inner CG run), or None
-    after a failure (mvtool's error, other dims)"""
-    rb = run([BART, 'nlinv', '-d5'] + args + ['k', 'b', 'bs'], check=True)
+def nlinv_pair(c, run, d, args, what, cmd='nlinv'):
+    """bart CMD -d5 ARGS k b bs and mvtool CMD ARGS k m ms (CMD nlinv or
+    rtnlinv): (the larger NRMSE of image and coils, b, bs, BART's longest
+    inner CG run), or None after a failure (mvtool's error, other dims)"""
+    rb = run([BART, cmd, '-d5'] + args + ['k', 'b', 'bs'], check=True)
     longest = max([int(v) + 1 for v in re.findall(r'cg:\s*(\d+)', rb.stdout + rb.stderr)] or [0])
-    rm = run([c.tool, 'nlinv'] + args + ['k', 'm', 'ms'])
+    rm = run([c.tool, cmd] + args + ['k', 'm', 'ms'])
     if rm.returncode != 0:
-        c.fail('nlinv', '%s: mvtool nlinv: %s' % (what, rm.stderr.strip()), run)
+        c.fail(cmd, '%s: mvtool %s: %s' % (what, cmd, rm.stderr.strip()), run)
         return None
     for o, r in (('b', 'm'), ('bs', 'ms')):
         if hdr_dims(os.path.join(d, o)) != hdr_dims(os.path.join(d, r)):
-            c.fail('nlinv', '%s: dims %s, BART %s' % (what, hdr_dims(os.path.join(d, r)), hdr_dims(os.path.join(d, o))), run)
+            c.fail(cmd, '%s: dims %s, BART %s' % (what, hdr_dims(os.path.join(d, r)), hdr_dims(os.path.join(d, o))), run)
             return None
     b, m, bs, ms = [read_cfl(os.path.join(d, f)).reshape(-1, order='F') for f in ('b', 'm', 'bs', 'ms')]
     return max(rel(m, b), rel(ms, bs)), b, bs, longest
 
 
-def nlinv_judge(c, run, d, args, what, e, tol, b, bs, mult, key):
+def nlinv_judge(c, run, d, args, what, e, tol, b, bs, mult, key, cmd='nlinv'):
     """beyond tol, the case is held to MULT x BART's own spread under a 3e-7
     change of its data instead, when larger; a case where that spread
     exceeds 5% is unstable in BART itself and skipped (noted: small radial
     grids with -f, where both tools' images run away)"""
     if e > tol:
         run([BART, 'scale', '1.0000003', 'k', 'kp'], check=True)
-        run([BART, 'nlinv'] + args + ['kp', 'bp', 'bps'], check=True)
+        run([BART, cmd] + args + ['kp', 'bp', 'bps'], check=True)
         spread = max(rel(read_cfl(os.path.join(d, 'bp')).reshape(-1, order='F'), b),
                      rel(read_cfl(os.path.join(d, 'bps')).reshape(-1, order='F'), bs))
         if spread > 0.05:  # BART moves by percents under a 3e-7 change of its data: nothing to compare
-            c.note('nlinv: cases unstable in BART itself skipped (its own spread above 5%)')
+            c.note('%s: cases unstable in BART itself skipped (its own spread above 5%%)' % cmd)
             return
-        c.note('nlinv: cases beyond their tolerance, compared with %dx BART\'s own spread (its data x (1 + 3e-7))' % mult)
+        c.note('%s: cases beyond their tolerance, compared with %dx BART\'s own spread (its data x (1 + 3e-7))' % (cmd, mult))
         what += ' (BART\'s own spread %.3g)' % spread
         tol = max(tol, mult * spread)
     c.ratio(key, e / tol)
     if e > tol:
-        c.fail('nlinv', '%s: %.3g from BART' % (what, e), run)
+        c.fail(cmd, '%s: %.3g from BART' % (what, e), run)
 
 
 def fam_homodyne(c, run, d):
@@ -2488,6 +2489,173 @@ def fam_nlinv(c, run, d):
         c.note('nlinv: cases with a CG step of 15 iterations or more held to 5e-2 (the stop moves under rounding)')
         tol = max(tol, 5e-2)
     nlinv_judge(c, run, d, args, what, e, tol, b, bs, 5, 'nlinv')
+
+
+def fam_rtnlinv(c, run, d):
+    """bart rtnlinv against mvtool rtnlinv: a random smooth object (moving
+    a little from frame to frame) times smooth coils (2..5), 2D, odd and
+    even sizes, 2..4 frames in BART's axis 10; -p PSF: random lines around
+    a full centre in T = 1..frames turns (frame f sampled as turn f mod T,
+    the PSF the turn's 0/1 lines or weights on them; the data taken as
+    gridded, nlinv -n's model); -i 3..6 and a random choice of -m 2 (each
+    map's image, as BART 0.8 writes them), -c, -N, -S, -T (0, 0.5, 0.95),
+    -f, -a / -b, -R. Images and coils within 5e-5 or 4 ulps of the first
+    CG step relative to the image it leaves (as fam_nlinv: -m 2 2e-3, 5e-2
+    where one of BART's inner CG runs takes 15 iterations or more), or 5x
+    BART's own spread under a 3e-7 change of its data."""
+    rng = c.rng
+    shape = [int(rng.choice([24, 29, 32, 40])), int(rng.choice([24, 27, 32])), 1]
+    C = int(rng.integers(2, 6))
+    F = int(rng.integers(2, 5))
+    T = int(rng.integers(1, F + 1))
+    S = smooth_coils(rng, shape, C) * (1 + 0.3 * rng.random())
+    ny = shape[1]
+    lines = np.zeros((ny, T))
+    for t in range(T):
+        lines[:, t] = rng.random(ny) < 0.45
+        lines[ny // 2 - 3:ny // 2 + 3, t] = 1
+    weighted = rng.random() < 0.4
+    psf = np.broadcast_to(lines[None, :, :], (shape[0], ny, T)) * (rng.uniform(0.5, 1.0, (shape[0], ny, T)) if weighted else 1)
+    k = np.zeros(tuple(shape) + (C,) + (1,) * 6 + (F,), np.complex128)
+    obj = smooth_object(rng, shape)
+    for f in range(F):
+        kf = centred((obj * (1 + 0.05 * f) * np.exp(1j * 0.1 * f))[..., None] * S, (0, 1), False)
+        kf += crandn(rng, kf.shape, 1e-3 * np.abs(kf).max())
+        k[..., f] = (kf * lines[None, :, None, None, f % T]).reshape(k[..., f].shape)
+    write_cfl(os.path.join(d, 'k'), k.astype(np.complex64))
+    write_cfl(os.path.join(d, 'p'), psf.reshape((shape[0], ny) + (1,) * 8 + (T,), order='F').astype(np.complex64))
+    args = ['-i', str(int(rng.integers(3, 7))), '-p', 'p']
+    if C >= 3 and rng.random() < 0.25:
+        args += ['-m', '2']
+    for flag, pr in (('-c', 0.2), ('-N', 0.2), ('-S', 0.3)):
+        if rng.random() < pr:
+            args.append(flag)
+    if rng.random() < 0.4:
+        args += ['-T', repr(float(rng.choice([0.0, 0.5, 0.95])))]
+    if rng.random() < 0.25:
+        args += ['-f', repr(float(rng.choice([0.6, 0.75, 1.0])))]
+    if rng.random() < 0.2:
+        args += ['-a', repr(float(rng.choice([100.0, 440.0]))), '-b', repr(float(rng.choice([16.0, 40.0])))]
+    if rng.random() < 0.15:
+        args += ['-R', '3']
+    what = '%s x %d coils x %d frames, %d turns, %s' % (shape, C, F, T, ' '.join(args))
+    r = nlinv_pair(c, run, d, args, what, 'rtnlinv')
+    if r is None:
+        return
+    e, b, bs, longest = r
+    tol = 5e-5
+    if '-m' in args:  # ENLIVE's second map grows from the rounding of the first step's Gram-Schmidt
+        c.note('rtnlinv: -m 2 cases held to 2e-3 (the second map starts from rounding)')
+        tol = max(tol, 2e-3)
+    if longest >= 15:  # a long float CG under BART's loose stop: its count moves under rounding (README)
+        c.note('rtnlinv: cases with a CG step of 15 iterations or more held to 5e-2 (the stop moves under rounding)')
+        tol = max(tol, 5e-2)
+    nlinv_judge(c, run, d, args, what, e, tol, b, bs, 5, 'rtnlinv', 'rtnlinv')
+
+
+def twix_adc(vd, evalinfo, X, C, cnt, center, rng, dma=None):
+    """one ADC in the twix layout (twixtools' mdh_def: VD/VE a 192-byte scan
+    header, evalinfo at 40, samples 48, channels 50, counters Lin Ave Sli Par
+    Eco Phs Rep Set from 52, CenterLin 96, CenterPar 98, then a 32-byte channel
+    header and the samples per channel; VB a 128-byte header per channel,
+    evalinfo at 20), DMA length the ADC's (VB: per channel times the channels)"""
+    data = (rng.standard_normal((C, X)) + 1j * rng.standard_normal((C, X))).astype(np.complex64)
+    def mdh(base, size):
+        h = bytearray(size)
+        struct.pack_into('<QHH', h, base, evalinfo, X, C)
+        struct.pack_into('<8H', h, base + 12, *cnt)
+        struct.pack_into('<HH', h, base + 12 + 28 + 4 + 2 + 10, *center)
+        return h
+    if vd:
+        h = mdh(40, 192)
+        struct.pack_into('<I', h, 0, dma if dma is not None else 192 + C * (32 + 8 * X))
+        out = bytes(h)
+        for c in range(C):
+            out += bytes(32) + data[c].tobytes()
+        return out
+    out = b''
+    for c in range(C):
+        h = mdh(20, 128)
+        struct.pack_into('<I', h, 0, dma if dma is not None else C * (128 + 8 * X))
+        out += bytes(h) + data[c].tobytes()
+    return out
+
+
+def fam_twix(c, run, d):
+    """bart twixread against mvtool twixread on random twix files written
+    here from the layout (VB, or VD/VE with 1..3 scans of which the last is
+    read): 1..40 samples, 1..5 channels, random counters (Lin, Ave, Sli, Par,
+    Eco, Phs, Rep, Set) in random order, repeated positions, noise (another
+    length), phase-correction, sync and feedback ADCs, ADCs of another
+    length, CenterLin / CenterPar; options -A or sizes around the true ones
+    (ADCs outside skipped), -a right or wrong, -L, -P, -r. Both read it (the
+    same bytes and sizes) or both refuse it (bart aborts; mvtool exits 1
+    and writes nothing)."""
+    rng = c.rng
+    vd = bool(rng.random() < 0.6)
+    X, C = int(rng.integers(1, 41)), int(rng.integers(1, 6))
+    top = [int(rng.integers(1, 6)) if rng.random() < 0.5 else 1 for _ in range(8)]  # Lin Ave Sli Par Eco Phs Rep Set
+    top[0] = int(rng.integers(1, 9))
+    cnts = [tuple(int(rng.integers(0, t)) for t in top) for _ in range(int(rng.integers(1, 25)))]
+    center = (int(rng.integers(0, 4)), int(rng.integers(0, 3)))
+    body = b''
+    for k in cnts:
+        if rng.random() < 0.1:
+            body += twix_adc(vd, 1 << 25, X + 3, C, (0,) * 8, center, rng)  # NOISEADJSCAN
+        if rng.random() < 0.1:
+            body += twix_adc(vd, 1 << 21, X, C, k, center, rng)  # PHASCOR
+        if rng.random() < 0.05:
+            body += twix_adc(vd, 1 << 1, X, C, k, center, rng)  # RTFEEDBACK
+        if vd and rng.random() < 0.05:
+            body += twix_adc(vd, 1 << 5, 0, 0, (0,) * 8, (0, 0), rng, dma=192 + 64) + bytes(64)  # SYNCDATA
+        if rng.random() < 0.05:
+            body += twix_adc(vd, 0, X + 1, C, k, center, rng)  # another length: skipped
+        body += twix_adc(vd, 0, X, C, k, center, rng)
+    body += twix_adc(vd, 1, 0, 1 if not vd else 0, (0,) * 8, (0, 0), rng) + bytes(64)  # ACQEND
+    scan = struct.pack('<I', 24) + bytes(20) + body
+    if vd:
+        n = int(rng.integers(1, 4))
+        other = struct.pack('<I', 16) + bytes(12) + twix_adc(True, 0, 2, 1, (0,) * 8, (0, 0), rng) + \
+            twix_adc(True, 1, 0, 0, (0,) * 8, (0, 0), rng) + bytes(64)
+        f = bytearray(8 + 152 * n)
+        struct.pack_into('<II', f, 0, 0, n)
+        for e in range(n):
+            struct.pack_into('<Q', f, 8 + 152 * e + 8, len(f))
+            f += scan if e == n - 1 else other
+    else:
+        f = bytearray(scan)
+    open(os.path.join(d, 'f.dat'), 'wb').write(bytes(f))
+    args = []
+    if rng.random() < 0.5:
+        args.append('-A')
+    else:
+        for flag, v in (('-x', X), ('-y', top[0]), ('-z', top[3]), ('-s', top[2]), ('-v', top[1]), ('-c', C),
+                        ('-n', top[6])):
+            if v > 1 or rng.random() < 0.3:
+                args += [flag, str(max(1, v + int(rng.choice([0, 0, 0, -1, 1]))))]
+    if '-A' not in args and top[3] == 1 and '-z' not in args and rng.random() < 0.15:  # radial: -r for -y
+        i = args.index('-y') if '-y' in args else -1
+        args = (args[:i] + args[i + 2:] if i >= 0 else args) + ['-r', str(top[0])]
+    if rng.random() < 0.6:  # the count (the default is lines x partitions x slices x repetitions)
+        args += ['-a', str(len(cnts) + int(rng.choice([0, 0, 0, -1])))]
+    for flag, p in (('-L', 0.15), ('-P', 0.15)):
+        if rng.random() < p:
+            args.append(flag)
+    what = '%s, %d samples x %d channels, %d ADCs, twixread %s' % ('VD' if vd else 'VB', X, C, len(cnts), ' '.join(args))
+    rb = run([BART, 'twixread'] + args + ['f.dat', 'b'])
+    rm = run([c.tool, 'twixread'] + args + ['f.dat', 'm'])
+    if (rb.returncode == 0) != (rm.returncode == 0):
+        c.fail('twix', '%s: bart exit %d, mvtool exit %d: %s' % (what, rb.returncode, rm.returncode, rm.stderr.strip()), run)
+        return
+    if rm.returncode != 0:
+        c.note('twix: files both refuse (an ADC count or sizes that do not fit)')
+        if os.path.exists(os.path.join(d, 'm.cfl')):
+            c.fail('twix', '%s: mvtool failed but wrote m.cfl' % what, run)
+        return
+    if hdr_dims(os.path.join(d, 'b')) != hdr_dims(os.path.join(d, 'm')) or \
+            open(os.path.join(d, 'b.cfl'), 'rb').read() != open(os.path.join(d, 'm.cfl'), 'rb').read():
+        c.fail('twix', '%s: dims %s, BART %s, or other bytes' % (what, hdr_dims(os.path.join(d, 'm')),
+                                                                 hdr_dims(os.path.join(d, 'b'))), run)
 
 
 def nlinv_radial(c, run, d, rng):
@@ -2789,7 +2957,7 @@ def main():
     per = {'cfl': 3, 'hdr': 5, 'traj': 4, 'estdelay': 1, 'fft': 3, 'rss': 2, 'nufft': 3, 'ecalib': 0.1, 'pics': 0.1, 'scale': 1, 'cc': 1,
            'homodyne': 1,
            'thresh': 2, 'l1': 1, 'tv': 0.5, 'admm': 0.5, 'llr': 0.5, 'subspace': 0.5,
-           'nlinv': 0.5, 'array': 3, 'rof': 0.5, 'tgv': 0.5, 'measure': 1, 'walsh': 0.5, 'wavelet': 2, 'cdf97': 2, 'epg': 3}
+           'nlinv': 0.5, 'rtnlinv': 0.5, 'twix': 2, 'array': 3, 'rof': 0.5, 'tgv': 0.5, 'measure': 1, 'walsh': 0.5, 'wavelet': 2, 'cdf97': 2, 'epg': 3}
     t00 = time.time()
     if len(sys.argv) <= 5:
         fixed_cases(c)
