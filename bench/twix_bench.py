@@ -4,9 +4,11 @@ channels x Y lines x Z partitions (default 256 x 32 x 128 x 64: a 547 MB
 file, a 537 MB .cfl), read with the sizes given and with -A. Outputs are
 compared byte for byte before any time is quoted. Times are wall times of
 the commands (process start, reading and the .cfl written), the median of
---reps runs each, `sync` before every run so that one tool's dirty pages do
-not slow the other's writes; `cp` of the .dat file is the I/O baseline
-(reading and writing about as many bytes).
+--reps runs each, the output removed and `sync` run before every run (a new
+file each time: bart rewrites an existing .cfl in place, mvtool replaces it
+atomically by a new file; and one tool's dirty pages do not slow the other's
+writes); `cp` of the .dat file to a new file is the I/O baseline (reading
+and writing about as many bytes).
 
     /usr/bin/python3 bench/twix_bench.py [--size X,C,Y,Z] [--reps N] [--dir DIR]
 
@@ -42,7 +44,11 @@ def write_file(path, X, C, Y, Z):
     twixtools.write_twix([adj, {'hdr_str': twix_data.hdr_str('bench'), 'mdb': mdbs}], path, version_is_ve=True)
 
 
-def timed(cmd, cwd):
+def timed(cmd, cwd, out=None):
+    if out:  # a new output file for each tool: bart rewrites an existing .cfl in place (its pages and blocks
+        for ext in ('.cfl', '.hdr', '.dat'):  # reused), mvtool replaces it by a new file, so neither keeps one
+            if os.path.exists(os.path.join(cwd, out + ext)):
+                os.remove(os.path.join(cwd, out + ext))
     subprocess.run(['sync'], check=True)
     t = time.perf_counter()
     subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -73,9 +79,9 @@ def main():
                     break
         tb, tm, tc = [], [], []
         for _ in range(a.reps):
-            tb.append(timed(['bart', 'twixread'] + opts + ['raw.dat', 'b'], d))
-            tm.append(timed([MVTOOL, 'twixread'] + opts + ['raw.dat', 'm'], d))
-            tc.append(timed(['cp', 'raw.dat', 'copy.dat'], d))
+            tb.append(timed(['bart', 'twixread'] + opts + ['raw.dat', 'b'], d, 'b'))
+            tm.append(timed([MVTOOL, 'twixread'] + opts + ['raw.dat', 'm'], d, 'm'))
+            tc.append(timed(['cp', 'raw.dat', 'copy.dat'], d, 'copy'))
         mb, mm, mc = np.median(tb), np.median(tm), np.median(tc)
         print('twixread %-11s bart %.2f s  mvtool %.2f s  (%.2fx bart; %.2fx cp of the file, %.2f s)  [%d runs each]' %
               (label, mb, mm, mb / mm, mm / mc, mc, a.reps))

@@ -1747,7 +1747,8 @@ PYEOF
           same_dims "$LL/tw/m" "$LL/tw/$c.ref" && ok || bad "twixread -A $c vs bart twixread -A and twixtools' reading"
       done
       for R in "-x 10 -y 5 -c 4 -s 3 -n 2 ve_slices_reps" "-x 10 -y 5 -c 4 -s 3 -n 2 -v 2 -a 30 ve_slices_reps" \
-               "-x 8 -y 4 -z 3 -c 2 -L -P -a 12 ve_center" "-A -L -P -a 12 ve_center" "-r 6 -x 16 -c 2 vb_2d" "-x 8 -y 4 -z 3 -c 3 -s 2 vb_3d"; do
+               "-x 8 -y 4 -z 3 -c 2 -L -P -a 12 ve_center" "-A -L -P -a 12 ve_center" "-r 6 -x 16 -c 2 vb_2d" "-x 8 -y 4 -z 3 -c 3 -s 2 vb_3d" \
+               "-M -x 16 -y 8 -c 3 -a 8 ve_2d" "-M -x 16 -y 6 -c 2 -s 3 -a 4 vb_2d" "-M -A vb_2d"; do
         read -ra tw <<< "$R"
         bart twixread "${tw[@]:0:${#tw[@]}-1}" "$LL/tw/${tw[-1]}.dat" "$LL/tw/b" >/dev/null 2>&1
         $T twixread "${tw[@]:0:${#tw[@]}-1}" "$LL/tw/${tw[-1]}.dat" "$LL/tw/m" 2>/dev/null && same_pair "$LL/tw/b" "$LL/tw/m" && ok ||

@@ -2588,7 +2588,7 @@ def fam_twix(c, run, d):
     Eco, Phs, Rep, Set) in random order, repeated positions, noise (another
     length), phase-correction, sync and feedback ADCs, ADCs of another
     length, CenterLin / CenterPar; options -A or sizes around the true ones
-    (ADCs outside skipped), -a right or wrong, -L, -P, -r. Both read it (the
+    (ADCs outside skipped), -a right or wrong, -L, -P, -M, -r. Both read it (the
     same bytes and sizes) or both refuse it (bart aborts; mvtool exits 1
     and writes nothing)."""
     rng = c.rng
@@ -2638,7 +2638,7 @@ def fam_twix(c, run, d):
         args = (args[:i] + args[i + 2:] if i >= 0 else args) + ['-r', str(top[0])]
     if rng.random() < 0.6:  # the count (the default is lines x partitions x slices x repetitions)
         args += ['-a', str(len(cnts) + int(rng.choice([0, 0, 0, -1])))]
-    for flag, p in (('-L', 0.15), ('-P', 0.15)):
+    for flag, p in (('-L', 0.15), ('-P', 0.15), ('-M', 0.1)):
         if rng.random() < p:
             args.append(flag)
     what = '%s, %d samples x %d channels, %d ADCs, twixread %s' % ('VD' if vd else 'VB', X, C, len(cnts), ' '.join(args))
