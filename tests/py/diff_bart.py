@@ -2316,6 +2316,20 @@ def nlinv_pair(c, run, d, args, what, cmd='nlinv'):
     return max(rel(m, b), rel(ms, bs)), b, bs, longest
 
 
+def nlinv_tol(c, cmd, args, longest, tol):
+    """a case's tolerance: tol, 2e-3 with -m 2 (ENLIVE's second map grows from
+    the rounding of the first step's Gram-Schmidt), 5e-2 where one of BART's
+    inner CG runs takes 15 iterations or more (a long float CG under BART's
+    loose stop: its count moves under rounding, README); noted"""
+    if '-m' in args:
+        c.note('%s: -m 2 cases held to 2e-3 (the second map starts from rounding)' % cmd)
+        tol = max(tol, 2e-3)
+    if longest >= 15:
+        c.note('%s: cases with a CG step of 15 iterations or more held to 5e-2 (the stop moves under rounding)' % cmd)
+        tol = max(tol, 5e-2)
+    return tol
+
+
 def nlinv_judge(c, run, d, args, what, e, tol, b, bs, mult, key, cmd='nlinv'):
     """beyond tol, the case is held to MULT x BART's own spread under a 3e-7
     change of its data instead, when larger; a case where that spread
@@ -2481,14 +2495,7 @@ def fam_nlinv(c, run, d):
     if r is None:
         return
     e, b, bs, longest = r
-    tol = max(5e-5, 4 * ulp)
-    if '-m' in args:  # ENLIVE's second map grows from the rounding of the first step's Gram-Schmidt
-        c.note('nlinv: -m 2 cases held to 2e-3 (the second map starts from rounding)')
-        tol = max(tol, 2e-3)
-    if longest >= 15:  # a long float CG under BART's loose stop: its count moves under rounding (README)
-        c.note('nlinv: cases with a CG step of 15 iterations or more held to 5e-2 (the stop moves under rounding)')
-        tol = max(tol, 5e-2)
-    nlinv_judge(c, run, d, args, what, e, tol, b, bs, 5, 'nlinv')
+    nlinv_judge(c, run, d, args, what, e, nlinv_tol(c, 'nlinv', args, longest, max(5e-5, 4 * ulp)), b, bs, 5, 'nlinv')
 
 
 def fam_rtnlinv(c, run, d):
@@ -2543,14 +2550,7 @@ def fam_rtnlinv(c, run, d):
     if r is None:
         return
     e, b, bs, longest = r
-    tol = 5e-5
-    if '-m' in args:  # ENLIVE's second map grows from the rounding of the first step's Gram-Schmidt
-        c.note('rtnlinv: -m 2 cases held to 2e-3 (the second map starts from rounding)')
-        tol = max(tol, 2e-3)
-    if longest >= 15:  # a long float CG under BART's loose stop: its count moves under rounding (README)
-        c.note('rtnlinv: cases with a CG step of 15 iterations or more held to 5e-2 (the stop moves under rounding)')
-        tol = max(tol, 5e-2)
-    nlinv_judge(c, run, d, args, what, e, tol, b, bs, 5, 'rtnlinv', 'rtnlinv')
+    nlinv_judge(c, run, d, args, what, e, nlinv_tol(c, 'rtnlinv', args, longest, 5e-5), b, bs, 5, 'rtnlinv', 'rtnlinv')
 
 
 def twix_adc(vd, evalinfo, X, C, cnt, center, rng, dma=None):
